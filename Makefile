@@ -1,0 +1,31 @@
+# The two commands of the README: `make run` and `make test`. Everything else supports them.
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
+
+.PHONY: run test lint lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.lock
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+## Start everything on embedded PostgreSQL + Redis (or DATABASE_URL/REDIS_URL if set). Ctrl-C stops it.
+run: $(STAMP)
+	$(VENV)/bin/gateway run
+
+## Lint, then the whole test suite against real PostgreSQL and Redis (embedded unless URLs are set).
+test: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m pytest
+
+## Re-pin the dependencies after editing pyproject.toml.
+lock: $(STAMP)
+	$(VENV)/bin/pip-compile --quiet --extra test --strip-extras --no-emit-index-url --no-emit-find-links \
+		-o requirements.lock pyproject.toml
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The organisers' area: authentication, dashboard, exports and the audit log."""

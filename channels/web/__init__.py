@@ -1,0 +1,1 @@
+"""The web channel: the public JSON API (and, later, the public pages)."""

@@ -1,0 +1,111 @@
+"""The public JSON API (`/api/v1`): contests, placing a paid vote, and following its order."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import timedelta
+
+from aiohttp import web
+from pydantic import BaseModel, ValidationError
+
+from channels.web.schemas import (
+    CandidateOut,
+    ContestDetailOut,
+    ContestOut,
+    NextStep,
+    OrderOut,
+    VoteCreatedOut,
+    VoteRequest,
+)
+from gateway import catalog, votes
+from gateway.errors import DomainError, NotFound
+from gateway.keys import SESSIONS, SETTINGS
+from gateway.models import Channel
+from gateway.rules import MOBILE_MONEY_PROVIDERS
+
+routes = web.RouteTableDef()
+
+
+class InvalidRequest(DomainError):
+    status = 422
+    code = "invalid_request"
+
+
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.Response(text=model.model_dump_json(), status=status, content_type="application/json")
+
+
+async def parse_vote_request(request: web.Request) -> VoteRequest:
+    """Parse and validate the body; the first problem is named with its field."""
+    try:
+        data = json.loads(await request.read())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise DomainError("The body must be a JSON object.", code="invalid_json") from exc
+    if not isinstance(data, dict):
+        raise DomainError("The body must be a JSON object.", code="invalid_json")
+    try:
+        return VoteRequest.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or None
+        raise InvalidRequest(f"{field}: {first['msg']}" if field else first["msg"], field=field) from exc
+
+
+def next_step(provider: str, amount: int, currency: str) -> NextStep:
+    if provider in MOBILE_MONEY_PROVIDERS:
+        return NextStep(action="approve_on_phone",
+                        message=f"Approve the payment of {amount} {currency} on your phone to confirm your vote.")
+    return NextStep(action="wait", message="Preparing the card payment page.")
+
+
+@routes.get("/api/v1/contests")
+async def list_contests(request: web.Request) -> web.Response:
+    contests = await catalog.public_contests(request.app[SESSIONS])
+    body = {"contests": [ContestOut.of(c).model_dump(mode="json") for c in contests]}
+    return web.json_response(body)
+
+
+@routes.get("/api/v1/contests/{slug}")
+async def show_contest(request: web.Request) -> web.Response:
+    contest, candidates = await catalog.contest_by_slug(request.app[SESSIONS], request.match_info["slug"])
+    base = ContestOut.of(contest).model_dump()
+    return _json(ContestDetailOut(**base, candidates=[CandidateOut.of(c) for c in candidates]))
+
+
+@routes.post("/api/v1/contests/{slug}/votes")
+async def place_vote(request: web.Request) -> web.Response:
+    body = await parse_vote_request(request)
+    key = request.headers.get("Idempotency-Key")
+    if key is not None and not 1 <= len(key) <= 128:
+        raise InvalidRequest("Idempotency-Key must be 1 to 128 characters.", field="Idempotency-Key")
+    sessions = request.app[SESSIONS]
+    order = await votes.place_order(
+        sessions,
+        votes.OrderRequest(
+            contest_slug=request.match_info["slug"], candidate_code=body.candidate, quantity=body.quantity,
+            provider=body.provider, channel=Channel.WEB, msisdn=body.msisdn,
+            client_key=f"web:{request.match_info['slug']}:{key}" if key else None,
+        ),
+        pending_ttl=timedelta(seconds=request.app[SETTINGS].order_pending_ttl_seconds),
+    )
+    view = await catalog.order_view(sessions, order.id)
+    created = VoteCreatedOut(
+        order=OrderOut.of(view.order, view.contest_slug, view.candidate_code),
+        next=next_step(order.provider, order.amount, order.currency),
+    )
+    return _json(created, status=201)
+
+
+@routes.get("/api/v1/orders/{order_id}")
+async def show_order(request: web.Request) -> web.Response:
+    try:
+        order_id = uuid.UUID(request.match_info["order_id"])
+    except ValueError as exc:
+        raise NotFound("No vote order has that id.", code="order_not_found") from exc
+    view = await catalog.order_view(request.app[SESSIONS], order_id)
+    return _json(OrderOut.of(view.order, view.contest_slug, view.candidate_code))
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)

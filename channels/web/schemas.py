@@ -1,0 +1,107 @@
+"""The public JSON API's request and response models."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.models import Candidate, Contest, VoteOrder
+
+ProviderName = Literal["mtn", "orange", "stripe"]
+
+
+class VoteRequest(BaseModel):
+    """A voter's request to buy votes for one candidate."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    candidate: str = Field(pattern=r"^[0-9]{1,8}$", description="the candidate's code, e.g. '07'")
+    quantity: int = Field(ge=1, le=10_000, strict=True)
+    provider: ProviderName
+    msisdn: str | None = Field(default=None, max_length=32, description="payer's phone, for mobile money")
+
+
+class CandidateOut(BaseModel):
+    code: str
+    name: str
+    photo_url: str | None
+    bio: str | None
+
+    @classmethod
+    def of(cls, candidate: Candidate) -> CandidateOut:
+        return cls(code=candidate.code, name=candidate.name, photo_url=candidate.photo_url, bio=candidate.bio)
+
+
+class ContestOut(BaseModel):
+    slug: str
+    name: str
+    status: str
+    opens_at: datetime
+    closes_at: datetime
+    price_per_vote: int
+    currency: str
+    max_votes_per_order: int
+    providers: list[str]
+    ussd_service_codes: list[str]
+    sms_short_code: str | None
+    sms_keyword: str | None
+
+    @classmethod
+    def of(cls, contest: Contest) -> ContestOut:
+        return cls(
+            slug=contest.slug, name=contest.name, status=contest.status.value, opens_at=contest.opens_at,
+            closes_at=contest.closes_at, price_per_vote=contest.price_per_vote, currency=contest.currency,
+            max_votes_per_order=contest.max_votes_per_order, providers=list(contest.providers),
+            ussd_service_codes=list(contest.ussd_service_codes), sms_short_code=contest.sms_short_code,
+            sms_keyword=contest.sms_keyword,
+        )
+
+
+class ContestDetailOut(ContestOut):
+    candidates: list[CandidateOut]
+
+
+class OrderOut(BaseModel):
+    id: uuid.UUID
+    reference: str = Field(description="short reference a voter can quote to support")
+    status: str
+    status_reason: str | None
+    contest: str
+    candidate: str
+    quantity: int
+    amount: int
+    currency: str
+    provider: str
+    channel: str
+    msisdn: str | None
+    created_at: datetime
+    expires_at: datetime
+
+    @classmethod
+    def of(cls, order: VoteOrder, contest_slug: str, candidate_code: str) -> OrderOut:
+        return cls(
+            id=order.id, reference=short_reference(order), status=order.status.value,
+            status_reason=order.status_reason, contest=contest_slug, candidate=candidate_code,
+            quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
+            channel=order.channel.value, msisdn=order.voter_msisdn, created_at=order.created_at,
+            expires_at=order.expires_at,
+        )
+
+
+class NextStep(BaseModel):
+    action: Literal["approve_on_phone", "redirect", "wait"]
+    message: str
+    url: str | None = None
+
+
+class VoteCreatedOut(BaseModel):
+    order: OrderOut
+    next: NextStep
+
+
+def short_reference(order: VoteOrder) -> str:
+    """Eight characters of the order id: enough for support to find it, short for USSD/SMS."""
+    return order.id.hex[:8].upper()

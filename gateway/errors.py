@@ -1,0 +1,38 @@
+"""Domain errors: a stable code for programs, a message for people, the HTTP status for the API."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    status = 400
+    code = "bad_request"
+
+    def __init__(self, message: str, *, code: str | None = None, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+        if code is not None:
+            self.code = code
+
+    def as_json(self) -> dict[str, object]:
+        body: dict[str, object] = {"code": self.code, "message": self.message}
+        if self.field:
+            body["field"] = self.field
+        return {"error": body}
+
+
+class NotFound(DomainError):
+    status = 404
+    code = "not_found"
+
+
+class VoteRejected(DomainError):
+    """The vote cannot be placed as asked: the voter can change the request and try again."""
+
+    status = 422
+    code = "vote_rejected"
+
+
+class Conflict(DomainError):
+    status = 409
+    code = "conflict"

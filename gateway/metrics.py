@@ -1,0 +1,43 @@
+"""Prometheus metrics: requests, orders by status and queue depth, one registry per app."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.models import OrderStatus, VoteOrder
+
+CONTENT_TYPE = CONTENT_TYPE_LATEST
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter("gateway_http_requests", "HTTP requests served",
+                                ["method", "route", "status"], registry=self.registry)
+        self.latency = Histogram("gateway_http_request_seconds", "HTTP request latency",
+                                 ["route"], registry=self.registry)
+        self.orders = Gauge("gateway_orders", "Vote orders by status", ["status"], registry=self.registry)
+        self.queue_depth = Gauge("gateway_queue_depth", "Jobs waiting per RQ queue", ["queue"],
+                                 registry=self.registry)
+
+    def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
+        self.requests.labels(method, route, str(status)).inc()
+        self.latency.labels(route).observe(seconds)
+
+    async def refresh(self, sessions: async_sessionmaker[AsyncSession], queue_lengths: dict[str, int]) -> None:
+        async with sessions() as session:
+            rows = (await session.execute(
+                select(VoteOrder.status, func.count()).group_by(VoteOrder.status)
+            )).all()
+        counts = {status: count for status, count in rows}
+        for status in OrderStatus:
+            self.orders.labels(status.value).set(counts.get(status, 0))
+        for name, depth in queue_lengths.items():
+            self.queue_depth.labels(name).set(depth)
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+

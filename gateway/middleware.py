@@ -1,0 +1,66 @@
+"""Request ids, request metrics, and the one place domain errors become JSON HTTP answers."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+
+from aiohttp import web
+from aiohttp.typedefs import Handler
+
+from gateway.errors import DomainError
+from gateway.keys import METRICS
+from gateway.logs import request_id
+
+log = logging.getLogger(__name__)
+
+
+def error_body(status: int, code: str, message: str, field: str | None = None) -> web.Response:
+    error: dict[str, object] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    return web.json_response({"error": error}, status=status)
+
+
+@web.middleware
+async def request_context(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Tag the request (and its log lines) with an id, and count it by route and status."""
+    rid = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    token = request_id.set(rid[:64])
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await handler(request)
+        status = response.status
+        response.headers["X-Request-Id"] = rid[:64]
+        return response
+    except web.HTTPException as exc:
+        status = exc.status
+        raise
+    finally:
+        route = request.match_info.route.resource
+        name = route.canonical if route is not None else "unmatched"
+        request.app[METRICS].observe_request(request.method, name, status, time.perf_counter() - started)
+        request_id.reset(token)
+
+
+@web.middleware
+async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Domain errors and HTTP errors as `{"error": {"code", "message"}}`; never a bare 500 page."""
+    try:
+        return await handler(request)
+    except DomainError as exc:
+        return web.json_response(exc.as_json(), status=exc.status)
+    except web.HTTPException as exc:
+        if exc.status < 400 or exc.content_type == "application/json":
+            raise
+        code = exc.reason.lower().replace(" ", "_")
+        response = error_body(exc.status, code, exc.text or exc.reason)
+        for header in ("Allow", "Retry-After"):
+            if header in exc.headers:
+                response.headers[header] = exc.headers[header]
+        return response
+    except Exception:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return error_body(500, "internal_error", "Something went wrong on our side; nothing was charged twice.")

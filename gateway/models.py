@@ -1,0 +1,244 @@
+"""Database tables. PostgreSQL is the source of truth for contests, orders and tallies."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dict[str, Any]: JSONB, datetime: DateTime(timezone=True)}
+
+
+def _enum(cls: type[StrEnum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda members: [m.value for m in members])
+
+
+class ContestStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+class CandidateStatus(StrEnum):
+    ACTIVE = "active"
+    ELIMINATED = "eliminated"
+    HIDDEN = "hidden"
+
+
+class OrderStatus(StrEnum):
+    PENDING = "pending"
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    FLAGGED = "flagged"  # money moved but the vote was not counted: a person must look
+    REFUND_REQUESTED = "refund_requested"
+    REFUNDED = "refunded"
+
+
+class Channel(StrEnum):
+    USSD = "ussd"
+    SMS = "sms"
+    TELEGRAM = "telegram"
+    WEB = "web"
+
+
+class Contest(Base):
+    __tablename__ = "contests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ContestStatus] = mapped_column(_enum(ContestStatus, "contest_status"))
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    price_per_vote: Mapped[int] = mapped_column(BigInteger)  # minor units of `currency`
+    currency: Mapped[str] = mapped_column(String(3))
+    max_votes_per_order: Mapped[int] = mapped_column(Integer)
+    ussd_service_codes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    sms_short_code: Mapped[str | None] = mapped_column(String(16))
+    sms_keyword: Mapped[str | None] = mapped_column(String(32))
+    providers: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    default_language: Mapped[str] = mapped_column(String(2), server_default="fr")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    candidates: Mapped[list[Candidate]] = relationship(
+        back_populates="contest", order_by="Candidate.code", lazy="raise"
+    )
+
+    __table_args__ = (
+        CheckConstraint("price_per_vote > 0", name="price_positive"),
+        CheckConstraint("max_votes_per_order >= 1", name="max_votes_positive"),
+        CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
+    )
+
+
+class Candidate(Base):
+    __tablename__ = "candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[CandidateStatus] = mapped_column(
+        _enum(CandidateStatus, "candidate_status"), server_default=CandidateStatus.ACTIVE.value
+    )
+    photo_url: Mapped[str | None] = mapped_column(Text)
+    bio: Mapped[str | None] = mapped_column(Text)
+
+    contest: Mapped[Contest] = relationship(back_populates="candidates", lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("contest_id", "code", name="uq_candidates_contest_code"),
+        CheckConstraint("code ~ '^[0-9]{1,8}$'", name="code_numeric"),
+    )
+
+
+class VoteOrder(Base):
+    __tablename__ = "vote_orders"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True, default=uuid.uuid4)
+    # Our payment reference, chosen before the first provider call and reused on every retry.
+    payment_reference: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), unique=True, default=uuid.uuid4)
+    # A channel's own replay key (USSD session, SMS id, Idempotency-Key): the same key, the same order.
+    client_key: Mapped[str | None] = mapped_column(String(200), unique=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+    quantity: Mapped[int] = mapped_column(Integer)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    provider: Mapped[str] = mapped_column(String(32))
+    voter_msisdn: Mapped[str | None] = mapped_column(String(20))
+    voter_ref: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[OrderStatus] = mapped_column(
+        _enum(OrderStatus, "order_status"), server_default=OrderStatus.PENDING.value
+    )
+    provider_txn_id: Mapped[str | None] = mapped_column(String(200))
+    provider_data: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    status_reason: Mapped[str | None] = mapped_column(Text)
+    payment_started_at: Mapped[datetime | None]
+    last_checked_at: Mapped[datetime | None]
+    check_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    decided_at: Mapped[datetime | None]
+    expires_at: Mapped[datetime]
+
+    __table_args__ = (
+        CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("amount > 0", name="amount_positive"),
+        CheckConstraint("voter_msisdn IS NULL OR voter_msisdn ~ '^\\+[1-9][0-9]{6,14}$'", name="msisdn_e164"),
+        Index("ix_vote_orders_pending", "expires_at", postgresql_where=text("status = 'pending'")),
+        Index("ix_vote_orders_paid", "candidate_id", postgresql_where=text("status = 'paid'")),
+        Index("ix_vote_orders_voter", "voter_msisdn", "created_at"),
+    )
+
+
+class ProviderEvent(Base):
+    """Every raw inbound callback, kept whether or not it changed anything."""
+
+    __tablename__ = "provider_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    event_id: Mapped[str | None] = mapped_column(String(200))  # the provider's own id, if it has one
+    order_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    kind: Mapped[str] = mapped_column(String(100))
+    headers: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    body: Mapped[str] = mapped_column(Text)
+    outcome: Mapped[str | None] = mapped_column(String(100))
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (
+        Index("ix_provider_events_order", "order_id"),
+        Index(
+            "uq_provider_events_event_id", "provider", "event_id", unique=True,
+            postgresql_where=text("event_id IS NOT NULL"),
+        ),
+    )
+
+
+class Tally(Base):
+    """Votes per candidate; always equal to the sum of quantities of its paid orders."""
+
+    __tablename__ = "tallies"
+
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), index=True)
+    votes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (CheckConstraint("votes >= 0", name="votes_not_negative"),)
+
+
+class OutboxMessage(Base):
+    """Work to do after a transaction commits, written in that same transaction."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    topic: Mapped[str] = mapped_column(String(100))
+    payload: Mapped[dict[str, Any]]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    enqueued_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    __table_args__ = (
+        Index("ix_outbox_unenqueued", "id", postgresql_where=text("enqueued_at IS NULL")),
+    )
+
+
+class AdminUser(Base):
+    __tablename__ = "admin_users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(Text)
+    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(32), server_default="organiser")
+    active: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class AuditEntry(Base):
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    actor: Mapped[str] = mapped_column(String(254))  # an admin's email, or "system"
+    action: Mapped[str] = mapped_column(String(100))
+    target: Mapped[str | None] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

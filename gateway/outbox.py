@@ -1,0 +1,85 @@
+"""The outbox relay: rows written inside a confirming transaction become RQ jobs after commit.
+
+Each row becomes the job `outbox-{id}`; a relay that runs twice (or crashes between enqueueing
+and marking) finds the job already there and does not enqueue it again, and the job itself
+does nothing for a row already delivered.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from rq import Queue, Retry
+from rq.job import Job
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.models import OutboxMessage
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[dict[str, Any]], Awaitable[None]]
+Sessions = async_sessionmaker[AsyncSession]
+
+DELIVERY_RETRY = Retry(max=6, interval=[1, 5, 15, 60, 300, 900])
+
+
+def delivery_job_id(outbox_id: int) -> str:
+    return f"outbox-{outbox_id}"
+
+
+def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
+    """Enqueue a delivery job per row unless that job already exists; returns how many were new."""
+    new = 0
+    for outbox_id in outbox_ids:
+        job_id = delivery_job_id(outbox_id)
+        if Job.exists(job_id, connection=queue.connection):
+            continue
+        queue.enqueue(
+            "gateway.jobs.deliver_outbox_job", outbox_id, job_id=job_id,
+            result_ttl=7 * 86400, failure_ttl=30 * 86400, retry=DELIVERY_RETRY,
+        )
+        new += 1
+    return new
+
+
+async def relay_outbox(sessions: Sessions, enqueue: Callable[[list[int]], Awaitable[int]], limit: int = 500) -> int:
+    """Move committed, not yet enqueued outbox rows onto the queue; returns how many rows."""
+    async with sessions.begin() as session:
+        ids = list(
+            await session.scalars(
+                select(OutboxMessage.id)
+                .where(OutboxMessage.enqueued_at.is_(None))
+                .order_by(OutboxMessage.id)
+                .limit(limit)
+                .with_for_update(skip_locked=True)
+            )
+        )
+        if not ids:
+            return 0
+        await enqueue(ids)
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(enqueued_at=datetime.now(UTC))
+        )
+    return len(ids)
+
+
+async def deliver(sessions: Sessions, outbox_id: int, handlers: Mapping[str, Handler]) -> bool:
+    """Run the handler of one outbox row once; returns False if it was already delivered."""
+    async with sessions.begin() as session:
+        message = await session.scalar(
+            select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update()
+        )
+        if message is None or message.delivered_at is not None:
+            return False
+        message.attempts += 1
+        handler = handlers.get(message.topic)
+        if handler is None:
+            log.info("outbox topic %s has no handler; marking delivered", message.topic)
+        else:
+            await handler(message.payload)
+        message.delivered_at = datetime.now(UTC)
+    return True

@@ -1,0 +1,34 @@
+"""Phone numbers: every MSISDN that crosses a boundary becomes E.164 here."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+# Cameroon first: the service is built for West and Central Africa; numbers typed without a
+# country code are read as Cameroonian.
+DEFAULT_REGION = "CM"
+
+
+class InvalidMsisdn(ValueError):
+    """Not a phone number we can charge."""
+
+
+def normalise_msisdn(raw: str, default_region: str = DEFAULT_REGION) -> str:
+    """Return `raw` as E.164 (`+237…`), accepting `+`, `00`, bare international or national forms."""
+    cleaned = "".join(ch for ch in str(raw) if ch.isdigit() or ch == "+").strip()
+    if cleaned.startswith("00"):
+        cleaned = "+" + cleaned[2:]
+    candidates = [cleaned] if cleaned.startswith("+") else [cleaned, "+" + cleaned]
+    for text in candidates:
+        try:
+            number = phonenumbers.parse(text, None if text.startswith("+") else default_region)
+        except phonenumbers.NumberParseException:
+            continue
+        if phonenumbers.is_valid_number(number):
+            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+    raise InvalidMsisdn(f"{raw!r} is not a valid phone number")
+
+
+def msisdn_digits(e164: str) -> str:
+    """The E.164 number without `+`, as MTN and Orange want it."""
+    return e164.removeprefix("+")

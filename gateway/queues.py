@@ -1,0 +1,19 @@
+"""RQ queues and their Redis connection (RQ is synchronous; the app uses redis.asyncio)."""
+
+from __future__ import annotations
+
+import redis
+from rq import Queue
+from rq.serializers import JSONSerializer
+
+DEFAULT_QUEUE = "default"
+PAYMENTS_QUEUE = "payments"
+QUEUE_NAMES = (PAYMENTS_QUEUE, DEFAULT_QUEUE)  # a worker takes payments work first
+
+
+def sync_redis(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, health_check_interval=30)
+
+
+def job_queue(connection: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:
+    return Queue(name, connection=connection, serializer=JSONSerializer)

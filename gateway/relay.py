@@ -1,0 +1,56 @@
+"""The web process's outbox relay: enqueues confirmation work right after each commit.
+
+A confirming handler calls `kick()`; the loop also runs every second on its own, and the
+worker's scheduled relay is the safety net when no web process is up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from rq import Queue
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.outbox import enqueue_deliveries, relay_outbox
+
+log = logging.getLogger(__name__)
+
+
+class RelayLoop:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: Queue, interval: float = 1.0) -> None:
+        self._sessions = sessions
+        self._queue = queue
+        self._interval = interval
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def kick(self) -> None:
+        self._wake.set()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="outbox-relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def relay_once(self) -> int:
+        async def enqueue(ids: list[int]) -> int:
+            return await asyncio.to_thread(enqueue_deliveries, self._queue, ids)
+
+        return await relay_outbox(self._sessions, enqueue)
+
+    async def _run(self) -> None:
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self._interval)
+            self._wake.clear()
+            try:
+                while await self.relay_once() > 0:
+                    pass
+            except Exception:  # a database or Redis outage: try again next tick
+                log.exception("outbox relay failed; will retry")

@@ -1,0 +1,116 @@
+"""The vote rules as pure functions: what may be ordered, and how an order's state may move."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from gateway.errors import VoteRejected
+from gateway.models import CandidateStatus, ContestStatus, OrderStatus
+from gateway.phone import InvalidMsisdn, normalise_msisdn
+
+# Providers that charge a phone number: the payer's MSISDN is required and must be E.164.
+MOBILE_MONEY_PROVIDERS = frozenset({"mtn", "orange"})
+
+TERMINAL_STATUSES = frozenset(set(OrderStatus) - {OrderStatus.PENDING})
+
+
+@dataclass(frozen=True)
+class ContestTerms:
+    """The parts of a contest an order is checked against."""
+
+    status: ContestStatus
+    opens_at: datetime
+    closes_at: datetime
+    price_per_vote: int
+    currency: str
+    max_votes_per_order: int
+    providers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class CheckedOrder:
+    quantity: int
+    amount: int
+    currency: str
+    provider: str
+    msisdn: str | None
+
+
+def check_contest_open(terms: ContestTerms, now: datetime) -> None:
+    if terms.status is not ContestStatus.OPEN:
+        raise VoteRejected(f"Voting is {terms.status.value} for this contest.", code="contest_not_open")
+    if now < terms.opens_at:
+        raise VoteRejected("Voting has not opened yet.", code="contest_not_open")
+    if now >= terms.closes_at:
+        raise VoteRejected("Voting has closed.", code="contest_closed")
+
+
+def check_candidate(status: CandidateStatus | None, code: str) -> None:
+    if status is None or status is CandidateStatus.HIDDEN:
+        raise VoteRejected(f"No candidate has the code {code}.", code="candidate_not_found", field="candidate")
+    if status is not CandidateStatus.ACTIVE:
+        raise VoteRejected(f"Candidate {code} can no longer receive votes.", code="candidate_not_active",
+                           field="candidate")
+
+
+def check_quantity(quantity: int, maximum: int) -> int:
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= maximum:
+        raise VoteRejected(f"The number of votes must be between 1 and {maximum}.", code="invalid_quantity",
+                           field="quantity")
+    return quantity
+
+
+def check_payer(provider: str, enabled: tuple[str, ...], msisdn: str | None) -> str | None:
+    """Return the payer's E.164 number (None where the provider does not charge a phone)."""
+    if provider not in enabled:
+        raise VoteRejected(f"Payment by {provider} is not available for this contest.",
+                           code="provider_not_enabled", field="provider")
+    if provider not in MOBILE_MONEY_PROVIDERS:
+        return normalise_optional(msisdn)
+    if not msisdn:
+        raise VoteRejected("A phone number is needed to pay by mobile money.", code="msisdn_required",
+                           field="msisdn")
+    try:
+        return normalise_msisdn(msisdn)
+    except InvalidMsisdn as exc:
+        raise VoteRejected(f"{msisdn} is not a valid phone number.", code="invalid_msisdn",
+                           field="msisdn") from exc
+
+
+def normalise_optional(msisdn: str | None) -> str | None:
+    if not msisdn:
+        return None
+    try:
+        return normalise_msisdn(msisdn)
+    except InvalidMsisdn as exc:
+        raise VoteRejected(f"{msisdn} is not a valid phone number.", code="invalid_msisdn",
+                           field="msisdn") from exc
+
+
+def check_order(
+    terms: ContestTerms,
+    candidate_status: CandidateStatus | None,
+    candidate_code: str,
+    quantity: int,
+    provider: str,
+    msisdn: str | None,
+    now: datetime,
+) -> CheckedOrder:
+    """Everything that must hold before an order is created; raises VoteRejected otherwise."""
+    check_contest_open(terms, now)
+    check_candidate(candidate_status, candidate_code)
+    quantity = check_quantity(quantity, terms.max_votes_per_order)
+    payer = check_payer(provider, terms.providers, msisdn)
+    return CheckedOrder(quantity, quantity * terms.price_per_vote, terms.currency, provider, payer)
+
+
+def late_success_status(current: OrderStatus) -> OrderStatus | None:
+    """What a provider-confirmed success does to an order that is no longer pending.
+
+    A success after expiry or failure means money moved for a vote we did not count: flag it for
+    a person. Anything already decided otherwise stays as it is.
+    """
+    if current in (OrderStatus.EXPIRED, OrderStatus.FAILED):
+        return OrderStatus.FLAGGED
+    return None

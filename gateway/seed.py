@@ -1,0 +1,59 @@
+"""The demo contest that `gateway seed --demo` (and `gateway run`) creates once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.models import Candidate, Contest, ContestStatus, Tally
+
+DEMO_SLUG = "demo"
+DEMO_CANDIDATES = (
+    ("01", "Amina Bello"),
+    ("02", "Brice Nkoulou"),
+    ("03", "Chantal Mbarga"),
+    ("04", "Didier Essomba"),
+    ("05", "Esther Fotso"),
+    ("06", "Fabrice Tchana"),
+    ("07", "Grace Ndongo"),
+    ("08", "Herve Kamga"),
+)
+
+
+async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> Contest:
+    """Create the demo contest if missing; keep it open if an old one is about to close."""
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        contest = await session.scalar(select(Contest).where(Contest.slug == DEMO_SLUG).with_for_update())
+        if contest is None:
+            contest = Contest(
+                slug=DEMO_SLUG, name="Demo Star 2026", status=ContestStatus.OPEN,
+                opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=30),
+                price_per_vote=100, currency="XAF", max_votes_per_order=100,
+                ussd_service_codes=["*384*123#"], sms_short_code="20123", sms_keyword="VOTE",
+                providers=["mtn", "orange", "stripe"], default_language="fr",
+            )
+            session.add(contest)
+            await session.flush()
+        elif contest.closes_at < now + timedelta(days=1):
+            contest.closes_at = now + timedelta(days=30)
+        for code, name in DEMO_CANDIDATES:
+            await session.execute(
+                pg_insert(Candidate).values(contest_id=contest.id, code=code, name=name)
+                .on_conflict_do_nothing(constraint="uq_candidates_contest_code")
+            )
+        await ensure_tallies(session, contest.id)
+    return contest
+
+
+async def ensure_tallies(session: AsyncSession, contest_id: int) -> None:
+    """Every candidate has a tally row, so a board shows zeros rather than gaps."""
+    candidate_ids = await session.scalars(select(Candidate.id).where(Candidate.contest_id == contest_id))
+    for candidate_id in candidate_ids.all():
+        await session.execute(
+            pg_insert(Tally).values(candidate_id=candidate_id, contest_id=contest_id, votes=0)
+            .on_conflict_do_nothing()
+        )

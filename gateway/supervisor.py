@@ -1,0 +1,101 @@
+"""`gateway run`: everything on one machine — embedded servers, migrations, demo data, then the
+web process(es), the worker and the payment sandboxes as child processes. Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+
+from gateway import migrate
+from gateway.config import Settings
+from gateway.database import create_engine, session_factory
+from gateway.embedded import export_urls, service_urls
+from gateway.seed import seed_demo
+
+log = logging.getLogger(__name__)
+STOP_GRACE_SECONDS = 10
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+
+
+def spawn(name: str, *args: str) -> Child:
+    command = [sys.executable, "-m", "gateway.cli", *args]
+    # Own process group: Ctrl-C reaches the supervisor only, which then stops children in order.
+    return Child(name, subprocess.Popen(command, env=os.environ.copy(), start_new_session=True))
+
+
+async def prepare_database(database_url: str) -> None:
+    await migrate.upgrade_async(database_url)
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        await seed_demo(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def stop_children(children: list[Child]) -> None:
+    for child in reversed(children):
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in reversed(children):
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %ss; killing it", child.name, STOP_GRACE_SECONDS)
+            child.process.kill()
+            child.process.wait()
+
+
+def announce(settings: Settings) -> None:
+    base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    print(
+        "\nBallot is running:\n"
+        f"  public API   {base}/api/v1/contests\n"
+        f"  demo contest {base}/api/v1/contests/demo\n"
+        f"  readiness    {base}/readyz\n"
+        f"  metrics      {base}/metrics\n"
+        "Press Ctrl-C to stop everything.\n",
+        flush=True,
+    )
+
+
+def run_everything(settings: Settings) -> int:
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
+    with service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir) as urls:
+        export_urls(urls)
+        asyncio.run(prepare_database(urls.database_url))
+        children = [spawn("worker", "worker")]
+        children += [spawn(f"web-{i}", "web") for i in range(settings.gateway_web_processes)]
+        announce(settings)
+        exit_code = 0
+        try:
+            while not stop_requested:
+                dead = [c for c in children if c.process.poll() is not None]
+                if dead:
+                    log.error("%s exited with %s; stopping everything", dead[0].name, dead[0].process.returncode)
+                    exit_code = 1
+                    break
+                time.sleep(0.2)
+        finally:
+            stop_children(children)
+    print("Ballot stopped.", flush=True)
+    return exit_code

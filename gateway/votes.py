@@ -1,0 +1,216 @@
+"""The vote core: orders are placed here and counted here, once, inside one transaction each."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.errors import NotFound
+from gateway.models import (
+    Candidate,
+    Channel,
+    Contest,
+    OrderStatus,
+    OutboxMessage,
+    Tally,
+    VoteOrder,
+)
+from gateway.rules import ContestTerms, check_order, late_success_status
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class ConfirmOutcome(StrEnum):
+    COUNTED = "counted"  # this call moved the order to paid and counted its votes
+    ALREADY_DECIDED = "already_decided"  # someone else decided first: nothing changed
+    FLAGGED = "flagged"  # money moved but the vote was not counted (mismatch, or late)
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    contest_slug: str
+    candidate_code: str
+    quantity: int
+    provider: str
+    channel: Channel
+    msisdn: str | None = None
+    voter_ref: str | None = None
+    client_key: str | None = None
+
+
+def contest_terms(contest: Contest) -> ContestTerms:
+    return ContestTerms(
+        status=contest.status,
+        opens_at=contest.opens_at,
+        closes_at=contest.closes_at,
+        price_per_vote=contest.price_per_vote,
+        currency=contest.currency,
+        max_votes_per_order=contest.max_votes_per_order,
+        providers=tuple(contest.providers),
+    )
+
+
+async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta) -> VoteOrder:
+    """Create a pending order (or return the one already made for the same `client_key`)."""
+    if request.client_key:
+        existing = await find_by_client_key(sessions, request.client_key)
+        if existing is not None:
+            return existing
+    async with sessions.begin() as session:
+        contest = await session.scalar(select(Contest).where(Contest.slug == request.contest_slug))
+        if contest is None:
+            raise NotFound(f"No contest is called {request.contest_slug!r}.", code="contest_not_found")
+        candidate = await session.scalar(
+            select(Candidate).where(Candidate.contest_id == contest.id, Candidate.code == request.candidate_code)
+        )
+        now = datetime.now(UTC)
+        checked = check_order(
+            contest_terms(contest), candidate.status if candidate else None, request.candidate_code,
+            request.quantity, request.provider, request.msisdn, now,
+        )
+        assert candidate is not None  # check_order rejects a missing candidate
+        order = VoteOrder(
+            id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=request.client_key,
+            contest_id=contest.id, candidate_id=candidate.id, quantity=checked.quantity,
+            amount=checked.amount, currency=checked.currency, channel=request.channel,
+            provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
+            status=OrderStatus.PENDING, expires_at=now + pending_ttl, provider_data={},
+        )
+        session.add(order)
+        try:
+            await session.flush()
+        except IntegrityError:
+            # A concurrent replay with the same client_key won the race: answer with its order.
+            await session.rollback()
+            existing = await find_by_client_key(sessions, request.client_key or "")
+            if existing is None:
+                raise
+            return existing
+    return order
+
+
+async def find_by_client_key(sessions: Sessions, client_key: str) -> VoteOrder | None:
+    async with sessions() as session:
+        return await session.scalar(select(VoteOrder).where(VoteOrder.client_key == client_key))
+
+
+async def get_order(sessions: Sessions, order_id: uuid.UUID) -> VoteOrder:
+    async with sessions() as session:
+        order = await session.get(VoteOrder, order_id)
+    if order is None:
+        raise NotFound("No vote order has that id.", code="order_not_found")
+    return order
+
+
+async def confirm_payment(
+    sessions: Sessions,
+    order_id: uuid.UUID,
+    provider_status: str,
+    amount: int,
+    currency: str,
+    provider_txn_id: str | None,
+) -> ConfirmOutcome:
+    """Count a provider-confirmed payment exactly once: pending → paid, tally, outbox, one commit."""
+    async with sessions.begin() as session:
+        paid = await session.execute(
+            update(VoteOrder)
+            .where(
+                VoteOrder.id == order_id,
+                VoteOrder.status == OrderStatus.PENDING,  # the guard that makes this idempotent
+                VoteOrder.amount == amount,
+                VoteOrder.currency == currency.upper(),
+            )
+            .values(
+                status=OrderStatus.PAID, provider_txn_id=provider_txn_id, decided_at=func.now(),
+                status_reason=provider_status,
+            )
+            .returning(VoteOrder.contest_id, VoteOrder.candidate_id, VoteOrder.quantity)
+        )
+        row = paid.one_or_none()
+        if row is not None:
+            await _add_votes(session, row.contest_id, row.candidate_id, row.quantity)
+            await _emit(session, "vote.confirmed", order_id=str(order_id), contest_id=row.contest_id)
+            return ConfirmOutcome.COUNTED
+        return await _confirm_not_pending(session, order_id, provider_status, amount, currency, provider_txn_id)
+
+
+async def _confirm_not_pending(
+    session: AsyncSession, order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
+    provider_txn_id: str | None,
+) -> ConfirmOutcome:
+    """The guarded update matched nothing: find out why, and flag what needs a person."""
+    order = await session.get(VoteOrder, order_id, with_for_update=True)
+    if order is None:
+        raise NotFound("No vote order has that id.", code="order_not_found")
+    if order.status is OrderStatus.PENDING:
+        reason = (f"amount mismatch: provider reported {amount} {currency.upper()}, "
+                  f"order is {order.amount} {order.currency}")
+    elif late_success_status(order.status) is None:
+        return ConfirmOutcome.ALREADY_DECIDED
+    else:
+        reason = f"provider reported success ({provider_status}) after the order was {order.status.value}"
+    order.status = OrderStatus.FLAGGED
+    order.status_reason = reason
+    order.provider_txn_id = provider_txn_id
+    order.decided_at = datetime.now(UTC)
+    await _emit(session, "order.flagged", order_id=str(order_id), contest_id=order.contest_id)
+    return ConfirmOutcome.FLAGGED
+
+
+async def _add_votes(session: AsyncSession, contest_id: int, candidate_id: int, quantity: int) -> None:
+    await session.execute(
+        pg_insert(Tally)
+        .values(candidate_id=candidate_id, contest_id=contest_id, votes=quantity)
+        .on_conflict_do_update(
+            index_elements=[Tally.candidate_id],
+            set_={"votes": Tally.votes + quantity, "updated_at": func.now()},
+        )
+    )
+
+
+async def _emit(session: AsyncSession, topic: str, **payload: Any) -> None:
+    await session.execute(insert(OutboxMessage).values(topic=topic, payload=payload))
+
+
+async def _close_pending(sessions: Sessions, order_id: uuid.UUID, status: OrderStatus, reason: str) -> bool:
+    """Write a terminal non-paid state once; returns whether this call wrote it."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(VoteOrder)
+            .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING)
+            .values(status=status, status_reason=reason, decided_at=func.now())
+            .returning(VoteOrder.contest_id)
+        )
+        contest_id = result.scalar_one_or_none()
+        if contest_id is None:
+            return False
+        await _emit(session, f"order.{status.value}", order_id=str(order_id), contest_id=contest_id)
+        return True
+
+
+async def fail_order(sessions: Sessions, order_id: uuid.UUID, reason: str) -> bool:
+    return await _close_pending(sessions, order_id, OrderStatus.FAILED, reason)
+
+
+async def expire_order(sessions: Sessions, order_id: uuid.UUID, reason: str = "no payment in time") -> bool:
+    return await _close_pending(sessions, order_id, OrderStatus.EXPIRED, reason)
+
+
+async def stale_pending_orders(sessions: Sessions, limit: int = 500) -> list[uuid.UUID]:
+    """Pending orders past their expiry time, oldest first."""
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(VoteOrder.id)
+            .where(VoteOrder.status == OrderStatus.PENDING, VoteOrder.expires_at < func.now())
+            .order_by(VoteOrder.expires_at)
+            .limit(limit)
+        )
+        return list(rows)

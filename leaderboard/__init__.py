@@ -1,0 +1,1 @@
+"""The live leaderboard: tallies cached in Redis, fanned out to viewers."""

@@ -1,0 +1,1 @@
+"""Payment providers behind one interface: MTN MoMo, Orange Money, Stripe, and local sandboxes."""

@@ -1,0 +1,85 @@
+"""Shared fixtures: one real PostgreSQL and Redis for the session, clean tables for every test."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.database import create_engine, session_factory
+from gateway.embedded import ServiceUrls
+from gateway.migrate import upgrade
+from gateway.models import Base
+from tests.servers import test_services
+
+TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
+
+
+@pytest.fixture(scope="session")
+def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceUrls]:
+    scratch: Path = tmp_path_factory.mktemp("embedded")
+    with test_services(os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), scratch) as urls:
+        upgrade(urls.database_url)
+        yield urls
+
+
+@pytest.fixture(scope="session")
+def settings(services: ServiceUrls, tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    return Settings(
+        _env_file=None, database_url=services.database_url, redis_url=services.redis_url,
+        gateway_data_dir=tmp_path_factory.mktemp("data"), public_base_url="http://127.0.0.1:8080",
+    )
+
+
+@pytest.fixture(scope="session")
+async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(settings.database_url or "", pool_size=20)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url or "")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture(autouse=True)
+async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
+    """Every test that touches the stores starts from empty tables and an empty Redis DB."""
+    if "services" not in request.fixturenames and not _uses_stores(request):
+        yield
+        return
+    engine: AsyncEngine = request.getfixturevalue("engine")
+    settings: Settings = request.getfixturevalue("settings")
+    async with engine.begin() as connection:
+        await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
+    client = Redis.from_url(settings.redis_url or "")
+    await client.flushdb()
+    await client.aclose()
+    yield
+
+
+def _uses_stores(request: pytest.FixtureRequest) -> bool:
+    return bool({"sessions", "engine", "client", "redis", "settings"} & set(request.fixturenames))
+
+
+@pytest.fixture
+async def client(settings: Settings) -> AsyncIterator[TestClient]:
+    app = create_app(settings)
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client

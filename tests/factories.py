@@ -1,0 +1,86 @@
+"""Contests and orders for tests, built through the same code the product uses."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import votes
+from gateway.models import Candidate, CandidateStatus, Channel, Contest, ContestStatus, Tally, VoteOrder
+from gateway.seed import ensure_tallies
+
+_slugs = itertools.count(1)
+PENDING_TTL = timedelta(minutes=10)
+
+
+async def make_contest(
+    sessions: async_sessionmaker[AsyncSession],
+    candidates: int = 5,
+    candidate_status: dict[str, CandidateStatus] | None = None,
+    **overrides: Any,
+) -> Contest:
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "slug": f"contest-{next(_slugs)}", "name": "Test Contest", "status": ContestStatus.OPEN,
+        "opens_at": now - timedelta(hours=1), "closes_at": now + timedelta(days=1),
+        "price_per_vote": 100, "currency": "XAF", "max_votes_per_order": 100,
+        "ussd_service_codes": ["*384*999#"], "sms_short_code": "20999", "sms_keyword": "VOTE",
+        "providers": ["mtn", "orange", "stripe"],
+    }
+    fields.update(overrides)
+    statuses = candidate_status or {}
+    async with sessions.begin() as session:
+        contest = Contest(**fields)
+        session.add(contest)
+        await session.flush()
+        for index in range(1, candidates + 1):
+            code = f"{index:02d}"
+            session.add(Candidate(contest_id=contest.id, code=code, name=f"Candidate {code}",
+                                  status=statuses.get(code, CandidateStatus.ACTIVE)))
+        await session.flush()
+        await ensure_tallies(session, contest.id)
+    return contest
+
+
+async def place(
+    sessions: async_sessionmaker[AsyncSession], contest: Contest, candidate: str = "01", quantity: int = 1,
+    provider: str = "mtn", msisdn: str | None = "+237670000001", **extra: Any,
+) -> VoteOrder:
+    request = votes.OrderRequest(contest.slug, candidate, quantity, provider, extra.pop("channel", Channel.WEB),
+                                 msisdn=msisdn, **extra)
+    return await votes.place_order(sessions, request, pending_ttl=PENDING_TTL)
+
+
+async def tallies(sessions: async_sessionmaker[AsyncSession], contest_id: int) -> dict[str, int]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Candidate.code, Tally.votes).join(Tally, Tally.candidate_id == Candidate.id)
+            .where(Candidate.contest_id == contest_id)
+        )
+        return {code: votes for code, votes in rows}
+
+
+async def paid_quantities(sessions: async_sessionmaker[AsyncSession], contest_id: int) -> dict[str, int]:
+    """What the tallies must equal: the sum of quantities of paid orders per candidate."""
+    async with sessions() as session:
+        rows = await session.execute(
+            select(Candidate.code, func.coalesce(func.sum(VoteOrder.quantity), 0))
+            .select_from(Candidate)
+            .outerjoin(VoteOrder, (VoteOrder.candidate_id == Candidate.id) & (VoteOrder.status == "paid"))
+            .where(Candidate.contest_id == contest_id)
+            .group_by(Candidate.code)
+        )
+        return {code: int(total) for code, total in rows}
+
+
+async def assert_tally_invariant(sessions: async_sessionmaker[AsyncSession], contest_id: int) -> None:
+    assert await tallies(sessions, contest_id) == await paid_quantities(sessions, contest_id)
+
+
+async def count_orders(sessions: async_sessionmaker[AsyncSession]) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(VoteOrder)) or 0)

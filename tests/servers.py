@@ -1,0 +1,60 @@
+"""Where the tests' PostgreSQL and Redis come from: the URLs in the environment (a throwaway
+database and a dedicated Redis DB on them), or embedded servers in a temporary folder."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import redis
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from gateway.database import create_engine
+from gateway.embedded import ServiceUrls, service_urls
+
+TEST_REDIS_DB = 13  # never the DB an app on the same Redis would use by default
+
+
+def redis_url_with_db(url: str, db: int) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "unix":
+        query = dict(parse_qsl(parts.query))
+        query["db"] = str(db)
+        return f"unix://{parts.path}?{urlencode(query)}"
+    return urlunsplit(parts._replace(path=f"/{db}"))
+
+
+async def _admin_sql(server_url: str, statement: str) -> None:
+    engine = create_engine(server_url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            connection = await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(statement))
+    finally:
+        await engine.dispose()
+
+
+@contextmanager
+def throwaway_database(server_url: str) -> Iterator[str]:
+    name = f"gateway_test_{uuid.uuid4().hex[:12]}"
+    asyncio.run(_admin_sql(server_url, f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        asyncio.run(_admin_sql(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@contextmanager
+def test_services(database_url: str | None, redis_url: str | None, scratch: Path) -> Iterator[ServiceUrls]:
+    with service_urls(database_url, redis_url, scratch) as urls, throwaway_database(urls.database_url) as db:
+        r_url = redis_url_with_db(urls.redis_url, TEST_REDIS_DB)
+        redis.Redis.from_url(r_url).flushdb()
+        try:
+            yield ServiceUrls(db, r_url)
+        finally:
+            redis.Redis.from_url(r_url).flushdb()

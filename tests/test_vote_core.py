@@ -1,0 +1,171 @@
+"""The vote core against real PostgreSQL: orders are placed once and counted exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import votes
+from gateway.errors import NotFound, VoteRejected
+from gateway.models import CandidateStatus, ContestStatus, OrderStatus, OutboxMessage, VoteOrder
+from gateway.votes import ConfirmOutcome
+from tests.factories import assert_tally_invariant, count_orders, make_contest, place, tallies
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def test_place_order_creates_pending_order_priced_from_contest(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, price_per_vote=150, currency="XAF")
+    order = await place(sessions, contest, "03", quantity=4, msisdn="670 00 00 01")
+    assert order.status is OrderStatus.PENDING
+    assert (order.amount, order.currency, order.quantity) == (600, "XAF", 4)
+    assert order.voter_msisdn == "+237670000001"
+    assert order.payment_reference.version == 4
+    assert order.expires_at > datetime.now(UTC)
+
+
+@pytest.mark.parametrize(
+    ("contest_changes", "candidate", "quantity", "provider", "msisdn", "code"),
+    [
+        ({"status": ContestStatus.CLOSED}, "01", 1, "mtn", "+237670000001", "contest_not_open"),
+        ({"status": ContestStatus.PAUSED}, "01", 1, "mtn", "+237670000001", "contest_not_open"),
+        ({"opens_at": datetime.now(UTC) + timedelta(hours=1)}, "01", 1, "mtn", "+237670000001", "contest_not_open"),
+        ({"closes_at": datetime.now(UTC) - timedelta(minutes=1), "opens_at": datetime.now(UTC) - timedelta(days=1)},
+         "01", 1, "mtn", "+237670000001", "contest_closed"),
+        ({}, "99", 1, "mtn", "+237670000001", "candidate_not_found"),
+        ({}, "02", 1, "mtn", "+237670000001", "candidate_not_active"),
+        ({}, "03", 1, "mtn", "+237670000001", "candidate_not_found"),
+        ({}, "01", 0, "mtn", "+237670000001", "invalid_quantity"),
+        ({}, "01", 101, "mtn", "+237670000001", "invalid_quantity"),
+        ({"providers": ["mtn"]}, "01", 1, "orange", "+237690000001", "provider_not_enabled"),
+        ({}, "01", 1, "mtn", None, "msisdn_required"),
+        ({}, "01", 1, "mtn", "12345", "invalid_msisdn"),
+    ],
+)
+async def test_invalid_orders_are_rejected_and_create_nothing(
+    sessions: Sessions, contest_changes: dict[str, object], candidate: str, quantity: int, provider: str,
+    msisdn: str | None, code: str,
+) -> None:
+    statuses = {"02": CandidateStatus.ELIMINATED, "03": CandidateStatus.HIDDEN}
+    contest = await make_contest(sessions, candidate_status=statuses, **contest_changes)
+    with pytest.raises(VoteRejected) as caught:
+        await place(sessions, contest, candidate, quantity, provider, msisdn)
+    assert caught.value.code == code
+    assert caught.value.message
+    assert await count_orders(sessions) == 0
+
+
+async def test_unknown_contest_is_not_found(sessions: Sessions) -> None:
+    with pytest.raises(NotFound):
+        await votes.place_order(sessions, votes.OrderRequest("nope", "01", 1, "mtn", votes.Channel.WEB, "+237670000001"),
+                                pending_ttl=timedelta(minutes=5))
+
+
+async def test_same_client_key_returns_the_same_order(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    first = await place(sessions, contest, client_key="ussd:session-1")
+    replays = await asyncio.gather(*(place(sessions, contest, client_key="ussd:session-1") for _ in range(20)))
+    assert {order.id for order in replays} == {first.id}
+    assert await count_orders(sessions) == 1
+
+
+async def test_confirm_counts_once_and_writes_outbox(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, "02", quantity=5)
+    first = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1")
+    again = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1")
+    assert (first, again) == (ConfirmOutcome.COUNTED, ConfirmOutcome.ALREADY_DECIDED)
+    assert (await tallies(sessions, contest.id))["02"] == 5
+    stored = await votes.get_order(sessions, order.id)
+    assert stored.status is OrderStatus.PAID and stored.provider_txn_id == "txn-1"
+    async with sessions() as session:
+        topics = list(await session.scalars(select(OutboxMessage.topic)))
+    assert topics == ["vote.confirmed"]
+
+
+@pytest.mark.parametrize(("amount", "currency"), [(499, "XAF"), (500, "EUR"), (5, "XAF")])
+async def test_amount_or_currency_mismatch_is_flagged_not_counted(sessions: Sessions, amount: int,
+                                                                  currency: str) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, "01", quantity=5)
+    outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", amount, currency, "txn-x")
+    assert outcome is ConfirmOutcome.FLAGGED
+    stored = await votes.get_order(sessions, order.id)
+    assert stored.status is OrderStatus.FLAGGED and "mismatch" in (stored.status_reason or "")
+    assert (await tallies(sessions, contest.id))["01"] == 0
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_success_after_expiry_or_failure_is_flagged_not_counted(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    expired = await place(sessions, contest, "01", quantity=2)
+    failed = await place(sessions, contest, "01", quantity=3)
+    assert await votes.expire_order(sessions, expired.id)
+    assert await votes.fail_order(sessions, failed.id, "APPROVAL_REJECTED")
+    for order in (expired, failed):
+        outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "late")
+        assert outcome is ConfirmOutcome.FLAGGED
+        assert (await votes.get_order(sessions, order.id)).status is OrderStatus.FLAGGED
+    assert (await tallies(sessions, contest.id))["01"] == 0
+
+
+async def test_failure_after_success_changes_nothing(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, "04", quantity=3)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "t")
+    assert not await votes.fail_order(sessions, order.id, "FAILED")
+    assert not await votes.expire_order(sessions, order.id)
+    assert (await votes.get_order(sessions, order.id)).status is OrderStatus.PAID
+    assert (await tallies(sessions, contest.id))["04"] == 3
+
+
+async def test_terminal_states_are_written_once(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest)
+    results = await asyncio.gather(*(votes.fail_order(sessions, order.id, "FAILED") for _ in range(20)))
+    assert results.count(True) == 1
+    assert (await votes.get_order(sessions, order.id)).status_reason == "FAILED"
+
+
+async def test_stale_pending_orders_are_found_for_expiry(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    stale, fresh = await place(sessions, contest), await place(sessions, contest)
+    async with sessions.begin() as session:
+        await session.execute(update(VoteOrder).where(VoteOrder.id == stale.id)
+                              .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
+    assert await votes.stale_pending_orders(sessions) == [stale.id]
+    assert fresh.id not in await votes.stale_pending_orders(sessions)
+
+
+async def test_200_concurrent_confirmations_of_one_order_count_once(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, "05", quantity=7)
+    outcomes = await asyncio.gather(
+        *(votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 700, "XAF", "txn") for _ in range(200))
+    )
+    assert outcomes.count(ConfirmOutcome.COUNTED) == 1
+    assert outcomes.count(ConfirmOutcome.ALREADY_DECIDED) == 199
+    assert (await tallies(sessions, contest.id))["05"] == 7
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_500_concurrent_confirmations_of_distinct_orders_are_all_counted(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=5)
+    codes = [f"{i % 5 + 1:02d}" for i in range(500)]
+    orders = await asyncio.gather(*(place(sessions, contest, code, quantity=i % 3 + 1)
+                                    for i, code in enumerate(codes)))
+    outcomes = await asyncio.gather(
+        *(votes.confirm_payment(sessions, o.id, "SUCCESSFUL", o.amount, "XAF", f"t{i}") for i, o in enumerate(orders))
+    )
+    assert set(outcomes) == {ConfirmOutcome.COUNTED}
+    expected: dict[str, int] = {}
+    for i, code in enumerate(codes):
+        expected[code] = expected.get(code, 0) + i % 3 + 1
+    assert await tallies(sessions, contest.id) == expected
+    await assert_tally_invariant(sessions, contest.id)
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 500
