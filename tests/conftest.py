@@ -46,40 +46,30 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture(scope="session")
-def sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
-    return session_factory(engine)
-
-
 @pytest.fixture
-async def redis(settings: Settings) -> AsyncIterator[Redis]:
-    client = Redis.from_url(settings.redis_url or "")
-    yield client
-    await client.aclose()
-
-
-@pytest.fixture(autouse=True)
-async def clean_state(request: pytest.FixtureRequest) -> AsyncIterator[None]:
-    """Every test that touches the stores starts from empty tables and an empty Redis DB."""
-    if "services" not in request.fixturenames and not _uses_stores(request):
-        yield
-        return
-    engine: AsyncEngine = request.getfixturevalue("engine")
-    settings: Settings = request.getfixturevalue("settings")
+async def clean(engine: AsyncEngine, settings: Settings) -> None:
+    """Empty tables and an empty Redis DB: every test that uses the stores starts from nothing."""
     async with engine.begin() as connection:
         await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
     client = Redis.from_url(settings.redis_url or "")
     await client.flushdb()
     await client.aclose()
-    yield
-
-
-def _uses_stores(request: pytest.FixtureRequest) -> bool:
-    return bool({"sessions", "engine", "client", "redis", "settings"} & set(request.fixturenames))
 
 
 @pytest.fixture
-async def client(settings: Settings) -> AsyncIterator[TestClient]:
+def sessions(clean: None, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return session_factory(engine)
+
+
+@pytest.fixture
+async def redis(clean: None, settings: Settings) -> AsyncIterator[Redis]:
+    client = Redis.from_url(settings.redis_url or "")
+    yield client
+    await client.aclose()
+
+
+@pytest.fixture
+async def client(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
     app = create_app(settings)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client

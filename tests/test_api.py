@@ -1,0 +1,137 @@
+"""The public JSON API: what a web voter or a partner integration sees."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.models import CandidateStatus, ContestStatus
+from tests.factories import count_orders, make_contest
+
+Sessions = async_sessionmaker[AsyncSession]
+VOTE = {"candidate": "02", "quantity": 3, "provider": "mtn", "msisdn": "+237 670 00 00 01"}
+
+
+async def test_contests_list_shows_public_contests_only(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala", name="Gala 2026")
+    await make_contest(sessions, slug="secret", status=ContestStatus.DRAFT)
+    response = await client.get("/api/v1/contests")
+    assert response.status == 200
+    body = await response.json()
+    assert [c["slug"] for c in body["contests"]] == ["gala"]
+    assert body["contests"][0]["price_per_vote"] == 100 and body["contests"][0]["currency"] == "XAF"
+
+
+async def test_contest_detail_lists_active_candidates(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala", candidates=4,
+                       candidate_status={"02": CandidateStatus.ELIMINATED, "03": CandidateStatus.HIDDEN})
+    body = await (await client.get("/api/v1/contests/gala")).json()
+    assert [c["code"] for c in body["candidates"]] == ["01", "04"]
+    assert body["ussd_service_codes"] == ["*384*999#"]
+
+
+async def test_unknown_contest_is_a_json_404(client: TestClient) -> None:
+    response = await client.get("/api/v1/contests/nope")
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "contest_not_found"
+
+
+async def test_vote_creates_pending_order_and_says_what_to_do(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    response = await client.post("/api/v1/contests/gala/votes", json=VOTE)
+    assert response.status == 201
+    body = await response.json()
+    order = body["order"]
+    assert order["status"] == "pending"
+    assert (order["candidate"], order["quantity"], order["amount"], order["currency"]) == ("02", 3, 300, "XAF")
+    assert order["msisdn"] == "+237670000001"
+    assert body["next"]["action"] == "approve_on_phone" and "300 XAF" in body["next"]["message"]
+    fetched = await (await client.get(f"/api/v1/orders/{order['id']}")).json()
+    assert fetched["id"] == order["id"] and fetched["status"] == "pending"
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "field"),
+    [
+        ({k: v for k, v in VOTE.items() if k != "candidate"}, 422, "candidate"),
+        ({**VOTE, "quantity": "3"}, 422, "quantity"),
+        ({**VOTE, "quantity": 0}, 422, "quantity"),
+        ({**VOTE, "quantity": 101}, 422, "quantity"),
+        ({**VOTE, "candidate": "7; DROP TABLE vote_orders"}, 422, "candidate"),
+        ({**VOTE, "candidate": "99"}, 422, "candidate"),
+        ({**VOTE, "provider": "paypal"}, 422, "provider"),
+        ({**VOTE, "msisdn": None}, 422, "msisdn"),
+        ({**VOTE, "msisdn": "not a phone"}, 422, "msisdn"),
+        ({**VOTE, "extra": 1}, 422, "extra"),
+        ({**VOTE, "msisdn": "9" * 500}, 422, "msisdn"),
+    ],
+)
+async def test_bad_vote_gets_a_4xx_naming_the_field_and_creates_nothing(
+    client: TestClient, sessions: Sessions, body: dict[str, Any], status: int, field: str
+) -> None:
+    await make_contest(sessions, slug="gala")
+    response = await client.post("/api/v1/contests/gala/votes", json=body)
+    assert response.status == status
+    error = (await response.json())["error"]
+    assert error["field"] == field and error["message"]
+    assert await count_orders(sessions) == 0
+
+
+@pytest.mark.parametrize("raw", [b"{not json", b"[1, 2]", b"", "é".encode("latin-1")])
+async def test_malformed_body_is_a_400(client: TestClient, sessions: Sessions, raw: bytes) -> None:
+    await make_contest(sessions, slug="gala")
+    response = await client.post("/api/v1/contests/gala/votes", data=raw,
+                                 headers={"Content-Type": "application/json"})
+    assert response.status == 400
+    assert (await response.json())["error"]["code"] == "invalid_json"
+    assert await count_orders(sessions) == 0
+
+
+async def test_oversized_body_is_rejected(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    response = await client.post("/api/v1/contests/gala/votes", data=b"x" * 200_000)
+    assert response.status == 413
+    assert "error" in await response.json()
+    assert await count_orders(sessions) == 0
+
+
+async def test_vote_on_closed_contest_is_refused(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala", status=ContestStatus.CLOSED)
+    response = await client.post("/api/v1/contests/gala/votes", json=VOTE)
+    assert response.status == 422
+    assert (await response.json())["error"]["code"] == "contest_not_open"
+    assert await count_orders(sessions) == 0
+
+
+async def test_idempotency_key_replay_returns_the_same_order(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    headers = {"Idempotency-Key": "abc-123"}
+    first = await (await client.post("/api/v1/contests/gala/votes", json=VOTE, headers=headers)).json()
+    second = await (await client.post("/api/v1/contests/gala/votes", json=VOTE, headers=headers)).json()
+    assert first["order"]["id"] == second["order"]["id"]
+    assert await count_orders(sessions) == 1
+
+
+@pytest.mark.parametrize("order_id", [str(uuid.uuid4()), "not-a-uuid", "1' OR '1'='1"])
+async def test_unknown_order_is_a_json_404(client: TestClient, order_id: str) -> None:
+    response = await client.get(f"/api/v1/orders/{order_id}")
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "order_not_found"
+
+
+async def test_unknown_route_and_wrong_method_answer_json(client: TestClient) -> None:
+    missing = await client.get("/api/v1/nothing-here")
+    assert missing.status == 404 and "error" in await missing.json()
+    wrong = await client.delete("/api/v1/contests")
+    assert wrong.status == 405 and "error" in await wrong.json()
+    assert "GET" in wrong.headers["Allow"]
+
+
+async def test_responses_carry_a_request_id(client: TestClient) -> None:
+    response = await client.get("/healthz", headers={"X-Request-Id": "trace-42"})
+    assert response.headers["X-Request-Id"] == "trace-42"
+    assert len((await client.get("/healthz")).headers["X-Request-Id"]) == 32

@@ -1,0 +1,118 @@
+"""The `gateway` command as an operator runs it, as real processes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.config import Settings
+from gateway.models import AdminUser, Candidate, Contest
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def gateway(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+@pytest.fixture
+def env(settings: Settings) -> dict[str, str]:
+    return {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
+            "LOG_JSON": "false"}
+
+
+async def test_migrate_then_seed_demo_twice_gives_one_demo_contest(sessions: Sessions, env: dict[str, str]) -> None:
+    assert gateway("migrate", env=env).returncode == 0
+    for _ in range(2):
+        result = gateway("seed", "--demo", env=env)
+        assert result.returncode == 0, result.stderr
+    async with sessions() as session:
+        demo = (await session.scalars(select(Contest).where(Contest.slug == "demo"))).one()
+        codes = list(await session.scalars(select(Candidate.code).where(Candidate.contest_id == demo.id)
+                                           .order_by(Candidate.code)))
+    assert demo.name == "Demo Star 2026" and demo.price_per_vote == 100 and demo.currency == "XAF"
+    assert demo.ussd_service_codes == ["*384*123#"] and (demo.sms_short_code, demo.sms_keyword) == ("20123", "VOTE")
+    assert demo.providers == ["mtn", "orange", "stripe"] and demo.max_votes_per_order == 100
+    assert codes == [f"{i:02d}" for i in range(1, 9)]
+    assert (demo.closes_at - demo.opens_at).days >= 29
+
+
+async def test_admin_create_hashes_the_password_and_refuses_bad_input(sessions: Sessions,
+                                                                      env: dict[str, str]) -> None:
+    good = {**env, "GATEWAY_ADMIN_PASSWORD": "correct horse battery"}
+    created = gateway("admin", "create", "--email", "Boss@Example.com", env=good)
+    assert created.returncode == 0, created.stderr
+    again = gateway("admin", "create", "--email", "boss@example.com", env=good)
+    assert again.returncode == 2 and "already exists" in again.stderr
+    weak = gateway("admin", "create", "--email", "x@example.com", env={**env, "GATEWAY_ADMIN_PASSWORD": "short"})
+    assert weak.returncode == 2 and "at least 12" in weak.stderr
+    async with sessions() as session:
+        users = (await session.scalars(select(AdminUser))).all()
+        assert [u.email for u in users] == ["boss@example.com"]
+        assert "correct horse" not in users[0].password_hash
+        assert await session.scalar(select(func.count()).select_from(AdminUser)) == 1
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 90) -> httpx.Response:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert process.poll() is None, process.stdout.read() if process.stdout else "exited"
+        try:
+            response = httpx.get(url, timeout=2)
+            if response.status_code == 200:
+                return response
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"{url} not ready in {timeout}s")
+
+
+def processes_using(path: Path) -> list[str]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(path) in cmdline:
+                found.append(cmdline)
+    return found
+
+
+def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_data(tmp_path: Path) -> None:
+    data = tmp_path / "var"
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), LOG_JSON="false")
+    for attempt in range(2):
+        process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            wait_ready(f"http://127.0.0.1:{port}/readyz", process)
+            demo = httpx.get(f"http://127.0.0.1:{port}/api/v1/contests/demo", timeout=5).json()
+            assert len(demo["candidates"]) == 8
+            assert len(processes_using(data)) >= 2  # the embedded PostgreSQL and Redis are up
+        finally:
+            process.send_signal(signal.SIGINT)
+            output, _ = process.communicate(timeout=60)
+        assert process.returncode == 0, output
+        assert "Ballot stopped." in output
+        assert processes_using(data) == [], f"left behind after run {attempt + 1}"

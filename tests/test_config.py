@@ -1,0 +1,62 @@
+"""Settings: production refuses unsafe defaults and names the setting at fault."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.app import create_app
+from gateway.config import ConfigError, Environment, Settings, check_production
+from tests.factories import make_contest
+
+STRONG = "k" * 48
+
+
+def production(**changes: object) -> Settings:
+    base = {"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
+            "database_url": "postgresql://db/x", "redis_url": "redis://r/0"}
+    return Settings(_env_file=None, **{**base, **changes})
+
+
+@pytest.mark.parametrize("secret", ["", "dev-insecure-secret-key-change-me", "short"])
+def test_production_refuses_a_missing_or_default_secret(secret: str) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY"):
+        check_production(production(secret_key=secret), set())
+
+
+def test_production_names_the_missing_provider_credentials() -> None:
+    settings = production(mtn_momo_subscription_key="s", mtn_momo_api_user=None, mtn_momo_api_key=None)
+    with pytest.raises(ConfigError) as caught:
+        check_production(settings, {"mtn"})
+    assert "MTN_MOMO_API_USER" in str(caught.value) and "MTN_MOMO_API_KEY" in str(caught.value)
+    assert "SUBSCRIPTION_KEY" not in str(caught.value)
+
+
+def test_production_with_everything_set_starts() -> None:
+    settings = production(stripe_secret_key="sk_live_x", stripe_webhook_secret="whsec_x")
+    check_production(settings, {"stripe"})
+
+
+def test_development_allows_the_defaults() -> None:
+    check_production(Settings(_env_file=None), {"mtn", "orange", "stripe"})
+
+
+def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("GATEWAY_PORT", "9091")
+    monkeypatch.setenv("GATEWAY_ENV", "production")
+    settings = Settings(_env_file=None)
+    assert settings.gateway_port == 9091 and settings.is_production
+
+
+async def test_production_app_refuses_to_start_when_a_contest_provider_lacks_credentials(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await make_contest(sessions, providers=["orange"])
+    prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": STRONG})
+    server = TestServer(create_app(prod))
+    try:
+        with pytest.raises(ConfigError, match="ORANGE_MONEY_CLIENT_ID"):
+            await server.start_server()
+    finally:
+        await server.close()

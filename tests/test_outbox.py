@@ -1,0 +1,117 @@
+"""After a confirmation commits, its follow-up work reaches RQ once and runs once."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+from rq.job import Job
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import jobs, outbox, votes
+from gateway.config import Settings
+from gateway.keys import RELAY
+from gateway.models import OrderStatus, OutboxMessage, VoteOrder
+from gateway.queues import job_queue, sync_redis
+from leaderboard.cache import cached_votes
+from tests.factories import make_contest, place
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def job_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    """Jobs read their settings from the environment, as they do in a worker process."""
+    monkeypatch.setenv("DATABASE_URL", settings.database_url or "")
+    monkeypatch.setenv("REDIS_URL", settings.redis_url or "")
+    return {**os.environ, "LOG_JSON": "false"}
+
+
+async def relay(sessions: Sessions, settings: Settings) -> int:
+    queue = job_queue(sync_redis(settings.redis_url or ""))
+    return await outbox.relay_outbox(sessions, lambda ids: asyncio.to_thread(outbox.enqueue_deliveries, queue, ids))
+
+
+def run_worker_burst(env: dict[str, str]) -> None:
+    result = subprocess.run([sys.executable, "-m", "gateway.cli", "worker", "--burst", "--no-cron"],
+                            env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+
+
+async def test_relay_enqueues_each_row_once_even_after_a_crash(sessions: Sessions, settings: Settings,
+                                                               redis: Redis) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, quantity=2)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "t")
+    assert await relay(sessions, settings) == 1
+    assert await relay(sessions, settings) == 0
+    # A crash after enqueueing but before marking the row: the next relay finds the job and skips it.
+    async with sessions.begin() as session:
+        await session.execute(update(OutboxMessage).values(enqueued_at=None))
+    assert await relay(sessions, settings) == 1
+    assert await redis.llen("rq:queue:default") == 1
+    assert Job.exists(outbox.delivery_job_id(1), connection=sync_redis(settings.redis_url or ""))
+
+
+async def test_a_delivered_message_is_not_handled_again(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t")
+    calls: list[dict[str, object]] = []
+
+    async def handler(payload: dict[str, object]) -> None:
+        calls.append(payload)
+
+    results = [await outbox.deliver(sessions, 1, {"vote.confirmed": handler}) for _ in range(3)]
+    assert results == [True, False, False]
+    assert calls == [{"order_id": str(order.id), "contest_id": contest.id}]
+
+
+async def test_worker_delivers_confirmation_to_the_leaderboard_cache(
+    sessions: Sessions, settings: Settings, redis: Redis, job_env: dict[str, str]
+) -> None:
+    contest = await make_contest(sessions)
+    for code, quantity in (("01", 3), ("02", 5), ("01", 1)):
+        order = await place(sessions, contest, code, quantity)
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None)
+    await relay(sessions, settings)
+    await asyncio.to_thread(run_worker_burst, job_env)
+    board = await cached_votes(redis, contest.id)
+    assert sorted(board.values(), reverse=True)[:2] == [5, 4]
+    assert int(await redis.get(f"leaderboard:{contest.id}:version") or 0) >= 1
+    async with sessions() as session:
+        undelivered = await session.scalars(select(OutboxMessage).where(OutboxMessage.delivered_at.is_(None)))
+        assert undelivered.all() == []
+
+
+async def test_web_process_relays_right_after_a_kick(client: TestClient, sessions: Sessions,
+                                                     settings: Settings) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", None)
+    client.app[RELAY].kick()
+    connection = sync_redis(settings.redis_url or "")
+    for _ in range(100):
+        if Job.exists(outbox.delivery_job_id(1), connection=connection):
+            break
+        await asyncio.sleep(0.02)
+    assert Job.exists(outbox.delivery_job_id(1), connection=connection)
+
+
+async def test_expiry_job_expires_only_stale_pending_orders(sessions: Sessions, job_env: dict[str, str]) -> None:
+    contest = await make_contest(sessions)
+    stale, fresh = await place(sessions, contest), await place(sessions, contest)
+    async with sessions.begin() as session:
+        await session.execute(update(VoteOrder).where(VoteOrder.id == stale.id)
+                              .values(expires_at=datetime.now(UTC) - timedelta(seconds=5)))
+    assert await asyncio.to_thread(jobs.expire_stale_orders_job) == 1
+    assert await asyncio.to_thread(jobs.expire_stale_orders_job) == 0
+    assert (await votes.get_order(sessions, stale.id)).status is OrderStatus.EXPIRED
+    assert (await votes.get_order(sessions, fresh.id)).status is OrderStatus.PENDING
