@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -13,12 +14,16 @@ from channels.web import api as web_api
 from gateway import health
 from gateway.config import Settings, check_production
 from gateway.database import create_engine, session_factory
-from gateway.keys import ENGINE, HTTP, METRICS, QUEUE, REDIS, RELAY, SESSIONS, SETTINGS
+from gateway.keys import CHECKS, ENGINE, HTTP, METRICS, PROVIDERS, QUEUE, REDIS, RELAY, SESSIONS, SETTINGS
 from gateway.metrics import Metrics
 from gateway.middleware import json_errors, request_context
 from gateway.models import Contest, ContestStatus
+from gateway.payment_checks import PaymentChecks
+from gateway.payment_flow import check_payment
 from gateway.queues import job_queue, sync_redis
 from gateway.relay import RelayLoop
+from payments import routes as payment_routes
+from payments.registry import build_registry
 
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 
@@ -60,11 +65,27 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
+    registry = build_registry(app[SETTINGS], app[HTTP])
+    app[PROVIDERS] = registry
+    yield
+    await registry.aclose()
+
+
 async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     relay = RelayLoop(app[SESSIONS], app[QUEUE])
     app[RELAY] = relay
     relay.start()
+
+    async def check_then_relay(order_id: uuid.UUID) -> None:
+        outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id)
+        if outcome != "pending":
+            relay.kick()
+
+    checks = PaymentChecks(check_then_relay)
+    app[CHECKS] = checks
     yield
+    await checks.close()
     await relay.stop()
 
 
@@ -76,7 +97,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     # Order matters: later contexts use what earlier ones created, and close first.
-    app.cleanup_ctx.extend([database_ctx, production_checks_ctx, redis_ctx, http_ctx, relay_ctx])
+    app.cleanup_ctx.extend([database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx, relay_ctx])
     health.setup(app)
     web_api.setup(app)
+    payment_routes.setup(app)
     return app

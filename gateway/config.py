@@ -22,8 +22,9 @@ class Environment(StrEnum):
 
 # Which settings a contest's provider needs before production may start with it enabled.
 PROVIDER_CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "mtn": ("MTN_MOMO_SUBSCRIPTION_KEY", "MTN_MOMO_API_USER", "MTN_MOMO_API_KEY"),
-    "orange": ("ORANGE_MONEY_CLIENT_ID", "ORANGE_MONEY_CLIENT_SECRET", "ORANGE_MONEY_MERCHANT_KEY"),
+    "mtn": ("MTN_MOMO_BASE_URL", "MTN_MOMO_SUBSCRIPTION_KEY", "MTN_MOMO_API_USER", "MTN_MOMO_API_KEY"),
+    "orange": ("ORANGE_MONEY_BASE_URL", "ORANGE_MONEY_CLIENT_ID", "ORANGE_MONEY_CLIENT_SECRET",
+               "ORANGE_MONEY_MERCHANT_KEY"),
     "stripe": ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"),
 }
 
@@ -70,6 +71,10 @@ class Settings(BaseSettings):
     telegram_bot_token: str | None = None
     telegram_webhook_secret: str | None = None
     telegram_api_base: str | None = None
+
+    # The local MTN/Orange sandbox, used in development by providers that have no credentials.
+    sandbox_url: str = "http://127.0.0.1:8090"
+    sandbox_enabled: bool = True
 
     # How long a pending order waits for its payment before it is expired (MTN: ~5-7 min).
     order_pending_ttl_seconds: int = 600

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
+import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import outbox, votes
+from gateway import outbox, payment_flow
 from gateway.config import Settings
 from gateway.database import create_engine, session_factory
 from gateway.queues import job_queue, sync_redis
+from gateway.reconciler import reconcile
 from leaderboard.cache import refresh_contest
+from payments.registry import ProviderRegistry, build_registry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+RECONCILE_LOCK_SECONDS = 300
 
 
 @dataclass
@@ -27,6 +32,7 @@ class JobContext:
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis
+    providers: ProviderRegistry
 
 
 @asynccontextmanager
@@ -36,9 +42,13 @@ async def job_context() -> AsyncIterator[JobContext]:
         raise RuntimeError("a job needs DATABASE_URL and REDIS_URL (set by `gateway run` or the deployment)")
     engine = create_engine(settings.database_url, pool_size=2)
     redis = Redis.from_url(settings.redis_url)
+    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    registry = build_registry(settings, http)
     try:
-        yield JobContext(settings, session_factory(engine), redis)
+        yield JobContext(settings, session_factory(engine), redis, registry)
     finally:
+        await registry.aclose()
+        await http.aclose()
         await redis.aclose()
         await engine.dispose()
 
@@ -57,7 +67,7 @@ def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
     async def publish_board(payload: dict[str, Any]) -> None:
         await refresh_contest(ctx.sessions, ctx.redis, int(payload["contest_id"]))
 
-    return {"vote.confirmed": publish_board}
+    return {"vote.confirmed": publish_board, "vote.uncounted": publish_board}
 
 
 def deliver_outbox_job(outbox_id: int) -> bool:
@@ -78,15 +88,38 @@ def relay_outbox_job() -> int:
     return run_in_context(relay)
 
 
-def expire_stale_orders_job() -> int:
-    """Expire pending orders past their window; returns how many this run expired."""
+def start_payment_job(order_id: str) -> str:
+    """Push the payment prompt; a retryable provider error fails the job so RQ retries it."""
 
-    async def expire(ctx: JobContext) -> int:
-        expired = 0
-        for order_id in await votes.stale_pending_orders(ctx.sessions):
-            expired += await votes.expire_order(ctx.sessions, order_id)
-        if expired:
-            log.info("expired %d stale pending orders", expired)
-        return expired
+    async def start(ctx: JobContext) -> str:
+        outcome = await payment_flow.start_payment(ctx.sessions, ctx.providers, uuid.UUID(order_id))
+        return outcome.status.value
 
-    return run_in_context(expire)
+    return run_in_context(start)
+
+
+def check_payment_job(order_id: str) -> str:
+    return run_in_context(lambda ctx: payment_flow.check_payment(ctx.sessions, ctx.providers, uuid.UUID(order_id)))
+
+
+def reconcile_job() -> str:
+    """One reconciler pass; a lock keeps two passes from checking the same orders at once."""
+
+    async def run(ctx: JobContext) -> str:
+        if not await ctx.redis.set("lock:reconcile", "1", nx=True, ex=RECONCILE_LOCK_SECONDS):
+            return "another pass is running"
+        try:
+            report = await reconcile(ctx.sessions, ctx.providers)
+        finally:
+            await ctx.redis.delete("lock:reconcile")
+        if report.changed:
+            await relay_now(ctx)
+            log.info("reconciler: %s", report.summary())
+        return report.summary()
+
+    return run_in_context(run)
+
+
+async def relay_now(ctx: JobContext) -> None:
+    queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
+    await outbox.relay_outbox(ctx.sessions, lambda ids: asyncio.to_thread(outbox.enqueue_deliveries, queue, ids))

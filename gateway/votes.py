@@ -168,7 +168,7 @@ async def _confirm_not_pending(
 async def _add_votes(session: AsyncSession, contest_id: int, candidate_id: int, quantity: int) -> None:
     await session.execute(
         pg_insert(Tally)
-        .values(candidate_id=candidate_id, contest_id=contest_id, votes=quantity)
+        .values(candidate_id=candidate_id, contest_id=contest_id, votes=max(quantity, 0))
         .on_conflict_do_update(
             index_elements=[Tally.candidate_id],
             set_={"votes": Tally.votes + quantity, "updated_at": func.now()},
@@ -204,13 +204,34 @@ async def expire_order(sessions: Sessions, order_id: uuid.UUID, reason: str = "n
     return await _close_pending(sessions, order_id, OrderStatus.EXPIRED, reason)
 
 
-async def stale_pending_orders(sessions: Sessions, limit: int = 500) -> list[uuid.UUID]:
-    """Pending orders past their expiry time, oldest first."""
-    async with sessions() as session:
-        rows = await session.scalars(
-            select(VoteOrder.id)
-            .where(VoteOrder.status == OrderStatus.PENDING, VoteOrder.expires_at < func.now())
-            .order_by(VoteOrder.expires_at)
-            .limit(limit)
+async def flag_order(sessions: Sessions, order_id: uuid.UUID, reason: str) -> bool:
+    """Set a pending order aside for a person (e.g. the provider did not say how much it took)."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(VoteOrder)
+            .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING)
+            .values(status=OrderStatus.FLAGGED, status_reason=reason, decided_at=func.now())
+            .returning(VoteOrder.contest_id)
         )
-        return list(rows)
+        contest_id = result.scalar_one_or_none()
+        if contest_id is not None:
+            await _emit(session, "order.flagged", order_id=str(order_id), contest_id=contest_id)
+        return contest_id is not None
+
+
+async def uncount(sessions: Sessions, order_id: uuid.UUID, to: OrderStatus, reason: str) -> bool:
+    """Move a paid (or refund-requested) order to a refund state; a paid one leaves the tally."""
+    allowed = {OrderStatus.REFUND_REQUESTED: {OrderStatus.PAID},
+               OrderStatus.REFUNDED: {OrderStatus.PAID, OrderStatus.REFUND_REQUESTED}}[to]
+    async with sessions.begin() as session:
+        order = await session.get(VoteOrder, order_id, with_for_update=True)
+        if order is None:
+            raise NotFound("No vote order has that id.", code="order_not_found")
+        if order.status not in allowed:
+            return False
+        if order.status is OrderStatus.PAID:
+            await _add_votes(session, order.contest_id, order.candidate_id, -order.quantity)
+            await _emit(session, "vote.uncounted", order_id=str(order_id), contest_id=order.contest_id)
+        order.status = to
+        order.status_reason = reason
+        return True

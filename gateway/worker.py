@@ -5,46 +5,60 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import signal
+import time
 
 from rq import Worker
-from rq.cron import CronScheduler
 from rq.serializers import JSONSerializer
 
-from gateway import jobs
 from gateway.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
 
 log = logging.getLogger(__name__)
 
 # (job, seconds between runs). The web process relays the outbox at once; this is the safety net.
 PERIODIC_JOBS = (
-    (jobs.relay_outbox_job, 5),
-    (jobs.expire_stale_orders_job, 30),
+    ("gateway.jobs.relay_outbox_job", 5),
+    ("gateway.jobs.reconcile_job", 10),
 )
 
 
-def run_cron(redis_url: str) -> None:
-    """Enqueue each periodic job on its interval until stopped."""
-    cron = CronScheduler(connection=sync_redis(redis_url), name="gateway-cron")
-    for job, seconds in PERIODIC_JOBS:
-        cron.register(job, queue_name=DEFAULT_QUEUE, interval=seconds, job_timeout=120, result_ttl=60)
-    cron.start()
+def periodic_job_id(name: str, interval: int, now: float) -> str:
+    """One id per job per time slot: several schedulers enqueue each run once between them."""
+    return f"periodic:{name.rsplit('.', 1)[-1]}:{int(now // interval)}"
+
+
+def run_periodic(redis_url: str, tick: float = 0.5) -> None:
+    """Enqueue each periodic job once per interval until SIGTERM.
+
+    (RQ's own CronScheduler enqueues with pickle, which our JSON-serialising worker cannot read.)
+    """
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
+    queue = job_queue(sync_redis(redis_url), DEFAULT_QUEUE)
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        while True:
+            now = time.time()
+            for name, interval in PERIODIC_JOBS:
+                job_id = periodic_job_id(name, interval, now)
+                if not queue.fetch_job(job_id):
+                    queue.enqueue(name, job_id=job_id, job_timeout=300, result_ttl=max(60, interval * 3),
+                                  failure_ttl=86400)
+            time.sleep(tick)
 
 
 def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -> bool:
     """Work the queues (payments first); returns whether the worker did any job in burst mode."""
     connection = sync_redis(redis_url)
     queues = [job_queue(connection, name) for name in QUEUE_NAMES]
-    cron_process = None
+    periodic = None
     if with_cron and not burst:
-        cron_process = multiprocessing.get_context("spawn").Process(
-            target=run_cron, args=(redis_url,), name="gateway-cron", daemon=True
+        periodic = multiprocessing.get_context("spawn").Process(
+            target=run_periodic, args=(redis_url,), name="gateway-periodic", daemon=True
         )
-        cron_process.start()
+        periodic.start()
     try:
         worker = Worker(queues, connection=connection, serializer=JSONSerializer)
         return bool(worker.work(with_scheduler=True, burst=burst, logging_level="INFO"))
     finally:
-        if cron_process is not None and cron_process.is_alive():
-            cron_process.terminate()
-            with contextlib.suppress(Exception):
-                cron_process.join(timeout=5)
+        if periodic is not None and periodic.is_alive():
+            periodic.terminate()
+            periodic.join(timeout=5)

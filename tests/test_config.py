@@ -26,7 +26,7 @@ def test_production_refuses_a_missing_or_default_secret(secret: str) -> None:
 
 
 def test_production_names_the_missing_provider_credentials() -> None:
-    settings = production(mtn_momo_subscription_key="s", mtn_momo_api_user=None, mtn_momo_api_key=None)
+    settings = production(mtn_momo_base_url="https://momo.example", mtn_momo_subscription_key="s")
     with pytest.raises(ConfigError) as caught:
         check_production(settings, {"mtn"})
     assert "MTN_MOMO_API_USER" in str(caught.value) and "MTN_MOMO_API_KEY" in str(caught.value)

@@ -6,7 +6,6 @@ import asyncio
 import os
 import subprocess
 import sys
-from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -15,10 +14,10 @@ from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import jobs, outbox, votes
+from gateway import outbox, votes
 from gateway.config import Settings
 from gateway.keys import RELAY
-from gateway.models import OrderStatus, OutboxMessage, VoteOrder
+from gateway.models import OutboxMessage
 from gateway.queues import job_queue, sync_redis
 from leaderboard.cache import cached_votes
 from tests.factories import make_contest, place
@@ -103,15 +102,3 @@ async def test_web_process_relays_right_after_a_kick(client: TestClient, session
             break
         await asyncio.sleep(0.02)
     assert Job.exists(outbox.delivery_job_id(1), connection=connection)
-
-
-async def test_expiry_job_expires_only_stale_pending_orders(sessions: Sessions, job_env: dict[str, str]) -> None:
-    contest = await make_contest(sessions)
-    stale, fresh = await place(sessions, contest), await place(sessions, contest)
-    async with sessions.begin() as session:
-        await session.execute(update(VoteOrder).where(VoteOrder.id == stale.id)
-                              .values(expires_at=datetime.now(UTC) - timedelta(seconds=5)))
-    assert await asyncio.to_thread(jobs.expire_stale_orders_job) == 1
-    assert await asyncio.to_thread(jobs.expire_stale_orders_job) == 0
-    assert (await votes.get_order(sessions, stale.id)).status is OrderStatus.EXPIRED
-    assert (await votes.get_order(sessions, fresh.id)).status is OrderStatus.PENDING

@@ -6,12 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
 from gateway.errors import NotFound, VoteRejected
-from gateway.models import CandidateStatus, ContestStatus, OrderStatus, OutboxMessage, VoteOrder
+from gateway.models import CandidateStatus, ContestStatus, OrderStatus, OutboxMessage
 from gateway.votes import ConfirmOutcome
 from tests.factories import assert_tally_invariant, count_orders, make_contest, place, tallies
 
@@ -61,8 +61,8 @@ async def test_invalid_orders_are_rejected_and_create_nothing(
 
 async def test_unknown_contest_is_not_found(sessions: Sessions) -> None:
     with pytest.raises(NotFound):
-        await votes.place_order(sessions, votes.OrderRequest("nope", "01", 1, "mtn", votes.Channel.WEB, "+237670000001"),
-                                pending_ttl=timedelta(minutes=5))
+        request = votes.OrderRequest("nope", "01", 1, "mtn", votes.Channel.WEB, "+237670000001")
+        await votes.place_order(sessions, request, pending_ttl=timedelta(minutes=5))
 
 
 async def test_same_client_key_returns_the_same_order(sessions: Sessions) -> None:
@@ -129,16 +129,6 @@ async def test_terminal_states_are_written_once(sessions: Sessions) -> None:
     results = await asyncio.gather(*(votes.fail_order(sessions, order.id, "FAILED") for _ in range(20)))
     assert results.count(True) == 1
     assert (await votes.get_order(sessions, order.id)).status_reason == "FAILED"
-
-
-async def test_stale_pending_orders_are_found_for_expiry(sessions: Sessions) -> None:
-    contest = await make_contest(sessions)
-    stale, fresh = await place(sessions, contest), await place(sessions, contest)
-    async with sessions.begin() as session:
-        await session.execute(update(VoteOrder).where(VoteOrder.id == stale.id)
-                              .values(expires_at=datetime.now(UTC) - timedelta(seconds=1)))
-    assert await votes.stale_pending_orders(sessions) == [stale.id]
-    assert fresh.id not in await votes.stale_pending_orders(sessions)
 
 
 async def test_200_concurrent_confirmations_of_one_order_count_once(sessions: Sessions) -> None:

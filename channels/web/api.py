@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import timedelta
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
+from rq import Queue, Retry
 
 from channels.web.schemas import (
     CandidateOut,
@@ -18,11 +20,11 @@ from channels.web.schemas import (
     VoteCreatedOut,
     VoteRequest,
 )
-from gateway import catalog, votes
+from gateway import catalog, payment_flow, votes
 from gateway.errors import DomainError, NotFound
-from gateway.keys import SESSIONS, SETTINGS
-from gateway.models import Channel
-from gateway.rules import MOBILE_MONEY_PROVIDERS
+from gateway.keys import PROVIDERS, QUEUE, SESSIONS, SETTINGS
+from gateway.models import Channel, OrderStatus, VoteOrder
+from gateway.payment_flow import StartOutcome
 
 routes = web.RouteTableDef()
 
@@ -52,11 +54,24 @@ async def parse_vote_request(request: web.Request) -> VoteRequest:
         raise InvalidRequest(f"{field}: {first['msg']}" if field else first["msg"], field=field) from exc
 
 
-def next_step(provider: str, amount: int, currency: str) -> NextStep:
-    if provider in MOBILE_MONEY_PROVIDERS:
-        return NextStep(action="approve_on_phone",
-                        message=f"Approve the payment of {amount} {currency} on your phone to confirm your vote.")
-    return NextStep(action="wait", message="Preparing the card payment page.")
+def next_step(order: VoteOrder, started: StartOutcome | None) -> NextStep:
+    """What the voter must do now: approve a prompt on the phone, or pay on the provider's page."""
+    if order.status is OrderStatus.FAILED:
+        return NextStep(action="none", message=order.status_reason or "The payment could not be started.")
+    if started is not None and started.redirect_url:
+        return NextStep(action="redirect", message="Complete the payment on the provider's page.",
+                        url=started.redirect_url)
+    return NextStep(action="approve_on_phone",
+                    message=f"Approve the payment of {order.amount} {order.currency} on your phone "
+                            "to confirm your vote.")
+
+
+async def enqueue_start(queue: Queue, order_id: uuid.UUID) -> None:
+    """The phone prompt is pushed by the worker, after this reply, with retries on the same reference."""
+    await asyncio.to_thread(
+        queue.enqueue, "gateway.jobs.start_payment_job", str(order_id), job_id=f"start-{order_id}",
+        retry=Retry(max=4, interval=[2, 5, 15, 30]), result_ttl=3600, failure_ttl=7 * 86400,
+    )
 
 
 @routes.get("/api/v1/contests")
@@ -80,19 +95,20 @@ async def place_vote(request: web.Request) -> web.Response:
     if key is not None and not 1 <= len(key) <= 128:
         raise InvalidRequest("Idempotency-Key must be 1 to 128 characters.", field="Idempotency-Key")
     sessions = request.app[SESSIONS]
-    order = await votes.place_order(
-        sessions,
+    order, started = await payment_flow.begin_vote(
+        sessions, request.app[PROVIDERS],
         votes.OrderRequest(
             contest_slug=request.match_info["slug"], candidate_code=body.candidate, quantity=body.quantity,
             provider=body.provider, channel=Channel.WEB, msisdn=body.msisdn,
             client_key=f"web:{request.match_info['slug']}:{key}" if key else None,
         ),
         pending_ttl=timedelta(seconds=request.app[SETTINGS].order_pending_ttl_seconds),
+        enqueue_start=lambda order_id: enqueue_start(request.app[QUEUE], order_id),
     )
     view = await catalog.order_view(sessions, order.id)
     created = VoteCreatedOut(
         order=OrderOut.of(view.order, view.contest_slug, view.candidate_code),
-        next=next_step(order.provider, order.amount, order.currency),
+        next=next_step(view.order, started),
     )
     return _json(created, status=201)
 

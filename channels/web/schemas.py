@@ -92,7 +92,7 @@ class OrderOut(BaseModel):
 
 
 class NextStep(BaseModel):
-    action: Literal["approve_on_phone", "redirect", "wait"]
+    action: Literal["approve_on_phone", "redirect", "none"]
     message: str
     url: str | None = None
 

@@ -1,0 +1,53 @@
+"""Status checks the web process runs right after a callback, one at a time per order.
+
+Fifty duplicate callbacks for one order make one status call (and one more if a callback came
+in while it ran), so a burst never exceeds the provider's rate limit on our account.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+
+log = logging.getLogger(__name__)
+
+
+class PaymentChecks:
+    def __init__(self, check: Callable[[uuid.UUID], Awaitable[object]]) -> None:
+        self._check = check
+        self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._again: set[uuid.UUID] = set()
+
+    def request(self, order_id: uuid.UUID) -> None:
+        if order_id in self._running:
+            self._again.add(order_id)
+            return
+        self._running[order_id] = asyncio.create_task(self._run(order_id), name=f"check-{order_id}")
+
+    async def _run(self, order_id: uuid.UUID) -> None:
+        try:
+            while True:
+                try:
+                    await self._check(order_id)
+                except Exception:  # the reconciler will try again later
+                    log.exception("status check for %s failed", order_id)
+                if order_id not in self._again:
+                    return
+                self._again.discard(order_id)
+        finally:
+            self._running.pop(order_id, None)
+
+    async def wait_idle(self) -> None:
+        while self._running:
+            await asyncio.gather(*self._running.values(), return_exceptions=True)
+
+    async def close(self) -> None:
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

@@ -1,0 +1,235 @@
+"""Payments as the vote core sees them: start a collection, settle what a provider says, and
+take in callbacks. Providers are reached only through `payments.base.PaymentProvider`."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import votes
+from gateway.errors import DomainError, VoteRejected
+from gateway.models import Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
+from payments.base import (
+    CallbackRejected,
+    Collection,
+    InboundCallback,
+    PaymentError,
+    PaymentState,
+    StatusResult,
+)
+from payments.registry import ProviderRegistry
+
+log = logging.getLogger(__name__)
+Sessions = async_sessionmaker[AsyncSession]
+# Headers never stored with a provider event.
+PRIVATE_HEADERS = frozenset({"authorization", "cookie", "x-telegram-bot-api-secret-token"})
+CHECKABLE = (OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED)
+
+
+class PaymentUnavailable(DomainError):
+    status = 503
+    code = "payment_unavailable"
+
+
+@dataclass(frozen=True)
+class StartOutcome:
+    order_id: uuid.UUID
+    status: OrderStatus
+    redirect_url: str | None = None
+    message: str | None = None
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    order_id: uuid.UUID | None
+    outcome: str  # counted, already_decided, flagged, failed, duplicate, needs_check, ignored, …
+
+
+def describe(quantity: int, candidate: str, contest: str) -> str:
+    return f"{quantity} vote{'s' if quantity > 1 else ''} for {candidate} - {contest}"
+
+
+async def load_collection(session: AsyncSession, order_id: uuid.UUID, *, lock: bool = False,
+                          ) -> tuple[VoteOrder, Collection] | None:
+    query = (select(VoteOrder, Contest.name, Candidate.name)
+             .join(Contest, Contest.id == VoteOrder.contest_id)
+             .join(Candidate, Candidate.id == VoteOrder.candidate_id)
+             .where(VoteOrder.id == order_id))
+    row = (await session.execute(query.with_for_update(of=VoteOrder) if lock else query)).one_or_none()
+    if row is None:
+        return None
+    order, contest_name, candidate_name = row
+    data = dict(order.provider_data)
+    if order.provider_txn_id:
+        data.setdefault("payment_intent", order.provider_txn_id)
+    return order, Collection(
+        order_id=order.id, reference=order.payment_reference, amount=order.amount, currency=order.currency,
+        msisdn=order.voter_msisdn, description=describe(order.quantity, candidate_name, contest_name),
+        channel=order.channel.value, provider_data=data,
+    )
+
+
+def check_provider_available(registry: ProviderRegistry, provider: str) -> None:
+    if not registry.available(provider):
+        raise VoteRejected("This payment method is not available right now.", code="provider_unavailable",
+                           field="provider")
+
+
+def needs_redirect(registry: ProviderRegistry, order: VoteOrder) -> bool:
+    return registry.for_order(order.provider, order.channel.value).redirects
+
+
+async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID) -> StartOutcome:
+    """Start the order's collection once; a retryable provider error propagates (retry later,
+    same reference), any other fails the order with the provider's reason."""
+    try:
+        async with sessions.begin() as session:
+            loaded = await load_collection(session, order_id, lock=True)
+            if loaded is None:
+                raise votes.NotFound("No vote order has that id.", code="order_not_found")
+            order, collection = loaded
+            if order.status is not OrderStatus.PENDING or order.payment_started_at is not None:
+                return StartOutcome(order.id, order.status, order.provider_data.get("redirect_url"))
+            result = await registry.for_order(order.provider, order.channel.value).start(collection)
+            data = {**order.provider_data, **result.provider_data}
+            if result.redirect_url:
+                data["redirect_url"] = result.redirect_url
+            order.provider_data = data
+            order.payment_started_at = datetime.now(UTC)
+            return StartOutcome(order.id, order.status, result.redirect_url)
+    except PaymentError as exc:
+        if exc.retryable:
+            raise
+        log.info("payment start refused for %s: %s", order_id, exc)
+        await votes.fail_order(sessions, order_id, exc.message)
+        return StartOutcome(order_id, OrderStatus.FAILED, message=exc.message)
+
+
+async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult) -> str:
+    """Apply what the provider says about an order; every branch is safe to repeat."""
+    state = status.state
+    if state is PaymentState.SUCCESSFUL:
+        if status.amount is None or not status.currency:
+            await votes.flag_order(sessions, order_id, "provider reported success without a readable amount")
+            return "flagged"
+        outcome = await votes.confirm_payment(sessions, order_id, status.raw_status or "SUCCESSFUL",
+                                              status.amount, status.currency, status.provider_txn_id)
+        return outcome.value
+    if state is PaymentState.FAILED:
+        changed = await votes.fail_order(sessions, order_id, status.reason or status.raw_status or "failed")
+        return "failed" if changed else "already_decided"
+    if state is PaymentState.EXPIRED:
+        changed = await votes.expire_order(sessions, order_id, status.reason or "the payer did not approve in time")
+        return "expired" if changed else "already_decided"
+    if state is PaymentState.REFUNDED:
+        changed = await votes.uncount(sessions, order_id, OrderStatus.REFUNDED, "refunded by the provider")
+        return "refunded" if changed else "already_decided"
+    return "pending"
+
+
+async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID) -> str:
+    """Ask the provider and settle: the only way an unsigned callback can lead to a counted vote."""
+    async with sessions() as session:
+        loaded = await load_collection(session, order_id)
+    if loaded is None:
+        return "unknown_order"
+    order, collection = loaded
+    if order.status not in CHECKABLE:
+        return "already_decided"
+    status = await registry.for_order(order.provider, order.channel.value).fetch_status(collection)
+    await note_check(sessions, order_id)
+    return await settle(sessions, order_id, status)
+
+
+async def note_check(sessions: Sessions, order_id: uuid.UUID) -> None:
+    async with sessions.begin() as session:
+        await session.execute(update(VoteOrder).where(VoteOrder.id == order_id)
+                              .values(last_checked_at=datetime.now(UTC), check_count=VoteOrder.check_count + 1))
+
+
+async def receive_callback(
+    sessions: Sessions, registry: ProviderRegistry, provider: str, order_id: uuid.UUID | None,
+    headers: Mapping[str, str], body: bytes,
+) -> CallbackOutcome:
+    """Keep the raw callback, verify it, and settle it if it is proof; else ask for a check.
+
+    Raises CallbackRejected (after storing the event) for a callback that fails verification.
+    """
+    kept_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
+    async with sessions() as session:
+        loaded = await load_collection(session, order_id) if order_id else None
+    order, collection = loaded if loaded else (None, None)
+    if order is not None and order.provider != provider:
+        loaded, order, collection = None, None, None  # a callback on another provider's URL proves nothing
+    implementation = registry.for_order(provider, order.channel.value) if order else registry.get(provider)
+    try:
+        verdict = await implementation.verify_callback(InboundCallback(order_id, headers, body), collection)
+    except CallbackRejected as exc:
+        await store_event(sessions, provider, None, order_id, "rejected", kept_headers, body, f"rejected:{exc.code}")
+        raise
+    target = verdict.order_id or (order.id if order else None)
+    if target is None and verdict.status and verdict.status.provider_txn_id:
+        target = await order_by_txn(sessions, provider, verdict.status.provider_txn_id)
+    event_id = await store_event(sessions, provider, verdict.event_id, target, verdict.kind, kept_headers, body)
+    if event_id is None:
+        return CallbackOutcome(target, "duplicate")
+    if target is None or (order is None and verdict.status is None):
+        outcome = "unknown_order" if verdict.status or order_id else "ignored"
+    elif verdict.status is None:
+        outcome = "needs_check"
+    else:
+        outcome = await settle(sessions, target, verdict.status)
+    await set_event_outcome(sessions, event_id, outcome)
+    return CallbackOutcome(target, outcome)
+
+
+async def order_by_txn(sessions: Sessions, provider: str, provider_txn_id: str) -> uuid.UUID | None:
+    async with sessions() as session:
+        return await session.scalar(select(VoteOrder.id).where(
+            VoteOrder.provider == provider, VoteOrder.provider_txn_id == provider_txn_id))
+
+
+async def store_event(sessions: Sessions, provider: str, event_id: str | None, order_id: uuid.UUID | None,
+                      kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
+    """Insert the raw event; None when the provider's event id was seen before (a replay)."""
+    statement = pg_insert(ProviderEvent).values(
+        provider=provider, event_id=event_id, order_id=order_id, kind=kind[:100], headers=dict(headers),
+        body=body.decode("utf-8", errors="replace"), outcome=outcome,
+    )
+    if event_id is not None:
+        statement = statement.on_conflict_do_nothing(
+            index_elements=[ProviderEvent.provider, ProviderEvent.event_id],
+            index_where=ProviderEvent.event_id.is_not(None),
+        )
+    async with sessions.begin() as session:
+        return await session.scalar(statement.returning(ProviderEvent.id))
+
+
+async def set_event_outcome(sessions: Sessions, event_id: int, outcome: str) -> None:
+    async with sessions.begin() as session:
+        await session.execute(update(ProviderEvent).where(ProviderEvent.id == event_id).values(outcome=outcome))
+
+
+async def begin_vote(
+    sessions: Sessions, registry: ProviderRegistry, request: votes.OrderRequest, *,
+    pending_ttl: timedelta, enqueue_start: Callable[[uuid.UUID], Awaitable[None]],
+) -> tuple[VoteOrder, StartOutcome | None]:
+    """Place the order, then start its payment: at once where the payer must be sent to a page,
+    else through the queue (a phone prompt never holds up the voter's reply)."""
+    check_provider_available(registry, request.provider)
+    order = await votes.place_order(sessions, request, pending_ttl=pending_ttl)
+    if not needs_redirect(registry, order):
+        await enqueue_start(order.id)
+        return order, None
+    try:
+        return order, await start_payment(sessions, registry, order.id)
+    except PaymentError as exc:
+        log.warning("payment start failed for %s, will be retried by the reconciler: %s", order.id, exc)
+        raise PaymentUnavailable("The payment service did not answer; please try again in a moment.") from exc

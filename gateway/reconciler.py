@@ -1,0 +1,117 @@
+"""The reconciler: finds pending orders whose callback is late or lost, asks the provider, and
+settles or expires them. It is what makes a lost callback cost a delay, never a vote."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import votes
+from gateway.models import OrderStatus, VoteOrder
+from gateway.payment_flow import check_payment, note_check
+from payments.base import CollectionNotFound, PaymentError
+from payments.registry import ProviderRegistry
+
+log = logging.getLogger(__name__)
+Sessions = async_sessionmaker[AsyncSession]
+
+FIRST_CHECK_AFTER = timedelta(seconds=30)  # give the callback its chance first
+NEVER_STARTED_GRACE = timedelta(minutes=2)  # a start may still be queued or retrying
+MAX_BACKOFF_SECONDS = 120
+
+
+def next_check_delay(check_count: int) -> timedelta:
+    """15 s, 30 s, 60 s, then every 2 minutes: quick while a payer is approving, gentle after."""
+    if check_count <= 0:
+        return timedelta(0)
+    return timedelta(seconds=min(MAX_BACKOFF_SECONDS, 15 * 2 ** (check_count - 1)))
+
+
+def is_due(created_at: datetime, last_checked_at: datetime | None, check_count: int, expires_at: datetime,
+           now: datetime) -> bool:
+    if now >= expires_at:
+        return True
+    if now - created_at < FIRST_CHECK_AFTER:
+        return False
+    return last_checked_at is None or now - last_checked_at >= next_check_delay(check_count)
+
+
+@dataclass
+class ReconcileReport:
+    checked: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    changed: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+
+    def summary(self) -> str:
+        parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.outcomes.items()))
+        return f"checked {self.checked} pending orders" + (f": {parts}" if parts else "")
+
+
+async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, limit: int) -> list[uuid.UUID]:
+    async with sessions() as session:
+        query = (select(VoteOrder.id, VoteOrder.created_at, VoteOrder.last_checked_at, VoteOrder.check_count,
+                        VoteOrder.expires_at)
+                 .where(VoteOrder.status == OrderStatus.PENDING,
+                        or_(VoteOrder.created_at <= now - FIRST_CHECK_AFTER, VoteOrder.expires_at <= now))
+                 .order_by(VoteOrder.last_checked_at.asc().nulls_first(), VoteOrder.created_at)
+                 .limit(limit * 4))
+        if since is not None:
+            query = query.where(VoteOrder.created_at >= since)
+        rows = (await session.execute(query)).all()
+    return [row.id for row in rows if is_due(row.created_at, row.last_checked_at, row.check_count,
+                                             row.expires_at, now)][:limit]
+
+
+async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID,
+                          now: datetime) -> str:
+    """Check one order with its provider; expire it if its window has passed with no payment."""
+    order = await votes.get_order(sessions, order_id)
+    try:
+        outcome = await check_payment(sessions, registry, order_id)
+    except CollectionNotFound:
+        await note_check(sessions, order_id)
+        if now - order.created_at < NEVER_STARTED_GRACE:
+            return "not_started_yet"
+        outcome = "not_found"
+    except PaymentError as exc:
+        log.warning("reconcile: %s could not be checked: %s", order_id, exc)
+        if now < order.expires_at:
+            return "unreachable"
+        outcome = "unreachable"
+    if outcome in ("pending", "not_found", "unreachable") and now >= order.expires_at:
+        reason = {"pending": "the payer did not approve in time",
+                  "not_found": "the payment was never started with the provider",
+                  "unreachable": "the provider could not confirm the payment in time"}[outcome]
+        if await votes.expire_order(sessions, order_id, reason):
+            return "expired"
+    return outcome
+
+
+async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: datetime | None = None,
+                    since: datetime | None = None, limit: int = 200, calls_per_second: float = 8.0,
+                    ) -> ReconcileReport:
+    """One pass over due pending orders, paced under the providers' status-call limits (MTN ~10/s)."""
+    now = now or datetime.now(UTC)
+    report = ReconcileReport()
+    for index, order_id in enumerate(await due_orders(sessions, now, since, limit)):
+        if index:
+            await asyncio.sleep(1 / calls_per_second)
+        outcome = await reconcile_order(sessions, registry, order_id, now)
+        report.checked += 1
+        report.outcomes[outcome] += 1
+        if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided"):
+            report.changed.append((order_id, outcome))
+    return report
+
+
+async def pending_count(sessions: Sessions) -> int:
+    async with sessions() as session:
+        total = await session.scalar(select(func.count()).where(VoteOrder.status == OrderStatus.PENDING))
+        return int(total or 0)

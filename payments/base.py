@@ -1,0 +1,121 @@
+"""The one interface every payment provider implements, and the values that cross it.
+
+The vote core calls providers only through `PaymentProvider`; a provider never touches the
+database. Everything here is frozen: values that cross the boundary are not changed in flight.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class PaymentState(StrEnum):
+    PENDING = "pending"
+    SUCCESSFUL = "successful"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+
+
+class PaymentError(Exception):
+    """A provider refused or could not answer. `retryable` errors may succeed if sent again
+    with the same reference (time-outs, 5xx); others will not (bad payer, amount too small)."""
+
+    def __init__(self, provider: str, code: str, message: str, *, retryable: bool = False,
+                 status: int | None = None) -> None:
+        super().__init__(f"{provider}: {code}: {message}")
+        self.provider = provider
+        self.code = code
+        self.message = message
+        self.retryable = retryable
+        self.status = status
+
+
+class CollectionNotFound(PaymentError):
+    """The provider has no collection under our reference: it was never created there."""
+
+
+class RefundUnsupported(PaymentError):
+    """This provider cannot refund through its API; a person must do it."""
+
+
+@dataclass(frozen=True)
+class Collection:
+    """One order's payment, as a provider sees it."""
+
+    order_id: uuid.UUID
+    reference: uuid.UUID  # ours, chosen before the first call and reused on every retry
+    amount: int  # minor units of `currency`
+    currency: str
+    msisdn: str | None  # E.164, for mobile money
+    description: str
+    channel: str  # ussd | sms | telegram | web: decides push vs. redirect where a provider has both
+    provider_data: Mapping[str, Any] = field(default_factory=dict)  # what start() asked us to keep
+
+
+@dataclass(frozen=True)
+class StartResult:
+    redirect_url: str | None = None  # where the payer completes the payment (WebPay, Stripe Checkout)
+    provider_data: Mapping[str, Any] = field(default_factory=dict)  # kept on the order for later calls
+
+
+@dataclass(frozen=True)
+class StatusResult:
+    """What the provider says about a collection, translated to our states."""
+
+    state: PaymentState
+    amount: int | None = None
+    currency: str | None = None
+    provider_txn_id: str | None = None
+    reason: str | None = None  # the provider's reason code or message on failure
+    raw_status: str = ""
+
+
+@dataclass(frozen=True)
+class InboundCallback:
+    order_id: uuid.UUID | None  # from our callback URL's path, where the provider has one
+    headers: Mapping[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class CallbackVerdict:
+    """An inbound callback after verification.
+
+    `status` is set only where the callback itself is proof (a verified signature); otherwise the
+    core must ask the provider (`fetch_status`) before anything is counted.
+    """
+
+    order_id: uuid.UUID | None
+    kind: str
+    event_id: str | None = None
+    status: StatusResult | None = None
+
+
+class CallbackRejected(PaymentError):
+    """A callback failed verification (bad signature, wrong token): it changes nothing."""
+
+
+class PaymentProvider(Protocol):
+    name: str
+    redirects: bool  # True: the payer finishes on the provider's page; False: a prompt on the phone
+
+    async def start(self, collection: Collection) -> StartResult:
+        """Ask the payer to pay; safe to call again with the same collection."""
+        ...
+
+    async def fetch_status(self, collection: Collection) -> StatusResult:
+        """The provider's current word on a collection (raises CollectionNotFound)."""
+        ...
+
+    async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
+        """Check an inbound callback is genuine (raises CallbackRejected) and say what it claims."""
+        ...
+
+    async def refund(self, collection: Collection) -> StatusResult:
+        """Give the money back (raises RefundUnsupported where the API cannot)."""
+        ...

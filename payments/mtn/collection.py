@@ -1,0 +1,193 @@
+"""MTN MoMo Collection: request-to-pay with our reference, status by GET, unsigned callbacks.
+
+MTN's callback is not signed and may omit our reference, so it only ever triggers a status GET;
+only that GET's answer can count a vote.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from dataclasses import dataclass
+
+import httpx
+
+from payments.base import (
+    CallbackVerdict,
+    Collection,
+    CollectionNotFound,
+    InboundCallback,
+    PaymentError,
+    PaymentState,
+    RefundUnsupported,
+    StartResult,
+    StatusResult,
+)
+from payments.money import from_major, to_major_string
+from payments.mtn.messages import payer_message
+
+NAME = "mtn"
+TOKEN_MARGIN_SECONDS = 60  # refresh this long before MTN says the token expires
+RETRY_DELAYS = (0.5, 1.5, 4.0)  # time-outs and 5xx: sent again with the same X-Reference-Id
+STATES = {"SUCCESSFUL": PaymentState.SUCCESSFUL, "FAILED": PaymentState.FAILED, "PENDING": PaymentState.PENDING}
+
+
+@dataclass(frozen=True)
+class MtnCredentials:
+    base_url: str
+    subscription_key: str
+    api_user: str
+    api_key: str
+    target_environment: str
+
+
+class MtnMomoCollection:
+    name = NAME
+    redirects = False
+
+    def __init__(self, http: httpx.AsyncClient, credentials: MtnCredentials, public_base_url: str,
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+        self._http = http
+        self._creds = credentials
+        self._public_base_url = public_base_url.rstrip("/")
+        self._retry_delays = retry_delays
+        self._token: str | None = None
+        self._token_expires = 0.0
+        self._token_lock = asyncio.Lock()
+
+    def callback_url(self, collection: Collection) -> str:
+        return f"{self._public_base_url}/payments/mtn/callback/{collection.order_id}"
+
+    async def start(self, collection: Collection) -> StartResult:
+        """Send the request-to-pay; a 409 means an earlier attempt with our reference got through."""
+        if not collection.msisdn:
+            raise PaymentError(NAME, "msisdn_required", "MTN MoMo needs the payer's phone number.")
+        body = {
+            "amount": to_major_string(collection.amount, collection.currency),
+            "currency": collection.currency,
+            "externalId": str(collection.order_id),
+            "payer": {"partyIdType": "MSISDN", "partyId": collection.msisdn.removeprefix("+")},
+            "payerMessage": payer_message(collection.description),
+            "payeeNote": payer_message(collection.description),
+        }
+        headers = {"X-Reference-Id": str(collection.reference), "X-Callback-Url": self.callback_url(collection)}
+        response = await self._send("POST", "/collection/v1_0/requesttopay", headers=headers, json=body)
+        if response.status_code in (202, 409):
+            return StartResult(provider_data={"reference": str(collection.reference)})
+        raise self._error(response)
+
+    async def fetch_status(self, collection: Collection) -> StatusResult:
+        response = await self._send("GET", f"/collection/v1_0/requesttopay/{collection.reference}")
+        if response.status_code == 404:
+            raise CollectionNotFound(NAME, "not_found", "MTN has no request-to-pay with this reference.",
+                                     status=404)
+        if response.status_code != 200:
+            raise self._error(response)
+        return parse_status(response.json())
+
+    async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
+        """Nothing to verify (MTN does not sign): report the claim, leave proof to fetch_status."""
+        try:
+            claimed = str(json.loads(callback.body).get("status", "unknown")).lower()
+        except (ValueError, AttributeError):
+            claimed = "unparseable"
+        return CallbackVerdict(order_id=callback.order_id, kind=f"callback.{claimed}")
+
+    async def refund(self, collection: Collection) -> StatusResult:
+        raise RefundUnsupported(NAME, "refund_unsupported",
+                                "MTN MoMo collections are refunded by a disbursement, by hand.")
+
+    async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+        """Send with auth; retry time-outs and 5xx (same headers, so the same reference)."""
+        last_error: Exception | None = None
+        for delay in (0.0, *self._retry_delays):
+            if delay:
+                await asyncio.sleep(delay)
+            try:
+                response = await self._authorised(method, path, **kwargs)
+            except httpx.TransportError as exc:
+                last_error = exc
+                continue
+            if response.status_code < 500:
+                return response
+            last_error = self._error(response)
+        if isinstance(last_error, PaymentError):
+            raise last_error
+        raise PaymentError(NAME, "unreachable", f"MTN did not answer: {last_error!r}", retryable=True)
+
+    async def _authorised(self, method: str, path: str, headers: dict[str, str] | None = None,
+                          **kwargs: object) -> httpx.Response:
+        stale: str | None = None
+        for _ in range(2):
+            token = await self._bearer(stale)
+            all_headers = {**self._common_headers(), "Authorization": f"Bearer {token}", **(headers or {})}
+            response = await self._http.request(method, self._creds.base_url.rstrip("/") + path,
+                                                headers=all_headers, **kwargs)  # type: ignore[arg-type]
+            if response.status_code != 401:
+                return response
+            stale = token  # refreshed once: MTN may revoke a token before its stated expiry
+        return response
+
+    def _common_headers(self) -> dict[str, str]:
+        return {"Ocp-Apim-Subscription-Key": self._creds.subscription_key,
+                "X-Target-Environment": self._creds.target_environment}
+
+    async def _bearer(self, stale: str | None = None) -> str:
+        """The cached token, fetched once for all concurrent callers when missing, expired or `stale`."""
+        async with self._token_lock:
+            if self._token is None or self._token == stale or time.monotonic() >= self._token_expires:
+                await self._fetch_token()
+            assert self._token is not None
+            return self._token
+
+    async def _fetch_token(self) -> None:
+        try:
+            response = await self._http.post(
+                self._creds.base_url.rstrip("/") + "/collection/token/",
+                auth=(self._creds.api_user, self._creds.api_key),
+                headers={"Ocp-Apim-Subscription-Key": self._creds.subscription_key},
+            )
+        except httpx.TransportError as exc:
+            raise PaymentError(NAME, "unreachable", f"MTN token endpoint did not answer: {exc!r}",
+                               retryable=True) from exc
+        if response.status_code != 200:
+            # Bad credentials come back as 500 {"error": "login_failed"}: not worth retrying.
+            raise PaymentError(NAME, "login_failed", f"MTN refused our API credentials ({response.status_code}).",
+                               status=response.status_code)
+        data = response.json()
+        self._token = str(data["access_token"])
+        self._token_expires = time.monotonic() + max(0, int(data.get("expires_in", 3600)) - TOKEN_MARGIN_SECONDS)
+
+    def _error(self, response: httpx.Response) -> PaymentError:
+        try:
+            data = response.json()
+        except ValueError:
+            data = {}
+        code = str(data.get("code") or data.get("error") or f"http_{response.status_code}")
+        message = str(data.get("message") or response.reason_phrase or "MTN refused the request")
+        return PaymentError(NAME, code, message, retryable=response.status_code >= 500,
+                            status=response.status_code)
+
+
+def parse_status(data: dict[str, object]) -> StatusResult:
+    """MTN's status body (or callback body) to our StatusResult."""
+    raw = str(data.get("status", "")).upper()
+    currency = str(data.get("currency") or "") or None
+    amount = None
+    if currency and data.get("amount") is not None:
+        try:
+            amount = from_major(str(data["amount"]), currency)
+        except ValueError:
+            amount = None  # an amount we cannot read never matches an order: it gets flagged
+    reason = data.get("reason")
+    if isinstance(reason, dict):  # older API versions send {"code", "message"}
+        reason = reason.get("code") or reason.get("message")
+    return StatusResult(
+        state=STATES.get(raw, PaymentState.PENDING),
+        amount=amount,
+        currency=currency,
+        provider_txn_id=str(data["financialTransactionId"]) if data.get("financialTransactionId") else None,
+        reason=str(reason) if reason else None,
+        raw_status=raw,
+    )

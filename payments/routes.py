@@ -1,0 +1,63 @@
+"""Inbound provider callbacks. Each is kept raw, verified, and settled through the vote core;
+an unsigned one only triggers a status check with the provider."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from gateway.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
+from gateway.middleware import error_body
+from gateway.payment_flow import CallbackOutcome, receive_callback
+from payments.base import CallbackRejected
+
+routes = web.RouteTableDef()
+SETTLED = frozenset({"counted", "flagged", "failed", "expired", "refunded"})
+
+
+def order_id_from_path(request: web.Request) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.match_info["order_id"])
+    except ValueError:
+        return None
+
+
+async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID | None) -> CallbackOutcome:
+    app = request.app
+    outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers,
+                                     await request.read())
+    if outcome.outcome == "needs_check" and outcome.order_id is not None:
+        app[CHECKS].request(outcome.order_id)
+    if outcome.outcome in SETTLED:
+        app[RELAY].kick()
+    return outcome
+
+
+async def mtn_callback(request: web.Request) -> web.Response:
+    """MTN sends PUT (sometimes POST); answer 200 at once, count only after a status GET."""
+    await take_callback(request, "mtn", order_id_from_path(request))
+    return web.json_response({"received": True})
+
+
+async def orange_notification(request: web.Request) -> web.Response:
+    try:
+        await take_callback(request, "orange", order_id_from_path(request))
+    except CallbackRejected as exc:
+        return error_body(400, exc.code, exc.message)
+    return web.json_response({"received": True})
+
+
+async def stripe_webhook(request: web.Request) -> web.Response:
+    try:
+        outcome = await take_callback(request, "stripe", None)
+    except CallbackRejected as exc:
+        return error_body(400, exc.code, exc.message)
+    return web.json_response({"received": True, "outcome": outcome.outcome})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_route("PUT", "/payments/mtn/callback/{order_id}", mtn_callback)
+    app.router.add_route("POST", "/payments/mtn/callback/{order_id}", mtn_callback)
+    app.router.add_post("/payments/orange/notify/{order_id}", orange_notification)
+    app.router.add_post("/payments/stripe/webhook", stripe_webhook)
