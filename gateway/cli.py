@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 from gateway.config import ConfigError, Settings
@@ -95,6 +96,39 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def parse_since(text: str) -> timedelta:
+    """`90s`, `30m`, `2h`, `7d` -> a duration."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+        raise argparse.ArgumentTypeError("use a number and a unit, e.g. 30m, 2h or 7d")
+    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
+def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    """One reconciler pass by hand, printing every order it changed."""
+    import httpx
+
+    from gateway.reconciler import reconcile
+    from payments.registry import build_registry
+
+    async def run(sessions: object) -> str:
+        async with httpx.AsyncClient(timeout=15) as http:
+            registry = build_registry(settings, http)
+            try:
+                since = datetime.now(UTC) - args.since if args.since else None
+                report = await reconcile(sessions, registry, since=since, limit=args.limit)  # type: ignore[arg-type]
+            finally:
+                await registry.aclose()
+        for order_id, outcome in report.changed:
+            print(f"{order_id}  {outcome}")
+        return report.summary()
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        print(with_database(settings, run))
+    return 0
+
+
 def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
     from admin.accounts import create_admin
 
@@ -119,6 +153,10 @@ def build_parser() -> argparse.ArgumentParser:
     worker_cmd.add_argument("--burst", action="store_true", help="work until the queues are empty, then exit")
     worker_cmd.add_argument("--no-cron", action="store_true", help="do not run the periodic jobs")
     worker_cmd.set_defaults(func=cmd_worker)
+    reconcile_cmd = sub.add_parser("reconcile", help="re-check pending orders with their providers now")
+    reconcile_cmd.add_argument("--since", type=parse_since, help="only orders created this recently (30m, 2h, 7d)")
+    reconcile_cmd.add_argument("--limit", type=int, default=1000)
+    reconcile_cmd.set_defaults(func=cmd_reconcile)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     seed_cmd = sub.add_parser("seed", help="create demo data")
     seed_cmd.add_argument("--demo", action="store_true", help="the demo contest (idempotent)")

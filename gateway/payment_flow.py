@@ -224,7 +224,8 @@ async def begin_vote(
     """Place the order, then start its payment: at once where the payer must be sent to a page,
     else through the queue (a phone prompt never holds up the voter's reply)."""
     check_provider_available(registry, request.provider)
-    order = await votes.place_order(sessions, request, pending_ttl=pending_ttl)
+    window = registry.for_order(request.provider, request.channel.value).payment_window
+    order = await votes.place_order(sessions, request, pending_ttl=max(pending_ttl, window))
     if not needs_redirect(registry, order):
         await enqueue_start(order.id)
         return order, None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
@@ -103,6 +104,7 @@ class CallbackRejected(PaymentError):
 class PaymentProvider(Protocol):
     name: str
     redirects: bool  # True: the payer finishes on the provider's page; False: a prompt on the phone
+    payment_window: timedelta  # how long after start() the payer may still pay: the order waits this long
 
     async def start(self, collection: Collection) -> StartResult:
         """Ask the payer to pay; safe to call again with the same collection."""

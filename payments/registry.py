@@ -15,6 +15,7 @@ from gateway.config import Settings
 from payments.base import PaymentError, PaymentProvider
 from payments.mtn import MtnMomoCollection
 from payments.mtn.collection import MtnCredentials
+from payments.stripe import StripeCheckout
 
 log = logging.getLogger(__name__)
 
@@ -68,4 +69,8 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegis
     registry = ProviderRegistry()
     if (mtn := mtn_credentials(settings)) is not None:
         registry.providers["mtn"] = MtnMomoCollection(http, mtn, settings.public_base_url)
+    if settings.stripe_secret_key and settings.stripe_webhook_secret:
+        # Stripe has no local sandbox: without keys, card payments are simply not offered.
+        registry.providers["stripe"] = StripeCheckout(settings.stripe_secret_key, settings.stripe_webhook_secret,
+                                                      settings.public_base_url, settings.stripe_api_base)
     return registry

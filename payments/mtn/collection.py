@@ -10,6 +10,7 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 import httpx
 
@@ -45,6 +46,8 @@ class MtnCredentials:
 class MtnMomoCollection:
     name = NAME
     redirects = False
+    # MTN gives the payer ~5 minutes to approve (COULD_NOT_PERFORM_TRANSACTION after); a margin on top.
+    payment_window = timedelta(minutes=10)
 
     def __init__(self, http: httpx.AsyncClient, credentials: MtnCredentials, public_base_url: str,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
