@@ -21,7 +21,7 @@ from channels.web.schemas import (
     VoteRequest,
 )
 from gateway import catalog, payment_flow, votes
-from gateway.errors import DomainError, NotFound
+from gateway.errors import DomainError, NotFound, VoteRejected
 from gateway.keys import PROVIDERS, QUEUE, SESSIONS, SETTINGS
 from gateway.models import Channel, OrderStatus, VoteOrder
 from gateway.payment_flow import StartOutcome
@@ -56,8 +56,6 @@ async def parse_vote_request(request: web.Request) -> VoteRequest:
 
 def next_step(order: VoteOrder, started: StartOutcome | None) -> NextStep:
     """What the voter must do now: approve a prompt on the phone, or pay on the provider's page."""
-    if order.status is OrderStatus.FAILED:
-        return NextStep(action="none", message=order.status_reason or "The payment could not be started.")
     if started is not None and started.redirect_url:
         return NextStep(action="redirect", message="Complete the payment on the provider's page.",
                         url=started.redirect_url)
@@ -105,6 +103,8 @@ async def place_vote(request: web.Request) -> web.Response:
         pending_ttl=timedelta(seconds=request.app[SETTINGS].order_pending_ttl_seconds),
         enqueue_start=lambda order_id: enqueue_start(request.app[QUEUE], order_id),
     )
+    if started is not None and started.status is OrderStatus.FAILED:
+        raise VoteRejected(started.message or "The payment could not be started.", code="payment_refused")
     view = await catalog.order_view(sessions, order.id)
     created = VoteCreatedOut(
         order=OrderOut.of(view.order, view.contest_slug, view.candidate_code),

@@ -92,7 +92,7 @@ class OrderOut(BaseModel):
 
 
 class NextStep(BaseModel):
-    action: Literal["approve_on_phone", "redirect", "none"]
+    action: Literal["approve_on_phone", "redirect"]
     message: str
     url: str | None = None
 

@@ -1,0 +1,170 @@
+"""Card votes end to end through the app: Checkout at the wire (respx), signed webhooks in.
+Replayed, forged and stale events change nothing; a refund takes the votes back off the board."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.models import OrderStatus, ProviderEvent
+from gateway.votes import get_order
+from tests.factories import assert_tally_invariant, count_orders, make_contest, tallies
+
+Sessions = async_sessionmaker[AsyncSession]
+API = "https://stripe.test"
+SECRET = "whsec_test_secret"
+PAY_URL = "https://checkout.stripe.test/c/pay/cs_test_1"
+
+
+@pytest.fixture
+def stripe_wire() -> Iterator[respx.Router]:
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def card_client(clean: None, settings: Settings, stripe_wire: respx.Router) -> AsyncIterator[TestClient]:
+    card = settings.model_copy(update={"stripe_secret_key": "sk_test_x", "stripe_webhook_secret": SECRET,
+                                       "stripe_api_base": API})
+    async with TestClient(TestServer(create_app(card))) as client:
+        yield client
+
+
+def checkout_session(order_id: str, **fields: Any) -> dict[str, Any]:
+    return {"id": "cs_test_1", "object": "checkout.session", "url": PAY_URL, "status": "open",
+            "payment_status": "unpaid", "amount_total": 500, "currency": "xaf", "payment_intent": None,
+            "client_reference_id": order_id, "metadata": {"order_id": order_id}, **fields}
+
+
+def webhook(kind: str, obj: dict[str, Any], event_id: str, *, secret: str = SECRET,
+            timestamp: int | None = None) -> tuple[bytes, dict[str, str]]:
+    body = json.dumps({"id": event_id, "object": "event", "type": kind, "created": int(time.time()),
+                       "livemode": False, "data": {"object": obj}}).encode()
+    t = int(time.time()) if timestamp is None else timestamp
+    signature = hmac.new(secret.encode(), f"{t}.".encode() + body, hashlib.sha256).hexdigest()
+    return body, {"Stripe-Signature": f"t={t},v1={signature}", "Content-Type": "application/json"}
+
+
+async def card_vote(client: TestClient, stripe_wire: respx.Router, quantity: int = 5) -> str:
+    created: dict[str, str] = {}
+
+    def create(request: httpx.Request) -> httpx.Response:
+        form = dict(httpx.QueryParams(request.content.decode()))
+        created["order_id"] = form["client_reference_id"]
+        return httpx.Response(200, json=checkout_session(form["client_reference_id"]))
+
+    stripe_wire.post("/v1/checkout/sessions").mock(side_effect=create)
+    response = await client.post("/api/v1/contests/gala/votes",
+                                 json={"candidate": "03", "quantity": quantity, "provider": "stripe"})
+    assert response.status == 201, await response.text()
+    body = await response.json()
+    assert body["next"] == {"action": "redirect", "message": body["next"]["message"], "url": PAY_URL}
+    assert body["order"]["id"] == created["order_id"]
+    return created["order_id"]
+
+
+async def post_webhook(client: TestClient, body: bytes, headers: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    response = await client.post("/payments/stripe/webhook", data=body, headers=headers)
+    return response.status, await response.json()
+
+
+async def test_paid_checkout_counts_once_even_when_replayed(card_client: TestClient, sessions: Sessions,
+                                                          stripe_wire: respx.Router) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_1")
+    body, headers = webhook("checkout.session.completed", paid, "evt_1")
+    first = await post_webhook(card_client, body, headers)
+    replay = await post_webhook(card_client, body, headers)
+    assert first == (200, {"received": True, "outcome": "counted"})
+    assert replay == (200, {"received": True, "outcome": "duplicate"})
+    body2, headers2 = webhook("checkout.session.async_payment_succeeded", paid, "evt_2")
+    assert (await post_webhook(card_client, body2, headers2))[1]["outcome"] == "already_decided"
+    assert (await tallies(sessions, contest.id))["03"] == 5
+    await assert_tally_invariant(sessions, contest.id)
+
+
+@pytest.mark.parametrize("forgery", ["wrong_secret", "stale", "missing", "tampered"])
+async def test_forged_or_stale_webhook_is_a_400_and_changes_nothing(
+    card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router, forgery: str
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_1")
+    body, headers = webhook("checkout.session.completed", paid, "evt_1",
+                            secret="whsec_wrong" if forgery == "wrong_secret" else SECRET,
+                            timestamp=int(time.time()) - 3600 if forgery == "stale" else None)
+    if forgery == "missing":
+        headers.pop("Stripe-Signature")
+    if forgery == "tampered":
+        body = body.replace(b'"amount_total": 500', b'"amount_total": 5')
+    status, answer = await post_webhook(card_client, body, headers)
+    assert status == 400 and answer["error"]["code"] == "bad_signature"
+    assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.PENDING
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    async with sessions() as session:
+        event = (await session.scalars(select(ProviderEvent))).one()
+    assert event.outcome == "rejected:bad_signature"
+
+
+async def test_amount_mismatch_is_flagged(card_client: TestClient, sessions: Sessions,
+                                          stripe_wire: respx.Router) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    cheap = checkout_session(order_id, status="complete", payment_status="paid", amount_total=100)
+    body, headers = webhook("checkout.session.completed", cheap, "evt_1")
+    assert (await post_webhook(card_client, body, headers))[1]["outcome"] == "flagged"
+    assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.FLAGGED
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_refund_takes_the_votes_off_the_tally(card_client: TestClient, sessions: Sessions,
+                                                   stripe_wire: respx.Router) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_9")
+    await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_1"))
+    charge = {"id": "ch_1", "object": "charge", "payment_intent": "pi_9", "amount": 500, "amount_refunded": 500,
+              "currency": "xaf", "refunded": True, "metadata": {}}
+    status, answer = await post_webhook(card_client, *webhook("charge.refunded", charge, "evt_r"))
+    assert (status, answer["outcome"]) == (200, "refunded")
+    assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.REFUNDED
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_card_amount_too_small_is_refused_with_a_clear_message(
+    card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router
+) -> None:
+    await make_contest(sessions, slug="gala")
+    stripe_wire.post("/v1/checkout/sessions").respond(400, json={"error": {
+        "type": "invalid_request_error", "code": "amount_too_small", "message": "Amount must be at least 330 XAF"}})
+    response = await card_client.post("/api/v1/contests/gala/votes",
+                                      json={"candidate": "03", "quantity": 1, "provider": "stripe"})
+    assert response.status == 422
+    error = (await response.json())["error"]
+    assert error["code"] == "payment_refused" and "more votes" in error["message"]
+    assert await count_orders(sessions) == 1  # kept as failed, for the record; nothing counted
+
+
+async def test_card_votes_are_refused_when_stripe_is_not_configured(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    response = await client.post("/api/v1/contests/gala/votes",
+                                 json={"candidate": "03", "quantity": 5, "provider": "stripe"})
+    assert response.status == 422
+    assert (await response.json())["error"]["code"] == "provider_unavailable"
+    assert await count_orders(sessions) == 0
