@@ -1,0 +1,54 @@
+"""Local MTN MoMo and Orange Money sandboxes that real provider clients can talk to unchanged.
+
+`create_sandbox_app()` mounts MTN at `/mtn` and Orange at `/orange`; `python -m payments.sandbox` runs it.
+Outcomes come from magic payer numbers (see `GET /`), behaviour switches from `SandboxControl` (`/_control`)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from payments.sandbox import mtn, orange
+from payments.sandbox.control import CONTROL, SandboxControl, add_control_routes
+from payments.sandbox.mtn import create_mtn_sandbox
+from payments.sandbox.orange import create_orange_sandbox
+
+__all__ = ["SandboxControl", "create_mtn_sandbox", "create_orange_sandbox", "create_sandbox_app", "describe"]
+
+
+def describe(base_url: str) -> dict[str, object]:
+    """What a developer needs to point clients at a running sandbox: base URLs, magic numbers, switches."""
+    return {
+        "mtn": {
+            "base_url": f"{base_url}/mtn",
+            "token": f"{base_url}/mtn/collection/token/",
+            "request_to_pay": f"{base_url}/mtn/collection/v1_0/requesttopay",
+            "magic_numbers (partyId, last three digits)": mtn.describe_magic_numbers(),
+            "control": f"{base_url}/mtn/_control",
+        },
+        "orange": {
+            "base_url": f"{base_url}/orange",
+            "webpay_token": f"{base_url}/orange/oauth/v3/token",
+            "webpay": f"{base_url}/orange/orange-money-webpay/{{country}}/v1",
+            "mp_token": f"{base_url}/orange/token",
+            "mp": f"{base_url}/orange{orange.MP_PREFIX}",
+            "magic_numbers": orange.describe_magic_numbers(),
+            "control": f"{base_url}/orange/_control",
+        },
+        "control": f"{base_url}/_control (GET the switches, POST a JSON partial update)",
+    }
+
+
+async def index(request: web.Request) -> web.Response:
+    return web.json_response(describe(str(request.url.origin())))
+
+
+def create_sandbox_app(control: SandboxControl | None = None) -> web.Application:
+    """Both sandboxes in one app, sharing one `SandboxControl` (also at `/_control`)."""
+    control = control or SandboxControl()
+    app = web.Application()
+    app[CONTROL] = control
+    app.router.add_get("/", index)
+    add_control_routes(app)
+    app.add_subapp("/mtn", create_mtn_sandbox(control))
+    app.add_subapp("/orange", create_orange_sandbox(control))
+    return app

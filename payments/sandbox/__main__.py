@@ -1,0 +1,35 @@
+"""`python -m payments.sandbox --host 127.0.0.1 --port 8090`: run both sandboxes until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+
+from aiohttp import web
+
+from payments.sandbox import create_sandbox_app
+from payments.sandbox.control import SandboxControl
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m payments.sandbox", description=__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8090)
+    parser.add_argument("--success-delay", type=float, default=1.0, help="seconds until ordinary outcomes")
+    parser.add_argument("--long-delay", type=float, default=20.0, help="seconds until the delayed magic number")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    control = SandboxControl(success_delay=args.success_delay, long_delay=args.long_delay)
+    base = f"http://{args.host}:{args.port}"
+    print(f"MTN MoMo sandbox:     {base}/mtn     (magic payer numbers: GET {base}/)")
+    print(f"Orange Money sandbox: {base}/orange  (WebPay and Cameroon mp)")
+    print(f"Switches:             {base}/_control")
+    web.run_app(create_sandbox_app(control), host=args.host, port=args.port, print=None)
+
+
+if __name__ == "__main__":
+    main()

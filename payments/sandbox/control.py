@@ -1,0 +1,355 @@
+"""What the MTN and Orange sandboxes share: the switches tests and support staff flip (`SandboxControl`,
+also served at `/_control`), outcome timing, token bookkeeping, callback delivery and the 5xx/slowness gate.
+
+Everything here is plain data and functions except `Dispatcher` and the aiohttp glue at the bottom."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import logging
+import math
+import re
+import secrets
+from collections.abc import AsyncIterator, Callable
+from dataclasses import asdict, dataclass, field, fields
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+import aiohttp
+from aiohttp import web
+from aiohttp.typedefs import Handler, Middleware
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
+
+log = logging.getLogger(__name__)
+
+CallbackMethod = Literal["PUT", "POST"]
+WebPayOutcome = Literal["SUCCESS", "FAILED"]
+FailStatus = Literal[500, 503]
+HTTP_URL = re.compile(r"https?://[^\s/?#]+[^\s]*")
+CONTROL_ROUTE = "control"  # routes with this name are never slowed down or failed by the gate
+
+
+@dataclass
+class SandboxControl:
+    """The sandboxes' behaviour switches. Mutable on purpose: one instance may be shared by both apps, and
+    tests or `/_control` change it while the sandbox runs. Delays and `drop_callbacks` are read when a payment
+    is accepted, `duplicate_callbacks` and `callback_method` when its callback is due."""
+
+    success_delay: float = 1.0  # seconds until an ordinary payment (and a scheduled failure) is decided
+    long_delay: float = 20.0  # seconds until a "delayed" magic number succeeds
+    answer_delay: float = 0.0  # every API answer waits this long first
+    fail_next: int = 0  # the next N API requests answer `fail_status` (a 5xx burst)
+    fail_status: FailStatus = 503
+    duplicate_callbacks: int = 1  # each callback is sent N times, concurrently
+    drop_callbacks: bool = False  # payments accepted meanwhile are decided but never called back (lost callbacks)
+    callback_method: CallbackMethod = "PUT"  # MTN's callback method; Orange always POSTs
+    token_lifetime: float | None = None  # seconds; None means each provider's real default
+    reject_credentials: bool = False  # token endpoints refuse every credential
+    webpay_auto_outcome: WebPayOutcome | None = None  # WebPay decides by itself after success_delay; None: payer
+    webpay_expiry: float = 600.0  # an undecided WebPay payment turns EXPIRED after this (no notification)
+    token_generation: int = 0  # bumped by `expire_tokens()`; tokens of older generations answer 401
+
+    def take_failure(self) -> bool:
+        """Consume one request of a 5xx burst; True when this request must fail."""
+        if self.fail_next <= 0:
+            return False
+        self.fail_next -= 1
+        return True
+
+    def expire_tokens(self) -> None:
+        """Every token issued so far answers 401 from now on, so a client's refresh-on-401 can be exercised."""
+        self.token_generation += 1
+
+    def reset(self) -> None:
+        """Back to the defaults; the token generation only ever moves forward."""
+        for spec in fields(self):
+            if spec.name != "token_generation":
+                setattr(self, spec.name, spec.default)
+
+    def snapshot(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+Seconds = Annotated[float, Field(ge=0, le=86_400)]
+
+
+class ControlUpdate(TypedDict, total=False):
+    """A partial update of `SandboxControl` (JSON body of `POST /_control`); `reset` and `expire_tokens`
+    are actions applied first. A TypedDict, so an explicit null is refused where null means nothing."""
+
+    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
+
+    reset: bool
+    expire_tokens: bool
+    success_delay: Seconds
+    long_delay: Seconds
+    answer_delay: Annotated[float, Field(ge=0, le=300)]
+    fail_next: Annotated[int, Field(ge=0, le=10_000)]
+    fail_status: FailStatus
+    duplicate_callbacks: Annotated[int, Field(ge=1, le=20)]
+    drop_callbacks: bool
+    callback_method: CallbackMethod
+    token_lifetime: Annotated[float, Field(gt=0, le=100_000_000)] | None
+    reject_credentials: bool
+    webpay_auto_outcome: WebPayOutcome | None
+    webpay_expiry: Seconds
+
+
+CONTROL_UPDATE: TypeAdapter[ControlUpdate] = TypeAdapter(ControlUpdate)
+
+
+def apply_update(control: SandboxControl, update: ControlUpdate) -> None:
+    """Apply a validated partial update: actions first, then the given fields."""
+    changes = dict(update)
+    if changes.pop("reset", False):
+        control.reset()
+    if changes.pop("expire_tokens", False):
+        control.expire_tokens()
+    for name, value in changes.items():
+        setattr(control, name, value)
+
+
+# --- outcomes and their timing -------------------------------------------------------------------------------
+
+
+class Delay(StrEnum):
+    """When a planned outcome takes effect, relative to the payment's creation."""
+
+    SHORT = "short"  # after control.success_delay
+    LONG = "long"  # after control.long_delay
+    NEVER = "never"  # stays pending forever
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The outcome a magic payer number asks for: final status, provider reason/message, and when."""
+
+    status: str
+    reason: str | None
+    delay: Delay
+
+
+def due_time(delay: Delay, created_at: float, control: SandboxControl) -> float | None:
+    """The (loop) time at which the outcome takes effect; None for never."""
+    if delay is Delay.NEVER:
+        return None
+    return created_at + (control.success_delay if delay is Delay.SHORT else control.long_delay)
+
+
+def is_due(due_at: float | None, now: float) -> bool:
+    return due_at is not None and now >= due_at
+
+
+def whole_seconds(seconds: float) -> int:
+    """An `expires_in` as providers write it: whole seconds, never 0 for a short test lifetime."""
+    return max(1, math.ceil(seconds))
+
+
+def loop_time() -> float:
+    """Monotonic clock of the running loop; every timestamp in the sandboxes uses it."""
+    return asyncio.get_running_loop().time()
+
+
+def new_token(nbytes: int = 24) -> str:
+    return secrets.token_urlsafe(nbytes)
+
+
+def is_http_url(value: str) -> bool:
+    return HTTP_URL.fullmatch(value) is not None
+
+
+def first_error(error: ValidationError) -> tuple[str, str]:
+    """(field, message) of a validation error's first problem, for providers' one-line error messages."""
+    problem = error.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "body"
+    return where, problem["msg"]
+
+
+# --- tokens and credentials ----------------------------------------------------------------------------------
+
+
+class TokenCheck(StrEnum):
+    VALID = "valid"
+    MISSING = "missing"
+    UNKNOWN = "unknown"
+    EXPIRED = "expired"
+
+
+@dataclass
+class TokenStore:
+    """Issued access tokens, so that only real, unexpired tokens pass: a fake or stale one answers 401."""
+
+    tokens: dict[str, tuple[float, int]] = field(default_factory=dict)  # token -> (expires_at, generation)
+
+    def issue(self, now: float, lifetime: float, generation: int) -> str:
+        token = new_token(32)
+        self.tokens[token] = (now + lifetime, generation)
+        return token
+
+    def check(self, token: str | None, now: float, generation: int) -> TokenCheck:
+        if not token:
+            return TokenCheck.MISSING
+        entry = self.tokens.get(token)
+        if entry is None:
+            return TokenCheck.UNKNOWN
+        expires_at, issued_in = entry
+        if now >= expires_at or issued_in < generation:
+            return TokenCheck.EXPIRED
+        return TokenCheck.VALID
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of an `Authorization: Bearer …` header, or None."""
+    scheme, _, token = (header or "").strip().partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        return None
+    return token.strip()
+
+
+def basic_credentials(header: str | None) -> tuple[str, str] | None:
+    """(user, secret) of an `Authorization: Basic …` header when both are non-empty, else None."""
+    scheme, _, encoded = (header or "").strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    return user_and_secret(encoded.strip())
+
+
+def user_and_secret(encoded: str) -> tuple[str, str] | None:
+    """Decode base64 `user:secret` (a Basic header's payload, or Orange's X-AUTH-TOKEN)."""
+    try:
+        decoded = base64.b64decode(encoded, validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    user, sep, secret = decoded.partition(":")
+    return (user, secret) if sep and user and secret else None
+
+
+# --- callbacks -----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Notice:
+    """One callback to send: built when it is due, so it carries the state of that moment."""
+
+    method: str
+    url: str
+    body: dict[str, Any]
+
+
+class Dispatcher:
+    """Sends provider callbacks from background tasks the app owns, so shutdown can cancel them cleanly.
+    One attempt per copy and no retries: the worse case of what providers document."""
+
+    def __init__(self, control: SandboxControl) -> None:
+        self._control = control
+        self._session: aiohttp.ClientSession | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    @property
+    def pending(self) -> int:
+        return len(self._tasks)
+
+    def open(self, session: aiohttp.ClientSession) -> None:
+        self._session = session
+
+    def schedule(self, at: float, build: Callable[[], Notice | None]) -> None:
+        """At loop time `at`, build the notice (None: nothing to send any more) and deliver it. Whether it is
+        dropped is settled now, when the payment is accepted; how many copies go out, when it is sent."""
+        task = asyncio.create_task(self._run(at, build, drop=self._control.drop_callbacks))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, at: float, build: Callable[[], Notice | None], drop: bool) -> None:
+        await asyncio.sleep(max(0.0, at - loop_time()))
+        notice = build()
+        if notice is None or drop:
+            if notice is not None:
+                log.info("sandbox callback to %s dropped on purpose", notice.url)
+            return
+        await asyncio.gather(*(self._send(notice) for _ in range(self._control.duplicate_callbacks)))
+
+    async def _send(self, notice: Notice) -> None:
+        if self._session is None:
+            raise RuntimeError("Dispatcher used before its app started")
+        try:
+            async with self._session.request(notice.method, notice.url, json=notice.body) as response:
+                await response.read()
+                log.info("sandbox callback %s %s -> %s", notice.method, notice.url, response.status)
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("sandbox callback %s %s failed: %r", notice.method, notice.url, error)
+
+    async def close(self) -> None:
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._session = None
+
+
+# --- aiohttp glue --------------------------------------------------------------------------------------------
+
+CONTROL = web.AppKey("sandbox_control", SandboxControl)
+DISPATCHER = web.AppKey("sandbox_dispatcher", Dispatcher)
+
+
+async def dispatcher_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The callback client lives as long as the app; pending callbacks are cancelled on shutdown."""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as session:
+        app[DISPATCHER].open(session)
+        yield
+        await app[DISPATCHER].close()
+
+
+def install(app: web.Application, control: SandboxControl) -> None:
+    """Give a sandbox app its control, its callback dispatcher and the `/_control` endpoints."""
+    app[CONTROL] = control
+    app[DISPATCHER] = Dispatcher(control)
+    app.cleanup_ctx.append(dispatcher_ctx)
+    add_control_routes(app)
+
+
+def add_control_routes(app: web.Application) -> None:
+    resource = app.router.add_resource("/_control", name=CONTROL_ROUTE)
+    resource.add_route("GET", get_control)
+    resource.add_route("POST", post_control)
+
+
+async def get_control(request: web.Request) -> web.Response:
+    return web.json_response(request.app[CONTROL].snapshot())
+
+
+async def post_control(request: web.Request) -> web.Response:
+    """Change switches of a running sandbox: `{"fail_next": 3}`, `{"expire_tokens": true}`, `{"reset": true}`."""
+    try:
+        update = CONTROL_UPDATE.validate_json(await request.read())
+    except ValidationError as error:
+        detail = json.loads(error.json(include_url=False))
+        return web.json_response({"error": "invalid_control", "detail": detail}, status=400)
+    control = request.app[CONTROL]
+    apply_update(control, update)
+    log.info("sandbox control changed: %s", update)
+    return web.json_response(control.snapshot())
+
+
+def gate(failure: Callable[[int], web.Response]) -> Middleware:
+    """Middleware for a provider app: slow every answer by `answer_delay`, then fail the next `fail_next`
+    requests with the provider's own 5xx body. `/_control` and unmatched paths are left alone."""
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+        route = request.match_info.route
+        if request.match_info.http_exception is not None or route.name == CONTROL_ROUTE:
+            return await handler(request)
+        control = request.app[CONTROL]
+        if control.answer_delay > 0:
+            await asyncio.sleep(control.answer_delay)
+        if control.take_failure():
+            return failure(control.fail_status)
+        return await handler(request)
+
+    return middleware
+

@@ -1,0 +1,340 @@
+"""A local MTN MoMo Open API (Collection) that a real MTN client can talk to unchanged: same paths, headers,
+bodies, status codes and quirks (500 on bad login, 202 with an empty body, 409 on a reused reference,
+unsigned callbacks by PUT), with MTN's magic sandbox payer numbers deciding each outcome.
+
+Mounted at `/mtn`, so a client's base URL is `http://host:port/mtn`."""
+
+from __future__ import annotations
+
+import logging
+import re
+import secrets
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from payments.sandbox.control import (
+    CONTROL,
+    DISPATCHER,
+    Delay,
+    Notice,
+    Plan,
+    SandboxControl,
+    TokenCheck,
+    TokenStore,
+    basic_credentials,
+    bearer_token,
+    due_time,
+    first_error,
+    gate,
+    install,
+    is_due,
+    is_http_url,
+    loop_time,
+    whole_seconds,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TOKEN_LIFETIME = 3600.0
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+# MTN's sandbox payer numbers are 46733123450..455; only their last three digits are compared, so a real-looking
+# Cameroonian number such as 237670000451 triggers the same outcome. Failures are decided after success_delay.
+MAGIC_NUMBERS: dict[str, Plan] = {
+    "450": Plan("FAILED", "INTERNAL_PROCESSING_ERROR", Delay.SHORT),
+    "451": Plan("FAILED", "APPROVAL_REJECTED", Delay.SHORT),
+    "452": Plan("FAILED", "EXPIRED", Delay.SHORT),
+    "453": Plan("PENDING", None, Delay.NEVER),
+    "454": Plan("SUCCESSFUL", None, Delay.LONG),
+    "455": Plan("FAILED", "PAYER_NOT_FOUND", Delay.SHORT),
+}
+ANY_OTHER = Plan("SUCCESSFUL", None, Delay.SHORT)
+
+# The real sandbox accepts only EUR. This one also stands in for production (MTN Cameroon / Côte d'Ivoire),
+# so it accepts the currencies our contests are priced in as well.
+CURRENCIES = ("XAF", "XOF", "EUR")
+
+Message = Annotated[str, StringConstraints(min_length=1, max_length=160, pattern=r"^[^&']*$")]
+
+
+class Payer(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    partyIdType: Literal["MSISDN"]
+    partyId: Annotated[str, StringConstraints(pattern=r"^[0-9]{8,15}$")]  # digits only: no "+", no spaces
+
+
+class RequestToPay(BaseModel):
+    """The request-to-pay body, validated strictly: the amount is a string of digits, never a JSON number."""
+
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    amount: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*$")]
+    currency: Literal["XAF", "XOF", "EUR"]
+    externalId: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    payer: Payer
+    payerMessage: Message | None = None
+    payeeNote: Message | None = None
+
+
+@dataclass
+class Collection:
+    """One request to pay as MTN stores it; its status is a function of time (see `status_body`)."""
+
+    reference: str
+    environment: str
+    request: RequestToPay
+    plan: Plan
+    due_at: float | None
+    transaction_id: str
+    callback_url: str | None
+
+
+@dataclass
+class MtnState:
+    tokens: TokenStore = field(default_factory=TokenStore)
+    collections: dict[str, Collection] = field(default_factory=dict)
+    api_users: dict[str, str] = field(default_factory=dict)  # sandbox provisioning: user id -> callback host
+    api_keys: dict[str, str] = field(default_factory=dict)
+
+
+MTN = web.AppKey("mtn_sandbox", MtnState)
+
+
+# --- pure logic ----------------------------------------------------------------------------------------------
+
+
+def plan_for(party_id: str) -> Plan:
+    """The outcome a payer number asks for (last three digits against MTN's magic numbers)."""
+    return MAGIC_NUMBERS.get(party_id[-3:], ANY_OTHER)
+
+
+def status_of(collection: Collection, now: float) -> str:
+    return collection.plan.status if is_due(collection.due_at, now) else "PENDING"
+
+
+def status_body(collection: Collection, now: float) -> dict[str, Any]:
+    """The `GET requesttopay/{id}` answer, also the callback body: financialTransactionId only when SUCCESSFUL,
+    reason only when FAILED."""
+    request = collection.request
+    status = status_of(collection, now)
+    body: dict[str, Any] = {"amount": request.amount, "currency": request.currency}
+    if status == "SUCCESSFUL":
+        body["financialTransactionId"] = collection.transaction_id
+    if request.externalId is not None:
+        body["externalId"] = request.externalId
+    body["payer"] = request.payer.model_dump()
+    for name in ("payerMessage", "payeeNote"):
+        if (value := getattr(request, name)) is not None:
+            body[name] = value
+    body["status"] = status
+    if status == "FAILED":
+        body["reason"] = collection.plan.reason
+    return body
+
+
+def describe_magic_numbers() -> dict[str, str]:
+    table = {f"ending {suffix}": _describe(plan) for suffix, plan in MAGIC_NUMBERS.items()}
+    table["any other"] = _describe(ANY_OTHER)
+    return table
+
+
+def _describe(plan: Plan) -> str:
+    if plan.delay is Delay.NEVER:
+        return "stays PENDING forever, no callback"
+    outcome = f"{plan.status} {plan.reason}" if plan.reason else plan.status
+    return f"{outcome} after {'long_delay' if plan.delay is Delay.LONG else 'success_delay'}"
+
+
+# --- answers -------------------------------------------------------------------------------------------------
+
+
+def error(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=status)
+
+
+def failure(status: int) -> web.Response:
+    """What MTN answers during an outage (the gate's 5xx burst)."""
+    if status == 503:
+        return error(503, "SERVICE_UNAVAILABLE", "Service unavailable, please try again later.")
+    return error(500, "INTERNAL_PROCESSING_ERROR", "An internal error occurred while processing the request.")
+
+
+def missing_subscription_key() -> web.Response:
+    """Azure API Management's own answer, before MTN's backend sees the request."""
+    message = (
+        "Access denied due to missing subscription key. "
+        "Make sure to include subscription key when making requests to an API."
+    )
+    return web.json_response({"statusCode": 401, "message": message}, status=401)
+
+
+def authorize(request: web.Request) -> web.Response | None:
+    """None when the request carries a subscription key and a live token issued here; else the 401 to send."""
+    if not request.headers.get("Ocp-Apim-Subscription-Key"):
+        return missing_subscription_key()
+    control = request.app[CONTROL]
+    token = bearer_token(request.headers.get("Authorization"))
+    check = request.app[MTN].tokens.check(token, loop_time(), control.token_generation)
+    if check is TokenCheck.VALID:
+        return None
+    return error(401, "UNAUTHORIZED", f"Access token is {check.value}: request a new one at /collection/token/.")
+
+
+def target_environment(request: web.Request) -> str | web.Response:
+    environment = request.headers.get("X-Target-Environment", "").strip()
+    return environment or error(400, "BAD_REQUEST", "Missing header X-Target-Environment.")
+
+
+# --- handlers ------------------------------------------------------------------------------------------------
+
+
+async def create_token(request: web.Request) -> web.Response:
+    """`POST /collection/token/` with Basic apiUser:apiKey. Bad credentials answer 500 login_failed, as MTN does."""
+    if not request.headers.get("Ocp-Apim-Subscription-Key"):
+        return missing_subscription_key()
+    control = request.app[CONTROL]
+    credentials = basic_credentials(request.headers.get("Authorization"))
+    if credentials is None or control.reject_credentials:
+        return web.json_response({"error": "login_failed"}, status=500)
+    lifetime = control.token_lifetime or DEFAULT_TOKEN_LIFETIME
+    token = request.app[MTN].tokens.issue(loop_time(), lifetime, control.token_generation)
+    answer = {"access_token": token, "token_type": "access_token", "expires_in": whole_seconds(lifetime)}
+    return web.json_response(answer)
+
+
+async def request_to_pay(request: web.Request) -> web.Response:
+    """Accept a collection: 202 with an empty body, 409 if the reference was used, 400 on bad input."""
+    if (denied := authorize(request)) is not None:
+        return denied
+    reference = request.headers.get("X-Reference-Id", "")
+    if not UUID.fullmatch(reference):
+        return error(400, "BAD_REQUEST", "Header X-Reference-Id must be a UUID.")
+    environment = target_environment(request)
+    if isinstance(environment, web.Response):
+        return environment
+    callback_url = request.headers.get("X-Callback-Url")
+    if callback_url is not None and not is_http_url(callback_url):
+        return error(400, "INVALID_CALLBACK_URL_HOST", "X-Callback-Url must be an http(s) URL.")
+    try:
+        body = RequestToPay.model_validate_json(await request.read())
+    except ValidationError as invalid:
+        where, message = first_error(invalid)
+        code = "INVALID_CURRENCY" if where == "currency" else "BAD_REQUEST"
+        return error(400, code, f"{where}: {message}")
+    state = request.app[MTN]
+    if reference.lower() in state.collections:
+        return error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")
+    collection = _store(request, reference.lower(), environment, body, callback_url)
+    log.info("mtn sandbox: requesttopay %s payer %s -> %s", reference, body.payer.partyId, collection.plan)
+    return web.Response(status=202)
+
+
+def _store(
+    request: web.Request, reference: str, environment: str, body: RequestToPay, callback_url: str | None
+) -> Collection:
+    """Record the collection and, if it will ever be decided and has a callback URL, schedule the callback."""
+    control = request.app[CONTROL]
+    plan = plan_for(body.payer.partyId)
+    collection = Collection(
+        reference=reference,
+        environment=environment,
+        request=body,
+        plan=plan,
+        due_at=due_time(plan.delay, loop_time(), control),
+        transaction_id=str(secrets.randbelow(9 * 10**9) + 10**9),
+        callback_url=callback_url,
+    )
+    request.app[MTN].collections[reference] = collection
+    if callback_url is not None and collection.due_at is not None:
+        request.app[DISPATCHER].schedule(collection.due_at, partial(_callback, collection, control))
+    return collection
+
+
+def _callback(collection: Collection, control: SandboxControl) -> Notice | None:
+    if collection.callback_url is None:
+        return None
+    return Notice(control.callback_method, collection.callback_url, status_body(collection, loop_time()))
+
+
+async def get_request_to_pay(request: web.Request) -> web.Response:
+    if (denied := authorize(request)) is not None:
+        return denied
+    environment = target_environment(request)
+    if isinstance(environment, web.Response):
+        return environment
+    collection = request.app[MTN].collections.get(request.match_info["reference"].lower())
+    if collection is None or collection.environment != environment:
+        return error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+    return web.json_response(status_body(collection, loop_time()))
+
+
+async def account_holder_active(request: web.Request) -> web.Response:
+    """`GET …/accountholder/{type}/{id}/active`: false for the payer-not-found magic number (…455)."""
+    if (denied := authorize(request)) is not None:
+        return denied
+    environment = target_environment(request)
+    if isinstance(environment, web.Response):
+        return environment
+    holder = request.match_info["holder"]
+    return web.json_response({"result": plan_for(holder).reason != "PAYER_NOT_FOUND"})
+
+
+async def create_api_user(request: web.Request) -> web.Response:
+    """Sandbox provisioning, `POST /v1_0/apiuser`: 201 empty, 409 if the id exists."""
+    if not request.headers.get("Ocp-Apim-Subscription-Key"):
+        return missing_subscription_key()
+    user_id = request.headers.get("X-Reference-Id", "")
+    if not UUID.fullmatch(user_id):
+        return error(400, "BAD_REQUEST", "Header X-Reference-Id must be a UUID.")
+    try:
+        host = (await request.json()).get("providerCallbackHost")
+    except (ValueError, AttributeError):
+        host = None
+    if not isinstance(host, str) or not host:
+        return error(400, "BAD_REQUEST", "providerCallbackHost is required.")
+    users = request.app[MTN].api_users
+    if user_id.lower() in users:
+        return error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")
+    users[user_id.lower()] = host
+    return web.Response(status=201)
+
+
+async def create_api_key(request: web.Request) -> web.Response:
+    if not request.headers.get("Ocp-Apim-Subscription-Key"):
+        return missing_subscription_key()
+    user_id = request.match_info["user"].lower()
+    state = request.app[MTN]
+    if user_id not in state.api_users:
+        return error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+    state.api_keys[user_id] = secrets.token_hex(16)
+    return web.json_response({"apiKey": state.api_keys[user_id]}, status=201)
+
+
+async def get_api_user(request: web.Request) -> web.Response:
+    if not request.headers.get("Ocp-Apim-Subscription-Key"):
+        return missing_subscription_key()
+    host = request.app[MTN].api_users.get(request.match_info["user"].lower())
+    if host is None:
+        return error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+    return web.json_response({"providerCallbackHost": host, "targetEnvironment": "sandbox"})
+
+
+def create_mtn_sandbox(control: SandboxControl | None = None) -> web.Application:
+    """The MTN sandbox app; pass a shared `SandboxControl` to steer it together with the Orange one."""
+    app = web.Application(middlewares=[gate(failure)])
+    app[MTN] = MtnState()
+    install(app, control or SandboxControl())
+    router = app.router
+    router.add_post("/collection/token/", create_token)
+    router.add_post("/collection/v1_0/requesttopay", request_to_pay)
+    router.add_get("/collection/v1_0/requesttopay/{reference}", get_request_to_pay)
+    router.add_get("/collection/v1_0/accountholder/{kind}/{holder}/active", account_holder_active)
+    router.add_post("/v1_0/apiuser", create_api_user)
+    router.add_post("/v1_0/apiuser/{user}/apikey", create_api_key)
+    router.add_get("/v1_0/apiuser/{user}", get_api_user)
+    return app
