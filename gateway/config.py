@@ -27,6 +27,10 @@ PROVIDER_CREDENTIALS: dict[str, tuple[str, ...]] = {
                "ORANGE_MONEY_MERCHANT_KEY"),
     "stripe": ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"),
 }
+# Optional: without it, Orange voters on USSD/SMS are told Orange is unavailable on that channel.
+ORANGE_PUSH_CREDENTIALS = ("ORANGE_MONEY_PUSH_BASE_URL", "ORANGE_MONEY_PUSH_CONSUMER_KEY",
+                           "ORANGE_MONEY_PUSH_CONSUMER_SECRET", "ORANGE_MONEY_PUSH_USERNAME",
+                           "ORANGE_MONEY_PUSH_PASSWORD", "ORANGE_MONEY_CHANNEL_MSISDN", "ORANGE_MONEY_PIN")
 
 
 class Settings(BaseSettings):
@@ -58,6 +62,14 @@ class Settings(BaseSettings):
     orange_money_client_secret: str | None = None
     orange_money_merchant_key: str | None = None
     orange_money_country: str = "dev"
+    # The Orange Cameroon merchant-payment (USSD push) API, reached through an aggregator.
+    orange_money_push_base_url: str | None = None
+    orange_money_push_consumer_key: str | None = None
+    orange_money_push_consumer_secret: str | None = None
+    orange_money_push_username: str | None = None
+    orange_money_push_password: str | None = None
+    orange_money_channel_msisdn: str | None = None
+    orange_money_pin: str | None = None
 
     stripe_secret_key: str | None = None
     stripe_webhook_secret: str | None = None
@@ -85,7 +97,9 @@ class Settings(BaseSettings):
 
     def missing_provider_credentials(self, provider: str) -> list[str]:
         """Names of the settings a provider needs that are unset."""
-        names = PROVIDER_CREDENTIALS.get(provider, ())
+        return self.missing(PROVIDER_CREDENTIALS.get(provider, ()))
+
+    def missing(self, names: tuple[str, ...]) -> list[str]:
         return [name for name in names if not getattr(self, name.lower())]
 
 

@@ -21,6 +21,7 @@ from payments.base import (
     Collection,
     InboundCallback,
     PaymentError,
+    PaymentProvider,
     PaymentState,
     StatusResult,
 )
@@ -76,10 +77,13 @@ async def load_collection(session: AsyncSession, order_id: uuid.UUID, *, lock: b
     )
 
 
-def check_provider_available(registry: ProviderRegistry, provider: str) -> None:
-    if not registry.available(provider):
+def provider_for(registry: ProviderRegistry, provider: str, channel: str) -> PaymentProvider:
+    """The implementation that serves `provider` on `channel`, or a clear refusal."""
+    try:
+        return registry.for_order(provider, channel)
+    except PaymentError as exc:
         raise VoteRejected("This payment method is not available right now.", code="provider_unavailable",
-                           field="provider")
+                           field="provider") from exc
 
 
 def needs_redirect(registry: ProviderRegistry, order: VoteOrder) -> bool:
@@ -223,8 +227,7 @@ async def begin_vote(
 ) -> tuple[VoteOrder, StartOutcome | None]:
     """Place the order, then start its payment: at once where the payer must be sent to a page,
     else through the queue (a phone prompt never holds up the voter's reply)."""
-    check_provider_available(registry, request.provider)
-    window = registry.for_order(request.provider, request.channel.value).payment_window
+    window = provider_for(registry, request.provider, request.channel.value).payment_window
     order = await votes.place_order(sessions, request, pending_ttl=max(pending_ttl, window))
     if not needs_redirect(registry, order):
         await enqueue_start(order.id)

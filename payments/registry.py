@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from gateway.config import Settings
+from gateway.config import ORANGE_PUSH_CREDENTIALS, Settings
 from payments.base import PaymentError, PaymentProvider
 from payments.mtn import MtnMomoCollection
 from payments.mtn.collection import MtnCredentials
+from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
 from payments.stripe import StripeCheckout
 
 log = logging.getLogger(__name__)
@@ -50,25 +51,58 @@ class ProviderRegistry:
             if close is not None:
                 await close()
 
-    def available(self, provider: str) -> bool:
-        return any(key == provider or key.startswith(f"{provider}_") for key in self.providers)
-
 
 def mtn_credentials(settings: Settings) -> MtnCredentials | None:
-    if not settings.missing_provider_credentials("mtn") and settings.mtn_momo_base_url:
-        return MtnCredentials(settings.mtn_momo_base_url, settings.mtn_momo_subscription_key or "",
+    if not settings.missing_provider_credentials("mtn"):
+        return MtnCredentials(settings.mtn_momo_base_url or "", settings.mtn_momo_subscription_key or "",
                               settings.mtn_momo_api_user or "", settings.mtn_momo_api_key or "",
                               settings.mtn_momo_target_environment)
-    if settings.is_production:
+    if (sandbox := _sandbox(settings, "mtn")) is None:
         return None
-    return MtnCredentials(f"{settings.sandbox_url.rstrip('/')}/mtn", "sandbox-subscription-key",
-                          "sandbox-api-user", "sandbox-api-key", "sandbox")
+    # The local sandbox stands in for production MTN too, so it takes XAF (MTN's own sandbox takes only EUR).
+    return MtnCredentials(sandbox, "sandbox-subscription-key", "sandbox-api-user", "sandbox-api-key", "sandbox")
+
+
+def _sandbox(settings: Settings, path: str) -> str | None:
+    """The sandbox URL for a provider without credentials, in development only."""
+    if settings.is_production or not settings.sandbox_enabled:
+        return None
+    return f"{settings.sandbox_url.rstrip('/')}/{path}"
+
+
+def webpay_credentials(settings: Settings) -> WebPayCredentials | None:
+    if not settings.missing_provider_credentials("orange"):
+        base = settings.orange_money_base_url or ""
+        return WebPayCredentials(base, settings.orange_money_token_url or f"{base.rstrip('/')}/oauth/v3/token",
+                                 settings.orange_money_client_id or "", settings.orange_money_client_secret or "",
+                                 settings.orange_money_merchant_key or "", settings.orange_money_country)
+    if (sandbox := _sandbox(settings, "orange")) is None:
+        return None
+    return WebPayCredentials(sandbox, f"{sandbox}/oauth/v3/token", "sandbox-client", "sandbox-secret",
+                             "sandbox-merchant", "dev")
+
+
+def push_credentials(settings: Settings) -> PushCredentials | None:
+    if not settings.missing(ORANGE_PUSH_CREDENTIALS):
+        return PushCredentials(
+            settings.orange_money_push_base_url or "", settings.orange_money_push_consumer_key or "",
+            settings.orange_money_push_consumer_secret or "", settings.orange_money_push_username or "",
+            settings.orange_money_push_password or "", settings.orange_money_channel_msisdn or "",
+            settings.orange_money_pin or "")
+    if (sandbox := _sandbox(settings, "orange")) is None:
+        return None
+    return PushCredentials(sandbox, "sandbox-key", "sandbox-secret", "sandbox-user", "sandbox-pass",
+                           "699000000", "1234")
 
 
 def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegistry:
     registry = ProviderRegistry()
     if (mtn := mtn_credentials(settings)) is not None:
         registry.providers["mtn"] = MtnMomoCollection(http, mtn, settings.public_base_url)
+    if (webpay := webpay_credentials(settings)) is not None:
+        registry.providers["orange_webpay"] = OrangeWebPay(http, webpay, settings.public_base_url)
+    if (push := push_credentials(settings)) is not None:
+        registry.providers["orange_push"] = OrangePush(http, push, settings.public_base_url)
     if settings.stripe_secret_key and settings.stripe_webhook_secret:
         # Stripe has no local sandbox: without keys, card payments are simply not offered.
         registry.providers["stripe"] = StripeCheckout(settings.stripe_secret_key, settings.stripe_webhook_secret,

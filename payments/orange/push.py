@@ -1,0 +1,158 @@
+"""Orange Cameroon merchant payment (USSD push): `mp/init` gives a payToken, `mp/pay` sends the
+prompt to the payer's phone, `mp/paymentstatus` tells the outcome. Notifications are sometimes
+not sent at all, so they are only ever a reason to check the status."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from payments.base import (
+    CallbackVerdict,
+    Collection,
+    CollectionNotFound,
+    InboundCallback,
+    PaymentError,
+    PaymentState,
+    RefundUnsupported,
+    StartResult,
+    StatusResult,
+)
+from payments.money import from_major, to_major_string
+from payments.orange.oauth import ClientCredentialsToken
+
+NAME = "orange"
+PREFIX = "/omcoreapis/1.0.2/mp"
+# "SUCCESSFULL" (sic) is what the API really sends.
+STATES = {"SUCCESSFULL": PaymentState.SUCCESSFUL, "SUCCESSFUL": PaymentState.SUCCESSFUL,
+          "FAILED": PaymentState.FAILED, "CANCELLED": PaymentState.FAILED, "EXPIRED": PaymentState.EXPIRED,
+          "PENDING": PaymentState.PENDING, "INITIATED": PaymentState.PENDING}
+CAMEROON = "+237"
+
+
+@dataclass(frozen=True)
+class PushCredentials:
+    base_url: str
+    consumer_key: str  # Basic auth for /token
+    consumer_secret: str
+    username: str  # X-AUTH-TOKEN is base64(username:password)
+    password: str
+    channel_msisdn: str  # the merchant's own Orange Money number, 9 local digits
+    pin: str
+
+
+def local_number(msisdn: str | None) -> str:
+    """+2376XXXXXXXX -> 6XXXXXXXX: the API takes the 9 local digits of a Cameroonian number only."""
+    if not msisdn or not msisdn.startswith(CAMEROON) or len(msisdn) != len(CAMEROON) + 9:
+        raise PaymentError(NAME, "unsupported_number", "Orange Money push works only with a Cameroonian number.")
+    return msisdn.removeprefix(CAMEROON)
+
+
+class OrangePush:
+    name = NAME
+    redirects = False
+    payment_window = timedelta(minutes=10)  # Orange expires an unapproved push after ~7 minutes
+
+    def __init__(self, http: httpx.AsyncClient, credentials: PushCredentials, public_base_url: str) -> None:
+        self._http = http
+        self._creds = credentials
+        self._public = public_base_url.rstrip("/")
+        self._token = ClientCredentialsToken(http, NAME, f"{credentials.base_url.rstrip('/')}/token",
+                                             credentials.consumer_key, credentials.consumer_secret)
+        auth = f"{credentials.username}:{credentials.password}".encode()
+        self._x_auth = base64.b64encode(auth).decode()
+
+    async def start(self, collection: Collection) -> StartResult:
+        """init then pay. A lost answer to `pay` is settled by asking the status of the same payToken
+        rather than paying again, so one order never pushes two prompts from one start."""
+        subscriber = local_number(collection.msisdn)
+        init = await self._call("POST", f"{PREFIX}/init")
+        pay_token = str(init["data"]["payToken"])
+        body = {
+            "subscriberMsisdn": subscriber, "channelUserMsisdn": self._creds.channel_msisdn,
+            "amount": to_major_string(collection.amount, collection.currency), "description": collection.description,
+            "orderId": str(collection.reference), "pin": self._creds.pin, "payToken": pay_token,
+            "notifUrl": f"{self._public}/payments/orange/notify/{collection.order_id}",
+        }
+        try:
+            await self._call("POST", f"{PREFIX}/pay", json=body)
+        except PaymentError as exc:
+            if not exc.retryable:
+                raise
+            await asyncio.sleep(0.5)
+            try:
+                await self._status(pay_token)
+            except CollectionNotFound as missing:  # Orange never took it: safe to retry the whole start
+                raise PaymentError(NAME, "unreachable", "Orange did not confirm the push.", retryable=True) from missing
+        return StartResult(provider_data={"pay_token": pay_token})
+
+    async def fetch_status(self, collection: Collection) -> StatusResult:
+        pay_token = collection.provider_data.get("pay_token")
+        if not pay_token:
+            raise CollectionNotFound(NAME, "not_started", "No Orange push was sent for this order.")
+        data = await self._status(str(pay_token))
+        raw = str(data.get("status", "")).upper()
+        amount = data.get("amount")
+        return StatusResult(
+            state=STATES.get(raw, PaymentState.PENDING),
+            amount=from_major(amount, collection.currency) if amount is not None else None,
+            currency=collection.currency if amount is not None else None,
+            provider_txn_id=data.get("txnid"),
+            reason=data.get("confirmtxnmessage") if raw not in ("SUCCESSFULL", "PENDING") else None,
+            raw_status=raw,
+        )
+
+    async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
+        """Not signed: report the claim; only `mp/paymentstatus` can count the vote."""
+        try:
+            claimed = str(json.loads(callback.body).get("status", "unknown")).lower()
+        except (ValueError, AttributeError):
+            claimed = "unparseable"
+        return CallbackVerdict(order_id=callback.order_id, kind=f"push.{claimed}")
+
+    async def refund(self, collection: Collection) -> StatusResult:
+        raise RefundUnsupported(NAME, "refund_unsupported", "Orange Money payments are refunded by hand.")
+
+    async def _status(self, pay_token: str) -> dict[str, Any]:
+        try:
+            data = await self._call("GET", f"{PREFIX}/paymentstatus/{pay_token}")
+        except PaymentError as exc:
+            if exc.status == 417:  # "no transaction matches this payToken"
+                raise CollectionNotFound(NAME, "not_found", exc.message, status=417) from exc
+            raise
+        if not data.get("data"):
+            raise CollectionNotFound(NAME, "not_found", str(data.get("message") or "unknown payToken"))
+        return dict(data["data"])
+
+    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+        url = self._creds.base_url.rstrip("/") + path
+        stale: str | None = None
+        for _ in range(2):
+            token = await self._token.get(stale)
+            headers = {"Authorization": f"Bearer {token}", "X-AUTH-TOKEN": self._x_auth}
+            try:
+                response = await self._http.request(method, url, headers=headers, **kwargs)
+            except httpx.TransportError as exc:
+                raise PaymentError(NAME, "unreachable", f"Orange did not answer: {exc!r}", retryable=True) from exc
+            if response.status_code != 401:
+                break
+            stale = token
+        if response.status_code == 200:
+            return dict(response.json())
+        return _raise(response)
+
+
+def _raise(response: httpx.Response) -> Any:
+    try:
+        message = str(response.json().get("message") or response.reason_phrase)
+    except ValueError:
+        message = response.reason_phrase
+    # Business refusals come back as HTTP 417 with a French message: final, show it as it is.
+    code = "refused" if response.status_code == 417 else f"http_{response.status_code}"
+    raise PaymentError(NAME, code, message, retryable=response.status_code >= 500, status=response.status_code)
