@@ -112,6 +112,11 @@ class MtnMomoCollection:
             except httpx.TransportError as exc:
                 last_error = exc
                 continue
+            except PaymentError as exc:  # from the token endpoint
+                if not exc.retryable:
+                    raise
+                last_error = exc
+                continue
             if response.status_code < 500:
                 return response
             last_error = self._error(response)
@@ -155,9 +160,13 @@ class MtnMomoCollection:
             raise PaymentError(NAME, "unreachable", f"MTN token endpoint did not answer: {exc!r}",
                                retryable=True) from exc
         if response.status_code != 200:
-            # Bad credentials come back as 500 {"error": "login_failed"}: not worth retrying.
-            raise PaymentError(NAME, "login_failed", f"MTN refused our API credentials ({response.status_code}).",
-                               status=response.status_code)
+            # Bad credentials come back as 500 {"error": "login_failed"}: not worth retrying. Other 5xx are.
+            error = self._error(response)
+            if error.code == "login_failed" or response.status_code < 500:
+                raise PaymentError(NAME, "login_failed",
+                                   f"MTN refused our API credentials ({response.status_code}).",
+                                   status=response.status_code)
+            raise error
         data = response.json()
         self._token = str(data["access_token"])
         self._token_expires = time.monotonic() + max(0, int(data.get("expires_in", 3600)) - TOKEN_MARGIN_SECONDS)

@@ -1,0 +1,172 @@
+"""Votes paid end to end over real localhost HTTP: our app and the MTN/Orange sandboxes, with
+callbacks travelling between them. Each test ends with the tally invariant."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import payment_flow, votes
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.keys import CHECKS, PROVIDERS, SESSIONS
+from gateway.models import Channel, Contest, OrderStatus, ProviderEvent
+from gateway.reconciler import reconcile
+from payments.sandbox import create_sandbox_app
+from payments.sandbox.control import SandboxControl
+from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies
+
+Sessions = async_sessionmaker[AsyncSession]
+NORMAL = "+237670000001"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Live:
+    client: TestClient
+    control: SandboxControl
+    sessions: Sessions
+    contest: Contest
+
+    async def vote(self, msisdn: str = NORMAL, quantity: int = 5, provider: str = "mtn") -> uuid.UUID:
+        response = await self.client.post(f"/api/v1/contests/{self.contest.slug}/votes", json={
+            "candidate": "07", "quantity": quantity, "provider": provider, "msisdn": msisdn})
+        assert response.status == 201, await response.text()
+        order_id = uuid.UUID((await response.json())["order"]["id"])
+        if provider == "mtn":  # what the worker's start job does
+            await payment_flow.start_payment(self.sessions, self.client.app[PROVIDERS], order_id)
+        return order_id
+
+    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> votes.VoteOrder:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.client.app[CHECKS].wait_idle()
+            order = await votes.get_order(self.sessions, order_id)
+            if order.status is not OrderStatus.PENDING or asyncio.get_running_loop().time() > deadline:
+                return order
+            await asyncio.sleep(0.02)
+
+    async def votes_for_07(self) -> int:
+        await assert_tally_invariant(self.sessions, self.contest.id)
+        return (await tallies(self.sessions, self.contest.id))["07"]
+
+
+@pytest.fixture
+async def live(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Live]:
+    control = SandboxControl(success_delay=0.05, long_delay=0.3)
+    async with TestServer(create_sandbox_app(control)) as sandbox:
+        port = free_port()
+        app_settings = settings.model_copy(update={
+            "public_base_url": f"http://127.0.0.1:{port}", "sandbox_url": str(sandbox.make_url("")).rstrip("/")})
+        async with TestClient(TestServer(create_app(app_settings), port=port)) as client:
+            contest = await make_contest(sessions, candidates=8)
+            yield Live(client, control, client.app[SESSIONS], contest)
+
+
+async def test_normal_number_is_paid_by_callback_and_counted(live: Live) -> None:
+    order_id = await live.vote()
+    order = await live.settled(order_id)
+    assert order.status is OrderStatus.PAID
+    assert await live.votes_for_07() == 5
+
+
+@pytest.mark.parametrize(("msisdn", "reason"), [
+    ("46733123450", "INTERNAL_PROCESSING_ERROR"), ("46733123451", "APPROVAL_REJECTED"),
+    ("46733123452", "EXPIRED"), ("46733123455", "PAYER_NOT_FOUND")])
+async def test_each_sandbox_failure_ends_failed_with_its_reason(live: Live, msisdn: str, reason: str) -> None:
+    order = await live.settled(await live.vote(msisdn))
+    assert (order.status, order.status_reason) == (OrderStatus.FAILED, reason)
+    assert await live.votes_for_07() == 0
+
+
+async def test_delayed_payer_is_counted_when_it_arrives(live: Live) -> None:
+    order_id = await live.vote("46733123454")
+    assert (await votes.get_order(live.sessions, order_id)).status is OrderStatus.PENDING
+    assert (await live.settled(order_id)).status is OrderStatus.PAID
+    assert await live.votes_for_07() == 5
+
+
+async def test_duplicate_callbacks_count_once(live: Live) -> None:
+    live.control.duplicate_callbacks = 20
+    order = await live.settled(await live.vote(quantity=3))
+    assert order.status is OrderStatus.PAID
+    await asyncio.sleep(0.2)  # let every duplicate land
+    await live.client.app[CHECKS].wait_idle()
+    async with live.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ProviderEvent)) == 20
+    assert await live.votes_for_07() == 3
+
+
+async def test_lost_callback_is_recovered_by_the_reconciler(live: Live) -> None:
+    live.control.drop_callbacks = True
+    order_id = await live.vote()
+    await asyncio.sleep(0.2)
+    assert (await votes.get_order(live.sessions, order_id)).status is OrderStatus.PENDING
+    report = await reconcile(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=31))
+    assert report.changed == [(order_id, "counted")]
+    assert await live.votes_for_07() == 5
+
+
+async def test_a_5xx_burst_at_start_is_retried_with_the_same_reference(live: Live) -> None:
+    live.control.fail_next = 2
+    order = await live.settled(await live.vote())
+    assert order.status is OrderStatus.PAID
+    assert await live.votes_for_07() == 5
+
+
+async def test_a_payer_who_never_approves_is_expired_after_the_window(live: Live) -> None:
+    order_id = await live.vote("46733123453")
+    report = await reconcile(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
+    assert report.changed == [(order_id, "expired")]
+    assert await live.votes_for_07() == 0
+
+
+async def test_orange_webpay_vote_is_counted_after_the_payer_pays_on_the_page(live: Live) -> None:
+    response = await live.client.post(f"/api/v1/contests/{live.contest.slug}/votes", json={
+        "candidate": "07", "quantity": 2, "provider": "orange", "msisdn": NORMAL})
+    body = await response.json()
+    assert response.status == 201 and body["next"]["action"] == "redirect"
+    async with httpx.AsyncClient() as payer:
+        page = await payer.get(body["next"]["url"])
+        assert page.status_code == 200
+        await payer.post(body["next"]["url"], data={"decision": "pay"})
+    order = await live.settled(uuid.UUID(body["order"]["id"]))
+    assert order.status is OrderStatus.PAID
+    assert await live.votes_for_07() == 2
+
+
+async def test_orange_notification_with_a_wrong_token_is_rejected(live: Live) -> None:
+    response = await live.client.post(f"/api/v1/contests/{live.contest.slug}/votes", json={
+        "candidate": "07", "quantity": 2, "provider": "orange", "msisdn": NORMAL})
+    order_id = (await response.json())["order"]["id"]
+    forged = await live.client.post(f"/payments/orange/notify/{order_id}",
+                                    json={"status": "SUCCESS", "notif_token": "forged", "txnid": "MP1"})
+    assert forged.status == 400 and (await forged.json())["error"]["code"] == "bad_notif_token"
+    assert (await votes.get_order(live.sessions, uuid.UUID(order_id))).status is OrderStatus.PENDING
+    assert await live.votes_for_07() == 0
+
+
+@pytest.mark.parametrize(("msisdn", "status"), [("+237690000001", OrderStatus.PAID),
+                                                ("+237690000451", OrderStatus.FAILED)])
+async def test_orange_push_for_ussd_voters(live: Live, msisdn: str, status: OrderStatus) -> None:
+    request = votes.OrderRequest(live.contest.slug, "07", 4, "orange", Channel.USSD, msisdn=msisdn)
+    order = await votes.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
+    started = await payment_flow.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
+    assert started.redirect_url is None and started.status is OrderStatus.PENDING
+    assert (await live.settled(order.id)).status is status
+    assert await live.votes_for_07() == (4 if status is OrderStatus.PAID else 0)
