@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import votes
 from gateway.errors import DomainError, VoteRejected
 from gateway.models import Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
+from gateway.reasons import readable_reason
 from payments.base import (
     CallbackRejected,
     Collection,
@@ -127,10 +128,10 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult) 
                                               status.amount, status.currency, status.provider_txn_id)
         return outcome.value
     if state is PaymentState.FAILED:
-        changed = await votes.fail_order(sessions, order_id, status.reason or status.raw_status or "failed")
+        changed = await votes.fail_order(sessions, order_id, readable_reason(status.reason or status.raw_status))
         return "failed" if changed else "already_decided"
     if state is PaymentState.EXPIRED:
-        changed = await votes.expire_order(sessions, order_id, status.reason or "the payer did not approve in time")
+        changed = await votes.expire_order(sessions, order_id, readable_reason(status.reason or "EXPIRED"))
         return "expired" if changed else "already_decided"
     if state is PaymentState.REFUNDED:
         changed = await votes.uncount(sessions, order_id, OrderStatus.REFUNDED, "refunded by the provider")

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 from gateway import migrate
 from gateway.config import Settings
@@ -28,8 +29,8 @@ class Child:
     process: subprocess.Popen[bytes]
 
 
-def spawn(name: str, *args: str) -> Child:
-    command = [sys.executable, "-m", "gateway.cli", *args]
+def spawn(name: str, *args: str, module: str = "gateway.cli") -> Child:
+    command = [sys.executable, "-m", module, *args]
     # Own process group: Ctrl-C reaches the supervisor only, which then stops children in order.
     return Child(name, subprocess.Popen(command, env=os.environ.copy(), start_new_session=True))
 
@@ -57,17 +58,32 @@ def stop_children(children: list[Child]) -> None:
             child.process.wait()
 
 
+def sandbox_needed(settings: Settings) -> bool:
+    """In development, the local MTN/Orange sandbox stands in for any provider without credentials."""
+    if settings.is_production or not settings.sandbox_enabled:
+        return False
+    return bool(settings.missing_provider_credentials("mtn") or settings.missing_provider_credentials("orange"))
+
+
+def sandbox_address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 8090
+
+
 def announce(settings: Settings) -> None:
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
-    print(
-        "\nBallot is running:\n"
-        f"  public API   {base}/api/v1/contests\n"
-        f"  demo contest {base}/api/v1/contests/demo\n"
-        f"  readiness    {base}/readyz\n"
-        f"  metrics      {base}/metrics\n"
-        "Press Ctrl-C to stop everything.\n",
-        flush=True,
-    )
+    lines = [
+        "",
+        "Ballot is running:",
+        f"  public API    {base}/api/v1/contests",
+        f"  demo contest  {base}/api/v1/contests/demo",
+        f"  readiness     {base}/readyz",
+        f"  metrics       {base}/metrics",
+    ]
+    if sandbox_needed(settings):
+        lines.append(f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers ending 450-455 fail)")
+    lines += ["Press Ctrl-C to stop everything.", ""]
+    print("\n".join(lines), flush=True)
 
 
 def run_everything(settings: Settings) -> int:
@@ -83,7 +99,11 @@ def run_everything(settings: Settings) -> int:
     with service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir) as urls:
         export_urls(urls)
         asyncio.run(prepare_database(urls.database_url))
-        children = [spawn("worker", "worker")]
+        children = []
+        if sandbox_needed(settings):
+            host, port = sandbox_address(settings.sandbox_url)
+            children.append(spawn("sandbox", "--host", host, "--port", str(port), module="payments.sandbox"))
+        children.append(spawn("worker", "worker"))
         children += [spawn(f"web-{i}", "web") for i in range(settings.gateway_web_processes)]
         announce(settings)
         exit_code = 0

@@ -8,7 +8,7 @@ import multiprocessing
 import signal
 import time
 
-from rq import Worker
+from rq import Queue, Worker
 from rq.serializers import JSONSerializer
 
 from gateway.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
@@ -24,7 +24,19 @@ PERIODIC_JOBS = (
 
 def periodic_job_id(name: str, interval: int, now: float) -> str:
     """One id per job per time slot: several schedulers enqueue each run once between them."""
-    return f"periodic:{name.rsplit('.', 1)[-1]}:{int(now // interval)}"
+    return f"periodic-{name.rsplit('.', 1)[-1]}-{int(now // interval)}"
+
+
+def enqueue_due_jobs(queue: Queue, now: float) -> int:
+    """Enqueue the periodic jobs whose slot has no job yet; returns how many were enqueued."""
+    enqueued = 0
+    for name, interval in PERIODIC_JOBS:
+        job_id = periodic_job_id(name, interval, now)
+        if queue.fetch_job(job_id) is None:
+            queue.enqueue(name, job_id=job_id, job_timeout=300, result_ttl=max(60, interval * 3),
+                          failure_ttl=86400)
+            enqueued += 1
+    return enqueued
 
 
 def run_periodic(redis_url: str, tick: float = 0.5) -> None:
@@ -36,12 +48,7 @@ def run_periodic(redis_url: str, tick: float = 0.5) -> None:
     queue = job_queue(sync_redis(redis_url), DEFAULT_QUEUE)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         while True:
-            now = time.time()
-            for name, interval in PERIODIC_JOBS:
-                job_id = periodic_job_id(name, interval, now)
-                if not queue.fetch_job(job_id):
-                    queue.enqueue(name, job_id=job_id, job_timeout=300, result_ttl=max(60, interval * 3),
-                                  failure_ttl=86400)
+            enqueue_due_jobs(queue, time.time())
             time.sleep(tick)
 
 

@@ -90,7 +90,7 @@ async def test_normal_number_is_paid_by_callback_and_counted(live: Live) -> None
     ("46733123452", "EXPIRED"), ("46733123455", "PAYER_NOT_FOUND")])
 async def test_each_sandbox_failure_ends_failed_with_its_reason(live: Live, msisdn: str, reason: str) -> None:
     order = await live.settled(await live.vote(msisdn))
-    assert (order.status, order.status_reason) == (OrderStatus.FAILED, reason)
+    assert order.status is OrderStatus.FAILED and f"({reason})" in (order.status_reason or "")
     assert await live.votes_for_07() == 0
 
 

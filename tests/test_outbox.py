@@ -19,6 +19,7 @@ from gateway.config import Settings
 from gateway.keys import RELAY
 from gateway.models import OutboxMessage
 from gateway.queues import job_queue, sync_redis
+from gateway.worker import enqueue_due_jobs
 from leaderboard.cache import cached_votes
 from tests.factories import make_contest, place
 
@@ -102,3 +103,19 @@ async def test_web_process_relays_right_after_a_kick(client: TestClient, session
             break
         await asyncio.sleep(0.02)
     assert Job.exists(outbox.delivery_job_id(1), connection=connection)
+
+
+async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
+    sessions: Sessions, settings: Settings, redis: Redis, job_env: dict[str, str]
+) -> None:
+    queue = job_queue(sync_redis(settings.redis_url or ""))
+    now = 1_800_000_000.0
+    assert enqueue_due_jobs(queue, now) == 2
+    assert enqueue_due_jobs(queue, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
+    assert enqueue_due_jobs(queue, now + 10) == 2
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, quantity=4)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", None)
+    await asyncio.to_thread(run_worker_burst, job_env)  # runs the periodic relay, then the delivery it enqueued
+    assert await redis.llen("rq:queue:default") == 0
+    assert sum((await cached_votes(redis, contest.id)).values()) == 4
