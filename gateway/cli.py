@@ -129,6 +129,30 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
+    """Refund one paid order (Stripe through its API; mobile money marked for a manual refund)."""
+    import uuid
+
+    import httpx
+
+    from gateway.payment_flow import request_refund
+    from payments.registry import build_registry
+
+    async def run(sessions: object) -> str:
+        async with httpx.AsyncClient(timeout=15) as http:
+            registry = build_registry(settings, http)
+            try:
+                outcome = await request_refund(sessions, registry, uuid.UUID(args.order_id), "cli")  # type: ignore[arg-type]
+            finally:
+                await registry.aclose()
+        return f"{outcome.status.value}: {outcome.message}"
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        print(with_database(settings, run))
+    return 0
+
+
 def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
     from admin.accounts import create_admin
 
@@ -157,6 +181,9 @@ def build_parser() -> argparse.ArgumentParser:
     reconcile_cmd.add_argument("--since", type=parse_since, help="only orders created this recently (30m, 2h, 7d)")
     reconcile_cmd.add_argument("--limit", type=int, default=1000)
     reconcile_cmd.set_defaults(func=cmd_reconcile)
+    refund_cmd = sub.add_parser("refund", help="refund a paid order (its votes leave the tally)")
+    refund_cmd.add_argument("order_id")
+    refund_cmd.set_defaults(func=cmd_refund)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     seed_cmd = sub.add_parser("seed", help="create demo data")
     seed_cmd.add_argument("--demo", action="store_true", help="the demo contest (idempotent)")

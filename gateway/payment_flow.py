@@ -9,13 +9,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
-from gateway.errors import DomainError, VoteRejected
-from gateway.models import Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
+from gateway.errors import Conflict, DomainError, VoteRejected
+from gateway.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.reasons import readable_reason
 from payments.base import (
     CallbackRejected,
@@ -24,6 +24,7 @@ from payments.base import (
     PaymentError,
     PaymentProvider,
     PaymentState,
+    RefundUnsupported,
     StatusResult,
 )
 from payments.registry import ProviderRegistry
@@ -238,3 +239,38 @@ async def begin_vote(
     except PaymentError as exc:
         log.warning("payment start failed for %s, will be retried by the reconciler: %s", order.id, exc)
         raise PaymentUnavailable("The payment service did not answer; please try again in a moment.") from exc
+
+
+@dataclass(frozen=True)
+class RefundOutcome:
+    status: OrderStatus
+    message: str
+
+
+async def request_refund(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID, actor: str,
+                         ) -> RefundOutcome:
+    """Refund a paid order: through the provider's API where it has one (Stripe), else mark it
+    `refund_requested` for a person to pay back by hand. Either way its votes leave the tally now."""
+    async with sessions() as session:
+        loaded = await load_collection(session, order_id)
+    if loaded is None:
+        raise votes.NotFound("No vote order has that id.", code="order_not_found")
+    order, collection = loaded
+    if order.status is not OrderStatus.PAID:
+        raise Conflict(f"Only a paid order can be refunded; this one is {order.status.value}.", code="not_paid")
+    try:
+        result = await registry.for_order(order.provider, order.channel.value).refund(collection)
+    except RefundUnsupported as exc:
+        status, message = OrderStatus.REFUND_REQUESTED, f"Marked for a manual refund: {exc.message}"
+    else:
+        done = result.state is PaymentState.REFUNDED
+        status = OrderStatus.REFUNDED if done else OrderStatus.REFUND_REQUESTED
+        message = "Refunded by the provider." if done else "Refund sent to the provider; waiting for it to settle."
+    await votes.uncount(sessions, order_id, status, message)
+    await audit(sessions, actor, "order.refund", str(order_id), {"status": status.value, "message": message})
+    return RefundOutcome(status, message)
+
+
+async def audit(sessions: Sessions, actor: str, action: str, target: str, details: dict[str, str]) -> None:
+    async with sessions.begin() as session:
+        await session.execute(insert(AuditEntry).values(actor=actor, action=action, target=target, details=details))

@@ -116,3 +116,11 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
         assert process.returncode == 0, output
         assert "Ballot stopped." in output
         assert processes_using(data) == [], f"left behind after run {attempt + 1}"
+
+
+async def test_reconcile_by_hand_prints_what_it_did(sessions: Sessions, env: dict[str, str]) -> None:
+    result = gateway("reconcile", "--since", "2h", env=env)
+    assert result.returncode == 0, result.stderr
+    assert "checked 0 pending orders" in result.stdout
+    bad = gateway("reconcile", "--since", "yesterday", env=env)
+    assert bad.returncode == 2 and "30m, 2h or 7d" in bad.stderr

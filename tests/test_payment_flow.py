@@ -19,8 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import payment_flow, votes
 from gateway.config import Settings
+from gateway.errors import Conflict
 from gateway.keys import CHECKS, PROVIDERS, SESSIONS
-from gateway.models import OrderStatus, ProviderEvent, VoteOrder
+from gateway.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
 from gateway.reconciler import reconcile
 from tests.factories import assert_tally_invariant, make_contest, tallies
 
@@ -235,3 +236,23 @@ async def test_callback_for_an_unknown_order_is_kept_and_changes_nothing(
         assert event.outcome in ("ignored", "unknown_order")
         assert await session.scalar(select(func.count()).select_from(VoteOrder)) == 0
     assert fake_mtn.status_calls == 0
+
+
+async def test_mobile_money_refund_is_marked_for_a_person_and_leaves_the_tally(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=4)
+    pending_refund = payment_flow.request_refund(sessions, client.app[PROVIDERS], order_id, "ops@example.com")
+    with pytest.raises(Conflict):
+        await pending_refund  # not paid yet
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    await callback(client, order_id, {"status": "SUCCESSFUL"})
+    await client.app[CHECKS].wait_idle()
+    outcome = await payment_flow.request_refund(sessions, client.app[PROVIDERS], order_id, "ops@example.com")
+    assert outcome.status is OrderStatus.REFUND_REQUESTED and "manual refund" in outcome.message
+    assert (await tallies(sessions, contest.id))["01"] == 0
+    await assert_tally_invariant(sessions, contest.id)
+    async with sessions() as session:
+        entry = (await session.scalars(select(AuditEntry))).one()
+    assert (entry.actor, entry.action, entry.target) == ("ops@example.com", "order.refund", str(order_id))

@@ -20,7 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.keys import PROVIDERS
 from gateway.models import OrderStatus, ProviderEvent
+from gateway.payment_flow import request_refund
 from gateway.votes import get_order
 from tests.factories import assert_tally_invariant, count_orders, make_contest, tallies
 
@@ -168,3 +170,24 @@ async def test_card_votes_are_refused_when_stripe_is_not_configured(client: Test
     assert response.status == 422
     assert (await response.json())["error"]["code"] == "provider_unavailable"
     assert await count_orders(sessions) == 0
+
+
+async def test_refund_through_stripe_takes_votes_off_and_the_webhook_changes_nothing_more(
+    card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_7")
+    await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_1"))
+    refund = stripe_wire.post("/v1/refunds").respond(200, json={
+        "id": "re_1", "object": "refund", "status": "succeeded", "amount": 500, "currency": "xaf",
+        "payment_intent": "pi_7"})
+    outcome = await request_refund(sessions, card_client.app[PROVIDERS], uuid.UUID(order_id), "ops@example.com")
+    assert outcome.status is OrderStatus.REFUNDED
+    assert "payment_intent=pi_7" in refund.calls[0].request.content.decode()
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    charge = {"id": "ch_1", "object": "charge", "payment_intent": "pi_7", "amount": 500, "amount_refunded": 500,
+              "currency": "xaf", "refunded": True, "metadata": {}}
+    assert (await post_webhook(card_client, *webhook("charge.refunded", charge, "evt_r")))[1]["outcome"] == \
+        "already_decided"
+    await assert_tally_invariant(sessions, contest.id)
