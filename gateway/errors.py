@@ -36,3 +36,10 @@ class VoteRejected(DomainError):
 class Conflict(DomainError):
     status = 409
     code = "conflict"
+
+
+class RateLimited(DomainError):
+    """Too many attempts from one payer or address: try again later."""
+
+    status = 429
+    code = "rate_limited"

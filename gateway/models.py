@@ -91,6 +91,12 @@ class Contest(Base):
     sms_keyword: Mapped[str | None] = mapped_column(String(32))
     providers: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
     default_language: Mapped[str] = mapped_column(String(2), server_default="fr")
+    # Abuse limits per payer number (all channels); 0 means no limit.
+    max_orders_per_minute: Mapped[int] = mapped_column(Integer, server_default="5")
+    max_orders_per_day: Mapped[int] = mapped_column(Integer, server_default="200")
+    # Public board: counts can be hidden (ranks only), and the board frozen from a moment on.
+    show_counts: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    board_frozen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     candidates: Mapped[list[Candidate]] = relationship(
@@ -164,6 +170,39 @@ class VoteOrder(Base):
         Index("ix_vote_orders_paid", "candidate_id", postgresql_where=text("status = 'paid'")),
         Index("ix_vote_orders_voter", "voter_msisdn", "created_at"),
     )
+
+
+class BlockedMsisdn(Base):
+    """Payer numbers refused on every channel (fraud, chargebacks, an organiser's decision)."""
+
+    __tablename__ = "blocked_msisdns"
+
+    msisdn: Mapped[str] = mapped_column(String(20), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class VoterPreference(Base):
+    """What we remember of a phone number between sessions (the menu language)."""
+
+    __tablename__ = "voter_preferences"
+
+    msisdn: Mapped[str] = mapped_column(String(20), primary_key=True)
+    language: Mapped[str] = mapped_column(String(2))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+
+class UssdSessionEvent(Base):
+    """Africa's Talking's end-of-session notifications, all kept."""
+
+    __tablename__ = "ussd_session_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(100), index=True)
+    msisdn: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
 class ProviderEvent(Base):

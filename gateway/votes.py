@@ -13,8 +13,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.errors import NotFound
+from gateway.errors import NotFound, RateLimited, VoteRejected
 from gateway.models import (
+    BlockedMsisdn,
     Candidate,
     Channel,
     Contest,
@@ -77,6 +78,8 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
             request.quantity, request.provider, request.msisdn, now,
         )
         assert candidate is not None  # check_order rejects a missing candidate
+        if checked.msisdn:
+            await check_payer_allowed(session, contest, checked.msisdn, now)
         order = VoteOrder(
             id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=request.client_key,
             contest_id=contest.id, candidate_id=candidate.id, quantity=checked.quantity,
@@ -95,6 +98,21 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
                 raise
             return existing
     return order
+
+
+async def check_payer_allowed(session: AsyncSession, contest: Contest, msisdn: str, now: datetime) -> None:
+    """Blocked numbers and per-number order limits, counted exactly: one payer's orders queue on a lock."""
+    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"payer:{msisdn}"))))
+    if await session.get(BlockedMsisdn, msisdn) is not None:
+        raise VoteRejected("This number cannot vote. Contact the organiser if you think this is a mistake.",
+                           code="msisdn_blocked", field="msisdn")
+    recent = select(func.count()).where(VoteOrder.voter_msisdn == msisdn, VoteOrder.contest_id == contest.id)
+    limits = ((contest.max_orders_per_minute, timedelta(minutes=1), "a minute"),
+              (contest.max_orders_per_day, timedelta(days=1), "a day"))
+    for limit, window, label in limits:
+        if limit and (await session.scalar(recent.where(VoteOrder.created_at > now - window)) or 0) >= limit:
+            raise RateLimited(f"Too many votes from this number ({limit} in {label}). Please try again later.",
+                              field="msisdn")
 
 
 async def find_by_client_key(sessions: Sessions, client_key: str) -> VoteOrder | None:

@@ -30,6 +30,7 @@ async def make_contest(
         "price_per_vote": 100, "currency": "XAF", "max_votes_per_order": 100,
         "ussd_service_codes": ["*384*999#"], "sms_short_code": "20999", "sms_keyword": "VOTE",
         "providers": ["mtn", "orange", "stripe"],
+        "max_orders_per_minute": 0, "max_orders_per_day": 0,  # tests of the limits set their own
     }
     fields.update(overrides)
     statuses = candidate_status or {}

@@ -6,12 +6,12 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
-from gateway.errors import NotFound, VoteRejected
-from gateway.models import CandidateStatus, ContestStatus, OrderStatus, OutboxMessage
+from gateway.errors import NotFound, RateLimited, VoteRejected
+from gateway.models import BlockedMsisdn, CandidateStatus, ContestStatus, OrderStatus, OutboxMessage, VoteOrder
 from gateway.votes import ConfirmOutcome
 from tests.factories import assert_tally_invariant, count_orders, make_contest, place, tallies
 
@@ -159,3 +159,29 @@ async def test_500_concurrent_confirmations_of_distinct_orders_are_all_counted(s
     await assert_tally_invariant(sessions, contest.id)
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 500
+
+
+async def test_blocked_numbers_cannot_order(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    async with sessions.begin() as session:
+        session.add(BlockedMsisdn(msisdn="+237670000009", reason="chargebacks"))
+    with pytest.raises(VoteRejected) as caught:
+        await place(sessions, contest, msisdn="670000009")
+    assert caught.value.code == "msisdn_blocked"
+    assert await count_orders(sessions) == 0
+    await place(sessions, contest, msisdn="670000008")  # others still can
+
+
+async def test_per_number_limits_hold_under_concurrency(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, max_orders_per_minute=3, max_orders_per_day=5)
+    results = await asyncio.gather(*(place(sessions, contest) for _ in range(10)), return_exceptions=True)
+    assert sum(1 for r in results if isinstance(r, VoteOrder)) == 3
+    assert all(isinstance(r, RateLimited) and "3 in a minute" in r.message for r in results
+               if not isinstance(r, VoteOrder))
+    await place(sessions, contest, msisdn="+237670000002")  # another number is not held back
+    async with sessions.begin() as session:  # a minute later, the daily limit still counts
+        await session.execute(update(VoteOrder).values(created_at=datetime.now(UTC) - timedelta(minutes=2)))
+    await place(sessions, contest)
+    await place(sessions, contest)
+    with pytest.raises(RateLimited, match="5 in a day"):
+        await place(sessions, contest)
