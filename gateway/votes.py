@@ -218,6 +218,19 @@ async def fail_order(sessions: Sessions, order_id: uuid.UUID, reason: str) -> bo
     return await _close_pending(sessions, order_id, OrderStatus.FAILED, reason)
 
 
+async def cancel_if_unstarted(sessions: Sessions, order_id: uuid.UUID, reason: str) -> bool:
+    """Fail a pending order whose payment was never started (the voter left before the push)."""
+    async with sessions.begin() as session:
+        result = await session.execute(
+            update(VoteOrder)
+            .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING,
+                   VoteOrder.payment_started_at.is_(None))
+            .values(status=OrderStatus.FAILED, status_reason=reason, decided_at=func.now())
+            .returning(VoteOrder.contest_id)
+        )
+        return result.scalar_one_or_none() is not None
+
+
 async def expire_order(sessions: Sessions, order_id: uuid.UUID, reason: str = "no payment in time") -> bool:
     return await _close_pending(sessions, order_id, OrderStatus.EXPIRED, reason)
 

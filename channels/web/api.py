@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import timedelta
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
-from rq import Queue, Retry
 
 from channels.web.schemas import (
     CandidateOut,
@@ -25,6 +23,7 @@ from gateway.errors import DomainError, NotFound, VoteRejected
 from gateway.keys import PROVIDERS, QUEUE, SESSIONS, SETTINGS
 from gateway.models import Channel, OrderStatus, VoteOrder
 from gateway.payment_flow import StartOutcome
+from gateway.queues import enqueue_payment_start
 
 routes = web.RouteTableDef()
 
@@ -64,14 +63,6 @@ def next_step(order: VoteOrder, started: StartOutcome | None) -> NextStep:
                             "to confirm your vote.")
 
 
-async def enqueue_start(queue: Queue, order_id: uuid.UUID) -> None:
-    """The phone prompt is pushed by the worker, after this reply, with retries on the same reference."""
-    await asyncio.to_thread(
-        queue.enqueue, "gateway.jobs.start_payment_job", str(order_id), job_id=f"start-{order_id}",
-        retry=Retry(max=4, interval=[2, 5, 15, 30]), result_ttl=3600, failure_ttl=7 * 86400,
-    )
-
-
 @routes.get("/api/v1/contests")
 async def list_contests(request: web.Request) -> web.Response:
     contests = await catalog.public_contests(request.app[SESSIONS])
@@ -101,7 +92,7 @@ async def place_vote(request: web.Request) -> web.Response:
             client_key=f"web:{request.match_info['slug']}:{key}" if key else None,
         ),
         pending_ttl=timedelta(seconds=request.app[SETTINGS].order_pending_ttl_seconds),
-        enqueue_start=lambda order_id: enqueue_start(request.app[QUEUE], order_id),
+        enqueue_start=lambda order_id: enqueue_payment_start(request.app[QUEUE], order_id),
     )
     if started is not None and started.status is OrderStatus.FAILED:
         raise VoteRejected(started.message or "The payment could not be started.", code="payment_refused")
