@@ -10,7 +10,9 @@ from aiohttp import web
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
+from channels.ussd import routes as ussd_routes
 from channels.web import api as web_api
+from channels.web import pages as web_pages
 from gateway import health
 from gateway.config import Settings, check_production
 from gateway.database import create_engine, session_factory
@@ -22,6 +24,7 @@ from gateway.payment_checks import PaymentChecks
 from gateway.payment_flow import check_payment
 from gateway.queues import job_queue, sync_redis
 from gateway.relay import RelayLoop
+from leaderboard import routes as leaderboard_routes
 from payments import routes as payment_routes
 from payments.registry import build_registry
 
@@ -100,5 +103,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx, relay_ctx])
     health.setup(app)
     web_api.setup(app)
+    web_pages.setup(app)
+    ussd_routes.setup(app)
+    leaderboard_routes.setup(app)
     payment_routes.setup(app)
     return app

@@ -153,6 +153,34 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_ussd(settings: Settings, args: argparse.Namespace) -> int:
+    """Dial the running service like a phone (interactive, or a scripted path)."""
+    from channels.ussd.simulator import main as simulate
+
+    return simulate(args)
+
+
+def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int:
+    """Rebuild every contest's cached board in Redis from PostgreSQL."""
+    from redis.asyncio import Redis
+
+    from leaderboard.rebuild import rebuild_all
+
+    async def run(sessions: object) -> dict[str, int]:
+        redis = Redis.from_url(settings.redis_url or "")
+        try:
+            return await rebuild_all(sessions, redis)  # type: ignore[arg-type]
+        finally:
+            await redis.aclose()
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        rebuilt = with_database(settings, run)
+    for slug, version in rebuilt.items():
+        print(f"{slug}: rebuilt at version {version}")
+    return 0
+
+
 def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
     from admin.accounts import create_admin
 
@@ -184,6 +212,16 @@ def build_parser() -> argparse.ArgumentParser:
     refund_cmd = sub.add_parser("refund", help="refund a paid order (its votes leave the tally)")
     refund_cmd.add_argument("order_id")
     refund_cmd.set_defaults(func=cmd_refund)
+    ussd_cmd = sub.add_parser("ussd", help="a phone simulator that dials the running service over USSD")
+    ussd_cmd.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")
+    ussd_cmd.add_argument("--service-code", default="*384*123#")
+    ussd_cmd.add_argument("--msisdn", default="+237670000001", help="the phone number dialling")
+    ussd_cmd.add_argument("--script", help='play a path such as "1*07*5*1*1" and print each screen')
+    ussd_cmd.set_defaults(func=cmd_ussd)
+    board_cmd = sub.add_parser("leaderboard", help="the live leaderboard").add_subparsers(
+        dest="leaderboard_command", required=True)
+    board_cmd.add_parser("rebuild", help="rebuild the Redis boards from PostgreSQL").set_defaults(
+        func=cmd_leaderboard_rebuild)
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     seed_cmd = sub.add_parser("seed", help="create demo data")
     seed_cmd.add_argument("--demo", action="store_true", help="the demo contest (idempotent)")

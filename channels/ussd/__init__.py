@@ -1,0 +1,1 @@
+"""USSD voting over Africa's Talking."""
