@@ -17,8 +17,15 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/gateway run
 
+# The browser test drives Debian's Chromium; nothing downloads a browser of its own.
+CHROMIUM ?= /usr/bin/chromium
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "The browser test needs Debian's chromium: run 'sudo apt-get install chromium'"; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
 ## Lint, then the whole test suite against real PostgreSQL and Redis (embedded unless URLs are set).
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m pytest
 
