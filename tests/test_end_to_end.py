@@ -170,3 +170,28 @@ async def test_orange_push_for_ussd_voters(live: Live, msisdn: str, status: Orde
     assert started.redirect_url is None and started.status is OrderStatus.PENDING
     assert (await live.settled(order.id)).status is status
     assert await live.votes_for_07() == (4 if status is OrderStatus.PAID else 0)
+
+
+async def push_order(live: Live, msisdn: str = "+237690000001", quantity: int = 4) -> uuid.UUID:
+    request = votes.OrderRequest(live.contest.slug, "07", quantity, "orange", Channel.USSD, msisdn=msisdn)
+    order = await votes.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
+    await payment_flow.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
+    return order.id
+
+
+async def test_orange_push_duplicate_notifications_count_once(live: Live) -> None:
+    live.control.duplicate_callbacks = 20
+    order = await live.settled(await push_order(live))
+    await asyncio.sleep(0.2)
+    await live.client.app[CHECKS].wait_idle()
+    assert order.status is OrderStatus.PAID
+    assert await live.votes_for_07() == 4
+
+
+async def test_orange_push_lost_notification_is_recovered_by_the_reconciler(live: Live) -> None:
+    live.control.drop_callbacks = True
+    order_id = await push_order(live)
+    await asyncio.sleep(0.2)
+    report = await reconcile(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=31))
+    assert report.changed == [(order_id, "counted")]
+    assert await live.votes_for_07() == 4

@@ -1,0 +1,144 @@
+"""Orange Money WebPay and Cameroon push, driven over real HTTP against the local sandbox."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+from aiohttp.test_utils import TestServer
+
+from payments.base import (
+    CallbackRejected,
+    Collection,
+    CollectionNotFound,
+    InboundCallback,
+    PaymentError,
+    PaymentState,
+)
+from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
+from payments.sandbox import create_sandbox_app
+from payments.sandbox.control import SandboxControl
+from tests.payments import poll
+
+
+@dataclass
+class Orange:
+    webpay: OrangeWebPay
+    push: OrangePush
+    control: SandboxControl
+
+
+@pytest.fixture
+async def orange() -> AsyncIterator[Orange]:
+    control = SandboxControl(success_delay=0.05, long_delay=0.2)
+    async with TestServer(create_sandbox_app(control)) as sandbox, httpx.AsyncClient() as http:
+        base = str(sandbox.make_url("/orange"))
+        webpay = OrangeWebPay(http, WebPayCredentials(base, f"{base}/oauth/v3/token", "id", "secret", "merchant",
+                                                      "dev"), "https://vote.example")
+        push = OrangePush(http, PushCredentials(base, "key", "secret", "user", "pass", "699000000", "1234"),
+                          "https://vote.example")
+        yield Orange(webpay, push, control)
+
+
+def collection(msisdn: str | None = "+237690000001", **data: object) -> Collection:
+    return Collection(order_id=uuid.uuid4(), reference=uuid.uuid4(), amount=500, currency="XAF", msisdn=msisdn,
+                      description="5 votes for Grace Ndongo - Demo Star 2026", channel="ussd", provider_data=data)
+
+
+async def started(provider: OrangeWebPay | OrangePush, c: Collection) -> Collection:
+    result = await provider.start(c)
+    return Collection(**{**c.__dict__, "provider_data": dict(result.provider_data)})
+
+
+async def final_state(provider: OrangeWebPay | OrangePush, c: Collection) -> PaymentState:
+    result = await poll(lambda: provider.fetch_status(c), lambda r: r.state is not PaymentState.PENDING)
+    return result.state
+
+
+@pytest.mark.parametrize(("msisdn", "state"), [
+    ("+237690000001", PaymentState.SUCCESSFUL), ("+237690000450", PaymentState.FAILED),
+    ("+237690000451", PaymentState.FAILED), ("+237690000452", PaymentState.EXPIRED),
+    ("+237690000455", PaymentState.FAILED), ("+237690000454", PaymentState.SUCCESSFUL)])
+async def test_push_outcomes(orange: Orange, msisdn: str, state: PaymentState) -> None:
+    c = await started(orange.push, collection(msisdn))
+    assert await final_state(orange.push, c) is state
+    result = await orange.push.fetch_status(c)
+    if state is PaymentState.SUCCESSFUL:
+        assert (result.amount, result.currency, result.raw_status) == (500, "XAF", "SUCCESSFULL")
+        assert result.provider_txn_id
+    else:
+        assert result.reason  # Orange's French message, shown to support
+
+
+async def test_push_refuses_a_number_outside_cameroon(orange: Orange) -> None:
+    with pytest.raises(PaymentError) as caught:
+        await orange.push.start(collection("+2250700000001"))
+    assert caught.value.code == "unsupported_number" and not caught.value.retryable
+
+
+async def test_push_survives_a_5xx_burst_by_reporting_it_retryable_then_working(orange: Orange) -> None:
+    orange.control.fail_next = 1
+    with pytest.raises(PaymentError) as caught:
+        await orange.push.start(collection())
+    assert caught.value.retryable
+    c = await started(orange.push, collection())  # the job's retry
+    assert await final_state(orange.push, c) is PaymentState.SUCCESSFUL
+
+
+async def test_push_status_of_an_unknown_pay_token_is_not_found(orange: Orange) -> None:
+    with pytest.raises(CollectionNotFound):
+        await orange.push.fetch_status(collection(pay_token="MP000000UNKNOWN"))
+    with pytest.raises(CollectionNotFound):
+        await orange.push.fetch_status(collection())
+
+
+async def test_push_tokens_are_refreshed_after_expiry(orange: Orange) -> None:
+    await orange.push.start(collection())
+    orange.control.expire_tokens()
+    c = await started(orange.push, collection())
+    assert await final_state(orange.push, c) is PaymentState.SUCCESSFUL
+
+
+@pytest.mark.parametrize(("decision", "state"), [("pay", PaymentState.SUCCESSFUL), ("cancel", PaymentState.FAILED)])
+async def test_webpay_gives_a_page_and_status_follows_the_payer(orange: Orange, decision: str,
+                                                              state: PaymentState) -> None:
+    c = collection(None)
+    result = await orange.webpay.start(c)
+    assert set(result.provider_data) == {"pay_token", "notif_token"} and result.redirect_url
+    c = Collection(**{**c.__dict__, "provider_data": dict(result.provider_data)})
+    assert (await orange.webpay.fetch_status(c)).state is PaymentState.PENDING
+    async with httpx.AsyncClient() as payer:
+        assert (await payer.get(result.redirect_url)).status_code == 200
+        await payer.post(result.redirect_url, data={"decision": decision})
+    assert await final_state(orange.webpay, c) is state
+
+
+async def test_webpay_notification_is_checked_against_the_stored_token(orange: Orange) -> None:
+    c = await started(orange.webpay, collection(None))
+    good = json.dumps({"status": "SUCCESS", "notif_token": c.provider_data["notif_token"], "txnid": "MP1"}).encode()
+    verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), c)
+    assert verdict.status is None and verdict.kind == "notification.success"  # still confirmed by a status call
+    for body in (b'{"status": "SUCCESS", "notif_token": "forged"}', b"not json", b'{"status": "SUCCESS"}'):
+        with pytest.raises(CallbackRejected):
+            await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, body), c)
+    with pytest.raises(CallbackRejected):
+        await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), None)
+
+
+async def test_webpay_5xx_at_start_is_retryable(orange: Orange) -> None:
+    orange.control.fail_next = 2
+    with pytest.raises(PaymentError) as caught:
+        await orange.webpay.start(collection(None))
+    assert caught.value.retryable
+
+
+async def test_webpay_auto_success_is_reported_with_the_order_amount(orange: Orange) -> None:
+    orange.control.webpay_auto_outcome = "SUCCESS"
+    c = await started(orange.webpay, collection(None))
+    assert await final_state(orange.webpay, c) is PaymentState.SUCCESSFUL
+    result = await orange.webpay.fetch_status(c)
+    assert (result.amount, result.currency, result.provider_txn_id is not None) == (500, "XAF", True)
