@@ -43,6 +43,7 @@ class Settings(BaseSettings):
     gateway_port: int = 8080
     gateway_data_dir: Path = Path("./var")
     gateway_web_processes: int = Field(default=1, ge=1)
+    gateway_worker_processes: int = Field(default=2, ge=1)
     database_url: str | None = None
     redis_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8080"

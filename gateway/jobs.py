@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import atexit
 import logging
+import os
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -40,7 +43,7 @@ async def job_context() -> AsyncIterator[JobContext]:
     settings = Settings()
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("a job needs DATABASE_URL and REDIS_URL (set by `gateway run` or the deployment)")
-    engine = create_engine(settings.database_url, pool_size=2)
+    engine = create_engine(settings.database_url, pool_size=5)
     redis = Redis.from_url(settings.redis_url)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
     registry = build_registry(settings, http)
@@ -53,12 +56,68 @@ async def job_context() -> AsyncIterator[JobContext]:
         await engine.dispose()
 
 
-def run_in_context(work: Callable[[JobContext], Awaitable[T]]) -> T:
-    async def main() -> T:
-        async with job_context() as ctx:
-            return await work(ctx)
+class JobRuntime:
+    """The event loop and clients that a worker process's jobs share.
 
-    return asyncio.run(main())
+    RQ jobs are synchronous calls; each one hands its coroutine to this loop (in its own thread),
+    so a worker pays for connections once, not per job (a fresh loop and engine per job caps a
+    worker at a few jobs a second).
+    """
+
+    def __init__(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="job-runtime", daemon=True)
+        self._thread.start()
+        self._stack: AsyncExitStack | None = None
+        self._context: JobContext | None = None
+
+    def run(self, work: Callable[[JobContext], Awaitable[T]]) -> T:
+        return asyncio.run_coroutine_threadsafe(self._run(work), self._loop).result()
+
+    async def _run(self, work: Callable[[JobContext], Awaitable[T]]) -> T:
+        if self._context is None:
+            self._stack = AsyncExitStack()
+            self._context = await self._stack.enter_async_context(job_context())
+        return await work(self._context)
+
+    def close(self) -> None:
+        if self._stack is not None:
+            asyncio.run_coroutine_threadsafe(self._stack.aclose(), self._loop).result(timeout=30)
+            self._stack, self._context = None, None
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
+        self._loop.close()
+
+
+class _Runtimes:
+    """The one runtime of this process; a forked child (RQ's forking worker) builds its own."""
+
+    current: JobRuntime | None = None
+
+    @classmethod
+    def get(cls) -> JobRuntime:
+        if cls.current is None:
+            cls.current = JobRuntime()
+        return cls.current
+
+    @classmethod
+    def close(cls) -> None:
+        if cls.current is not None:
+            cls.current.close()
+            cls.current = None
+
+    @classmethod
+    def forget(cls) -> None:
+        cls.current = None  # in a forked child, the parent's loop thread does not exist
+
+
+os.register_at_fork(after_in_child=_Runtimes.forget)
+atexit.register(_Runtimes.close)
+close_runtime = _Runtimes.close
+
+
+def run_in_context(work: Callable[[JobContext], Awaitable[T]]) -> T:
+    return _Runtimes.get().run(work)
 
 
 def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:

@@ -103,7 +103,9 @@ def run_everything(settings: Settings) -> int:
         if sandbox_needed(settings):
             host, port = sandbox_address(settings.sandbox_url)
             children.append(spawn("sandbox", "--host", host, "--port", str(port), module="payments.sandbox"))
-        children.append(spawn("worker", "worker"))
+        # One worker also runs the periodic jobs; the others only take jobs.
+        children.append(spawn("worker-0", "worker"))
+        children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]
         children += [spawn(f"web-{i}", "web") for i in range(settings.gateway_web_processes)]
         announce(settings)
         exit_code = 0

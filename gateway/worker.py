@@ -8,9 +8,10 @@ import multiprocessing
 import signal
 import time
 
-from rq import Queue, Worker
+from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
+from gateway.jobs import close_runtime
 from gateway.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
 
 log = logging.getLogger(__name__)
@@ -63,9 +64,12 @@ def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -
         )
         periodic.start()
     try:
-        worker = Worker(queues, connection=connection, serializer=JSONSerializer)
+        # SimpleWorker runs jobs in this process, sharing one job runtime (see gateway.jobs.JobRuntime);
+        # job time-outs still apply. Run several worker processes for parallelism.
+        worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer)
         return bool(worker.work(with_scheduler=True, burst=burst, logging_level="INFO"))
     finally:
+        close_runtime()
         if periodic is not None and periodic.is_alive():
             periodic.terminate()
             periodic.join(timeout=5)
