@@ -18,6 +18,7 @@ from gateway.database import create_engine, session_factory
 from gateway.embedded import ServiceUrls
 from gateway.migrate import upgrade
 from gateway.models import Base
+from tests.fakes.mtn import FakeMtn, faked_mtn
 from tests.servers import test_services
 
 TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
@@ -73,3 +74,9 @@ async def client(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
     app = create_app(settings)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def fake_mtn(settings: Settings) -> Iterator[FakeMtn]:
+    """MTN faked at the wire (respx) where the app looks for it."""
+    yield from faked_mtn(settings)

@@ -6,90 +6,22 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
-import respx
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import payment_flow, votes
-from gateway.config import Settings
 from gateway.errors import Conflict
-from gateway.keys import CHECKS, PROVIDERS, SESSIONS
+from gateway.keys import CHECKS, PROVIDERS
 from gateway.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
 from gateway.reconciler import reconcile
 from tests.factories import assert_tally_invariant, make_contest, tallies
+from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-@dataclass
-class FakeMtn:
-    """MTN's wire as respx sees it: statuses we set per reference, calls it received."""
-
-    statuses: dict[str, dict[str, object]] = field(default_factory=dict)
-    status_calls: int = 0
-    pay_calls: int = 0
-
-    def status_of(self, request: httpx.Request) -> httpx.Response:
-        self.status_calls += 1
-        reference = request.url.path.rsplit("/", 1)[-1]
-        if reference not in self.statuses:
-            return httpx.Response(404, json={"code": "RESOURCE_NOT_FOUND", "message": "no such reference"})
-        return httpx.Response(200, json=self.statuses[reference])
-
-    def request_to_pay(self, request: httpx.Request) -> httpx.Response:
-        self.pay_calls += 1
-        reference = request.headers["X-Reference-Id"]
-        if reference in self.statuses:
-            return httpx.Response(409, json={"code": "RESOURCE_ALREADY_EXIST", "message": "dup"})
-        body = json.loads(request.content)
-        self.statuses[reference] = {"status": "PENDING", "amount": body["amount"], "currency": body["currency"]}
-        return httpx.Response(202)
-
-    def decide(self, reference: uuid.UUID, status: str, amount: str | None = None, reason: str | None = None) -> None:
-        current = self.statuses[str(reference)]
-        current.update(status=status, financialTransactionId="mtn-txn-1" if status == "SUCCESSFUL" else None)
-        if amount is not None:
-            current["amount"] = amount
-        if reason:
-            current["reason"] = reason
-
-
-@pytest.fixture
-def fake_mtn(settings: Settings) -> Iterator[FakeMtn]:
-    fake = FakeMtn()
-    base = f"{settings.sandbox_url}/mtn"
-    with respx.mock(assert_all_called=False) as router:
-        router.post(f"{base}/collection/token/").respond(
-            200, json={"access_token": "t", "token_type": "access_token", "expires_in": 3600})
-        router.post(f"{base}/collection/v1_0/requesttopay").mock(side_effect=fake.request_to_pay)
-        router.get(url__regex=rf"{base}/collection/v1_0/requesttopay/.+").mock(side_effect=fake.status_of)
-        yield fake
-
-
-async def vote(client: TestClient, slug: str, quantity: int = 5, msisdn: str = "+237670000001") -> uuid.UUID:
-    response = await client.post(f"/api/v1/contests/{slug}/votes",
-                                 json={"candidate": "01", "quantity": quantity, "provider": "mtn", "msisdn": msisdn})
-    assert response.status == 201, await response.text()
-    order_id = uuid.UUID((await response.json())["order"]["id"])
-    # What the worker's start job does, here inline:
-    await payment_flow.start_payment(client.app[SESSIONS], client.app[PROVIDERS], order_id)
-    return order_id
-
-
-async def callback(client: TestClient, order_id: object, body: dict[str, object], method: str = "PUT") -> int:
-    response = await client.request(method, f"/payments/mtn/callback/{order_id}", json=body)
-    return response.status
-
-
-async def reference_of(sessions: Sessions, order_id: uuid.UUID) -> uuid.UUID:
-    return (await votes.get_order(sessions, order_id)).payment_reference
 
 
 async def test_success_confirmed_by_status_get_counts_the_vote(client: TestClient, sessions: Sessions,
@@ -122,20 +54,20 @@ async def test_forged_success_callback_for_a_pending_payment_counts_nothing(
     assert json.loads(event.body)["financialTransactionId"] == "fake"
 
 
-async def test_fifty_concurrent_duplicate_callbacks_count_once_with_few_status_calls(
+async def test_a_hundred_concurrent_duplicate_callbacks_count_once_with_few_status_calls(
     client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
 ) -> None:
     contest = await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala", quantity=3)
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
     body = {"status": "SUCCESSFUL", "amount": "300", "currency": "XAF"}
-    statuses = await asyncio.gather(*(callback(client, order_id, body) for _ in range(50)))
+    statuses = await asyncio.gather(*(callback(client, order_id, body) for _ in range(100)))
     await client.app[CHECKS].wait_idle()
-    assert statuses == [200] * 50
+    assert statuses == [200] * 100
     assert (await tallies(sessions, contest.id))["01"] == 3
     assert fake_mtn.status_calls <= 5
     async with sessions() as session:
-        assert await session.scalar(select(func.count()).select_from(ProviderEvent)) == 50
+        assert await session.scalar(select(func.count()).select_from(ProviderEvent)) == 100
     await assert_tally_invariant(sessions, contest.id)
 
 

@@ -1,0 +1,162 @@
+"""What every benchmark shares: the whole stack started as `gateway run` starts it (with a web
+process per core), the machine's description, percentiles, and the results file."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "RESULTS.md"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Stack:
+    base_url: str
+    sandbox_url: str
+    database_url: str
+    redis_url: str
+    data_dir: Path
+    process: subprocess.Popen[bytes]
+
+    def web_pids(self) -> list[int]:
+        """The web processes (children of `gateway run` running `gateway.cli web`)."""
+        return [pid for pid, cmd in _processes() if "gateway.cli web" in cmd and str(self.data_dir) in _env_of(pid)]
+
+
+def _processes() -> list[tuple[int, str]]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                found.append((int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
+    return found
+
+
+def _env_of(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
+    except OSError:
+        return ""
+
+
+@contextlib.contextmanager
+def running_stack(web_processes: int | None = None, worker_processes: int = 2,
+                  extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
+    """Start the whole service on embedded PostgreSQL and Redis in a scratch folder; stop it after."""
+    data = Path(tempfile.mkdtemp(prefix="ballot-bench-", dir="/tmp"))
+    port, sandbox_port = free_port(), free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+               SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}", LOG_LEVEL="WARNING", LOG_JSON="false",
+               GATEWAY_WEB_PROCESSES=str(web_processes or os.cpu_count() or 1),
+               GATEWAY_WORKER_PROCESSES=str(worker_processes), **(extra_env or {}))
+    log = (data / "stack.log").open("wb")
+    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, stdout=log,
+                               stderr=subprocess.STDOUT, cwd=ROOT)
+    stack = Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}",
+                  f"postgresql://postgres@/gateway?host={data}/postgres", f"unix://{data}/redis/redis.sock",
+                  data, process)
+    try:
+        _wait_ready(stack)
+        yield stack
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+        shutil.rmtree(data, ignore_errors=True)
+
+
+def _wait_ready(stack: Stack, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if stack.process.poll() is not None:
+            raise RuntimeError(f"the stack exited; see {stack.data_dir}/stack.log")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{stack.base_url}/readyz", timeout=2).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise RuntimeError("the stack did not become ready in time")
+
+
+def machine() -> dict[str, str]:
+    """Cores, memory and versions, printed with every figure."""
+    meminfo = Path("/proc/meminfo").read_text().split("\n")[0].split()
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT)
+    return {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "commit": commit.stdout.strip() or "unknown",
+        "cpu": f"{os.cpu_count()} cores, {_cpu_model()}",
+        "memory": f"{int(meminfo[1]) // 1024 // 1024} GiB",
+        "python": platform.python_version(),
+        "os": platform.platform(),
+    }
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or "unknown"
+
+
+def percentile(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    if len(values) == 1:
+        return values[0]
+    return statistics.quantiles(values, n=1000, method="inclusive")[max(0, min(998, int(p * 10) - 1))]
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.1f} ms"
+
+
+def print_report(title: str, figures: dict[str, str]) -> str:
+    """Print the figures with the machine, and return them as a Markdown section."""
+    info = machine()
+    width = max(len(k) for k in (*figures, *info))
+    lines = [f"## {title}", ""]
+    lines += [f"- **{key}**: {value}" for key, value in figures.items()]
+    lines += ["", "Machine: " + "; ".join(f"{k} {v}" for k, v in info.items()), ""]
+    print(f"\n{title}")
+    for key, value in {**figures, **info}.items():
+        print(f"  {key.ljust(width)}  {value}")
+    return "\n".join(lines)
+
+
+def record(section: str, markdown: str) -> None:
+    """Replace (or add) one benchmark's section in bench/RESULTS.md."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n\nThe latest figures of each benchmark.\n"
+    marker_start, marker_end = f"<!-- {section} -->", f"<!-- /{section} -->"
+    block = f"{marker_start}\n{markdown}\n{marker_end}"
+    if marker_start in text:
+        before, rest = text.split(marker_start, 1)
+        text = before + block + rest.split(marker_end, 1)[1]
+    else:
+        text = text.rstrip() + "\n\n" + block + "\n"
+    RESULTS.write_text(text)

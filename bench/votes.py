@@ -1,0 +1,196 @@
+"""Confirmed payments per second through the whole path, against the machine's own ceiling.
+
+Synthetic voters place orders through the JSON API; the MTN sandbox approves each one and calls
+back; the app confirms with a status GET and counts the vote. Then pgbench runs a transaction of
+the same shape (insert the payment event + update the tally) on the same PostgreSQL, and our rate
+is printed as a fraction of it.
+
+    python -m bench.votes [--seconds 30] [--voters 64]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import json
+import os
+import re
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench.harness import Stack, ms, percentile, print_report, record, running_stack
+
+CEILING_SCRIPT = """\\set c random(1, 8)
+BEGIN;
+INSERT INTO events (order_id, body) VALUES (gen_random_uuid(), '{"status": "SUCCESSFUL", "amount": "100"}');
+UPDATE tallies SET votes = votes + 1 WHERE candidate_id = :c;
+END;
+"""
+
+
+@dataclass
+class Load:
+    placed: int = 0
+    errors: dict[str, int] = field(default_factory=dict)
+    frames: list[tuple[float, str]] = field(default_factory=list)  # (received at, board updated_at)
+
+
+async def voter(client: httpx.AsyncClient, numbers: itertools.count[int], deadline: float, load: Load) -> None:
+    while time.time() < deadline:
+        number = next(numbers)
+        if 450 <= number % 1000 <= 455:  # the sandbox's failing payer numbers: keep every vote a success
+            continue
+        body = {"candidate": f"{number % 8 + 1:02d}", "quantity": 1, "provider": "mtn",
+                "msisdn": f"+23767{number % 10_000_000:07d}"}
+        try:
+            response = await client.post("/api/v1/contests/demo/votes", json=body)
+            if response.status_code == 201:
+                load.placed += 1
+                continue
+            key = f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            key = type(exc).__name__
+        load.errors[key] = load.errors.get(key, 0) + 1
+
+
+async def watch_board(base_url: str, deadline: float, load: Load) -> None:
+    """One SSE viewer, recording when each board frame arrives (skipped if the stream is absent)."""
+    url = f"{base_url}/api/v1/contests/demo/leaderboard/stream"
+    try:
+        async with httpx.AsyncClient(timeout=None) as client, client.stream("GET", url) as response:
+            if response.status_code != 200:
+                return
+            async for line in response.aiter_lines():
+                if line.startswith("data:"):
+                    load.frames.append((time.time(), json.loads(line[5:])["updated_at"]))
+                if time.time() > deadline:
+                    return
+    except httpx.HTTPError:
+        return
+
+
+async def drive(stack: Stack, seconds: float, voters: int) -> tuple[Load, float, float]:
+    async with httpx.AsyncClient(timeout=30) as control:  # approve fast: we measure our side, not the payer
+        await control.post(f"{stack.sandbox_url}/_control", json={"success_delay": 0.05})
+    load = Load()
+    numbers = itertools.count(1)
+    started = time.time()
+    deadline = started + seconds
+    limits = httpx.Limits(max_connections=voters, max_keepalive_connections=voters)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30, limits=limits) as client:
+        watcher = asyncio.create_task(watch_board(stack.base_url, deadline + 30, load))
+        await asyncio.gather(*(voter(client, numbers, deadline, load) for _ in range(voters)))
+        await wait_settled(stack, load.placed, timeout=60)
+        watcher.cancel()
+    return load, started, deadline
+
+
+async def wait_settled(stack: Stack, placed: int, timeout: float) -> None:
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        end = time.time() + timeout
+        while time.time() < end:
+            pending = await connection.fetchval("SELECT count(*) FROM vote_orders WHERE status = 'pending'")
+            if pending == 0:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await connection.close()
+
+
+async def measured(stack: Stack, load: Load, started: float, deadline: float) -> dict[str, str]:
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        rows = await connection.fetch("""
+            SELECT extract(epoch FROM o.decided_at) AS decided,
+                   extract(epoch FROM min(e.received_at)) AS first_callback
+            FROM vote_orders o JOIN provider_events e ON e.order_id = o.id
+            WHERE o.status = 'paid' GROUP BY o.id, o.decided_at""")
+        statuses = dict(await connection.fetch("SELECT status::text, count(*) FROM vote_orders GROUP BY status"))
+        invariant = await connection.fetchval("""
+            SELECT bool_and(t.votes = coalesce(p.n, 0)) FROM tallies t LEFT JOIN (
+              SELECT candidate_id, sum(quantity) n FROM vote_orders WHERE status = 'paid' GROUP BY candidate_id
+            ) p ON p.candidate_id = t.candidate_id""")
+    finally:
+        await connection.close()
+    warm = started + 5  # leave the first seconds out: connection pools filling up
+    steady = [r for r in rows if warm <= r["decided"] <= deadline]
+    to_tally = [r["decided"] - r["first_callback"] for r in rows if r["first_callback"]]
+    to_frame = frame_latencies(rows, load.frames)
+    rate = len(steady) / max(1.0, deadline - warm)
+    figures = {
+        "orders placed": f"{load.placed} in {deadline - started:.0f} s",
+        "confirmed payments per second (steady)": f"{rate:.1f}",
+        "callback received -> tally committed": spread(to_tally),
+        "callback received -> SSE frame delivered": spread(to_frame) if to_frame else "no stream in this build",
+        "final order statuses": ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+        "errors": ", ".join(f"{k} x{v}" for k, v in load.errors.items()) or "none",
+        "tally invariant": "holds" if invariant else "BROKEN",
+    }
+    return {**figures, "_rate": str(rate)}
+
+
+def spread(values: list[float]) -> str:
+    return f"p50 {ms(percentile(values, 50))}, p99 {ms(percentile(values, 99))}, n={len(values)}"
+
+
+def frame_latencies(rows: list[asyncpg.Record], frames: list[tuple[float, str]]) -> list[float]:
+    """For each counted vote, the first board frame built after its commit, minus its first callback."""
+    from datetime import datetime
+
+    built = sorted((datetime.fromisoformat(updated).timestamp(), received) for received, updated in frames)
+    result = []
+    for row in rows:
+        later = next((received for built_at, received in built if built_at >= row["decided"]), None)
+        if later is not None and row["first_callback"]:
+            result.append(later - row["first_callback"])
+    return result
+
+
+def pgbench_ceiling(stack: Stack, seconds: int) -> float:
+    """Transactions per second of the same write shape on the same PostgreSQL."""
+    import pgserver
+
+    bin_dir = Path(pgserver.__file__).parent / "pginstall" / "bin"
+    host = str(stack.data_dir / "postgres")
+    psql = [str(bin_dir / "psql"), "-h", host, "-U", "postgres", "-q"]
+    subprocess.run([*psql, "-d", "postgres", "-c", "CREATE DATABASE ceiling"], check=True)
+    subprocess.run([*psql, "-d", "ceiling", "-c",
+                    "CREATE TABLE events (id bigserial PRIMARY KEY, order_id uuid, body text, "
+                    "received_at timestamptz DEFAULT now()); "
+                    "CREATE TABLE tallies (candidate_id int PRIMARY KEY, votes bigint NOT NULL DEFAULT 0); "
+                    "INSERT INTO tallies SELECT g, 0 FROM generate_series(1, 8) g;"], check=True)
+    script = stack.data_dir / "ceiling.sql"
+    script.write_text(CEILING_SCRIPT)
+    cores = os.cpu_count() or 1
+    result = subprocess.run([str(bin_dir / "pgbench"), "-h", host, "-U", "postgres", "-n", "-c", str(4 * cores),
+                             "-j", str(cores), "-T", str(seconds), "-f", str(script), "ceiling"],
+                            capture_output=True, text=True, check=True)
+    match = re.search(r"tps = ([0-9.]+)", result.stdout)
+    return float(match.group(1)) if match else float("nan")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--voters", type=int, default=64, help="concurrent synthetic voters")
+    parser.add_argument("--ceiling-seconds", type=int, default=15)
+    args = parser.parse_args()
+    with running_stack() as stack:
+        load, started, deadline = asyncio.run(drive(stack, args.seconds, args.voters))
+        figures = asyncio.run(measured(stack, load, started, deadline))
+        ceiling = pgbench_ceiling(stack, args.ceiling_seconds)
+    rate = float(figures.pop("_rate"))
+    figures["pgbench ceiling (insert event + update tally)"] = f"{ceiling:.0f} tps"
+    figures["our rate as a fraction of the ceiling"] = f"{rate / ceiling:.1%} (target >= 25%, aim 50%)"
+    record("votes", print_report("votes: confirmed payments end to end", figures))
+
+
+if __name__ == "__main__":
+    main()

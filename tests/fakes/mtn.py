@@ -1,0 +1,84 @@
+"""MTN MoMo's wire as respx sees it, and the steps a test takes through the app with it."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+import httpx
+import respx
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import payment_flow, votes
+from gateway.config import Settings
+from gateway.keys import PROVIDERS, SESSIONS
+
+
+@dataclass
+class FakeMtn:
+    """MTN's wire as respx sees it: statuses we set per reference, calls it received."""
+
+    statuses: dict[str, dict[str, object]] = field(default_factory=dict)
+    status_calls: int = 0
+    pay_calls: int = 0
+    down: bool = False  # MTN answering 503 to everything, as it does for long stretches
+
+    def status_of(self, request: httpx.Request) -> httpx.Response:
+        self.status_calls += 1
+        if self.down:
+            return httpx.Response(503, json={"code": "SERVICE_UNAVAILABLE", "message": "try later"})
+        reference = request.url.path.rsplit("/", 1)[-1]
+        if reference not in self.statuses:
+            return httpx.Response(404, json={"code": "RESOURCE_NOT_FOUND", "message": "no such reference"})
+        return httpx.Response(200, json=self.statuses[reference])
+
+    def request_to_pay(self, request: httpx.Request) -> httpx.Response:
+        self.pay_calls += 1
+        reference = request.headers["X-Reference-Id"]
+        if reference in self.statuses:
+            return httpx.Response(409, json={"code": "RESOURCE_ALREADY_EXIST", "message": "dup"})
+        body = json.loads(request.content)
+        self.statuses[reference] = {"status": "PENDING", "amount": body["amount"], "currency": body["currency"]}
+        return httpx.Response(202)
+
+    def decide(self, reference: uuid.UUID, status: str, amount: str | None = None, reason: str | None = None) -> None:
+        current = self.statuses[str(reference)]
+        current.update(status=status, financialTransactionId="mtn-txn-1" if status == "SUCCESSFUL" else None)
+        if amount is not None:
+            current["amount"] = amount
+        if reason:
+            current["reason"] = reason
+
+
+def faked_mtn(settings: Settings) -> Iterator[FakeMtn]:
+    """respx routes for the MTN base URL the app uses in development (the sandbox's)."""
+    fake = FakeMtn()
+    base = f"{settings.sandbox_url}/mtn"
+    with respx.mock(assert_all_called=False) as router:
+        router.post(f"{base}/collection/token/").respond(
+            200, json={"access_token": "t", "token_type": "access_token", "expires_in": 3600})
+        router.post(f"{base}/collection/v1_0/requesttopay").mock(side_effect=fake.request_to_pay)
+        router.get(url__regex=rf"{base}/collection/v1_0/requesttopay/.+").mock(side_effect=fake.status_of)
+        yield fake
+
+
+async def vote(client: TestClient, slug: str, quantity: int = 5, msisdn: str = "+237670000001") -> uuid.UUID:
+    response = await client.post(f"/api/v1/contests/{slug}/votes",
+                                 json={"candidate": "01", "quantity": quantity, "provider": "mtn", "msisdn": msisdn})
+    assert response.status == 201, await response.text()
+    order_id = uuid.UUID((await response.json())["order"]["id"])
+    # What the worker's start job does, here inline:
+    await payment_flow.start_payment(client.app[SESSIONS], client.app[PROVIDERS], order_id)
+    return order_id
+
+
+async def callback(client: TestClient, order_id: object, body: dict[str, object], method: str = "PUT") -> int:
+    response = await client.request(method, f"/payments/mtn/callback/{order_id}", json=body)
+    return response.status
+
+
+async def reference_of(sessions: async_sessionmaker[AsyncSession], order_id: uuid.UUID) -> uuid.UUID:
+    return (await votes.get_order(sessions, order_id)).payment_reference
