@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
 from gateway.models import OrderStatus, VoteOrder
-from gateway.payment_flow import check_payment, note_check
+from gateway.payment_flow import check_payment, note_check, start_payment
 from payments.base import CollectionNotFound, PaymentError
 from payments.registry import ProviderRegistry
 
@@ -79,6 +79,8 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
         await note_check(sessions, order_id)
         if now - order.created_at < NEVER_STARTED_GRACE:
             return "not_started_yet"
+        if await restart_lost_push(sessions, registry, order, now):
+            return "restarted"
         outcome = "not_found"
     except PaymentError as exc:
         log.warning("reconcile: %s could not be checked: %s", order_id, exc)
@@ -94,6 +96,18 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
     return outcome
 
 
+async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, order: VoteOrder, now: datetime) -> bool:
+    """A phone prompt whose start job was lost (a worker killed mid-job) is sent now, with the same
+    reference, while the payer can still approve it. Pages (cards, WebPay) are never restarted:
+    that voter has left."""
+    if order.payment_started_at is not None or now >= order.expires_at - timedelta(minutes=2):
+        return False
+    if registry.for_order(order.provider, order.channel.value).redirects:
+        return False
+    outcome = await start_payment(sessions, registry, order.id)
+    return outcome.status is OrderStatus.PENDING
+
+
 async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: datetime | None = None,
                     since: datetime | None = None, limit: int = 200, calls_per_second: float = 8.0,
                     ) -> ReconcileReport:
@@ -106,7 +120,7 @@ async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: date
         outcome = await reconcile_order(sessions, registry, order_id, now)
         report.checked += 1
         report.outcomes[outcome] += 1
-        if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided"):
+        if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided", "restarted"):
             report.changed.append((order_id, outcome))
     return report
 

@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gateway import migrate
@@ -27,12 +27,16 @@ STOP_GRACE_SECONDS = 10
 class Child:
     name: str
     process: subprocess.Popen[bytes]
+    args: tuple[str, ...]
+    module: str
+    restarts: list[float] = field(default_factory=list)
 
 
 def spawn(name: str, *args: str, module: str = "gateway.cli") -> Child:
     command = [sys.executable, "-m", module, *args]
     # Own process group: Ctrl-C reaches the supervisor only, which then stops children in order.
-    return Child(name, subprocess.Popen(command, env=os.environ.copy(), start_new_session=True))
+    process = subprocess.Popen(command, env=os.environ.copy(), start_new_session=True)
+    return Child(name, process, args, module)
 
 
 async def prepare_database(database_url: str) -> None:
@@ -111,9 +115,7 @@ def run_everything(settings: Settings) -> int:
         exit_code = 0
         try:
             while not stop_requested:
-                dead = [c for c in children if c.process.poll() is not None]
-                if dead:
-                    log.error("%s exited with %s; stopping everything", dead[0].name, dead[0].process.returncode)
+                if not restart_dead(children):
                     exit_code = 1
                     break
                 time.sleep(0.2)
@@ -121,3 +123,23 @@ def run_everything(settings: Settings) -> int:
             stop_children(children)
     print("Ballot stopped.", flush=True)
     return exit_code
+
+
+MAX_RESTARTS_PER_MINUTE = 5
+
+
+def restart_dead(children: list[Child]) -> bool:
+    """Start again any child that died (as a process manager would); False if one keeps dying."""
+    now = time.monotonic()
+    for index, child in enumerate(children):
+        if child.process.poll() is None:
+            continue
+        recent = [t for t in child.restarts if now - t < 60]
+        if len(recent) >= MAX_RESTARTS_PER_MINUTE:
+            log.error("%s keeps exiting (last code %s); stopping everything", child.name, child.process.returncode)
+            return False
+        log.warning("%s exited with %s; starting it again", child.name, child.process.returncode)
+        replacement = spawn(child.name, *child.args, module=child.module)
+        replacement.restarts = [*recent, now]
+        children[index] = replacement
+    return True

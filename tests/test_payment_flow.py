@@ -188,3 +188,18 @@ async def test_mobile_money_refund_is_marked_for_a_person_and_leaves_the_tally(
     async with sessions() as session:
         entry = (await session.scalars(select(AuditEntry))).one()
     assert (entry.actor, entry.action, entry.target) == ("ops@example.com", "order.refund", str(order_id))
+
+
+async def test_a_push_whose_start_job_was_lost_is_started_by_the_reconciler(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    response = await client.post("/api/v1/contests/gala/votes",
+                                 json={"candidate": "01", "quantity": 2, "provider": "mtn", "msisdn": "+237670000001"})
+    order_id = uuid.UUID((await response.json())["order"]["id"])  # its start job died with a worker
+    report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=3))
+    assert report.outcomes["restarted"] == 1 and fake_mtn.pay_calls == 1
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    await callback(client, order_id, {"status": "SUCCESSFUL"})
+    await client.app[CHECKS].wait_idle()
+    assert (await tallies(sessions, contest.id))["01"] == 2
