@@ -1,0 +1,1 @@
+"""Fault scenarios that need real processes and minutes: run with `python -m bench.faults`."""
