@@ -16,6 +16,7 @@ from channels.web import pages as web_pages
 from gateway import health
 from gateway.config import Settings, check_production
 from gateway.database import create_engine, session_factory
+from gateway.jobs import board_refresh
 from gateway.keys import CHECKS, ENGINE, HTTP, METRICS, PROVIDERS, QUEUE, REDIS, RELAY, SESSIONS, SETTINGS
 from gateway.metrics import Metrics
 from gateway.middleware import json_errors, request_context
@@ -76,7 +77,7 @@ async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
-    relay = RelayLoop(app[SESSIONS], app[QUEUE])
+    relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]))
     app[RELAY] = relay
     relay.start()
 

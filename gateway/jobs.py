@@ -120,13 +120,27 @@ def run_in_context(work: Callable[[JobContext], Awaitable[T]]) -> T:
     return _Runtimes.get().run(work)
 
 
+BOARD_TOPICS = ("vote.confirmed", "vote.uncounted")
+
+
+def board_refresh(sessions: async_sessionmaker[AsyncSession], redis: Redis) -> dict[str, outbox.BatchHandler]:
+    """The board changes: one refresh per contest however many votes a batch carries."""
+
+    async def refresh(payloads: list[dict[str, Any]]) -> None:
+        for contest_id in sorted({int(p["contest_id"]) for p in payloads}):
+            await refresh_contest(sessions, redis, contest_id)
+
+    return dict.fromkeys(BOARD_TOPICS, refresh)
+
+
 def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
-    """What each outbox topic does once its transaction has committed."""
+    """What each outbox topic does once its transaction has committed (rows the relay queued)."""
+    batch = board_refresh(ctx.sessions, ctx.redis)
 
-    async def publish_board(payload: dict[str, Any]) -> None:
-        await refresh_contest(ctx.sessions, ctx.redis, int(payload["contest_id"]))
+    def single(topic: str) -> outbox.Handler:
+        return lambda payload: batch[topic]([payload])
 
-    return {"vote.confirmed": publish_board, "vote.uncounted": publish_board}
+    return {topic: single(topic) for topic in BOARD_TOPICS}
 
 
 def deliver_outbox_job(outbox_id: int) -> bool:
@@ -142,7 +156,7 @@ def relay_outbox_job() -> int:
         async def enqueue(ids: list[int]) -> int:
             return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
 
-        return await outbox.relay_outbox(ctx.sessions, enqueue)
+        return await outbox.relay_outbox(ctx.sessions, enqueue, board_refresh(ctx.sessions, ctx.redis))
 
     return run_in_context(relay)
 
@@ -181,4 +195,5 @@ def reconcile_job() -> str:
 
 async def relay_now(ctx: JobContext) -> None:
     queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
-    await outbox.relay_outbox(ctx.sessions, lambda ids: asyncio.to_thread(outbox.enqueue_deliveries, queue, ids))
+    await outbox.relay_outbox(ctx.sessions, lambda ids: asyncio.to_thread(outbox.enqueue_deliveries, queue, ids),
+                              board_refresh(ctx.sessions, ctx.redis))

@@ -22,6 +22,7 @@ from gateway.models import OutboxMessage
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
+BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
 Sessions = async_sessionmaker[AsyncSession]
 
 DELIVERY_RETRY = Retry(max=6, interval=[1, 5, 15, 60, 300, 900])
@@ -46,25 +47,35 @@ def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
     return new
 
 
-async def relay_outbox(sessions: Sessions, enqueue: Callable[[list[int]], Awaitable[int]], limit: int = 500) -> int:
-    """Move committed, not yet enqueued outbox rows onto the queue; returns how many rows."""
+async def relay_outbox(sessions: Sessions, enqueue: Callable[[list[int]], Awaitable[int]],
+                       local: Mapping[str, BatchHandler] | None = None, limit: int = 500) -> int:
+    """Move committed, not yet handled outbox rows on; returns how many rows.
+
+    Topics in `local` are fast and idempotent (the board refresh): the relay runs them itself, once
+    per batch, and marks the rows delivered. Every other row becomes an RQ job.
+    """
     async with sessions.begin() as session:
-        ids = list(
-            await session.scalars(
-                select(OutboxMessage.id)
-                .where(OutboxMessage.enqueued_at.is_(None))
-                .order_by(OutboxMessage.id)
-                .limit(limit)
-                .with_for_update(skip_locked=True)
-            )
-        )
-        if not ids:
+        rows = (await session.execute(
+            select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload)
+            .where(OutboxMessage.enqueued_at.is_(None))
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )).all()
+        if not rows:
             return 0
-        await enqueue(ids)
-        await session.execute(
-            update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(enqueued_at=datetime.now(UTC))
-        )
-    return len(ids)
+        now = datetime.now(UTC)
+        handled_here = [row for row in rows if local and row.topic in local]
+        for topic in {row.topic for row in handled_here}:
+            await local[topic]([row.payload for row in handled_here if row.topic == topic])  # type: ignore[index]
+        if handled_here:
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in handled_here]))
+                                  .values(enqueued_at=now, delivered_at=now, attempts=OutboxMessage.attempts + 1))
+        queued = [row.id for row in rows if row not in handled_here]
+        if queued:
+            await enqueue(queued)
+            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(queued)).values(enqueued_at=now))
+    return len(rows)
 
 
 async def deliver(sessions: Sessions, outbox_id: int, handlers: Mapping[str, Handler]) -> bool:

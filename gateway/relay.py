@@ -9,19 +9,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Mapping
 
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.outbox import enqueue_deliveries, relay_outbox
+from gateway.outbox import BatchHandler, enqueue_deliveries, relay_outbox
 
 log = logging.getLogger(__name__)
 
 
 class RelayLoop:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: Queue, interval: float = 1.0) -> None:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: Queue,
+                 local: Mapping[str, BatchHandler] | None = None, interval: float = 1.0) -> None:
         self._sessions = sessions
         self._queue = queue
+        self._local = local
         self._interval = interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -42,7 +45,7 @@ class RelayLoop:
         async def enqueue(ids: list[int]) -> int:
             return await asyncio.to_thread(enqueue_deliveries, self._queue, ids)
 
-        return await relay_outbox(self._sessions, enqueue)
+        return await relay_outbox(self._sessions, enqueue, self._local)
 
     async def _run(self) -> None:
         while True:

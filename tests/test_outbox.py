@@ -91,18 +91,23 @@ async def test_worker_delivers_confirmation_to_the_leaderboard_cache(
         assert undelivered.all() == []
 
 
-async def test_web_process_relays_right_after_a_kick(client: TestClient, sessions: Sessions,
-                                                     settings: Settings) -> None:
+async def test_web_process_updates_the_board_itself_right_after_a_kick(
+    client: TestClient, sessions: Sessions, redis: Redis
+) -> None:
     contest = await make_contest(sessions)
-    order = await place(sessions, contest)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", None)
+    for quantity in (2, 3):
+        order = await place(sessions, contest, "02", quantity)
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None)
     client.app[RELAY].kick()
-    connection = sync_redis(settings.redis_url or "")
     for _ in range(100):
-        if Job.exists(outbox.delivery_job_id(1), connection=connection):
+        if sum((await cached_votes(redis, contest.id)).values()) == 5:
             break
         await asyncio.sleep(0.02)
-    assert Job.exists(outbox.delivery_job_id(1), connection=connection)
+    assert sum((await cached_votes(redis, contest.id)).values()) == 5
+    assert await redis.llen("rq:queue:default") == 0  # no job needed for a board refresh
+    async with sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage))).all()
+    assert [row.delivered_at is not None for row in rows] == [True, True]
 
 
 async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
