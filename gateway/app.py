@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 
 import httpx
 from aiohttp import web
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
 from channels.ussd import routes as ussd_routes
@@ -54,7 +54,9 @@ async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     url = app[SETTINGS].redis_url or ""
-    app[REDIS] = Redis.from_url(url, health_check_interval=30)
+    # A blocking pool: under a burst, requests wait briefly for a connection rather than fail.
+    pool = BlockingConnectionPool.from_url(url, max_connections=200, timeout=5, health_check_interval=30)
+    app[REDIS] = Redis(connection_pool=pool)
     queue_connection = sync_redis(url)
     app[QUEUE] = job_queue(queue_connection)
     yield

@@ -25,3 +25,7 @@ RELAY = web.AppKey("relay", "RelayLoop")
 METRICS = web.AppKey("metrics", "Metrics")
 PROVIDERS = web.AppKey("providers", "ProviderRegistry")
 CHECKS = web.AppKey("checks", "PaymentChecks")
+LEADERBOARD_CONFIG = web.AppKey("leaderboard_config", "StreamConfig")
+LEADERBOARD_BOARDS = web.AppKey("leaderboard_boards", "Boards")
+LEADERBOARD_HUB = web.AppKey("leaderboard_hub", "Hub")
+USSD_HOPS = web.AppKey("ussd_hops", "Semaphore")  # USSD hops in flight per process

@@ -1,7 +1,218 @@
-"""Placeholder: replaced by the module's real routes."""
+"""Africa's Talking USSD: each hop is answered from the whole `text` path in milliseconds; the only
+write in a request is the order insert (the payment prompt is pushed by the worker, after the reply)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Awaitable
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
+from redis.exceptions import RedisError
+
+from channels.ussd import store
+from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
+from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
+from channels.ussd.operators import detect_operator
+from channels.ussd.screens import Reply, blocked, placed, refusal, render, service_unavailable, unknown_service
+from channels.ussd.session import Recalled, SessionRecord, SessionStore
+from channels.ussd.texts import Lang
+from channels.ussd.views import (
+    USSD_PROVIDERS,
+    BoardMode,
+    ContestRecord,
+    ContestView,
+    Extras,
+    build_view,
+    open_views,
+    why_unavailable,
+)
+from gateway import payment_flow, votes
+from gateway.errors import DomainError
+from gateway.keys import PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS, USSD_HOPS
+from gateway.models import Channel
+from gateway.queues import enqueue_payment_start
+from payments.base import PaymentError
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+CANCELLING_STATUSES = frozenset({"incomplete", "failed"})
+REPLAY_WAIT_SECONDS = 3.0
+# Hops handled at once per process; the rest wait their turn, so a burst queues here rather than
+# piling onto the shared Redis and database pools.
+HOPS_IN_FLIGHT = 64
+
+
+def client_key(session_id: str) -> str:
+    """One order per USSD session: a replayed final hit finds the order it already made."""
+    return f"ussd:{session_id}"
+
+
+def short_reference(order_id: uuid.UUID) -> str:
+    return order_id.hex[:8].upper()
+
+
+def plain(body: str) -> web.Response:
+    return web.Response(text=body, content_type="text/plain")
+
+
+async def form_of(request: web.Request) -> dict[str, object]:
+    return dict(await request.post())
+
+
+@routes.post("/ussd/africastalking")
+async def ussd_hop(request: web.Request) -> web.Response:
+    hit = parse_hit(await form_of(request))
+    async with request.app[USSD_HOPS]:
+        try:
+            return plain(await reply_to(request.app, hit))
+        except InvalidForm:
+            raise
+        except Exception:  # an HTTP error would end the caller's session without a word
+            log.exception("USSD hop failed for session %s", hit.session_id)
+            return plain(service_unavailable(Lang.FR).body)
+
+
+async def reply_to(app: web.Application, hit: Hit) -> str:
+    """The cached reply for a replayed hop, else the screen computed from the whole path."""
+    sessions = SessionStore(app[REDIS])
+    recalled = await recall(sessions, hit)
+    if recalled.record is not None and recalled.record.msisdn != hit.msisdn:
+        raise InvalidForm("This sessionId belongs to another phone number.", field="sessionId")
+    if recalled.reply is not None:
+        return recalled.reply
+    records = recalled.contests
+    if records is None:
+        records = await store.contests_for_code(app[SESSIONS], hit.service_code)
+        await quietly(sessions.cache_contests(hit.service_code, records))
+    return await answer(app, sessions, hit, recalled.record, records)
+
+
+async def recall(sessions: SessionStore, hit: Hit) -> Recalled:
+    """Without Redis the path still decides the screen (and the order's client_key still dedupes)."""
+    try:
+        return await sessions.recall(hit.session_id, hit.text, hit.service_code)
+    except RedisError:
+        log.warning("USSD session store unavailable; answering from the path alone", exc_info=True)
+        return Recalled(None, None, None)
+
+
+async def quietly(write: Awaitable[None]) -> None:
+    """A cache write that fails must not turn a good answer into an error screen."""
+    try:
+        await write
+    except RedisError:
+        log.warning("USSD session store write failed", exc_info=True)
+
+
+async def answer(app: web.Application, sessions: SessionStore, hit: Hit, record: SessionRecord | None,
+                 records: tuple[ContestRecord, ...]) -> str:
+    now = datetime.now(UTC)
+    usable = usable_providers(app)
+    views = tuple(build_view(r, now, usable) for r in records)
+    if record is None:
+        preference, is_blocked = await store.caller(app[SESSIONS], hit.msisdn)
+        record = SessionRecord(hit.msisdn, preference, tuple(v.slug for v in open_views(views)))
+        if is_blocked or not views:
+            lang = preference or (views[0].language if views else Lang.FR)
+            reply = blocked(lang) if is_blocked else unknown_service(lang)
+            await quietly(sessions.remember(hit.session_id, record, hit.text, reply.body))
+            return reply.body
+    ctx = context(hit, record, views)
+    position = walk(ctx, parse_path(hit.text))
+    reply = render(ctx, position, await extras_for(app, ctx, position, hit.msisdn))
+    if position.chose_language and position.lang_choice is not None:
+        await store.remember_language(app[SESSIONS], hit.msisdn, position.lang_choice)
+    if reply.action is not None:
+        return await place_once(app, sessions, hit, record, ctx, reply)
+    await quietly(sessions.remember(hit.session_id, record, hit.text, reply.body))
+    return reply.body
+
+
+def usable_providers(app: web.Application) -> frozenset[str]:
+    """Providers this process can push over USSD (Orange push needs its own credentials)."""
+    usable = set()
+    for provider in USSD_PROVIDERS:
+        try:
+            app[PROVIDERS].for_order(provider.value, Channel.USSD.value)
+        except PaymentError:
+            continue
+        usable.add(provider.value)
+    return frozenset(usable)
+
+
+def context(hit: Hit, record: SessionRecord, views: tuple[ContestView, ...]) -> MenuContext:
+    """The contests pinned when the session began (so list numbers never shift under the caller)."""
+    by_slug = {v.slug: v for v in views}
+    listed = tuple(by_slug[slug] for slug in record.slugs if slug in by_slug)
+    return MenuContext(contests=listed, service_code=hit.service_code, operator=detect_operator(hit.msisdn),
+                       preference=record.preference, unavailable=None if listed else why_unavailable(views))
+
+
+async def extras_for(app: web.Application, ctx: MenuContext, position: Position, msisdn: str) -> Extras:
+    """Load only what the screen being shown needs."""
+    if position.ending is not None:
+        return Extras()
+    frame = position.frame
+    if frame.screen is Screen.TOP and ctx.contests[frame.contest].board is not BoardMode.HIDDEN:
+        return Extras(top=await store.top_five(app[SESSIONS], ctx.contests[frame.contest].id))
+    if frame.screen is Screen.MINE:
+        return Extras(mine=await store.my_votes(app[SESSIONS], ctx.contests[frame.contest].id, msisdn))
+    return Extras()
+
+
+async def place_once(app: web.Application, sessions: SessionStore, hit: Hit, record: SessionRecord,
+                     ctx: MenuContext, reply: Reply) -> str:
+    """Place the confirmed order; a concurrent retry of the same hop waits for this answer instead."""
+    claimed = await sessions.claim(hit.session_id)
+    if not claimed and (body := await sessions.wait_reply(hit.session_id, hit.text, REPLAY_WAIT_SECONDS)):
+        return body
+    try:
+        body = (await place(app, hit, ctx, reply)).body
+        await quietly(sessions.remember(hit.session_id, record, hit.text, body))
+        return body
+    finally:
+        if claimed:
+            await quietly(sessions.release(hit.session_id))
+
+
+async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) -> Reply:
+    action = reply.action
+    assert action is not None
+    contest = next((c for c in ctx.contests if c.slug == action.contest_slug), None)
+    request = votes.OrderRequest(
+        contest_slug=action.contest_slug, candidate_code=action.candidate, quantity=action.quantity,
+        provider=action.provider.value, channel=Channel.USSD, msisdn=hit.msisdn, client_key=client_key(hit.session_id),
+    )
+    try:
+        order, _ = await payment_flow.begin_vote(
+            app[SESSIONS], app[PROVIDERS], request,
+            pending_ttl=timedelta(seconds=app[SETTINGS].order_pending_ttl_seconds),
+            enqueue_start=lambda order_id: enqueue_payment_start(app[QUEUE], order_id),
+        )
+    except DomainError as exc:
+        log.info("USSD vote refused for session %s: %s", hit.session_id, exc.code)
+        return refusal(reply.language, exc.code, contest)
+    return placed(reply.language, order.quantity, order.amount, order.currency, order.provider,
+                  short_reference(order.id))
+
+
+@routes.post("/ussd/africastalking/events")
+async def session_ended(request: web.Request) -> web.Response:
+    """Keep every notification; a session that failed before its prompt was pushed cancels its order."""
+    event = parse_session_end(await form_of(request))
+    db = request.app[SESSIONS]
+    await store.record_session_end(db, event)
+    if event.status.casefold() in CANCELLING_STATUSES:
+        order = await votes.find_by_client_key(db, client_key(event.session_id))
+        if order is not None and await votes.cancel_if_unstarted(
+                db, order.id, f"USSD session ended {event.status} before the payment prompt"):
+            log.info("cancelled order %s: USSD session %s ended %s", order.id, event.session_id, event.status)
+    return plain("OK")
 
 
 def setup(app: web.Application) -> None:
-    """Add this module's routes (and any cleanup contexts it needs) to the app."""
+    app[USSD_HOPS] = asyncio.Semaphore(HOPS_IN_FLIGHT)
+    app.add_routes(routes)

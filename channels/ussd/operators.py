@@ -1,0 +1,48 @@
+"""Which mobile-money operator a number belongs to, to mark the likely wallet on the pay screen."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import phonenumbers
+from phonenumbers import carrier
+
+
+class Operator(StrEnum):
+    """The USSD payment options; values match the contest's provider names."""
+
+    MTN = "mtn"
+    ORANGE = "orange"
+
+
+CAMEROON = "+237"
+# Cameroon's plan (9 local digits starting with 6), most specific prefix first. Explicit because the
+# 65x and 68x blocks are split between the two operators and carrier data lags behind such splits.
+CAMEROON_PREFIXES: tuple[tuple[str, Operator], ...] = (
+    *((f"65{d}", Operator.MTN) for d in "01234"),
+    *((f"65{d}", Operator.ORANGE) for d in "56789"),
+    *((f"68{d}", Operator.MTN) for d in "01234"),
+    *((f"68{d}", Operator.ORANGE) for d in "56789"),
+    ("67", Operator.MTN),
+    ("69", Operator.ORANGE),
+)
+
+
+def detect_operator(msisdn: str) -> Operator | None:
+    """The operator of an E.164 number: Cameroon by prefix, elsewhere by phonenumbers' carrier data."""
+    if msisdn.startswith(CAMEROON) and len(msisdn) == len(CAMEROON) + 9:
+        local = msisdn.removeprefix(CAMEROON)
+        return next((operator for prefix, operator in CAMEROON_PREFIXES if local.startswith(prefix)), None)
+    return _by_carrier(msisdn)
+
+
+def _by_carrier(msisdn: str) -> Operator | None:
+    try:
+        name = carrier.name_for_number(phonenumbers.parse(msisdn, None), "en").lower()
+    except phonenumbers.NumberParseException:
+        return None
+    if "mtn" in name:
+        return Operator.MTN
+    if "orange" in name:
+        return Operator.ORANGE
+    return None

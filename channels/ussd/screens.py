@@ -1,0 +1,261 @@
+"""Positions of the menu as the text a phone shows: `CON …` (asks) or `END …` (closes), always GSM-7
+and at most 160 characters with the prefix."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from channels.ussd.gsm7 import clip, septets, transliterate
+from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width
+from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
+from channels.ussd.operators import Operator
+from channels.ussd.texts import LANGUAGE_OPTIONS, PROVIDER_LABELS, UNKNOWN_SERVICE, Lang, Texts, texts
+from channels.ussd.views import Availability, BoardMode, ContestView, Extras, MyVotes, TopEntry
+from payments.money import to_major_string
+
+NAME_WIDTHS = (20, 16, 13, 10, 8, 6)
+MINE_RECENT = 3
+
+
+class Kind(StrEnum):
+    CON = "CON"  # the screen waits for an answer
+    END = "END"  # the session closes
+
+
+@dataclass(frozen=True)
+class PlaceOrder:
+    """The voter confirmed: what the route must order."""
+
+    contest_slug: str
+    candidate: str
+    quantity: int
+    provider: Operator
+
+
+@dataclass(frozen=True)
+class Reply:
+    kind: Kind
+    text: str
+    action: PlaceOrder | None = None
+    language: Lang = Lang.FR
+
+    @property
+    def body(self) -> str:
+        return f"{self.kind.value} {self.text}"
+
+
+def fit(text: str) -> str:
+    """Last resort for a screen that would not fit: cut it (tests make sure none does)."""
+    if septets(text) <= TEXT_BUDGET:
+        return text
+    kept, used = [], 0
+    for ch in text:
+        used += septets(ch)
+        if used > TEXT_BUDGET - 1:
+            break
+        kept.append(ch)
+    return "".join(kept) + "."
+
+
+def con(lines: Sequence[str], lang: Lang) -> Reply:
+    return Reply(Kind.CON, fit("\n".join(lines)), language=lang)
+
+
+def end(text: str, lang: Lang) -> Reply:
+    return Reply(Kind.END, fit(text), language=lang)
+
+
+def money(amount: int, currency: str) -> str:
+    try:
+        return f"{to_major_string(amount, currency)} {currency}"
+    except ValueError:
+        return f"{amount} {currency}"
+
+
+def render(ctx: MenuContext, position: Position, extras: Extras | None = None) -> Reply:
+    """The reply for a position (an order to place is returned as an action, rendered after it is placed)."""
+    lang = language(ctx, position)
+    t = texts(lang)
+    if position.ending is not None:
+        return ending(ctx, position, lang)
+    reason = [reason_text(t, position.reason)] if position.reason else []
+    budget = TEXT_BUDGET - sum(len(line) + 1 for line in reason)
+    lines = SCREENS[position.frame.screen](ctx, position.frame, t, extras or Extras(), budget)
+    return con([*reason, *lines], lang)
+
+
+def ending(ctx: MenuContext, position: Position, lang: Lang) -> Reply:
+    t, frame = texts(lang), position.frame
+    if position.ending is Ending.PLACE_ORDER:
+        contest = ctx.contests[frame.contest]
+        assert frame.candidate and frame.quantity and frame.provider
+        action = PlaceOrder(contest.slug, frame.candidate, frame.quantity, frame.provider)
+        return Reply(Kind.END, "", action=action, language=lang)
+    if position.ending is Ending.TOO_MANY_ERRORS:
+        return end(t.too_many_errors.format(service_code=clip(transliterate(ctx.service_code), 20)), lang)
+    if position.ending is Ending.NO_PAYMENT:
+        return end(t.no_payment, lang)
+    return unavailable_contest(ctx.unavailable, lang)
+
+
+def unavailable_contest(contest: ContestView | None, lang: Lang) -> Reply:
+    if contest is None:
+        return unknown_service(lang)
+    t = texts(lang)
+    message = {Availability.PAUSED: t.paused, Availability.NOT_YET: t.not_open}.get(contest.availability, t.closed)
+    return end(message.format(contest=clip(contest.name, 40)), lang)
+
+
+def reason_text(t: Texts, reason: Reason) -> str:
+    template = {
+        Problem.INVALID_CHOICE: t.invalid_choice, Problem.EMPTY: t.empty, Problem.NOT_A_CODE: t.not_a_code,
+        Problem.UNKNOWN_CODE: t.unknown_code, Problem.ELIMINATED: t.eliminated,
+        Problem.NOT_A_NUMBER: t.not_a_number, Problem.TOO_FEW: t.too_few, Problem.TOO_MANY: t.too_many,
+        Problem.NO_MORE: t.no_more,
+    }[reason.problem]
+    return template.format(code=reason.detail, maximum=reason.detail)
+
+
+ScreenLines = Callable[[MenuContext, Frame, Texts, Extras, int], list[str]]
+
+
+def contests_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    return list(contest_pages(ctx.contests, t)[frame.page])
+
+
+def home_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    contest = ctx.contests[frame.contest]
+    back = [t.back] if len(ctx.contests) > 1 else []
+    return [clip(contest.name, 40), *t.home, *back]
+
+
+def language_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    return [t.language_title, *(label for _, _, label in LANGUAGE_OPTIONS), t.back]
+
+
+def candidate_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    return list(candidate_pages(ctx.contests[frame.contest], t)[frame.page])
+
+
+def _chosen(ctx: MenuContext, frame: Frame) -> tuple[ContestView, str, str]:
+    contest = ctx.contests[frame.contest]
+    candidate = contest.candidate(frame.candidate or "")
+    return contest, frame.candidate or "", candidate.name if candidate else ""
+
+
+def quantity_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    contest, code, name = _chosen(ctx, frame)
+    return [f"{code} {clip(name, 30)}", t.price.format(price=money(contest.price, contest.currency)),
+            t.quantity.format(maximum=contest.max_votes), t.back_home]
+
+
+def provider_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    contest = ctx.contests[frame.contest]
+    total = money(contest.price * (frame.quantity or 0), contest.currency)
+    options = [f"{index} {PROVIDER_LABELS[p.value]}{t.your_network if p is ctx.operator else ''}"
+               for index, p in enumerate(contest.providers, start=1)]
+    return [t.pay_with.format(quantity=frame.quantity, total=total), *options, t.back_home]
+
+
+def summary_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    contest, code, name = _chosen(ctx, frame)
+    quantity = frame.quantity or 0
+
+    def lines(width: int) -> list[str]:
+        return [t.summary, t.summary_line.format(quantity=quantity, code=code, name=clip(name, width)),
+                t.total.format(total=money(contest.price * quantity, contest.currency)),
+                t.payment.format(provider=PROVIDER_LABELS[frame.provider.value] if frame.provider else ""),
+                t.confirm, t.back_home]
+
+    return lines(fit_width(lines, NAME_WIDTHS, budget))
+
+
+def top_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    contest = ctx.contests[frame.contest]
+    title = t.top_title.format(contest=clip(contest.name, 20))
+    if contest.board is BoardMode.HIDDEN:
+        return [title, t.top_hidden, t.back_home]
+    if not extras.top:
+        return [title, t.top_empty, t.back_home]
+    names = {c.code: c.name for c in contest.candidates}
+
+    def lines(width: int) -> list[str]:
+        return [title, *(top_line(rank, entry, names, width, contest.board) for rank, entry in
+                         enumerate(extras.top, start=1)), t.back_home]
+
+    return lines(fit_width(lines, NAME_WIDTHS, budget))
+
+
+def top_line(rank: int, entry: TopEntry, names: dict[str, str], width: int, board: BoardMode) -> str:
+    line = f"{rank}.{entry.code} {clip(names.get(entry.code, ''), width)}".rstrip()
+    return f"{line} {entry.votes}" if board is BoardMode.COUNTS else line
+
+
+def mine_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    mine = extras.mine
+    if mine is None or (not mine.paid_votes and not mine.recent):
+        return [t.mine_empty, t.back_home]
+    names = {c.code: c.name for c in ctx.contests[frame.contest].candidates}
+
+    def lines(width: int) -> list[str]:
+        return mine_lines(mine, names, t, width)
+
+    return lines(fit_width(lines, NAME_WIDTHS, budget))
+
+
+def mine_lines(mine: MyVotes, names: dict[str, str], t: Texts, width: int) -> list[str]:
+    pending = [t.mine_pending.format(pending=mine.pending_orders)] if mine.pending_orders else []
+    recent = [f"{o.code} {clip(names.get(o.code, ''), width)} x{o.quantity} {t.statuses.get(o.status, o.status)}"
+              for o in mine.recent[:MINE_RECENT]]
+    return [t.mine_title.format(paid=mine.paid_votes), *pending, *recent, t.back_home]
+
+
+SCREENS: dict[Screen, ScreenLines] = {
+    Screen.CONTESTS: contests_screen,
+    Screen.HOME: home_screen,
+    Screen.LANGUAGE: language_screen,
+    Screen.CANDIDATE: candidate_screen,
+    Screen.QUANTITY: quantity_screen,
+    Screen.PROVIDER: provider_screen,
+    Screen.SUMMARY: summary_screen,
+    Screen.TOP: top_screen,
+    Screen.MINE: mine_screen,
+}
+
+
+# Endings decided by the route (before the walk, or after placing the order).
+
+def unknown_service(lang: Lang = Lang.FR) -> Reply:
+    return end(UNKNOWN_SERVICE, lang)
+
+
+def blocked(lang: Lang) -> Reply:
+    return end(texts(lang).blocked, lang)
+
+
+def service_unavailable(lang: Lang) -> Reply:
+    return end(texts(lang).unavailable, lang)
+
+
+def placed(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str) -> Reply:
+    """The last screen of a vote: approve the operator's own prompt (we never ask for the PIN)."""
+    text = texts(lang).placed.format(total=money(amount, currency), quantity=quantity,
+                                     provider=PROVIDER_LABELS.get(provider, provider), ref=reference)
+    return end(text, lang)
+
+
+def refusal(lang: Lang, code: str, contest: ContestView | None = None) -> Reply:
+    """A vote the core refused, by the error's stable code."""
+    t = texts(lang)
+    if code in ("contest_closed", "contest_not_open", "contest_not_found"):
+        return end(t.closed.format(contest=clip(contest.name if contest else "", 40)), lang)
+    message = {
+        "msisdn_blocked": t.blocked, "rate_limited": t.rate_limited,
+        "candidate_not_found": t.candidate_gone, "candidate_not_active": t.candidate_gone,
+        "provider_unavailable": t.provider_down, "provider_not_enabled": t.provider_down,
+        "payment_unavailable": t.provider_down, "msisdn_required": t.cannot_pay, "invalid_msisdn": t.cannot_pay,
+    }.get(code, t.refused)
+    return end(message, lang)
+

@@ -1,0 +1,99 @@
+"""USSD state in Redis. An optimisation, never the truth: the `text` path decides every screen, so a
+lost record only costs a database read. What it buys: the reply to each (sessionId, text) kept so a
+telco retry gets the identical screen, and the caller's facts read once per session."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+
+from redis.asyncio import Redis
+from redis.typing import EncodableT, FieldT
+
+from channels.ussd.texts import Lang
+from channels.ussd.views import ContestRecord
+
+SESSION_TTL_SECONDS = 200  # AT ends a session after ~180 s
+CONTESTS_TTL_SECONDS = 5  # contests per service code; the vote core re-checks everything anyway
+ACTION_LOCK_MS = 10_000
+REPLY_PREFIX = "reply:"
+
+
+@dataclass(frozen=True)
+class SessionRecord:
+    msisdn: str
+    preference: Lang | None  # the number's remembered language when the session began
+    slugs: tuple[str, ...]  # the open contests listed for the code when the session began
+
+
+@dataclass(frozen=True)
+class Recalled:
+    record: SessionRecord | None
+    reply: str | None  # the body already sent for this exact `text`
+    contests: tuple[ContestRecord, ...] | None  # None: not cached (or expired)
+
+
+def session_key(session_id: str) -> str:
+    return f"ussd:session:{session_id}"
+
+
+def contests_key(service_code: str) -> str:
+    return f"ussd:code:{service_code}"
+
+
+def text_of(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+class SessionStore:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def recall(self, session_id: str, text: str, service_code: str) -> Recalled:
+        """The session's record, the reply already given to this `text`, and the code's cached contests:
+        one round trip."""
+        fields = ["msisdn", "preference", "slugs", REPLY_PREFIX + text]
+        async with self._redis.pipeline(transaction=False) as pipe:
+            pipe.hmget(session_key(session_id), fields)
+            pipe.get(contests_key(service_code))
+            (msisdn, preference, slugs, reply), contests = await pipe.execute()
+        record = None
+        if msisdn is not None and slugs is not None:
+            record = SessionRecord(text_of(msisdn), Lang.parse(text_of(preference or b"")), tuple(json.loads(slugs)))
+        cached = tuple(ContestRecord.from_json(item) for item in json.loads(contests)) if contests else None
+        return Recalled(record, text_of(reply) if reply is not None else None, cached)
+
+    async def remember(self, session_id: str, record: SessionRecord, text: str, body: str) -> None:
+        preference = record.preference.value if record.preference else ""
+        mapping: dict[FieldT, EncodableT] = {"msisdn": record.msisdn, "preference": preference,
+                                             "slugs": json.dumps(list(record.slugs)), REPLY_PREFIX + text: body}
+        async with self._redis.pipeline(transaction=True) as pipe:
+            pipe.hset(session_key(session_id), mapping=mapping)
+            pipe.expire(session_key(session_id), SESSION_TTL_SECONDS)
+            await pipe.execute()
+
+    async def reply(self, session_id: str, text: str) -> str | None:
+        value = await self._redis.hget(session_key(session_id), REPLY_PREFIX + text)
+        return text_of(value) if value is not None else None
+
+    async def claim(self, session_id: str) -> bool:
+        """Only one request of a session places its order at a time (concurrent telco retries)."""
+        return bool(await self._redis.set(f"ussd:lock:{session_id}", "1", nx=True, px=ACTION_LOCK_MS))
+
+    async def release(self, session_id: str) -> None:
+        await self._redis.delete(f"ussd:lock:{session_id}")
+
+    async def wait_reply(self, session_id: str, text: str, timeout: float) -> str | None:
+        """The reply a concurrent request for the same hop is about to store, if it comes in time."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            if (body := await self.reply(session_id, text)) is not None:
+                return body
+            await asyncio.sleep(0.02)
+        return None
+
+    async def cache_contests(self, service_code: str, records: tuple[ContestRecord, ...]) -> None:
+        payload = json.dumps([record.to_json() for record in records])
+        await self._redis.set(contests_key(service_code), payload, ex=CONTESTS_TTL_SECONDS)

@@ -1,0 +1,184 @@
+"""What the menu knows about contests: records as loaded (and cached) from the database, and the
+USSD-ready views built from them at each hop (names transliterated, availability at `now`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from channels.ussd.gsm7 import transliterate
+from channels.ussd.operators import Operator
+from channels.ussd.texts import Lang
+
+USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay screen, always
+
+
+class Availability(StrEnum):
+    OPEN = "open"
+    NOT_YET = "not_yet"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+class BoardMode(StrEnum):
+    COUNTS = "counts"
+    RANKS = "ranks"  # the organiser hides counts
+    HIDDEN = "hidden"  # the board is frozen: nothing live until the results
+
+
+@dataclass(frozen=True)
+class CandidateRecord:
+    code: str
+    name: str
+    status: str  # active | eliminated (hidden candidates are never loaded)
+
+
+@dataclass(frozen=True)
+class ContestRecord:
+    """A contest as the database has it: plain values, so it can be cached as JSON."""
+
+    id: int
+    slug: str
+    name: str
+    status: str
+    opens_at: datetime
+    closes_at: datetime
+    price_per_vote: int
+    currency: str
+    max_votes_per_order: int
+    providers: tuple[str, ...]
+    default_language: str
+    show_counts: bool
+    board_frozen_at: datetime | None
+    candidates: tuple[CandidateRecord, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **{name: getattr(self, name) for name in ("id", "slug", "name", "status", "price_per_vote", "currency",
+                                                        "max_votes_per_order", "default_language", "show_counts")},
+            "opens_at": self.opens_at.isoformat(), "closes_at": self.closes_at.isoformat(),
+            "board_frozen_at": self.board_frozen_at.isoformat() if self.board_frozen_at else None,
+            "providers": list(self.providers),
+            "candidates": [[c.code, c.name, c.status] for c in self.candidates],
+        }
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> ContestRecord:
+        frozen = data.get("board_frozen_at")
+        return cls(
+            **{name: data[name] for name in ("id", "slug", "name", "status", "price_per_vote", "currency",
+                                             "max_votes_per_order", "default_language", "show_counts")},
+            opens_at=datetime.fromisoformat(data["opens_at"]), closes_at=datetime.fromisoformat(data["closes_at"]),
+            board_frozen_at=datetime.fromisoformat(frozen) if frozen else None,
+            providers=tuple(data["providers"]),
+            candidates=tuple(CandidateRecord(*row) for row in data["candidates"]),
+        )
+
+
+@dataclass(frozen=True)
+class CandidateView:
+    code: str
+    name: str  # GSM-7 safe
+    active: bool
+
+
+@dataclass(frozen=True)
+class ContestView:
+    """One contest as the menu shows it."""
+
+    id: int
+    slug: str
+    name: str  # GSM-7 safe
+    availability: Availability
+    price: int
+    currency: str
+    max_votes: int
+    providers: tuple[Operator, ...]  # offered over USSD, in listing order
+    language: Lang
+    board: BoardMode
+    candidates: tuple[CandidateView, ...] = field(default=())
+
+    @property
+    def listed(self) -> tuple[CandidateView, ...]:
+        return tuple(c for c in self.candidates if c.active)
+
+    def candidate(self, typed: str) -> CandidateView | None:
+        """The candidate a voter means: the exact code, else the same number ("7" is "07")."""
+        exact = next((c for c in self.candidates if c.code == typed), None)
+        if exact is not None or not typed.isdigit():
+            return exact
+        return next((c for c in self.candidates if int(c.code) == int(typed)), None)
+
+
+@dataclass(frozen=True)
+class TopEntry:
+    code: str
+    votes: int
+
+
+@dataclass(frozen=True)
+class OrderLine:
+    code: str
+    quantity: int
+    status: str
+
+
+@dataclass(frozen=True)
+class MyVotes:
+    paid_votes: int
+    pending_orders: int
+    recent: tuple[OrderLine, ...] = ()
+
+
+@dataclass(frozen=True)
+class Extras:
+    """Data only some screens need, loaded by the route after the walk says which screen it is."""
+
+    top: tuple[TopEntry, ...] = ()
+    mine: MyVotes | None = None
+
+
+def availability(status: str, opens_at: datetime, closes_at: datetime, now: datetime) -> Availability:
+    if status == "paused":
+        return Availability.PAUSED
+    if status != "open" or now >= closes_at:
+        return Availability.CLOSED
+    return Availability.NOT_YET if now < opens_at else Availability.OPEN
+
+
+def board_mode(record: ContestRecord, now: datetime) -> BoardMode:
+    if record.board_frozen_at is not None and now >= record.board_frozen_at:
+        return BoardMode.HIDDEN
+    return BoardMode.COUNTS if record.show_counts else BoardMode.RANKS
+
+
+def safe_name(raw: str, fallback: str) -> str:
+    return transliterate(raw) or fallback
+
+
+def build_view(record: ContestRecord, now: datetime, usable: frozenset[str]) -> ContestView:
+    """The view at `now`; `usable` is the providers this process can push over USSD."""
+    offered = tuple(p for p in USSD_PROVIDERS if p.value in record.providers and p.value in usable)
+    return ContestView(
+        id=record.id, slug=record.slug, name=safe_name(record.name, record.slug),
+        availability=availability(record.status, record.opens_at, record.closes_at, now),
+        price=record.price_per_vote, currency=record.currency, max_votes=record.max_votes_per_order,
+        providers=offered, language=Lang.parse(record.default_language) or Lang.FR, board=board_mode(record, now),
+        candidates=tuple(CandidateView(c.code, safe_name(c.name, f"Cand. {c.code}"), c.status == "active")
+                         for c in record.candidates),
+    )
+
+
+def open_views(views: tuple[ContestView, ...]) -> tuple[ContestView, ...]:
+    return tuple(v for v in views if v.availability is Availability.OPEN)
+
+
+def why_unavailable(views: tuple[ContestView, ...]) -> ContestView | None:
+    """When nothing is open, the contest whose state says most: paused, then not yet open, then closed."""
+    for wanted in (Availability.PAUSED, Availability.NOT_YET, Availability.CLOSED):
+        found = [v for v in views if v.availability is wanted]
+        if found:
+            return found[-1] if wanted is Availability.CLOSED else found[0]
+    return None

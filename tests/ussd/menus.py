@@ -1,0 +1,71 @@
+"""Contest data for the pure menu tests: the demo contest and one whose names are hard for USSD."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from channels.ussd.menu import MenuContext, parse_path, walk
+from channels.ussd.operators import Operator
+from channels.ussd.screens import Reply, render
+from channels.ussd.texts import Lang
+from channels.ussd.views import CandidateRecord, ContestRecord, ContestView, Extras, build_view
+from gateway.seed import DEMO_CANDIDATES
+
+NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+BOTH = frozenset({"mtn", "orange"})
+HARD_NAMES = (
+    ("01", "Émilie Ñúñez 👑"),
+    ("02", "Zoë Kouassi-Bédié"),
+    ("03", "Ôlá 🇨🇲 Stàr"),
+    ("04", "👑👑👑"),
+    ("05", "Łukasz Øster Straße"),
+    ("06", "Ангелина"),
+    ("07", "Jean-François « Le Roi » Mbappé–Ngassa"),
+    ("08", "Chloé “Queen” O’Neil…"),
+    ("09", "Ça[va]{bien}|ok~^€ \\o/"),
+    ("10", "Ñ" * 40 + " Ébène " + "é" * 150),
+    ("11", "Aïssatou\tN'Diaye\n"),
+    ("12", "Zhāng Wěi 张伟"),
+)
+HARD_CONTEST = "Miss Côte d’Ivoire 2026 👑✨ — la grande finale des régions"
+
+
+def record(slug: str = "demo", name: str = "Demo Star 2026", candidates: tuple[tuple[str, str], ...] = DEMO_CANDIDATES,
+           eliminated: tuple[str, ...] = (), **overrides: Any) -> ContestRecord:
+    fields: dict[str, Any] = {
+        "id": 1, "slug": slug, "name": name, "status": "open", "opens_at": NOW - timedelta(hours=1),
+        "closes_at": NOW + timedelta(days=1), "price_per_vote": 100, "currency": "XAF", "max_votes_per_order": 100,
+        "providers": ("mtn", "orange", "stripe"), "default_language": "fr", "show_counts": True,
+        "board_frozen_at": None,
+        "candidates": tuple(CandidateRecord(code, n, "eliminated" if code in eliminated else "active")
+                            for code, n in candidates),
+    }
+    fields.update(overrides)
+    return ContestRecord(**fields)
+
+
+def view(usable: frozenset[str] = BOTH, **overrides: Any) -> ContestView:
+    return build_view(record(**overrides), NOW, usable)
+
+
+def demo() -> ContestView:
+    return view()
+
+
+def hard() -> ContestView:
+    return view(slug="hard", name=HARD_CONTEST, candidates=HARD_NAMES, eliminated=("02",))
+
+
+def context(*contests: ContestView, operator: Operator | None = Operator.MTN, preference: Lang | None = None,
+            unavailable: ContestView | None = None) -> MenuContext:
+    return MenuContext(contests=contests, service_code="*384*123#", operator=operator, preference=preference,
+                       unavailable=unavailable)
+
+
+def screen(ctx: MenuContext, text: str, extras: Extras | None = None) -> Reply:
+    return render(ctx, walk(ctx, parse_path(text)), extras)
+
+
+def body(ctx: MenuContext, text: str, extras: Extras | None = None) -> str:
+    return screen(ctx, text, extras).body

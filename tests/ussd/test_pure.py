@@ -1,0 +1,155 @@
+"""The USSD channel's other pure pieces: GSM-7 text, operator detection, AT forms, contest views."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from channels.ussd.forms import InvalidForm, parse_hit, parse_session_end
+from channels.ussd.gsm7 import GSM7_BASIC, SAFE, clip, is_gsm7, septets, transliterate
+from channels.ussd.layout import LIST_BUDGET, paginate
+from channels.ussd.operators import Operator, detect_operator
+from channels.ussd.texts import ENGLISH, FRENCH, Lang
+from channels.ussd.views import Availability, BoardMode, ContestRecord, build_view, why_unavailable
+from tests.ussd.menus import BOTH, NOW, record, view
+
+# GSM-7 and transliteration.
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("Grace Ndongo", "Grace Ndongo"),
+    ("Hervé Kamga", "Herve Kamga"),
+    ("Émilie Ñúñez 👑", "Emilie Nunez"),
+    ("Straße Æsir Øre Œuvre", "Strasse AEsir Ore OEuvre"),
+    ("“Queen” O’Neil – Mbappé…", '"Queen" O\'Neil - Mbappe...'),
+    ("a\tb\n  c", "a b c"),
+    ("👑🇨🇲✨", ""),
+    ("Ангелина 张伟", ""),
+    ("{x}[y]|z~^\\", "(x)(y)/z-/"),
+    ("Prix: 5€", "Prix: 5EUR"),
+])
+def test_transliterate(raw: str, expected: str) -> None:
+    assert transliterate(raw) == expected
+
+
+@given(st.text(max_size=60))
+def test_transliteration_is_always_plain_gsm7(raw: str) -> None:
+    out = transliterate(raw)
+    assert set(out) <= SAFE and is_gsm7(out) and septets(out) == len(out)
+    assert out == out.strip() and "  " not in out
+
+
+def test_gsm7_alphabet() -> None:
+    assert is_gsm7("CON Merci! 500 XAF @ $ _ é à ñ ü")
+    assert not is_gsm7("💡") and not is_gsm7("ç") and not is_gsm7("’") and not is_gsm7("`")
+    assert septets("a€[") == 5 and is_gsm7("a€[")
+    assert "`" not in GSM7_BASIC and SAFE <= GSM7_BASIC
+
+
+def test_clip_marks_cut_names() -> None:
+    assert clip("Grace Ndongo", 20) == "Grace Ndongo"
+    assert clip("Grace Ndongo", 7) == "Grace."
+    assert len(clip("x" * 50, 10)) == 10
+
+
+def test_paginate_never_loses_an_item_or_overflows() -> None:
+    items = [f"{i:02d} " + "n" * (i * 7 % 40) for i in range(1, 30)]
+    pages = paginate(["Header:"], items, ["98 More 0 Back"], ["0 Back"])
+    listed = [line for page in pages for line in page if line[:2].isdigit() and not line.startswith("98 ")]
+    assert [line[:2] for line in listed] == [item[:2] for item in items]
+    assert all(len("\n".join(page)) <= LIST_BUDGET for page in pages)
+    assert all(page[-1] == "98 More 0 Back" for page in pages[:-1]) and pages[-1][-1] == "0 Back"
+    assert paginate(["H"], [], ["more"], ["last"]) == (("H", "last"),)
+
+
+def test_every_text_is_gsm7() -> None:
+    for texts in (FRENCH, ENGLISH):
+        for value in vars(texts).values():
+            strings = value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else [value]
+            assert all(is_gsm7(s) and s.isascii() for s in strings), value
+
+
+# Operator detection.
+
+@pytest.mark.parametrize(("msisdn", "operator"), [
+    ("+237670000001", Operator.MTN), ("+237677123456", Operator.MTN), ("+237650000000", Operator.MTN),
+    ("+237654999999", Operator.MTN), ("+237680000000", Operator.MTN), ("+237684000000", Operator.MTN),
+    ("+237655000000", Operator.ORANGE), ("+237659999999", Operator.ORANGE), ("+237685000000", Operator.ORANGE),
+    ("+237689000000", Operator.ORANGE), ("+237690000001", Operator.ORANGE), ("+237699999999", Operator.ORANGE),
+    ("+237620000000", None), ("+237222123456", None),  # Camtel mobile, a landline
+    ("+2250500000000", Operator.MTN), ("+2250700000000", Operator.ORANGE), ("+2250100000000", None),  # CI
+    ("+46733123450", None),
+])
+def test_detect_operator(msisdn: str, operator: Operator | None) -> None:
+    assert detect_operator(msisdn) is operator
+
+
+# Africa's Talking forms.
+
+FORM = {"sessionId": "ATUid_1", "serviceCode": "*384*123#", "phoneNumber": "+237670000001",
+        "networkCode": "62401", "text": "1*07"}
+
+
+def test_parse_hit() -> None:
+    hit = parse_hit(FORM)
+    assert (hit.session_id, hit.service_code, hit.msisdn, hit.network_code, hit.text) == (
+        "ATUid_1", "*384*123#", "+237670000001", "62401", "1*07")
+    assert parse_hit({**FORM, "text": "", "phoneNumber": "237670000001"}).msisdn == "+237670000001"
+    assert parse_hit({key: value for key, value in FORM.items() if key != "networkCode"}).network_code == ""
+
+
+@pytest.mark.parametrize(("change", "field"), [
+    ({"sessionId": None}, "sessionId"), ({"sessionId": ""}, "sessionId"), ({"sessionId": "a b"}, "sessionId"),
+    ({"sessionId": "x" * 101}, "sessionId"), ({"serviceCode": None}, "serviceCode"),
+    ({"serviceCode": "*" * 33}, "serviceCode"), ({"phoneNumber": None}, "phoneNumber"),
+    ({"phoneNumber": ""}, "phoneNumber"), ({"phoneNumber": "12"}, "phoneNumber"),
+    ({"phoneNumber": "not a number"}, "phoneNumber"), ({"text": None}, "text"), ({"text": "1" * 1001}, "text"),
+])
+def test_a_malformed_hit_names_its_field(change: dict[str, str | None], field: str) -> None:
+    form = {key: value for key, value in {**FORM, **change}.items() if value is not None}
+    with pytest.raises(InvalidForm) as raised:
+        parse_hit(form)
+    assert raised.value.field == field and raised.value.status == 400
+
+
+def test_parse_session_end() -> None:
+    event = parse_session_end({"sessionId": "ATUid_1", "status": "Incomplete", "phoneNumber": "+237670000001",
+                               "input": "1*07", "cost": "KES 0.00", "hopsCount": "3"})
+    assert (event.session_id, event.status, event.msisdn) == ("ATUid_1", "Incomplete", "+237670000001")
+    assert event.payload["input"] == "1*07" and event.payload["hopsCount"] == "3"
+    assert parse_session_end({"sessionId": "s", "status": "Failed", "phoneNumber": "junk"}).msisdn is None
+    with pytest.raises(InvalidForm):
+        parse_session_end({"status": "Failed"})
+
+
+# Contest views.
+
+def test_availability_and_board() -> None:
+    assert view().availability is Availability.OPEN
+    assert view(status="draft").availability is Availability.CLOSED
+    assert view(closes_at=NOW).availability is Availability.CLOSED
+    assert view(board_frozen_at=NOW + timedelta(hours=1)).board is BoardMode.COUNTS
+    assert view(board_frozen_at=NOW).board is BoardMode.HIDDEN
+    assert view(show_counts=False).board is BoardMode.RANKS
+
+
+def test_why_unavailable_prefers_the_most_telling_contest() -> None:
+    closed, paused = view(slug="a", status="closed"), view(slug="b", status="paused")
+    later = view(slug="c", opens_at=NOW + timedelta(days=1))
+    assert why_unavailable((closed, later, paused)) is paused
+    assert why_unavailable((closed, later)) is later
+    assert why_unavailable((closed, view(slug="d", status="closed"))).slug == "d"
+    assert why_unavailable(()) is None
+
+
+def test_contest_record_round_trips_through_json() -> None:
+    original = record(board_frozen_at=NOW, eliminated=("02",))
+    assert ContestRecord.from_json(original.to_json()) == original
+    assert build_view(original, NOW, BOTH).candidate("2").active is False  # type: ignore[union-attr]
+
+
+def test_languages_parse() -> None:
+    assert Lang.parse("en") is Lang.EN and Lang.parse("xx") is None and Lang.parse(None) is None

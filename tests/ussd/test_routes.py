@@ -1,0 +1,404 @@
+"""`POST /ussd/africastalking` and its events route, fed real Africa's Talking-shaped forms, against
+real PostgreSQL and Redis."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+from rq.job import Job
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.ussd.texts import UNKNOWN_SERVICE
+from gateway import votes
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.models import (
+    BlockedMsisdn,
+    Candidate,
+    Channel,
+    Contest,
+    ContestStatus,
+    OrderStatus,
+    UssdSessionEvent,
+    VoteOrder,
+    VoterPreference,
+)
+from gateway.queues import job_queue, payment_start_job_id, sync_redis
+from gateway.seed import seed_demo
+from tests.factories import count_orders, make_contest
+
+Sessions = async_sessionmaker[AsyncSession]
+DEMO_CODE = "*384*123#"
+MTN_NUMBER = "+237670000001"
+ORANGE_NUMBER = "+237690000001"
+HOME_FR = "CON Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language"
+
+
+def form(text: str, session_id: str = "ATUid_1", msisdn: str = MTN_NUMBER, code: str = DEMO_CODE) -> dict[str, str]:
+    return {"sessionId": session_id, "serviceCode": code, "phoneNumber": msisdn, "networkCode": "62401",
+            "text": text}
+
+
+async def hop(client: TestClient, text: str, **fields: str) -> str:
+    response = await client.post("/ussd/africastalking", data=form(text, **fields))
+    assert response.status == 200 and response.content_type == "text/plain", await response.text()
+    body = await response.text()
+    assert body.startswith(("CON ", "END ")) and len(body) <= 160
+    return body
+
+
+def prefixes(path: str) -> Iterator[str]:
+    """What AT sends hop by hop for a path: "", "1", "1*07", …"""
+    parts = path.split("*")
+    yield ""
+    for end in range(1, len(parts) + 1):
+        yield "*".join(parts[:end])
+
+
+async def dial(client: TestClient, path: str, **fields: str) -> list[str]:
+    return [await hop(client, text, **fields) for text in prefixes(path)]
+
+
+async def orders(sessions: Sessions) -> list[VoteOrder]:
+    async with sessions() as session:
+        return list(await session.scalars(select(VoteOrder).order_by(VoteOrder.created_at)))
+
+
+def queued(settings: Settings) -> list[str]:
+    return job_queue(sync_redis(settings.redis_url or "")).job_ids
+
+
+def job_exists(settings: Settings, order: VoteOrder) -> bool:
+    return Job.exists(payment_start_job_id(order.id), connection=sync_redis(settings.redis_url or ""))
+
+
+@pytest.fixture
+async def demo(sessions: Sessions) -> Contest:
+    contest = await seed_demo(sessions)
+    async with sessions.begin() as session:  # the seeded per-number limits are tested on their own
+        await session.execute(update(Contest).values(max_orders_per_minute=0, max_orders_per_day=0))
+    return contest
+
+
+# The vote path.
+
+async def test_the_full_path_places_one_pending_ussd_order_and_queues_its_push(
+        client: TestClient, demo: Contest, sessions: Sessions, settings: Settings) -> None:
+    screens = await dial(client, "1*07*5*1*1", msisdn="237670000001")
+    assert screens[0] == HOME_FR
+    assert screens[1].startswith("CON Entrez le code du candidat:\n01 Amina Bello")
+    assert screens[2].startswith("CON 07 Grace Ndongo\nPrix: 100 XAF/vote")
+    assert screens[3].startswith("CON 5 vote(s) = 500 XAF\nPayer avec:\n1 MTN MoMo (votre reseau)\n2 Orange Money")
+    assert screens[4].startswith("CON Confirmez votre vote:\n5 vote(s) pour 07 Grace Ndongo\nTotal: 500 XAF")
+    [order] = await orders(sessions)
+    assert screens[5] == ("END Merci! Validez le paiement de 500 XAF sur votre telephone (MTN MoMo) pour compter "
+                          f"vos 5 vote(s). Ref {order.id.hex[:8].upper()}")
+    assert (order.channel, order.voter_msisdn, order.provider, order.quantity, order.amount, order.currency) == (
+        Channel.USSD, MTN_NUMBER, "mtn", 5, 500, "XAF")
+    assert order.status is OrderStatus.PENDING and order.client_key == "ussd:ATUid_1"
+    assert order.payment_started_at is None  # the push is the worker's, after the reply
+    assert job_exists(settings, order) and queued(settings) == [payment_start_job_id(order.id)]
+
+
+async def test_orange_is_pushed_for_an_orange_number(client: TestClient, demo: Contest, sessions: Sessions,
+                                                     settings: Settings) -> None:
+    screens = await dial(client, "1*07*2*2*1", msisdn=ORANGE_NUMBER)
+    assert "1 MTN MoMo\n2 Orange Money (votre reseau)" in screens[3]
+    assert "(Orange Money)" in screens[5]
+    [order] = await orders(sessions)
+    assert (order.provider, order.quantity, order.voter_msisdn) == ("orange", 2, ORANGE_NUMBER)
+    assert job_exists(settings, order)
+
+
+async def test_a_replayed_final_hit_gives_the_same_screen_one_order_one_push(
+        client: TestClient, demo: Contest, sessions: Sessions, settings: Settings) -> None:
+    screens = await dial(client, "1*07*5*1*1")
+    assert await hop(client, "1*07*5*1*1") == screens[-1]
+    assert await hop(client, "1*07*5*1") == screens[-2]
+    [order] = await orders(sessions)
+    assert queued(settings) == [payment_start_job_id(order.id)]
+
+
+async def test_concurrent_replays_of_the_final_hit_make_one_order(
+        client: TestClient, demo: Contest, sessions: Sessions, settings: Settings) -> None:
+    await dial(client, "1*07*5*1")
+    bodies = await asyncio.gather(*(hop(client, "1*07*5*1*1") for _ in range(8)))
+    assert len(set(bodies)) == 1 and bodies[0].startswith("END Merci!")
+    [order] = await orders(sessions)
+    assert queued(settings) == [payment_start_job_id(order.id)]
+
+
+async def test_a_replay_gets_the_screen_it_got_first(client: TestClient, demo: Contest, sessions: Sessions,
+                                                     redis: Redis) -> None:
+    first = await hop(client, "1*07")
+    async with sessions.begin() as session:
+        await session.execute(update(Candidate).where(Candidate.code == "07").values(name="Renamed"))
+    await redis.delete(f"ussd:code:{DEMO_CODE}")
+    assert await hop(client, "1*07") == first
+    assert "Renamed" in await hop(client, "1*07", session_id="ATUid_2")
+
+
+async def test_a_lost_session_record_still_gives_the_right_screens(
+        client: TestClient, demo: Contest, sessions: Sessions, redis: Redis, settings: Settings) -> None:
+    screens = await dial(client, "1*07*5*1")
+    await redis.flushdb()
+    assert await hop(client, "1*07") == screens[2]
+    await redis.flushdb()
+    final = await hop(client, "1*07*5*1*1")
+    [order] = await orders(sessions)
+    assert final.startswith("END Merci!") and order.quantity == 5 and job_exists(settings, order)
+
+
+async def test_paging_and_navigation(client: TestClient, demo: Contest) -> None:
+    assert (await hop(client, "1*98")).startswith("CON Entrez le code du candidat:\n05 Esther Fotso")
+    assert await hop(client, "1*98*0") == await hop(client, "1")
+    assert await hop(client, "1*07*5*00") == HOME_FR
+
+
+async def test_three_wrong_answers_end_politely(client: TestClient, demo: Contest, sessions: Sessions) -> None:
+    assert (await hop(client, "1*99")).startswith("CON Code 99 inconnu.\nEntrez le code du candidat:")
+    assert (await hop(client, "1*99*abc")).startswith("CON Tapez le code en chiffres.")
+    assert await hop(client, "1*99*abc*") == ("END Trop d'erreurs. Recomposez *384*123# pour reessayer. "
+                                              "A bientot!")
+    assert await count_orders(sessions) == 0
+
+
+async def test_wrong_quantities_are_asked_again(client: TestClient, demo: Contest) -> None:
+    for text, reason in (("1*07*000", "Minimum 1 vote."), ("1*07*101", "Maximum 100 votes."),
+                         ("1*07*cinq", "Tapez un nombre."), ("1*07*", "Vous n'avez rien saisi.")):
+        assert (await hop(client, text)).startswith(f"CON {reason}\n07 Grace Ndongo")
+
+
+async def test_the_language_is_remembered_per_number(client: TestClient, demo: Contest, sessions: Sessions) -> None:
+    assert (await hop(client, "4*2")).startswith("CON Demo Star 2026\n1 Vote\n2 Top 5\n3 My votes")
+    async with sessions() as session:
+        assert (await session.get(VoterPreference, MTN_NUMBER)).language == "en"  # type: ignore[union-attr]
+    assert (await hop(client, "", session_id="ATUid_2")).startswith("CON Demo Star 2026\n1 Vote")
+    assert (await hop(client, "", session_id="ATUid_3", msisdn=ORANGE_NUMBER)) == HOME_FR
+
+
+async def test_top_five_and_my_votes(client: TestClient, demo: Contest, sessions: Sessions) -> None:
+    await dial(client, "1*07*5*1*1")
+    [order] = await orders(sessions)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1")
+    await dial(client, "1*03*2*1*1", session_id="ATUid_2")
+    assert await hop(client, "2", session_id="ATUid_3") == "CON Top 5 - Demo Star 2026\n1.07 Grace Ndongo 5\n" \
+                                                          "0 Retour 00 Accueil"
+    assert await hop(client, "3", session_id="ATUid_4") == (
+        "CON Mes votes: 5 compte(s)\n1 paiement(s) en attente\n03 Chantal Mbarga x2 en attente\n"
+        "07 Grace Ndongo x5 compte\n0 Retour 00 Accueil")
+    assert await hop(client, "3", session_id="ATUid_5", msisdn=ORANGE_NUMBER) == \
+        "CON Aucun vote depuis ce numero.\n0 Retour 00 Accueil"
+
+
+# Service codes and contest states.
+
+async def test_an_unknown_service_code_ends_with_a_message(client: TestClient, demo: Contest,
+                                                           sessions: Sessions) -> None:
+    assert await hop(client, "", code="*999*1#") == f"END {UNKNOWN_SERVICE}"
+    assert await count_orders(sessions) == 0
+
+
+@pytest.mark.parametrize(("overrides", "expected"), [
+    ({"status": ContestStatus.CLOSED}, "END Les votes pour Test Contest sont clos. Merci!"),
+    ({"status": ContestStatus.PAUSED}, "END Les votes pour Test Contest sont suspendus. Reessayez plus tard."),
+    ({"opens_at": datetime.now(UTC) + timedelta(hours=1)},
+     "END Les votes pour Test Contest ne sont pas encore ouverts."),
+])
+async def test_a_contest_not_open_ends_at_once(client: TestClient, sessions: Sessions,
+                                               overrides: dict[str, object], expected: str) -> None:
+    await make_contest(sessions, ussd_service_codes=["*384*7#"], **overrides)
+    assert await hop(client, "", code="*384*7#") == expected
+    assert await hop(client, "1*01*1*1*1", code="*384*7#") == expected
+    assert await count_orders(sessions) == 0
+
+
+async def test_a_draft_contest_is_unknown(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, ussd_service_codes=["*384*7#"], status=ContestStatus.DRAFT)
+    assert await hop(client, "", code="*384*7#") == f"END {UNKNOWN_SERVICE}"
+
+
+async def test_a_shared_code_lists_its_open_contests(client: TestClient, sessions: Sessions) -> None:
+    now = datetime.now(UTC)
+    await make_contest(sessions, name="Miss Cameroun", ussd_service_codes=["*384*5#"],
+                       closes_at=now + timedelta(days=1))
+    star = await make_contest(sessions, name="Star Académie ✨", ussd_service_codes=["*384*6#", "*384*5#"],
+                              closes_at=now + timedelta(days=2), default_language="en")
+    await make_contest(sessions, name="Old Show", ussd_service_codes=["*384*5#"], status=ContestStatus.CLOSED)
+    assert await hop(client, "", code="*384*5#") == "CON Choisissez un concours:\n1 Miss Cameroun\n2 Star Academie"
+    screens = await dial(client, "2*1*03*4*1*1", code="*384*5#")
+    assert screens[1] == "CON Star Academie\n1 Vote\n2 Top 5\n3 My votes\n4 Language/Langue\n0 Back"
+    assert screens[-1].startswith("END Thank you! Approve the payment of 400 XAF")
+    [order] = await orders(sessions)
+    assert order.contest_id == star.id and order.quantity == 4
+
+
+async def test_a_contest_closing_mid_session_refuses_the_vote(client: TestClient, sessions: Sessions,
+                                                              redis: Redis) -> None:
+    contest = await make_contest(sessions, ussd_service_codes=["*384*7#"])
+    await dial(client, "1*01*1*1", code="*384*7#")
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(status=ContestStatus.CLOSED))
+    assert await hop(client, "1*01*1*1*1", code="*384*7#") == "END Les votes pour Test Contest sont clos. Merci!"
+    assert await count_orders(sessions) == 0
+
+
+# Abuse limits and blocked numbers.
+
+async def test_a_blocked_number_is_told_at_once(client: TestClient, demo: Contest, sessions: Sessions) -> None:
+    async with sessions.begin() as session:
+        session.add(BlockedMsisdn(msisdn=MTN_NUMBER, reason="chargebacks"))
+    blocked = "END Ce numero ne peut pas voter. Contactez l'organisateur si c'est une erreur."
+    assert await hop(client, "") == blocked
+    assert await count_orders(sessions) == 0
+
+
+async def test_a_number_blocked_during_its_session_cannot_confirm(client: TestClient, demo: Contest,
+                                                                  sessions: Sessions, settings: Settings) -> None:
+    await dial(client, "1*07*5*1")
+    async with sessions.begin() as session:
+        session.add(BlockedMsisdn(msisdn=MTN_NUMBER))
+    assert (await hop(client, "1*07*5*1*1")).startswith("END Ce numero ne peut pas voter.")
+    assert await count_orders(sessions) == 0 and queued(settings) == []
+
+
+@pytest.mark.parametrize("limit", ["max_orders_per_minute", "max_orders_per_day"])
+async def test_per_number_limits_end_with_a_clear_message(client: TestClient, sessions: Sessions,
+                                                          settings: Settings, limit: str) -> None:
+    await make_contest(sessions, ussd_service_codes=["*384*7#"], **{limit: 1})
+    first = await dial(client, "1*01*1*1*1", code="*384*7#")
+    assert first[-1].startswith("END Merci!")
+    second = await dial(client, "1*02*3*1*1", code="*384*7#", session_id="ATUid_2")
+    assert second[-1] == "END Limite de votes atteinte pour ce numero. Reessayez plus tard."
+    other = await dial(client, "1*02*3*1*1", code="*384*7#", session_id="ATUid_3", msisdn="+237670000002")
+    assert other[-1].startswith("END Merci!")
+    assert await count_orders(sessions) == 2 and len(queued(settings)) == 2
+
+
+# Malformed forms.
+
+@pytest.mark.parametrize("missing", ["sessionId", "serviceCode", "phoneNumber", "text"])
+async def test_a_form_missing_a_field_is_refused_and_creates_nothing(
+        client: TestClient, demo: Contest, sessions: Sessions, redis: Redis, missing: str) -> None:
+    await redis.flushdb()
+    data = {key: value for key, value in form("1*07*5*1*1").items() if key != missing}
+    response = await client.post("/ussd/africastalking", data=data)
+    assert response.status == 400
+    assert (await response.json())["error"] == {"code": "invalid_form", "message": f"{missing} is required.",
+                                                "field": missing}
+    assert await count_orders(sessions) == 0 and await redis.keys("*") == []
+
+
+@pytest.mark.parametrize("data", [
+    form("", msisdn="hello"), form("", msisdn="+1"), form("", session_id="has space"),
+    form("1" * 1001), form("", code="*" * 40),
+])
+async def test_invalid_fields_are_refused(client: TestClient, demo: Contest, sessions: Sessions, redis: Redis,
+                                          data: dict[str, str]) -> None:
+    await redis.flushdb()
+    response = await client.post("/ussd/africastalking", data=data)
+    assert response.status == 400 and (await response.json())["error"]["code"] == "invalid_form"
+    assert await count_orders(sessions) == 0 and await redis.keys("*") == []
+
+
+async def test_a_json_body_is_not_an_at_form(client: TestClient, demo: Contest, sessions: Sessions) -> None:
+    response = await client.post("/ussd/africastalking", json=form("1*07*5*1*1"))
+    assert response.status == 400
+    assert await count_orders(sessions) == 0
+
+
+async def test_a_database_outage_ends_the_session_politely(settings: Settings, redis: Redis) -> None:
+    """An HTTP error would cut the caller off without a word: every failure after validation is an END."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"postgresql://nobody@127.0.0.1:{sock.getsockname()[1]}/nothing"
+    async with TestClient(TestServer(create_app(settings.model_copy(update={"database_url": dead})))) as down:
+        response = await down.post("/ussd/africastalking", data=form(""))
+        assert response.status == 200
+        assert await response.text() == "END Service momentanement indisponible. Reessayez dans un instant."
+
+
+async def test_without_redis_the_menu_still_answers_from_the_path(settings: Settings, demo: Contest,
+                                                                   sessions: Sessions) -> None:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
+    async with TestClient(TestServer(create_app(settings.model_copy(update={"redis_url": dead})))) as down:
+        assert await (await down.post("/ussd/africastalking", data=form(""))).text() == HOME_FR
+        quantity = await (await down.post("/ussd/africastalking", data=form("1*07"))).text()
+        assert quantity.startswith("CON 07 Grace Ndongo")
+        final = await (await down.post("/ussd/africastalking", data=form("1*07*5*1*1"))).text()
+        assert final == "END Service momentanement indisponible. Reessayez dans un instant."  # no queue, no order
+    assert await count_orders(sessions) == 0
+
+
+async def test_a_session_id_cannot_be_reused_by_another_number(client: TestClient, demo: Contest,
+                                                               sessions: Sessions) -> None:
+    await dial(client, "1*07*5*1")
+    response = await client.post("/ussd/africastalking", data=form("1*07*5*1*1", msisdn=ORANGE_NUMBER))
+    assert response.status == 400 and (await response.json())["error"]["field"] == "sessionId"
+    assert await count_orders(sessions) == 0
+
+
+# End-of-session notifications.
+
+def event(status: str, session_id: str = "ATUid_1", **extra: str) -> dict[str, str]:
+    return {"sessionId": session_id, "serviceCode": DEMO_CODE, "networkCode": "62401", "phoneNumber": MTN_NUMBER,
+            "status": status, "cost": "XAF 0", "durationInMillis": "41000", "hopsCount": "6",
+            "input": "1*07*5*1*1", "lastAppResponse": "END Merci!", "errorMessage": "", "date": "2026-11-21 12:00:00",
+            **extra}
+
+
+async def stored_events(sessions: Sessions) -> list[UssdSessionEvent]:
+    async with sessions() as session:
+        return list(await session.scalars(select(UssdSessionEvent).order_by(UssdSessionEvent.id)))
+
+
+@pytest.mark.parametrize("status", ["Incomplete", "Failed"])
+async def test_an_unfinished_session_cancels_its_unstarted_order(client: TestClient, demo: Contest,
+                                                                 sessions: Sessions, status: str) -> None:
+    await dial(client, "1*07*5*1*1")
+    response = await client.post("/ussd/africastalking/events", data=event(status, errorMessage="timeout"))
+    assert response.status == 200
+    [order] = await orders(sessions)
+    assert order.status is OrderStatus.FAILED and status in (order.status_reason or "")
+    [stored] = await stored_events(sessions)
+    assert (stored.session_id, stored.status, stored.msisdn) == ("ATUid_1", status, MTN_NUMBER)
+    assert stored.payload["errorMessage"] == "timeout" and stored.payload["hopsCount"] == "6"
+
+
+async def test_notifications_never_cancel_a_started_or_successful_payment(client: TestClient, demo: Contest,
+                                                                          sessions: Sessions) -> None:
+    await dial(client, "1*07*5*1*1")
+    assert (await client.post("/ussd/africastalking/events", data=event("Success"))).status == 200
+    [order] = await orders(sessions)
+    assert order.status is OrderStatus.PENDING
+    async with sessions.begin() as session:
+        await session.execute(update(VoteOrder).values(payment_started_at=datetime.now(UTC)))
+    for status in ("Failed", "Incomplete", "Failed"):  # duplicates are kept too
+        assert (await client.post("/ussd/africastalking/events", data=event(status))).status == 200
+    [order] = await orders(sessions)
+    assert order.status is OrderStatus.PENDING
+    assert [e.status for e in await stored_events(sessions)] == ["Success", "Failed", "Incomplete", "Failed"]
+
+
+async def test_notifications_without_an_order_are_stored(client: TestClient, sessions: Sessions) -> None:
+    await client.post("/ussd/africastalking/events", data=event("Incomplete", session_id="ATUid_9",
+                                                                 phoneNumber="not-a-number"))
+    [stored] = await stored_events(sessions)
+    assert stored.session_id == "ATUid_9" and stored.msisdn is None and stored.payload["phoneNumber"] == "not-a-number"
+
+
+async def test_a_malformed_notification_is_refused(client: TestClient, sessions: Sessions) -> None:
+    data = {key: value for key, value in event("Failed").items() if key != "sessionId"}
+    response = await client.post("/ussd/africastalking/events", data=data)
+    assert response.status == 400
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(UssdSessionEvent)) == 0
