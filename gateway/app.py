@@ -60,7 +60,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     queue_connection = sync_redis(url)
     app[QUEUE] = job_queue(queue_connection)
     yield
-    await app[REDIS].aclose()
+    await app[REDIS].aclose(close_connection_pool=True)
     queue_connection.close()
 
 

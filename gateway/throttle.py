@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 
+from aiohttp import web
 from redis.asyncio import Redis
 
 from gateway.errors import RateLimited
+
+# Votes created per address per minute, form and API together. Generous: behind carrier NAT,
+# many phones share one address.
+VOTE_LIMIT = 30
+VOTE_WINDOW = 60
 
 
 async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: float | None = None) -> bool:
@@ -23,3 +30,27 @@ async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: floa
 async def enforce(redis: Redis, key: str, limit: int, window_seconds: int, message: str) -> None:
     if not await hit(redis, key, limit, window_seconds):
         raise RateLimited(message)
+
+
+def client_address(request: web.Request) -> str:
+    """Who to rate-limit: the peer, or the last X-Forwarded-For hop when the peer is our own proxy
+    (a private or loopback address). IPv6 counts per /64, what one subscriber usually holds."""
+    peer = request.remote or "unknown"
+    try:
+        address = ipaddress.ip_address(peer)
+    except ValueError:
+        return peer
+    forwarded = request.headers.get("X-Forwarded-For", "")
+    if forwarded and (address.is_private or address.is_loopback):
+        try:
+            address = ipaddress.ip_address(forwarded.split(",")[-1].strip())
+        except ValueError:
+            pass
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def vote_limit_key(request: web.Request) -> str:
+    """One budget per address for creating votes, shared by the form and the JSON API."""
+    return f"web-vote:{client_address(request)}"

@@ -135,3 +135,15 @@ async def test_responses_carry_a_request_id(client: TestClient) -> None:
     response = await client.get("/healthz", headers={"X-Request-Id": "trace-42"})
     assert response.headers["X-Request-Id"] == "trace-42"
     assert len((await client.get("/healthz")).headers["X-Request-Id"]) == 32
+
+
+async def test_vote_creation_is_limited_per_address(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    statuses = []
+    for i in range(32):
+        response = await client.post("/api/v1/contests/gala/votes", json={**VOTE, "msisdn": f"+23767000{i:04d}"})
+        statuses.append(response.status)
+    assert statuses[:30] == [201] * 30
+    assert statuses[30:] == [429, 429]
+    assert (await response.json())["error"]["code"] == "rate_limited"
+    assert await count_orders(sessions) == 30

@@ -18,12 +18,13 @@ from channels.web.schemas import (
     VoteCreatedOut,
     VoteRequest,
 )
-from gateway import catalog, payment_flow, votes
+from gateway import catalog, payment_flow, throttle, votes
 from gateway.errors import DomainError, NotFound, VoteRejected
-from gateway.keys import PROVIDERS, QUEUE, SESSIONS, SETTINGS
+from gateway.keys import PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
 from gateway.models import Channel, OrderStatus, VoteOrder
 from gateway.payment_flow import StartOutcome
 from gateway.queues import enqueue_payment_start
+from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 
 routes = web.RouteTableDef()
 
@@ -80,6 +81,8 @@ async def show_contest(request: web.Request) -> web.Response:
 @routes.post("/api/v1/contests/{slug}/votes")
 async def place_vote(request: web.Request) -> web.Response:
     body = await parse_vote_request(request)
+    await throttle.enforce(request.app[REDIS], vote_limit_key(request), VOTE_LIMIT, VOTE_WINDOW,
+                           "Too many votes from this address; please try again in a minute.")
     key = request.headers.get("Idempotency-Key")
     if key is not None and not 1 <= len(key) <= 128:
         raise InvalidRequest("Idempotency-Key must be 1 to 128 characters.", field="Idempotency-Key")

@@ -1,0 +1,325 @@
+/* Ballot public pages: the live board (SSE, else polling, else the server-rendered board), the vote
+   form over fetch with the order's status in place, and the status page's updates. No framework,
+   no build; ES5-style so older phone browsers run it. Without it every page still works. */
+(function () {
+  'use strict';
+  var root = document.documentElement;
+  root.className = root.className.replace(/\bno-js\b/, 'js');
+  var dataEl = document.getElementById('page-data');
+  var page = dataEl ? JSON.parse(dataEl.textContent) : { lang: root.lang, strings: {} };
+  var S = page.strings || {};
+  var POLL_MS = 10000, ORDER_POLL_MS = 2000, ORDER_POLL_LIMIT_MS = 15 * 60 * 1000;
+  var still = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+
+  function fill(text, values) {
+    return String(text || '').replace(/\{(\w+)\}/g, function (m, key) { return key in values ? values[key] : m; });
+  }
+  function group(n) {
+    return String(n).replace(/\B(?=(\d{3})+(?!\d))/g, page.lang === 'fr' ? '\u202f' : ',');
+  }
+  function votesText(n) {
+    var one = page.lang === 'fr' ? n <= 1 : n === 1;
+    return fill(one ? S.vote_one : S.vote_many, { n: group(n) });
+  }
+  function money(amount) {
+    var digits = page.digits || 0, scale = Math.pow(10, digits);
+    var text = group(Math.floor(amount / scale));
+    if (digits) { text += (page.lang === 'fr' ? ',' : '.') + String(amount % scale + scale).slice(1); }
+    return text + '\u00a0' + page.currency;
+  }
+  function getJSON(url) {
+    return fetch(url, { headers: { Accept: 'application/json' }, credentials: 'same-origin', cache: 'no-store' })
+      .then(function (r) {
+        if (!r.ok) { var e = new Error('HTTP ' + r.status); e.status = r.status; throw e; }
+        return r.json();
+      });
+  }
+  function el(tag, className, text) {
+    var node = document.createElement(tag);
+    if (className) { node.className = className; }
+    if (text != null) { node.textContent = text; }
+    return node;
+  }
+
+  /* ---- the board ---- */
+  function startBoard(section) {
+    var list = section.querySelector('.board-list');
+    var state = document.getElementById('live-state');
+    var news = document.getElementById('board-news');
+    var total = document.getElementById('board-total');
+    var version = -1, source = null, retries = 0, pollTimer = null, jsonMissing = false, live = false;
+
+    function setState(name) {
+      state.hidden = false;
+      state.setAttribute('data-state', name);
+      state.querySelector('.live-text').textContent = S['state_' + name] || '';
+    }
+
+    function makeRow(c) {
+      var li = el('li', 'row');
+      li.setAttribute('data-code', c.code);
+      li.setAttribute('data-name', c.name);
+      li.setAttribute('data-votes', '');
+      var avatar = el('span', 'av av-' + (parseInt(c.code, 10) % 6 || 0),
+        c.name.split(/\s+/).slice(0, 2).map(function (w) { return w.charAt(0); }).join('').toUpperCase());
+      avatar.setAttribute('aria-hidden', 'true');
+      li.appendChild(el('span', 'rank'));
+      li.appendChild(avatar);
+      li.appendChild(el('span', 'name', c.name));
+      return li;
+    }
+
+    function update(li, c) {
+      li.setAttribute('data-rank', c.rank);
+      li.querySelector('.rank').textContent = fill(S.rank, { rank: c.rank });
+      var votes = li.querySelector('.votes');
+      if (c.votes == null) { if (votes) { li.removeChild(votes); } return; }
+      if (!votes) { votes = li.appendChild(el('span', 'votes')); }
+      var before = li.getAttribute('data-votes');
+      if (before === String(c.votes)) { return; }
+      votes.textContent = votesText(c.votes);
+      li.setAttribute('data-votes', c.votes);
+      if (before !== '' && !still) { li.classList.remove('bump'); void li.offsetWidth; li.classList.add('bump'); }
+    }
+
+    function animate(tops) {
+      if (still) { return; }
+      var moved = [], i, li, delta;
+      for (i = 0; i < list.children.length; i++) {
+        li = list.children[i];
+        delta = tops[li.getAttribute('data-code')] - li.getBoundingClientRect().top;
+        if (delta) { li.style.transition = 'none'; li.style.transform = 'translateY(' + delta + 'px)'; moved.push(li); }
+      }
+      if (!moved.length) { return; }
+      void list.offsetHeight;  // commit the old positions, then let them slide to the new ones
+      moved.forEach(function (row) { row.style.transition = 'transform .6s ease'; row.style.transform = ''; });
+    }
+
+    function apply(board) {
+      if (board.version != null) {
+        if (board.version < version) { return; }
+        version = board.version;
+      }
+      var rows = {}, tops = {}, i, code, leader = list.firstElementChild;
+      var oldLeader = leader && leader.getAttribute('data-code');
+      for (i = 0; i < list.children.length; i++) {
+        code = list.children[i].getAttribute('data-code');
+        rows[code] = list.children[i];
+        tops[code] = list.children[i].getBoundingClientRect().top;
+      }
+      board.candidates.slice().sort(function (a, b) { return a.rank - b.rank || (a.code < b.code ? -1 : 1); })
+        .forEach(function (c) {
+          var li = rows[c.code] || makeRow(c);
+          update(li, c);
+          list.appendChild(li);  // moves an existing row into its new place
+          delete rows[c.code];
+        });
+      Object.keys(rows).forEach(function (gone) { list.removeChild(rows[gone]); });
+      animate(tops);
+      total.hidden = board.total_votes == null;
+      if (board.total_votes != null) { total.textContent = fill(S.total_votes, { votes: votesText(board.total_votes) }); }
+      leader = list.firstElementChild;
+      if (leader && oldLeader && leader.getAttribute('data-code') !== oldLeader) {
+        news.textContent = fill(S.new_leader, { name: leader.getAttribute('data-name') });
+      }
+    }
+
+    function fromHtml(html) {
+      var doc = new DOMParser().parseFromString(html, 'text/html');
+      var items = doc.querySelectorAll('.board-list li'), out = [], i, votes, totalAttr;
+      for (i = 0; i < items.length; i++) {
+        votes = items[i].getAttribute('data-votes');
+        out.push({ code: items[i].getAttribute('data-code'), name: items[i].getAttribute('data-name'),
+          rank: +items[i].getAttribute('data-rank'), votes: votes === '' ? null : +votes });
+      }
+      totalAttr = doc.querySelector('.board-list').getAttribute('data-total');
+      return { version: null, candidates: out, total_votes: totalAttr === '' ? null : +totalAttr };
+    }
+
+    function pollHtml() {
+      return fetch(section.getAttribute('data-fallback'), { credentials: 'same-origin', cache: 'no-store' })
+        .then(function (r) { if (!r.ok) { throw new Error('HTTP ' + r.status); } return r.text(); })
+        .then(function (html) { apply(fromHtml(html)); });
+    }
+
+    function poll() {
+      var got = jsonMissing ? pollHtml() : getJSON(section.getAttribute('data-json')).then(apply, function (e) {
+        if (e.status !== 404) { throw e; }
+        jsonMissing = true;  // no JSON board on this server: read the server-rendered one
+        return pollHtml();
+      });
+      return got.then(function () { if (!live) { setState('polling'); } },
+        function () { if (!live) { setState('reconnecting'); } });
+    }
+
+    function startPolling() {
+      if (!pollTimer) { pollTimer = setInterval(function () { if (!document.hidden) { poll(); } }, POLL_MS); }
+    }
+    function stopPolling() { clearInterval(pollTimer); pollTimer = null; }
+
+    function onLive() { live = true; retries = 0; setState('live'); stopPolling(); }
+
+    function connect() {
+      if (!window.EventSource || jsonMissing) { setState('polling'); startPolling(); return; }
+      setState(retries ? 'reconnecting' : 'connecting');
+      source = new EventSource(section.getAttribute('data-stream'));
+      source.onopen = onLive;
+      source.addEventListener('leaderboard', function (event) {
+        try { apply(JSON.parse(event.data)); } catch (ignored) { /* a bad frame: wait for the next */ }
+        onLive();
+      });
+      source.onerror = function () {
+        live = false;
+        setState('reconnecting');
+        startPolling();
+        if (source.readyState === 2) {  // the browser gave up (e.g. a 404 or 429): retry later ourselves
+          source.close();
+          retries += 1;
+          setTimeout(connect, Math.min(60000, 1000 * Math.pow(2, retries)) + Math.random() * 1000);
+        }
+      };
+    }
+
+    document.addEventListener('visibilitychange', function () { if (!document.hidden && !live) { poll(); } });
+    connect();
+    return {
+      refresh: function () { if (!live) { poll(); } },
+      mode: function () { return live ? 'live' : (jsonMissing ? 'server-board' : 'polling'); }
+    };
+  }
+
+  /* ---- following an order (the form's panel and the status page) ---- */
+  function showSummary(panel, summary) {
+    panel.className = 'panel on tone-' + summary.tone;
+    panel.querySelector('.panel-title').textContent = summary.title;
+    panel.querySelector('.panel-body').textContent = summary.body;
+  }
+
+  function followOrder(url, panel, done) {
+    var started = Date.now(), timer = setInterval(tick, ORDER_POLL_MS);
+    function tick() {
+      if (Date.now() - started > ORDER_POLL_LIMIT_MS) { clearInterval(timer); return; }
+      getJSON(url).then(function (summary) {
+        showSummary(panel, summary);
+        if (summary.terminal) { clearInterval(timer); if (done) { done(summary); } }
+      }, function () { /* offline for a moment: the next tick tries again */ });
+    }
+    return function stop() { clearInterval(timer); };
+  }
+
+  /* ---- the vote form ---- */
+  function startForm(form, board) {
+    var panel = document.getElementById('order-panel');
+    var summaryBox = document.getElementById('form-errors');
+    var button = form.querySelector('button[type=submit]');
+    var msisdnField = document.getElementById('msisdn-field');
+    var quantity = form.elements.quantity, totalOut = document.getElementById('total');
+    var busy = false, stopFollowing = null;
+
+    function checked(name) {
+      var input = form.querySelector('input[name=' + name + ']:checked');
+      return input ? input.value : '';
+    }
+    function providerChanged() {
+      var mobile = checked('provider') === 'mtn' || checked('provider') === 'orange';
+      msisdnField.hidden = !mobile;
+      form.elements.msisdn.required = mobile;
+    }
+    function showTotal() {
+      var n = parseInt(quantity.value, 10);
+      totalOut.textContent = n > 0 ? fill(S.total, { amount: money(n * page.price) }) : '';
+    }
+    function newFormId() {
+      var bytes = new Uint8Array(16), out = '', i;
+      if (window.crypto && crypto.getRandomValues) { crypto.getRandomValues(bytes); }
+      else { for (i = 0; i < 16; i++) { bytes[i] = Math.floor(Math.random() * 256); } }
+      for (i = 0; i < 16; i++) { out += ('0' + bytes[i].toString(16)).slice(-2); }
+      form.elements.form_id.value = out;
+    }
+    function encode() {
+      var parts = [], i, field;
+      for (i = 0; i < form.elements.length; i++) {
+        field = form.elements[i];
+        if (!field.name || field.disabled || ((field.type === 'radio' || field.type === 'checkbox') && !field.checked)) { continue; }
+        parts.push(encodeURIComponent(field.name) + '=' + encodeURIComponent(field.value));
+      }
+      return parts.join('&');
+    }
+    function clearErrors() {
+      summaryBox.hidden = true;
+      var errs = form.querySelectorAll('.err'), bad = form.querySelectorAll('[aria-invalid]'), i;
+      for (i = 0; i < errs.length; i++) { errs[i].hidden = true; errs[i].textContent = ''; }
+      for (i = 0; i < bad.length; i++) { bad[i].removeAttribute('aria-invalid'); }
+    }
+    function showErrors(errors) {
+      var list = summaryBox.querySelector('ul');
+      list.textContent = '';
+      Object.keys(errors).forEach(function (name) {
+        var target = form.querySelector('[name=' + name + ']'), note = document.getElementById('err-' + name);
+        var link = el('a', '', errors[name]);
+        link.href = '#' + (target && target.id ? target.id : 'vote');
+        list.appendChild(el('li')).appendChild(link);
+        if (note) { note.textContent = errors[name]; note.hidden = false; }
+        var inputs = form.querySelectorAll('[name=' + name + ']'), i;
+        for (i = 0; i < inputs.length; i++) { inputs[i].setAttribute('aria-invalid', 'true'); }
+      });
+      summaryBox.hidden = false;
+      summaryBox.focus();
+    }
+    function accepted(body) {
+      newFormId();  // the next submission is a new vote, not a replay of this one
+      if (body.next.action === 'redirect' && body.next.url) { window.location.assign(body.next.url); return; }
+      if (stopFollowing) { stopFollowing(); }
+      showSummary(panel, body.summary);
+      var link = el('a', '', S.follow_order);
+      link.href = body.status_url;
+      panel.querySelector('.panel-link').textContent = '';
+      panel.querySelector('.panel-link').appendChild(link);
+      panel.focus();
+      stopFollowing = followOrder(body.poll_url, panel, function (summary) {
+        if (summary.status === 'paid') { board.refresh(); setTimeout(board.refresh, 2500); }
+      });
+    }
+
+    form.addEventListener('change', function (event) {
+      if (event.target.name === 'provider') { providerChanged(); }
+    });
+    quantity.addEventListener('input', showTotal);
+    window.addEventListener('pageshow', function (event) { if (event.persisted) { newFormId(); } });
+    providerChanged();
+    showTotal();
+
+    form.addEventListener('submit', function (event) {
+      if (!window.fetch) { return; }  // the plain post works everywhere
+      event.preventDefault();
+      if (busy) { return; }
+      busy = true;
+      button.disabled = true;
+      button.textContent = S.sending;
+      clearErrors();
+      fetch(form.action, { method: 'POST', credentials: 'same-origin', body: encode(),
+        headers: { Accept: 'application/json', 'Content-Type': 'application/x-www-form-urlencoded' } })
+        .then(function (r) { return r.json().then(function (body) { return { status: r.status, body: body }; }); })
+        .then(function (res) {
+          if (res.status === 201) { accepted(res.body); } else { showErrors(res.body.errors || { form: S.error_body }); }
+        }, function () { form.submit(); })  // no answer: the plain post is safe, the form id makes it one vote
+        .then(function () { busy = false; button.disabled = false; button.textContent = S.submit; });
+    });
+  }
+
+  /* ---- the status page ---- */
+  function startOrderPage(section) {
+    if (section.getAttribute('data-terminal') === 'true') { return; }
+    followOrder(section.getAttribute('data-poll'), section, function () {
+      document.getElementById('order-updates').hidden = true;
+    });
+  }
+
+  var boardSection = document.getElementById('board');
+  var board = boardSection && window.fetch ? startBoard(boardSection) : { refresh: function () {}, mode: function () { return 'static'; } };
+  window.ballotBoard = board;
+  var form = document.getElementById('vote-form');
+  if (form) { startForm(form, board); }
+  var orderSection = document.getElementById('order-status');
+  if (orderSection && window.fetch) { startOrderPage(orderSection); }
+}());

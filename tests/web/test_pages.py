@@ -1,0 +1,260 @@
+"""The public pages over HTTP: what a voter's browser gets, with and without JavaScript."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from html.parser import HTMLParser
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.web.pages import VOTE_LIMIT
+from gateway import votes
+from gateway.models import ContestStatus, OrderStatus
+from gateway.reasons import readable_reason
+from tests.factories import count_orders, make_contest, place
+
+Sessions = async_sessionmaker[AsyncSession]
+TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
+FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
+VOTE = {"candidate": "02", "quantity": "3", "provider": "mtn", "msisdn": "6 70 00 00 01"}
+
+
+class Controls(HTMLParser):
+    """The form controls of a page and the ids its labels point at."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inputs: list[dict[str, str | None]] = []
+        self.labelled: set[str] = set()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        values = dict(attrs)
+        if tag == "input" and values.get("type") != "hidden":
+            self.inputs.append(values)
+        if tag == "label" and values.get("for"):
+            self.labelled.add(values["for"] or "")
+
+
+async def open_form(client: TestClient, slug: str, **params: str) -> dict[str, str]:
+    """What a browser holds after loading the contest page: the CSRF cookie and the form's hidden fields."""
+    response = await client.get(f"/c/{slug}", params=params)
+    assert response.status == 200
+    html = await response.text()
+    token, form_id = TOKEN.search(html), FORM_ID.search(html)
+    assert token and form_id
+    return {"csrf_token": token.group(1), "form_id": form_id.group(1)}
+
+
+async def test_index_lists_open_contests_only(client: TestClient, sessions: Sessions) -> None:
+    now = datetime.now(UTC)
+    await make_contest(sessions, slug="gala", name="Gala 2026")
+    await make_contest(sessions, slug="pause", name="Paused Show", status=ContestStatus.PAUSED)
+    await make_contest(sessions, slug="done", name="Closed Show", status=ContestStatus.CLOSED)
+    await make_contest(sessions, slug="draft", name="Draft Show", status=ContestStatus.DRAFT)
+    await make_contest(sessions, slug="late", name="Past Show", opens_at=now - timedelta(days=2),
+                       closes_at=now - timedelta(days=1))
+    response = await client.get("/", headers={"Accept-Language": "en"})
+    html = await response.text()
+    assert response.status == 200 and response.content_type == "text/html"
+    assert 'href="/c/gala"' in html and "Gala 2026" in html and "100\u00a0XAF per vote" in html
+    for name in ("Paused Show", "Closed Show", "Draft Show", "Past Show"):
+        assert name not in html
+
+
+async def test_contest_page_has_candidates_board_and_a_labelled_form(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala", name="Gala 2026", candidates=4)
+    response = await client.get("/c/gala", params={"lang": "en"})
+    html = await response.text()
+    assert response.status == 200
+    assert '<html lang="en"' in html and "Gala 2026" in html
+    assert all(f"Candidate 0{i}" in html for i in range(1, 5))
+    assert html.count('class="row"') == 4 and "0 votes" in html and "No. 1" in html
+    assert re.search(r'<input type="hidden" name="csrf_token" value="[0-9a-f]{64}">', html)
+    controls = Controls()
+    controls.feed(html)
+    assert {c["name"] for c in controls.inputs} == {"candidate", "quantity", "provider", "msisdn"}
+    assert all(c["id"] in controls.labelled for c in controls.inputs), "every control has a <label for>"
+    assert 'aria-live="polite"' in html and 'role="status"' in html
+    cookie = response.cookies["ballot_csrf"]
+    assert cookie["httponly"] and cookie["samesite"] == "Lax"
+    assert "script-src 'self'" in response.headers["Content-Security-Policy"]
+
+
+async def test_plain_post_creates_a_pending_order_and_redirects_to_it(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = await open_form(client, "gala", lang="en")
+    response = await client.post("/c/gala/vote", data={**VOTE, **fields}, allow_redirects=False)
+    assert response.status == 303
+    location = response.headers["Location"]
+    assert re.fullmatch(r"/orders/[0-9a-f-]{36}", location)
+    order = await votes.get_order(sessions, uuid.UUID(location.rsplit("/", 1)[1]))
+    assert (order.status, order.quantity, order.amount, order.voter_msisdn) == (
+        OrderStatus.PENDING, 3, 300, "+237670000001")
+    page = await (await client.get(location)).text()
+    assert "Approve on your phone" in page and "300\u00a0XAF" in page and "+237 •••••• 001" in page
+
+
+async def test_a_double_submission_of_one_form_is_one_order(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = await open_form(client, "gala")
+    first = await client.post("/c/gala/vote", data={**VOTE, **fields}, allow_redirects=False)
+    second = await client.post("/c/gala/vote", data={**VOTE, **fields}, allow_redirects=False)
+    assert first.headers["Location"] == second.headers["Location"]
+    assert await count_orders(sessions) == 1
+
+
+async def test_the_script_posts_the_same_form_and_gets_json(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = await open_form(client, "gala", lang="en")
+    response = await client.post("/c/gala/vote", data={**VOTE, **fields}, headers={"Accept": "application/json"})
+    body = await response.json()
+    assert response.status == 201 and body["next"]["action"] == "approve_on_phone"
+    assert body["summary"]["title"] == "Approve on your phone" and body["summary"]["terminal"] is False
+    status = await (await client.get(body["poll_url"])).json()
+    assert status["status"] == "pending" and status["title"] == "Approve on your phone"
+
+
+@pytest.mark.parametrize("tamper", ["no token", "wrong token", "no cookie"])
+async def test_a_post_without_a_valid_csrf_token_is_refused(client: TestClient, sessions: Sessions,
+                                                             tamper: str) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = await open_form(client, "gala", lang="en")
+    if tamper == "no token":
+        del fields["csrf_token"]
+    elif tamper == "wrong token":
+        fields["csrf_token"] = "0" * 64
+    else:
+        client.session.cookie_jar.clear()
+    response = await client.post("/c/gala/vote", data={**VOTE, **fields}, allow_redirects=False,
+                                 headers={"Accept-Language": "en"})
+    assert response.status == 403
+    assert "This form has expired" in await response.text()
+    assert await count_orders(sessions) == 0
+
+
+async def test_bad_input_comes_back_with_errors_next_to_the_fields(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = await open_form(client, "gala", lang="en")
+    response = await client.post("/c/gala/vote", data={**VOTE, **fields, "quantity": "0", "msisdn": "12"})
+    html = await response.text()
+    assert response.status == 422
+    assert re.search(r'id="err-quantity">Enter a number of votes between 1 and 100\.<', html)
+    assert re.search(r'id="err-msisdn">This is not a valid phone number\.<', html)
+    assert re.search(r'id="quantity"[^>]*aria-invalid="true"', html)
+    assert 'value="12"' in html and 'id="cand-02" value="02" required checked' in html  # as the voter left it
+    assert 'role="alert"' in html and 'href="#quantity"' in html
+    assert await count_orders(sessions) == 0
+
+
+async def test_a_card_vote_without_keys_is_refused_on_the_provider(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = await open_form(client, "gala", lang="fr")
+    response = await client.post("/c/gala/vote", data={**VOTE, **fields, "provider": "stripe", "msisdn": ""})
+    html = await response.text()
+    assert response.status == 422
+    assert re.search(r'id="err-provider">Ce moyen de paiement n&#39;est pas disponible', html)
+    assert await count_orders(sessions) == 0
+
+
+async def test_votes_per_address_are_limited(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = await open_form(client, "gala", lang="en")
+    crowd = {"X-Forwarded-For": "198.51.100.1, 203.0.113.7"}  # the last hop is what our proxy saw
+    for _ in range(VOTE_LIMIT):
+        refused = await client.post("/c/gala/vote", data={**VOTE, **fields, "quantity": "0"}, headers=crowd)
+        assert refused.status == 422
+    limited = await client.post("/c/gala/vote", data={**VOTE, **fields}, headers=crowd, allow_redirects=False)
+    assert limited.status == 429 and limited.headers["Retry-After"] == "60"
+    assert "Too many attempts" in await limited.text()
+    assert await count_orders(sessions) == 0
+    other = await client.post("/c/gala/vote", data={**VOTE, **fields},
+                              headers={"X-Forwarded-For": "203.0.113.8"}, allow_redirects=False)
+    assert other.status == 303
+
+
+async def test_french_and_english(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala", default_language="fr")
+    french = await (await client.get("/c/gala")).text()
+    assert '<html lang="fr"' in french and "Voter et payer" in french and "Classement en direct" in french
+    english = await (await client.get("/c/gala", headers={"Accept-Language": "en-GB,en;q=0.9"})).text()
+    assert '<html lang="en"' in english and "Vote and pay" in english
+    chosen = await client.get("/c/gala", params={"lang": "en"}, headers={"Accept-Language": "fr"})
+    assert chosen.cookies["ballot_lang"].value == "en"
+    remembered = await (await client.get("/c/gala", headers={"Accept-Language": "fr"})).text()
+    assert "Vote and pay" in remembered and 'hreflang="fr"' in remembered
+
+
+async def test_order_page_for_pending_paid_and_failed(client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    pending = await place(sessions, contest, candidate="01", quantity=2)
+    paid = await place(sessions, contest, candidate="02", quantity=3)
+    await votes.confirm_payment(sessions, paid.id, "SUCCESSFUL", 300, "XAF", "txn-1")
+    failed = await place(sessions, contest, candidate="03")
+    await votes.fail_order(sessions, failed.id, readable_reason("APPROVAL_REJECTED"))
+
+    html = await (await client.get(f"/orders/{pending.id}", params={"lang": "en"})).text()
+    assert "Approve on your phone" in html and 'http-equiv="refresh"' in html and pending.id.hex[:8].upper() in html
+    html = await (await client.get(f"/orders/{paid.id}")).text()
+    assert "Thank you! Your vote counts." in html and "3 votes for Candidate 02" in html
+    assert 'http-equiv="refresh"' not in html
+    html = await (await client.get(f"/orders/{failed.id}")).text()
+    assert "The payment was declined on the phone. (APPROVAL_REJECTED)" in html
+    assert 'href="/c/gala?candidate=03#vote"' in html
+    html = await (await client.get(f"/orders/{failed.id}", params={"lang": "fr"})).text()
+    assert "Le paiement a été refusé sur le téléphone. (APPROVAL_REJECTED)" in html and "Voter à nouveau" in html
+    status = await (await client.get(f"/orders/{paid.id}/status")).json()
+    assert status["status"] == "paid" and status["terminal"] is True and status["tone"] == "ok"
+
+
+@pytest.mark.parametrize("path", ["/orders/{random}", "/orders/not-an-id", "/c/nope"])
+async def test_unknown_order_or_contest_is_a_404_page(client: TestClient, sessions: Sessions, path: str) -> None:
+    response = await client.get(path.format(random=uuid.uuid4()), params={"lang": "en"})
+    assert response.status == 404 and response.content_type == "text/html"
+    assert "Page not found" in await response.text()
+
+
+async def test_board_ranks_ties_together_and_can_hide_counts(client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="gala", candidates=3)
+    for code, quantity in (("02", 5), ("03", 5)):
+        order = await place(sessions, contest, candidate=code, quantity=quantity)
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", quantity * 100, "XAF", f"t-{code}")
+    html = await (await client.get("/c/gala/board", params={"lang": "en"})).text()
+    rows = re.findall(r'data-code="(\d+)" data-name="[^"]*" data-rank="(\d)" data-votes="(\d*)"', html)
+    assert rows == [("02", "1", "5"), ("03", "1", "5"), ("01", "3", "0")]
+    assert "10 votes in total" in html and 'http-equiv="refresh" content="30"' in html
+    contest_hidden = await make_contest(sessions, slug="secret-counts", candidates=2, show_counts=False)
+    assert contest_hidden.show_counts is False
+    html = await (await client.get("/c/secret-counts", params={"lang": "en"})).text()
+    assert "only the ranking is shown" in html and 'class="votes"' not in html and "No. 1" in html
+
+
+async def test_static_files_are_versioned_and_cached(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    html = await (await client.get("/c/gala")).text()
+    css = re.search(r'href="(/static/ballot\.css\?v=[^"]+)"', html)
+    js = re.search(r'src="(/static/ballot\.js\?v=[^"]+)" defer', html)
+    assert css and js
+    for url in (css.group(1), js.group(1)):
+        response = await client.get(url)
+        assert response.status == 200 and "immutable" in response.headers["Cache-Control"]
+
+
+async def test_a_frozen_board_shows_the_votes_paid_before_the_freeze(client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="gala", candidates=2,
+                                 board_frozen_at=datetime.now(UTC) - timedelta(minutes=1))
+    order = await place(sessions, contest, candidate="02", quantity=4)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", "late")
+    html = await (await client.get("/c/gala", params={"lang": "en"})).text()
+    assert "The ranking is frozen" in html and "4 votes" not in html and "0 votes in total" in html
+
+
+async def test_a_paused_contest_shows_its_board_but_no_form(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala", status=ContestStatus.PAUSED)
+    html = await (await client.get("/c/gala", params={"lang": "en"})).text()
+    assert "Voting is paused for now." in html and 'id="vote-form"' not in html and 'id="board-list"' in html
+    again = await client.get("/c/gala/vote", allow_redirects=False)
+    assert again.status == 303 and again.headers["Location"] == "/c/gala#vote"

@@ -1,0 +1,77 @@
+"""The pure parts of the public pages: language choice, numbers and reasons in words, CSRF tokens,
+and which address a vote is counted against."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import make_mocked_request
+
+from channels.web import csrf
+from channels.web.i18n import Translator, choose_language, from_accept_language, mask_phone
+from channels.web.pages import rank
+from gateway.throttle import client_address
+
+
+@pytest.mark.parametrize(("header", "expected"), [
+    ("en-GB,en;q=0.9,fr;q=0.8", "en"), ("fr-CM, en;q=0.5", "fr"), ("de, en;q=0.2", "en"),
+    ("en;q=0, fr;q=0.1", "fr"), ("de-DE", None), ("", None), ("en;q=abc", None)])
+def test_accept_language(header: str, expected: str | None) -> None:
+    assert from_accept_language(header) == expected
+
+
+def test_query_beats_cookie_beats_browser_beats_contest() -> None:
+    def lang(path: str, headers: dict[str, str]) -> tuple[str, bool]:
+        return choose_language(make_mocked_request("GET", path, headers=headers), "en")
+
+    assert lang("/?lang=fr", {"Cookie": "ballot_lang=en"}) == ("fr", True)
+    assert lang("/", {"Cookie": "ballot_lang=fr", "Accept-Language": "en"}) == ("fr", False)
+    assert lang("/", {"Accept-Language": "fr"}) == ("fr", False)
+    assert lang("/?lang=xx", {}) == ("en", False)
+
+
+def test_money_votes_and_reasons_in_each_language() -> None:
+    fr, en = Translator("fr"), Translator("en")
+    assert fr.money(150000, "XAF") == "150\u202f000\u00a0XAF" and en.money(150000, "XAF") == "150,000\u00a0XAF"
+    assert fr.money(1250, "EUR") == "12,50\u00a0EUR" and en.money(1250, "EUR") == "12.50\u00a0EUR"
+    assert (fr.votes(0), fr.votes(1), fr.votes(2)) == ("0 vote", "1 vote", "2 votes")
+    assert (en.votes(0), en.votes(1)) == ("0 votes", "1 vote")
+    reason = "The payment was declined on the phone. (APPROVAL_REJECTED)"
+    assert en.reason(reason) == reason
+    assert fr.reason(reason) == "Le paiement a été refusé sur le téléphone. (APPROVAL_REJECTED)"
+    assert fr.reason("no payment in time") == "Le paiement a échoué. (no payment in time)"
+    assert mask_phone("+237670000001") == "+237 •••••• 001"
+
+
+def test_csrf_token_is_the_signature_of_the_cookie() -> None:
+    first = csrf.issue(make_mocked_request("GET", "/"), "secret")
+    assert first.fresh and first.token == csrf.sign("secret", first.cookie)
+    cookie = {"Cookie": f"{csrf.COOKIE}={first.cookie}"}
+    again = csrf.issue(make_mocked_request("GET", "/", headers=cookie), "secret")
+    assert not again.fresh and again.token == first.token
+    post = make_mocked_request("POST", "/", headers=cookie)
+    assert csrf.verify(post, {csrf.FIELD: first.token}, "secret")
+    assert not csrf.verify(post, {csrf.FIELD: csrf.sign("other secret", first.cookie)}, "secret")
+    assert not csrf.verify(post, {csrf.FIELD: "é" * 64}, "secret")
+    assert not csrf.verify(make_mocked_request("POST", "/"), {csrf.FIELD: first.token}, "secret")
+
+
+@pytest.mark.parametrize(("peer", "forwarded", "expected"), [
+    ("41.202.219.10", "198.51.100.1", "41.202.219.10"),  # a public peer cannot choose its address
+    ("127.0.0.1", "198.51.100.1, 203.0.113.7", "203.0.113.7"),  # our proxy: the hop it saw
+    ("172.18.0.1", "not an address", "172.18.0.1"),
+    ("2001:db8:1:2:3:4:5:6", "", "2001:db8:1:2::/64"),
+])
+def test_client_address(peer: str, forwarded: str, expected: str) -> None:
+    class Transport:
+        def get_extra_info(self, name: str, default: object = None) -> object:
+            return (peer, 40000) if name == "peername" else default
+
+    headers = {"X-Forwarded-For": forwarded} if forwarded else {}
+    request = make_mocked_request("POST", "/c/x/vote", headers=headers, transport=Transport())
+    assert client_address(request) == expected
+
+
+def test_equal_votes_share_a_rank() -> None:
+    rows = rank([("01", "A", None, 3), ("10", "B", None, 5), ("02", "C", None, 5), ("03", "D", None, 0)], True)
+    assert [(r.code, r.rank) for r in rows] == [("02", 1), ("10", 1), ("01", 3), ("03", 4)]
+    assert all(r.votes is None for r in rank([("01", "A", None, 3)], False))
