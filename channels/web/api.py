@@ -9,6 +9,7 @@ from datetime import timedelta
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
+from channels.web import openapi
 from channels.web.schemas import (
     CandidateOut,
     ContestDetailOut,
@@ -119,3 +120,4 @@ async def show_order(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
+    openapi.setup(app)

@@ -1,0 +1,90 @@
+"""The public JSON API described as OpenAPI 3.1, built from the same pydantic models that
+validate requests and shape answers, so the description cannot drift from the code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from channels.web.schemas import ContestDetailOut, ContestOut, OrderOut, VoteCreatedOut, VoteRequest
+
+
+class ErrorDetail(BaseModel):
+    code: str = Field(description="stable, for programs: e.g. contest_not_found, invalid_request")
+    message: str = Field(description="for people")
+    field: str | None = Field(default=None, description="the request field at fault, when there is one")
+
+
+class ErrorOut(BaseModel):
+    error: ErrorDetail
+
+
+class ContestListOut(BaseModel):
+    contests: list[ContestOut]
+
+
+MODELS: tuple[type[BaseModel], ...] = (VoteRequest, ContestListOut, ContestDetailOut, OrderOut, VoteCreatedOut,
+                                       ErrorOut)
+
+
+def ref(model: type[BaseModel]) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+
+def answer(model: type[BaseModel], description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": ref(model)}}}
+
+
+ERRORS = {
+    "404": answer(ErrorOut, "no such contest or order"),
+    "429": answer(ErrorOut, "too many attempts: try again later"),
+}
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+
+
+def build() -> dict[str, Any]:
+    schemas: dict[str, Any] = {}
+    for model in MODELS:
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[model.__name__] = schema
+    vote = {
+        "summary": "Start a paid vote",
+        "parameters": [SLUG, {"name": "Idempotency-Key", "in": "header", "required": False,
+                              "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref(VoteRequest)}}},
+        "responses": {"201": answer(VoteCreatedOut, "the order, pending, and what the voter must do next"),
+                      "400": answer(ErrorOut, "the body is not a JSON object"),
+                      "413": answer(ErrorOut, "the body is too large"),
+                      "422": answer(ErrorOut, "the vote cannot be placed as asked (the field is named)"),
+                      "503": answer(ErrorOut, "the payment service did not answer: try again"), **ERRORS},
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": "Ballot public API", "version": "1"},
+        "paths": {
+            "/api/v1/contests": {"get": {"summary": "Contests the public may see",
+                                         "responses": {"200": answer(ContestListOut, "contests")}}},
+            "/api/v1/contests/{slug}": {"get": {"summary": "One contest and its active candidates",
+                                                "parameters": [SLUG],
+                                                "responses": {"200": answer(ContestDetailOut, "the contest"),
+                                                              **ERRORS}}},
+            "/api/v1/contests/{slug}/votes": {"post": vote},
+            "/api/v1/orders/{order_id}": {"get": {
+                "summary": "A vote order's status",
+                "parameters": [{"name": "order_id", "in": "path", "required": True,
+                                "schema": {"type": "string", "maxLength": 64}}],
+                "responses": {"200": answer(OrderOut, "the order"), **ERRORS}}},
+        },
+        "components": {"schemas": schemas},
+    }
+
+
+async def openapi(request: web.Request) -> web.Response:
+    return web.json_response(build())
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/v1/openapi.json", openapi)
