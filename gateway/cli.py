@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import getpass
 import os
 import sys
@@ -59,6 +60,10 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         app = create_app(settings)
+        # Everything built so far lives for the whole process: keep the collector from walking it,
+        # which keeps pauses short with thousands of open streams.
+        gc.collect()
+        gc.freeze()
         web.run_app(app, host=args.host or settings.gateway_host, port=args.port or settings.gateway_port,
                     reuse_port=True, print=None, access_log=None, handle_signals=True)
     return 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
 import time
 
@@ -33,19 +34,20 @@ async def enforce(redis: Redis, key: str, limit: int, window_seconds: int, messa
 
 
 def client_address(request: web.Request) -> str:
-    """Who to rate-limit: the peer, or the last X-Forwarded-For hop when the peer is our own proxy
-    (a private or loopback address). IPv6 counts per /64, what one subscriber usually holds."""
-    peer = request.remote or "unknown"
+    """Who to rate-limit for this request."""
+    return address_key(request.remote, request.headers.get("X-Forwarded-For"))
+
+
+def address_key(peer: str | None, forwarded_for: str | None) -> str:
+    """The peer, or the last X-Forwarded-For hop when the peer is our own proxy (a private or
+    loopback address); IPv6 counts per /64, what one subscriber usually holds."""
     try:
-        address = ipaddress.ip_address(peer)
+        address = ipaddress.ip_address(peer or "")
     except ValueError:
-        return peer
-    forwarded = request.headers.get("X-Forwarded-For", "")
-    if forwarded and (address.is_private or address.is_loopback):
-        try:
-            address = ipaddress.ip_address(forwarded.split(",")[-1].strip())
-        except ValueError:
-            pass
+        return peer or "unknown"
+    if forwarded_for and (address.is_private or address.is_loopback):
+        with contextlib.suppress(ValueError):
+            address = ipaddress.ip_address(forwarded_for.split(",")[-1].strip())
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)

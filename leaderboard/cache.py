@@ -1,54 +1,254 @@
-"""Tallies cached in Redis: a sorted set and a version per contest, rebuilt from PostgreSQL."""
+"""Tallies cached in Redis: a sorted set and a version per contest, rebuilt from PostgreSQL.
+
+Per contest:
+  leaderboard:{id}:votes          sorted set, candidate id -> votes (the live tallies)
+  leaderboard:{id}:board          hash: version, updated_ms, and the PostgreSQL snapshot mark they came from
+  leaderboard:{id}:version        the newest version handed out for the contest (live or frozen)
+  leaderboard:{id}:frozen:{ms}    JSON tallies as of the organiser's freeze moment (epoch ms)
+  leaderboard:{id}:changed        pub/sub channel, carries the new version
+
+Versions come from Redis's clock: max(previous + 1, now in ms). They keep increasing after a FLUSHDB or
+a Redis restart (the clock has moved on), so a viewer holding an old `Last-Event-ID` still gets newer boards.
+
+Refreshes need no lock: each carries the PostgreSQL snapshot it read (xmax, number of transactions still
+in progress) and Redis refuses one older than what it already holds, so two workers racing can never
+leave an older board on top.
+"""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import json
+from dataclasses import dataclass
+from datetime import datetime
 
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.models import Tally
+from gateway.models import OrderStatus, VoteOrder
+from leaderboard.board import Tallies
+
+Sessions = async_sessionmaker[AsyncSession]
+CHANNEL_PATTERN = "leaderboard:*:changed"
+REBUILD_LOCK_MS = 5000  # one process rebuilds a missing board; the others wait for it this long at most
+REBUILD_POLL_SECONDS = 0.02
+FROZEN_TTL_SECONDS = 90 * 86400
+
+# The live tallies and the snapshot they were read at; a strictly older snapshot is refused.
+_REFRESH = """
+local xmax, nxip, force = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
+local held = redis.call('HMGET', KEYS[2], 'version', 'xmax', 'nxip')
+if not force and held[1] and held[2] then
+  local hxmax, hnxip = tonumber(held[2]), tonumber(held[3])
+  if xmax < hxmax or (xmax == hxmax and nxip > hnxip) then return held[1] end
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local version = string.format('%.0f', math.max(tonumber(redis.call('GET', KEYS[3]) or '0') + 1, now))
+redis.call('DEL', KEYS[1])
+for i = 5, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[2], 'version', version, 'updated_ms', string.format('%.0f', now),
+           'xmax', ARGV[2], 'nxip', ARGV[3])
+redis.call('SET', KEYS[3], version)
+redis.call('PUBLISH', ARGV[1], version)
+return version
+"""
+
+# A new version for what is already there (the live board after an unfreeze, a benchmark's change).
+_TOUCH = """
+if redis.call('EXISTS', KEYS[2]) == 0 then return false end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local version = string.format('%.0f', math.max(tonumber(redis.call('GET', KEYS[3]) or '0') + 1, now))
+redis.call('HSET', KEYS[2], 'version', version)
+redis.call('SET', KEYS[3], version)
+redis.call('PUBLISH', ARGV[1], version)
+return version
+"""
+
+# A version for a frozen snapshot: newer than anything the contest has shown, so viewers move to it.
+_NEXT_VERSION = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local version = string.format('%.0f', math.max(tonumber(redis.call('GET', KEYS[1]) or '0') + 1, now))
+redis.call('SET', KEYS[1], version)
+return version
+"""
+
+# Tallies and the snapshot they were read at, in one statement (so one snapshot).
+_TALLIES_SQL = text("""
+SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
+       (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())) AS nxip,
+       COALESCE((SELECT json_object_agg(candidate_id, votes) FROM tallies WHERE contest_id = :contest_id),
+                '{}'::json)::text AS votes
+""")
 
 
 def votes_key(contest_id: int) -> str:
     return f"leaderboard:{contest_id}:votes"
 
 
+def board_key(contest_id: int) -> str:
+    return f"leaderboard:{contest_id}:board"
+
+
 def version_key(contest_id: int) -> str:
     return f"leaderboard:{contest_id}:version"
 
 
-def updated_key(contest_id: int) -> str:
-    return f"leaderboard:{contest_id}:updated_at"
+def frozen_key(contest_id: int, frozen_at: datetime) -> str:
+    return f"leaderboard:{contest_id}:frozen:{int(frozen_at.timestamp() * 1000)}"
+
+
+def rebuild_lock_key(contest_id: int) -> str:
+    return f"leaderboard:{contest_id}:rebuilding"
 
 
 def channel_name(contest_id: int) -> str:
     return f"leaderboard:{contest_id}:changed"
 
 
-async def refresh_contest(sessions: async_sessionmaker[AsyncSession], redis: Redis, contest_id: int) -> int:
-    """Copy a contest's tallies from PostgreSQL to Redis, bump its version and tell subscribers.
+def contest_from_channel(channel: bytes | str) -> int | None:
+    """`leaderboard:42:changed` -> 42; anything else -> None."""
+    name = channel.decode() if isinstance(channel, bytes) else channel
+    parts = name.split(":")
+    if len(parts) == 3 and parts[0] == "leaderboard" and parts[2] == "changed" and parts[1].isdigit():
+        return int(parts[1])
+    return None
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotMark:
+    """Where a PostgreSQL snapshot stands: a later snapshot has a higher xmax, or the same xmax and fewer
+    transactions still in progress. A snapshot with a lower mark cannot have seen more commits."""
+
+    xmax: int
+    in_progress: int
+
+
+async def read_tallies(sessions: Sessions, contest_id: int) -> tuple[dict[int, int], SnapshotMark]:
+    async with sessions() as session:
+        row = (await session.execute(_TALLIES_SQL, {"contest_id": contest_id})).one()
+    votes = {int(candidate_id): int(count) for candidate_id, count in json.loads(row.votes).items()}
+    return votes, SnapshotMark(int(row.xmax), int(row.nxip))
+
+
+async def store_tallies(redis: Redis, contest_id: int, votes: dict[int, int], mark: SnapshotMark,
+                        *, force: bool = False) -> int:
+    """Replace the live tallies under a new version and publish it, unless Redis already holds a newer read.
+
+    Returns the version Redis now holds. `force` ignores the order (after restoring PostgreSQL from a backup).
+    """
+    pairs = [value for candidate_id, count in votes.items() for value in (count, candidate_id)]
+    keys = [votes_key(contest_id), board_key(contest_id), version_key(contest_id)]
+    args = [channel_name(contest_id), mark.xmax, mark.in_progress, "1" if force else "0", *pairs]
+    return int(await redis.eval(_REFRESH, len(keys), *keys, *args))
+
+
+async def refresh_contest(sessions: Sessions, redis: Redis, contest_id: int, *, force: bool = False) -> int:
+    """Copy a contest's tallies from PostgreSQL to Redis under a new version and tell every web process.
 
     Absolute values, not increments: running it twice, or out of order, leaves the cache right.
     """
-    async with sessions() as session:
-        rows = (await session.execute(
-            select(Tally.candidate_id, Tally.votes).where(Tally.contest_id == contest_id)
-        )).all()
-    scores = {str(candidate_id): votes for candidate_id, votes in rows}
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.delete(votes_key(contest_id))
-        if scores:
-            pipe.zadd(votes_key(contest_id), scores)
-        pipe.incr(version_key(contest_id))
-        pipe.set(updated_key(contest_id), datetime.now(UTC).isoformat())
-        results = await pipe.execute()
-    version = int(results[-2])
-    await redis.publish(channel_name(contest_id), str(version))
-    return version
+    votes, mark = await read_tallies(sessions, contest_id)
+    return await store_tallies(redis, contest_id, votes, mark, force=force)
+
+
+async def touch(redis: Redis, contest_id: int) -> int | None:
+    """Announce the cached live board again under a new version; None if Redis holds no board for it."""
+    keys = [votes_key(contest_id), board_key(contest_id), version_key(contest_id)]
+    version = await redis.eval(_TOUCH, len(keys), *keys, channel_name(contest_id))
+    return int(version) if version is not None else None
 
 
 async def cached_votes(redis: Redis, contest_id: int) -> dict[int, int]:
     pairs = await redis.zrange(votes_key(contest_id), 0, -1, withscores=True)
     return {int(member): int(score) for member, score in pairs}
+
+
+@dataclass(frozen=True, slots=True)
+class LiveRead:
+    tallies: Tallies
+    newest_version: int  # the contest's newest version; above tallies.version after a frozen snapshot
+
+
+async def read_live(redis: Redis, contest_id: int) -> LiveRead | None:
+    """The live tallies in one atomic read, or None when Redis has no board for the contest."""
+    async with redis.pipeline(transaction=True) as pipe:
+        pipe.hmget(board_key(contest_id), "version", "updated_ms")
+        pipe.zrange(votes_key(contest_id), 0, -1, withscores=True)
+        pipe.get(version_key(contest_id))
+        (version, updated_ms), pairs, newest = await pipe.execute()
+    if version is None:
+        return None
+    votes = {int(member): int(score) for member, score in pairs}
+    tallies = Tallies(int(version), int(updated_ms or 0), votes)
+    return LiveRead(tallies, max(int(newest or 0), tallies.version))
+
+
+async def live_tallies(sessions: Sessions, redis: Redis, contest_id: int) -> Tallies:
+    """The live tallies; a board missing from Redis (flushed, restarted) is rebuilt from PostgreSQL once."""
+    read = await read_live(redis, contest_id)
+    if read is None:
+        read = await _rebuild_missing(sessions, redis, contest_id)
+    if read.newest_version > read.tallies.version:
+        # A frozen snapshot was shown after this board: re-announce it so viewers come back to live.
+        await touch(redis, contest_id)
+        read = await read_live(redis, contest_id) or read
+    return read.tallies
+
+
+async def _rebuild_missing(sessions: Sessions, redis: Redis, contest_id: int) -> LiveRead:
+    """A short lock so a thundering herd of readers rebuilds once; the others wait for the result."""
+    if await redis.set(rebuild_lock_key(contest_id), "1", nx=True, px=REBUILD_LOCK_MS):
+        try:
+            await refresh_contest(sessions, redis, contest_id)
+        finally:
+            await redis.delete(rebuild_lock_key(contest_id))
+    else:
+        for _ in range(int(REBUILD_LOCK_MS / 1000 / REBUILD_POLL_SECONDS)):
+            await asyncio.sleep(REBUILD_POLL_SECONDS)
+            if (read := await read_live(redis, contest_id)) is not None:
+                return read
+        await refresh_contest(sessions, redis, contest_id)  # the rebuilder died: do it ourselves
+    read = await read_live(redis, contest_id)
+    if read is None:
+        raise RuntimeError(f"the board of contest {contest_id} vanished from Redis while being rebuilt")
+    return read
+
+
+async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, frozen_at: datetime) -> Tallies:
+    """The tallies as of the freeze moment, computed once from PostgreSQL and kept in Redis.
+
+    Counted from the orders themselves (paid, decided by `frozen_at`), so it does not matter when the
+    snapshot is first asked for. The first writer wins; everybody then serves the same version.
+    """
+    key = frozen_key(contest_id, frozen_at)
+    if (raw := await redis.get(key)) is None:
+        votes = await paid_votes_until(sessions, contest_id, frozen_at)
+        version = int(await redis.eval(_NEXT_VERSION, 1, version_key(contest_id)))
+        document = {"version": version, "updated_ms": int(frozen_at.timestamp() * 1000),
+                    "votes": {str(k): v for k, v in votes.items()}}
+        await redis.set(key, json.dumps(document), nx=True, ex=FROZEN_TTL_SECONDS)
+        raw = await redis.get(key) or json.dumps(document)
+    document = json.loads(raw)
+    votes = {int(k): int(v) for k, v in document["votes"].items()}
+    return Tallies(int(document["version"]), int(document["updated_ms"]), votes)
+
+
+async def paid_votes_until(sessions: Sessions, contest_id: int, moment: datetime) -> dict[int, int]:
+    async with sessions() as session:
+        rows = await session.execute(
+            select(VoteOrder.candidate_id, func.sum(VoteOrder.quantity))
+            .where(VoteOrder.contest_id == contest_id, VoteOrder.status == OrderStatus.PAID,
+                   VoteOrder.decided_at <= moment)
+            .group_by(VoteOrder.candidate_id)
+        )
+        return {candidate_id: int(total) for candidate_id, total in rows}
+
+
+async def forget_frozen(redis: Redis, contest_id: int) -> int:
+    """Drop a contest's frozen snapshots (they are recomputed from PostgreSQL on the next read)."""
+    keys = [key async for key in redis.scan_iter(match=f"leaderboard:{contest_id}:frozen:*", count=100)]
+    return int(await redis.delete(*keys)) if keys else 0

@@ -1,0 +1,127 @@
+"""The public board as plain data: ranking with shared ranks, visibility rules, ETags. No I/O here."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateInfo:
+    id: int
+    code: str
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ContestView:
+    """What the board needs to know about a contest; read from PostgreSQL, cached briefly per process."""
+
+    id: int
+    slug: str
+    show_counts: bool
+    frozen_at: datetime | None
+    candidates: tuple[CandidateInfo, ...]  # active and eliminated only: hidden candidates never show
+
+
+@dataclass(frozen=True, slots=True)
+class Tallies:
+    """Votes per candidate id at one version of the board."""
+
+    version: int
+    updated_ms: int  # when these tallies were taken (epoch milliseconds)
+    votes: Mapping[int, int]
+
+
+@dataclass(frozen=True, slots=True)
+class RankedRow:
+    candidate: CandidateInfo
+    votes: int
+    rank: int
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    """A board ready to send: its version, ETag and JSON body (the same bytes for every viewer)."""
+
+    version: int
+    etag: str
+    body: bytes
+
+
+def is_frozen(frozen_at: datetime | None, now: datetime) -> bool:
+    """The organiser froze the public board from `frozen_at` on; before that moment it is live."""
+    return frozen_at is not None and frozen_at <= now
+
+
+def _code_order(code: str) -> tuple[int, str]:
+    return (int(code), code) if code.isdigit() else (0, code)
+
+
+def rank_candidates(candidates: Sequence[CandidateInfo], votes: Mapping[int, int]) -> list[RankedRow]:
+    """Most votes first, ties in code order sharing a rank ("competition ranking": 1, 1, 3)."""
+    ordered = sorted(candidates, key=lambda c: (-votes.get(c.id, 0), _code_order(c.code)))
+    rows: list[RankedRow] = []
+    for position, candidate in enumerate(ordered, start=1):
+        count = votes.get(candidate.id, 0)
+        tied = bool(rows) and rows[-1].votes == count
+        rows.append(RankedRow(candidate, count, rows[-1].rank if tied else position))
+    return rows
+
+
+def iso_from_ms(epoch_ms: int) -> str:
+    return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def public_board(contest: ContestView, tallies: Tallies) -> dict[str, object]:
+    """The JSON document of the API and the stream; counts are null when the organiser hides them."""
+    rows = rank_candidates(contest.candidates, tallies.votes)
+    show = contest.show_counts
+    return {
+        "contest": contest.slug,
+        "version": tallies.version,
+        "updated_at": iso_from_ms(tallies.updated_ms),
+        "total_votes": sum(row.votes for row in rows) if show else None,
+        "candidates": [
+            {"code": row.candidate.code, "name": row.candidate.name, "votes": row.votes if show else None,
+             "rank": row.rank}
+            for row in rows
+        ],
+    }
+
+
+def etag_for(contest: ContestView, version: int) -> str:
+    """The version names the tallies; hiding counts changes the body at the same version, so it shows too."""
+    return f'"{version}"' if contest.show_counts else f'"{version}-ranks"'
+
+
+def render(contest: ContestView, tallies: Tallies) -> Rendered:
+    body = json.dumps(public_board(contest, tallies), separators=(",", ":"), ensure_ascii=False).encode()
+    return Rendered(tallies.version, etag_for(contest, tallies.version), body)
+
+
+def etag_matches(if_none_match: str | None, etag: str) -> bool:
+    """RFC 9110 weak comparison against an If-None-Match list (`*` matches anything)."""
+    if not if_none_match:
+        return False
+    wanted = etag.removeprefix("W/")
+    for candidate in if_none_match.split(","):
+        candidate = candidate.strip()
+        if candidate == "*" or candidate.removeprefix("W/") == wanted:
+            return True
+    return False
+
+
+def parse_last_event_id(value: str | None) -> int | None:
+    """A viewer's `Last-Event-ID`: the board version it already shows; anything else is ignored."""
+    if value is None:
+        return None
+    value = value.strip()
+    return int(value) if value.isdigit() and len(value) <= 18 else None
+
+
+def needs_first_frame(current_version: int, last_event_id: int | None) -> bool:
+    """Send the current board at once unless the viewer already shows it (or something newer)."""
+    return last_event_id is None or last_event_id < current_version

@@ -1,0 +1,123 @@
+"""The public board of a contest: who is on it (PostgreSQL, cached briefly), the tallies (Redis), the rules."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Generic, TypeVar
+
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.catalog import PUBLIC_STATUSES
+from gateway.errors import NotFound
+from gateway.models import Candidate, CandidateStatus, Contest
+from leaderboard import cache
+from leaderboard.board import CandidateInfo, ContestView, Rendered, Tallies, is_frozen, render
+
+Sessions = async_sessionmaker[AsyncSession]
+SHOWN_STATUSES = (CandidateStatus.ACTIVE, CandidateStatus.ELIMINATED)
+K = TypeVar("K")
+T = TypeVar("T")
+
+
+class SingleFlight(Generic[K, T]):
+    """Concurrent callers for one key share one read.
+
+    When thousands of viewers connect at once (a show starts, a process restarts), each contest is read
+    once per wave rather than once per viewer; Redis's connection pool would otherwise run out. A read
+    joined late may miss a change made meanwhile: the stream covers that with the hub's newest frame.
+    """
+
+    def __init__(self) -> None:
+        self._running: dict[K, asyncio.Task[T]] = {}
+
+    async def run(self, key: K, work: Callable[[], Awaitable[T]]) -> T:
+        task = self._running.get(key)
+        if task is None:
+            task = asyncio.ensure_future(work())
+            self._running[key] = task
+            task.add_done_callback(lambda done: self._finished(key, done))
+        return await asyncio.shield(task)
+
+    def _finished(self, key: K, task: asyncio.Task[T]) -> None:
+        if not task.cancelled():
+            task.exception()  # retrieved here too, in case every caller has gone away
+        if self._running.get(key) is task:
+            del self._running[key]
+
+
+async def load_contest_view(sessions: Sessions, *, slug: str | None = None,
+                            contest_id: int | None = None) -> ContestView | None:
+    """A public contest (not a draft) and the candidates its board shows, or None."""
+    condition = Contest.slug == slug if slug is not None else Contest.id == contest_id
+    async with sessions() as session:
+        contest = await session.scalar(select(Contest).where(condition, Contest.status.in_(PUBLIC_STATUSES)))
+        if contest is None:
+            return None
+        rows = await session.execute(
+            select(Candidate.id, Candidate.code, Candidate.name)
+            .where(Candidate.contest_id == contest.id, Candidate.status.in_(SHOWN_STATUSES))
+        )
+        candidates = tuple(CandidateInfo(id_, code, name) for id_, code, name in rows)
+    return ContestView(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates)
+
+
+class Boards:
+    """Reads boards for one web process. Contest settings are cached for `contest_ttl` seconds, so an
+    organiser's change of visibility reaches viewers within that time (the tallies are never cached here)."""
+
+    def __init__(self, sessions: Sessions, redis: Redis, contest_ttl: float,
+                 clock: Callable[[], datetime] | None = None) -> None:
+        self.sessions = sessions
+        self.redis = redis
+        self._ttl = contest_ttl
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._by_id: dict[int, tuple[float, ContestView]] = {}
+        self._ids: dict[str, int] = {}
+        self._loads: SingleFlight[str | int, ContestView | None] = SingleFlight()
+        self._renders: SingleFlight[int, Rendered] = SingleFlight()
+
+    async def contest(self, slug: str) -> ContestView:
+        """The contest called `slug`, or NotFound (drafts are not public)."""
+        contest_id = self._ids.get(slug)
+        view = self._fresh(contest_id) if contest_id is not None else None
+        if view is None or view.slug != slug:
+            view = await self._loads.run(slug, lambda: load_contest_view(self.sessions, slug=slug))
+            if view is None:
+                raise NotFound(f"No contest is called {slug!r}.", code="contest_not_found")
+            self._remember(view)
+        return view
+
+    async def contest_by_id(self, contest_id: int) -> ContestView | None:
+        view = self._fresh(contest_id)
+        if view is None:
+            view = await self._loads.run(contest_id, lambda: load_contest_view(self.sessions, contest_id=contest_id))
+            if view is not None:
+                self._remember(view)
+        return view
+
+    async def tallies(self, contest: ContestView) -> Tallies:
+        """Frozen: the tallies as of the freeze moment; otherwise the live ones."""
+        if contest.frozen_at is not None and is_frozen(contest.frozen_at, self._clock()):
+            return await cache.frozen_tallies(self.sessions, self.redis, contest.id, contest.frozen_at)
+        return await cache.live_tallies(self.sessions, self.redis, contest.id)
+
+    async def render(self, contest: ContestView) -> Rendered:
+        return await self._renders.run(contest.id, lambda: self._render_now(contest))
+
+    async def _render_now(self, contest: ContestView) -> Rendered:
+        return render(contest, await self.tallies(contest))
+
+    def _fresh(self, contest_id: int) -> ContestView | None:
+        entry = self._by_id.get(contest_id)
+        if entry is None or entry[0] < time.monotonic():
+            return None
+        return entry[1]
+
+    def _remember(self, view: ContestView) -> None:
+        self._by_id[view.id] = (time.monotonic() + self._ttl, view)
+        self._ids[view.slug] = view.id

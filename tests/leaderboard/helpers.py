@@ -1,0 +1,32 @@
+"""Votes counted through the vote core, then published as the outbox worker does."""
+
+from __future__ import annotations
+
+from redis.asyncio import Redis
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import votes
+from gateway.models import Contest
+from leaderboard.cache import refresh_contest
+from tests.factories import place
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+async def confirmed_vote(sessions: Sessions, contest: Contest, code: str = "01", quantity: int = 1) -> None:
+    order = await place(sessions, contest, code, quantity)
+    outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, None)
+    assert outcome is votes.ConfirmOutcome.COUNTED
+
+
+async def vote_and_publish(sessions: Sessions, redis: Redis, contest: Contest, code: str = "01",
+                           quantity: int = 1) -> int:
+    """A confirmed vote and the outbox handler's refresh: the new board version."""
+    await confirmed_vote(sessions, contest, code, quantity)
+    return await refresh_contest(sessions, redis, contest.id)
+
+
+async def set_contest(sessions: Sessions, contest: Contest, **values: object) -> None:
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(**values))

@@ -1,0 +1,134 @@
+"""The pure parts: ranking, visibility, ETags, Last-Event-ID, coalescing and SSE framing."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from gateway.throttle import address_key
+from leaderboard import sse
+from leaderboard.board import (
+    CandidateInfo,
+    ContestView,
+    Tallies,
+    etag_for,
+    etag_matches,
+    is_frozen,
+    needs_first_frame,
+    parse_last_event_id,
+    public_board,
+    rank_candidates,
+    render,
+)
+from leaderboard.cache import contest_from_channel
+from leaderboard.hub import flush_delay
+
+CANDIDATES = tuple(CandidateInfo(id_, f"{id_:02d}", f"Name {id_}") for id_ in range(1, 6))
+
+
+def view(show_counts: bool = True) -> ContestView:
+    return ContestView(7, "miss-cameroun", show_counts, None, CANDIDATES)
+
+
+def test_ties_share_a_rank_and_the_next_rank_skips() -> None:
+    rows = rank_candidates(CANDIDATES, {1: 10, 2: 30, 3: 10, 4: 30, 5: 2})
+    assert [(row.candidate.code, row.votes, row.rank) for row in rows] == [
+        ("02", 30, 1), ("04", 30, 1), ("01", 10, 3), ("03", 10, 3), ("05", 2, 5),
+    ]
+
+
+def test_candidates_without_votes_tie_last_in_code_order() -> None:
+    candidates = (CandidateInfo(1, "10", "Ten"), CandidateInfo(2, "9", "Nine"), CandidateInfo(3, "02", "Two"))
+    rows = rank_candidates(candidates, {})
+    assert [(row.candidate.code, row.rank) for row in rows] == [("02", 1), ("9", 1), ("10", 1)]
+
+
+def test_public_board_shape_with_counts() -> None:
+    board = public_board(view(), Tallies(1_700_000_000_123, 1_700_000_000_123, {1: 3, 2: 5}))
+    assert board == {
+        "contest": "miss-cameroun", "version": 1_700_000_000_123, "updated_at": "2023-11-14T22:13:20.123Z",
+        "total_votes": 8,
+        "candidates": [
+            {"code": "02", "name": "Name 2", "votes": 5, "rank": 1},
+            {"code": "01", "name": "Name 1", "votes": 3, "rank": 2},
+            {"code": "03", "name": "Name 3", "votes": 0, "rank": 3},
+            {"code": "04", "name": "Name 4", "votes": 0, "rank": 3},
+            {"code": "05", "name": "Name 5", "votes": 0, "rank": 3},
+        ],
+    }
+
+
+def test_hidden_counts_keep_ranks_only() -> None:
+    board = public_board(view(show_counts=False), Tallies(5, 0, {1: 3, 2: 5}))
+    assert board["total_votes"] is None
+    assert [(c["code"], c["votes"], c["rank"]) for c in board["candidates"]][:2] == [("02", None, 1), ("01", None, 2)]
+
+
+def test_votes_of_candidates_not_on_the_board_are_not_counted() -> None:
+    board = public_board(view(), Tallies(5, 0, {1: 3, 99: 1000}))
+    assert board["total_votes"] == 3
+
+
+def test_etag_names_the_version_and_the_visibility() -> None:
+    assert etag_for(view(), 42) == '"42"'
+    assert etag_for(view(show_counts=False), 42) == '"42-ranks"'
+    rendered = render(view(), Tallies(42, 0, {}))
+    assert rendered.etag == '"42"' and json.loads(rendered.body)["version"] == 42
+
+
+def test_if_none_match() -> None:
+    assert etag_matches('"42"', '"42"')
+    assert etag_matches('W/"42"', '"42"')
+    assert etag_matches('"41", "42"', '"42"')
+    assert etag_matches("*", '"42"')
+    assert not etag_matches('"41"', '"42"')
+    assert not etag_matches(None, '"42"')
+    assert not etag_matches('"42"', '"42-ranks"')
+
+
+def test_freeze_applies_from_its_moment() -> None:
+    now = datetime(2025, 1, 1, 20, tzinfo=UTC)
+    assert not is_frozen(None, now)
+    assert not is_frozen(now + timedelta(seconds=1), now)
+    assert is_frozen(now, now)
+    assert is_frozen(now - timedelta(hours=2), now)
+
+
+def test_last_event_id_parsing_and_resumption() -> None:
+    assert parse_last_event_id(None) is None
+    assert parse_last_event_id(" 57 ") == 57
+    for junk in ("", "abc", "-1", "1.5", "9" * 30):
+        assert parse_last_event_id(junk) is None
+    assert needs_first_frame(58, None)
+    assert needs_first_frame(58, 57)  # older: the current board at once
+    assert not needs_first_frame(58, 58)  # the viewer shows it already: no duplicate
+    assert not needs_first_frame(58, 60)  # newer (another process was ahead): wait for the next change
+
+
+def test_coalescing_delay() -> None:
+    assert flush_delay(10.0, None, 0.25) == 0.0  # first change after a quiet spell: at once
+    assert flush_delay(10.0, 9.0, 0.25) == 0.0
+    assert abs(flush_delay(10.0, 9.9, 0.25) - 0.15) < 1e-9
+
+
+def test_event_frames() -> None:
+    assert sse.event_frame("leaderboard", b'{"a":1}', 57) == b'event: leaderboard\nid: 57\ndata: {"a":1}\n\n'
+    assert sse.event_frame("x", "one\ntwo\r\nthree") == b"event: x\ndata: one\ndata: two\ndata: three\n\n"
+    assert sse.event_frame("x", "a\u2028b") == "event: x\ndata: a\u2028b\n\n".encode()  # not a line break here
+    assert sse.retry_frame(3000) == b"retry: 3000\n\n"
+    assert sse.comment_frame("ping") == sse.PING == b": ping\n\n"
+
+
+def test_channel_names() -> None:
+    assert contest_from_channel(b"leaderboard:42:changed") == 42
+    assert contest_from_channel("leaderboard:x:changed") is None
+    assert contest_from_channel("other:42:changed") is None
+
+
+def test_streams_are_counted_per_client_address() -> None:
+    assert address_key("41.202.219.73", None) == "41.202.219.73"
+    assert address_key("41.202.219.73", "154.72.160.5") == "41.202.219.73"  # a public peer cannot claim another
+    assert address_key("10.0.0.2", "154.72.160.5, 102.244.1.8") == "102.244.1.8"  # our proxy's last hop
+    assert address_key("127.0.0.1", "garbage") == "127.0.0.1"
+    assert address_key("2001:db8::1", None) == address_key("2001:db8::2", None) == "2001:db8::/64"
+    assert address_key(None, None) == "unknown"

@@ -1,0 +1,143 @@
+"""GET /api/v1/contests/{slug}/leaderboard: the JSON board, ETag/304, visibility, rebuilds from PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.models import CandidateStatus, ContestStatus
+from leaderboard import cache
+from leaderboard.rebuild import rebuild_all
+from tests.factories import make_contest
+from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+def url(slug: str) -> str:
+    return f"/api/v1/contests/{slug}/leaderboard"
+
+
+async def test_board_json_and_etag(board_client: TestClient, sessions: Sessions, redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=4)
+    await vote_and_publish(sessions, redis, contest, "02", 5)
+    await vote_and_publish(sessions, redis, contest, "03", 5)
+    version = await vote_and_publish(sessions, redis, contest, "01", 2)
+    response = await board_client.get(url(contest.slug))
+    assert response.status == 200
+    assert response.headers["ETag"] == f'"{version}"'
+    assert response.headers["Cache-Control"] == "no-cache"
+    body = await response.json()
+    assert set(body) == {"contest", "version", "updated_at", "total_votes", "candidates"}
+    assert (body["contest"], body["version"], body["total_votes"]) == (contest.slug, version, 12)
+    assert datetime.fromisoformat(body["updated_at"]) > datetime.now(UTC) - timedelta(minutes=1)
+    assert [(c["code"], c["name"], c["votes"], c["rank"]) for c in body["candidates"]] == [
+        ("02", "Candidate 02", 5, 1), ("03", "Candidate 03", 5, 1), ("01", "Candidate 01", 2, 3),
+        ("04", "Candidate 04", 0, 4),
+    ]
+    again = await board_client.get(url(contest.slug), headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status == 304 and again.headers["ETag"] == response.headers["ETag"]
+    newer = await vote_and_publish(sessions, redis, contest, "04", 1)
+    changed = await board_client.get(url(contest.slug), headers={"If-None-Match": response.headers["ETag"]})
+    assert changed.status == 200 and changed.headers["ETag"] == f'"{newer}"'
+
+
+async def test_unknown_and_draft_contests_are_not_found(board_client: TestClient, sessions: Sessions) -> None:
+    draft = await make_contest(sessions, status=ContestStatus.DRAFT)
+    for slug in ("nope", draft.slug):
+        response = await board_client.get(url(slug))
+        assert response.status == 404
+        assert (await response.json())["error"]["code"] == "contest_not_found"
+        stream = await board_client.get(url(slug) + "/stream")
+        assert stream.status == 404
+
+
+async def test_hidden_candidates_never_show_eliminated_ones_do(board_client: TestClient, sessions: Sessions,
+                                                               redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=3, candidate_status={
+        "02": CandidateStatus.ELIMINATED, "03": CandidateStatus.HIDDEN})
+    await vote_and_publish(sessions, redis, contest, "01", 1)
+    body = await (await board_client.get(url(contest.slug))).json()
+    assert [c["code"] for c in body["candidates"]] == ["01", "02"]
+
+
+async def test_hidden_counts_show_ranks_only(board_client: TestClient, sessions: Sessions, redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=3, show_counts=False)
+    version = await vote_and_publish(sessions, redis, contest, "03", 4)
+    response = await board_client.get(url(contest.slug))
+    body = await response.json()
+    assert body["total_votes"] is None
+    assert [(c["code"], c["votes"], c["rank"]) for c in body["candidates"]] == [
+        ("03", None, 1), ("01", None, 2), ("02", None, 2)]
+    assert response.headers["ETag"] == f'"{version}-ranks"'
+    await set_contest(sessions, contest, show_counts=True)  # the organiser shows them again: a new ETag
+    shown = await board_client.get(url(contest.slug), headers={"If-None-Match": response.headers["ETag"]})
+    assert shown.status == 200 and (await shown.json())["total_votes"] == 4
+
+
+async def test_frozen_board_shows_the_tallies_of_the_freeze_moment(board_client: TestClient, sessions: Sessions,
+                                                                  redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=2)
+    live_version = await vote_and_publish(sessions, redis, contest, "01", 3)
+    await set_contest(sessions, contest, board_frozen_at=datetime.now(UTC))
+    await vote_and_publish(sessions, redis, contest, "02", 10)  # after the freeze: counted, not shown
+    frozen = await (await board_client.get(url(contest.slug))).json()
+    assert frozen["version"] > live_version
+    assert frozen["total_votes"] == 3
+    assert [(c["code"], c["votes"]) for c in frozen["candidates"]] == [("01", 3), ("02", 0)]
+    await vote_and_publish(sessions, redis, contest, "02", 1)
+    assert await (await board_client.get(url(contest.slug))).json() == frozen  # frozen means frozen
+    await set_contest(sessions, contest, board_frozen_at=None)  # unfrozen: live again, under a newer version
+    live = await (await board_client.get(url(contest.slug))).json()
+    assert live["version"] > frozen["version"]
+    assert [(c["code"], c["votes"]) for c in live["candidates"]] == [("02", 11), ("01", 3)]
+
+
+async def test_a_freeze_in_the_future_is_not_yet_applied(board_client: TestClient, sessions: Sessions,
+                                                         redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=2, board_frozen_at=datetime.now(UTC) + timedelta(hours=3))
+    version = await vote_and_publish(sessions, redis, contest, "02", 2)
+    body = await (await board_client.get(url(contest.slug))).json()
+    assert (body["version"], body["total_votes"]) == (version, 2)
+
+
+async def test_board_missing_from_redis_is_rebuilt_from_postgres_with_a_newer_version(
+    board_client: TestClient, sessions: Sessions, redis: Redis
+) -> None:
+    contest = await make_contest(sessions, candidates=2)
+    before = await vote_and_publish(sessions, redis, contest, "02", 7)
+    await confirmed_vote(sessions, contest, "01", 1)  # committed, but its refresh never ran
+    await redis.flushdb()
+    body = await (await board_client.get(url(contest.slug))).json()
+    assert body["version"] > before  # the clock-based version keeps increasing after a flush
+    assert [(c["code"], c["votes"]) for c in body["candidates"]] == [("02", 7), ("01", 1)]
+    assert await cache.cached_votes(redis, contest.id) != {}
+
+
+async def test_rebuild_all_from_postgres(sessions: Sessions, redis: Redis) -> None:
+    first = await make_contest(sessions, candidates=2)
+    second = await make_contest(sessions, candidates=2)
+    old = await vote_and_publish(sessions, redis, first, "01", 2)
+    await confirmed_vote(sessions, second, "02", 3)
+    await redis.flushdb()
+    rebuilt = await rebuild_all(sessions, redis)
+    assert set(rebuilt) == {first.slug, second.slug}
+    assert rebuilt[first.slug] > old
+    assert sorted((await cache.cached_votes(redis, second.id)).values()) == [0, 3]
+
+
+async def test_an_older_read_never_replaces_a_newer_board(sessions: Sessions, redis: Redis) -> None:
+    """Two workers race: the one that read PostgreSQL first must not overwrite the other's board."""
+    contest = await make_contest(sessions, candidates=2)
+    stale_votes, stale_mark = await cache.read_tallies(sessions, contest.id)
+    await vote_and_publish(sessions, redis, contest, "01", 5)
+    newer = await cache.read_live(redis, contest.id)
+    assert newer is not None
+    assert await cache.store_tallies(redis, contest.id, stale_votes, stale_mark) == newer.tallies.version
+    assert sum((await cache.cached_votes(redis, contest.id)).values()) == 5
+    forced = await cache.store_tallies(redis, contest.id, stale_votes, stale_mark, force=True)
+    assert forced > newer.tallies.version
+    assert sum((await cache.cached_votes(redis, contest.id)).values()) == 0

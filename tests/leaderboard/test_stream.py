@@ -1,0 +1,305 @@
+"""GET /api/v1/contests/{slug}/leaderboard/stream: Server-Sent Events from confirmation to every viewer."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+
+import aiohttp
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import votes
+from gateway.keys import LEADERBOARD_HUB, REDIS, RELAY, SESSIONS
+from leaderboard import cache
+from leaderboard.cache import refresh_contest, touch
+from tests.factories import make_contest, place, tallies
+from tests.leaderboard.conftest import EventReader, MakeClient
+from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
+
+Sessions = async_sessionmaker[AsyncSession]
+OpenStream = Callable[..., Awaitable[tuple[aiohttp.ClientResponse, EventReader]]]
+
+
+def votes_of(board: dict[str, object]) -> dict[str, int | None]:
+    return {c["code"]: c["votes"] for c in board["candidates"]}  # type: ignore[attr-defined, index]
+
+
+async def test_first_frame_at_once_with_stream_headers(board_client: TestClient, streams: OpenStream,
+                                                       sessions: Sessions, redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=3)
+    version = await vote_and_publish(sessions, redis, contest, "02", 4)
+    response, reader = await streams(board_client, contest.slug)
+    assert response.status == 200
+    assert response.headers["Content-Type"] == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-cache"
+    assert response.headers["X-Accel-Buffering"] == "no"
+    first = await reader.next()
+    assert first is not None
+    assert (first.event, first.version) == ("leaderboard", version)
+    assert reader.retry == 3000
+    api = await (await board_client.get(f"/api/v1/contests/{contest.slug}/leaderboard")).json()
+    assert first.board == api
+    assert votes_of(first.board) == {"02": 4, "01": 0, "03": 0}
+
+
+async def test_a_confirmed_payment_reaches_the_viewer_through_the_outbox(
+    make_client: MakeClient, streams: OpenStream, sessions: Sessions
+) -> None:
+    """The production path: the payment commits with its outbox row; the relay refreshes the board."""
+    client = await make_client(relay=True)
+    contest = await make_contest(sessions, candidates=2)
+    _, reader = await streams(client, contest.slug)
+    first = await reader.next()
+    assert first is not None and first.board["total_votes"] == 0
+    order = await place(sessions, contest, "02", 3)
+    started = asyncio.get_running_loop().time()
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "txn-1")
+    client.app[RELAY].kick()  # what the payment callback does after a confirmation
+    frame = await reader.next(timeout=2)
+    assert frame is not None and frame.version > first.version
+    assert votes_of(frame.board) == {"02": 3, "01": 0}
+    assert asyncio.get_running_loop().time() - started < 1.0
+
+
+async def test_a_burst_of_1000_confirmations_is_coalesced_and_the_last_frame_is_exact(
+    board_client: TestClient, streams: OpenStream, sessions: Sessions, redis: Redis
+) -> None:
+    contest = await make_contest(sessions, candidates=5, max_votes_per_order=10)
+    gate = asyncio.Semaphore(10)
+
+    async def placed(index: int) -> object:
+        async with gate:
+            return await place(sessions, contest, f"{index % 5 + 1:02d}", index % 3 + 1)
+
+    orders = await asyncio.gather(*(placed(i) for i in range(1000)))
+    _, reader = await streams(board_client, contest.slug)
+    first = await reader.next()
+    assert first is not None
+
+    async def confirm_and_publish(order: object) -> None:
+        async with gate:  # ten workers confirming and refreshing at once
+            await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None)  # type: ignore[attr-defined]
+            await refresh_contest(sessions, redis, contest.id)
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    await asyncio.gather(*(confirm_and_publish(order) for order in orders))
+    burst = loop.time() - started
+    expected = await tallies(sessions, contest.id)
+    total = sum(expected.values())
+    assert total == sum(i % 3 + 1 for i in range(1000))
+    last = await reader.until(lambda event: event.board["total_votes"] == total, timeout=3)
+    assert await reader.nothing_within(0.6)  # nothing after the exact board
+    frames = len(reader.arrivals) - 1
+    assert votes_of(last.board) == expected
+    assert frames < 1000 / 10
+    assert frames <= burst / 0.25 + 3, (frames, burst)  # ~4 frames per second at most
+
+
+async def test_last_event_id_resumption(board_client: TestClient, streams: OpenStream, sessions: Sessions,
+                                        redis: Redis) -> None:
+    """Older id: the current board at once. Same (or newer) id: no duplicate, the next change comes.
+    Also after Redis lost everything: the rebuilt board has a newer version than any the viewer saw."""
+    contest = await make_contest(sessions, candidates=2)
+    old = await vote_and_publish(sessions, redis, contest, "01", 1)
+    current = await vote_and_publish(sessions, redis, contest, "02", 2)
+
+    _, behind = await streams(board_client, contest.slug, headers={"Last-Event-ID": str(old)})
+    caught_up = await behind.next()
+    assert caught_up is not None and caught_up.version == current
+
+    _, same = await streams(board_client, contest.slug, headers={"Last-Event-ID": str(current)})
+    _, by_query = await streams(board_client, contest.slug, query=f"?last_event_id={current}")
+    assert await same.nothing_within(0.3) and await by_query.nothing_within(0)
+    assert same.retry == 3000  # the stream is open, it just had nothing new
+    newer = await vote_and_publish(sessions, redis, contest, "01", 5)
+    for reader in (same, by_query):
+        event = await reader.next(timeout=2)
+        assert event is not None and event.version == newer
+
+    await redis.flushdb()  # Redis restarted empty: the board is rebuilt under a still newer version
+    _, after_flush = await streams(board_client, contest.slug, headers={"Last-Event-ID": str(newer)})
+    rebuilt = await after_flush.next()
+    assert rebuilt is not None and rebuilt.version > newer
+    assert votes_of(rebuilt.board) == {"01": 6, "02": 2}
+
+
+async def test_a_slow_viewer_is_dropped_without_stalling_the_others(
+    make_client: MakeClient, streams: OpenStream, sessions: Sessions, redis: Redis
+) -> None:
+    client = await make_client(coalesce_seconds=0.005, queue_size=2, send_buffer_bytes=4096)
+    hub = client.app[LEADERBOARD_HUB]
+    contest = await make_contest(sessions, candidates=300)  # ~16 KB frames fill small buffers quickly
+    await refresh_contest(sessions, redis, contest.id)
+    slow = socket.socket()
+    slow.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    slow.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(slow, (client.host, client.port))
+    slow_reader, slow_writer = await asyncio.open_connection(sock=slow)
+    slow_writer.write(f"GET /api/v1/contests/{contest.slug}/leaderboard/stream HTTP/1.1\r\n"
+                      f"Host: {client.host}\r\n\r\n".encode())  # ... and never read what comes back
+    _, fast = await streams(client, contest.slug)
+    assert await fast.next() is not None
+    latest = 0
+    for _ in range(400):
+        latest = await touch(redis, contest.id) or latest
+        await asyncio.sleep(0.01)
+        if hub.dropped:
+            break
+    assert hub.dropped == 1
+    assert hub.viewer_count == 1  # the fast one is still there...
+    event = await fast.until(lambda e: e.version == latest, timeout=3)  # ...and has every change
+    assert event.version == latest
+    after = await touch(redis, contest.id)
+    assert (await fast.until(lambda e: e.version == after, timeout=3)).version == after
+
+    async def read_to_the_end() -> None:  # the slow one's connection was cut
+        while await slow_reader.read(65536):
+            pass
+
+    try:
+        await asyncio.wait_for(read_to_the_end(), 5)
+    except ConnectionResetError:
+        pass
+    slow_writer.close()
+
+
+async def test_two_processes_sharing_redis_both_deliver_a_change_made_through_the_other(
+    make_client: MakeClient, streams: OpenStream, sessions: Sessions, redis: Redis
+) -> None:
+    first, second = await make_client(), await make_client()
+    contest = await make_contest(sessions, candidates=2)
+    _, on_first = await streams(first, contest.slug)
+    _, on_second = await streams(second, contest.slug)
+    assert await on_first.next() is not None and await on_second.next() is not None
+    for via, code in ((first, "01"), (second, "02")):
+        await confirmed_vote(sessions, contest, code, 2)
+        version = await refresh_contest(via.app[SESSIONS], via.app[REDIS], contest.id)
+        for reader in (on_first, on_second):
+            event = await reader.next(timeout=2)
+            assert event is not None and event.version == version
+            assert event.board["total_votes"] == (2 if code == "01" else 4)
+
+
+async def test_streams_per_address_are_limited(make_client: MakeClient, streams: OpenStream,
+                                               sessions: Sessions) -> None:
+    client = await make_client(streams_per_ip=2)
+    contest = await make_contest(sessions)
+    for _ in range(2):
+        response, reader = await streams(client, contest.slug)
+        assert response.status == 200 and await reader.next() is not None
+    refused = await client.get(f"/api/v1/contests/{contest.slug}/leaderboard/stream")
+    assert refused.status == 429
+    assert (await refused.json())["error"]["code"] == "rate_limited"
+    assert (await client.get(f"/api/v1/contests/{contest.slug}/leaderboard")).status == 200  # the JSON is not
+
+
+async def test_a_closed_stream_frees_its_place(make_client: MakeClient, streams: OpenStream,
+                                               sessions: Sessions) -> None:
+    client = await make_client(streams_per_ip=1)
+    contest = await make_contest(sessions)
+    response, reader = await streams(client, contest.slug)
+    assert await reader.next() is not None
+    await reader.close()
+    for _ in range(50):  # the server notices the closed connection
+        again = await client.get(f"/api/v1/contests/{contest.slug}/leaderboard/stream")
+        if again.status == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert again.status == 200
+    again.close()
+
+
+async def test_heartbeats_keep_an_idle_stream_alive(make_client: MakeClient, streams: OpenStream,
+                                                    sessions: Sessions) -> None:
+    client = await make_client(heartbeat_seconds=0.1)
+    contest = await make_contest(sessions)
+    _, reader = await streams(client, contest.slug)
+    assert await reader.next() is not None
+    await asyncio.sleep(0.35)
+    assert reader.comments.count("ping") >= 2
+    assert reader.events.empty()  # nothing changed: no board frames, only comments
+
+
+async def test_a_change_whose_message_was_lost_arrives_with_the_next_heartbeat(
+    make_client: MakeClient, streams: OpenStream, sessions: Sessions, redis: Redis
+) -> None:
+    client = await make_client(heartbeat_seconds=0.2)
+    contest = await make_contest(sessions, candidates=2)
+    _, reader = await streams(client, contest.slug)
+    first = await reader.next()
+    assert first is not None
+    await redis.zadd(cache.votes_key(contest.id), {"1": 9})  # changed in Redis, but never announced
+    await redis.hset(cache.board_key(contest.id), "version", first.version + 1)
+    event = await reader.next(timeout=2)
+    assert event is not None and event.version == first.version + 1 and event.board["total_votes"] == 9
+
+
+async def test_shutdown_ends_every_stream_cleanly(make_client: MakeClient, sessions: Sessions) -> None:
+    client = await make_client()
+    contest = await make_contest(sessions)
+    async with aiohttp.ClientSession() as session:
+        responses = [await session.get(client.make_url(f"/api/v1/contests/{contest.slug}/leaderboard/stream"))
+                     for _ in range(3)]
+        readers = [EventReader(response) for response in responses]
+        for reader in readers:
+            assert await reader.next() is not None
+        started = asyncio.get_running_loop().time()
+        await asyncio.wait_for(client.server.close(), 5)
+        assert asyncio.get_running_loop().time() - started < 2
+        for reader in readers:
+            assert await reader.next(timeout=2) is None  # the end of the stream, not an error
+            await reader.close()
+
+
+async def test_a_frozen_board_sends_the_freeze_snapshot_once_then_nothing(
+    board_client: TestClient, streams: OpenStream, sessions: Sessions, redis: Redis
+) -> None:
+    contest = await make_contest(sessions, candidates=2)
+    await vote_and_publish(sessions, redis, contest, "01", 3)
+    _, reader = await streams(board_client, contest.slug)
+    live = await reader.next()
+    assert live is not None
+    await set_contest(sessions, contest, board_frozen_at=datetime.now(UTC))
+    await vote_and_publish(sessions, redis, contest, "02", 10)
+    frozen = await reader.next(timeout=2)
+    assert frozen is not None and frozen.version > live.version
+    assert votes_of(frozen.board) == {"01": 3, "02": 0}
+    for _ in range(3):
+        await vote_and_publish(sessions, redis, contest, "02", 1)
+    assert await reader.nothing_within(0.6)
+    _, late = await streams(board_client, contest.slug)
+    late_first = await late.next()
+    assert late_first is not None and late_first.board == frozen.board
+
+
+async def test_hidden_counts_on_the_stream(board_client: TestClient, streams: OpenStream, sessions: Sessions,
+                                           redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=2, show_counts=False)
+    _, reader = await streams(board_client, contest.slug)
+    assert await reader.next() is not None
+    await vote_and_publish(sessions, redis, contest, "02", 2)
+    event = await reader.next(timeout=2)
+    assert event is not None
+    assert event.board["total_votes"] is None
+    assert [(c["code"], c["votes"], c["rank"]) for c in event.board["candidates"]] == [("02", None, 1),
+                                                                                       ("01", None, 2)]
+
+
+async def test_the_subscriber_survives_a_lost_redis_connection(board_client: TestClient, streams: OpenStream,
+                                                               sessions: Sessions, redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=2)
+    _, reader = await streams(board_client, contest.slug)
+    assert await reader.next() is not None
+    assert await redis.client_kill_filter(_type="pubsub") >= 1
+    await asyncio.sleep(0.3)  # Redis restarts; meanwhile a vote is counted and published to nobody
+    version = await vote_and_publish(sessions, redis, contest, "02", 1)
+    event = await reader.next(timeout=3)  # the resubscribed hub re-reads the board it may have missed
+    assert event is not None and event.version == version
+    later = await vote_and_publish(sessions, redis, contest, "01", 1)
+    event = await reader.next(timeout=3)
+    assert event is not None and event.version == later
