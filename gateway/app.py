@@ -84,7 +84,7 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     relay.start()
 
     async def check_then_relay(order_id: uuid.UUID) -> None:
-        outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id)
+        outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id, note=False)
         if outcome != "pending":
             relay.kick()
 

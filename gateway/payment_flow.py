@@ -140,8 +140,12 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult) 
     return "pending"
 
 
-async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID) -> str:
-    """Ask the provider and settle: the only way an unsigned callback can lead to a counted vote."""
+async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID, *,
+                        note: bool = True) -> str:
+    """Ask the provider and settle: the only way an unsigned callback can lead to a counted vote.
+
+    `note` records the check for the reconciler's back-off; a check a callback asked for skips it.
+    """
     async with sessions() as session:
         loaded = await load_collection(session, order_id)
     if loaded is None:
@@ -150,7 +154,8 @@ async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     if order.status not in CHECKABLE:
         return "already_decided"
     status = await registry.for_order(order.provider, order.channel.value).fetch_status(collection)
-    await note_check(sessions, order_id)
+    if note:
+        await note_check(sessions, order_id)
     return await settle(sessions, order_id, status)
 
 
@@ -183,17 +188,24 @@ async def receive_callback(
     target = verdict.order_id or (order.id if order else None)
     if target is None and verdict.status and verdict.status.provider_txn_id:
         target = await order_by_txn(sessions, provider, verdict.status.provider_txn_id)
-    event_id = await store_event(sessions, provider, verdict.event_id, target, verdict.kind, kept_headers, body)
+    known = callback_outcome(target, order is not None, verdict.status is not None, order_id is not None)
+    event_id = await store_event(sessions, provider, verdict.event_id, target, verdict.kind, kept_headers, body,
+                                 known)
     if event_id is None:
         return CallbackOutcome(target, "duplicate")
-    if target is None or (order is None and verdict.status is None):
-        outcome = "unknown_order" if verdict.status or order_id else "ignored"
-    elif verdict.status is None:
-        outcome = "needs_check"
-    else:
-        outcome = await settle(sessions, target, verdict.status)
+    if known is not None:
+        return CallbackOutcome(target, known)
+    assert target is not None and verdict.status is not None
+    outcome = await settle(sessions, target, verdict.status)
     await set_event_outcome(sessions, event_id, outcome)
     return CallbackOutcome(target, outcome)
+
+
+def callback_outcome(target: uuid.UUID | None, order_known: bool, is_proof: bool, had_path_id: bool) -> str | None:
+    """What a callback leads to when that is clear before settling anything (None: settle it)."""
+    if target is None or (not order_known and not is_proof):
+        return "unknown_order" if is_proof or had_path_id else "ignored"
+    return None if is_proof else "needs_check"
 
 
 async def order_by_txn(sessions: Sessions, provider: str, provider_txn_id: str) -> uuid.UUID | None:
