@@ -4,6 +4,7 @@ database and a dedicated Redis DB on them), or embedded servers in a temporary f
 from __future__ import annotations
 
 import asyncio
+import socket
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +18,14 @@ from sqlalchemy.engine import make_url
 from gateway.database import create_engine
 from gateway.embedded import ServiceUrls, service_urls
 
-TEST_REDIS_DB = 13  # never the DB an app on the same Redis would use by default
+TEST_REDIS_DB = 13
+
+
+def free_port() -> int:
+    """A TCP port on loopback that nothing listens on right now."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])  # never the DB an app on the same Redis would use by default
 
 
 def redis_url_with_db(url: str, db: int) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -17,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.models import AdminUser, Candidate, Contest
+from tests.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -64,10 +64,6 @@ async def test_admin_create_hashes_the_password_and_refuses_bad_input(sessions: 
         assert await session.scalar(select(func.count()).select_from(AdminUser)) == 1
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 90) -> httpx.Response:

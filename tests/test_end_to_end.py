@@ -4,7 +4,6 @@ callbacks travelling between them. Each test ends with the tally invariant."""
 from __future__ import annotations
 
 import asyncio
-import socket
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
@@ -25,15 +24,12 @@ from gateway.reconciler import reconcile
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies
+from tests.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
 NORMAL = "+237670000001"
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -4,7 +4,6 @@ every answer is a documented status with a JSON body matching its schema, never 
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -23,16 +22,13 @@ from schemathesis.specs.openapi.checks import (
 
 from channels.web.openapi import build
 from gateway.config import Settings
+from tests.servers import free_port
 
 schema = schemathesis.openapi.from_dict(build())
 CHECKS = (schemathesis.checks.not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance, negative_data_rejection)
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")

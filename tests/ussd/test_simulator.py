@@ -26,6 +26,7 @@ from gateway.seed import seed_demo
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, tallies
+from tests.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
 HOME = "Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language"
@@ -133,10 +134,6 @@ def test_default_url_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> Non
 
 # The whole way: USSD hops, the queued start job run by a real worker, the sandbox's callback, the tally.
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import asyncio
 import contextlib
 import json
 import re
-import socket
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +27,7 @@ from gateway.models import OrderStatus, VoteOrder
 from gateway.seed import seed_demo
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
+from tests.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -39,10 +39,6 @@ NORMAL_MTN = "+237670000001"
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it)")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def start_payments(app: web.Application) -> None:
