@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.errors import NotFound, RateLimited, VoteRejected
 from gateway.models import (
+    AuditEntry,
     BlockedMsisdn,
     Candidate,
     Channel,
@@ -33,6 +34,7 @@ class ConfirmOutcome(StrEnum):
     COUNTED = "counted"  # this call moved the order to paid and counted its votes
     ALREADY_DECIDED = "already_decided"  # someone else decided first: nothing changed
     FLAGGED = "flagged"  # money moved but the vote was not counted (mismatch, or late)
+    DUPLICATE_PAYMENT = "duplicate_payment"  # a second, different transaction for a paid order: refund it
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,9 @@ async def _confirm_not_pending(
     if order.status is OrderStatus.PENDING:
         reason = (f"amount mismatch: provider reported {amount} {currency.upper()}, "
                   f"order is {order.amount} {order.currency}")
+    elif is_second_charge(order, provider_txn_id):
+        await record_second_charge(session, order, provider_txn_id, amount, currency)
+        return ConfirmOutcome.DUPLICATE_PAYMENT
     elif late_success_status(order.status) is None:
         return ConfirmOutcome.ALREADY_DECIDED
     else:
@@ -181,6 +186,21 @@ async def _confirm_not_pending(
     order.decided_at = datetime.now(UTC)
     await _emit(session, "order.flagged", order_id=str(order_id), contest_id=order.contest_id)
     return ConfirmOutcome.FLAGGED
+
+
+def is_second_charge(order: VoteOrder, provider_txn_id: str | None) -> bool:
+    """The provider reports another successful transaction for an order already paid."""
+    return (order.status is OrderStatus.PAID and bool(provider_txn_id) and bool(order.provider_txn_id)
+            and provider_txn_id != order.provider_txn_id)
+
+
+async def record_second_charge(session: AsyncSession, order: VoteOrder, provider_txn_id: str | None, amount: int,
+                               currency: str) -> None:
+    """Never counted again, never silent: an audit entry and an outbox event for a person to refund."""
+    details = {"provider": order.provider, "paid_txn": order.provider_txn_id, "second_txn": provider_txn_id,
+               "amount": amount, "currency": currency.upper()}
+    session.add(AuditEntry(actor="system", action="payment.duplicate", target=str(order.id), details=details))
+    await _emit(session, "payment.duplicate", order_id=str(order.id), contest_id=order.contest_id, **details)
 
 
 async def _add_votes(session: AsyncSession, contest_id: int, candidate_id: int, quantity: int) -> None:

@@ -11,7 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
 from gateway.errors import NotFound, RateLimited, VoteRejected
-from gateway.models import BlockedMsisdn, CandidateStatus, ContestStatus, OrderStatus, OutboxMessage, VoteOrder
+from gateway.models import (
+    AuditEntry,
+    BlockedMsisdn,
+    CandidateStatus,
+    ContestStatus,
+    OrderStatus,
+    OutboxMessage,
+    VoteOrder,
+)
 from gateway.votes import ConfirmOutcome
 from tests.factories import assert_tally_invariant, count_orders, make_contest, place, tallies
 
@@ -185,3 +193,19 @@ async def test_per_number_limits_hold_under_concurrency(sessions: Sessions) -> N
     await place(sessions, contest)
     with pytest.raises(RateLimited, match="5 in a day"):
         await place(sessions, contest)
+
+
+async def test_a_second_different_charge_for_a_paid_order_is_recorded_not_counted(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, "03", quantity=2)
+    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a") is ConfirmOutcome.COUNTED
+    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a") \
+        is ConfirmOutcome.ALREADY_DECIDED
+    second = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-b")
+    assert second is ConfirmOutcome.DUPLICATE_PAYMENT
+    assert (await tallies(sessions, contest.id))["03"] == 2
+    async with sessions() as session:
+        entry = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "payment.duplicate"))).one()
+        topics = list(await session.scalars(select(OutboxMessage.topic).order_by(OutboxMessage.id)))
+    assert entry.target == str(order.id) and entry.details["second_txn"] == "txn-b"
+    assert topics == ["vote.confirmed", "payment.duplicate"]
