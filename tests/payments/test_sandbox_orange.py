@@ -14,7 +14,6 @@ import httpx
 import pytest
 from aiohttp import test_utils
 
-from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import Delay, SandboxControl
 from payments.sandbox.orange import (
     WebPayment,
@@ -34,27 +33,9 @@ ORDINARY = "690000001"
 
 
 @pytest.fixture
-def control() -> SandboxControl:
-    return SandboxControl(success_delay=0.05, long_delay=0.4)
-
-
-@pytest.fixture
-async def sandbox(control: SandboxControl) -> AsyncIterator[test_utils.TestServer]:
-    async with test_utils.TestServer(create_sandbox_app(control)) as server:
-        yield server
-
-
-@pytest.fixture
 async def http(sandbox: test_utils.TestServer) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=str(sandbox.make_url("/orange")), timeout=5) as client:
         yield client
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    receiver = Receiver()
-    async with receiver.server:
-        yield receiver
 
 
 # --- WebPay helpers ------------------------------------------------------------------------------------------
