@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,6 +20,13 @@ from gateway.database import create_engine
 from gateway.embedded import ServiceUrls, service_urls
 
 TEST_REDIS_DB = 13
+
+
+async def inside_one_window(window_seconds: int = 60, needed_seconds: float = 10) -> None:
+    """Wait, if need be, so a test of a fixed-window limit does not straddle two windows."""
+    left = window_seconds - time.time() % window_seconds
+    if left < needed_seconds:
+        await asyncio.sleep(left + 0.05)
 
 
 def free_port() -> int:

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.models import CandidateStatus, ContestStatus
 from tests.factories import count_orders, make_contest
+from tests.servers import inside_one_window
 
 Sessions = async_sessionmaker[AsyncSession]
 VOTE = {"candidate": "02", "quantity": 3, "provider": "mtn", "msisdn": "+237 670 00 00 01"}
@@ -139,6 +140,7 @@ async def test_responses_carry_a_request_id(client: TestClient) -> None:
 
 async def test_vote_creation_is_limited_per_address(client: TestClient, sessions: Sessions) -> None:
     await make_contest(sessions, slug="gala")
+    await inside_one_window()
     statuses = []
     for i in range(32):
         response = await client.post("/api/v1/contests/gala/votes", json={**VOTE, "msisdn": f"+23767000{i:04d}"})
