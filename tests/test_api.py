@@ -49,7 +49,7 @@ async def test_vote_creates_pending_order_and_says_what_to_do(client: TestClient
     order = body["order"]
     assert order["status"] == "pending"
     assert (order["candidate"], order["quantity"], order["amount"], order["currency"]) == ("02", 3, 300, "XAF")
-    assert order["msisdn"] == "+237670000001"
+    assert order["msisdn"] == "+2376*****001"  # masked: order links get shared
     assert body["next"]["action"] == "approve_on_phone" and "300 XAF" in body["next"]["message"]
     fetched = await (await client.get(f"/api/v1/orders/{order['id']}")).json()
     assert fetched["id"] == order["id"] and fetched["status"] == "pending"

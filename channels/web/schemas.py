@@ -76,7 +76,7 @@ class OrderOut(BaseModel):
     currency: str
     provider: str
     channel: str
-    msisdn: str | None
+    msisdn: str | None = Field(description="the payer's number, masked: an order link may be shared")
     created_at: datetime
     expires_at: datetime
 
@@ -86,7 +86,7 @@ class OrderOut(BaseModel):
             id=order.id, reference=short_reference(order), status=order.status.value,
             status_reason=order.status_reason, contest=contest_slug, candidate=candidate_code,
             quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
-            channel=order.channel.value, msisdn=order.voter_msisdn, created_at=order.created_at,
+            channel=order.channel.value, msisdn=mask_msisdn(order.voter_msisdn), created_at=order.created_at,
             expires_at=order.expires_at,
         )
 
@@ -100,6 +100,13 @@ class NextStep(BaseModel):
 class VoteCreatedOut(BaseModel):
     order: OrderOut
     next: NextStep
+
+
+def mask_msisdn(msisdn: str | None) -> str | None:
+    """+237670000001 -> +2376*****001: enough for the voter to recognise, useless to anyone else."""
+    if not msisdn:
+        return None
+    return msisdn[:5] + "*" * max(0, len(msisdn) - 8) + msisdn[-3:]
 
 
 def short_reference(order: VoteOrder) -> str:
