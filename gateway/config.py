@@ -89,6 +89,11 @@ class Settings(BaseSettings):
     sandbox_url: str = "http://127.0.0.1:8090"
     sandbox_enabled: bool = True
 
+    # Live board streams: per address and process (carriers put many viewers behind one address),
+    # and the heartbeat that keeps proxies from closing an idle stream.
+    streams_per_ip: int = Field(default=100, ge=1)
+    stream_heartbeat_seconds: float = Field(default=15.0, gt=0)
+
     # How long a pending order waits for its payment before it is expired (MTN: ~5-7 min).
     order_pending_ttl_seconds: int = 600
 

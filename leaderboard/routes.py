@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.keys import LEADERBOARD_BOARDS, LEADERBOARD_CONFIG, LEADERBOARD_HUB, REDIS, SESSIONS
+from gateway.keys import LEADERBOARD_BOARDS, LEADERBOARD_CONFIG, LEADERBOARD_HUB, REDIS, SESSIONS, SETTINGS
 from gateway.throttle import client_address
 from leaderboard import sse
 from leaderboard.board import etag_matches, needs_first_frame, parse_last_event_id
@@ -102,7 +102,9 @@ async def close_streams(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     """Routes, the per-process hub, and closing every stream on shutdown. Tests may replace the
     StreamConfig in `app[LEADERBOARD_CONFIG]` before the app starts."""
-    app[LEADERBOARD_CONFIG] = StreamConfig()
+    settings = app[SETTINGS]
+    app[LEADERBOARD_CONFIG] = StreamConfig(streams_per_ip=settings.streams_per_ip,
+                                           heartbeat_seconds=settings.stream_heartbeat_seconds)
     app.add_routes(routes)
     app.cleanup_ctx.append(hub_ctx)
     app.on_shutdown.append(close_streams)

@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import ConfigError, Environment, Settings, check_production
+from gateway.keys import LEADERBOARD_CONFIG
 from tests.factories import make_contest
 
 STRONG = "k" * 48
@@ -60,3 +61,11 @@ async def test_production_app_refuses_to_start_when_a_contest_provider_lacks_cre
             await server.start_server()
     finally:
         await server.close()
+
+
+def test_stream_limits_come_from_the_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("STREAMS_PER_IP", "7")
+    monkeypatch.setenv("STREAM_HEARTBEAT_SECONDS", "5")
+    configured = Settings(_env_file=None, database_url=settings.database_url, redis_url=settings.redis_url)
+    stream = create_app(configured)[LEADERBOARD_CONFIG]
+    assert (stream.streams_per_ip, stream.heartbeat_seconds) == (7, 5.0)
