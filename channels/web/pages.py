@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.web import csrf
@@ -32,21 +31,19 @@ from channels.web.i18n import (
 from channels.web.schemas import short_reference
 from gateway import catalog, payment_flow, throttle, votes
 from gateway.errors import DomainError, NotFound
-from gateway.keys import CHECKS, PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
+from gateway.keys import CHECKS, LEADERBOARD_BOARDS, PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
 from gateway.models import (
     Candidate,
-    CandidateStatus,
     Channel,
     Contest,
     ContestStatus,
     OrderStatus,
-    Tally,
-    VoteOrder,
 )
 from gateway.phone import InvalidMsisdn, normalise_msisdn
 from gateway.queues import enqueue_payment_start
 from gateway.rules import MOBILE_MONEY_PROVIDERS
 from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
+from leaderboard.board import ContestView, Tallies, is_frozen, rank_candidates
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -62,7 +59,6 @@ CSP = ("default-src 'self'; img-src 'self' https: data:; style-src 'self'; scrip
        "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
 FIELDS = ("candidate", "quantity", "provider", "msisdn")
 # Who the board shows (as the JSON board does): eliminated candidates keep their place, hidden ones never show.
-BOARD_STATUSES = (CandidateStatus.ACTIVE, CandidateStatus.ELIMINATED)
 
 
 @dataclass(frozen=True)
@@ -150,39 +146,21 @@ class Board:
     hidden: bool
 
 
-async def server_board(sessions: Sessions, contest: Contest) -> Board:
-    """Tallies from PostgreSQL (the truth); a frozen board counts only what was paid before the freeze."""
-    frozen_at = contest.board_frozen_at
-    frozen = frozen_at is not None and frozen_at <= datetime.now(UTC)
-    async with sessions() as session:
-        candidates = (await session.execute(
-            select(Candidate.id, Candidate.code, Candidate.name, Candidate.photo_url)
-            .where(Candidate.contest_id == contest.id, Candidate.status.in_(BOARD_STATUSES))
-        )).all()
-        if frozen:
-            counts = await session.execute(
-                select(VoteOrder.candidate_id, func.sum(VoteOrder.quantity))
-                .where(VoteOrder.contest_id == contest.id, VoteOrder.status == OrderStatus.PAID,
-                       VoteOrder.decided_at <= frozen_at)
-                .group_by(VoteOrder.candidate_id))
-        else:
-            counts = await session.execute(
-                select(Tally.candidate_id, Tally.votes).where(Tally.contest_id == contest.id))
-        votes_of = {candidate_id: int(n or 0) for candidate_id, n in counts}
-    ranked = rank([(c.code, c.name, c.photo_url, votes_of.get(c.id, 0)) for c in candidates], contest.show_counts)
-    total = sum(votes_of.get(c.id, 0) for c in candidates) if contest.show_counts else None
-    return Board(ranked, total, frozen, not contest.show_counts)
+async def server_board(app: web.Application, contest: Contest, candidates: list[Candidate]) -> Board:
+    """The same board the JSON API and the stream serve (one ranking, one freeze rule), with photos."""
+    boards = app[LEADERBOARD_BOARDS]
+    view = await boards.contest(contest.slug)
+    photos = {candidate.code: candidate.photo_url for candidate in candidates}
+    return board_rows(view, await boards.tallies(view), photos, datetime.now(UTC))
 
 
-def rank(rows: list[tuple[str, str, str | None, int]], show_counts: bool) -> list[BoardRow]:
-    """Most votes first; equal votes share a rank (1, 2, 2, 4), in code order as the JSON board has them."""
-    ordered = sorted(rows, key=lambda row: (-row[3], int(row[0]) if row[0].isdigit() else 0, row[0]))
-    ranked: list[BoardRow] = []
-    for index, (code, name, photo, count) in enumerate(ordered, start=1):
-        same = ranked and ordered[index - 2][3] == count
-        place = ranked[-1].rank if same else index
-        ranked.append(BoardRow(code, name, photo, count if show_counts else None, place))
-    return ranked
+def board_rows(view: ContestView, tallies: Tallies, photos: Mapping[str, str | None], now: datetime) -> Board:
+    show = view.show_counts
+    ranked = rank_candidates(view.candidates, tallies.votes)
+    rows = [BoardRow(row.candidate.code, row.candidate.name, photos.get(row.candidate.code),
+                     row.votes if show else None, row.rank) for row in ranked]
+    total = sum(row.votes for row in ranked) if show else None
+    return Board(rows, total, is_frozen(view.frozen_at, now), not show)
 
 
 @routes.get("/", name="public_index")
@@ -259,7 +237,7 @@ async def contest_response(page: Page, contest: Contest, candidates: list[Candid
                            errors: Mapping[str, str], status: int = 200) -> web.Response:
     request = page.request
     token = csrf.issue(request, request.app[SETTINGS].secret_key)
-    board = await server_board(request.app[SESSIONS], contest)
+    board = await server_board(request.app, contest, candidates)
     tr = page.tr
     page_data = {"lang": tr.lang, "strings": tr.js_strings(), "price": contest.price_per_vote,
                  "currency": contest.currency, "digits": tr.money_digits(contest.currency)}
@@ -302,8 +280,8 @@ async def board_page(request: web.Request) -> web.StreamResponse:
     found = await find_contest(request)
     if found is None:
         return contest_missing(request)
-    contest = found[0]
-    board = await server_board(request.app[SESSIONS], contest)
+    contest, candidates = found
+    board = await server_board(request.app, contest, candidates)
     page = page_for(request, contest.default_language)
     return render(page, "board.html", {"contest": contest, "board": board})
 

@@ -3,13 +3,16 @@ and which address a vote is counted against."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
 from channels.web import csrf
 from channels.web.i18n import Translator, choose_language, from_accept_language, mask_phone
-from channels.web.pages import rank
+from channels.web.pages import Board, board_rows
 from gateway.throttle import client_address
+from leaderboard.board import CandidateInfo, ContestView, Tallies
 
 
 @pytest.mark.parametrize(("header", "expected"), [
@@ -71,7 +74,15 @@ def test_client_address(peer: str, forwarded: str, expected: str) -> None:
     assert client_address(request) == expected
 
 
+def board_of(votes: dict[str, int], show_counts: bool) -> Board:
+    candidates = tuple(CandidateInfo(i, code, f"Candidate {code}") for i, code in enumerate(votes, start=1))
+    view = ContestView(1, "gala", show_counts, None, candidates)
+    tallies = Tallies(1, 0, {c.id: votes[c.code] for c in candidates})
+    return board_rows(view, tallies, {"01": "https://img.example/01.jpg"}, datetime.now(UTC))
+
+
 def test_equal_votes_share_a_rank() -> None:
-    rows = rank([("01", "A", None, 3), ("10", "B", None, 5), ("02", "C", None, 5), ("03", "D", None, 0)], True)
+    rows = board_of({"01": 3, "10": 5, "02": 5, "03": 0}, True).rows
     assert [(r.code, r.rank) for r in rows] == [("02", 1), ("10", 1), ("01", 3), ("03", 4)]
-    assert all(r.votes is None for r in rank([("01", "A", None, 3)], False))
+    assert [r.photo_url for r in rows if r.code == "01"] == ["https://img.example/01.jpg"]
+    assert all(r.votes is None for r in board_of({"01": 3}, False).rows)
