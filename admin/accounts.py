@@ -5,7 +5,6 @@ from __future__ import annotations
 import re
 
 from argon2 import PasswordHasher
-from argon2.exceptions import VerifyMismatchError
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -32,13 +31,6 @@ def check_new_account(email: str, password: str, role: str) -> str:
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
-
-
-def password_matches(password_hash: str, password: str) -> bool:
-    try:
-        return _hasher.verify(password_hash, password)
-    except VerifyMismatchError:
-        return False
 
 
 async def create_admin(

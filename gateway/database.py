@@ -14,11 +14,6 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-def sync_url(url: str) -> str:
-    """The psycopg-free form Alembic's offline tooling and pgbench-like tools understand."""
-    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
-
-
 def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(
         async_url(url),

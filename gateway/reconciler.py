@@ -10,7 +10,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
@@ -123,9 +123,3 @@ async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: date
         if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided", "restarted"):
             report.changed.append((order_id, outcome))
     return report
-
-
-async def pending_count(sessions: Sessions) -> int:
-    async with sessions() as session:
-        total = await session.scalar(select(func.count()).where(VoteOrder.status == OrderStatus.PENDING))
-        return int(total or 0)

@@ -12,8 +12,6 @@ from gateway.phone import InvalidMsisdn, normalise_msisdn
 # Providers that charge a phone number: the payer's MSISDN is required and must be E.164.
 MOBILE_MONEY_PROVIDERS = frozenset({"mtn", "orange"})
 
-TERMINAL_STATUSES = frozenset(set(OrderStatus) - {OrderStatus.PENDING})
-
 
 @dataclass(frozen=True)
 class ContestTerms:

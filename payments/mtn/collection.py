@@ -14,6 +14,7 @@ from datetime import timedelta
 
 import httpx
 
+from gateway.phone import msisdn_digits
 from payments.base import (
     CallbackVerdict,
     Collection,
@@ -70,7 +71,7 @@ class MtnMomoCollection:
             "amount": to_major_string(collection.amount, collection.currency),
             "currency": collection.currency,
             "externalId": str(collection.order_id),
-            "payer": {"partyIdType": "MSISDN", "partyId": collection.msisdn.removeprefix("+")},
+            "payer": {"partyIdType": "MSISDN", "partyId": msisdn_digits(collection.msisdn)},
             "payerMessage": payer_message(collection.description),
             "payeeNote": payer_message(collection.description),
         }
