@@ -11,8 +11,8 @@ Versions come from Redis's clock: max(previous + 1, now in ms). They keep increa
 a Redis restart (the clock has moved on), so a viewer holding an old `Last-Event-ID` still gets newer boards.
 
 Refreshes need no lock: each carries the PostgreSQL snapshot it read (xmax, number of transactions still
-in progress) and Redis refuses one older than what it already holds, so two workers racing can never
-leave an older board on top.
+in progress) and Redis refuses one that is not newer than what it already holds, so two workers racing can
+never leave an older board on top, nor announce the same board twice.
 """
 
 from __future__ import annotations
@@ -35,13 +35,14 @@ REBUILD_LOCK_MS = 5000  # one process rebuilds a missing board; the others wait 
 REBUILD_POLL_SECONDS = 0.02
 FROZEN_TTL_SECONDS = 90 * 86400
 
-# The live tallies and the snapshot they were read at; a strictly older snapshot is refused.
+# The live tallies and the snapshot they were read at. A snapshot that is not newer is refused: an older
+# one would put an older board on top, an equal one saw the same commits (same board, no new frame).
 _REFRESH = """
 local xmax, nxip, force = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 local held = redis.call('HMGET', KEYS[2], 'version', 'xmax', 'nxip')
 if not force and held[1] and held[2] then
   local hxmax, hnxip = tonumber(held[2]), tonumber(held[3])
-  if xmax < hxmax or (xmax == hxmax and nxip > hnxip) then return held[1] end
+  if xmax < hxmax or (xmax == hxmax and nxip >= hnxip) then return held[1] end
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
