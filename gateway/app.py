@@ -17,12 +17,13 @@ from gateway import health
 from gateway.config import Settings, check_production
 from gateway.database import create_engine, session_factory
 from gateway.jobs import board_refresh
-from gateway.keys import CHECKS, ENGINE, HTTP, METRICS, PROVIDERS, QUEUE, REDIS, RELAY, SESSIONS, SETTINGS
+from gateway.keys import CHECKS, ENGINE, HTTP, METRICS, PROVIDERS, QUEUE, REDIS, RELAY, SESSIONS, SETTINGS, STARTS
 from gateway.metrics import Metrics
 from gateway.middleware import json_errors, request_context
 from gateway.models import Contest, ContestStatus
 from gateway.payment_checks import PaymentChecks
-from gateway.payment_flow import check_payment
+from gateway.payment_flow import check_payment, start_payment
+from gateway.payment_starts import PaymentStarts
 from gateway.queues import job_queue, sync_redis
 from gateway.relay import RelayLoop
 from leaderboard import routes as leaderboard_routes
@@ -79,6 +80,7 @@ async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The work a web process does after its reply: relay, status checks, payment prompts."""
     relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]))
     app[RELAY] = relay
     relay.start()
@@ -90,7 +92,10 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
     checks = PaymentChecks(check_then_relay)
     app[CHECKS] = checks
+    starts = PaymentStarts(lambda order_id: start_payment(app[SESSIONS], app[PROVIDERS], order_id))
+    app[STARTS] = starts
     yield
+    await starts.close()
     await checks.close()
     await relay.stop()
 

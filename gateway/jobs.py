@@ -7,7 +7,6 @@ import atexit
 import logging
 import os
 import threading
-import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import outbox, payment_flow
+from gateway import outbox
 from gateway.config import Settings
 from gateway.database import create_engine, session_factory
 from gateway.queues import job_queue, sync_redis
@@ -159,20 +158,6 @@ def relay_outbox_job() -> int:
         return await outbox.relay_outbox(ctx.sessions, enqueue, board_refresh(ctx.sessions, ctx.redis))
 
     return run_in_context(relay)
-
-
-def start_payment_job(order_id: str) -> str:
-    """Push the payment prompt; a retryable provider error fails the job so RQ retries it."""
-
-    async def start(ctx: JobContext) -> str:
-        outcome = await payment_flow.start_payment(ctx.sessions, ctx.providers, uuid.UUID(order_id))
-        return outcome.status.value
-
-    return run_in_context(start)
-
-
-def check_payment_job(order_id: str) -> str:
-    return run_in_context(lambda ctx: payment_flow.check_payment(ctx.sessions, ctx.providers, uuid.UUID(order_id)))
 
 
 def reconcile_job() -> str:

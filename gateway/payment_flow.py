@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -237,14 +237,14 @@ async def set_event_outcome(sessions: Sessions, event_id: int, outcome: str) -> 
 
 async def begin_vote(
     sessions: Sessions, registry: ProviderRegistry, request: votes.OrderRequest, *,
-    pending_ttl: timedelta, enqueue_start: Callable[[uuid.UUID], Awaitable[None]],
+    pending_ttl: timedelta, start_later: Callable[[uuid.UUID], None],
 ) -> tuple[VoteOrder, StartOutcome | None]:
     """Place the order, then start its payment: at once where the payer must be sent to a page,
-    else through the queue (a phone prompt never holds up the voter's reply)."""
+    else after the reply (a phone prompt never holds up the voter's answer)."""
     window = provider_for(registry, request.provider, request.channel.value).payment_window
     order = await votes.place_order(sessions, request, pending_ttl=max(pending_ttl, window))
     if not needs_redirect(registry, order):
-        await enqueue_start(order.id)
+        start_later(order.id)
         return order, None
     try:
         return order, await start_payment(sessions, registry, order.id)

@@ -23,7 +23,9 @@ log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
 
 FIRST_CHECK_AFTER = timedelta(seconds=30)  # give the callback its chance first
-NEVER_STARTED_GRACE = timedelta(minutes=2)  # a start may still be queued or retrying
+# The web process pushes a prompt at once and retries it for about a minute (payment_starts):
+# an order still unknown to its provider after that lost its start (a killed process).
+NEVER_STARTED_GRACE = timedelta(seconds=75)
 MAX_BACKOFF_SECONDS = 120
 
 

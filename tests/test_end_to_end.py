@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import payment_flow, votes
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.keys import CHECKS, PROVIDERS, SESSIONS
+from gateway.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
 from gateway.models import Channel, Contest, OrderStatus, ProviderEvent
 from gateway.reconciler import reconcile
 from payments.sandbox import create_sandbox_app
@@ -44,8 +44,7 @@ class Live:
             "candidate": "07", "quantity": quantity, "provider": provider, "msisdn": msisdn})
         assert response.status == 201, await response.text()
         order_id = uuid.UUID((await response.json())["order"]["id"])
-        if provider == "mtn":  # what the worker's start job does
-            await payment_flow.start_payment(self.sessions, self.client.app[PROVIDERS], order_id)
+        await self.client.app[STARTS].wait_idle()  # a phone prompt goes out after the reply
         return order_id
 
     async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> votes.VoteOrder:

@@ -18,7 +18,7 @@ from gateway.errors import Conflict
 from gateway.keys import CHECKS, PROVIDERS
 from gateway.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
 from gateway.reconciler import reconcile
-from tests.factories import assert_tally_invariant, make_contest, tallies
+from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -146,10 +146,8 @@ async def test_failed_after_success_changes_nothing(client: TestClient, sessions
 
 async def test_order_never_created_at_mtn_is_expired_after_its_window(client: TestClient, sessions: Sessions,
                                                                      fake_mtn: FakeMtn) -> None:
-    await make_contest(sessions, slug="gala")
-    response = await client.post("/api/v1/contests/gala/votes",
-                                 json={"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000001"})
-    order_id = uuid.UUID((await response.json())["order"]["id"])  # start job never ran
+    contest = await make_contest(sessions, slug="gala")
+    order_id = (await place(sessions, contest)).id  # placed, then the web process died before the push
     soon = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=40))
     assert soon.outcomes["not_started_yet"] == 1
     late = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
@@ -190,14 +188,14 @@ async def test_mobile_money_refund_is_marked_for_a_person_and_leaves_the_tally(
     assert (entry.actor, entry.action, entry.target) == ("ops@example.com", "order.refund", str(order_id))
 
 
-async def test_a_push_whose_start_job_was_lost_is_started_by_the_reconciler(
+async def test_a_push_lost_with_its_web_process_is_started_by_the_reconciler(
     client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
 ) -> None:
     contest = await make_contest(sessions, slug="gala")
-    response = await client.post("/api/v1/contests/gala/votes",
-                                 json={"candidate": "01", "quantity": 2, "provider": "mtn", "msisdn": "+237670000001"})
-    order_id = uuid.UUID((await response.json())["order"]["id"])  # its start job died with a worker
-    report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=3))
+    order_id = (await place(sessions, contest, quantity=2)).id  # the process died before the push
+    soon = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=40))
+    assert soon.outcomes["not_started_yet"] == 1 and fake_mtn.pay_calls == 0  # its own retries may be running
+    report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80))
     assert report.outcomes["restarted"] == 1 and fake_mtn.pay_calls == 1
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
     await callback(client, order_id, {"status": "SUCCESSFUL"})

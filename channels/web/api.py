@@ -21,10 +21,9 @@ from channels.web.schemas import (
 )
 from gateway import catalog, payment_flow, throttle, votes
 from gateway.errors import DomainError, NotFound, VoteRejected
-from gateway.keys import PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
+from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS
 from gateway.models import Channel, OrderStatus, VoteOrder
 from gateway.payment_flow import StartOutcome
-from gateway.queues import enqueue_payment_start
 from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 
 routes = web.RouteTableDef()
@@ -96,7 +95,7 @@ async def place_vote(request: web.Request) -> web.Response:
             client_key=f"web:{request.match_info['slug']}:{key}" if key else None,
         ),
         pending_ttl=timedelta(seconds=request.app[SETTINGS].order_pending_ttl_seconds),
-        enqueue_start=lambda order_id: enqueue_payment_start(request.app[QUEUE], order_id),
+        start_later=request.app[STARTS].request,
     )
     if started is not None and started.status is OrderStatus.FAILED:
         raise VoteRejected(started.message or "The payment could not be started.", code="payment_refused")

@@ -31,7 +31,7 @@ from channels.web.i18n import (
 from channels.web.schemas import short_reference
 from gateway import catalog, payment_flow, throttle, votes
 from gateway.errors import DomainError, NotFound
-from gateway.keys import CHECKS, LEADERBOARD_BOARDS, PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
+from gateway.keys import CHECKS, LEADERBOARD_BOARDS, PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS
 from gateway.models import (
     Candidate,
     Channel,
@@ -40,7 +40,6 @@ from gateway.models import (
     OrderStatus,
 )
 from gateway.phone import InvalidMsisdn, normalise_msisdn
-from gateway.queues import enqueue_payment_start
 from gateway.rules import MOBILE_MONEY_PROVIDERS
 from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 from leaderboard.board import ContestView, Tallies, is_frozen, rank_candidates
@@ -355,7 +354,7 @@ async def place_vote(request: web.Request, contest: Contest,
             client_key=f"webform:{contest.slug}:{form_id}" if form_id else None,
         ),
         pending_ttl=timedelta(seconds=app[SETTINGS].order_pending_ttl_seconds),
-        enqueue_start=lambda order_id: enqueue_payment_start(app[QUEUE], order_id),
+        start_later=app[STARTS].request,
     )
 
 

@@ -12,9 +12,9 @@ import respx
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import payment_flow, votes
+from gateway import votes
 from gateway.config import Settings
-from gateway.keys import PROVIDERS, SESSIONS
+from gateway.keys import STARTS
 
 
 @dataclass
@@ -70,8 +70,7 @@ async def vote(client: TestClient, slug: str, quantity: int = 5, msisdn: str = "
                                  json={"candidate": "01", "quantity": quantity, "provider": "mtn", "msisdn": msisdn})
     assert response.status == 201, await response.text()
     order_id = uuid.UUID((await response.json())["order"]["id"])
-    # What the worker's start job does, here inline:
-    await payment_flow.start_payment(client.app[SESSIONS], client.app[PROVIDERS], order_id)
+    await client.app[STARTS].wait_idle()  # the prompt is pushed after the reply
     return order_id
 
 

@@ -5,20 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
-from rq.job import Job
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from channels.ussd import routes
 from channels.ussd.texts import UNKNOWN_SERVICE
 from gateway import votes
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.keys import STARTS
 from gateway.models import (
     BlockedMsisdn,
     Candidate,
@@ -30,8 +33,10 @@ from gateway.models import (
     VoteOrder,
     VoterPreference,
 )
-from gateway.queues import job_queue, payment_start_job_id, sync_redis
 from gateway.seed import seed_demo
+from payments.sandbox.control import SandboxControl
+from payments.sandbox.mtn import MTN, MtnState, create_mtn_sandbox
+from payments.sandbox.orange import ORANGE, OrangeState, create_orange_sandbox
 from tests.factories import count_orders, make_contest
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -71,12 +76,43 @@ async def orders(sessions: Sessions) -> list[VoteOrder]:
         return list(await session.scalars(select(VoteOrder).order_by(VoteOrder.created_at)))
 
 
-def queued(settings: Settings) -> list[str]:
-    return job_queue(sync_redis(settings.redis_url or "")).job_ids
+@dataclass
+class Phones:
+    """The payment prompts the MTN and Orange sandboxes were asked to push, by payer number."""
+
+    mtn: MtnState
+    orange: OrangeState
+
+    def prompted(self) -> list[str]:
+        numbers = [c.request.payer.partyId for c in self.mtn.collections.values()]
+        numbers += [p.order.subscriberMsisdn for p in self.orange.mp_payments.values() if p.order]
+        return sorted(numbers)
 
 
-def job_exists(settings: Settings, order: VoteOrder) -> bool:
-    return Job.exists(payment_start_job_id(order.id), connection=sync_redis(settings.redis_url or ""))
+@pytest.fixture
+async def phones(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Phones, str]]:
+    monkeypatch.setattr(routes, "USSD_PUSH_DELAY_SECONDS", 0.01)
+    control = SandboxControl(success_delay=3600)  # nobody approves during these tests
+    mtn, orange = create_mtn_sandbox(control), create_orange_sandbox(control)
+    sandbox = web.Application()
+    sandbox.add_subapp("/mtn", mtn)
+    sandbox.add_subapp("/orange", orange)
+    async with TestServer(sandbox) as server:
+        yield Phones(mtn[MTN], orange[ORANGE]), str(server.make_url("")).rstrip("/")
+
+
+@pytest.fixture
+async def client(clean: None, settings: Settings, phones: tuple[Phones, str]) -> AsyncIterator[TestClient]:
+    """The app with the provider sandboxes on localhost: a confirmed vote really pushes a prompt."""
+    app = create_app(settings.model_copy(update={"sandbox_url": phones[1]}))
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+async def prompted(client: TestClient, phones: tuple[Phones, str]) -> list[str]:
+    """Payer numbers that got a payment prompt, once the pushes owed after the replies are done."""
+    await client.app[STARTS].wait_idle()
+    return phones[0].prompted()
 
 
 @pytest.fixture
@@ -90,7 +126,7 @@ async def demo(sessions: Sessions) -> Contest:
 # The vote path.
 
 async def test_the_full_path_places_one_pending_ussd_order_and_queues_its_push(
-        client: TestClient, demo: Contest, sessions: Sessions, settings: Settings) -> None:
+        client: TestClient, demo: Contest, sessions: Sessions, phones: tuple[Phones, str]) -> None:
     screens = await dial(client, "1*07*5*1*1", msisdn="237670000001")
     assert screens[0] == HOME_FR
     assert screens[1].startswith("CON Entrez le code du candidat:\n01 Amina Bello")
@@ -103,36 +139,36 @@ async def test_the_full_path_places_one_pending_ussd_order_and_queues_its_push(
     assert (order.channel, order.voter_msisdn, order.provider, order.quantity, order.amount, order.currency) == (
         Channel.USSD, MTN_NUMBER, "mtn", 5, 500, "XAF")
     assert order.status is OrderStatus.PENDING and order.client_key == "ussd:ATUid_1"
-    assert order.payment_started_at is None  # the push is the worker's, after the reply
-    assert job_exists(settings, order) and queued(settings) == [payment_start_job_id(order.id)]
+    assert order.payment_started_at is None  # the prompt goes out after the reply, never before
+    assert await prompted(client, phones) == ["237670000001"]
 
 
 async def test_orange_is_pushed_for_an_orange_number(client: TestClient, demo: Contest, sessions: Sessions,
-                                                     settings: Settings) -> None:
+                                                     phones: tuple[Phones, str]) -> None:
     screens = await dial(client, "1*07*2*2*1", msisdn=ORANGE_NUMBER)
     assert "1 MTN MoMo\n2 Orange Money (votre reseau)" in screens[3]
     assert "(Orange Money)" in screens[5]
     [order] = await orders(sessions)
     assert (order.provider, order.quantity, order.voter_msisdn) == ("orange", 2, ORANGE_NUMBER)
-    assert job_exists(settings, order)
+    assert await prompted(client, phones) == ["690000001"]  # Orange's API takes local numbers
 
 
 async def test_a_replayed_final_hit_gives_the_same_screen_one_order_one_push(
-        client: TestClient, demo: Contest, sessions: Sessions, settings: Settings) -> None:
+        client: TestClient, demo: Contest, sessions: Sessions, phones: tuple[Phones, str]) -> None:
     screens = await dial(client, "1*07*5*1*1")
     assert await hop(client, "1*07*5*1*1") == screens[-1]
     assert await hop(client, "1*07*5*1") == screens[-2]
-    [order] = await orders(sessions)
-    assert queued(settings) == [payment_start_job_id(order.id)]
+    assert len(await orders(sessions)) == 1
+    assert await prompted(client, phones) == ["237670000001"]
 
 
 async def test_concurrent_replays_of_the_final_hit_make_one_order(
-        client: TestClient, demo: Contest, sessions: Sessions, settings: Settings) -> None:
+        client: TestClient, demo: Contest, sessions: Sessions, phones: tuple[Phones, str]) -> None:
     await dial(client, "1*07*5*1")
     bodies = await asyncio.gather(*(hop(client, "1*07*5*1*1") for _ in range(8)))
     assert len(set(bodies)) == 1 and bodies[0].startswith("END Merci!")
-    [order] = await orders(sessions)
-    assert queued(settings) == [payment_start_job_id(order.id)]
+    assert len(await orders(sessions)) == 1
+    assert await prompted(client, phones) == ["237670000001"]
 
 
 async def test_a_replay_gets_the_screen_it_got_first(client: TestClient, demo: Contest, sessions: Sessions,
@@ -146,14 +182,15 @@ async def test_a_replay_gets_the_screen_it_got_first(client: TestClient, demo: C
 
 
 async def test_a_lost_session_record_still_gives_the_right_screens(
-        client: TestClient, demo: Contest, sessions: Sessions, redis: Redis, settings: Settings) -> None:
+        client: TestClient, demo: Contest, sessions: Sessions, redis: Redis, phones: tuple[Phones, str]) -> None:
     screens = await dial(client, "1*07*5*1")
     await redis.flushdb()
     assert await hop(client, "1*07") == screens[2]
     await redis.flushdb()
     final = await hop(client, "1*07*5*1*1")
     [order] = await orders(sessions)
-    assert final.startswith("END Merci!") and order.quantity == 5 and job_exists(settings, order)
+    assert final.startswith("END Merci!") and order.quantity == 5
+    assert await prompted(client, phones) == ["237670000001"]
 
 
 async def test_paging_and_navigation(client: TestClient, demo: Contest) -> None:
@@ -260,18 +297,18 @@ async def test_a_blocked_number_is_told_at_once(client: TestClient, demo: Contes
     assert await count_orders(sessions) == 0
 
 
-async def test_a_number_blocked_during_its_session_cannot_confirm(client: TestClient, demo: Contest,
-                                                                  sessions: Sessions, settings: Settings) -> None:
+async def test_a_number_blocked_during_its_session_cannot_confirm(
+        client: TestClient, demo: Contest, sessions: Sessions, phones: tuple[Phones, str]) -> None:
     await dial(client, "1*07*5*1")
     async with sessions.begin() as session:
         session.add(BlockedMsisdn(msisdn=MTN_NUMBER))
     assert (await hop(client, "1*07*5*1*1")).startswith("END Ce numero ne peut pas voter.")
-    assert await count_orders(sessions) == 0 and queued(settings) == []
+    assert await count_orders(sessions) == 0 and await prompted(client, phones) == []
 
 
 @pytest.mark.parametrize("limit", ["max_orders_per_minute", "max_orders_per_day"])
 async def test_per_number_limits_end_with_a_clear_message(client: TestClient, sessions: Sessions,
-                                                          settings: Settings, limit: str) -> None:
+                                                          phones: tuple[Phones, str], limit: str) -> None:
     await make_contest(sessions, ussd_service_codes=["*384*7#"], **{limit: 1})
     first = await dial(client, "1*01*1*1*1", code="*384*7#")
     assert first[-1].startswith("END Merci!")
@@ -279,7 +316,8 @@ async def test_per_number_limits_end_with_a_clear_message(client: TestClient, se
     assert second[-1] == "END Limite de votes atteinte pour ce numero. Reessayez plus tard."
     other = await dial(client, "1*02*3*1*1", code="*384*7#", session_id="ATUid_3", msisdn="+237670000002")
     assert other[-1].startswith("END Merci!")
-    assert await count_orders(sessions) == 2 and len(queued(settings)) == 2
+    assert await count_orders(sessions) == 2
+    assert await prompted(client, phones) == ["237670000001", "237670000002"]
 
 
 # Malformed forms.

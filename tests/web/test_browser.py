@@ -4,8 +4,6 @@ Also the same vote with JavaScript off: a plain form post and a self-refreshing 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import re
 from collections.abc import AsyncIterator
@@ -16,14 +14,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, async_playwright, expect
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import payment_flow
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.keys import PROVIDERS, SESSIONS
-from gateway.models import OrderStatus, VoteOrder
 from gateway.seed import seed_demo
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
@@ -41,20 +35,6 @@ pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's ch
 
 
 
-async def start_payments(app: web.Application) -> None:
-    """The one job of `gateway worker` this flow needs (nothing runs RQ in tests): push the payment prompt
-    of each new order. The rest is the app's own: the sandbox's callback, the check, the relay that
-    refreshes the board, and the stream."""
-    sessions, providers = app[SESSIONS], app[PROVIDERS]
-    while True:
-        async with sessions() as session:
-            unstarted = list(await session.scalars(select(VoteOrder.id).where(
-                VoteOrder.status == OrderStatus.PENDING, VoteOrder.payment_started_at.is_(None))))
-        for order_id in unstarted:
-            await payment_flow.start_payment(sessions, providers, order_id)
-        await asyncio.sleep(0.1)
-
-
 @dataclass
 class Site:
     url: str
@@ -70,13 +50,7 @@ async def site(clean: None, settings: Settings, sessions: Sessions) -> AsyncIter
             "public_base_url": f"http://127.0.0.1:{port}", "sandbox_url": str(sandbox.make_url("")).rstrip("/")})
         async with TestServer(create_app(app_settings), port=port) as server:
             await seed_demo(sessions)
-            worker = asyncio.create_task(start_payments(server.app))
-            try:
-                yield Site(f"http://127.0.0.1:{port}", server.app)
-            finally:
-                worker.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await worker
+            yield Site(f"http://127.0.0.1:{port}", server.app)
 
 
 @pytest.fixture

@@ -1,0 +1,89 @@
+"""Payment prompts pushed from the web process, right after the voter's reply.
+
+The order row is the durable record of a start still owed: if this process dies before a prompt
+goes out, the reconciler finds the order never started and starts it then, with the same
+reference, so a prompt that did go out is not sent twice (MTN answers 409, Orange returns the
+same payment). Keeping the push here, not in a job queue, saves a queue round trip per vote and
+lets one process push many prompts at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+
+from payments.base import PaymentError
+
+log = logging.getLogger(__name__)
+
+# Retry a provider that is down or slow, then leave the order to the reconciler.
+RETRY_DELAYS: tuple[float, ...] = (2, 5, 15, 30)
+
+
+class PaymentStarts:
+    def __init__(self, start: Callable[[uuid.UUID], Awaitable[object]], *, concurrency: int = 64,
+                 retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+        self._start = start
+        self._slots = asyncio.Semaphore(concurrency)  # provider calls in flight at once
+        self._retry_delays = tuple(retry_delays)
+        self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._calling: set[uuid.UUID] = set()  # orders whose provider call is under way
+
+    def request(self, order_id: uuid.UUID, *, after: float = 0.0) -> None:
+        """Push the order's prompt `after` seconds from now; a second request for it is a no-op."""
+        if order_id not in self._tasks:
+            self._tasks[order_id] = asyncio.create_task(self._run(order_id, after), name=f"start-{order_id}")
+
+    async def _run(self, order_id: uuid.UUID, after: float) -> None:
+        try:
+            if after > 0:
+                await asyncio.sleep(after)
+            for delay in (*self._retry_delays, None):
+                if await self._attempt(order_id) or delay is None:
+                    return
+                await asyncio.sleep(delay)
+            log.warning("payment start for %s still failing; the reconciler will retry it", order_id)
+        finally:
+            self._tasks.pop(order_id, None)
+
+    async def _attempt(self, order_id: uuid.UUID) -> bool:
+        """True when the start is settled (pushed, or refused for good)."""
+        async with self._slots:
+            self._calling.add(order_id)
+            try:
+                await self._start(order_id)
+                return True
+            except PaymentError as exc:
+                log.warning("payment start for %s failed, will retry: %s", order_id, exc)
+            except Exception:  # the database or network down: same as a provider outage
+                log.exception("payment start for %s failed, will retry", order_id)
+            finally:
+                self._calling.discard(order_id)
+        return False
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._tasks)
+
+    async def wait_idle(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*self._tasks.values(), return_exceptions=True)
+
+    async def close(self, grace: float = 5.0) -> None:
+        """Let provider calls under way finish (a prompt half sent is the worst kind); what is still
+        waiting or retrying is the reconciler's."""
+        for order_id, task in list(self._tasks.items()):
+            if order_id not in self._calling:
+                task.cancel()
+        calling = [task for order_id, task in self._tasks.items() if order_id in self._calling]
+        if calling:
+            await asyncio.wait(calling, timeout=grace)
+        tasks = list(self._tasks.values())
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
