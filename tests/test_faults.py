@@ -3,6 +3,7 @@ and callbacks replayed long after. Each ends with the tally invariant."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway import votes
-from gateway.keys import CHECKS, PROVIDERS
+from gateway.keys import CHECKS, PROVIDERS, STARTS
 from gateway.models import OrderStatus
 from gateway.reconciler import reconcile
 from tests.factories import assert_tally_invariant, make_contest, tallies
@@ -26,13 +27,27 @@ async def test_the_service_reconnects_after_postgres_drops_every_connection(
 ) -> None:
     await make_contest(sessions, slug="gala")
     assert (await client.post("/api/v1/contests/gala/votes", json=VOTE)).status == 201
+    await client.app[STARTS].wait_idle()  # the app's pool now holds idle connections
     async with engine.connect() as connection:
-        killed = await connection.scalar(text(
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE datname = current_database() AND pid <> pg_backend_pid()"))
-    assert killed >= 1
+        others = list(await connection.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")))
+        killed = [pid for pid in others
+                  if await connection.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})]
+    assert killed
+    await backends_gone(engine, killed)  # as after a restart: every pooled connection's server side is gone
     assert (await client.get("/readyz")).status == 200
     assert (await client.post("/api/v1/contests/gala/votes", json=VOTE)).status == 201
+
+
+async def backends_gone(engine: AsyncEngine, pids: list[int]) -> None:
+    """Wait until PostgreSQL has finished terminating those connections (it does so asynchronously)."""
+    for _ in range(500):
+        async with engine.connect() as connection:
+            if not await connection.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                                           {"pids": pids}):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("PostgreSQL did not terminate the connections")
 
 
 async def test_provider_down_for_a_minute_then_back_loses_nothing(
