@@ -19,6 +19,7 @@ from gateway.models import AuditEntry, Candidate, Contest, OrderStatus, Provider
 from gateway.reasons import readable_reason
 from payments.base import (
     CallbackRejected,
+    CallbackVerdict,
     Collection,
     InboundCallback,
     PaymentError,
@@ -173,32 +174,49 @@ async def receive_callback(
 
     Raises CallbackRejected (after storing the event) for a callback that fails verification.
     """
+    async with sessions.begin() as session:  # read the order and keep the event in one round of commits
+        intake = await take_in(session, registry, provider, order_id, headers, body)
+    if isinstance(intake.verdict, CallbackRejected):
+        raise intake.verdict
+    if intake.event_id is None:
+        return CallbackOutcome(intake.target, "duplicate")
+    if intake.known is not None:
+        return CallbackOutcome(intake.target, intake.known)
+    assert intake.target is not None and intake.verdict.status is not None
+    outcome = await settle(sessions, intake.target, intake.verdict.status)
+    await set_event_outcome(sessions, intake.event_id, outcome)
+    return CallbackOutcome(intake.target, outcome)
+
+
+@dataclass(frozen=True)
+class Intake:
+    verdict: CallbackVerdict | CallbackRejected
+    target: uuid.UUID | None = None
+    known: str | None = None  # the outcome when it is clear without settling
+    event_id: int | None = None  # None: a replay of an event already kept
+
+
+async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: str, order_id: uuid.UUID | None,
+                  headers: Mapping[str, str], body: bytes) -> Intake:
+    """Verify a callback against its order and store it raw, whatever the verdict."""
     kept_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
-    async with sessions() as session:
-        loaded = await load_collection(session, order_id) if order_id else None
+    loaded = await load_collection(session, order_id) if order_id else None
     order, collection = loaded if loaded else (None, None)
     if order is not None and order.provider != provider:
-        loaded, order, collection = None, None, None  # a callback on another provider's URL proves nothing
+        order, collection = None, None  # a callback on another provider's URL proves nothing
     implementation = registry.for_order(provider, order.channel.value) if order else registry.get(provider)
     try:
         verdict = await implementation.verify_callback(InboundCallback(order_id, headers, body), collection)
     except CallbackRejected as exc:
-        await store_event(sessions, provider, None, order_id, "rejected", kept_headers, body, f"rejected:{exc.code}")
-        raise
+        await store_event(session, provider, None, order_id, "rejected", kept_headers, body, f"rejected:{exc.code}")
+        return Intake(exc)
     target = verdict.order_id or (order.id if order else None)
     if target is None and verdict.status and verdict.status.provider_txn_id:
-        target = await order_by_txn(sessions, provider, verdict.status.provider_txn_id)
+        target = await order_by_txn(session, provider, verdict.status.provider_txn_id)
     known = callback_outcome(target, order is not None, verdict.status is not None, order_id is not None)
-    event_id = await store_event(sessions, provider, verdict.event_id, target, verdict.kind, kept_headers, body,
+    event_id = await store_event(session, provider, verdict.event_id, target, verdict.kind, kept_headers, body,
                                  known)
-    if event_id is None:
-        return CallbackOutcome(target, "duplicate")
-    if known is not None:
-        return CallbackOutcome(target, known)
-    assert target is not None and verdict.status is not None
-    outcome = await settle(sessions, target, verdict.status)
-    await set_event_outcome(sessions, event_id, outcome)
-    return CallbackOutcome(target, outcome)
+    return Intake(verdict, target, known, event_id)
 
 
 def callback_outcome(target: uuid.UUID | None, order_known: bool, is_proof: bool, had_path_id: bool) -> str | None:
@@ -208,13 +226,12 @@ def callback_outcome(target: uuid.UUID | None, order_known: bool, is_proof: bool
     return None if is_proof else "needs_check"
 
 
-async def order_by_txn(sessions: Sessions, provider: str, provider_txn_id: str) -> uuid.UUID | None:
-    async with sessions() as session:
-        return await session.scalar(select(VoteOrder.id).where(
-            VoteOrder.provider == provider, VoteOrder.provider_txn_id == provider_txn_id))
+async def order_by_txn(session: AsyncSession, provider: str, provider_txn_id: str) -> uuid.UUID | None:
+    return await session.scalar(select(VoteOrder.id).where(
+        VoteOrder.provider == provider, VoteOrder.provider_txn_id == provider_txn_id))
 
 
-async def store_event(sessions: Sessions, provider: str, event_id: str | None, order_id: uuid.UUID | None,
+async def store_event(session: AsyncSession, provider: str, event_id: str | None, order_id: uuid.UUID | None,
                       kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
     """Insert the raw event; None when the provider's event id was seen before (a replay)."""
     statement = pg_insert(ProviderEvent).values(
@@ -226,8 +243,7 @@ async def store_event(sessions: Sessions, provider: str, event_id: str | None, o
             index_elements=[ProviderEvent.provider, ProviderEvent.event_id],
             index_where=ProviderEvent.event_id.is_not(None),
         )
-    async with sessions.begin() as session:
-        return await session.scalar(statement.returning(ProviderEvent.id))
+    return await session.scalar(statement.returning(ProviderEvent.id))
 
 
 async def set_event_outcome(sessions: Sessions, event_id: int, outcome: str) -> None:

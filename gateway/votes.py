@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Select, func, insert, literal, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -68,12 +68,14 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
         if existing is not None:
             return existing
     async with sessions.begin() as session:
-        contest = await session.scalar(select(Contest).where(Contest.slug == request.contest_slug))
-        if contest is None:
+        found = (await session.execute(
+            select(Contest, Candidate)
+            .outerjoin(Candidate, (Candidate.contest_id == Contest.id) & (Candidate.code == request.candidate_code))
+            .where(Contest.slug == request.contest_slug)
+        )).one_or_none()
+        if found is None:
             raise NotFound(f"No contest is called {request.contest_slug!r}.", code="contest_not_found")
-        candidate = await session.scalar(
-            select(Candidate).where(Candidate.contest_id == contest.id, Candidate.code == request.candidate_code)
-        )
+        contest, candidate = found
         now = datetime.now(UTC)
         checked = check_order(
             contest_terms(contest), candidate.status if candidate else None, request.candidate_code,
@@ -104,15 +106,21 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
 
 async def check_payer_allowed(session: AsyncSession, contest: Contest, msisdn: str, now: datetime) -> None:
     """Blocked numbers and per-number order limits, counted exactly: one payer's orders queue on a lock."""
+    # The lock is its own statement: a statement's snapshot is taken before it waits for a lock.
     await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"payer:{msisdn}"))))
-    if await session.get(BlockedMsisdn, msisdn) is not None:
+    limits = [(limit, window, label) for limit, window, label in (
+        (contest.max_orders_per_minute, timedelta(minutes=1), "a minute"),
+        (contest.max_orders_per_day, timedelta(days=1), "a day")) if limit]
+    mine = select(func.count()).where(VoteOrder.voter_msisdn == msisdn, VoteOrder.contest_id == contest.id)
+    blocked, *counts = (await session.execute(select(
+        select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == msisdn).exists(),
+        *(mine.where(VoteOrder.created_at > now - window).scalar_subquery() for _, window, _ in limits),
+    ))).one()
+    if blocked:
         raise VoteRejected("This number cannot vote. Contact the organiser if you think this is a mistake.",
                            code="msisdn_blocked", field="msisdn")
-    recent = select(func.count()).where(VoteOrder.voter_msisdn == msisdn, VoteOrder.contest_id == contest.id)
-    limits = ((contest.max_orders_per_minute, timedelta(minutes=1), "a minute"),
-              (contest.max_orders_per_day, timedelta(days=1), "a day"))
-    for limit, window, label in limits:
-        if limit and (await session.scalar(recent.where(VoteOrder.created_at > now - window)) or 0) >= limit:
+    for (limit, _, label), count in zip(limits, counts, strict=True):
+        if count >= limit:
             raise RateLimited(f"Too many votes from this number ({limit} in {label}). Please try again later.",
                               field="msisdn")
 
@@ -139,27 +147,46 @@ async def confirm_payment(
     provider_txn_id: str | None,
 ) -> ConfirmOutcome:
     """Count a provider-confirmed payment exactly once: pending → paid, tally, outbox, one commit."""
+    async with sessions() as session:
+        # One statement, committed on its own: the tally row (every vote for a candidate meets
+        # there) is locked only while PostgreSQL runs it, never across a round trip to us.
+        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        counted = await connection.scalar(counting_statement(order_id, provider_status, amount, currency,
+                                                             provider_txn_id))
+    if counted is not None:
+        return ConfirmOutcome.COUNTED
     async with sessions.begin() as session:
-        paid = await session.execute(
-            update(VoteOrder)
-            .where(
-                VoteOrder.id == order_id,
-                VoteOrder.status == OrderStatus.PENDING,  # the guard that makes this idempotent
-                VoteOrder.amount == amount,
-                VoteOrder.currency == currency.upper(),
-            )
-            .values(
-                status=OrderStatus.PAID, provider_txn_id=provider_txn_id, decided_at=func.now(),
-                status_reason=provider_status,
-            )
-            .returning(VoteOrder.contest_id, VoteOrder.candidate_id, VoteOrder.quantity)
-        )
-        row = paid.one_or_none()
-        if row is not None:
-            await _add_votes(session, row.contest_id, row.candidate_id, row.quantity)
-            await _emit(session, "vote.confirmed", order_id=str(order_id), contest_id=row.contest_id)
-            return ConfirmOutcome.COUNTED
         return await _confirm_not_pending(session, order_id, provider_status, amount, currency, provider_txn_id)
+
+
+def counting_statement(order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
+                       provider_txn_id: str | None) -> Select[tuple[int]]:
+    """The guarded pending → paid update, the tally increment and the outbox row as one statement."""
+    paid = (
+        update(VoteOrder)
+        .where(
+            VoteOrder.id == order_id,
+            VoteOrder.status == OrderStatus.PENDING,  # the guard that makes this idempotent
+            VoteOrder.amount == amount,
+            VoteOrder.currency == currency.upper(),
+        )
+        .values(status=OrderStatus.PAID, provider_txn_id=provider_txn_id, decided_at=func.now(),
+                status_reason=provider_status)
+        .returning(VoteOrder.contest_id, VoteOrder.candidate_id, VoteOrder.quantity)
+        .cte("paid")
+    )
+    tally = pg_insert(Tally).from_select(
+        ["candidate_id", "contest_id", "votes"], select(paid.c.candidate_id, paid.c.contest_id, paid.c.quantity))
+    counted = tally.on_conflict_do_update(
+        index_elements=[Tally.candidate_id],
+        set_={"votes": Tally.votes + tally.excluded.votes, "updated_at": func.now()},
+    ).cte("counted")
+    queued = insert(OutboxMessage).from_select(
+        ["topic", "payload"],
+        select(literal("vote.confirmed"),
+               func.jsonb_build_object("order_id", str(order_id), "contest_id", paid.c.contest_id)),
+    ).cte("queued")
+    return select(paid.c.contest_id).add_cte(counted, queued)
 
 
 async def _confirm_not_pending(

@@ -99,11 +99,12 @@ async def place_vote(request: web.Request) -> web.Response:
     )
     if started is not None and started.status is OrderStatus.FAILED:
         raise VoteRejected(started.message or "The payment could not be started.", code="payment_refused")
-    view = await catalog.order_view(sessions, order.id)
-    created = VoteCreatedOut(
-        order=OrderOut.of(view.order, view.contest_slug, view.candidate_code),
-        next=next_step(view.order, started),
-    )
+    if key is None:  # a new order: its labels are the request's
+        out = OrderOut.of(order, request.match_info["slug"], body.candidate)
+    else:  # maybe a replay of an earlier request: answer with that order's own labels
+        view = await catalog.order_view(sessions, order.id)
+        out = OrderOut.of(view.order, view.contest_slug, view.candidate_code)
+    created = VoteCreatedOut(order=out, next=next_step(order, started))
     return _json(created, status=201)
 
 
