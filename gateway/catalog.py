@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.database import autocommit
 from gateway.errors import NotFound
 from gateway.models import Candidate, CandidateStatus, Contest, ContestStatus, VoteOrder
 
@@ -25,7 +26,7 @@ class OrderView:
 
 async def public_contests(sessions: Sessions) -> list[Contest]:
     """Contests the public may see (not drafts), soonest closing first."""
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         rows = await session.scalars(
             select(Contest).where(Contest.status.in_(PUBLIC_STATUSES)).order_by(Contest.closes_at, Contest.id)
         )
@@ -34,7 +35,7 @@ async def public_contests(sessions: Sessions) -> list[Contest]:
 
 async def contest_by_slug(sessions: Sessions, slug: str) -> tuple[Contest, list[Candidate]]:
     """A public contest and its active candidates in code order."""
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         contest = await session.scalar(
             select(Contest).where(Contest.slug == slug, Contest.status.in_(PUBLIC_STATUSES))
         )
@@ -49,7 +50,7 @@ async def contest_by_slug(sessions: Sessions, slug: str) -> tuple[Contest, list[
 
 
 async def order_view(sessions: Sessions, order_id: uuid.UUID) -> OrderView:
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         row = (await session.execute(
             select(VoteOrder, Contest.slug, Candidate.code, Candidate.name)
             .join(Contest, Contest.id == VoteOrder.contest_id)

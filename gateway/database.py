@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from sqlalchemy import event
@@ -55,3 +57,13 @@ def note_returned(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
 
 def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False)
+
+
+@asynccontextmanager
+async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+    """A session whose statements each run (and commit) on their own: no BEGIN and ROLLBACK round
+    trips, which a plain read pays for nothing. Each statement sees its own snapshot; use
+    `sessions()` where two reads must agree, `sessions.begin()` where writes must go together."""
+    async with sessions() as session:
+        await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
+        yield session

@@ -7,6 +7,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.database import autocommit
 from gateway.models import OrderStatus, VoteOrder
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -28,7 +29,7 @@ class Metrics:
         self.latency.labels(route).observe(seconds)
 
     async def refresh(self, sessions: async_sessionmaker[AsyncSession], queue_lengths: dict[str, int]) -> None:
-        async with sessions() as session:
+        async with autocommit(sessions) as session:
             rows = (await session.execute(
                 select(VoteOrder.status, func.count()).group_by(VoteOrder.status)
             )).all()

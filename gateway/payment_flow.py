@@ -14,6 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
+from gateway.database import autocommit
 from gateway.errors import Conflict, DomainError, VoteRejected
 from gateway.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.reasons import readable_reason
@@ -147,7 +148,7 @@ async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id
 
     `note` records the check for the reconciler's back-off; a check a callback asked for skips it.
     """
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)
     if loaded is None:
         return "unknown_order"
@@ -279,7 +280,7 @@ async def request_refund(sessions: Sessions, registry: ProviderRegistry, order_i
                          ) -> RefundOutcome:
     """Refund a paid order: through the provider's API where it has one (Stripe), else mark it
     `refund_requested` for a person to pay back by hand. Either way its votes leave the tally now."""
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)
     if loaded is None:
         raise votes.NotFound("No vote order has that id.", code="order_not_found")

@@ -14,6 +14,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
+from gateway.database import autocommit
 from gateway.models import OrderStatus, VoteOrder
 from gateway.payment_flow import check_payment, note_check, start_payment
 from payments.base import CollectionNotFound, PaymentError
@@ -57,7 +58,7 @@ class ReconcileReport:
 
 
 async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, limit: int) -> list[uuid.UUID]:
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         query = (select(VoteOrder.id, VoteOrder.created_at, VoteOrder.last_checked_at, VoteOrder.check_count,
                         VoteOrder.expires_at)
                  .where(VoteOrder.status == OrderStatus.PENDING,

@@ -13,6 +13,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.database import autocommit
 from gateway.errors import NotFound, RateLimited, VoteRejected
 from gateway.models import (
     AuditEntry,
@@ -126,12 +127,12 @@ async def check_payer_allowed(session: AsyncSession, contest: Contest, msisdn: s
 
 
 async def find_by_client_key(sessions: Sessions, client_key: str) -> VoteOrder | None:
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         return await session.scalar(select(VoteOrder).where(VoteOrder.client_key == client_key))
 
 
 async def get_order(sessions: Sessions, order_id: uuid.UUID) -> VoteOrder:
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         order = await session.get(VoteOrder, order_id)
     if order is None:
         raise NotFound("No vote order has that id.", code="order_not_found")
@@ -147,12 +148,11 @@ async def confirm_payment(
     provider_txn_id: str | None,
 ) -> ConfirmOutcome:
     """Count a provider-confirmed payment exactly once: pending → paid, tally, outbox, one commit."""
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         # One statement, committed on its own: the tally row (every vote for a candidate meets
         # there) is locked only while PostgreSQL runs it, never across a round trip to us.
-        connection = await session.connection(execution_options={"isolation_level": "AUTOCOMMIT"})
-        counted = await connection.scalar(counting_statement(order_id, provider_status, amount, currency,
-                                                             provider_txn_id))
+        counted = await session.scalar(counting_statement(order_id, provider_status, amount, currency,
+                                                          provider_txn_id))
     if counted is not None:
         return ConfirmOutcome.COUNTED
     async with sessions.begin() as session:

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.catalog import PUBLIC_STATUSES
+from gateway.database import autocommit
 from gateway.errors import NotFound
 from gateway.models import Candidate, CandidateStatus, Contest
 from leaderboard import cache
@@ -54,7 +55,7 @@ async def load_contest_view(sessions: Sessions, *, slug: str | None = None,
                             contest_id: int | None = None) -> ContestView | None:
     """A public contest (not a draft) and the candidates its board shows, or None."""
     condition = Contest.slug == slug if slug is not None else Contest.id == contest_id
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         contest = await session.scalar(select(Contest).where(condition, Contest.status.in_(PUBLIC_STATUSES)))
         if contest is None:
             return None

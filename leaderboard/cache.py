@@ -26,6 +26,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.database import autocommit
 from gateway.models import OrderStatus, VoteOrder
 from leaderboard.board import Tallies
 
@@ -129,7 +130,7 @@ class SnapshotMark:
 
 
 async def read_tallies(sessions: Sessions, contest_id: int) -> tuple[dict[int, int], SnapshotMark]:
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         row = (await session.execute(_TALLIES_SQL, {"contest_id": contest_id})).one()
     votes = {int(candidate_id): int(count) for candidate_id, count in json.loads(row.votes).items()}
     return votes, SnapshotMark(int(row.xmax), int(row.nxip))
@@ -239,7 +240,7 @@ async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, froz
 
 
 async def paid_votes_until(sessions: Sessions, contest_id: int, moment: datetime) -> dict[int, int]:
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         rows = await session.execute(
             select(VoteOrder.candidate_id, func.sum(VoteOrder.quantity))
             .where(VoteOrder.contest_id == contest_id, VoteOrder.status == OrderStatus.PAID,

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.ussd.forms import SessionEnd
 from channels.ussd.texts import Lang
 from channels.ussd.views import CandidateRecord, ContestRecord, MyVotes, OrderLine, TopEntry
+from gateway.database import autocommit
 from gateway.models import (
     BlockedMsisdn,
     Candidate,
@@ -28,7 +29,7 @@ RECENT_ORDERS = 3
 
 async def contests_for_code(sessions: Sessions, service_code: str) -> tuple[ContestRecord, ...]:
     """Every public contest dialled by this code (drafts are invisible), soonest closing first."""
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         contests = list(await session.scalars(
             select(Contest)
             .where(Contest.ussd_service_codes.contains([service_code]), Contest.status != ContestStatus.DRAFT)
@@ -58,7 +59,7 @@ async def caller(sessions: Sessions, msisdn: str) -> tuple[Lang | None, bool]:
     """The number's remembered language, and whether it is blocked: one round trip, once per session."""
     language = select(VoterPreference.language).where(VoterPreference.msisdn == msisdn).scalar_subquery()
     blocked = select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == msisdn).exists()
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         row = (await session.execute(select(language, blocked))).one()
     return Lang.parse(row[0]), bool(row[1])
 
@@ -73,7 +74,7 @@ async def remember_language(sessions: Sessions, msisdn: str, language: Lang) -> 
 
 
 async def top_five(sessions: Sessions, contest_id: int) -> tuple[TopEntry, ...]:
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         rows = await session.execute(
             select(Candidate.code, Tally.votes).join(Tally, Tally.candidate_id == Candidate.id)
             .where(Tally.contest_id == contest_id, Tally.votes > 0, Candidate.status != CandidateStatus.HIDDEN)
@@ -84,7 +85,7 @@ async def top_five(sessions: Sessions, contest_id: int) -> tuple[TopEntry, ...]:
 
 async def my_votes(sessions: Sessions, contest_id: int, msisdn: str) -> MyVotes:
     mine = (VoteOrder.contest_id == contest_id, VoteOrder.voter_msisdn == msisdn)
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         paid, pending = (await session.execute(
             select(func.coalesce(func.sum(VoteOrder.quantity).filter(VoteOrder.status == OrderStatus.PAID), 0),
                    func.count().filter(VoteOrder.status == OrderStatus.PENDING)).where(*mine)
