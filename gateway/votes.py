@@ -297,6 +297,25 @@ async def flag_order(sessions: Sessions, order_id: uuid.UUID, reason: str) -> bo
         return contest_id is not None
 
 
+async def record_partial_refund(sessions: Sessions, order_id: uuid.UUID, refunded: int, currency: str | None) -> bool:
+    """A provider refunded part of a paid order (made by hand, e.g. in Stripe's dashboard).
+
+    Which votes that money stood for is a person's call, so the tally is left alone and the refund
+    is recorded for review (audit entry + outbox). Returns False when the refund covers the order.
+    """
+    async with sessions.begin() as session:
+        order = await session.get(VoteOrder, order_id, with_for_update=True)
+        if order is None or order.status is not OrderStatus.PAID or refunded >= order.amount:
+            return False
+        details = {"provider": order.provider, "refunded": refunded, "amount": order.amount,
+                   "currency": (currency or order.currency).upper()}
+        session.add(AuditEntry(actor="system", action="payment.partial_refund", target=str(order_id),
+                               details=details))
+        await _emit(session, "payment.partial_refund", order_id=str(order_id), contest_id=order.contest_id,
+                    **details)
+        return True
+
+
 async def uncount(sessions: Sessions, order_id: uuid.UUID, to: OrderStatus, reason: str) -> bool:
     """Move a paid (or refund-requested) order to a refund state; a paid one leaves the tally."""
     allowed = {OrderStatus.REFUND_REQUESTED: {OrderStatus.PAID},

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.keys import PROVIDERS
-from gateway.models import OrderStatus, ProviderEvent
+from gateway.models import AuditEntry, OrderStatus, ProviderEvent
 from gateway.payment_flow import request_refund
 from gateway.votes import get_order
 from tests.factories import assert_tally_invariant, count_orders, make_contest, tallies
@@ -145,6 +145,27 @@ async def test_refund_takes_the_votes_off_the_tally(card_client: TestClient, ses
     status, answer = await post_webhook(card_client, *webhook("charge.refunded", charge, "evt_r"))
     assert (status, answer["outcome"]) == (200, "refunded")
     assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.REFUNDED
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_full_one_takes_them_off(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_9")
+    await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_1"))
+    charge = {"id": "ch_1", "object": "charge", "payment_intent": "pi_9", "amount": 500, "amount_refunded": 200,
+              "currency": "xaf", "refunded": False, "metadata": {}}
+    status, answer = await post_webhook(card_client, *webhook("charge.refunded", charge, "evt_r1"))
+    assert (status, answer["outcome"]) == (200, "partial_refund")
+    assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.PAID
+    assert (await tallies(sessions, contest.id))["03"] == 5
+    async with sessions() as session:
+        entry = (await session.scalars(select(AuditEntry))).one()
+    assert (entry.action, entry.target, entry.details["refunded"]) == ("payment.partial_refund", order_id, 200)
+    full = {**charge, "amount_refunded": 500, "refunded": True}
+    assert (await post_webhook(card_client, *webhook("charge.refunded", full, "evt_r2")))[1]["outcome"] == "refunded"
     assert (await tallies(sessions, contest.id))["03"] == 0
     await assert_tally_invariant(sessions, contest.id)
 
