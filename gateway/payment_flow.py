@@ -96,7 +96,13 @@ def needs_redirect(registry: ProviderRegistry, order: VoteOrder) -> bool:
 
 async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID) -> StartOutcome:
     """Start the order's collection once; a retryable provider error propagates (retry later,
-    same reference), any other fails the order with the provider's reason."""
+    same reference), any other fails the order with the provider's reason.
+
+    A crash between the provider's answer and our commit loses what it answered, and that is safe:
+    a phone prompt is started again with the same reference (MTN answers 409, Orange push records a
+    second charge, which is flagged); a payment page (WebPay, Checkout) reaches the payer only in
+    this request's reply, after the commit, so a page whose tokens we lost was never seen.
+    """
     try:
         async with sessions.begin() as session:
             loaded = await load_collection(session, order_id, lock=True)
