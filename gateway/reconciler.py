@@ -100,7 +100,7 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
 
 
 async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, order: VoteOrder, now: datetime) -> bool:
-    """A phone prompt whose start job was lost (a worker killed mid-job) is sent now, with the same
+    """A phone prompt lost with its web process (killed before the push went out) is sent now, with the same
     reference, while the payer can still approve it. Pages (cards, WebPay) are never restarted:
     that voter has left."""
     if order.payment_started_at is not None or now >= order.expires_at - timedelta(minutes=2):

@@ -1,5 +1,5 @@
 """Africa's Talking USSD: each hop is answered from the whole `text` path in milliseconds; the only
-write in a request is the order insert (the payment prompt is pushed by the worker, after the reply)."""
+write in a request is the order insert (the payment prompt is pushed a moment after the reply)."""
 
 from __future__ import annotations
 
