@@ -40,7 +40,11 @@ async def place_votes(stack: Stack, count: int) -> list[str]:
                 try:
                     response = await client.post("/api/v1/contests/demo/votes", json={
                         "candidate": f"{i % 8 + 1:02d}", "quantity": 1 + i % 3, "provider": "mtn",
-                        "msisdn": f"+23767{i:07d}"}, headers={"Idempotency-Key": f"fault-{i}"})
+                        "msisdn": f"+23767{i:07d}"}, headers={
+                            "Idempotency-Key": f"fault-{i}",
+                            # each voter from their own address, through our proxy (else the
+                            # per-address vote limit refuses all but the first 30)
+                            "X-Forwarded-For": f"41.202.{i // 250 % 250}.{i % 250 + 1}"})
                     if response.status_code == 201:
                         return str(response.json()["order"]["id"])
                 except httpx.HTTPError:
@@ -100,6 +104,8 @@ async def scenario(stack: Stack, needle: str) -> dict[str, str]:
     killer = asyncio.get_running_loop().run_in_executor(None, kill_after(stack, needle, 1.5))
     ids = await place_votes(stack, VOTES)
     await killer
+    if len(ids) < VOTES * 0.95:  # a scenario where voters could not vote proves nothing
+        return {"orders placed": f"{len(ids)} of {VOTES}", "verdict": "FAIL"}
     return await check(stack, len(ids))
 
 

@@ -1,0 +1,70 @@
+"""Property-based checks on what crosses the public boundary: the JSON API's vote model and phone
+numbers. Whatever arrives is either a clean value or a clear refusal, never anything else."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import phonenumbers
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from pydantic import ValidationError
+
+from channels.web.schemas import VoteRequest
+from gateway.phone import InvalidMsisdn, normalise_msisdn
+
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+FIELD_VALUES = {
+    "candidate": st.one_of(st.from_regex(r"\A[0-9]{1,9}\Z"), st.text(max_size=12), JSON),
+    "quantity": st.one_of(st.integers(-5, 20_000), st.text(max_size=6), st.floats(allow_nan=False), JSON),
+    "provider": st.one_of(st.sampled_from(["mtn", "orange", "stripe", "MTN", "paypal", ""]), JSON),
+    "msisdn": st.one_of(st.none(), st.text(max_size=40), st.from_regex(r"\A\+?[0-9 ]{6,16}\Z"), JSON),
+}
+E164 = re.compile(r"^\+[1-9][0-9]{6,14}$")
+
+
+@st.composite
+def vote_bodies(draw: st.DrawFn) -> dict[str, Any]:
+    body = {name: draw(values) for name, values in FIELD_VALUES.items() if draw(st.booleans())}
+    if draw(st.booleans()):
+        body[draw(st.text(max_size=8))] = draw(JSON)
+    return body
+
+
+@given(vote_bodies())
+def test_a_vote_body_is_a_valid_order_or_a_validation_error(body: dict[str, Any]) -> None:
+    try:
+        vote = VoteRequest.model_validate(body)
+    except ValidationError as refusal:
+        assert refusal.errors()  # every refusal names at least one problem
+        return
+    assert re.fullmatch(r"[0-9]{1,8}", vote.candidate)
+    assert type(vote.quantity) is int and 1 <= vote.quantity <= 10_000
+    assert vote.provider in ("mtn", "orange", "stripe")
+    assert vote.msisdn is None or len(vote.msisdn) <= 32
+    assert set(body) <= {"candidate", "quantity", "provider", "msisdn"}
+
+
+@given(st.one_of(st.text(max_size=30), st.from_regex(r"\A(\+|00)?[0-9 ().-]{4,20}\Z")))
+def test_any_text_is_a_valid_e164_number_or_refused(raw: str) -> None:
+    try:
+        number = normalise_msisdn(raw)
+    except InvalidMsisdn:
+        return
+    assert E164.match(number), number
+    assert phonenumbers.is_valid_number(phonenumbers.parse(number))
+    assert normalise_msisdn(number) == number  # normalising twice changes nothing
+
+
+@pytest.mark.parametrize(("raw", "expected"), [
+    ("670000001", "+237670000001"), ("+237 6 70 00 00 01", "+237670000001"), ("00237670000001", "+237670000001"),
+    ("237670000001", "+237670000001"), ("+225 07 07 00 00 01", "+2250707000001"),
+])
+def test_the_forms_voters_type_all_normalise_to_one_number(raw: str, expected: str) -> None:
+    assert normalise_msisdn(raw) == expected
