@@ -98,10 +98,11 @@ async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     """Start the order's collection once; a retryable provider error propagates (retry later,
     same reference), any other fails the order with the provider's reason.
 
-    A crash between the provider's answer and our commit loses what it answered, and that is safe:
-    a phone prompt is started again with the same reference (MTN answers 409, Orange push records a
-    second charge, which is flagged); a payment page (WebPay, Checkout) reaches the payer only in
-    this request's reply, after the commit, so a page whose tokens we lost was never seen.
+    A crash between the provider's answer and our commit loses what it answered. For a payment page
+    (WebPay, Checkout) that is safe: the page reaches the payer only in this request's reply, after
+    the commit. For an MTN prompt too: a restart uses the same reference and MTN answers 409. Orange's
+    push has no such reference (a new payToken per start), so there a crash mid-call can leave a
+    prompt we cannot see; keeping its payToken before `pay` would close that gap (not done yet).
     """
     try:
         async with sessions.begin() as session:

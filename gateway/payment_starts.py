@@ -1,10 +1,11 @@
 """Payment prompts pushed from the web process, right after the voter's reply.
 
 The order row is the durable record of a start still owed: if this process dies before a prompt
-goes out, the reconciler finds the order never started and starts it then, with the same
-reference, so a prompt that did go out is not sent twice (MTN answers 409, Orange returns the
-same payment). Keeping the push here, not in a job queue, saves a queue round trip per vote and
-lets one process push many prompts at once.
+goes out, the reconciler finds the order never started and starts it then. For MTN that is safe
+whatever happened (the same reference: MTN answers 409 to a prompt already sent). Orange's push API
+issues a new payToken per start, so a process killed *during* an Orange call can leave a prompt we
+no longer know about; shutdown therefore lets every provider call under way finish first.
+Keeping the push here, not in a job queue, saves a queue round trip per vote.
 """
 
 from __future__ import annotations
@@ -21,10 +22,15 @@ log = logging.getLogger(__name__)
 
 # Retry a provider that is down or slow, then leave the order to the reconciler.
 RETRY_DELAYS: tuple[float, ...] = (2, 5, 15, 30)
+# Each start holds a database connection (and its order's row lock) during the provider call: keep
+# well under the web process's pool (10 + 10 overflow) so votes, hops and callbacks still get one.
+CONCURRENT_STARTS = 12
+# A provider call can take its 15 s time-out; the supervisor and compose wait longer than this.
+SHUTDOWN_GRACE_SECONDS = 20.0
 
 
 class PaymentStarts:
-    def __init__(self, start: Callable[[uuid.UUID], Awaitable[object]], *, concurrency: int = 64,
+    def __init__(self, start: Callable[[uuid.UUID], Awaitable[object]], *, concurrency: int = CONCURRENT_STARTS,
                  retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._start = start
         self._slots = asyncio.Semaphore(concurrency)  # provider calls in flight at once
@@ -42,10 +48,12 @@ class PaymentStarts:
             if after > 0:
                 await asyncio.sleep(after)
             for delay in (*self._retry_delays, None):
-                if await self._attempt(order_id) or delay is None:
+                if await self._attempt(order_id):
+                    return
+                if delay is None:
+                    log.warning("payment start for %s still failing; the reconciler will retry it", order_id)
                     return
                 await asyncio.sleep(delay)
-            log.warning("payment start for %s still failing; the reconciler will retry it", order_id)
         finally:
             self._tasks.pop(order_id, None)
 
@@ -72,7 +80,7 @@ class PaymentStarts:
         while self._tasks:
             await asyncio.gather(*self._tasks.values(), return_exceptions=True)
 
-    async def close(self, grace: float = 5.0) -> None:
+    async def close(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Let provider calls under way finish (a prompt half sent is the worst kind); what is still
         waiting or retrying is the reconciler's."""
         for order_id, task in list(self._tasks.items()):

@@ -20,7 +20,7 @@ from gateway.embedded import export_urls, service_urls
 from gateway.seed import seed_demo
 
 log = logging.getLogger(__name__)
-STOP_GRACE_SECONDS = 10
+STOP_GRACE_SECONDS = 30  # a web process lets provider calls under way finish (payment_starts)
 
 
 @dataclass
