@@ -16,6 +16,7 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.database import create_engine, session_factory
 from gateway.embedded import ServiceUrls
+from gateway.keys import STARTS
 from gateway.migrate import upgrade
 from gateway.models import Base
 from tests.fakes.mtn import FakeMtn, faked_mtn
@@ -74,6 +75,9 @@ async def client(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
     app = create_app(settings)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
+        # Most tests have no provider listening; a prompt still being retried is dropped at once
+        # rather than given the shutdown grace a real provider call gets.
+        await app[STARTS].close(grace=0)
 
 
 @pytest.fixture
