@@ -3,11 +3,14 @@ take in callbacks. Providers are reached only through `payments.base.PaymentProv
 
 from __future__ import annotations
 
+import json
 import logging
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
+from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -72,6 +75,8 @@ async def load_collection(session: AsyncSession, order_id: uuid.UUID, *, lock: b
         return None
     order, contest_name, candidate_name = row
     data = dict(order.provider_data)
+    if order.payment_started_at is None:  # a start may have been cut short after keeping data
+        data.update(await kept_start_data(session, order.id))
     if order.provider_txn_id:
         data.setdefault("payment_intent", order.provider_txn_id)
     return order, Collection(
@@ -79,6 +84,24 @@ async def load_collection(session: AsyncSession, order_id: uuid.UUID, *, lock: b
         msisdn=order.voter_msisdn, description=describe(order.quantity, candidate_name, contest_name),
         channel=order.channel.value, provider_data=data,
     )
+
+
+KEPT_DURING_START = "start.kept"  # provider event kind: data a provider kept in the middle of a start
+
+
+async def keep_start_data(sessions: Sessions, order_id: uuid.UUID, provider: str, data: Mapping[str, Any]) -> None:
+    """Commit provider data at once, on its own connection (the start's transaction holds the
+    order row): if the process dies before the start commits, the next start resumes with it."""
+    async with autocommit(sessions) as session:
+        await session.execute(insert(ProviderEvent).values(
+            provider=provider, order_id=order_id, kind=KEPT_DURING_START, headers={}, body=json.dumps(dict(data)),
+            outcome="kept"))
+
+
+async def kept_start_data(session: AsyncSession, order_id: uuid.UUID) -> dict[str, Any]:
+    bodies = await session.scalars(select(ProviderEvent.body).where(
+        ProviderEvent.order_id == order_id, ProviderEvent.kind == KEPT_DURING_START).order_by(ProviderEvent.id))
+    return {key: value for body in bodies for key, value in json.loads(body).items()}
 
 
 def provider_for(registry: ProviderRegistry, provider: str, channel: str) -> PaymentProvider:
@@ -101,8 +124,8 @@ async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     A crash between the provider's answer and our commit loses what it answered. For a payment page
     (WebPay, Checkout) that is safe: the page reaches the payer only in this request's reply, after
     the commit. For an MTN prompt too: a restart uses the same reference and MTN answers 409. Orange's
-    push has no such reference (a new payToken per start), so there a crash mid-call can leave a
-    prompt we cannot see; keeping its payToken before `pay` would close that gap (not done yet).
+    push has no such reference (a new payToken per start), so it keeps its payToken through
+    `Collection.remember` before sending the prompt, and a later start or status check finds it.
     """
     try:
         async with sessions.begin() as session:
@@ -112,6 +135,7 @@ async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id
             order, collection = loaded
             if order.status is not OrderStatus.PENDING or order.payment_started_at is not None:
                 return StartOutcome(order.id, order.status, order.provider_data.get("redirect_url"))
+            collection = replace(collection, remember=partial(keep_start_data, sessions, order.id, order.provider))
             result = await registry.for_order(order.provider, order.channel.value).start(collection)
             data = {**order.provider_data, **result.provider_data}
             if result.redirect_url:

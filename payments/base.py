@@ -7,7 +7,7 @@ database. Everything here is frozen: values that cross the boundary are not chan
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from enum import StrEnum
@@ -56,6 +56,9 @@ class Collection:
     description: str
     channel: str  # ussd | sms | telegram | web: decides push vs. redirect where a provider has both
     provider_data: Mapping[str, Any] = field(default_factory=dict)  # what start() asked us to keep
+    # Keeps provider data durably *during* start(), before a step that may charge the payer, so a
+    # start cut short (a killed process) is resumed with it rather than repeated. None in tests.
+    remember: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 import httpx
 import pytest
@@ -190,3 +191,24 @@ async def test_orange_push_lost_notification_is_recovered_by_the_reconciler(live
     report = await reconcile(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=31))
     assert report.changed == [(order_id, "counted")]
     assert await live.votes_for_07() == 4
+
+
+async def test_an_orange_push_cut_short_after_the_prompt_is_still_counted_once(live: Live) -> None:
+    """The process dies after Orange sent the prompt but before the start committed its payToken;
+    Orange's notification is lost too, so only the reconciler can find the payment."""
+    live.control.drop_callbacks = True
+    request = votes.OrderRequest(live.contest.slug, "07", 3, "orange", Channel.USSD, msisdn="+237690000001")
+    order = await votes.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
+    providers = live.client.app[PROVIDERS]
+    async with live.sessions() as session:
+        loaded = await payment_flow.load_collection(session, order.id)
+    assert loaded is not None
+    remember = partial(payment_flow.keep_start_data, live.sessions, order.id, "orange")
+    await providers.for_order("orange", "ussd").start(replace(loaded[1], remember=remember))  # then: killed
+    assert (await votes.get_order(live.sessions, order.id)).payment_started_at is None
+    await asyncio.sleep(0.2)  # the payer approves
+    report = await reconcile(live.sessions, providers, now=datetime.now(UTC) + timedelta(seconds=31))
+    assert report.changed == [(order.id, "counted")]
+    assert await live.votes_for_07() == 3
+    restarted = await payment_flow.start_payment(live.sessions, providers, order.id)
+    assert restarted.status is OrderStatus.PAID  # nothing pushed again

@@ -69,13 +69,15 @@ class OrangePush:
         self._x_auth = base64.b64encode(auth).decode()
 
     async def start(self, collection: Collection) -> StartResult:
-        """init then pay. A lost answer to `pay` is settled by asking the status of the same payToken
-        rather than paying again, so one order never pushes two prompts from one start."""
-        subscriber = local_number(collection.msisdn)
-        init = await self._call("POST", f"{PREFIX}/init")
-        pay_token = str(init["data"]["payToken"])
+        """init, keep the payToken, then pay. Each init issues a new payToken (there is no reference
+        of ours Orange would recognise), so a start that finds a kept token resumes it: it pays
+        only if that token never reached the payer, and never pushes a second prompt."""
+        kept = collection.provider_data.get("pay_token")
+        if kept and await self._was_pushed(str(kept)):
+            return StartResult(provider_data={"pay_token": kept})
+        pay_token = str(kept) if kept else await self._init(collection)
         body = {
-            "subscriberMsisdn": subscriber, "channelUserMsisdn": self._creds.channel_msisdn,
+            "subscriberMsisdn": local_number(collection.msisdn), "channelUserMsisdn": self._creds.channel_msisdn,
             "amount": to_major_string(collection.amount, collection.currency), "description": collection.description,
             "orderId": str(collection.reference), "pin": self._creds.pin, "payToken": pay_token,
             "notifUrl": f"{self._public}/payments/orange/notify/{collection.order_id}",
@@ -85,18 +87,33 @@ class OrangePush:
         except PaymentError as exc:
             if not exc.retryable:
                 raise
-            await asyncio.sleep(0.5)
-            try:
-                await self._status(pay_token)
-            except CollectionNotFound as missing:  # Orange never took it: safe to retry the whole start
-                raise PaymentError(NAME, "unreachable", "Orange did not confirm the push.", retryable=True) from missing
+            await asyncio.sleep(0.5)  # a lost answer: ask about the same payToken rather than pay again
+            if not await self._was_pushed(pay_token):
+                raise PaymentError(NAME, "unreachable", "Orange did not confirm the push.", retryable=True) from exc
         return StartResult(provider_data={"pay_token": pay_token})
+
+    async def _init(self, collection: Collection) -> str:
+        local_number(collection.msisdn)  # refuse a number Orange Cameroon cannot charge before any call
+        init = await self._call("POST", f"{PREFIX}/init")
+        pay_token = str(init["data"]["payToken"])
+        if collection.remember is not None:
+            await collection.remember({"pay_token": pay_token})
+        return pay_token
+
+    async def _was_pushed(self, pay_token: str) -> bool:
+        """Whether `pay` went through for this token (an init alone sends nothing to the phone)."""
+        try:
+            return is_pushed(await self._status(pay_token))
+        except CollectionNotFound:
+            return False
 
     async def fetch_status(self, collection: Collection) -> StatusResult:
         pay_token = collection.provider_data.get("pay_token")
         if not pay_token:
             raise CollectionNotFound(NAME, "not_started", "No Orange push was sent for this order.")
         data = await self._status(str(pay_token))
+        if not is_pushed(data):  # kept by a start cut short before `pay`: start it again
+            raise CollectionNotFound(NAME, "not_pushed", "The Orange push for this order was never sent.")
         raw = str(data.get("status", "")).upper()
         amount = data.get("amount")
         return StatusResult(
@@ -156,3 +173,10 @@ def _raise(response: httpx.Response) -> Any:
     # Business refusals come back as HTTP 417 with a French message: final, show it as it is.
     code = "refused" if response.status_code == 417 else f"http_{response.status_code}"
     raise PaymentError(NAME, code, message, retryable=response.status_code >= 500, status=response.status_code)
+
+
+def is_pushed(data: dict[str, Any]) -> bool:
+    """Whether `pay` was accepted for this transaction record. Only init ran when it is INITIATED,
+    or PENDING with no init status; any decided status means the payer was asked."""
+    status = str(data.get("status", "")).upper()
+    return not (status == "INITIATED" or (status == "PENDING" and not data.get("inittxnstatus")))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import httpx
 import pytest
@@ -87,6 +87,34 @@ async def test_push_survives_a_5xx_burst_by_reporting_it_retryable_then_working(
     assert caught.value.retryable
     c = await started(orange.push, collection())  # the job's retry
     assert await final_state(orange.push, c) is PaymentState.SUCCESSFUL
+
+
+class CutShort(Exception):
+    """The process dies right after the payToken was kept."""
+
+
+async def test_a_push_cut_short_after_init_is_resumed_with_the_kept_token(orange: Orange) -> None:
+    kept: dict[str, object] = {}
+
+    async def keep_then_die(data: object) -> None:
+        kept.update(data)  # type: ignore[call-overload]
+        raise CutShort
+
+    with pytest.raises(CutShort):
+        await orange.push.start(replace(collection(), remember=keep_then_die))
+    resumed = collection(**kept)
+    with pytest.raises(CollectionNotFound):  # init alone sent nothing to the phone
+        await orange.push.fetch_status(resumed)
+    result = await orange.push.start(resumed)
+    assert result.provider_data == kept  # paid with the kept token, no new init
+    assert await final_state(orange.push, resumed) is PaymentState.SUCCESSFUL
+
+
+async def test_a_push_restarted_after_the_prompt_went_out_does_not_push_again(orange: Orange) -> None:
+    first = await started(orange.push, collection())
+    again = await orange.push.start(first)  # Orange would refuse a second `pay` on the same token
+    assert again.provider_data == first.provider_data
+    assert await final_state(orange.push, first) is PaymentState.SUCCESSFUL
 
 
 async def test_push_status_of_an_unknown_pay_token_is_not_found(orange: Orange) -> None:
