@@ -65,12 +65,15 @@ def describe(quantity: int, candidate: str, contest: str) -> str:
 
 
 async def load_collection(session: AsyncSession, order_id: uuid.UUID, *, lock: bool = False,
-                          ) -> tuple[VoteOrder, Collection] | None:
+                          skip_locked: bool = False) -> tuple[VoteOrder, Collection] | None:
+    """The order and its collection; with `skip_locked`, None also when another start holds it."""
     query = (select(VoteOrder, Contest.name, Candidate.name)
              .join(Contest, Contest.id == VoteOrder.contest_id)
              .join(Candidate, Candidate.id == VoteOrder.candidate_id)
              .where(VoteOrder.id == order_id))
-    row = (await session.execute(query.with_for_update(of=VoteOrder) if lock else query)).one_or_none()
+    if lock:
+        query = query.with_for_update(of=VoteOrder, skip_locked=skip_locked)
+    row = (await session.execute(query)).one_or_none()
     if row is None:
         return None
     order, contest_name, candidate_name = row
@@ -117,7 +120,8 @@ def needs_redirect(registry: ProviderRegistry, order: VoteOrder) -> bool:
     return registry.for_order(order.provider, order.channel.value).redirects
 
 
-async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID) -> StartOutcome:
+async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID, *,
+                        unless_busy: bool = False) -> StartOutcome | None:
     """Start the order's collection once; a retryable provider error propagates (retry later,
     same reference), any other fails the order with the provider's reason.
 
@@ -126,10 +130,15 @@ async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     the commit. For an MTN prompt too: a restart uses the same reference and MTN answers 409. Orange's
     push has no such reference (a new payToken per start), so it keeps its payToken through
     `Collection.remember` before sending the prompt, and a later start or status check finds it.
+
+    With `unless_busy`, returns None at once when another start holds the order (the reconciler
+    does not wait out someone else's provider call).
     """
     try:
         async with sessions.begin() as session:
-            loaded = await load_collection(session, order_id, lock=True)
+            loaded = await load_collection(session, order_id, lock=True, skip_locked=unless_busy)
+            if loaded is None and unless_busy:
+                return None
             if loaded is None:
                 raise votes.NotFound("No vote order has that id.", code="order_not_found")
             order, collection = loaded
@@ -196,8 +205,10 @@ async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id
 
 
 async def note_check(sessions: Sessions, order_id: uuid.UUID) -> None:
-    async with sessions.begin() as session:
-        await session.execute(update(VoteOrder).where(VoteOrder.id == order_id)
+    """Pace the reconciler's next look; skipped while a start holds the order (it is being handled)."""
+    free = select(VoteOrder.id).where(VoteOrder.id == order_id).with_for_update(skip_locked=True)
+    async with autocommit(sessions) as session:
+        await session.execute(update(VoteOrder).where(VoteOrder.id == free.scalar_subquery())
                               .values(last_checked_at=datetime.now(UTC), check_count=VoteOrder.check_count + 1))
 
 

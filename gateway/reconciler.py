@@ -82,8 +82,9 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
         await note_check(sessions, order_id)
         if now - order.created_at < NEVER_STARTED_GRACE:
             return "not_started_yet"
-        if await restart_lost_push(sessions, registry, order, now):
-            return "restarted"
+        restarted = await restart_lost_push(sessions, registry, order, now)
+        if restarted is not None:
+            return restarted
         outcome = "not_found"
     except PaymentError as exc:
         log.warning("reconcile: %s could not be checked: %s", order_id, exc)
@@ -99,16 +100,19 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
     return outcome
 
 
-async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, order: VoteOrder, now: datetime) -> bool:
+async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, order: VoteOrder, now: datetime,
+                            ) -> str | None:
     """A phone prompt lost with its web process (killed before the push went out) is sent now, with the same
     reference, while the payer can still approve it. Pages (cards, WebPay) are never restarted:
-    that voter has left."""
+    that voter has left. Returns what happened, or None when nothing was tried."""
     if order.payment_started_at is not None or now >= order.expires_at - timedelta(minutes=2):
-        return False
+        return None
     if registry.for_order(order.provider, order.channel.value).redirects:
-        return False
-    outcome = await start_payment(sessions, registry, order.id)
-    return outcome.status is OrderStatus.PENDING
+        return None
+    outcome = await start_payment(sessions, registry, order.id, unless_busy=True)
+    if outcome is None:
+        return "start_in_progress"
+    return "restarted" if outcome.status is OrderStatus.PENDING else None
 
 
 async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: datetime | None = None,
@@ -123,6 +127,7 @@ async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: date
         outcome = await reconcile_order(sessions, registry, order_id, now)
         report.checked += 1
         report.outcomes[outcome] += 1
-        if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided", "restarted"):
+        if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided", "restarted",
+                           "start_in_progress"):
             report.changed.append((order_id, outcome))
     return report

@@ -201,3 +201,15 @@ async def test_a_push_lost_with_its_web_process_is_started_by_the_reconciler(
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
     assert (await tallies(sessions, contest.id))["01"] == 2
+
+
+async def test_the_reconciler_does_not_wait_out_a_start_already_under_way(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = (await place(sessions, contest)).id
+    async with sessions.begin() as session:  # another start holds the order during its provider call
+        await session.execute(select(VoteOrder.id).where(VoteOrder.id == order_id).with_for_update())
+        report = await asyncio.wait_for(
+            reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80)), timeout=5)
+    assert report.outcomes["start_in_progress"] == 1 and fake_mtn.pay_calls == 0
