@@ -1,11 +1,11 @@
 """Payment prompts pushed from the web process, right after the voter's reply.
 
 The order row is the durable record of a start still owed: if this process dies before a prompt
-goes out, the reconciler finds the order never started and starts it then. For MTN that is safe
-whatever happened (the same reference: MTN answers 409 to a prompt already sent). Orange's push API
-issues a new payToken per start, so a process killed *during* an Orange call can leave a prompt we
-no longer know about; shutdown therefore lets every provider call under way finish first.
-Keeping the push here, not in a job queue, saves a queue round trip per vote.
+goes out, the reconciler finds the order never started and starts it then, without a second prompt
+(MTN answers 409 to our reused reference; Orange's payToken was kept before `pay`, see
+`payment_flow.start_payment`). Shutdown still lets provider calls under way finish, so a deploy
+does not rely on that recovery. Keeping the push here, not in a job queue, saves a queue round
+trip per vote.
 """
 
 from __future__ import annotations
