@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.keys import PROVIDERS
-from gateway.models import AuditEntry, OrderStatus, ProviderEvent
+from gateway.models import AuditEntry, Contest, OrderStatus, ProviderEvent
 from gateway.payment_flow import request_refund
 from gateway.votes import get_order
 from tests.factories import assert_tally_invariant, count_orders, make_contest, tallies
@@ -134,14 +134,26 @@ async def test_amount_mismatch_is_flagged(card_client: TestClient, sessions: Ses
     await assert_tally_invariant(sessions, contest.id)
 
 
+async def paid_by_card(client: TestClient, sessions: Sessions, stripe_wire: respx.Router,
+                       intent: str = "pi_9") -> tuple[Contest, str]:
+    """A contest and a 5-vote card order paid through Checkout."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent=intent)
+    await post_webhook(client, *webhook("checkout.session.completed", paid, "evt_1"))
+    return contest, order_id
+
+
+def refunded_charge(amount_refunded: int, intent: str = "pi_9") -> dict[str, Any]:
+    """Stripe's charge object in charge.refunded for that 500 XAF payment."""
+    return {"id": "ch_1", "object": "charge", "payment_intent": intent, "amount": 500,
+            "amount_refunded": amount_refunded, "currency": "xaf", "refunded": amount_refunded >= 500, "metadata": {}}
+
+
 async def test_refund_takes_the_votes_off_the_tally(card_client: TestClient, sessions: Sessions,
                                                    stripe_wire: respx.Router) -> None:
-    contest = await make_contest(sessions, slug="gala")
-    order_id = await card_vote(card_client, stripe_wire)
-    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_9")
-    await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_1"))
-    charge = {"id": "ch_1", "object": "charge", "payment_intent": "pi_9", "amount": 500, "amount_refunded": 500,
-              "currency": "xaf", "refunded": True, "metadata": {}}
+    contest, order_id = await paid_by_card(card_client, sessions, stripe_wire)
+    charge = refunded_charge(500)
     status, answer = await post_webhook(card_client, *webhook("charge.refunded", charge, "evt_r"))
     assert (status, answer["outcome"]) == (200, "refunded")
     assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.REFUNDED
@@ -151,12 +163,8 @@ async def test_refund_takes_the_votes_off_the_tally(card_client: TestClient, ses
 
 async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_full_one_takes_them_off(
         card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
-    contest = await make_contest(sessions, slug="gala")
-    order_id = await card_vote(card_client, stripe_wire)
-    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_9")
-    await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_1"))
-    charge = {"id": "ch_1", "object": "charge", "payment_intent": "pi_9", "amount": 500, "amount_refunded": 200,
-              "currency": "xaf", "refunded": False, "metadata": {}}
+    contest, order_id = await paid_by_card(card_client, sessions, stripe_wire)
+    charge = refunded_charge(200)
     status, answer = await post_webhook(card_client, *webhook("charge.refunded", charge, "evt_r1"))
     assert (status, answer["outcome"]) == (200, "partial_refund")
     assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.PAID
@@ -164,7 +172,7 @@ async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_ful
     async with sessions() as session:
         entry = (await session.scalars(select(AuditEntry))).one()
     assert (entry.action, entry.target, entry.details["refunded"]) == ("payment.partial_refund", order_id, 200)
-    full = {**charge, "amount_refunded": 500, "refunded": True}
+    full = refunded_charge(500)
     assert (await post_webhook(card_client, *webhook("charge.refunded", full, "evt_r2")))[1]["outcome"] == "refunded"
     assert (await tallies(sessions, contest.id))["03"] == 0
     await assert_tally_invariant(sessions, contest.id)
@@ -196,10 +204,7 @@ async def test_card_votes_are_refused_when_stripe_is_not_configured(client: Test
 async def test_refund_through_stripe_takes_votes_off_and_the_webhook_changes_nothing_more(
     card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router
 ) -> None:
-    contest = await make_contest(sessions, slug="gala")
-    order_id = await card_vote(card_client, stripe_wire)
-    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_7")
-    await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_1"))
+    contest, order_id = await paid_by_card(card_client, sessions, stripe_wire, intent="pi_7")
     refund = stripe_wire.post("/v1/refunds").respond(200, json={
         "id": "re_1", "object": "refund", "status": "succeeded", "amount": 500, "currency": "xaf",
         "payment_intent": "pi_7"})
@@ -207,8 +212,7 @@ async def test_refund_through_stripe_takes_votes_off_and_the_webhook_changes_not
     assert outcome.status is OrderStatus.REFUNDED
     assert "payment_intent=pi_7" in refund.calls[0].request.content.decode()
     assert (await tallies(sessions, contest.id))["03"] == 0
-    charge = {"id": "ch_1", "object": "charge", "payment_intent": "pi_7", "amount": 500, "amount_refunded": 500,
-              "currency": "xaf", "refunded": True, "metadata": {}}
+    charge = refunded_charge(500, intent="pi_7")
     assert (await post_webhook(card_client, *webhook("charge.refunded", charge, "evt_r")))[1]["outcome"] == \
         "already_decided"
     await assert_tally_invariant(sessions, contest.id)
