@@ -155,6 +155,9 @@ class VoteOrder(Base):
     provider_data: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     status_reason: Mapped[str | None] = mapped_column(Text)
     payment_started_at: Mapped[datetime | None]
+    # Set while one start talks to the provider (see payment_flow.start_payment): the single-flight
+    # guard that used to be a row lock held, with its connection, across the provider call.
+    start_lease_until: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
     check_count: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

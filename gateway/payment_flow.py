@@ -3,6 +3,7 @@ take in callbacks. Providers are reached only through `payments.base.PaymentProv
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import uuid
@@ -12,7 +13,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import cast, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -30,6 +32,7 @@ from payments.base import (
     PaymentProvider,
     PaymentState,
     RefundUnsupported,
+    StartResult,
     StatusResult,
 )
 from payments.registry import ProviderRegistry
@@ -64,15 +67,12 @@ def describe(quantity: int, candidate: str, contest: str) -> str:
     return f"{quantity} vote{'s' if quantity > 1 else ''} for {candidate} - {contest}"
 
 
-async def load_collection(session: AsyncSession, order_id: uuid.UUID, *, lock: bool = False,
-                          skip_locked: bool = False) -> tuple[VoteOrder, Collection] | None:
-    """The order and its collection; with `skip_locked`, None also when another start holds it."""
+async def load_collection(session: AsyncSession, order_id: uuid.UUID) -> tuple[VoteOrder, Collection] | None:
+    """The order and its collection, with what a start cut short kept at the provider's request."""
     query = (select(VoteOrder, Contest.name, Candidate.name)
              .join(Contest, Contest.id == VoteOrder.contest_id)
              .join(Candidate, Candidate.id == VoteOrder.candidate_id)
              .where(VoteOrder.id == order_id))
-    if lock:
-        query = query.with_for_update(of=VoteOrder, skip_locked=skip_locked)
     row = (await session.execute(query)).one_or_none()
     if row is None:
         return None
@@ -120,44 +120,110 @@ def needs_redirect(registry: ProviderRegistry, order: VoteOrder) -> bool:
     return registry.for_order(order.provider, order.channel.value).redirects
 
 
-async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID, *,
-                        unless_busy: bool = False) -> StartOutcome | None:
-    """Start the order's collection once; a retryable provider error propagates (retry later,
-    same reference), any other fails the order with the provider's reason.
+# A provider's start can take this long (MTN: four 15 s attempts and their back-off) before we give up
+# on it; the lease that keeps a second start away outlives it, so two starts never overlap.
+START_DEADLINE_SECONDS = 80.0
+START_LEASE = timedelta(seconds=90)
 
-    A crash between the provider's answer and our commit loses what it answered. For a payment page
+
+async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID,
+                        ) -> StartOutcome | None:
+    """Start the order's collection once; a retryable provider error propagates (retry later,
+    same reference), any other fails the order with the provider's reason. None: another start
+    holds the order right now (the reconciler does not wait out someone else's provider call).
+
+    Claim, call, record: the claim is a lease on the order row (one statement), the provider is
+    called with no database connection held, and the answer is recorded in one more statement. A
+    crash in between leaves the lease to run out, after which the reconciler starts the order again.
+
+    A crash between the provider's answer and the record loses what it answered. For a payment page
     (WebPay, Checkout) that is safe: the page reaches the payer only in this request's reply, after
-    the commit. For an MTN prompt too: a restart uses the same reference and MTN answers 409. Orange's
+    the record. For an MTN prompt too: a restart uses the same reference and MTN answers 409. Orange's
     push has no such reference (a new payToken per start), so it keeps its payToken through
     `Collection.remember` before sending the prompt, and a later start or status check finds it.
-
-    With `unless_busy`, returns None at once when another start holds the order (the reconciler
-    does not wait out someone else's provider call).
     """
+    lease = await claim_start(sessions, order_id)
+    if lease is None:
+        return await unclaimed_outcome(sessions, order_id)
     try:
-        async with sessions.begin() as session:
-            loaded = await load_collection(session, order_id, lock=True, skip_locked=unless_busy)
-            if loaded is None and unless_busy:
-                return None
-            if loaded is None:
-                raise votes.NotFound("No vote order has that id.", code="order_not_found")
-            order, collection = loaded
-            if order.status is not OrderStatus.PENDING or order.payment_started_at is not None:
-                return StartOutcome(order.id, order.status, order.provider_data.get("redirect_url"))
-            collection = replace(collection, remember=partial(keep_start_data, sessions, order.id, order.provider))
-            result = await registry.for_order(order.provider, order.channel.value).start(collection)
-            data = {**order.provider_data, **result.provider_data}
-            if result.redirect_url:
-                data["redirect_url"] = result.redirect_url
-            order.provider_data = data
-            order.payment_started_at = datetime.now(UTC)
-            return StartOutcome(order.id, order.status, result.redirect_url)
+        async with autocommit(sessions) as session:
+            loaded = await load_collection(session, order_id)
+        assert loaded is not None  # orders are never deleted
+        order, collection = loaded
+        collection = replace(collection, remember=partial(keep_start_data, sessions, order.id, order.provider))
+        result = await call_start(registry.for_order(order.provider, order.channel.value), collection)
     except PaymentError as exc:
+        await release_start(sessions, order_id, lease)
         if exc.retryable:
             raise
         log.info("payment start refused for %s: %s", order_id, exc)
         await votes.fail_order(sessions, order_id, exc.message)
         return StartOutcome(order_id, OrderStatus.FAILED, message=exc.message)
+    except Exception:
+        await release_start(sessions, order_id, lease)
+        raise
+    await record_start(sessions, order, result)
+    return StartOutcome(order.id, order.status, result.redirect_url)
+
+
+async def call_start(provider: PaymentProvider, collection: Collection) -> StartResult:
+    """The provider's start, cut off before the lease that guards it runs out."""
+    try:
+        async with asyncio.timeout(START_DEADLINE_SECONDS):
+            return await provider.start(collection)
+    except TimeoutError as exc:
+        raise PaymentError(provider.name, "start_timeout", "The provider did not finish the start in time.",
+                           retryable=True) from exc
+
+
+async def claim_start(sessions: Sessions, order_id: uuid.UUID) -> datetime | None:
+    """Lease a pending, never-started order for one start; None when it is not to be started now."""
+    claim = (update(VoteOrder)
+             .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING,
+                    VoteOrder.payment_started_at.is_(None),
+                    or_(VoteOrder.start_lease_until.is_(None), VoteOrder.start_lease_until < func.now()))
+             .values(start_lease_until=func.now() + START_LEASE)
+             .returning(VoteOrder.start_lease_until)
+             .execution_options(synchronize_session=False))
+    async with autocommit(sessions) as session:
+        return await session.scalar(claim)
+
+
+async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOutcome | None:
+    """Why an order could not be claimed: decided or started already, or (None) under way elsewhere."""
+    async with autocommit(sessions) as session:
+        order = await session.get(VoteOrder, order_id)
+    if order is None:
+        raise votes.NotFound("No vote order has that id.", code="order_not_found")
+    if order.status is not OrderStatus.PENDING or order.payment_started_at is not None:
+        return StartOutcome(order.id, order.status, order.provider_data.get("redirect_url"))
+    return None
+
+
+async def release_start(sessions: Sessions, order_id: uuid.UUID, lease: datetime) -> None:
+    """Give a failed start's lease back so a retry need not wait for it to run out."""
+    try:
+        async with autocommit(sessions) as session:
+            await session.execute(update(VoteOrder)
+                                  .where(VoteOrder.id == order_id, VoteOrder.start_lease_until == lease)
+                                  .values(start_lease_until=None).execution_options(synchronize_session=False))
+    except Exception:  # the lease runs out by itself
+        log.exception("could not release the start lease of %s", order_id)
+
+
+async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult) -> None:
+    data = dict(result.provider_data)
+    if result.redirect_url:
+        data["redirect_url"] = result.redirect_url
+    record = (update(VoteOrder)
+              .where(VoteOrder.id == order.id, VoteOrder.payment_started_at.is_(None))
+              .values(provider_data=VoteOrder.provider_data.op("||")(cast(data, JSONB)),
+                      payment_started_at=func.now(), start_lease_until=None)
+              .execution_options(synchronize_session=False))
+    async with autocommit(sessions) as session:
+        recorded = (await session.execute(record)).rowcount
+    if not recorded:  # only if a start outlived its lease: the first answer recorded stands
+        log.warning("payment start for %s finished after another one had been recorded", order.id)
 
 
 async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult) -> str:
@@ -205,7 +271,7 @@ async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id
 
 
 async def note_check(sessions: Sessions, order_id: uuid.UUID) -> None:
-    """Pace the reconciler's next look; skipped while a start holds the order (it is being handled)."""
+    """Pace the reconciler's next look; skipped rather than queued behind whoever holds the order row."""
     free = select(VoteOrder.id).where(VoteOrder.id == order_id).with_for_update(skip_locked=True)
     async with autocommit(sessions) as session:
         await session.execute(update(VoteOrder).where(VoteOrder.id == free.scalar_subquery())
@@ -309,10 +375,13 @@ async def begin_vote(
         start_later(order.id)
         return order, None
     try:
-        return order, await start_payment(sessions, registry, order.id)
+        started = await start_payment(sessions, registry, order.id)
     except PaymentError as exc:
         log.warning("payment start failed for %s, will be retried by the reconciler: %s", order.id, exc)
         raise PaymentUnavailable("The payment service did not answer; please try again in a moment.") from exc
+    if started is None:  # only this request knows the new order, so no other start can hold it
+        raise PaymentUnavailable("The payment is being started; please try again in a moment.")
+    return order, started
 
 
 @dataclass(frozen=True)

@@ -22,9 +22,9 @@ log = logging.getLogger(__name__)
 
 # Retry a provider that is down or slow, then leave the order to the reconciler.
 RETRY_DELAYS: tuple[float, ...] = (2, 5, 15, 30)
-# Each start holds a database connection (and its order's row lock) during the provider call: keep
-# well under the web process's pool (10 + 10 overflow) so votes, hops and callbacks still get one.
-CONCURRENT_STARTS = 12
+# Provider calls in flight at once per process. A start holds no database connection during its
+# call (see `payment_flow.start_payment`), so this bounds only our load on the provider.
+CONCURRENT_STARTS = 64
 # A provider call can take its 15 s time-out; the supervisor and compose wait longer than this.
 SHUTDOWN_GRACE_SECONDS = 20.0
 

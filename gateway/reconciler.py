@@ -109,7 +109,7 @@ async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, orde
         return None
     if registry.for_order(order.provider, order.channel.value).redirects:
         return None
-    outcome = await start_payment(sessions, registry, order.id, unless_busy=True)
+    outcome = await start_payment(sessions, registry, order.id)
     if outcome is None:
         return "start_in_progress"
     return "restarted" if outcome.status is OrderStatus.PENDING else None

@@ -6,16 +6,17 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import payment_flow, votes
 from gateway.errors import Conflict
-from gateway.keys import CHECKS, PROVIDERS
+from gateway.keys import CHECKS, PROVIDERS, STARTS
 from gateway.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
 from gateway.reconciler import reconcile
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
@@ -208,8 +209,60 @@ async def test_the_reconciler_does_not_wait_out_a_start_already_under_way(
 ) -> None:
     contest = await make_contest(sessions, slug="gala")
     order_id = (await place(sessions, contest)).id
-    async with sessions.begin() as session:  # another start holds the order during its provider call
-        await session.execute(select(VoteOrder.id).where(VoteOrder.id == order_id).with_for_update())
-        report = await asyncio.wait_for(
-            reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80)), timeout=5)
-    assert report.outcomes["start_in_progress"] == 1 and fake_mtn.pay_calls == 0
+    fake_mtn.prompts_held = asyncio.Event()  # MTN is slow to take this prompt
+    client.app[STARTS].request(order_id)
+    await until(lambda: fake_mtn.pay_calls == 1)
+    report = await asyncio.wait_for(
+        reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80)), timeout=5)
+    assert report.outcomes["start_in_progress"] == 1 and fake_mtn.pay_calls == 1  # no second prompt
+    fake_mtn.prompts_held.set()
+    await client.app[STARTS].wait_idle()
+    assert (await votes.get_order(sessions, order_id)).payment_started_at is not None
+
+
+@pytest.mark.parametrize(("lease_left", "outcome", "prompts"), [(timedelta(seconds=60), "start_in_progress", 0),
+                                                              (timedelta(seconds=-1), "restarted", 1)])
+async def test_a_start_cut_short_by_a_crash_is_restarted_once_its_lease_runs_out(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, lease_left: timedelta, outcome: str, prompts: int
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = (await place(sessions, contest)).id
+    async with sessions.begin() as session:  # a process claimed the start, then died before the provider call
+        await session.execute(update(VoteOrder).where(VoteOrder.id == order_id)
+                              .values(start_lease_until=func.now() + lease_left))
+    report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80))
+    assert report.outcomes[outcome] == 1 and fake_mtn.pay_calls == prompts
+
+
+async def test_prompts_a_slow_provider_has_not_taken_yet_do_not_hold_up_votes_or_callbacks(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    """More prompts waiting on MTN than the web process has database connections (20)."""
+    contest = await make_contest(sessions, slug="gala")
+    first = await vote(client, "gala", quantity=2)
+    fake_mtn.prompts_held = asyncio.Event()
+    placed = await asyncio.wait_for(asyncio.gather(*(
+        client.post("/api/v1/contests/gala/votes", json={"candidate": "02", "quantity": 1, "provider": "mtn",
+                                                         "msisdn": f"+2376700001{n:02d}"},
+                    headers={"X-Forwarded-For": f"203.0.113.{n + 1}"}) for n in range(40))),  # 40 voters
+        timeout=10)
+    assert [response.status for response in placed] == [201] * 40
+    await until(lambda: fake_mtn.pay_calls == 41)  # every prompt is at MTN at once
+    fake_mtn.decide(await reference_of(sessions, first), "SUCCESSFUL")
+    assert await asyncio.wait_for(callback(client, first, {"status": "SUCCESSFUL"}), timeout=5) == 200
+    await asyncio.wait_for(client.app[CHECKS].wait_idle(), timeout=5)
+    assert (await tallies(sessions, contest.id))["01"] == 2
+    fake_mtn.prompts_held.set()
+    await client.app[STARTS].wait_idle()
+    async with sessions() as session:
+        started = await session.scalar(select(func.count()).select_from(VoteOrder)
+                                       .where(VoteOrder.payment_started_at.is_not(None)))
+    assert started == 41 and fake_mtn.pay_calls == 41
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    for _ in range(int(timeout / 0.01)):
+        if condition():
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError("the condition never held")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ class FakeMtn:
     status_calls: int = 0
     pay_calls: int = 0
     down: bool = False  # MTN answering 503 to everything, as it does for long stretches
+    prompts_held: asyncio.Event | None = None  # MTN slow to take a request-to-pay: answers once it is set
 
     def status_of(self, request: httpx.Request) -> httpx.Response:
         self.status_calls += 1
@@ -35,8 +37,10 @@ class FakeMtn:
             return httpx.Response(404, json={"code": "RESOURCE_NOT_FOUND", "message": "no such reference"})
         return httpx.Response(200, json=self.statuses[reference])
 
-    def request_to_pay(self, request: httpx.Request) -> httpx.Response:
+    async def request_to_pay(self, request: httpx.Request) -> httpx.Response:
         self.pay_calls += 1
+        if self.prompts_held is not None:
+            await self.prompts_held.wait()
         reference = request.headers["X-Reference-Id"]
         if reference in self.statuses:
             return httpx.Response(409, json={"code": "RESOURCE_ALREADY_EXIST", "message": "dup"})
