@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import cast, func, insert, or_, select, update
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy import DateTime, ScalarSelect, Text, bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -69,17 +69,32 @@ def describe(quantity: int, candidate: str, contest: str) -> str:
 
 async def load_collection(session: AsyncSession, order_id: uuid.UUID) -> tuple[VoteOrder, Collection] | None:
     """The order and its collection, with what a start cut short kept at the provider's request."""
-    query = (select(VoteOrder, Contest.name, Candidate.name)
-             .join(Contest, Contest.id == VoteOrder.contest_id)
-             .join(Candidate, Candidate.id == VoteOrder.candidate_id)
-             .where(VoteOrder.id == order_id))
-    row = (await session.execute(query)).one_or_none()
-    if row is None:
-        return None
-    order, contest_name, candidate_name = row
+    row = (await session.execute(LOAD_COLLECTION, {"order_key": order_id})).one_or_none()
+    return None if row is None else collection_of(*row)
+
+
+KEPT_DURING_START = "start.kept"  # provider event kind: data a provider kept in the middle of a start
+
+
+def kept_during_start() -> ScalarSelect[Any]:
+    """The bodies a start kept for the order (usually none), oldest first, in the order's own query."""
+    return (select(func.coalesce(func.jsonb_agg(aggregate_order_by(ProviderEvent.body, ProviderEvent.id)),
+                                 literal_column("'[]'::jsonb")))
+            .where(ProviderEvent.order_id == VoteOrder.id, ProviderEvent.kind == KEPT_DURING_START)
+            .scalar_subquery())
+
+
+LOAD_COLLECTION = (select(VoteOrder, Contest.name, Candidate.name, kept_during_start())
+                   .join(Contest, Contest.id == VoteOrder.contest_id)
+                   .join(Candidate, Candidate.id == VoteOrder.candidate_id)
+                   .where(VoteOrder.id == bindparam("order_key")))
+
+
+def collection_of(order: VoteOrder, contest_name: str, candidate_name: str, kept: list[str]) -> tuple[
+        VoteOrder, Collection]:
     data = dict(order.provider_data)
     if order.payment_started_at is None:  # a start may have been cut short after keeping data
-        data.update(await kept_start_data(session, order.id))
+        data.update({key: value for body in kept for key, value in json.loads(body).items()})
     if order.provider_txn_id:
         data.setdefault("payment_intent", order.provider_txn_id)
     return order, Collection(
@@ -89,22 +104,13 @@ async def load_collection(session: AsyncSession, order_id: uuid.UUID) -> tuple[V
     )
 
 
-KEPT_DURING_START = "start.kept"  # provider event kind: data a provider kept in the middle of a start
-
-
 async def keep_start_data(sessions: Sessions, order_id: uuid.UUID, provider: str, data: Mapping[str, Any]) -> None:
-    """Commit provider data at once, on its own connection (the start's transaction holds the
-    order row): if the process dies before the start commits, the next start resumes with it."""
+    """Commit provider data at once, on its own connection: if the process dies before the start
+    is recorded, the next start resumes with it."""
     async with autocommit(sessions) as session:
         await session.execute(insert(ProviderEvent).values(
             provider=provider, order_id=order_id, kind=KEPT_DURING_START, headers={}, body=json.dumps(dict(data)),
             outcome="kept"))
-
-
-async def kept_start_data(session: AsyncSession, order_id: uuid.UUID) -> dict[str, Any]:
-    bodies = await session.scalars(select(ProviderEvent.body).where(
-        ProviderEvent.order_id == order_id, ProviderEvent.kind == KEPT_DURING_START).order_by(ProviderEvent.id))
-    return {key: value for body in bodies for key, value in json.loads(body).items()}
 
 
 def provider_for(registry: ProviderRegistry, provider: str, channel: str) -> PaymentProvider:
@@ -142,14 +148,11 @@ async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     push has no such reference (a new payToken per start), so it keeps its payToken through
     `Collection.remember` before sending the prompt, and a later start or status check finds it.
     """
-    lease = await claim_start(sessions, order_id)
-    if lease is None:
+    claimed = await claim_start(sessions, order_id)
+    if claimed is None:
         return await unclaimed_outcome(sessions, order_id)
+    lease, order, collection = claimed
     try:
-        async with autocommit(sessions) as session:
-            loaded = await load_collection(session, order_id)
-        assert loaded is not None  # orders are never deleted
-        order, collection = loaded
         collection = replace(collection, remember=partial(keep_start_data, sessions, order.id, order.provider))
         result = await call_start(registry.for_order(order.provider, order.channel.value), collection)
     except PaymentError as exc:
@@ -176,17 +179,26 @@ async def call_start(provider: PaymentProvider, collection: Collection) -> Start
                            retryable=True) from exc
 
 
-async def claim_start(sessions: Sessions, order_id: uuid.UUID) -> datetime | None:
-    """Lease a pending, never-started order for one start; None when it is not to be started now."""
-    claim = (update(VoteOrder)
-             .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING,
-                    VoteOrder.payment_started_at.is_(None),
-                    or_(VoteOrder.start_lease_until.is_(None), VoteOrder.start_lease_until < func.now()))
-             .values(start_lease_until=func.now() + START_LEASE)
-             .returning(VoteOrder.start_lease_until)
-             .execution_options(synchronize_session=False))
+async def claim_start(sessions: Sessions, order_id: uuid.UUID) -> tuple[datetime, VoteOrder, Collection] | None:
+    """Lease a pending, never-started order for one start, and load it in the same statement; None
+    when it is not to be started now."""
     async with autocommit(sessions) as session:
-        return await session.scalar(claim)
+        row = (await session.execute(CLAIM_START, {"order_key": order_id})).one_or_none()
+    if row is None:
+        return None
+    order, collection = collection_of(*row)
+    assert order.start_lease_until is not None
+    return order.start_lease_until, order, collection
+
+
+CLAIM_START = (update(VoteOrder)
+               .where(VoteOrder.id == bindparam("order_key"), VoteOrder.status == OrderStatus.PENDING,
+                      VoteOrder.payment_started_at.is_(None),
+                      or_(VoteOrder.start_lease_until.is_(None), VoteOrder.start_lease_until < func.now()),
+                      Contest.id == VoteOrder.contest_id, Candidate.id == VoteOrder.candidate_id)
+               .values(start_lease_until=func.now() + START_LEASE)
+               .returning(VoteOrder, Contest.name, Candidate.name, kept_during_start())
+               .execution_options(synchronize_session=False))
 
 
 async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOutcome | None:
@@ -204,24 +216,28 @@ async def release_start(sessions: Sessions, order_id: uuid.UUID, lease: datetime
     """Give a failed start's lease back so a retry need not wait for it to run out."""
     try:
         async with autocommit(sessions) as session:
-            await session.execute(update(VoteOrder)
-                                  .where(VoteOrder.id == order_id, VoteOrder.start_lease_until == lease)
-                                  .values(start_lease_until=None).execution_options(synchronize_session=False))
+            await session.execute(RELEASE_START, {"order_key": order_id, "lease": lease})
     except Exception:  # the lease runs out by itself
         log.exception("could not release the start lease of %s", order_id)
+
+
+RELEASE_START = (update(VoteOrder)
+                 .where(VoteOrder.id == bindparam("order_key"),
+                        VoteOrder.start_lease_until == bindparam("lease", type_=DateTime(timezone=True)))
+                 .values(start_lease_until=None).execution_options(synchronize_session=False))
+RECORD_START = (update(VoteOrder)
+                .where(VoteOrder.id == bindparam("order_key"), VoteOrder.payment_started_at.is_(None))
+                .values(provider_data=VoteOrder.provider_data.op("||")(bindparam("started_data", type_=JSONB)),
+                        payment_started_at=func.now(), start_lease_until=None)
+                .execution_options(synchronize_session=False))
 
 
 async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult) -> None:
     data = dict(result.provider_data)
     if result.redirect_url:
         data["redirect_url"] = result.redirect_url
-    record = (update(VoteOrder)
-              .where(VoteOrder.id == order.id, VoteOrder.payment_started_at.is_(None))
-              .values(provider_data=VoteOrder.provider_data.op("||")(cast(data, JSONB)),
-                      payment_started_at=func.now(), start_lease_until=None)
-              .execution_options(synchronize_session=False))
     async with autocommit(sessions) as session:
-        recorded = (await session.execute(record)).rowcount
+        recorded = (await session.execute(RECORD_START, {"order_key": order.id, "started_data": data})).rowcount
     if not recorded:  # only if a start outlived its lease: the first answer recorded stands
         log.warning("payment start for %s finished after another one had been recorded", order.id)
 
@@ -286,7 +302,7 @@ async def receive_callback(
 
     Raises CallbackRejected (after storing the event) for a callback that fails verification.
     """
-    async with sessions.begin() as session:  # read the order and keep the event in one round of commits
+    async with autocommit(sessions) as session:  # two statements that stand alone: no BEGIN/COMMIT round trips
         intake = await take_in(session, registry, provider, order_id, headers, body)
     if isinstance(intake.verdict, CallbackRejected):
         raise intake.verdict
@@ -346,21 +362,36 @@ async def order_by_txn(session: AsyncSession, provider: str, provider_txn_id: st
 async def store_event(session: AsyncSession, provider: str, event_id: str | None, order_id: uuid.UUID | None,
                       kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
     """Insert the raw event; None when the provider's event id was seen before (a replay)."""
-    statement = pg_insert(ProviderEvent).values(
-        provider=provider, event_id=event_id, order_id=order_id, kind=kind[:100], headers=dict(headers),
-        body=body.decode("utf-8", errors="replace"), outcome=outcome,
-    )
-    if event_id is not None:
-        statement = statement.on_conflict_do_nothing(
-            index_elements=[ProviderEvent.provider, ProviderEvent.event_id],
-            index_where=ProviderEvent.event_id.is_not(None),
-        )
-    return await session.scalar(statement.returning(ProviderEvent.id))
+    return await session.scalar(STORE_EVENT, {
+        "ev_provider": provider, "ev_id": event_id, "ev_order": order_id, "ev_kind": kind[:100],
+        "ev_headers": dict(headers), "ev_body": body.decode("utf-8", errors="replace"), "ev_outcome": outcome})
+
+
+def store_event_statement() -> Any:
+    """Built once; parameters are named unlike any column (a Core INSERT would take those as values)."""
+    events = ProviderEvent.__table__.c
+    return (pg_insert(ProviderEvent.__table__)
+            .values(provider=bindparam("ev_provider", type_=events.provider.type),
+                    event_id=bindparam("ev_id", type_=events.event_id.type),
+                    order_id=bindparam("ev_order", type_=events.order_id.type),
+                    kind=bindparam("ev_kind", type_=events.kind.type),
+                    headers=bindparam("ev_headers", type_=events.headers.type),
+                    body=bindparam("ev_body", type_=events.body.type),
+                    outcome=bindparam("ev_outcome", type_=events.outcome.type))
+            .on_conflict_do_nothing(index_elements=[events.provider, events.event_id],
+                                    index_where=events.event_id.is_not(None))  # events without an id never meet
+            .returning(events.id))
+
+
+STORE_EVENT = store_event_statement()
+SET_EVENT_OUTCOME = (update(ProviderEvent.__table__)
+                     .where(ProviderEvent.__table__.c.id == bindparam("ev_key"))
+                     .values(outcome=bindparam("ev_outcome", type_=Text)))
 
 
 async def set_event_outcome(sessions: Sessions, event_id: int, outcome: str) -> None:
-    async with sessions.begin() as session:
-        await session.execute(update(ProviderEvent).where(ProviderEvent.id == event_id).values(outcome=outcome))
+    async with autocommit(sessions) as session:
+        await session.execute(SET_EVENT_OUTCOME, {"ev_key": event_id, "ev_outcome": outcome})
 
 
 async def begin_vote(

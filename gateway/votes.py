@@ -8,10 +8,26 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Select, func, insert, literal, select, update
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import FromStatement
 
 from gateway.database import autocommit
 from gateway.errors import NotFound, RateLimited, VoteRejected
@@ -26,7 +42,7 @@ from gateway.models import (
     Tally,
     VoteOrder,
 )
-from gateway.rules import ContestTerms, check_order, late_success_status
+from gateway.rules import ContestTerms, check_order, late_success_status, normalise_optional
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -63,38 +79,39 @@ def contest_terms(contest: Contest) -> ContestTerms:
 
 
 async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta) -> VoteOrder:
-    """Create a pending order (or return the one already made for the same `client_key`)."""
+    """Create a pending order (or return the one already made for the same `client_key`).
+
+    Two statements in one transaction: the contest and candidate, read while taking the payer's
+    lock; then the insert, made only if the payer is not blocked and under the contest's limits
+    (counted after the lock, so one payer's concurrent orders are counted exactly).
+    """
     if request.client_key:
         existing = await find_by_client_key(sessions, request.client_key)
         if existing is not None:
             return existing
+    payer = payer_lock_key(request.msisdn)
     async with sessions.begin() as session:
-        found = (await session.execute(
-            select(Contest, Candidate)
-            .outerjoin(Candidate, (Candidate.contest_id == Contest.id) & (Candidate.code == request.candidate_code))
-            .where(Contest.slug == request.contest_slug)
-        )).one_or_none()
+        found = (await session.execute(CONTEST_AND_CANDIDATE if payer is None else CONTEST_AND_CANDIDATE_LOCKING, {
+            "contest_slug": request.contest_slug, "candidate_code": request.candidate_code, "payer_lock": payer,
+        })).one_or_none()
         if found is None:
             raise NotFound(f"No contest is called {request.contest_slug!r}.", code="contest_not_found")
-        contest, candidate = found
+        contest, candidate = found[0], found[1]
         now = datetime.now(UTC)
         checked = check_order(
             contest_terms(contest), candidate.status if candidate else None, request.candidate_code,
             request.quantity, request.provider, request.msisdn, now,
         )
         assert candidate is not None  # check_order rejects a missing candidate
-        if checked.msisdn:
-            await check_payer_allowed(session, contest, checked.msisdn, now)
-        order = VoteOrder(
+        order = dict(
             id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=request.client_key,
             contest_id=contest.id, candidate_id=candidate.id, quantity=checked.quantity,
             amount=checked.amount, currency=checked.currency, channel=request.channel,
             provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
             status=OrderStatus.PENDING, expires_at=now + pending_ttl, provider_data={},
         )
-        session.add(order)
         try:
-            await session.flush()
+            placed = await session.scalar(INSERT_ORDER, insert_order_parameters(order, contest, now))
         except IntegrityError:
             # A concurrent replay with the same client_key won the race: answer with its order.
             await session.rollback()
@@ -102,28 +119,94 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
             if existing is None:
                 raise
             return existing
-    return order
+        if placed is None:
+            assert checked.msisdn is not None
+            await explain_refusal(session, contest, checked.msisdn, now)
+    assert placed is not None
+    return placed
 
 
-async def check_payer_allowed(session: AsyncSession, contest: Contest, msisdn: str, now: datetime) -> None:
-    """Blocked numbers and per-number order limits, counted exactly: one payer's orders queue on a lock."""
-    # The lock is its own statement: a statement's snapshot is taken before it waits for a lock.
-    await session.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"payer:{msisdn}"))))
-    limits = [(limit, window, label) for limit, window, label in (
-        (contest.max_orders_per_minute, timedelta(minutes=1), "a minute"),
-        (contest.max_orders_per_day, timedelta(days=1), "a day")) if limit]
+def payer_lock_key(msisdn: str | None) -> str | None:
+    """The payer's lock name, from the number as every order stores it (None: nothing to lock)."""
+    try:
+        number = normalise_optional(msisdn)
+    except VoteRejected:
+        return None  # check_order refuses it
+    return f"payer:{number}" if number else None
+
+
+def contest_and_candidate(*, locking: bool) -> Select[Any]:
+    """The contest by slug with the candidate by code (None if no such candidate); `locking` also
+    takes the payer's transaction lock in the same round trip."""
+    lock = [func.pg_advisory_xact_lock(func.hashtext(bindparam("payer_lock", type_=String)))] if locking else []
+    return (select(Contest, Candidate, *lock)
+            .outerjoin(Candidate, (Candidate.contest_id == Contest.id)
+                       & (Candidate.code == bindparam("candidate_code", type_=String)))
+            .where(Contest.slug == bindparam("contest_slug", type_=String)))
+
+
+CONTEST_AND_CANDIDATE = contest_and_candidate(locking=False)
+CONTEST_AND_CANDIDATE_LOCKING = contest_and_candidate(locking=True)
+ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candidate_id", "quantity", "amount",
+                 "currency", "channel", "provider", "voter_msisdn", "voter_ref", "status", "expires_at",
+                 "provider_data")
+NO_LIMIT = 2**31 - 1
+
+
+def insert_order() -> FromStatement[tuple[VoteOrder]]:
+    """INSERT … SELECT the new order WHERE its payer is not blocked and under both limits: no row
+    when not. An order without a number counts none and is never blocked. Built once; parameters
+    are named unlike any column (see `insert_order_parameters`)."""
+    orders = VoteOrder.__table__.c
+    payer = bindparam("new_voter_msisdn", type_=String)
+    mine = select(func.count()).where(orders.voter_msisdn == payer,
+                                      orders.contest_id == bindparam("new_contest_id", type_=Integer))
+    allowed = and_(
+        ~select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == payer).exists(),
+        mine.where(orders.created_at > bindparam("minute_ago", type_=DateTime(timezone=True)))
+        .scalar_subquery() < bindparam("per_minute", type_=Integer),
+        mine.where(orders.created_at > bindparam("day_ago", type_=DateTime(timezone=True)))
+        .scalar_subquery() < bindparam("per_day", type_=Integer),
+    )
+    row = select(*(bindparam(f"new_{name}", type_=orders[name].type) for name in ORDER_COLUMNS)).where(allowed)
+    table = VoteOrder.__table__
+    # A Core insert loaded as ORM objects: an ORM insert given parameters would be a bulk insert.
+    return select(VoteOrder).from_statement(insert(table).from_select(list(ORDER_COLUMNS), row).returning(*table.c))
+
+
+INSERT_ORDER = insert_order()
+
+
+def insert_order_parameters(order: dict[str, Any], contest: Contest, now: datetime) -> dict[str, Any]:
+    return {**{f"new_{name}": order[name] for name in ORDER_COLUMNS},
+            "minute_ago": now - timedelta(minutes=1), "per_minute": contest.max_orders_per_minute or NO_LIMIT,
+            "day_ago": now - timedelta(days=1), "per_day": contest.max_orders_per_day or NO_LIMIT}
+
+
+def payer_checks(contest: Contest, msisdn: str, now: datetime) -> tuple[
+        ColumnElement[bool], list[tuple[int, ColumnElement[int], str]]]:
+    """Whether the number is blocked, and its order counts against each of the contest's limits."""
     mine = select(func.count()).where(VoteOrder.voter_msisdn == msisdn, VoteOrder.contest_id == contest.id)
-    blocked, *counts = (await session.execute(select(
-        select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == msisdn).exists(),
-        *(mine.where(VoteOrder.created_at > now - window).scalar_subquery() for _, window, _ in limits),
-    ))).one()
-    if blocked:
+    blocked = select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == msisdn).exists()
+    limits = [(limit, mine.where(VoteOrder.created_at > now - window).scalar_subquery(), label)
+              for limit, window, label in ((contest.max_orders_per_minute, timedelta(minutes=1), "a minute"),
+                                           (contest.max_orders_per_day, timedelta(days=1), "a day")) if limit]
+    return blocked, limits
+
+
+async def explain_refusal(session: AsyncSession, contest: Contest, msisdn: str, now: datetime) -> None:
+    """Raise the reason the payer's order was not inserted: blocked, or over a limit."""
+    blocked, limits = payer_checks(contest, msisdn, now)
+    is_blocked, *counts = (await session.execute(select(blocked, *(count for _, count, _ in limits)))).one()
+    if is_blocked:
         raise VoteRejected("This number cannot vote. Contact the organiser if you think this is a mistake.",
                            code="msisdn_blocked", field="msisdn")
     for (limit, _, label), count in zip(limits, counts, strict=True):
         if count >= limit:
             raise RateLimited(f"Too many votes from this number ({limit} in {label}). Please try again later.",
                               field="msisdn")
+    # Only an organiser unblocking the number in between gets here: the voter may simply try again.
+    raise RateLimited("Please try again in a moment.", field="msisdn")
 
 
 async def find_by_client_key(sessions: Sessions, client_key: str) -> VoteOrder | None:
@@ -151,28 +234,34 @@ async def confirm_payment(
     async with autocommit(sessions) as session:
         # One statement, committed on its own: the tally row (every vote for a candidate meets
         # there) is locked only while PostgreSQL runs it, never across a round trip to us.
-        counted = await session.scalar(counting_statement(order_id, provider_status, amount, currency,
-                                                          provider_txn_id))
+        counted = await session.scalar(COUNTING_STATEMENT, {
+            "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
+            "confirm_txn": provider_txn_id, "confirm_status": provider_status})
     if counted is not None:
         return ConfirmOutcome.COUNTED
     async with sessions.begin() as session:
         return await _confirm_not_pending(session, order_id, provider_status, amount, currency, provider_txn_id)
 
 
-def counting_statement(order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
-                       provider_txn_id: str | None) -> Select[tuple[int]]:
-    """The guarded pending → paid update, the tally increment and the outbox row as one statement."""
+def counting_statement() -> Select[tuple[int]]:
+    """The guarded pending → paid update, the tally increment and the outbox row as one statement.
+
+    Built once, with bound parameters named unlike any column (a parameter named after a column
+    of an UPDATE joins its SET clause): the hottest statement of a show night is not rebuilt and
+    re-keyed for each vote.
+    """
+    orders = VoteOrder.__table__.c  # Core: an ORM update inside a CTE does not keep its bound parameters
     paid = (
-        update(VoteOrder)
+        update(VoteOrder.__table__)
         .where(
-            VoteOrder.id == order_id,
-            VoteOrder.status == OrderStatus.PENDING,  # the guard that makes this idempotent
-            VoteOrder.amount == amount,
-            VoteOrder.currency == currency.upper(),
+            orders.id == bindparam("confirm_order"),
+            orders.status == OrderStatus.PENDING,  # the guard that makes this idempotent
+            orders.amount == bindparam("confirm_amount"),
+            orders.currency == bindparam("confirm_currency"),
         )
-        .values(status=OrderStatus.PAID, provider_txn_id=provider_txn_id, decided_at=func.now(),
-                status_reason=provider_status)
-        .returning(VoteOrder.contest_id, VoteOrder.candidate_id, VoteOrder.quantity)
+        .values(status=OrderStatus.PAID, provider_txn_id=bindparam("confirm_txn", type_=String),
+                decided_at=func.now(), status_reason=bindparam("confirm_status", type_=Text))
+        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity)
         .cte("paid")
     )
     tally = pg_insert(Tally).from_select(
@@ -184,9 +273,12 @@ def counting_statement(order_id: uuid.UUID, provider_status: str, amount: int, c
     queued = insert(OutboxMessage).from_select(
         ["topic", "payload"],
         select(literal("vote.confirmed"),
-               func.jsonb_build_object("order_id", str(order_id), "contest_id", paid.c.contest_id)),
+               func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id)),
     ).cte("queued")
     return select(paid.c.contest_id).add_cte(counted, queued)
+
+
+COUNTING_STATEMENT = counting_statement()
 
 
 async def _confirm_not_pending(
