@@ -34,7 +34,8 @@ MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
-    engine = create_engine(app[SETTINGS].database_url or "")
+    # A busy web process uses more than 10 connections at once: keep them rather than reconnect.
+    engine = create_engine(app[SETTINGS].database_url or "", pool_size=16, max_overflow=4)
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
     yield

@@ -53,6 +53,7 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    import uvloop
     from aiohttp import web
 
     from gateway.app import create_app
@@ -65,7 +66,7 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
         gc.collect()
         gc.freeze()
         web.run_app(app, host=args.host or settings.gateway_host, port=args.port or settings.gateway_port,
-                    reuse_port=True, print=None, access_log=None, handle_signals=True)
+                    reuse_port=True, print=None, access_log=None, handle_signals=True, loop=uvloop.new_event_loop())
     return 0
 
 

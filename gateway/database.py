@@ -26,8 +26,11 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    engine = create_async_engine(async_url(url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800)
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
+    """`pool_size` connections are kept; up to `max_overflow` more are opened under a burst and
+    closed after it (each new one connects, prepares statements and looks up our enum types)."""
+    engine = create_async_engine(async_url(url), pool_size=pool_size,
+                                 max_overflow=pool_size if max_overflow is None else max_overflow, pool_recycle=1800)
     # Not pool_pre_ping: with asyncpg it is BEGIN, SELECT, ROLLBACK before every transaction,
     # three round trips that were most of a vote's database time.
     event.listen(engine.sync_engine, "checkout", replace_dead_connection)

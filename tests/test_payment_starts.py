@@ -4,6 +4,7 @@ and never cut off half sent at shutdown."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 
 from gateway.payment_starts import PaymentStarts
@@ -81,3 +82,21 @@ async def test_shutdown_finishes_prompts_being_sent_and_drops_the_rest() -> None
     await asyncio.sleep(0.05)
     await starts.close(grace=5)
     assert provider.pushed == [sending] and starts.in_flight == 0
+
+
+async def test_new_votes_wait_while_prompts_already_owed_queue_then_go_in_anyway() -> None:
+    provider = Provider(takes=0.2)
+    starts = PaymentStarts(provider.start, concurrency=1)
+    for _ in range(1 + 64):  # one calling, a full backlog waiting behind it
+        starts.request(uuid.uuid4())
+    await asyncio.sleep(0.01)
+    admitted = asyncio.create_task(starts.wait_for_room(timeout=5))
+    await asyncio.sleep(0.1)
+    assert not admitted.done()  # held back while the owed prompts queue
+    await asyncio.wait_for(admitted, timeout=1)  # let in once one of them got its slot
+    starts.request(uuid.uuid4())  # the backlog is full again
+    await asyncio.sleep(0.01)
+    held_since = time.monotonic()
+    await asyncio.wait_for(starts.wait_for_room(timeout=0.05), timeout=1)  # a slow answer, never a lost voter
+    assert time.monotonic() - held_since >= 0.04 and provider.most_at_once == 1
+    await starts.close(grace=0)

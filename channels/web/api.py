@@ -87,6 +87,7 @@ async def place_vote(request: web.Request) -> web.Response:
     if key is not None and not 1 <= len(key) <= 128:
         raise InvalidRequest("Idempotency-Key must be 1 to 128 characters.", field="Idempotency-Key")
     sessions = request.app[SESSIONS]
+    await request.app[STARTS].wait_for_room()
     order, started = await payment_flow.begin_vote(
         sessions, request.app[PROVIDERS],
         votes.OrderRequest(

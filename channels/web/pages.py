@@ -345,6 +345,7 @@ async def place_vote(request: web.Request, contest: Contest,
     """The same core call as the JSON API; the form's id makes a double submission one order."""
     app = request.app
     form_id = form.form_id if FORM_ID.match(form.form_id) else None
+    await app[STARTS].wait_for_room()
     return await payment_flow.begin_vote(
         app[SESSIONS], app[PROVIDERS],
         votes.OrderRequest(
