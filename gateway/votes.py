@@ -394,13 +394,18 @@ async def record_partial_refund(sessions: Sessions, order_id: uuid.UUID, refunde
 
     Which votes that money stood for is a person's call, so the tally is left alone and the refund
     is recorded for review (audit entry + outbox). Returns False when the refund covers the order.
+    A refund in another currency than the order's cannot be compared with it: it goes to a person too.
     """
+    refund_currency = (currency or "").upper()
     async with sessions.begin() as session:
         order = await session.get(VoteOrder, order_id, with_for_update=True)
-        if order is None or order.status is not OrderStatus.PAID or refunded >= order.amount:
+        if order is None or order.status is not OrderStatus.PAID:
+            return False
+        comparable = refund_currency in ("", order.currency)
+        if comparable and refunded >= order.amount:
             return False
         details = {"provider": order.provider, "refunded": refunded, "amount": order.amount,
-                   "currency": (currency or order.currency).upper()}
+                   "currency": refund_currency or order.currency, "order_currency": order.currency}
         session.add(AuditEntry(actor="system", action="payment.partial_refund", target=str(order_id),
                                details=details))
         await _emit(session, "payment.partial_refund", order_id=str(order_id), contest_id=order.contest_id,

@@ -144,10 +144,11 @@ async def paid_by_card(client: TestClient, sessions: Sessions, stripe_wire: resp
     return contest, order_id
 
 
-def refunded_charge(amount_refunded: int, intent: str = "pi_9") -> dict[str, Any]:
+def refunded_charge(amount_refunded: int, intent: str = "pi_9", currency: str = "xaf") -> dict[str, Any]:
     """Stripe's charge object in charge.refunded for that 500 XAF payment."""
     return {"id": "ch_1", "object": "charge", "payment_intent": intent, "amount": 500,
-            "amount_refunded": amount_refunded, "currency": "xaf", "refunded": amount_refunded >= 500, "metadata": {}}
+            "amount_refunded": amount_refunded, "currency": currency, "refunded": amount_refunded >= 500,
+            "metadata": {}}
 
 
 async def test_refund_takes_the_votes_off_the_tally(card_client: TestClient, sessions: Sessions,
@@ -176,6 +177,19 @@ async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_ful
     assert (await post_webhook(card_client, *webhook("charge.refunded", full, "evt_r2")))[1]["outcome"] == "refunded"
     assert (await tallies(sessions, contest.id))["03"] == 0
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_refund_in_another_currency_is_left_to_a_person_with_the_votes_kept(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    contest, order_id = await paid_by_card(card_client, sessions, stripe_wire)
+    charge = refunded_charge(5000, currency="eur")  # 5000 cents are not 5000 francs: nothing to compare
+    status, answer = await post_webhook(card_client, *webhook("charge.refunded", charge, "evt_r3"))
+    assert (status, answer["outcome"]) == (200, "partial_refund")
+    assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.PAID
+    assert (await tallies(sessions, contest.id))["03"] == 5
+    async with sessions() as session:
+        entry = (await session.scalars(select(AuditEntry))).one()
+    assert (entry.details["currency"], entry.details["order_currency"]) == ("EUR", "XAF")
 
 
 async def test_card_amount_too_small_is_refused_with_a_clear_message(
