@@ -81,22 +81,22 @@ def contest_terms(contest: Contest) -> ContestTerms:
 async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta) -> VoteOrder:
     """Create a pending order (or return the one already made for the same `client_key`).
 
-    Two statements in one transaction: the contest and candidate, read while taking the payer's
-    lock; then the insert, made only if the payer is not blocked and under the contest's limits
-    (counted after the lock, so one payer's concurrent orders are counted exactly).
+    Two statements in one transaction: the contest and candidate (and an order already made with
+    the same key), read while taking the payer's lock; then the insert, made only if the payer is
+    not blocked and under the contest's limits (counted after the lock, so one payer's concurrent
+    orders are counted exactly).
     """
-    if request.client_key:
-        existing = await find_by_client_key(sessions, request.client_key)
-        if existing is not None:
-            return existing
     payer = payer_lock_key(request.msisdn)
     async with sessions.begin() as session:
         found = (await session.execute(CONTEST_AND_CANDIDATE if payer is None else CONTEST_AND_CANDIDATE_LOCKING, {
             "contest_slug": request.contest_slug, "candidate_code": request.candidate_code, "payer_lock": payer,
+            "replay_key": request.client_key,
         })).one_or_none()
         if found is None:
             raise NotFound(f"No contest is called {request.contest_slug!r}.", code="contest_not_found")
-        contest, candidate = found[0], found[1]
+        contest, candidate, replayed = found[0], found[1], found[2]
+        if replayed is not None:  # the same key again: the order it made, whatever has changed since
+            return await session.get_one(VoteOrder, replayed)
         now = datetime.now(UTC)
         checked = check_order(
             contest_terms(contest), candidate.status if candidate else None, request.candidate_code,
@@ -136,10 +136,13 @@ def payer_lock_key(msisdn: str | None) -> str | None:
 
 
 def contest_and_candidate(*, locking: bool) -> Select[Any]:
-    """The contest by slug with the candidate by code (None if no such candidate); `locking` also
-    takes the payer's transaction lock in the same round trip."""
+    """The contest by slug with the candidate by code (None if no such candidate) and the id of an
+    order made with the replay key (None if none); `locking` also takes the payer's transaction lock
+    in the same round trip."""
     lock = [func.pg_advisory_xact_lock(func.hashtext(bindparam("payer_lock", type_=String)))] if locking else []
-    return (select(Contest, Candidate, *lock)
+    replayed = (select(VoteOrder.id).where(VoteOrder.client_key == bindparam("replay_key", type_=String))
+                .scalar_subquery())
+    return (select(Contest, Candidate, replayed, *lock)
             .outerjoin(Candidate, (Candidate.contest_id == Contest.id)
                        & (Candidate.code == bindparam("candidate_code", type_=String)))
             .where(Contest.slug == bindparam("contest_slug", type_=String)))

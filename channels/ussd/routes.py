@@ -173,11 +173,12 @@ async def place_once(app: web.Application, sessions: SessionStore, hit: Hit, rec
         return body
     try:
         body = (await place(app, hit, ctx, reply)).body
-        await quietly(sessions.remember(hit.session_id, record, hit.text, body))
-        return body
-    finally:
+    except BaseException:
         if claimed:
             await quietly(sessions.release(hit.session_id))
+        raise
+    await quietly(sessions.remember(hit.session_id, record, hit.text, body, release=claimed))
+    return body
 
 
 async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) -> Reply:

@@ -38,6 +38,10 @@ def session_key(session_id: str) -> str:
     return f"ussd:session:{session_id}"
 
 
+def claim_key(session_id: str) -> str:
+    return f"ussd:lock:{session_id}"
+
+
 def contests_key(service_code: str) -> str:
     return f"ussd:code:{service_code}"
 
@@ -64,13 +68,17 @@ class SessionStore:
         cached = tuple(ContestRecord.from_json(item) for item in json.loads(contests)) if contests else None
         return Recalled(record, text_of(reply) if reply is not None else None, cached)
 
-    async def remember(self, session_id: str, record: SessionRecord, text: str, body: str) -> None:
+    async def remember(self, session_id: str, record: SessionRecord, text: str, body: str, *,
+                       release: bool = False) -> None:
+        """Store the reply to `text`; with `release`, give up the session's claim in the same round trip."""
         preference = record.preference.value if record.preference else ""
         mapping: dict[FieldT, EncodableT] = {"msisdn": record.msisdn, "preference": preference,
                                              "slugs": json.dumps(list(record.slugs)), REPLY_PREFIX + text: body}
         async with self._redis.pipeline(transaction=True) as pipe:
             pipe.hset(session_key(session_id), mapping=mapping)
             pipe.expire(session_key(session_id), SESSION_TTL_SECONDS)
+            if release:
+                pipe.delete(claim_key(session_id))
             await pipe.execute()
 
     async def reply(self, session_id: str, text: str) -> str | None:
@@ -79,10 +87,10 @@ class SessionStore:
 
     async def claim(self, session_id: str) -> bool:
         """Only one request of a session places its order at a time (concurrent telco retries)."""
-        return bool(await self._redis.set(f"ussd:lock:{session_id}", "1", nx=True, px=ACTION_LOCK_MS))
+        return bool(await self._redis.set(claim_key(session_id), "1", nx=True, px=ACTION_LOCK_MS))
 
     async def release(self, session_id: str) -> None:
-        await self._redis.delete(f"ussd:lock:{session_id}")
+        await self._redis.delete(claim_key(session_id))
 
     async def wait_reply(self, session_id: str, text: str, timeout: float) -> str | None:
         """The reply a concurrent request for the same hop is about to store, if it comes in time."""
