@@ -45,6 +45,43 @@ class Stack:
         return [pid for pid, cmd in _processes() if "gateway.cli web" in cmd and str(self.data_dir) in _env_of(pid)]
 
 
+# What a process of the stack is, by its command line (first match wins).
+PROCESS_KINDS = (("gateway.cli web", "web processes"), ("gateway.cli worker", "RQ workers"),
+                 ("sandbox", "MTN/Orange sandbox"), ("postgres", "PostgreSQL"), ("redis", "Redis"))
+
+
+def cpu_seconds(stack: Stack) -> dict[str, float]:
+    """CPU seconds (user + system) used so far by each kind of the stack's processes, and by this one."""
+    tick = os.sysconf("SC_CLK_TCK")
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    commands = dict(_processes())
+    for pid in commands:
+        with contextlib.suppress(OSError, IndexError, ValueError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            parents[pid] = int(fields[1])
+            times[pid] = (int(fields[11]) + int(fields[12])) / tick
+    ours = {stack.process.pid} | {pid for pid, cmd in commands.items() if str(stack.data_dir) in cmd}
+    grew = True
+    while grew:  # every descendant: web processes, workers, sandbox, PostgreSQL's backends
+        more = {pid for pid, parent in parents.items() if parent in ours} - ours
+        ours |= more
+        grew = bool(more)
+    totals = {"load generator (this process)": times.get(os.getpid(), 0.0)}
+    for pid in ours:
+        kind = next((name for marker, name in PROCESS_KINDS if marker in commands.get(pid, "")), "other")
+        totals[kind] = totals.get(kind, 0.0) + times.get(pid, 0.0)
+    return totals
+
+
+def cpu_per_item(before: dict[str, float], after: dict[str, float], items: int) -> str:
+    """Milliseconds of CPU per item, by process kind, busiest first (processes that exited are missed)."""
+    spent = {kind: after[kind] - before.get(kind, 0.0) for kind in after}
+    shown = sorted(((ms, kind) for kind, ms in ((k, v * 1000 / max(items, 1)) for k, v in spent.items()) if ms >= 0.05),
+                   reverse=True)
+    return ", ".join(f"{kind} {ms:.2f}" for ms, kind in shown) + f" (total {sum(ms for ms, _ in shown):.1f} ms)"
+
+
 def _processes() -> list[tuple[int, str]]:
     found = []
     for entry in Path("/proc").iterdir():

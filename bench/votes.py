@@ -25,7 +25,7 @@ import aiohttp
 import asyncpg
 import httpx
 
-from bench.harness import Stack, ms, percentile, print_report, record, running_stack
+from bench.harness import Stack, cpu_per_item, cpu_seconds, ms, percentile, print_report, record, running_stack
 
 CEILING_SCRIPT = """\\set c random(1, 8)
 BEGIN;
@@ -40,6 +40,7 @@ class Load:
     placed: int = 0
     errors: dict[str, int] = field(default_factory=dict)
     frames: list[tuple[float, str]] = field(default_factory=list)  # (received at, board updated_at)
+    cpu: str = ""  # CPU per confirmed vote, by process kind
 
 
 async def voter(client: aiohttp.ClientSession, url: str, numbers: itertools.count[int], deadline: float,
@@ -92,11 +93,13 @@ async def drive(stack: Stack, seconds: float, voters: int) -> tuple[Load, float,
     # and it costs a fraction of the CPU per request.
     connector = aiohttp.TCPConnector(limit=voters)
     url = f"{stack.base_url}/api/v1/contests/demo/votes"
+    cpu_before = cpu_seconds(stack)
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
         watcher = asyncio.create_task(watch_board(stack.base_url, deadline + 30, load))
         await asyncio.gather(*(voter(client, url, numbers, deadline, load) for _ in range(voters)))
         await wait_settled(stack, load.placed, timeout=60)
         watcher.cancel()
+    load.cpu = cpu_per_item(cpu_before, cpu_seconds(stack), load.placed)
     return load, started, deadline
 
 
@@ -141,6 +144,7 @@ async def measured(stack: Stack, load: Load, started: float, deadline: float) ->
         "final order statuses": ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
         "errors": ", ".join(f"{k} x{v}" for k, v in load.errors.items()) or "none",
         "tally invariant": "holds" if invariant else "BROKEN",
+        "CPU per confirmed vote, ms": load.cpu,
     }
     return {**figures, "_rate": str(rate)}
 
