@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
-from gateway.database import autocommit
+from gateway.database import autocommit, autocommit_connection
 from gateway.errors import Conflict, DomainError, VoteRejected
 from gateway.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.reasons import readable_reason
@@ -215,29 +215,29 @@ async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOut
 async def release_start(sessions: Sessions, order_id: uuid.UUID, lease: datetime) -> None:
     """Give a failed start's lease back so a retry need not wait for it to run out."""
     try:
-        async with autocommit(sessions) as session:
-            await session.execute(RELEASE_START, {"order_key": order_id, "lease": lease})
+        async with autocommit_connection(sessions) as connection:
+            await connection.execute(RELEASE_START, {"order_key": order_id, "lease": lease})
     except Exception:  # the lease runs out by itself
         log.exception("could not release the start lease of %s", order_id)
 
 
-RELEASE_START = (update(VoteOrder)
-                 .where(VoteOrder.id == bindparam("order_key"),
-                        VoteOrder.start_lease_until == bindparam("lease", type_=DateTime(timezone=True)))
-                 .values(start_lease_until=None).execution_options(synchronize_session=False))
-RECORD_START = (update(VoteOrder)
-                .where(VoteOrder.id == bindparam("order_key"), VoteOrder.payment_started_at.is_(None))
-                .values(provider_data=VoteOrder.provider_data.op("||")(bindparam("started_data", type_=JSONB)),
-                        payment_started_at=func.now(), start_lease_until=None)
-                .execution_options(synchronize_session=False))
+ORDERS = VoteOrder.__table__
+RELEASE_START = (update(ORDERS)
+                 .where(ORDERS.c.id == bindparam("order_key"),
+                        ORDERS.c.start_lease_until == bindparam("lease", type_=DateTime(timezone=True)))
+                 .values(start_lease_until=None))
+RECORD_START = (update(ORDERS)
+                .where(ORDERS.c.id == bindparam("order_key"), ORDERS.c.payment_started_at.is_(None))
+                .values(provider_data=ORDERS.c.provider_data.op("||")(bindparam("started_data", type_=JSONB)),
+                        payment_started_at=func.now(), start_lease_until=None))
 
 
 async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult) -> None:
     data = dict(result.provider_data)
     if result.redirect_url:
         data["redirect_url"] = result.redirect_url
-    async with autocommit(sessions) as session:
-        recorded = (await session.execute(RECORD_START, {"order_key": order.id, "started_data": data})).rowcount
+    async with autocommit_connection(sessions) as connection:
+        recorded = (await connection.execute(RECORD_START, {"order_key": order.id, "started_data": data})).rowcount
     if not recorded:  # only if a start outlived its lease: the first answer recorded stands
         log.warning("payment start for %s finished after another one had been recorded", order.id)
 
@@ -390,8 +390,8 @@ SET_EVENT_OUTCOME = (update(ProviderEvent.__table__)
 
 
 async def set_event_outcome(sessions: Sessions, event_id: int, outcome: str) -> None:
-    async with autocommit(sessions) as session:
-        await session.execute(SET_EVENT_OUTCOME, {"ev_key": event_id, "ev_outcome": outcome})
+    async with autocommit_connection(sessions) as connection:
+        await connection.execute(SET_EVENT_OUTCOME, {"ev_key": event_id, "ev_outcome": outcome})
 
 
 async def begin_vote(

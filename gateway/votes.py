@@ -29,7 +29,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import FromStatement
 
-from gateway.database import autocommit
+from gateway.database import autocommit, autocommit_connection
 from gateway.errors import NotFound, RateLimited, VoteRejected
 from gateway.models import (
     AuditEntry,
@@ -234,10 +234,10 @@ async def confirm_payment(
     provider_txn_id: str | None,
 ) -> ConfirmOutcome:
     """Count a provider-confirmed payment exactly once: pending → paid, tally, outbox, one commit."""
-    async with autocommit(sessions) as session:
+    async with autocommit_connection(sessions) as connection:
         # One statement, committed on its own: the tally row (every vote for a candidate meets
         # there) is locked only while PostgreSQL runs it, never across a round trip to us.
-        counted = await session.scalar(COUNTING_STATEMENT, {
+        counted = await connection.scalar(COUNTING_STATEMENT, {
             "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
             "confirm_txn": provider_txn_id, "confirm_status": provider_status})
     if counted is not None:
