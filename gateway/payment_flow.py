@@ -79,7 +79,7 @@ KEPT_DURING_START = "start.kept"  # provider event kind: data a provider kept in
 def kept_during_start() -> ScalarSelect[Any]:
     """The bodies a start kept for the order (usually none), oldest first, in the order's own query."""
     return (select(func.coalesce(func.jsonb_agg(aggregate_order_by(ProviderEvent.body, ProviderEvent.id)),
-                                 literal_column("'[]'::jsonb")))
+                                 literal_column("'[]'::jsonb"), type_=JSONB))
             .where(ProviderEvent.order_id == VoteOrder.id, ProviderEvent.kind == KEPT_DURING_START)
             .scalar_subquery())
 
@@ -128,8 +128,10 @@ def needs_redirect(registry: ProviderRegistry, order: VoteOrder) -> bool:
 
 # A provider's start can take this long (MTN: four 15 s attempts and their back-off) before we give up
 # on it; the lease that keeps a second start away outlives it, so two starts never overlap.
+# The deadline counts from before the claim, so the margin covers the claim's own round trip, pool
+# waits and event-loop stalls: only a pause of over 40 s could let a second start in.
 START_DEADLINE_SECONDS = 80.0
-START_LEASE = timedelta(seconds=90)
+START_LEASE = timedelta(seconds=120)
 
 
 async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID,
@@ -148,31 +150,34 @@ async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     push has no such reference (a new payToken per start), so it keeps its payToken through
     `Collection.remember` before sending the prompt, and a later start or status check finds it.
     """
+    deadline = asyncio.get_running_loop().time() + START_DEADLINE_SECONDS
     claimed = await claim_start(sessions, order_id)
     if claimed is None:
         return await unclaimed_outcome(sessions, order_id)
     lease, order, collection = claimed
     try:
         collection = replace(collection, remember=partial(keep_start_data, sessions, order.id, order.provider))
-        result = await call_start(registry.for_order(order.provider, order.channel.value), collection)
+        result = await call_start(registry.for_order(order.provider, order.channel.value), collection, deadline)
     except PaymentError as exc:
-        await release_start(sessions, order_id, lease)
         if exc.retryable:
+            await release_start(sessions, order_id, lease)
             raise
         log.info("payment start refused for %s: %s", order_id, exc)
+        # Failed in the statement that drops the lease: no other start can claim it in between.
         await votes.fail_order(sessions, order_id, exc.message)
         return StartOutcome(order_id, OrderStatus.FAILED, message=exc.message)
     except Exception:
         await release_start(sessions, order_id, lease)
         raise
-    await record_start(sessions, order, result)
+    if not await record_start(sessions, order, result):  # only if this start outlived its lease
+        return await unclaimed_outcome(sessions, order_id)  # the start that was recorded stands
     return StartOutcome(order.id, order.status, result.redirect_url)
 
 
-async def call_start(provider: PaymentProvider, collection: Collection) -> StartResult:
-    """The provider's start, cut off before the lease that guards it runs out."""
+async def call_start(provider: PaymentProvider, collection: Collection, deadline: float) -> StartResult:
+    """The provider's start, cut off (at a loop time) before the lease that guards it runs out."""
     try:
-        async with asyncio.timeout(START_DEADLINE_SECONDS):
+        async with asyncio.timeout_at(deadline):
             return await provider.start(collection)
     except TimeoutError as exc:
         raise PaymentError(provider.name, "start_timeout", "The provider did not finish the start in time.",
@@ -232,14 +237,16 @@ RECORD_START = (update(ORDERS)
                         payment_started_at=func.now(), start_lease_until=None))
 
 
-async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult) -> None:
+async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult) -> bool:
+    """Keep what the provider answered; False when another start was recorded first."""
     data = dict(result.provider_data)
     if result.redirect_url:
         data["redirect_url"] = result.redirect_url
     async with autocommit_connection(sessions) as connection:
         recorded = (await connection.execute(RECORD_START, {"order_key": order.id, "started_data": data})).rowcount
-    if not recorded:  # only if a start outlived its lease: the first answer recorded stands
+    if not recorded:
         log.warning("payment start for %s finished after another one had been recorded", order.id)
+    return bool(recorded)
 
 
 async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult) -> str:
@@ -410,9 +417,25 @@ async def begin_vote(
     except PaymentError as exc:
         log.warning("payment start failed for %s, will be retried by the reconciler: %s", order.id, exc)
         raise PaymentUnavailable("The payment service did not answer; please try again in a moment.") from exc
-    if started is None:  # only this request knows the new order, so no other start can hold it
+    if started is None:  # a replay (a double submit) while the first request starts it: wait for its page
+        started = await recorded_start(sessions, order.id, timeout=REPLAY_WAIT_SECONDS)
+    if started is None:
         raise PaymentUnavailable("The payment is being started; please try again in a moment.")
     return order, started
+
+
+REPLAY_WAIT_SECONDS = 15.0
+
+
+async def recorded_start(sessions: Sessions, order_id: uuid.UUID, *, timeout: float) -> StartOutcome | None:
+    """The order's start once another request has recorded it (None if it has not in time)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + timeout
+    while loop.time() < until:
+        await asyncio.sleep(0.2)
+        if (outcome := await unclaimed_outcome(sessions, order_id)) is not None:
+            return outcome
+    return None
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,9 @@ RETRY_DELAYS: tuple[float, ...] = (2, 5, 15, 30)
 # p50 1.3 s; 16: 72 ms). At MTN's usual few hundred ms per request-to-pay, 16 is ~50 prompts/s
 # per process; each web process (one per core) adds as much.
 CONCURRENT_STARTS = 16
-# A provider call can take its 15 s time-out; the supervisor and compose wait longer than this.
+# Shutdown lets provider calls under way finish for this long (one 15 s time-out and more); the
+# supervisor and compose wait longer. A start still running after it (retries can take up to
+# payment_flow.START_DEADLINE_SECONDS) is cut off safely: its lease runs out and the reconciler resumes it.
 SHUTDOWN_GRACE_SECONDS = 20.0
 # Under overload, a new web vote waits (at most this long) while this many prompts already owed
 # wait for a slot: a process pushes what it has taken before it takes more.

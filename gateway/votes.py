@@ -120,6 +120,9 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
                 raise
             return existing
         if placed is None:
+            if request.client_key and (replayed := await session.scalar(  # made while we waited for the lock
+                    select(VoteOrder).where(VoteOrder.client_key == request.client_key))):
+                return replayed
             assert checked.msisdn is not None
             await explain_refusal(session, contest, checked.msisdn, now)
     assert placed is not None
@@ -346,7 +349,7 @@ async def _close_pending(sessions: Sessions, order_id: uuid.UUID, status: OrderS
         result = await session.execute(
             update(VoteOrder)
             .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING)
-            .values(status=status, status_reason=reason, decided_at=func.now())
+            .values(status=status, status_reason=reason, decided_at=func.now(), start_lease_until=None)
             .returning(VoteOrder.contest_id)
         )
         contest_id = result.scalar_one_or_none()

@@ -3,6 +3,7 @@ Replayed, forged and stale events change nothing; a refund takes the votes back 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 import json
@@ -177,6 +178,28 @@ async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_ful
     assert (await post_webhook(card_client, *webhook("charge.refunded", full, "evt_r2")))[1]["outcome"] == "refunded"
     assert (await tallies(sessions, contest.id))["03"] == 0
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_double_submitted_card_vote_gets_one_order_and_the_same_checkout_page_twice(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    await make_contest(sessions, slug="gala")
+    created: list[str] = []
+
+    async def slow_create(request: httpx.Request) -> httpx.Response:
+        created.append(dict(httpx.QueryParams(request.content.decode()))["client_reference_id"])
+        await asyncio.sleep(0.5)  # Stripe takes its time: the second submission arrives meanwhile
+        return httpx.Response(200, json=checkout_session(created[-1]))
+
+    stripe_wire.post("/v1/checkout/sessions").mock(side_effect=slow_create)
+    vote = {"candidate": "03", "quantity": 5, "provider": "stripe"}
+    first, second = await asyncio.gather(*(
+        card_client.post("/api/v1/contests/gala/votes", json=vote, headers={"Idempotency-Key": "tap-tap"})
+        for _ in range(2)))
+    assert (first.status, second.status) == (201, 201)
+    answers = [await first.json(), await second.json()]
+    assert answers[0]["order"]["id"] == answers[1]["order"]["id"] == created[0] and len(created) == 1
+    assert answers[0]["next"]["url"] == answers[1]["next"]["url"] == PAY_URL
+    assert await count_orders(sessions) == 1
 
 
 async def test_a_refund_in_another_currency_is_left_to_a_person_with_the_votes_kept(

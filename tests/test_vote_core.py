@@ -195,6 +195,14 @@ async def test_per_number_limits_hold_under_concurrency(sessions: Sessions) -> N
         await place(sessions, contest)
 
 
+async def test_a_replayed_order_is_answered_with_itself_even_when_it_used_up_the_payers_limit(
+        sessions: Sessions) -> None:
+    contest = await make_contest(sessions, max_orders_per_minute=1)
+    results = await asyncio.gather(*(place(sessions, contest, client_key="ussd:ATUid_1") for _ in range(10)))
+    assert len({order.id for order in results}) == 1  # one order, never "too many votes" for its own replay
+    assert await count_orders(sessions) == 1
+
+
 async def test_a_second_different_charge_for_a_paid_order_is_recorded_not_counted(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "03", quantity=2)

@@ -73,7 +73,7 @@ class OrangePush:
         of ours Orange would recognise), so a start that finds a kept token resumes it: it pays
         only if that token never reached the payer, and never pushes a second prompt."""
         kept = collection.provider_data.get("pay_token")
-        if kept and await self._was_pushed(str(kept)):
+        if kept and await self._resumable_was_pushed(str(kept)):
             return StartResult(provider_data={"pay_token": kept})
         pay_token = str(kept) if kept else await self._init(collection)
         body = {
@@ -99,6 +99,16 @@ class OrangePush:
         if collection.remember is not None:
             await collection.remember({"pay_token": pay_token})
         return pay_token
+
+    async def _resumable_was_pushed(self, pay_token: str) -> bool:
+        """`_was_pushed` for a kept token, where any refusal is retryable: the prompt may be on the
+        payer's phone, so an unclear answer must not fail the order (a later start asks again)."""
+        try:
+            return await self._was_pushed(pay_token)
+        except PaymentError as exc:
+            if exc.retryable:
+                raise
+            raise PaymentError(NAME, exc.code, exc.message, retryable=True, status=exc.status) from exc
 
     async def _was_pushed(self, pay_token: str) -> bool:
         """Whether `pay` went through for this token (an init alone sends nothing to the phone)."""

@@ -110,6 +110,15 @@ async def test_a_push_cut_short_after_init_is_resumed_with_the_kept_token(orange
     assert await final_state(orange.push, resumed) is PaymentState.SUCCESSFUL
 
 
+async def test_a_resumed_push_that_cannot_learn_its_tokens_fate_is_retried_not_failed(orange: Orange) -> None:
+    first = await started(orange.push, collection())  # the prompt is on the payer's phone
+    orange.control.reject_credentials = True  # Orange refuses us for a while: no status to be had
+    orange.control.expire_tokens()
+    with pytest.raises(PaymentError) as caught:
+        await orange.push.start(first)
+    assert caught.value.retryable  # failing the order now would drop a payment the payer may approve
+
+
 async def test_a_push_restarted_after_the_prompt_went_out_does_not_push_again(orange: Orange) -> None:
     first = await started(orange.push, collection())
     again = await orange.push.start(first)  # Orange would refuse a second `pay` on the same token
