@@ -26,6 +26,7 @@ from gateway.payment_flow import check_payment, start_payment
 from gateway.payment_starts import PaymentStarts
 from gateway.queues import job_queue, sync_redis
 from gateway.relay import RelayLoop
+from gateway.status_pacing import StatusPacer
 from leaderboard import routes as leaderboard_routes
 from payments import routes as payment_routes
 from payments.registry import build_registry
@@ -83,11 +84,12 @@ async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
 async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     """The work a web process does after its reply: relay, status checks, payment prompts."""
     relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]))
+    pacer = StatusPacer(app[REDIS])
     app[RELAY] = relay
     relay.start()
 
     async def check_then_relay(order_id: uuid.UUID) -> None:
-        outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id, note=False)
+        outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id, note=False, pace=pacer.wait_turn)
         if outcome != "pending":
             relay.kick()
 

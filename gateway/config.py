@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     mtn_momo_api_user: str | None = None
     mtn_momo_api_key: str | None = None
     mtn_momo_target_environment: str = "sandbox"
+    # MTN caps status GETs per account (~10/s, its developer guidance); 0 lifts our pacing (bench only).
+    mtn_momo_status_calls_per_second: float = Field(default=10.0, ge=0)
 
     orange_money_base_url: str | None = None
     orange_money_token_url: str | None = None

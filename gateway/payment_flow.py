@@ -7,7 +7,7 @@ import asyncio
 import json
 import logging
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -274,11 +274,15 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult) 
     return "pending"
 
 
+StatusPace = Callable[[PaymentProvider], Awaitable[None]]  # waits until a status call fits the provider's cap
+
+
 async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID, *,
-                        note: bool = True) -> str:
+                        note: bool = True, pace: StatusPace | None = None) -> str:
     """Ask the provider and settle: the only way an unsigned callback can lead to a counted vote.
 
     `note` records the check for the reconciler's back-off; a check a callback asked for skips it.
+    `pace` (see `gateway.status_pacing`) holds the call until it fits the provider's status-call cap.
     """
     async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)
@@ -287,7 +291,10 @@ async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     order, collection = loaded
     if order.status not in CHECKABLE:
         return "already_decided"
-    status = await registry.for_order(order.provider, order.channel.value).fetch_status(collection)
+    provider = registry.for_order(order.provider, order.channel.value)
+    if pace is not None:
+        await pace(provider)
+    status = await provider.fetch_status(collection)
     if note:
         await note_check(sessions, order_id)
     return await settle(sessions, order_id, status)

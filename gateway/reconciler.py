@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import votes
 from gateway.database import autocommit
 from gateway.models import OrderStatus, VoteOrder
-from gateway.payment_flow import check_payment, note_check, start_payment
+from gateway.payment_flow import StatusPace, check_payment, note_check, start_payment
 from payments.base import CollectionNotFound, PaymentError
 from payments.registry import ProviderRegistry
 
@@ -73,11 +73,11 @@ async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, 
 
 
 async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID,
-                          now: datetime) -> str:
+                          now: datetime, pace: StatusPace | None = None) -> str:
     """Check one order with its provider; expire it if its window has passed with no payment."""
     order = await votes.get_order(sessions, order_id)
     try:
-        outcome = await check_payment(sessions, registry, order_id)
+        outcome = await check_payment(sessions, registry, order_id, pace=pace)
     except CollectionNotFound:
         await note_check(sessions, order_id)
         if now - order.created_at < NEVER_STARTED_GRACE:
@@ -117,14 +117,14 @@ async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, orde
 
 async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: datetime | None = None,
                     since: datetime | None = None, limit: int = 200, calls_per_second: float = 8.0,
-                    ) -> ReconcileReport:
+                    pace: StatusPace | None = None) -> ReconcileReport:
     """One pass over due pending orders, paced under the providers' status-call limits (MTN ~10/s)."""
     now = now or datetime.now(UTC)
     report = ReconcileReport()
     for index, order_id in enumerate(await due_orders(sessions, now, since, limit)):
         if index:
             await asyncio.sleep(1 / calls_per_second)
-        outcome = await reconcile_order(sessions, registry, order_id, now)
+        outcome = await reconcile_order(sessions, registry, order_id, now, pace)
         report.checked += 1
         report.outcomes[outcome] += 1
         if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided", "restarted",

@@ -108,6 +108,7 @@ class PaymentProvider(Protocol):
     name: str
     redirects: bool  # True: the payer finishes on the provider's page; False: a prompt on the phone
     payment_window: timedelta  # how long after start() the payer may still pay: the order waits this long
+    status_calls_per_second: float | None  # the provider's cap on status calls per account (None: none known)
 
     async def start(self, collection: Collection) -> StartResult:
         """Ask the payer to pay; safe to call again with the same collection."""

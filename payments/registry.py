@@ -98,7 +98,9 @@ def push_credentials(settings: Settings) -> PushCredentials | None:
 def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegistry:
     registry = ProviderRegistry()
     if (mtn := mtn_credentials(settings)) is not None:
-        registry.providers["mtn"] = MtnMomoCollection(http, mtn, settings.public_base_url)
+        registry.providers["mtn"] = MtnMomoCollection(
+            http, mtn, settings.public_base_url,
+            status_calls_per_second=settings.mtn_momo_status_calls_per_second or None)
     if (webpay := webpay_credentials(settings)) is not None:
         registry.providers["orange_webpay"] = OrangeWebPay(http, webpay, settings.public_base_url)
     if (push := push_credentials(settings)) is not None:

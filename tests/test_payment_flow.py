@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -259,6 +260,23 @@ async def test_prompts_a_slow_provider_has_not_taken_yet_hold_no_connection_and_
         started = await session.scalar(select(func.count()).select_from(VoteOrder)
                                        .where(VoteOrder.payment_started_at.is_not(None)))
     assert started == 41 and fake_mtn.pay_calls == 41
+
+
+async def test_a_burst_of_callbacks_is_checked_within_mtns_status_call_cap_and_all_counted(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    orders = [(await place(sessions, contest, msisdn=f"+2376700002{n:02d}")).id for n in range(25)]
+    for order_id in orders:
+        client.app[STARTS].request(order_id)
+    await client.app[STARTS].wait_idle()
+    for order_id in orders:
+        fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL", amount="100")
+    assert set(await asyncio.gather(*(callback(client, o, {"status": "SUCCESSFUL"}) for o in orders))) == {200}
+    await client.app[CHECKS].wait_idle()
+    assert max(Counter(fake_mtn.status_call_seconds).values()) <= 10  # MTN would answer 429 above its cap
+    assert (await tallies(sessions, contest.id))["01"] == 25
+    await assert_tally_invariant(sessions, contest.id)
 
 
 async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:

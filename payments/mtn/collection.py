@@ -32,6 +32,9 @@ from payments.mtn.messages import payer_message
 NAME = "mtn"
 TOKEN_MARGIN_SECONDS = 60  # refresh this long before MTN says the token expires
 RETRY_DELAYS = (0.5, 1.5, 4.0)  # time-outs and 5xx: sent again with the same X-Reference-Id
+# MTN: "Get status transaction requests are capped to 10 requests per second" (developer guidance).
+STATUS_CALLS_PER_SECOND = 10.0
+TOO_MANY_REQUESTS = 429
 STATES = {"SUCCESSFUL": PaymentState.SUCCESSFUL, "FAILED": PaymentState.FAILED, "PENDING": PaymentState.PENDING}
 
 
@@ -51,7 +54,9 @@ class MtnMomoCollection:
     payment_window = timedelta(minutes=10)
 
     def __init__(self, http: httpx.AsyncClient, credentials: MtnCredentials, public_base_url: str,
-                 retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
+                 retry_delays: tuple[float, ...] = RETRY_DELAYS, *,
+                 status_calls_per_second: float | None = STATUS_CALLS_PER_SECOND) -> None:
+        self.status_calls_per_second = status_calls_per_second
         self._http = http
         self._creds = credentials
         self._public_base_url = public_base_url.rstrip("/")
@@ -103,7 +108,7 @@ class MtnMomoCollection:
                                 "MTN MoMo collections are refunded by a disbursement, by hand.")
 
     async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
-        """Send with auth; retry time-outs and 5xx (same headers, so the same reference)."""
+        """Send with auth; retry time-outs, 5xx and 429 (same headers, so the same reference)."""
         last_error: Exception | None = None
         for delay in (0.0, *self._retry_delays):
             if delay:
@@ -118,7 +123,7 @@ class MtnMomoCollection:
                     raise
                 last_error = exc
                 continue
-            if response.status_code < 500:
+            if response.status_code < 500 and response.status_code != TOO_MANY_REQUESTS:
                 return response
             last_error = self._error(response)
         if isinstance(last_error, PaymentError):
@@ -179,7 +184,8 @@ class MtnMomoCollection:
             data = {}
         code = str(data.get("code") or data.get("error") or f"http_{response.status_code}")
         message = str(data.get("message") or response.reason_phrase or "MTN refused the request")
-        return PaymentError(NAME, code, message, retryable=response.status_code >= 500,
+        return PaymentError(NAME, code, message,
+                            retryable=response.status_code >= 500 or response.status_code == TOO_MANY_REQUESTS,
                             status=response.status_code)
 
 

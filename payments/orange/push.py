@@ -58,6 +58,7 @@ class OrangePush:
     name = NAME
     redirects = False
     payment_window = timedelta(minutes=10)  # Orange expires an unapproved push after ~7 minutes
+    status_calls_per_second: float | None = None  # no published cap
 
     def __init__(self, http: httpx.AsyncClient, credentials: PushCredentials, public_base_url: str) -> None:
         self._http = http

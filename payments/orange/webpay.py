@@ -45,6 +45,7 @@ class OrangeWebPay:
     name = NAME
     redirects = True
     payment_window = timedelta(minutes=15)  # the payment page stays usable about ten minutes
+    status_calls_per_second: float | None = None  # no published cap
 
     def __init__(self, http: httpx.AsyncClient, credentials: WebPayCredentials, public_base_url: str) -> None:
         self._http = http

@@ -73,6 +73,7 @@ class StripeCheckout:
     redirects = True  # the payer pays on Stripe's hosted Checkout page
     # A session stays payable until its expires_at, 31-46 minutes after it was created.
     payment_window = timedelta(seconds=SESSION_TTL_SECONDS + EXPIRY_WINDOW_SECONDS + 4 * EXPIRY_MARGIN_SECONDS)
+    status_calls_per_second: float | None = None  # no published cap
 
     def __init__(self, secret_key: str, webhook_secret: str, public_base_url: str, api_base: str | None = None,
                  *, max_network_retries: int = 1, clock: Callable[[], float] = time.time) -> None:

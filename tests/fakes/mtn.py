@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,12 +25,14 @@ class FakeMtn:
 
     statuses: dict[str, dict[str, object]] = field(default_factory=dict)
     status_calls: int = 0
+    status_call_seconds: list[int] = field(default_factory=list)  # when each status call came (epoch second)
     pay_calls: int = 0
     down: bool = False  # MTN answering 503 to everything, as it does for long stretches
     prompts_held: asyncio.Event | None = None  # MTN slow to take a request-to-pay: answers once it is set
 
     def status_of(self, request: httpx.Request) -> httpx.Response:
         self.status_calls += 1
+        self.status_call_seconds.append(int(time.time()))
         if self.down:
             return httpx.Response(503, json={"code": "SERVICE_UNAVAILABLE", "message": "try later"})
         reference = request.url.path.rsplit("/", 1)[-1]

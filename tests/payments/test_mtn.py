@@ -69,6 +69,20 @@ async def test_timeout_then_retry_uses_the_same_reference_and_409_means_submitte
 
 
 @respx.mock
+async def test_a_rate_limited_status_call_is_sent_again_and_read(mtn: MtnMomoCollection) -> None:
+    respx.post(f"{BASE}/collection/token/").respond(200, json=TOKEN)
+    c = collection()
+    status = respx.get(f"{BASE}/collection/v1_0/requesttopay/{c.reference}").mock(side_effect=[
+        httpx.Response(429, json={"statusCode": 429, "message": "Rate limit is exceeded. Try again in 1 seconds."}),
+        httpx.Response(200, json={"status": "SUCCESSFUL", "amount": "500", "currency": "XAF",
+                                  "financialTransactionId": "123"}),
+    ])
+    result = await mtn.fetch_status(c)
+    assert result.state is PaymentState.SUCCESSFUL and status.call_count == 2
+    assert mtn.status_calls_per_second == 10  # MTN's published cap, paced across processes by the core
+
+
+@respx.mock
 async def test_5xx_burst_is_retried_then_reported_retryable(mtn: MtnMomoCollection) -> None:
     respx.post(f"{BASE}/collection/token/").respond(200, json=TOKEN)
     pay = respx.post(f"{BASE}/collection/v1_0/requesttopay").respond(
