@@ -74,6 +74,15 @@ async def live(clean: None, settings: Settings, sessions: Sessions) -> AsyncIter
             yield Live(client, control, client.app[SESSIONS], contest)
 
 
+async def test_a_burst_of_votes_against_mtns_status_call_cap_is_all_counted(live: Live) -> None:
+    live.control.status_calls_per_second = 10  # as real MTN: an 11th status GET in a second answers 429
+    live.control.success_delay = 0.3
+    orders = [await live.vote(msisdn=f"+2376700003{n:02d}", quantity=1) for n in range(25)]
+    settled = [await live.settled(order_id, timeout=10) for order_id in orders]
+    assert {order.status for order in settled} == {OrderStatus.PAID}
+    assert await live.votes_for_07() == 25
+
+
 async def test_normal_number_is_paid_by_callback_and_counted(live: Live) -> None:
     order_id = await live.vote()
     order = await live.settled(order_id)

@@ -52,6 +52,7 @@ class SandboxControl:
     webpay_auto_outcome: WebPayOutcome | None = None  # WebPay decides by itself after success_delay; None: payer
     webpay_expiry: float = 600.0  # an undecided WebPay payment turns EXPIRED after this (no notification)
     token_generation: int = 0  # bumped by `expire_tokens()`; tokens of older generations answer 401
+    status_calls_per_second: float | None = None  # MTN status GETs over this a second answer 429 (real MTN: 10)
 
     def take_failure(self) -> bool:
         """Consume one request of a 5xx burst; True when this request must fail."""
@@ -97,6 +98,7 @@ class ControlUpdate(TypedDict, total=False):
     reject_credentials: bool
     webpay_auto_outcome: WebPayOutcome | None
     webpay_expiry: Seconds
+    status_calls_per_second: Annotated[float, Field(gt=0, le=100_000)] | None
 
 
 CONTROL_UPDATE: TypeAdapter[ControlUpdate] = TypeAdapter(ControlUpdate)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Annotated, Any, Literal
@@ -100,6 +101,17 @@ class MtnState:
     collections: dict[str, Collection] = field(default_factory=dict)
     api_users: dict[str, str] = field(default_factory=dict)  # sandbox provisioning: user id -> callback host
     api_keys: dict[str, str] = field(default_factory=dict)
+    status_second: int = 0  # the wall-clock second being counted against the status-call cap
+    status_calls: int = 0
+
+    def over_status_cap(self, cap: float | None, now: float) -> bool:
+        """Count one status call; True when it is over `cap` calls in this second (MTN answers 429)."""
+        if not cap:
+            return False
+        if int(now) != self.status_second:
+            self.status_second, self.status_calls = int(now), 0
+        self.status_calls += 1
+        return self.status_calls > cap
 
 
 MTN = web.AppKey("mtn_sandbox", MtnState)
@@ -162,6 +174,12 @@ def failure(status: int) -> web.Response:
     if status == 503:
         return error(503, "SERVICE_UNAVAILABLE", "Service unavailable, please try again later.")
     return error(500, "INTERNAL_PROCESSING_ERROR", "An internal error occurred while processing the request.")
+
+
+def rate_limited() -> web.Response:
+    """Azure API Management's answer over the status-call cap (MTN: 10 a second per account)."""
+    return web.json_response({"statusCode": 429, "message": "Rate limit is exceeded. Try again in 1 seconds."},
+                             status=429, headers={"Retry-After": "1"})
 
 
 def missing_subscription_key() -> web.Response:
@@ -267,6 +285,8 @@ async def get_request_to_pay(request: web.Request) -> web.Response:
     environment = target_environment(request)
     if isinstance(environment, web.Response):
         return environment
+    if request.app[MTN].over_status_cap(request.app[CONTROL].status_calls_per_second, time.time()):
+        return rate_limited()
     collection = request.app[MTN].collections.get(request.match_info["reference"].lower())
     if collection is None or collection.environment != environment:
         return error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")

@@ -5,6 +5,7 @@ shared control logic as plain functions."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -183,6 +184,22 @@ async def test_status_is_pending_before_the_outcome(
     assert "financialTransactionId" not in body and "reason" not in body
     assert body["payer"] == {"partyIdType": "MSISDN", "partyId": ORDINARY}
     assert (body["amount"], body["currency"], body["externalId"]) == ("500", "XAF", "order-42")
+
+
+async def test_status_calls_over_the_cap_answer_429_like_mtns_gateway(
+    http: httpx.AsyncClient, token: str, control: SandboxControl
+) -> None:
+    control.status_calls_per_second = 3
+    reference, _ = await request_to_pay(http, token)
+    second = int(time.time())
+    answers = [await http.get(f"/collection/v1_0/requesttopay/{reference}", headers=auth(token)) for _ in range(6)]
+    if int(time.time()) != second:  # the burst straddled a second: the count started over, try once more
+        answers = [await http.get(f"/collection/v1_0/requesttopay/{reference}", headers=auth(token))
+                   for _ in range(6)]
+    codes = [answer.status_code for answer in answers]
+    assert 200 in codes and codes.count(429) >= 2
+    limited = next(answer for answer in answers if answer.status_code == 429)
+    assert limited.headers["Retry-After"] == "1" and "Rate limit" in limited.json()["message"]
 
 
 @pytest.mark.parametrize(
