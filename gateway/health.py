@@ -8,7 +8,7 @@ import logging
 from aiohttp import web
 from sqlalchemy import text
 
-from gateway.keys import METRICS, REDIS, SESSIONS
+from gateway.keys import CHECKS, METRICS, REDIS, SESSIONS, STARTS
 from gateway.metrics import CONTENT_TYPE
 from gateway.queues import QUEUE_NAMES
 
@@ -51,6 +51,7 @@ async def metrics(request: web.Request) -> web.Response:
     depths = {name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES}
     registry = request.app[METRICS]
     await registry.refresh(request.app[SESSIONS], depths)
+    registry.note_payment_work(request.app[STARTS].in_flight, request.app[CHECKS].in_flight)
     return web.Response(body=registry.render(), headers={"Content-Type": CONTENT_TYPE})
 
 

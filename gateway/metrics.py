@@ -23,6 +23,9 @@ class Metrics:
         self.orders = Gauge("gateway_orders", "Vote orders by status", ["status"], registry=self.registry)
         self.queue_depth = Gauge("gateway_queue_depth", "Jobs waiting per RQ queue", ["queue"],
                                  registry=self.registry)
+        # Climbing on show night: providers (or MTN's status-call cap) are slower than the votes coming in.
+        self.payment_work = Gauge("gateway_payment_work", "Phone prompts owed and status checks under way in "
+                                  "this web process", ["kind"], registry=self.registry)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -38,6 +41,10 @@ class Metrics:
             self.orders.labels(status.value).set(counts.get(status, 0))
         for name, depth in queue_lengths.items():
             self.queue_depth.labels(name).set(depth)
+
+    def note_payment_work(self, prompts_owed: int, status_checks: int) -> None:
+        self.payment_work.labels("prompts_owed").set(prompts_owed)
+        self.payment_work.labels("status_checks").set(status_checks)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

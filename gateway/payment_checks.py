@@ -40,6 +40,10 @@ class PaymentChecks:
         finally:
             self._running.pop(order_id, None)
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._running)
+
     async def wait_idle(self) -> None:
         while self._running:
             await asyncio.gather(*self._running.values(), return_exceptions=True)

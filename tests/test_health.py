@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.keys import STARTS
 from tests.factories import make_contest, place
+from tests.fakes.mtn import FakeMtn
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -39,3 +43,21 @@ async def test_metrics_count_orders_by_status_and_requests(client: TestClient, s
     assert 'gateway_orders{status="pending"} 1.0' in text
     assert 'gateway_http_requests_total{method="GET",route="/api/v1/contests",status="200"} 1.0' in text
     assert 'gateway_queue_depth{queue="default"}' in text
+    assert 'gateway_payment_work{kind="prompts_owed"} 0.0' in text
+
+
+async def test_metrics_show_prompts_owed_while_a_provider_is_slow(client: TestClient, sessions: Sessions,
+                                                                  fake_mtn: FakeMtn) -> None:
+    await make_contest(sessions, slug="gala")
+    fake_mtn.prompts_held = asyncio.Event()  # MTN slow to take prompts: they pile up in the web process
+    for n in range(3):
+        response = await client.post("/api/v1/contests/gala/votes", json={
+            "candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": f"+23767000004{n}"},
+            headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+        assert response.status == 201
+    text = await (await client.get("/metrics")).text()
+    assert 'gateway_payment_work{kind="prompts_owed"} 3.0' in text
+    fake_mtn.prompts_held.set()
+    await client.app[STARTS].wait_idle()
+    text = await (await client.get("/metrics")).text()
+    assert 'gateway_payment_work{kind="prompts_owed"} 0.0' in text
