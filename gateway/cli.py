@@ -113,16 +113,19 @@ def parse_since(text: str) -> timedelta:
 def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     """One reconciler pass by hand, printing every order it changed."""
     import httpx
+    from redis.asyncio import Redis
 
     from gateway.reconciler import reconcile
+    from gateway.status_pacing import reconciler_pace
     from payments.registry import build_registry
 
     async def run(sessions: object) -> str:
-        async with httpx.AsyncClient(timeout=15) as http:
+        async with httpx.AsyncClient(timeout=15) as http, Redis.from_url(settings.redis_url or "") as redis:
             registry = build_registry(settings, http)
             try:
                 since = datetime.now(UTC) - args.since if args.since else None
-                report = await reconcile(sessions, registry, since=since, limit=args.limit)  # type: ignore[arg-type]
+                report = await reconcile(sessions, registry, since=since, limit=args.limit,  # type: ignore[arg-type]
+                                         pace=reconciler_pace(redis))  # the worker's share of the cap, shared
             finally:
                 await registry.aclose()
         for order_id, outcome in report.changed:

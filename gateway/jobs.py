@@ -21,7 +21,7 @@ from gateway.config import Settings
 from gateway.database import create_engine, session_factory
 from gateway.queues import job_queue, sync_redis
 from gateway.reconciler import reconcile
-from gateway.status_pacing import StatusPacer
+from gateway.status_pacing import reconciler_pace
 from leaderboard.cache import refresh_contest
 from payments.registry import ProviderRegistry, build_registry
 
@@ -168,8 +168,7 @@ def reconcile_job() -> str:
         if not await ctx.redis.set("lock:reconcile", "1", nx=True, ex=RECONCILE_LOCK_SECONDS):
             return "another pass is running"
         try:
-            # Polling gets half of each second's status calls: checks callbacks asked for come first.
-            report = await reconcile(ctx.sessions, ctx.providers, pace=StatusPacer(ctx.redis, share=0.5).wait_turn)
+            report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis))
         finally:
             await ctx.redis.delete("lock:reconcile")
         if report.changed:

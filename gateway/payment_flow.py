@@ -31,6 +31,7 @@ from payments.base import (
     PaymentError,
     PaymentProvider,
     PaymentState,
+    ProviderRateLimited,
     RefundUnsupported,
     StartResult,
     StatusResult,
@@ -291,13 +292,26 @@ async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     order, collection = loaded
     if order.status not in CHECKABLE:
         return "already_decided"
-    provider = registry.for_order(order.provider, order.channel.value)
-    if pace is not None:
-        await pace(provider)
-    status = await provider.fetch_status(collection)
+    status = await fetch_paced(registry.for_order(order.provider, order.channel.value), collection, pace)
     if note:
         await note_check(sessions, order_id)
     return await settle(sessions, order_id, status)
+
+
+STATUS_TURNS = 3  # paced tries of one status check the provider refused for its rate
+
+
+async def fetch_paced(provider: PaymentProvider, collection: Collection, pace: StatusPace | None) -> StatusResult:
+    """The provider's status, each try on its own paced turn (a 429 waits for the next one)."""
+    for turn in range(1, STATUS_TURNS + 1):
+        if pace is not None:
+            await pace(provider)
+        try:
+            return await provider.fetch_status(collection)
+        except ProviderRateLimited:
+            if pace is None or turn == STATUS_TURNS:
+                raise
+    raise AssertionError("unreachable")
 
 
 async def note_check(sessions: Sessions, order_id: uuid.UUID) -> None:

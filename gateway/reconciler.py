@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -76,10 +77,12 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
                           now: datetime, pace: StatusPace | None = None) -> str:
     """Check one order with its provider; expire it if its window has passed with no payment."""
     order = await votes.get_order(sessions, order_id)
+    asked = time.monotonic()
     try:
         outcome = await check_payment(sessions, registry, order_id, pace=pace)
     except CollectionNotFound:
         await note_check(sessions, order_id)
+        now += timedelta(seconds=time.monotonic() - asked)  # the answer may have waited for its turn
         if now - order.created_at < NEVER_STARTED_GRACE:
             return "not_started_yet"
         restarted = await restart_lost_push(sessions, registry, order, now)
@@ -120,11 +123,14 @@ async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: date
                     pace: StatusPace | None = None) -> ReconcileReport:
     """One pass over due pending orders, paced under the providers' status-call limits (MTN ~10/s)."""
     now = now or datetime.now(UTC)
+    started = time.monotonic()
     report = ReconcileReport()
     for index, order_id in enumerate(await due_orders(sessions, now, since, limit)):
         if index:
             await asyncio.sleep(1 / calls_per_second)
-        outcome = await reconcile_order(sessions, registry, order_id, now, pace)
+        # A paced pass can take minutes: each order is judged at the time it is reached.
+        order_now = now + timedelta(seconds=time.monotonic() - started)
+        outcome = await reconcile_order(sessions, registry, order_id, order_now, pace)
         report.checked += 1
         report.outcomes[outcome] += 1
         if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided", "restarted",

@@ -40,6 +40,10 @@ class CollectionNotFound(PaymentError):
     """The provider has no collection under our reference: it was never created there."""
 
 
+class ProviderRateLimited(PaymentError):
+    """The provider refused the call for going over its rate (429): ask again on a later turn."""
+
+
 class RefundUnsupported(PaymentError):
     """This provider cannot refund through its API; a person must do it."""
 

@@ -22,6 +22,7 @@ from payments.base import (
     InboundCallback,
     PaymentError,
     PaymentState,
+    ProviderRateLimited,
     RefundUnsupported,
     StartResult,
     StatusResult,
@@ -87,7 +88,13 @@ class MtnMomoCollection:
         raise self._error(response)
 
     async def fetch_status(self, collection: Collection) -> StatusResult:
-        response = await self._send("GET", f"/collection/v1_0/requesttopay/{collection.reference}")
+        # A 429 here is not sent again at once: the core takes another paced turn (a quick resend
+        # would land in the window MTN just refused).
+        response = await self._send("GET", f"/collection/v1_0/requesttopay/{collection.reference}",
+                                    resend_rate_limited=False)
+        if response.status_code == TOO_MANY_REQUESTS:
+            raise ProviderRateLimited(NAME, "rate_limited", "MTN refused a status call over its rate.", retryable=True,
+                              status=TOO_MANY_REQUESTS)
         if response.status_code == 404:
             raise CollectionNotFound(NAME, "not_found", "MTN has no request-to-pay with this reference.",
                                      status=404)
@@ -107,7 +114,8 @@ class MtnMomoCollection:
         raise RefundUnsupported(NAME, "refund_unsupported",
                                 "MTN MoMo collections are refunded by a disbursement, by hand.")
 
-    async def _send(self, method: str, path: str, **kwargs: object) -> httpx.Response:
+    async def _send(self, method: str, path: str, *, resend_rate_limited: bool = True,
+                    **kwargs: object) -> httpx.Response:
         """Send with auth; retry time-outs, 5xx and 429 (same headers, so the same reference)."""
         last_error: Exception | None = None
         for delay in (0.0, *self._retry_delays):
@@ -123,7 +131,7 @@ class MtnMomoCollection:
                     raise
                 last_error = exc
                 continue
-            if response.status_code < 500 and response.status_code != TOO_MANY_REQUESTS:
+            if response.status_code < 500 and (response.status_code != TOO_MANY_REQUESTS or not resend_rate_limited):
                 return response
             last_error = self._error(response)
         if isinstance(last_error, PaymentError):
@@ -168,7 +176,7 @@ class MtnMomoCollection:
         if response.status_code != 200:
             # Bad credentials come back as 500 {"error": "login_failed"}: not worth retrying. Other 5xx are.
             error = self._error(response)
-            if error.code == "login_failed" or response.status_code < 500:
+            if error.code == "login_failed" or (response.status_code < 500 and not error.retryable):
                 raise PaymentError(NAME, "login_failed",
                                    f"MTN refused our API credentials ({response.status_code}).",
                                    status=response.status_code)

@@ -10,7 +10,14 @@ import httpx
 import pytest
 import respx
 
-from payments.base import Collection, CollectionNotFound, InboundCallback, PaymentError, PaymentState
+from payments.base import (
+    Collection,
+    CollectionNotFound,
+    InboundCallback,
+    PaymentError,
+    PaymentState,
+    ProviderRateLimited,
+)
 from payments.mtn import MtnMomoCollection
 from payments.mtn.collection import MtnCredentials
 
@@ -69,16 +76,18 @@ async def test_timeout_then_retry_uses_the_same_reference_and_409_means_submitte
 
 
 @respx.mock
-async def test_a_rate_limited_status_call_is_sent_again_and_read(mtn: MtnMomoCollection) -> None:
+async def test_a_rate_limited_status_call_is_left_for_a_later_turn_and_a_rate_limited_prompt_is_resent(
+        mtn: MtnMomoCollection) -> None:
     respx.post(f"{BASE}/collection/token/").respond(200, json=TOKEN)
     c = collection()
-    status = respx.get(f"{BASE}/collection/v1_0/requesttopay/{c.reference}").mock(side_effect=[
-        httpx.Response(429, json={"statusCode": 429, "message": "Rate limit is exceeded. Try again in 1 seconds."}),
-        httpx.Response(200, json={"status": "SUCCESSFUL", "amount": "500", "currency": "XAF",
-                                  "financialTransactionId": "123"}),
-    ])
-    result = await mtn.fetch_status(c)
-    assert result.state is PaymentState.SUCCESSFUL and status.call_count == 2
+    too_many = httpx.Response(429, json={"statusCode": 429, "message": "Rate limit is exceeded. Try again soon."})
+    status = respx.get(f"{BASE}/collection/v1_0/requesttopay/{c.reference}").mock(return_value=too_many)
+    with pytest.raises(ProviderRateLimited) as caught:
+        await mtn.fetch_status(c)
+    assert caught.value.retryable and status.call_count == 1  # not resent into the window MTN refused
+    pay = respx.post(f"{BASE}/collection/v1_0/requesttopay").mock(side_effect=[too_many, httpx.Response(202)])
+    await mtn.start(c)  # the same X-Reference-Id again: MTN never saw the first
+    assert [call.request.headers["X-Reference-Id"] for call in pay.calls] == [str(c.reference)] * 2
     assert mtn.status_calls_per_second == 10  # MTN's published cap, paced across processes by the core
 
 
