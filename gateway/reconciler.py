@@ -81,11 +81,13 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
     try:
         outcome = await check_payment(sessions, registry, order_id, pace=pace)
     except CollectionNotFound:
-        await note_check(sessions, order_id)
         now += timedelta(seconds=time.monotonic() - asked)  # the answer may have waited for its turn
         if now - order.created_at < NEVER_STARTED_GRACE:
+            await note_check(sessions, order_id)
             return "not_started_yet"
         restarted = await restart_lost_push(sessions, registry, order, now)
+        if restarted != "start_in_progress":  # a start held by a dead process: look again next pass
+            await note_check(sessions, order_id)
         if restarted is not None:
             return restarted
         outcome = "not_found"

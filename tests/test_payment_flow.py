@@ -234,6 +234,8 @@ async def test_a_start_cut_short_by_a_crash_is_restarted_once_its_lease_runs_out
                               .values(start_lease_until=func.now() + lease_left))
     report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80))
     assert report.outcomes[outcome] == 1 and fake_mtn.pay_calls == prompts
+    # A start still held is looked at again on the next pass, not after a back-off past its lease.
+    assert (await votes.get_order(sessions, order_id)).check_count == (0 if outcome == "start_in_progress" else 1)
 
 
 async def test_prompts_a_slow_provider_has_not_taken_yet_hold_no_connection_and_hold_up_nothing(
