@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import DateTime, ScalarSelect, Text, bindparam, func, insert, literal_column, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
+from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -395,7 +396,7 @@ async def store_event(session: AsyncSession, provider: str, event_id: str | None
         "ev_headers": dict(headers), "ev_body": body.decode("utf-8", errors="replace"), "ev_outcome": outcome})
 
 
-def store_event_statement() -> Any:
+def store_event_statement() -> PgInsert:
     """Built once; parameters are named unlike any column (a Core INSERT would take those as values)."""
     events = ProviderEvent.__table__.c
     return (pg_insert(ProviderEvent.__table__)

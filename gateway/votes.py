@@ -110,8 +110,9 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
             provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
             status=OrderStatus.PENDING, expires_at=now + pending_ttl, provider_data={},
         )
+        parameters = insert_order_parameters(order, contest, now)
         try:
-            placed = await session.scalar(INSERT_ORDER, insert_order_parameters(order, contest, now))
+            placed = await session.scalar(INSERT_ORDER, parameters)
         except IntegrityError:
             # A concurrent replay with the same client_key won the race: answer with its order.
             await session.rollback()
@@ -123,8 +124,7 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
             if request.client_key and (replayed := await session.scalar(  # made while we waited for the lock
                     select(VoteOrder).where(VoteOrder.client_key == request.client_key))):
                 return replayed
-            assert checked.msisdn is not None
-            await explain_refusal(session, contest, checked.msisdn, now)
+            await explain_refusal(session, parameters)
     assert placed is not None
     return placed
 
@@ -159,28 +159,34 @@ ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candida
 NO_LIMIT = 2**31 - 1
 
 
-def insert_order() -> FromStatement[tuple[VoteOrder]]:
-    """INSERT … SELECT the new order WHERE its payer is not blocked and under both limits: no row
-    when not. An order without a number counts none and is never blocked. Built once; parameters
-    are named unlike any column (see `insert_order_parameters`)."""
+def payer_standing() -> tuple[ColumnElement[bool], ColumnElement[int], ColumnElement[int]]:
+    """Whether the payer is blocked and their orders in this contest in the last minute and day, as
+    subqueries on the bound parameters of `insert_order_parameters` (shared by the insert that
+    checks them and by the refusal that explains them). A missing number counts none, blocks nothing."""
     orders = VoteOrder.__table__.c
     payer = bindparam("new_voter_msisdn", type_=String)
     mine = select(func.count()).where(orders.voter_msisdn == payer,
                                       orders.contest_id == bindparam("new_contest_id", type_=Integer))
-    allowed = and_(
-        ~select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == payer).exists(),
-        mine.where(orders.created_at > bindparam("minute_ago", type_=DateTime(timezone=True)))
-        .scalar_subquery() < bindparam("per_minute", type_=Integer),
-        mine.where(orders.created_at > bindparam("day_ago", type_=DateTime(timezone=True)))
-        .scalar_subquery() < bindparam("per_day", type_=Integer),
-    )
-    row = select(*(bindparam(f"new_{name}", type_=orders[name].type) for name in ORDER_COLUMNS)).where(allowed)
+    blocked = select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == payer).exists()
+    in_minute = mine.where(orders.created_at > bindparam("minute_ago", type_=DateTime(timezone=True)))
+    in_day = mine.where(orders.created_at > bindparam("day_ago", type_=DateTime(timezone=True)))
+    return blocked, in_minute.scalar_subquery(), in_day.scalar_subquery()
+
+
+def insert_order() -> FromStatement[tuple[VoteOrder]]:
+    """INSERT … SELECT the new order WHERE its payer is not blocked and under both limits: no row
+    when not. Built once; parameters are named unlike any column (see `insert_order_parameters`)."""
+    blocked, in_minute, in_day = payer_standing()
+    allowed = and_(~blocked, in_minute < bindparam("per_minute", type_=Integer),
+                   in_day < bindparam("per_day", type_=Integer))
     table = VoteOrder.__table__
+    row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)).where(allowed)
     # A Core insert loaded as ORM objects: an ORM insert given parameters would be a bulk insert.
     return select(VoteOrder).from_statement(insert(table).from_select(list(ORDER_COLUMNS), row).returning(*table.c))
 
 
 INSERT_ORDER = insert_order()
+PAYER_STANDING = select(*payer_standing())
 
 
 def insert_order_parameters(order: dict[str, Any], contest: Contest, now: datetime) -> dict[str, Any]:
@@ -189,25 +195,14 @@ def insert_order_parameters(order: dict[str, Any], contest: Contest, now: dateti
             "day_ago": now - timedelta(days=1), "per_day": contest.max_orders_per_day or NO_LIMIT}
 
 
-def payer_checks(contest: Contest, msisdn: str, now: datetime) -> tuple[
-        ColumnElement[bool], list[tuple[int, ColumnElement[int], str]]]:
-    """Whether the number is blocked, and its order counts against each of the contest's limits."""
-    mine = select(func.count()).where(VoteOrder.voter_msisdn == msisdn, VoteOrder.contest_id == contest.id)
-    blocked = select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == msisdn).exists()
-    limits = [(limit, mine.where(VoteOrder.created_at > now - window).scalar_subquery(), label)
-              for limit, window, label in ((contest.max_orders_per_minute, timedelta(minutes=1), "a minute"),
-                                           (contest.max_orders_per_day, timedelta(days=1), "a day")) if limit]
-    return blocked, limits
-
-
-async def explain_refusal(session: AsyncSession, contest: Contest, msisdn: str, now: datetime) -> None:
+async def explain_refusal(session: AsyncSession, parameters: dict[str, Any]) -> None:
     """Raise the reason the payer's order was not inserted: blocked, or over a limit."""
-    blocked, limits = payer_checks(contest, msisdn, now)
-    is_blocked, *counts = (await session.execute(select(blocked, *(count for _, count, _ in limits)))).one()
-    if is_blocked:
+    blocked, in_minute, in_day = (await session.execute(PAYER_STANDING, parameters)).one()
+    if blocked:
         raise VoteRejected("This number cannot vote. Contact the organiser if you think this is a mistake.",
                            code="msisdn_blocked", field="msisdn")
-    for (limit, _, label), count in zip(limits, counts, strict=True):
+    for count, limit, label in ((in_minute, parameters["per_minute"], "a minute"),
+                                (in_day, parameters["per_day"], "a day")):
         if count >= limit:
             raise RateLimited(f"Too many votes from this number ({limit} in {label}). Please try again later.",
                               field="msisdn")
