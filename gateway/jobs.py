@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import outbox
 from gateway.config import Settings
 from gateway.database import create_engine, session_factory
+from gateway.leases import lease_held
 from gateway.queues import job_queue, sync_redis
 from gateway.reconciler import reconcile
 from gateway.status_pacing import reconciler_pace
@@ -27,7 +28,8 @@ from payments.registry import ProviderRegistry, build_registry
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-RECONCILE_LOCK_SECONDS = 300
+RECONCILE_LEASE = "lease:reconcile"
+RECONCILE_LEASE_SECONDS = 30.0  # how long a killed worker's pass can keep the next one waiting
 
 
 @dataclass
@@ -164,19 +166,18 @@ def relay_outbox_job() -> int:
 def reconcile_job() -> str:
     """One reconciler pass; a lock keeps two passes from checking the same orders at once."""
 
-    async def run(ctx: JobContext) -> str:
-        if not await ctx.redis.set("lock:reconcile", "1", nx=True, ex=RECONCILE_LOCK_SECONDS):
-            return "another pass is running"
-        try:
-            report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis))
-        finally:
-            await ctx.redis.delete("lock:reconcile")
-        if report.changed:
-            await relay_now(ctx)
-            log.info("reconciler: %s", report.summary())
-        return report.summary()
+    return run_in_context(reconcile_pass)
 
-    return run_in_context(run)
+
+async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE_SECONDS) -> str:
+    async with lease_held(ctx.redis, RECONCILE_LEASE, lease_seconds) as held:
+        if not held:
+            return "another pass is running"
+        report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis))
+    if report.changed:
+        await relay_now(ctx)
+        log.info("reconciler: %s", report.summary())
+    return report.summary()
 
 
 async def relay_now(ctx: JobContext) -> None:

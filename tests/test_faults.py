@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway import votes
+from gateway.config import Settings
+from gateway.jobs import RECONCILE_LEASE, RECONCILE_LEASE_SECONDS, JobContext, reconcile_pass
 from gateway.keys import CHECKS, PROVIDERS, STARTS
 from gateway.models import OrderStatus
 from gateway.reconciler import reconcile
@@ -89,3 +93,60 @@ async def test_a_callback_replayed_hours_later_changes_nothing(
     await client.app[CHECKS].wait_idle()
     assert (await tallies(sessions, contest.id))["01"] == 3
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def age_orders(sessions: Sessions, seconds: int) -> None:
+    """Make every order that old, as if its callback had been waited for that long."""
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE vote_orders SET created_at = created_at - make_interval(secs => :s)"),
+                              {"s": seconds})
+
+
+async def test_a_reconciler_pass_killed_mid_run_holds_the_next_one_back_for_one_short_lease(
+    client: TestClient, sessions: Sessions, redis: Redis, settings: Settings, fake_mtn: FakeMtn
+) -> None:
+    """A worker SIGKILLed in the middle of a pass releases nothing: the lease it held must run out soon."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=2)
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")  # its callback is lost
+    await age_orders(sessions, 40)
+    ctx = JobContext(settings, sessions, redis, client.app[PROVIDERS])
+    fake_mtn.statuses_held = asyncio.Event()  # the pass stops in the middle, at MTN
+    running = asyncio.create_task(reconcile_pass(ctx))
+    await until(lambda: fake_mtn.status_calls == 1)
+    # Were the worker killed now, this is how long reconciling would stop: at most one lease.
+    assert 0 < await redis.pttl(RECONCILE_LEASE) <= RECONCILE_LEASE_SECONDS * 1000
+    assert await reconcile_pass(ctx) == "another pass is running"  # never two passes at once
+    fake_mtn.statuses_held.set()
+    assert "1 counted" in await running
+    assert await redis.exists(RECONCILE_LEASE) == 0  # a pass that ends gives the lease back
+    assert (await tallies(sessions, contest.id))["01"] == 2
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_pass_that_outlasts_its_lease_keeps_it(
+    client: TestClient, sessions: Sessions, redis: Redis, settings: Settings, fake_mtn: FakeMtn
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala")
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    await age_orders(sessions, 40)
+    ctx = JobContext(settings, sessions, redis, client.app[PROVIDERS])
+    fake_mtn.statuses_held = asyncio.Event()
+    running = asyncio.create_task(reconcile_pass(ctx, lease_seconds=0.6))
+    await until(lambda: fake_mtn.status_calls == 1)
+    await asyncio.sleep(1.5)  # two and a half leases: renewed while the pass runs
+    # (had the lease run out, this pass would start and wait at MTN too, and time out here)
+    assert await asyncio.wait_for(reconcile_pass(ctx, lease_seconds=0.6), 2) == "another pass is running"
+    assert fake_mtn.status_calls == 1
+    fake_mtn.statuses_held.set()
+    assert "1 counted" in await running
+    assert await reconcile_pass(ctx, lease_seconds=0.6) == "checked 0 pending orders"
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)

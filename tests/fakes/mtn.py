@@ -29,10 +29,13 @@ class FakeMtn:
     pay_calls: int = 0
     down: bool = False  # MTN answering 503 to everything, as it does for long stretches
     prompts_held: asyncio.Event | None = None  # MTN slow to take a request-to-pay: answers once it is set
+    statuses_held: asyncio.Event | None = None  # MTN slow to answer a status GET: answers once it is set
 
-    def status_of(self, request: httpx.Request) -> httpx.Response:
+    async def status_of(self, request: httpx.Request) -> httpx.Response:
         self.status_calls += 1
         self.status_call_seconds.append(int(time.time()))
+        if self.statuses_held is not None:
+            await self.statuses_held.wait()
         if self.down:
             return httpx.Response(503, json={"code": "SERVICE_UNAVAILABLE", "message": "try later"})
         reference = request.url.path.rsplit("/", 1)[-1]
