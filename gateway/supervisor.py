@@ -60,6 +60,16 @@ def stop_children(children: list[Child]) -> None:
             log.warning("%s did not stop in %ss; killing it", child.name, STOP_GRACE_SECONDS)
             child.process.kill()
             child.process.wait()
+        kill_leftovers(child)
+
+
+def kill_leftovers(child: Child) -> None:
+    """Kill what an exited child left running in its process group (RQ's scheduler, our periodic
+    enqueuer): a child killed with SIGKILL cannot stop them, and its replacement starts its own."""
+    try:
+        os.killpg(child.process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # nothing left
+        pass
 
 
 def sandbox_needed(settings: Settings) -> bool:
@@ -139,6 +149,7 @@ def restart_dead(children: list[Child]) -> bool:
             log.error("%s keeps exiting (last code %s); stopping everything", child.name, child.process.returncode)
             return False
         log.warning("%s exited with %s; starting it again", child.name, child.process.returncode)
+        kill_leftovers(child)
         replacement = spawn(child.name, *child.args, module=child.module)
         replacement.restarts = [*recent, now]
         children[index] = replacement

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import multiprocessing
+import os
 import signal
 import time
 
@@ -40,15 +41,16 @@ def enqueue_due_jobs(queue: Queue, now: float) -> int:
     return enqueued
 
 
-def run_periodic(redis_url: str, tick: float = 0.5) -> None:
-    """Enqueue each periodic job once per interval until SIGTERM.
+def run_periodic(redis_url: str, worker: int, tick: float = 0.5) -> None:
+    """Enqueue each periodic job once per interval until SIGTERM, or until the worker that started
+    it is gone (a worker killed with SIGKILL cannot stop it, and its replacement starts another).
 
     (RQ's own CronScheduler enqueues with pickle, which our JSON-serialising worker cannot read.)
     """
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     queue = job_queue(sync_redis(redis_url), DEFAULT_QUEUE)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
-        while True:
+        while os.getppid() == worker:
             enqueue_due_jobs(queue, time.time())
             time.sleep(tick)
 
@@ -60,7 +62,7 @@ def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -
     periodic = None
     if with_cron and not burst:
         periodic = multiprocessing.get_context("spawn").Process(
-            target=run_periodic, args=(redis_url,), name="gateway-periodic", daemon=True
+            target=run_periodic, args=(redis_url, os.getpid()), name="gateway-periodic", daemon=True
         )
         periodic.start()
     try:

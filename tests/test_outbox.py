@@ -6,6 +6,8 @@ import asyncio
 import os
 import subprocess
 import sys
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -124,3 +126,49 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
     await asyncio.to_thread(run_worker_burst, job_env)  # runs the periodic relay, then the delivery it enqueued
     assert await redis.llen("rq:queue:default") == 0
     assert sum((await cached_votes(redis, contest.id)).values()) == 4
+
+
+async def test_a_worker_killed_with_sigkill_leaves_no_periodic_enqueuer_behind(job_env: dict[str, str]) -> None:
+    """Its replacement starts its own; an orphan would go on enqueuing for ever (and pile up, one per kill).
+    The kill comes as soon as the enqueuer exists, before it has even finished importing."""
+    worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=job_env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        enqueuer = await until_found(lambda: child_of(worker.pid, "multiprocessing.spawn"))
+        worker.kill()
+        worker.wait(timeout=10)
+        for _ in range(100):
+            if not running(enqueuer):
+                break
+            await asyncio.sleep(0.05)
+        assert not running(enqueuer)
+    finally:
+        worker.kill()
+
+
+def child_of(pid: int, command: str) -> int | None:
+    """A child process of `pid` whose command line contains `command`."""
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if parent == pid and command in cmdline:
+            return int(proc.name)
+    return None
+
+
+def running(pid: int) -> bool:
+    try:
+        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+async def until_found(find: Callable[[], int | None], timeout: float = 20) -> int:
+    for _ in range(int(timeout / 0.05)):
+        if (found := find()) is not None:
+            return found
+        await asyncio.sleep(0.05)
+    raise AssertionError("not found in time")
