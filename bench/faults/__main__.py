@@ -2,10 +2,16 @@
 
     python -m bench.faults [web|worker|all]
 
-Each scenario starts the whole stack (`gateway run`), places votes through the JSON API while the
-MTN sandbox approves them, kills a process with SIGKILL at the worst moment, waits for the
-supervisor to restart it and the reconciler to catch up, then checks: every order decided, every
-approved payment counted once, the tally invariant, and a kept event for every callback.
+Each scenario starts the whole stack (`gateway run`) and places votes through the JSON API while
+the MTN sandbox approves them, then kills a process with SIGKILL at the worst moment:
+
+- web: a web process 1.5 s into the burst, with prompts going out and callbacks coming in;
+- worker: every callback is lost (the sandbox drops them), so only the reconciler confirms
+  votes; the RQ worker is killed in the middle of a reconciler pass, once it has confirmed some.
+
+Then it waits for the supervisor to restart the process and the reconciler to catch up, and
+checks: a process was killed and replaced, every order decided, every approved payment counted
+once, the tally invariant, and a kept callback or a status check behind every paid order.
 """
 
 from __future__ import annotations
@@ -16,7 +22,7 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable
+from typing import Any
 
 import asyncpg
 import httpx
@@ -61,12 +67,13 @@ async def place_votes(stack: Stack, count: int) -> list[str]:
 async def check(stack: Stack, expected: int) -> dict[str, str]:
     connection = await asyncpg.connect(stack.database_url)
     try:
-        deadline = time.time() + SETTLE_SECONDS
-        while time.time() < deadline:
+        started = time.time()
+        while time.time() < started + SETTLE_SECONDS:
             pending = await connection.fetchval("SELECT count(*) FROM vote_orders WHERE status = 'pending'")
             if pending == 0:
                 break
-            await asyncio.sleep(2)
+            await asyncio.sleep(1)
+        settled_in = time.time() - started
         statuses = dict(await connection.fetch("SELECT status::text, count(*) FROM vote_orders GROUP BY status"))
         invariant = await connection.fetchval("""
             SELECT bool_and(t.votes = coalesce(p.n, 0)) FROM tallies t LEFT JOIN (
@@ -76,53 +83,165 @@ async def check(stack: Stack, expected: int) -> dict[str, str]:
             SELECT count(*) FROM vote_orders o WHERE o.status = 'paid'
               AND NOT EXISTS (SELECT 1 FROM provider_events e WHERE e.order_id = o.id)
               AND o.last_checked_at IS NULL""")
+        by_reconciler = await connection.fetchval(
+            "SELECT count(*) FROM vote_orders WHERE status = 'paid' AND last_checked_at IS NOT NULL")
+        tallied = dict(await connection.fetch("""
+            SELECT c.code, t.votes FROM tallies t JOIN candidates c ON c.id = t.candidate_id
+              JOIN contests k ON k.id = c.contest_id WHERE k.slug = 'demo'"""))
+        board = await board_settled(stack, connection)
+        undelivered = await connection.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
     finally:
         await connection.close()
     paid = statuses.get("paid", 0)
-    ok = invariant and paid == expected and sum(statuses.values()) == expected
+    on_board = {row["code"]: row["votes"] for row in board["candidates"]}
+    board_ok = all(on_board.get(code, 0) == votes for code, votes in tallied.items())
+    ok = invariant and paid == expected and sum(statuses.values()) == expected and board_ok and not undelivered
     return {
         "orders placed": str(expected),
         "final statuses": ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
+        "every order decided": (f"{settled_in:.0f} s after the kill" if not statuses.get("pending")
+                                else f"NO, {statuses['pending']} still pending after {SETTLE_SECONDS} s"),
         "every approved payment counted once": "yes" if paid == expected else f"NO ({paid} of {expected})",
         "tally invariant": "holds" if invariant else "BROKEN",
+        "paid orders confirmed by the reconciler": str(by_reconciler),
         "paid without a callback or a check": str(unexplained),
+        "public board equals the tallies": "yes" if board_ok else f"NO (board {on_board}, tallies {tallied})",
+        "outbox rows never delivered": str(undelivered),
         "verdict": "PASS" if ok and unexplained == 0 else "FAIL",
     }
 
 
-def kill_after(stack: Stack, needle: str, delay: float) -> Callable[[], None]:
-    def kill() -> None:
-        time.sleep(delay)
-        victims = pids_of(stack, needle)
-        if victims:
-            os.kill(victims[0], signal.SIGKILL)
-            print(f"  killed {needle!r} pid {victims[0]} with SIGKILL", flush=True)
-    return kill
+async def board_settled(stack: Stack, connection: asyncpg.Connection, timeout: float = 15) -> dict[str, Any]:
+    """The public board once the relay has caught up with the last confirmation (or after `timeout`)."""
+    deadline = time.time() + timeout
+    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+        while True:
+            waiting = await connection.fetchval("SELECT count(*) FROM outbox WHERE delivered_at IS NULL")
+            if not waiting or time.time() > deadline:  # a delivered row's board refresh is done
+                return dict((await client.get("/api/v1/contests/demo/leaderboard")).json())
+            await asyncio.sleep(0.5)
 
 
-async def scenario(stack: Stack, needle: str) -> dict[str, str]:
-    async with httpx.AsyncClient() as control:  # callbacks arrive while the victim is busy
-        await control.post(f"{stack.sandbox_url}/_control", json={"success_delay": 0.3})
-    killer = asyncio.get_running_loop().run_in_executor(None, kill_after(stack, needle, 1.5))
+def kill(stack: Stack, needle: str, pid: int | None = None) -> int:
+    """SIGKILL one of the stack's processes (the first matching `needle`, or `pid`); its pid."""
+    victims = [pid] if pid is not None else pids_of(stack, needle)
+    if not victims:
+        raise RuntimeError(f"no {needle!r} process to kill: the scenario would prove nothing")
+    os.kill(victims[0], signal.SIGKILL)
+    print(f"  killed {needle!r} pid {victims[0]} with SIGKILL", flush=True)
+    return victims[0]
+
+
+async def replaced(stack: Stack, needle: str, killed: int, before: int, timeout: float = 30) -> bool:
+    """Whether the supervisor has brought the killed process's kind back to its number."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        alive = [pid for pid in pids_of(stack, needle) if pid != killed and _alive(pid)]
+        if len(alive) >= before:
+            return True
+        await asyncio.sleep(0.5)
+    return False
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+async def sandbox(stack: Stack, **switches: object) -> None:
+    async with httpx.AsyncClient() as control:
+        (await control.post(f"{stack.sandbox_url}/_control", json=switches)).raise_for_status()
+
+
+async def web_scenario(stack: Stack) -> dict[str, str]:
+    """Kill a web process while prompts and callbacks are in flight."""
+    needle = "gateway.cli web"
+    await sandbox(stack, success_delay=0.3)  # callbacks arrive while the victim is busy
+    before = len(pids_of(stack, needle))
+
+    def kill_soon() -> int:
+        time.sleep(1.5)
+        return kill(stack, needle)
+
+    killer = asyncio.get_running_loop().run_in_executor(None, kill_soon)
     ids = await place_votes(stack, VOTES)
-    await killer
+    killed = await killer
+    return await verdict(stack, ids, {"process killed": f"web pid {killed}",
+                                      "replaced by the supervisor": await replaced(stack, needle, killed, before)})
+
+
+async def worker_scenario(stack: Stack) -> dict[str, str]:
+    """Kill the RQ worker that is running a reconciler pass, after the pass has confirmed some votes."""
+    await sandbox(stack, success_delay=0.3, drop_callbacks=True)  # only the reconciler can confirm them
+    ids = await place_votes(stack, VOTES)
+    before = len(pids_of(stack, "gateway.cli worker"))
+    found = await reconciling_worker(stack, timeout=120)
+    if found is None:
+        return {"orders placed": str(len(ids)), "process killed": "none: no reconciler pass was seen",
+                "verdict": "FAIL"}
+    pid, paid_before = found
+    killed = kill(stack, "gateway.cli worker", pid)
+    await sandbox(stack, drop_callbacks=False)
+    return await verdict(stack, ids, {
+        "process killed": f"RQ worker pid {killed}, in a reconciler pass ({paid_before} of {len(ids)} orders "
+                          "confirmed so far)",
+        "replaced by the supervisor": await replaced(stack, "gateway.cli worker", killed, before)})
+
+
+async def reconciling_worker(stack: Stack, timeout: float) -> tuple[int, int] | None:
+    """The pid of the worker running a reconciler pass once that pass has confirmed an order, and
+    how many are paid by then (RQ keeps each worker's pid and current job in Redis)."""
+    from redis import Redis
+    from rq import Worker
+
+    redis = Redis.from_url(stack.redis_url)
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            paid = await connection.fetchval("SELECT count(*) FROM vote_orders WHERE status = 'paid'")
+            total = await connection.fetchval("SELECT count(*) FROM vote_orders")
+            if 0 < paid < total:
+                for worker in await asyncio.to_thread(Worker.all, connection=redis):
+                    job = await asyncio.to_thread(worker.get_current_job_id)
+                    if job and "reconcile_job" in job and worker.pid:
+                        return worker.pid, paid
+            await asyncio.sleep(0.2)
+        return None
+    finally:
+        await connection.close()
+        redis.close()
+
+
+async def verdict(stack: Stack, ids: list[str], kill_figures: dict[str, object]) -> dict[str, str]:
     if len(ids) < VOTES * 0.95:  # a scenario where voters could not vote proves nothing
         return {"orders placed": f"{len(ids)} of {VOTES}", "verdict": "FAIL"}
-    return await check(stack, len(ids))
+    figures = {key: ("yes" if value is True else "NO" if value is False else str(value))
+               for key, value in kill_figures.items()}
+    checked = await check(stack, len(ids))
+    ok = checked.pop("verdict") == "PASS" and figures.get("replaced by the supervisor") == "yes"
+    return {**figures, **checked, "verdict": "PASS" if ok else "FAIL"}
+
+
+SCENARIOS = {"web": web_scenario, "worker": worker_scenario}
+TITLES = {"web": "fault: kill -9 of a web process during a burst of votes",
+          "worker": "fault: kill -9 of an RQ worker in the middle of a reconciler pass (callbacks lost)"}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="?", default="all", choices=["web", "worker", "all"])
     args = parser.parse_args()
-    targets = {"web": "gateway.cli web", "worker": "gateway.cli worker"}
-    chosen = targets if args.which == "all" else {args.which: targets[args.which]}
+    chosen = list(SCENARIOS) if args.which == "all" else [args.which]
     failed = False
-    for name, needle in chosen.items():
+    for name in chosen:
         with running_stack(web_processes=2, worker_processes=2) as stack:
-            figures = asyncio.run(scenario(stack, needle))
+            figures = asyncio.run(SCENARIOS[name](stack))
         failed |= figures["verdict"] != "PASS"
-        record(f"fault-{name}", print_report(f"fault: kill -9 of a {name} process during a burst of votes", figures))
+        record(f"fault-{name}", print_report(TITLES[name], figures))
     return 1 if failed else 0
 
 
