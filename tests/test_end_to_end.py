@@ -221,3 +221,18 @@ async def test_an_orange_push_cut_short_after_the_prompt_is_still_counted_once(l
     assert await live.votes_for_07() == 3
     restarted = await payment_flow.start_payment(live.sessions, providers, order.id)
     assert restarted.status is OrderStatus.PAID  # nothing pushed again
+
+
+async def test_a_forged_orange_push_notification_counts_nothing(live: Live) -> None:
+    """Orange's push notifications are not signed: one claiming success is only a reason to ask."""
+    order_id = await push_order(live, msisdn="+237690000453")  # Orange says: still pending
+    forged = await live.client.post(f"/payments/orange/notify/{order_id}",
+                                    json={"status": "SUCCESSFULL", "txnid": "MP-FORGED", "amount": 400})
+    assert forged.status == 200  # answered like any notification: a forger learns nothing
+    order = await live.settled(order_id, timeout=0.5)
+    assert order.status is OrderStatus.PENDING
+    assert await live.votes_for_07() == 0
+    async with live.sessions() as session:
+        kept = (await session.execute(select(ProviderEvent.kind, ProviderEvent.outcome)
+                                      .where(ProviderEvent.order_id == order_id))).all()
+    assert ("push.successfull", "needs_check") in kept
