@@ -361,8 +361,8 @@ async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: s
     order, collection = loaded if loaded else (None, None)
     if order is not None and order.provider != provider:
         order, collection = None, None  # a callback on another provider's URL proves nothing
-    implementation = registry.for_order(provider, order.channel.value) if order else registry.get(provider)
     try:
+        implementation = judge_of(registry, provider, order)
         verdict = await implementation.verify_callback(InboundCallback(order_id, headers, body), collection)
     except CallbackRejected as exc:
         await store_event(session, provider, None, order_id, "rejected", kept_headers, body, f"rejected:{exc.code}")
@@ -374,6 +374,16 @@ async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: s
     event_id = await store_event(session, provider, verdict.event_id, target, verdict.kind, kept_headers, body,
                                  known)
     return Intake(verdict, target, known, event_id)
+
+
+def judge_of(registry: ProviderRegistry, provider: str, order: VoteOrder | None) -> PaymentProvider:
+    """The implementation that can verify this callback; CallbackRejected when none here can."""
+    try:
+        return registry.for_order(provider, order.channel.value) if order else registry.get(provider)
+    except PaymentError as exc:
+        if registry.offers(provider):  # set up, but it takes callbacks only for its own orders (Orange)
+            raise CallbackRejected(provider, "unknown_order", "No payment of this provider has that order id.") from exc
+        raise CallbackRejected(provider, "provider_unavailable", "This payment provider is not set up here.") from exc
 
 
 def callback_outcome(target: uuid.UUID | None, order_known: bool, is_proof: bool, had_path_id: bool) -> str | None:

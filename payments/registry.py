@@ -44,6 +44,10 @@ class ProviderRegistry:
     def for_order(self, provider: str, channel: str) -> PaymentProvider:
         return self.get(implementation_key(provider, channel))
 
+    def offers(self, provider: str) -> bool:
+        """Whether any implementation of `provider` is set up here (Orange has two)."""
+        return any(key == provider or key.startswith(f"{provider}_") for key in self.providers)
+
     async def aclose(self) -> None:
         """Release what providers opened themselves (the shared HTTP client is not theirs)."""
         for provider in self.providers.values():

@@ -36,7 +36,10 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
 
 async def mtn_callback(request: web.Request) -> web.Response:
     """MTN sends PUT (sometimes POST); answer 200 at once, count only after a status GET."""
-    await take_callback(request, "mtn", order_id_from_path(request))
+    try:
+        await take_callback(request, "mtn", order_id_from_path(request))
+    except CallbackRejected as exc:  # only when MTN is not set up here
+        return error_body(400, exc.code, exc.message)
     return web.json_response({"received": True})
 
 

@@ -3,13 +3,18 @@ and nothing written."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.models import Contest, VoteOrder
-from tests.factories import make_contest
+from gateway import votes
+from gateway.keys import CHECKS
+from gateway.models import Contest, OrderStatus, ProviderEvent, VoteOrder
+from tests.factories import make_contest, tallies
+from tests.fakes.mtn import FakeMtn, vote
 
 Sessions = async_sessionmaker[AsyncSession]
 SQLISH = "1' OR '1'='1'; DROP TABLE vote_orders; --"
@@ -67,3 +72,46 @@ async def test_sql_like_vote_fields_are_refused(client: TestClient, sessions: Se
         response = await client.post("/api/v1/contests/gala/votes", json=body)
         assert response.status == 422 and (await response.json())["error"]["field"]
     assert await counts(sessions) == (0, 1)
+
+
+async def test_sql_like_fields_on_the_vote_form_are_refused(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    page = await (await client.get("/c/gala")).text()
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+    form_id = re.search(r'name="form_id" value="([^"]+)"', page)
+    assert token and form_id
+    for field in ("candidate", "quantity", "provider", "msisdn"):
+        form = {"candidate": "01", "quantity": "1", "provider": "mtn", "msisdn": "+237670000001",
+                "csrf_token": token.group(1), "form_id": form_id.group(1), field: SQLISH}
+        response = await client.post("/c/gala/vote", data=form, allow_redirects=False)
+        assert 400 <= response.status < 500, field  # the form again, with the field's problem
+    assert await counts(sessions) == (0, 1)
+
+
+async def test_sql_like_callbacks_and_session_events_change_nothing(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=2)
+    answers = [
+        await client.put(f"/payments/mtn/callback/{order_id}", json={"status": SQLISH, "externalId": SQLISH}),
+        await client.post(f"/payments/orange/notify/{order_id}", json={"status": "SUCCESS", "notif_token": SQLISH}),
+        await client.post("/payments/stripe/webhook", data=SQLISH, headers={"Stripe-Signature": SQLISH}),
+        await client.post("/ussd/africastalking/events", data={
+            "sessionId": SQLISH, "phoneNumber": "+237670000001", "status": "Failed' OR '1'='1",
+            "errorMessage": SQLISH}),
+    ]
+    assert [answer.status for answer in answers] == [200, 400, 400, 400]
+    # (an Orange notification naming an order that is not Orange's; Stripe is not set up in this app;
+    # a session id Africa's Talking would never send)
+    assert [(await answer.json())["error"]["code"] for answer in answers[1:3]] == ["unknown_order",
+                                                                                  "provider_unavailable"]
+    await client.app[CHECKS].wait_idle()
+    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PENDING
+    assert sum((await tallies(sessions, contest.id)).values()) == 0
+    assert await counts(sessions) == (1, 1)
+    async with sessions() as session:
+        bodies = list(await session.scalars(select(ProviderEvent.body).order_by(ProviderEvent.id)))
+    assert len(bodies) == 3 and all(SQLISH in body for body in bodies)  # kept, verbatim, as data
+    async with sessions() as session:
+        assert await session.scalar(text("SELECT count(*) FROM ussd_session_events")) == 0
