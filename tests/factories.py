@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import itertools
+from collections import Counter
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,7 +12,16 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
-from gateway.models import Candidate, CandidateStatus, Channel, Contest, ContestStatus, Tally, VoteOrder
+from gateway.models import (
+    Candidate,
+    CandidateStatus,
+    Channel,
+    Contest,
+    ContestStatus,
+    ProviderEvent,
+    Tally,
+    VoteOrder,
+)
 from gateway.seed import ensure_tallies
 
 _slugs = itertools.count(1)
@@ -80,6 +91,21 @@ async def paid_quantities(sessions: async_sessionmaker[AsyncSession], contest_id
 
 async def assert_tally_invariant(sessions: async_sessionmaker[AsyncSession], contest_id: int) -> None:
     assert await tallies(sessions, contest_id) == await paid_quantities(sessions, contest_id)
+
+
+async def event_log(sessions: async_sessionmaker[AsyncSession]) -> Counter[tuple[str, str | None]]:
+    """The provider events kept, as (kind, outcome) -> how many."""
+    async with sessions() as session:
+        rows = await session.execute(select(ProviderEvent.kind, ProviderEvent.outcome))
+        return Counter((kind, outcome) for kind, outcome in rows)
+
+
+async def assert_fault_end(sessions: async_sessionmaker[AsyncSession], contest_id: int,
+                           events: Mapping[tuple[str, str | None], int]) -> None:
+    """How every fault test ends: the tally invariant holds, and the provider-events log holds
+    exactly the callbacks that came in, each with what it led to."""
+    await assert_tally_invariant(sessions, contest_id)
+    assert await event_log(sessions) == Counter(events)
 
 
 async def count_orders(sessions: async_sessionmaker[AsyncSession]) -> int:

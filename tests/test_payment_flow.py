@@ -7,22 +7,24 @@ import asyncio
 import json
 import uuid
 from collections import Counter
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import payment_flow, votes
+from gateway.app import create_app
+from gateway.config import Settings
 from gateway.errors import Conflict
 from gateway.keys import CHECKS, ENGINE, PROVIDERS, STARTS
 from gateway.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
 from gateway.payment_starts import CONCURRENT_STARTS
 from gateway.reconciler import reconcile
-from tests.factories import assert_tally_invariant, make_contest, place, tallies
+from tests.factories import assert_fault_end, assert_tally_invariant, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
+from tests.waiting import until
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -72,6 +74,28 @@ async def test_a_hundred_concurrent_duplicate_callbacks_count_once_with_few_stat
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ProviderEvent)) == 100
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_duplicate_callbacks_spread_over_two_web_processes_count_once(
+    client: TestClient, settings: Settings, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    """Each process checks once; both checks are at MTN at the same moment and both hear SUCCESSFUL:
+    only the vote core's guarded statement keeps the second from counting again."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=3)
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    fake_mtn.statuses_held = asyncio.Event()
+    body = {"status": "SUCCESSFUL", "amount": "300", "currency": "XAF"}
+    async with TestClient(TestServer(create_app(settings))) as other:
+        statuses = await asyncio.gather(*(callback(web, order_id, body) for web in (client, other) for _ in range(50)))
+        await until(lambda: fake_mtn.status_calls == 2)
+        fake_mtn.statuses_held.set()
+        for web in (client, other):
+            await web.app[CHECKS].wait_idle()
+    assert statuses == [200] * 100
+    assert (await tallies(sessions, contest.id))["01"] == 3
+    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 100})
 
 
 @pytest.mark.parametrize("reason", ["APPROVAL_REJECTED", "EXPIRED", "PAYER_NOT_FOUND", "NOT_ENOUGH_FUNDS",
@@ -280,10 +304,3 @@ async def test_a_burst_of_callbacks_is_checked_within_mtns_status_call_cap_and_a
     assert (await tallies(sessions, contest.id))["01"] == 25
     await assert_tally_invariant(sessions, contest.id)
 
-
-async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
-    for _ in range(int(timeout / 0.01)):
-        if condition():
-            return
-        await asyncio.sleep(0.01)
-    raise AssertionError("the condition never held")

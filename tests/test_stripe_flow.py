@@ -16,7 +16,7 @@ import httpx
 import pytest
 import respx
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
@@ -25,7 +25,7 @@ from gateway.keys import PROVIDERS
 from gateway.models import AuditEntry, Contest, OrderStatus, ProviderEvent
 from gateway.payment_flow import request_refund
 from gateway.votes import get_order
-from tests.factories import assert_tally_invariant, count_orders, make_contest, tallies
+from tests.factories import assert_fault_end, assert_tally_invariant, count_orders, make_contest, tallies
 
 Sessions = async_sessionmaker[AsyncSession]
 API = "https://stripe.test"
@@ -99,6 +99,24 @@ async def test_paid_checkout_counts_once_even_when_replayed(card_client: TestCli
     assert (await post_webhook(card_client, body2, headers2))[1]["outcome"] == "already_decided"
     assert (await tallies(sessions, contest.id))["03"] == 5
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_an_event_stripe_sends_again_hours_later_is_a_duplicate(card_client: TestClient, sessions: Sessions,
+                                                                      stripe_wire: respx.Router) -> None:
+    """Stripe retries an event it thinks was not received for up to three days, signed afresh each time."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_1")
+    body, headers = webhook("checkout.session.completed", paid, "evt_1")
+    assert (await post_webhook(card_client, body, headers))[1]["outcome"] == "counted"
+    async with sessions.begin() as session:  # six hours pass
+        await session.execute(text("UPDATE provider_events SET received_at = received_at - interval '6 hours'"))
+        await session.execute(text("UPDATE vote_orders SET created_at = created_at - interval '6 hours', "
+                                   "decided_at = decided_at - interval '6 hours'"))
+    body, headers = webhook("checkout.session.completed", paid, "evt_1")  # a fresh, valid signature
+    assert await post_webhook(card_client, body, headers) == (200, {"received": True, "outcome": "duplicate"})
+    assert (await tallies(sessions, contest.id))["03"] == 5
+    await assert_fault_end(sessions, contest.id, {("checkout.session.completed", "counted"): 1})
 
 
 @pytest.mark.parametrize("forgery", ["wrong_secret", "stale", "missing", "tampered"])

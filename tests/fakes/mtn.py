@@ -28,6 +28,7 @@ class FakeMtn:
     status_call_seconds: list[int] = field(default_factory=list)  # when each status call came (epoch second)
     pay_calls: int = 0
     down: bool = False  # MTN answering 503 to everything, as it does for long stretches
+    silent: bool = False  # MTN taking status GETs and never answering them (our client times out)
     prompts_held: asyncio.Event | None = None  # MTN slow to take a request-to-pay: answers once it is set
     statuses_held: asyncio.Event | None = None  # MTN slow to answer a status GET: answers once it is set
 
@@ -36,6 +37,8 @@ class FakeMtn:
         self.status_call_seconds.append(int(time.time()))
         if self.statuses_held is not None:
             await self.statuses_held.wait()
+        if self.silent:
+            raise httpx.ReadTimeout("MTN did not answer in time", request=request)
         if self.down:
             return httpx.Response(503, json={"code": "SERVICE_UNAVAILABLE", "message": "try later"})
         reference = request.url.path.rsplit("/", 1)[-1]
