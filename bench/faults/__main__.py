@@ -124,7 +124,7 @@ async def board_settled(stack: Stack, connection: asyncpg.Connection, timeout: f
 
 def kill(stack: Stack, needle: str, pid: int | None = None) -> int:
     """SIGKILL one of the stack's processes (the first matching `needle`, or `pid`); its pid."""
-    victims = [pid] if pid is not None else pids_of(stack, needle)
+    victims = [pid] if pid is not None else supervised(stack, needle)
     if not victims:
         raise RuntimeError(f"no {needle!r} process to kill: the scenario would prove nothing")
     os.kill(victims[0], signal.SIGKILL)
@@ -132,23 +132,28 @@ def kill(stack: Stack, needle: str, pid: int | None = None) -> int:
     return victims[0]
 
 
+def supervised(stack: Stack, needle: str) -> list[int]:
+    """The supervisor's own children of that kind (not what they fork, e.g. RQ's scheduler)."""
+    return [pid for pid in pids_of(stack, needle) if _state_and_parent(pid) == ("alive", stack.process.pid)]
+
+
 async def replaced(stack: Stack, needle: str, killed: int, before: int, timeout: float = 30) -> bool:
     """Whether the supervisor has brought the killed process's kind back to its number."""
     deadline = time.time() + timeout
     while time.time() < deadline:
-        alive = [pid for pid in pids_of(stack, needle) if pid != killed and _alive(pid)]
-        if len(alive) >= before:
+        if len([pid for pid in supervised(stack, needle) if pid != killed]) >= before:
             return True
         await asyncio.sleep(0.5)
     return False
 
 
-def _alive(pid: int) -> bool:
+def _state_and_parent(pid: int) -> tuple[str, int]:
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().split()[2] != "Z"
+            fields = stat.read().rsplit(")", 1)[1].split()
     except OSError:
-        return False
+        return "gone", 0
+    return ("dead" if fields[0] == "Z" else "alive"), int(fields[1])
 
 
 async def sandbox(stack: Stack, **switches: object) -> None:
@@ -160,7 +165,7 @@ async def web_scenario(stack: Stack) -> dict[str, str]:
     """Kill a web process while prompts and callbacks are in flight."""
     needle = "gateway.cli web"
     await sandbox(stack, success_delay=0.3)  # callbacks arrive while the victim is busy
-    before = len(pids_of(stack, needle))
+    before = len(supervised(stack, needle))
 
     def kill_soon() -> int:
         time.sleep(1.5)
@@ -177,7 +182,7 @@ async def worker_scenario(stack: Stack) -> dict[str, str]:
     """Kill the RQ worker that is running a reconciler pass, after the pass has confirmed some votes."""
     await sandbox(stack, success_delay=0.3, drop_callbacks=True)  # only the reconciler can confirm them
     ids = await place_votes(stack, VOTES)
-    before = len(pids_of(stack, "gateway.cli worker"))
+    before = len(supervised(stack, "gateway.cli worker"))
     found = await reconciling_worker(stack, timeout=120)
     if found is None:
         return {"orders placed": str(len(ids)), "process killed": "none: no reconciler pass was seen",
