@@ -48,6 +48,30 @@ async def test_the_service_reconnects_after_postgres_drops_every_connection(
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 2})
 
 
+async def test_connections_killed_while_a_confirmation_waits_at_mtn_lose_nothing(
+    client: TestClient, sessions: Sessions, engine: AsyncEngine, fake_mtn: FakeMtn
+) -> None:
+    """PostgreSQL restarts between a callback's intake and its confirmation: the confirmation runs
+    on a fresh connection, and the vote counts once."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=2)
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    fake_mtn.statuses_held = asyncio.Event()
+    assert await callback(client, order_id, {"status": "SUCCESSFUL"}) == 200
+    await until(lambda: fake_mtn.status_calls == 1)  # the check is at MTN; its intake is committed
+    async with engine.connect() as connection:
+        pids = list(await connection.scalars(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")))
+        killed = [pid for pid in pids if await connection.scalar(text("SELECT pg_terminate_backend(:p)"), {"p": pid})]
+    assert killed
+    await backends_gone(engine, killed)
+    fake_mtn.statuses_held.set()
+    await client.app[CHECKS].wait_idle()
+    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tallies(sessions, contest.id))["01"] == 2
+    await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 1})
+
+
 async def backends_gone(engine: AsyncEngine, pids: list[int]) -> None:
     """Wait until PostgreSQL has finished terminating those connections (it does so asynchronously)."""
     for _ in range(500):
