@@ -7,8 +7,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from asyncpg.exceptions import InternalClientError
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -41,7 +42,18 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = N
     # three round trips that were most of a vote's database time.
     event.listen(engine.sync_engine, "checkout", replace_dead_connection)
     event.listen(engine.sync_engine, "checkin", note_returned)
+    event.listen(engine.sync_engine, "handle_error", count_half_closed_as_disconnected)
     return engine
+
+
+def count_half_closed_as_disconnected(context: ExceptionContext) -> None:
+    """A connection whose server has just been terminated (a restart, `pg_terminate_backend`) can
+    be used in the moment between PostgreSQL's goodbye and the socket's close: asyncpg then
+    raises an InternalClientError ("cannot switch to state …"), which SQLAlchemy does not take for
+    a disconnect. It is one: the pool is to drop its connections, and the caller may retry."""
+    cause = context.original_exception.__cause__ or context.original_exception
+    if isinstance(cause, InternalClientError) and "cannot switch to state" in str(cause):
+        context.is_disconnect = True
 
 
 def replace_dead_connection(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object) -> None:

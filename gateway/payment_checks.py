@@ -12,6 +12,8 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 
+from sqlalchemy.exc import DBAPIError
+
 log = logging.getLogger(__name__)
 
 
@@ -30,15 +32,28 @@ class PaymentChecks:
     async def _run(self, order_id: uuid.UUID) -> None:
         try:
             while True:
-                try:
-                    await self._check(order_id)
-                except Exception:  # the reconciler will try again later
-                    log.exception("status check for %s failed", order_id)
+                await self._check_once(order_id)
                 if order_id not in self._again:
                     return
                 self._again.discard(order_id)
         finally:
             self._running.pop(order_id, None)
+
+    async def _check_once(self, order_id: uuid.UUID) -> None:
+        """One check; tried again at once if its database connection turned out dead (PostgreSQL
+        restarted under it: the pool has dropped its connections), else left to the reconciler."""
+        for attempt in (1, 2):
+            try:
+                await self._check(order_id)
+                return
+            except DBAPIError as exc:
+                if attempt == 1 and exc.connection_invalidated:
+                    log.warning("status check for %s lost its database connection; trying again", order_id)
+                    continue
+                log.exception("status check for %s failed", order_id)
+            except Exception:  # the reconciler will try again later
+                log.exception("status check for %s failed", order_id)
+            return
 
     @property
     def in_flight(self) -> int:
