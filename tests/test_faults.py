@@ -215,3 +215,28 @@ async def test_a_pass_that_outlasts_its_lease_keeps_it(
     assert await reconcile_pass(ctx, lease_seconds=0.6) == "checked 0 pending orders"
     await assert_fault_end(sessions, contest.id, {})
 
+
+
+async def test_redis_restarting_empty_loses_no_vote_and_the_board_is_rebuilt(
+    client: TestClient, sessions: Sessions, redis: Redis, fake_mtn: FakeMtn
+) -> None:
+    """Every connection the app holds to Redis dropped (as in a restart) and its data gone: votes
+    go on, and the public board comes back from PostgreSQL with every vote on it."""
+    contest = await make_contest(sessions, slug="gala")
+    for quantity in (2, 3):
+        if quantity == 3:
+            await redis.execute_command("CLIENT", "KILL", "TYPE", "normal")  # all but this test's own
+            await redis.flushdb()
+        order_id = await vote(client, "gala", quantity=quantity)
+        fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+        assert await callback(client, order_id, {"status": "SUCCESSFUL"}) == 200
+        await client.app[CHECKS].wait_idle()
+    assert (await tallies(sessions, contest.id))["01"] == 5
+    board: dict[str, object] = {}
+    for _ in range(200):
+        board = await (await client.get("/api/v1/contests/gala/leaderboard")).json()
+        if board["total_votes"] == 5:
+            break
+        await asyncio.sleep(0.02)
+    assert board["total_votes"] == 5
+    await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 2})
