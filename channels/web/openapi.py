@@ -25,8 +25,25 @@ class ContestListOut(BaseModel):
     contests: list[ContestOut]
 
 
+class BoardRow(BaseModel):
+    code: str
+    name: str
+    votes: int | None = Field(description="null while the organiser hides the counts")
+    rank: int = Field(description="1 for the most votes; tied candidates share a rank")
+
+
+class BoardOut(BaseModel):
+    """The leaderboard document (`leaderboard.board.public_board`); its SSE stream sends the same."""
+
+    contest: str
+    version: int = Field(description="grows with every change; also the ETag")
+    updated_at: str = Field(description="when the tallies last changed (ISO 8601, UTC)")
+    total_votes: int | None
+    candidates: list[BoardRow]
+
+
 MODELS: tuple[type[BaseModel], ...] = (VoteRequest, ContestListOut, ContestDetailOut, OrderOut, VoteCreatedOut,
-                                       ErrorOut)
+                                       BoardOut, ErrorOut)
 
 
 def ref(model: type[BaseModel]) -> dict[str, str]:
@@ -41,7 +58,8 @@ ERRORS = {
     "404": answer(ErrorOut, "no such contest or order"),
     "429": answer(ErrorOut, "too many attempts: try again later"),
 }
-SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64}}
+SLUG = {"name": "slug", "in": "path", "required": True, "schema": {"type": "string", "maxLength": 64},
+        "example": "demo"}
 
 
 def build() -> dict[str, Any]:
@@ -72,6 +90,13 @@ def build() -> dict[str, Any]:
                                                 "responses": {"200": answer(ContestDetailOut, "the contest"),
                                                               **ERRORS}}},
             "/api/v1/contests/{slug}/votes": {"post": vote},
+            "/api/v1/contests/{slug}/leaderboard": {"get": {
+                "summary": "The live board now (its stream: /api/v1/contests/{slug}/leaderboard/stream, SSE)",
+                "parameters": [SLUG, {"name": "If-None-Match", "in": "header", "required": False,
+                                      "schema": {"type": "string"}}],
+                "responses": {"200": answer(BoardOut, "the board"),
+                              "304": {"description": "unchanged since the ETag sent in If-None-Match"},
+                              **ERRORS}}},
             "/api/v1/orders/{order_id}": {"get": {
                 "summary": "A vote order's status",
                 "parameters": [{"name": "order_id", "in": "path", "required": True,
