@@ -434,6 +434,13 @@ def test_any_path_gives_a_valid_screen(text: str) -> None:
         assert reply.action is not None or valid(reply), (text, reply.body)
 
 
+@given(st.text(max_size=200))
+def test_any_text_a_gateway_could_relay_gives_a_valid_screen(text: str) -> None:
+    """Not only keypad input: whatever reaches the menu (unicode, control characters, long runs)."""
+    reply = screen(context(demo()), text, RICH_EXTRAS[1])
+    assert reply.action is not None or valid(reply), (text, reply.body)
+
+
 def test_positions_are_plain_values() -> None:
     ctx = context(demo())
     assert walk(ctx, parse_path("1*07*5")) == walk(ctx, parse_path("1*07*5"))
