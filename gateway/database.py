@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,6 +20,8 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+
+log = logging.getLogger(__name__)
 
 # A connection unused for longer than this is pinged before use: a firewall or proxy may have
 # dropped it silently. A busy pool's connections are never this idle, so they cost no round trip.
@@ -53,6 +56,7 @@ def count_half_closed_as_disconnected(context: ExceptionContext) -> None:
     a disconnect. It is one: the pool is to drop its connections, and the caller may retry."""
     cause = context.original_exception.__cause__ or context.original_exception
     if isinstance(cause, InternalClientError) and "cannot switch to state" in str(cause):
+        log.warning("a PostgreSQL connection was closed by the server under us: reconnecting (%s)", cause)
         context.is_disconnect = True
 
 

@@ -30,6 +30,9 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 RECONCILE_LEASE = "lease:reconcile"
 RECONCILE_LEASE_SECONDS = 30.0  # how long a killed worker's pass can keep the next one waiting
+# A pass stops here (the next one carries on), under the job's own time-out (worker.PERIODIC_JOB_TIMEOUT):
+# a renewed lease must not let one stuck pass keep every other away for hours.
+RECONCILE_PASS_SECONDS = 200.0  # plus one order (a restarted start can take 80 s) stays under 300
 
 
 @dataclass
@@ -74,7 +77,12 @@ class JobRuntime:
         self._context: JobContext | None = None
 
     def run(self, work: Callable[[JobContext], Awaitable[T]]) -> T:
-        return asyncio.run_coroutine_threadsafe(self._run(work), self._loop).result()
+        future = asyncio.run_coroutine_threadsafe(self._run(work), self._loop)
+        try:
+            return future.result()
+        except BaseException:  # e.g. RQ's job time-out, raised in this thread: stop the work too
+            future.cancel()
+            raise
 
     async def _run(self, work: Callable[[JobContext], Awaitable[T]]) -> T:
         if self._context is None:
@@ -173,7 +181,8 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
     async with lease_held(ctx.redis, RECONCILE_LEASE, lease_seconds) as held:
         if not held:
             return "another pass is running"
-        report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis))
+        report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
+                                 stop_after=RECONCILE_PASS_SECONDS)
     if report.changed:
         await relay_now(ctx)
         log.info("reconciler: %s", report.summary())

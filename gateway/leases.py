@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator
 
 from redis.asyncio import Redis
 from redis.asyncio.lock import Lock
-from redis.exceptions import LockError
+from redis.exceptions import LockError, LockNotOwnedError, RedisError
 
 log = logging.getLogger(__name__)
 
@@ -31,9 +31,9 @@ async def lease_held(redis: Redis, name: str, seconds: float) -> AsyncIterator[b
         yield True
     finally:
         keeper.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await keeper
-        with contextlib.suppress(LockError):  # lost meanwhile (e.g. Redis flushed): nothing of ours to drop
+        await asyncio.gather(keeper, return_exceptions=True)
+        # Lost meanwhile (Redis flushed: nothing of ours to drop) or Redis away: it runs out by itself.
+        with contextlib.suppress(LockError, RedisError):
             await lock.release()
 
 
@@ -42,6 +42,8 @@ async def _renew(lock: Lock, every: float) -> None:
         await asyncio.sleep(every)
         try:
             await lock.reacquire()
-        except LockError:  # Redis lost it: another run may start; each order's statements are guarded anyway
+        except LockNotOwnedError:  # Redis lost it: another run may start; every order's statements are guarded
             log.warning("lost the lease %s while holding it", lock.name)
             return
+        except RedisError as exc:  # Redis away for a moment: try again at the next turn
+            log.warning("could not renew the lease %s: %r", lock.name, exc)

@@ -122,12 +122,18 @@ async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, orde
 
 async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: datetime | None = None,
                     since: datetime | None = None, limit: int = 200, calls_per_second: float = 8.0,
-                    pace: StatusPace | None = None) -> ReconcileReport:
-    """One pass over due pending orders, paced under the providers' status-call limits (MTN ~10/s)."""
+                    pace: StatusPace | None = None, stop_after: float | None = None) -> ReconcileReport:
+    """One pass over due pending orders, paced under the providers' status-call limits (MTN ~10/s).
+
+    `stop_after` (seconds) ends the pass early, between two orders; what is left is still due next pass.
+    """
     now = now or datetime.now(UTC)
     started = time.monotonic()
     report = ReconcileReport()
     for index, order_id in enumerate(await due_orders(sessions, now, since, limit)):
+        if stop_after is not None and time.monotonic() - started > stop_after:
+            log.warning("reconciler pass stopped after %.0f s, %d orders checked", stop_after, report.checked)
+            break
         if index:
             await asyncio.sleep(1 / calls_per_second)
         # A paced pass can take minutes: each order is judged at the time it is reached.

@@ -147,6 +147,7 @@ def restart_dead(children: list[Child]) -> bool:
         recent = [t for t in child.restarts if now - t < 60]
         if len(recent) >= MAX_RESTARTS_PER_MINUTE:
             log.error("%s keeps exiting (last code %s); stopping everything", child.name, child.process.returncode)
+            kill_leftovers(child)  # now, while its group id cannot belong to anyone else
             return False
         log.warning("%s exited with %s; starting it again", child.name, child.process.returncode)
         kill_leftovers(child)

@@ -24,6 +24,12 @@ PERIODIC_JOBS = (
 )
 
 
+PERIODIC_JOB_TIMEOUT = 300  # seconds; a reconciler pass stops itself before (jobs.RECONCILE_PASS_SECONDS)
+# How often a worker looks again for RQ's scheduler lock (RQ's default is 10 minutes): a worker
+# replaced after a SIGKILL gets its scheduler back a minute after the dead one's lock runs out.
+SCHEDULER_LOOK_SECONDS = 60
+
+
 def periodic_job_id(name: str, interval: int, now: float) -> str:
     """One id per job per time slot: several schedulers enqueue each run once between them."""
     return f"periodic-{name.rsplit('.', 1)[-1]}-{int(now // interval)}"
@@ -35,7 +41,7 @@ def enqueue_due_jobs(queue: Queue, now: float) -> int:
     for name, interval in PERIODIC_JOBS:
         job_id = periodic_job_id(name, interval, now)
         if queue.fetch_job(job_id) is None:
-            queue.enqueue(name, job_id=job_id, job_timeout=300, result_ttl=max(60, interval * 3),
+            queue.enqueue(name, job_id=job_id, job_timeout=PERIODIC_JOB_TIMEOUT, result_ttl=max(60, interval * 3),
                           failure_ttl=86400)
             enqueued += 1
     return enqueued
@@ -68,7 +74,8 @@ def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -
     try:
         # SimpleWorker runs jobs in this process, sharing one job runtime (see gateway.jobs.JobRuntime);
         # job time-outs still apply. Run several worker processes for parallelism.
-        worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer)
+        worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer,
+                              maintenance_interval=SCHEDULER_LOOK_SECONDS)
         return bool(worker.work(with_scheduler=True, burst=burst, logging_level="INFO"))
     finally:
         close_runtime()

@@ -184,11 +184,13 @@ async def test_a_reconciler_pass_killed_mid_run_holds_the_next_one_back_for_one_
     ctx = JobContext(settings, sessions, redis, client.app[PROVIDERS])
     fake_mtn.statuses_held = asyncio.Event()  # the pass stops in the middle, at MTN
     running = asyncio.create_task(reconcile_pass(ctx))
-    await until(lambda: fake_mtn.status_calls == 1)
-    # Were the worker killed now, this is how long reconciling would stop: at most one lease.
-    assert 0 < await redis.pttl(RECONCILE_LEASE) <= RECONCILE_LEASE_SECONDS * 1000
-    assert await reconcile_pass(ctx) == "another pass is running"  # never two passes at once
-    fake_mtn.statuses_held.set()
+    try:
+        await until(lambda: fake_mtn.status_calls == 1)
+        # Were the worker killed now, this is how long reconciling would stop: at most one lease.
+        assert 0 < await redis.pttl(RECONCILE_LEASE) <= RECONCILE_LEASE_SECONDS * 1000
+        assert await reconcile_pass(ctx) == "another pass is running"  # never two passes at once
+    finally:
+        fake_mtn.statuses_held.set()
     assert "1 counted" in await running
     assert await redis.exists(RECONCILE_LEASE) == 0  # a pass that ends gives the lease back
     assert (await tallies(sessions, contest.id))["01"] == 2
@@ -204,15 +206,17 @@ async def test_a_pass_that_outlasts_its_lease_keeps_it(
     await age_orders(sessions, 40)
     ctx = JobContext(settings, sessions, redis, client.app[PROVIDERS])
     fake_mtn.statuses_held = asyncio.Event()
-    running = asyncio.create_task(reconcile_pass(ctx, lease_seconds=0.6))
-    await until(lambda: fake_mtn.status_calls == 1)
-    await asyncio.sleep(1.5)  # two and a half leases: renewed while the pass runs
-    # (had the lease run out, this pass would start and wait at MTN too, and time out here)
-    assert await asyncio.wait_for(reconcile_pass(ctx, lease_seconds=0.6), 2) == "another pass is running"
-    assert fake_mtn.status_calls == 1
-    fake_mtn.statuses_held.set()
+    running = asyncio.create_task(reconcile_pass(ctx, lease_seconds=2))
+    try:
+        await until(lambda: fake_mtn.status_calls == 1)
+        await asyncio.sleep(4.5)  # over two leases: renewed while the pass runs
+        # (had the lease run out, this pass would start and wait at MTN too, and time out here)
+        assert await asyncio.wait_for(reconcile_pass(ctx, lease_seconds=2), 3) == "another pass is running"
+        assert fake_mtn.status_calls == 1
+    finally:
+        fake_mtn.statuses_held.set()
     assert "1 counted" in await running
-    assert await reconcile_pass(ctx, lease_seconds=0.6) == "checked 0 pending orders"
+    assert await reconcile_pass(ctx, lease_seconds=2) == "checked 0 pending orders"
     await assert_fault_end(sessions, contest.id, {})
 
 

@@ -141,6 +141,20 @@ async def test_lost_callback_is_recovered_by_the_reconciler(client: TestClient, 
     assert again.checked == 0
 
 
+async def test_a_pass_out_of_time_stops_between_orders_and_leaves_the_rest_due(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=2)
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    later = datetime.now(UTC) + timedelta(seconds=31)
+    stopped = await reconcile(sessions, client.app[PROVIDERS], now=later, stop_after=0)
+    assert stopped.checked == 0
+    report = await reconcile(sessions, client.app[PROVIDERS], now=later)
+    assert report.changed == [(order_id, "counted")]
+    await assert_tally_invariant(sessions, contest.id)
+
+
 async def test_pending_past_window_expires_and_a_late_success_is_flagged_not_counted(
     client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
 ) -> None:

@@ -27,7 +27,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.harness import Stack, _processes, print_report, record, running_stack
+from bench.harness import Stack, _env_of, _processes, print_report, record, running_stack
 
 VOTES = 300
 # The reconciler's first check comes 30 s after an order, then backs off; a start claimed by the killed
@@ -37,7 +37,21 @@ SETTLE_SECONDS = 210
 
 def pids_of(stack: Stack, needle: str) -> list[int]:
     return [pid for pid, cmd in _processes() if needle in cmd and pid != os.getpid()
-            and str(stack.data_dir) in open(f"/proc/{pid}/environ", "rb").read().decode(errors="replace")]
+            and str(stack.data_dir) in _env_of(pid)]
+
+
+def group_members(group: int) -> list[int]:
+    """Processes still in that process group (what a killed child may have left running)."""
+    members = []
+    for pid, _ in _processes():
+        try:
+            with open(f"/proc/{pid}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == group and fields[0] != "Z":
+            members.append(pid)
+    return members
 
 
 async def place_votes(stack: Stack, count: int) -> list[str]:
@@ -64,16 +78,15 @@ async def place_votes(stack: Stack, count: int) -> list[str]:
     return [i for i in ids if i]
 
 
-async def check(stack: Stack, expected: int) -> dict[str, str]:
+async def check(stack: Stack, expected: int, killed_at: float) -> dict[str, str]:
     connection = await asyncpg.connect(stack.database_url)
     try:
-        started = time.time()
-        while time.time() < started + SETTLE_SECONDS:
+        while time.time() < killed_at + SETTLE_SECONDS:
             pending = await connection.fetchval("SELECT count(*) FROM vote_orders WHERE status = 'pending'")
             if pending == 0:
                 break
             await asyncio.sleep(1)
-        settled_in = time.time() - started
+        settled_in = time.time() - killed_at
         statuses = dict(await connection.fetch("SELECT status::text, count(*) FROM vote_orders GROUP BY status"))
         invariant = await connection.fetchval("""
             SELECT bool_and(t.votes = coalesce(p.n, 0)) FROM tallies t LEFT JOIN (
@@ -122,14 +135,14 @@ async def board_settled(stack: Stack, connection: asyncpg.Connection, timeout: f
             await asyncio.sleep(0.5)
 
 
-def kill(stack: Stack, needle: str, pid: int | None = None) -> int:
-    """SIGKILL one of the stack's processes (the first matching `needle`, or `pid`); its pid."""
+def kill(stack: Stack, needle: str, pid: int | None = None) -> tuple[int, float]:
+    """SIGKILL one of the stack's processes (the first matching `needle`, or `pid`): its pid and when."""
     victims = [pid] if pid is not None else supervised(stack, needle)
     if not victims:
         raise RuntimeError(f"no {needle!r} process to kill: the scenario would prove nothing")
     os.kill(victims[0], signal.SIGKILL)
     print(f"  killed {needle!r} pid {victims[0]} with SIGKILL", flush=True)
-    return victims[0]
+    return victims[0], time.time()
 
 
 def supervised(stack: Stack, needle: str) -> list[int]:
@@ -167,15 +180,18 @@ async def web_scenario(stack: Stack) -> dict[str, str]:
     await sandbox(stack, success_delay=0.3)  # callbacks arrive while the victim is busy
     before = len(supervised(stack, needle))
 
-    def kill_soon() -> int:
+    def kill_soon() -> tuple[int, float]:
         time.sleep(1.5)
         return kill(stack, needle)
 
     killer = asyncio.get_running_loop().run_in_executor(None, kill_soon)
     ids = await place_votes(stack, VOTES)
-    killed = await killer
-    return await verdict(stack, ids, {"process killed": f"web pid {killed}",
-                                      "replaced by the supervisor": await replaced(stack, needle, killed, before)})
+    burst_ended = time.time()
+    killed, killed_at = await killer
+    return await verdict(stack, ids, killed_at, {
+        "process killed": f"web pid {killed}, {burst_ended - killed_at:.1f} s before the last vote was answered",
+        "killed during the burst": killed_at < burst_ended,
+        "replaced by the supervisor": await replaced(stack, needle, killed, before)})
 
 
 async def worker_scenario(stack: Stack) -> dict[str, str]:
@@ -188,12 +204,28 @@ async def worker_scenario(stack: Stack) -> dict[str, str]:
         return {"orders placed": str(len(ids)), "process killed": "none: no reconciler pass was seen",
                 "verdict": "FAIL"}
     pid, paid_before = found
-    killed = kill(stack, "gateway.cli worker", pid)
+    killed, killed_at = kill(stack, "gateway.cli worker", pid)
+    lease_left = await lease_milliseconds(stack)
     await sandbox(stack, drop_callbacks=False)
-    return await verdict(stack, ids, {
+    back = await replaced(stack, "gateway.cli worker", killed, before)
+    left_behind = group_members(killed)
+    return await verdict(stack, ids, killed_at, {
         "process killed": f"RQ worker pid {killed}, in a reconciler pass ({paid_before} of {len(ids)} orders "
                           "confirmed so far)",
-        "replaced by the supervisor": await replaced(stack, "gateway.cli worker", killed, before)})
+        "the killed pass held the reconciler's lease": (lease_left > 0 if lease_left <= 30_000 else
+                                                        f"NO: {lease_left} ms left, longer than a lease"),
+        "replaced by the supervisor": back,
+        "nothing of the killed worker left running": not left_behind or f"NO: pids {left_behind}"})
+
+
+async def lease_milliseconds(stack: Stack) -> int:
+    from redis import Redis
+
+    redis = Redis.from_url(stack.redis_url)
+    try:
+        return int(await asyncio.to_thread(redis.pttl, "lease:reconcile"))
+    finally:
+        redis.close()
 
 
 async def reconciling_worker(stack: Stack, timeout: float) -> tuple[int, int] | None:
@@ -221,13 +253,16 @@ async def reconciling_worker(stack: Stack, timeout: float) -> tuple[int, int] | 
         redis.close()
 
 
-async def verdict(stack: Stack, ids: list[str], kill_figures: dict[str, object]) -> dict[str, str]:
+async def verdict(stack: Stack, ids: list[str], killed_at: float, kill_figures: dict[str, object],
+                  ) -> dict[str, str]:
+    """The checks after the kill; every yes/no figure of the kill itself must be yes too."""
     if len(ids) < VOTES * 0.95:  # a scenario where voters could not vote proves nothing
         return {"orders placed": f"{len(ids)} of {VOTES}", "verdict": "FAIL"}
     figures = {key: ("yes" if value is True else "NO" if value is False else str(value))
                for key, value in kill_figures.items()}
-    checked = await check(stack, len(ids))
-    ok = checked.pop("verdict") == "PASS" and figures.get("replaced by the supervisor") == "yes"
+    checked = await check(stack, len(ids), killed_at)
+    kill_ok = all(value is not False and not str(value).startswith("NO") for value in kill_figures.values())
+    ok = checked.pop("verdict") == "PASS" and kill_ok
     return {**figures, **checked, "verdict": "PASS" if ok else "FAIL"}
 
 

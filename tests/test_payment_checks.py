@@ -1,0 +1,59 @@
+"""The web process's status checks: one at a time per order, and a check whose database
+connection died under it (PostgreSQL restarted) tried again at once on a fresh one."""
+
+from __future__ import annotations
+
+import uuid
+from types import SimpleNamespace
+
+from asyncpg.exceptions import InternalClientError
+from sqlalchemy.exc import DBAPIError
+
+from gateway.database import count_half_closed_as_disconnected
+from gateway.payment_checks import PaymentChecks
+
+
+def lost_connection() -> DBAPIError:
+    return DBAPIError("SELECT 1", None, Exception("server closed the connection"), connection_invalidated=True)
+
+
+async def test_a_check_that_lost_its_connection_is_tried_again_once() -> None:
+    calls: list[uuid.UUID] = []
+    failures = [lost_connection()]
+
+    async def check(order_id: uuid.UUID) -> None:
+        calls.append(order_id)
+        if failures:
+            raise failures.pop()
+
+    checks = PaymentChecks(check)
+    order_id = uuid.uuid4()
+    checks.request(order_id)
+    await checks.wait_idle()
+    assert calls == [order_id, order_id]
+
+
+async def test_other_failures_are_left_to_the_reconciler() -> None:
+    calls = 0
+
+    async def check(order_id: uuid.UUID) -> None:
+        nonlocal calls
+        calls += 1
+        raise lost_connection() if calls > 1 else DBAPIError("SELECT 1", None, Exception("deadlock detected"))
+
+    checks = PaymentChecks(check)
+    checks.request(uuid.uuid4())
+    await checks.wait_idle()
+    assert calls == 1  # a failure that is not a dead connection is not repeated here
+
+
+def test_a_connection_the_server_has_just_closed_counts_as_disconnected() -> None:
+    driver_error = InternalClientError("cannot switch to state 11; another operation (2) is in progress")
+    wrapped = Exception("adapted")
+    wrapped.__cause__ = driver_error
+    context = SimpleNamespace(original_exception=wrapped, is_disconnect=False)
+    count_half_closed_as_disconnected(context)  # type: ignore[arg-type]
+    assert context.is_disconnect is True
+    other = SimpleNamespace(original_exception=InternalClientError("something else"), is_disconnect=False)
+    count_half_closed_as_disconnected(other)  # type: ignore[arg-type]
+    assert other.is_disconnect is False
