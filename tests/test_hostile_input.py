@@ -3,8 +3,6 @@ and nothing written."""
 
 from __future__ import annotations
 
-import re
-
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, text
@@ -15,6 +13,7 @@ from gateway.keys import CHECKS
 from gateway.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from tests.factories import make_contest, tallies
 from tests.fakes.mtn import FakeMtn, vote
+from tests.web.contest_form import open_form
 
 Sessions = async_sessionmaker[AsyncSession]
 SQLISH = "1' OR '1'='1'; DROP TABLE vote_orders; --"
@@ -76,13 +75,10 @@ async def test_sql_like_vote_fields_are_refused(client: TestClient, sessions: Se
 
 async def test_sql_like_fields_on_the_vote_form_are_refused(client: TestClient, sessions: Sessions) -> None:
     await make_contest(sessions, slug="gala")
-    page = await (await client.get("/c/gala")).text()
-    token = re.search(r'name="csrf_token" value="([^"]+)"', page)
-    form_id = re.search(r'name="form_id" value="([^"]+)"', page)
-    assert token and form_id
+    hidden = await open_form(client, "gala")
     for field in ("candidate", "quantity", "provider", "msisdn"):
-        form = {"candidate": "01", "quantity": "1", "provider": "mtn", "msisdn": "+237670000001",
-                "csrf_token": token.group(1), "form_id": form_id.group(1), field: SQLISH}
+        form = {"candidate": "01", "quantity": "1", "provider": "mtn", "msisdn": "+237670000001", **hidden,
+                field: SQLISH}
         response = await client.post("/c/gala/vote", data=form, allow_redirects=False)
         assert 400 <= response.status < 500, field  # the form again, with the field's problem
     assert await counts(sessions) == (0, 1)

@@ -17,10 +17,9 @@ from gateway.models import ContestStatus, OrderStatus
 from gateway.reasons import readable_reason
 from tests.factories import count_orders, make_contest, place
 from tests.servers import inside_one_window
+from tests.web.contest_form import open_form
 
 Sessions = async_sessionmaker[AsyncSession]
-TOKEN = re.compile(r'name="csrf_token" value="([^"]+)"')
-FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
 VOTE = {"candidate": "02", "quantity": "3", "provider": "mtn", "msisdn": "6 70 00 00 01"}
 
 
@@ -38,16 +37,6 @@ class Controls(HTMLParser):
             self.inputs.append(values)
         if tag == "label" and values.get("for"):
             self.labelled.add(values["for"] or "")
-
-
-async def open_form(client: TestClient, slug: str, **params: str) -> dict[str, str]:
-    """What a browser holds after loading the contest page: the CSRF cookie and the form's hidden fields."""
-    response = await client.get(f"/c/{slug}", params=params)
-    assert response.status == 200
-    html = await response.text()
-    token, form_id = TOKEN.search(html), FORM_ID.search(html)
-    assert token and form_id
-    return {"csrf_token": token.group(1), "form_id": form_id.group(1)}
 
 
 async def test_index_lists_open_contests_only(client: TestClient, sessions: Sessions) -> None:
