@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator
 import httpx
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialWithJitterBackoff
 from sqlalchemy import func, select
 
 from channels.ussd import routes as ussd_routes
@@ -55,11 +57,17 @@ async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+REDIS_RETRY = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.25), retries=3)
+
+
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     url = app[SETTINGS].redis_url or ""
     # A blocking pool: under a burst, requests wait briefly for a connection rather than fail.
-    pool = BlockingConnectionPool.from_url(url, max_connections=200, timeout=5, health_check_interval=30)
-    app[REDIS] = Redis(connection_pool=pool)
+    # Redis away (restarting): a few quick retries ride out a blip, then callers degrade (votes go
+    # on, the board comes from PostgreSQL) instead of every request waiting redis-py's ~5 s of retries.
+    pool = BlockingConnectionPool.from_url(url, max_connections=200, timeout=5, health_check_interval=30,
+                                           socket_connect_timeout=2, retry=REDIS_RETRY)
+    app[REDIS] = Redis(connection_pool=pool, retry=REDIS_RETRY)
     queue_connection = sync_redis(url)
     app[QUEUE] = job_queue(queue_connection)
     yield

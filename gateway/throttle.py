@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import contextlib
 import ipaddress
+import logging
 import time
 
 from aiohttp import web
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateway.errors import RateLimited
+
+log = logging.getLogger(__name__)
 
 # Votes created per address per minute, form and API together. Generous: behind carrier NAT,
 # many phones share one address.
@@ -17,14 +21,24 @@ VOTE_LIMIT = 30
 VOTE_WINDOW = 60
 
 
-async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: float | None = None) -> bool:
-    """Count one attempt under `key`; True while within `limit` per window."""
+async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: float | None = None, *,
+              if_unavailable: bool = True) -> bool:
+    """Count one attempt under `key`; True while within `limit` per window.
+
+    With Redis away (restarting), nothing can be counted: `if_unavailable` is the answer then. A vote
+    goes through (fail open: PostgreSQL's per-payer limits still hold, and a show does not stop
+    for a cache); optional extra work is skipped.
+    """
     slot = int((now if now is not None else time.time()) // window_seconds)
     name = f"throttle:{key}:{slot}"
-    async with redis.pipeline(transaction=True) as pipe:
-        pipe.incr(name)
-        pipe.expire(name, window_seconds + 1)
-        count, _ = await pipe.execute()
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, window_seconds + 1)
+            count, _ = await pipe.execute()
+    except RedisError as exc:
+        log.warning("rate limit %s not counted, Redis is unavailable: %r", key, exc)
+        return if_unavailable
     return int(count) <= limit
 
 

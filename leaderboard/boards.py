@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Generic, TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +20,8 @@ from gateway.errors import NotFound
 from gateway.models import Candidate, CandidateStatus, Contest
 from leaderboard import cache
 from leaderboard.board import CandidateInfo, ContestView, Rendered, Tallies, is_frozen, render
+
+log = logging.getLogger(__name__)
 
 Sessions = async_sessionmaker[AsyncSession]
 SHOWN_STATUSES = (CandidateStatus.ACTIVE, CandidateStatus.ELIMINATED)
@@ -102,10 +106,16 @@ class Boards:
         return view
 
     async def tallies(self, contest: ContestView) -> Tallies:
-        """Frozen: the tallies as of the freeze moment; otherwise the live ones."""
-        if contest.frozen_at is not None and is_frozen(contest.frozen_at, self._clock()):
-            return await cache.frozen_tallies(self.sessions, self.redis, contest.id, contest.frozen_at)
-        return await cache.live_tallies(self.sessions, self.redis, contest.id)
+        """Frozen: the tallies as of the freeze moment; otherwise the live ones. With Redis away
+        (restarting), straight from PostgreSQL: slower, but the board stays up."""
+        frozen_at = contest.frozen_at if contest.frozen_at and is_frozen(contest.frozen_at, self._clock()) else None
+        try:
+            if frozen_at is not None:
+                return await cache.frozen_tallies(self.sessions, self.redis, contest.id, frozen_at)
+            return await cache.live_tallies(self.sessions, self.redis, contest.id)
+        except RedisError as exc:
+            log.warning("board of contest %s read from PostgreSQL, Redis is unavailable: %r", contest.id, exc)
+            return await cache.tallies_from_postgres(self.sessions, contest.id, frozen_at)
 
     async def render(self, contest: ContestView) -> Rendered:
         return await self._renders.run(contest.id, lambda: self._render_now(contest))

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -237,6 +238,17 @@ async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, froz
     document = json.loads(raw)
     votes = {int(k): int(v) for k, v in document["votes"].items()}
     return Tallies(int(document["version"]), int(document["updated_ms"]), votes)
+
+
+async def tallies_from_postgres(sessions: Sessions, contest_id: int, frozen_at: datetime | None) -> Tallies:
+    """The tallies without Redis. Versions are Redis's (at least its clock in ms, see `_REFRESH`):
+    this one is our clock now, so the board Redis serves once it is back is newer."""
+    now_ms = int(time.time() * 1000)
+    if frozen_at is not None:
+        frozen_votes = await paid_votes_until(sessions, contest_id, frozen_at)
+        return Tallies(now_ms, int(frozen_at.timestamp() * 1000), frozen_votes)
+    votes, _ = await read_tallies(sessions, contest_id)
+    return Tallies(now_ms, now_ms, votes)
 
 
 async def paid_votes_until(sessions: Sessions, contest_id: int, moment: datetime) -> dict[int, int]:

@@ -8,20 +8,22 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway import votes
+from gateway.app import create_app
 from gateway.config import Settings
 from gateway.jobs import RECONCILE_LEASE, RECONCILE_LEASE_SECONDS, JobContext, reconcile_pass
-from gateway.keys import CHECKS, PROVIDERS
+from gateway.keys import CHECKS, PROVIDERS, STARTS
 from gateway.models import OrderStatus
 from gateway.reconciler import reconcile
-from tests.factories import assert_fault_end, make_contest, tallies
+from tests.factories import assert_fault_end, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
+from tests.servers import free_port
 from tests.waiting import until
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -227,3 +229,25 @@ async def test_redis_restarting_empty_loses_no_vote_and_the_board_is_rebuilt(
         await asyncio.sleep(0.02)
     assert board["total_votes"] == 5
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 2})
+
+
+async def test_with_redis_unreachable_votes_go_on_and_the_board_is_read_from_postgres(
+    settings: Settings, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    """Redis down for a while (restarting): no vote is refused for it, and the board stays up."""
+    contest = await make_contest(sessions, slug="gala")
+    counted = await place(sessions, contest, "02", 4)
+    await votes.confirm_payment(sessions, counted.id, "SUCCESSFUL", counted.amount, "XAF", None)
+    app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
+    async with TestClient(TestServer(app)) as client:
+        try:
+            await vote(client, "gala", quantity=2)  # 201, and its prompt goes out
+            assert fake_mtn.pay_calls == 1
+            board = await (await client.get("/api/v1/contests/gala/leaderboard")).json()
+            assert {row["code"]: row["votes"] for row in board["candidates"]}["02"] == 4
+            assert (await client.get("/c/gala")).status == 200
+            ready = await client.get("/readyz")
+            assert ready.status == 503 and (await ready.json())["checks"]["redis"] == "unavailable"
+        finally:
+            await app[STARTS].close(grace=0)
+    await assert_fault_end(sessions, contest.id, {})

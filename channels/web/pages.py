@@ -404,7 +404,8 @@ async def check_on_return(request: web.Request, view: catalog.OrderView) -> None
     returning = "from" in request.query or "cancelled" in request.query
     if not returning or order.status is not OrderStatus.PENDING or order.payment_started_at is None:
         return
-    if await throttle.hit(request.app[REDIS], f"web-order-check:{order.id}", 1, RETURN_CHECK_WINDOW):
+    if await throttle.hit(request.app[REDIS], f"web-order-check:{order.id}", 1, RETURN_CHECK_WINDOW,
+                          if_unavailable=False):  # the reconciler checks it anyway
         request.app[CHECKS].request(order.id)
 
 

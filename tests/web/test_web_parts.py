@@ -7,12 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
+from redis.asyncio import Redis
 
 from channels.web import csrf
 from channels.web.i18n import Translator, choose_language, from_accept_language, mask_phone
 from channels.web.pages import Board, board_rows
+from gateway import throttle
+from gateway.app import REDIS_RETRY
 from gateway.throttle import client_address
 from leaderboard.board import CandidateInfo, ContestView, Tallies
+from tests.servers import free_port
 
 
 @pytest.mark.parametrize(("header", "expected"), [
@@ -86,3 +90,14 @@ def test_equal_votes_share_a_rank() -> None:
     assert [(r.code, r.rank) for r in rows] == [("02", 1), ("10", 1), ("01", 3), ("03", 4)]
     assert [r.photo_url for r in rows if r.code == "01"] == ["https://img.example/01.jpg"]
     assert all(r.votes is None for r in board_of({"01": 3}, False).rows)
+
+
+async def test_with_redis_away_a_limit_answers_what_its_caller_chose() -> None:
+    """Votes fail open (nothing to count them with, and a show does not stop for a cache); extra
+    work that only Redis could ration fails closed."""
+    redis = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0", retry=REDIS_RETRY)  # nothing listens there
+    try:
+        assert await throttle.hit(redis, "web-vote:41.202.1.1", 30, 60) is True
+        assert await throttle.hit(redis, "web-order-check:x", 1, 60, if_unavailable=False) is False
+    finally:
+        await redis.aclose()
