@@ -167,10 +167,19 @@ async def extras_for(app: web.Application, ctx: MenuContext, position: Position,
 
 async def place_once(app: web.Application, sessions: SessionStore, hit: Hit, record: SessionRecord,
                      ctx: MenuContext, reply: Reply) -> str:
-    """Place the confirmed order; a concurrent retry of the same hop waits for this answer instead."""
-    claimed = await sessions.claim(hit.session_id)
-    if not claimed and (body := await sessions.wait_reply(hit.session_id, hit.text, REPLAY_WAIT_SECONDS)):
-        return body
+    """Place the confirmed order; a concurrent retry of the same hop waits for this answer instead.
+
+    With Redis away there is no claim to take: the order is placed anyway, and a retry of the hop
+    still finds the same order through its client_key (the session id), in PostgreSQL.
+    """
+    try:
+        claimed = await sessions.claim(hit.session_id)
+    except RedisError:
+        log.warning("USSD session store unavailable; placing the order without a claim", exc_info=True)
+        claimed = True  # nobody else can hold one either; nothing to release
+    else:
+        if not claimed and (body := await sessions.wait_reply(hit.session_id, hit.text, REPLAY_WAIT_SECONDS)):
+            return body
     try:
         body = (await place(app, hit, ctx, reply)).body
     except BaseException:

@@ -363,18 +363,23 @@ async def test_a_database_outage_ends_the_session_politely(settings: Settings, r
         assert await response.text() == "END Service momentanement indisponible. Reessayez dans un instant."
 
 
-async def test_without_redis_the_menu_still_answers_from_the_path(settings: Settings, demo: Contest,
-                                                                   sessions: Sessions) -> None:
+async def test_without_redis_the_menu_answers_from_the_path_and_the_vote_is_placed_once(
+        settings: Settings, demo: Contest, sessions: Sessions, phones: tuple[Phones, str]) -> None:
+    """Redis away (restarting): no session record, no claim, yet the caller can vote; Africa's
+    Talking resending the last hop gets the same order (its client_key is the session id)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
-    async with TestClient(TestServer(create_app(settings.model_copy(update={"redis_url": dead})))) as down:
+    app = create_app(settings.model_copy(update={"redis_url": dead, "sandbox_url": phones[1]}))
+    async with TestClient(TestServer(app)) as down:
         assert await (await down.post("/ussd/africastalking", data=form(""))).text() == HOME_FR
         quantity = await (await down.post("/ussd/africastalking", data=form("1*07"))).text()
         assert quantity.startswith("CON 07 Grace Ndongo")
-        final = await (await down.post("/ussd/africastalking", data=form("1*07*5*1*1"))).text()
-        assert final == "END Service momentanement indisponible. Reessayez dans un instant."  # no queue, no order
-    assert await count_orders(sessions) == 0
+        finals = [await (await down.post("/ussd/africastalking", data=form("1*07*5*1*1"))).text() for _ in range(2)]
+        assert finals[0].startswith("END Merci!") and finals[1] == finals[0]
+        assert await prompted(down, phones) == ["237670000001"]
+    [order] = await orders(sessions)
+    assert order.quantity == 5 and order.channel is Channel.USSD
 
 
 async def test_a_session_id_cannot_be_reused_by_another_number(client: TestClient, demo: Contest,
