@@ -105,7 +105,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 def parse_since(text: str) -> timedelta:
     """`90s`, `30m`, `2h`, `7d` -> a duration."""
     units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-    if len(text) < 2 or text[-1] not in units or not text[:-1].isdigit():
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdecimal():
         raise argparse.ArgumentTypeError("use a number and a unit, e.g. 30m, 2h or 7d")
     return timedelta(seconds=int(text[:-1]) * units[text[-1]])
 

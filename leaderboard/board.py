@@ -119,7 +119,7 @@ def parse_last_event_id(value: str | None) -> int | None:
     if value is None:
         return None
     value = value.strip()
-    return int(value) if value.isdigit() and len(value) <= 18 else None
+    return int(value) if value.isascii() and value.isdigit() and len(value) <= 18 else None
 
 
 def needs_first_frame(current_version: int, last_event_id: int | None) -> bool:

@@ -12,7 +12,7 @@ from enum import StrEnum
 from channels.ussd.layout import candidate_pages, contest_pages
 from channels.ussd.operators import Operator
 from channels.ussd.texts import LANGUAGE_OPTIONS, Lang, texts
-from channels.ussd.views import ContestView
+from channels.ussd.views import ContestView, is_keypad_number
 
 BACK, HOME, MORE = "0", "00", "98"
 MAX_WRONG = 3  # wrong answers in a row before the session is ended
@@ -183,7 +183,7 @@ def home_stack(ctx: MenuContext, position: Position) -> tuple[Frame, ...]:
 
 def choice(raw: str, count: int) -> int | None:
     """A 1-based menu number within `count`, else None."""
-    return int(raw) if raw.isdigit() and 1 <= int(raw) <= count else None
+    return int(raw) if is_keypad_number(raw) and 1 <= int(raw) <= count else None
 
 
 def answer_contests(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
@@ -211,7 +211,7 @@ def answer_language(ctx: MenuContext, position: Position, raw: str) -> Position 
 
 
 def answer_candidate(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
-    if not raw.isdigit():
+    if not is_keypad_number(raw):
         return Reason(Problem.NOT_A_CODE)
     candidate = ctx.contests[position.frame.contest].candidate(raw)
     if candidate is None:
@@ -223,7 +223,7 @@ def answer_candidate(ctx: MenuContext, position: Position, raw: str) -> Position
 
 def answer_quantity(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
     maximum = ctx.contests[position.frame.contest].max_votes
-    if not raw.isdigit():
+    if not is_keypad_number(raw):
         return Reason(Problem.NOT_A_NUMBER)
     quantity = int(raw)
     if quantity < 1:  # "0" alone means back; "000" is a zero quantity

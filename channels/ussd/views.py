@@ -28,6 +28,11 @@ class BoardMode(StrEnum):
     HIDDEN = "hidden"  # the board is frozen: nothing live until the results
 
 
+def is_keypad_number(raw: str) -> bool:
+    """Digits a phone's keypad sends (str.isdigit alone also takes "¹" or "٣", which no keypad sends)."""
+    return raw.isascii() and raw.isdigit()
+
+
 @dataclass(frozen=True)
 class CandidateRecord:
     code: str
@@ -107,7 +112,7 @@ class ContestView:
     def candidate(self, typed: str) -> CandidateView | None:
         """The candidate a voter means: the exact code, else the same number ("7" is "07")."""
         exact = next((c for c in self.candidates if c.code == typed), None)
-        if exact is not None or not typed.isdigit():
+        if exact is not None or not is_keypad_number(typed):
             return exact
         return next((c for c in self.candidates if int(c.code) == int(typed)), None)
 

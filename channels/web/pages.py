@@ -199,7 +199,7 @@ def check_form(form: VoteForm, contest: Contest, candidates: list[Candidate], tr
     errors: dict[str, str] = {}
     if form.candidate not in {c.code for c in candidates}:
         errors["candidate"] = tr("err_candidate")
-    if not form.quantity.isdigit() or not 1 <= int(form.quantity) <= contest.max_votes_per_order:
+    if not form.quantity.isdecimal() or not 1 <= int(form.quantity) <= contest.max_votes_per_order:
         errors["quantity"] = tr("err_quantity", max=contest.max_votes_per_order)
     if form.provider not in contest.providers:
         errors["provider"] = tr("err_provider")

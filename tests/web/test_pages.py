@@ -126,6 +126,17 @@ async def test_a_post_without_a_valid_csrf_token_is_refused(client: TestClient, 
     assert await count_orders(sessions) == 0
 
 
+@pytest.mark.parametrize("quantity", ["²", "٣٠٠", "1e3"])
+async def test_a_quantity_in_other_digits_is_an_error_next_to_the_field(client: TestClient, sessions: Sessions,
+                                                                        quantity: str) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = await open_form(client, "gala", lang="en")
+    response = await client.post("/c/gala/vote", data={**VOTE, **fields, "quantity": quantity})
+    assert response.status == 422
+    assert re.search(r'id="err-quantity">Enter a number of votes between 1 and 100\.<', await response.text())
+    assert await count_orders(sessions) == 0
+
+
 async def test_bad_input_comes_back_with_errors_next_to_the_fields(client: TestClient, sessions: Sessions) -> None:
     await make_contest(sessions, slug="gala")
     fields = await open_form(client, "gala", lang="en")
