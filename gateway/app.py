@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 import httpx
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialWithJitterBackoff
 from sqlalchemy import func, select
 
 from channels.ussd import routes as ussd_routes
@@ -57,17 +55,15 @@ async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
-REDIS_RETRY = Retry(ExponentialWithJitterBackoff(base=0.02, cap=0.25), retries=3)
-
-
 async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     url = app[SETTINGS].redis_url or ""
     # A blocking pool: under a burst, requests wait briefly for a connection rather than fail.
-    # Redis away (restarting): a few quick retries ride out a blip, then callers degrade (votes go
-    # on, the board comes from PostgreSQL) instead of every request waiting redis-py's ~5 s of retries.
+    # Redis away (restarting): a connection attempt gives up after 2 s and callers degrade (votes go
+    # on, the board comes from PostgreSQL). No retries here: they nest, and would stack up to
+    # minutes against a Redis that accepts connections but does not answer.
     pool = BlockingConnectionPool.from_url(url, max_connections=200, timeout=5, health_check_interval=30,
-                                           socket_connect_timeout=2, retry=REDIS_RETRY)
-    app[REDIS] = Redis(connection_pool=pool, retry=REDIS_RETRY)
+                                           socket_connect_timeout=2)
+    app[REDIS] = Redis(connection_pool=pool)
     queue_connection = sync_redis(url)
     app[QUEUE] = job_queue(queue_connection)
     yield

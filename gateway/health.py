@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from aiohttp import web
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from gateway.keys import CHECKS, METRICS, REDIS, SESSIONS, STARTS
@@ -23,7 +24,9 @@ async def healthz(request: web.Request) -> web.Response:
 
 @routes.get("/readyz")
 async def readyz(request: web.Request) -> web.Response:
-    """Ready when PostgreSQL and Redis both answer within two seconds."""
+    """Ready when PostgreSQL answers within two seconds. Redis away is "degraded", still ready:
+    votes go on without it (see `gateway.throttle`, `leaderboard.boards`), and a load balancer
+    that dropped every web process while Redis restarts would stop the show."""
     checks: dict[str, str] = {}
 
     async def database() -> None:
@@ -40,15 +43,19 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception as exc:  # any failure means not ready; say which
             log.warning("readiness: %s unavailable: %s", name, exc)
             checks[name] = "unavailable"
-    ready = all(value == "ok" for value in checks.values())
-    return web.json_response({"status": "ready" if ready else "unavailable", "checks": checks},
-                             status=200 if ready else 503)
+    ready = checks["postgres"] == "ok"
+    status = "unavailable" if not ready else "ready" if checks["redis"] == "ok" else "degraded"
+    return web.json_response({"status": status, "checks": checks}, status=200 if ready else 503)
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     redis = request.app[REDIS]
-    depths = {name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES}
+    try:
+        depths = {name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES}
+    except RedisError as exc:  # the rest of the figures still matter while Redis is away
+        log.warning("metrics: queue depths unknown, Redis is unavailable: %r", exc)
+        depths = {}
     registry = request.app[METRICS]
     await registry.refresh(request.app[SESSIONS], depths)
     registry.note_payment_work(request.app[STARTS].in_flight, request.app[CHECKS].in_flight)

@@ -116,7 +116,8 @@ def contest_from_channel(channel: bytes | str) -> int | None:
     """`leaderboard:42:changed` -> 42; anything else -> None."""
     name = channel.decode() if isinstance(channel, bytes) else channel
     parts = name.split(":")
-    if len(parts) == 3 and parts[0] == "leaderboard" and parts[2] == "changed" and parts[1].isdigit():
+    if len(parts) == 3 and parts[0] == "leaderboard" and parts[2] == "changed" and parts[1].isascii() \
+            and parts[1].isdigit():
         return int(parts[1])
     return None
 
@@ -241,14 +242,15 @@ async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, froz
 
 
 async def tallies_from_postgres(sessions: Sessions, contest_id: int, frozen_at: datetime | None) -> Tallies:
-    """The tallies without Redis. Versions are Redis's (at least its clock in ms, see `_REFRESH`):
-    this one is our clock now, so the board Redis serves once it is back is newer."""
-    now_ms = int(time.time() * 1000)
+    """The tallies without Redis, versioned by their total of votes: far below any version Redis
+    hands out (its clock in milliseconds, see `_REFRESH`), so a viewer who already holds a board
+    from Redis keeps it and every board Redis serves once back wins; it still grows as votes are
+    counted, so pollers (ETag) and new viewers see the progress in the meantime."""
     if frozen_at is not None:
         frozen_votes = await paid_votes_until(sessions, contest_id, frozen_at)
-        return Tallies(now_ms, int(frozen_at.timestamp() * 1000), frozen_votes)
+        return Tallies(sum(frozen_votes.values()), int(frozen_at.timestamp() * 1000), frozen_votes)
     votes, _ = await read_tallies(sessions, contest_id)
-    return Tallies(now_ms, now_ms, votes)
+    return Tallies(sum(votes.values()), int(time.time() * 1000), votes)
 
 
 async def paid_votes_until(sessions: Sessions, contest_id: int, moment: datetime) -> dict[int, int]:

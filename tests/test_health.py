@@ -13,6 +13,7 @@ from gateway.config import Settings
 from gateway.keys import STARTS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
+from tests.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -24,12 +25,22 @@ async def test_healthz_and_readyz_answer_ok(client: TestClient) -> None:
     assert (await ready.json())["checks"] == {"postgres": "ok", "redis": "ok"}
 
 
-async def test_readyz_is_503_naming_redis_when_redis_is_down(settings: Settings, tmp_path: object) -> None:
+async def test_with_redis_down_readyz_stays_ready_but_says_degraded(settings: Settings, tmp_path: object) -> None:
+    """Votes go on without Redis: a load balancer must not take the web processes away for it."""
     broken = settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"})
     async with TestClient(TestServer(create_app(broken))) as client:
         response = await client.get("/readyz")
+        assert response.status == 200
+        assert await response.json() == {"status": "degraded", "checks": {"postgres": "ok", "redis": "unavailable"}}
+        assert (await client.get("/metrics")).status == 200
+
+
+async def test_readyz_is_503_when_postgres_is_down(settings: Settings, redis: object) -> None:
+    broken = settings.model_copy(update={"database_url": f"postgresql://postgres@127.0.0.1:{free_port()}/none"})
+    async with TestClient(TestServer(create_app(broken))) as client:
+        response = await client.get("/readyz")
         assert response.status == 503
-        assert (await response.json())["checks"] == {"postgres": "ok", "redis": "unavailable"}
+        assert (await response.json())["checks"]["postgres"] == "unavailable"
 
 
 async def test_metrics_count_orders_by_status_and_requests(client: TestClient, sessions: Sessions) -> None:

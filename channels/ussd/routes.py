@@ -174,12 +174,11 @@ async def place_once(app: web.Application, sessions: SessionStore, hit: Hit, rec
     """
     try:
         claimed = await sessions.claim(hit.session_id)
-    except RedisError:
-        log.warning("USSD session store unavailable; placing the order without a claim", exc_info=True)
-        claimed = True  # nobody else can hold one either; nothing to release
-    else:
         if not claimed and (body := await sessions.wait_reply(hit.session_id, hit.text, REPLAY_WAIT_SECONDS)):
             return body
+    except RedisError:
+        log.warning("USSD session store unavailable; placing the order without a claim", exc_info=True)
+        claimed = False  # none held: none to release
     try:
         body = (await place(app, hit, ctx, reply)).body
     except BaseException:

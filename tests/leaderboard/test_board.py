@@ -122,6 +122,7 @@ def test_event_frames() -> None:
 def test_channel_names() -> None:
     assert contest_from_channel(b"leaderboard:42:changed") == 42
     assert contest_from_channel("leaderboard:x:changed") is None
+    assert contest_from_channel("leaderboard:²:changed") is None
     assert contest_from_channel("other:42:changed") is None
 
 
