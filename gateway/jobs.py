@@ -172,7 +172,7 @@ def relay_outbox_job() -> int:
 
 
 def reconcile_job() -> str:
-    """One reconciler pass; a lock keeps two passes from checking the same orders at once."""
+    """One reconciler pass; a lease keeps two passes from checking the same orders at once."""
 
     return run_in_context(reconcile_pass)
 
