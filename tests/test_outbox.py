@@ -8,8 +8,6 @@ import os
 import signal
 import subprocess
 import sys
-from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -26,6 +24,8 @@ from gateway.queues import job_queue, sync_redis
 from gateway.worker import enqueue_due_jobs
 from leaderboard.cache import cached_votes
 from tests.factories import make_contest, place
+from tests.processes import alive, child_of
+from tests.waiting import until
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -136,42 +136,13 @@ async def test_a_worker_killed_with_sigkill_leaves_no_periodic_enqueuer_behind(j
     worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=job_env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        enqueuer = await until_found(lambda: child_of(worker.pid, "multiprocessing.spawn"))
+        await until(lambda: child_of(worker.pid, "multiprocessing.spawn") is not None, timeout=20)
+        enqueuer = child_of(worker.pid, "multiprocessing.spawn")
+        assert enqueuer is not None
         worker.kill()
         worker.wait(timeout=10)
-        for _ in range(600):  # it may still be importing: allow a loaded machine its time
-            if not running(enqueuer):
-                break
-            await asyncio.sleep(0.05)
-        assert not running(enqueuer)
+        await until(lambda: not alive(enqueuer), timeout=30)  # it may still be importing: a loaded machine's time
     finally:  # whatever else the worker started (RQ's scheduler) goes with its group
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)
 
-
-def child_of(pid: int, command: str) -> int | None:
-    """A child process of `pid` whose command line contains `command`."""
-    for proc in Path("/proc").glob("[0-9]*"):
-        try:
-            parent = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        if parent == pid and command in cmdline:
-            return int(proc.name)
-    return None
-
-
-def running(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
-
-
-async def until_found(find: Callable[[], int | None], timeout: float = 20) -> int:
-    for _ in range(int(timeout / 0.05)):
-        if (found := find()) is not None:
-            return found
-        await asyncio.sleep(0.05)
-    raise AssertionError("not found in time")

@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from gateway.supervisor import restart_dead, spawn, stop_children
+from tests.processes import alive
 
 
 def helper_pid(path: Path) -> int:
@@ -16,13 +17,6 @@ def helper_pid(path: Path) -> int:
             return int(path.read_text())
         time.sleep(0.05)
     raise AssertionError("the child did not start its helper")
-
-
-def alive(pid: int) -> bool:
-    try:
-        return (Path("/proc") / str(pid) / "stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
 
 
 def test_a_child_killed_with_sigkill_is_replaced_and_leaves_nothing_running(tmp_path: Path) -> None:
