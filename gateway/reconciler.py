@@ -85,7 +85,11 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
         if now - order.created_at < NEVER_STARTED_GRACE:
             await note_check(sessions, order_id)
             return "not_started_yet"
-        restarted = await restart_lost_push(sessions, registry, order, now)
+        try:
+            restarted = await restart_lost_push(sessions, registry, order, now)
+        except PaymentError as exc:  # the provider is down: the next pass sends it, while there is time
+            log.warning("reconcile: the lost prompt of %s could not be sent again: %s", order_id, exc)
+            restarted = "unreachable"
         if restarted != "start_in_progress":  # a start held by a dead process: look again next pass
             await note_check(sessions, order_id)
         if restarted is not None:
@@ -120,6 +124,21 @@ async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, orde
     return "restarted" if outcome.status is OrderStatus.PENDING else None
 
 
+async def reconcile_one(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID, now: datetime,
+                        pace: StatusPace | None) -> str:
+    """One order of a pass; whatever goes wrong with it is logged and backed off, never the end of the pass
+    (an order that failed unnoted would sort first again and stop every later pass at the same place)."""
+    try:
+        return await reconcile_order(sessions, registry, order_id, now, pace)
+    except Exception:
+        log.exception("reconcile: checking %s failed; it is looked at again after its back-off", order_id)
+        try:
+            await note_check(sessions, order_id)
+        except Exception:
+            log.exception("reconcile: could not note the check of %s", order_id)
+        return "error"
+
+
 async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: datetime | None = None,
                     since: datetime | None = None, limit: int = 200, calls_per_second: float = 8.0,
                     pace: StatusPace | None = None, stop_after: float | None = None) -> ReconcileReport:
@@ -138,10 +157,10 @@ async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: date
             await asyncio.sleep(1 / calls_per_second)
         # A paced pass can take minutes: each order is judged at the time it is reached.
         order_now = now + timedelta(seconds=time.monotonic() - started)
-        outcome = await reconcile_order(sessions, registry, order_id, order_now, pace)
+        outcome = await reconcile_one(sessions, registry, order_id, order_now, pace)
         report.checked += 1
         report.outcomes[outcome] += 1
         if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided", "restarted",
-                           "start_in_progress"):
+                           "start_in_progress", "error"):
             report.changed.append((order_id, outcome))
     return report

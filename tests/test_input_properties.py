@@ -1,9 +1,10 @@
-"""Property-based checks on what crosses the public boundary: the JSON API's vote model and phone
-numbers. Whatever arrives is either a clean value or a clear refusal, never anything else."""
+"""Property-based checks on what crosses the public boundary: the JSON API's vote model, phone
+numbers and providers' amounts. Whatever arrives is either a clean value or a clear refusal, never anything else."""
 
 from __future__ import annotations
 
 import re
+from decimal import Decimal
 from typing import Any
 
 import phonenumbers
@@ -14,6 +15,7 @@ from pydantic import ValidationError
 
 from channels.web.schemas import VoteRequest
 from gateway.phone import InvalidMsisdn, normalise_msisdn
+from payments.money import from_major, to_major_string
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -68,3 +70,17 @@ def test_any_text_is_a_valid_e164_number_or_refused(raw: str) -> None:
 ])
 def test_the_forms_voters_type_all_normalise_to_one_number(raw: str, expected: str) -> None:
     assert normalise_msisdn(raw) == expected
+
+
+AMOUNT_TEXT = st.one_of(st.text(max_size=12), st.from_regex(r"\A-?[0-9]{0,25}(\.[0-9]{0,4})?(e-?[0-9]{1,7})?\Z"),
+                        st.sampled_from(["NaN", "sNaN", "Infinity", "-inf", "1e999999", "9" * 30]))
+
+
+@given(AMOUNT_TEXT, st.sampled_from(["XAF", "EUR"]))
+def test_a_providers_amount_is_whole_minor_units_a_bigint_holds_or_refused(raw: str, currency: str) -> None:
+    try:
+        minor = from_major(raw, currency)
+    except ValueError:
+        return
+    assert isinstance(minor, int) and -(2**63) < minor < 2**63
+    assert Decimal(to_major_string(minor, currency)) == Decimal(raw.strip())

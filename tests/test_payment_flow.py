@@ -155,6 +155,61 @@ async def test_a_pass_out_of_time_stops_between_orders_and_leaves_the_rest_due(
     await assert_tally_invariant(sessions, contest.id)
 
 
+async def test_an_answer_nobody_can_read_holds_up_no_other_order(client: TestClient, sessions: Sessions,
+                                                                  fake_mtn: FakeMtn) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    garbled = await vote(client, "gala", quantity=1)
+    fine = await vote(client, "gala", quantity=2, msisdn="+237670000002")
+    fake_mtn.garbled.add(str(await reference_of(sessions, garbled)))
+    fake_mtn.decide(await reference_of(sessions, fine), "SUCCESSFUL")
+    later = datetime.now(UTC) + timedelta(seconds=31)
+    for _ in range(2):  # the pass after it too: the unreadable order does not stop every pass at itself
+        report = await reconcile(sessions, client.app[PROVIDERS], now=later)
+        assert report.outcomes["unreachable"] == 1
+    assert report.changed == [] and (await tallies(sessions, contest.id))["01"] == 2
+    assert (await votes.get_order(sessions, fine)).status is OrderStatus.PAID
+    assert (await votes.get_order(sessions, garbled)).status is OrderStatus.PENDING
+    expired = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
+    assert expired.changed == [(garbled, "expired")]
+
+
+async def test_a_pass_goes_on_past_an_order_whose_check_breaks(client: TestClient, sessions: Sessions,
+                                                                fake_mtn: FakeMtn,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    broken = await vote(client, "gala", quantity=1)
+    fine = await vote(client, "gala", quantity=2, msisdn="+237670000002")
+    fake_mtn.decide(await reference_of(sessions, fine), "SUCCESSFUL")
+    check = payment_flow.check_payment
+
+    async def breaks_for_one(sessions: Sessions, registry: object, order_id: uuid.UUID, **kwargs: object) -> str:
+        if order_id == broken:
+            raise RuntimeError("a bug in one provider's answer")
+        return await check(sessions, registry, order_id, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr("gateway.reconciler.check_payment", breaks_for_one)
+    later = datetime.now(UTC) + timedelta(seconds=31)
+    report = await reconcile(sessions, client.app[PROVIDERS], now=later)
+    assert report.outcomes["error"] == 1 and report.changed == [(fine, "counted")]
+    assert (await votes.get_order(sessions, broken)).check_count == 1  # backed off, not first again at once
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_lost_prompt_that_cannot_be_sent_again_yet_holds_up_nothing(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    lost = (await place(sessions, contest)).id  # the process died before the push
+    fine = await vote(client, "gala", quantity=2, msisdn="+237670000002")
+    fake_mtn.decide(await reference_of(sessions, fine), "SUCCESSFUL")
+    fake_mtn.prompts_down = True
+    report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80))
+    assert report.outcomes["unreachable"] == 1 and report.changed == [(fine, "counted")]
+    fake_mtn.prompts_down = False
+    again = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=3))
+    assert again.outcomes["restarted"] == 1 and fake_mtn.statuses.get(str(await reference_of(sessions, lost)))
+
+
 async def test_pending_past_window_expires_and_a_late_success_is_flagged_not_counted(
     client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
 ) -> None:

@@ -15,6 +15,7 @@ from datetime import timedelta
 import httpx
 
 from gateway.phone import msisdn_digits
+from payments.answers import json_object, json_object_or_empty
 from payments.base import (
     CallbackVerdict,
     Collection,
@@ -100,7 +101,7 @@ class MtnMomoCollection:
                                      status=404)
         if response.status_code != 200:
             raise self._error(response)
-        return parse_status(response.json())
+        return parse_status(json_object(NAME, response))
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
         """Nothing to verify (MTN does not sign): report the claim, leave proof to fetch_status."""
@@ -181,15 +182,19 @@ class MtnMomoCollection:
                                    f"MTN refused our API credentials ({response.status_code}).",
                                    status=response.status_code)
             raise error
-        data = response.json()
+        data = json_object(NAME, response)
+        if not data.get("access_token"):
+            raise PaymentError(NAME, "unreadable_answer", "MTN's token answer holds no access_token.", retryable=True,
+                               status=response.status_code)
         self._token = str(data["access_token"])
-        self._token_expires = time.monotonic() + max(0, int(data.get("expires_in", 3600)) - TOKEN_MARGIN_SECONDS)
+        try:
+            lifetime = int(data.get("expires_in", 3600))  # type: ignore[call-overload]
+        except (TypeError, ValueError):
+            lifetime = 3600
+        self._token_expires = time.monotonic() + max(0, lifetime - TOKEN_MARGIN_SECONDS)
 
     def _error(self, response: httpx.Response) -> PaymentError:
-        try:
-            data = response.json()
-        except ValueError:
-            data = {}
+        data = json_object_or_empty(response)
         code = str(data.get("code") or data.get("error") or f"http_{response.status_code}")
         message = str(data.get("message") or response.reason_phrase or "MTN refused the request")
         return PaymentError(NAME, code, message,

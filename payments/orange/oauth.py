@@ -7,6 +7,7 @@ import time
 
 import httpx
 
+from payments.answers import json_object
 from payments.base import PaymentError
 
 MARGIN_SECONDS = 60
@@ -42,8 +43,14 @@ class ClientCredentialsToken:
             raise PaymentError(self._provider, "login_failed",
                                f"Orange refused our API credentials ({response.status_code}).",
                                status=response.status_code, retryable=response.status_code >= 500)
-        data = response.json()
+        data = json_object(self._provider, response)
+        if not data.get("access_token"):
+            raise PaymentError(self._provider, "unreadable_answer", "The token answer holds no access_token.",
+                               retryable=True, status=response.status_code)
         self._token = str(data["access_token"])
         # WebPay sends expires_in as a string ("7776000"), the Cameroon API as a number.
-        lifetime = int(float(data.get("expires_in", 3600)))
+        try:
+            lifetime = int(float(data.get("expires_in", 3600)))
+        except (TypeError, ValueError, OverflowError):
+            lifetime = 3600
         self._expires = time.monotonic() + max(0, lifetime - MARGIN_SECONDS)

@@ -13,6 +13,7 @@ from typing import Any
 
 import httpx
 
+from payments.answers import json_object, json_object_or_empty
 from payments.base import (
     CallbackVerdict,
     Collection,
@@ -129,7 +130,7 @@ class OrangePush:
         amount = data.get("amount")
         return StatusResult(
             state=STATES.get(raw, PaymentState.PENDING),
-            amount=from_major(amount, collection.currency) if amount is not None else None,
+            amount=readable_amount(amount, collection.currency),
             currency=collection.currency if amount is not None else None,
             provider_txn_id=data.get("txnid"),
             reason=data.get("confirmtxnmessage") if raw not in ("SUCCESSFULL", "PENDING") else None,
@@ -156,6 +157,9 @@ class OrangePush:
             raise
         if not data.get("data"):
             raise CollectionNotFound(NAME, "not_found", str(data.get("message") or "unknown payToken"))
+        if not isinstance(data["data"], dict):
+            raise PaymentError(NAME, "unreadable_answer", "Orange's payment status holds no transaction record.",
+                               retryable=True)
         return dict(data["data"])
 
     async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
@@ -172,18 +176,25 @@ class OrangePush:
                 break
             stale = token
         if response.status_code == 200:
-            return dict(response.json())
+            return json_object(NAME, response)
         return _raise(response)
 
 
 def _raise(response: httpx.Response) -> Any:
-    try:
-        message = str(response.json().get("message") or response.reason_phrase)
-    except ValueError:
-        message = response.reason_phrase
+    message = str(json_object_or_empty(response).get("message") or response.reason_phrase)
     # Business refusals come back as HTTP 417 with a French message: final, show it as it is.
     code = "refused" if response.status_code == 417 else f"http_{response.status_code}"
     raise PaymentError(NAME, code, message, retryable=response.status_code >= 500, status=response.status_code)
+
+
+def readable_amount(amount: object, currency: str) -> int | None:
+    """Orange's amount in minor units; one we cannot read never matches an order, so it gets flagged."""
+    if amount is None:
+        return None
+    try:
+        return from_major(str(amount), currency)
+    except ValueError:
+        return None
 
 
 def is_pushed(data: dict[str, Any]) -> bool:

@@ -11,6 +11,7 @@ from typing import Any
 
 import httpx
 
+from payments.answers import json_object, json_object_or_empty
 from payments.base import (
     CallbackRejected,
     CallbackVerdict,
@@ -121,15 +122,12 @@ class OrangeWebPay:
                 break
             stale = token
         if response.status_code in expected:
-            return dict(response.json())
+            return json_object(NAME, response)
         return _raise(response)
 
 
 def _raise(response: httpx.Response) -> Any:
-    try:
-        data = response.json()
-    except ValueError:
-        data = {}
+    data = json_object_or_empty(response)
     message = str(data.get("message") or data.get("description") or response.reason_phrase)
     code = str(data.get("code") or f"http_{response.status_code}")
     raise PaymentError(NAME, code, message, retryable=response.status_code >= 500, status=response.status_code)

@@ -27,10 +27,12 @@ class FakeMtn:
     status_calls: int = 0
     status_call_seconds: list[int] = field(default_factory=list)  # when each status call came (epoch second)
     pay_calls: int = 0
-    down: bool = False  # MTN answering 503 to everything, as it does for long stretches
+    down: bool = False  # MTN answering 503 to every status GET, as it does for long stretches
+    prompts_down: bool = False  # MTN answering 503 to every request-to-pay
     silent: bool = False  # MTN taking status GETs and never answering them (our client times out)
     prompts_held: asyncio.Event | None = None  # MTN slow to take a request-to-pay: answers once it is set
     statuses_held: asyncio.Event | None = None  # MTN slow to answer a status GET: answers once it is set
+    garbled: set[str] = field(default_factory=set)  # references whose status GET gets a proxy's HTML page, 200
 
     async def status_of(self, request: httpx.Request) -> httpx.Response:
         self.status_calls += 1
@@ -42,6 +44,8 @@ class FakeMtn:
         if self.down:
             return httpx.Response(503, json={"code": "SERVICE_UNAVAILABLE", "message": "try later"})
         reference = request.url.path.rsplit("/", 1)[-1]
+        if reference in self.garbled:
+            return httpx.Response(200, text="<html><body>Gateway welcome page</body></html>")
         if reference not in self.statuses:
             return httpx.Response(404, json={"code": "RESOURCE_NOT_FOUND", "message": "no such reference"})
         return httpx.Response(200, json=self.statuses[reference])
@@ -50,6 +54,8 @@ class FakeMtn:
         self.pay_calls += 1
         if self.prompts_held is not None:
             await self.prompts_held.wait()
+        if self.prompts_down:
+            return httpx.Response(503, json={"code": "SERVICE_UNAVAILABLE", "message": "try later"})
         reference = request.headers["X-Reference-Id"]
         if reference in self.statuses:
             return httpx.Response(409, json={"code": "RESOURCE_ALREADY_EXIST", "message": "dup"})

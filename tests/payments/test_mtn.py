@@ -180,3 +180,30 @@ async def test_a_callback_is_never_proof(mtn: MtnMomoCollection) -> None:
     assert verdict.status is None and verdict.order_id == c.order_id and verdict.kind == "callback.successful"
     garbage = await mtn.verify_callback(InboundCallback(c.order_id, {}, b"\xff{"), c)
     assert garbage.status is None and garbage.kind == "callback.unparseable"
+
+
+@pytest.mark.parametrize("answer", [
+    httpx.Response(200, text="<html><body>Gateway welcome page</body></html>"),
+    httpx.Response(200, json=["SUCCESSFUL"]),
+    httpx.Response(200, text="[" * 100_000),
+    httpx.Response(200, text='{"status": "SUCCESSFUL", "amount": "50'),
+])
+@respx.mock
+async def test_a_status_answer_nobody_can_read_is_an_outage_not_a_verdict(mtn: MtnMomoCollection,
+                                                                         answer: httpx.Response) -> None:
+    respx.post(f"{BASE}/collection/token/").respond(200, json=TOKEN)
+    c = collection()
+    respx.get(f"{BASE}/collection/v1_0/requesttopay/{c.reference}").mock(return_value=answer)
+    with pytest.raises(PaymentError) as raised:
+        await mtn.fetch_status(c)
+    assert raised.value.code == "unreadable_answer" and raised.value.retryable
+
+
+@pytest.mark.parametrize("token", [httpx.Response(200, text="<html>maintenance</html>"),
+                                   httpx.Response(200, json={"token_type": "access_token"})])
+@respx.mock
+async def test_a_token_answer_without_a_token_is_retried_later(mtn: MtnMomoCollection, token: httpx.Response) -> None:
+    respx.post(f"{BASE}/collection/token/").mock(return_value=token)
+    with pytest.raises(PaymentError) as raised:
+        await mtn.fetch_status(collection())
+    assert raised.value.code == "unreadable_answer" and raised.value.retryable
