@@ -158,6 +158,9 @@ class VoteOrder(Base):
     # Set while one start talks to the provider (see payment_flow.start_payment): the single-flight
     # guard that used to be a row lock held, with its connection, across the provider call.
     start_lease_until: Mapped[datetime | None]
+    # When a start first claimed the order. From then on the provider may have the prompt even if
+    # no start was recorded (a time-out after MTN took it), so nothing may cancel the order unasked.
+    start_attempted_at: Mapped[datetime | None]
     last_checked_at: Mapped[datetime | None]
     check_count: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -203,7 +203,8 @@ CLAIM_START = (update(VoteOrder)
                       VoteOrder.payment_started_at.is_(None),
                       or_(VoteOrder.start_lease_until.is_(None), VoteOrder.start_lease_until < func.now()),
                       Contest.id == VoteOrder.contest_id, Candidate.id == VoteOrder.candidate_id)
-               .values(start_lease_until=func.now() + START_LEASE)
+               .values(start_lease_until=func.now() + START_LEASE,
+                       start_attempted_at=func.coalesce(VoteOrder.start_attempted_at, func.now()))
                .returning(VoteOrder, Contest.name, Candidate.name, kept_during_start())
                .execution_options(synchronize_session=False))
 

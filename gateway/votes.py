@@ -359,12 +359,14 @@ async def fail_order(sessions: Sessions, order_id: uuid.UUID, reason: str) -> bo
 
 
 async def cancel_if_unstarted(sessions: Sessions, order_id: uuid.UUID, reason: str) -> bool:
-    """Fail a pending order whose payment was never started (the voter left before the push)."""
+    """Fail a pending order no start ever tried (the voter left before the push). Once one tried,
+    the prompt may be on the phone even if the start failed or is still under way: the order is
+    left to its provider's answer, or a payer who approves would be charged for a vote never counted."""
     async with sessions.begin() as session:
         result = await session.execute(
             update(VoteOrder)
             .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING,
-                   VoteOrder.payment_started_at.is_(None))
+                   VoteOrder.payment_started_at.is_(None), VoteOrder.start_attempted_at.is_(None))
             .values(status=OrderStatus.FAILED, status_reason=reason, decided_at=func.now())
             .returning(VoteOrder.contest_id)
         )

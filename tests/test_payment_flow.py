@@ -19,9 +19,10 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.errors import Conflict
 from gateway.keys import CHECKS, ENGINE, PROVIDERS, STARTS
-from gateway.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
+from gateway.models import AuditEntry, Channel, OrderStatus, ProviderEvent, VoteOrder
 from gateway.payment_starts import CONCURRENT_STARTS
 from gateway.reconciler import reconcile
+from payments.base import PaymentError
 from tests.factories import assert_fault_end, assert_tally_invariant, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.waiting import until
@@ -329,6 +330,27 @@ async def test_a_start_cut_short_by_a_crash_is_restarted_once_its_lease_runs_out
     assert report.outcomes[outcome] == 1 and fake_mtn.pay_calls == prompts
     # A start still held is looked at again on the next pass, not after a back-off past its lease.
     assert (await votes.get_order(sessions, order_id)).check_count == (0 if outcome == "start_in_progress" else 1)
+
+
+async def test_a_session_end_cannot_cancel_an_order_whose_prompt_may_be_on_the_phone(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """USSD: Africa's Talking reports the session Failed after our start gave up on a slow MTN, which
+    may have taken the prompt all the same. The payer approves: the vote counts, nobody is charged for nothing."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = (await place(sessions, contest, quantity=3, channel=Channel.USSD)).id
+    fake_mtn.prompts_held = asyncio.Event()  # MTN takes the prompt but does not answer before our deadline
+    monkeypatch.setattr(payment_flow, "START_DEADLINE_SECONDS", 0.2)
+    with pytest.raises(PaymentError):
+        await payment_flow.start_payment(sessions, client.app[PROVIDERS], order_id)
+    assert not await votes.cancel_if_unstarted(sessions, order_id, "USSD session ended Failed")
+    reference = str(await reference_of(sessions, order_id))
+    fake_mtn.statuses[reference] = {"status": "PENDING", "amount": "300", "currency": "XAF"}  # on the phone
+    fake_mtn.decide(uuid.UUID(reference), "SUCCESSFUL")
+    await callback(client, order_id, {"status": "SUCCESSFUL"})
+    await client.app[CHECKS].wait_idle()
+    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tallies(sessions, contest.id))["01"] == 3
 
 
 async def test_prompts_a_slow_provider_has_not_taken_yet_hold_no_connection_and_hold_up_nothing(
