@@ -13,7 +13,19 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import DateTime, ScalarSelect, Text, bindparam, func, insert, literal_column, or_, select, update
+from sqlalchemy import (
+    DateTime,
+    Interval,
+    ScalarSelect,
+    Text,
+    bindparam,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -157,9 +169,10 @@ async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     if claimed is None:
         return await unclaimed_outcome(sessions, order_id)
     lease, order, collection = claimed
+    provider = registry.for_order(order.provider, order.channel.value)
     try:
         collection = replace(collection, remember=partial(keep_start_data, sessions, order.id, order.provider))
-        result = await call_start(registry.for_order(order.provider, order.channel.value), collection, deadline)
+        result = await call_start(provider, collection, deadline)
     except PaymentError as exc:
         if exc.retryable:
             await release_start(sessions, order_id, lease)
@@ -171,7 +184,7 @@ async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     except Exception:
         await release_start(sessions, order_id, lease)
         raise
-    if not await record_start(sessions, order, result):  # only if this start outlived its lease
+    if not await record_start(sessions, order, result, provider.payment_window):  # only if it outlived its lease
         return await unclaimed_outcome(sessions, order_id)  # the start that was recorded stands
     return StartOutcome(order.id, order.status, result.redirect_url)
 
@@ -234,19 +247,24 @@ RELEASE_START = (update(ORDERS)
                  .where(ORDERS.c.id == bindparam("order_key"),
                         ORDERS.c.start_lease_until == bindparam("lease", type_=DateTime(timezone=True)))
                  .values(start_lease_until=None))
+# A late start (a lost prompt sent again by the reconciler) moves the order's expiry to the end of the
+# provider's window: expiring it while the payer may still approve would take money for a flagged vote.
 RECORD_START = (update(ORDERS)
                 .where(ORDERS.c.id == bindparam("order_key"), ORDERS.c.payment_started_at.is_(None))
                 .values(provider_data=ORDERS.c.provider_data.op("||")(bindparam("started_data", type_=JSONB)),
-                        payment_started_at=func.now(), start_lease_until=None))
+                        payment_started_at=func.now(), start_lease_until=None,
+                        expires_at=func.greatest(ORDERS.c.expires_at,
+                                                 func.now() + bindparam("window", type_=Interval))))
 
 
-async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult) -> bool:
+async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult, window: timedelta) -> bool:
     """Keep what the provider answered; False when another start was recorded first."""
     data = dict(result.provider_data)
     if result.redirect_url:
         data["redirect_url"] = result.redirect_url
     async with autocommit_connection(sessions) as connection:
-        recorded = (await connection.execute(RECORD_START, {"order_key": order.id, "started_data": data})).rowcount
+        recorded = (await connection.execute(RECORD_START, {"order_key": order.id, "started_data": data,
+                                                            "window": window})).rowcount
     if not recorded:
         log.warning("payment start for %s finished after another one had been recorded", order.id)
     return bool(recorded)

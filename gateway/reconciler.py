@@ -29,6 +29,9 @@ FIRST_CHECK_AFTER = timedelta(seconds=30)  # give the callback its chance first
 # an order still unknown to its provider after that lost its start (a killed process).
 NEVER_STARTED_GRACE = timedelta(seconds=75)
 MAX_BACKOFF_SECONDS = 120
+# A provider that cannot be asked (down, or answering nonsense) does not expire an order: the payer may
+# have approved in time, and only our question failed. Past this, a person looks at what is left.
+UNANSWERED_GRACE = timedelta(hours=6)
 
 
 def next_check_delay(check_count: int) -> timedelta:
@@ -40,11 +43,11 @@ def next_check_delay(check_count: int) -> timedelta:
 
 def is_due(created_at: datetime, last_checked_at: datetime | None, check_count: int, expires_at: datetime,
            now: datetime) -> bool:
-    if now >= expires_at:
-        return True
-    if now - created_at < FIRST_CHECK_AFTER:
+    if now < expires_at and now - created_at < FIRST_CHECK_AFTER:
         return False
-    return last_checked_at is None or now - last_checked_at >= next_check_delay(check_count)
+    if last_checked_at is None or (now >= expires_at > last_checked_at):  # first look, or its window closed since
+        return True
+    return now - last_checked_at >= next_check_delay(check_count)
 
 
 @dataclass
@@ -97,13 +100,14 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
         outcome = "not_found"
     except PaymentError as exc:
         log.warning("reconcile: %s could not be checked: %s", order_id, exc)
-        if now < order.expires_at:
+        await note_check(sessions, order_id)
+        if now < order.expires_at + UNANSWERED_GRACE:
             return "unreachable"
         outcome = "unreachable"
     if outcome in ("pending", "not_found", "unreachable") and now >= order.expires_at:
         reason = {"pending": "the payer did not approve in time",
                   "not_found": "the payment was never started with the provider",
-                  "unreachable": "the provider could not confirm the payment in time"}[outcome]
+                  "unreachable": "the provider could not be asked about the payment for hours"}[outcome]
         if await votes.expire_order(sessions, order_id, reason):
             return "expired"
     return outcome

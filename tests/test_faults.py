@@ -109,18 +109,36 @@ async def test_provider_out_for_a_minute_then_back_loses_nothing(
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 1})
 
 
-async def test_an_outage_longer_than_the_payment_window_expires_the_order_and_a_late_success_is_flagged(
+async def test_an_outage_past_the_payment_window_keeps_the_order_until_the_provider_answers(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    """The payer approved in time and only our question failed: the vote counts once MTN answers."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=2)
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    fake_mtn.silent = True
+    during = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
+    assert during.outcomes["unreachable"] == 1
+    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PENDING
+    fake_mtn.silent = False
+    after = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=40))
+    assert after.changed == [(order_id, "counted")]
+    assert (await tallies(sessions, contest.id))["01"] == 2
+    await assert_fault_end(sessions, contest.id, {})
+
+
+async def test_a_provider_silent_for_hours_expires_the_order_and_a_late_success_is_flagged(
     client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
 ) -> None:
     """Money taken after we gave up is never counted silently, nor lost: a person is asked to look."""
     contest = await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala", quantity=2)
     fake_mtn.silent = True
-    report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
+    report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=7))
     assert report.changed == [(order_id, "expired")]
     order = await votes.get_order(sessions, order_id)
     assert order.status is OrderStatus.EXPIRED
-    assert order.status_reason == "the provider could not confirm the payment in time"
+    assert order.status_reason == "the provider could not be asked about the payment for hours"
     fake_mtn.silent = False
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")  # the payer approved meanwhile
     await callback(client, order_id, {"status": "SUCCESSFUL"})

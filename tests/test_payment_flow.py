@@ -170,7 +170,9 @@ async def test_an_answer_nobody_can_read_holds_up_no_other_order(client: TestCli
     assert report.changed == [] and (await tallies(sessions, contest.id))["01"] == 2
     assert (await votes.get_order(sessions, fine)).status is OrderStatus.PAID
     assert (await votes.get_order(sessions, garbled)).status is OrderStatus.PENDING
-    expired = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
+    still = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
+    assert still.outcomes["unreachable"] == 1  # MTN may have it approved: not expired for our failed question
+    expired = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=7))
     assert expired.changed == [(garbled, "expired")]
 
 
@@ -298,6 +300,26 @@ async def test_a_push_lost_with_its_web_process_is_started_by_the_reconciler(
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
     assert (await tallies(sessions, contest.id))["01"] == 2
+
+
+async def test_a_prompt_sent_again_late_gets_the_providers_whole_window_to_be_approved(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = (await place(sessions, contest, quantity=2)).id  # the process died before the push
+    async with sessions.begin() as session:  # … seven minutes ago: three are left of its ten
+        await session.execute(update(VoteOrder).where(VoteOrder.id == order_id).values(
+            created_at=func.now() - timedelta(minutes=7), expires_at=func.now() + timedelta(minutes=3)))
+    report = await reconcile(sessions, client.app[PROVIDERS])
+    assert report.outcomes["restarted"] == 1
+    approving = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=5))
+    assert approving.outcomes["pending"] == 1  # past the order's first deadline, within MTN's window
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    await callback(client, order_id, {"status": "SUCCESSFUL"})
+    await client.app[CHECKS].wait_idle()
+    assert (await tallies(sessions, contest.id))["01"] == 2
+    expired = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
+    assert expired.checked == 0
 
 
 async def test_the_reconciler_does_not_wait_out_a_start_already_under_way(
