@@ -419,10 +419,13 @@ async def order_by_txn(session: AsyncSession, provider: str, provider_txn_id: st
 
 async def store_event(session: AsyncSession, provider: str, event_id: str | None, order_id: uuid.UUID | None,
                       kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
-    """Insert the raw event; None when the provider's event id was seen before (a replay)."""
+    """Insert the raw event; None when the provider's event id was seen before (a replay) and settled."""
     return await session.scalar(STORE_EVENT, {
         "ev_provider": provider, "ev_id": event_id, "ev_order": order_id, "ev_kind": kind[:100],
         "ev_headers": dict(headers), "ev_body": body.decode("utf-8", errors="replace"), "ev_outcome": outcome})
+
+
+UNSETTLED_AFTER = timedelta(seconds=60)  # an event kept this long without an outcome was cut short
 
 
 def store_event_statement() -> PgInsert:
@@ -436,8 +439,12 @@ def store_event_statement() -> PgInsert:
                     headers=bindparam("ev_headers", type_=events.headers.type),
                     body=bindparam("ev_body", type_=events.body.type),
                     outcome=bindparam("ev_outcome", type_=events.outcome.type))
-            .on_conflict_do_nothing(index_elements=[events.provider, events.event_id],
-                                    index_where=events.event_id.is_not(None))  # events without an id never meet
+            # Events without an id never meet. A replay of one kept but never settled (the process died
+            # in between) is taken as new: Stripe's retry is the only delivery a refund will get.
+            .on_conflict_do_update(index_elements=[events.provider, events.event_id],
+                                   index_where=events.event_id.is_not(None),
+                                   set_={"outcome": events.outcome},
+                                   where=events.outcome.is_(None) & (events.received_at < func.now() - UNSETTLED_AFTER))
             .returning(events.id))
 
 

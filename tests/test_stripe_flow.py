@@ -19,6 +19,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway import payment_flow
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.keys import PROVIDERS
@@ -179,6 +180,34 @@ async def test_refund_takes_the_votes_off_the_tally(card_client: TestClient, ses
     assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.REFUNDED
     assert (await tallies(sessions, contest.id))["03"] == 0
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_refund_event_cut_short_before_it_was_settled_is_settled_by_stripes_retry(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies after keeping the event and before settling it: paid orders are never polled,
+    so Stripe's retry is the refund's only other chance."""
+    contest, order_id = await paid_by_card(card_client, sessions, stripe_wire)
+    settle = payment_flow.settle
+
+    async def dies(*args: object) -> str:
+        raise ConnectionResetError("the process died here")
+
+    monkeypatch.setattr(payment_flow, "settle", dies)
+    delivery = webhook("charge.refunded", refunded_charge(500), "evt_r")
+    assert (await card_client.post("/payments/stripe/webhook", data=delivery[0], headers=delivery[1])).status == 500
+    monkeypatch.setattr(payment_flow, "settle", settle)
+    early = await post_webhook(card_client, *webhook("charge.refunded", refunded_charge(500), "evt_r"))
+    assert early == (200, {"received": True, "outcome": "duplicate"})  # maybe still settling elsewhere
+    async with sessions.begin() as session:  # Stripe retries minutes later
+        await session.execute(text("UPDATE provider_events SET received_at = received_at - interval '5 minutes'"))
+    retried = await post_webhook(card_client, *webhook("charge.refunded", refunded_charge(500), "evt_r"))
+    assert retried == (200, {"received": True, "outcome": "refunded"})
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    again = await post_webhook(card_client, *webhook("charge.refunded", refunded_charge(500), "evt_r"))
+    assert again == (200, {"received": True, "outcome": "duplicate"})
+    await assert_fault_end(sessions, contest.id, {("checkout.session.completed", "counted"): 1,
+                                                  ("charge.refunded", "refunded"): 1})
 
 
 async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_full_one_takes_them_off(
