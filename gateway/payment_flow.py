@@ -36,6 +36,7 @@ from gateway.database import autocommit, autocommit_connection
 from gateway.errors import Conflict, DomainError, VoteRejected
 from gateway.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.reasons import readable_reason
+from gateway.storable import storable, storable_strings
 from payments.base import (
     CallbackRejected,
     CallbackVerdict,
@@ -421,8 +422,9 @@ async def store_event(session: AsyncSession, provider: str, event_id: str | None
                       kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
     """Insert the raw event; None when the provider's event id was seen before (a replay) and settled."""
     return await session.scalar(STORE_EVENT, {
-        "ev_provider": provider, "ev_id": event_id, "ev_order": order_id, "ev_kind": kind[:100],
-        "ev_headers": dict(headers), "ev_body": body.decode("utf-8", errors="replace"), "ev_outcome": outcome})
+        "ev_provider": provider, "ev_id": event_id and storable(event_id), "ev_order": order_id,
+        "ev_kind": storable(kind[:100]), "ev_headers": storable_strings(headers),
+        "ev_body": storable(body.decode("utf-8", errors="replace")), "ev_outcome": outcome})
 
 
 UNSETTLED_AFTER = timedelta(seconds=60)  # an event kept this long without an outcome was cut short

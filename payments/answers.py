@@ -1,8 +1,10 @@
-"""A provider's HTTP answer, read defensively: a proxy's HTML page, a cut-off body or JSON that is
-not an object is an outage to retry later, never a verdict and never a crash."""
+"""A provider's HTTP answer or callback, read defensively: a proxy's HTML page, a cut-off body or
+JSON that is not an object is an outage to retry later (or a callback that proves nothing), never a
+verdict and never a crash."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import httpx
@@ -10,13 +12,19 @@ import httpx
 from payments.base import PaymentError
 
 
+def parsed_object(body: bytes) -> dict[str, Any] | None:
+    """A callback's or an answer's JSON object; None for anything else (not JSON, not UTF-8, too deep)."""
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
 def json_object(provider: str, response: httpx.Response) -> dict[str, Any]:
     """The answer's JSON object, or a retryable PaymentError."""
-    try:
-        data = response.json()
-    except (ValueError, RecursionError):
-        data = None
-    if not isinstance(data, dict):
+    data = parsed_object(response.content)
+    if data is None:
         raise PaymentError(provider, "unreadable_answer", f"{provider} answered {response.status_code} with no JSON "
                            "object.", retryable=True, status=response.status_code)
     return data

@@ -1,7 +1,10 @@
-"""SQL-like and oversized input on every public route: a clear 4xx (or a polite USSD END), no 500,
+"""SQL-like, oversized, NUL-laden, badly encoded and deeply nested input on every public route: a clear
+4xx (or a polite USSD END), no 500,
 and nothing written."""
 
 from __future__ import annotations
+
+import asyncio
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -111,3 +114,43 @@ async def test_sql_like_callbacks_and_session_events_change_nothing(
     assert len(bodies) == 3 and all(SQLISH in body for body in bodies)  # kept, verbatim, as data
     async with sessions() as session:
         assert await session.scalar(text("SELECT count(*) FROM ussd_session_events")) == 0
+
+
+NASTY_BODIES = {
+    "nul in json": b'{"status": "SUCCESSFUL\\u0000", "candidate": "0\\u00001", "notif_token": "\\u0000",'
+                   b' "x": "\\ud800"}',
+    "nul bytes": b"sessionId=s-1&serviceCode=*384*999%23&phoneNumber=%2B237670000001&status=Failed&text=1%00"
+                 b"&errorMessage=%00\x00&notif_token=%00",
+    "not utf-8": b'{"status": "\xff\xfe", "sessionId": "\xc3\x28"}',
+    "deep json": b"[" * 20_000 + b"]" * 20_000,  # under the body limit (413 above it)
+    "deep object": b'{"a":' * 5_000 + b"1" + b"}" * 5_000,
+}
+
+
+@pytest.mark.parametrize("path", POSTS)
+@pytest.mark.parametrize("kind", NASTY_BODIES)
+async def test_control_characters_broken_encodings_and_deep_nesting_are_a_clean_answer(
+        client: TestClient, sessions: Sessions, path: str, kind: str) -> None:
+    await make_contest(sessions, slug="gala", ussd_service_codes=["*384*999#"])
+    content_type = "application/x-www-form-urlencoded" if kind == "nul bytes" else "application/json"
+    response = await client.post(path, data=NASTY_BODIES[kind], headers={"Content-Type": content_type})
+    assert response.status not in (413,) and response.status < 500, await response.text()
+    await client.app[CHECKS].wait_idle()
+    assert await counts(sessions) == (0, 1)
+
+
+@pytest.mark.parametrize("path", POSTS)
+async def test_header_bytes_that_are_not_utf8_are_a_clean_answer(client: TestClient, sessions: Sessions,
+                                                                 path: str) -> None:
+    await make_contest(sessions, slug="gala")
+    body = b'{"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000001"}'
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n".encode()
+                 + b"Idempotency-Key: k\xff\xfe\xc3\x28\r\nX-Stuff: \xff\r\n"
+                 + f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n".encode() + body)
+    status_line = await reader.readline()
+    writer.close()
+    status = int(status_line.split()[1])
+    assert status < 500, status_line + await reader.read()
+    await client.app[CHECKS].wait_idle()
+    assert await counts(sessions) == (0, 1)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from gateway.errors import DomainError
 from gateway.phone import InvalidMsisdn, normalise_msisdn
+from gateway.storable import storable_strings
 
 PRINTABLE = re.compile(r"[\x21-\x7e]+")  # ids and service codes: visible ASCII, no spaces
 MAX_SESSION_ID = 100  # ussd_session_events.session_id
@@ -85,5 +86,5 @@ def parse_session_end(form: Mapping[str, object]) -> SessionEnd:
         msisdn: str | None = normalise_msisdn(fields.get("phoneNumber", ""))
     except InvalidMsisdn:
         msisdn = None  # a notification is kept even when its number is odd
-    payload = {key: value[:MAX_VALUE] for key, value in fields.items()}
+    payload = storable_strings({key: value[:MAX_VALUE] for key, value in fields.items()})
     return SessionEnd(session_id, status, msisdn, payload)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from datetime import timedelta
 
@@ -26,6 +27,8 @@ from gateway.models import Channel, OrderStatus, VoteOrder
 from gateway.payment_flow import StartOutcome
 from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 
+IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,128}")  # a UUID or the like; also what PostgreSQL can keep
+
 routes = web.RouteTableDef()
 
 
@@ -42,7 +45,7 @@ async def parse_vote_request(request: web.Request) -> VoteRequest:
     """Parse and validate the body; the first problem is named with its field."""
     try:
         data = json.loads(await request.read())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+    except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested past the parser's depth
         raise DomainError("The body must be a JSON object.", code="invalid_json") from exc
     if not isinstance(data, dict):
         raise DomainError("The body must be a JSON object.", code="invalid_json")
@@ -84,8 +87,8 @@ async def place_vote(request: web.Request) -> web.Response:
     await throttle.enforce(request.app[REDIS], vote_limit_key(request), VOTE_LIMIT, VOTE_WINDOW,
                            "Too many votes from this address; please try again in a minute.")
     key = request.headers.get("Idempotency-Key")
-    if key is not None and not 1 <= len(key) <= 128:
-        raise InvalidRequest("Idempotency-Key must be 1 to 128 characters.", field="Idempotency-Key")
+    if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
+        raise InvalidRequest("Idempotency-Key must be 1 to 128 printable ASCII characters.", field="Idempotency-Key")
     sessions = request.app[SESSIONS]
     await request.app[STARTS].wait_for_room()
     order, started = await payment_flow.begin_vote(

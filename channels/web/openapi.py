@@ -71,7 +71,8 @@ def build() -> dict[str, Any]:
     vote = {
         "summary": "Start a paid vote",
         "parameters": [SLUG, {"name": "Idempotency-Key", "in": "header", "required": False,
-                              "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+                              "schema": {"type": "string", "minLength": 1, "maxLength": 128,
+                                         "pattern": "^[\\x20-\\x7e]+$"}}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": ref(VoteRequest)}}},
         "responses": {"201": answer(VoteCreatedOut, "the order, pending, and what the voter must do next"),
                       "400": answer(ErrorOut, "the body is not a JSON object"),

@@ -7,7 +7,6 @@ only that GET's answer can count a vote.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,7 +14,7 @@ from datetime import timedelta
 import httpx
 
 from gateway.phone import msisdn_digits
-from payments.answers import json_object, json_object_or_empty
+from payments.answers import json_object, json_object_or_empty, parsed_object
 from payments.base import (
     CallbackVerdict,
     Collection,
@@ -105,10 +104,8 @@ class MtnMomoCollection:
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
         """Nothing to verify (MTN does not sign): report the claim, leave proof to fetch_status."""
-        try:
-            claimed = str(json.loads(callback.body).get("status", "unknown")).lower()
-        except (ValueError, AttributeError):
-            claimed = "unparseable"
+        data = parsed_object(callback.body)
+        claimed = "unparseable" if data is None else str(data.get("status", "unknown")).lower()
         return CallbackVerdict(order_id=callback.order_id, kind=f"callback.{claimed}")
 
     async def refund(self, collection: Collection) -> StatusResult:

@@ -6,14 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from payments.answers import json_object, json_object_or_empty
+from payments.answers import json_object, json_object_or_empty, parsed_object
 from payments.base import (
     CallbackVerdict,
     Collection,
@@ -139,10 +138,8 @@ class OrangePush:
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
         """Not signed: report the claim; only `mp/paymentstatus` can count the vote."""
-        try:
-            claimed = str(json.loads(callback.body).get("status", "unknown")).lower()
-        except (ValueError, AttributeError):
-            claimed = "unparseable"
+        data = parsed_object(callback.body)
+        claimed = "unparseable" if data is None else str(data.get("status", "unknown")).lower()
         return CallbackVerdict(order_id=callback.order_id, kind=f"push.{claimed}")
 
     async def refund(self, collection: Collection) -> StatusResult:

@@ -4,14 +4,13 @@ compare with the one Orange gave us, and the payment is then confirmed with `tra
 from __future__ import annotations
 
 import hmac
-import json
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import httpx
 
-from payments.answers import json_object, json_object_or_empty
+from payments.answers import json_object, json_object_or_empty, parsed_object
 from payments.base import (
     CallbackRejected,
     CallbackVerdict,
@@ -95,11 +94,10 @@ class OrangeWebPay:
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
         """The notification is genuine only if it carries the notif_token Orange gave us for this order."""
-        try:
-            data = json.loads(callback.body)
-            token = str(data["notif_token"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise CallbackRejected(NAME, "bad_notification", "Not an Orange WebPay notification.") from exc
+        data = parsed_object(callback.body)
+        if data is None or "notif_token" not in data:
+            raise CallbackRejected(NAME, "bad_notification", "Not an Orange WebPay notification.")
+        token = str(data["notif_token"])
         expected = str((collection.provider_data if collection else {}).get("notif_token", ""))
         if not expected or not hmac.compare_digest(token, expected):
             raise CallbackRejected(NAME, "bad_notif_token", "The notification token does not match this order.")

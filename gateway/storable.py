@@ -1,0 +1,20 @@
+"""Text as PostgreSQL can keep it. Inbound callbacks and forms are kept raw, but `text` and `jsonb`
+refuse the NUL character, and asyncpg cannot encode the lone surrogates Python makes of header
+bytes that are not UTF-8: either would turn a hostile request into a 500 instead of a kept event."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+REPLACEMENT = "\ufffd"
+
+
+def storable(text: str) -> str:
+    """`text` with NUL and anything not encodable as UTF-8 replaced by U+FFFD."""
+    if text.isascii() and "\x00" not in text:
+        return text  # the usual case, at no cost
+    return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\x00", REPLACEMENT)
+
+
+def storable_strings(values: Mapping[str, str]) -> dict[str, str]:
+    return {storable(key): storable(value) for key, value in values.items()}
