@@ -1,6 +1,5 @@
 """SQL-like, oversized, NUL-laden, badly encoded and deeply nested input on every public route: a clear
-4xx (or a polite USSD END), no 500,
-and nothing written."""
+4xx (or a polite USSD END), no 500, and nothing written."""
 
 from __future__ import annotations
 
