@@ -64,6 +64,13 @@ class PaymentUnavailable(DomainError):
     code = "payment_unavailable"
 
 
+class EventUnsettled(DomainError):
+    """A provider's event seen before but not settled yet: a 503 makes the provider send it again."""
+
+    status = 503
+    code = "event_unsettled"
+
+
 @dataclass(frozen=True)
 class StartOutcome:
     order_id: uuid.UUID
@@ -356,6 +363,8 @@ async def receive_callback(
     if isinstance(intake.verdict, CallbackRejected):
         raise intake.verdict
     if intake.event_id is None:
+        if intake.unsettled:  # kept, not settled yet (or cut short): the provider must send it again
+            raise EventUnsettled("This event is being settled; send it again later.")
         return CallbackOutcome(intake.target, "duplicate")
     if intake.known is not None:
         return CallbackOutcome(intake.target, intake.known)
@@ -371,6 +380,7 @@ class Intake:
     target: uuid.UUID | None = None
     known: str | None = None  # the outcome when it is clear without settling
     event_id: int | None = None  # None: a replay of an event already kept
+    unsettled: bool = False  # that replay's event has no outcome yet
 
 
 async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: str, order_id: uuid.UUID | None,
@@ -393,7 +403,13 @@ async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: s
     known = callback_outcome(target, order is not None, verdict.status is not None, order_id is not None)
     event_id = await store_event(session, provider, verdict.event_id, target, verdict.kind, kept_headers, body,
                                  known)
-    return Intake(verdict, target, known, event_id)
+    unsettled = event_id is None and await event_outcome(session, provider, verdict.event_id) is None
+    return Intake(verdict, target, known, event_id, unsettled)
+
+
+async def event_outcome(session: AsyncSession, provider: str, event_id: str | None) -> str | None:
+    return await session.scalar(select(ProviderEvent.outcome).where(
+        ProviderEvent.provider == provider, ProviderEvent.event_id == event_id))
 
 
 def judge_of(registry: ProviderRegistry, provider: str, order: VoteOrder | None) -> PaymentProvider:
@@ -442,10 +458,11 @@ def store_event_statement() -> PgInsert:
                     body=bindparam("ev_body", type_=events.body.type),
                     outcome=bindparam("ev_outcome", type_=events.outcome.type))
             # Events without an id never meet. A replay of one kept but never settled (the process died
-            # in between) is taken as new: Stripe's retry is the only delivery a refund will get.
+            # in between) claims it, by moving received_at to now, and settles it: Stripe's retry is the
+            # only other delivery a refund will get. A second replay meanwhile finds the claim fresh.
             .on_conflict_do_update(index_elements=[events.provider, events.event_id],
                                    index_where=events.event_id.is_not(None),
-                                   set_={"outcome": events.outcome},
+                                   set_={"received_at": func.now()},
                                    where=events.outcome.is_(None) & (events.received_at < func.now() - UNSETTLED_AFTER))
             .returning(events.id))
 

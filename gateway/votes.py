@@ -407,6 +407,8 @@ async def record_partial_refund(sessions: Sessions, order_id: uuid.UUID, refunde
         comparable = refund_currency in ("", order.currency)
         if comparable and refunded >= order.amount:
             return False
+        if await _partial_refund_recorded(session, order_id, refunded):  # the same event settled again
+            return True
         details = {"provider": order.provider, "refunded": refunded, "amount": order.amount,
                    "currency": refund_currency or order.currency, "order_currency": order.currency}
         session.add(AuditEntry(actor="system", action="payment.partial_refund", target=str(order_id),
@@ -414,6 +416,13 @@ async def record_partial_refund(sessions: Sessions, order_id: uuid.UUID, refunde
         await _emit(session, "payment.partial_refund", order_id=str(order_id), contest_id=order.contest_id,
                     **details)
         return True
+
+
+async def _partial_refund_recorded(session: AsyncSession, order_id: uuid.UUID, refunded: int) -> bool:
+    """Stripe reports the refunded total, so one total recorded before is the same refund seen again."""
+    return bool(await session.scalar(select(AuditEntry.id).where(
+        AuditEntry.action == "payment.partial_refund", AuditEntry.target == str(order_id),
+        AuditEntry.details["refunded"].as_integer() == refunded).limit(1)))
 
 
 async def uncount(sessions: Sessions, order_id: uuid.UUID, to: OrderStatus, reason: str) -> bool:
