@@ -136,11 +136,15 @@ async def reconcile_one(sessions: Sessions, registry: ProviderRegistry, order_id
         return await reconcile_order(sessions, registry, order_id, now, pace)
     except Exception:
         log.exception("reconcile: checking %s failed; it is looked at again after its back-off", order_id)
-        try:
-            await note_check(sessions, order_id)
-        except Exception:
-            log.exception("reconcile: could not note the check of %s", order_id)
-        return "error"
+    try:
+        await note_check(sessions, order_id)
+        order = await votes.get_order(sessions, order_id)
+        if now >= order.expires_at + UNANSWERED_GRACE and await votes.flag_order(
+                sessions, order_id, "the provider's answer could not be read for hours"):
+            return "flagged"  # a person decides; pending forever would tell nobody
+    except Exception:
+        log.exception("reconcile: could not note the check of %s", order_id)
+    return "error"
 
 
 async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: datetime | None = None,

@@ -21,6 +21,11 @@ def parsed_object(body: bytes) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
+def text_of(value: object) -> str | None:
+    """A field we keep as text (a transaction id, a reason), whatever JSON type the provider sent it as."""
+    return None if value is None or value == "" else str(value)
+
+
 def json_object(provider: str, response: httpx.Response) -> dict[str, Any]:
     """The answer's JSON object, or a retryable PaymentError."""
     data = parsed_object(response.content)

@@ -195,6 +195,8 @@ async def test_a_pass_goes_on_past_an_order_whose_check_breaks(client: TestClien
     report = await reconcile(sessions, client.app[PROVIDERS], now=later)
     assert report.outcomes["error"] == 1 and report.changed == [(fine, "counted")]
     assert (await votes.get_order(sessions, broken)).check_count == 1  # backed off, not first again at once
+    hours_later = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=7))
+    assert hours_later.changed == [(broken, "flagged")]  # a person looks; pending forever would tell nobody
     await assert_tally_invariant(sessions, contest.id)
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from payments.answers import json_object, json_object_or_empty, parsed_object
+from payments.answers import json_object, json_object_or_empty, parsed_object, text_of
 from payments.base import (
     CallbackVerdict,
     Collection,
@@ -131,8 +131,8 @@ class OrangePush:
             state=STATES.get(raw, PaymentState.PENDING),
             amount=readable_amount(amount, collection.currency),
             currency=collection.currency if amount is not None else None,
-            provider_txn_id=data.get("txnid"),
-            reason=data.get("confirmtxnmessage") if raw not in ("SUCCESSFULL", "PENDING") else None,
+            provider_txn_id=text_of(data.get("txnid")),
+            reason=text_of(data.get("confirmtxnmessage")) if raw not in ("SUCCESSFULL", "PENDING") else None,
             raw_status=raw,
         )
 

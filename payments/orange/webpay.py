@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from payments.answers import json_object, json_object_or_empty, parsed_object
+from payments.answers import json_object, json_object_or_empty, parsed_object, text_of
 from payments.base import (
     CallbackRejected,
     CallbackVerdict,
@@ -89,7 +89,7 @@ class OrangeWebPay:
         # transactionstatus answers for the order_id, amount and pay_token we asked about; it does not echo
         # them, so a SUCCESS is a success for this order's own amount.
         return StatusResult(state=STATES.get(raw, PaymentState.PENDING), amount=collection.amount,
-                            currency=collection.currency, provider_txn_id=data.get("txnid"),
+                            currency=collection.currency, provider_txn_id=text_of(data.get("txnid")),
                             reason=None if raw in ("SUCCESS", "PENDING", "INITIATED") else raw, raw_status=raw)
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:

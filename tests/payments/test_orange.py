@@ -9,6 +9,7 @@ from dataclasses import dataclass, replace
 
 import httpx
 import pytest
+import respx
 from aiohttp.test_utils import TestServer
 
 from payments.base import (
@@ -179,3 +180,22 @@ async def test_webpay_auto_success_is_reported_with_the_order_amount(orange: Ora
     assert await final_state(orange.webpay, c) is PaymentState.SUCCESSFUL
     result = await orange.webpay.fetch_status(c)
     assert (result.amount, result.currency, result.provider_txn_id is not None) == (500, "XAF", True)
+
+
+@respx.mock
+async def test_push_status_fields_sent_as_numbers_are_read_as_text() -> None:
+    """Orange's txnid is a string in its documentation and sometimes a number on the wire."""
+    base = "https://orange.test"
+    respx.post(f"{base}/token").respond(200, json={"access_token": "t", "expires_in": 3600})
+    record = {"status": "SUCCESSFULL", "amount": 500, "txnid": 1234567, "inittxnstatus": "200",
+              "confirmtxnmessage": 0}
+    status_route = respx.get(url__regex=rf"{base}/omcoreapis/1.0.2/mp/paymentstatus/.+")
+    status_route.respond(200, json={"data": record})
+    async with httpx.AsyncClient() as http:
+        push = OrangePush(http, PushCredentials(base, "key", "secret", "user", "pass", "699000000", "1234"),
+                          "https://vote.example")
+        paid = await push.fetch_status(collection(pay_token="MP-1"))
+        status_route.respond(200, json={"data": {**record, "status": "FAILED"}})
+        failed = await push.fetch_status(collection(pay_token="MP-1"))
+    assert (paid.state, paid.amount, paid.provider_txn_id) == (PaymentState.SUCCESSFUL, 500, "1234567")
+    assert failed.state is PaymentState.FAILED and failed.reason == "0"
