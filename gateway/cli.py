@@ -13,7 +13,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
-from gateway.config import ConfigError, Settings
+from gateway.config import ConfigError, Settings, check_servers
 from gateway.embedded import export_urls, service_urls
 from gateway.errors import DomainError
 from gateway.logs import setup_logging
@@ -23,10 +23,9 @@ T = TypeVar("T")
 
 def with_services(settings: Settings, stack: ExitStack) -> Settings:
     """Settings whose URLs point at real servers, starting embedded ones where none is configured."""
+    check_servers(settings)
     if settings.database_url and settings.redis_url:
         return settings
-    if settings.is_production:
-        raise ConfigError("DATABASE_URL and REDIS_URL must be set in production")
     settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
     urls = stack.enter_context(service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir))
     export_urls(urls)

@@ -111,6 +111,12 @@ class Settings(BaseSettings):
         return [name for name in names if not getattr(self, name.lower())]
 
 
+def check_servers(settings: Settings) -> None:
+    """Production keeps its data on servers of its own: embedded ones live in a local folder."""
+    if settings.is_production and not (settings.database_url and settings.redis_url):
+        raise ConfigError("DATABASE_URL and REDIS_URL must be set in production")
+
+
 def check_production(settings: Settings, providers_in_use: set[str]) -> None:
     """Refuse to run production with a default secret or a used provider lacking credentials."""
     if not settings.is_production:

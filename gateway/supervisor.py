@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from gateway import migrate
-from gateway.config import Settings
+from gateway.config import Settings, check_servers
 from gateway.database import create_engine, session_factory
 from gateway.embedded import export_urls, service_urls
 from gateway.seed import seed_demo
@@ -39,8 +39,10 @@ def spawn(name: str, *args: str, module: str = "gateway.cli") -> Child:
     return Child(name, process, args, module)
 
 
-async def prepare_database(database_url: str) -> None:
+async def prepare_database(database_url: str, *, seed: bool) -> None:
     await migrate.upgrade_async(database_url)
+    if not seed:
+        return
     engine = create_engine(database_url, pool_size=1)
     try:
         await seed_demo(session_factory(engine))
@@ -107,12 +109,14 @@ def run_everything(settings: Settings) -> int:
         nonlocal stop_requested
         stop_requested = True
 
+    check_servers(settings)
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
     with service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir) as urls:
         export_urls(urls)
-        asyncio.run(prepare_database(urls.database_url))
+        # The demo contest takes real money where providers are real: never seeded in production.
+        asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production))
         children = []
         if sandbox_needed(settings):
             host, port = sandbox_address(settings.sandbox_url)

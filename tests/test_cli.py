@@ -114,6 +114,17 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
         assert processes_using(data) == [], f"left behind after run {attempt + 1}"
 
 
+@pytest.mark.parametrize("command", ["run", "web", "worker"])
+def test_production_will_not_start_embedded_servers(tmp_path: Path, command: str) -> None:
+    """Embedded servers keep the night's money in a local folder, and `run` would seed an open demo contest."""
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    env.update(GATEWAY_ENV="production", SECRET_KEY="s" * 40, GATEWAY_DATA_DIR=str(tmp_path / "var"),
+               LOG_JSON="false")
+    result = gateway(command, env=env, timeout=60)
+    assert result.returncode == 2 and "DATABASE_URL and REDIS_URL must be set in production" in result.stderr
+    assert not (tmp_path / "var").exists()
+
+
 async def test_reconcile_by_hand_prints_what_it_did(sessions: Sessions, env: dict[str, str]) -> None:
     result = gateway("reconcile", "--since", "2h", env=env)
     assert result.returncode == 0, result.stderr
