@@ -17,8 +17,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.add_column('vote_orders', sa.Column('start_attempted_at', sa.DateTime(timezone=True), nullable=True))
-    # Orders already started were attempted; the rest cannot be told apart and keep NULL.
-    op.execute("UPDATE vote_orders SET start_attempted_at = payment_started_at WHERE payment_started_at IS NOT NULL")
+    # Pending orders a start has claimed (one may be under way as this runs) or recorded were attempted.
+    # Only pending rows: the rest are decided, and rewriting them would hold up votes behind this lock.
+    op.execute("UPDATE vote_orders SET start_attempted_at = coalesce(payment_started_at, now()) "
+               "WHERE status = 'pending' AND (payment_started_at IS NOT NULL OR start_lease_until IS NOT NULL)")
 
 
 def downgrade() -> None:
