@@ -48,6 +48,8 @@ async def request_context(request: web.Request, handler: Handler) -> web.StreamR
 @web.middleware
 async def json_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Domain errors and HTTP errors as `{"error": {"code", "message"}}`; never a bare 500 page."""
+    if "\x00" in request.path or "\x00" in request.query_string:  # names nothing here; PostgreSQL refuses it
+        return error_body(400, "invalid_request", "The address holds a NUL character.")
     try:
         return await handler(request)
     except DomainError as exc:

@@ -5,6 +5,7 @@ verdict and never a crash."""
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -24,6 +25,16 @@ def parsed_object(body: bytes) -> dict[str, Any] | None:
 def text_of(value: object) -> str | None:
     """A field we keep as text (a transaction id, a reason), whatever JSON type the provider sent it as."""
     return None if value is None or value == "" else str(value)
+
+
+def required_text(provider: str, data: Mapping[str, Any], *names: str) -> tuple[str, ...]:
+    """The named fields of an answer as text; an answer without one of them is an outage to retry."""
+    values = tuple(text_of(data.get(name)) for name in names)
+    missing = [name for name, value in zip(names, values, strict=True) if value is None]
+    if missing:
+        raise PaymentError(provider, "unreadable_answer", f"{provider}'s answer lacks {', '.join(missing)}.",
+                           retryable=True)
+    return values  # type: ignore[return-value]
 
 
 def json_object(provider: str, response: httpx.Response) -> dict[str, Any]:

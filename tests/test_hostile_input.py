@@ -23,6 +23,8 @@ HUGE = b"x" * 200_000
 GETS = [
     f"/c/{SQLISH}", f"/api/v1/contests/{SQLISH}", f"/api/v1/contests/{SQLISH}/leaderboard",
     f"/api/v1/orders/{SQLISH}", f"/orders/{SQLISH}", f"/api/v1/contests/gala/leaderboard/stream?last_event_id={SQLISH}",
+    "/c/%00", "/api/v1/contests/%00", "/api/v1/contests/g%00/leaderboard", "/api/v1/orders/%00", "/orders/%C0%80",
+    "/api/v1/contests/%ED%A0%80", "/api/v1/contests/gala/leaderboard/stream?last_event_id=%00",
 ]
 POSTS = ["/api/v1/contests/gala/votes", "/c/gala/vote", "/ussd/africastalking", "/ussd/africastalking/events",
          "/payments/mtn/callback/00000000-0000-0000-0000-000000000000", "/payments/orange/notify/x",
@@ -126,7 +128,7 @@ NASTY_BODIES = {
 }
 
 
-@pytest.mark.parametrize("path", POSTS)
+@pytest.mark.parametrize("path", [*POSTS, "/api/v1/contests/%00/votes", "/c/ga%00la/vote"])
 @pytest.mark.parametrize("kind", NASTY_BODIES)
 async def test_control_characters_broken_encodings_and_deep_nesting_are_a_clean_answer(
         client: TestClient, sessions: Sessions, path: str, kind: str) -> None:

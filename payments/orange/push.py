@@ -12,7 +12,7 @@ from typing import Any
 
 import httpx
 
-from payments.answers import json_object, json_object_or_empty, parsed_object, text_of
+from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
 from payments.base import (
     CallbackVerdict,
     Collection,
@@ -96,7 +96,8 @@ class OrangePush:
     async def _init(self, collection: Collection) -> str:
         local_number(collection.msisdn)  # refuse a number Orange Cameroon cannot charge before any call
         init = await self._call("POST", f"{PREFIX}/init")
-        pay_token = str(init["data"]["payToken"])
+        record = init.get("data")
+        (pay_token,) = required_text(NAME, record if isinstance(record, dict) else {}, "payToken")
         if collection.remember is not None:
             await collection.remember({"pay_token": pay_token})
         return pay_token

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from payments.answers import json_object, json_object_or_empty, parsed_object, text_of
+from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
 from payments.base import (
     CallbackRejected,
     CallbackVerdict,
@@ -75,8 +75,8 @@ class OrangeWebPay:
             "reference": collection.description[:64],
         }
         data = await self._post(self._api("webpayment"), body, expect=201)
-        return StartResult(redirect_url=str(data["payment_url"]),
-                           provider_data={"pay_token": data["pay_token"], "notif_token": data["notif_token"]})
+        page, pay_token, notif_token = required_text(NAME, data, "payment_url", "pay_token", "notif_token")
+        return StartResult(redirect_url=page, provider_data={"pay_token": pay_token, "notif_token": notif_token})
 
     async def fetch_status(self, collection: Collection) -> StatusResult:
         pay_token = collection.provider_data.get("pay_token")
@@ -99,7 +99,7 @@ class OrangeWebPay:
             raise CallbackRejected(NAME, "bad_notification", "Not an Orange WebPay notification.")
         token = str(data["notif_token"])
         expected = str((collection.provider_data if collection else {}).get("notif_token", ""))
-        if not expected or not hmac.compare_digest(token, expected):
+        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):  # str: ASCII only
             raise CallbackRejected(NAME, "bad_notif_token", "The notification token does not match this order.")
         return CallbackVerdict(order_id=callback.order_id, kind=f"notification.{str(data.get('status')).lower()}")
 

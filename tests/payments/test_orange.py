@@ -160,7 +160,8 @@ async def test_webpay_notification_is_checked_against_the_stored_token(orange: O
     good = json.dumps({"status": "SUCCESS", "notif_token": c.provider_data["notif_token"], "txnid": "MP1"}).encode()
     verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), c)
     assert verdict.status is None and verdict.kind == "notification.success"  # still confirmed by a status call
-    for body in (b'{"status": "SUCCESS", "notif_token": "forged"}', b"not json", b'{"status": "SUCCESS"}'):
+    for body in (b'{"status": "SUCCESS", "notif_token": "forged"}', b"not json", b'{"status": "SUCCESS"}',
+                 '{"status": "SUCCESS", "notif_token": "é"}'.encode(), b'{"notif_token": [1, 2]}'):
         with pytest.raises(CallbackRejected):
             await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, body), c)
     with pytest.raises(CallbackRejected):
@@ -180,6 +181,21 @@ async def test_webpay_auto_success_is_reported_with_the_order_amount(orange: Ora
     assert await final_state(orange.webpay, c) is PaymentState.SUCCESSFUL
     result = await orange.webpay.fetch_status(c)
     assert (result.amount, result.currency, result.provider_txn_id is not None) == (500, "XAF", True)
+
+
+@pytest.mark.parametrize("answer", [{"payment_url": "https://pay.test/1"}, {"pay_token": "t", "notif_token": "n"},
+                                    {"payment_url": None, "pay_token": "t", "notif_token": "n"}])
+@respx.mock
+async def test_a_webpay_answer_without_its_page_or_tokens_is_retried_not_a_crash(answer: dict[str, object]) -> None:
+    base = "https://orange.test"
+    respx.post(f"{base}/oauth/v3/token").respond(200, json={"access_token": "t", "expires_in": "7776000"})
+    respx.post(f"{base}/orange-money-webpay/dev/v1/webpayment").respond(201, json=answer)
+    async with httpx.AsyncClient() as http:
+        webpay = OrangeWebPay(http, WebPayCredentials(base, f"{base}/oauth/v3/token", "id", "secret", "merchant",
+                                                      "dev"), "https://vote.example")
+        with pytest.raises(PaymentError) as raised:
+            await webpay.start(collection(None))
+    assert raised.value.code == "unreadable_answer" and raised.value.retryable
 
 
 @respx.mock
