@@ -34,24 +34,27 @@ class SingleFlight(Generic[K, T]):
 
     When thousands of viewers connect at once (a show starts, a process restarts), each contest is read
     once per wave rather than once per viewer; Redis's connection pool would otherwise run out. A read
-    joined late may miss a change made meanwhile: the stream covers that with the hub's newest frame.
+    joined late may miss a change made meanwhile: whoever must see a change (the stream's pump) passes
+    `not_before`, the loop time it learnt of it, and joins only a read started since.
     """
 
     def __init__(self) -> None:
-        self._running: dict[K, asyncio.Task[T]] = {}
+        self._running: dict[K, tuple[float, asyncio.Task[T]]] = {}
 
-    async def run(self, key: K, work: Callable[[], Awaitable[T]]) -> T:
-        task = self._running.get(key)
-        if task is None:
+    async def run(self, key: K, work: Callable[[], Awaitable[T]], *, not_before: float | None = None) -> T:
+        entry = self._running.get(key)
+        if entry is None or (not_before is not None and entry[0] < not_before):
             task = asyncio.ensure_future(work())
-            self._running[key] = task
+            entry = (asyncio.get_running_loop().time(), task)
+            self._running[key] = entry
             task.add_done_callback(lambda done: self._finished(key, done))
-        return await asyncio.shield(task)
+        return await asyncio.shield(entry[1])
 
     def _finished(self, key: K, task: asyncio.Task[T]) -> None:
         if not task.cancelled():
             task.exception()  # retrieved here too, in case every caller has gone away
-        if self._running.get(key) is task:
+        entry = self._running.get(key)
+        if entry is not None and entry[1] is task:
             del self._running[key]
 
 
@@ -117,8 +120,9 @@ class Boards:
             log.warning("board of contest %s read from PostgreSQL, Redis is unavailable: %r", contest.id, exc)
             return await cache.tallies_from_postgres(self.sessions, contest.id, frozen_at)
 
-    async def render(self, contest: ContestView) -> Rendered:
-        return await self._renders.run(contest.id, lambda: self._render_now(contest))
+    async def render(self, contest: ContestView, *, not_before: float | None = None) -> Rendered:
+        """The board; with `not_before` (loop time), from a read that started no earlier."""
+        return await self._renders.run(contest.id, lambda: self._render_now(contest), not_before=not_before)
 
     async def _render_now(self, contest: ContestView) -> Rendered:
         return render(contest, await self.tallies(contest))

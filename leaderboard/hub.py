@@ -177,9 +177,9 @@ class Hub:
                 interval = self._config.coalesce_seconds
                 await asyncio.sleep(flush_delay(loop.time(), self._last_sent.get(contest_id), interval))
                 self._dirty.discard(contest_id)
-                self._last_sent[contest_id] = loop.time()
+                self._last_sent[contest_id] = changes_seen = loop.time()
                 try:
-                    frame = await self._frame(contest_id)
+                    frame = await self._frame(contest_id, changes_seen)
                 except Exception:  # Redis or PostgreSQL away: the next change (or heartbeat) tries again
                     log.exception("could not read the board of contest %s", contest_id)
                     continue
@@ -188,11 +188,12 @@ class Hub:
         finally:
             self._pumps.pop(contest_id, None)
 
-    async def _frame(self, contest_id: int) -> Frame | None:
+    async def _frame(self, contest_id: int, changes_seen: float) -> Frame | None:
+        """The board as of now: a read some viewer or poller began before `changes_seen` may predate them."""
         contest = await self._boards.contest_by_id(contest_id)
         if contest is None:
             return None
-        return board_frame(await self._boards.render(contest))
+        return board_frame(await self._boards.render(contest, not_before=changes_seen))
 
     def _broadcast(self, contest_id: int, frame: Frame) -> None:
         newest = self._newest.get(contest_id)
