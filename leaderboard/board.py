@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import zlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -92,14 +93,15 @@ def public_board(contest: ContestView, tallies: Tallies) -> dict[str, object]:
     }
 
 
-def etag_for(contest: ContestView, version: int) -> str:
-    """The version names the tallies; hiding counts changes the body at the same version, so it shows too."""
-    return f'"{version}"' if contest.show_counts else f'"{version}-ranks"'
+def etag_for(version: int, body: bytes) -> str:
+    """The version names the tallies; the checksum names the rest (hidden counts, a candidate hidden or
+    renamed), which an organiser may change with no new vote and so no new version."""
+    return f'"{version}-{zlib.crc32(body):08x}"'
 
 
 def render(contest: ContestView, tallies: Tallies) -> Rendered:
     body = json.dumps(public_board(contest, tallies), separators=(",", ":"), ensure_ascii=False).encode()
-    return Rendered(tallies.version, etag_for(contest, tallies.version), body)
+    return Rendered(tallies.version, etag_for(tallies.version, body), body)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

@@ -34,13 +34,18 @@ class StreamsClosing(DomainError):
 class Frame:
     version: int  # 0 for comments (heartbeats), which are never deduplicated
     data: bytes
+    etag: str = ""  # the board's ETag: a new one at the same version is a change of settings, not of votes
+
+    def is_news_to(self, version: int, etag: str) -> bool:
+        """Whether a viewer showing (version, etag) lacks this frame."""
+        return self.version > version or (self.version == version and self.etag != etag)
 
 
 PING = Frame(0, sse.PING)
 
 
 def board_frame(board: Rendered) -> Frame:
-    return Frame(board.version, sse.event_frame("leaderboard", board.body, board.version))
+    return Frame(board.version, sse.event_frame("leaderboard", board.body, board.version), board.etag)
 
 
 def flush_delay(now: float, last_sent: float | None, interval: float) -> float:
@@ -53,7 +58,7 @@ def flush_delay(now: float, last_sent: float | None, interval: float) -> float:
 class Viewer:
     """One open stream: its queue, and its connection so that it can be cut off."""
 
-    __slots__ = ("contest_id", "ip", "queue", "transport", "latest", "closed")
+    __slots__ = ("contest_id", "ip", "queue", "transport", "latest", "latest_etag", "closed")
 
     def __init__(self, contest_id: int, ip: str, transport: asyncio.Transport | None, queue_size: int) -> None:
         self.contest_id = contest_id
@@ -61,6 +66,7 @@ class Viewer:
         self.queue: asyncio.Queue[Frame | None] = asyncio.Queue(queue_size)
         self.transport = transport
         self.latest = 0  # the newest board version queued or written for this viewer
+        self.latest_etag = ""  # and its ETag ("" when the viewer already had that version on connecting)
         self.closed = False
 
     def gone(self) -> bool:
@@ -141,7 +147,7 @@ class Hub:
         """A new viewer's first frame: its own read, unless a newer frame went out before it registered
         (a read shared with others may have started before a change). Encoded once per version."""
         newest = self._newest.get(contest_id)
-        if newest is not None and newest.version >= board.version:
+        if newest is not None and newest.version > board.version:
             return newest
         frame = board_frame(board)
         if contest_id in self._viewers:
@@ -197,11 +203,11 @@ class Hub:
 
     def _broadcast(self, contest_id: int, frame: Frame) -> None:
         newest = self._newest.get(contest_id)
-        if newest is None or frame.version > newest.version:
+        if newest is None or frame.is_news_to(newest.version, newest.etag):
             self._newest[contest_id] = frame
         for viewer in list(self._viewers.get(contest_id, ())):
-            if frame.version > viewer.latest:
-                viewer.latest = frame.version
+            if frame.is_news_to(viewer.latest, viewer.latest_etag):
+                viewer.latest, viewer.latest_etag = frame.version, frame.etag
                 self._offer(viewer, frame)
 
     def _offer(self, viewer: Viewer, frame: Frame) -> None:

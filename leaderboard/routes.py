@@ -57,16 +57,21 @@ async def stream_board(request: web.Request) -> web.StreamResponse:
 async def _send(response: web.StreamResponse, viewer: Viewer, first: Frame, last_id: int | None,
                 config: StreamConfig) -> None:
     opening = sse.retry_frame(config.retry_ms)
+    # Written now, or the viewer has that version already (a larger id is not trusted further); with
+    # its settings unknown then, the next re-read sends the board again should they have changed.
+    sent, sent_etag = first.version, ""
     if needs_first_frame(first.version, last_id):
         opening += first.data
-    sent = first.version  # written now, or the viewer has it already (a larger id is not trusted further)
-    viewer.latest = max(viewer.latest, first.version)
+        sent_etag = first.etag
+    if first.is_news_to(viewer.latest, viewer.latest_etag):
+        viewer.latest, viewer.latest_etag = first.version, sent_etag
     await response.write(opening)
     while (frame := await viewer.queue.get()) is not None and not viewer.closed:
-        if frame.version and frame.version <= sent:
+        if frame.version and not frame.is_news_to(sent, sent_etag):
             continue  # already written as the first frame
         await response.write(frame.data)
-        sent = max(sent, frame.version)
+        if frame.version:
+            sent, sent_etag = frame.version, frame.etag
 
 
 def _limit_buffers(request: web.Request, config: StreamConfig) -> None:

@@ -28,7 +28,7 @@ async def test_board_json_and_etag(board_client: TestClient, sessions: Sessions,
     version = await vote_and_publish(sessions, redis, contest, "01", 2)
     response = await board_client.get(url(contest.slug))
     assert response.status == 200
-    assert response.headers["ETag"] == f'"{version}"'
+    assert response.headers["ETag"].startswith(f'"{version}-')
     assert response.headers["Cache-Control"] == "no-cache"
     body = await response.json()
     assert set(body) == {"contest", "version", "updated_at", "total_votes", "candidates"}
@@ -42,7 +42,7 @@ async def test_board_json_and_etag(board_client: TestClient, sessions: Sessions,
     assert again.status == 304 and again.headers["ETag"] == response.headers["ETag"]
     newer = await vote_and_publish(sessions, redis, contest, "04", 1)
     changed = await board_client.get(url(contest.slug), headers={"If-None-Match": response.headers["ETag"]})
-    assert changed.status == 200 and changed.headers["ETag"] == f'"{newer}"'
+    assert changed.status == 200 and changed.headers["ETag"].startswith(f'"{newer}-')
 
 
 async def test_unknown_and_draft_contests_are_not_found(board_client: TestClient, sessions: Sessions) -> None:
@@ -72,7 +72,7 @@ async def test_hidden_counts_show_ranks_only(board_client: TestClient, sessions:
     assert body["total_votes"] is None
     assert [(c["code"], c["votes"], c["rank"]) for c in body["candidates"]] == [
         ("03", None, 1), ("01", None, 2), ("02", None, 2)]
-    assert response.headers["ETag"] == f'"{version}-ranks"'
+    assert response.headers["ETag"].startswith(f'"{version}-')
     await set_contest(sessions, contest, show_counts=True)  # the organiser shows them again: a new ETag
     shown = await board_client.get(url(contest.slug), headers={"If-None-Match": response.headers["ETag"]})
     assert shown.status == 200 and (await shown.json())["total_votes"] == 4

@@ -291,6 +291,28 @@ async def test_hidden_counts_on_the_stream(board_client: TestClient, streams: Op
                                                                                        ("01", None, 2)]
 
 
+async def test_an_organiser_hiding_counts_with_no_new_vote_reaches_open_and_new_streams(
+    make_client: MakeClient, streams: OpenStream, sessions: Sessions, redis: Redis
+) -> None:
+    """Voting has closed, so no vote will move the version: the reveal (or the hiding) must still show."""
+    client = await make_client(heartbeat_seconds=0.3)
+    contest = await make_contest(sessions, candidates=2)
+    version = await vote_and_publish(sessions, redis, contest, "02", 2)
+    _, reader = await streams(client, contest.slug)
+    first = await reader.next()
+    assert first is not None and first.board["total_votes"] == 2
+    _, resumed = await streams(client, contest.slug, headers={"Last-Event-ID": str(version)})
+    await set_contest(sessions, contest, show_counts=False)
+    hidden = await reader.next(timeout=2)
+    assert hidden is not None and hidden.version == version and hidden.board["total_votes"] is None
+    again = await resumed.next(timeout=2)  # it showed this version already, with the counts
+    assert again is not None and again.board["total_votes"] is None
+    _, newcomer = await streams(client, contest.slug)
+    joined = await newcomer.next()
+    assert joined is not None and joined.board["total_votes"] is None
+    assert await reader.nothing_within(0.8)  # said once, not at every heartbeat
+
+
 async def test_the_subscriber_survives_a_lost_redis_connection(board_client: TestClient, streams: OpenStream,
                                                                sessions: Sessions, redis: Redis) -> None:
     contest = await make_contest(sessions, candidates=2)
