@@ -48,10 +48,12 @@ async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     if settings.is_production:
         async with app[SESSIONS]() as session:
-            rows = await session.scalars(
-                select(func.unnest(Contest.providers)).where(Contest.status != ContestStatus.CLOSED).distinct()
-            )
-            check_production(settings, set(rows))
+            live = Contest.status != ContestStatus.CLOSED
+            rows = await session.scalars(select(func.unnest(Contest.providers)).where(live).distinct())
+            providers = set(rows)
+            ussd = await session.scalar(select(func.count()).where(
+                live, func.cardinality(Contest.ussd_service_codes) > 0))
+            check_production(settings, providers, ussd_in_use=bool(ussd))
     yield
 
 

@@ -78,6 +78,10 @@ class Settings(BaseSettings):
     stripe_webhook_secret: str | None = None
     stripe_api_base: str | None = None
 
+    # Africa's Talking does not sign USSD callbacks: with a token, the callback URLs set in AT's dashboard
+    # end in ?token=<it>, and a request without it is refused. Required in production when USSD is in use.
+    ussd_callback_token: str | None = None
+
     at_username: str | None = None
     at_api_key: str | None = None
     at_short_code: str | None = None
@@ -117,8 +121,8 @@ def check_servers(settings: Settings) -> None:
         raise ConfigError("DATABASE_URL and REDIS_URL must be set in production")
 
 
-def check_production(settings: Settings, providers_in_use: set[str]) -> None:
-    """Refuse to run production with a default secret or a used provider lacking credentials."""
+def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use: bool = False) -> None:
+    """Refuse to run production with a default secret, a used provider lacking credentials, or open USSD routes."""
     if not settings.is_production:
         return
     problems: list[str] = []
@@ -128,6 +132,9 @@ def check_production(settings: Settings, providers_in_use: set[str]) -> None:
         problems.append("DATABASE_URL must be set (the embedded database is for development)")
     if not settings.redis_url:
         problems.append("REDIS_URL must be set (the embedded Redis is for development)")
+    if ussd_in_use and (not settings.ussd_callback_token or len(settings.ussd_callback_token) < 16):
+        problems.append("a contest takes USSD votes but USSD_CALLBACK_TOKEN (16+ characters) is unset: anyone "
+                        "could place orders and push payment prompts to any number")
     for provider in sorted(providers_in_use):
         missing = settings.missing_provider_credentials(provider)
         if missing:

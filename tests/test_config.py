@@ -69,3 +69,11 @@ def test_stream_limits_come_from_the_settings(settings: Settings, monkeypatch: p
     configured = Settings(_env_file=None, database_url=settings.database_url, redis_url=settings.redis_url)
     stream = create_app(configured)[LEADERBOARD_CONFIG]
     assert (stream.streams_per_ip, stream.heartbeat_seconds) == (7, 5.0)
+
+
+def test_production_refuses_open_ussd_routes_when_a_contest_takes_ussd_votes() -> None:
+    settings = production(ussd_callback_token=None)
+    with pytest.raises(ConfigError, match="USSD_CALLBACK_TOKEN"):
+        check_production(settings, set(), ussd_in_use=True)
+    check_production(settings, set(), ussd_in_use=False)
+    check_production(production(ussd_callback_token="k" * 32), set(), ussd_in_use=True)

@@ -4,6 +4,7 @@ write in a request is the order insert (the payment prompt is pushed a moment af
 from __future__ import annotations
 
 import asyncio
+import hmac
 import logging
 import uuid
 from collections.abc import Awaitable
@@ -64,8 +65,22 @@ async def form_of(request: web.Request) -> dict[str, object]:
     return dict(await request.post())
 
 
+class UnknownCaller(DomainError):
+    status = 403
+    code = "unknown_caller"
+
+
+def check_caller(request: web.Request) -> None:
+    """AT does not sign its callbacks: with a token set, only a URL that carries it is AT's."""
+    expected = request.app[SETTINGS].ussd_callback_token
+    given = request.query.get("token", "")
+    if expected and not hmac.compare_digest(given.encode(), expected.encode()):
+        raise UnknownCaller("This USSD callback does not carry the token set for Africa's Talking.")
+
+
 @routes.post("/ussd/africastalking")
 async def ussd_hop(request: web.Request) -> web.Response:
+    check_caller(request)
     hit = parse_hit(await form_of(request))
     async with request.app[USSD_HOPS]:
         try:
@@ -213,6 +228,7 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
 @routes.post("/ussd/africastalking/events")
 async def session_ended(request: web.Request) -> web.Response:
     """Keep every notification; a session that failed before its prompt was pushed cancels its order."""
+    check_caller(request)
     event = parse_session_end(await form_of(request))
     db = request.app[SESSIONS]
     await store.record_session_end(db, event)

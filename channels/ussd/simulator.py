@@ -53,8 +53,10 @@ def parse_screen(status: int, body: str) -> Screen:
 class Phone:
     """One dialled session: a fresh random sessionId, and every input so far."""
 
-    def __init__(self, http: httpx.Client, url: str, service_code: str, msisdn: str) -> None:
+    def __init__(self, http: httpx.Client, url: str, service_code: str, msisdn: str,
+                 token: str | None = None) -> None:
         self._http, self._url = http, url.rstrip("/") + ROUTE
+        self._query = {"token": token} if token else {}  # as AT's dashboard holds the callback URL
         self.service_code, self.msisdn = service_code, msisdn
         self.session_id = f"SIM-{uuid.uuid4().hex}"
         self.inputs: list[str] = []
@@ -65,7 +67,7 @@ class Phone:
             self.inputs.append(answer)
         form = {"sessionId": self.session_id, "serviceCode": self.service_code, "phoneNumber": self.msisdn,
                 "networkCode": "simulator", "text": "*".join(self.inputs)}
-        response = self._http.post(self._url, data=form)
+        response = self._http.post(self._url, data=form, params=self._query)
         return parse_screen(response.status_code, response.text)
 
 
@@ -114,7 +116,7 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, prompt: Callable[[s
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would bury the screens
     try:
         with httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
-            phone = Phone(http, url, args.service_code, args.msisdn)
+            phone = Phone(http, url, args.service_code, args.msisdn, Settings().ussd_callback_token)
             if args.script is not None:
                 return play(phone, script_answers(args.script), out)
             return play(phone, typed(prompt), out, scripted=False)

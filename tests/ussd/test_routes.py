@@ -406,7 +406,9 @@ async def stored_events(sessions: Sessions) -> list[UssdSessionEvent]:
 
 @pytest.mark.parametrize("status", ["Incomplete", "Failed"])
 async def test_an_unfinished_session_cancels_its_unstarted_order(client: TestClient, demo: Contest,
-                                                                 sessions: Sessions, status: str) -> None:
+                                                                 sessions: Sessions, status: str,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(routes, "USSD_PUSH_DELAY_SECONDS", 5.0)  # AT's notice comes before the push is tried
     await dial(client, "1*07*5*1*1")
     response = await client.post("/ussd/africastalking/events", data=event(status, errorMessage="timeout"))
     assert response.status == 200
@@ -445,3 +447,27 @@ async def test_a_malformed_notification_is_refused(client: TestClient, sessions:
     assert response.status == 400
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(UssdSessionEvent)) == 0
+
+
+@pytest.fixture
+async def guarded(clean: None, settings: Settings, phones: tuple[Phones, str]) -> AsyncIterator[TestClient]:
+    """The app with a callback token, as production runs it."""
+    app = create_app(settings.model_copy(update={"sandbox_url": phones[1], "ussd_callback_token": "t" * 24}))
+    async with TestClient(TestServer(app)) as test_client:
+        yield test_client
+
+
+async def test_with_a_callback_token_only_calls_carrying_it_are_served(
+        guarded: TestClient, demo: Contest, sessions: Sessions, phones: tuple[Phones, str]) -> None:
+    """AT does not sign USSD callbacks: without the token anyone could push payment prompts to any number."""
+    for query in ("", "?token=wrong", "?token=" + "t" * 23):
+        for text in prefixes("1*07*5*1*1"):
+            response = await guarded.post("/ussd/africastalking" + query, data=form(text))
+            assert response.status == 403 and (await response.json())["error"]["code"] == "unknown_caller"
+        events = await guarded.post("/ussd/africastalking/events" + query, data=event("Failed"))
+        assert events.status == 403
+    assert await count_orders(sessions) == 0 and await stored_events(sessions) == []
+    for text in prefixes("1*07*5*1*1"):
+        response = await guarded.post("/ussd/africastalking?token=" + "t" * 24, data=form(text))
+        assert response.status == 200 and (await response.text()).startswith(("CON ", "END "))
+    assert await prompted(guarded, phones) == ["237670000001"]
