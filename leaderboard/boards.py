@@ -111,10 +111,11 @@ class Boards:
     async def tallies(self, contest: ContestView) -> Tallies:
         """Frozen: the tallies as of the freeze moment; otherwise the live ones. With Redis away
         (restarting), straight from PostgreSQL: slower, but the board stays up."""
-        frozen_at = contest.frozen_at if contest.frozen_at and is_frozen(contest.frozen_at, self._clock()) else None
+        now = self._clock()
+        frozen_at = contest.frozen_at if contest.frozen_at and is_frozen(contest.frozen_at, now) else None
         try:
             if frozen_at is not None:
-                return await cache.frozen_tallies(self.sessions, self.redis, contest.id, frozen_at)
+                return await cache.frozen_tallies(self.sessions, self.redis, contest.id, frozen_at, now)
             return await cache.live_tallies(self.sessions, self.redis, contest.id)
         except RedisError as exc:
             log.warning("board of contest %s read from PostgreSQL, Redis is unavailable: %r", contest.id, exc)

@@ -21,7 +21,8 @@ import asyncio
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Any
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select, text
@@ -36,6 +37,8 @@ CHANNEL_PATTERN = "leaderboard:*:changed"
 REBUILD_LOCK_MS = 5000  # one process rebuilds a missing board; the others wait for it this long at most
 REBUILD_POLL_SECONDS = 0.02
 FROZEN_TTL_SECONDS = 90 * 86400
+FREEZE_SETTLE = timedelta(seconds=10)  # the freeze snapshot is final this long after the freeze moment
+PROVISIONAL_TTL_SECONDS = 3600
 
 # The live tallies and the snapshot they were read at. A snapshot that is not newer is refused: an older
 # one would put an older board on top, an equal one saw the same commits (same board, no new frame).
@@ -222,23 +225,36 @@ async def _rebuild_missing(sessions: Sessions, redis: Redis, contest_id: int) ->
     return read
 
 
-async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, frozen_at: datetime) -> Tallies:
-    """The tallies as of the freeze moment, computed once from PostgreSQL and kept in Redis.
+async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, frozen_at: datetime,
+                         now: datetime) -> Tallies:
+    """The tallies as of the freeze moment, counted from the orders (paid, decided by `frozen_at`).
 
-    Counted from the orders themselves (paid, decided by `frozen_at`), so it does not matter when the
-    snapshot is first asked for. The first writer wins; everybody then serves the same version.
+    A confirmation is stamped when its statement starts: one waiting on the tally row across the
+    freeze commits just after it. So for FREEZE_SETTLE the snapshot is provisional (re-counted at
+    each read, under a new version only when it changed); after that it is final, kept in Redis,
+    the first writer wins and everybody serves the same version.
     """
     key = frozen_key(contest_id, frozen_at)
     if (raw := await redis.get(key)) is None:
         votes = await paid_votes_until(sessions, contest_id, frozen_at)
-        version = int(await redis.eval(_NEXT_VERSION, 1, version_key(contest_id)))
-        document = {"version": version, "updated_ms": int(frozen_at.timestamp() * 1000),
-                    "votes": {str(k): v for k, v in votes.items()}}
-        await redis.set(key, json.dumps(document), nx=True, ex=FROZEN_TTL_SECONDS)
-        raw = await redis.get(key) or json.dumps(document)
+        provisional = await redis.get(f"{key}:provisional")
+        if provisional is not None and _votes_of(json.loads(provisional)) == votes:
+            raw = provisional  # unchanged: the same version, no new frame for anybody
+        else:
+            version = int(await redis.eval(_NEXT_VERSION, 1, version_key(contest_id)))
+            raw = json.dumps({"version": version, "updated_ms": int(frozen_at.timestamp() * 1000),
+                              "votes": {str(k): v for k, v in votes.items()}})
+        if now < frozen_at + FREEZE_SETTLE:
+            await redis.set(f"{key}:provisional", raw, ex=PROVISIONAL_TTL_SECONDS)
+        else:
+            await redis.set(key, raw, nx=True, ex=FROZEN_TTL_SECONDS)
+            raw = await redis.get(key) or raw
     document = json.loads(raw)
-    votes = {int(k): int(v) for k, v in document["votes"].items()}
-    return Tallies(int(document["version"]), int(document["updated_ms"]), votes)
+    return Tallies(int(document["version"]), int(document["updated_ms"]), _votes_of(document))
+
+
+def _votes_of(document: dict[str, Any]) -> dict[int, int]:
+    return {int(k): int(v) for k, v in document["votes"].items()}
 
 
 async def tallies_from_postgres(sessions: Sessions, contest_id: int, frozen_at: datetime | None) -> Tallies:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.models import CandidateStatus, ContestStatus
@@ -141,3 +142,27 @@ async def test_an_older_read_never_replaces_a_newer_board(sessions: Sessions, re
     forced = await cache.store_tallies(redis, contest.id, stale_votes, stale_mark, force=True)
     assert forced > newer.tallies.version
     assert sum((await cache.cached_votes(redis, contest.id)).values()) == 0
+
+
+async def test_a_vote_stamped_before_the_freeze_but_committed_just_after_is_on_the_frozen_board(
+        sessions: Sessions, redis: Redis) -> None:
+    """A confirmation waits on the tally row across the freeze moment: it belongs to the frozen board."""
+    contest = await make_contest(sessions, candidates=2)
+    await confirmed_vote(sessions, contest, "01", 3)
+    frozen_at = datetime.now(UTC)
+    early = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at)
+    assert sum(early.votes.values()) == 3
+    same = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at + timedelta(seconds=1))
+    assert same == early  # nothing changed: the same version, no new frame
+    await confirmed_vote(sessions, contest, "02", 2)  # committed now, stamped before the freeze:
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE vote_orders SET decided_at = :at WHERE quantity = 2"),
+                              {"at": frozen_at - timedelta(milliseconds=5)})
+    final = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at + timedelta(seconds=11))
+    assert sum(final.votes.values()) == 5 and final.version > early.version
+    await confirmed_vote(sessions, contest, "02", 1)  # committed after the settle time: the snapshot is final
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE vote_orders SET decided_at = :at WHERE quantity = 1"),
+                              {"at": frozen_at - timedelta(milliseconds=5)})
+    later = frozen_at + timedelta(hours=1)
+    assert await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=later) == final
