@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import time
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
@@ -11,10 +14,14 @@ from gateway.database import autocommit
 from gateway.models import OrderStatus, VoteOrder
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
+# /metrics is public and counts every order: each process counts them at most this often, whoever asks.
+ORDER_COUNT_SECONDS = 5.0
 
 
 class Metrics:
     def __init__(self) -> None:
+        self._orders_counted_at = -ORDER_COUNT_SECONDS
+        self._counting = asyncio.Lock()
         self.registry = CollectorRegistry()
         self.requests = Counter("gateway_http_requests", "HTTP requests served",
                                 ["method", "route", "status"], registry=self.registry)
@@ -32,13 +39,16 @@ class Metrics:
         self.latency.labels(route).observe(seconds)
 
     async def refresh(self, sessions: async_sessionmaker[AsyncSession], queue_lengths: dict[str, int]) -> None:
-        async with autocommit(sessions) as session:
-            rows = (await session.execute(
-                select(VoteOrder.status, func.count()).group_by(VoteOrder.status)
-            )).all()
-        counts = {status: count for status, count in rows}
-        for status in OrderStatus:
-            self.orders.labels(status.value).set(counts.get(status, 0))
+        async with self._counting:  # scrapes meanwhile wait for this count rather than start their own
+            if time.monotonic() >= self._orders_counted_at + ORDER_COUNT_SECONDS:
+                async with autocommit(sessions) as session:
+                    rows = (await session.execute(
+                        select(VoteOrder.status, func.count()).group_by(VoteOrder.status)
+                    )).all()
+                counts = {status: count for status, count in rows}
+                for status in OrderStatus:
+                    self.orders.labels(status.value).set(counts.get(status, 0))
+                self._orders_counted_at = time.monotonic()
         for name, depth in queue_lengths.items():
             self.queue_depth.labels(name).set(depth)
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.keys import STARTS
+from gateway.keys import ENGINE, STARTS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
 from tests.servers import free_port
@@ -72,3 +73,23 @@ async def test_metrics_show_prompts_owed_while_a_provider_is_slow(client: TestCl
     await client.app[STARTS].wait_idle()
     text = await (await client.get("/metrics")).text()
     assert 'gateway_payment_work{kind="prompts_owed"} 0.0' in text
+
+
+async def test_a_flood_of_metrics_scrapes_counts_the_orders_once(client: TestClient, sessions: Sessions) -> None:
+    """/metrics is public: a burst of requests must not become a burst of full-table counts on show night."""
+    contest = await make_contest(sessions)
+    await place(sessions, contest)
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engine = client.app[ENGINE].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        answers = await asyncio.gather(*(client.get("/metrics") for _ in range(50)))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert all(answer.status == 200 for answer in answers)
+    assert 'gateway_orders{status="pending"} 1.0' in await answers[-1].text()
+    assert sum("GROUP BY" in statement for statement in statements) == 1
