@@ -93,15 +93,16 @@ def public_board(contest: ContestView, tallies: Tallies) -> dict[str, object]:
     }
 
 
-def etag_for(version: int, body: bytes) -> str:
-    """The version names the tallies; the checksum names the rest (hidden counts, a candidate hidden or
-    renamed), which an organiser may change with no new vote and so no new version."""
-    return f'"{version}-{zlib.crc32(body):08x}"'
+def etag_for(contest: ContestView, version: int) -> str:
+    """The version names the tallies; the checksum names the settings (counts hidden, a candidate
+    hidden or renamed), which an organiser may change with no new vote and so no new version."""
+    settings = repr((contest.show_counts, contest.candidates)).encode()
+    return f'"{version}-{zlib.crc32(settings):08x}"'
 
 
 def render(contest: ContestView, tallies: Tallies) -> Rendered:
     body = json.dumps(public_board(contest, tallies), separators=(",", ":"), ensure_ascii=False).encode()
-    return Rendered(tallies.version, etag_for(tallies.version, body), body)
+    return Rendered(tallies.version, etag_for(contest, tallies.version), body)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
