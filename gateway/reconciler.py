@@ -32,6 +32,9 @@ MAX_BACKOFF_SECONDS = 120
 # A provider that cannot be asked (down, or answering nonsense) does not expire an order: the payer may
 # have approved in time, and only our question failed. Past this, a person looks at what is left.
 UNANSWERED_GRACE = timedelta(hours=6)
+# A provider that failed this many checks in a row sits out the rest of the pass: a silent MTN costs
+# a minute per check (time-outs and retries), and other providers' orders must not wait behind it.
+UNREACHABLE_IN_A_ROW = 3
 
 
 def next_check_delay(check_count: int) -> timedelta:
@@ -61,10 +64,12 @@ class ReconcileReport:
         return f"checked {self.checked} pending orders" + (f": {parts}" if parts else "")
 
 
-async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, limit: int) -> list[uuid.UUID]:
+async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, limit: int,
+                     ) -> list[tuple[uuid.UUID, str]]:
+    """(order id, provider) of the orders due, least recently checked first."""
     async with autocommit(sessions) as session:
-        query = (select(VoteOrder.id, VoteOrder.created_at, VoteOrder.last_checked_at, VoteOrder.check_count,
-                        VoteOrder.expires_at)
+        query = (select(VoteOrder.id, VoteOrder.provider, VoteOrder.created_at, VoteOrder.last_checked_at,
+                        VoteOrder.check_count, VoteOrder.expires_at)
                  .where(VoteOrder.status == OrderStatus.PENDING,
                         or_(VoteOrder.created_at <= now - FIRST_CHECK_AFTER, VoteOrder.expires_at <= now))
                  .order_by(VoteOrder.last_checked_at.asc().nulls_first(), VoteOrder.created_at)
@@ -72,8 +77,8 @@ async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, 
         if since is not None:
             query = query.where(VoteOrder.created_at >= since)
         rows = (await session.execute(query)).all()
-    return [row.id for row in rows if is_due(row.created_at, row.last_checked_at, row.check_count,
-                                             row.expires_at, now)][:limit]
+    return [(row.id, row.provider) for row in rows if is_due(row.created_at, row.last_checked_at, row.check_count,
+                                                             row.expires_at, now)][:limit]
 
 
 async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID,
@@ -157,15 +162,20 @@ async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: date
     now = now or datetime.now(UTC)
     started = time.monotonic()
     report = ReconcileReport()
-    for index, order_id in enumerate(await due_orders(sessions, now, since, limit)):
+    failing: Counter[str] = Counter()  # checks in a row a provider could not answer, this pass
+    for order_id, provider in await due_orders(sessions, now, since, limit):
+        if failing[provider] >= UNREACHABLE_IN_A_ROW:
+            report.outcomes["provider_down"] += 1  # still due: checked on a later pass, in its turn
+            continue
         if stop_after is not None and time.monotonic() - started > stop_after:
             log.warning("reconciler pass stopped after %.0f s, %d orders checked", stop_after, report.checked)
             break
-        if index:
+        if report.checked:
             await asyncio.sleep(1 / calls_per_second)
         # A paced pass can take minutes: each order is judged at the time it is reached.
         order_now = now + timedelta(seconds=time.monotonic() - started)
         outcome = await reconcile_one(sessions, registry, order_id, order_now, pace)
+        failing[provider] = failing[provider] + 1 if outcome in ("unreachable", "error") else 0
         report.checked += 1
         report.outcomes[outcome] += 1
         if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided", "restarted",

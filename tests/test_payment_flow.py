@@ -176,6 +176,23 @@ async def test_an_answer_nobody_can_read_holds_up_no_other_order(client: TestCli
     assert expired.changed == [(garbled, "expired")]
 
 
+async def test_a_provider_that_cannot_answer_sits_out_the_rest_of_a_pass_and_its_orders_take_turns(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    """A silent MTN costs a minute per check: a pass must not spend itself on it, other providers wait."""
+    await make_contest(sessions, slug="gala")
+    orders = [await vote(client, "gala", quantity=1, msisdn=f"+23767000010{n}") for n in range(5)]
+    for order_id in orders:
+        fake_mtn.garbled.add(str(await reference_of(sessions, order_id)))
+    later = datetime.now(UTC) + timedelta(seconds=31)
+    first = await reconcile(sessions, client.app[PROVIDERS], now=later)
+    assert (first.checked, first.outcomes["provider_down"], fake_mtn.status_calls) == (3, 2, 3)
+    second = await reconcile(sessions, client.app[PROVIDERS], now=later)
+    assert second.checked == 3 and fake_mtn.status_calls == 6
+    checks = [(await votes.get_order(sessions, order_id)).check_count for order_id in orders]
+    assert sorted(checks) == [1, 1, 1, 1, 2]  # the two left out of the first pass went first in the second
+
+
 async def test_a_pass_goes_on_past_an_order_whose_check_breaks(client: TestClient, sessions: Sessions,
                                                                 fake_mtn: FakeMtn,
                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
