@@ -13,5 +13,6 @@ from gateway.models import Base
 async def test_the_migrated_database_matches_the_models(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         differences = await connection.run_sync(
-            lambda sync: compare_metadata(MigrationContext.configure(sync), Base.metadata))
+            lambda sync: compare_metadata(MigrationContext.configure(
+                sync, opts={"compare_server_default": True, "compare_type": True}), Base.metadata))
     assert differences == []
