@@ -22,14 +22,12 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from redis.asyncio import Redis
-from sqlalchemy import func, select, text
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.database import autocommit
-from gateway.models import OrderStatus, VoteOrder
 from leaderboard.board import Tallies
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -73,13 +71,26 @@ redis.call('PUBLISH', ARGV[1], version)
 return version
 """
 
-# A version for a frozen snapshot: newer than anything the contest has shown, so viewers move to it.
-_NEXT_VERSION = """
+# A provisional freeze snapshot, kept only if read at a newer PostgreSQL snapshot than the one held (as
+# _REFRESH does for live boards), and under a new version only if its votes differ: reads finishing
+# out of order can never put fewer votes on top, nor hand the same board two versions.
+_PROVISIONAL = """
+local xmax, nxip = tonumber(ARGV[2]), tonumber(ARGV[3])
+local held = redis.call('HMGET', KEYS[1], 'version', 'votes', 'xmax', 'nxip', 'updated_ms')
+if held[1] then
+  local hxmax, hnxip = tonumber(held[3]), tonumber(held[4])
+  if held[2] == ARGV[1] or xmax < hxmax or (xmax == hxmax and nxip >= hnxip) then
+    return {held[1], held[2], held[5]}
+  end
+end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local version = string.format('%.0f', math.max(tonumber(redis.call('GET', KEYS[1]) or '0') + 1, now))
-redis.call('SET', KEYS[1], version)
-return version
+local version = string.format('%.0f', math.max(tonumber(redis.call('GET', KEYS[2]) or '0') + 1, now))
+redis.call('SET', KEYS[2], version)
+redis.call('HSET', KEYS[1], 'version', version, 'votes', ARGV[1], 'xmax', ARGV[2], 'nxip', ARGV[3],
+           'updated_ms', ARGV[4])
+redis.call('EXPIRE', KEYS[1], ARGV[5])
+return {version, ARGV[1], ARGV[4]}
 """
 
 # Tallies and the snapshot they were read at, in one statement (so one snapshot).
@@ -87,6 +98,17 @@ _TALLIES_SQL = text("""
 SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
        (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())) AS nxip,
        COALESCE((SELECT json_object_agg(candidate_id, votes) FROM tallies WHERE contest_id = :contest_id),
+                '{}'::json)::text AS votes
+""")
+
+
+_PAID_UNTIL_SQL = text("""
+SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
+       (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())) AS nxip,
+       COALESCE((SELECT json_object_agg(candidate_id, total) FROM (
+                   SELECT candidate_id, sum(quantity) AS total FROM vote_orders
+                   WHERE contest_id = :contest_id AND status = 'paid' AND decided_at <= :moment
+                   GROUP BY candidate_id) AS paid),
                 '{}'::json)::text AS votes
 """)
 
@@ -236,25 +258,18 @@ async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, froz
     """
     key = frozen_key(contest_id, frozen_at)
     if (raw := await redis.get(key)) is None:
-        votes = await paid_votes_until(sessions, contest_id, frozen_at)
-        provisional = await redis.get(f"{key}:provisional")
-        if provisional is not None and _votes_of(json.loads(provisional)) == votes:
-            raw = provisional  # unchanged: the same version, no new frame for anybody
-        else:
-            version = int(await redis.eval(_NEXT_VERSION, 1, version_key(contest_id)))
-            raw = json.dumps({"version": version, "updated_ms": int(frozen_at.timestamp() * 1000),
-                              "votes": {str(k): v for k, v in votes.items()}})
-        if now < frozen_at + FREEZE_SETTLE:
-            await redis.set(f"{key}:provisional", raw, ex=PROVISIONAL_TTL_SECONDS)
-        else:
+        votes, mark = await paid_votes_at(sessions, contest_id, frozen_at)
+        canonical = json.dumps({str(k): v for k, v in sorted(votes.items())}, separators=(",", ":"))
+        version, kept, updated_ms = await redis.eval(
+            _PROVISIONAL, 2, f"{key}:provisional", version_key(contest_id), canonical, mark.xmax,
+            mark.in_progress, int(frozen_at.timestamp() * 1000), PROVISIONAL_TTL_SECONDS)
+        raw = json.dumps({"version": int(version), "updated_ms": int(updated_ms), "votes": json.loads(kept)})
+        if now >= frozen_at + FREEZE_SETTLE:
             await redis.set(key, raw, nx=True, ex=FROZEN_TTL_SECONDS)
             raw = await redis.get(key) or raw
     document = json.loads(raw)
-    return Tallies(int(document["version"]), int(document["updated_ms"]), _votes_of(document))
-
-
-def _votes_of(document: dict[str, Any]) -> dict[int, int]:
-    return {int(k): int(v) for k, v in document["votes"].items()}
+    votes = {int(k): int(v) for k, v in document["votes"].items()}
+    return Tallies(int(document["version"]), int(document["updated_ms"]), votes)
 
 
 async def tallies_from_postgres(sessions: Sessions, contest_id: int, frozen_at: datetime | None) -> Tallies:
@@ -270,14 +285,16 @@ async def tallies_from_postgres(sessions: Sessions, contest_id: int, frozen_at: 
 
 
 async def paid_votes_until(sessions: Sessions, contest_id: int, moment: datetime) -> dict[int, int]:
+    return (await paid_votes_at(sessions, contest_id, moment))[0]
+
+
+async def paid_votes_at(sessions: Sessions, contest_id: int, moment: datetime,
+                        ) -> tuple[dict[int, int], SnapshotMark]:
+    """Votes of the orders paid by `moment`, and the PostgreSQL snapshot they were counted at."""
     async with autocommit(sessions) as session:
-        rows = await session.execute(
-            select(VoteOrder.candidate_id, func.sum(VoteOrder.quantity))
-            .where(VoteOrder.contest_id == contest_id, VoteOrder.status == OrderStatus.PAID,
-                   VoteOrder.decided_at <= moment)
-            .group_by(VoteOrder.candidate_id)
-        )
-        return {candidate_id: int(total) for candidate_id, total in rows}
+        row = (await session.execute(_PAID_UNTIL_SQL, {"contest_id": contest_id, "moment": moment})).one()
+    votes = {int(candidate_id): int(count) for candidate_id, count in json.loads(row.votes).items()}
+    return votes, SnapshotMark(int(row.xmax), int(row.nxip))
 
 
 async def forget_frozen(redis: Redis, contest_id: int) -> int:

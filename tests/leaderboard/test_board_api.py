@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -166,3 +167,22 @@ async def test_a_vote_stamped_before_the_freeze_but_committed_just_after_is_on_t
                               {"at": frozen_at - timedelta(milliseconds=5)})
     later = frozen_at + timedelta(hours=1)
     assert await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=later) == final
+
+
+async def test_freeze_snapshot_reads_finishing_out_of_order_never_put_fewer_votes_on_top(
+        sessions: Sessions, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    contest = await make_contest(sessions, candidates=2)
+    await confirmed_vote(sessions, contest, "01", 3)
+    frozen_at = datetime.now(UTC) + timedelta(milliseconds=500)
+    stale = await cache.paid_votes_at(sessions, contest.id, frozen_at)  # read A starts, before a late vote
+    await confirmed_vote(sessions, contest, "02", 2)
+    fresh = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at)  # read B
+    assert sum(fresh.votes.values()) == 5
+
+    async def read_a(*args: object) -> object:
+        return stale
+
+    monkeypatch.setattr(cache, "paid_votes_at", read_a)
+    late = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at)  # A finishes last
+    final = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at + timedelta(seconds=11))
+    assert late == fresh and final == fresh
