@@ -69,6 +69,7 @@ async def load_contest_view(sessions: Sessions, *, slug: str | None = None,
         rows = await session.execute(
             select(Candidate.id, Candidate.code, Candidate.name)
             .where(Candidate.contest_id == contest.id, Candidate.status.in_(SHOWN_STATUSES))
+            .order_by(Candidate.id)  # a stable order: the board's ETag is a checksum of these
         )
         candidates = tuple(CandidateInfo(id_, code, name) for id_, code, name in rows)
     return ContestView(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates)

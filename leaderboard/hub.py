@@ -147,8 +147,8 @@ class Hub:
         """A new viewer's first frame: its own read, unless a newer frame went out before it registered
         (a read shared with others may have started before a change). Encoded once per version."""
         newest = self._newest.get(contest_id)
-        if newest is not None and newest.version > board.version:
-            return newest
+        if newest is not None and (newest.version > board.version or newest.etag == board.etag):
+            return newest  # newer, or the same board: one encoded frame shared by every viewer
         frame = board_frame(board)
         if contest_id in self._viewers:
             self._newest[contest_id] = frame
