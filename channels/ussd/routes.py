@@ -71,8 +71,12 @@ class UnknownCaller(DomainError):
 
 
 def check_caller(request: web.Request) -> None:
-    """AT does not sign its callbacks: with a token set, only a URL that carries it is AT's."""
-    expected = request.app[SETTINGS].ussd_callback_token
+    """AT does not sign its callbacks: with a token set, only a URL that carries it is AT's. Production
+    without one serves no USSD at all (a contest may have gained USSD codes since start-up)."""
+    settings = request.app[SETTINGS]
+    expected = settings.ussd_callback_token
+    if not expected and settings.is_production:
+        raise UnknownCaller("USSD is off: USSD_CALLBACK_TOKEN is not set.")
     given = request.query.get("token", "")
     if expected and not hmac.compare_digest(given.encode(), expected.encode()):
         raise UnknownCaller("This USSD callback does not carry the token set for Africa's Talking.")

@@ -20,7 +20,7 @@ from channels.ussd import routes
 from channels.ussd.texts import UNKNOWN_SERVICE
 from gateway import votes
 from gateway.app import create_app
-from gateway.config import Settings
+from gateway.config import Environment, Settings
 from gateway.keys import STARTS
 from gateway.models import (
     BlockedMsisdn,
@@ -471,3 +471,14 @@ async def test_with_a_callback_token_only_calls_carrying_it_are_served(
         response = await guarded.post("/ussd/africastalking?token=" + "t" * 24, data=form(text))
         assert response.status == 200 and (await response.text()).startswith(("CON ", "END "))
     assert await prompted(guarded, phones) == ["237670000001"]
+
+
+async def test_production_without_a_token_serves_no_ussd_even_for_a_contest_added_after_start(
+        clean: None, settings: Settings, sessions: Sessions) -> None:
+    production = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": "k" * 48,
+                                             "ussd_callback_token": None})
+    async with TestClient(TestServer(create_app(production))) as client:  # no USSD contest yet: it starts
+        await make_contest(sessions, slug="late", ussd_service_codes=["*384*777#"])
+        response = await client.post("/ussd/africastalking", data=form("", code="*384*777#"))
+        assert response.status == 403 and "USSD_CALLBACK_TOKEN" in (await response.json())["error"]["message"]
+    assert await count_orders(sessions) == 0
