@@ -4,13 +4,18 @@
 from __future__ import annotations
 
 import asyncio
+import json
+from urllib.parse import quote
 
 import pytest
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
+from gateway.app import create_app
+from gateway.config import Settings
 from gateway.keys import CHECKS
 from gateway.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from tests.factories import make_contest, tallies
@@ -20,15 +25,46 @@ from tests.web.contest_form import open_form
 Sessions = async_sessionmaker[AsyncSession]
 SQLISH = "1' OR '1'='1'; DROP TABLE vote_orders; --"
 HUGE = b"x" * 200_000
+ZERO_ID = "00000000-0000-0000-0000-000000000000"
+# Every route the app serves, as it registers them (a new route fails
+# test_every_route_the_app_serves_is_probed until it is listed here, and so probed).
+GET_ROUTES = [
+    "/", "/healthz", "/readyz", "/metrics", "/static", "/api/v1/openapi.json", "/api/v1/contests",
+    "/api/v1/contests/{slug}", "/api/v1/contests/{slug}/leaderboard", "/api/v1/contests/{slug}/leaderboard/stream",
+    "/api/v1/orders/{order_id}", "/c/{slug}", "/c/{slug}/board", "/c/{slug}/vote", "/orders/{order_id}",
+    "/orders/{order_id}/status",
+]
+POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
+               "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook"]
+PUT_ROUTES = ["/payments/mtn/callback/{order_id}"]
 GETS = [
-    f"/c/{SQLISH}", f"/api/v1/contests/{SQLISH}", f"/api/v1/contests/{SQLISH}/leaderboard",
-    f"/api/v1/orders/{SQLISH}", f"/orders/{SQLISH}", f"/api/v1/contests/gala/leaderboard/stream?last_event_id={SQLISH}",
+    *(route.format(slug=SQLISH, order_id=SQLISH) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
+    f"/static/{SQLISH}", "/static/..%2F..%2Fgateway%2Fconfig.py", f"/api/v1/contests?slug={quote(SQLISH)}",
+    f"/api/v1/contests/gala/leaderboard/stream?last_event_id={SQLISH}",
     "/c/%00", "/api/v1/contests/%00", "/api/v1/contests/g%00/leaderboard", "/api/v1/orders/%00", "/orders/%C0%80",
     "/api/v1/contests/%ED%A0%80", "/api/v1/contests/gala/leaderboard/stream?last_event_id=%00",
 ]
-POSTS = ["/api/v1/contests/gala/votes", "/c/gala/vote", "/ussd/africastalking", "/ussd/africastalking/events",
-         "/payments/mtn/callback/00000000-0000-0000-0000-000000000000", "/payments/orange/notify/x",
-         "/payments/stripe/webhook"]
+POSTS = [route.format(slug="gala", order_id=ZERO_ID) for route in POST_ROUTES]
+WRITES = [*(("POST", route.format(slug=SQLISH, order_id=SQLISH)) for route in POST_ROUTES),
+          *(("PUT", route.format(slug=SQLISH, order_id=SQLISH)) for route in PUT_ROUTES),
+          ("PUT", f"/payments/mtn/callback/{ZERO_ID}")]
+# Answered to programs (the JSON API, providers, Africa's Talking's session events): an error is JSON.
+JSON_ANSWERS = ("/api/", "/payments/", "/ussd/africastalking/events", "/healthz", "/readyz")
+
+
+def test_every_route_the_app_serves_is_probed(settings: Settings) -> None:
+    served = {(route.method, route.resource.canonical) for route in create_app(settings).router.routes()
+              if route.method != "HEAD" and route.resource is not None}
+    probed = {*(("GET", r) for r in GET_ROUTES), *(("POST", r) for r in POST_ROUTES), *(("PUT", r) for r in PUT_ROUTES)}
+    assert served == probed
+
+
+async def assert_clean_answer(response: ClientResponse, path: str) -> None:
+    """Not a 500; and where a program reads the answer, an error it can read: JSON with a code."""
+    assert response.status < 500, await response.text()
+    if response.status >= 400 and path.startswith(JSON_ANSWERS):
+        assert response.content_type == "application/json", (path, response.content_type)
+        assert (await response.json())["error"]["code"], path
 
 
 async def counts(sessions: Sessions) -> tuple[int, int]:
@@ -42,8 +78,8 @@ async def counts(sessions: Sessions) -> tuple[int, int]:
 async def test_sql_like_paths_are_a_clean_answer(client: TestClient, sessions: Sessions, path: str) -> None:
     await make_contest(sessions, slug="gala")
     response = await client.get(path, timeout=5)
-    assert response.status < 500
-    if response.status == 200:  # the stream answers with the board, the SQL-like id ignored
+    await assert_clean_answer(response, path)
+    if response.status == 200 and "stream" in path:  # the stream answers with the board, the SQL-like id ignored
         assert response.content_type == "text/event-stream"
         response.close()
     assert await counts(sessions) == (0, 1)
@@ -54,7 +90,24 @@ async def test_oversized_bodies_are_refused(client: TestClient, sessions: Sessio
     await make_contest(sessions, slug="gala")
     response = await client.post(path, data=HUGE, headers={"Content-Type": "application/x-www-form-urlencoded"})
     assert response.status == 413
+    await assert_clean_answer(response, path)
     assert await counts(sessions) == (0, 1)
+
+
+@pytest.mark.parametrize(("method", "path"), WRITES)
+@pytest.mark.parametrize("body", ["sql-like", "oversized"])
+async def test_sql_like_addresses_and_oversized_bodies_on_every_write_change_nothing(
+        client: TestClient, sessions: Sessions, method: str, path: str, body: str) -> None:
+    await make_contest(sessions, slug="gala", ussd_service_codes=["*384*999#"])
+    data = HUGE if body == "oversized" else json.dumps({"status": "SUCCESSFUL", "text": SQLISH}).encode()
+    response = await client.request(method, path, data=data, headers={"Content-Type": "application/json"})
+    await assert_clean_answer(response, path)
+    assert (400 <= response.status < 500) if body == "oversized" else response.status < 500, response.status
+    await client.app[CHECKS].wait_idle()
+    assert await counts(sessions) == (0, 1)
+    async with sessions() as session:  # a callback is kept raw, as what it is: about no order of ours
+        kept = list(await session.scalars(select(ProviderEvent.outcome)))
+    assert all(outcome in ("unknown_order", "ignored") or outcome.startswith("rejected:") for outcome in kept), kept
 
 
 async def test_sql_like_ussd_input_is_a_polite_screen(client: TestClient, sessions: Sessions) -> None:
@@ -135,7 +188,8 @@ async def test_control_characters_broken_encodings_and_deep_nesting_are_a_clean_
     await make_contest(sessions, slug="gala", ussd_service_codes=["*384*999#"])
     content_type = "application/x-www-form-urlencoded" if kind == "nul bytes" else "application/json"
     response = await client.post(path, data=NASTY_BODIES[kind], headers={"Content-Type": content_type})
-    assert response.status not in (413,) and response.status < 500, await response.text()
+    assert response.status != 413
+    await assert_clean_answer(response, path)
     await client.app[CHECKS].wait_idle()
     assert await counts(sessions) == (0, 1)
 
