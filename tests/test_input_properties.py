@@ -46,11 +46,62 @@ def test_a_vote_body_is_a_valid_order_or_a_validation_error(body: dict[str, Any]
     except ValidationError as refusal:
         assert refusal.errors()  # every refusal names at least one problem
         return
+    assert_a_clean_order(vote, body)
+
+
+def assert_a_clean_order(vote: VoteRequest, body: dict[str, Any]) -> None:
     assert re.fullmatch(r"[0-9]{1,8}", vote.candidate)
     assert type(vote.quantity) is int and 1 <= vote.quantity <= 10_000
     assert vote.provider in ("mtn", "orange", "stripe")
     assert vote.msisdn is None or len(vote.msisdn) <= 32
     assert set(body) <= {"candidate", "quantity", "provider", "msisdn"}
+
+
+VALID_VALUES = {
+    "candidate": st.from_regex(r"\A[0-9]{1,8}\Z"),
+    "quantity": st.integers(1, 10_000),
+    "provider": st.sampled_from(["mtn", "orange", "stripe"]),
+    "msisdn": st.one_of(st.none(), st.from_regex(r"\A\+?[0-9]{6,16}\Z")),
+}
+HOSTILE_VALUES = {
+    "candidate": st.one_of(st.text(max_size=12), st.from_regex(r"\A[0-9]{9,12}\Z"), JSON),
+    "quantity": st.one_of(st.integers(-5, 0), st.integers(10_001, 2**40), st.text(max_size=6), st.booleans(),
+                          st.floats(allow_nan=True), JSON),
+    "provider": st.one_of(st.text(max_size=8), JSON),
+    "msisdn": st.one_of(st.text(min_size=20, max_size=60), st.integers(), JSON),
+}
+
+
+@st.composite
+def one_field_off(draw: st.DrawFn) -> tuple[str, dict[str, Any]]:
+    """A body valid but for one field (wrong, missing, or an unknown one): the refusal must name it."""
+    body = {name: draw(values) for name, values in VALID_VALUES.items()}
+    field = draw(st.sampled_from([*HOSTILE_VALUES, "missing", "unknown"]))
+    if field == "missing":
+        field = draw(st.sampled_from(["candidate", "quantity", "provider"]))
+        del body[field]
+    elif field == "unknown":
+        field = draw(st.text(min_size=1, max_size=8).filter(lambda key: key not in VALID_VALUES))
+        body[field] = draw(JSON)
+    else:
+        body[field] = draw(HOSTILE_VALUES[field])
+    return field, body
+
+
+@given(st.fixed_dictionaries(VALID_VALUES))
+def test_every_well_formed_vote_body_is_taken(body: dict[str, Any]) -> None:
+    assert_a_clean_order(VoteRequest.model_validate(body), body)
+
+
+@given(one_field_off())
+def test_a_vote_body_wrong_in_one_field_is_refused_for_that_field_or_is_clean(off: tuple[str, dict[str, Any]]) -> None:
+    field, body = off
+    try:
+        vote = VoteRequest.model_validate(body)
+    except ValidationError as refusal:
+        assert {error["loc"][0] for error in refusal.errors()} == {field}  # the voter is told what to fix
+        return
+    assert_a_clean_order(vote, body)  # some "hostile" draws are fine (" 07 ", a short number)
 
 
 @given(st.one_of(st.text(max_size=30), st.from_regex(r"\A(\+|00)?[0-9 ().-]{4,20}\Z")))
