@@ -63,6 +63,20 @@ async def test_production_app_refuses_to_start_when_a_contest_provider_lacks_cre
         await server.close()
 
 
+async def test_production_app_refuses_to_start_when_a_contest_takes_ussd_votes_without_a_callback_token(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+) -> None:
+    await make_contest(sessions, ussd_service_codes=["*384*777#"])
+    prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
+                                       "ussd_callback_token": None})
+    server = TestServer(create_app(prod))
+    try:
+        with pytest.raises(ConfigError, match="USSD_CALLBACK_TOKEN"):
+            await server.start_server()
+    finally:
+        await server.close()
+
+
 def test_stream_limits_come_from_the_settings(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("STREAMS_PER_IP", "7")
     monkeypatch.setenv("STREAM_HEARTBEAT_SECONDS", "5")
