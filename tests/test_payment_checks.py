@@ -6,10 +6,14 @@ from __future__ import annotations
 import uuid
 from types import SimpleNamespace
 
+import asyncpg
+import pytest
 from asyncpg.exceptions import InternalClientError
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from gateway.database import count_half_closed_as_disconnected
+from gateway.config import Settings
+from gateway.database import count_half_closed_as_disconnected, create_engine
 from gateway.payment_checks import PaymentChecks
 
 
@@ -57,3 +61,25 @@ def test_a_connection_the_server_has_just_closed_counts_as_disconnected() -> Non
     other = SimpleNamespace(original_exception=InternalClientError("something else"), is_disconnect=False)
     count_half_closed_as_disconnected(other)  # type: ignore[arg-type]
     assert other.is_disconnect is False
+
+
+async def test_a_pooled_connection_caught_half_closed_is_dropped_and_the_next_use_gets_a_fresh_one(
+        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The moment between PostgreSQL's goodbye and the socket's close, on the engine the app uses:
+    the error says the connection is gone, and the pool does not hand that connection out again."""
+    engine = create_engine(settings.database_url or "", pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as connection:
+            backend = await connection.scalar(text("SELECT pg_backend_pid()"))
+
+            async def half_closed(*_args: object, **_kwargs: object) -> None:
+                raise InternalClientError("cannot switch to state 11; another operation (2) is in progress")
+
+            with monkeypatch.context() as patched, pytest.raises(DBAPIError) as caught:
+                patched.setattr(asyncpg.Connection, "prepare", half_closed)  # as asyncpg answers in that moment
+                await connection.execute(text("SELECT 'caught half-closed'"))
+            assert caught.value.connection_invalidated  # what PaymentChecks retries on
+        async with engine.connect() as connection:
+            assert await connection.scalar(text("SELECT pg_backend_pid()")) != backend
+    finally:
+        await engine.dispose()
