@@ -20,12 +20,16 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.pool import ConnectionPoolEntry
+from sqlalchemy.util import await_
 
 log = logging.getLogger(__name__)
 
 # A connection unused for longer than this is pinged before use: a firewall or proxy may have
 # dropped it silently. A busy pool's connections are never this idle, so they cost no round trip.
 PING_IF_IDLE_SECONDS = 20.0
+# A forgotten connection does not answer the ping at all (nothing is reset or closed; TCP would give
+# up after a quarter of an hour): past this it is taken for dead and replaced.
+PING_TIMEOUT_SECONDS = 2.0
 
 
 def async_url(url: str) -> str:
@@ -60,7 +64,7 @@ def count_half_closed_as_disconnected(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
-def replace_dead_connection(dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object) -> None:
+def replace_dead_connection(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object) -> None:
     """Hand out only live connections; the pool retries with a fresh one on DisconnectionError.
 
     asyncpg sees PostgreSQL close a socket (a restart, `pg_terminate_backend`) by itself, so that
@@ -70,8 +74,8 @@ def replace_dead_connection(dbapi_connection: Any, record: ConnectionPoolEntry, 
     if driver is None or driver.is_closed():
         raise DisconnectionError("PostgreSQL closed this connection")
     if time.monotonic() - record.info.get("returned_at", time.monotonic()) > PING_IF_IDLE_SECONDS:
-        try:
-            dbapi_connection.ping()
+        try:  # the driver's own query, for its time limit (the adapter's ping() has none)
+            await_(driver.fetchval("SELECT 1", timeout=PING_TIMEOUT_SECONDS))
         except Exception as exc:
             raise DisconnectionError("a long-idle connection no longer answers") from exc
 

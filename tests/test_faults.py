@@ -14,15 +14,17 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from gateway import votes
+from gateway import database, votes
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.database import create_engine
 from gateway.jobs import RECONCILE_LEASE, JobContext, reconcile_pass
 from gateway.keys import CHECKS, PROVIDERS, STARTS
 from gateway.models import OrderStatus
 from gateway.reconciler import reconcile
 from tests.factories import assert_fault_end, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
+from tests.network import SilentRelay
 from tests.servers import free_port
 from tests.waiting import until
 
@@ -289,3 +291,23 @@ async def test_with_redis_unreachable_votes_go_on_and_the_board_is_read_from_pos
         finally:
             await app[STARTS].close(grace=0)
     await assert_fault_end(sessions, contest.id, {})
+
+
+async def test_a_pooled_connection_the_network_silently_forgot_is_replaced_not_waited_on(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A firewall or NAT drops an idle connection without a word (no reset, no close): the pool's
+    check of a long-idle connection must give up on it quickly and connect anew, not wait for TCP
+    to time out (a quarter of an hour) while a voter waits."""
+    relay = await SilentRelay(settings.database_url or "").start()
+    engine = create_engine(relay.url(), pool_size=1, max_overflow=0)
+    try:
+        async with engine.connect() as connection:
+            forgotten = await connection.scalar(text("SELECT pg_backend_pid()"))
+        monkeypatch.setattr(database, "PING_IF_IDLE_SECONDS", 0.0)  # as after a long quiet spell
+        relay.forget_open_connections()
+        async with asyncio.timeout(database.PING_TIMEOUT_SECONDS + 5), engine.connect() as connection:
+            assert await connection.scalar(text("SELECT pg_backend_pid()")) != forgotten
+    finally:
+        await engine.dispose()
+        await relay.close()
