@@ -1,18 +1,22 @@
-"""A TCP relay in front of PostgreSQL that can go silent, as a firewall or NAT does when it forgets
-an idle connection: nothing is refused or closed, bytes simply stop arriving."""
+"""A TCP relay in front of PostgreSQL or Redis that can go silent, as a firewall or NAT does when
+it forgets an idle connection: nothing is refused or closed, bytes simply stop arriving."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from redis.connection import parse_url as parse_redis_url
 from sqlalchemy.engine import make_url
+
+Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWriter]]]
 
 
 @dataclass
 class SilentRelay:
-    upstream: str  # a PostgreSQL URL (TCP, or a Unix socket directory in ?host=)
+    connect: Connect  # opens a connection to the real server
     port: int = 0
     _server: asyncio.Server | None = None
     _pipes: list[Pipe] = field(default_factory=list)
@@ -21,12 +25,6 @@ class SilentRelay:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
-
-    def url(self) -> str:
-        """The upstream URL, reached through this relay."""
-        parsed = make_url(self.upstream)
-        query = {k: v for k, v in parsed.query.items() if k != "host"}
-        return parsed.set(host="127.0.0.1", port=self.port, query=query).render_as_string(hide_password=False)
 
     def forget_open_connections(self) -> None:
         """From now on the connections already open carry nothing, either way; new ones work."""
@@ -41,12 +39,7 @@ class SilentRelay:
             await self._server.wait_closed()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        parsed = make_url(self.upstream)
-        socket_dir = parsed.query.get("host")
-        if socket_dir:
-            up_reader, up_writer = await asyncio.open_unix_connection(f"{socket_dir}/.s.PGSQL.{parsed.port or 5432}")
-        else:
-            up_reader, up_writer = await asyncio.open_connection(parsed.host or "127.0.0.1", parsed.port or 5432)
+        up_reader, up_writer = await self.connect()
         pipe = Pipe([writer, up_writer])
         self._pipes.append(pipe)
         await asyncio.gather(pipe.pump(reader, up_writer), pipe.pump(up_reader, writer))
@@ -68,3 +61,31 @@ class Pipe:
     def close(self) -> None:
         for writer in self.writers:
             writer.close()
+
+
+async def postgres_relay(url: str) -> tuple[SilentRelay, str]:
+    """A relay to the PostgreSQL of `url` (TCP, or a Unix socket directory in ?host=), and its URL."""
+    parsed = make_url(url)
+    socket_dir, port = parsed.query.get("host"), parsed.port or 5432
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if socket_dir:
+            return await asyncio.open_unix_connection(f"{socket_dir}/.s.PGSQL.{port}")
+        return await asyncio.open_connection(parsed.host or "127.0.0.1", port)
+
+    relay = await SilentRelay(connect).start()
+    query = {k: v for k, v in parsed.query.items() if k != "host"}
+    return relay, parsed.set(host="127.0.0.1", port=relay.port, query=query).render_as_string(hide_password=False)
+
+
+async def redis_relay(url: str) -> tuple[SilentRelay, str]:
+    """A relay to the Redis of `url` (redis:// or unix://), and its URL (same database)."""
+    parsed = parse_redis_url(url)
+
+    async def connect() -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        if "path" in parsed:
+            return await asyncio.open_unix_connection(parsed["path"])
+        return await asyncio.open_connection(parsed.get("host", "127.0.0.1"), parsed.get("port", 6379))
+
+    relay = await SilentRelay(connect).start()
+    return relay, f"redis://127.0.0.1:{relay.port}/{parsed.get('db', 0)}"

@@ -22,13 +22,14 @@ from gateway.jobs import RECONCILE_LEASE, JobContext, reconcile_pass
 from gateway.keys import CHECKS, PROVIDERS, STARTS
 from gateway.models import OrderStatus
 from gateway.reconciler import reconcile
-from tests.factories import assert_fault_end, make_contest, place, tallies
+from tests.factories import assert_fault_end, count_orders, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
-from tests.network import SilentRelay
+from tests.network import postgres_relay, redis_relay
 from tests.servers import free_port
 from tests.waiting import until
 
 Sessions = async_sessionmaker[AsyncSession]
+REDIS_READ_TIMEOUT_SECONDS = 5  # redis-py's default since 8.0
 
 
 async def test_the_service_reconnects_after_postgres_drops_every_connection(
@@ -299,8 +300,8 @@ async def test_a_pooled_connection_the_network_silently_forgot_is_replaced_not_w
     """A firewall or NAT drops an idle connection without a word (no reset, no close): the pool's
     check of a long-idle connection must give up on it quickly and connect anew, not wait for TCP
     to time out (a quarter of an hour) while a voter waits."""
-    relay = await SilentRelay(settings.database_url or "").start()
-    engine = create_engine(relay.url(), pool_size=1, max_overflow=0)
+    relay, url = await postgres_relay(settings.database_url or "")
+    engine = create_engine(url, pool_size=1, max_overflow=0)
     try:
         async with engine.connect() as connection:
             forgotten = await connection.scalar(text("SELECT pg_backend_pid()"))
@@ -311,3 +312,29 @@ async def test_a_pooled_connection_the_network_silently_forgot_is_replaced_not_w
     finally:
         await engine.dispose()
         await relay.close()
+
+
+async def test_a_redis_connection_the_network_silently_forgot_holds_a_vote_seconds_not_forever(
+    settings: Settings, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    """The same for Redis: the per-address vote limit's command on a forgotten connection gives up
+    after redis-py's read time-out (5 s by default since redis-py 8; pyproject asks for it), the vote
+    goes on (the limit fails open, as with Redis away), and the next command gets a fresh connection.
+    (The leaderboard's subscription is exempt by redis-py's design: it waits for messages.)"""
+    await make_contest(sessions, slug="gala")
+    relay, url = await redis_relay(settings.redis_url or "")
+    app = create_app(settings.model_copy(update={"redis_url": url}))
+    try:
+        async with TestClient(TestServer(app)) as client:
+            try:
+                await vote(client, "gala", quantity=1)  # the pool now holds a connection through the relay
+                relay.forget_open_connections()
+                async with asyncio.timeout(REDIS_READ_TIMEOUT_SECONDS + 10):
+                    await vote(client, "gala", quantity=2)
+                async with asyncio.timeout(3):  # a fresh connection: no wait at all this time
+                    await vote(client, "gala", quantity=3)
+            finally:
+                await app[STARTS].close(grace=0)
+    finally:
+        await relay.close()
+    assert await count_orders(sessions) == 3
