@@ -74,9 +74,11 @@ def replace_dead_connection(_dbapi_connection: Any, record: ConnectionPoolEntry,
     if driver is None or driver.is_closed():
         raise DisconnectionError("PostgreSQL closed this connection")
     if time.monotonic() - record.info.get("returned_at", time.monotonic()) > PING_IF_IDLE_SECONDS:
-        try:  # the driver's own query, for its time limit (the adapter's ping() has none)
-            await_(driver.fetchval("SELECT 1", timeout=PING_TIMEOUT_SECONDS))
+        try:  # the driver's own query, for its time limit (the adapter's ping() has none); a simple
+            # query, no prepared statement, so it also holds behind pgbouncer in transaction mode
+            await_(driver.execute("SELECT 1", timeout=PING_TIMEOUT_SECONDS))
         except Exception as exc:
+            driver.terminate()  # at once: a polite close would wait on the silent connection too
             raise DisconnectionError("a long-idle connection no longer answers") from exc
 
 

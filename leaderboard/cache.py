@@ -247,6 +247,11 @@ async def _rebuild_missing(sessions: Sessions, redis: Redis, contest_id: int) ->
     return read
 
 
+def provisional_key(frozen: str) -> str:
+    """A hash (by PostgreSQL snapshot); named anew, since before it a string stood at `…:provisional`."""
+    return f"{frozen}:provisional-snapshot"
+
+
 async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, frozen_at: datetime,
                          now: datetime) -> Tallies:
     """The tallies as of the freeze moment, counted from the orders (paid, decided by `frozen_at`).
@@ -261,7 +266,7 @@ async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, froz
         votes, mark = await paid_votes_at(sessions, contest_id, frozen_at)
         canonical = json.dumps({str(k): v for k, v in sorted(votes.items())}, separators=(",", ":"))
         version, kept, updated_ms = await redis.eval(
-            _PROVISIONAL, 2, f"{key}:provisional", version_key(contest_id), canonical, mark.xmax,
+            _PROVISIONAL, 2, provisional_key(key), version_key(contest_id), canonical, mark.xmax,
             mark.in_progress, int(frozen_at.timestamp() * 1000), PROVISIONAL_TTL_SECONDS)
         raw = json.dumps({"version": int(version), "updated_ms": int(updated_ms), "votes": json.loads(kept)})
         if now >= frozen_at + FREEZE_SETTLE:
