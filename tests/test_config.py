@@ -50,28 +50,19 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     assert settings.gateway_port == 9091 and settings.is_production
 
 
-async def test_production_app_refuses_to_start_when_a_contest_provider_lacks_credentials(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
+@pytest.mark.parametrize(("contest", "setting"), [
+    ({"providers": ["orange"]}, "ORANGE_MONEY_CLIENT_ID"),  # a provider a contest uses, without credentials
+    ({"ussd_service_codes": ["*384*777#"]}, "USSD_CALLBACK_TOKEN"),  # USSD votes anyone could place
+])
+async def test_production_app_refuses_to_start_for_what_its_contests_need_and_names_the_setting(
+    settings: Settings, sessions: async_sessionmaker[AsyncSession], contest: dict[str, list[str]], setting: str
 ) -> None:
-    await make_contest(sessions, providers=["orange"])
-    prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": STRONG})
-    server = TestServer(create_app(prod))
-    try:
-        with pytest.raises(ConfigError, match="ORANGE_MONEY_CLIENT_ID"):
-            await server.start_server()
-    finally:
-        await server.close()
-
-
-async def test_production_app_refuses_to_start_when_a_contest_takes_ussd_votes_without_a_callback_token(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession]
-) -> None:
-    await make_contest(sessions, ussd_service_codes=["*384*777#"])
+    await make_contest(sessions, **contest)
     prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
                                        "ussd_callback_token": None})
     server = TestServer(create_app(prod))
     try:
-        with pytest.raises(ConfigError, match="USSD_CALLBACK_TOKEN"):
+        with pytest.raises(ConfigError, match=setting):
             await server.start_server()
     finally:
         await server.close()
