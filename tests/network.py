@@ -20,6 +20,8 @@ class SilentRelay:
     port: int = 0
     _server: asyncio.Server | None = None
     _pipes: list[Pipe] = field(default_factory=list)
+    _handlers: set[asyncio.Task[None]] = field(default_factory=set)
+    _closed: bool = False
 
     async def start(self) -> SilentRelay:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
@@ -32,17 +34,38 @@ class SilentRelay:
             pipe.silent = True
 
     async def close(self) -> None:
-        for pipe in self._pipes:
-            pipe.close()
+        """Every socket closed, both sides, and every relaying task finished (the tests run with
+        ResourceWarning as an error: a socket left for the garbage collector fails a later test)."""
+        self._closed = True
         if self._server is not None:
             self._server.close()
+        for pipe in self._pipes:
+            pipe.close()
+        if self._handlers:
+            await asyncio.wait(self._handlers, timeout=5)
+        for pipe in self._pipes:  # a handler may have connected upstream while we closed
+            pipe.close()
+            await pipe.closed()
+        if self._server is not None:
             await self._server.wait_closed()
 
     async def _relay(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        up_reader, up_writer = await self.connect()
-        pipe = Pipe([writer, up_writer])
+        task = asyncio.current_task()
+        assert task is not None
+        self._handlers.add(task)
+        pipe = Pipe([writer])
         self._pipes.append(pipe)
-        await asyncio.gather(pipe.pump(reader, up_writer), pipe.pump(up_reader, writer))
+        try:
+            if self._closed:
+                return
+            up_reader, up_writer = await self.connect()
+            pipe.writers.append(up_writer)
+            if self._closed:
+                return
+            await asyncio.gather(pipe.pump(reader, up_writer), pipe.pump(up_reader, writer))
+        finally:
+            pipe.close()
+            self._handlers.discard(task)
 
 
 @dataclass
@@ -61,6 +84,11 @@ class Pipe:
     def close(self) -> None:
         for writer in self.writers:
             writer.close()
+
+    async def closed(self) -> None:
+        for writer in self.writers:
+            with contextlib.suppress(ConnectionError, OSError):
+                await writer.wait_closed()
 
 
 async def postgres_relay(url: str) -> tuple[SilentRelay, str]:
