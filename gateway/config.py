@@ -124,6 +124,11 @@ def check_servers(settings: Settings) -> None:
 MIN_CALLBACK_TOKEN_LENGTH = 16  # a USSD callback token guessable in less is no token
 
 
+def ussd_token_usable(settings: Settings) -> bool:
+    """Whether USSD_CALLBACK_TOKEN can tell Africa's Talking from anybody else (start-up and the route agree)."""
+    return len(settings.ussd_callback_token or "") >= MIN_CALLBACK_TOKEN_LENGTH
+
+
 def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use: bool = False) -> None:
     """Refuse to run production with a default secret, a used provider lacking credentials, or open USSD routes."""
     if not settings.is_production:
@@ -135,8 +140,7 @@ def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use
         problems.append("DATABASE_URL must be set (the embedded database is for development)")
     if not settings.redis_url:
         problems.append("REDIS_URL must be set (the embedded Redis is for development)")
-    token = settings.ussd_callback_token or ""
-    if ussd_in_use and len(token) < MIN_CALLBACK_TOKEN_LENGTH:
+    if ussd_in_use and not ussd_token_usable(settings):
         problems.append("a contest takes USSD votes but USSD_CALLBACK_TOKEN (16+ characters) is unset: anyone "
                         "could place orders and push payment prompts to any number")
     for provider in sorted(providers_in_use):

@@ -31,7 +31,7 @@ from channels.ussd.views import (
     why_unavailable,
 )
 from gateway import payment_flow, votes
-from gateway.config import MIN_CALLBACK_TOKEN_LENGTH
+from gateway.config import ussd_token_usable
 from gateway.errors import DomainError
 from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS, USSD_HOPS
 from gateway.models import Channel
@@ -76,7 +76,7 @@ def check_caller(request: web.Request) -> None:
     without one serves no USSD at all (a contest may have gained USSD codes since start-up)."""
     settings = request.app[SETTINGS]
     expected = settings.ussd_callback_token
-    if settings.is_production and (not expected or len(expected) < MIN_CALLBACK_TOKEN_LENGTH):
+    if settings.is_production and not ussd_token_usable(settings):
         raise UnknownCaller("USSD is off: USSD_CALLBACK_TOKEN is not set (or shorter than start-up accepts).")
     given = request.query.get("token", "")
     if expected and not hmac.compare_digest(given.encode(), expected.encode()):
