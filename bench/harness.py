@@ -3,6 +3,7 @@ process per core), the machine's description, percentiles, and the results file.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import platform
@@ -15,14 +16,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
+import asyncpg
 import httpx
 
+PENDING_ORDERS = "SELECT count(*) FROM vote_orders WHERE status = 'pending'"
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
 
@@ -143,6 +146,17 @@ def _wait_ready(stack: Stack, timeout: float = 120) -> None:
                 return
         time.sleep(0.3)
     raise RuntimeError("the stack did not become ready in time")
+
+
+async def count_reaches(connection: asyncpg.Connection, sql: str, done: Callable[[int], bool], timeout: float,
+                        every: float) -> bool:
+    """Poll a count (one statement on `connection`) until `done` says so; False if time ran out."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if done(int(await connection.fetchval(sql))):
+            return True
+        await asyncio.sleep(every)
+    return False
 
 
 def machine() -> dict[str, str]:

@@ -26,7 +26,18 @@ import aiohttp
 import asyncpg
 import httpx
 
-from bench.harness import Stack, cpu_per_item, cpu_seconds, ms, percentile, print_report, record, running_stack
+from bench.harness import (
+    PENDING_ORDERS,
+    Stack,
+    count_reaches,
+    cpu_per_item,
+    cpu_seconds,
+    ms,
+    percentile,
+    print_report,
+    record,
+    running_stack,
+)
 
 CEILING_SCRIPT = """\\set c random(1, 8)
 BEGIN;
@@ -131,12 +142,7 @@ async def drive(stack: Stack, seconds: float, voters: int, rate: float | None = 
 async def wait_settled(stack: Stack, placed: int, timeout: float) -> None:
     connection = await asyncpg.connect(stack.database_url)
     try:
-        end = time.time() + timeout
-        while time.time() < end:
-            pending = await connection.fetchval("SELECT count(*) FROM vote_orders WHERE status = 'pending'")
-            if pending == 0:
-                return
-            await asyncio.sleep(0.5)
+        await count_reaches(connection, PENDING_ORDERS, lambda pending: pending == 0, timeout, every=0.5)
     finally:
         await connection.close()
 

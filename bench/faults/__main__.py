@@ -28,7 +28,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from bench.harness import Stack, _env_of, _processes, print_report, record, running_stack
+from bench.harness import PENDING_ORDERS, Stack, _env_of, _processes, count_reaches, print_report, record, running_stack
 
 VOTES = 300
 # The reconciler's first check comes 30 s after an order, then backs off; a start claimed by the killed
@@ -82,11 +82,8 @@ async def place_votes(stack: Stack, count: int) -> list[str]:
 async def check(stack: Stack, expected: int, killed_at: float) -> dict[str, str]:
     connection = await asyncpg.connect(stack.database_url)
     try:
-        while time.time() < killed_at + SETTLE_SECONDS:
-            pending = await connection.fetchval("SELECT count(*) FROM vote_orders WHERE status = 'pending'")
-            if pending == 0:
-                break
-            await asyncio.sleep(1)
+        await count_reaches(connection, PENDING_ORDERS, lambda pending: pending == 0,
+                            timeout=killed_at + SETTLE_SECONDS - time.time(), every=1)
         settled_in = time.time() - killed_at
         statuses = dict(await connection.fetch("SELECT status::text, count(*) FROM vote_orders GROUP BY status"))
         invariant = await connection.fetchval("""
@@ -208,12 +205,9 @@ async def callbacks_kept(stack: Stack, at_least: int, timeout: float) -> None:
     """Wait until that many callbacks have been kept (then callbacks are coming in)."""
     connection = await asyncpg.connect(stack.database_url)
     try:
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            kept = await connection.fetchval("SELECT count(*) FROM provider_events WHERE kind LIKE 'callback.%'")
-            if kept >= at_least:
-                return
-            await asyncio.sleep(0.05)
+        if await count_reaches(connection, "SELECT count(*) FROM provider_events WHERE kind LIKE 'callback.%'",
+                               lambda kept: kept >= at_least, timeout, every=0.05):
+            return
     finally:
         await connection.close()
     raise RuntimeError(f"fewer than {at_least} callbacks in {timeout} s: the scenario would prove nothing")
