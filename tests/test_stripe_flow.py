@@ -120,7 +120,7 @@ async def test_an_event_stripe_sends_again_hours_later_is_a_duplicate(card_clien
     await assert_fault_end(sessions, contest.id, {("checkout.session.completed", "counted"): 1})
 
 
-@pytest.mark.parametrize("forgery", ["wrong_secret", "stale", "missing", "tampered"])
+@pytest.mark.parametrize("forgery", ["wrong_secret", "stale", "future", "missing", "tampered"])
 async def test_forged_or_stale_webhook_is_a_400_and_changes_nothing(
     card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router, forgery: str
 ) -> None:
@@ -129,7 +129,8 @@ async def test_forged_or_stale_webhook_is_a_400_and_changes_nothing(
     paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_1")
     body, headers = webhook("checkout.session.completed", paid, "evt_1",
                             secret="whsec_wrong" if forgery == "wrong_secret" else SECRET,
-                            timestamp=int(time.time()) - 3600 if forgery == "stale" else None)
+                            timestamp={"stale": int(time.time()) - 3600,
+                                       "future": int(time.time()) + 4000}.get(forgery))
     if forgery == "missing":
         headers.pop("Stripe-Signature")
     if forgery == "tampered":

@@ -375,6 +375,7 @@ def forged_callbacks() -> list[tuple[str, InboundCallback]]:
         ("wrong secret", signed(paid, secret="whsec_someone_else")),
         ("tampered body", dataclasses.replace(genuine, body=genuine.body.replace(b"500", b"5000"))),
         ("stale timestamp", signed(paid, timestamp=int(time.time()) - 3600)),
+        ("future timestamp", signed(paid, timestamp=int(time.time()) + 4000)),  # construct_event bounds the past only
         ("missing header", dataclasses.replace(genuine, headers={})),
         ("garbage header", dataclasses.replace(genuine, headers={"Stripe-Signature": "nonsense"})),
         ("signed garbage", signed(b"not json")),
@@ -387,6 +388,15 @@ async def test_unverifiable_callbacks_are_rejected(provider: StripeCheckout, cal
         await provider.verify_callback(callback, collection())
 
     assert caught.value.code == "bad_signature" and not caught.value.retryable
+
+
+@pytest.mark.parametrize("skew", [-290, 290])
+async def test_a_timestamp_within_the_tolerance_either_side_is_accepted(provider: StripeCheckout, skew: int) -> None:
+    paid = event("checkout.session.completed", session(status="complete", payment_status="paid"))
+
+    verdict = await provider.verify_callback(signed(paid, timestamp=int(time.time()) + skew), None)
+
+    assert verdict.status is not None and verdict.status.state is PaymentState.SUCCESSFUL
 
 
 # refund
