@@ -278,15 +278,16 @@ async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult
     return bool(recorded)
 
 
-async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult) -> str:
-    """Apply what the provider says about an order; every branch is safe to repeat."""
+async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, provider: str) -> str:
+    """Apply what `provider` says about an order; every branch is safe to repeat."""
     state = status.state
     if state is PaymentState.SUCCESSFUL:
         if status.amount is None or not status.currency:
             await votes.flag_order(sessions, order_id, "provider reported success without a readable amount")
             return "flagged"
         outcome = await votes.confirm_payment(sessions, order_id, status.raw_status or "SUCCESSFUL",
-                                              status.amount, status.currency, status.provider_txn_id)
+                                              status.amount, status.currency, status.provider_txn_id,
+                                              provider=provider)
         return outcome.value
     if state is PaymentState.FAILED:
         changed = await votes.fail_order(sessions, order_id, readable_reason(status.reason or status.raw_status))
@@ -323,7 +324,7 @@ async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     status = await fetch_paced(registry.for_order(order.provider, order.channel.value), collection, pace)
     if note:
         await note_check(sessions, order_id)
-    return await settle(sessions, order_id, status)
+    return await settle(sessions, order_id, status, order.provider)
 
 
 STATUS_TURNS = 3  # paced tries of one status check the provider refused for its rate
@@ -369,7 +370,7 @@ async def receive_callback(
     if intake.known is not None:
         return CallbackOutcome(intake.target, intake.known)
     assert intake.target is not None and intake.verdict.status is not None
-    outcome = await settle(sessions, intake.target, intake.verdict.status)
+    outcome = await settle(sessions, intake.target, intake.verdict.status, provider)
     await set_event_outcome(sessions, intake.event_id, outcome)
     return CallbackOutcome(intake.target, outcome)
 
@@ -401,10 +402,24 @@ async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: s
     if target is None and verdict.status and verdict.status.provider_txn_id:
         target = await order_by_txn(session, provider, verdict.status.provider_txn_id)
     known = callback_outcome(target, order is not None, verdict.status is not None, order_id is not None)
+    if known is None and verdict.order_id is not None and (order is None or order.id != verdict.order_id):
+        known = await named_order_outcome(session, provider, verdict.order_id)
     event_id = await store_event(session, provider, verdict.event_id, target, verdict.kind, kept_headers, body,
                                  known)
     unsettled = event_id is None and await event_outcome(session, provider, verdict.event_id) is None
     return Intake(verdict, target, known, event_id, unsettled)
+
+
+async def named_order_outcome(session: AsyncSession, provider: str, order_id: uuid.UUID) -> str | None:
+    """A signed event that names its order itself (Stripe's metadata) settles only an order of its own provider.
+
+    Another provider's order is left alone, not flagged: its own provider may still confirm it, and a flag
+    would keep that genuine payment out of the tally. The event is kept with the outcome that says so.
+    """
+    owner = await session.scalar(select(VoteOrder.provider).where(VoteOrder.id == order_id))
+    if owner is None:
+        return "unknown_order"
+    return None if owner == provider else "other_provider"
 
 
 async def event_outcome(session: AsyncSession, provider: str, event_id: str | None) -> str | None:

@@ -52,6 +52,7 @@ class ConfirmOutcome(StrEnum):
     ALREADY_DECIDED = "already_decided"  # someone else decided first: nothing changed
     FLAGGED = "flagged"  # money moved but the vote was not counted (mismatch, or late)
     DUPLICATE_PAYMENT = "duplicate_payment"  # a second, different transaction for a paid order: refund it
+    OTHER_PROVIDER = "other_provider"  # the order is another provider's: this word proves nothing about it
 
 
 @dataclass(frozen=True)
@@ -230,18 +231,24 @@ async def confirm_payment(
     amount: int,
     currency: str,
     provider_txn_id: str | None,
+    *,
+    provider: str,
 ) -> ConfirmOutcome:
-    """Count a provider-confirmed payment exactly once: pending → paid, tally, outbox, one commit."""
+    """Count a provider-confirmed payment exactly once: pending → paid, tally, outbox, one commit.
+
+    `provider` is who confirms: only an order of that provider is counted (a signed Stripe event
+    naming an MTN order proves nothing about the MTN payment)."""
     async with autocommit_connection(sessions) as connection:
         # One statement, committed on its own: the tally row (every vote for a candidate meets
         # there) is locked only while PostgreSQL runs it, never across a round trip to us.
         counted = await connection.scalar(COUNTING_STATEMENT, {
             "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
-            "confirm_txn": provider_txn_id, "confirm_status": provider_status})
+            "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider})
     if counted is not None:
         return ConfirmOutcome.COUNTED
     async with sessions.begin() as session:
-        return await _confirm_not_pending(session, order_id, provider_status, amount, currency, provider_txn_id)
+        return await _confirm_not_pending(session, order_id, provider_status, amount, currency, provider_txn_id,
+                                          provider)
 
 
 def counting_statement() -> Select[tuple[int]]:
@@ -257,6 +264,7 @@ def counting_statement() -> Select[tuple[int]]:
         .where(
             orders.id == bindparam("confirm_order"),
             orders.status == OrderStatus.PENDING,  # the guard that makes this idempotent
+            orders.provider == bindparam("confirm_provider", type_=String),
             orders.amount == bindparam("confirm_amount"),
             orders.currency == bindparam("confirm_currency"),
         )
@@ -284,12 +292,16 @@ COUNTING_STATEMENT = counting_statement()
 
 async def _confirm_not_pending(
     session: AsyncSession, order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
-    provider_txn_id: str | None,
+    provider_txn_id: str | None, provider: str,
 ) -> ConfirmOutcome:
     """The guarded update matched nothing: find out why, and flag what needs a person."""
     order = await session.get(VoteOrder, order_id, with_for_update=True)
     if order is None:
         raise NotFound("No vote order has that id.", code="order_not_found")
+    if order.provider != provider:
+        # Refused, not flagged: the order's own provider may still confirm it, and a flag would keep
+        # that genuine payment out of the tally on the word of a provider that never took it.
+        return ConfirmOutcome.OTHER_PROVIDER
     if order.status is OrderStatus.PENDING:
         reason = (f"amount mismatch: provider reported {amount} {currency.upper()}, "
                   f"order is {order.amount} {order.currency}")

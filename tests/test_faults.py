@@ -275,7 +275,8 @@ async def test_with_redis_unreachable_votes_go_on_and_the_board_is_read_from_pos
     """Redis down for a while (restarting): no vote is refused for it, and the board stays up."""
     contest = await make_contest(sessions, slug="gala")
     counted = await place(sessions, contest, "02", 4)
-    await votes.confirm_payment(sessions, counted.id, "SUCCESSFUL", counted.amount, "XAF", None)
+    await votes.confirm_payment(sessions, counted.id, "SUCCESSFUL", counted.amount, "XAF", None,
+                                provider=counted.provider)
     app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
     async with TestClient(TestServer(app)) as client:
         try:

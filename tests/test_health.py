@@ -48,7 +48,7 @@ async def test_metrics_count_orders_by_status_and_requests(client: TestClient, s
     contest = await make_contest(sessions)
     paid = await place(sessions, contest, quantity=2)
     await place(sessions, contest)
-    await votes.confirm_payment(sessions, paid.id, "SUCCESSFUL", 200, "XAF", "t")
+    await votes.confirm_payment(sessions, paid.id, "SUCCESSFUL", 200, "XAF", "t", provider=paid.provider)
     await client.get("/api/v1/contests")
     text = await (await client.get("/metrics")).text()
     assert 'gateway_orders{status="paid"} 1.0' in text

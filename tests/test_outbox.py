@@ -53,7 +53,7 @@ async def test_relay_enqueues_each_row_once_even_after_a_crash(sessions: Session
                                                                redis: Redis) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, quantity=2)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "t")
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "t", provider=order.provider)
     assert await relay(sessions, settings) == 1
     assert await relay(sessions, settings) == 0
     # A crash after enqueueing but before marking the row: the next relay finds the job and skips it.
@@ -67,7 +67,7 @@ async def test_relay_enqueues_each_row_once_even_after_a_crash(sessions: Session
 async def test_a_delivered_message_is_not_handled_again(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t")
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t", provider=order.provider)
     calls: list[dict[str, object]] = []
 
     async def handler(payload: dict[str, object]) -> None:
@@ -84,7 +84,8 @@ async def test_worker_delivers_confirmation_to_the_leaderboard_cache(
     contest = await make_contest(sessions)
     for code, quantity in (("01", 3), ("02", 5), ("01", 1)):
         order = await place(sessions, contest, code, quantity)
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None)
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,
+                                    provider=order.provider)
     await relay(sessions, settings)
     await asyncio.to_thread(run_worker_burst, job_env)
     board = await cached_votes(redis, contest.id)
@@ -101,7 +102,8 @@ async def test_web_process_updates_the_board_itself_right_after_a_kick(
     contest = await make_contest(sessions)
     for quantity in (2, 3):
         order = await place(sessions, contest, "02", quantity)
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None)
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,
+                                    provider=order.provider)
     client.app[RELAY].kick()
     for _ in range(100):
         if sum((await cached_votes(redis, contest.id)).values()) == 5:
@@ -124,7 +126,7 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
     assert enqueue_due_jobs(queue, now + 10) == 2
     contest = await make_contest(sessions)
     order = await place(sessions, contest, quantity=4)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", None)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", None, provider=order.provider)
     await asyncio.to_thread(run_worker_burst, job_env)  # runs the periodic relay, then the delivery it enqueued
     assert await redis.llen("rq:queue:default") == 0
     assert sum((await cached_votes(redis, contest.id)).values()) == 4

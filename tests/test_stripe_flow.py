@@ -26,7 +26,7 @@ from gateway.keys import PROVIDERS
 from gateway.models import AuditEntry, Contest, OrderStatus, ProviderEvent
 from gateway.payment_flow import request_refund
 from gateway.votes import get_order
-from tests.factories import assert_fault_end, assert_tally_invariant, count_orders, make_contest, tallies
+from tests.factories import assert_fault_end, assert_tally_invariant, count_orders, make_contest, place, tallies
 
 Sessions = async_sessionmaker[AsyncSession]
 API = "https://stripe.test"
@@ -165,11 +165,13 @@ async def paid_by_card(client: TestClient, sessions: Sessions, stripe_wire: resp
     return contest, order_id
 
 
-def refunded_charge(amount_refunded: int, intent: str = "pi_9", currency: str = "xaf") -> dict[str, Any]:
-    """Stripe's charge object in charge.refunded for that 500 XAF payment."""
+def refunded_charge(amount_refunded: int, intent: str = "pi_9", currency: str = "xaf",
+                    order_id: str | None = None) -> dict[str, Any]:
+    """Stripe's charge object in charge.refunded for that 500 XAF payment (with the payment intent's
+    metadata, which Stripe copies onto the charge, when `order_id` is given)."""
     return {"id": "ch_1", "object": "charge", "payment_intent": intent, "amount": 500,
             "amount_refunded": amount_refunded, "currency": currency, "refunded": amount_refunded >= 500,
-            "metadata": {}}
+            "metadata": {"order_id": order_id} if order_id else {}}
 
 
 async def test_refund_takes_the_votes_off_the_tally(card_client: TestClient, sessions: Sessions,
@@ -235,6 +237,32 @@ async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_ful
     assert (await post_webhook(card_client, *webhook("charge.refunded", full, "evt_r2")))[1]["outcome"] == "refunded"
     assert (await tallies(sessions, contest.id))["03"] == 0
     await assert_tally_invariant(sessions, contest.id)
+
+
+@pytest.mark.parametrize("kind", ["checkout.session.completed", "checkout.session.expired", "charge.refunded"])
+async def test_a_stripe_event_naming_another_providers_order_changes_nothing(
+        card_client: TestClient, sessions: Sessions, kind: str) -> None:
+    """Signed by Stripe, but the order it names is paid by MTN: Stripe's word proves nothing about it."""
+    contest = await make_contest(sessions, slug="gala")
+    mtn_order = await place(sessions, contest, "03", quantity=5)  # 500 XAF, like the session
+    assert mtn_order.provider == "mtn"
+    named = str(mtn_order.id)
+    obj = (refunded_charge(500, order_id=named) if kind == "charge.refunded" else
+           checkout_session(named, status="complete", payment_status="paid", payment_intent="pi_1"))
+    assert await post_webhook(card_client, *webhook(kind, obj, "evt_1")) == (
+        200, {"received": True, "outcome": "other_provider"})
+    assert (await get_order(sessions, mtn_order.id)).status is OrderStatus.PENDING
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    await assert_fault_end(sessions, contest.id, {(kind, "other_provider"): 1})
+
+
+async def test_a_stripe_event_naming_no_order_of_ours_is_kept_as_unknown(card_client: TestClient,
+                                                                         sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    nobody = checkout_session(str(uuid.uuid4()), status="complete", payment_status="paid", payment_intent="pi_1")
+    assert await post_webhook(card_client, *webhook("checkout.session.completed", nobody, "evt_1")) == (
+        200, {"received": True, "outcome": "unknown_order"})
+    await assert_fault_end(sessions, contest.id, {("checkout.session.completed", "unknown_order"): 1})
 
 
 async def test_a_double_submitted_card_vote_gets_one_order_and_the_same_checkout_page_twice(

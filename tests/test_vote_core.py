@@ -84,8 +84,8 @@ async def test_same_client_key_returns_the_same_order(sessions: Sessions) -> Non
 async def test_confirm_counts_once_and_writes_outbox(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "02", quantity=5)
-    first = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1")
-    again = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1")
+    first = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1", provider=order.provider)
+    again = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1", provider=order.provider)
     assert (first, again) == (ConfirmOutcome.COUNTED, ConfirmOutcome.ALREADY_DECIDED)
     assert (await tallies(sessions, contest.id))["02"] == 5
     stored = await votes.get_order(sessions, order.id)
@@ -100,7 +100,8 @@ async def test_amount_or_currency_mismatch_is_flagged_not_counted(sessions: Sess
                                                                   currency: str) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "01", quantity=5)
-    outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", amount, currency, "txn-x")
+    outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", amount, currency, "txn-x",
+                                          provider=order.provider)
     assert outcome is ConfirmOutcome.FLAGGED
     stored = await votes.get_order(sessions, order.id)
     assert stored.status is OrderStatus.FLAGGED and "mismatch" in (stored.status_reason or "")
@@ -115,16 +116,28 @@ async def test_success_after_expiry_or_failure_is_flagged_not_counted(sessions: 
     assert await votes.expire_order(sessions, expired.id)
     assert await votes.fail_order(sessions, failed.id, "APPROVAL_REJECTED")
     for order in (expired, failed):
-        outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "late")
+        outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "late",
+                                              provider=order.provider)
         assert outcome is ConfirmOutcome.FLAGGED
         assert (await votes.get_order(sessions, order.id)).status is OrderStatus.FLAGGED
     assert (await tallies(sessions, contest.id))["01"] == 0
 
 
+async def test_a_confirmation_from_another_provider_is_refused_and_changes_nothing(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, "01", quantity=5)  # an MTN order of 500 XAF
+    outcome = await votes.confirm_payment(sessions, order.id, "complete/paid", 500, "XAF", "pi_1", provider="stripe")
+    assert outcome is ConfirmOutcome.OTHER_PROVIDER
+    assert (await votes.get_order(sessions, order.id)).status is OrderStatus.PENDING  # MTN's word may still come
+    assert (await tallies(sessions, contest.id))["01"] == 0
+    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1",
+                                       provider="mtn") is ConfirmOutcome.COUNTED
+
+
 async def test_failure_after_success_changes_nothing(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "04", quantity=3)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "t")
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "t", provider=order.provider)
     assert not await votes.fail_order(sessions, order.id, "FAILED")
     assert not await votes.expire_order(sessions, order.id)
     assert (await votes.get_order(sessions, order.id)).status is OrderStatus.PAID
@@ -143,7 +156,8 @@ async def test_200_concurrent_confirmations_of_one_order_count_once(sessions: Se
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "05", quantity=7)
     outcomes = await asyncio.gather(
-        *(votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 700, "XAF", "txn") for _ in range(200))
+        *(votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 700, "XAF", "txn",
+                                provider=order.provider) for _ in range(200))
     )
     assert outcomes.count(ConfirmOutcome.COUNTED) == 1
     assert outcomes.count(ConfirmOutcome.ALREADY_DECIDED) == 199
@@ -157,7 +171,8 @@ async def test_500_concurrent_confirmations_of_distinct_orders_are_all_counted(s
     orders = await asyncio.gather(*(place(sessions, contest, code, quantity=i % 3 + 1)
                                     for i, code in enumerate(codes)))
     outcomes = await asyncio.gather(
-        *(votes.confirm_payment(sessions, o.id, "SUCCESSFUL", o.amount, "XAF", f"t{i}") for i, o in enumerate(orders))
+        *(votes.confirm_payment(sessions, o.id, "SUCCESSFUL", o.amount, "XAF", f"t{i}",
+                                provider=o.provider) for i, o in enumerate(orders))
     )
     assert set(outcomes) == {ConfirmOutcome.COUNTED}
     expected: dict[str, int] = {}
@@ -206,10 +221,11 @@ async def test_a_replayed_order_is_answered_with_itself_even_when_it_used_up_the
 async def test_a_second_different_charge_for_a_paid_order_is_recorded_not_counted(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "03", quantity=2)
-    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a") is ConfirmOutcome.COUNTED
-    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a") \
+    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a",
+                                       provider=order.provider) is ConfirmOutcome.COUNTED
+    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a", provider=order.provider) \
         is ConfirmOutcome.ALREADY_DECIDED
-    second = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-b")
+    second = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-b", provider=order.provider)
     assert second is ConfirmOutcome.DUPLICATE_PAYMENT
     assert (await tallies(sessions, contest.id))["03"] == 2
     async with sessions() as session:

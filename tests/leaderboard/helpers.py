@@ -16,7 +16,8 @@ Sessions = async_sessionmaker[AsyncSession]
 
 async def confirmed_vote(sessions: Sessions, contest: Contest, code: str = "01", quantity: int = 1) -> None:
     order = await place(sessions, contest, code, quantity)
-    outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, None)
+    outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, None,
+                                          provider=order.provider)
     assert outcome is votes.ConfirmOutcome.COUNTED
 
 

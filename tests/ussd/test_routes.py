@@ -224,7 +224,7 @@ async def test_the_language_is_remembered_per_number(client: TestClient, demo: C
 async def test_top_five_and_my_votes(client: TestClient, demo: Contest, sessions: Sessions) -> None:
     await dial(client, "1*07*5*1*1")
     [order] = await orders(sessions)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1")
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1", provider=order.provider)
     await dial(client, "1*03*2*1*1", session_id="ATUid_2")
     assert await hop(client, "2", session_id="ATUid_3") == "CON Top 5 - Demo Star 2026\n1.07 Grace Ndongo 5\n" \
                                                           "0 Retour 00 Accueil"

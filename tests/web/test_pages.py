@@ -194,7 +194,7 @@ async def test_order_page_for_pending_paid_and_failed(client: TestClient, sessio
     contest = await make_contest(sessions, slug="gala")
     pending = await place(sessions, contest, candidate="01", quantity=2)
     paid = await place(sessions, contest, candidate="02", quantity=3)
-    await votes.confirm_payment(sessions, paid.id, "SUCCESSFUL", 300, "XAF", "txn-1")
+    await votes.confirm_payment(sessions, paid.id, "SUCCESSFUL", 300, "XAF", "txn-1", provider=paid.provider)
     failed = await place(sessions, contest, candidate="03")
     await votes.fail_order(sessions, failed.id, readable_reason("APPROVAL_REJECTED"))
 
@@ -223,7 +223,8 @@ async def test_board_ranks_ties_together_and_can_hide_counts(client: TestClient,
     contest = await make_contest(sessions, slug="gala", candidates=3)
     for code, quantity in (("02", 5), ("03", 5)):
         order = await place(sessions, contest, candidate=code, quantity=quantity)
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", quantity * 100, "XAF", f"t-{code}")
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", quantity * 100, "XAF", f"t-{code}",
+                                    provider=order.provider)
     html = await (await client.get("/c/gala/board", params={"lang": "en"})).text()
     rows = re.findall(r'data-code="(\d+)" data-name="[^"]*" data-rank="(\d)" data-votes="(\d*)"', html)
     assert rows == [("02", "1", "5"), ("03", "1", "5"), ("01", "3", "0")]
@@ -249,7 +250,7 @@ async def test_a_frozen_board_shows_the_votes_paid_before_the_freeze(client: Tes
     contest = await make_contest(sessions, slug="gala", candidates=2,
                                  board_frozen_at=datetime.now(UTC) - timedelta(minutes=1))
     order = await place(sessions, contest, candidate="02", quantity=4)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", "late")
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", "late", provider=order.provider)
     html = await (await client.get("/c/gala", params={"lang": "en"})).text()
     assert "The ranking is frozen" in html and "4 votes" not in html and "0 votes in total" in html
 
