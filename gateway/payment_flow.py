@@ -295,12 +295,9 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, 
     if state is PaymentState.EXPIRED:
         changed = await votes.expire_order(sessions, order_id, readable_reason(status.reason or "EXPIRED"))
         return "expired" if changed else "already_decided"
-    if state is PaymentState.REFUNDED:
-        if status.amount is not None and await votes.record_partial_refund(sessions, order_id, status.amount,
-                                                                            status.currency):
-            return "partial_refund"
-        changed = await votes.uncount(sessions, order_id, OrderStatus.REFUNDED, "refunded by the provider")
-        return "refunded" if changed else "already_decided"
+    if state is PaymentState.REFUNDED:  # whatever the order's state: a refund is never dropped
+        refund = await votes.settle_refund(sessions, order_id, status.amount, status.currency, status.provider_txn_id)
+        return refund.value
     return "pending"
 
 

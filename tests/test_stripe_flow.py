@@ -239,6 +239,85 @@ async def test_a_partial_refund_keeps_the_votes_for_a_person_to_review_and_a_ful
     await assert_tally_invariant(sessions, contest.id)
 
 
+async def test_a_refund_before_the_checkout_completed_ends_the_order_refunded_and_never_counted(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    """Stripe's events come in any order: the refund of a payment can arrive before its completion."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    refund = webhook("charge.refunded", refunded_charge(500, order_id=order_id), "evt_r")
+    assert await post_webhook(card_client, *refund) == (200, {"received": True, "outcome": "refunded"})
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_9")
+    completed = await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_1"))
+    assert completed == (200, {"received": True, "outcome": "already_decided"})
+    resent = webhook("charge.refunded", refunded_charge(500, order_id=order_id), "evt_r")  # signed afresh
+    assert await post_webhook(card_client, *resent) == (200, {"received": True, "outcome": "duplicate"})
+    order = await get_order(sessions, uuid.UUID(order_id))
+    assert order.status is OrderStatus.REFUNDED and "before it was counted" in (order.status_reason or "")
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    await assert_fault_end(sessions, contest.id, {("charge.refunded", "refunded"): 1,
+                                                  ("checkout.session.completed", "already_decided"): 1})
+
+
+def session_with_its_charge(order_id: str, request: httpx.Request, amount_refunded: int) -> httpx.Response:
+    """Stripe's answer to a session GET: the payment intent and its latest charge only when asked to expand them."""
+    intent: Any = "pi_9"
+    if "payment_intent.latest_charge" in request.url.params.get_list("expand[0]"):
+        intent = {"id": "pi_9", "object": "payment_intent", "latest_charge": {
+            "id": "ch_1", "object": "charge", "payment_intent": "pi_9", "amount": 500, "currency": "xaf",
+            "amount_refunded": amount_refunded, "refunded": amount_refunded >= 500}}
+    return httpx.Response(200, json=checkout_session(order_id, status="complete", payment_status="paid",
+                                                     payment_intent=intent))
+
+
+async def decided(sessions: Sessions, order_id: str) -> OrderStatus:
+    """The order's status once the check the return page asked for has settled it."""
+    for _ in range(500):
+        status = (await get_order(sessions, uuid.UUID(order_id))).status
+        if status is not OrderStatus.PENDING:
+            return status
+        await asyncio.sleep(0.01)
+    raise AssertionError("the order was never decided")
+
+
+@pytest.mark.parametrize(("amount_refunded", "ends"), [(500, OrderStatus.REFUNDED), (200, OrderStatus.FLAGGED)])
+async def test_a_refund_seen_by_the_status_check_is_never_counted(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router, amount_refunded: int,
+        ends: OrderStatus) -> None:
+    """The payer comes back from Checkout (?from=stripe) after the payment was refunded and before any webhook:
+    the session still says "paid", its charge says how much went back."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    stripe_wire.get("/v1/checkout/sessions/cs_test_1").mock(
+        side_effect=lambda request: session_with_its_charge(order_id, request, amount_refunded))
+    assert (await card_client.get(f"/orders/{order_id}", params={"from": "stripe"})).status == 200
+    assert await decided(sessions, order_id) is ends
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_partial_refund_before_the_order_is_counted_flags_it_and_it_is_never_counted(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    partial = webhook("charge.refunded", refunded_charge(200, order_id=order_id), "evt_r1")
+    assert await post_webhook(card_client, *partial) == (200, {"received": True, "outcome": "partial_refund"})
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_9")
+    completed = await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_1"))
+    assert completed[1]["outcome"] == "already_decided"
+    order = await get_order(sessions, uuid.UUID(order_id))
+    assert order.status is OrderStatus.FLAGGED and "partial refund of 200 XAF" in (order.status_reason or "")
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    async with sessions() as session:
+        entry = (await session.scalars(select(AuditEntry))).one()
+    assert (entry.action, entry.target, entry.details["refunded"]) == ("payment.partial_refund", order_id, 200)
+    full = webhook("charge.refunded", refunded_charge(500, order_id=order_id), "evt_r2")  # the rest, later
+    assert (await post_webhook(card_client, *full))[1]["outcome"] == "refunded"
+    assert (await get_order(sessions, uuid.UUID(order_id))).status is OrderStatus.REFUNDED
+    await assert_fault_end(sessions, contest.id, {("charge.refunded", "partial_refund"): 1,
+                                                  ("checkout.session.completed", "already_decided"): 1,
+                                                  ("charge.refunded", "refunded"): 1})
+
+
 @pytest.mark.parametrize("kind", ["checkout.session.completed", "checkout.session.expired", "charge.refunded"])
 async def test_a_stripe_event_naming_another_providers_order_changes_nothing(
         card_client: TestClient, sessions: Sessions, kind: str) -> None:

@@ -233,3 +233,57 @@ async def test_a_second_different_charge_for_a_paid_order_is_recorded_not_counte
         topics = list(await session.scalars(select(OutboxMessage.topic).order_by(OutboxMessage.id)))
     assert entry.target == str(order.id) and entry.details["second_txn"] == "txn-b"
     assert topics == ["vote.confirmed", "payment.duplicate"]
+
+
+async def order_in(sessions: Sessions, status: OrderStatus) -> VoteOrder:
+    """A 3-vote, 300 XAF order of a fresh contest, brought to `status` the way the app brings it there."""
+    order = await place(sessions, await make_contest(sessions), "02", quantity=3)
+    if status in (OrderStatus.PAID, OrderStatus.REFUND_REQUESTED):
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "txn-1", provider=order.provider)
+    if status is OrderStatus.REFUND_REQUESTED:
+        assert await votes.uncount(sessions, order.id, OrderStatus.REFUND_REQUESTED, "asked for")
+    if status is OrderStatus.EXPIRED:
+        assert await votes.expire_order(sessions, order.id)
+    if status is OrderStatus.FAILED:
+        assert await votes.fail_order(sessions, order.id, "APPROVAL_REJECTED")
+    if status is OrderStatus.FLAGGED:
+        assert await votes.flag_order(sessions, order.id, "provider reported success without a readable amount")
+    assert (await votes.get_order(sessions, order.id)).status is status
+    return order
+
+
+EVERY_REFUNDABLE_STATE = [OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.EXPIRED, OrderStatus.FAILED,
+                          OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED]
+
+
+@pytest.mark.parametrize("status", EVERY_REFUNDABLE_STATE)
+async def test_a_full_refund_in_any_state_ends_the_order_refunded_with_nothing_counted(
+        sessions: Sessions, status: OrderStatus) -> None:
+    order = await order_in(sessions, status)
+    first = await votes.settle_refund(sessions, order.id, 300, "xaf", "pi_1")
+    again = await votes.settle_refund(sessions, order.id, 300, "xaf", "pi_1")
+    assert (first, again) == (votes.RefundSettled.REFUNDED, votes.RefundSettled.ALREADY_DECIDED)
+    assert (await votes.get_order(sessions, order.id)).status is OrderStatus.REFUNDED
+    assert (await tallies(sessions, order.contest_id))["02"] == 0
+    late = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "pi_1", provider=order.provider)
+    assert late is ConfirmOutcome.ALREADY_DECIDED  # a "paid" arriving after the refund counts nothing
+    assert (await tallies(sessions, order.contest_id))["02"] == 0
+    await assert_tally_invariant(sessions, order.contest_id)
+
+
+@pytest.mark.parametrize("status", EVERY_REFUNDABLE_STATE)
+async def test_a_partial_refund_in_any_state_is_put_before_a_person_and_never_counted_later(
+        sessions: Sessions, status: OrderStatus) -> None:
+    order = await order_in(sessions, status)
+    for _ in range(2):  # the same refund seen twice is recorded once
+        assert await votes.settle_refund(sessions, order.id, 100, "XAF", "pi_1") is votes.RefundSettled.PARTIAL_REFUND
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "pi_1", provider=order.provider)
+    counted = status in (OrderStatus.PAID,)  # a counted order keeps its votes until a person decides
+    after = OrderStatus.PAID if counted else status if status in (OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED) \
+        else OrderStatus.FLAGGED
+    assert (await votes.get_order(sessions, order.id)).status is after
+    assert (await tallies(sessions, order.contest_id))["02"] == (3 if counted else 0)
+    async with sessions() as session:
+        entries = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "payment.partial_refund"))).all()
+    assert [(entry.target, entry.details["refunded"]) for entry in entries] == [(str(order.id), 100)]
+    await assert_tally_invariant(sessions, order.contest_id)

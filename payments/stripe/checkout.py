@@ -140,7 +140,9 @@ class StripeCheckout:
         if not session_id:
             raise CollectionNotFound(NAME, "no_session", "No Checkout Session was created for this order.")
         try:
-            session = await self._client.v1.checkout.sessions.retrieve_async(str(session_id))
+            # The latest charge comes along, so a paid session whose money went back is seen as refunded.
+            session = await self._client.v1.checkout.sessions.retrieve_async(
+                str(session_id), {"expand": ["payment_intent.latest_charge"]})
         except stripe.StripeError as exc:
             if exc.http_status == 404:
                 raise CollectionNotFound(NAME, exc.code or "resource_missing", _message(exc), status=404) from exc
@@ -194,14 +196,28 @@ def signed_at(signature: str) -> int:
 
 
 def session_status(session: Mapping[str, Any]) -> StatusResult:
-    """A Checkout Session to our state: only payment_status "paid" counts (complete + unpaid is still pending)."""
+    """A Checkout Session to our state: only payment_status "paid" counts (complete + unpaid is still pending).
+
+    A paid session stays "paid" after a refund: when the session comes with its payment intent's latest
+    charge (our status check expands it), any amount refunded makes it REFUNDED, never SUCCESSFUL.
+    """
     status, payment_status = session.get("status"), session.get("payment_status")
     raw = f"{status}/{payment_status}"
     if payment_status == "paid":
+        charge = latest_charge(session)
+        if charge is not None and charge.get("amount_refunded"):
+            return refunded_status(charge)
         return paid_status(session, raw)
     if status == "expired":
         return StatusResult(PaymentState.EXPIRED, raw_status=raw)
     return StatusResult(PaymentState.PENDING, raw_status=raw)
+
+
+def latest_charge(session: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The expanded `payment_intent.latest_charge` of a session (None where it came as a bare id)."""
+    intent = session.get("payment_intent")
+    charge = intent.get("latest_charge") if isinstance(intent, Mapping) else None
+    return charge if isinstance(charge, Mapping) else None
 
 
 def paid_status(session: Mapping[str, Any], raw: str) -> StatusResult:

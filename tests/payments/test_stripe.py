@@ -261,6 +261,22 @@ async def test_fetch_status_of_a_paid_session(provider: StripeCheckout, stripe_a
         PaymentState.SUCCESSFUL, 500, "XAF", "pi_1")
 
 
+@pytest.mark.parametrize(("amount_refunded", "raw"), [(500, "refunded"), (200, "partially_refunded")])
+async def test_fetch_status_of_a_paid_session_whose_charge_was_refunded(
+        provider: StripeCheckout, stripe_api: respx.MockRouter, amount_refunded: int, raw: str) -> None:
+    charge = {"id": "ch_1", "object": "charge", "payment_intent": "pi_1", "amount": 500, "currency": "xaf",
+              "amount_refunded": amount_refunded, "refunded": amount_refunded == 500}
+    route = stripe_api.get("/v1/checkout/sessions/cs_test_1").respond(200, json=session(
+        status="complete", payment_status="paid",
+        payment_intent={"id": "pi_1", "object": "payment_intent", "latest_charge": charge}))
+
+    result = await provider.fetch_status(collection())
+
+    assert route.calls[0].request.url.params["expand[0]"] == "payment_intent.latest_charge"
+    assert (result.state, result.amount, result.currency, result.provider_txn_id, result.raw_status) == (
+        PaymentState.REFUNDED, amount_refunded, "XAF", "pi_1", raw)
+
+
 async def test_fetch_status_without_a_session_is_not_found(provider: StripeCheckout,
                                                            stripe_api: respx.MockRouter) -> None:
     with pytest.raises(CollectionNotFound):
