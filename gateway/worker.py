@@ -7,20 +7,26 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
+from dataclasses import dataclass
+from multiprocessing.process import BaseProcess
 
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
+from gateway.config import Settings
 from gateway.jobs import close_runtime
+from gateway.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS
+from gateway.logs import setup_logging
 from gateway.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
 
 log = logging.getLogger(__name__)
 
 # (job, seconds between runs). The web process relays the outbox at once; this is the safety net.
 PERIODIC_JOBS = (
-    ("gateway.jobs.relay_outbox_job", 5),
-    ("gateway.jobs.reconcile_job", 10),
+    ("gateway.jobs.relay_outbox_job", RELAY_INTERVAL_SECONDS),
+    ("gateway.jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
 )
 
 
@@ -47,30 +53,101 @@ def enqueue_due_jobs(queue: Queue, now: float) -> int:
     return enqueued
 
 
+MAX_OUTAGE_WAIT = 4.0  # seconds between tries while Redis is away: back within a tick of its return
+WATCH_SECONDS = 1.0  # how often a worker looks whether its periodic enqueuer still runs
+RESPAWN_SECONDS = 5.0  # at least this long between two starts of it, should each die at once
+
+
+@dataclass
+class Outage:
+    """The enqueuer's view of a Redis (or any) outage: one line when it starts, one when it ends,
+    and a wait that doubles in between (a stall of minutes must not fill the log)."""
+
+    tick: float
+    since: float | None = None
+    wait: float = 0.0
+
+    def failed(self, exc: Exception, now: float) -> float:
+        if self.since is None:
+            self.since = now
+            log.warning("periodic jobs cannot be enqueued (%r); trying again until Redis answers", exc)
+        self.wait = min(MAX_OUTAGE_WAIT, max(self.tick, self.wait * 2))
+        return self.wait
+
+    def succeeded(self, now: float) -> float:
+        if self.since is not None:
+            log.info("periodic jobs are enqueued again, after %.0f s", now - self.since)
+        self.since, self.wait = None, 0.0
+        return self.tick
+
+
+def enqueue_or_wait(queue: Queue, outage: Outage) -> float:
+    """Enqueue what is due; returns how long to wait before the next try. Never raises an Exception."""
+    try:
+        enqueue_due_jobs(queue, time.time())
+    except Exception as exc:  # Redis paused, restarting or unreachable: the loop must outlive it
+        return outage.failed(exc, time.time())
+    return outage.succeeded(time.time())
+
+
 def run_periodic(redis_url: str, worker: int, tick: float = 0.5) -> None:
     """Enqueue each periodic job once per interval until SIGTERM, or until the worker that started
     it is gone (a worker killed with SIGKILL cannot stop it, and its replacement starts another).
+    Redis errors only delay it (see `Outage`).
 
     (RQ's own CronScheduler enqueues with pickle, which our JSON-serialising worker cannot read.)
     """
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's: it stops this when it stops
+    settings = Settings()  # a spawned process: the worker's environment, but none of its logging set-up
+    setup_logging(settings.log_level, json=settings.log_json)
     queue = job_queue(sync_redis(redis_url), DEFAULT_QUEUE)
+    outage = Outage(tick)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):
         while os.getppid() == worker:
-            enqueue_due_jobs(queue, time.time())
-            time.sleep(tick)
+            time.sleep(enqueue_or_wait(queue, outage))
+
+
+class PeriodicEnqueuer:
+    """A worker's periodic-enqueuer child, started again whenever it dies (an error it did not
+    survive, the OOM killer, a stray kill): without it no reconciler pass would ever run again."""
+
+    def __init__(self, redis_url: str) -> None:
+        self._redis_url = redis_url
+        self._stopping = threading.Event()
+        self._process = self._spawn()
+        self._started = time.monotonic()
+        self._watcher = threading.Thread(target=self._watch, name="periodic-watcher", daemon=True)
+        self._watcher.start()
+
+    def _spawn(self) -> BaseProcess:
+        process = multiprocessing.get_context("spawn").Process(
+            target=run_periodic, args=(self._redis_url, os.getpid()), name="gateway-periodic", daemon=True
+        )
+        process.start()
+        return process
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(WATCH_SECONDS):
+            if self._process.is_alive() or time.monotonic() - self._started < RESPAWN_SECONDS:
+                continue
+            log.error("the periodic enqueuer exited (code %s); starting another", self._process.exitcode)
+            self._process.join(timeout=0)  # reap it
+            self._process, self._started = self._spawn(), time.monotonic()
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._watcher.join(timeout=5)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(timeout=5)
 
 
 def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -> bool:
     """Work the queues (payments first); returns whether the worker did any job in burst mode."""
     connection = sync_redis(redis_url)
     queues = [job_queue(connection, name) for name in QUEUE_NAMES]
-    periodic = None
-    if with_cron and not burst:
-        periodic = multiprocessing.get_context("spawn").Process(
-            target=run_periodic, args=(redis_url, os.getpid()), name="gateway-periodic", daemon=True
-        )
-        periodic.start()
+    periodic = PeriodicEnqueuer(redis_url) if with_cron and not burst else None
     try:
         # SimpleWorker runs jobs in this process, sharing one job runtime (see gateway.jobs.JobRuntime);
         # job time-outs still apply. Run several worker processes for parallelism.
@@ -79,6 +156,5 @@ def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -
         return bool(worker.work(with_scheduler=True, burst=burst, logging_level="INFO"))
     finally:
         close_runtime()
-        if periodic is not None and periodic.is_alive():
-            periodic.terminate()
-            periodic.join(timeout=5)
+        if periodic is not None:
+            periodic.stop()

@@ -1,0 +1,128 @@
+"""The worker's periodic jobs (reconciler, relay safety net) keep running through Redis stalls and
+the death of their enqueuer: real worker processes, a real Redis paused, the MTN sandbox."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import votes
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.models import OrderStatus
+from payments.sandbox import SandboxControl, create_sandbox_app
+from tests.factories import assert_tally_invariant, make_contest, tallies
+from tests.fakes.mtn import vote
+from tests.processes import alive, child_of
+from tests.servers import free_port
+from tests.waiting import until
+
+Sessions = async_sessionmaker[AsyncSession]
+ENQUEUER = "multiprocessing.spawn"  # how the worker's periodic child shows in /proc
+PAUSE_SECONDS = 8  # longer than redis-py's 5 s read time-out: the enqueuer's command fails, as in the incident
+
+
+@pytest.fixture
+async def sandboxed(clean: None, settings: Settings) -> AsyncIterator[tuple[TestClient, dict[str, str]]]:
+    """The app and the environment of a worker, both paying through the MTN sandbox, whose callbacks are lost."""
+    control = SandboxControl(success_delay=0.05, drop_callbacks=True)
+    async with TestServer(create_sandbox_app(control)) as sandbox:
+        urls = {"public_base_url": f"http://127.0.0.1:{free_port()}",
+                "sandbox_url": str(sandbox.make_url("")).rstrip("/")}
+        env = {**os.environ, "LOG_JSON": "false", **{name.upper(): value for name, value in urls.items()},
+               "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or ""}
+        async with TestClient(TestServer(create_app(settings.model_copy(update=urls)))) as client:
+            yield client, env
+
+
+@contextlib.contextmanager
+def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """`gateway worker` with its periodic jobs; stopped as a process manager would, then its group killed."""
+    with log.open("wb") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env, start_new_session=True,
+                                  stdout=out, stderr=subprocess.STDOUT)
+    try:
+        yield worker
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            worker.wait(timeout=30)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait(timeout=10)
+
+
+async def periodic_jobs_running(redis: Redis, worker: subprocess.Popen[bytes]) -> int:
+    """Wait until the worker's enqueuer has enqueued a reconciler pass and the worker has taken it; its pid."""
+    await until(lambda: child_of(worker.pid, ENQUEUER) is not None, timeout=30)
+    for _ in range(600):
+        if await redis.keys("rq:job:periodic-reconcile_job-*") and not await redis.llen("rq:queue:default"):
+            enqueuer = child_of(worker.pid, ENQUEUER)
+            assert enqueuer is not None
+            return enqueuer
+        await asyncio.sleep(0.05)
+    raise AssertionError("the worker's periodic jobs never ran")
+
+
+async def set_age(sessions: Sessions, seconds: int) -> None:
+    """Make every order that old: the reconciler asks about an order only 30 s after it was placed."""
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE vote_orders SET created_at = now() - make_interval(secs => :s)"),
+                              {"s": seconds})
+
+
+async def test_a_redis_pause_does_not_stop_the_reconciler(
+    sandboxed: tuple[TestClient, dict[str, str]], sessions: Sessions, redis: Redis, tmp_path: Path
+) -> None:
+    """The incident: `CLIENT PAUSE` killed the periodic enqueuer and no reconciler pass ran again. Now the
+    enqueuer waits the stall out (one log line), and a vote whose callback was lost is still counted."""
+    client, env = sandboxed
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=3)  # MTN takes the money; its callback never comes
+    log = tmp_path / "worker.log"
+    with worker_process(env, log) as worker:
+        enqueuer = await periodic_jobs_running(redis, worker)
+        await set_age(sessions, 0)  # not due before the pause: only a pass after it can count the vote
+        await redis.execute_command("CLIENT", "PAUSE", PAUSE_SECONDS * 1000, "ALL")
+        await asyncio.sleep(PAUSE_SECONDS + 0.5)
+        await set_age(sessions, 25)  # due in 5 s
+        for _ in range(600):
+            if (await votes.get_order(sessions, order_id)).status is not OrderStatus.PENDING:
+                break
+            await asyncio.sleep(0.1)
+        assert child_of(worker.pid, ENQUEUER) == enqueuer, log.read_text()  # it lived through the stall
+    output = log.read_text()
+    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID, output
+    assert (await tallies(sessions, contest.id))["01"] == 3
+    await assert_tally_invariant(sessions, contest.id)
+    assert output.count("periodic jobs cannot be enqueued") == 1, output  # one line per outage, not per try
+    assert output.count("periodic jobs are enqueued again") == 1, output
+
+
+async def test_a_periodic_enqueuer_that_dies_is_started_again(
+    settings: Settings, redis: Redis, tmp_path: Path
+) -> None:
+    """Whatever kills it (the OOM killer, a stray kill -9), the worker starts another: reconciling goes on."""
+    env = {**os.environ, "LOG_JSON": "false", "DATABASE_URL": settings.database_url or "",
+           "REDIS_URL": settings.redis_url or ""}
+    log = tmp_path / "worker.log"
+    with worker_process(env, log) as worker:
+        first = await periodic_jobs_running(redis, worker)
+        os.kill(first, signal.SIGKILL)
+        await until(lambda: not alive(first), timeout=10)
+        await until(lambda: child_of(worker.pid, ENQUEUER) not in (None, first), timeout=20)
+        await redis.delete(*await redis.keys("rq:job:periodic-reconcile_job-*"))  # only a live enqueuer adds one
+        await periodic_jobs_running(redis, worker)
+    assert "the periodic enqueuer exited (code -9); starting another" in log.read_text()
