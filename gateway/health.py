@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
-from gateway.keys import CHECKS, METRICS, REDIS, SESSIONS, STARTS
+from gateway.keys import CHECKS, METRICS, REDIS, SESSIONS, STARTED_AT, STARTS
+from gateway.last_passes import pass_ages, reconciler_problem
 from gateway.metrics import CONTENT_TYPE
 from gateway.queues import QUEUE_NAMES
 
@@ -26,15 +28,17 @@ async def healthz(request: web.Request) -> web.Response:
 async def readyz(request: web.Request) -> web.Response:
     """Ready when PostgreSQL answers within two seconds. Redis away is "degraded", still ready:
     votes go on without it (see `gateway.throttle`, `leaderboard.boards`), and a load balancer
-    that dropped every web process while Redis restarts would stop the show."""
+    that dropped every web process while Redis restarts would stop the show. A reconciler that
+    stopped completing passes is "degraded" too (see `gateway.last_passes`): no web process can fix it."""
     checks: dict[str, str] = {}
+    ages: dict[str, float | None] = {}
 
     async def database() -> None:
         async with request.app[SESSIONS]() as session:
             await session.execute(text("SELECT 1"))
 
     async def redis() -> None:
-        await request.app[REDIS].ping()
+        ages.update(await pass_ages(request.app[REDIS]))  # answers as a PING would
 
     for name, probe in (("postgres", database), ("redis", redis)):
         try:
@@ -43,24 +47,42 @@ async def readyz(request: web.Request) -> web.Response:
         except Exception as exc:  # any failure means not ready; say which
             log.warning("readiness: %s unavailable: %s", name, exc)
             checks[name] = "unavailable"
+    reasons = [f"{name} is unavailable" for name, check in checks.items() if check != "ok"]
+    checks["reconciler"] = reconciler_check(request.app, ages, reasons) if checks["redis"] == "ok" else "unknown"
     ready = checks["postgres"] == "ok"
-    status = "unavailable" if not ready else "ready" if checks["redis"] == "ok" else "degraded"
-    return web.json_response({"status": status, "checks": checks}, status=200 if ready else 503)
+    status = "unavailable" if not ready else "degraded" if reasons else "ready"
+    body: dict[str, object] = {"status": status, "checks": checks}
+    if reasons:
+        body["reason"] = "; ".join(reasons)
+    return web.json_response(body, status=200 if ready else 503)
+
+
+def reconciler_check(app: web.Application, ages: dict[str, float | None], reasons: list[str]) -> str:
+    """The reconciler's state: ok, not_yet (no pass seen while this process is young) or stale (why: in `reasons`)."""
+    problem = reconciler_problem(ages.get("reconcile"), time.monotonic() - app[STARTED_AT])
+    if problem is not None:
+        reasons.append(problem)
+        return "stale"
+    return "ok" if ages.get("reconcile") is not None else "not_yet"
 
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
     redis = request.app[REDIS]
+    ages: dict[str, float | None] = {}
     try:
         depths = {name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES}
+        ages = await pass_ages(redis)
     except RedisError as exc:  # the rest of the figures still matter while Redis is away
-        log.warning("metrics: queue depths unknown, Redis is unavailable: %r", exc)
+        log.warning("metrics: queue depths and periodic pass ages unknown, Redis is unavailable: %r", exc)
         depths = {}
     registry = request.app[METRICS]
     await registry.refresh(request.app[SESSIONS], depths)
     registry.note_payment_work(request.app[STARTS].in_flight, request.app[CHECKS].in_flight)
+    registry.note_pass_ages(ages)
     return web.Response(body=registry.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
 def setup(app: web.Application) -> None:
+    app[STARTED_AT] = time.monotonic()
     app.add_routes(routes)

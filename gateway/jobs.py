@@ -19,6 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import outbox
 from gateway.config import Settings
 from gateway.database import create_engine, session_factory
+from gateway.last_passes import note_pass
 from gateway.leases import lease_held
 from gateway.queues import job_queue, sync_redis
 from gateway.reconciler import reconcile
@@ -159,16 +160,18 @@ def deliver_outbox_job(outbox_id: int) -> bool:
 
 def relay_outbox_job() -> int:
     """The relay's safety net (the web process relays at once after each confirmation)."""
+    return run_in_context(relay_pass)
 
-    async def relay(ctx: JobContext) -> int:
-        queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
 
-        async def enqueue(ids: list[int]) -> int:
-            return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
+async def relay_pass(ctx: JobContext) -> int:
+    queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
 
-        return await outbox.relay_outbox(ctx.sessions, enqueue, board_refresh(ctx.sessions, ctx.redis))
+    async def enqueue(ids: list[int]) -> int:
+        return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
 
-    return run_in_context(relay)
+    relayed = await outbox.relay_outbox(ctx.sessions, enqueue, board_refresh(ctx.sessions, ctx.redis))
+    await note_pass(ctx.redis, "relay")
+    return relayed
 
 
 def reconcile_job() -> str:
@@ -183,6 +186,7 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
             return "another pass is running"
         report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
                                  stop_after=RECONCILE_PASS_SECONDS)
+        await note_pass(ctx.redis, "reconcile")  # the age /metrics and /readyz watch
     if report.changed:
         await relay_now(ctx)
         log.info("reconciler: %s", report.summary())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
@@ -11,10 +12,11 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.database import autocommit
+from gateway.last_passes import PERIODIC_PASSES
 from gateway.models import OrderStatus, VoteOrder
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
-# /metrics is public and counts every order: each process counts them at most this often, whoever asks.
+# /metrics counts every order: each process counts them at most this often, whoever asks.
 ORDER_COUNT_SECONDS = 5.0
 
 
@@ -33,6 +35,9 @@ class Metrics:
         # Climbing on show night: providers (or MTN's status-call cap) are slower than the votes coming in.
         self.payment_work = Gauge("gateway_payment_work", "Phone prompts owed and status checks under way in "
                                   "this web process", ["kind"], registry=self.registry)
+        # Silence is the alarm: a series absent (never recorded, or Redis away) alerts as a stale one does.
+        self.last_pass_age = Gauge("gateway_periodic_last_pass_age_seconds", "Seconds since the worker's periodic "
+                                   "job last completed a pass", ["job"], registry=self.registry)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -55,6 +60,16 @@ class Metrics:
     def note_payment_work(self, prompts_owed: int, status_checks: int) -> None:
         self.payment_work.labels("prompts_owed").set(prompts_owed)
         self.payment_work.labels("status_checks").set(status_checks)
+
+    def note_pass_ages(self, ages: dict[str, float | None]) -> None:
+        """The ages read from Redis; a job with no known age has no sample, rather than a stale one."""
+        for job in PERIODIC_PASSES:
+            age = ages.get(job)
+            if age is None:
+                with contextlib.suppress(KeyError):
+                    self.last_pass_age.remove(job)
+            else:
+                self.last_pass_age.labels(job).set(round(age, 1))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

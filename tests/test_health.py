@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import re
+import time
 
 from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.keys import ENGINE, STARTS
+from gateway.jobs import JobContext, reconcile_pass, relay_pass
+from gateway.keys import ENGINE, PROVIDERS, STARTS
+from gateway.last_passes import RECONCILE_STALE_SECONDS, note_pass, reconciler_problem
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
 from tests.servers import free_port
@@ -23,7 +28,9 @@ async def test_healthz_and_readyz_answer_ok(client: TestClient) -> None:
     assert (await (await client.get("/healthz")).json()) == {"status": "ok"}
     ready = await client.get("/readyz")
     assert ready.status == 200
-    assert (await ready.json())["checks"] == {"postgres": "ok", "redis": "ok"}
+    # A fresh install: no reconciler pass yet, and not an alarm while the process is young.
+    assert await ready.json() == {"status": "ready",
+                                  "checks": {"postgres": "ok", "redis": "ok", "reconciler": "not_yet"}}
 
 
 async def test_with_redis_down_readyz_stays_ready_but_says_degraded(settings: Settings, tmp_path: object) -> None:
@@ -32,7 +39,9 @@ async def test_with_redis_down_readyz_stays_ready_but_says_degraded(settings: Se
     async with TestClient(TestServer(create_app(broken))) as client:
         response = await client.get("/readyz")
         assert response.status == 200
-        assert await response.json() == {"status": "degraded", "checks": {"postgres": "ok", "redis": "unavailable"}}
+        assert await response.json() == {
+            "status": "degraded", "checks": {"postgres": "ok", "redis": "unavailable", "reconciler": "unknown"},
+            "reason": "redis is unavailable"}
         assert (await client.get("/metrics")).status == 200
 
 
@@ -76,7 +85,7 @@ async def test_metrics_show_prompts_owed_while_a_provider_is_slow(client: TestCl
 
 
 async def test_a_flood_of_metrics_scrapes_counts_the_orders_once(client: TestClient, sessions: Sessions) -> None:
-    """/metrics is public: a burst of requests must not become a burst of full-table counts on show night."""
+    """A burst of scrapes must not become a burst of full-table counts on show night."""
     contest = await make_contest(sessions)
     await place(sessions, contest)
     statements: list[str] = []
@@ -93,3 +102,44 @@ async def test_a_flood_of_metrics_scrapes_counts_the_orders_once(client: TestCli
     assert all(answer.status == 200 for answer in answers)
     assert 'gateway_orders{status="pending"} 1.0' in await answers[-1].text()
     assert sum("GROUP BY" in statement for statement in statements) == 1
+
+
+async def test_readyz_is_degraded_with_the_reason_when_the_reconciler_missed_three_passes(
+    client: TestClient, sessions: Sessions, redis: Redis, settings: Settings
+) -> None:
+    """Silence is the alarm: a reconciler that stopped (its enqueuer dead) leaves lost callbacks unpaid."""
+    await note_pass(redis, "reconcile", now=time.time() - 60)  # three passes and more ago
+    response = await client.get("/readyz")
+    assert response.status == 200  # still serving votes: a load balancer must keep it
+    body = await response.json()
+    assert body["status"] == "degraded" and body["checks"]["reconciler"] == "stale"
+    assert "the reconciler's last completed pass was 60 s ago" in body["reason"]
+    await reconcile_pass(JobContext(settings, sessions, redis, client.app[PROVIDERS]))  # a pass completes
+    assert await (await client.get("/readyz")).json() == {
+        "status": "ready", "checks": {"postgres": "ok", "redis": "ok", "reconciler": "ok"}}
+
+
+def test_a_reconciler_never_seen_is_an_alarm_only_after_three_passes_time() -> None:
+    assert reconciler_problem(None, process_age=10) is None  # a fresh install, just started
+    late = reconciler_problem(None, process_age=RECONCILE_STALE_SECONDS + 1)
+    assert late is not None and "no reconciler pass recorded" in late
+    assert reconciler_problem(RECONCILE_STALE_SECONDS - 1, process_age=10_000) is None
+    assert reconciler_problem(RECONCILE_STALE_SECONDS + 1, process_age=10_000) is not None
+
+
+async def test_metrics_show_the_age_of_the_last_reconciler_and_relay_passes(
+    client: TestClient, sessions: Sessions, redis: Redis, settings: Settings
+) -> None:
+    assert "gateway_periodic_last_pass_age_seconds{" not in await (await client.get("/metrics")).text()
+    ctx = JobContext(settings, sessions, redis, client.app[PROVIDERS])
+    await reconcile_pass(ctx)
+    await relay_pass(ctx)
+    ages = pass_age_samples(await (await client.get("/metrics")).text())
+    assert set(ages) == {"reconcile", "relay"} and all(0 <= age < 5 for age in ages.values())
+    await note_pass(redis, "reconcile", now=time.time() - 100)
+    assert 99 <= pass_age_samples(await (await client.get("/metrics")).text())["reconcile"] < 105
+
+
+def pass_age_samples(exposition: str) -> dict[str, float]:
+    found = re.findall(r'^gateway_periodic_last_pass_age_seconds\{job="(\w+)"\} (\S+)$', exposition, re.MULTILINE)
+    return {job: float(value) for job, value in found}
