@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     secret_key: str = DEV_SECRET_KEY
     log_level: str = "INFO"
     log_json: bool = True
+    # Who may read /metrics (it counts orders): comma-separated addresses/CIDRs, from the direct peer only
+    # (unset: loopback in development, nobody in production; empty: nobody), or any request with
+    # `Authorization: Bearer <METRICS_TOKEN>` (16+ characters).
+    metrics_allow: str | None = None
+    metrics_token: str | None = None
 
     mtn_momo_base_url: str | None = None
     mtn_momo_subscription_key: str | None = None

@@ -10,9 +10,11 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
-from gateway.keys import CHECKS, METRICS, REDIS, SESSIONS, STARTED_AT, STARTS
+from gateway.keys import CHECKS, METRICS, METRICS_ACCESS, REDIS, SESSIONS, SETTINGS, STARTED_AT, STARTS
 from gateway.last_passes import pass_ages, reconciler_problem
 from gateway.metrics import CONTENT_TYPE
+from gateway.metrics_access import MetricsAccess
+from gateway.middleware import error_body
 from gateway.queues import QUEUE_NAMES
 
 log = logging.getLogger(__name__)
@@ -68,6 +70,9 @@ def reconciler_check(app: web.Application, ages: dict[str, float | None], reason
 
 @routes.get("/metrics")
 async def metrics(request: web.Request) -> web.Response:
+    if not request.app[METRICS_ACCESS].allows(request):
+        return error_body(403, "forbidden", "Metrics are served to the addresses in METRICS_ALLOW, or with "
+                          "Authorization: Bearer <METRICS_TOKEN>.")
     redis = request.app[REDIS]
     ages: dict[str, float | None] = {}
     try:
@@ -85,4 +90,5 @@ async def metrics(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app[STARTED_AT] = time.monotonic()
+    app[METRICS_ACCESS] = MetricsAccess.from_settings(app[SETTINGS])  # a bad METRICS_ALLOW stops start-up here
     app.add_routes(routes)

@@ -31,3 +31,4 @@ LEADERBOARD_BOARDS = web.AppKey("leaderboard_boards", "Boards")
 LEADERBOARD_HUB = web.AppKey("leaderboard_hub", "Hub")
 USSD_HOPS = web.AppKey("ussd_hops", "Semaphore")  # USSD hops in flight per process
 STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
+METRICS_ACCESS = web.AppKey("metrics_access", "MetricsAccess")

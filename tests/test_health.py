@@ -6,6 +6,7 @@ import asyncio
 import re
 import time
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import event
@@ -13,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
 from gateway.app import create_app
-from gateway.config import Settings
+from gateway.config import ConfigError, Environment, Settings
 from gateway.jobs import JobContext, reconcile_pass, relay_pass
 from gateway.keys import ENGINE, PROVIDERS, STARTS
 from gateway.last_passes import RECONCILE_STALE_SECONDS, note_pass, reconciler_problem
@@ -143,3 +144,39 @@ async def test_metrics_show_the_age_of_the_last_reconciler_and_relay_passes(
 def pass_age_samples(exposition: str) -> dict[str, float]:
     found = re.findall(r'^gateway_periodic_last_pass_age_seconds\{job="(\w+)"\} (\S+)$', exposition, re.MULTILINE)
     return {job: float(value) for job, value in found}
+
+
+METRICS_TOKEN = "scraper-" + "k3Yq9vTz" * 3
+
+
+async def test_metrics_are_refused_outside_metrics_allow_unless_the_bearer_token_is_right(
+    settings: Settings, sessions: Sessions
+) -> None:
+    await place(sessions, await make_contest(sessions))
+    guarded = settings.model_copy(update={"metrics_allow": "10.0.0.0/8, 2001:db8::/32", "metrics_token": METRICS_TOKEN})
+    async with TestClient(TestServer(create_app(guarded))) as client:  # it connects from 127.0.0.1
+        for headers in ({}, {"X-Forwarded-For": "10.1.2.3"}, {"Authorization": "Bearer not-the-token-at-all"},
+                        {"Authorization": f"Basic {METRICS_TOKEN}"}):
+            refused = await client.get("/metrics", headers=headers)
+            assert refused.status == 403, headers
+            body = await refused.text()
+            assert '"code": "forbidden"' in body and "gateway_orders" not in body
+        allowed = await client.get("/metrics", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+        assert allowed.status == 200
+        assert 'gateway_orders{status="pending"} 1.0' in await allowed.text()
+
+
+async def test_production_serves_metrics_to_nobody_until_told_whom(settings: Settings, sessions: Sessions) -> None:
+    production = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": METRICS_TOKEN * 2})
+    async with TestClient(TestServer(create_app(production))) as client:
+        assert (await client.get("/metrics")).status == 403  # loopback is no exception in production
+    allowed = production.model_copy(update={"metrics_allow": "127.0.0.1"})
+    async with TestClient(TestServer(create_app(allowed))) as client:
+        assert (await client.get("/metrics")).status == 200
+
+
+def test_a_bad_metrics_setting_stops_start_up(settings: Settings) -> None:
+    with pytest.raises(ConfigError, match="METRICS_ALLOW"):
+        create_app(settings.model_copy(update={"metrics_allow": "10.0.0.0/8, intranet"}))
+    with pytest.raises(ConfigError, match="METRICS_TOKEN"):
+        create_app(settings.model_copy(update={"metrics_token": "short"}))
