@@ -1,22 +1,27 @@
-"""The `gateway` command: run | web | worker | migrate | seed | admin."""
+"""The `gateway` command: run | web | worker | migrate | seed | admin | reconcile | refund | review | …"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import dataclasses
 import gc
 import getpass
+import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from gateway.config import ConfigError, Settings, check_servers
 from gateway.embedded import export_urls, service_urls
 from gateway.errors import DomainError
 from gateway.logs import setup_logging
+
+if TYPE_CHECKING:
+    from gateway.review import ReviewItem
 
 T = TypeVar("T")
 
@@ -161,6 +166,44 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
+    """Every order that needs a person (flagged, paid twice, partly or to be refunded), with its provider events."""
+    from gateway.review import orders_to_review
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        items = with_database(settings, orders_to_review)  # type: ignore[arg-type]
+    if args.json:
+        print(json.dumps([dataclasses.asdict(item) for item in items], indent=2, default=json_value))
+    else:
+        print_review(items)
+    return 0
+
+
+def json_value(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def print_review(items: list[ReviewItem]) -> None:
+    if not items:
+        print("No order needs a person.")
+        return
+    print(f"{len(items)} to review, the longest waiting first:")
+    for item in items:
+        print(f"\n{item.kind.value}  order {item.order_id}  (now {item.status.value}; noted {when(item.noted_at)})")
+        print(f"  {item.contest}, {item.quantity} vote(s), {item.amount} {item.currency} by {item.provider}, "
+              f"payer {item.voter or 'unknown'}")
+        print(f"  reason: {item.reason}")
+        for event in item.events:
+            print(f"  event:  {when(event.received_at)}  {event.kind}  -> {event.outcome or 'no outcome'}")
+        if not item.events:
+            print("  event:  none received")
+
+
+def when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
 def cmd_ussd(settings: Settings, args: argparse.Namespace) -> int:
     """Dial the running service like a phone (interactive, or a scripted path)."""
     from channels.ussd.simulator import main as simulate
@@ -220,6 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     refund_cmd = sub.add_parser("refund", help="refund a paid order (its votes leave the tally)")
     refund_cmd.add_argument("order_id")
     refund_cmd.set_defaults(func=cmd_refund)
+    review_cmd = sub.add_parser("review", help="list the orders that need a person, with the reason and provider "
+                                "events")
+    review_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    review_cmd.set_defaults(func=cmd_review)
     ussd_cmd = sub.add_parser("ussd", help="a phone simulator that dials the running service over USSD")
     ussd_cmd.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")
     ussd_cmd.add_argument("--service-code", default="*384*123#")

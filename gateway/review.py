@@ -1,0 +1,121 @@
+"""The orders that need a person: money moved and the system would not decide alone.
+
+Flagged orders (amount mismatch, success after expiry, a provider unreadable for hours), a second
+payment for a paid order, a partial refund made at the provider, and refunds to pay back by hand.
+The outbox topics for these (`order.flagged`, `payment.duplicate`, `payment.partial_refund`) have no
+handler yet; until the admin area lists them, `gateway review` does.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass, replace
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Select, Text, cast, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.database import autocommit
+from gateway.models import AuditEntry, Contest, OrderStatus, ProviderEvent, VoteOrder
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class ReviewKind(StrEnum):
+    FLAGGED = "flagged"
+    DUPLICATE_PAYMENT = "duplicate_payment"
+    PARTIAL_REFUND = "partial_refund"
+    REFUND_REQUESTED = "refund_requested"
+
+
+@dataclass(frozen=True)
+class EventSeen:
+    """One provider event of the order (its body stays in provider_events)."""
+
+    kind: str
+    outcome: str | None
+    received_at: datetime
+
+
+@dataclass(frozen=True)
+class ReviewItem:
+    kind: ReviewKind
+    reason: str
+    noted_at: datetime
+    order_id: uuid.UUID
+    status: OrderStatus
+    contest: str
+    provider: str
+    amount: int
+    currency: str
+    quantity: int
+    voter: str | None
+    events: tuple[EventSeen, ...] = ()
+
+
+async def orders_to_review(sessions: Sessions) -> list[ReviewItem]:
+    """Every order a person must look at, the longest waiting first, each with its provider events."""
+    async with autocommit(sessions) as session:
+        found = [*await _by_status(session), *await _by_audit(session)]
+        events = await _events(session, {item.order_id for item in found})
+    found.sort(key=lambda item: (item.noted_at, str(item.order_id)))
+    return [replace(item, events=tuple(events[item.order_id])) for item in found]
+
+
+def _orders() -> Select[Any]:
+    return select(VoteOrder, Contest.slug).join(Contest, Contest.id == VoteOrder.contest_id)
+
+
+def _item(kind: ReviewKind, reason: str, noted_at: datetime, order: VoteOrder, contest: str) -> ReviewItem:
+    return ReviewItem(kind, reason, noted_at, order.id, order.status, contest, order.provider, order.amount,
+                      order.currency, order.quantity, order.voter_msisdn or order.voter_ref)
+
+
+async def _by_status(session: AsyncSession) -> list[ReviewItem]:
+    """Flagged orders, and refunds not yet settled (mobile money's are paid back by hand)."""
+    waiting = {OrderStatus.FLAGGED: ReviewKind.FLAGGED, OrderStatus.REFUND_REQUESTED: ReviewKind.REFUND_REQUESTED}
+    rows = (await session.execute(_orders().where(VoteOrder.status.in_(waiting)))).all()
+    return [_item(waiting[order.status], order.status_reason or order.status.value, order.updated_at, order, slug)
+            for order, slug in rows]
+
+
+async def _by_audit(session: AsyncSession) -> list[ReviewItem]:
+    """Second payments (always: the extra money is ours to give back) and partial refunds of orders still paid."""
+    rows = (await session.execute(
+        _orders().add_columns(AuditEntry)
+        .join(AuditEntry, AuditEntry.target == cast(VoteOrder.id, Text))
+        .where(AuditEntry.action.in_(("payment.duplicate", "payment.partial_refund"))))).all()
+    items = []
+    for order, slug, entry in rows:
+        if entry.action == "payment.duplicate":
+            items.append(_item(ReviewKind.DUPLICATE_PAYMENT, duplicate_reason(entry.details), entry.created_at,
+                               order, slug))
+        elif order.status is OrderStatus.PAID:  # refunded in full since: nothing left to decide
+            items.append(_item(ReviewKind.PARTIAL_REFUND, partial_refund_reason(entry.details), entry.created_at,
+                               order, slug))
+    return items
+
+
+def duplicate_reason(details: dict[str, Any]) -> str:
+    return (f"a second payment ({details.get('second_txn')}, {details.get('amount')} {details.get('currency')}) "
+            f"for an order already paid ({details.get('paid_txn')}): refund it")
+
+
+def partial_refund_reason(details: dict[str, Any]) -> str:
+    return (f"{details.get('refunded')} {details.get('currency')} of {details.get('amount')} "
+            f"{details.get('order_currency')} refunded at the provider; the votes still count: decide which")
+
+
+async def _events(session: AsyncSession, order_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[EventSeen]]:
+    events: dict[uuid.UUID, list[EventSeen]] = defaultdict(list)
+    if not order_ids:
+        return events
+    rows = await session.execute(
+        select(ProviderEvent.order_id, ProviderEvent.kind, ProviderEvent.outcome, ProviderEvent.received_at)
+        .where(ProviderEvent.order_id.in_(order_ids)).order_by(ProviderEvent.received_at, ProviderEvent.id))
+    for order_id, kind, outcome, received_at in rows:
+        events[order_id].append(EventSeen(kind, outcome, received_at))
+    return events
