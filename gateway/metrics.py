@@ -1,4 +1,4 @@
-"""Prometheus metrics: requests, orders by status and queue depth, one registry per app."""
+"""Prometheus metrics: requests, orders, queue depth, payment work, periodic pass ages; one registry per app."""
 
 from __future__ import annotations
 
