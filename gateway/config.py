@@ -126,31 +126,69 @@ def check_servers(settings: Settings) -> None:
         raise ConfigError("DATABASE_URL and REDIS_URL must be set in production")
 
 
+MIN_SECRET_LENGTH = 32
 MIN_CALLBACK_TOKEN_LENGTH = 16  # a USSD callback token guessable in less is no token
+MIN_PROVIDER_SECRET_LENGTH = 16  # providers issue their keys: 32 hex (MTN), 16+ (Orange), 100+ (Stripe)
+MIN_DISTINCT_CHARACTERS = 10  # "aaaa…" or "abab…" is a placeholder, not a secret
+# Secrets a provider issues, checked where a contest uses that provider (their presence is checked apart).
+PROVIDER_SECRETS: dict[str, tuple[str, ...]] = {
+    "mtn": ("MTN_MOMO_SUBSCRIPTION_KEY", "MTN_MOMO_API_KEY"),
+    "orange": ("ORANGE_MONEY_CLIENT_SECRET",),
+    "stripe": ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"),
+}
+
+
+def secret_problem(name: str, value: str | None, min_length: int = MIN_SECRET_LENGTH) -> str | None:
+    """What makes a secret setting unusable, naming it (None: usable). One rule for start-up and for
+    every route that relies on a secret, so neither accepts what the other refuses."""
+    if not value:
+        return f"{name} must be set"
+    if value == DEV_SECRET_KEY:
+        return f"{name} must not be the development default"
+    if any(character.isspace() for character in value):
+        return f"{name} must not contain whitespace"
+    if len(value) < min_length:
+        return f"{name} must be at least {min_length} characters"
+    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
+        return f"{name} must be random: at least {MIN_DISTINCT_CHARACTERS} different characters"
+    return None
+
+
+def ussd_token_problem(settings: Settings) -> str | None:
+    return secret_problem("USSD_CALLBACK_TOKEN", settings.ussd_callback_token, MIN_CALLBACK_TOKEN_LENGTH)
 
 
 def ussd_token_usable(settings: Settings) -> bool:
     """Whether USSD_CALLBACK_TOKEN can tell Africa's Talking from anybody else (start-up and the route agree)."""
-    return len(settings.ussd_callback_token or "") >= MIN_CALLBACK_TOKEN_LENGTH
+    return ussd_token_problem(settings) is None
+
+
+def provider_secret_problems(settings: Settings, provider: str) -> list[str]:
+    """The provider's secrets that are set but could not be real (unset ones are reported as missing)."""
+    values = ((name, getattr(settings, name.lower())) for name in PROVIDER_SECRETS.get(provider, ()))
+    problems = (secret_problem(name, value, MIN_PROVIDER_SECRET_LENGTH) for name, value in values if value)
+    return [problem for problem in problems if problem]
 
 
 def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use: bool = False) -> None:
-    """Refuse to run production with a default secret, a used provider lacking credentials, or open USSD routes."""
+    """Refuse to run production with a default or weak secret, a used provider lacking credentials, or open
+    USSD routes."""
     if not settings.is_production:
         return
     problems: list[str] = []
-    if not settings.secret_key or settings.secret_key == DEV_SECRET_KEY or len(settings.secret_key) < 32:
-        problems.append("SECRET_KEY must be set to a random value of at least 32 characters")
+    if secret_key := secret_problem("SECRET_KEY", settings.secret_key):
+        problems.append(secret_key)
     if not settings.database_url:
         problems.append("DATABASE_URL must be set (the embedded database is for development)")
     if not settings.redis_url:
         problems.append("REDIS_URL must be set (the embedded Redis is for development)")
-    if ussd_in_use and not ussd_token_usable(settings):
-        problems.append("a contest takes USSD votes but USSD_CALLBACK_TOKEN (16+ characters) is unset: anyone "
-                        "could place orders and push payment prompts to any number")
+    if ussd_in_use and (ussd := ussd_token_problem(settings)):
+        problems.append(f"a contest takes USSD votes but {ussd}: without a real token anyone could place "
+                        "orders and push payment prompts to any number")
     for provider in sorted(providers_in_use):
         missing = settings.missing_provider_credentials(provider)
         if missing:
             problems.append(f"provider '{provider}' is enabled by a contest but {', '.join(missing)} unset")
+        problems.extend(provider_secret_problems(settings, provider))
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
+from urllib.parse import quote
+
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
-from gateway.config import ConfigError, Environment, Settings, check_production
+from gateway.config import DEV_SECRET_KEY, ConfigError, Environment, Settings, check_production, secret_problem
 from gateway.keys import LEADERBOARD_CONFIG
 from tests.factories import make_contest
 
-STRONG = "k" * 48
+STRONG = "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"  # what `secrets.token_urlsafe(30)` gives
 
 
 def production(**changes: object) -> Settings:
@@ -20,14 +23,28 @@ def production(**changes: object) -> Settings:
     return Settings(_env_file=None, **{**base, **changes})
 
 
-@pytest.mark.parametrize("secret", ["", "dev-insecure-secret-key-change-me", "short"])
-def test_production_refuses_a_missing_or_default_secret(secret: str) -> None:
-    with pytest.raises(ConfigError, match="SECRET_KEY"):
+@pytest.mark.parametrize(("secret", "why"), [
+    ("", "must be set"), (DEV_SECRET_KEY, "development default"), ("short", "at least 32 characters"),
+    (" " * 40, "whitespace"), ("a" * 32, "different characters"), ("ab" * 24, "different characters"),
+    (STRONG[:20] + "\t" + STRONG[20:], "whitespace"), (STRONG + " ", "whitespace"),
+])
+def test_production_refuses_a_missing_default_or_fake_secret_and_says_why(secret: str, why: str) -> None:
+    with pytest.raises(ConfigError, match="SECRET_KEY") as caught:
         check_production(production(secret_key=secret), set())
+    assert why in str(caught.value)
+
+
+def test_a_real_random_secret_is_accepted() -> None:
+    for _ in range(20):
+        check_production(production(secret_key=secrets.token_urlsafe(32)), set())
+        check_production(production(ussd_callback_token=secrets.token_hex(16)), set(), ussd_in_use=True)
+    assert secret_problem("METRICS_TOKEN", secrets.token_urlsafe(24), 24) is None  # the rule other settings use
+    assert "METRICS_TOKEN" in (secret_problem("METRICS_TOKEN", "x" * 24, 24) or "")
 
 
 def test_production_names_the_missing_provider_credentials() -> None:
-    settings = production(mtn_momo_base_url="https://momo.example", mtn_momo_subscription_key="s")
+    settings = production(mtn_momo_base_url="https://momo.example",
+                          mtn_momo_subscription_key="3f9c2a7e41b84d06a5e8c1f27b9d4e63")
     with pytest.raises(ConfigError) as caught:
         check_production(settings, {"mtn"})
     assert "MTN_MOMO_API_USER" in str(caught.value) and "MTN_MOMO_API_KEY" in str(caught.value)
@@ -35,8 +52,21 @@ def test_production_names_the_missing_provider_credentials() -> None:
 
 
 def test_production_with_everything_set_starts() -> None:
-    settings = production(stripe_secret_key="sk_live_x", stripe_webhook_secret="whsec_x")
+    settings = production(stripe_secret_key="sk_live_51Nq8vXKq2Rz7TbW4mPj9LcH0dFs3Ga6Ye",
+                          stripe_webhook_secret="whsec_8Hq2nVz4Kx7Lm1Rt5Bw9Cj3Pd6Fg0Ys")
     check_production(settings, {"stripe"})
+
+
+@pytest.mark.parametrize(("setting", "value"), [
+    ("STRIPE_WEBHOOK_SECRET", " " * 40), ("STRIPE_SECRET_KEY", "sk_live_x"), ("STRIPE_WEBHOOK_SECRET", "w" * 38),
+])
+def test_production_refuses_a_fake_provider_secret_of_a_provider_in_use(setting: str, value: str) -> None:
+    real = {"stripe_secret_key": "sk_live_51Nq8vXKq2Rz7TbW4mPj9LcH0dFs3Ga6Ye",
+            "stripe_webhook_secret": "whsec_8Hq2nVz4Kx7Lm1Rt5Bw9Cj3Pd6Fg0Ys"}
+    settings = production(**{**real, setting.lower(): value})
+    with pytest.raises(ConfigError, match=setting):
+        check_production(settings, {"stripe"})
+    check_production(settings, set())  # a provider no contest uses is not held against start-up
 
 
 def test_development_allows_the_defaults() -> None:
@@ -81,4 +111,27 @@ def test_production_refuses_open_ussd_routes_when_a_contest_takes_ussd_votes() -
     with pytest.raises(ConfigError, match="USSD_CALLBACK_TOKEN"):
         check_production(settings, set(), ussd_in_use=True)
     check_production(settings, set(), ussd_in_use=False)
-    check_production(production(ussd_callback_token="k" * 32), set(), ussd_in_use=True)
+    check_production(production(ussd_callback_token="k7Qz2Lp9Wx4Rv8Tn3Bm6"), set(), ussd_in_use=True)
+
+
+@pytest.mark.parametrize("token", [" " * 16, "k" * 32, "\t" + "k7Qz2Lp9Wx4Rv8Tn3Bm6"])
+def test_a_fake_ussd_token_is_refused_at_start_up(token: str) -> None:
+    with pytest.raises(ConfigError, match="USSD_CALLBACK_TOKEN"):
+        check_production(production(ussd_callback_token=token), set(), ussd_in_use=True)
+
+
+async def test_the_ussd_route_refuses_a_token_of_spaces_as_start_up_does(
+        settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+    """Start-up and the route share one rule: a contest given USSD codes after start-up is served by
+    neither a token of 16 spaces nor anyone who sends those spaces."""
+    token = " " * 16
+    prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
+                                       "ussd_callback_token": token})
+    async with TestClient(TestServer(create_app(prod))) as client:  # no USSD contest yet: it starts
+        await make_contest(sessions, slug="late", ussd_service_codes=["*384*777#"])
+        form = {"sessionId": "ATUid_1", "serviceCode": "*384*777#", "phoneNumber": "+237670000001",
+                "networkCode": "62401", "text": ""}
+        response = await client.post(f"/ussd/africastalking?token={quote(token)}", data=form)
+        assert response.status == 403
+        error = (await response.json())["error"]
+        assert error["code"] == "unknown_caller" and "USSD_CALLBACK_TOKEN" in error["message"]

@@ -77,7 +77,7 @@ def check_caller(request: web.Request) -> None:
     settings = request.app[SETTINGS]
     expected = settings.ussd_callback_token
     if settings.is_production and not ussd_token_usable(settings):
-        raise UnknownCaller("USSD is off: USSD_CALLBACK_TOKEN is not set (or shorter than start-up accepts).")
+        raise UnknownCaller("USSD is off: USSD_CALLBACK_TOKEN is unset or not a usable secret (start-up's rule).")
     given = request.query.get("token", "")
     if expected and not hmac.compare_digest(given.encode(), expected.encode()):
         raise UnknownCaller("This USSD callback does not carry the token set for Africa's Talking.")
