@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -98,6 +99,29 @@ async def test_oversized_body_is_rejected(client: TestClient, sessions: Sessions
     assert response.status == 413
     assert "error" in await response.json()
     assert await count_orders(sessions) == 0
+
+
+@pytest.mark.parametrize("content_type", [
+    "text/plain", "text/plain; charset=utf-8", "application/x-www-form-urlencoded", "multipart/form-data; boundary=b",
+    "application/jsonp", None])
+async def test_a_vote_not_sent_as_json_is_a_415_and_creates_nothing(client: TestClient, sessions: Sessions,
+                                                                    content_type: str | None) -> None:
+    """What a cross-site form can send without the browser asking first (text/plain, form encodings): a
+    valid vote in the body is still refused."""
+    await make_contest(sessions, slug="gala")
+    headers = {"Content-Type": content_type} if content_type else {"Content-Type": ""}
+    response = await client.post("/api/v1/contests/gala/votes", data=json.dumps(VOTE).encode(), headers=headers)
+    assert response.status == 415
+    assert (await response.json())["error"]["code"] == "unsupported_media_type"
+    assert await count_orders(sessions) == 0
+
+
+async def test_a_vote_sent_as_json_with_a_charset_is_taken(client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    response = await client.post("/api/v1/contests/gala/votes", data=json.dumps(VOTE).encode(),
+                                 headers={"Content-Type": "application/json; charset=utf-8"})
+    assert response.status == 201
+    assert await count_orders(sessions) == 1
 
 
 async def test_vote_on_closed_contest_is_refused(client: TestClient, sessions: Sessions) -> None:

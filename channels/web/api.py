@@ -37,14 +37,29 @@ class InvalidRequest(DomainError):
     code = "invalid_request"
 
 
+class UnsupportedMediaType(DomainError):
+    status = 415
+    code = "unsupported_media_type"
+
+
+def require_json(request: web.Request) -> None:
+    """Bodies are read only as `application/json`: a cross-site form can post `text/plain` (and form
+    encodings) without the browser asking us first, never JSON."""
+    if request.content_type.lower() != "application/json":  # parameters such as charset are fine
+        raise UnsupportedMediaType("Send the body as JSON, with Content-Type: application/json.",
+                                   field="Content-Type")
+
+
 def _json(model: BaseModel, status: int = 200) -> web.Response:
     return web.Response(text=model.model_dump_json(), status=status, content_type="application/json")
 
 
 async def parse_vote_request(request: web.Request) -> VoteRequest:
     """Parse and validate the body; the first problem is named with its field."""
+    raw = await request.read()  # a body over the size limit is a 413 whatever its type
+    require_json(request)
     try:
-        data = json.loads(await request.read())
+        data = json.loads(raw)
     except (ValueError, RecursionError) as exc:  # not JSON, not UTF-8, or nested past the parser's depth
         raise DomainError("The body must be a JSON object.", code="invalid_json") from exc
     if not isinstance(data, dict):

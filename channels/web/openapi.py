@@ -77,6 +77,7 @@ def build() -> dict[str, Any]:
         "responses": {"201": answer(VoteCreatedOut, "the order, pending, and what the voter must do next"),
                       "400": answer(ErrorOut, "the body is not a JSON object"),
                       "413": answer(ErrorOut, "the body is too large"),
+                      "415": answer(ErrorOut, "the body is not sent as application/json"),
                       "422": answer(ErrorOut, "the vote cannot be placed as asked (the field is named)"),
                       "503": answer(ErrorOut, "the payment service did not answer: try again"), **ERRORS},
     }

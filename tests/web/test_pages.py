@@ -126,6 +126,25 @@ async def test_a_post_without_a_valid_csrf_token_is_refused(client: TestClient, 
     assert await count_orders(sessions) == 0
 
 
+async def test_a_planted_csrf_cookie_yields_no_token_and_the_page_issues_a_fresh_one(
+        client: TestClient, sessions: Sessions) -> None:
+    """Cookie tossing: the attacker plants a cookie of their choosing in the voter's browser, loads the
+    page with the same cookie to learn its token, and has the voter's browser post that token."""
+    await make_contest(sessions, slug="gala")
+    planted = "A" * 43
+    client.session.cookie_jar.clear()
+    attacker_view = await client.get("/c/gala", headers={"Cookie": f"ballot_csrf={planted}"})
+    token = re.search(r'name="csrf_token" value="([^"]+)"', await attacker_view.text())
+    assert token
+    assert attacker_view.cookies["ballot_csrf"].value != planted  # replaced by a cookie we issued
+    form = {**VOTE, "csrf_token": token.group(1), "form_id": "f" * 22}
+    client.session.cookie_jar.clear()
+    forged = await client.post("/c/gala/vote", data=form, headers={"Cookie": f"ballot_csrf={planted}"},
+                               allow_redirects=False)
+    assert forged.status == 403
+    assert await count_orders(sessions) == 0
+
+
 @pytest.mark.parametrize("quantity", ["²", "٣٠٠", "1e3"])
 async def test_a_quantity_in_other_digits_is_an_error_next_to_the_field(client: TestClient, sessions: Sessions,
                                                                         quantity: str) -> None:

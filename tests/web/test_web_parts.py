@@ -49,16 +49,35 @@ def test_money_votes_and_reasons_in_each_language() -> None:
 
 
 def test_csrf_token_is_the_signature_of_the_cookie() -> None:
-    first = csrf.issue(make_mocked_request("GET", "/"), "secret")
+    first = csrf.issue(make_mocked_request("GET", "/"), "secret", secure=False)
     assert first.fresh and first.token == csrf.sign("secret", first.cookie)
     cookie = {"Cookie": f"{csrf.COOKIE}={first.cookie}"}
-    again = csrf.issue(make_mocked_request("GET", "/", headers=cookie), "secret")
+    again = csrf.issue(make_mocked_request("GET", "/", headers=cookie), "secret", secure=False)
     assert not again.fresh and again.token == first.token
     post = make_mocked_request("POST", "/", headers=cookie)
-    assert csrf.verify(post, {csrf.FIELD: first.token}, "secret")
-    assert not csrf.verify(post, {csrf.FIELD: csrf.sign("other secret", first.cookie)}, "secret")
-    assert not csrf.verify(post, {csrf.FIELD: "é" * 64}, "secret")
-    assert not csrf.verify(make_mocked_request("POST", "/"), {csrf.FIELD: first.token}, "secret")
+    assert csrf.verify(post, {csrf.FIELD: first.token}, "secret", secure=False)
+    assert not csrf.verify(post, {csrf.FIELD: csrf.sign("other secret", first.cookie)}, "secret", secure=False)
+    assert not csrf.verify(post, {csrf.FIELD: "é" * 64}, "secret", secure=False)
+    assert not csrf.verify(make_mocked_request("POST", "/"), {csrf.FIELD: first.token}, "secret", secure=False)
+    # Over HTTPS only the __Host- cookie counts: a plain one (settable by a sibling host) is ignored.
+    assert not csrf.verify(post, {csrf.FIELD: first.token}, "secret", secure=True)
+    host_only = make_mocked_request("POST", "/", headers={"Cookie": f"{csrf.SECURE_COOKIE}={first.cookie}"})
+    assert csrf.verify(host_only, {csrf.FIELD: first.token}, "secret", secure=True)
+
+
+@pytest.mark.parametrize("planted", [
+    "A" * 43,  # the shape a cookie used to have
+    f"{'A' * 43}.{'0' * 64}",
+    csrf.new_cookie("the attacker's guess at the secret"),  # the right shape, MAC'd with another secret
+    f"{'A' * 43}.{'0' * 64}.x", "é" * 43 + ".abc", ".", "",
+])
+def test_a_cookie_we_did_not_issue_yields_no_token(planted: str) -> None:
+    cookie = {"Cookie": f"{csrf.COOKIE}={planted}"}
+    issued = csrf.issue(make_mocked_request("GET", "/", headers=cookie), "secret", secure=False)
+    assert issued.fresh and issued.cookie != planted  # replaced, not signed
+    post = make_mocked_request("POST", "/", headers=cookie)
+    for token in (csrf.sign("secret", planted), issued.token):
+        assert not csrf.verify(post, {csrf.FIELD: token}, "secret", secure=False)
 
 
 @pytest.mark.parametrize(("peer", "forwarded", "expected"), [
