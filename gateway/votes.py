@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -64,7 +65,24 @@ class OrderRequest:
     channel: Channel
     msisdn: str | None = None
     voter_ref: str | None = None
-    client_key: str | None = None
+    client_key: str | None = None  # the channel's idempotency key for this client; kept scoped to the payer
+
+
+def stored_client_key(client_key: str, msisdn: str | None) -> str:
+    """A client's idempotency key as the order keeps it: hashed with the payer's number, so another payer
+    sending the same key gets an order of their own and never reads this one. The channels' keys name
+    the contest where one key could serve two (`web:{slug}:{key}`). Keys kept before were the plain
+    `channel:…` text, a shape these never take: old and new never meet, and old rows need no migration."""
+    digest = hashlib.sha256(f"{payer_scope(msisdn)}\n{client_key}".encode()).hexdigest()
+    return f"ck:{digest}"
+
+
+def payer_scope(msisdn: str | None) -> str:
+    """The payer's number as every order stores it; an unreadable one as sent (the order is refused anyway)."""
+    try:
+        return normalise_optional(msisdn) or ""
+    except VoteRejected:
+        return msisdn or ""
 
 
 def contest_terms(contest: Contest) -> ContestTerms:
@@ -88,10 +106,11 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
     orders are counted exactly).
     """
     payer = payer_lock_key(request.msisdn)
+    client_key = stored_client_key(request.client_key, request.msisdn) if request.client_key else None
     async with sessions.begin() as session:
         found = (await session.execute(CONTEST_AND_CANDIDATE if payer is None else CONTEST_AND_CANDIDATE_LOCKING, {
             "contest_slug": request.contest_slug, "candidate_code": request.candidate_code, "payer_lock": payer,
-            "replay_key": request.client_key,
+            "replay_key": client_key,
         })).one_or_none()
         if found is None:
             raise NotFound(f"No contest is called {request.contest_slug!r}.", code="contest_not_found")
@@ -105,7 +124,7 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
         )
         assert candidate is not None  # check_order rejects a missing candidate
         order = dict(
-            id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=request.client_key,
+            id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=client_key,
             contest_id=contest.id, candidate_id=candidate.id, quantity=checked.quantity,
             amount=checked.amount, currency=checked.currency, channel=request.channel,
             provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
@@ -117,13 +136,13 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
         except IntegrityError:
             # A concurrent replay with the same client_key won the race: answer with its order.
             await session.rollback()
-            existing = await find_by_client_key(sessions, request.client_key or "")
+            existing = await find_by_client_key(sessions, request.client_key or "", request.msisdn)
             if existing is None:
                 raise
             return existing
         if placed is None:
-            if request.client_key and (replayed := await session.scalar(  # made while we waited for the lock
-                    select(VoteOrder).where(VoteOrder.client_key == request.client_key))):
+            if client_key and (replayed := await session.scalar(  # made while we waited for the lock
+                    select(VoteOrder).where(VoteOrder.client_key == client_key))):
                 return replayed
             await explain_refusal(session, parameters)
     assert placed is not None
@@ -211,9 +230,11 @@ async def explain_refusal(session: AsyncSession, parameters: dict[str, Any]) -> 
     raise RateLimited("Please try again in a moment.", field="msisdn")
 
 
-async def find_by_client_key(sessions: Sessions, client_key: str) -> VoteOrder | None:
+async def find_by_client_key(sessions: Sessions, client_key: str, msisdn: str | None) -> VoteOrder | None:
+    """The order this payer's client made with `client_key` (see `stored_client_key`)."""
+    stored = stored_client_key(client_key, msisdn)
     async with autocommit(sessions) as session:
-        return await session.scalar(select(VoteOrder).where(VoteOrder.client_key == client_key))
+        return await session.scalar(select(VoteOrder).where(VoteOrder.client_key == stored))
 
 
 async def get_order(sessions: Sessions, order_id: uuid.UUID) -> VoteOrder:

@@ -141,6 +141,25 @@ async def test_idempotency_key_replay_returns_the_same_order(client: TestClient,
     assert await count_orders(sessions) == 1
 
 
+async def test_an_idempotency_key_is_scoped_to_the_payer(client: TestClient, sessions: Sessions) -> None:
+    """Another client reusing a key (a counter, a copied example) gets an order of its own, never the
+    first payer's; each payer replaying the key gets its own order back."""
+    await make_contest(sessions, slug="gala")
+    headers = {"Idempotency-Key": "order-1"}
+    alice = {**VOTE, "msisdn": "+237670000001"}
+    bob = {**VOTE, "msisdn": "+237 670 00 00 02", "quantity": 1}
+    first = await (await client.post("/api/v1/contests/gala/votes", json=alice, headers=headers)).json()
+    other = await client.post("/api/v1/contests/gala/votes", json=bob, headers=headers)
+    assert other.status == 201
+    theirs = (await other.json())["order"]
+    assert theirs["id"] != first["order"]["id"]
+    assert (theirs["msisdn"], theirs["quantity"]) == ("+2376*****002", 1)  # bob's order, not alice's
+    for payer, mine in ((alice, first["order"]), (bob, theirs)):
+        again = await (await client.post("/api/v1/contests/gala/votes", json=payer, headers=headers)).json()
+        assert (again["order"]["id"], again["order"]["msisdn"]) == (mine["id"], mine["msisdn"])
+    assert await count_orders(sessions) == 2
+
+
 @pytest.mark.parametrize("order_id", [str(uuid.uuid4()), "not-a-uuid", "1' OR '1'='1"])
 async def test_unknown_order_is_a_json_404(client: TestClient, order_id: str) -> None:
     response = await client.get(f"/api/v1/orders/{order_id}")

@@ -50,7 +50,8 @@ USSD_PUSH_DELAY_SECONDS = 1.0
 
 
 def client_key(session_id: str) -> str:
-    """One order per USSD session: a replayed final hit finds the order it already made."""
+    """One order per USSD session: a replayed final hit finds the order it already made (kept scoped
+    to the caller's number by the core, so the session's end notification looks it up with that number)."""
     return f"ussd:{session_id}"
 
 
@@ -238,7 +239,7 @@ async def session_ended(request: web.Request) -> web.Response:
     db = request.app[SESSIONS]
     await store.record_session_end(db, event)
     if event.status.casefold() in CANCELLING_STATUSES:
-        order = await votes.find_by_client_key(db, client_key(event.session_id))
+        order = await votes.find_by_client_key(db, client_key(event.session_id), event.msisdn)
         if order is not None and await votes.cancel_if_unstarted(
                 db, order.id, f"USSD session ended {event.status} before the payment prompt"):
             log.info("cancelled order %s: USSD session %s ended %s", order.id, event.session_id, event.status)

@@ -138,7 +138,8 @@ async def test_the_full_path_places_one_pending_ussd_order_and_queues_its_push(
                           f"vos 5 vote(s). Ref {order.id.hex[:8].upper()}")
     assert (order.channel, order.voter_msisdn, order.provider, order.quantity, order.amount, order.currency) == (
         Channel.USSD, MTN_NUMBER, "mtn", 5, 500, "XAF")
-    assert order.status is OrderStatus.PENDING and order.client_key == "ussd:ATUid_1"
+    assert order.status is OrderStatus.PENDING
+    assert (await votes.find_by_client_key(sessions, "ussd:ATUid_1", MTN_NUMBER)).id == order.id  # type: ignore[union-attr]
     assert order.payment_started_at is None  # the prompt goes out after the reply, never before
     assert await prompted(client, phones) == ["237670000001"]
 
