@@ -168,7 +168,10 @@ async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id
 
     A crash between the provider's answer and the record loses what it answered. For a payment page
     (WebPay, Checkout) that is safe: the page reaches the payer only in this request's reply, after
-    the record. For an MTN prompt too: a restart uses the same reference and MTN answers 409. Orange's
+    the record. Checkout's restart gets the same session (same idempotency key); WebPay refuses a
+    reused order id, so it keeps each attempt (then its page) through `Collection.remember` and a
+    restart opens a page under an order id of its own, every page still found by a status check.
+    For an MTN prompt too: a restart uses the same reference and MTN answers 409. Orange's
     push has no such reference (a new payToken per start), so it keeps its payToken through
     `Collection.remember` before sending the prompt, and a later start or status check finds it.
     """

@@ -1,5 +1,13 @@
 """Orange Money WebPay: the payer is sent to Orange's page; the notification carries a token we
-compare with the one Orange gave us, and the payment is then confirmed with `transactionstatus`."""
+compare with the one Orange gave us, and the payment is then confirmed with `transactionstatus`.
+
+Orange refuses an `order_id` it has seen (a 4xx: 409 in our sandbox) and answers status questions
+only with the page's `pay_token`. So each start opens its page under an order id of its own,
+`{reference.hex}-{attempt}` (no longer than the reference alone was), with the attempt kept before
+the call and the page kept as soon as Orange answers: a start cut short anywhere is followed by one
+that opens a new page, and every page Orange gave us stays checkable. Orders started before (one
+page, order id = our reference) keep working.
+"""
 
 from __future__ import annotations
 
@@ -29,6 +37,41 @@ from payments.orange.oauth import ClientCredentialsToken
 NAME = "orange"
 STATES = {"SUCCESS": PaymentState.SUCCESSFUL, "FAILED": PaymentState.FAILED, "EXPIRED": PaymentState.EXPIRED,
           "INITIATED": PaymentState.PENDING, "PENDING": PaymentState.PENDING}
+
+
+@dataclass(frozen=True)
+class WebPayPage:
+    """A payment page Orange opened for one start of an order."""
+
+    order_id: str  # what Orange knows it by
+    pay_token: str
+    notif_token: str
+
+    def kept(self) -> dict[str, str]:
+        return {"order_id": self.order_id, "pay_token": self.pay_token, "notif_token": self.notif_token}
+
+
+def known_pages(collection: Collection) -> list[WebPayPage]:
+    """The pages Orange opened for this order that we know of, oldest first."""
+    data = collection.provider_data
+    pages = data.get("pages")
+    if isinstance(pages, list):
+        return [WebPayPage(str(page["order_id"]), str(page["pay_token"]), str(page["notif_token"]))
+                for page in pages if isinstance(page, dict) and {"order_id", "pay_token", "notif_token"} <= set(page)]
+    if data.get("pay_token"):  # started before pages were kept: one page, under our reference
+        return [WebPayPage(str(collection.reference), str(data["pay_token"]), str(data.get("notif_token", "")))]
+    return []
+
+
+def attempts_begun(collection: Collection) -> int:
+    attempt = collection.provider_data.get("attempt", 0)
+    return attempt if isinstance(attempt, int) else 0
+
+
+def may_have_unknown_page(collection: Collection) -> bool:
+    """A start may have opened a page whose answer never reached us (lost, or the process died first)."""
+    pages = known_pages(collection)
+    return not pages or attempts_begun(collection) > len(pages)
 
 
 @dataclass(frozen=True)
@@ -62,11 +105,16 @@ class OrangeWebPay:
         return "OUV" if self._creds.country == "dev" else currency
 
     async def start(self, collection: Collection) -> StartResult:
+        """Open a new page under this attempt's own order id; see the module's docstring."""
+        attempt = attempts_begun(collection) + 1
+        if collection.remember is not None:  # committed before Orange sees this order id: never reused
+            await collection.remember({"attempt": attempt})
+        order_id = f"{collection.reference.hex}-{attempt}"
         order_page = f"{self._public}/orders/{collection.order_id}"
         body = {
             "merchant_key": self._creds.merchant_key,
             "currency": self._currency(collection.currency),
-            "order_id": str(collection.reference),
+            "order_id": order_id,
             "amount": float(to_major_string(collection.amount, collection.currency)),
             "return_url": f"{order_page}?from=orange",
             "cancel_url": f"{order_page}?cancelled=1",
@@ -75,15 +123,35 @@ class OrangeWebPay:
             "reference": collection.description[:64],
         }
         data = await self._post(self._api("webpayment"), body, expect=201)
-        page, pay_token, notif_token = required_text(NAME, data, "payment_url", "pay_token", "notif_token")
-        return StartResult(redirect_url=page, provider_data={"pay_token": pay_token, "notif_token": notif_token})
+        url, pay_token, notif_token = required_text(NAME, data, "payment_url", "pay_token", "notif_token")
+        pages = [*known_pages(collection), WebPayPage(order_id, pay_token, notif_token)]
+        kept = {"attempt": attempt, "pages": [page.kept() for page in pages]}
+        if collection.remember is not None:  # a start cut short after this still has its page checked
+            await collection.remember(kept)
+        return StartResult(redirect_url=url, provider_data=kept)
 
     async def fetch_status(self, collection: Collection) -> StatusResult:
-        pay_token = collection.provider_data.get("pay_token")
-        if not pay_token:
+        """The latest page's status, unless an earlier page of the order was paid."""
+        pages = known_pages(collection)
+        if not pages:
             raise CollectionNotFound(NAME, "not_started", "No Orange payment page was opened for this order.")
-        body = {"order_id": str(collection.reference),
-                "amount": float(to_major_string(collection.amount, collection.currency)), "pay_token": pay_token}
+        latest = await self._page_status(collection, pages[-1])
+        if latest.state is PaymentState.SUCCESSFUL:
+            return latest
+        for page in reversed(pages[:-1]):  # opened by a start cut short: nobody was sent there, but check
+            try:
+                earlier = await self._page_status(collection, page)
+            except PaymentError as exc:
+                if exc.status != 404:
+                    raise
+                continue
+            if earlier.state is PaymentState.SUCCESSFUL:
+                return earlier
+        return latest
+
+    async def _page_status(self, collection: Collection, page: WebPayPage) -> StatusResult:
+        body = {"order_id": page.order_id,
+                "amount": float(to_major_string(collection.amount, collection.currency)), "pay_token": page.pay_token}
         data = await self._post(self._api("transactionstatus"), body, expect=(200, 201))
         raw = str(data.get("status", "")).upper()
         # transactionstatus answers for the order_id, amount and pay_token we asked about; it does not echo
@@ -93,15 +161,22 @@ class OrangeWebPay:
                             reason=None if raw in ("SUCCESS", "PENDING", "INITIATED") else raw, raw_status=raw)
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
-        """The notification is genuine only if it carries the notif_token Orange gave us for this order."""
+        """Genuine if it carries the notif_token of one of the order's pages. When a start may have opened
+        a page we never learned of, a token we do not know may still be Orange's: the notification is kept
+        as unverified (never proof: only a status check counts a vote), not refused."""
         data = parsed_object(callback.body)
         if data is None or "notif_token" not in data:
             raise CallbackRejected(NAME, "bad_notification", "Not an Orange WebPay notification.")
-        token = str(data["notif_token"])
-        expected = str((collection.provider_data if collection else {}).get("notif_token", ""))
-        if not expected or not hmac.compare_digest(token.encode(), expected.encode()):  # str: ASCII only
+        if collection is None:
             raise CallbackRejected(NAME, "bad_notif_token", "The notification token does not match this order.")
-        return CallbackVerdict(order_id=callback.order_id, kind=f"notification.{str(data.get('status')).lower()}")
+        token = str(data["notif_token"]).encode("utf-8", "replace")  # bytes: compare_digest refuses non-ASCII str
+        kind = f"notification.{str(data.get('status'))[:40].lower()}"
+        if any(page.notif_token and hmac.compare_digest(token, page.notif_token.encode())
+               for page in known_pages(collection)):
+            return CallbackVerdict(order_id=callback.order_id, kind=kind)
+        if may_have_unknown_page(collection):
+            return CallbackVerdict(order_id=callback.order_id, kind=f"{kind}.unverified")
+        raise CallbackRejected(NAME, "bad_notif_token", "The notification token does not match this order.")
 
     async def refund(self, collection: Collection) -> StatusResult:
         raise RefundUnsupported(NAME, "refund_unsupported", "Orange Money payments are refunded by hand.")

@@ -44,6 +44,9 @@ class SandboxControl:
     answer_delay: float = 0.0  # every API answer waits this long first
     fail_next: int = 0  # the next N API requests answer `fail_status` (a 5xx burst)
     fail_status: FailStatus = 503
+    # The next N API requests are carried out, then their connection drops before the answer: the client
+    # cannot tell whether it took effect (a page created, a prompt sent) and must not assume either way.
+    lose_answers: int = 0
     duplicate_callbacks: int = 1  # each callback is sent N times, concurrently
     drop_callbacks: bool = False  # payments accepted meanwhile are decided but never called back (lost callbacks)
     callback_method: CallbackMethod = "PUT"  # MTN's callback method; Orange always POSTs
@@ -59,6 +62,13 @@ class SandboxControl:
         if self.fail_next <= 0:
             return False
         self.fail_next -= 1
+        return True
+
+    def take_lost_answer(self) -> bool:
+        """Consume one of `lose_answers`; True when this request's answer must be lost."""
+        if self.lose_answers <= 0:
+            return False
+        self.lose_answers -= 1
         return True
 
     def expire_tokens(self) -> None:
@@ -91,6 +101,7 @@ class ControlUpdate(TypedDict, total=False):
     answer_delay: Annotated[float, Field(ge=0, le=300)]
     fail_next: Annotated[int, Field(ge=0, le=10_000)]
     fail_status: FailStatus
+    lose_answers: Annotated[int, Field(ge=0, le=10_000)]
     duplicate_callbacks: Annotated[int, Field(ge=1, le=20)]
     drop_callbacks: bool
     callback_method: CallbackMethod
@@ -339,7 +350,8 @@ async def post_control(request: web.Request) -> web.Response:
 
 def gate(failure: Callable[[int], web.Response]) -> Middleware:
     """Middleware for a provider app: slow every answer by `answer_delay`, then fail the next `fail_next`
-    requests with the provider's own 5xx body. `/_control` and unmatched paths are left alone."""
+    requests with the provider's own 5xx body, and drop the connection of the next `lose_answers` ones
+    once they are carried out. `/_control` and unmatched paths are left alone."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -351,7 +363,10 @@ def gate(failure: Callable[[int], web.Response]) -> Middleware:
             await asyncio.sleep(control.answer_delay)
         if control.take_failure():
             return failure(control.fail_status)
-        return await handler(request)
+        response = await handler(request)
+        if control.take_lost_answer() and request.transport is not None:
+            request.transport.close()  # done here, but the client never hears of it
+        return response
 
     return middleware
 

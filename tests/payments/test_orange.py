@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 
 import httpx
@@ -31,6 +31,7 @@ class Orange:
     webpay: OrangeWebPay
     push: OrangePush
     control: SandboxControl
+    base: str
 
 
 @pytest.fixture
@@ -42,7 +43,7 @@ async def orange() -> AsyncIterator[Orange]:
                                                       "dev"), "https://vote.example")
         push = OrangePush(http, PushCredentials(base, "key", "secret", "user", "pass", "699000000", "1234"),
                           "https://vote.example")
-        yield Orange(webpay, push, control)
+        yield Orange(webpay, push, control, base)
 
 
 def collection(msisdn: str | None = "+237690000001", **data: object) -> Collection:
@@ -146,7 +147,7 @@ async def test_webpay_gives_a_page_and_status_follows_the_payer(orange: Orange, 
                                                               state: PaymentState) -> None:
     c = collection(None)
     result = await orange.webpay.start(c)
-    assert set(result.provider_data) == {"pay_token", "notif_token"} and result.redirect_url
+    assert set(result.provider_data) == {"attempt", "pages"} and result.redirect_url
     c = Collection(**{**c.__dict__, "provider_data": dict(result.provider_data)})
     assert (await orange.webpay.fetch_status(c)).state is PaymentState.PENDING
     async with httpx.AsyncClient() as payer:
@@ -157,7 +158,8 @@ async def test_webpay_gives_a_page_and_status_follows_the_payer(orange: Orange, 
 
 async def test_webpay_notification_is_checked_against_the_stored_token(orange: Orange) -> None:
     c = await started(orange.webpay, collection(None))
-    good = json.dumps({"status": "SUCCESS", "notif_token": c.provider_data["notif_token"], "txnid": "MP1"}).encode()
+    [page] = c.provider_data["pages"]
+    good = json.dumps({"status": "SUCCESS", "notif_token": page["notif_token"], "txnid": "MP1"}).encode()
     verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), c)
     assert verdict.status is None and verdict.kind == "notification.success"  # still confirmed by a status call
     for body in (b'{"status": "SUCCESS", "notif_token": "forged"}', b"not json", b'{"status": "SUCCESS"}',
@@ -166,6 +168,95 @@ async def test_webpay_notification_is_checked_against_the_stored_token(orange: O
             await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, body), c)
     with pytest.raises(CallbackRejected):
         await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), None)
+
+
+class Kept:
+    """What `Collection.remember` commits during a start, merged as the core merges it for the next start."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, object] = {}
+
+    async def __call__(self, data: Mapping[str, object]) -> None:
+        self.data.update(data)
+
+    def collection(self, c: Collection) -> Collection:
+        return replace(c, provider_data=dict(self.data), remember=self)
+
+
+async def pay(page_url: str) -> None:
+    async with httpx.AsyncClient() as payer:
+        await payer.post(page_url, data={"decision": "pay"})
+
+
+async def test_a_webpay_start_whose_answer_was_lost_is_retried_with_a_page_of_its_own(orange: Orange) -> None:
+    """Orange opened the page but its answer never came: the retry must not reuse that order id (409)."""
+    await started(orange.webpay, collection(None))  # Orange has answered us before: a token is at hand
+    kept, c = Kept(), collection(None)
+    orange.control.lose_answers = 1
+    with pytest.raises(PaymentError) as lost:
+        await orange.webpay.start(kept.collection(c))
+    assert lost.value.retryable and kept.data == {"attempt": 1}  # kept before Orange was called
+    retried = await orange.webpay.start(kept.collection(c))
+    assert retried.redirect_url and retried.provider_data["attempt"] == 2
+    assert [page["order_id"] for page in retried.provider_data["pages"]] == [f"{c.reference.hex}-2"]
+    await pay(retried.redirect_url)
+    assert await final_state(orange.webpay, replace(c, provider_data=retried.provider_data)) is PaymentState.SUCCESSFUL
+
+
+@pytest.mark.parametrize("paid", ["first", "second"])
+async def test_a_payment_on_either_page_of_an_order_is_found_by_its_status_check(orange: Orange, paid: str) -> None:
+    """A start cut short after Orange answered (its page kept, never recorded) and the start after it:
+    whichever page is paid, the order's status check finds it, and both pages' notifications are genuine."""
+    kept, c = Kept(), collection(None)
+    first = await orange.webpay.start(kept.collection(c))
+    second = await orange.webpay.start(kept.collection(c))  # the retry after the crash
+    assert second.provider_data == kept.data and len(kept.data["pages"]) == 2  # type: ignore[arg-type]
+    final = replace(c, provider_data=second.provider_data)
+    assert first.redirect_url and second.redirect_url
+    await pay(first.redirect_url if paid == "first" else second.redirect_url)
+    assert await final_state(orange.webpay, final) is PaymentState.SUCCESSFUL
+    for page in second.provider_data["pages"]:
+        body = json.dumps({"status": "SUCCESS", "notif_token": page["notif_token"]}).encode()
+        verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, body), final)
+        assert verdict.kind == "notification.success" and verdict.status is None
+
+
+async def test_a_notification_an_order_cannot_check_yet_is_kept_unverified_not_rejected(orange: Orange) -> None:
+    """No page known (the answer of its start was lost), or a later start's page unknown: the token may be
+    Orange's all the same. Once every start's page is known, an unknown token is forged."""
+    body = json.dumps({"status": "SUCCESS", "notif_token": "a token we never saw", "txnid": "MP1"}).encode()
+    c = collection(None)
+    for data in ({}, {"attempt": 1}):
+        verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, body),
+                                                      replace(c, provider_data=data))
+        assert verdict.kind == "notification.success.unverified" and verdict.status is None
+    kept = Kept()
+    await orange.webpay.start(kept.collection(c))
+    await kept({"attempt": 2})  # the next start's answer was lost
+    verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, body), kept.collection(c))
+    assert verdict.kind == "notification.success.unverified"
+    kept.data["attempt"] = 1
+    with pytest.raises(CallbackRejected):
+        await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, body), kept.collection(c))
+
+
+async def test_an_order_started_before_pages_were_kept_is_still_checked_under_its_reference(orange: Orange) -> None:
+    c = collection(None)
+    async with httpx.AsyncClient(base_url=orange.base) as http:
+        token = (await http.post("/oauth/v3/token", auth=("id", "secret"),
+                                 data={"grant_type": "client_credentials"})).json()["access_token"]
+        body = {"merchant_key": "merchant", "currency": "OUV", "order_id": str(c.reference), "amount": 500.0,
+                "return_url": "https://vote.example/r", "cancel_url": "https://vote.example/c",
+                "notif_url": "https://vote.example/n", "lang": "fr"}
+        opened = (await http.post("/orange-money-webpay/dev/v1/webpayment", json=body,
+                                  headers={"Authorization": f"Bearer {token}"})).json()
+    legacy = replace(c, provider_data={"pay_token": opened["pay_token"], "notif_token": opened["notif_token"]})
+    await pay(opened["payment_url"])
+    assert await final_state(orange.webpay, legacy) is PaymentState.SUCCESSFUL
+    good = json.dumps({"status": "SUCCESS", "notif_token": opened["notif_token"]}).encode()
+    assert (await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), legacy)).status is None
+    with pytest.raises(CallbackRejected):
+        await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, b'{"notif_token": "x"}'), legacy)
 
 
 async def test_webpay_5xx_at_start_is_retryable(orange: Orange) -> None:

@@ -299,6 +299,19 @@ async def test_webpay_duplicate_and_dropped_notifications(
     assert receiver.at("/om/lost") == []
 
 
+async def test_a_lost_answer_still_opened_the_page_so_its_order_id_is_refused_after(
+    http: httpx.AsyncClient, bearer: dict[str, str], receiver: Receiver, control: SandboxControl
+) -> None:
+    body = webpayment_body(receiver)
+    assert (await http.post("/_control", json={"lose_answers": 1})).json()["lose_answers"] == 1
+    with pytest.raises(httpx.RemoteProtocolError):  # the connection drops once the page exists
+        await http.post(f"{WEBPAY}/webpayment", headers=bearer, json=body)
+    assert control.lose_answers == 0
+    again = await http.post(f"{WEBPAY}/webpayment", headers=bearer, json=body)
+    assert again.status_code == 409
+    await start_webpayment(http, bearer, {**body, "order_id": f"{body['order_id']}-2"})
+
+
 async def test_webpay_5xx_burst_then_recovery(http: httpx.AsyncClient, receiver: Receiver) -> None:
     await http.post("/_control", json={"fail_next": 2})
     form = {"grant_type": "client_credentials"}
