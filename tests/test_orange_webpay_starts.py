@@ -89,9 +89,10 @@ async def dying_before_the_record(engine: AsyncEngine) -> AsyncIterator[None]:
     that records a start fails (a PostgreSQL trigger), and nothing after it runs."""
     async with engine.begin() as connection:
         await connection.execute(text(
-            "CREATE FUNCTION test_no_start_record() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "CREATE OR REPLACE FUNCTION test_no_start_record() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
             "IF OLD.payment_started_at IS NULL AND NEW.payment_started_at IS NOT NULL THEN "
             "RAISE EXCEPTION 'the process died before recording the start'; END IF; RETURN NEW; END $$"))
+        await connection.execute(text("DROP TRIGGER IF EXISTS test_no_start_record ON vote_orders"))
         await connection.execute(text("CREATE TRIGGER test_no_start_record BEFORE UPDATE ON vote_orders "
                                       "FOR EACH ROW EXECUTE FUNCTION test_no_start_record()"))
     try:
