@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.config import ConfigError, Settings
+from gateway.config import ConfigError, Settings, secret_problem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
@@ -29,8 +29,8 @@ class MetricsAccess:
         else:
             networks = parse_networks(settings.metrics_allow)
         token = settings.metrics_token or None
-        if token is not None and (len(token) < MIN_METRICS_TOKEN_LENGTH or any(c.isspace() for c in token)):
-            raise ConfigError(f"METRICS_TOKEN must be at least {MIN_METRICS_TOKEN_LENGTH} characters, no spaces")
+        if token is not None and (problem := secret_problem("METRICS_TOKEN", token, MIN_METRICS_TOKEN_LENGTH)):
+            raise ConfigError(problem)
         return cls(networks, token)
 
     def allows(self, request: web.Request) -> bool:

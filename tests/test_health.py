@@ -180,3 +180,5 @@ def test_a_bad_metrics_setting_stops_start_up(settings: Settings) -> None:
         create_app(settings.model_copy(update={"metrics_allow": "10.0.0.0/8, intranet"}))
     with pytest.raises(ConfigError, match="METRICS_TOKEN"):
         create_app(settings.model_copy(update={"metrics_token": "short"}))
+    with pytest.raises(ConfigError, match="METRICS_TOKEN must be random"):  # the rule of every other secret
+        create_app(settings.model_copy(update={"metrics_token": "a" * 24}))
