@@ -33,7 +33,8 @@ def env(settings: Settings) -> dict[str, str]:
 
 async def paid(sessions: Sessions, contest: Contest, txn: str, **extra: object) -> VoteOrder:
     order = await place(sessions, contest, **extra)  # type: ignore[arg-type]
-    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", txn) \
+    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", txn,
+                                     provider=order.provider) \
         is ConfirmOutcome.COUNTED
     return order
 
@@ -49,17 +50,18 @@ async def test_review_lists_each_order_that_needs_a_person_with_why_and_its_even
 ) -> None:
     contest = await make_contest(sessions, slug="gala")
     mismatch = await place(sessions, contest, quantity=2)  # 200 XAF asked, MTN reports 100 taken
-    assert await votes.confirm_payment(sessions, mismatch.id, "SUCCESSFUL", 100, "XAF", "mtn-1") \
+    assert await votes.confirm_payment(sessions, mismatch.id, "SUCCESSFUL", 100, "XAF", "mtn-1", provider="mtn") \
         is ConfirmOutcome.FLAGGED
     await events_received(sessions, mismatch.id, ("callback.successful", "needs_check"), ("status.check", "flagged"))
     late = await place(sessions, contest)
     assert await votes.expire_order(sessions, late.id)
-    assert await votes.confirm_payment(sessions, late.id, "SUCCESSFUL", 100, "XAF", "mtn-2") is ConfirmOutcome.FLAGGED
+    assert await votes.confirm_payment(sessions, late.id, "SUCCESSFUL", 100, "XAF", "mtn-2",
+                                       provider="mtn") is ConfirmOutcome.FLAGGED
     twice = await paid(sessions, contest, "mtn-3")
-    assert await votes.confirm_payment(sessions, twice.id, "SUCCESSFUL", 100, "XAF", "mtn-4") \
+    assert await votes.confirm_payment(sessions, twice.id, "SUCCESSFUL", 100, "XAF", "mtn-4", provider="mtn") \
         is ConfirmOutcome.DUPLICATE_PAYMENT
     partly = await paid(sessions, contest, "pi_5", provider="stripe", quantity=3)
-    assert await votes.record_partial_refund(sessions, partly.id, 40, "xaf")
+    assert await votes.settle_refund(sessions, partly.id, 40, "xaf", "pi_5") is votes.RefundSettled.PARTIAL_REFUND
     to_refund = await paid(sessions, contest, "mtn-6")
     refunded = gateway("refund", str(to_refund.id), env=env)  # MTN has no refund API: a person pays it back
     assert refunded.returncode == 0 and refunded.stdout.startswith("refund_requested"), refunded.stderr
