@@ -183,6 +183,9 @@ def reconcile_job() -> str:
 async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE_SECONDS) -> str:
     async with lease_held(ctx.redis, RECONCILE_LEASE, lease_seconds) as held:
         if not held:
+            # The lease is renewed only while its holder runs: a long pass (hundreds of due orders paced
+            # under MTN's cap) is alive, and /readyz must not call the reconciler silent meanwhile.
+            await note_pass(ctx.redis, "reconcile")
             return "another pass is running"
         report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
                                  stop_after=RECONCILE_PASS_SECONDS)

@@ -15,9 +15,10 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import votes
 from gateway.app import create_app
 from gateway.config import ConfigError, Environment, Settings
-from gateway.jobs import JobContext, reconcile_pass, relay_pass
+from gateway.jobs import RECONCILE_LEASE, JobContext, reconcile_pass, relay_pass
 from gateway.keys import ENGINE, PROVIDERS, STARTS
 from gateway.last_passes import RECONCILE_STALE_SECONDS, note_pass, reconciler_problem
+from gateway.leases import lease_held
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
 from tests.servers import free_port
@@ -139,6 +140,20 @@ async def test_metrics_show_the_age_of_the_last_reconciler_and_relay_passes(
     assert set(ages) == {"reconcile", "relay"} and all(0 <= age < 5 for age in ages.values())
     await note_pass(redis, "reconcile", now=time.time() - 100)
     assert 99 <= pass_age_samples(await (await client.get("/metrics")).text())["reconcile"] < 105
+
+
+async def test_a_long_reconciler_pass_still_under_way_keeps_readyz_ready(
+    client: TestClient, sessions: Sessions, redis: Redis, settings: Settings
+) -> None:
+    """A pass over hundreds of due orders outlives three intervals; the passes enqueued meanwhile find its
+    lease (renewed only while it runs) and say the reconciler is alive."""
+    await note_pass(redis, "reconcile", now=time.time() - 100)  # the long pass started 100 s ago
+    ctx = JobContext(settings, sessions, redis, client.app[PROVIDERS])
+    async with lease_held(redis, RECONCILE_LEASE, 30) as held:  # ... and still holds the lease
+        assert held and await reconcile_pass(ctx) == "another pass is running"
+    ready = await (await client.get("/readyz")).json()
+    assert ready["status"] == "ready", ready
+    assert pass_age_samples(await (await client.get("/metrics")).text())["reconcile"] < 5
 
 
 def pass_age_samples(exposition: str) -> dict[str, float]:
