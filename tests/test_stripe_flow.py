@@ -120,7 +120,7 @@ async def test_an_event_stripe_sends_again_hours_later_is_a_duplicate(card_clien
     await assert_fault_end(sessions, contest.id, {("checkout.session.completed", "counted"): 1})
 
 
-@pytest.mark.parametrize("forgery", ["wrong_secret", "stale", "future", "missing", "tampered"])
+@pytest.mark.parametrize("forgery", ["wrong_secret", "stale", "future", "future_odd_header", "missing", "tampered"])
 async def test_forged_or_stale_webhook_is_a_400_and_changes_nothing(
     card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router, forgery: str
 ) -> None:
@@ -130,7 +130,11 @@ async def test_forged_or_stale_webhook_is_a_400_and_changes_nothing(
     body, headers = webhook("checkout.session.completed", paid, "evt_1",
                             secret="whsec_wrong" if forgery == "wrong_secret" else SECRET,
                             timestamp={"stale": int(time.time()) - 3600,
-                                       "future": int(time.time()) + 4000}.get(forgery))
+                                       "future": int(time.time()) + 4000,
+                                       "future_odd_header": int(time.time()) + 4000}.get(forgery))
+    if forgery == "future_odd_header":  # Stripe's SDK reads `t=<ts>=x` as <ts> and the signature still holds
+        t, rest = headers["Stripe-Signature"].split(",", 1)
+        headers["Stripe-Signature"] = f"{t}=0,{rest}"
     if forgery == "missing":
         headers.pop("Stripe-Signature")
     if forgery == "tampered":

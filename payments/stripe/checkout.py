@@ -192,7 +192,8 @@ class StripeCheckout:
 
 def signed_at(signature: str) -> int:
     """The `t=` of a Stripe-Signature header the SDK has verified (so it holds one), read as the SDK reads it."""
-    return int(next(value for key, _, value in (item.partition("=") for item in signature.split(",")) if key == "t"))
+    items = [item.split("=", 2) for item in signature.split(",")]
+    return int(next(item[1] for item in items if item[0] == "t" and len(item) > 1))
 
 
 def session_status(session: Mapping[str, Any]) -> StatusResult:
