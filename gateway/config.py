@@ -170,6 +170,12 @@ def provider_secret_problems(settings: Settings, provider: str) -> list[str]:
     return [problem for problem in problems if problem]
 
 
+# Secrets of ours or of a provider checked whenever they are set (a provider in use is checked by
+# `provider_secret_problems`); PINs and merchant keys are identifiers, not secrets, and are left out.
+SECRETS_WHEN_SET = ("TELEGRAM_WEBHOOK_SECRET", "AT_API_KEY", "ORANGE_MONEY_PUSH_CONSUMER_SECRET",
+                    "ORANGE_MONEY_PUSH_PASSWORD", "METRICS_TOKEN")
+
+
 def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use: bool = False) -> None:
     """Refuse to run production with a default or weak secret, a used provider lacking credentials, or open
     USSD routes."""
@@ -182,6 +188,13 @@ def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use
         problems.append("DATABASE_URL must be set (the embedded database is for development)")
     if not settings.redis_url:
         problems.append("REDIS_URL must be set (the embedded Redis is for development)")
+    if not settings.public_base_url.startswith("https://"):
+        problems.append("PUBLIC_BASE_URL must be an https:// address: providers call it back with payment news, "
+                        "and the CSRF cookie is bound to the site only over HTTPS")
+    for name in SECRETS_WHEN_SET:
+        value = getattr(settings, name.lower())
+        if value and (problem := secret_problem(name, value, MIN_CALLBACK_TOKEN_LENGTH)):
+            problems.append(problem)
     if ussd_in_use and (ussd := ussd_token_problem(settings)):
         problems.append(f"a contest takes USSD votes but {ussd}: without a real token anyone could place "
                         "orders and push payment prompts to any number")

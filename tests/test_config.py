@@ -19,8 +19,22 @@ STRONG = "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"  # what `secrets.token_urlsa
 
 def production(**changes: object) -> Settings:
     base = {"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
-            "database_url": "postgresql://db/x", "redis_url": "redis://r/0"}
+            "database_url": "postgresql://db/x", "redis_url": "redis://r/0",
+            "public_base_url": "https://vote.example.org"}
     return Settings(_env_file=None, **{**base, **changes})
+
+
+@pytest.mark.parametrize("name", ["TELEGRAM_WEBHOOK_SECRET", "AT_API_KEY", "ORANGE_MONEY_PUSH_PASSWORD",
+                                  "METRICS_TOKEN"])
+def test_production_refuses_any_fake_secret_that_is_set(name: str) -> None:
+    with pytest.raises(ConfigError, match=f"{name} must not contain whitespace"):
+        check_production(production(**{name.lower(): " " * 40}), set())
+    check_production(production(**{name.lower(): STRONG}), set())  # a real one starts
+
+
+def test_production_refuses_a_public_address_that_is_not_https() -> None:
+    with pytest.raises(ConfigError, match="PUBLIC_BASE_URL must be an https:// address"):
+        check_production(production(public_base_url="http://vote.example.org"), set())
 
 
 @pytest.mark.parametrize(("secret", "why"), [
@@ -89,7 +103,7 @@ async def test_production_app_refuses_to_start_for_what_its_contests_need_and_na
 ) -> None:
     await make_contest(sessions, **contest)
     prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
-                                       "ussd_callback_token": None})
+                                       "public_base_url": "https://vote.example.org", "ussd_callback_token": None})
     server = TestServer(create_app(prod))
     try:
         with pytest.raises(ConfigError, match=setting):
@@ -126,7 +140,7 @@ async def test_the_ussd_route_refuses_a_token_of_spaces_as_start_up_does(
     neither a token of 16 spaces nor anyone who sends those spaces."""
     token = " " * 16
     prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
-                                       "ussd_callback_token": token})
+                                       "public_base_url": "https://vote.example.org", "ussd_callback_token": token})
     async with TestClient(TestServer(create_app(prod))) as client:  # no USSD contest yet: it starts
         await make_contest(sessions, slug="late", ussd_service_codes=["*384*777#"])
         form = {"sessionId": "ATUid_1", "serviceCode": "*384*777#", "phoneNumber": "+237670000001",

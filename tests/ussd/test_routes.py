@@ -478,6 +478,7 @@ async def test_production_without_a_token_serves_no_ussd_even_for_a_contest_adde
         clean: None, settings: Settings, sessions: Sessions) -> None:
     production = settings.model_copy(update={"gateway_env": Environment.PRODUCTION,
                                              "secret_key": "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt",
+                                             "public_base_url": "https://vote.example.org",
                                              "ussd_callback_token": None})
     async with TestClient(TestServer(create_app(production))) as client:  # no USSD contest yet: it starts
         await make_contest(sessions, slug="late", ussd_service_codes=["*384*777#"])
