@@ -1,7 +1,8 @@
 """The orders that need a person: money moved and the system would not decide alone.
 
 Flagged orders (amount mismatch, success after expiry, a provider unreadable for hours), a second
-payment for a paid order, a partial refund made at the provider, and refunds to pay back by hand.
+payment for a paid order, a partial refund made at the provider, refunds to pay back by hand, and a
+success a provider reported that we could not verify for an order not counted.
 The outbox topics for these (`order.flagged`, `payment.duplicate`, `payment.partial_refund`) have no
 handler yet; until the admin area lists them, `gateway review` does.
 """
@@ -29,6 +30,7 @@ class ReviewKind(StrEnum):
     DUPLICATE_PAYMENT = "duplicate_payment"
     PARTIAL_REFUND = "partial_refund"
     REFUND_REQUESTED = "refund_requested"
+    UNVERIFIED_PAYMENT = "unverified_payment"
 
 
 @dataclass(frozen=True)
@@ -59,7 +61,7 @@ class ReviewItem:
 async def orders_to_review(sessions: Sessions) -> list[ReviewItem]:
     """Every order a person must look at, the longest waiting first, each with its provider events."""
     async with autocommit(sessions) as session:
-        found = [*await _by_status(session), *await _by_audit(session)]
+        found = [*await _by_status(session), *await _by_audit(session), *await _by_unverified_success(session)]
         events = await _events(session, {item.order_id for item in found})
     found.sort(key=lambda item: (item.noted_at, str(item.order_id)))
     return [replace(item, events=tuple(events[item.order_id])) for item in found]
@@ -97,6 +99,25 @@ async def _by_audit(session: AsyncSession) -> list[ReviewItem]:
             items.append(_item(ReviewKind.PARTIAL_REFUND, partial_refund_reason(entry.details), entry.created_at,
                                order, slug))
     return items
+
+
+# A provider said "paid" in a way we could not check (Orange: the token of a page whose answer never reached
+# us; its status call needs that page's pay_token): money may have moved with no vote to show for it.
+UNVERIFIED_SUCCESS = "notification.success.unverified"
+UNDECIDED = (OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED)
+
+
+async def _by_unverified_success(session: AsyncSession) -> list[ReviewItem]:
+    """Orders not counted that a provider reported paid in words we could not verify: look at its portal."""
+    rows = (await session.execute(
+        _orders().add_columns(ProviderEvent.received_at)
+        .join(ProviderEvent, ProviderEvent.order_id == VoteOrder.id)
+        .where(ProviderEvent.kind == UNVERIFIED_SUCCESS, VoteOrder.status.in_(UNDECIDED))
+        .distinct(VoteOrder.id).order_by(VoteOrder.id, ProviderEvent.received_at))).all()
+    reason = ("{provider} reported a success we could not check (a payment page whose answer never reached "
+              "us); look the payment up in the provider's portal and count or refund it")
+    return [_item(ReviewKind.UNVERIFIED_PAYMENT, reason.format(provider=order.provider), seen, order, slug)
+            for order, slug, seen in rows]
 
 
 def duplicate_reason(details: dict[str, Any]) -> str:

@@ -65,12 +65,14 @@ async def test_review_lists_each_order_that_needs_a_person_with_why_and_its_even
     to_refund = await paid(sessions, contest, "mtn-6")
     refunded = gateway("refund", str(to_refund.id), env=env)  # MTN has no refund API: a person pays it back
     assert refunded.returncode == 0 and refunded.stdout.startswith("refund_requested"), refunded.stderr
+    unverified = await place(sessions, contest, provider="orange")  # Orange paid a page we never learned of
+    await events_received(sessions, unverified.id, ("notification.success.unverified", "needs_check"))
     fine = [await paid(sessions, contest, "mtn-7"), await place(sessions, contest)]  # paid, and pending: nothing to do
 
     result = gateway("review", env=env)
     assert result.returncode == 0, result.stderr
     text = result.stdout
-    assert text.startswith("5 to review, the longest waiting first:")
+    assert text.startswith("6 to review, the longest waiting first:")
     assert f"flagged  order {mismatch.id}  (now flagged; noted " in text
     assert "reason: amount mismatch: provider reported 100 XAF, order is 200 XAF" in text
     assert "callback.successful  -> needs_check" in text and "status.check  -> flagged" in text
@@ -82,12 +84,15 @@ async def test_review_lists_each_order_that_needs_a_person_with_why_and_its_even
     assert f"partial_refund  order {partly.id}" in text
     assert "reason: 40 XAF of 300 XAF refunded at the provider; the votes still count: decide which" in text
     assert f"refund_requested  order {to_refund.id}" in text and "reason: Marked for a manual refund" in text
+    assert f"unverified_payment  order {unverified.id}  (now pending; noted " in text
+    assert "reason: orange reported a success we could not check" in text
     assert all(str(order.id) not in text for order in fine)
 
     listed = json.loads(gateway("review", "--json", env=env).stdout)
     assert sorted((item["kind"], item["order_id"]) for item in listed) == sorted([
         ("flagged", str(mismatch.id)), ("flagged", str(late.id)), ("duplicate_payment", str(twice.id)),
-        ("partial_refund", str(partly.id)), ("refund_requested", str(to_refund.id))])
+        ("partial_refund", str(partly.id)), ("refund_requested", str(to_refund.id)),
+        ("unverified_payment", str(unverified.id))])
     [flagged] = [item for item in listed if item["order_id"] == str(mismatch.id)]
     assert [(e["kind"], e["outcome"]) for e in flagged["events"]] == [("callback.successful", "needs_check"),
                                                                        ("status.check", "flagged")]
