@@ -370,6 +370,26 @@ async def test_a_double_submitted_card_vote_gets_one_order_and_the_same_checkout
     assert await count_orders(sessions) == 1
 
 
+async def test_an_idempotency_key_of_a_card_vote_is_scoped_to_the_client(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    """A card vote names no payer: another client reusing the key must not get this order and its page."""
+    await make_contest(sessions, slug="gala")
+    stripe_wire.post("/v1/checkout/sessions").mock(side_effect=lambda request: httpx.Response(
+        200, json=checkout_session(dict(httpx.QueryParams(request.content.decode()))["client_reference_id"])))
+    vote = {"candidate": "03", "quantity": 5, "provider": "stripe"}
+
+    async def order_of(address: str) -> str:
+        headers = {"Idempotency-Key": "1", "X-Forwarded-For": address}  # the test's proxy is trusted (loopback)
+        response = await card_client.post("/api/v1/contests/gala/votes", json=vote, headers=headers)
+        assert response.status == 201
+        return str((await response.json())["order"]["id"])
+
+    alice = await order_of("198.51.100.7")
+    assert await order_of("203.0.113.9") != alice  # another client, the same key: an order of its own
+    assert await order_of("198.51.100.7") == alice  # the same client again: its own order back
+    assert await count_orders(sessions) == 2
+
+
 async def test_a_refund_in_another_currency_is_left_to_a_person_with_the_votes_kept(
         card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
     contest, order_id = await paid_by_card(card_client, sessions, stripe_wire)

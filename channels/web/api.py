@@ -96,6 +96,16 @@ async def show_contest(request: web.Request) -> web.Response:
     return _json(ContestDetailOut(**base, candidates=[CandidateOut.of(c) for c in candidates]))
 
 
+def api_client_key(request: web.Request, key: str | None, msisdn: str | None) -> str | None:
+    """The client's Idempotency-Key for this contest. The core scopes it to the payer's number; a vote
+    with none (a card) is scoped to the client's address instead, or another client reusing a key
+    would read this order and its payment page."""
+    if key is None:
+        return None
+    scope = "" if msisdn else f"addr:{throttle.client_address(request)}:"
+    return f"web:{request.match_info['slug']}:{scope}{key}"
+
+
 @routes.post("/api/v1/contests/{slug}/votes")
 async def place_vote(request: web.Request) -> web.Response:
     body = await parse_vote_request(request)
@@ -111,7 +121,7 @@ async def place_vote(request: web.Request) -> web.Response:
         votes.OrderRequest(
             contest_slug=request.match_info["slug"], candidate_code=body.candidate, quantity=body.quantity,
             provider=body.provider, channel=Channel.WEB, msisdn=body.msisdn,
-            client_key=f"web:{request.match_info['slug']}:{key}" if key else None,
+            client_key=api_client_key(request, key, body.msisdn),
         ),
         pending_ttl=timedelta(seconds=request.app[SETTINGS].order_pending_ttl_seconds),
         start_later=request.app[STARTS].request,
