@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from channels.ussd.gsm7 import clip, septets
+from channels.phone.gsm7 import clip, septets
 from channels.ussd.texts import Texts
 from channels.ussd.views import ContestView
 

@@ -9,8 +9,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from channels.phone.operators import Operator
 from channels.ussd.layout import candidate_pages, contest_pages
-from channels.ussd.operators import Operator
 from channels.ussd.texts import LANGUAGE_OPTIONS, Lang, texts
 from channels.ussd.views import ContestView, is_keypad_number
 

@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from channels.phone.operators import detect_operator
 from channels.ussd import store
 from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
-from channels.ussd.operators import detect_operator
 from channels.ussd.screens import Reply, blocked, placed, refusal, render, service_unavailable, unknown_service
 from channels.ussd.session import Recalled, SessionRecord, SessionStore
 from channels.ussd.texts import Lang

@@ -7,10 +7,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from channels.ussd.gsm7 import clip, septets, transliterate
+from channels.phone.gsm7 import clip, septets, transliterate
+from channels.phone.operators import Operator
 from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
-from channels.ussd.operators import Operator
 from channels.ussd.texts import LANGUAGE_OPTIONS, PROVIDER_LABELS, UNKNOWN_SERVICE, Lang, Texts, texts
 from channels.ussd.views import Availability, BoardMode, ContestView, Extras, MyVotes, TopEntry
 from payments.money import to_major_string

@@ -1,5 +1,5 @@
 """Every word the USSD menu says, in French and English. Plain ASCII on purpose: each string must
-stay GSM-7 (see gsm7.py), so French is written without accents, as USSD menus usually are."""
+stay GSM-7 (see channels/phone/gsm7.py), so French is written without accents, as USSD menus usually are."""
 
 from __future__ import annotations
 

@@ -8,8 +8,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from channels.ussd.gsm7 import transliterate
-from channels.ussd.operators import Operator
+from channels.phone.gsm7 import transliterate
+from channels.phone.operators import Operator
 from channels.ussd.texts import Lang
 
 USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay screen, always

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from channels.phone.operators import Operator
 from channels.ussd.menu import MenuContext, parse_path, walk
-from channels.ussd.operators import Operator
 from channels.ussd.screens import Reply, render
 from channels.ussd.texts import Lang
 from channels.ussd.views import CandidateRecord, ContestRecord, ContestView, Extras, build_view

@@ -10,7 +10,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from channels.ussd.gsm7 import is_gsm7, septets
+from channels.phone.gsm7 import is_gsm7, septets
+from channels.phone.operators import Operator
 from channels.ussd.layout import REASON_LIMIT, SCREEN_LIMIT
 from channels.ussd.menu import (
     Ending,
@@ -24,7 +25,6 @@ from channels.ussd.menu import (
     step,
     walk,
 )
-from channels.ussd.operators import Operator
 from channels.ussd.screens import (
     Kind,
     PlaceOrder,

@@ -1,4 +1,4 @@
-"""Which mobile-money operator a number belongs to, to mark the likely wallet on the pay screen."""
+"""Which mobile-money operator a number belongs to, to mark the likely wallet on a phone channel's pay screen."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from phonenumbers import carrier
 
 
 class Operator(StrEnum):
-    """The USSD payment options; values match the contest's provider names."""
+    """The phone channels' payment options; values match the contest's provider names."""
 
     MTN = "mtn"
     ORANGE = "orange"

@@ -1,5 +1,6 @@
-"""GSM-7 text for USSD screens: one character outside GSM-7 turns a screen into UCS-2 and cuts
-its room from ~182 to ~70 characters, so every name from the database is transliterated here."""
+"""GSM-7 text for phone channels (USSD screens, SMS): one character outside GSM-7 turns a screen or
+a message into UCS-2 and cuts its room from ~182 (USSD) or 160 (SMS) to ~70 characters, so every name
+from the database is transliterated here."""
 
 from __future__ import annotations
 
