@@ -13,7 +13,7 @@ from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fi
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
 from channels.ussd.texts import LANGUAGE_OPTIONS, PROVIDER_LABELS, UNKNOWN_SERVICE, Lang, Texts, texts
 from channels.ussd.views import Availability, BoardMode, ContestView, Extras, MyVotes, TopEntry
-from payments.money import to_major_string
+from gateway.core.money import to_major_string
 
 NAME_WIDTHS = (20, 16, 13, 10, 8, 6)
 MINE_RECENT = 3

@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from aiohttp import web
 
 from gateway.catalog import OrderView
+from gateway.core.money import UnknownCurrency, minor_digits
 from gateway.models import OrderStatus
 
 LANGUAGES = ("fr", "en")
@@ -18,8 +19,6 @@ LANG_COOKIE = "ballot_lang"
 LANG_COOKIE_AGE = 365 * 86400
 # Contests have no time zone yet: dates are shown in West Africa Time (Cameroon, no daylight saving).
 LOCAL_TIME = timezone(timedelta(hours=1), "WAT")
-# Currencies with cents; XAF and XOF (the usual ones here) have none.
-MINOR_DIGITS = {"EUR": 2, "USD": 2, "GHS": 2, "NGN": 2, "ZMW": 2}
 
 EN: dict[str, str] = {
     "lang_name": "English",
@@ -277,7 +276,10 @@ class Translator:
         return f"{text}\u00a0{currency.upper()}"
 
     def money_digits(self, currency: str) -> int:
-        return MINOR_DIGITS.get(currency.upper(), 0)
+        try:
+            return minor_digits(currency)
+        except UnknownCurrency:  # shown as a whole number rather than not at all
+            return 0
 
     def date(self, when: datetime) -> str:
         when = when.astimezone(LOCAL_TIME)

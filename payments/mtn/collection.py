@@ -13,6 +13,7 @@ from datetime import timedelta
 
 import httpx
 
+from gateway.core.money import from_major, to_major_string
 from gateway.phone import msisdn_digits
 from payments.answers import json_object, json_object_or_empty, parsed_object
 from payments.base import (
@@ -27,7 +28,6 @@ from payments.base import (
     StartResult,
     StatusResult,
 )
-from payments.money import from_major, to_major_string
 from payments.mtn.messages import payer_message
 
 NAME = "mtn"

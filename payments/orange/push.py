@@ -12,6 +12,7 @@ from typing import Any
 
 import httpx
 
+from gateway.core.money import from_major, to_major_string
 from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
 from payments.base import (
     CallbackVerdict,
@@ -24,7 +25,6 @@ from payments.base import (
     StartResult,
     StatusResult,
 )
-from payments.money import from_major, to_major_string
 from payments.orange.oauth import ClientCredentialsToken
 
 NAME = "orange"

@@ -1,0 +1,39 @@
+"""One currency table: the web page, the USSD screen and the provider's wire all put the decimal point
+at the same place, the ISO 4217 one."""
+
+from __future__ import annotations
+
+import pytest
+
+from channels.ussd.screens import money as ussd_money
+from channels.web.i18n import Translator
+from gateway.core.money import UnknownCurrency, from_major, minor_digits, to_major_string
+
+
+@pytest.mark.parametrize(("currency", "digits"), [
+    ("XAF", 0), ("XOF", 0), ("GNF", 0), ("RWF", 0), ("UGX", 0), ("EUR", 2), ("USD", 2), ("GHS", 2), ("NGN", 2),
+    ("ZMW", 2), ("KES", 2), ("JPY", 0), ("BHD", 3), ("OUV", 0), ("eur", 2)])
+def test_minor_digits_follow_iso_4217(currency: str, digits: int) -> None:
+    assert minor_digits(currency) == digits
+
+
+@pytest.mark.parametrize("code", ["", "XYZ", "EURO", "€"])
+def test_a_code_that_is_no_currency_is_refused(code: str) -> None:
+    with pytest.raises(UnknownCurrency):
+        minor_digits(code)
+    with pytest.raises(ValueError):
+        to_major_string(100, code)
+
+
+@pytest.mark.parametrize(("currency", "major", "web_en", "web_fr"), [
+    ("XAF", "123456", "123,456\u00a0XAF", "123\u202f456\u00a0XAF"),
+    ("EUR", "1234.56", "1,234.56\u00a0EUR", "1\u202f234,56\u00a0EUR"),
+    ("KES", "1234.56", "1,234.56\u00a0KES", "1\u202f234,56\u00a0KES"),
+    ("BHD", "123.456", "123.456\u00a0BHD", "123,456\u00a0BHD"),
+])
+def test_web_ussd_and_providers_read_an_amount_alike(currency: str, major: str, web_en: str, web_fr: str) -> None:
+    minor = 123456
+    assert to_major_string(minor, currency) == major and from_major(major, currency) == minor
+    assert ussd_money(minor, currency) == f"{major} {currency}"
+    assert Translator("en").money(minor, currency) == web_en and Translator("fr").money(minor, currency) == web_fr
+    assert Translator("en").money_digits(currency) == minor_digits(currency)
