@@ -7,7 +7,6 @@ only that GET's answer can count a vote.
 from __future__ import annotations
 
 import asyncio
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,9 +28,9 @@ from payments.base import (
     StatusResult,
 )
 from payments.mtn.messages import payer_message
+from payments.token_cache import IssuedToken, TokenCache
 
 NAME = "mtn"
-TOKEN_MARGIN_SECONDS = 60  # refresh this long before MTN says the token expires
 RETRY_DELAYS = (0.5, 1.5, 4.0)  # time-outs and 5xx: sent again with the same X-Reference-Id
 # MTN: "Get status transaction requests are capped to 10 requests per second" (developer guidance).
 STATUS_CALLS_PER_SECOND = 10.0
@@ -62,9 +61,7 @@ class MtnMomoCollection:
         self._creds = credentials
         self._public_base_url = public_base_url.rstrip("/")
         self._retry_delays = retry_delays
-        self._token: str | None = None
-        self._token_expires = 0.0
-        self._token_lock = asyncio.Lock()
+        self._tokens = TokenCache(self._fetch_token)
 
     def callback_url(self, collection: Collection) -> str:
         return f"{self._public_base_url}/payments/mtn/callback/{collection.order_id}"
@@ -140,7 +137,7 @@ class MtnMomoCollection:
                           **kwargs: object) -> httpx.Response:
         stale: str | None = None
         for _ in range(2):
-            token = await self._bearer(stale)
+            token = await self._tokens.get(stale)
             all_headers = {**self._common_headers(), "Authorization": f"Bearer {token}", **(headers or {})}
             response = await self._http.request(method, self._creds.base_url.rstrip("/") + path,
                                                 headers=all_headers, **kwargs)  # type: ignore[arg-type]
@@ -153,15 +150,7 @@ class MtnMomoCollection:
         return {"Ocp-Apim-Subscription-Key": self._creds.subscription_key,
                 "X-Target-Environment": self._creds.target_environment}
 
-    async def _bearer(self, stale: str | None = None) -> str:
-        """The cached token, fetched once for all concurrent callers when missing, expired or `stale`."""
-        async with self._token_lock:
-            if self._token is None or self._token == stale or time.monotonic() >= self._token_expires:
-                await self._fetch_token()
-            assert self._token is not None
-            return self._token
-
-    async def _fetch_token(self) -> None:
+    async def _fetch_token(self) -> IssuedToken:
         try:
             response = await self._http.post(
                 self._creds.base_url.rstrip("/") + "/collection/token/",
@@ -183,12 +172,7 @@ class MtnMomoCollection:
         if not data.get("access_token"):
             raise PaymentError(NAME, "unreadable_answer", "MTN's token answer holds no access_token.", retryable=True,
                                status=response.status_code)
-        self._token = str(data["access_token"])
-        try:
-            lifetime = int(data.get("expires_in", 3600))  # type: ignore[call-overload]
-        except (TypeError, ValueError):
-            lifetime = 3600
-        self._token_expires = time.monotonic() + max(0, lifetime - TOKEN_MARGIN_SECONDS)
+        return IssuedToken(str(data["access_token"]), data.get("expires_in"))
 
     def _error(self, response: httpx.Response) -> PaymentError:
         data = json_object_or_empty(response)

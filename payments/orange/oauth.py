@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-import time
-
 import httpx
 
 from payments.answers import json_object
 from payments.base import PaymentError
-
-MARGIN_SECONDS = 60
+from payments.token_cache import IssuedToken, TokenCache
 
 
 class ClientCredentialsToken:
@@ -20,19 +16,13 @@ class ClientCredentialsToken:
         self._provider = provider
         self._url = token_url
         self._auth = (client_id, client_secret)
-        self._token: str | None = None
-        self._expires = 0.0
-        self._lock = asyncio.Lock()
+        self._cache = TokenCache(self._fetch)
 
     async def get(self, stale: str | None = None) -> str:
         """A valid token; pass the one a 401 came back for to force a new one (once for all callers)."""
-        async with self._lock:
-            if self._token is None or self._token == stale or time.monotonic() >= self._expires:
-                await self._fetch()
-            assert self._token is not None
-            return self._token
+        return await self._cache.get(stale)
 
-    async def _fetch(self) -> None:
+    async def _fetch(self) -> IssuedToken:
         try:
             response = await self._http.post(self._url, auth=self._auth, data={"grant_type": "client_credentials"},
                                              headers={"Accept": "application/json"})
@@ -47,10 +37,5 @@ class ClientCredentialsToken:
         if not data.get("access_token"):
             raise PaymentError(self._provider, "unreadable_answer", "The token answer holds no access_token.",
                                retryable=True, status=response.status_code)
-        self._token = str(data["access_token"])
         # WebPay sends expires_in as a string ("7776000"), the Cameroon API as a number.
-        try:
-            lifetime = int(float(data.get("expires_in", 3600)))
-        except (TypeError, ValueError, OverflowError):
-            lifetime = 3600
-        self._expires = time.monotonic() + max(0, lifetime - MARGIN_SECONDS)
+        return IssuedToken(str(data["access_token"]), data.get("expires_in"))
