@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint lock clean
+.PHONY: run test lint lock texts clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -34,6 +34,16 @@ PIN := $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-e
 lock: $(STAMP)
 	$(PIN) --extra embedded --extra test -o requirements.lock pyproject.toml
 	$(PIN) -o requirements-prod.lock pyproject.toml
+
+## After adding or changing a text in the code: refresh the catalogs from it, translate what is new or
+## marked fuzzy in gateway/core/locales/*/LC_MESSAGES/ballot.po, then run it again to compile them.
+LOCALES := gateway/core/locales
+texts: $(STAMP)
+	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location -w 120 --project=Ballot --version=0.1 \
+		--header-comment="# The texts of every channel of Ballot; msgids are English. See the README's \"Texts\"." \
+		-o $(LOCALES)/ballot.pot gateway channels
+	$(VENV)/bin/pybabel -q update -D ballot -i $(LOCALES)/ballot.pot -d $(LOCALES) -w 120 --ignore-pot-creation-date
+	$(VENV)/bin/pybabel compile -D ballot -d $(LOCALES) --statistics
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,17 +1,20 @@
-"""Provider failure codes in words a voter understands; the code stays in brackets for support."""
+"""Provider failure codes in words a voter understands; the code stays in brackets for support.
+Stored in English with the order; channels translate them by code (msgids of the core's catalogs)."""
 
 from __future__ import annotations
 
+from gateway.core.texts import N_
+
 READABLE = {
-    "APPROVAL_REJECTED": "The payment was declined on the phone.",
-    "EXPIRED": "The payment was not approved in time.",
-    "COULD_NOT_PERFORM_TRANSACTION": "The payment was not approved in time.",
-    "PAYER_NOT_FOUND": "This number has no mobile-money account.",
-    "NOT_ENOUGH_FUNDS": "There was not enough money in the account.",
-    "PAYER_LIMIT_REACHED": "The account's payment limit has been reached.",
-    "INTERNAL_PROCESSING_ERROR": "The operator could not process the payment.",
-    "CANCELLED": "The payment was cancelled on the phone.",
-    "FAILED": "The payment failed.",
+    "APPROVAL_REJECTED": N_("The payment was declined on the phone."),
+    "EXPIRED": N_("The payment was not approved in time."),
+    "COULD_NOT_PERFORM_TRANSACTION": N_("The payment was not approved in time."),
+    "PAYER_NOT_FOUND": N_("This number has no mobile-money account."),
+    "NOT_ENOUGH_FUNDS": N_("There was not enough money in the account."),
+    "PAYER_LIMIT_REACHED": N_("The account's payment limit has been reached."),
+    "INTERNAL_PROCESSING_ERROR": N_("The operator could not process the payment."),
+    "CANCELLED": N_("The payment was cancelled on the phone."),
+    "FAILED": N_("The payment failed."),
 }
 
 

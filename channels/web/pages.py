@@ -21,7 +21,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.web import csrf
 from channels.web.i18n import (
-    STRINGS,
     Translator,
     choose_language,
     error_message,
@@ -82,7 +81,7 @@ def render(page: Page, template: str, context: Mapping[str, Any], status: int = 
            token: csrf.CsrfToken | None = None) -> web.Response:
     """A page with the shared context, security headers and the visitor's cookies."""
     tr = page.tr
-    base = {"t": tr, "lang": tr.lang, "other_name": STRINGS[tr.other]["lang_name"],
+    base = {"t": tr, "lang": tr.lang, "other_name": tr.other_name,
             "other_url": str(page.request.rel_url.update_query(lang=tr.other))}
     response = aiohttp_jinja2.render_template(template, page.request, {**base, **context}, status=status)
     response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
