@@ -11,8 +11,9 @@ from enum import StrEnum
 
 from channels.phone.operators import Operator
 from channels.ussd.layout import candidate_pages, contest_pages
-from channels.ussd.texts import LANGUAGE_OPTIONS, Lang, texts
+from channels.ussd.texts import LANGUAGE_OPTIONS, texts
 from channels.ussd.views import ContestView, is_keypad_number
+from gateway.core.texts import Lang
 
 BACK, HOME, MORE = "0", "00", "98"
 MAX_WRONG = 3  # wrong answers in a row before the session is ended

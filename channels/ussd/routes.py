@@ -19,7 +19,6 @@ from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
 from channels.ussd.screens import Reply, blocked, placed, refusal, render, service_unavailable, unknown_service
 from channels.ussd.session import Recalled, SessionRecord, SessionStore
-from channels.ussd.texts import Lang
 from channels.ussd.views import (
     USSD_PROVIDERS,
     BoardMode,
@@ -32,6 +31,7 @@ from channels.ussd.views import (
 )
 from gateway import payment_flow, votes
 from gateway.config import ussd_token_usable
+from gateway.core.texts import Lang
 from gateway.errors import DomainError
 from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS, USSD_HOPS
 from gateway.models import Channel

@@ -9,11 +9,12 @@ from enum import StrEnum
 
 from channels.phone.gsm7 import clip, septets, transliterate
 from channels.phone.operators import Operator
+from channels.phone.texts import PROVIDER_LABELS, money, placed_message, refusal_message, vote_messages
 from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
-from channels.ussd.texts import LANGUAGE_OPTIONS, PROVIDER_LABELS, UNKNOWN_SERVICE, Lang, Texts, texts
+from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, Texts, texts
 from channels.ussd.views import Availability, BoardMode, ContestView, Extras, MyVotes, TopEntry
-from gateway.core.money import to_major_string
+from gateway.core.texts import Lang
 
 NAME_WIDTHS = (20, 16, 13, 10, 8, 6)
 MINE_RECENT = 3
@@ -67,13 +68,6 @@ def end(text: str, lang: Lang) -> Reply:
     return Reply(Kind.END, fit(text), language=lang)
 
 
-def money(amount: int, currency: str) -> str:
-    try:
-        return f"{to_major_string(amount, currency)} {currency}"
-    except ValueError:
-        return f"{amount} {currency}"
-
-
 def render(ctx: MenuContext, position: Position, extras: Extras | None = None) -> Reply:
     """The reply for a position (an order to place is returned as an action, rendered after it is placed)."""
     lang = language(ctx, position)
@@ -96,15 +90,15 @@ def ending(ctx: MenuContext, position: Position, lang: Lang) -> Reply:
     if position.ending is Ending.TOO_MANY_ERRORS:
         return end(t.too_many_errors.format(service_code=clip(transliterate(ctx.service_code), 20)), lang)
     if position.ending is Ending.NO_PAYMENT:
-        return end(t.no_payment, lang)
+        return end(vote_messages(lang).no_payment, lang)
     return unavailable_contest(ctx.unavailable, lang)
 
 
 def unavailable_contest(contest: ContestView | None, lang: Lang) -> Reply:
     if contest is None:
         return unknown_service(lang)
-    t = texts(lang)
-    message = {Availability.PAUSED: t.paused, Availability.NOT_YET: t.not_open}.get(contest.availability, t.closed)
+    m = vote_messages(lang)
+    message = {Availability.PAUSED: m.paused, Availability.NOT_YET: m.not_open}.get(contest.availability, m.closed)
     return end(message.format(contest=clip(contest.name, 40)), lang)
 
 
@@ -232,30 +226,18 @@ def unknown_service(lang: Lang = Lang.FR) -> Reply:
 
 
 def blocked(lang: Lang) -> Reply:
-    return end(texts(lang).blocked, lang)
+    return end(vote_messages(lang).blocked, lang)
 
 
 def service_unavailable(lang: Lang) -> Reply:
-    return end(texts(lang).unavailable, lang)
+    return end(vote_messages(lang).unavailable, lang)
 
 
 def placed(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str) -> Reply:
     """The last screen of a vote: approve the operator's own prompt (we never ask for the PIN)."""
-    text = texts(lang).placed.format(total=money(amount, currency), quantity=quantity,
-                                     provider=PROVIDER_LABELS.get(provider, provider), ref=reference)
-    return end(text, lang)
+    return end(placed_message(lang, quantity, amount, currency, provider, reference), lang)
 
 
 def refusal(lang: Lang, code: str, contest: ContestView | None = None) -> Reply:
     """A vote the core refused, by the error's stable code."""
-    t = texts(lang)
-    if code in ("contest_closed", "contest_not_open", "contest_not_found"):
-        return end(t.closed.format(contest=clip(contest.name if contest else "", 40)), lang)
-    message = {
-        "msisdn_blocked": t.blocked, "rate_limited": t.rate_limited,
-        "candidate_not_found": t.candidate_gone, "candidate_not_active": t.candidate_gone,
-        "provider_unavailable": t.provider_down, "provider_not_enabled": t.provider_down,
-        "payment_unavailable": t.provider_down, "msisdn_required": t.cannot_pay, "invalid_msisdn": t.cannot_pay,
-    }.get(code, t.refused)
-    return end(message, lang)
-
+    return end(refusal_message(lang, code, contest.name if contest else ""), lang)

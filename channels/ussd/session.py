@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
-from channels.ussd.texts import Lang
 from channels.ussd.views import ContestRecord
+from gateway.core.texts import Lang
 
 SESSION_TTL_SECONDS = 200  # AT ends a session after ~180 s
 CONTESTS_TTL_SECONDS = 5  # contests per service code; the vote core re-checks everything anyway

@@ -7,8 +7,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.ussd.forms import SessionEnd
-from channels.ussd.texts import Lang
 from channels.ussd.views import CandidateRecord, ContestRecord, MyVotes, OrderLine, TopEntry
+from gateway.core.texts import Lang
 from gateway.database import autocommit
 from gateway.models import (
     BlockedMsisdn,

@@ -1,30 +1,19 @@
-"""Every word the USSD menu says, in French and English. Plain ASCII on purpose: each string must
-stay GSM-7 (see channels/phone/gsm7.py), so French is written without accents, as USSD menus usually are."""
+"""Every word of the USSD menu, from the catalogs' "ussd" context (gateway/core/locales); what any phone
+channel says about a vote is in channels/phone/texts.py. Plain ASCII on purpose: each text must stay
+GSM-7 (channels/phone/gsm7.py), so French is written without accents, as USSD menus usually are;
+tests/core/test_texts.py checks every language's translations and their room on a screen."""
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
-from enum import StrEnum
 
-
-class Lang(StrEnum):
-    FR = "fr"
-    EN = "en"
-
-    @classmethod
-    def parse(cls, value: str | None) -> Lang | None:
-        try:
-            return cls(value) if value else None
-        except ValueError:
-            return None
-
-
-PROVIDER_LABELS = {"mtn": "MTN MoMo", "orange": "Orange Money"}
+from gateway.core.texts import Lang, translations
 
 
 @dataclass(frozen=True)
 class Texts:
-    """One language's strings; `{…}` fields are filled by screens.py."""
+    """One language's menu strings; `{…}` fields are filled by screens.py."""
 
     home: tuple[str, ...]
     choose_contest: str
@@ -59,127 +48,65 @@ class Texts:
     too_few: str
     too_many: str
     no_more: str
-    # Endings.
-    placed: str  # {total} {provider} {quantity} {ref}
     too_many_errors: str  # {service_code}
-    no_payment: str
-    closed: str  # {contest}
-    paused: str
-    not_open: str
-    blocked: str
-    rate_limited: str
-    candidate_gone: str
-    provider_down: str
-    cannot_pay: str
-    refused: str
-    unavailable: str
+    unknown_service: str
 
 
-FRENCH = Texts(
-    home=("1 Voter", "2 Top 5", "3 Mes votes", "4 Langue/Language"),
-    choose_contest="Choisissez un concours:",
-    enter_code="Entrez le code du candidat:",
-    more="98 Suite",
-    back="0 Retour",
-    back_home="0 Retour 00 Accueil",
-    quantity="Nombre de votes (1-{maximum}) ?",
-    price="Prix: {price}/vote",
-    pay_with="{quantity} vote(s) = {total}\nPayer avec:",
-    your_network=" (votre reseau)",
-    summary="Confirmez votre vote:",
-    summary_line="{quantity} vote(s) pour {code} {name}",
-    total="Total: {total}",
-    payment="Paiement: {provider}",
-    confirm="1 Confirmer",
-    top_title="Top 5 - {contest}",
-    top_empty="Pas encore de votes.",
-    top_hidden="Classement masque jusqu'aux resultats.",
-    mine_title="Mes votes: {paid} compte(s)",
-    mine_pending="{pending} paiement(s) en attente",
-    mine_empty="Aucun vote depuis ce numero.",
-    statuses={"paid": "compte", "pending": "en attente", "failed": "echoue", "expired": "expire",
-              "flagged": "en revue", "refund_requested": "rembourse", "refunded": "rembourse"},
-    language_title="Langue / Language:",
-    invalid_choice="Choix invalide.",
-    empty="Vous n'avez rien saisi.",
-    not_a_code="Tapez le code en chiffres.",
-    unknown_code="Code {code} inconnu.",
-    eliminated="{code} n'est plus en lice.",
-    not_a_number="Tapez un nombre.",
-    too_few="Minimum 1 vote.",
-    too_many="Maximum {maximum} votes.",
-    no_more="Pas d'autre page.",
-    placed="Merci! Validez le paiement de {total} sur votre telephone ({provider}) pour compter vos "
-           "{quantity} vote(s). Ref {ref}",
-    too_many_errors="Trop d'erreurs. Recomposez {service_code} pour reessayer. A bientot!",
-    no_payment="Le paiement mobile n'est pas disponible pour ce concours.",
-    closed="Les votes pour {contest} sont clos. Merci!",
-    paused="Les votes pour {contest} sont suspendus. Reessayez plus tard.",
-    not_open="Les votes pour {contest} ne sont pas encore ouverts.",
-    blocked="Ce numero ne peut pas voter. Contactez l'organisateur si c'est une erreur.",
-    rate_limited="Limite de votes atteinte pour ce numero. Reessayez plus tard.",
-    candidate_gone="Ce candidat ne peut plus recevoir de votes.",
-    provider_down="Ce moyen de paiement est indisponible. Reessayez plus tard.",
-    cannot_pay="Ce numero ne peut pas payer par mobile money.",
-    refused="Vote impossible pour le moment. Reessayez plus tard.",
-    unavailable="Service momentanement indisponible. Reessayez dans un instant.",
-)
+@functools.cache
+def texts(lang: Lang) -> Texts:
+    t = translations(lang)
+    return Texts(
+        home=(t.pgettext("ussd", "1 Vote"), t.pgettext("ussd", "2 Top 5"), t.pgettext("ussd", "3 My votes"),
+              t.pgettext("ussd", "4 Language/Langue")),
+        choose_contest=t.pgettext("ussd", "Choose a contest:"),
+        enter_code=t.pgettext("ussd", "Enter the candidate code:"),
+        more=t.pgettext("ussd", "98 More"),
+        back=t.pgettext("ussd", "0 Back"),
+        back_home=t.pgettext("ussd", "0 Back 00 Home"),
+        quantity=t.pgettext("ussd", "How many votes (1-{maximum})?"),
+        price=t.pgettext("ussd", "Price: {price}/vote"),
+        pay_with=t.pgettext("ussd", "{quantity} vote(s) = {total}\nPay with:"),
+        your_network=t.pgettext("ussd", " (your network)"),
+        summary=t.pgettext("ussd", "Confirm your vote:"),
+        summary_line=t.pgettext("ussd", "{quantity} vote(s) for {code} {name}"),
+        total=t.pgettext("ussd", "Total: {total}"),
+        payment=t.pgettext("ussd", "Payment: {provider}"),
+        confirm=t.pgettext("ussd", "1 Confirm"),
+        top_title=t.pgettext("ussd", "Top 5 - {contest}"),
+        top_empty=t.pgettext("ussd", "No votes yet."),
+        top_hidden=t.pgettext("ussd", "Board hidden until the results."),
+        mine_title=t.pgettext("ussd", "My votes: {paid} counted"),
+        mine_pending=t.pgettext("ussd", "{pending} payment(s) pending"),
+        mine_empty=t.pgettext("ussd", "No votes from this number yet."),
+        statuses={"paid": t.pgettext("ussd", "counted"), "pending": t.pgettext("ussd", "pending"),
+                  "failed": t.pgettext("ussd", "failed"), "expired": t.pgettext("ussd", "expired"),
+                  "flagged": t.pgettext("ussd", "in review"), "refund_requested": t.pgettext("ussd", "refunded"),
+                  "refunded": t.pgettext("ussd", "refunded")},
+        language_title=t.pgettext("ussd", "Language / Langue:"),
+        # Limit: 31 characters with its values, on one line above the question asked again.
+        invalid_choice=t.pgettext("ussd", "Invalid choice."),
+        # Limit: 31 characters with its values, on one line above the question asked again.
+        empty=t.pgettext("ussd", "You entered nothing."),
+        # Limit: 31 characters with its values, on one line above the question asked again.
+        not_a_code=t.pgettext("ussd", "Type the code in digits."),
+        # Limit: 31 characters with its values, on one line above the question asked again.
+        unknown_code=t.pgettext("ussd", "Unknown code {code}."),
+        # Limit: 31 characters with its values, on one line above the question asked again.
+        eliminated=t.pgettext("ussd", "{code} is out of the contest."),
+        # Limit: 31 characters with its values, on one line above the question asked again.
+        not_a_number=t.pgettext("ussd", "Type a number."),
+        # Limit: 31 characters with its values, on one line above the question asked again.
+        too_few=t.pgettext("ussd", "At least 1 vote."),
+        # Limit: 31 characters with its values, on one line above the question asked again.
+        too_many=t.pgettext("ussd", "At most {maximum} votes."),
+        # Limit: 31 characters with its values, on one line above the question asked again.
+        no_more=t.pgettext("ussd", "No more pages."),
+        too_many_errors=t.pgettext("ussd", "Too many wrong answers. Dial {service_code} again to retry. Goodbye!"),
+        unknown_service=t.pgettext("ussd", "This code matches no vote."),
+    )
 
-ENGLISH = Texts(
-    home=("1 Vote", "2 Top 5", "3 My votes", "4 Language/Langue"),
-    choose_contest="Choose a contest:",
-    enter_code="Enter the candidate code:",
-    more="98 More",
-    back="0 Back",
-    back_home="0 Back 00 Home",
-    quantity="How many votes (1-{maximum})?",
-    price="Price: {price}/vote",
-    pay_with="{quantity} vote(s) = {total}\nPay with:",
-    your_network=" (your network)",
-    summary="Confirm your vote:",
-    summary_line="{quantity} vote(s) for {code} {name}",
-    total="Total: {total}",
-    payment="Payment: {provider}",
-    confirm="1 Confirm",
-    top_title="Top 5 - {contest}",
-    top_empty="No votes yet.",
-    top_hidden="Board hidden until the results.",
-    mine_title="My votes: {paid} counted",
-    mine_pending="{pending} payment(s) pending",
-    mine_empty="No votes from this number yet.",
-    statuses={"paid": "counted", "pending": "pending", "failed": "failed", "expired": "expired",
-              "flagged": "in review", "refund_requested": "refunded", "refunded": "refunded"},
-    language_title="Language / Langue:",
-    invalid_choice="Invalid choice.",
-    empty="You entered nothing.",
-    not_a_code="Type the code in digits.",
-    unknown_code="Unknown code {code}.",
-    eliminated="{code} is out of the contest.",
-    not_a_number="Type a number.",
-    too_few="At least 1 vote.",
-    too_many="At most {maximum} votes.",
-    no_more="No more pages.",
-    placed="Thank you! Approve the payment of {total} on your phone ({provider}) to count your "
-           "{quantity} vote(s). Ref {ref}",
-    too_many_errors="Too many wrong answers. Dial {service_code} again to retry. Goodbye!",
-    no_payment="Mobile money payment is not available for this contest.",
-    closed="Voting for {contest} has closed. Thank you!",
-    paused="Voting for {contest} is paused. Please try again later.",
-    not_open="Voting for {contest} has not opened yet.",
-    blocked="This number cannot vote. Contact the organiser if this is a mistake.",
-    rate_limited="Vote limit reached for this number. Please try again later.",
-    candidate_gone="This candidate can no longer receive votes.",
-    provider_down="This payment method is unavailable. Please try again later.",
-    cannot_pay="This number cannot pay by mobile money.",
-    refused="Your vote cannot be placed right now. Please try again later.",
-    unavailable="Service temporarily unavailable. Please try again shortly.",
-)
 
-TEXTS = {Lang.FR: FRENCH, Lang.EN: ENGLISH}
+# Each language in its own words, whatever the screen's language.
 LANGUAGE_OPTIONS = (("1", Lang.FR, "1 Francais"), ("2", Lang.EN, "2 English"))
 # Before a contest is known (an unknown code), both languages at once.
-UNKNOWN_SERVICE = "Ce code ne correspond a aucun vote. / This code matches no vote."
-
-
-def texts(lang: Lang) -> Texts:
-    return TEXTS[lang]
+UNKNOWN_SERVICE = " / ".join(texts(lang).unknown_service for lang in (Lang.FR, Lang.EN))

@@ -10,7 +10,7 @@ from typing import Any
 
 from channels.phone.gsm7 import transliterate
 from channels.phone.operators import Operator
-from channels.ussd.texts import Lang
+from gateway.core.texts import Lang
 
 USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay screen, always
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.ussd.screens import money as ussd_money
+from channels.phone.texts import money as phone_money
 from channels.web.i18n import Translator
 from gateway.core.money import UnknownCurrency, from_major, minor_digits, to_major_string
 
@@ -34,6 +34,6 @@ def test_a_code_that_is_no_currency_is_refused(code: str) -> None:
 def test_web_ussd_and_providers_read_an_amount_alike(currency: str, major: str, web_en: str, web_fr: str) -> None:
     minor = 123456
     assert to_major_string(minor, currency) == major and from_major(major, currency) == minor
-    assert ussd_money(minor, currency) == f"{major} {currency}"
+    assert phone_money(minor, currency) == f"{major} {currency}"
     assert Translator("en").money(minor, currency) == web_en and Translator("fr").money(minor, currency) == web_fr
     assert Translator("en").money_digits(currency) == minor_digits(currency)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 from datetime import UTC, datetime
 from pathlib import Path
+from string import Formatter
 
 import pytest
 from babel.messages.catalog import Catalog
@@ -55,6 +56,19 @@ def test_french_translates_every_text() -> None:
     untranslated = [m.id for m in catalog(Lang.FR) if m.id and (m.fuzzy or not all(
         m.string if isinstance(m.string, tuple) else (m.string,)))]
     assert untranslated == []
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_translations_fill_the_fields_of_their_msgid(lang: str) -> None:
+    """A translation that drops or misspells `{contest}` would fail (or lie) where it is shown."""
+    def fields(text: str) -> set[str]:
+        return {name for _, name, _, _ in Formatter().parse(text) if name}
+
+    for m in catalog(lang):
+        ids = m.id if isinstance(m.id, tuple) else (m.id,)
+        strings = m.string if isinstance(m.string, tuple) else (m.string,)
+        for text in (s for s in strings if s):
+            assert fields(text) == fields(ids[-1]), (lang, m.id, text)
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

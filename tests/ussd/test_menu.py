@@ -38,8 +38,9 @@ from channels.ussd.screens import (
     unavailable_contest,
     unknown_service,
 )
-from channels.ussd.texts import Lang, texts
+from channels.ussd.texts import texts
 from channels.ussd.views import Availability, Extras, MyVotes, OrderLine, TopEntry
+from gateway.core.texts import Lang
 from tests.ussd.menus import HARD_CONTEST, HARD_NAMES, NOW, body, context, demo, hard, screen, view
 
 HOME_FR = "CON Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language"

@@ -7,10 +7,12 @@ from datetime import timedelta
 import pytest
 
 from channels.phone.gsm7 import is_gsm7
+from channels.phone.texts import PROVIDER_LABELS, vote_messages
 from channels.ussd.forms import InvalidForm, parse_hit, parse_session_end
 from channels.ussd.layout import LIST_BUDGET, paginate
-from channels.ussd.texts import ENGLISH, FRENCH, Lang
+from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, texts
 from channels.ussd.views import Availability, BoardMode, ContestRecord, build_view, why_unavailable
+from gateway.core.texts import Lang
 from tests.ussd.menus import BOTH, NOW, record, view
 
 
@@ -25,10 +27,12 @@ def test_paginate_never_loses_an_item_or_overflows() -> None:
 
 
 def test_every_text_is_gsm7() -> None:
-    for texts in (FRENCH, ENGLISH):
-        for value in vars(texts).values():
+    for words in (*(texts(lang) for lang in Lang), *(vote_messages(lang) for lang in Lang)):
+        for value in vars(words).values():
             strings = value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else [value]
             assert all(is_gsm7(s) and s.isascii() for s in strings), value
+    labels = [UNKNOWN_SERVICE, *PROVIDER_LABELS.values(), *(label for _, _, label in LANGUAGE_OPTIONS)]
+    assert all(is_gsm7(s) and s.isascii() for s in labels)
 
 
 # Africa's Talking forms.

@@ -1,0 +1,81 @@
+"""What every phone channel says about a vote (USSD's last screen, SMS replies next): the messages of
+the catalogs' "phone" context, payment names and amounts, all plain ASCII so that they stay GSM-7
+(tests/core/test_texts.py checks every language's translations). French is written without accents, as
+phone menus and messages usually are."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from channels.phone.gsm7 import clip
+from gateway.core.money import UnknownCurrency, to_major_string
+from gateway.core.texts import Lang, translations
+
+PROVIDER_LABELS = {"mtn": "MTN MoMo", "orange": "Orange Money"}
+CONTEST_WIDTH = 40  # a contest's name in a message, at most
+
+
+def money(amount: int, currency: str) -> str:
+    """`500 XAF`, `1.50 EUR`: no digit grouping, no accent, the same in every language."""
+    try:
+        return f"{to_major_string(amount, currency)} {currency}"
+    except UnknownCurrency:
+        return f"{amount} {currency}"
+
+
+@dataclass(frozen=True)
+class VoteMessages:
+    """One language's messages; `{…}` fields are filled by the channel."""
+
+    placed: str  # {total} {provider} {quantity} {ref}
+    no_payment: str
+    closed: str  # {contest}
+    paused: str  # {contest}
+    not_open: str  # {contest}
+    blocked: str
+    rate_limited: str
+    candidate_gone: str
+    provider_down: str
+    cannot_pay: str
+    refused: str
+    unavailable: str
+
+
+@functools.cache
+def vote_messages(lang: Lang) -> VoteMessages:
+    t = translations(lang)
+    return VoteMessages(
+        placed=t.pgettext("phone", "Thank you! Approve the payment of {total} on your phone ({provider}) to count "
+                                   "your {quantity} vote(s). Ref {ref}"),
+        no_payment=t.pgettext("phone", "Mobile money payment is not available for this contest."),
+        closed=t.pgettext("phone", "Voting for {contest} has closed. Thank you!"),
+        paused=t.pgettext("phone", "Voting for {contest} is paused. Please try again later."),
+        not_open=t.pgettext("phone", "Voting for {contest} has not opened yet."),
+        blocked=t.pgettext("phone", "This number cannot vote. Contact the organiser if this is a mistake."),
+        rate_limited=t.pgettext("phone", "Vote limit reached for this number. Please try again later."),
+        candidate_gone=t.pgettext("phone", "This candidate can no longer receive votes."),
+        provider_down=t.pgettext("phone", "This payment method is unavailable. Please try again later."),
+        cannot_pay=t.pgettext("phone", "This number cannot pay by mobile money."),
+        refused=t.pgettext("phone", "Your vote cannot be placed right now. Please try again later."),
+        unavailable=t.pgettext("phone", "Service temporarily unavailable. Please try again shortly."),
+    )
+
+
+def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str) -> str:
+    """A vote is ordered: approve the operator's own prompt (we never ask for the PIN)."""
+    return vote_messages(lang).placed.format(total=money(amount, currency), quantity=quantity,
+                                             provider=PROVIDER_LABELS.get(provider, provider), ref=reference)
+
+
+def refusal_message(lang: Lang, code: str, contest_name: str) -> str:
+    """A vote the core refused, by the error's stable code; `contest_name` is already GSM-7 safe."""
+    m = vote_messages(lang)
+    if code in ("contest_closed", "contest_not_open", "contest_not_found"):
+        return m.closed.format(contest=clip(contest_name, CONTEST_WIDTH))
+    return {
+        "msisdn_blocked": m.blocked, "rate_limited": m.rate_limited,
+        "candidate_not_found": m.candidate_gone, "candidate_not_active": m.candidate_gone,
+        "provider_unavailable": m.provider_down, "provider_not_enabled": m.provider_down,
+        "payment_unavailable": m.provider_down, "msisdn_required": m.cannot_pay, "invalid_msisdn": m.cannot_pay,
+    }.get(code, m.refused)

@@ -1,0 +1,62 @@
+"""The phone channels' texts in every catalog: plain ASCII that stays GSM-7, and short enough for their
+place on a screen with their values at their widest. Driven by the catalogs, so a new language or a new
+text is checked without touching this file (a text's own room comes from its `Limit:` comment)."""
+
+from __future__ import annotations
+
+import re
+from string import Formatter
+
+import pytest
+from babel.messages.catalog import Message
+from babel.messages.pofile import read_po
+
+from channels.phone.gsm7 import is_gsm7, septets
+from channels.ussd.layout import TEXT_BUDGET
+from gateway.core.texts import DOMAIN, LANGUAGES, LOCALES
+
+SMS_LIMIT = 160  # one GSM-7 SMS
+ROOM = {"ussd": TEXT_BUDGET, "phone": TEXT_BUDGET, "sms": SMS_LIMIT}
+# The widest value each field takes on a phone (names are clipped, codes cut to 8 characters, …).
+WIDEST = {"code": "12345678", "maximum": "12345678", "price": "1000000 XAF", "total": "10000000 XAF",
+          "quantity": "1000", "contest": "C" * 40, "provider": "Orange Money", "ref": "ABCDEF12",
+          "service_code": "*" * 20, "name": "N" * 20, "paid": "1000000", "pending": "1000"}
+LIMIT = re.compile(r"Limit: (\d+)")
+
+
+def phone_messages() -> list[tuple[str, Message]]:
+    found = []
+    for lang in LANGUAGES:
+        with (LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as source:
+            found += [(lang, m) for m in read_po(source) if m.id and m.context in ROOM]
+    return found
+
+
+def named(found: list[tuple[str, Message]]) -> list[object]:
+    return [pytest.param(lang, m, id=f"{lang}:{m.context}:{str(m.id)[:30]}") for lang, m in found]
+
+
+def shown(message: Message) -> list[str]:
+    """What a phone may show for this entry: the translation, or the English msgid when there is none."""
+    ids = message.id if isinstance(message.id, tuple) else (message.id,)
+    strings = message.string if isinstance(message.string, tuple) else (message.string,)
+    return [*ids, *(s for s in strings if s)]
+
+
+def room(message: Message) -> int:
+    stated = LIMIT.search(" ".join(message.auto_comments))
+    return int(stated.group(1)) if stated else ROOM[str(message.context)]
+
+
+def test_the_catalogs_hold_phone_texts() -> None:
+    assert {m.context for _, m in phone_messages()} >= {"ussd", "phone"}
+
+
+@pytest.mark.parametrize(("lang", "message"), named(phone_messages()))
+def test_every_phone_text_is_gsm7_and_fits(lang: str, message: Message) -> None:
+    for text in shown(message):
+        assert text.isascii() and is_gsm7(text), (lang, text)
+        fields = {name for _, name, _, _ in Formatter().parse(text) if name}
+        assert fields <= WIDEST.keys(), f"give {fields - WIDEST.keys()} a widest value in WIDEST"
+        filled = text.format(**WIDEST)
+        assert septets(filled) <= room(message), (lang, filled)
