@@ -9,14 +9,15 @@ Numbers, money and dates are written as each language writes them, through Babel
 from __future__ import annotations
 
 import functools
+import gettext
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
+from babel import Locale
 from babel.dates import format_datetime
 from babel.numbers import format_currency, format_decimal
-from babel.support import Translations
 
 from gateway.core.money import UnknownCurrency, minor_digits
 
@@ -49,15 +50,21 @@ def N_(message: str) -> str:
 
 
 @functools.cache
-def translations(lang: str) -> Translations:
+def translations(lang: str) -> gettext.GNUTranslations:
     """The compiled catalog of one language (a missing one is an error, not English in disguise)."""
     with (LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.mo").open("rb") as compiled:
-        return Translations(compiled, domain=DOMAIN)
+        return gettext.GNUTranslations(compiled)
+
+
+@functools.cache
+def babel_locale(lang: str) -> Locale:
+    """Parsed once: Babel parses a locale name on every call otherwise (most of a number's cost)."""
+    return Locale.parse(lang)
 
 
 def format_number(n: int, lang: str) -> str:
     """1500 as `1 500` (narrow no-break space) in French, `1,500` in English."""
-    return format_decimal(n, locale=lang)
+    return format_decimal(n, locale=babel_locale(lang))
 
 
 def format_money(amount: int, currency: str, lang: str) -> str:
@@ -65,7 +72,7 @@ def format_money(amount: int, currency: str, lang: str) -> str:
     language's digits and the ISO code after a no-break space, whatever the language's own habit."""
     digits = shown_digits(currency)
     pattern = "#,##0" + ("." + "0" * digits if digits else "") + "\u00a0¤¤"
-    return format_currency(Decimal(amount).scaleb(-digits), currency.upper(), pattern, locale=lang,
+    return format_currency(Decimal(amount).scaleb(-digits), currency.upper(), pattern, locale=babel_locale(lang),
                            currency_digits=False)
 
 
@@ -82,4 +89,4 @@ def format_date(when: datetime, lang: str) -> str:
     # Translators: a CLDR date pattern (MMMM the month's name, d the day, y the year, HH:mm the time);
     # text between single quotes is shown as it is.
     pattern = translations(lang).pgettext("date pattern", "MMMM d, y 'at' HH:mm '(WAT)'")
-    return format_datetime(when, pattern, tzinfo=LOCAL_TIME, locale=lang)
+    return format_datetime(when, pattern, tzinfo=LOCAL_TIME, locale=babel_locale(lang))
