@@ -132,7 +132,8 @@ TRAILING_CODE = re.compile(r"\(([A-Z][A-Z_]+)\)\s*$")
 
 @dataclass(frozen=True)
 class Translator:
-    """`t("key", name=…)` in one language; a missing key falls back to English, then to the key."""
+    """`t("key", name=…)` in one language; a text its catalog lacks is the English msgid, an unknown key
+    is shown as it is."""
 
     lang: str
 
