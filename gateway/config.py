@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
+import ipaddress
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
 
 class ConfigError(RuntimeError):
@@ -108,6 +112,24 @@ class Settings(BaseSettings):
     # How long a pending order waits for its payment before it is expired (MTN: ~5-7 min).
     order_pending_ttl_seconds: int = 600
 
+    # Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDRs): our own reverse
+    # proxies. Unset: loopback in development, nobody in production; "" trusts nobody.
+    trusted_proxies: str | None = None
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies_parse(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_networks(value)  # a typo stops start-up rather than trusting nobody (or everybody)
+        return value
+
+    @property
+    def proxy_networks(self) -> tuple[Network, ...]:
+        """The peers whose X-Forwarded-For is read (see `gateway.throttle.address_key`)."""
+        if self.trusted_proxies is None:
+            return () if self.is_production else LOOPBACK
+        return parse_networks(self.trusted_proxies)
+
     @property
     def is_production(self) -> bool:
         return self.gateway_env is Environment.PRODUCTION
@@ -118,6 +140,18 @@ class Settings(BaseSettings):
 
     def missing(self, names: tuple[str, ...]) -> list[str]:
         return [name for name in names if not getattr(self, name.lower())]
+
+
+@functools.lru_cache(maxsize=8)
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """"10.0.0.0/8, 192.168.1.5" as networks (a bare address is a network of one); ValueError names a bad one."""
+    networks = []
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError as exc:
+            raise ValueError(f"TRUSTED_PROXIES: {item!r} is not an address or CIDR network") from exc
+    return tuple(networks)
 
 
 def check_servers(settings: Settings) -> None:

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import contextlib
 import ipaddress
 import logging
 import time
+from collections.abc import Sequence
 
 from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from gateway.config import Network
 from gateway.errors import RateLimited
+from gateway.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -48,23 +50,38 @@ async def enforce(redis: Redis, key: str, limit: int, window_seconds: int, messa
 
 
 def client_address(request: web.Request) -> str:
-    """Who to rate-limit for this request."""
-    return address_key(request.remote, request.headers.get("X-Forwarded-For"))
+    """Who to rate-limit for this request (votes, live streams, callbacks)."""
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", ()))  # a proxy appends to the last line
+    return address_key(request.remote, forwarded or None, request.app[SETTINGS].proxy_networks)
 
 
-def address_key(peer: str | None, forwarded_for: str | None) -> str:
-    """The peer, or the last X-Forwarded-For hop when the peer is our own proxy (a private or
-    loopback address); IPv6 counts per /64, what one subscriber usually holds."""
+def address_key(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The client's address: the peer, unless the peer is one of our proxies (`trusted`, from
+    TRUSTED_PROXIES). Then X-Forwarded-For is read from the right, one hop per trusted proxy: each
+    proxy appends the address it saw, so the right-most hop that is not our proxy is the client, and
+    whatever stands left of it was written by the client and proves nothing. IPv6 counts per /64,
+    what one subscriber usually holds."""
     try:
-        address = ipaddress.ip_address(peer or "")
+        address = unmapped(ipaddress.ip_address(peer or ""))
     except ValueError:
         return peer or "unknown"
-    if forwarded_for and (address.is_private or address.is_loopback):
-        with contextlib.suppress(ValueError):
-            address = ipaddress.ip_address(forwarded_for.split(",")[-1].strip())
+    for hop in reversed((forwarded_for or "").split(",")):
+        if not any(address in network for network in trusted):
+            break
+        try:
+            address = unmapped(ipaddress.ip_address(hop.strip()))
+        except ValueError:
+            break  # garbage: the last address we could read stands
     if address.version == 6:
         return str(ipaddress.ip_network(f"{address}/64", strict=False))
     return str(address)
+
+
+def unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IPv4 peer seen through a dual-stack socket (::ffff:a.b.c.d) as the IPv4 address it is."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
 
 
 def vote_limit_key(request: web.Request) -> str:

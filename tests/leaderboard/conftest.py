@@ -28,10 +28,10 @@ async def make_client(clean: None, settings: Settings) -> AsyncIterator[MakeClie
     """A factory of app instances on the same PostgreSQL and Redis, as several web processes are."""
     clients: list[TestClient] = []
 
-    async def make(relay: bool = False, **overrides: Any) -> TestClient:
+    async def make(relay: bool = False, settings_update: dict[str, Any] | None = None, **overrides: Any) -> TestClient:
         """`relay`: keep the app's outbox relay running (it refreshes boards on its own every second;
         most tests publish by hand, and count frames, so it is stopped for them)."""
-        app = create_app(settings)
+        app = create_app(settings.model_copy(update=settings_update or {}))
         app[LEADERBOARD_CONFIG] = replace(app[LEADERBOARD_CONFIG], **{**TEST_STREAM, **overrides})
         client = TestClient(TestServer(app))
         await client.start_server()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -128,9 +129,11 @@ def test_channel_names() -> None:
 
 
 def test_streams_are_counted_per_client_address() -> None:
-    assert address_key("41.202.219.73", None) == "41.202.219.73"
-    assert address_key("41.202.219.73", "154.72.160.5") == "41.202.219.73"  # a public peer cannot claim another
-    assert address_key("10.0.0.2", "154.72.160.5, 102.244.1.8") == "102.244.1.8"  # our proxy's last hop
-    assert address_key("127.0.0.1", "garbage") == "127.0.0.1"
-    assert address_key("2001:db8::1", None) == address_key("2001:db8::2", None) == "2001:db8::/64"
-    assert address_key(None, None) == "unknown"
+    proxy = (ipaddress.ip_network("10.0.0.0/8"),)
+    assert address_key("41.202.219.73", None, proxy) == "41.202.219.73"
+    assert address_key("41.202.219.73", "154.72.160.5", proxy) == "41.202.219.73"  # a public peer cannot claim another
+    assert address_key("10.0.0.2", "154.72.160.5, 102.244.1.8", proxy) == "102.244.1.8"  # our proxy's last hop
+    assert address_key("10.0.0.2", "garbage", proxy) == "10.0.0.2"
+    assert address_key("192.168.1.9", "102.244.1.8", proxy) == "192.168.1.9"  # private, but not our proxy
+    assert address_key("2001:db8::1", None, proxy) == address_key("2001:db8::2", None, proxy) == "2001:db8::/64"
+    assert address_key(None, None, proxy) == "unknown"

@@ -201,6 +201,19 @@ async def test_streams_per_address_are_limited(make_client: MakeClient, streams:
     assert (await client.get(f"/api/v1/contests/{contest.slug}/leaderboard")).status == 200  # the JSON is not
 
 
+async def test_a_forwarded_header_from_a_peer_that_is_not_our_proxy_does_not_open_more_streams(
+        make_client: MakeClient, streams: OpenStream, sessions: Sessions) -> None:
+    """The test client connects from loopback: with TRUSTED_PROXIES naming another proxy, it is a viewer
+    like any other, and a rotating X-Forwarded-For does not make it many viewers."""
+    client = await make_client(streams_per_ip=1, settings_update={"trusted_proxies": "10.0.0.0/8"})
+    contest = await make_contest(sessions)
+    response, reader = await streams(client, contest.slug, headers={"X-Forwarded-For": "203.0.113.1"})
+    assert response.status == 200 and await reader.next() is not None
+    refused = await client.get(f"/api/v1/contests/{contest.slug}/leaderboard/stream",
+                               headers={"X-Forwarded-For": "203.0.113.2"})
+    assert refused.status == 429
+
+
 async def test_a_closed_stream_frees_its_place(make_client: MakeClient, streams: OpenStream,
                                                sessions: Sessions) -> None:
     client = await make_client(streams_per_ip=1)

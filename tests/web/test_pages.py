@@ -8,11 +8,13 @@ from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.web.pages import VOTE_LIMIT
 from gateway import votes
+from gateway.app import create_app
+from gateway.config import Settings
 from gateway.models import ContestStatus, OrderStatus
 from gateway.reasons import readable_reason
 from tests.factories import count_orders, make_contest, place
@@ -195,6 +197,25 @@ async def test_votes_per_address_are_limited(client: TestClient, sessions: Sessi
     other = await client.post("/c/gala/vote", data={**VOTE, **fields},
                               headers={"X-Forwarded-For": "203.0.113.8"}, allow_redirects=False)
     assert other.status == 303
+
+
+async def test_a_rotating_forwarded_header_from_a_peer_that_is_not_our_proxy_does_not_escape_the_limit(
+        clean: None, settings: Settings, sessions: Sessions) -> None:
+    """Anyone reaching the app from a private address (a LAN, a neighbouring pod) is not our proxy: only
+    TRUSTED_PROXIES are (the test client connects from loopback, which this app does not trust)."""
+    await make_contest(sessions, slug="gala")
+    app = create_app(settings.model_copy(update={"trusted_proxies": "10.0.0.0/8"}))
+    async with TestClient(TestServer(app)) as direct:
+        fields = await open_form(direct, "gala", lang="en")
+        await inside_one_window()
+        for n in range(VOTE_LIMIT):
+            refused = await direct.post("/c/gala/vote", data={**VOTE, **fields, "quantity": "0"},
+                                        headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+            assert refused.status == 422
+        limited = await direct.post("/c/gala/vote", data={**VOTE, **fields}, allow_redirects=False,
+                                    headers={"X-Forwarded-For": "198.51.100.77"})
+        assert limited.status == 429
+    assert await count_orders(sessions) == 0
 
 
 async def test_french_and_english(client: TestClient, sessions: Sessions) -> None:

@@ -6,13 +6,17 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from channels.web import csrf
 from channels.web.i18n import Translator, choose_language, from_accept_language, mask_phone
 from channels.web.pages import Board, board_rows
 from gateway import throttle
+from gateway.config import Environment, Settings
+from gateway.keys import SETTINGS
 from gateway.throttle import client_address
 from leaderboard.board import CandidateInfo, ContestView, Tallies
 from tests.servers import free_port
@@ -80,20 +84,45 @@ def test_a_cookie_we_did_not_issue_yields_no_token(planted: str) -> None:
         assert not csrf.verify(post, {csrf.FIELD: token}, "secret", secure=False)
 
 
-@pytest.mark.parametrize(("peer", "forwarded", "expected"), [
-    ("41.202.219.10", "198.51.100.1", "41.202.219.10"),  # a public peer cannot choose its address
-    ("127.0.0.1", "198.51.100.1, 203.0.113.7", "203.0.113.7"),  # our proxy: the hop it saw
-    ("172.18.0.1", "not an address", "172.18.0.1"),
-    ("2001:db8:1:2:3:4:5:6", "", "2001:db8:1:2::/64"),
+@pytest.mark.parametrize(("peer", "forwarded", "trusted", "expected"), [
+    ("41.202.219.10", "198.51.100.1", None, "41.202.219.10"),  # a public peer cannot choose its address
+    ("127.0.0.1", "198.51.100.1, 203.0.113.7", None, "203.0.113.7"),  # development trusts loopback: the hop it saw
+    ("::ffff:127.0.0.1", "203.0.113.7", None, "203.0.113.7"),  # the same proxy through a dual-stack socket
+    ("172.18.0.1", "198.51.100.1", None, "172.18.0.1"),  # a private peer is not our proxy unless named
+    ("10.0.0.3", "198.51.100.1", None, "10.0.0.3"),
+    ("172.18.0.1", "198.51.100.1, 203.0.113.7", "172.16.0.0/12", "203.0.113.7"),
+    ("10.0.0.5", "198.51.100.1, 203.0.113.7, 10.0.0.9", "10.0.0.0/8, 127.0.0.1", "203.0.113.7"),  # two proxies
+    ("10.0.0.5", "10.0.0.7, 10.0.0.9", "10.0.0.0/8", "10.0.0.7"),  # all ours: the left-most hop
+    ("127.0.0.1", "203.0.113.7", "", "127.0.0.1"),  # TRUSTED_PROXIES="" trusts nobody
+    ("172.18.0.1", "not an address", "172.16.0.0/12", "172.18.0.1"),
+    ("172.18.0.1", "203.0.113.7, not an address", "172.16.0.0/12", "172.18.0.1"),
+    ("2001:db8:1:2:3:4:5:6", "", None, "2001:db8:1:2::/64"),
 ])
-def test_client_address(peer: str, forwarded: str, expected: str) -> None:
+def test_client_address(peer: str, forwarded: str, trusted: str | None, expected: str) -> None:
+    assert address_of(peer, forwarded, Settings(_env_file=None, trusted_proxies=trusted)) == expected
+
+
+def test_production_trusts_no_forwarded_header_unless_told() -> None:
+    production = Settings(_env_file=None, gateway_env=Environment.PRODUCTION)
+    assert address_of("127.0.0.1", "203.0.113.7", production) == "127.0.0.1"
+    told = Settings(_env_file=None, gateway_env=Environment.PRODUCTION, trusted_proxies="127.0.0.1")
+    assert address_of("127.0.0.1", "203.0.113.7", told) == "203.0.113.7"
+
+
+def test_a_mistyped_trusted_proxy_stops_start_up() -> None:
+    with pytest.raises(ValidationError, match="TRUSTED_PROXIES: '10.0.0.0/33'"):
+        Settings(_env_file=None, trusted_proxies="127.0.0.1, 10.0.0.0/33")
+
+
+def address_of(peer: str, forwarded: str, settings: Settings) -> str:
     class Transport:
         def get_extra_info(self, name: str, default: object = None) -> object:
             return (peer, 40000) if name == "peername" else default
 
+    app = web.Application()
+    app[SETTINGS] = settings
     headers = {"X-Forwarded-For": forwarded} if forwarded else {}
-    request = make_mocked_request("POST", "/c/x/vote", headers=headers, transport=Transport())
-    assert client_address(request) == expected
+    return client_address(make_mocked_request("POST", "/c/x/vote", headers=headers, transport=Transport(), app=app))
 
 
 def board_of(votes: dict[str, int], show_counts: bool) -> Board:
