@@ -4,6 +4,7 @@ take in callbacks. Providers are reached only through `payments.base.PaymentProv
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import uuid
@@ -386,7 +387,8 @@ class Intake:
 
 async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: str, order_id: uuid.UUID | None,
                   headers: Mapping[str, str], body: bytes) -> Intake:
-    """Verify a callback against its order and store it raw, whatever the verdict."""
+    """Verify a callback against its order and store it, whatever the verdict: raw when it is about
+    an order of ours, bounded (`bounded_event`) when it is not or fails verification."""
     kept_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
     loaded = await load_collection(session, order_id) if order_id else None
     order, collection = loaded if loaded else (None, None)
@@ -396,7 +398,8 @@ async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: s
         implementation = judge_of(registry, provider, order)
         verdict = await implementation.verify_callback(InboundCallback(order_id, headers, body), collection)
     except CallbackRejected as exc:
-        await store_event(session, provider, None, order_id, "rejected", kept_headers, body, f"rejected:{exc.code}")
+        await store_event(session, provider, None, order_id, "rejected", *bounded_event(kept_headers, body),
+                          f"rejected:{exc.code}")
         return Intake(exc)
     target = verdict.order_id or (order.id if order else None)
     if target is None and verdict.status and verdict.status.provider_txn_id:
@@ -404,8 +407,8 @@ async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: s
     known = callback_outcome(target, order is not None, verdict.status is not None, order_id is not None)
     if known is None and verdict.order_id is not None and (order is None or order.id != verdict.order_id):
         known = await named_order_outcome(session, provider, verdict.order_id)
-    event_id = await store_event(session, provider, verdict.event_id, target, verdict.kind, kept_headers, body,
-                                 known)
+    kept = (kept_headers, body) if known not in UNTIED else bounded_event(kept_headers, body)
+    event_id = await store_event(session, provider, verdict.event_id, target, verdict.kind, *kept, known)
     unsettled = event_id is None and await event_outcome(session, provider, verdict.event_id) is None
     return Intake(verdict, target, known, event_id, unsettled)
 
@@ -420,6 +423,44 @@ async def named_order_outcome(session: AsyncSession, provider: str, order_id: uu
     if owner is None:
         return "unknown_order"
     return None if owner == provider else "other_provider"
+
+
+UNTIED = ("unknown_order", "ignored")  # outcomes of a callback about no order of ours
+KEPT_BODY_BYTES = 2048  # of a callback tied to no order: enough to see what it was
+KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-forwarded-for", "x-request-id", "stripe-signature")
+KEPT_HEADER_CHARS = 256
+
+
+def bounded_event(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
+    """What is kept of a callback tied to no order of ours, or refused: anyone can send those, so a
+    flood of them must not fill the disk. The body's first KEPT_BODY_BYTES, and where it was longer
+    its whole length and SHA-256 (":body-bytes", ":body-sha256": names no real header can have); a
+    few telling headers, each cut short, and how many others there were (":headers-dropped").
+    A provider's genuine callback is about one of our orders, and is kept whole."""
+    kept = {name: headers[name][:KEPT_HEADER_CHARS] for name in KEPT_HEADERS if name in headers}
+    if len(kept) < len(headers):
+        kept[":headers-dropped"] = str(len(headers) - len(kept))
+    if len(body) > KEPT_BODY_BYTES:
+        kept[":body-bytes"] = str(len(body))
+        kept[":body-sha256"] = hashlib.sha256(body).hexdigest()
+    return kept, body[:KEPT_BODY_BYTES]
+
+
+async def is_order_of(sessions: Sessions, provider: str, order_id: uuid.UUID) -> bool:
+    """Whether `order_id` is one of our orders paid through `provider` (a callback URL names it)."""
+    async with autocommit(sessions) as session:
+        return bool(await session.scalar(select(func.count()).where(
+            VoteOrder.id == order_id, VoteOrder.provider == provider)))
+
+
+async def signature_holds(registry: ProviderRegistry, provider: str, headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether a callback of a provider that signs them all (Stripe) is signed by it; False when that
+    provider is not set up here. Checks only: nothing is kept or settled."""
+    try:
+        await registry.get(provider).verify_callback(InboundCallback(None, headers, body), None)
+    except PaymentError:  # CallbackRejected included
+        return False
+    return True
 
 
 async def event_outcome(session: AsyncSession, provider: str, event_id: str | None) -> str | None:

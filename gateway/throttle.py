@@ -13,7 +13,7 @@ from redis.exceptions import RedisError
 
 from gateway.config import Network
 from gateway.errors import RateLimited
-from gateway.keys import SETTINGS
+from gateway.keys import REDIS, SETTINGS
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,18 @@ async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: floa
 async def enforce(redis: Redis, key: str, limit: int, window_seconds: int, message: str) -> None:
     if not await hit(redis, key, limit, window_seconds):
         raise RateLimited(message)
+
+
+# Inbound notifications (payment callbacks, USSD session events) per address per minute that are
+# not vouched for (see `payments.routes.take_callback`): a provider's own never count.
+UNTIED_LIMIT = 30
+UNTIED_WINDOW = 60
+
+
+async def enforce_untied_limit(request: web.Request) -> None:
+    """Count a notification that names no order of ours; RateLimited (429) once its address is over."""
+    await enforce(request.app[REDIS], f"untied:{client_address(request)}", UNTIED_LIMIT, UNTIED_WINDOW,
+                  "Too many notifications about no order of ours from this address; try again in a minute.")
 
 
 def client_address(request: web.Request) -> str:

@@ -9,7 +9,8 @@ from aiohttp import web
 
 from gateway.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
 from gateway.middleware import error_body
-from gateway.payment_flow import CallbackOutcome, receive_callback
+from gateway.payment_flow import CallbackOutcome, is_order_of, receive_callback, signature_holds
+from gateway.throttle import enforce_untied_limit
 from payments.base import CallbackRejected
 
 routes = web.RouteTableDef()
@@ -23,10 +24,30 @@ def order_id_from_path(request: web.Request) -> uuid.UUID | None:
         return None
 
 
-async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID | None) -> CallbackOutcome:
+async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID | None, *,
+                        signed: bool = False) -> CallbackOutcome:
+    """Take a callback in; one that is not vouched for counts against its address's limit first.
+
+    Anyone can send callbacks, and each one is written down: a flood of them, about no order of
+    ours, is stored bounded (see `bounded_event`) and, past `UNTIED_LIMIT` a minute from one address,
+    answered 429 before anything is stored. A genuine callback is never refused for that: the limit
+    is only ever checked for a callback that is not vouched for, and a provider's own callback
+    always is. MTN and Orange call back on the URL we gave them for the order, so its path names one
+    of our orders paid through that provider (`is_order_of`); Stripe names no order in its URL but
+    signs every event (`signed=True`: `signature_holds`). Neither can be faked by the one flooding,
+    who can only spend its own budget; and vouched callbacks are not counted, so however many a
+    provider sends, they never push its address over the limit. With Redis away nothing is counted
+    and everything is taken (still bounded).
+    """
     app = request.app
-    outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers,
-                                     await request.read())
+    body = await request.read()
+    if signed:
+        vouched = await signature_holds(app[PROVIDERS], provider, request.headers, body)
+    else:
+        vouched = order_id is not None and await is_order_of(app[SESSIONS], provider, order_id)
+    if not vouched:
+        await enforce_untied_limit(request)
+    outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers, body)
     if outcome.outcome == "needs_check" and outcome.order_id is not None:
         app[CHECKS].request(outcome.order_id)
     if outcome.outcome in SETTLED:
@@ -53,7 +74,7 @@ async def orange_notification(request: web.Request) -> web.Response:
 
 async def stripe_webhook(request: web.Request) -> web.Response:
     try:
-        outcome = await take_callback(request, "stripe", None)
+        outcome = await take_callback(request, "stripe", None, signed=True)
     except CallbackRejected as exc:
         return error_body(400, exc.code, exc.message)
     return web.json_response({"received": True, "outcome": outcome.outcome})

@@ -25,8 +25,10 @@ from gateway.config import Settings
 from gateway.keys import PROVIDERS
 from gateway.models import AuditEntry, Contest, OrderStatus, ProviderEvent
 from gateway.payment_flow import request_refund
+from gateway.throttle import UNTIED_LIMIT
 from gateway.votes import get_order
 from tests.factories import assert_fault_end, assert_tally_invariant, count_orders, make_contest, place, tallies
+from tests.servers import inside_one_window
 
 Sessions = async_sessionmaker[AsyncSession]
 API = "https://stripe.test"
@@ -118,6 +120,19 @@ async def test_an_event_stripe_sends_again_hours_later_is_a_duplicate(card_clien
     assert await post_webhook(card_client, body, headers) == (200, {"received": True, "outcome": "duplicate"})
     assert (await tallies(sessions, contest.id))["03"] == 5
     await assert_fault_end(sessions, contest.id, {("checkout.session.completed", "counted"): 1})
+
+
+async def test_a_signed_event_is_taken_from_an_address_over_the_limit_of_unsigned_ones(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    await inside_one_window()
+    forged = [await card_client.post("/payments/stripe/webhook", data=b"{}") for _ in range(UNTIED_LIMIT + 1)]
+    assert [r.status for r in forged] == [400] * UNTIED_LIMIT + [429]  # bad_signature, then over the limit
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_1")
+    body, headers = webhook("checkout.session.completed", paid, "evt_1")
+    assert await post_webhook(card_client, body, headers) == (200, {"received": True, "outcome": "counted"})
+    assert (await tallies(sessions, contest.id))["03"] == 5
 
 
 @pytest.mark.parametrize("forgery", ["wrong_secret", "stale", "future", "future_odd_header", "missing", "tampered"])

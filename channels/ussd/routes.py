@@ -35,6 +35,7 @@ from gateway.core.texts import Lang
 from gateway.errors import DomainError
 from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS, USSD_HOPS
 from gateway.models import Channel
+from gateway.throttle import enforce_untied_limit
 from payments.base import PaymentError
 
 log = logging.getLogger(__name__)
@@ -233,16 +234,23 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
 
 @routes.post("/ussd/africastalking/events")
 async def session_ended(request: web.Request) -> web.Response:
-    """Keep every notification; a session that failed before its prompt was pushed cancels its order."""
+    """Keep every notification; a session that failed before its prompt was pushed cancels its order.
+
+    One that is not vouched for counts against its address's limit first (429 past it, nothing kept;
+    see `payments.routes.take_callback`). Africa's Talking's own always are: with a callback token
+    set, only calls carrying it get here; without one (development) a notification is vouched for
+    by the order its session placed.
+    """
     check_caller(request)
     event = parse_session_end(await form_of(request))
     db = request.app[SESSIONS]
+    order = await votes.find_by_client_key(db, client_key(event.session_id), event.msisdn)
+    if order is None and not request.app[SETTINGS].ussd_callback_token:
+        await enforce_untied_limit(request)
     await store.record_session_end(db, event)
-    if event.status.casefold() in CANCELLING_STATUSES:
-        order = await votes.find_by_client_key(db, client_key(event.session_id), event.msisdn)
-        if order is not None and await votes.cancel_if_unstarted(
-                db, order.id, f"USSD session ended {event.status} before the payment prompt"):
-            log.info("cancelled order %s: USSD session %s ended %s", order.id, event.session_id, event.status)
+    if order is not None and event.status.casefold() in CANCELLING_STATUSES and await votes.cancel_if_unstarted(
+            db, order.id, f"USSD session ended {event.status} before the payment prompt"):
+        log.info("cancelled order %s: USSD session %s ended %s", order.id, event.session_id, event.status)
     return plain("OK")
 
 

@@ -34,10 +34,12 @@ from gateway.models import (
     VoterPreference,
 )
 from gateway.seed import seed_demo
+from gateway.throttle import UNTIED_LIMIT
 from payments.sandbox.control import SandboxControl
 from payments.sandbox.mtn import MTN, MtnState, create_mtn_sandbox
 from payments.sandbox.orange import ORANGE, OrangeState, create_orange_sandbox
 from tests.factories import count_orders, make_contest
+from tests.servers import inside_one_window
 
 Sessions = async_sessionmaker[AsyncSession]
 DEMO_CODE = "*384*123#"
@@ -448,6 +450,24 @@ async def test_a_malformed_notification_is_refused(client: TestClient, sessions:
     assert response.status == 400
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(UssdSessionEvent)) == 0
+
+
+async def test_past_the_limit_a_notification_about_no_order_is_refused_but_one_about_an_order_is_kept(
+        client: TestClient, demo: Contest, sessions: Sessions, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without a callback token (development) anyone can post notifications: those naming no session
+    that placed an order count against the address's limit; a session's own is always taken."""
+    monkeypatch.setattr(routes, "USSD_PUSH_DELAY_SECONDS", 5.0)  # AT's notice comes before the push is tried
+    await dial(client, "1*07*5*1*1")
+    await inside_one_window()
+    for n in range(UNTIED_LIMIT):
+        assert (await client.post("/ussd/africastalking/events", data=event("Failed", f"probe-{n}"))).status == 200
+    refused = await client.post("/ussd/africastalking/events", data=event("Failed", "probe-x", junk="j" * 30_000))
+    assert refused.status == 429 and (await refused.json())["error"]["code"] == "rate_limited"
+    assert len(await stored_events(sessions)) == UNTIED_LIMIT  # nothing kept of the refused one
+    assert (await client.post("/ussd/africastalking/events", data=event("Failed"))).status == 200  # ATUid_1's
+    [order] = await orders(sessions)
+    assert order.status is OrderStatus.FAILED
+    assert (await stored_events(sessions))[-1].session_id == "ATUid_1"
 
 
 @pytest.fixture

@@ -1,0 +1,102 @@
+"""Anyone can send callbacks: a flood of them about no order of ours must not fill the disk, and must
+never cost a provider's genuine callback its place."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import secrets
+import uuid
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway import votes
+from gateway.keys import CHECKS
+from gateway.models import OrderStatus, ProviderEvent
+from gateway.payment_flow import KEPT_BODY_BYTES
+from gateway.throttle import UNTIED_LIMIT
+from tests.factories import assert_tally_invariant, make_contest, tallies
+from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
+from tests.servers import inside_one_window
+
+Sessions = async_sessionmaker[AsyncSession]
+MEGABYTE = 1024 * 1024
+# What the attack sent: ~80 KB of headers (aiohttp takes up to 128 fields of 8 KB) and ~60 KB bodies.
+BIG_HEADERS = {f"X-Padding-{n}": "h" * 8000 for n in range(10)}
+
+
+def big_body() -> bytes:
+    """~60 KB that does not compress (PostgreSQL would squeeze a run of one letter to nothing)."""
+    return json.dumps({"status": "SUCCESSFUL", "notif_token": "x", "junk": secrets.token_hex(30_000)}).encode()
+
+
+async def events_size(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(text("SELECT pg_total_relation_size('provider_events')")) or 0)
+
+
+async def flood(client: TestClient, requests: int) -> list[tuple[int, bytes, str | None]]:
+    """`requests` callbacks about no order of ours, spread over the three callback routes, 20 at a
+    time: (status, body sent, error code answered)."""
+    targets = [("PUT", "/payments/mtn/callback/{}"), ("POST", "/payments/orange/notify/{}"),
+               ("POST", "/payments/stripe/webhook")]
+    gate = asyncio.Semaphore(20)
+
+    async def send(n: int) -> tuple[int, bytes, str | None]:
+        method, path = targets[n % 3]
+        body = big_body()
+        async with gate:
+            response = await client.request(method, path.format(uuid.uuid4()), data=body,
+                                            headers={**BIG_HEADERS, "Content-Type": "application/json"})
+            answer = await response.json()
+        return response.status, body, answer.get("error", {}).get("code")
+
+    return await asyncio.gather(*(send(n) for n in range(requests)))
+
+
+async def test_300_big_callbacks_about_no_order_grow_the_database_by_less_than_a_megabyte(
+        client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    before = await events_size(sessions)
+    await inside_one_window()
+    answers = await flood(client, 300)
+    await client.app[CHECKS].wait_idle()
+    grown = await events_size(sessions) - before
+    assert grown < MEGABYTE, f"provider_events grew by {grown} bytes"
+    statuses = [status for status, _, _ in answers]
+    assert statuses.count(429) == 300 - UNTIED_LIMIT  # the rest: taken, kept bounded
+    assert {code for status, _, code in answers if status == 429} == {"rate_limited"}
+    taken = {code for status, _, code in answers if status != 429}
+    assert taken == {None, "unknown_order", "provider_unavailable"}  # the big headers reached our code
+    async with sessions() as session:
+        kept = list(await session.scalars(select(ProviderEvent)))
+    assert len(kept) == UNTIED_LIMIT
+    sent = {hashlib.sha256(body).hexdigest(): len(body) for _, body, _ in answers}
+    for event in kept:  # enough to see what it was, and to recognise the whole should it come again
+        assert len(event.body) <= KEPT_BODY_BYTES and event.body.startswith('{"status": "SUCCESSFUL"')
+        assert sent[event.headers[":body-sha256"]] == int(event.headers[":body-bytes"])
+        assert not any(name.startswith("x-padding") for name in event.headers)
+        assert int(event.headers[":headers-dropped"]) >= 10 and event.headers["content-type"] == "application/json"
+
+
+async def test_a_genuine_callback_for_a_known_order_is_taken_and_kept_whole_after_the_limit_is_hit(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=3)
+    await inside_one_window()
+    answers = await flood(client, UNTIED_LIMIT + 3)
+    assert [status for status, _, _ in answers].count(429) == 3  # this address is over its limit
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    genuine = {"status": "SUCCESSFUL", "financialTransactionId": "mtn-1", "note": "n" * 5000}
+    assert await callback(client, order_id, genuine) == 200  # from the same address, still taken
+    await client.app[CHECKS].wait_idle()
+    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tallies(sessions, contest.id))["01"] == 3
+    await assert_tally_invariant(sessions, contest.id)
+    async with sessions() as session:
+        event = (await session.scalars(select(ProviderEvent).where(ProviderEvent.order_id == order_id))).one()
+    assert json.loads(event.body) == genuine and ":body-sha256" not in event.headers  # kept whole
+    assert (await client.put(f"/payments/mtn/callback/{uuid.uuid4()}", json={})).status == 429  # the limit holds
