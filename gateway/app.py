@@ -19,7 +19,7 @@ from gateway.database import create_engine, session_factory
 from gateway.jobs import board_refresh
 from gateway.keys import CHECKS, ENGINE, HTTP, METRICS, PROVIDERS, QUEUE, REDIS, RELAY, SESSIONS, SETTINGS, STARTS
 from gateway.metrics import Metrics
-from gateway.middleware import json_errors, request_context
+from gateway.middleware import body_deadline, json_errors, request_context
 from gateway.models import Contest, ContestStatus
 from gateway.payment_checks import PaymentChecks
 from gateway.payment_flow import check_payment, start_payment
@@ -113,7 +113,7 @@ def create_app(settings: Settings) -> web.Application:
     if not settings.database_url or not settings.redis_url:
         raise ValueError("create_app needs DATABASE_URL and REDIS_URL (gateway run/web start embedded ones)")
     check_production(settings, providers_in_use=set())
-    app = web.Application(middlewares=[request_context, json_errors], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(middlewares=[request_context, json_errors, body_deadline], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     # Order matters: later contexts use what earlier ones created, and close first.

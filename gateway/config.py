@@ -115,6 +115,8 @@ class Settings(BaseSettings):
     # Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDRs): our own reverse
     # proxies. Unset: loopback in development, nobody in production; "" trusts nobody.
     trusted_proxies: str | None = None
+    # A request's body must arrive within this long after its headers (else 408, and the connection is closed).
+    request_body_seconds: float = Field(default=10.0, gt=0)
 
     @field_validator("trusted_proxies")
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -10,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.errors import DomainError
-from gateway.keys import METRICS
+from gateway.keys import METRICS, SETTINGS
 from gateway.logs import request_id
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,46 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
             if header in exc.headers:
                 response.headers[header] = exc.headers[header]
         return response
-    except Exception:
+    except asyncio.CancelledError:  # a server with handler_cancellation stops the handler of a client that left
+        if client_gone(request):
+            log.info("client went away during %s %s", request.method, request.path)
+        raise
+    except Exception as exc:
+        if isinstance(exc, ConnectionResetError) and client_gone(request):  # aiohttp's ClientConnectionResetError too
+            log.info("client went away during %s %s", request.method, request.path)
+            return error_body(499, "client_closed_request", "The client closed the connection.")  # for the metrics
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_body(500, "internal_error", "Something went wrong on our side; nothing was charged twice.")
+
+
+def client_gone(request: web.Request) -> bool:
+    """Whether the client hung up: a reset from anything else (a database, a provider) is an error."""
+    transport = request.transport
+    return transport is None or transport.is_closing()
+
+
+@web.middleware
+async def body_deadline(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Read a request's whole body within REQUEST_BODY_SECONDS, before its handler runs: a client
+    that dribbles it (a slow-body attack) is answered 408 and cut off instead of holding a
+    connection and a handler for good. aiohttp keeps what it read, so read(), post() and json() in
+    the handler reuse it. A request without a body is untouched: the live board's stream is a
+    long GET without one. Multipart bodies could not be read twice, and no route takes them: 415.
+    """
+    if not request.body_exists or request.match_info.http_exception is not None:
+        return await handler(request)
+    if request.content_type == "multipart/form-data":
+        return error_body(415, "unsupported_media_type", "Send forms url-encoded and data as JSON.")
+    seconds = request.app[SETTINGS].request_body_seconds
+    try:
+        async with asyncio.timeout(seconds):
+            await request.read()
+    except TimeoutError:
+        log.info("body of %s %s not received within %g s; connection closed", request.method, request.path, seconds)
+        response = error_body(408, "body_timeout", f"The request body did not arrive within {seconds:g} s.")
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()  # now (after the answer is flushed), not after reading the rest for a while
+        return response
+    return await handler(request)

@@ -1,0 +1,135 @@
+"""Clients that send a body too slowly, or hang up in the middle of one: the first is answered 408
+and cut off within REQUEST_BODY_SECONDS, the second leaves one INFO line, never an ERROR."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import uuid
+from collections.abc import AsyncIterator
+
+import pytest
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.app import create_app
+from gateway.config import Settings
+from tests.factories import count_orders, make_contest
+from tests.servers import free_port
+
+Sessions = async_sessionmaker[AsyncSession]
+LIMIT = 1.0  # REQUEST_BODY_SECONDS for these tests
+VOTE = json.dumps({"candidate": "01", "quantity": 0, "provider": "mtn", "msisdn": "+237670000001"}).encode()
+
+
+@pytest.fixture
+async def quick(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
+    app = create_app(settings.model_copy(update={"request_body_seconds": LIMIT, "stream_heartbeat_seconds": 0.2}))
+    async with TestClient(TestServer(app)) as client:
+        yield client
+
+
+async def dribble(client: TestClient, path: str, body: bytes, every: float) -> tuple[bytes, float]:
+    """Send the headers at once and the body a byte at a time: (what came back, seconds until it did)."""
+    reader, writer = await asyncio.open_connection(client.host, client.port)
+    writer.write(f"POST {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: application/json\r\n"
+                 f"Content-Length: {len(body)}\r\n\r\n".encode())
+
+    async def trickle() -> None:
+        with contextlib.suppress(ConnectionError):
+            for byte in body:
+                await asyncio.sleep(every)
+                writer.write(bytes([byte]))
+                await writer.drain()
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    sending = asyncio.create_task(trickle())
+    try:
+        async with asyncio.timeout(LIMIT + 3):
+            answer = await reader.read()  # to the end: the server closes the connection
+    finally:
+        sending.cancel()
+        writer.close()
+    return answer, loop.time() - started
+
+
+@pytest.mark.parametrize("path", ["/api/v1/contests/gala/votes", f"/payments/mtn/callback/{uuid.UUID(int=0)}"])
+async def test_a_body_sent_too_slowly_is_answered_408_and_the_connection_closed(
+        quick: TestClient, sessions: Sessions, path: str) -> None:
+    await make_contest(sessions, slug="gala")
+    answer, took = await dribble(quick, path, VOTE, every=0.1)  # 8 s for the whole body
+    head, _, body = answer.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408 "), answer
+    assert json.loads(body)["error"]["code"] == "body_timeout"
+    assert LIMIT - 0.1 < took < LIMIT + 1
+    assert await count_orders(sessions) == 0
+
+
+async def test_a_slow_body_that_arrives_within_the_limit_is_served(quick: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    body = json.dumps({"candidate": "01"}).ljust(20).encode()
+    answer, _ = await dribble(quick, "/api/v1/contests/gala/votes", body, every=LIMIT / 40)  # in half the time
+    assert b"HTTP/1.1 422 " in answer  # read whole: the vote lacks its fields
+
+
+@pytest.fixture(params=["as_gateway_serves_it", "cancelling_handlers"])
+async def served(clean: None, settings: Settings, request: pytest.FixtureRequest) -> AsyncIterator[tuple[str, int]]:
+    """The app on a port: as `gateway web` runs it (a handler runs on after its client left: its reads
+    fail), and as aiohttp's TestServer does (the handler of a client that left is cancelled)."""
+    app = create_app(settings)
+    if request.param == "cancelling_handlers":
+        async with TestServer(app) as server:
+            yield server.host, server.port
+        return
+    runner = web.AppRunner(app, handler_cancellation=False, access_log=None)
+    await runner.setup()
+    port = free_port()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        yield "127.0.0.1", port
+    finally:
+        await runner.cleanup()
+
+
+async def test_a_client_that_hangs_up_mid_body_leaves_one_info_line_and_no_error(
+        served: tuple[str, int], sessions: Sessions, caplog: pytest.LogCaptureFixture) -> None:
+    await make_contest(sessions, slug="gala")
+    caplog.set_level(logging.INFO)
+    _, writer = await asyncio.open_connection(*served)
+    writer.write(b"POST /api/v1/contests/gala/votes HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                 b"Content-Length: 500\r\n\r\n" + VOTE[:20])
+    await writer.drain()
+    await asyncio.sleep(0.2)
+    writer.close()
+
+    def went_away() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if r.name == "gateway.middleware" and "went away" in r.getMessage()]
+
+    async with asyncio.timeout(5):
+        while not went_away():
+            await asyncio.sleep(0.05)
+    await asyncio.sleep(0.2)  # anything aiohttp might log after our answer
+    assert [r.levelno for r in went_away()] == [logging.INFO]
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+    assert await count_orders(sessions) == 0
+
+
+async def test_the_live_board_stream_outlives_the_body_limit(quick: TestClient, sessions: Sessions) -> None:
+    """A long GET without a body: nothing to read, nothing to time out."""
+    await make_contest(sessions, slug="gala")
+    response = await quick.get("/api/v1/contests/gala/leaderboard/stream")
+    assert response.status == 200
+    pings_after_the_limit = 0
+    loop = asyncio.get_running_loop()
+    until = loop.time() + LIMIT * 2
+    async with asyncio.timeout(LIMIT * 3):
+        while loop.time() < until:
+            line = await response.content.readline()
+            assert line, "the stream was cut"
+            pings_after_the_limit += line.startswith(b":") and loop.time() > until - LIMIT
+    response.close()
+    assert pings_after_the_limit >= 2
