@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway import votes
 from gateway.keys import CHECKS
 from gateway.models import OrderStatus, ProviderEvent
-from gateway.payment_flow import KEPT_BODY_BYTES
+from gateway.payment_flow import KEPT_BODY_BYTES, WHOLE_EVENTS_PER_ORDER
 from gateway.throttle import UNTIED_LIMIT
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
@@ -100,3 +100,28 @@ async def test_a_genuine_callback_for_a_known_order_is_taken_and_kept_whole_afte
         event = (await session.scalars(select(ProviderEvent).where(ProviderEvent.order_id == order_id))).one()
     assert json.loads(event.body) == genuine and ":body-sha256" not in event.headers  # kept whole
     assert (await client.put(f"/payments/mtn/callback/{uuid.uuid4()}", json={})).status == 429  # the limit holds
+
+
+async def test_a_flood_on_the_url_of_ones_own_order_is_kept_bounded_past_its_first_callbacks(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """Anyone can place an order and learn its id: its callback URL is always taken, but no provider
+    calls back more than a few times per order, so what comes after that is kept bounded."""
+    await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala")
+    before = await events_size(sessions)
+    gate = asyncio.Semaphore(20)
+    headers = {**{name: secrets.token_hex(4000) for name in BIG_HEADERS}, "Content-Type": "application/json"}
+
+    async def send() -> int:
+        async with gate:
+            return (await client.put(f"/payments/mtn/callback/{order_id}", data=big_body(), headers=headers)).status
+
+    assert set(await asyncio.gather(*(send() for _ in range(300)))) == {200}  # never refused
+    await client.app[CHECKS].wait_idle()
+    grown = await events_size(sessions) - before
+    async with sessions() as session:
+        kept = list(await session.scalars(select(ProviderEvent).where(ProviderEvent.order_id == order_id)))
+    whole = [event for event in kept if ":body-sha256" not in event.headers]
+    # Each of a burst counts the order's events before the others are stored: 20 at a time, up to 19 more.
+    assert len(kept) == 300 and WHOLE_EVENTS_PER_ORDER <= len(whole) < WHOLE_EVENTS_PER_ORDER + 20
+    assert grown < 6 * MEGABYTE, f"provider_events grew by {grown} bytes"  # 40 MB kept whole
