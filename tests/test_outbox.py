@@ -105,15 +105,18 @@ async def test_web_process_updates_the_board_itself_right_after_a_kick(
         await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,
                                     provider=order.provider)
     client.app[RELAY].kick()
-    for _ in range(100):
-        if sum((await cached_votes(redis, contest.id)).values()) == 5:
+
+    async def delivered() -> list[bool]:
+        async with sessions() as session:
+            return [row.delivered_at is not None for row in (await session.scalars(select(OutboxMessage))).all()]
+
+    for _ in range(100):  # the board moves first, then the rows are marked delivered: wait for both
+        if sum((await cached_votes(redis, contest.id)).values()) == 5 and all(await delivered()):
             break
         await asyncio.sleep(0.02)
     assert sum((await cached_votes(redis, contest.id)).values()) == 5
     assert await redis.llen("rq:queue:default") == 0  # no job needed for a board refresh
-    async with sessions() as session:
-        rows = (await session.scalars(select(OutboxMessage))).all()
-    assert [row.delivered_at is not None for row in rows] == [True, True]
+    assert await delivered() == [True, True]
 
 
 async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
