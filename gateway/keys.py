@@ -1,7 +1,13 @@
-"""Every typed key of the app's shared state, in one place."""
+"""Every typed key of the app's shared state, in one place.
+
+Every layer imports these keys, so the project's own classes they hold are imported for type checking
+only: reading a key must not pull the layer that fills it (providers, leaderboard, background work)
+into the reader's imports.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 import httpx
@@ -13,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gateway.config import Settings
 
 if TYPE_CHECKING:
-    pass
+    from gateway.metrics import Metrics
+    from gateway.metrics_access import MetricsAccess
+    from gateway.payment_checks import PaymentChecks
+    from gateway.payment_starts import PaymentStarts
+    from gateway.relay import RelayLoop
+    from leaderboard.boards import Boards
+    from leaderboard.config import StreamConfig
+    from leaderboard.hub import Hub
+    from payments.registry import ProviderRegistry
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -21,14 +35,14 @@ SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
 REDIS = web.AppKey("redis", Redis)
 HTTP = web.AppKey("http", httpx.AsyncClient)
 QUEUE = web.AppKey("queue", Queue)
-RELAY = web.AppKey("relay", "RelayLoop")
-METRICS = web.AppKey("metrics", "Metrics")
-PROVIDERS = web.AppKey("providers", "ProviderRegistry")
-CHECKS = web.AppKey("checks", "PaymentChecks")
-STARTS = web.AppKey("starts", "PaymentStarts")
-LEADERBOARD_CONFIG = web.AppKey("leaderboard_config", "StreamConfig")
-LEADERBOARD_BOARDS = web.AppKey("leaderboard_boards", "Boards")
-LEADERBOARD_HUB = web.AppKey("leaderboard_hub", "Hub")
-USSD_HOPS = web.AppKey("ussd_hops", "Semaphore")  # USSD hops in flight per process
+RELAY: web.AppKey[RelayLoop] = web.AppKey("relay")
+METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
+PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
+CHECKS: web.AppKey[PaymentChecks] = web.AppKey("checks")
+STARTS: web.AppKey[PaymentStarts] = web.AppKey("starts")
+LEADERBOARD_CONFIG: web.AppKey[StreamConfig] = web.AppKey("leaderboard_config")
+LEADERBOARD_BOARDS: web.AppKey[Boards] = web.AppKey("leaderboard_boards")
+LEADERBOARD_HUB: web.AppKey[Hub] = web.AppKey("leaderboard_hub")
+USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
 STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
-METRICS_ACCESS = web.AppKey("metrics_access", "MetricsAccess")
+METRICS_ACCESS: web.AppKey[MetricsAccess] = web.AppKey("metrics_access")
