@@ -77,10 +77,15 @@ def set_cookie(response: web.StreamResponse, token: CsrfToken, secure: bool) -> 
                             samesite="Lax", secure=secure)
 
 
-def verify(request: web.Request, form: Mapping[str, str], secret: str, *, secure: bool) -> bool:
-    """True when the visitor's cookie is one we issued and the posted token (form field or header) is its signature."""
+def verify(request: web.Request, form: Mapping[str, object], secret: str, *, secure: bool) -> bool:
+    """True when the visitor's cookie is one we issued and the posted token (form field or header) is its signature.
+
+    A multipart post may carry a file or raw bytes in the token's field: that is no token of ours."""
     value = request.cookies.get(cookie_name(secure), "")
-    given = form.get(FIELD) or request.headers.get(HEADER, "")
+    posted = form.get(FIELD)
+    if posted is not None and not isinstance(posted, str):
+        return False
+    given = posted or request.headers.get(HEADER, "")
     if not given or not issued_here(secret, value):
         return False
     return hmac.compare_digest(sign(secret, value).encode(), given.encode("utf-8", "replace"))

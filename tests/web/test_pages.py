@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 
 import pytest
+from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -144,6 +146,46 @@ async def test_a_planted_csrf_cookie_yields_no_token_and_the_page_issues_a_fresh
     forged = await client.post("/c/gala/vote", data=form, headers={"Cookie": f"ballot_csrf={planted}"},
                                allow_redirects=False)
     assert forged.status == 403
+    assert await count_orders(sessions) == 0
+
+
+def multipart(fields: dict[str, str], odd: str, shape: str) -> FormData:
+    """The vote form as a multipart post with one field sent as an uploaded file or as an untyped binary part,
+    which no browser does with this form but anyone can."""
+    form = FormData()
+    for name, value in fields.items():
+        if name != odd:
+            form.add_field(name, value)
+    if shape == "file":
+        form.add_field(odd, io.BytesIO(fields[odd].encode()), filename=f"{odd}.txt", content_type="text/plain")
+    else:
+        form.add_field(odd, fields[odd], content_type="application/octet-stream")
+    return form
+
+
+@pytest.mark.parametrize("shape", ["file", "bytes"])
+async def test_a_csrf_token_posted_as_a_file_or_bytes_is_refused_like_a_bad_token(
+        client: TestClient, sessions: Sessions, shape: str) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = {**VOTE, **await open_form(client, "gala", lang="en")}
+    page = await client.post("/c/gala/vote", data=multipart(fields, "csrf_token", shape), allow_redirects=False)
+    assert page.status == 403
+    assert "This form has expired" in await page.text()
+    script = await client.post("/c/gala/vote", data=multipart(fields, "csrf_token", shape),
+                               headers={"Accept": "application/json"})
+    assert script.status == 403
+    assert (await script.json())["errors"]["form"] == "For your security, please reload the page and vote again."
+    assert await count_orders(sessions) == 0
+
+
+@pytest.mark.parametrize("shape", ["file", "bytes"])
+async def test_a_vote_field_posted_as_a_file_or_bytes_is_an_error_next_to_it(
+        client: TestClient, sessions: Sessions, shape: str) -> None:
+    await make_contest(sessions, slug="gala")
+    fields = {**VOTE, **await open_form(client, "gala", lang="en")}
+    response = await client.post("/c/gala/vote", data=multipart(fields, "candidate", shape))
+    assert response.status == 422
+    assert re.search(r'id="err-candidate">Choose a candidate\.<', await response.text())
     assert await count_orders(sessions) == 0
 
 
