@@ -28,13 +28,13 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
-from sqlalchemy.dialects.postgresql import Insert as PgInsert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.sql.dml import ReturningInsert
 
 from gateway import votes
 from gateway.database import autocommit, autocommit_connection
-from gateway.errors import Conflict, DomainError, VoteRejected
+from gateway.errors import Conflict, DomainError, NotFound, VoteRejected
 from gateway.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.reasons import readable_reason
 from gateway.storable import storable, storable_strings
@@ -239,7 +239,7 @@ async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOut
     async with autocommit(sessions) as session:
         order = await session.get(VoteOrder, order_id)
     if order is None:
-        raise votes.NotFound("No vote order has that id.", code="order_not_found")
+        raise NotFound("No vote order has that id.", code="order_not_found")
     if order.status is not OrderStatus.PENDING or order.payment_started_at is not None:
         return StartOutcome(order.id, order.status, order.provider_data.get("redirect_url"))
     return None
@@ -515,7 +515,7 @@ async def store_event(session: AsyncSession, provider: str, event_id: str | None
 UNSETTLED_AFTER = timedelta(seconds=60)  # an event kept this long without an outcome was cut short
 
 
-def store_event_statement() -> PgInsert:
+def store_event_statement() -> ReturningInsert[int]:
     """Built once; parameters are named unlike any column (a Core INSERT would take those as values)."""
     events = ProviderEvent.__table__.c
     return (pg_insert(ProviderEvent.__table__)
@@ -597,7 +597,7 @@ async def request_refund(sessions: Sessions, registry: ProviderRegistry, order_i
     async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)
     if loaded is None:
-        raise votes.NotFound("No vote order has that id.", code="order_not_found")
+        raise NotFound("No vote order has that id.", code="order_not_found")
     order, collection = loaded
     if order.status is not OrderStatus.PAID:
         raise Conflict(f"Only a paid order can be refunded; this one is {order.status.value}.", code="not_paid")

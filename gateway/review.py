@@ -67,7 +67,7 @@ async def orders_to_review(sessions: Sessions) -> list[ReviewItem]:
     return [replace(item, events=tuple(events[item.order_id])) for item in found]
 
 
-def _orders() -> Select[Any]:
+def _orders() -> Select[VoteOrder, str]:
     return select(VoteOrder, Contest.slug).join(Contest, Contest.id == VoteOrder.contest_id)
 
 
@@ -138,5 +138,6 @@ async def _events(session: AsyncSession, order_ids: set[uuid.UUID]) -> dict[uuid
         select(ProviderEvent.order_id, ProviderEvent.kind, ProviderEvent.outcome, ProviderEvent.received_at)
         .where(ProviderEvent.order_id.in_(order_ids)).order_by(ProviderEvent.received_at, ProviderEvent.id))
     for order_id, kind, outcome, received_at in rows:
-        events[order_id].append(EventSeen(kind, outcome, received_at))
+        if order_id is not None:  # always: the query asks for these ids (the column itself may be empty)
+            events[order_id].append(EventSeen(kind, outcome, received_at))
     return events

@@ -193,7 +193,7 @@ def payer_standing() -> tuple[ColumnElement[bool], ColumnElement[int], ColumnEle
     return blocked, in_minute.scalar_subquery(), in_day.scalar_subquery()
 
 
-def insert_order() -> FromStatement[tuple[VoteOrder]]:
+def insert_order() -> FromStatement[VoteOrder]:
     """INSERT … SELECT the new order WHERE its payer is not blocked and under both limits: no row
     when not. Built once; parameters are named unlike any column (see `insert_order_parameters`)."""
     blocked, in_minute, in_day = payer_standing()
@@ -202,7 +202,9 @@ def insert_order() -> FromStatement[tuple[VoteOrder]]:
     table = VoteOrder.__table__
     row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)).where(allowed)
     # A Core insert loaded as ORM objects: an ORM insert given parameters would be a bulk insert.
-    return select(VoteOrder).from_statement(insert(table).from_select(list(ORDER_COLUMNS), row).returning(*table.c))
+    loaded = select(VoteOrder).from_statement(insert(table).from_select(list(ORDER_COLUMNS), row).returning(*table.c))
+    assert isinstance(loaded, FromStatement)  # what the ORM builds; SQLAlchemy types it as a private base class
+    return loaded
 
 
 INSERT_ORDER = insert_order()

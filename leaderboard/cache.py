@@ -22,8 +22,10 @@ import json
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import cast
 
 from redis.asyncio import Redis
+from redis.typing import ZSetScoredMembers
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -192,7 +194,8 @@ async def touch(redis: Redis, contest_id: int) -> int | None:
 
 
 async def cached_votes(redis: Redis, contest_id: int) -> dict[int, int]:
-    pairs = await redis.zrange(votes_key(contest_id), 0, -1, withscores=True)
+    # withscores=True answers (member, score) pairs; redis-py types the answers with and without scores as one.
+    pairs = cast(ZSetScoredMembers, await redis.zrange(votes_key(contest_id), 0, -1, withscores=True))
     return {int(member): int(score) for member, score in pairs}
 
 

@@ -245,7 +245,7 @@ class Hub:
                 log.warning("leaderboard subscriber lost Redis (%s); retrying in %.1fs", exc, delay)
             finally:
                 with contextlib.suppress(RedisError, OSError):
-                    await pubsub.aclose()
+                    await pubsub.aclose()  # type: ignore[no-untyped-call]  # redis-py leaves PubSub's unannotated
             await asyncio.sleep(delay)
             delay = min(delay * 2, MAX_RECONNECT_DELAY)
 

@@ -37,6 +37,7 @@ from gateway.models import (
     Contest,
     ContestStatus,
     OrderStatus,
+    VoteOrder,
 )
 from gateway.phone import InvalidMsisdn, normalise_msisdn
 from gateway.rules import MOBILE_MONEY_PROVIDERS
@@ -340,7 +341,7 @@ async def vote_post(request: web.Request) -> web.StreamResponse:
 
 
 async def place_vote(request: web.Request, contest: Contest,
-                     form: VoteForm) -> tuple[votes.VoteOrder, payment_flow.StartOutcome | None]:
+                     form: VoteForm) -> tuple[VoteOrder, payment_flow.StartOutcome | None]:
     """The same core call as the JSON API; the form's id makes a double submission one order."""
     app = request.app
     form_id = form.form_id if FORM_ID.match(form.form_id) else None

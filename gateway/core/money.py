@@ -4,7 +4,16 @@ units, voters read them formatted. One table of minor-unit digits for every chan
 from __future__ import annotations
 
 import functools
-from decimal import Decimal, DecimalException, Inexact, InvalidOperation, Overflow, Underflow, localcontext
+from decimal import (
+    Decimal,
+    DecimalException,
+    Inexact,
+    InvalidOperation,
+    Overflow,
+    Underflow,
+    getcontext,
+    localcontext,
+)
 
 from babel.numbers import get_currency_precision, list_currencies
 
@@ -12,6 +21,8 @@ from babel.numbers import get_currency_precision, list_currencies
 TEST_CURRENCIES = {"OUV": 0}
 KNOWN_CURRENCIES = frozenset(list_currencies())
 MAX_MINOR = 2**63  # PostgreSQL's bigint: anything larger is not an amount
+# What from_major traps (nothing rounded away in silence), every other signal off; a dict of traps names them all.
+AMOUNT_TRAPS = {signal: signal in (InvalidOperation, Overflow, Underflow, Inexact) for signal in getcontext().traps}
 
 
 class UnknownCurrency(ValueError):
@@ -41,7 +52,7 @@ def from_major(value: str | int | float, currency: str) -> int:
     """ "500" XAF -> 500; "1.5" EUR -> 150. Raises ValueError for anything not a whole minor amount."""
     places = minor_digits(currency)
     try:  # nothing rounded away in silence: "1e-2000000" is not 0, "1e999999" not a number to store
-        with localcontext(traps=[InvalidOperation, Overflow, Underflow, Inexact]):
+        with localcontext(traps=AMOUNT_TRAPS):
             minor = Decimal(str(value)).scaleb(places)
     except DecimalException as exc:
         raise ValueError(f"not an amount: {value!r}") from exc

@@ -7,6 +7,7 @@ only that GET's answer can count a vote.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -109,15 +110,15 @@ class MtnMomoCollection:
         raise RefundUnsupported(NAME, "refund_unsupported",
                                 "MTN MoMo collections are refunded by a disbursement, by hand.")
 
-    async def _send(self, method: str, path: str, *, resend_rate_limited: bool = True,
-                    **kwargs: object) -> httpx.Response:
+    async def _send(self, method: str, path: str, *, headers: dict[str, str] | None = None,
+                    json: Mapping[str, object] | None = None, resend_rate_limited: bool = True) -> httpx.Response:
         """Send with auth; retry time-outs, 5xx and 429 (same headers, so the same reference)."""
         last_error: Exception | None = None
         for delay in (0.0, *self._retry_delays):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                response = await self._authorised(method, path, **kwargs)
+                response = await self._authorised(method, path, headers, json)
             except httpx.TransportError as exc:
                 last_error = exc
                 continue
@@ -133,14 +134,14 @@ class MtnMomoCollection:
             raise last_error
         raise PaymentError(NAME, "unreachable", f"MTN did not answer: {last_error!r}", retryable=True)
 
-    async def _authorised(self, method: str, path: str, headers: dict[str, str] | None = None,
-                          **kwargs: object) -> httpx.Response:
+    async def _authorised(self, method: str, path: str, headers: dict[str, str] | None,
+                          json: Mapping[str, object] | None) -> httpx.Response:
         stale: str | None = None
         for _ in range(2):
             token = await self._tokens.get(stale)
             all_headers = {**self._common_headers(), "Authorization": f"Bearer {token}", **(headers or {})}
             response = await self._http.request(method, self._creds.base_url.rstrip("/") + path,
-                                                headers=all_headers, **kwargs)  # type: ignore[arg-type]
+                                                headers=all_headers, json=json)
             if response.status_code != 401:
                 return response
             stale = token  # refreshed once: MTN may revoke a token before its stated expiry

@@ -8,7 +8,7 @@ import asyncio
 import base64
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -178,7 +178,7 @@ class OrangePush:
         return _raise(response)
 
 
-def _raise(response: httpx.Response) -> Any:
+def _raise(response: httpx.Response) -> NoReturn:
     message = str(json_object_or_empty(response).get("message") or response.reason_phrase)
     # Business refusals come back as HTTP 417 with a French message: final, show it as it is.
     code = "refused" if response.status_code == 417 else f"http_{response.status_code}"

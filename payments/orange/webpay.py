@@ -14,7 +14,7 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 
@@ -199,7 +199,7 @@ class OrangeWebPay:
         return _raise(response)
 
 
-def _raise(response: httpx.Response) -> Any:
+def _raise(response: httpx.Response) -> NoReturn:
     data = json_object_or_empty(response)
     message = str(data.get("message") or data.get("description") or response.reason_phrase)
     code = str(data.get("code") or f"http_{response.status_code}")

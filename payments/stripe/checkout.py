@@ -90,7 +90,7 @@ class StripeCheckout:
         self._clock = clock
 
     async def aclose(self) -> None:
-        await self._http.close_async()
+        await self._http.close_async()  # type: ignore[no-untyped-call]  # the SDK leaves this one unannotated
 
     async def start(self, collection: Collection) -> StartResult:
         """Create the order's Checkout Session (or get the same one back on a retry) and send the payer to it."""
