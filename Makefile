@@ -24,9 +24,11 @@ $(CHROMIUM):
 		echo "The browser test needs Debian's chromium: run 'sudo apt-get install chromium'"; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-## Lint, then the whole test suite against real PostgreSQL and Redis (embedded unless URLs are set).
+## Lint, type-check ([tool.mypy] in pyproject.toml), then the whole test suite against real PostgreSQL
+## and Redis (embedded unless URLs are set).
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m ruff check .
+	$(PY) -m mypy
 	$(PY) -m pytest
 
 ## Re-pin the dependencies after editing pyproject.toml (development and production locks).
@@ -46,4 +48,4 @@ texts: $(STAMP)
 	$(VENV)/bin/pybabel compile -D ballot -d $(LOCALES) --statistics
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
