@@ -21,6 +21,8 @@ from gateway.errors import DomainError
 from gateway.logs import setup_logging
 
 if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
     from gateway.review import ReviewItem
 
 T = TypeVar("T")
@@ -37,7 +39,7 @@ def with_services(settings: Settings, stack: ExitStack) -> Settings:
     return settings.model_copy(update={"database_url": urls.database_url, "redis_url": urls.redis_url})
 
 
-def with_database(settings: Settings, work: Callable[[object], Awaitable[T]]) -> T:
+def with_database(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
     from gateway.database import create_engine, session_factory
 
     async def main() -> T:
@@ -101,7 +103,7 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
         return 2
     with ExitStack() as stack:
         settings = with_services(settings, stack)
-        contest = with_database(settings, seed_demo)  # type: ignore[arg-type]
+        contest = with_database(settings, seed_demo)
     print(f"demo contest ready: /api/v1/contests/{contest.slug}")
     return 0
 
@@ -123,12 +125,12 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.status_pacing import reconciler_pace
     from payments.registry import build_registry
 
-    async def run(sessions: object) -> str:
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> str:
         async with httpx.AsyncClient(timeout=15) as http, Redis.from_url(settings.redis_url or "") as redis:
             registry = build_registry(settings, http)
             try:
                 since = datetime.now(UTC) - args.since if args.since else None
-                report = await reconcile(sessions, registry, since=since, limit=args.limit,  # type: ignore[arg-type]
+                report = await reconcile(sessions, registry, since=since, limit=args.limit,
                                          pace=reconciler_pace(redis))  # the worker's share of the cap, shared
             finally:
                 await registry.aclose()
@@ -151,11 +153,11 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.payment_flow import request_refund
     from payments.registry import build_registry
 
-    async def run(sessions: object) -> str:
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> str:
         async with httpx.AsyncClient(timeout=15) as http:
             registry = build_registry(settings, http)
             try:
-                outcome = await request_refund(sessions, registry, uuid.UUID(args.order_id), "cli")  # type: ignore[arg-type]
+                outcome = await request_refund(sessions, registry, uuid.UUID(args.order_id), "cli")
             finally:
                 await registry.aclose()
         return f"{outcome.status.value}: {outcome.message}"
@@ -172,7 +174,7 @@ def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
-        items = with_database(settings, orders_to_review)  # type: ignore[arg-type]
+        items = with_database(settings, orders_to_review)
     if args.json:
         print(json.dumps([dataclasses.asdict(item) for item in items], indent=2, default=json_value))
     else:
@@ -217,10 +219,10 @@ def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int
 
     from leaderboard.rebuild import rebuild_all
 
-    async def run(sessions: object) -> dict[str, int]:
+    async def run(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
         redis = Redis.from_url(settings.redis_url or "")
         try:
-            return await rebuild_all(sessions, redis)  # type: ignore[arg-type]
+            return await rebuild_all(sessions, redis)
         finally:
             await redis.aclose()
 
@@ -238,7 +240,7 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
     password = os.environ.get("GATEWAY_ADMIN_PASSWORD") or getpass.getpass("Password: ")
     with ExitStack() as stack:
         settings = with_services(settings, stack)
-        user = with_database(settings, lambda s: create_admin(s, args.email, password, args.role))  # type: ignore[arg-type]
+        user = with_database(settings, lambda s: create_admin(s, args.email, password, args.role))
     print(f"admin {user.email} created with role {user.role}")
     return 0
 

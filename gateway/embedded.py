@@ -17,7 +17,10 @@ import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # an optional extra: imported for real only on the embedded path
+    from pgserver.postgres_server import PostgresServer
 
 log = logging.getLogger(__name__)
 
@@ -48,7 +51,7 @@ class EmbeddedPostgres:
     """A pgserver-managed PostgreSQL cluster under `data_dir/postgres`."""
 
     data_dir: Path
-    _server: object | None = field(default=None, init=False)
+    _server: PostgresServer | None = field(default=None, init=False)
 
     def start(self) -> str:
         pgserver = _embedded_package("pgserver")
@@ -66,7 +69,7 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.cleanup()  # type: ignore[attr-defined]
+            self._server.cleanup()
             self._server = None
 
 
@@ -151,17 +154,14 @@ class ServiceUrls:
 @contextlib.contextmanager
 def service_urls(database_url: str | None, redis_url: str | None, data_dir: Path) -> Iterator[ServiceUrls]:
     """Yield the URLs to use, starting embedded servers for whichever is not configured."""
-    postgres = EmbeddedPostgres(data_dir) if not database_url else None
-    redis_server = EmbeddedRedis(data_dir) if not redis_url else None
+    postgres, redis_server = EmbeddedPostgres(data_dir), EmbeddedRedis(data_dir)  # started only where needed
     try:
-        db_url = database_url or postgres.start()  # type: ignore[union-attr]
-        r_url = redis_url or redis_server.start()  # type: ignore[union-attr]
+        db_url = database_url or postgres.start()
+        r_url = redis_url or redis_server.start()
         yield ServiceUrls(db_url, r_url)
     finally:
-        if redis_server is not None:
-            redis_server.stop()
-        if postgres is not None:
-            postgres.stop()
+        redis_server.stop()  # each stops only what it started
+        postgres.stop()
 
 
 def export_urls(urls: ServiceUrls) -> None:

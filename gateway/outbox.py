@@ -65,9 +65,10 @@ async def relay_outbox(sessions: Sessions, enqueue: Callable[[list[int]], Awaita
         if not rows:
             return 0
         now = datetime.now(UTC)
-        handled_here = [row for row in rows if local and row.topic in local]
+        handlers = local or {}
+        handled_here = [row for row in rows if row.topic in handlers]
         for topic in {row.topic for row in handled_here}:
-            await local[topic]([row.payload for row in handled_here if row.topic == topic])  # type: ignore[index]
+            await handlers[topic]([row.payload for row in handled_here if row.topic == topic])
         if handled_here:
             await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in handled_here]))
                                   .values(enqueued_at=now, delivered_at=now, attempts=OutboxMessage.attempts + 1))

@@ -29,12 +29,13 @@ def text_of(value: object) -> str | None:
 
 def required_text(provider: str, data: Mapping[str, Any], *names: str) -> tuple[str, ...]:
     """The named fields of an answer as text; an answer without one of them is an outage to retry."""
-    values = tuple(text_of(data.get(name)) for name in names)
-    missing = [name for name, value in zip(names, values, strict=True) if value is None]
-    if missing:
+    values = [text_of(data.get(name)) for name in names]
+    present = tuple(value for value in values if value is not None)
+    if len(present) < len(names):
+        missing = [name for name, value in zip(names, values, strict=True) if value is None]
         raise PaymentError(provider, "unreadable_answer", f"{provider}'s answer lacks {', '.join(missing)}.",
                            retryable=True)
-    return values  # type: ignore[return-value]
+    return present
 
 
 def json_object(provider: str, response: httpx.Response) -> dict[str, Any]:

@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal
 import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
-from pydantic import ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import ConfigDict, Field, TypeAdapter, ValidationError, with_config
 from typing_extensions import TypedDict  # pydantic needs this one on Python 3.11
 
 log = logging.getLogger(__name__)
@@ -88,11 +88,10 @@ class SandboxControl:
 Seconds = Annotated[float, Field(ge=0, le=86_400)]
 
 
+@with_config(ConfigDict(extra="forbid", strict=True))
 class ControlUpdate(TypedDict, total=False):
     """A partial update of `SandboxControl` (JSON body of `POST /_control`); `reset` and `expire_tokens`
     are actions applied first. A TypedDict, so an explicit null is refused where null means nothing."""
-
-    __pydantic_config__ = ConfigDict(extra="forbid", strict=True)  # type: ignore[misc]
 
     reset: bool
     expire_tokens: bool

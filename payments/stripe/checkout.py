@@ -11,7 +11,7 @@ import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import stripe
@@ -27,6 +27,9 @@ from payments.base import (
     StartResult,
     StatusResult,
 )
+
+if TYPE_CHECKING:
+    from stripe.params.checkout import SessionCreateParams
 
 NAME = "stripe"
 SESSION_TTL_SECONDS = 30 * 60  # Stripe's minimum for a Checkout Session's expires_at
@@ -113,7 +116,7 @@ class StripeCheckout:
     async def _create_session(self, collection: Collection, expires_at: int) -> stripe.checkout.Session:
         metadata = {"order_id": str(collection.order_id), "reference": str(collection.reference)}
         order_url = f"{self._public_base_url}/orders/{collection.order_id}"
-        params: dict[str, Any] = {
+        params: SessionCreateParams = {
             "mode": "payment",
             # The whole order is one line (the vote count is in the description). unit_amount is in the
             # currency's minor units; XAF/XOF are zero-decimal, so 500 is 500 francs, passed as is.
@@ -130,7 +133,7 @@ class StripeCheckout:
             "expires_at": expires_at,
         }
         return await self._client.v1.checkout.sessions.create_async(
-            params,  # type: ignore[arg-type]  # a plain dict, not the SDK's TypedDict
+            params,
             options={"idempotency_key": f"checkout-{collection.reference}"},
         )
 
