@@ -3,11 +3,13 @@ and which address a vote is counted against."""
 
 from __future__ import annotations
 
+import io
 from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import make_mocked_request
+from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
@@ -67,6 +69,16 @@ def test_csrf_token_is_the_signature_of_the_cookie() -> None:
     assert not csrf.verify(post, {csrf.FIELD: first.token}, "secret", secure=True)
     host_only = make_mocked_request("POST", "/", headers={"Cookie": f"{csrf.SECURE_COOKIE}={first.cookie}"})
     assert csrf.verify(host_only, {csrf.FIELD: first.token}, "secret", secure=True)
+
+
+def test_a_token_that_is_not_text_never_verifies() -> None:
+    """A multipart form may carry the token as a file or raw bytes: refused, never a 500."""
+    first = csrf.issue(make_mocked_request("GET", "/"), "secret", secure=False)
+    post = make_mocked_request("POST", "/", headers={"Cookie": f"{csrf.COOKIE}={first.cookie}"})
+    upload = web.FileField(name=csrf.FIELD, filename="t.txt", file=io.BytesIO(first.token.encode()),
+                           content_type="text/plain", headers=CIMultiDictProxy(CIMultiDict()))
+    for odd in (first.token.encode(), bytearray(first.token.encode()), upload):
+        assert not csrf.verify(post, {csrf.FIELD: odd}, "secret", secure=False)
 
 
 @pytest.mark.parametrize("planted", [
