@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, TypeVar
 from gateway.config import ConfigError, Settings, check_servers
 from gateway.embedded import export_urls, service_urls
 from gateway.errors import DomainError
-from gateway.logs import setup_logging
+from gateway.logs import json_wanted, setup_logging
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -298,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pydantic's message names the bad setting
         print(f"gateway: invalid settings: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, json=settings.log_json)
+    setup_logging(settings.log_level, json=json_wanted(settings))
     try:
         return int(args.func(settings, args) or 0)
     except (ConfigError, DomainError) as exc:

@@ -53,7 +53,7 @@ class Settings(BaseSettings):
     public_base_url: str = "http://127.0.0.1:8080"
     secret_key: str = DEV_SECRET_KEY
     log_level: str = "INFO"
-    log_json: bool = True
+    log_json: bool | None = None  # unset: one short line each in development on a terminal, JSON otherwise
     # Who may read /metrics (it counts orders): comma-separated addresses/CIDRs, from the direct peer only
     # (unset: loopback in development, nobody in production; empty: nobody), or any request with
     # `Authorization: Bearer <METRICS_TOKEN>` (16+ characters).

@@ -18,7 +18,7 @@ from rq.serializers import JSONSerializer
 from gateway.config import Settings
 from gateway.jobs import close_runtime
 from gateway.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS
-from gateway.logs import setup_logging
+from gateway.logs import json_wanted, setup_logging
 from gateway.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
 
 log = logging.getLogger(__name__)
@@ -100,7 +100,7 @@ def run_periodic(redis_url: str, worker: int, tick: float = 0.5) -> None:
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(SystemExit(0)))
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the worker's: it stops this when it stops
     settings = Settings()  # a spawned process: the worker's environment, but none of its logging set-up
-    setup_logging(settings.log_level, json=settings.log_json)
+    setup_logging(settings.log_level, json=json_wanted(settings))
     queue = job_queue(sync_redis(redis_url), DEFAULT_QUEUE)
     outage = Outage(tick)
     with contextlib.suppress(KeyboardInterrupt, SystemExit):

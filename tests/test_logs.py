@@ -1,0 +1,97 @@
+"""What the `gateway` processes write on stderr: JSON for machines, one short line each for a developer
+at a terminal."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import pty
+import re
+import subprocess
+import sys
+
+import pytest
+from redis.asyncio import Redis
+
+from gateway.config import Settings
+from gateway.logs import request_id, stderr_handler
+
+SHORT_LINE = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO |WARNING|ERROR|CRITICAL) [\w.]+: \S")
+
+
+def worker_env(settings: Settings, **changes: str) -> dict[str, str]:
+    """A worker's environment as a developer's shell gives it: no LOG_JSON, no GATEWAY_ENV, no LOG_LEVEL."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LOG_JSON", "GATEWAY_ENV", "LOG_LEVEL")}
+    return {**env, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "", **changes}
+
+
+WORKER = [sys.executable, "-m", "gateway.cli", "worker", "--burst", "--no-cron"]
+
+
+def worker_through_pipes(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(WORKER, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
+def worker_on_a_terminal(env: dict[str, str]) -> list[str]:
+    """The worker with its stderr on a pseudo-terminal, as in a developer's shell; the lines it wrote there."""
+    leader, follower = pty.openpty()
+    process = subprocess.Popen(WORKER, env=env, stdout=subprocess.DEVNULL, stderr=follower)
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # EIO: the worker has closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    assert process.wait(timeout=120) == 0, b"".join(chunks).decode()
+    return b"".join(chunks).decode().replace("\r\n", "\n").splitlines()
+
+
+@pytest.mark.parametrize(("changes", "short"), [
+    ({}, True),  # development on a terminal
+    ({"LOG_JSON": "true"}, False),  # asked for
+    ({"GATEWAY_ENV": "production", "SECRET_KEY": "s" * 40}, False),
+])
+async def test_on_a_terminal_development_gets_short_lines_and_json_otherwise(
+    redis: Redis, settings: Settings, changes: dict[str, str], short: bool
+) -> None:
+    lines = await asyncio.to_thread(worker_on_a_terminal, worker_env(settings, **changes))
+    started = [line for line in lines if "started with PID" in line]
+    assert len(started) == 1
+    if short:
+        assert all(SHORT_LINE.match(line) for line in lines), lines
+        assert " INFO  rq.worker: Worker " in started[0]
+    else:
+        assert [json.loads(line)["logger"] for line in started] == ["rq.worker"]
+        assert all(json.loads(line) for line in lines)
+
+
+async def test_log_json_false_gives_short_lines_off_a_terminal_too(redis: Redis, settings: Settings) -> None:
+    result = await asyncio.to_thread(worker_through_pipes, worker_env(settings, LOG_JSON="false"))
+    lines = result.stderr.splitlines()
+    assert lines and all(SHORT_LINE.match(line) for line in lines), lines
+
+
+def test_a_short_line_drops_gateway_from_our_loggers_and_names_the_request_only_when_there_is_one() -> None:
+    handler = stderr_handler(json=False)
+
+    def line(logger: str, message: str) -> str:
+        record = logging.LogRecord(logger, logging.WARNING, __file__, 1, message, None, None)
+        assert handler.filter(record)
+        return handler.format(record)
+
+    assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING reconciler: no answer", line("gateway.reconciler", "no answer"))
+    token = request_id.set("5f3a9c")
+    try:
+        served = line("channels.ussd.routes", "session ended")
+    finally:
+        request_id.reset(token)
+    assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING channels\.ussd\.routes: session ended  \[request 5f3a9c\]", served)
