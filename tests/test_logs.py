@@ -1,5 +1,5 @@
 """What the `gateway` processes write on stderr: JSON for machines, one short line each for a developer
-at a terminal."""
+at a terminal, and no line per job from the worker at INFO (periodic jobs every 5 and 10 s flooded `make run`)."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from gateway.config import Settings
 from gateway.logs import request_id, stderr_handler
+from gateway.queues import job_queue, sync_redis
 
 SHORT_LINE = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO |WARNING|ERROR|CRITICAL) [\w.]+: \S")
 
@@ -25,6 +26,10 @@ def worker_env(settings: Settings, **changes: str) -> dict[str, str]:
     """A worker's environment as a developer's shell gives it: no LOG_JSON, no GATEWAY_ENV, no LOG_LEVEL."""
     env = {k: v for k, v in os.environ.items() if k not in ("LOG_JSON", "GATEWAY_ENV", "LOG_LEVEL")}
     return {**env, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "", **changes}
+
+
+def enqueue_relay(settings: Settings, job_id: str) -> None:
+    job_queue(sync_redis(settings.redis_url or "")).enqueue("gateway.jobs.relay_outbox_job", job_id=job_id)
 
 
 WORKER = [sys.executable, "-m", "gateway.cli", "worker", "--burst", "--no-cron"]
@@ -53,6 +58,21 @@ def worker_on_a_terminal(env: dict[str, str]) -> list[str]:
     os.close(leader)
     assert process.wait(timeout=120) == 0, b"".join(chunks).decode()
     return b"".join(chunks).decode().replace("\r\n", "\n").splitlines()
+
+
+async def test_the_worker_writes_no_line_per_job_at_info(redis: Redis, settings: Settings) -> None:
+    enqueue_relay(settings, "relay-at-info")
+    result = await asyncio.to_thread(worker_through_pipes, worker_env(settings))
+    assert await redis.hget("rq:job:relay-at-info", "status") == b"finished"
+    records = [json.loads(line) for line in result.stderr.splitlines()]  # off a terminal: JSON, every line
+    assert result.stdout == ""  # RQ's own handler (on stdout, in its own format) is not there
+    assert any("started with PID" in record["message"] for record in records)  # the worker's start is still told
+    assert [record for record in records if "relay-at-info" in record["message"]] == []
+
+    enqueue_relay(settings, "relay-at-debug")
+    result = await asyncio.to_thread(worker_through_pipes, worker_env(settings, LOG_LEVEL="DEBUG"))
+    about_the_job = [json.loads(line) for line in result.stderr.splitlines() if "relay-at-debug" in line]
+    assert about_the_job and {record["level"] for record in about_the_job} == {"DEBUG"}
 
 
 @pytest.mark.parametrize(("changes", "short"), [
