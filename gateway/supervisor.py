@@ -7,16 +7,23 @@ import asyncio
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
+
+import redis
+from rq import Worker
+from rq.worker import WorkerStatus
 
 from gateway import migrate
 from gateway.config import Settings, check_servers
 from gateway.database import create_engine, session_factory
 from gateway.embedded import export_urls, service_urls
+from gateway.queues import sync_redis
 from gateway.seed import seed_demo
 
 log = logging.getLogger(__name__)
@@ -102,6 +109,44 @@ def announce(settings: Settings) -> None:
     print("\n".join(lines), flush=True)
 
 
+UP_TIMEOUT_SECONDS = 60
+
+
+def listening(host: str, port: int) -> bool:
+    """Whether a server accepts connections (aiohttp binds once its app has started); a request would add
+    a line to the very log this waits for."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def workers_listening(connection: redis.Redis, children: list[Child]) -> bool:
+    """Whether every worker child has written its start-up lines and now waits for (or does) jobs."""
+    pids = {child.process.pid for child in children if child.args[:1] == ("worker",)}
+    try:
+        ready = {worker.pid for worker in Worker.all(connection=connection)
+                 if worker.get_state() in (WorkerStatus.IDLE, WorkerStatus.BUSY)}
+    except redis.RedisError:
+        return False
+    return pids <= ready
+
+
+def wait_until_up(settings: Settings, redis_url: str, children: list[Child], stopping: Callable[[], bool]) -> None:
+    """Wait for the web, the sandbox and the workers to be up, so that the URLs block comes after their
+    start-up lines; gives up when a child exits (the main loop restarts it), on Ctrl-C, or after a minute."""
+    servers = [(settings.gateway_host, settings.gateway_port)]
+    if any(child.name == "sandbox" for child in children):
+        servers.append(sandbox_address(settings.sandbox_url))
+    deadline = time.monotonic() + UP_TIMEOUT_SECONDS
+    with sync_redis(redis_url) as connection:
+        while time.monotonic() < deadline and not stopping() and all(c.process.poll() is None for c in children):
+            if all(listening(*server) for server in servers) and workers_listening(connection, children):
+                return
+            time.sleep(0.2)
+
+
 def run_everything(settings: Settings) -> int:
     stop_requested = False
 
@@ -125,7 +170,9 @@ def run_everything(settings: Settings) -> int:
         children.append(spawn("worker-0", "worker"))
         children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]
         children += [spawn(f"web-{i}", "web") for i in range(settings.gateway_web_processes)]
-        announce(settings)
+        wait_until_up(settings, urls.redis_url, children, lambda: stop_requested)
+        if not stop_requested:
+            announce(settings)
         exit_code = 0
         try:
             while not stop_requested:

@@ -97,7 +97,8 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
     data = tmp_path / "var"
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), LOG_JSON="false")
+    env.update(GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), LOG_JSON="false",
+               SANDBOX_URL=f"http://127.0.0.1:{free_port()}")
     for attempt in range(2):
         process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -111,6 +112,9 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
             output, _ = process.communicate(timeout=60)
         assert process.returncode == 0, output
         assert "Ballot stopped." in output
+        # The URLs block comes once everything is up, after the sandbox's and the workers' start-up lines.
+        urls_block = output.index("Ballot is running:")
+        assert output.rindex("*** Listening on") < urls_block and output.index("Switches:") < urls_block, output
         assert processes_using(data) == [], f"left behind after run {attempt + 1}"
 
 
