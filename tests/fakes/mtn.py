@@ -33,6 +33,9 @@ class FakeMtn:
     prompts_held: asyncio.Event | None = None  # MTN slow to take a request-to-pay: answers once it is set
     statuses_held: asyncio.Event | None = None  # MTN slow to answer a status GET: answers once it is set
     garbled: set[str] = field(default_factory=set)  # references whose status GET gets a proxy's HTML page, 200
+    # References whose status answer says gzip but is not (a broken proxy): httpx cannot decode it, an
+    # error no provider adapter expects.
+    corrupt: set[str] = field(default_factory=set)
 
     async def status_of(self, request: httpx.Request) -> httpx.Response:
         self.status_calls += 1
@@ -44,6 +47,9 @@ class FakeMtn:
         if self.down:
             return httpx.Response(503, json={"code": "SERVICE_UNAVAILABLE", "message": "try later"})
         reference = request.url.path.rsplit("/", 1)[-1]
+        if reference in self.corrupt:
+            return httpx.Response(200, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"},
+                                  stream=httpx.ByteStream(b'{"status": "SUCCESSFUL"}'))
         if reference in self.garbled:
             return httpx.Response(200, text="<html><body>Gateway welcome page</body></html>")
         if reference not in self.statuses:
