@@ -9,6 +9,7 @@ import uuid
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
@@ -23,6 +24,8 @@ from gateway.models import AuditEntry, Channel, OrderStatus, ProviderEvent, Vote
 from gateway.payment_starts import CONCURRENT_STARTS
 from gateway.reconciler import reconcile
 from payments.base import PaymentError
+from payments.mtn import MtnMomoCollection
+from payments.registry import ProviderRegistry, mtn_credentials
 from tests.factories import assert_fault_end, assert_tally_invariant, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.waiting import until
@@ -369,20 +372,22 @@ async def test_a_start_cut_short_by_a_crash_is_restarted_once_its_lease_runs_out
 
 
 async def test_a_session_end_cannot_cancel_an_order_whose_prompt_may_be_on_the_phone(
-    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, monkeypatch: pytest.MonkeyPatch
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, settings: Settings
 ) -> None:
     """USSD: Africa's Talking reports the session Failed after our start gave up on a slow MTN, which
     may have taken the prompt all the same. The payer approves: the vote counts, nobody is charged for nothing."""
     contest = await make_contest(sessions, slug="gala")
     order_id = (await place(sessions, contest, quantity=3, channel=Channel.USSD)).id
-    fake_mtn.prompts_held = asyncio.Event()  # MTN takes the prompt but does not answer before our deadline
-    monkeypatch.setattr(payment_flow, "START_DEADLINE_SECONDS", 0.2)
-    with pytest.raises(PaymentError):
-        await payment_flow.start_payment(sessions, client.app[PROVIDERS], order_id)
+    fake_mtn.prompts_unanswered = True  # MTN takes the prompt, its answer never reaches us
+    credentials = mtn_credentials(settings)  # the sandbox's address, where fake_mtn answers
+    assert credentials is not None
+    async with httpx.AsyncClient() as http:  # one try, no resend: the start gives up at once
+        impatient = ProviderRegistry({"mtn": MtnMomoCollection(http, credentials, settings.public_base_url,
+                                                               retry_delays=())})
+        with pytest.raises(PaymentError):
+            await payment_flow.start_payment(sessions, impatient, order_id)
     assert not await votes.cancel_if_unstarted(sessions, order_id, "USSD session ended Failed")
-    reference = str(await reference_of(sessions, order_id))
-    fake_mtn.statuses[reference] = {"status": "PENDING", "amount": "300", "currency": "XAF"}  # on the phone
-    fake_mtn.decide(uuid.UUID(reference), "SUCCESSFUL")
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")  # the payer approved on the phone
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
     assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID

@@ -31,6 +31,7 @@ class FakeMtn:
     prompts_down: bool = False  # MTN answering 503 to every request-to-pay
     silent: bool = False  # MTN taking status GETs and never answering them (our client times out)
     prompts_held: asyncio.Event | None = None  # MTN slow to take a request-to-pay: answers once it is set
+    prompts_unanswered: bool = False  # MTN takes a request-to-pay (the prompt is on the phone), no answer comes
     statuses_held: asyncio.Event | None = None  # MTN slow to answer a status GET: answers once it is set
     garbled: set[str] = field(default_factory=set)  # references whose status GET gets a proxy's HTML page, 200
     # References whose status answer says gzip but is not (a broken proxy): httpx cannot decode it, an
@@ -67,6 +68,8 @@ class FakeMtn:
             return httpx.Response(409, json={"code": "RESOURCE_ALREADY_EXIST", "message": "dup"})
         body = json.loads(request.content)
         self.statuses[reference] = {"status": "PENDING", "amount": body["amount"], "currency": body["currency"]}
+        if self.prompts_unanswered:
+            raise httpx.ReadTimeout("MTN did not answer in time", request=request)
         return httpx.Response(202)
 
     def decide(self, reference: uuid.UUID, status: str, amount: str | None = None, reason: str | None = None) -> None:
