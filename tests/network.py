@@ -1,5 +1,6 @@
-"""A TCP relay in front of PostgreSQL or Redis that can go silent, as a firewall or NAT does when
-it forgets an idle connection: nothing is refused or closed, bytes simply stop arriving."""
+"""A TCP relay in front of PostgreSQL or Redis that plays the network's faults: going silent, as a
+firewall or NAT does when it forgets an idle connection (nothing is refused or closed, bytes simply
+stop arriving); delivering an answer late; passing on a server's goodbye but not its close."""
 
 from __future__ import annotations
 
@@ -15,9 +16,24 @@ Connect = Callable[[], Awaitable[tuple[asyncio.StreamReader, asyncio.StreamWrite
 
 
 @dataclass
+class HeldAnswer:
+    """The answer to one request, kept back until released: it left the server in time and reaches its
+    client late (a congested link, a stalled proxy)."""
+
+    request_holds: bytes | None  # the request whose answer is held contains these bytes (None: any request)
+    arrived: asyncio.Event = field(default_factory=asyncio.Event)  # the server has answered; the answer waits
+    released: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def release(self) -> None:
+        self.released.set()
+
+
+@dataclass
 class SilentRelay:
     connect: Connect  # opens a connection to the real server
     port: int = 0
+    _next_hold: HeldAnswer | None = None
+    _close_held: asyncio.Event | None = None
     _server: asyncio.Server | None = None
     _pipes: list[Pipe] = field(default_factory=list)
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
@@ -33,6 +49,34 @@ class SilentRelay:
         for pipe in self._pipes:
             pipe.silent = True
 
+    def hold_next_answer(self, request_holds: bytes | None = None) -> HeldAnswer:
+        """Hold back the server's answer to the next request (containing `request_holds`) on any connection,
+        until released; other connections, and later requests, are not held."""
+        self._next_hold = HeldAnswer(request_holds)
+        return self._next_hold
+
+    def hold_next_close(self) -> asyncio.Event:
+        """The next connection the server closes stays open on its client's side until the client speaks
+        again: the moment between a server's goodbye and the socket's close, held open. The event is set
+        once the goodbye has been passed on."""
+        self._close_held = asyncio.Event()
+        return self._close_held
+
+    def _server_closed(self) -> bool:
+        """Whether to keep the client's side of a connection the server has just closed open."""
+        held, self._close_held = self._close_held, None
+        if held is None:
+            return False
+        held.set()
+        return True
+
+    def _claim_hold(self, request: bytes) -> HeldAnswer | None:
+        hold = self._next_hold
+        if hold is None or (hold.request_holds is not None and hold.request_holds not in request):
+            return None
+        self._next_hold = None
+        return hold
+
     async def close(self) -> None:
         """Every socket closed, both sides, and every relaying task finished (the tests run with
         ResourceWarning as an error: a socket left for the garbage collector fails a later test)."""
@@ -41,6 +85,8 @@ class SilentRelay:
             self._server.close()
         for pipe in self._pipes:
             pipe.close()
+            if pipe.hold is not None:
+                pipe.hold.release()
         if self._handlers:
             await asyncio.wait(self._handlers, timeout=5)
         for pipe in self._pipes:  # a handler may have connected upstream while we closed
@@ -62,7 +108,8 @@ class SilentRelay:
             pipe.writers.append(up_writer)
             if self._closed:
                 return
-            await asyncio.gather(pipe.pump(reader, up_writer), pipe.pump(up_reader, writer))
+            await asyncio.gather(pipe.pump(reader, up_writer, on_request=self._claim_hold),
+                                 pipe.pump(up_reader, writer, on_server_close=self._server_closed))
         finally:
             pipe.close()
             self._handlers.discard(task)
@@ -72,13 +119,31 @@ class SilentRelay:
 class Pipe:
     writers: list[asyncio.StreamWriter]
     silent: bool = False
+    hold: HeldAnswer | None = None
+    server_ended: bool = False
 
-    async def pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    async def pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
+                   on_request: Callable[[bytes], HeldAnswer | None] | None = None,
+                   on_server_close: Callable[[], bool] | None = None) -> None:
+        """Copy one direction (requests given `on_request`, answers given `on_server_close`) until its end,
+        then close both sides, unless `on_server_close` says to keep the client's side open."""
+        answers = on_server_close is not None
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
+                if not answers and self.server_ended:
+                    break  # the client's first word to a server gone ends it, as the kernel's reset would
+                if on_request is not None and (self.hold is None or self.hold.released.is_set()):
+                    self.hold = on_request(data)
+                if answers and self.hold is not None and not self.hold.released.is_set():
+                    self.hold.arrived.set()
+                    await self.hold.released.wait()
                 if not self.silent:  # silent: swallowed, as a dropped packet is
                     writer.write(data)
                     await writer.drain()
+        if on_server_close is not None:
+            self.server_ended = True
+            if on_server_close():
+                return
         self.close()
 
     def close(self) -> None:

@@ -3,10 +3,10 @@ connection died under it (PostgreSQL restarted) tried again at once on a fresh o
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from types import SimpleNamespace
 
-import asyncpg
 import pytest
 from asyncpg.exceptions import InternalClientError
 from sqlalchemy import text
@@ -15,6 +15,7 @@ from sqlalchemy.exc import DBAPIError
 from gateway.config import Settings
 from gateway.database import count_half_closed_as_disconnected, create_engine
 from gateway.payment_checks import PaymentChecks
+from tests.network import postgres_relay
 
 
 def lost_connection() -> DBAPIError:
@@ -64,22 +65,27 @@ def test_a_connection_the_server_has_just_closed_counts_as_disconnected() -> Non
 
 
 async def test_a_pooled_connection_caught_half_closed_is_dropped_and_the_next_use_gets_a_fresh_one(
-        settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """The moment between PostgreSQL's goodbye and the socket's close, on the engine the app uses:
-    the error says the connection is gone, and the pool does not hand that connection out again."""
-    engine = create_engine(settings.database_url or "", pool_size=1, max_overflow=0)
+        settings: Settings) -> None:
+    """The moment between PostgreSQL's goodbye and the socket's close, on the engine the app uses, held
+    open by the network: the error says the connection is gone, and the pool does not hand it out again."""
+    relay, url = await postgres_relay(settings.database_url or "")
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    admin = create_engine(settings.database_url or "", pool_size=1)
     try:
         async with engine.connect() as connection:
             backend = await connection.scalar(text("SELECT pg_backend_pid()"))
-
-            async def half_closed(*_args: object, **_kwargs: object) -> None:
-                raise InternalClientError("cannot switch to state 11; another operation (2) is in progress")
-
-            with monkeypatch.context() as patched, pytest.raises(DBAPIError) as caught:
-                patched.setattr(asyncpg.Connection, "prepare", half_closed)  # as asyncpg answers in that moment
+            goodbye = relay.hold_next_close()
+            async with admin.connect() as other:  # a restart, or an operator, ends that backend
+                assert await other.scalar(text("SELECT pg_terminate_backend(:pid)"), {"pid": backend})
+            await asyncio.wait_for(goodbye.wait(), 5)
+            await asyncio.sleep(0.1)  # asyncpg has read the goodbye; its socket is still open
+            with pytest.raises(DBAPIError) as caught:
                 await connection.execute(text("SELECT 'caught half-closed'"))
+            assert "cannot switch to state" in str(caught.value)  # what asyncpg answers in that moment
             assert caught.value.connection_invalidated  # what PaymentChecks retries on
         async with engine.connect() as connection:
             assert await connection.scalar(text("SELECT pg_backend_pid()")) != backend
     finally:
         await engine.dispose()
+        await admin.dispose()
+        await relay.close()
