@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from asyncpg.exceptions import InternalClientError
@@ -40,14 +41,16 @@ def async_url(url: str) -> str:
     return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
 
 
-def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None) -> AsyncEngine:
+def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None,
+                  ping_if_idle: float = PING_IF_IDLE_SECONDS) -> AsyncEngine:
     """`pool_size` connections are kept; up to `max_overflow` more are opened under a burst and
-    closed after it (each new one connects, prepares statements and looks up our enum types)."""
+    closed after it (each new one connects, prepares statements and looks up our enum types).
+    A connection idle for over `ping_if_idle` seconds is pinged before it is handed out."""
     engine = create_async_engine(async_url(url), pool_size=pool_size,
                                  max_overflow=pool_size if max_overflow is None else max_overflow, pool_recycle=1800)
     # Not pool_pre_ping: with asyncpg it is BEGIN, SELECT, ROLLBACK before every transaction,
     # three round trips that were most of a vote's database time.
-    event.listen(engine.sync_engine, "checkout", replace_dead_connection)
+    event.listen(engine.sync_engine, "checkout", partial(replace_dead_connection, ping_if_idle=ping_if_idle))
     event.listen(engine.sync_engine, "checkin", note_returned)
     event.listen(engine.sync_engine, "handle_error", count_half_closed_as_disconnected)
     return engine
@@ -64,7 +67,8 @@ def count_half_closed_as_disconnected(context: ExceptionContext) -> None:
         context.is_disconnect = True
 
 
-def replace_dead_connection(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object) -> None:
+def replace_dead_connection(_dbapi_connection: Any, record: ConnectionPoolEntry, _proxy: object, *,
+                            ping_if_idle: float = PING_IF_IDLE_SECONDS) -> None:
     """Hand out only live connections; the pool retries with a fresh one on DisconnectionError.
 
     asyncpg sees PostgreSQL close a socket (a restart, `pg_terminate_backend`) by itself, so that
@@ -73,7 +77,7 @@ def replace_dead_connection(_dbapi_connection: Any, record: ConnectionPoolEntry,
     driver = record.driver_connection
     if driver is None or driver.is_closed():
         raise DisconnectionError("PostgreSQL closed this connection")
-    if time.monotonic() - record.info.get("returned_at", time.monotonic()) > PING_IF_IDLE_SECONDS:
+    if time.monotonic() - record.info.get("returned_at", time.monotonic()) > ping_if_idle:
         try:  # the driver's own query, for its time limit (the adapter's ping() has none); a simple
             # query, no prepared statement, so it also holds behind pgbouncer in transaction mode
             await_(driver.execute("SELECT 1", timeout=PING_TIMEOUT_SECONDS))

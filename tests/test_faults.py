@@ -298,18 +298,16 @@ async def test_with_redis_unreachable_votes_go_on_and_the_board_is_read_from_pos
     await assert_fault_end(sessions, contest.id, {})
 
 
-async def test_a_pooled_connection_the_network_silently_forgot_is_replaced_not_waited_on(
-    settings: Settings, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_pooled_connection_the_network_silently_forgot_is_replaced_not_waited_on(settings: Settings) -> None:
     """A firewall or NAT drops an idle connection without a word (no reset, no close): the pool's
     check of a long-idle connection must give up on it quickly and connect anew, not wait for TCP
     to time out (a quarter of an hour) while a voter waits."""
     relay, url = await postgres_relay(settings.database_url or "")
-    engine = create_engine(url, pool_size=1, max_overflow=0)
+    engine = create_engine(url, pool_size=1, max_overflow=0, ping_if_idle=0.5)
     try:
         async with engine.connect() as connection:
             forgotten = await connection.scalar(text("SELECT pg_backend_pid()"))
-        monkeypatch.setattr(database, "PING_IF_IDLE_SECONDS", 0.0)  # as after a long quiet spell
+        await asyncio.sleep(1)  # a long quiet spell
         relay.forget_open_connections()
         async with asyncio.timeout(database.PING_TIMEOUT_SECONDS + 1.5), engine.connect() as connection:
             assert await connection.scalar(text("SELECT pg_backend_pid()")) != forgotten
