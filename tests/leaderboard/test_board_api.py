@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
-import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.config import Settings
+from gateway.database import create_engine, session_factory
 from gateway.models import CandidateStatus, ContestStatus
 from leaderboard import cache
 from leaderboard.rebuild import rebuild_all
 from tests.factories import make_contest
 from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
+from tests.network import postgres_relay
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -170,19 +173,25 @@ async def test_a_vote_stamped_before_the_freeze_but_committed_just_after_is_on_t
 
 
 async def test_freeze_snapshot_reads_finishing_out_of_order_never_put_fewer_votes_on_top(
-        sessions: Sessions, redis: Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+        sessions: Sessions, redis: Redis, settings: Settings) -> None:
     contest = await make_contest(sessions, candidates=2)
     await confirmed_vote(sessions, contest, "01", 3)
     frozen_at = datetime.now(UTC) + timedelta(milliseconds=500)
-    stale = await cache.paid_votes_at(sessions, contest.id, frozen_at)  # read A starts, before a late vote
-    await confirmed_vote(sessions, contest, "02", 2)
-    fresh = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at)  # read B
-    assert sum(fresh.votes.values()) == 5
-
-    async def read_a(*args: object) -> object:
-        return stale
-
-    monkeypatch.setattr(cache, "paid_votes_at", read_a)
-    late = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at)  # A finishes last
+    relay, url = await postgres_relay(settings.database_url or "")  # read A's answers come through it
+    engine = create_engine(url, pool_size=1, max_overflow=0)
+    slow = session_factory(engine)
+    try:
+        await cache.paid_votes_at(slow, contest.id, frozen_at)  # its connection and statement are ready
+        answer = relay.hold_next_answer()
+        read_a = asyncio.create_task(cache.frozen_tallies(slow, redis, contest.id, frozen_at, now=frozen_at))
+        await asyncio.wait_for(answer.arrived.wait(), 5)  # read A has counted, before a late vote
+        await confirmed_vote(sessions, contest, "02", 2)
+        fresh = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at)  # read B
+        assert sum(fresh.votes.values()) == 5
+        answer.release()
+        late = await asyncio.wait_for(read_a, 5)  # A finishes last
+    finally:
+        await engine.dispose()
+        await relay.close()
     final = await cache.frozen_tallies(sessions, redis, contest.id, frozen_at, now=frozen_at + timedelta(seconds=11))
     assert late == fresh and final == fresh
