@@ -8,18 +8,19 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway import votes
+from gateway.config import Settings
 from gateway.keys import LEADERBOARD_HUB, REDIS, RELAY, SESSIONS
 from leaderboard import cache
 from leaderboard.cache import refresh_contest, touch
 from tests.factories import make_contest, place, tallies
 from tests.leaderboard.conftest import EventReader, MakeClient
 from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
+from tests.network import redis_relay
 
 Sessions = async_sessionmaker[AsyncSession]
 OpenStream = Callable[..., Awaitable[tuple[aiohttp.ClientResponse, EventReader]]]
@@ -344,32 +345,27 @@ async def test_the_subscriber_survives_a_lost_redis_connection(board_client: Tes
 
 
 async def test_a_change_published_while_a_read_of_the_old_board_is_under_way_still_reaches_viewers(
-    board_client: TestClient, streams: OpenStream, sessions: Sessions, redis: Redis,
-    monkeypatch: pytest.MonkeyPatch
+    make_client: MakeClient, streams: OpenStream, sessions: Sessions, redis: Redis, settings: Settings
 ) -> None:
     """At show load a poller's read is nearly always in flight; the last vote before the close must not
     wait for the next heartbeat because the stream joined a read that began before it."""
     contest = await make_contest(sessions, candidates=2)
-    _, reader = await streams(board_client, contest.slug)
-    first = await reader.next()
-    assert first is not None
-    await asyncio.sleep(0.5)  # the hub is idle: the re-read it makes when its subscription starts is over
-    live_tallies = cache.live_tallies
-    read_done, release = asyncio.Event(), asyncio.Event()
-
-    async def slow_first_read(*args: object) -> object:
-        result = await live_tallies(*args)  # type: ignore[arg-type]
-        if not read_done.is_set():
-            read_done.set()
-            await release.wait()  # a read of the board as it was, finishing late
-        return result
-
-    monkeypatch.setattr(cache, "live_tallies", slow_first_read)
-    poll = asyncio.create_task(board_client.get(f"/api/v1/contests/{contest.slug}/leaderboard"))
-    await asyncio.wait_for(read_done.wait(), 5)
-    await vote_and_publish(sessions, redis, contest, "02", 2)
-    await asyncio.sleep(0.5)  # the stream's pump has run by now, and waits on the read under way
-    release.set()
-    await poll
-    event = await reader.next(timeout=2)  # heartbeats here are 30 s apart
-    assert event is not None and votes_of(event.board) == {"01": 0, "02": 2}
+    relay, url = await redis_relay(settings.redis_url or "")  # the app's Redis answers come through it
+    board_client = await make_client(settings_update={"redis_url": url})
+    try:
+        _, reader = await streams(board_client, contest.slug)
+        first = await reader.next()
+        assert first is not None
+        await asyncio.sleep(0.5)  # the hub is idle: the re-read it makes when its subscription starts is over
+        answer = relay.hold_next_answer(b"\r\nHMGET\r\n")  # the next read of the board comes back late
+        poll = asyncio.create_task(board_client.get(f"/api/v1/contests/{contest.slug}/leaderboard"))
+        await asyncio.wait_for(answer.arrived.wait(), 5)  # a read of the board as it was, finishing late
+        await vote_and_publish(sessions, redis, contest, "02", 2)
+        await asyncio.sleep(0.5)  # the stream's pump has run by now, and waits on the read under way
+        answer.release()
+        await poll
+        event = await reader.next(timeout=2)  # heartbeats here are 30 s apart
+        assert event is not None and votes_of(event.board) == {"01": 0, "02": 2}
+    finally:
+        await board_client.close()
+        await relay.close()
