@@ -90,6 +90,9 @@ class Settings(BaseSettings):
     # Africa's Talking does not sign USSD callbacks: with a token, the callback URLs set in AT's dashboard
     # end in ?token=<it>, and a request without it is refused. Required in production when USSD is in use.
     ussd_callback_token: str | None = None
+    # The payment prompt is itself a USSD push: a handset still showing our END screen can drop it, so
+    # it goes out this long after the reply (MTN and Orange both advise closing the session first).
+    ussd_push_delay_seconds: float = Field(default=1.0, ge=0)
 
     at_username: str | None = None
     at_api_key: str | None = None

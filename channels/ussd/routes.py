@@ -45,9 +45,6 @@ REPLAY_WAIT_SECONDS = 3.0
 # Hops handled at once per process; the rest wait their turn, so a burst queues here rather than
 # piling onto the shared Redis and database pools.
 HOPS_IN_FLIGHT = 64
-# The payment prompt is itself a USSD push: a handset still showing our END screen can drop it, so
-# it goes out a moment after the reply (MTN and Orange both advise closing the session first).
-USSD_PUSH_DELAY_SECONDS = 1.0
 
 
 def client_key(session_id: str) -> str:
@@ -223,7 +220,7 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
         order, _ = await payment_flow.begin_vote(
             app[SESSIONS], app[PROVIDERS], request,
             pending_ttl=timedelta(seconds=app[SETTINGS].order_pending_ttl_seconds),
-            start_later=lambda order_id: app[STARTS].request(order_id, after=USSD_PUSH_DELAY_SECONDS),
+            start_later=lambda order_id: app[STARTS].request(order_id, after=app[SETTINGS].ussd_push_delay_seconds),
         )
     except DomainError as exc:
         log.info("USSD vote refused for session %s: %s", hit.session_id, exc.code)

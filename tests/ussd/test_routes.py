@@ -16,7 +16,6 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from channels.ussd import routes
 from channels.ussd.texts import UNKNOWN_SERVICE
 from gateway import votes
 from gateway.app import create_app
@@ -92,8 +91,7 @@ class Phones:
 
 
 @pytest.fixture
-async def phones(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Phones, str]]:
-    monkeypatch.setattr(routes, "USSD_PUSH_DELAY_SECONDS", 0.01)
+async def phones() -> AsyncIterator[tuple[Phones, str]]:
     control = SandboxControl(success_delay=3600)  # nobody approves during these tests
     mtn, orange = create_mtn_sandbox(control), create_orange_sandbox(control)
     sandbox = web.Application()
@@ -106,7 +104,7 @@ async def phones(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[tuple[Phones,
 @pytest.fixture
 async def client(clean: None, settings: Settings, phones: tuple[Phones, str]) -> AsyncIterator[TestClient]:
     """The app with the provider sandboxes on localhost: a confirmed vote really pushes a prompt."""
-    app = create_app(settings.model_copy(update={"sandbox_url": phones[1]}))
+    app = create_app(settings.model_copy(update={"sandbox_url": phones[1], "ussd_push_delay_seconds": 0.01}))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -373,7 +371,8 @@ async def test_without_redis_the_menu_answers_from_the_path_and_the_vote_is_plac
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
-    app = create_app(settings.model_copy(update={"redis_url": dead, "sandbox_url": phones[1]}))
+    app = create_app(settings.model_copy(update={"redis_url": dead, "sandbox_url": phones[1],
+                                                 "ussd_push_delay_seconds": 0.01}))
     async with TestClient(TestServer(app)) as down:
         assert await (await down.post("/ussd/africastalking", data=form(""))).text() == HOME_FR
         quantity = await (await down.post("/ussd/africastalking", data=form("1*07"))).text()
@@ -408,18 +407,20 @@ async def stored_events(sessions: Sessions) -> list[UssdSessionEvent]:
 
 
 @pytest.mark.parametrize("status", ["Incomplete", "Failed"])
-async def test_an_unfinished_session_cancels_its_unstarted_order(client: TestClient, demo: Contest,
-                                                                 sessions: Sessions, status: str,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(routes, "USSD_PUSH_DELAY_SECONDS", 5.0)  # AT's notice comes before the push is tried
-    await dial(client, "1*07*5*1*1")
-    response = await client.post("/ussd/africastalking/events", data=event(status, errorMessage="timeout"))
-    assert response.status == 200
-    [order] = await orders(sessions)
-    assert order.status is OrderStatus.FAILED and status in (order.status_reason or "")
-    [stored] = await stored_events(sessions)
-    assert (stored.session_id, stored.status, stored.msisdn) == ("ATUid_1", status, MTN_NUMBER)
-    assert stored.payload["errorMessage"] == "timeout" and stored.payload["hopsCount"] == "6"
+async def test_an_unfinished_session_cancels_its_unstarted_order(settings: Settings, phones: tuple[Phones, str],
+                                                                 demo: Contest, sessions: Sessions,
+                                                                 status: str) -> None:
+    # AT's notice comes before the push is tried
+    app = create_app(settings.model_copy(update={"sandbox_url": phones[1], "ussd_push_delay_seconds": 5.0}))
+    async with TestClient(TestServer(app)) as client:
+        await dial(client, "1*07*5*1*1")
+        response = await client.post("/ussd/africastalking/events", data=event(status, errorMessage="timeout"))
+        assert response.status == 200
+        [order] = await orders(sessions)
+        assert order.status is OrderStatus.FAILED and status in (order.status_reason or "")
+        [stored] = await stored_events(sessions)
+        assert (stored.session_id, stored.status, stored.msisdn) == ("ATUid_1", status, MTN_NUMBER)
+        assert stored.payload["errorMessage"] == "timeout" and stored.payload["hopsCount"] == "6"
 
 
 async def test_notifications_never_cancel_a_started_or_successful_payment(client: TestClient, demo: Contest,
