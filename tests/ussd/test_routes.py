@@ -101,10 +101,17 @@ async def phones() -> AsyncIterator[tuple[Phones, str]]:
         yield Phones(mtn[MTN], orange[ORANGE]), str(server.make_url("")).rstrip("/")
 
 
+def phone_app(settings: Settings, phones: tuple[Phones, str], **changes: object) -> web.Application:
+    """The app paying through the sandboxes of `phones`; its prompts go out 0.01 s after the reply, unless
+    `ussd_push_delay_seconds` says otherwise."""
+    return create_app(settings.model_copy(update={"sandbox_url": phones[1], "ussd_push_delay_seconds": 0.01,
+                                                  **changes}))
+
+
 @pytest.fixture
 async def client(clean: None, settings: Settings, phones: tuple[Phones, str]) -> AsyncIterator[TestClient]:
     """The app with the provider sandboxes on localhost: a confirmed vote really pushes a prompt."""
-    app = create_app(settings.model_copy(update={"sandbox_url": phones[1], "ussd_push_delay_seconds": 0.01}))
+    app = phone_app(settings, phones)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -371,8 +378,7 @@ async def test_without_redis_the_menu_answers_from_the_path_and_the_vote_is_plac
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = f"redis://127.0.0.1:{sock.getsockname()[1]}/0"
-    app = create_app(settings.model_copy(update={"redis_url": dead, "sandbox_url": phones[1],
-                                                 "ussd_push_delay_seconds": 0.01}))
+    app = phone_app(settings, phones, redis_url=dead)
     async with TestClient(TestServer(app)) as down:
         assert await (await down.post("/ussd/africastalking", data=form(""))).text() == HOME_FR
         quantity = await (await down.post("/ussd/africastalking", data=form("1*07"))).text()
@@ -410,8 +416,7 @@ async def stored_events(sessions: Sessions) -> list[UssdSessionEvent]:
 async def test_an_unfinished_session_cancels_its_unstarted_order(settings: Settings, phones: tuple[Phones, str],
                                                                  demo: Contest, sessions: Sessions,
                                                                  status: str) -> None:
-    # AT's notice comes before the push is tried
-    app = create_app(settings.model_copy(update={"sandbox_url": phones[1], "ussd_push_delay_seconds": 5.0}))
+    app = phone_app(settings, phones, ussd_push_delay_seconds=5.0)  # AT's notice comes before the push is tried
     async with TestClient(TestServer(app)) as client:
         await dial(client, "1*07*5*1*1")
         response = await client.post("/ussd/africastalking/events", data=event(status, errorMessage="timeout"))
@@ -454,27 +459,29 @@ async def test_a_malformed_notification_is_refused(client: TestClient, sessions:
 
 
 async def test_past_the_limit_a_notification_about_no_order_is_refused_but_one_about_an_order_is_kept(
-        client: TestClient, demo: Contest, sessions: Sessions, monkeypatch: pytest.MonkeyPatch) -> None:
+        settings: Settings, phones: tuple[Phones, str], demo: Contest, sessions: Sessions) -> None:
     """Without a callback token (development) anyone can post notifications: those naming no session
     that placed an order count against the address's limit; a session's own is always taken."""
-    monkeypatch.setattr(routes, "USSD_PUSH_DELAY_SECONDS", 60.0)  # AT's notice comes before the push is tried
-    await inside_one_window()
-    await dial(client, "1*07*5*1*1")
-    for n in range(UNTIED_LIMIT):
-        assert (await client.post("/ussd/africastalking/events", data=event("Failed", f"probe-{n}"))).status == 200
-    refused = await client.post("/ussd/africastalking/events", data=event("Failed", "probe-x", junk="j" * 30_000))
-    assert refused.status == 429 and (await refused.json())["error"]["code"] == "rate_limited"
-    assert len(await stored_events(sessions)) == UNTIED_LIMIT  # nothing kept of the refused one
-    assert (await client.post("/ussd/africastalking/events", data=event("Failed"))).status == 200  # ATUid_1's
-    [order] = await orders(sessions)
-    assert order.status is OrderStatus.FAILED
-    assert (await stored_events(sessions))[-1].session_id == "ATUid_1"
+    app = phone_app(settings, phones, ussd_push_delay_seconds=60.0)  # AT's notice comes before the push is tried
+    async with TestClient(TestServer(app)) as client:
+        await inside_one_window()
+        await dial(client, "1*07*5*1*1")
+        for n in range(UNTIED_LIMIT):
+            response = await client.post("/ussd/africastalking/events", data=event("Failed", f"probe-{n}"))
+            assert response.status == 200
+        refused = await client.post("/ussd/africastalking/events", data=event("Failed", "probe-x", junk="j" * 30_000))
+        assert refused.status == 429 and (await refused.json())["error"]["code"] == "rate_limited"
+        assert len(await stored_events(sessions)) == UNTIED_LIMIT  # nothing kept of the refused one
+        assert (await client.post("/ussd/africastalking/events", data=event("Failed"))).status == 200  # ATUid_1's
+        [order] = await orders(sessions)
+        assert order.status is OrderStatus.FAILED
+        assert (await stored_events(sessions))[-1].session_id == "ATUid_1"
 
 
 @pytest.fixture
 async def guarded(clean: None, settings: Settings, phones: tuple[Phones, str]) -> AsyncIterator[TestClient]:
     """The app with a callback token, as production runs it."""
-    app = create_app(settings.model_copy(update={"sandbox_url": phones[1], "ussd_callback_token": "t" * 24}))
+    app = phone_app(settings, phones, ussd_callback_token="t" * 24)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
