@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -66,10 +67,10 @@ async def test_admin_create_hashes_the_password_and_refuses_bad_input(sessions: 
 
 
 
-def wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 90) -> httpx.Response:
+def wait_ready(url: str, process: subprocess.Popen[str], printed: Printed, timeout: float = 90) -> httpx.Response:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        assert process.poll() is None, process.stdout.read() if process.stdout else "exited"
+        assert process.poll() is None, printed.text(timeout=5)
         try:
             response = httpx.get(url, timeout=2)
             if response.status_code == 200:
@@ -78,6 +79,31 @@ def wait_ready(url: str, process: subprocess.Popen[str], timeout: float = 90) ->
             pass
         time.sleep(0.2)
     raise AssertionError(f"{url} not ready in {timeout}s")
+
+
+class Printed:
+    """Everything a process prints, read as it comes (so a test can wait for a line while it runs)."""
+
+    def __init__(self, process: subprocess.Popen[str]) -> None:
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, args=(process,), daemon=True)
+        self._reader.start()
+
+    def _read(self, process: subprocess.Popen[str]) -> None:
+        assert process.stdout is not None
+        with process.stdout:
+            for line in process.stdout:
+                self.lines.append(line)
+
+    def wait_for(self, text: str, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(text in line for line in self.lines):
+            assert time.monotonic() < deadline, f"{text!r} not printed in {timeout}s:\n{self.text()}"
+            time.sleep(0.1)
+
+    def text(self, timeout: float = 0) -> str:
+        self._reader.join(timeout)
+        return "".join(self.lines)
 
 
 def processes_using(path: Path) -> list[str]:
@@ -102,14 +128,17 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
     for attempt in range(2):
         process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        printed = Printed(process)
         try:
-            wait_ready(f"http://127.0.0.1:{port}/readyz", process)
+            wait_ready(f"http://127.0.0.1:{port}/readyz", process, printed)
             demo = httpx.get(f"http://127.0.0.1:{port}/api/v1/contests/demo", timeout=5).json()
             assert len(demo["candidates"]) == 8
             assert len(processes_using(data)) >= 2  # the embedded PostgreSQL and Redis are up
+            printed.wait_for("Press Ctrl-C to stop everything.")  # as the operator does
         finally:
             process.send_signal(signal.SIGINT)
-            output, _ = process.communicate(timeout=60)
+            process.wait(timeout=60)
+        output = printed.text(timeout=10)
         assert process.returncode == 0, output
         assert "Ballot stopped." in output
         # The URLs block comes once everything is up, after the sandbox's and the workers' start-up lines.
