@@ -8,8 +8,8 @@ from argon2 import PasswordHasher
 from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.errors import Conflict, DomainError
-from gateway.models import AdminUser, AuditEntry
+from gateway.core.errors import Conflict, DomainError
+from gateway.db.models import AdminUser, AuditEntry
 
 ROLES = ("owner", "organiser", "viewer")
 MIN_PASSWORD_LENGTH = 12

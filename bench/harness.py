@@ -115,7 +115,7 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
                GATEWAY_WEB_PROCESSES=str(web_processes or os.cpu_count() or 1),
                GATEWAY_WORKER_PROCESSES=str(worker_processes),
                # The sandbox has no cap on status calls; pacing at MTN's 10/s would measure MTN's cap,
-               # not our side (a production account's cap is MTN's to set; see gateway/status_pacing.py).
+               # not our side (a production account's cap is MTN's to set; see gateway/jobs/status_pacing.py).
                MTN_MOMO_STATUS_CALLS_PER_SECOND="0", **(extra_env or {}))
     log = (data / "stack.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, stdout=log,

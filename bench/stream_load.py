@@ -36,8 +36,8 @@ from urllib.parse import urlsplit
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from gateway.database import create_engine
-from gateway.models import Contest
+from gateway.db.engine import create_engine
+from gateway.db.models import Contest
 from leaderboard.cache import touch
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}

@@ -15,18 +15,18 @@ from channels.web import api as web_api
 from channels.web import pages as web_pages
 from gateway import health
 from gateway.config import Settings, check_production
-from gateway.database import create_engine, session_factory
-from gateway.jobs import board_refresh
+from gateway.core.payment_flow import check_payment, start_payment
+from gateway.db.engine import create_engine, session_factory
+from gateway.db.models import Contest, ContestStatus
+from gateway.jobs.payment_checks import PaymentChecks
+from gateway.jobs.payment_starts import PaymentStarts
+from gateway.jobs.queues import job_queue, sync_redis
+from gateway.jobs.relay import RelayLoop
+from gateway.jobs.status_pacing import StatusPacer
 from gateway.keys import CHECKS, ENGINE, HTTP, METRICS, PROVIDERS, QUEUE, REDIS, RELAY, SESSIONS, SETTINGS, STARTS
 from gateway.metrics import Metrics
 from gateway.middleware import body_deadline, json_errors, request_context
-from gateway.models import Contest, ContestStatus
-from gateway.payment_checks import PaymentChecks
-from gateway.payment_flow import check_payment, start_payment
-from gateway.payment_starts import PaymentStarts
-from gateway.queues import job_queue, sync_redis
-from gateway.relay import RelayLoop
-from gateway.status_pacing import StatusPacer
+from gateway.worker_jobs import board_refresh
 from leaderboard import routes as leaderboard_routes
 from payments import routes as payment_routes
 from payments.registry import build_registry

@@ -16,14 +16,14 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
 from gateway.config import ConfigError, Settings, check_servers
+from gateway.core.errors import DomainError
 from gateway.embedded import export_urls, service_urls
-from gateway.errors import DomainError
 from gateway.logs import json_wanted, setup_logging
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from gateway.review import ReviewItem
+    from gateway.core.review import ReviewItem
 
 T = TypeVar("T")
 
@@ -40,7 +40,7 @@ def with_services(settings: Settings, stack: ExitStack) -> Settings:
 
 
 def with_database(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
-    from gateway.database import create_engine, session_factory
+    from gateway.db.engine import create_engine, session_factory
 
     async def main() -> T:
         engine = create_engine(settings.database_url or "", pool_size=1)
@@ -86,7 +86,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.migrate import upgrade
+    from gateway.db.migrate import upgrade
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
@@ -96,7 +96,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    from gateway.seed import seed_demo
+    from gateway.db.seed import seed_demo
 
     if not args.demo:
         print("nothing to seed: pass --demo", file=sys.stderr)
@@ -121,8 +121,8 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     import httpx
     from redis.asyncio import Redis
 
-    from gateway.reconciler import reconcile
-    from gateway.status_pacing import reconciler_pace
+    from gateway.jobs.reconciler import reconcile
+    from gateway.jobs.status_pacing import reconciler_pace
     from payments.registry import build_registry
 
     async def run(sessions: async_sessionmaker[AsyncSession]) -> str:
@@ -150,7 +150,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
 
     import httpx
 
-    from gateway.payment_flow import request_refund
+    from gateway.core.payment_flow import request_refund
     from payments.registry import build_registry
 
     async def run(sessions: async_sessionmaker[AsyncSession]) -> str:
@@ -170,7 +170,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     """Every order that needs a person (flagged, paid twice, partly or to be refunded), with its provider events."""
-    from gateway.review import orders_to_review
+    from gateway.core.review import orders_to_review
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)

@@ -10,12 +10,12 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
+from gateway.jobs.last_passes import pass_ages, reconciler_problem
+from gateway.jobs.queues import QUEUE_NAMES
 from gateway.keys import CHECKS, METRICS, METRICS_ACCESS, REDIS, SESSIONS, SETTINGS, STARTED_AT, STARTS
-from gateway.last_passes import pass_ages, reconciler_problem
 from gateway.metrics import CONTENT_TYPE
 from gateway.metrics_access import MetricsAccess
 from gateway.middleware import error_body
-from gateway.queues import QUEUE_NAMES
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -31,7 +31,7 @@ async def readyz(request: web.Request) -> web.Response:
     """Ready when PostgreSQL answers within two seconds. Redis away is "degraded", still ready:
     votes go on without it (see `gateway.throttle`, `leaderboard.boards`), and a load balancer
     that dropped every web process while Redis restarts would stop the show. A reconciler that
-    stopped completing passes is "degraded" too (see `gateway.last_passes`): no web process can fix it."""
+    stopped completing passes is "degraded" too (see `gateway.jobs.last_passes`): no web process can fix it."""
     checks: dict[str, str] = {}
     ages: dict[str, float | None] = {}
 

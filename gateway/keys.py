@@ -19,11 +19,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from gateway.config import Settings
 
 if TYPE_CHECKING:
+    from gateway.jobs.payment_checks import PaymentChecks
+    from gateway.jobs.payment_starts import PaymentStarts
+    from gateway.jobs.relay import RelayLoop
     from gateway.metrics import Metrics
     from gateway.metrics_access import MetricsAccess
-    from gateway.payment_checks import PaymentChecks
-    from gateway.payment_starts import PaymentStarts
-    from gateway.relay import RelayLoop
     from leaderboard.boards import Boards
     from leaderboard.config import StreamConfig
     from leaderboard.hub import Hub

@@ -11,9 +11,9 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.database import autocommit
-from gateway.last_passes import PERIODIC_PASSES
-from gateway.models import OrderStatus, VoteOrder
+from gateway.db.engine import autocommit
+from gateway.db.models import OrderStatus, VoteOrder
+from gateway.jobs.last_passes import PERIODIC_PASSES
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # /metrics counts every order: each process counts them at most this often, whoever asks.

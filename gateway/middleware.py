@@ -10,7 +10,7 @@ import uuid
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from gateway.errors import DomainError
+from gateway.core.errors import DomainError
 from gateway.keys import METRICS, SETTINGS
 from gateway.logs import request_id
 

@@ -19,12 +19,12 @@ import redis
 from rq import Worker
 from rq.worker import WorkerStatus
 
-from gateway import migrate
 from gateway.config import Settings, check_servers
-from gateway.database import create_engine, session_factory
+from gateway.db import migrate
+from gateway.db.engine import create_engine, session_factory
+from gateway.db.seed import seed_demo
 from gateway.embedded import export_urls, service_urls
-from gateway.queues import sync_redis
-from gateway.seed import seed_demo
+from gateway.jobs.queues import sync_redis
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30  # a web process lets provider calls under way finish (payment_starts)

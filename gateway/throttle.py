@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.config import Network
-from gateway.errors import RateLimited
+from gateway.core.errors import RateLimited
 from gateway.keys import REDIS, SETTINGS
 
 log = logging.getLogger(__name__)

@@ -16,21 +16,21 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from gateway.config import Settings
-from gateway.jobs import close_runtime
-from gateway.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS
+from gateway.jobs.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS
+from gateway.jobs.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
 from gateway.logs import json_wanted, setup_logging
-from gateway.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
+from gateway.worker_jobs import close_runtime
 
 log = logging.getLogger(__name__)
 
 # (job, seconds between runs). The web process relays the outbox at once; this is the safety net.
 PERIODIC_JOBS = (
-    ("gateway.jobs.relay_outbox_job", RELAY_INTERVAL_SECONDS),
-    ("gateway.jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
+    ("gateway.worker_jobs.relay_outbox_job", RELAY_INTERVAL_SECONDS),
+    ("gateway.worker_jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
 )
 
 
-PERIODIC_JOB_TIMEOUT = 300  # seconds; a reconciler pass stops itself before (jobs.RECONCILE_PASS_SECONDS)
+PERIODIC_JOB_TIMEOUT = 300  # seconds; a reconciler pass stops itself before (worker_jobs.RECONCILE_PASS_SECONDS)
 # How often a worker looks again for RQ's scheduler lock (RQ's default is 10 minutes): a worker
 # replaced after a SIGKILL gets its scheduler back a minute after the dead one's lock runs out.
 SCHEDULER_LOOK_SECONDS = 60
@@ -172,7 +172,7 @@ def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -
     queues = [job_queue(connection, name) for name in QUEUE_NAMES]
     periodic = PeriodicEnqueuer(redis_url) if with_cron and not burst else None
     try:
-        # SimpleWorker runs jobs in this process, sharing one job runtime (see gateway.jobs.JobRuntime);
+        # SimpleWorker runs jobs in this process, sharing one job runtime (see gateway.worker_jobs.JobRuntime);
         # job time-outs still apply. Run several worker processes for parallelism.
         worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer,
                               maintenance_interval=SCHEDULER_LOOK_SECONDS)

@@ -14,10 +14,10 @@ from redis.exceptions import RedisError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.catalog import PUBLIC_STATUSES
-from gateway.database import autocommit
-from gateway.errors import NotFound
-from gateway.models import Candidate, CandidateStatus, Contest
+from gateway.core.catalog import PUBLIC_STATUSES
+from gateway.core.errors import NotFound
+from gateway.db.engine import autocommit
+from gateway.db.models import Candidate, CandidateStatus, Contest
 from leaderboard import cache
 from leaderboard.board import CandidateInfo, ContestView, Rendered, Tallies, is_frozen, render
 

@@ -29,7 +29,7 @@ from redis.typing import ZSetScoredMembers
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.database import autocommit
+from gateway.db.engine import autocommit
 from leaderboard.board import Tallies
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from gateway.errors import DomainError, RateLimited
+from gateway.core.errors import DomainError, RateLimited
 from leaderboard import cache, sse
 from leaderboard.board import Rendered
 from leaderboard.boards import Boards

@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.models import Contest
+from gateway.db.models import Contest
 from leaderboard.cache import forget_frozen, refresh_contest
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from payments.base import PaymentError
+from gateway.core.providers import PaymentError
 
 
 def parsed_object(body: bytes) -> dict[str, Any] | None:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from gateway.config import ORANGE_PUSH_CREDENTIALS, Settings
-from payments.base import PaymentError, PaymentProvider
+from gateway.core.providers import PaymentError, PaymentProvider
 from payments.mtn import MtnMomoCollection
 from payments.mtn.collection import MtnCredentials
 from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials

@@ -7,11 +7,11 @@ import uuid
 
 from aiohttp import web
 
+from gateway.core.payment_flow import CallbackOutcome, is_order_of, receive_callback, signature_holds
+from gateway.core.providers import CallbackRejected
 from gateway.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
 from gateway.middleware import error_body
-from gateway.payment_flow import CallbackOutcome, is_order_of, receive_callback, signature_holds
 from gateway.throttle import enforce_untied_limit
-from payments.base import CallbackRejected
 
 routes = web.RouteTableDef()
 SETTLED = frozenset({"counted", "flagged", "failed", "expired", "refunded"})

@@ -14,11 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.database import create_engine, session_factory
+from gateway.db.engine import create_engine, session_factory
+from gateway.db.migrate import upgrade
+from gateway.db.models import Base
 from gateway.embedded import ServiceUrls
 from gateway.keys import STARTS
-from gateway.migrate import upgrade
-from gateway.models import Base
 from tests.fakes.mtn import FakeMtn, faked_mtn
 from tests.servers import test_services
 

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
-from gateway.models import (
+from gateway.core import votes
+from gateway.db.models import (
     Candidate,
     CandidateStatus,
     Channel,
@@ -22,7 +22,7 @@ from gateway.models import (
     Tally,
     VoteOrder,
 )
-from gateway.seed import ensure_tallies
+from gateway.db.seed import ensure_tallies
 
 _slugs = itertools.count(1)
 PENDING_TTL = timedelta(minutes=10)

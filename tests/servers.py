@@ -16,7 +16,7 @@ import redis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from gateway.database import create_engine
+from gateway.db.engine import create_engine
 from gateway.embedded import ServiceUrls, service_urls
 
 TEST_REDIS_DB = 13

@@ -10,7 +10,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.models import CandidateStatus, ContestStatus
+from gateway.db.models import CandidateStatus, ContestStatus
 from tests.factories import count_orders, make_contest
 from tests.servers import inside_one_window
 

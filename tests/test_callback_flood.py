@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
+from gateway.core import votes
+from gateway.core.payment_flow import KEPT_BODY_BYTES, WHOLE_EVENTS_PER_ORDER
+from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.keys import CHECKS
-from gateway.models import OrderStatus, ProviderEvent
-from gateway.payment_flow import KEPT_BODY_BYTES, WHOLE_EVENTS_PER_ORDER
 from gateway.throttle import UNTIED_LIMIT
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
-from gateway.models import AdminUser, Candidate, Contest
+from gateway.db.models import AdminUser, Candidate, Contest
 from tests.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]

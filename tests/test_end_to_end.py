@@ -16,12 +16,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import payment_flow, votes
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.core import payment_flow, votes
+from gateway.db.models import Channel, Contest, OrderStatus, ProviderEvent
+from gateway.jobs.reconciler import reconcile
 from gateway.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
-from gateway.models import Channel, Contest, OrderStatus, ProviderEvent
-from gateway.reconciler import reconcile
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies

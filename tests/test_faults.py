@@ -14,14 +14,15 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from gateway import database, votes
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.database import create_engine
-from gateway.jobs import RECONCILE_LEASE, JobContext, reconcile_pass
+from gateway.core import votes
+from gateway.db import engine as database
+from gateway.db.engine import create_engine
+from gateway.db.models import OrderStatus
+from gateway.jobs.reconciler import reconcile
 from gateway.keys import CHECKS, PROVIDERS, STARTS
-from gateway.models import OrderStatus
-from gateway.reconciler import reconcile
+from gateway.worker_jobs import RECONCILE_LEASE, JobContext, reconcile_pass
 from tests.factories import assert_fault_end, count_orders, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.network import postgres_relay, redis_relay

@@ -12,13 +12,13 @@ from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
 from gateway.app import create_app
 from gateway.config import ConfigError, Environment, Settings
-from gateway.jobs import RECONCILE_LEASE, JobContext, reconcile_pass, relay_pass
+from gateway.core import votes
+from gateway.jobs.last_passes import RECONCILE_STALE_SECONDS, note_pass, reconciler_problem
+from gateway.jobs.leases import lease_held
 from gateway.keys import ENGINE, PROVIDERS, STARTS
-from gateway.last_passes import RECONCILE_STALE_SECONDS, note_pass, reconciler_problem
-from gateway.leases import lease_held
+from gateway.worker_jobs import RECONCILE_LEASE, JobContext, reconcile_pass, relay_pass
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
 from tests.servers import free_port

@@ -13,11 +13,11 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.core import votes
+from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.keys import CHECKS
-from gateway.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from tests.factories import make_contest, tallies
 from tests.fakes.mtn import FakeMtn, vote
 from tests.web.contest_form import open_form

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 
 from channels.web.schemas import VoteRequest
 from gateway.core.money import from_major, to_major_string
-from gateway.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

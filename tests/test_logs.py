@@ -16,8 +16,8 @@ import pytest
 from redis.asyncio import Redis
 
 from gateway.config import Settings
+from gateway.jobs.queues import job_queue, sync_redis
 from gateway.logs import request_id, stderr_handler
-from gateway.queues import job_queue, sync_redis
 
 SHORT_LINE = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO |WARNING|ERROR|CRITICAL) [\w.]+: \S")
 
@@ -29,7 +29,7 @@ def worker_env(settings: Settings, **changes: str) -> dict[str, str]:
 
 
 def enqueue_relay(settings: Settings, job_id: str) -> None:
-    job_queue(sync_redis(settings.redis_url or "")).enqueue("gateway.jobs.relay_outbox_job", job_id=job_id)
+    job_queue(sync_redis(settings.redis_url or "")).enqueue("gateway.worker_jobs.relay_outbox_job", job_id=job_id)
 
 
 WORKER = [sys.executable, "-m", "gateway.cli", "worker", "--burst", "--no-cron"]
@@ -108,7 +108,7 @@ def test_a_short_line_drops_gateway_from_our_loggers_and_names_the_request_only_
         assert handler.filter(record)
         return handler.format(record)
 
-    assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING reconciler: no answer", line("gateway.reconciler", "no answer"))
+    assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING reconciler: no answer", line("gateway.jobs.reconciler", "no answer"))
     token = request_id.set("5f3a9c")
     try:
         served = line("channels.ussd.routes", "session ended")

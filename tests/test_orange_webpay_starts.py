@@ -19,11 +19,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
-from gateway import votes
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.core import votes
+from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.keys import CHECKS, SESSIONS, SETTINGS
-from gateway.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from payments.sandbox.control import SandboxControl
 from payments.sandbox.orange import ORANGE, OrangeState, WebPayment, create_orange_sandbox
 from tests.factories import assert_tally_invariant, make_contest, place, tallies

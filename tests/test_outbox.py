@@ -16,11 +16,12 @@ from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import outbox, votes
 from gateway.config import Settings
+from gateway.core import votes
+from gateway.db.models import OutboxMessage
+from gateway.jobs import outbox
+from gateway.jobs.queues import job_queue, sync_redis
 from gateway.keys import RELAY
-from gateway.models import OutboxMessage
-from gateway.queues import job_queue, sync_redis
 from gateway.worker import enqueue_due_jobs
 from leaderboard.cache import cached_votes
 from tests.factories import make_contest, place

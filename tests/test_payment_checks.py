@@ -13,8 +13,8 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from gateway.config import Settings
-from gateway.database import count_half_closed_as_disconnected, create_engine
-from gateway.payment_checks import PaymentChecks
+from gateway.db.engine import count_half_closed_as_disconnected, create_engine
+from gateway.jobs.payment_checks import PaymentChecks
 from tests.network import postgres_relay
 
 

@@ -15,15 +15,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import payment_flow, votes
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.errors import Conflict
+from gateway.core import payment_flow, votes
+from gateway.core.errors import Conflict
+from gateway.core.providers import PaymentError
+from gateway.db.models import AuditEntry, Channel, OrderStatus, ProviderEvent, VoteOrder
+from gateway.jobs.payment_starts import CONCURRENT_STARTS
+from gateway.jobs.reconciler import reconcile
 from gateway.keys import CHECKS, ENGINE, PROVIDERS, STARTS
-from gateway.models import AuditEntry, Channel, OrderStatus, ProviderEvent, VoteOrder
-from gateway.payment_starts import CONCURRENT_STARTS
-from gateway.reconciler import reconcile
-from payments.base import PaymentError
 from payments.mtn import MtnMomoCollection
 from payments.registry import ProviderRegistry, mtn_credentials
 from tests.factories import assert_fault_end, assert_tally_invariant, make_contest, place, tallies

@@ -7,8 +7,8 @@ import asyncio
 import time
 import uuid
 
-from gateway.payment_starts import PaymentStarts
-from payments.base import PaymentError
+from gateway.core.providers import PaymentError
+from gateway.jobs.payment_starts import PaymentStarts
 
 
 class Provider:

@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.models import OrderStatus
+from gateway.core import votes
+from gateway.db.models import OrderStatus
 from payments.sandbox import SandboxControl, create_sandbox_app
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import vote

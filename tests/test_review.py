@@ -11,10 +11,10 @@ import uuid
 import pytest
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
 from gateway.config import Settings
-from gateway.models import Contest, ProviderEvent, VoteOrder
-from gateway.votes import ConfirmOutcome
+from gateway.core import votes
+from gateway.core.votes import ConfirmOutcome
+from gateway.db.models import Contest, ProviderEvent, VoteOrder
 from tests.factories import make_contest, place
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.models import Base
+from gateway.db.models import Base
 
 
 async def test_the_migrated_database_matches_the_models(engine: AsyncEngine) -> None:

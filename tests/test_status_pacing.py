@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from gateway.config import Settings
-from gateway.status_pacing import StatusPacer, reconciler_pace
+from gateway.jobs.status_pacing import StatusPacer, reconciler_pace
 
 
 @dataclass

@@ -21,11 +21,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.core.payment_flow import request_refund
+from gateway.core.votes import get_order
+from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent
 from gateway.keys import PROVIDERS
-from gateway.models import AuditEntry, Contest, OrderStatus, ProviderEvent
-from gateway.payment_flow import request_refund
 from gateway.throttle import UNTIED_LIMIT
-from gateway.votes import get_order
 from tests.factories import assert_fault_end, assert_tally_invariant, count_orders, make_contest, place, tallies
 from tests.servers import inside_one_window
 

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
-from gateway.errors import NotFound, RateLimited, VoteRejected
-from gateway.models import (
+from gateway.core import votes
+from gateway.core.errors import NotFound, RateLimited, VoteRejected
+from gateway.core.votes import ConfirmOutcome
+from gateway.db.models import (
     AuditEntry,
     BlockedMsisdn,
     CandidateStatus,
@@ -20,7 +21,6 @@ from gateway.models import (
     OutboxMessage,
     VoteOrder,
 )
-from gateway.votes import ConfirmOutcome
 from tests.factories import assert_tally_invariant, count_orders, make_contest, place, tallies
 
 Sessions = async_sessionmaker[AsyncSession]

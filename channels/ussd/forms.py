@@ -6,9 +6,9 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gateway.errors import DomainError
-from gateway.phone import InvalidMsisdn, normalise_msisdn
-from gateway.storable import storable_strings
+from gateway.core.errors import DomainError
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.db.storable import storable_strings
 
 PRINTABLE = re.compile(r"[\x21-\x7e]+")  # ids and service codes: visible ASCII, no spaces
 MAX_SESSION_ID = 100  # ussd_session_events.session_id

@@ -29,14 +29,14 @@ from channels.ussd.views import (
     open_views,
     why_unavailable,
 )
-from gateway import payment_flow, votes
 from gateway.config import ussd_token_usable
+from gateway.core import payment_flow, votes
+from gateway.core.errors import DomainError
+from gateway.core.providers import PaymentError
 from gateway.core.texts import Lang
-from gateway.errors import DomainError
+from gateway.db.models import Channel
 from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS, USSD_HOPS
-from gateway.models import Channel
 from gateway.throttle import enforce_untied_limit
-from payments.base import PaymentError
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

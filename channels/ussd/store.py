@@ -9,8 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.ussd.forms import SessionEnd
 from channels.ussd.views import CandidateRecord, ContestRecord, MyVotes, OrderLine, TopEntry
 from gateway.core.texts import Lang
-from gateway.database import autocommit
-from gateway.models import (
+from gateway.db.engine import autocommit
+from gateway.db.models import (
     BlockedMsisdn,
     Candidate,
     CandidateStatus,

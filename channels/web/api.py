@@ -20,11 +20,12 @@ from channels.web.schemas import (
     VoteCreatedOut,
     VoteRequest,
 )
-from gateway import catalog, payment_flow, throttle, votes
-from gateway.errors import DomainError, NotFound, VoteRejected
+from gateway import throttle
+from gateway.core import catalog, payment_flow, votes
+from gateway.core.errors import DomainError, NotFound, VoteRejected
+from gateway.core.payment_flow import StartOutcome
+from gateway.db.models import Channel, OrderStatus, VoteOrder
 from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS
-from gateway.models import Channel, OrderStatus, VoteOrder
-from gateway.payment_flow import StartOutcome
 from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,128}")  # a UUID or the like; also what PostgreSQL can keep

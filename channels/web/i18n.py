@@ -11,7 +11,8 @@ from datetime import datetime
 
 from aiohttp import web
 
-from gateway.catalog import OrderView
+from gateway.core.catalog import OrderView
+from gateway.core.reasons import READABLE
 from gateway.core.texts import (
     LANGUAGES,
     N_,
@@ -22,8 +23,7 @@ from gateway.core.texts import (
     shown_digits,
     translations,
 )
-from gateway.models import OrderStatus
-from gateway.reasons import READABLE
+from gateway.db.models import OrderStatus
 
 LANG_COOKIE = "ballot_lang"
 LANG_COOKIE_AGE = 365 * 86400

@@ -28,10 +28,12 @@ from channels.web.i18n import (
     remember_language,
 )
 from channels.web.schemas import short_reference
-from gateway import catalog, payment_flow, throttle, votes
-from gateway.errors import DomainError, NotFound
-from gateway.keys import CHECKS, LEADERBOARD_BOARDS, PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS
-from gateway.models import (
+from gateway import throttle
+from gateway.core import catalog, payment_flow, votes
+from gateway.core.errors import DomainError, NotFound
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.rules import MOBILE_MONEY_PROVIDERS
+from gateway.db.models import (
     Candidate,
     Channel,
     Contest,
@@ -39,8 +41,7 @@ from gateway.models import (
     OrderStatus,
     VoteOrder,
 )
-from gateway.phone import InvalidMsisdn, normalise_msisdn
-from gateway.rules import MOBILE_MONEY_PROVIDERS
+from gateway.keys import CHECKS, LEADERBOARD_BOARDS, PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS
 from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 from leaderboard.board import ContestView, Tallies, is_frozen, rank_candidates
 

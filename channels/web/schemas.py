@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.models import Candidate, Contest, VoteOrder
+from gateway.db.models import Candidate, Contest, VoteOrder
 
 ProviderName = Literal["mtn", "orange", "stripe"]
 

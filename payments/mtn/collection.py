@@ -14,9 +14,8 @@ from datetime import timedelta
 import httpx
 
 from gateway.core.money import from_major, to_major_string
-from gateway.phone import msisdn_digits
-from payments.answers import json_object, json_object_or_empty, parsed_object
-from payments.base import (
+from gateway.core.phone import msisdn_digits
+from gateway.core.providers import (
     CallbackVerdict,
     Collection,
     CollectionNotFound,
@@ -28,6 +27,7 @@ from payments.base import (
     StartResult,
     StatusResult,
 )
+from payments.answers import json_object, json_object_or_empty, parsed_object
 from payments.mtn.messages import payer_message
 from payments.token_cache import IssuedToken, TokenCache
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import httpx
 
+from gateway.core.providers import PaymentError
 from payments.answers import json_object
-from payments.base import PaymentError
 from payments.token_cache import IssuedToken, TokenCache
 
 

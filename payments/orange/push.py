@@ -13,8 +13,7 @@ from typing import Any, NoReturn
 import httpx
 
 from gateway.core.money import from_major, to_major_string
-from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
-from payments.base import (
+from gateway.core.providers import (
     CallbackVerdict,
     Collection,
     CollectionNotFound,
@@ -25,6 +24,7 @@ from payments.base import (
     StartResult,
     StatusResult,
 )
+from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
 from payments.orange.oauth import ClientCredentialsToken
 
 NAME = "orange"

@@ -18,8 +18,8 @@ from typing import Any, NoReturn
 
 import httpx
 
-from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
-from payments.base import (
+from gateway.core.money import to_major_string
+from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
     Collection,
@@ -31,7 +31,7 @@ from payments.base import (
     StartResult,
     StatusResult,
 )
-from payments.money import to_major_string
+from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
 from payments.orange.oauth import ClientCredentialsToken
 
 NAME = "orange"

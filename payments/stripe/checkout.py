@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import stripe
 
-from payments.base import (
+from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
     Collection,

@@ -14,8 +14,8 @@ import respx
 from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
 from gateway.config import Settings
+from gateway.core import votes
 from gateway.keys import STARTS
 
 

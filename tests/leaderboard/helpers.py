@@ -6,8 +6,8 @@ from redis.asyncio import Redis
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
-from gateway.models import Contest
+from gateway.core import votes
+from gateway.db.models import Contest
 from leaderboard.cache import refresh_contest
 from tests.factories import place
 

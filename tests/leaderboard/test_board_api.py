@@ -11,8 +11,8 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
-from gateway.database import create_engine, session_factory
-from gateway.models import CandidateStatus, ContestStatus
+from gateway.db.engine import create_engine, session_factory
+from gateway.db.models import CandidateStatus, ContestStatus
 from leaderboard import cache
 from leaderboard.rebuild import rebuild_all
 from tests.factories import make_contest

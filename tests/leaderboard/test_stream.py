@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
 from gateway.config import Settings
+from gateway.core import votes
 from gateway.keys import LEADERBOARD_HUB, REDIS, RELAY, SESSIONS
 from leaderboard import cache
 from leaderboard.cache import refresh_contest, touch

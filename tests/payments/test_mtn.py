@@ -10,7 +10,7 @@ import httpx
 import pytest
 import respx
 
-from payments.base import (
+from gateway.core.providers import (
     Collection,
     CollectionNotFound,
     InboundCallback,

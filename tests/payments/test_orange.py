@@ -12,7 +12,7 @@ import pytest
 import respx
 from aiohttp.test_utils import TestServer
 
-from payments.base import (
+from gateway.core.providers import (
     CallbackRejected,
     Collection,
     CollectionNotFound,

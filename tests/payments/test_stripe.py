@@ -16,7 +16,7 @@ import httpx
 import pytest
 import respx
 
-from payments.base import (
+from gateway.core.providers import (
     CallbackRejected,
     Collection,
     CollectionNotFound,

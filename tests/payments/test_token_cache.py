@@ -11,7 +11,7 @@ import httpx
 import pytest
 import respx
 
-from payments.base import Collection, PaymentError
+from gateway.core.providers import Collection, PaymentError
 from payments.mtn import MtnMomoCollection
 from payments.mtn.collection import MtnCredentials
 from payments.orange import OrangePush, PushCredentials

@@ -10,7 +10,7 @@ from channels.ussd.menu import MenuContext, parse_path, walk
 from channels.ussd.screens import Reply, render
 from channels.ussd.views import CandidateRecord, ContestRecord, ContestView, Extras, build_view
 from gateway.core.texts import Lang
-from gateway.seed import DEMO_CANDIDATES
+from gateway.db.seed import DEMO_CANDIDATES
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 BOTH = frozenset({"mtn", "orange"})

@@ -7,7 +7,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench import ussd_load
-from gateway.seed import seed_demo
+from gateway.db.seed import seed_demo
 from tests.factories import count_orders
 
 

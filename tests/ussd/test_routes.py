@@ -17,11 +17,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.ussd.texts import UNKNOWN_SERVICE
-from gateway import votes
 from gateway.app import create_app
 from gateway.config import Environment, Settings
-from gateway.keys import STARTS
-from gateway.models import (
+from gateway.core import votes
+from gateway.db.models import (
     BlockedMsisdn,
     Candidate,
     Channel,
@@ -32,7 +31,8 @@ from gateway.models import (
     VoteOrder,
     VoterPreference,
 )
-from gateway.seed import seed_demo
+from gateway.db.seed import seed_demo
+from gateway.keys import STARTS
 from gateway.throttle import UNTIED_LIMIT
 from payments.sandbox.control import SandboxControl
 from payments.sandbox.mtn import MTN, MtnState, create_mtn_sandbox

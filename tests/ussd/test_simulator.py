@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.ussd import simulator
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.db.models import OrderStatus, VoteOrder
+from gateway.db.seed import seed_demo
 from gateway.keys import CHECKS
-from gateway.models import OrderStatus, VoteOrder
-from gateway.seed import seed_demo
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, tallies

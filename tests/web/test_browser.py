@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.seed import seed_demo
+from gateway.db.seed import seed_demo
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.servers import free_port

@@ -14,11 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.web.pages import VOTE_LIMIT
-from gateway import votes
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.models import ContestStatus, OrderStatus
-from gateway.reasons import readable_reason
+from gateway.core import votes
+from gateway.core.reasons import readable_reason
+from gateway.db.models import ContestStatus, OrderStatus
 from tests.factories import count_orders, make_contest, place
 from tests.servers import inside_one_window
 from tests.web.contest_form import open_form

@@ -14,11 +14,11 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import votes
-from gateway.database import autocommit
-from gateway.models import OrderStatus, VoteOrder
-from gateway.payment_flow import StatusPace, check_payment, note_check, start_payment
-from payments.base import CollectionNotFound, PaymentError
+from gateway.core import votes
+from gateway.core.payment_flow import StatusPace, check_payment, note_check, start_payment
+from gateway.core.providers import CollectionNotFound, PaymentError
+from gateway.db.engine import autocommit
+from gateway.db.models import OrderStatus, VoteOrder
 from payments.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)

@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from payments.base import PaymentProvider
+from gateway.core.providers import PaymentProvider
 
 log = logging.getLogger(__name__)
 

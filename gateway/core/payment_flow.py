@@ -1,5 +1,5 @@
 """Payments as the vote core sees them: start a collection, settle what a provider says, and
-take in callbacks. Providers are reached only through `payments.base.PaymentProvider`."""
+take in callbacks. Providers are reached only through `gateway.core.providers.PaymentProvider`."""
 
 from __future__ import annotations
 
@@ -32,13 +32,9 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.sql.dml import ReturningInsert
 
-from gateway import votes
-from gateway.database import autocommit, autocommit_connection
-from gateway.errors import Conflict, DomainError, NotFound, VoteRejected
-from gateway.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
-from gateway.reasons import readable_reason
-from gateway.storable import storable, storable_strings
-from payments.base import (
+from gateway.core import votes
+from gateway.core.errors import Conflict, DomainError, NotFound, VoteRejected
+from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
     Collection,
@@ -51,6 +47,10 @@ from payments.base import (
     StartResult,
     StatusResult,
 )
+from gateway.core.reasons import readable_reason
+from gateway.db.engine import autocommit, autocommit_connection
+from gateway.db.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
+from gateway.db.storable import storable, storable_strings
 from payments.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)
@@ -313,7 +313,7 @@ async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id
     """Ask the provider and settle: the only way an unsigned callback can lead to a counted vote.
 
     `note` records the check for the reconciler's back-off; a check a callback asked for skips it.
-    `pace` (see `gateway.status_pacing`) holds the call until it fits the provider's status-call cap.
+    `pace` (see `gateway.jobs.status_pacing`) holds the call until it fits the provider's status-call cap.
     """
     async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)

@@ -19,8 +19,8 @@ from typing import Any
 from sqlalchemy import Select, Text, cast, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.database import autocommit
-from gateway.models import AuditEntry, Contest, OrderStatus, ProviderEvent, VoteOrder
+from gateway.db.engine import autocommit
+from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent, VoteOrder
 
 Sessions = async_sessionmaker[AsyncSession]
 

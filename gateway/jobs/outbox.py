@@ -17,7 +17,7 @@ from rq.job import Job
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.models import OutboxMessage
+from gateway.db.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +40,7 @@ def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
         if Job.exists(job_id, connection=queue.connection):
             continue
         queue.enqueue(
-            "gateway.jobs.deliver_outbox_job", outbox_id, job_id=job_id,
+            "gateway.worker_jobs.deliver_outbox_job", outbox_id, job_id=job_id,
             result_ttl=7 * 86400, failure_ttl=30 * 86400, retry=DELIVERY_RETRY,
         )
         new += 1

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.outbox import BatchHandler, enqueue_deliveries, relay_outbox
+from gateway.jobs.outbox import BatchHandler, enqueue_deliveries, relay_outbox
 
 log = logging.getLogger(__name__)
 

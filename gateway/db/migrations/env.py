@@ -7,8 +7,8 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from gateway.database import create_engine
-from gateway.models import Base
+from gateway.db.engine import create_engine
+from gateway.db.models import Base
 
 config = context.config
 target_metadata = Base.metadata

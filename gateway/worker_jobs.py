@@ -16,14 +16,14 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway import outbox
 from gateway.config import Settings
-from gateway.database import create_engine, session_factory
-from gateway.last_passes import note_pass
-from gateway.leases import lease_held
-from gateway.queues import job_queue, sync_redis
-from gateway.reconciler import reconcile
-from gateway.status_pacing import reconciler_pace
+from gateway.db.engine import create_engine, session_factory
+from gateway.jobs import outbox
+from gateway.jobs.last_passes import note_pass
+from gateway.jobs.leases import lease_held
+from gateway.jobs.queues import job_queue, sync_redis
+from gateway.jobs.reconciler import reconcile
+from gateway.jobs.status_pacing import reconciler_pace
 from leaderboard.cache import refresh_contest
 from payments.registry import ProviderRegistry, build_registry
 

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.models import Candidate, Contest, ContestStatus, Tally
+from gateway.db.models import Candidate, Contest, ContestStatus, Tally
 
 DEMO_SLUG = "demo"
 DEMO_CANDIDATES = (

@@ -30,9 +30,10 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import FromStatement
 
-from gateway.database import autocommit, autocommit_connection
-from gateway.errors import NotFound, RateLimited, VoteRejected
-from gateway.models import (
+from gateway.core.errors import NotFound, RateLimited, VoteRejected
+from gateway.core.rules import ContestTerms, check_order, late_success_status, normalise_optional
+from gateway.db.engine import autocommit, autocommit_connection
+from gateway.db.models import (
     AuditEntry,
     BlockedMsisdn,
     Candidate,
@@ -43,7 +44,6 @@ from gateway.models import (
     Tally,
     VoteOrder,
 )
-from gateway.rules import ContestTerms, check_order, late_success_status, normalise_optional
 
 Sessions = async_sessionmaker[AsyncSession]
 

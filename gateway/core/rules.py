@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.errors import VoteRejected
-from gateway.models import CandidateStatus, ContestStatus, OrderStatus
-from gateway.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.errors import VoteRejected
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.db.models import CandidateStatus, ContestStatus, OrderStatus
 
 # Providers that charge a phone number: the payer's MSISDN is required and must be E.164.
 MOBILE_MONEY_PROVIDERS = frozenset({"mtn", "orange"})

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.database import autocommit
-from gateway.errors import NotFound
-from gateway.models import Candidate, CandidateStatus, Contest, ContestStatus, VoteOrder
+from gateway.core.errors import NotFound
+from gateway.db.engine import autocommit
+from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus, VoteOrder
 
 Sessions = async_sessionmaker[AsyncSession]
 PUBLIC_STATUSES = (ContestStatus.OPEN, ContestStatus.PAUSED, ContestStatus.CLOSED)

@@ -16,7 +16,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from payments.base import PaymentError
+from gateway.core.providers import PaymentError
 
 log = logging.getLogger(__name__)
 
