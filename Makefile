@@ -24,11 +24,12 @@ $(CHROMIUM):
 		echo "The browser test needs Debian's chromium: run 'sudo apt-get install chromium'"; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-## Lint, type-check ([tool.mypy] in pyproject.toml), then the whole test suite against real PostgreSQL
-## and Redis (embedded unless URLs are set).
+## Lint, type-check ([tool.mypy]), check the layers ([tool.importlinter] in pyproject.toml), then the
+## whole test suite against real PostgreSQL and Redis (embedded unless URLs are set).
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
+	$(VENV)/bin/lint-imports
 	$(PY) -m pytest
 
 ## Re-pin the dependencies after editing pyproject.toml (development and production locks).

@@ -17,6 +17,7 @@ from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
+from gateway.core.providers import Providers
 
 if TYPE_CHECKING:
     from gateway.jobs.payment_checks import PaymentChecks
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
     from leaderboard.boards import Boards
     from leaderboard.config import StreamConfig
     from leaderboard.hub import Hub
-    from payments.registry import ProviderRegistry
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -37,7 +37,7 @@ HTTP = web.AppKey("http", httpx.AsyncClient)
 QUEUE = web.AppKey("queue", Queue)
 RELAY: web.AppKey[RelayLoop] = web.AppKey("relay")
 METRICS: web.AppKey[Metrics] = web.AppKey("metrics")
-PROVIDERS: web.AppKey[ProviderRegistry] = web.AppKey("providers")
+PROVIDERS: web.AppKey[Providers] = web.AppKey("providers")  # the core's view of payments.registry
 CHECKS: web.AppKey[PaymentChecks] = web.AppKey("checks")
 STARTS: web.AppKey[PaymentStarts] = web.AppKey("starts")
 LEADERBOARD_CONFIG: web.AppKey[StreamConfig] = web.AppKey("leaderboard_config")

@@ -43,6 +43,7 @@ from gateway.core.providers import (
     PaymentProvider,
     PaymentState,
     ProviderRateLimited,
+    Providers,
     RefundUnsupported,
     StartResult,
     StatusResult,
@@ -51,7 +52,6 @@ from gateway.core.reasons import readable_reason
 from gateway.db.engine import autocommit, autocommit_connection
 from gateway.db.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.db.storable import storable, storable_strings
-from payments.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
@@ -136,7 +136,7 @@ async def keep_start_data(sessions: Sessions, order_id: uuid.UUID, provider: str
             outcome="kept"))
 
 
-def provider_for(registry: ProviderRegistry, provider: str, channel: str) -> PaymentProvider:
+def provider_for(registry: Providers, provider: str, channel: str) -> PaymentProvider:
     """The implementation that serves `provider` on `channel`, or a clear refusal."""
     try:
         return registry.for_order(provider, channel)
@@ -145,7 +145,7 @@ def provider_for(registry: ProviderRegistry, provider: str, channel: str) -> Pay
                            field="provider") from exc
 
 
-def needs_redirect(registry: ProviderRegistry, order: VoteOrder) -> bool:
+def needs_redirect(registry: Providers, order: VoteOrder) -> bool:
     return registry.for_order(order.provider, order.channel.value).redirects
 
 
@@ -157,7 +157,7 @@ START_DEADLINE_SECONDS = 80.0
 START_LEASE = timedelta(seconds=120)
 
 
-async def start_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID,
+async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
                         ) -> StartOutcome | None:
     """Start the order's collection once; a retryable provider error propagates (retry later,
     same reference), any other fails the order with the provider's reason. None: another start
@@ -308,7 +308,7 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, 
 StatusPace = Callable[[PaymentProvider], Awaitable[None]]  # waits until a status call fits the provider's cap
 
 
-async def check_payment(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID, *,
+async def check_payment(sessions: Sessions, registry: Providers, order_id: uuid.UUID, *,
                         note: bool = True, pace: StatusPace | None = None) -> str:
     """Ask the provider and settle: the only way an unsigned callback can lead to a counted vote.
 
@@ -353,7 +353,7 @@ async def note_check(sessions: Sessions, order_id: uuid.UUID) -> None:
 
 
 async def receive_callback(
-    sessions: Sessions, registry: ProviderRegistry, provider: str, order_id: uuid.UUID | None,
+    sessions: Sessions, registry: Providers, provider: str, order_id: uuid.UUID | None,
     headers: Mapping[str, str], body: bytes,
 ) -> CallbackOutcome:
     """Keep the raw callback, verify it, and settle it if it is proof; else ask for a check.
@@ -385,7 +385,7 @@ class Intake:
     unsettled: bool = False  # that replay's event has no outcome yet
 
 
-async def take_in(session: AsyncSession, registry: ProviderRegistry, provider: str, order_id: uuid.UUID | None,
+async def take_in(session: AsyncSession, registry: Providers, provider: str, order_id: uuid.UUID | None,
                   headers: Mapping[str, str], body: bytes) -> Intake:
     """Verify a callback against its order and store it, whatever the verdict: raw when it is about
     an order of ours (its first WHOLE_EVENTS_PER_ORDER), bounded (`bounded_event`) when it is not,
@@ -466,7 +466,7 @@ async def is_order_of(sessions: Sessions, provider: str, order_id: uuid.UUID) ->
             VoteOrder.id == order_id, VoteOrder.provider == provider)))
 
 
-async def signature_holds(registry: ProviderRegistry, provider: str, headers: Mapping[str, str], body: bytes) -> bool:
+async def signature_holds(registry: Providers, provider: str, headers: Mapping[str, str], body: bytes) -> bool:
     """Whether a callback of a provider that signs them all (Stripe) is signed by it; False when that
     provider is not set up here. Checks only: nothing is kept or settled."""
     try:
@@ -481,7 +481,7 @@ async def event_outcome(session: AsyncSession, provider: str, event_id: str | No
         ProviderEvent.provider == provider, ProviderEvent.event_id == event_id))
 
 
-def judge_of(registry: ProviderRegistry, provider: str, order: VoteOrder | None) -> PaymentProvider:
+def judge_of(registry: Providers, provider: str, order: VoteOrder | None) -> PaymentProvider:
     """The implementation that can verify this callback; CallbackRejected when none here can."""
     try:
         return registry.for_order(provider, order.channel.value) if order else registry.get(provider)
@@ -548,7 +548,7 @@ async def set_event_outcome(sessions: Sessions, event_id: int, outcome: str) -> 
 
 
 async def begin_vote(
-    sessions: Sessions, registry: ProviderRegistry, request: votes.OrderRequest, *,
+    sessions: Sessions, registry: Providers, request: votes.OrderRequest, *,
     pending_ttl: timedelta, start_later: Callable[[uuid.UUID], None],
 ) -> tuple[VoteOrder, StartOutcome | None]:
     """Place the order, then start its payment: at once where the payer must be sent to a page,
@@ -590,7 +590,7 @@ class RefundOutcome:
     message: str
 
 
-async def request_refund(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID, actor: str,
+async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid.UUID, actor: str,
                          ) -> RefundOutcome:
     """Refund a paid order: through the provider's API where it has one (Stripe), else mark it
     `refund_requested` for a person to pay back by hand. Either way its votes leave the tally now."""

@@ -129,3 +129,20 @@ class PaymentProvider(Protocol):
     async def refund(self, collection: Collection) -> StatusResult:
         """Give the money back (raises RefundUnsupported where the API cannot)."""
         ...
+
+
+class Providers(Protocol):
+    """The payment providers set up in this process, as the core asks for them (`payments.registry`
+    builds them from the settings; the core never needs to know which implementations exist)."""
+
+    def get(self, key: str) -> PaymentProvider:
+        """The provider set up under `key` (raises PaymentError `provider_unavailable`)."""
+        ...
+
+    def for_order(self, provider: str, channel: str) -> PaymentProvider:
+        """The implementation that serves an order of `provider` placed on `channel`."""
+        ...
+
+    def offers(self, provider: str) -> bool:
+        """Whether any implementation of `provider` is set up here."""
+        ...

@@ -16,10 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
 from gateway.core.payment_flow import StatusPace, check_payment, note_check, start_payment
-from gateway.core.providers import CollectionNotFound, PaymentError
+from gateway.core.providers import CollectionNotFound, PaymentError, Providers
 from gateway.db.engine import autocommit
 from gateway.db.models import OrderStatus, VoteOrder
-from payments.registry import ProviderRegistry
 
 log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
@@ -81,7 +80,7 @@ async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, 
                                                              row.expires_at, now)][:limit]
 
 
-async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID,
+async def reconcile_order(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
                           now: datetime, pace: StatusPace | None = None) -> str:
     """Check one order with its provider; expire it if its window has passed with no payment."""
     order = await votes.get_order(sessions, order_id)
@@ -118,7 +117,7 @@ async def reconcile_order(sessions: Sessions, registry: ProviderRegistry, order_
     return outcome
 
 
-async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, order: VoteOrder, now: datetime,
+async def restart_lost_push(sessions: Sessions, registry: Providers, order: VoteOrder, now: datetime,
                             ) -> str | None:
     """A phone prompt lost with its web process (killed before the push went out) is sent now, with the same
     reference, while the payer can still approve it. Pages (cards, WebPay) are never restarted:
@@ -133,7 +132,7 @@ async def restart_lost_push(sessions: Sessions, registry: ProviderRegistry, orde
     return "restarted" if outcome.status is OrderStatus.PENDING else None
 
 
-async def reconcile_one(sessions: Sessions, registry: ProviderRegistry, order_id: uuid.UUID, now: datetime,
+async def reconcile_one(sessions: Sessions, registry: Providers, order_id: uuid.UUID, now: datetime,
                         pace: StatusPace | None) -> str:
     """One order of a pass; whatever goes wrong with it is logged and backed off, never the end of the pass
     (an order that failed unnoted would sort first again and stop every later pass at the same place)."""
@@ -152,7 +151,7 @@ async def reconcile_one(sessions: Sessions, registry: ProviderRegistry, order_id
     return "error"
 
 
-async def reconcile(sessions: Sessions, registry: ProviderRegistry, *, now: datetime | None = None,
+async def reconcile(sessions: Sessions, registry: Providers, *, now: datetime | None = None,
                     since: datetime | None = None, limit: int = 200, calls_per_second: float = 8.0,
                     pace: StatusPace | None = None, stop_after: float | None = None) -> ReconcileReport:
     """One pass over due pending orders, paced under the providers' status-call limits (MTN ~10/s).
