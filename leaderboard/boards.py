@@ -40,6 +40,7 @@ class SingleFlight(Generic[K, T]):
 
     def __init__(self) -> None:
         self._running: dict[K, tuple[float, asyncio.Task[T]]] = {}
+        self._reads: set[asyncio.Task[T]] = set()  # every read under way, also one a newer read replaced
 
     async def run(self, key: K, work: Callable[[], Awaitable[T]], *, not_before: float | None = None) -> T:
         entry = self._running.get(key)
@@ -47,10 +48,21 @@ class SingleFlight(Generic[K, T]):
             task = asyncio.ensure_future(work())
             entry = (asyncio.get_running_loop().time(), task)
             self._running[key] = entry
+            self._reads.add(task)
             task.add_done_callback(lambda done: self._finished(key, done))
         return await asyncio.shield(entry[1])
 
+    async def close(self) -> None:
+        """Shutdown: end the reads under way and wait for them. A read outlives the callers that left,
+        so the server's wait for its handlers does not cover it; one still running when the engine is
+        disposed would keep its connection out of the pool, and only the garbage collector would close it."""
+        reads = list(self._reads)
+        for task in reads:
+            task.cancel()
+        await asyncio.gather(*reads, return_exceptions=True)
+
     def _finished(self, key: K, task: asyncio.Task[T]) -> None:
+        self._reads.discard(task)
         if not task.cancelled():
             task.exception()  # retrieved here too, in case every caller has gone away
         entry = self._running.get(key)
@@ -89,6 +101,11 @@ class Boards:
         self._ids: dict[str, int] = {}
         self._loads: SingleFlight[str | int, ContestView | None] = SingleFlight()
         self._renders: SingleFlight[int, Rendered] = SingleFlight()
+
+    async def close(self) -> None:
+        """Shutdown, before the database and Redis close: no read of a board outlives them."""
+        await self._loads.close()
+        await self._renders.close()
 
     async def contest(self, slug: str) -> ContestView:
         """The contest called `slug`, or NotFound (drafts are not public)."""

@@ -96,6 +96,7 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
     await hub.start()
     yield
     await hub.stop()
+    await boards.close()  # reads the stopped pumps, or viewers who hung up, left under way
 
 
 async def close_streams(app: web.Application) -> None:

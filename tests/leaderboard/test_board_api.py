@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
+import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.db.engine import create_engine, session_factory
@@ -16,6 +19,7 @@ from gateway.db.models import CandidateStatus, ContestStatus
 from leaderboard import cache
 from leaderboard.rebuild import rebuild_all
 from tests.factories import make_contest
+from tests.leaderboard.conftest import MakeClient
 from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
 from tests.network import postgres_relay
 
@@ -120,6 +124,42 @@ async def test_board_missing_from_redis_is_rebuilt_from_postgres_with_a_newer_ve
     assert body["version"] > before  # the clock-based version keeps increasing after a flush
     assert [(c["code"], c["votes"]) for c in body["candidates"]] == [("02", 7), ("01", 1)]
     assert await cache.cached_votes(redis, contest.id) != {}
+
+
+BLOCKED_TALLY_READS = text("SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                           "AND wait_event_type = 'Lock' AND query LIKE '%FROM tallies%'")
+
+
+async def test_an_app_stopped_during_a_board_read_leaves_no_database_connection_behind(
+    make_client: MakeClient, sessions: Sessions, redis: Redis, engine: AsyncEngine
+) -> None:
+    """A board read is shared by every caller and outlives the ones that hang up. A web process stopping
+    (a deploy) while one is under way must not leave its PostgreSQL connection open after the engine is
+    gone: nothing would close it but the garbage collector, at some random later moment."""
+    contest = await make_contest(sessions, candidates=2)
+    await redis.flushdb()  # the board is rebuilt from PostgreSQL at the next read
+    client = await make_client()
+    async with engine.connect() as locker:
+        await locker.execute(text("LOCK TABLE tallies IN ACCESS EXCLUSIVE MODE"))  # the read waits behind it
+        poll = asyncio.create_task(client.get(url(contest.slug)))
+        blocked: list[int] = []
+        async with asyncio.timeout(5):
+            while not blocked:
+                await asyncio.sleep(0.02)
+                async with engine.connect() as connection:
+                    blocked = list(await connection.scalars(BLOCKED_TALLY_READS))
+        await client.close()  # the viewer hangs up, the process stops while its read is still waiting
+        with contextlib.suppress(aiohttp.ClientError):
+            await poll
+        await locker.rollback()  # the lock goes: the read finishes now, unless stopping ended it
+    async with engine.connect() as connection:
+        for _ in range(100):  # 5 s for PostgreSQL to see the connection closed
+            left = await connection.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE pid = ANY(:pids)"),
+                                           {"pids": blocked})
+            if not left:
+                break
+            await asyncio.sleep(0.05)
+    assert not left, "the stopped app's connection is still open, left to the garbage collector"
 
 
 async def test_rebuild_all_from_postgres(sessions: Sessions, redis: Redis) -> None:
