@@ -32,11 +32,14 @@ from payments import routes as payment_routes
 from payments.registry import build_registry
 
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
+# A web request's statements take milliseconds; one unanswered this long is on a dead connection.
+STATEMENT_TIMEOUT_SECONDS = 30.0
 
 
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     # A busy web process uses more than 10 connections at once: keep them rather than reconnect.
-    engine = create_engine(app[SETTINGS].database_url or "", pool_size=16, max_overflow=4)
+    engine = create_engine(app[SETTINGS].database_url or "", pool_size=16, max_overflow=4,
+                           statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
     yield

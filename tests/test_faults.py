@@ -4,6 +4,7 @@ and callbacks replayed long after. Each ends with the tally invariant."""
 from __future__ import annotations
 
 import asyncio
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -341,3 +342,28 @@ async def test_a_redis_connection_the_network_silently_forgot_holds_a_vote_secon
     finally:
         await relay.close()
     assert await count_orders(sessions) == 3
+
+
+async def test_a_statement_whose_connection_goes_silent_fails_in_seconds_and_the_pool_recovers(
+    settings: Settings,
+) -> None:
+    """PostgreSQL fails over (or the network between us splits): connections in use stop answering
+    mid-statement. Each such statement gives up after the engine's statement time-out, its
+    connection is dropped, and the next request gets a working one: the web process is back as
+    soon as the database is, not after TCP's quarter of an hour per stuck connection."""
+    relay, url = await postgres_relay(settings.database_url or "")
+    engine = create_engine(url, pool_size=1, max_overflow=0, statement_timeout_seconds=1.0)
+    try:
+        async with engine.connect() as connection:
+            stuck = await connection.scalar(text("SELECT pg_backend_pid()"))
+            relay.forget_open_connections()
+            started = time.monotonic()
+            with pytest.raises(TimeoutError):
+                async with asyncio.timeout(5):  # the test's own guard; the engine's 1 s must come first
+                    await connection.execute(text("SELECT 'mid-failover'"))
+            assert time.monotonic() - started < 3 and connection.invalidated
+        async with asyncio.timeout(3), engine.connect() as connection:
+            assert await connection.scalar(text("SELECT pg_backend_pid()")) != stuck
+    finally:
+        await engine.dispose()
+        await relay.close()

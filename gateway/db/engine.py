@@ -42,11 +42,17 @@ def async_url(url: str) -> str:
 
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None,
-                  ping_if_idle: float = PING_IF_IDLE_SECONDS) -> AsyncEngine:
+                  ping_if_idle: float = PING_IF_IDLE_SECONDS,
+                  statement_timeout_seconds: float | None = None) -> AsyncEngine:
     """`pool_size` connections are kept; up to `max_overflow` more are opened under a burst and
     closed after it (each new one connects, prepares statements and looks up our enum types).
-    A connection idle for over `ping_if_idle` seconds is pinged before it is handed out."""
-    engine = create_async_engine(async_url(url), pool_size=pool_size,
+    A connection idle for over `ping_if_idle` seconds is pinged before it is handed out.
+
+    With `statement_timeout_seconds`, a statement not answered by then fails, and asyncpg closes its
+    connection (so the pool drops it): a database that failed over, or a network that split, leaves
+    connections in use silent, and without it each would hang until TCP gives up."""
+    connect_args = {} if statement_timeout_seconds is None else {"command_timeout": statement_timeout_seconds}
+    engine = create_async_engine(async_url(url), pool_size=pool_size, connect_args=connect_args,
                                  max_overflow=pool_size if max_overflow is None else max_overflow, pool_recycle=1800)
     # Not pool_pre_ping: with asyncpg it is BEGIN, SELECT, ROLLBACK before every transaction,
     # three round trips that were most of a vote's database time.

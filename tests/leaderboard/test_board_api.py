@@ -7,7 +7,6 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 
 import aiohttp
-import pytest
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
