@@ -15,7 +15,8 @@ from channels.web import api as web_api
 from channels.web import pages as web_pages
 from gateway import health
 from gateway.config import Settings, check_production
-from gateway.core.payment_flow import check_payment, start_payment
+from gateway.core.payments.checks import check_payment
+from gateway.core.payments.starts import start_payment
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Contest, ContestStatus
 from gateway.jobs.payment_checks import PaymentChecks

@@ -150,7 +150,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
 
     import httpx
 
-    from gateway.core.payment_flow import request_refund
+    from gateway.core.payments.refunds import request_refund
     from payments.registry import build_registry
 
     async def run(sessions: async_sessionmaker[AsyncSession]) -> str:

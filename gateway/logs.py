@@ -26,7 +26,7 @@ class RequestIdFilter(logging.Filter):
 
 
 class ConciseFormatter(logging.Formatter):
-    """`13:02:04 INFO  payment_flow: message  [request 5f…]`: our loggers without their `gateway.`, and the
+    """`13:02:04 INFO  core.payments.starts: message  [request 5f…]`: our loggers without their `gateway.`, and the
     request id only on lines written while serving a request."""
 
     def __init__(self) -> None:

@@ -7,7 +7,7 @@ import uuid
 
 from aiohttp import web
 
-from gateway.core.payment_flow import CallbackOutcome, is_order_of, receive_callback, signature_holds
+from gateway.core.payments.callbacks import CallbackOutcome, is_order_of, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
 from gateway.middleware import error_body

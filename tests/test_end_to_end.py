@@ -18,7 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.core import payment_flow, votes
+from gateway.core import votes
+from gateway.core.payments import collections, starts
 from gateway.db.models import Channel, Contest, OrderStatus, ProviderEvent
 from gateway.jobs.reconciler import reconcile
 from gateway.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
@@ -171,7 +172,7 @@ async def test_orange_notification_with_a_wrong_token_is_rejected(live: Live) ->
 async def test_orange_push_for_ussd_voters(live: Live, msisdn: str, status: OrderStatus) -> None:
     request = votes.OrderRequest(live.contest.slug, "07", 4, "orange", Channel.USSD, msisdn=msisdn)
     order = await votes.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
-    started = await payment_flow.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
+    started = await starts.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
     assert started.redirect_url is None and started.status is OrderStatus.PENDING
     assert (await live.settled(order.id)).status is status
     assert await live.votes_for_07() == (4 if status is OrderStatus.PAID else 0)
@@ -180,7 +181,7 @@ async def test_orange_push_for_ussd_voters(live: Live, msisdn: str, status: Orde
 async def push_order(live: Live, msisdn: str = "+237690000001", quantity: int = 4) -> uuid.UUID:
     request = votes.OrderRequest(live.contest.slug, "07", quantity, "orange", Channel.USSD, msisdn=msisdn)
     order = await votes.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
-    await payment_flow.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
+    await starts.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
     return order.id
 
 
@@ -210,16 +211,16 @@ async def test_an_orange_push_cut_short_after_the_prompt_is_still_counted_once(l
     order = await votes.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
     providers = live.client.app[PROVIDERS]
     async with live.sessions() as session:
-        loaded = await payment_flow.load_collection(session, order.id)
+        loaded = await collections.load_collection(session, order.id)
     assert loaded is not None
-    remember = partial(payment_flow.keep_start_data, live.sessions, order.id, "orange")
+    remember = partial(starts.keep_start_data, live.sessions, order.id, "orange")
     await providers.for_order("orange", "ussd").start(replace(loaded[1], remember=remember))  # then: killed
     assert (await votes.get_order(live.sessions, order.id)).payment_started_at is None
     await asyncio.sleep(0.2)  # the payer approves
     report = await reconcile(live.sessions, providers, now=datetime.now(UTC) + timedelta(seconds=31))
     assert report.changed == [(order.id, "counted")]
     assert await live.votes_for_07() == 3
-    restarted = await payment_flow.start_payment(live.sessions, providers, order.id)
+    restarted = await starts.start_payment(live.sessions, providers, order.id)
     assert restarted.status is OrderStatus.PAID  # nothing pushed again
 
 

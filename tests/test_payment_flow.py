@@ -17,8 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.core import payment_flow, votes
+from gateway.core import votes
 from gateway.core.errors import Conflict
+from gateway.core.payments import refunds, starts
 from gateway.core.providers import PaymentError
 from gateway.db.models import AuditEntry, Channel, OrderStatus, ProviderEvent, VoteOrder
 from gateway.jobs.payment_starts import CONCURRENT_STARTS
@@ -289,13 +290,13 @@ async def test_mobile_money_refund_is_marked_for_a_person_and_leaves_the_tally(
 ) -> None:
     contest = await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala", quantity=4)
-    pending_refund = payment_flow.request_refund(sessions, client.app[PROVIDERS], order_id, "ops@example.com")
+    pending_refund = refunds.request_refund(sessions, client.app[PROVIDERS], order_id, "ops@example.com")
     with pytest.raises(Conflict):
         await pending_refund  # not paid yet
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
-    outcome = await payment_flow.request_refund(sessions, client.app[PROVIDERS], order_id, "ops@example.com")
+    outcome = await refunds.request_refund(sessions, client.app[PROVIDERS], order_id, "ops@example.com")
     assert outcome.status is OrderStatus.REFUND_REQUESTED and "manual refund" in outcome.message
     assert (await tallies(sessions, contest.id))["01"] == 0
     await assert_tally_invariant(sessions, contest.id)
@@ -385,7 +386,7 @@ async def test_a_session_end_cannot_cancel_an_order_whose_prompt_may_be_on_the_p
         impatient = ProviderRegistry({"mtn": MtnMomoCollection(http, credentials, settings.public_base_url,
                                                                retry_delays=())})
         with pytest.raises(PaymentError):
-            await payment_flow.start_payment(sessions, impatient, order_id)
+            await starts.start_payment(sessions, impatient, order_id)
     assert not await votes.cancel_if_unstarted(sessions, order_id, "USSD session ended Failed")
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")  # the payer approved on the phone
     await callback(client, order_id, {"status": "SUCCESSFUL"})

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
-from gateway.core.payment_flow import request_refund
+from gateway.core.payments.refunds import request_refund
 from gateway.core.votes import get_order
 from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent
 from gateway.keys import PROVIDERS

@@ -32,7 +32,7 @@ from bench.harness import PENDING_ORDERS, Stack, _env_of, _processes, count_reac
 
 VOTES = 300
 # The reconciler's first check comes 30 s after an order, then backs off; a start claimed by the killed
-# web process is restarted once its lease (payment_flow.START_LEASE, 120 s) runs out.
+# web process is restarted once its lease (gateway.core.payments.starts.START_LEASE, 120 s) runs out.
 SETTLE_SECONDS = 300  # 184 s seen at 688c2ad: the lease, then the reconciler's back-off
 
 

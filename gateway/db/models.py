@@ -158,7 +158,7 @@ class VoteOrder(Base):
     provider_data: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     status_reason: Mapped[str | None] = mapped_column(Text)
     payment_started_at: Mapped[datetime | None]
-    # Set while one start talks to the provider (see payment_flow.start_payment): the single-flight
+    # Set while one start talks to the provider (see gateway.core.payments.starts): the single-flight
     # guard that used to be a row lock held, with its connection, across the provider call.
     start_lease_until: Mapped[datetime | None]
     # When a start first claimed the order. From then on the provider may have the prompt even if

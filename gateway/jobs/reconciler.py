@@ -15,7 +15,8 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
-from gateway.core.payment_flow import StatusPace, check_payment, note_check, start_payment
+from gateway.core.payments.checks import StatusPace, check_payment, note_check
+from gateway.core.payments.starts import start_payment
 from gateway.core.providers import CollectionNotFound, PaymentError, Providers
 from gateway.db.engine import autocommit
 from gateway.db.models import OrderStatus, VoteOrder

@@ -1,0 +1,243 @@
+"""Provider callbacks: kept raw (bounded when anyone could have sent them), verified, and settled
+when they are proof; otherwise they only ask for a status check."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Text, bindparam, func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.sql.dml import ReturningInsert
+
+from gateway.core.errors import DomainError
+from gateway.core.payments.checks import settle
+from gateway.core.payments.collections import load_collection
+from gateway.core.providers import (
+    CallbackRejected,
+    CallbackVerdict,
+    InboundCallback,
+    PaymentError,
+    PaymentProvider,
+    Providers,
+)
+from gateway.core.votes import Sessions
+from gateway.db.engine import autocommit, autocommit_connection
+from gateway.db.models import ProviderEvent, VoteOrder
+from gateway.db.storable import storable, storable_strings
+
+log = logging.getLogger(__name__)
+
+# Headers never stored with a provider event.
+PRIVATE_HEADERS = frozenset({"authorization", "cookie", "x-telegram-bot-api-secret-token"})
+class EventUnsettled(DomainError):
+    """A provider's event seen before but not settled yet: a 503 makes the provider send it again."""
+
+    status = 503
+    code = "event_unsettled"
+
+
+@dataclass(frozen=True)
+class CallbackOutcome:
+    order_id: uuid.UUID | None
+    outcome: str  # counted, already_decided, flagged, failed, duplicate, needs_check, ignored, …
+
+
+async def receive_callback(
+    sessions: Sessions, registry: Providers, provider: str, order_id: uuid.UUID | None,
+    headers: Mapping[str, str], body: bytes,
+) -> CallbackOutcome:
+    """Keep the raw callback, verify it, and settle it if it is proof; else ask for a check.
+
+    Raises CallbackRejected (after storing the event) for a callback that fails verification.
+    """
+    async with autocommit(sessions) as session:  # two statements that stand alone: no BEGIN/COMMIT round trips
+        intake = await take_in(session, registry, provider, order_id, headers, body)
+    if isinstance(intake.verdict, CallbackRejected):
+        raise intake.verdict
+    if intake.event_id is None:
+        if intake.unsettled:  # kept, not settled yet (or cut short): the provider must send it again
+            raise EventUnsettled("This event is being settled; send it again later.")
+        return CallbackOutcome(intake.target, "duplicate")
+    if intake.known is not None:
+        return CallbackOutcome(intake.target, intake.known)
+    assert intake.target is not None and intake.verdict.status is not None
+    outcome = await settle(sessions, intake.target, intake.verdict.status, provider)
+    await set_event_outcome(sessions, intake.event_id, outcome)
+    return CallbackOutcome(intake.target, outcome)
+
+
+@dataclass(frozen=True)
+class Intake:
+    verdict: CallbackVerdict | CallbackRejected
+    target: uuid.UUID | None = None
+    known: str | None = None  # the outcome when it is clear without settling
+    event_id: int | None = None  # None: a replay of an event already kept
+    unsettled: bool = False  # that replay's event has no outcome yet
+
+
+async def take_in(session: AsyncSession, registry: Providers, provider: str, order_id: uuid.UUID | None,
+                  headers: Mapping[str, str], body: bytes) -> Intake:
+    """Verify a callback against its order and store it, whatever the verdict: raw when it is about
+    an order of ours (its first WHOLE_EVENTS_PER_ORDER), bounded (`bounded_event`) when it is not,
+    fails verification, or floods one order."""
+    kept_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
+    loaded = await load_collection(session, order_id) if order_id else None
+    order, collection = loaded if loaded else (None, None)
+    if order is not None and order.provider != provider:
+        order, collection = None, None  # a callback on another provider's URL proves nothing
+    try:
+        implementation = judge_of(registry, provider, order)
+        verdict = await implementation.verify_callback(InboundCallback(order_id, headers, body), collection)
+    except CallbackRejected as exc:
+        await store_event(session, provider, None, order_id, "rejected", *bounded_event(kept_headers, body),
+                          f"rejected:{exc.code}")
+        return Intake(exc)
+    target = verdict.order_id or (order.id if order else None)
+    if target is None and verdict.status and verdict.status.provider_txn_id:
+        target = await order_by_txn(session, provider, verdict.status.provider_txn_id)
+    known = callback_outcome(target, order is not None, verdict.status is not None, order_id is not None)
+    if known is None and verdict.order_id is not None and (order is None or order.id != verdict.order_id):
+        known = await named_order_outcome(session, provider, verdict.order_id)
+    whole = known not in UNTIED and (order is None or await few_events_yet(session, order.id))
+    kept = (kept_headers, body) if whole else bounded_event(kept_headers, body)
+    event_id = await store_event(session, provider, verdict.event_id, target, verdict.kind, *kept, known)
+    unsettled = event_id is None and await event_outcome(session, provider, verdict.event_id) is None
+    return Intake(verdict, target, known, event_id, unsettled)
+
+
+async def named_order_outcome(session: AsyncSession, provider: str, order_id: uuid.UUID) -> str | None:
+    """A signed event that names its order itself (Stripe's metadata) settles only an order of its own provider.
+
+    Another provider's order is left alone, not flagged: its own provider may still confirm it, and a flag
+    would keep that genuine payment out of the tally. The event is kept with the outcome that says so.
+    """
+    owner = await session.scalar(select(VoteOrder.provider).where(VoteOrder.id == order_id))
+    if owner is None:
+        return "unknown_order"
+    return None if owner == provider else "other_provider"
+
+
+UNTIED = ("unknown_order", "ignored")  # outcomes of a callback about no order of ours
+KEPT_BODY_BYTES = 2048  # of a callback tied to no order: enough to see what it was
+KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-forwarded-for", "x-request-id", "stripe-signature")
+KEPT_HEADER_CHARS = 256
+
+
+def bounded_event(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, str], bytes]:
+    """What is kept of a callback tied to no order of ours, or refused: anyone can send those, so a
+    flood of them must not fill the disk. The body's first KEPT_BODY_BYTES, and where it was longer
+    its whole length and SHA-256 (":body-bytes", ":body-sha256": names no real header can have); a
+    few telling headers, each cut short, and how many others there were (":headers-dropped").
+    A provider's genuine callback is about one of our orders, and is kept whole."""
+    kept = {name: headers[name][:KEPT_HEADER_CHARS] for name in KEPT_HEADERS if name in headers}
+    if len(kept) < len(headers):
+        kept[":headers-dropped"] = str(len(headers) - len(kept))
+    if len(body) > KEPT_BODY_BYTES:
+        kept[":body-bytes"] = str(len(body))
+        kept[":body-sha256"] = hashlib.sha256(body).hexdigest()
+    return kept, body[:KEPT_BODY_BYTES]
+
+
+# Callbacks kept whole per order: no provider sends nearly as many (MTN and Orange one or two,
+# Stripe a few events). Past them, the one who placed the order is flooding its own order's URL.
+WHOLE_EVENTS_PER_ORDER = 10
+
+
+async def few_events_yet(session: AsyncSession, order_id: uuid.UUID) -> bool:
+    """Whether the order has had fewer than WHOLE_EVENTS_PER_ORDER events (counting no further)."""
+    first = select(ProviderEvent.id).where(ProviderEvent.order_id == order_id).limit(WHOLE_EVENTS_PER_ORDER)
+    return int(await session.scalar(select(func.count()).select_from(first.subquery())) or 0) < WHOLE_EVENTS_PER_ORDER
+
+
+async def is_order_of(sessions: Sessions, provider: str, order_id: uuid.UUID) -> bool:
+    """Whether `order_id` is one of our orders paid through `provider` (a callback URL names it)."""
+    async with autocommit(sessions) as session:
+        return bool(await session.scalar(select(func.count()).where(
+            VoteOrder.id == order_id, VoteOrder.provider == provider)))
+
+
+async def signature_holds(registry: Providers, provider: str, headers: Mapping[str, str], body: bytes) -> bool:
+    """Whether a callback of a provider that signs them all (Stripe) is signed by it; False when that
+    provider is not set up here. Checks only: nothing is kept or settled."""
+    try:
+        await registry.get(provider).verify_callback(InboundCallback(None, headers, body), None)
+    except PaymentError:  # CallbackRejected included
+        return False
+    return True
+
+
+async def event_outcome(session: AsyncSession, provider: str, event_id: str | None) -> str | None:
+    return await session.scalar(select(ProviderEvent.outcome).where(
+        ProviderEvent.provider == provider, ProviderEvent.event_id == event_id))
+
+
+def judge_of(registry: Providers, provider: str, order: VoteOrder | None) -> PaymentProvider:
+    """The implementation that can verify this callback; CallbackRejected when none here can."""
+    try:
+        return registry.for_order(provider, order.channel.value) if order else registry.get(provider)
+    except PaymentError as exc:
+        if registry.offers(provider):  # set up, but it takes callbacks only for its own orders (Orange)
+            raise CallbackRejected(provider, "unknown_order", "No payment of this provider has that order id.") from exc
+        raise CallbackRejected(provider, "provider_unavailable", "This payment provider is not set up here.") from exc
+
+
+def callback_outcome(target: uuid.UUID | None, order_known: bool, is_proof: bool, had_path_id: bool) -> str | None:
+    """What a callback leads to when that is clear before settling anything (None: settle it)."""
+    if target is None or (not order_known and not is_proof):
+        return "unknown_order" if is_proof or had_path_id else "ignored"
+    return None if is_proof else "needs_check"
+
+
+async def order_by_txn(session: AsyncSession, provider: str, provider_txn_id: str) -> uuid.UUID | None:
+    return await session.scalar(select(VoteOrder.id).where(
+        VoteOrder.provider == provider, VoteOrder.provider_txn_id == provider_txn_id))
+
+
+async def store_event(session: AsyncSession, provider: str, event_id: str | None, order_id: uuid.UUID | None,
+                      kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
+    """Insert the raw event; None when the provider's event id was seen before (a replay) and settled."""
+    return await session.scalar(STORE_EVENT, {
+        "ev_provider": provider, "ev_id": event_id and storable(event_id), "ev_order": order_id,
+        "ev_kind": storable(kind[:100]), "ev_headers": storable_strings(headers),
+        "ev_body": storable(body.decode("utf-8", errors="replace")), "ev_outcome": outcome})
+
+
+UNSETTLED_AFTER = timedelta(seconds=60)  # an event kept this long without an outcome was cut short
+
+
+def store_event_statement() -> ReturningInsert[int]:
+    """Built once; parameters are named unlike any column (a Core INSERT would take those as values)."""
+    events = ProviderEvent.__table__.c
+    return (pg_insert(ProviderEvent.__table__)
+            .values(provider=bindparam("ev_provider", type_=events.provider.type),
+                    event_id=bindparam("ev_id", type_=events.event_id.type),
+                    order_id=bindparam("ev_order", type_=events.order_id.type),
+                    kind=bindparam("ev_kind", type_=events.kind.type),
+                    headers=bindparam("ev_headers", type_=events.headers.type),
+                    body=bindparam("ev_body", type_=events.body.type),
+                    outcome=bindparam("ev_outcome", type_=events.outcome.type))
+            # Events without an id never meet. A replay of one kept but never settled (the process died
+            # in between) claims it, by moving received_at to now, and settles it: Stripe's retry is the
+            # only other delivery a refund will get. A second replay meanwhile finds the claim fresh.
+            .on_conflict_do_update(index_elements=[events.provider, events.event_id],
+                                   index_where=events.event_id.is_not(None),
+                                   set_={"received_at": func.now()},
+                                   where=events.outcome.is_(None) & (events.received_at < func.now() - UNSETTLED_AFTER))
+            .returning(events.id))
+
+
+STORE_EVENT = store_event_statement()
+SET_EVENT_OUTCOME = (update(ProviderEvent.__table__)
+                     .where(ProviderEvent.__table__.c.id == bindparam("ev_key"))
+                     .values(outcome=bindparam("ev_outcome", type_=Text)))
+
+
+async def set_event_outcome(sessions: Sessions, event_id: int, outcome: str) -> None:
+    async with autocommit_connection(sessions) as connection:
+        await connection.execute(SET_EVENT_OUTCOME, {"ev_key": event_id, "ev_outcome": outcome})
