@@ -15,6 +15,7 @@ from channels.web import api as web_api
 from channels.web import pages as web_pages
 from gateway import health
 from gateway.config import Settings, check_production
+from gateway.core.outcomes import Outcome
 from gateway.core.payments.checks import check_payment
 from gateway.core.payments.starts import start_payment
 from gateway.db.engine import create_engine, session_factory
@@ -100,7 +101,7 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async def check_then_relay(order_id: uuid.UUID) -> None:
         outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id, note=False, pace=pacer.wait_turn)
-        if outcome != "pending":
+        if outcome is not Outcome.PENDING:
             relay.kick()
 
     checks = PaymentChecks(check_then_relay)

@@ -7,6 +7,7 @@ import uuid
 
 from aiohttp import web
 
+from gateway.core.outcomes import Outcome
 from gateway.core.payments.callbacks import CallbackOutcome, is_order_of, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
@@ -14,7 +15,7 @@ from gateway.middleware import error_body
 from gateway.throttle import enforce_untied_limit
 
 routes = web.RouteTableDef()
-SETTLED = frozenset({"counted", "flagged", "failed", "expired", "refunded"})
+SETTLED = frozenset({Outcome.COUNTED, Outcome.FLAGGED, Outcome.FAILED, Outcome.EXPIRED, Outcome.REFUNDED})
 
 
 def order_id_from_path(request: web.Request) -> uuid.UUID | None:
@@ -48,7 +49,7 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
     if not vouched:
         await enforce_untied_limit(request)
     outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers, body)
-    if outcome.outcome == "needs_check" and outcome.order_id is not None:
+    if outcome.outcome is Outcome.NEEDS_CHECK and outcome.order_id is not None:
         app[CHECKS].request(outcome.order_id)
     if outcome.outcome in SETTLED:
         app[RELAY].kick()

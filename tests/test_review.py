@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import votes
-from gateway.core.votes import ConfirmOutcome
+from gateway.core.outcomes import ConfirmOutcome, RefundSettled
 from gateway.db.models import Contest, ProviderEvent, VoteOrder
 from tests.factories import make_contest, place
 
@@ -61,7 +61,7 @@ async def test_review_lists_each_order_that_needs_a_person_with_why_and_its_even
     assert await votes.confirm_payment(sessions, twice.id, "SUCCESSFUL", 100, "XAF", "mtn-4", provider="mtn") \
         is ConfirmOutcome.DUPLICATE_PAYMENT
     partly = await paid(sessions, contest, "pi_5", provider="stripe", quantity=3)
-    assert await votes.settle_refund(sessions, partly.id, 40, "xaf", "pi_5") is votes.RefundSettled.PARTIAL_REFUND
+    assert await votes.settle_refund(sessions, partly.id, 40, "xaf", "pi_5") is RefundSettled.PARTIAL_REFUND
     to_refund = await paid(sessions, contest, "mtn-6")
     refunded = gateway("refund", str(to_refund.id), env=env)  # MTN has no refund API: a person pays it back
     assert refunded.returncode == 0 and refunded.stdout.startswith("refund_requested"), refunded.stderr

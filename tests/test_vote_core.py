@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
-from gateway.core.votes import ConfirmOutcome
+from gateway.core.outcomes import ConfirmOutcome, RefundSettled
 from gateway.db.models import (
     AuditEntry,
     BlockedMsisdn,
@@ -262,7 +262,7 @@ async def test_a_full_refund_in_any_state_ends_the_order_refunded_with_nothing_c
     order = await order_in(sessions, status)
     first = await votes.settle_refund(sessions, order.id, 300, "xaf", "pi_1")
     again = await votes.settle_refund(sessions, order.id, 300, "xaf", "pi_1")
-    assert (first, again) == (votes.RefundSettled.REFUNDED, votes.RefundSettled.ALREADY_DECIDED)
+    assert (first, again) == (RefundSettled.REFUNDED, RefundSettled.ALREADY_DECIDED)
     assert (await votes.get_order(sessions, order.id)).status is OrderStatus.REFUNDED
     assert (await tallies(sessions, order.contest_id))["02"] == 0
     late = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "pi_1", provider=order.provider)
@@ -276,7 +276,7 @@ async def test_a_partial_refund_in_any_state_is_put_before_a_person_and_never_co
         sessions: Sessions, status: OrderStatus) -> None:
     order = await order_in(sessions, status)
     for _ in range(2):  # the same refund seen twice is recorded once
-        assert await votes.settle_refund(sessions, order.id, 100, "XAF", "pi_1") is votes.RefundSettled.PARTIAL_REFUND
+        assert await votes.settle_refund(sessions, order.id, 100, "XAF", "pi_1") is RefundSettled.PARTIAL_REFUND
     await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "pi_1", provider=order.provider)
     counted = status in (OrderStatus.PAID,)  # a counted order keeps its votes until a person decides
     after = OrderStatus.PAID if counted else status if status in (OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED) \

@@ -6,7 +6,6 @@ import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import (
@@ -31,6 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import FromStatement
 
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
+from gateway.core.outcomes import ConfirmOutcome, RefundSettled
 from gateway.core.rules import ContestTerms, check_order, late_success_status, normalise_optional
 from gateway.db.engine import autocommit, autocommit_connection
 from gateway.db.models import (
@@ -46,14 +46,6 @@ from gateway.db.models import (
 )
 
 Sessions = async_sessionmaker[AsyncSession]
-
-
-class ConfirmOutcome(StrEnum):
-    COUNTED = "counted"  # this call moved the order to paid and counted its votes
-    ALREADY_DECIDED = "already_decided"  # someone else decided first: nothing changed
-    FLAGGED = "flagged"  # money moved but the vote was not counted (mismatch, or late)
-    DUPLICATE_PAYMENT = "duplicate_payment"  # a second, different transaction for a paid order: refund it
-    OTHER_PROVIDER = "other_provider"  # the order is another provider's: this word proves nothing about it
 
 
 @dataclass(frozen=True)
@@ -425,12 +417,6 @@ async def flag_order(sessions: Sessions, order_id: uuid.UUID, reason: str) -> bo
         if contest_id is not None:
             await _emit(session, "order.flagged", order_id=str(order_id), contest_id=contest_id)
         return contest_id is not None
-
-
-class RefundSettled(StrEnum):
-    REFUNDED = "refunded"  # all the money went back: the order is refunded, none of it counted
-    PARTIAL_REFUND = "partial_refund"  # part went back: recorded for a person; an uncounted order is flagged
-    ALREADY_DECIDED = "already_decided"  # the order was refunded before: nothing changed
 
 
 NOT_COUNTED_YET = (OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED)  # a later "paid" may count these

@@ -15,6 +15,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
+from gateway.core.outcomes import Outcome, Reconciled
 from gateway.core.payments.checks import StatusPace, check_payment, note_check
 from gateway.core.payments.starts import start_payment
 from gateway.core.providers import CollectionNotFound, PaymentError, Providers
@@ -35,6 +36,15 @@ UNANSWERED_GRACE = timedelta(hours=6)
 # A provider that failed this many checks in a row sits out the rest of the pass: a silent MTN costs
 # a minute per check (time-outs and retries), and other providers' orders must not wait behind it.
 UNREACHABLE_IN_A_ROW = 3
+# Why an order still unpaid once its window has closed is expired, by what the reconciler found.
+EXPIRY_REASONS: dict[Outcome | Reconciled, str] = {
+    Outcome.PENDING: "the payer did not approve in time",
+    Reconciled.NOT_FOUND: "the payment was never started with the provider",
+    Reconciled.UNREACHABLE: "the provider could not be asked about the payment for hours",
+}
+# What a pass reports without listing the order as changed.
+UNCHANGED = frozenset({Outcome.PENDING, Reconciled.NOT_STARTED_YET, Reconciled.UNREACHABLE, Outcome.ALREADY_DECIDED,
+                       Reconciled.RESTARTED, Reconciled.START_IN_PROGRESS, Reconciled.ERROR})
 
 
 def next_check_delay(check_count: int) -> timedelta:
@@ -82,44 +92,42 @@ async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, 
 
 
 async def reconcile_order(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
-                          now: datetime, pace: StatusPace | None = None) -> str:
+                          now: datetime, pace: StatusPace | None = None) -> Outcome | Reconciled:
     """Check one order with its provider; expire it if its window has passed with no payment."""
     order = await votes.get_order(sessions, order_id)
     asked = time.monotonic()
+    outcome: Outcome | Reconciled
     try:
         outcome = await check_payment(sessions, registry, order_id, pace=pace)
     except CollectionNotFound:
         now += timedelta(seconds=time.monotonic() - asked)  # the answer may have waited for its turn
         if now - order.created_at < NEVER_STARTED_GRACE:
             await note_check(sessions, order_id)
-            return "not_started_yet"
+            return Reconciled.NOT_STARTED_YET
         try:
             restarted = await restart_lost_push(sessions, registry, order, now)
         except PaymentError as exc:  # the provider is down: the next pass sends it, while there is time
             log.warning("reconcile: the lost prompt of %s could not be sent again: %s", order_id, exc)
-            restarted = "unreachable"
-        if restarted != "start_in_progress":  # a start held by a dead process: look again next pass
+            restarted = Reconciled.UNREACHABLE
+        if restarted is not Reconciled.START_IN_PROGRESS:  # a start held by a dead process: look again next pass
             await note_check(sessions, order_id)
         if restarted is not None:
             return restarted
-        outcome = "not_found"
+        outcome = Reconciled.NOT_FOUND
     except PaymentError as exc:
         log.warning("reconcile: %s could not be checked: %s", order_id, exc)
         await note_check(sessions, order_id)
         if now < order.expires_at + UNANSWERED_GRACE:
-            return "unreachable"
-        outcome = "unreachable"
-    if outcome in ("pending", "not_found", "unreachable") and now >= order.expires_at:
-        reason = {"pending": "the payer did not approve in time",
-                  "not_found": "the payment was never started with the provider",
-                  "unreachable": "the provider could not be asked about the payment for hours"}[outcome]
-        if await votes.expire_order(sessions, order_id, reason):
-            return "expired"
+            return Reconciled.UNREACHABLE
+        outcome = Reconciled.UNREACHABLE
+    if outcome in EXPIRY_REASONS and now >= order.expires_at:
+        if await votes.expire_order(sessions, order_id, EXPIRY_REASONS[outcome]):
+            return Outcome.EXPIRED
     return outcome
 
 
 async def restart_lost_push(sessions: Sessions, registry: Providers, order: VoteOrder, now: datetime,
-                            ) -> str | None:
+                            ) -> Reconciled | None:
     """A phone prompt lost with its web process (killed before the push went out) is sent now, with the same
     reference, while the payer can still approve it. Pages (cards, WebPay) are never restarted:
     that voter has left. Returns what happened, or None when nothing was tried."""
@@ -129,12 +137,12 @@ async def restart_lost_push(sessions: Sessions, registry: Providers, order: Vote
         return None
     outcome = await start_payment(sessions, registry, order.id)
     if outcome is None:
-        return "start_in_progress"
-    return "restarted" if outcome.status is OrderStatus.PENDING else None
+        return Reconciled.START_IN_PROGRESS
+    return Reconciled.RESTARTED if outcome.status is OrderStatus.PENDING else None
 
 
 async def reconcile_one(sessions: Sessions, registry: Providers, order_id: uuid.UUID, now: datetime,
-                        pace: StatusPace | None) -> str:
+                        pace: StatusPace | None) -> Outcome | Reconciled:
     """One order of a pass; whatever goes wrong with it is logged and backed off, never the end of the pass
     (an order that failed unnoted would sort first again and stop every later pass at the same place)."""
     try:
@@ -146,10 +154,10 @@ async def reconcile_one(sessions: Sessions, registry: Providers, order_id: uuid.
         order = await votes.get_order(sessions, order_id)
         if now >= order.expires_at + UNANSWERED_GRACE and await votes.flag_order(
                 sessions, order_id, "the provider's answer could not be read for hours"):
-            return "flagged"  # a person decides; pending forever would tell nobody
+            return Outcome.FLAGGED  # a person decides; pending forever would tell nobody
     except Exception:
         log.exception("reconcile: could not note the check of %s", order_id)
-    return "error"
+    return Reconciled.ERROR
 
 
 async def reconcile(sessions: Sessions, registry: Providers, *, now: datetime | None = None,
@@ -165,7 +173,7 @@ async def reconcile(sessions: Sessions, registry: Providers, *, now: datetime | 
     failing: Counter[str] = Counter()  # checks in a row a provider could not answer, this pass
     for order_id, provider in await due_orders(sessions, now, since, limit):
         if failing[provider] >= UNREACHABLE_IN_A_ROW:
-            report.outcomes["provider_down"] += 1  # still due: checked on a later pass, in its turn
+            report.outcomes[Reconciled.PROVIDER_DOWN] += 1  # still due: checked on a later pass, in its turn
             continue
         if stop_after is not None and time.monotonic() - started > stop_after:
             log.warning("reconciler pass stopped after %.0f s, %d orders checked", stop_after, report.checked)
@@ -175,10 +183,9 @@ async def reconcile(sessions: Sessions, registry: Providers, *, now: datetime | 
         # A paced pass can take minutes: each order is judged at the time it is reached.
         order_now = now + timedelta(seconds=time.monotonic() - started)
         outcome = await reconcile_one(sessions, registry, order_id, order_now, pace)
-        failing[provider] = failing[provider] + 1 if outcome in ("unreachable", "error") else 0
+        failing[provider] = failing[provider] + 1 if outcome in (Reconciled.UNREACHABLE, Reconciled.ERROR) else 0
         report.checked += 1
         report.outcomes[outcome] += 1
-        if outcome not in ("pending", "not_started_yet", "unreachable", "already_decided", "restarted",
-                           "start_in_progress", "error"):
+        if outcome not in UNCHANGED:
             report.changed.append((order_id, outcome))
     return report

@@ -7,6 +7,7 @@ from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
+from gateway.core.outcomes import ConfirmOutcome
 from gateway.db.models import Contest
 from leaderboard.cache import refresh_contest
 from tests.factories import place
@@ -18,7 +19,7 @@ async def confirmed_vote(sessions: Sessions, contest: Contest, code: str = "01",
     order = await place(sessions, contest, code, quantity)
     outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, None,
                                           provider=order.provider)
-    assert outcome is votes.ConfirmOutcome.COUNTED
+    assert outcome is ConfirmOutcome.COUNTED
 
 
 async def vote_and_publish(sessions: Sessions, redis: Redis, contest: Contest, code: str = "01",

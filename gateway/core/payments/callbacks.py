@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.sql.dml import ReturningInsert
 
 from gateway.core.errors import DomainError
+from gateway.core.outcomes import Outcome
 from gateway.core.payments.checks import settle
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import (
@@ -45,7 +46,7 @@ class EventUnsettled(DomainError):
 @dataclass(frozen=True)
 class CallbackOutcome:
     order_id: uuid.UUID | None
-    outcome: str  # counted, already_decided, flagged, failed, duplicate, needs_check, ignored, …
+    outcome: Outcome
 
 
 async def receive_callback(
@@ -63,7 +64,7 @@ async def receive_callback(
     if intake.event_id is None:
         if intake.unsettled:  # kept, not settled yet (or cut short): the provider must send it again
             raise EventUnsettled("This event is being settled; send it again later.")
-        return CallbackOutcome(intake.target, "duplicate")
+        return CallbackOutcome(intake.target, Outcome.DUPLICATE)
     if intake.known is not None:
         return CallbackOutcome(intake.target, intake.known)
     assert intake.target is not None and intake.verdict.status is not None
@@ -76,7 +77,7 @@ async def receive_callback(
 class Intake:
     verdict: CallbackVerdict | CallbackRejected
     target: uuid.UUID | None = None
-    known: str | None = None  # the outcome when it is clear without settling
+    known: Outcome | None = None  # the outcome when it is clear without settling
     event_id: int | None = None  # None: a replay of an event already kept
     unsettled: bool = False  # that replay's event has no outcome yet
 
@@ -111,7 +112,7 @@ async def take_in(session: AsyncSession, registry: Providers, provider: str, ord
     return Intake(verdict, target, known, event_id, unsettled)
 
 
-async def named_order_outcome(session: AsyncSession, provider: str, order_id: uuid.UUID) -> str | None:
+async def named_order_outcome(session: AsyncSession, provider: str, order_id: uuid.UUID) -> Outcome | None:
     """A signed event that names its order itself (Stripe's metadata) settles only an order of its own provider.
 
     Another provider's order is left alone, not flagged: its own provider may still confirm it, and a flag
@@ -119,11 +120,11 @@ async def named_order_outcome(session: AsyncSession, provider: str, order_id: uu
     """
     owner = await session.scalar(select(VoteOrder.provider).where(VoteOrder.id == order_id))
     if owner is None:
-        return "unknown_order"
-    return None if owner == provider else "other_provider"
+        return Outcome.UNKNOWN_ORDER
+    return None if owner == provider else Outcome.OTHER_PROVIDER
 
 
-UNTIED = ("unknown_order", "ignored")  # outcomes of a callback about no order of ours
+UNTIED = (Outcome.UNKNOWN_ORDER, Outcome.IGNORED)  # outcomes of a callback about no order of ours
 KEPT_BODY_BYTES = 2048  # of a callback tied to no order: enough to see what it was
 KEPT_HEADERS = ("content-type", "content-length", "user-agent", "x-forwarded-for", "x-request-id", "stripe-signature")
 KEPT_HEADER_CHARS = 256
@@ -187,11 +188,11 @@ def judge_of(registry: Providers, provider: str, order: VoteOrder | None) -> Pay
         raise CallbackRejected(provider, "provider_unavailable", "This payment provider is not set up here.") from exc
 
 
-def callback_outcome(target: uuid.UUID | None, order_known: bool, is_proof: bool, had_path_id: bool) -> str | None:
+def callback_outcome(target: uuid.UUID | None, order_known: bool, is_proof: bool, had_path_id: bool) -> Outcome | None:
     """What a callback leads to when that is clear before settling anything (None: settle it)."""
     if target is None or (not order_known and not is_proof):
-        return "unknown_order" if is_proof or had_path_id else "ignored"
-    return None if is_proof else "needs_check"
+        return Outcome.UNKNOWN_ORDER if is_proof or had_path_id else Outcome.IGNORED
+    return None if is_proof else Outcome.NEEDS_CHECK
 
 
 async def order_by_txn(session: AsyncSession, provider: str, provider_txn_id: str) -> uuid.UUID | None:
@@ -201,7 +202,8 @@ async def order_by_txn(session: AsyncSession, provider: str, provider_txn_id: st
 
 async def store_event(session: AsyncSession, provider: str, event_id: str | None, order_id: uuid.UUID | None,
                       kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
-    """Insert the raw event; None when the provider's event id was seen before (a replay) and settled."""
+    """Insert the raw event; None when the provider's event id was seen before (a replay) and settled.
+    `outcome`: an `Outcome`, or "rejected:<code>" for a callback that failed verification."""
     return await session.scalar(STORE_EVENT, {
         "ev_provider": provider, "ev_id": event_id and storable(event_id), "ev_order": order_id,
         "ev_kind": storable(kind[:100]), "ev_headers": storable_strings(headers),
@@ -238,6 +240,6 @@ SET_EVENT_OUTCOME = (update(ProviderEvent.__table__)
                      .values(outcome=bindparam("ev_outcome", type_=Text)))
 
 
-async def set_event_outcome(sessions: Sessions, event_id: int, outcome: str) -> None:
+async def set_event_outcome(sessions: Sessions, event_id: int, outcome: Outcome) -> None:
     async with autocommit_connection(sessions) as connection:
         await connection.execute(SET_EVENT_OUTCOME, {"ev_key": event_id, "ev_outcome": outcome})

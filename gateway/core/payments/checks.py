@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, update
 
 from gateway.core import votes
+from gateway.core.outcomes import Outcome
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import (
     Collection,
@@ -26,34 +27,34 @@ from gateway.db.models import OrderStatus, VoteOrder
 CHECKABLE = (OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED)
 
 
-async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, provider: str) -> str:
+async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, provider: str) -> Outcome:
     """Apply what `provider` says about an order; every branch is safe to repeat."""
     state = status.state
     if state is PaymentState.SUCCESSFUL:
         if status.amount is None or not status.currency:
             await votes.flag_order(sessions, order_id, "provider reported success without a readable amount")
-            return "flagged"
+            return Outcome.FLAGGED
         outcome = await votes.confirm_payment(sessions, order_id, status.raw_status or "SUCCESSFUL",
                                               status.amount, status.currency, status.provider_txn_id,
                                               provider=provider)
-        return outcome.value
+        return Outcome(outcome)
     if state is PaymentState.FAILED:
         changed = await votes.fail_order(sessions, order_id, readable_reason(status.reason or status.raw_status))
-        return "failed" if changed else "already_decided"
+        return Outcome.FAILED if changed else Outcome.ALREADY_DECIDED
     if state is PaymentState.EXPIRED:
         changed = await votes.expire_order(sessions, order_id, readable_reason(status.reason or "EXPIRED"))
-        return "expired" if changed else "already_decided"
+        return Outcome.EXPIRED if changed else Outcome.ALREADY_DECIDED
     if state is PaymentState.REFUNDED:  # whatever the order's state: a refund is never dropped
         refund = await votes.settle_refund(sessions, order_id, status.amount, status.currency, status.provider_txn_id)
-        return refund.value
-    return "pending"
+        return Outcome(refund)
+    return Outcome.PENDING
 
 
 StatusPace = Callable[[PaymentProvider], Awaitable[None]]  # waits until a status call fits the provider's cap
 
 
 async def check_payment(sessions: Sessions, registry: Providers, order_id: uuid.UUID, *,
-                        note: bool = True, pace: StatusPace | None = None) -> str:
+                        note: bool = True, pace: StatusPace | None = None) -> Outcome:
     """Ask the provider and settle: the only way an unsigned callback can lead to a counted vote.
 
     `note` records the check for the reconciler's back-off; a check a callback asked for skips it.
@@ -62,10 +63,10 @@ async def check_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)
     if loaded is None:
-        return "unknown_order"
+        return Outcome.UNKNOWN_ORDER
     order, collection = loaded
     if order.status not in CHECKABLE:
-        return "already_decided"
+        return Outcome.ALREADY_DECIDED
     status = await fetch_paced(registry.for_order(order.provider, order.channel.value), collection, pace)
     if note:
         await note_check(sessions, order_id)

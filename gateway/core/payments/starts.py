@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from gateway.core import votes
 from gateway.core.errors import DomainError, NotFound, VoteRejected
+from gateway.core.outcomes import Outcome
 from gateway.core.payments.collections import KEPT_DURING_START, collection_of, kept_during_start
 from gateway.core.providers import Collection, PaymentError, PaymentProvider, Providers, StartResult
 from gateway.core.votes import Sessions
@@ -43,7 +44,7 @@ async def keep_start_data(sessions: Sessions, order_id: uuid.UUID, provider: str
     async with autocommit(sessions) as session:
         await session.execute(insert(ProviderEvent).values(
             provider=provider, order_id=order_id, kind=KEPT_DURING_START, headers={}, body=json.dumps(dict(data)),
-            outcome="kept"))
+            outcome=Outcome.KEPT))
 
 
 def provider_for(registry: Providers, provider: str, channel: str) -> PaymentProvider:

@@ -1,0 +1,62 @@
+"""The words the payment flow answers with: what confirming, refunding, settling, checking or taking in a
+provider's word about an order did. They are stored (provider_events.outcome), logged and returned in
+JSON, so a value never changes; a new word is a new member."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ConfirmOutcome(StrEnum):
+    """What `votes.confirm_payment` did with a provider's "paid"."""
+
+    COUNTED = "counted"  # this call moved the order to paid and counted its votes
+    ALREADY_DECIDED = "already_decided"  # someone else decided first: nothing changed
+    FLAGGED = "flagged"  # money moved but the vote was not counted (mismatch, or late)
+    DUPLICATE_PAYMENT = "duplicate_payment"  # a second, different transaction for a paid order: refund it
+    OTHER_PROVIDER = "other_provider"  # the order is another provider's: this word proves nothing about it
+
+
+class RefundSettled(StrEnum):
+    """What `votes.settle_refund` did with a refund the provider reports."""
+
+    REFUNDED = "refunded"  # all the money went back: the order is refunded, none of it counted
+    PARTIAL_REFUND = "partial_refund"  # part went back: recorded for a person; an uncounted order is flagged
+    ALREADY_DECIDED = "already_decided"  # the order was refunded before: nothing changed
+
+
+class Outcome(StrEnum):
+    """What a status check or a callback led to (`payments.checks`, `payments.callbacks`): every word of
+    `ConfirmOutcome` and `RefundSettled`, and those of the other states and of callbacks."""
+
+    # The order changed (or its payment was recorded for a person).
+    COUNTED = "counted"
+    FLAGGED = "flagged"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    REFUNDED = "refunded"
+    PARTIAL_REFUND = "partial_refund"
+    DUPLICATE_PAYMENT = "duplicate_payment"
+    # Nothing changed.
+    ALREADY_DECIDED = "already_decided"  # decided before: a late or repeated word
+    PENDING = "pending"  # the payer has not approved yet
+    OTHER_PROVIDER = "other_provider"  # about an order another provider serves
+    # A callback's own.
+    DUPLICATE = "duplicate"  # the provider's event was settled before (a replay)
+    NEEDS_CHECK = "needs_check"  # not proof by itself: a status check follows
+    UNKNOWN_ORDER = "unknown_order"  # names no order of ours (of this provider)
+    IGNORED = "ignored"  # about no order, and not proof of anything
+    # Not a callback: data a provider kept in the middle of a start (`payments.starts.keep_start_data`).
+    KEPT = "kept"
+
+
+class Reconciled(StrEnum):
+    """What the reconciler did with an order besides a check's own `Outcome` (counted in a pass's report)."""
+
+    NOT_STARTED_YET = "not_started_yet"  # unknown to its provider, but its start may still be under way
+    START_IN_PROGRESS = "start_in_progress"  # a start holds the order: looked at again next pass
+    RESTARTED = "restarted"  # its lost phone prompt was sent again
+    NOT_FOUND = "not_found"  # its provider never heard of it
+    UNREACHABLE = "unreachable"  # its provider could not be asked
+    PROVIDER_DOWN = "provider_down"  # skipped: its provider failed several checks in a row this pass
+    ERROR = "error"  # checking it failed; backed off
