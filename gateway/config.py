@@ -7,7 +7,7 @@ import ipaddress
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
@@ -58,12 +58,12 @@ class Settings(BaseSettings):
     # (unset: loopback in development, nobody in production; empty: nobody), or any request with
     # `Authorization: Bearer <METRICS_TOKEN>` (16+ characters).
     metrics_allow: str | None = None
-    metrics_token: str | None = None
+    metrics_token: SecretStr | None = None
 
     mtn_momo_base_url: str | None = None
-    mtn_momo_subscription_key: str | None = None
+    mtn_momo_subscription_key: SecretStr | None = None
     mtn_momo_api_user: str | None = None
-    mtn_momo_api_key: str | None = None
+    mtn_momo_api_key: SecretStr | None = None
     mtn_momo_target_environment: str = "sandbox"
     # MTN caps status GETs per account (~10/s, its developer guidance); 0 lifts our pacing (bench only).
     mtn_momo_status_calls_per_second: float = Field(default=10.0, ge=0)
@@ -71,20 +71,20 @@ class Settings(BaseSettings):
     orange_money_base_url: str | None = None
     orange_money_token_url: str | None = None
     orange_money_client_id: str | None = None
-    orange_money_client_secret: str | None = None
-    orange_money_merchant_key: str | None = None
+    orange_money_client_secret: SecretStr | None = None
+    orange_money_merchant_key: SecretStr | None = None
     orange_money_country: str = "dev"
     # The Orange Cameroon merchant-payment (USSD push) API, reached through an aggregator.
     orange_money_push_base_url: str | None = None
     orange_money_push_consumer_key: str | None = None
-    orange_money_push_consumer_secret: str | None = None
+    orange_money_push_consumer_secret: SecretStr | None = None
     orange_money_push_username: str | None = None
-    orange_money_push_password: str | None = None
+    orange_money_push_password: SecretStr | None = None
     orange_money_channel_msisdn: str | None = None
-    orange_money_pin: str | None = None
+    orange_money_pin: SecretStr | None = None
 
-    stripe_secret_key: str | None = None
-    stripe_webhook_secret: str | None = None
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
     stripe_api_base: str | None = None
 
     # Africa's Talking does not sign USSD callbacks: with a token, the callback URLs set in AT's dashboard
@@ -95,12 +95,12 @@ class Settings(BaseSettings):
     ussd_push_delay_seconds: float = Field(default=1.0, ge=0)
 
     at_username: str | None = None
-    at_api_key: str | None = None
+    at_api_key: SecretStr | None = None
     at_short_code: str | None = None
     at_sender_id: str | None = None
 
-    telegram_bot_token: str | None = None
-    telegram_webhook_secret: str | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
     telegram_api_base: str | None = None
 
     # The local MTN/Orange sandbox, used in development by providers that have no credentials.
@@ -177,9 +177,11 @@ PROVIDER_SECRETS: dict[str, tuple[str, ...]] = {
 }
 
 
-def secret_problem(name: str, value: str | None, min_length: int = MIN_SECRET_LENGTH) -> str | None:
+def secret_problem(name: str, secret: SecretStr | str | None, min_length: int = MIN_SECRET_LENGTH) -> str | None:
     """What makes a secret setting unusable, naming it (None: usable). One rule for start-up and for
-    every route that relies on a secret, so neither accepts what the other refuses."""
+    every route that relies on a secret, so neither accepts what the other refuses. The message never
+    quotes the value."""
+    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
     if not value:
         return f"{name} must be set"
     if value == DEV_SECRET_KEY:

@@ -8,6 +8,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from aiohttp import web
+from pydantic import SecretStr
 
 from gateway.config import ConfigError, Settings, secret_problem
 
@@ -19,7 +20,7 @@ MIN_METRICS_TOKEN_LENGTH = 16
 @dataclass(frozen=True)
 class MetricsAccess:
     networks: tuple[Network, ...]
-    token: str | None
+    token: SecretStr | None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MetricsAccess:
@@ -28,7 +29,7 @@ class MetricsAccess:
             networks = () if settings.is_production else LOOPBACK
         else:
             networks = parse_networks(settings.metrics_allow)
-        token = settings.metrics_token or None
+        token = settings.metrics_token or None  # an empty one is none
         if token is not None and (problem := secret_problem("METRICS_TOKEN", token, MIN_METRICS_TOKEN_LENGTH)):
             raise ConfigError(problem)
         return cls(networks, token)
@@ -49,7 +50,7 @@ class MetricsAccess:
         scheme, _, given = (authorization or "").partition(" ")
         if self.token is None or scheme.lower() != "bearer":
             return False
-        return hmac.compare_digest(given.strip().encode(), self.token.encode())
+        return hmac.compare_digest(given.strip().encode(), self.token.get_secret_value().encode())
 
 
 def parse_networks(text: str) -> tuple[Network, ...]:

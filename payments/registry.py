@@ -10,6 +10,7 @@ import logging
 from dataclasses import dataclass, field
 
 import httpx
+from pydantic import SecretStr
 
 from gateway.config import ORANGE_PUSH_CREDENTIALS, Settings
 from gateway.core.providers import PaymentError, PaymentProvider
@@ -58,13 +59,18 @@ class ProviderRegistry:
 
 def mtn_credentials(settings: Settings) -> MtnCredentials | None:
     if not settings.missing_provider_credentials("mtn"):
-        return MtnCredentials(settings.mtn_momo_base_url or "", settings.mtn_momo_subscription_key or "",
-                              settings.mtn_momo_api_user or "", settings.mtn_momo_api_key or "",
+        return MtnCredentials(settings.mtn_momo_base_url or "", revealed(settings.mtn_momo_subscription_key),
+                              settings.mtn_momo_api_user or "", revealed(settings.mtn_momo_api_key),
                               settings.mtn_momo_target_environment)
     if (sandbox := _sandbox(settings, "mtn")) is None:
         return None
     # The local sandbox stands in for production MTN too, so it takes XAF (MTN's own sandbox takes only EUR).
     return MtnCredentials(sandbox, "sandbox-subscription-key", "sandbox-api-user", "sandbox-api-key", "sandbox")
+
+
+def revealed(secret: SecretStr | None) -> str:
+    """A secret setting's value, only where it is handed to its provider's client ("" when unset)."""
+    return secret.get_secret_value() if secret is not None else ""
 
 
 def _sandbox(settings: Settings, path: str) -> str | None:
@@ -78,8 +84,8 @@ def webpay_credentials(settings: Settings) -> WebPayCredentials | None:
     if not settings.missing_provider_credentials("orange"):
         base = settings.orange_money_base_url or ""
         return WebPayCredentials(base, settings.orange_money_token_url or f"{base.rstrip('/')}/oauth/v3/token",
-                                 settings.orange_money_client_id or "", settings.orange_money_client_secret or "",
-                                 settings.orange_money_merchant_key or "", settings.orange_money_country)
+                                 settings.orange_money_client_id or "", revealed(settings.orange_money_client_secret),
+                                 revealed(settings.orange_money_merchant_key), settings.orange_money_country)
     if (sandbox := _sandbox(settings, "orange")) is None:
         return None
     return WebPayCredentials(sandbox, f"{sandbox}/oauth/v3/token", "sandbox-client", "sandbox-secret",
@@ -90,9 +96,9 @@ def push_credentials(settings: Settings) -> PushCredentials | None:
     if not settings.missing(ORANGE_PUSH_CREDENTIALS):
         return PushCredentials(
             settings.orange_money_push_base_url or "", settings.orange_money_push_consumer_key or "",
-            settings.orange_money_push_consumer_secret or "", settings.orange_money_push_username or "",
-            settings.orange_money_push_password or "", settings.orange_money_channel_msisdn or "",
-            settings.orange_money_pin or "")
+            revealed(settings.orange_money_push_consumer_secret), settings.orange_money_push_username or "",
+            revealed(settings.orange_money_push_password), settings.orange_money_channel_msisdn or "",
+            revealed(settings.orange_money_pin))
     if (sandbox := _sandbox(settings, "orange")) is None:
         return None
     return PushCredentials(sandbox, "sandbox-key", "sandbox-secret", "sandbox-user", "sandbox-pass",
@@ -111,6 +117,7 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegis
         registry.providers["orange_push"] = OrangePush(http, push, settings.public_base_url)
     if settings.stripe_secret_key and settings.stripe_webhook_secret:
         # Stripe has no local sandbox: without keys, card payments are simply not offered.
-        registry.providers["stripe"] = StripeCheckout(settings.stripe_secret_key, settings.stripe_webhook_secret,
+        registry.providers["stripe"] = StripeCheckout(settings.stripe_secret_key.get_secret_value(),
+                                                      settings.stripe_webhook_secret.get_secret_value(),
                                                       settings.public_base_url, settings.stripe_api_base)
     return registry

@@ -83,6 +83,24 @@ def test_production_refuses_a_fake_provider_secret_of_a_provider_in_use(setting:
     check_production(settings, set())  # a provider no contest uses is not held against start-up
 
 
+# Every secret setting but SECRET_KEY and USSD_CALLBACK_TOKEN (still read as plain text by the channels).
+SECRET_SETTINGS = ("METRICS_TOKEN", "MTN_MOMO_SUBSCRIPTION_KEY", "MTN_MOMO_API_KEY", "ORANGE_MONEY_CLIENT_SECRET",
+                   "ORANGE_MONEY_MERCHANT_KEY", "ORANGE_MONEY_PUSH_CONSUMER_SECRET", "ORANGE_MONEY_PUSH_PASSWORD",
+                   "ORANGE_MONEY_PIN", "STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET", "AT_API_KEY",
+                   "TELEGRAM_BOT_TOKEN", "TELEGRAM_WEBHOOK_SECRET")
+
+
+def test_secret_settings_never_show_when_the_settings_are_printed_or_logged(monkeypatch: pytest.MonkeyPatch) -> None:
+    values = {name: f"{name.lower()}-{secrets.token_hex(12)}" for name in SECRET_SETTINGS}
+    for name, value in values.items():
+        monkeypatch.setenv(name, value)
+    settings = production(mtn_momo_base_url="https://momo.example", mtn_momo_api_user="user",
+                          orange_money_base_url="https://orange.example", orange_money_client_id="client")
+    shown = " ".join((repr(settings), str(settings), settings.model_dump_json(), f"{settings.model_dump()}"))
+    assert [name for name, value in values.items() if value in shown] == []
+    check_production(settings, {"mtn", "orange", "stripe"})  # real-looking secrets still pass the checks
+
+
 def test_development_allows_the_defaults() -> None:
     check_production(Settings(_env_file=None), {"mtn", "orange", "stripe"})
 

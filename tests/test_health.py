@@ -8,6 +8,7 @@ import time
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -168,7 +169,8 @@ async def test_metrics_are_refused_outside_metrics_allow_unless_the_bearer_token
     settings: Settings, sessions: Sessions
 ) -> None:
     await place(sessions, await make_contest(sessions))
-    guarded = settings.model_copy(update={"metrics_allow": "10.0.0.0/8, 2001:db8::/32", "metrics_token": METRICS_TOKEN})
+    guarded = settings.model_copy(update={"metrics_allow": "10.0.0.0/8, 2001:db8::/32",
+                                          "metrics_token": SecretStr(METRICS_TOKEN)})
     async with TestClient(TestServer(create_app(guarded))) as client:  # it connects from 127.0.0.1
         for headers in ({}, {"X-Forwarded-For": "10.1.2.3"}, {"Authorization": "Bearer not-the-token-at-all"},
                         {"Authorization": f"Basic {METRICS_TOKEN}"}):
@@ -195,6 +197,6 @@ def test_a_bad_metrics_setting_stops_start_up(settings: Settings) -> None:
     with pytest.raises(ConfigError, match="METRICS_ALLOW"):
         create_app(settings.model_copy(update={"metrics_allow": "10.0.0.0/8, intranet"}))
     with pytest.raises(ConfigError, match="METRICS_TOKEN"):
-        create_app(settings.model_copy(update={"metrics_token": "short"}))
+        create_app(settings.model_copy(update={"metrics_token": SecretStr("short")}))
     with pytest.raises(ConfigError, match="METRICS_TOKEN must be random"):  # the rule of every other secret
-        create_app(settings.model_copy(update={"metrics_token": "a" * 24}))
+        create_app(settings.model_copy(update={"metrics_token": SecretStr("a" * 24)}))

@@ -16,6 +16,7 @@ import httpx
 import pytest
 import respx
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -43,8 +44,8 @@ def stripe_wire() -> Iterator[respx.Router]:
 
 @pytest.fixture
 async def card_client(clean: None, settings: Settings, stripe_wire: respx.Router) -> AsyncIterator[TestClient]:
-    card = settings.model_copy(update={"stripe_secret_key": "sk_test_x", "stripe_webhook_secret": SECRET,
-                                       "stripe_api_base": API})
+    card = settings.model_copy(update={"stripe_secret_key": SecretStr("sk_test_x"),
+                                       "stripe_webhook_secret": SecretStr(SECRET), "stripe_api_base": API})
     async with TestClient(TestServer(create_app(card))) as client:
         yield client
 
