@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
@@ -24,21 +26,84 @@ class Environment(StrEnum):
     PRODUCTION = "production"
 
 
-# Which settings a contest's provider needs before production may start with it enabled.
-PROVIDER_CREDENTIALS: dict[str, tuple[str, ...]] = {
-    "mtn": ("MTN_MOMO_BASE_URL", "MTN_MOMO_SUBSCRIPTION_KEY", "MTN_MOMO_API_USER", "MTN_MOMO_API_KEY"),
-    "orange": ("ORANGE_MONEY_BASE_URL", "ORANGE_MONEY_CLIENT_ID", "ORANGE_MONEY_CLIENT_SECRET",
-               "ORANGE_MONEY_MERCHANT_KEY"),
-    "stripe": ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"),
-}
-# Optional: without it, Orange voters on USSD/SMS are told Orange is unavailable on that channel.
-ORANGE_PUSH_CREDENTIALS = ("ORANGE_MONEY_PUSH_BASE_URL", "ORANGE_MONEY_PUSH_CONSUMER_KEY",
-                           "ORANGE_MONEY_PUSH_CONSUMER_SECRET", "ORANGE_MONEY_PUSH_USERNAME",
-                           "ORANGE_MONEY_PUSH_PASSWORD", "ORANGE_MONEY_CHANNEL_MSISDN", "ORANGE_MONEY_PIN")
+@dataclass(frozen=True)
+class ProviderSetting:
+    """How production treats a provider setting so marked (`Annotated[..., NEEDED]`): `needed`, it refuses to
+    start without it when a contest uses the provider; `issued_secret`, it refuses one that could not be real."""
+
+    needed: bool = True
+    issued_secret: bool = False
 
 
-class Settings(BaseSettings):
-    """Every setting of the service; environment names match the architecture note."""
+NEEDED = ProviderSetting()
+NEEDED_SECRET = ProviderSetting(issued_secret=True)
+
+
+class MtnSettings(BaseModel):
+    """MTN MoMo Collection (`payments.mtn`)."""
+
+    mtn_momo_base_url: Annotated[str | None, NEEDED] = None
+    mtn_momo_subscription_key: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    mtn_momo_api_user: Annotated[str | None, NEEDED] = None
+    mtn_momo_api_key: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    mtn_momo_target_environment: str = "sandbox"
+    # MTN caps status GETs per account (~10/s, its developer guidance); 0 lifts our pacing (bench only).
+    mtn_momo_status_calls_per_second: float = Field(default=10.0, ge=0)
+
+
+class OrangeWebPaySettings(BaseModel):
+    """Orange Money WebPay, the payment page for web and Telegram voters (`payments.orange.webpay`)."""
+
+    orange_money_base_url: Annotated[str | None, NEEDED] = None
+    orange_money_token_url: str | None = None
+    orange_money_client_id: Annotated[str | None, NEEDED] = None
+    orange_money_client_secret: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    orange_money_merchant_key: Annotated[SecretStr | None, NEEDED] = None  # an identifier, not checked as a secret
+    orange_money_country: str = "dev"
+
+
+class OrangePushSettings(BaseModel):
+    """The Orange Cameroon merchant-payment (USSD push) API, reached through an aggregator
+    (`payments.orange.push`). Optional: without all of it, Orange voters on USSD/SMS are told Orange is
+    unavailable on that channel; its secrets are checked whenever they are set."""
+
+    orange_money_push_base_url: Annotated[str | None, NEEDED] = None
+    orange_money_push_consumer_key: Annotated[str | None, NEEDED] = None
+    orange_money_push_consumer_secret: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    orange_money_push_username: Annotated[str | None, NEEDED] = None
+    orange_money_push_password: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    orange_money_channel_msisdn: Annotated[str | None, NEEDED] = None
+    orange_money_pin: Annotated[SecretStr | None, NEEDED] = None  # an identifier, not checked as a secret
+
+
+class StripeSettings(BaseModel):
+    """Stripe Checkout (`payments.stripe`); no local sandbox: without keys, cards are not offered."""
+
+    stripe_secret_key: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    stripe_webhook_secret: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    stripe_api_base: str | None = None
+
+
+# The settings production checks for a provider a contest uses (Orange's push is optional, see above).
+PROVIDER_SETTINGS: dict[str, type[BaseModel]] = {
+    "mtn": MtnSettings, "orange": OrangeWebPaySettings, "stripe": StripeSettings}
+
+
+def marked_settings(model: type[BaseModel], *, secrets_only: bool = False) -> tuple[str, ...]:
+    """The environment names of a provider model's NEEDED settings (or of its issued secrets only)."""
+    return tuple(name.upper() for name, field in model.model_fields.items()
+                 if any(isinstance(mark, ProviderSetting) and (mark.issued_secret or not secrets_only)
+                        for mark in field.metadata))
+
+
+def unset_settings(model: type[BaseModel], settings: BaseModel) -> list[str]:
+    """The environment names of a provider model's NEEDED settings that `settings` leaves unset."""
+    return [name for name in marked_settings(model) if not getattr(settings, name.lower())]
+
+
+class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettings, StripeSettings):
+    """Every setting of the service; environment names match the architecture note. Each payment
+    provider's settings are its own model above, of which Settings is made."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
@@ -59,33 +124,7 @@ class Settings(BaseSettings):
     # `Authorization: Bearer <METRICS_TOKEN>` (16+ characters).
     metrics_allow: str | None = None
     metrics_token: SecretStr | None = None
-
-    mtn_momo_base_url: str | None = None
-    mtn_momo_subscription_key: SecretStr | None = None
-    mtn_momo_api_user: str | None = None
-    mtn_momo_api_key: SecretStr | None = None
-    mtn_momo_target_environment: str = "sandbox"
-    # MTN caps status GETs per account (~10/s, its developer guidance); 0 lifts our pacing (bench only).
-    mtn_momo_status_calls_per_second: float = Field(default=10.0, ge=0)
-
-    orange_money_base_url: str | None = None
-    orange_money_token_url: str | None = None
-    orange_money_client_id: str | None = None
-    orange_money_client_secret: SecretStr | None = None
-    orange_money_merchant_key: SecretStr | None = None
-    orange_money_country: str = "dev"
-    # The Orange Cameroon merchant-payment (USSD push) API, reached through an aggregator.
-    orange_money_push_base_url: str | None = None
-    orange_money_push_consumer_key: str | None = None
-    orange_money_push_consumer_secret: SecretStr | None = None
-    orange_money_push_username: str | None = None
-    orange_money_push_password: SecretStr | None = None
-    orange_money_channel_msisdn: str | None = None
-    orange_money_pin: SecretStr | None = None
-
-    stripe_secret_key: SecretStr | None = None
-    stripe_webhook_secret: SecretStr | None = None
-    stripe_api_base: str | None = None
+    # MTN, Orange and Stripe: their own models above (MtnSettings, OrangeWebPaySettings, …).
 
     # Africa's Talking does not sign USSD callbacks: with a token, the callback URLs set in AT's dashboard
     # end in ?token=<it>, and a request without it is refused. Required in production when USSD is in use.
@@ -141,10 +180,8 @@ class Settings(BaseSettings):
 
     def missing_provider_credentials(self, provider: str) -> list[str]:
         """Names of the settings a provider needs that are unset."""
-        return self.missing(PROVIDER_CREDENTIALS.get(provider, ()))
-
-    def missing(self, names: tuple[str, ...]) -> list[str]:
-        return [name for name in names if not getattr(self, name.lower())]
+        model = PROVIDER_SETTINGS.get(provider)
+        return unset_settings(model, self) if model else []
 
 
 @functools.lru_cache(maxsize=8)
@@ -169,12 +206,6 @@ MIN_SECRET_LENGTH = 32
 MIN_CALLBACK_TOKEN_LENGTH = 16  # a USSD callback token guessable in less is no token
 MIN_PROVIDER_SECRET_LENGTH = 16  # providers issue their keys: 32 hex (MTN), 16+ (Orange), 100+ (Stripe)
 MIN_DISTINCT_CHARACTERS = 10  # "aaaa…" or "abab…" is a placeholder, not a secret
-# Secrets a provider issues, checked where a contest uses that provider (their presence is checked apart).
-PROVIDER_SECRETS: dict[str, tuple[str, ...]] = {
-    "mtn": ("MTN_MOMO_SUBSCRIPTION_KEY", "MTN_MOMO_API_KEY"),
-    "orange": ("ORANGE_MONEY_CLIENT_SECRET",),
-    "stripe": ("STRIPE_SECRET_KEY", "STRIPE_WEBHOOK_SECRET"),
-}
 
 
 def secret_problem(name: str, secret: SecretStr | str | None, min_length: int = MIN_SECRET_LENGTH) -> str | None:
@@ -206,15 +237,17 @@ def ussd_token_usable(settings: Settings) -> bool:
 
 def provider_secret_problems(settings: Settings, provider: str) -> list[str]:
     """The provider's secrets that are set but could not be real (unset ones are reported as missing)."""
-    values = ((name, getattr(settings, name.lower())) for name in PROVIDER_SECRETS.get(provider, ()))
+    model = PROVIDER_SETTINGS.get(provider)
+    names = marked_settings(model, secrets_only=True) if model else ()
+    values = ((name, getattr(settings, name.lower())) for name in names)
     problems = (secret_problem(name, value, MIN_PROVIDER_SECRET_LENGTH) for name, value in values if value)
     return [problem for problem in problems if problem]
 
 
 # Secrets of ours or of a provider checked whenever they are set (a provider in use is checked by
 # `provider_secret_problems`); PINs and merchant keys are identifiers, not secrets, and are left out.
-SECRETS_WHEN_SET = ("TELEGRAM_WEBHOOK_SECRET", "AT_API_KEY", "ORANGE_MONEY_PUSH_CONSUMER_SECRET",
-                    "ORANGE_MONEY_PUSH_PASSWORD", "METRICS_TOKEN")
+SECRETS_WHEN_SET = ("TELEGRAM_WEBHOOK_SECRET", "AT_API_KEY", "METRICS_TOKEN",
+                    *marked_settings(OrangePushSettings, secrets_only=True))
 
 
 def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use: bool = False) -> None:

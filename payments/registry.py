@@ -12,7 +12,14 @@ from dataclasses import dataclass, field
 import httpx
 from pydantic import SecretStr
 
-from gateway.config import ORANGE_PUSH_CREDENTIALS, Settings
+from gateway.config import (
+    MtnSettings,
+    OrangePushSettings,
+    OrangeWebPaySettings,
+    Settings,
+    StripeSettings,
+    unset_settings,
+)
 from gateway.core.providers import PaymentError, PaymentProvider
 from payments.mtn import MtnMomoCollection
 from payments.mtn.collection import MtnCredentials
@@ -57,12 +64,13 @@ class ProviderRegistry:
                 await close()
 
 
-def mtn_credentials(settings: Settings) -> MtnCredentials | None:
-    if not settings.missing_provider_credentials("mtn"):
-        return MtnCredentials(settings.mtn_momo_base_url or "", revealed(settings.mtn_momo_subscription_key),
-                              settings.mtn_momo_api_user or "", revealed(settings.mtn_momo_api_key),
-                              settings.mtn_momo_target_environment)
-    if (sandbox := _sandbox(settings, "mtn")) is None:
+def mtn_credentials(mtn: MtnSettings, sandbox: str | None) -> MtnCredentials | None:
+    """MTN's own credentials when all are set, else the sandbox's (`sandbox`: its URL, None: not here)."""
+    if not unset_settings(MtnSettings, mtn):
+        return MtnCredentials(mtn.mtn_momo_base_url or "", revealed(mtn.mtn_momo_subscription_key),
+                              mtn.mtn_momo_api_user or "", revealed(mtn.mtn_momo_api_key),
+                              mtn.mtn_momo_target_environment)
+    if sandbox is None:
         return None
     # The local sandbox stands in for production MTN too, so it takes XAF (MTN's own sandbox takes only EUR).
     return MtnCredentials(sandbox, "sandbox-subscription-key", "sandbox-api-user", "sandbox-api-key", "sandbox")
@@ -73,51 +81,56 @@ def revealed(secret: SecretStr | None) -> str:
     return secret.get_secret_value() if secret is not None else ""
 
 
-def _sandbox(settings: Settings, path: str) -> str | None:
+def sandbox_address(settings: Settings, path: str) -> str | None:
     """The sandbox URL for a provider without credentials, in development only."""
     if settings.is_production or not settings.sandbox_enabled:
         return None
     return f"{settings.sandbox_url.rstrip('/')}/{path}"
 
 
-def webpay_credentials(settings: Settings) -> WebPayCredentials | None:
-    if not settings.missing_provider_credentials("orange"):
-        base = settings.orange_money_base_url or ""
-        return WebPayCredentials(base, settings.orange_money_token_url or f"{base.rstrip('/')}/oauth/v3/token",
-                                 settings.orange_money_client_id or "", revealed(settings.orange_money_client_secret),
-                                 revealed(settings.orange_money_merchant_key), settings.orange_money_country)
-    if (sandbox := _sandbox(settings, "orange")) is None:
+def webpay_credentials(webpay: OrangeWebPaySettings, sandbox: str | None) -> WebPayCredentials | None:
+    if not unset_settings(OrangeWebPaySettings, webpay):
+        base = webpay.orange_money_base_url or ""
+        return WebPayCredentials(base, webpay.orange_money_token_url or f"{base.rstrip('/')}/oauth/v3/token",
+                                 webpay.orange_money_client_id or "", revealed(webpay.orange_money_client_secret),
+                                 revealed(webpay.orange_money_merchant_key), webpay.orange_money_country)
+    if sandbox is None:
         return None
     return WebPayCredentials(sandbox, f"{sandbox}/oauth/v3/token", "sandbox-client", "sandbox-secret",
                              "sandbox-merchant", "dev")
 
 
-def push_credentials(settings: Settings) -> PushCredentials | None:
-    if not settings.missing(ORANGE_PUSH_CREDENTIALS):
+def push_credentials(push: OrangePushSettings, sandbox: str | None) -> PushCredentials | None:
+    if not unset_settings(OrangePushSettings, push):
         return PushCredentials(
-            settings.orange_money_push_base_url or "", settings.orange_money_push_consumer_key or "",
-            revealed(settings.orange_money_push_consumer_secret), settings.orange_money_push_username or "",
-            revealed(settings.orange_money_push_password), settings.orange_money_channel_msisdn or "",
-            revealed(settings.orange_money_pin))
-    if (sandbox := _sandbox(settings, "orange")) is None:
+            push.orange_money_push_base_url or "", push.orange_money_push_consumer_key or "",
+            revealed(push.orange_money_push_consumer_secret), push.orange_money_push_username or "",
+            revealed(push.orange_money_push_password), push.orange_money_channel_msisdn or "",
+            revealed(push.orange_money_pin))
+    if sandbox is None:
         return None
     return PushCredentials(sandbox, "sandbox-key", "sandbox-secret", "sandbox-user", "sandbox-pass",
                            "699000000", "1234")
 
 
+def stripe_keys(stripe: StripeSettings) -> tuple[str, str] | None:
+    """The secret key and webhook secret, when both are set (Stripe has no local sandbox)."""
+    if unset_settings(StripeSettings, stripe):
+        return None
+    return revealed(stripe.stripe_secret_key), revealed(stripe.stripe_webhook_secret)
+
+
 def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegistry:
+    """Each provider gets its own part of the settings (a Settings is each provider's settings model)."""
     registry = ProviderRegistry()
-    if (mtn := mtn_credentials(settings)) is not None:
+    if (mtn := mtn_credentials(settings, sandbox_address(settings, "mtn"))) is not None:
         registry.providers["mtn"] = MtnMomoCollection(
             http, mtn, settings.public_base_url,
             status_calls_per_second=settings.mtn_momo_status_calls_per_second or None)
-    if (webpay := webpay_credentials(settings)) is not None:
+    if (webpay := webpay_credentials(settings, sandbox_address(settings, "orange"))) is not None:
         registry.providers["orange_webpay"] = OrangeWebPay(http, webpay, settings.public_base_url)
-    if (push := push_credentials(settings)) is not None:
+    if (push := push_credentials(settings, sandbox_address(settings, "orange"))) is not None:
         registry.providers["orange_push"] = OrangePush(http, push, settings.public_base_url)
-    if settings.stripe_secret_key and settings.stripe_webhook_secret:
-        # Stripe has no local sandbox: without keys, card payments are simply not offered.
-        registry.providers["stripe"] = StripeCheckout(settings.stripe_secret_key.get_secret_value(),
-                                                      settings.stripe_webhook_secret.get_secret_value(),
-                                                      settings.public_base_url, settings.stripe_api_base)
+    if (stripe := stripe_keys(settings)) is not None:  # without keys, card payments are simply not offered
+        registry.providers["stripe"] = StripeCheckout(*stripe, settings.public_base_url, settings.stripe_api_base)
     return registry

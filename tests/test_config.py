@@ -5,6 +5,7 @@ from __future__ import annotations
 import secrets
 from urllib.parse import quote
 
+import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.app import create_app
 from gateway.config import DEV_SECRET_KEY, ConfigError, Environment, Settings, check_production, secret_problem
 from gateway.keys import LEADERBOARD_CONFIG
+from payments.registry import build_registry
 from tests.factories import make_contest
 
 STRONG = "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"  # what `secrets.token_urlsafe(30)` gives
@@ -99,6 +101,33 @@ def test_secret_settings_never_show_when_the_settings_are_printed_or_logged(monk
     shown = " ".join((repr(settings), str(settings), settings.model_dump_json(), f"{settings.model_dump()}"))
     assert [name for name, value in values.items() if value in shown] == []
     check_production(settings, {"mtn", "orange", "stripe"})  # real-looking secrets still pass the checks
+
+
+# Values a provider could have issued, for every setting production needs of one.
+ISSUED = {"MTN_MOMO_BASE_URL": "https://momo.example", "MTN_MOMO_SUBSCRIPTION_KEY": "3f9c2a7e41b84d06a5e8c1f27b9d4e63",
+          "MTN_MOMO_API_USER": "user", "MTN_MOMO_API_KEY": "8d1e6b3c90f74a25b7c4e2d19a6f0b58",
+          "ORANGE_MONEY_BASE_URL": "https://orange.example", "ORANGE_MONEY_CLIENT_ID": "client",
+          "ORANGE_MONEY_CLIENT_SECRET": "Zx81Lq4mNv27Rt9K", "ORANGE_MONEY_MERCHANT_KEY": "merchant",
+          "STRIPE_SECRET_KEY": "sk_live_51Nq8vXKq2Rz7TbW4mPj9LcH0dFs3Ga6Ye",
+          "STRIPE_WEBHOOK_SECRET": "whsec_8Hq2nVz4Kx7Lm1Rt5Bw9Cj3Pd6Fg0Ys"}
+KEYS = {"mtn": "mtn", "orange": "orange_webpay", "stripe": "stripe"}
+
+
+@pytest.mark.parametrize("unset", ["", *ISSUED])
+async def test_a_provider_is_offered_exactly_when_production_has_all_it_needs(unset: str) -> None:
+    """The registry and the production check read one definition of what each provider needs."""
+    settings = production(sandbox_enabled=False, **{name.lower(): value for name, value in ISSUED.items()
+                                                    if name != unset})
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(settings, http)
+        offered = {provider for provider, key in KEYS.items() if key in registry.providers}
+        await registry.aclose()
+    refused = {provider for provider in KEYS if settings.missing_provider_credentials(provider)}
+    assert offered == set(KEYS) - refused and len(refused) == (1 if unset else 0)
+    if unset:
+        with pytest.raises(ConfigError, match=unset):
+            check_production(settings, refused)
+    check_production(settings, set(KEYS) - refused)
 
 
 def test_development_allows_the_defaults() -> None:

@@ -26,7 +26,7 @@ from gateway.jobs.payment_starts import CONCURRENT_STARTS
 from gateway.jobs.reconciler import reconcile
 from gateway.keys import CHECKS, ENGINE, PROVIDERS, STARTS
 from payments.mtn import MtnMomoCollection
-from payments.registry import ProviderRegistry, mtn_credentials
+from payments.registry import ProviderRegistry, mtn_credentials, sandbox_address
 from tests.factories import assert_fault_end, assert_tally_invariant, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.waiting import until
@@ -380,7 +380,8 @@ async def test_a_session_end_cannot_cancel_an_order_whose_prompt_may_be_on_the_p
     contest = await make_contest(sessions, slug="gala")
     order_id = (await place(sessions, contest, quantity=3, channel=Channel.USSD)).id
     fake_mtn.prompts_unanswered = True  # MTN takes the prompt, its answer never reaches us
-    credentials = mtn_credentials(settings)  # the sandbox's address, where fake_mtn answers
+    # The sandbox's address, where fake_mtn answers.
+    credentials = mtn_credentials(settings, sandbox_address(settings, "mtn"))
     assert credentials is not None
     async with httpx.AsyncClient() as http:  # one try, no resend: the start gives up at once
         impatient = ProviderRegistry({"mtn": MtnMomoCollection(http, credentials, settings.public_base_url,
