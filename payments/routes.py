@@ -4,11 +4,12 @@ an unsigned one only triggers a status check with the provider."""
 from __future__ import annotations
 
 import uuid
+from functools import partial
 
 from aiohttp import web
 
 from gateway.core.outcomes import Outcome
-from gateway.core.payments.callbacks import CallbackOutcome, is_order_of, receive_callback, signature_holds
+from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
 from gateway.middleware import error_body
@@ -34,7 +35,8 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
     answered 429 before anything is stored. A genuine callback is never refused for that: the limit
     is only ever checked for a callback that is not vouched for, and a provider's own callback
     always is. MTN and Orange call back on the URL we gave them for the order, so its path names one
-    of our orders paid through that provider (`is_order_of`); Stripe names no order in its URL but
+    of our orders paid through that provider (the query that loads the order tells, before anything
+    is stored: no extra round trip for a genuine callback); Stripe names no order in its URL but
     signs every event (`signed=True`: `signature_holds`). Neither can be faked by the one flooding,
     who can only spend its own budget; and vouched callbacks are not counted, so however many a
     provider sends, they never push its address over the limit. With Redis away nothing is counted
@@ -42,13 +44,11 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
     """
     app = request.app
     body = await request.read()
-    if signed:
-        vouched = await signature_holds(app[PROVIDERS], provider, request.headers, body)
-    else:
-        vouched = order_id is not None and await is_order_of(app[SESSIONS], provider, order_id)
-    if not vouched:
-        await enforce_untied_limit(request)
-    outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers, body)
+    limit = partial(enforce_untied_limit, request)
+    if signed and not await signature_holds(app[PROVIDERS], provider, request.headers, body):
+        await limit()
+    outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers, body,
+                                     untied=None if signed else limit)
     if outcome.outcome is Outcome.NEEDS_CHECK and outcome.order_id is not None:
         app[CHECKS].request(outcome.order_id)
     if outcome.outcome in SETTLED:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import uuid
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -43,6 +43,9 @@ class EventUnsettled(DomainError):
     code = "event_unsettled"
 
 
+Untied = Callable[[], Awaitable[None]]  # what a callback tied to no order of ours must pass first
+
+
 @dataclass(frozen=True)
 class CallbackOutcome:
     order_id: uuid.UUID | None
@@ -51,14 +54,16 @@ class CallbackOutcome:
 
 async def receive_callback(
     sessions: Sessions, registry: Providers, provider: str, order_id: uuid.UUID | None,
-    headers: Mapping[str, str], body: bytes,
+    headers: Mapping[str, str], body: bytes, *, untied: Untied | None = None,
 ) -> CallbackOutcome:
     """Keep the raw callback, verify it, and settle it if it is proof; else ask for a check.
 
+    `untied` is awaited before anything is stored when the callback's URL names no order of this
+    provider (it may refuse, e.g. a per-address limit): known in the same query that loads the order.
     Raises CallbackRejected (after storing the event) for a callback that fails verification.
     """
     async with autocommit(sessions) as session:  # two statements that stand alone: no BEGIN/COMMIT round trips
-        intake = await take_in(session, registry, provider, order_id, headers, body)
+        intake = await take_in(session, registry, provider, order_id, headers, body, untied)
     if isinstance(intake.verdict, CallbackRejected):
         raise intake.verdict
     if intake.event_id is None:
@@ -83,7 +88,7 @@ class Intake:
 
 
 async def take_in(session: AsyncSession, registry: Providers, provider: str, order_id: uuid.UUID | None,
-                  headers: Mapping[str, str], body: bytes) -> Intake:
+                  headers: Mapping[str, str], body: bytes, untied: Untied | None = None) -> Intake:
     """Verify a callback against its order and store it, whatever the verdict: raw when it is about
     an order of ours (its first WHOLE_EVENTS_PER_ORDER), bounded (`bounded_event`) when it is not,
     fails verification, or floods one order."""
@@ -92,6 +97,8 @@ async def take_in(session: AsyncSession, registry: Providers, provider: str, ord
     order, collection = loaded if loaded else (None, None)
     if order is not None and order.provider != provider:
         order, collection = None, None  # a callback on another provider's URL proves nothing
+    if order is None and untied is not None:
+        await untied()
     try:
         implementation = judge_of(registry, provider, order)
         verdict = await implementation.verify_callback(InboundCallback(order_id, headers, body), collection)
@@ -154,13 +161,6 @@ async def few_events_yet(session: AsyncSession, order_id: uuid.UUID) -> bool:
     """Whether the order has had fewer than WHOLE_EVENTS_PER_ORDER events (counting no further)."""
     first = select(ProviderEvent.id).where(ProviderEvent.order_id == order_id).limit(WHOLE_EVENTS_PER_ORDER)
     return int(await session.scalar(select(func.count()).select_from(first.subquery())) or 0) < WHOLE_EVENTS_PER_ORDER
-
-
-async def is_order_of(sessions: Sessions, provider: str, order_id: uuid.UUID) -> bool:
-    """Whether `order_id` is one of our orders paid through `provider` (a callback URL names it)."""
-    async with autocommit(sessions) as session:
-        return bool(await session.scalar(select(func.count()).where(
-            VoteOrder.id == order_id, VoteOrder.provider == provider)))
 
 
 async def signature_holds(registry: Providers, provider: str, headers: Mapping[str, str], body: bytes) -> bool:
