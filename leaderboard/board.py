@@ -4,16 +4,14 @@ from __future__ import annotations
 
 import json
 import zlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-
-@dataclass(frozen=True, slots=True)
-class CandidateInfo:
-    id: int
-    code: str
-    name: str
+# The core's one ranking rule, also spoken here under the board's own words.
+from gateway.core.ranking import CandidateInfo as CandidateInfo
+from gateway.core.ranking import RankedRow as RankedRow
+from gateway.core.ranking import rank_candidates as rank_candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,13 +35,6 @@ class Tallies:
 
 
 @dataclass(frozen=True, slots=True)
-class RankedRow:
-    candidate: CandidateInfo
-    votes: int
-    rank: int
-
-
-@dataclass(frozen=True, slots=True)
 class Rendered:
     """A board ready to send: its version, ETag and JSON body (the same bytes for every viewer)."""
 
@@ -55,21 +46,6 @@ class Rendered:
 def is_frozen(frozen_at: datetime | None, now: datetime) -> bool:
     """The organiser froze the public board from `frozen_at` on; before that moment it is live."""
     return frozen_at is not None and frozen_at <= now
-
-
-def _code_order(code: str) -> tuple[int, str]:
-    return (int(code), code) if code.isdigit() else (0, code)
-
-
-def rank_candidates(candidates: Sequence[CandidateInfo], votes: Mapping[int, int]) -> list[RankedRow]:
-    """Most votes first, ties in code order sharing a rank ("competition ranking": 1, 1, 3)."""
-    ordered = sorted(candidates, key=lambda c: (-votes.get(c.id, 0), _code_order(c.code)))
-    rows: list[RankedRow] = []
-    for position, candidate in enumerate(ordered, start=1):
-        count = votes.get(candidate.id, 0)
-        tied = bool(rows) and rows[-1].votes == count
-        rows.append(RankedRow(candidate, count, rows[-1].rank if tied else position))
-    return rows
 
 
 def iso_from_ms(epoch_ms: int) -> str:

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.catalog import PUBLIC_STATUSES
 from gateway.core.errors import NotFound
+from gateway.core.ranking import BoardTop, rank_candidates
 from gateway.db.engine import autocommit
 from gateway.db.models import Candidate, CandidateStatus, Contest
 from leaderboard import cache
@@ -138,6 +139,14 @@ class Boards:
         except RedisError as exc:
             log.warning("board of contest %s read from PostgreSQL, Redis is unavailable: %r", contest.id, exc)
             return await cache.tallies_from_postgres(self.sessions, contest.id, frozen_at)
+
+    async def top(self, contest_id: int, n: int | None = None) -> BoardTop:
+        """The core's port (`gateway.core.ranking.BoardReader`): the board's first `n` rows as it serves them."""
+        contest = await self.contest_by_id(contest_id)
+        if contest is None:
+            raise NotFound("No public contest has that id.", code="contest_not_found")
+        rows = rank_candidates(contest.candidates, (await self.tallies(contest)).votes)
+        return BoardTop(tuple(rows[:n]), contest.show_counts, is_frozen(contest.frozen_at, self._clock()))
 
     async def render(self, contest: ContestView, *, not_before: float | None = None) -> Rendered:
         """The board; with `not_before` (loop time), from a read that started no earlier."""
