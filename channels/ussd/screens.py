@@ -13,7 +13,8 @@ from channels.phone.texts import PROVIDER_LABELS, money, placed_message, refusal
 from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
 from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, Texts, texts
-from channels.ussd.views import Availability, BoardMode, ContestView, Extras, MyVotes, TopEntry
+from channels.ussd.views import BoardMode, ContestView, Extras, MyVotes, TopEntry
+from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
 
 NAME_WIDTHS = (20, 16, 13, 10, 8, 6)
@@ -98,7 +99,7 @@ def unavailable_contest(contest: ContestView | None, lang: Lang) -> Reply:
     if contest is None:
         return unknown_service(lang)
     m = vote_messages(lang)
-    message = {Availability.PAUSED: m.paused, Availability.NOT_YET: m.not_open}.get(contest.availability, m.closed)
+    message = {VotingState.PAUSED: m.paused, VotingState.NOT_YET: m.not_open}.get(contest.availability, m.closed)
     return end(message.format(contest=clip(contest.name, 40)), lang)
 
 

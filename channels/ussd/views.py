@@ -10,16 +10,11 @@ from typing import Any
 
 from channels.phone.gsm7 import transliterate
 from channels.phone.operators import Operator
+from gateway.core.rules import VotingState, voting_state
 from gateway.core.texts import Lang
+from gateway.db.models import ContestStatus
 
 USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay screen, always
-
-
-class Availability(StrEnum):
-    OPEN = "open"
-    NOT_YET = "not_yet"
-    PAUSED = "paused"
-    CLOSED = "closed"
 
 
 class BoardMode(StrEnum):
@@ -96,7 +91,7 @@ class ContestView:
     id: int
     slug: str
     name: str  # GSM-7 safe
-    availability: Availability
+    availability: VotingState
     price: int
     currency: str
     max_votes: int
@@ -145,14 +140,6 @@ class Extras:
     mine: MyVotes | None = None
 
 
-def availability(status: str, opens_at: datetime, closes_at: datetime, now: datetime) -> Availability:
-    if status == "paused":
-        return Availability.PAUSED
-    if status != "open" or now >= closes_at:
-        return Availability.CLOSED
-    return Availability.NOT_YET if now < opens_at else Availability.OPEN
-
-
 def board_mode(record: ContestRecord, now: datetime) -> BoardMode:
     if record.board_frozen_at is not None and now >= record.board_frozen_at:
         return BoardMode.HIDDEN
@@ -168,7 +155,7 @@ def build_view(record: ContestRecord, now: datetime, usable: frozenset[str]) -> 
     offered = tuple(p for p in USSD_PROVIDERS if p.value in record.providers and p.value in usable)
     return ContestView(
         id=record.id, slug=record.slug, name=safe_name(record.name, record.slug),
-        availability=availability(record.status, record.opens_at, record.closes_at, now),
+        availability=voting_state(ContestStatus(record.status), record.opens_at, record.closes_at, now),
         price=record.price_per_vote, currency=record.currency, max_votes=record.max_votes_per_order,
         providers=offered, language=Lang.parse(record.default_language) or Lang.FR, board=board_mode(record, now),
         candidates=tuple(CandidateView(c.code, safe_name(c.name, f"Cand. {c.code}"), c.status == "active")
@@ -177,13 +164,13 @@ def build_view(record: ContestRecord, now: datetime, usable: frozenset[str]) -> 
 
 
 def open_views(views: tuple[ContestView, ...]) -> tuple[ContestView, ...]:
-    return tuple(v for v in views if v.availability is Availability.OPEN)
+    return tuple(v for v in views if v.availability is VotingState.OPEN)
 
 
 def why_unavailable(views: tuple[ContestView, ...]) -> ContestView | None:
     """When nothing is open, the contest whose state says most: paused, then not yet open, then closed."""
-    for wanted in (Availability.PAUSED, Availability.NOT_YET, Availability.CLOSED):
+    for wanted in (VotingState.PAUSED, VotingState.NOT_YET, VotingState.CLOSED):
         found = [v for v in views if v.availability is wanted]
         if found:
-            return found[-1] if wanted is Availability.CLOSED else found[0]
+            return found[-1] if wanted is VotingState.CLOSED else found[0]
     return None

@@ -32,12 +32,11 @@ from gateway import throttle
 from gateway.core import catalog, payment_flow, votes
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
-from gateway.core.rules import MOBILE_MONEY_PROVIDERS
+from gateway.core.rules import MOBILE_MONEY_PROVIDERS, VotingState, voting_state
 from gateway.db.models import (
     Candidate,
     Channel,
     Contest,
-    ContestStatus,
     OrderStatus,
     VoteOrder,
 )
@@ -58,6 +57,9 @@ FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
 CSP = ("default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
        "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
 FIELDS = ("candidate", "quantity", "provider", "msisdn")
+LISTED = (VotingState.OPEN, VotingState.NOT_YET)  # the home page lists contests taking votes or about to
+NOTICES = {VotingState.PAUSED: "voting_paused", VotingState.CLOSED: "voting_closed",
+           VotingState.NOT_YET: "voting_not_open"}
 # Who the board shows (as the JSON board does): eliminated candidates keep their place, hidden ones never show.
 
 
@@ -168,7 +170,7 @@ def board_rows(view: ContestView, tallies: Tallies, photos: Mapping[str, str | N
 async def index(request: web.Request) -> web.StreamResponse:
     now = datetime.now(UTC)
     contests = [c for c in await catalog.public_contests(request.app[SESSIONS])
-                if c.status is ContestStatus.OPEN and c.closes_at > now]
+                if voting_state(c.status, c.opens_at, c.closes_at, now) in LISTED]
     return render(page_for(request), "index.html", {"contests": contests, "now": now})
 
 
@@ -217,13 +219,8 @@ def check_form(form: VoteForm, contest: Contest, candidates: list[Candidate], tr
 
 def voting_notice(contest: Contest, now: datetime, tr: Translator) -> str | None:
     """Why the form is not shown, or None while votes are taken."""
-    if contest.status is ContestStatus.PAUSED:
-        return tr("voting_paused")
-    if contest.status is not ContestStatus.OPEN or now >= contest.closes_at:
-        return tr("voting_closed")
-    if now < contest.opens_at:
-        return tr("voting_not_open")
-    return None
+    state = voting_state(contest.status, contest.opens_at, contest.closes_at, now)
+    return None if state is VotingState.OPEN else tr(NOTICES[state])
 
 
 def error_anchors(candidates: list[Candidate], contest: Contest) -> dict[str, str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from gateway.core.errors import VoteRejected
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
@@ -35,13 +36,33 @@ class CheckedOrder:
     msisdn: str | None
 
 
+class VotingState(StrEnum):
+    """Whether a contest takes votes now, and if not why: what every channel tells a voter."""
+
+    OPEN = "open"
+    NOT_YET = "not_yet"
+    PAUSED = "paused"
+    CLOSED = "closed"  # closed, past its closing time, or a draft
+
+
+def voting_state(status: ContestStatus, opens_at: datetime, closes_at: datetime, now: datetime) -> VotingState:
+    """The one rule for "is voting open": the order check, USSD's menus and the web's pages all ask it."""
+    if status is ContestStatus.PAUSED:
+        return VotingState.PAUSED
+    if status is not ContestStatus.OPEN or now >= closes_at:
+        return VotingState.CLOSED
+    return VotingState.NOT_YET if now < opens_at else VotingState.OPEN
+
+
 def check_contest_open(terms: ContestTerms, now: datetime) -> None:
+    state = voting_state(terms.status, terms.opens_at, terms.closes_at, now)
+    if state is VotingState.OPEN:
+        return
     if terms.status is not ContestStatus.OPEN:
         raise VoteRejected(f"Voting is {terms.status.value} for this contest.", code="contest_not_open")
-    if now < terms.opens_at:
+    if state is VotingState.NOT_YET:
         raise VoteRejected("Voting has not opened yet.", code="contest_not_open")
-    if now >= terms.closes_at:
-        raise VoteRejected("Voting has closed.", code="contest_closed")
+    raise VoteRejected("Voting has closed.", code="contest_closed")
 
 
 def check_candidate(status: CandidateStatus | None, code: str) -> None:

@@ -39,7 +39,8 @@ from channels.ussd.screens import (
     unknown_service,
 )
 from channels.ussd.texts import texts
-from channels.ussd.views import Availability, Extras, MyVotes, OrderLine, TopEntry
+from channels.ussd.views import Extras, MyVotes, OrderLine, TopEntry
+from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
 from tests.ussd.menus import HARD_CONTEST, HARD_NAMES, NOW, body, context, demo, hard, screen, view
 
@@ -285,7 +286,7 @@ def test_a_long_contest_list_pages_with_98() -> None:
 ])
 def test_no_open_contest_ends_with_why(overrides: dict[str, object], expected: str) -> None:
     closed = view(**overrides)
-    assert closed.availability is not Availability.OPEN
+    assert closed.availability is not VotingState.OPEN
     ctx = context(unavailable=closed)
     assert start(ctx).ending is Ending.UNAVAILABLE
     assert body(ctx, "") == expected == unavailable_contest(closed, Lang.FR).body

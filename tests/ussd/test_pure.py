@@ -11,7 +11,8 @@ from channels.phone.texts import PROVIDER_LABELS, vote_messages
 from channels.ussd.forms import InvalidForm, parse_hit, parse_session_end
 from channels.ussd.layout import LIST_BUDGET, paginate
 from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, texts
-from channels.ussd.views import Availability, BoardMode, ContestRecord, build_view, why_unavailable
+from channels.ussd.views import BoardMode, ContestRecord, build_view, why_unavailable
+from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
 from tests.ussd.menus import BOTH, NOW, record, view
 
@@ -76,9 +77,9 @@ def test_parse_session_end() -> None:
 # Contest views.
 
 def test_availability_and_board() -> None:
-    assert view().availability is Availability.OPEN
-    assert view(status="draft").availability is Availability.CLOSED
-    assert view(closes_at=NOW).availability is Availability.CLOSED
+    assert view().availability is VotingState.OPEN
+    assert view(status="draft").availability is VotingState.CLOSED
+    assert view(closes_at=NOW).availability is VotingState.CLOSED
     assert view(board_frozen_at=NOW + timedelta(hours=1)).board is BoardMode.COUNTS
     assert view(board_frozen_at=NOW).board is BoardMode.HIDDEN
     assert view(show_counts=False).board is BoardMode.RANKS
