@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 import httpx
 from aiohttp import web
@@ -18,6 +19,7 @@ from gateway.config import Settings, check_production
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.checks import check_payment
 from gateway.core.payments.starts import start_payment
+from gateway.core.service import VOTE_SERVICE, VoteService
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Contest, ContestStatus
 from gateway.jobs.payment_checks import PaymentChecks
@@ -25,7 +27,20 @@ from gateway.jobs.payment_starts import PaymentStarts
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.relay import RelayLoop
 from gateway.jobs.status_pacing import StatusPacer
-from gateway.keys import CHECKS, ENGINE, HTTP, METRICS, PROVIDERS, QUEUE, REDIS, RELAY, SESSIONS, SETTINGS, STARTS
+from gateway.keys import (
+    CHECKS,
+    ENGINE,
+    HTTP,
+    LEADERBOARD_BOARDS,
+    METRICS,
+    PROVIDERS,
+    QUEUE,
+    REDIS,
+    RELAY,
+    SESSIONS,
+    SETTINGS,
+    STARTS,
+)
 from gateway.metrics import Metrics
 from gateway.middleware import body_deadline, json_errors, request_context
 from gateway.worker_jobs import board_refresh
@@ -114,6 +129,15 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     await relay.stop()
 
 
+async def vote_service_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The channels' one API, from what the other contexts made (the board reader included)."""
+    app[VOTE_SERVICE] = VoteService(
+        app[SESSIONS], app[PROVIDERS], app[LEADERBOARD_BOARDS], app[STARTS],
+        pending_ttl=timedelta(seconds=app[SETTINGS].order_pending_ttl_seconds),
+    )
+    yield
+
+
 def create_app(settings: Settings) -> web.Application:
     if not settings.database_url or not settings.redis_url:
         raise ValueError("create_app needs DATABASE_URL and REDIS_URL (gateway run/web start embedded ones)")
@@ -129,4 +153,5 @@ def create_app(settings: Settings) -> web.Application:
     ussd_routes.setup(app)
     leaderboard_routes.setup(app)
     payment_routes.setup(app)
+    app.cleanup_ctx.append(vote_service_ctx)  # last: it uses the leaderboard's reader
     return app

@@ -8,7 +8,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import Awaitable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -22,20 +22,21 @@ from channels.ussd.session import Recalled, SessionRecord, SessionStore
 from channels.ussd.views import (
     USSD_PROVIDERS,
     BoardMode,
-    ContestRecord,
     ContestView,
     Extras,
+    TopEntry,
     build_view,
     open_views,
     why_unavailable,
 )
 from gateway.config import ussd_token_usable
-from gateway.core import payment_flow, votes
+from gateway.core import votes
+from gateway.core.catalog import PublicContest
 from gateway.core.errors import DomainError
-from gateway.core.providers import PaymentError
+from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import Lang
 from gateway.db.models import Channel
-from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS, USSD_HOPS
+from gateway.keys import REDIS, SESSIONS, SETTINGS, USSD_HOPS
 from gateway.throttle import enforce_untied_limit
 
 log = logging.getLogger(__name__)
@@ -106,7 +107,7 @@ async def reply_to(app: web.Application, hit: Hit) -> str:
         return recalled.reply
     records = recalled.contests
     if records is None:
-        records = await store.contests_for_code(app[SESSIONS], hit.service_code)
+        records = await app[VOTE_SERVICE].contests_for_code(hit.service_code)
         await quietly(sessions.cache_contests(hit.service_code, records))
     return await answer(app, sessions, hit, recalled.record, records)
 
@@ -129,7 +130,7 @@ async def quietly(write: Awaitable[None]) -> None:
 
 
 async def answer(app: web.Application, sessions: SessionStore, hit: Hit, record: SessionRecord | None,
-                 records: tuple[ContestRecord, ...]) -> str:
+                 records: tuple[PublicContest, ...]) -> str:
     now = datetime.now(UTC)
     usable = usable_providers(app)
     views = tuple(build_view(r, now, usable) for r in records)
@@ -154,14 +155,8 @@ async def answer(app: web.Application, sessions: SessionStore, hit: Hit, record:
 
 def usable_providers(app: web.Application) -> frozenset[str]:
     """Providers this process can push over USSD (Orange push needs its own credentials)."""
-    usable = set()
-    for provider in USSD_PROVIDERS:
-        try:
-            app[PROVIDERS].for_order(provider.value, Channel.USSD.value)
-        except PaymentError:
-            continue
-        usable.add(provider.value)
-    return frozenset(usable)
+    service = app[VOTE_SERVICE]
+    return frozenset(p.value for p in USSD_PROVIDERS if service.can_pay(p.value, Channel.USSD))
 
 
 def context(hit: Hit, record: SessionRecord, views: tuple[ContestView, ...]) -> MenuContext:
@@ -178,10 +173,16 @@ async def extras_for(app: web.Application, ctx: MenuContext, position: Position,
         return Extras()
     frame = position.frame
     if frame.screen is Screen.TOP and ctx.contests[frame.contest].board is not BoardMode.HIDDEN:
-        return Extras(top=await store.top_five(app[SESSIONS], ctx.contests[frame.contest].id))
+        return Extras(top=await top_five(app, ctx.contests[frame.contest].id))
     if frame.screen is Screen.MINE:
         return Extras(mine=await store.my_votes(app[SESSIONS], ctx.contests[frame.contest].id, msisdn))
     return Extras()
+
+
+async def top_five(app: web.Application, contest_id: int) -> tuple[TopEntry, ...]:
+    """The board's first five as the leaderboard ranks them (ties share a rank); no line for no votes."""
+    top = await app[VOTE_SERVICE].top(contest_id, 5)
+    return tuple(TopEntry(row.candidate.code, row.votes, row.rank) for row in top.rows if row.votes > 0)
 
 
 async def place_once(app: web.Application, sessions: SessionStore, hit: Hit, record: SessionRecord,
@@ -217,11 +218,7 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
         provider=action.provider.value, channel=Channel.USSD, msisdn=hit.msisdn, client_key=client_key(hit.session_id),
     )
     try:
-        order, _ = await payment_flow.begin_vote(
-            app[SESSIONS], app[PROVIDERS], request,
-            pending_ttl=timedelta(seconds=app[SETTINGS].order_pending_ttl_seconds),
-            start_later=lambda order_id: app[STARTS].request(order_id, after=app[SETTINGS].ussd_push_delay_seconds),
-        )
+        order = (await app[VOTE_SERVICE].place_vote(request, push_after=app[SETTINGS].ussd_push_delay_seconds)).order
     except DomainError as exc:
         log.info("USSD vote refused for session %s: %s", hit.session_id, exc.code)
         return refusal(reply.language, exc.code, contest)

@@ -177,14 +177,14 @@ def top_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget:
     names = {c.code: c.name for c in contest.candidates}
 
     def lines(width: int) -> list[str]:
-        return [title, *(top_line(rank, entry, names, width, contest.board) for rank, entry in
-                         enumerate(extras.top, start=1)), t.back_home]
+        return [title, *(top_line(entry, names, width, contest.board) for entry in extras.top), t.back_home]
 
     return lines(fit_width(lines, NAME_WIDTHS, budget))
 
 
-def top_line(rank: int, entry: TopEntry, names: dict[str, str], width: int, board: BoardMode) -> str:
-    line = f"{rank}.{entry.code} {clip(names.get(entry.code, ''), width)}".rstrip()
+def top_line(entry: TopEntry, names: dict[str, str], width: int, board: BoardMode) -> str:
+    """The board's rank, so tied candidates read "1." both, as on the board."""
+    line = f"{entry.rank}.{entry.code} {clip(names.get(entry.code, ''), width)}".rstrip()
     return f"{line} {entry.votes}" if board is BoardMode.COUNTS else line
 
 

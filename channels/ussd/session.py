@@ -7,12 +7,15 @@ from __future__ import annotations
 import asyncio
 import json
 from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
 
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
-from channels.ussd.views import ContestRecord
+from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.texts import Lang
+from gateway.db.models import CandidateStatus, ContestStatus
 
 SESSION_TTL_SECONDS = 200  # AT ends a session after ~180 s
 CONTESTS_TTL_SECONDS = 5  # contests per service code; the vote core re-checks everything anyway
@@ -31,7 +34,7 @@ class SessionRecord:
 class Recalled:
     record: SessionRecord | None
     reply: str | None  # the body already sent for this exact `text`
-    contests: tuple[ContestRecord, ...] | None  # None: not cached (or expired)
+    contests: tuple[PublicContest, ...] | None  # None: not cached (or expired)
 
 
 def session_key(session_id: str) -> str:
@@ -44,6 +47,27 @@ def claim_key(session_id: str) -> str:
 
 def contests_key(service_code: str) -> str:
     return f"ussd:code:{service_code}"
+
+
+TIMES = ("opens_at", "closes_at", "board_frozen_at")
+
+
+def contest_to_json(contest: PublicContest) -> dict[str, Any]:
+    """A contest as the code's cache keeps it (plain JSON values)."""
+    data: dict[str, Any] = {name: value for name, value in vars(contest).items() if name != "candidates"}
+    data.update({name: data[name].isoformat() if data[name] else None for name in TIMES})
+    data.update(providers=list(contest.providers), ussd_service_codes=list(contest.ussd_service_codes),
+                status=contest.status.value)
+    data["candidates"] = [[c.id, c.code, c.name, c.status.value, c.photo_url, c.bio] for c in contest.candidates]
+    return data
+
+
+def contest_from_json(data: dict[str, Any]) -> PublicContest:
+    values = {**data, **{name: datetime.fromisoformat(data[name]) if data[name] else None for name in TIMES}}
+    candidates = tuple(PublicCandidate(id_, code, name, CandidateStatus(status), photo, bio)
+                       for id_, code, name, status, photo, bio in data["candidates"])
+    return PublicContest(**{**values, "status": ContestStatus(data["status"]), "providers": tuple(data["providers"]),
+                            "ussd_service_codes": tuple(data["ussd_service_codes"]), "candidates": candidates})
 
 
 def text_of(value: bytes | str) -> str:
@@ -65,7 +89,7 @@ class SessionStore:
         record = None
         if msisdn is not None and slugs is not None:
             record = SessionRecord(text_of(msisdn), Lang.parse(text_of(preference or b"")), tuple(json.loads(slugs)))
-        cached = tuple(ContestRecord.from_json(item) for item in json.loads(contests)) if contests else None
+        cached = tuple(contest_from_json(item) for item in json.loads(contests)) if contests else None
         return Recalled(record, text_of(reply) if reply is not None else None, cached)
 
     async def remember(self, session_id: str, record: SessionRecord, text: str, body: str, *,
@@ -102,6 +126,6 @@ class SessionStore:
             await asyncio.sleep(0.02)
         return None
 
-    async def cache_contests(self, service_code: str, records: tuple[ContestRecord, ...]) -> None:
-        payload = json.dumps([record.to_json() for record in records])
+    async def cache_contests(self, service_code: str, records: tuple[PublicContest, ...]) -> None:
+        payload = json.dumps([contest_to_json(record) for record in records])
         await self._redis.set(contests_key(service_code), payload, ex=CONTESTS_TTL_SECONDS)

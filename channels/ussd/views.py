@@ -1,18 +1,18 @@
-"""What the menu knows about contests: records as loaded (and cached) from the database, and the
-USSD-ready views built from them at each hop (names transliterated, availability at `now`)."""
+"""What the menu knows about contests: the core's `PublicContest`s (loaded through the vote service, cached
+briefly), and the USSD-ready views built from them at each hop (names transliterated, availability at `now`)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
 
 from channels.phone.gsm7 import transliterate
 from channels.phone.operators import Operator
-from gateway.core.rules import VotingState, voting_state
+from gateway.core.catalog import PublicContest
+from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
-from gateway.db.models import ContestStatus
+from gateway.db.models import CandidateStatus
 
 USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay screen, always
 
@@ -26,55 +26,6 @@ class BoardMode(StrEnum):
 def is_keypad_number(raw: str) -> bool:
     """Digits a phone's keypad sends (str.isdigit alone also takes "¹" or "٣", which no keypad sends)."""
     return raw.isascii() and raw.isdigit()
-
-
-@dataclass(frozen=True)
-class CandidateRecord:
-    code: str
-    name: str
-    status: str  # active | eliminated (hidden candidates are never loaded)
-
-
-@dataclass(frozen=True)
-class ContestRecord:
-    """A contest as the database has it: plain values, so it can be cached as JSON."""
-
-    id: int
-    slug: str
-    name: str
-    status: str
-    opens_at: datetime
-    closes_at: datetime
-    price_per_vote: int
-    currency: str
-    max_votes_per_order: int
-    providers: tuple[str, ...]
-    default_language: str
-    show_counts: bool
-    board_frozen_at: datetime | None
-    candidates: tuple[CandidateRecord, ...] = ()
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            **{name: getattr(self, name) for name in ("id", "slug", "name", "status", "price_per_vote", "currency",
-                                                        "max_votes_per_order", "default_language", "show_counts")},
-            "opens_at": self.opens_at.isoformat(), "closes_at": self.closes_at.isoformat(),
-            "board_frozen_at": self.board_frozen_at.isoformat() if self.board_frozen_at else None,
-            "providers": list(self.providers),
-            "candidates": [[c.code, c.name, c.status] for c in self.candidates],
-        }
-
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> ContestRecord:
-        frozen = data.get("board_frozen_at")
-        return cls(
-            **{name: data[name] for name in ("id", "slug", "name", "status", "price_per_vote", "currency",
-                                             "max_votes_per_order", "default_language", "show_counts")},
-            opens_at=datetime.fromisoformat(data["opens_at"]), closes_at=datetime.fromisoformat(data["closes_at"]),
-            board_frozen_at=datetime.fromisoformat(frozen) if frozen else None,
-            providers=tuple(data["providers"]),
-            candidates=tuple(CandidateRecord(*row) for row in data["candidates"]),
-        )
 
 
 @dataclass(frozen=True)
@@ -116,6 +67,7 @@ class ContestView:
 class TopEntry:
     code: str
     votes: int
+    rank: int  # the board's rank: tied candidates share it
 
 
 @dataclass(frozen=True)
@@ -140,7 +92,7 @@ class Extras:
     mine: MyVotes | None = None
 
 
-def board_mode(record: ContestRecord, now: datetime) -> BoardMode:
+def board_mode(record: PublicContest, now: datetime) -> BoardMode:
     if record.board_frozen_at is not None and now >= record.board_frozen_at:
         return BoardMode.HIDDEN
     return BoardMode.COUNTS if record.show_counts else BoardMode.RANKS
@@ -150,15 +102,15 @@ def safe_name(raw: str, fallback: str) -> str:
     return transliterate(raw) or fallback
 
 
-def build_view(record: ContestRecord, now: datetime, usable: frozenset[str]) -> ContestView:
+def build_view(record: PublicContest, now: datetime, usable: frozenset[str]) -> ContestView:
     """The view at `now`; `usable` is the providers this process can push over USSD."""
     offered = tuple(p for p in USSD_PROVIDERS if p.value in record.providers and p.value in usable)
     return ContestView(
         id=record.id, slug=record.slug, name=safe_name(record.name, record.slug),
-        availability=voting_state(ContestStatus(record.status), record.opens_at, record.closes_at, now),
+        availability=record.voting(now),
         price=record.price_per_vote, currency=record.currency, max_votes=record.max_votes_per_order,
         providers=offered, language=Lang.parse(record.default_language) or Lang.FR, board=board_mode(record, now),
-        candidates=tuple(CandidateView(c.code, safe_name(c.name, f"Cand. {c.code}"), c.status == "active")
+        candidates=tuple(CandidateView(c.code, safe_name(c.name, f"Cand. {c.code}"), c.status is CandidateStatus.ACTIVE)
                          for c in record.candidates),
     )
 

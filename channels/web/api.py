@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from datetime import timedelta
 
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
@@ -21,11 +20,13 @@ from channels.web.schemas import (
     VoteRequest,
 )
 from gateway import throttle
-from gateway.core import catalog, payment_flow, votes
+from gateway.core import votes
+from gateway.core.catalog import VoterOrder
 from gateway.core.errors import DomainError, NotFound, VoteRejected
-from gateway.core.payment_flow import StartOutcome
+from gateway.core.payments.starts import StartOutcome
+from gateway.core.service import VOTE_SERVICE
 from gateway.db.models import Channel, OrderStatus, VoteOrder
-from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS
+from gateway.keys import REDIS
 from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,128}")  # a UUID or the like; also what PostgreSQL can keep
@@ -85,16 +86,16 @@ def next_step(order: VoteOrder, started: StartOutcome | None) -> NextStep:
 
 @routes.get("/api/v1/contests")
 async def list_contests(request: web.Request) -> web.Response:
-    contests = await catalog.public_contests(request.app[SESSIONS])
+    contests = await request.app[VOTE_SERVICE].public_contests()
     body = {"contests": [ContestOut.of(c).model_dump(mode="json") for c in contests]}
     return web.json_response(body)
 
 
 @routes.get("/api/v1/contests/{slug}")
 async def show_contest(request: web.Request) -> web.Response:
-    contest, candidates = await catalog.contest_by_slug(request.app[SESSIONS], request.match_info["slug"])
+    contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"])
     base = ContestOut.of(contest).model_dump()
-    return _json(ContestDetailOut(**base, candidates=[CandidateOut.of(c) for c in candidates]))
+    return _json(ContestDetailOut(**base, candidates=[CandidateOut.of(c) for c in contest.candidates]))
 
 
 def api_client_key(request: web.Request, key: str | None, msisdn: str | None) -> str | None:
@@ -115,25 +116,22 @@ async def place_vote(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidRequest("Idempotency-Key must be 1 to 128 printable ASCII characters.", field="Idempotency-Key")
-    sessions = request.app[SESSIONS]
-    await request.app[STARTS].wait_for_room()
-    order, started = await payment_flow.begin_vote(
-        sessions, request.app[PROVIDERS],
+    service = request.app[VOTE_SERVICE]
+    placed = await service.place_vote(
         votes.OrderRequest(
             contest_slug=request.match_info["slug"], candidate_code=body.candidate, quantity=body.quantity,
             provider=body.provider, channel=Channel.WEB, msisdn=body.msisdn,
             client_key=api_client_key(request, key, body.msisdn),
         ),
-        pending_ttl=timedelta(seconds=request.app[SETTINGS].order_pending_ttl_seconds),
-        start_later=request.app[STARTS].request,
+        wait_for_room=True,
     )
+    order, started = placed.order, placed.started
     if started is not None and started.status is OrderStatus.FAILED:
         raise VoteRejected(started.message or "The payment could not be started.", code="payment_refused")
     if key is None:  # a new order: its labels are the request's
-        out = OrderOut.of(order, request.match_info["slug"], body.candidate)
+        out = OrderOut.of(VoterOrder.of(order, request.match_info["slug"], body.candidate, ""))
     else:  # maybe a replay of an earlier request: answer with that order's own labels
-        view = await catalog.order_view(sessions, order.id)
-        out = OrderOut.of(view.order, view.contest_slug, view.candidate_code)
+        out = OrderOut.of(await service.order(order.id))
     created = VoteCreatedOut(order=out, next=next_step(order, started))
     return _json(created, status=201)
 
@@ -144,8 +142,7 @@ async def show_order(request: web.Request) -> web.Response:
         order_id = uuid.UUID(request.match_info["order_id"])
     except ValueError as exc:
         raise NotFound("No vote order has that id.", code="order_not_found") from exc
-    view = await catalog.order_view(request.app[SESSIONS], order_id)
-    return _json(OrderOut.of(view.order, view.contest_slug, view.candidate_code))
+    return _json(OrderOut.of(await request.app[VOTE_SERVICE].order(order_id)))
 
 
 def setup(app: web.Application) -> None:

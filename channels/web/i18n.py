@@ -11,7 +11,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from gateway.core.catalog import OrderView
+from gateway.core.catalog import VoterOrder
 from gateway.core.reasons import READABLE
 from gateway.core.texts import (
     LANGUAGES,
@@ -268,12 +268,12 @@ SETTLED_WORDS = {
 }
 
 
-def order_words(view: OrderView, tr: Translator, redirects: bool, cancelled: bool = False) -> OrderWords:
+def order_words(view: VoterOrder, tr: Translator, redirects: bool, cancelled: bool = False) -> OrderWords:
     """Pending: what to do now (approve on the phone, or wait for the payment page's answer);
     decided: the outcome, with the provider's reason in the reader's language."""
-    order, status = view.order, view.order.status
+    order, status = view, view.status
     values = {"amount": tr.money(order.amount, order.currency), "votes": tr.votes(order.quantity),
-              "candidate": view.candidate_name, "phone": mask_phone(order.voter_msisdn)}
+              "candidate": view.candidate_name, "phone": mask_phone(order.msisdn)}
     if status is OrderStatus.PENDING:
         key = ("cancelled" if cancelled else "waiting") if redirects else "approve"
         return OrderWords(status.value, False, tr(f"{key}_title"), tr(f"{key}_body", **values), "wait")

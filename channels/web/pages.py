@@ -10,7 +10,7 @@ import secrets
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -27,22 +27,17 @@ from channels.web.i18n import (
     order_words,
     remember_language,
 )
-from channels.web.schemas import short_reference
 from gateway import throttle
-from gateway.core import catalog, payment_flow, votes
+from gateway.core import votes
+from gateway.core.catalog import PublicCandidate, PublicContest, VoterOrder
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
-from gateway.core.rules import MOBILE_MONEY_PROVIDERS, VotingState, voting_state
-from gateway.db.models import (
-    Candidate,
-    Channel,
-    Contest,
-    OrderStatus,
-    VoteOrder,
-)
-from gateway.keys import CHECKS, LEADERBOARD_BOARDS, PROVIDERS, REDIS, SESSIONS, SETTINGS, STARTS
+from gateway.core.ranking import BoardTop
+from gateway.core.rules import MOBILE_MONEY_PROVIDERS, VotingState
+from gateway.core.service import VOTE_SERVICE, PlacedVote
+from gateway.db.models import Channel, OrderStatus
+from gateway.keys import CHECKS, REDIS, SETTINGS
 from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
-from leaderboard.board import ContestView, Tallies, is_frozen, rank_candidates
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -148,29 +143,25 @@ class Board:
     hidden: bool
 
 
-async def server_board(app: web.Application, contest: Contest, candidates: list[Candidate]) -> Board:
+async def server_board(app: web.Application, contest: PublicContest, candidates: list[PublicCandidate]) -> Board:
     """The same board the JSON API and the stream serve (one ranking, one freeze rule), with photos."""
-    boards = app[LEADERBOARD_BOARDS]
-    view = await boards.contest(contest.slug)
     photos = {candidate.code: candidate.photo_url for candidate in candidates}
-    return board_rows(view, await boards.tallies(view), photos, datetime.now(UTC))
+    return board_rows(await app[VOTE_SERVICE].top(contest.id), photos)
 
 
-def board_rows(view: ContestView, tallies: Tallies, photos: Mapping[str, str | None], now: datetime) -> Board:
-    show = view.show_counts
-    ranked = rank_candidates(view.candidates, tallies.votes)
+def board_rows(top: BoardTop, photos: Mapping[str, str | None]) -> Board:
+    show = top.show_counts
     rows = [BoardRow(row.candidate.code, row.candidate.name, photos.get(row.candidate.code),
-                     row.votes if show else None, row.rank) for row in ranked]
-    total = sum(row.votes for row in ranked) if show else None
-    return Board(rows, total, is_frozen(view.frozen_at, now), not show)
+                     row.votes if show else None, row.rank) for row in top.rows]
+    total = sum(row.votes for row in top.rows) if show else None
+    return Board(rows, total, top.frozen, not show)
 
 
 @routes.get("/", name="public_index")
 @html_errors
 async def index(request: web.Request) -> web.StreamResponse:
     now = datetime.now(UTC)
-    contests = [c for c in await catalog.public_contests(request.app[SESSIONS])
-                if voting_state(c.status, c.opens_at, c.closes_at, now) in LISTED]
+    contests = [c for c in await request.app[VOTE_SERVICE].public_contests() if c.voting(now) in LISTED]
     return render(page_for(request), "index.html", {"contests": contests, "now": now})
 
 
@@ -197,7 +188,8 @@ class VoteForm:
         return VoteForm(self.candidate, self.quantity, self.provider, self.msisdn, secrets.token_urlsafe(16))
 
 
-def check_form(form: VoteForm, contest: Contest, candidates: list[Candidate], tr: Translator) -> dict[str, str]:
+def check_form(form: VoteForm, contest: PublicContest, candidates: list[PublicCandidate],
+               tr: Translator) -> dict[str, str]:
     """Every field's problem at once (the core stops at the first)."""
     errors: dict[str, str] = {}
     if form.candidate not in {c.code for c in candidates}:
@@ -217,20 +209,20 @@ def check_form(form: VoteForm, contest: Contest, candidates: list[Candidate], tr
     return errors
 
 
-def voting_notice(contest: Contest, now: datetime, tr: Translator) -> str | None:
+def voting_notice(contest: PublicContest, now: datetime, tr: Translator) -> str | None:
     """Why the form is not shown, or None while votes are taken."""
-    state = voting_state(contest.status, contest.opens_at, contest.closes_at, now)
+    state = contest.voting(now)
     return None if state is VotingState.OPEN else tr(NOTICES[state])
 
 
-def error_anchors(candidates: list[Candidate], contest: Contest) -> dict[str, str]:
+def error_anchors(candidates: list[PublicCandidate], contest: PublicContest) -> dict[str, str]:
     """Where each field's error in the summary links to (the first radio of a group)."""
     return {"candidate": f"cand-{candidates[0].code}" if candidates else "vote",
             "provider": f"prov-{contest.providers[0]}" if contest.providers else "vote",
             "quantity": "quantity", "msisdn": "msisdn", "form": "vote"}
 
 
-async def contest_response(page: Page, contest: Contest, candidates: list[Candidate], form: VoteForm,
+async def contest_response(page: Page, contest: PublicContest, candidates: list[PublicCandidate], form: VoteForm,
                            errors: Mapping[str, str], status: int = 200) -> web.Response:
     request = page.request
     token = csrf.issue(request, request.app[SETTINGS].secret_key, secure=secure_cookies(request))
@@ -245,11 +237,12 @@ async def contest_response(page: Page, contest: Contest, candidates: list[Candid
     return render(page, "contest.html", context, status=status, token=token)
 
 
-async def find_contest(request: web.Request) -> tuple[Contest, list[Candidate]] | None:
+async def find_contest(request: web.Request) -> tuple[PublicContest, list[PublicCandidate]] | None:
     try:
-        return await catalog.contest_by_slug(request.app[SESSIONS], request.match_info["slug"])
+        contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"])
     except NotFound:
         return None
+    return contest, list(contest.candidates)
 
 
 def contest_missing(request: web.Request, wants_json: bool = False) -> web.Response:
@@ -323,12 +316,13 @@ async def vote_post(request: web.Request) -> web.StreamResponse:
     if errors:
         return await refused_form(page, contest, candidates, form, errors, 422, wants_json)
     try:
-        order, started = await place_vote(request, contest, form)
+        placed = await place_vote(request, contest, form)
     except DomainError as exc:
         message = error_message(page.tr, exc.code, exc.field, exc.message,
                                 {"max": contest.max_votes_per_order, "reason": exc.message})
         field = exc.field if exc.field in FIELDS else "form"
         return await refused_form(page, contest, candidates, form, {field: message}, exc.status, wants_json)
+    order, started = placed.order, placed.started
     if started is not None and started.status is OrderStatus.FAILED:
         message = page.tr("err_payment_refused", reason=page.tr.reason(started.message))
         return await refused_form(page, contest, candidates, form.renewed(), {"provider": message}, 422, wants_json)
@@ -338,26 +332,21 @@ async def vote_post(request: web.Request) -> web.StreamResponse:
     raise web.HTTPSeeOther(redirect or f"/orders/{order.id}")
 
 
-async def place_vote(request: web.Request, contest: Contest,
-                     form: VoteForm) -> tuple[VoteOrder, payment_flow.StartOutcome | None]:
+async def place_vote(request: web.Request, contest: PublicContest, form: VoteForm) -> PlacedVote:
     """The same core call as the JSON API; the form's id makes a double submission one order."""
-    app = request.app
     form_id = form.form_id if FORM_ID.match(form.form_id) else None
-    await app[STARTS].wait_for_room()
-    return await payment_flow.begin_vote(
-        app[SESSIONS], app[PROVIDERS],
+    return await request.app[VOTE_SERVICE].place_vote(
         votes.OrderRequest(
             contest_slug=contest.slug, candidate_code=form.candidate, quantity=int(form.quantity),
             provider=form.provider, channel=Channel.WEB,
             msisdn=form.msisdn if form.provider in MOBILE_MONEY_PROVIDERS else None,
             client_key=f"webform:{contest.slug}:{form_id}" if form_id else None,
         ),
-        pending_ttl=timedelta(seconds=app[SETTINGS].order_pending_ttl_seconds),
-        start_later=app[STARTS].request,
+        wait_for_room=True,
     )
 
 
-async def refused_form(page: Page, contest: Contest, candidates: list[Candidate], form: VoteForm,
+async def refused_form(page: Page, contest: PublicContest, candidates: list[PublicCandidate], form: VoteForm,
                        errors: Mapping[str, str], status: int, wants_json: bool) -> web.Response:
     if wants_json:
         response = web.json_response({"errors": dict(errors)}, status=status)
@@ -369,36 +358,32 @@ async def refused_form(page: Page, contest: Contest, candidates: list[Candidate]
 
 
 async def vote_accepted(request: web.Request, page: Page, order_id: uuid.UUID, redirect: str | None) -> web.Response:
-    view = await catalog.order_view(request.app[SESSIONS], order_id)
+    view = await request.app[VOTE_SERVICE].order(order_id)
     summary = order_words(view, page.tr, needs_redirect(request, view))
-    body = {"order": {"id": str(order_id), "reference": short_reference(view.order), "status": view.order.status},
+    body = {"order": {"id": str(order_id), "reference": view.reference, "status": view.status},
             "next": {"action": "redirect" if redirect else "approve_on_phone", "url": redirect},
             "status_url": f"/orders/{order_id}", "poll_url": f"/orders/{order_id}/status?lang={page.tr.lang}",
             "summary": summary.as_json()}
     return web.json_response(body, status=201)
 
 
-def needs_redirect(request: web.Request, view: catalog.OrderView) -> bool:
-    try:
-        return payment_flow.needs_redirect(request.app[PROVIDERS], view.order)
-    except Exception:  # a provider switched off since: the page still shows the order
-        return view.order.provider == "stripe"
+def needs_redirect(request: web.Request, view: VoterOrder) -> bool:
+    return request.app[VOTE_SERVICE].needs_redirect(view)
 
 
-async def find_order(request: web.Request) -> tuple[catalog.OrderView, Contest] | None:
+async def find_order(request: web.Request) -> tuple[VoterOrder, PublicContest] | None:
+    service = request.app[VOTE_SERVICE]
     try:
-        order_id = uuid.UUID(request.match_info["order_id"])
-        view = await catalog.order_view(request.app[SESSIONS], order_id)
+        view = await service.order(uuid.UUID(request.match_info["order_id"]))
     except (ValueError, NotFound):
         return None
-    async with request.app[SESSIONS]() as session:
-        contest = await session.get(Contest, view.order.contest_id)
+    contest = await service.contest_of(view)
     return (view, contest) if contest is not None else None
 
 
-async def check_on_return(request: web.Request, view: catalog.OrderView) -> None:
+async def check_on_return(request: web.Request, view: VoterOrder) -> None:
     """Back from a payment page: ask the provider now rather than wait for its notification."""
-    order = view.order
+    order = view
     returning = "from" in request.query or "cancelled" in request.query
     if not returning or order.status is not OrderStatus.PENDING or order.payment_started_at is None:
         return
@@ -419,8 +404,8 @@ async def order_page(request: web.Request) -> web.StreamResponse:
     page = page_for(request, contest.default_language)
     cancelled = "cancelled" in request.query
     summary = order_words(view, page.tr, needs_redirect(request, view), cancelled)
-    poll = f"/orders/{view.order.id}/status?lang={page.tr.lang}" + ("&cancelled=1" if cancelled else "")
-    context = {"view": view, "contest": contest, "summary": summary, "reference": short_reference(view.order),
+    poll = f"/orders/{view.id}/status?lang={page.tr.lang}" + ("&cancelled=1" if cancelled else "")
+    context = {"view": view, "contest": contest, "summary": summary, "reference": view.reference,
                "poll_url": poll}
     return render(page, "order.html", context)
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.db.models import Candidate, Contest, VoteOrder
+from gateway.core.catalog import PublicCandidate, PublicContest, VoterOrder
 
 ProviderName = Literal["mtn", "orange", "stripe"]
 
@@ -31,7 +31,7 @@ class CandidateOut(BaseModel):
     bio: str | None
 
     @classmethod
-    def of(cls, candidate: Candidate) -> CandidateOut:
+    def of(cls, candidate: PublicCandidate) -> CandidateOut:
         return cls(code=candidate.code, name=candidate.name, photo_url=candidate.photo_url, bio=candidate.bio)
 
 
@@ -50,7 +50,7 @@ class ContestOut(BaseModel):
     sms_keyword: str | None
 
     @classmethod
-    def of(cls, contest: Contest) -> ContestOut:
+    def of(cls, contest: PublicContest) -> ContestOut:
         return cls(
             slug=contest.slug, name=contest.name, status=contest.status.value, opens_at=contest.opens_at,
             closes_at=contest.closes_at, price_per_vote=contest.price_per_vote, currency=contest.currency,
@@ -81,12 +81,12 @@ class OrderOut(BaseModel):
     expires_at: datetime
 
     @classmethod
-    def of(cls, order: VoteOrder, contest_slug: str, candidate_code: str) -> OrderOut:
+    def of(cls, order: VoterOrder) -> OrderOut:
         return cls(
-            id=order.id, reference=short_reference(order), status=order.status.value,
-            status_reason=order.status_reason, contest=contest_slug, candidate=candidate_code,
+            id=order.id, reference=order.reference, status=order.status.value,
+            status_reason=order.status_reason, contest=order.contest_slug, candidate=order.candidate_code,
             quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
-            channel=order.channel.value, msisdn=mask_msisdn(order.voter_msisdn), created_at=order.created_at,
+            channel=order.channel.value, msisdn=order.msisdn, created_at=order.created_at,
             expires_at=order.expires_at,
         )
 
@@ -100,15 +100,3 @@ class NextStep(BaseModel):
 class VoteCreatedOut(BaseModel):
     order: OrderOut
     next: NextStep
-
-
-def mask_msisdn(msisdn: str | None) -> str | None:
-    """+237670000001 -> +2376*****001: enough for the voter to recognise, useless to anyone else."""
-    if not msisdn:
-        return None
-    return msisdn[:5] + "*" * max(0, len(msisdn) - 8) + msisdn[-3:]
-
-
-def short_reference(order: VoteOrder) -> str:
-    """Eight characters of the order id: enough for support to find it, short for USSD/SMS."""
-    return order.id.hex[:8].upper()

@@ -1,39 +1,140 @@
-"""Read-side queries: contests, their candidates, and orders with their human labels."""
+"""Read-side queries: contests, their candidates, and orders as a voter may see them.
+
+What they return are the core's plain values (`PublicContest`, `PublicCandidate`, `VoterOrder`), never
+ORM rows: every channel reads the same facts, and USSD can cache them as JSON.
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.errors import NotFound
+from gateway.core.rules import VotingState, voting_state
 from gateway.db.engine import autocommit
-from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus, VoteOrder
+from gateway.db.models import (
+    Candidate,
+    CandidateStatus,
+    Channel,
+    Contest,
+    ContestStatus,
+    OrderStatus,
+    VoteOrder,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 PUBLIC_STATUSES = (ContestStatus.OPEN, ContestStatus.PAUSED, ContestStatus.CLOSED)
 
 
 @dataclass(frozen=True)
-class OrderView:
-    order: VoteOrder
+class PublicCandidate:
+    id: int
+    code: str
+    name: str
+    status: CandidateStatus  # active or eliminated: hidden candidates are never public
+    photo_url: str | None = None
+    bio: str | None = None
+
+    @classmethod
+    def of(cls, candidate: Candidate) -> PublicCandidate:
+        return cls(candidate.id, candidate.code, candidate.name, candidate.status, candidate.photo_url, candidate.bio)
+
+
+@dataclass(frozen=True)
+class PublicContest:
+    """A contest as every channel knows it (never a draft)."""
+
+    id: int
+    slug: str
+    name: str
+    status: ContestStatus
+    opens_at: datetime
+    closes_at: datetime
+    price_per_vote: int
+    currency: str
+    max_votes_per_order: int
+    providers: tuple[str, ...]
+    default_language: str
+    show_counts: bool
+    board_frozen_at: datetime | None
+    ussd_service_codes: tuple[str, ...] = ()
+    sms_short_code: str | None = None
+    sms_keyword: str | None = None
+    candidates: tuple[PublicCandidate, ...] = ()
+
+    @classmethod
+    def of(cls, contest: Contest, candidates: tuple[PublicCandidate, ...] = ()) -> PublicContest:
+        return cls(
+            id=contest.id, slug=contest.slug, name=contest.name, status=contest.status, opens_at=contest.opens_at,
+            closes_at=contest.closes_at, price_per_vote=contest.price_per_vote, currency=contest.currency,
+            max_votes_per_order=contest.max_votes_per_order, providers=tuple(contest.providers),
+            default_language=contest.default_language, show_counts=contest.show_counts,
+            board_frozen_at=contest.board_frozen_at, ussd_service_codes=tuple(contest.ussd_service_codes),
+            sms_short_code=contest.sms_short_code, sms_keyword=contest.sms_keyword, candidates=candidates,
+        )
+
+    def voting(self, now: datetime) -> VotingState:
+        return voting_state(self.status, self.opens_at, self.closes_at, now)
+
+
+@dataclass(frozen=True)
+class VoterOrder:
+    """An order as its voter may see it: an order's link may be shared, so the number comes masked."""
+
+    id: uuid.UUID
+    status: OrderStatus
+    status_reason: str | None
+    contest_id: int
     contest_slug: str
     candidate_code: str
     candidate_name: str
+    quantity: int
+    amount: int
+    currency: str
+    provider: str
+    channel: Channel
+    msisdn: str | None  # masked
+    created_at: datetime
+    expires_at: datetime
+    payment_started_at: datetime | None
+
+    @property
+    def reference(self) -> str:
+        """Eight characters of the order id: enough for support to find it, short for USSD/SMS."""
+        return self.id.hex[:8].upper()
+
+    @classmethod
+    def of(cls, order: VoteOrder, contest_slug: str, candidate_code: str, candidate_name: str) -> VoterOrder:
+        return cls(
+            id=order.id, status=order.status, status_reason=order.status_reason, contest_id=order.contest_id,
+            contest_slug=contest_slug, candidate_code=candidate_code, candidate_name=candidate_name,
+            quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
+            channel=order.channel, msisdn=mask_msisdn(order.voter_msisdn), created_at=order.created_at,
+            expires_at=order.expires_at, payment_started_at=order.payment_started_at,
+        )
 
 
-async def public_contests(sessions: Sessions) -> list[Contest]:
+def mask_msisdn(msisdn: str | None) -> str | None:
+    """+237670000001 -> +2376*****001: enough for the voter to recognise, useless to anyone else."""
+    if not msisdn:
+        return None
+    return msisdn[:5] + "*" * max(0, len(msisdn) - 8) + msisdn[-3:]
+
+
+async def public_contests(sessions: Sessions) -> list[PublicContest]:
     """Contests the public may see (not drafts), soonest closing first."""
     async with autocommit(sessions) as session:
         rows = await session.scalars(
             select(Contest).where(Contest.status.in_(PUBLIC_STATUSES)).order_by(Contest.closes_at, Contest.id)
         )
-        return list(rows)
+        return [PublicContest.of(contest) for contest in rows]
 
 
-async def contest_by_slug(sessions: Sessions, slug: str) -> tuple[Contest, list[Candidate]]:
+async def contest_by_slug(sessions: Sessions, slug: str) -> PublicContest:
     """A public contest and its active candidates in code order."""
     async with autocommit(sessions) as session:
         contest = await session.scalar(
@@ -46,10 +147,36 @@ async def contest_by_slug(sessions: Sessions, slug: str) -> tuple[Contest, list[
             .where(Candidate.contest_id == contest.id, Candidate.status == CandidateStatus.ACTIVE)
             .order_by(Candidate.code)
         )
-        return contest, list(candidates)
+        return PublicContest.of(contest, tuple(PublicCandidate.of(c) for c in candidates))
 
 
-async def order_view(sessions: Sessions, order_id: uuid.UUID) -> OrderView:
+async def contest_by_id(sessions: Sessions, contest_id: int) -> PublicContest | None:
+    """A contest without its candidates (as an order's page names it), drafts included: an order exists."""
+    async with autocommit(sessions) as session:
+        contest = await session.get(Contest, contest_id)
+        return PublicContest.of(contest) if contest is not None else None
+
+
+async def contests_for_code(sessions: Sessions, service_code: str) -> tuple[PublicContest, ...]:
+    """Every public contest dialled by this USSD code (drafts are invisible), soonest closing first, with
+    the candidates a menu lists (eliminated ones too, hidden ones never) in code order."""
+    async with autocommit(sessions) as session:
+        contests = list(await session.scalars(
+            select(Contest)
+            .where(Contest.ussd_service_codes.contains([service_code]), Contest.status != ContestStatus.DRAFT)
+            .order_by(Contest.closes_at, Contest.id)
+        ))
+        candidates = list(await session.scalars(
+            select(Candidate)
+            .where(Candidate.contest_id.in_([c.id for c in contests]), Candidate.status != CandidateStatus.HIDDEN)
+            .order_by(Candidate.code)
+        )) if contests else []
+    return tuple(PublicContest.of(contest, tuple(PublicCandidate.of(c) for c in candidates
+                                                 if c.contest_id == contest.id))
+                 for contest in contests)
+
+
+async def order_view(sessions: Sessions, order_id: uuid.UUID) -> VoterOrder:
     async with autocommit(sessions) as session:
         row = (await session.execute(
             select(VoteOrder, Contest.slug, Candidate.code, Candidate.name)
@@ -59,4 +186,4 @@ async def order_view(sessions: Sessions, order_id: uuid.UUID) -> OrderView:
         )).one_or_none()
     if row is None:
         raise NotFound("No vote order has that id.", code="order_not_found")
-    return OrderView(*row)
+    return VoterOrder.of(*row)

@@ -8,8 +8,10 @@ from typing import Any
 from channels.phone.operators import Operator
 from channels.ussd.menu import MenuContext, parse_path, walk
 from channels.ussd.screens import Reply, render
-from channels.ussd.views import CandidateRecord, ContestRecord, ContestView, Extras, build_view
+from channels.ussd.views import ContestView, Extras, build_view
+from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.texts import Lang
+from gateway.db.models import CandidateStatus, ContestStatus
 from gateway.db.seed import DEMO_CANDIDATES
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -32,17 +34,19 @@ HARD_CONTEST = "Miss Côte d’Ivoire 2026 👑✨ — la grande finale des rég
 
 
 def record(slug: str = "demo", name: str = "Demo Star 2026", candidates: tuple[tuple[str, str], ...] = DEMO_CANDIDATES,
-           eliminated: tuple[str, ...] = (), **overrides: Any) -> ContestRecord:
+           eliminated: tuple[str, ...] = (), **overrides: Any) -> PublicContest:
     fields: dict[str, Any] = {
         "id": 1, "slug": slug, "name": name, "status": "open", "opens_at": NOW - timedelta(hours=1),
         "closes_at": NOW + timedelta(days=1), "price_per_vote": 100, "currency": "XAF", "max_votes_per_order": 100,
         "providers": ("mtn", "orange", "stripe"), "default_language": "fr", "show_counts": True,
         "board_frozen_at": None,
-        "candidates": tuple(CandidateRecord(code, n, "eliminated" if code in eliminated else "active")
-                            for code, n in candidates),
+        "candidates": tuple(PublicCandidate(index, code, n, CandidateStatus.ELIMINATED if code in eliminated
+                                            else CandidateStatus.ACTIVE)
+                            for index, (code, n) in enumerate(candidates, start=1)),
     }
     fields.update(overrides)
-    return ContestRecord(**fields)
+    fields["status"] = ContestStatus(fields["status"])
+    return PublicContest(**fields)
 
 
 def view(usable: frozenset[str] = BOTH, **overrides: Any) -> ContestView:

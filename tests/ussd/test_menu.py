@@ -309,7 +309,8 @@ def test_route_level_endings() -> None:
 
 # Top 5 and My votes.
 
-TOP = Extras(top=(TopEntry("07", 1200), TopEntry("01", 800), TopEntry("03", 15), TopEntry("02", 2), TopEntry("05", 1)))
+TOP = Extras(top=(TopEntry("07", 1200, 1), TopEntry("01", 800, 2), TopEntry("03", 15, 3), TopEntry("02", 2, 4),
+                  TopEntry("05", 1, 5)))
 
 
 def test_top_five_with_counts_ranks_or_hidden() -> None:
@@ -338,7 +339,7 @@ def test_my_votes() -> None:
 
 RICH_EXTRAS = (
     Extras(),
-    Extras(top=tuple(TopEntry(code, 9_999_999 - i) for i, code in enumerate(("10", "07", "01", "08", "09")))),
+    Extras(top=tuple(TopEntry(code, 9_999_999 - i, i + 1) for i, code in enumerate(("10", "07", "01", "08", "09")))),
     Extras(mine=MyVotes(9_999_999, 99, tuple(OrderLine(code, 100, status) for code, status in
                                               (("10", "refund_requested"), ("07", "pending"), ("08", "flagged"))))),
 )

@@ -243,6 +243,20 @@ async def test_top_five_and_my_votes(client: TestClient, demo: Contest, sessions
         "CON Aucun vote depuis ce numero.\n0 Retour 00 Accueil"
 
 
+async def test_tied_candidates_share_a_rank_on_the_ussd_top_screen_as_on_the_board(
+        client: TestClient, demo: Contest, sessions: Sessions) -> None:
+    for number, (session_id, path) in enumerate((("ATUid_1", "1*07*2*1*1"), ("ATUid_2", "1*03*2*1*1")), start=1):
+        await dial(client, path, session_id=session_id, msisdn=f"+23767000000{number}")
+    for order in await orders(sessions):
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", f"txn-{order.id}",
+                                    provider=order.provider)
+    board = await (await client.get(f"/api/v1/contests/{demo.slug}/leaderboard")).json()
+    assert [(row["code"], row["votes"], row["rank"]) for row in board["candidates"][:3]] == [
+        ("03", 2, 1), ("07", 2, 1), ("01", 0, 3)]
+    assert await hop(client, "2", session_id="ATUid_3") == (
+        "CON Top 5 - Demo Star 2026\n1.03 Chantal Mbarga 2\n1.07 Grace Ndongo 2\n0 Retour 00 Accueil")
+
+
 # Service codes and contest states.
 
 async def test_an_unknown_service_code_ends_with_a_message(client: TestClient, demo: Contest,

@@ -4,7 +4,6 @@ and which address a vote is counted against."""
 from __future__ import annotations
 
 import io
-from datetime import UTC, datetime
 
 import pytest
 from aiohttp import web
@@ -18,9 +17,9 @@ from channels.web.i18n import Translator, choose_language, from_accept_language,
 from channels.web.pages import Board, board_rows
 from gateway import throttle
 from gateway.config import Environment, Settings
+from gateway.core.ranking import BoardTop, CandidateInfo, rank_candidates
 from gateway.keys import SETTINGS
 from gateway.throttle import client_address
-from leaderboard.board import CandidateInfo, ContestView, Tallies
 from tests.servers import free_port
 
 
@@ -139,9 +138,8 @@ def address_of(peer: str, forwarded: str, settings: Settings) -> str:
 
 def board_of(votes: dict[str, int], show_counts: bool) -> Board:
     candidates = tuple(CandidateInfo(i, code, f"Candidate {code}") for i, code in enumerate(votes, start=1))
-    view = ContestView(1, "gala", show_counts, None, candidates)
-    tallies = Tallies(1, 0, {c.id: votes[c.code] for c in candidates})
-    return board_rows(view, tallies, {"01": "https://img.example/01.jpg"}, datetime.now(UTC))
+    rows = rank_candidates(candidates, {c.id: votes[c.code] for c in candidates})
+    return board_rows(BoardTop(tuple(rows), show_counts, False), {"01": "https://img.example/01.jpg"})
 
 
 def test_equal_votes_share_a_rank() -> None:

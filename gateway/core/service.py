@@ -1,0 +1,106 @@
+"""The one API every channel calls (the web, USSD; later SMS, Telegram, the admin area).
+
+A channel keeps its own presentation, sessions, forms and CSRF; what a contest is, whether it takes votes,
+how a vote is placed, what a voter may see of an order and how a board ranks are decided here, once.
+The assembly builds it (gateway/app.py) and keeps it under `VOTE_SERVICE`.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Protocol
+
+from aiohttp import web
+
+from gateway.core import catalog, votes
+from gateway.core.catalog import PublicContest, Sessions, VoterOrder
+from gateway.core.payments.starts import StartOutcome, begin_vote
+from gateway.core.providers import PaymentError, Providers
+from gateway.core.ranking import BoardReader, BoardTop
+from gateway.db.models import Channel, VoteOrder
+
+log = logging.getLogger(__name__)
+
+
+class PaymentStarter(Protocol):
+    """Starts payments after the reply (the web process's `gateway.jobs.payment_starts.PaymentStarts`)."""
+
+    def request(self, order_id: uuid.UUID, *, after: float = 0.0) -> None: ...
+
+    async def wait_for_room(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class PlacedVote:
+    """A placed order and, where the payer must be sent to a page, its start (else None: a prompt is owed)."""
+
+    order: VoteOrder
+    started: StartOutcome | None
+
+
+class VoteService:
+    def __init__(self, sessions: Sessions, providers: Providers, board: BoardReader, starts: PaymentStarter, *,
+                 pending_ttl: timedelta) -> None:
+        self.sessions = sessions
+        self.providers = providers
+        self.board = board
+        self.starts = starts
+        self.pending_ttl = pending_ttl
+
+    async def public_contests(self) -> list[PublicContest]:
+        """Every contest the public may see (no drafts, no candidates), soonest closing first."""
+        return await catalog.public_contests(self.sessions)
+
+    async def contests_for_code(self, service_code: str) -> tuple[PublicContest, ...]:
+        """The contests a USSD service code dials, with the candidates a menu lists."""
+        return await catalog.contests_for_code(self.sessions, service_code)
+
+    async def contest(self, slug: str) -> PublicContest:
+        """A public contest with its active candidates; NotFound otherwise."""
+        return await catalog.contest_by_slug(self.sessions, slug)
+
+    async def contest_of(self, order: VoterOrder) -> PublicContest | None:
+        return await catalog.contest_by_id(self.sessions, order.contest_id)
+
+    async def place_vote(self, request: votes.OrderRequest, *, push_after: float = 0.0,
+                         wait_for_room: bool = False) -> PlacedVote:
+        """Validate, apply the limits, create the order (or find the one its client_key made) and start its
+        payment: a redirect now, a phone prompt `push_after` seconds after the reply. `wait_for_room` holds a
+        vote back briefly while many prompts are owed (the web; a USSD hop must answer at once)."""
+        if wait_for_room:
+            await self.starts.wait_for_room()
+        order, started = await begin_vote(
+            self.sessions, self.providers, request, pending_ttl=self.pending_ttl,
+            start_later=lambda order_id: self.starts.request(order_id, after=push_after),
+        )
+        return PlacedVote(order, started)
+
+    async def order(self, order_id: uuid.UUID) -> VoterOrder:
+        """The order as its voter may see it; NotFound otherwise."""
+        return await catalog.order_view(self.sessions, order_id)
+
+    def can_pay(self, provider: str, channel: Channel) -> bool:
+        """Whether this process takes payments by `provider` on `channel` (Orange push needs its own credentials)."""
+        try:
+            self.providers.for_order(provider, channel.value)
+        except PaymentError:
+            return False
+        return True
+
+    def needs_redirect(self, order: VoterOrder) -> bool:
+        """Whether the order's payment happens on the provider's page (rather than a phone prompt)."""
+        try:
+            return self.providers.for_order(order.provider, order.channel.value).redirects
+        except Exception:  # a provider switched off since: the order is still shown
+            return order.provider == "stripe"
+
+    async def top(self, contest_id: int, n: int | None = None) -> BoardTop:
+        """A board's first `n` rows (all with None), as the leaderboard serves it: one ranking rule (shared
+        ranks), its freeze and its hidden counts, the same on every channel."""
+        return await self.board.top(contest_id, n)
+
+
+VOTE_SERVICE = web.AppKey("vote_service", VoteService)
