@@ -15,8 +15,9 @@ from gateway.core.ranking import rank_candidates as rank_candidates
 
 
 @dataclass(frozen=True, slots=True)
-class ContestView:
-    """What the board needs to know about a contest; read from PostgreSQL, cached briefly per process."""
+class BoardContest:
+    """What the board needs to know about a contest (a few of PublicContest's facts, with candidate ids); read
+    from PostgreSQL, cached briefly per process."""
 
     id: int
     slug: str
@@ -52,7 +53,7 @@ def iso_from_ms(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def public_board(contest: ContestView, tallies: Tallies) -> dict[str, object]:
+def public_board(contest: BoardContest, tallies: Tallies) -> dict[str, object]:
     """The JSON document of the API and the stream; counts are null when the organiser hides them."""
     rows = rank_candidates(contest.candidates, tallies.votes)
     show = contest.show_counts
@@ -69,14 +70,14 @@ def public_board(contest: ContestView, tallies: Tallies) -> dict[str, object]:
     }
 
 
-def etag_for(contest: ContestView, version: int) -> str:
+def etag_for(contest: BoardContest, version: int) -> str:
     """The version names the tallies; the checksum names the settings (counts hidden, a candidate
     hidden or renamed), which an organiser may change with no new vote and so no new version."""
     settings = repr((contest.show_counts, contest.candidates)).encode()
     return f'"{version}-{zlib.crc32(settings):08x}"'
 
 
-def render(contest: ContestView, tallies: Tallies) -> Rendered:
+def render(contest: BoardContest, tallies: Tallies) -> Rendered:
     body = json.dumps(public_board(contest, tallies), separators=(",", ":"), ensure_ascii=False).encode()
     return Rendered(tallies.version, etag_for(contest, tallies.version), body)
 

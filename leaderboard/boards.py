@@ -20,7 +20,7 @@ from gateway.core.ranking import BoardTop, rank_candidates
 from gateway.db.engine import autocommit
 from gateway.db.models import Candidate, CandidateStatus, Contest
 from leaderboard import cache
-from leaderboard.board import CandidateInfo, ContestView, Rendered, Tallies, is_frozen, render
+from leaderboard.board import BoardContest, CandidateInfo, Rendered, Tallies, is_frozen, render
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class SingleFlight(Generic[K, T]):
 
 
 async def load_contest_view(sessions: Sessions, *, slug: str | None = None,
-                            contest_id: int | None = None) -> ContestView | None:
+                            contest_id: int | None = None) -> BoardContest | None:
     """A public contest (not a draft) and the candidates its board shows, or None."""
     condition = Contest.slug == slug if slug is not None else Contest.id == contest_id
     async with autocommit(sessions) as session:
@@ -85,7 +85,7 @@ async def load_contest_view(sessions: Sessions, *, slug: str | None = None,
             .order_by(Candidate.id)  # a stable order: the board's ETag is a checksum of these
         )
         candidates = tuple(CandidateInfo(id_, code, name) for id_, code, name in rows)
-    return ContestView(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates)
+    return BoardContest(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates)
 
 
 class Boards:
@@ -98,9 +98,9 @@ class Boards:
         self.redis = redis
         self._ttl = contest_ttl
         self._clock = clock or (lambda: datetime.now(UTC))
-        self._by_id: dict[int, tuple[float, ContestView]] = {}
+        self._by_id: dict[int, tuple[float, BoardContest]] = {}
         self._ids: dict[str, int] = {}
-        self._loads: SingleFlight[str | int, ContestView | None] = SingleFlight()
+        self._loads: SingleFlight[str | int, BoardContest | None] = SingleFlight()
         self._renders: SingleFlight[int, Rendered] = SingleFlight()
 
     async def close(self) -> None:
@@ -108,7 +108,7 @@ class Boards:
         await self._loads.close()
         await self._renders.close()
 
-    async def contest(self, slug: str) -> ContestView:
+    async def contest(self, slug: str) -> BoardContest:
         """The contest called `slug`, or NotFound (drafts are not public)."""
         contest_id = self._ids.get(slug)
         view = self._fresh(contest_id) if contest_id is not None else None
@@ -119,7 +119,7 @@ class Boards:
             self._remember(view)
         return view
 
-    async def contest_by_id(self, contest_id: int) -> ContestView | None:
+    async def contest_by_id(self, contest_id: int) -> BoardContest | None:
         view = self._fresh(contest_id)
         if view is None:
             view = await self._loads.run(contest_id, lambda: load_contest_view(self.sessions, contest_id=contest_id))
@@ -127,7 +127,7 @@ class Boards:
                 self._remember(view)
         return view
 
-    async def tallies(self, contest: ContestView) -> Tallies:
+    async def tallies(self, contest: BoardContest) -> Tallies:
         """Frozen: the tallies as of the freeze moment; otherwise the live ones. With Redis away
         (restarting), straight from PostgreSQL: slower, but the board stays up."""
         now = self._clock()
@@ -148,19 +148,19 @@ class Boards:
         rows = rank_candidates(contest.candidates, (await self.tallies(contest)).votes)
         return BoardTop(tuple(rows[:n]), contest.show_counts, is_frozen(contest.frozen_at, self._clock()))
 
-    async def render(self, contest: ContestView, *, not_before: float | None = None) -> Rendered:
+    async def render(self, contest: BoardContest, *, not_before: float | None = None) -> Rendered:
         """The board; with `not_before` (loop time), from a read that started no earlier."""
         return await self._renders.run(contest.id, lambda: self._render_now(contest), not_before=not_before)
 
-    async def _render_now(self, contest: ContestView) -> Rendered:
+    async def _render_now(self, contest: BoardContest) -> Rendered:
         return render(contest, await self.tallies(contest))
 
-    def _fresh(self, contest_id: int) -> ContestView | None:
+    def _fresh(self, contest_id: int) -> BoardContest | None:
         entry = self._by_id.get(contest_id)
         if entry is None or entry[0] < time.monotonic():
             return None
         return entry[1]
 
-    def _remember(self, view: ContestView) -> None:
+    def _remember(self, view: BoardContest) -> None:
         self._by_id[view.id] = (time.monotonic() + self._ttl, view)
         self._ids[view.slug] = view.id

@@ -7,7 +7,7 @@ from collections.abc import Callable, Sequence
 
 from channels.phone.gsm7 import clip, septets
 from channels.ussd.texts import Texts
-from channels.ussd.views import ContestView
+from channels.ussd.views import MenuContest
 
 SCREEN_LIMIT = 160  # characters, prefix included (AT allows 182; handsets differ)
 PREFIX_LENGTH = len("CON ")
@@ -49,12 +49,12 @@ def paginate(header: Sequence[str], items: Sequence[str], more: Sequence[str], l
         pages.append((*header, *taken, *more))
 
 
-def contest_pages(contests: Sequence[ContestView], t: Texts) -> tuple[Page, ...]:
+def contest_pages(contests: Sequence[MenuContest], t: Texts) -> tuple[Page, ...]:
     items = [f"{index} {clip(c.name, 30)}" for index, c in enumerate(contests, start=1)]
     return paginate([t.choose_contest], items, [t.more], [])
 
 
-def candidate_pages(contest: ContestView, t: Texts) -> tuple[Page, ...]:
+def candidate_pages(contest: MenuContest, t: Texts) -> tuple[Page, ...]:
     items = [f"{c.code} {clip(c.name, LIST_NAME_WIDTH)}" for c in contest.listed]
     return paginate([t.enter_code], items, [f"{t.more} {t.back}"], [t.back])
 

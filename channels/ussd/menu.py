@@ -12,7 +12,7 @@ from enum import StrEnum
 from channels.phone.operators import Operator
 from channels.ussd.layout import candidate_pages, contest_pages
 from channels.ussd.texts import LANGUAGE_OPTIONS, texts
-from channels.ussd.views import ContestView, is_keypad_number
+from channels.ussd.views import MenuContest, is_keypad_number
 from gateway.core.texts import Lang
 
 BACK, HOME, MORE = "0", "00", "98"
@@ -72,11 +72,11 @@ class Frame:
 
 @dataclass(frozen=True)
 class MenuContext:
-    contests: tuple[ContestView, ...]  # the open contests the code offers, in listing order
+    contests: tuple[MenuContest, ...]  # the open contests the code offers, in listing order
     service_code: str
     operator: Operator | None = None  # detected from the caller's number
     preference: Lang | None = None  # remembered for the number
-    unavailable: ContestView | None = None  # when nothing is open: the contest to explain
+    unavailable: MenuContest | None = None  # when nothing is open: the contest to explain
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def walk(ctx: MenuContext, inputs: Sequence[str]) -> Position:
     return position
 
 
-def contest_of(ctx: MenuContext, frame: Frame) -> ContestView | None:
+def contest_of(ctx: MenuContext, frame: Frame) -> MenuContest | None:
     if frame.screen is Screen.CONTESTS or not ctx.contests:
         return None
     return ctx.contests[frame.contest]

@@ -22,8 +22,8 @@ from channels.ussd.session import Recalled, SessionRecord, SessionStore
 from channels.ussd.views import (
     USSD_PROVIDERS,
     BoardMode,
-    ContestView,
     Extras,
+    MenuContest,
     TopEntry,
     build_view,
     open_views,
@@ -159,7 +159,7 @@ def usable_providers(app: web.Application) -> frozenset[str]:
     return frozenset(p.value for p in USSD_PROVIDERS if service.can_pay(p.value, Channel.USSD))
 
 
-def context(hit: Hit, record: SessionRecord, views: tuple[ContestView, ...]) -> MenuContext:
+def context(hit: Hit, record: SessionRecord, views: tuple[MenuContest, ...]) -> MenuContext:
     """The contests pinned when the session began (so list numbers never shift under the caller)."""
     by_slug = {v.slug: v for v in views}
     listed = tuple(by_slug[slug] for slug in record.slugs if slug in by_slug)

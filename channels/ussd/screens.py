@@ -13,7 +13,7 @@ from channels.phone.texts import PROVIDER_LABELS, money, placed_message, refusal
 from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
 from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, Texts, texts
-from channels.ussd.views import BoardMode, ContestView, Extras, MyVotes, TopEntry
+from channels.ussd.views import BoardMode, Extras, MenuContest, MyVotes, TopEntry
 from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
 
@@ -95,7 +95,7 @@ def ending(ctx: MenuContext, position: Position, lang: Lang) -> Reply:
     return unavailable_contest(ctx.unavailable, lang)
 
 
-def unavailable_contest(contest: ContestView | None, lang: Lang) -> Reply:
+def unavailable_contest(contest: MenuContest | None, lang: Lang) -> Reply:
     if contest is None:
         return unknown_service(lang)
     m = vote_messages(lang)
@@ -134,7 +134,7 @@ def candidate_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, b
     return list(candidate_pages(ctx.contests[frame.contest], t)[frame.page])
 
 
-def _chosen(ctx: MenuContext, frame: Frame) -> tuple[ContestView, str, str]:
+def _chosen(ctx: MenuContext, frame: Frame) -> tuple[MenuContest, str, str]:
     contest = ctx.contests[frame.contest]
     candidate = contest.candidate(frame.candidate or "")
     return contest, frame.candidate or "", candidate.name if candidate else ""
@@ -239,6 +239,6 @@ def placed(lang: Lang, quantity: int, amount: int, currency: str, provider: str,
     return end(placed_message(lang, quantity, amount, currency, provider, reference), lang)
 
 
-def refusal(lang: Lang, code: str, contest: ContestView | None = None) -> Reply:
+def refusal(lang: Lang, code: str, contest: MenuContest | None = None) -> Reply:
     """A vote the core refused, by the error's stable code."""
     return end(refusal_message(lang, code, contest.name if contest else ""), lang)

@@ -36,8 +36,8 @@ class CandidateView:
 
 
 @dataclass(frozen=True)
-class ContestView:
-    """One contest as the menu shows it."""
+class MenuContest:
+    """One contest as the USSD menu shows it (built from the core's PublicContest at each hop)."""
 
     id: int
     slug: str
@@ -102,10 +102,10 @@ def safe_name(raw: str, fallback: str) -> str:
     return transliterate(raw) or fallback
 
 
-def build_view(record: PublicContest, now: datetime, usable: frozenset[str]) -> ContestView:
+def build_view(record: PublicContest, now: datetime, usable: frozenset[str]) -> MenuContest:
     """The view at `now`; `usable` is the providers this process can push over USSD."""
     offered = tuple(p for p in USSD_PROVIDERS if p.value in record.providers and p.value in usable)
-    return ContestView(
+    return MenuContest(
         id=record.id, slug=record.slug, name=safe_name(record.name, record.slug),
         availability=record.voting(now),
         price=record.price_per_vote, currency=record.currency, max_votes=record.max_votes_per_order,
@@ -115,11 +115,11 @@ def build_view(record: PublicContest, now: datetime, usable: frozenset[str]) -> 
     )
 
 
-def open_views(views: tuple[ContestView, ...]) -> tuple[ContestView, ...]:
+def open_views(views: tuple[MenuContest, ...]) -> tuple[MenuContest, ...]:
     return tuple(v for v in views if v.availability is VotingState.OPEN)
 
 
-def why_unavailable(views: tuple[ContestView, ...]) -> ContestView | None:
+def why_unavailable(views: tuple[MenuContest, ...]) -> MenuContest | None:
     """When nothing is open, the contest whose state says most: paused, then not yet open, then closed."""
     for wanted in (VotingState.PAUSED, VotingState.NOT_YET, VotingState.CLOSED):
         found = [v for v in views if v.availability is wanted]

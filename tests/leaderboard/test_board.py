@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from gateway.throttle import address_key
 from leaderboard import sse
 from leaderboard.board import (
+    BoardContest,
     CandidateInfo,
-    ContestView,
     Tallies,
     etag_for,
     etag_matches,
@@ -27,8 +27,8 @@ from leaderboard.hub import flush_delay
 CANDIDATES = tuple(CandidateInfo(id_, f"{id_:02d}", f"Name {id_}") for id_ in range(1, 6))
 
 
-def view(show_counts: bool = True) -> ContestView:
-    return ContestView(7, "miss-cameroun", show_counts, None, CANDIDATES)
+def view(show_counts: bool = True) -> BoardContest:
+    return BoardContest(7, "miss-cameroun", show_counts, None, CANDIDATES)
 
 
 def test_ties_share_a_rank_and_the_next_rank_skips() -> None:

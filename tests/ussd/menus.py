@@ -8,7 +8,7 @@ from typing import Any
 from channels.phone.operators import Operator
 from channels.ussd.menu import MenuContext, parse_path, walk
 from channels.ussd.screens import Reply, render
-from channels.ussd.views import ContestView, Extras, build_view
+from channels.ussd.views import Extras, MenuContest, build_view
 from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.texts import Lang
 from gateway.db.models import CandidateStatus, ContestStatus
@@ -49,20 +49,20 @@ def record(slug: str = "demo", name: str = "Demo Star 2026", candidates: tuple[t
     return PublicContest(**fields)
 
 
-def view(usable: frozenset[str] = BOTH, **overrides: Any) -> ContestView:
+def view(usable: frozenset[str] = BOTH, **overrides: Any) -> MenuContest:
     return build_view(record(**overrides), NOW, usable)
 
 
-def demo() -> ContestView:
+def demo() -> MenuContest:
     return view()
 
 
-def hard() -> ContestView:
+def hard() -> MenuContest:
     return view(slug="hard", name=HARD_CONTEST, candidates=HARD_NAMES, eliminated=("02",))
 
 
-def context(*contests: ContestView, operator: Operator | None = Operator.MTN, preference: Lang | None = None,
-            unavailable: ContestView | None = None) -> MenuContext:
+def context(*contests: MenuContest, operator: Operator | None = Operator.MTN, preference: Lang | None = None,
+            unavailable: MenuContest | None = None) -> MenuContext:
     return MenuContext(contests=contests, service_code="*384*123#", operator=operator, preference=preference,
                        unavailable=unavailable)
 
