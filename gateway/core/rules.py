@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Protocol
 
 from gateway.core.errors import VoteRejected
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
@@ -14,17 +16,24 @@ from gateway.db.models import CandidateStatus, ContestStatus, OrderStatus
 MOBILE_MONEY_PROVIDERS = frozenset({"mtn", "orange"})
 
 
-@dataclass(frozen=True)
-class ContestTerms:
-    """The parts of a contest an order is checked against."""
+class ContestTerms(Protocol):
+    """The parts of a contest an order is checked against: a contest row and the channels'
+    `catalog.PublicContest` both have them, so neither is copied into a third shape."""
 
-    status: ContestStatus
-    opens_at: datetime
-    closes_at: datetime
-    price_per_vote: int
-    currency: str
-    max_votes_per_order: int
-    providers: tuple[str, ...]
+    @property
+    def status(self) -> ContestStatus: ...
+    @property
+    def opens_at(self) -> datetime: ...
+    @property
+    def closes_at(self) -> datetime: ...
+    @property
+    def price_per_vote(self) -> int: ...
+    @property
+    def currency(self) -> str: ...
+    @property
+    def max_votes_per_order(self) -> int: ...
+    @property
+    def providers(self) -> Sequence[str]: ...
 
 
 @dataclass(frozen=True)
@@ -80,7 +89,7 @@ def check_quantity(quantity: int, maximum: int) -> int:
     return quantity
 
 
-def check_payer(provider: str, enabled: tuple[str, ...], msisdn: str | None) -> str | None:
+def check_payer(provider: str, enabled: Sequence[str], msisdn: str | None) -> str | None:
     """Return the payer's E.164 number (None where the provider does not charge a phone)."""
     if provider not in enabled:
         raise VoteRejected(f"Payment by {provider} is not available for this contest.",

@@ -31,7 +31,7 @@ from sqlalchemy.orm import FromStatement
 
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
-from gateway.core.rules import ContestTerms, check_order, late_success_status, normalise_optional
+from gateway.core.rules import check_order, late_success_status, normalise_optional
 from gateway.db.engine import autocommit, autocommit_connection
 from gateway.db.models import (
     AuditEntry,
@@ -77,18 +77,6 @@ def payer_scope(msisdn: str | None) -> str:
         return msisdn or ""
 
 
-def contest_terms(contest: Contest) -> ContestTerms:
-    return ContestTerms(
-        status=contest.status,
-        opens_at=contest.opens_at,
-        closes_at=contest.closes_at,
-        price_per_vote=contest.price_per_vote,
-        currency=contest.currency,
-        max_votes_per_order=contest.max_votes_per_order,
-        providers=tuple(contest.providers),
-    )
-
-
 async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta) -> VoteOrder:
     """Create a pending order (or return the one already made for the same `client_key`).
 
@@ -111,7 +99,7 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
             return await session.get_one(VoteOrder, replayed)
         now = datetime.now(UTC)
         checked = check_order(
-            contest_terms(contest), candidate.status if candidate else None, request.candidate_code,
+            contest, candidate.status if candidate else None, request.candidate_code,
             request.quantity, request.provider, request.msisdn, now,
         )
         assert candidate is not None  # check_order rejects a missing candidate
