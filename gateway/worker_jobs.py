@@ -7,9 +7,9 @@ import atexit
 import logging
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import httpx
@@ -17,7 +17,9 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
+from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
 from gateway.db.engine import create_engine, session_factory
+from gateway.db.models import Channel
 from gateway.jobs import outbox
 from gateway.jobs.last_passes import note_pass
 from gateway.jobs.leases import lease_held
@@ -42,6 +44,13 @@ class JobContext:
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis
     providers: ProviderRegistry
+    receipt_senders: Mapping[Channel, ReceiptSender] = field(default_factory=dict)
+
+
+def build_receipt_senders(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+                          http: httpx.AsyncClient) -> dict[Channel, ReceiptSender]:
+    """The channels that message a voter once their order is decided (gateway.core.receipts)."""
+    return {}
 
 
 @asynccontextmanager
@@ -53,8 +62,9 @@ async def job_context() -> AsyncIterator[JobContext]:
     redis = Redis.from_url(settings.redis_url)
     http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
     registry = build_registry(settings, http)
+    sessions = session_factory(engine)
     try:
-        yield JobContext(settings, session_factory(engine), redis, registry)
+        yield JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http))
     finally:
         await registry.aclose()
         await http.aclose()
@@ -151,7 +161,12 @@ def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
     def single(topic: str) -> outbox.Handler:
         return lambda payload: batch[topic]([payload])
 
-    return {topic: single(topic) for topic in BOARD_TOPICS}
+    def receipt(topic: str) -> outbox.Handler:
+        async def send(payload: dict[str, Any]) -> None:
+            await send_receipt(ctx.sessions, ctx.receipt_senders, topic, payload)
+        return send
+
+    return {topic: single(topic) for topic in BOARD_TOPICS} | {topic: receipt(topic) for topic in RECEIPT_TOPICS}
 
 
 def deliver_outbox_job(outbox_id: int) -> bool:

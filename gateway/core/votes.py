@@ -31,6 +31,7 @@ from sqlalchemy.orm import FromStatement
 
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
+from gateway.core.receipts import PAID_RECEIPT_TOPIC, RECEIPT_CHANNELS
 from gateway.core.rules import check_order, late_success_status, normalise_optional
 from gateway.db.engine import autocommit, autocommit_connection
 from gateway.db.models import (
@@ -255,7 +256,10 @@ async def confirm_payment(
 
 
 def counting_statement() -> Select[tuple[int]]:
-    """The guarded pending → paid update, the tally increment and the outbox row as one statement.
+    """The guarded pending → paid update, the tally increment and the outbox rows as one statement.
+
+    A channel whose voter waits for a message (SMS, Telegram) also gets an `order.paid` row: the
+    receipt is sent by a job, after the commit, once (see gateway.core.receipts).
 
     Built once, with bound parameters named unlike any column (a parameter named after a column
     of an UPDATE joins its SET clause): the hottest statement of a show night is not rebuilt and
@@ -273,7 +277,7 @@ def counting_statement() -> Select[tuple[int]]:
         )
         .values(status=OrderStatus.PAID, provider_txn_id=bindparam("confirm_txn", type_=String),
                 decided_at=func.now(), status_reason=bindparam("confirm_status", type_=Text))
-        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity)
+        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity, orders.channel)
         .cte("paid")
     )
     tally = pg_insert(Tally).from_select(
@@ -287,7 +291,13 @@ def counting_statement() -> Select[tuple[int]]:
         select(literal("vote.confirmed"),
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id)),
     ).cte("queued")
-    return select(paid.c.contest_id).add_cte(counted, queued)
+    receipted = insert(OutboxMessage).from_select(
+        ["topic", "payload"],
+        select(literal(PAID_RECEIPT_TOPIC),
+               func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
+        .where(paid.c.channel.in_(RECEIPT_CHANNELS)),
+    ).cte("receipted")
+    return select(paid.c.contest_id).add_cte(counted, queued, receipted)
 
 
 COUNTING_STATEMENT = counting_statement()

@@ -1,0 +1,85 @@
+"""A voter who waits for a message (SMS, Telegram) is told once their order is decided, once."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.config import Settings
+from gateway.core import votes
+from gateway.core.receipts import Receipt, ReceiptKind
+from gateway.db.models import Channel, OutboxMessage
+from gateway.jobs import outbox
+from gateway.worker_jobs import JobContext, outbox_handlers
+from payments.registry import build_registry
+from tests.factories import make_contest, place
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.receipts: list[Receipt] = []
+
+    async def __call__(self, receipt: Receipt) -> None:
+        self.receipts.append(receipt)
+
+
+@pytest.fixture
+async def context(settings: Settings, sessions: Sessions, redis: Redis) -> AsyncIterator[tuple[JobContext, Recorder]]:
+    recorder = Recorder()
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(settings, http)
+        yield JobContext(settings, sessions, redis, registry, {Channel.SMS: recorder}), recorder
+        await registry.aclose()
+
+
+async def deliver_everything(ctx: JobContext, runs: int = 1) -> None:
+    async with ctx.sessions() as session:
+        ids = (await session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id))).all()
+    for _ in range(runs):
+        for outbox_id in ids:
+            await outbox.deliver(ctx.sessions, outbox_id, outbox_handlers(ctx))
+
+
+async def test_a_paid_sms_order_gets_one_receipt_with_what_was_counted(context: tuple[JobContext, Recorder]) -> None:
+    ctx, recorder = context
+    contest = await make_contest(ctx.sessions, name="Demo Star")
+    order = await place(ctx.sessions, contest, candidate="02", quantity=3, channel=Channel.SMS)
+    await votes.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 300, "XAF", "t-1", provider="mtn")
+    await deliver_everything(ctx, runs=2)
+    [receipt] = recorder.receipts
+    assert (receipt.kind, receipt.order.quantity, receipt.order.candidate_code) == (ReceiptKind.PAID, 3, "02")
+    assert (receipt.contest_name, receipt.payer_msisdn, receipt.order.reference) == (
+        "Demo Star", "+237670000001", order.id.hex[:8].upper())
+
+
+async def test_failed_and_expired_orders_get_theirs(context: tuple[JobContext, Recorder]) -> None:
+    ctx, recorder = context
+    contest = await make_contest(ctx.sessions)
+    failed = await place(ctx.sessions, contest, channel=Channel.SMS, msisdn="+237670000450")
+    expired = await place(ctx.sessions, contest, channel=Channel.SMS, msisdn="+237670000452")
+    await votes.fail_order(ctx.sessions, failed.id, "payer declined")
+    await votes.expire_order(ctx.sessions, expired.id)
+    await deliver_everything(ctx)
+    assert {(r.order.id, r.kind, r.order.status_reason) for r in recorder.receipts} == {
+        (failed.id, ReceiptKind.FAILED, "payer declined"), (expired.id, ReceiptKind.EXPIRED, "no payment in time")}
+
+
+async def test_channels_without_a_sender_and_the_web_get_no_message(context: tuple[JobContext, Recorder]) -> None:
+    ctx, recorder = context
+    contest = await make_contest(ctx.sessions)
+    web = await place(ctx.sessions, contest, channel=Channel.WEB)
+    telegram = await place(ctx.sessions, contest, channel=Channel.TELEGRAM, msisdn="+237670000002")
+    for order in (web, telegram):
+        await votes.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 100, "XAF", f"t-{order.id}", provider="mtn")
+    await deliver_everything(ctx)
+    assert recorder.receipts == []
+    async with ctx.sessions() as session:
+        topics = (await session.scalars(select(OutboxMessage.topic))).all()
+    assert sorted(topics) == ["order.paid", "vote.confirmed", "vote.confirmed"]  # the web's vote needs no receipt
