@@ -116,7 +116,7 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     database_url: str | None = None
     redis_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8080"
-    secret_key: str = DEV_SECRET_KEY
+    secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
     log_level: str = "INFO"
     log_json: bool | None = None  # unset: one short line each in development on a terminal, JSON otherwise
     # Who may read /metrics (it counts orders): comma-separated addresses/CIDRs, from the direct peer only
@@ -128,7 +128,7 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
 
     # Africa's Talking does not sign USSD callbacks: with a token, the callback URLs set in AT's dashboard
     # end in ?token=<it>, and a request without it is refused. Required in production when USSD is in use.
-    ussd_callback_token: str | None = None
+    ussd_callback_token: SecretStr | None = None
     # The payment prompt is itself a USSD push: a handset still showing our END screen can drop it, so
     # it goes out this long after the reply (MTN and Orange both advise closing the session first).
     ussd_push_delay_seconds: float = Field(default=1.0, ge=0)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
@@ -149,7 +150,7 @@ async def test_production_app_refuses_to_start_for_what_its_contests_need_and_na
     settings: Settings, sessions: async_sessionmaker[AsyncSession], contest: dict[str, list[str]], setting: str
 ) -> None:
     await make_contest(sessions, **contest)
-    prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
+    prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": SecretStr(STRONG),
                                        "public_base_url": "https://vote.example.org", "ussd_callback_token": None})
     server = TestServer(create_app(prod))
     try:
@@ -186,8 +187,9 @@ async def test_the_ussd_route_refuses_a_token_of_spaces_as_start_up_does(
     """Start-up and the route share one rule: a contest given USSD codes after start-up is served by
     neither a token of 16 spaces nor anyone who sends those spaces."""
     token = " " * 16
-    prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
-                                       "public_base_url": "https://vote.example.org", "ussd_callback_token": token})
+    prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": SecretStr(STRONG),
+                                       "public_base_url": "https://vote.example.org",
+                                       "ussd_callback_token": SecretStr(token)})
     async with TestClient(TestServer(create_app(prod))) as client:  # no USSD contest yet: it starts
         await make_contest(sessions, slug="late", ussd_service_codes=["*384*777#"])
         form = {"sessionId": "ATUid_1", "serviceCode": "*384*777#", "phoneNumber": "+237670000001",
@@ -196,3 +198,12 @@ async def test_the_ussd_route_refuses_a_token_of_spaces_as_start_up_does(
         assert response.status == 403
         error = (await response.json())["error"]
         assert error["code"] == "unknown_caller" and "USSD_CALLBACK_TOKEN" in error["message"]
+
+
+def test_our_own_secrets_never_show_in_a_settings_dump() -> None:
+    """A crash report or a debug log of the settings must not hand out the keys behind CSRF, callbacks and USSD."""
+    token = "k7Qz2Lp9Wx4Rv8Tn3Bm6"
+    settings = production(ussd_callback_token=token)
+    dump = repr(settings) + str(settings.model_dump())
+    assert STRONG not in dump and token not in dump
+    assert settings.secret_key.get_secret_value() == STRONG

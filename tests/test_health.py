@@ -184,7 +184,8 @@ async def test_metrics_are_refused_outside_metrics_allow_unless_the_bearer_token
 
 
 async def test_production_serves_metrics_to_nobody_until_told_whom(settings: Settings, sessions: Sessions) -> None:
-    production = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": METRICS_TOKEN * 2,
+    production = settings.model_copy(update={"gateway_env": Environment.PRODUCTION,
+                                             "secret_key": SecretStr(METRICS_TOKEN * 2),
                                              "public_base_url": "https://vote.example.org"})
     async with TestClient(TestServer(create_app(production))) as client:
         assert (await client.get("/metrics")).status == 403  # loopback is no exception in production

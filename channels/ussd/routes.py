@@ -75,7 +75,7 @@ def check_caller(request: web.Request) -> None:
     """AT does not sign its callbacks: with a token set, only a URL that carries it is AT's. Production
     without one serves no USSD at all (a contest may have gained USSD codes since start-up)."""
     settings = request.app[SETTINGS]
-    expected = settings.ussd_callback_token
+    expected = settings.ussd_callback_token.get_secret_value() if settings.ussd_callback_token else ""
     if settings.is_production and not ussd_token_usable(settings):
         raise UnknownCaller("USSD is off: USSD_CALLBACK_TOKEN is unset or not a usable secret (start-up's rule).")
     given = request.query.get("token", "")

@@ -116,7 +116,8 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, prompt: Callable[[s
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would bury the screens
     try:
         with httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
-            phone = Phone(http, url, args.service_code, args.msisdn, Settings().ussd_callback_token)
+            token = Settings().ussd_callback_token
+            phone = Phone(http, url, args.service_code, args.msisdn, token.get_secret_value() if token else None)
             if args.script is not None:
                 return play(phone, script_answers(args.script), out)
             return play(phone, typed(prompt), out, scripted=False)

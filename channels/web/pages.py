@@ -225,7 +225,7 @@ def error_anchors(candidates: list[PublicCandidate], contest: PublicContest) -> 
 async def contest_response(page: Page, contest: PublicContest, candidates: list[PublicCandidate], form: VoteForm,
                            errors: Mapping[str, str], status: int = 200) -> web.Response:
     request = page.request
-    token = csrf.issue(request, request.app[SETTINGS].secret_key, secure=secure_cookies(request))
+    token = csrf.issue(request, request.app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request))
     board = await server_board(request.app, contest, candidates)
     tr = page.tr
     page_data = {"lang": tr.lang, "strings": tr.js_strings(), "price": contest.price_per_vote,
@@ -302,7 +302,7 @@ async def vote_post(request: web.Request) -> web.StreamResponse:
     wants_json = "application/json" in request.headers.get("Accept", "")
     data = await request.post()
     app = request.app
-    if not csrf.verify(request, data, app[SETTINGS].secret_key, secure=secure_cookies(request)):
+    if not csrf.verify(request, data, app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request)):
         return refusal(request, 403, "csrf", wants_json)
     if not await throttle.hit(app[REDIS], vote_limit_key(request), VOTE_LIMIT, VOTE_WINDOW):
         return refusal(request, 429, "rate", wants_json)

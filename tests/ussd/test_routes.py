@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -495,7 +496,7 @@ async def test_past_the_limit_a_notification_about_no_order_is_refused_but_one_a
 @pytest.fixture
 async def guarded(clean: None, settings: Settings, phones: tuple[Phones, str]) -> AsyncIterator[TestClient]:
     """The app with a callback token, as production runs it."""
-    app = phone_app(settings, phones, ussd_callback_token="t" * 24)
+    app = phone_app(settings, phones, ussd_callback_token=SecretStr("t" * 24))
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
 
@@ -519,7 +520,7 @@ async def test_with_a_callback_token_only_calls_carrying_it_are_served(
 async def test_production_without_a_token_serves_no_ussd_even_for_a_contest_added_after_start(
         clean: None, settings: Settings, sessions: Sessions) -> None:
     production = settings.model_copy(update={"gateway_env": Environment.PRODUCTION,
-                                             "secret_key": "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt",
+                                             "secret_key": SecretStr("x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"),
                                              "public_base_url": "https://vote.example.org",
                                              "ussd_callback_token": None})
     async with TestClient(TestServer(create_app(production))) as client:  # no USSD contest yet: it starts
