@@ -135,7 +135,8 @@ async def answer(app: web.Application, sessions: SessionStore, hit: Hit, record:
     usable = usable_providers(app)
     views = tuple(build_view(r, now, usable) for r in records)
     if record is None:
-        preference, is_blocked = await store.caller(app[SESSIONS], hit.msisdn)
+        known = await app[VOTE_SERVICE].caller(hit.msisdn)
+        preference, is_blocked = known.language, known.blocked
         record = SessionRecord(hit.msisdn, preference, tuple(v.slug for v in open_views(views)))
         if is_blocked or not views:
             lang = preference or (views[0].language if views else Lang.FR)
@@ -146,7 +147,7 @@ async def answer(app: web.Application, sessions: SessionStore, hit: Hit, record:
     position = walk(ctx, parse_path(hit.text))
     reply = render(ctx, position, await extras_for(app, ctx, position, hit.msisdn))
     if position.chose_language and position.lang_choice is not None:
-        await store.remember_language(app[SESSIONS], hit.msisdn, position.lang_choice)
+        await app[VOTE_SERVICE].remember_language(hit.msisdn, position.lang_choice)
     if reply.action is not None:
         return await place_once(app, sessions, hit, record, ctx, reply)
     await quietly(sessions.remember(hit.session_id, record, hit.text, reply.body))
@@ -175,7 +176,7 @@ async def extras_for(app: web.Application, ctx: MenuContext, position: Position,
     if frame.screen is Screen.TOP and ctx.contests[frame.contest].board is not BoardMode.HIDDEN:
         return Extras(top=await top_five(app, ctx.contests[frame.contest].id))
     if frame.screen is Screen.MINE:
-        return Extras(mine=await store.my_votes(app[SESSIONS], ctx.contests[frame.contest].id, msisdn))
+        return Extras(mine=await app[VOTE_SERVICE].payer_votes(ctx.contests[frame.contest].id, msisdn))
     return Extras()
 
 
@@ -237,14 +238,14 @@ async def session_ended(request: web.Request) -> web.Response:
     """
     check_caller(request)
     event = parse_session_end(await form_of(request))
-    db = request.app[SESSIONS]
-    order = await votes.find_by_client_key(db, client_key(event.session_id), event.msisdn)
-    if order is None and not request.app[SETTINGS].ussd_callback_token:
+    service = request.app[VOTE_SERVICE]
+    order_id = await service.order_for_client_key(client_key(event.session_id), event.msisdn)
+    if order_id is None and not request.app[SETTINGS].ussd_callback_token:
         await enforce_untied_limit(request)
-    await store.record_session_end(db, event)
-    if order is not None and event.status.casefold() in CANCELLING_STATUSES and await votes.cancel_if_unstarted(
-            db, order.id, f"USSD session ended {event.status} before the payment prompt"):
-        log.info("cancelled order %s: USSD session %s ended %s", order.id, event.session_id, event.status)
+    await store.record_session_end(request.app[SESSIONS], event)
+    if order_id is not None and event.status.casefold() in CANCELLING_STATUSES and await service.cancel_if_unstarted(
+            order_id, f"USSD session ended {event.status} before the payment prompt"):
+        log.info("cancelled order %s: USSD session %s ended %s", order_id, event.session_id, event.status)
     return plain("OK")
 
 

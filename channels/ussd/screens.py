@@ -13,9 +13,10 @@ from channels.phone.texts import PROVIDER_LABELS, money, placed_message, refusal
 from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
 from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, Texts, texts
-from channels.ussd.views import BoardMode, Extras, MenuContest, MyVotes, TopEntry
+from channels.ussd.views import BoardMode, Extras, MenuContest, TopEntry
 from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
+from gateway.core.voters import PayerVotes
 
 NAME_WIDTHS = (20, 16, 13, 10, 8, 6)
 MINE_RECENT = 3
@@ -200,7 +201,7 @@ def mine_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget
     return lines(fit_width(lines, NAME_WIDTHS, budget))
 
 
-def mine_lines(mine: MyVotes, names: dict[str, str], t: Texts, width: int) -> list[str]:
+def mine_lines(mine: PayerVotes, names: dict[str, str], t: Texts, width: int) -> list[str]:
     pending = [t.mine_pending.format(pending=mine.pending_orders)] if mine.pending_orders else []
     recent = [f"{o.code} {clip(names.get(o.code, ''), width)} x{o.quantity} {t.statuses.get(o.status, o.status)}"
               for o in mine.recent[:MINE_RECENT]]

@@ -12,6 +12,7 @@ from channels.phone.operators import Operator
 from gateway.core.catalog import PublicContest
 from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
+from gateway.core.voters import PayerVotes
 from gateway.db.models import CandidateStatus
 
 USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay screen, always
@@ -71,25 +72,11 @@ class TopEntry:
 
 
 @dataclass(frozen=True)
-class OrderLine:
-    code: str
-    quantity: int
-    status: str
-
-
-@dataclass(frozen=True)
-class MyVotes:
-    paid_votes: int
-    pending_orders: int
-    recent: tuple[OrderLine, ...] = ()
-
-
-@dataclass(frozen=True)
 class Extras:
     """Data only some screens need, loaded by the route after the walk says which screen it is."""
 
     top: tuple[TopEntry, ...] = ()
-    mine: MyVotes | None = None
+    mine: PayerVotes | None = None
 
 
 def board_mode(record: PublicContest, now: datetime) -> BoardMode:

@@ -15,11 +15,13 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import catalog, votes
+from gateway.core import catalog, voters, votes
 from gateway.core.catalog import PublicContest, Sessions, VoterOrder
 from gateway.core.payments.starts import StartOutcome, begin_vote
 from gateway.core.providers import PaymentError, Providers
 from gateway.core.ranking import BoardReader, BoardTop
+from gateway.core.texts import Lang
+from gateway.core.voters import Caller, PayerVotes
 from gateway.db.models import Channel, VoteOrder
 
 log = logging.getLogger(__name__)
@@ -96,6 +98,26 @@ class VoteService:
             return self.providers.for_order(order.provider, order.channel.value).redirects
         except Exception:  # a provider switched off since: the order is still shown
             return order.provider == "stripe"
+
+    async def order_for_client_key(self, client_key: str, msisdn: str | None) -> uuid.UUID | None:
+        """The order a channel's replay key made (scoped to the payer's number, as placing it was)."""
+        order = await votes.find_by_client_key(self.sessions, client_key, msisdn)
+        return order.id if order is not None else None
+
+    async def cancel_if_unstarted(self, order_id: uuid.UUID, reason: str) -> bool:
+        """Fail an order whose payment prompt has not gone out yet (its voter left); False otherwise."""
+        return await votes.cancel_if_unstarted(self.sessions, order_id, reason)
+
+    async def caller(self, msisdn: str) -> Caller:
+        """The number's language (chosen on any channel) and whether it is blocked."""
+        return await voters.caller(self.sessions, msisdn)
+
+    async def remember_language(self, msisdn: str, language: Lang) -> None:
+        await voters.remember_language(self.sessions, msisdn, language)
+
+    async def payer_votes(self, contest_id: int, msisdn: str) -> PayerVotes:
+        """A number's counted votes, waiting orders and last orders in a contest."""
+        return await voters.payer_votes(self.sessions, contest_id, msisdn)
 
     async def top(self, contest_id: int, n: int | None = None) -> BoardTop:
         """A board's first `n` rows (all with None), as the leaderboard serves it: one ranking rule (shared

@@ -39,9 +39,10 @@ from channels.ussd.screens import (
     unknown_service,
 )
 from channels.ussd.texts import texts
-from channels.ussd.views import Extras, MyVotes, OrderLine, TopEntry
+from channels.ussd.views import Extras, TopEntry
 from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
+from gateway.core.voters import PayerOrder, PayerVotes
 from tests.ussd.menus import HARD_CONTEST, HARD_NAMES, NOW, body, context, demo, hard, screen, view
 
 HOME_FR = "CON Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language"
@@ -326,12 +327,12 @@ def test_top_five_with_counts_ranks_or_hidden() -> None:
 
 
 def test_my_votes() -> None:
-    mine = Extras(mine=MyVotes(25, 1, (OrderLine("07", 5, "pending"), OrderLine("07", 20, "paid"),
-                                       OrderLine("01", 3, "failed"), OrderLine("02", 1, "paid"))))
+    mine = Extras(mine=PayerVotes(25, 1, (PayerOrder("07", 5, "pending"), PayerOrder("07", 20, "paid"),
+                                       PayerOrder("01", 3, "failed"), PayerOrder("02", 1, "paid"))))
     assert body(context(demo(), preference=Lang.EN), "3", mine) == (
         "CON My votes: 25 counted\n1 payment(s) pending\n07 Grace Ndongo x5 pending\n07 Grace Ndongo x20 counted\n"
         "01 Amina Bello x3 failed\n0 Back 00 Home")
-    assert body(context(demo()), "3", Extras(mine=MyVotes(0, 0))) == \
+    assert body(context(demo()), "3", Extras(mine=PayerVotes(0, 0))) == \
         "CON Aucun vote depuis ce numero.\n0 Retour 00 Accueil"
 
 
@@ -340,7 +341,7 @@ def test_my_votes() -> None:
 RICH_EXTRAS = (
     Extras(),
     Extras(top=tuple(TopEntry(code, 9_999_999 - i, i + 1) for i, code in enumerate(("10", "07", "01", "08", "09")))),
-    Extras(mine=MyVotes(9_999_999, 99, tuple(OrderLine(code, 100, status) for code, status in
+    Extras(mine=PayerVotes(9_999_999, 99, tuple(PayerOrder(code, 100, status) for code, status in
                                               (("10", "refund_requested"), ("07", "pending"), ("08", "flagged"))))),
 )
 

@@ -1,0 +1,76 @@
+"""What the service knows of a payer number across channels: its language, whether it is blocked, its
+votes in a contest. Every phone channel (USSD, SMS, Telegram's shared number) asks here, so a number
+blocked or a language chosen on one channel holds on all of them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core.texts import Lang
+from gateway.db.engine import autocommit
+from gateway.db.models import BlockedMsisdn, Candidate, OrderStatus, VoteOrder, VoterPreference
+
+Sessions = async_sessionmaker[AsyncSession]
+RECENT_ORDERS = 3
+
+
+@dataclass(frozen=True)
+class Caller:
+    language: Lang | None  # the language the number chose last, on any channel
+    blocked: bool
+
+
+@dataclass(frozen=True)
+class PayerOrder:
+    code: str  # the candidate's
+    quantity: int
+    status: str
+
+
+@dataclass(frozen=True)
+class PayerVotes:
+    """A number's votes in one contest: what counted, what still waits, and its last few orders."""
+
+    paid_votes: int
+    pending_orders: int
+    recent: tuple[PayerOrder, ...] = ()
+
+
+async def caller(sessions: Sessions, msisdn: str) -> Caller:
+    """The number's remembered language, and whether it is blocked: one round trip."""
+    language = select(VoterPreference.language).where(VoterPreference.msisdn == msisdn).scalar_subquery()
+    blocked = select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == msisdn).exists()
+    async with autocommit(sessions) as session:
+        row = (await session.execute(select(language, blocked))).one()
+    return Caller(Lang.parse(row[0]), bool(row[1]))
+
+
+async def remember_language(sessions: Sessions, msisdn: str, language: Lang) -> None:
+    async with sessions.begin() as session:
+        await session.execute(
+            pg_insert(VoterPreference).values(msisdn=msisdn, language=language.value)
+            .on_conflict_do_update(index_elements=[VoterPreference.msisdn],
+                                   set_={"language": language.value, "updated_at": func.now()})
+        )
+
+
+async def payer_votes(sessions: Sessions, contest_id: int, msisdn: str,
+                      recent: int = RECENT_ORDERS) -> PayerVotes:
+    mine = (VoteOrder.contest_id == contest_id, VoteOrder.voter_msisdn == msisdn)
+    async with autocommit(sessions) as session:
+        paid, pending = (await session.execute(
+            select(func.coalesce(func.sum(VoteOrder.quantity).filter(VoteOrder.status == OrderStatus.PAID), 0),
+                   func.count().filter(VoteOrder.status == OrderStatus.PENDING)).where(*mine)
+        )).one()
+        rows = await session.execute(
+            select(Candidate.code, VoteOrder.quantity, VoteOrder.status)
+            .join(Candidate, Candidate.id == VoteOrder.candidate_id)
+            .where(*mine).order_by(VoteOrder.created_at.desc()).limit(recent)
+        )
+        lines = tuple(PayerOrder(code, quantity, status.value) for code, quantity, status in rows)
+    return PayerVotes(int(paid), int(pending), lines)
+
