@@ -136,6 +136,22 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
         shutil.rmtree(data, ignore_errors=True)
 
 
+STALL_LINE = re.compile(r"event loop stuck for (\d+) ms; it is running:")
+
+
+def loop_stalls(stack: Stack) -> str:
+    """The web processes' stuck-loop reports (gateway/loop_watch.py) so far: how many, the worst, and the
+    code the worst one was running. None at all while latencies jumped means the machine, not the process."""
+    text = (stack.data_dir / "stack.log").read_text(errors="replace")
+    found = [(int(m.group(1)), m.end()) for m in STALL_LINE.finditer(text)]
+    if not found:
+        return "none over 250 ms"
+    worst, end = max(found)
+    frames = [line.strip() for line in text[end:end + 4000].splitlines() if line.strip().startswith("File ")]
+    where = frames[-1] if frames else "?"
+    return f"{len(found)} over 250 ms, worst {worst} ms, in {where}"
+
+
 def _wait_ready(stack: Stack, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 
-from bench.harness import print_report, record, running_stack
+from bench.harness import loop_stalls, print_report, record, running_stack
 from bench.ussd_load import Pace, run_load
 
 
@@ -24,7 +24,9 @@ def main() -> None:
     args = parser.parse_args()
     with running_stack() as stack:
         report = asyncio.run(run_load(stack.base_url, args.sessions, pace=Pace(args.ramp, args.think)))
+        stalls = loop_stalls(stack)
     figures = report.figures()
+    figures["event-loop stalls (web processes)"] = stalls
     figures["target"] = "per-hop p99 < 50 ms, zero errors"
     record("ussd", print_report("ussd: concurrent sessions walking 1*07*5*1*1", figures))
 

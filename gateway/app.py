@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -41,6 +42,7 @@ from gateway.keys import (
     SETTINGS,
     STARTS,
 )
+from gateway.loop_watch import LoopWatch, watching
 from gateway.metrics import Metrics
 from gateway.middleware import body_deadline, json_errors, request_context
 from gateway.worker_jobs import board_refresh
@@ -138,6 +140,20 @@ async def vote_service_ctx(app: web.Application) -> AsyncIterator[None]:
     yield
 
 
+async def loop_watch_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Event-loop lag, stuck-loop stacks and GC pauses (gateway/loop_watch.py): what a slow p99 was."""
+    async with watching(LoopWatch(app[METRICS].registry)):
+        yield
+
+
+async def freeze_startup_objects(app: web.Application) -> None:
+    """Everything built at start-up lives as long as the process: keep it out of every later collection
+    (a full collection walking the pools, caches and compiled statements is a pause every voter feels).
+    The web process's (gateway web) only: tests build many apps and must see each one's leaks."""
+    gc.collect()
+    gc.freeze()
+
+
 def create_app(settings: Settings) -> web.Application:
     if not settings.database_url or not settings.redis_url:
         raise ValueError("create_app needs DATABASE_URL and REDIS_URL (gateway run/web start embedded ones)")
@@ -146,7 +162,8 @@ def create_app(settings: Settings) -> web.Application:
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
     # Order matters: later contexts use what earlier ones created, and close first.
-    app.cleanup_ctx.extend([database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx, relay_ctx])
+    app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx,
+                            relay_ctx])
     health.setup(app)
     web_api.setup(app)
     web_pages.setup(app)

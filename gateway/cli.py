@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
-import gc
 import getpass
 import json
 import os
@@ -62,15 +61,13 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     import uvloop
     from aiohttp import web
 
-    from gateway.app import create_app
+    from gateway.app import create_app, freeze_startup_objects
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         app = create_app(settings)
-        # Everything built so far lives for the whole process: keep the collector from walking it,
-        # which keeps pauses short with thousands of open streams.
-        gc.collect()
-        gc.freeze()
+        # Once every context has started (pools, clients, caches), not before: those live for the whole process.
+        app.on_startup.append(freeze_startup_objects)
         web.run_app(app, host=args.host or settings.gateway_host, port=args.port or settings.gateway_port,
                     reuse_port=True, print=None, access_log=None, handle_signals=True, loop=uvloop.new_event_loop())
     return 0

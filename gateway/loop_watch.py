@@ -1,0 +1,101 @@
+"""Stalls of a web process's event loop: how late it runs, what it was doing when stuck, and GC pauses.
+
+Every request of a process waits while its event loop runs something else: a callback that blocks (a
+synchronous call, a big JSON dump), a garbage collection of the oldest generation, or nothing at all when
+the machine gives the process no CPU. A USSD hop's p99 jumping from milliseconds to seconds is one of
+these, and they call for different fixes; this tells them apart:
+
+- the loop's lag (how late a 50 ms timer fires) goes to `/metrics` as a histogram;
+- a watchdog thread notices a loop stuck past `STALL_SECONDS` and logs the loop thread's stack at that
+  moment (the blocking code), once per stall;
+- each collection's pause goes to `/metrics` by generation.
+
+A stall with no stack (the loop caught up before the watchdog looked) and no long GC points at the machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import gc
+import logging
+import sys
+import threading
+import time
+import traceback
+from collections.abc import AsyncIterator
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Histogram
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 0.05
+STALL_SECONDS = 0.25
+LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
+GC_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
+STACK_FRAMES = 12
+
+
+class LoopWatch:
+    def __init__(self, registry: CollectorRegistry, stall_seconds: float = STALL_SECONDS) -> None:
+        self.lag = Histogram("gateway_event_loop_lag_seconds", "How late the event loop ran a timer",
+                             buckets=LAG_BUCKETS, registry=registry)
+        self.gc_pause = Histogram("gateway_gc_pause_seconds", "Garbage collection pauses", ["generation"],
+                                  buckets=GC_BUCKETS, registry=registry)
+        self.stall_seconds = stall_seconds
+        self._last_tick = time.monotonic()
+        self._gc_started = 0.0
+        self._stop = threading.Event()
+        self._loop_thread = threading.get_ident()
+
+    async def run(self) -> None:
+        """Tick on the loop: each late wake-up is the time the loop spent on something else."""
+        loop = asyncio.get_running_loop()
+        self._loop_thread = threading.get_ident()
+        while True:
+            expected = loop.time() + TICK_SECONDS
+            await asyncio.sleep(TICK_SECONDS)
+            self.lag.observe(max(0.0, loop.time() - expected))
+            self._last_tick = time.monotonic()
+
+    def watch(self) -> None:
+        """The watchdog thread: log what the loop thread runs while it is stuck (once per stall)."""
+        reported_tick = 0.0
+        while not self._stop.wait(TICK_SECONDS):
+            last_tick = self._last_tick
+            stuck_for = time.monotonic() - last_tick
+            if stuck_for < self.stall_seconds or last_tick == reported_tick:
+                continue
+            reported_tick = last_tick
+            frame = sys._current_frames().get(self._loop_thread)
+            where = "".join(traceback.format_stack(frame, limit=STACK_FRAMES)) if frame else "(no frame)\n"
+            log.warning("event loop stuck for %.0f ms; it is running:\n%s", stuck_for * 1000, where)
+
+    def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            self._gc_started = time.perf_counter()
+        elif self._gc_started:
+            self.gc_pause.labels(str(info.get("generation", "?"))).observe(time.perf_counter() - self._gc_started)
+            self._gc_started = 0.0
+
+    def stop(self) -> None:
+        self._stop.set()
+
+
+@contextlib.asynccontextmanager
+async def watching(watch: LoopWatch) -> AsyncIterator[None]:
+    """Watch this process's loop for the app's lifetime."""
+    task = asyncio.create_task(watch.run(), name="loop-watch")
+    thread = threading.Thread(target=watch.watch, name="loop-watchdog", daemon=True)
+    thread.start()
+    gc.callbacks.append(watch.on_gc)
+    try:
+        yield
+    finally:
+        gc.callbacks.remove(watch.on_gc)
+        watch.stop()
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+        thread.join(timeout=1)
