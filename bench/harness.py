@@ -56,7 +56,8 @@ PROCESS_KINDS = (("gateway.cli web", "web processes"), ("gateway.cli worker", "R
 
 
 def cpu_seconds(stack: Stack) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each kind of the stack's processes, and by this one."""
+    """CPU seconds (user + system) used so far by each kind of the stack's processes, and by this one,
+    including their children that have exited."""
     tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
@@ -65,7 +66,9 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
         with contextlib.suppress(OSError, IndexError, ValueError):
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             parents[pid] = int(fields[1])
-            times[pid] = (int(fields[11]) + int(fields[12])) / tick
+            # Its own time and that of its children that have exited (PostgreSQL's backends of a pgbench
+            # run, RQ's work horses): a child is counted in its parent's once reaped, never twice.
+            times[pid] = sum(int(value) for value in fields[11:15]) / tick
     ours = {stack.process.pid} | {pid for pid, cmd in commands.items() if str(stack.data_dir) in cmd}
     grew = True
     while grew:  # every descendant: web processes, workers, sandbox, PostgreSQL's backends
