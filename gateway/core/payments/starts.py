@@ -23,7 +23,7 @@ from gateway.core.payments.collections import KEPT_DURING_START, collection_of, 
 from gateway.core.providers import Collection, PaymentError, PaymentProvider, Providers, StartResult
 from gateway.core.votes import Sessions
 from gateway.db.engine import autocommit, autocommit_connection
-from gateway.db.models import Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
+from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
 
 log = logging.getLogger(__name__)
 
@@ -125,24 +125,25 @@ async def call_start(provider: PaymentProvider, collection: Collection, deadline
 async def claim_start(sessions: Sessions, order_id: uuid.UUID) -> tuple[datetime, VoteOrder, Collection] | None:
     """Lease a pending, never-started order for one start, and load it in the same statement; None
     when it is not to be started now."""
-    async with autocommit(sessions) as session:
-        row = (await session.execute(CLAIM_START, {"order_key": order_id})).one_or_none()
+    async with autocommit_connection(sessions) as connection:  # Core: see votes.place_order
+        row = (await connection.execute(CLAIM_START, {"order_key": order_id})).one_or_none()
     if row is None:
         return None
-    order, collection = collection_of(*row)
+    order, collection = collection_of(votes.detached_order(row), row.contest_name, row.candidate_name, row.kept)
     assert order.start_lease_until is not None
     return order.start_lease_until, order, collection
 
 
-CLAIM_START = (update(VoteOrder)
-               .where(VoteOrder.id == bindparam("order_key"), VoteOrder.status == OrderStatus.PENDING,
-                      VoteOrder.payment_started_at.is_(None),
-                      or_(VoteOrder.start_lease_until.is_(None), VoteOrder.start_lease_until < func.now()),
-                      Contest.id == VoteOrder.contest_id, Candidate.id == VoteOrder.candidate_id)
+_ORDERS, _CONTESTS, _CANDIDATES = votes.ORDERS_TABLE, votes.CONTESTS, votes.CANDIDATES
+CLAIM_START = (update(_ORDERS)
+               .where(_ORDERS.c.id == bindparam("order_key"), _ORDERS.c.status == OrderStatus.PENDING,
+                      _ORDERS.c.payment_started_at.is_(None),
+                      or_(_ORDERS.c.start_lease_until.is_(None), _ORDERS.c.start_lease_until < func.now()),
+                      _CONTESTS.c.id == _ORDERS.c.contest_id, _CANDIDATES.c.id == _ORDERS.c.candidate_id)
                .values(start_lease_until=func.now() + START_LEASE,
-                       start_attempted_at=func.coalesce(VoteOrder.start_attempted_at, func.now()))
-               .returning(VoteOrder, Contest.name, Candidate.name, kept_during_start())
-               .execution_options(synchronize_session=False))
+                       start_attempted_at=func.coalesce(_ORDERS.c.start_attempted_at, func.now()))
+               .returning(*_ORDERS.c, _CONTESTS.c.name.label("contest_name"),
+                          _CANDIDATES.c.name.label("candidate_name"), kept_during_start().label("kept")))
 
 
 async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOutcome | None:
