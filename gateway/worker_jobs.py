@@ -50,7 +50,13 @@ class JobContext:
 def build_receipt_senders(settings: Settings, sessions: async_sessionmaker[AsyncSession],
                           http: httpx.AsyncClient) -> dict[Channel, ReceiptSender]:
     """The channels that message a voter once their order is decided (gateway.core.receipts)."""
-    return {}
+    senders: dict[Channel, ReceiptSender] = {}
+
+    # SMS (channels.sms) registers its sender here.
+
+    # Telegram (channels.telegram) registers its sender here.
+
+    return senders
 
 
 @asynccontextmanager

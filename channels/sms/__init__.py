@@ -1,0 +1,1 @@
+"""SMS voting over Africa's Talking (issue 17)."""

@@ -1,0 +1,1 @@
+"""Telegram Stars: votes paid in the chat (issue 18)."""
