@@ -62,7 +62,9 @@ class LoopWatch:
     def watch(self) -> None:
         """The watchdog thread: log what the loop thread runs while it is stuck (once per stall)."""
         reported_tick = 0.0
-        while not self._stop.wait(TICK_SECONDS):
+        # Half the stall threshold: a stall is still caught while it lasts, and the thread takes the GIL
+        # from a busy loop 8 times a second rather than 20.
+        while not self._stop.wait(self.stall_seconds / 2):
             last_tick = self._last_tick
             stuck_for = time.monotonic() - last_tick
             if stuck_for < self.stall_seconds or last_tick == reported_tick:
