@@ -44,6 +44,7 @@ class Stack:
     redis_url: str
     data_dir: Path
     process: subprocess.Popen[bytes]
+    ready_log_offset: int = 0  # stack.log's length once the stack answered /readyz: later lines are the run's
 
     def web_pids(self) -> list[int]:
         """The web processes (children of `gateway run` running `gateway.cli web`)."""
@@ -80,6 +81,23 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
         kind = next((name for marker, name in PROCESS_KINDS if marker in commands.get(pid, "")), "other")
         totals[kind] = totals.get(kind, 0.0) + times.get(pid, 0.0)
     return totals
+
+
+def machine_cpu_seconds() -> float:
+    """CPU seconds the whole machine has spent (all cores, user + system + the rest but idle and I/O wait)."""
+    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def machine_share(machine_before: float, stack_before: dict[str, float], stack_after: dict[str, float],
+                  seconds: float) -> str:
+    """How busy the cores were with processes outside the stack and this load generator during a run:
+    a slow tail on a machine shared with other work is the machine's, not the service's."""
+    ours = sum(stack_after.values()) - sum(stack_before.values())
+    others = (machine_cpu_seconds() - machine_before) - ours
+    cores = os.cpu_count() or 1
+    return (f"{max(0.0, others) / max(seconds, 1e-9) / cores:.0%} of {cores} cores "
+            f"(the stack and this load: {ours / max(seconds, 1e-9) / cores:.0%})")
 
 
 def cpu_per_item(before: dict[str, float], after: dict[str, float], items: int) -> str:
@@ -128,6 +146,7 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
                   data, process)
     try:
         _wait_ready(stack)
+        stack.ready_log_offset = (data / "stack.log").stat().st_size
         yield stack
     finally:
         process.send_signal(signal.SIGINT)
@@ -143,16 +162,28 @@ STALL_LINE = re.compile(r"event loop stuck for (\d+) ms; it is running:")
 
 
 def loop_stalls(stack: Stack) -> str:
-    """The web processes' stuck-loop reports (gateway/loop_watch.py) so far: how many, the worst, and the
-    code the worst one was running. None at all while latencies jumped means the machine, not the process."""
-    text = (stack.data_dir / "stack.log").read_text(errors="replace")
-    found = [(int(m.group(1)), m.end()) for m in STALL_LINE.finditer(text)]
+    """The web processes' stuck-loop reports (gateway/loop_watch.py) since the stack was ready (a start-up's
+    imports and first collection are no voter's wait): how many, the worst, and the code the worst one was
+    running. None at all while latencies jumped means the machine, not the process (see `machine_share`)."""
+    text = (stack.data_dir / "stack.log").read_text(errors="replace")[stack.ready_log_offset:]
+    found = [(int(m.group(1)), stall_frames(text, m.end())) for m in STALL_LINE.finditer(text)]
+    found = [(ms, frames) for ms, frames in found if not any("in setup" in frame for frame in frames)]  # starting
     if not found:
         return "none over 250 ms"
-    worst, end = max(found)
-    frames = [line.strip() for line in text[end:end + 4000].splitlines() if line.strip().startswith("File ")]
+    worst, frames = max(found)
     where = frames[-1] if frames else "?"
     return f"{len(found)} over 250 ms, worst {worst} ms, in {where}"
+
+
+def stall_frames(text: str, start: int) -> list[str]:
+    """The `File …` lines of the stack printed after a stall report (its indented lines)."""
+    frames = []
+    for line in text[start:start + 8000].splitlines()[1:]:
+        if line and not line[0].isspace():
+            break
+        if line.strip().startswith("File "):
+            frames.append(line.strip())
+    return frames
 
 
 def _wait_ready(stack: Stack, timeout: float = 120) -> None:
