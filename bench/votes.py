@@ -249,9 +249,11 @@ def main() -> None:
     if ceiling is None:  # an offered rate says nothing about the most the stack takes
         record("votes-open", print_report(f"votes: {args.rate:g} votes/s offered (open loop)", figures))
         return
-    figures["pgbench ceiling (insert event + update tally)"] = (
-        f"{ceiling:.0f} tps, PostgreSQL CPU {pgbench_cpu:.2f} ms per transaction")
-    figures["our rate as a fraction of the ceiling"] = f"{rate / ceiling:.1%} (target >= 25%, aim 50%)"
+    # What the database could do for writes of a vote's shape, beside what it does for ours: the rate is
+    # bounded by the web processes' CPU (issue 16 replaced the old "25% of this ceiling" target).
+    figures["pgbench (insert event + update tally), same PostgreSQL"] = (
+        f"{ceiling:.0f} tps, PostgreSQL CPU {pgbench_cpu:.2f} ms per transaction; "
+        f"our rate is {rate / ceiling:.1%} of it")
     record("votes", print_report("votes: confirmed payments end to end", figures))
 
 
