@@ -1,5 +1,5 @@
 """Inbound provider callbacks. Each is kept raw, verified, and settled through the vote core;
-an unsigned one only triggers a status check with the provider."""
+one that is neither signed nor vouched for by a per-order secret only triggers a status check."""
 
 from __future__ import annotations
 

@@ -18,20 +18,25 @@ from gateway.core.providers import Providers
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 1.0  # between looks at an empty queue
+# Verifications one web process runs at once: each waits for its paced turn and then for MTN's answer, so
+# one at a time would leave turns unused whenever MTN takes longer to answer than the spacing of turns.
+CONCURRENT_VERIFICATIONS = 4
 
 
 class VerificationLoop:
     def __init__(self, sessions: Sessions, registry: Providers, pace: StatusPace,
-                 on_disagreement: Callable[[], None], idle_seconds: float = IDLE_SECONDS) -> None:
+                 on_disagreement: Callable[[], None], idle_seconds: float = IDLE_SECONDS,
+                 concurrent: int = CONCURRENT_VERIFICATIONS) -> None:
         self._sessions = sessions
         self._registry = registry
         self._pace = pace
         self._on_disagreement = on_disagreement
         self._idle = idle_seconds
-        self._task: asyncio.Task[None] | None = None
+        self._concurrent = concurrent
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="verifications")
+        self._tasks = [asyncio.create_task(self._run(), name=f"verifications-{n}") for n in range(self._concurrent)]
 
     async def _run(self) -> None:
         while True:
@@ -46,8 +51,8 @@ class VerificationLoop:
                 self._on_disagreement()
 
     async def stop(self) -> None:
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task

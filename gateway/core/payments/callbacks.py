@@ -98,7 +98,9 @@ async def take_in(session: AsyncSession, registry: Providers, provider: str, ord
     an order of ours (its first WHOLE_EVENTS_PER_ORDER), bounded (`bounded_event`) when it is not,
     fails verification, or floods one order. One that fails verification on an order's URL passes
     `untied` first too: a wrong secret is no more vouched for than an unknown order."""
-    kept_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
+    # The URL's secret is never kept, nor a header that repeats it (a proxy's X-Original-URI).
+    kept_headers = {k.lower(): v for k, v in headers.items()
+                    if k.lower() not in PRIVATE_HEADERS and not (secret and secret in v)}
     loaded = await load_collection(session, order_id) if order_id else None
     order, collection = loaded if loaded else (None, None)
     if order is not None and order.provider != provider:

@@ -26,7 +26,7 @@ from gateway.db.models import AuditEntry, OrderStatus, PaymentVerification, Prov
 from gateway.keys import CHECKS, PROVIDERS
 from leaderboard.cache import cached_votes
 from tests.factories import assert_tally_invariant, make_contest, tallies
-from tests.fakes.mtn import FakeMtn, callback, callback_path, paid_body, vote
+from tests.fakes.mtn import FakeMtn, callback, callback_path, paid_body, reference_of, vote
 
 Sessions = async_sessionmaker[AsyncSession]
 LATER = timedelta(minutes=1)  # past the first verification's wait
@@ -50,17 +50,24 @@ async def queue(sessions: Sessions) -> dict[uuid.UUID, PaymentVerification]:
 async def test_a_genuine_callback_counts_at_once_without_a_status_call_and_its_secret_is_kept_nowhere(
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     contest = await make_contest(sessions, slug="gala")
-    order = await paid_at_once(client, sessions, fake_mtn)
+    order_id = await vote(client, "gala")
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    path = callback_path(client, order_id)
+    proxied = {"X-Original-URI": path, "X-Request-Id": "r-1"}  # a proxy may repeat the URL in a header
+    answer = await client.put(path, json=paid_body(await votes.get_order(sessions, order_id)), headers=proxied)
+    assert answer.status == 200
+    order = await votes.get_order(sessions, order_id)
     assert order.status is OrderStatus.PAID  # when MTN's callback was answered, not later
     assert (await tallies(sessions, contest.id))["01"] == 5
     await client.app[CHECKS].wait_idle()
     assert fake_mtn.status_calls == 0
     waiting = (await queue(sessions))[order.id]
     assert waiting.verified_at is None and waiting.due_at > waiting.queued_at  # verified later, within the cap
-    secret = callback_path(client, order.id).rsplit("=", 1)[1]
+    secret = path.rsplit("=", 1)[1]
     async with sessions() as session:
         event = (await session.scalars(select(ProviderEvent).where(ProviderEvent.order_id == order.id))).one()
-    assert event.outcome == "counted" and secret not in json.dumps(event.headers) + event.body
+    assert event.outcome == "counted" and event.headers["x-request-id"] == "r-1"
+    assert secret not in json.dumps(event.headers) + event.body
     await assert_tally_invariant(sessions, contest.id)
 
 
