@@ -71,6 +71,18 @@ async def test_a_genuine_callback_counts_at_once_without_a_status_call_and_its_s
     await assert_tally_invariant(sessions, contest.id)
 
 
+async def test_a_hundred_concurrent_genuine_callbacks_count_once_and_queue_one_verification(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=3)
+    order = await votes.get_order(sessions, order_id)
+    answers = await asyncio.gather(*(callback(client, order_id, paid_body(order)) for _ in range(100)))
+    await client.app[CHECKS].wait_idle()
+    assert answers == [200] * 100 and fake_mtn.status_calls == 0
+    assert (await tallies(sessions, contest.id))["01"] == 3 and list(await queue(sessions)) == [order_id]
+    await assert_tally_invariant(sessions, contest.id)
+
+
 @pytest.mark.parametrize("secret", ["missing", "wrong", "another order's"])
 async def test_a_forged_callback_on_a_wrong_or_missing_secret_counts_nothing_and_costs_no_status_call(
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, secret: str) -> None:
