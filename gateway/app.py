@@ -28,6 +28,7 @@ from gateway.jobs.payment_starts import PaymentStarts
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.relay import RelayLoop
 from gateway.jobs.status_pacing import StatusPacer
+from gateway.jobs.verifications import VerificationLoop
 from gateway.keys import (
     CHECKS,
     ENGINE,
@@ -176,4 +177,14 @@ def create_app(settings: Settings) -> web.Application:
     leaderboard_routes.setup(app)
     payment_routes.setup(app)
     app.cleanup_ctx.append(vote_service_ctx)  # last: it uses the leaderboard's reader
+    app.cleanup_ctx.append(verification_ctx)  # callback verification (issue 16)
     return app
+
+
+# Callback verification (issue 16): the web's share of re-checking callback-counted orders.
+async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Orders counted on a callback's word, checked with their provider on the web's status schedule."""
+    loop = VerificationLoop(app[SESSIONS], app[PROVIDERS], StatusPacer(app[REDIS]).wait_turn, app[RELAY].kick)
+    loop.start()
+    yield
+    await loop.stop()

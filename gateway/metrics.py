@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.core.payments.verification import backlog as verification_backlog
 from gateway.db.engine import autocommit
 from gateway.db.models import OrderStatus, VoteOrder
 from gateway.jobs.last_passes import PERIODIC_PASSES
@@ -38,6 +40,12 @@ class Metrics:
         # Silence is the alarm: a series absent (never recorded, or Redis away) alerts as a stale one does.
         self.last_pass_age = Gauge("gateway_periodic_last_pass_age_seconds", "Seconds since the worker's periodic "
                                    "job last completed a pass", ["job"], registry=self.registry)
+        # Callback verification (issue 16): orders counted on a callback's word, not yet checked with a status call.
+        self.verification_backlog = Gauge("gateway_verification_backlog", "Callback-counted orders awaiting "
+                                          "their status check", registry=self.registry)
+        self.verification_oldest_age = Gauge("gateway_verification_oldest_age_seconds", "Seconds the oldest "
+                                             "callback-counted order has awaited its status check (0: none)",
+                                             registry=self.registry)
 
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
@@ -53,6 +61,11 @@ class Metrics:
                 counts = {status: count for status, count in rows}
                 for status in OrderStatus:
                     self.orders.labels(status.value).set(counts.get(status, 0))
+                async with autocommit(sessions) as session:  # callback verification (issue 16)
+                    waiting, oldest = await verification_backlog(session)
+                self.verification_backlog.set(waiting)
+                age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+                self.verification_oldest_age.set(round(max(age, 0.0), 1))
                 self._orders_counted_at = time.monotonic()
         for name, depth in queue_lengths.items():
             self.queue_depth.labels(name).set(depth)

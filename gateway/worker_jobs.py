@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
+from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Channel
@@ -36,6 +37,7 @@ RECONCILE_LEASE_SECONDS = 30.0  # how long a killed worker's pass can keep the n
 # A pass stops here (the next one carries on), under the job's own time-out (worker.PERIODIC_JOB_TIMEOUT):
 # a renewed lease must not let one stuck pass keep every other away for hours.
 RECONCILE_PASS_SECONDS = 200.0  # plus one order (a restarted start can take 80 s) stays under 300
+VERIFICATIONS_PER_PASS = 100  # issue 16: ~50 s at the reconciler's 2 status calls a second (MTN)
 
 
 @dataclass
@@ -210,8 +212,11 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
             return "another pass is running"
         report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
                                  stop_after=RECONCILE_PASS_SECONDS)
+        # Callback verification (issue 16): the reconciler's share of the cap verifies what is due too.
+        verified = await verify_due(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
+                                    limit=VERIFICATIONS_PER_PASS)
         await note_pass(ctx.redis, "reconcile")  # the age /metrics and /readyz watch
-    if report.changed:
+    if report.changed or any(outcome is Verified.DISAGREED for _, outcome in verified):
         await relay_now(ctx)
         log.info("reconciler: %s", report.summary())
     return report.summary()

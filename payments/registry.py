@@ -22,6 +22,7 @@ from gateway.config import (
 )
 from gateway.core.providers import PaymentError, PaymentProvider
 from payments.mtn import MtnMomoCollection
+from payments.mtn.callback_secret import callback_key
 from payments.mtn.collection import MtnCredentials
 from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
 from payments.stripe import StripeCheckout
@@ -126,7 +127,8 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegis
     if (mtn := mtn_credentials(settings, sandbox_address(settings, "mtn"))) is not None:
         registry.providers["mtn"] = MtnMomoCollection(
             http, mtn, settings.public_base_url,
-            status_calls_per_second=settings.mtn_momo_status_calls_per_second or None)
+            status_calls_per_second=settings.mtn_momo_status_calls_per_second or None,
+            callback_key=callback_key(settings.secret_key.get_secret_value()))  # issue 16: keyed callback URLs
     if (webpay := webpay_credentials(settings, sandbox_address(settings, "orange"))) is not None:
         registry.providers["orange_webpay"] = OrangeWebPay(http, webpay, settings.public_base_url)
     if (push := push_credentials(settings, sandbox_address(settings, "orange"))) is not None:

@@ -1,5 +1,5 @@
 """Inbound provider callbacks. Each is kept raw, verified, and settled through the vote core;
-an unsigned one only triggers a status check with the provider."""
+one that is neither signed nor vouched for by a per-order secret only triggers a status check."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from gateway.core.providers import CallbackRejected
 from gateway.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
 from gateway.middleware import error_body
 from gateway.throttle import enforce_untied_limit
+from payments.mtn.callback_secret import QUERY_NAME
 
 routes = web.RouteTableDef()
 SETTLED = frozenset({Outcome.COUNTED, Outcome.FLAGGED, Outcome.FAILED, Outcome.EXPIRED, Outcome.REFUNDED})
@@ -27,7 +28,7 @@ def order_id_from_path(request: web.Request) -> uuid.UUID | None:
 
 
 async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID | None, *,
-                        signed: bool = False) -> CallbackOutcome:
+                        signed: bool = False, secret: str | None = None) -> CallbackOutcome:
     """Take a callback in; one that is not vouched for counts against its address's limit first.
 
     Anyone can send callbacks, and each one is written down: a flood of them, about no order of
@@ -48,7 +49,7 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
     if signed and not await signature_holds(app[PROVIDERS], provider, request.headers, body):
         await limit()
     outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers, body,
-                                     untied=None if signed else limit)
+                                     untied=None if signed else limit, secret=secret)
     if outcome.outcome is Outcome.NEEDS_CHECK and outcome.order_id is not None:
         app[CHECKS].request(outcome.order_id)
     if outcome.outcome in SETTLED:
@@ -57,10 +58,12 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
 
 
 async def mtn_callback(request: web.Request) -> web.Response:
-    """MTN sends PUT (sometimes POST); answer 200 at once, count only after a status GET."""
+    """MTN sends PUT (sometimes POST) on the URL we gave it, whose query holds the order's secret
+    (`payments.mtn.callback_secret`): with it, a success for the order's amount counts at once (and is
+    verified later); without it, a refusal (400) that costs no status call; else a status GET decides."""
     try:
-        await take_callback(request, "mtn", order_id_from_path(request))
-    except CallbackRejected as exc:  # only when MTN is not set up here
+        await take_callback(request, "mtn", order_id_from_path(request), secret=request.query.get(QUERY_NAME))
+    except CallbackRejected as exc:  # a wrong or missing secret, or MTN not set up here
         return error_body(400, exc.code, exc.message)
     return web.json_response({"received": True})
 

@@ -19,7 +19,7 @@ from gateway.core import votes
 from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.keys import CHECKS
 from tests.factories import make_contest, tallies
-from tests.fakes.mtn import FakeMtn, vote
+from tests.fakes.mtn import FakeMtn, callback_path, vote
 from tests.web.contest_form import open_form
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -152,7 +152,7 @@ async def test_sql_like_callbacks_and_session_events_change_nothing(
     contest = await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala", quantity=2)
     answers = [
-        await client.put(f"/payments/mtn/callback/{order_id}", json={"status": SQLISH, "externalId": SQLISH}),
+        await client.put(callback_path(client, order_id), json={"status": SQLISH, "externalId": SQLISH}),
         await client.post(f"/payments/orange/notify/{order_id}", json={"status": "SUCCESS", "notif_token": SQLISH}),
         await client.post("/payments/stripe/webhook", data=SQLISH, headers={"Stripe-Signature": SQLISH}),
         await client.post("/ussd/africastalking/events", data={

@@ -88,20 +88,24 @@ class InboundCallback:
     order_id: uuid.UUID | None  # from our callback URL's path, where the provider has one
     headers: Mapping[str, str]
     body: bytes
+    secret: str | None = None  # the per-order secret of our callback URL, where it carries one (MTN); never kept
 
 
 @dataclass(frozen=True)
 class CallbackVerdict:
     """An inbound callback after verification.
 
-    `status` is set only where the callback itself is proof (a verified signature); otherwise the
-    core must ask the provider (`fetch_status`) before anything is counted.
+    `status` is set only where the callback itself is proof (a verified signature), or comes from the
+    provider for sure (a per-order secret only it knows: `verify_later`); otherwise the core must ask
+    the provider (`fetch_status`) before anything is counted. `verify_later`: counted at once, and
+    checked with `fetch_status` afterwards (a disagreement takes the votes back off).
     """
 
     order_id: uuid.UUID | None
     kind: str
     event_id: str | None = None
     status: StatusResult | None = None
+    verify_later: bool = False
 
 
 class CallbackRejected(PaymentError):

@@ -44,6 +44,7 @@ from gateway.db.models import (
     Contest,
     OrderStatus,
     OutboxMessage,
+    PaymentVerification,
     Tally,
     VoteOrder,
 )
@@ -255,15 +256,17 @@ async def confirm_payment(
     provider_txn_id: str | None,
     *,
     provider: str,
+    verify_later: bool = False,
 ) -> ConfirmOutcome:
     """Count a provider-confirmed payment exactly once: pending → paid, tally, outbox, one commit.
 
     `provider` is who confirms: only an order of that provider is counted (a signed Stripe event
-    naming an MTN order proves nothing about the MTN payment)."""
+    naming an MTN order proves nothing about the MTN payment). `verify_later`: the order counted is
+    queued for a status check in the same statement (issue 16: a callback's word, verified after)."""
     async with autocommit_connection(sessions) as connection:
         # One statement, committed on its own: the tally row (every vote for a candidate meets
         # there) is locked only while PostgreSQL runs it, never across a round trip to us.
-        counted = await connection.scalar(COUNTING_STATEMENT, {
+        counted = await connection.scalar(COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT, {
             "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
             "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider})
     if counted is not None:
@@ -273,7 +276,11 @@ async def confirm_payment(
                                           provider)
 
 
-def counting_statement() -> Select[tuple[int]]:
+# A callback-counted order's status check waits this long: the provider's own records may lag its callback.
+FIRST_VERIFY_AFTER = timedelta(seconds=10)
+
+
+def counting_statement(*, verify_later: bool = False) -> Select[tuple[int]]:
     """The guarded pending → paid update, the tally increment and the outbox rows as one statement.
 
     A channel whose voter waits for a message (SMS, Telegram) also gets an `order.paid` row: the
@@ -315,10 +322,15 @@ def counting_statement() -> Select[tuple[int]]:
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
         .where(paid.c.channel.in_(RECEIPT_CHANNELS)),
     ).cte("receipted")
-    return select(paid.c.contest_id).add_cte(counted, queued, receipted)
+    ctes = [counted, queued, receipted]
+    if verify_later:  # callback verification (issue 16): the order joins the queue with its count, or neither
+        ctes.append(insert(PaymentVerification).from_select(
+            ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))
+    return select(paid.c.contest_id).add_cte(*ctes)
 
 
 COUNTING_STATEMENT = counting_statement()
+COUNTING_AND_QUEUEING = counting_statement(verify_later=True)
 
 
 async def _confirm_not_pending(

@@ -290,3 +290,24 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# Callback verification (issue 16): orders counted on a callback's word, each re-checked later with a status call.
+class PaymentVerification(Base):
+    """An order counted from an authenticated callback (MTN's per-order URL secret, Orange's notif_token),
+    awaiting the provider's own status to agree. Written in the statement that counts the order, so a
+    crash or a restart loses none; `verified_at` set: done (agreed, or the votes were taken back)."""
+
+    __tablename__ = "payment_verifications"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(
+        UUID(as_uuid=True), ForeignKey("vote_orders.id", ondelete="CASCADE"), primary_key=True)
+    queued_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    due_at: Mapped[datetime] = mapped_column(server_default=func.now())  # pushed on while one process checks it
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    verified_at: Mapped[datetime | None]
+    outcome: Mapped[str | None] = mapped_column(String(100))  # agreed | disagreed:<why> | not_paid
+
+    __table_args__ = (
+        Index("ix_payment_verifications_due", "due_at", postgresql_where=text("verified_at IS NULL")),
+    )

@@ -1,7 +1,8 @@
 """Status calls kept under a provider's published cap, across every process and host.
 
-MTN caps status GETs at about 10 a second per account, and every MTN vote needs one (its
-callbacks are not signed). Above the cap MTN answers 429. So each status call reserves the next
+MTN caps status GETs at about 10 a second per account, and every MTN vote needs one: before it
+counts (a callback that cannot count alone) or after (the verification of one counted from its
+callback, `gateway.core.payments.verification`). Above the cap MTN answers 429. So each status call reserves the next
 free slot on a schedule kept in Redis (timed by Redis's own clock, so hosts' clocks do not matter)
 and waits for it: calls leave evenly spaced, in the order they asked. The web processes' checks
 and the reconciler keep separate schedules with fixed parts of the cap (70% and 20%), so polling

@@ -1,7 +1,11 @@
 """MTN MoMo Collection: request-to-pay with our reference, status by GET, unsigned callbacks.
 
-MTN's callback is not signed and may omit our reference, so it only ever triggers a status GET;
-only that GET's answer can count a vote.
+MTN's callback is not signed, but it comes on the URL we gave for the order, which carries a secret
+(`payments.mtn.callback_secret`). A callback with that secret saying SUCCESSFUL for our reference, the
+order's amount and currency counts at once, and is verified by a status GET later. Anything else
+on that URL (no amount, another amount, FAILED) asks for a status GET, as every callback did before;
+so do callbacks for orders placed before the secret (their URL has none). A wrong or missing secret
+for an order whose URL has one is refused: it counts nothing and costs no status call.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ import httpx
 from gateway.core.money import from_major, to_major_string
 from gateway.core.phone import msisdn_digits
 from gateway.core.providers import (
+    CallbackRejected,
     CallbackVerdict,
     Collection,
     CollectionNotFound,
@@ -28,6 +33,7 @@ from gateway.core.providers import (
     StatusResult,
 )
 from payments.answers import json_object, json_object_or_empty, parsed_object
+from payments.mtn.callback_secret import KEYED, QUERY_NAME, order_secret, secret_holds
 from payments.mtn.messages import payer_message
 from payments.token_cache import IssuedToken, TokenCache
 
@@ -56,8 +62,10 @@ class MtnMomoCollection:
 
     def __init__(self, http: httpx.AsyncClient, credentials: MtnCredentials, public_base_url: str,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS, *,
-                 status_calls_per_second: float | None = STATUS_CALLS_PER_SECOND) -> None:
+                 status_calls_per_second: float | None = STATUS_CALLS_PER_SECOND,
+                 callback_key: bytes | None = None) -> None:
         self.status_calls_per_second = status_calls_per_second
+        self._callback_key = callback_key  # None: callbacks carry no secret, each asks for a status GET
         self._http = http
         self._creds = credentials
         self._public_base_url = public_base_url.rstrip("/")
@@ -65,7 +73,10 @@ class MtnMomoCollection:
         self._tokens = TokenCache(self._fetch_token)
 
     def callback_url(self, collection: Collection) -> str:
-        return f"{self._public_base_url}/payments/mtn/callback/{collection.order_id}"
+        url = f"{self._public_base_url}/payments/mtn/callback/{collection.order_id}"
+        if self._callback_key is None:
+            return url
+        return f"{url}?{QUERY_NAME}={order_secret(self._callback_key, collection.order_id)}"
 
     async def start(self, collection: Collection) -> StartResult:
         """Send the request-to-pay; a 409 means an earlier attempt with our reference got through."""
@@ -82,7 +93,10 @@ class MtnMomoCollection:
         headers = {"X-Reference-Id": str(collection.reference), "X-Callback-Url": self.callback_url(collection)}
         response = await self._send("POST", "/collection/v1_0/requesttopay", headers=headers, json=body)
         if response.status_code in (202, 409):
-            return StartResult(provider_data={"reference": str(collection.reference)})
+            kept: dict[str, object] = {"reference": str(collection.reference)}
+            if self._callback_key is not None:
+                kept[KEYED] = "secret"
+            return StartResult(provider_data=kept)
         raise self._error(response)
 
     async def fetch_status(self, collection: Collection) -> StatusResult:
@@ -101,10 +115,20 @@ class MtnMomoCollection:
         return parse_status(json_object(NAME, response))
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
-        """Nothing to verify (MTN does not sign): report the claim, leave proof to fetch_status."""
+        """MTN does not sign: the URL's secret says the callback is MTN's (see the module's docstring)."""
         data = parsed_object(callback.body)
-        claimed = "unparseable" if data is None else str(data.get("status", "unknown")).lower()
-        return CallbackVerdict(order_id=callback.order_id, kind=f"callback.{claimed}")
+        claimed = "unparseable" if data is None else str(data.get("status", "unknown"))[:40].lower()
+        asks_check = CallbackVerdict(order_id=callback.order_id, kind=f"callback.{claimed}")
+        if collection is None or self._callback_key is None:
+            return asks_check  # about no order of ours (kept bounded), or secrets are not in use here
+        if not secret_holds(self._callback_key, collection.order_id, callback.secret):
+            if callback.secret is None and collection.provider_data.get(KEYED) is None:
+                return asks_check  # placed before callback URLs had a secret: a status GET decides
+            raise CallbackRejected(NAME, "bad_callback_secret", "This callback URL's secret is wrong or missing.")
+        status = parse_status(data) if data is not None else None
+        if status is not None and callback_proves(data or {}, status, collection):
+            return CallbackVerdict(order_id=callback.order_id, kind=asks_check.kind, status=status, verify_later=True)
+        return asks_check
 
     async def refund(self, collection: Collection) -> StatusResult:
         raise RefundUnsupported(NAME, "refund_unsupported",
@@ -182,6 +206,13 @@ class MtnMomoCollection:
         return PaymentError(NAME, code, message,
                             retryable=response.status_code >= 500 or response.status_code == TOO_MANY_REQUESTS,
                             status=response.status_code)
+
+
+def callback_proves(data: dict[str, object], status: StatusResult, collection: Collection) -> bool:
+    """A callback on the order's secret URL counts at once only when it says SUCCESSFUL for our reference,
+    the order's amount and currency; else (missing or other figures) a status GET decides."""
+    return (status.state is PaymentState.SUCCESSFUL and str(data.get("externalId", "")) == str(collection.order_id)
+            and status.amount == collection.amount and (status.currency or "").upper() == collection.currency.upper())
 
 
 def parse_status(data: dict[str, object]) -> StatusResult:

@@ -161,9 +161,10 @@ class OrangeWebPay:
                             reason=None if raw in ("SUCCESS", "PENDING", "INITIATED") else raw, raw_status=raw)
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
-        """Genuine if it carries the notif_token of one of the order's pages. When a start may have opened
-        a page we never learned of, a token we do not know may still be Orange's: the notification is kept
-        as unverified (never proof: only a status check counts a vote), not refused."""
+        """Genuine if it carries the notif_token of one of the order's pages (a per-payment secret only Orange
+        and we know): a SUCCESS counts at once and is verified by a status call later (`proven_success`).
+        When a start may have opened a page we never learned of, a token we do not know may still be Orange's:
+        the notification is kept as unverified (never proof: only a status check counts a vote), not refused."""
         data = parsed_object(callback.body)
         if data is None or "notif_token" not in data:
             raise CallbackRejected(NAME, "bad_notification", "Not an Orange WebPay notification.")
@@ -173,7 +174,7 @@ class OrangeWebPay:
         kind = f"notification.{str(data.get('status'))[:40].lower()}"
         if any(page.notif_token and hmac.compare_digest(token, page.notif_token.encode())
                for page in known_pages(collection)):
-            return CallbackVerdict(order_id=callback.order_id, kind=kind)
+            return CallbackVerdict(order_id=callback.order_id, kind=kind, **proven_success(data, collection))
         if may_have_unknown_page(collection):
             return CallbackVerdict(order_id=callback.order_id, kind=f"{kind}.unverified")
         raise CallbackRejected(NAME, "bad_notif_token", "The notification token does not match this order.")
@@ -197,6 +198,21 @@ class OrangeWebPay:
         if response.status_code in expected:
             return json_object(NAME, response)
         return _raise(response)
+
+
+def proven_success(data: dict[str, Any], collection: Collection) -> dict[str, Any]:
+    """A genuine notification saying SUCCESS, as the verdict's proof (`status`, `verify_later`); nothing for
+    any other (a status check decides). Orange's notification names no amount: its token is that of a page
+    opened for this order's amount. One that names another amount proves nothing (a status check decides)."""
+    if str(data.get("status", "")).upper() != "SUCCESS":
+        return {}
+    if data.get("amount") is not None and str(data["amount"]) not in (
+            to_major_string(collection.amount, collection.currency), str(float(to_major_string(
+                collection.amount, collection.currency)))):
+        return {}
+    status = StatusResult(state=PaymentState.SUCCESSFUL, amount=collection.amount, currency=collection.currency,
+                          provider_txn_id=text_of(data.get("txnid")), raw_status="SUCCESS")
+    return {"status": status, "verify_later": True}
 
 
 def _raise(response: httpx.Response) -> NoReturn:

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 
 from aiohttp import web
 
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
+
+MTN_STATUS_CAP = 10.0  # MTN: "Get status transaction requests are capped to 10 requests per second"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -17,13 +20,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--port", type=int, default=8090)
     parser.add_argument("--success-delay", type=float, default=1.0, help="seconds until ordinary outcomes")
     parser.add_argument("--long-delay", type=float, default=20.0, help="seconds until the delayed magic number")
+    parser.add_argument("--status-calls-per-second", type=float,
+                        default=float(os.environ.get("SANDBOX_MTN_STATUS_CALLS_PER_SECOND") or MTN_STATUS_CAP),
+                        help="MTN status GETs a second per API user before 429 (MTN: 10; 0: no cap; env "
+                             "SANDBOX_MTN_STATUS_CALLS_PER_SECOND)")
     return parser.parse_args(argv)
 
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    control = SandboxControl(success_delay=args.success_delay, long_delay=args.long_delay)
+    control = SandboxControl(success_delay=args.success_delay, long_delay=args.long_delay,
+                             status_calls_per_second=args.status_calls_per_second or None)
     base = f"http://{args.host}:{args.port}"
     print(f"MTN MoMo sandbox:     {base}/mtn     (magic payer numbers: GET {base}/)")
     print(f"Orange Money sandbox: {base}/orange  (WebPay and Cameroon mp)")

@@ -1,6 +1,8 @@
 """A local MTN MoMo Open API (Collection) that a real MTN client can talk to unchanged: same paths, headers,
 bodies, status codes and quirks (500 on bad login, 202 with an empty body, 409 on a reused reference,
-unsigned callbacks by PUT), with MTN's magic sandbox payer numbers deciding each outcome.
+unsigned callbacks by PUT), with MTN's magic sandbox payer numbers deciding each outcome, and MTN's cap on
+status GETs per account (API user): over it, 429 (`SandboxControl.status_calls_per_second`; the command
+line's default is MTN's 10).
 
 Mounted at `/mtn`, so a client's base URL is `http://host:port/mtn`."""
 
@@ -54,6 +56,9 @@ MAGIC_NUMBERS: dict[str, Plan] = {
     "455": Plan("FAILED", "PAYER_NOT_FOUND", Delay.SHORT),
 }
 ANY_OTHER = Plan("SUCCESSFUL", None, Delay.SHORT)
+# Not MTN's: the callback says SUCCESSFUL, the status GET then FAILED (tests the reversal of a callback-counted vote).
+DISAGREEING = "457"
+MAGIC_NUMBERS[DISAGREEING] = Plan("SUCCESSFUL", None, Delay.SHORT)
 
 # The real sandbox accepts only EUR. This one also stands in for production (MTN Cameroon / Côte d'Ivoire),
 # so it accepts the currencies our contests are priced in as well.
@@ -101,17 +106,18 @@ class MtnState:
     collections: dict[str, Collection] = field(default_factory=dict)
     api_users: dict[str, str] = field(default_factory=dict)  # sandbox provisioning: user id -> callback host
     api_keys: dict[str, str] = field(default_factory=dict)
-    status_second: int = 0  # the wall-clock second being counted against the status-call cap
-    status_calls: int = 0
+    token_users: dict[str, str] = field(default_factory=dict)  # access token -> the API user it was issued to
+    status_counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # API user -> (second, calls in it)
 
-    def over_status_cap(self, cap: float | None, now: float) -> bool:
-        """Count one status call; True when it is over `cap` calls in this second (MTN answers 429)."""
+    def over_status_cap(self, cap: float | None, now: float, account: str = "") -> bool:
+        """Count one status call of `account`; True when it is over `cap` calls in this second (MTN: 429)."""
         if not cap:
             return False
-        if int(now) != self.status_second:
-            self.status_second, self.status_calls = int(now), 0
-        self.status_calls += 1
-        return self.status_calls > cap
+        second, calls = self.status_counts.get(account, (0, 0))
+        if int(now) != second:
+            second, calls = int(now), 0
+        self.status_counts[account] = (second, calls + 1)
+        return calls + 1 > cap
 
 
 MTN = web.AppKey("mtn_sandbox", MtnState)
@@ -156,6 +162,8 @@ def describe_magic_numbers() -> dict[str, str]:
 
 
 def _describe(plan: Plan) -> str:
+    if plan is MAGIC_NUMBERS[DISAGREEING]:
+        return "SUCCESSFUL in the callback after success_delay, then FAILED to status GETs (a reversal)"
     if plan.delay is Delay.NEVER:
         return "stays PENDING forever, no callback"
     outcome = f"{plan.status} {plan.reason}" if plan.reason else plan.status
@@ -221,6 +229,7 @@ async def create_token(request: web.Request) -> web.Response:
         return web.json_response({"error": "login_failed"}, status=500)
     lifetime = control.token_lifetime or DEFAULT_TOKEN_LIFETIME
     token = request.app[MTN].tokens.issue(loop_time(), lifetime, control.token_generation)
+    request.app[MTN].token_users[token] = credentials[0]  # the account its status calls count against
     answer = {"access_token": token, "token_type": "access_token", "expires_in": whole_seconds(lifetime)}
     return web.json_response(answer)
 
@@ -285,12 +294,23 @@ async def get_request_to_pay(request: web.Request) -> web.Response:
     environment = target_environment(request)
     if isinstance(environment, web.Response):
         return environment
-    if request.app[MTN].over_status_cap(request.app[CONTROL].status_calls_per_second, time.time()):
+    state = request.app[MTN]
+    account = state.token_users.get(bearer_token(request.headers.get("Authorization")) or "", "")
+    if state.over_status_cap(request.app[CONTROL].status_calls_per_second, time.time(), account):
         return rate_limited()
-    collection = request.app[MTN].collections.get(request.match_info["reference"].lower())
+    collection = state.collections.get(request.match_info["reference"].lower())
     if collection is None or collection.environment != environment:
         return error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
-    return web.json_response(status_body(collection, loop_time()))
+    return web.json_response(asked_status(collection, loop_time()))
+
+
+def asked_status(collection: Collection, now: float) -> dict[str, Any]:
+    """A status GET's answer: the callback's body, except for the number that makes them disagree."""
+    body = status_body(collection, now)
+    if collection.request.payer.partyId.endswith(DISAGREEING) and body["status"] == "SUCCESSFUL":
+        del body["financialTransactionId"]
+        body.update(status="FAILED", reason="INTERNAL_PROCESSING_ERROR")
+    return body
 
 
 async def account_holder_active(request: web.Request) -> web.Response:

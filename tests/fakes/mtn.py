@@ -16,7 +16,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import votes
-from gateway.keys import STARTS
+from gateway.core.money import to_major_string
+from gateway.keys import SETTINGS, STARTS
+from payments.mtn.callback_secret import QUERY_NAME, callback_key, order_secret
 
 
 @dataclass
@@ -102,9 +104,25 @@ async def vote(client: TestClient, slug: str, quantity: int = 5, msisdn: str = "
     return order_id
 
 
-async def callback(client: TestClient, order_id: object, body: dict[str, object], method: str = "PUT") -> int:
-    response = await client.request(method, f"/payments/mtn/callback/{order_id}", json=body)
+async def callback(client: TestClient, order_id: object, body: dict[str, object], method: str = "PUT", *,
+                   secret: str | None = None, keyed: bool = True) -> int:
+    """MTN's callback on the URL we gave it for the order (with its secret: `keyed`), or with `secret`."""
+    response = await client.request(method, callback_path(client, order_id, secret=secret, keyed=keyed), json=body)
     return response.status
+
+
+def callback_path(client: TestClient, order_id: object, *, secret: str | None = None, keyed: bool = True) -> str:
+    path = f"/payments/mtn/callback/{order_id}"
+    if secret is None and keyed and isinstance(order_id, uuid.UUID):
+        secret = order_secret(callback_key(client.app[SETTINGS].secret_key.get_secret_value()), order_id)
+    return path if secret is None else f"{path}?{QUERY_NAME}={secret}"
+
+
+def paid_body(order: votes.VoteOrder, *, amount: str | None = None, status: str = "SUCCESSFUL") -> dict[str, object]:
+    """What MTN's callback says of an order paid in full (amount in major units)."""
+    return {"status": status, "externalId": str(order.id),
+            "amount": amount or to_major_string(order.amount, order.currency),
+            "currency": order.currency, "financialTransactionId": "mtn-cb-1"}
 
 
 async def reference_of(sessions: async_sessionmaker[AsyncSession], order_id: uuid.UUID) -> uuid.UUID:

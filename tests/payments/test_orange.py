@@ -161,7 +161,10 @@ async def test_webpay_notification_is_checked_against_the_stored_token(orange: O
     [page] = c.provider_data["pages"]
     good = json.dumps({"status": "SUCCESS", "notif_token": page["notif_token"], "txnid": "MP1"}).encode()
     verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), c)
-    assert verdict.status is None and verdict.kind == "notification.success"  # still confirmed by a status call
+    # Issue 16: the token is a per-payment secret: counted at once, verified by a status call later.
+    assert verdict.kind == "notification.success" and verdict.verify_later
+    assert verdict.status is not None and verdict.status.state is PaymentState.SUCCESSFUL
+    assert (verdict.status.amount, verdict.status.currency) == (c.amount, c.currency)
     for body in (b'{"status": "SUCCESS", "notif_token": "forged"}', b"not json", b'{"status": "SUCCESS"}',
                  '{"status": "SUCCESS", "notif_token": "é"}'.encode(), b'{"notif_token": [1, 2]}'):
         with pytest.raises(CallbackRejected):
@@ -218,7 +221,7 @@ async def test_a_payment_on_either_page_of_an_order_is_found_by_its_status_check
     for page in second.provider_data["pages"]:
         body = json.dumps({"status": "SUCCESS", "notif_token": page["notif_token"]}).encode()
         verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, body), final)
-        assert verdict.kind == "notification.success" and verdict.status is None
+        assert verdict.kind == "notification.success" and verdict.verify_later  # issue 16: counted, verified later
 
 
 async def test_a_notification_an_order_cannot_check_yet_is_kept_unverified_not_rejected(orange: Orange) -> None:
@@ -254,7 +257,7 @@ async def test_an_order_started_before_pages_were_kept_is_still_checked_under_it
     await pay(opened["payment_url"])
     assert await final_state(orange.webpay, legacy) is PaymentState.SUCCESSFUL
     good = json.dumps({"status": "SUCCESS", "notif_token": opened["notif_token"]}).encode()
-    assert (await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), legacy)).status is None
+    assert (await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), legacy)).verify_later
     with pytest.raises(CallbackRejected):
         await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, b'{"notif_token": "x"}'), legacy)
 

@@ -54,16 +54,19 @@ class CallbackOutcome:
 
 async def receive_callback(
     sessions: Sessions, registry: Providers, provider: str, order_id: uuid.UUID | None,
-    headers: Mapping[str, str], body: bytes, *, untied: Untied | None = None,
+    headers: Mapping[str, str], body: bytes, *, untied: Untied | None = None, secret: str | None = None,
 ) -> CallbackOutcome:
     """Keep the raw callback, verify it, and settle it if it is proof; else ask for a check.
 
     `untied` is awaited before anything is stored when the callback's URL names no order of this
     provider (it may refuse, e.g. a per-address limit): known in the same query that loads the order.
     Raises CallbackRejected (after storing the event) for a callback that fails verification.
+    `secret`: the per-order secret of the callback's URL (MTN), handed to the provider, never kept.
+    A callback the provider vouches for with it (`verify_later`) counts at once and is queued for a
+    status check later (`gateway.core.payments.verification`).
     """
     async with autocommit(sessions) as session:  # two statements that stand alone: no BEGIN/COMMIT round trips
-        intake = await take_in(session, registry, provider, order_id, headers, body, untied)
+        intake = await take_in(session, registry, provider, order_id, headers, body, untied, secret)
     if isinstance(intake.verdict, CallbackRejected):
         raise intake.verdict
     if intake.event_id is None:
@@ -73,7 +76,8 @@ async def receive_callback(
     if intake.known is not None:
         return CallbackOutcome(intake.target, intake.known)
     assert intake.target is not None and intake.verdict.status is not None
-    outcome = await settle(sessions, intake.target, intake.verdict.status, provider)
+    outcome = await settle(sessions, intake.target, intake.verdict.status, provider,
+                           verify_later=intake.verdict.verify_later)
     await set_event_outcome(sessions, intake.event_id, outcome)
     return CallbackOutcome(intake.target, outcome)
 
@@ -88,11 +92,15 @@ class Intake:
 
 
 async def take_in(session: AsyncSession, registry: Providers, provider: str, order_id: uuid.UUID | None,
-                  headers: Mapping[str, str], body: bytes, untied: Untied | None = None) -> Intake:
+                  headers: Mapping[str, str], body: bytes, untied: Untied | None = None,
+                  secret: str | None = None) -> Intake:
     """Verify a callback against its order and store it, whatever the verdict: raw when it is about
     an order of ours (its first WHOLE_EVENTS_PER_ORDER), bounded (`bounded_event`) when it is not,
-    fails verification, or floods one order."""
-    kept_headers = {k.lower(): v for k, v in headers.items() if k.lower() not in PRIVATE_HEADERS}
+    fails verification, or floods one order. One that fails verification on an order's URL passes
+    `untied` first too: a wrong secret is no more vouched for than an unknown order."""
+    # The URL's secret is never kept, nor a header that repeats it (a proxy's X-Original-URI).
+    kept_headers = {k.lower(): v for k, v in headers.items()
+                    if k.lower() not in PRIVATE_HEADERS and not (secret and secret in v)}
     loaded = await load_collection(session, order_id) if order_id else None
     order, collection = loaded if loaded else (None, None)
     if order is not None and order.provider != provider:
@@ -101,8 +109,10 @@ async def take_in(session: AsyncSession, registry: Providers, provider: str, ord
         await untied()
     try:
         implementation = judge_of(registry, provider, order)
-        verdict = await implementation.verify_callback(InboundCallback(order_id, headers, body), collection)
+        verdict = await implementation.verify_callback(InboundCallback(order_id, headers, body, secret), collection)
     except CallbackRejected as exc:
+        if order is not None and untied is not None:
+            await untied()
         await store_event(session, provider, None, order_id, "rejected", *bounded_event(kept_headers, body),
                           f"rejected:{exc.code}")
         return Intake(exc)

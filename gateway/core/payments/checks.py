@@ -27,8 +27,12 @@ from gateway.db.models import OrderStatus, VoteOrder
 CHECKABLE = (OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED)
 
 
-async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, provider: str) -> Outcome:
-    """Apply what `provider` says about an order; every branch is safe to repeat."""
+async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, provider: str, *,
+                 verify_later: bool = False) -> Outcome:
+    """Apply what `provider` says about an order; every branch is safe to repeat.
+
+    `verify_later`: the word is a callback's, not a status call's: an order it counts is queued, in the
+    same statement, for a status check later (`gateway.core.payments.verification`)."""
     state = status.state
     if state is PaymentState.SUCCESSFUL:
         if status.amount is None or not status.currency:
@@ -36,7 +40,7 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, 
             return Outcome.FLAGGED
         outcome = await votes.confirm_payment(sessions, order_id, status.raw_status or "SUCCESSFUL",
                                               status.amount, status.currency, status.provider_txn_id,
-                                              provider=provider)
+                                              provider=provider, verify_later=verify_later)
         return Outcome(outcome)
     if state is PaymentState.FAILED:
         changed = await votes.fail_order(sessions, order_id, readable_reason(status.reason or status.raw_status))

@@ -19,7 +19,7 @@ from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.keys import CHECKS
 from gateway.throttle import UNTIED_LIMIT
 from tests.factories import assert_tally_invariant, make_contest, tallies
-from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
+from tests.fakes.mtn import FakeMtn, callback, callback_path, reference_of, vote
 from tests.servers import inside_one_window
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -104,8 +104,9 @@ async def test_a_genuine_callback_for_a_known_order_is_taken_and_kept_whole_afte
 
 async def test_a_flood_on_the_url_of_ones_own_order_is_kept_bounded_past_its_first_callbacks(
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
-    """Anyone can place an order and learn its id: its callback URL is always taken, but no provider
-    calls back more than a few times per order, so what comes after that is kept bounded."""
+    """Only MTN knows an order's callback secret; should MTN itself call back far more than it does, what
+    comes after the first few callbacks is kept bounded. (Issue 16: anyone else, who can place an order and
+    learn its id, no longer gets in: see the next test.)"""
     await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala")
     before = await events_size(sessions)
@@ -114,7 +115,7 @@ async def test_a_flood_on_the_url_of_ones_own_order_is_kept_bounded_past_its_fir
 
     async def send() -> int:
         async with gate:
-            return (await client.put(f"/payments/mtn/callback/{order_id}", data=big_body(), headers=headers)).status
+            return (await client.put(callback_path(client, order_id), data=big_body(), headers=headers)).status
 
     assert set(await asyncio.gather(*(send() for _ in range(300)))) == {200}  # never refused
     await client.app[CHECKS].wait_idle()
@@ -125,3 +126,29 @@ async def test_a_flood_on_the_url_of_ones_own_order_is_kept_bounded_past_its_fir
     # Each of a burst counts the order's events before the others are stored: 20 at a time, up to 19 more.
     assert len(kept) == 300 and WHOLE_EVENTS_PER_ORDER <= len(whole) < WHOLE_EVENTS_PER_ORDER + 20
     assert grown < 6 * MEGABYTE, f"provider_events grew by {grown} bytes"  # 40 MB kept whole
+
+
+async def test_a_flood_without_the_secret_on_the_url_of_ones_own_order_is_refused_limited_and_bounded(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """Issue 16: the order's URL without its secret (or with a wrong one) is refused (400), counted against
+    the sender's address like a callback about no order of ours, kept bounded, and asks MTN nothing."""
+    await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala")
+    await inside_one_window()
+    gate = asyncio.Semaphore(20)
+
+    async def send(n: int) -> int:
+        async with gate:
+            path = callback_path(client, order_id, keyed=False) if n % 2 else callback_path(
+                client, order_id, secret=secrets.token_urlsafe(16))
+            return (await client.put(path, data=big_body(), headers={"Content-Type": "application/json"})).status
+
+    statuses = await asyncio.gather(*(send(n) for n in range(60)))
+    assert statuses.count(400) == UNTIED_LIMIT and statuses.count(429) == 60 - UNTIED_LIMIT
+    await client.app[CHECKS].wait_idle()
+    assert fake_mtn.status_calls == 0
+    async with sessions() as session:
+        kept = list(await session.scalars(select(ProviderEvent).where(ProviderEvent.order_id == order_id)))
+    assert len(kept) == UNTIED_LIMIT
+    assert all(event.outcome == "rejected:bad_callback_secret" and len(event.body) <= KEPT_BODY_BYTES
+               for event in kept)

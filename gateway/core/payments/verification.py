@@ -1,0 +1,179 @@
+"""Orders counted on an authenticated callback's word (MTN's per-order URL secret, Orange's notif_token),
+checked afterwards with the provider's status, oldest first.
+
+The queue is the `payment_verifications` table, filled by the statement that counts the order: a restart
+loses nothing. A process claims one due entry at a time (its due time moves on by `CLAIM_LEASE`, so an
+entry whose checker died is due again), asks the provider within its status-call cap, and records what
+it said. Agreement (SUCCESSFUL, the order's amount and currency) marks the entry verified. Anything else
+definite takes the votes back off in one transaction: tally, order flagged for a person (`gateway
+review`), audit entry, outbox rows that move the board. A provider that cannot answer, or still says
+pending, is asked again later.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core.payments.checks import StatusPace, fetch_paced
+from gateway.core.payments.collections import load_collection
+from gateway.core.providers import CollectionNotFound, PaymentError, PaymentState, Providers, StatusResult
+from gateway.db.engine import autocommit
+from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, Tally, VoteOrder
+
+log = logging.getLogger(__name__)
+Sessions = async_sessionmaker[AsyncSession]
+
+CLAIM_LEASE = timedelta(minutes=2)  # a claimed entry is due again after this (its checker died)
+ASK_AGAIN_AFTER = timedelta(seconds=30)  # the provider could not answer, or still says pending
+PENDING_TURNS = 20  # still pending at the provider after this many looks (~10 minutes): a disagreement
+DISAGREED = "verification_disagreed"  # the flagged order's reason starts with this
+
+
+class Verified(StrEnum):
+    AGREED = "agreed"
+    DISAGREED = "disagreed"  # the votes were taken back off, the order flagged
+    ASK_AGAIN = "ask_again"
+    NOT_PAID = "not_paid"  # the order left `paid` meanwhile (refunded, flagged): nothing to verify
+
+
+@dataclass(frozen=True)
+class Judgement:
+    verified: Verified
+    reason: str = ""
+
+
+def judge(amount: int, currency: str, status: StatusResult | None, attempts: int) -> Judgement:
+    """What the provider's status says of a payment we counted (None: it has no such payment)."""
+    if status is None:
+        return Judgement(Verified.DISAGREED, "the provider has no such payment")
+    if status.state is PaymentState.PENDING:
+        if attempts >= PENDING_TURNS:
+            return Judgement(Verified.DISAGREED, "the provider still says pending long after its callback")
+        return Judgement(Verified.ASK_AGAIN)
+    if status.state is not PaymentState.SUCCESSFUL:
+        return Judgement(Verified.DISAGREED, f"the provider's status is {status.raw_status or status.state.value}")
+    if status.amount != amount or (status.currency or "").upper() != currency.upper():
+        return Judgement(Verified.DISAGREED, f"the provider took {status.amount} {status.currency}, "
+                                             f"the order is {amount} {currency}")
+    return Judgement(Verified.AGREED)
+
+
+QUEUE = PaymentVerification.__table__.c
+CLAIM_NEXT = (update(PaymentVerification.__table__)
+              .where(QUEUE.order_id == select(QUEUE.order_id)
+                     .where(QUEUE.verified_at.is_(None), QUEUE.due_at <= bindparam("claim_now"))
+                     .order_by(QUEUE.due_at, QUEUE.queued_at).limit(1)
+                     .with_for_update(skip_locked=True).scalar_subquery())
+              .values(due_at=bindparam("claim_now") + CLAIM_LEASE, attempts=QUEUE.attempts + 1)
+              .returning(QUEUE.order_id, QUEUE.attempts))
+
+
+async def claim_next(sessions: Sessions, now: datetime) -> tuple[uuid.UUID, int] | None:
+    """The oldest due entry, claimed for this process (None: nothing is due)."""
+    async with sessions.begin() as session:
+        row = (await session.execute(CLAIM_NEXT, {"claim_now": now})).one_or_none()
+    return None if row is None else (row.order_id, row.attempts)
+
+
+async def verify_next(sessions: Sessions, registry: Providers, *, pace: StatusPace | None = None,
+                      now: datetime | None = None) -> tuple[uuid.UUID, Verified] | None:
+    """Verify the oldest due entry; None when none is due."""
+    claimed = await claim_next(sessions, now or datetime.now(UTC))
+    if claimed is None:
+        return None
+    order_id, attempts = claimed
+    async with autocommit(sessions) as session:
+        loaded = await load_collection(session, order_id)
+    if loaded is None or loaded[0].status is not OrderStatus.PAID:
+        await finish(sessions, order_id, Verified.NOT_PAID)
+        return order_id, Verified.NOT_PAID
+    order, collection = loaded
+    status: StatusResult | None
+    try:
+        status = await fetch_paced(registry.for_order(order.provider, order.channel.value), collection, pace)
+    except CollectionNotFound:
+        status = None
+    except PaymentError as exc:
+        log.warning("verification of %s: the provider could not be asked: %s", order_id, exc)
+        await ask_again(sessions, order_id)
+        return order_id, Verified.ASK_AGAIN
+    judgement = judge(order.amount, order.currency, status, attempts)
+    if judgement.verified is Verified.ASK_AGAIN:
+        await ask_again(sessions, order_id)
+    elif judgement.verified is Verified.DISAGREED:
+        return order_id, await take_back(sessions, order_id, judgement.reason, status)
+    else:
+        await finish(sessions, order_id, Verified.AGREED)
+    return order_id, judgement.verified
+
+
+async def verify_due(sessions: Sessions, registry: Providers, *, pace: StatusPace | None = None,
+                     limit: int = 1000, now: datetime | None = None) -> list[tuple[uuid.UUID, Verified]]:
+    """Up to `limit` due entries, one after the other, oldest first (a reconciler pass's share)."""
+    done = []
+    for _ in range(limit):
+        result = await verify_next(sessions, registry, pace=pace, now=now)
+        if result is None:
+            break
+        done.append(result)
+    return done
+
+
+async def finish(sessions: Sessions, order_id: uuid.UUID, verified: Verified, reason: str = "") -> None:
+    async with sessions.begin() as session:
+        await mark_done(session, order_id, verified, reason)
+
+
+async def mark_done(session: AsyncSession, order_id: uuid.UUID, verified: Verified, reason: str = "") -> None:
+    outcome = f"{verified.value}:{reason}" if reason else verified.value
+    await session.execute(update(PaymentVerification).where(PaymentVerification.order_id == order_id)
+                          .values(verified_at=func.now(), outcome=outcome[:100]))
+
+
+async def ask_again(sessions: Sessions, order_id: uuid.UUID) -> None:
+    async with sessions.begin() as session:
+        await session.execute(update(PaymentVerification).where(PaymentVerification.order_id == order_id)
+                              .values(due_at=func.now() + ASK_AGAIN_AFTER))
+
+
+async def take_back(sessions: Sessions, order_id: uuid.UUID, reason: str, status: StatusResult | None) -> Verified:
+    """The provider disagrees with the callback we counted: in one transaction, the votes leave the tally,
+    the order is flagged for a person, an audit entry says why, the board is told; the entry is done."""
+    async with sessions.begin() as session:
+        order = await session.get(VoteOrder, order_id, with_for_update=True)
+        if order is None or order.status is not OrderStatus.PAID:  # refunded or flagged meanwhile
+            await mark_done(session, order_id, Verified.NOT_PAID)
+            return Verified.NOT_PAID
+        await session.execute(update(Tally).where(Tally.candidate_id == order.candidate_id)
+                              .values(votes=Tally.votes - order.quantity, updated_at=func.now()))
+        order.status = OrderStatus.FLAGGED
+        order.status_reason = f"{DISAGREED}: {reason}; the votes were taken back off"
+        order.decided_at = datetime.now(UTC)
+        details = {"provider": order.provider, "reason": reason, "quantity": order.quantity,
+                   "amount": order.amount, "currency": order.currency,
+                   "provider_status": status.raw_status if status else None,
+                   "provider_amount": status.amount if status else None}
+        session.add(AuditEntry(actor="system", action="payment.verification_disagreed", target=str(order_id),
+                               details=details))
+        payload = {"order_id": str(order_id), "contest_id": order.contest_id}
+        await session.execute(insert(OutboxMessage), [{"topic": "vote.uncounted", "payload": payload},
+                                                      {"topic": "order.flagged", "payload": payload}])
+        await mark_done(session, order_id, Verified.DISAGREED, reason)
+    log.warning("verification of %s: %s; its %d votes were taken back off", order_id, reason, order.quantity)
+    return Verified.DISAGREED
+
+
+BACKLOG = select(func.count(), func.min(PaymentVerification.queued_at)).where(PaymentVerification.verified_at.is_(None))
+
+
+async def backlog(session: AsyncSession) -> tuple[int, datetime | None]:
+    """Entries not verified yet, and when the oldest of them was queued (for /metrics)."""
+    count, oldest = (await session.execute(BACKLOG)).one()
+    return int(count), oldest
