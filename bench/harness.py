@@ -135,9 +135,10 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
                SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}", LOG_LEVEL="WARNING", LOG_JSON="false",
                GATEWAY_WEB_PROCESSES=str(web_processes or os.cpu_count() or 1),
                GATEWAY_WORKER_PROCESSES=str(worker_processes),
-               # The sandbox has no cap on status calls; pacing at MTN's 10/s would measure MTN's cap,
-               # not our side (a production account's cap is MTN's to set; see gateway/jobs/status_pacing.py).
-               MTN_MOMO_STATUS_CALLS_PER_SECOND="0", **(extra_env or {}))
+               # MTN's cap is in force as in production: the sandbox answers 429 past 10 status calls a second
+               # and the service paces itself under it (gateway/jobs/status_pacing.py); votes count from
+               # their callback, and the status calls only verify them afterwards.
+               **(extra_env or {}))
     log = (data / "stack.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, stdout=log,
                                stderr=subprocess.STDOUT, cwd=ROOT)
