@@ -1,6 +1,6 @@
 """Kill -9 in the middle of show night, then check that nothing was lost or counted twice.
 
-    python -m bench.faults [web|worker|all]
+    python -m bench.faults [web|worker|verify|all]
 
 Each scenario starts the whole stack (`gateway run`) and places votes through the JSON API while
 the MTN sandbox approves them, then kills a process with SIGKILL at the worst moment:
@@ -8,7 +8,9 @@ the MTN sandbox approves them, then kills a process with SIGKILL at the worst mo
 - web: a web process in the middle of the burst, once callbacks are coming in, with prompts
   still going out;
 - worker: every callback is lost (the sandbox drops them), so only the reconciler confirms
-  votes; the RQ worker is killed in the middle of a reconciler pass, once it has confirmed some.
+  votes; the RQ worker is killed in the middle of a reconciler pass, once it has confirmed some;
+- verify: votes counted from their callbacks wait for their status check (MTN's cap, 10 a second);
+  a web process is killed while that queue is long: the others verify every one, none is lost.
 
 Then it waits for the supervisor to restart the process and the reconciler to catch up, and
 checks: a process was killed and replaced, every order decided, every approved payment counted
@@ -297,14 +299,58 @@ async def verdict(stack: Stack, ids: list[str], killed_at: float, kill_figures: 
     return {**figures, **checked, "verdict": "PASS" if ok else "FAIL"}
 
 
-SCENARIOS = {"web": web_scenario, "worker": worker_scenario}
+VERIFY_SECONDS = 240  # 300 verifications at MTN's 10 status calls a second, with room for a dead checker's claims
+
+
+async def verify_scenario(stack: Stack) -> dict[str, str]:
+    """Kill a web process while votes counted from their callbacks wait for their status check: the queue is
+    in PostgreSQL, so the other processes verify every one of them, none twice."""
+    needle = "gateway.cli web"
+    await sandbox(stack, success_delay=0.05)
+    before = len(supervised(stack, needle))
+    ids = await place_votes(stack, VOTES)
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        verified = "SELECT count(*) FROM payment_verifications WHERE verified_at IS NOT NULL"
+        await count_reaches(connection, verified, lambda done: done >= 20, timeout=60, every=0.2)
+        waiting_at_kill = int(await connection.fetchval(
+            "SELECT count(*) FROM payment_verifications WHERE verified_at IS NULL"))
+        killed, killed_at = kill(stack, needle)
+        back = await replaced(stack, needle, killed, before)
+        await count_reaches(connection, "SELECT count(*) FROM payment_verifications WHERE verified_at IS NULL",
+                            lambda left: left == 0, timeout=VERIFY_SECONDS, every=1)
+        drained_in = time.time() - killed_at
+        queued, unverified, outcomes = await connection.fetchrow(
+            "SELECT count(*), count(*) FILTER (WHERE verified_at IS NULL), "
+            "string_agg(DISTINCT coalesce(outcome, 'none'), ', ') FROM payment_verifications")
+        uncovered = await connection.fetchval(
+            "SELECT count(*) FROM vote_orders o WHERE o.status = 'paid' "
+            "AND NOT EXISTS (SELECT 1 FROM payment_verifications v WHERE v.order_id = o.id)")
+    finally:
+        await connection.close()
+    checked = await check(stack, len(ids), killed_at)
+    ok = (checked.pop("verdict") == "PASS" and back and waiting_at_kill > 0 and unverified == 0 and uncovered == 0
+          and outcomes == "agreed")
+    return {
+        "process killed": f"web pid {killed}, with {waiting_at_kill} callback-counted orders awaiting their check",
+        "replaced by the supervisor": "yes" if back else "NO",
+        **checked,
+        "callback-counted orders verified": (f"{queued - unverified} of {queued}, the last {drained_in:.0f} s after "
+                                             f"the kill; outcomes: {outcomes}"),
+        "paid orders never queued for verification": str(uncovered),
+        "verdict": "PASS" if ok else "FAIL",
+    }
+
+
+SCENARIOS = {"web": web_scenario, "worker": worker_scenario, "verify": verify_scenario}
 TITLES = {"web": "fault: kill -9 of a web process during a burst of votes",
-          "worker": "fault: kill -9 of an RQ worker in the middle of a reconciler pass (callbacks lost)"}
+          "worker": "fault: kill -9 of an RQ worker in the middle of a reconciler pass (callbacks lost)",
+          "verify": "fault: kill -9 of a web process while callback-counted votes await verification"}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="?", default="all", choices=["web", "worker", "all"])
+    parser.add_argument("which", nargs="?", default="all", choices=[*SCENARIOS, "all"])
     args = parser.parse_args()
     chosen = list(SCENARIOS) if args.which == "all" else [args.which]
     failed = False
