@@ -169,6 +169,8 @@ def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     """Every order that needs a person (flagged, paid twice, partly or to be refunded), with its provider events."""
     from gateway.core.review import orders_to_review
 
+    if args.count or args.reject:
+        return decide_held(settings, args)
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         items = with_database(settings, orders_to_review)
@@ -176,6 +178,30 @@ def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
         print(json.dumps([dataclasses.asdict(item) for item in items], indent=2, default=json_value))
     else:
         print_review(items)
+    return 0
+
+
+def decide_held(settings: Settings, args: argparse.Namespace) -> int:
+    """A person's decision on an order held by a fraud rule: count its votes, or reject it (refund owed)."""
+    import uuid
+
+    from gateway.core import holds
+    from gateway.core.errors import DomainError
+
+    if not args.reason:
+        print("a decision needs --reason (it goes into the audit log)", file=sys.stderr)
+        return 2
+    decide = holds.release_held if args.count else holds.reject_held
+    order_id = uuid.UUID(args.count or args.reject)
+    actor = f"cli:{getpass.getuser()}"
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        try:
+            with_database(settings, lambda sessions: decide(sessions, order_id, actor=actor, reason=args.reason))
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+    print(f"order {order_id}: {'counted' if args.count else 'rejected; refund it with `gateway refund`'}")
     return 0
 
 
@@ -265,6 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
     review_cmd = sub.add_parser("review", help="list the orders that need a person, with the reason and provider "
                                 "events")
     review_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    decision = review_cmd.add_mutually_exclusive_group()
+    decision.add_argument("--count", metavar="ORDER_ID", help="count a held order's votes (once)")
+    decision.add_argument("--reject", metavar="ORDER_ID", help="reject a held order: never counted, refund owed")
+    review_cmd.add_argument("--reason", help="why (kept in the audit log with the decision)")
     review_cmd.set_defaults(func=cmd_review)
     ussd_cmd = sub.add_parser("ussd", help="a phone simulator that dials the running service over USSD")
     ussd_cmd.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")

@@ -121,7 +121,7 @@ async def place_vote(request: web.Request) -> web.Response:
         votes.OrderRequest(
             contest_slug=request.match_info["slug"], candidate_code=body.candidate, quantity=body.quantity,
             provider=body.provider, channel=Channel.WEB, msisdn=body.msisdn,
-            client_key=api_client_key(request, key, body.msisdn),
+            client_key=api_client_key(request, key, body.msisdn), voter_address=throttle.client_address(request),
         ),
         wait_for_room=True,
     )

@@ -341,6 +341,7 @@ async def place_vote(request: web.Request, contest: PublicContest, form: VoteFor
             provider=form.provider, channel=Channel.WEB,
             msisdn=form.msisdn if form.provider in MOBILE_MONEY_PROVIDERS else None,
             client_key=f"webform:{contest.slug}:{form_id}" if form_id else None,
+            voter_address=throttle.client_address(request),
         ),
         wait_for_room=True,
     )

@@ -11,6 +11,7 @@ class ConfirmOutcome(StrEnum):
     """What `votes.confirm_payment` did with a provider's "paid"."""
 
     COUNTED = "counted"  # this call moved the order to paid and counted its votes
+    HELD = "held"  # paid, but a fraud rule holds its votes out of the tally until a person decides
     ALREADY_DECIDED = "already_decided"  # someone else decided first: nothing changed
     FLAGGED = "flagged"  # money moved but the vote was not counted (mismatch, or late)
     DUPLICATE_PAYMENT = "duplicate_payment"  # a second, different transaction for a paid order: refund it

@@ -1,6 +1,7 @@
 """The orders that need a person: money moved and the system would not decide alone.
 
-Flagged orders (amount mismatch, success after expiry, a provider unreadable for hours), a second
+Flagged orders (amount mismatch, success after expiry, a provider unreadable for hours), orders held
+by a fraud rule, a second
 payment for a paid order, a partial refund made at the provider, refunds to pay back by hand, and a
 success a provider reported that we could not verify for an order not counted.
 The outbox topics for these (`order.flagged`, `payment.duplicate`, `payment.partial_refund`) have no
@@ -32,6 +33,7 @@ class ReviewKind(StrEnum):
     PARTIAL_REFUND = "partial_refund"
     REFUND_REQUESTED = "refund_requested"
     UNVERIFIED_PAYMENT = "unverified_payment"
+    HELD = "held"  # paid, held out of the tally by a fraud rule (gateway.core.holds): count it or reject it
 
 
 @dataclass(frozen=True)
@@ -79,10 +81,16 @@ def _item(kind: ReviewKind, reason: str, noted_at: datetime, order: VoteOrder, c
 
 async def _by_status(session: AsyncSession) -> list[ReviewItem]:
     """Flagged orders, and refunds not yet settled (mobile money's are paid back by hand)."""
-    waiting = {OrderStatus.FLAGGED: ReviewKind.FLAGGED, OrderStatus.REFUND_REQUESTED: ReviewKind.REFUND_REQUESTED}
+    waiting = {OrderStatus.FLAGGED: ReviewKind.FLAGGED, OrderStatus.REFUND_REQUESTED: ReviewKind.REFUND_REQUESTED,
+               OrderStatus.HELD: ReviewKind.HELD}
     rows = (await session.execute(_orders().where(VoteOrder.status.in_(waiting)))).all()
-    return [_item(waiting[order.status], order.status_reason or order.status.value, order.updated_at, order, slug)
-            for order, slug in rows]
+    return [_item(waiting[order.status], _reason(order), order.updated_at, order, slug) for order, slug in rows]
+
+
+def _reason(order: VoteOrder) -> str:
+    if order.status is OrderStatus.HELD:
+        return f"held by a fraud rule ({order.hold_reason}): count it or reject it"
+    return order.status_reason or order.status.value
 
 
 async def _by_audit(session: AsyncSession) -> list[ReviewItem]:

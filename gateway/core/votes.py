@@ -18,6 +18,7 @@ from sqlalchemy import (
     Text,
     and_,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -30,6 +31,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from gateway.core import holds
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
 from gateway.core.receipts import PAID_RECEIPT_TOPIC, RECEIPT_CHANNELS
@@ -62,6 +64,7 @@ class OrderRequest:
     msisdn: str | None = None
     voter_ref: str | None = None
     client_key: str | None = None  # the channel's idempotency key for this client; kept scoped to the payer
+    voter_address: str | None = None  # the web client's address, for the fraud rules (gateway.core.holds)
 
 
 def stored_client_key(client_key: str, msisdn: str | None) -> str:
@@ -109,7 +112,11 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
                                    pending_ttl)
             inserted = (await connection.execute(INSERT_ORDER, parameters)).one_or_none()
             if inserted is not None:
-                return detached_order(inserted)
+                order = detached_order(inserted)
+                if reason := holds.reason_to_hold(contest.fraud_rules, inserted._mapping):  # paid, it will be held
+                    await holds.keep_hold_reason(connection, order.id, reason)
+                    order.hold_reason = reason
+                return order
             if not client_key:
                 await explain_refusal(connection, parameters)  # raises
     except IntegrityError:
@@ -136,6 +143,7 @@ def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
         contest_id=contest.id, candidate_id=candidate_id, quantity=checked.quantity,
         amount=checked.amount, currency=checked.currency, channel=request.channel,
         provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
+        voter_address=request.voter_address,
         status=OrderStatus.PENDING, expires_at=now + pending_ttl, provider_data={},
     )
     return insert_order_parameters(order, contest, now)
@@ -177,8 +185,8 @@ def contest_and_candidate(*, locking: bool) -> Select[Any]:
 CONTEST_AND_CANDIDATE = contest_and_candidate(locking=False)
 CONTEST_AND_CANDIDATE_LOCKING = contest_and_candidate(locking=True)
 ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candidate_id", "quantity", "amount",
-                 "currency", "channel", "provider", "voter_msisdn", "voter_ref", "status", "expires_at",
-                 "provider_data")
+                 "currency", "channel", "provider", "voter_msisdn", "voter_ref", "voter_address", "status",
+                 "expires_at", "provider_data")
 NO_LIMIT = 2**31 - 1
 
 
@@ -204,7 +212,9 @@ def insert_order() -> Insert:
                    in_day < bindparam("per_day", type_=Integer))
     table = VoteOrder.__table__
     row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)).where(allowed)
-    return insert(table).from_select(list(ORDER_COLUMNS), row).returning(*table.c)
+    # The fraud figures around the order come back with it: no round trip added (see gateway.core.holds).
+    return (insert(table).from_select(list(ORDER_COLUMNS), row)
+            .returning(*table.c, *(figure.label(name) for name, figure in holds.FIGURES.items())))
 
 
 INSERT_ORDER = insert_order()
@@ -266,11 +276,12 @@ async def confirm_payment(
     async with autocommit_connection(sessions) as connection:
         # One statement, committed on its own: the tally row (every vote for a candidate meets
         # there) is locked only while PostgreSQL runs it, never across a round trip to us.
-        counted = await connection.scalar(COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT, {
+        counted = (await connection.execute(COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT, {
             "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
-            "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider})
+            "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
+        })).one_or_none()
     if counted is not None:
-        return ConfirmOutcome.COUNTED
+        return ConfirmOutcome.HELD if counted.status is OrderStatus.HELD else ConfirmOutcome.COUNTED
     async with sessions.begin() as session:
         return await _confirm_not_pending(session, order_id, provider_status, amount, currency, provider_txn_id,
                                           provider)
@@ -280,7 +291,7 @@ async def confirm_payment(
 FIRST_VERIFY_AFTER = timedelta(seconds=10)
 
 
-def counting_statement(*, verify_later: bool = False) -> Select[tuple[int]]:
+def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, OrderStatus]]:
     """The guarded pending → paid update, the tally increment and the outbox rows as one statement.
 
     A channel whose voter waits for a message (SMS, Telegram) also gets an `order.paid` row: the
@@ -300,33 +311,37 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int]]:
             orders.amount == bindparam("confirm_amount"),
             orders.currency == bindparam("confirm_currency"),
         )
-        .values(status=OrderStatus.PAID, provider_txn_id=bindparam("confirm_txn", type_=String),
+        # Paid, or held when a fraud rule fired (gateway.core.holds): a held order's votes wait for a person.
+        .values(status=holds.paid_or_held(orders), hold_reason=holds.held_reason_now(orders),
+                provider_txn_id=bindparam("confirm_txn", type_=String),
                 decided_at=func.now(), status_reason=bindparam("confirm_status", type_=Text))
-        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity, orders.channel)
+        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity, orders.channel, orders.status)
         .cte("paid")
     )
+    is_paid = paid.c.status == OrderStatus.PAID
     tally = pg_insert(Tally).from_select(
-        ["candidate_id", "contest_id", "votes"], select(paid.c.candidate_id, paid.c.contest_id, paid.c.quantity))
+        ["candidate_id", "contest_id", "votes"],
+        select(paid.c.candidate_id, paid.c.contest_id, paid.c.quantity).where(is_paid))
     counted = tally.on_conflict_do_update(
         index_elements=[Tally.candidate_id],
         set_={"votes": Tally.votes + tally.excluded.votes, "updated_at": func.now()},
     ).cte("counted")
     queued = insert(OutboxMessage).from_select(
         ["topic", "payload"],
-        select(literal("vote.confirmed"),
+        select(case((is_paid, literal("vote.confirmed")), else_=literal(holds.HELD_TOPIC)),
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id)),
     ).cte("queued")
     receipted = insert(OutboxMessage).from_select(
         ["topic", "payload"],
         select(literal(PAID_RECEIPT_TOPIC),
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
-        .where(paid.c.channel.in_(RECEIPT_CHANNELS)),
+        .where(paid.c.channel.in_(RECEIPT_CHANNELS), is_paid),
     ).cte("receipted")
     ctes = [counted, queued, receipted]
     if verify_later:  # callback verification (issue 16): the order joins the queue with its count, or neither
         ctes.append(insert(PaymentVerification).from_select(
             ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))
-    return select(paid.c.contest_id).add_cte(*ctes)
+    return select(paid.c.contest_id, paid.c.status).add_cte(*ctes)
 
 
 COUNTING_STATEMENT = counting_statement()

@@ -66,6 +66,7 @@ class OrderStatus(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     FLAGGED = "flagged"  # money moved but the vote was not counted: a person must look
+    HELD = "held"  # paid, but a fraud rule holds its votes out of the tally until a person decides
     REFUND_REQUESTED = "refund_requested"
     REFUNDED = "refunded"
 
@@ -99,6 +100,9 @@ class Contest(Base):
     max_orders_per_day: Mapped[int] = mapped_column(Integer, server_default="200")
     # Public board: counts can be hidden (ranks only), and the board frozen from a moment on.
     show_counts: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Thresholds of the fraud rules (gateway.core.fraud.FraudRules; a missing key takes its default, 0 turns
+    # a rule off). None: every default.
+    fraud_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     board_frozen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
@@ -164,6 +168,10 @@ class VoteOrder(Base):
     # When a start first claimed the order. From then on the provider may have the prompt even if
     # no start was recorded (a time-out after MTN took it), so nothing may cancel the order unasked.
     start_attempted_at: Mapped[datetime | None]
+    # Where the vote came from, for the fraud rules: the web client's address (USSD and SMS have none).
+    voter_address: Mapped[str | None] = mapped_column(String(64))
+    # Set at placement when a fraud rule fired (gateway.core.holds): once paid, the order is held, not counted.
+    hold_reason: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None]
     check_count: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -178,6 +186,9 @@ class VoteOrder(Base):
         Index("ix_vote_orders_pending", "expires_at", postgresql_where=text("status = 'pending'")),
         Index("ix_vote_orders_paid", "candidate_id", postgresql_where=text("status = 'paid'")),
         Index("ix_vote_orders_voter", "voter_msisdn", "created_at"),
+        Index("ix_vote_orders_address", "voter_address", "created_at",
+              postgresql_where=text("voter_address IS NOT NULL")),
+        Index("ix_vote_orders_voter_ref", "voter_ref", "created_at", postgresql_where=text("voter_ref IS NOT NULL")),
     )
 
 

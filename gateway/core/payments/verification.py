@@ -91,7 +91,7 @@ async def verify_next(sessions: Sessions, registry: Providers, *, pace: StatusPa
     order_id, attempts = claimed
     async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)
-    if loaded is None or loaded[0].status is not OrderStatus.PAID:
+    if loaded is None or loaded[0].status not in VERIFIABLE:
         await finish(sessions, order_id, Verified.NOT_PAID)
         return order_id, Verified.NOT_PAID
     order, collection = loaded
@@ -148,13 +148,15 @@ async def take_back(sessions: Sessions, order_id: uuid.UUID, reason: str, status
     the order is flagged for a person, an audit entry says why, the board is told; the entry is done."""
     async with sessions.begin() as session:
         order = await session.get(VoteOrder, order_id, with_for_update=True)
-        if order is None or order.status is not OrderStatus.PAID:  # refunded or flagged meanwhile
+        if order is None or order.status not in VERIFIABLE:  # refunded or flagged meanwhile
             await mark_done(session, order_id, Verified.NOT_PAID)
             return Verified.NOT_PAID
-        await session.execute(update(Tally).where(Tally.candidate_id == order.candidate_id)
-                              .values(votes=Tally.votes - order.quantity, updated_at=func.now()))
+        counted = order.status is OrderStatus.PAID  # a held order's votes never reached the tally
+        if counted:
+            await session.execute(update(Tally).where(Tally.candidate_id == order.candidate_id)
+                                  .values(votes=Tally.votes - order.quantity, updated_at=func.now()))
         order.status = OrderStatus.FLAGGED
-        order.status_reason = f"{DISAGREED}: {reason}; the votes were taken back off"
+        order.status_reason = f"{DISAGREED}: {reason}" + ("; the votes were taken back off" if counted else "")
         order.decided_at = datetime.now(UTC)
         details = {"provider": order.provider, "reason": reason, "quantity": order.quantity,
                    "amount": order.amount, "currency": order.currency,
@@ -163,13 +165,15 @@ async def take_back(sessions: Sessions, order_id: uuid.UUID, reason: str, status
         session.add(AuditEntry(actor="system", action="payment.verification_disagreed", target=str(order_id),
                                details=details))
         payload = {"order_id": str(order_id), "contest_id": order.contest_id}
-        await session.execute(insert(OutboxMessage), [{"topic": "vote.uncounted", "payload": payload},
-                                                      {"topic": "order.flagged", "payload": payload}])
+        topics = ["vote.uncounted", "order.flagged"] if counted else ["order.flagged"]
+        await session.execute(insert(OutboxMessage), [{"topic": topic, "payload": payload} for topic in topics])
         await mark_done(session, order_id, Verified.DISAGREED, reason)
     log.warning("verification of %s: %s; its %d votes were taken back off", order_id, reason, order.quantity)
     return Verified.DISAGREED
 
 
+# Paid, or paid and held by a fraud rule (gateway.core.holds): either way money the provider must confirm.
+VERIFIABLE = (OrderStatus.PAID, OrderStatus.HELD)
 BACKLOG = select(func.count(), func.min(PaymentVerification.queued_at)).where(PaymentVerification.verified_at.is_(None))
 
 

@@ -263,7 +263,11 @@ async def test_two_thousand_forged_callbacks_do_not_delay_a_genuine_vote_by_a_se
     answers = await asyncio.gather(*forged)
     await client.app[CHECKS].wait_idle()
     assert during - alone < 1.0, f"a genuine vote took {during:.2f} s in the flood, {alone:.2f} s alone"
-    assert set(answers) <= {400, 429} and fake_mtn.status_calls == 0
+    assert set(answers) <= {400, 429}
+    # The flood asked MTN nothing (a slow machine may reach the two genuine votes' verification, 10 s on).
+    asked = set(fake_mtn.status_references)
+    assert not asked & {str((await votes.get_order(sessions, order_id)).payment_reference) for order_id in targets}
+    assert len(asked) <= 2
     assert {(await votes.get_order(sessions, order_id)).status for order_id in targets} == {OrderStatus.PENDING}
     assert (await tallies(sessions, contest.id))["01"] == 10
     await assert_tally_invariant(sessions, contest.id)

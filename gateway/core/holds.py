@@ -1,0 +1,196 @@
+"""Orders held by the fraud rules: gathered when an order is placed, applied when it is paid, decided by a person.
+
+The rules themselves are pure (gateway.core.fraud). Here is what ties them to orders:
+
+- placing an order reads the figures around it (`FIGURES`, returned by the insert itself, so no round trip is
+  added) and, when a rule fires, keeps the reason on the order (`hold_reason`);
+- the counting statement moves such an order, once paid, to `held` instead of counting it; it does the
+  same for a payer's payments in quick succession, a figure only known at confirmation
+  (`quick_payments_hit`);
+- a person then counts it (`release_held`: held → paid, its votes on the tally, once) or rejects it
+  (`reject_held`: held → refund_requested; the money goes back as any refund does), each with an audit entry.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Integer,
+    ScalarSelect,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+
+from gateway.core.errors import Conflict, NotFound
+from gateway.core.fraud import FraudRules, Recent, evaluate, hold_reason
+from gateway.db.models import AuditEntry, Channel, Contest, OrderStatus, OutboxMessage, Tally, VoteOrder
+
+Sessions = async_sessionmaker[AsyncSession]
+ORDERS = VoteOrder.__table__
+HELD_TOPIC = "order.held"  # for the review queue; the voter's receipt waits for the decision
+
+
+def _count(*where: ColumnElement[bool]) -> ScalarSelect[Any]:
+    return select(func.count()).where(*where).scalar_subquery()
+
+
+def _distinct(column: Any, *where: ColumnElement[bool]) -> ScalarSelect[Any]:
+    return select(func.count(func.distinct(column))).where(*where).scalar_subquery()
+
+
+def figures() -> dict[str, ColumnElement[Any]]:
+    """What the database knows around a new order, *before* it: scalar subqueries on the insert's own bound
+    parameters (see gateway.core.votes.insert_order_parameters), evaluated after the payer's lock."""
+    o = ORDERS.c
+    contest = o.contest_id == bindparam("new_contest_id", type_=Integer)
+    payer = bindparam("new_voter_msisdn", type_=String)
+    address = bindparam("new_voter_address", type_=String)
+    ref = bindparam("new_voter_ref", type_=String)
+    since = {name: func.now() - timedelta(**{unit: amount}) for name, unit, amount in (
+        ("10 minutes", "minutes", 10), ("hour", "hours", 1), ("day", "days", 1))}
+    counted = o.status.notin_((OrderStatus.FAILED, OrderStatus.EXPIRED))
+    return {
+        "payer_orders_10_minutes": _count(contest, o.voter_msisdn == payer, o.created_at > since["10 minutes"]),
+        "address_orders_10_minutes": _count(contest, o.voter_address == address, o.created_at > since["10 minutes"]),
+        "telegram_orders_10_minutes": _count(contest, o.channel == Channel.TELEGRAM, o.voter_ref == ref,
+                                             o.created_at > since["10 minutes"]),
+        "payer_votes_day": select(func.coalesce(func.sum(o.quantity), 0)).where(
+            contest, o.voter_msisdn == payer, o.created_at > since["day"], counted).scalar_subquery(),
+        "address_candidates_hour": _distinct(o.candidate_id, contest, o.voter_address == address,
+                                             o.candidate_id != bindparam("new_candidate_id", type_=Integer),
+                                             o.created_at > since["hour"]),
+        "address_numbers_day": _distinct(o.voter_msisdn, contest, o.voter_address == address,
+                                         o.voter_msisdn != payer, o.created_at > since["day"]),
+        "telegram_numbers": _distinct(o.voter_msisdn, contest, o.channel == Channel.TELEGRAM, o.voter_ref == ref,
+                                      o.voter_msisdn != payer),
+    }
+
+
+FIGURES = figures()
+
+
+def recent_with(row: Mapping[str, Any], order: Mapping[str, Any]) -> Recent:
+    """The figures counted *including* the new order (the subqueries ran before its row existed)."""
+    has = {"payer": order["voter_msisdn"] is not None, "address": order["voter_address"] is not None,
+           "telegram": order["channel"] is Channel.TELEGRAM and order["voter_ref"] is not None}
+    return Recent(
+        payer_orders_10_minutes=row["payer_orders_10_minutes"] + has["payer"],
+        address_orders_10_minutes=row["address_orders_10_minutes"] + has["address"],
+        telegram_orders_10_minutes=row["telegram_orders_10_minutes"] + has["telegram"],
+        payer_votes_day=row["payer_votes_day"] + (order["quantity"] if has["payer"] else 0),
+        address_candidates_hour=row["address_candidates_hour"] + has["address"],
+        address_numbers_day=row["address_numbers_day"] + (has["address"] and has["payer"]),
+        telegram_numbers=row["telegram_numbers"] + (has["telegram"] and has["payer"]),
+    )
+
+
+def reason_to_hold(stored_rules: Mapping[str, Any] | None, inserted: Mapping[str, Any]) -> str | None:
+    """Why the order just inserted (its row with the `FIGURES`) is to be held once paid; None: count it."""
+    return hold_reason(evaluate(FraudRules.of(stored_rules), recent_with(inserted, inserted)))
+
+
+KEEP_HOLD_REASON = update(ORDERS).where(ORDERS.c.id == bindparam("held_order")).values(
+    hold_reason=bindparam("reason", type_=Text))
+
+
+async def keep_hold_reason(connection: AsyncConnection, order_id: uuid.UUID, reason: str) -> None:
+    await connection.execute(KEEP_HOLD_REASON, {"held_order": order_id, "reason": reason})
+
+
+def quick_payments_hit(orders: Any) -> ColumnElement[bool]:
+    """In the counting statement: this payer already had `quick_payments` orders paid (or held) in the contest
+    within `quick_payment_seconds`; this one would be one more. Thresholds from the contest, else the defaults."""
+    defaults = FraudRules()
+    rules = select(Contest.fraud_rules).where(Contest.id == orders.contest_id).correlate(ORDERS).scalar_subquery()
+    limit = func.coalesce(cast(rules.op("->>")("quick_payments"), Integer), defaults.quick_payments)
+    seconds = func.coalesce(cast(rules.op("->>")("quick_payment_seconds"), Integer), defaults.quick_payment_seconds)
+    other = ORDERS.alias("earlier")
+    recent = (select(func.count()).where(
+        other.c.voter_msisdn == orders.voter_msisdn, other.c.contest_id == orders.contest_id,
+        other.c.status.in_((OrderStatus.PAID, OrderStatus.HELD)),
+        other.c.decided_at > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, seconds))
+        .correlate(ORDERS).scalar_subquery())
+    hit: ColumnElement[bool] = and_(orders.voter_msisdn.is_not(None), limit > 0, recent >= limit)
+    return hit
+
+
+def paid_or_held(orders: Any) -> ColumnElement[Any]:
+    """The status a confirmed payment gives its order: held when a rule fired, at placement or now."""
+    status = ORDERS.c.status.type
+    return case((orders.hold_reason.is_not(None) | quick_payments_hit(orders), literal(OrderStatus.HELD, status)),
+                else_=literal(OrderStatus.PAID, status))
+
+
+def held_reason_now(orders: Any) -> ColumnElement[Any]:
+    return func.coalesce(orders.hold_reason,
+                         case((quick_payments_hit(orders), literal("quick_payments: paid again within the window")),
+                              else_=None))
+
+
+# ---- A person's decision -------------------------------------------------------------------------------------
+
+def _released() -> Any:
+    o = ORDERS.c
+    released = (update(ORDERS).where(o.id == bindparam("held_order"), o.status == OrderStatus.HELD)
+                .values(status=OrderStatus.PAID, updated_at=func.now())
+                .returning(o.id, o.contest_id, o.candidate_id, o.quantity).cte("released"))
+    tally = pg_insert(Tally).from_select(["candidate_id", "contest_id", "votes"],
+                                         select(released.c.candidate_id, released.c.contest_id, released.c.quantity))
+    counted = tally.on_conflict_do_update(index_elements=[Tally.candidate_id],
+                                          set_={"votes": Tally.votes + tally.excluded.votes,
+                                                "updated_at": func.now()}).cte("counted")
+    payload = func.jsonb_build_object("order_id", cast(released.c.id, Text), "contest_id", released.c.contest_id)
+    queued = insert(OutboxMessage).from_select(
+        ["topic", "payload"], select(literal("vote.confirmed"), payload)
+        .union_all(select(literal("order.paid"), payload))).cte("queued")
+    return select(released.c.id).add_cte(counted, queued)
+
+
+RELEASE_HELD = _released()
+
+
+async def release_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, reason: str) -> None:
+    """Count a held order's votes, once: held → paid, the tally and the board's outbox row in one statement."""
+    async with sessions.begin() as session:
+        released = await session.scalar(RELEASE_HELD, {"held_order": order_id})
+        if released is None:
+            await _refuse(session, order_id)
+        session.add(AuditEntry(actor=actor, action="order.release_held", target=str(order_id),
+                               details={"reason": reason, "before": "held", "after": "paid"}))
+
+
+async def reject_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, reason: str) -> None:
+    """Refuse a held order: its votes never count and the money is owed back (`gateway refund` pays it)."""
+    async with sessions.begin() as session:
+        rejected = await session.scalar(
+            update(VoteOrder).where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.HELD)
+            .values(status=OrderStatus.REFUND_REQUESTED, status_reason=f"rejected after review: {reason}")
+            .returning(VoteOrder.id))
+        if rejected is None:
+            await _refuse(session, order_id)
+        session.add(AuditEntry(actor=actor, action="order.reject_held", target=str(order_id),
+                               details={"reason": reason, "before": "held", "after": "refund_requested"}))
+
+
+async def _refuse(session: AsyncSession, order_id: uuid.UUID) -> None:
+    status = await session.scalar(select(VoteOrder.status).where(VoteOrder.id == order_id))
+    if status is None:
+        raise NotFound("No vote order has that id.", code="order_not_found")
+    raise Conflict(f"The order is {status.value}, not held: nothing to decide.", code="order_not_held")
+

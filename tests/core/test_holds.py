@@ -1,0 +1,145 @@
+"""Orders held by the fraud rules: paid but kept off the board until a person decides, then counted once."""
+
+from __future__ import annotations
+
+import os
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.config import Settings
+from gateway.core import holds, votes
+from gateway.core.errors import Conflict
+from gateway.core.outcomes import ConfirmOutcome
+from gateway.core.payments import verification
+from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, VoteOrder
+from tests.factories import assert_tally_invariant, make_contest, place, tallies
+from tests.test_cli import gateway
+
+Sessions = async_sessionmaker[AsyncSession]
+ONLY_ONE_ORDER_PER_PAYER = {"payer_orders_per_10_minutes": 1}
+
+
+async def confirm(sessions: Sessions, order: VoteOrder, txn: str) -> ConfirmOutcome:
+    return await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, txn,
+                                       provider=order.provider)
+
+
+async def status_of(sessions: Sessions, order: VoteOrder) -> tuple[OrderStatus, str | None]:
+    async with sessions() as session:
+        row = (await session.execute(select(VoteOrder.status, VoteOrder.hold_reason)
+                                     .where(VoteOrder.id == order.id))).one()
+    return row.status, row.hold_reason
+
+
+async def test_a_held_order_is_off_the_board_until_approved_then_counts_once(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules=ONLY_ONE_ORDER_PER_PAYER)
+    first = await place(sessions, contest, "01", quantity=2)
+    second = await place(sessions, contest, "01", quantity=3)  # the same payer again within ten minutes
+    assert first.hold_reason is None
+    assert second.hold_reason == "payer_velocity: 2 over the limit of 1"
+
+    assert await confirm(sessions, first, "T1") is ConfirmOutcome.COUNTED
+    assert await confirm(sessions, second, "T2") is ConfirmOutcome.HELD
+    assert (await tallies(sessions, contest.id))["01"] == 2  # the held votes are not on the board
+    assert (await status_of(sessions, second))[0] is OrderStatus.HELD
+    await assert_tally_invariant(sessions, contest.id)
+
+    await holds.release_held(sessions, second.id, actor="owner@example.org", reason="a fan; checked by phone")
+    assert (await tallies(sessions, contest.id))["01"] == 5
+    await assert_tally_invariant(sessions, contest.id)
+    try:
+        await holds.release_held(sessions, second.id, actor="owner@example.org", reason="twice")
+        raise AssertionError("a second release must be refused")
+    except Conflict:
+        pass
+    assert (await tallies(sessions, contest.id))["01"] == 5  # counted once
+    async with sessions() as session:
+        audit = (await session.scalars(select(AuditEntry).where(AuditEntry.target == str(second.id)))).all()
+        topics = (await session.scalars(select(OutboxMessage.topic).order_by(OutboxMessage.id))).all()
+    assert [(entry.action, entry.actor, entry.details["reason"]) for entry in audit] == [
+        ("order.release_held", "owner@example.org", "a fan; checked by phone")]
+    assert topics == ["vote.confirmed", holds.HELD_TOPIC, "vote.confirmed", "order.paid"]
+
+
+async def test_a_rejected_held_order_never_counts_and_is_owed_back(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules=ONLY_ONE_ORDER_PER_PAYER)
+    await place(sessions, contest, "02")
+    held = await place(sessions, contest, "02", quantity=4)
+    assert await confirm(sessions, held, "T9") is ConfirmOutcome.HELD
+    await holds.reject_held(sessions, held.id, actor="owner@example.org", reason="one of 40 numbers behind a SIM box")
+    status, _ = await status_of(sessions, held)
+    assert status is OrderStatus.REFUND_REQUESTED
+    assert (await tallies(sessions, contest.id))["02"] == 0
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_payments_in_quick_succession_are_held_at_confirmation(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules={"quick_payments": 1, "quick_payment_seconds": 60})
+    first, second = await place(sessions, contest, "03"), await place(sessions, contest, "03")
+    assert first.hold_reason is None and second.hold_reason is None  # nothing to see when placed
+    assert await confirm(sessions, first, "Q1") is ConfirmOutcome.COUNTED
+    assert await confirm(sessions, second, "Q2") is ConfirmOutcome.HELD
+    assert await status_of(sessions, second) == (OrderStatus.HELD, "quick_payments: paid again within the window")
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_rule_set_to_zero_is_off(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules={"payer_orders_per_10_minutes": 0, "quick_payments": 0})
+    orders = [await place(sessions, contest, "04") for _ in range(3)]
+    assert [await confirm(sessions, order, f"Z{i}") for i, order in enumerate(orders)] == [ConfirmOutcome.COUNTED] * 3
+    assert (await tallies(sessions, contest.id))["04"] == 3
+
+
+async def test_many_numbers_behind_one_web_address_are_held(client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules={"numbers_per_address_per_day": 2})
+    placed = []
+    for number in ("+237670000011", "+237670000012", "+237670000013"):
+        response = await client.post(f"/api/v1/contests/{contest.slug}/votes", json={
+            "candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": number},
+            headers={"X-Forwarded-For": "41.202.7.9"})
+        assert response.status == 201, await response.text()
+        placed.append((await response.json())["order"]["id"])
+    async with sessions() as session:
+        reasons = [await session.scalar(select(VoteOrder.hold_reason).where(VoteOrder.id == order_id))
+                   for order_id in placed]
+    assert reasons == [None, None, "numbers_per_address: 3 over the limit of 2"]
+
+
+async def test_the_review_command_lists_a_held_order_and_counts_it_with_a_reason(
+        sessions: Sessions, settings: Settings) -> None:
+    contest = await make_contest(sessions, fraud_rules=ONLY_ONE_ORDER_PER_PAYER)
+    await place(sessions, contest, "05")
+    held = await place(sessions, contest, "05", quantity=3)
+    assert await confirm(sessions, held, "C1") is ConfirmOutcome.HELD
+    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
+           "LOG_JSON": "false"}
+
+    listed = gateway("review", env=env)
+    assert f"held  order {held.id}" in listed.stdout
+    assert "held by a fraud rule (payer_velocity: 2 over the limit of 1)" in listed.stdout
+    unexplained = gateway("review", "--count", str(held.id), env=env)
+    assert unexplained.returncode == 2 and "--reason" in unexplained.stderr
+    assert (await tallies(sessions, contest.id))["05"] == 0
+
+    counted = gateway("review", "--count", str(held.id), "--reason", "known fan", env=env)
+    assert counted.returncode == 0, counted.stderr
+    assert (await tallies(sessions, contest.id))["05"] == 3
+    again = gateway("review", "--reject", str(held.id), "--reason", "changed my mind", env=env)
+    assert again.returncode == 1 and "not held" in again.stderr
+    assert (await tallies(sessions, contest.id))["05"] == 3
+
+
+async def test_a_held_order_the_provider_then_disowns_is_flagged_and_the_tally_untouched(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules=ONLY_ONE_ORDER_PER_PAYER)
+    first = await place(sessions, contest, "01", quantity=2)
+    held = await place(sessions, contest, "01", quantity=3)
+    assert await confirm(sessions, first, "V1") is ConfirmOutcome.COUNTED
+    outcome = await votes.confirm_payment(sessions, held.id, "SUCCESSFUL", held.amount, held.currency, "V2",
+                                          provider=held.provider, verify_later=True)
+    assert outcome is ConfirmOutcome.HELD
+    assert await verification.take_back(sessions, held.id, "status FAILED", None) is verification.Verified.DISAGREED
+    assert (await status_of(sessions, held))[0] is OrderStatus.FLAGGED
+    assert (await tallies(sessions, contest.id))["01"] == 2  # nothing was on the tally to take back
+    await assert_tally_invariant(sessions, contest.id)
