@@ -50,13 +50,22 @@ class Outgoing:
 
 
 async def claim_outgoing(sessions: Sessions, message: Outgoing) -> int | None:
-    """The new row's id, or None when this order or inbound already has a message of this kind."""
+    """The row to send now: a new one, or one a failed run left `unsent`. None when this order or inbound
+    already has a message of this kind that went out (or is going out)."""
     async with sessions.begin() as session:
-        return await session.scalar(
+        created: int | None = await session.scalar(
             insert(SmsMessage).values(
                 order_id=message.order_id, inbound_id=message.inbound_id, kind=message.kind, msisdn=message.msisdn,
                 text=message.text, status="queued",
             ).on_conflict_do_nothing().returning(SmsMessage.id))
+        if created is not None:
+            return created
+        owner = (SmsMessage.order_id == message.order_id if message.order_id is not None
+                 else SmsMessage.inbound_id == message.inbound_id)
+        reclaimed: int | None = await session.scalar(
+            update(SmsMessage).where(owner, SmsMessage.kind == message.kind, SmsMessage.status == "unsent")
+            .values(status="queued", text=message.text).returning(SmsMessage.id))
+        return reclaimed
 
 
 async def note_sent(sessions: Sessions, message_id: int, at_message_id: str | None, status: str,
