@@ -22,7 +22,7 @@ from gateway.logs import json_wanted, setup_logging
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from gateway.core.review import ReviewItem
+    from gateway.core.review import ReviewItem, UndeliveredSms
 
 T = TypeVar("T")
 
@@ -167,15 +167,17 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     """Every order that needs a person (flagged, paid twice, partly or to be refunded), with its provider events."""
-    from gateway.core.review import orders_to_review
+    from gateway.core.review import orders_to_review, undelivered_sms
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         items = with_database(settings, orders_to_review)
+        undelivered = with_database(settings, undelivered_sms)  # SMS voting (issue 17)
     if args.json:
         print(json.dumps([dataclasses.asdict(item) for item in items], indent=2, default=json_value))
     else:
         print_review(items)
+        print_undelivered_sms(undelivered)
     return 0
 
 
@@ -197,6 +199,16 @@ def print_review(items: list[ReviewItem]) -> None:
             print(f"  event:  {when(event.received_at)}  {event.kind}  -> {event.outcome or 'no outcome'}")
         if not item.events:
             print("  event:  none received")
+
+
+# SMS voting (issue 17): messages AT finally failed to deliver, after the orders.
+def print_undelivered_sms(messages: list[UndeliveredSms]) -> None:
+    if not messages:
+        return
+    print(f"\n{len(messages)} SMS not delivered, the oldest first:")
+    for m in messages:
+        order = f"order {m.order_id}" if m.order_id else "reply"
+        print(f"  {when(m.updated_at)}  {m.kind} to {m.msisdn} ({order}): {m.status} {m.failure_reason or ''}".rstrip())
 
 
 def when(moment: datetime) -> str:
