@@ -222,6 +222,14 @@ def cmd_ussd(settings: Settings, args: argparse.Namespace) -> int:
     return simulate(args)
 
 
+# SMS voting (issue 17): a phone texting the running service.
+def cmd_sms(settings: Settings, args: argparse.Namespace) -> int:
+    """Text the running service like a phone and print the replies and receipts as they arrive."""
+    from channels.sms.simulator import main as simulate
+
+    return simulate(args)
+
+
 def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     """Rebuild every contest's cached board in Redis from PostgreSQL."""
     from redis.asyncio import Redis
@@ -284,6 +292,15 @@ def build_parser() -> argparse.ArgumentParser:
     ussd_cmd.add_argument("--msisdn", default="+237670000001", help="the phone number dialling")
     ussd_cmd.add_argument("--script", help='play a path such as "1*07*5*1*1" and print each screen')
     ussd_cmd.set_defaults(func=cmd_ussd)
+    # SMS voting (issue 17)
+    sms_cmd = sub.add_parser("sms", help="a phone simulator that texts the running service (AT's fake shows replies)")
+    sms_cmd.add_argument("text", help='the message, e.g. "VOTE 07 5"')
+    sms_cmd.add_argument("--from", dest="sender", default="+237670000001", help="the phone number texting")
+    sms_cmd.add_argument("--to", default="20123", help="the short code")
+    sms_cmd.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")
+    sms_cmd.add_argument("--at-url", help="the local AT fake (default: AT_FAKE_URL or http://127.0.0.1:8091)")
+    sms_cmd.add_argument("--wait", type=float, default=90.0, help="seconds to wait for the reply and the receipt")
+    sms_cmd.set_defaults(func=cmd_sms)
     board_cmd = sub.add_parser("leaderboard", help="the live leaderboard").add_subparsers(
         dest="leaderboard_command", required=True)
     board_cmd.add_parser("rebuild", help="rebuild the Redis boards from PostgreSQL").set_defaults(

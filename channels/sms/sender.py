@@ -6,6 +6,7 @@ twice sends once; network errors and AT's errors are retried with back-off, then
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -117,7 +118,9 @@ class SmsSender:
 def recipient(answer: Any) -> tuple[str | None, int | None, str | None]:
     """(messageId, statusCode, status) of the one recipient of AT's `SMSMessageData` answer."""
     try:
+        if isinstance(answer, str):  # the SDK parses JSON only under exactly `application/json`
+            answer = json.loads(answer)
         first = answer["SMSMessageData"]["Recipients"][0]
         return str(first.get("messageId") or "") or None, int(first.get("statusCode")), str(first.get("status"))
-    except (KeyError, IndexError, TypeError, ValueError):
+    except (KeyError, IndexError, TypeError, ValueError):  # json's errors are ValueErrors
         return None, None, "UnreadableAnswer"

@@ -78,8 +78,17 @@ def receipt_text(lang: Lang, kind: str, quantity: int, code: str, candidate: str
 
 def readable(lang: Lang, reason: str | None) -> str:
     """The provider's reason in the voter's words, without the code (room is short)."""
-    english = READABLE.get((reason or "").strip().upper(), READABLE["FAILED"])
+    english = READABLE.get(reason_code(reason), READABLE["FAILED"])
     return clip(transliterate(translations(lang).gettext(english)), REASON_WIDTH)
+
+
+def reason_code(reason: str | None) -> str:
+    """The provider's code of a stored reason: `APPROVAL_REJECTED`, or the core's readable form
+    `The payment was declined on the phone. (APPROVAL_REJECTED)` (gateway.core.reasons)."""
+    text = (reason or "").strip()
+    if text.endswith(")") and "(" in text:
+        text = text[text.rindex("(") + 1:-1]
+    return text.strip().upper()
 
 
 def usage(lang: Lang, keyword: str, short_code: str) -> str:
