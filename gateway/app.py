@@ -12,6 +12,7 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
+from channels.sms import routes as sms_routes  # SMS voting (issue 17)
 from channels.ussd import routes as ussd_routes
 from channels.web import api as web_api
 from channels.web import pages as web_pages
@@ -176,6 +177,7 @@ def create_app(settings: Settings) -> web.Application:
     ussd_routes.setup(app)
     leaderboard_routes.setup(app)
     payment_routes.setup(app)
+    sms_routes.setup(app)  # SMS voting (issue 17)
     app.cleanup_ctx.append(vote_service_ctx)  # last: it uses the leaderboard's reader
     app.cleanup_ctx.append(verification_ctx)  # callback verification (issue 16)
     return app

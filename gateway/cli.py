@@ -22,7 +22,7 @@ from gateway.logs import json_wanted, setup_logging
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-    from gateway.core.review import ReviewItem
+    from gateway.core.review import ReviewItem, UndeliveredSms
 
 T = TypeVar("T")
 
@@ -167,17 +167,19 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     """Every order that needs a person (flagged, paid twice, partly or to be refunded), with its provider events."""
-    from gateway.core.review import orders_to_review
+    from gateway.core.review import orders_to_review, undelivered_sms
 
     if args.count or args.reject:
         return decide_held(settings, args)
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         items = with_database(settings, orders_to_review)
+        undelivered = with_database(settings, undelivered_sms)  # SMS voting (issue 17)
     if args.json:
         print(json.dumps([dataclasses.asdict(item) for item in items], indent=2, default=json_value))
     else:
         print_review(items)
+        print_undelivered_sms(undelivered)
     return 0
 
 
@@ -225,6 +227,16 @@ def print_review(items: list[ReviewItem]) -> None:
             print("  event:  none received")
 
 
+# SMS voting (issue 17): messages AT finally failed to deliver, after the orders.
+def print_undelivered_sms(messages: list[UndeliveredSms]) -> None:
+    if not messages:
+        return
+    print(f"\n{len(messages)} SMS not delivered, the oldest first:")
+    for m in messages:
+        order = f"order {m.order_id}" if m.order_id else "reply"
+        print(f"  {when(m.updated_at)}  {m.kind} to {m.msisdn} ({order}): {m.status} {m.failure_reason or ''}".rstrip())
+
+
 def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
@@ -232,6 +244,14 @@ def when(moment: datetime) -> str:
 def cmd_ussd(settings: Settings, args: argparse.Namespace) -> int:
     """Dial the running service like a phone (interactive, or a scripted path)."""
     from channels.ussd.simulator import main as simulate
+
+    return simulate(args)
+
+
+# SMS voting (issue 17): a phone texting the running service.
+def cmd_sms(settings: Settings, args: argparse.Namespace) -> int:
+    """Text the running service like a phone and print the replies and receipts as they arrive."""
+    from channels.sms.simulator import main as simulate
 
     return simulate(args)
 
@@ -302,6 +322,15 @@ def build_parser() -> argparse.ArgumentParser:
     ussd_cmd.add_argument("--msisdn", default="+237670000001", help="the phone number dialling")
     ussd_cmd.add_argument("--script", help='play a path such as "1*07*5*1*1" and print each screen')
     ussd_cmd.set_defaults(func=cmd_ussd)
+    # SMS voting (issue 17)
+    sms_cmd = sub.add_parser("sms", help="a phone simulator that texts the running service (AT's fake shows replies)")
+    sms_cmd.add_argument("text", help='the message, e.g. "VOTE 07 5"')
+    sms_cmd.add_argument("--from", dest="sender", default="+237670000001", help="the phone number texting")
+    sms_cmd.add_argument("--to", default="20123", help="the short code")
+    sms_cmd.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")
+    sms_cmd.add_argument("--at-url", help="the local AT fake (default: AT_FAKE_URL or http://127.0.0.1:8091)")
+    sms_cmd.add_argument("--wait", type=float, default=90.0, help="seconds to wait for the reply and the receipt")
+    sms_cmd.set_defaults(func=cmd_sms)
     board_cmd = sub.add_parser("leaderboard", help="the live leaderboard").add_subparsers(
         dest="leaderboard_command", required=True)
     board_cmd.add_parser("rebuild", help="rebuild the Redis boards from PostgreSQL").set_defaults(

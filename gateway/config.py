@@ -137,6 +137,12 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     at_api_key: SecretStr | None = None
     at_short_code: str | None = None
     at_sender_id: str | None = None
+    # SMS voting (channels/sms): AT does not sign SMS callbacks either, so the inbound and delivery-report
+    # URLs end in ?token=<it> (required in production); the local fake of AT's messaging API used when
+    # AT_USERNAME/AT_API_KEY are unset (development), and which short codes are premium (send_premium).
+    sms_callback_token: SecretStr | None = None
+    at_fake_url: str | None = None
+    at_premium_short_codes: str = ""
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
@@ -233,6 +239,16 @@ def ussd_token_problem(settings: Settings) -> str | None:
 def ussd_token_usable(settings: Settings) -> bool:
     """Whether USSD_CALLBACK_TOKEN can tell Africa's Talking from anybody else (start-up and the route agree)."""
     return ussd_token_problem(settings) is None
+
+
+# SMS voting (issue 17): the same rule as USSD's token, for the SMS callbacks.
+def sms_token_problem(settings: Settings) -> str | None:
+    return secret_problem("SMS_CALLBACK_TOKEN", settings.sms_callback_token, MIN_CALLBACK_TOKEN_LENGTH)
+
+
+def sms_token_usable(settings: Settings) -> bool:
+    """Whether SMS_CALLBACK_TOKEN can tell Africa's Talking from anybody else."""
+    return sms_token_problem(settings) is None
 
 
 def provider_secret_problems(settings: Settings, provider: str) -> list[str]:

@@ -19,6 +19,7 @@ import redis
 from rq import Worker
 from rq.worker import WorkerStatus
 
+from channels.sms.fake_at import DEFAULT_URL as AT_FAKE_URL
 from gateway.config import Settings, check_servers
 from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
@@ -93,6 +94,17 @@ def sandbox_address(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 8090
 
 
+# SMS voting (issue 17): without AT credentials, development sends SMS to a local fake of AT's API.
+def at_fake_needed(settings: Settings) -> bool:
+    credentials = settings.at_username and settings.at_api_key
+    return not settings.is_production and settings.sandbox_enabled and not credentials
+
+
+def at_fake_address(settings: Settings) -> tuple[str, int]:
+    parts = urlsplit(settings.at_fake_url or AT_FAKE_URL)
+    return parts.hostname or "127.0.0.1", parts.port or 8091
+
+
 def announce(settings: Settings) -> None:
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
     lines = [
@@ -105,6 +117,9 @@ def announce(settings: Settings) -> None:
     ]
     if sandbox_needed(settings):
         lines.append(f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers ending 450-455 fail)")
+    if at_fake_needed(settings):  # SMS voting (issue 17)
+        lines.append(f"  SMS (AT fake) {settings.at_fake_url or AT_FAKE_URL}/messages  "
+                     "(text it: gateway sms --from +237670000001 \"VOTE 07 5\")")
     lines += ["Press Ctrl-C to stop everything.", ""]
     print("\n".join(lines), flush=True)
 
@@ -139,6 +154,8 @@ def wait_until_up(settings: Settings, redis_url: str, children: list[Child], sto
     servers = [(settings.gateway_host, settings.gateway_port)]
     if any(child.name == "sandbox" for child in children):
         servers.append(sandbox_address(settings.sandbox_url))
+    if any(child.name == "at-fake" for child in children):  # SMS voting (issue 17)
+        servers.append(at_fake_address(settings))
     deadline = time.monotonic() + UP_TIMEOUT_SECONDS
     with sync_redis(redis_url) as connection:
         while time.monotonic() < deadline and not stopping() and all(c.process.poll() is None for c in children):
@@ -166,6 +183,10 @@ def run_everything(settings: Settings) -> int:
         if sandbox_needed(settings):
             host, port = sandbox_address(settings.sandbox_url)
             children.append(spawn("sandbox", "--host", host, "--port", str(port), module="payments.sandbox"))
+        if at_fake_needed(settings):  # SMS voting (issue 17): the children send their SMS to it
+            host, port = at_fake_address(settings)
+            os.environ["AT_FAKE_URL"] = f"http://{host}:{port}"
+            children.append(spawn("at-fake", "--host", host, "--port", str(port), module="channels.sms.fake_at"))
         # One worker also runs the periodic jobs; the others only take jobs.
         children.append(spawn("worker-0", "worker"))
         children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]

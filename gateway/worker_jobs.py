@@ -10,15 +10,22 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+# SMS voting (issue 17)
+from channels.sms.handling import CollectedStarts, SmsContext, handle_inbound
+from channels.sms.receipts import SmsReceiptSender
+from channels.sms.sender import SmsSender, at_account
 from gateway.config import Settings
+from gateway.core.payments.starts import start_payment
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
+from gateway.core.service import VoteService
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Channel
 from gateway.jobs import outbox
@@ -27,6 +34,7 @@ from gateway.jobs.leases import lease_held
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.reconciler import reconcile
 from gateway.jobs.status_pacing import reconciler_pace
+from leaderboard.boards import Boards
 from leaderboard.cache import refresh_contest
 from payments.registry import ProviderRegistry, build_registry
 
@@ -55,6 +63,7 @@ def build_receipt_senders(settings: Settings, sessions: async_sessionmaker[Async
     senders: dict[Channel, ReceiptSender] = {}
 
     # SMS (channels.sms) registers its sender here.
+    senders[Channel.SMS] = SmsReceiptSender(sessions, SmsSender(sessions, at_account(settings)))
 
     # Telegram (channels.telegram) registers its sender here.
 
@@ -226,3 +235,19 @@ async def relay_now(ctx: JobContext) -> None:
     queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
     await outbox.relay_outbox(ctx.sessions, lambda ids: asyncio.to_thread(outbox.enqueue_deliveries, queue, ids),
                               board_refresh(ctx.sessions, ctx.redis))
+
+
+# SMS voting (issue 17): an inbound message's job (queued by channels.sms.routes).
+SMS_BOARD_CONTEST_TTL = 5.0
+
+
+def sms_context(ctx: JobContext) -> SmsContext:
+    starts = CollectedStarts()
+    service = VoteService(ctx.sessions, ctx.providers, Boards(ctx.sessions, ctx.redis, SMS_BOARD_CONTEST_TTL), starts,
+                          pending_ttl=timedelta(seconds=ctx.settings.order_pending_ttl_seconds))
+    return SmsContext(service, starts, ctx.sessions, SmsSender(ctx.sessions, at_account(ctx.settings)),
+                      lambda order_id: start_payment(ctx.sessions, ctx.providers, order_id))
+
+
+def sms_inbound_job(inbound_id: int) -> str:
+    return run_in_context(lambda ctx: handle_inbound(sms_context(ctx), inbound_id))

@@ -322,3 +322,55 @@ class PaymentVerification(Base):
     __table_args__ = (
         Index("ix_payment_verifications_due", "due_at", postgresql_where=text("verified_at IS NULL")),
     )
+
+
+# SMS voting over Africa's Talking (issue 17, channels/sms)
+class SmsInbound(Base):
+    """Every message Africa's Talking delivered to a short code, once per AT `id` (AT retries for ~10 min)."""
+
+    __tablename__ = "sms_inbound"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at_id: Mapped[str] = mapped_column(String(100), unique=True)
+    msisdn: Mapped[str] = mapped_column(String(20))
+    short_code: Mapped[str] = mapped_column(String(32))
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime | None]
+    link_id: Mapped[str | None] = mapped_column(String(200))
+    network_code: Mapped[str | None] = mapped_column(String(32))
+    outcome: Mapped[str | None] = mapped_column(String(32))  # vote, help, top, stop, unrecognised, …
+    order_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    handled_at: Mapped[datetime | None]
+
+
+class SmsMessage(Base):
+    """Every message we send: one per order and kind, one per inbound and kind (a job run twice sends once)."""
+
+    __tablename__ = "sms_messages"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    order_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
+    inbound_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("sms_inbound.id", ondelete="SET NULL"))
+    kind: Mapped[str] = mapped_column(String(32))
+    msisdn: Mapped[str] = mapped_column(String(20))
+    text: Mapped[str] = mapped_column(Text)
+    at_message_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    status: Mapped[str] = mapped_column(String(32), server_default="queued")
+    failure_reason: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (
+        UniqueConstraint("order_id", "kind"),
+        UniqueConstraint("inbound_id", "kind"),
+    )
+
+
+class SmsOptOut(Base):
+    """Numbers that sent STOP: they get receipts of their own orders, nothing else."""
+
+    __tablename__ = "sms_opt_outs"
+
+    msisdn: Mapped[str] = mapped_column(String(20), primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())

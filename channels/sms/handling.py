@@ -1,0 +1,173 @@
+"""One inbound SMS, handled in a job: read it, vote through the core, answer. A job run twice answers
+once (one reply per inbound and kind) and places one order (the order's client key is AT's id)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+
+from channels.phone.operators import detect_operator
+from channels.phone.texts import refusal_message
+from channels.sms import store, texts
+from channels.sms.parser import Command, Request, normalise, parse
+from channels.sms.sender import Route, SmsSender
+from channels.sms.store import Outgoing, Sessions
+from gateway.core import votes
+from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.errors import DomainError
+from gateway.core.service import VoteService
+from gateway.core.texts import Lang
+from gateway.db.models import CandidateStatus, Channel, SmsInbound
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CollectedStarts:
+    """The core's PaymentStarter for a job: the prompt is pushed after the reply, by the job itself."""
+
+    owed: list[uuid.UUID] = field(default_factory=list)
+
+    def request(self, order_id: uuid.UUID, *, after: float = 0.0) -> None:
+        if order_id not in self.owed:
+            self.owed.append(order_id)
+
+    async def wait_for_room(self) -> None:
+        return None
+
+
+@dataclass(frozen=True)
+class SmsContext:
+    service: VoteService
+    starts: CollectedStarts
+    sessions: Sessions
+    sender: SmsSender
+    start: Callable[[uuid.UUID], Awaitable[object]]  # pushes an order's payment prompt
+
+
+@dataclass(frozen=True)
+class Turn:
+    """The message being answered, with what it was read as."""
+
+    message: SmsInbound
+    request: Request
+    contests: tuple[PublicContest, ...]
+    lang: Lang
+    quiet: bool  # the number sent STOP: no replies (receipts still go)
+
+
+def client_key(at_id: str) -> str:
+    return f"sms:{at_id}"
+
+
+def short_reference(order_id: uuid.UUID) -> str:
+    return order_id.hex[:8].upper()
+
+
+def keyword_key(keyword: str) -> str:
+    return normalise(keyword).replace(" ", "")
+
+
+async def handle_inbound(ctx: SmsContext, inbound_id: int) -> str:
+    """The outcome kept on the row (vote, help, top, stop, bad_quantity, unrecognised, refused, …)."""
+    message = await store.inbound(ctx.sessions, inbound_id)
+    if message is None or message.handled_at is not None:
+        return "done"
+    contests = tuple(c for c in await ctx.service.public_contests()
+                     if c.sms_short_code == message.short_code and c.sms_keyword)
+    caller = await ctx.service.caller(message.msisdn)
+    lang = caller.language or (Lang.parse(contests[0].default_language) if contests else None) or Lang.FR
+    limits = {keyword_key(c.sms_keyword or ""): c.max_votes_per_order for c in contests}
+    turn = Turn(message, parse(message.text, limits), contests, lang,
+                quiet=await store.opted_out(ctx.sessions, message.msisdn))
+    outcome, order_id = await answer(ctx, turn)
+    await store.note_outcome(ctx.sessions, inbound_id, outcome, order_id)
+    for owed in ctx.starts.owed:
+        try:
+            await ctx.start(owed)
+        except Exception:  # the order is kept: the reconciler starts what never started
+            log.warning("SMS order %s: payment prompt not pushed now", owed, exc_info=True)
+    ctx.starts.owed.clear()
+    return outcome
+
+
+async def answer(ctx: SmsContext, turn: Turn) -> tuple[str, uuid.UUID | None]:
+    request, lang = turn.request, turn.lang
+    if request.command is Command.STOP:
+        await store.opt_out(ctx.sessions, turn.message.msisdn)
+        await reply(ctx, turn, "stop", texts.sms_texts(lang).stopped, force=True)
+        return "stop", None
+    if not turn.contests:
+        await reply(ctx, turn, "no_contest", texts.sms_texts(lang).no_contest)
+        return "no_contest", None
+    contest = contest_for(turn.contests, request.keyword)
+    keyword = contest.sms_keyword or ""
+    if request.command is Command.TOP:
+        await reply(ctx, turn, "top", await top_text(ctx, contest, lang))
+        return "top", None
+    if request.command is Command.BAD_QUANTITY:
+        await reply(ctx, turn, "bad_quantity", texts.bad_quantity(lang, contest.max_votes_per_order, keyword))
+        return "bad_quantity", None
+    if request.command is Command.VOTE:
+        return await vote(ctx, turn, contest)
+    await reply(ctx, turn, "usage", texts.usage(lang, keyword, turn.message.short_code))
+    return ("help" if request.command is Command.HELP else "unrecognised"), None
+
+
+def contest_for(contests: tuple[PublicContest, ...], keyword: str | None) -> PublicContest:
+    return next((c for c in contests if keyword and keyword_key(c.sms_keyword or "") == keyword), contests[0])
+
+
+async def top_text(ctx: SmsContext, contest: PublicContest, lang: Lang) -> str:
+    """The board's first five as the leaderboard ranks them (ties share a rank)."""
+    board = await ctx.service.top(contest.id, 5)
+    rows = [(row.rank, row.candidate.code, row.candidate.name, row.votes if board.show_counts else None)
+            for row in board.rows if row.votes > 0]
+    return texts.top(lang, rows)
+
+
+def candidate_for(contest: PublicContest, code: str) -> PublicCandidate | None:
+    """`7` finds `07`: people drop leading zeros."""
+    active = [c for c in contest.candidates if c.status is CandidateStatus.ACTIVE]
+    exact = next((c for c in active if c.code == code), None)
+    return exact or next((c for c in active if c.code.isdigit() and int(c.code) == int(code)), None)
+
+
+async def vote(ctx: SmsContext, turn: Turn, listed: PublicContest) -> tuple[str, uuid.UUID | None]:
+    request, lang, message = turn.request, turn.lang, turn.message
+    contest = await ctx.service.contest(listed.slug)
+    candidate = candidate_for(contest, request.candidate or "")
+    if candidate is None:
+        await reply(ctx, turn, "unknown_candidate",
+                    texts.unknown_candidate(lang, request.candidate or "", contest.sms_keyword or ""))
+        return "unknown_candidate", None
+    operator = detect_operator(message.msisdn)
+    provider = request.provider or (operator.value if operator else None)
+    if provider is None:
+        await reply(ctx, turn, "refused", refusal_message(lang, "msisdn_required", contest.name))
+        return "refused", None
+    order_request = votes.OrderRequest(
+        contest_slug=contest.slug, candidate_code=candidate.code, quantity=request.quantity, provider=provider,
+        channel=Channel.SMS, msisdn=message.msisdn, client_key=client_key(message.at_id))
+    try:
+        order = (await ctx.service.place_vote(order_request)).order
+    except DomainError as exc:
+        log.info("SMS vote refused for %s: %s", message.at_id, exc.code)
+        await reply(ctx, turn, "refused", refusal_message(lang, exc.code, texts.name(contest.name)))
+        return "refused", None
+    await reply(ctx, turn, "prompt", texts.prompt(lang, order.amount, order.currency, order.quantity, candidate.code,
+                                                  candidate.name, short_reference(order.id)))
+    return "vote", order.id
+
+
+async def reply(ctx: SmsContext, turn: Turn, kind: str, text: str, *, force: bool = False) -> None:
+    """Answer the inbound (once per kind), unless the number opted out."""
+    if turn.quiet and not force:
+        return
+    try:
+        await ctx.sender.send(Outgoing(kind, turn.message.msisdn, text, inbound_id=turn.message.id),
+                              Route(turn.message.short_code, turn.message.link_id))
+    except Exception:  # the row says `unsent`; the vote and its prompt go on
+        log.warning("SMS reply %s to %s not sent", kind, turn.message.at_id, exc_info=True)

@@ -1,0 +1,89 @@
+"""What a voter's SMS asks for, read tolerantly (pure; never raises): French or English, any case, accents
+or none, words glued or spread (`VOTE07 x5`, `  Vote   7  5 `, `VOTER 07 5 MTN`)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    VOTE = "vote"
+    HELP = "help"
+    TOP = "top"
+    STOP = "stop"
+    BAD_QUANTITY = "bad_quantity"  # a vote whose quantity is outside the contest's limits
+    UNRECOGNISED = "unrecognised"
+
+
+@dataclass(frozen=True)
+class Request:
+    command: Command
+    keyword: str | None = None  # the contest's keyword the message used (votes only)
+    candidate: str | None = None  # digits as sent ("7" or "07")
+    quantity: int = 1
+    provider: str | None = None  # "mtn" | "orange" when the voter named one
+
+
+HELP_WORDS = frozenset({"HELP", "AIDE", "INFO", "?"})
+TOP_WORDS = frozenset({"TOP", "TOP5", "CLASSEMENT"})
+STOP_WORDS = frozenset({"STOP", "ARRET", "ARRETER", "DESABONNER", "UNSUBSCRIBE"})
+PROVIDER_WORDS = {"MTN": "mtn", "MOMO": "mtn", "OM": "orange", "ORANGE": "orange"}
+FILLER_WORDS = frozenset({"X", "FOIS", "VOTES", "VOIX", "TIMES"})
+VERB_ENDINGS = ("", "R", "Z", "S")  # VOTE, VOTER, VOTEZ, VOTES: the verb as people type it
+MAX_DIGITS = 6  # a longer number is no candidate and no quantity
+TOKENS = re.compile(r"[A-Z]+|[0-9]+|\?")
+
+
+def normalise(text: str) -> str:
+    """Upper case, accents dropped, anything but letters, digits and `?` turned into spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return " ".join(TOKENS.findall(plain.upper()))
+
+
+def parse(text: str, limits: Mapping[str, int]) -> Request:
+    """`limits`: each contest keyword of the short code (upper case) -> its most votes per message."""
+    words = normalise(text).split()
+    if not words:
+        return Request(Command.UNRECOGNISED)
+    first = words[0]
+    if len(words) == 1 and first in HELP_WORDS:
+        return Request(Command.HELP)
+    if len(words) <= 2 and first in TOP_WORDS:
+        return Request(Command.TOP, keyword=words[1] if len(words) == 2 and words[1] in limits else None)
+    if len(words) == 1 and first in STOP_WORDS:
+        return Request(Command.STOP)
+    keyword = keyword_of(first, limits)
+    if keyword is None:
+        return Request(Command.UNRECOGNISED)
+    return vote(keyword, words[1:], limits[keyword])
+
+
+def keyword_of(word: str, limits: Mapping[str, int]) -> str | None:
+    """The contest keyword `word` is, longest first (so `VOTES` is not read as `VOTE` + S when both exist)."""
+    for keyword in sorted(limits, key=len, reverse=True):
+        if any(word == keyword + ending for ending in VERB_ENDINGS):
+            return keyword
+    return None
+
+
+def vote(keyword: str, words: list[str], maximum: int) -> Request:
+    numbers: list[str] = []
+    provider: str | None = None
+    for word in words:
+        if word.isdigit():
+            numbers.append(word)
+        elif word in PROVIDER_WORDS and provider is None:
+            provider = PROVIDER_WORDS[word]
+        elif word not in FILLER_WORDS:
+            return Request(Command.UNRECOGNISED)
+    if not numbers or len(numbers) > 2 or len(numbers[0]) > MAX_DIGITS:
+        return Request(Command.UNRECOGNISED)
+    quantity_text = numbers[1] if len(numbers) == 2 else "1"
+    if len(quantity_text) > MAX_DIGITS or not 1 <= int(quantity_text) <= maximum:
+        return Request(Command.BAD_QUANTITY, keyword=keyword, candidate=numbers[0], provider=provider)
+    return Request(Command.VOTE, keyword, numbers[0], int(quantity_text), provider)

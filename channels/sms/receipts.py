@@ -1,0 +1,39 @@
+"""The SMS channel's receipts (gateway.core.receipts): the confirmation of a paid order, or the reason
+it failed or expired, sent once per order and kind (a relay or job that runs twice sends nothing more).
+Numbers that sent STOP still get these: they are about their own money."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from channels.sms import texts
+from channels.sms.sender import Route, SmsSender
+from channels.sms.store import Outgoing, Sessions
+from gateway.core import voters
+from gateway.core.receipts import Receipt
+from gateway.core.texts import Lang
+from gateway.db.models import SmsInbound
+
+
+class SmsReceiptSender:
+    def __init__(self, sessions: Sessions, sender: SmsSender) -> None:
+        self.sessions = sessions
+        self.sender = sender
+
+    async def __call__(self, receipt: Receipt) -> None:
+        if receipt.payer_msisdn is None:
+            return
+        order = receipt.order
+        caller = await voters.caller(self.sessions, receipt.payer_msisdn)
+        lang = caller.language or Lang.parse(receipt.language) or Lang.FR
+        text = texts.receipt_text(lang, receipt.kind.value, order.quantity, order.candidate_code, order.candidate_name,
+                                  order.reference, order.status_reason)
+        await self.sender.send(Outgoing(receipt.kind.value, receipt.payer_msisdn, text, order_id=order.id),
+                               await self.route(order.id))
+
+    async def route(self, order_id: object) -> Route:
+        """The short code (and linkId) of the message that placed the order."""
+        async with self.sessions() as session:
+            row = (await session.execute(select(SmsInbound.short_code, SmsInbound.link_id)
+                                         .where(SmsInbound.order_id == order_id).limit(1))).one_or_none()
+        return Route(row[0], row[1]) if row is not None else Route()

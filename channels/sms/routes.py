@@ -1,0 +1,69 @@
+"""Africa's Talking's SMS callbacks: an inbound message is kept (once per AT id) and answered 200 at once;
+parsing, voting and replies happen in an RQ job (`gateway.worker_jobs.sms_inbound_job`)."""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+
+from aiohttp import web
+
+from channels.sms import store
+from channels.sms.forms import parse_delivery, parse_inbound
+from gateway.config import sms_token_usable
+from gateway.core.errors import DomainError
+from gateway.keys import QUEUE, SESSIONS, SETTINGS
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+INBOUND_JOB = "gateway.worker_jobs.sms_inbound_job"
+
+
+class UnknownCaller(DomainError):
+    status = 403
+    code = "unknown_caller"
+
+
+def check_caller(request: web.Request) -> None:
+    """AT does not sign SMS callbacks: with a token set, only a URL carrying it is AT's; production without
+    a usable one takes no SMS at all (the same rule as USSD's)."""
+    settings = request.app[SETTINGS]
+    expected = settings.sms_callback_token.get_secret_value() if settings.sms_callback_token else ""
+    if settings.is_production and not sms_token_usable(settings):
+        raise UnknownCaller("SMS is off: SMS_CALLBACK_TOKEN is unset or not a usable secret.")
+    given = request.query.get("token", "")
+    if expected and not hmac.compare_digest(given.encode(), expected.encode()):
+        raise UnknownCaller("This SMS callback does not carry the token set for Africa's Talking.")
+
+
+@routes.post("/sms/africastalking/inbound")
+async def inbound(request: web.Request) -> web.Response:
+    check_caller(request)
+    message = parse_inbound(dict(await request.post()))
+    inbound_id = await store.keep_inbound(request.app[SESSIONS], message)
+    if inbound_id is not None:
+        await enqueue_handling(request.app, inbound_id)
+    return web.json_response({"ok": True, "duplicate": inbound_id is None})
+
+
+async def enqueue_handling(app: web.Application, inbound_id: int) -> None:
+    """The message is kept first: if Redis is away, the row (handled_at NULL) still says a reply is owed."""
+    try:
+        await asyncio.to_thread(app[QUEUE].enqueue, INBOUND_JOB, inbound_id, job_id=f"sms-inbound-{inbound_id}")
+    except Exception:
+        log.warning("SMS %s kept but not queued for handling", inbound_id, exc_info=True)
+
+
+@routes.post("/sms/africastalking/delivery")
+async def delivery(request: web.Request) -> web.Response:
+    check_caller(request)
+    report = parse_delivery(dict(await request.post()))
+    known = await store.note_delivery(request.app[SESSIONS], report)
+    if not known:
+        log.info("delivery report for unknown SMS %s (%s)", report.at_message_id, report.status)
+    return web.json_response({"ok": True, "known": known})
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)

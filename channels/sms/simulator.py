@@ -1,0 +1,92 @@
+"""`gateway sms --from +23767… "VOTE 07 5"`: a phone texting the running service. It posts the message as
+Africa's Talking does (the inbound form, with a fresh id), then prints the SMS the service sends back —
+the reply, then the receipt — as they reach the local fake of AT's messaging API (channels/sms/fake_at)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, TextIO
+
+import httpx
+
+from channels.sms.fake_at import DEFAULT_URL
+from gateway.config import Settings
+
+ROUTE = "/sms/africastalking/inbound"
+POLL_SECONDS = 0.5
+
+
+class TextError(RuntimeError):
+    """The service or the fake did not answer as expected."""
+
+
+def default_url(settings: Settings) -> str:
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::", "") else settings.gateway_host
+    return f"http://{host}:{settings.gateway_port}"
+
+
+def inbound_form(sender: str, short_code: str, text: str) -> dict[str, str]:
+    return {"from": sender, "to": short_code, "text": text, "id": f"SIM-{uuid.uuid4().hex}",
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"), "linkId": f"SIMLink{uuid.uuid4().hex[:12]}",
+            "networkCode": "simulator"}
+
+
+def sent_to(http: httpx.Client, at_url: str, msisdn: str, after: int) -> list[dict[str, Any]]:
+    response = http.get(f"{at_url.rstrip('/')}/messages", params={"to": msisdn, "after": after})
+    if response.status_code != 200:
+        raise TextError(f"the AT fake answered HTTP {response.status_code}")
+    messages: list[dict[str, Any]] = response.json()["messages"]
+    return messages
+
+
+def last_seq(http: httpx.Client, at_url: str, msisdn: str) -> int:
+    return max((int(m["seq"]) for m in sent_to(http, at_url, msisdn, 0)), default=0)
+
+
+def done(shown: list[str]) -> bool:
+    """A reply without a reference ends the exchange; a vote's prompt is followed by its receipt."""
+    return bool(shown) and ("Ref " not in shown[0] or len(shown) >= 2)
+
+
+def text(args: argparse.Namespace, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic) -> int:
+    settings = Settings()
+    url = (args.url or default_url(settings)).rstrip("/")
+    at_url = args.at_url or settings.at_fake_url or DEFAULT_URL
+    token = settings.sms_callback_token
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    with httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
+        after = last_seq(http, at_url, args.sender)
+        form = inbound_form(args.sender, args.to, args.text)
+        print(f"{args.sender} -> {args.to}: {args.text}", file=out)
+        response = http.post(url + ROUTE, data=form, params={"token": token.get_secret_value()} if token else {})
+        if response.status_code != 200:
+            raise TextError(f"the service answered HTTP {response.status_code}: {response.text[:200]}")
+        shown: list[str] = []
+        deadline = clock() + args.wait
+        while not done(shown) and clock() < deadline:
+            for message in sent_to(http, at_url, args.sender, after):
+                after = max(after, int(message["seq"]))
+                shown.append(str(message["message"]))
+                print(f"{message['sender'] or args.to} -> {args.sender}: {message['message']}", file=out, flush=True)
+            if not done(shown):
+                time.sleep(POLL_SECONDS)
+    if not done(shown):
+        print(f"(no {'reply' if not shown else 'receipt'} within {args.wait:.0f} s)", file=out)
+        return 1
+    return 0
+
+
+def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
+    try:
+        return text(args, out)
+    except (TextError, httpx.HTTPError) as exc:
+        print(f"sms: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,65 @@
+"""The SMS parser: the ways people really type a vote, and properties over any text."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from channels.sms.parser import Command, Request, parse
+
+LIMITS = {"VOTE": 50}
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("VOTE 07", Request(Command.VOTE, "VOTE", "07", 1)),
+    ("vote 07 5", Request(Command.VOTE, "VOTE", "07", 5)),
+    ("VOTE07 x5", Request(Command.VOTE, "VOTE", "07", 5)),
+    ("  Vote   7  5 ", Request(Command.VOTE, "VOTE", "7", 5)),
+    ("VOTER 07 5", Request(Command.VOTE, "VOTE", "07", 5)),
+    ("Votez 07 5 fois", Request(Command.VOTE, "VOTE", "07", 5)),
+    ("VOTE 07 5 MTN", Request(Command.VOTE, "VOTE", "07", 5, "mtn")),
+    ("vote om 07 2", Request(Command.VOTE, "VOTE", "07", 2, "orange")),
+    ("VOTE 07 3 orange", Request(Command.VOTE, "VOTE", "07", 3, "orange")),
+    ("vôté 07", Request(Command.VOTE, "VOTE", "07", 1)),
+    ("help", Request(Command.HELP)),
+    ("Aide", Request(Command.HELP)),
+    ("top", Request(Command.TOP)),
+    ("TOP vote", Request(Command.TOP, keyword="VOTE")),
+    ("stop", Request(Command.STOP)),
+    ("Arrêt", Request(Command.STOP)),
+    ("VOTE 07 0", Request(Command.BAD_QUANTITY, "VOTE", "07")),
+    ("VOTE 07 51", Request(Command.BAD_QUANTITY, "VOTE", "07")),
+    ("VOTE 07 99999999999", Request(Command.BAD_QUANTITY, "VOTE", "07")),
+    ("hello", Request(Command.UNRECOGNISED)),
+    ("VOTE", Request(Command.UNRECOGNISED)),
+    ("VOTE 07 5 6", Request(Command.UNRECOGNISED)),
+    ("VOTE please 07", Request(Command.UNRECOGNISED)),
+    ("", Request(Command.UNRECOGNISED)),
+])
+def test_reads_what_voters_type(text: str, expected: Request) -> None:
+    assert parse(text, LIMITS) == expected
+
+
+def test_the_keyword_picks_the_contest_on_a_shared_short_code() -> None:
+    limits = {"VOTE": 10, "STAR": 20}
+    assert parse("star 03 15", limits) == Request(Command.VOTE, "STAR", "03", 15)
+    assert parse("vote 03 15", limits).command is Command.BAD_QUANTITY
+
+
+@given(st.text(), st.dictionaries(st.sampled_from(["VOTE", "STAR", "MISS"]), st.integers(1, 1000), min_size=1))
+def test_never_raises_and_never_exceeds_the_limits(text: str, limits: dict[str, int]) -> None:
+    request = parse(text, limits)
+    if request.command is Command.VOTE:
+        assert request.keyword in limits
+        assert 1 <= request.quantity <= limits[request.keyword or ""]
+        assert request.candidate is not None and request.candidate.isdigit()
+
+
+@given(st.integers(0, 10_000), st.integers(1, 100))
+def test_any_quantity_outside_the_limits_is_refused(quantity: int, maximum: int) -> None:
+    request = parse(f"VOTE 07 {quantity}", {"VOTE": maximum})
+    if 1 <= quantity <= maximum:
+        assert request == Request(Command.VOTE, "VOTE", "07", quantity)
+    else:
+        assert request.command is not Command.VOTE

@@ -1,0 +1,108 @@
+"""`gateway sms`: a phone texting a live server of the app, the whole way — the inbound form, the job run
+by a real RQ worker, the reply through the local AT fake, the payment sandbox's callback, the receipt."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import os
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.sms import simulator
+from channels.sms.fake_at import create_fake_at_app
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.db.models import OrderStatus, OutboxMessage, SmsInbound, VoteOrder
+from gateway.db.seed import seed_demo
+from payments.sandbox import create_sandbox_app
+from payments.sandbox.control import SandboxControl
+from tests.factories import assert_tally_invariant, tallies
+from tests.servers import free_port
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass
+class Live:
+    client: TestClient
+    at_url: str
+
+
+@pytest.fixture
+async def live(clean: None, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Live]:
+    async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.05))) as sandbox, \
+            TestServer(create_fake_at_app()) as fake_at:
+        port = free_port()
+        urls = {"public_base_url": f"http://127.0.0.1:{port}", "sandbox_url": str(sandbox.make_url("")).rstrip("/"),
+                "at_fake_url": str(fake_at.make_url("")).rstrip("/")}
+        for name, value in {**urls, "database_url": settings.database_url, "redis_url": settings.redis_url}.items():
+            monkeypatch.setenv(name.upper(), value or "")  # what the worker process reads
+        async with TestClient(TestServer(create_app(settings.model_copy(update=urls)), port=port)) as client:
+            yield Live(client, urls["at_fake_url"])
+
+
+async def worker_burst() -> None:
+    worker = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "gateway.cli", "worker", "--burst", "--no-cron"],
+        env={**os.environ, "LOG_JSON": "false"}, capture_output=True, text=True, timeout=120)
+    assert worker.returncode == 0, worker.stderr
+
+
+async def until(check: object, sessions: Sessions, timeout: float = 20.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        async with sessions() as session:
+            if await session.scalar(check):  # type: ignore[call-overload]
+                return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"not true within {timeout} s: {check}")
+
+
+async def text_and_settle(live: Live, sessions: Sessions, sender: str, message: str,
+                          decided: OrderStatus) -> tuple[int, str]:
+    out = io.StringIO()
+    args = argparse.Namespace(text=message, sender=sender, to="20123", url=str(live.client.make_url("")).rstrip("/"),
+                              at_url=live.at_url, wait=60.0)
+    phone = asyncio.create_task(asyncio.to_thread(simulator.main, args, out))
+    await until(select(SmsInbound.id).limit(1), sessions)
+    await worker_burst()  # the inbound job: the reply, then the payment prompt
+    await until(select(VoteOrder.id).where(VoteOrder.status == decided), sessions)
+    await until(select(OutboxMessage.id).where(OutboxMessage.topic.like("order.%"),
+                                               OutboxMessage.enqueued_at.is_not(None)), sessions)
+    await worker_burst()  # the receipt
+    code = await asyncio.wait_for(phone, 60)
+    return code, out.getvalue()
+
+
+async def test_a_vote_by_sms_shows_the_prompt_then_the_confirmation(live: Live, sessions: Sessions) -> None:
+    contest = await seed_demo(sessions)
+    code, printed = await text_and_settle(live, sessions, "+237670000001", "VOTE 07 3", OrderStatus.PAID)
+    assert code == 0, printed
+    async with sessions() as session:
+        order = await session.scalar(select(VoteOrder))
+    assert order is not None
+    ref = order.id.hex[:8].upper()
+    assert printed.splitlines() == [
+        "+237670000001 -> 20123: VOTE 07 3",
+        f"20123 -> +237670000001: Validez 300 XAF sur votre telephone pour 3 votes pour 07 Grace Ndongo. Ref {ref}",
+        f"20123 -> +237670000001: Merci! 3 votes pour 07 Grace Ndongo comptes. Ref {ref}",
+    ]
+    assert (await tallies(sessions, contest.id))["07"] == 3
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_rejecting_number_gets_the_rejection_sms(live: Live, sessions: Sessions) -> None:
+    await seed_demo(sessions)
+    code, printed = await text_and_settle(live, sessions, "+237670000451", "vote 7", OrderStatus.FAILED)
+    assert code == 0, printed
+    assert "Paiement echoue, 1 votes pour 07 Grace Ndongo non comptes: Le paiement a ete refuse sur le telephone." \
+        in printed

@@ -1,0 +1,188 @@
+"""A vote by SMS from the inbound form to the receipt: the job reads the message, places the order through
+the core, answers through Africa's Talking (faked at the wire with `responses`, as the SDK uses requests),
+pushes the prompt (MTN faked with respx), and the receipt goes once per paid order."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from urllib.parse import parse_qs
+
+import httpx
+import pytest
+import responses
+from aiohttp.test_utils import TestClient
+from pydantic import SecretStr
+from redis.asyncio import Redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.sms.handling import handle_inbound
+from gateway.config import Settings
+from gateway.core import votes
+from gateway.db.models import BlockedMsisdn, Channel, OutboxMessage, SmsInbound, SmsMessage, VoteOrder, VoterPreference
+from gateway.db.seed import seed_demo
+from gateway.jobs import outbox
+from gateway.worker_jobs import JobContext, build_receipt_senders, outbox_handlers, sms_context
+from payments.registry import build_registry
+from tests.fakes.mtn import FakeMtn
+from tests.sms.test_routes import inbound_form
+
+Sessions = async_sessionmaker[AsyncSession]
+AT_URL = "https://api.sandbox.africastalking.com/version1/messaging"
+VOTER = "+237670000001"
+
+
+class FakeAt:
+    """AT's messaging endpoint: every message sent, answered as AT does (one recipient, statusCode 101)."""
+
+    def __init__(self, mock: responses.RequestsMock) -> None:
+        self.sent: list[dict[str, str]] = []
+        self.failures = 0  # answer this many calls with a 500 first
+        mock.add_callback(responses.POST, AT_URL, callback=self.answer)
+
+    def answer(self, request: object) -> tuple[int, dict[str, str], str]:
+        if self.failures:
+            self.failures -= 1
+            return 500, {}, "Internal Server Error"
+        form = {k: v[0] for k, v in parse_qs(str(getattr(request, "body", ""))).items()}
+        self.sent.append(form)
+        body = {"SMSMessageData": {"Message": "Sent to 1/1", "Recipients": [{
+            "statusCode": 101, "number": form["to"], "status": "Success", "cost": "XAF 25",
+            "messageId": f"ATXid_out{len(self.sent)}"}]}}
+        return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+    def texts(self) -> list[str]:
+        return [m["message"] for m in self.sent]
+
+
+@pytest.fixture
+def fake_at() -> Iterator[FakeAt]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeAt(mock)
+
+
+@pytest.fixture
+async def job(settings: Settings, sessions: Sessions, redis: Redis) -> AsyncIterator[JobContext]:
+    at_settings = settings.model_copy(update={"at_username": "sandbox", "at_api_key": SecretStr("at-key-0123456789")})
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(at_settings, http)
+        yield JobContext(at_settings, sessions, redis, registry, build_receipt_senders(at_settings, sessions, http))
+        await registry.aclose()
+
+
+async def receive(client: TestClient, sessions: Sessions, text: str, at_id: str, sender: str = VOTER) -> int:
+    response = await client.post("/sms/africastalking/inbound", data=inbound_form(text, at_id, sender=sender))
+    assert response.status == 200
+    async with sessions() as session:
+        inbound_id = await session.scalar(select(SmsInbound.id).where(SmsInbound.at_id == at_id))
+    assert inbound_id is not None
+    return inbound_id
+
+
+async def handle(ctx: JobContext, inbound_id: int) -> str:
+    context = sms_context(ctx)
+    context.sender.retry_delays = (0.0, 0.0, 0.0)
+    return await handle_inbound(context, inbound_id)
+
+
+async def deliver_outbox(ctx: JobContext, runs: int = 1) -> None:
+    async with ctx.sessions() as session:
+        ids = (await session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id))).all()
+    for _ in range(runs):
+        for outbox_id in ids:
+            await outbox.deliver(ctx.sessions, outbox_id, outbox_handlers(ctx))
+
+
+async def sms_orders(sessions: Sessions) -> list[VoteOrder]:
+    async with sessions() as session:
+        return list(await session.scalars(select(VoteOrder).where(VoteOrder.channel == Channel.SMS)))
+
+
+def ref(order_id: uuid.UUID) -> str:
+    return order_id.hex[:8].upper()
+
+
+async def prefer_english(sessions: Sessions, msisdn: str = VOTER) -> None:
+    async with sessions.begin() as session:
+        session.add(VoterPreference(msisdn=msisdn, language="en"))
+
+
+async def test_a_vote_gets_its_prompt_reply_then_one_confirmation(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn) -> None:
+    await seed_demo(sessions)
+    await prefer_english(sessions)
+    inbound_id = await receive(client, sessions, "vote 07 5", "ATXid_a")
+    assert await handle(job, inbound_id) == "vote"
+    assert await handle(job, inbound_id) == "done"  # a job run twice answers once
+    [order] = await sms_orders(sessions)
+    assert (order.quantity, order.amount, order.provider, order.voter_msisdn) == (5, 500, "mtn", VOTER)
+    assert fake_at.texts() == [f"Approve 500 XAF on your phone for 5 votes for 07 Grace Ndongo. Ref {ref(order.id)}"]
+    assert fake_at.sent[0]["to"] == VOTER
+    assert fake_mtn.pay_calls == 1  # the prompt was pushed after the reply
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "t-1", provider="mtn")
+    await deliver_outbox(job, runs=2)
+    assert fake_at.texts()[1:] == [f"Thank you! 5 votes for 07 Grace Ndongo counted. Ref {ref(order.id)}"]
+    async with sessions() as session:
+        rows = (await session.execute(select(SmsMessage.kind, SmsMessage.status, SmsMessage.at_message_id)
+                                      .order_by(SmsMessage.id))).all()
+    assert [tuple(r) for r in rows] == [("prompt", "Sent", "ATXid_out1"), ("paid", "Sent", "ATXid_out2")]
+
+
+async def test_french_by_default_and_the_failure_says_why(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn) -> None:
+    await seed_demo(sessions)
+    inbound_id = await receive(client, sessions, "VOTER 7 x2", "ATXid_b", sender="+237670000451")
+    await handle(job, inbound_id)
+    [order] = await sms_orders(sessions)
+    await votes.fail_order(sessions, order.id, "APPROVAL_REJECTED")
+    await deliver_outbox(job)
+    assert fake_at.texts() == [
+        f"Validez 200 XAF sur votre telephone pour 2 votes pour 07 Grace Ndongo. Ref {ref(order.id)}",
+        f"Paiement echoue, 2 votes pour 07 Grace Ndongo non comptes: Le paiement a ete refuse sur le telephone. "
+        f"Ref {ref(order.id)}",
+    ]
+
+
+async def test_help_top_unrecognised_and_a_bad_quantity(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt) -> None:
+    await seed_demo(sessions)
+    await prefer_english(sessions)
+    outcomes = [await handle(job, await receive(client, sessions, text, f"ATXid_{n}"))
+                for n, text in enumerate(["HELP", "hello there", "VOTE 07 500", "TOP"])]
+    assert outcomes == ["help", "unrecognised", "bad_quantity", "top"]
+    usage = ("To vote, send VOTE <number> <votes> to 20123, e.g. VOTE 07 5. TOP: ranking. STOP: no more messages.")
+    assert fake_at.texts() == [usage, usage, "You can buy 1 to 100 votes per message, e.g. VOTE 07 5.",
+                               "No votes counted yet."]
+    assert await sms_orders(sessions) == []
+    async with sessions() as session:
+        kept = (await session.scalars(select(SmsInbound.text).where(SmsInbound.outcome == "unrecognised"))).all()
+    assert kept == ["hello there"]
+
+
+async def test_stop_silences_everything_but_receipts(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn) -> None:
+    await seed_demo(sessions)
+    await prefer_english(sessions)
+    await handle(job, await receive(client, sessions, "ARRÊT", "ATXid_s"))
+    assert fake_at.texts() == ["You will get no more messages, except receipts for your votes. Send HELP for help."]
+    await handle(job, await receive(client, sessions, "HELP", "ATXid_h"))
+    await handle(job, await receive(client, sessions, "VOTE 07 1", "ATXid_v"))
+    assert len(fake_at.sent) == 1  # no usage, no prompt reply
+    [order] = await sms_orders(sessions)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t-2", provider="mtn")
+    await deliver_outbox(job)
+    assert fake_at.texts()[1:] == [f"Thank you! 1 votes for 07 Grace Ndongo counted. Ref {ref(order.id)}"]
+
+
+async def test_at_errors_are_retried_and_a_blocked_number_is_told(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt) -> None:
+    await seed_demo(sessions)
+    await prefer_english(sessions)
+    async with sessions.begin() as session:
+        session.add(BlockedMsisdn(msisdn=VOTER, reason="test"))
+    fake_at.failures = 2
+    await handle(job, await receive(client, sessions, "VOTE 07 5", "ATXid_x"))
+    assert fake_at.texts() == ["This number cannot vote. Contact the organiser if this is a mistake."]
+    assert await sms_orders(sessions) == []
