@@ -12,6 +12,7 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
+from channels.telegram import webhook as telegram_webhook
 from channels.ussd import routes as ussd_routes
 from channels.web import api as web_api
 from channels.web import pages as web_pages
@@ -171,4 +172,6 @@ def create_app(settings: Settings) -> web.Application:
     leaderboard_routes.setup(app)
     payment_routes.setup(app)
     app.cleanup_ctx.append(vote_service_ctx)  # last: it uses the leaderboard's reader
+    # Telegram (issue 18): the bot's webhook; its context after the vote service, which its handlers use.
+    telegram_webhook.setup(app)
     return app

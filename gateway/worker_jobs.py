@@ -16,7 +16,8 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.config import Settings
+from channels.telegram.receipts import TelegramReceipts
+from gateway.config import Settings, telegram_bot_address
 from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Channel
@@ -55,6 +56,8 @@ def build_receipt_senders(settings: Settings, sessions: async_sessionmaker[Async
     # SMS (channels.sms) registers its sender here.
 
     # Telegram (channels.telegram) registers its sender here.
+    if (bot := telegram_bot_address(settings)) is not None:
+        senders[Channel.TELEGRAM] = TelegramReceipts(sessions, http, bot.token, bot.api_base)
 
     return senders
 
