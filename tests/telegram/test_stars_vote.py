@@ -66,7 +66,8 @@ async def test_a_vote_paid_in_stars_is_counted_with_a_receipt(telegram: FakeBotA
     await send_receipts(sessions, bot_settings)
     receipt = telegram.last_message(USER).text
     # The receipt is sent later by a job, in the contest's language (French here).
-    assert receipt == f"Reçu {order.id.hex[:8].upper()}\n5 vote(s) pour 07 Candidate 07 comptés dans Star Quest. Merci !"
+    assert receipt == (f"Reçu {order.id.hex[:8].upper()}\n"
+                       "5 vote(s) pour 07 Candidate 07 comptés dans Star Quest. Merci !")
     await send_receipts(sessions, bot_settings)  # the job runs again: no second receipt
     assert telegram.texts(USER).count(receipt) == 1
 
