@@ -19,7 +19,7 @@ import redis
 from rq import Worker
 from rq.worker import WorkerStatus
 
-from gateway.config import Settings, check_servers
+from gateway.config import Settings, check_servers, telegram_bot_address, telegram_webhook_secret
 from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.seed import seed_demo
@@ -93,6 +93,19 @@ def sandbox_address(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 8090
 
 
+# Telegram (issue 18): in development without a token, the bot talks to a local fake Bot API.
+def fake_bot_api_needed(settings: Settings) -> bool:
+    address = telegram_bot_address(settings)
+    return address is not None and address.fake and address.api_base == settings.telegram_fake_api_url
+
+
+def spawn_fake_bot_api(settings: Settings) -> Child:
+    host, port = sandbox_address(settings.telegram_fake_api_url)
+    webhook = f"{settings.public_base_url.rstrip('/')}/telegram/webhook"
+    return spawn("telegram-fake", "--host", host, "--port", str(port), "--webhook-url", webhook,
+                 "--secret", telegram_webhook_secret(settings) or "", module="channels.telegram.fake_api")
+
+
 def announce(settings: Settings) -> None:
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
     lines = [
@@ -105,6 +118,9 @@ def announce(settings: Settings) -> None:
     ]
     if sandbox_needed(settings):
         lines.append(f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers ending 450-455 fail)")
+    if fake_bot_api_needed(settings):  # Telegram (issue 18)
+        lines.append(f"  telegram      {settings.telegram_fake_api_url}/_calls  "
+                     "(fake Bot API; try gateway telegram --simulate)")
     lines += ["Press Ctrl-C to stop everything.", ""]
     print("\n".join(lines), flush=True)
 
@@ -166,6 +182,8 @@ def run_everything(settings: Settings) -> int:
         if sandbox_needed(settings):
             host, port = sandbox_address(settings.sandbox_url)
             children.append(spawn("sandbox", "--host", host, "--port", str(port), module="payments.sandbox"))
+        if fake_bot_api_needed(settings):  # Telegram (issue 18)
+            children.append(spawn_fake_bot_api(settings))
         # One worker also runs the periodic jobs; the others only take jobs.
         children.append(spawn("worker-0", "worker"))
         children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]

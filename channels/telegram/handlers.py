@@ -4,6 +4,7 @@ Every callback query is answered (else the user's button spins)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiogram import F, Router
@@ -193,13 +194,15 @@ async def before_charge(query: PreCheckoutQuery, vote_service: VoteService) -> N
         await query.answer(ok=False, error_message=t.refused.format(reason=t.pay_refusals[refusal]))
 
 
-async def paid(message: Message, vote_service: VoteService) -> None:
+async def paid(message: Message, vote_service: VoteService, decided: Callable[[], None]) -> None:
     """Counted once by the core (the charge id is the provider's transaction id); late: refunded."""
     payment = message.successful_payment
     assert payment is not None
     t = texts_for(message.from_user)
     outcome, _ = await vote_service.settle_chat_payment(STARS, ChatPayment(
         payment.invoice_payload, payment.telegram_payment_charge_id, payment.total_amount, payment.currency))
+    if outcome is ChatPaymentOutcome.COUNTED:
+        decided()
     reply = {ChatPaymentOutcome.COUNTED: t.paid, ChatPaymentOutcome.REFUNDED: t.refunded_late,
              ChatPaymentOutcome.NOT_COUNTED: t.not_counted, ChatPaymentOutcome.NOT_OURS: t.not_counted}.get(outcome)
     if reply is not None:

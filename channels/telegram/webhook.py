@@ -27,7 +27,7 @@ from channels.telegram import updates
 from channels.telegram.handlers import build_router
 from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
 from gateway.core.service import VOTE_SERVICE
-from gateway.keys import REDIS, SESSIONS, SETTINGS
+from gateway.keys import REDIS, RELAY, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -128,6 +128,7 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     dispatcher = Dispatcher(storage=RedisStorage(app[REDIS]))
     dispatcher.include_router(build_router())
     dispatcher["vote_service"] = app[VOTE_SERVICE]
+    dispatcher["decided"] = app[RELAY].kick  # a counted vote: its board refresh and receipt go out now
     telegram = TelegramBot(build_bot(address.token, address.api_base), dispatcher, secret, app[SESSIONS])
     app[TELEGRAM_BOT] = telegram
     for work in (set_webhook(telegram, settings, address.fake), replay_loop(telegram)):
