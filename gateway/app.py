@@ -13,6 +13,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
 from channels.sms import routes as sms_routes  # SMS voting (issue 17)
+from channels.telegram import webhook as telegram_webhook
 from channels.ussd import routes as ussd_routes
 from channels.web import api as web_api
 from channels.web import pages as web_pages
@@ -180,6 +181,8 @@ def create_app(settings: Settings) -> web.Application:
     sms_routes.setup(app)  # SMS voting (issue 17)
     app.cleanup_ctx.append(vote_service_ctx)  # last: it uses the leaderboard's reader
     app.cleanup_ctx.append(verification_ctx)  # callback verification (issue 16)
+    # Telegram (issue 18): the bot's webhook; its context after the vote service, which its handlers use.
+    telegram_webhook.setup(app)
     return app
 
 

@@ -256,6 +256,17 @@ def cmd_sms(settings: Settings, args: argparse.Namespace) -> int:
     return simulate(args)
 
 
+def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
+    """Telegram (issue 18): walk the bot through the local fake Bot API (`--simulate`)."""
+    from channels.telegram.simulator import main as simulate
+
+    if not args.simulate:
+        print("gateway telegram: only --simulate is available (polling with a real token is not built yet)",
+              file=sys.stderr)
+        return 2
+    return simulate(args)
+
+
 def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     """Rebuild every contest's cached board in Redis from PostgreSQL."""
     from redis.asyncio import Redis
@@ -331,6 +342,15 @@ def build_parser() -> argparse.ArgumentParser:
     sms_cmd.add_argument("--at-url", help="the local AT fake (default: AT_FAKE_URL or http://127.0.0.1:8091)")
     sms_cmd.add_argument("--wait", type=float, default=90.0, help="seconds to wait for the reply and the receipt")
     sms_cmd.set_defaults(func=cmd_sms)
+    # Telegram (issue 18)
+    telegram_cmd = sub.add_parser("telegram", help="the Telegram bot: --simulate walks it through the fake Bot API")
+    telegram_cmd.add_argument("--simulate", action="store_true", help="vote as a user against `gateway run`")
+    telegram_cmd.add_argument("--fake-url", help="the fake Bot API (default: TELEGRAM_FAKE_API_URL)")
+    telegram_cmd.add_argument("--user", type=int, default=700000001, help="the simulated Telegram user id")
+    telegram_cmd.add_argument("--language", default="en", help="the user's language_code (en, fr)")
+    telegram_cmd.add_argument("--candidate", default="07")
+    telegram_cmd.add_argument("--votes", type=int, default=5, choices=(1, 5, 10, 50))
+    telegram_cmd.set_defaults(func=cmd_telegram)
     board_cmd = sub.add_parser("leaderboard", help="the live leaderboard").add_subparsers(
         dest="leaderboard_command", required=True)
     board_cmd.add_parser("rebuild", help="rebuild the Redis boards from PostgreSQL").set_defaults(

@@ -147,6 +147,8 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_base: str | None = None
+    # Telegram (issue 18): with no token in development, the bot talks to the local fake Bot API here.
+    telegram_fake_api_url: str = "http://127.0.0.1:8091"
 
     # The local MTN/Orange sandbox, used in development by providers that have no credentials.
     sandbox_url: str = "http://127.0.0.1:8090"
@@ -295,3 +297,33 @@ def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use
         problems.extend(provider_secret_problems(settings, provider))
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
+
+
+# Telegram (issue 18): where the bot's calls go.
+DEV_TELEGRAM_TOKEN = "42:DEVELOPMENT-FAKE-BOT"  # only ever sent to the local fake Bot API
+
+
+@dataclass(frozen=True)
+class TelegramBotAddress:
+    token: str
+    api_base: str | None  # None: Telegram itself
+    fake: bool  # the local fake Bot API (development without a token)
+
+
+def telegram_bot_address(settings: Settings) -> TelegramBotAddress | None:
+    """The bot's token and Bot API server; None when the bot is off (no token in production)."""
+    if settings.telegram_bot_token is not None and settings.telegram_bot_token.get_secret_value():
+        return TelegramBotAddress(settings.telegram_bot_token.get_secret_value(), settings.telegram_api_base, False)
+    if settings.is_production:
+        return None
+    return TelegramBotAddress(DEV_TELEGRAM_TOKEN, settings.telegram_api_base or settings.telegram_fake_api_url, True)
+
+
+DEV_TELEGRAM_SECRET = "development-telegram-webhook-secret"
+
+
+def telegram_webhook_secret(settings: Settings) -> str | None:
+    """The secret Telegram sends with every update; a development default only outside production."""
+    if settings.telegram_webhook_secret is not None and settings.telegram_webhook_secret.get_secret_value():
+        return settings.telegram_webhook_secret.get_secret_value()
+    return None if settings.is_production else DEV_TELEGRAM_SECRET

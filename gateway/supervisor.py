@@ -20,7 +20,7 @@ from rq import Worker
 from rq.worker import WorkerStatus
 
 from channels.sms.fake_at import DEFAULT_URL as AT_FAKE_URL
-from gateway.config import Settings, check_servers
+from gateway.config import Settings, check_servers, telegram_bot_address, telegram_webhook_secret
 from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.seed import seed_demo
@@ -105,6 +105,19 @@ def at_fake_address(settings: Settings) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 8091
 
 
+# Telegram (issue 18): in development without a token, the bot talks to a local fake Bot API.
+def fake_bot_api_needed(settings: Settings) -> bool:
+    address = telegram_bot_address(settings)
+    return address is not None and address.fake and address.api_base == settings.telegram_fake_api_url
+
+
+def spawn_fake_bot_api(settings: Settings) -> Child:
+    host, port = sandbox_address(settings.telegram_fake_api_url)
+    webhook = f"{settings.public_base_url.rstrip('/')}/telegram/webhook"
+    return spawn("telegram-fake", "--host", host, "--port", str(port), "--webhook-url", webhook,
+                 "--secret", telegram_webhook_secret(settings) or "", module="channels.telegram.fake_api")
+
+
 def announce(settings: Settings) -> None:
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
     lines = [
@@ -120,6 +133,11 @@ def announce(settings: Settings) -> None:
     if at_fake_needed(settings):  # SMS voting (issue 17)
         lines.append(f"  SMS (AT fake) {settings.at_fake_url or AT_FAKE_URL}/messages  "
                      "(text it: gateway sms --from +237670000001 \"VOTE 07 5\")")
+
+
+    if fake_bot_api_needed(settings):  # Telegram (issue 18)
+        lines.append(f"  telegram      {settings.telegram_fake_api_url}/_calls  "
+                     "(fake Bot API; try gateway telegram --simulate)")
     lines += ["Press Ctrl-C to stop everything.", ""]
     print("\n".join(lines), flush=True)
 
@@ -187,6 +205,10 @@ def run_everything(settings: Settings) -> int:
             host, port = at_fake_address(settings)
             os.environ["AT_FAKE_URL"] = f"http://{host}:{port}"
             children.append(spawn("at-fake", "--host", host, "--port", str(port), module="channels.sms.fake_at"))
+
+
+        if fake_bot_api_needed(settings):  # Telegram (issue 18)
+            children.append(spawn_fake_bot_api(settings))
         # One worker also runs the periodic jobs; the others only take jobs.
         children.append(spawn("worker-0", "worker"))
         children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.sms.handling import CollectedStarts, SmsContext, handle_inbound
 from channels.sms.receipts import SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
-from gateway.config import Settings
+from channels.telegram.receipts import TelegramReceipts
+from gateway.config import Settings, telegram_bot_address
 from gateway.core.payments.starts import start_payment
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
@@ -66,6 +67,8 @@ def build_receipt_senders(settings: Settings, sessions: async_sessionmaker[Async
     senders[Channel.SMS] = SmsReceiptSender(sessions, SmsSender(sessions, at_account(settings)))
 
     # Telegram (channels.telegram) registers its sender here.
+    if (bot := telegram_bot_address(settings)) is not None:
+        senders[Channel.TELEGRAM] = TelegramReceipts(sessions, http, bot.token, bot.api_base)
 
     return senders
 

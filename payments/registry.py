@@ -18,6 +18,7 @@ from gateway.config import (
     OrangeWebPaySettings,
     Settings,
     StripeSettings,
+    telegram_bot_address,
     unset_settings,
 )
 from gateway.core.providers import PaymentError, PaymentProvider
@@ -25,6 +26,7 @@ from payments.mtn import MtnMomoCollection
 from payments.mtn.callback_secret import callback_key
 from payments.mtn.collection import MtnCredentials
 from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
+from payments.stars import StarsInvoices
 from payments.stripe import StripeCheckout
 
 log = logging.getLogger(__name__)
@@ -135,4 +137,7 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegis
         registry.providers["orange_push"] = OrangePush(http, push, settings.public_base_url)
     if (stripe := stripe_keys(settings)) is not None:  # without keys, card payments are simply not offered
         registry.providers["stripe"] = StripeCheckout(*stripe, settings.public_base_url, settings.stripe_api_base)
+    # Telegram Stars (issue 18): wherever the bot runs (the fake Bot API in development without a token).
+    if (bot := telegram_bot_address(settings)) is not None:
+        registry.providers["stars"] = StarsInvoices(http, bot.token, bot.api_base)
     return registry

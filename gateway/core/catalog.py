@@ -65,6 +65,9 @@ class PublicContest:
     sms_short_code: str | None = None
     sms_keyword: str | None = None
     candidates: tuple[PublicCandidate, ...] = ()
+    # Telegram (issue 18): the price of a vote in Stars (None: not sold in the bot), mobile money in the bot.
+    stars_per_vote: int | None = None
+    telegram_mobile_money: bool = False
 
     @classmethod
     def of(cls, contest: Contest, candidates: tuple[PublicCandidate, ...] = ()) -> PublicContest:
@@ -75,6 +78,7 @@ class PublicContest:
             default_language=contest.default_language, show_counts=contest.show_counts,
             board_frozen_at=contest.board_frozen_at, ussd_service_codes=tuple(contest.ussd_service_codes),
             sms_short_code=contest.sms_short_code, sms_keyword=contest.sms_keyword, candidates=candidates,
+            stars_per_vote=contest.stars_per_vote, telegram_mobile_money=contest.telegram_mobile_money,
         )
 
     def voting(self, now: datetime) -> VotingState:

@@ -124,13 +124,29 @@ def check_order(
     provider: str,
     msisdn: str | None,
     now: datetime,
+    stars_per_vote: int | None = None,
 ) -> CheckedOrder:
     """Everything that must hold before an order is created; raises VoteRejected otherwise."""
     check_contest_open(terms, now)
     check_candidate(candidate_status, candidate_code)
     quantity = check_quantity(quantity, terms.max_votes_per_order)
+    if provider == STARS_PROVIDER:
+        return CheckedOrder(quantity, quantity * stars_price(stars_per_vote), STARS_CURRENCY, provider, None)
     payer = check_payer(provider, terms.providers, msisdn)
     return CheckedOrder(quantity, quantity * terms.price_per_vote, terms.currency, provider, payer)
+
+
+# Telegram Stars (issue 18): votes bought in the bot are priced in Stars, per contest, whatever its currency.
+STARS_PROVIDER = "stars"
+STARS_CURRENCY = "XTR"
+
+
+def stars_price(stars_per_vote: int | None) -> int:
+    """A contest's price of a vote in Stars; a contest without one is not sold in Stars."""
+    if not stars_per_vote or stars_per_vote < 1:
+        raise VoteRejected("This contest does not take Telegram Stars.", code="provider_not_enabled",
+                           field="provider")
+    return stars_per_vote
 
 
 def late_success_status(current: OrderStatus) -> OrderStatus | None:

@@ -17,6 +17,7 @@ from aiohttp import web
 
 from gateway.core import catalog, voters, votes
 from gateway.core.catalog import PublicContest, Sessions, VoterOrder
+from gateway.core.payments import in_chat
 from gateway.core.payments.starts import StartOutcome, begin_vote
 from gateway.core.providers import PaymentError, Providers
 from gateway.core.ranking import BoardReader, BoardTop
@@ -123,6 +124,18 @@ class VoteService:
         """A board's first `n` rows (all with None), as the leaderboard serves it: one ranking rule (shared
         ranks), its freeze and its hidden counts, the same on every channel."""
         return await self.board.top(contest_id, n)
+
+    # Telegram (issue 18): payments made in the chat, checked before the charge and settled from the chat.
+    async def check_before_charge(self, payload: str, amount: int, currency: str) -> str | None:
+        """None when Telegram may charge for the order this invoice payload names; else why not."""
+        return await in_chat.check_before_charge(self.sessions, payload, amount, currency)
+
+    async def settle_chat_payment(self, provider: str, payment: in_chat.ChatPayment,
+                                  ) -> tuple[in_chat.ChatPaymentOutcome, VoterOrder | None]:
+        return await in_chat.settle_chat_payment(self.sessions, self.providers, provider, payment)
+
+    async def chat_orders(self, voter_ref: str, limit: int = 10) -> list[VoterOrder]:
+        return await in_chat.chat_orders(self.sessions, voter_ref, limit)
 
 
 VOTE_SERVICE = web.AppKey("vote_service", VoteService)

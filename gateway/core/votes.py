@@ -136,7 +136,7 @@ def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
     """The checked order's insert parameters (a refusal raises here, before anything is written)."""
     now = datetime.now(UTC)
     checked = check_order(contest, candidate_status, request.candidate_code, request.quantity, request.provider,
-                          request.msisdn, now)
+                          request.msisdn, now, contest.stars_per_vote)
     assert candidate_id is not None  # check_order rejects a missing candidate
     order: dict[str, Any] = dict(
         id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=client_key,

@@ -105,6 +105,10 @@ class Contest(Base):
     fraud_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     board_frozen_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Telegram (issue 18): the price of a vote in Stars (None: not sold in the bot), and whether the
+    # organiser lets the bot offer mobile money too (Telegram's terms want Stars for digital goods).
+    stars_per_vote: Mapped[int | None] = mapped_column(Integer)
+    telegram_mobile_money: Mapped[bool] = mapped_column(Boolean, server_default="false")
 
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="contest", order_by="Candidate.code", lazy="raise"
@@ -374,3 +378,29 @@ class SmsOptOut(Base):
 
     msisdn: Mapped[str] = mapped_column(String(20), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+# Telegram (issue 18): every update the webhook accepted, kept before the 200 and deduplicated on its id.
+class TelegramUpdate(Base):
+    __tablename__ = "telegram_updates"
+
+    update_id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    claimed_at: Mapped[datetime] = mapped_column(server_default=func.now())  # last time a handler took it
+    handled_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        Index("ix_telegram_updates_unhandled", "claimed_at", postgresql_where=text("handled_at IS NULL")),
+    )
+
+
+class TelegramReceipt(Base):
+    """A receipt sent to a Telegram chat: one per order and kind, whoever runs the job twice."""
+
+    __tablename__ = "telegram_receipts"
+
+    order_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), ForeignKey("vote_orders.id", ondelete="CASCADE"),
+                                                primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)
+    sent_at: Mapped[datetime] = mapped_column(server_default=func.now())

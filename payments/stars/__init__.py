@@ -1,1 +1,5 @@
-"""Telegram Stars: votes paid in the chat (issue 18)."""
+"""Telegram Stars: votes sold in the bot, paid in the chat (issue 18)."""
+
+from payments.stars.invoice import StarsInvoices
+
+__all__ = ["StarsInvoices"]

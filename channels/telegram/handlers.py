@@ -1,0 +1,270 @@
+"""The conversation: /start lists open contests, a contest its candidates, a candidate asks how many
+votes, then how to pay; Stars invoices are checked before the charge and settled from the chat.
+Every callback query is answered (else the user's button spins)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from aiogram import F, Router
+from aiogram.filters import Command, CommandStart
+from aiogram.fsm.context import FSMContext
+from aiogram.fsm.state import State, StatesGroup
+from aiogram.types import CallbackQuery, Message, PreCheckoutQuery, User
+
+from channels.telegram.keyboards import (
+    STARS,
+    CandidateAbout,
+    CandidatePick,
+    ContestPick,
+    PayPick,
+    QuantityPick,
+    candidates_keyboard,
+    contests_keyboard,
+    payment_keyboard,
+    quantities_keyboard,
+    stars,
+    votable,
+)
+from channels.telegram.texts import Texts, language_of, texts
+from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.errors import DomainError
+from gateway.core.payments.in_chat import ChatPayment, ChatPaymentOutcome
+from gateway.core.rules import VotingState, voting_state
+from gateway.core.service import VoteService
+from gateway.core.votes import OrderRequest
+from gateway.db.models import Channel
+
+
+class Voting(StatesGroup):
+    quantity = State()  # a candidate is chosen: a typed number is the number of votes
+
+
+def texts_for(user: User | None) -> Texts:
+    return texts(language_of(user.language_code if user else None))
+
+
+async def open_contests(service: VoteService) -> list[PublicContest]:
+    """Contests taking votes now and sold in Stars."""
+    now = datetime.now(UTC)
+    return [contest for contest in await service.public_contests()
+            if contest.stars_per_vote and voting_state(contest.status, contest.opens_at, contest.closes_at, now)
+            is VotingState.OPEN]
+
+
+async def find_contest(service: VoteService, contest_id: int) -> PublicContest | None:
+    """The open contest with its candidates (None once it closed: the menu is out of date)."""
+    for contest in await open_contests(service):
+        if contest.id == contest_id:
+            return await service.contest(contest.slug)
+    return None
+
+
+def find_candidate(contest: PublicContest, code: str) -> PublicCandidate | None:
+    return next((candidate for candidate in votable(contest) if candidate.code == code), None)
+
+
+async def start(message: Message, vote_service: VoteService, state: FSMContext) -> None:
+    await state.clear()
+    t = texts_for(message.from_user)
+    contests = await open_contests(vote_service)
+    if not contests:
+        await message.answer(t.no_contests)
+        return
+    await message.answer(t.welcome, reply_markup=contests_keyboard(contests))
+
+
+async def show_contest(query: CallbackQuery, callback_data: ContestPick, vote_service: VoteService,
+                       state: FSMContext) -> None:
+    t = texts_for(query.from_user)
+    contest = await find_contest(vote_service, callback_data.contest)
+    if contest is None or query.message is None:
+        await query.answer(t.expired_button, show_alert=True)
+        return
+    await state.clear()
+    text = t.contest.format(name=contest.name, price=stars(contest.stars_per_vote or 0)) + "\n" + t.choose_candidate
+    await query.bot.edit_message_text(  # type: ignore[union-attr]
+        text=text, chat_id=query.from_user.id, message_id=query.message.message_id,
+        reply_markup=candidates_keyboard(contest, callback_data.page, t))
+    await query.answer()
+
+
+async def pick_candidate(query: CallbackQuery, callback_data: CandidatePick, vote_service: VoteService,
+                         state: FSMContext) -> None:
+    t = texts_for(query.from_user)
+    contest = await find_contest(vote_service, callback_data.contest)
+    candidate = find_candidate(contest, callback_data.code) if contest else None
+    if contest is None or candidate is None or query.message is None:
+        await query.answer(t.expired_button, show_alert=True)
+        return
+    await state.set_state(Voting.quantity)
+    await state.update_data(contest=contest.id, code=candidate.code)
+    await query.bot.edit_message_text(  # type: ignore[union-attr]
+        text=t.how_many.format(name=f"{candidate.code} {candidate.name}", maximum=contest.max_votes_per_order)
+        + "\n" + t.other_quantity,
+        chat_id=query.from_user.id, message_id=query.message.message_id,
+        reply_markup=quantities_keyboard(contest, candidate, t))
+    await query.answer()
+
+
+async def about_candidate(query: CallbackQuery, callback_data: CandidateAbout, vote_service: VoteService) -> None:
+    t = texts_for(query.from_user)
+    contest = await find_contest(vote_service, callback_data.contest)
+    candidate = find_candidate(contest, callback_data.code) if contest else None
+    if candidate is None:
+        await query.answer(t.expired_button, show_alert=True)
+        return
+    caption = f"{candidate.code} {candidate.name}\n{candidate.bio or t.no_bio}"
+    if candidate.photo_url:
+        await query.bot.send_photo(query.from_user.id, candidate.photo_url, caption=caption[:1024])  # type: ignore[union-attr]
+    else:
+        await query.bot.send_message(query.from_user.id, caption)  # type: ignore[union-attr]
+    await query.answer()
+
+
+async def offer_payment(chat_id: int, message_id: int | None, contest: PublicContest, candidate: PublicCandidate,
+                        quantity: int, t: Texts, query: CallbackQuery | None, message: Message | None) -> None:
+    text = t.how_to_pay.format(quantity=quantity, name=f"{candidate.code} {candidate.name}",
+                               total=stars(quantity * (contest.stars_per_vote or 0)))
+    markup = payment_keyboard(contest, candidate.code, quantity, t)
+    if query is not None and message_id is not None:
+        await query.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id,  # type: ignore[union-attr]
+                                          reply_markup=markup)
+    elif message is not None:
+        await message.answer(text, reply_markup=markup)
+
+
+async def pick_quantity(query: CallbackQuery, callback_data: QuantityPick, vote_service: VoteService,
+                        state: FSMContext) -> None:
+    t = texts_for(query.from_user)
+    contest = await find_contest(vote_service, callback_data.contest)
+    candidate = find_candidate(contest, callback_data.code) if contest else None
+    if contest is None or candidate is None or query.message is None \
+            or not 1 <= callback_data.n <= contest.max_votes_per_order:
+        await query.answer(t.expired_button, show_alert=True)
+        return
+    await state.clear()
+    await offer_payment(query.from_user.id, query.message.message_id, contest, candidate, callback_data.n, t,
+                        query, None)
+    await query.answer()
+
+
+async def typed_quantity(message: Message, vote_service: VoteService, state: FSMContext) -> None:
+    t = texts_for(message.from_user)
+    data = await state.get_data()
+    contest = await find_contest(vote_service, int(data.get("contest", 0)))
+    candidate = find_candidate(contest, str(data.get("code", ""))) if contest else None
+    if contest is None or candidate is None:
+        await state.clear()
+        await message.answer(t.expired_button)
+        return
+    text = (message.text or "").strip()
+    if not text.isdigit() or not 1 <= int(text) <= contest.max_votes_per_order:
+        await message.answer(t.not_a_quantity.format(maximum=contest.max_votes_per_order))
+        return
+    await state.clear()
+    await offer_payment(message.chat.id, None, contest, candidate, int(text), t, None, message)
+
+
+async def pay_in_stars(query: CallbackQuery, callback_data: PayPick, vote_service: VoteService) -> None:
+    """Place the order; the Stars provider sends its invoice to this chat at once."""
+    t = texts_for(query.from_user)
+    contest = await find_contest(vote_service, callback_data.contest)
+    if contest is None:
+        await query.answer(t.expired_button, show_alert=True)
+        return
+    request = OrderRequest(contest.slug, callback_data.code, callback_data.n, STARS, Channel.TELEGRAM,
+                           voter_ref=str(query.from_user.id), client_key=f"telegram:{query.id}")
+    try:
+        await vote_service.place_vote(request)
+    except DomainError as exc:
+        await query.answer(t.refused.format(reason=exc.message)[:200], show_alert=True)
+        return
+    await query.answer(t.invoice_sent)
+
+
+async def before_charge(query: PreCheckoutQuery, vote_service: VoteService) -> None:
+    """Telegram waits at most 10 s for this answer: one core check, nothing else."""
+    t = texts_for(query.from_user)
+    refusal = await vote_service.check_before_charge(query.invoice_payload, query.total_amount, query.currency)
+    if refusal is None:
+        await query.answer(ok=True)
+    else:
+        await query.answer(ok=False, error_message=t.refused.format(reason=t.pay_refusals[refusal]))
+
+
+async def paid(message: Message, vote_service: VoteService, decided: Callable[[], None]) -> None:
+    """Counted once by the core (the charge id is the provider's transaction id); late: refunded."""
+    payment = message.successful_payment
+    assert payment is not None
+    t = texts_for(message.from_user)
+    outcome, _ = await vote_service.settle_chat_payment(STARS, ChatPayment(
+        payment.invoice_payload, payment.telegram_payment_charge_id, payment.total_amount, payment.currency))
+    if outcome is ChatPaymentOutcome.COUNTED:
+        decided()
+    reply = {ChatPaymentOutcome.COUNTED: t.paid, ChatPaymentOutcome.REFUNDED: t.refunded_late,
+             ChatPaymentOutcome.NOT_COUNTED: t.not_counted, ChatPaymentOutcome.NOT_OURS: t.not_counted}.get(outcome)
+    if reply is not None:
+        await message.answer(reply)
+
+
+async def my_votes(message: Message, vote_service: VoteService) -> None:
+    t = texts_for(message.from_user)
+    orders = await vote_service.chat_orders(str(message.chat.id))
+    if not orders:
+        await message.answer(t.my_votes_empty)
+        return
+    lines = [t.my_votes_line.format(reference=order.reference, quantity=order.quantity, code=order.candidate_code,
+                                    name=order.candidate_name, status=t.statuses.get(order.status.value, ""))
+             for order in orders]
+    await message.answer("\n".join([t.my_votes_title, *lines]))
+
+
+async def top(message: Message, vote_service: VoteService) -> None:
+    """The first five of each open contest, ranked as the board ranks them."""
+    t = texts_for(message.from_user)
+    contests = await open_contests(vote_service)
+    if not contests:
+        await message.answer(t.no_contests)
+        return
+    parts = []
+    for contest in contests[:3]:
+        board = await vote_service.top(contest.id, 5)
+        rows = [(t.top_line if board.show_counts else t.top_line_hidden).format(
+            rank=row.rank, code=row.candidate.code, name=row.candidate.name, votes=row.votes) for row in board.rows]
+        parts.append("\n".join([t.top_title.format(contest=contest.name), *(rows or [t.top_empty])]))
+    await message.answer("\n\n".join(parts))
+
+
+async def pay_support(message: Message) -> None:
+    await message.answer(texts_for(message.from_user).paysupport)
+
+
+async def stale_button(query: CallbackQuery) -> None:
+    """A button from an older version of a menu: still answered."""
+    await query.answer(texts_for(query.from_user).expired_button, show_alert=True)
+
+
+async def anything_else(message: Message) -> None:
+    await message.answer(texts_for(message.from_user).unknown)
+
+
+def build_router() -> Router:
+    """The bot's handlers, on a router of its own for each dispatcher (a router joins only one)."""
+    router = Router(name="ballot")
+    router.message.register(start, CommandStart())
+    router.callback_query.register(show_contest, ContestPick.filter())
+    router.callback_query.register(pick_candidate, CandidatePick.filter())
+    router.callback_query.register(about_candidate, CandidateAbout.filter())
+    router.callback_query.register(pick_quantity, QuantityPick.filter())
+    router.message.register(typed_quantity, Voting.quantity, F.text, ~F.text.startswith("/"))
+    router.callback_query.register(pay_in_stars, PayPick.filter(F.how == STARS))
+    router.pre_checkout_query.register(before_charge)
+    router.message.register(paid, F.successful_payment)
+    router.message.register(my_votes, Command("myvotes"))
+    router.message.register(top, Command("top"))
+    router.message.register(pay_support, Command("paysupport"))
+    router.callback_query.register(stale_button)
+    router.message.register(anything_else)
+    return router

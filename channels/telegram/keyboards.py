@@ -1,0 +1,99 @@
+"""Callback data (each packs to well under Telegram's 64 bytes: ids and codes, never names) and the
+inline keyboards built from it."""
+
+from __future__ import annotations
+
+from aiogram.filters.callback_data import CallbackData
+from aiogram.types import InlineKeyboardMarkup
+from aiogram.utils.keyboard import InlineKeyboardBuilder
+
+from channels.telegram.texts import Texts
+from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.db.models import CandidateStatus
+
+PAGE_SIZE = 8
+QUICK_QUANTITIES = (1, 5, 10, 50)
+STARS = "stars"
+
+
+class ContestPick(CallbackData, prefix="c"):
+    contest: int
+    page: int = 0
+
+
+class CandidatePick(CallbackData, prefix="v"):
+    contest: int
+    code: str
+
+
+class CandidateAbout(CallbackData, prefix="i"):
+    contest: int
+    code: str
+
+
+class QuantityPick(CallbackData, prefix="q"):
+    contest: int
+    code: str
+    n: int
+
+
+class PayPick(CallbackData, prefix="p"):
+    contest: int
+    code: str
+    n: int
+    how: str
+
+
+def contests_keyboard(contests: list[PublicContest]) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    for contest in contests:
+        builder.button(text=contest.name, callback_data=ContestPick(contest=contest.id))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def votable(contest: PublicContest) -> list[PublicCandidate]:
+    return [candidate for candidate in contest.candidates if candidate.status is CandidateStatus.ACTIVE]
+
+
+def candidates_keyboard(contest: PublicContest, page: int, t: Texts) -> InlineKeyboardMarkup:
+    """One page of candidates, with "More" while there are more and "Back" after the first page."""
+    candidates = votable(contest)
+    shown = candidates[page * PAGE_SIZE:(page + 1) * PAGE_SIZE]
+    builder = InlineKeyboardBuilder()
+    for candidate in shown:
+        builder.button(text=f"{candidate.code} {candidate.name}",
+                       callback_data=CandidatePick(contest=contest.id, code=candidate.code))
+    if page > 0:
+        builder.button(text=t.back, callback_data=ContestPick(contest=contest.id, page=page - 1))
+    if (page + 1) * PAGE_SIZE < len(candidates):
+        builder.button(text=t.more, callback_data=ContestPick(contest=contest.id, page=page + 1))
+    builder.adjust(*([1] * len(shown)), 2)
+    return builder.as_markup()
+
+
+def quantities_keyboard(contest: PublicContest, candidate: PublicCandidate, t: Texts) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    quick = [n for n in QUICK_QUANTITIES if n <= contest.max_votes_per_order]
+    for n in quick:
+        builder.button(text=str(n), callback_data=QuantityPick(contest=contest.id, code=candidate.code, n=n))
+    builder.button(text=t.about.format(name=candidate.name),
+                   callback_data=CandidateAbout(contest=contest.id, code=candidate.code))
+    builder.button(text=t.back, callback_data=ContestPick(contest=contest.id))
+    builder.adjust(len(quick) or 1, 1, 1)
+    return builder.as_markup()
+
+
+def payment_keyboard(contest: PublicContest, code: str, quantity: int, t: Texts) -> InlineKeyboardMarkup:
+    """Stars always (Telegram's rule for digital goods); mobile money only where the organiser allows it."""
+    builder = InlineKeyboardBuilder()
+    total = quantity * (contest.stars_per_vote or 0)
+    builder.button(text=t.pay_stars.format(total=stars(total)),
+                   callback_data=PayPick(contest=contest.id, code=code, n=quantity, how=STARS))
+    builder.button(text=t.back, callback_data=CandidatePick(contest=contest.id, code=code))
+    builder.adjust(1)
+    return builder.as_markup()
+
+
+def stars(amount: int) -> str:
+    return f"{amount} ⭐"

@@ -1,0 +1,114 @@
+"""Every word of the Telegram bot, from the catalogs' "telegram" context (gateway/core/locales).
+
+The language is the user's own Telegram language (`language_code`) where a catalog has it, else the
+contest's; the receipt, sent later by a job, speaks the contest's language.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+from gateway.core.texts import Lang, translations
+
+
+@dataclass(frozen=True)
+class Texts:
+    """One language's bot texts; `{…}` fields are filled by the handlers."""
+
+    welcome: str
+    no_contests: str
+    contest: str  # {name} {price}
+    choose_candidate: str
+    more: str
+    back: str
+    about: str
+    no_bio: str
+    how_many: str  # {name} {maximum}
+    other_quantity: str
+    not_a_quantity: str  # {maximum}
+    how_to_pay: str  # {quantity} {name} {total}
+    pay_stars: str  # {total}
+    invoice_sent: str
+    refused: str  # {reason}
+    pay_refusals: dict[str, str]
+    paid: str
+    refunded_late: str
+    not_counted: str
+    receipt_paid: str  # {reference} {quantity} {code} {name} {contest}
+    receipt_failed: str  # {reference} {quantity} {code} {name}
+    receipt_expired: str  # {reference} {quantity} {code} {name}
+    my_votes_title: str
+    my_votes_line: str  # {reference} {quantity} {code} {name} {status}
+    my_votes_empty: str
+    statuses: dict[str, str]
+    top_title: str  # {contest}
+    top_line: str  # {rank} {code} {name} {votes}
+    top_line_hidden: str  # {rank} {code} {name}
+    top_empty: str
+    paysupport: str
+    unknown: str
+    expired_button: str
+
+
+@functools.cache
+def texts(lang: Lang) -> Texts:
+    t = translations(lang)
+    return Texts(
+        welcome=t.pgettext("telegram", "Welcome! Choose a contest to vote in:"),
+        no_contests=t.pgettext("telegram", "No contest is open for votes right now."),
+        contest=t.pgettext("telegram", "{name}\nOne vote: {price}"),
+        choose_candidate=t.pgettext("telegram", "Choose a candidate:"),
+        more=t.pgettext("telegram", "More »"),
+        back=t.pgettext("telegram", "« Back"),
+        about=t.pgettext("telegram", "About {name}"),
+        no_bio=t.pgettext("telegram", "No biography yet."),
+        how_many=t.pgettext("telegram", "How many votes for {name}? (1 to {maximum})"),
+        other_quantity=t.pgettext("telegram", "Other number: type it"),
+        not_a_quantity=t.pgettext("telegram", "Please type a number of votes from 1 to {maximum}."),
+        how_to_pay=t.pgettext("telegram", "{quantity} vote(s) for {name}: {total}\nHow do you want to pay?"),
+        pay_stars=t.pgettext("telegram", "Pay {total} in Telegram Stars"),
+        invoice_sent=t.pgettext("telegram", "Here is your invoice: tap Pay to vote."),
+        refused=t.pgettext("telegram", "Your vote was not taken: {reason}"),
+        pay_refusals={
+            "order_not_found": t.pgettext("telegram", "this invoice is not ours."),
+            "order_decided": t.pgettext("telegram", "this invoice was already settled or has expired."),
+            "contest_closed": t.pgettext("telegram", "voting has closed."),
+            "candidate_not_active": t.pgettext("telegram", "this candidate no longer receives votes."),
+            "amount_mismatch": t.pgettext("telegram", "the amount does not match the order."),
+        },
+        paid=t.pgettext("telegram", "Payment received, thank you! Your receipt follows."),
+        refunded_late=t.pgettext("telegram", "Voting closed before your payment arrived: your Stars were "
+                                              "refunded and no vote was counted."),
+        not_counted=t.pgettext("telegram", "Your payment was received but needs a check by our team; "
+                                            "use /paysupport if you have a question."),
+        receipt_paid=t.pgettext("telegram", "Receipt {reference}\n{quantity} vote(s) for {code} {name} "
+                                             "counted in {contest}. Thank you!"),
+        receipt_failed=t.pgettext("telegram", "Receipt {reference}\nThe payment for {quantity} vote(s) for "
+                                               "{code} {name} failed: no vote was counted."),
+        receipt_expired=t.pgettext("telegram", "Receipt {reference}\nThe invoice for {quantity} vote(s) for "
+                                                "{code} {name} expired unpaid: no vote was counted."),
+        my_votes_title=t.pgettext("telegram", "Your latest votes:"),
+        my_votes_line=t.pgettext("telegram", "{reference}: {quantity} vote(s) for {code} {name} ({status})"),
+        my_votes_empty=t.pgettext("telegram", "You have not voted from Telegram yet."),
+        statuses={"paid": t.pgettext("telegram", "counted"), "pending": t.pgettext("telegram", "waiting"),
+                  "failed": t.pgettext("telegram", "failed"), "expired": t.pgettext("telegram", "expired"),
+                  "flagged": t.pgettext("telegram", "in review"),
+                  "refund_requested": t.pgettext("telegram", "refunded"),
+                  "refunded": t.pgettext("telegram", "refunded")},
+        top_title=t.pgettext("telegram", "Top 5 - {contest}"),
+        top_line=t.pgettext("telegram", "{rank}. {code} {name}: {votes}"),
+        top_line_hidden=t.pgettext("telegram", "{rank}. {code} {name}"),
+        top_empty=t.pgettext("telegram", "No votes yet."),
+        paysupport=t.pgettext("telegram", "Payment support: votes are digital and counted at once, so they are "
+                                           "not refunded once counted. A payment that arrives after voting "
+                                           "closes is refunded automatically. For any other problem, write "
+                                           "to us here with your receipt reference."),
+        unknown=t.pgettext("telegram", "Send /start to vote, /top for the board, /myvotes for your votes."),
+        expired_button=t.pgettext("telegram", "This menu is out of date: send /start."),
+    )
+
+
+def language_of(language_code: str | None, fallback: str = "fr") -> Lang:
+    """The user's Telegram language where we have it ("fr-CA" → fr), else the fallback."""
+    return Lang.parse((language_code or "")[:2].lower()) or Lang.parse(fallback) or Lang.FR

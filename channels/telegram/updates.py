@@ -1,0 +1,48 @@
+"""Updates kept in PostgreSQL before the webhook answers: deduplicated on `update_id`, marked handled
+after the bot handled them, and handed again (`claim_unhandled`) when a handler died half-way."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.db.engine import autocommit
+from gateway.db.models import TelegramUpdate
+
+Sessions = async_sessionmaker[AsyncSession]
+REPLAY_AFTER = timedelta(seconds=60)  # a handler still running this long after its claim has died
+REPLAY_FOR = timedelta(hours=1)  # older unhandled updates are left for a person (their chat moved on)
+
+
+async def keep_update(sessions: Sessions, update_id: int, payload: dict[str, Any]) -> bool:
+    """Store an update; False when it was stored before (Telegram re-sent it, or someone replays it)."""
+    async with autocommit(sessions) as session:
+        stored = await session.scalar(
+            pg_insert(TelegramUpdate).values(update_id=update_id, payload=payload)
+            .on_conflict_do_nothing(index_elements=[TelegramUpdate.update_id])
+            .returning(TelegramUpdate.update_id))
+    return stored is not None
+
+
+async def mark_handled(sessions: Sessions, update_id: int) -> None:
+    async with autocommit(sessions) as session:
+        await session.execute(update(TelegramUpdate).where(TelegramUpdate.update_id == update_id)
+                              .values(handled_at=func.now()))
+
+
+async def claim_unhandled(sessions: Sessions, limit: int = 50) -> list[tuple[int, dict[str, Any]]]:
+    """Unhandled updates whose handler died, claimed (so two processes do not both replay one)."""
+    stale = (select(TelegramUpdate.update_id)
+             .where(TelegramUpdate.handled_at.is_(None),
+                    TelegramUpdate.claimed_at < func.now() - REPLAY_AFTER,
+                    TelegramUpdate.received_at > func.now() - REPLAY_FOR)
+             .order_by(TelegramUpdate.update_id).limit(limit).with_for_update(skip_locked=True))
+    async with autocommit(sessions) as session:
+        rows = (await session.execute(
+            update(TelegramUpdate).where(TelegramUpdate.update_id.in_(stale.scalar_subquery()))
+            .values(claimed_at=func.now()).returning(TelegramUpdate.update_id, TelegramUpdate.payload))).all()
+    return sorted((update_id, payload) for update_id, payload in rows)

@@ -1,0 +1,148 @@
+"""The bot inside the service's aiohttp app: `POST /telegram/webhook`, its start-up and its replays.
+
+Like aiogram's SimpleRequestHandler (a wrong or missing secret header gets 401), except that each
+update is stored (deduplicated on `update_id`) before anything else, then handled before the 200:
+Telegram gets its answer once the update is safe, a re-sent update changes nothing, and one whose
+handler died half-way is fed again by the replay loop. No token (production): the bot is off.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiogram import Bot, Dispatcher
+from aiogram.client.session.aiohttp import AiohttpSession
+from aiogram.client.telegram import TelegramAPIServer
+from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.types import Update
+from aiohttp import web
+
+from channels.telegram import updates
+from channels.telegram.handlers import build_router
+from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
+from gateway.core.service import VOTE_SERVICE
+from gateway.keys import REDIS, RELAY, SESSIONS, SETTINGS
+
+log = logging.getLogger(__name__)
+WEBHOOK_PATH = "/telegram/webhook"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+REPLAY_EVERY_SECONDS = 30.0
+ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
+
+
+@dataclass
+class TelegramBot:
+    bot: Bot
+    dispatcher: Dispatcher
+    secret: str
+    sessions: updates.Sessions
+    tasks: set[asyncio.Task[None]] = field(default_factory=set)
+
+    async def handle(self, update_id: int, payload: dict[str, Any]) -> bool:
+        """Feed one stored update to the bot; it stays unhandled (replayed later) if the handler fails."""
+        try:
+            await self.dispatcher.feed_update(self.bot, Update.model_validate(payload, context={"bot": self.bot}))
+        except Exception:
+            log.exception("telegram update %s failed; it will be replayed", update_id)
+            return False
+        await updates.mark_handled(self.sessions, update_id)
+        return True
+
+    async def replay(self) -> int:
+        """Feed again the stored updates whose handler died (at start-up, then every 30 s)."""
+        replayed = 0
+        for update_id, payload in await updates.claim_unhandled(self.sessions):
+            replayed += await self.handle(update_id, payload)
+        return replayed
+
+
+TELEGRAM_BOT = web.AppKey("telegram_bot", TelegramBot)
+
+
+def unauthorized() -> web.Response:
+    return web.json_response({"code": "unauthorized", "message": "Wrong or missing secret token."}, status=401)
+
+
+async def telegram_webhook(request: web.Request) -> web.Response:
+    telegram = request.app.get(TELEGRAM_BOT)
+    if telegram is None:
+        return web.json_response({"code": "bot_off", "message": "The Telegram bot is off."}, status=404)
+    given = request.headers.get(SECRET_HEADER, "")
+    if not hmac.compare_digest(given.encode(), telegram.secret.encode()):
+        return unauthorized()
+    try:
+        payload = await request.json()
+        update_id = int(payload["update_id"])
+    except (ValueError, KeyError, TypeError):
+        return web.json_response({"code": "bad_update", "message": "Not a Telegram update."}, status=400)
+    if await updates.keep_update(telegram.sessions, update_id, payload):
+        await telegram.handle(update_id, payload)
+    return web.json_response({})
+
+
+def build_bot(token: str, api_base: str | None) -> Bot:
+    """A Bot whose calls go to Telegram, or to `api_base` (another Bot API server, the local fake)."""
+    if api_base:
+        return Bot(token, session=AiohttpSession(api=TelegramAPIServer.from_base(api_base.rstrip("/"))))
+    return Bot(token)
+
+
+async def set_webhook(telegram: TelegramBot, settings: Settings, fake: bool) -> None:
+    """Tell Telegram where to post (https only; the local fake takes plain http)."""
+    base = settings.public_base_url.rstrip("/")
+    if not (base.startswith("https://") or fake):
+        log.info("telegram: PUBLIC_BASE_URL is not https, the webhook is not set (use gateway telegram --polling)")
+        return
+    try:
+        await telegram.bot.set_webhook(f"{base}{WEBHOOK_PATH}", secret_token=telegram.secret,
+                                       allowed_updates=ALLOWED_UPDATES, request_timeout=5)
+    except Exception as exc:  # the fake Bot API not running, Telegram away: the rest of the service runs
+        log.log(logging.INFO if fake else logging.WARNING, "telegram: setWebhook failed: %s", exc)
+
+
+async def replay_loop(telegram: TelegramBot) -> None:
+    while True:
+        try:
+            if replayed := await telegram.replay():
+                log.info("telegram: %d stored updates replayed", replayed)
+        except Exception:
+            log.exception("telegram: replaying stored updates failed")
+        await asyncio.sleep(REPLAY_EVERY_SECONDS)
+
+
+async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Start the bot after the vote service (its handlers use it); off without a token in production."""
+    settings = app[SETTINGS]
+    address = telegram_bot_address(settings)
+    secret = telegram_webhook_secret(settings)
+    if address is None or secret is None:
+        log.info("telegram: the bot is off (TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET unset)")
+        yield
+        return
+    dispatcher = Dispatcher(storage=RedisStorage(app[REDIS]))
+    dispatcher.include_router(build_router())
+    dispatcher["vote_service"] = app[VOTE_SERVICE]
+    dispatcher["decided"] = app[RELAY].kick  # a counted vote: its board refresh and receipt go out now
+    telegram = TelegramBot(build_bot(address.token, address.api_base), dispatcher, secret, app[SESSIONS])
+    app[TELEGRAM_BOT] = telegram
+    for work in (set_webhook(telegram, settings, address.fake), replay_loop(telegram)):
+        task = asyncio.create_task(work)
+        telegram.tasks.add(task)
+        task.add_done_callback(telegram.tasks.discard)
+    yield
+    for task in list(telegram.tasks):
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    await telegram.bot.session.close()
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_post(WEBHOOK_PATH, telegram_webhook)
+    app.cleanup_ctx.append(telegram_ctx)

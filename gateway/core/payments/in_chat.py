@@ -1,0 +1,147 @@
+"""Payments made inside a chat (Telegram Stars): checked before the charge, confirmed from the chat.
+
+Telegram asks us once more before it charges (`pre_checkout_query`, to be answered within 10 s): the order
+must still be pending, at its price, its contest open and its candidate active. Its `successful_payment`
+then reaches the core like a provider's signed callback (kept, deduplicated on the charge id, counted
+once), except that a payment landing after the contest closed is given back rather than counted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from sqlalchemy import select
+
+from gateway.core import votes
+from gateway.core.catalog import VoterOrder
+from gateway.core.errors import VoteRejected
+from gateway.core.outcomes import Outcome
+from gateway.core.payments.callbacks import receive_callback
+from gateway.core.payments.collections import load_collection
+from gateway.core.providers import Providers
+from gateway.core.rules import VotingState, check_candidate, voting_state
+from gateway.core.votes import Sessions
+from gateway.db.engine import autocommit
+from gateway.db.models import Candidate, Contest, OrderStatus, VoteOrder
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ChatOrder:
+    """An order found from the payload of its invoice, with what decides whether it may still be paid."""
+
+    order: VoterOrder
+    voting: VotingState
+    candidate_active: bool
+    reference: uuid.UUID
+
+
+async def order_for_payload(sessions: Sessions, payload: str) -> ChatOrder | None:
+    try:
+        reference = uuid.UUID(payload)
+    except ValueError:
+        return None
+    async with autocommit(sessions) as session:
+        row = (await session.execute(
+            select(VoteOrder, Contest, Candidate).join(Contest, Contest.id == VoteOrder.contest_id)
+            .join(Candidate, Candidate.id == VoteOrder.candidate_id)
+            .where(VoteOrder.payment_reference == reference))).one_or_none()
+    if row is None:
+        return None
+    order, contest, candidate = row
+    try:
+        check_candidate(candidate.status, candidate.code)
+        active = True
+    except VoteRejected:
+        active = False
+    return ChatOrder(VoterOrder.of(order, contest.slug, candidate.code, candidate.name),
+                     voting_state(contest.status, contest.opens_at, contest.closes_at, datetime.now(UTC)),
+                     active, reference)
+
+
+def charge_refusal(found: ChatOrder | None, amount: int, currency: str) -> str | None:
+    """Why Telegram must not charge (a code for the voter's message), or None when it may."""
+    if found is None:
+        return "order_not_found"
+    if found.order.status is not OrderStatus.PENDING:
+        return "order_decided"
+    if found.voting is not VotingState.OPEN:
+        return "contest_closed"
+    if not found.candidate_active:
+        return "candidate_not_active"
+    if found.order.amount != amount or found.order.currency != currency.upper():
+        return "amount_mismatch"
+    return None
+
+
+async def check_before_charge(sessions: Sessions, payload: str, amount: int, currency: str) -> str | None:
+    """The core's last word before Telegram charges: None to go ahead, else why not."""
+    return charge_refusal(await order_for_payload(sessions, payload), amount, currency)
+
+
+class ChatPaymentOutcome(StrEnum):
+    COUNTED = "counted"
+    REFUNDED = "refunded"  # paid after voting closed: the Stars went back
+    ALREADY = "already"  # this payment was settled before (a replay)
+    NOT_OURS = "not_ours"
+    NOT_COUNTED = "not_counted"  # kept for a person (mismatch, late after expiry)
+
+
+@dataclass(frozen=True)
+class ChatPayment:
+    payload: str
+    charge_id: str
+    amount: int
+    currency: str
+
+
+async def settle_chat_payment(sessions: Sessions, registry: Providers, provider: str,
+                              payment: ChatPayment) -> tuple[ChatPaymentOutcome, VoterOrder | None]:
+    """Count a payment made in the chat once; give it back when voting had closed meanwhile."""
+    found = await order_for_payload(sessions, payment.payload)
+    if found is None:
+        log.warning("a %s payment %s names no order of ours", provider, payment.charge_id)
+        return ChatPaymentOutcome.NOT_OURS, None
+    order_id = found.order.id
+    if found.order.status is OrderStatus.PENDING and found.voting is not VotingState.OPEN:
+        return await refund_late(sessions, registry, provider, order_id, payment), found.order
+    body = json.dumps({"telegram_payment_charge_id": payment.charge_id, "total_amount": payment.amount,
+                       "currency": payment.currency, "invoice_payload": payment.payload}).encode()
+    result = await receive_callback(sessions, registry, provider, order_id, {}, body)
+    if result.outcome is Outcome.COUNTED:
+        return ChatPaymentOutcome.COUNTED, found.order
+    if result.outcome in (Outcome.DUPLICATE, Outcome.ALREADY_DECIDED):
+        return ChatPaymentOutcome.ALREADY, found.order
+    return ChatPaymentOutcome.NOT_COUNTED, found.order
+
+
+async def refund_late(sessions: Sessions, registry: Providers, provider: str, order_id: uuid.UUID,
+                      payment: ChatPayment) -> ChatPaymentOutcome:
+    """Refund first, then record it: a crash between the two refunds again, which Telegram refuses harmlessly."""
+    async with autocommit(sessions) as session:
+        loaded = await load_collection(session, order_id)
+    assert loaded is not None
+    order, collection = loaded
+    charged = replace(collection, provider_txn_id=payment.charge_id)
+    result = await registry.for_order(provider, order.channel.value).refund(charged)
+    await votes.settle_refund(sessions, order_id, result.amount, result.currency, payment.charge_id)
+    log.info("order %s paid after voting closed: %s refunded", order_id, provider)
+    return ChatPaymentOutcome.REFUNDED
+
+
+async def chat_orders(sessions: Sessions, voter_ref: str, limit: int = 10) -> list[VoterOrder]:
+    """A chat's latest orders, newest first (what /myvotes lists)."""
+    async with autocommit(sessions) as session:
+        rows = (await session.execute(
+            select(VoteOrder, Contest.slug, Candidate.code, Candidate.name)
+            .join(Contest, Contest.id == VoteOrder.contest_id)
+            .join(Candidate, Candidate.id == VoteOrder.candidate_id)
+            .where(VoteOrder.voter_ref == voter_ref)
+            .order_by(VoteOrder.created_at.desc()).limit(limit))).all()
+    return [VoterOrder.of(order, slug, code, name) for order, slug, code, name in rows]

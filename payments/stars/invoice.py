@@ -1,0 +1,103 @@
+"""Telegram Stars (`XTR`): the bot sells votes with an invoice in the chat (Telegram's terms, §6.2).
+
+Telegram tells us of a payment in the chat itself (a `successful_payment` message through the bot's
+webhook, whose secret header the webhook checked); the bot hands it to the core, which asks this provider
+to read it (`verify_callback`). There is no status call per payment: an order nobody paid expires.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import httpx
+
+from gateway.core.providers import (
+    CallbackRejected,
+    CallbackVerdict,
+    Collection,
+    InboundCallback,
+    PaymentError,
+    PaymentState,
+    StartResult,
+    StatusResult,
+)
+
+NAME = "stars"
+CURRENCY = "XTR"
+TELEGRAM_API = "https://api.telegram.org"
+# Telegram keeps an invoice payable, but a vote waits no longer than this for its payment.
+PAYMENT_WINDOW = timedelta(minutes=15)
+ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+
+
+class StarsInvoices:
+    """Stars payments through the Bot API (`sendInvoice`, `refundStarPayment`)."""
+
+    name = NAME
+    redirects = True  # the invoice goes out at once, in the chat: no prompt to push later
+    payment_window = PAYMENT_WINDOW
+    status_calls_per_second: float | None = None
+
+    def __init__(self, http: httpx.AsyncClient, token: str, api_base: str | None = None) -> None:
+        self.http = http
+        self.token = token
+        self.api_base = (api_base or TELEGRAM_API).rstrip("/")
+
+    async def call(self, method: str, params: dict[str, Any]) -> Any:
+        try:
+            response = await self.http.post(f"{self.api_base}/bot{self.token}/{method}", json=params)
+            answer = response.json()
+        except (httpx.HTTPError, ValueError) as exc:
+            raise PaymentError(NAME, "unreachable", f"Telegram did not answer {method}.", retryable=True) from exc
+        if not answer.get("ok"):
+            description = str(answer.get("description", "error"))
+            raise PaymentError(NAME, description, description, retryable=response.status_code >= 500,
+                               status=response.status_code)
+        return answer.get("result")
+
+    async def start(self, collection: Collection) -> StartResult:
+        """Send the invoice to the voter's chat: one price in Stars, payload = our payment reference."""
+        if not collection.voter_ref:
+            raise PaymentError(NAME, "no_chat", "A Stars invoice needs the voter's Telegram chat.")
+        message = await self.call("sendInvoice", {
+            "chat_id": int(collection.voter_ref),
+            "title": collection.description[:32],
+            "description": collection.description[:255],
+            "payload": str(collection.reference),
+            "provider_token": "",
+            "currency": CURRENCY,
+            "prices": [{"label": collection.description[:32], "amount": collection.amount}],
+        })
+        return StartResult(provider_data={"invoice_message_id": message.get("message_id")})
+
+    async def fetch_status(self, collection: Collection) -> StatusResult:
+        """Telegram has no per-payment status: a paid order was confirmed from its message."""
+        return StatusResult(PaymentState.PENDING, raw_status="no successful_payment yet")
+
+    async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
+        """Read the `successful_payment` the bot passed on (it came through the secret-checked webhook)."""
+        try:
+            payment = json.loads(callback.body)
+            charge = str(payment["telegram_payment_charge_id"])
+            amount, currency = int(payment["total_amount"]), str(payment["currency"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise CallbackRejected(NAME, "unreadable", "Not a successful_payment.") from exc
+        if collection is None or str(collection.reference) != payment.get("invoice_payload"):
+            raise CallbackRejected(NAME, "unknown_payload", "The payment names no order of ours.")
+        status = StatusResult(PaymentState.SUCCESSFUL, amount, currency, charge, raw_status="successful_payment")
+        return CallbackVerdict(collection.order_id, "successful_payment", event_id=charge, status=status)
+
+    async def refund(self, collection: Collection) -> StatusResult:
+        """Give the Stars back (`refundStarPayment`); a charge refunded before counts as refunded."""
+        if not collection.voter_ref or not collection.provider_txn_id:
+            raise PaymentError(NAME, "no_charge", "This order has no Telegram charge to refund.")
+        try:
+            await self.call("refundStarPayment", {"user_id": int(collection.voter_ref),
+                                                  "telegram_payment_charge_id": collection.provider_txn_id})
+        except PaymentError as exc:
+            if ALREADY_REFUNDED not in exc.code:
+                raise
+        return StatusResult(PaymentState.REFUNDED, collection.amount, collection.currency,
+                            collection.provider_txn_id, raw_status="refunded")

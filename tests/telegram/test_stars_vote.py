@@ -1,0 +1,162 @@
+"""A voter in the bot: browse, choose, pay in Stars, get the receipt; the board moves once."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.telegram.fake_api import FakeBotApi
+from gateway.config import Settings
+from gateway.core.receipts import send_receipt
+from gateway.db.models import Contest, OrderStatus, OutboxMessage, TelegramUpdate, VoteOrder
+from gateway.worker_jobs import build_receipt_senders
+from tests.factories import make_contest, tallies
+
+Sessions = async_sessionmaker[AsyncSession]
+USER = 5550001
+
+
+async def choose_votes(telegram: FakeBotApi, contest_name: str, candidate: str, votes: str) -> None:
+    assert await telegram.say(USER, "/start") == 200
+    await telegram.press(USER, contest_name)
+    await telegram.press(USER, candidate)
+    await telegram.press(USER, votes)
+
+
+async def orders(sessions: Sessions) -> list[VoteOrder]:
+    async with sessions() as session:
+        return list((await session.scalars(select(VoteOrder))).all())
+
+
+async def test_a_vote_paid_in_stars_is_counted_with_a_receipt(telegram: FakeBotApi, sessions: Sessions,
+                                                              bot_settings: Settings) -> None:
+    contest = await make_contest(sessions, candidates=10, stars_per_vote=10, name="Star Quest")
+    assert await telegram.say(USER, "/start") == 200
+    assert telegram.last_message(USER).text == "Welcome! Choose a contest to vote in:"
+    await telegram.press(USER, "Star Quest")
+    shown = telegram.last_message(USER)
+    assert "One vote: 10 ⭐" in shown.text
+    labels = [label for label, _ in shown.buttons]
+    assert labels[:8] == [f"{n:02d} Candidate {n:02d}" for n in range(1, 9)] and "More »" in labels
+    await telegram.press(USER, "More »")
+    assert [label for label, _ in telegram.last_message(USER).buttons][:2] == ["09 Candidate 09", "10 Candidate 10"]
+    await telegram.press(USER, "« Back")
+    await telegram.press(USER, "07 Candidate 07")
+    assert "How many votes for 07 Candidate 07? (1 to 100)" in telegram.last_message(USER).text
+    await telegram.press(USER, "5")
+    assert telegram.last_message(USER).text.startswith("5 vote(s) for 07 Candidate 07: 50 ⭐")
+    await telegram.press(USER, "Pay 50 ⭐ in Telegram Stars")
+
+    invoice = telegram.last_invoice(USER)
+    [order] = await orders(sessions)
+    assert (invoice["currency"], invoice["total_amount"], invoice["provider_token"]) == ("XTR", 50, "")
+    assert invoice["payload"] == str(order.payment_reference)
+    assert all(len(call.params["reply_markup"]["inline_keyboard"][0][0].get("callback_data", "").encode()) <= 64
+               for call in telegram.calls if isinstance(call.params.get("reply_markup"), dict))
+
+    assert await telegram.pay(USER)
+    assert telegram.last_message(USER).text == "Payment received, thank you! Your receipt follows."
+    assert (await tallies(sessions, contest.id))["07"] == 5
+    [order] = await orders(sessions)
+    assert order.status is OrderStatus.PAID and order.provider_txn_id.startswith("stxFAKE")  # type: ignore[union-attr]
+
+    await send_receipts(sessions, bot_settings)
+    receipt = telegram.last_message(USER).text
+    # The receipt is sent later by a job, in the contest's language (French here).
+    assert receipt == (f"Reçu {order.id.hex[:8].upper()}\n"
+                       "5 vote(s) pour 07 Candidate 07 comptés dans Star Quest. Merci !")
+    await send_receipts(sessions, bot_settings)  # the job runs again: no second receipt
+    assert telegram.texts(USER).count(receipt) == 1
+
+    await telegram.say(USER, "/top")
+    assert "1. 07 Candidate 07: 5" in telegram.last_message(USER).text
+    await telegram.say(USER, "/myvotes")
+    assert "5 vote(s) for 07 Candidate 07 (counted)" in telegram.last_message(USER).text
+    assert not [call for call in telegram.calls_of("answerCallbackQuery")
+                if "out of date" in str(call.get("text"))]
+    answered = {call["callback_query_id"] for call in telegram.calls_of("answerCallbackQuery")}
+    assert answered == set(telegram.query_users) and len(answered) == 6  # every button press answered
+
+
+async def send_receipts(sessions: Sessions, settings: Settings) -> None:
+    """What the worker's receipt job does with the outbox rows of the decided orders."""
+    async with sessions() as session:
+        rows = (await session.scalars(select(OutboxMessage).where(OutboxMessage.topic == "order.paid"))).all()
+    async with httpx.AsyncClient() as http:
+        senders = build_receipt_senders(settings, sessions, http)
+        for row in rows:
+            assert await send_receipt(sessions, senders, row.topic, row.payload)
+
+
+async def test_a_french_user_is_answered_in_french(telegram: FakeBotApi, sessions: Sessions) -> None:
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await telegram.say(USER, "/start", language_code="fr")
+    assert telegram.last_message(USER).text == "Bienvenue ! Choisissez un concours pour voter :"
+
+
+async def test_replayed_updates_create_nothing_new(telegram: FakeBotApi, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await choose_votes(telegram, "Star Quest", "02 Candidate 02", "10")
+    pay_button = telegram.last_message(USER)
+    _, data = pay_button.buttons[0]
+    press = telegram.update(callback_query={
+        "id": "q-1", "from": telegram.user(USER, "en"), "chat_instance": "1", "data": data,
+        "message": telegram.message_dict(USER, pay_button)})
+    assert await telegram.deliver(press) == 200
+    assert await telegram.deliver(press) == 200  # Telegram re-sends it
+    assert len(await orders(sessions)) == 1
+    assert len(telegram.calls_of("sendInvoice")) == 1
+
+    assert (await telegram.pre_checkout(USER))["ok"] in (True, "true")
+    payment = telegram.payment_update(USER)
+    for _ in range(3):
+        assert await telegram.deliver(payment) == 200
+    assert (await tallies(sessions, contest.id))["02"] == 10
+    async with sessions() as session:
+        kept = await session.scalar(select(TelegramUpdate).where(TelegramUpdate.update_id == payment["update_id"]))
+    assert kept is not None and kept.handled_at is not None
+
+
+async def test_a_wrong_or_missing_secret_gets_401(telegram: FakeBotApi, sessions: Sessions) -> None:
+    await make_contest(sessions, stars_per_vote=10)
+    for secret in ("not-the-secret", None):
+        telegram.secret = secret
+        assert await telegram.say(USER, "/start") == 401
+    assert USER not in telegram.chats
+    async with sessions() as session:
+        assert await session.scalar(select(TelegramUpdate)) is None
+
+
+async def test_a_payment_after_the_close_is_refunded_once(telegram: FakeBotApi, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await choose_votes(telegram, "Star Quest", "03 Candidate 03", "1")
+    await telegram.press(USER, "Pay 10 ⭐ in Telegram Stars")
+    assert (await telegram.pre_checkout(USER))["ok"] in (True, "true")
+    async with sessions.begin() as session:  # voting closes between the pre-checkout and the payment
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(status="closed"))
+    payment = telegram.payment_update(USER)
+    await telegram.deliver(payment)
+    assert telegram.last_message(USER).text.startswith("Voting closed before your payment arrived")
+    again: dict[str, Any] = {**payment, "update_id": payment["update_id"] + 1}  # the same charge, re-sent
+    await telegram.deliver(payment)
+    await telegram.deliver(again)
+    charge = payment["message"]["successful_payment"]["telegram_payment_charge_id"]
+    assert [call["telegram_payment_charge_id"] for call in telegram.calls_of("refundStarPayment")] == [charge]
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    [order] = await orders(sessions)
+    assert order.status is OrderStatus.REFUNDED
+
+
+async def test_pre_checkout_is_refused_once_voting_closed(telegram: FakeBotApi, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await choose_votes(telegram, "Star Quest", "03 Candidate 03", "1")
+    await telegram.press(USER, "Pay 10 ⭐ in Telegram Stars")
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(status="closed"))
+    answer = await telegram.pre_checkout(USER)
+    assert answer["ok"] in (False, "false")
+    assert answer["error_message"] == "Your vote was not taken: voting has closed."
+    assert not await telegram.pay(USER)
