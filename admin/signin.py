@@ -24,7 +24,7 @@ from gateway.db.models import AdminRefreshToken, AdminUser
 Sessions = async_sessionmaker[AsyncSession]
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
-ENROL_TTL = timedelta(minutes=10)
+
 
 
 class SignInRefused(DomainError):
@@ -172,3 +172,12 @@ async def authenticate(sessions: Sessions, claims: tokens.AccessClaims, address:
 
 # A real Argon2 hash (of a password nobody has): checking against it costs what a real check costs.
 DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$HsYXJ9IvKuQQrdkjR/RHhg$skdReetDytMBVsXDOQoMZLMKDzLMOgN2NIIZtpSk15g"
+
+
+async def pending_totp_uri(sessions: Sessions, admin_id: int) -> str | None:
+    """The enrolment QR code's URI again (after a wrong first code), while the secret is unconfirmed."""
+    async with sessions() as session:
+        user = await session.get(AdminUser, admin_id)
+    if user is None or not user.active or user.totp_confirmed_at is not None or not user.totp_secret:
+        return None
+    return totp.provisioning_uri(user.totp_secret, user.email)

@@ -59,3 +59,21 @@ def new_refresh_token() -> str:
 
 def refresh_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8", "replace")).hexdigest()
+
+
+ENROL_AUDIENCE = "ballot-admin-enrol"
+ENROL_TTL = timedelta(minutes=10)
+
+
+def encode_enrol_ticket(key: bytes, admin_id: int, now: datetime | None = None) -> str:
+    """What the enrolment form carries between a right password and the first TOTP code."""
+    now = now or datetime.now(UTC)
+    return jwt.encode({"sub": str(admin_id), "aud": ENROL_AUDIENCE, "exp": int((now + ENROL_TTL).timestamp())},
+                      key, algorithm=ALGORITHM)
+
+
+def decode_enrol_ticket(key: bytes, ticket: str) -> int:
+    try:
+        return int(jwt.decode(ticket, key, algorithms=[ALGORITHM], audience=ENROL_AUDIENCE)["sub"])
+    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        raise InvalidToken(str(exc)) from exc

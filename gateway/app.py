@@ -12,6 +12,8 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
+from admin import api as admin_api
+from admin import pages as admin_pages
 from channels.ussd import routes as ussd_routes
 from channels.web import api as web_api
 from channels.web import pages as web_pages
@@ -171,4 +173,6 @@ def create_app(settings: Settings) -> web.Application:
     leaderboard_routes.setup(app)
     payment_routes.setup(app)
     app.cleanup_ctx.append(vote_service_ctx)  # last: it uses the leaderboard's reader
+    admin_pages.setup(app)  # admin area (issue 19)
+    admin_api.setup(app)
     return app

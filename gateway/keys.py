@@ -11,6 +11,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 import httpx
+import jinja2
 from aiohttp import web
 from redis.asyncio import Redis
 from rq import Queue
@@ -46,3 +47,5 @@ LEADERBOARD_HUB: web.AppKey[Hub] = web.AppKey("leaderboard_hub")
 USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
 STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
 METRICS_ACCESS: web.AppKey[MetricsAccess] = web.AppKey("metrics_access")
+# Admin area (issue 19): its own template environment, apart from the public pages'.
+ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
