@@ -182,6 +182,12 @@ def parse_candidates_csv(text: str, taken: set[str]) -> list[CandidateRow]:
 
 
 def next_codes(taken: set[str], count: int) -> list[str]:
-    """The first free two-digit (then longer) codes after the highest taken one."""
-    highest = max((int(code) for code in taken), default=0)
-    return [f"{number:02d}" for number in range(highest + 1, highest + 1 + count)]
+    """The lowest free codes, two digits (01, 02, …) until 99 is passed."""
+    free: list[str] = []
+    number = 1
+    while len(free) < count:
+        code = f"{number:02d}"
+        if code not in taken:
+            free.append(code)
+        number += 1
+    return free
