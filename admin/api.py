@@ -4,18 +4,19 @@ Errors are the API's usual `{"error": {"code", "message", "field"}}`."""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from aiohttp import web
 
-from admin import signin
+from admin import photos, signin
 from admin.web import FAMILY_KEY, form_of, guarded, jwt_key
 from gateway.core import audit, contests_admin
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contest_drafts import parse_contest
 from gateway.core.errors import DomainError
 from gateway.db.models import AuditEntry, Candidate, Contest
-from gateway.keys import REDIS, SESSIONS
+from gateway.keys import REDIS, SESSIONS, SETTINGS
 from gateway.throttle import client_address, enforce
 
 routes = web.RouteTableDef()
@@ -150,6 +151,17 @@ async def edit_candidate(request: web.Request, actor: Actor) -> web.StreamRespon
         candidate = await contests_admin.set_candidate_status(sessions, actor, candidate_id, str(form["status"]))
     if candidate is None:
         raise DomainError("Send name and bio, or status.", code="nothing_to_change")
+    return web.json_response(candidate_json(candidate))
+
+
+@routes.post(PREFIX + "/candidates/{candidate_id:[0-9]{1,9}}/photo", name="api_admin_candidate_photo")
+@guarded("contests.write")
+async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """The image itself as the body (any content type: what it is is read from its bytes)."""
+    data = await request.read()
+    url = photos.store(request.app[SETTINGS].gateway_data_dir, await asyncio.to_thread(photos.reencode, data))
+    candidate = await contests_admin.set_candidate_photo(request.app[SESSIONS], actor,
+                                                         int(request.match_info["candidate_id"]), url)
     return web.json_response(candidate_json(candidate))
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from admin import csrf, signin, tokens, totp
+from admin import csrf, photos, signin, tokens, totp
 from admin.accounts import allowed
 from admin.web import (
     FAMILY_KEY,
@@ -21,13 +22,14 @@ from admin.web import (
     jwt_key,
     secure,
     set_session_cookies,
+    upload_gate,
 )
 from gateway.core import audit, contests_admin
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contest_drafts import KNOWN_PROVIDERS, BoardVisibility, parse_contest
 from gateway.core.errors import DomainError
 from gateway.db.models import Contest
-from gateway.keys import ADMIN_TEMPLATES, REDIS, SESSIONS
+from gateway.keys import ADMIN_TEMPLATES, REDIS, SESSIONS, SETTINGS, UPLOAD_GATE
 from gateway.throttle import client_address, hit
 
 HERE = Path(__file__).parent
@@ -277,6 +279,37 @@ async def candidate_status(request: web.Request, actor: Actor) -> web.StreamResp
     raise see_other(f"/admin/contests/{candidate.contest_id}")
 
 
+@routes.post("/admin/candidates/{candidate_id:[0-9]{1,9}}/photo", name="admin_candidate_photo")
+@guarded("contests.write")
+async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    upload = form.get("photo")
+    data = b""
+    if isinstance(upload, web.FileField):
+        with upload.file:
+            data = upload.file.read(photos.MAX_BYTES + 1)
+    candidate_id = int(request.match_info["candidate_id"])
+    try:
+        url = photos.store(request.app[SETTINGS].gateway_data_dir, await asyncio.to_thread(photos.reencode, data))
+    except DomainError as exc:
+        candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor, candidate_id)
+        return await show_contest(request, actor, candidate.contest_id, error=exc.message, status=exc.status)
+    candidate = await contests_admin.set_candidate_photo(request.app[SESSIONS], actor, candidate_id, url)
+    raise see_other(f"/admin/contests/{candidate.contest_id}")
+
+
+@routes.get("/photos/{name}")
+async def photo(request: web.Request) -> web.StreamResponse:
+    """A stored candidate photo: a JPEG we wrote ourselves, served so no browser takes it for anything else."""
+    path = photos.stored_path(request.app[SETTINGS].gateway_data_dir, request.match_info["name"])
+    if path is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={
+        "Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "public, max-age=31536000, immutable", "Cross-Origin-Resource-Policy": "same-origin"})
+
+
 @routes.get("/admin/audit")
 @guarded("audit.read")
 async def audit_page(request: web.Request, actor: Actor) -> web.StreamResponse:
@@ -291,3 +324,4 @@ def setup(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), app_key=ADMIN_TEMPLATES,
                          autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     app.add_routes(routes)
+    app[UPLOAD_GATE] = upload_gate

@@ -8,6 +8,7 @@ into the reader's imports.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import httpx
@@ -49,3 +50,6 @@ STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app wa
 METRICS_ACCESS: web.AppKey[MetricsAccess] = web.AppKey("metrics_access")
 # Admin area (issue 19): its own template environment, apart from the public pages'.
 ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
+# The one exception to the 64 KB body cap and the refusal of multipart (gateway/middleware.py): a
+# signed-in upload to a route the gate names. It answers the size allowed for the request, or None.
+UPLOAD_GATE: web.AppKey[Callable[[web.Request], Awaitable[int | None]]] = web.AppKey("upload_gate")

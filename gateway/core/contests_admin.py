@@ -274,6 +274,15 @@ async def set_candidate_status(sessions: Sessions, actor: Actor, candidate_id: i
     return candidate
 
 
+async def candidate_of(sessions: Sessions, actor: Actor, candidate_id: int) -> Candidate:
+    async with sessions() as session:
+        candidate = await session.get(Candidate, candidate_id)
+        if candidate is None:
+            raise NotFound(f"No candidate {candidate_id}.", code="candidate_not_found")
+        await _contest(session, actor, candidate.contest_id)
+    return candidate
+
+
 async def set_candidate_photo(sessions: Sessions, actor: Actor, candidate_id: int, photo_url: str) -> Candidate:
     async with sessions.begin() as session:
         candidate = await _candidate(session, actor, candidate_id)
