@@ -1,19 +1,44 @@
-"""Admin accounts: created from the CLI, passwords hashed with Argon2."""
+"""Admin accounts: created from the CLI, passwords hashed with Argon2, a TOTP secret each, and roles.
+
+Roles: `owner` (everything), `organiser` (their own contests), `auditor` (reads everything, changes
+nothing), `support` (looks up orders, resends receipts). What each may do is `allowed` below.
+"""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from argon2 import PasswordHasher
-from sqlalchemy import insert, select
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core.errors import Conflict, DomainError
-from gateway.db.models import AdminUser, AuditEntry
+from admin import totp
+from gateway.core import audit
+from gateway.core.audit import Actor
+from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.db.models import AdminRefreshToken, AdminUser
 
-ROLES = ("owner", "organiser", "viewer")
+ROLES = ("owner", "organiser", "auditor", "support")
 MIN_PASSWORD_LENGTH = 12
+CLI = Actor(None, "cli", "owner")
 _hasher = PasswordHasher()
+
+# What each role may do. Organisers act on their own contests only (checked where a contest is named).
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "owner": frozenset({"contests.read", "contests.write", "orders.read", "orders.resend", "review.read",
+                        "review.decide", "audit.read", "accounts.manage"}),
+    "organiser": frozenset({"contests.read", "contests.write", "orders.read"}),
+    "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read"}),
+    "support": frozenset({"orders.read", "orders.resend"}),
+}
+PERMISSIONS = {role: granted | {"signed_in"} for role, granted in PERMISSIONS.items()}
+
+
+def allowed(role: str, permission: str) -> bool:
+    return permission in PERMISSIONS.get(role, frozenset())
 
 
 def check_new_account(email: str, password: str, role: str) -> str:
@@ -21,26 +46,88 @@ def check_new_account(email: str, password: str, role: str) -> str:
     email = email.strip().lower()
     if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
         raise DomainError(f"{email!r} is not an email address.", code="invalid_email", field="email")
-    if len(password) < MIN_PASSWORD_LENGTH:
-        raise DomainError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
-                          code="weak_password", field="password")
+    check_password(password)
     if role not in ROLES:
         raise DomainError(f"The role must be one of {', '.join(ROLES)}.", code="invalid_role", field="role")
     return email
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise DomainError(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.",
+                          code="weak_password", field="password")
 
 
 def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def password_matches(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+@dataclass(frozen=True)
+class NewAdmin:
+    id: int
+    email: str
+    role: str
+    totp_uri: str  # shown once: scanned now, or at the first sign-in from the page's QR code
+
+
 async def create_admin(
-    sessions: async_sessionmaker[AsyncSession], email: str, password: str, role: str = "owner"
-) -> AdminUser:
+    sessions: async_sessionmaker[AsyncSession], email: str, password: str, role: str = "owner",
+    actor: Actor = CLI,
+) -> NewAdmin:
     email = check_new_account(email, password, role)
+    secret = totp.new_secret()
     async with sessions.begin() as session:
         if await session.scalar(select(AdminUser.id).where(AdminUser.email == email)) is not None:
             raise Conflict(f"An admin called {email} already exists.", code="admin_exists")
-        user = AdminUser(email=email, password_hash=hash_password(password), role=role)
+        user = AdminUser(email=email, password_hash=hash_password(password), role=role, totp_secret=secret)
         session.add(user)
-        await session.execute(insert(AuditEntry).values(actor="cli", action="admin.create", target=email))
-    return user
+        await session.flush()
+        await audit.record(session, actor, "admin.create", email, after={"email": email, "role": role})
+    return NewAdmin(user.id, email, role, totp.provisioning_uri(secret, email))
+
+
+async def revoke_all(session: AsyncSession, admin_id: int) -> None:
+    """End every session of an account: its refresh tokens revoked, its access tokens' version outdated."""
+    now = datetime.now(UTC)
+    await session.execute(update(AdminRefreshToken).where(
+        AdminRefreshToken.admin_id == admin_id, AdminRefreshToken.revoked_at.is_(None)).values(revoked_at=now))
+    await session.execute(update(AdminUser).where(AdminUser.id == admin_id).values(
+        token_version=AdminUser.token_version + 1))
+
+
+async def change_password(sessions: async_sessionmaker[AsyncSession], actor: Actor, current: str, new: str) -> None:
+    check_password(new)
+    async with sessions.begin() as session:
+        user = await session.get(AdminUser, actor.admin_id, with_for_update=True)
+        if user is None or not password_matches(user.password_hash, current):
+            raise DomainError("The current password is wrong.", code="wrong_password", field="current")
+        user.password_hash = hash_password(new)
+        await revoke_all(session, user.id)
+        await audit.record(session, actor, "admin.password_change", user.email)
+
+
+async def set_active(sessions: async_sessionmaker[AsyncSession], actor: Actor, email: str, active: bool) -> None:
+    """An owner disables (or enables again) an account; disabling ends its sessions at once."""
+    async with sessions.begin() as session:
+        user = await session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower())
+                                    .with_for_update())
+        if user is None:
+            raise NotFound(f"No admin called {email}.")
+        before = {"active": user.active}
+        user.active = active
+        if not active:
+            await revoke_all(session, user.id)
+        await audit.record(session, actor, "admin.enable" if active else "admin.disable", user.email,
+                           before=before, after={"active": active})
+
+
+async def list_admins(sessions: async_sessionmaker[AsyncSession]) -> list[AdminUser]:
+    async with sessions() as session:
+        return list((await session.scalars(select(AdminUser).order_by(AdminUser.email))).all())

@@ -12,6 +12,8 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
+from admin import api as admin_api
+from admin import pages as admin_pages
 from channels.sms import routes as sms_routes  # SMS voting (issue 17)
 from channels.telegram import webhook as telegram_webhook
 from channels.ussd import routes as ussd_routes
@@ -183,6 +185,8 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(verification_ctx)  # callback verification (issue 16)
     # Telegram (issue 18): the bot's webhook; its context after the vote service, which its handlers use.
     telegram_webhook.setup(app)
+    admin_pages.setup(app)  # admin area (issue 19)
+    admin_api.setup(app)
     return app
 
 

@@ -295,7 +295,12 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         user = with_database(settings, lambda s: create_admin(s, args.email, password, args.role))
+    from admin.totp import terminal_qr
+
     print(f"admin {user.email} created with role {user.role}")
+    # Admin area (issue 19): the TOTP secret, shown once; the first sign-in shows it again until confirmed.
+    print(f"Scan this in an authenticator app (or enter the URI):\n{user.totp_uri}")
+    print(terminal_qr(user.totp_uri))
     return 0
 
 
@@ -362,7 +367,7 @@ def build_parser() -> argparse.ArgumentParser:
     admin_cmd = sub.add_parser("admin", help="admin accounts").add_subparsers(dest="admin_command", required=True)
     create = admin_cmd.add_parser("create", help="create an admin (password from GATEWAY_ADMIN_PASSWORD or a prompt)")
     create.add_argument("--email", required=True)
-    create.add_argument("--role", default="owner")
+    create.add_argument("--role", default="owner", help="owner, organiser, auditor or support")
     create.set_defaults(func=cmd_admin_create)
     return parser
 

@@ -8,9 +8,11 @@ into the reader's imports.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING
 
 import httpx
+import jinja2
 from aiohttp import web
 from redis.asyncio import Redis
 from rq import Queue
@@ -46,3 +48,8 @@ LEADERBOARD_HUB: web.AppKey[Hub] = web.AppKey("leaderboard_hub")
 USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
 STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
 METRICS_ACCESS: web.AppKey[MetricsAccess] = web.AppKey("metrics_access")
+# Admin area (issue 19): its own template environment, apart from the public pages'.
+ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
+# The one exception to the 64 KB body cap and the refusal of multipart (gateway/middleware.py): a
+# signed-in upload to a route the gate names. It answers the size allowed for the request, or None.
+UPLOAD_GATE: web.AppKey[Callable[[web.Request], Awaitable[int | None]]] = web.AppKey("upload_gate")

@@ -70,8 +70,7 @@ class LoopWatch:
             if stuck_for < self.stall_seconds or last_tick == reported_tick:
                 continue
             reported_tick = last_tick
-            frame = sys._current_frames().get(self._loop_thread)
-            where = "".join(traceback.format_stack(frame, limit=STACK_FRAMES)) if frame else "(no frame)\n"
+            where = loop_stack(self._loop_thread)
             log.warning("event loop stuck for %.0f ms; it is running:\n%s", stuck_for * 1000, where)
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
@@ -83,6 +82,17 @@ class LoopWatch:
 
     def stop(self) -> None:
         self._stop.set()
+
+
+def loop_stack(thread_id: int | None) -> str:
+    """What the loop thread is running, as a printed stack. Read from another thread while the loop runs on: a
+    frame can be torn down (or be a greenlet's, as SQLAlchemy's async layer switches them) as it is read, so
+    anything odd gives a note rather than an exception that would end the watchdog."""
+    try:
+        frame = sys._current_frames().get(thread_id) if thread_id is not None else None
+        return "".join(traceback.format_stack(frame, limit=STACK_FRAMES)) if frame else "(no frame)\n"
+    except Exception as exc:  # noqa: BLE001 - the watchdog must outlive whatever the frame turned out to be
+        return f"(its stack could not be read: {type(exc).__name__}: {exc})\n"
 
 
 @contextlib.asynccontextmanager

@@ -11,7 +11,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from gateway.core.errors import DomainError
-from gateway.keys import METRICS, SETTINGS
+from gateway.keys import METRICS, SETTINGS, UPLOAD_GATE
 from gateway.logs import request_id
 
 log = logging.getLogger(__name__)
@@ -92,9 +92,13 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
     """
     if not request.body_exists or request.match_info.http_exception is not None:
         return await handler(request)
+    seconds = request.app[SETTINGS].request_body_seconds
+    gate = request.app.get(UPLOAD_GATE)
+    allowed = await gate(request) if gate is not None else None
+    if allowed is not None:  # a signed-in upload (admin photos): larger, multipart, read by its handler
+        return await upload_within(request.clone(client_max_size=allowed), handler, seconds * 6)
     if request.content_type == "multipart/form-data":
         return error_body(415, "unsupported_media_type", "Send forms url-encoded and data as JSON.")
-    seconds = request.app[SETTINGS].request_body_seconds
     try:
         async with asyncio.timeout(seconds):
             await request.read()
@@ -107,3 +111,15 @@ async def body_deadline(request: web.Request, handler: Handler) -> web.StreamRes
         request.protocol.force_close()  # now (after the answer is flushed), not after reading the rest for a while
         return response
     return await handler(request)
+
+
+async def upload_within(request: web.Request, handler: Handler, seconds: float) -> web.StreamResponse:
+    """An upload's handler reads (and parses) its body itself; the whole of it must end within `seconds`."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await handler(request)
+    except TimeoutError:
+        log.info("upload %s %s not done within %g s", request.method, request.path, seconds)
+        response = error_body(408, "body_timeout", f"The upload did not arrive within {seconds:g} s.")
+        response.force_close()
+        return response

@@ -35,8 +35,11 @@ GET_ROUTES = [
     "/orders/{order_id}/status",
 ]
 POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
-               "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook"]
+               "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
+               "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook"]
 PUT_ROUTES = ["/payments/mtn/callback/{order_id}"]
+# Admin area (issue 19): its routes are listed and probed in tests/admin/test_hostile_admin.py.
+ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 GETS = [
     *(route.format(slug=SQLISH, order_id=SQLISH) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
     f"/static/{SQLISH}", "/static/..%2F..%2Fgateway%2Fconfig.py", f"/api/v1/contests?slug={quote(SQLISH)}",
@@ -54,7 +57,8 @@ JSON_ANSWERS = ("/api/", "/payments/", "/ussd/africastalking/events", "/healthz"
 
 def test_every_route_the_app_serves_is_probed(settings: Settings) -> None:
     served = {(route.method, route.resource.canonical) for route in create_app(settings).router.routes()
-              if route.method != "HEAD" and route.resource is not None}
+              if route.method != "HEAD" and route.resource is not None
+              and not route.resource.canonical.startswith(ADMIN_PREFIXES)}
     probed = {*(("GET", r) for r in GET_ROUTES), *(("POST", r) for r in POST_ROUTES), *(("PUT", r) for r in PUT_ROUTES)}
     assert served == probed
 

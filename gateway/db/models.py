@@ -294,6 +294,12 @@ class AdminUser(Base):
     role: Mapped[str] = mapped_column(String(32), server_default="organiser")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Admin area (issue 19): TOTP confirmed at first sign-in, lockout after failed sign-ins, and a
+    # version every access token carries (bumped on sign-out everywhere, password change, disabling).
+    totp_confirmed_at: Mapped[datetime | None]
+    failed_signins: Mapped[int] = mapped_column(Integer, server_default="0")
+    locked_until: Mapped[datetime | None]
+    token_version: Mapped[int] = mapped_column(Integer, server_default="0")
 
 
 class AuditEntry(Base):
@@ -305,6 +311,37 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # Admin area (issue 19): where the action came from, and the thing before and after it.
+    address: Mapped[str | None] = mapped_column(String(64))
+    before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+
+    __table_args__ = (Index("ix_audit_log_target", "target", "created_at"),)
+
+
+# Admin area (issue 19): refresh tokens (stored hashed, rotated, revocable by family) and contest organisers.
+class AdminRefreshToken(Base):
+    """One refresh token, by its SHA-256; a rotation marks it used and issues the next of its family."""
+
+    __tablename__ = "admin_refresh_tokens"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), index=True)
+    family: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    expires_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    used_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+
+
+class ContestOrganiser(Base):
+    """Which organiser runs which contest (an organiser sees and changes only their own)."""
+
+    __tablename__ = "contest_organisers"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True)
+    admin_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), primary_key=True)
 
 
 # Callback verification (issue 16): orders counted on a callback's word, each re-checked later with a status call.

@@ -1,0 +1,183 @@
+"""The admin area's JSON API under /api/v1/admin/: the same operations as the pages, with
+`Authorization: Bearer <access token>`; tokens from POST /api/v1/admin/token, renewed at /token/refresh.
+Errors are the API's usual `{"error": {"code", "message", "field"}}`."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aiohttp import web
+
+from admin import photos, signin
+from admin.web import FAMILY_KEY, form_of, guarded, jwt_key
+from gateway.core import audit, contests_admin
+from gateway.core.audit import Actor, AuditFilter
+from gateway.core.contest_drafts import parse_contest
+from gateway.core.errors import DomainError
+from gateway.db.models import AuditEntry, Candidate, Contest
+from gateway.keys import REDIS, SESSIONS, SETTINGS
+from gateway.throttle import client_address, enforce
+
+routes = web.RouteTableDef()
+PREFIX = "/api/v1/admin"
+SIGNIN_PER_ADDRESS = 20
+SIGNIN_WINDOW = 900
+
+
+def contest_json(contest: Contest) -> dict[str, Any]:
+    return {"id": contest.id, **contests_admin.snapshot(contest)}
+
+
+def candidate_json(candidate: Candidate, votes: int | None = None) -> dict[str, Any]:
+    body = {"id": candidate.id, **contests_admin.candidate_snapshot(candidate)}
+    if votes is not None:
+        body["votes"] = votes
+    return body
+
+
+def audit_json(entry: AuditEntry) -> dict[str, Any]:
+    return {"id": entry.id, "at": entry.created_at.isoformat(), "actor": entry.actor, "address": entry.address,
+            "action": entry.action, "target": entry.target, "before": entry.before, "after": entry.after,
+            "details": entry.details}
+
+
+def tokens_json(issued: signin.Issued) -> web.Response:
+    return web.json_response({"access_token": issued.access_token, "refresh_token": issued.refresh_token,
+                              "token_type": "Bearer", "expires_in": 900},
+                             headers={"Cache-Control": "no-store"})
+
+
+@routes.post(f"{PREFIX}/token")
+async def token(request: web.Request) -> web.StreamResponse:
+    form = await form_of(request)
+    address = client_address(request)
+    await enforce(request.app[REDIS], f"admin-signin:{address}", SIGNIN_PER_ADDRESS, SIGNIN_WINDOW,
+                  "Too many sign-in attempts from this address; wait a while.")
+    result = await signin.sign_in(request.app[SESSIONS], jwt_key(request), str(form.get("email", "")),
+                                  str(form.get("password", "")), str(form.get("code", "")), address)
+    if isinstance(result, signin.NeedsEnrolment):
+        raise DomainError("Set up the second factor first: sign in once at /admin/signin.", code="totp_not_enrolled")
+    return tokens_json(result)
+
+
+@routes.post(f"{PREFIX}/token/refresh")
+async def token_refresh(request: web.Request) -> web.StreamResponse:
+    form = await form_of(request)
+    issued = await signin.refresh(request.app[SESSIONS], jwt_key(request), str(form.get("refresh_token", "")),
+                                  client_address(request))
+    return tokens_json(issued)
+
+
+@routes.post(f"{PREFIX}/signout")
+@guarded("signed_in")
+async def signout(request: web.Request, actor: Actor) -> web.StreamResponse:
+    await signin.sign_out(request.app[SESSIONS], actor, request[FAMILY_KEY])
+    return web.json_response({"signed_out": True})
+
+
+@routes.get(f"{PREFIX}/contests")
+@guarded("contests.read")
+async def contests(request: web.Request, actor: Actor) -> web.StreamResponse:
+    rows = await contests_admin.list_contests(request.app[SESSIONS], actor)
+    return web.json_response({"contests": [contest_json(c) for c in rows]})
+
+
+@routes.post(f"{PREFIX}/contests")
+@guarded("contests.write")
+async def create_contest(request: web.Request, actor: Actor) -> web.StreamResponse:
+    draft = parse_contest(await form_of(request))
+    contest = await contests_admin.create_contest(request.app[SESSIONS], actor, draft)
+    return web.json_response(contest_json(contest), status=201)
+
+
+def cid(request: web.Request) -> int:
+    return int(request.match_info["contest_id"])
+
+
+@routes.get(PREFIX + "/contests/{contest_id:[0-9]{1,9}}")
+@guarded("contests.read")
+async def contest(request: web.Request, actor: Actor) -> web.StreamResponse:
+    detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid(request))
+    return web.json_response({**contest_json(detail.contest), "candidates": [
+        candidate_json(c, detail.votes.get(c.id, 0)) for c in detail.candidates]})
+
+
+@routes.put(PREFIX + "/contests/{contest_id:[0-9]{1,9}}")
+@guarded("contests.write")
+async def update_contest(request: web.Request, actor: Actor) -> web.StreamResponse:
+    draft = parse_contest(await form_of(request))
+    updated = await contests_admin.update_contest(request.app[SESSIONS], actor, cid(request), draft)
+    return web.json_response(contest_json(updated))
+
+
+@routes.post(PREFIX + "/contests/{contest_id:[0-9]{1,9}}/{action:open|pause|close}")
+@guarded("contests.write")
+async def contest_action(request: web.Request, actor: Actor) -> web.StreamResponse:
+    changed = await contests_admin.change_status(request.app[SESSIONS], actor, cid(request),
+                                                 request.match_info["action"])
+    return web.json_response(contest_json(changed))
+
+
+@routes.post(PREFIX + "/contests/{contest_id:[0-9]{1,9}}/candidates")
+@guarded("contests.write")
+async def add_candidate(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    code, bio = form.get("code"), form.get("bio")
+    made = await contests_admin.add_candidate(request.app[SESSIONS], actor, cid(request), str(form.get("name", "")),
+                                              str(code) if code is not None else None, str(bio) if bio else None)
+    return web.json_response(candidate_json(made), status=201)
+
+
+@routes.post(PREFIX + "/contests/{contest_id:[0-9]{1,9}}/candidates/import")
+@guarded("contests.write")
+async def import_candidates(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    made = await contests_admin.import_candidates(request.app[SESSIONS], actor, cid(request), str(form.get("csv", "")))
+    return web.json_response({"imported": [candidate_json(c) for c in made]}, status=201)
+
+
+@routes.patch(PREFIX + "/candidates/{candidate_id:[0-9]{1,9}}")
+@guarded("contests.write")
+async def edit_candidate(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    candidate_id = int(request.match_info["candidate_id"])
+    sessions = request.app[SESSIONS]
+    candidate = None
+    if "name" in form or "bio" in form:
+        candidate = await contests_admin.edit_candidate(sessions, actor, candidate_id, str(form.get("name", "")),
+                                                        form.get("bio") and str(form["bio"]))
+    if "status" in form:
+        candidate = await contests_admin.set_candidate_status(sessions, actor, candidate_id, str(form["status"]))
+    if candidate is None:
+        raise DomainError("Send name and bio, or status.", code="nothing_to_change")
+    return web.json_response(candidate_json(candidate))
+
+
+@routes.post(PREFIX + "/candidates/{candidate_id:[0-9]{1,9}}/photo", name="api_admin_candidate_photo")
+@guarded("contests.write")
+async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """The image itself as the body (any content type: what it is is read from its bytes)."""
+    data = await request.read()
+    url = photos.store(request.app[SETTINGS].gateway_data_dir, await asyncio.to_thread(photos.reencode, data))
+    candidate = await contests_admin.set_candidate_photo(request.app[SESSIONS], actor,
+                                                         int(request.match_info["candidate_id"]), url)
+    return web.json_response(candidate_json(candidate))
+
+
+@routes.get(f"{PREFIX}/audit")
+@guarded("audit.read")
+async def audit_log(request: web.Request, actor: Actor) -> web.StreamResponse:
+    query = request.query
+    try:
+        limit = int(query.get("limit", "200"))
+    except ValueError:
+        raise DomainError("limit must be a number.", code="invalid_field", field="limit") from None
+    wanted = AuditFilter(actor=query.get("actor") or None, action=query.get("action") or None,
+                         target=query.get("target") or None, limit=limit)
+    entries = await audit.entries(request.app[SESSIONS], wanted)
+    return web.json_response({"entries": [audit_json(e) for e in entries]})
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)

@@ -1,0 +1,327 @@
+"""The admin area's pages under /admin/: server-rendered forms that work on a phone, without JavaScript."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from admin import csrf, photos, signin, tokens, totp
+from admin.accounts import allowed
+from admin.web import (
+    FAMILY_KEY,
+    clear_session_cookies,
+    csrf_key,
+    form_of,
+    guarded,
+    jwt_key,
+    secure,
+    set_session_cookies,
+    upload_gate,
+)
+from gateway.core import audit, contests_admin
+from gateway.core.audit import Actor, AuditFilter
+from gateway.core.contest_drafts import KNOWN_PROVIDERS, BoardVisibility, parse_contest
+from gateway.core.errors import DomainError
+from gateway.db.models import Contest
+from gateway.keys import ADMIN_TEMPLATES, REDIS, SESSIONS, SETTINGS, UPLOAD_GATE
+from gateway.throttle import client_address, hit
+
+HERE = Path(__file__).parent
+routes = web.RouteTableDef()
+CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
+       "frame-ancestors 'none'; base-uri 'none'")
+SIGNIN_PER_ADDRESS = 20  # sign-in attempts per address per 15 minutes
+SIGNIN_WINDOW = 900
+TRANSITIONS = {"draft": ("open",), "open": ("pause", "close"), "paused": ("open", "close"), "closed": ()}
+
+
+def render(request: web.Request, template: str, context: Mapping[str, Any], actor: Actor | None = None,
+           status: int = 200) -> web.Response:
+    """A page with its CSRF token, strict security headers and nothing cached."""
+    is_secure = secure(request)
+    cookie, fresh = csrf.cookie_of(request, is_secure)
+    base = {"actor": actor, "csrf_token": csrf.sign(csrf_key(request), cookie), "error": None, "notice": None}
+    response = aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status,
+                                              app_key=ADMIN_TEMPLATES)
+    response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+                             "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
+                             "X-Frame-Options": "DENY"})
+    if fresh:
+        csrf.set_cookie(response, cookie, is_secure)
+    return response
+
+
+def see_other(url: str) -> web.HTTPSeeOther:
+    return web.HTTPSeeOther(url)
+
+
+@routes.get("/admin")
+@routes.get("/admin/")
+async def home(request: web.Request) -> web.StreamResponse:
+    raise see_other("/admin/contests")
+
+
+@routes.get("/admin/signin")
+async def signin_page(request: web.Request) -> web.StreamResponse:
+    return render(request, "signin.html", {"email": ""})
+
+
+@routes.post("/admin/signin")
+async def signin_post(request: web.Request) -> web.StreamResponse:
+    form = await form_of(request)
+    email = str(form.get("email", ""))[:254]
+    if not csrf.verify(request, form.get(csrf.FIELD), csrf_key(request), secure(request)):
+        return render(request, "signin.html", {"email": email, "error": "The form expired; try again."}, status=403)
+    address = client_address(request)
+    if not await hit(request.app[REDIS], f"admin-signin:{address}", SIGNIN_PER_ADDRESS, SIGNIN_WINDOW):
+        return render(request, "signin.html", {"email": email, "error": "Too many attempts from here; wait a while."},
+                      status=429)
+    try:
+        result = await signin.sign_in(request.app[SESSIONS], jwt_key(request), email, str(form.get("password", "")),
+                                      str(form.get("code", "")), address)
+    except DomainError as exc:
+        return render(request, "signin.html", {"email": email, "error": exc.message}, status=exc.status)
+    if isinstance(result, signin.NeedsEnrolment):
+        return enrol_page(request, result.admin_id, result.totp_uri)
+    response = see_other("/admin/contests")
+    set_session_cookies(response, result, secure(request))
+    raise response
+
+
+def enrol_page(request: web.Request, admin_id: int, uri: str, error: str | None = None) -> web.Response:
+    ticket = tokens.encode_enrol_ticket(jwt_key(request), admin_id)
+    return render(request, "enrol.html", {"qr_svg": totp.svg_qr(uri), "totp_uri": uri, "ticket": ticket,
+                                          "error": error}, status=401 if error else 200)
+
+
+@routes.post("/admin/enrol")
+async def enrol_post(request: web.Request) -> web.StreamResponse:
+    form = await form_of(request)
+    if not csrf.verify(request, form.get(csrf.FIELD), csrf_key(request), secure(request)):
+        return render(request, "signin.html", {"email": "", "error": "The form expired; sign in again."}, status=403)
+    try:
+        admin_id = tokens.decode_enrol_ticket(jwt_key(request), str(form.get("ticket", "")))
+    except tokens.InvalidToken:
+        return render(request, "signin.html", {"email": "", "error": "That took too long; sign in again."}, status=401)
+    try:
+        issued = await signin.enrol(request.app[SESSIONS], jwt_key(request), admin_id, str(form.get("code", "")),
+                                    client_address(request))
+    except signin.SignInRefused as exc:
+        uri = await signin.pending_totp_uri(request.app[SESSIONS], admin_id)
+        if uri is None:
+            return render(request, "signin.html", {"email": "", "error": exc.message}, status=401)
+        return enrol_page(request, admin_id, uri, exc.message)
+    except DomainError as exc:
+        return render(request, "signin.html", {"email": "", "error": exc.message}, status=exc.status)
+    response = see_other("/admin/contests")
+    set_session_cookies(response, issued, secure(request))
+    raise response
+
+
+@routes.post("/admin/signout")
+@guarded("signed_in")
+async def signout_post(request: web.Request, actor: Actor) -> web.StreamResponse:
+    await signin.sign_out(request.app[SESSIONS], actor, request[FAMILY_KEY])
+    response = see_other("/admin/signin")
+    clear_session_cookies(response)
+    raise response
+
+
+def contest_form_values(contest: Contest | None) -> dict[str, Any]:
+    if contest is None:
+        return {"name": "", "slug": "", "price_per_vote": 100, "currency": "XAF", "max_votes_per_order": 100,
+                "opens_at": "", "closes_at": "", "providers": ["mtn", "orange"], "ussd_service_codes": "",
+                "sms_short_code": "", "sms_keyword": "", "board": "live", "default_language": "fr"}
+    board = (BoardVisibility.FROZEN if contest.board_frozen_at else BoardVisibility.LIVE if contest.show_counts
+             else BoardVisibility.HIDDEN_COUNTS)
+    return {"name": contest.name, "slug": contest.slug, "price_per_vote": contest.price_per_vote,
+            "currency": contest.currency, "max_votes_per_order": contest.max_votes_per_order,
+            "opens_at": contest.opens_at.strftime("%Y-%m-%dT%H:%M"),
+            "closes_at": contest.closes_at.strftime("%Y-%m-%dT%H:%M"), "providers": list(contest.providers),
+            "ussd_service_codes": ", ".join(contest.ussd_service_codes),
+            "sms_short_code": contest.sms_short_code or "", "sms_keyword": contest.sms_keyword or "",
+            "board": board.value, "default_language": contest.default_language}
+
+
+def form_page(request: web.Request, actor: Actor, heading: str, action: str, values: Mapping[str, Any],
+              error: str | None = None, status: int = 200) -> web.Response:
+    providers = values.get("providers") or []
+    values = {**values, "providers": providers if isinstance(providers, list) else [providers]}
+    return render(request, "contest_form.html", {
+        "heading": heading, "action": action, "form": values, "known_providers": KNOWN_PROVIDERS,
+        "boards": [b.value for b in BoardVisibility], "error": error}, actor, status)
+
+
+@routes.get("/admin/contests")
+@guarded("contests.read")
+async def contests_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    contests = await contests_admin.list_contests(request.app[SESSIONS], actor)
+    return render(request, "contests.html", {"contests": contests, "can_write": allowed(actor.role, "contests.write")},
+                  actor)
+
+
+@routes.get("/admin/contests/new")
+@guarded("contests.write")
+async def new_contest_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return form_page(request, actor, "New contest", "/admin/contests/new", contest_form_values(None))
+
+
+@routes.post("/admin/contests/new")
+@guarded("contests.write")
+async def new_contest_post(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    try:
+        contest = await contests_admin.create_contest(request.app[SESSIONS], actor, parse_contest(form))
+    except DomainError as exc:
+        return form_page(request, actor, "New contest", "/admin/contests/new", form, exc.message, exc.status)
+    raise see_other(f"/admin/contests/{contest.id}")
+
+
+def contest_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["contest_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@routes.get("/admin/contests/{contest_id:[0-9]{1,9}}")
+@guarded("contests.read")
+async def contest_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return await show_contest(request, actor, contest_id(request))
+
+
+async def show_contest(request: web.Request, actor: Actor, cid: int, error: str | None = None,
+                       notice: str | None = None, status: int = 200) -> web.Response:
+    detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)
+    return render(request, "contest.html", {
+        "contest": detail.contest, "candidates": detail.candidates, "votes": detail.votes,
+        "actions": TRANSITIONS[detail.contest.status.value], "can_write": allowed(actor.role, "contests.write"),
+        "error": error, "notice": notice}, actor, status)
+
+
+@routes.get("/admin/contests/{contest_id:[0-9]{1,9}}/edit")
+@guarded("contests.write")
+async def edit_contest_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)
+    return form_page(request, actor, f"Edit {detail.contest.name}", f"/admin/contests/{cid}/edit",
+                     contest_form_values(detail.contest))
+
+
+@routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/edit")
+@guarded("contests.write")
+async def edit_contest_post(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    form = await form_of(request)
+    try:
+        await contests_admin.update_contest(request.app[SESSIONS], actor, cid, parse_contest(form))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return form_page(request, actor, "Edit contest", f"/admin/contests/{cid}/edit", form, exc.message, exc.status)
+    raise see_other(f"/admin/contests/{cid}")
+
+
+@routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/{action:open|pause|close}")
+@guarded("contests.write")
+async def contest_action(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    try:
+        await contests_admin.change_status(request.app[SESSIONS], actor, cid, request.match_info["action"])
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await show_contest(request, actor, cid, error=exc.message, status=exc.status)
+    raise see_other(f"/admin/contests/{cid}")
+
+
+@routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/candidates")
+@guarded("contests.write")
+async def add_candidate(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    form = await form_of(request)
+    try:
+        await contests_admin.add_candidate(request.app[SESSIONS], actor, cid, str(form.get("name", "")),
+                                           str(form.get("code", "")), str(form.get("bio", "")))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await show_contest(request, actor, cid, error=exc.message, status=exc.status)
+    raise see_other(f"/admin/contests/{cid}")
+
+
+@routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/candidates/import")
+@guarded("contests.write")
+async def import_candidates(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    form = await form_of(request)
+    try:
+        made = await contests_admin.import_candidates(request.app[SESSIONS], actor, cid, str(form.get("csv", "")))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await show_contest(request, actor, cid, error=exc.message, status=exc.status)
+    return await show_contest(request, actor, cid, notice=f"{len(made)} candidates imported.")
+
+
+@routes.post("/admin/candidates/{candidate_id:[0-9]{1,9}}/status")
+@guarded("contests.write")
+async def candidate_status(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    candidate = await contests_admin.set_candidate_status(
+        request.app[SESSIONS], actor, int(request.match_info["candidate_id"]), str(form.get("status", "")))
+    raise see_other(f"/admin/contests/{candidate.contest_id}")
+
+
+@routes.post("/admin/candidates/{candidate_id:[0-9]{1,9}}/photo", name="admin_candidate_photo")
+@guarded("contests.write")
+async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    upload = form.get("photo")
+    data = b""
+    if isinstance(upload, web.FileField):
+        with upload.file:
+            data = upload.file.read(photos.MAX_BYTES + 1)
+    candidate_id = int(request.match_info["candidate_id"])
+    try:
+        url = photos.store(request.app[SETTINGS].gateway_data_dir, await asyncio.to_thread(photos.reencode, data))
+    except DomainError as exc:
+        candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor, candidate_id)
+        return await show_contest(request, actor, candidate.contest_id, error=exc.message, status=exc.status)
+    candidate = await contests_admin.set_candidate_photo(request.app[SESSIONS], actor, candidate_id, url)
+    raise see_other(f"/admin/contests/{candidate.contest_id}")
+
+
+@routes.get("/photos/{name}")
+async def photo(request: web.Request) -> web.StreamResponse:
+    """A stored candidate photo: a JPEG we wrote ourselves, served so no browser takes it for anything else."""
+    path = photos.stored_path(request.app[SETTINGS].gateway_data_dir, request.match_info["name"])
+    if path is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={
+        "Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "public, max-age=31536000, immutable", "Cross-Origin-Resource-Policy": "same-origin"})
+
+
+@routes.get("/admin/audit")
+@guarded("audit.read")
+async def audit_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    query = request.query
+    wanted = AuditFilter(actor=query.get("actor") or None, action=query.get("action") or None,
+                         target=query.get("target") or None)
+    entries = await audit.entries(request.app[SESSIONS], wanted)
+    return render(request, "audit.html", {"entries": entries, "wanted": wanted}, actor)
+
+
+def setup(app: web.Application) -> None:
+    aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), app_key=ADMIN_TEMPLATES,
+                         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    app.add_routes(routes)
+    app[UPLOAD_GATE] = upload_gate

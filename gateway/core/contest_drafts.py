@@ -1,0 +1,193 @@
+"""What an organiser types for a contest or a candidate list, checked without I/O.
+
+A form posts strings, the JSON API may post lists and numbers: both arrive as a mapping and leave as a
+`ContestDraft`, or a DomainError naming the field. A CSV of candidates is checked whole: every bad line
+is reported, and nothing is imported while one is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from gateway.core.errors import DomainError
+from gateway.core.money import UnknownCurrency, minor_digits
+
+KNOWN_PROVIDERS = ("mtn", "orange", "stripe", "stars")
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+USSD_CODE = re.compile(r"^\*[0-9]{1,6}(?:\*[0-9]{1,6}){0,4}#$")
+SHORT_CODE = re.compile(r"^[0-9]{3,16}$")
+KEYWORD = re.compile(r"^[A-Z0-9]{1,32}$")
+CANDIDATE_CODE = re.compile(r"^[0-9]{1,8}$")
+MAX_VOTES_LIMIT = 100_000
+MAX_CSV_ROWS = 2000
+
+
+class BoardVisibility(StrEnum):
+    LIVE = "live"  # counts shown as they move
+    HIDDEN_COUNTS = "hidden_counts"  # ranks only
+    FROZEN = "frozen"  # the board stops moving from now on (votes still count)
+
+
+@dataclass(frozen=True)
+class ContestDraft:
+    name: str
+    slug: str
+    price_per_vote: int  # minor units
+    currency: str
+    max_votes_per_order: int
+    opens_at: datetime
+    closes_at: datetime
+    providers: list[str]
+    ussd_service_codes: list[str]
+    sms_short_code: str | None
+    sms_keyword: str | None
+    board: BoardVisibility
+    default_language: str
+
+
+def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
+    value = form.get(name)
+    text = "" if value is None else str(value).strip()
+    if required and not text:
+        raise DomainError(f"{name} is required.", code="invalid_field", field=name)
+    if len(text) > limit or "\x00" in text:
+        raise DomainError(f"{name} is too long.", code="invalid_field", field=name)
+    return text
+
+
+def _int(form: Mapping[str, Any], name: str, low: int, high: int) -> int:
+    value = form.get(name)
+    try:
+        number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip())
+    except (TypeError, ValueError):
+        raise DomainError(f"{name} must be a whole number.", code="invalid_field", field=name) from None
+    if not low <= number <= high:
+        raise DomainError(f"{name} must be between {low} and {high}.", code="invalid_field", field=name)
+    return number
+
+
+def _moment(form: Mapping[str, Any], name: str) -> datetime:
+    """ISO 8601; a time without a zone (a browser's datetime-local field) is UTC, as the form says."""
+    text = _text(form, name, limit=40)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DomainError(f"{name} must be a date and time (2026-12-01T20:00).", code="invalid_field",
+                          field=name) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _list(form: Mapping[str, Any], name: str) -> list[str]:
+    value = form.get(name)
+    items = value if isinstance(value, list) else str(value or "").replace("\n", ",").split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
+    name = _text(form, "name")
+    slug = _text(form, "slug", limit=64).lower()
+    if not SLUG.match(slug):
+        raise DomainError("slug: lowercase letters, digits and dashes.", code="invalid_field", field="slug")
+    currency = _text(form, "currency", limit=3).upper()
+    try:
+        minor_digits(currency)
+    except UnknownCurrency:
+        raise DomainError(f"{currency} is not a currency.", code="invalid_field", field="currency") from None
+    price = _int(form, "price_per_vote", 1, 10**12)
+    max_votes = _int(form, "max_votes_per_order", 1, MAX_VOTES_LIMIT)
+    opens_at, closes_at = _moment(form, "opens_at"), _moment(form, "closes_at")
+    if closes_at <= opens_at:
+        raise DomainError("Voting must close after it opens.", code="invalid_field", field="closes_at")
+    providers = list(dict.fromkeys(_list(form, "providers")))
+    if not providers or any(p not in KNOWN_PROVIDERS for p in providers):
+        raise DomainError(f"providers: one or more of {', '.join(KNOWN_PROVIDERS)}.", code="invalid_field",
+                          field="providers")
+    codes = list(dict.fromkeys(_list(form, "ussd_service_codes")))
+    if any(not USSD_CODE.match(code) for code in codes):
+        raise DomainError("USSD service codes look like *384*123#.", code="invalid_field", field="ussd_service_codes")
+    short_code = _text(form, "sms_short_code", required=False, limit=16) or None
+    keyword = (_text(form, "sms_keyword", required=False, limit=32) or "").upper() or None
+    if short_code is not None and not SHORT_CODE.match(short_code):
+        raise DomainError("The SMS short code is digits.", code="invalid_field", field="sms_short_code")
+    if keyword is not None and not KEYWORD.match(keyword):
+        raise DomainError("The SMS keyword is letters and digits.", code="invalid_field", field="sms_keyword")
+    try:
+        board = BoardVisibility(_text(form, "board", required=False) or "live")
+    except ValueError:
+        raise DomainError("board: live, hidden_counts or frozen.", code="invalid_field", field="board") from None
+    language = _text(form, "default_language", required=False) or "fr"
+    if language not in ("fr", "en"):
+        raise DomainError("default_language: fr or en.", code="invalid_field", field="default_language")
+    return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, providers, codes, short_code,
+                        keyword, board, language)
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    line: int
+    code: str | None  # None: the next free code is given
+    name: str
+    bio: str | None
+
+
+def check_candidate_fields(name: str, code: str | None) -> None:
+    if not name.strip() or len(name) > 200 or "\x00" in name:
+        raise DomainError("A candidate needs a name of at most 200 characters.", code="invalid_field", field="name")
+    if code is not None and not CANDIDATE_CODE.match(code):
+        raise DomainError("A candidate's code is 1 to 8 digits.", code="invalid_field", field="code")
+
+
+def parse_candidates_csv(text: str, taken: set[str]) -> list[CandidateRow]:
+    """Rows with a `name` column (and optional `code`, `bio`); every bad line named, or none imported."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    columns = {(field or "").strip().lower() for field in reader.fieldnames or []}
+    if "name" not in columns:
+        raise DomainError("The CSV needs a header line with a name column (code and bio optional).",
+                          code="invalid_csv")
+    rows: list[CandidateRow] = []
+    problems: list[str] = []
+    seen = set(taken)
+    for record in reader:
+        line = reader.line_num
+        if len(rows) >= MAX_CSV_ROWS:
+            raise DomainError(f"At most {MAX_CSV_ROWS} candidates at once.", code="invalid_csv")
+        fields = {(key or "").strip().lower(): (value or "").strip() if isinstance(value, str) else ""
+                  for key, value in record.items()}
+        code = fields.get("code") or None
+        name = fields.get("name", "")
+        try:
+            check_candidate_fields(name, code)
+        except DomainError as exc:
+            problems.append(f"line {line}: {exc.message}")
+            continue
+        if code is not None:
+            code = code.zfill(2)
+            if code in seen:
+                problems.append(f"line {line}: the code {code} is already taken.")
+                continue
+            seen.add(code)
+        rows.append(CandidateRow(line, code, name, fields.get("bio") or None))
+    if problems:
+        raise DomainError("Nothing imported. " + " ".join(problems), code="invalid_csv")
+    if not rows:
+        raise DomainError("The CSV has no candidates.", code="invalid_csv")
+    return rows
+
+
+def next_codes(taken: set[str], count: int) -> list[str]:
+    """The lowest free codes, two digits (01, 02, …) until 99 is passed."""
+    free: list[str] = []
+    number = 1
+    while len(free) < count:
+        code = f"{number:02d}"
+        if code not in taken:
+            free.append(code)
+        number += 1
+    return free

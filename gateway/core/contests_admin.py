@@ -1,0 +1,293 @@
+"""The organisers' operations on contests and candidates: each checked, each audited in its own transaction.
+
+An organiser acts on the contests they created (or were given); an owner on every contest. The caller
+(the admin area) checks the role's permission first; this module checks the contest's scope, the state
+machine (draft -> open <-> paused -> closed) and clashes with other live contests (USSD codes, SMS
+short code + keyword), then writes the change and its audit entry together.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import and_, exists, func, insert, select, true
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core import audit
+from gateway.core.audit import Actor
+from gateway.core.contest_drafts import (
+    BoardVisibility,
+    ContestDraft,
+    check_candidate_fields,
+    next_codes,
+    parse_candidates_csv,
+)
+from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.db.models import Candidate, CandidateStatus, Contest, ContestOrganiser, ContestStatus, Tally
+from gateway.db.seed import ensure_tallies
+
+Sessions = async_sessionmaker[AsyncSession]
+LIVE = (ContestStatus.OPEN, ContestStatus.PAUSED)
+# Which status an action leads to, and from which statuses it may be taken.
+TRANSITIONS: dict[str, tuple[ContestStatus, tuple[ContestStatus, ...]]] = {
+    "open": (ContestStatus.OPEN, (ContestStatus.DRAFT, ContestStatus.PAUSED)),
+    "pause": (ContestStatus.PAUSED, (ContestStatus.OPEN,)),
+    "close": (ContestStatus.CLOSED, (ContestStatus.OPEN, ContestStatus.PAUSED)),
+}
+
+
+class Forbidden(DomainError):
+    status = 403
+    code = "forbidden"
+
+
+def snapshot(contest: Contest) -> dict[str, Any]:
+    """A contest's settings as the audit trail keeps them (before and after a change)."""
+    return {
+        "name": contest.name, "slug": contest.slug, "status": contest.status.value,
+        "price_per_vote": contest.price_per_vote, "currency": contest.currency,
+        "max_votes_per_order": contest.max_votes_per_order, "opens_at": contest.opens_at.isoformat(),
+        "closes_at": contest.closes_at.isoformat(), "providers": list(contest.providers),
+        "ussd_service_codes": list(contest.ussd_service_codes), "sms_short_code": contest.sms_short_code,
+        "sms_keyword": contest.sms_keyword, "show_counts": contest.show_counts,
+        "board_frozen_at": contest.board_frozen_at.isoformat() if contest.board_frozen_at else None,
+        "default_language": contest.default_language,
+    }
+
+
+def candidate_snapshot(candidate: Candidate) -> dict[str, Any]:
+    return {"code": candidate.code, "name": candidate.name, "status": candidate.status.value,
+            "bio": candidate.bio, "photo_url": candidate.photo_url}
+
+
+def _scope(actor: Actor) -> Any:
+    """The contests an actor may see: all, or an organiser's own."""
+    if actor.role != "organiser":
+        return true()
+    return exists().where(ContestOrganiser.contest_id == Contest.id, ContestOrganiser.admin_id == actor.admin_id)
+
+
+async def _contest(session: AsyncSession, actor: Actor, contest_id: int, *, lock: bool = False) -> Contest:
+    query = select(Contest).where(Contest.id == contest_id, _scope(actor))
+    contest = await session.scalar(query.with_for_update() if lock else query)
+    if contest is None:  # another organiser's contest is as absent as a missing one
+        raise NotFound(f"No contest {contest_id}.", code="contest_not_found")
+    return contest
+
+
+def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
+    contest.name, contest.slug = draft.name, draft.slug
+    contest.price_per_vote, contest.currency = draft.price_per_vote, draft.currency
+    contest.max_votes_per_order = draft.max_votes_per_order
+    contest.opens_at, contest.closes_at = draft.opens_at, draft.closes_at
+    contest.providers, contest.ussd_service_codes = list(draft.providers), list(draft.ussd_service_codes)
+    contest.sms_short_code, contest.sms_keyword = draft.sms_short_code, draft.sms_keyword
+    contest.default_language = draft.default_language
+    contest.show_counts = draft.board is not BoardVisibility.HIDDEN_COUNTS
+    if draft.board is BoardVisibility.FROZEN:
+        contest.board_frozen_at = contest.board_frozen_at or now
+    else:
+        contest.board_frozen_at = None
+
+
+async def _check_clashes(session: AsyncSession, contest: Contest) -> None:
+    """A live contest's USSD codes and SMS short code + keyword are its own: another live one is refused."""
+    others = and_(Contest.id != contest.id, Contest.status.in_(LIVE))
+    if contest.ussd_service_codes:
+        clash = await session.scalar(select(Contest.slug).where(
+            others, Contest.ussd_service_codes.overlap(list(contest.ussd_service_codes))).limit(1))
+        if clash is not None:
+            raise Conflict(f"A USSD code of this contest is used by the open contest {clash}.",
+                           code="ussd_code_in_use", field="ussd_service_codes")
+    if contest.sms_short_code and contest.sms_keyword:
+        clash = await session.scalar(select(Contest.slug).where(
+            others, Contest.sms_short_code == contest.sms_short_code,
+            Contest.sms_keyword == contest.sms_keyword).limit(1))
+        if clash is not None:
+            raise Conflict(f"The SMS short code and keyword are used by the open contest {clash}.",
+                           code="sms_keyword_in_use", field="sms_keyword")
+
+
+async def _slug_free(session: AsyncSession, slug: str, contest_id: int | None) -> None:
+    taken = await session.scalar(select(Contest.id).where(Contest.slug == slug, Contest.id != (contest_id or 0)))
+    if taken is not None:
+        raise Conflict(f"The slug {slug} is taken.", code="slug_taken", field="slug")
+
+
+async def create_contest(sessions: Sessions, actor: Actor, draft: ContestDraft) -> Contest:
+    """A new contest, as a draft (nobody can vote until it is opened), run by its creator."""
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        await _slug_free(session, draft.slug, None)
+        contest = Contest(status=ContestStatus.DRAFT, max_orders_per_minute=5, max_orders_per_day=200)
+        _apply(contest, draft, now)
+        session.add(contest)
+        await session.flush()
+        if actor.admin_id is not None:
+            await session.execute(insert(ContestOrganiser).values(contest_id=contest.id, admin_id=actor.admin_id))
+        await audit.record(session, actor, "contest.create", f"contest:{contest.id}", after=snapshot(contest))
+    return contest
+
+
+async def update_contest(sessions: Sessions, actor: Actor, contest_id: int, draft: ContestDraft) -> Contest:
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        contest = await _contest(session, actor, contest_id, lock=True)
+        if contest.status is ContestStatus.CLOSED:
+            raise Conflict("A closed contest cannot be changed.", code="contest_closed")
+        before = snapshot(contest)
+        await _slug_free(session, draft.slug, contest.id)
+        _apply(contest, draft, now)
+        if contest.status in LIVE:
+            await _check_clashes(session, contest)
+        await audit.record(session, actor, "contest.update", f"contest:{contest.id}", before=before,
+                           after=snapshot(contest))
+    return contest
+
+
+async def change_status(sessions: Sessions, actor: Actor, contest_id: int, action: str) -> Contest:
+    """Open, pause or close a contest; opening checks it has a candidate, time left and no clash."""
+    if action not in TRANSITIONS:
+        raise DomainError(f"No action {action!r}.", code="invalid_action")
+    target, sources = TRANSITIONS[action]
+    async with sessions.begin() as session:
+        contest = await _contest(session, actor, contest_id, lock=True)
+        if contest.status not in sources:
+            raise Conflict(f"A {contest.status.value} contest cannot be {action}ed.", code="invalid_transition")
+        if target is ContestStatus.OPEN:
+            active = await session.scalar(select(func.count()).where(
+                Candidate.contest_id == contest.id, Candidate.status == CandidateStatus.ACTIVE))
+            if not active:
+                raise Conflict("Add a candidate before opening the contest.", code="no_candidates")
+            if contest.closes_at <= datetime.now(UTC):
+                raise Conflict("The voting window has ended: move its close first.", code="window_over")
+            await _check_clashes(session, contest)
+            await ensure_tallies(session, contest.id)
+        before = snapshot(contest)
+        contest.status = target
+        await audit.record(session, actor, f"contest.{action}", f"contest:{contest.id}", before=before,
+                           after=snapshot(contest))
+    return contest
+
+
+@dataclass(frozen=True)
+class ContestDetail:
+    contest: Contest
+    candidates: list[Candidate]
+    votes: dict[int, int]  # candidate id -> tally
+
+
+async def list_contests(sessions: Sessions, actor: Actor) -> list[Contest]:
+    async with sessions() as session:
+        return list((await session.scalars(
+            select(Contest).where(_scope(actor)).order_by(Contest.created_at.desc()))).all())
+
+
+async def contest_detail(sessions: Sessions, actor: Actor, contest_id: int) -> ContestDetail:
+    async with sessions() as session:
+        contest = await _contest(session, actor, contest_id)
+        candidates = (await session.scalars(
+            select(Candidate).where(Candidate.contest_id == contest.id).order_by(Candidate.code))).all()
+        tallies = (await session.execute(
+            select(Tally.candidate_id, Tally.votes).where(Tally.contest_id == contest.id))).all()
+    return ContestDetail(contest, list(candidates), {row[0]: row[1] for row in tallies})
+
+
+async def _taken_codes(session: AsyncSession, contest_id: int) -> set[str]:
+    return set((await session.scalars(select(Candidate.code).where(Candidate.contest_id == contest_id))).all())
+
+
+async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name: str, code: str | None = None,
+                        bio: str | None = None) -> Candidate:
+    name, code = name.strip(), (code or "").strip() or None
+    check_candidate_fields(name, code)
+    async with sessions.begin() as session:
+        contest = await _contest(session, actor, contest_id, lock=True)
+        if contest.status is ContestStatus.CLOSED:
+            raise Conflict("A closed contest cannot be changed.", code="contest_closed")
+        taken = await _taken_codes(session, contest.id)
+        code = code.zfill(2) if code else next_codes(taken, 1)[0]
+        if code in taken:
+            raise Conflict(f"The code {code} is taken.", code="code_taken", field="code")
+        candidate = Candidate(contest_id=contest.id, code=code, name=name, bio=(bio or "").strip() or None)
+        session.add(candidate)
+        await session.flush()
+        await ensure_tallies(session, contest.id)
+        await audit.record(session, actor, "candidate.create", f"contest:{contest.id}",
+                           after=candidate_snapshot(candidate))
+    return candidate
+
+
+async def import_candidates(sessions: Sessions, actor: Actor, contest_id: int, text: str) -> list[Candidate]:
+    """Every row of a CSV, or none: a bad line is reported (by line number) and nothing is imported."""
+    async with sessions.begin() as session:
+        contest = await _contest(session, actor, contest_id, lock=True)
+        if contest.status is ContestStatus.CLOSED:
+            raise Conflict("A closed contest cannot be changed.", code="contest_closed")
+        taken = await _taken_codes(session, contest.id)
+        rows = parse_candidates_csv(text, taken)
+        free = iter(next_codes(taken | {row.code for row in rows if row.code}, len(rows)))
+        made = [Candidate(contest_id=contest.id, code=row.code or next(free), name=row.name, bio=row.bio)
+                for row in rows]
+        session.add_all(made)
+        await session.flush()
+        await ensure_tallies(session, contest.id)
+        await audit.record(session, actor, "candidate.import", f"contest:{contest.id}",
+                           after={"candidates": [candidate_snapshot(c) for c in made]})
+    return made
+
+
+async def _candidate(session: AsyncSession, actor: Actor, candidate_id: int) -> Candidate:
+    candidate = await session.get(Candidate, candidate_id, with_for_update=True)
+    if candidate is None:
+        raise NotFound(f"No candidate {candidate_id}.", code="candidate_not_found")
+    await _contest(session, actor, candidate.contest_id)
+    return candidate
+
+
+async def edit_candidate(sessions: Sessions, actor: Actor, candidate_id: int, name: str, bio: str | None) -> Candidate:
+    name = name.strip()
+    check_candidate_fields(name, None)
+    async with sessions.begin() as session:
+        candidate = await _candidate(session, actor, candidate_id)
+        before = candidate_snapshot(candidate)
+        candidate.name, candidate.bio = name, (bio or "").strip() or None
+        await audit.record(session, actor, "candidate.update", f"candidate:{candidate.id}", before=before,
+                           after=candidate_snapshot(candidate))
+    return candidate
+
+
+async def set_candidate_status(sessions: Sessions, actor: Actor, candidate_id: int, status: str) -> Candidate:
+    """Eliminate (keeps its place and votes, takes no more), hide (off the board and menus), or restore."""
+    try:
+        wanted = CandidateStatus(status)
+    except ValueError:
+        raise DomainError("status: active, eliminated or hidden.", code="invalid_field", field="status") from None
+    async with sessions.begin() as session:
+        candidate = await _candidate(session, actor, candidate_id)
+        before = candidate_snapshot(candidate)
+        candidate.status = wanted
+        await audit.record(session, actor, f"candidate.{wanted.value}", f"candidate:{candidate.id}", before=before,
+                           after=candidate_snapshot(candidate))
+    return candidate
+
+
+async def candidate_of(sessions: Sessions, actor: Actor, candidate_id: int) -> Candidate:
+    async with sessions() as session:
+        candidate = await session.get(Candidate, candidate_id)
+        if candidate is None:
+            raise NotFound(f"No candidate {candidate_id}.", code="candidate_not_found")
+        await _contest(session, actor, candidate.contest_id)
+    return candidate
+
+
+async def set_candidate_photo(sessions: Sessions, actor: Actor, candidate_id: int, photo_url: str) -> Candidate:
+    async with sessions.begin() as session:
+        candidate = await _candidate(session, actor, candidate_id)
+        before = candidate_snapshot(candidate)
+        candidate.photo_url = photo_url
+        await audit.record(session, actor, "candidate.photo", f"candidate:{candidate.id}", before=before,
+                           after=candidate_snapshot(candidate))
+    return candidate

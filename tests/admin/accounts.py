@@ -1,0 +1,82 @@
+"""Admin accounts for tests: made by the product's own create_admin, with TOTP set up as at a first sign-in."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pyotp
+from aiohttp.test_utils import TestClient
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from admin.accounts import create_admin
+from gateway.db.models import AdminUser
+
+Sessions = async_sessionmaker[AsyncSession]
+PASSWORD = "a long enough password"
+
+
+@dataclass(frozen=True)
+class Account:
+    id: int
+    email: str
+    role: str
+    secret: str
+
+    def code(self, offset: int = 0) -> str:
+        return pyotp.TOTP(self.secret).at(datetime.now(UTC) + timedelta(seconds=offset))
+
+
+async def make_account(sessions: Sessions, role: str, email: str | None = None, *, enrolled: bool = True) -> Account:
+    made = await create_admin(sessions, email or f"{role}@example.com", PASSWORD, role)
+    secret = parse_qs(urlparse(made.totp_uri).query)["secret"][0]
+    if enrolled:
+        async with sessions.begin() as session:
+            await session.execute(update(AdminUser).where(AdminUser.id == made.id)
+                                  .values(totp_confirmed_at=datetime.now(UTC)))
+    return Account(made.id, made.email, role, secret)
+
+
+async def api_tokens(client: TestClient, account: Account) -> dict[str, Any]:
+    response = await client.post("/api/v1/admin/token", json={
+        "email": account.email, "password": PASSWORD, "code": account.code()})
+    assert response.status == 200, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+def bearer(tokens: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {tokens['access_token']}"}
+
+
+def csrf_token(html: str) -> str:
+    found = re.search(r'name="csrf_token" value="([0-9a-f]{64})"', html)
+    assert found, html
+    return found.group(1)
+
+
+async def browser_sign_in(client: TestClient, account: Account) -> str:
+    """Sign in through the pages as a browser would; returns a CSRF token for the next forms."""
+    page = await client.get("/admin/signin")
+    token = csrf_token(await page.text())
+    response = await client.post("/admin/signin", data={
+        "csrf_token": token, "email": account.email, "password": PASSWORD, "code": account.code()},
+        allow_redirects=False)
+    assert response.status == 303, await response.text()
+    return token
+
+
+def contest_fields(**overrides: Any) -> dict[str, Any]:
+    now = datetime.now(UTC)
+    fields: dict[str, Any] = {
+        "name": "Gala 2027", "slug": "gala-2027", "price_per_vote": 100, "currency": "XAF",
+        "max_votes_per_order": 50, "opens_at": (now - timedelta(minutes=5)).isoformat(),
+        "closes_at": (now + timedelta(days=3)).isoformat(), "providers": ["mtn", "orange"],
+        "ussd_service_codes": ["*384*777#"], "sms_short_code": "20777", "sms_keyword": "GALA", "board": "live",
+    }
+    fields.update(overrides)
+    return fields

@@ -1,0 +1,61 @@
+"""Every admin route, probed by someone not signed in with hostile paths and bodies: a clean answer
+(never a 500; JSON errors on the API), and nothing created."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.db.models import AuditEntry, Candidate, Contest
+from tests.admin.accounts import Sessions
+
+SQLISH = "1' OR '1'='1'; DROP TABLE contests; --"
+ROUTES = {
+    ("GET", "/admin"), ("GET", "/admin/"), ("GET", "/admin/signin"), ("POST", "/admin/signin"),
+    ("POST", "/admin/enrol"), ("POST", "/admin/signout"), ("GET", "/admin/contests"), ("GET", "/admin/contests/new"),
+    ("POST", "/admin/contests/new"), ("GET", "/admin/contests/{contest_id}"),
+    ("GET", "/admin/contests/{contest_id}/edit"),
+    ("POST", "/admin/contests/{contest_id}/edit"), ("POST", "/admin/contests/{contest_id}/{action}"),
+    ("POST", "/admin/contests/{contest_id}/candidates"), ("POST", "/admin/contests/{contest_id}/candidates/import"),
+    ("POST", "/admin/candidates/{candidate_id}/status"), ("POST", "/admin/candidates/{candidate_id}/photo"),
+    ("GET", "/photos/{name}"), ("GET", "/admin/audit"),
+    ("POST", "/api/v1/admin/token"), ("POST", "/api/v1/admin/token/refresh"), ("POST", "/api/v1/admin/signout"),
+    ("GET", "/api/v1/admin/contests"), ("POST", "/api/v1/admin/contests"),
+    ("GET", "/api/v1/admin/contests/{contest_id}"),
+    ("PUT", "/api/v1/admin/contests/{contest_id}"), ("POST", "/api/v1/admin/contests/{contest_id}/{action}"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/candidates"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/candidates/import"),
+    ("PATCH", "/api/v1/admin/candidates/{candidate_id}"), ("POST", "/api/v1/admin/candidates/{candidate_id}/photo"),
+    ("GET", "/api/v1/admin/audit"),
+}
+PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
+
+
+def test_every_admin_route_is_listed_here(settings: Settings) -> None:
+    served = {(route.method, route.resource.canonical) for route in create_app(settings).router.routes()
+              if route.method != "HEAD" and route.resource is not None
+              and route.resource.canonical.startswith(PREFIXES)}
+    assert served == ROUTES
+
+
+def concrete(path: str, value: str) -> str:
+    return path.format(contest_id=value, candidate_id=value, action="open", name=value)
+
+
+@pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
+async def test_a_stranger_gets_a_clean_answer_and_changes_nothing(client: TestClient, sessions: Sessions,
+                                                                  method: str, path: str) -> None:
+    for value in ("1", SQLISH):
+        for body in ({"email": SQLISH, "password": SQLISH, "code": SQLISH, "refresh_token": SQLISH,
+                      "csv": "name\n" + SQLISH, "name": SQLISH}, None):
+            response = await client.request(method, concrete(path, value), json=body, allow_redirects=False)
+            assert response.status < 500, await response.text()
+            assert response.status != 200 or method == "GET"
+            if response.status >= 400 and path.startswith("/api/"):
+                assert (await response.json())["error"]["code"]
+    async with sessions() as session:
+        for model in (Contest, Candidate, AuditEntry):
+            assert await session.scalar(select(func.count()).select_from(model)) == 0

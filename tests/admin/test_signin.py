@@ -1,0 +1,161 @@
+"""Signing in to the admin area: password and TOTP, enrolment, lockout, token expiry, refresh
+rotation and every way a session is revoked."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
+
+from admin import tokens
+from admin.accounts import change_password, set_active
+from gateway.config import DEV_SECRET_KEY
+from gateway.core.audit import Actor
+from gateway.db.models import AuditEntry
+from tests.admin.accounts import PASSWORD, Sessions, api_tokens, bearer, csrf_token, make_account
+
+
+async def audit_actions(sessions: Sessions) -> list[str]:
+    async with sessions() as session:
+        return list((await session.scalars(select(AuditEntry.action).order_by(AuditEntry.id))).all())
+
+
+async def test_first_sign_in_shows_a_qr_code_and_needs_a_right_first_code(client: TestClient, sessions: Sessions
+                                                                         ) -> None:
+    account = await make_account(sessions, "organiser", enrolled=False)
+    token = csrf_token(await (await client.get("/admin/signin")).text())
+    refused = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
+                                                              "code": account.code()})
+    assert refused.status == 400 and (await refused.json())["error"]["code"] == "totp_not_enrolled"
+
+    page = await client.post("/admin/signin", data={"csrf_token": token, "email": account.email,
+                                                     "password": PASSWORD, "code": ""})
+    html = await page.text()
+    assert page.status == 200 and "<svg" in html and "otpauth://totp/" in html
+    ticket = html.split('name="ticket" value="')[1].split('"')[0]
+    wrong = await client.post("/admin/enrol", data={"csrf_token": token, "ticket": ticket, "code": "000000"},
+                              allow_redirects=False)
+    assert wrong.status == 401 and "<svg" in await wrong.text()
+    assert (await client.get("/admin/contests", allow_redirects=False)).status == 303  # still signed out
+
+    right = await client.post("/admin/enrol", data={"csrf_token": token, "ticket": ticket, "code": account.code()},
+                              allow_redirects=False)
+    assert right.status == 303 and right.headers["Location"] == "/admin/contests"
+    cookie = right.headers.getall("Set-Cookie")
+    assert any("ballot_admin_access=" in c and "HttpOnly" in c and "SameSite=Strict" in c for c in cookie)
+    assert (await client.get("/admin/contests")).status == 200
+    assert (await api_tokens(client, account))["token_type"] == "Bearer"  # the API takes it from now on
+    assert "admin.totp_enrol" in await audit_actions(sessions)
+
+
+async def test_a_wrong_or_missing_code_is_refused_and_a_right_one_signs_in(client: TestClient, sessions: Sessions
+                                                                          ) -> None:
+    account = await make_account(sessions, "owner")
+    for code in ("", "123456", account.code(offset=-600)):
+        response = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
+                                                                   "code": code})
+        assert response.status == 401, code
+    tokens_ = await api_tokens(client, account)
+    response = await client.get("/api/v1/admin/contests", headers=bearer(tokens_))
+    assert response.status == 200 and (await response.json())["contests"] == []
+    assert (await client.get("/api/v1/admin/contests")).status == 401
+
+
+async def test_five_failures_lock_the_account_even_for_the_right_password(client: TestClient, sessions: Sessions
+                                                                         ) -> None:
+    account = await make_account(sessions, "owner")
+    for _ in range(5):
+        response = await client.post("/api/v1/admin/token", json={"email": account.email, "password": "wrong password!",
+                                                                   "code": account.code()})
+        assert response.status == 401
+    locked = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
+                                                             "code": account.code()})
+    assert locked.status == 429 and (await locked.json())["error"]["code"] == "account_locked"
+    assert (await audit_actions(sessions)).count("admin.locked") == 1
+
+
+async def test_an_expired_or_forged_access_token_is_refused(client: TestClient, sessions: Sessions) -> None:
+    account = await make_account(sessions, "owner")
+    issued = await api_tokens(client, account)
+    key = tokens.signing_key(DEV_SECRET_KEY)
+    family = tokens.decode_access(key, issued["access_token"]).family
+    claims = tokens.AccessClaims(account.id, "owner", 0, family)
+    old = tokens.encode_access(key, claims, datetime.now(UTC) - timedelta(minutes=16))
+    fresh = tokens.encode_access(key, claims)
+    forged = tokens.encode_access(tokens.signing_key("another key entirely, 32 chars long"), claims)
+    assert (await client.get("/api/v1/admin/contests", headers={"Authorization": f"Bearer {fresh}"})).status == 200
+    for token in (old, forged, "not.a.jwt"):
+        assert (await client.get("/api/v1/admin/contests", headers={"Authorization": f"Bearer {token}"})).status == 401
+
+
+async def test_a_refresh_token_rotates_and_a_reused_one_revokes_its_family(client: TestClient, sessions: Sessions
+                                                                          ) -> None:
+    account = await make_account(sessions, "owner")
+    first = await api_tokens(client, account)
+    second_response = await client.post("/api/v1/admin/token/refresh", json={"refresh_token": first["refresh_token"]})
+    assert second_response.status == 200
+    second = await second_response.json()
+    assert second["refresh_token"] != first["refresh_token"]
+    assert (await client.get("/api/v1/admin/contests", headers=bearer(second))).status == 200
+
+    reused = await client.post("/api/v1/admin/token/refresh", json={"refresh_token": first["refresh_token"]})
+    assert reused.status == 401
+    # The whole family is gone: the newest refresh token and the access tokens issued with it.
+    assert (await client.post("/api/v1/admin/token/refresh", json={"refresh_token": second["refresh_token"]})
+            ).status == 401
+    assert (await client.get("/api/v1/admin/contests", headers=bearer(second))).status == 401
+    assert "admin.token_reuse" in await audit_actions(sessions)
+
+
+async def test_sign_out_password_change_and_disabling_end_sessions(client: TestClient, sessions: Sessions) -> None:
+    account = await make_account(sessions, "organiser")
+    signed_out = await api_tokens(client, account)
+    other = await api_tokens(client, account)
+    assert (await client.post("/api/v1/admin/signout", headers=bearer(signed_out))).status == 200
+    assert (await client.get("/api/v1/admin/contests", headers=bearer(signed_out))).status == 401
+    assert (await client.post("/api/v1/admin/token/refresh", json={"refresh_token": signed_out["refresh_token"]})
+            ).status == 401
+    assert (await client.get("/api/v1/admin/contests", headers=bearer(other))).status == 200  # another session
+
+    actor = Actor(account.id, account.email, account.role)
+    await change_password(sessions, actor, PASSWORD, "a brand new long password")
+    assert (await client.get("/api/v1/admin/contests", headers=bearer(other))).status == 401
+
+    owner = Actor(None, "cli", "owner")
+    again = await client.post("/api/v1/admin/token", json={"email": account.email,
+                                                            "password": "a brand new long password",
+                                                            "code": account.code()})
+    assert again.status == 200
+    await set_active(sessions, owner, account.email, False)
+    assert (await client.get("/api/v1/admin/contests", headers=bearer(await again.json()))).status == 401
+    assert (await client.post("/api/v1/admin/token", json={"email": account.email,
+                                                            "password": "a brand new long password",
+                                                            "code": account.code()})).status == 401
+
+
+async def test_an_expired_access_cookie_is_renewed_from_the_refresh_cookie(client: TestClient, sessions: Sessions
+                                                                          ) -> None:
+    account = await make_account(sessions, "owner")
+    issued = await api_tokens(client, account)
+    client.session.cookie_jar.update_cookies({"ballot_admin_access": "expired.or.junk",
+                                              "ballot_admin_refresh": issued["refresh_token"]})
+    page = await client.get("/admin/contests", allow_redirects=False)
+    assert page.status == 200
+    assert any("ballot_admin_refresh=" in c for c in page.headers.getall("Set-Cookie"))
+
+
+async def test_postgresql_refuses_to_change_or_delete_audit_rows(client: TestClient, sessions: Sessions) -> None:
+    await make_account(sessions, "owner")
+    for statement in ("UPDATE audit_log SET actor = 'someone else'", "DELETE FROM audit_log"):
+        async with sessions.begin() as session:
+            try:
+                await session.execute(text(statement))
+            except DBAPIError as exc:
+                assert "append-only" in str(exc)
+            else:
+                raise AssertionError(f"{statement} went through")
+    async with sessions() as session:
+        entry = await session.scalar(select(AuditEntry))
+    assert entry is not None and entry.actor == "cli" and entry.action == "admin.create"
