@@ -129,10 +129,11 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
                   extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """Start the whole service on embedded PostgreSQL and Redis in a scratch folder; stop it after."""
     data = Path(tempfile.mkdtemp(prefix="ballot-bench-", dir="/tmp"))
-    port, sandbox_port = free_port(), free_port()
+    port, sandbox_port, at_port, telegram_port = free_port(), free_port(), free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
-               SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}", LOG_LEVEL="WARNING", LOG_JSON="false",
+               SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}", AT_FAKE_URL=f"http://127.0.0.1:{at_port}",
+               TELEGRAM_FAKE_API_URL=f"http://127.0.0.1:{telegram_port}", LOG_LEVEL="WARNING", LOG_JSON="false",
                GATEWAY_WEB_PROCESSES=str(web_processes or os.cpu_count() or 1),
                GATEWAY_WORKER_PROCESSES=str(worker_processes),
                # MTN's cap is in force as in production: the sandbox answers 429 past 10 status calls a second

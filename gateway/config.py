@@ -148,7 +148,7 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_base: str | None = None
     # Telegram (issue 18): with no token in development, the bot talks to the local fake Bot API here.
-    telegram_fake_api_url: str = "http://127.0.0.1:8091"
+    telegram_fake_api_url: str = "http://127.0.0.1:8092"  # beside the payment sandbox (8090) and AT's fake (8091)
 
     # The local MTN/Orange sandbox, used in development by providers that have no credentials.
     sandbox_url: str = "http://127.0.0.1:8090"

@@ -124,7 +124,8 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), LOG_JSON="false",
-               SANDBOX_URL=f"http://127.0.0.1:{free_port()}", AT_FAKE_URL=f"http://127.0.0.1:{free_port()}")
+               SANDBOX_URL=f"http://127.0.0.1:{free_port()}", AT_FAKE_URL=f"http://127.0.0.1:{free_port()}",
+               TELEGRAM_FAKE_API_URL=f"http://127.0.0.1:{free_port()}")
     for attempt in range(2):
         process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -1,4 +1,4 @@
-"""`python -m channels.telegram.fake_api --host 127.0.0.1 --port 8091`: the fake Bot API until Ctrl-C."""
+"""`python -m channels.telegram.fake_api --host 127.0.0.1 --port 8092`: the fake Bot API until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from channels.telegram.fake_api.server import FakeBotApi, create_fake_bot_api_ap
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m channels.telegram.fake_api", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8091)
+    parser.add_argument("--port", type=int, default=8092)
     parser.add_argument("--webhook-url", help="where to post the user's updates (the bot's setWebhook also sets it)")
     parser.add_argument("--secret", help="the X-Telegram-Bot-Api-Secret-Token sent with them")
     args = parser.parse_args(argv)
