@@ -16,6 +16,7 @@ class FakeAt:
     def __init__(self, mock: responses.RequestsMock) -> None:
         self.sent: list[dict[str, str]] = []
         self.failures = 0  # answer this many calls with a 500 first
+        self.mock = mock
         mock.add_callback(responses.POST, AT_URL, callback=self.answer)
 
     def answer(self, request: object) -> tuple[int, dict[str, str], str]:
