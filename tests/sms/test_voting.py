@@ -125,7 +125,7 @@ async def test_stop_silences_everything_but_receipts(
     [order] = await sms_orders(sessions)
     await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t-2", provider="mtn")
     await deliver_outbox(job)
-    assert fake_at.texts()[1:] == [f"Thank you! 1 votes for 07 Grace Ndongo counted. Ref {ref(order.id)}"]
+    assert fake_at.texts()[1:] == [f"Thank you! 1 vote for 07 Grace Ndongo counted. Ref {ref(order.id)}"]
 
 
 async def test_at_errors_are_retried_and_a_blocked_number_is_told(
