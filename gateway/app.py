@@ -85,7 +85,9 @@ async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
             providers = set(rows)
             ussd = await session.scalar(select(func.count()).where(
                 live, func.cardinality(Contest.ussd_service_codes) > 0))
-            check_production(settings, providers, ussd_in_use=bool(ussd))
+            sms = await session.scalar(select(func.count()).where(  # SMS voting (issue 17)
+                live, Contest.sms_short_code.is_not(None), Contest.sms_keyword.is_not(None)))
+            check_production(settings, providers, ussd_in_use=bool(ussd), sms_in_use=bool(sms))
     yield
 
 

@@ -268,7 +268,8 @@ SECRETS_WHEN_SET = ("TELEGRAM_WEBHOOK_SECRET", "AT_API_KEY", "METRICS_TOKEN",
                     *marked_settings(OrangePushSettings, secrets_only=True))
 
 
-def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use: bool = False) -> None:
+def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use: bool = False,
+                     sms_in_use: bool = False) -> None:
     """Refuse to run production with a default or weak secret, a used provider lacking credentials, or open
     USSD routes."""
     if not settings.is_production:
@@ -290,6 +291,11 @@ def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use
     if ussd_in_use and (ussd := ussd_token_problem(settings)):
         problems.append(f"a contest takes USSD votes but {ussd}: without a real token anyone could place "
                         "orders and push payment prompts to any number")
+    # SMS voting (issue 17): a contest with a short code needs AT's credentials and a callback token.
+    if sms_in_use and (sms := sms_token_problem(settings)):
+        problems.append(f"a contest takes SMS votes but {sms}: without a real token anyone could place orders by SMS")
+    if sms_in_use and not (settings.at_username and settings.at_api_key):
+        problems.append("a contest takes SMS votes but AT_USERNAME or AT_API_KEY is unset: no reply could be sent")
     for provider in sorted(providers_in_use):
         missing = settings.missing_provider_credentials(provider)
         if missing:

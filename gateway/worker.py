@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 PERIODIC_JOBS = (
     ("gateway.worker_jobs.relay_outbox_job", RELAY_INTERVAL_SECONDS),
     ("gateway.worker_jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
+    ("gateway.worker_jobs.sms_backstop_job", 60),  # SMS voting (issue 17): lost callbacks and jobs
 )
 
 

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 # SMS voting (issue 17)
+from channels.sms.backstop import backstop_pass
 from channels.sms.handling import CollectedStarts, SmsContext, handle_inbound
 from channels.sms.receipts import SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
@@ -254,3 +255,13 @@ def sms_context(ctx: JobContext) -> SmsContext:
 
 def sms_inbound_job(inbound_id: int) -> str:
     return run_in_context(lambda ctx: handle_inbound(sms_context(ctx), inbound_id))
+
+
+# SMS voting (issue 17): the periodic backstop for lost callbacks and lost jobs.
+def sms_backstop_job() -> int:
+    return run_in_context(sms_backstop)
+
+
+async def sms_backstop(ctx: JobContext) -> int:
+    return await backstop_pass(ctx.sessions, ctx.redis, at_account(ctx.settings),
+                               lambda inbound_id: handle_inbound(sms_context(ctx), inbound_id))

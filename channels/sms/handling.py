@@ -158,16 +158,17 @@ async def vote(ctx: SmsContext, turn: Turn, listed: PublicContest) -> tuple[str,
         await reply(ctx, turn, "refused", refusal_message(lang, exc.code, texts.name(contest.name)))
         return "refused", None
     await reply(ctx, turn, "prompt", texts.prompt(lang, order.amount, order.currency, order.quantity, candidate.code,
-                                                  candidate.name, short_reference(order.id)))
+                                                  candidate.name, short_reference(order.id)), order_id=order.id)
     return "vote", order.id
 
 
-async def reply(ctx: SmsContext, turn: Turn, kind: str, text: str, *, force: bool = False) -> None:
-    """Answer the inbound (once per kind), unless the number opted out."""
+async def reply(ctx: SmsContext, turn: Turn, kind: str, text: str, *, force: bool = False,
+                order_id: uuid.UUID | None = None) -> None:
+    """Answer the inbound (once per kind, and per order for a vote's prompt), unless the number opted out."""
     if turn.quiet and not force:
         return
     try:
-        await ctx.sender.send(Outgoing(kind, turn.message.msisdn, text, inbound_id=turn.message.id),
+        await ctx.sender.send(Outgoing(kind, turn.message.msisdn, text, order_id=order_id, inbound_id=turn.message.id),
                               Route(turn.message.short_code, turn.message.link_id))
     except Exception:  # the row says `unsent`; the vote and its prompt go on
         log.warning("SMS reply %s to %s not sent", kind, turn.message.at_id, exc_info=True)

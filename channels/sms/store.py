@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -92,3 +92,14 @@ async def opt_out(sessions: Sessions, msisdn: str) -> None:
 async def opted_out(sessions: Sessions, msisdn: str) -> bool:
     async with sessions() as session:
         return await session.scalar(select(SmsOptOut.msisdn).where(SmsOptOut.msisdn == msisdn)) is not None
+
+
+async def unhandled(sessions: Sessions, *, older_than: timedelta, within: timedelta, limit: int = 200) -> list[int]:
+    """Inbound messages kept but never handled (their job was lost: Redis away when they came)."""
+    now = datetime.now(UTC)
+    async with sessions() as session:
+        rows = await session.scalars(
+            select(SmsInbound.id).where(SmsInbound.handled_at.is_(None), SmsInbound.received_at < now - older_than,
+                                        SmsInbound.received_at > now - within)
+            .order_by(SmsInbound.id).limit(limit))
+        return list(rows)

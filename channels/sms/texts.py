@@ -13,7 +13,7 @@ from gateway.core.reasons import READABLE
 from gateway.core.texts import Lang, translations
 
 SMS_LENGTH = 160
-NAME_WIDTH = 24  # a candidate's name in a message, at most
+NAME_WIDTH = 20  # a candidate's name in a message, at most (as tests/phone/test_phone_texts.py assumes)
 TOP_NAME_WIDTH = 14  # five of them share one message
 REASON_WIDTH = 60
 KEYWORD_WIDTH = 10
@@ -21,12 +21,8 @@ KEYWORD_WIDTH = 10
 
 @dataclass(frozen=True)
 class SmsTexts:
-    """One language's messages; `{…}` fields are filled below."""
+    """One language's fixed messages; `{…}` fields are filled below."""
 
-    prompt: str  # {total} {quantity} {code} {name} {ref}
-    paid: str  # {quantity} {code} {name} {ref}
-    failed: str  # {quantity} {code} {name} {reason} {ref}
-    expired: str  # {quantity} {code} {name} {ref}
     usage: str  # {keyword} {short_code}
     bad_quantity: str  # {maximum} {keyword}
     unknown_candidate: str  # {code} {keyword}
@@ -40,11 +36,6 @@ class SmsTexts:
 def sms_texts(lang: Lang) -> SmsTexts:
     t = translations(lang)
     return SmsTexts(
-        prompt=t.pgettext("sms", "Approve {total} on your phone for {quantity} votes for {code} {name}. Ref {ref}"),
-        paid=t.pgettext("sms", "Thank you! {quantity} votes for {code} {name} counted. Ref {ref}"),
-        failed=t.pgettext("sms", "Payment failed, {quantity} votes for {code} {name} not counted: {reason} Ref {ref}"),
-        expired=t.pgettext("sms", "Payment not approved in time, {quantity} votes for {code} {name} not counted. "
-                                  "Ref {ref}"),
         usage=t.pgettext("sms", "To vote, send {keyword} <number> <votes> to {short_code}, e.g. {keyword} 07 5. "
                                 "TOP: ranking. STOP: no more messages."),
         bad_quantity=t.pgettext("sms", "You can buy 1 to {maximum} votes per message, e.g. {keyword} 07 5."),
@@ -58,22 +49,37 @@ def sms_texts(lang: Lang) -> SmsTexts:
     )
 
 
+def vote_text(lang: Lang, kind: str, n: int) -> str:
+    """A whole sentence per plural form (`1 vote ... compte`, `5 votes ... comptes`); fields {n} {code}
+    {name} {ref}, and {total} (prompt) or {reason} (failed)."""
+    t = translations(lang)
+    if kind == "prompt":
+        return t.npgettext("sms", "Approve {total} on your phone for {n} vote for {code} {name}. Ref {ref}",
+                           "Approve {total} on your phone for {n} votes for {code} {name}. Ref {ref}", n)
+    if kind == "paid":
+        return t.npgettext("sms", "Thank you! {n} vote for {code} {name} counted. Ref {ref}",
+                           "Thank you! {n} votes for {code} {name} counted. Ref {ref}", n)
+    if kind == "expired":
+        return t.npgettext("sms", "Payment not approved in time, {n} vote for {code} {name} not counted. Ref {ref}",
+                           "Payment not approved in time, {n} votes for {code} {name} not counted. Ref {ref}", n)
+    return t.npgettext("sms", "Payment failed, {n} vote for {code} {name} not counted: {reason} Ref {ref}",
+                       "Payment failed, {n} votes for {code} {name} not counted: {reason} Ref {ref}", n)
+
+
 def name(text: str, width: int = NAME_WIDTH) -> str:
     return clip(transliterate(text), width)
 
 
 def prompt(lang: Lang, amount: int, currency: str, quantity: int, code: str, candidate: str, ref: str) -> str:
-    return sms_texts(lang).prompt.format(total=money(amount, currency), quantity=quantity, code=code,
-                                         name=name(candidate), ref=ref)
+    return vote_text(lang, "prompt", quantity).format(total=money(amount, currency), n=quantity, code=code,
+                                                      name=name(candidate), ref=ref)
 
 
 def receipt_text(lang: Lang, kind: str, quantity: int, code: str, candidate: str, ref: str,
                  reason: str | None = None) -> str:
     """`kind`: paid, failed or expired (gateway.core.receipts.ReceiptKind)."""
-    texts = sms_texts(lang)
-    template = {"paid": texts.paid, "expired": texts.expired}.get(kind, texts.failed)
-    return template.format(quantity=quantity, code=code, name=name(candidate), ref=ref,
-                           reason=readable(lang, reason))
+    return vote_text(lang, kind, quantity).format(n=quantity, code=code, name=name(candidate), ref=ref,
+                                                  reason=readable(lang, reason))
 
 
 def readable(lang: Lang, reason: str | None) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
-from gateway.config import Settings
+from gateway.config import ConfigError, Environment, Settings, check_production
 from gateway.db.models import SmsInbound, SmsMessage
 from gateway.keys import QUEUE, STARTS
 
@@ -97,3 +97,28 @@ async def test_a_delivery_report_updates_its_message(client: TestClient, session
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(SmsMessage).where(
             SmsMessage.status == "Failed")) == 1
+
+
+def test_production_refuses_sms_contests_without_a_token_or_at_credentials() -> None:
+    production = Settings(_env_file=None, gateway_env=Environment.PRODUCTION,
+                          secret_key=SecretStr("x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"),
+                          database_url="postgresql+asyncpg://db/ballot", redis_url="redis://cache",
+                          public_base_url="https://vote.example.org")
+    check_production(production, set())  # no contest takes SMS: it starts
+    with pytest.raises(ConfigError, match="SMS_CALLBACK_TOKEN") as refused:
+        check_production(production, set(), sms_in_use=True)
+    assert "AT_USERNAME or AT_API_KEY" in str(refused.value)
+    ready = production.model_copy(update={"sms_callback_token": SecretStr(TOKEN), "at_username": "ballot",
+                                          "at_api_key": SecretStr("at-key-9f8e7d6c5b4a3210")})
+    check_production(ready, set(), sms_in_use=True)
+
+
+async def test_production_without_a_token_takes_no_sms(clean: None, settings: Settings, sessions: Sessions) -> None:
+    production = settings.model_copy(update={"gateway_env": Environment.PRODUCTION,
+                                             "secret_key": SecretStr("x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"),
+                                             "public_base_url": "https://vote.example.org"})
+    async with TestClient(TestServer(create_app(production))) as test_client:
+        response = await test_client.post("/sms/africastalking/inbound", data=inbound_form())
+        assert response.status == 403 and "SMS_CALLBACK_TOKEN" in (await response.json())["error"]["message"]
+        await test_client.app[STARTS].close(grace=0)
+    assert await inbound_rows(sessions) == []

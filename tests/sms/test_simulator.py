@@ -104,5 +104,5 @@ async def test_a_rejecting_number_gets_the_rejection_sms(live: Live, sessions: S
     await seed_demo(sessions)
     code, printed = await text_and_settle(live, sessions, "+237670000451", "vote 7", OrderStatus.FAILED)
     assert code == 0, printed
-    assert "Paiement echoue, 1 votes pour 07 Grace Ndongo non comptes: Le paiement a ete refuse sur le telephone." \
+    assert "Paiement echoue, 1 vote pour 07 Grace Ndongo non compte: Le paiement a ete refuse sur le telephone." \
         in printed

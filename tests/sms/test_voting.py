@@ -4,72 +4,24 @@ pushes the prompt (MTN faked with respx), and the receipt goes once per paid ord
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import AsyncIterator, Iterator
-from urllib.parse import parse_qs
 
-import httpx
-import pytest
-import responses
 from aiohttp.test_utils import TestClient
-from pydantic import SecretStr
-from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sms.handling import handle_inbound
-from gateway.config import Settings
 from gateway.core import votes
 from gateway.db.models import BlockedMsisdn, Channel, OutboxMessage, SmsInbound, SmsMessage, VoteOrder, VoterPreference
 from gateway.db.seed import seed_demo
 from gateway.jobs import outbox
-from gateway.worker_jobs import JobContext, build_receipt_senders, outbox_handlers, sms_context
-from payments.registry import build_registry
+from gateway.worker_jobs import JobContext, outbox_handlers, sms_context
+from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn
 from tests.sms.test_routes import inbound_form
 
 Sessions = async_sessionmaker[AsyncSession]
-AT_URL = "https://api.sandbox.africastalking.com/version1/messaging"
 VOTER = "+237670000001"
-
-
-class FakeAt:
-    """AT's messaging endpoint: every message sent, answered as AT does (one recipient, statusCode 101)."""
-
-    def __init__(self, mock: responses.RequestsMock) -> None:
-        self.sent: list[dict[str, str]] = []
-        self.failures = 0  # answer this many calls with a 500 first
-        mock.add_callback(responses.POST, AT_URL, callback=self.answer)
-
-    def answer(self, request: object) -> tuple[int, dict[str, str], str]:
-        if self.failures:
-            self.failures -= 1
-            return 500, {}, "Internal Server Error"
-        form = {k: v[0] for k, v in parse_qs(str(getattr(request, "body", ""))).items()}
-        self.sent.append(form)
-        body = {"SMSMessageData": {"Message": "Sent to 1/1", "Recipients": [{
-            "statusCode": 101, "number": form["to"], "status": "Success", "cost": "XAF 25",
-            "messageId": f"ATXid_out{len(self.sent)}"}]}}
-        return 200, {"Content-Type": "application/json"}, json.dumps(body)
-
-    def texts(self) -> list[str]:
-        return [m["message"] for m in self.sent]
-
-
-@pytest.fixture
-def fake_at() -> Iterator[FakeAt]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeAt(mock)
-
-
-@pytest.fixture
-async def job(settings: Settings, sessions: Sessions, redis: Redis) -> AsyncIterator[JobContext]:
-    at_settings = settings.model_copy(update={"at_username": "sandbox", "at_api_key": SecretStr("at-key-0123456789")})
-    async with httpx.AsyncClient() as http:
-        registry = build_registry(at_settings, http)
-        yield JobContext(at_settings, sessions, redis, registry, build_receipt_senders(at_settings, sessions, http))
-        await registry.aclose()
 
 
 async def receive(client: TestClient, sessions: Sessions, text: str, at_id: str, sender: str = VOTER) -> int:
@@ -173,7 +125,7 @@ async def test_stop_silences_everything_but_receipts(
     [order] = await sms_orders(sessions)
     await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t-2", provider="mtn")
     await deliver_outbox(job)
-    assert fake_at.texts()[1:] == [f"Thank you! 1 votes for 07 Grace Ndongo counted. Ref {ref(order.id)}"]
+    assert fake_at.texts()[1:] == [f"Thank you! 1 vote for 07 Grace Ndongo counted. Ref {ref(order.id)}"]
 
 
 async def test_at_errors_are_retried_and_a_blocked_number_is_told(
@@ -186,3 +138,26 @@ async def test_at_errors_are_retried_and_a_blocked_number_is_told(
     await handle(job, await receive(client, sessions, "VOTE 07 5", "ATXid_x"))
     assert fake_at.texts() == ["This number cannot vote. Contact the organiser if this is a mistake."]
     assert await sms_orders(sessions) == []
+
+
+async def test_a_premium_short_code_replies_with_the_inbound_link_id(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt) -> None:
+    await seed_demo(sessions)
+    await prefer_english(sessions)
+    premium = JobContext(job.settings.model_copy(update={"at_premium_short_codes": "20123"}), job.sessions, job.redis,
+                         job.providers)
+    await handle(premium, await receive(client, sessions, "HELP", "ATXid_p"))
+    [sent] = fake_at.sent
+    assert (sent["from"], sent["linkId"], sent["bulkSMSMode"], sent["to"]) == ("20123", "SampleLinkId123", "0", VOTER)
+
+
+async def test_at_down_leaves_the_reply_unsent_and_the_vote_goes_on(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn) -> None:
+    await seed_demo(sessions)
+    fake_at.failures = 100
+    inbound_id = await receive(client, sessions, "VOTE 07 2", "ATXid_d")
+    assert await handle(job, inbound_id) == "vote"
+    assert fake_at.sent == [] and fake_mtn.pay_calls == 1
+    async with sessions() as session:
+        [row] = (await session.scalars(select(SmsMessage))).all()
+    assert (row.kind, row.status, row.at_message_id) == ("prompt", "unsent", None)

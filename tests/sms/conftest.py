@@ -1,0 +1,34 @@
+"""The SMS tests' fixtures: AT faked at the wire, and a job context whose SMS go to it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Iterator
+
+import httpx
+import pytest
+import responses
+from pydantic import SecretStr
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.config import Settings
+from gateway.worker_jobs import JobContext, build_receipt_senders
+from payments.registry import build_registry
+from tests.fakes.africastalking import FakeAt
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@pytest.fixture
+def fake_at() -> Iterator[FakeAt]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeAt(mock)
+
+
+@pytest.fixture
+async def job(settings: Settings, sessions: Sessions, redis: Redis) -> AsyncIterator[JobContext]:
+    at_settings = settings.model_copy(update={"at_username": "sandbox", "at_api_key": SecretStr("at-key-0123456789")})
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(at_settings, http)
+        yield JobContext(at_settings, sessions, redis, registry, build_receipt_senders(at_settings, sessions, http))
+        await registry.aclose()
