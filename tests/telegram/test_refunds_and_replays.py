@@ -1,0 +1,71 @@
+"""Refunds of Stars votes (as `gateway refund` makes them) and updates replayed after a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.telegram.fake_api import FakeBotApi
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.core.payments.refunds import request_refund
+from gateway.db.models import OrderStatus, TelegramUpdate, VoteOrder
+from gateway.keys import STARTS
+from payments.registry import build_registry
+from tests.factories import make_contest, tallies
+from tests.telegram.conftest import SECRET
+
+Sessions = async_sessionmaker[AsyncSession]
+USER = 5550002
+
+
+async def test_gateway_refund_gives_the_stars_back(telegram: FakeBotApi, sessions: Sessions,
+                                                   bot_settings: Settings) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await telegram.say(USER, "/start")
+    await telegram.press(USER, "Star Quest")
+    await telegram.press(USER, "04 Candidate 04")
+    await telegram.press(USER, "10")
+    await telegram.press(USER, "Pay 100 ⭐ in Telegram Stars")
+    assert await telegram.pay(USER)
+    assert (await tallies(sessions, contest.id))["04"] == 10
+    async with sessions() as session:
+        order = (await session.scalars(select(VoteOrder))).one()
+
+    async with httpx.AsyncClient() as http:  # what `gateway refund <order>` runs
+        outcome = await request_refund(sessions, build_registry(bot_settings, http), order.id, "cli")
+    assert outcome.status is OrderStatus.REFUNDED
+    assert telegram.calls_of("refundStarPayment") == [
+        {"user_id": USER, "telegram_payment_charge_id": order.provider_txn_id}]
+    assert (await tallies(sessions, contest.id))["04"] == 0
+
+
+async def test_an_update_whose_handler_died_is_handled_at_the_next_start(
+        clean: None, sessions: Sessions, bot_settings: Settings, fake_bot_api: tuple[FakeBotApi, str]) -> None:
+    fake, _ = fake_bot_api
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    stored = fake.message_update(USER, "en", text="/start",
+                                 entities=[{"type": "bot_command", "offset": 0, "length": 6}])
+    async with sessions.begin() as session:  # kept before the 200, then the process died while handling it
+        session.add(TelegramUpdate(update_id=stored["update_id"], payload=stored,
+                                   claimed_at=datetime.now(UTC) - timedelta(minutes=5)))
+
+    app = create_app(bot_settings)
+    async with TestClient(TestServer(app)) as client:
+        fake.webhook_url, fake.secret = str(client.make_url("/telegram/webhook")), SECRET
+        deadline = time.monotonic() + 10
+        while USER not in fake.chats and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert fake.texts(USER) == ["Welcome! Choose a contest to vote in:"]
+        assert await fake.deliver(stored) == 200  # Telegram re-sends it too: answered, not handled again
+        assert fake.texts(USER) == ["Welcome! Choose a contest to vote in:"]
+        await app[STARTS].close(grace=0)
+    async with sessions() as session:
+        kept = await session.scalar(select(TelegramUpdate))
+    assert kept is not None and kept.handled_at is not None
