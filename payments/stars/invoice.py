@@ -63,12 +63,12 @@ class StarsInvoices:
             raise PaymentError(NAME, "no_chat", "A Stars invoice needs the voter's Telegram chat.")
         message = await self.call("sendInvoice", {
             "chat_id": int(collection.voter_ref),
-            "title": collection.description[:32],
+            "title": collection.description[:32].rstrip(" -"),
             "description": collection.description[:255],
             "payload": str(collection.reference),
             "provider_token": "",
             "currency": CURRENCY,
-            "prices": [{"label": collection.description[:32], "amount": collection.amount}],
+            "prices": [{"label": collection.description[:32].rstrip(" -"), "amount": collection.amount}],
         })
         return StartResult(provider_data={"invoice_message_id": message.get("message_id")})
 
