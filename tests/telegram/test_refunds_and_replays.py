@@ -12,6 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.fake_api import FakeBotApi
+from channels.telegram.polling import poll
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core.payments.refunds import request_refund
@@ -69,3 +70,19 @@ async def test_an_update_whose_handler_died_is_handled_at_the_next_start(
     async with sessions() as session:
         kept = await session.scalar(select(TelegramUpdate))
     assert kept is not None and kept.handled_at is not None
+
+
+async def test_polling_relays_updates_to_the_webhook_once(telegram: FakeBotApi, bot_client: TestClient,
+                                                          sessions: Sessions,
+                                                          fake_bot_api: tuple[FakeBotApi, str]) -> None:
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    webhook = str(bot_client.make_url("/telegram/webhook"))
+    async with httpx.AsyncClient() as http:
+        await http.post(f"{fake_bot_api[1]}/bot42:TEST/deleteWebhook")  # a bot polling has no webhook
+        await telegram.say(USER, "/start")
+        await telegram.say(USER, "/paysupport")
+        assert USER not in telegram.chats  # nothing reached the bot yet: the updates wait for getUpdates
+        relayed = await poll(http, "42:TEST", fake_bot_api[1], webhook, SECRET, rounds=2, wait_seconds=0)
+    assert relayed == 2
+    assert telegram.texts(USER)[0] == "Welcome! Choose a contest to vote in:"
+    assert telegram.texts(USER)[1].startswith("Payment support:")
