@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio import Redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -18,6 +19,7 @@ from gateway.config import Settings
 from gateway.core.payments.refunds import request_refund
 from gateway.db.models import OrderStatus, TelegramUpdate, VoteOrder
 from gateway.keys import STARTS
+from gateway.worker_jobs import JobContext, stars_check_pass
 from payments.registry import build_registry
 from tests.factories import make_contest, tallies
 from tests.telegram.conftest import SECRET
@@ -86,3 +88,22 @@ async def test_polling_relays_updates_to_the_webhook_once(telegram: FakeBotApi, 
     assert relayed == 2
     assert telegram.texts(USER)[0] == "Welcome! Choose a contest to vote in:"
     assert telegram.texts(USER)[1].startswith("Payment support:")
+
+
+async def test_a_payment_the_webhook_missed_is_found_in_the_star_transactions(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await telegram.say(USER, "/start")
+    await telegram.press(USER, "Star Quest")
+    await telegram.press(USER, "05 Candidate 05")
+    await telegram.press(USER, "1")
+    await telegram.press(USER, "Pay 10 ⭐ in Telegram Stars")
+    assert (await telegram.pre_checkout(USER))["ok"] in (True, "true")
+    telegram.payment_update(USER)  # Telegram took the Stars; its message never reached us
+    assert (await tallies(sessions, contest.id))["05"] == 0
+
+    async with httpx.AsyncClient() as http:
+        context = JobContext(bot_settings, sessions, redis, build_registry(bot_settings, http))
+        assert await stars_check_pass(context) == 1
+        assert await stars_check_pass(context) == 0  # the next pass counts nothing twice
+    assert (await tallies(sessions, contest.id))["05"] == 1

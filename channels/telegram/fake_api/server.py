@@ -77,6 +77,7 @@ class FakeBotApi:
         self.pending: list[dict[str, Any]] = []  # updates waiting for getUpdates (no webhook set)
         self.query_users: dict[str, int] = {}  # callback query id → the user who pressed
         self.charges: dict[str, int] = {}  # charge id → user
+        self.transactions: list[dict[str, Any]] = []  # the bot's Star transactions, oldest first
         self.update_ids = itertools.count(int(time.time()) % 100000 * 1000)
         self.message_ids = itertools.count(1)
         self.http: aiohttp.ClientSession | None = None
@@ -130,7 +131,8 @@ class FakeBotApi:
             self.pending = [update for update in self.pending if update["update_id"] >= offset]
             return self.pending
         if method == "getStarTransactions":
-            return {"transactions": []}
+            offset, limit = int(params.get("offset") or 0), int(params.get("limit") or 100)
+            return {"transactions": self.transactions[offset:offset + limit]}
         raise LookupError(f"method {method} is not faked")
 
     def sent(self, chat_id: int, params: dict[str, Any], method: str) -> dict[str, Any]:
@@ -248,6 +250,9 @@ class FakeBotApi:
         invoice = self.last_invoice(user)
         charge = f"stxFAKE{uuid.uuid4().hex[:20]}"
         self.charges[charge] = user
+        self.transactions.append({"id": charge, "amount": invoice["total_amount"], "date": int(time.time()),
+                                  "source": {"type": "user", "user": self.user(user, language_code),
+                                             "invoice_payload": invoice["payload"]}})
         return self.message_update(user, language_code, successful_payment={
             "currency": invoice["currency"], "total_amount": invoice["total_amount"],
             "invoice_payload": invoice["payload"], "telegram_payment_charge_id": charge,
