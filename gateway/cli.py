@@ -258,13 +258,41 @@ def cmd_sms(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
     """Telegram (issue 18): walk the bot through the local fake Bot API (`--simulate`)."""
-    from channels.telegram.simulator import main as simulate
-
+    if args.polling:
+        return telegram_polling(settings)
     if not args.simulate:
-        print("gateway telegram: only --simulate is available (polling with a real token is not built yet)",
+        print("gateway telegram: --simulate (against gateway run, no token) or --polling (a real token)",
               file=sys.stderr)
         return 2
+    from channels.telegram.simulator import main as simulate
+
     return simulate(args)
+
+
+def telegram_polling(settings: Settings) -> int:
+    """Relay a real bot's updates from getUpdates to the running service's webhook."""
+    import httpx
+
+    from channels.telegram.polling import poll
+    from gateway.config import telegram_webhook_secret
+
+    token, secret = settings.telegram_bot_token, telegram_webhook_secret(settings)
+    if token is None or not token.get_secret_value() or secret is None:
+        print("gateway telegram --polling needs TELEGRAM_BOT_TOKEN (and TELEGRAM_WEBHOOK_SECRET in production)",
+              file=sys.stderr)
+        return 2
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::", "") else settings.gateway_host
+    webhook = f"http://{host}:{settings.gateway_port}/telegram/webhook"
+
+    async def run() -> int:
+        async with httpx.AsyncClient(timeout=15) as http:
+            return await poll(http, token.get_secret_value(), settings.telegram_api_base, webhook, secret)
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
 
 
 def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int:
@@ -350,6 +378,8 @@ def build_parser() -> argparse.ArgumentParser:
     # Telegram (issue 18)
     telegram_cmd = sub.add_parser("telegram", help="the Telegram bot: --simulate walks it through the fake Bot API")
     telegram_cmd.add_argument("--simulate", action="store_true", help="vote as a user against `gateway run`")
+    telegram_cmd.add_argument("--polling", action="store_true",
+                              help="a real bot without https: relay getUpdates to the running service's webhook")
     telegram_cmd.add_argument("--fake-url", help="the fake Bot API (default: TELEGRAM_FAKE_API_URL)")
     telegram_cmd.add_argument("--user", type=int, default=700000001, help="the simulated Telegram user id")
     telegram_cmd.add_argument("--language", default="en", help="the user's language_code (en, fr)")

@@ -24,6 +24,7 @@ from channels.sms.receipts import SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
 from channels.telegram.receipts import TelegramReceipts
 from gateway.config import Settings, telegram_bot_address
+from gateway.core.payments import in_chat
 from gateway.core.payments.starts import start_payment
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
@@ -39,6 +40,7 @@ from gateway.jobs.status_pacing import reconciler_pace
 from leaderboard.boards import Boards
 from leaderboard.cache import refresh_contest
 from payments.registry import ProviderRegistry, build_registry
+from payments.stars import StarsInvoices
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -265,3 +267,37 @@ def sms_backstop_job() -> int:
 async def sms_backstop(ctx: JobContext) -> int:
     return await backstop_pass(ctx.sessions, ctx.redis, at_account(ctx.settings),
                                lambda inbound_id: handle_inbound(sms_context(ctx), inbound_id))
+
+
+# Telegram (issue 18): Stars payments the webhook missed, found in getStarTransactions.
+STARS_OFFSET_KEY = "telegram:stars:transactions-offset"
+STARS_PAGES_PER_PASS = 10
+
+
+def stars_check_job() -> int:
+    """Not in gateway.worker's PERIODIC_JOBS yet (tests/jobs/test_outbox.py counts them): enqueue it, or
+    add it there with that test, to run it every minute."""
+    return run_in_context(stars_check_pass)
+
+
+async def stars_check_pass(ctx: JobContext) -> int:
+    """Settle every listed Stars payment (idempotent: one already counted is left as it is); how many counted."""
+    stars = ctx.providers.providers.get("stars")
+    if not isinstance(stars, StarsInvoices):
+        return 0
+    offset = int(await ctx.redis.get(STARS_OFFSET_KEY) or 0)
+    counted = 0
+    for _ in range(STARS_PAGES_PER_PASS):
+        payments, listed = await stars.transactions(offset)
+        for payment in payments:
+            outcome, _ = await in_chat.settle_chat_payment(ctx.sessions, ctx.providers, "stars", in_chat.ChatPayment(
+                payment.payload, payment.charge_id, payment.amount, "XTR"))
+            counted += outcome is in_chat.ChatPaymentOutcome.COUNTED
+        offset += listed
+        await ctx.redis.set(STARS_OFFSET_KEY, offset)
+        if listed < 100:
+            break
+    if counted:
+        log.info("stars check: %d missed payments counted", counted)
+        await relay_now(ctx)
+    return counted

@@ -11,9 +11,11 @@ from aiogram import F, Router
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, PreCheckoutQuery, User
+from aiogram.types import CallbackQuery, Message, PreCheckoutQuery, ReplyKeyboardRemove, User
 
+from channels.phone.operators import detect_operator
 from channels.telegram.keyboards import (
+    MOBILE_MONEY,
     STARS,
     CandidateAbout,
     CandidatePick,
@@ -22,8 +24,11 @@ from channels.telegram.keyboards import (
     QuantityPick,
     candidates_keyboard,
     contests_keyboard,
+    offers_mobile_money,
     payment_keyboard,
+    payment_page_keyboard,
     quantities_keyboard,
+    share_number_keyboard,
     stars,
     votable,
 )
@@ -31,14 +36,17 @@ from channels.telegram.texts import Texts, language_of, texts
 from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError
 from gateway.core.payments.in_chat import ChatPayment, ChatPaymentOutcome
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.rules import VotingState, voting_state
 from gateway.core.service import VoteService
+from gateway.core.texts import format_money
 from gateway.core.votes import OrderRequest
 from gateway.db.models import Channel
 
 
 class Voting(StatesGroup):
     quantity = State()  # a candidate is chosen: a typed number is the number of votes
+    phone = State()  # mobile money chosen: a shared contact or a typed number is the payer
 
 
 def texts_for(user: User | None) -> Texts:
@@ -127,7 +135,8 @@ async def offer_payment(chat_id: int, message_id: int | None, contest: PublicCon
                         quantity: int, t: Texts, query: CallbackQuery | None, message: Message | None) -> None:
     text = t.how_to_pay.format(quantity=quantity, name=f"{candidate.code} {candidate.name}",
                                total=stars(quantity * (contest.stars_per_vote or 0)))
-    markup = payment_keyboard(contest, candidate.code, quantity, t)
+    momo_total = format_money(quantity * contest.price_per_vote, contest.currency, t.lang)
+    markup = payment_keyboard(contest, candidate.code, quantity, t, momo_total)
     if query is not None and message_id is not None:
         await query.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id,  # type: ignore[union-attr]
                                           reply_markup=markup)
@@ -182,6 +191,57 @@ async def pay_in_stars(query: CallbackQuery, callback_data: PayPick, vote_servic
         await query.answer(t.refused.format(reason=exc.message)[:200], show_alert=True)
         return
     await query.answer(t.invoice_sent)
+
+
+async def pay_by_mobile_money(query: CallbackQuery, callback_data: PayPick, vote_service: VoteService,
+                              state: FSMContext) -> None:
+    """Ask for the payer's number: the contact button (their own only) or typed."""
+    t = texts_for(query.from_user)
+    contest = await find_contest(vote_service, callback_data.contest)
+    if contest is None or not offers_mobile_money(contest):
+        await query.answer(t.expired_button, show_alert=True)
+        return
+    await state.set_state(Voting.phone)
+    await state.update_data(contest=contest.id, code=callback_data.code, n=callback_data.n)
+    await query.bot.send_message(query.from_user.id, t.ask_number,  # type: ignore[union-attr]
+                                 reply_markup=share_number_keyboard(t))
+    await query.answer()
+
+
+async def payer_number(message: Message, vote_service: VoteService, state: FSMContext) -> None:
+    """The payer's number, shared (it must be the user's own contact) or typed; then the MoMo push."""
+    t = texts_for(message.from_user)
+    if message.contact is not None:
+        if message.from_user is None or message.contact.user_id != message.from_user.id:
+            await message.answer(t.not_your_number)
+            return
+        typed = message.contact.phone_number
+    else:
+        typed = message.text or ""
+    try:
+        msisdn = normalise_msisdn(typed if typed.startswith(("+", "0")) or len(typed) <= 9 else f"+{typed}")
+    except InvalidMsisdn:
+        await message.answer(t.not_a_number)
+        return
+    data = await state.get_data()
+    contest = await find_contest(vote_service, int(data.get("contest", 0)))
+    operator = detect_operator(msisdn)
+    if contest is None or operator is None or operator.value not in contest.providers:
+        await message.answer(t.no_wallet if contest else t.expired_button)
+        return
+    await state.clear()
+    request = OrderRequest(contest.slug, str(data.get("code", "")), int(data.get("n", 0)), operator.value,
+                           Channel.TELEGRAM, msisdn=msisdn, voter_ref=str(message.chat.id),
+                           client_key=f"telegram:{message.chat.id}:{message.message_id}")
+    try:
+        placed = await vote_service.place_vote(request)
+    except DomainError as exc:
+        await message.answer(t.refused.format(reason=exc.message), reply_markup=ReplyKeyboardRemove())
+        return
+    if placed.started is not None and placed.started.redirect_url:
+        await message.answer(t.payment_page, reply_markup=payment_page_keyboard(t, placed.started.redirect_url))
+    else:
+        await message.answer(t.momo_prompt.format(msisdn=msisdn), reply_markup=ReplyKeyboardRemove())
 
 
 async def before_charge(query: PreCheckoutQuery, vote_service: VoteService) -> None:
@@ -260,6 +320,9 @@ def build_router() -> Router:
     router.callback_query.register(pick_quantity, QuantityPick.filter())
     router.message.register(typed_quantity, Voting.quantity, F.text, ~F.text.startswith("/"))
     router.callback_query.register(pay_in_stars, PayPick.filter(F.how == STARS))
+    router.callback_query.register(pay_by_mobile_money, PayPick.filter(F.how == MOBILE_MONEY))
+    router.message.register(payer_number, Voting.phone, F.contact)
+    router.message.register(payer_number, Voting.phone, F.text, ~F.text.startswith("/"))
     router.pre_checkout_query.register(before_charge)
     router.message.register(paid, F.successful_payment)
     router.message.register(my_votes, Command("myvotes"))

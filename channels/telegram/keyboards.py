@@ -4,7 +4,7 @@ inline keyboards built from it."""
 from __future__ import annotations
 
 from aiogram.filters.callback_data import CallbackData
-from aiogram.types import InlineKeyboardMarkup
+from aiogram.types import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from channels.telegram.texts import Texts
@@ -14,6 +14,13 @@ from gateway.db.models import CandidateStatus
 PAGE_SIZE = 8
 QUICK_QUANTITIES = (1, 5, 10, 50)
 STARS = "stars"
+MOBILE_MONEY = "momo"
+MOBILE_MONEY_PROVIDERS = ("mtn", "orange")
+
+
+def offers_mobile_money(contest: PublicContest) -> bool:
+    """Only where the organiser opted in (Telegram wants Stars for digital goods) and a wallet is enabled."""
+    return contest.telegram_mobile_money and any(p in contest.providers for p in MOBILE_MONEY_PROVIDERS)
 
 
 class ContestPick(CallbackData, prefix="c"):
@@ -84,12 +91,16 @@ def quantities_keyboard(contest: PublicContest, candidate: PublicCandidate, t: T
     return builder.as_markup()
 
 
-def payment_keyboard(contest: PublicContest, code: str, quantity: int, t: Texts) -> InlineKeyboardMarkup:
+def payment_keyboard(contest: PublicContest, code: str, quantity: int, t: Texts,
+                     momo_total: str | None) -> InlineKeyboardMarkup:
     """Stars always (Telegram's rule for digital goods); mobile money only where the organiser allows it."""
     builder = InlineKeyboardBuilder()
     total = quantity * (contest.stars_per_vote or 0)
     builder.button(text=t.pay_stars.format(total=stars(total)),
                    callback_data=PayPick(contest=contest.id, code=code, n=quantity, how=STARS))
+    if momo_total is not None and offers_mobile_money(contest):
+        builder.button(text=t.pay_momo.format(total=momo_total),
+                       callback_data=PayPick(contest=contest.id, code=code, n=quantity, how=MOBILE_MONEY))
     builder.button(text=t.back, callback_data=CandidatePick(contest=contest.id, code=code))
     builder.adjust(1)
     return builder.as_markup()
@@ -97,3 +108,14 @@ def payment_keyboard(contest: PublicContest, code: str, quantity: int, t: Texts)
 
 def stars(amount: int) -> str:
     return f"{amount} ⭐"
+
+
+def share_number_keyboard(t: Texts) -> ReplyKeyboardMarkup:
+    return ReplyKeyboardMarkup(keyboard=[[KeyboardButton(text=t.share_number, request_contact=True)]],
+                               resize_keyboard=True, one_time_keyboard=True)
+
+
+def payment_page_keyboard(t: Texts, url: str) -> InlineKeyboardMarkup:
+    builder = InlineKeyboardBuilder()
+    builder.button(text=t.open_payment_page, url=url)
+    return builder.as_markup()

@@ -6,6 +6,7 @@ Telegram would, and prints what the chat shows after each step: /start, the demo
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 import time
 from typing import Any, TextIO
@@ -68,6 +69,7 @@ def simulate(http: httpx.Client, fake_url: str, user: int, language: str, candid
     chat_user = ChatUser(http, fake_url, user, language)
     chat = chat_user.act("say", text="/top")
     show(out, "/top (before)", chat)
+    before = chat[-1]["text"]
     chat = chat_user.act("say", text="/start")
     show(out, "/start", chat)
     contest_button = chat[-1]["buttons"][0][0] if chat[-1]["buttons"] else None
@@ -83,7 +85,6 @@ def simulate(http: httpx.Client, fake_url: str, user: int, language: str, candid
     show(out, "press pay in Stars", chat)
     chat = chat_user.act("pay")
     show(out, "pay the invoice", chat)
-    before = chat_user.act("say", text="/top")[-1]["text"]
     for _ in range(BOARD_WAIT_TRIES):  # the board's cache is refreshed right after the vote, not in its reply
         chat = chat_user.act("say", text="/top")
         if chat[-1]["text"] != before:
@@ -94,6 +95,7 @@ def simulate(http: httpx.Client, fake_url: str, user: int, language: str, candid
 
 def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
     fake_url = args.fake_url or Settings().telegram_fake_api_url
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per step is the chat, not its requests
     with httpx.Client(timeout=30) as http:
         try:
             simulate(http, fake_url, args.user, args.language, args.candidate, args.votes, out)

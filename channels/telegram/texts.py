@@ -16,6 +16,7 @@ from gateway.core.texts import Lang, translations
 class Texts:
     """One language's bot texts; `{…}` fields are filled by the handlers."""
 
+    lang: str  # for numbers and money, written as the language writes them
     welcome: str
     no_contests: str
     contest: str  # {name} {price}
@@ -29,6 +30,15 @@ class Texts:
     not_a_quantity: str  # {maximum}
     how_to_pay: str  # {quantity} {name} {total}
     pay_stars: str  # {total}
+    pay_momo: str  # {total}
+    ask_number: str
+    share_number: str
+    not_your_number: str
+    not_a_number: str
+    no_wallet: str
+    momo_prompt: str  # {msisdn}
+    open_payment_page: str
+    payment_page: str
     invoice_sent: str
     refused: str  # {reason}
     pay_refusals: dict[str, str]
@@ -55,6 +65,7 @@ class Texts:
 def texts(lang: Lang) -> Texts:
     t = translations(lang)
     return Texts(
+        lang=lang.value,
         welcome=t.pgettext("telegram", "Welcome! Choose a contest to vote in:"),
         no_contests=t.pgettext("telegram", "No contest is open for votes right now."),
         contest=t.pgettext("telegram", "{name}\nOne vote: {price}"),
@@ -68,6 +79,16 @@ def texts(lang: Lang) -> Texts:
         not_a_quantity=t.pgettext("telegram", "Please type a number of votes from 1 to {maximum}."),
         how_to_pay=t.pgettext("telegram", "{quantity} vote(s) for {name}: {total}\nHow do you want to pay?"),
         pay_stars=t.pgettext("telegram", "Pay {total} in Telegram Stars"),
+        pay_momo=t.pgettext("telegram", "Pay {total} by mobile money"),
+        ask_number=t.pgettext("telegram", "Share your mobile money number with the button below, or type it."),
+        share_number=t.pgettext("telegram", "Share my number"),
+        not_your_number=t.pgettext("telegram", "Please share your own number (or type it)."),
+        not_a_number=t.pgettext("telegram", "This is not a valid phone number; type it again, e.g. 677123456."),
+        no_wallet=t.pgettext("telegram", "This number has no mobile money wallet we take for this contest."),
+        momo_prompt=t.pgettext("telegram", "A payment request was sent to {msisdn}: approve it on your phone. "
+                                            "Your receipt follows here."),
+        open_payment_page=t.pgettext("telegram", "Open the payment page"),
+        payment_page=t.pgettext("telegram", "Pay on the payment page; your receipt follows here."),
         invoice_sent=t.pgettext("telegram", "Here is your invoice: tap Pay to vote."),
         refused=t.pgettext("telegram", "Your vote was not taken: {reason}"),
         pay_refusals={

@@ -8,6 +8,7 @@ to read it (`verify_callback`). There is no status call per payment: an order no
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -30,6 +31,23 @@ TELEGRAM_API = "https://api.telegram.org"
 # Telegram keeps an invoice payable, but a vote waits no longer than this for its payment.
 PAYMENT_WINDOW = timedelta(minutes=15)
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+
+
+@dataclass(frozen=True)
+class StarPayment:
+    """An incoming Stars payment as `getStarTransactions` lists it."""
+
+    charge_id: str
+    payload: str
+    amount: int
+
+
+def incoming_payment(transaction: dict[str, Any]) -> StarPayment | None:
+    """A user's payment for one of our invoices; None for refunds, withdrawals and anything else."""
+    source = transaction.get("source") or {}
+    if source.get("type") != "user" or not source.get("invoice_payload") or transaction.get("receiver"):
+        return None
+    return StarPayment(str(transaction["id"]), str(source["invoice_payload"]), int(transaction["amount"]))
 
 
 class StarsInvoices:
@@ -63,12 +81,12 @@ class StarsInvoices:
             raise PaymentError(NAME, "no_chat", "A Stars invoice needs the voter's Telegram chat.")
         message = await self.call("sendInvoice", {
             "chat_id": int(collection.voter_ref),
-            "title": collection.description[:32],
+            "title": collection.description[:32].rstrip(" -"),
             "description": collection.description[:255],
             "payload": str(collection.reference),
             "provider_token": "",
             "currency": CURRENCY,
-            "prices": [{"label": collection.description[:32], "amount": collection.amount}],
+            "prices": [{"label": collection.description[:32].rstrip(" -"), "amount": collection.amount}],
         })
         return StartResult(provider_data={"invoice_message_id": message.get("message_id")})
 
@@ -101,3 +119,9 @@ class StarsInvoices:
                 raise
         return StatusResult(PaymentState.REFUNDED, collection.amount, collection.currency,
                             collection.provider_txn_id, raw_status="refunded")
+
+    async def transactions(self, offset: int, limit: int = 100) -> tuple[list[StarPayment], int]:
+        """One page of the bot's Star transactions (oldest first): its incoming payments, and how many it held."""
+        page = await self.call("getStarTransactions", {"offset": offset, "limit": limit})
+        listed = list((page or {}).get("transactions") or [])
+        return [payment for t in listed if (payment := incoming_payment(t)) is not None], len(listed)

@@ -34,12 +34,18 @@ def bot_settings(settings: Settings, fake_bot_api: tuple[FakeBotApi, str]) -> Se
 
 
 @pytest.fixture
-async def telegram(clean: None, bot_settings: Settings,
-                   fake_bot_api: tuple[FakeBotApi, str]) -> AsyncIterator[FakeBotApi]:
-    """The fake user's side of the chat, talking to the running app's webhook."""
+async def bot_client(clean: None, bot_settings: Settings,
+                     fake_bot_api: tuple[FakeBotApi, str]) -> AsyncIterator[TestClient]:
+    """The running app, its bot talking to the fake Bot API, which posts to the app's webhook."""
     fake, _ = fake_bot_api
     app = create_app(bot_settings)
     async with TestClient(TestServer(app)) as client:
         fake.webhook_url, fake.secret = str(client.make_url("/telegram/webhook")), SECRET
-        yield fake
+        yield client
         await app[STARTS].close(grace=0)
+
+
+@pytest.fixture
+def telegram(bot_client: TestClient, fake_bot_api: tuple[FakeBotApi, str]) -> FakeBotApi:
+    """The fake user's side of the chat."""
+    return fake_bot_api[0]

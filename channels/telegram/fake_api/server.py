@@ -74,8 +74,10 @@ class FakeBotApi:
         self.alerts: dict[int, list[str]] = {}  # callback answers with text, per user
         self.pre_checkout_answers: dict[str, dict[str, Any]] = {}
         self.refunded: set[str] = set()
+        self.pending: list[dict[str, Any]] = []  # updates waiting for getUpdates (no webhook set)
         self.query_users: dict[str, int] = {}  # callback query id → the user who pressed
         self.charges: dict[str, int] = {}  # charge id → user
+        self.transactions: list[dict[str, Any]] = []  # the bot's Star transactions, oldest first
         self.update_ids = itertools.count(int(time.time()) % 100000 * 1000)
         self.message_ids = itertools.count(1)
         self.http: aiohttp.ClientSession | None = None
@@ -101,6 +103,8 @@ class FakeBotApi:
             return BOT_USER
         if method == "setWebhook":
             self.webhook_url, self.secret = params.get("url"), params.get("secret_token")
+        if method == "deleteWebhook":
+            self.webhook_url = None
         if method == "answerCallbackQuery" and params.get("text"):
             user = self.query_users.get(str(params["callback_query_id"]))
             if user is not None:
@@ -122,8 +126,13 @@ class FakeBotApi:
                 raise LookupError("CHARGE_NOT_FOUND")
             self.refunded.add(charge)
             return True
+        if method == "getUpdates":  # polling: the updates played while no webhook was set
+            offset = int(params.get("offset") or 0)
+            self.pending = [update for update in self.pending if update["update_id"] >= offset]
+            return self.pending
         if method == "getStarTransactions":
-            return {"transactions": []}
+            offset, limit = int(params.get("offset") or 0), int(params.get("limit") or 100)
+            return {"transactions": self.transactions[offset:offset + limit]}
         raise LookupError(f"method {method} is not faked")
 
     def sent(self, chat_id: int, params: dict[str, Any], method: str) -> dict[str, Any]:
@@ -172,9 +181,11 @@ class FakeBotApi:
         return [message.text for message in self.chats.get(user, [])]
 
     async def deliver(self, update: dict[str, Any]) -> int:
-        """Post one update to the bot's webhook as Telegram does; the HTTP status it got."""
+        """Post one update to the bot's webhook as Telegram does; the HTTP status it got. Without a
+        webhook the update waits for the bot's getUpdates (polling), and 200 is returned."""
         if not self.webhook_url:
-            raise RuntimeError("no webhook set: the bot never called setWebhook")
+            self.pending.append(update)
+            return 200
         if self.http is None:
             self.http = aiohttp.ClientSession()
         headers = {SECRET_HEADER: self.secret} if self.secret else {}
@@ -239,6 +250,9 @@ class FakeBotApi:
         invoice = self.last_invoice(user)
         charge = f"stxFAKE{uuid.uuid4().hex[:20]}"
         self.charges[charge] = user
+        self.transactions.append({"id": charge, "amount": invoice["total_amount"], "date": int(time.time()),
+                                  "source": {"type": "user", "user": self.user(user, language_code),
+                                             "invoice_payload": invoice["payload"]}})
         return self.message_update(user, language_code, successful_payment={
             "currency": invoice["currency"], "total_amount": invoice["total_amount"],
             "invoice_payload": invoice["payload"], "telegram_payment_charge_id": charge,
