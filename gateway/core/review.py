@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Select, Text, cast, select
+from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.engine import autocommit
@@ -113,7 +114,7 @@ async def _by_unverified_success(session: AsyncSession) -> list[ReviewItem]:
         _orders().add_columns(ProviderEvent.received_at)
         .join(ProviderEvent, ProviderEvent.order_id == VoteOrder.id)
         .where(ProviderEvent.kind == UNVERIFIED_SUCCESS, VoteOrder.status.in_(UNDECIDED))
-        .distinct(VoteOrder.id).order_by(VoteOrder.id, ProviderEvent.received_at))).all()
+        .ext(distinct_on(VoteOrder.id)).order_by(VoteOrder.id, ProviderEvent.received_at))).all()
     reason = ("{provider} reported a success we could not check (a payment page whose answer never reached "
               "us); look the payment up in the provider's portal and count or refund it")
     return [_item(ReviewKind.UNVERIFIED_PAYMENT, reason.format(provider=order.provider), seen, order, slug)
