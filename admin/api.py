@@ -248,4 +248,7 @@ async def audit_log(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
+    from admin import openapi
+
     app.add_routes(routes)
+    openapi.setup(app)

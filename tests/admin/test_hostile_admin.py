@@ -33,7 +33,7 @@ ROUTES = {
     ("POST", "/api/v1/admin/contests/{contest_id}/candidates"),
     ("POST", "/api/v1/admin/contests/{contest_id}/candidates/import"),
     ("PATCH", "/api/v1/admin/candidates/{candidate_id}"), ("POST", "/api/v1/admin/candidates/{candidate_id}/photo"),
-    ("GET", "/api/v1/admin/audit"),
+    ("GET", "/api/v1/admin/audit"), ("GET", "/api/v1/admin/openapi.json"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
@@ -63,3 +63,10 @@ async def test_a_stranger_gets_a_clean_answer_and_changes_nothing(client: TestCl
     async with sessions() as session:
         for model in (Contest, Candidate, AuditEntry):
             assert await session.scalar(select(func.count()).select_from(model)) == 0
+
+
+async def test_the_admin_api_is_described_route_by_route(client: TestClient) -> None:
+    document = await (await client.get("/api/v1/admin/openapi.json")).json()
+    described = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
+    assert described == {route for route in ROUTES if route[1].startswith("/api/v1/admin/")}
+    assert document["paths"]["/api/v1/admin/token"]["post"]["summary"].startswith("Sign in")
