@@ -5,18 +5,20 @@ Errors are the API's usual `{"error": {"code", "message", "field"}}`."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 from aiohttp import web
 
 from admin import photos, signin
+from admin.pages import order_filter
 from admin.web import FAMILY_KEY, form_of, guarded, jwt_key
-from gateway.core import audit, contests_admin
+from gateway.core import audit, contests_admin, orders_admin
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contest_drafts import parse_contest
-from gateway.core.errors import DomainError
+from gateway.core.errors import DomainError, NotFound
 from gateway.db.models import AuditEntry, Candidate, Contest
-from gateway.keys import REDIS, SESSIONS, SETTINGS
+from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS
 from gateway.throttle import client_address, enforce
 
 routes = web.RouteTableDef()
@@ -165,6 +167,72 @@ async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamRespo
     return web.json_response(candidate_json(candidate))
 
 
+def order_json(row: orders_admin.OrderRow) -> dict[str, Any]:
+    order = row.order
+    return {"id": str(order.id), "payment_reference": str(order.payment_reference), "contest": row.contest,
+            "candidate": row.candidate, "quantity": order.quantity, "amount": order.amount, "currency": order.currency,
+            "status": order.status.value, "status_reason": order.status_reason, "channel": order.channel.value,
+            "provider": order.provider, "provider_txn_id": order.provider_txn_id, "msisdn": order.voter_msisdn,
+            "created_at": order.created_at.isoformat()}
+
+
+def order_uuid(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["order_id"])
+    except ValueError:
+        raise NotFound("No vote order has that id.", code="order_not_found") from None
+
+
+@routes.get(f"{PREFIX}/orders")
+@guarded("orders.read")
+async def orders(request: web.Request, actor: Actor) -> web.StreamResponse:
+    rows = await orders_admin.search_orders(request.app[SESSIONS], actor, order_filter(request.query))
+    return web.json_response({"orders": [order_json(row) for row in rows]})
+
+
+@routes.get(PREFIX + "/orders/{order_id}")
+@guarded("orders.read")
+async def order(request: web.Request, actor: Actor) -> web.StreamResponse:
+    detail = await orders_admin.order_detail(request.app[SESSIONS], actor, order_uuid(request))
+    return web.json_response({
+        **order_json(detail.row),
+        "events": [{"kind": e.kind, "outcome": e.outcome, "received_at": e.received_at.isoformat(), "body": e.body}
+                   for e in detail.events],
+        "messages": [{"topic": m.topic, "created_at": m.created_at.isoformat(),
+                      "delivered_at": m.delivered_at.isoformat() if m.delivered_at else None} for m in detail.messages],
+        "audit": [audit_json(a) for a in detail.audit]})
+
+
+@routes.post(PREFIX + "/orders/{order_id}/resend")
+@guarded("orders.resend")
+async def resend(request: web.Request, actor: Actor) -> web.StreamResponse:
+    topic = await orders_admin.resend_receipt(request.app[SESSIONS], actor, order_uuid(request))
+    return web.json_response({"queued": topic}, status=202)
+
+
+@routes.get(f"{PREFIX}/review")
+@guarded("review.read")
+async def review_queue(request: web.Request, actor: Actor) -> web.StreamResponse:
+    items = await orders_admin.waiting_reviews(request.app[SESSIONS])
+    return web.json_response({"items": [
+        {"order_id": str(i.order_id), "kind": i.kind.value, "reason": i.reason, "status": i.status.value,
+         "contest": i.contest, "provider": i.provider, "amount": i.amount, "currency": i.currency,
+         "quantity": i.quantity, "voter": i.voter, "noted_at": i.noted_at.isoformat(),
+         "decisions": list(orders_admin.DECISIONS[i.kind]),
+         "events": [{"kind": e.kind, "outcome": e.outcome, "received_at": e.received_at.isoformat()}
+                    for e in i.events]} for i in items]})
+
+
+@routes.post(PREFIX + "/review/{order_id}")
+@guarded("review.decide")
+async def review_decision(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    status = await orders_admin.decide(request.app[SESSIONS], request.app[PROVIDERS], actor, order_uuid(request),
+                                       str(form.get("kind", "")), str(form.get("decision", "")),
+                                       str(form.get("reason", "")))
+    return web.json_response({"status": status.value})
+
+
 @routes.get(f"{PREFIX}/audit")
 @guarded("audit.read")
 async def audit_log(request: web.Request, actor: Actor) -> web.StreamResponse:
@@ -180,4 +248,7 @@ async def audit_log(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
+    from admin import openapi
+
     app.add_routes(routes)
+    openapi.setup(app)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +26,13 @@ from admin.web import (
     set_session_cookies,
     upload_gate,
 )
-from gateway.core import audit, contests_admin
+from gateway.core import audit, contests_admin, orders_admin
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contest_drafts import KNOWN_PROVIDERS, BoardVisibility, parse_contest
 from gateway.core.errors import DomainError
-from gateway.db.models import Contest
-from gateway.keys import ADMIN_TEMPLATES, REDIS, SESSIONS, SETTINGS, UPLOAD_GATE
+from gateway.core.orders_admin import OrderFilter
+from gateway.db.models import Channel, Contest, OrderStatus
+from gateway.keys import ADMIN_TEMPLATES, PROVIDERS, REDIS, SESSIONS, SETTINGS, UPLOAD_GATE
 from gateway.throttle import client_address, hit
 
 HERE = Path(__file__).parent
@@ -308,6 +311,78 @@ async def photo(request: web.Request) -> web.StreamResponse:
         "Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline",
         "Content-Security-Policy": "default-src 'none'; sandbox",
         "Cache-Control": "public, max-age=31536000, immutable", "Cross-Origin-Resource-Policy": "same-origin"})
+
+
+def order_filter(query: Mapping[str, str]) -> OrderFilter:
+    """The search form's fields (empty ones mean any)."""
+    def moment(name: str) -> datetime | None:
+        text = query.get(name) or ""
+        try:
+            value = datetime.fromisoformat(text) if text else None
+        except ValueError:
+            raise DomainError(f"{name} must be a date and time.", code="invalid_field", field=name) from None
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
+
+    contest = query.get("contest_id") or ""
+    return OrderFilter(msisdn=query.get("msisdn") or None, reference=query.get("reference") or None,
+                       status=query.get("status") or None, candidate=query.get("candidate") or None,
+                       channel=query.get("channel") or None, provider=query.get("provider") or None,
+                       contest_id=int(contest) if contest.isdigit() and len(contest) < 10 else None,
+                       since=moment("since"), until=moment("until"))
+
+
+@routes.get("/admin/orders")
+@guarded("orders.read")
+async def orders_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    context: dict[str, Any] = {"q": {}, "rows": [], "statuses": [s.value for s in OrderStatus],
+                               "channels": [c.value for c in Channel], "since": request.query.get("since", ""),
+                               "until": request.query.get("until", "")}
+    try:
+        wanted = order_filter(request.query)
+        context.update(q=wanted, rows=await orders_admin.search_orders(request.app[SESSIONS], actor, wanted))
+    except DomainError as exc:
+        return render(request, "orders.html", {**context, "error": exc.message}, actor, exc.status)
+    return render(request, "orders.html", context, actor)
+
+
+def order_id_of(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["order_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@routes.get("/admin/orders/{order_id}")
+@guarded("orders.read")
+async def order_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    detail = await orders_admin.order_detail(request.app[SESSIONS], actor, order_id_of(request))
+    return render(request, "order.html", {"detail": detail,
+                                          "can_resend": allowed(actor.role, "orders.resend")}, actor)
+
+
+@routes.post("/admin/orders/{order_id}/resend")
+@guarded("orders.resend")
+async def resend_receipt(request: web.Request, actor: Actor) -> web.StreamResponse:
+    order_id = order_id_of(request)
+    await orders_admin.resend_receipt(request.app[SESSIONS], actor, order_id)
+    raise see_other(f"/admin/orders/{order_id}")
+
+
+@routes.get("/admin/review")
+@guarded("review.read")
+async def review_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    items = await orders_admin.waiting_reviews(request.app[SESSIONS])
+    return render(request, "review.html", {"items": items, "decisions": orders_admin.DECISIONS,
+                                           "can_decide": allowed(actor.role, "review.decide")}, actor)
+
+
+@routes.post("/admin/review/{order_id}")
+@guarded("review.decide")
+async def review_decision(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    await orders_admin.decide(request.app[SESSIONS], request.app[PROVIDERS], actor, order_id_of(request),
+                              str(form.get("kind", "")), str(form.get("decision", "")), str(form.get("reason", "")))
+    raise see_other("/admin/review")
 
 
 @routes.get("/admin/audit")

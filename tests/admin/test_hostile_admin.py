@@ -21,7 +21,11 @@ ROUTES = {
     ("POST", "/admin/contests/{contest_id}/edit"), ("POST", "/admin/contests/{contest_id}/{action}"),
     ("POST", "/admin/contests/{contest_id}/candidates"), ("POST", "/admin/contests/{contest_id}/candidates/import"),
     ("POST", "/admin/candidates/{candidate_id}/status"), ("POST", "/admin/candidates/{candidate_id}/photo"),
-    ("GET", "/photos/{name}"), ("GET", "/admin/audit"),
+    ("GET", "/photos/{name}"), ("GET", "/admin/audit"), ("GET", "/admin/orders"), ("GET", "/admin/orders/{order_id}"),
+    ("POST", "/admin/orders/{order_id}/resend"), ("GET", "/admin/review"), ("POST", "/admin/review/{order_id}"),
+    ("GET", "/api/v1/admin/orders"), ("GET", "/api/v1/admin/orders/{order_id}"),
+    ("POST", "/api/v1/admin/orders/{order_id}/resend"), ("GET", "/api/v1/admin/review"),
+    ("POST", "/api/v1/admin/review/{order_id}"),
     ("POST", "/api/v1/admin/token"), ("POST", "/api/v1/admin/token/refresh"), ("POST", "/api/v1/admin/signout"),
     ("GET", "/api/v1/admin/contests"), ("POST", "/api/v1/admin/contests"),
     ("GET", "/api/v1/admin/contests/{contest_id}"),
@@ -29,7 +33,7 @@ ROUTES = {
     ("POST", "/api/v1/admin/contests/{contest_id}/candidates"),
     ("POST", "/api/v1/admin/contests/{contest_id}/candidates/import"),
     ("PATCH", "/api/v1/admin/candidates/{candidate_id}"), ("POST", "/api/v1/admin/candidates/{candidate_id}/photo"),
-    ("GET", "/api/v1/admin/audit"),
+    ("GET", "/api/v1/admin/audit"), ("GET", "/api/v1/admin/openapi.json"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
@@ -42,7 +46,7 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 
 
 def concrete(path: str, value: str) -> str:
-    return path.format(contest_id=value, candidate_id=value, action="open", name=value)
+    return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
@@ -59,3 +63,10 @@ async def test_a_stranger_gets_a_clean_answer_and_changes_nothing(client: TestCl
     async with sessions() as session:
         for model in (Contest, Candidate, AuditEntry):
             assert await session.scalar(select(func.count()).select_from(model)) == 0
+
+
+async def test_the_admin_api_is_described_route_by_route(client: TestClient) -> None:
+    document = await (await client.get("/api/v1/admin/openapi.json")).json()
+    described = {(method.upper(), path) for path, operations in document["paths"].items() for method in operations}
+    assert described == {route for route in ROUTES if route[1].startswith("/api/v1/admin/")}
+    assert document["paths"]["/api/v1/admin/token"]["post"]["summary"].startswith("Sign in")

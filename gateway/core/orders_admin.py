@@ -1,0 +1,236 @@
+"""Orders as the admin area sees them: searched, opened with their provider events, messages and audit
+entries, a receipt sent again; and the review queue's decisions (count it, reject and refund, dismiss,
+refunded by hand), each with a reason, audited, the tally kept equal to the votes of paid orders."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import exists, func, insert, select, true
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core import audit, review
+from gateway.core.audit import Actor
+from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.payments.refunds import request_refund
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.providers import Providers
+from gateway.core.receipts import RECEIPT_CHANNELS
+from gateway.core.review import ReviewItem, ReviewKind
+from gateway.db.models import (
+    AuditEntry,
+    Candidate,
+    Channel,
+    Contest,
+    ContestOrganiser,
+    OrderStatus,
+    OutboxMessage,
+    ProviderEvent,
+    Tally,
+    VoteOrder,
+)
+
+Sessions = async_sessionmaker[AsyncSession]
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    msisdn: str | None = None
+    reference: str | None = None  # our order id or payment reference, or the provider's transaction id
+    status: str | None = None
+    contest_id: int | None = None
+    candidate: str | None = None  # a candidate's code
+    channel: str | None = None
+    provider: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    limit: int = 100
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    order: VoteOrder
+    contest: str
+    candidate: str
+
+
+def _visible(actor: Actor) -> Any:
+    if actor.role != "organiser":
+        return true()
+    return exists().where(ContestOrganiser.contest_id == VoteOrder.contest_id,
+                          ContestOrganiser.admin_id == actor.admin_id)
+
+
+def _uuid(text: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(text.strip())
+    except ValueError:
+        return None
+
+
+def _conditions(wanted: OrderFilter) -> list[Any]:
+    where: list[Any] = []
+    if wanted.msisdn:
+        try:
+            where.append(VoteOrder.voter_msisdn == normalise_msisdn(wanted.msisdn))
+        except InvalidMsisdn:
+            raise DomainError("That is not a phone number.", code="invalid_field", field="msisdn") from None
+    if wanted.reference:
+        ref = wanted.reference.strip()[:200]
+        as_id = _uuid(ref)
+        where.append((VoteOrder.id == as_id) | (VoteOrder.payment_reference == as_id) if as_id
+                     else VoteOrder.provider_txn_id == ref)
+    if wanted.status:
+        try:
+            where.append(VoteOrder.status == OrderStatus(wanted.status))
+        except ValueError:
+            raise DomainError("No such order status.", code="invalid_field", field="status") from None
+    if wanted.channel:
+        try:
+            where.append(VoteOrder.channel == Channel(wanted.channel))
+        except ValueError:
+            raise DomainError("No such channel.", code="invalid_field", field="channel") from None
+    if wanted.provider:
+        where.append(VoteOrder.provider == wanted.provider[:32])
+    if wanted.contest_id is not None:
+        where.append(VoteOrder.contest_id == wanted.contest_id)
+    if wanted.candidate:
+        where.append(Candidate.code == wanted.candidate[:8])
+    if wanted.since:
+        where.append(VoteOrder.created_at >= wanted.since)
+    if wanted.until:
+        where.append(VoteOrder.created_at < wanted.until)
+    return where
+
+
+async def search_orders(sessions: Sessions, actor: Actor, wanted: OrderFilter) -> list[OrderRow]:
+    query = (select(VoteOrder, Contest.slug, Candidate.code)
+             .join(Contest, Contest.id == VoteOrder.contest_id).join(Candidate, Candidate.id == VoteOrder.candidate_id)
+             .where(_visible(actor), *_conditions(wanted))
+             .order_by(VoteOrder.created_at.desc()).limit(min(max(wanted.limit, 1), 500)))
+    async with sessions() as session:
+        rows = (await session.execute(query)).all()
+    return [OrderRow(order, slug, code) for order, slug, code in rows]
+
+
+@dataclass(frozen=True)
+class OrderDetail:
+    row: OrderRow
+    events: list[ProviderEvent]
+    messages: list[OutboxMessage]
+    audit: list[AuditEntry]
+
+
+async def order_detail(sessions: Sessions, actor: Actor, order_id: uuid.UUID) -> OrderDetail:
+    found = await search_orders(sessions, actor, OrderFilter(reference=str(order_id), limit=1))
+    if not found or found[0].order.id != order_id:
+        raise NotFound("No vote order has that id.", code="order_not_found")
+    async with sessions() as session:
+        events = (await session.scalars(select(ProviderEvent).where(ProviderEvent.order_id == order_id)
+                                        .order_by(ProviderEvent.received_at, ProviderEvent.id))).all()
+        messages = (await session.scalars(select(OutboxMessage).where(
+            OutboxMessage.payload["order_id"].astext == str(order_id)).order_by(OutboxMessage.id))).all()
+        entries = (await session.scalars(select(AuditEntry).where(AuditEntry.target == str(order_id))
+                                         .order_by(AuditEntry.id))).all()
+    return OrderDetail(found[0], list(events), list(messages), list(entries))
+
+
+RECEIPT_TOPIC = {OrderStatus.PAID: "order.paid", OrderStatus.FAILED: "order.failed",
+                 OrderStatus.EXPIRED: "order.expired"}
+
+
+async def resend_receipt(sessions: Sessions, actor: Actor, order_id: uuid.UUID) -> str:
+    """Queue the order's receipt again (the same outbox topic its decision wrote); the sender is idempotent
+    per order and kind on its side of the channel, so this is for a message the voter says never came."""
+    detail = await order_detail(sessions, actor, order_id)
+    order = detail.row.order
+    topic = RECEIPT_TOPIC.get(order.status)
+    if topic is None or order.channel not in RECEIPT_CHANNELS:
+        raise Conflict("Only a decided SMS or Telegram order has a receipt to send.", code="no_receipt")
+    async with sessions.begin() as session:
+        await session.execute(insert(OutboxMessage).values(
+            topic=topic, payload={"order_id": str(order.id), "contest_id": order.contest_id, "resent": True}))
+        await audit.record(session, actor, "order.resend_receipt", str(order.id), details={"topic": topic})
+    return topic
+
+
+# The review queue: what is still waiting (an item decided since it was noted has left it).
+DECISIONS: dict[ReviewKind, tuple[str, ...]] = {
+    ReviewKind.FLAGGED: ("count", "refund", "dismiss"),
+    ReviewKind.UNVERIFIED_PAYMENT: ("count", "dismiss"),
+    ReviewKind.DUPLICATE_PAYMENT: ("refunded_by_hand", "dismiss"),
+    ReviewKind.PARTIAL_REFUND: ("refund", "dismiss"),
+    ReviewKind.REFUND_REQUESTED: ("refunded_by_hand",),
+}
+
+
+async def waiting_reviews(sessions: Sessions) -> list[ReviewItem]:
+    items = await review.orders_to_review(sessions)
+    if not items:
+        return []
+    async with sessions() as session:
+        rows = (await session.execute(select(AuditEntry.target, AuditEntry.details, AuditEntry.created_at).where(
+            AuditEntry.action.startswith("review."),
+            AuditEntry.target.in_({str(item.order_id) for item in items})))).all()
+    decided = {(target, str(details.get("kind"))): at for target, details, at in rows}
+    return [item for item in items
+            if (at := decided.get((str(item.order_id), item.kind.value))) is None or at < item.noted_at]
+
+
+async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_id: uuid.UUID, kind: str,
+                 decision: str, reason: str) -> OrderStatus:
+    """Apply a person's decision on one waiting item, with their reason; returns the order's status after."""
+    reason = reason.strip()
+    if not reason or len(reason) > 500:
+        raise DomainError("Give a reason (at most 500 characters).", code="invalid_field", field="reason")
+    item = next((i for i in await waiting_reviews(sessions) if i.order_id == order_id and i.kind.value == kind), None)
+    if item is None:
+        raise NotFound("Nothing waits for a decision on that order.", code="review_not_found")
+    if decision not in DECISIONS[item.kind]:
+        raise DomainError(f"For this item: {', '.join(DECISIONS[item.kind])}.", code="invalid_field",
+                          field="decision")
+    details = {"kind": item.kind.value, "decision": decision, "reason": reason}
+    if decision == "refund" and item.status is OrderStatus.PAID:  # through the provider where it can
+        outcome = await request_refund(sessions, providers, order_id, actor.email)
+        async with sessions.begin() as session:
+            await audit.record(session, actor, "review.refund", str(order_id), details=details,
+                               after={"status": outcome.status.value, "message": outcome.message})
+        return outcome.status
+    async with sessions.begin() as session:
+        order = await session.get(VoteOrder, order_id, with_for_update=True)
+        assert order is not None  # the queue just listed it
+        before = {"status": order.status.value}
+        note = f"{decision} by {actor.email} at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {reason}"
+        if decision == "count":
+            if order.status not in (OrderStatus.FLAGGED, *review.UNDECIDED):
+                raise Conflict("This order is no longer waiting to be counted.", code="not_countable")
+            order.status, order.status_reason, order.decided_at = OrderStatus.PAID, note, func.now()
+            await _add_votes(session, order, order.quantity)
+        elif decision == "refund":  # money moved for a vote never counted: give it back by hand
+            order.status, order.status_reason = OrderStatus.REFUND_REQUESTED, note
+        elif decision == "refunded_by_hand" and order.status is OrderStatus.REFUND_REQUESTED:
+            order.status, order.status_reason = OrderStatus.REFUNDED, note
+        elif decision == "dismiss" and order.status is OrderStatus.FLAGGED:
+            order.status_reason = note
+        await audit.record(session, actor, f"review.{decision}", str(order_id), before=before,
+                           after={"status": order.status.value}, details=details)
+        return order.status
+
+
+async def _add_votes(session: AsyncSession, order: VoteOrder, quantity: int) -> None:
+    """The tally moves with the order in one transaction; the board hears of it as of any counted vote."""
+    await session.execute(
+        pg_insert(Tally).values(candidate_id=order.candidate_id, contest_id=order.contest_id, votes=quantity)
+        .on_conflict_do_update(index_elements=[Tally.candidate_id],
+                               set_={"votes": Tally.votes + quantity, "updated_at": func.now()}))
+    await session.execute(insert(OutboxMessage).values(
+        topic="vote.confirmed", payload={"order_id": str(order.id), "contest_id": order.contest_id}))
+    if order.channel in RECEIPT_CHANNELS:
+        await session.execute(insert(OutboxMessage).values(
+            topic="order.paid", payload={"order_id": str(order.id), "contest_id": order.contest_id}))
+
+

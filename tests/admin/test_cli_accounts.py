@@ -1,0 +1,38 @@
+"""`gateway admin create` as an operator runs it: the account, its role, and its TOTP shown once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from urllib.parse import parse_qs, urlparse
+
+import pyotp
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from gateway.config import Settings
+from gateway.db.models import AdminUser
+from tests.admin.accounts import PASSWORD, Sessions
+
+
+async def test_admin_create_prints_the_totp_uri_and_a_qr_code(client: TestClient, sessions: Sessions,
+                                                              settings: Settings) -> None:
+    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
+           "LOG_JSON": "false", "GATEWAY_ADMIN_PASSWORD": PASSWORD}
+    run = subprocess.run([sys.executable, "-m", "gateway.cli", "admin", "create", "--email", "org@example.com",
+                          "--role", "organiser"], env=env, capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    uri = next(line for line in run.stdout.splitlines() if line.startswith("otpauth://totp/"))
+    assert "issuer=Ballot" in uri and ("█" in run.stdout or "▀" in run.stdout)  # the QR code, drawn in blocks
+    bad_role = subprocess.run([sys.executable, "-m", "gateway.cli", "admin", "create", "--email", "x@example.com",
+                               "--role", "viewer"], env=env, capture_output=True, text=True, timeout=120)
+    assert bad_role.returncode == 2 and "owner, organiser, auditor, support" in bad_role.stderr
+    async with sessions() as session:
+        user = await session.scalar(select(AdminUser))
+    assert user is not None and user.role == "organiser" and user.totp_confirmed_at is None
+
+    secret = parse_qs(urlparse(uri).query)["secret"][0]  # scanned from the terminal: the web asks for it once
+    response = await client.post("/api/v1/admin/token", json={"email": "org@example.com", "password": PASSWORD,
+                                                               "code": pyotp.TOTP(secret).now()})
+    assert response.status == 400 and (await response.json())["error"]["code"] == "totp_not_enrolled"

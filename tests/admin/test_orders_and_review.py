@@ -1,0 +1,89 @@
+"""Orders found and opened from the admin area, a receipt sent again, and the review queue's
+decisions: each by the right role only, with a reason, audited, the tally equal to the paid votes."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import func, select
+
+from gateway.core import votes
+from gateway.db.models import AuditEntry, Channel, OrderStatus, OutboxMessage, VoteOrder
+from tests.admin.accounts import Sessions, api_tokens, bearer, make_account
+from tests.factories import assert_tally_invariant, make_contest, place, tallies
+
+
+async def test_orders_are_searched_opened_and_a_receipt_is_sent_again(client: TestClient, sessions: Sessions
+                                                                       ) -> None:
+    contest = await make_contest(sessions)
+    sms = await place(sessions, contest, "02", 3, channel=Channel.SMS, msisdn="+237670000111")
+    await place(sessions, contest, "01", 1, msisdn="+237670000222")
+    await votes.confirm_payment(sessions, sms.id, "SUCCESSFUL", sms.amount, sms.currency, "txn-1", provider="mtn")
+    support = bearer(await api_tokens(client, await make_account(sessions, "support")))
+    organiser = bearer(await api_tokens(client, await make_account(sessions, "organiser")))
+
+    found = await (await client.get("/api/v1/admin/orders", params={"msisdn": "670000111"},
+                                    headers=support)).json()
+    assert [o["id"] for o in found["orders"]] == [str(sms.id)]
+    paid = await (await client.get("/api/v1/admin/orders", params={"status": "paid", "candidate": "02"},
+                                   headers=support)).json()
+    assert [o["provider_txn_id"] for o in paid["orders"]] == ["txn-1"]
+    by_ref = await (await client.get("/api/v1/admin/orders", params={"reference": "txn-1"}, headers=support)).json()
+    assert len(by_ref["orders"]) == 1
+    assert (await (await client.get("/api/v1/admin/orders", headers=organiser)).json())["orders"] == []  # not theirs
+    assert (await client.get("/api/v1/admin/orders", params={"status": "weird"}, headers=support)).status == 400
+
+    resent = await client.post(f"/api/v1/admin/orders/{sms.id}/resend", headers=support)
+    assert resent.status == 202 and (await resent.json())["queued"] == "order.paid"
+    detail = await (await client.get(f"/api/v1/admin/orders/{sms.id}", headers=support)).json()
+    assert [m["topic"] for m in detail["messages"]].count("order.paid") == 2
+    assert [a["action"] for a in detail["audit"]] == ["order.resend_receipt"]
+    assert (await client.post(f"/api/v1/admin/orders/{sms.id}/resend", headers=organiser)).status == 403
+    page = await client.get(f"/admin/orders/{sms.id}", headers=support)
+    assert page.status == 200 and "txn-1" in await page.text()
+
+
+async def test_review_decisions_are_the_owners_with_a_reason_and_keep_the_tally_right(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    counted = await place(sessions, contest, "01", 4)
+    refunded = await place(sessions, contest, "02", 2, msisdn="+237670000333")
+    for order in (counted, refunded):
+        await votes.flag_order(sessions, order.id, "amount mismatch: 50 XAF paid")
+    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
+    auditor = bearer(await api_tokens(client, await make_account(sessions, "auditor")))
+
+    queue = await (await client.get("/api/v1/admin/review", headers=auditor)).json()
+    assert {i["order_id"] for i in queue["items"]} == {str(counted.id), str(refunded.id)}
+    decision = {"kind": "flagged", "decision": "count", "reason": "paid in full on the MTN portal"}
+    assert (await client.post(f"/api/v1/admin/review/{counted.id}", json=decision, headers=auditor)).status == 403
+    no_reason = await client.post(f"/api/v1/admin/review/{counted.id}", json={**decision, "reason": " "},
+                                  headers=owner)
+    assert no_reason.status == 400
+    assert await tallies(sessions, contest.id) == {f"{i:02d}": 0 for i in range(1, 6)}
+
+    done = await client.post(f"/api/v1/admin/review/{counted.id}", json=decision, headers=owner)
+    assert done.status == 200 and (await done.json())["status"] == "paid"
+    assert (await tallies(sessions, contest.id))["01"] == 4
+    await assert_tally_invariant(sessions, contest.id)
+    again = await client.post(f"/api/v1/admin/review/{counted.id}", json=decision, headers=owner)
+    assert again.status == 404 and (await tallies(sessions, contest.id))["01"] == 4  # counted once
+
+    reject = {"kind": "flagged", "decision": "refund", "reason": "the payer asked for their money back"}
+    assert (await (await client.post(f"/api/v1/admin/review/{refunded.id}", json=reject, headers=owner)).json()
+            )["status"] == "refund_requested"
+    queue = await (await client.get("/api/v1/admin/review", headers=owner)).json()
+    assert [(i["order_id"], i["kind"]) for i in queue["items"]] == [(str(refunded.id), "refund_requested")]
+    by_hand = {"kind": "refund_requested", "decision": "refunded_by_hand", "reason": "sent back by MoMo"}
+    assert (await (await client.post(f"/api/v1/admin/review/{refunded.id}", json=by_hand, headers=owner)).json()
+            )["status"] == "refunded"
+    await assert_tally_invariant(sessions, contest.id)
+    assert (await (await client.get("/api/v1/admin/review", headers=owner)).json())["items"] == []
+    async with sessions() as session:
+        entries = (await session.execute(select(AuditEntry.actor, AuditEntry.action).where(
+            AuditEntry.action.startswith("review.")).order_by(AuditEntry.id))).all()
+        status = await session.scalar(select(VoteOrder.status).where(VoteOrder.id == refunded.id))
+        receipts = await session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.topic == "vote.confirmed"))
+    assert [tuple(e) for e in entries] == [("owner@example.com", f"review.{d}")
+                                           for d in ("count", "refund", "refunded_by_hand")]
+    assert status is OrderStatus.REFUNDED and receipts == 1  # the board heard of the counted vote
