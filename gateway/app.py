@@ -194,8 +194,13 @@ def create_app(settings: Settings) -> web.Application:
 
 # Callback verification (issue 16): the web's share of re-checking callback-counted orders.
 async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Orders counted on a callback's word, checked with their provider on the web's status schedule."""
-    loop = VerificationLoop(app[SESSIONS], app[PROVIDERS], StatusPacer(app[REDIS]).wait_turn, app[RELAY].kick)
+    """Orders counted on a callback's word, checked with their provider on the web's status schedule, on a
+    small pool of their own: background work never takes a connection a request is waiting for."""
+    engine = create_engine(app[SETTINGS].database_url or "", pool_size=2, max_overflow=2,
+                           statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
+    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], StatusPacer(app[REDIS]).wait_turn,
+                            app[RELAY].kick)
     loop.start()
     yield
     await loop.stop()
+    await engine.dispose()

@@ -288,7 +288,7 @@ async def confirm_payment(
 
 
 # A callback-counted order's status check waits this long: the provider's own records may lag its callback.
-FIRST_VERIFY_AFTER = timedelta(seconds=10)
+FIRST_VERIFY_AFTER = timedelta(seconds=30)
 
 
 def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, OrderStatus]]:

@@ -1,18 +1,23 @@
-"""The web processes' share of callback verification: a loop that checks due entries one at a time,
-on the web's status-call schedule (`status_pacing`), and moves the board when votes are taken back.
+"""The web processes' share of callback verification: a loop that claims due entries and checks them,
+a few at once, on the web's status-call schedule (`status_pacing`), and moves the board when votes are
+taken back.
 
 Every web process runs one; the queue in PostgreSQL hands each due entry to one of them (`claim_next`).
-The reconciler verifies too, on its own share of the cap (`gateway.worker_jobs`)."""
+The reconciler verifies too, on its own share of the cap (`gateway.worker_jobs`). The loop has its own
+small connection pool (`gateway.app.verification_ctx`): it never takes a connection a request needs.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
 
 from gateway.core.payments.checks import StatusPace
-from gateway.core.payments.verification import Sessions, Verified, verify_next
+from gateway.core.payments.verification import Sessions, Verified, claim_next, verify_claimed
 from gateway.core.providers import Providers
 
 log = logging.getLogger(__name__)
@@ -32,27 +37,44 @@ class VerificationLoop:
         self._pace = pace
         self._on_disagreement = on_disagreement
         self._idle = idle_seconds
-        self._concurrent = concurrent
-        self._tasks: list[asyncio.Task[None]] = []
+        self._slots = asyncio.Semaphore(concurrent)
+        self._poller: asyncio.Task[None] | None = None
+        self._running: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._run(), name=f"verifications-{n}") for n in range(self._concurrent)]
+        self._poller = asyncio.create_task(self._claim_forever(), name="verifications")
 
-    async def _run(self) -> None:
+    async def _claim_forever(self) -> None:
+        """One look at the queue a second while it is empty; while it is not, a claim per free slot."""
         while True:
+            await self._slots.acquire()
             try:
-                done = await verify_next(self._sessions, self._registry, pace=self._pace)
-            except Exception:  # the entry is due again after its lease
-                log.exception("verification failed")
-                done = None
-            if done is None:
+                claimed = await claim_next(self._sessions, datetime.now(UTC))
+            except Exception:
+                log.exception("verification queue could not be read")
+                claimed = None
+            if claimed is None:
+                self._slots.release()
                 await asyncio.sleep(self._idle)
-            elif done[1] is Verified.DISAGREED:
+                continue
+            task = asyncio.create_task(self._verify(*claimed), name=f"verify-{claimed[0]}")
+            self._running.add(task)
+            task.add_done_callback(self._running.discard)
+
+    async def _verify(self, order_id: uuid.UUID, attempts: int) -> None:
+        try:
+            verified = await verify_claimed(self._sessions, self._registry, order_id, attempts, pace=self._pace)
+            if verified is Verified.DISAGREED:
                 self._on_disagreement()
+        except Exception:  # due again after its claim's lease
+            log.exception("verification of %s failed", order_id)
+        finally:
+            self._slots.release()
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [task for task in (self._poller, *self._running) if task is not None]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task

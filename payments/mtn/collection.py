@@ -5,7 +5,9 @@ MTN's callback is not signed, but it comes on the URL we gave for the order, whi
 order's amount and currency counts at once, and is verified by a status GET later. Anything else
 on that URL (no amount, another amount, FAILED) asks for a status GET, as every callback did before;
 so do callbacks for orders placed before the secret (their URL has none). A wrong or missing secret
-for an order whose URL has one is refused: it counts nothing and costs no status call.
+for an order whose URL has one is refused: it counts nothing and costs no status call. Which URL an
+order got is kept with its start (`provider_data`); a start cut short before that was kept is taken
+for an order of before (a callback without a secret asks for a status GET: slower, never wrong).
 """
 
 from __future__ import annotations

@@ -170,6 +170,11 @@ def new_token(nbytes: int = 24) -> str:
     return secrets.token_urlsafe(nbytes)
 
 
+def without_query(url: str) -> str:
+    """A callback URL as logged: its query may hold a per-order secret (our MTN callbacks), never logged."""
+    return url.split("?", 1)[0]
+
+
 def is_http_url(value: str) -> bool:
     return HTTP_URL.fullmatch(value) is not None
 
@@ -290,9 +295,9 @@ class Dispatcher:
         try:
             async with self._session.request(notice.method, notice.url, json=notice.body) as response:
                 await response.read()
-                log.info("sandbox callback %s %s -> %s", notice.method, notice.url, response.status)
+                log.info("sandbox callback %s %s -> %s", notice.method, without_query(notice.url), response.status)
         except (aiohttp.ClientError, TimeoutError) as error:
-            log.warning("sandbox callback %s %s failed: %r", notice.method, notice.url, error)
+            log.warning("sandbox callback %s %s failed: %r", notice.method, without_query(notice.url), error)
 
     async def close(self) -> None:
         tasks = list(self._tasks)

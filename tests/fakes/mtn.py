@@ -28,7 +28,7 @@ class FakeMtn:
     statuses: dict[str, dict[str, object]] = field(default_factory=dict)
     status_calls: int = 0
     status_call_seconds: list[int] = field(default_factory=list)  # when each status call came (epoch second)
-    status_references: list[str] = field(default_factory=list)  # what each status call asked about
+    asked: list[str] = field(default_factory=list)  # the reference of each status call, in order
     pay_calls: int = 0
     down: bool = False  # MTN answering 503 to every status GET, as it does for long stretches
     prompts_down: bool = False  # MTN answering 503 to every request-to-pay
@@ -44,7 +44,7 @@ class FakeMtn:
     async def status_of(self, request: httpx.Request) -> httpx.Response:
         self.status_calls += 1
         self.status_call_seconds.append(int(time.time()))
-        self.status_references.append(request.url.path.rsplit("/", 1)[-1])
+        self.asked.append(request.url.path.rsplit("/", 1)[-1])
         if self.statuses_held is not None:
             await self.statuses_held.wait()
         if self.silent:

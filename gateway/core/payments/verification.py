@@ -88,12 +88,17 @@ async def verify_next(sessions: Sessions, registry: Providers, *, pace: StatusPa
     claimed = await claim_next(sessions, now or datetime.now(UTC))
     if claimed is None:
         return None
-    order_id, attempts = claimed
+    return claimed[0], await verify_claimed(sessions, registry, *claimed, pace=pace)
+
+
+async def verify_claimed(sessions: Sessions, registry: Providers, order_id: uuid.UUID, attempts: int, *,
+                         pace: StatusPace | None = None) -> Verified:
+    """Ask the provider about an entry this process claimed, and record what it said."""
     async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)
     if loaded is None or loaded[0].status not in VERIFIABLE:
         await finish(sessions, order_id, Verified.NOT_PAID)
-        return order_id, Verified.NOT_PAID
+        return Verified.NOT_PAID
     order, collection = loaded
     status: StatusResult | None
     try:
@@ -103,15 +108,15 @@ async def verify_next(sessions: Sessions, registry: Providers, *, pace: StatusPa
     except PaymentError as exc:
         log.warning("verification of %s: the provider could not be asked: %s", order_id, exc)
         await ask_again(sessions, order_id)
-        return order_id, Verified.ASK_AGAIN
+        return Verified.ASK_AGAIN
     judgement = judge(order.amount, order.currency, status, attempts)
     if judgement.verified is Verified.ASK_AGAIN:
         await ask_again(sessions, order_id)
     elif judgement.verified is Verified.DISAGREED:
-        return order_id, await take_back(sessions, order_id, judgement.reason, status)
+        return await take_back(sessions, order_id, judgement.reason, status)
     else:
         await finish(sessions, order_id, Verified.AGREED)
-    return order_id, judgement.verified
+    return judgement.verified
 
 
 async def verify_due(sessions: Sessions, registry: Providers, *, pace: StatusPace | None = None,

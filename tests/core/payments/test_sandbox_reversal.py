@@ -9,6 +9,7 @@ import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
@@ -87,3 +88,27 @@ async def test_a_callback_counted_vote_whose_status_disagrees_is_taken_back_off(
             break
         await asyncio.sleep(0.02)
     assert sorted(outcome.split(":")[0] for outcome in done) == ["agreed", "disagreed"]
+
+
+async def test_an_orange_webpay_notification_with_its_token_counts_at_once_and_is_verified_after(
+        live: Live) -> None:
+    response = await live.client.post(f"/api/v1/contests/{live.contest.slug}/votes", json={
+        "candidate": "01", "quantity": 2, "provider": "orange", "msisdn": "+237690000001"})
+    body = await response.json()
+    order_id = uuid.UUID(body["order"]["id"])
+    async with httpx.AsyncClient() as payer:
+        await payer.post(body["next"]["url"], data={"decision": "pay"})
+    await live.until(order_id, OrderStatus.PAID)
+    async with live.sessions() as session:  # counted from the notification: queued for its status call
+        waiting = (await session.scalars(select(PaymentVerification))).one()
+    assert waiting.order_id == order_id and waiting.verified_at is None
+    await verifications_due_now(live.sessions)
+    for _ in range(250):
+        async with live.sessions() as session:
+            outcome = await session.scalar(select(PaymentVerification.outcome))
+        if outcome:
+            break
+        await asyncio.sleep(0.02)
+    assert outcome == "agreed"
+    assert (await tallies(live.sessions, live.contest.id))["01"] == 2
+    await assert_tally_invariant(live.sessions, live.contest.id)
