@@ -8,10 +8,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from aiogram import F, Router
+from aiogram.exceptions import TelegramBadRequest
 from aiogram.filters import Command, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
-from aiogram.types import CallbackQuery, Message, PreCheckoutQuery, ReplyKeyboardRemove, User
+from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, PreCheckoutQuery, ReplyKeyboardRemove, User
 
 from channels.phone.operators import detect_operator
 from channels.telegram.keyboards import (
@@ -53,6 +54,17 @@ def texts_for(user: User | None) -> Texts:
     return texts(language_of(user.language_code if user else None))
 
 
+async def edit_menu(query: CallbackQuery, message_id: int, text: str, markup: InlineKeyboardMarkup) -> None:
+    """Show the next step in the menu's own message. A button pressed twice would leave it unchanged,
+    which Telegram answers with an error: the menu already shows it, so that one is not a failure."""
+    try:
+        await query.bot.edit_message_text(text=text, chat_id=query.from_user.id,  # type: ignore[union-attr]
+                                          message_id=message_id, reply_markup=markup)
+    except TelegramBadRequest as exc:
+        if "message is not modified" not in exc.message:
+            raise
+
+
 async def open_contests(service: VoteService) -> list[PublicContest]:
     """Contests taking votes now and sold in Stars."""
     now = datetime.now(UTC)
@@ -92,9 +104,7 @@ async def show_contest(query: CallbackQuery, callback_data: ContestPick, vote_se
         return
     await state.clear()
     text = t.contest.format(name=contest.name, price=stars(contest.stars_per_vote or 0)) + "\n" + t.choose_candidate
-    await query.bot.edit_message_text(  # type: ignore[union-attr]
-        text=text, chat_id=query.from_user.id, message_id=query.message.message_id,
-        reply_markup=candidates_keyboard(contest, callback_data.page, t))
+    await edit_menu(query, query.message.message_id, text, candidates_keyboard(contest, callback_data.page, t))
     await query.answer()
 
 
@@ -108,11 +118,9 @@ async def pick_candidate(query: CallbackQuery, callback_data: CandidatePick, vot
         return
     await state.set_state(Voting.quantity)
     await state.update_data(contest=contest.id, code=candidate.code)
-    await query.bot.edit_message_text(  # type: ignore[union-attr]
-        text=t.how_many.format(name=f"{candidate.code} {candidate.name}", maximum=contest.max_votes_per_order)
-        + "\n" + t.other_quantity,
-        chat_id=query.from_user.id, message_id=query.message.message_id,
-        reply_markup=quantities_keyboard(contest, candidate, t))
+    await edit_menu(query, query.message.message_id,
+                    t.how_many.format(name=f"{candidate.code} {candidate.name}", maximum=contest.max_votes_per_order)
+                    + "\n" + t.other_quantity, quantities_keyboard(contest, candidate, t))
     await query.answer()
 
 
@@ -138,8 +146,7 @@ async def offer_payment(chat_id: int, message_id: int | None, contest: PublicCon
     momo_total = format_money(quantity * contest.price_per_vote, contest.currency, t.lang)
     markup = payment_keyboard(contest, candidate.code, quantity, t, momo_total)
     if query is not None and message_id is not None:
-        await query.bot.edit_message_text(text=text, chat_id=chat_id, message_id=message_id,  # type: ignore[union-attr]
-                                          reply_markup=markup)
+        await edit_menu(query, message_id, text, markup)
     elif message is not None:
         await message.answer(text, reply_markup=markup)
 

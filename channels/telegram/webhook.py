@@ -65,22 +65,23 @@ class TelegramBot:
 TELEGRAM_BOT = web.AppKey("telegram_bot", TelegramBot)
 
 
-def unauthorized() -> web.Response:
-    return web.json_response({"code": "unauthorized", "message": "Wrong or missing secret token."}, status=401)
+def error(status: int, code: str, message: str) -> web.Response:
+    """The service's error shape (`gateway.middleware`): `{"error": {"code", "message"}}`."""
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
 async def telegram_webhook(request: web.Request) -> web.Response:
     telegram = request.app.get(TELEGRAM_BOT)
     if telegram is None:
-        return web.json_response({"code": "bot_off", "message": "The Telegram bot is off."}, status=404)
+        return error(404, "bot_off", "The Telegram bot is off.")
     given = request.headers.get(SECRET_HEADER, "")
     if not hmac.compare_digest(given.encode(), telegram.secret.encode()):
-        return unauthorized()
+        return error(401, "unauthorized", "Wrong or missing secret token.")
     try:
         payload = await request.json()
         update_id = int(payload["update_id"])
     except (ValueError, KeyError, TypeError):
-        return web.json_response({"code": "bad_update", "message": "Not a Telegram update."}, status=400)
+        return error(400, "bad_update", "Not a Telegram update.")
     if await updates.keep_update(telegram.sessions, update_id, payload):
         await telegram.handle(update_id, payload)
     return web.json_response({})

@@ -160,3 +160,18 @@ async def test_pre_checkout_is_refused_once_voting_closed(telegram: FakeBotApi, 
     assert answer["ok"] in (False, "false")
     assert answer["error_message"] == "Your vote was not taken: voting has closed."
     assert not await telegram.pay(USER)
+
+
+async def test_a_button_pressed_twice_is_answered_and_handled(telegram: FakeBotApi, sessions: Sessions) -> None:
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await telegram.say(USER, "/start")
+    menu = telegram.last_message(USER)
+    [(_, data)] = menu.buttons
+    await telegram.press_data(USER, data, menu.message_id)
+    shown = telegram.last_message(USER).text
+    await telegram.press_data(USER, data, menu.message_id)  # the same button again: the menu already shows it
+    assert telegram.last_message(USER).text == shown
+    answered = {call["callback_query_id"] for call in telegram.calls_of("answerCallbackQuery")}
+    assert answered == set(telegram.query_users)
+    async with sessions() as session:
+        assert (await session.scalars(select(TelegramUpdate).where(TelegramUpdate.handled_at.is_(None)))).all() == []

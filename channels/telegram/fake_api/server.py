@@ -151,6 +151,10 @@ class FakeBotApi:
     def edited(self, chat_id: int, message_id: int, params: dict[str, Any]) -> dict[str, Any]:
         for message in self.chats.get(chat_id, []):
             if message.message_id == message_id:
+                unchanged = params.get("text", message.text) == message.text
+                if unchanged and buttons_of(params.get("reply_markup")) == message.buttons:
+                    raise LookupError("message is not modified: specified new message content and reply markup "
+                                      "are exactly the same as a current content and reply markup of the message")
                 if "text" in params:
                     message.text = str(params["text"])
                 message.buttons = buttons_of(params.get("reply_markup"))
