@@ -35,7 +35,8 @@ GET_ROUTES = [
     "/orders/{order_id}/status",
 ]
 POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
-               "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook"]
+               "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
+               "/sms/africastalking/inbound", "/sms/africastalking/delivery"]  # SMS voting (issue 17)
 PUT_ROUTES = ["/payments/mtn/callback/{order_id}"]
 GETS = [
     *(route.format(slug=SQLISH, order_id=SQLISH) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
@@ -49,7 +50,7 @@ WRITES = [*(("POST", route.format(slug=SQLISH, order_id=SQLISH)) for route in PO
           *(("PUT", route.format(slug=SQLISH, order_id=SQLISH)) for route in PUT_ROUTES),
           ("PUT", f"/payments/mtn/callback/{ZERO_ID}")]
 # Answered to programs (the JSON API, providers, Africa's Talking's session events): an error is JSON.
-JSON_ANSWERS = ("/api/", "/payments/", "/ussd/africastalking/events", "/healthz", "/readyz")
+JSON_ANSWERS = ("/api/", "/payments/", "/ussd/africastalking/events", "/healthz", "/readyz", "/sms/")
 
 
 def test_every_route_the_app_serves_is_probed(settings: Settings) -> None:
