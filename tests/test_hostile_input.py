@@ -52,7 +52,7 @@ WRITES = [*(("POST", route.format(slug=SQLISH, order_id=SQLISH)) for route in PO
           *(("PUT", route.format(slug=SQLISH, order_id=SQLISH)) for route in PUT_ROUTES),
           ("PUT", f"/payments/mtn/callback/{ZERO_ID}")]
 # Answered to programs (the JSON API, providers, Africa's Talking's session events): an error is JSON.
-JSON_ANSWERS = ("/api/", "/payments/", "/ussd/africastalking/events", "/healthz", "/readyz", "/telegram/")
+JSON_ANSWERS = ("/api/", "/payments/", "/ussd/africastalking/events", "/healthz", "/readyz", "/telegram/", "/sms/")
 
 
 def test_every_route_the_app_serves_is_probed(settings: Settings) -> None:

@@ -19,7 +19,7 @@ from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError
 from gateway.core.service import VoteService
 from gateway.core.texts import Lang
-from gateway.db.models import CandidateStatus, Channel, SmsInbound
+from gateway.db.models import CandidateStatus, Channel, ContestStatus, SmsInbound
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +75,10 @@ async def handle_inbound(ctx: SmsContext, inbound_id: int) -> str:
     message = await store.inbound(ctx.sessions, inbound_id)
     if message is None or message.handled_at is not None:
         return "done"
-    contests = tuple(c for c in await ctx.service.public_contests()
-                     if c.sms_short_code == message.short_code and c.sms_keyword)
+    # Open contests first: a closed one keeping the same short code and keyword does not shadow its successor.
+    contests = tuple(sorted((c for c in await ctx.service.public_contests()
+                             if c.sms_short_code == message.short_code and c.sms_keyword),
+                            key=lambda c: c.status is not ContestStatus.OPEN))
     caller = await ctx.service.caller(message.msisdn)
     lang = caller.language or (Lang.parse(contests[0].default_language) if contests else None) or Lang.FR
     limits = {keyword_key(c.sms_keyword or ""): c.max_votes_per_order for c in contests}

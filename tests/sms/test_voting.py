@@ -5,6 +5,7 @@ pushes the prompt (MTN faked with respx), and the receipt goes once per paid ord
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
@@ -12,10 +13,20 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sms.handling import handle_inbound
 from gateway.core import votes
-from gateway.db.models import BlockedMsisdn, Channel, OutboxMessage, SmsInbound, SmsMessage, VoteOrder, VoterPreference
+from gateway.db.models import (
+    BlockedMsisdn,
+    Channel,
+    ContestStatus,
+    OutboxMessage,
+    SmsInbound,
+    SmsMessage,
+    VoteOrder,
+    VoterPreference,
+)
 from gateway.db.seed import seed_demo
 from gateway.jobs import outbox
 from gateway.worker_jobs import JobContext, outbox_handlers, sms_context
+from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn
 from tests.sms.test_routes import inbound_form
@@ -161,3 +172,15 @@ async def test_at_down_leaves_the_reply_unsent_and_the_vote_goes_on(
     async with sessions() as session:
         [row] = (await session.scalars(select(SmsMessage))).all()
     assert (row.kind, row.status, row.at_message_id) == ("prompt", "unsent", None)
+
+
+async def test_an_open_contest_takes_the_keyword_a_closed_one_kept(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn) -> None:
+    now = datetime.now(UTC)
+    await make_contest(sessions, slug="last-year", status=ContestStatus.CLOSED, sms_short_code="20123",
+                       closes_at=now - timedelta(minutes=1), opens_at=now - timedelta(days=2))
+    await seed_demo(sessions)
+    assert await handle(job, await receive(client, sessions, "VOTE 07 1", "ATXid_o")) == "vote"
+    [order] = await sms_orders(sessions)
+    assert fake_at.texts() == [
+        f"Validez 100 XAF sur votre telephone pour 1 vote pour 07 Grace Ndongo. Ref {ref(order.id)}"]
