@@ -131,3 +131,15 @@ async def set_active(sessions: async_sessionmaker[AsyncSession], actor: Actor, e
 async def list_admins(sessions: async_sessionmaker[AsyncSession]) -> list[AdminUser]:
     async with sessions() as session:
         return list((await session.scalars(select(AdminUser).order_by(AdminUser.email))).all())
+
+
+async def set_active_by_id(sessions: async_sessionmaker[AsyncSession], actor: Actor, admin_id: int,
+                           active: bool) -> None:
+    """`set_active` for the accounts page; an owner cannot disable their own account (nobody left to undo it)."""
+    if admin_id == actor.admin_id:
+        raise Conflict("You cannot disable your own account.", code="own_account")
+    async with sessions() as session:
+        email = await session.scalar(select(AdminUser.email).where(AdminUser.id == admin_id))
+    if email is None:
+        raise NotFound(f"No admin {admin_id}.")
+    await set_active(sessions, actor, email, active)

@@ -11,6 +11,7 @@ from typing import Any
 from aiohttp import web
 
 from admin import photos, signin
+from admin.accounts import set_active_by_id
 from admin.pages import order_filter
 from admin.web import FAMILY_KEY, form_of, guarded, jwt_key
 from gateway.core import audit, contests_admin, orders_admin
@@ -231,6 +232,14 @@ async def review_decision(request: web.Request, actor: Actor) -> web.StreamRespo
                                        str(form.get("kind", "")), str(form.get("decision", "")),
                                        str(form.get("reason", "")))
     return web.json_response({"status": status.value})
+
+
+@routes.post(PREFIX + "/accounts/{admin_id:[0-9]{1,9}}/{action:disable|enable}")
+@guarded("accounts.manage")
+async def account_action(request: web.Request, actor: Actor) -> web.StreamResponse:
+    active = request.match_info["action"] == "enable"
+    await set_active_by_id(request.app[SESSIONS], actor, int(request.match_info["admin_id"]), active)
+    return web.json_response({"active": active})
 
 
 @routes.get(f"{PREFIX}/audit")

@@ -28,6 +28,7 @@ SUMMARIES = {
     "/review/{order_id}": "Decide one (kind, decision, reason)",
     "/audit": "The audit trail, newest first (actor, action prefix, target, limit)",
     "/openapi.json": "This document",
+    "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",
 }
 
 

@@ -14,7 +14,7 @@ import jinja2
 from aiohttp import web
 
 from admin import csrf, photos, signin, tokens, totp
-from admin.accounts import allowed
+from admin.accounts import allowed, list_admins, set_active_by_id
 from admin.web import (
     FAMILY_KEY,
     clear_session_cookies,
@@ -383,6 +383,20 @@ async def review_decision(request: web.Request, actor: Actor) -> web.StreamRespo
     await orders_admin.decide(request.app[SESSIONS], request.app[PROVIDERS], actor, order_id_of(request),
                               str(form.get("kind", "")), str(form.get("decision", "")), str(form.get("reason", "")))
     raise see_other("/admin/review")
+
+
+@routes.get("/admin/accounts")
+@guarded("accounts.manage")
+async def accounts_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return render(request, "accounts.html", {"admins": await list_admins(request.app[SESSIONS])}, actor)
+
+
+@routes.post("/admin/accounts/{admin_id:[0-9]{1,9}}/{action:disable|enable}")
+@guarded("accounts.manage")
+async def account_action(request: web.Request, actor: Actor) -> web.StreamResponse:
+    await set_active_by_id(request.app[SESSIONS], actor, int(request.match_info["admin_id"]),
+                           request.match_info["action"] == "enable")
+    raise see_other("/admin/accounts")
 
 
 @routes.get("/admin/audit")

@@ -19,6 +19,7 @@ from multidict import MultiDictProxy
 from admin import csrf, signin, tokens
 from admin.accounts import allowed
 from gateway.core.audit import Actor
+from gateway.core.errors import DomainError
 from gateway.keys import SESSIONS, SETTINGS
 from gateway.throttle import client_address
 
@@ -131,7 +132,13 @@ def guarded(permission: str) -> Callable[[Guarded], Handler]:
             if not allowed(actor.role, permission):
                 close_files(await form_of(request) if request.content_type == "multipart/form-data" else {})
                 return forbidden(request, f"The {actor.role} role may not do this.")
-            response = await handler(request, actor)
+            try:
+                response = await handler(request, actor)
+            except DomainError as exc:
+                if is_api(request):
+                    raise
+                response = web.Response(text=f"{exc.status} {exc.message}", status=exc.status,
+                                        content_type="text/plain")  # a person reads it: words, not JSON
             issued = request.get(NEW_TOKENS_KEY)
             if issued is not None:
                 set_session_cookies(response, issued, secure(request))

@@ -33,7 +33,8 @@ ROUTES = {
     ("POST", "/api/v1/admin/contests/{contest_id}/candidates"),
     ("POST", "/api/v1/admin/contests/{contest_id}/candidates/import"),
     ("PATCH", "/api/v1/admin/candidates/{candidate_id}"), ("POST", "/api/v1/admin/candidates/{candidate_id}/photo"),
-    ("GET", "/api/v1/admin/audit"), ("GET", "/api/v1/admin/openapi.json"),
+    ("GET", "/api/v1/admin/audit"), ("GET", "/api/v1/admin/openapi.json"), ("GET", "/admin/accounts"),
+    ("POST", "/admin/accounts/{admin_id}/{action}"), ("POST", "/api/v1/admin/accounts/{admin_id}/{action}"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
@@ -46,7 +47,7 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 
 
 def concrete(path: str, value: str) -> str:
-    return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value)
+    return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))

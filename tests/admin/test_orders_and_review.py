@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 
 from gateway.core import votes
 from gateway.db.models import AuditEntry, Channel, OrderStatus, OutboxMessage, VoteOrder
-from tests.admin.accounts import Sessions, api_tokens, bearer, make_account
+from tests.admin.accounts import Sessions, api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 
 
@@ -87,3 +87,15 @@ async def test_review_decisions_are_the_owners_with_a_reason_and_keep_the_tally_
     assert [tuple(e) for e in entries] == [("owner@example.com", f"review.{d}")
                                            for d in ("count", "refund", "refunded_by_hand")]
     assert status is OrderStatus.REFUNDED and receipts == 1  # the board heard of the counted vote
+
+
+async def test_a_refused_action_on_a_page_is_told_in_words(client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    web_order = await place(sessions, contest, "01", 1)
+    token = await browser_sign_in(client, await make_account(sessions, "support"))
+    response = await client.post(f"/admin/orders/{web_order.id}/resend", data={"csrf_token": token})
+    assert response.status == 409 and response.content_type == "text/plain"
+    assert "receipt" in await response.text()
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "order.resend_receipt")) == 0

@@ -14,7 +14,7 @@ from admin.accounts import change_password, set_active
 from gateway.config import DEV_SECRET_KEY
 from gateway.core.audit import Actor
 from gateway.db.models import AuditEntry
-from tests.admin.accounts import PASSWORD, Sessions, api_tokens, bearer, csrf_token, make_account
+from tests.admin.accounts import PASSWORD, Sessions, api_tokens, bearer, browser_sign_in, csrf_token, make_account
 
 
 async def audit_actions(sessions: Sessions) -> list[str]:
@@ -159,3 +159,21 @@ async def test_postgresql_refuses_to_change_or_delete_audit_rows(client: TestCli
     async with sessions() as session:
         entry = await session.scalar(select(AuditEntry))
     assert entry is not None and entry.actor == "cli" and entry.action == "admin.create"
+
+
+async def test_an_owner_disables_an_account_from_the_accounts_page(client: TestClient, sessions: Sessions) -> None:
+    organiser = await make_account(sessions, "organiser")
+    theirs = await api_tokens(client, organiser)
+    owner = await make_account(sessions, "owner")
+    token = await browser_sign_in(client, owner)
+    page = await client.get("/admin/accounts")
+    assert page.status == 200 and organiser.email in await page.text()
+    own = await client.post(f"/admin/accounts/{owner.id}/disable", data={"csrf_token": token})
+    assert own.status == 409
+    refused = await client.post(f"/api/v1/admin/accounts/{owner.id}/disable", headers=bearer(theirs))
+    assert refused.status == 403  # an organiser manages no account
+    done = await client.post(f"/admin/accounts/{organiser.id}/disable", data={"csrf_token": token},
+                             allow_redirects=False)
+    assert done.status == 303
+    assert (await client.get("/api/v1/admin/contests", headers=bearer(theirs))).status == 401
+    assert (await audit_actions(sessions)).count("admin.disable") == 1
