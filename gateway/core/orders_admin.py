@@ -165,6 +165,7 @@ DECISIONS: dict[ReviewKind, tuple[str, ...]] = {
     ReviewKind.DUPLICATE_PAYMENT: ("refunded_by_hand", "dismiss"),
     ReviewKind.PARTIAL_REFUND: ("refund", "dismiss"),
     ReviewKind.REFUND_REQUESTED: ("refunded_by_hand",),
+    ReviewKind.HELD: ("count", "refund"),  # held by a fraud rule (gateway.core.holds): count it once, or give it back
 }
 
 
@@ -206,7 +207,7 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
         before = {"status": order.status.value}
         note = f"{decision} by {actor.email} at {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {reason}"
         if decision == "count":
-            if order.status not in (OrderStatus.FLAGGED, *review.UNDECIDED):
+            if order.status not in (OrderStatus.FLAGGED, OrderStatus.HELD, *review.UNDECIDED):
                 raise Conflict("This order is no longer waiting to be counted.", code="not_countable")
             order.status, order.status_reason, order.decided_at = OrderStatus.PAID, note, func.now()
             await _add_votes(session, order, order.quantity)

@@ -99,3 +99,25 @@ async def test_a_refused_action_on_a_page_is_told_in_words(client: TestClient, s
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(AuditEntry).where(
             AuditEntry.action == "order.resend_receipt")) == 0
+
+
+async def test_an_order_held_by_a_fraud_rule_is_counted_once_from_the_review_queue(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules={"payer_orders_per_10_minutes": 1})
+    first = await place(sessions, contest, "03", 1)
+    held = await place(sessions, contest, "03", 4)  # the same payer again: held once paid
+    for order in (first, held):
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"t-{order.id}",
+                                    provider="mtn")
+    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
+    queue = await (await client.get("/api/v1/admin/review", headers=owner)).json()
+    assert [(i["order_id"], i["kind"]) for i in queue["items"]] == [(str(held.id), "held")]
+    assert (await tallies(sessions, contest.id))["03"] == 1  # not on the board while held
+
+    decision = {"kind": "held", "decision": "count", "reason": "a known fan, called back"}
+    done = await client.post(f"/api/v1/admin/review/{held.id}", json=decision, headers=owner)
+    assert done.status == 200 and (await done.json())["status"] == "paid"
+    assert (await tallies(sessions, contest.id))["03"] == 5
+    again = await client.post(f"/api/v1/admin/review/{held.id}", json=decision, headers=owner)
+    assert again.status == 404 and (await tallies(sessions, contest.id))["03"] == 5  # counted once
+    await assert_tally_invariant(sessions, contest.id)
