@@ -202,11 +202,13 @@ async def verification_backlog(stack: Stack) -> str:
             "FROM payment_verifications")
         if not waiting:
             return f"none left of {counted} callback-counted orders"
+        done_before = counted - waiting
         await asyncio.sleep(DRAIN_WATCH_SECONDS)
-        left = int(await connection.fetchval(BACKLOG))
+        # Verified in the meantime (orders still being counted join the queue as it drains).
+        total, left = await connection.fetchrow(f"SELECT count(*), ({BACKLOG}) FROM payment_verifications")
     finally:
         await connection.close()
-    rate = (waiting - left) / DRAIN_WATCH_SECONDS
+    rate = (total - left - done_before) / DRAIN_WATCH_SECONDS
     clear = f"~{left / rate:.0f} s more to clear" if rate > 0 else "not draining"
     return (f"{waiting} of {counted} callback-counted orders at the end of the load (oldest {oldest:.0f} s); "
             f"verified at {rate:.1f}/s over the next {DRAIN_WATCH_SECONDS:g} s, {clear}")
