@@ -4,15 +4,14 @@ parsing, voting and replies happen in an RQ job (`gateway.worker_jobs.sms_inboun
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 
 from aiohttp import web
 
+from channels.phone.callers import check_at_token
 from channels.sms import store
 from channels.sms.forms import parse_delivery, parse_inbound
 from gateway.config import sms_token_usable
-from gateway.core.errors import DomainError
 from gateway.keys import QUEUE, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
@@ -20,21 +19,10 @@ routes = web.RouteTableDef()
 INBOUND_JOB = "gateway.worker_jobs.sms_inbound_job"
 
 
-class UnknownCaller(DomainError):
-    status = 403
-    code = "unknown_caller"
-
-
 def check_caller(request: web.Request) -> None:
-    """AT does not sign SMS callbacks: with a token set, only a URL carrying it is AT's; production without
-    a usable one takes no SMS at all (the same rule as USSD's)."""
     settings = request.app[SETTINGS]
-    expected = settings.sms_callback_token.get_secret_value() if settings.sms_callback_token else ""
-    if settings.is_production and not sms_token_usable(settings):
-        raise UnknownCaller("SMS is off: SMS_CALLBACK_TOKEN is unset or not a usable secret.")
-    given = request.query.get("token", "")
-    if expected and not hmac.compare_digest(given.encode(), expected.encode()):
-        raise UnknownCaller("This SMS callback does not carry the token set for Africa's Talking.")
+    check_at_token("SMS", "SMS_CALLBACK_TOKEN", settings.sms_callback_token, usable=sms_token_usable(settings),
+                   production=settings.is_production, given=request.query.get("token", ""))
 
 
 @routes.post("/sms/africastalking/inbound")

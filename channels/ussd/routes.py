@@ -4,7 +4,6 @@ write in a request is the order insert (the payment prompt is pushed a moment af
 from __future__ import annotations
 
 import asyncio
-import hmac
 import logging
 import uuid
 from collections.abc import Awaitable
@@ -13,6 +12,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 from redis.exceptions import RedisError
 
+from channels.phone.callers import check_at_token
 from channels.phone.operators import detect_operator
 from channels.ussd import store
 from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
@@ -66,21 +66,10 @@ async def form_of(request: web.Request) -> dict[str, object]:
     return dict(await request.post())
 
 
-class UnknownCaller(DomainError):
-    status = 403
-    code = "unknown_caller"
-
-
 def check_caller(request: web.Request) -> None:
-    """AT does not sign its callbacks: with a token set, only a URL that carries it is AT's. Production
-    without one serves no USSD at all (a contest may have gained USSD codes since start-up)."""
     settings = request.app[SETTINGS]
-    expected = settings.ussd_callback_token.get_secret_value() if settings.ussd_callback_token else ""
-    if settings.is_production and not ussd_token_usable(settings):
-        raise UnknownCaller("USSD is off: USSD_CALLBACK_TOKEN is unset or not a usable secret (start-up's rule).")
-    given = request.query.get("token", "")
-    if expected and not hmac.compare_digest(given.encode(), expected.encode()):
-        raise UnknownCaller("This USSD callback does not carry the token set for Africa's Talking.")
+    check_at_token("USSD", "USSD_CALLBACK_TOKEN", settings.ussd_callback_token, usable=ussd_token_usable(settings),
+                   production=settings.is_production, given=request.query.get("token", ""))
 
 
 @routes.post("/ussd/africastalking")
