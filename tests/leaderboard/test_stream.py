@@ -17,7 +17,7 @@ from gateway.core import votes
 from gateway.keys import LEADERBOARD_HUB, REDIS, RELAY, SESSIONS
 from leaderboard import cache
 from leaderboard.cache import refresh_contest, touch
-from tests.factories import make_contest, place, tallies
+from tests.factories import RULES_OFF, make_contest, place, tallies
 from tests.leaderboard.conftest import EventReader, MakeClient
 from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
 from tests.network import redis_relay
@@ -71,7 +71,8 @@ async def test_a_confirmed_payment_reaches_the_viewer_through_the_outbox(
 async def test_a_burst_of_1000_confirmations_is_coalesced_and_the_last_frame_is_exact(
     board_client: TestClient, streams: OpenStream, sessions: Sessions, redis: Redis
 ) -> None:
-    contest = await make_contest(sessions, candidates=5, max_votes_per_order=10)
+    # One payer's thousand orders: the fraud rules would hold most of them (tests/core/test_holds.py).
+    contest = await make_contest(sessions, candidates=5, max_votes_per_order=10, fraud_rules=RULES_OFF)
     gate = asyncio.Semaphore(10)
 
     async def placed(index: int) -> object:
