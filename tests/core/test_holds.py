@@ -13,7 +13,7 @@ from gateway.core import holds, votes
 from gateway.core.errors import Conflict
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.payments import verification
-from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, VoteOrder
+from gateway.db.models import AuditEntry, Channel, OrderStatus, OutboxMessage, VoteOrder
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.test_cli import gateway
 
@@ -143,3 +143,12 @@ async def test_a_held_order_the_provider_then_disowns_is_flagged_and_the_tally_u
     assert (await status_of(sessions, held))[0] is OrderStatus.FLAGGED
     assert (await tallies(sessions, contest.id))["01"] == 2  # nothing was on the tally to take back
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_one_telegram_user_voting_too_fast_is_held(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules={"telegram_orders_per_10_minutes": 1})
+    first = await place(sessions, contest, "01", channel=Channel.TELEGRAM, msisdn="+237670000021", voter_ref="4242")
+    second = await place(sessions, contest, "02", channel=Channel.TELEGRAM, msisdn="+237670000022", voter_ref="4242")
+    other = await place(sessions, contest, "02", channel=Channel.TELEGRAM, msisdn="+237670000023", voter_ref="777")
+    assert (first.hold_reason, other.hold_reason) == (None, None)
+    assert second.hold_reason == "telegram_velocity: 2 over the limit of 1"
