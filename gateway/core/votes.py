@@ -379,9 +379,9 @@ async def _confirm_not_pending(
 
 
 def is_second_charge(order: VoteOrder, provider_txn_id: str | None) -> bool:
-    """The provider reports another successful transaction for an order already paid."""
-    return (order.status is OrderStatus.PAID and bool(provider_txn_id) and bool(order.provider_txn_id)
-            and provider_txn_id != order.provider_txn_id)
+    """The provider reports another successful transaction for an order already paid (counted, or held)."""
+    return (order.status in (OrderStatus.PAID, OrderStatus.HELD) and bool(provider_txn_id)
+            and bool(order.provider_txn_id) and provider_txn_id != order.provider_txn_id)
 
 
 async def record_second_charge(session: AsyncSession, order: VoteOrder, provider_txn_id: str | None, amount: int,

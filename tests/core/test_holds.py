@@ -152,3 +152,16 @@ async def test_one_telegram_user_voting_too_fast_is_held(sessions: Sessions) -> 
     other = await place(sessions, contest, "02", channel=Channel.TELEGRAM, msisdn="+237670000023", voter_ref="777")
     assert (first.hold_reason, other.hold_reason) == (None, None)
     assert second.hold_reason == "telegram_velocity: 2 over the limit of 1"
+
+
+async def test_a_held_order_paid_again_is_a_second_charge_for_a_person_not_a_second_count(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules=ONLY_ONE_ORDER_PER_PAYER)
+    await place(sessions, contest, "01")
+    held = await place(sessions, contest, "01", quantity=2)
+    assert await confirm(sessions, held, "H1") is ConfirmOutcome.HELD
+    assert await confirm(sessions, held, "H1") is ConfirmOutcome.ALREADY_DECIDED  # the same callback again
+    assert await confirm(sessions, held, "H2") is ConfirmOutcome.DUPLICATE_PAYMENT  # another charge: refund it
+    assert (await status_of(sessions, held))[0] is OrderStatus.HELD
+    await holds.release_held(sessions, held.id, actor="owner@example.org", reason="checked")
+    assert (await tallies(sessions, contest.id))["01"] == 2
+    await assert_tally_invariant(sessions, contest.id)
