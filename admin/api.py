@@ -172,7 +172,7 @@ def order_json(row: orders_admin.OrderRow) -> dict[str, Any]:
     order = row.order
     return {"id": str(order.id), "payment_reference": str(order.payment_reference), "contest": row.contest,
             "candidate": row.candidate, "quantity": order.quantity, "amount": order.amount, "currency": order.currency,
-            "status": order.status.value, "status_reason": order.status_reason, "channel": order.channel.value,
+            "status": order.status.value, "status_reason": order.status_reason, "channel": order.channel,
             "provider": order.provider, "provider_txn_id": order.provider_txn_id, "msisdn": order.voter_msisdn,
             "created_at": order.created_at.isoformat()}
 

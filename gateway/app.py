@@ -14,12 +14,8 @@ from sqlalchemy import func, select
 
 from admin import api as admin_api
 from admin import pages as admin_pages
-from channels.sms import routes as sms_routes  # SMS voting (issue 17)
-from channels.telegram import webhook as telegram_webhook
-from channels.ussd import routes as ussd_routes
-from channels.web import api as web_api
-from channels.web import pages as web_pages
 from gateway import health
+from gateway.channel_list import CHANNELS
 from gateway.config import Settings, check_production
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.checks import check_payment
@@ -83,11 +79,9 @@ async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
             live = Contest.status != ContestStatus.CLOSED
             rows = await session.scalars(select(func.unnest(Contest.providers)).where(live).distinct())
             providers = set(rows)
-            ussd = await session.scalar(select(func.count()).where(
-                live, func.cardinality(Contest.ussd_service_codes) > 0))
-            sms = await session.scalar(select(func.count()).where(  # SMS voting (issue 17)
-                live, Contest.sms_short_code.is_not(None), Contest.sms_keyword.is_not(None)))
-            check_production(settings, providers, ussd_in_use=bool(ussd), sms_in_use=bool(sms))
+            channel_problems = [problem for parts in CHANNELS if parts.production_problems
+                                for problem in await parts.production_problems(settings, session)]
+            check_production(settings, providers, channel_problems)
     yield
 
 
@@ -177,16 +171,12 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx,
                             relay_ctx])
     health.setup(app)
-    web_api.setup(app)
-    web_pages.setup(app)
-    ussd_routes.setup(app)
     leaderboard_routes.setup(app)
     payment_routes.setup(app)
-    sms_routes.setup(app)  # SMS voting (issue 17)
-    app.cleanup_ctx.append(vote_service_ctx)  # last: it uses the leaderboard's reader
+    app.cleanup_ctx.append(vote_service_ctx)  # after the leaderboard's context: it uses the board reader
     app.cleanup_ctx.append(verification_ctx)  # callback verification (issue 16)
-    # Telegram (issue 18): the bot's webhook; its context after the vote service, which its handlers use.
-    telegram_webhook.setup(app)
+    for parts in CHANNELS:  # after the vote service: a channel's own contexts may use it
+        parts.setup(app)
     admin_pages.setup(app)  # admin area (issue 19)
     admin_api.setup(app)
     return app

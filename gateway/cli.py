@@ -14,6 +14,7 @@ from contextlib import ExitStack
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, TypeVar
 
+from gateway.channel_list import CHANNELS, MIGRATIONS
 from gateway.config import ConfigError, Settings, check_servers
 from gateway.core.errors import DomainError
 from gateway.embedded import export_urls, service_urls
@@ -87,7 +88,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
-        upgrade(settings.database_url or "")
+        upgrade(settings.database_url or "", MIGRATIONS)
     print("database is at the latest schema")
     return 0
 
@@ -241,60 +242,6 @@ def when(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def cmd_ussd(settings: Settings, args: argparse.Namespace) -> int:
-    """Dial the running service like a phone (interactive, or a scripted path)."""
-    from channels.ussd.simulator import main as simulate
-
-    return simulate(args)
-
-
-# SMS voting (issue 17): a phone texting the running service.
-def cmd_sms(settings: Settings, args: argparse.Namespace) -> int:
-    """Text the running service like a phone and print the replies and receipts as they arrive."""
-    from channels.sms.simulator import main as simulate
-
-    return simulate(args)
-
-
-def cmd_telegram(settings: Settings, args: argparse.Namespace) -> int:
-    """Telegram (issue 18): walk the bot through the local fake Bot API (`--simulate`)."""
-    if args.polling:
-        return telegram_polling(settings)
-    if not args.simulate:
-        print("gateway telegram: --simulate (against gateway run, no token) or --polling (a real token)",
-              file=sys.stderr)
-        return 2
-    from channels.telegram.simulator import main as simulate
-
-    return simulate(args)
-
-
-def telegram_polling(settings: Settings) -> int:
-    """Relay a real bot's updates from getUpdates to the running service's webhook."""
-    import httpx
-
-    from channels.telegram.polling import poll
-    from gateway.config import telegram_webhook_secret
-
-    token, secret = settings.telegram_bot_token, telegram_webhook_secret(settings)
-    if token is None or not token.get_secret_value() or secret is None:
-        print("gateway telegram --polling needs TELEGRAM_BOT_TOKEN (and TELEGRAM_WEBHOOK_SECRET in production)",
-              file=sys.stderr)
-        return 2
-    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::", "") else settings.gateway_host
-    webhook = f"http://{host}:{settings.gateway_port}/telegram/webhook"
-
-    async def run() -> int:
-        async with httpx.AsyncClient(timeout=15) as http:
-            return await poll(http, token.get_secret_value(), settings.telegram_api_base, webhook, secret)
-
-    try:
-        asyncio.run(run())
-    except KeyboardInterrupt:
-        pass
-    return 0
-
-
 def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     """Rebuild every contest's cached board in Redis from PostgreSQL."""
     from redis.asyncio import Redis
@@ -360,32 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     decision.add_argument("--reject", metavar="ORDER_ID", help="reject a held order: never counted, refund owed")
     review_cmd.add_argument("--reason", help="why (kept in the audit log with the decision)")
     review_cmd.set_defaults(func=cmd_review)
-    ussd_cmd = sub.add_parser("ussd", help="a phone simulator that dials the running service over USSD")
-    ussd_cmd.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")
-    ussd_cmd.add_argument("--service-code", default="*384*123#")
-    ussd_cmd.add_argument("--msisdn", default="+237670000001", help="the phone number dialling")
-    ussd_cmd.add_argument("--script", help='play a path such as "1*07*5*1*1" and print each screen')
-    ussd_cmd.set_defaults(func=cmd_ussd)
-    # SMS voting (issue 17)
-    sms_cmd = sub.add_parser("sms", help="a phone simulator that texts the running service (AT's fake shows replies)")
-    sms_cmd.add_argument("text", help='the message, e.g. "VOTE 07 5"')
-    sms_cmd.add_argument("--from", dest="sender", default="+237670000001", help="the phone number texting")
-    sms_cmd.add_argument("--to", default="20123", help="the short code")
-    sms_cmd.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")
-    sms_cmd.add_argument("--at-url", help="the local AT fake (default: AT_FAKE_URL or http://127.0.0.1:8091)")
-    sms_cmd.add_argument("--wait", type=float, default=90.0, help="seconds to wait for the reply and the receipt")
-    sms_cmd.set_defaults(func=cmd_sms)
-    # Telegram (issue 18)
-    telegram_cmd = sub.add_parser("telegram", help="the Telegram bot: --simulate walks it through the fake Bot API")
-    telegram_cmd.add_argument("--simulate", action="store_true", help="vote as a user against `gateway run`")
-    telegram_cmd.add_argument("--polling", action="store_true",
-                              help="a real bot without https: relay getUpdates to the running service's webhook")
-    telegram_cmd.add_argument("--fake-url", help="the fake Bot API (default: TELEGRAM_FAKE_API_URL)")
-    telegram_cmd.add_argument("--user", type=int, default=700000001, help="the simulated Telegram user id")
-    telegram_cmd.add_argument("--language", default="en", help="the user's language_code (en, fr)")
-    telegram_cmd.add_argument("--candidate", default="07")
-    telegram_cmd.add_argument("--votes", type=int, default=5, choices=(1, 5, 10, 50))
-    telegram_cmd.set_defaults(func=cmd_telegram)
+    for parts in CHANNELS:  # each channel's own commands (gateway ussd, gateway sms, gateway telegram, …)
+        if parts.commands is not None:
+            parts.commands(sub)
     board_cmd = sub.add_parser("leaderboard", help="the live leaderboard").add_subparsers(
         dest="leaderboard_command", required=True)
     board_cmd.add_parser("rebuild", help="rebuild the Redis boards from PostgreSQL").set_defaults(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -12,7 +13,15 @@ from typing import Annotated
 from pydantic import BaseModel, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_SECRET_KEY = "dev-insecure-secret-key-change-me"
+from channels.sms.settings import SmsSettings
+from channels.ussd.settings import UssdSettings
+from gateway.secret_rules import (  # re-exported: the rules every secret setting is held to
+    DEV_SECRET_KEY,
+    MIN_CALLBACK_TOKEN_LENGTH,
+    MIN_PROVIDER_SECRET_LENGTH,
+    secret_problem,
+)
+
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))
 
@@ -101,9 +110,11 @@ def unset_settings(model: type[BaseModel], settings: BaseModel) -> list[str]:
     return [name for name in marked_settings(model) if not getattr(settings, name.lower())]
 
 
-class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettings, StripeSettings):
+class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettings, StripeSettings,
+               UssdSettings, SmsSettings):
     """Every setting of the service; environment names match the architecture note. Each payment
-    provider's settings are its own model above, of which Settings is made."""
+    provider's settings are its own model above, and each channel's its own model in its folder (a new
+    channel with settings adds its model to these bases), of which Settings is made."""
 
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", case_sensitive=False)
 
@@ -126,23 +137,7 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     metrics_token: SecretStr | None = None
     # MTN, Orange and Stripe: their own models above (MtnSettings, OrangeWebPaySettings, …).
 
-    # Africa's Talking does not sign USSD callbacks: with a token, the callback URLs set in AT's dashboard
-    # end in ?token=<it>, and a request without it is refused. Required in production when USSD is in use.
-    ussd_callback_token: SecretStr | None = None
-    # The payment prompt is itself a USSD push: a handset still showing our END screen can drop it, so
-    # it goes out this long after the reply (MTN and Orange both advise closing the session first).
-    ussd_push_delay_seconds: float = Field(default=1.0, ge=0)
-
-    at_username: str | None = None
-    at_api_key: SecretStr | None = None
-    at_short_code: str | None = None
-    at_sender_id: str | None = None
-    # SMS voting (channels/sms): AT does not sign SMS callbacks either, so the inbound and delivery-report
-    # URLs end in ?token=<it> (required in production); the local fake of AT's messaging API used when
-    # AT_USERNAME/AT_API_KEY are unset (development), and which short codes are premium (send_premium).
-    sms_callback_token: SecretStr | None = None
-    at_fake_url: str | None = None
-    at_premium_short_codes: str = ""
+    # USSD and SMS: their own models in channels/ussd/settings.py and channels/sms/settings.py.
 
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
@@ -210,49 +205,6 @@ def check_servers(settings: Settings) -> None:
         raise ConfigError("DATABASE_URL and REDIS_URL must be set in production")
 
 
-MIN_SECRET_LENGTH = 32
-MIN_CALLBACK_TOKEN_LENGTH = 16  # a USSD callback token guessable in less is no token
-MIN_PROVIDER_SECRET_LENGTH = 16  # providers issue their keys: 32 hex (MTN), 16+ (Orange), 100+ (Stripe)
-MIN_DISTINCT_CHARACTERS = 10  # "aaaa…" or "abab…" is a placeholder, not a secret
-
-
-def secret_problem(name: str, secret: SecretStr | str | None, min_length: int = MIN_SECRET_LENGTH) -> str | None:
-    """What makes a secret setting unusable, naming it (None: usable). One rule for start-up and for
-    every route that relies on a secret, so neither accepts what the other refuses. The message never
-    quotes the value."""
-    value = secret.get_secret_value() if isinstance(secret, SecretStr) else secret
-    if not value:
-        return f"{name} must be set"
-    if value == DEV_SECRET_KEY:
-        return f"{name} must not be the development default"
-    if any(character.isspace() for character in value):
-        return f"{name} must not contain whitespace"
-    if len(value) < min_length:
-        return f"{name} must be at least {min_length} characters"
-    if len(set(value)) < MIN_DISTINCT_CHARACTERS:
-        return f"{name} must be random: at least {MIN_DISTINCT_CHARACTERS} different characters"
-    return None
-
-
-def ussd_token_problem(settings: Settings) -> str | None:
-    return secret_problem("USSD_CALLBACK_TOKEN", settings.ussd_callback_token, MIN_CALLBACK_TOKEN_LENGTH)
-
-
-def ussd_token_usable(settings: Settings) -> bool:
-    """Whether USSD_CALLBACK_TOKEN can tell Africa's Talking from anybody else (start-up and the route agree)."""
-    return ussd_token_problem(settings) is None
-
-
-# SMS voting (issue 17): the same rule as USSD's token, for the SMS callbacks.
-def sms_token_problem(settings: Settings) -> str | None:
-    return secret_problem("SMS_CALLBACK_TOKEN", settings.sms_callback_token, MIN_CALLBACK_TOKEN_LENGTH)
-
-
-def sms_token_usable(settings: Settings) -> bool:
-    """Whether SMS_CALLBACK_TOKEN can tell Africa's Talking from anybody else."""
-    return sms_token_problem(settings) is None
-
-
 def provider_secret_problems(settings: Settings, provider: str) -> list[str]:
     """The provider's secrets that are set but could not be real (unset ones are reported as missing)."""
     model = PROVIDER_SETTINGS.get(provider)
@@ -264,14 +216,13 @@ def provider_secret_problems(settings: Settings, provider: str) -> list[str]:
 
 # Secrets of ours or of a provider checked whenever they are set (a provider in use is checked by
 # `provider_secret_problems`); PINs and merchant keys are identifiers, not secrets, and are left out.
-SECRETS_WHEN_SET = ("TELEGRAM_WEBHOOK_SECRET", "AT_API_KEY", "METRICS_TOKEN",
+SECRETS_WHEN_SET = ("TELEGRAM_WEBHOOK_SECRET", "METRICS_TOKEN",
                     *marked_settings(OrangePushSettings, secrets_only=True))
 
 
-def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use: bool = False,
-                     sms_in_use: bool = False) -> None:
-    """Refuse to run production with a default or weak secret, a used provider lacking credentials, or open
-    USSD routes."""
+def check_production(settings: Settings, providers_in_use: set[str], channel_problems: Sequence[str] = ()) -> None:
+    """Refuse to run production with a default or weak secret, a used provider lacking credentials, or what a
+    channel reports (`ChannelParts.production_problems`: e.g. open USSD routes)."""
     if not settings.is_production:
         return
     problems: list[str] = []
@@ -288,14 +239,7 @@ def check_production(settings: Settings, providers_in_use: set[str], ussd_in_use
         value = getattr(settings, name.lower())
         if value and (problem := secret_problem(name, value, MIN_CALLBACK_TOKEN_LENGTH)):
             problems.append(problem)
-    if ussd_in_use and (ussd := ussd_token_problem(settings)):
-        problems.append(f"a contest takes USSD votes but {ussd}: without a real token anyone could place "
-                        "orders and push payment prompts to any number")
-    # SMS voting (issue 17): a contest with a short code needs AT's credentials and a callback token.
-    if sms_in_use and (sms := sms_token_problem(settings)):
-        problems.append(f"a contest takes SMS votes but {sms}: without a real token anyone could place orders by SMS")
-    if sms_in_use and not (settings.at_username and settings.at_api_key):
-        problems.append("a contest takes SMS votes but AT_USERNAME or AT_API_KEY is unset: no reply could be sent")
+    problems.extend(channel_problems)
     for provider in sorted(providers_in_use):
         missing = settings.missing_provider_credentials(provider)
         if missing:

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from aiohttp import web
 from pydantic import SecretStr
 
-from gateway.config import ConfigError, Settings, secret_problem
+from gateway.config import ConfigError, Settings
+from gateway.secret_rules import secret_problem
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 LOOPBACK: tuple[Network, ...] = (ipaddress.ip_network("127.0.0.0/8"), ipaddress.ip_network("::1/128"))

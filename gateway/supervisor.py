@@ -19,8 +19,9 @@ import redis
 from rq import Worker
 from rq.worker import WorkerStatus
 
-from channels.sms.fake_at import DEFAULT_URL as AT_FAKE_URL
-from gateway.config import Settings, check_servers, telegram_bot_address, telegram_webhook_secret
+from gateway.channel_list import CHANNELS, MIGRATIONS
+from gateway.channel_parts import StandIn
+from gateway.config import Settings, check_servers
 from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.seed import seed_demo
@@ -48,7 +49,7 @@ def spawn(name: str, *args: str, module: str = "gateway.cli") -> Child:
 
 
 async def prepare_database(database_url: str, *, seed: bool) -> None:
-    await migrate.upgrade_async(database_url)
+    await migrate.upgrade_async(database_url, MIGRATIONS)
     if not seed:
         return
     engine = create_engine(database_url, pool_size=1)
@@ -94,28 +95,14 @@ def sandbox_address(url: str) -> tuple[str, int]:
     return parts.hostname or "127.0.0.1", parts.port or 8090
 
 
-# SMS voting (issue 17): without AT credentials, development sends SMS to a local fake of AT's API.
-def at_fake_needed(settings: Settings) -> bool:
-    credentials = settings.at_username and settings.at_api_key
-    return not settings.is_production and settings.sandbox_enabled and not credentials
+def stand_ins_needed(settings: Settings) -> list[StandIn]:
+    """The channels' local fakes of outside services (Africa's Talking, the Bot API) these settings need."""
+    return [stand_in for parts in CHANNELS for stand_in in parts.stand_ins if stand_in.needed(settings)]
 
 
-def at_fake_address(settings: Settings) -> tuple[str, int]:
-    parts = urlsplit(settings.at_fake_url or AT_FAKE_URL)
-    return parts.hostname or "127.0.0.1", parts.port or 8091
-
-
-# Telegram (issue 18): in development without a token, the bot talks to a local fake Bot API.
-def fake_bot_api_needed(settings: Settings) -> bool:
-    address = telegram_bot_address(settings)
-    return address is not None and address.fake and address.api_base == settings.telegram_fake_api_url
-
-
-def spawn_fake_bot_api(settings: Settings) -> Child:
-    host, port = sandbox_address(settings.telegram_fake_api_url)
-    webhook = f"{settings.public_base_url.rstrip('/')}/telegram/webhook"
-    return spawn("telegram-fake", "--host", host, "--port", str(port), "--webhook-url", webhook,
-                 "--secret", telegram_webhook_secret(settings) or "", module="channels.telegram.fake_api")
+def spawn_stand_in(stand_in: StandIn, settings: Settings) -> Child:
+    host, port = stand_in.address(settings)
+    return spawn(stand_in.name, "--host", host, "--port", str(port), *stand_in.args(settings), module=stand_in.module)
 
 
 def announce(settings: Settings) -> None:
@@ -130,14 +117,7 @@ def announce(settings: Settings) -> None:
     ]
     if sandbox_needed(settings):
         lines.append(f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers ending 450-455 fail)")
-    if at_fake_needed(settings):  # SMS voting (issue 17)
-        lines.append(f"  SMS (AT fake) {settings.at_fake_url or AT_FAKE_URL}/messages  "
-                     "(text it: gateway sms --from +237670000001 \"VOTE 07 5\")")
-
-
-    if fake_bot_api_needed(settings):  # Telegram (issue 18)
-        lines.append(f"  telegram      {settings.telegram_fake_api_url}/_calls  "
-                     "(fake Bot API; try gateway telegram --simulate)")
+    lines += [stand_in.announce(settings) for stand_in in stand_ins_needed(settings)]
     lines += ["Press Ctrl-C to stop everything.", ""]
     print("\n".join(lines), flush=True)
 
@@ -172,8 +152,8 @@ def wait_until_up(settings: Settings, redis_url: str, children: list[Child], sto
     servers = [(settings.gateway_host, settings.gateway_port)]
     if any(child.name == "sandbox" for child in children):
         servers.append(sandbox_address(settings.sandbox_url))
-    if any(child.name == "at-fake" for child in children):  # SMS voting (issue 17)
-        servers.append(at_fake_address(settings))
+    running = {child.name for child in children}
+    servers += [stand_in.address(settings) for stand_in in stand_ins_needed(settings) if stand_in.name in running]
     deadline = time.monotonic() + UP_TIMEOUT_SECONDS
     with sync_redis(redis_url) as connection:
         while time.monotonic() < deadline and not stopping() and all(c.process.poll() is None for c in children):
@@ -201,14 +181,9 @@ def run_everything(settings: Settings) -> int:
         if sandbox_needed(settings):
             host, port = sandbox_address(settings.sandbox_url)
             children.append(spawn("sandbox", "--host", host, "--port", str(port), module="payments.sandbox"))
-        if at_fake_needed(settings):  # SMS voting (issue 17): the children send their SMS to it
-            host, port = at_fake_address(settings)
-            os.environ["AT_FAKE_URL"] = f"http://{host}:{port}"
-            children.append(spawn("at-fake", "--host", host, "--port", str(port), module="channels.sms.fake_at"))
-
-
-        if fake_bot_api_needed(settings):  # Telegram (issue 18)
-            children.append(spawn_fake_bot_api(settings))
+        for stand_in in stand_ins_needed(settings):  # the channels' fakes (AT's SMS API, the Bot API)
+            os.environ.update(stand_in.environment(settings))  # e.g. where every child sends its SMS
+            children.append(spawn_stand_in(stand_in, settings))
         # One worker also runs the periodic jobs; the others only take jobs.
         children.append(spawn("worker-0", "worker"))
         children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]

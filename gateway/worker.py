@@ -15,6 +15,8 @@ from multiprocessing.process import BaseProcess
 from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
+from gateway.channel_list import CHANNELS
+from gateway.channel_parts import CHANNEL_JOB
 from gateway.config import Settings
 from gateway.jobs.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS
 from gateway.jobs.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
@@ -23,13 +25,30 @@ from gateway.worker_jobs import close_runtime
 
 log = logging.getLogger(__name__)
 
-# (job, seconds between runs). The web process relays the outbox at once; this is the safety net.
-PERIODIC_JOBS = (
-    ("gateway.worker_jobs.relay_outbox_job", RELAY_INTERVAL_SECONDS),
-    ("gateway.worker_jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
-    ("gateway.worker_jobs.sms_backstop_job", 60),  # SMS voting (issue 17): lost callbacks and jobs
-    ("gateway.worker_jobs.stars_check_job", 60),  # Telegram (issue 18): Stars payments the webhook missed
-)
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    function: str  # the RQ job's dotted name
+    interval: int  # seconds between runs
+    args: tuple[str, ...] = ()
+    slot_name: str = ""  # in its job id (default: the function's name)
+
+
+def periodic_jobs() -> tuple[PeriodicJob, ...]:
+    """The service's own (the web process relays the outbox at once; this is the safety net), then each
+    channel's (gateway.channel_parts.ChannelParts.periodic_jobs)."""
+    own = (
+        PeriodicJob("gateway.worker_jobs.relay_outbox_job", RELAY_INTERVAL_SECONDS),
+        PeriodicJob("gateway.worker_jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
+        PeriodicJob("gateway.worker_jobs.stars_check_job", 60),  # Stars payments the bot's webhook missed
+    )
+    channels = tuple(PeriodicJob(CHANNEL_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
+                     for parts in CHANNELS for job, interval in parts.periodic_jobs)
+    return own + channels
+
+
+PERIODIC_JOBS = periodic_jobs()
 
 
 PERIODIC_JOB_TIMEOUT = 300  # seconds; a reconciler pass stops itself before (worker_jobs.RECONCILE_PASS_SECONDS)
@@ -38,19 +57,19 @@ PERIODIC_JOB_TIMEOUT = 300  # seconds; a reconciler pass stops itself before (wo
 SCHEDULER_LOOK_SECONDS = 60
 
 
-def periodic_job_id(name: str, interval: int, now: float) -> str:
+def periodic_job_id(job: PeriodicJob, now: float) -> str:
     """One id per job per time slot: several schedulers enqueue each run once between them."""
-    return f"periodic-{name.rsplit('.', 1)[-1]}-{int(now // interval)}"
+    return f"periodic-{job.slot_name or job.function.rsplit('.', 1)[-1]}-{int(now // job.interval)}"
 
 
 def enqueue_due_jobs(queue: Queue, now: float) -> int:
     """Enqueue the periodic jobs whose slot has no job yet; returns how many were enqueued."""
     enqueued = 0
-    for name, interval in PERIODIC_JOBS:
-        job_id = periodic_job_id(name, interval, now)
+    for job in PERIODIC_JOBS:
+        job_id = periodic_job_id(job, now)
         if queue.fetch_job(job_id) is None:
-            queue.enqueue(name, job_id=job_id, job_timeout=PERIODIC_JOB_TIMEOUT, result_ttl=max(60, interval * 3),
-                          failure_ttl=86400)
+            queue.enqueue(job.function, *job.args, job_id=job_id, job_timeout=PERIODIC_JOB_TIMEOUT,
+                          result_ttl=max(60, job.interval * 3), failure_ttl=86400)
             enqueued += 1
     return enqueued
 

@@ -7,6 +7,7 @@ import atexit
 import logging
 import os
 import threading
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -17,21 +18,15 @@ import httpx
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-# SMS voting (issue 17)
-from channels.sms.backstop import backstop_pass
-from channels.sms.handling import CollectedStarts, SmsContext, handle_inbound
-from channels.sms.receipts import SmsReceiptSender
-from channels.sms.sender import SmsSender, at_account
-from channels.telegram.receipts import TelegramReceipts
-from gateway.config import Settings, telegram_bot_address
+from gateway.channel_list import CHANNELS, channel
+from gateway.config import Settings
 from gateway.core.payments import in_chat
 from gateway.core.payments.starts import start_payment
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.providers import PaymentError
 from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
-from gateway.core.service import VoteService
+from gateway.core.service import PaymentStarter, VoteService
 from gateway.db.engine import create_engine, session_factory
-from gateway.db.models import Channel
 from gateway.jobs import outbox
 from gateway.jobs.last_passes import note_pass
 from gateway.jobs.leases import lease_held
@@ -53,28 +48,42 @@ RECONCILE_PASS_SECONDS = 200.0  # plus one order (a restarted start can take 80 
 VERIFICATIONS_PER_PASS = 100  # issue 16: ~50 s at the reconciler's 2 status calls a second (MTN)
 
 
+BOARD_CONTEST_TTL = 5.0  # a job's board reader keeps a contest's settings this long
+
+
 @dataclass
 class JobContext:
+    """What a job uses; channels' jobs see it as `gateway.channel_parts.JobResources`."""
+
     settings: Settings
     sessions: async_sessionmaker[AsyncSession]
     redis: Redis
     providers: ProviderRegistry
-    receipt_senders: Mapping[Channel, ReceiptSender] = field(default_factory=dict)
+    receipt_senders: Mapping[str, ReceiptSender] = field(default_factory=dict)
+
+    def vote_service(self, starts: PaymentStarter) -> VoteService:
+        return VoteService(self.sessions, self.providers, Boards(self.sessions, self.redis, BOARD_CONTEST_TTL), starts,
+                           pending_ttl=timedelta(seconds=self.settings.order_pending_ttl_seconds))
+
+    async def start_payment(self, order_id: uuid.UUID) -> object:
+        return await start_payment(self.sessions, self.providers, order_id)
+
+    async def relay_now(self) -> None:
+        await relay_now(self)
 
 
 def build_receipt_senders(settings: Settings, sessions: async_sessionmaker[AsyncSession],
-                          http: httpx.AsyncClient) -> dict[Channel, ReceiptSender]:
+                          http: httpx.AsyncClient) -> dict[str, ReceiptSender]:
     """The channels that message a voter once their order is decided (gateway.core.receipts)."""
-    senders: dict[Channel, ReceiptSender] = {}
+    senders = {parts.name: parts.receipts(settings, sessions, http) for parts in CHANNELS if parts.receipts}
+    return {name: sender for name, sender in senders.items() if sender is not None}
 
-    # SMS (channels.sms) registers its sender here.
-    senders[Channel.SMS] = SmsReceiptSender(sessions, SmsSender(sessions, at_account(settings)))
 
-    # Telegram (channels.telegram) registers its sender here.
-    if (bot := telegram_bot_address(settings)) is not None:
-        senders[Channel.TELEGRAM] = TelegramReceipts(sessions, http, bot.token, bot.api_base)
-
-    return senders
+def channel_job(channel_name: str, job: str, *args: Any) -> Any:
+    """The RQ job of every channel's job (gateway.channel_parts.enqueue_channel_job): run it in this worker's
+    runtime."""
+    work = channel(channel_name).jobs[job]
+    return run_in_context(lambda ctx: work(ctx, *args))
 
 
 @asynccontextmanager
@@ -242,32 +251,6 @@ async def relay_now(ctx: JobContext) -> None:
     queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
     await outbox.relay_outbox(ctx.sessions, lambda ids: asyncio.to_thread(outbox.enqueue_deliveries, queue, ids),
                               board_refresh(ctx.sessions, ctx.redis))
-
-
-# SMS voting (issue 17): an inbound message's job (queued by channels.sms.routes).
-SMS_BOARD_CONTEST_TTL = 5.0
-
-
-def sms_context(ctx: JobContext) -> SmsContext:
-    starts = CollectedStarts()
-    service = VoteService(ctx.sessions, ctx.providers, Boards(ctx.sessions, ctx.redis, SMS_BOARD_CONTEST_TTL), starts,
-                          pending_ttl=timedelta(seconds=ctx.settings.order_pending_ttl_seconds))
-    return SmsContext(service, starts, ctx.sessions, SmsSender(ctx.sessions, at_account(ctx.settings)),
-                      lambda order_id: start_payment(ctx.sessions, ctx.providers, order_id))
-
-
-def sms_inbound_job(inbound_id: int) -> str:
-    return run_in_context(lambda ctx: handle_inbound(sms_context(ctx), inbound_id))
-
-
-# SMS voting (issue 17): the periodic backstop for lost callbacks and lost jobs.
-def sms_backstop_job() -> int:
-    return run_in_context(sms_backstop)
-
-
-async def sms_backstop(ctx: JobContext) -> int:
-    return await backstop_pass(ctx.sessions, ctx.redis, at_account(ctx.settings),
-                               lambda inbound_id: handle_inbound(sms_context(ctx), inbound_id))
 
 
 # Telegram (issue 18): Stars payments the webhook missed, found in getStarTransactions.

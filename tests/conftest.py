@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
+from gateway.channel_list import MIGRATIONS
 from gateway.config import Settings
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.migrate import upgrade
@@ -29,7 +30,7 @@ TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
 def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceUrls]:
     scratch: Path = tmp_path_factory.mktemp("embedded")
     with test_services(os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), scratch) as urls:
-        upgrade(urls.database_url)
+        upgrade(urls.database_url, MIGRATIONS)
         yield urls
 
 

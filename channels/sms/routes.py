@@ -1,5 +1,5 @@
 """Africa's Talking's SMS callbacks: an inbound message is kept (once per AT id) and answered 200 at once;
-parsing, voting and replies happen in an RQ job (`gateway.worker_jobs.sms_inbound_job`)."""
+parsing, voting and replies happen in a job (`channels.sms.channel.inbound_job`)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from aiohttp import web
 from channels.phone.callers import check_at_token
 from channels.sms import store
 from channels.sms.forms import parse_delivery, parse_inbound
-from gateway.config import sms_token_usable
+from channels.sms.settings import sms_token_usable
+from gateway.channel_parts import enqueue_channel_job
 from gateway.keys import QUEUE, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
-INBOUND_JOB = "gateway.worker_jobs.sms_inbound_job"
 
 
 def check_caller(request: web.Request) -> None:
@@ -38,7 +38,8 @@ async def inbound(request: web.Request) -> web.Response:
 async def enqueue_handling(app: web.Application, inbound_id: int) -> None:
     """The message is kept first: if Redis is away, the row (handled_at NULL) still says a reply is owed."""
     try:
-        await asyncio.to_thread(app[QUEUE].enqueue, INBOUND_JOB, inbound_id, job_id=f"sms-inbound-{inbound_id}")
+        await asyncio.to_thread(enqueue_channel_job, app[QUEUE], "sms", "inbound", inbound_id,
+                                job_id=f"sms-inbound-{inbound_id}")
     except Exception:
         log.warning("SMS %s kept but not queued for handling", inbound_id, exc_info=True)
 

@@ -19,6 +19,7 @@ from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
 from channels.ussd.screens import Reply, blocked, placed, refusal, render, service_unavailable, unknown_service
 from channels.ussd.session import Recalled, SessionRecord, SessionStore
+from channels.ussd.settings import ussd_token_usable
 from channels.ussd.views import (
     USSD_PROVIDERS,
     BoardMode,
@@ -29,7 +30,6 @@ from channels.ussd.views import (
     open_views,
     why_unavailable,
 )
-from gateway.config import ussd_token_usable
 from gateway.core import votes
 from gateway.core.catalog import PublicContest
 from gateway.core.errors import DomainError

@@ -86,7 +86,7 @@ class OrderOut(BaseModel):
             id=order.id, reference=order.reference, status=order.status.value,
             status_reason=order.status_reason, contest=order.contest_slug, candidate=order.candidate_code,
             quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
-            channel=order.channel.value, msisdn=order.msisdn, created_at=order.created_at,
+            channel=order.channel, msisdn=order.msisdn, created_at=order.created_at,
             expires_at=order.expires_at,
         )
 

@@ -19,7 +19,6 @@ from gateway.db.engine import autocommit
 from gateway.db.models import (
     Candidate,
     CandidateStatus,
-    Channel,
     Contest,
     ContestStatus,
     OrderStatus,
@@ -100,7 +99,7 @@ class VoterOrder:
     amount: int
     currency: str
     provider: str
-    channel: Channel
+    channel: str  # the channel's name (gateway.db.models.Channel names the built-in ones)
     msisdn: str | None  # masked
     created_at: datetime
     expires_at: datetime

@@ -88,7 +88,7 @@ FIGURES = figures()
 def recent_with(row: Mapping[str, Any], order: Mapping[str, Any]) -> Recent:
     """The figures counted *including* the new order (the subqueries ran before its row existed)."""
     has = {"payer": order["voter_msisdn"] is not None, "address": order["voter_address"] is not None,
-           "telegram": order["channel"] is Channel.TELEGRAM and order["voter_ref"] is not None}
+           "telegram": order["channel"] == Channel.TELEGRAM and order["voter_ref"] is not None}
     return Recent(
         payer_orders_10_minutes=row["payer_orders_10_minutes"] + has["payer"],
         address_orders_10_minutes=row["address_orders_10_minutes"] + has["address"],

@@ -19,12 +19,11 @@ from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.payments.refunds import request_refund
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Providers
-from gateway.core.receipts import RECEIPT_CHANNELS
+from gateway.core.receipts import sends_receipts
 from gateway.core.review import ReviewItem, ReviewKind
 from gateway.db.models import (
     AuditEntry,
     Candidate,
-    Channel,
     Contest,
     ContestOrganiser,
     OrderStatus,
@@ -91,7 +90,7 @@ def _conditions(wanted: OrderFilter) -> list[Any]:
             raise DomainError("No such order status.", code="invalid_field", field="status") from None
     if wanted.channel:
         try:
-            where.append(VoteOrder.channel == Channel(wanted.channel))
+            where.append(VoteOrder.channel == wanted.channel)
         except ValueError:
             raise DomainError("No such channel.", code="invalid_field", field="channel") from None
     if wanted.provider:
@@ -149,7 +148,7 @@ async def resend_receipt(sessions: Sessions, actor: Actor, order_id: uuid.UUID) 
     detail = await order_detail(sessions, actor, order_id)
     order = detail.row.order
     topic = RECEIPT_TOPIC.get(order.status)
-    if topic is None or order.channel not in RECEIPT_CHANNELS:
+    if topic is None or not sends_receipts(order.channel):
         raise Conflict("Only a decided SMS or Telegram order has a receipt to send.", code="no_receipt")
     async with sessions.begin() as session:
         await session.execute(insert(OutboxMessage).values(
@@ -230,7 +229,7 @@ async def _add_votes(session: AsyncSession, order: VoteOrder, quantity: int) -> 
                                set_={"votes": Tally.votes + quantity, "updated_at": func.now()}))
     await session.execute(insert(OutboxMessage).values(
         topic="vote.confirmed", payload={"order_id": str(order.id), "contest_id": order.contest_id}))
-    if order.channel in RECEIPT_CHANNELS:
+    if sends_receipts(order.channel):
         await session.execute(insert(OutboxMessage).values(
             topic="order.paid", payload={"order_id": str(order.id), "contest_id": order.contest_id}))
 

@@ -26,7 +26,13 @@ from gateway.db.models import Candidate, Channel, Contest, VoteOrder
 log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
 
-RECEIPT_CHANNELS = (Channel.SMS, Channel.TELEGRAM)
+# The web shows the voter the order's page and USSD's operator texts the payer: every other channel's orders get
+# a receipt from us (its `ChannelParts.receipts` sends it), a new channel's included.
+CHANNELS_WITHOUT_RECEIPTS = (Channel.USSD, Channel.WEB)
+
+
+def sends_receipts(channel: str) -> bool:
+    return channel not in CHANNELS_WITHOUT_RECEIPTS
 PAID_RECEIPT_TOPIC = "order.paid"
 
 
@@ -74,7 +80,7 @@ async def load_receipt(sessions: Sessions, order_id: uuid.UUID, kind: ReceiptKin
                    order.voter_ref, language)
 
 
-async def send_receipt(sessions: Sessions, senders: Mapping[Channel, ReceiptSender], topic: str,
+async def send_receipt(sessions: Sessions, senders: Mapping[str, ReceiptSender], topic: str,
                        payload: Mapping[str, Any]) -> bool:
     """Hand one decided order to its channel's sender; False when its channel sends none."""
     kind = RECEIPT_TOPICS[topic]

@@ -23,7 +23,7 @@ from gateway.core.providers import PaymentError, Providers
 from gateway.core.ranking import BoardReader, BoardTop
 from gateway.core.texts import Lang
 from gateway.core.voters import Caller, PayerVotes
-from gateway.db.models import Channel, VoteOrder
+from gateway.db.models import VoteOrder
 
 log = logging.getLogger(__name__)
 
@@ -85,10 +85,10 @@ class VoteService:
         """The order as its voter may see it; NotFound otherwise."""
         return await catalog.order_view(self.sessions, order_id)
 
-    def can_pay(self, provider: str, channel: Channel) -> bool:
+    def can_pay(self, provider: str, channel: str) -> bool:
         """Whether this process takes payments by `provider` on `channel` (Orange push needs its own credentials)."""
         try:
-            self.providers.for_order(provider, channel.value)
+            self.providers.for_order(provider, channel)
         except PaymentError:
             return False
         return True
@@ -96,7 +96,7 @@ class VoteService:
     def needs_redirect(self, order: VoterOrder) -> bool:
         """Whether the order's payment happens on the provider's page (rather than a phone prompt)."""
         try:
-            return self.providers.for_order(order.provider, order.channel.value).redirects
+            return self.providers.for_order(order.provider, order.channel).redirects
         except Exception:  # a provider switched off since: the order is still shown
             return order.provider == "stripe"
 

@@ -34,7 +34,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionm
 from gateway.core import holds
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
-from gateway.core.receipts import PAID_RECEIPT_TOPIC, RECEIPT_CHANNELS
+from gateway.core.receipts import CHANNELS_WITHOUT_RECEIPTS, PAID_RECEIPT_TOPIC
 from gateway.core.rules import check_order, late_success_status, normalise_optional
 from gateway.db.engine import autocommit, autocommit_connection
 from gateway.db.models import (
@@ -42,7 +42,6 @@ from gateway.db.models import (
     BlockedMsisdn,
     Candidate,
     CandidateStatus,
-    Channel,
     Contest,
     OrderStatus,
     OutboxMessage,
@@ -60,7 +59,7 @@ class OrderRequest:
     candidate_code: str
     quantity: int
     provider: str
-    channel: Channel
+    channel: str  # the channel's name (gateway.db.models.Channel names the built-in ones)
     msisdn: str | None = None
     voter_ref: str | None = None
     client_key: str | None = None  # the channel's idempotency key for this client; kept scoped to the payer
@@ -335,7 +334,7 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
         ["topic", "payload"],
         select(literal(PAID_RECEIPT_TOPIC),
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
-        .where(paid.c.channel.in_(RECEIPT_CHANNELS), is_paid),
+        .where(paid.c.channel.not_in(CHANNELS_WITHOUT_RECEIPTS), is_paid),
     ).cte("receipted")
     ctes = [counted, queued, receipted]
     if verify_later:  # callback verification (issue 16): the order joins the queue with its count, or neither

@@ -72,6 +72,8 @@ class OrderStatus(StrEnum):
 
 
 class Channel(StrEnum):
+    """The built-in channels' names; an order's channel is any registered channel's name (gateway/channel_list.py)."""
+
     USSD = "ussd"
     SMS = "sms"
     TELEGRAM = "telegram"
@@ -155,7 +157,7 @@ class VoteOrder(Base):
     quantity: Mapped[int] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    channel: Mapped[str] = mapped_column(String(32))  # a channel's name (`Channel` names the built-in ones)
     provider: Mapped[str] = mapped_column(String(32))
     voter_msisdn: Mapped[str | None] = mapped_column(String(20))
     voter_ref: Mapped[str | None] = mapped_column(String(200))

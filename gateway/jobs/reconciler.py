@@ -133,7 +133,7 @@ async def restart_lost_push(sessions: Sessions, registry: Providers, order: Vote
     that voter has left. Returns what happened, or None when nothing was tried."""
     if order.payment_started_at is not None or now >= order.expires_at - timedelta(minutes=2):
         return None
-    if registry.for_order(order.provider, order.channel.value).redirects:
+    if registry.for_order(order.provider, order.channel).redirects:
         return None
     outcome = await start_payment(sessions, registry, order.id)
     if outcome is None:

@@ -11,9 +11,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sms.backstop import LAST_FETCHED_KEY
+from channels.sms.channel import backstop_job as sms_backstop
 from gateway.db.models import SmsInbound, VoterPreference
 from gateway.db.seed import seed_demo
-from gateway.worker_jobs import JobContext, sms_backstop
+from gateway.worker_jobs import JobContext
 from tests.fakes.africastalking import AT_URL, FakeAt
 
 Sessions = async_sessionmaker[AsyncSession]

@@ -11,6 +11,7 @@ from pydantic import SecretStr
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from channels.sms.channel import production_problems as sms_problems
 from gateway.app import create_app
 from gateway.config import ConfigError, Environment, Settings, check_production
 from gateway.db.models import SmsInbound, SmsMessage
@@ -106,11 +107,14 @@ def test_production_refuses_sms_contests_without_a_token_or_at_credentials() -> 
                           public_base_url="https://vote.example.org")
     check_production(production, set())  # no contest takes SMS: it starts
     with pytest.raises(ConfigError, match="SMS_CALLBACK_TOKEN") as refused:
-        check_production(production, set(), sms_in_use=True)
+        check_production(production, set(), sms_problems(production, in_use=True))
     assert "AT_USERNAME or AT_API_KEY" in str(refused.value)
     ready = production.model_copy(update={"sms_callback_token": SecretStr(TOKEN), "at_username": "ballot",
                                           "at_api_key": SecretStr("at-key-9f8e7d6c5b4a3210")})
-    check_production(ready, set(), sms_in_use=True)
+    check_production(ready, set(), sms_problems(ready, in_use=True))
+    fake_key = production.model_copy(update={"at_api_key": SecretStr(" " * 40)})  # set, so checked even unused
+    with pytest.raises(ConfigError, match="AT_API_KEY must not contain whitespace"):
+        check_production(fake_key, set(), sms_problems(fake_key, in_use=False))
 
 
 async def test_production_without_a_token_takes_no_sms(clean: None, settings: Settings, sessions: Sessions) -> None:

@@ -11,6 +11,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from channels.sms.channel import sms_context
 from channels.sms.handling import handle_inbound
 from gateway.core import votes
 from gateway.db.models import (
@@ -25,7 +26,7 @@ from gateway.db.models import (
 )
 from gateway.db.seed import seed_demo
 from gateway.jobs import outbox
-from gateway.worker_jobs import JobContext, outbox_handlers, sms_context
+from gateway.worker_jobs import JobContext, outbox_handlers
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn

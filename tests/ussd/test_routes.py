@@ -402,7 +402,7 @@ async def test_without_redis_the_menu_answers_from_the_path_and_the_vote_is_plac
         assert finals[0].startswith("END Merci!") and finals[1] == finals[0]
         assert await prompted(down, phones) == ["237670000001"]
     [order] = await orders(sessions)
-    assert order.quantity == 5 and order.channel is Channel.USSD
+    assert order.quantity == 5 and order.channel == Channel.USSD
 
 
 async def test_a_session_id_cannot_be_reused_by_another_number(client: TestClient, demo: Contest,

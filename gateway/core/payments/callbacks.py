@@ -191,7 +191,7 @@ async def event_outcome(session: AsyncSession, provider: str, event_id: str | No
 def judge_of(registry: Providers, provider: str, order: VoteOrder | None) -> PaymentProvider:
     """The implementation that can verify this callback; CallbackRejected when none here can."""
     try:
-        return registry.for_order(provider, order.channel.value) if order else registry.get(provider)
+        return registry.for_order(provider, order.channel) if order else registry.get(provider)
     except PaymentError as exc:
         if registry.offers(provider):  # set up, but it takes callbacks only for its own orders (Orange)
             raise CallbackRejected(provider, "unknown_order", "No payment of this provider has that order id.") from exc

@@ -71,7 +71,7 @@ async def check_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     order, collection = loaded
     if order.status not in CHECKABLE:
         return Outcome.ALREADY_DECIDED
-    status = await fetch_paced(registry.for_order(order.provider, order.channel.value), collection, pace)
+    status = await fetch_paced(registry.for_order(order.provider, order.channel), collection, pace)
     if note:
         await note_check(sessions, order_id)
     return await settle(sessions, order_id, status, order.provider)

@@ -40,7 +40,7 @@ def collection_of(order: VoteOrder, contest_name: str, candidate_name: str, kept
     return order, Collection(
         order_id=order.id, reference=order.payment_reference, amount=order.amount, currency=order.currency,
         msisdn=order.voter_msisdn, description=describe(order.quantity, candidate_name, contest_name),
-        channel=order.channel.value, provider_data=data, voter_ref=order.voter_ref,
+        channel=order.channel, provider_data=data, voter_ref=order.voter_ref,
         provider_txn_id=order.provider_txn_id,
     )
 

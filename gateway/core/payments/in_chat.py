@@ -129,7 +129,7 @@ async def refund_late(sessions: Sessions, registry: Providers, provider: str, or
     assert loaded is not None
     order, collection = loaded
     charged = replace(collection, provider_txn_id=payment.charge_id)
-    result = await registry.for_order(provider, order.channel.value).refund(charged)
+    result = await registry.for_order(provider, order.channel).refund(charged)
     await votes.settle_refund(sessions, order_id, result.amount, result.currency, payment.charge_id)
     log.info("order %s paid after voting closed: %s refunded", order_id, provider)
     return ChatPaymentOutcome.REFUNDED

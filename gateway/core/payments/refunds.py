@@ -34,7 +34,7 @@ async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid
     if order.status is not OrderStatus.PAID:
         raise Conflict(f"Only a paid order can be refunded; this one is {order.status.value}.", code="not_paid")
     try:
-        result = await registry.for_order(order.provider, order.channel.value).refund(collection)
+        result = await registry.for_order(order.provider, order.channel).refund(collection)
     except RefundUnsupported as exc:
         status, message = OrderStatus.REFUND_REQUESTED, f"Marked for a manual refund: {exc.message}"
     else:

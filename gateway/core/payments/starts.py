@@ -57,7 +57,7 @@ def provider_for(registry: Providers, provider: str, channel: str) -> PaymentPro
 
 
 def needs_redirect(registry: Providers, order: VoteOrder) -> bool:
-    return registry.for_order(order.provider, order.channel.value).redirects
+    return registry.for_order(order.provider, order.channel).redirects
 
 
 # A provider's start can take this long (MTN: four 15 s attempts and their back-off) before we give up
@@ -92,7 +92,7 @@ async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     if claimed is None:
         return await unclaimed_outcome(sessions, order_id)
     lease, order, collection = claimed
-    provider = registry.for_order(order.provider, order.channel.value)
+    provider = registry.for_order(order.provider, order.channel)
     try:
         collection = replace(collection, remember=partial(keep_start_data, sessions, order.id, order.provider))
         result = await call_start(provider, collection, deadline)
@@ -200,7 +200,7 @@ async def begin_vote(
 ) -> tuple[VoteOrder, StartOutcome | None]:
     """Place the order, then start its payment: at once where the payer must be sent to a page,
     else after the reply (a phone prompt never holds up the voter's answer)."""
-    window = provider_for(registry, request.provider, request.channel.value).payment_window
+    window = provider_for(registry, request.provider, request.channel).payment_window
     order = await votes.place_order(sessions, request, pending_ttl=max(pending_ttl, window))
     if not needs_redirect(registry, order):
         start_later(order.id)

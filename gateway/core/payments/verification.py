@@ -102,7 +102,7 @@ async def verify_claimed(sessions: Sessions, registry: Providers, order_id: uuid
     order, collection = loaded
     status: StatusResult | None
     try:
-        status = await fetch_paced(registry.for_order(order.provider, order.channel.value), collection, pace)
+        status = await fetch_paced(registry.for_order(order.provider, order.channel), collection, pace)
     except CollectionNotFound:
         status = None
     except PaymentError as exc:

@@ -1,0 +1,116 @@
+"""SMS's parts for the assembly (gateway/channel_list.py): routes, the inbound job and the backstop, receipts,
+the local fake of Africa's Talking, `gateway sms` and the production check."""
+
+from __future__ import annotations
+
+import argparse
+from urllib.parse import urlsplit
+
+import httpx
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.sms import routes
+from channels.sms.backstop import backstop_pass
+from channels.sms.fake_at import DEFAULT_URL as AT_FAKE_URL
+from channels.sms.handling import CollectedStarts, SmsContext, handle_inbound
+from channels.sms.receipts import SmsReceiptSender
+from channels.sms.sender import SmsSender, at_account
+from channels.sms.settings import sms_token_problem
+from gateway.channel_parts import ChannelParts, JobResources, Sessions, StandIn
+from gateway.config import Settings
+from gateway.core.receipts import ReceiptSender
+from gateway.db.models import Contest, ContestStatus
+from gateway.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
+
+INBOUND_JOB = "inbound"  # queued by channels.sms.routes once a message is kept
+
+
+def sms_context(ctx: JobResources) -> SmsContext:
+    starts = CollectedStarts()
+    return SmsContext(ctx.vote_service(starts), starts, ctx.sessions, SmsSender(ctx.sessions, at_account(ctx.settings)),
+                      ctx.start_payment)
+
+
+async def inbound_job(ctx: JobResources, inbound_id: int) -> str:
+    return await handle_inbound(sms_context(ctx), inbound_id)
+
+
+async def backstop_job(ctx: JobResources) -> int:
+    """Every minute: messages whose callback or job was lost (channels/sms/backstop.py)."""
+    return await backstop_pass(ctx.sessions, ctx.redis, at_account(ctx.settings),
+                               lambda inbound_id: handle_inbound(sms_context(ctx), inbound_id))
+
+
+def receipts(settings: Settings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender:
+    return SmsReceiptSender(sessions, SmsSender(sessions, at_account(settings)))
+
+
+def production_problems(settings: Settings, in_use: bool) -> list[str]:
+    problems = []
+    if settings.at_api_key and (weak := secret_problem("AT_API_KEY", settings.at_api_key, MIN_CALLBACK_TOKEN_LENGTH)):
+        problems.append(weak)
+    if in_use and (token := sms_token_problem(settings)):
+        problems.append(f"a contest takes SMS votes but {token}: without a real token anyone could place orders by SMS")
+    if in_use and not (settings.at_username and settings.at_api_key):
+        problems.append("a contest takes SMS votes but AT_USERNAME or AT_API_KEY is unset: no reply could be sent")
+    return problems
+
+
+async def check_production(settings: Settings, session: AsyncSession) -> list[str]:
+    in_use = await session.scalar(select(func.count()).where(
+        Contest.status != ContestStatus.CLOSED, Contest.sms_short_code.is_not(None), Contest.sms_keyword.is_not(None)))
+    return production_problems(settings, bool(in_use))
+
+
+# Without AT credentials, development sends SMS to a local fake of AT's API (`gateway run` starts it).
+def at_fake_needed(settings: Settings) -> bool:
+    credentials = settings.at_username and settings.at_api_key
+    return not settings.is_production and settings.sandbox_enabled and not credentials
+
+
+def at_fake_address(settings: Settings) -> tuple[str, int]:
+    parts = urlsplit(settings.at_fake_url or AT_FAKE_URL)
+    return parts.hostname or "127.0.0.1", parts.port or 8091
+
+
+def at_fake_environment(settings: Settings) -> dict[str, str]:
+    host, port = at_fake_address(settings)
+    return {"AT_FAKE_URL": f"http://{host}:{port}"}  # where every process sends its SMS
+
+
+AT_FAKE = StandIn(
+    "at-fake", "channels.sms.fake_at", at_fake_needed, at_fake_address,
+    announce=lambda settings: (f"  SMS (AT fake) {settings.at_fake_url or AT_FAKE_URL}/messages  "
+                               "(text it: gateway sms --from +237670000001 \"VOTE 07 5\")"),
+    environment=at_fake_environment,
+)
+
+
+def simulate(settings: Settings, args: argparse.Namespace) -> int:
+    """Text the running service like a phone and print the replies and receipts as they arrive."""
+    from channels.sms.simulator import main
+
+    return main(args)
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = sub.add_parser("sms", help="a phone simulator that texts the running service (AT's fake shows replies)")
+    command.add_argument("text", help='the message, e.g. "VOTE 07 5"')
+    command.add_argument("--from", dest="sender", default="+237670000001", help="the phone number texting")
+    command.add_argument("--to", default="20123", help="the short code")
+    command.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")
+    command.add_argument("--at-url", help="the local AT fake (default: AT_FAKE_URL or http://127.0.0.1:8091)")
+    command.add_argument("--wait", type=float, default=90.0, help="seconds to wait for the reply and the receipt")
+    command.set_defaults(func=simulate)
+
+
+SMS = ChannelParts(
+    "sms", routes.setup,
+    jobs={INBOUND_JOB: inbound_job, "backstop": backstop_job},
+    periodic_jobs=(("backstop", 60),),
+    receipts=receipts,
+    stand_ins=(AT_FAKE,),
+    commands=add_commands,
+    production_problems=check_production,
+)

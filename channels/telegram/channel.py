@@ -1,0 +1,103 @@
+"""Telegram's parts for the assembly (gateway/channel_list.py): the webhook, receipts, the local fake Bot API
+and `gateway telegram`.
+
+The bot's own settings (TELEGRAM_*) stay in gateway/config.py: the Stars provider (payments/stars) uses the
+same bot."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from urllib.parse import urlsplit
+
+import httpx
+
+from channels.telegram import webhook
+from channels.telegram.receipts import TelegramReceipts
+from gateway.channel_parts import ChannelParts, Sessions, StandIn
+from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
+from gateway.core.receipts import ReceiptSender
+
+
+def receipts(settings: Settings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender | None:
+    if (bot := telegram_bot_address(settings)) is None:
+        return None
+    return TelegramReceipts(sessions, http, bot.token, bot.api_base)
+
+
+# In development without a token, the bot talks to a local fake Bot API (`gateway run` starts it).
+def fake_bot_api_needed(settings: Settings) -> bool:
+    address = telegram_bot_address(settings)
+    return address is not None and address.fake and address.api_base == settings.telegram_fake_api_url
+
+
+def fake_bot_api_address(settings: Settings) -> tuple[str, int]:
+    parts = urlsplit(settings.telegram_fake_api_url)
+    return parts.hostname or "127.0.0.1", parts.port or 8092
+
+
+def fake_bot_api_args(settings: Settings) -> list[str]:
+    return ["--webhook-url", f"{settings.public_base_url.rstrip('/')}{webhook.WEBHOOK_PATH}",
+            "--secret", telegram_webhook_secret(settings) or ""]
+
+
+FAKE_BOT_API = StandIn(
+    "telegram-fake", "channels.telegram.fake_api", fake_bot_api_needed, fake_bot_api_address,
+    announce=lambda settings: (f"  telegram      {settings.telegram_fake_api_url}/_calls  "
+                               "(fake Bot API; try gateway telegram --simulate)"),
+    args=fake_bot_api_args,
+)
+
+
+def run_command(settings: Settings, args: argparse.Namespace) -> int:
+    """Walk the bot through the local fake Bot API (`--simulate`), or relay a real bot's updates (`--polling`)."""
+    if args.polling:
+        return polling(settings)
+    if not args.simulate:
+        print("gateway telegram: --simulate (against gateway run, no token) or --polling (a real token)",
+              file=sys.stderr)
+        return 2
+    from channels.telegram.simulator import main
+
+    return main(args)
+
+
+def polling(settings: Settings) -> int:
+    """Relay a real bot's updates from getUpdates to the running service's webhook."""
+    from channels.telegram.polling import poll
+
+    token, secret = settings.telegram_bot_token, telegram_webhook_secret(settings)
+    if token is None or not token.get_secret_value() or secret is None:
+        print("gateway telegram --polling needs TELEGRAM_BOT_TOKEN (and TELEGRAM_WEBHOOK_SECRET in production)",
+              file=sys.stderr)
+        return 2
+    host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::", "") else settings.gateway_host
+    url = f"http://{host}:{settings.gateway_port}{webhook.WEBHOOK_PATH}"
+
+    async def run() -> int:
+        async with httpx.AsyncClient(timeout=15) as http:
+            return await poll(http, token.get_secret_value(), settings.telegram_api_base, url, secret)
+
+    try:
+        asyncio.run(run())
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = sub.add_parser("telegram", help="the Telegram bot: --simulate walks it through the fake Bot API")
+    command.add_argument("--simulate", action="store_true", help="vote as a user against `gateway run`")
+    command.add_argument("--polling", action="store_true",
+                         help="a real bot without https: relay getUpdates to the running service's webhook")
+    command.add_argument("--fake-url", help="the fake Bot API (default: TELEGRAM_FAKE_API_URL)")
+    command.add_argument("--user", type=int, default=700000001, help="the simulated Telegram user id")
+    command.add_argument("--language", default="en", help="the user's language_code (en, fr)")
+    command.add_argument("--candidate", default="07")
+    command.add_argument("--votes", type=int, default=5, choices=(1, 5, 10, 50))
+    command.set_defaults(func=run_command)
+
+
+TELEGRAM = ChannelParts("telegram", webhook.setup, receipts=receipts, stand_ins=(FAKE_BOT_API,),
+                        commands=add_commands)

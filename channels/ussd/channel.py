@@ -1,0 +1,47 @@
+"""USSD's parts for the assembly (gateway/channel_list.py): routes, the production check, `gateway ussd`."""
+
+from __future__ import annotations
+
+import argparse
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from channels.ussd import routes
+from channels.ussd.settings import ussd_token_problem
+from gateway.channel_parts import ChannelParts
+from gateway.config import Settings
+from gateway.db.models import Contest, ContestStatus
+
+
+def production_problems(settings: Settings, in_use: bool) -> list[str]:
+    """Open USSD routes let anyone place orders and push payment prompts to any number."""
+    if in_use and (problem := ussd_token_problem(settings)):
+        return [f"a contest takes USSD votes but {problem}: without a real token anyone could place "
+                "orders and push payment prompts to any number"]
+    return []
+
+
+async def check_production(settings: Settings, session: AsyncSession) -> list[str]:
+    in_use = await session.scalar(select(func.count()).where(
+        Contest.status != ContestStatus.CLOSED, func.cardinality(Contest.ussd_service_codes) > 0))
+    return production_problems(settings, bool(in_use))
+
+
+def simulate(settings: Settings, args: argparse.Namespace) -> int:
+    """Dial the running service like a phone (interactive, or a scripted path)."""
+    from channels.ussd.simulator import main
+
+    return main(args)
+
+
+def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    command = sub.add_parser("ussd", help="a phone simulator that dials the running service over USSD")
+    command.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")
+    command.add_argument("--service-code", default="*384*123#")
+    command.add_argument("--msisdn", default="+237670000001", help="the phone number dialling")
+    command.add_argument("--script", help='play a path such as "1*07*5*1*1" and print each screen')
+    command.set_defaults(func=simulate)
+
+
+USSD = ChannelParts("ussd", routes.setup, commands=add_commands, production_problems=check_production)

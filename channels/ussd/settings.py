@@ -1,0 +1,27 @@
+"""USSD's settings: a model of its own, one of `gateway.config.Settings`' bases (read from the environment there).
+
+Imports nothing of the assembly: `gateway.config` imports it."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field, SecretStr
+
+from gateway.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
+
+
+class UssdSettings(BaseModel):
+    # Africa's Talking does not sign USSD callbacks: with a token, the callback URLs set in AT's dashboard
+    # end in ?token=<it>, and a request without it is refused. Required in production when USSD is in use.
+    ussd_callback_token: SecretStr | None = None
+    # The payment prompt is itself a USSD push: a handset still showing our END screen can drop it, so
+    # it goes out this long after the reply (MTN and Orange both advise closing the session first).
+    ussd_push_delay_seconds: float = Field(default=1.0, ge=0)
+
+
+def ussd_token_problem(settings: UssdSettings) -> str | None:
+    return secret_problem("USSD_CALLBACK_TOKEN", settings.ussd_callback_token, MIN_CALLBACK_TOKEN_LENGTH)
+
+
+def ussd_token_usable(settings: UssdSettings) -> bool:
+    """Whether USSD_CALLBACK_TOKEN can tell Africa's Talking from anybody else (start-up and the route agree)."""
+    return ussd_token_problem(settings) is None
