@@ -1,0 +1,101 @@
+"""A new channel is its folder plus one line in gateway/channel_list.py: what it brings (its orders, its receipts,
+its own tables) works without a change to the core, its schema or the assembly."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.channel_list import MIGRATIONS
+from gateway.config import Settings
+from gateway.core import votes
+from gateway.core.receipts import Receipt, ReceiptKind
+from gateway.db.engine import create_engine
+from gateway.db.migrate import upgrade
+from gateway.db.models import OutboxMessage, VoteOrder
+from gateway.embedded import ServiceUrls
+from gateway.jobs import outbox
+from gateway.worker_jobs import JobContext, outbox_handlers
+from payments.registry import build_registry
+from tests.factories import make_contest, place
+from tests.servers import throwaway_database
+
+Sessions = async_sessionmaker[AsyncSession]
+
+# A newcomer's channel's first migration: a branch of its own, after the core's schema it needs.
+TOY_MIGRATION = '''
+from alembic import op
+import sqlalchemy as sa
+
+revision = "toy_0001"
+down_revision = None
+branch_labels = ("toy",)
+depends_on = "0013"
+
+
+def upgrade() -> None:
+    op.create_table("toy_messages", sa.Column("id", sa.Integer, primary_key=True),
+                    sa.Column("order_id", sa.Uuid, sa.ForeignKey("vote_orders.id")))
+'''
+
+
+class Recorder:
+    def __init__(self) -> None:
+        self.receipts: list[Receipt] = []
+
+    async def __call__(self, receipt: Receipt) -> None:
+        self.receipts.append(receipt)
+
+
+@pytest.fixture
+async def toy_context(settings: Settings, sessions: Sessions,
+                      redis: Redis) -> AsyncIterator[tuple[JobContext, Recorder]]:
+    recorder = Recorder()
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(settings, http)
+        yield JobContext(settings, sessions, redis, registry, {"toy": recorder}), recorder
+        await registry.aclose()
+
+
+async def test_a_channel_the_core_never_heard_of_places_counts_and_gets_its_receipts(
+        toy_context: tuple[JobContext, Recorder]) -> None:
+    ctx, recorder = toy_context
+    contest = await make_contest(ctx.sessions)
+    order = await place(ctx.sessions, contest, candidate="02", quantity=4, channel="toy")
+    await votes.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 400, "XAF", "t-toy", provider="mtn")
+    async with ctx.sessions() as session:
+        assert await session.scalar(select(VoteOrder.channel).where(VoteOrder.id == order.id)) == "toy"
+        ids = (await session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id))).all()
+    for outbox_id in ids:
+        await outbox.deliver(ctx.sessions, outbox_id, outbox_handlers(ctx))
+    [receipt] = recorder.receipts
+    assert (receipt.kind, receipt.order.quantity, receipt.order.candidate_code) == (ReceiptKind.PAID, 4, "02")
+
+
+def test_a_channels_own_tables_migrate_with_the_core(services: ServiceUrls, tmp_path: Path) -> None:
+    branch = tmp_path / "toy_migrations"
+    branch.mkdir()
+    (branch / "toy_0001_messages.py").write_text(TOY_MIGRATION)
+    with throwaway_database(services.database_url) as url:
+        upgrade(url, (*MIGRATIONS, branch))
+        upgrade(url, (*MIGRATIONS, branch))  # again: nothing to do, no error
+
+        async def tables() -> set[str]:
+            engine = create_engine(url, pool_size=1)
+            try:
+                async with engine.connect() as connection:
+                    rows = await connection.execute(text(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"))
+                    return {row[0] for row in rows}
+            finally:
+                await engine.dispose()
+
+        assert {"toy_messages", "vote_orders", "sms_inbound"} <= asyncio.run(tables())
+
