@@ -16,6 +16,7 @@ from gateway.db.models import (
     AuditEntry,
     BlockedMsisdn,
     CandidateStatus,
+    Channel,
     ContestStatus,
     OrderStatus,
     OutboxMessage,
@@ -69,7 +70,7 @@ async def test_invalid_orders_are_rejected_and_create_nothing(
 
 async def test_unknown_contest_is_not_found(sessions: Sessions) -> None:
     with pytest.raises(NotFound):
-        request = votes.OrderRequest("nope", "01", 1, "mtn", votes.Channel.WEB, "+237670000001")
+        request = votes.OrderRequest("nope", "01", 1, "mtn", Channel.WEB, "+237670000001")
         await votes.place_order(sessions, request, pending_ttl=timedelta(minutes=5))
 
 
