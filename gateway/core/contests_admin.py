@@ -20,11 +20,13 @@ from gateway.core.audit import Actor
 from gateway.core.contest_drafts import (
     BoardVisibility,
     ContestDraft,
+    board_visibility,
     check_candidate_fields,
     next_codes,
     parse_candidates_csv,
 )
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.fraud import FraudRules
 from gateway.db.models import Candidate, CandidateStatus, Contest, ContestOrganiser, ContestStatus, Tally
 from gateway.db.seed import ensure_tallies
 
@@ -53,7 +55,10 @@ def snapshot(contest: Contest) -> dict[str, Any]:
         "ussd_service_codes": list(contest.ussd_service_codes), "sms_short_code": contest.sms_short_code,
         "sms_keyword": contest.sms_keyword, "show_counts": contest.show_counts,
         "board_frozen_at": contest.board_frozen_at.isoformat() if contest.board_frozen_at else None,
-        "default_language": contest.default_language,
+        "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
+        "default_language": contest.default_language, "stars_per_vote": contest.stars_per_vote,
+        "telegram_mobile_money": contest.telegram_mobile_money,
+        "fraud_rules": FraudRules.of(contest.fraud_rules).stored(),
     }
 
 
@@ -85,9 +90,12 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
     contest.providers, contest.ussd_service_codes = list(draft.providers), list(draft.ussd_service_codes)
     contest.sms_short_code, contest.sms_keyword = draft.sms_short_code, draft.sms_keyword
     contest.default_language = draft.default_language
+    contest.stars_per_vote, contest.telegram_mobile_money = draft.stars_per_vote, draft.telegram_mobile_money
+    contest.fraud_rules = draft.fraud_rules.stored()
     contest.show_counts = draft.board is not BoardVisibility.HIDDEN_COUNTS
+    contest.board_sealed = draft.board is BoardVisibility.SEALED
     if draft.board is BoardVisibility.FROZEN:
-        contest.board_frozen_at = contest.board_frozen_at or now
+        contest.board_frozen_at = draft.board_frozen_at or contest.board_frozen_at or now
     else:
         contest.board_frozen_at = None
 
