@@ -140,6 +140,17 @@ async def import_candidates(request: web.Request, actor: Actor) -> web.StreamRes
     return web.json_response({"imported": [candidate_json(c) for c in made]}, status=201)
 
 
+@routes.put(PREFIX + "/contests/{contest_id:[0-9]{1,9}}/candidates/order")
+@guarded("contests.write")
+async def reorder_candidates(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """The public lists' order: {"order": ["03", "01", "02"]}, every candidate's code once."""
+    order = (await form_of(request)).get("order")
+    if not isinstance(order, list) or not all(isinstance(code, str) for code in order):
+        raise DomainError("order must be a list of candidate codes.", code="invalid_field", field="order")
+    made = await contests_admin.reorder_candidates(request.app[SESSIONS], actor, cid(request), order)
+    return web.json_response({"order": [candidate_json(c) for c in made]})
+
+
 @routes.patch(PREFIX + "/candidates/{candidate_id:[0-9]{1,9}}")
 @guarded("contests.write")
 async def edit_candidate(request: web.Request, actor: Actor) -> web.StreamResponse:

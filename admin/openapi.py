@@ -21,6 +21,7 @@ SUMMARIES = {
     "/contests/{contest_id}/{action}": "Open, pause or close a contest (action: open|pause|close)",
     "/contests/{contest_id}/candidates": "Add a candidate (name, code?, bio?)",
     "/contests/{contest_id}/candidates/import": "Import candidates from CSV text (csv): all or nothing",
+    "/contests/{contest_id}/candidates/order": "The public lists' order of candidates (order: every code once)",
     "/candidates/{candidate_id}": "Edit a candidate (name, bio) or its status (active|eliminated|hidden)",
     "/candidates/{candidate_id}/photo": "Upload a photo: the image bytes as the body (JPEG, PNG, WebP; 5 MB)",
     "/orders": "Search orders (msisdn, reference, status, candidate, channel, provider, since, until)",

@@ -220,9 +220,13 @@ async def contest_page(request: web.Request, actor: Actor) -> web.StreamResponse
 async def show_contest(request: web.Request, actor: Actor, cid: int, error: str | None = None,
                        notice: str | None = None, status: int = 200) -> web.Response:
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)
+    contest = detail.contest
+    lang = texts.language_of(request)
     return render(request, "contest.html", {
-        "contest": detail.contest, "candidates": detail.candidates, "votes": detail.votes,
-        "actions": TRANSITIONS[detail.contest.status.value], "can_write": allowed(actor.role, "contests.write"),
+        "contest": contest, "candidates": detail.candidates, "votes": detail.votes,
+        "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
+        "action_names": texts.labels(texts.ACTION_NAMES, lang), "status_names": texts.labels(texts.STATUS_NAMES, lang),
+        "actions": TRANSITIONS[contest.status.value], "can_write": allowed(actor.role, "contests.write"),
         "error": error, "notice": notice}, actor, status)
 
 
@@ -297,6 +301,16 @@ async def candidate_status(request: web.Request, actor: Actor) -> web.StreamResp
     form = await form_of(request)
     candidate = await contests_admin.set_candidate_status(
         request.app[SESSIONS], actor, int(request.match_info["candidate_id"]), str(form.get("status", "")))
+    raise see_other(f"/admin/contests/{candidate.contest_id}")
+
+
+@routes.post("/admin/candidates/{candidate_id:[0-9]{1,9}}/move")
+@guarded("contests.write")
+async def candidate_move(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """One place up or down in the public lists' order."""
+    form = await form_of(request)
+    candidate = await contests_admin.move_candidate(
+        request.app[SESSIONS], actor, int(request.match_info["candidate_id"]), str(form.get("direction", "")))
     raise see_other(f"/admin/contests/{candidate.contest_id}")
 
 

@@ -18,6 +18,8 @@ BOARD_NAMES = {
     "frozen": N_("Frozen from a time"),
     "sealed": N_("Sealed until close: nothing public until the contest is closed"),
 }
+ACTION_NAMES = {"open": N_("Open"), "pause": N_("Pause"), "close": N_("Close")}
+STATUS_NAMES = {"active": N_("active"), "eliminated": N_("eliminated"), "hidden": N_("hidden")}
 FRAUD_LABELS = {
     "payer_orders_per_10_minutes": N_("Orders per payer number in 10 minutes"),
     "address_orders_per_10_minutes": N_("Orders per address in 10 minutes"),

@@ -52,6 +52,7 @@ PAGE_TEXTS: dict[str, str] = {
     "board_frame_title": N_("Live ranking of {contest}"),
     "counts_hidden": N_("The organiser hides the vote counts: only the ranking is shown."),
     "board_frozen": N_("The ranking is frozen until the results are announced."),
+    "board_sealed": N_("The results are sealed until voting is closed."),
     "rank": N_("No. {rank}"),
     "total_votes": N_("{votes} in total"),
     "new_leader": N_("{name} is now in first place."),

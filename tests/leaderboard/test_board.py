@@ -48,7 +48,7 @@ def test_public_board_shape_with_counts() -> None:
     board = public_board(view(), Tallies(1_700_000_000_123, 1_700_000_000_123, {1: 3, 2: 5}))
     assert board == {
         "contest": "miss-cameroun", "version": 1_700_000_000_123, "updated_at": "2023-11-14T22:13:20.123Z",
-        "total_votes": 8,
+        "sealed": False, "total_votes": 8,
         "candidates": [
             {"code": "02", "name": "Name 2", "votes": 5, "rank": 1},
             {"code": "01", "name": "Name 1", "votes": 3, "rank": 2},
