@@ -31,6 +31,9 @@ SUMMARIES = {
     "/review/{order_id}": "Decide one (kind, decision, reason)",
     "/audit": "The audit trail, newest first (actor, action prefix, target, limit)",
     "/openapi.json": "This document",
+    "/blocked": "Blocked payer numbers and client addresses (networks in CIDR notation)",
+    "/blocked/{kind}": "Block a number (numbers: msisdn, reason?) or an address (addresses: address, reason?)",
+    "/blocked/{kind}/remove": "Unblock a number (msisdn) or an address (address)",
     "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",
 }
 

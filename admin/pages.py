@@ -26,7 +26,7 @@ from admin.web import (
     set_session_cookies,
     upload_gate,
 )
-from gateway.core import audit, contests_admin, orders_admin
+from gateway.core import audit, blocklist, contests_admin, orders_admin
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contest_drafts import FRAUD_FIELD, KNOWN_PROVIDERS, BoardVisibility, board_visibility, parse_contest
 from gateway.core.errors import DomainError
@@ -429,6 +429,34 @@ async def account_action(request: web.Request, actor: Actor) -> web.StreamRespon
     await set_active_by_id(request.app[SESSIONS], actor, int(request.match_info["admin_id"]),
                            request.match_info["action"] == "enable")
     raise see_other("/admin/accounts")
+
+
+@routes.get("/admin/blocked")
+@guarded("blocks.read")
+async def blocked_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    numbers, addresses = await blocklist.blocked(request.app[SESSIONS])
+    return render(request, "blocked.html", {"numbers": numbers, "addresses": addresses,
+                                            "can_manage": allowed(actor.role, "blocks.manage")}, actor)
+
+
+@routes.post("/admin/blocked/{kind:numbers|addresses}{remove:(/remove)?}")
+@guarded("blocks.manage")
+async def blocked_change(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """Block or unblock a number (msisdn) or an address (address: one, or a network in CIDR notation)."""
+    form = await form_of(request)
+    sessions, numbers = request.app[SESSIONS], request.match_info["kind"] == "numbers"
+    value = str(form.get("msisdn" if numbers else "address", ""))
+    try:
+        if request.match_info["remove"]:
+            await (blocklist.unblock_number if numbers else blocklist.unblock_address)(sessions, actor, value)
+        else:
+            await (blocklist.block_number if numbers else blocklist.block_address)(
+                sessions, actor, value, str(form.get("reason", "")))
+    except DomainError as exc:
+        numbers_now, addresses = await blocklist.blocked(sessions)
+        return render(request, "blocked.html", {"numbers": numbers_now, "addresses": addresses, "error": exc.message,
+                                                "can_manage": True}, actor, exc.status)
+    raise see_other("/admin/blocked")
 
 
 @routes.get("/admin/audit")
