@@ -52,8 +52,7 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], acto
     cookie, fresh = csrf.cookie_of(request, is_secure)
     lang = texts.language_of(request)
     base = {"actor": actor, "csrf_token": csrf.sign(csrf_key(request), cookie), "error": None, "notice": None,
-            "lang": lang, "_": texts.gettext_for(lang), "board_names": texts.labels(texts.BOARD_NAMES, lang),
-            "fraud_labels": texts.labels(texts.FRAUD_LABELS, lang)}
+            "lang": lang, "_": texts.gettext_for(lang), **texts.tables(lang)}
     response = aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status,
                                               app_key=ADMIN_TEMPLATES)
     response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
@@ -221,11 +220,9 @@ async def show_contest(request: web.Request, actor: Actor, cid: int, error: str 
                        notice: str | None = None, status: int = 200) -> web.Response:
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)
     contest = detail.contest
-    lang = texts.language_of(request)
     return render(request, "contest.html", {
         "contest": contest, "candidates": detail.candidates, "votes": detail.votes,
         "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
-        "action_names": texts.labels(texts.ACTION_NAMES, lang), "status_names": texts.labels(texts.STATUS_NAMES, lang),
         "actions": TRANSITIONS[contest.status.value], "can_write": allowed(actor.role, "contests.write"),
         "error": error, "notice": notice}, actor, status)
 
@@ -439,15 +436,25 @@ async def blocked_page(request: web.Request, actor: Actor) -> web.StreamResponse
                                             "can_manage": allowed(actor.role, "blocks.manage")}, actor)
 
 
-@routes.post("/admin/blocked/{kind:numbers|addresses}{remove:(/remove)?}")
+@routes.post("/admin/blocked/{kind:numbers|addresses}")
 @guarded("blocks.manage")
-async def blocked_change(request: web.Request, actor: Actor) -> web.StreamResponse:
-    """Block or unblock a number (msisdn) or an address (address: one, or a network in CIDR notation)."""
+async def block(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """Block a number (msisdn) or an address (address: one, or a network in CIDR notation)."""
+    return await blocked_change(request, actor, remove=False)
+
+
+@routes.post("/admin/blocked/{kind:numbers|addresses}/remove")
+@guarded("blocks.manage")
+async def unblock(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return await blocked_change(request, actor, remove=True)
+
+
+async def blocked_change(request: web.Request, actor: Actor, *, remove: bool) -> web.StreamResponse:
     form = await form_of(request)
     sessions, numbers = request.app[SESSIONS], request.match_info["kind"] == "numbers"
     value = str(form.get("msisdn" if numbers else "address", ""))
     try:
-        if request.match_info["remove"]:
+        if remove:
             await (blocklist.unblock_number if numbers else blocklist.unblock_address)(sessions, actor, value)
         else:
             await (blocklist.block_number if numbers else blocklist.block_address)(

@@ -3,6 +3,7 @@ in the core's catalogs (gateway/core/locales) with every other text; tables of l
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 from aiohttp import web
@@ -18,6 +19,14 @@ BOARD_NAMES = {
     "frozen": N_("Frozen from a time"),
     "sealed": N_("Sealed until close: nothing public until the contest is closed"),
 }
+CONTEST_STATUSES = {"draft": N_("draft"), "open": N_("open"), "paused": N_("paused"), "closed": N_("closed")}
+REVIEW_KINDS = {
+    "flagged": N_("flagged"), "duplicate_payment": N_("duplicate payment"), "partial_refund": N_("partial refund"),
+    "refund_requested": N_("refund requested"), "unverified_payment": N_("unverified payment"),
+    "held": N_("held by a fraud rule"),
+}
+DECISION_NAMES = {"count": N_("Count"), "refund": N_("Refund"), "dismiss": N_("Dismiss"),
+                  "refunded_by_hand": N_("Refunded by hand")}
 ACTION_NAMES = {"open": N_("Open"), "pause": N_("Pause"), "close": N_("Close")}
 STATUS_NAMES = {"active": N_("active"), "eliminated": N_("eliminated"), "hidden": N_("hidden")}
 FRAUD_LABELS = {
@@ -48,7 +57,8 @@ def language_of(request: web.Request) -> str:
     return DEFAULT_LANGUAGE
 
 
-def gettext_for(lang: str) -> Callable[[str], str]:
+@functools.cache
+def gettext_for(lang: str) -> Callable[..., str]:
     """`_` of the templates: the catalog's text, formatted with keyword values when given."""
     catalog = translations(lang)
 
@@ -62,3 +72,14 @@ def gettext_for(lang: str) -> Callable[[str], str]:
 def labels(table: dict[str, str], lang: str) -> dict[str, str]:
     catalog = translations(lang)
     return {key: catalog.gettext(text) for key, text in table.items()}
+
+
+TABLES = {"board_names": BOARD_NAMES, "fraud_labels": FRAUD_LABELS, "contest_statuses": CONTEST_STATUSES,
+          "review_kinds": REVIEW_KINDS, "decision_names": DECISION_NAMES, "action_names": ACTION_NAMES,
+          "status_names": STATUS_NAMES}
+
+
+@functools.cache
+def tables(lang: str) -> dict[str, dict[str, str]]:
+    """Every label table of the templates, in one language (read once per process)."""
+    return {name: labels(table, lang) for name, table in TABLES.items()}
