@@ -110,5 +110,6 @@ def parse_last_event_id(value: str | None) -> int | None:
 
 
 def needs_first_frame(current_version: int, last_event_id: int | None) -> bool:
-    """Send the current board at once unless the viewer already shows it (or something newer)."""
-    return last_event_id is None or last_event_id < current_version
+    """Send the current board at once unless the viewer already shows it (or something newer). A board at
+    version 0 (sealed, or no vote yet) is always sent: a viewer's id may come from before it was sealed."""
+    return last_event_id is None or current_version == 0 or last_event_id < current_version

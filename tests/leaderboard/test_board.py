@@ -105,6 +105,7 @@ def test_last_event_id_parsing_and_resumption() -> None:
     assert needs_first_frame(58, 57)  # older: the current board at once
     assert not needs_first_frame(58, 58)  # the viewer shows it already: no duplicate
     assert not needs_first_frame(58, 60)  # newer (another process was ahead): wait for the next change
+    assert needs_first_frame(0, 58)  # sealed since the viewer's last frame: it must learn so at once
 
 
 def test_coalescing_delay() -> None:
