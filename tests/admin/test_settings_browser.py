@@ -5,17 +5,21 @@ of each page goes to tests/artifacts/."""
 
 from __future__ import annotations
 
-from playwright.async_api import Browser, expect
+import asyncio
 
-from gateway.db.models import Contest
+from playwright.async_api import Browser, expect
+from redis.asyncio import Redis
+
+from gateway.db.models import Contest, ContestStatus
+from leaderboard.cache import refresh_contest
 from tests.admin.accounts import PASSWORD, Sessions, make_account
 from tests.admin.test_admin_browser import browser, shot, site  # noqa: F401  (fixtures)
 from tests.factories import make_contest
-from tests.leaderboard.helpers import confirmed_vote
+from tests.leaderboard.helpers import confirmed_vote, set_contest
 
 
 async def test_an_owner_seals_a_board_reorders_and_blocks_in_french(
-        site: str, browser: Browser, sessions: Sessions) -> None:  # noqa: F811
+        site: str, browser: Browser, sessions: Sessions, redis: Redis) -> None:  # noqa: F811
     contest = await make_contest(sessions, candidates=3, name="Gala scellé", slug="gala-scelle")
     await confirmed_vote(sessions, contest, "02", 42)
     account = await make_account(sessions, "owner")
@@ -57,3 +61,13 @@ async def test_an_owner_seals_a_board_reorders_and_blocks_in_french(
         stored = await session.get(Contest, contest.id)
     assert stored is not None and stored.board_sealed and stored.fraud_rules is not None
     assert stored.fraud_rules["quick_payments"] == 0
+
+    # Closed: the open page's live board shows the counts (the web process trusts its copy of a board's
+    # settings for 2 s; the publish is the outbox's, as after any vote).
+    await set_contest(sessions, contest, status=ContestStatus.CLOSED)
+    await asyncio.sleep(2.1)
+    await refresh_contest(sessions, redis, contest.id)
+    await expect(page.locator("#board-list li")).to_have_count(3)
+    await expect(page.locator("#board-sealed")).to_be_hidden()
+    await expect(page.locator("#board-list li").first).to_contain_text("42")
+    await shot(page, "settings-05-public-after-close")
