@@ -43,7 +43,8 @@ FRAUD_RULES = {"type": "object", "additionalProperties": False,
                "properties": {name: {"type": "integer", "minimum": 0, "maximum": MAX_THRESHOLD}
                               for name in FraudRules.names()}}
 CONTEST_FIELDS = {
-    "type": "object", "required": ["name", "slug", "price_per_vote", "currency", "max_votes_per_order", "opens_at",
+    "type": "object", "description": "The whole setting (PUT replaces it): a field left out takes its default",
+    "required": ["name", "slug", "price_per_vote", "currency", "max_votes_per_order", "opens_at",
                                    "closes_at", "providers"],
     "properties": {
         "name": {"type": "string"}, "slug": {"type": "string"},

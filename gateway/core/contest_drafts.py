@@ -186,8 +186,6 @@ def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
     if language not in ("fr", "en"):
         raise DomainError("default_language: fr or en.", code="invalid_field", field="default_language")
     stars = _stars(form)
-    if stars is not None and "stars" not in providers:
-        raise DomainError("A Stars price needs the stars provider.", code="invalid_field", field="stars_per_vote")
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, providers, codes, short_code,
                         keyword, board, language, stars, _flag(form, "telegram_mobile_money"),
                         parse_fraud_rules(form), frozen_at)
