@@ -14,7 +14,7 @@ from admin import photos, signin
 from admin.accounts import set_active_by_id
 from admin.pages import order_filter
 from admin.web import FAMILY_KEY, form_of, guarded, jwt_key
-from gateway.core import audit, contests_admin, orders_admin
+from gateway.core import audit, blocklist, contests_admin, orders_admin
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contest_drafts import parse_contest
 from gateway.core.errors import DomainError, NotFound
@@ -140,6 +140,17 @@ async def import_candidates(request: web.Request, actor: Actor) -> web.StreamRes
     return web.json_response({"imported": [candidate_json(c) for c in made]}, status=201)
 
 
+@routes.put(PREFIX + "/contests/{contest_id:[0-9]{1,9}}/candidates/order")
+@guarded("contests.write")
+async def reorder_candidates(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """The public lists' order: {"order": ["03", "01", "02"]}, every candidate's code once."""
+    order = (await form_of(request)).get("order")
+    if not isinstance(order, list) or not all(isinstance(code, str) for code in order):
+        raise DomainError("order must be a list of candidate codes.", code="invalid_field", field="order")
+    made = await contests_admin.reorder_candidates(request.app[SESSIONS], actor, cid(request), order)
+    return web.json_response({"order": [candidate_json(c) for c in made]})
+
+
 @routes.patch(PREFIX + "/candidates/{candidate_id:[0-9]{1,9}}")
 @guarded("contests.write")
 async def edit_candidate(request: web.Request, actor: Actor) -> web.StreamResponse:
@@ -240,6 +251,42 @@ async def account_action(request: web.Request, actor: Actor) -> web.StreamRespon
     active = request.match_info["action"] == "enable"
     await set_active_by_id(request.app[SESSIONS], actor, int(request.match_info["admin_id"]), active)
     return web.json_response({"active": active})
+
+
+def blocked_json(entry: blocklist.Blocked) -> dict[str, Any]:
+    return {"value": entry.value, "reason": entry.reason, "created_at": entry.created_at.isoformat()}
+
+
+@routes.get(f"{PREFIX}/blocked")
+@guarded("blocks.read")
+async def blocked(request: web.Request, actor: Actor) -> web.StreamResponse:
+    numbers, addresses = await blocklist.blocked(request.app[SESSIONS])
+    return web.json_response({"numbers": [blocked_json(n) for n in numbers],
+                              "addresses": [blocked_json(a) for a in addresses]})
+
+
+@routes.post(PREFIX + "/blocked/{kind:numbers|addresses}")
+@guarded("blocks.manage")
+async def block(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    reason = form.get("reason")
+    reason_text = str(reason) if reason is not None else None
+    if request.match_info["kind"] == "numbers":
+        value = await blocklist.block_number(request.app[SESSIONS], actor, str(form.get("msisdn", "")), reason_text)
+    else:
+        value = await blocklist.block_address(request.app[SESSIONS], actor, str(form.get("address", "")), reason_text)
+    return web.json_response({"blocked": value}, status=201)
+
+
+@routes.post(PREFIX + "/blocked/{kind:numbers|addresses}/remove")
+@guarded("blocks.manage")
+async def unblock(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    if request.match_info["kind"] == "numbers":
+        await blocklist.unblock_number(request.app[SESSIONS], actor, str(form.get("msisdn", "")))
+    else:
+        await blocklist.unblock_address(request.app[SESSIONS], actor, str(form.get("address", "")))
+    return web.json_response({"unblocked": True})
 
 
 @routes.get(f"{PREFIX}/audit")

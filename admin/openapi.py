@@ -9,6 +9,8 @@ from typing import Any
 from aiohttp import web
 
 from admin.api import PREFIX
+from gateway.core.contest_drafts import KNOWN_PROVIDERS, MAX_THRESHOLD, BoardVisibility
+from gateway.core.fraud import FraudRules
 
 SUMMARIES = {
     "/token": "Sign in (email, password, code): an access and a refresh token",
@@ -19,6 +21,7 @@ SUMMARIES = {
     "/contests/{contest_id}/{action}": "Open, pause or close a contest (action: open|pause|close)",
     "/contests/{contest_id}/candidates": "Add a candidate (name, code?, bio?)",
     "/contests/{contest_id}/candidates/import": "Import candidates from CSV text (csv): all or nothing",
+    "/contests/{contest_id}/candidates/order": "The public lists' order of candidates (order: every code once)",
     "/candidates/{candidate_id}": "Edit a candidate (name, bio) or its status (active|eliminated|hidden)",
     "/candidates/{candidate_id}/photo": "Upload a photo: the image bytes as the body (JPEG, PNG, WebP; 5 MB)",
     "/orders": "Search orders (msisdn, reference, status, candidate, channel, provider, since, until)",
@@ -28,8 +31,38 @@ SUMMARIES = {
     "/review/{order_id}": "Decide one (kind, decision, reason)",
     "/audit": "The audit trail, newest first (actor, action prefix, target, limit)",
     "/openapi.json": "This document",
+    "/blocked": "Blocked payer numbers and client addresses (networks in CIDR notation)",
+    "/blocked/{kind}": "Block a number (numbers: msisdn, reason?) or an address (addresses: address, reason?)",
+    "/blocked/{kind}/remove": "Unblock a number (msisdn) or an address (address)",
     "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",
 }
+
+
+FRAUD_RULES = {"type": "object", "additionalProperties": False,
+               "description": "Thresholds of the fraud rules; a missing one keeps its default, 0 turns it off",
+               "properties": {name: {"type": "integer", "minimum": 0, "maximum": MAX_THRESHOLD}
+                              for name in FraudRules.names()}}
+CONTEST_FIELDS = {
+    "type": "object", "description": "The whole setting (PUT replaces it): a field left out takes its default",
+    "required": ["name", "slug", "price_per_vote", "currency", "max_votes_per_order", "opens_at",
+                                   "closes_at", "providers"],
+    "properties": {
+        "name": {"type": "string"}, "slug": {"type": "string"},
+        "price_per_vote": {"type": "integer", "description": "minor units of currency"},
+        "currency": {"type": "string"}, "max_votes_per_order": {"type": "integer"},
+        "opens_at": {"type": "string", "format": "date-time"}, "closes_at": {"type": "string", "format": "date-time"},
+        "providers": {"type": "array", "items": {"enum": list(KNOWN_PROVIDERS)}},
+        "ussd_service_codes": {"type": "array", "items": {"type": "string"}},
+        "sms_short_code": {"type": ["string", "null"]}, "sms_keyword": {"type": ["string", "null"]},
+        "stars_per_vote": {"type": ["integer", "null"], "description": "null: not sold in the Telegram bot"},
+        "telegram_mobile_money": {"type": "boolean", "description": "the bot offers mobile money too"},
+        "board": {"enum": [b.value for b in BoardVisibility],
+                  "description": "live, hidden_counts, frozen (from board_frozen_at), sealed (until close)"},
+        "board_frozen_at": {"type": ["string", "null"], "format": "date-time"},
+        "default_language": {"enum": ["fr", "en"]},
+        "fraud_rules": {"$ref": "#/components/schemas/FraudRules"},
+    }}
+BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "put"): "ContestFields"}
 
 
 def document(app: web.Application) -> dict[str, Any]:
@@ -44,9 +77,14 @@ def document(app: web.Application) -> dict[str, Any]:
             "403": {"description": "Not for your role"}}}
         if path not in ("/token", "/token/refresh", "/openapi.json"):
             operation["security"] = [{"bearer": []}]
+        body = BODIES.get((path, route.method.lower()))
+        if body is not None:
+            operation["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{body}"}}}}
         paths.setdefault(canonical, {})[route.method.lower()] = operation
     return {"openapi": "3.1.0", "info": {"title": "Ballot admin API", "version": "1"}, "paths": paths,
-            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}}}}
+            "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
+                           "schemas": {"ContestFields": CONTEST_FIELDS, "FraudRules": FRAUD_RULES}}}
 
 
 async def openapi_json(request: web.Request) -> web.Response:

@@ -13,7 +13,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from admin import csrf, photos, signin, tokens, totp
+from admin import csrf, photos, signin, texts, tokens, totp
 from admin.accounts import allowed, list_admins, set_active_by_id
 from admin.web import (
     FAMILY_KEY,
@@ -26,10 +26,11 @@ from admin.web import (
     set_session_cookies,
     upload_gate,
 )
-from gateway.core import audit, contests_admin, orders_admin
+from gateway.core import audit, blocklist, contests_admin, orders_admin
 from gateway.core.audit import Actor, AuditFilter
-from gateway.core.contest_drafts import KNOWN_PROVIDERS, BoardVisibility, parse_contest
+from gateway.core.contest_drafts import FRAUD_FIELD, KNOWN_PROVIDERS, BoardVisibility, board_visibility, parse_contest
 from gateway.core.errors import DomainError
+from gateway.core.fraud import FraudRules
 from gateway.core.orders_admin import OrderFilter
 from gateway.db.models import Channel, Contest, OrderStatus
 from gateway.keys import ADMIN_TEMPLATES, PROVIDERS, REDIS, SESSIONS, SETTINGS, UPLOAD_GATE
@@ -49,7 +50,9 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], acto
     """A page with its CSRF token, strict security headers and nothing cached."""
     is_secure = secure(request)
     cookie, fresh = csrf.cookie_of(request, is_secure)
-    base = {"actor": actor, "csrf_token": csrf.sign(csrf_key(request), cookie), "error": None, "notice": None}
+    lang = texts.language_of(request)
+    base = {"actor": actor, "csrf_token": csrf.sign(csrf_key(request), cookie), "error": None, "notice": None,
+            "lang": lang, "_": texts.gettext_for(lang), **texts.tables(lang)}
     response = aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status,
                                               app_key=ADMIN_TEMPLATES)
     response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
@@ -57,6 +60,9 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], acto
                              "X-Frame-Options": "DENY"})
     if fresh:
         csrf.set_cookie(response, cookie, is_secure)
+    if request.query.get("lang") == lang:
+        response.set_cookie(texts.LANG_COOKIE, lang, path="/admin", samesite="Strict", secure=is_secure,
+                            httponly=True, max_age=365 * 86400)
     return response
 
 
@@ -137,28 +143,39 @@ async def signout_post(request: web.Request, actor: Actor) -> web.StreamResponse
 
 
 def contest_form_values(contest: Contest | None) -> dict[str, Any]:
+    """The form's fields as text, from a contest (or a new one's defaults)."""
     if contest is None:
         return {"name": "", "slug": "", "price_per_vote": 100, "currency": "XAF", "max_votes_per_order": 100,
                 "opens_at": "", "closes_at": "", "providers": ["mtn", "orange"], "ussd_service_codes": "",
-                "sms_short_code": "", "sms_keyword": "", "board": "live", "default_language": "fr"}
-    board = (BoardVisibility.FROZEN if contest.board_frozen_at else BoardVisibility.LIVE if contest.show_counts
-             else BoardVisibility.HIDDEN_COUNTS)
+                "sms_short_code": "", "sms_keyword": "", "board": "live", "board_frozen_at": "",
+                "default_language": "fr", "stars_per_vote": "", "telegram_mobile_money": False,
+                **fraud_fields(FraudRules())}
+    board = board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed)
+    frozen = contest.board_frozen_at.strftime("%Y-%m-%dT%H:%M") if contest.board_frozen_at else ""
     return {"name": contest.name, "slug": contest.slug, "price_per_vote": contest.price_per_vote,
             "currency": contest.currency, "max_votes_per_order": contest.max_votes_per_order,
             "opens_at": contest.opens_at.strftime("%Y-%m-%dT%H:%M"),
             "closes_at": contest.closes_at.strftime("%Y-%m-%dT%H:%M"), "providers": list(contest.providers),
             "ussd_service_codes": ", ".join(contest.ussd_service_codes),
             "sms_short_code": contest.sms_short_code or "", "sms_keyword": contest.sms_keyword or "",
-            "board": board.value, "default_language": contest.default_language}
+            "board": board.value, "board_frozen_at": frozen, "default_language": contest.default_language,
+            "stars_per_vote": contest.stars_per_vote or "", "telegram_mobile_money": contest.telegram_mobile_money,
+            **fraud_fields(FraudRules.of(contest.fraud_rules))}
+
+
+def fraud_fields(rules: FraudRules) -> dict[str, int]:
+    return {f"{FRAUD_FIELD}{name}": value for name, value in rules.stored().items()}
 
 
 def form_page(request: web.Request, actor: Actor, heading: str, action: str, values: Mapping[str, Any],
               error: str | None = None, status: int = 200) -> web.Response:
     providers = values.get("providers") or []
-    values = {**values, "providers": providers if isinstance(providers, list) else [providers]}
+    values = {**contest_form_values(None), **values,
+              "providers": providers if isinstance(providers, list) else [providers]}
     return render(request, "contest_form.html", {
         "heading": heading, "action": action, "form": values, "known_providers": KNOWN_PROVIDERS,
-        "boards": [b.value for b in BoardVisibility], "error": error}, actor, status)
+        "boards": [b.value for b in BoardVisibility], "fraud_names": FraudRules.names(), "fraud_field": FRAUD_FIELD,
+        "error": error}, actor, status)
 
 
 @routes.get("/admin/contests")
@@ -202,9 +219,11 @@ async def contest_page(request: web.Request, actor: Actor) -> web.StreamResponse
 async def show_contest(request: web.Request, actor: Actor, cid: int, error: str | None = None,
                        notice: str | None = None, status: int = 200) -> web.Response:
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)
+    contest = detail.contest
     return render(request, "contest.html", {
-        "contest": detail.contest, "candidates": detail.candidates, "votes": detail.votes,
-        "actions": TRANSITIONS[detail.contest.status.value], "can_write": allowed(actor.role, "contests.write"),
+        "contest": contest, "candidates": detail.candidates, "votes": detail.votes,
+        "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
+        "actions": TRANSITIONS[contest.status.value], "can_write": allowed(actor.role, "contests.write"),
         "error": error, "notice": notice}, actor, status)
 
 
@@ -279,6 +298,16 @@ async def candidate_status(request: web.Request, actor: Actor) -> web.StreamResp
     form = await form_of(request)
     candidate = await contests_admin.set_candidate_status(
         request.app[SESSIONS], actor, int(request.match_info["candidate_id"]), str(form.get("status", "")))
+    raise see_other(f"/admin/contests/{candidate.contest_id}")
+
+
+@routes.post("/admin/candidates/{candidate_id:[0-9]{1,9}}/move")
+@guarded("contests.write")
+async def candidate_move(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """One place up or down in the public lists' order."""
+    form = await form_of(request)
+    candidate = await contests_admin.move_candidate(
+        request.app[SESSIONS], actor, int(request.match_info["candidate_id"]), str(form.get("direction", "")))
     raise see_other(f"/admin/contests/{candidate.contest_id}")
 
 
@@ -397,6 +426,44 @@ async def account_action(request: web.Request, actor: Actor) -> web.StreamRespon
     await set_active_by_id(request.app[SESSIONS], actor, int(request.match_info["admin_id"]),
                            request.match_info["action"] == "enable")
     raise see_other("/admin/accounts")
+
+
+@routes.get("/admin/blocked")
+@guarded("blocks.read")
+async def blocked_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    numbers, addresses = await blocklist.blocked(request.app[SESSIONS])
+    return render(request, "blocked.html", {"numbers": numbers, "addresses": addresses,
+                                            "can_manage": allowed(actor.role, "blocks.manage")}, actor)
+
+
+@routes.post("/admin/blocked/{kind:numbers|addresses}")
+@guarded("blocks.manage")
+async def block(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """Block a number (msisdn) or an address (address: one, or a network in CIDR notation)."""
+    return await blocked_change(request, actor, remove=False)
+
+
+@routes.post("/admin/blocked/{kind:numbers|addresses}/remove")
+@guarded("blocks.manage")
+async def unblock(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return await blocked_change(request, actor, remove=True)
+
+
+async def blocked_change(request: web.Request, actor: Actor, *, remove: bool) -> web.StreamResponse:
+    form = await form_of(request)
+    sessions, numbers = request.app[SESSIONS], request.match_info["kind"] == "numbers"
+    value = str(form.get("msisdn" if numbers else "address", ""))
+    try:
+        if remove:
+            await (blocklist.unblock_number if numbers else blocklist.unblock_address)(sessions, actor, value)
+        else:
+            await (blocklist.block_number if numbers else blocklist.block_address)(
+                sessions, actor, value, str(form.get("reason", "")))
+    except DomainError as exc:
+        numbers_now, addresses = await blocklist.blocked(sessions)
+        return render(request, "blocked.html", {"numbers": numbers_now, "addresses": addresses, "error": exc.message,
+                                                "can_manage": True}, actor, exc.status)
+    raise see_other("/admin/blocked")
 
 
 @routes.get("/admin/audit")

@@ -24,6 +24,7 @@ class BoardContest:
     show_counts: bool
     frozen_at: datetime | None
     candidates: tuple[CandidateInfo, ...]  # active and eliminated only: hidden candidates never show
+    sealed: bool = False  # sealed until close (gateway.core.ranking.public_board): no tallies are even read
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,13 +55,18 @@ def iso_from_ms(epoch_ms: int) -> str:
 
 
 def public_board(contest: BoardContest, tallies: Tallies) -> dict[str, object]:
-    """The JSON document of the API and the stream; counts are null when the organiser hides them."""
+    """The JSON document of the API and the stream; counts are null when the organiser hides them, and a
+    sealed board lists nobody (an order of candidates would be a ranking)."""
+    if contest.sealed:
+        return {"contest": contest.slug, "version": 0, "updated_at": None, "sealed": True, "total_votes": None,
+                "candidates": []}
     rows = rank_candidates(contest.candidates, tallies.votes)
     show = contest.show_counts
     return {
         "contest": contest.slug,
         "version": tallies.version,
         "updated_at": iso_from_ms(tallies.updated_ms),
+        "sealed": False,
         "total_votes": sum(row.votes for row in rows) if show else None,
         "candidates": [
             {"code": row.candidate.code, "name": row.candidate.name, "votes": row.votes if show else None,
@@ -73,13 +79,14 @@ def public_board(contest: BoardContest, tallies: Tallies) -> dict[str, object]:
 def etag_for(contest: BoardContest, version: int) -> str:
     """The version names the tallies; the checksum names the settings (counts hidden, a candidate
     hidden or renamed), which an organiser may change with no new vote and so no new version."""
-    settings = repr((contest.show_counts, contest.candidates)).encode()
+    settings = repr((contest.show_counts, contest.sealed, contest.candidates)).encode()
     return f'"{version}-{zlib.crc32(settings):08x}"'
 
 
 def render(contest: BoardContest, tallies: Tallies) -> Rendered:
+    version = 0 if contest.sealed else tallies.version  # a sealed board's version would count its votes
     body = json.dumps(public_board(contest, tallies), separators=(",", ":"), ensure_ascii=False).encode()
-    return Rendered(tallies.version, etag_for(contest, tallies.version), body)
+    return Rendered(version, etag_for(contest, version), body)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:
@@ -103,5 +110,6 @@ def parse_last_event_id(value: str | None) -> int | None:
 
 
 def needs_first_frame(current_version: int, last_event_id: int | None) -> bool:
-    """Send the current board at once unless the viewer already shows it (or something newer)."""
-    return last_event_id is None or last_event_id < current_version
+    """Send the current board at once unless the viewer already shows it (or something newer). A board at
+    version 0 (sealed, or no vote yet) is always sent: a viewer's id may come from before it was sealed."""
+    return last_event_id is None or current_version == 0 or last_event_id < current_version

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.catalog import PUBLIC_STATUSES
 from gateway.core.errors import NotFound
-from gateway.core.ranking import BoardTop, rank_candidates
+from gateway.core.ranking import BoardTop, PublicBoard, public_board, rank_candidates
 from gateway.db.engine import autocommit
 from gateway.db.models import Candidate, CandidateStatus, Contest
 from leaderboard import cache
@@ -85,7 +85,8 @@ async def load_contest_view(sessions: Sessions, *, slug: str | None = None,
             .order_by(Candidate.id)  # a stable order: the board's ETag is a checksum of these
         )
         candidates = tuple(CandidateInfo(id_, code, name) for id_, code, name in rows)
-    return BoardContest(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates)
+    sealed = public_board(contest.show_counts, contest.board_sealed, contest.status) is PublicBoard.SEALED
+    return BoardContest(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates, sealed)
 
 
 class Boards:
@@ -130,6 +131,8 @@ class Boards:
     async def tallies(self, contest: BoardContest) -> Tallies:
         """Frozen: the tallies as of the freeze moment; otherwise the live ones. With Redis away
         (restarting), straight from PostgreSQL: slower, but the board stays up."""
+        if contest.sealed:
+            return Tallies(0, 0, {})  # never read: nothing of a sealed board's votes can leave this process
         now = self._clock()
         frozen_at = contest.frozen_at if contest.frozen_at and is_frozen(contest.frozen_at, now) else None
         try:
@@ -145,6 +148,8 @@ class Boards:
         contest = await self.contest_by_id(contest_id)
         if contest is None:
             raise NotFound("No public contest has that id.", code="contest_not_found")
+        if contest.sealed:
+            return BoardTop((), False, False, sealed=True)
         rows = rank_candidates(contest.candidates, (await self.tallies(contest)).votes)
         return BoardTop(tuple(rows[:n]), contest.show_counts, is_frozen(contest.frozen_at, self._clock()))
 

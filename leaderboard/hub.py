@@ -37,7 +37,10 @@ class Frame:
     etag: str = ""  # the board's ETag: a new one at the same version is a change of settings, not of votes
 
     def is_news_to(self, version: int, etag: str) -> bool:
-        """Whether a viewer showing (version, etag) lacks this frame."""
+        """Whether a viewer showing (version, etag) lacks this frame. A sealed board is version 0 (its
+        version would count votes) yet news to a viewer of the board before it was sealed."""
+        if self.version == 0 and self.etag:
+            return self.etag != etag
         return self.version > version or (self.version == version and self.etag != etag)
 
 

@@ -125,6 +125,8 @@ def contest_for(contests: tuple[PublicContest, ...], keyword: str | None) -> Pub
 async def top_text(ctx: SmsContext, contest: PublicContest, lang: Lang) -> str:
     """The board's first five as the leaderboard ranks them (ties share a rank)."""
     board = await ctx.service.top(contest.id, 5)
+    if board.sealed:
+        return texts.sms_texts(lang).top_sealed
     rows = [(row.rank, row.candidate.code, row.candidate.name, row.votes if board.show_counts else None)
             for row in board.rows if row.votes > 0]
     return texts.top(lang, rows)

@@ -28,6 +28,7 @@ class SmsTexts:
     unknown_candidate: str  # {code} {keyword}
     top: str  # {lines}
     top_empty: str
+    top_sealed: str
     stopped: str
     no_contest: str
 
@@ -43,6 +44,7 @@ def sms_texts(lang: Lang) -> SmsTexts:
                                             "e.g. {keyword} 07 5."),
         top=t.pgettext("sms", "Top 5: {lines}"),
         top_empty=t.pgettext("sms", "No votes counted yet."),
+        top_sealed=t.pgettext("sms", "The results are sealed until voting is closed."),
         stopped=t.pgettext("sms", "You will get no more messages, except receipts for your votes. "
                                   "Send HELP for help."),
         no_contest=t.pgettext("sms", "No vote is open on this number right now."),

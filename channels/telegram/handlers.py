@@ -300,7 +300,8 @@ async def top(message: Message, vote_service: VoteService) -> None:
         board = await vote_service.top(contest.id, 5)
         rows = [(t.top_line if board.show_counts else t.top_line_hidden).format(
             rank=row.rank, code=row.candidate.code, name=row.candidate.name, votes=row.votes) for row in board.rows]
-        parts.append("\n".join([t.top_title.format(contest=contest.name), *(rows or [t.top_empty])]))
+        rows = [t.top_sealed] if board.sealed else rows or [t.top_empty]
+        parts.append("\n".join([t.top_title.format(contest=contest.name), *rows]))
     await message.answer("\n\n".join(parts))
 
 

@@ -56,6 +56,7 @@ class Texts:
     top_line: str  # {rank} {code} {name} {votes}
     top_line_hidden: str  # {rank} {code} {name}
     top_empty: str
+    top_sealed: str
     paysupport: str
     unknown: str
     expired_button: str
@@ -121,6 +122,7 @@ def texts(lang: Lang) -> Texts:
         top_line=t.pgettext("telegram", "{rank}. {code} {name}: {votes}"),
         top_line_hidden=t.pgettext("telegram", "{rank}. {code} {name}"),
         top_empty=t.pgettext("telegram", "No votes yet."),
+        top_sealed=t.pgettext("telegram", "The results are sealed until voting is closed."),
         paysupport=t.pgettext("telegram", "Payment support: votes are digital and counted at once, so they are "
                                            "not refunded once counted. A payment that arrives after voting "
                                            "closes is refunded automatically. For any other problem, write "

@@ -10,6 +10,7 @@ from enum import StrEnum
 from channels.phone.gsm7 import transliterate
 from channels.phone.operators import Operator
 from gateway.core.catalog import PublicContest
+from gateway.core.ranking import PublicBoard
 from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters import PayerVotes
@@ -21,7 +22,7 @@ USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay
 class BoardMode(StrEnum):
     COUNTS = "counts"
     RANKS = "ranks"  # the organiser hides counts
-    HIDDEN = "hidden"  # the board is frozen: nothing live until the results
+    HIDDEN = "hidden"  # the board is frozen or sealed until close: nothing live until the results
 
 
 def is_keypad_number(raw: str) -> bool:
@@ -80,9 +81,10 @@ class Extras:
 
 
 def board_mode(record: PublicContest, now: datetime) -> BoardMode:
-    if record.board_frozen_at is not None and now >= record.board_frozen_at:
+    shown = record.public_board()
+    if shown is PublicBoard.SEALED or (record.board_frozen_at is not None and now >= record.board_frozen_at):
         return BoardMode.HIDDEN
-    return BoardMode.COUNTS if record.show_counts else BoardMode.RANKS
+    return BoardMode.COUNTS if shown is PublicBoard.COUNTS else BoardMode.RANKS
 
 
 def safe_name(raw: str, fallback: str) -> str:

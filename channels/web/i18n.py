@@ -52,6 +52,7 @@ PAGE_TEXTS: dict[str, str] = {
     "board_frame_title": N_("Live ranking of {contest}"),
     "counts_hidden": N_("The organiser hides the vote counts: only the ranking is shown."),
     "board_frozen": N_("The ranking is frozen until the results are announced."),
+    "board_sealed": N_("The results are sealed until voting is closed."),
     "rank": N_("No. {rank}"),
     "total_votes": N_("{votes} in total"),
     "new_leader": N_("{name} is now in first place."),
@@ -115,6 +116,8 @@ PAGE_TEXTS: dict[str, str] = {
     "err_msisdn_required": N_("Enter the mobile money number that will pay."),
     "err_invalid_msisdn": N_("This is not a valid phone number."),
     "err_msisdn_blocked": N_("This number cannot vote. Contact the organiser if you think this is a mistake."),
+    "err_address_blocked": N_("Votes from your connection are refused. Contact the organiser if you think this is "
+                              "a mistake."),
     "err_msisdn_rate_limited": N_("Too many votes from this number. Please try again later."),
     "err_candidate_not_active": N_("This candidate can no longer receive votes."),
     "err_provider_unavailable": N_("This payment method is not available right now. Please choose another."),

@@ -36,8 +36,9 @@ class BoardOut(BaseModel):
     """The leaderboard document (`leaderboard.board.public_board`); its SSE stream sends the same."""
 
     contest: str
-    version: int = Field(description="grows with every change; also the ETag")
-    updated_at: str = Field(description="when the tallies last changed (ISO 8601, UTC)")
+    version: int = Field(description="grows with every change; also the ETag (0 while sealed)")
+    updated_at: str | None = Field(description="when the tallies last changed (ISO 8601, UTC; null while sealed)")
+    sealed: bool = Field(description="sealed until the contest closes: no counts, no ranks, no candidates listed")
     total_votes: int | None
     candidates: list[BoardRow]
 

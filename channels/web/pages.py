@@ -141,6 +141,7 @@ class Board:
     total: int | None
     frozen: bool
     hidden: bool
+    sealed: bool = False
 
 
 async def server_board(app: web.Application, contest: PublicContest, candidates: list[PublicCandidate]) -> Board:
@@ -150,6 +151,8 @@ async def server_board(app: web.Application, contest: PublicContest, candidates:
 
 
 def board_rows(top: BoardTop, photos: Mapping[str, str | None]) -> Board:
+    if top.sealed:
+        return Board([], None, False, False, sealed=True)
     show = top.show_counts
     rows = [BoardRow(row.candidate.code, row.candidate.name, photos.get(row.candidate.code),
                      row.votes if show else None, row.rank) for row in top.rows]

@@ -10,10 +10,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.errors import NotFound
+from gateway.core.ranking import PublicBoard, public_board
 from gateway.core.rules import VotingState, voting_state
 from gateway.db.engine import autocommit
 from gateway.db.models import (
@@ -27,6 +28,8 @@ from gateway.db.models import (
 
 Sessions = async_sessionmaker[AsyncSession]
 PUBLIC_STATUSES = (ContestStatus.OPEN, ContestStatus.PAUSED, ContestStatus.CLOSED)
+# How every public list orders candidates: the organiser's order, then their codes ("9" before "10").
+DISPLAY_ORDER = (Candidate.position, func.length(Candidate.code), Candidate.code)
 
 
 @dataclass(frozen=True)
@@ -67,6 +70,7 @@ class PublicContest:
     # Telegram (issue 18): the price of a vote in Stars (None: not sold in the bot), mobile money in the bot.
     stars_per_vote: int | None = None
     telegram_mobile_money: bool = False
+    board_sealed: bool = False  # sealed until close: ask `public_board()`, which knows when it opens
 
     @classmethod
     def of(cls, contest: Contest, candidates: tuple[PublicCandidate, ...] = ()) -> PublicContest:
@@ -78,7 +82,12 @@ class PublicContest:
             board_frozen_at=contest.board_frozen_at, ussd_service_codes=tuple(contest.ussd_service_codes),
             sms_short_code=contest.sms_short_code, sms_keyword=contest.sms_keyword, candidates=candidates,
             stars_per_vote=contest.stars_per_vote, telegram_mobile_money=contest.telegram_mobile_money,
+            board_sealed=contest.board_sealed,
         )
+
+    def public_board(self) -> PublicBoard:
+        """What any public channel may show of this contest's board (the core's one rule)."""
+        return public_board(self.show_counts, self.board_sealed, self.status)
 
     def voting(self, now: datetime) -> VotingState:
         return voting_state(self.status, self.opens_at, self.closes_at, now)
@@ -138,7 +147,7 @@ async def public_contests(sessions: Sessions) -> list[PublicContest]:
 
 
 async def contest_by_slug(sessions: Sessions, slug: str) -> PublicContest:
-    """A public contest and its active candidates in code order."""
+    """A public contest and its active candidates in the organiser's order."""
     async with autocommit(sessions) as session:
         contest = await session.scalar(
             select(Contest).where(Contest.slug == slug, Contest.status.in_(PUBLIC_STATUSES))
@@ -148,7 +157,7 @@ async def contest_by_slug(sessions: Sessions, slug: str) -> PublicContest:
         candidates = await session.scalars(
             select(Candidate)
             .where(Candidate.contest_id == contest.id, Candidate.status == CandidateStatus.ACTIVE)
-            .order_by(Candidate.code)
+            .order_by(*DISPLAY_ORDER)
         )
         return PublicContest.of(contest, tuple(PublicCandidate.of(c) for c in candidates))
 
@@ -162,7 +171,7 @@ async def contest_by_id(sessions: Sessions, contest_id: int) -> PublicContest | 
 
 async def contests_for_code(sessions: Sessions, service_code: str) -> tuple[PublicContest, ...]:
     """Every public contest dialled by this USSD code (drafts are invisible), soonest closing first, with
-    the candidates a menu lists (eliminated ones too, hidden ones never) in code order."""
+    the candidates a menu lists (eliminated ones too, hidden ones never) in the organiser's order."""
     async with autocommit(sessions) as session:
         contests = list(await session.scalars(
             select(Contest)
@@ -172,7 +181,7 @@ async def contests_for_code(sessions: Sessions, service_code: str) -> tuple[Publ
         candidates = list(await session.scalars(
             select(Candidate)
             .where(Candidate.contest_id.in_([c.id for c in contests]), Candidate.status != CandidateStatus.HIDDEN)
-            .order_by(Candidate.code)
+            .order_by(*DISPLAY_ORDER)
         )) if contests else []
     return tuple(PublicContest.of(contest, tuple(PublicCandidate.of(c) for c in candidates
                                                  if c.contest_id == contest.id))

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.core.errors import DomainError
+from gateway.core.fraud import FraudRules
 from gateway.core.money import UnknownCurrency, minor_digits
 
 KNOWN_PROVIDERS = ("mtn", "orange", "stripe", "stars")
@@ -27,12 +28,26 @@ KEYWORD = re.compile(r"^[A-Z0-9]{1,32}$")
 CANDIDATE_CODE = re.compile(r"^[0-9]{1,8}$")
 MAX_VOTES_LIMIT = 100_000
 MAX_CSV_ROWS = 2000
+MAX_STARS_PER_VOTE = 10_000
+MAX_THRESHOLD = 1_000_000  # a fraud rule's count or seconds
+FRAUD_FIELD = "fraud_"  # a form's field for a threshold: fraud_<name>
+TRUE_WORDS = ("on", "true", "1", "yes")
 
 
 class BoardVisibility(StrEnum):
     LIVE = "live"  # counts shown as they move
     HIDDEN_COUNTS = "hidden_counts"  # ranks only
-    FROZEN = "frozen"  # the board stops moving from now on (votes still count)
+    FROZEN = "frozen"  # the board stops moving from a moment on (votes still count)
+    SEALED = "sealed"  # no count and no rank anywhere public until the contest is closed
+
+
+def board_visibility(show_counts: bool, frozen_at: datetime | None, sealed: bool) -> BoardVisibility:
+    """The one choice an organiser sees, from the columns that keep it."""
+    if sealed:
+        return BoardVisibility.SEALED
+    if frozen_at is not None:
+        return BoardVisibility.FROZEN
+    return BoardVisibility.LIVE if show_counts else BoardVisibility.HIDDEN_COUNTS
 
 
 @dataclass(frozen=True)
@@ -50,6 +65,10 @@ class ContestDraft:
     sms_keyword: str | None
     board: BoardVisibility
     default_language: str
+    stars_per_vote: int | None = None  # None: not sold in the Telegram bot
+    telegram_mobile_money: bool = False
+    fraud_rules: FraudRules = FraudRules()
+    board_frozen_at: datetime | None = None  # FROZEN from this moment (None: from the save)
 
 
 def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
@@ -71,6 +90,43 @@ def _int(form: Mapping[str, Any], name: str, low: int, high: int) -> int:
     if not low <= number <= high:
         raise DomainError(f"{name} must be between {low} and {high}.", code="invalid_field", field=name)
     return number
+
+
+def _flag(form: Mapping[str, Any], name: str) -> bool:
+    """A checkbox (present as "on") or a JSON boolean; absent is False."""
+    value = form.get(name)
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in ("off", "false", "0", "no", ""):
+        return False
+    raise DomainError(f"{name} must be true or false.", code="invalid_field", field=name)
+
+
+def parse_fraud_rules(form: Mapping[str, Any]) -> FraudRules:
+    """Thresholds from a JSON object `fraud_rules` or a form's `fraud_<name>` fields; a missing one keeps
+    its default, 0 turns its rule off."""
+    given = form.get("fraud_rules")
+    if given is not None and not isinstance(given, Mapping):
+        raise DomainError("fraud_rules must be an object of thresholds.", code="invalid_field", field="fraud_rules")
+    values = dict(given or {})
+    values.update({key.removeprefix(FRAUD_FIELD): value for key, value in form.items()
+                   if key.startswith(FRAUD_FIELD) and key != "fraud_rules"})
+    known = FraudRules.names()
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise DomainError(f"No fraud rule is called {unknown[0]}.", code="invalid_field", field="fraud_rules")
+    return FraudRules(**{name: _int(values, name, 0, MAX_THRESHOLD) for name in known
+                         if str(values.get(name, "")).strip() != ""})
+
+
+def _stars(form: Mapping[str, Any]) -> int | None:
+    value = form.get("stars_per_vote")
+    if value is None or str(value).strip() == "":
+        return None
+    return _int(form, "stars_per_vote", 1, MAX_STARS_PER_VOTE)
 
 
 def _moment(form: Mapping[str, Any], name: str) -> datetime:
@@ -121,12 +177,18 @@ def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
     try:
         board = BoardVisibility(_text(form, "board", required=False) or "live")
     except ValueError:
-        raise DomainError("board: live, hidden_counts or frozen.", code="invalid_field", field="board") from None
+        raise DomainError("board: live, hidden_counts, frozen or sealed.", code="invalid_field",
+                          field="board") from None
+    frozen_at = None
+    if board is BoardVisibility.FROZEN and _text(form, "board_frozen_at", required=False, limit=40):
+        frozen_at = _moment(form, "board_frozen_at")
     language = _text(form, "default_language", required=False) or "fr"
     if language not in ("fr", "en"):
         raise DomainError("default_language: fr or en.", code="invalid_field", field="default_language")
+    stars = _stars(form)
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, providers, codes, short_code,
-                        keyword, board, language)
+                        keyword, board, language, stars, _flag(form, "telegram_mobile_money"),
+                        parse_fraud_rules(form), frozen_at)
 
 
 @dataclass(frozen=True)

@@ -17,14 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import audit
 from gateway.core.audit import Actor
+from gateway.core.catalog import DISPLAY_ORDER
 from gateway.core.contest_drafts import (
     BoardVisibility,
     ContestDraft,
+    board_visibility,
     check_candidate_fields,
     next_codes,
     parse_candidates_csv,
 )
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.fraud import FraudRules
 from gateway.db.models import Candidate, CandidateStatus, Contest, ContestOrganiser, ContestStatus, Tally
 from gateway.db.seed import ensure_tallies
 
@@ -53,13 +56,16 @@ def snapshot(contest: Contest) -> dict[str, Any]:
         "ussd_service_codes": list(contest.ussd_service_codes), "sms_short_code": contest.sms_short_code,
         "sms_keyword": contest.sms_keyword, "show_counts": contest.show_counts,
         "board_frozen_at": contest.board_frozen_at.isoformat() if contest.board_frozen_at else None,
-        "default_language": contest.default_language,
+        "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
+        "default_language": contest.default_language, "stars_per_vote": contest.stars_per_vote,
+        "telegram_mobile_money": contest.telegram_mobile_money,
+        "fraud_rules": FraudRules.of(contest.fraud_rules).stored(),
     }
 
 
 def candidate_snapshot(candidate: Candidate) -> dict[str, Any]:
     return {"code": candidate.code, "name": candidate.name, "status": candidate.status.value,
-            "bio": candidate.bio, "photo_url": candidate.photo_url}
+            "bio": candidate.bio, "photo_url": candidate.photo_url, "position": candidate.position}
 
 
 def _scope(actor: Actor) -> Any:
@@ -85,9 +91,12 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
     contest.providers, contest.ussd_service_codes = list(draft.providers), list(draft.ussd_service_codes)
     contest.sms_short_code, contest.sms_keyword = draft.sms_short_code, draft.sms_keyword
     contest.default_language = draft.default_language
+    contest.stars_per_vote, contest.telegram_mobile_money = draft.stars_per_vote, draft.telegram_mobile_money
+    contest.fraud_rules = draft.fraud_rules.stored()
     contest.show_counts = draft.board is not BoardVisibility.HIDDEN_COUNTS
+    contest.board_sealed = draft.board is BoardVisibility.SEALED
     if draft.board is BoardVisibility.FROZEN:
-        contest.board_frozen_at = contest.board_frozen_at or now
+        contest.board_frozen_at = draft.board_frozen_at or contest.board_frozen_at or now
     else:
         contest.board_frozen_at = None
 
@@ -189,7 +198,7 @@ async def contest_detail(sessions: Sessions, actor: Actor, contest_id: int) -> C
     async with sessions() as session:
         contest = await _contest(session, actor, contest_id)
         candidates = (await session.scalars(
-            select(Candidate).where(Candidate.contest_id == contest.id).order_by(Candidate.code))).all()
+            select(Candidate).where(Candidate.contest_id == contest.id).order_by(*DISPLAY_ORDER))).all()
         tallies = (await session.execute(
             select(Tally.candidate_id, Tally.votes).where(Tally.contest_id == contest.id))).all()
     return ContestDetail(contest, list(candidates), {row[0]: row[1] for row in tallies})
@@ -197,6 +206,54 @@ async def contest_detail(sessions: Sessions, actor: Actor, contest_id: int) -> C
 
 async def _taken_codes(session: AsyncSession, contest_id: int) -> set[str]:
     return set((await session.scalars(select(Candidate.code).where(Candidate.contest_id == contest_id))).all())
+
+
+async def _next_position(session: AsyncSession, contest_id: int) -> int:
+    last = await session.scalar(select(func.max(Candidate.position)).where(Candidate.contest_id == contest_id))
+    return (last or 0) + 1
+
+
+async def _in_order(session: AsyncSession, contest_id: int, *, lock: bool = True) -> list[Candidate]:
+    query = select(Candidate).where(Candidate.contest_id == contest_id).order_by(*DISPLAY_ORDER)
+    return list((await session.scalars(query.with_for_update() if lock else query)).all())
+
+
+def moved(codes: list[str], code: str, direction: str) -> list[str]:
+    """The order with one candidate a place up or down (at an end it stays)."""
+    if direction not in ("up", "down"):
+        raise DomainError("direction: up or down.", code="invalid_field", field="direction")
+    at = codes.index(code)
+    to = max(0, at - 1) if direction == "up" else min(len(codes) - 1, at + 1)
+    codes = list(codes)
+    codes[at], codes[to] = codes[to], codes[at]
+    return codes
+
+
+async def reorder_candidates(sessions: Sessions, actor: Actor, contest_id: int, order: list[str]) -> list[Candidate]:
+    """The display order of every public list: `order` names each of the contest's candidates once, by code."""
+    order = [str(code).strip() for code in order]
+    async with sessions.begin() as session:
+        contest = await _contest(session, actor, contest_id, lock=True)
+        candidates = await _in_order(session, contest.id)
+        before = [c.code for c in candidates]
+        if sorted(order) != sorted(before):
+            raise DomainError("order must name every candidate of the contest once, by code: "
+                              + ", ".join(before) + ".", code="invalid_field", field="order")
+        by_code = {c.code: c for c in candidates}
+        for position, code in enumerate(order, start=1):
+            by_code[code].position = position
+        await audit.record(session, actor, "candidate.reorder", f"contest:{contest.id}", before={"order": before},
+                           after={"order": order})
+    return [by_code[code] for code in order]
+
+
+async def move_candidate(sessions: Sessions, actor: Actor, candidate_id: int, direction: str) -> Candidate:
+    """One place up or down in its contest's display order (the pages' arrows)."""
+    candidate = await candidate_of(sessions, actor, candidate_id)
+    async with sessions() as session:
+        codes = [c.code for c in await _in_order(session, candidate.contest_id, lock=False)]
+    await reorder_candidates(sessions, actor, candidate.contest_id, moved(codes, candidate.code, direction))
+    return candidate
 
 
 async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name: str, code: str | None = None,
@@ -211,7 +268,8 @@ async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name:
         code = code.zfill(2) if code else next_codes(taken, 1)[0]
         if code in taken:
             raise Conflict(f"The code {code} is taken.", code="code_taken", field="code")
-        candidate = Candidate(contest_id=contest.id, code=code, name=name, bio=(bio or "").strip() or None)
+        candidate = Candidate(contest_id=contest.id, code=code, name=name, bio=(bio or "").strip() or None,
+                              position=await _next_position(session, contest.id))
         session.add(candidate)
         await session.flush()
         await ensure_tallies(session, contest.id)
@@ -229,8 +287,9 @@ async def import_candidates(sessions: Sessions, actor: Actor, contest_id: int, t
         taken = await _taken_codes(session, contest.id)
         rows = parse_candidates_csv(text, taken)
         free = iter(next_codes(taken | {row.code for row in rows if row.code}, len(rows)))
-        made = [Candidate(contest_id=contest.id, code=row.code or next(free), name=row.name, bio=row.bio)
-                for row in rows]
+        first = await _next_position(session, contest.id)
+        made = [Candidate(contest_id=contest.id, code=row.code or next(free), name=row.name, bio=row.bio,
+                          position=first + n) for n, row in enumerate(rows)]
         session.add_all(made)
         await session.flush()
         await ensure_tallies(session, contest.id)

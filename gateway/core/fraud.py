@@ -54,6 +54,11 @@ class FraudRules:
     def stored(self) -> dict[str, int]:
         return asdict(self)
 
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        """The thresholds, in the order a form lists them."""
+        return tuple(f.name for f in fields(cls))
+
 
 @dataclass(frozen=True)
 class Recent:

@@ -34,12 +34,22 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from gateway.core.errors import Conflict, NotFound
-from gateway.core.fraud import FraudRules, Recent, evaluate, hold_reason
-from gateway.db.models import AuditEntry, Channel, Contest, OrderStatus, OutboxMessage, Tally, VoteOrder
+from gateway.core.fraud import FraudRules, Recent, Rule, evaluate, hold_reason
+from gateway.db.models import (
+    AuditEntry,
+    BlockedAddress,
+    Channel,
+    Contest,
+    OrderStatus,
+    OutboxMessage,
+    Tally,
+    VoteOrder,
+)
 
 Sessions = async_sessionmaker[AsyncSession]
 ORDERS = VoteOrder.__table__
@@ -130,16 +140,32 @@ def quick_payments_hit(orders: Any) -> ColumnElement[bool]:
     return hit
 
 
+# What a stored client address looks like when it is one (placement keeps "unknown" for a missing one): only
+# such a value is cast to inet, so no confirmation can fail on a cast.
+ADDRESS_SHAPE = r"^([0-9]{1,3}\.){3}[0-9]{1,3}(/[0-9]{1,2})?$|^[0-9a-f:]*:[0-9a-f:.]*(/[0-9]{1,3})?$"
+
+
+def address_blocked_hit(orders: Any) -> ColumnElement[bool]:
+    """In the counting statement: the order's address was blocked after it was placed (before, it was refused)."""
+    address = case((orders.voter_address.regexp_match(ADDRESS_SHAPE), cast(orders.voter_address, INET)),
+                   else_=None)
+    hit: ColumnElement[bool] = select(BlockedAddress.network).where(
+        BlockedAddress.network.op(">>=")(address)).correlate(ORDERS).exists()
+    return hit
+
+
 def paid_or_held(orders: Any) -> ColumnElement[Any]:
     """The status a confirmed payment gives its order: held when a rule fired, at placement or now."""
     status = ORDERS.c.status.type
-    return case((orders.hold_reason.is_not(None) | quick_payments_hit(orders), literal(OrderStatus.HELD, status)),
-                else_=literal(OrderStatus.PAID, status))
+    fired = orders.hold_reason.is_not(None) | quick_payments_hit(orders) | address_blocked_hit(orders)
+    return case((fired, literal(OrderStatus.HELD, status)), else_=literal(OrderStatus.PAID, status))
 
 
 def held_reason_now(orders: Any) -> ColumnElement[Any]:
     return func.coalesce(orders.hold_reason,
                          case((quick_payments_hit(orders), literal("quick_payments: paid again within the window")),
+                              (address_blocked_hit(orders), literal(f"{Rule.BLOCKED_ADDRESS.value}: blocked since "
+                                                                    "the order was placed")),
                               else_=None))
 
 

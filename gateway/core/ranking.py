@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
+
+from gateway.db.models import ContestStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,16 +30,34 @@ class RankedRow:
     rank: int
 
 
+class PublicBoard(StrEnum):
+    """What a public viewer (web, board API and stream, USSD, SMS, Telegram) may see of a board."""
+
+    COUNTS = "counts"  # ranks and votes
+    RANKS = "ranks"  # the organiser hides the counts: ranks only
+    SEALED = "sealed"  # sealed until close: neither counts nor ranks, not even the order of the candidates
+
+
+def public_board(show_counts: bool, sealed: bool, status: ContestStatus) -> PublicBoard:
+    """The one rule every public channel obeys. A sealed board opens when the contest is *closed* (its status,
+    set by the organiser), not when its voting window ends: late confirmations may still count until then."""
+    if sealed and status is not ContestStatus.CLOSED:
+        return PublicBoard.SEALED
+    return PublicBoard.COUNTS if show_counts else PublicBoard.RANKS
+
+
 @dataclass(frozen=True, slots=True)
 class BoardTop:
     """The first rows of a board as the leaderboard serves it (the frozen snapshot once frozen).
 
-    `votes` are always filled in: whether to show them (`show_counts`) is the channel's to honour.
+    `votes` are filled in unless sealed: whether to show them (`show_counts`) is the channel's to honour.
+    A sealed board has no rows at all, so no channel can leak what it was never given.
     """
 
     rows: tuple[RankedRow, ...]
     show_counts: bool
     frozen: bool
+    sealed: bool = False
 
 
 class BoardReader(Protocol):

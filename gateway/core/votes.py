@@ -26,12 +26,14 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from gateway.core import holds
+from gateway.core.blocklist import inet_of
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
 from gateway.core.receipts import CHANNELS_WITHOUT_RECEIPTS, PAID_RECEIPT_TOPIC
@@ -39,6 +41,7 @@ from gateway.core.rules import check_order, late_success_status, normalise_optio
 from gateway.db.engine import autocommit, autocommit_connection
 from gateway.db.models import (
     AuditEntry,
+    BlockedAddress,
     BlockedMsisdn,
     Candidate,
     CandidateStatus,
@@ -189,10 +192,11 @@ ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candida
 NO_LIMIT = 2**31 - 1
 
 
-def payer_standing() -> tuple[ColumnElement[bool], ColumnElement[int], ColumnElement[int]]:
-    """Whether the payer is blocked and their orders in this contest in the last minute and day, as
-    subqueries on the bound parameters of `insert_order_parameters` (shared by the insert that
-    checks them and by the refusal that explains them). A missing number counts none, blocks nothing."""
+def payer_standing() -> tuple[ColumnElement[bool], ColumnElement[int], ColumnElement[int], ColumnElement[bool]]:
+    """Whether the payer is blocked, their orders in this contest in the last minute and day, and whether
+    the client's address is blocked, as subqueries on the bound parameters of `insert_order_parameters`
+    (shared by the insert that checks them and by the refusal that explains them). A missing number
+    counts none, blocks nothing; so does a missing address."""
     orders = VoteOrder.__table__.c
     payer = bindparam("new_voter_msisdn", type_=String)
     mine = select(func.count()).where(orders.voter_msisdn == payer,
@@ -200,14 +204,16 @@ def payer_standing() -> tuple[ColumnElement[bool], ColumnElement[int], ColumnEle
     blocked = select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == payer).exists()
     in_minute = mine.where(orders.created_at > bindparam("minute_ago", type_=DateTime(timezone=True)))
     in_day = mine.where(orders.created_at > bindparam("day_ago", type_=DateTime(timezone=True)))
-    return blocked, in_minute.scalar_subquery(), in_day.scalar_subquery()
+    address = cast(bindparam("new_voter_inet", type_=String), INET)
+    address_blocked = select(BlockedAddress.network).where(BlockedAddress.network.op(">>=")(address)).exists()
+    return blocked, in_minute.scalar_subquery(), in_day.scalar_subquery(), address_blocked
 
 
 def insert_order() -> Insert:
     """INSERT … SELECT the new order WHERE its payer is not blocked and under both limits: no row
     when not. Built once; parameters are named unlike any column (see `insert_order_parameters`)."""
-    blocked, in_minute, in_day = payer_standing()
-    allowed = and_(~blocked, in_minute < bindparam("per_minute", type_=Integer),
+    blocked, in_minute, in_day, address_blocked = payer_standing()
+    allowed = and_(~blocked, ~address_blocked, in_minute < bindparam("per_minute", type_=Integer),
                    in_day < bindparam("per_day", type_=Integer))
     table = VoteOrder.__table__
     row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)).where(allowed)
@@ -222,16 +228,20 @@ PAYER_STANDING = select(*payer_standing())
 
 def insert_order_parameters(order: dict[str, Any], contest: Contest, now: datetime) -> dict[str, Any]:
     return {**{f"new_{name}": order[name] for name in ORDER_COLUMNS},
+            "new_voter_inet": inet_of(order["voter_address"]),
             "minute_ago": now - timedelta(minutes=1), "per_minute": contest.max_orders_per_minute or NO_LIMIT,
             "day_ago": now - timedelta(days=1), "per_day": contest.max_orders_per_day or NO_LIMIT}
 
 
 async def explain_refusal(connection: AsyncConnection, parameters: dict[str, Any]) -> None:
     """Raise the reason the payer's order was not inserted: blocked, or over a limit."""
-    blocked, in_minute, in_day = (await connection.execute(PAYER_STANDING, parameters)).one()
+    blocked, in_minute, in_day, address_blocked = (await connection.execute(PAYER_STANDING, parameters)).one()
     if blocked:
         raise VoteRejected("This number cannot vote. Contact the organiser if you think this is a mistake.",
                            code="msisdn_blocked", field="msisdn")
+    if address_blocked:
+        raise VoteRejected("Votes from your connection are refused. Contact the organiser if you think this is "
+                           "a mistake.", code="address_blocked")
     for count, limit, label in ((in_minute, parameters["per_minute"], "a minute"),
                                 (in_day, parameters["per_day"], "a day")):
         if count >= limit:

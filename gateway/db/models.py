@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import StrEnum
+from ipaddress import IPv4Network, IPv6Network
 from typing import Any, ClassVar
 
 from sqlalchemy import (
@@ -24,7 +25,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.dialects.postgresql import ARRAY, CIDR, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING = {
@@ -106,6 +107,8 @@ class Contest(Base):
     # a rule off). None: every default.
     fraud_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     board_frozen_at: Mapped[datetime | None]
+    # Sealed until close: no count, no rank anywhere public until the contest is closed (gateway.core.ranking).
+    board_sealed: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # Telegram (issue 18): the price of a vote in Stars (None: not sold in the bot), and whether the
     # organiser lets the bot offer mobile money too (Telegram's terms want Stars for digital goods).
@@ -135,6 +138,8 @@ class Candidate(Base):
     )
     photo_url: Mapped[str | None] = mapped_column(Text)
     bio: Mapped[str | None] = mapped_column(Text)
+    # The organiser's display order in the public lists (ties: code order).
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
 
     contest: Mapped[Contest] = relationship(back_populates="candidates", lazy="raise")
 
@@ -204,6 +209,16 @@ class BlockedMsisdn(Base):
     __tablename__ = "blocked_msisdns"
 
     msisdn: Mapped[str] = mapped_column(String(20), primary_key=True)
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+
+class BlockedAddress(Base):
+    """Client addresses (one, or a network) whose votes are refused before any payment prompt."""
+
+    __tablename__ = "blocked_addresses"
+
+    network: Mapped[IPv4Network | IPv6Network] = mapped_column(CIDR, primary_key=True)
     reason: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 

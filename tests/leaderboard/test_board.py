@@ -48,7 +48,7 @@ def test_public_board_shape_with_counts() -> None:
     board = public_board(view(), Tallies(1_700_000_000_123, 1_700_000_000_123, {1: 3, 2: 5}))
     assert board == {
         "contest": "miss-cameroun", "version": 1_700_000_000_123, "updated_at": "2023-11-14T22:13:20.123Z",
-        "total_votes": 8,
+        "sealed": False, "total_votes": 8,
         "candidates": [
             {"code": "02", "name": "Name 2", "votes": 5, "rank": 1},
             {"code": "01", "name": "Name 1", "votes": 3, "rank": 2},
@@ -105,6 +105,7 @@ def test_last_event_id_parsing_and_resumption() -> None:
     assert needs_first_frame(58, 57)  # older: the current board at once
     assert not needs_first_frame(58, 58)  # the viewer shows it already: no duplicate
     assert not needs_first_frame(58, 60)  # newer (another process was ahead): wait for the next change
+    assert needs_first_frame(0, 58)  # sealed since the viewer's last frame: it must learn so at once
 
 
 def test_coalescing_delay() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import votes
+from gateway.db.models import ContestStatus
 from gateway.keys import LEADERBOARD_HUB, REDIS, RELAY, SESSIONS
 from leaderboard import cache
 from leaderboard.cache import refresh_contest, touch
@@ -370,3 +371,27 @@ async def test_a_change_published_while_a_read_of_the_old_board_is_under_way_sti
     finally:
         await board_client.close()
         await relay.close()
+
+
+async def test_a_board_sealed_mid_show_reaches_open_and_resuming_streams_then_opens_at_close(
+    make_client: MakeClient, streams: OpenStream, sessions: Sessions, redis: Redis
+) -> None:
+    """Sealing drops the board to version 0 (its version would count votes), yet every viewer must see it."""
+    client = await make_client(heartbeat_seconds=0.3)
+    contest = await make_contest(sessions, candidates=2)
+    version = await vote_and_publish(sessions, redis, contest, "02", 7)
+    _, reader = await streams(client, contest.slug)
+    first = await reader.next()
+    assert first is not None and first.board["total_votes"] == 7
+    await set_contest(sessions, contest, board_sealed=True)
+    sealed = await reader.next(timeout=4)
+    assert sealed is not None and sealed.version == 0
+    assert sealed.board["sealed"] is True and sealed.board["candidates"] == []
+    _, resumed = await streams(client, contest.slug, headers={"Last-Event-ID": str(version)})
+    again = await resumed.next()
+    assert again is not None and again.board["sealed"] is True
+    await vote_and_publish(sessions, redis, contest, "01", 3)
+    assert await reader.nothing_within(0.8)  # a vote on a sealed board sends nothing, not even its timing
+    await set_contest(sessions, contest, status=ContestStatus.CLOSED)
+    opened = await reader.next(timeout=4)
+    assert opened is not None and opened.board["total_votes"] == 10 and opened.board["sealed"] is False

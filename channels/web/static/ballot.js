@@ -47,6 +47,7 @@
     var state = document.getElementById('live-state');
     var news = document.getElementById('board-news');
     var total = document.getElementById('board-total');
+    var sealedNote = document.getElementById('board-sealed');
     var version = -1, source = null, retries = 0, pollTimer = null, jsonMissing = false, live = false;
 
     function setState(name) {
@@ -96,7 +97,10 @@
     }
 
     function apply(board) {
-      if (board.version != null) {
+      if (sealedNote) { sealedNote.hidden = !board.sealed; }
+      if (board.sealed) {
+        version = 0;  // a sealed board has no version of its own (it would count votes); the next one is news
+      } else if (board.version != null) {
         if (board.version < version) { return; }
         version = board.version;
       }

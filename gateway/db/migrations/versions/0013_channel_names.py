@@ -1,7 +1,7 @@
 """an order's channel is a name, not a PostgreSQL enum: a new channel needs no change to the core's schema
 
 Revision ID: 0013
-Revises: 0009
+Revises: 0010_contest_settings
 Create Date: 2026-11-23 01:30:00
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = '0013'
-down_revision = '0009'
+down_revision = '0010_contest_settings'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,85 @@
+"""The admin pages in the organiser's language: the templates say `_("English text")`, whose msgid lives
+in the core's catalogs (gateway/core/locales) with every other text; tables of labels are marked here."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+from aiohttp import web
+
+from gateway.core.texts import LANGUAGES, N_, translations
+
+LANG_COOKIE = "ballot_admin_lang"
+DEFAULT_LANGUAGE = "en"
+
+BOARD_NAMES = {
+    "live": N_("Live: counts as they move"),
+    "hidden_counts": N_("Hidden counts: ranks only"),
+    "frozen": N_("Frozen from a time"),
+    "sealed": N_("Sealed until close: nothing public until the contest is closed"),
+}
+CONTEST_STATUSES = {"draft": N_("draft"), "open": N_("open"), "paused": N_("paused"), "closed": N_("closed")}
+REVIEW_KINDS = {
+    "flagged": N_("flagged"), "duplicate_payment": N_("duplicate payment"), "partial_refund": N_("partial refund"),
+    "refund_requested": N_("refund requested"), "unverified_payment": N_("unverified payment"),
+    "held": N_("held by a fraud rule"),
+}
+DECISION_NAMES = {"count": N_("Count"), "refund": N_("Refund"), "dismiss": N_("Dismiss"),
+                  "refunded_by_hand": N_("Refunded by hand")}
+ACTION_NAMES = {"open": N_("Open"), "pause": N_("Pause"), "close": N_("Close")}
+STATUS_NAMES = {"active": N_("active"), "eliminated": N_("eliminated"), "hidden": N_("hidden")}
+FRAUD_LABELS = {
+    "payer_orders_per_10_minutes": N_("Orders per payer number in 10 minutes"),
+    "address_orders_per_10_minutes": N_("Orders per address in 10 minutes"),
+    "telegram_orders_per_10_minutes": N_("Orders per Telegram user in 10 minutes"),
+    "payer_votes_per_day": N_("Votes per payer number in a day"),
+    "quick_payments": N_("Payments of one payer in quick succession"),
+    "quick_payment_seconds": N_("… within this many seconds"),
+    "candidates_per_address_per_hour": N_("Candidates voted for from one address in an hour"),
+    "numbers_per_address_per_day": N_("Payer numbers behind one address in a day"),
+    "numbers_per_telegram_user": N_("Payer numbers of one Telegram user"),
+}
+
+
+def language_of(request: web.Request) -> str:
+    """?lang=, then the admin's cookie, then the browser's first supported language, then English."""
+    asked = request.query.get("lang", "").lower()
+    if asked in LANGUAGES:
+        return asked
+    cookie = request.cookies.get(LANG_COOKIE, "")
+    if cookie in LANGUAGES:
+        return cookie
+    for part in request.headers.get("Accept-Language", "").split(",")[:20]:
+        primary = part.split(";")[0].strip().lower().split("-")[0]
+        if primary in LANGUAGES:
+            return primary
+    return DEFAULT_LANGUAGE
+
+
+@functools.cache
+def gettext_for(lang: str) -> Callable[..., str]:
+    """`_` of the templates: the catalog's text, formatted with keyword values when given."""
+    catalog = translations(lang)
+
+    def translate(message: str, **values: object) -> str:
+        text = catalog.gettext(message)
+        return text.format(**values) if values else text
+
+    return translate
+
+
+def labels(table: dict[str, str], lang: str) -> dict[str, str]:
+    catalog = translations(lang)
+    return {key: catalog.gettext(text) for key, text in table.items()}
+
+
+TABLES = {"board_names": BOARD_NAMES, "fraud_labels": FRAUD_LABELS, "contest_statuses": CONTEST_STATUSES,
+          "review_kinds": REVIEW_KINDS, "decision_names": DECISION_NAMES, "action_names": ACTION_NAMES,
+          "status_names": STATUS_NAMES}
+
+
+@functools.cache
+def tables(lang: str) -> dict[str, dict[str, str]]:
+    """Every label table of the templates, in one language (read once per process)."""
+    return {name: labels(table, lang) for name, table in TABLES.items()}

@@ -1,0 +1,130 @@
+"""Payer numbers and client addresses refused on every channel, kept by the owners of the service.
+
+A blocked number or address gets no payment prompt: the vote core's insert refuses the order
+(gateway.core.votes); an address blocked while an order waits for its payment holds that order at
+confirmation (gateway.core.holds). Every change is audited with what it replaced.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from datetime import datetime
+from ipaddress import IPv4Network, IPv6Network
+
+from sqlalchemy import delete, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core import audit
+from gateway.core.audit import Actor
+from gateway.core.errors import DomainError, NotFound
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.db.models import BlockedAddress, BlockedMsisdn
+
+Sessions = async_sessionmaker[AsyncSession]
+Network = IPv4Network | IPv6Network
+# Wider than this would refuse a whole operator's subscribers (mobile carriers share addresses).
+WIDEST_PREFIX = {4: 16, 6: 32}
+MAX_REASON = 500
+
+
+@dataclass(frozen=True)
+class Blocked:
+    value: str  # an E.164 number, or a network in CIDR notation (a single address as /32 or /128)
+    reason: str | None
+    created_at: datetime
+
+
+def parse_network(text: str) -> Network:
+    """An address (203.0.113.7) or a network (203.0.113.0/24, 2001:db8::/48), no wider than WIDEST_PREFIX."""
+    try:
+        network = ipaddress.ip_network(text.strip(), strict=False)
+    except ValueError:
+        raise DomainError(f"{text.strip()[:60]!r} is not an address or a network (e.g. 203.0.113.0/24).",
+                          code="invalid_field", field="address") from None
+    widest = WIDEST_PREFIX[network.version]
+    if network.prefixlen < widest:
+        raise DomainError(f"A network wider than /{widest} would block a whole operator's subscribers.",
+                          code="invalid_field", field="address")
+    return network
+
+
+def inet_of(address: str | None) -> str | None:
+    """A stored client address as PostgreSQL's inet reads it, or None for anything else ("unknown")."""
+    if not address:
+        return None
+    try:
+        return str(ipaddress.ip_network(address, strict=False))
+    except ValueError:
+        return None
+
+
+def _reason(reason: str | None) -> str | None:
+    text = (reason or "").strip()
+    if len(text) > MAX_REASON or "\x00" in text:
+        raise DomainError(f"The reason is at most {MAX_REASON} characters.", code="invalid_field", field="reason")
+    return text or None
+
+
+def _number(raw: str) -> str:
+    try:
+        return normalise_msisdn(raw)
+    except InvalidMsisdn:
+        raise DomainError(f"{raw.strip()[:30]!r} is not a phone number.", code="invalid_field",
+                          field="msisdn") from None
+
+
+async def blocked(sessions: Sessions) -> tuple[list[Blocked], list[Blocked]]:
+    """Every blocked number and address, newest first."""
+    async with sessions() as session:
+        numbers = (await session.scalars(select(BlockedMsisdn).order_by(BlockedMsisdn.created_at.desc()))).all()
+        addresses = (await session.scalars(select(BlockedAddress).order_by(BlockedAddress.created_at.desc()))).all()
+    return ([Blocked(n.msisdn, n.reason, n.created_at) for n in numbers],
+            [Blocked(str(a.network), a.reason, a.created_at) for a in addresses])
+
+
+async def block_number(sessions: Sessions, actor: Actor, raw: str, reason: str | None) -> str:
+    msisdn, why = _number(raw), _reason(reason)
+    async with sessions.begin() as session:
+        before = await session.get(BlockedMsisdn, msisdn)
+        before_json = {"msisdn": msisdn, "reason": before.reason} if before else None
+        await session.execute(pg_insert(BlockedMsisdn).values(msisdn=msisdn, reason=why).on_conflict_do_update(
+            index_elements=[BlockedMsisdn.msisdn], set_={"reason": why}))
+        await audit.record(session, actor, "blocked.number.add", f"msisdn:{msisdn}", before=before_json,
+                           after={"msisdn": msisdn, "reason": why})
+    return msisdn
+
+
+async def unblock_number(sessions: Sessions, actor: Actor, raw: str) -> None:
+    msisdn = _number(raw)
+    async with sessions.begin() as session:
+        gone = (await session.execute(delete(BlockedMsisdn).where(BlockedMsisdn.msisdn == msisdn)
+                                      .returning(BlockedMsisdn.reason))).one_or_none()
+        if gone is None:
+            raise NotFound(f"{msisdn} is not blocked.", code="not_blocked")
+        await audit.record(session, actor, "blocked.number.remove", f"msisdn:{msisdn}",
+                           before={"msisdn": msisdn, "reason": gone.reason})
+
+
+async def block_address(sessions: Sessions, actor: Actor, text: str, reason: str | None) -> str:
+    network, why = parse_network(text), _reason(reason)
+    async with sessions.begin() as session:
+        before = await session.scalar(select(BlockedAddress).where(BlockedAddress.network == network))
+        before_json = {"address": str(network), "reason": before.reason} if before else None
+        await session.execute(pg_insert(BlockedAddress).values(network=network, reason=why).on_conflict_do_update(
+            index_elements=[BlockedAddress.network], set_={"reason": why}))
+        await audit.record(session, actor, "blocked.address.add", f"address:{network}", before=before_json,
+                           after={"address": str(network), "reason": why})
+    return str(network)
+
+
+async def unblock_address(sessions: Sessions, actor: Actor, text: str) -> None:
+    network = parse_network(text)
+    async with sessions.begin() as session:
+        gone = (await session.execute(delete(BlockedAddress).where(BlockedAddress.network == network)
+                                      .returning(BlockedAddress.reason))).one_or_none()
+        if gone is None:
+            raise NotFound(f"{network} is not blocked.", code="not_blocked")
+        await audit.record(session, actor, "blocked.address.remove", f"address:{network}",
+                           before={"address": str(network), "reason": gone.reason})
