@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core import votes
+from gateway.core import ledger, votes
 from gateway.core.fraud import FraudRules
 from gateway.db.models import (
     Candidate,
@@ -94,7 +94,10 @@ async def paid_quantities(sessions: async_sessionmaker[AsyncSession], contest_id
 
 
 async def assert_tally_invariant(sessions: async_sessionmaker[AsyncSession], contest_id: int) -> None:
+    """Tally = paid quantities per candidate, and the vote ledger's chain is whole and counts the same (issue 20)."""
     assert await tallies(sessions, contest_id) == await paid_quantities(sessions, contest_id)
+    report = await ledger.verify(sessions, contest_id)
+    assert report.clean, report
 
 
 async def event_log(sessions: async_sessionmaker[AsyncSession]) -> Counter[tuple[str, str | None]]:

@@ -34,6 +34,7 @@ from sqlalchemy import (
     insert,
     literal,
     select,
+    text,
     update,
 )
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
@@ -48,7 +49,6 @@ from gateway.core.ledger_chain import (
     StoredEntry,
     take,
 )
-from gateway.db.engine import autocommit
 from gateway.db.models import Contest, LedgerCheckpoint, LedgerEntry, LedgerHead, Tally
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -228,7 +228,9 @@ class LedgerReport:
 
 async def verify(sessions: Sessions, contest_id: int) -> LedgerReport:
     """Recompute the contest's chain and tallies, and compare them with its head, checkpoints and tallies table."""
-    async with autocommit(sessions) as session:
+    async with sessions.begin() as session:
+        # One snapshot for the chain, the head, the checkpoints and the tallies: votes may go on being counted.
+        await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
         slug = await session.scalar(select(Contest.slug).where(Contest.id == contest_id))
         checkpoints = await checkpoints_of(session, contest_id)
         recount = Recount()
@@ -238,8 +240,8 @@ async def verify(sessions: Sessions, contest_id: int) -> LedgerReport:
                 break
         head = (await session.execute(select(HEADS.c.entries, HEADS.c.head_hash)
                                       .where(HEADS.c.contest_id == contest_id))).one_or_none()
-        tallies = dict((await session.execute(select(Tally.candidate_id, Tally.votes)
-                                              .where(Tally.contest_id == contest_id))).tuples().all())
+        rows = await session.execute(select(Tally.candidate_id, Tally.votes).where(Tally.contest_id == contest_id))
+        tallies = {candidate: votes for candidate, votes in rows}
     problems = [] if recount.broken else chain_problems(recount, head, checkpoints, tallies)
     return LedgerReport(slug or str(contest_id), recount.entries, recount.head, recount.broken, tuple(problems),
                         recount.votes)
