@@ -43,6 +43,7 @@ from gateway.keys import (
     QUEUE,
     REDIS,
     RELAY,
+    RESULTS_KEY,
     SESSIONS,
     SETTINGS,
     STARTS,
@@ -50,6 +51,7 @@ from gateway.keys import (
 from gateway.loop_watch import LoopWatch, watching
 from gateway.metrics import Metrics
 from gateway.middleware import body_deadline, json_errors, request_context
+from gateway.results_key import signing_key
 from gateway.worker_jobs import board_refresh
 from leaderboard import routes as leaderboard_routes
 from payments import routes as payment_routes
@@ -173,6 +175,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_context, json_errors, body_deadline], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[RESULTS_KEY] = signing_key(settings)  # signed results (issue 20); production has checked it above
     # Order matters: later contexts use what earlier ones created, and close first.
     app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx,
                             relay_ctx])

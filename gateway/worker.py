@@ -29,6 +29,7 @@ PERIODIC_JOBS = (
     ("gateway.worker_jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
     ("gateway.worker_jobs.sms_backstop_job", 60),  # SMS voting (issue 17): lost callbacks and jobs
     ("gateway.worker_jobs.stars_check_job", 60),  # Telegram (issue 18): Stars payments the webhook missed
+    ("gateway.worker_jobs.ledger_checkpoint_job", 300),  # issue 20: hourly checkpoints; at close, a signed sheet
 )
 
 

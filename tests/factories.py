@@ -30,6 +30,8 @@ _slugs = itertools.count(1)
 # or one address (tests of the rules set their own; gateway.core.fraud holds the defaults).
 RULES_OFF = {name: 0 for name in FraudRules().stored()}
 PENDING_TTL = timedelta(minutes=10)
+# The tests' results-signing key (issue 20): base64 of 32 raw bytes, as RESULTS_SIGNING_KEY takes it.
+TEST_RESULTS_KEY = "Ks1d0q9Xc3m2VbN8rT4yU7iO6pL5aZ0eW1fG2hJ3kQ4="
 
 
 async def make_contest(

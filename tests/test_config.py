@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.config import DEV_SECRET_KEY, ConfigError, Environment, Settings, check_production, secret_problem
 from gateway.keys import LEADERBOARD_CONFIG
 from payments.registry import build_registry
-from tests.factories import make_contest
+from tests.factories import TEST_RESULTS_KEY, make_contest
 
 STRONG = "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"  # what `secrets.token_urlsafe(30)` gives
 
@@ -23,7 +23,7 @@ STRONG = "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"  # what `secrets.token_urlsa
 def production(**changes: object) -> Settings:
     base = {"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
             "database_url": "postgresql://db/x", "redis_url": "redis://r/0",
-            "public_base_url": "https://vote.example.org"}
+            "public_base_url": "https://vote.example.org", "results_signing_key": TEST_RESULTS_KEY}
     return Settings(_env_file=None, **{**base, **changes})
 
 

@@ -220,6 +220,7 @@ class LedgerReport:
     broken: Break | None
     problems: tuple[str, ...]  # head row, checkpoints and tallies that disagree with the chain
     votes: dict[int, int]
+    amounts: dict[int, int]
 
     @property
     def clean(self) -> bool:
@@ -244,7 +245,7 @@ async def verify(sessions: Sessions, contest_id: int) -> LedgerReport:
         tallies = {candidate: votes for candidate, votes in rows}
     problems = [] if recount.broken else chain_problems(recount, head, checkpoints, tallies)
     return LedgerReport(slug or str(contest_id), recount.entries, recount.head, recount.broken, tuple(problems),
-                        recount.votes)
+                        recount.votes, recount.amounts)
 
 
 def chain_problems(recount: Recount, head: Any, checkpoints: list[Checkpoint],
