@@ -19,6 +19,7 @@ from channels.telegram import webhook as telegram_webhook
 from channels.ussd import routes as ussd_routes
 from channels.web import api as web_api
 from channels.web import pages as web_pages
+from channels.web import vote_check as web_vote_check
 from gateway import health
 from gateway.config import Settings, check_production
 from gateway.core.outcomes import Outcome
@@ -182,6 +183,7 @@ def create_app(settings: Settings) -> web.Application:
     health.setup(app)
     web_api.setup(app)
     web_pages.setup(app)
+    web_vote_check.setup(app)  # issue 20: "my vote counted", the results key, the signed sheets
     ussd_routes.setup(app)
     leaderboard_routes.setup(app)
     payment_routes.setup(app)

@@ -276,6 +276,13 @@ async def checkpoints_of(session: AsyncSession, contest_id: int) -> list[Checkpo
     return [Checkpoint(c.entries, bytes(c.head_hash), c.reason, c.taken_at) for c in rows.scalars()]
 
 
+async def latest_checkpoints(session: AsyncSession, contest_id: int, n: int) -> list[Checkpoint]:
+    """The contest's `n` latest checkpoints, newest first (its public page shows them)."""
+    rows = await session.scalars(select(LedgerCheckpoint).where(LedgerCheckpoint.contest_id == contest_id)
+                                 .order_by(LedgerCheckpoint.taken_at.desc(), LedgerCheckpoint.id.desc()).limit(n))
+    return [Checkpoint(c.entries, bytes(c.head_hash), c.reason, c.taken_at) for c in rows]
+
+
 async def take_checkpoint(session: AsyncSession, contest_id: int, reason: str) -> Checkpoint:
     """The head as it stands (the head's row is read under a share lock: no append is half seen)."""
     head = (await session.execute(select(HEADS.c.entries, HEADS.c.head_hash).where(HEADS.c.contest_id == contest_id)
