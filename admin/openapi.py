@@ -29,6 +29,8 @@ SUMMARIES = {
     "/audit": "The audit trail, newest first (actor, action prefix, target, limit)",
     "/openapi.json": "This document",
     "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",
+    "/contests/{contest_id}/results/sign": "Sign the contest's results sheet now (owners, auditors): CSV + Ed25519",
+    "/results-key": "The public key that checks every signed results sheet",
 }
 
 

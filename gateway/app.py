@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from admin import api as admin_api
 from admin import pages as admin_pages
+from admin import results as admin_results
 from channels.sms import routes as sms_routes  # SMS voting (issue 17)
 from channels.telegram import webhook as telegram_webhook
 from channels.ussd import routes as ussd_routes
@@ -194,6 +195,7 @@ def create_app(settings: Settings) -> web.Application:
     telegram_webhook.setup(app)
     admin_pages.setup(app)  # admin area (issue 19)
     admin_api.setup(app)
+    admin_results.setup(app)  # issue 20: the results key and signed sheets
     return app
 
 

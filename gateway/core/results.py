@@ -22,7 +22,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core import ledger
+from gateway.core import audit, ledger
+from gateway.core.audit import Actor
 from gateway.core.errors import Conflict, NotFound
 from gateway.db.engine import autocommit
 from gateway.db.models import Candidate, Contest, ResultsSheet
@@ -116,6 +117,7 @@ def private_pem(key: Ed25519PrivateKey) -> bytes:
 
 @dataclass(frozen=True)
 class SignedSheet:
+    id: int
     contest_slug: str
     reason: str
     sheet: bytes
@@ -146,21 +148,50 @@ async def sign_results(sessions: Sessions, key: Ed25519PrivateKey, contest_id: i
         signed_at = datetime.now(UTC)
         sheet = sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head, signed_at)
         signature = sign(key, sheet)
-        session.add(ResultsSheet(contest_id=contest_id, reason=reason, sheet=sheet, signature=signature,
-                                 public_key=public_raw(key.public_key()), entries=report.entries,
-                                 head_hash=report.head, signed_by=signed_by, created_at=signed_at))
-    return SignedSheet(contest.slug, reason, sheet, signature, report.entries, report.head, signed_at)
+        stored = ResultsSheet(contest_id=contest_id, reason=reason, sheet=sheet, signature=signature,
+                              public_key=public_raw(key.public_key()), entries=report.entries,
+                              head_hash=report.head, signed_by=signed_by, created_at=signed_at)
+        session.add(stored)
+        await session.flush()
+    return SignedSheet(stored.id, contest.slug, reason, sheet, signature, report.entries, report.head, signed_at)
+
+
+def _signed(sheet: ResultsSheet, slug: str) -> SignedSheet:
+    return SignedSheet(sheet.id, slug, sheet.reason, bytes(sheet.sheet), bytes(sheet.signature), sheet.entries,
+                       bytes(sheet.head_hash), sheet.created_at)
+
+
+SHEETS = (select(ResultsSheet, Contest.slug).join(Contest, Contest.id == ResultsSheet.contest_id)
+          .order_by(ResultsSheet.created_at.desc(), ResultsSheet.id.desc()))
 
 
 async def latest_sheet(sessions: Sessions, slug: str) -> SignedSheet | None:
     async with autocommit(sessions) as session:
-        row = (await session.execute(select(ResultsSheet, Contest.slug)
-                                     .join(Contest, Contest.id == ResultsSheet.contest_id)
-                                     .where(Contest.slug == slug)
-                                     .order_by(ResultsSheet.created_at.desc(), ResultsSheet.id.desc())
-                                     .limit(1))).one_or_none()
+        row = (await session.execute(SHEETS.where(Contest.slug == slug).limit(1))).one_or_none()
+    return None if row is None else _signed(*row)
+
+
+async def sheets_of(sessions: Sessions, contest_id: int, last: int = 10) -> list[SignedSheet]:
+    """The contest's signed sheets, newest first."""
+    async with autocommit(sessions) as session:
+        rows = (await session.execute(SHEETS.where(ResultsSheet.contest_id == contest_id).limit(last))).all()
+    return [_signed(sheet, slug) for sheet, slug in rows]
+
+
+async def sheet_of(sessions: Sessions, contest_id: int, sheet_id: int) -> SignedSheet:
+    async with autocommit(sessions) as session:
+        row = (await session.execute(SHEETS.where(ResultsSheet.contest_id == contest_id,
+                                                  ResultsSheet.id == sheet_id))).one_or_none()
     if row is None:
-        return None
-    sheet, contest_slug = row
-    return SignedSheet(contest_slug, sheet.reason, bytes(sheet.sheet), bytes(sheet.signature), sheet.entries,
-                       bytes(sheet.head_hash), sheet.created_at)
+        raise NotFound("No such results sheet.", code="sheet_not_found")
+    return _signed(*row)
+
+
+async def sign_on_demand(sessions: Sessions, key: Ed25519PrivateKey, actor: Actor, contest_id: int) -> SignedSheet:
+    """A person (an owner or an auditor) signs the results now; the audit log says who and over which head."""
+    signed = await sign_results(sessions, key, contest_id, reason="on_demand", signed_by=actor.email)
+    async with sessions.begin() as session:
+        await audit.record(session, actor, "results.sign", str(contest_id),
+                           details={"entries": signed.entries, "head": signed.head.hex()})
+    return signed
+
