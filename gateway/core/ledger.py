@@ -295,13 +295,13 @@ async def take_checkpoint(session: AsyncSession, contest_id: int, reason: str) -
     return Checkpoint(entries, head_hash, reason, row.taken_at)
 
 
-def hourly_due(last: datetime | None, head_changed_at: datetime | None, now: datetime) -> bool:
+def hourly_due(last_at: datetime | None, last_entries: int | None, head_entries: int | None, now: datetime) -> bool:
     """An hourly checkpoint is due when the chain grew since the last one and that one is an hour old."""
-    if head_changed_at is None:
+    if not head_entries:
         return False
-    if last is None:
+    if last_at is None or last_entries is None:
         return True
-    return head_changed_at > last and now - last >= CHECKPOINT_EVERY
+    return head_entries > last_entries and now - last_at >= CHECKPOINT_EVERY
 
 
 def next_checkpoint_at(last: datetime | None, now: datetime) -> datetime:

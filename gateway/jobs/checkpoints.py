@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import and_, or_, select
@@ -28,22 +29,29 @@ class ContestRound:
     contest_id: int
     slug: str
     closed: bool
-    head_changed_at: datetime | None
+    head_entries: int | None
     last_checkpoint_at: datetime | None
+    last_checkpoint_entries: int | None
     close_taken: bool
 
 
 async def contests_to_look_at(sessions: Sessions, now: datetime) -> list[ContestRound]:
+    """Contests with a ledger, or closed: with their head's length and their last checkpoint."""
     checkpoints = LedgerCheckpoint.__table__.c
-    last = (select(checkpoints.taken_at).where(checkpoints.contest_id == Contest.id)
-            .order_by(checkpoints.taken_at.desc()).limit(1).correlate(Contest).scalar_subquery())
+
+    def last(column: Any) -> Any:
+        return (select(column).where(checkpoints.contest_id == Contest.id)
+                .order_by(checkpoints.taken_at.desc(), checkpoints.id.desc()).limit(1).correlate(Contest)
+                .scalar_subquery())
+
     closed_taken = (select(checkpoints.id).where(checkpoints.contest_id == Contest.id, checkpoints.reason == CLOSE)
                     .correlate(Contest).exists())
     closed = or_(Contest.status == ContestStatus.CLOSED, and_(Contest.status != ContestStatus.DRAFT,
                                                               Contest.closes_at <= now))
     async with autocommit(sessions) as session:
         rows = (await session.execute(
-            select(Contest.id, Contest.slug, closed, LedgerHead.updated_at, last, closed_taken)
+            select(Contest.id, Contest.slug, closed, LedgerHead.entries, last(checkpoints.taken_at),
+                   last(checkpoints.entries), closed_taken)
             .outerjoin(LedgerHead, LedgerHead.contest_id == Contest.id)
             .where(Contest.status != ContestStatus.DRAFT)
             .where(or_(LedgerHead.contest_id.is_not(None), closed)))).all()
@@ -64,7 +72,8 @@ async def checkpoint_pass(sessions: Sessions, key: Ed25519PrivateKey, now: datet
                 log.error("results of %s not signed at close: %s", contest.slug, exc.message)
             else:
                 done.append(f"{contest.slug}:signed")
-        elif ledger.hourly_due(contest.last_checkpoint_at, contest.head_changed_at, now):
+        elif ledger.hourly_due(contest.last_checkpoint_at, contest.last_checkpoint_entries, contest.head_entries,
+                               now):
             async with sessions.begin() as session:
                 await ledger.take_checkpoint(session, contest.contest_id, HOURLY)
             done.append(f"{contest.slug}:{HOURLY}")
