@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.core import results, votes
 from gateway.db.models import AuditEntry
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
-from tests.factories import RULES_OFF, make_contest, place
+from tests.factories import RULES_OFF, assert_tally_invariant, make_contest, place
 
 Sessions = async_sessionmaker[AsyncSession]
 
@@ -54,3 +54,21 @@ async def test_the_owner_sees_the_public_key_and_signs_from_the_page(client: Tes
     [sheet] = await results.sheets_of(sessions, contest.id)
     download = await client.get(f"/admin/contests/{contest.id}/results/{sheet.id}.csv")
     assert download.status == 200 and await download.read() == sheet.sheet
+
+
+async def test_a_held_order_refused_in_the_review_queue_is_on_the_ledger_and_its_voter_sees_why(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules={**RULES_OFF, "payer_orders_per_10_minutes": 1})
+    first = await place(sessions, contest, "03", 1)
+    held = await place(sessions, contest, "03", 4)  # the same payer again: held once paid
+    for order in (first, held):
+        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"t-{order.id}",
+                                    provider="mtn")
+    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
+    refuse = {"kind": "held", "decision": "refund", "reason": "a bot farm"}
+    done = await client.post(f"/api/v1/admin/review/{held.id}", json=refuse, headers=owner)
+    assert done.status == 200 and (await done.json())["status"] == "refund_requested"
+    seen = await (await client.get(f"/api/v1/receipts/{held.id.hex[:8]}")).json()
+    assert seen["outcome"] == "rejected"
+    assert [(e["seq"], e["kind"], e["quantity"]) for e in seen["ledger_entries"]] == [(2, "rejected", 0)]
+    await assert_tally_invariant(sessions, contest.id)
