@@ -11,12 +11,13 @@ from typing import Any
 from aiohttp import web
 
 from channels.web.pages import Page, html_errors, message_page, page_for, render
+from channels.web.schemas import CheckpointOut, LedgerEntryOut, NamedOut, ReceiptOut, ResultsKeyOut
 from gateway import throttle
 from gateway.core import results
 from gateway.core.errors import Conflict, DomainError, NotFound, RateLimited
 from gateway.core.rules import VotingState
 from gateway.core.service import VOTE_SERVICE
-from gateway.core.vote_check import OrderStanding
+from gateway.core.vote_check import OrderStanding, Outcome
 from gateway.keys import REDIS, RESULTS_KEY, SETTINGS
 
 routes = web.RouteTableDef()
@@ -30,20 +31,18 @@ async def lookup_allowed(request: web.Request) -> bool:
                               LOOKUP_WINDOW)
 
 
-def standing_json(standing: OrderStanding) -> dict[str, Any]:
+def receipt_out(standing: OrderStanding) -> ReceiptOut:
     checkpoint = standing.checkpoint
-    return {
-        "reference": standing.reference,
-        "contest": {"slug": standing.contest_slug, "name": standing.contest_name},
-        "candidate": {"code": standing.candidate_code, "name": standing.candidate_name},
-        "quantity": standing.quantity, "amount": standing.amount, "currency": standing.currency,
-        "payer": standing.msisdn, "outcome": standing.outcome.value, "counted": standing.outcome == "counted",
-        "ledger_entries": [{"seq": e.seq, "kind": e.kind, "quantity": e.quantity, "hash": e.hash_hex,
-                            "recorded_at": e.recorded_at.isoformat()} for e in standing.entries],
-        "checkpoint": None if checkpoint is None else {
-            "entries": checkpoint.entries, "head": checkpoint.head_hex, "taken_at": checkpoint.taken_at.isoformat()},
-        "next_checkpoint_at": standing.next_checkpoint_at.isoformat() if standing.next_checkpoint_at else None,
-    }
+    return ReceiptOut(
+        reference=standing.reference, contest=NamedOut(slug=standing.contest_slug, name=standing.contest_name),
+        candidate=NamedOut(code=standing.candidate_code, name=standing.candidate_name),
+        quantity=standing.quantity, amount=standing.amount, currency=standing.currency, payer=standing.msisdn,
+        outcome=standing.outcome.value, counted=standing.outcome is Outcome.COUNTED,
+        ledger_entries=[LedgerEntryOut(seq=e.seq, kind=e.kind, quantity=e.quantity, hash=e.hash_hex,
+                                       recorded_at=e.recorded_at) for e in standing.entries],
+        checkpoint=None if checkpoint is None else CheckpointOut(
+            entries=checkpoint.entries, head=checkpoint.head_hex, taken_at=checkpoint.taken_at),
+        next_checkpoint_at=standing.next_checkpoint_at)
 
 
 @routes.get("/api/v1/receipts/{reference}")
@@ -52,7 +51,8 @@ async def receipt_json(request: web.Request) -> web.Response:
     if not await lookup_allowed(request):
         raise RateLimited("Too many look-ups from this address; please try again in a minute.")
     standing = await request.app[VOTE_SERVICE].order_standing(request.match_info["reference"])
-    return web.json_response(standing_json(standing), headers={"Cache-Control": "no-store"})
+    return web.Response(text=receipt_out(standing).model_dump_json(), content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
 
 
 ERROR_KEYS = {NotFound: (404, "verify_not_found"), Conflict: (409, "verify_ambiguous")}
@@ -95,9 +95,9 @@ async def public_key_pem(request: web.Request) -> web.Response:
 @routes.get("/api/v1/results-key")
 async def public_key_json(request: web.Request) -> web.Response:
     public = request.app[RESULTS_KEY].public_key()
-    return web.json_response({"algorithm": "Ed25519", "pem": results.public_pem(public),
-                              "raw_base64": base64.b64encode(results.public_raw(public)).decode(),
-                              "url": PUBLIC_KEY_PATH})
+    out = ResultsKeyOut(algorithm="Ed25519", pem=results.public_pem(public),
+                        raw_base64=base64.b64encode(results.public_raw(public)).decode(), url=PUBLIC_KEY_PATH)
+    return web.Response(text=out.model_dump_json(), content_type="application/json")
 
 
 async def closed_sheet(request: web.Request) -> results.SignedSheet:
