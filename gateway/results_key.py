@@ -23,12 +23,18 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
 
 
 def development_key(path: Path) -> Ed25519PrivateKey:
-    """Made on first use, kept (owner-only) so that sheets signed yesterday still verify with today's key."""
-    if path.exists():
-        return private_key(path.read_text())
-    path.parent.mkdir(parents=True, exist_ok=True)
-    key = Ed25519PrivateKey.generate()
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(private_pem(key))
-    return key
+    """Made on first use, kept (owner-only) so that sheets signed yesterday still verify with today's key. Several
+    processes may start at once: each writes a key of its own aside, the first to link it in place wins."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(private_pem(Ed25519PrivateKey.generate()))
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process made it first: its key is the key
+        finally:
+            aside.unlink()
+    return private_key(path.read_text())
