@@ -22,6 +22,7 @@ log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
 CLOSE = "close"
 HOURLY = "hourly"
+AFTER_CLOSE = "after_close"
 
 
 @dataclass(frozen=True)
@@ -66,15 +67,21 @@ async def checkpoint_pass(sessions: Sessions, key: Ed25519PrivateKey, now: datet
             async with sessions.begin() as session:
                 await ledger.take_checkpoint(session, contest.contest_id, CLOSE)
             done.append(f"{contest.slug}:{CLOSE}")
-            try:
-                await results.sign_results(sessions, key, contest.contest_id, reason=CLOSE, signed_by="system")
-            except Conflict as exc:  # a ledger that does not verify: said loudly, never signed
-                log.error("results of %s not signed at close: %s", contest.slug, exc.message)
-            else:
-                done.append(f"{contest.slug}:signed")
+            done.extend(await sign(sessions, key, contest, CLOSE))
         elif ledger.hourly_due(contest.last_checkpoint_at, contest.last_checkpoint_entries, contest.head_entries,
                                now):
             async with sessions.begin() as session:
                 await ledger.take_checkpoint(session, contest.contest_id, HOURLY)
             done.append(f"{contest.slug}:{HOURLY}")
+            if contest.closed:  # a payment confirmed after close (its prompt went out before): signed again
+                done.extend(await sign(sessions, key, contest, AFTER_CLOSE))
     return done
+
+
+async def sign(sessions: Sessions, key: Ed25519PrivateKey, contest: ContestRound, reason: str) -> list[str]:
+    try:
+        await results.sign_results(sessions, key, contest.contest_id, reason=reason, signed_by="system")
+    except Conflict as exc:  # a ledger that does not verify: said loudly, never signed
+        log.error("results of %s not signed (%s): %s", contest.slug, reason, exc.message)
+        return []
+    return [f"{contest.slug}:signed"]

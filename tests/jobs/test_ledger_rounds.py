@@ -45,6 +45,7 @@ async def test_a_checkpoint_each_hour_the_chain_grew_then_one_at_close_with_a_si
     assert await checkpoint_pass(sessions, KEY, now + timedelta(minutes=61)) == ["gala:hourly"]
     assert await checkpoint_pass(sessions, KEY, now + timedelta(minutes=150)) == []  # nothing new since
 
+    late = await place(sessions, contest, "02", quantity=1, msisdn="+237670000003")  # its prompt is out at close
     await close(sessions, contest)
     assert await checkpoint_pass(sessions, KEY, now) == ["gala:close", "gala:signed"]
     assert await checkpoint_pass(sessions, KEY, now) == []  # once
@@ -52,6 +53,13 @@ async def test_a_checkpoint_each_hour_the_chain_grew_then_one_at_close_with_a_si
     assert sheet is not None and sheet.entries == 2 and b"candidate,01,Candidate 01,4,400,XAF" in sheet.sheet
     assert results.signature_holds(KEY.public_key(), sheet.sheet, sheet.signature)
     assert idle.slug == "idle" and await count(sessions, LedgerCheckpoint) == 3
+
+    # A payment whose prompt went out before close, confirmed after: an hour on, a checkpoint and a new sheet.
+    await votes.confirm_payment(sessions, late.id, "SUCCESSFUL", late.amount, late.currency, "LATE",
+                                provider=late.provider)
+    assert await checkpoint_pass(sessions, KEY, now + timedelta(minutes=61)) == ["gala:hourly", "gala:signed"]
+    latest = await results.latest_sheet(sessions, "gala")
+    assert latest is not None and latest.reason == "after_close" and latest.entries == 3
 
 
 async def test_a_ledger_that_does_not_verify_is_not_signed_at_close(sessions: Sessions) -> None:
