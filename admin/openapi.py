@@ -35,6 +35,8 @@ SUMMARIES = {
     "/blocked/{kind}": "Block a number (numbers: msisdn, reason?) or an address (addresses: address, reason?)",
     "/blocked/{kind}/remove": "Unblock a number (msisdn) or an address (address)",
     "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",
+    "/contests/{contest_id}/results/sign": "Sign the contest's results sheet now (owners, auditors): CSV + Ed25519",
+    "/results-key": "The public key that checks every signed results sheet",
 }
 
 

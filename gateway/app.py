@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from admin import api as admin_api
 from admin import pages as admin_pages
+from admin import results as admin_results
 from gateway import health
 from gateway.channel_list import CHANNELS
 from gateway.config import Settings, check_production
@@ -39,6 +40,7 @@ from gateway.keys import (
     QUEUE,
     REDIS,
     RELAY,
+    RESULTS_KEY,
     SESSIONS,
     SETTINGS,
     STARTS,
@@ -46,6 +48,7 @@ from gateway.keys import (
 from gateway.loop_watch import LoopWatch, watching
 from gateway.metrics import Metrics
 from gateway.middleware import body_deadline, json_errors, request_context
+from gateway.results_key import signing_key
 from gateway.worker_jobs import board_refresh
 from leaderboard import routes as leaderboard_routes
 from payments import routes as payment_routes
@@ -167,6 +170,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_context, json_errors, body_deadline], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[RESULTS_KEY] = signing_key(settings)  # signed results (issue 20); production has checked it above
     # Order matters: later contexts use what earlier ones created, and close first.
     app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx,
                             relay_ctx])
@@ -179,6 +183,7 @@ def create_app(settings: Settings) -> web.Application:
         parts.setup(app)
     admin_pages.setup(app)  # admin area (issue 19)
     admin_api.setup(app)
+    admin_results.setup(app)  # issue 20: the results key and signed sheets
     return app
 
 

@@ -163,6 +163,12 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     # A request's body must arrive within this long after its headers (else 408, and the connection is closed).
     request_body_seconds: float = Field(default=10.0, gt=0)
 
+    # Signed results (issue 20): the Ed25519 key that signs results sheets, PEM (PKCS#8) or base64 of its 32 raw
+    # bytes. Required in production; in development a key is made once in GATEWAY_DATA_DIR.
+    results_signing_key: SecretStr | None = None
+    # "My vote counted" (issue 20): look-ups of an order reference per client address and minute.
+    receipt_lookups_per_minute: int = Field(default=10, ge=1)
+
     @field_validator("trusted_proxies")
     @classmethod
     def _proxies_parse(cls, value: str | None) -> str | None:
@@ -220,6 +226,19 @@ SECRETS_WHEN_SET = ("TELEGRAM_WEBHOOK_SECRET", "METRICS_TOKEN",
                     *marked_settings(OrangePushSettings, secrets_only=True))
 
 
+def results_key_problem(settings: Settings) -> str | None:
+    """Production signs results with a key of its own: none, or one that cannot be read, refuses to start."""
+    from gateway.core.results import BadKey, private_key
+
+    if settings.results_signing_key is None or not settings.results_signing_key.get_secret_value().strip():
+        return "RESULTS_SIGNING_KEY must be set (an Ed25519 key: results sheets are signed with it)"
+    try:
+        private_key(settings.results_signing_key.get_secret_value())
+    except BadKey:
+        return "RESULTS_SIGNING_KEY must be an Ed25519 private key (PEM, or base64 of its 32 raw bytes)"
+    return None
+
+
 def check_production(settings: Settings, providers_in_use: set[str], channel_problems: Sequence[str] = ()) -> None:
     """Refuse to run production with a default or weak secret, a used provider lacking credentials, or what a
     channel reports (`ChannelParts.production_problems`: e.g. open USSD routes)."""
@@ -240,6 +259,8 @@ def check_production(settings: Settings, providers_in_use: set[str], channel_pro
         if value and (problem := secret_problem(name, value, MIN_CALLBACK_TOKEN_LENGTH)):
             problems.append(problem)
     problems.extend(channel_problems)
+    if problem := results_key_problem(settings):
+        problems.append(problem)
     for provider in sorted(providers_in_use):
         missing = settings.missing_provider_credentials(provider)
         if missing:

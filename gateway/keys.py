@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 import httpx
 import jinja2
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.asyncio import Redis
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -48,6 +49,7 @@ LEADERBOARD_HUB: web.AppKey[Hub] = web.AppKey("leaderboard_hub")
 USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
 STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
 METRICS_ACCESS: web.AppKey[MetricsAccess] = web.AppKey("metrics_access")
+RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (issue 20, gateway.results_key)
 # Admin area (issue 19): its own template environment, apart from the public pages'.
 ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
 # The one exception to the 64 KB body cap and the refusal of multipart (gateway/middleware.py): a

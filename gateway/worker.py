@@ -42,6 +42,8 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
         PeriodicJob("gateway.worker_jobs.relay_outbox_job", RELAY_INTERVAL_SECONDS),
         PeriodicJob("gateway.worker_jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
         PeriodicJob("gateway.worker_jobs.stars_check_job", 60),  # Stars payments the bot's webhook missed
+        # issue 20: hourly ledger checkpoints; at close, a checkpoint and a signed results sheet
+        PeriodicJob("gateway.worker_jobs.ledger_checkpoint_job", 300),
     )
     channels = tuple(PeriodicJob(CHANNEL_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
                      for parts in CHANNELS for job, interval in parts.periodic_jobs)

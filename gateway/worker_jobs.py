@@ -11,7 +11,7 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import httpx
@@ -28,11 +28,13 @@ from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
 from gateway.core.service import PaymentStarter, VoteService
 from gateway.db.engine import create_engine, session_factory
 from gateway.jobs import outbox
+from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.jobs.last_passes import note_pass
 from gateway.jobs.leases import lease_held
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.reconciler import reconcile
 from gateway.jobs.status_pacing import reconciler_pace
+from gateway.results_key import signing_key
 from leaderboard.boards import Boards
 from leaderboard.cache import refresh_contest
 from payments.registry import ProviderRegistry, build_registry
@@ -288,3 +290,18 @@ async def stars_check_pass(ctx: JobContext) -> int:
         log.info("stars check: %d missed payments counted", counted)
         await relay_now(ctx)
     return counted
+
+
+# The vote ledger (issue 20): hourly checkpoints, and at close a checkpoint and a signed results sheet.
+LEDGER_ROUNDS_SECONDS = 300
+
+
+def ledger_checkpoint_job() -> list[str]:
+    return run_in_context(ledger_checkpoint_pass)
+
+
+async def ledger_checkpoint_pass(ctx: JobContext) -> list[str]:
+    done = await checkpoint_pass(ctx.sessions, signing_key(ctx.settings), datetime.now(UTC))
+    if done:
+        log.info("ledger: %s", ", ".join(done))
+    return done

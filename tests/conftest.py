@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -20,6 +21,7 @@ from gateway.db.migrate import upgrade
 from gateway.db.models import Base
 from gateway.embedded import ServiceUrls
 from gateway.keys import STARTS
+from tests.factories import TEST_RESULTS_KEY
 from tests.fakes.mtn import FakeMtn, faked_mtn
 from tests.servers import test_services
 
@@ -39,6 +41,7 @@ def settings(services: ServiceUrls, tmp_path_factory: pytest.TempPathFactory) ->
     return Settings(
         _env_file=None, database_url=services.database_url, redis_url=services.redis_url,
         gateway_data_dir=tmp_path_factory.mktemp("data"), public_base_url="http://127.0.0.1:8080",
+        results_signing_key=SecretStr(TEST_RESULTS_KEY),  # production-mode apps built from these start
     )
 
 

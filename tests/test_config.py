@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -14,9 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from channels.ussd.channel import production_problems as ussd_problems
 from gateway.app import create_app
 from gateway.config import DEV_SECRET_KEY, ConfigError, Environment, Settings, check_production, secret_problem
+from gateway.core import results
 from gateway.keys import LEADERBOARD_CONFIG
+from gateway.results_key import signing_key
 from payments.registry import build_registry
-from tests.factories import make_contest
+from tests.factories import TEST_RESULTS_KEY, make_contest
 
 STRONG = "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"  # what `secrets.token_urlsafe(30)` gives
 
@@ -29,7 +32,7 @@ def check_with_ussd(settings: Settings, *, in_use: bool) -> None:
 def production(**changes: object) -> Settings:
     base = {"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
             "database_url": "postgresql://db/x", "redis_url": "redis://r/0",
-            "public_base_url": "https://vote.example.org"}
+            "public_base_url": "https://vote.example.org", "results_signing_key": TEST_RESULTS_KEY}
     return Settings(_env_file=None, **{**base, **changes})
 
 
@@ -213,3 +216,23 @@ def test_our_own_secrets_never_show_in_a_settings_dump() -> None:
     dump = repr(settings) + str(settings.model_dump())
     assert STRONG not in dump and token not in dump
     assert settings.secret_key.get_secret_value() == STRONG
+
+
+@pytest.mark.parametrize("key", [None, "", "not-a-key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"])
+def test_production_without_a_usable_results_signing_key_refuses_to_start(settings: Settings, key: str | None) -> None:
+    """Issue 20: results signed with no key, or a key nobody can read, would vouch for nothing."""
+    with pytest.raises(ConfigError, match="RESULTS_SIGNING_KEY"):
+        check_production(production(results_signing_key=key), set())
+    prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": SecretStr(STRONG),
+                                       "public_base_url": "https://vote.example.org",
+                                       "results_signing_key": SecretStr(key) if key is not None else None})
+    with pytest.raises(ConfigError, match="RESULTS_SIGNING_KEY"):
+        create_app(prod)
+    check_production(production(), set())  # the same settings with a key: it starts
+
+
+def test_development_keeps_one_results_key_in_the_data_folder(settings: Settings, tmp_path: Path) -> None:
+    dev = settings.model_copy(update={"results_signing_key": None, "gateway_data_dir": tmp_path})
+    first = signing_key(dev)
+    assert (tmp_path / "results-signing-key.pem").stat().st_mode & 0o777 == 0o600
+    assert results.public_raw(signing_key(dev).public_key()) == results.public_raw(first.public_key())

@@ -33,6 +33,9 @@ GET_ROUTES = [
     "/api/v1/contests/{slug}", "/api/v1/contests/{slug}/leaderboard", "/api/v1/contests/{slug}/leaderboard/stream",
     "/api/v1/orders/{order_id}", "/c/{slug}", "/c/{slug}/board", "/c/{slug}/vote", "/orders/{order_id}",
     "/orders/{order_id}/status",
+    # Results anyone can check (issue 20)
+    "/verify", "/api/v1/receipts/{reference}", "/api/v1/results-key", "/.well-known/ballot-results-key",
+    "/c/{slug}/results.csv", "/c/{slug}/results.csv.sig",
 ]
 POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
                "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
@@ -41,7 +44,8 @@ PUT_ROUTES = ["/payments/mtn/callback/{order_id}"]
 # Admin area (issue 19): its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 GETS = [
-    *(route.format(slug=SQLISH, order_id=SQLISH) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
+    *(route.format(slug=SQLISH, order_id=SQLISH, reference=SQLISH) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
+    f"/verify?reference={quote(SQLISH)}", "/verify?reference=%00", "/api/v1/receipts/%00",
     f"/static/{SQLISH}", "/static/..%2F..%2Fgateway%2Fconfig.py", f"/api/v1/contests?slug={quote(SQLISH)}",
     f"/api/v1/contests/gala/leaderboard/stream?last_event_id={SQLISH}",
     "/c/%00", "/api/v1/contests/%00", "/api/v1/contests/g%00/leaderboard", "/api/v1/orders/%00", "/orders/%C0%80",

@@ -8,7 +8,15 @@ from typing import Any
 from aiohttp import web
 from pydantic import BaseModel, Field
 
-from channels.web.schemas import ContestDetailOut, ContestOut, OrderOut, VoteCreatedOut, VoteRequest
+from channels.web.schemas import (
+    ContestDetailOut,
+    ContestOut,
+    OrderOut,
+    ReceiptOut,
+    ResultsKeyOut,
+    VoteCreatedOut,
+    VoteRequest,
+)
 
 
 class ErrorDetail(BaseModel):
@@ -44,7 +52,7 @@ class BoardOut(BaseModel):
 
 
 MODELS: tuple[type[BaseModel], ...] = (VoteRequest, ContestListOut, ContestDetailOut, OrderOut, VoteCreatedOut,
-                                       BoardOut, ErrorOut)
+                                       BoardOut, ErrorOut, ReceiptOut, ResultsKeyOut)
 
 
 def ref(model: type[BaseModel]) -> dict[str, str]:
@@ -105,6 +113,18 @@ def build() -> dict[str, Any]:
                 "parameters": [{"name": "order_id", "in": "path", "required": True,
                                 "schema": {"type": "string", "maxLength": 64}}],
                 "responses": {"200": answer(OrderOut, "the order"), **ERRORS}}},
+            "/api/v1/receipts/{reference}": {"get": {
+                "summary": "My vote counted: an order by the reference on its receipt, its ledger entries and "
+                           "checkpoint (limited per address)",
+                "parameters": [{"name": "reference", "in": "path", "required": True, "example": "1A2B3C4D",
+                                "schema": {"type": "string", "maxLength": 64}}],
+                "responses": {"200": answer(ReceiptOut, "what became of the order"),
+                              "400": answer(ErrorOut, "not a reference (8 to 32 hexadecimal characters)"),
+                              "409": answer(ErrorOut, "several orders share this short reference"),
+                              **ERRORS}}},
+            "/api/v1/results-key": {"get": {
+                "summary": "The Ed25519 public key that checks every signed results sheet",
+                "responses": {"200": answer(ResultsKeyOut, "the key")}}},
         },
         "components": {"schemas": schemas},
     }

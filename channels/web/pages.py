@@ -234,10 +234,19 @@ async def contest_response(page: Page, contest: PublicContest, candidates: list[
     page_data = {"lang": tr.lang, "strings": tr.js_strings(), "price": contest.price_per_vote,
                  "currency": contest.currency, "digits": tr.money_digits(contest.currency)}
     context = {"contest": contest, "candidates": candidates, "board": board, "form": form, "errors": errors,
+               "ledger": await ledger_box(request.app, contest),
                "anchors": error_anchors(candidates, contest), "csrf_field": csrf.FIELD, "csrf": token.token,
                "notice": voting_notice(contest, datetime.now(UTC), tr), "page_data": page_data,
                "provider": form.provider or (contest.providers[0] if contest.providers else "")}
     return render(page, "contest.html", context, status=status, token=token)
+
+
+async def ledger_box(app: web.Application, contest: PublicContest) -> dict[str, Any]:
+    """The contest's latest ledger checkpoints and, once voting has closed, whether a signed sheet is out (issue 20)."""
+    service = app[VOTE_SERVICE]
+    closed = contest.voting(datetime.now(UTC)) is VotingState.CLOSED
+    sheet = await service.results_sheet(contest.slug) if closed else None
+    return {"checkpoints": await service.checkpoints(contest.id), "results": sheet is not None}
 
 
 async def find_contest(request: web.Request) -> tuple[PublicContest, list[PublicCandidate]] | None:

@@ -100,3 +100,47 @@ class NextStep(BaseModel):
 class VoteCreatedOut(BaseModel):
     order: OrderOut
     next: NextStep
+
+
+# "My vote counted" (issue 20): an order as its receipt's reference shows it.
+class NamedOut(BaseModel):
+    code: str | None = None
+    slug: str | None = None
+    name: str
+
+
+class LedgerEntryOut(BaseModel):
+    seq: int = Field(description="the entry's place in its contest's hash chain, from 1")
+    kind: str = Field(description="counted, released, review_counted, rejected, reversed, refunded, opening")
+    quantity: int = Field(description="votes added (negative: taken back off)")
+    hash: str = Field(description="SHA-256 of the previous entry's hash and this entry's fields, hex")
+    recorded_at: datetime
+
+
+class CheckpointOut(BaseModel):
+    entries: int
+    head: str = Field(description="the chain's head hash at the checkpoint, hex")
+    taken_at: datetime
+
+
+class ReceiptOut(BaseModel):
+    reference: str
+    contest: NamedOut
+    candidate: NamedOut
+    quantity: int
+    amount: int
+    currency: str
+    payer: str | None = Field(description="the payer's number, masked")
+    outcome: Literal["counted", "pending", "failed", "expired", "held", "flagged", "reversed", "rejected",
+                     "refunded"]
+    counted: bool
+    ledger_entries: list[LedgerEntryOut]
+    checkpoint: CheckpointOut | None = Field(description="the first checkpoint covering the last entry")
+    next_checkpoint_at: datetime | None = Field(description="when one will, while none does")
+
+
+class ResultsKeyOut(BaseModel):
+    algorithm: Literal["Ed25519"]
+    pem: str
+    raw_base64: str
+    url: str = Field(description="the same key as PEM, at an address that never changes")

@@ -38,6 +38,7 @@ from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
+from gateway.core import ledger
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.fraud import FraudRules, Recent, Rule, evaluate, hold_reason
 from gateway.db.models import (
@@ -175,17 +176,19 @@ def _released() -> Any:
     o = ORDERS.c
     released = (update(ORDERS).where(o.id == bindparam("held_order"), o.status == OrderStatus.HELD)
                 .values(status=OrderStatus.PAID, updated_at=func.now())
-                .returning(o.id, o.contest_id, o.candidate_id, o.quantity).cte("released"))
-    tally = pg_insert(Tally).from_select(["candidate_id", "contest_id", "votes"],
-                                         select(released.c.candidate_id, released.c.contest_id, released.c.quantity))
-    counted = tally.on_conflict_do_update(index_elements=[Tally.candidate_id],
-                                          set_={"votes": Tally.votes + tally.excluded.votes,
-                                                "updated_at": func.now()}).cte("counted")
+                .returning(o.id, o.contest_id, o.candidate_id, o.quantity, o.amount, o.currency, o.provider_txn_id)
+                .cte("released"))
+    # The ledger's entry and the tally's increment made from it (gateway.core.ledger), as when a payment counts.
+    event = select(released.c.contest_id, literal(ledger.EntryKind.RELEASED.value, String).label("kind"),
+                   released.c.id.label("order_id"), released.c.candidate_id, released.c.quantity,
+                   released.c.amount, released.c.currency, released.c.provider_txn_id).cte("ledger_event")
+    entry = ledger.append_ctes(event)
+    counted = ledger.tally_added_from(entry)
     payload = func.jsonb_build_object("order_id", cast(released.c.id, Text), "contest_id", released.c.contest_id)
     queued = insert(OutboxMessage).from_select(
         ["topic", "payload"], select(literal("vote.confirmed"), payload)
         .union_all(select(literal("order.paid"), payload))).cte("queued")
-    return select(released.c.id).add_cte(counted, queued)
+    return select(released.c.id).add_cte(entry, counted, queued)
 
 
 RELEASE_HELD = _released()
@@ -204,12 +207,17 @@ async def release_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, r
 async def reject_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, reason: str) -> None:
     """Refuse a held order: its votes never count and the money is owed back (`gateway refund` pays it)."""
     async with sessions.begin() as session:
-        rejected = await session.scalar(
-            update(VoteOrder).where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.HELD)
-            .values(status=OrderStatus.REFUND_REQUESTED, status_reason=f"rejected after review: {reason}")
-            .returning(VoteOrder.id))
+        o = ORDERS.c
+        rejected = (await session.execute(
+            update(ORDERS).where(o.id == order_id, o.status == OrderStatus.HELD)
+            .values(status=OrderStatus.REFUND_REQUESTED, status_reason=f"rejected after review: {reason}",
+                    updated_at=func.now())
+            .returning(o.id, o.contest_id, o.candidate_id, o.quantity, o.amount, o.currency, o.provider_txn_id),
+        )).one_or_none()
         if rejected is None:
             await _refuse(session, order_id)
+        else:  # a person's decision on the ledger, though no vote moves
+            await ledger.append_event(session, ledger.EntryKind.REJECTED, rejected, sign=0)
         session.add(AuditEntry(actor=actor, action="order.reject_held", target=str(order_id),
                                details={"reason": reason, "before": "held", "after": "refund_requested"}))
 

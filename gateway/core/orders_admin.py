@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, func, insert, select, true
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core import audit, review
+from gateway.core import audit, ledger, review
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.payments.refunds import request_refund
@@ -29,7 +28,6 @@ from gateway.db.models import (
     OrderStatus,
     OutboxMessage,
     ProviderEvent,
-    Tally,
     VoteOrder,
 )
 
@@ -209,8 +207,10 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
             if order.status not in (OrderStatus.FLAGGED, OrderStatus.HELD, *review.UNDECIDED):
                 raise Conflict("This order is no longer waiting to be counted.", code="not_countable")
             order.status, order.status_reason, order.decided_at = OrderStatus.PAID, note, func.now()
-            await _add_votes(session, order, order.quantity)
+            await _add_votes(session, order)
         elif decision == "refund":  # money moved for a vote never counted: give it back by hand
+            if order.status is OrderStatus.HELD:  # a held order refused: the decision goes on the ledger (issue 20)
+                await ledger.append_event(session, ledger.EntryKind.REJECTED, order, sign=0)
             order.status, order.status_reason = OrderStatus.REFUND_REQUESTED, note
         elif decision == "refunded_by_hand" and order.status is OrderStatus.REFUND_REQUESTED:
             order.status, order.status_reason = OrderStatus.REFUNDED, note
@@ -221,12 +221,10 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
         return order.status
 
 
-async def _add_votes(session: AsyncSession, order: VoteOrder, quantity: int) -> None:
-    """The tally moves with the order in one transaction; the board hears of it as of any counted vote."""
-    await session.execute(
-        pg_insert(Tally).values(candidate_id=order.candidate_id, contest_id=order.contest_id, votes=quantity)
-        .on_conflict_do_update(index_elements=[Tally.candidate_id],
-                               set_={"votes": Tally.votes + quantity, "updated_at": func.now()}))
+async def _add_votes(session: AsyncSession, order: VoteOrder) -> None:
+    """The ledger's entry and the tally move with the order in one transaction (gateway.core.ledger); the board
+    hears of it as of any counted vote."""
+    await ledger.append_event(session, ledger.EntryKind.REVIEW_COUNTED, order, sign=1)
     await session.execute(insert(OutboxMessage).values(
         topic="vote.confirmed", payload={"order_id": str(order.id), "contest_id": order.contest_id}))
     if sends_receipts(order.channel):

@@ -15,7 +15,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import catalog, voters, votes
+from gateway.core import catalog, ledger, results, vote_check, voters, votes
 from gateway.core.catalog import PublicContest, Sessions, VoterOrder
 from gateway.core.payments import in_chat
 from gateway.core.payments.starts import StartOutcome, begin_vote
@@ -23,7 +23,8 @@ from gateway.core.providers import PaymentError, Providers
 from gateway.core.ranking import BoardReader, BoardTop
 from gateway.core.texts import Lang
 from gateway.core.voters import Caller, PayerVotes
-from gateway.db.models import VoteOrder
+from gateway.db.engine import autocommit
+from gateway.db.models import Channel, VoteOrder
 
 log = logging.getLogger(__name__)
 
@@ -136,6 +137,20 @@ class VoteService:
 
     async def chat_orders(self, voter_ref: str, limit: int = 10) -> list[VoterOrder]:
         return await in_chat.chat_orders(self.sessions, voter_ref, limit)
+
+    # Results anyone can check (issue 20): a voter's own order on the ledger, the checkpoints, the signed sheet.
+    async def order_standing(self, reference: str) -> vote_check.OrderStanding:
+        """What became of the order the receipt's reference names (only that order; the number masked)."""
+        return await vote_check.order_standing(self.sessions, reference)
+
+    async def checkpoints(self, contest_id: int, last: int = 5) -> list[ledger.Checkpoint]:
+        """The contest's latest ledger checkpoints, newest first."""
+        async with autocommit(self.sessions) as session:
+            return await ledger.latest_checkpoints(session, contest_id, last)
+
+    async def results_sheet(self, slug: str) -> results.SignedSheet | None:
+        """The contest's latest signed results sheet (the caller publishes it only after close)."""
+        return await results.latest_sheet(self.sessions, slug)
 
 
 VOTE_SERVICE = web.AppKey("vote_service", VoteService)

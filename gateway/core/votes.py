@@ -32,7 +32,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
-from gateway.core import holds
+from gateway.core import holds, ledger
 from gateway.core.blocklist import inet_of
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
@@ -49,7 +49,6 @@ from gateway.db.models import (
     OrderStatus,
     OutboxMessage,
     PaymentVerification,
-    Tally,
     VoteOrder,
 )
 
@@ -301,7 +300,7 @@ FIRST_VERIFY_AFTER = timedelta(seconds=30)
 
 
 def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, OrderStatus]]:
-    """The guarded pending → paid update, the tally increment and the outbox rows as one statement.
+    """The guarded pending → paid update, its ledger entry, the tally increment and the outbox rows as one statement.
 
     A channel whose voter waits for a message (SMS, Telegram) also gets an `order.paid` row: the
     receipt is sent by a job, after the commit, once (see gateway.core.receipts).
@@ -324,17 +323,17 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
         .values(status=holds.paid_or_held(orders), hold_reason=holds.held_reason_now(orders),
                 provider_txn_id=bindparam("confirm_txn", type_=String),
                 decided_at=func.now(), status_reason=bindparam("confirm_status", type_=Text))
-        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity, orders.channel, orders.status)
+        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity, orders.amount, orders.currency,
+                   orders.provider_txn_id, orders.channel, orders.status)
         .cte("paid")
     )
     is_paid = paid.c.status == OrderStatus.PAID
-    tally = pg_insert(Tally).from_select(
-        ["candidate_id", "contest_id", "votes"],
-        select(paid.c.candidate_id, paid.c.contest_id, paid.c.quantity).where(is_paid))
-    counted = tally.on_conflict_do_update(
-        index_elements=[Tally.candidate_id],
-        set_={"votes": Tally.votes + tally.excluded.votes, "updated_at": func.now()},
-    ).cte("counted")
+    # The ledger's entry (gateway.core.ledger) and the tally's increment made from it: one is never without the other.
+    event = select(paid.c.contest_id, literal(ledger.EntryKind.COUNTED.value, String).label("kind"),
+                   paid.c.id.label("order_id"), paid.c.candidate_id, paid.c.quantity, paid.c.amount, paid.c.currency,
+                   paid.c.provider_txn_id).where(is_paid).cte("ledger_event")
+    entry = ledger.append_ctes(event)
+    counted = ledger.tally_added_from(entry)
     queued = insert(OutboxMessage).from_select(
         ["topic", "payload"],
         select(case((is_paid, literal("vote.confirmed")), else_=literal(holds.HELD_TOPIC)),
@@ -346,7 +345,7 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
         .where(paid.c.channel.not_in(CHANNELS_WITHOUT_RECEIPTS), is_paid),
     ).cte("receipted")
-    ctes = [counted, queued, receipted]
+    ctes = [entry, counted, queued, receipted]
     if verify_later:  # callback verification (issue 16): the order joins the queue with its count, or neither
         ctes.append(insert(PaymentVerification).from_select(
             ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))
@@ -400,17 +399,6 @@ async def record_second_charge(session: AsyncSession, order: VoteOrder, provider
                "amount": amount, "currency": currency.upper()}
     session.add(AuditEntry(actor="system", action="payment.duplicate", target=str(order.id), details=details))
     await _emit(session, "payment.duplicate", order_id=str(order.id), contest_id=order.contest_id, **details)
-
-
-async def _add_votes(session: AsyncSession, contest_id: int, candidate_id: int, quantity: int) -> None:
-    await session.execute(
-        pg_insert(Tally)
-        .values(candidate_id=candidate_id, contest_id=contest_id, votes=max(quantity, 0))
-        .on_conflict_do_update(
-            index_elements=[Tally.candidate_id],
-            set_={"votes": Tally.votes + quantity, "updated_at": func.now()},
-        )
-    )
 
 
 async def _emit(session: AsyncSession, topic: str, **payload: Any) -> None:
@@ -517,7 +505,8 @@ async def _flag_partly_refunded(session: AsyncSession, order: VoteOrder, refund:
 async def _refund_in_full(session: AsyncSession, order: VoteOrder, provider_txn_id: str | None) -> None:
     """Move a not-yet-refunded order to `refunded`; only a paid one has votes to take off."""
     if order.status is OrderStatus.PAID:
-        await _add_votes(session, order.contest_id, order.candidate_id, -order.quantity)
+        order.provider_txn_id = order.provider_txn_id or provider_txn_id
+        await ledger.append_event(session, ledger.EntryKind.REFUNDED, order, sign=-1)  # and the tally
         await _emit(session, "vote.uncounted", order_id=str(order.id), contest_id=order.contest_id)
         reason = "refunded by the provider"
     elif order.status is OrderStatus.REFUND_REQUESTED:
@@ -558,7 +547,7 @@ async def uncount(sessions: Sessions, order_id: uuid.UUID, to: OrderStatus, reas
         if order.status not in allowed:
             return False
         if order.status is OrderStatus.PAID:
-            await _add_votes(session, order.contest_id, order.candidate_id, -order.quantity)
+            await ledger.append_event(session, ledger.EntryKind.REFUNDED, order, sign=-1)  # and the tally
             await _emit(session, "vote.uncounted", order_id=str(order_id), contest_id=order.contest_id)
         order.status = to
         order.status_reason = reason

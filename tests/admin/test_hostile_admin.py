@@ -40,6 +40,11 @@ ROUTES = {
     ("GET", "/admin/blocked"), ("POST", "/admin/blocked/{kind}"), ("POST", "/admin/blocked/{kind}/remove"),
     ("GET", "/api/v1/admin/blocked"), ("POST", "/api/v1/admin/blocked/{kind}"),
     ("POST", "/api/v1/admin/blocked/{kind}/remove"),
+    # Signed results (issue 20)
+    ("GET", "/admin/contests/{contest_id}/results"), ("POST", "/admin/contests/{contest_id}/results/sign"),
+    ("GET", "/admin/contests/{contest_id}/results/{sheet_id}.csv"),
+    ("GET", "/admin/contests/{contest_id}/results/{sheet_id}.csv.sig"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/results/sign"), ("GET", "/api/v1/admin/results-key"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
@@ -53,7 +58,7 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 
 def concrete(path: str, value: str) -> str:
     return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value,
-                       kind="numbers")
+                       kind="numbers", sheet_id=value)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))

@@ -21,11 +21,12 @@ from enum import StrEnum
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.core import ledger
 from gateway.core.payments.checks import StatusPace, fetch_paced
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import CollectionNotFound, PaymentError, PaymentState, Providers, StatusResult
 from gateway.db.engine import autocommit
-from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, Tally, VoteOrder
+from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
 
 log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
@@ -157,9 +158,8 @@ async def take_back(sessions: Sessions, order_id: uuid.UUID, reason: str, status
             await mark_done(session, order_id, Verified.NOT_PAID)
             return Verified.NOT_PAID
         counted = order.status is OrderStatus.PAID  # a held order's votes never reached the tally
-        if counted:
-            await session.execute(update(Tally).where(Tally.candidate_id == order.candidate_id)
-                                  .values(votes=Tally.votes - order.quantity, updated_at=func.now()))
+        if counted:  # the reversal on the ledger, and the tally with it (gateway.core.ledger)
+            await ledger.append_event(session, ledger.EntryKind.REVERSED, order, sign=-1)
         order.status = OrderStatus.FLAGGED
         order.status_reason = f"{DISAGREED}: {reason}" + ("; the votes were taken back off" if counted else "")
         order.decided_at = datetime.now(UTC)

@@ -1,0 +1,130 @@
+""""My vote counted" and the published results (issue 20): the page and JSON where a voter looks up the
+reference on their receipt, the results-signing public key at a stable address, and a closed contest's signed
+results sheet. Look-ups are limited per client address; nothing of the payer shows but the masked number."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime
+from typing import Any
+
+from aiohttp import web
+
+from channels.web.pages import Page, html_errors, message_page, page_for, render
+from channels.web.schemas import CheckpointOut, LedgerEntryOut, NamedOut, ReceiptOut, ResultsKeyOut
+from gateway import throttle
+from gateway.core import results
+from gateway.core.errors import Conflict, DomainError, NotFound, RateLimited
+from gateway.core.rules import VotingState
+from gateway.core.service import VOTE_SERVICE
+from gateway.core.vote_check import OrderStanding, Outcome
+from gateway.keys import REDIS, RESULTS_KEY, SETTINGS
+
+routes = web.RouteTableDef()
+LOOKUP_WINDOW = 60
+PUBLIC_KEY_PATH = "/.well-known/ballot-results-key"
+
+
+async def lookup_allowed(request: web.Request) -> bool:
+    limit = request.app[SETTINGS].receipt_lookups_per_minute
+    return await throttle.hit(request.app[REDIS], f"receipt-lookup:{throttle.client_address(request)}", limit,
+                              LOOKUP_WINDOW)
+
+
+def receipt_out(standing: OrderStanding) -> ReceiptOut:
+    checkpoint = standing.checkpoint
+    return ReceiptOut(
+        reference=standing.reference, contest=NamedOut(slug=standing.contest_slug, name=standing.contest_name),
+        candidate=NamedOut(code=standing.candidate_code, name=standing.candidate_name),
+        quantity=standing.quantity, amount=standing.amount, currency=standing.currency, payer=standing.msisdn,
+        outcome=standing.outcome.value, counted=standing.outcome is Outcome.COUNTED,
+        ledger_entries=[LedgerEntryOut(seq=e.seq, kind=e.kind, quantity=e.quantity, hash=e.hash_hex,
+                                       recorded_at=e.recorded_at) for e in standing.entries],
+        checkpoint=None if checkpoint is None else CheckpointOut(
+            entries=checkpoint.entries, head=checkpoint.head_hex, taken_at=checkpoint.taken_at),
+        next_checkpoint_at=standing.next_checkpoint_at)
+
+
+@routes.get("/api/v1/receipts/{reference}")
+async def receipt_json(request: web.Request) -> web.Response:
+    """The order a receipt's reference names, as JSON (errors in the API's JSON shape, 404 when unknown)."""
+    if not await lookup_allowed(request):
+        raise RateLimited("Too many look-ups from this address; please try again in a minute.")
+    standing = await request.app[VOTE_SERVICE].order_standing(request.match_info["reference"])
+    return web.Response(text=receipt_out(standing).model_dump_json(), content_type="application/json",
+                        headers={"Cache-Control": "no-store"})
+
+
+ERROR_KEYS = {NotFound: (404, "verify_not_found"), Conflict: (409, "verify_ambiguous")}
+
+
+@routes.get("/verify", name="verify_page")
+@html_errors
+async def verify_page(request: web.Request) -> web.StreamResponse:
+    """The form, and below it what became of the order (or why none was found)."""
+    page = page_for(request)
+    reference = request.query.get("reference", "").strip()[:64]
+    context: dict[str, Any] = {"reference": reference, "standing": None, "error": None}
+    if not reference:
+        return render(page, "verify.html", context)
+    if not await lookup_allowed(request):
+        response = message_page(page, 429, page.tr("rate_title"), page.tr("verify_rate_body"), "/verify")
+        response.headers["Retry-After"] = str(LOOKUP_WINDOW)
+        return response
+    try:
+        standing = await request.app[VOTE_SERVICE].order_standing(reference)
+    except DomainError as exc:
+        status, key = ERROR_KEYS.get(type(exc), (400, "verify_bad_reference"))
+        return render(page, "verify.html", {**context, "error": page.tr(key)}, status=status)
+    return render(page, "verify.html", {**context, "standing": standing, "entry_lines": entry_words(page, standing)})
+
+
+def entry_words(page: Page, standing: OrderStanding) -> list[str]:
+    tr = page.tr
+    return [tr("entry_line", seq=e.seq, kind=tr(f"kind_{e.kind}"), votes=tr.votes(e.quantity),
+               date=tr.date(e.recorded_at)) for e in standing.entries]
+
+
+@routes.get(PUBLIC_KEY_PATH)
+async def public_key_pem(request: web.Request) -> web.Response:
+    """The key that checks every signed results sheet, at an address that never changes."""
+    return web.Response(text=results.public_pem(request.app[RESULTS_KEY].public_key()),
+                        content_type="application/x-pem-file", headers={"Cache-Control": "public, max-age=300"})
+
+
+@routes.get("/api/v1/results-key")
+async def public_key_json(request: web.Request) -> web.Response:
+    public = request.app[RESULTS_KEY].public_key()
+    out = ResultsKeyOut(algorithm="Ed25519", pem=results.public_pem(public),
+                        raw_base64=base64.b64encode(results.public_raw(public)).decode(), url=PUBLIC_KEY_PATH)
+    return web.Response(text=out.model_dump_json(), content_type="application/json")
+
+
+async def closed_sheet(request: web.Request) -> results.SignedSheet:
+    """The latest signed sheet of a contest whose voting has closed; 404 before (or with none yet)."""
+    service = request.app[VOTE_SERVICE]
+    contest = await service.contest(request.match_info["slug"])
+    if contest.voting(datetime.now(UTC)) is not VotingState.CLOSED:
+        raise NotFound("The results are published once voting has closed.", code="results_not_published")
+    sheet = await service.results_sheet(contest.slug)
+    if sheet is None:
+        raise NotFound("The results have not been signed yet.", code="results_not_published")
+    return sheet
+
+
+@routes.get("/c/{slug}/results.csv")
+async def results_csv(request: web.Request) -> web.Response:
+    sheet = await closed_sheet(request)
+    return web.Response(body=sheet.sheet, content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="{sheet.contest_slug}-results.csv"'})
+
+
+@routes.get("/c/{slug}/results.csv.sig")
+async def results_signature(request: web.Request) -> web.Response:
+    sheet = await closed_sheet(request)
+    return web.Response(body=sheet.signature, content_type="text/plain", headers={
+        "Content-Disposition": f'attachment; filename="{sheet.contest_slug}-results.csv.sig"'})
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)

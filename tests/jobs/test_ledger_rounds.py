@@ -1,0 +1,72 @@
+"""The ledger's periodic rounds (issue 20): a checkpoint each hour the chain grew, and at close a checkpoint and
+a signed results sheet; a ledger that does not verify is never signed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core import results, votes
+from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, ResultsSheet
+from gateway.jobs.checkpoints import checkpoint_pass
+from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
+
+Sessions = async_sessionmaker[AsyncSession]
+KEY = results.private_key(TEST_RESULTS_KEY)
+
+
+async def vote(sessions: Sessions, contest: Contest, msisdn: str) -> None:
+    order = await place(sessions, contest, "01", quantity=2, msisdn=msisdn)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, msisdn,
+                                provider=order.provider)
+
+
+async def close(sessions: Sessions, contest: Contest) -> None:
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(status=ContestStatus.CLOSED))
+
+
+async def count(sessions: Sessions, model: type[LedgerCheckpoint] | type[ResultsSheet]) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(model)) or 0)
+
+
+async def test_a_checkpoint_each_hour_the_chain_grew_then_one_at_close_with_a_signed_sheet(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="gala", fraud_rules=RULES_OFF)
+    idle = await make_contest(sessions, slug="idle")  # no vote yet, not closed: nothing to checkpoint
+    now = datetime.now(UTC)
+    assert await checkpoint_pass(sessions, KEY, now) == []
+    await vote(sessions, contest, "+237670000001")
+    assert await checkpoint_pass(sessions, KEY, now) == ["gala:hourly"]
+    await vote(sessions, contest, "+237670000002")
+    assert await checkpoint_pass(sessions, KEY, now + timedelta(minutes=30)) == []  # within the hour
+    assert await checkpoint_pass(sessions, KEY, now + timedelta(minutes=61)) == ["gala:hourly"]
+    assert await checkpoint_pass(sessions, KEY, now + timedelta(minutes=150)) == []  # nothing new since
+
+    late = await place(sessions, contest, "02", quantity=1, msisdn="+237670000003")  # its prompt is out at close
+    await close(sessions, contest)
+    assert await checkpoint_pass(sessions, KEY, now) == ["gala:close", "gala:signed"]
+    assert await checkpoint_pass(sessions, KEY, now) == []  # once
+    sheet = await results.latest_sheet(sessions, "gala")
+    assert sheet is not None and sheet.entries == 2 and b"candidate,01,Candidate 01,4,400,XAF" in sheet.sheet
+    assert results.signature_holds(KEY.public_key(), sheet.sheet, sheet.signature)
+    assert idle.slug == "idle" and await count(sessions, LedgerCheckpoint) == 3
+
+    # A payment whose prompt went out before close, confirmed after: an hour on, a checkpoint and a new sheet.
+    await votes.confirm_payment(sessions, late.id, "SUCCESSFUL", late.amount, late.currency, "LATE",
+                                provider=late.provider)
+    assert await checkpoint_pass(sessions, KEY, now + timedelta(minutes=61)) == ["gala:hourly", "gala:signed"]
+    latest = await results.latest_sheet(sessions, "gala")
+    assert latest is not None and latest.reason == "after_close" and latest.entries == 3
+
+
+async def test_a_ledger_that_does_not_verify_is_not_signed_at_close(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="gala", fraud_rules=RULES_OFF)
+    await vote(sessions, contest, "+237670000001")
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE ledger_entries SET quantity = 20 WHERE contest_id = :c"), {"c": contest.id})
+    await close(sessions, contest)
+    assert await checkpoint_pass(sessions, KEY, datetime.now(UTC)) == ["gala:close"]
+    assert await count(sessions, ResultsSheet) == 0

@@ -1,0 +1,113 @@
+""""My vote counted", the results key and the signed results over HTTP (issue 20)."""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.core import ledger, results, votes
+from gateway.core.payments import verification
+from gateway.db.models import Contest, ContestStatus, VoteOrder
+from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
+from tests.servers import inside_one_window
+
+Sessions = async_sessionmaker[AsyncSession]
+PAYER = "+237670000001"
+
+
+async def counted_order(sessions: Sessions, contest: Contest, quantity: int = 3) -> VoteOrder:
+    order = await place(sessions, contest, "02", quantity=quantity, msisdn=PAYER)
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-77",
+                                provider=order.provider)
+    return order
+
+
+def reference(order: VoteOrder) -> str:
+    return order.id.hex[:8].upper()  # what the receipt shows (gateway.core.catalog.VoterOrder.reference)
+
+
+async def test_a_counted_vote_shows_its_ledger_entry_and_then_the_checkpoint_that_covers_it(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules=RULES_OFF)
+    order = await counted_order(sessions, contest)
+    response = await client.get(f"/api/v1/receipts/{reference(order).lower()}")
+    assert response.status == 200
+    body = await response.json()
+    assert body["outcome"] == "counted" and body["counted"] is True and body["quantity"] == 3
+    assert body["payer"] == "+2376*****001" and PAYER not in await response.text()
+    [entry] = body["ledger_entries"]
+    assert (entry["seq"], entry["kind"], entry["quantity"]) == (1, "counted", 3) and len(entry["hash"]) == 64
+    assert body["checkpoint"] is None and body["next_checkpoint_at"] is not None
+
+    async with sessions.begin() as session:
+        await ledger.take_checkpoint(session, contest.id, "hourly")
+    covered = await (await client.get(f"/api/v1/receipts/{reference(order)}")).json()
+    assert covered["checkpoint"]["entries"] == 1 and covered["checkpoint"]["head"] == entry["hash"]
+    assert covered["next_checkpoint_at"] is None
+
+    page = await client.get(f"/verify?reference={reference(order)}&lang=en")
+    html = await page.text()
+    assert page.status == 200 and "Your vote counted." in html and entry["hash"] in html
+    assert "+2376*****001" in html and PAYER not in html
+    contest_page = await (await client.get(f"/c/{contest.slug}?lang=en")).text()
+    assert "Public vote ledger" in contest_page and entry["hash"] in contest_page
+
+
+async def test_a_vote_taken_back_off_and_one_not_paid_say_why_they_do_not_count(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules=RULES_OFF)
+    reversed_order = await counted_order(sessions, contest)
+    await verification.take_back(sessions, reversed_order.id, "the provider has no such payment", None)
+    pending = await place(sessions, contest, "01", quantity=1, msisdn="+237670000002")
+    body = await (await client.get(f"/api/v1/receipts/{reference(reversed_order)}")).json()
+    assert body["outcome"] == "reversed" and body["counted"] is False
+    assert [(e["kind"], e["quantity"]) for e in body["ledger_entries"]] == [("counted", 3), ("reversed", -3)]
+    waiting = await (await client.get(f"/api/v1/receipts/{reference(pending)}")).json()
+    assert waiting["outcome"] == "pending" and waiting["ledger_entries"] == []
+    french = await (await client.get(f"/verify?reference={reference(pending)}&lang=fr")).text()
+    assert "Pas encore compté : le paiement n&#39;est pas confirmé." in french
+
+
+async def test_an_unknown_or_unreadable_reference_is_a_clear_404_or_400_and_lookups_are_limited(
+        client: TestClient, sessions: Sessions) -> None:
+    await inside_one_window()
+    unknown = await client.get("/api/v1/receipts/ABCDEF12")
+    assert unknown.status == 404 and (await unknown.json())["error"]["code"] == "reference_not_found"
+    bad = await client.get("/api/v1/receipts/not-a-ref")
+    assert bad.status == 400 and (await bad.json())["error"]["code"] == "invalid_reference"
+    page = await client.get("/verify?reference=ABCDEF12&lang=en")
+    assert page.status == 404 and "No vote has that reference." in await page.text()
+    for _ in range(7):  # 10 a minute per address (RECEIPT_LOOKUPS_PER_MINUTE): 3 used above
+        assert (await client.get("/api/v1/receipts/ABCDEF12")).status == 404
+    limited = await client.get("/api/v1/receipts/ABCDEF12")
+    assert limited.status == 429 and (await limited.json())["error"]["code"] == "rate_limited"
+    assert (await client.get("/verify?reference=ABCDEF12&lang=en")).status == 429
+    assert (await client.get("/verify?lang=en")).status == 200  # the empty form is never limited
+
+
+async def test_the_results_are_public_once_closed_and_signed_and_check_against_the_published_key(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules=RULES_OFF)
+    await counted_order(sessions, contest)
+    assert (await client.get(f"/c/{contest.slug}/results.csv")).status == 404  # voting still open
+    key = results.private_key(TEST_RESULTS_KEY)
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(
+            status=ContestStatus.CLOSED, closes_at=datetime.now(UTC) - timedelta(minutes=1)))
+    assert (await client.get(f"/c/{contest.slug}/results.csv")).status == 404  # not signed yet
+    await results.sign_results(sessions, key, contest.id, reason="close", signed_by="system")
+
+    sheet = await (await client.get(f"/c/{contest.slug}/results.csv")).read()
+    signature = await (await client.get(f"/c/{contest.slug}/results.csv.sig")).read()
+    assert b"candidate,02,Candidate 02,3,300,XAF" in sheet
+    published = await client.get("/.well-known/ballot-results-key")
+    public = results.public_key(await published.read())
+    assert results.signature_holds(public, sheet, signature)
+    as_json = await (await client.get("/api/v1/results-key")).json()
+    assert base64.b64decode(as_json["raw_base64"]) == results.public_raw(key.public_key())
+    page = await (await client.get(f"/c/{contest.slug}?lang=en")).text()
+    assert f"/c/{contest.slug}/results.csv.sig" in page

@@ -1,0 +1,70 @@
+"""A voter looks up the reference on their receipt on the public page, in a real browser (Debian's Chromium,
+headless, driven by Playwright); the page is saved in tests/artifacts/ (issue 20)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Browser, async_playwright, expect
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.app import create_app
+from gateway.config import Settings
+from gateway.core import ledger, votes
+from gateway.db.models import Contest
+from gateway.db.seed import seed_demo
+from tests.factories import place
+from tests.servers import free_port
+
+Sessions = async_sessionmaker[AsyncSession]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+
+
+@pytest.fixture
+async def site(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[str]:
+    port = free_port()
+    async with TestServer(create_app(settings), port=port):
+        await seed_demo(sessions)
+        yield f"http://127.0.0.1:{port}"
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()
+
+
+async def test_a_voter_finds_their_counted_vote_and_its_ledger_entry_by_the_receipt_reference(
+        site: str, browser: Browser, sessions: Sessions) -> None:
+    async with sessions() as session:
+        demo = (await session.scalars(select(Contest).where(Contest.slug == "demo"))).one()
+    order = await place(sessions, demo, "07", quantity=5, msisdn="+237670000001")
+    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-1",
+                                provider=order.provider)
+    async with sessions.begin() as session:
+        checkpoint = await ledger.take_checkpoint(session, demo.id, "hourly")
+
+    page = await browser.new_page(locale="en-US", viewport={"width": 412, "height": 915})
+    page.set_default_timeout(10_000)
+    await page.goto(f"{site}/c/demo?lang=en")
+    await page.get_by_role("link", name="Check that your vote counted").click()
+    await page.get_by_label("Reference on the receipt").fill(order.id.hex[:8].upper())
+    await page.get_by_role("button", name="Check").click()
+
+    await expect(page.locator("#verify-result")).to_contain_text("Your vote counted.")
+    await expect(page.locator(".ledger-entries")).to_contain_text("Entry no. 1: counted, 5 votes")
+    await expect(page.get_by_text("Covered by the checkpoint of")).to_contain_text(checkpoint.head_hash.hex()[:16])
+    await expect(page.locator("main")).to_contain_text("+2376*****001")
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "verify-page.png"), full_page=True)
