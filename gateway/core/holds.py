@@ -35,7 +35,6 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import INET
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
 
 from gateway.core import ledger
@@ -48,7 +47,6 @@ from gateway.db.models import (
     Contest,
     OrderStatus,
     OutboxMessage,
-    Tally,
     VoteOrder,
 )
 

@@ -24,7 +24,7 @@ from gateway.core.ranking import BoardReader, BoardTop
 from gateway.core.texts import Lang
 from gateway.core.voters import Caller, PayerVotes
 from gateway.db.engine import autocommit
-from gateway.db.models import Channel, VoteOrder
+from gateway.db.models import VoteOrder
 
 log = logging.getLogger(__name__)
 
