@@ -15,9 +15,15 @@ import httpx
 
 from channels.telegram import webhook
 from channels.telegram.receipts import TelegramReceipts
-from gateway.channel_parts import ChannelParts, Sessions, StandIn
+from channels.telegram.updates import prune_updates
+from gateway.channel_parts import ChannelParts, JobResources, Sessions, StandIn
 from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
 from gateway.core.receipts import ReceiptSender
+
+
+async def prune_job(ctx: JobResources) -> int:
+    """Hourly: kept updates past the week in which Telegram could send them again."""
+    return await prune_updates(ctx.sessions)
 
 
 def receipts(settings: Settings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender | None:
@@ -99,5 +105,5 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     command.set_defaults(func=run_command)
 
 
-TELEGRAM = ChannelParts("telegram", webhook.setup, receipts=receipts, stand_ins=(FAKE_BOT_API,),
-                        commands=add_commands)
+TELEGRAM = ChannelParts("telegram", webhook.setup, jobs={"prune": prune_job}, periodic_jobs=(("prune", 3600),),
+                        receipts=receipts, stand_ins=(FAKE_BOT_API,), commands=add_commands)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -46,3 +46,23 @@ async def claim_unhandled(sessions: Sessions, limit: int = 50) -> list[tuple[int
             update(TelegramUpdate).where(TelegramUpdate.update_id.in_(stale.scalar_subquery()))
             .values(claimed_at=func.now()).returning(TelegramUpdate.update_id, TelegramUpdate.payload))).all()
     return sorted((update_id, payload) for update_id, payload in rows)
+
+
+# Telegram re-sends an update for at most 24 hours, so a week covers any duplicate; past it a kept update is
+# only a copy of a chat (names, phone numbers a voter shared) that nobody needs.
+KEEP_UPDATES_FOR = timedelta(days=7)
+PRUNE_BATCH = 5000
+
+
+async def prune_updates(sessions: Sessions, keep_for: timedelta = KEEP_UPDATES_FOR) -> int:
+    """Delete updates received longer ago than `keep_for`, a batch at a time; how many went."""
+    removed = 0
+    while True:
+        async with autocommit(sessions) as session:
+            batch = (select(TelegramUpdate.update_id).where(TelegramUpdate.received_at < func.now() - keep_for)
+                     .limit(PRUNE_BATCH).scalar_subquery())
+            gone = len((await session.execute(delete(TelegramUpdate).where(TelegramUpdate.update_id.in_(batch))
+                                              .returning(TelegramUpdate.update_id))).all())
+        removed += gone
+        if gone < PRUNE_BATCH:
+            return removed

@@ -125,10 +125,11 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
 ) -> None:
     queue = job_queue(sync_redis(settings.redis_url or ""))
     now = 1_800_000_000.0
-    # relay, reconcile, the SMS backstop, the Stars check (every 60 s), the ledger's checkpoints (every 300 s)
-    assert enqueue_due_jobs(queue, now) == 5
+    # relay, reconcile, the Stars check (every 60 s), the ledger's checkpoints (every 300 s), the SMS backstop (60 s)
+    # and the pruning of old Telegram updates (hourly): the channels' own, through gateway.worker_jobs.channel_job
+    assert enqueue_due_jobs(queue, now) == 6
     assert enqueue_due_jobs(queue, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
-    assert enqueue_due_jobs(queue, now + 10) == 2  # the SMS backstop's, the Stars check's and the ledger's slots last
+    assert enqueue_due_jobs(queue, now + 10) == 2  # only relay and reconcile have a new slot
     contest = await make_contest(sessions)
     order = await place(sessions, contest, quantity=4)
     await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", None, provider=order.provider)
