@@ -29,9 +29,9 @@ _hasher = PasswordHasher()
 # What each role may do. Organisers act on their own contests only (checked where a contest is named).
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset({"contests.read", "contests.write", "orders.read", "orders.resend", "review.read",
-                        "review.decide", "audit.read", "accounts.manage"}),
+                        "review.decide", "audit.read", "accounts.manage", "exports.read"}),
     "organiser": frozenset({"contests.read", "contests.write", "orders.read"}),
-    "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read"}),
+    "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read", "exports.read"}),
     "support": frozenset({"orders.read", "orders.resend"}),
 }
 PERMISSIONS = {role: granted | {"signed_in"} for role, granted in PERMISSIONS.items()}

@@ -13,6 +13,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
 from admin import api as admin_api
+from admin import dashboard as admin_dashboard
+from admin import exports as admin_exports
 from admin import pages as admin_pages
 from channels.sms import routes as sms_routes  # SMS voting (issue 17)
 from channels.telegram import webhook as telegram_webhook
@@ -189,6 +191,8 @@ def create_app(settings: Settings) -> web.Application:
     telegram_webhook.setup(app)
     admin_pages.setup(app)  # admin area (issue 19)
     admin_api.setup(app)
+    admin_dashboard.setup(app)  # dashboards and exports (issue 20)
+    admin_exports.setup(app)
     return app
 
 
