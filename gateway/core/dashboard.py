@@ -116,7 +116,7 @@ async def _pending(session: AsyncSession, contest_id: int, now: datetime) -> tup
                   else_=literal(len(PENDING_AGE_BUCKETS)))
     where = and_(VoteOrder.contest_id == contest_id, VoteOrder.status == OrderStatus.PENDING)
     rows: dict[int, int] = dict((await session.execute(
-        select(bucket, func.count()).where(where).group_by(bucket))).all())  # type: ignore[arg-type]
+        select(bucket, func.count()).where(where).group_by(bucket))).all())
     oldest = await session.scalar(select(func.max(age)).where(where))
     labels = ["<1m", "1-5m", "5-15m", ">15m"]
     return [(label, int(rows.get(i, 0))) for i, label in enumerate(labels)], oldest

@@ -57,5 +57,6 @@ async def seeded_contest(sessions: Sessions, **overrides: object) -> Contest:
                                                                 text="Merci", status="Failed"))
     async with sessions.begin() as session:
         await session.execute(insert(OutboxMessage).values(  # handed to RQ, failed five times
-            topic="order.paid", attempts=5, enqueued_at=func.now(), payload={"contest_id": contest.id, "order_id": "x"}))
+            topic="order.paid", attempts=5, enqueued_at=func.now(),
+            payload={"contest_id": contest.id, "order_id": "x"}))
     return contest
