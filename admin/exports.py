@@ -29,6 +29,7 @@ from gateway.keys import SESSIONS
 routes = web.RouteTableDef()
 PATH = "/contests/{contest_id:[0-9]{1,9}}/exports/{kind:orders|tallies|audit}.{fmt:csv|xlsx}"
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_FIRST = frozenset(FORMULA_STARTS)
 CSV_FLUSH_BYTES = 64 * 1024
 FILE_CHUNK = 256 * 1024
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
@@ -42,7 +43,10 @@ def safe_text(text: str) -> str:
 
 def cell(value: Any) -> Any:
     """One value as a plain cell: numbers stay numbers, times in UTC ISO form, the rest as safe text."""
-    if value is None or isinstance(value, bool | int | float):
+    kind = type(value)
+    if kind is str:
+        return "'" + value if value[:1] in FORMULA_FIRST else value
+    if value is None or kind is int or kind is float or kind is bool:
         return value
     if isinstance(value, datetime):
         return value.astimezone(UTC).isoformat()
@@ -55,23 +59,22 @@ def cell(value: Any) -> Any:
     return safe_text(str(value))
 
 
-def csv_line(row: Sequence[Any]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerow(["" if (c := cell(v)) is None else c for v in row])
-    return out.getvalue()
+def csv_cells(row: Sequence[Any]) -> list[Any]:
+    return ["" if (value := cell(v)) is None else value for v in row]
 
 
 async def write_csv(response: web.StreamResponse, export: exports.Export) -> None:
-    buffer = [csv_line(export.header)]
-    size = 0
+    """Rows through one csv writer into a buffer, sent (and emptied) every CSV_FLUSH_BYTES."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    writer.writerow(export.header)
     async for row in export.rows:
-        line = csv_line(row)
-        buffer.append(line)
-        size += len(line)
-        if size >= CSV_FLUSH_BYTES:
-            await response.write("".join(buffer).encode())
-            buffer, size = [], 0
-    await response.write("".join(buffer).encode())
+        writer.writerow(csv_cells(row))
+        if buffer.tell() >= CSV_FLUSH_BYTES:
+            await response.write(buffer.getvalue().encode())
+            buffer.seek(0)
+            buffer.truncate()
+    await response.write(buffer.getvalue().encode())
 
 
 async def build_xlsx(export: exports.Export, target: IO[bytes]) -> None:
