@@ -16,6 +16,7 @@ from typing import Any
 from aiohttp import web
 
 from admin import charts
+from admin.accounts import allowed
 from admin.pages import CSP, render
 from admin.web import guarded
 from channels.phone.operators import CAMEROON, CAMEROON_PREFIXES
@@ -79,8 +80,9 @@ def figures_json(figures: Figures) -> dict[str, Any]:
 @guarded("contests.read")
 async def dashboard_page(request: web.Request, actor: Actor) -> web.StreamResponse:
     figures = await load(request, actor)
-    response = render(request, "dashboard.html", {"contest_id": figures.contest_id,
-                                                   "figures_html": fragment(request, figures)}, actor)
+    response = render(request, "dashboard.html", {
+        "contest_id": figures.contest_id, "figures_html": fragment(request, figures),
+        "can_export": allowed(actor.role, "exports.read")}, actor)
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 
