@@ -44,7 +44,7 @@ LOCALES := gateway/core/locales
 texts: $(STAMP)
 	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location -w 120 --project=Ballot --version=0.1 \
 		--header-comment="# The texts of every channel of Ballot; msgids are English. See the README's \"Texts\"." \
-		-o $(LOCALES)/ballot.pot gateway channels
+		-o $(LOCALES)/ballot.pot gateway channels admin
 	$(VENV)/bin/pybabel -q update -D ballot -i $(LOCALES)/ballot.pot -d $(LOCALES) -w 120 --ignore-pot-creation-date
 	$(VENV)/bin/pybabel compile -D ballot -d $(LOCALES) --statistics
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from channels.phone.operators import CAMEROON, CAMEROON_PREFIXES
 from gateway.core import dashboard
 from gateway.core.audit import Actor
 from gateway.core.dashboard import Figures
+from gateway.core.texts import N_, Lang, translations
 from gateway.keys import ADMIN_TEMPLATES, SESSIONS
 
 routes = web.RouteTableDef()
@@ -32,6 +34,26 @@ HEARTBEAT_EVERY = 5  # refreshes between two heartbeats when nothing changed
 SCRIPT = (Path(__file__).parent / "static" / "dashboard.js").read_text()
 PAGE_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';")
 CONTEST = "{contest_id:[0-9]{1,9}}"
+Gettext = Callable[[str], str]
+# The dashboard's words, for `pybabel extract` (its templates are not scanned): each is used as `_("…")`.
+TEXTS = (N_("Dashboard"), N_("Back to the contest"), N_("live"), N_("loaded"), N_("Exports"), N_("From (UTC date)"),
+         N_("To (UTC date, not included)"), N_("Numbers"), N_("Votes by hour"), N_("Votes by channel"),
+         N_("Votes by provider"), N_("Votes by operator"), N_("Payment success rate"), N_("Main failure reasons"),
+         N_("Pending orders by age"), N_("Status"), N_("Orders"), N_("Reason"), N_("Age"), N_("Slice"), N_("Votes"),
+         N_("Revenue"), N_("Figures at %(time)s; revenue in minor units of %(currency)s."), N_("Queues"),
+         N_("Oldest pending order"), N_("Verification backlog"), N_("oldest"), N_("Held orders"), N_("votes"),
+         N_("Failed SMS"), N_("Outbox messages stuck"), N_("Invariant: tally = paid votes"), N_("Candidate"),
+         N_("Tally"), N_("Paid votes"), N_("Difference"), N_("Every tally equals its paid votes."),
+         N_("A tally differs from its paid votes."))
+
+
+def gettext_of(request: web.Request) -> Gettext:
+    """The admin's language: `?lang=fr|en`, else the browser's first choice if French, else English."""
+    lang = Lang.parse(request.query.get("lang"))
+    if lang is None:
+        first = request.headers.get("Accept-Language", "").split(",")[0].strip().lower()
+        lang = Lang.FR if first.startswith("fr") else Lang.EN
+    return translations(lang.value).gettext
 
 
 def contest_id(request: web.Request) -> int:
@@ -42,28 +64,28 @@ async def load(request: web.Request, actor: Actor) -> Figures:
     return await dashboard.figures(request.app[SESSIONS], actor, contest_id(request), OPERATOR_PREFIXES)
 
 
-def chart_context(figures: Figures) -> dict[str, Any]:
-    """The charts of the figures, each with the rows behind it for the table under it."""
+def chart_context(figures: Figures, _: Gettext) -> dict[str, Any]:
+    """The charts of the figures (the rows behind each go in the table under it), and the words."""
     def votes(shares: list[dashboard.Share]) -> list[tuple[str, int]]:
         return [(s.key, s.votes) for s in shares]
 
     return {
-        "f": figures,
+        "f": figures, "_": _,
         "charts": {
-            "hour": charts.bar_chart("Votes by hour", [(s.key[11:16], s.votes) for s in figures.by_hour]),
-            "channel": charts.bar_chart("Votes by channel", votes(figures.by_channel)),
-            "provider": charts.bar_chart("Votes by provider", votes(figures.by_provider)),
-            "operator": charts.bar_chart("Votes by operator", votes(figures.by_operator)),
-            "success": charts.gauge("Payment success rate", figures.payment_success_rate),
-            "reasons": charts.bar_chart("Failure reasons", figures.failure_reasons, colour="#c53030"),
-            "pending": charts.bar_chart("Pending orders by age", figures.pending_ages, colour="#b7791f"),
+            "hour": charts.bar_chart(_("Votes by hour"), [(s.key[11:16], s.votes) for s in figures.by_hour]),
+            "channel": charts.bar_chart(_("Votes by channel"), votes(figures.by_channel)),
+            "provider": charts.bar_chart(_("Votes by provider"), votes(figures.by_provider)),
+            "operator": charts.bar_chart(_("Votes by operator"), votes(figures.by_operator)),
+            "success": charts.gauge(_("Payment success rate"), figures.payment_success_rate),
+            "reasons": charts.bar_chart(_("Main failure reasons"), figures.failure_reasons, colour="#c53030"),
+            "pending": charts.bar_chart(_("Pending orders by age"), figures.pending_ages, colour="#b7791f"),
         },
     }
 
 
 def fragment(request: web.Request, figures: Figures) -> str:
     template = request.app[ADMIN_TEMPLATES].get_template("dashboard_figures.html")
-    return template.render(chart_context(figures))
+    return template.render(chart_context(figures, gettext_of(request)))
 
 
 def figures_json(figures: Figures) -> dict[str, Any]:
@@ -82,7 +104,7 @@ async def dashboard_page(request: web.Request, actor: Actor) -> web.StreamRespon
     figures = await load(request, actor)
     response = render(request, "dashboard.html", {
         "contest_id": figures.contest_id, "figures_html": fragment(request, figures),
-        "can_export": allowed(actor.role, "exports.read")}, actor)
+        "can_export": allowed(actor.role, "exports.read"), "_": gettext_of(request)}, actor)
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 

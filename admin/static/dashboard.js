@@ -9,6 +9,6 @@
     box.innerHTML = event.data;
     box.querySelectorAll("details").forEach(function (d) { if (open[d.id]) d.open = true; });
     var stamp = document.getElementById("live");
-    if (stamp) stamp.textContent = "live";
+    if (stamp) stamp.textContent = stamp.getAttribute("data-live");
   });
 })();

@@ -72,6 +72,9 @@ async def test_a_tally_that_differs_from_its_paid_votes_shows_in_red(client: Tes
     html = await page.text()
     assert page.status == 200 and 'class="diff" style="color:#c00' in html and "<svg" in html
     assert "A tally differs from its paid votes." in html
+    french = await (await client.get(f"/admin/contests/{contest.id}/dashboard", headers={
+        **auditor, "Accept-Language": "fr-CM,fr;q=0.9"})).text()
+    assert "Tableau de bord" in french and "Un décompte diffère de ses votes payés." in french
 
 
 async def test_only_the_roles_that_read_the_contest_see_its_dashboard(client: TestClient, sessions: Sessions

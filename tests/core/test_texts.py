@@ -19,7 +19,7 @@ from babel.messages.pofile import read_po
 from gateway.core.texts import DOMAIN, LANGUAGES, LOCALES, Lang, format_date, format_money, translations
 
 ROOT = Path(__file__).parents[2]
-SOURCES = ("gateway", "channels")
+SOURCES = ("gateway", "channels", "admin")
 
 
 def po_file(lang: str) -> Path:
