@@ -28,6 +28,10 @@ SUMMARIES = {
     "/review/{order_id}": "Decide one (kind, decision, reason)",
     "/audit": "The audit trail, newest first (actor, action prefix, target, limit)",
     "/openapi.json": "This document",
+    "/contests/{contest_id}/dashboard": "A contest's dashboard figures: votes and revenue by hour, channel, provider "
+                                        "and operator, payment outcomes, queues, the tally invariant per candidate",
+    "/contests/{contest_id}/exports/{kind}.{fmt}": "Export orders, tallies or the audit log (kind) as csv or xlsx "
+                                                   "(fmt), from/to ISO dates; auditors and owners; audited",
     "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",
 }
 

@@ -103,3 +103,6 @@ async def test_only_auditors_and_owners_export_and_nothing_leaves_for_others(cli
     missing = await client.get("/api/v1/admin/contests/999999/exports/orders.csv", headers=owner)
     assert missing.status == 404
     assert await scalar(sessions, "SELECT count(*) FROM audit_log WHERE action LIKE 'export.%'") == 0
+    paths = (await (await client.get("/api/v1/admin/openapi.json")).json())["paths"]
+    assert "Export orders" in paths["/api/v1/admin/contests/{contest_id}/exports/{kind}.{fmt}"]["get"]["summary"]
+    assert "dashboard" in paths["/api/v1/admin/contests/{contest_id}/dashboard"]["get"]["summary"]
