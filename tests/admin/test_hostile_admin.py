@@ -35,6 +35,11 @@ ROUTES = {
     ("PATCH", "/api/v1/admin/candidates/{candidate_id}"), ("POST", "/api/v1/admin/candidates/{candidate_id}/photo"),
     ("GET", "/api/v1/admin/audit"), ("GET", "/api/v1/admin/openapi.json"), ("GET", "/admin/accounts"),
     ("POST", "/admin/accounts/{admin_id}/{action}"), ("POST", "/api/v1/admin/accounts/{admin_id}/{action}"),
+    # issue 20: dashboards and exports
+    ("GET", "/admin/contests/{contest_id}/dashboard"), ("GET", "/admin/contests/{contest_id}/dashboard/stream"),
+    ("GET", "/admin/static/dashboard.js"), ("GET", "/admin/contests/{contest_id}/exports/{kind}.{fmt}"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/dashboard"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/exports/{kind}.{fmt}"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
@@ -47,7 +52,8 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 
 
 def concrete(path: str, value: str) -> str:
-    return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value)
+    return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value,
+                       kind="orders", fmt="csv")
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
