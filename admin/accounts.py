@@ -30,9 +30,10 @@ _hasher = PasswordHasher()
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset({"contests.read", "contests.write", "orders.read", "orders.resend", "review.read",
                         "review.decide", "audit.read", "accounts.manage", "blocks.read", "blocks.manage",
-                        "results.sign"}),
+                        "results.sign", "exports.read"}),
     "organiser": frozenset({"contests.read", "contests.write", "orders.read"}),
-    "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read", "blocks.read", "results.sign"}),
+    "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read", "blocks.read", "results.sign",
+                          "exports.read"}),
     "support": frozenset({"orders.read", "orders.resend", "blocks.read"}),
 }
 PERMISSIONS = {role: granted | {"signed_in"} for role, granted in PERMISSIONS.items()}

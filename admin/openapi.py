@@ -34,6 +34,10 @@ SUMMARIES = {
     "/blocked": "Blocked payer numbers and client addresses (networks in CIDR notation)",
     "/blocked/{kind}": "Block a number (numbers: msisdn, reason?) or an address (addresses: address, reason?)",
     "/blocked/{kind}/remove": "Unblock a number (msisdn) or an address (address)",
+    "/contests/{contest_id}/dashboard": "A contest's dashboard figures: votes and revenue by hour, channel, provider "
+                                        "and operator, payment outcomes, queues, the tally invariant per candidate",
+    "/contests/{contest_id}/exports/{kind}.{fmt}": "Export orders, tallies or the audit log (kind) as csv or xlsx "
+                                                   "(fmt), from/to ISO dates; auditors and owners; audited",
     "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",
     "/contests/{contest_id}/results/sign": "Sign the contest's results sheet now (owners, auditors): CSV + Ed25519",
     "/results-key": "The public key that checks every signed results sheet",

@@ -13,6 +13,8 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
 from admin import api as admin_api
+from admin import dashboard as admin_dashboard
+from admin import exports as admin_exports
 from admin import pages as admin_pages
 from admin import results as admin_results
 from gateway import health
@@ -184,6 +186,8 @@ def create_app(settings: Settings) -> web.Application:
     admin_pages.setup(app)  # admin area (issue 19)
     admin_api.setup(app)
     admin_results.setup(app)  # issue 20: the results key and signed sheets
+    admin_dashboard.setup(app)  # dashboards and exports (issue 20)
+    admin_exports.setup(app)
     return app
 
 

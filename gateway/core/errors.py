@@ -26,6 +26,13 @@ class NotFound(DomainError):
     code = "not_found"
 
 
+class Forbidden(DomainError):
+    """The caller is known but their role may not do this."""
+
+    status = 403
+    code = "forbidden"
+
+
 class VoteRejected(DomainError):
     """The vote cannot be placed as asked: the voter can change the request and try again."""
 

@@ -1,0 +1,49 @@
+"""Charts as inline SVG from figures: pure functions, no script and no library, readable on a phone.
+
+Horizontal bars (one row per label) stay legible at 320 px wide however many slices there are; the
+numbers behind each chart go in a table next to it (see dashboard.html), so nothing here must be exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+ROW = 22
+LABEL_WIDTH = 110
+BAR_WIDTH = 180
+VALUE_WIDTH = 70
+WIDTH = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
+
+
+def bar_chart(title: str, rows: Sequence[tuple[str, int]], *, colour: str = "#2b6cb0") -> str:
+    """A horizontal bar chart of `(label, value)` rows, scaled to the largest value, as an SVG element."""
+    height = ROW * max(len(rows), 1) + 8
+    top = max((value for _, value in rows), default=0)
+    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {WIDTH} {height}" '
+             f'width="100%" style="max-width:{WIDTH * 2}px" aria-label="{escape(title)}">',
+             f"<title>{escape(title)}</title>"]
+    if not rows:
+        parts.append(f'<text x="4" y="16" font-size="12" fill="#666">{escape("–")}</text>')
+    for i, (label, value) in enumerate(rows):
+        y = 4 + i * ROW
+        length = round(BAR_WIDTH * value / top) if top > 0 else 0
+        parts.append(f'<text x="{LABEL_WIDTH - 4}" y="{y + 15}" font-size="12" text-anchor="end">'
+                     f"{escape(label[:18])}</text>")
+        parts.append(f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{max(length, 0)}" height="{ROW - 6}" '
+                     f'fill="{colour}"/>')
+        parts.append(f'<text x="{LABEL_WIDTH + length + 4}" y="{y + 15}" font-size="12">{value}</text>')
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def gauge(title: str, ratio: float | None) -> str:
+    """A 0–100 % bar for a rate (payment success); an empty frame when there is no rate yet."""
+    filled = round(BAR_WIDTH * ratio) if ratio is not None else 0
+    text = f"{ratio * 100:.1f} %" if ratio is not None else "–"
+    colour = "#2f855a" if ratio is not None and ratio >= 0.8 else "#c05621"
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" role="img" viewBox="0 0 {WIDTH} 28" width="100%" '
+            f'style="max-width:{WIDTH * 2}px" aria-label="{escape(title)}"><title>{escape(title)}</title>'
+            f'<rect x="0" y="4" width="{BAR_WIDTH}" height="20" fill="#eee" stroke="#999"/>'
+            f'<rect x="0" y="4" width="{filled}" height="20" fill="{colour}"/>'
+            f'<text x="{BAR_WIDTH + 8}" y="19" font-size="13">{escape(text)}</text></svg>')

@@ -1,0 +1,149 @@
+"""A contest's dashboard: a page, its JSON under /api/v1/admin/, and a live SSE stream of the page's figures.
+
+The stream sends the figures' HTML (rendered here, charts as inline SVG) whenever they change, checked every
+few seconds; the page's small script (same origin, no library) swaps it in. Without script the page still
+shows the figures of the moment it was loaded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from admin import charts
+from admin.accounts import allowed
+from admin.pages import CSP, render
+from admin.web import guarded
+from channels.phone.operators import CAMEROON, CAMEROON_PREFIXES
+from gateway.core import dashboard
+from gateway.core.audit import Actor
+from gateway.core.dashboard import Figures
+from gateway.core.texts import N_, Lang, translations
+from gateway.keys import ADMIN_TEMPLATES, SESSIONS
+
+routes = web.RouteTableDef()
+OPERATOR_PREFIXES = tuple((CAMEROON + prefix, operator.value) for prefix, operator in CAMEROON_PREFIXES)
+REFRESH_SECONDS = 3.0
+HEARTBEAT_EVERY = 5  # refreshes between two heartbeats when nothing changed
+SCRIPT = (Path(__file__).parent / "static" / "dashboard.js").read_text()
+PAGE_CSP = CSP.replace("default-src 'none';", "default-src 'none'; script-src 'self'; connect-src 'self';")
+CONTEST = "{contest_id:[0-9]{1,9}}"
+Gettext = Callable[[str], str]
+# The dashboard's words, for `pybabel extract` (its templates are not scanned): each is used as `_("…")`.
+TEXTS = (N_("Dashboard"), N_("Back to the contest"), N_("live"), N_("loaded"), N_("Exports"), N_("From (UTC date)"),
+         N_("To (UTC date, not included)"), N_("Numbers"), N_("Votes by hour"), N_("Votes by channel"),
+         N_("Votes by provider"), N_("Votes by operator"), N_("Payment success rate"), N_("Main failure reasons"),
+         N_("Pending orders by age"), N_("Status"), N_("Orders"), N_("Reason"), N_("Age"), N_("Slice"), N_("Votes"),
+         N_("Revenue"), N_("Figures at %(time)s; revenue in minor units of %(currency)s."), N_("Queues"),
+         N_("Oldest pending order"), N_("Verification backlog"), N_("oldest"), N_("Held orders"), N_("votes"),
+         N_("Failed SMS"), N_("Outbox messages stuck"), N_("Invariant: tally = paid votes"), N_("Candidate"),
+         N_("Tally"), N_("Paid votes"), N_("Difference"), N_("Every tally equals its paid votes."),
+         N_("A tally differs from its paid votes."))
+
+
+def gettext_of(request: web.Request) -> Gettext:
+    """The admin's language: `?lang=fr|en`, else the browser's first choice if French, else English."""
+    lang = Lang.parse(request.query.get("lang"))
+    if lang is None:
+        first = request.headers.get("Accept-Language", "").split(",")[0].strip().lower()
+        lang = Lang.FR if first.startswith("fr") else Lang.EN
+    return translations(lang.value).gettext
+
+
+def contest_id(request: web.Request) -> int:
+    return int(request.match_info["contest_id"])
+
+
+async def load(request: web.Request, actor: Actor) -> Figures:
+    return await dashboard.figures(request.app[SESSIONS], actor, contest_id(request), OPERATOR_PREFIXES)
+
+
+def chart_context(figures: Figures, _: Gettext) -> dict[str, Any]:
+    """The charts of the figures (the rows behind each go in the table under it), and the words."""
+    def votes(shares: list[dashboard.Share]) -> list[tuple[str, int]]:
+        return [(s.key, s.votes) for s in shares]
+
+    return {
+        "f": figures, "_": _,
+        "charts": {
+            "hour": charts.bar_chart(_("Votes by hour"), [(s.key[11:16], s.votes) for s in figures.by_hour]),
+            "channel": charts.bar_chart(_("Votes by channel"), votes(figures.by_channel)),
+            "provider": charts.bar_chart(_("Votes by provider"), votes(figures.by_provider)),
+            "operator": charts.bar_chart(_("Votes by operator"), votes(figures.by_operator)),
+            "success": charts.gauge(_("Payment success rate"), figures.payment_success_rate),
+            "reasons": charts.bar_chart(_("Main failure reasons"), figures.failure_reasons, colour="#c53030"),
+            "pending": charts.bar_chart(_("Pending orders by age"), figures.pending_ages, colour="#b7791f"),
+        },
+    }
+
+
+def fragment(request: web.Request, figures: Figures) -> str:
+    template = request.app[ADMIN_TEMPLATES].get_template("dashboard_figures.html")
+    return template.render(chart_context(figures, gettext_of(request)))
+
+
+def figures_json(figures: Figures) -> dict[str, Any]:
+    body = asdict(figures)
+    body["at"] = figures.at.isoformat()
+    body["payment_success_rate"] = figures.payment_success_rate
+    body["invariant_holds"] = figures.invariant_holds
+    for check, raw in zip(figures.invariant, body["invariant"], strict=True):
+        raw["difference"] = check.difference
+    return body
+
+
+@routes.get(f"/admin/contests/{CONTEST}/dashboard")
+@guarded("contests.read")
+async def dashboard_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    figures = await load(request, actor)
+    response = render(request, "dashboard.html", {
+        "contest_id": figures.contest_id, "figures_html": fragment(request, figures),
+        "can_export": allowed(actor.role, "exports.read"), "_": gettext_of(request)}, actor)
+    response.headers["Content-Security-Policy"] = PAGE_CSP
+    return response
+
+
+@routes.get(f"/admin/contests/{CONTEST}/dashboard/stream")
+@guarded("contests.read")
+async def dashboard_stream(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """SSE: an `figures` event with the figures' HTML at once, then whenever it changes."""
+    figures = await load(request, actor)  # refuses before the stream starts
+    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
+                                           "X-Accel-Buffering": "no"})
+    await response.prepare(request)
+    last, quiet = "", 0
+    while True:
+        html = fragment(request, figures)
+        if html != last:
+            data = "\n".join(f"data: {line}" for line in html.splitlines())
+            await response.write(f"event: figures\n{data}\n\n".encode())
+            last, quiet = html, 0
+        else:
+            quiet += 1
+            if quiet % HEARTBEAT_EVERY == 0:
+                await response.write(b": heartbeat\n\n")
+        await asyncio.sleep(REFRESH_SECONDS)
+        figures = await load(request, actor)
+
+
+@routes.get("/admin/static/dashboard.js")
+async def dashboard_script(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=SCRIPT, content_type="text/javascript", headers={"Cache-Control": "max-age=300"})
+
+
+@routes.get(f"/api/v1/admin/contests/{CONTEST}/dashboard")
+@guarded("contests.read")
+async def dashboard_api(request: web.Request, actor: Actor) -> web.StreamResponse:
+    figures = await load(request, actor)
+    return web.json_response(figures_json(figures), dumps=lambda body: json.dumps(body, default=str))
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
+
