@@ -16,7 +16,7 @@ INSERT_ORDERS = """
 INSERT INTO vote_orders (id, payment_reference, contest_id, candidate_id, quantity, amount, currency, channel,
                          provider, voter_msisdn, status, provider_txn_id, created_at, updated_at, expires_at)
 SELECT pg_temp.uuid_of(1, i), pg_temp.uuid_of(2, i), :contest, c.ids[1 + i % array_length(c.ids, 1)], 1 + i % 5,
-       (1 + i % 5) * 100, 'XAF', (ARRAY['ussd','sms','web','telegram'])[1 + i % 4]::channel,
+       (1 + i % 5) * 100, 'XAF', (ARRAY['ussd','sms','web','telegram'])[1 + i % 4],
        (ARRAY['mtn','orange'])[1 + i % 2], '+23767' || lpad(i::text, 7, '0'),
        (ARRAY['paid','paid','paid','failed','pending'])[1 + i % 5]::order_status, 'txn-' || i,
        now() - make_interval(secs => i % 86400), now(), now() + interval '10 minutes'

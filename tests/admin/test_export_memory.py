@@ -82,13 +82,16 @@ async def sum_xlsx(response: aiohttp.ClientResponse, scratch: Path) -> tuple[int
     with path.open("wb") as file:
         async for chunk in response.content.iter_chunked(1 << 16):
             file.write(chunk)
-    sheet = load_workbook(path, read_only=True).active
-    rows = sheet.iter_rows(values_only=True)
-    header = next(rows)
-    at_amount, at_quantity = header.index("amount"), header.index("quantity")
-    count = amount = quantity = 0
-    for row in rows:
-        count, amount, quantity = count + 1, amount + row[at_amount], quantity + row[at_quantity]
+    book = load_workbook(path, read_only=True)  # a read-only book keeps its file open until closed
+    try:
+        rows = book.active.iter_rows(values_only=True)
+        header = next(rows)
+        at_amount, at_quantity = header.index("amount"), header.index("quantity")
+        count = amount = quantity = 0
+        for row in rows:
+            count, amount, quantity = count + 1, amount + row[at_amount], quantity + row[at_quantity]
+    finally:
+        book.close()
     return count, amount, quantity
 
 

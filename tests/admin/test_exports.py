@@ -31,8 +31,9 @@ async def csv_rows(client: TestClient, path: str, headers: dict[str, str], **que
 async def xlsx_rows(client: TestClient, path: str, headers: dict[str, str]) -> list[dict[str, Any]]:
     response = await client.get(path, headers=headers)
     assert response.status == 200, await response.text()
-    sheet = load_workbook(io.BytesIO(await response.read()), read_only=True).active
-    header, *rows = list(sheet.iter_rows(values_only=True))
+    book = load_workbook(io.BytesIO(await response.read()), read_only=True)
+    header, *rows = list(book.active.iter_rows(values_only=True))
+    book.close()
     # A read-only sheet leaves a row's empty trailing cells out.
     return [dict(zip(header, (*row, *[None] * (len(header) - len(row))), strict=True)) for row in rows]
 
