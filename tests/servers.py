@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
@@ -86,3 +87,14 @@ def test_services(database_url: str | None, redis_url: str | None, scratch: Path
             yield ServiceUrls(db, r_url)
         finally:
             redis.Redis.from_url(r_url).flushdb()
+
+
+async def kill_redis_clients(redis: AsyncRedis, kind: str) -> int:
+    """CLIENT KILL for the clients of this test's Redis DB alone, as a Redis restart would drop them: other
+    pytest-xdist workers may share the server (their own DB), and this connection is kept (SKIPME)."""
+    db = int(redis.connection_pool.connection_kwargs.get("db") or 0)
+    killed = 0
+    for client in await redis.client_list(_type=kind):
+        if int(client["db"]) == db:
+            killed += int(await redis.execute_command("CLIENT", "KILL", "ID", client["id"], "SKIPME", "yes"))
+    return killed
