@@ -263,8 +263,8 @@ async def test_redis_restarting_empty_loses_no_vote_and_the_board_is_rebuilt(
     board: dict[str, object] = {}
     for _ in range(200):
         board = await (await client.get("/api/v1/contests/gala/leaderboard")).json()
-        if board["total_votes"] == 5:
-            break
+        if board["total_votes"] == 5 and board["version"] > 10**12:  # a read on a dropped connection may
+            break  # still answer from PostgreSQL's fallback; the next ones rebuild the board in Redis
         await asyncio.sleep(0.02)
     assert board["total_votes"] == 5
     assert board["version"] > 10**12  # rebuilt into Redis (PostgreSQL's fallback boards are versioned far lower)
