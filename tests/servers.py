@@ -4,6 +4,7 @@ database and a dedicated Redis DB on them), or embedded servers in a temporary f
 from __future__ import annotations
 
 import asyncio
+import os
 import socket
 import time
 import uuid
@@ -13,13 +14,25 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
 from gateway.db.engine import create_engine
 from gateway.embedded import ServiceUrls, service_urls
 
-TEST_REDIS_DB = 13
+# The Redis DBs the tests flush: 13 on its own; under pytest-xdist one per worker (gw0 13, gw1 14, gw2 15,
+# gw3 12, …), so that two workers sharing a Redis never flush each other's keys.
+TEST_REDIS_DBS = (13, 14, 15, 12, 11, 10, 9, 8)
+
+
+def worker_redis_db(worker: str | None = None) -> int:
+    """This process's Redis DB: xdist names its workers gw0, gw1, … in PYTEST_XDIST_WORKER."""
+    worker = worker if worker is not None else os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    number = int(worker.removeprefix("gw"))
+    if number >= len(TEST_REDIS_DBS):
+        raise RuntimeError(f"at most {len(TEST_REDIS_DBS)} pytest-xdist workers (one Redis DB each): got {worker}")
+    return TEST_REDIS_DBS[number]
 
 
 async def inside_one_window(window_seconds: int = 60, needed_seconds: float = 10) -> None:
@@ -68,9 +81,20 @@ def throwaway_database(server_url: str) -> Iterator[str]:
 @contextmanager
 def test_services(database_url: str | None, redis_url: str | None, scratch: Path) -> Iterator[ServiceUrls]:
     with service_urls(database_url, redis_url, scratch) as urls, throwaway_database(urls.database_url) as db:
-        r_url = redis_url_with_db(urls.redis_url, TEST_REDIS_DB)
+        r_url = redis_url_with_db(urls.redis_url, worker_redis_db())
         redis.Redis.from_url(r_url).flushdb()
         try:
             yield ServiceUrls(db, r_url)
         finally:
             redis.Redis.from_url(r_url).flushdb()
+
+
+async def kill_redis_clients(redis: AsyncRedis, kind: str) -> int:
+    """CLIENT KILL for the clients of this test's Redis DB alone, as a Redis restart would drop them: other
+    pytest-xdist workers may share the server (their own DB), and this connection is kept (SKIPME)."""
+    db = int(redis.connection_pool.connection_kwargs.get("db") or 0)
+    killed = 0
+    for client in await redis.client_list(_type=kind):
+        if int(client["db"]) == db:
+            killed += int(await redis.execute_command("CLIENT", "KILL", "ID", client["id"], "SKIPME", "yes"))
+    return killed

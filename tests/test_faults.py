@@ -27,7 +27,7 @@ from gateway.worker_jobs import RECONCILE_LEASE, JobContext, reconcile_pass
 from tests.factories import assert_fault_end, count_orders, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.network import postgres_relay, redis_relay
-from tests.servers import free_port
+from tests.servers import free_port, kill_redis_clients
 from tests.waiting import until
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -251,20 +251,20 @@ async def test_redis_restarting_empty_loses_no_vote_and_the_board_is_rebuilt(
     contest = await make_contest(sessions, slug="gala")
     for quantity in (2, 3):
         if quantity == 3:
-            await redis.execute_command("CLIENT", "KILL", "TYPE", "normal")  # all but this test's own
+            await kill_redis_clients(redis, "normal")  # all but this test's own
             await redis.flushdb()
         order_id = await vote(client, "gala", quantity=quantity)
         fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
         assert await callback(client, order_id, {"status": "SUCCESSFUL"}) == 200
         await client.app[CHECKS].wait_idle()
     assert (await tallies(sessions, contest.id))["01"] == 5
-    await redis.execute_command("CLIENT", "KILL", "TYPE", "normal")  # restarted empty again, after the votes:
+    await kill_redis_clients(redis, "normal")  # restarted empty again, after the votes:
     await redis.flushdb()  # no new vote will refresh the board, the next read must rebuild it
     board: dict[str, object] = {}
     for _ in range(200):
         board = await (await client.get("/api/v1/contests/gala/leaderboard")).json()
-        if board["total_votes"] == 5:
-            break
+        if board["total_votes"] == 5 and board["version"] > 10**12:  # a read on a dropped connection may
+            break  # still answer from PostgreSQL's fallback; the next ones rebuild the board in Redis
         await asyncio.sleep(0.02)
     assert board["total_votes"] == 5
     assert board["version"] > 10**12  # rebuilt into Redis (PostgreSQL's fallback boards are versioned far lower)

@@ -22,11 +22,12 @@ from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.db.models import OrderStatus
+from gateway.embedded import EmbeddedRedis
 from payments.sandbox import SandboxControl, create_sandbox_app
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import vote
 from tests.processes import alive, child_of
-from tests.servers import free_port
+from tests.servers import free_port, redis_url_with_db, worker_redis_db
 from tests.waiting import until
 
 Sessions = async_sessionmaker[AsyncSession]
@@ -35,8 +36,25 @@ PAUSE_SECONDS = 8  # longer than redis-py's 5 s read time-out: the enqueuer's co
 
 
 @pytest.fixture
-async def sandboxed(clean: None, settings: Settings) -> AsyncIterator[tuple[TestClient, dict[str, str]]]:
+async def pausable(clean: None, settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[Settings, Redis]]:
+    """Settings and a client on a Redis this test may CLIENT PAUSE, which stops a whole server: the worker's own
+    embedded one, or, when REDIS_URL is shared with other pytest-xdist workers, an embedded one of its own."""
+    server = EmbeddedRedis(tmp_path) if os.environ.get("REDIS_URL") else None
+    if server is not None:
+        settings = settings.model_copy(update={"redis_url": redis_url_with_db(server.start(), worker_redis_db())})
+    client = Redis.from_url(settings.redis_url or "")
+    try:
+        yield settings, client
+    finally:
+        await client.aclose()
+        if server is not None:
+            server.stop()
+
+
+@pytest.fixture
+async def sandboxed(pausable: tuple[Settings, Redis]) -> AsyncIterator[tuple[TestClient, dict[str, str]]]:
     """The app and the environment of a worker, both paying through the MTN sandbox, whose callbacks are lost."""
+    settings, _ = pausable
     control = SandboxControl(success_delay=0.05, drop_callbacks=True)
     async with TestServer(create_sandbox_app(control)) as sandbox:
         urls = {"public_base_url": f"http://127.0.0.1:{free_port()}",
@@ -84,11 +102,11 @@ async def set_age(sessions: Sessions, seconds: int) -> None:
 
 
 async def test_a_redis_pause_does_not_stop_the_reconciler(
-    sandboxed: tuple[TestClient, dict[str, str]], sessions: Sessions, redis: Redis, tmp_path: Path
+    sandboxed: tuple[TestClient, dict[str, str]], pausable: tuple[Settings, Redis], sessions: Sessions, tmp_path: Path
 ) -> None:
     """The incident: `CLIENT PAUSE` killed the periodic enqueuer and no reconciler pass ran again. Now the
     enqueuer waits the stall out (one log line), and a vote whose callback was lost is still counted."""
-    client, env = sandboxed
+    (client, env), (_, redis) = sandboxed, pausable
     contest = await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala", quantity=3)  # MTN takes the money; its callback never comes
     log = tmp_path / "worker.log"

@@ -22,6 +22,7 @@ from tests.factories import RULES_OFF, make_contest, place, tallies
 from tests.leaderboard.conftest import EventReader, MakeClient
 from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
 from tests.network import redis_relay
+from tests.servers import kill_redis_clients
 
 Sessions = async_sessionmaker[AsyncSession]
 OpenStream = Callable[..., Awaitable[tuple[aiohttp.ClientResponse, EventReader]]]
@@ -336,7 +337,7 @@ async def test_the_subscriber_survives_a_lost_redis_connection(board_client: Tes
     contest = await make_contest(sessions, candidates=2)
     _, reader = await streams(board_client, contest.slug)
     assert await reader.next() is not None
-    assert await redis.client_kill_filter(_type="pubsub") >= 1
+    assert await kill_redis_clients(redis, "pubsub") >= 1
     await asyncio.sleep(0.3)  # Redis restarts; meanwhile a vote is counted and published to nobody
     version = await vote_and_publish(sessions, redis, contest, "02", 1)
     event = await reader.next(timeout=3)  # the resubscribed hub re-reads the board it may have missed
