@@ -45,7 +45,9 @@ async def test_the_reconciler_has_its_own_part_of_the_cap_and_is_never_queued_be
     checks = asyncio.gather(*(StatusPacer(redis).wait_turn(provider) for _ in range(40)))  # 5 s of backlog
     started = time.monotonic()
     polled = await call_times(reconciler_pace(redis), provider, 2)
-    assert max(polled) - started < 1.0  # its two turns come within a second (2 a second), backlog or not
+    # Its two turns come within a second (2 a second), backlog or not; queued behind the checks they would take ~5 s.
+    # The margin up to 2.5 s is for a machine busy with other tests (seen: 1.2 s with three pytest processes).
+    assert max(polled) - started < 2.5
     await checks
 
 
