@@ -244,8 +244,8 @@ async def contest_response(page: Page, contest: PublicContest, candidates: list[
 async def ledger_box(app: web.Application, contest: PublicContest) -> dict[str, Any]:
     """The contest's latest ledger checkpoints and, once voting has closed, whether a signed sheet is out (issue 20)."""
     service = app[VOTE_SERVICE]
-    closed = contest.voting(datetime.now(UTC)) is VotingState.CLOSED
-    sheet = await service.results_sheet(contest.slug) if closed else None
+    published = service.results_published(contest, datetime.now(UTC))
+    sheet = await service.results_sheet(contest.slug) if published else None
     return {"checkpoints": await service.checkpoints(contest.id), "results": sheet is not None}
 
 

@@ -15,7 +15,6 @@ from channels.web.schemas import CheckpointOut, LedgerEntryOut, NamedOut, Receip
 from gateway import throttle
 from gateway.core import results
 from gateway.core.errors import Conflict, DomainError, NotFound, RateLimited
-from gateway.core.rules import VotingState
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.vote_check import OrderStanding, Outcome
 from gateway.keys import REDIS, RESULTS_KEY, SETTINGS
@@ -104,7 +103,7 @@ async def closed_sheet(request: web.Request) -> results.SignedSheet:
     """The latest signed sheet of a contest whose voting has closed; 404 before (or with none yet)."""
     service = request.app[VOTE_SERVICE]
     contest = await service.contest(request.match_info["slug"])
-    if contest.voting(datetime.now(UTC)) is not VotingState.CLOSED:
+    if not service.results_published(contest, datetime.now(UTC)):
         raise NotFound("The results are published once voting has closed.", code="results_not_published")
     sheet = await service.results_sheet(contest.slug)
     if sheet is None:

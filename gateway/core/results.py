@@ -165,9 +165,16 @@ SHEETS = (select(ResultsSheet, Contest.slug).join(Contest, Contest.id == Results
           .order_by(ResultsSheet.created_at.desc(), ResultsSheet.id.desc()))
 
 
+# The sheets the public sees: signed at close or after it (a late payment counted), never one an auditor signed
+# on demand while votes were still coming in.
+PUBLISHED_REASONS = ("close", "after_close")
+
+
 async def latest_sheet(sessions: Sessions, slug: str) -> SignedSheet | None:
+    """The contest's latest published sheet (see PUBLISHED_REASONS)."""
     async with autocommit(sessions) as session:
-        row = (await session.execute(SHEETS.where(Contest.slug == slug).limit(1))).one_or_none()
+        row = (await session.execute(SHEETS.where(Contest.slug == slug, ResultsSheet.reason.in_(PUBLISHED_REASONS))
+                                     .limit(1))).one_or_none()
     return None if row is None else _signed(*row)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
@@ -20,7 +20,8 @@ from gateway.core.catalog import PublicContest, Sessions, VoterOrder
 from gateway.core.payments import in_chat
 from gateway.core.payments.starts import StartOutcome, begin_vote
 from gateway.core.providers import PaymentError, Providers
-from gateway.core.ranking import BoardReader, BoardTop
+from gateway.core.ranking import BoardReader, BoardTop, PublicBoard
+from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters import Caller, PayerVotes
 from gateway.db.engine import autocommit
@@ -149,8 +150,17 @@ class VoteService:
             return await ledger.latest_checkpoints(session, contest_id, last)
 
     async def results_sheet(self, slug: str) -> results.SignedSheet | None:
-        """The contest's latest signed results sheet (the caller publishes it only after close)."""
+        """The contest's latest results sheet signed at (or after) close; the caller publishes it only when
+        `results_published` says so."""
         return await results.latest_sheet(self.sessions, slug)
+
+    @staticmethod
+    def results_published(contest: PublicContest, now: datetime) -> bool:
+        """Whether the public may have the signed sheet: voting over, and a sealed board opened (its contest closed
+        by the organiser: until then late confirmations still count, and the sheet would unseal the board)."""
+        if contest.voting(now) is not VotingState.CLOSED:
+            return False
+        return contest.public_board() is not PublicBoard.SEALED
 
 
 VOTE_SERVICE = web.AppKey("vote_service", VoteService)

@@ -47,8 +47,9 @@ async def contests_to_look_at(sessions: Sessions, now: datetime) -> list[Contest
 
     closed_taken = (select(checkpoints.id).where(checkpoints.contest_id == Contest.id, checkpoints.reason == CLOSE)
                     .correlate(Contest).exists())
-    closed = or_(Contest.status == ContestStatus.CLOSED, and_(Contest.status != ContestStatus.DRAFT,
-                                                              Contest.closes_at <= now))
+    # A sealed contest's close sheet waits for the organiser's close (its board opens then, not at closes_at).
+    closed = or_(Contest.status == ContestStatus.CLOSED,
+                 and_(Contest.status != ContestStatus.DRAFT, Contest.closes_at <= now, Contest.board_sealed.is_(False)))
     async with autocommit(sessions) as session:
         rows = (await session.execute(
             select(Contest.id, Contest.slug, closed, LedgerHead.entries, last(checkpoints.taken_at),

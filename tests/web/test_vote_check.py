@@ -111,3 +111,32 @@ async def test_the_results_are_public_once_closed_and_signed_and_check_against_t
     assert base64.b64decode(as_json["raw_base64"]) == results.public_raw(key.public_key())
     page = await (await client.get(f"/c/{contest.slug}?lang=en")).text()
     assert f"/c/{contest.slug}/results.csv.sig" in page
+
+
+async def test_a_sealed_contests_sheet_stays_private_until_the_organiser_closes_it(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules=RULES_OFF, board_sealed=True)
+    await counted_order(sessions, contest)
+    key = results.private_key(TEST_RESULTS_KEY)
+    await results.sign_results(sessions, key, contest.id, reason="on_demand", signed_by="auditor@example.org")
+    async with sessions.begin() as session:  # its closing time has passed, but nobody closed it yet
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(
+            closes_at=datetime.now(UTC) - timedelta(minutes=1)))
+    await results.sign_results(sessions, key, contest.id, reason="close", signed_by="system")
+    assert (await client.get(f"/c/{contest.slug}/results.csv")).status == 404  # still sealed: no counts
+    assert "results.csv" not in await (await client.get(f"/c/{contest.slug}?lang=en")).text()
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(status=ContestStatus.CLOSED))
+    assert b"candidate,02,Candidate 02,3,300,XAF" in await (await client.get(f"/c/{contest.slug}/results.csv")).read()
+
+
+async def test_a_sheet_signed_on_demand_while_voting_is_not_the_published_one(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules=RULES_OFF)
+    await counted_order(sessions, contest)
+    await results.sign_results(sessions, results.private_key(TEST_RESULTS_KEY), contest.id, reason="on_demand",
+                               signed_by="auditor@example.org")
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(
+            status=ContestStatus.CLOSED, closes_at=datetime.now(UTC) - timedelta(minutes=1)))
+    assert (await client.get(f"/c/{contest.slug}/results.csv")).status == 404  # the close sheet is not signed yet
