@@ -24,21 +24,15 @@ from openpyxl import Workbook
 from admin.web import guarded
 from gateway.core import exports
 from gateway.core.audit import Actor
+from gateway.core.cells import FORMULA_FIRST, safe_text
 from gateway.keys import SESSIONS
 
 routes = web.RouteTableDef()
 PATH = "/contests/{contest_id:[0-9]{1,9}}/exports/{kind:orders|tallies|audit}.{fmt:csv|xlsx}"
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-FORMULA_FIRST = frozenset(FORMULA_STARTS)
 CSV_FLUSH_BYTES = 64 * 1024
 FILE_CHUNK = 256 * 1024
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
-
-
-def safe_text(text: str) -> str:
-    """A text a spreadsheet shows as text, never runs as a formula."""
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
 
 
 def cell(value: Any) -> Any:

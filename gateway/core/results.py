@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import audit, ledger
 from gateway.core.audit import Actor
+from gateway.core.cells import safe_text
 from gateway.core.errors import Conflict, NotFound
 from gateway.db.engine import autocommit
 from gateway.db.models import Candidate, Contest, ResultsSheet
@@ -50,9 +51,9 @@ def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], e
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
-    writer.writerow(("contest", slug, name, "", "", ""))
+    writer.writerow(("contest", slug, safe_text(name), "", "", ""))
     for line in lines:
-        writer.writerow(("candidate", line.code, line.name, line.votes, line.amount, currency))
+        writer.writerow(("candidate", safe_text(line.code), safe_text(line.name), line.votes, line.amount, currency))
     writer.writerow(("total", "", "", sum(line.votes for line in lines), sum(line.amount for line in lines),
                      currency))
     writer.writerow(("ledger", str(entries), head.hex(), "", "", ""))

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient
@@ -11,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import ledger, results, votes
 from gateway.core.payments import verification
-from gateway.db.models import Contest, ContestStatus, VoteOrder
+from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 from tests.servers import inside_one_window
 
@@ -140,3 +142,17 @@ async def test_a_sheet_signed_on_demand_while_voting_is_not_the_published_one(
         await session.execute(update(Contest).where(Contest.id == contest.id).values(
             status=ContestStatus.CLOSED, closes_at=datetime.now(UTC) - timedelta(minutes=1)))
     assert (await client.get(f"/c/{contest.slug}/results.csv")).status == 404  # the close sheet is not signed yet
+
+
+async def test_names_that_look_like_formulas_reach_the_public_sheet_as_text(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, name='=HYPERLINK("http://evil.example","Results")', fraud_rules=RULES_OFF)
+    async with sessions.begin() as session:
+        await session.execute(update(Candidate).where(Candidate.contest_id == contest.id, Candidate.code == "02")
+                              .values(name="@SUM(1+1)"))
+    await counted_order(sessions, contest)
+    signed = await results.sign_results(sessions, results.private_key(TEST_RESULTS_KEY), contest.id, reason="close",
+                                        signed_by="system")
+    rows = list(csv.reader(io.StringIO(signed.sheet.decode())))
+    assert ["contest", contest.slug, '\'=HYPERLINK("http://evil.example","Results")', "", "", ""] in rows
+    assert ["candidate", "02", "'@SUM(1+1)", "3", "300", "XAF"] in rows
+    assert results.signature_holds(results.private_key(TEST_RESULTS_KEY).public_key(), signed.sheet, signed.signature)
