@@ -26,6 +26,9 @@ Sessions = async_sessionmaker[AsyncSession]
 Network = IPv4Network | IPv6Network
 # Wider than this would refuse a whole operator's subscribers (mobile carriers share addresses).
 WIDEST_PREFIX = {4: 16, 6: 32}
+# An IPv6 client is known by its /64 (gateway.throttle.client_address: one subscriber's network, and all an
+# address rotation keeps), so a narrower IPv6 block is widened to its /64: a /128 would never match an order.
+IPV6_CLIENT_PREFIX = 64
 MAX_REASON = 500
 
 
@@ -37,12 +40,18 @@ class Blocked:
 
 
 def parse_network(text: str) -> Network:
-    """An address (203.0.113.7) or a network (203.0.113.0/24, 2001:db8::/48), no wider than WIDEST_PREFIX."""
+    """An address (203.0.113.7) or a network (203.0.113.0/24, 2001:db8::/48), no wider than WIDEST_PREFIX; an IPv6
+    address or network narrower than /64 as its /64, an IPv4-mapped one as IPv4."""
     try:
         network = ipaddress.ip_network(text.strip(), strict=False)
     except ValueError:
         raise DomainError(f"{text.strip()[:60]!r} is not an address or a network (e.g. 203.0.113.0/24).",
                           code="invalid_field", field="address") from None
+    if isinstance(network, IPv6Network) and network.network_address.ipv4_mapped is not None:
+        mapped = network.network_address.ipv4_mapped  # ::ffff:203.0.113.7 is stored as 203.0.113.7
+        network = ipaddress.ip_network(f"{mapped}/{max(0, network.prefixlen - 96)}", strict=False)
+    if isinstance(network, IPv6Network) and network.prefixlen > IPV6_CLIENT_PREFIX:
+        network = network.supernet(new_prefix=IPV6_CLIENT_PREFIX)
     widest = WIDEST_PREFIX[network.version]
     if network.prefixlen < widest:
         raise DomainError(f"A network wider than /{widest} would block a whole operator's subscribers.",

@@ -36,6 +36,9 @@ def test_an_address_or_a_network_and_never_a_whole_operator() -> None:
     assert str(parse_network(" 203.0.113.7 ")) == "203.0.113.7/32"
     assert str(parse_network("203.0.113.9/24")) == "203.0.113.0/24"
     assert str(parse_network("2001:db8::1/48")) == "2001:db8::/48"
+    # An IPv6 voter is known by their /64, so a narrower block is that /64 (a /128 would never match them).
+    assert str(parse_network("2001:db8:1:2::5")) == "2001:db8:1:2::/64"
+    assert str(parse_network("::ffff:203.0.113.7")) == "203.0.113.7/32"
     for wide in ("10.0.0.0/8", "2001::/16", "not an address", "203.0.113.0/33"):
         try:
             parse_network(wide)
@@ -84,6 +87,19 @@ async def test_a_blocked_number_and_a_blocked_address_get_no_prompt(client: Test
         ("blocked.number.remove", {"msisdn": VOTER, "reason": "chargebacks"}, None),
         ("blocked.address.remove", {"address": "127.0.0.0/24", "reason": None}, None),
     ]
+
+
+async def test_an_ipv6_voter_behind_our_proxy_is_refused_by_the_address_blocked(client: TestClient,
+                                                                              sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
+    added = await client.post("/api/v1/admin/blocked/addresses", json={"address": "2001:db8:1:2::5"}, headers=owner)
+    assert added.status == 201 and (await added.json())["blocked"] == "2001:db8:1:2::/64"
+    refused = await client.post(f"/api/v1/contests/{contest.slug}/votes", headers={
+        "X-Forwarded-For": "2001:db8:1:2::5"}, json={"candidate": "01", "quantity": 1, "provider": "mtn",
+                                                   "msisdn": VOTER})  # the test client is a trusted (loopback) proxy
+    assert refused.status == 422 and (await refused.json())["error"]["code"] == "address_blocked"
+    assert await count(sessions, VoteOrder) == 0
 
 
 async def test_an_address_blocked_after_the_order_holds_it_at_confirmation(sessions: Sessions) -> None:
