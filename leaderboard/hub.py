@@ -51,6 +51,13 @@ def board_frame(board: Rendered) -> Frame:
     return Frame(board.version, sse.event_frame("leaderboard", board.body, board.version), board.etag)
 
 
+def reuse_newest(newest: Frame, board: Rendered) -> bool:
+    """Whether a new viewer gets the newest frame sent rather than its own read: the same board, or a newer one
+    (its read may have started before a change). Not when its read is version 0, a sealed board (or one with no
+    vote yet): a "newer" frame from before the seal would show the counts the seal hides."""
+    return newest.etag == board.etag or (board.version > 0 and newest.version > board.version)
+
+
 def flush_delay(now: float, last_sent: float | None, interval: float) -> float:
     """Coalescing: the first change after a quiet spell goes out at once, later ones wait for the interval."""
     if last_sent is None:
@@ -150,7 +157,7 @@ class Hub:
         """A new viewer's first frame: its own read, unless a newer frame went out before it registered
         (a read shared with others may have started before a change). Encoded once per version."""
         newest = self._newest.get(contest_id)
-        if newest is not None and (newest.version > board.version or newest.etag == board.etag):
+        if newest is not None and reuse_newest(newest, board):
             return newest  # newer, or the same board: one encoded frame shared by every viewer
         frame = board_frame(board)
         if contest_id in self._viewers:

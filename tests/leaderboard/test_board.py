@@ -11,6 +11,7 @@ from leaderboard import sse
 from leaderboard.board import (
     BoardContest,
     CandidateInfo,
+    Rendered,
     Tallies,
     etag_for,
     etag_matches,
@@ -22,7 +23,7 @@ from leaderboard.board import (
     render,
 )
 from leaderboard.cache import contest_from_channel
-from leaderboard.hub import flush_delay
+from leaderboard.hub import Frame, flush_delay, reuse_newest
 
 CANDIDATES = tuple(CandidateInfo(id_, f"{id_:02d}", f"Name {id_}") for id_ in range(1, 6))
 
@@ -138,3 +139,11 @@ def test_streams_are_counted_per_client_address() -> None:
     assert address_key("192.168.1.9", "102.244.1.8", proxy) == "192.168.1.9"  # private, but not our proxy
     assert address_key("2001:db8::1", None, proxy) == address_key("2001:db8::2", None, proxy) == "2001:db8::/64"
     assert address_key(None, None, proxy) == "unknown"
+
+
+def test_a_new_viewer_of_a_board_just_sealed_gets_the_sealed_board_not_the_last_counts() -> None:
+    counts = Frame(42, b"data: counts", etag='"counts-42"')
+    assert reuse_newest(counts, Rendered(41, '"counts-41"', b"{}"))  # a read from before vote 42: the newer frame
+    assert reuse_newest(counts, Rendered(42, '"counts-42"', b"{}"))  # the same board: shared
+    assert not reuse_newest(counts, Rendered(0, '"sealed"', b"{}"))  # sealed since: its own (countless) read
+    assert not reuse_newest(counts, Rendered(43, '"counts-43"', b"{}"))
