@@ -77,7 +77,9 @@ def _scope(actor: Actor) -> Any:
 
 async def _contest(session: AsyncSession, actor: Actor, contest_id: int, *, lock: bool = False) -> Contest:
     query = select(Contest).where(Contest.id == contest_id, _scope(actor))
-    contest = await session.scalar(query.with_for_update() if lock else query)
+    # FOR NO KEY UPDATE: serialises admin changes without blocking the key-share locks every count's foreign keys
+    # take on the contest (a plain FOR UPDATE deadlocked a count holding its tally against a resume).
+    contest = await session.scalar(query.with_for_update(key_share=True) if lock else query)
     if contest is None:  # another organiser's contest is as absent as a missing one
         raise NotFound(f"No contest {contest_id}.", code="contest_not_found")
     return contest
@@ -215,7 +217,7 @@ async def _next_position(session: AsyncSession, contest_id: int) -> int:
 
 async def _in_order(session: AsyncSession, contest_id: int, *, lock: bool = True) -> list[Candidate]:
     query = select(Candidate).where(Candidate.contest_id == contest_id).order_by(*DISPLAY_ORDER)
-    return list((await session.scalars(query.with_for_update() if lock else query)).all())
+    return list((await session.scalars(query.with_for_update(key_share=True) if lock else query)).all())
 
 
 def moved(codes: list[str], code: str, direction: str) -> list[str]:
@@ -299,7 +301,7 @@ async def import_candidates(sessions: Sessions, actor: Actor, contest_id: int, t
 
 
 async def _candidate(session: AsyncSession, actor: Actor, candidate_id: int) -> Candidate:
-    candidate = await session.get(Candidate, candidate_id, with_for_update=True)
+    candidate = await session.get(Candidate, candidate_id, with_for_update={"key_share": True})
     if candidate is None:
         raise NotFound(f"No candidate {candidate_id}.", code="candidate_not_found")
     await _contest(session, actor, candidate.contest_id)
