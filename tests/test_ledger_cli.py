@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -84,3 +85,14 @@ def test_a_signature_checks_only_the_sheet_it_signed_and_only_with_its_key() -> 
     assert not results.signature_holds(key.public_key(), sheet, b"not base64!")
     raw = base64.b64encode(results.public_raw(key.public_key()))
     assert results.signature_holds(results.public_key(raw), sheet, signature)  # the key as base64 of 32 bytes
+
+
+def test_a_sheet_never_adds_up_money_in_different_currencies() -> None:
+    lines = [results.SheetLine("01", "Awa", 7, {"XAF": 500, "XTR": 100}),
+             results.SheetLine("02", "Ben", 3, {"XAF": 300})]
+    sheet = results.sheet_csv("demo", "Demo", "XAF", lines, 4, b"\x01" * 32,
+                              datetime(2026, 11, 23, 3, 0, tzinfo=UTC)).decode()
+    rows = [row.split(",") for row in sheet.splitlines()]
+    assert ["candidate", "01", "Awa", "7", "500", "XAF"] in rows and ["amount", "01", "", "", "100", "XTR"] in rows
+    assert ["candidate", "02", "Ben", "3", "300", "XAF"] in rows
+    assert ["total", "", "", "10", "800", "XAF"] in rows and ["total", "", "", "", "100", "XTR"] in rows

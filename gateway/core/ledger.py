@@ -220,7 +220,7 @@ class LedgerReport:
     broken: Break | None
     problems: tuple[str, ...]  # head row, checkpoints and tallies that disagree with the chain
     votes: dict[int, int]
-    amounts: dict[int, int]
+    amounts: dict[tuple[int, str], int]  # per candidate and currency
 
     @property
     def clean(self) -> bool:

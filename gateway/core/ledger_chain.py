@@ -72,7 +72,7 @@ class Recount:
     entries: int = 0
     head: bytes = GENESIS
     votes: dict[int, int] = field(default_factory=dict)
-    amounts: dict[int, int] = field(default_factory=dict)
+    amounts: dict[tuple[int, str], int] = field(default_factory=dict)  # per candidate and currency (XAF, XTR…)
     heads_at: dict[int, bytes] = field(default_factory=dict)  # the head after the entries asked for
     broken: Break | None = None
 
@@ -91,7 +91,8 @@ def take(recount: Recount, entry: StoredEntry, keep_heads_at: frozenset[int] = f
     recount.entries, recount.head = entry.seq, entry.hash
     candidate = entry.event.candidate_id
     recount.votes[candidate] = recount.votes.get(candidate, 0) + entry.event.quantity
-    recount.amounts[candidate] = recount.amounts.get(candidate, 0) + entry.event.amount
+    money = (candidate, entry.event.currency)
+    recount.amounts[money] = recount.amounts.get(money, 0) + entry.event.amount
     if entry.seq in keep_heads_at:
         recount.heads_at[entry.seq] = entry.hash
     return True

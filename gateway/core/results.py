@@ -42,7 +42,7 @@ class SheetLine:
     code: str
     name: str
     votes: int
-    amount: int
+    amounts: dict[str, int]  # per currency: a contest sold in Stars too takes XTR beside its own currency
 
 
 def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], entries: int, head: bytes,
@@ -52,10 +52,17 @@ def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], e
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
     writer.writerow(("contest", slug, safe_text(name), "", "", ""))
+    # The contest's currency first, then any other (money in different currencies is never added up).
+    currencies = [currency, *sorted({c for line in lines for c in line.amounts} - {currency})]
     for line in lines:
-        writer.writerow(("candidate", safe_text(line.code), safe_text(line.name), line.votes, line.amount, currency))
-    writer.writerow(("total", "", "", sum(line.votes for line in lines), sum(line.amount for line in lines),
-                     currency))
+        writer.writerow(("candidate", safe_text(line.code), safe_text(line.name), line.votes,
+                         line.amounts.get(currency, 0), currency))
+        for other in currencies[1:]:
+            if line.amounts.get(other):
+                writer.writerow(("amount", safe_text(line.code), "", "", line.amounts[other], other))
+    for index, each in enumerate(currencies):
+        votes = sum(line.votes for line in lines) if index == 0 else ""
+        writer.writerow(("total", "", "", votes, sum(line.amounts.get(each, 0) for line in lines), each))
     writer.writerow(("ledger", str(entries), head.hex(), "", "", ""))
     writer.writerow(("signed_at", signed_at.astimezone(UTC).isoformat(timespec="seconds"), "", "", "", ""))
     return out.getvalue().encode()
@@ -144,7 +151,8 @@ async def sign_results(sessions: Sessions, key: Ed25519PrivateKey, contest_id: i
         candidates = (await session.execute(select(Candidate.id, Candidate.code, Candidate.name)
                                             .where(Candidate.contest_id == contest_id)
                                             .order_by(Candidate.code))).all()
-        lines = [SheetLine(code, name, report.votes.get(candidate, 0), report.amounts.get(candidate, 0))
+        lines = [SheetLine(code, name, report.votes.get(candidate, 0),
+                           {money: amount for (whose, money), amount in report.amounts.items() if whose == candidate})
                  for candidate, code, name in candidates]
         signed_at = datetime.now(UTC)
         sheet = sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head, signed_at)
