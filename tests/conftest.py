@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
+from playwright.async_api import Browser, async_playwright
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -21,6 +22,7 @@ from gateway.db.migrate import upgrade
 from gateway.db.models import Base
 from gateway.embedded import ServiceUrls
 from gateway.keys import STARTS
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import TEST_RESULTS_KEY
 from tests.fakes.mtn import FakeMtn, faked_mtn
 from tests.servers import test_services
@@ -88,3 +90,14 @@ async def client(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
 def fake_mtn(settings: Settings) -> Iterator[FakeMtn]:
     """MTN faked at the wire (respx) where the app looks for it."""
     yield from faked_mtn(settings)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, for the browser tests."""
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            await chromium.close()

@@ -14,18 +14,14 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 from PIL import Image
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.keys import STARTS
 from tests.admin.accounts import PASSWORD, Sessions, make_account
+from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.servers import free_port
-
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it)")
 
@@ -37,16 +33,6 @@ async def site(clean: None, settings: Settings) -> AsyncIterator[str]:
     async with TestServer(app, port=port):
         yield f"http://127.0.0.1:{port}"
         await app[STARTS].close(grace=0)  # no provider listens: the USSD vote's prompt is dropped
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def shot(page: Page, name: str) -> None:

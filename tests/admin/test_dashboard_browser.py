@@ -10,7 +10,7 @@ from gateway.core import votes
 from gateway.db.models import Channel
 from gateway.db.seed import seed_demo
 from tests.admin.accounts import PASSWORD, Sessions, make_account
-from tests.admin.test_admin_browser import browser, shot, site  # noqa: F401  (fixtures)
+from tests.admin.test_admin_browser import shot, site  # noqa: F401  (site: a fixture)
 from tests.factories import place
 
 

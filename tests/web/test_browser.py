@@ -8,12 +8,11 @@ import json
 import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, async_playwright, expect
+from playwright.async_api import Browser, Page, expect
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
@@ -21,13 +20,10 @@ from gateway.config import Settings
 from gateway.db.seed import seed_demo
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
+from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 NORMAL_MTN = "+237670000001"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it)")
@@ -51,16 +47,6 @@ async def site(clean: None, settings: Settings, sessions: Sessions) -> AsyncIter
         async with TestServer(create_app(app_settings), port=port) as server:
             await seed_demo(sessions)
             yield Site(f"http://127.0.0.1:{port}", server.app)
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def fill_vote(page: Page, quantity: int) -> None:

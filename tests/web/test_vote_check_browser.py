@@ -4,11 +4,10 @@ headless, driven by Playwright); the page is saved in tests/artifacts/ (issue 20
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, async_playwright, expect
+from playwright.async_api import Browser, expect
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -17,14 +16,11 @@ from gateway.config import Settings
 from gateway.core import ledger, votes
 from gateway.db.models import Contest
 from gateway.db.seed import seed_demo
+from tests.chromium import ARTIFACTS
 from tests.factories import place
 from tests.servers import free_port
 
 Sessions = async_sessionmaker[AsyncSession]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 
 
 @pytest.fixture
@@ -33,16 +29,6 @@ async def site(clean: None, settings: Settings, sessions: Sessions) -> AsyncIter
     async with TestServer(create_app(settings), port=port):
         await seed_demo(sessions)
         yield f"http://127.0.0.1:{port}"
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
 
 
 async def test_a_voter_finds_their_counted_vote_and_its_ledger_entry_by_the_receipt_reference(
