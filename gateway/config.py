@@ -168,6 +168,9 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     results_signing_key: SecretStr | None = None
     # "My vote counted" (issue 20): look-ups of an order reference per client address and minute.
     receipt_lookups_per_minute: int = Field(default=10, ge=1)
+    # …and from all addresses together: references are 8 hex digits, so a guesser with many addresses (an IPv6
+    # /48 is 65,536 of our /64s) must not sample a sealed contest's orders at will.
+    receipt_lookups_per_minute_total: int = Field(default=600, ge=1)
 
     @field_validator("trusted_proxies")
     @classmethod

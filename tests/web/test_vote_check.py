@@ -7,13 +7,16 @@ import csv
 import io
 from datetime import UTC, datetime, timedelta
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.app import create_app
+from gateway.config import Settings
 from gateway.core import ledger, results, votes
 from gateway.core.payments import verification
 from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder
+from gateway.keys import STARTS
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 from tests.servers import inside_one_window
 
@@ -156,3 +159,16 @@ async def test_names_that_look_like_formulas_reach_the_public_sheet_as_text(sess
     assert ["contest", contest.slug, '\'=HYPERLINK("http://evil.example","Results")', "", "", ""] in rows
     assert ["candidate", "02", "'@SUM(1+1)", "3", "300", "XAF"] in rows
     assert results.signature_holds(results.private_key(TEST_RESULTS_KEY).public_key(), signed.sheet, signed.signature)
+
+
+async def test_many_addresses_together_cannot_guess_references_past_the_overall_limit(
+        clean: None, settings: Settings) -> None:
+    app = create_app(settings.model_copy(update={"receipt_lookups_per_minute_total": 3}))
+    async with TestClient(TestServer(app)) as client:
+        await inside_one_window()
+        for n in range(3):  # each from an address of its own (the test client is a trusted proxy)
+            answer = await client.get("/api/v1/receipts/ABCDEF12", headers={"X-Forwarded-For": f"2001:db8:{n}::1"})
+            assert answer.status == 404
+        fourth = await client.get("/api/v1/receipts/ABCDEF12", headers={"X-Forwarded-For": "2001:db8:99::1"})
+        assert fourth.status == 429 and (await fourth.json())["error"]["code"] == "rate_limited"
+        await app[STARTS].close(grace=0)
