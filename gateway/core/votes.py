@@ -281,17 +281,31 @@ async def confirm_payment(
     naming an MTN order proves nothing about the MTN payment). `verify_later`: the order counted is
     queued for a status check in the same statement (issue 16: a callback's word, verified after)."""
     async with autocommit_connection(sessions) as connection:
-        # One statement, committed on its own: the tally row (every vote for a candidate meets
-        # there) is locked only while PostgreSQL runs it, never across a round trip to us.
-        counted = (await connection.execute(COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT, {
-            "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
-            "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
-        })).one_or_none()
+        counted = await count_if_pending(connection, order_id, provider_status, amount, currency, provider_txn_id,
+                                         provider=provider, verify_later=verify_later)
     if counted is not None:
-        return ConfirmOutcome.HELD if counted.status is OrderStatus.HELD else ConfirmOutcome.COUNTED
+        return counted
     async with sessions.begin() as session:
         return await _confirm_not_pending(session, order_id, provider_status, amount, currency, provider_txn_id,
                                           provider)
+
+
+async def count_if_pending(
+    connection: AsyncConnection, order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
+    provider_txn_id: str | None, *, provider: str, verify_later: bool = False,
+) -> ConfirmOutcome | None:
+    """The common case of `confirm_payment` on a connection in autocommit mode: a pending order of this
+    provider and amount is counted (or held); None when it is not (then `confirm_payment` finds out why).
+
+    One statement, committed on its own: the tally row (every vote for a candidate meets there) is
+    locked only while PostgreSQL runs it, never across a round trip to us."""
+    counted = (await connection.execute(COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT, {
+        "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
+        "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
+    })).one_or_none()
+    if counted is None:
+        return None
+    return ConfirmOutcome.HELD if counted.status is OrderStatus.HELD else ConfirmOutcome.COUNTED
 
 
 # A callback-counted order's status check waits this long: the provider's own records may lag its callback.

@@ -12,23 +12,25 @@ from datetime import timedelta
 
 from sqlalchemy import Text, bindparam, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
+from gateway.core import votes
 from gateway.core.errors import DomainError
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.checks import settle
-from gateway.core.payments.collections import load_collection
+from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER, collection_of_row, load_collection_row
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
     InboundCallback,
     PaymentError,
     PaymentProvider,
+    PaymentState,
     Providers,
 )
 from gateway.core.votes import Sessions
-from gateway.db.engine import autocommit, autocommit_connection
+from gateway.db.engine import autocommit_connection
 from gateway.db.models import ProviderEvent, VoteOrder
 from gateway.db.storable import storable, storable_strings
 
@@ -65,8 +67,15 @@ async def receive_callback(
     A callback the provider vouches for with it (`verify_later`) counts at once and is queued for a
     status check later (`gateway.core.payments.verification`).
     """
-    async with autocommit(sessions) as session:  # two statements that stand alone: no BEGIN/COMMIT round trips
-        intake = await take_in(session, registry, provider, order_id, headers, body, untied, secret)
+    # One connection for the common case, a callback that counts its vote: load, keep, count and note
+    # the outcome, each statement committed on its own (no BEGIN/COMMIT round trips).
+    async with autocommit_connection(sessions) as connection:
+        intake = await take_in(connection, registry, provider, order_id, headers, body, untied, secret)
+        counted = await count_at_once(connection, intake, provider)
+        if counted is not None:
+            assert intake.event_id is not None
+            await note_event_outcome(connection, intake.event_id, counted)
+            return CallbackOutcome(intake.target, counted)
     if isinstance(intake.verdict, CallbackRejected):
         raise intake.verdict
     if intake.event_id is None:
@@ -82,6 +91,20 @@ async def receive_callback(
     return CallbackOutcome(intake.target, outcome)
 
 
+async def count_at_once(connection: AsyncConnection, intake: Intake, provider: str) -> Outcome | None:
+    """A kept callback that says a pending order of ours was paid, with its amount: counted on the callback's
+    own connection. None for everything else, which `settle` decides (it may open connections of its own)."""
+    status = intake.verdict.status if isinstance(intake.verdict, CallbackVerdict) else None
+    if (intake.event_id is None or intake.known is not None or intake.target is None or status is None
+            or status.state is not PaymentState.SUCCESSFUL or status.amount is None or not status.currency):
+        return None
+    assert isinstance(intake.verdict, CallbackVerdict)
+    counted = await votes.count_if_pending(connection, intake.target, status.raw_status or "SUCCESSFUL", status.amount,
+                                           status.currency, status.provider_txn_id, provider=provider,
+                                           verify_later=intake.verdict.verify_later)
+    return None if counted is None else Outcome(counted)
+
+
 @dataclass(frozen=True)
 class Intake:
     verdict: CallbackVerdict | CallbackRejected
@@ -91,7 +114,7 @@ class Intake:
     unsettled: bool = False  # that replay's event has no outcome yet
 
 
-async def take_in(session: AsyncSession, registry: Providers, provider: str, order_id: uuid.UUID | None,
+async def take_in(session: AsyncConnection, registry: Providers, provider: str, order_id: uuid.UUID | None,
                   headers: Mapping[str, str], body: bytes, untied: Untied | None = None,
                   secret: str | None = None) -> Intake:
     """Verify a callback against its order and store it, whatever the verdict: raw when it is about
@@ -101,8 +124,8 @@ async def take_in(session: AsyncSession, registry: Providers, provider: str, ord
     # The URL's secret is never kept, nor a header that repeats it (a proxy's X-Original-URI).
     kept_headers = {k.lower(): v for k, v in headers.items()
                     if k.lower() not in PRIVATE_HEADERS and not (secret and secret in v)}
-    loaded = await load_collection(session, order_id) if order_id else None
-    order, collection = loaded if loaded else (None, None)
+    row = await load_collection_row(session, order_id) if order_id else None
+    order, collection = collection_of_row(row) if row else (None, None)
     if order is not None and order.provider != provider:
         order, collection = None, None  # a callback on another provider's URL proves nothing
     if order is None and untied is not None:
@@ -122,14 +145,14 @@ async def take_in(session: AsyncSession, registry: Providers, provider: str, ord
     known = callback_outcome(target, order is not None, verdict.status is not None, order_id is not None)
     if known is None and verdict.order_id is not None and (order is None or order.id != verdict.order_id):
         known = await named_order_outcome(session, provider, verdict.order_id)
-    whole = known not in UNTIED and (order is None or await few_events_yet(session, order.id))
+    whole = known not in UNTIED and (order is None or (row is not None and row.events_so_far < WHOLE_EVENTS_PER_ORDER))
     kept = (kept_headers, body) if whole else bounded_event(kept_headers, body)
     event_id = await store_event(session, provider, verdict.event_id, target, verdict.kind, *kept, known)
     unsettled = event_id is None and await event_outcome(session, provider, verdict.event_id) is None
     return Intake(verdict, target, known, event_id, unsettled)
 
 
-async def named_order_outcome(session: AsyncSession, provider: str, order_id: uuid.UUID) -> Outcome | None:
+async def named_order_outcome(session: AsyncConnection, provider: str, order_id: uuid.UUID) -> Outcome | None:
     """A signed event that names its order itself (Stripe's metadata) settles only an order of its own provider.
 
     Another provider's order is left alone, not flagged: its own provider may still confirm it, and a flag
@@ -162,17 +185,6 @@ def bounded_event(headers: Mapping[str, str], body: bytes) -> tuple[dict[str, st
     return kept, body[:KEPT_BODY_BYTES]
 
 
-# Callbacks kept whole per order: no provider sends nearly as many (MTN and Orange one or two,
-# Stripe a few events). Past them, the one who placed the order is flooding its own order's URL.
-WHOLE_EVENTS_PER_ORDER = 10
-
-
-async def few_events_yet(session: AsyncSession, order_id: uuid.UUID) -> bool:
-    """Whether the order has had fewer than WHOLE_EVENTS_PER_ORDER events (counting no further)."""
-    first = select(ProviderEvent.id).where(ProviderEvent.order_id == order_id).limit(WHOLE_EVENTS_PER_ORDER)
-    return int(await session.scalar(select(func.count()).select_from(first.subquery())) or 0) < WHOLE_EVENTS_PER_ORDER
-
-
 async def signature_holds(registry: Providers, provider: str, headers: Mapping[str, str], body: bytes) -> bool:
     """Whether a callback of a provider that signs them all (Stripe) is signed by it; False when that
     provider is not set up here. Checks only: nothing is kept or settled."""
@@ -183,7 +195,7 @@ async def signature_holds(registry: Providers, provider: str, headers: Mapping[s
     return True
 
 
-async def event_outcome(session: AsyncSession, provider: str, event_id: str | None) -> str | None:
+async def event_outcome(session: AsyncConnection, provider: str, event_id: str | None) -> str | None:
     return await session.scalar(select(ProviderEvent.outcome).where(
         ProviderEvent.provider == provider, ProviderEvent.event_id == event_id))
 
@@ -205,12 +217,12 @@ def callback_outcome(target: uuid.UUID | None, order_known: bool, is_proof: bool
     return None if is_proof else Outcome.NEEDS_CHECK
 
 
-async def order_by_txn(session: AsyncSession, provider: str, provider_txn_id: str) -> uuid.UUID | None:
+async def order_by_txn(session: AsyncConnection, provider: str, provider_txn_id: str) -> uuid.UUID | None:
     return await session.scalar(select(VoteOrder.id).where(
         VoteOrder.provider == provider, VoteOrder.provider_txn_id == provider_txn_id))
 
 
-async def store_event(session: AsyncSession, provider: str, event_id: str | None, order_id: uuid.UUID | None,
+async def store_event(session: AsyncConnection, provider: str, event_id: str | None, order_id: uuid.UUID | None,
                       kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
     """Insert the raw event; None when the provider's event id was seen before (a replay) and settled.
     `outcome`: an `Outcome`, or "rejected:<code>" for a callback that failed verification."""
@@ -252,4 +264,8 @@ SET_EVENT_OUTCOME = (update(ProviderEvent.__table__)
 
 async def set_event_outcome(sessions: Sessions, event_id: int, outcome: Outcome) -> None:
     async with autocommit_connection(sessions) as connection:
-        await connection.execute(SET_EVENT_OUTCOME, {"ev_key": event_id, "ev_outcome": outcome})
+        await note_event_outcome(connection, event_id, outcome)
+
+
+async def note_event_outcome(connection: AsyncConnection, event_id: int, outcome: Outcome) -> None:
+    await connection.execute(SET_EVENT_OUTCOME, {"ev_key": event_id, "ev_outcome": outcome})

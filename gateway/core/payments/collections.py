@@ -6,9 +6,10 @@ import json
 import uuid
 from typing import Any
 
-from sqlalchemy import ScalarSelect, bindparam, func, literal_column, select
+from sqlalchemy import ScalarSelect, Select, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core.providers import Collection
 from gateway.db.models import Candidate, Contest, ProviderEvent, VoteOrder
@@ -24,10 +25,25 @@ def kept_during_start() -> ScalarSelect[Any]:
             .scalar_subquery())
 
 
-LOAD_COLLECTION = (select(VoteOrder, Contest.name, Candidate.name, kept_during_start())
-                   .join(Contest, Contest.id == VoteOrder.contest_id)
-                   .join(Candidate, Candidate.id == VoteOrder.candidate_id)
-                   .where(VoteOrder.id == bindparam("order_key")))
+def events_so_far(limit: int) -> ScalarSelect[int]:
+    """How many events the order has had, counting no further than `limit` (a flood is not counted whole)."""
+    first = (select(ProviderEvent.id).where(ProviderEvent.order_id == VoteOrder.id).correlate(VoteOrder)
+             .limit(limit).subquery())
+    return select(func.count()).select_from(first).scalar_subquery()
+
+
+# Callbacks kept whole per order: no provider sends nearly as many (MTN and Orange one or two,
+# Stripe a few events). Past them, the one who placed the order is flooding its own order's URL.
+WHOLE_EVENTS_PER_ORDER = 10
+
+_ORDERS = VoteOrder.__table__
+# Core, not the ORM: a callback's first statement, and an ORM load costs more than the query's own work.
+LOAD_COLLECTION: Select[Any] = (
+    select(*_ORDERS.c, Contest.name.label("contest_name"), Candidate.name.label("candidate_name"),
+           kept_during_start().label("kept"), events_so_far(WHOLE_EVENTS_PER_ORDER).label("events_so_far"))
+    .join(Contest, Contest.id == _ORDERS.c.contest_id)
+    .join(Candidate, Candidate.id == _ORDERS.c.candidate_id)
+    .where(_ORDERS.c.id == bindparam("order_key")))
 
 
 def collection_of(order: VoteOrder, contest_name: str, candidate_name: str, kept: list[str]) -> tuple[
@@ -48,7 +64,20 @@ def describe(quantity: int, candidate: str, contest: str) -> str:
     return f"{quantity} vote{'s' if quantity > 1 else ''} for {candidate} - {contest}"
 
 
-async def load_collection(session: AsyncSession, order_id: uuid.UUID) -> tuple[VoteOrder, Collection] | None:
-    """The order and its collection, with what a start cut short kept at the provider's request."""
-    row = (await session.execute(LOAD_COLLECTION, {"order_key": order_id})).one_or_none()
-    return None if row is None else collection_of(*row)
+async def load_collection(db: AsyncSession | AsyncConnection, order_id: uuid.UUID,
+                          ) -> tuple[VoteOrder, Collection] | None:
+    """The order (detached: read it, do not change it) and its collection, with what a start cut short kept
+    at the provider's request."""
+    row = await load_collection_row(db, order_id)
+    return None if row is None else collection_of_row(row)
+
+
+async def load_collection_row(db: AsyncSession | AsyncConnection, order_id: uuid.UUID) -> Row[Any] | None:
+    """`LOAD_COLLECTION`'s row: the order's columns, its names, what a start kept and `events_so_far`."""
+    row: Row[Any] | None = (await db.execute(LOAD_COLLECTION, {"order_key": order_id})).one_or_none()
+    return row
+
+
+def collection_of_row(row: Row[Any]) -> tuple[VoteOrder, Collection]:
+    order = VoteOrder(**{column.key: row._mapping[column.key] for column in _ORDERS.c})
+    return collection_of(order, row.contest_name, row.candidate_name, row.kept)

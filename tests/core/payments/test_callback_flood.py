@@ -14,7 +14,8 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
-from gateway.core.payments.callbacks import KEPT_BODY_BYTES, WHOLE_EVENTS_PER_ORDER
+from gateway.core.payments.callbacks import KEPT_BODY_BYTES
+from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.keys import CHECKS
 from gateway.throttle import UNTIED_LIMIT
