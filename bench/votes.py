@@ -140,6 +140,30 @@ async def drive(stack: Stack, seconds: float, voters: int, rate: float | None = 
     return load, started, deadline
 
 
+SPLIT_SECONDS = 15.0
+
+
+async def placing_only(stack: Stack, voters: int, seconds: float = SPLIT_SECONDS) -> str:
+    """Where a vote's CPU goes: the same closed loop with the sandbox dropping every callback, so each order
+    costs only its placing (the API call, the order's insert) and its start (the prompt to MTN); the rest of
+    a confirmed vote's cost is its callback's (keeping, counting, the board). Run after the figures above
+    are read: these orders stay pending."""
+    async with httpx.AsyncClient(timeout=30) as control:
+        await control.post(f"{stack.sandbox_url}/_control", json={"drop_callbacks": True})
+    load = Load()
+    # Numbers and addresses of their own (the per-number and per-address limits start afresh).
+    numbers = itertools.count(5_025_000)
+    url = f"{stack.base_url}/api/v1/contests/demo/votes"
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=voters),
+                                     timeout=aiohttp.ClientTimeout(total=30)) as client:
+        before = cpu_seconds(stack)
+        deadline = time.time() + seconds
+        await asyncio.gather(*(voter(client, url, numbers, deadline, load) for _ in range(voters)))
+        await asyncio.sleep(2)  # the last starts finish
+        after = cpu_seconds(stack)
+    return f"{load.placed} orders: {cpu_per_item(before, after, load.placed)}"
+
+
 async def wait_settled(stack: Stack, placed: int, timeout: float) -> None:
     connection = await asyncpg.connect(stack.database_url)
     try:
@@ -271,6 +295,9 @@ def main() -> None:
         load, started, deadline = asyncio.run(drive(stack, args.seconds, args.voters, args.rate))
         figures = asyncio.run(measured(stack, load, started, deadline))
         figures["verification backlog"] = asyncio.run(verification_backlog(stack))
+        if args.rate is None:
+            figures["CPU per order placed and started, its callback dropped, ms"] = asyncio.run(
+                placing_only(stack, args.voters))
         ceiling, pgbench_cpu = pgbench_ceiling(stack, args.ceiling_seconds) if args.rate is None else (None, 0.0)
     rate = float(figures.pop("_rate"))
     if ceiling is None:  # an offered rate says nothing about the most the stack takes

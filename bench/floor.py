@@ -1,0 +1,155 @@
+"""What the libraries alone cost for the exchanges one confirmed vote needs, with none of our logic.
+
+A confirmed vote is, in a web process: two requests served by aiohttp (the vote, MTN's callback), one
+request made with httpx (the request-to-pay; the status GET that verifies it later is a tenth of one,
+MTN's cap being 10 a second), and about ten SQL statements through SQLAlchemy Core on a pooled
+connection, one of them in a BEGIN/COMMIT transaction. This measures each of those on the same
+machine, each side's CPU from `/proc` (a server in its own process), so that `bench.votes`'s CPU per
+vote can be set beside what it could not go under without changing libraries.
+
+    python -m bench.floor [--requests 4000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+import aiohttp
+import httpx
+import uvloop
+from aiohttp import web
+from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from bench.harness import free_port, print_report, record
+from gateway.db.engine import async_url
+from gateway.embedded import service_urls
+
+BODY = {"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000001"}
+STATEMENTS_PER_VOTE = 10  # place (2, in a transaction), claim and record the start, the callback's 4, the relay's
+CONCURRENCY = 16  # the web process's payment starts in flight at once (gateway/jobs/payment_starts.py)
+
+
+def serve(port: int) -> None:
+    """The cheapest aiohttp JSON endpoint: read the body, answer a small object."""
+    async def handle(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response({"order": {"id": "0" * 36, "status": "pending"}})
+
+    app = web.Application()
+    app.router.add_post("/", handle)
+    uvloop.install()
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
+def process_cpu(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def in_parallel(requests: int, concurrency: int, one: Callable[[], Awaitable[None]]) -> float:
+    """CPU milliseconds of this process per call of `one`, `concurrency` callers at once."""
+    async def caller() -> None:
+        for _ in range(requests // concurrency):
+            await one()
+
+    started = time.process_time()
+    await asyncio.gather(*(caller() for _ in range(concurrency)))
+    return (time.process_time() - started) * 1000 / (requests // concurrency * concurrency)
+
+
+async def http_figures(url: str, server_pid: int, requests: int) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    async with aiohttp.ClientSession() as session:
+        async def aiohttp_post() -> None:
+            async with session.post(url, json=BODY) as response:
+                await response.read()
+
+        await in_parallel(requests // 10, CONCURRENCY, aiohttp_post)  # warm: connections opened
+        server_before = process_cpu(server_pid)
+        figures["aiohttp client"] = await in_parallel(requests, CONCURRENCY, aiohttp_post)
+        figures["aiohttp server"] = (process_cpu(server_pid) - server_before) * 1000 / requests
+    async with httpx.AsyncClient() as client:
+        async def httpx_post() -> None:
+            await client.post(url, json=BODY, headers={"Authorization": "Bearer token", "X-Reference-Id": "r"})
+
+        for concurrency in (1, CONCURRENCY):
+            await in_parallel(requests // 10, concurrency, httpx_post)
+            figures[f"httpx client, {concurrency} at once"] = await in_parallel(requests, concurrency, httpx_post)
+    return figures
+
+
+async def sql_figures(database_url: str, requests: int) -> dict[str, float]:
+    metadata = MetaData()
+    table = Table("floor_rows", metadata, Column("id", Integer, primary_key=True), Column("name", String))
+    by_id = select(table).where(table.c.id == bindparam("key"))
+    engine: AsyncEngine = create_async_engine(async_url(database_url), pool_size=CONCURRENCY)
+    async with engine.begin() as connection:
+        await connection.run_sync(metadata.create_all)
+        await connection.execute(text("INSERT INTO floor_rows VALUES (1, 'a') ON CONFLICT DO NOTHING"))
+
+    async def pooled_statement() -> None:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            (await connection.execute(by_id, {"key": 1})).one()
+
+    async def in_transaction() -> None:
+        async with engine.begin() as connection:
+            (await connection.execute(by_id, {"key": 1})).one()
+
+    async def raw_asyncpg() -> None:
+        async with engine.connect() as connection:
+            driver = (await connection.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.fetchrow("SELECT id, name FROM floor_rows WHERE id = $1", 1)
+
+    figures: dict[str, float] = {}
+    try:
+        for label, one in (("SQLAlchemy Core statement, pooled connection", pooled_statement),
+                           ("the same in BEGIN/COMMIT", in_transaction),
+                           ("the same, asyncpg under SQLAlchemy's pool", raw_asyncpg)):
+            await in_parallel(requests // 10, CONCURRENCY, one)
+            figures[label] = await in_parallel(requests, CONCURRENCY, one)
+    finally:
+        async with engine.begin() as connection:
+            await connection.run_sync(metadata.drop_all)
+        await engine.dispose()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=4000)
+    args = parser.parse_args()
+    port = free_port()
+    server = multiprocessing.get_context("spawn").Process(target=serve, args=(port,), daemon=True)
+    server.start()
+    time.sleep(1.5)
+    assert server.pid is not None
+    try:
+        http = uvloop.run(http_figures(f"http://127.0.0.1:{port}/", server.pid, args.requests))
+    finally:
+        server.kill()
+    with tempfile.TemporaryDirectory(prefix="ballot-floor-") as data, \
+            service_urls(os.environ.get("DATABASE_URL"), "unused", Path(data)) as urls:
+        sql = uvloop.run(sql_figures(urls.database_url, args.requests))
+    floor = (2 * http["aiohttp server"] + http[f"httpx client, {CONCURRENCY} at once"]
+             + (STATEMENTS_PER_VOTE - 1) * sql["SQLAlchemy Core statement, pooled connection"]
+             + sql["the same in BEGIN/COMMIT"])
+    figures = {f"{label}, CPU per request, ms": f"{value:.3f}" for label, value in http.items()}
+    figures |= {f"{label}, client CPU, ms": f"{value:.3f}" for label, value in sql.items()}
+    figures["floor of a confirmed vote in the web process"] = (
+        f"{floor:.2f} ms (2 aiohttp requests served, 1 httpx request at {CONCURRENCY} at once, "
+        f"{STATEMENTS_PER_VOTE} statements of which one in a transaction; none of our logic, no Redis, no SSE)")
+    record("floor", print_report("floor: the libraries' own cost for one vote's exchanges", figures))
+
+
+if __name__ == "__main__":
+    main()
