@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.core import ledger, results
 from gateway.core.errors import Conflict
 from gateway.db.engine import autocommit
-from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, LedgerHead
+from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, LedgerHead, ResultsSheet
 
 log = logging.getLogger(__name__)
 Sessions = async_sessionmaker[AsyncSession]
@@ -34,6 +34,7 @@ class ContestRound:
     last_checkpoint_at: datetime | None
     last_checkpoint_entries: int | None
     close_taken: bool
+    close_signed: bool  # a sheet signed at close (or after it) is kept
 
 
 async def contests_to_look_at(sessions: Sessions, now: datetime) -> list[ContestRound]:
@@ -47,13 +48,16 @@ async def contests_to_look_at(sessions: Sessions, now: datetime) -> list[Contest
 
     closed_taken = (select(checkpoints.id).where(checkpoints.contest_id == Contest.id, checkpoints.reason == CLOSE)
                     .correlate(Contest).exists())
+    sheets = ResultsSheet.__table__.c
+    close_signed = (select(sheets.id).where(sheets.contest_id == Contest.id, sheets.reason.in_((CLOSE, AFTER_CLOSE)))
+                    .correlate(Contest).exists())
     # A sealed contest's close sheet waits for the organiser's close (its board opens then, not at closes_at).
     closed = or_(Contest.status == ContestStatus.CLOSED,
                  and_(Contest.status != ContestStatus.DRAFT, Contest.closes_at <= now, Contest.board_sealed.is_(False)))
     async with autocommit(sessions) as session:
         rows = (await session.execute(
             select(Contest.id, Contest.slug, closed, LedgerHead.entries, last(checkpoints.taken_at),
-                   last(checkpoints.entries), closed_taken)
+                   last(checkpoints.entries), closed_taken, close_signed)
             .outerjoin(LedgerHead, LedgerHead.contest_id == Contest.id)
             .where(Contest.status != ContestStatus.DRAFT)
             .where(or_(LedgerHead.contest_id.is_not(None), closed)))).all()
@@ -68,6 +72,10 @@ async def checkpoint_pass(sessions: Sessions, key: Ed25519PrivateKey, now: datet
             async with sessions.begin() as session:
                 await ledger.take_checkpoint(session, contest.contest_id, CLOSE)
             done.append(f"{contest.slug}:{CLOSE}")
+            done.extend(await sign(sessions, key, contest, CLOSE))
+        elif contest.closed and not contest.close_signed:
+            # The close's sheet was cut short (a crash after its checkpoint) or refused (a ledger that did not
+            # verify, since mended): tried again each pass, or the public would never get its results.
             done.extend(await sign(sessions, key, contest, CLOSE))
         elif ledger.hourly_due(contest.last_checkpoint_at, contest.last_checkpoint_entries, contest.head_entries,
                                now):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core import results, votes
+from gateway.core import ledger, results, votes
 from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, ResultsSheet
 from gateway.jobs.checkpoints import checkpoint_pass
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
@@ -69,4 +69,26 @@ async def test_a_ledger_that_does_not_verify_is_not_signed_at_close(sessions: Se
         await session.execute(text("UPDATE ledger_entries SET quantity = 20 WHERE contest_id = :c"), {"c": contest.id})
     await close(sessions, contest)
     assert await checkpoint_pass(sessions, KEY, datetime.now(UTC)) == ["gala:close"]
+    assert await checkpoint_pass(sessions, KEY, datetime.now(UTC)) == []  # tried again, refused again
     assert await count(sessions, ResultsSheet) == 0
+
+    # Mended (restored from a backup, say): the next pass signs the close's sheet, once.
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE ledger_entries SET quantity = 2 WHERE contest_id = :c"), {"c": contest.id})
+    assert await checkpoint_pass(sessions, KEY, datetime.now(UTC)) == ["gala:signed"]
+    assert await checkpoint_pass(sessions, KEY, datetime.now(UTC)) == []
+    sheet = await results.latest_sheet(sessions, "gala")
+    assert sheet is not None and sheet.reason == "close" and sheet.entries == 1
+
+
+async def test_a_pass_cut_short_after_the_close_checkpoint_signs_the_sheet_next_time(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="gala", fraud_rules=RULES_OFF)
+    await vote(sessions, contest, "+237670000001")
+    await close(sessions, contest)
+    async with sessions.begin() as session:  # the pass took the close checkpoint, then its process died
+        await ledger.take_checkpoint(session, contest.id, "close")
+    assert await results.latest_sheet(sessions, "gala") is None
+    assert await checkpoint_pass(sessions, KEY, datetime.now(UTC)) == ["gala:signed"]
+    sheet = await results.latest_sheet(sessions, "gala")
+    assert sheet is not None and sheet.reason == "close" and b"candidate,01,Candidate 01,2,200,XAF" in sheet.sheet
+    assert await count(sessions, LedgerCheckpoint) == 1  # no second close checkpoint
