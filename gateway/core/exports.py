@@ -81,10 +81,11 @@ ORDER_HEADER = ("order_id", "payment_reference", "created_at", "decided_at", "st
 
 
 def tallies_query(contest_id: int) -> Executable:
-    """The tallies now (a tally has no history; the period applies to orders and the audit log)."""
+    """The tallies now (a tally has no history; the period applies to orders and the audit log), the candidates
+    in the order the organiser set for them."""
     return (select(Candidate.code, Candidate.name, func.coalesce(Tally.votes, 0))
             .outerjoin(Tally, Tally.candidate_id == Candidate.id)
-            .where(Candidate.contest_id == contest_id).order_by(Candidate.code))
+            .where(Candidate.contest_id == contest_id).order_by(Candidate.position, Candidate.code))
 
 
 def audit_query(contest_id: int, period: Period) -> Executable:

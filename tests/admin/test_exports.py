@@ -107,3 +107,13 @@ async def test_only_auditors_and_owners_export_and_nothing_leaves_for_others(cli
     paths = (await (await client.get("/api/v1/admin/openapi.json")).json())["paths"]
     assert "Export orders" in paths["/api/v1/admin/contests/{contest_id}/exports/{kind}.{fmt}"]["get"]["summary"]
     assert "dashboard" in paths["/api/v1/admin/contests/{contest_id}/dashboard"]["get"]["summary"]
+
+
+async def test_tallies_come_in_the_order_the_organiser_set(client: TestClient, sessions: Sessions) -> None:
+    contest = await seeded_contest(sessions)
+    async with sessions.begin() as session:  # listed the other way round from their codes
+        await session.execute(text("UPDATE candidates SET position = -id WHERE contest_id = :c"), {"c": contest.id})
+    auditor = bearer(await api_tokens(client, await make_account(sessions, "auditor")))
+    rows = await csv_rows(client, f"/api/v1/admin/contests/{contest.id}/exports/tallies.csv", auditor)
+    codes = [row["candidate"] for row in rows]
+    assert len(codes) > 1 and codes == sorted(codes, reverse=True)
