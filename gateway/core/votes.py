@@ -356,7 +356,8 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
         ["topic", "payload"],
         select(literal(PAID_RECEIPT_TOPIC),
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
-        .where(paid.c.channel.not_in(CHANNELS_WITHOUT_RECEIPTS), is_paid),
+        # Comparisons, not NOT IN (…): a list parameter would re-render this statement for every vote.
+        .where(*(paid.c.channel != channel for channel in CHANNELS_WITHOUT_RECEIPTS), is_paid),
     ).cte("receipted")
     ctes = [entry, counted, queued, receipted]
     if verify_later:  # callback verification (issue 16): the order joins the queue with its count, or neither
