@@ -15,6 +15,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 from aiohttp import web
@@ -81,6 +82,12 @@ class StandIn:
     args: Callable[[Settings], list[str]] = lambda settings: []
     # Environment given to every process `gateway run` starts once it runs (e.g. where to send SMS).
     environment: Callable[[Settings], dict[str, str]] = lambda settings: {}
+
+
+def listen_address(url: str, default_port: int) -> tuple[str, int]:
+    """Where a stand-in listens, from the URL the service reaches it at (`StandIn.address`)."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,6 @@ the local fake of Africa's Talking, `gateway sms` and the production check."""
 from __future__ import annotations
 
 import argparse
-from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import func, select
@@ -17,7 +16,7 @@ from channels.sms.handling import CollectedStarts, SmsContext, handle_inbound
 from channels.sms.receipts import SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
 from channels.sms.settings import sms_token_problem
-from gateway.channel_parts import ChannelParts, JobResources, Sessions, StandIn
+from gateway.channel_parts import ChannelParts, JobResources, Sessions, StandIn, listen_address
 from gateway.config import Settings
 from gateway.core.receipts import ReceiptSender
 from gateway.db.models import Contest, ContestStatus
@@ -70,8 +69,7 @@ def at_fake_needed(settings: Settings) -> bool:
 
 
 def at_fake_address(settings: Settings) -> tuple[str, int]:
-    parts = urlsplit(settings.at_fake_url or AT_FAKE_URL)
-    return parts.hostname or "127.0.0.1", parts.port or 8091
+    return listen_address(settings.at_fake_url or AT_FAKE_URL, 8091)
 
 
 def at_fake_environment(settings: Settings) -> dict[str, str]:

@@ -9,14 +9,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from urllib.parse import urlsplit
 
 import httpx
 
 from channels.telegram import webhook
 from channels.telegram.receipts import TelegramReceipts
 from channels.telegram.updates import prune_updates
-from gateway.channel_parts import ChannelParts, JobResources, Sessions, StandIn
+from gateway.channel_parts import ChannelParts, JobResources, Sessions, StandIn, listen_address
 from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
 from gateway.core.receipts import ReceiptSender
 
@@ -39,8 +38,7 @@ def fake_bot_api_needed(settings: Settings) -> bool:
 
 
 def fake_bot_api_address(settings: Settings) -> tuple[str, int]:
-    parts = urlsplit(settings.telegram_fake_api_url)
-    return parts.hostname or "127.0.0.1", parts.port or 8092
+    return listen_address(settings.telegram_fake_api_url, 8092)
 
 
 def fake_bot_api_args(settings: Settings) -> list[str]:

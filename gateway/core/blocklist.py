@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
 
-from sqlalchemy import delete, select
+from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -94,46 +94,60 @@ async def blocked(sessions: Sessions) -> tuple[list[Blocked], list[Blocked]]:
 
 
 async def block_number(sessions: Sessions, actor: Actor, raw: str, reason: str | None) -> str:
-    msisdn, why = _number(raw), _reason(reason)
-    async with sessions.begin() as session:
-        before = await session.get(BlockedMsisdn, msisdn)
-        before_json = {"msisdn": msisdn, "reason": before.reason} if before else None
-        await session.execute(pg_insert(BlockedMsisdn).values(msisdn=msisdn, reason=why).on_conflict_do_update(
-            index_elements=[BlockedMsisdn.msisdn], set_={"reason": why}))
-        await audit.record(session, actor, "blocked.number.add", f"msisdn:{msisdn}", before=before_json,
-                           after={"msisdn": msisdn, "reason": why})
+    msisdn = _number(raw)
+    await _block(sessions, actor, NUMBERS, msisdn, msisdn, _reason(reason))
     return msisdn
 
 
 async def unblock_number(sessions: Sessions, actor: Actor, raw: str) -> None:
     msisdn = _number(raw)
-    async with sessions.begin() as session:
-        gone = (await session.execute(delete(BlockedMsisdn).where(BlockedMsisdn.msisdn == msisdn)
-                                      .returning(BlockedMsisdn.reason))).one_or_none()
-        if gone is None:
-            raise NotFound(f"{msisdn} is not blocked.", code="not_blocked")
-        await audit.record(session, actor, "blocked.number.remove", f"msisdn:{msisdn}",
-                           before={"msisdn": msisdn, "reason": gone.reason})
+    await _unblock(sessions, actor, NUMBERS, msisdn, msisdn)
 
 
 async def block_address(sessions: Sessions, actor: Actor, text: str, reason: str | None) -> str:
-    network, why = parse_network(text), _reason(reason)
-    async with sessions.begin() as session:
-        before = await session.scalar(select(BlockedAddress).where(BlockedAddress.network == network))
-        before_json = {"address": str(network), "reason": before.reason} if before else None
-        await session.execute(pg_insert(BlockedAddress).values(network=network, reason=why).on_conflict_do_update(
-            index_elements=[BlockedAddress.network], set_={"reason": why}))
-        await audit.record(session, actor, "blocked.address.add", f"address:{network}", before=before_json,
-                           after={"address": str(network), "reason": why})
+    network = parse_network(text)
+    await _block(sessions, actor, ADDRESSES, network, str(network), _reason(reason))
     return str(network)
 
 
 async def unblock_address(sessions: Sessions, actor: Actor, text: str) -> None:
     network = parse_network(text)
+    await _unblock(sessions, actor, ADDRESSES, network, str(network))
+
+
+@dataclass(frozen=True)
+class BlockKind:
+    """One of the two lists: its table, the column it is keyed by, and its name in the audit log."""
+
+    table: Table
+    column: str
+    noun: str  # blocked.<noun>.add / .remove
+    label: str  # the audit target's prefix and the key of the value in its details
+
+
+NUMBERS = BlockKind(BlockedMsisdn.__table__, "msisdn", "number", "msisdn")
+ADDRESSES = BlockKind(BlockedAddress.__table__, "network", "address", "address")
+
+
+async def _block(sessions: Sessions, actor: Actor, kind: BlockKind, value: object, shown: str,
+                 why: str | None) -> None:
+    """Add (or re-word) a block, audited with the one it replaced."""
+    key = kind.table.c[kind.column]
     async with sessions.begin() as session:
-        gone = (await session.execute(delete(BlockedAddress).where(BlockedAddress.network == network)
-                                      .returning(BlockedAddress.reason))).one_or_none()
+        before = (await session.execute(select(kind.table.c.reason).where(key == value))).one_or_none()
+        await session.execute(pg_insert(kind.table).values({kind.column: value, "reason": why})
+                              .on_conflict_do_update(index_elements=[key], set_={"reason": why}))
+        await audit.record(session, actor, f"blocked.{kind.noun}.add", f"{kind.label}:{shown}",
+                           before={kind.label: shown, "reason": before.reason} if before else None,
+                           after={kind.label: shown, "reason": why})
+
+
+async def _unblock(sessions: Sessions, actor: Actor, kind: BlockKind, value: object, shown: str) -> None:
+    key = kind.table.c[kind.column]
+    async with sessions.begin() as session:
+        gone = (await session.execute(delete(kind.table).where(key == value)
+                                      .returning(kind.table.c.reason))).one_or_none()
         if gone is None:
-            raise NotFound(f"{network} is not blocked.", code="not_blocked")
-        await audit.record(session, actor, "blocked.address.remove", f"address:{network}",
-                           before={"address": str(network), "reason": gone.reason})
+            raise NotFound(f"{shown} is not blocked.", code="not_blocked")
+        await audit.record(session, actor, f"blocked.{kind.noun}.remove", f"{kind.label}:{shown}",
+                           before={kind.label: shown, "reason": gone.reason})
