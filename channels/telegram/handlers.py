@@ -33,7 +33,7 @@ from channels.telegram.keyboards import (
     stars,
     votable,
 )
-from channels.telegram.texts import Texts, language_of, texts
+from channels.telegram.texts import Texts, language_of, own_language, texts
 from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError
 from gateway.core.payments.in_chat import ChatPayment, ChatPaymentOutcome
@@ -191,7 +191,8 @@ async def pay_in_stars(query: CallbackQuery, callback_data: PayPick, vote_servic
         await query.answer(t.expired_button, show_alert=True)
         return
     request = OrderRequest(contest.slug, callback_data.code, callback_data.n, STARS, Channel.TELEGRAM,
-                           voter_ref=str(query.from_user.id), client_key=f"telegram:{query.id}")
+                           voter_ref=str(query.from_user.id), client_key=f"telegram:{query.id}",
+                           language=own_language(query.from_user.language_code))
     try:
         await vote_service.place_vote(request)
     except DomainError as exc:
@@ -239,7 +240,8 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
     await state.clear()
     request = OrderRequest(contest.slug, str(data.get("code", "")), int(data.get("n", 0)), operator.value,
                            Channel.TELEGRAM, msisdn=msisdn, voter_ref=str(message.chat.id),
-                           client_key=f"telegram:{message.chat.id}:{message.message_id}")
+                           client_key=f"telegram:{message.chat.id}:{message.message_id}",
+                           language=own_language(message.from_user.language_code if message.from_user else None))
     try:
         placed = await vote_service.place_vote(request)
     except DomainError as exc:

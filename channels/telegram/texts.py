@@ -135,3 +135,10 @@ def texts(lang: Lang) -> Texts:
 def language_of(language_code: str | None, fallback: str = "fr") -> Lang:
     """The user's Telegram language where we have it ("fr-CA" → fr), else the fallback."""
     return Lang.parse((language_code or "")[:2].lower()) or Lang.parse(fallback) or Lang.FR
+
+
+def own_language(language_code: str | None) -> str | None:
+    """The user's Telegram language where a catalog has it, kept with their order for its receipt; None when
+    we have no catalog for it (the receipt then speaks the contest's language)."""
+    found = Lang.parse((language_code or "")[:2].lower())
+    return found.value if found else None

@@ -58,7 +58,7 @@ class Receipt:
     contest_name: str
     payer_msisdn: str | None
     voter_ref: str | None  # the channel's own address of the voter (e.g. a Telegram chat)
-    language: str  # the contest's default; a channel may know the voter's own
+    language: str  # the voter's own where their channel told us at placement, else the contest's default
 
 
 class ReceiptSender(Protocol):
@@ -77,7 +77,7 @@ async def load_receipt(sessions: Sessions, order_id: uuid.UUID, kind: ReceiptKin
         return None
     order, slug, code, name, contest_name, language = row
     return Receipt(kind, VoterOrder.of(order, slug, code, name), contest_name, order.voter_msisdn,
-                   order.voter_ref, language)
+                   order.voter_ref, order.language or language)
 
 
 async def send_receipt(sessions: Sessions, senders: Mapping[str, ReceiptSender], topic: str,

@@ -182,6 +182,8 @@ class VoteOrder(Base):
     start_attempted_at: Mapped[datetime | None]
     # Where the vote came from, for the fraud rules: the web client's address (USSD and SMS have none).
     voter_address: Mapped[str | None] = mapped_column(String(64))
+    # The voter's own language where the channel knows it (a Telegram user's): their receipt speaks it.
+    language: Mapped[str | None] = mapped_column(String(8))
     # Set at placement when a fraud rule fired (gateway.core.holds): once paid, the order is held, not counted.
     hold_reason: Mapped[str | None] = mapped_column(Text)
     last_checked_at: Mapped[datetime | None]

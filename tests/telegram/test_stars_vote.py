@@ -65,9 +65,9 @@ async def test_a_vote_paid_in_stars_is_counted_with_a_receipt(telegram: FakeBotA
 
     await send_receipts(sessions, bot_settings)
     receipt = telegram.last_message(USER).text
-    # The receipt is sent later by a job, in the contest's language (French here).
-    assert receipt == (f"Reçu {order.id.hex[:8].upper()}\n"
-                       "5 vote(s) pour 07 Candidate 07 comptés dans Star Quest. Merci !")
+    # The receipt is sent later by a job, in the user's own language (the contest's is French).
+    assert receipt == (f"Receipt {order.id.hex[:8].upper()}\n"
+                       "5 vote(s) for 07 Candidate 07 counted in Star Quest. Thank you!")
     await send_receipts(sessions, bot_settings)  # the job runs again: no second receipt
     assert telegram.texts(USER).count(receipt) == 1
 
@@ -89,6 +89,20 @@ async def send_receipts(sessions: Sessions, settings: Settings) -> None:
         senders = build_receipt_senders(settings, sessions, http)
         for row in rows:
             assert await send_receipt(sessions, senders, row.topic, row.payload)
+
+
+async def test_a_user_in_a_language_we_have_no_texts_for_gets_the_contests_receipt(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings) -> None:
+    await make_contest(sessions, candidates=10, stars_per_vote=10, name="Star Quest")  # in French
+    await telegram.say(USER, "/start", language_code="de")
+    for label in ("Star Quest", "07 Candidate 07", "5", "Payer 50 ⭐ en Telegram Stars"):
+        await telegram.press(USER, label, language_code="de")
+    assert await telegram.pay(USER)
+    [order] = await orders(sessions)
+    assert order.language is None
+    await send_receipts(sessions, bot_settings)
+    assert telegram.last_message(USER).text == (f"Reçu {order.id.hex[:8].upper()}\n"
+                                                "5 vote(s) pour 07 Candidate 07 comptés dans Star Quest. Merci !")
 
 
 async def test_a_french_user_is_answered_in_french(telegram: FakeBotApi, sessions: Sessions) -> None:
