@@ -14,12 +14,13 @@ so no two of them wait on each other in a circle.
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from sqlalchemy import (
     CTE,
     BigInteger,
@@ -47,9 +48,10 @@ from gateway.core.ledger_chain import (
     LedgerEvent,
     Recount,
     StoredEntry,
+    signature_holds,
     take,
 )
-from gateway.db.models import Contest, LedgerCheckpoint, LedgerEntry, LedgerHead, Tally
+from gateway.db.models import Contest, LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet, Tally
 
 Sessions = async_sessionmaker[AsyncSession]
 ENTRIES, HEADS = LedgerEntry.__table__, LedgerHead.__table__
@@ -234,8 +236,10 @@ async def verify(sessions: Sessions, contest_id: int) -> LedgerReport:
         await session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY"))
         slug = await session.scalar(select(Contest.slug).where(Contest.id == contest_id))
         checkpoints = await checkpoints_of(session, contest_id)
+        sheets = (await session.execute(select(ResultsSheet).where(ResultsSheet.contest_id == contest_id)
+                                        .order_by(ResultsSheet.id))).scalars().all()
         recount = Recount()
-        wanted = frozenset(checkpoint.entries for checkpoint in checkpoints)
+        wanted = frozenset(checkpoint.entries for checkpoint in checkpoints) | {sheet.entries for sheet in sheets}
         async for entry in entries_of(session, contest_id):
             if not take(recount, entry, wanted):
                 break
@@ -243,7 +247,9 @@ async def verify(sessions: Sessions, contest_id: int) -> LedgerReport:
                                       .where(HEADS.c.contest_id == contest_id))).one_or_none()
         rows = await session.execute(select(Tally.candidate_id, Tally.votes).where(Tally.contest_id == contest_id))
         tallies = {candidate: votes for candidate, votes in rows}
-    problems = [] if recount.broken else chain_problems(recount, head, checkpoints, tallies)
+        off_ledger = (await session.execute(ORDERS_OFF_LEDGER, {"contest": contest_id})).all()
+    problems = [] if recount.broken else [*chain_problems(recount, head, checkpoints, tallies),
+                                          *sheet_problems(recount, sheets), *order_problems(off_ledger)]
     return LedgerReport(slug or str(contest_id), recount.entries, recount.head, recount.broken, tuple(problems),
                         recount.votes, recount.amounts)
 
@@ -266,6 +272,39 @@ def chain_problems(recount: Recount, head: Any, checkpoints: list[Checkpoint],
         if ledger != table:
             problems.append(f"candidate {candidate}: the ledger counts {ledger} votes, the tallies table {table}")
     return problems
+
+
+def sheet_problems(recount: Recount, sheets: Sequence[ResultsSheet]) -> list[str]:
+    """A kept results sheet whose head is not the chain's at its entry, or whose signature does not hold over it."""
+    problems = []
+    for sheet in sheets:
+        name = f"the results sheet signed at {sheet.created_at:%Y-%m-%d %H:%M} UTC ({sheet.reason})"
+        if recount.heads_at.get(sheet.entries, GENESIS if sheet.entries == 0 else None) != bytes(sheet.head_hash):
+            problems.append(f"{name} at entry {sheet.entries} does not match the chain")
+        public = Ed25519PublicKey.from_public_bytes(bytes(sheet.public_key))
+        if not signature_holds(public, bytes(sheet.sheet), bytes(sheet.signature)):
+            problems.append(f"{name}: its signature does not hold over it (the sheet or its signature was changed)")
+    return problems
+
+
+# Every order's votes on the ledger: its quantity while paid, none otherwise (held, flagged, refunded, ...).
+ORDERS_OFF_LEDGER = text("""
+    SELECT o.id, o.status::text AS status, o.quantity, coalesce(e.net, 0) AS net, count(*) OVER () AS total
+    FROM vote_orders o
+    LEFT JOIN (SELECT order_id, sum(quantity) AS net FROM ledger_entries WHERE contest_id = :contest
+               GROUP BY order_id) e ON e.order_id = o.id
+    WHERE o.contest_id = :contest
+      AND coalesce(e.net, 0) <> CASE WHEN o.status = 'paid' THEN o.quantity ELSE 0 END
+    ORDER BY o.created_at LIMIT 3""")
+
+
+def order_problems(rows: Sequence[Any]) -> list[str]:
+    """Orders whose state and ledger disagree (an order marked paid by hand, a vote counted twice)."""
+    if not rows:
+        return []
+    shown = "; ".join(f"{row.id} is {row.status} with {row.quantity} votes, the ledger counts {row.net}"
+                      for row in rows)
+    return [f"{rows[0].total} orders disagree with the ledger: {shown}"]
 
 
 # ---- Checkpoints ----------------------------------------------------------------------------------------------

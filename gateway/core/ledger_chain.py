@@ -7,11 +7,16 @@ order: no field's content can shift into another's, and nothing depends on a JSO
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 GENESIS = bytes(32)  # the "previous hash" of a contest's first entry
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # PostgreSQL: to_char(at UTC, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
@@ -113,3 +118,12 @@ def chain(events: Iterable[LedgerEvent], prev_hash: bytes = GENESIS, first_seq: 
         digest = entry_hash(prev_hash, event)
         yield StoredEntry(seq, event, prev_hash, digest)
         prev_hash = digest
+
+
+def signature_holds(public: Ed25519PublicKey, sheet: bytes, signature_file: bytes) -> bool:
+    """Whether a results sheet's detached signature file (base64 of the Ed25519 signature) is `public`'s over it."""
+    try:
+        public.verify(base64.b64decode(signature_file.strip(), validate=True), sheet)
+    except (InvalidSignature, binascii.Error, ValueError):
+        return False
+    return True

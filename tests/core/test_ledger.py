@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.core import holds, ledger, votes
+from gateway.core import holds, ledger, results, votes
 from gateway.core.ledger_chain import LedgerEvent, chain, entry_hash, walk
 from gateway.core.payments import verification
 from gateway.db.models import Candidate, Contest, LedgerEntry, VoteOrder
-from tests.factories import RULES_OFF, assert_tally_invariant, make_contest, place, tallies
+from tests.factories import RULES_OFF, TEST_RESULTS_KEY, assert_tally_invariant, make_contest, place, tallies
 
 Sessions = async_sessionmaker[AsyncSession]
 ONE_ORDER_PER_PAYER = {**RULES_OFF, "payer_orders_per_10_minutes": 1}
@@ -107,6 +107,29 @@ async def test_a_tally_changed_by_sql_disagrees_with_the_ledger(sessions: Sessio
                                       "AND votes > 0")
     assert report.broken is None
     assert any("the tallies table" in problem for problem in report.problems)
+
+
+async def test_an_order_marked_paid_by_sql_disagrees_with_the_ledger(sessions: Sessions) -> None:
+    """The tallies still agree with the chain; the order does not (its votes were never counted)."""
+    report = await tampered(sessions, "UPDATE vote_orders SET status = 'paid' WHERE contest_id = :contest "
+                                      "AND status = 'flagged'")
+    assert report.broken is None and not any("tallies table" in problem for problem in report.problems)
+    assert [problem for problem in report.problems if problem.startswith("1 orders disagree with the ledger")]
+    assert "is paid with 2 votes, the ledger counts 0" in report.problems[-1]
+
+
+async def test_a_kept_results_sheet_changed_by_sql_is_caught(sessions: Sessions) -> None:
+    contest = await run_of_votes(sessions)
+    await results.sign_results(sessions, results.private_key(TEST_RESULTS_KEY), contest.id, reason="on_demand",
+                               signed_by="test")
+    assert (await ledger.verify(sessions, contest.id)).clean
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE results_sheets SET sheet = sheet || convert_to('x', 'UTF8')"))
+    problems = (await ledger.verify(sessions, contest.id)).problems
+    assert len(problems) == 1 and "its signature does not hold" in problems[0]
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE results_sheets SET entries = entries - 1"))
+    assert any("at entry 7 does not match the chain" in p for p in (await ledger.verify(sessions, contest.id)).problems)
 
 
 async def test_concurrent_votes_in_one_contest_make_one_unbroken_chain(sessions: Sessions) -> None:
