@@ -5,7 +5,9 @@ Per contest:
   leaderboard:{id}:board          hash: version, updated_ms, and the PostgreSQL snapshot mark they came from
   leaderboard:{id}:version        the newest version handed out for the contest (live or frozen)
   leaderboard:{id}:frozen:{ms}    JSON tallies as of the organiser's freeze moment (epoch ms)
-  leaderboard:{id}:changed        pub/sub channel, carries the new version
+  db{n}:leaderboard:{id}:changed  pub/sub channel, carries the new version (pub/sub is one namespace for
+                                  the whole Redis server: the DB number keeps deployments, and test
+                                  processes, that share a server from hearing each other's contests)
 
 Versions come from Redis's clock: max(previous + 1, now in ms). They keep increasing after a FLUSHDB or
 a Redis restart (the clock has moved on), so a viewer holding an old `Last-Event-ID` still gets newer boards.
@@ -33,7 +35,6 @@ from gateway.db.engine import autocommit
 from leaderboard.board import Tallies
 
 Sessions = async_sessionmaker[AsyncSession]
-CHANNEL_PATTERN = "leaderboard:*:changed"
 REBUILD_LOCK_MS = 5000  # one process rebuilds a missing board; the others wait for it this long at most
 REBUILD_POLL_SECONDS = 0.02
 FROZEN_TTL_SECONDS = 90 * 86400
@@ -135,13 +136,26 @@ def rebuild_lock_key(contest_id: int) -> str:
     return f"leaderboard:{contest_id}:rebuilding"
 
 
-def channel_name(contest_id: int) -> str:
-    return f"leaderboard:{contest_id}:changed"
+def channel_prefix(redis: Redis) -> str:
+    """`db{n}:` for the client's Redis database: PUBLISH reaches every database's subscribers."""
+    return f"db{int(redis.connection_pool.connection_kwargs.get('db') or 0)}:"
+
+
+def channel_name(redis: Redis, contest_id: int) -> str:
+    return f"{channel_prefix(redis)}leaderboard:{contest_id}:changed"
+
+
+def channel_pattern(redis: Redis) -> str:
+    """What a process subscribes to: its own database's boards only."""
+    return f"{channel_prefix(redis)}leaderboard:*:changed"
 
 
 def contest_from_channel(channel: bytes | str) -> int | None:
-    """`leaderboard:42:changed` -> 42; anything else -> None."""
+    """`db0:leaderboard:42:changed` -> 42; anything else -> None."""
     name = channel.decode() if isinstance(channel, bytes) else channel
+    database, _, name = name.partition(":")
+    if not (database.startswith("db") and database[2:].isascii() and database[2:].isdigit()):
+        return None
     parts = name.split(":")
     if len(parts) == 3 and parts[0] == "leaderboard" and parts[2] == "changed" and parts[1].isascii() \
             and parts[1].isdigit():
@@ -173,7 +187,7 @@ async def store_tallies(redis: Redis, contest_id: int, votes: dict[int, int], ma
     """
     pairs = [value for candidate_id, count in votes.items() for value in (count, candidate_id)]
     keys = [votes_key(contest_id), board_key(contest_id), version_key(contest_id)]
-    args = [channel_name(contest_id), mark.xmax, mark.in_progress, "1" if force else "0", *pairs]
+    args = [channel_name(redis, contest_id), mark.xmax, mark.in_progress, "1" if force else "0", *pairs]
     return int(await redis.eval(_REFRESH, len(keys), *keys, *args))
 
 
@@ -189,7 +203,7 @@ async def refresh_contest(sessions: Sessions, redis: Redis, contest_id: int, *, 
 async def touch(redis: Redis, contest_id: int) -> int | None:
     """Announce the cached live board again under a new version; None if Redis holds no board for it."""
     keys = [votes_key(contest_id), board_key(contest_id), version_key(contest_id)]
-    version = await redis.eval(_TOUCH, len(keys), *keys, channel_name(contest_id))
+    version = await redis.eval(_TOUCH, len(keys), *keys, channel_name(redis, contest_id))
     return int(version) if version is not None else None
 
 

@@ -242,7 +242,7 @@ class Hub:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(cache.CHANNEL_PATTERN)
+                await pubsub.psubscribe(cache.channel_pattern(self._redis))
                 self._subscribed.set()
                 self._resync()
                 delay = 0.1

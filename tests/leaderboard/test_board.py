@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import ipaddress
 import json
 from datetime import UTC, datetime, timedelta
+
+from redis.asyncio import Redis
 
 from gateway.throttle import address_key
 from leaderboard import sse
@@ -22,7 +25,7 @@ from leaderboard.board import (
     rank_candidates,
     render,
 )
-from leaderboard.cache import contest_from_channel
+from leaderboard.cache import channel_name, channel_pattern, contest_from_channel
 from leaderboard.hub import Frame, flush_delay, reuse_newest
 
 CANDIDATES = tuple(CandidateInfo(id_, f"{id_:02d}", f"Name {id_}") for id_ in range(1, 6))
@@ -124,10 +127,20 @@ def test_event_frames() -> None:
 
 
 def test_channel_names() -> None:
-    assert contest_from_channel(b"leaderboard:42:changed") == 42
-    assert contest_from_channel("leaderboard:x:changed") is None
-    assert contest_from_channel("leaderboard:²:changed") is None
-    assert contest_from_channel("other:42:changed") is None
+    assert contest_from_channel(b"db3:leaderboard:42:changed") == 42
+    assert contest_from_channel("leaderboard:42:changed") is None
+    assert contest_from_channel("db3:leaderboard:x:changed") is None
+    assert contest_from_channel("db3:leaderboard:²:changed") is None
+    assert contest_from_channel("db²:leaderboard:42:changed") is None
+    assert contest_from_channel("db3:other:42:changed") is None
+
+
+def test_boards_of_two_redis_databases_on_one_server_are_not_heard_across() -> None:
+    """PUBLISH reaches subscribers of every database: contest 42 of one deployment is not another's contest 42."""
+    one, other = Redis.from_url("redis://127.0.0.1:6379/3"), Redis.from_url("redis://127.0.0.1:6379/4")
+    assert fnmatch.fnmatchcase(channel_name(one, 42), channel_pattern(one))
+    assert not fnmatch.fnmatchcase(channel_name(other, 42), channel_pattern(one))
+    assert contest_from_channel(channel_name(other, 42)) == 42
 
 
 def test_streams_are_counted_per_client_address() -> None:
