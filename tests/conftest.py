@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
@@ -31,11 +32,14 @@ TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
 
 
 @pytest.fixture(scope="session")
-def services(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServiceUrls]:
-    scratch: Path = tmp_path_factory.mktemp("embedded")
-    with test_services(os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), scratch) as urls:
-        upgrade(urls.database_url, MIGRATIONS)
-        yield urls
+def services() -> Iterator[ServiceUrls]:
+    # Not under pytest's temporary root: the embedded PostgreSQL runs as its own system user when the tests run
+    # as root, and every pytest session that starts makes that root 0700 again, which would cut the server
+    # of a suite already running (two suites at once on one machine) off from its own files.
+    with tempfile.TemporaryDirectory(prefix="ballot-tests-") as scratch:
+        with test_services(os.environ.get("DATABASE_URL"), os.environ.get("REDIS_URL"), Path(scratch)) as urls:
+            upgrade(urls.database_url, MIGRATIONS)
+            yield urls
 
 
 @pytest.fixture(scope="session")
