@@ -75,9 +75,10 @@ async def sign_in(sessions: Sessions, key: bytes, email: str, password: str, cod
         elif user.totp_confirmed_at is None:
             user.failed_signins = 0
             return NeedsEnrolment(user.id, user.email, totp.provisioning_uri(secret, user.email))
-        elif not totp.code_matches(secret, code):
+        elif (step := totp.accepted_step(secret, code, user.totp_last_step)) is None:
             await _failed(session, user, now, address)
         else:
+            user.totp_last_step = step
             user.failed_signins = 0
             user.locked_until = None
             actor = Actor(user.id, user.email, user.role, address)
@@ -104,7 +105,9 @@ async def enrol(sessions: Sessions, key: bytes, admin_id: int, code: str, addres
             raise SignInRefused("Sign in again.")
         if user.locked_until is not None and user.locked_until > now:
             raise AccountLocked("Too many failed attempts: this account is locked for a while.")
-        if totp.code_matches(user.totp_secret or "", code):
+        step = totp.accepted_step(user.totp_secret or "", code, user.totp_last_step)
+        if step is not None:
+            user.totp_last_step = step
             user.totp_confirmed_at = now
             user.failed_signins = 0
             actor = Actor(user.id, user.email, user.role, address)

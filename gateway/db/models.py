@@ -320,6 +320,8 @@ class AdminUser(Base):
     failed_signins: Mapped[int] = mapped_column(Integer, server_default="0")
     locked_until: Mapped[datetime | None]
     token_version: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The last TOTP time step (30 s since the epoch) a sign-in used: its code and every older one are refused.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuditEntry(Base):

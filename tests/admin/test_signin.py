@@ -14,7 +14,16 @@ from admin.accounts import change_password, set_active
 from gateway.config import DEV_SECRET_KEY
 from gateway.core.audit import Actor
 from gateway.db.models import AuditEntry
-from tests.admin.accounts import PASSWORD, Sessions, api_tokens, bearer, browser_sign_in, csrf_token, make_account
+from tests.admin.accounts import (
+    PASSWORD,
+    Sessions,
+    api_tokens,
+    bearer,
+    browser_sign_in,
+    csrf_token,
+    fresh_code,
+    make_account,
+)
 
 
 async def audit_actions(sessions: Sessions) -> list[str]:
@@ -61,6 +70,21 @@ async def test_a_wrong_or_missing_code_is_refused_and_a_right_one_signs_in(clien
     response = await client.get("/api/v1/admin/contests", headers=bearer(tokens_))
     assert response.status == 200 and (await response.json())["contests"] == []
     assert (await client.get("/api/v1/admin/contests")).status == 401
+
+
+async def test_a_code_signs_in_once_and_no_older_code_after_it(client: TestClient, sessions: Sessions) -> None:
+    account = await make_account(sessions, "owner")
+    now, following, previous = account.code(), account.code(offset=30), account.code(offset=-30)
+
+    async def sign_in(code: str) -> int:
+        return (await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
+                                                                "code": code})).status
+
+    assert await sign_in(now) == 200
+    assert await sign_in(now) == 401  # the same code again, still within its 30 seconds: someone saw it
+    assert await sign_in(previous) == 401  # an older one, still within the clock-drift window
+    assert await sign_in(following) == 200  # the next step's code is new
+    assert await sign_in(now) == 401
 
 
 async def test_five_failures_lock_the_account_even_for_the_right_password(client: TestClient, sessions: Sessions
@@ -126,7 +150,7 @@ async def test_sign_out_password_change_and_disabling_end_sessions(client: TestC
     owner = Actor(None, "cli", "owner")
     again = await client.post("/api/v1/admin/token", json={"email": account.email,
                                                             "password": "a brand new long password",
-                                                            "code": account.code()})
+                                                            "code": await fresh_code(client, account)})
     assert again.status == 200
     await set_active(sessions, owner, account.email, False)
     assert (await client.get("/api/v1/admin/contests", headers=bearer(await again.json()))).status == 401
