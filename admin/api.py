@@ -57,7 +57,8 @@ async def token(request: web.Request) -> web.StreamResponse:
     address = client_address(request)
     await enforce(request.app[REDIS], f"admin-signin:{address}", SIGNIN_PER_ADDRESS, SIGNIN_WINDOW,
                   "Too many sign-in attempts from this address; wait a while.")
-    result = await signin.sign_in(request.app[SESSIONS], jwt_key(request), str(form.get("email", "")),
+    result = await signin.sign_in(request.app[SESSIONS], request.app[REDIS], jwt_key(request),
+                                  str(form.get("email", "")),
                                   str(form.get("password", "")), str(form.get("code", "")), address)
     if isinstance(result, signin.NeedsEnrolment):
         raise DomainError("Set up the second factor first: sign in once at /admin/signin.", code="totp_not_enrolled")
