@@ -7,6 +7,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
@@ -38,9 +39,8 @@ async def test_first_sign_in_shows_a_qr_code_and_needs_a_right_first_code(client
                                                                          ) -> None:
     account = await make_account(sessions, "organiser", enrolled=False)
     token = csrf_token(await (await client.get("/admin/signin")).text())
-    refused = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
-                                                              "code": account.code()})
-    assert refused.status == 400 and (await refused.json())["error"]["code"] == "totp_not_enrolled"
+    wrong = await client.post("/api/v1/admin/token", json={"email": account.email, "password": "wrong password!"})
+    assert wrong.status == 401  # the URI goes to the right password only
 
     page = await client.post("/admin/signin", data={"csrf_token": token, "email": account.email,
                                                      "password": PASSWORD, "code": ""})
@@ -60,6 +60,42 @@ async def test_first_sign_in_shows_a_qr_code_and_needs_a_right_first_code(client
     assert (await client.get("/admin/contests")).status == 200
     assert (await api_tokens(client, account))["token_type"] == "Bearer"  # the API takes it from now on
     assert "admin.totp_enrol" in await audit_actions(sessions)
+
+
+async def test_a_script_enrols_the_second_factor_through_the_api_without_a_browser(client: TestClient,
+                                                                                  sessions: Sessions) -> None:
+    account = await make_account(sessions, "organiser", enrolled=False)
+    first = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD})
+    assert first.status == 202 and first.headers["Cache-Control"] == "no-store"
+    enrolment = await first.json()
+    assert enrolment["status"] == "totp_enrolment_required" and "access_token" not in enrolment
+    assert parse_qs(urlparse(enrolment["totp_uri"]).query)["secret"] == [account.secret]
+    assert (await client.get("/api/v1/admin/contests", headers={"Authorization": "Bearer x"})).status == 401
+
+    wrong = await client.post("/api/v1/admin/token/enrol", json={"enrol_ticket": enrolment["enrol_ticket"],
+                                                                 "code": "000000"})
+    assert wrong.status == 401 and (await wrong.json())["error"]["code"] == "sign_in_refused"
+    forged = await client.post("/api/v1/admin/token/enrol", json={"enrol_ticket": "x.y.z", "code": account.code()})
+    assert forged.status == 401
+    again = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD})
+    assert again.status == 202 and (await again.json())["totp_uri"] == enrolment["totp_uri"]  # until confirmed
+
+    code = account.code()
+    right = await client.post("/api/v1/admin/token/enrol", json={"enrol_ticket": enrolment["enrol_ticket"],
+                                                                 "code": code})
+    assert right.status == 200, await right.text()
+    assert (await client.get("/api/v1/admin/contests", headers=bearer(await right.json()))).status == 200
+    assert "admin.totp_enrol" in await audit_actions(sessions)
+    # Confirmed: the URI is never given again, the ticket is spent, and the first code was used once.
+    assert (await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
+                                                             "code": code})).status == 401
+    assert (await client.post("/api/v1/admin/token/enrol", json={"enrol_ticket": enrolment["enrol_ticket"],
+                                                                 "code": code})).status == 401
+    assert (await api_tokens(client, account))["token_type"] == "Bearer"
+    paths = (await (await client.get("/api/v1/admin/openapi.json")).json())["paths"]
+    assert "otpauth URI" in paths["/api/v1/admin/token"]["post"]["summary"]
+    assert "202" in paths["/api/v1/admin/token"]["post"]["responses"]
+    assert "enrol_ticket" in paths["/api/v1/admin/token/enrol"]["post"]["summary"]
 
 
 async def test_a_wrong_or_missing_code_is_refused_and_a_right_one_signs_in(client: TestClient, sessions: Sessions
