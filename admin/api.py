@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from admin import photos, signin
+from admin import photos, signin, tokens
 from admin.accounts import set_active_by_id
 from admin.pages import order_filter
 from admin.web import FAMILY_KEY, form_of, guarded, jwt_key
@@ -51,17 +51,49 @@ def tokens_json(issued: signin.Issued) -> web.Response:
                              headers={"Cache-Control": "no-store"})
 
 
-@routes.post(f"{PREFIX}/token")
-async def token(request: web.Request) -> web.StreamResponse:
-    form = await form_of(request)
+async def limit_signin(request: web.Request) -> str:
     address = client_address(request)
     await enforce(request.app[REDIS], f"admin-signin:{address}", SIGNIN_PER_ADDRESS, SIGNIN_WINDOW,
                   "Too many sign-in attempts from this address; wait a while.")
-    result = await signin.sign_in(request.app[SESSIONS], jwt_key(request), str(form.get("email", "")),
+    return address
+
+
+@routes.post(f"{PREFIX}/token")
+async def token(request: web.Request) -> web.StreamResponse:
+    form = await form_of(request)
+    address = await limit_signin(request)
+    result = await signin.sign_in(request.app[SESSIONS], request.app[REDIS], jwt_key(request),
+                                  str(form.get("email", "")),
                                   str(form.get("password", "")), str(form.get("code", "")), address)
     if isinstance(result, signin.NeedsEnrolment):
-        raise DomainError("Set up the second factor first: sign in once at /admin/signin.", code="totp_not_enrolled")
+        return enrolment_json(request, result)
     return tokens_json(result)
+
+
+def enrolment_json(request: web.Request, needs: signin.NeedsEnrolment) -> web.Response:
+    """The page's enrolment for a script: the secret's URI (given with the right password until a first
+    code confirms it) and a short-lived ticket to post that code with. No tokens yet: 202, not 200."""
+    return web.json_response({
+        "status": "totp_enrolment_required", "totp_uri": needs.totp_uri,
+        "enrol_ticket": tokens.encode_enrol_ticket(jwt_key(request), needs.admin_id),
+        "expires_in": int(tokens.ENROL_TTL.total_seconds()),
+        "message": "Add totp_uri to your authenticator app, then POST enrol_ticket and the app's code to "
+                   f"{PREFIX}/token/enrol."},
+        status=202, headers={"Cache-Control": "no-store"})
+
+
+@routes.post(f"{PREFIX}/token/enrol")
+async def token_enrol(request: web.Request) -> web.StreamResponse:
+    """The first code confirms the second factor and signs in (the page's /admin/enrol, in JSON)."""
+    form = await form_of(request)
+    address = await limit_signin(request)
+    try:
+        admin_id = tokens.decode_enrol_ticket(jwt_key(request), str(form.get("enrol_ticket", "")))
+    except tokens.InvalidToken:
+        raise signin.SignInRefused("That ticket is not valid or has expired; sign in again.") from None
+    issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request), admin_id,
+                                str(form.get("code", "")), address)
+    return tokens_json(issued)
 
 
 @routes.post(f"{PREFIX}/token/refresh")

@@ -1,6 +1,7 @@
 """CSRF for the admin area's forms: a signed double-submit token, like the public vote form's
 (channels/web/csrf.py), with its own cookie and label so neither token passes for the other, and
-SameSite=Strict. Requests that carry `Authorization: Bearer` send no cookie and need no token."""
+SameSite=Strict. A request that an `Authorization: Bearer` token signed in needs no token (a browser never
+adds that header cross-site); any other Authorization header leaves a cookie-signed request needing one."""
 
 from __future__ import annotations
 

@@ -2,7 +2,10 @@
 
 The stream sends the figures' HTML (rendered here, charts as inline SVG) whenever they change, checked every
 few seconds; the page's small script (same origin, no library) swaps it in. Without script the page still
-shows the figures of the moment it was loaded.
+shows the figures of the moment it was loaded. At each check the stream also asks again whether its session
+stands (what every other route asks once): a sign-out, a revocation, a password change or a disabled account
+ends it within seconds, and so does its access token's expiry (the browser's EventSource then reconnects
+through the silent refresh, or is sent to the sign-in page).
 """
 
 from __future__ import annotations
@@ -11,21 +14,23 @@ import asyncio
 import json
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
 
-from admin import charts
+from admin import charts, signin, tokens
 from admin.accounts import allowed
 from admin.pages import CSP, render
-from admin.web import guarded
+from admin.web import CLAIMS_KEY, NEW_TOKENS_KEY, guarded, secure, set_session_cookies
 from channels.phone.operators import CAMEROON, CAMEROON_PREFIXES
 from gateway.core import dashboard
 from gateway.core.audit import Actor
 from gateway.core.dashboard import Figures
 from gateway.core.texts import N_, Lang, translations
 from gateway.keys import ADMIN_TEMPLATES, SESSIONS
+from gateway.throttle import client_address
 
 routes = web.RouteTableDef()
 OPERATOR_PREFIXES = tuple((CAMEROON + prefix, operator.value) for prefix, operator in CAMEROON_PREFIXES)
@@ -114,8 +119,12 @@ async def dashboard_page(request: web.Request, actor: Actor) -> web.StreamRespon
 async def dashboard_stream(request: web.Request, actor: Actor) -> web.StreamResponse:
     """SSE: an `figures` event with the figures' HTML at once, then whenever it changes."""
     figures = await load(request, actor)  # refuses before the stream starts
+    claims = request[CLAIMS_KEY]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
+    issued = request.get(NEW_TOKENS_KEY)
+    if issued is not None:  # a silent refresh rotated the cookies: the browser must get the new ones now
+        set_session_cookies(response, issued, secure(request))
     await response.prepare(request)
     last, quiet = "", 0
     while True:
@@ -129,7 +138,20 @@ async def dashboard_stream(request: web.Request, actor: Actor) -> web.StreamResp
             if quiet % HEARTBEAT_EVERY == 0:
                 await response.write(b": heartbeat\n\n")
         await asyncio.sleep(REFRESH_SECONDS)
+        if not await session_stands(request, claims):
+            return response
         figures = await load(request, actor)
+
+
+async def session_stands(request: web.Request, claims: tokens.AccessClaims) -> bool:
+    """The stream's access token unexpired, its account active, its session neither signed out nor revoked."""
+    if claims.expires_at is not None and claims.expires_at <= datetime.now(UTC):
+        return False
+    try:
+        await signin.authenticate(request.app[SESSIONS], claims, client_address(request))
+    except signin.SignInRefused:
+        return False
+    return True
 
 
 @routes.get("/admin/static/dashboard.js")

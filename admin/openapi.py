@@ -13,7 +13,10 @@ from gateway.core.contest_drafts import KNOWN_PROVIDERS, MAX_THRESHOLD, BoardVis
 from gateway.core.fraud import FraudRules
 
 SUMMARIES = {
-    "/token": "Sign in (email, password, code): an access and a refresh token",
+    "/token": "Sign in (email, password, code): an access and a refresh token; for an account whose second "
+              "factor is not set up yet, 202 with its otpauth URI and an enrolment ticket instead",
+    "/token/enrol": "Confirm the second factor (enrol_ticket, code: the first code of the app the URI was added "
+                    "to): an access and a refresh token",
     "/token/refresh": "A new pair for a refresh token (each is used once)",
     "/signout": "End this session",
     "/contests": "Contests (GET: those you may see; POST: create a draft)",
@@ -68,7 +71,21 @@ CONTEST_FIELDS = {
         "default_language": {"enum": ["fr", "en"]},
         "fraud_rules": {"$ref": "#/components/schemas/FraudRules"},
     }}
-BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "put"): "ContestFields"}
+ENROLMENT = {"type": "object", "required": ["status", "totp_uri", "enrol_ticket", "expires_in"], "properties": {
+    "status": {"const": "totp_enrolment_required"},
+    "totp_uri": {"type": "string", "description": "otpauth:// URI of the TOTP secret, for an authenticator app"},
+    "enrol_ticket": {"type": "string", "description": "what POST /token/enrol takes with the first code"},
+    "expires_in": {"type": "integer", "description": "seconds the ticket stays valid"},
+    "message": {"type": "string"}}}
+SIGN_IN = {"type": "object", "required": ["email", "password"], "properties": {
+    "email": {"type": "string"}, "password": {"type": "string"},
+    "code": {"type": "string", "description": "the app's 6 digits; each code signs in once"}}}
+ENROL = {"type": "object", "required": ["enrol_ticket", "code"], "properties": {
+    "enrol_ticket": {"type": "string"}, "code": {"type": "string"}}}
+BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "put"): "ContestFields",
+          ("/token", "post"): "SignIn", ("/token/enrol", "post"): "Enrol"}
+EXTRA_RESPONSES = {"/token": {"202": {"description": "Password right, second factor not set up: enrol it", "content": {
+    "application/json": {"schema": {"$ref": "#/components/schemas/Enrolment"}}}}}}
 
 
 def document(app: web.Application) -> dict[str, Any]:
@@ -80,8 +97,8 @@ def document(app: web.Application) -> dict[str, Any]:
         path = canonical.removeprefix(PREFIX)
         operation: dict[str, Any] = {"summary": SUMMARIES.get(path, path), "responses": {
             "200": {"description": "OK"}, "401": {"description": "Sign in first"},
-            "403": {"description": "Not for your role"}}}
-        if path not in ("/token", "/token/refresh", "/openapi.json"):
+            "403": {"description": "Not for your role"}, **EXTRA_RESPONSES.get(path, {})}}
+        if path not in ("/token", "/token/refresh", "/token/enrol", "/openapi.json"):
             operation["security"] = [{"bearer": []}]
         body = BODIES.get((path, route.method.lower()))
         if body is not None:
@@ -90,7 +107,8 @@ def document(app: web.Application) -> dict[str, Any]:
         paths.setdefault(canonical, {})[route.method.lower()] = operation
     return {"openapi": "3.1.0", "info": {"title": "Ballot admin API", "version": "1"}, "paths": paths,
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-                           "schemas": {"ContestFields": CONTEST_FIELDS, "FraudRules": FRAUD_RULES}}}
+                           "schemas": {"ContestFields": CONTEST_FIELDS, "FraudRules": FRAUD_RULES,
+                                       "SignIn": SIGN_IN, "Enrol": ENROL, "Enrolment": ENROLMENT}}}
 
 
 async def openapi_json(request: web.Request) -> web.Response:

@@ -92,8 +92,8 @@ async def signin_post(request: web.Request) -> web.StreamResponse:
         return render(request, "signin.html", {"email": email, "error": "Too many attempts from here; wait a while."},
                       status=429)
     try:
-        result = await signin.sign_in(request.app[SESSIONS], jwt_key(request), email, str(form.get("password", "")),
-                                      str(form.get("code", "")), address)
+        result = await signin.sign_in(request.app[SESSIONS], request.app[REDIS], jwt_key(request), email,
+                                      str(form.get("password", "")), str(form.get("code", "")), address)
     except DomainError as exc:
         return render(request, "signin.html", {"email": email, "error": exc.message}, status=exc.status)
     if isinstance(result, signin.NeedsEnrolment):
@@ -119,8 +119,8 @@ async def enrol_post(request: web.Request) -> web.StreamResponse:
     except tokens.InvalidToken:
         return render(request, "signin.html", {"email": "", "error": "That took too long; sign in again."}, status=401)
     try:
-        issued = await signin.enrol(request.app[SESSIONS], jwt_key(request), admin_id, str(form.get("code", "")),
-                                    client_address(request))
+        issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request), admin_id,
+                                    str(form.get("code", "")), client_address(request))
     except signin.SignInRefused as exc:
         uri = await signin.pending_totp_uri(request.app[SESSIONS], admin_id)
         if uri is None:

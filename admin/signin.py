@@ -1,20 +1,24 @@
 """Signing in (password, then TOTP), rotating refresh tokens, signing out, and who an access token is.
 
-Five wrong attempts in a row lock an account for 15 minutes (a wrong TOTP code counts); the web layer
-also limits attempts per address. A refresh token is used once: its use issues the next of its family;
-a second use of a rotated one (a stolen copy, or the thief's) revokes the whole family.
+Failed attempts are counted per (email, address) and per email (admin/lockout.py): five from one address
+refuse that email there for 15 minutes, many from everywhere slow every attempt at it down, and nobody
+elsewhere is locked out. A refused, a locked and an unknown email get one answer after the same password-hash
+work. A refresh token is used once: its use issues the next of its family; a second use of a rotated one
+(a stolen copy, or the thief's) revokes the whole family.
 """
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
+from redis.asyncio import Redis
 from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from admin import tokens, totp
+from admin import lockout, tokens, totp
 from admin.accounts import password_matches
 from gateway.core import audit
 from gateway.core.audit import Actor
@@ -22,19 +26,11 @@ from gateway.core.errors import DomainError
 from gateway.db.models import AdminRefreshToken, AdminUser
 
 Sessions = async_sessionmaker[AsyncSession]
-MAX_FAILURES = 5
-LOCKOUT = timedelta(minutes=15)
-
 
 
 class SignInRefused(DomainError):
     status = 401
     code = "sign_in_refused"
-
-
-class AccountLocked(DomainError):
-    status = 429
-    code = "account_locked"
 
 
 @dataclass(frozen=True)
@@ -48,70 +44,81 @@ class Issued:
 
 @dataclass(frozen=True)
 class NeedsEnrolment:
-    """Password right, TOTP never confirmed: the page shows the QR code and asks for a first code."""
+    """Password right, TOTP never confirmed: the client shows the QR code (or URI) and asks for a first code."""
 
     admin_id: int
     email: str
     totp_uri: str
 
 
-WRONG = "Wrong email, password or code."
+WRONG = "Wrong email, password or code (after several wrong tries, wait 15 minutes)."
+WRONG_FIRST_CODE = "That code is not the one your app shows now."
 
 
-async def sign_in(sessions: Sessions, key: bytes, email: str, password: str, code: str, address: str | None
-                  ) -> Issued | NeedsEnrolment:
+async def sign_in(sessions: Sessions, redis: Redis, key: bytes, email: str, password: str, code: str,
+                  address: str | None) -> Issued | NeedsEnrolment:
+    email = email.strip().lower()
+    before = await lockout.standing(redis, email, address)
+    if before.slowed:
+        await asyncio.sleep(lockout.SLOW_SECONDS)
     now = datetime.now(UTC)
     async with sessions.begin() as session:
-        user = await session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower())
-                                    .with_for_update())
-        if user is None or not user.active:
-            password_matches(DUMMY_HASH, password)  # the same time as a real check: no account oracle
-            raise SignInRefused(WRONG)
-        if user.locked_until is not None and user.locked_until > now:
-            raise AccountLocked("Too many failed attempts: this account is locked for a while.")
-        secret = user.totp_secret or ""
-        if not password_matches(user.password_hash, password):
-            await _failed(session, user, now, address)
-        elif user.totp_confirmed_at is None:
-            user.failed_signins = 0
-            return NeedsEnrolment(user.id, user.email, totp.provisioning_uri(secret, user.email))
-        elif not totp.code_matches(secret, code):
-            await _failed(session, user, now, address)
-        else:
-            user.failed_signins = 0
-            user.locked_until = None
-            actor = Actor(user.id, user.email, user.role, address)
-            await audit.record(session, actor, "admin.sign_in", user.email)
-            return await _issue(session, key, user, uuid.uuid4(), actor, now)
+        user = await session.scalar(select(AdminUser).where(AdminUser.email == email).with_for_update())
+        known = user if user is not None and user.active else None
+        # The same hash work whoever asks (a real account, a locked pair, an unknown email): no oracle.
+        right = await asyncio.to_thread(password_matches, known.password_hash if known else DUMMY_HASH, password)
+        if known is not None and right and not before.locked:
+            secret = known.totp_secret or ""
+            if known.totp_confirmed_at is None:
+                await lockout.clear(redis, email, address)
+                return NeedsEnrolment(known.id, known.email, totp.provisioning_uri(secret, known.email))
+            step = totp.accepted_step(secret, code, known.totp_last_step)
+            if step is not None:
+                known.totp_last_step = step
+                await lockout.clear(redis, email, address)
+                actor = Actor(known.id, known.email, known.role, address)
+                await audit.record(session, actor, "admin.sign_in", known.email)
+                return await _issue(session, key, known, uuid.uuid4(), actor, now)
+        if not before.locked:
+            await _failed(session, redis, email, known, address)
     raise SignInRefused(WRONG)  # after the failure is committed
 
 
-async def _failed(session: AsyncSession, user: AdminUser, now: datetime, address: str | None) -> None:
-    user.failed_signins += 1
-    if user.failed_signins >= MAX_FAILURES:
-        user.locked_until = now + LOCKOUT
-        user.failed_signins = 0
-        await audit.record(session, Actor(user.id, user.email, user.role, address), "admin.locked", user.email,
-                           details={"until": user.locked_until.isoformat()})
+async def _failed(session: AsyncSession, redis: Redis, email: str, user: AdminUser | None, address: str | None
+                  ) -> None:
+    counted = await lockout.count_failure(redis, email, address)
+    if user is None:
+        return
+    actor = Actor(user.id, user.email, user.role, address)
+    if counted.locks_now:
+        await audit.record(session, actor, "admin.locked", user.email,
+                           details={"address": address, "minutes": lockout.WINDOW_SECONDS // 60})
+    if counted.slows_now:
+        await audit.record(session, actor, "admin.sign_in_slowed", user.email,
+                           details={"failures": counted.everywhere, "minutes": lockout.WINDOW_SECONDS // 60})
 
 
-async def enrol(sessions: Sessions, key: bytes, admin_id: int, code: str, address: str | None) -> Issued:
-    """Confirm the TOTP secret with a first code (the enrolment form carries a signed, short-lived ticket)."""
+async def enrol(sessions: Sessions, redis: Redis, key: bytes, admin_id: int, code: str, address: str | None
+                ) -> Issued:
+    """Confirm the TOTP secret with a first code (the client carries a signed, short-lived ticket)."""
     now = datetime.now(UTC)
     async with sessions.begin() as session:
         user = await session.get(AdminUser, admin_id, with_for_update=True)
         if user is None or not user.active or user.totp_confirmed_at is not None:
             raise SignInRefused("Sign in again.")
-        if user.locked_until is not None and user.locked_until > now:
-            raise AccountLocked("Too many failed attempts: this account is locked for a while.")
-        if totp.code_matches(user.totp_secret or "", code):
+        before = await lockout.standing(redis, user.email, address)
+        if before.locked:
+            raise SignInRefused(WRONG_FIRST_CODE)
+        step = totp.accepted_step(user.totp_secret or "", code, user.totp_last_step)
+        if step is not None:
+            user.totp_last_step = step
             user.totp_confirmed_at = now
-            user.failed_signins = 0
+            await lockout.clear(redis, user.email, address)
             actor = Actor(user.id, user.email, user.role, address)
             await audit.record(session, actor, "admin.totp_enrol", user.email)
             return await _issue(session, key, user, uuid.uuid4(), actor, now)
-        await _failed(session, user, now, address)
-    raise SignInRefused("That code is not the one your app shows now.")
+        await _failed(session, redis, user.email, user, address)
+    raise SignInRefused(WRONG_FIRST_CODE)
 
 
 async def _issue(session: AsyncSession, key: bytes, user: AdminUser, family: uuid.UUID, actor: Actor,

@@ -30,6 +30,7 @@ class AccessClaims:
     role: str
     version: int  # the account's token_version when issued
     family: uuid.UUID  # the refresh family (the signed-in session) it belongs to
+    expires_at: datetime | None = None  # read from a decoded token (what a long-lived stream must not outlive)
 
 
 class InvalidToken(Exception):
@@ -48,7 +49,7 @@ def decode_access(key: bytes, token: str) -> AccessClaims:
         payload = jwt.decode(token, key, algorithms=[ALGORITHM], audience=AUDIENCE,
                              options={"require": ["exp", "sub", "aud"]})
         return AccessClaims(int(payload["sub"]), str(payload["role"]), int(payload["ver"]),
-                            uuid.UUID(str(payload["fam"])))
+                            uuid.UUID(str(payload["fam"])), datetime.fromtimestamp(int(payload["exp"]), UTC))
     except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
 

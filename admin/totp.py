@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import time
 
 import pyotp
 import segno
@@ -18,10 +19,23 @@ def provisioning_uri(secret: str, email: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=email, issuer_name=ISSUER)
 
 
-def code_matches(secret: str, code: str) -> bool:
-    """The code of now, or of the 30 s step either side (a phone's clock drifts)."""
+def accepted_step(secret: str, code: str, last_step: int | None, now: float | None = None) -> int | None:
+    """The 30 s time step this code belongs to (now's, or the one either side: a phone's clock drifts),
+    if it is later than the account's last accepted step; else None. A code works once: replayed, or
+    older than one already used, it is refused (RFC 6238 section 5.2)."""
     code = code.strip().replace(" ", "")
-    return len(code) == 6 and code.isdigit() and pyotp.TOTP(secret).verify(code, valid_window=1)
+    if len(code) != 6 or not code.isdigit():
+        return None
+    otp = pyotp.TOTP(secret)
+    at = time.time() if now is None else now
+    if not otp.verify(code, for_time=at, valid_window=1):
+        return None
+    for offset in (1, 0, -1):  # the newest step it matches: an older match is never later than the last one
+        when = at + offset * otp.interval
+        if otp.verify(code, for_time=when):
+            step = otp.timecode(when)
+            return step if last_step is None or step > last_step else None
+    return None
 
 
 def terminal_qr(uri: str) -> str:

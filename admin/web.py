@@ -30,6 +30,8 @@ Guarded = Callable[[web.Request, Actor], Awaitable[web.StreamResponse]]
 ACTOR_KEY = web.RequestKey("admin_actor", Actor)
 FAMILY_KEY = web.RequestKey("admin_family", uuid.UUID)
 NEW_TOKENS_KEY = web.RequestKey("admin_new_tokens", signin.Issued)
+CLAIMS_KEY = web.RequestKey("admin_claims", tokens.AccessClaims)
+BEARER_KEY = web.RequestKey("admin_bearer", bool)  # set when an `Authorization: Bearer` token signed the request in
 
 
 def jwt_key(request: web.Request) -> bytes:
@@ -73,6 +75,8 @@ async def identify(request: web.Request, *, refresh_cookie: bool = True) -> Acto
             claims = tokens.decode_access(jwt_key(request), token)
             actor = await signin.authenticate(sessions, claims, address)
             request[FAMILY_KEY] = claims.family
+            request[CLAIMS_KEY] = claims
+            request[BEARER_KEY] = bearer is not None
             return actor
         except (tokens.InvalidToken, signin.SignInRefused):
             if bearer is not None:
@@ -83,8 +87,10 @@ async def identify(request: web.Request, *, refresh_cookie: bool = True) -> Acto
             issued = await signin.refresh(sessions, jwt_key(request), refresh, address)
         except signin.SignInRefused:
             return None
+        claims = tokens.decode_access(jwt_key(request), issued.access_token)
         request[NEW_TOKENS_KEY] = issued
-        request[FAMILY_KEY] = tokens.decode_access(jwt_key(request), issued.access_token).family
+        request[FAMILY_KEY] = claims.family
+        request[CLAIMS_KEY] = claims
         return issued.actor
     return None
 
@@ -124,7 +130,9 @@ def guarded(permission: str) -> Callable[[Guarded], Handler]:
                                              status=401, headers={"WWW-Authenticate": "Bearer"})
                 raise web.HTTPSeeOther("/admin/signin")
             request[ACTOR_KEY] = actor
-            if request.method not in ("GET", "HEAD") and not request.headers.get("Authorization"):
+            # Only a Bearer token that signed the request in makes it cookie-free (no CSRF to fear); any
+            # other Authorization header (Basic, a bad Bearer beside good cookies) proves nothing.
+            if request.method not in ("GET", "HEAD") and not request.get(BEARER_KEY, False):
                 form = await form_of(request) if request.content_type != "application/octet-stream" else {}
                 if not csrf.verify(request, form.get(csrf.FIELD), csrf_key(request), secure(request)):
                     close_files(form)
@@ -140,7 +148,7 @@ def guarded(permission: str) -> Callable[[Guarded], Handler]:
                 response = web.Response(text=f"{exc.status} {exc.message}", status=exc.status,
                                         content_type="text/plain")  # a person reads it: words, not JSON
             issued = request.get(NEW_TOKENS_KEY)
-            if issued is not None:
+            if issued is not None and not response.prepared:  # a stream sets them itself, before its headers go
                 set_session_cookies(response, issued, secure(request))
             return response
 

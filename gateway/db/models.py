@@ -314,12 +314,12 @@ class AdminUser(Base):
     role: Mapped[str] = mapped_column(String(32), server_default="organiser")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    # Admin area (issue 19): TOTP confirmed at first sign-in, lockout after failed sign-ins, and a
-    # version every access token carries (bumped on sign-out everywhere, password change, disabling).
+    # Admin area (issue 19): TOTP confirmed at first sign-in, and a version every access token carries
+    # (bumped on sign-out everywhere, password change, disabling). Failed sign-ins are counted in Redis.
     totp_confirmed_at: Mapped[datetime | None]
-    failed_signins: Mapped[int] = mapped_column(Integer, server_default="0")
-    locked_until: Mapped[datetime | None]
     token_version: Mapped[int] = mapped_column(Integer, server_default="0")
+    # The last TOTP time step (30 s since the epoch) a sign-in used: its code and every older one are refused.
+    totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
 
 class AuditEntry(Base):

@@ -165,3 +165,19 @@ async def test_forms_need_their_csrf_token(client: TestClient, sessions: Session
     page = await client.get(made.headers["Location"])
     assert page.status == 200 and "Gala 2027" in await page.text()
     assert await count(sessions, Contest) == 1
+
+
+async def test_an_authorization_header_that_is_no_bearer_token_still_needs_the_csrf_token(
+        client: TestClient, sessions: Sessions) -> None:
+    token = await browser_sign_in(client, await make_account(sessions, "organiser"))  # the cookies sign in
+    fields = {k: (v if not isinstance(v, list) else v[0]) for k, v in contest_fields().items()}
+    for header in ("Basic eDp4", "Bearer", "Digest x", "Bearer not-a-token"):
+        api = await client.post("/api/v1/admin/contests", json=contest_fields(), headers={"Authorization": header})
+        assert api.status in (401, 403), header
+        page = await client.post("/admin/contests/new", data=fields, headers={"Authorization": header},
+                                 allow_redirects=False)
+        assert page.status == 403 or page.headers["Location"] == "/admin/signin", header
+    assert await count(sessions, Contest) == 0
+    made = await client.post("/admin/contests/new", data={**fields, "csrf_token": token},
+                             headers={"Authorization": "Basic eDp4"}, allow_redirects=False)
+    assert made.status == 303 and await count(sessions, Contest) == 1

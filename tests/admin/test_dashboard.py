@@ -3,13 +3,21 @@ shown to the roles that may read the contest only, the invariant's difference sh
 
 from __future__ import annotations
 
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import text
 
+from admin import tokens
+from admin.accounts import change_password
+from gateway.config import DEV_SECRET_KEY
+from gateway.core.audit import Actor
 from gateway.db.models import ContestOrganiser
-from tests.admin.accounts import Sessions, api_tokens, bearer, make_account
+from tests.admin.accounts import PASSWORD, Account, Sessions, api_tokens, bearer, make_account
 from tests.admin.seeding import seeded_contest
 
 
@@ -116,3 +124,71 @@ async def read_event(response: Any) -> str:
             return "\n".join(item[6:] for item in lines if item.startswith("data: "))
         if line and not line.startswith(":"):
             lines.append(line)
+
+
+async def ended_within(response: ClientResponse, seconds: float) -> float:
+    """How long the open stream took to end (its body finished); fails if it is still open after `seconds`."""
+    started = time.monotonic()
+    await asyncio.wait_for(response.content.read(), seconds)
+    return time.monotonic() - started
+
+
+async def test_an_open_stream_ends_within_seconds_when_its_session_does(client: TestClient, sessions: Sessions
+                                                                        ) -> None:
+    contest = await seeded_contest(sessions)
+    auditor = await make_account(sessions, "auditor")
+    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
+    path = f"/admin/contests/{contest.id}/dashboard/stream"
+
+    async def open_stream(account: Account) -> tuple[dict[str, str], ClientResponse]:
+        headers = bearer(await api_tokens(client, account))
+        response = await client.get(path, headers=headers)
+        assert response.status == 200 and "Every tally equals" in await read_event(response)
+        return headers, response
+
+    headers, signed_out = await open_stream(auditor)
+    assert (await client.post("/api/v1/admin/signout", headers=headers)).status == 200
+    assert await ended_within(signed_out, 8) < 8
+
+    _, password_changed = await open_stream(auditor)
+    await change_password(sessions, Actor(auditor.id, auditor.email, "auditor"), PASSWORD, PASSWORD + " anew")
+    assert await ended_within(password_changed, 8) < 8
+
+    await change_password(sessions, Actor(auditor.id, auditor.email, "auditor"), PASSWORD + " anew", PASSWORD)
+    headers, disabled = await open_stream(auditor)
+    other_routes = await client.get(f"/api/v1/admin/contests/{contest.id}/dashboard", headers=headers)
+    assert other_routes.status == 200
+    assert (await client.post(f"/api/v1/admin/accounts/{auditor.id}/disable", headers=owner)).status == 200
+    assert (await client.get(f"/api/v1/admin/contests/{contest.id}/dashboard", headers=headers)).status == 401
+    assert await ended_within(disabled, 8) < 8
+
+
+async def test_an_open_stream_ends_when_its_access_token_expires(client: TestClient, sessions: Sessions) -> None:
+    contest = await seeded_contest(sessions)
+    account = await make_account(sessions, "owner")
+    key = tokens.signing_key(DEV_SECRET_KEY)
+    family = tokens.decode_access(key, (await api_tokens(client, account))["access_token"]).family
+    issued_at = datetime.now(UTC) - tokens.ACCESS_TTL + timedelta(seconds=4)  # 4 seconds left to live
+    short = tokens.encode_access(key, tokens.AccessClaims(account.id, "owner", 0, family), issued_at)
+    response = await client.get(f"/admin/contests/{contest.id}/dashboard/stream",
+                                headers={"Authorization": f"Bearer {short}"})
+    assert response.status == 200 and "Every tally equals" in await read_event(response)
+    assert await ended_within(response, 10) < 10
+    again = await client.get(f"/admin/contests/{contest.id}/dashboard/stream",
+                             headers={"Authorization": f"Bearer {short}"}, allow_redirects=False)
+    assert again.status == 303 and again.headers["Location"] == "/admin/signin"
+
+
+async def test_a_stream_opened_with_an_expired_access_cookie_hands_the_browser_its_new_cookies(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await seeded_contest(sessions)
+    issued = await api_tokens(client, await make_account(sessions, "owner"))
+    client.session.cookie_jar.update_cookies({"ballot_admin_access": "expired.or.junk",
+                                              "ballot_admin_refresh": issued["refresh_token"]})
+    response = await client.get(f"/admin/contests/{contest.id}/dashboard/stream")
+    assert response.status == 200 and "Every tally equals" in await read_event(response)
+    assert any(c.startswith("ballot_admin_refresh=") for c in response.headers.getall("Set-Cookie"))
+    response.close()
+    # The rotated refresh cookie the browser now holds still works: no reuse was seen, the session stands.
+    page = await client.get("/admin/contests", allow_redirects=False)
+    assert page.status == 200

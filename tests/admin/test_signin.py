@@ -3,18 +3,31 @@ rotation and every way a session is revoked."""
 
 from __future__ import annotations
 
+import statistics
+import time
 from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlparse
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
 
-from admin import tokens
+from admin import lockout, signin, tokens
 from admin.accounts import change_password, set_active
 from gateway.config import DEV_SECRET_KEY
 from gateway.core.audit import Actor
 from gateway.db.models import AuditEntry
-from tests.admin.accounts import PASSWORD, Sessions, api_tokens, bearer, browser_sign_in, csrf_token, make_account
+from tests.admin.accounts import (
+    PASSWORD,
+    Sessions,
+    api_tokens,
+    bearer,
+    browser_sign_in,
+    csrf_token,
+    fresh_code,
+    make_account,
+)
 
 
 async def audit_actions(sessions: Sessions) -> list[str]:
@@ -26,9 +39,8 @@ async def test_first_sign_in_shows_a_qr_code_and_needs_a_right_first_code(client
                                                                          ) -> None:
     account = await make_account(sessions, "organiser", enrolled=False)
     token = csrf_token(await (await client.get("/admin/signin")).text())
-    refused = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
-                                                              "code": account.code()})
-    assert refused.status == 400 and (await refused.json())["error"]["code"] == "totp_not_enrolled"
+    wrong = await client.post("/api/v1/admin/token", json={"email": account.email, "password": "wrong password!"})
+    assert wrong.status == 401  # the URI goes to the right password only
 
     page = await client.post("/admin/signin", data={"csrf_token": token, "email": account.email,
                                                      "password": PASSWORD, "code": ""})
@@ -50,6 +62,42 @@ async def test_first_sign_in_shows_a_qr_code_and_needs_a_right_first_code(client
     assert "admin.totp_enrol" in await audit_actions(sessions)
 
 
+async def test_a_script_enrols_the_second_factor_through_the_api_without_a_browser(client: TestClient,
+                                                                                  sessions: Sessions) -> None:
+    account = await make_account(sessions, "organiser", enrolled=False)
+    first = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD})
+    assert first.status == 202 and first.headers["Cache-Control"] == "no-store"
+    enrolment = await first.json()
+    assert enrolment["status"] == "totp_enrolment_required" and "access_token" not in enrolment
+    assert parse_qs(urlparse(enrolment["totp_uri"]).query)["secret"] == [account.secret]
+    assert (await client.get("/api/v1/admin/contests", headers={"Authorization": "Bearer x"})).status == 401
+
+    wrong = await client.post("/api/v1/admin/token/enrol", json={"enrol_ticket": enrolment["enrol_ticket"],
+                                                                 "code": "000000"})
+    assert wrong.status == 401 and (await wrong.json())["error"]["code"] == "sign_in_refused"
+    forged = await client.post("/api/v1/admin/token/enrol", json={"enrol_ticket": "x.y.z", "code": account.code()})
+    assert forged.status == 401
+    again = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD})
+    assert again.status == 202 and (await again.json())["totp_uri"] == enrolment["totp_uri"]  # until confirmed
+
+    code = account.code()
+    right = await client.post("/api/v1/admin/token/enrol", json={"enrol_ticket": enrolment["enrol_ticket"],
+                                                                 "code": code})
+    assert right.status == 200, await right.text()
+    assert (await client.get("/api/v1/admin/contests", headers=bearer(await right.json()))).status == 200
+    assert "admin.totp_enrol" in await audit_actions(sessions)
+    # Confirmed: the URI is never given again, the ticket is spent, and the first code was used once.
+    assert (await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
+                                                             "code": code})).status == 401
+    assert (await client.post("/api/v1/admin/token/enrol", json={"enrol_ticket": enrolment["enrol_ticket"],
+                                                                 "code": code})).status == 401
+    assert (await api_tokens(client, account))["token_type"] == "Bearer"
+    paths = (await (await client.get("/api/v1/admin/openapi.json")).json())["paths"]
+    assert "otpauth URI" in paths["/api/v1/admin/token"]["post"]["summary"]
+    assert "202" in paths["/api/v1/admin/token"]["post"]["responses"]
+    assert "enrol_ticket" in paths["/api/v1/admin/token/enrol"]["post"]["summary"]
+
+
 async def test_a_wrong_or_missing_code_is_refused_and_a_right_one_signs_in(client: TestClient, sessions: Sessions
                                                                           ) -> None:
     account = await make_account(sessions, "owner")
@@ -63,17 +111,85 @@ async def test_a_wrong_or_missing_code_is_refused_and_a_right_one_signs_in(clien
     assert (await client.get("/api/v1/admin/contests")).status == 401
 
 
-async def test_five_failures_lock_the_account_even_for_the_right_password(client: TestClient, sessions: Sessions
-                                                                         ) -> None:
+async def test_a_code_signs_in_once_and_no_older_code_after_it(client: TestClient, sessions: Sessions) -> None:
+    account = await make_account(sessions, "owner")
+    now, following, previous = account.code(), account.code(offset=30), account.code(offset=-30)
+
+    async def sign_in(code: str) -> int:
+        return (await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
+                                                                "code": code})).status
+
+    assert await sign_in(now) == 200
+    assert await sign_in(now) == 401  # the same code again, still within its 30 seconds: someone saw it
+    assert await sign_in(previous) == 401  # an older one, still within the clock-drift window
+    assert await sign_in(following) == 200  # the next step's code is new
+    assert await sign_in(now) == 401
+
+
+def at(address: str) -> dict[str, str]:
+    return {"X-Forwarded-For": address}  # the tests' peer is a trusted proxy (loopback, outside production)
+
+
+async def attempt(client: TestClient, email: str, password: str, code: str, address: str) -> tuple[int, Any]:
+    response = await client.post("/api/v1/admin/token", headers=at(address),
+                                 json={"email": email, "password": password, "code": code})
+    return response.status, await response.json()
+
+
+async def test_five_failures_refuse_that_address_only_and_the_owner_still_gets_in(client: TestClient,
+                                                                                 sessions: Sessions) -> None:
     account = await make_account(sessions, "owner")
     for _ in range(5):
-        response = await client.post("/api/v1/admin/token", json={"email": account.email, "password": "wrong password!",
-                                                                   "code": account.code()})
-        assert response.status == 401
-    locked = await client.post("/api/v1/admin/token", json={"email": account.email, "password": PASSWORD,
-                                                             "code": account.code()})
-    assert locked.status == 429 and (await locked.json())["error"]["code"] == "account_locked"
+        status, _ = await attempt(client, account.email, "wrong password!", account.code(), "198.51.100.7")
+        assert status == 401
+    # The attacker's address is refused even the right password and code, with the answer any failure gets.
+    status, body = await attempt(client, account.email, PASSWORD, await fresh_code(client, account), "198.51.100.7")
+    assert (status, body["error"]["code"]) == (401, "sign_in_refused")
     assert (await audit_actions(sessions)).count("admin.locked") == 1
+    # The owner, from their own address, is in.
+    status, body = await attempt(client, account.email, PASSWORD, await fresh_code(client, account), "203.0.113.5")
+    assert status == 200 and body["token_type"] == "Bearer"
+
+
+async def test_failures_from_many_addresses_lock_nobody_out(client: TestClient, sessions: Sessions) -> None:
+    account = await make_account(sessions, "organiser")
+    for n in range(lockout.SLOW_AFTER + 5):  # a botnet: one wrong guess from each of many addresses
+        status, _ = await attempt(client, account.email, PASSWORD, "000000", f"198.51.{n // 200}.{n % 200 + 1}")
+        assert status == 401
+    assert "admin.sign_in_slowed" in await audit_actions(sessions)
+    for address in ("203.0.113.5", "2001:db8:77::1"):  # the owner, from home and from a fresh address
+        started = time.monotonic()
+        status, _ = await attempt(client, account.email, PASSWORD, await fresh_code(client, account), address)
+        assert status == 200
+        assert time.monotonic() - started >= lockout.SLOW_SECONDS  # slowed down, never refused
+
+
+async def test_a_locked_pair_and_an_unknown_email_get_the_same_answer_in_the_same_time(
+        client: TestClient, sessions: Sessions) -> None:
+    account = await make_account(sessions, "owner")
+    for _ in range(5):
+        await attempt(client, account.email, "wrong password!", "000000", "198.51.100.9")
+
+    async def timed(email: str) -> tuple[float, int, Any]:
+        started = time.monotonic()
+        status, body = await attempt(client, email, PASSWORD, account.code(), "198.51.100.9")
+        return time.monotonic() - started, status, body
+
+    locked = [await timed(account.email) for _ in range(5)]
+    unknown = [await timed("nobody@example.com") for _ in range(5)]
+    assert {(s, str(b)) for _, s, b in locked} == {(s, str(b)) for _, s, b in unknown} == {
+        (401, str({"error": {"code": "sign_in_refused", "message": signin.WRONG}}))}
+    # Both do one Argon2 check: neither answers in a fraction of the other's time.
+    assert statistics.median(t for t, _, _ in locked) > statistics.median(t for t, _, _ in unknown) / 2
+    assert statistics.median(t for t, _, _ in unknown) > statistics.median(t for t, _, _ in locked) / 2
+
+    token = csrf_token(await (await client.get("/admin/signin")).text())
+    pages = set()
+    for email in (account.email, "nobody@example.com"):
+        page = await client.post("/admin/signin", headers=at("198.51.100.9"), data={
+            "csrf_token": token, "email": email, "password": PASSWORD, "code": account.code()})
+        pages.add((page.status, (await page.text()).replace(email, "EMAIL")))
+    assert len(pages) == 1 and next(iter(pages))[0] == 401
 
 
 async def test_an_expired_or_forged_access_token_is_refused(client: TestClient, sessions: Sessions) -> None:
@@ -126,7 +242,7 @@ async def test_sign_out_password_change_and_disabling_end_sessions(client: TestC
     owner = Actor(None, "cli", "owner")
     again = await client.post("/api/v1/admin/token", json={"email": account.email,
                                                             "password": "a brand new long password",
-                                                            "code": account.code()})
+                                                            "code": await fresh_code(client, account)})
     assert again.status == 200
     await set_active(sessions, owner, account.email, False)
     assert (await client.get("/api/v1/admin/contests", headers=bearer(await again.json()))).status == 401
