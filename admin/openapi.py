@@ -27,6 +27,9 @@ SUMMARIES = {
     "/orders": "Search orders (msisdn, reference, status, candidate, channel, provider, since, until)",
     "/orders/{order_id}": "An order with its provider events, messages and audit entries",
     "/orders/{order_id}/resend": "Queue an order's receipt again",
+    "/orders/{order_id}/refund": "Owners: refund a paid order (reason). Stripe and Stars through their APIs, mobile "
+                                 "money marked for a refund by hand; its votes leave the board once; audited. 409 "
+                                 "when not paid or already refunded, 502 when the provider refused: nothing changed",
     "/review": "The orders waiting for a person, with the decisions each allows",
     "/review/{order_id}": "Decide one (kind, decision, reason)",
     "/audit": "The audit trail, newest first (actor, action prefix, target, limit)",
@@ -68,7 +71,11 @@ CONTEST_FIELDS = {
         "default_language": {"enum": ["fr", "en"]},
         "fraud_rules": {"$ref": "#/components/schemas/FraudRules"},
     }}
-BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "put"): "ContestFields"}
+REFUND = {"type": "object", "required": ["reason"], "additionalProperties": False,
+          "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500,
+                                    "description": "why the money goes back (kept in the audit trail)"}}}
+BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "put"): "ContestFields",
+          ("/orders/{order_id}/refund", "post"): "Refund"}
 
 
 def document(app: web.Application) -> dict[str, Any]:
@@ -90,7 +97,8 @@ def document(app: web.Application) -> dict[str, Any]:
         paths.setdefault(canonical, {})[route.method.lower()] = operation
     return {"openapi": "3.1.0", "info": {"title": "Ballot admin API", "version": "1"}, "paths": paths,
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-                           "schemas": {"ContestFields": CONTEST_FIELDS, "FraudRules": FRAUD_RULES}}}
+                           "schemas": {"ContestFields": CONTEST_FIELDS, "FraudRules": FRAUD_RULES,
+                                       "Refund": REFUND}}}
 
 
 async def openapi_json(request: web.Request) -> web.Response:
