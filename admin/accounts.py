@@ -28,8 +28,8 @@ _hasher = PasswordHasher()
 
 # What each role may do. Organisers act on their own contests only (checked where a contest is named).
 PERMISSIONS: dict[str, frozenset[str]] = {
-    "owner": frozenset({"contests.read", "contests.write", "orders.read", "orders.resend", "review.read",
-                        "review.decide", "audit.read", "accounts.manage", "blocks.read", "blocks.manage",
+    "owner": frozenset({"contests.read", "contests.write", "orders.read", "orders.resend", "orders.refund",
+                        "review.read", "review.decide", "audit.read", "accounts.manage", "blocks.read", "blocks.manage",
                         "results.sign", "exports.read"}),
     "organiser": frozenset({"contests.read", "contests.write", "orders.read"}),
     "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read", "blocks.read", "results.sign",

@@ -254,6 +254,17 @@ async def resend(request: web.Request, actor: Actor) -> web.StreamResponse:
     return web.json_response({"queued": topic}, status=202)
 
 
+@routes.post(PREFIX + "/orders/{order_id}/refund")
+@guarded("orders.refund")
+async def refund(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """An owner refunds a paid order (reason): 409 when it is not paid or already refunded, 502 when the provider
+    refused (either way nothing changed)."""
+    form = await form_of(request)
+    outcome = await orders_admin.refund_order(request.app[SESSIONS], request.app[PROVIDERS], actor,
+                                              order_uuid(request), str(form.get("reason", "")))
+    return web.json_response({"status": outcome.status.value, "message": outcome.message})
+
+
 @routes.get(f"{PREFIX}/review")
 @guarded("review.read")
 async def review_queue(request: web.Request, actor: Actor) -> web.StreamResponse:

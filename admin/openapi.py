@@ -30,6 +30,9 @@ SUMMARIES = {
     "/orders": "Search orders (msisdn, reference, status, candidate, channel, provider, since, until)",
     "/orders/{order_id}": "An order with its provider events, messages and audit entries",
     "/orders/{order_id}/resend": "Queue an order's receipt again",
+    "/orders/{order_id}/refund": "Owners: refund a paid order (reason). Stripe and Stars through their APIs, mobile "
+                                 "money marked for a refund by hand; its votes leave the board once; audited. 409 "
+                                 "when not paid or already refunded, 502 when the provider refused: nothing changed",
     "/review": "The orders waiting for a person, with the decisions each allows",
     "/review/{order_id}": "Decide one (kind, decision, reason)",
     "/audit": "The audit trail, newest first (actor, action prefix, target, limit)",
@@ -83,9 +86,13 @@ SIGN_IN = {"type": "object", "required": ["email", "password"], "properties": {
 ENROL = {"type": "object", "required": ["enrol_ticket", "code"], "properties": {
     "enrol_ticket": {"type": "string"}, "code": {"type": "string"}}}
 BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "put"): "ContestFields",
-          ("/token", "post"): "SignIn", ("/token/enrol", "post"): "Enrol"}
+          ("/token", "post"): "SignIn", ("/token/enrol", "post"): "Enrol",
+          ("/orders/{order_id}/refund", "post"): "Refund"}
 EXTRA_RESPONSES = {"/token": {"202": {"description": "Password right, second factor not set up: enrol it", "content": {
     "application/json": {"schema": {"$ref": "#/components/schemas/Enrolment"}}}}}}
+REFUND = {"type": "object", "required": ["reason"], "additionalProperties": False,
+          "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500,
+                                    "description": "why the money goes back (kept in the audit trail)"}}}
 
 
 def document(app: web.Application) -> dict[str, Any]:
@@ -108,7 +115,8 @@ def document(app: web.Application) -> dict[str, Any]:
     return {"openapi": "3.1.0", "info": {"title": "Ballot admin API", "version": "1"}, "paths": paths,
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
                            "schemas": {"ContestFields": CONTEST_FIELDS, "FraudRules": FRAUD_RULES,
-                                       "SignIn": SIGN_IN, "Enrol": ENROL, "Enrolment": ENROLMENT}}}
+                                       "SignIn": SIGN_IN, "Enrol": ENROL, "Enrolment": ENROLMENT,
+                                       "Refund": REFUND}}}
 
 
 async def openapi_json(request: web.Request) -> web.Response:

@@ -385,8 +385,8 @@ def order_id_of(request: web.Request) -> uuid.UUID:
 @guarded("orders.read")
 async def order_page(request: web.Request, actor: Actor) -> web.StreamResponse:
     detail = await orders_admin.order_detail(request.app[SESSIONS], actor, order_id_of(request))
-    return render(request, "order.html", {"detail": detail,
-                                          "can_resend": allowed(actor.role, "orders.resend")}, actor)
+    return render(request, "order.html", {"detail": detail, "can_resend": allowed(actor.role, "orders.resend"),
+                                          "can_refund": allowed(actor.role, "orders.refund")}, actor)
 
 
 @routes.post("/admin/orders/{order_id}/resend")
@@ -394,6 +394,16 @@ async def order_page(request: web.Request, actor: Actor) -> web.StreamResponse:
 async def resend_receipt(request: web.Request, actor: Actor) -> web.StreamResponse:
     order_id = order_id_of(request)
     await orders_admin.resend_receipt(request.app[SESSIONS], actor, order_id)
+    raise see_other(f"/admin/orders/{order_id}")
+
+
+@routes.post("/admin/orders/{order_id}/refund")
+@guarded("orders.refund")
+async def refund_order(request: web.Request, actor: Actor) -> web.StreamResponse:
+    order_id = order_id_of(request)
+    form = await form_of(request)
+    await orders_admin.refund_order(request.app[SESSIONS], request.app[PROVIDERS], actor, order_id,
+                                    str(form.get("reason", "")))
     raise see_other(f"/admin/orders/{order_id}")
 
 

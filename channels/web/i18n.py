@@ -150,6 +150,7 @@ PAGE_TEXTS: dict[str, str] = {
     "outcome_refunded": N_("Not counted: the payment was refunded."),
     "ledger_entries_title": N_("In the public ledger"),
     "entry_line": N_("Entry no. {seq}: {kind}, {votes}, on {date}"),
+    "entry_line_sealed": N_("Entry: {kind}, {votes}, on {date}"),
     "entry_hash": N_("Hash"),
     "kind_counted": N_("counted"),
     "kind_released": N_("counted after a check"),
@@ -160,11 +161,15 @@ PAGE_TEXTS: dict[str, str] = {
     "kind_opening": N_("counted before the ledger"),
     "no_entry": N_("No ledger entry: the ledger records only votes counted, taken off or decided."),
     "checkpoint_covers": N_("Covered by the checkpoint of {date} (entries: {entries}; head: {head})."),
+    "checkpoint_covers_sealed": N_("Covered by the checkpoint of {date} (head: {head})."),
+    "ledger_sealed": N_("The results are sealed until voting is closed: the entries' numbers and the checkpoints' "
+                        "counts are shown then."),
     "checkpoint_next": N_("No checkpoint covers it yet: the next is due by {date}."),
     "ledger_title": N_("Public vote ledger"),
     "ledger_intro": N_("Every vote counted, taken off or decided after a check is chained in a ledger. Its "
                        "checkpoints, published here, let anyone check the count later."),
     "checkpoint_line": N_("{date} (entries: {entries}; head: {head})"),
+    "checkpoint_line_sealed": N_("{date} (head: {head})"),
     "checkpoint_close": N_("at close"),
     "no_checkpoint": N_("No checkpoint yet."),
     "verify_link": N_("Check that your vote counted"),

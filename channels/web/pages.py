@@ -32,7 +32,7 @@ from gateway.core import votes
 from gateway.core.catalog import PublicCandidate, PublicContest, VoterOrder
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
-from gateway.core.ranking import BoardTop
+from gateway.core.ranking import BoardTop, PublicBoard
 from gateway.core.rules import MOBILE_MONEY_PROVIDERS, VotingState
 from gateway.core.service import VOTE_SERVICE, PlacedVote
 from gateway.db.models import Channel, OrderStatus
@@ -246,7 +246,9 @@ async def ledger_box(app: web.Application, contest: PublicContest) -> dict[str, 
     service = app[VOTE_SERVICE]
     published = service.results_published(contest, datetime.now(UTC))
     sheet = await service.results_sheet(contest.slug) if published else None
-    return {"checkpoints": await service.checkpoints(contest.id), "results": sheet is not None}
+    # Sealed until close: a checkpoint's length would tell how many orders came in between two of them.
+    return {"checkpoints": await service.checkpoints(contest.id), "results": sheet is not None,
+            "sealed": contest.public_board() is PublicBoard.SEALED}
 
 
 async def find_contest(request: web.Request) -> tuple[PublicContest, list[PublicCandidate]] | None:

@@ -110,7 +110,8 @@ class NamedOut(BaseModel):
 
 
 class LedgerEntryOut(BaseModel):
-    seq: int = Field(description="the entry's place in its contest's hash chain, from 1")
+    seq: int | None = Field(description="the entry's place in its contest's hash chain, from 1; null while the "
+                                        "contest is sealed (it would tell how many orders others made)")
     kind: str = Field(description="counted, released, review_counted, rejected, reversed, refunded, opening")
     quantity: int = Field(description="votes added (negative: taken back off)")
     hash: str = Field(description="SHA-256 of the previous entry's hash and this entry's fields, hex")
@@ -118,7 +119,7 @@ class LedgerEntryOut(BaseModel):
 
 
 class CheckpointOut(BaseModel):
-    entries: int
+    entries: int | None = Field(description="the chain's length at the checkpoint; null while the contest is sealed")
     head: str = Field(description="the chain's head hash at the checkpoint, hex")
     taken_at: datetime
 
@@ -137,6 +138,7 @@ class ReceiptOut(BaseModel):
     ledger_entries: list[LedgerEntryOut]
     checkpoint: CheckpointOut | None = Field(description="the first checkpoint covering the last entry")
     next_checkpoint_at: datetime | None = Field(description="when one will, while none does")
+    sealed: bool = Field(description="the contest is sealed until close: no sequence numbers, no checkpoint counts")
 
 
 class ResultsKeyOut(BaseModel):

@@ -45,7 +45,7 @@ def receipt_out(standing: OrderStanding) -> ReceiptOut:
                                        recorded_at=e.recorded_at) for e in standing.entries],
         checkpoint=None if checkpoint is None else CheckpointOut(
             entries=checkpoint.entries, head=checkpoint.head_hex, taken_at=checkpoint.taken_at),
-        next_checkpoint_at=standing.next_checkpoint_at)
+        next_checkpoint_at=standing.next_checkpoint_at, sealed=standing.sealed)
 
 
 @routes.get("/api/v1/receipts/{reference}")
@@ -84,6 +84,9 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
 
 def entry_words(page: Page, standing: OrderStanding) -> list[str]:
     tr = page.tr
+    if standing.sealed:  # no place in the chain until close
+        return [tr("entry_line_sealed", kind=tr(f"kind_{e.kind}"), votes=tr.votes(e.quantity),
+                   date=tr.date(e.recorded_at)) for e in standing.entries]
     return [tr("entry_line", seq=e.seq, kind=tr(f"kind_{e.kind}"), votes=tr.votes(e.quantity),
                date=tr.date(e.recorded_at)) for e in standing.entries]
 

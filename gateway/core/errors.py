@@ -50,3 +50,10 @@ class RateLimited(DomainError):
 
     status = 429
     code = "rate_limited"
+
+
+class ProviderFailed(DomainError):
+    """A payment provider refused or did not answer what we asked of it; nothing changed here."""
+
+    status = 502
+    code = "provider_failed"

@@ -1,6 +1,7 @@
 """Orders as the admin area sees them: searched, opened with their provider events, messages and audit
 entries, a receipt sent again; and the review queue's decisions (count it, reject and refund, dismiss,
-refunded by hand), each with a reason, audited, the tally kept equal to the votes of paid orders."""
+refunded by hand), each with a reason, audited, the tally kept equal to the votes of paid orders; and an
+owner's refund of any paid order, by the same path as `gateway refund`."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.core import audit, ledger, review
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict, DomainError, NotFound
-from gateway.core.payments.refunds import request_refund
+from gateway.core.payments.refunds import RefundOutcome, request_refund
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Providers
 from gateway.core.receipts import sends_receipts
@@ -155,6 +156,21 @@ async def resend_receipt(sessions: Sessions, actor: Actor, order_id: uuid.UUID) 
     return topic
 
 
+def given_reason(reason: str) -> str:
+    reason = reason.strip()
+    if not reason or len(reason) > 500:
+        raise DomainError("Give a reason (at most 500 characters).", code="invalid_field", field="reason")
+    return reason
+
+
+async def refund_order(sessions: Sessions, providers: Providers, actor: Actor, order_id: uuid.UUID,
+                       reason: str) -> RefundOutcome:
+    """An owner gives a paid order's money back from its page or the API, with a reason: Stripe and Stars through
+    their APIs, mobile money marked for a refund by hand (the review queue lists it until it is paid back)."""
+    return await request_refund(sessions, providers, order_id, actor.email, reason=given_reason(reason),
+                                address=actor.address)
+
+
 # The review queue: what is still waiting (an item decided since it was noted has left it).
 DECISIONS: dict[ReviewKind, tuple[str, ...]] = {
     ReviewKind.FLAGGED: ("count", "refund", "dismiss"),
@@ -182,9 +198,7 @@ async def waiting_reviews(sessions: Sessions) -> list[ReviewItem]:
 async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_id: uuid.UUID, kind: str,
                  decision: str, reason: str) -> OrderStatus:
     """Apply a person's decision on one waiting item, with their reason; returns the order's status after."""
-    reason = reason.strip()
-    if not reason or len(reason) > 500:
-        raise DomainError("Give a reason (at most 500 characters).", code="invalid_field", field="reason")
+    reason = given_reason(reason)
     item = next((i for i in await waiting_reviews(sessions) if i.order_id == order_id and i.kind.value == kind), None)
     if item is None:
         raise NotFound("Nothing waits for a decision on that order.", code="review_not_found")

@@ -1,15 +1,16 @@
 """"My vote counted" (issue 20): what a voter may learn of an order from the reference on its receipt.
 
 Whether it counted (or why not), the ledger entries that hold it and the checkpoint that covers them. Only
-this order: no count of anyone's votes (a sealed contest shows none), and of the payer only the masked
-number.
+this order: no count of anyone's votes, and of the payer only the masked number. Until a sealed contest is
+closed its entries carry no sequence number and its checkpoints no count: two of one's own votes would show
+how many orders others made in between.
 """
 
 from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from enum import StrEnum
 
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from gateway.core import ledger
 from gateway.core.catalog import mask_msisdn
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.ranking import PublicBoard, public_board
 from gateway.db.engine import autocommit
 from gateway.db.models import Candidate, Contest, LedgerCheckpoint, LedgerEntry, OrderStatus, VoteOrder
 
@@ -43,7 +45,7 @@ class Outcome(StrEnum):
 
 @dataclass(frozen=True)
 class EntryView:
-    seq: int
+    seq: int | None  # None while the contest is sealed
     kind: str
     quantity: int
     hash_hex: str
@@ -52,7 +54,7 @@ class EntryView:
 
 @dataclass(frozen=True)
 class CheckpointView:
-    entries: int
+    entries: int | None  # None while the contest is sealed
     head_hex: str
     taken_at: datetime
 
@@ -72,6 +74,7 @@ class OrderStanding:
     entries: tuple[EntryView, ...]
     checkpoint: CheckpointView | None  # the first that covers the last entry (None: not yet)
     next_checkpoint_at: datetime | None  # when one will, if none does yet and there is an entry
+    sealed: bool = False  # sealed until close: no sequence numbers, no checkpoint counts
 
 
 def normalise_reference(text: str) -> str:
@@ -104,7 +107,8 @@ async def order_standing(sessions: Sessions, text: str, now: datetime | None = N
     low, high = id_range(reference)
     async with autocommit(sessions) as session:
         rows = (await session.execute(
-            select(VoteOrder, Contest.slug, Contest.name, Candidate.code, Candidate.name)
+            select(VoteOrder, Contest.slug, Contest.name, Candidate.code, Candidate.name, Contest.show_counts,
+                   Contest.board_sealed, Contest.status)
             .join(Contest, Contest.id == VoteOrder.contest_id).join(Candidate, Candidate.id == VoteOrder.candidate_id)
             .where(VoteOrder.id >= low, VoteOrder.id <= high).limit(2))).all()
         if not rows:
@@ -112,16 +116,26 @@ async def order_standing(sessions: Sessions, text: str, now: datetime | None = N
         if len(rows) > 1:
             raise Conflict("Several votes share that reference: enter more of it (the link on your receipt has "
                            "all of it).", code="reference_ambiguous")
-        order, slug, contest_name, code, name = rows[0]
+        order, slug, contest_name, code, name, show_counts, board_sealed, status = rows[0]
         entries = await _entries(session, order.id)
         checkpoint, last_taken = await _checkpoint(session, order.contest_id, entries[-1].seq if entries else None)
     next_at = None
     if entries and checkpoint is None:
         next_at = ledger.next_checkpoint_at(last_taken, now or datetime.now(UTC))
-    return OrderStanding(
+    standing = OrderStanding(
         order.id.hex[:SHORTEST_REFERENCE].upper(), slug, contest_name, code, name, order.quantity, order.amount,
         order.currency, mask_msisdn(order.voter_msisdn), outcome_of(order.status, [e.kind for e in entries]),
         tuple(entries), checkpoint, next_at)
+    return sealed_view(standing) if public_board(show_counts, board_sealed, status) is PublicBoard.SEALED \
+        else standing
+
+
+def sealed_view(standing: OrderStanding) -> OrderStanding:
+    """The standing without what counts others' orders: the entries' places in the chain, the checkpoint's length.
+    The hashes stay (they say nothing of the count); the numbers come back once the contest is closed."""
+    checkpoint = standing.checkpoint
+    return replace(standing, entries=tuple(replace(e, seq=None) for e in standing.entries),
+                   checkpoint=None if checkpoint is None else replace(checkpoint, entries=None), sealed=True)
 
 
 async def _entries(session: AsyncSession, order_id: uuid.UUID) -> list[EntryView]:

@@ -323,6 +323,8 @@ class AdminUser(Base):
 
 
 class AuditEntry(Base):
+    """Append-only: PostgreSQL refuses UPDATE and DELETE of a row (migration 0008) and TRUNCATE (0015)."""
+
     __tablename__ = "audit_log"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -1,5 +1,7 @@
 """The SMS job context (AT faked at the wire) and the app with its bot on the fake Bot API, for the tests
-of the admin area's settings that every channel must honour (a sealed board)."""
+of the admin area's settings that every channel must honour (a sealed board); the app with Stripe faked at the
+wire, for an owner's refund of a card order."""
 
+from tests.payments.test_stripe_flow import card_client, stripe_wire  # noqa: F401
 from tests.sms.conftest import fake_at, job  # noqa: F401
 from tests.telegram.conftest import bot_client, bot_settings, fake_bot_api, telegram  # noqa: F401

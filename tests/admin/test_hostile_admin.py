@@ -23,6 +23,7 @@ ROUTES = {
     ("POST", "/admin/candidates/{candidate_id}/status"), ("POST", "/admin/candidates/{candidate_id}/photo"),
     ("GET", "/photos/{name}"), ("GET", "/admin/audit"), ("GET", "/admin/orders"), ("GET", "/admin/orders/{order_id}"),
     ("POST", "/admin/orders/{order_id}/resend"), ("GET", "/admin/review"), ("POST", "/admin/review/{order_id}"),
+    ("POST", "/admin/orders/{order_id}/refund"), ("POST", "/api/v1/admin/orders/{order_id}/refund"),
     ("GET", "/api/v1/admin/orders"), ("GET", "/api/v1/admin/orders/{order_id}"),
     ("POST", "/api/v1/admin/orders/{order_id}/resend"), ("GET", "/api/v1/admin/review"),
     ("POST", "/api/v1/admin/review/{order_id}"),

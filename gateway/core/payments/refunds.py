@@ -1,19 +1,28 @@
-"""Refunding a paid order: through the provider where it can, else marked for a person; audited."""
+"""Refunding a paid order: through the provider where it can, else marked for a person; audited.
+
+The one refund path: `gateway refund`, the review queue's "refund" and an owner's refund from an order's page
+all come here."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import insert
+from sqlalchemy import func, insert, select
 
 from gateway.core import votes
-from gateway.core.errors import Conflict, NotFound
+from gateway.core.errors import Conflict, NotFound, ProviderFailed
 from gateway.core.payments.collections import load_collection
-from gateway.core.providers import PaymentState, Providers, RefundUnsupported
+from gateway.core.providers import Collection, PaymentError, PaymentState, Providers, RefundUnsupported
 from gateway.core.votes import Sessions
 from gateway.db.engine import autocommit
 from gateway.db.models import AuditEntry, OrderStatus
+
+# The advisory-lock class of refunds (two-key locks: apart from the one-key locks of gateway.core.votes).
+REFUND_LOCKS = 2026112301
+REFUNDED_ALREADY = (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
 
 
 @dataclass(frozen=True)
@@ -22,30 +31,54 @@ class RefundOutcome:
     message: str
 
 
-async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid.UUID, actor: str,
-                         ) -> RefundOutcome:
-    """Refund a paid order: through the provider's API where it has one (Stripe), else mark it
-    `refund_requested` for a person to pay back by hand. Either way its votes leave the tally now."""
-    async with autocommit(sessions) as session:
-        loaded = await load_collection(session, order_id)
-    if loaded is None:
-        raise NotFound("No vote order has that id.", code="order_not_found")
-    order, collection = loaded
-    if order.status is not OrderStatus.PAID:
-        raise Conflict(f"Only a paid order can be refunded; this one is {order.status.value}.", code="not_paid")
-    try:
-        result = await registry.for_order(order.provider, order.channel).refund(collection)
-    except RefundUnsupported as exc:
-        status, message = OrderStatus.REFUND_REQUESTED, f"Marked for a manual refund: {exc.message}"
-    else:
-        done = result.state is PaymentState.REFUNDED
-        status = OrderStatus.REFUNDED if done else OrderStatus.REFUND_REQUESTED
-        message = "Refunded by the provider." if done else "Refund sent to the provider; waiting for it to settle."
-    await votes.uncount(sessions, order_id, status, message)
-    await audit(sessions, actor, "order.refund", str(order_id), {"status": status.value, "message": message})
+@asynccontextmanager
+async def one_refund_at_a_time(sessions: Sessions, order_id: uuid.UUID) -> AsyncIterator[None]:
+    """Refunds of one order in turn (a double click, two owners, the CLI and a page): the second starts once the
+    first has settled the order, finds it no longer paid, and changes nothing. The lock is a transaction's, held
+    over the provider's call, so a process that dies mid-refund lets it go."""
+    async with sessions.begin() as session:
+        await session.execute(select(func.pg_advisory_xact_lock(REFUND_LOCKS, func.hashtext(str(order_id)))))
+        yield
+
+
+async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid.UUID, actor: str, *,
+                         reason: str | None = None, address: str | None = None) -> RefundOutcome:
+    """Refund a paid order: through the provider's API where it has one (Stripe, Stars), else mark it
+    `refund_requested` for a person to pay back by hand. Either way its votes leave the tally now, once."""
+    async with one_refund_at_a_time(sessions, order_id):
+        async with autocommit(sessions) as session:
+            loaded = await load_collection(session, order_id)
+        if loaded is None:
+            raise NotFound("No vote order has that id.", code="order_not_found")
+        order, collection = loaded
+        if order.status in REFUNDED_ALREADY:
+            raise Conflict(f"This order is already refunded or marked for a refund ({order.status.value}).",
+                           code="already_refunded")
+        if order.status is not OrderStatus.PAID:
+            raise Conflict(f"Only a paid order can be refunded; this one is {order.status.value}.", code="not_paid")
+        status, message = await _refund_at_provider(registry, order.provider, order.channel, collection)
+        await votes.uncount(sessions, order_id, status, message)
+        details = {"status": status.value, "message": message, **({"reason": reason} if reason else {})}
+        await audit(sessions, actor, "order.refund", str(order_id), details, address)
     return RefundOutcome(status, message)
 
 
-async def audit(sessions: Sessions, actor: str, action: str, target: str, details: dict[str, str]) -> None:
+async def _refund_at_provider(registry: Providers, provider: str, channel: str, collection: Collection,
+                              ) -> tuple[OrderStatus, str]:
+    try:
+        result = await registry.for_order(provider, channel).refund(collection)
+    except RefundUnsupported as exc:
+        return OrderStatus.REFUND_REQUESTED, f"Marked for a manual refund: {exc.message}"
+    except PaymentError as exc:  # nothing changed here: the order stays paid, its votes counted
+        raise ProviderFailed(f"{exc.provider} did not refund: {exc.message} Nothing changed; try again.",
+                             code="refund_failed") from exc
+    if result.state is PaymentState.REFUNDED:
+        return OrderStatus.REFUNDED, "Refunded by the provider."
+    return OrderStatus.REFUND_REQUESTED, "Refund sent to the provider; waiting for it to settle."
+
+
+async def audit(sessions: Sessions, actor: str, action: str, target: str, details: dict[str, str],
+                address: str | None = None) -> None:
     async with sessions.begin() as session:
-        await session.execute(insert(AuditEntry).values(actor=actor, action=action, target=target, details=details))
+        await session.execute(insert(AuditEntry).values(actor=actor, action=action, target=target, details=details,
+                                                        address=address))
