@@ -23,6 +23,7 @@ from gateway.config import Settings
 from gateway.core.payments import in_chat
 from gateway.core.payments.starts import start_payment
 from gateway.core.payments.verification import Verified, verify_due
+from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.providers import PaymentError
 from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
 from gateway.core.service import PaymentStarter, VoteService
@@ -290,6 +291,23 @@ async def stars_check_pass(ctx: JobContext) -> int:
         log.info("stars check: %d missed payments counted", counted)
         await relay_now(ctx)
     return counted
+
+
+def verify_by_list_job() -> int:
+    """Every 30 s (gateway.worker.PERIODIC_JOBS): counted Stars payments checked against Telegram's list."""
+    return len(run_in_context(verify_by_list_pass))
+
+
+async def verify_by_list_pass(ctx: JobContext) -> list[tuple[uuid.UUID, Verified]]:
+    """One read of each listing provider's payments (Stars: `getStarTransactions`) for all its due entries of
+    the verification queue; the board moves at once when votes were taken back off or refunded."""
+    verified: list[tuple[uuid.UUID, Verified]] = []
+    wait_for = timedelta(seconds=ctx.settings.stars_verify_within_seconds)
+    for provider, payments in ctx.providers.payment_lists().items():
+        verified += await verify_by_list(ctx.sessions, provider, payments, now=datetime.now(UTC), wait_for=wait_for)
+    if any(outcome in (Verified.DISAGREED, Verified.REFUNDED) for _, outcome in verified):
+        await relay_now(ctx)
+    return verified
 
 
 # The vote ledger (issue 20): hourly checkpoints, and at close a checkpoint and a signed results sheet.
