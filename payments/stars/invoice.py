@@ -2,7 +2,8 @@
 
 Telegram tells us of a payment in the chat itself (a `successful_payment` message through the bot's
 webhook, whose secret header the webhook checked); the bot hands it to the core, which asks this provider
-to read it (`verify_callback`). There is no status call per payment: an order nobody paid expires.
+to read it (`verify_callback`). There is no status call per payment: an order nobody paid expires, and a
+payment counted is verified later against the bot's list of Star transactions (`list_payments`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from gateway.core.providers import (
     StartResult,
     StatusResult,
 )
-from payments.stars.listing import CURRENCY, PAGE_SIZE, PAGES_PER_READ, ListingRead, StarPayment, incoming_payment
+from payments.stars.listing import CURRENCY, PAGE_SIZE, PAGES_PER_READ, ListingRead
 
 NAME = "stars"
 TELEGRAM_API = "https://api.telegram.org"
@@ -107,12 +108,8 @@ class StarsInvoices:
         return StatusResult(PaymentState.REFUNDED, collection.amount, collection.currency,
                             collection.provider_txn_id, raw_status="refunded")
 
-    async def transactions(self, offset: int, limit: int = PAGE_SIZE) -> tuple[list[StarPayment], int]:
-        """One page of the bot's Star transactions: its incoming payments, and how many it held."""
-        listed = await self.transaction_page(offset, limit)
-        return [payment for t in listed if (payment := incoming_payment(t)) is not None], len(listed)
-
     async def transaction_page(self, offset: int, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """One page of the bot's Star transactions, newest first (`payments.stars.listing`)."""
         page = await self.call("getStarTransactions", {"offset": offset, "limit": limit})
         return list((page or {}).get("transactions") or [])
 
