@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.fake_api import FakeBotApi
@@ -19,6 +19,7 @@ from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.review import ReviewKind, orders_to_review
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
 from gateway.worker_jobs import JobContext, verify_by_list_pass
+from leaderboard.cache import cached_votes, refresh_contest
 from payments.registry import build_registry
 from tests.factories import assert_tally_invariant, make_contest, tallies
 
@@ -145,3 +146,20 @@ async def test_a_genuine_payment_refunded_at_telegram_since_is_a_refund_not_a_fo
     assert (await tallies(sessions, contest.id))["03"] == 0
     assert [item for item in await orders_to_review(sessions) if item.order_id == order.id] == []
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_the_workers_pass_takes_a_forged_payments_votes_off_the_board(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    assert await forged_payment(telegram, USER, "stxFORGED111111111111111") == 200
+    order = await the_order(sessions)
+    await refresh_contest(sessions, redis, contest.id)
+    assert sum((await cached_votes(redis, contest.id)).values()) == 5
+    async with sessions.begin() as session:  # its first look is due (30 s after it was counted)
+        await session.execute(update(PaymentVerification).values(due_at=func.now()))
+    no_wait = bot_settings.model_copy(update={"stars_verify_within_seconds": 0})
+    async with httpx.AsyncClient() as http:
+        verified = await verify_by_list_pass(JobContext(no_wait, sessions, redis, build_registry(no_wait, http)))
+    assert verified == [(order.id, Verified.DISAGREED)]
+    assert (await the_order(sessions)).status is OrderStatus.FLAGGED
+    assert sum((await cached_votes(redis, contest.id)).values()) == 0  # the board moved at once
