@@ -144,6 +144,9 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     telegram_api_base: str | None = None
     # Telegram (issue 18): with no token in development, the bot talks to the local fake Bot API here.
     telegram_fake_api_url: str = "http://127.0.0.1:8092"  # beside the payment sandbox (8090) and AT's fake (8091)
+    # A Stars payment counts at once on the webhook's word; Telegram's list of transactions may lag it by a
+    # little, so a charge it does not list is looked for again this long before its votes are taken back off.
+    stars_verify_within_seconds: int = Field(default=300, ge=0)
 
     # The local MTN/Orange sandbox, used in development by providers that have no credentials.
     sandbox_url: str = "http://127.0.0.1:8090"

@@ -23,6 +23,7 @@ from gateway.config import Settings
 from gateway.core.payments import in_chat
 from gateway.core.payments.starts import start_payment
 from gateway.core.payments.verification import Verified, verify_due
+from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.providers import PaymentError
 from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
 from gateway.core.service import PaymentStarter, VoteService
@@ -39,6 +40,8 @@ from leaderboard.boards import Boards
 from leaderboard.cache import refresh_contest
 from payments.registry import ProviderRegistry, build_registry
 from payments.stars import StarsInvoices
+from payments.stars.listing import PAGE_SIZE as STARS_PAGE_SIZE
+from payments.stars.listing import incoming_payment as incoming_stars_payment
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -255,8 +258,9 @@ async def relay_now(ctx: JobContext) -> None:
                               board_refresh(ctx.sessions, ctx.redis))
 
 
-# Telegram (issue 18): Stars payments the webhook missed, found in getStarTransactions.
-STARS_OFFSET_KEY = "telegram:stars:transactions-offset"
+# Telegram (issue 18): Stars payments the webhook missed, found in getStarTransactions (newest first).
+STARS_SEEN_KEY = "telegram:stars:seen-until"  # Unix time of the newest transaction a whole pass read
+STARS_OVERLAP_SECONDS = 600  # read back this far past it (clocks, one second's transactions): settling is idempotent
 STARS_PAGES_PER_PASS = 10
 
 
@@ -266,30 +270,67 @@ def stars_check_job() -> int:
 
 
 async def stars_check_pass(ctx: JobContext) -> int:
-    """Settle every listed Stars payment (idempotent: one already counted is left as it is); how many counted."""
+    """Settle every Stars payment listed since the last whole pass (idempotent: one already counted is left as
+    it is); how many counted. Telegram lists the newest first, so each pass reads from the top down to where
+    the last one began; only a pass that got there moves that mark on."""
     stars = ctx.providers.providers.get("stars")
     if not isinstance(stars, StarsInvoices):
         return 0
-    offset = int(await ctx.redis.get(STARS_OFFSET_KEY) or 0)
-    counted = 0
-    for _ in range(STARS_PAGES_PER_PASS):
+    seen = await ctx.redis.get(STARS_SEEN_KEY)
+    back_to = int(seen) - STARS_OVERLAP_SECONDS if seen else None
+    counted, newest, whole = 0, None, False
+    for page_number in range(STARS_PAGES_PER_PASS):
         try:
-            payments, listed = await stars.transactions(offset)
-        except PaymentError as exc:  # Telegram away: the next pass (a minute on) asks again from the same offset
+            page = await stars.transaction_page(page_number * STARS_PAGE_SIZE)
+        except PaymentError as exc:  # Telegram away: the next pass (a minute on) reads again from the top
             log.warning("stars check: %s", exc.message)
+            return await stars_counted(ctx, counted)
+        newest = max([newest or 0, *(int(t.get("date") or 0) for t in page)])
+        recent = [t for t in page if back_to is None or int(t.get("date") or 0) >= back_to]
+        counted += await settle_listed_stars(ctx, recent)
+        if len(recent) < len(page) or len(page) < STARS_PAGE_SIZE:
+            whole = True
             break
-        for payment in payments:
-            outcome, _ = await in_chat.settle_chat_payment(ctx.sessions, ctx.providers, "stars", in_chat.ChatPayment(
-                payment.payload, payment.charge_id, payment.amount, "XTR"))
-            counted += outcome is in_chat.ChatPaymentOutcome.COUNTED
-        offset += listed
-        await ctx.redis.set(STARS_OFFSET_KEY, offset)
-        if listed < 100:
-            break
+    if not whole and back_to is not None:  # a burst: the next pass reads from the top again, to the same mark
+        log.warning("stars check: stopped after %d pages before the last pass's mark", STARS_PAGES_PER_PASS)
+    elif newest:  # the first pass ever reads its pages only: payments older than those are long settled
+        await ctx.redis.set(STARS_SEEN_KEY, newest)
+    return await stars_counted(ctx, counted)
+
+
+async def stars_counted(ctx: JobContext, counted: int) -> int:
     if counted:
         log.info("stars check: %d missed payments counted", counted)
         await relay_now(ctx)
     return counted
+
+
+async def settle_listed_stars(ctx: JobContext, transactions: list[dict[str, Any]]) -> int:
+    """Settle the incoming payments among `transactions` once each; how many of them this counted."""
+    counted = 0
+    for transaction in transactions:
+        if (payment := incoming_stars_payment(transaction)) is not None:
+            outcome, _ = await in_chat.settle_chat_payment(ctx.sessions, ctx.providers, "stars", in_chat.ChatPayment(
+                payment.payload, payment.charge_id, payment.amount, "XTR"))
+            counted += outcome is in_chat.ChatPaymentOutcome.COUNTED
+    return counted
+
+
+def verify_by_list_job() -> int:
+    """Every 30 s (gateway.worker.PERIODIC_JOBS): counted Stars payments checked against Telegram's list."""
+    return len(run_in_context(verify_by_list_pass))
+
+
+async def verify_by_list_pass(ctx: JobContext) -> list[tuple[uuid.UUID, Verified]]:
+    """One read of each listing provider's payments (Stars: `getStarTransactions`) for all its due entries of
+    the verification queue; the board moves at once when votes were taken back off or refunded."""
+    verified: list[tuple[uuid.UUID, Verified]] = []
+    wait_for = timedelta(seconds=ctx.settings.stars_verify_within_seconds)
+    for provider, payments in ctx.providers.payment_lists().items():
+        verified += await verify_by_list(ctx.sessions, provider, payments, now=datetime.now(UTC), wait_for=wait_for)
+    if any(outcome in (Verified.DISAGREED, Verified.REFUNDED) for _, outcome in verified):
+        await relay_now(ctx)
+    return verified
 
 
 # The vote ledger (issue 20): hourly checkpoints, and at close a checkpoint and a signed results sheet.

@@ -21,7 +21,7 @@ from gateway.config import (
     telegram_bot_address,
     unset_settings,
 )
-from gateway.core.providers import PaymentError, PaymentProvider
+from gateway.core.providers import PaymentError, PaymentList, PaymentProvider
 from payments.mtn import MtnMomoCollection
 from payments.mtn.callback_secret import callback_key
 from payments.mtn.collection import MtnCredentials
@@ -58,6 +58,10 @@ class ProviderRegistry:
     def offers(self, provider: str) -> bool:
         """Whether any implementation of `provider` is set up here (Orange has two)."""
         return any(key == provider or key.startswith(f"{provider}_") for key in self.providers)
+
+    def payment_lists(self) -> dict[str, PaymentList]:
+        """Providers verified against their list of payments (Stars): each is its provider's only implementation."""
+        return {key: provider for key, provider in self.providers.items() if isinstance(provider, PaymentList)}
 
     async def aclose(self) -> None:
         """Release what providers opened themselves (the shared HTTP client is not theirs)."""

@@ -9,9 +9,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
-from typing import Any, Protocol
+from typing import Any, Protocol, runtime_checkable
 
 
 class PaymentState(StrEnum):
@@ -138,6 +138,37 @@ class PaymentProvider(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ListedPayment:
+    """One payment as its provider's own list shows it (Telegram's `getStarTransactions`)."""
+
+    txn_id: str
+    reference: str  # the payment reference of ours it was made for (a Stars invoice's payload)
+    amount: int
+    currency: str
+    refunded: bool = False  # the list shows it given back too
+
+
+@dataclass(frozen=True)
+class PaymentListing:
+    """What one read of a provider's payment list found of the payments we asked about."""
+
+    found: Mapping[str, ListedPayment]  # by the provider's transaction id
+    # Every payment the provider took since the time asked about was read: one not found is not there.
+    # False when the read stopped short (too many pages, an order of the list we cannot rely on).
+    complete: bool
+
+
+@runtime_checkable
+class PaymentList(Protocol):
+    """A provider with no status call per payment but a list of all of them (Telegram Stars): the payments
+    counted on its word are verified together, against one read of the list (`verification_by_list`)."""
+
+    async def list_payments(self, wanted: frozenset[str], since: datetime) -> PaymentListing:
+        """Read the list back to `since` (or until every id in `wanted` is found); raises PaymentError."""
+        ...
+
+
 class Providers(Protocol):
     """The payment providers set up in this process, as the core asks for them (`payments.registry`
     builds them from the settings; the core never needs to know which implementations exist)."""
@@ -152,4 +183,8 @@ class Providers(Protocol):
 
     def offers(self, provider: str) -> bool:
         """Whether any implementation of `provider` is set up here."""
+        ...
+
+    def payment_lists(self) -> Mapping[str, PaymentList]:
+        """The providers set up here that are verified against their list of payments, by provider name."""
         ...

@@ -49,7 +49,7 @@ class VerificationLoop:
         while True:
             await self._slots.acquire()
             try:
-                claimed = await claim_next(self._sessions, datetime.now(UTC))
+                claimed = await claim_next(self._sessions, datetime.now(UTC), list(self._registry.payment_lists()))
             except Exception:
                 log.exception("verification queue could not be read")
                 claimed = None

@@ -1,5 +1,6 @@
 """Telegram Stars: votes sold in the bot, paid in the chat (issue 18)."""
 
-from payments.stars.invoice import StarPayment, StarsInvoices
+from payments.stars.invoice import StarsInvoices
+from payments.stars.listing import StarPayment
 
 __all__ = ["StarPayment", "StarsInvoices"]

@@ -2,14 +2,14 @@
 
 Telegram tells us of a payment in the chat itself (a `successful_payment` message through the bot's
 webhook, whose secret header the webhook checked); the bot hands it to the core, which asks this provider
-to read it (`verify_callback`). There is no status call per payment: an order nobody paid expires.
+to read it (`verify_callback`). There is no status call per payment: an order nobody paid expires, and a
+payment counted is verified later against the bot's list of Star transactions (`list_payments`).
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,34 +20,18 @@ from gateway.core.providers import (
     Collection,
     InboundCallback,
     PaymentError,
+    PaymentListing,
     PaymentState,
     StartResult,
     StatusResult,
 )
+from payments.stars.listing import CURRENCY, PAGE_SIZE, PAGES_PER_READ, ListingRead
 
 NAME = "stars"
-CURRENCY = "XTR"
 TELEGRAM_API = "https://api.telegram.org"
 # Telegram keeps an invoice payable, but a vote waits no longer than this for its payment.
 PAYMENT_WINDOW = timedelta(minutes=15)
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
-
-
-@dataclass(frozen=True)
-class StarPayment:
-    """An incoming Stars payment as `getStarTransactions` lists it."""
-
-    charge_id: str
-    payload: str
-    amount: int
-
-
-def incoming_payment(transaction: dict[str, Any]) -> StarPayment | None:
-    """A user's payment for one of our invoices; None for refunds, withdrawals and anything else."""
-    source = transaction.get("source") or {}
-    if source.get("type") != "user" or not source.get("invoice_payload") or transaction.get("receiver"):
-        return None
-    return StarPayment(str(transaction["id"]), str(source["invoice_payload"]), int(transaction["amount"]))
 
 
 class StarsInvoices:
@@ -95,7 +79,10 @@ class StarsInvoices:
         return StatusResult(PaymentState.PENDING, raw_status="no successful_payment yet")
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
-        """Read the `successful_payment` the bot passed on (it came through the secret-checked webhook)."""
+        """Read the `successful_payment` the bot passed on (it came through the secret-checked webhook).
+
+        The webhook's secret is Telegram's only authentication, so the payment counts at once and is
+        verified later against `getStarTransactions` (`list_payments`), as MTN's callbacks are."""
         try:
             payment = json.loads(callback.body)
             charge = str(payment["telegram_payment_charge_id"])
@@ -105,7 +92,8 @@ class StarsInvoices:
         if collection is None or str(collection.reference) != payment.get("invoice_payload"):
             raise CallbackRejected(NAME, "unknown_payload", "The payment names no order of ours.")
         status = StatusResult(PaymentState.SUCCESSFUL, amount, currency, charge, raw_status="successful_payment")
-        return CallbackVerdict(collection.order_id, "successful_payment", event_id=charge, status=status)
+        return CallbackVerdict(collection.order_id, "successful_payment", event_id=charge, status=status,
+                               verify_later=True)
 
     async def refund(self, collection: Collection) -> StatusResult:
         """Give the Stars back (`refundStarPayment`); a charge refunded before counts as refunded."""
@@ -120,8 +108,17 @@ class StarsInvoices:
         return StatusResult(PaymentState.REFUNDED, collection.amount, collection.currency,
                             collection.provider_txn_id, raw_status="refunded")
 
-    async def transactions(self, offset: int, limit: int = 100) -> tuple[list[StarPayment], int]:
-        """One page of the bot's Star transactions (oldest first): its incoming payments, and how many it held."""
+    async def transaction_page(self, offset: int, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
+        """One page of the bot's Star transactions, newest first (`payments.stars.listing`)."""
         page = await self.call("getStarTransactions", {"offset": offset, "limit": limit})
-        listed = list((page or {}).get("transactions") or [])
-        return [payment for t in listed if (payment := incoming_payment(t)) is not None], len(listed)
+        return list((page or {}).get("transactions") or [])
+
+    async def list_payments(self, wanted: frozenset[str], since: datetime) -> PaymentListing:
+        """The charges in `wanted` as Telegram lists them, from one read of the list back to `since`
+        (`payments.stars.listing`): what a verification pass of every counted Stars payment needs."""
+        read = ListingRead(wanted, int(since.timestamp()))
+        for page_number in range(PAGES_PER_READ):
+            read.take(await self.transaction_page(page_number * PAGE_SIZE))
+            if read.complete:
+                break
+        return read.listing()

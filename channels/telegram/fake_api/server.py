@@ -3,7 +3,8 @@ every call recorded, and a user played towards the bot's webhook (`/_user/<id>/�
 
 Where Telegram's behaviour matters to the bot it is copied: callback data and invoice payloads come
 back as sent, a pre-checkout query must be answered before the payment message is sent, a refund of a
-charge refunded before fails with CHARGE_ALREADY_REFUNDED.
+charge refunded before fails with CHARGE_ALREADY_REFUNDED, and `getStarTransactions` lists only the charges
+really made (and their refunds, under the same id), newest first.
 """
 
 from __future__ import annotations
@@ -77,7 +78,7 @@ class FakeBotApi:
         self.pending: list[dict[str, Any]] = []  # updates waiting for getUpdates (no webhook set)
         self.query_users: dict[str, int] = {}  # callback query id → the user who pressed
         self.charges: dict[str, int] = {}  # charge id → user
-        self.transactions: list[dict[str, Any]] = []  # the bot's Star transactions, oldest first
+        self.transactions: list[dict[str, Any]] = []  # the bot's Star transactions, oldest first (listed reversed)
         self.update_ids = itertools.count(int(time.time()) % 100000 * 1000)
         self.message_ids = itertools.count(1)
         self.http: aiohttp.ClientSession | None = None
@@ -125,6 +126,9 @@ class FakeBotApi:
             if self.charges.get(charge) != int(params["user_id"]):
                 raise LookupError("CHARGE_NOT_FOUND")
             self.refunded.add(charge)
+            paid = next(t for t in self.transactions if t["id"] == charge and "source" in t)
+            self.transactions.append({"id": charge, "amount": paid["amount"], "date": int(time.time()),
+                                      "receiver": {"type": "user", "user": paid["source"]["user"]}})
             return True
         if method == "getUpdates":  # polling: the updates played while no webhook was set
             offset = int(params.get("offset") or 0)
@@ -132,7 +136,7 @@ class FakeBotApi:
             return self.pending
         if method == "getStarTransactions":
             offset, limit = int(params.get("offset") or 0), int(params.get("limit") or 100)
-            return {"transactions": self.transactions[offset:offset + limit]}
+            return {"transactions": self.transactions[::-1][offset:offset + limit]}  # newest first, as Telegram
         raise LookupError(f"method {method} is not faked")
 
     def sent(self, chat_id: int, params: dict[str, Any], method: str) -> dict[str, Any]:

@@ -7,18 +7,22 @@ entry whose checker died is due again), asks the provider within its status-call
 it said. Agreement (SUCCESSFUL, the order's amount and currency) marks the entry verified. Anything else
 definite takes the votes back off in one transaction: tally, order flagged for a person (`gateway
 review`), audit entry, outbox rows that move the board. A provider that cannot answer, or still says
-pending, is asked again later.
+pending, is asked again later. Telegram Stars payments (counted on the secret-checked webhook's word) wait
+in the same queue, but a provider without a status call is verified against its list of payments, many
+entries at once (`gateway.core.payments.verification_by_list`); `claim_next` leaves them to that pass.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import String, all_, bindparam, func, insert, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import ledger
@@ -42,6 +46,7 @@ class Verified(StrEnum):
     DISAGREED = "disagreed"  # the votes were taken back off, the order flagged
     ASK_AGAIN = "ask_again"
     NOT_PAID = "not_paid"  # the order left `paid` meanwhile (refunded, flagged): nothing to verify
+    REFUNDED = "refunded"  # the provider lists the payment given back: the refund was applied (votes off)
 
 
 @dataclass(frozen=True)
@@ -67,26 +72,31 @@ def judge(amount: int, currency: str, status: StatusResult | None, attempts: int
 
 
 QUEUE = PaymentVerification.__table__.c
+ORDERS = VoteOrder.__table__.c
 CLAIM_NEXT = (update(PaymentVerification.__table__)
               .where(QUEUE.order_id == select(QUEUE.order_id)
-                     .where(QUEUE.verified_at.is_(None), QUEUE.due_at <= bindparam("claim_now"))
+                     .join(VoteOrder.__table__, ORDERS.id == QUEUE.order_id)
+                     .where(QUEUE.verified_at.is_(None), QUEUE.due_at <= bindparam("claim_now"),
+                            # a provider verified against its list of payments has a pass of its own
+                            ORDERS.provider != all_(bindparam("claim_skip", type_=ARRAY(String))))
                      .order_by(QUEUE.due_at, QUEUE.queued_at).limit(1)
-                     .with_for_update(skip_locked=True).scalar_subquery())
+                     .with_for_update(of=PaymentVerification.__table__, skip_locked=True).scalar_subquery())
               .values(due_at=bindparam("claim_now") + CLAIM_LEASE, attempts=QUEUE.attempts + 1)
               .returning(QUEUE.order_id, QUEUE.attempts))
 
 
-async def claim_next(sessions: Sessions, now: datetime) -> tuple[uuid.UUID, int] | None:
-    """The oldest due entry, claimed for this process (None: nothing is due)."""
+async def claim_next(sessions: Sessions, now: datetime, skip: Sequence[str] = ()) -> tuple[uuid.UUID, int] | None:
+    """The oldest due entry, claimed for this process (None: nothing is due). `skip`: providers whose
+    payments are verified by list (`Providers.payment_lists`, `gateway.core.payments.verification_by_list`)."""
     async with sessions.begin() as session:
-        row = (await session.execute(CLAIM_NEXT, {"claim_now": now})).one_or_none()
+        row = (await session.execute(CLAIM_NEXT, {"claim_now": now, "claim_skip": list(skip)})).one_or_none()
     return None if row is None else (row.order_id, row.attempts)
 
 
 async def verify_next(sessions: Sessions, registry: Providers, *, pace: StatusPace | None = None,
                       now: datetime | None = None) -> tuple[uuid.UUID, Verified] | None:
     """Verify the oldest due entry; None when none is due."""
-    claimed = await claim_next(sessions, now or datetime.now(UTC))
+    claimed = await claim_next(sessions, now or datetime.now(UTC), list(registry.payment_lists()))
     if claimed is None:
         return None
     return claimed[0], await verify_claimed(sessions, registry, *claimed, pace=pace)

@@ -1,0 +1,165 @@
+"""A Stars payment counts at once on the webhook's word and is verified later against Telegram's list of Star
+transactions (the fake Bot API lists only the charges it really made): a made-up charge loses its votes,
+a genuine one keeps them untouched, a genuine one given back later is a refund, not a forgery."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from redis.asyncio import Redis
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from channels.telegram.fake_api import FakeBotApi
+from gateway.config import Settings
+from gateway.core.payments.verification import DISAGREED, Verified, verify_due
+from gateway.core.payments.verification_by_list import verify_by_list
+from gateway.core.review import ReviewKind, orders_to_review
+from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
+from gateway.worker_jobs import JobContext, verify_by_list_pass
+from leaderboard.cache import cached_votes, refresh_contest
+from payments.registry import build_registry
+from tests.factories import assert_tally_invariant, make_contest, tallies
+
+Sessions = async_sessionmaker[AsyncSession]
+USER = 5550003
+WAIT = timedelta(seconds=300)  # STARS_VERIFY_WITHIN_SECONDS' default
+
+
+async def invoice_for(telegram: FakeBotApi, user: int, candidate: str = "03 Candidate 03") -> dict[str, object]:
+    """A voter chooses 5 votes, gets the invoice, presses Pay and the bot agrees to the charge."""
+    await telegram.say(user, "/start")
+    await telegram.press(user, "Star Quest")
+    await telegram.press(user, candidate)
+    await telegram.press(user, "5")
+    await telegram.press(user, "Pay 50 ⭐ in Telegram Stars")
+    assert (await telegram.pre_checkout(user))["ok"] in (True, "true")
+    return telegram.last_invoice(user)
+
+
+async def forged_payment(telegram: FakeBotApi, user: int, charge: str) -> int:
+    """A `successful_payment` sent with the webhook's secret for a charge Telegram never made."""
+    invoice = await invoice_for(telegram, user)
+    return await telegram.deliver(telegram.message_update(user, "en", successful_payment={
+        "currency": "XTR", "total_amount": invoice["total_amount"], "invoice_payload": invoice["payload"],
+        "telegram_payment_charge_id": charge, "provider_payment_charge_id": ""}))
+
+
+async def the_order(sessions: Sessions, user: int = USER) -> VoteOrder:
+    async with sessions() as session:
+        return (await session.scalars(select(VoteOrder).where(VoteOrder.voter_ref == str(user)))).one()
+
+
+async def entry(sessions: Sessions, order_id: uuid.UUID) -> PaymentVerification:
+    async with sessions() as session:
+        found = await session.get(PaymentVerification, order_id)
+    assert found is not None
+    return found
+
+
+async def footprint(sessions: Sessions) -> tuple[int, int]:
+    """Audit entries and outbox rows: what any change to an order leaves."""
+    async with sessions() as session:
+        audits = await session.scalar(select(func.count()).select_from(AuditEntry))
+        outbox = await session.scalar(select(func.count()).select_from(OutboxMessage))
+    return int(audits or 0), int(outbox or 0)
+
+
+async def test_a_made_up_charge_counts_at_once_then_loses_its_votes_once_telegram_does_not_list_it(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    assert await forged_payment(telegram, USER, "stxMADEUP0000000000000000") == 200
+    order = await the_order(sessions)
+    assert order.status is OrderStatus.PAID and (await tallies(sessions, contest.id))["03"] == 5  # at once
+
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(bot_settings, http)
+        context = JobContext(bot_settings, sessions, redis, registry)
+        # The reconciler's status checks leave a Stars payment alone: Telegram has no status call.
+        assert await verify_due(sessions, registry, now=datetime.now(UTC) + WAIT * 2) == []
+        # Not listed yet, but Telegram's list may lag the payment message: looked for again, not reversed.
+        assert await verify_by_list(sessions, "stars", registry.payment_lists()["stars"],
+                                    now=datetime.now(UTC) + timedelta(minutes=1), wait_for=WAIT) == [
+            (order.id, Verified.ASK_AGAIN)]
+        assert (await the_order(sessions)).status is OrderStatus.PAID
+        assert (await tallies(sessions, contest.id))["03"] == 5
+        assert await verify_by_list_pass(context) == []  # asked again later, not at once
+
+        later = datetime.now(UTC) + WAIT + timedelta(minutes=1)
+        assert await verify_by_list(sessions, "stars", registry.payment_lists()["stars"], now=later,
+                                    wait_for=WAIT) == [(order.id, Verified.DISAGREED)]
+    flagged = await the_order(sessions)
+    assert flagged.status is OrderStatus.FLAGGED and (flagged.status_reason or "").startswith(DISAGREED)
+    assert "stxMADEUP0000000000000000" in (flagged.status_reason or "")
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    assert [item.kind for item in await orders_to_review(sessions) if item.order_id == order.id] == [
+        ReviewKind.FLAGGED]
+    assert (await entry(sessions, order.id)).outcome.startswith("disagreed")  # type: ignore[union-attr]
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_genuine_payments_are_verified_together_in_one_read_and_nothing_changes(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    voters = [USER, USER + 1, USER + 2]
+    for voter in voters:
+        await invoice_for(telegram, voter)
+        await telegram.deliver(telegram.payment_update(voter))
+    before = await footprint(sessions)
+    orders = [await the_order(sessions, voter) for voter in voters]
+    assert (await tallies(sessions, contest.id))["03"] == 15
+
+    async with httpx.AsyncClient() as http:
+        registry = build_registry(bot_settings, http)
+        verified = await verify_by_list(sessions, "stars", registry.payment_lists()["stars"],
+                                        now=datetime.now(UTC) + timedelta(minutes=1), wait_for=WAIT)
+    assert sorted(verified) == sorted((order.id, Verified.AGREED) for order in orders)
+    assert len(telegram.calls_of("getStarTransactions")) == 1  # one page for the three of them
+    def seen(order: VoteOrder) -> tuple[object, ...]:
+        return order.status, order.status_reason, order.decided_at, order.provider_txn_id
+
+    assert [seen(await the_order(sessions, voter)) for voter in voters] == [seen(order) for order in orders]
+    assert all(order.status is OrderStatus.PAID for order in orders)
+    assert (await tallies(sessions, contest.id))["03"] == 15 and await footprint(sessions) == before
+    assert [(await entry(sessions, order.id)).outcome for order in orders] == ["agreed"] * 3
+
+
+async def test_a_genuine_payment_refunded_at_telegram_since_is_a_refund_not_a_forgery(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, fake_bot_api: tuple[FakeBotApi, str],
+        redis: Redis) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await invoice_for(telegram, USER)
+    await telegram.deliver(telegram.payment_update(USER))
+    order = await the_order(sessions)
+    async with httpx.AsyncClient() as http:  # given back at Telegram, e.g. by a refund cut short before it was noted
+        answer = await http.post(f"{fake_bot_api[1]}/bot42:TEST/refundStarPayment", json={
+            "user_id": USER, "telegram_payment_charge_id": order.provider_txn_id})
+        assert answer.json()["ok"] is True
+        registry = build_registry(bot_settings, http)
+        verified = await verify_by_list(sessions, "stars", registry.payment_lists()["stars"],
+                                        now=datetime.now(UTC) + WAIT * 2, wait_for=WAIT)
+    assert verified == [(order.id, Verified.REFUNDED)]
+    refunded = await the_order(sessions)
+    assert refunded.status is OrderStatus.REFUNDED and not (refunded.status_reason or "").startswith(DISAGREED)
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    assert [item for item in await orders_to_review(sessions) if item.order_id == order.id] == []
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_the_workers_pass_takes_a_forged_payments_votes_off_the_board(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    assert await forged_payment(telegram, USER, "stxFORGED111111111111111") == 200
+    order = await the_order(sessions)
+    await refresh_contest(sessions, redis, contest.id)
+    assert sum((await cached_votes(redis, contest.id)).values()) == 5
+    async with sessions.begin() as session:  # its first look is due (30 s after it was counted)
+        await session.execute(update(PaymentVerification).values(due_at=func.now()))
+    no_wait = bot_settings.model_copy(update={"stars_verify_within_seconds": 0})
+    async with httpx.AsyncClient() as http:
+        verified = await verify_by_list_pass(JobContext(no_wait, sessions, redis, build_registry(no_wait, http)))
+    assert verified == [(order.id, Verified.DISAGREED)]
+    assert (await the_order(sessions)).status is OrderStatus.FLAGGED
+    assert sum((await cached_votes(redis, contest.id)).values()) == 0  # the board moved at once
