@@ -260,8 +260,8 @@ async def move_candidate(sessions: Sessions, actor: Actor, candidate_id: int, di
 
 async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name: str, code: str | None = None,
                         bio: str | None = None) -> Candidate:
-    name, code = name.strip(), (code or "").strip() or None
-    check_candidate_fields(name, code)
+    code = (code or "").strip() or None
+    name, bio = check_candidate_fields(name, code, bio)
     async with sessions.begin() as session:
         contest = await _contest(session, actor, contest_id, lock=True)
         if contest.status is ContestStatus.CLOSED:
@@ -270,7 +270,7 @@ async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name:
         code = code.zfill(2) if code else next_codes(taken, 1)[0]
         if code in taken:
             raise Conflict(f"The code {code} is taken.", code="code_taken", field="code")
-        candidate = Candidate(contest_id=contest.id, code=code, name=name, bio=(bio or "").strip() or None,
+        candidate = Candidate(contest_id=contest.id, code=code, name=name, bio=bio,
                               position=await _next_position(session, contest.id))
         session.add(candidate)
         await session.flush()
@@ -309,12 +309,11 @@ async def _candidate(session: AsyncSession, actor: Actor, candidate_id: int) -> 
 
 
 async def edit_candidate(sessions: Sessions, actor: Actor, candidate_id: int, name: str, bio: str | None) -> Candidate:
-    name = name.strip()
-    check_candidate_fields(name, None)
+    name, bio = check_candidate_fields(name, None, bio)
     async with sessions.begin() as session:
         candidate = await _candidate(session, actor, candidate_id)
         before = candidate_snapshot(candidate)
-        candidate.name, candidate.bio = name, (bio or "").strip() or None
+        candidate.name, candidate.bio = name, bio
         await audit.record(session, actor, "candidate.update", f"candidate:{candidate.id}", before=before,
                            after=candidate_snapshot(candidate))
     return candidate

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import audit, ledger, review
 from gateway.core.audit import Actor
+from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.payments.refunds import request_refund
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
@@ -182,9 +183,7 @@ async def waiting_reviews(sessions: Sessions) -> list[ReviewItem]:
 async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_id: uuid.UUID, kind: str,
                  decision: str, reason: str) -> OrderStatus:
     """Apply a person's decision on one waiting item, with their reason; returns the order's status after."""
-    reason = reason.strip()
-    if not reason or len(reason) > 500:
-        raise DomainError("Give a reason (at most 500 characters).", code="invalid_field", field="reason")
+    reason = entered_text(reason, "reason", limit=500, required=True, label="A reason")
     item = next((i for i in await waiting_reviews(sessions) if i.order_id == order_id and i.kind.value == kind), None)
     if item is None:
         raise NotFound("Nothing waits for a decision on that order.", code="review_not_found")

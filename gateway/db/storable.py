@@ -16,5 +16,11 @@ def storable(text: str) -> str:
     return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace").replace("\x00", REPLACEMENT)
 
 
+def is_storable(text: str) -> bool:
+    """Whether PostgreSQL keeps `text` exactly as given: what a person types is refused otherwise, not
+    silently changed (gateway.core.entered_text)."""
+    return storable(text) == text
+
+
 def storable_strings(values: Mapping[str, str]) -> dict[str, str]:
     return {storable(key): storable(value) for key, value in values.items()}
