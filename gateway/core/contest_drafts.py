@@ -25,7 +25,7 @@ KNOWN_PROVIDERS = ("mtn", "orange", "stripe", "stars")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 USSD_CODE = re.compile(r"^\*[0-9]{1,6}(?:\*[0-9]{1,6}){0,4}#$")
 SHORT_CODE = re.compile(r"^[0-9]{3,16}$")
-KEYWORD = re.compile(r"^[A-Z0-9]{1,32}$")
+KEYWORD = re.compile(r"^[A-Z][A-Z0-9]{0,31}$")  # a letter first: a text starting with digits names a candidate
 CANDIDATE_CODE = re.compile(r"^[0-9]{1,8}$")
 MAX_NAME = 200  # the columns' sizes (gateway.db.models)
 MAX_BIO = 5000  # a paragraph or three on a phone's screen
@@ -170,7 +170,8 @@ def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
     if short_code is not None and not SHORT_CODE.match(short_code):
         raise DomainError("The SMS short code is digits.", code="invalid_field", field="sms_short_code")
     if keyword is not None and not KEYWORD.match(keyword):
-        raise DomainError("The SMS keyword is letters and digits.", code="invalid_field", field="sms_keyword")
+        raise DomainError("The SMS keyword is letters and digits, starting with a letter.", code="invalid_field",
+                          field="sms_keyword")
     try:
         board = BoardVisibility(_text(form, "board", required=False) or "live")
     except ValueError:
@@ -186,6 +187,14 @@ def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, providers, codes, short_code,
                         keyword, board, language, stars, _flag(form, "telegram_mobile_money"),
                         parse_fraud_rules(form), frozen_at)
+
+
+def keywords_collide(first: str, second: str) -> bool:
+    """Whether one keyword is the other plus digits (STAR, STAR5): on one short code, `STAR57` would then
+    be a vote for 57 under the one and for 7 under the other (voters glue the code on: `VOTE07`)."""
+    shorter, longer = sorted((first, second), key=len)
+    rest = longer.removeprefix(shorter)
+    return rest != longer and rest.isdigit()
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from gateway.core.contest_drafts import (
     ContestDraft,
     board_visibility,
     check_candidate_fields,
+    keywords_collide,
     next_codes,
     parse_candidates_csv,
 )
@@ -113,12 +114,16 @@ async def _check_clashes(session: AsyncSession, contest: Contest) -> None:
             raise Conflict(f"A USSD code of this contest is used by the open contest {clash}.",
                            code="ussd_code_in_use", field="ussd_service_codes")
     if contest.sms_short_code and contest.sms_keyword:
-        clash = await session.scalar(select(Contest.slug).where(
-            others, Contest.sms_short_code == contest.sms_short_code,
-            Contest.sms_keyword == contest.sms_keyword).limit(1))
-        if clash is not None:
-            raise Conflict(f"The SMS short code and keyword are used by the open contest {clash}.",
-                           code="sms_keyword_in_use", field="sms_keyword")
+        rivals = (await session.execute(select(Contest.slug, Contest.sms_keyword).where(
+            others, Contest.sms_short_code == contest.sms_short_code).order_by(Contest.id))).all()
+        for slug, keyword in rivals:
+            if keyword == contest.sms_keyword:
+                raise Conflict(f"The SMS short code and keyword are used by the open contest {slug}.",
+                               code="sms_keyword_in_use", field="sms_keyword")
+            if keyword and keywords_collide(keyword, contest.sms_keyword):
+                raise Conflict(f"The SMS keyword {contest.sms_keyword} is the open contest {slug}'s keyword "
+                               f"{keyword} with digits added: a vote glued to its candidate's code would read "
+                               "as both.", code="sms_keyword_ambiguous", field="sms_keyword")
 
 
 async def _slug_free(session: AsyncSession, slug: str, contest_id: int | None) -> None:
