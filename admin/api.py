@@ -4,7 +4,6 @@ Errors are the API's usual `{"error": {"code", "message", "field"}}`."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from typing import Any
 
@@ -19,7 +18,7 @@ from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contest_drafts import parse_contest
 from gateway.core.errors import DomainError, NotFound
 from gateway.db.models import AuditEntry, Candidate, Contest
-from gateway.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS
+from gateway.keys import PHOTO_DECODER, PROVIDERS, REDIS, SESSIONS, SETTINGS
 from gateway.throttle import client_address, enforce
 
 routes = web.RouteTableDef()
@@ -205,9 +204,11 @@ async def edit_candidate(request: web.Request, actor: Actor) -> web.StreamRespon
 async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamResponse:
     """The image itself as the body (any content type: what it is is read from its bytes)."""
     data = await request.read()
-    url = photos.store(request.app[SETTINGS].gateway_data_dir, await asyncio.to_thread(photos.reencode, data))
-    candidate = await contests_admin.set_candidate_photo(request.app[SESSIONS], actor,
-                                                         int(request.match_info["candidate_id"]), url)
+    candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor,
+                                                  int(request.match_info["candidate_id"]))  # scope first
+    jpeg = await photos.reencode_in_turn(request.app[PHOTO_DECODER], data)
+    candidate = await photos.attach(request.app[SESSIONS], actor, candidate.id,
+                                    request.app[SETTINGS].gateway_data_dir, jpeg)
     return web.json_response(candidate_json(candidate))
 
 

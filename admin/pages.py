@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -33,7 +33,7 @@ from gateway.core.errors import DomainError
 from gateway.core.fraud import FraudRules
 from gateway.core.orders_admin import OrderFilter
 from gateway.db.models import Channel, Contest, OrderStatus
-from gateway.keys import ADMIN_TEMPLATES, PROVIDERS, REDIS, SESSIONS, SETTINGS, UPLOAD_GATE
+from gateway.keys import ADMIN_TEMPLATES, PHOTO_DECODER, PROVIDERS, REDIS, SESSIONS, SETTINGS, UPLOAD_GATE
 from gateway.throttle import client_address, hit
 
 HERE = Path(__file__).parent
@@ -320,13 +320,13 @@ async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamRespo
     if isinstance(upload, web.FileField):
         with upload.file:
             data = upload.file.read(photos.MAX_BYTES + 1)
-    candidate_id = int(request.match_info["candidate_id"])
+    candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor,
+                                                  int(request.match_info["candidate_id"]))  # scope first
     try:
-        url = photos.store(request.app[SETTINGS].gateway_data_dir, await asyncio.to_thread(photos.reencode, data))
+        jpeg = await photos.reencode_in_turn(request.app[PHOTO_DECODER], data)
     except DomainError as exc:
-        candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor, candidate_id)
         return await show_contest(request, actor, candidate.contest_id, error=exc.message, status=exc.status)
-    candidate = await contests_admin.set_candidate_photo(request.app[SESSIONS], actor, candidate_id, url)
+    await photos.attach(request.app[SESSIONS], actor, candidate.id, request.app[SETTINGS].gateway_data_dir, jpeg)
     raise see_other(f"/admin/contests/{candidate.contest_id}")
 
 
@@ -491,3 +491,9 @@ def setup(app: web.Application) -> None:
                          autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     app.add_routes(routes)
     app[UPLOAD_GATE] = upload_gate
+    app[PHOTO_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-decoder")
+    app.on_cleanup.append(stop_photo_decoder)
+
+
+async def stop_photo_decoder(app: web.Application) -> None:
+    app[PHOTO_DECODER].shutdown(wait=False, cancel_futures=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 import httpx
@@ -47,6 +48,8 @@ LEADERBOARD_CONFIG: web.AppKey[StreamConfig] = web.AppKey("leaderboard_config")
 LEADERBOARD_BOARDS: web.AppKey[Boards] = web.AppKey("leaderboard_boards")
 LEADERBOARD_HUB: web.AppKey[Hub] = web.AppKey("leaderboard_hub")
 USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
+# The one thread that decodes uploaded photos in a web process (admin.photos): one decode at a time.
+PHOTO_DECODER = web.AppKey("photo_decoder", ThreadPoolExecutor)
 STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
 METRICS_ACCESS: web.AppKey[MetricsAccess] = web.AppKey("metrics_access")
 RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (issue 20, gateway.results_key)

@@ -36,31 +36,56 @@ FILLER_WORDS = frozenset({"X", "FOIS", "VOTES", "VOIX", "TIMES"})
 VERB_ENDINGS = ("", "R", "Z", "S")  # VOTE, VOTER, VOTEZ, VOTES: the verb as people type it
 MAX_DIGITS = 6  # a longer number is no candidate and no quantity
 TOKENS = re.compile(r"[A-Z]+|[0-9]+|\?")
+GLUED = re.compile(r"[A-Z0-9]+|\?")  # words as typed, letters and digits together (`STAR5`, `VOTE07`)
+
+
+def plain(text: str) -> str:
+    """Upper case, accents dropped."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).upper()
 
 
 def normalise(text: str) -> str:
-    """Upper case, accents dropped, anything but letters, digits and `?` turned into spaces."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    plain = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(TOKENS.findall(plain.upper()))
+    """Upper case, accents dropped, letters split from digits, anything but letters, digits and `?`
+    turned into spaces."""
+    return " ".join(TOKENS.findall(plain(text)))
 
 
 def parse(text: str, limits: Mapping[str, int]) -> Request:
     """`limits`: each contest keyword of the short code (upper case) -> its most votes per message."""
-    words = normalise(text).split()
+    words, glued = normalise(text).split(), GLUED.findall(plain(text))
     if not words:
         return Request(Command.UNRECOGNISED)
     first = words[0]
     if len(words) == 1 and first in HELP_WORDS:
         return Request(Command.HELP)
+    if len(glued) == 2 and glued[0] in TOP_WORDS and glued[1] in limits:  # TOP STAR5
+        return Request(Command.TOP, keyword=glued[1])
     if len(words) <= 2 and first in TOP_WORDS:
         return Request(Command.TOP, keyword=words[1] if len(words) == 2 and words[1] in limits else None)
     if len(words) == 1 and first in STOP_WORDS:
         return Request(Command.STOP)
+    with_digits = keyword_with_digits(glued[0], limits)
+    if with_digits is not None:
+        return vote(with_digits[0], normalise(" ".join([with_digits[1], *glued[1:]])).split(),
+                    limits[with_digits[0]])
     keyword = keyword_of(first, limits)
     if keyword is None:
         return Request(Command.UNRECOGNISED)
     return vote(keyword, words[1:], limits[keyword])
+
+
+def keyword_with_digits(word: str, limits: Mapping[str, int]) -> tuple[str, str] | None:
+    """A keyword holding digits (`STAR5`) the first word starts with, and what follows it there (a
+    candidate glued on, `STAR507`): read before the words are split, which would make `STAR 5` of it.
+    Longest first; the admin area refuses a live keyword that is another one plus digits on the same
+    short code, so `STAR57` cannot mean both STAR5 + 7 and STAR + 57."""
+    for keyword in sorted((k for k in limits if not k.isalpha()), key=len, reverse=True):
+        for ending in VERB_ENDINGS:
+            rest = word.removeprefix(keyword + ending)
+            if rest != word and (rest == "" or rest.isdigit()):
+                return keyword, rest
+    return None
 
 
 def keyword_of(word: str, limits: Mapping[str, int]) -> str | None:

@@ -1,5 +1,6 @@
 """Updates kept in PostgreSQL before the webhook answers: deduplicated on `update_id`, marked handled
-after the bot handled them, and handed again (`claim_unhandled`) when a handler died half-way."""
+after the bot handled them (or failed, when aiogram cannot read them), and handed again
+(`claim_unhandled`) when a handler died half-way."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.db.engine import autocommit
 from gateway.db.models import TelegramUpdate
+from gateway.db.storable import storable
 
 Sessions = async_sessionmaker[AsyncSession]
 REPLAY_AFTER = timedelta(seconds=60)  # a handler still running this long after its claim has died
@@ -32,6 +34,13 @@ async def mark_handled(sessions: Sessions, update_id: int) -> None:
     async with autocommit(sessions) as session:
         await session.execute(update(TelegramUpdate).where(TelegramUpdate.update_id == update_id)
                               .values(handled_at=func.now()))
+
+
+async def mark_failed(sessions: Sessions, update_id: int, failure: str) -> None:
+    """Done with for good: an update aiogram cannot read reads no better in 30 s; it stays for a person."""
+    async with autocommit(sessions) as session:
+        await session.execute(update(TelegramUpdate).where(TelegramUpdate.update_id == update_id)
+                              .values(handled_at=func.now(), failure=storable(failure[:200])))
 
 
 async def claim_unhandled(sessions: Sessions, limit: int = 50) -> list[tuple[int, dict[str, Any]]]:

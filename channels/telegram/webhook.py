@@ -4,6 +4,12 @@ Like aiogram's SimpleRequestHandler (a wrong or missing secret header gets 401),
 update is stored (deduplicated on `update_id`) before anything else, then handled before the 200:
 Telegram gets its answer once the update is safe, a re-sent update changes nothing, and one whose
 handler died half-way is fed again by the replay loop. No token (production): the bot is off.
+
+Telegram re-sends an update answered with anything but a 2xx (4xx included) until it gives up, holding
+back the chat's next ones. So whatever Telegram may send is kept and answered 200: a NUL or a lone
+surrogate in a text (which jsonb refuses) is kept as U+FFFD, and an update aiogram cannot read is kept,
+marked failed with one log line and never replayed. Only a body that is no Telegram update at all (not a
+JSON object, NaN, an `update_id` no bigint holds) gets a 400: Telegram does not send those.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
+import json
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -22,17 +29,20 @@ from aiogram.client.telegram import TelegramAPIServer
 from aiogram.fsm.storage.redis import RedisStorage
 from aiogram.types import Update
 from aiohttp import web
+from pydantic import ValidationError
 
 from channels.telegram import updates
 from channels.telegram.handlers import build_router
 from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
 from gateway.core.service import VOTE_SERVICE
+from gateway.db.storable import storable_json
 from gateway.keys import REDIS, RELAY, SESSIONS, SETTINGS
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 REPLAY_EVERY_SECONDS = 30.0
+MAX_UPDATE_ID = 2**63 - 1  # telegram_updates.update_id is a bigint
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
 
@@ -45,9 +55,18 @@ class TelegramBot:
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def handle(self, update_id: int, payload: dict[str, Any]) -> bool:
-        """Feed one stored update to the bot; it stays unhandled (replayed later) if the handler fails."""
+        """Feed one stored update to the bot; it stays unhandled (replayed later) if the handler fails.
+        One aiogram cannot read is marked failed at once: reading it again would fail again."""
         try:
-            await self.dispatcher.feed_update(self.bot, Update.model_validate(payload, context={"bot": self.bot}))
+            update = Update.model_validate(payload, context={"bot": self.bot})
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            failure = f"{exc.error_count()} errors, first at {'.'.join(map(str, first['loc']))}: {first['msg']}"
+            log.warning("telegram update %s is not one aiogram reads (%s); kept, not retried", update_id, failure)
+            await updates.mark_failed(self.sessions, update_id, failure)
+            return False
+        try:
+            await self.dispatcher.feed_update(self.bot, update)
         except Exception:
             log.exception("telegram update %s failed; it will be replayed", update_id)
             return False
@@ -78,13 +97,24 @@ async def telegram_webhook(request: web.Request) -> web.Response:
     if not hmac.compare_digest(given.encode(), telegram.secret.encode()):
         return error(401, "unauthorized", "Wrong or missing secret token.")
     try:
-        payload = await request.json()
+        payload = storable_json(await request.json(loads=strict_json))
         update_id = int(payload["update_id"])
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError):
         return error(400, "bad_update", "Not a Telegram update.")
+    if not 0 <= update_id <= MAX_UPDATE_ID:  # Telegram's ids are far below; a forged one is no update
+        return error(400, "bad_update", "update_id is not a Telegram update's.")
     if await updates.keep_update(telegram.sessions, update_id, payload):
         await telegram.handle(update_id, payload)
     return web.json_response({})
+
+
+def strict_json(text: str) -> Any:
+    """JSON without NaN and Infinity, which Python reads but PostgreSQL's jsonb refuses."""
+    return json.loads(text, parse_constant=refuse_constant)
+
+
+def refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def build_bot(token: str, api_base: str | None) -> Bot:

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import audit
 from gateway.core.audit import Actor
+from gateway.core.entered_text import entered_text
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.db.models import BlockedAddress, BlockedMsisdn
@@ -70,10 +71,7 @@ def inet_of(address: str | None) -> str | None:
 
 
 def _reason(reason: str | None) -> str | None:
-    text = (reason or "").strip()
-    if len(text) > MAX_REASON or "\x00" in text:
-        raise DomainError(f"The reason is at most {MAX_REASON} characters.", code="invalid_field", field="reason")
-    return text or None
+    return entered_text(reason, "reason", limit=MAX_REASON, label="The reason") or None
 
 
 def _number(raw: str) -> str:

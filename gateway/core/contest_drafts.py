@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from gateway.core.entered_text import entered_text
 from gateway.core.errors import DomainError
 from gateway.core.fraud import FraudRules
 from gateway.core.money import UnknownCurrency, minor_digits
@@ -24,8 +25,10 @@ KNOWN_PROVIDERS = ("mtn", "orange", "stripe", "stars")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 USSD_CODE = re.compile(r"^\*[0-9]{1,6}(?:\*[0-9]{1,6}){0,4}#$")
 SHORT_CODE = re.compile(r"^[0-9]{3,16}$")
-KEYWORD = re.compile(r"^[A-Z0-9]{1,32}$")
+KEYWORD = re.compile(r"^[A-Z][A-Z0-9]{0,31}$")  # a letter first: a text starting with digits names a candidate
 CANDIDATE_CODE = re.compile(r"^[0-9]{1,8}$")
+MAX_NAME = 200  # the columns' sizes (gateway.db.models)
+MAX_BIO = 5000  # a paragraph or three on a phone's screen
 MAX_VOTES_LIMIT = 100_000
 MAX_CSV_ROWS = 2000
 MAX_STARS_PER_VOTE = 10_000
@@ -72,13 +75,7 @@ class ContestDraft:
 
 
 def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
-    value = form.get(name)
-    text = "" if value is None else str(value).strip()
-    if required and not text:
-        raise DomainError(f"{name} is required.", code="invalid_field", field=name)
-    if len(text) > limit or "\x00" in text:
-        raise DomainError(f"{name} is too long.", code="invalid_field", field=name)
-    return text
+    return entered_text(form.get(name), name, limit=limit, required=required)
 
 
 def _int(form: Mapping[str, Any], name: str, low: int, high: int) -> int:
@@ -173,7 +170,8 @@ def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
     if short_code is not None and not SHORT_CODE.match(short_code):
         raise DomainError("The SMS short code is digits.", code="invalid_field", field="sms_short_code")
     if keyword is not None and not KEYWORD.match(keyword):
-        raise DomainError("The SMS keyword is letters and digits.", code="invalid_field", field="sms_keyword")
+        raise DomainError("The SMS keyword is letters and digits, starting with a letter.", code="invalid_field",
+                          field="sms_keyword")
     try:
         board = BoardVisibility(_text(form, "board", required=False) or "live")
     except ValueError:
@@ -191,6 +189,14 @@ def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
                         parse_fraud_rules(form), frozen_at)
 
 
+def keywords_collide(first: str, second: str) -> bool:
+    """Whether one keyword is the other plus digits (STAR, STAR5): on one short code, `STAR57` would then
+    be a vote for 57 under the one and for 7 under the other (voters glue the code on: `VOTE07`)."""
+    shorter, longer = sorted((first, second), key=len)
+    rest = longer.removeprefix(shorter)
+    return rest != longer and rest.isdigit()
+
+
 @dataclass(frozen=True)
 class CandidateRow:
     line: int
@@ -199,11 +205,12 @@ class CandidateRow:
     bio: str | None
 
 
-def check_candidate_fields(name: str, code: str | None) -> None:
-    if not name.strip() or len(name) > 200 or "\x00" in name:
-        raise DomainError("A candidate needs a name of at most 200 characters.", code="invalid_field", field="name")
+def check_candidate_fields(name: str, code: str | None, bio: str | None = None) -> tuple[str, str | None]:
+    """The name and bio to keep (trimmed; an empty bio is none), or a DomainError naming the field."""
+    kept_name = entered_text(name, "name", limit=MAX_NAME, required=True, label="A candidate's name")
     if code is not None and not CANDIDATE_CODE.match(code):
         raise DomainError("A candidate's code is 1 to 8 digits.", code="invalid_field", field="code")
+    return kept_name, entered_text(bio, "bio", limit=MAX_BIO, label="A candidate's bio") or None
 
 
 def parse_candidates_csv(text: str, taken: set[str]) -> list[CandidateRow]:
@@ -225,7 +232,7 @@ def parse_candidates_csv(text: str, taken: set[str]) -> list[CandidateRow]:
         code = fields.get("code") or None
         name = fields.get("name", "")
         try:
-            check_candidate_fields(name, code)
+            name, bio = check_candidate_fields(name, code, fields.get("bio"))
         except DomainError as exc:
             problems.append(f"line {line}: {exc.message}")
             continue
@@ -235,7 +242,7 @@ def parse_candidates_csv(text: str, taken: set[str]) -> list[CandidateRow]:
                 problems.append(f"line {line}: the code {code} is already taken.")
                 continue
             seen.add(code)
-        rows.append(CandidateRow(line, code, name, fields.get("bio") or None))
+        rows.append(CandidateRow(line, code, name, bio))
     if problems:
         raise DomainError("Nothing imported. " + " ".join(problems), code="invalid_csv")
     if not rows:

@@ -23,6 +23,7 @@ from gateway.core.contest_drafts import (
     ContestDraft,
     board_visibility,
     check_candidate_fields,
+    keywords_collide,
     next_codes,
     parse_candidates_csv,
 )
@@ -113,12 +114,16 @@ async def _check_clashes(session: AsyncSession, contest: Contest) -> None:
             raise Conflict(f"A USSD code of this contest is used by the open contest {clash}.",
                            code="ussd_code_in_use", field="ussd_service_codes")
     if contest.sms_short_code and contest.sms_keyword:
-        clash = await session.scalar(select(Contest.slug).where(
-            others, Contest.sms_short_code == contest.sms_short_code,
-            Contest.sms_keyword == contest.sms_keyword).limit(1))
-        if clash is not None:
-            raise Conflict(f"The SMS short code and keyword are used by the open contest {clash}.",
-                           code="sms_keyword_in_use", field="sms_keyword")
+        rivals = (await session.execute(select(Contest.slug, Contest.sms_keyword).where(
+            others, Contest.sms_short_code == contest.sms_short_code).order_by(Contest.id))).all()
+        for slug, keyword in rivals:
+            if keyword == contest.sms_keyword:
+                raise Conflict(f"The SMS short code and keyword are used by the open contest {slug}.",
+                               code="sms_keyword_in_use", field="sms_keyword")
+            if keyword and keywords_collide(keyword, contest.sms_keyword):
+                raise Conflict(f"The SMS keyword {contest.sms_keyword} is the open contest {slug}'s keyword "
+                               f"{keyword} with digits added: a vote glued to its candidate's code would read "
+                               "as both.", code="sms_keyword_ambiguous", field="sms_keyword")
 
 
 async def _slug_free(session: AsyncSession, slug: str, contest_id: int | None) -> None:
@@ -260,8 +265,8 @@ async def move_candidate(sessions: Sessions, actor: Actor, candidate_id: int, di
 
 async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name: str, code: str | None = None,
                         bio: str | None = None) -> Candidate:
-    name, code = name.strip(), (code or "").strip() or None
-    check_candidate_fields(name, code)
+    code = (code or "").strip() or None
+    name, bio = check_candidate_fields(name, code, bio)
     async with sessions.begin() as session:
         contest = await _contest(session, actor, contest_id, lock=True)
         if contest.status is ContestStatus.CLOSED:
@@ -270,7 +275,7 @@ async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name:
         code = code.zfill(2) if code else next_codes(taken, 1)[0]
         if code in taken:
             raise Conflict(f"The code {code} is taken.", code="code_taken", field="code")
-        candidate = Candidate(contest_id=contest.id, code=code, name=name, bio=(bio or "").strip() or None,
+        candidate = Candidate(contest_id=contest.id, code=code, name=name, bio=bio,
                               position=await _next_position(session, contest.id))
         session.add(candidate)
         await session.flush()
@@ -309,12 +314,11 @@ async def _candidate(session: AsyncSession, actor: Actor, candidate_id: int) -> 
 
 
 async def edit_candidate(sessions: Sessions, actor: Actor, candidate_id: int, name: str, bio: str | None) -> Candidate:
-    name = name.strip()
-    check_candidate_fields(name, None)
+    name, bio = check_candidate_fields(name, None, bio)
     async with sessions.begin() as session:
         candidate = await _candidate(session, actor, candidate_id)
         before = candidate_snapshot(candidate)
-        candidate.name, candidate.bio = name, (bio or "").strip() or None
+        candidate.name, candidate.bio = name, bio
         await audit.record(session, actor, "candidate.update", f"candidate:{candidate.id}", before=before,
                            after=candidate_snapshot(candidate))
     return candidate

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import audit, ledger, review
 from gateway.core.audit import Actor
+from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.payments.refunds import RefundOutcome, request_refund
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
@@ -157,10 +158,8 @@ async def resend_receipt(sessions: Sessions, actor: Actor, order_id: uuid.UUID) 
 
 
 def given_reason(reason: str) -> str:
-    reason = reason.strip()
-    if not reason or len(reason) > 500:
-        raise DomainError("Give a reason (at most 500 characters).", code="invalid_field", field="reason")
-    return reason
+    """A person's reason for a decision on money: kept in the audit trail, so it must be storable text."""
+    return entered_text(reason, "reason", limit=500, required=True, label="A reason")
 
 
 async def refund_order(sessions: Sessions, providers: Providers, actor: Actor, order_id: uuid.UUID,

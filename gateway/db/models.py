@@ -447,7 +447,8 @@ class TelegramUpdate(Base):
     payload: Mapped[dict[str, Any]]
     received_at: Mapped[datetime] = mapped_column(server_default=func.now())
     claimed_at: Mapped[datetime] = mapped_column(server_default=func.now())  # last time a handler took it
-    handled_at: Mapped[datetime | None]
+    handled_at: Mapped[datetime | None]  # done with: handled, or failed for good (then `failure` says why)
+    failure: Mapped[str | None] = mapped_column(String(200))  # why aiogram could not read it
 
     __table_args__ = (
         Index("ix_telegram_updates_unhandled", "claimed_at", postgresql_where=text("handled_at IS NULL")),

@@ -181,3 +181,23 @@ async def test_an_authorization_header_that_is_no_bearer_token_still_needs_the_c
     made = await client.post("/admin/contests/new", data={**fields, "csrf_token": token},
                              headers={"Authorization": "Basic eDp4"}, allow_redirects=False)
     assert made.status == 303 and await count(sessions, Contest) == 1
+
+
+async def test_an_sms_keyword_starts_with_a_letter_and_is_not_another_open_ones_plus_digits(
+        client: TestClient, sessions: Sessions) -> None:
+    """Digits are welcome in a keyword (the SMS parser reads STAR5 whole), but not first, where a voter's
+    text names a candidate; and STAR beside STAR5 on one short code would make `STAR57` mean two votes."""
+    await make_contest(sessions, ussd_service_codes=[], sms_short_code="20999", sms_keyword="STAR")
+    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
+    refused = await client.post("/api/v1/admin/contests", json=contest_fields(sms_keyword="5STAR"), headers=owner)
+    assert refused.status == 400 and (await refused.json())["error"]["field"] == "sms_keyword"
+    contest = await new_contest(client, owner, sms_short_code="20999", sms_keyword="star5")
+    assert contest["sms_keyword"] == "STAR5"
+    await client.post(f"/api/v1/admin/contests/{contest['id']}/candidates", json={"name": "Awa"}, headers=owner)
+    ambiguous = await client.post(f"/api/v1/admin/contests/{contest['id']}/open", headers=owner)
+    assert ambiguous.status == 409 and (await ambiguous.json())["error"]["code"] == "sms_keyword_ambiguous"
+    elsewhere = await client.put(f"/api/v1/admin/contests/{contest['id']}", headers=owner,
+                                 json=contest_fields(sms_short_code="20888", sms_keyword="STAR5"))
+    assert elsewhere.status == 200, await elsewhere.text()
+    opened = await client.post(f"/api/v1/admin/contests/{contest['id']}/open", headers=owner)
+    assert opened.status == 200, await opened.text()

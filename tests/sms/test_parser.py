@@ -47,7 +47,24 @@ def test_the_keyword_picks_the_contest_on_a_shared_short_code() -> None:
     assert parse("vote 03 15", limits).command is Command.BAD_QUANTITY
 
 
-@given(st.text(), st.dictionaries(st.sampled_from(["VOTE", "STAR", "MISS"]), st.integers(1, 1000), min_size=1))
+def test_a_keyword_holding_digits_is_read_whole() -> None:
+    """A contest's keyword may hold digits (STAR5): split into STAR and 5 it matched nothing, and every
+    vote got the usage reply naming that very keyword."""
+    limits = {"STAR5": 20, "VOTE": 10}
+    assert parse("STAR5 07 3", limits) == Request(Command.VOTE, "STAR5", "07", 3)
+    assert parse("star5 7", limits) == Request(Command.VOTE, "STAR5", "7", 1)
+    assert parse("Star507 x3 MTN", limits) == Request(Command.VOTE, "STAR5", "07", 3, "mtn")
+    assert parse("STAR5R 07 2", limits) == Request(Command.VOTE, "STAR5", "07", 2)
+    assert parse("TOP star5", limits) == Request(Command.TOP, keyword="STAR5")
+    assert parse("STAR5 07 21", limits).command is Command.BAD_QUANTITY
+    assert parse("STAR5", limits).command is Command.UNRECOGNISED
+    assert parse("STAR 5 07", limits).command is Command.UNRECOGNISED  # no contest is STAR
+    assert parse("VOTE 07 5", limits) == Request(Command.VOTE, "VOTE", "07", 5)
+    assert parse("TOP5", limits) == Request(Command.TOP)
+
+
+@given(st.text(), st.dictionaries(st.sampled_from(["VOTE", "STAR", "MISS", "STAR5", "M2X"]), st.integers(1, 1000),
+                                  min_size=1))
 def test_never_raises_and_never_exceeds_the_limits(text: str, limits: dict[str, int]) -> None:
     request = parse(text, limits)
     if request.command is Command.VOTE:
