@@ -1,12 +1,14 @@
 """Reading the bot's Star transactions (`getStarTransactions`) for the payments we counted.
 
-Telegram lists them newest first, `offset`/`limit` paged (100 a page). A transaction's `id` is the
+Telegram lists them newest first, `offset`/`limit` paged (100 a page): the Bot API's page says "chronological
+order", but the MTProto method under it (`payments.getStarsTransactions`) returns descending by date unless
+asked for `ascending`, and the Bot API does not ask. A transaction's `id` is the
 `telegram_payment_charge_id` of the `successful_payment` it was; a refund (`refundStarPayment`) is listed
 as a transaction of its own, outgoing to the user (`receiver`), with the id of the payment it gave back.
 One read serves every payment a verification pass asks about: it stops once all of them are found, or
 once it has gone back past the oldest of their orders. Only a read that ends at the end of the list, or
 passed that time in a list seen newest first all along, may say a charge is missing: should Telegram ever
-list oldest first (as its documentation says), a read cut short by the page limit proves nothing.
+list oldest first, a read cut short by the page limit proves nothing.
 """
 
 from __future__ import annotations
