@@ -1,4 +1,4 @@
-"""Signed results in the admin area (issue 20): the public key, a contest's signed sheets and, for owners and
+"""Signed results in the admin area: the public key, a contest's signed sheets and, for owners and
 auditors, signing the results now (audited). Pages under /admin/, the same under /api/v1/admin/."""
 
 from __future__ import annotations

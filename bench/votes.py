@@ -304,7 +304,7 @@ def main() -> None:
         record("votes-open", print_report(f"votes: {args.rate:g} votes/s offered (open loop)", figures))
         return
     # What the database could do for writes of a vote's shape, beside what it does for ours: the rate is
-    # bounded by the web processes' CPU (issue 16 replaced the old "25% of this ceiling" target).
+    # bounded by the web processes' CPU, so this ceiling is context, not a target.
     figures["pgbench (insert event + update tally), same PostgreSQL"] = (
         f"{ceiling:.0f} tps, PostgreSQL CPU {pgbench_cpu:.2f} ms per transaction; "
         f"our rate is {rate / ceiling:.1%} of it")

@@ -178,7 +178,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_context, json_errors, body_deadline], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
-    app[RESULTS_KEY] = signing_key(settings)  # signed results (issue 20); production has checked it above
+    app[RESULTS_KEY] = signing_key(settings)  # signed results; production has checked it above
     # Order matters: later contexts use what earlier ones created, and close first.
     app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx,
                             relay_ctx])
@@ -186,18 +186,18 @@ def create_app(settings: Settings) -> web.Application:
     leaderboard_routes.setup(app)
     payment_routes.setup(app)
     app.cleanup_ctx.append(vote_service_ctx)  # after the leaderboard's context: it uses the board reader
-    app.cleanup_ctx.append(verification_ctx)  # callback verification (issue 16)
+    app.cleanup_ctx.append(verification_ctx)  # callback verification
     for parts in CHANNELS:  # after the vote service: a channel's own contexts may use it
         parts.setup(app)
-    admin_pages.setup(app)  # admin area (issue 19)
+    admin_pages.setup(app)  # admin area
     admin_api.setup(app)
-    admin_results.setup(app)  # issue 20: the results key and signed sheets
-    admin_dashboard.setup(app)  # dashboards and exports (issue 20)
+    admin_results.setup(app)  # the results key and signed sheets
+    admin_dashboard.setup(app)  # dashboards and exports
     admin_exports.setup(app)
     return app
 
 
-# Callback verification (issue 16): the web's share of re-checking callback-counted orders.
+# Callback verification: the web's share of re-checking callback-counted orders.
 async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
     """Orders counted on a callback's word, checked with their provider on the web's status schedule, on a
     small pool of their own: background work never takes a connection a request is waiting for."""

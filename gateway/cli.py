@@ -176,7 +176,7 @@ def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         items = with_database(settings, orders_to_review)
-        undelivered = with_database(settings, undelivered_sms)  # SMS voting (issue 17)
+        undelivered = with_database(settings, undelivered_sms)  # SMS voting
     if args.json:
         print(json.dumps([dataclasses.asdict(item) for item in items], indent=2, default=json_value))
     else:
@@ -229,7 +229,7 @@ def print_review(items: list[ReviewItem]) -> None:
             print("  event:  none received")
 
 
-# SMS voting (issue 17): messages AT finally failed to deliver, after the orders.
+# SMS voting: messages AT finally failed to deliver, after the orders.
 def print_undelivered_sms(messages: list[UndeliveredSms]) -> None:
     if not messages:
         return
@@ -264,7 +264,7 @@ def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
-# The vote ledger and signed results (issue 20)
+# The vote ledger and signed results
 def cmd_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute each contest's chain and tallies; exit 1 at the first broken one."""
     from sqlalchemy import select
@@ -363,7 +363,7 @@ def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:
     from admin.totp import terminal_qr
 
     print(f"admin {user.email} created with role {user.role}")
-    # Admin area (issue 19): the TOTP secret, shown once; the first sign-in shows it again until confirmed.
+    # Admin area: the TOTP secret, shown once; the first sign-in shows it again until confirmed.
     print(f"Scan this in an authenticator app (or enter the URI):\n{user.totp_uri}")
     print(terminal_qr(user.totp_uri))
     return 0

@@ -142,7 +142,7 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_base: str | None = None
-    # Telegram (issue 18): with no token in development, the bot talks to the local fake Bot API here.
+    # Telegram: with no token in development, the bot talks to the local fake Bot API here.
     telegram_fake_api_url: str = "http://127.0.0.1:8092"  # beside the payment sandbox (8090) and AT's fake (8091)
     # A Stars payment counts at once on the webhook's word; Telegram's list of transactions may lag it by a
     # little, so a charge it does not list is looked for again this long before its votes are taken back off.
@@ -166,10 +166,10 @@ class Settings(BaseSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettin
     # A request's body must arrive within this long after its headers (else 408, and the connection is closed).
     request_body_seconds: float = Field(default=10.0, gt=0)
 
-    # Signed results (issue 20): the Ed25519 key that signs results sheets, PEM (PKCS#8) or base64 of its 32 raw
+    # Signed results: the Ed25519 key that signs results sheets, PEM (PKCS#8) or base64 of its 32 raw
     # bytes. Required in production; in development a key is made once in GATEWAY_DATA_DIR.
     results_signing_key: SecretStr | None = None
-    # "My vote counted" (issue 20): look-ups of an order reference per client address and minute.
+    # "My vote counted": look-ups of an order reference per client address and minute.
     receipt_lookups_per_minute: int = Field(default=10, ge=1)
     # …and from all addresses together: references are 8 hex digits, so a guesser with many addresses (an IPv6
     # /48 is 65,536 of our /64s) must not sample a sealed contest's orders at will.
@@ -276,7 +276,7 @@ def check_production(settings: Settings, providers_in_use: set[str], channel_pro
         raise ConfigError("refusing to start in production: " + "; ".join(problems))
 
 
-# Telegram (issue 18): where the bot's calls go.
+# Telegram: where the bot's calls go.
 DEV_TELEGRAM_TOKEN = "42:DEVELOPMENT-FAKE-BOT"  # only ever sent to the local fake Bot API
 
 

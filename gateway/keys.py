@@ -52,8 +52,8 @@ USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight pe
 PHOTO_DECODER = web.AppKey("photo_decoder", ThreadPoolExecutor)
 STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
 METRICS_ACCESS: web.AppKey[MetricsAccess] = web.AppKey("metrics_access")
-RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (issue 20, gateway.results_key)
-# Admin area (issue 19): its own template environment, apart from the public pages'.
+RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (gateway.results_key)
+# Admin area: its own template environment, apart from the public pages'.
 ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
 # The one exception to the 64 KB body cap and the refusal of multipart (gateway/middleware.py): a
 # signed-in upload to a route the gate names. It answers the size allowed for the request, or None.

@@ -40,7 +40,7 @@ class Metrics:
         # Silence is the alarm: a series absent (never recorded, or Redis away) alerts as a stale one does.
         self.last_pass_age = Gauge("gateway_periodic_last_pass_age_seconds", "Seconds since the worker's periodic "
                                    "job last completed a pass", ["job"], registry=self.registry)
-        # Callback verification (issue 16): orders counted on a callback's word, not yet checked with a status call.
+        # Callback verification: orders counted on a callback's word, not yet checked with a status call.
         self.verification_backlog = Gauge("gateway_verification_backlog", "Callback-counted orders awaiting "
                                           "their status check", registry=self.registry)
         self.verification_oldest_age = Gauge("gateway_verification_oldest_age_seconds", "Seconds the oldest "
@@ -61,7 +61,7 @@ class Metrics:
                 counts = {status: count for status, count in rows}
                 for status in OrderStatus:
                     self.orders.labels(status.value).set(counts.get(status, 0))
-                async with autocommit(sessions) as session:  # callback verification (issue 16)
+                async with autocommit(sessions) as session:  # callback verification
                     waiting, oldest = await verification_backlog(session)
                 self.verification_backlog.set(waiting)
                 age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0

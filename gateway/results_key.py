@@ -1,4 +1,4 @@
-"""The results-signing key (issue 20), from RESULTS_SIGNING_KEY; in development, one made once in the data folder."""
+"""The results-signing key, from RESULTS_SIGNING_KEY; in development, one made once in the data folder."""
 
 from __future__ import annotations
 

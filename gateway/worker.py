@@ -43,7 +43,7 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
         PeriodicJob("gateway.worker_jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
         PeriodicJob("gateway.worker_jobs.stars_check_job", 60),  # Stars payments the bot's webhook missed
         PeriodicJob("gateway.worker_jobs.verify_by_list_job", 30),  # Stars payments counted, checked in the list
-        # issue 20: hourly ledger checkpoints; at close, a checkpoint and a signed results sheet
+        # hourly ledger checkpoints; at close, a checkpoint and a signed results sheet
         PeriodicJob("gateway.worker_jobs.ledger_checkpoint_job", 300),
     )
     channels = tuple(PeriodicJob(CHANNEL_JOB, interval, (parts.name, job), f"{parts.name}-{job}")

@@ -50,7 +50,7 @@ RECONCILE_LEASE_SECONDS = 30.0  # how long a killed worker's pass can keep the n
 # A pass stops here (the next one carries on), under the job's own time-out (worker.PERIODIC_JOB_TIMEOUT):
 # a renewed lease must not let one stuck pass keep every other away for hours.
 RECONCILE_PASS_SECONDS = 200.0  # plus one order (a restarted start can take 80 s) stays under 300
-VERIFICATIONS_PER_PASS = 100  # issue 16: ~50 s at the reconciler's 2 status calls a second (MTN)
+VERIFICATIONS_PER_PASS = 100  # ~50 s at the reconciler's 2 status calls a second (MTN)
 
 
 BOARD_CONTEST_TTL = 5.0  # a job's board reader keeps a contest's settings this long
@@ -242,7 +242,7 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
             return "another pass is running"
         report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
                                  stop_after=RECONCILE_PASS_SECONDS)
-        # Callback verification (issue 16): the reconciler's share of the cap verifies what is due too.
+        # Callback verification: the reconciler's share of the cap verifies what is due too.
         verified = await verify_due(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
                                     limit=VERIFICATIONS_PER_PASS)
         await note_pass(ctx.redis, "reconcile")  # the age /metrics and /readyz watch
@@ -258,7 +258,7 @@ async def relay_now(ctx: JobContext) -> None:
                               board_refresh(ctx.sessions, ctx.redis))
 
 
-# Telegram (issue 18): Stars payments the webhook missed, found in getStarTransactions (newest first).
+# Telegram: Stars payments the webhook missed, found in getStarTransactions (newest first).
 STARS_SEEN_KEY = "telegram:stars:seen-until"  # Unix time of the newest transaction a whole pass read
 STARS_OVERLAP_SECONDS = 600  # read back this far past it (clocks, one second's transactions): settling is idempotent
 STARS_PAGES_PER_PASS = 10
@@ -333,7 +333,7 @@ async def verify_by_list_pass(ctx: JobContext) -> list[tuple[uuid.UUID, Verified
     return verified
 
 
-# The vote ledger (issue 20): hourly checkpoints, and at close a checkpoint and a signed results sheet.
+# The vote ledger: hourly checkpoints, and at close a checkpoint and a signed results sheet.
 LEDGER_ROUNDS_SECONDS = 300
 
 

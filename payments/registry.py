@@ -134,14 +134,14 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegis
         registry.providers["mtn"] = MtnMomoCollection(
             http, mtn, settings.public_base_url,
             status_calls_per_second=settings.mtn_momo_status_calls_per_second or None,
-            callback_key=callback_key(settings.secret_key.get_secret_value()))  # issue 16: keyed callback URLs
+            callback_key=callback_key(settings.secret_key.get_secret_value()))  # keyed callback URLs
     if (webpay := webpay_credentials(settings, sandbox_address(settings, "orange"))) is not None:
         registry.providers["orange_webpay"] = OrangeWebPay(http, webpay, settings.public_base_url)
     if (push := push_credentials(settings, sandbox_address(settings, "orange"))) is not None:
         registry.providers["orange_push"] = OrangePush(http, push, settings.public_base_url)
     if (stripe := stripe_keys(settings)) is not None:  # without keys, card payments are simply not offered
         registry.providers["stripe"] = StripeCheckout(*stripe, settings.public_base_url, settings.stripe_api_base)
-    # Telegram Stars (issue 18): wherever the bot runs (the fake Bot API in development without a token).
+    # Telegram Stars: wherever the bot runs (the fake Bot API in development without a token).
     if (bot := telegram_bot_address(settings)) is not None:
         registry.providers["stars"] = StarsInvoices(http, bot.token, bot.api_base)
     return registry

@@ -30,7 +30,7 @@ _slugs = itertools.count(1)
 # or one address (tests of the rules set their own; gateway.core.fraud holds the defaults).
 RULES_OFF = {name: 0 for name in FraudRules().stored()}
 PENDING_TTL = timedelta(minutes=10)
-# The tests' results-signing key (issue 20): base64 of 32 raw bytes, as RESULTS_SIGNING_KEY takes it.
+# The tests' results-signing key: base64 of 32 raw bytes, as RESULTS_SIGNING_KEY takes it.
 TEST_RESULTS_KEY = "Ks1d0q9Xc3m2VbN8rT4yU7iO6pL5aZ0eW1fG2hJ3kQ4="
 
 
@@ -96,7 +96,7 @@ async def paid_quantities(sessions: async_sessionmaker[AsyncSession], contest_id
 
 
 async def assert_tally_invariant(sessions: async_sessionmaker[AsyncSession], contest_id: int) -> None:
-    """Tally = paid quantities per candidate, and the vote ledger's chain is whole and counts the same (issue 20)."""
+    """Tally = paid quantities per candidate, and the vote ledger's chain is whole and counts the same."""
     assert await tallies(sessions, contest_id) == await paid_quantities(sessions, contest_id)
     report = await ledger.verify(sessions, contest_id)
     assert report.clean, report

@@ -220,7 +220,7 @@ def test_our_own_secrets_never_show_in_a_settings_dump() -> None:
 
 @pytest.mark.parametrize("key", [None, "", "not-a-key", "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----"])
 def test_production_without_a_usable_results_signing_key_refuses_to_start(settings: Settings, key: str | None) -> None:
-    """Issue 20: results signed with no key, or a key nobody can read, would vouch for nothing."""
+    """Results signed with no key, or a key nobody can read, would vouch for nothing."""
     with pytest.raises(ConfigError, match="RESULTS_SIGNING_KEY"):
         check_production(production(results_signing_key=key), set())
     prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": SecretStr(STRONG),

@@ -33,7 +33,7 @@ GET_ROUTES = [
     "/api/v1/contests/{slug}", "/api/v1/contests/{slug}/leaderboard", "/api/v1/contests/{slug}/leaderboard/stream",
     "/api/v1/orders/{order_id}", "/c/{slug}", "/c/{slug}/board", "/c/{slug}/vote", "/orders/{order_id}",
     "/orders/{order_id}/status",
-    # Results anyone can check (issue 20)
+    # Results anyone can check
     "/verify", "/api/v1/receipts/{reference}", "/api/v1/results-key", "/.well-known/ballot-results-key",
     "/c/{slug}/results.csv", "/c/{slug}/results.csv.sig",
 ]
@@ -41,7 +41,7 @@ POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africas
                "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
                "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook"]
 PUT_ROUTES = ["/payments/mtn/callback/{order_id}"]
-# Admin area (issue 19): its routes are listed and probed in tests/admin/test_hostile_admin.py.
+# Admin area: its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 GETS = [
     *(route.format(slug=SQLISH, order_id=SQLISH, reference=SQLISH) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),

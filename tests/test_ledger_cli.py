@@ -1,4 +1,4 @@
-"""`gateway ledger verify` and `gateway results sign|verify` (issue 20), run as an operator or an auditor would."""
+"""`gateway ledger verify` and `gateway results sign|verify`, run as an operator or an auditor would."""
 
 from __future__ import annotations
 

@@ -1,1 +1,1 @@
-"""SMS voting over Africa's Talking (issue 17)."""
+"""SMS voting over Africa's Talking."""

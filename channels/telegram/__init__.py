@@ -1,1 +1,1 @@
-"""The Telegram bot (issue 18)."""
+"""The Telegram bot."""

@@ -12,7 +12,7 @@ from gateway.channel_parts import ChannelParts
 def setup(app: web.Application) -> None:
     api.setup(app)
     pages.setup(app)
-    vote_check.setup(app)  # "my vote counted", the results key, the signed sheets (issue 20)
+    vote_check.setup(app)  # "my vote counted", the results key, the signed sheets
 
 
 WEB = ChannelParts("web", setup)

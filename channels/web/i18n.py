@@ -126,7 +126,7 @@ PAGE_TEXTS: dict[str, str] = {
     "err_contest_not_open": N_("Voting is not open for this contest."),
     "err_contest_closed": N_("Voting has closed."),
     "payment_failed": N_("The payment failed."),
-    # "My vote counted" and the public ledger (issue 20)
+    # "My vote counted" and the public ledger
     "verify_title": N_("Did my vote count?"),
     "verify_intro": N_("Enter the reference on your receipt to see whether your vote counted and where the public "
                        "ledger holds it."),

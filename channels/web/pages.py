@@ -242,7 +242,7 @@ async def contest_response(page: Page, contest: PublicContest, candidates: list[
 
 
 async def ledger_box(app: web.Application, contest: PublicContest) -> dict[str, Any]:
-    """The contest's latest ledger checkpoints and, once voting has closed, whether a signed sheet is out (issue 20)."""
+    """The contest's latest ledger checkpoints and, once voting has closed, whether a signed sheet is out."""
     service = app[VOTE_SERVICE]
     published = service.results_published(contest, datetime.now(UTC))
     sheet = await service.results_sheet(contest.slug) if published else None

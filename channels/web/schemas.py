@@ -102,7 +102,7 @@ class VoteCreatedOut(BaseModel):
     next: NextStep
 
 
-# "My vote counted" (issue 20): an order as its receipt's reference shows it.
+# "My vote counted": an order as its receipt's reference shows it.
 class NamedOut(BaseModel):
     code: str | None = None
     slug: str | None = None

@@ -1,4 +1,4 @@
-""""My vote counted" and the published results (issue 20): the page and JSON where a voter looks up the
+""""My vote counted" and the published results: the page and JSON where a voter looks up the
 reference on their receipt, the results-signing public key at a stable address, and a closed contest's signed
 results sheet. Look-ups are limited per client address; nothing of the payer shows but the masked number."""
 

@@ -67,7 +67,7 @@ class PublicContest:
     sms_short_code: str | None = None
     sms_keyword: str | None = None
     candidates: tuple[PublicCandidate, ...] = ()
-    # Telegram (issue 18): the price of a vote in Stars (None: not sold in the bot), mobile money in the bot.
+    # Telegram: the price of a vote in Stars (None: not sold in the bot), mobile money in the bot.
     stars_per_vote: int | None = None
     telegram_mobile_money: bool = False
     board_sealed: bool = False  # sealed until close: ask `public_board()`, which knows when it opens

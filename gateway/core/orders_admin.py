@@ -222,7 +222,7 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
             order.status, order.status_reason, order.decided_at = OrderStatus.PAID, note, func.now()
             await _add_votes(session, order)
         elif decision == "refund":  # money moved for a vote never counted: give it back by hand
-            if order.status is OrderStatus.HELD:  # a held order refused: the decision goes on the ledger (issue 20)
+            if order.status is OrderStatus.HELD:  # a held order refused: the decision goes on the ledger
                 await ledger.append_event(session, ledger.EntryKind.REJECTED, order, sign=0)
             order.status, order.status_reason = OrderStatus.REFUND_REQUESTED, note
         elif decision == "refunded_by_hand" and order.status is OrderStatus.REFUND_REQUESTED:

@@ -63,7 +63,7 @@ class Collection:
     # Keeps provider data durably *during* start(), before a step that may charge the payer, so a
     # start cut short (a killed process) is resumed with it rather than repeated. None in tests.
     remember: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
-    # Telegram Stars (issue 18): the voter's chat (an invoice is a chat message) and the charge to refund.
+    # Telegram Stars: the voter's chat (an invoice is a chat message) and the charge to refund.
     voter_ref: str | None = None
     provider_txn_id: str | None = None
 

@@ -1,4 +1,4 @@
-"""Signed results (issue 20): a contest's results sheet, made from its verified ledger, signed with Ed25519.
+"""Signed results: a contest's results sheet, made from its verified ledger, signed with Ed25519.
 
 The sheet is CSV (its exact bytes are what is signed); the signature is detached, base64 in a file of its
 own, so that anyone holding the public key checks a sheet offline (`gateway results verify`). A sheet is

@@ -152,7 +152,7 @@ async def _events(session: AsyncSession, order_ids: set[uuid.UUID]) -> dict[uuid
     return events
 
 
-# SMS voting (issue 17): messages Africa's Talking finally failed to deliver (or we could not send).
+# SMS voting: messages Africa's Talking finally failed to deliver (or we could not send).
 SMS_FINAL_FAILURES = ("Failed", "Rejected", "Expired", "unsent")
 
 

@@ -136,7 +136,7 @@ def check_order(
     return CheckedOrder(quantity, quantity * terms.price_per_vote, terms.currency, provider, payer)
 
 
-# Telegram Stars (issue 18): votes bought in the bot are priced in Stars, per contest, whatever its currency.
+# Telegram Stars: votes bought in the bot are priced in Stars, per contest, whatever its currency.
 STARS_PROVIDER = "stars"
 STARS_CURRENCY = "XTR"
 

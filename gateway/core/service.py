@@ -127,7 +127,7 @@ class VoteService:
         ranks), its freeze and its hidden counts, the same on every channel."""
         return await self.board.top(contest_id, n)
 
-    # Telegram (issue 18): payments made in the chat, checked before the charge and settled from the chat.
+    # Telegram: payments made in the chat, checked before the charge and settled from the chat.
     async def check_before_charge(self, payload: str, amount: int, currency: str) -> str | None:
         """None when Telegram may charge for the order this invoice payload names; else why not."""
         return await in_chat.check_before_charge(self.sessions, payload, amount, currency)
@@ -139,7 +139,7 @@ class VoteService:
     async def chat_orders(self, voter_ref: str, limit: int = 10) -> list[VoterOrder]:
         return await in_chat.chat_orders(self.sessions, voter_ref, limit)
 
-    # Results anyone can check (issue 20): a voter's own order on the ledger, the checkpoints, the signed sheet.
+    # Results anyone can check: a voter's own order on the ledger, the checkpoints, the signed sheet.
     async def order_standing(self, reference: str) -> vote_check.OrderStanding:
         """What became of the order the receipt's reference names (only that order; the number masked)."""
         return await vote_check.order_standing(self.sessions, reference)

@@ -1,4 +1,4 @@
-""""My vote counted" (issue 20): what a voter may learn of an order from the reference on its receipt.
+""""My vote counted": what a voter may learn of an order from the reference on its receipt.
 
 Whether it counted (or why not), the ledger entries that hold it and the checkpoint that covers them. Only
 this order: no count of anyone's votes, and of the payer only the masked number. Until a sealed contest is

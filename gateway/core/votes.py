@@ -280,7 +280,7 @@ async def confirm_payment(
 
     `provider` is who confirms: only an order of that provider is counted (a signed Stripe event
     naming an MTN order proves nothing about the MTN payment). `verify_later`: the order counted is
-    queued for a status check in the same statement (issue 16: a callback's word, verified after)."""
+    queued for a status check in the same statement (a callback's word, verified after)."""
     async with autocommit_connection(sessions) as connection:
         counted = await count_if_pending(connection, order_id, provider_status, amount, currency, provider_txn_id,
                                          provider=provider, verify_later=verify_later)
@@ -361,7 +361,7 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
         .where(*(paid.c.channel != channel for channel in CHANNELS_WITHOUT_RECEIPTS), is_paid),
     ).cte("receipted")
     ctes = [entry, counted, queued, receipted]
-    if verify_later:  # callback verification (issue 16): the order joins the queue with its count, or neither
+    if verify_later:  # callback verification: the order joins the queue with its count, or neither
         ctes.append(insert(PaymentVerification).from_select(
             ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))
     return select(paid.c.contest_id, paid.c.status).add_cte(*ctes)

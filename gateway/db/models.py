@@ -111,7 +111,7 @@ class Contest(Base):
     # Sealed until close: no count, no rank anywhere public until the contest is closed (gateway.core.ranking).
     board_sealed: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    # Telegram (issue 18): the price of a vote in Stars (None: not sold in the bot), and whether the
+    # Telegram: the price of a vote in Stars (None: not sold in the bot), and whether the
     # organiser lets the bot offer mobile money too (Telegram's terms want Stars for digital goods).
     stars_per_vote: Mapped[int | None] = mapped_column(Integer)
     telegram_mobile_money: Mapped[bool] = mapped_column(Boolean, server_default="false")
@@ -314,7 +314,7 @@ class AdminUser(Base):
     role: Mapped[str] = mapped_column(String(32), server_default="organiser")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    # Admin area (issue 19): TOTP confirmed at first sign-in, and a version every access token carries
+    # Admin area: TOTP confirmed at first sign-in, and a version every access token carries
     # (bumped on sign-out everywhere, password change, disabling). Failed sign-ins are counted in Redis.
     totp_confirmed_at: Mapped[datetime | None]
     token_version: Mapped[int] = mapped_column(Integer, server_default="0")
@@ -333,7 +333,7 @@ class AuditEntry(Base):
     target: Mapped[str | None] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
-    # Admin area (issue 19): where the action came from, and the thing before and after it.
+    # Admin area: where the action came from, and the thing before and after it.
     address: Mapped[str | None] = mapped_column(String(64))
     before: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     after: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
@@ -341,7 +341,7 @@ class AuditEntry(Base):
     __table_args__ = (Index("ix_audit_log_target", "target", "created_at"),)
 
 
-# Admin area (issue 19): refresh tokens (stored hashed, rotated, revocable by family) and contest organisers.
+# Admin area: refresh tokens (stored hashed, rotated, revocable by family) and contest organisers.
 class AdminRefreshToken(Base):
     """One refresh token, by its SHA-256; a rotation marks it used and issues the next of its family."""
 
@@ -366,7 +366,7 @@ class ContestOrganiser(Base):
     admin_id: Mapped[int] = mapped_column(ForeignKey("admin_users.id", ondelete="CASCADE"), primary_key=True)
 
 
-# Callback verification (issue 16): orders counted on a callback's word, each re-checked later with a status call.
+# Callback verification: orders counted on a callback's word, each re-checked later with a status call.
 class PaymentVerification(Base):
     """An order counted from an authenticated callback (MTN's per-order URL secret, Orange's notif_token),
     awaiting the provider's own status to agree. Written in the statement that counts the order, so a
@@ -387,7 +387,7 @@ class PaymentVerification(Base):
     )
 
 
-# SMS voting over Africa's Talking (issue 17, channels/sms)
+# SMS voting over Africa's Talking (channels/sms)
 class SmsInbound(Base):
     """Every message Africa's Talking delivered to a short code, once per AT `id` (AT retries for ~10 min)."""
 
@@ -439,7 +439,7 @@ class SmsOptOut(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-# Telegram (issue 18): every update the webhook accepted, kept before the 200 and deduplicated on its id.
+# Telegram: every update the webhook accepted, kept before the 200 and deduplicated on its id.
 class TelegramUpdate(Base):
     __tablename__ = "telegram_updates"
 
@@ -466,7 +466,7 @@ class TelegramReceipt(Base):
     sent_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
 
-# The vote ledger (issue 20): every counting event appended to a hash chain per contest (gateway.core.ledger).
+# The vote ledger: every counting event appended to a hash chain per contest (gateway.core.ledger).
 class LedgerHead(Base):
     """A contest's chain head: its last hash and entry count. Appending upserts this row (the lock that
     serialises a contest's appends), keeping the previous hash and the event's bytes for the entry row."""

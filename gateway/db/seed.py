@@ -22,7 +22,7 @@ DEMO_CANDIDATES = (
     ("08", "Herve Kamga"),
 )
 
-DEMO_STARS_PER_VOTE = 10  # Telegram (issue 18): the demo's price of a vote in Stars
+DEMO_STARS_PER_VOTE = 10  # Telegram: the demo's price of a vote in Stars
 
 
 async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> Contest:
@@ -37,13 +37,13 @@ async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> Contest:
                 price_per_vote=100, currency="XAF", max_votes_per_order=100,
                 ussd_service_codes=["*384*123#"], sms_short_code="20123", sms_keyword="VOTE",
                 providers=["mtn", "orange", "stripe"], default_language="fr",
-                stars_per_vote=DEMO_STARS_PER_VOTE,  # Telegram (issue 18)
+                stars_per_vote=DEMO_STARS_PER_VOTE,  # Telegram
             )
             session.add(contest)
             await session.flush()
         elif contest.closes_at < now + timedelta(days=1):
             contest.closes_at = now + timedelta(days=30)
-        if contest.stars_per_vote is None:  # Telegram (issue 18): a demo seeded before Stars existed
+        if contest.stars_per_vote is None:  # Telegram: a demo seeded before Stars existed
             contest.stars_per_vote = DEMO_STARS_PER_VOTE
         for code, name in DEMO_CANDIDATES:
             await session.execute(

@@ -1,4 +1,4 @@
-"""The ledger's rounds (issue 20): a checkpoint of each contest's chain every hour it grew, and at close a
+"""The ledger's rounds: a checkpoint of each contest's chain every hour it grew, and at close a
 checkpoint and a signed results sheet. Run by the worker's periodic job every few minutes (one job per time
 slot, whichever worker enqueues it).""" 
 

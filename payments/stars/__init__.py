@@ -1,4 +1,4 @@
-"""Telegram Stars: votes sold in the bot, paid in the chat (issue 18)."""
+"""Telegram Stars: votes sold in the bot, paid in the chat."""
 
 from payments.stars.invoice import StarsInvoices
 from payments.stars.listing import StarPayment

@@ -42,12 +42,12 @@ ROUTES = {
     ("GET", "/admin/blocked"), ("POST", "/admin/blocked/{kind}"), ("POST", "/admin/blocked/{kind}/remove"),
     ("GET", "/api/v1/admin/blocked"), ("POST", "/api/v1/admin/blocked/{kind}"),
     ("POST", "/api/v1/admin/blocked/{kind}/remove"),
-    # Signed results (issue 20)
+    # Signed results
     ("GET", "/admin/contests/{contest_id}/results"), ("POST", "/admin/contests/{contest_id}/results/sign"),
     ("GET", "/admin/contests/{contest_id}/results/{sheet_id}.csv"),
     ("GET", "/admin/contests/{contest_id}/results/{sheet_id}.csv.sig"),
     ("POST", "/api/v1/admin/contests/{contest_id}/results/sign"), ("GET", "/api/v1/admin/results-key"),
-    # issue 20: dashboards and exports
+    # dashboards and exports
     ("GET", "/admin/contests/{contest_id}/dashboard"), ("GET", "/admin/contests/{contest_id}/dashboard/stream"),
     ("GET", "/admin/static/dashboard.js"), ("GET", "/admin/contests/{contest_id}/exports/{kind}.{fmt}"),
     ("GET", "/api/v1/admin/contests/{contest_id}/dashboard"),

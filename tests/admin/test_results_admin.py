@@ -1,4 +1,4 @@
-"""Signed results in the admin area (issue 20): owners and auditors sign on demand (audited), organisers may
+"""Signed results in the admin area: owners and auditors sign on demand (audited), organisers may
 not; the public key is shown; the sheet signed checks against it."""
 
 from __future__ import annotations

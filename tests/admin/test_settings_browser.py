@@ -1,4 +1,4 @@
-"""The contest settings of issue 19 in a real browser (headless Chromium, as tests/admin/test_admin_browser.py):
+"""The admin contest settings in a real browser (headless Chromium, as tests/admin/test_admin_browser.py):
 an owner, in French, seals a contest's board until close, turns a fraud rule off, moves a candidate up and
 blocks an address; the public page then lists the candidates in that order and shows no count. A screenshot
 of each page goes to tests/artifacts/."""

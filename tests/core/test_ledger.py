@@ -1,4 +1,4 @@
-"""The vote ledger (issue 20): every counting event on a per-contest hash chain, and tampering caught."""
+"""The vote ledger: every counting event on a per-contest hash chain, and tampering caught."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Migration 0011 (issue 20): orders paid before the vote ledger existed open each contest's chain, so that a
+"""Migration 0011: orders paid before the vote ledger existed open each contest's chain, so that a
 database upgraded mid-contest verifies clean, its ledger counting what its tallies count."""
 
 from __future__ import annotations

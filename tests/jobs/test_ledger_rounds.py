@@ -1,4 +1,4 @@
-"""The ledger's periodic rounds (issue 20): a checkpoint each hour the chain grew, and at close a checkpoint and
+"""The ledger's periodic rounds: a checkpoint each hour the chain grew, and at close a checkpoint and
 a signed results sheet; a ledger that does not verify is never signed."""
 
 from __future__ import annotations

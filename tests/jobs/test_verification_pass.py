@@ -1,4 +1,4 @@
-"""Issue 16: the worker's reconciler pass verifies callback-counted orders too, on the reconciler's share
+"""The worker's reconciler pass verifies callback-counted orders too, on the reconciler's share
 of the status-call cap, and takes back the votes of one whose status disagrees (after a restart of the web
 process that counted it: the queue is in PostgreSQL)."""
 

@@ -161,7 +161,7 @@ async def test_webpay_notification_is_checked_against_the_stored_token(orange: O
     [page] = c.provider_data["pages"]
     good = json.dumps({"status": "SUCCESS", "notif_token": page["notif_token"], "txnid": "MP1"}).encode()
     verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, good), c)
-    # Issue 16: the token is a per-payment secret: counted at once, verified by a status call later.
+    # The token is a per-payment secret: counted at once, verified by a status call later.
     assert verdict.kind == "notification.success" and verdict.verify_later
     assert verdict.status is not None and verdict.status.state is PaymentState.SUCCESSFUL
     assert (verdict.status.amount, verdict.status.currency) == (c.amount, c.currency)
@@ -221,7 +221,7 @@ async def test_a_payment_on_either_page_of_an_order_is_found_by_its_status_check
     for page in second.provider_data["pages"]:
         body = json.dumps({"status": "SUCCESS", "notif_token": page["notif_token"]}).encode()
         verdict = await orange.webpay.verify_callback(InboundCallback(c.order_id, {}, body), final)
-        assert verdict.kind == "notification.success" and verdict.verify_later  # issue 16: counted, verified later
+        assert verdict.kind == "notification.success" and verdict.verify_later  # counted, verified later
 
 
 async def test_a_notification_an_order_cannot_check_yet_is_kept_unverified_not_rejected(orange: Orange) -> None:

@@ -1,4 +1,4 @@
-"""Issue 16: the MTN sandbox keeps MTN's cap on status GETs per account (API user), 10 a second from the
+"""The MTN sandbox keeps MTN's cap on status GETs per account (API user), 10 a second from the
 command line, and has a payer number whose status GET disagrees with its callback (a reversal to test)."""
 
 from __future__ import annotations

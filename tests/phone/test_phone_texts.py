@@ -21,7 +21,7 @@ ROOM = {"ussd": TEXT_BUDGET, "phone": TEXT_BUDGET, "sms": SMS_LIMIT}
 WIDEST = {"code": "12345678", "maximum": "12345678", "price": "1000000 XAF", "total": "10000000 XAF",
           "quantity": "1000", "contest": "C" * 40, "provider": "Orange Money", "ref": "ABCDEF12",
           "service_code": "*" * 20, "name": "N" * 20, "paid": "1000000", "pending": "1000",
-          # SMS voting (issue 17): channels/sms/texts.py clips these
+          # SMS voting: channels/sms/texts.py clips these
           "keyword": "K" * 10, "short_code": "1" * 16, "reason": "R" * 60, "lines": "L" * 150, "n": "1000"}
 LIMIT = re.compile(r"Limit: (\d+)")
 

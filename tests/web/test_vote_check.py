@@ -1,4 +1,4 @@
-""""My vote counted", the results key and the signed results over HTTP (issue 20)."""
+""""My vote counted", the results key and the signed results over HTTP."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """A voter looks up the reference on their receipt on the public page, in a real browser (Debian's Chromium,
-headless, driven by Playwright); the page is saved in tests/artifacts/ (issue 20)."""
+headless, driven by Playwright); the page is saved in tests/artifacts/."""
 
 from __future__ import annotations
 

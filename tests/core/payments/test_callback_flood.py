@@ -106,7 +106,7 @@ async def test_a_genuine_callback_for_a_known_order_is_taken_and_kept_whole_afte
 async def test_a_flood_on_the_url_of_ones_own_order_is_kept_bounded_past_its_first_callbacks(
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     """Only MTN knows an order's callback secret; should MTN itself call back far more than it does, what
-    comes after the first few callbacks is kept bounded. (Issue 16: anyone else, who can place an order and
+    comes after the first few callbacks is kept bounded. (Anyone else, who can place an order and
     learn its id, no longer gets in: see the next test.)"""
     await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala")
@@ -131,7 +131,7 @@ async def test_a_flood_on_the_url_of_ones_own_order_is_kept_bounded_past_its_fir
 
 async def test_a_flood_without_the_secret_on_the_url_of_ones_own_order_is_refused_limited_and_bounded(
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
-    """Issue 16: the order's URL without its secret (or with a wrong one) is refused (400), counted against
+    """The order's URL without its secret (or with a wrong one) is refused (400), counted against
     the sender's address like a callback about no order of ours, kept bounded, and asks MTN nothing."""
     await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala")

@@ -1,4 +1,4 @@
-"""Issue 16: MTN callbacks on the order's secret URL count at once, with no status call; anything else on
+"""MTN callbacks on the order's secret URL count at once, with no status call; anything else on
 that URL counts nothing and costs nothing; every order counted that way is verified later by a status
 call, and a disagreement takes its votes back off. MTN faked at the wire (respx)."""
 

@@ -1,4 +1,4 @@
-"""Issue 16 end to end over localhost HTTP: our app and the MTN sandbox at MTN's status-call cap. A vote
+"""Callback verification end to end over localhost HTTP: our app and the MTN sandbox at MTN's status-call cap. A vote
 counts from MTN's callback alone, is verified by a status GET afterwards, and a payer number whose status
 then says FAILED (the sandbox's …457) has its votes taken back off and its order set aside for a person."""
 

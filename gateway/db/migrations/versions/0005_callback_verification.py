@@ -1,4 +1,4 @@
-"""callback verification: orders counted from a callback await a status check (issue 16)
+"""callback verification: orders counted from a callback await a status check
 
 Revision ID: 0005
 Revises: 0004

@@ -1,4 +1,4 @@
-"""SMS: inbound and outbound messages over Africa's Talking (issue 17)
+"""SMS: inbound and outbound messages over Africa's Talking
 
 Revision ID: 0006
 Revises: 0005

@@ -1,4 +1,4 @@
-"""Telegram: updates, chats and Stars payments (issue 18)
+"""Telegram: updates, chats and Stars payments
 
 Revision ID: 0007
 Revises: 0006

@@ -1,4 +1,4 @@
-"""Admin area: accounts, sessions, audit trail and held orders (issue 19)
+"""Admin area: accounts, sessions, audit trail and held orders
 
 Revision ID: 0008
 Revises: 0007
