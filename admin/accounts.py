@@ -13,12 +13,13 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import totp
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.db.engine import Sessions
 from gateway.db.models import AdminRefreshToken, AdminUser
 
 ROLES = ("owner", "organiser", "auditor", "support")
@@ -80,7 +81,7 @@ class NewAdmin:
 
 
 async def create_admin(
-    sessions: async_sessionmaker[AsyncSession], email: str, password: str, role: str = "owner",
+    sessions: Sessions, email: str, password: str, role: str = "owner",
     actor: Actor = CLI,
 ) -> NewAdmin:
     email = check_new_account(email, password, role)
@@ -104,7 +105,7 @@ async def revoke_all(session: AsyncSession, admin_id: int) -> None:
         token_version=AdminUser.token_version + 1))
 
 
-async def change_password(sessions: async_sessionmaker[AsyncSession], actor: Actor, current: str, new: str) -> None:
+async def change_password(sessions: Sessions, actor: Actor, current: str, new: str) -> None:
     check_password(new)
     async with sessions.begin() as session:
         user = await session.get(AdminUser, actor.admin_id, with_for_update=True)
@@ -115,7 +116,7 @@ async def change_password(sessions: async_sessionmaker[AsyncSession], actor: Act
         await audit.record(session, actor, "admin.password_change", user.email)
 
 
-async def set_active(sessions: async_sessionmaker[AsyncSession], actor: Actor, email: str, active: bool) -> None:
+async def set_active(sessions: Sessions, actor: Actor, email: str, active: bool) -> None:
     """An owner disables (or enables again) an account; disabling ends its sessions at once."""
     async with sessions.begin() as session:
         user = await session.scalar(select(AdminUser).where(AdminUser.email == email.strip().lower())
@@ -130,12 +131,12 @@ async def set_active(sessions: async_sessionmaker[AsyncSession], actor: Actor, e
                            before=before, after={"active": active})
 
 
-async def list_admins(sessions: async_sessionmaker[AsyncSession]) -> list[AdminUser]:
+async def list_admins(sessions: Sessions) -> list[AdminUser]:
     async with sessions() as session:
         return list((await session.scalars(select(AdminUser).order_by(AdminUser.email))).all())
 
 
-async def set_active_by_id(sessions: async_sessionmaker[AsyncSession], actor: Actor, admin_id: int,
+async def set_active_by_id(sessions: Sessions, actor: Actor, admin_id: int,
                            active: bool) -> None:
     """`set_active` for the accounts page; an owner cannot disable their own account (nobody left to undo it)."""
     if admin_id == actor.admin_id:

@@ -18,11 +18,11 @@ from concurrent.futures import Executor
 from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import contests_admin
 from gateway.core.audit import Actor
 from gateway.core.errors import DomainError
+from gateway.db.engine import Sessions
 from gateway.db.models import Candidate
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -125,7 +125,7 @@ def store(data_dir: Path, jpeg: bytes) -> str:
     return URL_PREFIX + name
 
 
-async def attach(sessions: async_sessionmaker[AsyncSession], actor: Actor, candidate_id: int, data_dir: Path,
+async def attach(sessions: Sessions, actor: Actor, candidate_id: int, data_dir: Path,
                  jpeg: bytes) -> Candidate:
     """Store the photo and make it the candidate's; a candidate that refuses it leaves no file behind."""
     url = store(data_dir, jpeg)

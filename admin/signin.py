@@ -16,16 +16,15 @@ from datetime import UTC, datetime
 
 from redis.asyncio import Redis
 from sqlalchemy import exists, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import lockout, tokens, totp
 from admin.accounts import password_matches
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.errors import DomainError
+from gateway.db.engine import Sessions
 from gateway.db.models import AdminRefreshToken, AdminUser
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 class SignInRefused(DomainError):

@@ -21,16 +21,16 @@ import httpx
 from aiohttp import web
 from redis.asyncio import Redis
 from rq import Queue
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.config import Settings
 from gateway.core.providers import Providers
 from gateway.core.receipts import ReceiptSender
+from gateway.db.engine import Sessions
 
 if TYPE_CHECKING:
     from gateway.core.service import PaymentStarter, VoteService
 
-Sessions = async_sessionmaker[AsyncSession]
 # The one RQ function every channel's job runs through (gateway.worker_jobs.channel_job): a channel names its
 # jobs by (channel, job) and never imports the worker.
 CHANNEL_JOB = "gateway.worker_jobs.channel_job"

@@ -21,10 +21,9 @@ from gateway.embedded import export_urls, service_urls
 from gateway.logs import json_wanted, setup_logging
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
     from gateway.core import ledger
     from gateway.core.review import ReviewItem, UndeliveredSms
+    from gateway.db.engine import Sessions
 
 T = TypeVar("T")
 
@@ -40,7 +39,7 @@ def with_services(settings: Settings, stack: ExitStack) -> Settings:
     return settings.model_copy(update={"database_url": urls.database_url, "redis_url": urls.redis_url})
 
 
-def with_database(settings: Settings, work: Callable[[async_sessionmaker[AsyncSession]], Awaitable[T]]) -> T:
+def with_database(settings: Settings, work: Callable[[Sessions], Awaitable[T]]) -> T:
     from gateway.db.engine import create_engine, session_factory
 
     async def main() -> T:
@@ -124,7 +123,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.jobs.status_pacing import reconciler_pace
     from payments.registry import build_registry
 
-    async def run(sessions: async_sessionmaker[AsyncSession]) -> str:
+    async def run(sessions: Sessions) -> str:
         async with httpx.AsyncClient(timeout=15) as http, Redis.from_url(settings.redis_url or "") as redis:
             registry = build_registry(settings, http)
             try:
@@ -152,7 +151,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.core.payments.refunds import request_refund
     from payments.registry import build_registry
 
-    async def run(sessions: async_sessionmaker[AsyncSession]) -> str:
+    async def run(sessions: Sessions) -> str:
         async with httpx.AsyncClient(timeout=15) as http:
             registry = build_registry(settings, http)
             try:
@@ -249,7 +248,7 @@ def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int
 
     from leaderboard.rebuild import rebuild_all
 
-    async def run(sessions: async_sessionmaker[AsyncSession]) -> dict[str, int]:
+    async def run(sessions: Sessions) -> dict[str, int]:
         redis = Redis.from_url(settings.redis_url or "")
         try:
             return await rebuild_all(sessions, redis)
@@ -272,7 +271,7 @@ def cmd_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.core import ledger
     from gateway.db.models import Contest
 
-    async def run(sessions: async_sessionmaker[AsyncSession]) -> list[ledger.LedgerReport]:
+    async def run(sessions: Sessions) -> list[ledger.LedgerReport]:
         async with sessions() as session:
             query = select(Contest.id).order_by(Contest.id)
             ids = list(await session.scalars(query.where(Contest.slug == args.contest) if args.contest else query))
@@ -309,7 +308,7 @@ def cmd_results_sign(settings: Settings, args: argparse.Namespace) -> int:
 
     key = signing_key(settings)
 
-    async def run(sessions: async_sessionmaker[AsyncSession]) -> results.SignedSheet:
+    async def run(sessions: Sessions) -> results.SignedSheet:
         contest = await catalog.contest_by_slug(sessions, args.contest)
         return await results.sign_results(sessions, key, contest.id, reason="on_demand", signed_by="cli")
 

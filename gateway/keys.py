@@ -18,10 +18,11 @@ from aiohttp import web
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from redis.asyncio import Redis
 from rq import Queue
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
 from gateway.core.providers import Providers
+from gateway.db.engine import Sessions
 
 if TYPE_CHECKING:
     from gateway.jobs.payment_checks import PaymentChecks
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 SETTINGS = web.AppKey("settings", Settings)
 ENGINE = web.AppKey("engine", AsyncEngine)
-SESSIONS = web.AppKey("sessions", async_sessionmaker[AsyncSession])
+SESSIONS = web.AppKey("sessions", Sessions)
 REDIS = web.AppKey("redis", Redis)
 HTTP = web.AppKey("http", httpx.AsyncClient)
 QUEUE = web.AppKey("queue", Queue)

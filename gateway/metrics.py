@@ -10,10 +10,9 @@ from datetime import UTC, datetime
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.payments.verification import backlog as verification_backlog
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
 from gateway.jobs.last_passes import PERIODIC_PASSES
 
@@ -51,7 +50,7 @@ class Metrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
 
-    async def refresh(self, sessions: async_sessionmaker[AsyncSession], queue_lengths: dict[str, int]) -> None:
+    async def refresh(self, sessions: Sessions, queue_lengths: dict[str, int]) -> None:
         async with self._counting:  # scrapes meanwhile wait for this count rather than start their own
             if time.monotonic() >= self._orders_counted_at + ORDER_COUNT_SECONDS:
                 async with autocommit(sessions) as session:

@@ -16,7 +16,6 @@ from typing import Any, TypeVar
 
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.channel_list import CHANNELS, channel
 from gateway.config import Settings
@@ -27,7 +26,7 @@ from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.providers import PaymentError
 from gateway.core.receipts import RECEIPT_TOPICS, ReceiptSender, send_receipt
 from gateway.core.service import PaymentStarter, VoteService
-from gateway.db.engine import create_engine, session_factory
+from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.jobs import outbox
 from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.jobs.last_passes import note_pass
@@ -61,7 +60,7 @@ class JobContext:
     """What a job uses; channels' jobs see it as `gateway.channel_parts.JobResources`."""
 
     settings: Settings
-    sessions: async_sessionmaker[AsyncSession]
+    sessions: Sessions
     redis: Redis
     providers: ProviderRegistry
     receipt_senders: Mapping[str, ReceiptSender] = field(default_factory=dict)
@@ -77,7 +76,7 @@ class JobContext:
         await relay_now(self)
 
 
-def build_receipt_senders(settings: Settings, sessions: async_sessionmaker[AsyncSession],
+def build_receipt_senders(settings: Settings, sessions: Sessions,
                           http: httpx.AsyncClient) -> dict[str, ReceiptSender]:
     """The channels that message a voter once their order is decided (gateway.core.receipts)."""
     senders = {parts.name: parts.receipts(settings, sessions, http) for parts in CHANNELS if parts.receipts}
@@ -182,7 +181,7 @@ def run_in_context(work: Callable[[JobContext], Awaitable[T]]) -> T:
 BOARD_TOPICS = ("vote.confirmed", "vote.uncounted")
 
 
-def board_refresh(sessions: async_sessionmaker[AsyncSession], redis: Redis) -> dict[str, outbox.BatchHandler]:
+def board_refresh(sessions: Sessions, redis: Redis) -> dict[str, outbox.BatchHandler]:
     """The board changes: one refresh per contest however many votes a batch carries."""
 
     async def refresh(payloads: list[dict[str, Any]]) -> None:

@@ -12,19 +12,17 @@ from typing import Generic, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.catalog import PUBLIC_STATUSES
 from gateway.core.errors import NotFound
 from gateway.core.ranking import BoardTop, PublicBoard, public_board, rank_candidates
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, CandidateStatus, Contest
 from leaderboard import cache
 from leaderboard.board import BoardContest, CandidateInfo, Rendered, Tallies, is_frozen, render
 
 log = logging.getLogger(__name__)
 
-Sessions = async_sessionmaker[AsyncSession]
 SHOWN_STATUSES = (CandidateStatus.ACTIVE, CandidateStatus.ELIMINATED)
 K = TypeVar("K")
 T = TypeVar("T")

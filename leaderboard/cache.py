@@ -29,12 +29,10 @@ from typing import cast
 from redis.asyncio import Redis
 from redis.typing import ZSetScoredMembers
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from leaderboard.board import Tallies
 
-Sessions = async_sessionmaker[AsyncSession]
 REBUILD_LOCK_MS = 5000  # one process rebuilds a missing board; the others wait for it this long at most
 REBUILD_POLL_SECONDS = 0.02
 FROZEN_TTL_SECONDS = 90 * 86400

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from leaderboard.cache import forget_frozen, refresh_contest
 
 
-async def rebuild_all(sessions: async_sessionmaker[AsyncSession], redis: Redis) -> dict[str, int]:
+async def rebuild_all(sessions: Sessions, redis: Redis) -> dict[str, int]:
     """Contest slug -> the new version. Forced: it also repairs a cache that ran ahead of a restored database.
 
     Frozen snapshots are dropped too; the next read recomputes them from the orders.

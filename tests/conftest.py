@@ -13,12 +13,12 @@ from playwright.async_api import Browser, async_playwright
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
 from gateway.channel_list import MIGRATIONS
 from gateway.config import Settings
-from gateway.db.engine import create_engine, session_factory
+from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Base
 from gateway.embedded import ServiceUrls
@@ -75,7 +75,7 @@ async def clean(engine: AsyncEngine, settings: Settings) -> None:
 
 
 @pytest.fixture
-def sessions(clean: None, engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def sessions(clean: None, engine: AsyncEngine) -> Sessions:
     return session_factory(engine)
 
 

@@ -9,10 +9,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import ledger, votes
 from gateway.core.fraud import FraudRules
+from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
     CandidateStatus,
@@ -35,7 +35,7 @@ TEST_RESULTS_KEY = "Ks1d0q9Xc3m2VbN8rT4yU7iO6pL5aZ0eW1fG2hJ3kQ4="
 
 
 async def make_contest(
-    sessions: async_sessionmaker[AsyncSession],
+    sessions: Sessions,
     candidates: int = 5,
     candidate_status: dict[str, CandidateStatus] | None = None,
     **overrides: Any,
@@ -65,7 +65,7 @@ async def make_contest(
 
 
 async def place(
-    sessions: async_sessionmaker[AsyncSession], contest: Contest, candidate: str = "01", quantity: int = 1,
+    sessions: Sessions, contest: Contest, candidate: str = "01", quantity: int = 1,
     provider: str = "mtn", msisdn: str | None = "+237670000001", **extra: Any,
 ) -> VoteOrder:
     request = votes.OrderRequest(contest.slug, candidate, quantity, provider, extra.pop("channel", Channel.WEB),
@@ -73,7 +73,7 @@ async def place(
     return await votes.place_order(sessions, request, pending_ttl=PENDING_TTL)
 
 
-async def tallies(sessions: async_sessionmaker[AsyncSession], contest_id: int) -> dict[str, int]:
+async def tallies(sessions: Sessions, contest_id: int) -> dict[str, int]:
     async with sessions() as session:
         rows = await session.execute(
             select(Candidate.code, Tally.votes).join(Tally, Tally.candidate_id == Candidate.id)
@@ -82,7 +82,7 @@ async def tallies(sessions: async_sessionmaker[AsyncSession], contest_id: int) -
         return {code: votes for code, votes in rows}
 
 
-async def paid_quantities(sessions: async_sessionmaker[AsyncSession], contest_id: int) -> dict[str, int]:
+async def paid_quantities(sessions: Sessions, contest_id: int) -> dict[str, int]:
     """What the tallies must equal: the sum of quantities of paid orders per candidate."""
     async with sessions() as session:
         rows = await session.execute(
@@ -95,21 +95,21 @@ async def paid_quantities(sessions: async_sessionmaker[AsyncSession], contest_id
         return {code: int(total) for code, total in rows}
 
 
-async def assert_tally_invariant(sessions: async_sessionmaker[AsyncSession], contest_id: int) -> None:
+async def assert_tally_invariant(sessions: Sessions, contest_id: int) -> None:
     """Tally = paid quantities per candidate, and the vote ledger's chain is whole and counts the same."""
     assert await tallies(sessions, contest_id) == await paid_quantities(sessions, contest_id)
     report = await ledger.verify(sessions, contest_id)
     assert report.clean, report
 
 
-async def event_log(sessions: async_sessionmaker[AsyncSession]) -> Counter[tuple[str, str | None]]:
+async def event_log(sessions: Sessions) -> Counter[tuple[str, str | None]]:
     """The provider events kept, as (kind, outcome) -> how many."""
     async with sessions() as session:
         rows = await session.execute(select(ProviderEvent.kind, ProviderEvent.outcome))
         return Counter((kind, outcome) for kind, outcome in rows)
 
 
-async def assert_fault_end(sessions: async_sessionmaker[AsyncSession], contest_id: int,
+async def assert_fault_end(sessions: Sessions, contest_id: int,
                            events: Mapping[tuple[str, str | None], int]) -> None:
     """How every fault test ends: the tally invariant holds, and the provider-events log holds
     exactly the callbacks that came in, each with what it led to."""
@@ -117,6 +117,6 @@ async def assert_fault_end(sessions: async_sessionmaker[AsyncSession], contest_i
     assert await event_log(sessions) == Counter(events)
 
 
-async def count_orders(sessions: async_sessionmaker[AsyncSession]) -> int:
+async def count_orders(sessions: Sessions) -> int:
     async with sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(VoteOrder)) or 0)

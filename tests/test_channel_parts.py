@@ -11,13 +11,12 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.channel_list import MIGRATIONS
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.core.receipts import Receipt, ReceiptKind
-from gateway.db.engine import create_engine
+from gateway.db.engine import Sessions, create_engine
 from gateway.db.migrate import upgrade
 from gateway.db.models import OutboxMessage, VoteOrder
 from gateway.embedded import ServiceUrls
@@ -26,8 +25,6 @@ from gateway.worker_jobs import JobContext, outbox_handlers
 from payments.registry import build_registry
 from tests.factories import make_contest, place
 from tests.servers import throwaway_database
-
-Sessions = async_sessionmaker[AsyncSession]
 
 # A newcomer's channel's first migration: a branch of its own, after the core's schema it needs.
 TOY_MIGRATION = '''

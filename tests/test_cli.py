@@ -13,13 +13,11 @@ from pathlib import Path
 import httpx
 import pytest
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser, Candidate, Contest
 from tests.servers import free_port
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 def gateway(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
@@ -63,8 +61,6 @@ async def test_admin_create_hashes_the_password_and_refuses_bad_input(sessions: 
         assert [u.email for u in users] == ["boss@example.com"]
         assert "correct horse" not in users[0].password_hash
         assert await session.scalar(select(func.count()).select_from(AdminUser)) == 1
-
-
 
 
 def wait_ready(url: str, process: subprocess.Popen[str], printed: Printed, timeout: float = 90) -> httpx.Response:

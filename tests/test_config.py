@@ -10,12 +10,12 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.ussd.channel import production_problems as ussd_problems
 from gateway.app import create_app
 from gateway.config import DEV_SECRET_KEY, ConfigError, Environment, Settings, check_production, secret_problem
 from gateway.core import results
+from gateway.db.engine import Sessions
 from gateway.keys import LEADERBOARD_CONFIG
 from gateway.results_key import signing_key
 from payments.registry import build_registry
@@ -156,7 +156,7 @@ def test_settings_come_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> 
     ({"ussd_service_codes": ["*384*777#"]}, "USSD_CALLBACK_TOKEN"),  # USSD votes anyone could place
 ])
 async def test_production_app_refuses_to_start_for_what_its_contests_need_and_names_the_setting(
-    settings: Settings, sessions: async_sessionmaker[AsyncSession], contest: dict[str, list[str]], setting: str
+    settings: Settings, sessions: Sessions, contest: dict[str, list[str]], setting: str
 ) -> None:
     await make_contest(sessions, **contest)
     prod = settings.model_copy(update={"gateway_env": Environment.PRODUCTION, "secret_key": SecretStr(STRONG),
@@ -192,7 +192,7 @@ def test_a_fake_ussd_token_is_refused_at_start_up(token: str) -> None:
 
 
 async def test_the_ussd_route_refuses_a_token_of_spaces_as_start_up_does(
-        settings: Settings, sessions: async_sessionmaker[AsyncSession]) -> None:
+        settings: Settings, sessions: Sessions) -> None:
     """Start-up and the route share one rule: a contest given USSD codes after start-up is served by
     neither a token of 16 spaces nor anyone who sends those spaces."""
     token = " " * 16

@@ -14,12 +14,12 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.core.payments import collections, starts
+from gateway.db.engine import Sessions
 from gateway.db.models import Channel, Contest, OrderStatus, ProviderEvent
 from gateway.jobs.reconciler import reconcile
 from gateway.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
@@ -28,10 +28,7 @@ from payments.sandbox.control import SandboxControl
 from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies
 from tests.servers import free_port
 
-Sessions = async_sessionmaker[AsyncSession]
 NORMAL = "+237670000001"
-
-
 
 
 @dataclass

@@ -13,13 +13,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.db import engine as database
-from gateway.db.engine import create_engine
+from gateway.db.engine import Sessions, create_engine
 from gateway.db.models import OrderStatus
 from gateway.jobs.reconciler import reconcile
 from gateway.keys import CHECKS, PROVIDERS, STARTS
@@ -30,7 +30,6 @@ from tests.network import postgres_relay, redis_relay
 from tests.servers import free_port, kill_redis_clients
 from tests.waiting import until
 
-Sessions = async_sessionmaker[AsyncSession]
 REDIS_READ_TIMEOUT_SECONDS = 5  # redis-py's default since 8.0
 
 
@@ -240,7 +239,6 @@ async def test_a_pass_that_outlasts_its_lease_keeps_it(
     assert "1 counted" in await running
     assert await reconcile_pass(ctx, lease_seconds=2) == "checked 0 pending orders"
     await assert_fault_end(sessions, contest.id, {})
-
 
 
 async def test_redis_restarting_empty_loses_no_vote_and_the_board_is_rebuilt(

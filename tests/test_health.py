@@ -11,11 +11,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import ConfigError, Environment, Settings
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.jobs.last_passes import RECONCILE_STALE_SECONDS, note_pass, reconciler_problem
 from gateway.jobs.leases import lease_held
 from gateway.keys import ENGINE, PROVIDERS, STARTS
@@ -23,8 +23,6 @@ from gateway.worker_jobs import RECONCILE_LEASE, JobContext, reconcile_pass, rel
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
 from tests.servers import free_port
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def test_healthz_and_readyz_answer_ok(client: TestClient) -> None:

@@ -11,18 +11,17 @@ import pytest
 from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.keys import CHECKS
 from tests.factories import make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback_path, vote
 from tests.web.contest_form import open_form
 
-Sessions = async_sessionmaker[AsyncSession]
 SQLISH = "1' OR '1'='1'; DROP TABLE vote_orders; --"
 HUGE = b"x" * 200_000
 ZERO_ID = "00000000-0000-0000-0000-000000000000"

@@ -10,15 +10,13 @@ from pathlib import Path
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import results, votes
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 from tests.test_cli import gateway
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture

@@ -13,14 +13,13 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from tests.factories import count_orders, make_contest
 from tests.servers import free_port
 
-Sessions = async_sessionmaker[AsyncSession]
 LIMIT = 1.0  # REQUEST_BODY_SECONDS for these tests
 VOTE = json.dumps({"candidate": "01", "quantity": 0, "provider": "mtn", "msisdn": "+237670000001"}).encode()
 

@@ -16,7 +16,7 @@ from redis.asyncio import Redis
 from channels.sms import store
 from channels.sms.forms import InvalidForm, parse_inbound
 from channels.sms.sender import AtAccount, sms_service
-from channels.sms.store import Sessions
+from gateway.db.engine import Sessions
 
 log = logging.getLogger(__name__)
 LAST_FETCHED_KEY = "sms:last_fetched_id"

@@ -16,9 +16,10 @@ from channels.sms.handling import CollectedStarts, SmsContext, handle_inbound
 from channels.sms.receipts import SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
 from channels.sms.settings import sms_token_problem
-from gateway.channel_parts import ChannelParts, JobResources, Sessions, StandIn, listen_address
+from gateway.channel_parts import ChannelParts, JobResources, StandIn, listen_address
 from gateway.config import Settings
 from gateway.core.receipts import ReceiptSender
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus
 from gateway.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
 

@@ -13,12 +13,13 @@ from channels.phone.texts import refusal_message
 from channels.sms import store, texts
 from channels.sms.parser import Command, Request, normalise, parse
 from channels.sms.sender import Route, SmsSender
-from channels.sms.store import Outgoing, Sessions
+from channels.sms.store import Outgoing
 from gateway.core import votes
 from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError
 from gateway.core.service import VoteService
 from gateway.core.texts import Lang
+from gateway.db.engine import Sessions
 from gateway.db.models import CandidateStatus, Channel, ContestStatus, SmsInbound
 
 log = logging.getLogger(__name__)

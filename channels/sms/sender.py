@@ -17,8 +17,9 @@ from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 
 from channels.sms import store
-from channels.sms.store import Outgoing, Sessions
+from channels.sms.store import Outgoing
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 
 log = logging.getLogger(__name__)
 RETRY_DELAYS: tuple[float, ...] = (1.0, 3.0, 9.0)

@@ -9,12 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sms.forms import DeliveryReport, Inbound
+from gateway.db.engine import Sessions
 from gateway.db.models import SmsInbound, SmsMessage, SmsOptOut
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def keep_inbound(sessions: Sessions, message: Inbound) -> int | None:

@@ -15,9 +15,10 @@ import httpx
 from channels.telegram import webhook
 from channels.telegram.receipts import TelegramReceipts
 from channels.telegram.updates import prune_updates
-from gateway.channel_parts import ChannelParts, JobResources, Sessions, StandIn, listen_address
+from gateway.channel_parts import ChannelParts, JobResources, StandIn, listen_address
 from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
 from gateway.core.receipts import ReceiptSender
+from gateway.db.engine import Sessions
 
 
 async def prune_job(ctx: JobResources) -> int:

@@ -11,11 +11,10 @@ import logging
 import httpx
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.texts import language_of, texts
 from gateway.core.receipts import Receipt, ReceiptKind
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import TelegramReceipt
 
 log = logging.getLogger(__name__)
@@ -34,7 +33,7 @@ def receipt_text(receipt: Receipt) -> str:
 class TelegramReceipts:
     """A `ReceiptSender` for orders placed in the bot (their `voter_ref` is the chat)."""
 
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], http: httpx.AsyncClient, token: str,
+    def __init__(self, sessions: Sessions, http: httpx.AsyncClient, token: str,
                  api_base: str | None) -> None:
         self.sessions = sessions
         self.http = http

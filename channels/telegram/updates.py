@@ -9,13 +9,11 @@ from typing import Any
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import TelegramUpdate
 from gateway.db.storable import storable
 
-Sessions = async_sessionmaker[AsyncSession]
 REPLAY_AFTER = timedelta(seconds=60)  # a handler still running this long after its claim has died
 REPLAY_FOR = timedelta(hours=1)  # older unhandled updates are left for a person (their chat moved on)
 

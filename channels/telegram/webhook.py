@@ -35,6 +35,7 @@ from channels.telegram import updates
 from channels.telegram.handlers import build_router
 from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
 from gateway.core.service import VOTE_SERVICE
+from gateway.db.engine import Sessions
 from gateway.db.storable import storable_json
 from gateway.keys import REDIS, RELAY, SESSIONS, SETTINGS
 
@@ -51,7 +52,7 @@ class TelegramBot:
     bot: Bot
     dispatcher: Dispatcher
     secret: str
-    sessions: updates.Sessions
+    sessions: Sessions
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def handle(self, update_id: int, payload: dict[str, Any]) -> bool:

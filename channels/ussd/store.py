@@ -3,12 +3,9 @@ service knows of a number come from the vote service."""
 
 from __future__ import annotations
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from channels.ussd.forms import SessionEnd
+from gateway.db.engine import Sessions
 from gateway.db.models import UssdSessionEvent
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def record_session_end(sessions: Sessions, event: SessionEnd) -> None:

@@ -17,7 +17,6 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.web import csrf
 from channels.web.i18n import (
@@ -43,7 +42,6 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 HERE = Path(__file__).parent
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-Sessions = async_sessionmaker[AsyncSession]
 
 # Form posts per client address per minute. Generous on purpose: mobile carriers put many phones
 # behind one address; the per-number limits of the core are the finer control.

@@ -11,11 +11,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)

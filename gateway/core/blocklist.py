@@ -14,16 +14,15 @@ from ipaddress import IPv4Network, IPv6Network
 
 from sqlalchemy import Table, delete, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.db.engine import Sessions
 from gateway.db.models import BlockedAddress, BlockedMsisdn
 
-Sessions = async_sessionmaker[AsyncSession]
 Network = IPv4Network | IPv6Network
 # Wider than this would refuse a whole operator's subscribers (mobile carriers share addresses).
 WIDEST_PREFIX = {4: 16, 6: 32}

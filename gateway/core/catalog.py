@@ -11,12 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.errors import NotFound
 from gateway.core.ranking import PublicBoard, public_board
 from gateway.core.rules import VotingState, voting_state
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import (
     Candidate,
     CandidateStatus,
@@ -26,7 +25,6 @@ from gateway.db.models import (
     VoteOrder,
 )
 
-Sessions = async_sessionmaker[AsyncSession]
 PUBLIC_STATUSES = (ContestStatus.OPEN, ContestStatus.PAUSED, ContestStatus.CLOSED)
 # How every public list orders candidates: the organiser's order, then their codes ("9" before "10").
 DISPLAY_ORDER = (Candidate.position, func.length(Candidate.code), Candidate.code)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import and_, exists, func, insert, select, true
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
 from gateway.core.audit import Actor
@@ -29,10 +29,10 @@ from gateway.core.contest_drafts import (
 )
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.fraud import FraudRules
+from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, CandidateStatus, Contest, ContestOrganiser, ContestStatus, Tally
 from gateway.db.seed import ensure_tallies
 
-Sessions = async_sessionmaker[AsyncSession]
 LIVE = (ContestStatus.OPEN, ContestStatus.PAUSED)
 # Which status an action leads to, and from which statuses it may be taken.
 TRANSITIONS: dict[str, tuple[ContestStatus, tuple[ContestStatus, ...]]] = {

@@ -13,10 +13,11 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Integer, and_, case, cast, func, literal, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.audit import Actor
 from gateway.core.contests_admin import contest_detail
+from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
     Contest,
@@ -28,7 +29,6 @@ from gateway.db.models import (
     VoteOrder,
 )
 
-Sessions = async_sessionmaker[AsyncSession]
 # Money moved for these (the payment succeeded), whether or not the votes count now.
 MONEY_MOVED = (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED,
                OrderStatus.REFUNDED)

@@ -13,15 +13,14 @@ from typing import Any
 
 from sqlalchemy import Executable, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import UUID
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.contests_admin import contest_detail
 from gateway.core.errors import DomainError, Forbidden
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Tally, VoteOrder
 
-Sessions = async_sessionmaker[AsyncSession]
 KINDS = ("orders", "tallies", "audit")
 FORMATS = ("csv", "xlsx")
 EXPORT_ROLES = ("owner", "auditor")

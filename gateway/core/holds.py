@@ -36,11 +36,12 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import INET
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core import ledger
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.fraud import FraudRules, Recent, Rule, evaluate, hold_reason
+from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
     BlockedAddress,
@@ -51,7 +52,6 @@ from gateway.db.models import (
     VoteOrder,
 )
 
-Sessions = async_sessionmaker[AsyncSession]
 ORDERS = VoteOrder.__table__
 HELD_TOPIC = "order.held"  # for the review queue; the voter's receipt waits for the decision
 

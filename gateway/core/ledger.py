@@ -40,7 +40,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core.ledger_chain import (
     GENESIS,
@@ -51,9 +51,9 @@ from gateway.core.ledger_chain import (
     signature_holds,
     take,
 )
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet, Tally
 
-Sessions = async_sessionmaker[AsyncSession]
 ENTRIES, HEADS = LedgerEntry.__table__, LedgerHead.__table__
 CHECKPOINT_EVERY = timedelta(hours=1)
 SQL_TIME_FORMAT = 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'  # ledger_chain.TIME_FORMAT, as PostgreSQL writes it

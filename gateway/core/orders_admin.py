@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import exists, func, insert, select, true
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit, ledger, review
 from gateway.core.audit import Actor
@@ -22,6 +22,7 @@ from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Providers
 from gateway.core.receipts import sends_receipts
 from gateway.core.review import ReviewItem, ReviewKind
+from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
     Candidate,
@@ -32,8 +33,6 @@ from gateway.db.models import (
     ProviderEvent,
     VoteOrder,
 )
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)

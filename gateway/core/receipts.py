@@ -17,14 +17,12 @@ from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.catalog import VoterOrder
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Channel, Contest, VoteOrder
 
 log = logging.getLogger(__name__)
-Sessions = async_sessionmaker[AsyncSession]
 
 # The web shows the voter the order's page and USSD's operator texts the payer: every other channel's orders get
 # a receipt from us (its `ChannelParts.receipts` sends it), a new channel's included.

@@ -19,17 +19,15 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import audit, ledger
 from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.ledger_chain import signature_holds as signature_holds  # the check is the ledger's too
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, ResultsSheet
 
-Sessions = async_sessionmaker[AsyncSession]
 HEADER = ("record", "code", "name", "votes", "amount", "currency")
 
 
@@ -71,7 +69,6 @@ def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], e
 def sign(key: Ed25519PrivateKey, sheet: bytes) -> bytes:
     """The detached signature file: base64 of the 64-byte signature, one line."""
     return base64.b64encode(key.sign(sheet)) + b"\n"
-
 
 
 def private_key(text: str) -> Ed25519PrivateKey:

@@ -19,12 +19,10 @@ from typing import Any
 
 from sqlalchemy import Select, Text, cast, select
 from sqlalchemy.dialects.postgresql import distinct_on
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent, SmsMessage, VoteOrder
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 class ReviewKind(StrEnum):

@@ -16,7 +16,7 @@ from typing import Protocol
 from aiohttp import web
 
 from gateway.core import catalog, ledger, results, vote_check, voters, votes
-from gateway.core.catalog import PublicContest, Sessions, VoterOrder
+from gateway.core.catalog import PublicContest, VoterOrder
 from gateway.core.payments import in_chat
 from gateway.core.payments.starts import StartOutcome, begin_vote
 from gateway.core.providers import PaymentError, Providers
@@ -24,7 +24,7 @@ from gateway.core.ranking import BoardReader, BoardTop, PublicBoard
 from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters import Caller, PayerVotes
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import VoteOrder
 
 log = logging.getLogger(__name__)

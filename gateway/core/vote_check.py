@@ -15,16 +15,15 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import ledger
 from gateway.core.catalog import mask_msisdn
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.ranking import PublicBoard, public_board
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, LedgerCheckpoint, LedgerEntry, OrderStatus, VoteOrder
 
-Sessions = async_sessionmaker[AsyncSession]
 REFERENCE = re.compile(r"^[0-9a-f]{8,32}$")
 SHORTEST_REFERENCE = 8  # the receipt's (gateway.core.catalog.VoterOrder.reference)
 

@@ -8,13 +8,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core.texts import Lang
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import BlockedMsisdn, Candidate, OrderStatus, VoteOrder, VoterPreference
 
-Sessions = async_sessionmaker[AsyncSession]
 RECENT_ORDERS = 3
 
 

@@ -29,7 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core import holds, ledger
 from gateway.core.blocklist import inet_of
@@ -37,7 +37,7 @@ from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
 from gateway.core.receipts import CHANNELS_WITHOUT_RECEIPTS, PAID_RECEIPT_TOPIC
 from gateway.core.rules import check_order, late_success_status, normalise_optional
-from gateway.db.engine import autocommit, autocommit_connection
+from gateway.db.engine import Sessions, autocommit, autocommit_connection
 from gateway.db.models import (
     AuditEntry,
     BlockedAddress,
@@ -50,8 +50,6 @@ from gateway.db.models import (
     PaymentVerification,
     VoteOrder,
 )
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,9 @@ from sqlalchemy.util import await_
 
 log = logging.getLogger(__name__)
 
+# What every part of the project is handed to open sessions with (made by `session_factory`).
+Sessions = async_sessionmaker[AsyncSession]
+
 # A connection unused for longer than this is pinged before use: a firewall or proxy may have
 # dropped it silently. A busy pool's connections are never this idle, so they cost no round trip.
 PING_IF_IDLE_SECONDS = 20.0
@@ -96,12 +99,12 @@ def note_returned(_dbapi_connection: Any, record: ConnectionPoolEntry) -> None:
     record.info["returned_at"] = time.monotonic()
 
 
-def session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+def session_factory(engine: AsyncEngine) -> Sessions:
     return async_sessionmaker(engine, expire_on_commit=False)
 
 
 @asynccontextmanager
-async def autocommit_connection(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncConnection]:
+async def autocommit_connection(sessions: Sessions) -> AsyncIterator[AsyncConnection]:
     """Like `autocommit`, without the ORM session around the connection: for the hottest Core
     statements (an ORM session's bookkeeping costs more than such a statement's own work)."""
     engine = sessions.kw["bind"]
@@ -111,7 +114,7 @@ async def autocommit_connection(sessions: async_sessionmaker[AsyncSession]) -> A
 
 
 @asynccontextmanager
-async def autocommit(sessions: async_sessionmaker[AsyncSession]) -> AsyncIterator[AsyncSession]:
+async def autocommit(sessions: Sessions) -> AsyncIterator[AsyncSession]:
     """A session whose statements each run (and commit) on their own: no BEGIN and ROLLBACK round
     trips, which a plain read pays for nothing. Each statement sees its own snapshot; use
     `sessions()` where two reads must agree, `sessions.begin()` where writes must go together."""

@@ -6,8 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, ContestStatus, Tally
 
 DEMO_SLUG = "demo"
@@ -25,7 +26,7 @@ DEMO_CANDIDATES = (
 DEMO_STARS_PER_VOTE = 10  # Telegram: the demo's price of a vote in Stars
 
 
-async def seed_demo(sessions: async_sessionmaker[AsyncSession]) -> Contest:
+async def seed_demo(sessions: Sessions) -> Contest:
     """Create the demo contest if missing; keep it open if an old one is about to close."""
     now = datetime.now(UTC)
     async with sessions.begin() as session:

@@ -11,15 +11,13 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import and_, or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import ledger, results
 from gateway.core.errors import Conflict
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, LedgerHead, ResultsSheet
 
 log = logging.getLogger(__name__)
-Sessions = async_sessionmaker[AsyncSession]
 CLOSE = "close"
 HOURLY = "hourly"
 AFTER_CLOSE = "after_close"

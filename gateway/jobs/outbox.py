@@ -15,15 +15,14 @@ from typing import Any
 from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
-Sessions = async_sessionmaker[AsyncSession]
 
 DELIVERY_RETRY = Retry(max=6, interval=[1, 5, 15, 60, 300, 900])
 

@@ -12,18 +12,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
 from gateway.core.outcomes import Outcome, Reconciled
 from gateway.core.payments.checks import StatusPace, check_payment, note_check
 from gateway.core.payments.starts import start_payment
 from gateway.core.providers import CollectionNotFound, PaymentError, Providers
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
 
 log = logging.getLogger(__name__)
-Sessions = async_sessionmaker[AsyncSession]
 
 FIRST_CHECK_AFTER = timedelta(seconds=30)  # give the callback its chance first
 # The web process pushes a prompt at once and retries it for about a minute (payment_starts):

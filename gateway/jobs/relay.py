@@ -12,15 +12,15 @@ import logging
 from collections.abc import Mapping
 
 from rq import Queue
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.db.engine import Sessions
 from gateway.jobs.outbox import BatchHandler, enqueue_deliveries, relay_outbox
 
 log = logging.getLogger(__name__)
 
 
 class RelayLoop:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession], queue: Queue,
+    def __init__(self, sessions: Sessions, queue: Queue,
                  local: Mapping[str, BatchHandler] | None = None, interval: float = 1.0) -> None:
         self._sessions = sessions
         self._queue = queue

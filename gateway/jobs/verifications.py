@@ -17,8 +17,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gateway.core.payments.checks import StatusPace
-from gateway.core.payments.verification import Sessions, Verified, claim_next, verify_claimed
+from gateway.core.payments.verification import Verified, claim_next, verify_claimed
 from gateway.core.providers import Providers
+from gateway.db.engine import Sessions
 
 log = logging.getLogger(__name__)
 

@@ -13,13 +13,12 @@ from urllib.parse import parse_qs, urlparse
 import pyotp
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from admin.accounts import create_admin
+from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser
 from gateway.keys import SESSIONS
 
-Sessions = async_sessionmaker[AsyncSession]
 PASSWORD = "a long enough password"
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from gateway.db.engine import Sessions
 
 # Ids in order (random ones cost the unique indexes most of the insert's time).
 UUID_OF = """
@@ -25,7 +26,7 @@ FROM generate_series(1, :rows) AS i,
 """
 
 
-async def insert_orders(sessions: async_sessionmaker[AsyncSession], contest_id: int, rows: int) -> None:
+async def insert_orders(sessions: Sessions, contest_id: int, rows: int) -> None:
     async with sessions.begin() as session:
         await session.execute(text(UUID_OF))
         await session.execute(text(INSERT_ORDERS), {"contest": contest_id, "rows": rows})

@@ -7,8 +7,8 @@ from __future__ import annotations
 from sqlalchemy import func, insert, text
 
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import Channel, Contest, OutboxMessage, SmsMessage
-from tests.admin.accounts import Sessions
 from tests.factories import make_contest, place
 
 # (candidate, quantity, provider, channel, msisdn, fate)

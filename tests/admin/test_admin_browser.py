@@ -18,8 +18,9 @@ from playwright.async_api import Browser, Page, expect
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.keys import STARTS
-from tests.admin.accounts import PASSWORD, Sessions, make_account
+from tests.admin.accounts import PASSWORD, make_account
 from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.servers import free_port
 

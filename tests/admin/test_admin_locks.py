@@ -6,8 +6,8 @@ import asyncio
 
 from gateway.core import contests_admin, votes
 from gateway.core.audit import Actor
+from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from tests.admin.accounts import Sessions
 from tests.factories import RULES_OFF, make_contest, place
 
 OWNER = Actor(None, "owner@example.org", "owner")

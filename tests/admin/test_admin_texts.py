@@ -10,7 +10,8 @@ from babel.messages.extract import extract_from_dir
 
 from admin import texts
 from gateway.core.texts import translations
-from tests.admin.accounts import Sessions, browser_sign_in, make_account
+from gateway.db.engine import Sessions
+from tests.admin.accounts import browser_sign_in, make_account
 from tests.factories import make_contest
 
 TEMPLATES = Path(texts.__file__).parent / "templates"

@@ -13,8 +13,9 @@ from gateway.core import votes
 from gateway.core.blocklist import parse_network
 from gateway.core.errors import DomainError
 from gateway.core.outcomes import ConfirmOutcome
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, BlockedAddress, BlockedMsisdn, OrderStatus, VoteOrder
-from tests.admin.accounts import Sessions, api_tokens, bearer, browser_sign_in, make_account
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import make_contest, place, tallies
 
 VOTER = "+237670000001"

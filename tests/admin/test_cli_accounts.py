@@ -12,8 +12,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser
-from tests.admin.accounts import PASSWORD, Sessions
+from tests.admin.accounts import PASSWORD
 
 
 async def test_admin_create_prints_the_totp_uri_and_a_qr_code(client: TestClient, sessions: Sessions,

@@ -11,8 +11,9 @@ from sqlalchemy import select
 from gateway.core.contest_drafts import BoardVisibility, parse_contest
 from gateway.core.errors import DomainError
 from gateway.core.fraud import FraudRules
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest
-from tests.admin.accounts import Sessions, api_tokens, bearer, browser_sign_in, contest_fields, make_account
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, make_account
 
 
 async def stored(sessions: Sessions, contest_id: int) -> Contest:

@@ -10,15 +10,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from gateway.core.service import VOTE_SERVICE
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Contest, ContestStatus
-from tests.admin.accounts import (
-    Sessions,
-    api_tokens,
-    bearer,
-    browser_sign_in,
-    contest_fields,
-    make_account,
-)
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, make_account
 from tests.factories import make_contest
 
 

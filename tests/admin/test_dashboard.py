@@ -16,8 +16,9 @@ from admin import tokens
 from admin.accounts import change_password
 from gateway.config import DEV_SECRET_KEY
 from gateway.core.audit import Actor
+from gateway.db.engine import Sessions
 from gateway.db.models import ContestOrganiser
-from tests.admin.accounts import PASSWORD, Account, Sessions, api_tokens, bearer, make_account
+from tests.admin.accounts import PASSWORD, Account, api_tokens, bearer, make_account
 from tests.admin.seeding import seeded_contest
 
 

@@ -7,9 +7,10 @@ from __future__ import annotations
 from playwright.async_api import Browser, expect
 
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import Channel
 from gateway.db.seed import seed_demo
-from tests.admin.accounts import PASSWORD, Sessions, make_account
+from tests.admin.accounts import PASSWORD, make_account
 from tests.admin.test_admin_browser import shot, site  # noqa: F401  (site: a fixture)
 from tests.factories import place
 

@@ -17,7 +17,8 @@ from openpyxl import load_workbook
 from sqlalchemy import text
 
 from gateway.config import Settings
-from tests.admin.accounts import PASSWORD, Account, Sessions, make_account
+from gateway.db.engine import Sessions
+from tests.admin.accounts import PASSWORD, Account, make_account
 from tests.admin.exports_data import insert_orders
 from tests.factories import make_contest
 from tests.servers import free_port

@@ -11,8 +11,9 @@ from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import text
 
+from gateway.db.engine import Sessions
 from gateway.db.models import ContestOrganiser
-from tests.admin.accounts import Sessions, api_tokens, bearer, make_account
+from tests.admin.accounts import api_tokens, bearer, make_account
 from tests.admin.seeding import seeded_contest
 
 

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Contest
-from tests.admin.accounts import Sessions
 
 SQLISH = "1' OR '1'='1'; DROP TABLE contests; --"
 ROUTES = {

@@ -7,8 +7,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Channel, OrderStatus, OutboxMessage, VoteOrder
-from tests.admin.accounts import Sessions, api_tokens, bearer, browser_sign_in, make_account
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 
 

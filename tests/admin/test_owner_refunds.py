@@ -11,16 +11,15 @@ import httpx
 import respx
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.fake_api import FakeBotApi
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Channel, OrderStatus, OutboxMessage, VoteOrder
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, csrf_token, make_account
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.payments.test_stripe_flow import paid_by_card
 
-Sessions = async_sessionmaker[AsyncSession]
 REASON = {"reason": "the payer voted for the wrong candidate"}
 
 

@@ -12,8 +12,9 @@ import aiohttp
 from PIL import Image
 from sqlalchemy import select
 
+from gateway.db.engine import Sessions
 from gateway.db.models import Candidate
-from tests.admin.accounts import Sessions, make_account
+from tests.admin.accounts import make_account
 from tests.admin.test_export_memory import memory_kb, reset_peak, token, web_process  # noqa: F401
 from tests.factories import make_contest
 

@@ -13,8 +13,9 @@ from PIL import Image, ImageCms, PngImagePlugin
 from sqlalchemy import func, select
 
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate
-from tests.admin.accounts import Sessions, api_tokens, bearer, browser_sign_in, contest_fields, make_account
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, make_account
 
 
 def png(width: int = 1600, height: int = 1200) -> bytes:

@@ -8,8 +8,9 @@ from sqlalchemy import select
 
 from gateway.core.contests_admin import moved
 from gateway.core.service import VOTE_SERVICE
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
-from tests.admin.accounts import Sessions, api_tokens, bearer, browser_sign_in, make_account
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import make_contest
 
 

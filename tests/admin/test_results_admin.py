@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import results, votes
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import RULES_OFF, assert_tally_invariant, make_contest, place
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def test_an_auditor_signs_the_results_on_demand_and_an_organiser_may_not(client: TestClient,

@@ -12,10 +12,10 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
 from channels.telegram.fake_api import FakeBotApi
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus
 from gateway.worker_jobs import JobContext
 from leaderboard.cache import refresh_contest
-from tests.admin.accounts import Sessions
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt
 from tests.leaderboard.helpers import confirmed_vote, set_contest

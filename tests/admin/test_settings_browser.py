@@ -10,9 +10,10 @@ import asyncio
 from playwright.async_api import Browser, expect
 from redis.asyncio import Redis
 
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus
 from leaderboard.cache import refresh_contest
-from tests.admin.accounts import PASSWORD, Sessions, make_account
+from tests.admin.accounts import PASSWORD, make_account
 from tests.admin.test_admin_browser import shot, site  # noqa: F401  (site: a fixture)
 from tests.factories import make_contest
 from tests.leaderboard.helpers import confirmed_vote, set_contest

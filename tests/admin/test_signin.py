@@ -17,17 +17,9 @@ from admin import lockout, signin, tokens
 from admin.accounts import change_password, set_active
 from gateway.config import DEV_SECRET_KEY
 from gateway.core.audit import Actor
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
-from tests.admin.accounts import (
-    PASSWORD,
-    Sessions,
-    api_tokens,
-    bearer,
-    browser_sign_in,
-    csrf_token,
-    fresh_code,
-    make_account,
-)
+from tests.admin.accounts import PASSWORD, api_tokens, bearer, browser_sign_in, csrf_token, fresh_code, make_account
 
 
 async def audit_actions(sessions: Sessions) -> list[str]:

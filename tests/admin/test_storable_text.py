@@ -9,8 +9,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from gateway.db.engine import Sessions
 from gateway.db.models import BlockedMsisdn, Candidate, Contest
-from tests.admin.accounts import Sessions, api_tokens, bearer, browser_sign_in, contest_fields, make_account
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, make_account
 
 UNSTORABLE = ("Awa\x00<script>", "Awa \ud800")  # NUL; a lone surrogate, which JSON's \ud800 gives
 

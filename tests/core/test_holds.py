@@ -6,18 +6,17 @@ import os
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import holds, votes
 from gateway.core.errors import Conflict
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.payments import verification
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Channel, OrderStatus, OutboxMessage, VoteOrder
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.test_cli import gateway
 
-Sessions = async_sessionmaker[AsyncSession]
 ONLY_ONE_ORDER_PER_PAYER = {"payer_orders_per_10_minutes": 1}
 
 

@@ -7,15 +7,14 @@ import uuid
 from datetime import UTC, datetime
 
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import holds, ledger, results, votes
 from gateway.core.ledger_chain import LedgerEvent, chain, entry_hash, walk
 from gateway.core.payments import verification
+from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, LedgerEntry, VoteOrder
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, assert_tally_invariant, make_contest, place, tallies
 
-Sessions = async_sessionmaker[AsyncSession]
 ONE_ORDER_PER_PAYER = {**RULES_OFF, "payer_orders_per_10_minutes": 1}
 
 

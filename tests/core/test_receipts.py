@@ -8,18 +8,16 @@ import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.core.receipts import Receipt, ReceiptKind
+from gateway.db.engine import Sessions
 from gateway.db.models import Channel, OutboxMessage
 from gateway.jobs import outbox
 from gateway.worker_jobs import JobContext, outbox_handlers
 from payments.registry import build_registry
 from tests.factories import make_contest, place
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 class Recorder:

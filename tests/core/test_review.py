@@ -9,15 +9,13 @@ import sys
 import uuid
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ProviderEvent, VoteOrder
 from tests.factories import make_contest, place
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 def gateway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
+from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
     BlockedMsisdn,
@@ -23,8 +23,6 @@ from gateway.db.models import (
     VoteOrder,
 )
 from tests.factories import RULES_OFF, assert_tally_invariant, count_orders, make_contest, place, tallies
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def test_place_order_creates_pending_order_priced_from_contest(sessions: Sessions) -> None:

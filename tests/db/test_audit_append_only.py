@@ -5,13 +5,11 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import audit
 from gateway.core.audit import Actor
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def test_postgresql_refuses_to_truncate_the_audit_log(sessions: Sessions) -> None:

@@ -7,14 +7,13 @@ import asyncio
 
 from alembic import command
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import ledger
+from gateway.db.engine import Sessions
 from gateway.db.migrate import alembic_config
 from tests.factories import RULES_OFF, make_contest, place
 
-Sessions = async_sessionmaker[AsyncSession]
 BEFORE_THE_LEDGER = "0009"
 
 

@@ -12,11 +12,11 @@ from dataclasses import dataclass, field
 import httpx
 import respx
 from aiohttp.test_utils import TestClient
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.core.money import to_major_string
+from gateway.db.engine import Sessions
 from gateway.keys import SETTINGS, STARTS
 from payments.mtn.callback_secret import QUERY_NAME, callback_key, order_secret
 
@@ -127,5 +127,5 @@ def paid_body(order: votes.VoteOrder, *, amount: str | None = None, status: str 
             "currency": order.currency, "financialTransactionId": "mtn-cb-1"}
 
 
-async def reference_of(sessions: async_sessionmaker[AsyncSession], order_id: uuid.UUID) -> uuid.UUID:
+async def reference_of(sessions: Sessions, order_id: uuid.UUID) -> uuid.UUID:
     return (await votes.get_order(sessions, order_id)).payment_reference

@@ -6,14 +6,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import ledger, results, votes
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, ResultsSheet
 from gateway.jobs.checkpoints import checkpoint_pass
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 
-Sessions = async_sessionmaker[AsyncSession]
 KEY = results.private_key(TEST_RESULTS_KEY)
 
 

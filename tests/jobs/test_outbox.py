@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from rq.job import Job
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage
 from gateway.jobs import outbox
 from gateway.jobs.queues import job_queue, sync_redis
@@ -27,8 +27,6 @@ from leaderboard.cache import cached_votes
 from tests.factories import make_contest, place
 from tests.processes import alive, child_of
 from tests.waiting import until
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture

@@ -16,11 +16,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
 from gateway.embedded import EmbeddedRedis
 from payments.sandbox import SandboxControl, create_sandbox_app
@@ -30,7 +30,6 @@ from tests.processes import alive, child_of
 from tests.servers import free_port, redis_url_with_db, worker_redis_db
 from tests.waiting import until
 
-Sessions = async_sessionmaker[AsyncSession]
 ENQUEUER = "multiprocessing.spawn"  # how the worker's periodic child shows in /proc
 PAUSE_SECONDS = 8  # longer than redis-py's 5 s read time-out: the enqueuer's command fails, as in the incident
 

@@ -8,18 +8,16 @@ import httpx
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, PaymentVerification
 from gateway.worker_jobs import JobContext, reconcile_pass
 from payments.registry import build_registry
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, paid_body, vote
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def test_a_reconciler_pass_verifies_what_is_due_and_reverses_a_disagreement(

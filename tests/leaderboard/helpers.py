@@ -4,15 +4,13 @@ from __future__ import annotations
 
 from redis.asyncio import Redis
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
 from gateway.core.outcomes import ConfirmOutcome
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from leaderboard.cache import refresh_contest
 from tests.factories import place
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def confirmed_vote(sessions: Sessions, contest: Contest, code: str = "01", quantity: int = 1) -> None:

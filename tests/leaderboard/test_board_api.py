@@ -10,10 +10,10 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.config import Settings
-from gateway.db.engine import create_engine, session_factory
+from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import CandidateStatus, ContestStatus
 from leaderboard import cache
 from leaderboard.rebuild import rebuild_all
@@ -21,8 +21,6 @@ from tests.factories import make_contest
 from tests.leaderboard.conftest import MakeClient
 from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
 from tests.network import postgres_relay
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 def url(slug: str) -> str:

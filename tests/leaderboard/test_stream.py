@@ -10,10 +10,10 @@ from datetime import UTC, datetime
 import aiohttp
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus
 from gateway.keys import LEADERBOARD_HUB, REDIS, RELAY, SESSIONS
 from leaderboard import cache
@@ -24,7 +24,6 @@ from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publ
 from tests.network import redis_relay
 from tests.servers import kill_redis_clients
 
-Sessions = async_sessionmaker[AsyncSession]
 OpenStream = Callable[..., Awaitable[tuple[aiohttp.ClientResponse, EventReader]]]
 
 

@@ -18,19 +18,18 @@ import respx
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core.payments.refunds import request_refund
 from gateway.core.votes import get_order
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent
 from gateway.keys import PROVIDERS
 from gateway.throttle import UNTIED_LIMIT
 from tests.factories import assert_fault_end, assert_tally_invariant, count_orders, make_contest, place, tallies
 from tests.servers import inside_one_window
 
-Sessions = async_sessionmaker[AsyncSession]
 API = "https://stripe.test"
 SECRET = "whsec_test_secret"
 PAY_URL = "https://checkout.stripe.test/c/pay/cs_test_1"

@@ -9,14 +9,12 @@ import pytest
 import responses
 from pydantic import SecretStr
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.worker_jobs import JobContext, build_receipt_senders
 from payments.registry import build_registry
 from tests.fakes.africastalking import FakeAt
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture

@@ -8,16 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import responses
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sms.backstop import LAST_FETCHED_KEY
 from channels.sms.channel import backstop_job as sms_backstop
+from gateway.db.engine import Sessions
 from gateway.db.models import SmsInbound, VoterPreference
 from gateway.db.seed import seed_demo
 from gateway.worker_jobs import JobContext
 from tests.fakes.africastalking import AT_URL, FakeAt
 
-Sessions = async_sessionmaker[AsyncSession]
 USAGE = "To vote, send VOTE <number> <votes> to 20123, e.g. VOTE 07 5. TOP: ranking. STOP: no more messages."
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.db.engine import Sessions
 from gateway.db.models import SmsInbound, SmsMessage, VoteOrder
 from gateway.db.seed import seed_demo
 from gateway.keys import QUEUE
@@ -15,8 +15,6 @@ from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn
 from tests.sms.test_routes import inbound_form
 from tests.sms.test_voting import handle, receive
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def count(sessions: Sessions, model: type[SmsInbound] | type[SmsMessage] | type[VoteOrder]) -> int:

@@ -7,12 +7,10 @@ import subprocess
 import sys
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.db.models import SmsMessage
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def test_a_final_delivery_failure_is_listed_for_a_person(client: TestClient, sessions: Sessions,

@@ -9,16 +9,15 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sms.channel import production_problems as sms_problems
 from gateway.app import create_app
 from gateway.config import ConfigError, Environment, Settings, check_production
+from gateway.db.engine import Sessions
 from gateway.db.models import SmsInbound, SmsMessage
 from gateway.keys import QUEUE, STARTS
 from tests.factories import TEST_RESULTS_KEY
 
-Sessions = async_sessionmaker[AsyncSession]
 TOKEN = "sms-callback-token-0123456789abcdef"
 
 

@@ -15,20 +15,18 @@ from dataclasses import dataclass
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sms import simulator
 from channels.sms.fake_at import create_fake_at_app
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, OutboxMessage, SmsInbound, VoteOrder
 from gateway.db.seed import seed_demo
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, tallies
 from tests.servers import free_port
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.sms.channel import sms_context
 from channels.sms.handling import handle_inbound
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import (
     BlockedMsisdn,
     Channel,
@@ -32,7 +32,6 @@ from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn
 from tests.sms.test_routes import inbound_form
 
-Sessions = async_sessionmaker[AsyncSession]
 VOTER = "+237670000001"
 
 

@@ -5,15 +5,14 @@ from __future__ import annotations
 
 import httpx
 from redis.asyncio import Redis
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.fake_api import FakeBotApi
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.worker_jobs import JobContext, stars_check_pass
 from payments.registry import build_registry
 from tests.factories import make_contest, tallies
 
-Sessions = async_sessionmaker[AsyncSession]
 USERS = (5550011, 5550012)
 
 

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.fake_api import FakeBotApi
+from gateway.db.engine import Sessions
 from gateway.db.models import Channel, OrderStatus, VoteOrder
 from gateway.keys import CHECKS, STARTS
 from tests.factories import make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback
 
-Sessions = async_sessionmaker[AsyncSession]
 USER = 5550003
 
 

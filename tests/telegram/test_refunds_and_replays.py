@@ -10,13 +10,13 @@ import httpx
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.polling import poll
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core.payments.refunds import request_refund
+from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, TelegramUpdate, VoteOrder
 from gateway.keys import STARTS
 from gateway.worker_jobs import JobContext, stars_check_pass
@@ -24,7 +24,6 @@ from payments.registry import build_registry
 from tests.factories import make_contest, tallies
 from tests.telegram.conftest import SECRET
 
-Sessions = async_sessionmaker[AsyncSession]
 USER = 5550002
 
 

@@ -6,15 +6,14 @@ import argparse
 import asyncio
 import io
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.simulator import main as simulate
+from gateway.db.engine import Sessions
 from gateway.db.seed import seed_demo
 from tests.factories import tallies
 
 
-async def test_the_simulation_votes_5_for_07_in_stars(telegram: FakeBotApi, sessions: async_sessionmaker[AsyncSession],
+async def test_the_simulation_votes_5_for_07_in_stars(telegram: FakeBotApi, sessions: Sessions,
                                                       fake_bot_api: tuple[FakeBotApi, str]) -> None:
     contest = await seed_demo(sessions)
     args = argparse.Namespace(fake_url=fake_bot_api[1], user=700000001, language="en", candidate="07", votes=5)

@@ -10,20 +10,19 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.fake_api import FakeBotApi
 from gateway.config import Settings
 from gateway.core.payments.verification import DISAGREED, Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.review import ReviewKind, orders_to_review
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
 from gateway.worker_jobs import JobContext, verify_by_list_pass
 from leaderboard.cache import cached_votes, refresh_contest
 from payments.registry import build_registry
 from tests.factories import assert_tally_invariant, make_contest, tallies
 
-Sessions = async_sessionmaker[AsyncSession]
 USER = 5550003
 WAIT = timedelta(seconds=300)  # STARS_VERIFY_WITHIN_SECONDS' default
 

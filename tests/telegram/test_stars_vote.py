@@ -6,16 +6,15 @@ from typing import Any
 
 import httpx
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.fake_api import FakeBotApi
 from gateway.config import Settings
 from gateway.core.receipts import send_receipt
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, OutboxMessage, TelegramUpdate, VoteOrder
 from gateway.worker_jobs import build_receipt_senders
 from tests.factories import make_contest, tallies
 
-Sessions = async_sessionmaker[AsyncSession]
 USER = 5550001
 
 

@@ -9,14 +9,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.webhook import TELEGRAM_BOT
+from gateway.db.engine import Sessions
 from gateway.db.models import TelegramUpdate
 from tests.factories import make_contest
 
-Sessions = async_sessionmaker[AsyncSession]
 USER = 5550003
 
 

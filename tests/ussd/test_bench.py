@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from bench import ussd_load
+from gateway.db.engine import Sessions
 from gateway.db.seed import seed_demo
 from tests.factories import count_orders
 
 
 async def test_sessions_walk_the_path_and_every_hop_is_measured(
-        client: TestClient, sessions: async_sessionmaker[AsyncSession]) -> None:
+        client: TestClient, sessions: Sessions) -> None:
     await seed_demo(sessions)  # the seeded per-number limit (5 a minute) must not trip
     url = str(client.make_url("")).rstrip("/")
     report = await ussd_load.run_load(url, 30, msisdn_start=1000)
@@ -25,7 +25,7 @@ async def test_sessions_walk_the_path_and_every_hop_is_measured(
     assert figures["hop 5 '1*07*5*1*1'"].startswith("p50 ")
 
 
-async def test_paced_sessions_spread_out(client: TestClient, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_paced_sessions_spread_out(client: TestClient, sessions: Sessions) -> None:
     await seed_demo(sessions)
     url = str(client.make_url("")).rstrip("/")
     pace = ussd_load.Pace(ramp=0.2, think=0.02)
@@ -34,7 +34,7 @@ async def test_paced_sessions_spread_out(client: TestClient, sessions: async_ses
     assert "starts over 0.2 s, ~0.02 s between hops" in report.figures()["sessions"]
 
 
-async def test_errors_are_counted_per_hop(client: TestClient, sessions: async_sessionmaker[AsyncSession]) -> None:
+async def test_errors_are_counted_per_hop(client: TestClient, sessions: Sessions) -> None:
     url = str(client.make_url("")).rstrip("/")
     report = await ussd_load.run_load(url, 3, msisdn_start=0)  # no contest on the code: END at the dial
     assert report.hops[0].errors == {"ended_early": 3} and report.confirmed == 0

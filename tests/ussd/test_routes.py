@@ -15,12 +15,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.ussd.texts import UNKNOWN_SERVICE
 from gateway.app import create_app
 from gateway.config import Environment, Settings
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import (
     BlockedMsisdn,
     Candidate,
@@ -41,7 +41,6 @@ from payments.sandbox.orange import ORANGE, OrangeState, create_orange_sandbox
 from tests.factories import count_orders, make_contest
 from tests.servers import inside_one_window
 
-Sessions = async_sessionmaker[AsyncSession]
 DEMO_CODE = "*384*123#"
 MTN_NUMBER = "+237670000001"
 ORANGE_NUMBER = "+237690000001"

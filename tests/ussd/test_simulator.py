@@ -15,11 +15,11 @@ from collections.abc import AsyncIterator, Iterator
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.ussd import simulator
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
 from gateway.db.seed import seed_demo
 from gateway.keys import CHECKS
@@ -28,7 +28,6 @@ from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, tallies
 from tests.servers import free_port
 
-Sessions = async_sessionmaker[AsyncSession]
 HOME = "Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language"
 
 
@@ -133,7 +132,6 @@ def test_default_url_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 # The whole way: USSD hops, the queued start job run by a real worker, the sandbox's callback, the tally.
-
 
 
 @pytest.fixture

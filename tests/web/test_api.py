@@ -7,13 +7,12 @@ from typing import Any
 
 import pytest
 from aiohttp.test_utils import TestClient
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from gateway.db.engine import Sessions
 from gateway.db.models import CandidateStatus, ContestStatus
 from tests.factories import count_orders, make_contest
 from tests.servers import inside_one_window
 
-Sessions = async_sessionmaker[AsyncSession]
 VOTE = {"candidate": "02", "quantity": 3, "provider": "mtn", "msisdn": "+237 670 00 00 01"}
 
 

@@ -13,22 +13,19 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
+from gateway.db.engine import Sessions
 from gateway.db.seed import seed_demo
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.servers import free_port
 
-Sessions = async_sessionmaker[AsyncSession]
 NORMAL_MTN = "+237670000001"
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it)")
-
-
 
 
 @dataclass

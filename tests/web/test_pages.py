@@ -11,19 +11,18 @@ from html.parser import HTMLParser
 import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from channels.web.pages import VOTE_LIMIT
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.core.reasons import readable_reason
+from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus, OrderStatus
 from tests.factories import count_orders, make_contest, place
 from tests.servers import inside_one_window
 from tests.web.contest_form import open_form
 
-Sessions = async_sessionmaker[AsyncSession]
 VOTE = {"candidate": "02", "quantity": "3", "provider": "mtn", "msisdn": "6 70 00 00 01"}
 
 

@@ -8,13 +8,12 @@ from typing import Any
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import ledger, votes
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, VoteOrder
 from tests.factories import RULES_OFF, make_contest, place
 
-Sessions = async_sessionmaker[AsyncSession]
 MINE = "+237670000001"
 
 

@@ -9,18 +9,17 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import ledger, results, votes
 from gateway.core.payments import verification
+from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder
 from gateway.keys import STARTS
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 from tests.servers import inside_one_window
 
-Sessions = async_sessionmaker[AsyncSession]
 PAYER = "+237670000001"
 
 

@@ -9,18 +9,16 @@ import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import ledger, votes
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from gateway.db.seed import seed_demo
 from tests.chromium import ARTIFACTS
 from tests.factories import place
 from tests.servers import free_port
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @pytest.fixture

@@ -29,8 +29,7 @@ from gateway.core.providers import (
     PaymentState,
     Providers,
 )
-from gateway.core.votes import Sessions
-from gateway.db.engine import autocommit_connection
+from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import ProviderEvent, VoteOrder
 from gateway.db.storable import storable, storable_strings
 

@@ -20,8 +20,7 @@ from gateway.core.providers import (
     StatusResult,
 )
 from gateway.core.reasons import readable_reason
-from gateway.core.votes import Sessions
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
 
 CHECKABLE = (OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED)

@@ -25,8 +25,7 @@ from gateway.core.payments.callbacks import receive_callback
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import Providers
 from gateway.core.rules import VotingState, check_candidate, voting_state
-from gateway.core.votes import Sessions
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, OrderStatus, VoteOrder
 
 log = logging.getLogger(__name__)

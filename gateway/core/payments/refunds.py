@@ -16,8 +16,7 @@ from gateway.core import votes
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import Collection, PaymentError, PaymentState, Providers, RefundUnsupported
-from gateway.core.votes import Sessions
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import AuditEntry, OrderStatus
 
 # The advisory-lock class of refunds (two-key locks: apart from the one-key locks of gateway.core.votes).

@@ -21,8 +21,7 @@ from gateway.core.errors import DomainError, NotFound, VoteRejected
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.collections import KEPT_DURING_START, collection_of, kept_during_start
 from gateway.core.providers import Collection, PaymentError, PaymentProvider, Providers, StartResult
-from gateway.core.votes import Sessions
-from gateway.db.engine import autocommit, autocommit_connection
+from gateway.db.engine import Sessions, autocommit, autocommit_connection
 from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
 
 log = logging.getLogger(__name__)

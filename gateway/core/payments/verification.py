@@ -23,17 +23,16 @@ from enum import StrEnum
 
 from sqlalchemy import String, all_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import ledger
 from gateway.core.payments.checks import StatusPace, fetch_paced
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import CollectionNotFound, PaymentError, PaymentState, Providers, StatusResult
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
 
 log = logging.getLogger(__name__)
-Sessions = async_sessionmaker[AsyncSession]
 
 CLAIM_LEASE = timedelta(minutes=2)  # a claimed entry is due again after this (its checker died)
 ASK_AGAIN_AFTER = timedelta(seconds=30)  # the provider could not answer, or still says pending

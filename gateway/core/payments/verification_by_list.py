@@ -27,14 +27,13 @@ from gateway.core.payments.verification import (
     QUEUE,
     VERIFIABLE,
     Judgement,
-    Sessions,
     Verified,
     ask_again,
     finish,
     take_back,
 )
 from gateway.core.providers import ListedPayment, PaymentError, PaymentList, PaymentState, StatusResult
-from gateway.db.engine import autocommit
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import PaymentVerification, VoteOrder
 
 log = logging.getLogger(__name__)

@@ -11,11 +11,11 @@ import uuid
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.core import votes
 from gateway.core.payments.callbacks import KEPT_BODY_BYTES
 from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER
+from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.keys import CHECKS
 from gateway.throttle import UNTIED_LIMIT
@@ -23,7 +23,6 @@ from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, callback_path, reference_of, vote
 from tests.servers import inside_one_window
 
-Sessions = async_sessionmaker[AsyncSession]
 MEGABYTE = 1024 * 1024
 # What the attack sent: ~80 KB of headers (aiohttp takes up to 128 fields of 8 KB) and ~60 KB bodies.
 BIG_HEADERS = {f"X-Padding-{n}": "h" * 8000 for n in range(10)}

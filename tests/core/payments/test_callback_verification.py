@@ -15,20 +15,19 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.core.payments.verification import CLAIM_LEASE, DISAGREED, Verified, claim_next, verify_due, verify_next
 from gateway.core.review import ReviewKind, orders_to_review
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, PaymentVerification, ProviderEvent, VoteOrder
 from gateway.keys import CHECKS, PROVIDERS
 from leaderboard.cache import cached_votes
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, callback_path, paid_body, reference_of, vote
 
-Sessions = async_sessionmaker[AsyncSession]
 LATER = timedelta(minutes=1)  # past the first verification's wait
 
 

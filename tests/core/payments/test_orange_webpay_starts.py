@@ -17,11 +17,12 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.keys import CHECKS, SESSIONS, SETTINGS
 from payments.sandbox.control import SandboxControl
@@ -29,7 +30,6 @@ from payments.sandbox.orange import ORANGE, OrangeState, WebPayment, create_oran
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.servers import free_port
 
-Sessions = async_sessionmaker[AsyncSession]
 VOTE = {"candidate": "01", "quantity": 3, "provider": "orange", "msisdn": "+237690000001"}
 
 

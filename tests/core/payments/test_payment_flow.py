@@ -12,7 +12,6 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
@@ -20,6 +19,7 @@ from gateway.core import votes
 from gateway.core.errors import Conflict
 from gateway.core.payments import refunds, starts
 from gateway.core.providers import PaymentError
+from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Channel, OrderStatus, ProviderEvent, VoteOrder
 from gateway.jobs.payment_starts import CONCURRENT_STARTS
 from gateway.jobs.reconciler import reconcile
@@ -29,8 +29,6 @@ from payments.registry import ProviderRegistry, mtn_credentials, sandbox_address
 from tests.factories import assert_fault_end, assert_tally_invariant, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.waiting import until
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 async def test_success_confirmed_by_status_get_counts_the_vote(client: TestClient, sessions: Sessions,

@@ -13,20 +13,18 @@ import httpx
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from gateway.app import create_app
 from gateway.config import Settings
 from gateway.core import votes
 from gateway.core.payments.verification import DISAGREED
+from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PaymentVerification
 from gateway.keys import SESSIONS, STARTS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.servers import free_port
-
-Sessions = async_sessionmaker[AsyncSession]
 
 
 @dataclass
