@@ -19,6 +19,7 @@ import contextlib
 import hmac
 import json
 import logging
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -110,8 +111,16 @@ async def telegram_webhook(request: web.Request) -> web.Response:
 
 
 def strict_json(text: str) -> Any:
-    """JSON without NaN and Infinity, which Python reads but PostgreSQL's jsonb refuses."""
-    return json.loads(text, parse_constant=refuse_constant)
+    """JSON without NaN and Infinity, which Python reads but PostgreSQL's jsonb refuses: spelled out, or as a
+    number too large for a float (`1e400` reads as infinity)."""
+    return json.loads(text, parse_constant=refuse_constant, parse_float=finite_float)
+
+
+def finite_float(text: str) -> float:
+    number = float(text)
+    if not math.isfinite(number):
+        raise ValueError(f"{text} is beyond a float")
+    return number
 
 
 def refuse_constant(name: str) -> Any:

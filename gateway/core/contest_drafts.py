@@ -190,11 +190,14 @@ def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
 
 
 def keywords_collide(first: str, second: str) -> bool:
-    """Whether one keyword is the other plus digits (STAR, STAR5): on one short code, `STAR57` would then
-    be a vote for 57 under the one and for 7 under the other (voters glue the code on: `VOTE07`)."""
+    """Whether one keyword is the other plus digits, a letter, or a letter and digits (STAR beside STAR5,
+    STARS or STARS5): on one short code, `STAR57` would then be a vote for 57 under the one and for 7 under
+    the other, as voters glue the code on (`VOTE07`) and the SMS parser takes a verb's ending too (`VOTES 07`,
+    `VOTER07`). Any one letter counts, not only the endings the parser knows today: refusing a rare pair such
+    as STAR and STARK costs an organiser a rename, a misread vote costs a voter their money's worth."""
     shorter, longer = sorted((first, second), key=len)
     rest = longer.removeprefix(shorter)
-    return rest != longer and rest.isdigit()
+    return bool(rest) and rest != longer and re.fullmatch(r"[A-Z]?[0-9]*", rest) is not None
 
 
 @dataclass(frozen=True)

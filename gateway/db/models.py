@@ -323,7 +323,7 @@ class AdminUser(Base):
 
 
 class AuditEntry(Base):
-    """Append-only: PostgreSQL refuses UPDATE and DELETE of a row (migration 0008) and TRUNCATE (0015)."""
+    """Append-only: PostgreSQL refuses UPDATE and DELETE of a row (migration 0008) and TRUNCATE (0016)."""
 
     __tablename__ = "audit_log"
 

@@ -8,7 +8,7 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from gateway.core.contest_drafts import BoardVisibility, parse_contest
+from gateway.core.contest_drafts import BoardVisibility, keywords_collide, parse_contest
 from gateway.core.errors import DomainError
 from gateway.core.fraud import FraudRules
 from gateway.db.engine import Sessions
@@ -44,6 +44,14 @@ def test_each_new_field_is_checked_without_io() -> None:
     assert draft.fraud_rules == FraudRules(quick_payments=0, payer_votes_per_day=10)
     assert draft.board is BoardVisibility.FROZEN and draft.board_frozen_at is not None
     assert draft.board_frozen_at.isoformat() == "2027-01-01T20:00:00+00:00"
+
+
+def test_sms_keywords_one_text_could_mean_both_collide() -> None:
+    # STAR's voter texting `STARS07` (the verb's plural, as people type VOTES07) would vote for STARS's 07.
+    for first, second in (("STAR", "STAR5"), ("STAR", "STARS5"), ("STARS", "STAR"), ("VOTE", "VOTER07")):
+        assert keywords_collide(first, second) and keywords_collide(second, first), (first, second)
+    for first, second in (("STAR", "STAR"), ("STAR", "MISS"), ("STAR", "STARDUST"), ("STAR5", "STAR6")):
+        assert not keywords_collide(first, second), (first, second)
 
 
 async def test_the_api_sets_stars_telegram_mobile_money_fraud_rules_and_a_sealed_board(

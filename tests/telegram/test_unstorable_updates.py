@@ -6,12 +6,13 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime, timedelta
 
+import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
 from channels.telegram.fake_api import FakeBotApi
-from channels.telegram.webhook import TELEGRAM_BOT
+from channels.telegram.webhook import SECRET_HEADER, TELEGRAM_BOT
 from gateway.db.engine import Sessions
 from gateway.db.models import TelegramUpdate
 from tests.factories import make_contest
@@ -61,3 +62,15 @@ async def test_an_update_aiogram_cannot_read_is_kept_failed_once_and_never_retri
         assert row is not None and row.handled_at is not None and "message" in (row.failure or "")
     about = [record for record in caplog.records if any(str(update_id) in record.getMessage() for update_id in ids)]
     assert len(about) == 2 and all(record.exc_info is None for record in about), [r.getMessage() for r in about]
+
+
+async def test_a_number_too_large_for_a_float_is_refused_not_a_5xx(telegram: FakeBotApi, sessions: Sessions) -> None:
+    # `1e400` is valid JSON that Python reads as infinity: neither an update_id nor anything jsonb keeps.
+    assert telegram.webhook_url and telegram.secret
+    async with aiohttp.ClientSession() as http:
+        for body in ('{"update_id": 1e400}', '{"update_id": 7, "message": {"date": 1e400}}'):
+            async with http.post(telegram.webhook_url, data=body, headers={
+                    SECRET_HEADER: telegram.secret, "Content-Type": "application/json"}) as response:
+                assert response.status == 400, (body, await response.text())
+    async with sessions() as session:
+        assert (await session.scalars(select(TelegramUpdate))).all() == []
