@@ -205,7 +205,8 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
                           field="decision")
     details = {"kind": item.kind.value, "decision": decision, "reason": reason}
     if decision == "refund" and item.status is OrderStatus.PAID:  # through the provider where it can
-        outcome = await request_refund(sessions, providers, order_id, actor.email)
+        outcome = await request_refund(sessions, providers, order_id, actor.email, reason=reason,
+                                       address=actor.address)
         async with sessions.begin() as session:
             await audit.record(session, actor, "review.refund", str(order_id), details=details,
                                after={"status": outcome.status.value, "message": outcome.message})

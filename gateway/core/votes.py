@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -549,19 +550,24 @@ async def _partial_refund_recorded(session: AsyncSession, order_id: uuid.UUID, r
         AuditEntry.details["refunded"].as_integer() == refunded).limit(1)))
 
 
-async def uncount(sessions: Sessions, order_id: uuid.UUID, to: OrderStatus, reason: str) -> bool:
-    """Move a paid (or refund-requested) order to a refund state; a paid one leaves the tally."""
+async def uncount(sessions: Sessions, order_id: uuid.UUID, to: OrderStatus, reason: str,
+                  note: Callable[[OrderStatus], AuditEntry] | None = None) -> OrderStatus:
+    """Move a paid (or refund-requested) order to a refund state; a paid one leaves the tally. Returns the status
+    the order ends in: `to`, or the one it already had where it could not move (a provider's refund webhook
+    settled it first). `note` makes the audit row of that end state, kept in the same transaction, so a crash
+    never leaves the votes off the board and the money gone with no record of who and why."""
     allowed = {OrderStatus.REFUND_REQUESTED: {OrderStatus.PAID},
                OrderStatus.REFUNDED: {OrderStatus.PAID, OrderStatus.REFUND_REQUESTED}}[to]
     async with sessions.begin() as session:
         order = await session.get(VoteOrder, order_id, with_for_update=True)
         if order is None:
             raise NotFound("No vote order has that id.", code="order_not_found")
-        if order.status not in allowed:
-            return False
-        if order.status is OrderStatus.PAID:
-            await ledger.append_event(session, ledger.EntryKind.REFUNDED, order, sign=-1)  # and the tally
-            await _emit(session, "vote.uncounted", order_id=str(order_id), contest_id=order.contest_id)
-        order.status = to
-        order.status_reason = reason
-        return True
+        if order.status in allowed:
+            if order.status is OrderStatus.PAID:
+                await ledger.append_event(session, ledger.EntryKind.REFUNDED, order, sign=-1)  # and the tally
+                await _emit(session, "vote.uncounted", order_id=str(order_id), contest_id=order.contest_id)
+            order.status = to
+            order.status_reason = reason
+        if note is not None:
+            session.add(note(order.status))
+        return order.status

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from sqlalchemy import func, insert, select
+from sqlalchemy import func, select
 
 from gateway.core import votes
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
@@ -56,10 +56,14 @@ async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid
         if order.status is not OrderStatus.PAID:
             raise Conflict(f"Only a paid order can be refunded; this one is {order.status.value}.", code="not_paid")
         status, message = await _refund_at_provider(registry, order.provider, order.channel, collection)
-        await votes.uncount(sessions, order_id, status, message)
-        details = {"status": status.value, "message": message, **({"reason": reason} if reason else {})}
-        await audit(sessions, actor, "order.refund", str(order_id), details, address)
-    return RefundOutcome(status, message)
+
+        def noted(ended: OrderStatus) -> AuditEntry:
+            details = {"status": ended.value, "message": message, **({"reason": reason} if reason else {})}
+            return AuditEntry(actor=actor, action="order.refund", target=str(order_id), details=details,
+                              address=address)
+
+        ended = await votes.uncount(sessions, order_id, status, message, note=noted)
+    return RefundOutcome(ended, message)
 
 
 async def _refund_at_provider(registry: Providers, provider: str, channel: str, collection: Collection,
@@ -75,9 +79,3 @@ async def _refund_at_provider(registry: Providers, provider: str, channel: str, 
         return OrderStatus.REFUNDED, "Refunded by the provider."
     return OrderStatus.REFUND_REQUESTED, "Refund sent to the provider; waiting for it to settle."
 
-
-async def audit(sessions: Sessions, actor: str, action: str, target: str, details: dict[str, str],
-                address: str | None = None) -> None:
-    async with sessions.begin() as session:
-        await session.execute(insert(AuditEntry).values(actor=actor, action=action, target=target, details=details,
-                                                        address=address))
