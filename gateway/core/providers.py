@@ -164,6 +164,10 @@ class PaymentList(Protocol):
     """A provider with no status call per payment but a list of all of them (Telegram Stars): the payments
     counted on its word are verified together, against one read of the list (`verification_by_list`)."""
 
+    # The longest one read may take (its pages × each page's time-out): the entries it answers stay claimed
+    # at least this long, so no second worker reads the list again for them meanwhile.
+    read_within: timedelta
+
     async def list_payments(self, wanted: frozenset[str], since: datetime) -> PaymentListing:
         """Read the list back to `since` (or until every id in `wanted` is found); raises PaymentError."""
         ...

@@ -8,6 +8,7 @@ payment counted is verified later against the bot's list of Star transactions (`
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import datetime, timedelta
 from typing import Any
@@ -25,7 +26,7 @@ from gateway.core.providers import (
     StartResult,
     StatusResult,
 )
-from payments.stars.listing import CURRENCY, PAGE_SIZE, PAGES_PER_READ, ListingRead
+from payments.stars.listing import CURRENCY, PAGE_SIZE, PAGE_TIMEOUT_SECONDS, PAGES_PER_READ, ListingRead
 
 NAME = "stars"
 TELEGRAM_API = "https://api.telegram.org"
@@ -41,15 +42,17 @@ class StarsInvoices:
     redirects = True  # the invoice goes out at once, in the chat: no prompt to push later
     payment_window = PAYMENT_WINDOW
     status_calls_per_second: float | None = None
+    read_within = timedelta(seconds=PAGES_PER_READ * PAGE_TIMEOUT_SECONDS)  # list_payments' own deadline
 
     def __init__(self, http: httpx.AsyncClient, token: str, api_base: str | None = None) -> None:
         self.http = http
         self.token = token
         self.api_base = (api_base or TELEGRAM_API).rstrip("/")
 
-    async def call(self, method: str, params: dict[str, Any]) -> Any:
+    async def call(self, method: str, params: dict[str, Any], timeout: float | None = None) -> Any:
         try:
-            response = await self.http.post(f"{self.api_base}/bot{self.token}/{method}", json=params)
+            response = await self.http.post(f"{self.api_base}/bot{self.token}/{method}", json=params,
+                                            timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
             answer = response.json()
         except (httpx.HTTPError, ValueError) as exc:
             raise PaymentError(NAME, "unreachable", f"Telegram did not answer {method}.", retryable=True) from exc
@@ -110,15 +113,20 @@ class StarsInvoices:
 
     async def transaction_page(self, offset: int, limit: int = PAGE_SIZE) -> list[dict[str, Any]]:
         """One page of the bot's Star transactions, newest first (`payments.stars.listing`)."""
-        page = await self.call("getStarTransactions", {"offset": offset, "limit": limit})
+        page = await self.call("getStarTransactions", {"offset": offset, "limit": limit}, PAGE_TIMEOUT_SECONDS)
         return list((page or {}).get("transactions") or [])
 
     async def list_payments(self, wanted: frozenset[str], since: datetime) -> PaymentListing:
         """The charges in `wanted` as Telegram lists them, from one read of the list back to `since`
         (`payments.stars.listing`): what a verification pass of every counted Stars payment needs."""
         read = ListingRead(wanted, int(since.timestamp()))
-        for page_number in range(PAGES_PER_READ):
-            read.take(await self.transaction_page(page_number * PAGE_SIZE))
-            if read.complete:
-                break
+        try:  # pages slow to come (429s, time-outs) end the read by `read_within`, the claim's lease
+            async with asyncio.timeout(self.read_within.total_seconds()):
+                for page_number in range(PAGES_PER_READ):
+                    read.take(await self.transaction_page(page_number * PAGE_SIZE))
+                    if read.complete:
+                        break
+        except TimeoutError as exc:
+            raise PaymentError(NAME, "timeout", "Telegram's list did not come within "
+                               f"{self.read_within.total_seconds():g} s.", retryable=True) from exc
         return read.listing()

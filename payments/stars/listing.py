@@ -21,6 +21,7 @@ from gateway.core.providers import ListedPayment, PaymentListing
 CURRENCY = "XTR"
 PAGE_SIZE = 100  # the Bot API's largest page
 PAGES_PER_READ = 20  # one verification pass reads back at most 2,000 transactions
+PAGE_TIMEOUT_SECONDS = 15.0  # each page's own time-out (connect, send, each read of the answer)
 
 
 @dataclass(frozen=True)
@@ -74,9 +75,15 @@ class ListingRead:
         self.at_end = self.at_end or len(page) < PAGE_SIZE
 
     @property
+    def back_to_since(self) -> bool:
+        """Whether every transaction dated `since` or later was read: the end of the list, or past `since`
+        in a list seen newest first all along (oldest first, a read cut short by a page limit proves nothing)."""
+        return self.at_end or (self.newest_first and self.past_since)
+
+    @property
     def complete(self) -> bool:
         """Whether a wanted charge not found by now is not in the list at all (or none is missing)."""
-        return self.at_end or self.found.keys() >= self.wanted or (self.newest_first and self.past_since)
+        return self.back_to_since or self.found.keys() >= self.wanted
 
     def listing(self) -> PaymentListing:
         found = {charge: replace(payment, refunded=charge in self.refunded) for charge, payment in self.found.items()}

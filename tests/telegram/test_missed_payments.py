@@ -1,7 +1,10 @@
 """Stars payments whose `successful_payment` never reached the webhook, found in Telegram's list of Star
-transactions, which lists the newest first: each pass finds what was paid since the one before."""
+transactions, which lists the newest first: each pass finds what was paid since the one before; a payment
+given back already is not counted, and a list oldest first is read to its end rather than trusted."""
 
 from __future__ import annotations
+
+import time
 
 import httpx
 from redis.asyncio import Redis
@@ -9,7 +12,7 @@ from redis.asyncio import Redis
 from channels.telegram.fake_api import FakeBotApi
 from gateway.config import Settings
 from gateway.db.engine import Sessions
-from gateway.worker_jobs import JobContext, stars_check_pass
+from gateway.worker_jobs import STARS_SEEN_KEY, JobContext, stars_check_pass
 from payments.registry import build_registry
 from tests.factories import make_contest, tallies
 
@@ -38,3 +41,34 @@ async def test_each_pass_finds_the_payments_missed_since_the_last_one(
         assert await stars_check_pass(context) == 0  # nothing counted twice
     assert (await tallies(sessions, contest.id))["05"] == 1
     assert (await tallies(sessions, contest.id))["04"] == 1
+
+
+async def test_a_missed_payment_already_given_back_is_not_counted(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis,
+        fake_bot_api: tuple[FakeBotApi, str]) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await paid_but_never_told(telegram, USERS[0], "05 Candidate 05")
+    charge = telegram.transactions[-1]["id"]
+    async with httpx.AsyncClient() as http:  # refunded at Telegram (listed as its own transaction) before our pass
+        answer = await http.post(f"{fake_bot_api[1]}/bot42:TEST/refundStarPayment", json={
+            "user_id": USERS[0], "telegram_payment_charge_id": charge})
+        assert answer.json()["ok"] is True
+        context = JobContext(bot_settings, sessions, redis, build_registry(bot_settings, http))
+        assert await stars_check_pass(context) == 0
+    assert (await tallies(sessions, contest.id))["05"] == 0  # no votes, so no receipt to take back later
+
+
+async def test_a_list_oldest_first_is_read_to_its_end_and_the_missed_payment_counts(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    long_ago = int(time.time()) - 86400
+    telegram.transactions += [{"id": f"stxOLD{i:04d}", "amount": 1, "date": long_ago + i,  # withdrawals, old
+                               "receiver": {"type": "fragment"}} for i in range(150)]
+    telegram.lists_newest_first = False  # should Telegram ever list the oldest first
+    await redis.set(STARS_SEEN_KEY, int(time.time()) - 3600)  # the last whole pass, an hour ago
+    await paid_but_never_told(telegram, USERS[0], "05 Candidate 05")  # on the list's second page
+    async with httpx.AsyncClient() as http:
+        context = JobContext(bot_settings, sessions, redis, build_registry(bot_settings, http))
+        assert await stars_check_pass(context) == 1
+    assert (await tallies(sessions, contest.id))["05"] == 1
+    assert int(await redis.get(STARS_SEEN_KEY) or 0) >= int(time.time()) - 60  # the mark moved on, not back

@@ -4,10 +4,13 @@ a genuine one keeps them untouched, a genuine one given back later is a refund, 
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
@@ -15,12 +18,14 @@ from channels.telegram.fake_api import FakeBotApi
 from gateway.config import Settings
 from gateway.core.payments.verification import DISAGREED, Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
+from gateway.core.providers import PaymentListing
 from gateway.core.review import ReviewKind, orders_to_review
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
 from gateway.worker_jobs import JobContext, verify_by_list_pass
 from leaderboard.cache import cached_votes, refresh_contest
 from payments.registry import build_registry
+from payments.stars import StarsInvoices
 from tests.factories import assert_tally_invariant, make_contest, tallies
 
 USER = 5550003
@@ -162,3 +167,58 @@ async def test_the_workers_pass_takes_a_forged_payments_votes_off_the_board(
     assert verified == [(order.id, Verified.DISAGREED)]
     assert (await the_order(sessions)).status is OrderStatus.FLAGGED
     assert sum((await cached_votes(redis, contest.id)).values()) == 0  # the board moved at once
+
+
+class HeldList:
+    """Telegram's list as a slow read sees it (pages under 429s and time-outs): the first read is held until
+    released, any other answers at once; none lists anything."""
+
+    read_within = StarsInvoices.read_within  # what the real provider's read may take
+
+    def __init__(self, reaches_back_to: datetime | None = None) -> None:
+        self.reads: list[datetime] = []
+        self.started, self.release = asyncio.Event(), asyncio.Event()
+        self.reaches_back_to = reaches_back_to  # a read asked to go back further stops short
+
+    async def list_payments(self, wanted: frozenset[str], since: datetime) -> PaymentListing:
+        self.reads.append(since)
+        if len(self.reads) == 1 and self.reaches_back_to is None:
+            self.started.set()
+            await self.release.wait()
+        return PaymentListing({}, complete=self.reaches_back_to is None or since >= self.reaches_back_to)
+
+
+async def test_a_second_worker_does_not_read_the_list_again_while_a_slow_read_is_under_way(
+        telegram: FakeBotApi, sessions: Sessions) -> None:
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await forged_payment(telegram, USER, "stxSLOW00000000000000000")
+    order = await the_order(sessions)
+    held, first_now = HeldList(), datetime.now(UTC) + timedelta(minutes=1)
+    first = asyncio.create_task(verify_by_list(sessions, "stars", held, now=first_now, wait_for=WAIT))
+    await asyncio.wait_for(held.started.wait(), 10)
+    # The slowest read the provider allows is still under way: its entries are still claimed.
+    assert await verify_by_list(sessions, "stars", held, now=first_now + StarsInvoices.read_within,
+                                wait_for=WAIT) == []
+    assert len(held.reads) == 1  # Telegram asked once, not twice
+    held.release.set()
+    assert await first == [(order.id, Verified.ASK_AGAIN)]
+
+
+async def test_an_old_payment_the_list_cannot_reach_does_not_keep_a_recent_forgery_its_votes(
+        telegram: FakeBotApi, sessions: Sessions, caplog: pytest.LogCaptureFixture) -> None:
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await forged_payment(telegram, USER, "stxOLD000000000000000000")
+    await forged_payment(telegram, USER + 1, "stxRECENT000000000000000")
+    old, recent = await the_order(sessions), await the_order(sessions, USER + 1)
+    async with sessions.begin() as session:  # ordered two days ago, e.g. counted late or held
+        await session.execute(update(VoteOrder).where(VoteOrder.id == old.id)
+                              .values(created_at=func.now() - timedelta(days=2)))
+        await session.execute(update(PaymentVerification).where(PaymentVerification.order_id == old.id)
+                              .values(queued_at=func.now() - timedelta(days=2)))
+    one_read_reaches = datetime.now(UTC) - timedelta(hours=1)  # the page limit stops a read there
+    later = datetime.now(UTC) + WAIT + timedelta(minutes=1)
+    with caplog.at_level(logging.WARNING, logger="gateway.core.payments.verification_by_list"):
+        verified = await verify_by_list(sessions, "stars", HeldList(one_read_reaches), now=later, wait_for=WAIT)
+    assert sorted(verified) == sorted([(old.id, Verified.ASK_AGAIN), (recent.id, Verified.DISAGREED)])
+    assert (await tallies(sessions, contest.id))["03"] == 5  # the recent forgery's 5 votes are off
+    assert "1 payments still unverified" in caplog.text  # the old one: someone is told

@@ -79,6 +79,7 @@ class FakeBotApi:
         self.query_users: dict[str, int] = {}  # callback query id → the user who pressed
         self.charges: dict[str, int] = {}  # charge id → user
         self.transactions: list[dict[str, Any]] = []  # the bot's Star transactions, oldest first (listed reversed)
+        self.lists_newest_first = True  # as Telegram does; False plays a Bot API that changed its order
         self.update_ids = itertools.count(int(time.time()) % 100000 * 1000)
         self.message_ids = itertools.count(1)
         self.http: aiohttp.ClientSession | None = None
@@ -136,7 +137,8 @@ class FakeBotApi:
             return self.pending
         if method == "getStarTransactions":
             offset, limit = int(params.get("offset") or 0), int(params.get("limit") or 100)
-            return {"transactions": self.transactions[::-1][offset:offset + limit]}  # newest first, as Telegram
+            listed = self.transactions[::-1] if self.lists_newest_first else self.transactions
+            return {"transactions": listed[offset:offset + limit]}
         raise LookupError(f"method {method} is not faked")
 
     def sent(self, chat_id: int, params: dict[str, Any], method: str) -> dict[str, Any]:

@@ -2,13 +2,15 @@
 Stars: `getStarTransactions`): one read of the list answers every due entry of the queue at once.
 
 The entries are those of `gateway.core.payments.verification` (the order was counted at once on the
-provider's word, e.g. a `successful_payment` on the secret-checked webhook). A pass claims every due entry of
-the provider, reads the list back to the oldest of their orders, and judges each: listed for its order, at
+provider's word, e.g. a `successful_payment` on the secret-checked webhook). A pass claims the provider's due
+entries in batches, oldest order first, each for as long as one read may take (`PaymentList.read_within`),
+reads the list back to the oldest order of the batch, and judges each: listed for its order, at
 its amount and currency: agreed, nothing changes. Listed but given back since: the refund
 is applied like any refund the provider reports. Not listed: asked again until `wait_for` has passed since
 it was counted (the list may lag the payment message), then its votes are taken back off and the order is
 flagged, exactly as a disagreeing status check does. A read that stopped short, or a provider that cannot
-answer, declares nothing missing.
+answer, declares nothing missing: entries left unanswered long past `wait_for` are logged (and counted in the
+verification backlog /metrics shows), since a forged one keeps its votes meanwhile.
 """
 
 from __future__ import annotations
@@ -22,7 +24,6 @@ from sqlalchemy import bindparam, select, update
 
 from gateway.core import votes
 from gateway.core.payments.verification import (
-    CLAIM_LEASE,
     ORDERS,
     QUEUE,
     VERIFIABLE,
@@ -32,7 +33,13 @@ from gateway.core.payments.verification import (
     finish,
     take_back,
 )
-from gateway.core.providers import ListedPayment, PaymentError, PaymentList, PaymentState, StatusResult
+from gateway.core.providers import (
+    ListedPayment,
+    PaymentError,
+    PaymentList,
+    PaymentState,
+    StatusResult,
+)
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import PaymentVerification, VoteOrder
 
@@ -40,7 +47,13 @@ log = logging.getLogger(__name__)
 
 # How far before an order's creation its payment may be dated: the two clocks are not ours to trust.
 CLOCK_SLACK = timedelta(minutes=5)
-ENTRIES_PER_PASS = 1000
+# Entries one read answers: claimed oldest order first, and only those ordered within BATCH_SPAN of the
+# batch's oldest, so an old entry widens the read-back of none but its own neighbours.
+CLAIM_BATCH = 100
+BATCH_SPAN = timedelta(minutes=15)
+BATCHES_PER_PASS = 10
+LEASE_MARGIN = timedelta(minutes=1)  # beyond the longest read: the judging and recording after it
+STALE_AFTER = 3  # × wait_for: entries still unanswered by then are logged
 
 
 @dataclass(frozen=True)
@@ -80,28 +93,40 @@ CLAIM_DUE = (update(PaymentVerification.__table__)
              .where(QUEUE.order_id.in_(
                  select(QUEUE.order_id).join(VoteOrder.__table__, ORDERS.id == QUEUE.order_id)
                  .where(QUEUE.verified_at.is_(None), QUEUE.due_at <= bindparam("claim_now"),
-                        ORDERS.provider == bindparam("claim_provider"))
-                 .order_by(QUEUE.due_at).limit(bindparam("claim_limit"))
+                        ORDERS.provider == bindparam("claim_provider"),
+                        QUEUE.order_id.not_in(bindparam("claim_skip", expanding=True)))
+                 .order_by(ORDERS.created_at, ORDERS.id).limit(bindparam("claim_limit"))
                  .with_for_update(of=PaymentVerification.__table__, skip_locked=True)))
-             .values(due_at=bindparam("claim_now") + CLAIM_LEASE, attempts=QUEUE.attempts + 1)
+             .values(due_at=bindparam("claim_until"), attempts=QUEUE.attempts + 1)
              .returning(QUEUE.order_id, QUEUE.queued_at))
 
 
-async def claim_due(sessions: Sessions, provider: str, now: datetime,
-                    limit: int = ENTRIES_PER_PASS) -> dict[uuid.UUID, datetime]:
-    """Every due entry of `provider`'s orders (up to `limit`), claimed for this pass: when each was queued."""
+async def claim_due(sessions: Sessions, provider: str, now: datetime, lease: timedelta, limit: int = CLAIM_BATCH,
+                    skip: frozenset[uuid.UUID] = frozenset()) -> dict[uuid.UUID, datetime]:
+    """Up to `limit` due entries of `provider`'s orders, oldest order first, claimed for `lease` (due again
+    only then, should this pass die): when each was queued. `skip`: entries this pass answered already."""
     async with sessions.begin() as session:
-        rows = (await session.execute(CLAIM_DUE, {"claim_now": now, "claim_provider": provider,
-                                                  "claim_limit": limit})).all()
+        rows = (await session.execute(CLAIM_DUE, {"claim_now": now, "claim_provider": provider, "claim_limit": limit,
+                                                  "claim_until": now + lease, "claim_skip": list(skip)})).all()
     return {row.order_id: row.queued_at for row in rows}
 
 
 async def verify_by_list(sessions: Sessions, provider: str, payments: PaymentList, *, now: datetime,
                          wait_for: timedelta) -> list[tuple[uuid.UUID, Verified]]:
-    """One pass over `provider`'s due entries: one read of its list, a verdict for each entry."""
-    claimed = await claim_due(sessions, provider, now)
-    if not claimed:
-        return []
+    """One pass over `provider`'s due entries: one read of its list per batch of them, a verdict for each."""
+    done: list[tuple[uuid.UUID, Verified]] = []
+    for _ in range(BATCHES_PER_PASS):
+        claimed = await claim_due(sessions, provider, now, payments.read_within + LEASE_MARGIN, CLAIM_BATCH,
+                                  frozenset(order_id for order_id, _ in done))
+        if not claimed:
+            break
+        done += await verify_batch(sessions, provider, payments, claimed, now=now, wait_for=wait_for)
+    return done
+
+
+async def verify_batch(sessions: Sessions, provider: str, payments: PaymentList, claimed: dict[uuid.UUID, datetime],
+                       *, now: datetime, wait_for: timedelta) -> list[tuple[uuid.UUID, Verified]]:
+    """One read of the list for the claimed entries, a verdict for each."""
     async with autocommit(sessions) as session:
         orders = (await session.scalars(select(VoteOrder).where(VoteOrder.id.in_(list(claimed))))).all()
     done = [(order_id, Verified.NOT_PAID) for order_id in claimed.keys() - {order.id for order in orders}]
@@ -113,21 +138,46 @@ async def verify_by_list(sessions: Sessions, provider: str, payments: PaymentLis
         await finish(sessions, order_id, Verified.NOT_PAID)
     if not counted:
         return done
+    later = [p for p in counted if p.created_at > min(p.created_at for p in counted) + BATCH_SPAN]
+    if later:  # the next batch's, claimed again at once
+        await release(sessions, [p.order_id for p in later], now)
+        counted = [p for p in counted if p not in later]
     wanted = frozenset(payment.txn_id for payment in counted if payment.txn_id)
     try:
         listing = await payments.list_payments(wanted, min(p.created_at for p in counted) - CLOCK_SLACK)
     except PaymentError as exc:
         log.warning("verification by list (%s): the provider could not be asked: %s", provider, exc)
-        for payment in counted:
-            await ask_again(sessions, payment.order_id)
-        return done + [(payment.order_id, Verified.ASK_AGAIN) for payment in counted]
-    if not listing.complete:
+        listing = None
+    if listing is not None and not listing.complete:
         log.warning("verification by list (%s): the list was not read back far enough; asking again", provider)
+    unanswered = []
     for payment in counted:
-        listed = listing.found.get(payment.txn_id) if payment.txn_id else None
-        judgement = judge_listed(payment, listed, listing.complete, now, wait_for)
-        done.append((payment.order_id, await record(sessions, payment, listed, judgement)))
+        if listing is None:
+            await ask_again(sessions, payment.order_id)
+            verified = Verified.ASK_AGAIN
+        else:
+            listed = listing.found.get(payment.txn_id) if payment.txn_id else None
+            judgement = judge_listed(payment, listed, listing.complete, now, wait_for)
+            verified = await record(sessions, payment, listed, judgement)
+        done.append((payment.order_id, verified))
+        if verified is Verified.ASK_AGAIN and now - payment.counted_at > wait_for * STALE_AFTER:
+            unanswered.append(payment)
+    warn_if_stale(provider, unanswered, now)
     return done
+
+
+async def release(sessions: Sessions, order_ids: list[uuid.UUID], now: datetime) -> None:
+    async with sessions.begin() as session:
+        await session.execute(update(PaymentVerification).where(PaymentVerification.order_id.in_(order_ids))
+                              .values(due_at=now))
+
+
+def warn_if_stale(provider: str, stale: list[CountedPayment], now: datetime) -> None:
+    """Forged payments keep their votes while the list cannot answer for them: someone should know."""
+    if stale:
+        log.warning("verification by list (%s): %d payments still unverified, the oldest counted %d s ago; "
+                    "their votes stand until the provider's list answers", provider, len(stale),
+                    int(max(now - p.counted_at for p in stale).total_seconds()))
 
 
 async def record(sessions: Sessions, payment: CountedPayment, listed: ListedPayment | None,
