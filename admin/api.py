@@ -74,7 +74,7 @@ def enrolment_json(request: web.Request, needs: signin.NeedsEnrolment) -> web.Re
     code confirms it) and a short-lived ticket to post that code with. No tokens yet: 202, not 200."""
     return web.json_response({
         "status": "totp_enrolment_required", "totp_uri": needs.totp_uri,
-        "enrol_ticket": tokens.encode_enrol_ticket(jwt_key(request), needs.admin_id),
+        "enrol_ticket": needs.ticket,
         "expires_in": int(tokens.ENROL_TTL.total_seconds()),
         "message": "Add totp_uri to your authenticator app, then POST enrol_ticket and the app's code to "
                    f"{PREFIX}/token/enrol."},
@@ -87,10 +87,10 @@ async def token_enrol(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     address = await limit_signin(request)
     try:
-        admin_id = tokens.decode_enrol_ticket(jwt_key(request), str(form.get("enrol_ticket", "")))
+        ticket = tokens.decode_enrol_ticket(jwt_key(request), str(form.get("enrol_ticket", "")))
     except tokens.InvalidToken:
         raise signin.SignInRefused("That ticket is not valid or has expired; sign in again.") from None
-    issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request), admin_id,
+    issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request), ticket,
                                 str(form.get("code", "")), address)
     return tokens_json(issued)
 

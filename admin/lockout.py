@@ -5,7 +5,9 @@ admin's email cannot lock the admin out, and a counter answers nothing about whe
   for 15 minutes: the real owner, from their own address (or any other), still gets in.
 - Failures for one email from everywhere (a spread-out guess at a known password's TOTP code) lock nobody
   out: past twenty in 15 minutes every attempt at that email waits a while before its answer, the right
-  password and code included. Each address's own limit (20 attempts in 15 minutes) still holds.
+  password and code included, and they take turns: one password-and-code check per second per email,
+  however many arrive at once (in the order they came); one whose turn is more than ten seconds away is
+  refused at once. Each address's own limit (20 attempts in 15 minutes) still holds.
 - Counters are keyed by a digest of the email as typed (trimmed, lower case), whether an account has it or
   not: an unknown email is counted, refused and slowed exactly like a real one.
 
@@ -15,6 +17,7 @@ and the password and a single-use TOTP code are still both needed), and a warnin
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from dataclasses import dataclass
@@ -26,13 +29,23 @@ log = logging.getLogger(__name__)
 MAX_FAILURES = 5  # for one email from one address within WINDOW_SECONDS: that pair is refused
 WINDOW_SECONDS = 900
 SLOW_AFTER = 20  # failures for one email from every address within WINDOW_SECONDS: its attempts are slowed
-SLOW_SECONDS = 1.0
+SLOW_SECONDS = 1.0  # a slowed email's attempts are checked one per SLOW_SECONDS
+MAX_TURN_WAIT = 10.0  # a slowed attempt whose turn is further away than this is refused
+# The next free turn for an email, in Redis's own clock (ms), so every web process shares one queue.
+TURN_SCRIPT = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local turn = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0')) + tonumber(ARGV[1])
+if turn - now > tonumber(ARGV[2]) then return -1 end
+redis.call('SET', KEYS[1], turn, 'PX', turn - now + 1000)
+return turn - now
+"""
 
 
 @dataclass(frozen=True)
 class Standing:
     locked: bool  # this email failed too often from this address: refused without a look at the password
-    slowed: bool  # this email fails from everywhere: every attempt at it waits SLOW_SECONDS
+    slowed: bool  # this email fails from everywhere: every attempt at it waits its turn (wait_turn)
 
 
 @dataclass(frozen=True)
@@ -63,6 +76,23 @@ async def standing(redis: Redis, email: str, address: str | None) -> Standing:
         log.warning("sign-in failures not read, Redis is unavailable: %r", exc)
         return Standing(False, False)
     return Standing(int(here or 0) >= MAX_FAILURES, int(everywhere or 0) >= SLOW_AFTER)
+
+
+async def wait_turn(redis: Redis, email: str) -> bool:
+    """Wait for this attempt's turn at a slowed email (SLOW_SECONDS after the one before it); False, at
+    once, if that is more than MAX_TURN_WAIT away. Parallel attempts thus add up instead of sleeping
+    together. Keyed like the counters, so an unknown email queues exactly like a real one."""
+    digest = keys(email, None)[1].rsplit(":", 1)[1]
+    try:
+        wait_ms = int(await redis.eval(TURN_SCRIPT, 1, f"admin-signin-turn:{digest}",
+                                       int(SLOW_SECONDS * 1000), int(MAX_TURN_WAIT * 1000)))
+    except RedisError as exc:
+        log.warning("sign-in turn not taken, Redis is unavailable: %r", exc)
+        wait_ms = int(SLOW_SECONDS * 1000)
+    if wait_ms < 0:
+        return False
+    await asyncio.sleep(wait_ms / 1000)
+    return True
 
 
 async def count_failure(redis: Redis, email: str, address: str | None) -> Counted:

@@ -89,22 +89,28 @@ async def signin_post(request: web.Request) -> web.StreamResponse:
         return render(request, "signin.html", {"email": email, "error": "The form expired; try again."}, status=403)
     address = client_address(request)
     if not await hit(request.app[REDIS], f"admin-signin:{address}", SIGNIN_PER_ADDRESS, SIGNIN_WINDOW):
-        return render(request, "signin.html", {"email": email, "error": "Too many attempts from here; wait a while."},
-                      status=429)
+        return too_many(request, email)
     try:
         result = await signin.sign_in(request.app[SESSIONS], request.app[REDIS], jwt_key(request), email,
                                       str(form.get("password", "")), str(form.get("code", "")), address)
     except DomainError as exc:
         return render(request, "signin.html", {"email": email, "error": exc.message}, status=exc.status)
     if isinstance(result, signin.NeedsEnrolment):
-        return enrol_page(request, result.admin_id, result.totp_uri)
+        return enrol_page(request, result.ticket, result.totp_uri)
     response = see_other("/admin/contests")
     set_session_cookies(response, result, secure(request))
     raise response
 
 
-def enrol_page(request: web.Request, admin_id: int, uri: str, error: str | None = None) -> web.Response:
-    ticket = tokens.encode_enrol_ticket(jwt_key(request), admin_id)
+def too_many(request: web.Request, email: str) -> web.Response:
+    """Sign-in and first-code attempts share the address's limit."""
+    return render(request, "signin.html", {"email": email, "error": "Too many attempts from here; wait a while."},
+                  status=429)
+
+
+def enrol_page(request: web.Request, ticket: str, uri: str, error: str | None = None) -> web.Response:
+    """The QR code and the form for a first code; after a wrong code, the same ticket again (never a
+    later expiry: only a right password starts a new one)."""
     return render(request, "enrol.html", {"qr_svg": totp.svg_qr(uri), "totp_uri": uri, "ticket": ticket,
                                           "error": error}, status=401 if error else 200)
 
@@ -114,18 +120,22 @@ async def enrol_post(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     if not csrf.verify(request, form.get(csrf.FIELD), csrf_key(request), secure(request)):
         return render(request, "signin.html", {"email": "", "error": "The form expired; sign in again."}, status=403)
+    address = client_address(request)
+    if not await hit(request.app[REDIS], f"admin-signin:{address}", SIGNIN_PER_ADDRESS, SIGNIN_WINDOW):
+        return too_many(request, "")
+    signed = str(form.get("ticket", ""))
     try:
-        admin_id = tokens.decode_enrol_ticket(jwt_key(request), str(form.get("ticket", "")))
+        ticket = tokens.decode_enrol_ticket(jwt_key(request), signed)
     except tokens.InvalidToken:
         return render(request, "signin.html", {"email": "", "error": "That took too long; sign in again."}, status=401)
     try:
-        issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request), admin_id,
-                                    str(form.get("code", "")), client_address(request))
+        issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request), ticket,
+                                    str(form.get("code", "")), address)
     except signin.SignInRefused as exc:
-        uri = await signin.pending_totp_uri(request.app[SESSIONS], admin_id)
+        uri = await signin.pending_totp_uri(request.app[SESSIONS], jwt_key(request), ticket)
         if uri is None:
             return render(request, "signin.html", {"email": "", "error": exc.message}, status=401)
-        return enrol_page(request, admin_id, uri, exc.message)
+        return enrol_page(request, signed, uri, exc.message)
     except DomainError as exc:
         return render(request, "signin.html", {"email": "", "error": exc.message}, status=exc.status)
     response = see_other("/admin/contests")

@@ -10,12 +10,13 @@ work. A refresh token is used once: its use issues the next of its family; a sec
 from __future__ import annotations
 
 import asyncio
+import hmac
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from redis.asyncio import Redis
-from sqlalchemy import exists, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import lockout, tokens, totp
@@ -48,6 +49,7 @@ class NeedsEnrolment:
     admin_id: int
     email: str
     totp_uri: str
+    ticket: str  # the signed enrol ticket (admin/tokens.py) to post the first code with
 
 
 WRONG = "Wrong email, password or code (after several wrong tries, wait 15 minutes)."
@@ -58,22 +60,26 @@ async def sign_in(sessions: Sessions, redis: Redis, key: bytes, email: str, pass
                   address: str | None) -> Issued | NeedsEnrolment:
     email = email.strip().lower()
     before = await lockout.standing(redis, email, address)
-    if before.slowed:
-        await asyncio.sleep(lockout.SLOW_SECONDS)
+    if before.slowed and not await lockout.wait_turn(redis, email):
+        raise SignInRefused(WRONG)
     now = datetime.now(UTC)
+    # No row lock and no connection held through the hash: attempts at a real email neither queue behind
+    # each other (a timing oracle against unknown ones) nor drain the pool the votes need.
+    async with sessions() as session:
+        user = await session.scalar(select(AdminUser).where(AdminUser.email == email))
+    known = user if user is not None and user.active else None
+    # The same hash work whoever asks (a real account, a locked pair, an unknown email): no oracle.
+    right = await asyncio.to_thread(password_matches, known.password_hash if known else DUMMY_HASH, password)
     async with sessions.begin() as session:
-        user = await session.scalar(select(AdminUser).where(AdminUser.email == email).with_for_update())
-        known = user if user is not None and user.active else None
-        # The same hash work whoever asks (a real account, a locked pair, an unknown email): no oracle.
-        right = await asyncio.to_thread(password_matches, known.password_hash if known else DUMMY_HASH, password)
         if known is not None and right and not before.locked:
             secret = known.totp_secret or ""
             if known.totp_confirmed_at is None:
                 await lockout.clear(redis, email, address)
-                return NeedsEnrolment(known.id, known.email, totp.provisioning_uri(secret, known.email))
+                ticket = tokens.enrol_ticket_for(key, known.id, known.token_version, secret, now)
+                return NeedsEnrolment(known.id, known.email, totp.provisioning_uri(secret, known.email),
+                                      tokens.encode_enrol_ticket(key, ticket))
             step = totp.accepted_step(secret, code, known.totp_last_step)
-            if step is not None:
-                known.totp_last_step = step
+            if step is not None and await _use_step(session, known, step):
                 await lockout.clear(redis, email, address)
                 actor = Actor(known.id, known.email, known.role, address)
                 await audit.record(session, actor, "admin.sign_in", known.email)
@@ -81,6 +87,22 @@ async def sign_in(sessions: Sessions, redis: Redis, key: bytes, email: str, pass
         if not before.locked:
             await _failed(session, redis, email, known, address)
     raise SignInRefused(WRONG)  # after the failure is committed
+
+
+async def _use_step(session: AsyncSession, user: AdminUser, step: int, confirmed_at: datetime | None = None
+                    ) -> bool:
+    """Record the code's time step, if no code of this or a later step was used meanwhile (nor the account
+    disabled, its password changed or, when confirming, its secret confirmed or replaced): two requests
+    with one code both read the old step, only one of them moves it."""
+    where = [AdminUser.id == user.id, AdminUser.active.is_(True), AdminUser.token_version == user.token_version,
+             or_(AdminUser.totp_last_step.is_(None), AdminUser.totp_last_step < step)]
+    values: dict[str, object] = {"totp_last_step": step}
+    if confirmed_at is not None:
+        where += [AdminUser.totp_confirmed_at.is_(None), AdminUser.totp_secret == user.totp_secret]
+        values["totp_confirmed_at"] = confirmed_at
+    used = await session.scalar(update(AdminUser).where(*where).values(values).returning(AdminUser.id)
+                                .execution_options(synchronize_session=False))
+    return used is not None
 
 
 async def _failed(session: AsyncSession, redis: Redis, email: str, user: AdminUser | None, address: str | None
@@ -97,27 +119,36 @@ async def _failed(session: AsyncSession, redis: Redis, email: str, user: AdminUs
                            details={"failures": counted.everywhere, "minutes": lockout.WINDOW_SECONDS // 60})
 
 
-async def enrol(sessions: Sessions, redis: Redis, key: bytes, admin_id: int, code: str, address: str | None
-                ) -> Issued:
-    """Confirm the TOTP secret with a first code (the client carries a signed, short-lived ticket)."""
+async def enrol(sessions: Sessions, redis: Redis, key: bytes, ticket: tokens.EnrolTicket, code: str,
+                address: str | None) -> Issued:
+    """Confirm the TOTP secret with a first code (the client carries the ticket a right password gave)."""
     now = datetime.now(UTC)
+    user = await _pending(sessions, key, ticket)
+    if user is None:
+        raise SignInRefused("Sign in again.")
+    before = await lockout.standing(redis, user.email, address)
+    if before.locked:
+        raise SignInRefused(WRONG_FIRST_CODE)
     async with sessions.begin() as session:
-        user = await session.get(AdminUser, admin_id, with_for_update=True)
-        if user is None or not user.active or user.totp_confirmed_at is not None:
-            raise SignInRefused("Sign in again.")
-        before = await lockout.standing(redis, user.email, address)
-        if before.locked:
-            raise SignInRefused(WRONG_FIRST_CODE)
         step = totp.accepted_step(user.totp_secret or "", code, user.totp_last_step)
-        if step is not None:
-            user.totp_last_step = step
-            user.totp_confirmed_at = now
+        if step is not None and await _use_step(session, user, step, confirmed_at=now):
             await lockout.clear(redis, user.email, address)
             actor = Actor(user.id, user.email, user.role, address)
             await audit.record(session, actor, "admin.totp_enrol", user.email)
             return await _issue(session, key, user, uuid.uuid4(), actor, now)
         await _failed(session, redis, user.email, user, address)
     raise SignInRefused(WRONG_FIRST_CODE)
+
+
+async def _pending(sessions: Sessions, key: bytes, ticket: tokens.EnrolTicket) -> AdminUser | None:
+    """The account a ticket is for, while it is as it was when the password was right: active, same
+    token_version (no password change since), the same secret and still unconfirmed (not enrolled since)."""
+    async with sessions() as session:
+        user = await session.get(AdminUser, ticket.admin_id)
+    if user is None or not user.active or user.totp_confirmed_at is not None or not user.totp_secret:
+        return None
+    same_secret = hmac.compare_digest(tokens.secret_digest(key, user.totp_secret), ticket.secret_digest)
+    return user if same_secret and user.token_version == ticket.version else None
 
 
 async def _issue(session: AsyncSession, key: bytes, user: AdminUser, family: uuid.UUID, actor: Actor,
@@ -180,10 +211,7 @@ async def authenticate(sessions: Sessions, claims: tokens.AccessClaims, address:
 DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$HsYXJ9IvKuQQrdkjR/RHhg$skdReetDytMBVsXDOQoMZLMKDzLMOgN2NIIZtpSk15g"
 
 
-async def pending_totp_uri(sessions: Sessions, admin_id: int) -> str | None:
-    """The enrolment QR code's URI again (after a wrong first code), while the secret is unconfirmed."""
-    async with sessions() as session:
-        user = await session.get(AdminUser, admin_id)
-    if user is None or not user.active or user.totp_confirmed_at is not None or not user.totp_secret:
-        return None
-    return totp.provisioning_uri(user.totp_secret, user.email)
+async def pending_totp_uri(sessions: Sessions, key: bytes, ticket: tokens.EnrolTicket) -> str | None:
+    """The enrolment QR code's URI again (after a wrong first code), while the ticket still holds."""
+    user = await _pending(sessions, key, ticket)
+    return None if user is None else totp.provisioning_uri(user.totp_secret or "", user.email)

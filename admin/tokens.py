@@ -66,15 +66,39 @@ ENROL_AUDIENCE = "ballot-admin-enrol"
 ENROL_TTL = timedelta(minutes=10)
 
 
-def encode_enrol_ticket(key: bytes, admin_id: int, now: datetime | None = None) -> str:
-    """What the enrolment form carries between a right password and the first TOTP code."""
+@dataclass(frozen=True)
+class EnrolTicket:
+    """What the enrolment form carries between a right password and the first TOTP code. It holds for
+    one account state only: the token_version (a password change cancels it) and a digest of the pending
+    secret (once a first code confirms it, or it is replaced, the ticket is spent); its exp is fixed
+    when the password was right, so a wrong code never extends it."""
+
+    admin_id: int
+    version: int
+    secret_digest: str
+    expires_at: int  # Unix seconds
+
+
+def secret_digest(key: bytes, secret: str) -> str:
+    """Names the pending secret in a readable ticket without giving it away."""
+    return hmac.new(key, b"enrol-secret:" + secret.encode(), hashlib.sha256).hexdigest()
+
+
+def enrol_ticket_for(key: bytes, admin_id: int, version: int, secret: str, now: datetime | None = None
+                     ) -> EnrolTicket:
     now = now or datetime.now(UTC)
-    return jwt.encode({"sub": str(admin_id), "aud": ENROL_AUDIENCE, "exp": int((now + ENROL_TTL).timestamp())},
-                      key, algorithm=ALGORITHM)
+    return EnrolTicket(admin_id, version, secret_digest(key, secret), int((now + ENROL_TTL).timestamp()))
 
 
-def decode_enrol_ticket(key: bytes, ticket: str) -> int:
+def encode_enrol_ticket(key: bytes, ticket: EnrolTicket) -> str:
+    return jwt.encode({"sub": str(ticket.admin_id), "ver": ticket.version, "sec": ticket.secret_digest,
+                       "aud": ENROL_AUDIENCE, "exp": ticket.expires_at}, key, algorithm=ALGORITHM)
+
+
+def decode_enrol_ticket(key: bytes, ticket: str) -> EnrolTicket:
     try:
-        return int(jwt.decode(ticket, key, algorithms=[ALGORITHM], audience=ENROL_AUDIENCE)["sub"])
-    except (jwt.PyJWTError, KeyError, ValueError) as exc:
+        payload = jwt.decode(ticket, key, algorithms=[ALGORITHM], audience=ENROL_AUDIENCE,
+                             options={"require": ["exp", "sub", "aud", "ver", "sec"]})
+        return EnrolTicket(int(payload["sub"]), int(payload["ver"]), str(payload["sec"]), int(payload["exp"]))
+    except (jwt.PyJWTError, KeyError, ValueError, TypeError) as exc:
         raise InvalidToken(str(exc)) from exc
