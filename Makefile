@@ -39,14 +39,23 @@ lock: $(STAMP)
 	$(PIN) -o requirements-prod.lock pyproject.toml
 
 ## After adding or changing a text in the code: refresh the catalogs from it, translate what is new or
-## marked fuzzy in gateway/core/locales/*/LC_MESSAGES/ballot.po, then run it again to compile them.
-LOCALES := gateway/core/locales
+## marked fuzzy in <package>/locales/*/LC_MESSAGES/<domain>.po, then run it again to compile them.
+# One gettext domain per package that shows texts, as <folder>:<domain>; a domain's catalogs are in
+# <folder>/locales and hold the texts of <folder>'s code (the core's `ballot` domain: refusal reasons, dates).
+DOMAINS := gateway/core:ballot admin:admin channels/phone:phone channels/sms:sms channels/telegram:telegram \
+	channels/ussd:ussd channels/web:web
 texts: $(STAMP)
-	$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location -w 120 --project=Ballot --version=0.1 \
-		--header-comment="# The texts of every channel of Ballot; msgids are English. See the README's \"Texts\"." \
-		-o $(LOCALES)/ballot.pot gateway channels admin
-	$(VENV)/bin/pybabel -q update -D ballot -i $(LOCALES)/ballot.pot -d $(LOCALES) -w 120 --ignore-pot-creation-date
-	$(VENV)/bin/pybabel compile -D ballot -d $(LOCALES) --statistics
+	@for entry in $(DOMAINS); do \
+		folder=$${entry%%:*}; domain=$${entry##*:}; locales=$$folder/locales; \
+		$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location -w 120 --project=Ballot --version=0.1 \
+			--header-comment="# The texts of Ballot's $$domain domain ($$folder); msgids are English. See the README's \"Texts\"." \
+			-o $$locales/$$domain.pot $$folder || exit 1; \
+		for lang in fr en; do test -f $$locales/$$lang/LC_MESSAGES/$$domain.po || \
+			$(VENV)/bin/pybabel -q init -D $$domain -i $$locales/$$domain.pot -d $$locales -l $$lang -w 120 || exit 1; done; \
+		$(VENV)/bin/pybabel -q update -D $$domain -i $$locales/$$domain.pot -d $$locales -w 120 \
+			--ignore-pot-creation-date --ignore-obsolete || exit 1; \
+		$(VENV)/bin/pybabel compile -D $$domain -d $$locales --statistics || exit 1; \
+	done
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

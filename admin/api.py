@@ -5,21 +5,22 @@ Errors are the API's usual `{"error": {"code", "message", "field"}}`."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
 
 from admin import photos, signin, tokens
 from admin.accounts import set_active_by_id
-from admin.pages import order_filter
-from admin.web import FAMILY_KEY, form_of, guarded, jwt_key
+from admin.pages.orders import order_filter
+from admin.web import FAMILY_KEY, contest_settings, form_of, guarded, jwt_key
 from gateway.core import audit, blocklist, contests_admin, orders_admin
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contest_drafts import parse_contest
 from gateway.core.errors import DomainError, NotFound
 from gateway.db.models import AuditEntry, Candidate, Contest
-from gateway.keys import PHOTO_DECODER, PROVIDERS, REDIS, SESSIONS, SETTINGS
-from gateway.throttle import client_address, enforce
+from gateway.kit.keys import PHOTO_DECODER, PROVIDERS, REDIS, SESSIONS, SETTINGS
+from gateway.kit.throttle import client_address, enforce
 
 routes = web.RouteTableDef()
 PREFIX = "/api/v1/admin"
@@ -27,8 +28,15 @@ SIGNIN_PER_ADDRESS = 20
 SIGNIN_WINDOW = 900
 
 
-def contest_json(contest: Contest) -> dict[str, Any]:
-    return {"id": contest.id, **contests_admin.snapshot(contest)}
+def contest_json(contest: Contest, channels: Mapping[str, Any]) -> dict[str, Any]:
+    """A contest with `channels`: the channels' own settings of it."""
+    return {"id": contest.id, **contests_admin.snapshot(contest, channels)}
+
+
+async def contests_json(request: web.Request, contests: Sequence[Contest]) -> list[dict[str, Any]]:
+    fields = await contests_admin.channel_settings(request.app[SESSIONS], contest_settings(request),
+                                                   [c.id for c in contests])
+    return [contest_json(contest, fields[contest.id]) for contest in contests]
 
 
 def candidate_json(candidate: Candidate, votes: int | None = None) -> dict[str, Any]:
@@ -114,15 +122,15 @@ async def signout(request: web.Request, actor: Actor) -> web.StreamResponse:
 @guarded("contests.read")
 async def contests(request: web.Request, actor: Actor) -> web.StreamResponse:
     rows = await contests_admin.list_contests(request.app[SESSIONS], actor)
-    return web.json_response({"contests": [contest_json(c) for c in rows]})
+    return web.json_response({"contests": await contests_json(request, rows)})
 
 
 @routes.post(f"{PREFIX}/contests")
 @guarded("contests.write")
 async def create_contest(request: web.Request, actor: Actor) -> web.StreamResponse:
-    draft = parse_contest(await form_of(request))
+    draft = parse_contest(await form_of(request), contest_settings(request))
     contest = await contests_admin.create_contest(request.app[SESSIONS], actor, draft)
-    return web.json_response(contest_json(contest), status=201)
+    return web.json_response((await contests_json(request, [contest]))[0], status=201)
 
 
 def cid(request: web.Request) -> int:
@@ -133,24 +141,25 @@ def cid(request: web.Request) -> int:
 @guarded("contests.read")
 async def contest(request: web.Request, actor: Actor) -> web.StreamResponse:
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid(request))
-    return web.json_response({**contest_json(detail.contest), "candidates": [
+    return web.json_response({**(await contests_json(request, [detail.contest]))[0], "candidates": [
         candidate_json(c, detail.votes.get(c.id, 0)) for c in detail.candidates]})
 
 
 @routes.put(PREFIX + "/contests/{contest_id:[0-9]{1,9}}")
 @guarded("contests.write")
 async def update_contest(request: web.Request, actor: Actor) -> web.StreamResponse:
-    draft = parse_contest(await form_of(request))
-    updated = await contests_admin.update_contest(request.app[SESSIONS], actor, cid(request), draft)
-    return web.json_response(contest_json(updated))
+    draft = parse_contest(await form_of(request), contest_settings(request))
+    updated = await contests_admin.update_contest(request.app[SESSIONS], actor, cid(request), draft,
+                                                  contest_settings(request))
+    return web.json_response((await contests_json(request, [updated]))[0])
 
 
 @routes.post(PREFIX + "/contests/{contest_id:[0-9]{1,9}}/{action:open|pause|close}")
 @guarded("contests.write")
 async def contest_action(request: web.Request, actor: Actor) -> web.StreamResponse:
     changed = await contests_admin.change_status(request.app[SESSIONS], actor, cid(request),
-                                                 request.match_info["action"])
-    return web.json_response(contest_json(changed))
+                                                 request.match_info["action"], contest_settings(request))
+    return web.json_response((await contests_json(request, [changed]))[0])
 
 
 @routes.post(PREFIX + "/contests/{contest_id:[0-9]{1,9}}/candidates")

@@ -22,15 +22,17 @@ from aiohttp import web
 
 from admin import charts, signin, tokens
 from admin.accounts import allowed
-from admin.pages import CSP, render
+from admin.pages.rendering import CSP, render
+from admin.texts import CATALOGS
 from admin.web import CLAIMS_KEY, NEW_TOKENS_KEY, guarded, secure, set_session_cookies
 from channels.phone.operators import CAMEROON, CAMEROON_PREFIXES
 from gateway.core import dashboard
 from gateway.core.audit import Actor
+from gateway.core.channel_reports import FailedMessages
 from gateway.core.dashboard import Figures
-from gateway.core.texts import N_, Lang, translations
-from gateway.keys import ADMIN_TEMPLATES, SESSIONS
-from gateway.throttle import client_address
+from gateway.core.texts import N_, Lang
+from gateway.kit.keys import ADMIN_TEMPLATES, FAILED_MESSAGES, SESSIONS
+from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()
 OPERATOR_PREFIXES = tuple((CAMEROON + prefix, operator.value) for prefix, operator in CAMEROON_PREFIXES)
@@ -58,7 +60,7 @@ def gettext_of(request: web.Request) -> Gettext:
     if lang is None:
         first = request.headers.get("Accept-Language", "").split(",")[0].strip().lower()
         lang = Lang.FR if first.startswith("fr") else Lang.EN
-    return translations(lang.value).gettext
+    return CATALOGS.translations(lang.value).gettext
 
 
 def contest_id(request: web.Request) -> int:
@@ -66,7 +68,8 @@ def contest_id(request: web.Request) -> int:
 
 
 async def load(request: web.Request, actor: Actor) -> Figures:
-    return await dashboard.figures(request.app[SESSIONS], actor, contest_id(request), OPERATOR_PREFIXES)
+    failures: tuple[FailedMessages, ...] = request.app[FAILED_MESSAGES]
+    return await dashboard.figures(request.app[SESSIONS], actor, contest_id(request), OPERATOR_PREFIXES, failures)
 
 
 def chart_context(figures: Figures, _: Gettext) -> dict[str, Any]:
@@ -90,11 +93,16 @@ def chart_context(figures: Figures, _: Gettext) -> dict[str, Any]:
 
 def fragment(request: web.Request, figures: Figures) -> str:
     template = request.app[ADMIN_TEMPLATES].get_template("dashboard_figures.html")
-    return template.render(chart_context(figures, gettext_of(request)))
+    _ = gettext_of(request)
+    # Each channel's failed messages, a row of the queues under the channel's own label.
+    failed = [(_(report.label), figures.failed_messages.get(report.figure, 0))
+              for report in request.app[FAILED_MESSAGES]]
+    return template.render({**chart_context(figures, _), "failed_messages": failed})
 
 
 def figures_json(figures: Figures) -> dict[str, Any]:
     body = asdict(figures)
+    body.update(body.pop("failed_messages"))  # each channel's figure at the top level, under its own name
     body["at"] = figures.at.isoformat()
     body["payment_success_rate"] = figures.payment_success_rate
     body["invariant_holds"] = figures.invariant_holds

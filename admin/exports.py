@@ -25,7 +25,7 @@ from admin.web import guarded
 from gateway.core import exports
 from gateway.core.audit import Actor
 from gateway.core.cells import FORMULA_FIRST, safe_text
-from gateway.keys import SESSIONS
+from gateway.kit.keys import SESSIONS
 
 routes = web.RouteTableDef()
 PATH = "/contests/{contest_id:[0-9]{1,9}}/exports/{kind:orders|tallies|audit}.{fmt:csv|xlsx}"

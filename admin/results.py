@@ -9,12 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from admin.accounts import allowed
-from admin.pages import contest_id, render, see_other
+from admin.pages.contests import contest_id
+from admin.pages.rendering import render, see_other
 from admin.web import guarded
 from gateway.core import contests_admin, results
 from gateway.core.audit import Actor
 from gateway.core.results import SignedSheet
-from gateway.keys import RESULTS_KEY, SESSIONS
+from gateway.kit.keys import RESULTS_KEY, SESSIONS
 
 routes = web.RouteTableDef()
 CONTEST = "/admin/contests/{contest_id:[0-9]{1,9}}"

@@ -5,10 +5,15 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from pathlib import Path
 
 from aiohttp import web
 
-from gateway.core.texts import LANGUAGES, N_, translations
+from gateway.core import fraud
+from gateway.core.texts import LANGUAGES, N_, TextDomain
+
+# The texts of the admin pages: the `admin` domain of the catalogs in locales/ beside this module.
+CATALOGS = TextDomain("admin", Path(__file__).parent / "locales")
 
 LANG_COOKIE = "ballot_admin_lang"
 DEFAULT_LANGUAGE = "en"
@@ -29,17 +34,7 @@ DECISION_NAMES = {"count": N_("Count"), "refund": N_("Refund"), "dismiss": N_("D
                   "refunded_by_hand": N_("Refunded by hand")}
 ACTION_NAMES = {"open": N_("Open"), "pause": N_("Pause"), "close": N_("Close")}
 STATUS_NAMES = {"active": N_("active"), "eliminated": N_("eliminated"), "hidden": N_("hidden")}
-FRAUD_LABELS = {
-    "payer_orders_per_10_minutes": N_("Orders per payer number in 10 minutes"),
-    "address_orders_per_10_minutes": N_("Orders per address in 10 minutes"),
-    "telegram_orders_per_10_minutes": N_("Orders per Telegram user in 10 minutes"),
-    "payer_votes_per_day": N_("Votes per payer number in a day"),
-    "quick_payments": N_("Payments of one payer in quick succession"),
-    "quick_payment_seconds": N_("… within this many seconds"),
-    "candidates_per_address_per_hour": N_("Candidates voted for from one address in an hour"),
-    "numbers_per_address_per_day": N_("Payer numbers behind one address in a day"),
-    "numbers_per_telegram_user": N_("Payer numbers of one Telegram user"),
-}
+FRAUD_LABELS = fraud.LABELS  # declared with each rule (gateway.core.fraud.DECLARED)
 
 
 def language_of(request: web.Request) -> str:
@@ -60,7 +55,7 @@ def language_of(request: web.Request) -> str:
 @functools.cache
 def gettext_for(lang: str) -> Callable[..., str]:
     """`_` of the templates: the catalog's text, formatted with keyword values when given."""
-    catalog = translations(lang)
+    catalog = CATALOGS.translations(lang)
 
     def translate(message: str, **values: object) -> str:
         text = catalog.gettext(message)
@@ -70,7 +65,7 @@ def gettext_for(lang: str) -> Callable[..., str]:
 
 
 def labels(table: dict[str, str], lang: str) -> dict[str, str]:
-    catalog = translations(lang)
+    catalog = CATALOGS.translations(lang)
     return {key: catalog.gettext(text) for key, text in table.items()}
 
 

@@ -19,9 +19,10 @@ from multidict import MultiDictProxy
 from admin import csrf, signin, tokens
 from admin.accounts import allowed
 from gateway.core.audit import Actor
+from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.errors import DomainError
-from gateway.keys import SESSIONS, SETTINGS
-from gateway.throttle import client_address
+from gateway.kit.keys import CONTEST_SETTINGS, SESSIONS, SETTINGS
+from gateway.kit.throttle import client_address
 
 ACCESS_COOKIE = "ballot_admin_access"
 REFRESH_COOKIE = "ballot_admin_refresh"
@@ -180,3 +181,8 @@ def close_files(form: Mapping[str, Any]) -> None:
     for value in form.values():
         if isinstance(value, web.FileField):
             value.file.close()
+
+
+def contest_settings(request: web.Request) -> tuple[ChannelContestSettings, ...]:
+    """The channels' own settings of a contest (their fields in the contest form and API), as the app holds them."""
+    return request.app[CONTEST_SETTINGS]

@@ -28,13 +28,13 @@ from aiohttp import web
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from assembly.embedded import service_urls
 from bench.harness import free_port, print_report, record
 from gateway.db.engine import async_url
-from gateway.embedded import service_urls
 
 BODY = {"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000001"}
 STATEMENTS_PER_VOTE = 10  # place (2, in a transaction), claim and record the start, the callback's 4, the relay's
-CONCURRENCY = 16  # the web process's payment starts in flight at once (gateway/jobs/payment_starts.py)
+CONCURRENCY = 16  # the web process's payment starts in flight at once (gateway/jobs/start_queue.py)
 
 
 def serve(port: int) -> None:

@@ -47,12 +47,12 @@ class Stack:
     ready_log_offset: int = 0  # stack.log's length once the stack answered /readyz: later lines are the run's
 
     def web_pids(self) -> list[int]:
-        """The web processes (children of `gateway run` running `gateway.cli web`)."""
-        return [pid for pid, cmd in _processes() if "gateway.cli web" in cmd and str(self.data_dir) in _env_of(pid)]
+        """The web processes (children of `gateway run` running `assembly.cli web`)."""
+        return [pid for pid, cmd in _processes() if "assembly.cli web" in cmd and str(self.data_dir) in _env_of(pid)]
 
 
 # What a process of the stack is, by its command line (first match wins).
-PROCESS_KINDS = (("gateway.cli web", "web processes"), ("gateway.cli worker", "RQ workers"),
+PROCESS_KINDS = (("assembly.cli web", "web processes"), ("assembly.cli worker", "RQ workers"),
                  ("sandbox", "MTN/Orange sandbox"), ("postgres", "PostgreSQL"), ("redis", "Redis"))
 
 
@@ -141,7 +141,7 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
                # their callback, and the status calls only verify them afterwards.
                **(extra_env or {}))
     log = (data / "stack.log").open("wb")
-    process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, stdout=log,
+    process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "run"], env=env, stdout=log,
                                stderr=subprocess.STDOUT, cwd=ROOT)
     stack = Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}",
                   f"postgresql://postgres@/gateway?host={data}/postgres", f"unix://{data}/redis/redis.sock",
@@ -164,7 +164,7 @@ STALL_LINE = re.compile(r"event loop stuck for (\d+) ms; it is running:")
 
 
 def loop_stalls(stack: Stack) -> str:
-    """The web processes' stuck-loop reports (gateway/loop_watch.py) since the stack was ready (a start-up's
+    """The web processes' stuck-loop reports (assembly/loop_watch.py) since the stack was ready (a start-up's
     imports and first collection are no voter's wait): how many, the worst, and the code the worst one was
     running. None at all while latencies jumped means the machine, not the process (see `machine_share`)."""
     text = (stack.data_dir / "stack.log").read_text(errors="replace")[stack.ready_log_offset:]

@@ -1,7 +1,6 @@
-"""Ballot: a mobile-money voting gateway.
+"""Ballot: a mobile-money voting gateway; this package is its foundation.
 
-The modules directly in `gateway` are the assembly (app factory, CLI, worker and its RQ jobs,
-supervisor, embedded servers, settings, app keys, logs, health and metrics): the only code that
-imports every package. Under it: `core/` (the vote core every channel and provider meets in),
-`db/` (engine, models, migrations) and `jobs/` (background work). Imports run one way: assembly ->
-channels, payments, leaderboard, admin -> jobs -> core -> db."""
+`core/` (the vote core every channel and provider meets in), `db/` (engine, models, migrations), `jobs/`
+(background work) and `kit/` (what channels and the other packages may use beside the core's service). The
+foundation imports none of the packages above it: the channels, `payments`, `leaderboard`, `admin`, nor the
+assembly (`assembly/`) that puts them all together."""

@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.keys import LEADERBOARD_BOARDS, LEADERBOARD_CONFIG, LEADERBOARD_HUB, REDIS, SESSIONS, SETTINGS
-from gateway.throttle import client_address
+from gateway.kit.keys import REDIS, SESSIONS, settings_of
+from gateway.kit.throttle import client_address
 from leaderboard import sse
 from leaderboard.board import etag_matches, needs_first_frame, parse_last_event_id
 from leaderboard.boards import Boards
 from leaderboard.config import StreamConfig
 from leaderboard.hub import Frame, Hub, Viewer
+from leaderboard.keys import LEADERBOARD_BOARDS, LEADERBOARD_CONFIG, LEADERBOARD_HUB
+from leaderboard.settings import BoardSettings
 
 routes = web.RouteTableDef()
 STREAM_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
@@ -108,7 +110,7 @@ async def close_streams(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     """Routes, the per-process hub, and closing every stream on shutdown. Tests may replace the
     StreamConfig in `app[LEADERBOARD_CONFIG]` before the app starts."""
-    settings = app[SETTINGS]
+    settings = settings_of(app, BoardSettings)
     app[LEADERBOARD_CONFIG] = StreamConfig(streams_per_ip=settings.streams_per_ip,
                                            heartbeat_seconds=settings.stream_heartbeat_seconds)
     app.add_routes(routes)

@@ -7,43 +7,42 @@ In development a mobile-money provider with no credentials talks to the local sa
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass, field
 
 import httpx
 from pydantic import SecretStr
 
-from gateway.config import (
-    MtnSettings,
-    OrangePushSettings,
-    OrangeWebPaySettings,
-    Settings,
-    StripeSettings,
-    telegram_bot_address,
-    unset_settings,
-)
-from gateway.core.providers import PaymentError, PaymentList, PaymentProvider
+from gateway.core.providers import PaymentError, PaymentList, PaymentProvider, SecretHeaders
 from payments.mtn import MtnMomoCollection
 from payments.mtn.callback_secret import callback_key
 from payments.mtn.collection import MtnCredentials
 from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
+from payments.settings import (
+    MtnSettings,
+    OrangePushSettings,
+    OrangeWebPaySettings,
+    PaymentSettings,
+    StripeSettings,
+    unset_settings,
+)
 from payments.stars import StarsInvoices
 from payments.stripe import StripeCheckout
 
 log = logging.getLogger(__name__)
 
-# Orange has two APIs: a push prompt for phone-only voters, a payment page for web and Telegram.
-PUSH_CHANNELS = frozenset({"ussd", "sms"})
-
-
-def implementation_key(provider: str, channel: str) -> str:
+def implementation_key(provider: str, channel: str, push_channels: Collection[str]) -> str:
+    """Orange has two APIs: a push prompt for the channels whose voters have only a phone
+    (`ChannelParts.pushes_payment_prompt`), a payment page for every other."""
     if provider == "orange":
-        return "orange_push" if channel in PUSH_CHANNELS else "orange_webpay"
+        return "orange_push" if channel in push_channels else "orange_webpay"
     return provider
 
 
 @dataclass
 class ProviderRegistry:
     providers: dict[str, PaymentProvider] = field(default_factory=dict)
+    push_channels: frozenset[str] = frozenset()  # the channels that push a payment prompt to the voter's phone
 
     def get(self, key: str) -> PaymentProvider:
         try:
@@ -53,7 +52,7 @@ class ProviderRegistry:
                                "This payment method is not available right now.") from exc
 
     def for_order(self, provider: str, channel: str) -> PaymentProvider:
-        return self.get(implementation_key(provider, channel))
+        return self.get(implementation_key(provider, channel, self.push_channels))
 
     def offers(self, provider: str) -> bool:
         """Whether any implementation of `provider` is set up here (Orange has two)."""
@@ -62,6 +61,10 @@ class ProviderRegistry:
     def payment_lists(self) -> dict[str, PaymentList]:
         """Providers verified against their list of payments (Stars): each is its provider's only implementation."""
         return {key: provider for key, provider in self.providers.items() if isinstance(provider, PaymentList)}
+
+    def secret_headers(self) -> frozenset[str]:
+        return frozenset().union(*(provider.secret_headers for provider in self.providers.values()
+                                   if isinstance(provider, SecretHeaders)))
 
     async def aclose(self) -> None:
         """Release what providers opened themselves (the shared HTTP client is not theirs)."""
@@ -88,7 +91,7 @@ def revealed(secret: SecretStr | None) -> str:
     return secret.get_secret_value() if secret is not None else ""
 
 
-def sandbox_address(settings: Settings, path: str) -> str | None:
+def sandbox_address(settings: PaymentSettings, path: str) -> str | None:
     """The sandbox URL for a provider without credentials, in development only."""
     if settings.is_production or not settings.sandbox_enabled:
         return None
@@ -127,9 +130,20 @@ def stripe_keys(stripe: StripeSettings) -> tuple[str, str] | None:
     return revealed(stripe.stripe_secret_key), revealed(stripe.stripe_webhook_secret)
 
 
-def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegistry:
-    """Each provider gets its own part of the settings (a Settings is each provider's settings model)."""
-    registry = ProviderRegistry()
+@dataclass(frozen=True)
+class StarsBot:
+    """The bot Stars invoices go through (the Telegram channel's settings say which: `assembly.providers`)."""
+
+    token: str
+    api_base: str | None  # None: Telegram itself
+
+
+def build_registry(settings: PaymentSettings, http: httpx.AsyncClient, stars_bot: StarsBot | None, *,
+                   push_channels: Collection[str] = ()) -> ProviderRegistry:
+    """Each provider gets its own part of the settings (a PaymentSettings is each provider's settings model);
+    `push_channels`: the channels that declared they push a payment prompt (the assembly reads them from the
+    channels' parts: `assembly.providers`)."""
+    registry = ProviderRegistry(push_channels=frozenset(push_channels))
     if (mtn := mtn_credentials(settings, sandbox_address(settings, "mtn"))) is not None:
         registry.providers["mtn"] = MtnMomoCollection(
             http, mtn, settings.public_base_url,
@@ -142,6 +156,6 @@ def build_registry(settings: Settings, http: httpx.AsyncClient) -> ProviderRegis
     if (stripe := stripe_keys(settings)) is not None:  # without keys, card payments are simply not offered
         registry.providers["stripe"] = StripeCheckout(*stripe, settings.public_base_url, settings.stripe_api_base)
     # Telegram Stars: wherever the bot runs (the fake Bot API in development without a token).
-    if (bot := telegram_bot_address(settings)) is not None:
-        registry.providers["stars"] = StarsInvoices(http, bot.token, bot.api_base)
+    if stars_bot is not None:
+        registry.providers["stars"] = StarsInvoices(http, stars_bot.token, stars_bot.api_base)
     return registry

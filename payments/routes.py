@@ -11,9 +11,9 @@ from aiohttp import web
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
-from gateway.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
-from gateway.middleware import error_body
-from gateway.throttle import enforce_untied_limit
+from gateway.kit.answers import error_body
+from gateway.kit.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
+from gateway.kit.throttle import enforce_untied_limit
 from payments.mtn.callback_secret import QUERY_NAME
 
 routes = web.RouteTableDef()

@@ -15,14 +15,14 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.app import create_app
-from gateway.channel_list import MIGRATIONS
-from gateway.config import Settings
+from assembly.app import create_app
+from assembly.channel_list import MIGRATIONS
+from assembly.embedded import ServiceUrls
+from assembly.settings import Settings
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Base
-from gateway.embedded import ServiceUrls
-from gateway.keys import STARTS
+from gateway.kit.keys import STARTS
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import TEST_RESULTS_KEY
 from tests.fakes.mtn import FakeMtn, faked_mtn

@@ -10,24 +10,20 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from gateway.core import ledger, votes
+from assembly.channel_list import CONTEST_SETTINGS
+from gateway.core import ledger
+from gateway.core.contests_admin import settings_of
 from gateway.core.fraud import FraudRules
+from gateway.core.orders import placing
 from gateway.db.engine import Sessions
-from gateway.db.models import (
-    Candidate,
-    CandidateStatus,
-    Channel,
-    Contest,
-    ContestStatus,
-    ProviderEvent,
-    Tally,
-    VoteOrder,
-)
+from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus, ProviderEvent, Tally, VoteOrder
 from gateway.db.seed import ensure_tallies
+from tests.channel_names import Channel
 
 _slugs = itertools.count(1)
 # A contest whose fraud rules are all off: for tests of something else that place many orders from one payer
 # or one address (tests of the rules set their own; gateway.core.fraud holds the defaults).
+CHANNEL_FIELDS = ("sms_short_code", "sms_keyword", "telegram_mobile_money")
 RULES_OFF = {name: 0 for name in FraudRules().stored()}
 PENDING_TTL = timedelta(minutes=10)
 # The tests' results-signing key: base64 of 32 raw bytes, as RESULTS_SIGNING_KEY takes it.
@@ -50,11 +46,15 @@ async def make_contest(
         "max_orders_per_minute": 0, "max_orders_per_day": 0,  # tests of the limits set their own
     }
     fields.update(overrides)
+    # The channels' own settings of the contest go to their tables, as the admin's form sends them.
+    channel_form = {name: fields.pop(name) for name in CHANNEL_FIELDS if name in fields}
     statuses = candidate_status or {}
     async with sessions.begin() as session:
         contest = Contest(**fields)
         session.add(contest)
         await session.flush()
+        for channel in CONTEST_SETTINGS:
+            await channel.parse(channel_form).save(session, contest.id)
         for index in range(1, candidates + 1):
             code = f"{index:02d}"
             session.add(Candidate(contest_id=contest.id, code=code, name=f"Candidate {code}",
@@ -64,13 +64,19 @@ async def make_contest(
     return contest
 
 
+async def channel_settings(sessions: Sessions, contest_id: int) -> dict[str, Any]:
+    """The channels' own settings of a contest, by the admin form's field names."""
+    async with sessions() as session:
+        return await settings_of(session, CONTEST_SETTINGS, contest_id)
+
+
 async def place(
     sessions: Sessions, contest: Contest, candidate: str = "01", quantity: int = 1,
     provider: str = "mtn", msisdn: str | None = "+237670000001", **extra: Any,
 ) -> VoteOrder:
-    request = votes.OrderRequest(contest.slug, candidate, quantity, provider, extra.pop("channel", Channel.WEB),
-                                 msisdn=msisdn, **extra)
-    return await votes.place_order(sessions, request, pending_ttl=PENDING_TTL)
+    request = placing.OrderRequest(contest.slug, candidate, quantity, provider, extra.pop("channel", Channel.WEB),
+                                   msisdn=msisdn, **extra)
+    return await placing.place_order(sessions, request, pending_ttl=PENDING_TTL)
 
 
 async def tallies(sessions: Sessions, contest_id: int) -> dict[str, int]:

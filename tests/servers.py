@@ -18,8 +18,8 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
+from assembly.embedded import ServiceUrls, service_urls
 from gateway.db.engine import create_engine
-from gateway.embedded import ServiceUrls, service_urls
 
 # The Redis DBs the tests flush: 13 on its own; under pytest-xdist one per worker (gw0 13, gw1 14, gw2 15,
 # gw3 12, …), so that two workers sharing a Redis never flush each other's keys.

@@ -1,4 +1,4 @@
-"""A new channel is its folder plus one line in gateway/channel_list.py: what it brings (its orders, its receipts,
+"""A new channel is its folder plus one line in assembly/channel_list.py: what it brings (its orders, its receipts,
 its own tables) works without a change to the core, its schema or the assembly."""
 
 from __future__ import annotations
@@ -12,16 +12,19 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select, text
 
-from gateway.channel_list import MIGRATIONS
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.channel_list import MIGRATIONS, PUSH_CHANNELS
+from assembly.embedded import ServiceUrls
+from assembly.job_runtime import JobContext
+from assembly.providers import build_providers
+from assembly.settings import Settings
+from assembly.worker_jobs import outbox_handlers
+from gateway.core.orders import counting
 from gateway.core.receipts import Receipt, ReceiptKind
 from gateway.db.engine import Sessions, create_engine
 from gateway.db.migrate import upgrade
 from gateway.db.models import OutboxMessage, VoteOrder
-from gateway.embedded import ServiceUrls
 from gateway.jobs import outbox
-from gateway.worker_jobs import JobContext, outbox_handlers
+from payments.orange import OrangePush, OrangeWebPay
 from payments.registry import build_registry
 from tests.factories import make_contest, place
 from tests.servers import throwaway_database
@@ -56,7 +59,7 @@ async def toy_context(settings: Settings, sessions: Sessions,
                       redis: Redis) -> AsyncIterator[tuple[JobContext, Recorder]]:
     recorder = Recorder()
     async with httpx.AsyncClient() as http:
-        registry = build_registry(settings, http)
+        registry = build_providers(settings, http)
         yield JobContext(settings, sessions, redis, registry, {"toy": recorder}), recorder
         await registry.aclose()
 
@@ -66,7 +69,7 @@ async def test_a_channel_the_core_never_heard_of_places_counts_and_gets_its_rece
     ctx, recorder = toy_context
     contest = await make_contest(ctx.sessions)
     order = await place(ctx.sessions, contest, candidate="02", quantity=4, channel="toy")
-    await votes.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 400, "XAF", "t-toy", provider="mtn")
+    await counting.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 400, "XAF", "t-toy", provider="mtn")
     async with ctx.sessions() as session:
         assert await session.scalar(select(VoteOrder.channel).where(VoteOrder.id == order.id)) == "toy"
         ids = (await session.scalars(select(OutboxMessage.id).order_by(OutboxMessage.id))).all()
@@ -96,3 +99,19 @@ def test_a_channels_own_tables_migrate_with_the_core(services: ServiceUrls, tmp_
 
         assert {"toy_messages", "vote_orders", "sms_inbound"} <= asyncio.run(tables())
 
+
+
+async def test_orange_pushes_its_prompt_for_the_channels_that_declare_it(settings: Settings) -> None:
+    """Whether a channel's voters get a prompt on their phone is its `ChannelParts.pushes_payment_prompt`:
+    the phone channels declare it, a newcomer's channel may, every other gets the payment page."""
+    assert PUSH_CHANNELS == {"ussd", "sms"}
+    async with httpx.AsyncClient() as http:
+        providers = build_providers(settings, http)
+        toy_pushes = build_registry(settings, http, None, push_channels={"toy"})
+        try:
+            assert [type(providers.for_order("orange", name)) for name in ("ussd", "sms", "web", "telegram", "toy")] \
+                == [OrangePush, OrangePush, OrangeWebPay, OrangeWebPay, OrangeWebPay]
+            assert isinstance(toy_pushes.for_order("orange", "toy"), OrangePush)
+        finally:
+            await providers.aclose()
+            await toy_pushes.aclose()

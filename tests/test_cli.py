@@ -14,14 +14,15 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from gateway.config import Settings
+from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser, Candidate, Contest
+from tests.factories import channel_settings
 from tests.servers import free_port
 
 
 def gateway(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "assembly.cli", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -41,7 +42,8 @@ async def test_migrate_then_seed_demo_twice_gives_one_demo_contest(sessions: Ses
         codes = list(await session.scalars(select(Candidate.code).where(Candidate.contest_id == demo.id)
                                            .order_by(Candidate.code)))
     assert demo.name == "Demo Star 2026" and demo.price_per_vote == 100 and demo.currency == "XAF"
-    assert demo.ussd_service_codes == ["*384*123#"] and (demo.sms_short_code, demo.sms_keyword) == ("20123", "VOTE")
+    sms = await channel_settings(sessions, demo.id)
+    assert demo.ussd_service_codes == ["*384*123#"] and (sms["sms_short_code"], sms["sms_keyword"]) == ("20123", "VOTE")
     assert demo.providers == ["mtn", "orange", "stripe"] and demo.max_votes_per_order == 100
     assert codes == [f"{i:02d}" for i in range(1, 9)]
     assert (demo.closes_at - demo.opens_at).days >= 29
@@ -123,7 +125,7 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
                SANDBOX_URL=f"http://127.0.0.1:{free_port()}", AT_FAKE_URL=f"http://127.0.0.1:{free_port()}",
                TELEGRAM_FAKE_API_URL=f"http://127.0.0.1:{free_port()}")
     for attempt in range(2):
-        process = subprocess.Popen([sys.executable, "-m", "gateway.cli", "run"], env=env, text=True,
+        process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "run"], env=env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         printed = Printed(process)
         try:

@@ -11,14 +11,14 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
+from assembly.app import create_app
+from assembly.providers import build_providers
+from assembly.results_key import signing_key
+from assembly.settings import DEV_SECRET_KEY, ConfigError, Environment, Settings, check_production, secret_problem
 from channels.ussd.channel import production_problems as ussd_problems
-from gateway.app import create_app
-from gateway.config import DEV_SECRET_KEY, ConfigError, Environment, Settings, check_production, secret_problem
 from gateway.core import results
 from gateway.db.engine import Sessions
-from gateway.keys import LEADERBOARD_CONFIG
-from gateway.results_key import signing_key
-from payments.registry import build_registry
+from leaderboard.keys import LEADERBOARD_CONFIG
 from tests.factories import TEST_RESULTS_KEY, make_contest
 
 STRONG = "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"  # what `secrets.token_urlsafe(30)` gives
@@ -129,7 +129,7 @@ async def test_a_provider_is_offered_exactly_when_production_has_all_it_needs(un
     settings = production(sandbox_enabled=False, **{name.lower(): value for name, value in ISSUED.items()
                                                     if name != unset})
     async with httpx.AsyncClient() as http:
-        registry = build_registry(settings, http)
+        registry = build_providers(settings, http)
         offered = {provider for provider, key in KEYS.items() if key in registry.providers}
         await registry.aclose()
     refused = {provider for provider in KEYS if settings.missing_provider_credentials(provider)}

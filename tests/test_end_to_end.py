@@ -15,16 +15,17 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
-from gateway.core.payments import collections, starts
+from assembly.app import create_app
+from assembly.settings import Settings
+from gateway.core.orders import placing, tables
+from gateway.core.payments import collections, starting
 from gateway.db.engine import Sessions
-from gateway.db.models import Channel, Contest, OrderStatus, ProviderEvent
+from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.jobs.reconciler import reconcile
-from gateway.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
+from gateway.kit.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
+from tests.channel_names import Channel
 from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies
 from tests.servers import free_port
 
@@ -49,11 +50,11 @@ class Live:
         await self.client.app[STARTS].wait_idle()  # a phone prompt goes out after the reply
         return order_id
 
-    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> votes.VoteOrder:
+    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> VoteOrder:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             await self.client.app[CHECKS].wait_idle()
-            order = await votes.get_order(self.sessions, order_id)
+            order = await tables.get_order(self.sessions, order_id)
             if order.status is not OrderStatus.PENDING or asyncio.get_running_loop().time() > deadline:
                 return order
             await asyncio.sleep(0.02)
@@ -102,7 +103,7 @@ async def test_each_sandbox_failure_ends_failed_with_its_reason(live: Live, msis
 
 async def test_delayed_payer_is_counted_when_it_arrives(live: Live) -> None:
     order_id = await live.vote("46733123454")
-    assert (await votes.get_order(live.sessions, order_id)).status is OrderStatus.PENDING
+    assert (await tables.get_order(live.sessions, order_id)).status is OrderStatus.PENDING
     assert (await live.settled(order_id)).status is OrderStatus.PAID
     assert await live.votes_for_07() == 5
 
@@ -122,7 +123,7 @@ async def test_lost_callback_is_recovered_by_the_reconciler(live: Live) -> None:
     live.control.drop_callbacks = True
     order_id = await live.vote()
     await asyncio.sleep(0.2)
-    assert (await votes.get_order(live.sessions, order_id)).status is OrderStatus.PENDING
+    assert (await tables.get_order(live.sessions, order_id)).status is OrderStatus.PENDING
     report = await reconcile(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=31))
     assert report.changed == [(order_id, "counted")]
     assert await live.votes_for_07() == 5
@@ -163,25 +164,25 @@ async def test_orange_notification_with_a_wrong_token_is_rejected(live: Live) ->
     forged = await live.client.post(f"/payments/orange/notify/{order_id}",
                                     json={"status": "SUCCESS", "notif_token": "forged", "txnid": "MP1"})
     assert forged.status == 400 and (await forged.json())["error"]["code"] == "bad_notif_token"
-    assert (await votes.get_order(live.sessions, uuid.UUID(order_id))).status is OrderStatus.PENDING
+    assert (await tables.get_order(live.sessions, uuid.UUID(order_id))).status is OrderStatus.PENDING
     assert await live.votes_for_07() == 0
 
 
 @pytest.mark.parametrize(("msisdn", "status"), [("+237690000001", OrderStatus.PAID),
                                                 ("+237690000451", OrderStatus.FAILED)])
 async def test_orange_push_for_ussd_voters(live: Live, msisdn: str, status: OrderStatus) -> None:
-    request = votes.OrderRequest(live.contest.slug, "07", 4, "orange", Channel.USSD, msisdn=msisdn)
-    order = await votes.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
-    started = await starts.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
+    request = placing.OrderRequest(live.contest.slug, "07", 4, "orange", Channel.USSD, msisdn=msisdn)
+    order = await placing.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
+    started = await starting.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
     assert started.redirect_url is None and started.status is OrderStatus.PENDING
     assert (await live.settled(order.id)).status is status
     assert await live.votes_for_07() == (4 if status is OrderStatus.PAID else 0)
 
 
 async def push_order(live: Live, msisdn: str = "+237690000001", quantity: int = 4) -> uuid.UUID:
-    request = votes.OrderRequest(live.contest.slug, "07", quantity, "orange", Channel.USSD, msisdn=msisdn)
-    order = await votes.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
-    await starts.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
+    request = placing.OrderRequest(live.contest.slug, "07", quantity, "orange", Channel.USSD, msisdn=msisdn)
+    order = await placing.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
+    await starting.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
     return order.id
 
 
@@ -207,20 +208,20 @@ async def test_an_orange_push_cut_short_after_the_prompt_is_still_counted_once(l
     """The process dies after Orange sent the prompt but before the start committed its payToken;
     Orange's notification is lost too, so only the reconciler can find the payment."""
     live.control.drop_callbacks = True
-    request = votes.OrderRequest(live.contest.slug, "07", 3, "orange", Channel.USSD, msisdn="+237690000001")
-    order = await votes.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
+    request = placing.OrderRequest(live.contest.slug, "07", 3, "orange", Channel.USSD, msisdn="+237690000001")
+    order = await placing.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
     providers = live.client.app[PROVIDERS]
     async with live.sessions() as session:
         loaded = await collections.load_collection(session, order.id)
     assert loaded is not None
-    remember = partial(starts.keep_start_data, live.sessions, order.id, "orange")
+    remember = partial(starting.keep_start_data, live.sessions, order.id, "orange")
     await providers.for_order("orange", "ussd").start(replace(loaded[1], remember=remember))  # then: killed
-    assert (await votes.get_order(live.sessions, order.id)).payment_started_at is None
+    assert (await tables.get_order(live.sessions, order.id)).payment_started_at is None
     await asyncio.sleep(0.2)  # the payer approves
     report = await reconcile(live.sessions, providers, now=datetime.now(UTC) + timedelta(seconds=31))
     assert report.changed == [(order.id, "counted")]
     assert await live.votes_for_07() == 3
-    restarted = await starts.start_payment(live.sessions, providers, order.id)
+    restarted = await starting.start_payment(live.sessions, providers, order.id)
     assert restarted.status is OrderStatus.PAID  # nothing pushed again
 
 

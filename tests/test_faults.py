@@ -15,15 +15,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.app import create_app
+from assembly.job_runtime import JobContext
+from assembly.settings import Settings
+from assembly.worker_jobs import RECONCILE_LEASE, reconcile_pass
+from gateway.core.orders import counting, tables
 from gateway.db import engine as database
 from gateway.db.engine import Sessions, create_engine
 from gateway.db.models import OrderStatus
 from gateway.jobs.reconciler import reconcile
-from gateway.keys import CHECKS, PROVIDERS, STARTS
-from gateway.worker_jobs import RECONCILE_LEASE, JobContext, reconcile_pass
+from gateway.kit.keys import CHECKS, PROVIDERS, STARTS
 from tests.factories import assert_fault_end, count_orders, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.network import postgres_relay, redis_relay
@@ -74,7 +75,7 @@ async def test_connections_killed_while_a_confirmation_waits_at_mtn_lose_nothing
     await backends_gone(engine, killed)
     fake_mtn.statuses_held.set()
     await client.app[CHECKS].wait_idle()
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 2
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 1})
 
@@ -105,7 +106,7 @@ async def test_provider_out_for_a_minute_then_back_loses_nothing(
     await client.app[CHECKS].wait_idle()
     during = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=40))
     assert during.outcomes["unreachable"] == 1
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PENDING
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PENDING
     setattr(fake_mtn, outage, False)
     # Back up: MTN sends its callback again while the reconciler's pass asks about the same order, and
     # both questions are at MTN at once (both hear SUCCESSFUL): the vote still counts once.
@@ -120,7 +121,7 @@ async def test_provider_out_for_a_minute_then_back_loses_nothing(
     after = await passing
     await client.app[CHECKS].wait_idle()
     assert after.changed in ([(order_id, "counted")], [])  # whichever check came back first counted it
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 2
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 2})
 
@@ -135,7 +136,7 @@ async def test_an_outage_past_the_payment_window_keeps_the_order_until_the_provi
     fake_mtn.silent = True
     during = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
     assert during.outcomes["unreachable"] == 1
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PENDING
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PENDING
     fake_mtn.silent = False
     after = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=40))
     assert after.changed == [(order_id, "counted")]
@@ -152,14 +153,14 @@ async def test_a_provider_silent_for_hours_expires_the_order_and_a_late_success_
     fake_mtn.silent = True
     report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=7))
     assert report.changed == [(order_id, "expired")]
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     assert order.status is OrderStatus.EXPIRED
     assert order.status_reason == "the provider could not be asked about the payment for hours"
     fake_mtn.silent = False
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")  # the payer approved meanwhile
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.FLAGGED
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.FLAGGED
     assert (await tallies(sessions, contest.id))["01"] == 0
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 1})
 
@@ -275,8 +276,8 @@ async def test_with_redis_unreachable_votes_go_on_and_the_board_is_read_from_pos
     """Redis down for a while (restarting): no vote is refused for it, and the board stays up."""
     contest = await make_contest(sessions, slug="gala")
     counted = await place(sessions, contest, "02", 4)
-    await votes.confirm_payment(sessions, counted.id, "SUCCESSFUL", counted.amount, "XAF", None,
-                                provider=counted.provider)
+    await counting.confirm_payment(sessions, counted.id, "SUCCESSFUL", counted.amount, "XAF", None,
+                                   provider=counted.provider)
     app = create_app(settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{free_port()}/0"}))
     async with TestClient(TestServer(app)) as client:
         try:

@@ -12,14 +12,15 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import event
 
-from gateway.app import create_app
-from gateway.config import ConfigError, Environment, Settings
-from gateway.core import votes
+from assembly.app import create_app
+from assembly.job_runtime import JobContext
+from assembly.settings import ConfigError, Environment, Settings
+from assembly.worker_jobs import RECONCILE_LEASE, reconcile_pass, relay_pass
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.jobs.last_passes import RECONCILE_STALE_SECONDS, note_pass, reconciler_problem
 from gateway.jobs.leases import lease_held
-from gateway.keys import ENGINE, PROVIDERS, STARTS
-from gateway.worker_jobs import RECONCILE_LEASE, JobContext, reconcile_pass, relay_pass
+from gateway.kit.keys import ENGINE, PROVIDERS, STARTS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
 from tests.servers import free_port
@@ -58,7 +59,7 @@ async def test_metrics_count_orders_by_status_and_requests(client: TestClient, s
     contest = await make_contest(sessions)
     paid = await place(sessions, contest, quantity=2)
     await place(sessions, contest)
-    await votes.confirm_payment(sessions, paid.id, "SUCCESSFUL", 200, "XAF", "t", provider=paid.provider)
+    await counting.confirm_payment(sessions, paid.id, "SUCCESSFUL", 200, "XAF", "t", provider=paid.provider)
     await client.get("/api/v1/contests")
     text = await (await client.get("/metrics")).text()
     assert 'gateway_orders{status="paid"} 1.0' in text

@@ -12,12 +12,12 @@ from aiohttp import ClientResponse
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, text
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.app import create_app
+from assembly.settings import Settings
+from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
-from gateway.keys import CHECKS
+from gateway.kit.keys import CHECKS
 from tests.factories import make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback_path, vote
 from tests.web.contest_form import open_form
@@ -172,7 +172,7 @@ async def test_sql_like_callbacks_and_session_events_change_nothing(
     assert [(await answer.json())["error"]["code"] for answer in answers[1:3]] == ["unknown_order",
                                                                                   "provider_unavailable"]
     await client.app[CHECKS].wait_idle()
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PENDING
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PENDING
     assert sum((await tallies(sessions, contest.id)).values()) == 0
     assert await counts(sessions) == (1, 1)
     async with sessions() as session:

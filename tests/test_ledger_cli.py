@@ -11,8 +11,9 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
-from gateway.config import Settings
-from gateway.core import results, votes
+from assembly.settings import Settings
+from gateway.core import results
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
@@ -29,8 +30,8 @@ async def contest_with_votes(sessions: Sessions) -> Contest:
     contest = await make_contest(sessions, slug="gala", fraud_rules=RULES_OFF)
     for i, (code, quantity) in enumerate((("01", 3), ("02", 5), ("01", 2))):
         order = await place(sessions, contest, code, quantity=quantity)
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"T{i}",
-                                    provider=order.provider)
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"T{i}",
+                                       provider=order.provider)
     return contest
 
 

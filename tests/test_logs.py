@@ -15,9 +15,9 @@ import sys
 import pytest
 from redis.asyncio import Redis
 
-from gateway.config import Settings
+from assembly.logs import request_id, stderr_handler
+from assembly.settings import Settings
 from gateway.jobs.queues import job_queue, sync_redis
-from gateway.logs import request_id, stderr_handler
 
 SHORT_LINE = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO |WARNING|ERROR|CRITICAL) [\w.]+: \S")
 
@@ -29,10 +29,10 @@ def worker_env(settings: Settings, **changes: str) -> dict[str, str]:
 
 
 def enqueue_relay(settings: Settings, job_id: str) -> None:
-    job_queue(sync_redis(settings.redis_url or "")).enqueue("gateway.worker_jobs.relay_outbox_job", job_id=job_id)
+    job_queue(sync_redis(settings.redis_url or "")).enqueue("assembly.worker_jobs.relay_outbox_job", job_id=job_id)
 
 
-WORKER = [sys.executable, "-m", "gateway.cli", "worker", "--burst", "--no-cron"]
+WORKER = [sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"]
 
 
 def worker_through_pipes(env: dict[str, str]) -> subprocess.CompletedProcess[str]:

@@ -13,8 +13,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import create_app, freeze_startup_objects
-from gateway.config import Settings
+from assembly.app import create_app, freeze_startup_objects
+from assembly.settings import Settings
 
 
 def hold_the_loop_synchronously(seconds: float) -> None:
@@ -36,7 +36,7 @@ async def stalling(clean: None, settings: Settings) -> AsyncIterator[TestClient]
 
 async def test_a_stuck_loop_is_logged_with_the_code_that_held_it(stalling: TestClient,
                                                                  caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="gateway.loop_watch"):
+    with caplog.at_level(logging.WARNING, logger="assembly.loop_watch"):
         assert (await stalling.get("/test-only/block")).status == 200
     [stall] = [r for r in caplog.records if "event loop stuck" in r.getMessage()]
     assert "hold_the_loop_synchronously" in stall.getMessage()
@@ -69,7 +69,7 @@ async def test_the_start_up_collection_is_not_reported_as_a_stall(clean: None, s
     app.on_startup.extend([idle_a_moment, freeze_startup_objects])  # as `gateway web` starts
     gc.callbacks.append(a_big_heap)
     try:
-        with caplog.at_level(logging.WARNING, logger="gateway.loop_watch"):
+        with caplog.at_level(logging.WARNING, logger="assembly.loop_watch"):
             async with TestClient(TestServer(app)) as client:
                 gc.callbacks.remove(a_big_heap)
                 assert (await client.get("/healthz")).status == 200

@@ -7,7 +7,7 @@ import signal
 import time
 from pathlib import Path
 
-from gateway.supervisor import restart_dead, spawn, stop_children
+from assembly.supervisor import restart_dead, spawn, stop_children
 from tests.processes import alive
 
 

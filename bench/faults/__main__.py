@@ -34,7 +34,7 @@ from bench.harness import PENDING_ORDERS, Stack, _env_of, _processes, count_reac
 
 VOTES = 300
 # The reconciler's first check comes 30 s after an order, then backs off; a start claimed by the killed
-# web process is restarted once its lease (gateway.core.payments.starts.START_LEASE, 120 s) runs out.
+# web process is restarted once its lease (gateway.core.payments.starting.START_LEASE, 120 s) runs out.
 SETTLE_SECONDS = 300  # 184 s seen at 688c2ad: the lease, then the reconciler's back-off
 
 
@@ -176,7 +176,7 @@ async def sandbox(stack: Stack, **switches: object) -> None:
 
 async def web_scenario(stack: Stack) -> dict[str, str]:
     """Kill a web process while prompts and callbacks are in flight."""
-    needle = "gateway.cli web"
+    needle = "assembly.cli web"
     # Callbacks arrive while the victim is busy, and every prompt takes MTN half a second to take:
     # the victim dies holding starts it has claimed, which only the reconciler can finish.
     await sandbox(stack, success_delay=0.3, answer_delay=0.5)
@@ -230,16 +230,16 @@ async def worker_scenario(stack: Stack) -> dict[str, str]:
     """Kill the RQ worker that is running a reconciler pass, after the pass has confirmed some votes."""
     await sandbox(stack, success_delay=0.3, drop_callbacks=True)  # only the reconciler can confirm them
     ids = await place_votes(stack, VOTES)
-    before = len(supervised(stack, "gateway.cli worker"))
+    before = len(supervised(stack, "assembly.cli worker"))
     found = await reconciling_worker(stack, timeout=120)
     if found is None:
         return {"orders placed": str(len(ids)), "process killed": "none: no reconciler pass was seen",
                 "verdict": "FAIL"}
     pid, paid_before = found
-    killed, killed_at = kill(stack, "gateway.cli worker", pid)
+    killed, killed_at = kill(stack, "assembly.cli worker", pid)
     lease_left = await lease_milliseconds(stack)
     await sandbox(stack, drop_callbacks=False)
-    back = await replaced(stack, "gateway.cli worker", killed, before)
+    back = await replaced(stack, "assembly.cli worker", killed, before)
     left_behind = group_members(killed)
     return await verdict(stack, ids, killed_at, {
         "process killed": f"RQ worker pid {killed}, in a reconciler pass ({paid_before} of {len(ids)} orders "
@@ -305,7 +305,7 @@ VERIFY_SECONDS = 240  # 300 verifications at MTN's 10 status calls a second, wit
 async def verify_scenario(stack: Stack) -> dict[str, str]:
     """Kill a web process while votes counted from their callbacks wait for their status check: the queue is
     in PostgreSQL, so the other processes verify every one of them, none twice."""
-    needle = "gateway.cli web"
+    needle = "assembly.cli web"
     await sandbox(stack, success_delay=0.05)
     before = len(supervised(stack, needle))
     ids = await place_votes(stack, VOTES)

@@ -7,10 +7,14 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 from channels.phone.gsm7 import clip
 from gateway.core.money import UnknownCurrency, to_major_string
-from gateway.core.texts import Lang, translations
+from gateway.core.texts import Lang, TextDomain
+
+# The texts of what every phone channel says: the `phone` domain of the catalogs in locales/ beside this module.
+CATALOGS = TextDomain("phone", Path(__file__).parent / "locales")
 
 PROVIDER_LABELS = {"mtn": "MTN MoMo", "orange": "Orange Money"}
 CONTEST_WIDTH = 40  # a contest's name in a message, at most
@@ -44,7 +48,7 @@ class VoteMessages:
 
 @functools.cache
 def vote_messages(lang: Lang) -> VoteMessages:
-    t = translations(lang)
+    t = CATALOGS.translations(lang)
     return VoteMessages(
         placed=t.pgettext("phone", "Thank you! Approve the payment of {total} on your phone ({provider}) to count "
                                    "your {quantity} vote(s). Ref {ref}"),

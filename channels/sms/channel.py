@@ -1,9 +1,11 @@
-"""SMS's parts for the assembly (gateway/channel_list.py): routes, the inbound job and the backstop, receipts,
-the local fake of Africa's Talking, `gateway sms` and the production check."""
+"""SMS's parts for the assembly (assembly/channel_list.py): routes, the inbound job and the backstop, receipts,
+the local fake of Africa's Talking, `gateway sms`, the production check, its tables' migrations, its settings of
+a contest and its failed messages."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
@@ -11,42 +13,44 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.sms import routes
 from channels.sms.backstop import backstop_pass
+from channels.sms.contest_settings import SMS_CONTEST_SETTINGS
+from channels.sms.failures import SMS_FAILURES
 from channels.sms.fake_at import DEFAULT_URL as AT_FAKE_URL
-from channels.sms.handling import CollectedStarts, SmsContext, handle_inbound
+from channels.sms.handling import CHANNEL, CollectedStarts, SmsContext, handle_inbound
+from channels.sms.models import SmsContest
 from channels.sms.receipts import SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
-from channels.sms.settings import sms_token_problem
-from gateway.channel_parts import ChannelParts, JobResources, StandIn, listen_address
-from gateway.config import Settings
+from channels.sms.settings import SmsSettings, sms_token_problem
 from gateway.core.receipts import ReceiptSender
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus
-from gateway.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
+from gateway.kit.channel_parts import ChannelParts, JobResources, StandIn, listen_address
+from gateway.kit.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
 
 INBOUND_JOB = "inbound"  # queued by channels.sms.routes once a message is kept
 
 
-def sms_context(ctx: JobResources) -> SmsContext:
+def sms_context(ctx: JobResources[SmsSettings]) -> SmsContext:
     starts = CollectedStarts()
     return SmsContext(ctx.vote_service(starts), starts, ctx.sessions, SmsSender(ctx.sessions, at_account(ctx.settings)),
                       ctx.start_payment)
 
 
-async def inbound_job(ctx: JobResources, inbound_id: int) -> str:
+async def inbound_job(ctx: JobResources[SmsSettings], inbound_id: int) -> str:
     return await handle_inbound(sms_context(ctx), inbound_id)
 
 
-async def backstop_job(ctx: JobResources) -> int:
+async def backstop_job(ctx: JobResources[SmsSettings]) -> int:
     """Every minute: messages whose callback or job was lost (channels/sms/backstop.py)."""
     return await backstop_pass(ctx.sessions, ctx.redis, at_account(ctx.settings),
                                lambda inbound_id: handle_inbound(sms_context(ctx), inbound_id))
 
 
-def receipts(settings: Settings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender:
+def receipts(settings: SmsSettings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender:
     return SmsReceiptSender(sessions, SmsSender(sessions, at_account(settings)))
 
 
-def production_problems(settings: Settings, in_use: bool) -> list[str]:
+def production_problems(settings: SmsSettings, in_use: bool) -> list[str]:
     problems = []
     if settings.at_api_key and (weak := secret_problem("AT_API_KEY", settings.at_api_key, MIN_CALLBACK_TOKEN_LENGTH)):
         problems.append(weak)
@@ -57,28 +61,29 @@ def production_problems(settings: Settings, in_use: bool) -> list[str]:
     return problems
 
 
-async def check_production(settings: Settings, session: AsyncSession) -> list[str]:
-    in_use = await session.scalar(select(func.count()).where(
-        Contest.status != ContestStatus.CLOSED, Contest.sms_short_code.is_not(None), Contest.sms_keyword.is_not(None)))
+async def check_production(settings: SmsSettings, session: AsyncSession) -> list[str]:
+    in_use = await session.scalar(select(func.count()).select_from(SmsContest).join(
+        Contest, Contest.id == SmsContest.contest_id).where(
+        Contest.status != ContestStatus.CLOSED, SmsContest.short_code.is_not(None), SmsContest.keyword.is_not(None)))
     return production_problems(settings, bool(in_use))
 
 
 # Without AT credentials, development sends SMS to a local fake of AT's API (`gateway run` starts it).
-def at_fake_needed(settings: Settings) -> bool:
+def at_fake_needed(settings: SmsSettings) -> bool:
     credentials = settings.at_username and settings.at_api_key
     return not settings.is_production and settings.sandbox_enabled and not credentials
 
 
-def at_fake_address(settings: Settings) -> tuple[str, int]:
+def at_fake_address(settings: SmsSettings) -> tuple[str, int]:
     return listen_address(settings.at_fake_url or AT_FAKE_URL, 8091)
 
 
-def at_fake_environment(settings: Settings) -> dict[str, str]:
+def at_fake_environment(settings: SmsSettings) -> dict[str, str]:
     host, port = at_fake_address(settings)
     return {"AT_FAKE_URL": f"http://{host}:{port}"}  # where every process sends its SMS
 
 
-AT_FAKE = StandIn(
+AT_FAKE = StandIn[SmsSettings](
     "at-fake", "channels.sms.fake_at", at_fake_needed, at_fake_address,
     announce=lambda settings: (f"  SMS (AT fake) {settings.at_fake_url or AT_FAKE_URL}/messages  "
                                "(text it: gateway sms --from +237670000001 \"VOTE 07 5\")"),
@@ -86,7 +91,7 @@ AT_FAKE = StandIn(
 )
 
 
-def simulate(settings: Settings, args: argparse.Namespace) -> int:
+def simulate(settings: SmsSettings, args: argparse.Namespace) -> int:
     """Text the running service like a phone and print the replies and receipts as they arrive."""
     from channels.sms.simulator import main
 
@@ -104,12 +109,16 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     command.set_defaults(func=simulate)
 
 
-SMS = ChannelParts(
-    "sms", routes.setup,
+SMS = ChannelParts[SmsSettings](
+    CHANNEL, routes.setup,
     jobs={INBOUND_JOB: inbound_job, "backstop": backstop_job},
     periodic_jobs=(("backstop", 60),),
     receipts=receipts,
+    pushes_payment_prompt=True,
     stand_ins=(AT_FAKE,),
     commands=add_commands,
     production_problems=check_production,
+    migrations=Path(__file__).with_name("migrations"),
+    contest_settings=SMS_CONTEST_SETTINGS,
+    failed_messages=SMS_FAILURES,
 )

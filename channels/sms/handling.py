@@ -11,18 +11,20 @@ from dataclasses import dataclass, field
 from channels.phone.operators import detect_operator
 from channels.phone.texts import refusal_message
 from channels.sms import store, texts
+from channels.sms.models import SmsInbound
 from channels.sms.parser import Command, Request, normalise, parse
 from channels.sms.sender import Route, SmsSender
 from channels.sms.store import Outgoing
-from gateway.core import votes
 from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError
+from gateway.core.orders import placing
 from gateway.core.service import VoteService
 from gateway.core.texts import Lang
 from gateway.db.engine import Sessions
-from gateway.db.models import CandidateStatus, Channel, ContestStatus, SmsInbound
+from gateway.db.models import CandidateStatus, ContestStatus
 
 log = logging.getLogger(__name__)
+CHANNEL = "sms"  # an order's channel (its ChannelParts' name)
 
 
 @dataclass
@@ -55,6 +57,7 @@ class Turn:
     message: SmsInbound
     request: Request
     contests: tuple[PublicContest, ...]
+    keywords: dict[int, str]  # each contest's keyword on the message's short code
     lang: Lang
     quiet: bool  # the number sent STOP: no replies (receipts still go)
 
@@ -77,13 +80,13 @@ async def handle_inbound(ctx: SmsContext, inbound_id: int) -> str:
     if message is None or message.handled_at is not None:
         return "done"
     # Open contests first: a closed one keeping the same short code and keyword does not shadow its successor.
-    contests = tuple(sorted((c for c in await ctx.service.public_contests()
-                             if c.sms_short_code == message.short_code and c.sms_keyword),
+    keywords = await store.keywords_on(ctx.sessions, message.short_code)
+    contests = tuple(sorted((c for c in await ctx.service.public_contests() if c.id in keywords),
                             key=lambda c: c.status is not ContestStatus.OPEN))
     caller = await ctx.service.caller(message.msisdn)
     lang = caller.language or (Lang.parse(contests[0].default_language) if contests else None) or Lang.FR
-    limits = {keyword_key(c.sms_keyword or ""): c.max_votes_per_order for c in contests}
-    turn = Turn(message, parse(message.text, limits), contests, lang,
+    limits = {keyword_key(keywords[c.id]): c.max_votes_per_order for c in contests}
+    turn = Turn(message, parse(message.text, limits), contests, keywords, lang,
                 quiet=await store.opted_out(ctx.sessions, message.msisdn))
     outcome, order_id = await answer(ctx, turn)
     await store.note_outcome(ctx.sessions, inbound_id, outcome, order_id)
@@ -105,8 +108,8 @@ async def answer(ctx: SmsContext, turn: Turn) -> tuple[str, uuid.UUID | None]:
     if not turn.contests:
         await reply(ctx, turn, "no_contest", texts.sms_texts(lang).no_contest)
         return "no_contest", None
-    contest = contest_for(turn.contests, request.keyword)
-    keyword = contest.sms_keyword or ""
+    contest = contest_for(turn, request.keyword)
+    keyword = turn.keywords[contest.id]
     if request.command is Command.TOP:
         await reply(ctx, turn, "top", await top_text(ctx, contest, lang))
         return "top", None
@@ -119,8 +122,9 @@ async def answer(ctx: SmsContext, turn: Turn) -> tuple[str, uuid.UUID | None]:
     return ("help" if request.command is Command.HELP else "unrecognised"), None
 
 
-def contest_for(contests: tuple[PublicContest, ...], keyword: str | None) -> PublicContest:
-    return next((c for c in contests if keyword and keyword_key(c.sms_keyword or "") == keyword), contests[0])
+def contest_for(turn: Turn, keyword: str | None) -> PublicContest:
+    return next((c for c in turn.contests if keyword and keyword_key(turn.keywords[c.id]) == keyword),
+                turn.contests[0])
 
 
 async def top_text(ctx: SmsContext, contest: PublicContest, lang: Lang) -> str:
@@ -146,16 +150,16 @@ async def vote(ctx: SmsContext, turn: Turn, listed: PublicContest) -> tuple[str,
     candidate = candidate_for(contest, request.candidate or "")
     if candidate is None:
         await reply(ctx, turn, "unknown_candidate",
-                    texts.unknown_candidate(lang, request.candidate or "", contest.sms_keyword or ""))
+                    texts.unknown_candidate(lang, request.candidate or "", turn.keywords[listed.id]))
         return "unknown_candidate", None
     operator = detect_operator(message.msisdn)
     provider = request.provider or (operator.value if operator else None)
     if provider is None:
         await reply(ctx, turn, "refused", refusal_message(lang, "msisdn_required", contest.name))
         return "refused", None
-    order_request = votes.OrderRequest(
+    order_request = placing.OrderRequest(
         contest_slug=contest.slug, candidate_code=candidate.code, quantity=request.quantity, provider=provider,
-        channel=Channel.SMS, msisdn=message.msisdn, client_key=client_key(message.at_id))
+        channel=CHANNEL, msisdn=message.msisdn, client_key=client_key(message.at_id))
     try:
         order = (await ctx.service.place_vote(order_request)).order
     except DomainError as exc:

@@ -7,13 +7,13 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from channels.sms import texts
+from channels.sms.models import SmsInbound
 from channels.sms.sender import Route, SmsSender
 from channels.sms.store import Outgoing
 from gateway.core import voters
 from gateway.core.receipts import Receipt
 from gateway.core.texts import Lang
 from gateway.db.engine import Sessions
-from gateway.db.models import SmsInbound
 
 
 class SmsReceiptSender:

@@ -11,16 +11,16 @@ from aiohttp import web
 from channels.phone.callers import check_at_token
 from channels.sms import store
 from channels.sms.forms import parse_delivery, parse_inbound
-from channels.sms.settings import sms_token_usable
-from gateway.channel_parts import enqueue_channel_job
-from gateway.keys import QUEUE, SESSIONS, SETTINGS
+from channels.sms.settings import SmsSettings, sms_token_usable
+from gateway.kit.channel_parts import enqueue_channel_job
+from gateway.kit.keys import QUEUE, SESSIONS, settings_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 
 
 def check_caller(request: web.Request) -> None:
-    settings = request.app[SETTINGS]
+    settings = settings_of(request.app, SmsSettings)
     check_at_token("SMS", "SMS_CALLBACK_TOKEN", settings.sms_callback_token, usable=sms_token_usable(settings),
                    production=settings.is_production, given=request.query.get("token", ""))
 

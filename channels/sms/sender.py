@@ -17,8 +17,8 @@ from africastalking.Service import AfricasTalkingException
 from africastalking.SMS import SMSService
 
 from channels.sms import store
+from channels.sms.settings import SmsSettings
 from channels.sms.store import Outgoing
-from gateway.config import Settings
 from gateway.db.engine import Sessions
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class AtAccount:
     premium_short_codes: frozenset[str]
 
 
-def at_account(settings: Settings) -> AtAccount | None:
+def at_account(settings: SmsSettings) -> AtAccount | None:
     """Real credentials, else the local fake in development, else None (messages stay `unsent`)."""
     premium = frozenset(code.strip() for code in settings.at_premium_short_codes.split(",") if code.strip())
     if settings.at_username and settings.at_api_key:

@@ -1,15 +1,15 @@
-"""SMS's settings (Africa's Talking's messaging API): a model of its own, one of `gateway.config.Settings`' bases.
+"""SMS's settings (Africa's Talking's messaging API): a model of its own, one of the bases of the assembly's `Settings`.
 
-Imports nothing of the assembly: `gateway.config` imports it."""
+Imports nothing of the assembly: `assembly.settings` imports it."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, SecretStr
+from pydantic import SecretStr
 
-from gateway.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
+from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH, ServiceSettings, secret_problem
 
 
-class SmsSettings(BaseModel):
+class SmsSettings(ServiceSettings):
     at_username: str | None = None
     at_api_key: SecretStr | None = None
     at_short_code: str | None = None

@@ -16,7 +16,7 @@ from typing import Any, TextIO
 import httpx
 
 from channels.sms.fake_at import DEFAULT_URL
-from gateway.config import Settings
+from channels.sms.settings import SmsSettings
 
 ROUTE = "/sms/africastalking/inbound"
 POLL_SECONDS = 0.5
@@ -26,7 +26,7 @@ class TextError(RuntimeError):
     """The service or the fake did not answer as expected."""
 
 
-def default_url(settings: Settings) -> str:
+def default_url(settings: SmsSettings) -> str:
     host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::", "") else settings.gateway_host
     return f"http://{host}:{settings.gateway_port}"
 
@@ -55,7 +55,7 @@ def done(shown: list[str]) -> bool:
 
 
 def text(args: argparse.Namespace, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic) -> int:
-    settings = Settings()
+    settings = SmsSettings()
     url = (args.url or default_url(settings)).rstrip("/")
     at_url = args.at_url or settings.at_fake_url or DEFAULT_URL
     token = settings.sms_callback_token

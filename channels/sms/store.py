@@ -11,8 +11,8 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from channels.sms.forms import DeliveryReport, Inbound
+from channels.sms.models import SmsContest, SmsInbound, SmsMessage, SmsOptOut
 from gateway.db.engine import Sessions
-from gateway.db.models import SmsInbound, SmsMessage, SmsOptOut
 
 
 async def keep_inbound(sessions: Sessions, message: Inbound) -> int | None:
@@ -23,6 +23,14 @@ async def keep_inbound(sessions: Sessions, message: Inbound) -> int | None:
                 at_id=message.at_id, msisdn=message.msisdn, short_code=message.short_code, text=message.text,
                 sent_at=message.sent_at, link_id=message.link_id, network_code=message.network_code,
             ).on_conflict_do_nothing(index_elements=["at_id"]).returning(SmsInbound.id))
+
+
+async def keywords_on(sessions: Sessions, short_code: str) -> dict[int, str]:
+    """The keyword of each contest texted at `short_code` (contest id -> keyword; a contest needs both)."""
+    async with sessions() as session:
+        rows = await session.execute(select(SmsContest.contest_id, SmsContest.keyword).where(
+            SmsContest.short_code == short_code, SmsContest.keyword.is_not(None), SmsContest.keyword != ""))
+        return {contest_id: keyword for contest_id, keyword in rows.all() if keyword}
 
 
 async def inbound(sessions: Sessions, inbound_id: int) -> SmsInbound | None:

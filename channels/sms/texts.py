@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
 from channels.phone.gsm7 import clip, transliterate
 from channels.phone.texts import money
 from gateway.core.reasons import READABLE
-from gateway.core.texts import Lang, translations
+from gateway.core.texts import Lang, TextDomain
+
+# The texts of voting by SMS: the `sms` domain of the catalogs in locales/ beside this module.
+CATALOGS = TextDomain("sms", Path(__file__).parent / "locales")
 
 SMS_LENGTH = 160
 NAME_WIDTH = 20  # a candidate's name in a message, at most (as tests/phone/test_phone_texts.py assumes)
@@ -35,7 +39,7 @@ class SmsTexts:
 
 @functools.cache
 def sms_texts(lang: Lang) -> SmsTexts:
-    t = translations(lang)
+    t = CATALOGS.translations(lang)
     return SmsTexts(
         usage=t.pgettext("sms", "To vote, send {keyword} <number> <votes> to {short_code}, e.g. {keyword} 07 5. "
                                 "TOP: ranking. STOP: no more messages."),
@@ -54,7 +58,7 @@ def sms_texts(lang: Lang) -> SmsTexts:
 def vote_text(lang: Lang, kind: str, n: int) -> str:
     """A whole sentence per plural form (`1 vote ... compte`, `5 votes ... comptes`); fields {n} {code}
     {name} {ref}, and {total} (prompt) or {reason} (failed)."""
-    t = translations(lang)
+    t = CATALOGS.translations(lang)
     if kind == "prompt":
         return t.npgettext("sms", "Approve {total} on your phone for {n} vote for {code} {name}. Ref {ref}",
                            "Approve {total} on your phone for {n} votes for {code} {name}. Ref {ref}", n)
@@ -87,7 +91,7 @@ def receipt_text(lang: Lang, kind: str, quantity: int, code: str, candidate: str
 def readable(lang: Lang, reason: str | None) -> str:
     """The provider's reason in the voter's words, without the code (room is short)."""
     english = READABLE.get(reason_code(reason), READABLE["FAILED"])
-    return clip(transliterate(translations(lang).gettext(english)), REASON_WIDTH)
+    return clip(transliterate(CATALOGS.translations(lang).gettext(english)), REASON_WIDTH)
 
 
 def reason_code(reason: str | None) -> str:

@@ -1,7 +1,7 @@
-"""Telegram's parts for the assembly (gateway/channel_list.py): the webhook, receipts, the local fake Bot API
+"""Telegram's parts for the assembly (assembly/channel_list.py): the webhook, receipts, the local fake Bot API
 and `gateway telegram`.
 
-The bot's own settings (TELEGRAM_*) stay in gateway/config.py: the Stars provider (payments/stars) uses the
+The bot's own settings (TELEGRAM_*) are in settings.py; the Stars provider (payments/stars) uses the
 same bot."""
 
 from __future__ import annotations
@@ -9,45 +9,47 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 import httpx
 
 from channels.telegram import webhook
+from channels.telegram.contest_settings import CHANNEL, TELEGRAM_CONTEST_SETTINGS
 from channels.telegram.receipts import TelegramReceipts
+from channels.telegram.settings import TelegramSettings, telegram_bot_address, telegram_webhook_secret
 from channels.telegram.updates import prune_updates
-from gateway.channel_parts import ChannelParts, JobResources, StandIn, listen_address
-from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
 from gateway.core.receipts import ReceiptSender
 from gateway.db.engine import Sessions
+from gateway.kit.channel_parts import ChannelParts, JobResources, StandIn, listen_address
 
 
-async def prune_job(ctx: JobResources) -> int:
+async def prune_job(ctx: JobResources[TelegramSettings]) -> int:
     """Hourly: kept updates past the week in which Telegram could send them again."""
     return await prune_updates(ctx.sessions)
 
 
-def receipts(settings: Settings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender | None:
+def receipts(settings: TelegramSettings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender | None:
     if (bot := telegram_bot_address(settings)) is None:
         return None
     return TelegramReceipts(sessions, http, bot.token, bot.api_base)
 
 
 # In development without a token, the bot talks to a local fake Bot API (`gateway run` starts it).
-def fake_bot_api_needed(settings: Settings) -> bool:
+def fake_bot_api_needed(settings: TelegramSettings) -> bool:
     address = telegram_bot_address(settings)
     return address is not None and address.fake and address.api_base == settings.telegram_fake_api_url
 
 
-def fake_bot_api_address(settings: Settings) -> tuple[str, int]:
+def fake_bot_api_address(settings: TelegramSettings) -> tuple[str, int]:
     return listen_address(settings.telegram_fake_api_url, 8092)
 
 
-def fake_bot_api_args(settings: Settings) -> list[str]:
+def fake_bot_api_args(settings: TelegramSettings) -> list[str]:
     return ["--webhook-url", f"{settings.public_base_url.rstrip('/')}{webhook.WEBHOOK_PATH}",
             "--secret", telegram_webhook_secret(settings) or ""]
 
 
-FAKE_BOT_API = StandIn(
+FAKE_BOT_API = StandIn[TelegramSettings](
     "telegram-fake", "channels.telegram.fake_api", fake_bot_api_needed, fake_bot_api_address,
     announce=lambda settings: (f"  telegram      {settings.telegram_fake_api_url}/_calls  "
                                "(fake Bot API; try gateway telegram --simulate)"),
@@ -55,7 +57,7 @@ FAKE_BOT_API = StandIn(
 )
 
 
-def run_command(settings: Settings, args: argparse.Namespace) -> int:
+def run_command(settings: TelegramSettings, args: argparse.Namespace) -> int:
     """Walk the bot through the local fake Bot API (`--simulate`), or relay a real bot's updates (`--polling`)."""
     if args.polling:
         return polling(settings)
@@ -68,7 +70,7 @@ def run_command(settings: Settings, args: argparse.Namespace) -> int:
     return main(args)
 
 
-def polling(settings: Settings) -> int:
+def polling(settings: TelegramSettings) -> int:
     """Relay a real bot's updates from getUpdates to the running service's webhook."""
     from channels.telegram.polling import poll
 
@@ -104,5 +106,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     command.set_defaults(func=run_command)
 
 
-TELEGRAM = ChannelParts("telegram", webhook.setup, jobs={"prune": prune_job}, periodic_jobs=(("prune", 3600),),
-                        receipts=receipts, stand_ins=(FAKE_BOT_API,), commands=add_commands)
+TELEGRAM = ChannelParts[TelegramSettings](CHANNEL, webhook.setup, jobs={"prune": prune_job},
+                                  periodic_jobs=(("prune", 3600),), receipts=receipts, stand_ins=(FAKE_BOT_API,),
+                                  commands=add_commands, migrations=Path(__file__).with_name("migrations"),
+                                  contest_settings=TELEGRAM_CONTEST_SETTINGS)

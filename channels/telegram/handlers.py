@@ -15,6 +15,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, PreCheckoutQuery, ReplyKeyboardRemove, User
 
 from channels.phone.operators import detect_operator
+from channels.telegram.contest_settings import CHANNEL
 from channels.telegram.keyboards import (
     MOBILE_MONEY,
     STARS,
@@ -36,13 +37,12 @@ from channels.telegram.keyboards import (
 from channels.telegram.texts import Texts, language_of, own_language, texts
 from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError
+from gateway.core.orders.placing import OrderRequest
 from gateway.core.payments.in_chat import ChatPayment, ChatPaymentOutcome
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.rules import VotingState, voting_state
 from gateway.core.service import VoteService
 from gateway.core.texts import format_money
-from gateway.core.votes import OrderRequest
-from gateway.db.models import Channel
 
 
 class Voting(StatesGroup):
@@ -190,7 +190,7 @@ async def pay_in_stars(query: CallbackQuery, callback_data: PayPick, vote_servic
     if contest is None:
         await query.answer(t.expired_button, show_alert=True)
         return
-    request = OrderRequest(contest.slug, callback_data.code, callback_data.n, STARS, Channel.TELEGRAM,
+    request = OrderRequest(contest.slug, callback_data.code, callback_data.n, STARS, CHANNEL,
                            voter_ref=str(query.from_user.id), client_key=f"telegram:{query.id}",
                            language=own_language(query.from_user.language_code))
     try:
@@ -239,7 +239,7 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
         return
     await state.clear()
     request = OrderRequest(contest.slug, str(data.get("code", "")), int(data.get("n", 0)), operator.value,
-                           Channel.TELEGRAM, msisdn=msisdn, voter_ref=str(message.chat.id),
+                           CHANNEL, msisdn=msisdn, voter_ref=str(message.chat.id),
                            client_key=f"telegram:{message.chat.id}:{message.message_id}",
                            language=own_language(message.from_user.language_code if message.from_user else None))
     try:

@@ -7,6 +7,7 @@ from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
 
+from channels.telegram.contest_settings import offers_mobile_money_setting
 from channels.telegram.texts import Texts
 from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.db.models import CandidateStatus
@@ -20,7 +21,8 @@ MOBILE_MONEY_PROVIDERS = ("mtn", "orange")
 
 def offers_mobile_money(contest: PublicContest) -> bool:
     """Only where the organiser opted in (Telegram wants Stars for digital goods) and a wallet is enabled."""
-    return contest.telegram_mobile_money and any(p in contest.providers for p in MOBILE_MONEY_PROVIDERS)
+    return offers_mobile_money_setting(contest.channel_fields) and any(
+        p in contest.providers for p in MOBILE_MONEY_PROVIDERS)
 
 
 class ContestPick(CallbackData, prefix="c"):

@@ -12,10 +12,10 @@ import httpx
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from channels.telegram.models import TelegramReceipt
 from channels.telegram.texts import language_of, texts
 from gateway.core.receipts import Receipt, ReceiptKind
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import TelegramReceipt
 
 log = logging.getLogger(__name__)
 TELEGRAM_API = "https://api.telegram.org"

@@ -13,7 +13,7 @@ from typing import Any, TextIO
 
 import httpx
 
-from gateway.config import Settings
+from channels.telegram.settings import TelegramSettings
 
 RULE = "-" * 40
 BOARD_WAIT_TRIES = 20
@@ -94,7 +94,7 @@ def simulate(http: httpx.Client, fake_url: str, user: int, language: str, candid
 
 
 def main(args: argparse.Namespace, out: TextIO = sys.stdout) -> int:
-    fake_url = args.fake_url or Settings().telegram_fake_api_url
+    fake_url = args.fake_url or TelegramSettings().telegram_fake_api_url
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per step is the chat, not its requests
     with httpx.Client(timeout=30) as http:
         try:

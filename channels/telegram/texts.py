@@ -8,8 +8,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
-from gateway.core.texts import Lang, translations
+from gateway.core.texts import Lang, TextDomain
+
+# The texts of the Telegram bot: the `telegram` domain of the catalogs in locales/ beside this module.
+CATALOGS = TextDomain("telegram", Path(__file__).parent / "locales")
 
 
 @dataclass(frozen=True)
@@ -64,7 +68,7 @@ class Texts:
 
 @functools.cache
 def texts(lang: Lang) -> Texts:
-    t = translations(lang)
+    t = CATALOGS.translations(lang)
     return Texts(
         lang=lang.value,
         welcome=t.pgettext("telegram", "Welcome! Choose a contest to vote in:"),

@@ -10,8 +10,8 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from channels.telegram.models import TelegramUpdate
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import TelegramUpdate
 from gateway.db.storable import storable
 
 REPLAY_AFTER = timedelta(seconds=60)  # a handler still running this long after its claim has died

@@ -34,11 +34,11 @@ from pydantic import ValidationError
 
 from channels.telegram import updates
 from channels.telegram.handlers import build_router
-from gateway.config import Settings, telegram_bot_address, telegram_webhook_secret
+from channels.telegram.settings import TelegramSettings, telegram_bot_address, telegram_webhook_secret
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.engine import Sessions
 from gateway.db.storable import storable_json
-from gateway.keys import REDIS, RELAY, SESSIONS, SETTINGS
+from gateway.kit.keys import REDIS, RELAY, SESSIONS, settings_of
 
 log = logging.getLogger(__name__)
 WEBHOOK_PATH = "/telegram/webhook"
@@ -87,7 +87,7 @@ TELEGRAM_BOT = web.AppKey("telegram_bot", TelegramBot)
 
 
 def error(status: int, code: str, message: str) -> web.Response:
-    """The service's error shape (`gateway.middleware`): `{"error": {"code", "message"}}`."""
+    """The service's error shape (`gateway.kit.answers`): `{"error": {"code", "message"}}`."""
     return web.json_response({"error": {"code": code, "message": message}}, status=status)
 
 
@@ -134,7 +134,7 @@ def build_bot(token: str, api_base: str | None) -> Bot:
     return Bot(token)
 
 
-async def set_webhook(telegram: TelegramBot, settings: Settings, fake: bool) -> None:
+async def set_webhook(telegram: TelegramBot, settings: TelegramSettings, fake: bool) -> None:
     """Tell Telegram where to post (https only; the local fake takes plain http)."""
     base = settings.public_base_url.rstrip("/")
     if not (base.startswith("https://") or fake):
@@ -159,7 +159,7 @@ async def replay_loop(telegram: TelegramBot) -> None:
 
 async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
     """Start the bot after the vote service (its handlers use it); off without a token in production."""
-    settings = app[SETTINGS]
+    settings = settings_of(app, TelegramSettings)
     address = telegram_bot_address(settings)
     secret = telegram_webhook_secret(settings)
     if address is None or secret is None:

@@ -1,4 +1,4 @@
-"""USSD's parts for the assembly (gateway/channel_list.py): routes, the production check, `gateway ussd`."""
+"""USSD's parts for the assembly (assembly/channel_list.py): routes, the production check, `gateway ussd`."""
 
 from __future__ import annotations
 
@@ -8,13 +8,12 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ussd import routes
-from channels.ussd.settings import ussd_token_problem
-from gateway.channel_parts import ChannelParts
-from gateway.config import Settings
+from channels.ussd.settings import UssdSettings, ussd_token_problem
 from gateway.db.models import Contest, ContestStatus
+from gateway.kit.channel_parts import ChannelParts
 
 
-def production_problems(settings: Settings, in_use: bool) -> list[str]:
+def production_problems(settings: UssdSettings, in_use: bool) -> list[str]:
     """Open USSD routes let anyone place orders and push payment prompts to any number."""
     if in_use and (problem := ussd_token_problem(settings)):
         return [f"a contest takes USSD votes but {problem}: without a real token anyone could place "
@@ -22,13 +21,13 @@ def production_problems(settings: Settings, in_use: bool) -> list[str]:
     return []
 
 
-async def check_production(settings: Settings, session: AsyncSession) -> list[str]:
+async def check_production(settings: UssdSettings, session: AsyncSession) -> list[str]:
     in_use = await session.scalar(select(func.count()).where(
         Contest.status != ContestStatus.CLOSED, func.cardinality(Contest.ussd_service_codes) > 0))
     return production_problems(settings, bool(in_use))
 
 
-def simulate(settings: Settings, args: argparse.Namespace) -> int:
+def simulate(settings: UssdSettings, args: argparse.Namespace) -> int:
     """Dial the running service like a phone (interactive, or a scripted path)."""
     from channels.ussd.simulator import main
 
@@ -44,4 +43,5 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     command.set_defaults(func=simulate)
 
 
-USSD = ChannelParts("ussd", routes.setup, commands=add_commands, production_problems=check_production)
+USSD = ChannelParts[UssdSettings]("ussd", routes.setup, commands=add_commands, production_problems=check_production,
+                                  pushes_payment_prompt=True)

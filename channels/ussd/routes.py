@@ -19,7 +19,7 @@ from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
 from channels.ussd.screens import Reply, blocked, placed, refusal, render, service_unavailable, unknown_service
 from channels.ussd.session import Recalled, SessionRecord, SessionStore
-from channels.ussd.settings import ussd_token_usable
+from channels.ussd.settings import UssdSettings, ussd_token_usable
 from channels.ussd.views import (
     USSD_PROVIDERS,
     BoardMode,
@@ -30,14 +30,13 @@ from channels.ussd.views import (
     open_views,
     why_unavailable,
 )
-from gateway.core import votes
 from gateway.core.catalog import PublicContest
 from gateway.core.errors import DomainError
+from gateway.core.orders import placing
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import Lang
-from gateway.db.models import Channel
-from gateway.keys import REDIS, SESSIONS, SETTINGS, USSD_HOPS
-from gateway.throttle import enforce_untied_limit
+from gateway.kit.keys import REDIS, SESSIONS, USSD_HOPS, settings_of
+from gateway.kit.throttle import enforce_untied_limit
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -67,7 +66,7 @@ async def form_of(request: web.Request) -> dict[str, object]:
 
 
 def check_caller(request: web.Request) -> None:
-    settings = request.app[SETTINGS]
+    settings = settings_of(request.app, UssdSettings)
     check_at_token("USSD", "USSD_CALLBACK_TOKEN", settings.ussd_callback_token, usable=ussd_token_usable(settings),
                    production=settings.is_production, given=request.query.get("token", ""))
 
@@ -146,7 +145,7 @@ async def answer(app: web.Application, sessions: SessionStore, hit: Hit, record:
 def usable_providers(app: web.Application) -> frozenset[str]:
     """Providers this process can push over USSD (Orange push needs its own credentials)."""
     service = app[VOTE_SERVICE]
-    return frozenset(p.value for p in USSD_PROVIDERS if service.can_pay(p.value, Channel.USSD))
+    return frozenset(p.value for p in USSD_PROVIDERS if service.can_pay(p.value, "ussd"))
 
 
 def context(hit: Hit, record: SessionRecord, views: tuple[MenuContest, ...]) -> MenuContext:
@@ -203,12 +202,13 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
     action = reply.action
     assert action is not None
     contest = next((c for c in ctx.contests if c.slug == action.contest_slug), None)
-    request = votes.OrderRequest(
+    request = placing.OrderRequest(
         contest_slug=action.contest_slug, candidate_code=action.candidate, quantity=action.quantity,
-        provider=action.provider.value, channel=Channel.USSD, msisdn=hit.msisdn, client_key=client_key(hit.session_id),
+        provider=action.provider.value, channel="ussd", msisdn=hit.msisdn, client_key=client_key(hit.session_id),
     )
     try:
-        order = (await app[VOTE_SERVICE].place_vote(request, push_after=app[SETTINGS].ussd_push_delay_seconds)).order
+        push_after = settings_of(app, UssdSettings).ussd_push_delay_seconds
+        order = (await app[VOTE_SERVICE].place_vote(request, push_after=push_after)).order
     except DomainError as exc:
         log.info("USSD vote refused for session %s: %s", hit.session_id, exc.code)
         return refusal(reply.language, exc.code, contest)
@@ -229,7 +229,7 @@ async def session_ended(request: web.Request) -> web.Response:
     event = parse_session_end(await form_of(request))
     service = request.app[VOTE_SERVICE]
     order_id = await service.order_for_client_key(client_key(event.session_id), event.msisdn)
-    if order_id is None and not request.app[SETTINGS].ussd_callback_token:
+    if order_id is None and not settings_of(request.app, UssdSettings).ussd_callback_token:
         await enforce_untied_limit(request)
     await store.record_session_end(request.app[SESSIONS], event)
     if order_id is not None and event.status.casefold() in CANCELLING_STATUSES and await service.cancel_if_unstarted(

@@ -1,15 +1,15 @@
-"""USSD's settings: a model of its own, one of `gateway.config.Settings`' bases (read from the environment there).
+"""USSD's settings: a model of its own, one of the bases of the assembly's `Settings`.
 
-Imports nothing of the assembly: `gateway.config` imports it."""
+Imports nothing of the assembly: `assembly.settings` imports it."""
 
 from __future__ import annotations
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import Field, SecretStr
 
-from gateway.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
+from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH, ServiceSettings, secret_problem
 
 
-class UssdSettings(BaseModel):
+class UssdSettings(ServiceSettings):
     # Africa's Talking does not sign USSD callbacks: with a token, the callback URLs set in AT's dashboard
     # end in ?token=<it>, and a request without it is refused. Required in production when USSD is in use.
     ussd_callback_token: SecretStr | None = None

@@ -14,7 +14,7 @@ from typing import TextIO
 
 import httpx
 
-from gateway.config import Settings
+from channels.ussd.settings import UssdSettings
 
 ROUTE = "/ussd/africastalking"
 RULE = "-" * 32
@@ -35,7 +35,7 @@ class Screen:
 
 
 def default_url() -> str:
-    settings = Settings()
+    settings = UssdSettings()
     host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::", "") else settings.gateway_host
     return f"http://{host}:{settings.gateway_port}"
 
@@ -116,7 +116,7 @@ def main(args: argparse.Namespace, out: TextIO = sys.stdout, prompt: Callable[[s
     logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per request would bury the screens
     try:
         with httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
-            token = Settings().ussd_callback_token
+            token = UssdSettings().ussd_callback_token
             phone = Phone(http, url, args.service_code, args.msisdn, token.get_secret_value() if token else None)
             if args.script is not None:
                 return play(phone, script_answers(args.script), out)

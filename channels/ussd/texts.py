@@ -7,8 +7,12 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from pathlib import Path
 
-from gateway.core.texts import Lang, translations
+from gateway.core.texts import Lang, TextDomain
+
+# The texts of the USSD menus: the `ussd` domain of the catalogs in locales/ beside this module.
+CATALOGS = TextDomain("ussd", Path(__file__).parent / "locales")
 
 
 @dataclass(frozen=True)
@@ -54,7 +58,7 @@ class Texts:
 
 @functools.cache
 def texts(lang: Lang) -> Texts:
-    t = translations(lang)
+    t = CATALOGS.translations(lang)
     return Texts(
         home=(t.pgettext("ussd", "1 Vote"), t.pgettext("ussd", "2 Top 5"), t.pgettext("ussd", "3 My votes"),
               t.pgettext("ussd", "4 Language/Langue")),

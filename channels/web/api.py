@@ -19,15 +19,15 @@ from channels.web.schemas import (
     VoteCreatedOut,
     VoteRequest,
 )
-from gateway import throttle
-from gateway.core import votes
 from gateway.core.catalog import VoterOrder
 from gateway.core.errors import DomainError, NotFound, VoteRejected
-from gateway.core.payments.starts import StartOutcome
+from gateway.core.orders import placing
+from gateway.core.payments.starting import StartOutcome
 from gateway.core.service import VOTE_SERVICE
-from gateway.db.models import Channel, OrderStatus, VoteOrder
-from gateway.keys import REDIS
-from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
+from gateway.db.models import OrderStatus
+from gateway.kit import throttle
+from gateway.kit.keys import REDIS
+from gateway.kit.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,128}")  # a UUID or the like; also what PostgreSQL can keep
 
@@ -74,7 +74,7 @@ async def parse_vote_request(request: web.Request) -> VoteRequest:
         raise InvalidRequest(f"{field}: {first['msg']}" if field else first["msg"], field=field) from exc
 
 
-def next_step(order: VoteOrder, started: StartOutcome | None) -> NextStep:
+def next_step(order: VoterOrder, started: StartOutcome | None) -> NextStep:
     """What the voter must do now: approve a prompt on the phone, or pay on the provider's page."""
     if started is not None and started.redirect_url:
         return NextStep(action="redirect", message="Complete the payment on the provider's page.",
@@ -118,9 +118,9 @@ async def place_vote(request: web.Request) -> web.Response:
         raise InvalidRequest("Idempotency-Key must be 1 to 128 printable ASCII characters.", field="Idempotency-Key")
     service = request.app[VOTE_SERVICE]
     placed = await service.place_vote(
-        votes.OrderRequest(
+        placing.OrderRequest(
             contest_slug=request.match_info["slug"], candidate_code=body.candidate, quantity=body.quantity,
-            provider=body.provider, channel=Channel.WEB, msisdn=body.msisdn,
+            provider=body.provider, channel="web", msisdn=body.msisdn,
             client_key=api_client_key(request, key, body.msisdn), voter_address=throttle.client_address(request),
         ),
         wait_for_room=True,
@@ -129,7 +129,7 @@ async def place_vote(request: web.Request) -> web.Response:
     if started is not None and started.status is OrderStatus.FAILED:
         raise VoteRejected(started.message or "The payment could not be started.", code="payment_refused")
     if key is None:  # a new order: its labels are the request's
-        out = OrderOut.of(VoterOrder.of(order, request.match_info["slug"], body.candidate, ""))
+        out = OrderOut.of(order)
     else:  # maybe a replay of an earlier request: answer with that order's own labels
         out = OrderOut.of(await service.order(order.id))
     created = VoteCreatedOut(order=out, next=next_step(order, started))

@@ -1,4 +1,4 @@
-"""The web's parts for the assembly (gateway/channel_list.py): the JSON API, the pages, and the public checks of
+"""The web's parts for the assembly (assembly/channel_list.py): the JSON API, the pages, and the public checks of
 the count (a voter's order, the results key, the signed sheets)."""
 
 from __future__ import annotations
@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from channels.web import api, pages, vote_check
-from gateway.channel_parts import ChannelParts
+from gateway.kit.channel_parts import ChannelParts
+from gateway.kit.settings import ServiceSettings
 
 
 def setup(app: web.Application) -> None:
@@ -15,4 +16,4 @@ def setup(app: web.Application) -> None:
     vote_check.setup(app)  # "my vote counted", the results key, the signed sheets
 
 
-WEB = ChannelParts("web", setup)
+WEB = ChannelParts[ServiceSettings]("web", setup)

@@ -1,6 +1,7 @@
 """The public pages in the reader's language: their texts by name, the choice of language, and what a
 status page says about an order. Templates and handlers say `t("key")`; the English text of each key is a
-msgid of the core's catalogs (gateway/core/texts.py), where every language's translation lives."""
+msgid of the web's catalogs (the `web` domain, locales/ beside this module), where every language's
+translation lives."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from pathlib import Path
 
 from aiohttp import web
 
@@ -17,13 +19,16 @@ from gateway.core.texts import (
     LANGUAGES,
     N_,
     Lang,
+    TextDomain,
     format_date,
     format_money,
     format_number,
     shown_digits,
-    translations,
 )
 from gateway.db.models import OrderStatus
+
+# The texts of the public pages: the `web` domain of the catalogs in locales/ beside this module.
+CATALOGS = TextDomain("web", Path(__file__).parent / "locales")
 
 LANG_COOKIE = "ballot_lang"
 LANG_COOKIE_AGE = 365 * 86400
@@ -193,7 +198,7 @@ class Translator:
 
     def __call__(self, key: str, /, **values: object) -> str:
         msgid = PAGE_TEXTS.get(key)
-        text = translations(self.lang).gettext(msgid) if msgid else key
+        text = CATALOGS.translations(self.lang).gettext(msgid) if msgid else key
         return text.format(**values) if values else text
 
     @property
@@ -210,7 +215,7 @@ class Translator:
 
     def vote_form(self, n: int) -> str:
         """The catalog's plural form for n votes (French counts 0 and 1 as singular; English only 1)."""
-        return translations(self.lang).ngettext("{n} vote", "{n} votes", n)
+        return CATALOGS.translations(self.lang).ngettext("{n} vote", "{n} votes", n)
 
     def number(self, n: int) -> str:
         return format_number(n, self.lang)
@@ -234,7 +239,7 @@ class Translator:
         match = TRAILING_CODE.search(reason)
         code = match.group(1) if match else reason.strip().upper()
         if code in READABLE:
-            text = translations(self.lang).gettext(READABLE[code])
+            text = CATALOGS.translations(self.lang).gettext(READABLE[code])
             return f"{text} ({code})" if match else text
         return f"{self('payment_failed')} ({reason})"
 

@@ -1,14 +1,11 @@
-"""The public pages: open contests, one contest with its live board and vote form, and a vote's
-status page. Plain HTML forms that work without JavaScript; static/ballot.js makes them live."""
+"""The public pages: open contests, one contest with its live board and vote form. Plain HTML forms that work
+without JavaScript; static/ballot.js makes them live. A vote's status page is `order_pages`."""
 
 from __future__ import annotations
 
-import functools
-import logging
 import re
 import secrets
-import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -18,144 +15,36 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from channels.web import csrf
+from channels.web import csrf, order_pages
+from channels.web.board_view import hue, initials, server_board
 from channels.web.i18n import (
     Translator,
-    choose_language,
     error_message,
-    order_words,
-    remember_language,
 )
-from gateway import throttle
-from gateway.core import votes
-from gateway.core.catalog import PublicCandidate, PublicContest, VoterOrder
+from channels.web.order_pages import vote_accepted
+from channels.web.rendering import Page, html_errors, message_page, page_for, render, secure_cookies
+from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError, NotFound
+from gateway.core.orders import placing
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
-from gateway.core.ranking import BoardTop, PublicBoard
+from gateway.core.ranking import PublicBoard
 from gateway.core.rules import MOBILE_MONEY_PROVIDERS, VotingState
 from gateway.core.service import VOTE_SERVICE, PlacedVote
-from gateway.db.models import Channel, OrderStatus
-from gateway.keys import CHECKS, REDIS, SETTINGS
-from gateway.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
+from gateway.db.models import OrderStatus
+from gateway.kit import throttle
+from gateway.kit.keys import REDIS, SETTINGS
+from gateway.kit.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 
-log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 HERE = Path(__file__).parent
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 # Form posts per client address per minute. Generous on purpose: mobile carriers put many phones
 # behind one address; the per-number limits of the core are the finer control.
-RETURN_CHECK_WINDOW = 10  # a voter back from a payment page triggers at most one status check per 10 s
 FORM_ID = re.compile(r"^[A-Za-z0-9_-]{16,64}$")
-CSP = ("default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
-       "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
 FIELDS = ("candidate", "quantity", "provider", "msisdn")
 LISTED = (VotingState.OPEN, VotingState.NOT_YET)  # the home page lists contests taking votes or about to
 NOTICES = {VotingState.PAUSED: "voting_paused", VotingState.CLOSED: "voting_closed",
            VotingState.NOT_YET: "voting_not_open"}
-# Who the board shows (as the JSON board does): eliminated candidates keep their place, hidden ones never show.
-
-
-@dataclass(frozen=True)
-class Page:
-    """One request's language, and whether the visitor just chose it (then it is remembered)."""
-
-    request: web.Request
-    tr: Translator
-    remember: bool
-
-
-def page_for(request: web.Request, default_lang: str | None = None) -> Page:
-    lang, remember = choose_language(request, default_lang)
-    return Page(request, Translator(lang), remember)
-
-
-def secure_cookies(request: web.Request) -> bool:
-    return request.app[SETTINGS].public_base_url.startswith("https://")
-
-
-def render(page: Page, template: str, context: Mapping[str, Any], status: int = 200,
-           token: csrf.CsrfToken | None = None) -> web.Response:
-    """A page with the shared context, security headers and the visitor's cookies."""
-    tr = page.tr
-    base = {"t": tr, "lang": tr.lang, "other_name": tr.other_name,
-            "other_url": str(page.request.rel_url.update_query(lang=tr.other))}
-    response = aiohttp_jinja2.render_template(template, page.request, {**base, **context}, status=status)
-    response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                             "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
-    if page.remember:
-        remember_language(response, tr.lang, secure_cookies(page.request))
-    if token is not None:
-        csrf.set_cookie(response, token, secure_cookies(page.request))
-    response.enable_compression()
-    return response
-
-
-def message_page(page: Page, status: int, title: str, body: str, back_url: str = "/") -> web.Response:
-    context = {"title": title, "body": body, "back_url": back_url}
-    return render(page, "error.html", context, status=status)
-
-
-def html_errors(handler: Handler) -> Handler:
-    """An unexpected error on a page answers with a page, not the API's JSON."""
-
-    @functools.wraps(handler)
-    async def wrapped(request: web.Request) -> web.StreamResponse:
-        try:
-            return await handler(request)
-        except web.HTTPException:
-            raise
-        except Exception:
-            log.exception("page %s %s failed", request.method, request.path)
-            page = page_for(request)
-            return message_page(page, 500, page.tr("error_title"), page.tr("error_body"))
-
-    return wrapped
-
-
-@dataclass(frozen=True)
-class BoardRow:
-    code: str
-    name: str
-    photo_url: str | None
-    votes: int | None  # None when the organiser hides counts
-    rank: int
-
-
-def initials(name: str, code: str) -> str:
-    """The avatar of a candidate without a photo: no image to download on 3G."""
-    return "".join(word[0] for word in name.split()[:2]).upper() or code
-
-
-def hue(code: str) -> int:
-    return int(code) % 6 if code.isdigit() else 0
-
-
-@dataclass(frozen=True)
-class Board:
-    """The board as the server renders it: the first paint, the no-JS page, the script's last resort."""
-
-    rows: list[BoardRow]
-    total: int | None
-    frozen: bool
-    hidden: bool
-    sealed: bool = False
-
-
-async def server_board(app: web.Application, contest: PublicContest, candidates: list[PublicCandidate]) -> Board:
-    """The same board the JSON API and the stream serve (one ranking, one freeze rule), with photos."""
-    photos = {candidate.code: candidate.photo_url for candidate in candidates}
-    return board_rows(await app[VOTE_SERVICE].top(contest.id), photos)
-
-
-def board_rows(top: BoardTop, photos: Mapping[str, str | None]) -> Board:
-    if top.sealed:
-        return Board([], None, False, False, sealed=True)
-    show = top.show_counts
-    rows = [BoardRow(row.candidate.code, row.candidate.name, photos.get(row.candidate.code),
-                     row.votes if show else None, row.rank) for row in top.rows]
-    total = sum(row.votes for row in top.rows) if show else None
-    return Board(rows, total, top.frozen, not show)
 
 
 @routes.get("/", name="public_index")
@@ -348,9 +237,9 @@ async def place_vote(request: web.Request, contest: PublicContest, form: VoteFor
     """The same core call as the JSON API; the form's id makes a double submission one order."""
     form_id = form.form_id if FORM_ID.match(form.form_id) else None
     return await request.app[VOTE_SERVICE].place_vote(
-        votes.OrderRequest(
+        placing.OrderRequest(
             contest_slug=contest.slug, candidate_code=form.candidate, quantity=int(form.quantity),
-            provider=form.provider, channel=Channel.WEB,
+            provider=form.provider, channel="web",
             msisdn=form.msisdn if form.provider in MOBILE_MONEY_PROVIDERS else None,
             client_key=f"webform:{contest.slug}:{form_id}" if form_id else None,
             voter_address=throttle.client_address(request),
@@ -370,70 +259,6 @@ async def refused_form(page: Page, contest: PublicContest, candidates: list[Publ
     return response
 
 
-async def vote_accepted(request: web.Request, page: Page, order_id: uuid.UUID, redirect: str | None) -> web.Response:
-    view = await request.app[VOTE_SERVICE].order(order_id)
-    summary = order_words(view, page.tr, needs_redirect(request, view))
-    body = {"order": {"id": str(order_id), "reference": view.reference, "status": view.status},
-            "next": {"action": "redirect" if redirect else "approve_on_phone", "url": redirect},
-            "status_url": f"/orders/{order_id}", "poll_url": f"/orders/{order_id}/status?lang={page.tr.lang}",
-            "summary": summary.as_json()}
-    return web.json_response(body, status=201)
-
-
-def needs_redirect(request: web.Request, view: VoterOrder) -> bool:
-    return request.app[VOTE_SERVICE].needs_redirect(view)
-
-
-async def find_order(request: web.Request) -> tuple[VoterOrder, PublicContest] | None:
-    service = request.app[VOTE_SERVICE]
-    try:
-        view = await service.order(uuid.UUID(request.match_info["order_id"]))
-    except (ValueError, NotFound):
-        return None
-    contest = await service.contest_of(view)
-    return (view, contest) if contest is not None else None
-
-
-async def check_on_return(request: web.Request, view: VoterOrder) -> None:
-    """Back from a payment page: ask the provider now rather than wait for its notification."""
-    order = view
-    returning = "from" in request.query or "cancelled" in request.query
-    if not returning or order.status is not OrderStatus.PENDING or order.payment_started_at is None:
-        return
-    if await throttle.hit(request.app[REDIS], f"web-order-check:{order.id}", 1, RETURN_CHECK_WINDOW,
-                          if_unavailable=False):  # the reconciler checks it anyway
-        request.app[CHECKS].request(order.id)
-
-
-@routes.get("/orders/{order_id}", name="order_page")
-@html_errors
-async def order_page(request: web.Request) -> web.StreamResponse:
-    found = await find_order(request)
-    if found is None:
-        page = page_for(request)
-        return message_page(page, 404, page.tr("not_found_title"), page.tr("order_not_found"))
-    view, contest = found
-    await check_on_return(request, view)
-    page = page_for(request, contest.default_language)
-    cancelled = "cancelled" in request.query
-    summary = order_words(view, page.tr, needs_redirect(request, view), cancelled)
-    poll = f"/orders/{view.id}/status?lang={page.tr.lang}" + ("&cancelled=1" if cancelled else "")
-    context = {"view": view, "contest": contest, "summary": summary, "reference": view.reference,
-               "poll_url": poll}
-    return render(page, "order.html", context)
-
-
-@routes.get("/orders/{order_id}/status", name="order_status")
-async def order_status(request: web.Request) -> web.StreamResponse:
-    """The status page's words as JSON, in the page's language, for its script to poll."""
-    found = await find_order(request)
-    if found is None:
-        return web.json_response({"error": {"code": "order_not_found"}}, status=404)
-    view, contest = found
-    page = page_for(request, contest.default_language)
-    summary = order_words(view, page.tr, needs_redirect(request, view), "cancelled" in request.query)
-    return web.json_response(summary.as_json(), headers={"Cache-Control": "no-store"})
-
 
 async def static_cache(request: web.Request, response: web.StreamResponse) -> None:
     """Versioned static files never change: let cheap phones keep them."""
@@ -449,4 +274,5 @@ def setup(app: web.Application) -> None:
     env.globals.update(initials=initials, hue=hue)
     env.globals["static"] = {name: str(static.url_for(filename=name)) for name in ("ballot.css", "ballot.js")}
     app.add_routes(routes)
+    app.add_routes(order_pages.routes)
     app.on_response_prepare.append(static_cache)

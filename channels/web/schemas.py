@@ -55,8 +55,10 @@ class ContestOut(BaseModel):
             slug=contest.slug, name=contest.name, status=contest.status.value, opens_at=contest.opens_at,
             closes_at=contest.closes_at, price_per_vote=contest.price_per_vote, currency=contest.currency,
             max_votes_per_order=contest.max_votes_per_order, providers=list(contest.providers),
-            ussd_service_codes=list(contest.ussd_service_codes), sms_short_code=contest.sms_short_code,
-            sms_keyword=contest.sms_keyword,
+            ussd_service_codes=list(contest.ussd_service_codes),
+            # SMS's settings, as the vote service found them (the web imports no other channel)
+            sms_short_code=contest.channel_fields.get("sms_short_code"),
+            sms_keyword=contest.channel_fields.get("sms_keyword"),
         )
 
 

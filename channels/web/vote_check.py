@@ -10,14 +10,14 @@ from typing import Any
 
 from aiohttp import web
 
-from channels.web.pages import Page, html_errors, message_page, page_for, render
+from channels.web.rendering import Page, html_errors, message_page, page_for, render
 from channels.web.schemas import CheckpointOut, LedgerEntryOut, NamedOut, ReceiptOut, ResultsKeyOut
-from gateway import throttle
 from gateway.core import results
 from gateway.core.errors import Conflict, DomainError, NotFound, RateLimited
+from gateway.core.order_standing import OrderStanding, Outcome
 from gateway.core.service import VOTE_SERVICE
-from gateway.core.vote_check import OrderStanding, Outcome
-from gateway.keys import REDIS, RESULTS_KEY, SETTINGS
+from gateway.kit import throttle
+from gateway.kit.keys import REDIS, RESULTS_KEY, SETTINGS
 
 routes = web.RouteTableDef()
 LOOKUP_WINDOW = 60

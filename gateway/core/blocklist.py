@@ -1,7 +1,7 @@
 """Payer numbers and client addresses refused on every channel, kept by the owners of the service.
 
 A blocked number or address gets no payment prompt: the vote core's insert refuses the order
-(gateway.core.votes); an address blocked while an order waits for its payment holds that order at
+(gateway.core.orders.placing); an address blocked while an order waits for its payment holds that order at
 confirmation (gateway.core.holds). Every change is audited with what it replaced.
 """
 
@@ -26,7 +26,7 @@ from gateway.db.models import BlockedAddress, BlockedMsisdn
 Network = IPv4Network | IPv6Network
 # Wider than this would refuse a whole operator's subscribers (mobile carriers share addresses).
 WIDEST_PREFIX = {4: 16, 6: 32}
-# An IPv6 client is known by its /64 (gateway.throttle.client_address: one subscriber's network, and all an
+# An IPv6 client is known by its /64 (gateway.kit.throttle.client_address: one subscriber's network, and all an
 # address rotation keeps), so a narrower IPv6 block is widened to its /64: a /128 would never match an order.
 IPV6_CLIENT_PREFIX = 64
 MAX_REASON = 500

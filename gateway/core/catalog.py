@@ -7,8 +7,9 @@ ORM rows: every channel reads the same facts, and USSD can cache them as JSON.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -62,13 +63,12 @@ class PublicContest:
     show_counts: bool
     board_frozen_at: datetime | None
     ussd_service_codes: tuple[str, ...] = ()
-    sms_short_code: str | None = None
-    sms_keyword: str | None = None
     candidates: tuple[PublicCandidate, ...] = ()
-    # Telegram: the price of a vote in Stars (None: not sold in the bot), mobile money in the bot.
-    stars_per_vote: int | None = None
-    telegram_mobile_money: bool = False
+    stars_per_vote: int | None = None  # the price of a vote in Stars (None: not sold for Stars)
     board_sealed: bool = False  # sealed until close: ask `public_board()`, which knows when it opens
+    # The channels' own settings of the contest, by field (gateway.core.channel_settings), as the vote service
+    # found them: what one channel may show of another's (a short code to text) without importing it.
+    channel_fields: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
     def of(cls, contest: Contest, candidates: tuple[PublicCandidate, ...] = ()) -> PublicContest:
@@ -78,9 +78,7 @@ class PublicContest:
             max_votes_per_order=contest.max_votes_per_order, providers=tuple(contest.providers),
             default_language=contest.default_language, show_counts=contest.show_counts,
             board_frozen_at=contest.board_frozen_at, ussd_service_codes=tuple(contest.ussd_service_codes),
-            sms_short_code=contest.sms_short_code, sms_keyword=contest.sms_keyword, candidates=candidates,
-            stars_per_vote=contest.stars_per_vote, telegram_mobile_money=contest.telegram_mobile_money,
-            board_sealed=contest.board_sealed,
+            candidates=candidates, stars_per_vote=contest.stars_per_vote, board_sealed=contest.board_sealed,
         )
 
     def public_board(self) -> PublicBoard:
@@ -106,7 +104,7 @@ class VoterOrder:
     amount: int
     currency: str
     provider: str
-    channel: str  # the channel's name (gateway.db.models.Channel names the built-in ones)
+    channel: str  # the name of the channel it came through
     msisdn: str | None  # masked
     created_at: datetime
     expires_at: datetime
@@ -114,7 +112,7 @@ class VoterOrder:
 
     @property
     def reference(self) -> str:
-        """Eight characters of the order id: enough for support to find it, short for USSD/SMS."""
+        """Eight characters of the order id: enough for support to find it, short for a phone's screen."""
         return self.id.hex[:8].upper()
 
     @classmethod

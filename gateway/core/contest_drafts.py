@@ -10,12 +10,13 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
+from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import DomainError
 from gateway.core.fraud import FraudRules
@@ -24,8 +25,6 @@ from gateway.core.money import UnknownCurrency, minor_digits
 KNOWN_PROVIDERS = ("mtn", "orange", "stripe", "stars")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 USSD_CODE = re.compile(r"^\*[0-9]{1,6}(?:\*[0-9]{1,6}){0,4}#$")
-SHORT_CODE = re.compile(r"^[0-9]{3,16}$")
-KEYWORD = re.compile(r"^[A-Z][A-Z0-9]{0,31}$")  # a letter first: a text starting with digits names a candidate
 CANDIDATE_CODE = re.compile(r"^[0-9]{1,8}$")
 MAX_NAME = 200  # the columns' sizes (gateway.db.models)
 MAX_BIO = 5000  # a paragraph or three on a phone's screen
@@ -64,14 +63,12 @@ class ContestDraft:
     closes_at: datetime
     providers: list[str]
     ussd_service_codes: list[str]
-    sms_short_code: str | None
-    sms_keyword: str | None
     board: BoardVisibility
     default_language: str
-    stars_per_vote: int | None = None  # None: not sold in the Telegram bot
-    telegram_mobile_money: bool = False
+    stars_per_vote: int | None = None  # None: not sold for Stars
     fraud_rules: FraudRules = FraudRules()
     board_frozen_at: datetime | None = None  # FROZEN from this moment (None: from the save)
+    channel_settings: tuple[ContestSettingValues, ...] = ()  # each channel's own (gateway.core.channel_settings)
 
 
 def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
@@ -89,7 +86,7 @@ def _int(form: Mapping[str, Any], name: str, low: int, high: int) -> int:
     return number
 
 
-def _flag(form: Mapping[str, Any], name: str) -> bool:
+def flag(form: Mapping[str, Any], name: str) -> bool:
     """A checkbox (present as "on") or a JSON boolean; absent is False."""
     value = form.get(name)
     if isinstance(value, bool) or value is None:
@@ -143,7 +140,8 @@ def _list(form: Mapping[str, Any], name: str) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
+def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSettings] = ()) -> ContestDraft:
+    """The contest's own fields, and each channel's (`channels` parse theirs from the same form)."""
     name = _text(form, "name")
     slug = _text(form, "slug", limit=64).lower()
     if not SLUG.match(slug):
@@ -165,13 +163,7 @@ def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
     codes = list(dict.fromkeys(_list(form, "ussd_service_codes")))
     if any(not USSD_CODE.match(code) for code in codes):
         raise DomainError("USSD service codes look like *384*123#.", code="invalid_field", field="ussd_service_codes")
-    short_code = _text(form, "sms_short_code", required=False, limit=16) or None
-    keyword = (_text(form, "sms_keyword", required=False, limit=32) or "").upper() or None
-    if short_code is not None and not SHORT_CODE.match(short_code):
-        raise DomainError("The SMS short code is digits.", code="invalid_field", field="sms_short_code")
-    if keyword is not None and not KEYWORD.match(keyword):
-        raise DomainError("The SMS keyword is letters and digits, starting with a letter.", code="invalid_field",
-                          field="sms_keyword")
+    channel_settings = tuple(channel.parse(form) for channel in channels)
     try:
         board = BoardVisibility(_text(form, "board", required=False) or "live")
     except ValueError:
@@ -184,20 +176,8 @@ def parse_contest(form: Mapping[str, Any]) -> ContestDraft:
     if language not in ("fr", "en"):
         raise DomainError("default_language: fr or en.", code="invalid_field", field="default_language")
     stars = _stars(form)
-    return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, providers, codes, short_code,
-                        keyword, board, language, stars, _flag(form, "telegram_mobile_money"),
-                        parse_fraud_rules(form), frozen_at)
-
-
-def keywords_collide(first: str, second: str) -> bool:
-    """Whether one keyword is the other plus digits, a letter, or a letter and digits (STAR beside STAR5,
-    STARS or STARS5): on one short code, `STAR57` would then be a vote for 57 under the one and for 7 under
-    the other, as voters glue the code on (`VOTE07`) and the SMS parser takes a verb's ending too (`VOTES 07`,
-    `VOTER07`). Any one letter counts, not only the endings the parser knows today: refusing a rare pair such
-    as STAR and STARK costs an organiser a rename, a misread vote costs a voter their money's worth."""
-    shorter, longer = sorted((first, second), key=len)
-    rest = longer.removeprefix(shorter)
-    return bool(rest) and rest != longer and re.fullmatch(r"[A-Z]?[0-9]*", rest) is not None
+    return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, providers, codes, board,
+                        language, stars, parse_fraud_rules(form), frozen_at, channel_settings)
 
 
 @dataclass(frozen=True)

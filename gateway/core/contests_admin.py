@@ -2,12 +2,14 @@
 
 An organiser acts on the contests they created (or were given); an owner on every contest. The caller
 (the admin area) checks the role's permission first; this module checks the contest's scope, the state
-machine (draft -> open <-> paused -> closed) and clashes with other live contests (USSD codes, SMS
-short code + keyword), then writes the change and its audit entry together.
+machine (draft -> open <-> paused -> closed) and clashes with other live contests (USSD codes, and each
+channel's own settings through `gateway.core.channel_settings`), then writes the change and its audit entry
+together.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -18,12 +20,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.catalog import DISPLAY_ORDER
+from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues, channel_fields
 from gateway.core.contest_drafts import (
     BoardVisibility,
     ContestDraft,
     board_visibility,
     check_candidate_fields,
-    keywords_collide,
     next_codes,
     parse_candidates_csv,
 )
@@ -47,19 +49,18 @@ class Forbidden(DomainError):
     code = "forbidden"
 
 
-def snapshot(contest: Contest) -> dict[str, Any]:
-    """A contest's settings as the audit trail keeps them (before and after a change)."""
+def snapshot(contest: Contest, channels: Mapping[str, Any]) -> dict[str, Any]:
+    """A contest's settings as the audit trail keeps them (before and after a change), with `channels`: the
+    channels' own settings of it (`settings_of`)."""
     return {
         "name": contest.name, "slug": contest.slug, "status": contest.status.value,
         "price_per_vote": contest.price_per_vote, "currency": contest.currency,
         "max_votes_per_order": contest.max_votes_per_order, "opens_at": contest.opens_at.isoformat(),
         "closes_at": contest.closes_at.isoformat(), "providers": list(contest.providers),
-        "ussd_service_codes": list(contest.ussd_service_codes), "sms_short_code": contest.sms_short_code,
-        "sms_keyword": contest.sms_keyword, "show_counts": contest.show_counts,
+        "ussd_service_codes": list(contest.ussd_service_codes), **channels, "show_counts": contest.show_counts,
         "board_frozen_at": contest.board_frozen_at.isoformat() if contest.board_frozen_at else None,
         "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
         "default_language": contest.default_language, "stars_per_vote": contest.stars_per_vote,
-        "telegram_mobile_money": contest.telegram_mobile_money,
         "fraud_rules": FraudRules.of(contest.fraud_rules).stored(),
     }
 
@@ -92,9 +93,8 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
     contest.max_votes_per_order = draft.max_votes_per_order
     contest.opens_at, contest.closes_at = draft.opens_at, draft.closes_at
     contest.providers, contest.ussd_service_codes = list(draft.providers), list(draft.ussd_service_codes)
-    contest.sms_short_code, contest.sms_keyword = draft.sms_short_code, draft.sms_keyword
     contest.default_language = draft.default_language
-    contest.stars_per_vote, contest.telegram_mobile_money = draft.stars_per_vote, draft.telegram_mobile_money
+    contest.stars_per_vote = draft.stars_per_vote
     contest.fraud_rules = draft.fraud_rules.stored()
     contest.show_counts = draft.board is not BoardVisibility.HIDDEN_COUNTS
     contest.board_sealed = draft.board is BoardVisibility.SEALED
@@ -104,8 +104,9 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
         contest.board_frozen_at = None
 
 
-async def _check_clashes(session: AsyncSession, contest: Contest) -> None:
-    """A live contest's USSD codes and SMS short code + keyword are its own: another live one is refused."""
+async def _check_clashes(session: AsyncSession, contest: Contest, channels: Sequence[ContestSettingValues]) -> None:
+    """A live contest's USSD codes and its channels' settings (`channels`) are its own: another live one is
+    refused."""
     others = and_(Contest.id != contest.id, Contest.status.in_(LIVE))
     if contest.ussd_service_codes:
         clash = await session.scalar(select(Contest.slug).where(
@@ -113,17 +114,19 @@ async def _check_clashes(session: AsyncSession, contest: Contest) -> None:
         if clash is not None:
             raise Conflict(f"A USSD code of this contest is used by the open contest {clash}.",
                            code="ussd_code_in_use", field="ussd_service_codes")
-    if contest.sms_short_code and contest.sms_keyword:
-        rivals = (await session.execute(select(Contest.slug, Contest.sms_keyword).where(
-            others, Contest.sms_short_code == contest.sms_short_code).order_by(Contest.id))).all()
-        for slug, keyword in rivals:
-            if keyword == contest.sms_keyword:
-                raise Conflict(f"The SMS short code and keyword are used by the open contest {slug}.",
-                               code="sms_keyword_in_use", field="sms_keyword")
-            if keyword and keywords_collide(keyword, contest.sms_keyword):
-                raise Conflict(f"The SMS keyword {contest.sms_keyword} is the open contest {slug}'s keyword "
-                               f"{keyword} with digits added: a vote glued to its candidate's code would read "
-                               "as both.", code="sms_keyword_ambiguous", field="sms_keyword")
+    live_others = list((await session.scalars(select(Contest.id).where(others).order_by(Contest.id))).all())
+    for values in channels:
+        await values.check_clashes(session, contest.id, live_others)
+
+
+def _fields(channels: Sequence[ContestSettingValues]) -> dict[str, Any]:
+    return {name: value for values in channels for name, value in values.fields().items()}
+
+
+async def settings_of(session: AsyncSession, channels: Sequence[ChannelContestSettings],
+                      contest_id: int) -> dict[str, Any]:
+    """The channels' own settings of a contest, by field."""
+    return (await channel_fields(session, channels, [contest_id]))[contest_id]
 
 
 async def _slug_free(session: AsyncSession, slug: str, contest_id: int | None) -> None:
@@ -141,30 +144,39 @@ async def create_contest(sessions: Sessions, actor: Actor, draft: ContestDraft) 
         _apply(contest, draft, now)
         session.add(contest)
         await session.flush()
+        for values in draft.channel_settings:
+            await values.save(session, contest.id)
         if actor.admin_id is not None:
             await session.execute(insert(ContestOrganiser).values(contest_id=contest.id, admin_id=actor.admin_id))
-        await audit.record(session, actor, "contest.create", f"contest:{contest.id}", after=snapshot(contest))
+        await audit.record(session, actor, "contest.create", f"contest:{contest.id}",
+                           after=snapshot(contest, _fields(draft.channel_settings)))
     return contest
 
 
-async def update_contest(sessions: Sessions, actor: Actor, contest_id: int, draft: ContestDraft) -> Contest:
+async def update_contest(sessions: Sessions, actor: Actor, contest_id: int, draft: ContestDraft,
+                         channels: Sequence[ChannelContestSettings] = ()) -> Contest:
+    """Save a contest's settings; `channels` (those that parsed `draft.channel_settings`) give the values before."""
     now = datetime.now(UTC)
     async with sessions.begin() as session:
         contest = await _contest(session, actor, contest_id, lock=True)
         if contest.status is ContestStatus.CLOSED:
             raise Conflict("A closed contest cannot be changed.", code="contest_closed")
-        before = snapshot(contest)
+        before = snapshot(contest, await settings_of(session, channels, contest.id))
         await _slug_free(session, draft.slug, contest.id)
         _apply(contest, draft, now)
         if contest.status in LIVE:
-            await _check_clashes(session, contest)
+            await _check_clashes(session, contest, draft.channel_settings)
+        for values in draft.channel_settings:
+            await values.save(session, contest.id)
         await audit.record(session, actor, "contest.update", f"contest:{contest.id}", before=before,
-                           after=snapshot(contest))
+                           after=snapshot(contest, _fields(draft.channel_settings)))
     return contest
 
 
-async def change_status(sessions: Sessions, actor: Actor, contest_id: int, action: str) -> Contest:
-    """Open, pause or close a contest; opening checks it has a candidate, time left and no clash."""
+async def change_status(sessions: Sessions, actor: Actor, contest_id: int, action: str,
+                        channels: Sequence[ChannelContestSettings] = ()) -> Contest:
+    """Open, pause or close a contest; opening checks it has a candidate, time left and no clash (with the
+    settings of `channels` too)."""
     if action not in TRANSITIONS:
         raise DomainError(f"No action {action!r}.", code="invalid_action")
     target, sources = TRANSITIONS[action]
@@ -179,12 +191,14 @@ async def change_status(sessions: Sessions, actor: Actor, contest_id: int, actio
                 raise Conflict("Add a candidate before opening the contest.", code="no_candidates")
             if contest.closes_at <= datetime.now(UTC):
                 raise Conflict("The voting window has ended: move its close first.", code="window_over")
-            await _check_clashes(session, contest)
+            await _check_clashes(session, contest, [(await channel.load(session, [contest.id]))[contest.id]
+                                                    for channel in channels])
             await ensure_tallies(session, contest.id)
-        before = snapshot(contest)
+        own = await settings_of(session, channels, contest.id)
+        before = snapshot(contest, own)
         contest.status = target
         await audit.record(session, actor, f"contest.{action}", f"contest:{contest.id}", before=before,
-                           after=snapshot(contest))
+                           after=snapshot(contest, own))
     return contest
 
 
@@ -193,6 +207,13 @@ class ContestDetail:
     contest: Contest
     candidates: list[Candidate]
     votes: dict[int, int]  # candidate id -> tally
+
+
+async def channel_settings(sessions: Sessions, channels: Sequence[ChannelContestSettings],
+                           contest_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """The channels' own settings of each contest, by field (what the admin's form and API show)."""
+    async with sessions() as session:
+        return await channel_fields(session, channels, contest_ids)
 
 
 async def list_contests(sessions: Sessions, actor: Actor) -> list[Contest]:

@@ -16,24 +16,15 @@ from sqlalchemy import Integer, and_, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.audit import Actor
+from gateway.core.channel_reports import FailedMessages
 from gateway.core.contests_admin import contest_detail
 from gateway.db.engine import Sessions
-from gateway.db.models import (
-    Candidate,
-    Contest,
-    OrderStatus,
-    OutboxMessage,
-    PaymentVerification,
-    SmsMessage,
-    Tally,
-    VoteOrder,
-)
+from gateway.db.models import Candidate, Contest, OrderStatus, OutboxMessage, PaymentVerification, Tally, VoteOrder
 
 # Money moved for these (the payment succeeded), whether or not the votes count now.
 MONEY_MOVED = (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED,
                OrderStatus.REFUNDED)
 PAYMENT_FAILED = (OrderStatus.FAILED, OrderStatus.EXPIRED)
-SMS_FAILED = ("failed", "rejected", "unsent")
 OUTBOX_STUCK_ATTEMPTS = 3
 PENDING_AGE_BUCKETS = (60, 300, 900)  # seconds: <1 min, 1–5 min, 5–15 min, older
 TOP_REASONS = 5
@@ -79,8 +70,9 @@ class Figures:
     oldest_verification_seconds: int | None
     held_orders: int
     held_votes: int
-    failed_sms: int
     stuck_outbox: int
+    # Each channel's messages about the contest's orders that failed, by figure (`FailedMessages.figure`).
+    failed_messages: dict[str, int] = field(default_factory=dict)
     invariant: list[CandidateCheck] = field(default_factory=list)
 
     @property
@@ -131,15 +123,12 @@ async def _backlog(session: AsyncSession, contest_id: int, now: datetime) -> tup
     return int(row[0]), row[1]
 
 
-async def _outbound_failures(session: AsyncSession, contest_id: int) -> tuple[int, int]:
-    sms = await session.scalar(
-        select(func.count()).select_from(SmsMessage).join(VoteOrder, VoteOrder.id == SmsMessage.order_id)
-        .where(VoteOrder.contest_id == contest_id, func.lower(SmsMessage.status).in_(SMS_FAILED)))
+async def _stuck_outbox(session: AsyncSession, contest_id: int) -> int:
     stuck = await session.scalar(
         select(func.count()).select_from(OutboxMessage)
         .where(OutboxMessage.payload["contest_id"].astext == str(contest_id), OutboxMessage.delivered_at.is_(None),
                OutboxMessage.attempts >= OUTBOX_STUCK_ATTEMPTS))
-    return int(sms or 0), int(stuck or 0)
+    return int(stuck or 0)
 
 
 async def _invariant(session: AsyncSession, contest_id: int) -> list[CandidateCheck]:
@@ -155,8 +144,10 @@ async def _invariant(session: AsyncSession, contest_id: int) -> list[CandidateCh
 
 
 async def figures(sessions: Sessions, actor: Actor, contest_id: int,
-                  operator_prefixes: Sequence[tuple[str, str]] = ()) -> Figures:
-    """Every figure of a contest's dashboard, for an actor who may see the contest (else NotFound)."""
+                  operator_prefixes: Sequence[tuple[str, str]] = (),
+                  failures: Sequence[FailedMessages] = ()) -> Figures:
+    """Every figure of a contest's dashboard, for an actor who may see the contest (else NotFound), with each
+    of `failures`' count of the channel's failed messages."""
     contest: Contest = (await contest_detail(sessions, actor, contest_id)).contest
     async with sessions() as session:
         now = (await session.scalar(select(func.now())))
@@ -175,7 +166,7 @@ async def figures(sessions: Sessions, actor: Actor, contest_id: int,
             .where(VoteOrder.contest_id == contest_id, VoteOrder.status == OrderStatus.HELD))).one()
         pending_ages, oldest_pending = await _pending(session, contest_id, now)
         backlog, oldest_verification = await _backlog(session, contest_id, now)
-        failed_sms, stuck_outbox = await _outbound_failures(session, contest_id)
+        failed = {report.figure: await report.failed_for_contest(session, contest_id) for report in failures}
         return Figures(
             contest_id=contest_id, currency=contest.currency, at=now,
             by_hour=await _shares(session, contest_id, hour),
@@ -186,5 +177,6 @@ async def figures(sessions: Sessions, actor: Actor, contest_id: int,
             failure_reasons=[(str(r), int(n)) for r, n in reasons],
             pending_ages=pending_ages, oldest_pending_seconds=oldest_pending,
             verification_backlog=backlog, oldest_verification_seconds=oldest_verification,
-            held_orders=int(held[0]), held_votes=int(held[1]), failed_sms=failed_sms, stuck_outbox=stuck_outbox,
+            held_orders=int(held[0]), held_votes=int(held[1]), stuck_outbox=await _stuck_outbox(session, contest_id),
+            failed_messages=failed,
             invariant=await _invariant(session, contest_id))

@@ -15,13 +15,11 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
     Integer,
-    ScalarSelect,
     String,
     Text,
     and_,
@@ -40,12 +38,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core import ledger
 from gateway.core.errors import Conflict, NotFound
-from gateway.core.fraud import FraudRules, Recent, Rule, evaluate, hold_reason
+from gateway.core.fraud import DECLARED, FraudRules, Recent, Rule, evaluate, hold_reason
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
     BlockedAddress,
-    Channel,
     Contest,
     OrderStatus,
     OutboxMessage,
@@ -56,42 +53,11 @@ ORDERS = VoteOrder.__table__
 HELD_TOPIC = "order.held"  # for the review queue; the voter's receipt waits for the decision
 
 
-def _count(*where: ColumnElement[bool]) -> ScalarSelect[Any]:
-    return select(func.count()).where(*where).scalar_subquery()
-
-
-def _distinct(column: Any, *where: ColumnElement[bool]) -> ScalarSelect[Any]:
-    return select(func.count(func.distinct(column))).where(*where).scalar_subquery()
-
-
 def figures() -> dict[str, ColumnElement[Any]]:
-    """What the database knows around a new order, *before* it: scalar subqueries on the insert's own bound
-    parameters (see gateway.core.votes.insert_order_parameters), evaluated after the payer's lock."""
-    o = ORDERS.c
-    contest = o.contest_id == bindparam("new_contest_id", type_=Integer)
-    payer = bindparam("new_voter_msisdn", type_=String)
-    address = bindparam("new_voter_address", type_=String)
-    ref = bindparam("new_voter_ref", type_=String)
-    since = {name: func.now() - timedelta(**{unit: amount}) for name, unit, amount in (
-        ("10 minutes", "minutes", 10), ("hour", "hours", 1), ("day", "days", 1))}
-    # Comparisons, not NOT IN (…): a list parameter makes SQLAlchemy re-render the whole statement on every
-    # execution, and this one runs for every vote.
-    counted = and_(o.status != OrderStatus.FAILED, o.status != OrderStatus.EXPIRED)
-    return {
-        "payer_orders_10_minutes": _count(contest, o.voter_msisdn == payer, o.created_at > since["10 minutes"]),
-        "address_orders_10_minutes": _count(contest, o.voter_address == address, o.created_at > since["10 minutes"]),
-        "telegram_orders_10_minutes": _count(contest, o.channel == Channel.TELEGRAM, o.voter_ref == ref,
-                                             o.created_at > since["10 minutes"]),
-        "payer_votes_day": select(func.coalesce(func.sum(o.quantity), 0)).where(
-            contest, o.voter_msisdn == payer, o.created_at > since["day"], counted).scalar_subquery(),
-        "address_candidates_hour": _distinct(o.candidate_id, contest, o.voter_address == address,
-                                             o.candidate_id != bindparam("new_candidate_id", type_=Integer),
-                                             o.created_at > since["hour"]),
-        "address_numbers_day": _distinct(o.voter_msisdn, contest, o.voter_address == address,
-                                         o.voter_msisdn != payer, o.created_at > since["day"]),
-        "telegram_numbers": _distinct(o.voter_msisdn, contest, o.channel == Channel.TELEGRAM, o.voter_ref == ref,
-                                      o.voter_msisdn != payer),
-    }
+    """What the database knows around a new order, *before* it: each declared rule's scalar subquery on the
+    insert's own bound parameters (see gateway.core.orders.placing.insert_order_parameters), evaluated after the
+    payer's lock."""
+    return {declared.figure: declared.sql() for declared in DECLARED if declared.sql is not None}
 
 
 FIGURES = figures()
@@ -99,17 +65,8 @@ FIGURES = figures()
 
 def recent_with(row: Mapping[str, Any], order: Mapping[str, Any]) -> Recent:
     """The figures counted *including* the new order (the subqueries ran before its row existed)."""
-    has = {"payer": order["voter_msisdn"] is not None, "address": order["voter_address"] is not None,
-           "telegram": order["channel"] == Channel.TELEGRAM and order["voter_ref"] is not None}
-    return Recent(
-        payer_orders_10_minutes=row["payer_orders_10_minutes"] + has["payer"],
-        address_orders_10_minutes=row["address_orders_10_minutes"] + has["address"],
-        telegram_orders_10_minutes=row["telegram_orders_10_minutes"] + has["telegram"],
-        payer_votes_day=row["payer_votes_day"] + (order["quantity"] if has["payer"] else 0),
-        address_candidates_hour=row["address_candidates_hour"] + has["address"],
-        address_numbers_day=row["address_numbers_day"] + (has["address"] and has["payer"]),
-        telegram_numbers=row["telegram_numbers"] + (has["telegram"] and has["payer"]),
-    )
+    return Recent(**{declared.figure: row[declared.figure] + declared.own(order)
+                     for declared in DECLARED if declared.sql is not None})
 
 
 def reason_to_hold(stored_rules: Mapping[str, Any] | None, inserted: Mapping[str, Any]) -> str | None:
@@ -130,8 +87,9 @@ def quick_payments_hit(orders: Any) -> ColumnElement[bool]:
     within `quick_payment_seconds`; this one would be one more. Thresholds from the contest, else the defaults."""
     defaults = FraudRules()
     rules = select(Contest.fraud_rules).where(Contest.id == orders.contest_id).correlate(ORDERS).scalar_subquery()
-    limit = func.coalesce(cast(rules.op("->>")("quick_payments"), Integer), defaults.quick_payments)
-    seconds = func.coalesce(cast(rules.op("->>")("quick_payment_seconds"), Integer), defaults.quick_payment_seconds)
+    limit = func.coalesce(cast(rules.op("->>")("quick_payments"), Integer), defaults.limit("quick_payments"))
+    seconds = func.coalesce(cast(rules.op("->>")("quick_payment_seconds"), Integer),
+                            defaults.limit("quick_payment_seconds"))
     other = ORDERS.alias("earlier")
     recent = (select(func.count()).where(
         other.c.voter_msisdn == orders.voter_msisdn, other.c.contest_id == orders.contest_id,

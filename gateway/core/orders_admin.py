@@ -148,7 +148,7 @@ async def resend_receipt(sessions: Sessions, actor: Actor, order_id: uuid.UUID) 
     order = detail.row.order
     topic = RECEIPT_TOPIC.get(order.status)
     if topic is None or not sends_receipts(order.channel):
-        raise Conflict("Only a decided SMS or Telegram order has a receipt to send.", code="no_receipt")
+        raise Conflict("Only a decided order of a channel that sends receipts has one to send.", code="no_receipt")
     async with sessions.begin() as session:
         await session.execute(insert(OutboxMessage).values(
             topic=topic, payload={"order_id": str(order.id), "contest_id": order.contest_id, "resent": True}))

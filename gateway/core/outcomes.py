@@ -8,7 +8,7 @@ from enum import StrEnum
 
 
 class ConfirmOutcome(StrEnum):
-    """What `votes.confirm_payment` did with a provider's "paid"."""
+    """What `orders.counting.confirm_payment` did with a provider's "paid"."""
 
     COUNTED = "counted"  # this call moved the order to paid and counted its votes
     HELD = "held"  # paid, but a fraud rule holds its votes out of the tally until a person decides
@@ -19,7 +19,7 @@ class ConfirmOutcome(StrEnum):
 
 
 class RefundSettled(StrEnum):
-    """What `votes.settle_refund` did with a refund the provider reports."""
+    """What `orders.refunding.settle_refund` did with a refund the provider reports."""
 
     REFUNDED = "refunded"  # all the money went back: the order is refunded, none of it counted
     PARTIAL_REFUND = "partial_refund"  # part went back: recorded for a person; an uncounted order is flagged
@@ -27,7 +27,7 @@ class RefundSettled(StrEnum):
 
 
 class Outcome(StrEnum):
-    """What a status check or a callback led to (`payments.checks`, `payments.callbacks`): every word of
+    """What a status check or a callback led to (`payments.checking`, `payments.callbacks`): every word of
     `ConfirmOutcome` and `RefundSettled`, and those of the other states and of callbacks."""
 
     # The order changed (or its payment was recorded for a person).
@@ -47,7 +47,7 @@ class Outcome(StrEnum):
     NEEDS_CHECK = "needs_check"  # not proof by itself: a status check follows
     UNKNOWN_ORDER = "unknown_order"  # names no order of ours (of this provider)
     IGNORED = "ignored"  # about no order, and not proof of anything
-    # Not a callback: data a provider kept in the middle of a start (`payments.starts.keep_start_data`).
+    # Not a callback: data a provider kept in the middle of a start (`payments.starting.keep_start_data`).
     KEPT = "kept"
 
 

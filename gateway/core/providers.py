@@ -58,12 +58,12 @@ class Collection:
     currency: str
     msisdn: str | None  # E.164, for mobile money
     description: str
-    channel: str  # ussd | sms | telegram | web: decides push vs. redirect where a provider has both
+    channel: str  # the channel's name: decides push vs. redirect where a provider has both
     provider_data: Mapping[str, Any] = field(default_factory=dict)  # what start() asked us to keep
     # Keeps provider data durably *during* start(), before a step that may charge the payer, so a
     # start cut short (a killed process) is resumed with it rather than repeated. None in tests.
     remember: Callable[[Mapping[str, Any]], Awaitable[None]] | None = None
-    # Telegram Stars: the voter's chat (an invoice is a chat message) and the charge to refund.
+    # A payment made in a chat (Stars): the voter's chat (an invoice is a chat message) and the charge to refund.
     voter_ref: str | None = None
     provider_txn_id: str | None = None
 
@@ -140,7 +140,7 @@ class PaymentProvider(Protocol):
 
 @dataclass(frozen=True)
 class ListedPayment:
-    """One payment as its provider's own list shows it (Telegram's `getStarTransactions`)."""
+    """One payment as its provider's own list shows it (Stars: the Bot API's `getStarTransactions`)."""
 
     txn_id: str
     reference: str  # the payment reference of ours it was made for (a Stars invoice's payload)
@@ -161,7 +161,7 @@ class PaymentListing:
 
 @runtime_checkable
 class PaymentList(Protocol):
-    """A provider with no status call per payment but a list of all of them (Telegram Stars): the payments
+    """A provider with no status call per payment but a list of all of them (Stars): the payments
     counted on its word are verified together, against one read of the list (`verification_by_list`)."""
 
     # The longest one read may take (its pages × each page's time-out): the entries it answers stay claimed
@@ -171,6 +171,23 @@ class PaymentList(Protocol):
     async def list_payments(self, wanted: frozenset[str], since: datetime) -> PaymentListing:
         """Read the list back to `since` (or until every id in `wanted` is found); raises PaymentError."""
         ...
+
+
+@runtime_checkable
+class ChatPayments(Protocol):
+    """A provider paid inside a chat (Stars): the chat passes its word of a payment on, which the core hands
+    the provider as the provider's own callback (kept, deduplicated and verified as any callback)."""
+
+    def chat_payment_body(self, charge_id: str, amount: int, currency: str, payload: str) -> bytes:
+        """The callback body `verify_callback` reads for the payment `charge_id` of the invoice `payload`."""
+        ...
+
+
+@runtime_checkable
+class SecretHeaders(Protocol):
+    """A provider whose requests to us carry a secret in a header of its own (never stored with an event)."""
+
+    secret_headers: frozenset[str]  # lower-case names
 
 
 class Providers(Protocol):
@@ -191,4 +208,8 @@ class Providers(Protocol):
 
     def payment_lists(self) -> Mapping[str, PaymentList]:
         """The providers set up here that are verified against their list of payments, by provider name."""
+        ...
+
+    def secret_headers(self) -> frozenset[str]:
+        """The headers in which the providers set up here send a secret (`SecretHeaders`)."""
         ...

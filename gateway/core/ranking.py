@@ -31,7 +31,7 @@ class RankedRow:
 
 
 class PublicBoard(StrEnum):
-    """What a public viewer (web, board API and stream, USSD, SMS, Telegram) may see of a board."""
+    """What a public viewer (web, board API and stream, every channel) may see of a board."""
 
     COUNTS = "counts"  # ranks and votes
     RANKS = "ranks"  # the organiser hides the counts: ranks only

@@ -1,10 +1,10 @@
 """Receipts: the message a voter gets once their order is decided, on the channel they voted from.
 
-USSD and the web show the outcome on their own screens; SMS and Telegram voters are told by a
-message. The core says *when* (an outbox row committed with the decision: `order.paid` from the
-counting statement, `order.failed` and `order.expired` from closing a pending order) and *what* (a
-`Receipt`); each messaging channel says *how* with a `ReceiptSender`, which the assembly registers
-per channel. A sender must be idempotent per order and kind: a relay or a job may run twice.
+USSD and the web show the outcome on their own screens; a voter of a channel whose voter waits for a
+message (a text message, a chat) is told by one. The core says *when* (an outbox row committed with the
+decision: `order.paid` from the counting statement, `order.failed` and `order.expired` from closing a
+pending order) and *what* (a `Receipt`); each messaging channel says *how* with a `ReceiptSender`, which
+the assembly registers per channel. A sender must be idempotent per order and kind: a relay or a job may run twice.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from sqlalchemy import select
 
 from gateway.core.catalog import VoterOrder
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import Candidate, Channel, Contest, VoteOrder
+from gateway.db.models import Candidate, Contest, VoteOrder
 
 log = logging.getLogger(__name__)
 
 # The web shows the voter the order's page and USSD's operator texts the payer: every other channel's orders get
 # a receipt from us (its `ChannelParts.receipts` sends it), a new channel's included.
-CHANNELS_WITHOUT_RECEIPTS = (Channel.USSD, Channel.WEB)
+CHANNELS_WITHOUT_RECEIPTS = ("ussd", "web")
 
 
 def sends_receipts(channel: str) -> bool:
@@ -55,7 +55,7 @@ class Receipt:
     order: VoterOrder
     contest_name: str
     payer_msisdn: str | None
-    voter_ref: str | None  # the channel's own address of the voter (e.g. a Telegram chat)
+    voter_ref: str | None  # the channel's own address of the voter (e.g. a chat)
     language: str  # the voter's own where their channel told us at placement, else the contest's default
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent, SmsMessage, VoteOrder
+from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent, VoteOrder
 
 
 class ReviewKind(StrEnum):
@@ -148,28 +148,3 @@ async def _events(session: AsyncSession, order_ids: set[uuid.UUID]) -> dict[uuid
         if order_id is not None:  # always: the query asks for these ids (the column itself may be empty)
             events[order_id].append(EventSeen(kind, outcome, received_at))
     return events
-
-
-# SMS voting: messages Africa's Talking finally failed to deliver (or we could not send).
-SMS_FINAL_FAILURES = ("Failed", "Rejected", "Expired", "unsent")
-
-
-@dataclass(frozen=True)
-class UndeliveredSms:
-    message_id: int
-    kind: str
-    msisdn: str
-    status: str
-    failure_reason: str | None
-    order_id: uuid.UUID | None
-    at_message_id: str | None
-    updated_at: datetime
-
-
-async def undelivered_sms(sessions: Sessions) -> list[UndeliveredSms]:
-    """SMS (replies and receipts) whose last word is a final failure, the oldest first."""
-    async with autocommit(sessions) as session:
-        rows = (await session.scalars(select(SmsMessage).where(SmsMessage.status.in_(SMS_FINAL_FAILURES))
-                                      .order_by(SmsMessage.updated_at, SmsMessage.id))).all()
-    return [UndeliveredSms(r.id, r.kind, r.msisdn, r.status, r.failure_reason, r.order_id, r.at_message_id,
-                           r.updated_at) for r in rows]

@@ -136,7 +136,7 @@ def check_order(
     return CheckedOrder(quantity, quantity * terms.price_per_vote, terms.currency, provider, payer)
 
 
-# Telegram Stars: votes bought in the bot are priced in Stars, per contest, whatever its currency.
+# Stars: votes bought in a chat are priced in Stars, per contest, whatever its currency.
 STARS_PROVIDER = "stars"
 STARS_CURRENCY = "XTR"
 
@@ -144,7 +144,7 @@ STARS_CURRENCY = "XTR"
 def stars_price(stars_per_vote: int | None) -> int:
     """A contest's price of a vote in Stars; a contest without one is not sold in Stars."""
     if not stars_per_vote or stars_per_vote < 1:
-        raise VoteRejected("This contest does not take Telegram Stars.", code="provider_not_enabled",
+        raise VoteRejected("This contest does not take Stars.", code="provider_not_enabled",
                            field="provider")
     return stars_per_vote
 

@@ -1,37 +1,39 @@
-"""The one API every channel calls (the web, USSD; later SMS, Telegram, the admin area).
+"""The one API every channel calls (the web, the phone channels, the chat channels; the admin area).
 
 A channel keeps its own presentation, sessions, forms and CSRF; what a contest is, whether it takes votes,
 how a vote is placed, what a voter may see of an order and how a board ranks are decided here, once.
-The assembly builds it (gateway/app.py) and keeps it under `VOTE_SERVICE`.
+The assembly builds it (assembly/app.py) and keeps it under `VOTE_SERVICE`.
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import catalog, ledger, results, vote_check, voters, votes
+from gateway.core import catalog, ledger, order_standing, results, voters
 from gateway.core.catalog import PublicContest, VoterOrder
+from gateway.core.channel_settings import ChannelContestSettings, channel_fields
+from gateway.core.orders import closing, placing
 from gateway.core.payments import in_chat
-from gateway.core.payments.starts import StartOutcome, begin_vote
+from gateway.core.payments.starting import StartOutcome, needs_redirect, provider_for, start_for_page
 from gateway.core.providers import PaymentError, Providers
 from gateway.core.ranking import BoardReader, BoardTop, PublicBoard
 from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters import Caller, PayerVotes
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import VoteOrder
 
 log = logging.getLogger(__name__)
 
 
 class PaymentStarter(Protocol):
-    """Starts payments after the reply (the web process's `gateway.jobs.payment_starts.PaymentStarts`)."""
+    """Starts payments after the reply (the web process's `gateway.jobs.start_queue.PaymentStarts`)."""
 
     def request(self, order_id: uuid.UUID, *, after: float = 0.0) -> None: ...
 
@@ -40,48 +42,61 @@ class PaymentStarter(Protocol):
 
 @dataclass(frozen=True)
 class PlacedVote:
-    """A placed order and, where the payer must be sent to a page, its start (else None: a prompt is owed)."""
+    """A placed order and, where the payer must be sent to a page, its start (else None: a prompt is owed).
+    The order's labels are the request's (its candidate's name unread: ""); a replay's own are `order(id)`'s."""
 
-    order: VoteOrder
+    order: VoterOrder
     started: StartOutcome | None
 
 
 class VoteService:
     def __init__(self, sessions: Sessions, providers: Providers, board: BoardReader, starts: PaymentStarter, *,
-                 pending_ttl: timedelta) -> None:
+                 pending_ttl: timedelta, contest_settings: Sequence[ChannelContestSettings] = ()) -> None:
         self.sessions = sessions
         self.providers = providers
         self.board = board
         self.starts = starts
         self.pending_ttl = pending_ttl
+        self.contest_settings = tuple(contest_settings)
+
+    async def _with_channel_fields(self, contests: Sequence[PublicContest]) -> list[PublicContest]:
+        """The contests with every channel's own settings of each (`PublicContest.channel_fields`)."""
+        if not self.contest_settings or not contests:
+            return list(contests)
+        async with autocommit(self.sessions) as session:
+            fields = await channel_fields(session, self.contest_settings, [c.id for c in contests])
+        return [replace(c, channel_fields=fields[c.id]) for c in contests]
 
     async def public_contests(self) -> list[PublicContest]:
-        """Every contest the public may see (no drafts, no candidates), soonest closing first."""
-        return await catalog.public_contests(self.sessions)
+        """Every contest the public may see (no drafts, no candidates), soonest closing first, with the channels'
+        settings of each."""
+        return await self._with_channel_fields(await catalog.public_contests(self.sessions))
 
     async def contests_for_code(self, service_code: str) -> tuple[PublicContest, ...]:
         """The contests a USSD service code dials, with the candidates a menu lists."""
         return await catalog.contests_for_code(self.sessions, service_code)
 
     async def contest(self, slug: str) -> PublicContest:
-        """A public contest with its active candidates; NotFound otherwise."""
-        return await catalog.contest_by_slug(self.sessions, slug)
+        """A public contest with its active candidates and the channels' settings of it; NotFound otherwise."""
+        return (await self._with_channel_fields([await catalog.contest_by_slug(self.sessions, slug)]))[0]
 
     async def contest_of(self, order: VoterOrder) -> PublicContest | None:
         return await catalog.contest_by_id(self.sessions, order.contest_id)
 
-    async def place_vote(self, request: votes.OrderRequest, *, push_after: float = 0.0,
+    async def place_vote(self, request: placing.OrderRequest, *, push_after: float = 0.0,
                          wait_for_room: bool = False) -> PlacedVote:
         """Validate, apply the limits, create the order (or find the one its client_key made) and start its
         payment: a redirect now, a phone prompt `push_after` seconds after the reply. `wait_for_room` holds a
         vote back briefly while many prompts are owed (the web; a USSD hop must answer at once)."""
         if wait_for_room:
             await self.starts.wait_for_room()
-        order, started = await begin_vote(
-            self.sessions, self.providers, request, pending_ttl=self.pending_ttl,
-            start_later=lambda order_id: self.starts.request(order_id, after=push_after),
-        )
-        return PlacedVote(order, started)
+        window = provider_for(self.providers, request.provider, request.channel).payment_window
+        order = await placing.place_order(self.sessions, request, pending_ttl=max(self.pending_ttl, window))
+        view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")
+        if not needs_redirect(self.providers, order.provider, order.channel):
+            self.starts.request(order.id, after=push_after)  # a phone prompt never holds up the voter's answer
+            return PlacedVote(view, None)
+        return PlacedVote(view, await start_for_page(self.sessions, self.providers, order.id))
 
     async def order(self, order_id: uuid.UUID) -> VoterOrder:
         """The order as its voter may see it; NotFound otherwise."""
@@ -97,19 +112,16 @@ class VoteService:
 
     def needs_redirect(self, order: VoterOrder) -> bool:
         """Whether the order's payment happens on the provider's page (rather than a phone prompt)."""
-        try:
-            return self.providers.for_order(order.provider, order.channel).redirects
-        except Exception:  # a provider switched off since: the order is still shown
-            return order.provider == "stripe"
+        return needs_redirect(self.providers, order.provider, order.channel)
 
     async def order_for_client_key(self, client_key: str, msisdn: str | None) -> uuid.UUID | None:
         """The order a channel's replay key made (scoped to the payer's number, as placing it was)."""
-        order = await votes.find_by_client_key(self.sessions, client_key, msisdn)
+        order = await placing.find_by_client_key(self.sessions, client_key, msisdn)
         return order.id if order is not None else None
 
     async def cancel_if_unstarted(self, order_id: uuid.UUID, reason: str) -> bool:
         """Fail an order whose payment prompt has not gone out yet (its voter left); False otherwise."""
-        return await votes.cancel_if_unstarted(self.sessions, order_id, reason)
+        return await closing.cancel_if_unstarted(self.sessions, order_id, reason)
 
     async def caller(self, msisdn: str) -> Caller:
         """The number's language (chosen on any channel) and whether it is blocked."""
@@ -127,9 +139,9 @@ class VoteService:
         ranks), its freeze and its hidden counts, the same on every channel."""
         return await self.board.top(contest_id, n)
 
-    # Telegram: payments made in the chat, checked before the charge and settled from the chat.
+    # A chat channel's payments made in the chat (Stars), checked before the charge and settled from the chat.
     async def check_before_charge(self, payload: str, amount: int, currency: str) -> str | None:
-        """None when Telegram may charge for the order this invoice payload names; else why not."""
+        """None when the chat may charge for the order this invoice payload names; else why not."""
         return await in_chat.check_before_charge(self.sessions, payload, amount, currency)
 
     async def settle_chat_payment(self, provider: str, payment: in_chat.ChatPayment,
@@ -140,9 +152,9 @@ class VoteService:
         return await in_chat.chat_orders(self.sessions, voter_ref, limit)
 
     # Results anyone can check: a voter's own order on the ledger, the checkpoints, the signed sheet.
-    async def order_standing(self, reference: str) -> vote_check.OrderStanding:
+    async def order_standing(self, reference: str) -> order_standing.OrderStanding:
         """What became of the order the receipt's reference names (only that order; the number masked)."""
-        return await vote_check.order_standing(self.sessions, reference)
+        return await order_standing.order_standing(self.sessions, reference)
 
     async def checkpoints(self, contest_id: int, last: int = 5) -> list[ledger.Checkpoint]:
         """The contest's latest ledger checkpoints, newest first."""

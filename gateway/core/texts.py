@@ -1,8 +1,11 @@
-"""The words of every channel: gettext catalogs managed with Babel, one per language, in
-locales/<lang>/LC_MESSAGES/ballot.po (compiled to the .mo beside it, the layout aiogram's i18n reads
-too). A channel takes `translations(lang)` and calls gettext, ngettext (plural forms come from the
-catalog) or pgettext on it; msgids are the English texts. Phone channels keep their own message
-contexts ("ussd", "phone", "sms"), whose texts stay GSM-7, so the web keeps its accents.
+"""The words of Ballot: gettext catalogs managed with Babel, one domain per package that shows texts. The
+core's own texts (refusal reasons, the date pattern) are the `ballot` domain in gateway/core/locales; each
+channel (and the admin area) keeps its texts in its own domain, `<package>/locales/<lang>/LC_MESSAGES/
+<domain>.po` compiled to the .mo beside it, and names it with a `TextDomain`. A package takes
+`DOMAIN.translations(lang)` (the core's `translations(lang)`) and calls gettext, ngettext (plural forms come
+from the catalog) or pgettext on it; msgids are the English texts, and a text the domain lacks is looked up
+in the core's catalog (so a channel shows the core's refusal reasons translated). Message contexts keep
+texts apart where a domain is shared by screens of different room (a phone's texts stay GSM-7).
 
 Numbers, money and dates are written as each language writes them, through Babel."""
 
@@ -10,6 +13,7 @@ from __future__ import annotations
 
 import functools
 import gettext
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
@@ -49,11 +53,47 @@ def N_(message: str) -> str:
     return message
 
 
+@dataclass(frozen=True)
+class TextDomain:
+    """One package's catalogs: its gettext domain and the `locales` folder beside its code (`make texts`
+    extracts the package's texts into it)."""
+
+    name: str
+    locales: Path
+
+    def catalog(self, lang: str) -> Path:
+        """The .po of one language (its compiled .mo lies beside it)."""
+        return self.locales / lang / "LC_MESSAGES" / f"{self.name}.po"
+
+    def translations(self, lang: str) -> gettext.GNUTranslations:
+        """The domain's compiled catalog of one language, falling back to the core's for the core's texts."""
+        return domain_translations(self, lang)
+
+
+CORE = TextDomain(DOMAIN, LOCALES)
+
+
 @functools.cache
+def compiled(domain: TextDomain, lang: str) -> gettext.GNUTranslations:
+    """A domain's .mo alone (a missing one is an error, not English in disguise)."""
+    with domain.catalog(lang).with_suffix(".mo").open("rb") as source:
+        return gettext.GNUTranslations(source)
+
+
+@functools.cache
+def domain_translations(domain: TextDomain, lang: str) -> gettext.GNUTranslations:
+    """A domain's catalog with the core's behind it; loaded once per domain and language."""
+    if domain == CORE:
+        return compiled(CORE, lang)
+    with domain.catalog(lang).with_suffix(".mo").open("rb") as source:
+        own = gettext.GNUTranslations(source)
+    own.add_fallback(compiled(CORE, lang))
+    return own
+
+
 def translations(lang: str) -> gettext.GNUTranslations:
-    """The compiled catalog of one language (a missing one is an error, not English in disguise)."""
-    with (LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.mo").open("rb") as compiled:
-        return gettext.GNUTranslations(compiled)
+    """The core's compiled catalog of one language."""
+    return domain_translations(CORE, lang)
 
 
 @functools.cache

@@ -1,6 +1,6 @@
 """What the service knows of a payer number across channels: its language, whether it is blocked, its
-votes in a contest. Every phone channel (USSD, SMS, Telegram's shared number) asks here, so a number
-blocked or a language chosen on one channel holds on all of them."""
+votes in a contest. Every channel that knows a voter's number (a phone's, or one a chat user shared) asks
+here, so a number blocked or a language chosen on one channel holds on all of them."""
 
 from __future__ import annotations
 

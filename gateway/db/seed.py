@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
@@ -23,11 +24,16 @@ DEMO_CANDIDATES = (
     ("08", "Herve Kamga"),
 )
 
-DEMO_STARS_PER_VOTE = 10  # Telegram: the demo's price of a vote in Stars
+DEMO_STARS_PER_VOTE = 10  # the demo's price of a vote in Stars
 
 
-async def seed_demo(sessions: Sessions) -> Contest:
-    """Create the demo contest if missing; keep it open if an old one is about to close."""
+# What a channel keeps of a new demo contest (its settings' `save`, gateway.core.channel_settings).
+ChannelSave = Callable[[AsyncSession, int], Awaitable[None]]
+
+
+async def seed_demo(sessions: Sessions, channels: Sequence[ChannelSave] = ()) -> Contest:
+    """Create the demo contest if missing (with the channels' settings of it: `channels`); keep it open if an
+    old one is about to close."""
     now = datetime.now(UTC)
     async with sessions.begin() as session:
         contest = await session.scalar(select(Contest).where(Contest.slug == DEMO_SLUG).with_for_update())
@@ -36,15 +42,16 @@ async def seed_demo(sessions: Sessions) -> Contest:
                 slug=DEMO_SLUG, name="Demo Star 2026", status=ContestStatus.OPEN,
                 opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=30),
                 price_per_vote=100, currency="XAF", max_votes_per_order=100,
-                ussd_service_codes=["*384*123#"], sms_short_code="20123", sms_keyword="VOTE",
-                providers=["mtn", "orange", "stripe"], default_language="fr",
-                stars_per_vote=DEMO_STARS_PER_VOTE,  # Telegram
+                ussd_service_codes=["*384*123#"], providers=["mtn", "orange", "stripe"], default_language="fr",
+                stars_per_vote=DEMO_STARS_PER_VOTE,
             )
             session.add(contest)
             await session.flush()
+            for save in channels:
+                await save(session, contest.id)
         elif contest.closes_at < now + timedelta(days=1):
             contest.closes_at = now + timedelta(days=30)
-        if contest.stars_per_vote is None:  # Telegram: a demo seeded before Stars existed
+        if contest.stars_per_vote is None:  # a demo seeded before Stars existed
             contest.stars_per_vote = DEMO_STARS_PER_VOTE
         for code, name in DEMO_CANDIDATES:
             await session.execute(

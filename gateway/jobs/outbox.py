@@ -39,7 +39,7 @@ def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
         if Job.exists(job_id, connection=queue.connection):
             continue
         queue.enqueue(
-            "gateway.worker_jobs.deliver_outbox_job", outbox_id, job_id=job_id,
+            "assembly.worker_jobs.deliver_outbox_job", outbox_id, job_id=job_id,
             result_ttl=7 * 86400, failure_ttl=30 * 86400, retry=DELIVERY_RETRY,
         )
         new += 1

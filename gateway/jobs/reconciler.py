@@ -13,10 +13,10 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from gateway.core import votes
+from gateway.core.orders import closing, tables
 from gateway.core.outcomes import Outcome, Reconciled
-from gateway.core.payments.checks import StatusPace, check_payment, note_check
-from gateway.core.payments.starts import start_payment
+from gateway.core.payments.checking import StatusPace, check_payment, note_check
+from gateway.core.payments.starting import start_payment
 from gateway.core.providers import CollectionNotFound, PaymentError, Providers
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
@@ -24,7 +24,7 @@ from gateway.db.models import OrderStatus, VoteOrder
 log = logging.getLogger(__name__)
 
 FIRST_CHECK_AFTER = timedelta(seconds=30)  # give the callback its chance first
-# The web process pushes a prompt at once and retries it for about a minute (payment_starts):
+# The web process pushes a prompt at once and retries it for about a minute (gateway.jobs.start_queue):
 # an order still unknown to its provider after that lost its start (a killed process).
 NEVER_STARTED_GRACE = timedelta(seconds=75)
 MAX_BACKOFF_SECONDS = 120
@@ -92,7 +92,7 @@ async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, 
 async def reconcile_order(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
                           now: datetime, pace: StatusPace | None = None) -> Outcome | Reconciled:
     """Check one order with its provider; expire it if its window has passed with no payment."""
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     asked = time.monotonic()
     outcome: Outcome | Reconciled
     try:
@@ -119,7 +119,7 @@ async def reconcile_order(sessions: Sessions, registry: Providers, order_id: uui
             return Reconciled.UNREACHABLE
         outcome = Reconciled.UNREACHABLE
     if outcome in EXPIRY_REASONS and now >= order.expires_at:
-        if await votes.expire_order(sessions, order_id, EXPIRY_REASONS[outcome]):
+        if await closing.expire_order(sessions, order_id, EXPIRY_REASONS[outcome]):
             return Outcome.EXPIRED
     return outcome
 
@@ -149,8 +149,8 @@ async def reconcile_one(sessions: Sessions, registry: Providers, order_id: uuid.
         log.exception("reconcile: checking %s failed; it is looked at again after its back-off", order_id)
     try:
         await note_check(sessions, order_id)
-        order = await votes.get_order(sessions, order_id)
-        if now >= order.expires_at + UNANSWERED_GRACE and await votes.flag_order(
+        order = await tables.get_order(sessions, order_id)
+        if now >= order.expires_at + UNANSWERED_GRACE and await closing.flag_order(
                 sessions, order_id, "the provider's answer could not be read for hours"):
             return Outcome.FLAGGED  # a person decides; pending forever would tell nobody
     except Exception:

@@ -8,7 +8,7 @@ and waits for it: calls leave evenly spaced, in the order they asked. The web pr
 and the reconciler keep separate schedules with fixed parts of the cap (70% and 20%), so polling
 never delays a check a callback asked for, and the reconciler is never starved by a busy night.
 The 10% left over absorbs jitter; a 429 that still comes back waits for another turn
-(`gateway.core.payments.checks.fetch_paced`).
+(`gateway.core.payments.checking.fetch_paced`).
 """
 
 from __future__ import annotations

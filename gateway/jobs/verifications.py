@@ -3,8 +3,8 @@ a few at once, on the web's status-call schedule (`status_pacing`), and moves th
 taken back.
 
 Every web process runs one; the queue in PostgreSQL hands each due entry to one of them (`claim_next`).
-The reconciler verifies too, on its own share of the cap (`gateway.worker_jobs`). The loop has its own
-small connection pool (`gateway.app.verification_ctx`): it never takes a connection a request needs.
+The reconciler verifies too, on its own share of the cap (`assembly.worker_jobs`). The loop has its own
+small connection pool (`assembly.app.verification_ctx`): it never takes a connection a request needs.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
-from gateway.core.payments.checks import StatusPace
+from gateway.core.payments.checking import StatusPace
 from gateway.core.payments.verification import Verified, claim_next, verify_claimed
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions

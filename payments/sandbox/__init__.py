@@ -7,10 +7,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from payments.sandbox import mtn, orange
+from payments.sandbox import mtn
 from payments.sandbox.control import CONTROL, SandboxControl, add_control_routes
 from payments.sandbox.mtn import create_mtn_sandbox
 from payments.sandbox.orange import create_orange_sandbox
+from payments.sandbox.orange.state import MP_PREFIX
+from payments.sandbox.orange.ussd_push import describe_magic_numbers
 
 __all__ = ["SandboxControl", "create_mtn_sandbox", "create_orange_sandbox", "create_sandbox_app", "describe"]
 
@@ -30,8 +32,8 @@ def describe(base_url: str) -> dict[str, object]:
             "webpay_token": f"{base_url}/orange/oauth/v3/token",
             "webpay": f"{base_url}/orange/orange-money-webpay/{{country}}/v1",
             "mp_token": f"{base_url}/orange/token",
-            "mp": f"{base_url}/orange{orange.MP_PREFIX}",
-            "magic_numbers": orange.describe_magic_numbers(),
+            "mp": f"{base_url}/orange{MP_PREFIX}",
+            "magic_numbers": describe_magic_numbers(),
             "control": f"{base_url}/orange/_control",
         },
         "control": f"{base_url}/_control (GET the switches, POST a JSON partial update)",

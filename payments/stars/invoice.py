@@ -43,6 +43,8 @@ class StarsInvoices:
     payment_window = PAYMENT_WINDOW
     status_calls_per_second: float | None = None
     read_within = timedelta(seconds=PAGES_PER_READ * PAGE_TIMEOUT_SECONDS)  # list_payments' own deadline
+    # The bot's webhook secret (the only proof an update is Telegram's): never kept with a provider event.
+    secret_headers = frozenset({"x-telegram-bot-api-secret-token"})
 
     def __init__(self, http: httpx.AsyncClient, token: str, api_base: str | None = None) -> None:
         self.http = http
@@ -80,6 +82,11 @@ class StarsInvoices:
     async def fetch_status(self, collection: Collection) -> StatusResult:
         """Telegram has no per-payment status: a paid order was confirmed from its message."""
         return StatusResult(PaymentState.PENDING, raw_status="no successful_payment yet")
+
+    def chat_payment_body(self, charge_id: str, amount: int, currency: str, payload: str) -> bytes:
+        """The bot's `successful_payment`, as `verify_callback` reads it."""
+        return json.dumps({"telegram_payment_charge_id": charge_id, "total_amount": amount, "currency": currency,
+                           "invoice_payload": payload}).encode()
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
         """Read the `successful_payment` the bot passed on (it came through the secret-checked webhook).

@@ -17,7 +17,7 @@ from sqlalchemy import select, update
 from admin.accounts import create_admin
 from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser
-from gateway.keys import SESSIONS
+from gateway.kit.keys import SESSIONS
 
 PASSWORD = "a long enough password"
 
@@ -44,14 +44,18 @@ async def make_account(sessions: Sessions, role: str, email: str | None = None, 
 
 
 async def fresh_code(client: TestClient, account: Account) -> str:
-    """A code the account has not signed in with yet, as its owner's phone shows: now's or the next step's
-    (both accepted), else, once a test's sign-ins used both, the next one after a wait (a code works once)."""
+    """A code the account has not signed in with yet, as a phone's clock a step either side of ours shows (the
+    server takes the previous, current and next step): the oldest unused one, so a test's sign-ins rarely wait;
+    else the next one after a wait (a code works once). The previous step's code is used only while the
+    current step has seconds left, or the server's clock could pass it by before the code arrives."""
     otp = pyotp.TOTP(account.secret)
     while True:
         async with client.app[SESSIONS]() as session:
             last = await session.scalar(select(AdminUser.totp_last_step).where(AdminUser.id == account.id))
-        step = otp.timecode(time.time())
-        unused = [s for s in (step, step + 1) if last is None or s > last]
+        now = time.time()
+        step = otp.timecode(now)
+        previous = (step - 1,) if otp.interval - now % otp.interval > 10 else ()
+        unused = [s for s in (*previous, step, step + 1) if last is None or s > last]
         if unused:
             return otp.generate_otp(unused[0])
         await asyncio.sleep(otp.interval - time.time() % otp.interval + 0.05)

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.app import create_app
-from gateway.config import Settings
+from assembly.app import create_app
+from assembly.settings import Settings
 
 
 async def serve(database_url: str, redis_url: str, port: int, data_dir: Path) -> None:

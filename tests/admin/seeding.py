@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from sqlalchemy import func, insert, text
 
-from gateway.core import votes
+from channels.sms.models import SmsMessage
+from gateway.core.orders import closing, counting
 from gateway.db.engine import Sessions
-from gateway.db.models import Channel, Contest, OutboxMessage, SmsMessage
+from gateway.db.models import Contest, OutboxMessage
+from tests.channel_names import Channel
 from tests.factories import make_contest, place
 
 # (candidate, quantity, provider, channel, msisdn, fate)
@@ -39,14 +41,14 @@ async def seeded_contest(sessions: Sessions, **overrides: object) -> Contest:
         order = await place(sessions, contest, code, quantity, provider=provider, channel=channel, msisdn=msisdn,
                             client_key=f"seed-{contest.id}-{index}")
         if fate == "paid":
-            await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency,
-                                        f"txn-{contest.id}-{index}", provider=provider, verify_later=index == 0)
+            await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency,
+                                           f"txn-{contest.id}-{index}", provider=provider, verify_later=index == 0)
         elif fate.startswith("failed:"):
-            await votes.fail_order(sessions, order.id, fate.removeprefix("failed:"))
+            await closing.fail_order(sessions, order.id, fate.removeprefix("failed:"))
         elif fate == "expired":
-            await votes.expire_order(sessions, order.id)
+            await closing.expire_order(sessions, order.id)
         elif fate == "flagged":
-            await votes.flag_order(sessions, order.id, "amount mismatch")
+            await closing.flag_order(sessions, order.id, "amount mismatch")
         elif fate != "pending":
             async with sessions.begin() as session:
                 await session.execute(text("UPDATE vote_orders SET status = CAST(:s AS order_status) WHERE id = :i"),

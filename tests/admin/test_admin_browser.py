@@ -16,10 +16,10 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
-from gateway.app import create_app
-from gateway.config import Settings
+from assembly.app import create_app
+from assembly.settings import Settings
 from gateway.db.engine import Sessions
-from gateway.keys import STARTS
+from gateway.kit.keys import STARTS
 from tests.admin.accounts import PASSWORD, make_account
 from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.servers import free_port

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.core import contests_admin, votes
+from gateway.core import contests_admin
 from gateway.core.audit import Actor
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
 from tests.factories import RULES_OFF, make_contest, place
@@ -21,7 +22,7 @@ async def test_a_vote_counts_while_an_admin_change_holds_the_contest_and_its_can
         await contests_admin._in_order(admin, contest.id, lock=True)
         # The count's ledger entry and tally rows point at the contest and the candidate (foreign keys): with
         # FOR UPDATE held here it waited for the admin's commit; with FOR NO KEY UPDATE it goes through.
-        await asyncio.wait_for(votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency,
-                                                     "t-lock", provider=order.provider), timeout=5)
+        await asyncio.wait_for(counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency,
+                                                        "t-lock", provider=order.provider), timeout=5)
     async with sessions() as session:
         assert (await session.get(VoteOrder, order.id)).status is OrderStatus.PAID

@@ -1,5 +1,5 @@
-"""The admin pages speak the organiser's language (French or English) through the same catalogs as every
-channel: each text of the templates and label tables has its French translation."""
+"""The admin pages speak the organiser's language (French or English) through their own catalog domain:
+each text of the templates and label tables has its French translation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ from aiohttp.test_utils import TestClient
 from babel.messages.extract import extract_from_dir
 
 from admin import texts
-from gateway.core.texts import translations
 from gateway.db.engine import Sessions
 from tests.admin.accounts import browser_sign_in, make_account
 from tests.factories import make_contest
@@ -24,7 +23,7 @@ def template_texts() -> set[str]:
 
 
 def test_every_admin_text_has_its_french_translation() -> None:
-    french = translations("fr")
+    french = texts.CATALOGS.translations("fr")
     wanted = template_texts() | {text for table in texts.TABLES.values() for text in table.values()}
     assert len(wanted) > 150 and "Sealed until close: nothing public until the contest is closed" in wanted
     untranslated = sorted(text for text in wanted if french.gettext(text) == text and text not in SAME_IN_FRENCH)

@@ -9,9 +9,9 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from gateway.core import votes
 from gateway.core.blocklist import parse_network
 from gateway.core.errors import DomainError
+from gateway.core.orders import counting
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, BlockedAddress, BlockedMsisdn, OrderStatus, VoteOrder
@@ -108,8 +108,8 @@ async def test_an_address_blocked_after_the_order_holds_it_at_confirmation(sessi
     order = await place(sessions, contest, voter_address="203.0.113.7")
     async with sessions.begin() as session:
         session.add(BlockedAddress(network=parse_network("203.0.113.0/24"), reason="bot farm"))
-    outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "t-1",
-                                          provider="mtn")
+    outcome = await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "t-1",
+                                             provider="mtn")
     assert outcome is not ConfirmOutcome.COUNTED
     async with sessions() as session:
         held = await session.get(VoteOrder, order.id)
@@ -117,8 +117,8 @@ async def test_an_address_blocked_after_the_order_holds_it_at_confirmation(sessi
     assert held.hold_reason is not None and held.hold_reason.startswith("blocked_address")
     assert (await tallies(sessions, contest.id))["01"] == 0
     unknown = await place(sessions, contest, msisdn="+237670000003", voter_address="unknown")
-    counted = await votes.confirm_payment(sessions, unknown.id, "SUCCESSFUL", unknown.amount, unknown.currency,
-                                          "t-2", provider="mtn")
+    counted = await counting.confirm_payment(sessions, unknown.id, "SUCCESSFUL", unknown.amount, unknown.currency,
+                                             "t-2", provider="mtn")
     assert counted is ConfirmOutcome.COUNTED  # an address that is none blocks nothing, and breaks nothing
 
 

@@ -11,7 +11,7 @@ import pyotp
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from gateway.config import Settings
+from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser
 from tests.admin.accounts import PASSWORD
@@ -21,12 +21,12 @@ async def test_admin_create_prints_the_totp_uri_and_a_qr_code(client: TestClient
                                                               settings: Settings) -> None:
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false", "GATEWAY_ADMIN_PASSWORD": PASSWORD}
-    run = subprocess.run([sys.executable, "-m", "gateway.cli", "admin", "create", "--email", "org@example.com",
+    run = subprocess.run([sys.executable, "-m", "assembly.cli", "admin", "create", "--email", "org@example.com",
                           "--role", "organiser"], env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stderr
     uri = next(line for line in run.stdout.splitlines() if line.startswith("otpauth://totp/"))
     assert "issuer=Ballot" in uri and ("█" in run.stdout or "▀" in run.stdout)  # the QR code, drawn in blocks
-    bad_role = subprocess.run([sys.executable, "-m", "gateway.cli", "admin", "create", "--email", "x@example.com",
+    bad_role = subprocess.run([sys.executable, "-m", "assembly.cli", "admin", "create", "--email", "x@example.com",
                                "--role", "viewer"], env=env, capture_output=True, text=True, timeout=120)
     assert bad_role.returncode == 2 and "owner, organiser, auditor, support" in bad_role.stderr
     async with sessions() as session:

@@ -8,12 +8,15 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from gateway.core.contest_drafts import BoardVisibility, keywords_collide, parse_contest
+from assembly.channel_list import CONTEST_SETTINGS
+from channels.sms.contest_settings import keywords_collide
+from gateway.core.contest_drafts import BoardVisibility, parse_contest
 from gateway.core.errors import DomainError
 from gateway.core.fraud import FraudRules
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, make_account
+from tests.factories import channel_settings
 
 
 async def stored(sessions: Sessions, contest_id: int) -> Contest:
@@ -25,7 +28,7 @@ async def stored(sessions: Sessions, contest_id: int) -> Contest:
 
 def refusal(fields: dict[str, Any]) -> str:
     try:
-        parse_contest(contest_fields(**fields))
+        parse_contest(contest_fields(**fields), CONTEST_SETTINGS)
     except DomainError as exc:
         return f"{exc.field}: {exc.message}"
     raise AssertionError("accepted")
@@ -105,7 +108,8 @@ async def test_the_edit_page_shows_and_saves_every_setting(client: TestClient, s
     saved = await client.post(edit, data=posted, allow_redirects=False)
     assert saved.status == 303, await saved.text()
     contest = await stored(sessions, int(edit.split("/")[3]))
-    assert contest.telegram_mobile_money and contest.board_frozen_at is not None
+    assert (await channel_settings(sessions, contest.id))["telegram_mobile_money"]
+    assert contest.board_frozen_at is not None
     assert contest.board_frozen_at.isoformat() == "2027-02-01T21:30:00+00:00"
     assert FraudRules.of(contest.fraud_rules).numbers_per_address_per_day == 0
     refused = await client.post(edit, data={**posted, "fraud_payer_votes_per_day": "-3"}, allow_redirects=False)

@@ -14,7 +14,7 @@ from sqlalchemy import text
 
 from admin import tokens
 from admin.accounts import change_password
-from gateway.config import DEV_SECRET_KEY
+from assembly.settings import DEV_SECRET_KEY
 from gateway.core.audit import Actor
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestOrganiser

@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, expect
 
-from gateway.core import votes
+from assembly.demo import seed_demo
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
-from gateway.db.models import Channel
-from gateway.db.seed import seed_demo
 from tests.admin.accounts import PASSWORD, make_account
 from tests.admin.test_admin_browser import shot, site  # noqa: F401  (site: a fixture)
+from tests.channel_names import Channel
 from tests.factories import place
 
 
@@ -21,8 +21,8 @@ async def test_an_owner_opens_the_demo_contests_dashboard_with_votes_in_it(
     for index, (code, quantity, channel) in enumerate([("01", 3, Channel.USSD), ("02", 5, Channel.SMS),
                                                        ("01", 2, Channel.WEB)]):
         order = await place(sessions, demo, code, quantity, channel=channel, msisdn=f"+23767000010{index}")
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"t{index}",
-                                    provider="mtn")
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"t{index}",
+                                       provider="mtn")
     await place(sessions, demo, "02", 1, msisdn="+237690000200")  # still pending
     owner = await make_account(sessions, "owner")
     page = await browser.new_page(viewport={"width": 412, "height": 915})  # a phone

@@ -16,7 +16,7 @@ import pytest
 from openpyxl import load_workbook
 from sqlalchemy import text
 
-from gateway.config import Settings
+from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from tests.admin.accounts import PASSWORD, Account, make_account
 from tests.admin.exports_data import insert_orders

@@ -6,10 +6,11 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from gateway.core import votes
+from gateway.core.orders import closing, counting
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Channel, OrderStatus, OutboxMessage, VoteOrder
+from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, VoteOrder
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
+from tests.channel_names import Channel
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 
 
@@ -18,7 +19,7 @@ async def test_orders_are_searched_opened_and_a_receipt_is_sent_again(client: Te
     contest = await make_contest(sessions)
     sms = await place(sessions, contest, "02", 3, channel=Channel.SMS, msisdn="+237670000111")
     await place(sessions, contest, "01", 1, msisdn="+237670000222")
-    await votes.confirm_payment(sessions, sms.id, "SUCCESSFUL", sms.amount, sms.currency, "txn-1", provider="mtn")
+    await counting.confirm_payment(sessions, sms.id, "SUCCESSFUL", sms.amount, sms.currency, "txn-1", provider="mtn")
     support = bearer(await api_tokens(client, await make_account(sessions, "support")))
     organiser = bearer(await api_tokens(client, await make_account(sessions, "organiser")))
 
@@ -49,7 +50,7 @@ async def test_review_decisions_are_the_owners_with_a_reason_and_keep_the_tally_
     counted = await place(sessions, contest, "01", 4)
     refunded = await place(sessions, contest, "02", 2, msisdn="+237670000333")
     for order in (counted, refunded):
-        await votes.flag_order(sessions, order.id, "amount mismatch: 50 XAF paid")
+        await closing.flag_order(sessions, order.id, "amount mismatch: 50 XAF paid")
     owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
     auditor = bearer(await api_tokens(client, await make_account(sessions, "auditor")))
 
@@ -108,8 +109,8 @@ async def test_an_order_held_by_a_fraud_rule_is_counted_once_from_the_review_que
     first = await place(sessions, contest, "03", 1)
     held = await place(sessions, contest, "03", 4)  # the same payer again: held once paid
     for order in (first, held):
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"t-{order.id}",
-                                    provider="mtn")
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"t-{order.id}",
+                                       provider="mtn")
     owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
     queue = await (await client.get("/api/v1/admin/review", headers=owner)).json()
     assert [(i["order_id"], i["kind"]) for i in queue["items"]] == [(str(held.id), "held")]

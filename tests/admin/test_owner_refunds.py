@@ -13,10 +13,11 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from channels.telegram.fake_api import FakeBotApi
-from gateway.core import votes
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Channel, OrderStatus, OutboxMessage, VoteOrder
+from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, VoteOrder
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, csrf_token, make_account
+from tests.channel_names import Channel
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.payments.test_stripe_flow import paid_by_card
 
@@ -115,8 +116,8 @@ async def test_an_owner_marks_a_mobile_money_order_for_a_refund_by_hand_from_its
         client: TestClient, sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "02", 3, channel=Channel.USSD, msisdn="+237670000444")
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-1",
-                                provider="mtn")
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-1",
+                                   provider="mtn")
     pending = await place(sessions, contest, "01", 1, msisdn="+237670000555")
     support = await make_account(sessions, "support")
     owner = await make_account(sessions, "owner")

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from PIL import Image, ImageCms, PngImagePlugin
 from sqlalchemy import func, select
 
-from gateway.config import Settings
+from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, make_account

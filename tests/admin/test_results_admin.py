@@ -6,7 +6,8 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from gateway.core import results, votes
+from gateway.core import results
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
@@ -17,8 +18,8 @@ async def test_an_auditor_signs_the_results_on_demand_and_an_organiser_may_not(c
                                                                                 sessions: Sessions) -> None:
     contest = await make_contest(sessions, fraud_rules=RULES_OFF)
     order = await place(sessions, contest, "03", quantity=4)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "T1",
-                                provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "T1",
+                                   provider=order.provider)
     organiser = bearer(await api_tokens(client, await make_account(sessions, "organiser")))
     refused = await client.post(f"/api/v1/admin/contests/{contest.id}/results/sign", headers=organiser)
     assert refused.status == 403
@@ -60,8 +61,8 @@ async def test_a_held_order_refused_in_the_review_queue_is_on_the_ledger_and_its
     first = await place(sessions, contest, "03", 1)
     held = await place(sessions, contest, "03", 4)  # the same payer again: held once paid
     for order in (first, held):
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"t-{order.id}",
-                                    provider="mtn")
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"t-{order.id}",
+                                       provider="mtn")
     owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
     refuse = {"kind": "held", "decision": "refund", "reason": "a bot farm"}
     done = await client.post(f"/api/v1/admin/review/{held.id}", json=refuse, headers=owner)

@@ -11,10 +11,10 @@ import re
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from assembly.job_runtime import JobContext
 from channels.telegram.fake_api import FakeBotApi
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus
-from gateway.worker_jobs import JobContext
 from leaderboard.cache import refresh_contest
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt

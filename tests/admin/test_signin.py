@@ -15,7 +15,7 @@ from sqlalchemy.exc import DBAPIError
 
 from admin import lockout, signin, tokens
 from admin.accounts import change_password, set_active
-from gateway.config import DEV_SECRET_KEY
+from assembly.settings import DEV_SECRET_KEY
 from gateway.core.audit import Actor
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry

@@ -7,13 +7,15 @@ import os
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from gateway.config import Settings
-from gateway.core import holds, votes
+from assembly.settings import Settings
+from gateway.core import holds
 from gateway.core.errors import Conflict
+from gateway.core.orders import counting
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.payments import verification
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Channel, OrderStatus, OutboxMessage, VoteOrder
+from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, VoteOrder
+from tests.channel_names import Channel
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.test_cli import gateway
 
@@ -21,8 +23,8 @@ ONLY_ONE_ORDER_PER_PAYER = {"payer_orders_per_10_minutes": 1}
 
 
 async def confirm(sessions: Sessions, order: VoteOrder, txn: str) -> ConfirmOutcome:
-    return await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, txn,
-                                       provider=order.provider)
+    return await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, txn,
+                                          provider=order.provider)
 
 
 async def status_of(sessions: Sessions, order: VoteOrder) -> tuple[OrderStatus, str | None]:
@@ -135,8 +137,8 @@ async def test_a_held_order_the_provider_then_disowns_is_flagged_and_the_tally_u
     first = await place(sessions, contest, "01", quantity=2)
     held = await place(sessions, contest, "01", quantity=3)
     assert await confirm(sessions, first, "V1") is ConfirmOutcome.COUNTED
-    outcome = await votes.confirm_payment(sessions, held.id, "SUCCESSFUL", held.amount, held.currency, "V2",
-                                          provider=held.provider, verify_later=True)
+    outcome = await counting.confirm_payment(sessions, held.id, "SUCCESSFUL", held.amount, held.currency, "V2",
+                                             provider=held.provider, verify_later=True)
     assert outcome is ConfirmOutcome.HELD
     assert await verification.take_back(sessions, held.id, "status FAILED", None) is verification.Verified.DISAGREED
     assert (await status_of(sessions, held))[0] is OrderStatus.FLAGGED
@@ -145,12 +147,25 @@ async def test_a_held_order_the_provider_then_disowns_is_flagged_and_the_tally_u
 
 
 async def test_one_telegram_user_voting_too_fast_is_held(sessions: Sessions) -> None:
-    contest = await make_contest(sessions, fraud_rules={"telegram_orders_per_10_minutes": 1})
+    contest = await make_contest(sessions, fraud_rules={"voter_orders_per_10_minutes": 1})
     first = await place(sessions, contest, "01", channel=Channel.TELEGRAM, msisdn="+237670000021", voter_ref="4242")
     second = await place(sessions, contest, "02", channel=Channel.TELEGRAM, msisdn="+237670000022", voter_ref="4242")
     other = await place(sessions, contest, "02", channel=Channel.TELEGRAM, msisdn="+237670000023", voter_ref="777")
     assert (first.hold_reason, other.hold_reason) == (None, None)
-    assert second.hold_reason == "telegram_velocity: 2 over the limit of 1"
+    assert second.hold_reason == "voter_velocity: 2 over the limit of 1"
+
+
+async def test_the_per_voter_rules_hold_a_voter_of_any_channel_that_names_them(sessions: Sessions) -> None:
+    """A newcomer's chat channel names its voters as Telegram does: they are counted per voter of that
+    channel (the same reference on another channel is someone else), payer numbers included."""
+    contest = await make_contest(sessions, fraud_rules={"voter_orders_per_10_minutes": 2, "numbers_per_voter": 1})
+    first = await place(sessions, contest, "01", channel="toy", msisdn="+237670000031", voter_ref="u1")
+    elsewhere = await place(sessions, contest, "01", channel=Channel.TELEGRAM, msisdn="+237670000032", voter_ref="u1")
+    second = await place(sessions, contest, "02", channel="toy", msisdn="+237670000032", voter_ref="u1")
+    third = await place(sessions, contest, "02", channel="toy", msisdn="+237670000031", voter_ref="u1")
+    assert (first.hold_reason, elsewhere.hold_reason) == (None, None)
+    assert second.hold_reason == "numbers_per_voter: 2 over the limit of 1"
+    assert third.hold_reason == ("voter_velocity: 3 over the limit of 2; numbers_per_voter: 2 over the limit of 1")
 
 
 async def test_a_held_order_paid_again_is_a_second_charge_for_a_person_not_a_second_count(sessions: Sessions) -> None:

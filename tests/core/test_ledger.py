@@ -8,8 +8,9 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 
-from gateway.core import holds, ledger, results, votes
+from gateway.core import holds, ledger, results
 from gateway.core.ledger_chain import LedgerEvent, chain, entry_hash, walk
+from gateway.core.orders import counting, refunding
 from gateway.core.payments import verification
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, LedgerEntry, VoteOrder
@@ -19,8 +20,8 @@ ONE_ORDER_PER_PAYER = {**RULES_OFF, "payer_orders_per_10_minutes": 1}
 
 
 async def confirm(sessions: Sessions, order: VoteOrder, txn: str) -> None:
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, txn,
-                                provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, txn,
+                                   provider=order.provider)
 
 
 async def entries(sessions: Sessions, contest: Contest) -> list[LedgerEntry]:
@@ -38,7 +39,7 @@ async def run_of_votes(sessions: Sessions) -> Contest:
         await confirm(sessions, order, f"T{i}")
     assert await verification.take_back(sessions, counted[1].id, "the provider has no such payment", None) \
         is verification.Verified.DISAGREED
-    await votes.settle_refund(sessions, counted[3].id, None, None, "R1")
+    await refunding.settle_refund(sessions, counted[3].id, None, None, "R1")
     held = [await place(sessions, contest, "02", quantity=q, msisdn="+237670000000") for q in (5, 6)]
     for i, order in enumerate(held):
         await confirm(sessions, order, f"H{i}")

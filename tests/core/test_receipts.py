@@ -9,14 +9,16 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.job_runtime import JobContext
+from assembly.providers import build_providers
+from assembly.settings import Settings
+from assembly.worker_jobs import outbox_handlers
+from gateway.core.orders import closing, counting
 from gateway.core.receipts import Receipt, ReceiptKind
 from gateway.db.engine import Sessions
-from gateway.db.models import Channel, OutboxMessage
+from gateway.db.models import OutboxMessage
 from gateway.jobs import outbox
-from gateway.worker_jobs import JobContext, outbox_handlers
-from payments.registry import build_registry
+from tests.channel_names import Channel
 from tests.factories import make_contest, place
 
 
@@ -32,7 +34,7 @@ class Recorder:
 async def context(settings: Settings, sessions: Sessions, redis: Redis) -> AsyncIterator[tuple[JobContext, Recorder]]:
     recorder = Recorder()
     async with httpx.AsyncClient() as http:
-        registry = build_registry(settings, http)
+        registry = build_providers(settings, http)
         yield JobContext(settings, sessions, redis, registry, {Channel.SMS: recorder}), recorder
         await registry.aclose()
 
@@ -49,7 +51,7 @@ async def test_a_paid_sms_order_gets_one_receipt_with_what_was_counted(context: 
     ctx, recorder = context
     contest = await make_contest(ctx.sessions, name="Demo Star")
     order = await place(ctx.sessions, contest, candidate="02", quantity=3, channel=Channel.SMS)
-    await votes.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 300, "XAF", "t-1", provider="mtn")
+    await counting.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 300, "XAF", "t-1", provider="mtn")
     await deliver_everything(ctx, runs=2)
     [receipt] = recorder.receipts
     assert (receipt.kind, receipt.order.quantity, receipt.order.candidate_code) == (ReceiptKind.PAID, 3, "02")
@@ -62,8 +64,8 @@ async def test_failed_and_expired_orders_get_theirs(context: tuple[JobContext, R
     contest = await make_contest(ctx.sessions)
     failed = await place(ctx.sessions, contest, channel=Channel.SMS, msisdn="+237670000450")
     expired = await place(ctx.sessions, contest, channel=Channel.SMS, msisdn="+237670000452")
-    await votes.fail_order(ctx.sessions, failed.id, "payer declined")
-    await votes.expire_order(ctx.sessions, expired.id)
+    await closing.fail_order(ctx.sessions, failed.id, "payer declined")
+    await closing.expire_order(ctx.sessions, expired.id)
     await deliver_everything(ctx)
     assert {(r.order.id, r.kind, r.order.status_reason) for r in recorder.receipts} == {
         (failed.id, ReceiptKind.FAILED, "payer declined"), (expired.id, ReceiptKind.EXPIRED, "no payment in time")}
@@ -75,7 +77,8 @@ async def test_channels_without_a_sender_and_the_web_get_no_message(context: tup
     web = await place(ctx.sessions, contest, channel=Channel.WEB)
     telegram = await place(ctx.sessions, contest, channel=Channel.TELEGRAM, msisdn="+237670000002")
     for order in (web, telegram):
-        await votes.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 100, "XAF", f"t-{order.id}", provider="mtn")
+        await counting.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 100, "XAF", f"t-{order.id}",
+                                       provider="mtn")
     await deliver_everything(ctx)
     assert recorder.receipts == []
     async with ctx.sessions() as session:

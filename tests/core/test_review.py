@@ -10,8 +10,8 @@ import uuid
 
 import pytest
 
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.settings import Settings
+from gateway.core.orders import closing, counting, refunding
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ProviderEvent, VoteOrder
@@ -19,7 +19,7 @@ from tests.factories import make_contest, place
 
 
 def gateway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "gateway.cli", *args], env=env, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "assembly.cli", *args], env=env, capture_output=True, text=True,
                           timeout=120)
 
 
@@ -31,7 +31,7 @@ def env(settings: Settings) -> dict[str, str]:
 
 async def paid(sessions: Sessions, contest: Contest, txn: str, **extra: object) -> VoteOrder:
     order = await place(sessions, contest, **extra)  # type: ignore[arg-type]
-    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", txn,
+    assert await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", txn,
                                      provider=order.provider) \
         is ConfirmOutcome.COUNTED
     return order
@@ -48,18 +48,18 @@ async def test_review_lists_each_order_that_needs_a_person_with_why_and_its_even
 ) -> None:
     contest = await make_contest(sessions, slug="gala")
     mismatch = await place(sessions, contest, quantity=2)  # 200 XAF asked, MTN reports 100 taken
-    assert await votes.confirm_payment(sessions, mismatch.id, "SUCCESSFUL", 100, "XAF", "mtn-1", provider="mtn") \
+    assert await counting.confirm_payment(sessions, mismatch.id, "SUCCESSFUL", 100, "XAF", "mtn-1", provider="mtn") \
         is ConfirmOutcome.FLAGGED
     await events_received(sessions, mismatch.id, ("callback.successful", "needs_check"), ("status.check", "flagged"))
     late = await place(sessions, contest)
-    assert await votes.expire_order(sessions, late.id)
-    assert await votes.confirm_payment(sessions, late.id, "SUCCESSFUL", 100, "XAF", "mtn-2",
-                                       provider="mtn") is ConfirmOutcome.FLAGGED
+    assert await closing.expire_order(sessions, late.id)
+    assert await counting.confirm_payment(sessions, late.id, "SUCCESSFUL", 100, "XAF", "mtn-2",
+                                          provider="mtn") is ConfirmOutcome.FLAGGED
     twice = await paid(sessions, contest, "mtn-3")
-    assert await votes.confirm_payment(sessions, twice.id, "SUCCESSFUL", 100, "XAF", "mtn-4", provider="mtn") \
+    assert await counting.confirm_payment(sessions, twice.id, "SUCCESSFUL", 100, "XAF", "mtn-4", provider="mtn") \
         is ConfirmOutcome.DUPLICATE_PAYMENT
     partly = await paid(sessions, contest, "pi_5", provider="stripe", quantity=3)
-    assert await votes.settle_refund(sessions, partly.id, 40, "xaf", "pi_5") is RefundSettled.PARTIAL_REFUND
+    assert await refunding.settle_refund(sessions, partly.id, 40, "xaf", "pi_5") is RefundSettled.PARTIAL_REFUND
     to_refund = await paid(sessions, contest, "mtn-6")
     refunded = gateway("refund", str(to_refund.id), env=env)  # MTN has no refund API: a person pays it back
     assert refunded.returncode == 0 and refunded.stdout.startswith("refund_requested"), refunded.stderr

@@ -1,6 +1,6 @@
-"""The catalogs every channel speaks from: they hold every text of the code, French translates all of
-them, the compiled .mo files are those of the .po files, and plural forms, money and dates follow the
-language."""
+"""The catalogs Ballot speaks from, one gettext domain per package: each holds every text of its package's
+code, French translates all of them, the compiled .mo files are those of the .po files, a domain falls
+back to the core's, and plural forms, money and dates follow the language."""
 
 from __future__ import annotations
 
@@ -16,71 +16,91 @@ from babel.messages.frontend import parse_mapping_cfg
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 
-from gateway.core.texts import DOMAIN, LANGUAGES, LOCALES, Lang, format_date, format_money, translations
+from admin.texts import CATALOGS as ADMIN
+from channels.phone.texts import CATALOGS as PHONE
+from channels.sms.texts import CATALOGS as SMS
+from channels.sms.texts import readable
+from channels.telegram.texts import CATALOGS as TELEGRAM
+from channels.ussd.texts import CATALOGS as USSD
+from channels.web.i18n import CATALOGS as WEB
+from gateway.core.texts import CORE, LANGUAGES, Lang, TextDomain, format_date, format_money, translations
 
 ROOT = Path(__file__).parents[2]
 SOURCES = ("gateway", "channels", "admin")
+DOMAINS = (CORE, ADMIN, PHONE, SMS, TELEGRAM, USSD, WEB)
+EVERY_CATALOG = [pytest.param(domain, lang, id=f"{domain.name}:{lang}") for domain in DOMAINS for lang in LANGUAGES]
 
 
-def po_file(lang: str) -> Path:
-    return LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
-
-
-def catalog(lang: str) -> Catalog:
-    with po_file(lang).open("rb") as source:
+def catalog(domain: TextDomain, lang: str) -> Catalog:
+    with domain.catalog(lang).open("rb") as source:
         return read_po(source)
 
 
-def texts_in_the_code() -> set[tuple[str | None, str]]:
-    """(context, msgid) of every text `pybabel extract` finds with babel.cfg."""
+def texts_in(folder: Path) -> set[tuple[str | None, str]]:
+    """(context, msgid) of every text `pybabel extract` finds with babel.cfg under `folder`."""
     with (ROOT / "babel.cfg").open() as config:
         method_map, options_map = parse_mapping_cfg(config)
-    found: set[tuple[str | None, str]] = set()
-    for folder in SOURCES:
-        for _, _, message, _, context in extract_from_dir(ROOT / folder, method_map, options_map):
-            found.add((context, message[0] if isinstance(message, tuple) else message))
-    return found
+    return {(context, message[0] if isinstance(message, tuple) else message)
+            for _, _, message, _, context in extract_from_dir(folder, method_map, options_map)}
 
 
 def keys(messages: Catalog) -> set[tuple[str | None, str]]:
     return {(m.context, m.id[0] if isinstance(m.id, tuple) else m.id) for m in messages if m.id}
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_each_catalog_holds_exactly_the_texts_of_the_code(lang: str) -> None:
+@pytest.mark.parametrize(("domain", "lang"), EVERY_CATALOG)
+def test_each_catalog_holds_exactly_the_texts_of_its_package(domain: TextDomain, lang: str) -> None:
     """A text added to the code without `make texts`, or one the code no longer uses, shows here."""
-    assert keys(catalog(lang)) == texts_in_the_code()
+    assert keys(catalog(domain, lang)) == texts_in(domain.locales.parent)
 
 
-def test_french_translates_every_text() -> None:
-    untranslated = [m.id for m in catalog(Lang.FR) if m.id and (m.fuzzy or not all(
+def test_every_text_of_the_code_belongs_to_a_domain() -> None:
+    """A package showing texts without a domain of its own (in the Makefile's DOMAINS) shows here."""
+    covered = set().union(*(texts_in(domain.locales.parent) for domain in DOMAINS))
+    assert set().union(*(texts_in(ROOT / folder) for folder in SOURCES)) == covered
+    makefile = (ROOT / "Makefile").read_text()
+    assert all(f"{domain.locales.parent.relative_to(ROOT)}:{domain.name}" in makefile for domain in DOMAINS)
+
+
+@pytest.mark.parametrize("domain", DOMAINS, ids=lambda domain: domain.name)
+def test_french_translates_every_text(domain: TextDomain) -> None:
+    untranslated = [m.id for m in catalog(domain, Lang.FR) if m.id and (m.fuzzy or not all(
         m.string if isinstance(m.string, tuple) else (m.string,)))]
     assert untranslated == []
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_translations_fill_the_fields_of_their_msgid(lang: str) -> None:
+def test_a_channel_speaks_from_its_own_domain_and_the_core_s_behind_it() -> None:
+    """The SMS texts are in the `sms` domain alone; the core's refusal reasons reach an SMS translated."""
+    usage = ("To vote, send {keyword} <number> <votes> to {short_code}, e.g. {keyword} 07 5. "
+             "TOP: ranking. STOP: no more messages.")
+    assert SMS.translations(Lang.FR).pgettext("sms", usage).startswith("Pour voter")
+    assert translations(Lang.FR).pgettext("sms", usage) == usage
+    assert readable(Lang.FR, "APPROVAL_REJECTED").startswith("Le paiement a ete refuse")
+
+
+@pytest.mark.parametrize(("domain", "lang"), EVERY_CATALOG)
+def test_translations_fill_the_fields_of_their_msgid(domain: TextDomain, lang: str) -> None:
     """A translation that drops or misspells `{contest}` would fail (or lie) where it is shown."""
     def fields(text: str) -> set[str]:
         return {name for _, name, _, _ in Formatter().parse(text) if name}
 
-    for m in catalog(lang):
+    for m in catalog(domain, lang):
         ids = m.id if isinstance(m.id, tuple) else (m.id,)
         strings = m.string if isinstance(m.string, tuple) else (m.string,)
         for text in (s for s in strings if s):
             assert fields(text) == fields(ids[-1]), (lang, m.id, text)
 
 
-@pytest.mark.parametrize("lang", LANGUAGES)
-def test_compiled_catalogs_are_those_of_their_sources(lang: str) -> None:
+@pytest.mark.parametrize(("domain", "lang"), EVERY_CATALOG)
+def test_compiled_catalogs_are_those_of_their_sources(domain: TextDomain, lang: str) -> None:
     """The committed .mo is what `pybabel compile` makes of the .po (run `make texts` after editing it)."""
     fresh = io.BytesIO()
-    write_mo(fresh, catalog(lang))
-    assert po_file(lang).with_suffix(".mo").read_bytes() == fresh.getvalue()
+    write_mo(fresh, catalog(domain, lang))
+    assert domain.catalog(lang).with_suffix(".mo").read_bytes() == fresh.getvalue()
 
 
 def test_plural_forms_come_from_the_catalogs() -> None:
-    fr, en = translations(Lang.FR), translations(Lang.EN)
+    fr, en = WEB.translations(Lang.FR), WEB.translations(Lang.EN)
     assert [fr.ngettext("{n} vote", "{n} votes", n) for n in (0, 1, 2)] == ["{n} vote", "{n} vote", "{n} votes"]
     assert [en.ngettext("{n} vote", "{n} votes", n) for n in (0, 1, 2)] == ["{n} votes", "{n} vote", "{n} votes"]
 

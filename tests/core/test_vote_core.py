@@ -8,20 +8,20 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from gateway.core import votes
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
+from gateway.core.orders import closing, counting, placing, refunding, tables
 from gateway.core.outcomes import ConfirmOutcome, RefundSettled
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
     BlockedMsisdn,
     CandidateStatus,
-    Channel,
     ContestStatus,
     OrderStatus,
     OutboxMessage,
     VoteOrder,
 )
+from tests.channel_names import Channel
 from tests.factories import RULES_OFF, assert_tally_invariant, count_orders, make_contest, place, tallies
 
 
@@ -68,8 +68,8 @@ async def test_invalid_orders_are_rejected_and_create_nothing(
 
 async def test_unknown_contest_is_not_found(sessions: Sessions) -> None:
     with pytest.raises(NotFound):
-        request = votes.OrderRequest("nope", "01", 1, "mtn", Channel.WEB, "+237670000001")
-        await votes.place_order(sessions, request, pending_ttl=timedelta(minutes=5))
+        request = placing.OrderRequest("nope", "01", 1, "mtn", Channel.WEB, "+237670000001")
+        await placing.place_order(sessions, request, pending_ttl=timedelta(minutes=5))
 
 
 async def test_same_client_key_returns_the_same_order(sessions: Sessions) -> None:
@@ -83,11 +83,13 @@ async def test_same_client_key_returns_the_same_order(sessions: Sessions) -> Non
 async def test_confirm_counts_once_and_writes_outbox(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "02", quantity=5)
-    first = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1", provider=order.provider)
-    again = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1", provider=order.provider)
+    first = await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1",
+                                           provider=order.provider)
+    again = await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1",
+                                           provider=order.provider)
     assert (first, again) == (ConfirmOutcome.COUNTED, ConfirmOutcome.ALREADY_DECIDED)
     assert (await tallies(sessions, contest.id))["02"] == 5
-    stored = await votes.get_order(sessions, order.id)
+    stored = await tables.get_order(sessions, order.id)
     assert stored.status is OrderStatus.PAID and stored.provider_txn_id == "txn-1"
     async with sessions() as session:
         topics = list(await session.scalars(select(OutboxMessage.topic)))
@@ -99,10 +101,10 @@ async def test_amount_or_currency_mismatch_is_flagged_not_counted(sessions: Sess
                                                                   currency: str) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "01", quantity=5)
-    outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", amount, currency, "txn-x",
-                                          provider=order.provider)
+    outcome = await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", amount, currency, "txn-x",
+                                             provider=order.provider)
     assert outcome is ConfirmOutcome.FLAGGED
-    stored = await votes.get_order(sessions, order.id)
+    stored = await tables.get_order(sessions, order.id)
     assert stored.status is OrderStatus.FLAGGED and "mismatch" in (stored.status_reason or "")
     assert (await tallies(sessions, contest.id))["01"] == 0
     await assert_tally_invariant(sessions, contest.id)
@@ -112,51 +114,51 @@ async def test_success_after_expiry_or_failure_is_flagged_not_counted(sessions: 
     contest = await make_contest(sessions)
     expired = await place(sessions, contest, "01", quantity=2)
     failed = await place(sessions, contest, "01", quantity=3)
-    assert await votes.expire_order(sessions, expired.id)
-    assert await votes.fail_order(sessions, failed.id, "APPROVAL_REJECTED")
+    assert await closing.expire_order(sessions, expired.id)
+    assert await closing.fail_order(sessions, failed.id, "APPROVAL_REJECTED")
     for order in (expired, failed):
-        outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "late",
-                                              provider=order.provider)
+        outcome = await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "late",
+                                                 provider=order.provider)
         assert outcome is ConfirmOutcome.FLAGGED
-        assert (await votes.get_order(sessions, order.id)).status is OrderStatus.FLAGGED
+        assert (await tables.get_order(sessions, order.id)).status is OrderStatus.FLAGGED
     assert (await tallies(sessions, contest.id))["01"] == 0
 
 
 async def test_a_confirmation_from_another_provider_is_refused_and_changes_nothing(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "01", quantity=5)  # an MTN order of 500 XAF
-    outcome = await votes.confirm_payment(sessions, order.id, "complete/paid", 500, "XAF", "pi_1", provider="stripe")
+    outcome = await counting.confirm_payment(sessions, order.id, "complete/paid", 500, "XAF", "pi_1", provider="stripe")
     assert outcome is ConfirmOutcome.OTHER_PROVIDER
-    assert (await votes.get_order(sessions, order.id)).status is OrderStatus.PENDING  # MTN's word may still come
+    assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PENDING  # MTN's word may still come
     assert (await tallies(sessions, contest.id))["01"] == 0
-    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1",
-                                       provider="mtn") is ConfirmOutcome.COUNTED
+    assert await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1",
+                                          provider="mtn") is ConfirmOutcome.COUNTED
 
 
 async def test_failure_after_success_changes_nothing(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "04", quantity=3)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "t", provider=order.provider)
-    assert not await votes.fail_order(sessions, order.id, "FAILED")
-    assert not await votes.expire_order(sessions, order.id)
-    assert (await votes.get_order(sessions, order.id)).status is OrderStatus.PAID
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "t", provider=order.provider)
+    assert not await closing.fail_order(sessions, order.id, "FAILED")
+    assert not await closing.expire_order(sessions, order.id)
+    assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["04"] == 3
 
 
 async def test_terminal_states_are_written_once(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest)
-    results = await asyncio.gather(*(votes.fail_order(sessions, order.id, "FAILED") for _ in range(20)))
+    results = await asyncio.gather(*(closing.fail_order(sessions, order.id, "FAILED") for _ in range(20)))
     assert results.count(True) == 1
-    assert (await votes.get_order(sessions, order.id)).status_reason == "FAILED"
+    assert (await tables.get_order(sessions, order.id)).status_reason == "FAILED"
 
 
 async def test_200_concurrent_confirmations_of_one_order_count_once(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "05", quantity=7)
     outcomes = await asyncio.gather(
-        *(votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 700, "XAF", "txn",
-                                provider=order.provider) for _ in range(200))
+        *(counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 700, "XAF", "txn",
+                                   provider=order.provider) for _ in range(200))
     )
     assert outcomes.count(ConfirmOutcome.COUNTED) == 1
     assert outcomes.count(ConfirmOutcome.ALREADY_DECIDED) == 199
@@ -170,8 +172,8 @@ async def test_500_concurrent_confirmations_of_distinct_orders_are_all_counted(s
     orders = await asyncio.gather(*(place(sessions, contest, code, quantity=i % 3 + 1)
                                     for i, code in enumerate(codes)))
     outcomes = await asyncio.gather(
-        *(votes.confirm_payment(sessions, o.id, "SUCCESSFUL", o.amount, "XAF", f"t{i}",
-                                provider=o.provider) for i, o in enumerate(orders))
+        *(counting.confirm_payment(sessions, o.id, "SUCCESSFUL", o.amount, "XAF", f"t{i}",
+                                   provider=o.provider) for i, o in enumerate(orders))
     )
     assert set(outcomes) == {ConfirmOutcome.COUNTED}
     expected: dict[str, int] = {}
@@ -220,11 +222,13 @@ async def test_a_replayed_order_is_answered_with_itself_even_when_it_used_up_the
 async def test_a_second_different_charge_for_a_paid_order_is_recorded_not_counted(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, "03", quantity=2)
-    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a",
-                                       provider=order.provider) is ConfirmOutcome.COUNTED
-    assert await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a", provider=order.provider) \
+    assert await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a",
+                                          provider=order.provider) is ConfirmOutcome.COUNTED
+    assert await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-a",
+                                          provider=order.provider) \
         is ConfirmOutcome.ALREADY_DECIDED
-    second = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-b", provider=order.provider)
+    second = await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "txn-b",
+                                            provider=order.provider)
     assert second is ConfirmOutcome.DUPLICATE_PAYMENT
     assert (await tallies(sessions, contest.id))["03"] == 2
     async with sessions() as session:
@@ -238,16 +242,16 @@ async def order_in(sessions: Sessions, status: OrderStatus) -> VoteOrder:
     """A 3-vote, 300 XAF order of a fresh contest, brought to `status` the way the app brings it there."""
     order = await place(sessions, await make_contest(sessions), "02", quantity=3)
     if status in (OrderStatus.PAID, OrderStatus.REFUND_REQUESTED):
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "txn-1", provider=order.provider)
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "txn-1", provider=order.provider)
     if status is OrderStatus.REFUND_REQUESTED:
-        assert await votes.uncount(sessions, order.id, OrderStatus.REFUND_REQUESTED, "asked for")
+        assert await refunding.uncount(sessions, order.id, OrderStatus.REFUND_REQUESTED, "asked for")
     if status is OrderStatus.EXPIRED:
-        assert await votes.expire_order(sessions, order.id)
+        assert await closing.expire_order(sessions, order.id)
     if status is OrderStatus.FAILED:
-        assert await votes.fail_order(sessions, order.id, "APPROVAL_REJECTED")
+        assert await closing.fail_order(sessions, order.id, "APPROVAL_REJECTED")
     if status is OrderStatus.FLAGGED:
-        assert await votes.flag_order(sessions, order.id, "provider reported success without a readable amount")
-    assert (await votes.get_order(sessions, order.id)).status is status
+        assert await closing.flag_order(sessions, order.id, "provider reported success without a readable amount")
+    assert (await tables.get_order(sessions, order.id)).status is status
     return order
 
 
@@ -259,12 +263,12 @@ EVERY_REFUNDABLE_STATE = [OrderStatus.PENDING, OrderStatus.PAID, OrderStatus.EXP
 async def test_a_full_refund_in_any_state_ends_the_order_refunded_with_nothing_counted(
         sessions: Sessions, status: OrderStatus) -> None:
     order = await order_in(sessions, status)
-    first = await votes.settle_refund(sessions, order.id, 300, "xaf", "pi_1")
-    again = await votes.settle_refund(sessions, order.id, 300, "xaf", "pi_1")
+    first = await refunding.settle_refund(sessions, order.id, 300, "xaf", "pi_1")
+    again = await refunding.settle_refund(sessions, order.id, 300, "xaf", "pi_1")
     assert (first, again) == (RefundSettled.REFUNDED, RefundSettled.ALREADY_DECIDED)
-    assert (await votes.get_order(sessions, order.id)).status is OrderStatus.REFUNDED
+    assert (await tables.get_order(sessions, order.id)).status is OrderStatus.REFUNDED
     assert (await tallies(sessions, order.contest_id))["02"] == 0
-    late = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "pi_1", provider=order.provider)
+    late = await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "pi_1", provider=order.provider)
     assert late is ConfirmOutcome.ALREADY_DECIDED  # a "paid" arriving after the refund counts nothing
     assert (await tallies(sessions, order.contest_id))["02"] == 0
     await assert_tally_invariant(sessions, order.contest_id)
@@ -275,12 +279,12 @@ async def test_a_partial_refund_in_any_state_is_put_before_a_person_and_never_co
         sessions: Sessions, status: OrderStatus) -> None:
     order = await order_in(sessions, status)
     for _ in range(2):  # the same refund seen twice is recorded once
-        assert await votes.settle_refund(sessions, order.id, 100, "XAF", "pi_1") is RefundSettled.PARTIAL_REFUND
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "pi_1", provider=order.provider)
+        assert await refunding.settle_refund(sessions, order.id, 100, "XAF", "pi_1") is RefundSettled.PARTIAL_REFUND
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 300, "XAF", "pi_1", provider=order.provider)
     counted = status in (OrderStatus.PAID,)  # a counted order keeps its votes until a person decides
     after = OrderStatus.PAID if counted else status if status in (OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED) \
         else OrderStatus.FLAGGED
-    assert (await votes.get_order(sessions, order.id)).status is after
+    assert (await tables.get_order(sessions, order.id)).status is after
     assert (await tallies(sessions, order.contest_id))["02"] == (3 if counted else 0)
     async with sessions() as session:
         entries = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "payment.partial_refund"))).all()

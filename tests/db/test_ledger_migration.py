@@ -8,7 +8,8 @@ import asyncio
 from alembic import command
 from sqlalchemy import text
 
-from gateway.config import Settings
+from assembly.channel_list import MIGRATIONS
+from assembly.settings import Settings
 from gateway.core import ledger
 from gateway.db.engine import Sessions
 from gateway.db.migrate import alembic_config
@@ -21,7 +22,7 @@ async def test_orders_paid_before_the_ledger_open_its_chain(sessions: Sessions, 
     contest = await make_contest(sessions, fraud_rules=RULES_OFF)
     orders = [await place(sessions, contest, code, quantity=q, msisdn=f"+23767000000{i}")
               for i, (code, q) in enumerate((("01", 3), ("02", 4), ("01", 1)))]
-    config = alembic_config(settings.database_url or "")
+    config = alembic_config(settings.database_url or "", MIGRATIONS)
     await asyncio.to_thread(command.downgrade, config, BEFORE_THE_LEDGER)
     try:
         async with sessions.begin() as session:  # counted as the code before the ledger counted them
@@ -31,7 +32,7 @@ async def test_orders_paid_before_the_ledger_open_its_chain(sessions: Sessions, 
                 await session.execute(text("UPDATE tallies SET votes = votes + :q WHERE candidate_id = :c"),
                                       {"q": order.quantity, "c": order.candidate_id})
     finally:
-        await asyncio.to_thread(command.upgrade, config, "head")
+        await asyncio.to_thread(command.upgrade, config, "heads")
     report = await ledger.verify(sessions, contest.id)
     assert report.clean, report
     assert report.entries == 2 and sum(report.votes.values()) == 7

@@ -13,11 +13,12 @@ import httpx
 import respx
 from aiohttp.test_utils import TestClient
 
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.settings import Settings
 from gateway.core.money import to_major_string
+from gateway.core.orders import tables
 from gateway.db.engine import Sessions
-from gateway.keys import SETTINGS, STARTS
+from gateway.db.models import VoteOrder
+from gateway.kit.keys import SETTINGS, STARTS
 from payments.mtn.callback_secret import QUERY_NAME, callback_key, order_secret
 
 
@@ -120,7 +121,7 @@ def callback_path(client: TestClient, order_id: object, *, secret: str | None = 
     return path if secret is None else f"{path}?{QUERY_NAME}={secret}"
 
 
-def paid_body(order: votes.VoteOrder, *, amount: str | None = None, status: str = "SUCCESSFUL") -> dict[str, object]:
+def paid_body(order: VoteOrder, *, amount: str | None = None, status: str = "SUCCESSFUL") -> dict[str, object]:
     """What MTN's callback says of an order paid in full (amount in major units)."""
     return {"status": status, "externalId": str(order.id),
             "amount": amount or to_major_string(order.amount, order.currency),
@@ -128,4 +129,4 @@ def paid_body(order: votes.VoteOrder, *, amount: str | None = None, status: str 
 
 
 async def reference_of(sessions: Sessions, order_id: uuid.UUID) -> uuid.UUID:
-    return (await votes.get_order(sessions, order_id)).payment_reference
+    return (await tables.get_order(sessions, order_id)).payment_reference

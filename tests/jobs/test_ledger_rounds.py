@@ -7,7 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text, update
 
-from gateway.core import ledger, results, votes
+from gateway.core import ledger, results
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, ResultsSheet
 from gateway.jobs.checkpoints import checkpoint_pass
@@ -18,8 +19,8 @@ KEY = results.private_key(TEST_RESULTS_KEY)
 
 async def vote(sessions: Sessions, contest: Contest, msisdn: str) -> None:
     order = await place(sessions, contest, "01", quantity=2, msisdn=msisdn)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, msisdn,
-                                provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, msisdn,
+                                   provider=order.provider)
 
 
 async def close(sessions: Sessions, contest: Contest) -> None:
@@ -54,8 +55,8 @@ async def test_a_checkpoint_each_hour_the_chain_grew_then_one_at_close_with_a_si
     assert idle.slug == "idle" and await count(sessions, LedgerCheckpoint) == 3
 
     # A payment whose prompt went out before close, confirmed after: an hour on, a checkpoint and a new sheet.
-    await votes.confirm_payment(sessions, late.id, "SUCCESSFUL", late.amount, late.currency, "LATE",
-                                provider=late.provider)
+    await counting.confirm_payment(sessions, late.id, "SUCCESSFUL", late.amount, late.currency, "LATE",
+                                   provider=late.provider)
     assert await checkpoint_pass(sessions, KEY, now + timedelta(minutes=61)) == ["gala:hourly", "gala:signed"]
     latest = await results.latest_sheet(sessions, "gala")
     assert latest is not None and latest.reason == "after_close" and latest.entries == 3

@@ -15,14 +15,14 @@ from redis.asyncio import Redis
 from rq.job import Job
 from sqlalchemy import select, update
 
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.settings import Settings
+from assembly.worker import enqueue_due_jobs
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage
 from gateway.jobs import outbox
 from gateway.jobs.queues import job_queue, sync_redis
-from gateway.keys import RELAY
-from gateway.worker import enqueue_due_jobs
+from gateway.kit.keys import RELAY
 from leaderboard.cache import cached_votes
 from tests.factories import make_contest, place
 from tests.processes import alive, child_of
@@ -43,7 +43,7 @@ async def relay(sessions: Sessions, settings: Settings) -> int:
 
 
 def run_worker_burst(env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "gateway.cli", "worker", "--burst", "--no-cron"],
+    result = subprocess.run([sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"],
                             env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
 
@@ -52,7 +52,7 @@ async def test_relay_enqueues_each_row_once_even_after_a_crash(sessions: Session
                                                                redis: Redis) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest, quantity=2)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "t", provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "t", provider=order.provider)
     assert await relay(sessions, settings) == 1
     assert await relay(sessions, settings) == 0
     # A crash after enqueueing but before marking the row: the next relay finds the job and skips it.
@@ -66,7 +66,7 @@ async def test_relay_enqueues_each_row_once_even_after_a_crash(sessions: Session
 async def test_a_delivered_message_is_not_handled_again(sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     order = await place(sessions, contest)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t", provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t", provider=order.provider)
     calls: list[dict[str, object]] = []
 
     async def handler(payload: dict[str, object]) -> None:
@@ -83,8 +83,8 @@ async def test_worker_delivers_confirmation_to_the_leaderboard_cache(
     contest = await make_contest(sessions)
     for code, quantity in (("01", 3), ("02", 5), ("01", 1)):
         order = await place(sessions, contest, code, quantity)
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,
-                                    provider=order.provider)
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,
+                                       provider=order.provider)
     await relay(sessions, settings)
     await asyncio.to_thread(run_worker_burst, job_env)
     board = await cached_votes(redis, contest.id)
@@ -101,8 +101,8 @@ async def test_web_process_updates_the_board_itself_right_after_a_kick(
     contest = await make_contest(sessions)
     for quantity in (2, 3):
         order = await place(sessions, contest, "02", quantity)
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,
-                                    provider=order.provider)
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,
+                                       provider=order.provider)
     client.app[RELAY].kick()
 
     async def delivered() -> list[bool]:
@@ -125,13 +125,13 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
     now = 1_800_000_000.0
     # relay, reconcile, the Stars check (every 60 s), the verification of Stars payments by Telegram's list (30 s),
     # the ledger's checkpoints (every 300 s), the SMS backstop (60 s) and the pruning of old Telegram updates
-    # (hourly): the channels' own, through gateway.worker_jobs.channel_job
+    # (hourly): the channels' own, through assembly.job_runtime.channel_job
     assert enqueue_due_jobs(queue, now) == 7
     assert enqueue_due_jobs(queue, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
     assert enqueue_due_jobs(queue, now + 10) == 2  # only relay and reconcile have a new slot
     contest = await make_contest(sessions)
     order = await place(sessions, contest, quantity=4)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", None, provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", None, provider=order.provider)
     await asyncio.to_thread(run_worker_burst, job_env)  # runs the periodic relay, then the delivery it enqueued
     assert await redis.llen("rq:queue:default") == 0
     assert sum((await cached_votes(redis, contest.id)).values()) == 4
@@ -140,7 +140,7 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
 async def test_a_worker_killed_with_sigkill_leaves_no_periodic_enqueuer_behind(job_env: dict[str, str]) -> None:
     """Its replacement starts its own; an orphan would go on enqueuing for ever (and pile up, one per kill).
     The kill comes as soon as the enqueuer exists, before it has even finished importing."""
-    worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=job_env, start_new_session=True,
+    worker = subprocess.Popen([sys.executable, "-m", "assembly.cli", "worker"], env=job_env, start_new_session=True,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         await until(lambda: child_of(worker.pid, "multiprocessing.spawn") is not None, timeout=20)

@@ -17,12 +17,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.app import create_app
+from assembly.embedded import EmbeddedRedis
+from assembly.settings import Settings
+from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
-from gateway.embedded import EmbeddedRedis
 from payments.sandbox import SandboxControl, create_sandbox_app
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import vote
@@ -68,7 +68,7 @@ async def sandboxed(pausable: tuple[Settings, Redis]) -> AsyncIterator[tuple[Tes
 def worker_process(env: dict[str, str], log: Path) -> Iterator[subprocess.Popen[bytes]]:
     """`gateway worker` with its periodic jobs; stopped as a process manager would, then its group killed."""
     with log.open("wb") as out:
-        worker = subprocess.Popen([sys.executable, "-m", "gateway.cli", "worker"], env=env, start_new_session=True,
+        worker = subprocess.Popen([sys.executable, "-m", "assembly.cli", "worker"], env=env, start_new_session=True,
                                   stdout=out, stderr=subprocess.STDOUT)
     try:
         yield worker
@@ -116,12 +116,12 @@ async def test_a_redis_pause_does_not_stop_the_reconciler(
         await asyncio.sleep(PAUSE_SECONDS + 0.5)
         await set_age(sessions, 25)  # due in 5 s
         for _ in range(600):
-            if (await votes.get_order(sessions, order_id)).status is not OrderStatus.PENDING:
+            if (await tables.get_order(sessions, order_id)).status is not OrderStatus.PENDING:
                 break
             await asyncio.sleep(0.1)
         assert child_of(worker.pid, ENQUEUER) == enqueuer, log.read_text()  # it lived through the stall
     output = log.read_text()
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID, output
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID, output
     assert (await tallies(sessions, contest.id))["01"] == 3
     await assert_tally_invariant(sessions, contest.id)
     assert output.count("periodic jobs cannot be enqueued") == 1, output  # one line per outage, not per try

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from gateway.config import Settings
+from assembly.settings import Settings
 from gateway.jobs.status_pacing import StatusPacer, reconciler_pace
 
 

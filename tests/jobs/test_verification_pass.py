@@ -9,13 +9,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.app import create_app
+from assembly.job_runtime import JobContext
+from assembly.providers import build_providers
+from assembly.settings import Settings
+from assembly.worker_jobs import reconcile_pass
+from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, PaymentVerification
-from gateway.worker_jobs import JobContext, reconcile_pass
-from payments.registry import build_registry
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, paid_body, vote
 
@@ -27,21 +28,21 @@ async def test_a_reconciler_pass_verifies_what_is_due_and_reverses_a_disagreemen
         agreed = await vote(web, "gala", quantity=2, msisdn="+237670000001")
         disagreed = await vote(web, "gala", quantity=5, msisdn="+237670000002")
         for order_id in (agreed, disagreed):
-            order = await votes.get_order(sessions, order_id)
+            order = await tables.get_order(sessions, order_id)
             fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
             assert await callback(web, order_id, paid_body(order)) == 200
     assert (await tallies(sessions, contest.id))["01"] == 7 and fake_mtn.status_calls == 0
-    fake_mtn.decide((await votes.get_order(sessions, disagreed)).payment_reference, "FAILED",
+    fake_mtn.decide((await tables.get_order(sessions, disagreed)).payment_reference, "FAILED",
                     reason="INTERNAL_PROCESSING_ERROR")
     async with sessions.begin() as session:
         await session.execute(update(PaymentVerification).values(due_at=func.now()))
     async with httpx.AsyncClient() as http:
-        registry = build_registry(settings, http)
+        registry = build_providers(settings, http)
         await reconcile_pass(JobContext(settings, sessions, redis, registry))
         await registry.aclose()
     assert fake_mtn.status_calls == 2
-    assert (await votes.get_order(sessions, agreed)).status is OrderStatus.PAID
-    assert (await votes.get_order(sessions, disagreed)).status is OrderStatus.FLAGGED
+    assert (await tables.get_order(sessions, agreed)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, disagreed)).status is OrderStatus.FLAGGED
     assert (await tallies(sessions, contest.id))["01"] == 2
     await assert_tally_invariant(sessions, contest.id)
     async with sessions() as session:

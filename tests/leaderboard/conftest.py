@@ -12,9 +12,10 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.keys import LEADERBOARD_CONFIG, RELAY
+from assembly.app import create_app
+from assembly.settings import Settings
+from gateway.kit.keys import RELAY
+from leaderboard.keys import LEADERBOARD_CONFIG
 
 # Fast enough for tests, still the production code paths. Contest settings are never cached, so a test
 # may change visibility between two requests.

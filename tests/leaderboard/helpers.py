@@ -5,7 +5,7 @@ from __future__ import annotations
 from redis.asyncio import Redis
 from sqlalchemy import update
 
-from gateway.core import votes
+from gateway.core.orders import counting
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
@@ -15,8 +15,8 @@ from tests.factories import place
 
 async def confirmed_vote(sessions: Sessions, contest: Contest, code: str = "01", quantity: int = 1) -> None:
     order = await place(sessions, contest, code, quantity)
-    outcome = await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, None,
-                                          provider=order.provider)
+    outcome = await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, None,
+                                             provider=order.provider)
     assert outcome is ConfirmOutcome.COUNTED
 
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
-from gateway.throttle import address_key
+from gateway.kit.throttle import address_key
 from leaderboard import sse
 from leaderboard.board import (
     BoardContest,

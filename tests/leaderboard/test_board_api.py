@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.config import Settings
+from assembly.settings import Settings
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import CandidateStatus, ContestStatus
 from leaderboard import cache

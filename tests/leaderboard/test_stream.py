@@ -11,13 +11,14 @@ import aiohttp
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.settings import Settings
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus
-from gateway.keys import LEADERBOARD_HUB, REDIS, RELAY, SESSIONS
+from gateway.kit.keys import REDIS, RELAY, SESSIONS
 from leaderboard import cache
 from leaderboard.cache import refresh_contest, touch
+from leaderboard.keys import LEADERBOARD_HUB
 from tests.factories import RULES_OFF, make_contest, place, tallies
 from tests.leaderboard.conftest import EventReader, MakeClient
 from tests.leaderboard.helpers import confirmed_vote, set_contest, vote_and_publish
@@ -60,8 +61,8 @@ async def test_a_confirmed_payment_reaches_the_viewer_through_the_outbox(
     assert first is not None and first.board["total_votes"] == 0
     order = await place(sessions, contest, "02", 3)
     started = asyncio.get_running_loop().time()
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "txn-1",
-                                provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "txn-1",
+                                   provider=order.provider)
     client.app[RELAY].kick()  # what the payment callback does after a confirmation
     frame = await reader.next(timeout=2)
     assert frame is not None and frame.version > first.version
@@ -87,8 +88,8 @@ async def test_a_burst_of_1000_confirmations_is_coalesced_and_the_last_frame_is_
 
     async def confirm_and_publish(order: object) -> None:
         async with gate:  # ten workers confirming and refreshing at once
-            await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,  # type: ignore[attr-defined]
-                                        provider=order.provider)  # type: ignore[attr-defined]
+            await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,  # type: ignore[attr-defined]
+                                           provider=order.provider)  # type: ignore[attr-defined]
             await refresh_contest(sessions, redis, contest.id)
 
     loop = asyncio.get_running_loop()

@@ -15,15 +15,9 @@ import pytest
 from aiohttp import test_utils
 
 from payments.sandbox.control import Delay, SandboxControl
-from payments.sandbox.orange import (
-    WebPayment,
-    WebPaymentRequest,
-    currency_problem,
-    decide_webpay,
-    mp_plan_for,
-    webpay_notification,
-    webpay_status,
-)
+from payments.sandbox.orange.state import WebPayment, WebPaymentRequest
+from payments.sandbox.orange.ussd_push import mp_plan_for
+from payments.sandbox.orange.webpay import currency_problem, decide_webpay, webpay_notification, webpay_status
 from tests.payments import Receiver, poll
 
 WEBPAY = "/orange-money-webpay/dev/v1"

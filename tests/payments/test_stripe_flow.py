@@ -19,14 +19,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy import select, text
 
-from gateway.app import create_app
-from gateway.config import Settings
+from assembly.app import create_app
+from assembly.settings import Settings
+from gateway.core.orders.tables import get_order
 from gateway.core.payments.refunds import request_refund
-from gateway.core.votes import get_order
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent
-from gateway.keys import PROVIDERS
-from gateway.throttle import UNTIED_LIMIT
+from gateway.kit.keys import PROVIDERS
+from gateway.kit.throttle import UNTIED_LIMIT
 from tests.factories import assert_fault_end, assert_tally_invariant, count_orders, make_contest, place, tallies
 from tests.servers import inside_one_window
 

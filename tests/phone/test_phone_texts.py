@@ -12,8 +12,11 @@ from babel.messages.catalog import Message
 from babel.messages.pofile import read_po
 
 from channels.phone.gsm7 import is_gsm7, septets
+from channels.phone.texts import CATALOGS as PHONE
+from channels.sms.texts import CATALOGS as SMS
 from channels.ussd.layout import TEXT_BUDGET
-from gateway.core.texts import DOMAIN, LANGUAGES, LOCALES
+from channels.ussd.texts import CATALOGS as USSD
+from gateway.core.texts import LANGUAGES
 
 SMS_LIMIT = 160  # one GSM-7 SMS
 ROOM = {"ussd": TEXT_BUDGET, "phone": TEXT_BUDGET, "sms": SMS_LIMIT}
@@ -29,8 +32,9 @@ LIMIT = re.compile(r"Limit: (\d+)")
 def phone_messages() -> list[tuple[str, Message]]:
     found = []
     for lang in LANGUAGES:
-        with (LOCALES / lang / "LC_MESSAGES" / f"{DOMAIN}.po").open("rb") as source:
-            found += [(lang, m) for m in read_po(source) if m.id and m.context in ROOM]
+        for domain in (PHONE, SMS, USSD):
+            with domain.catalog(lang).open("rb") as source:
+                found += [(lang, m) for m in read_po(source) if m.id and m.context in ROOM]
     return found
 
 

@@ -10,10 +10,10 @@ import responses
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from gateway.config import Settings
+from assembly.job_runtime import JobContext, build_receipt_senders
+from assembly.providers import build_providers
+from assembly.settings import Settings
 from gateway.db.engine import Sessions
-from gateway.worker_jobs import JobContext, build_receipt_senders
-from payments.registry import build_registry
 from tests.fakes.africastalking import FakeAt
 
 
@@ -27,6 +27,6 @@ def fake_at() -> Iterator[FakeAt]:
 async def job(settings: Settings, sessions: Sessions, redis: Redis) -> AsyncIterator[JobContext]:
     at_settings = settings.model_copy(update={"at_username": "sandbox", "at_api_key": SecretStr("at-key-0123456789")})
     async with httpx.AsyncClient() as http:
-        registry = build_registry(at_settings, http)
+        registry = build_providers(at_settings, http)
         yield JobContext(at_settings, sessions, redis, registry, build_receipt_senders(at_settings, sessions, http))
         await registry.aclose()

@@ -9,12 +9,13 @@ from datetime import UTC, datetime, timedelta
 import responses
 from sqlalchemy import select
 
+from assembly.demo import seed_demo
+from assembly.job_runtime import JobContext
 from channels.sms.backstop import LAST_FETCHED_KEY
 from channels.sms.channel import backstop_job as sms_backstop
+from channels.sms.models import SmsInbound
 from gateway.db.engine import Sessions
-from gateway.db.models import SmsInbound, VoterPreference
-from gateway.db.seed import seed_demo
-from gateway.worker_jobs import JobContext
+from gateway.db.models import VoterPreference
 from tests.fakes.africastalking import AT_URL, FakeAt
 
 USAGE = "To vote, send VOTE <number> <votes> to 20123, e.g. VOTE 07 5. TOP: ranking. STOP: no more messages."

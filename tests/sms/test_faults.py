@@ -6,11 +6,12 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
+from assembly.demo import seed_demo
+from assembly.job_runtime import JobContext
+from channels.sms.models import SmsInbound, SmsMessage
 from gateway.db.engine import Sessions
-from gateway.db.models import SmsInbound, SmsMessage, VoteOrder
-from gateway.db.seed import seed_demo
-from gateway.keys import QUEUE
-from gateway.worker_jobs import JobContext
+from gateway.db.models import VoteOrder
+from gateway.kit.keys import QUEUE
 from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn
 from tests.sms.test_routes import inbound_form

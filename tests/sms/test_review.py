@@ -8,9 +8,9 @@ import sys
 
 from aiohttp.test_utils import TestClient
 
-from gateway.config import Settings
+from assembly.settings import Settings
+from channels.sms.models import SmsMessage
 from gateway.db.engine import Sessions
-from gateway.db.models import SmsMessage
 
 
 async def test_a_final_delivery_failure_is_listed_for_a_person(client: TestClient, sessions: Sessions,
@@ -26,7 +26,7 @@ async def test_a_final_delivery_failure_is_listed_for_a_person(client: TestClien
         assert (await client.post("/sms/africastalking/delivery", data=form)).status == 200
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false"}
-    result = subprocess.run([sys.executable, "-m", "gateway.cli", "review"], env=env, capture_output=True, text=True,
+    result = subprocess.run([sys.executable, "-m", "assembly.cli", "review"], env=env, capture_output=True, text=True,
                             timeout=120)
     assert result.returncode == 0, result.stderr
     assert "1 SMS not delivered" in result.stdout

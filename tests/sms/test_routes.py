@@ -10,12 +10,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
+from assembly.app import create_app
+from assembly.settings import ConfigError, Environment, Settings, check_production
 from channels.sms.channel import production_problems as sms_problems
-from gateway.app import create_app
-from gateway.config import ConfigError, Environment, Settings, check_production
+from channels.sms.models import SmsInbound, SmsMessage
 from gateway.db.engine import Sessions
-from gateway.db.models import SmsInbound, SmsMessage
-from gateway.keys import QUEUE, STARTS
+from gateway.kit.keys import QUEUE, STARTS
 from tests.factories import TEST_RESULTS_KEY
 
 TOKEN = "sms-callback-token-0123456789abcdef"

@@ -16,13 +16,14 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from assembly.app import create_app
+from assembly.demo import seed_demo
+from assembly.settings import Settings
 from channels.sms import simulator
 from channels.sms.fake_at import create_fake_at_app
-from gateway.app import create_app
-from gateway.config import Settings
+from channels.sms.models import SmsInbound
 from gateway.db.engine import Sessions
-from gateway.db.models import OrderStatus, OutboxMessage, SmsInbound, VoteOrder
-from gateway.db.seed import seed_demo
+from gateway.db.models import OrderStatus, OutboxMessage, VoteOrder
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, tallies
@@ -50,7 +51,7 @@ async def live(clean: None, settings: Settings, monkeypatch: pytest.MonkeyPatch)
 
 async def worker_burst() -> None:
     worker = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "gateway.cli", "worker", "--burst", "--no-cron"],
+        subprocess.run, [sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"],
         env={**os.environ, "LOG_JSON": "false"}, capture_output=True, text=True, timeout=120)
     assert worker.returncode == 0, worker.stderr
 

@@ -10,23 +10,17 @@ from datetime import UTC, datetime, timedelta
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from assembly.demo import seed_demo
+from assembly.job_runtime import JobContext
+from assembly.worker_jobs import outbox_handlers
 from channels.sms.channel import sms_context
 from channels.sms.handling import handle_inbound
-from gateway.core import votes
+from channels.sms.models import SmsInbound, SmsMessage
+from gateway.core.orders import closing, counting
 from gateway.db.engine import Sessions
-from gateway.db.models import (
-    BlockedMsisdn,
-    Channel,
-    ContestStatus,
-    OutboxMessage,
-    SmsInbound,
-    SmsMessage,
-    VoteOrder,
-    VoterPreference,
-)
-from gateway.db.seed import seed_demo
+from gateway.db.models import BlockedMsisdn, ContestStatus, OutboxMessage, VoteOrder, VoterPreference
 from gateway.jobs import outbox
-from gateway.worker_jobs import JobContext, outbox_handlers
+from tests.channel_names import Channel
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn
@@ -84,7 +78,7 @@ async def test_a_vote_gets_its_prompt_reply_then_one_confirmation(
     assert fake_at.texts() == [f"Approve 500 XAF on your phone for 5 votes for 07 Grace Ndongo. Ref {ref(order.id)}"]
     assert fake_at.sent[0]["to"] == VOTER
     assert fake_mtn.pay_calls == 1  # the prompt was pushed after the reply
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "t-1", provider="mtn")
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "t-1", provider="mtn")
     await deliver_outbox(job, runs=2)
     assert fake_at.texts()[1:] == [f"Thank you! 5 votes for 07 Grace Ndongo counted. Ref {ref(order.id)}"]
     async with sessions() as session:
@@ -99,7 +93,7 @@ async def test_french_by_default_and_the_failure_says_why(
     inbound_id = await receive(client, sessions, "VOTER 7 x2", "ATXid_b", sender="+237670000451")
     await handle(job, inbound_id)
     [order] = await sms_orders(sessions)
-    await votes.fail_order(sessions, order.id, "APPROVAL_REJECTED")
+    await closing.fail_order(sessions, order.id, "APPROVAL_REJECTED")
     await deliver_outbox(job)
     assert fake_at.texts() == [
         f"Validez 200 XAF sur votre telephone pour 2 votes pour 07 Grace Ndongo. Ref {ref(order.id)}",
@@ -134,7 +128,7 @@ async def test_stop_silences_everything_but_receipts(
     await handle(job, await receive(client, sessions, "VOTE 07 1", "ATXid_v"))
     assert len(fake_at.sent) == 1  # no usage, no prompt reply
     [order] = await sms_orders(sessions)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t-2", provider="mtn")
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t-2", provider="mtn")
     await deliver_outbox(job)
     assert fake_at.texts()[1:] == [f"Thank you! 1 vote for 07 Grace Ndongo counted. Ref {ref(order.id)}"]
 

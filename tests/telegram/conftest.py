@@ -8,10 +8,10 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
+from assembly.app import create_app
+from assembly.settings import Settings
 from channels.telegram.fake_api import FakeBotApi, create_fake_bot_api_app
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.keys import STARTS
+from gateway.kit.keys import STARTS
 
 SECRET = "test-webhook-secret_0123456789"
 TOKEN = "42:TEST"

@@ -9,11 +9,13 @@ import time
 import httpx
 from redis.asyncio import Redis
 
+from assembly.job_runtime import JobContext
+from assembly.providers import build_providers
+from assembly.settings import Settings
+from assembly.worker_jobs import stars_check
 from channels.telegram.fake_api import FakeBotApi
-from gateway.config import Settings
 from gateway.db.engine import Sessions
-from gateway.worker_jobs import STARS_SEEN_KEY, JobContext, stars_check_pass
-from payments.registry import build_registry
+from payments.stars.sync import STARS_SEEN_KEY
 from tests.factories import make_contest, tallies
 
 USERS = (5550011, 5550012)
@@ -33,12 +35,12 @@ async def test_each_pass_finds_the_payments_missed_since_the_last_one(
         telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis) -> None:
     contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
     async with httpx.AsyncClient() as http:
-        context = JobContext(bot_settings, sessions, redis, build_registry(bot_settings, http))
+        context = JobContext(bot_settings, sessions, redis, build_providers(bot_settings, http))
         await paid_but_never_told(telegram, USERS[0], "05 Candidate 05")
-        assert await stars_check_pass(context) == 1
+        assert await stars_check(context) == 1
         await paid_but_never_told(telegram, USERS[1], "04 Candidate 04")  # listed first now: the newest
-        assert await stars_check_pass(context) == 1
-        assert await stars_check_pass(context) == 0  # nothing counted twice
+        assert await stars_check(context) == 1
+        assert await stars_check(context) == 0  # nothing counted twice
     assert (await tallies(sessions, contest.id))["05"] == 1
     assert (await tallies(sessions, contest.id))["04"] == 1
 
@@ -53,8 +55,8 @@ async def test_a_missed_payment_already_given_back_is_not_counted(
         answer = await http.post(f"{fake_bot_api[1]}/bot42:TEST/refundStarPayment", json={
             "user_id": USERS[0], "telegram_payment_charge_id": charge})
         assert answer.json()["ok"] is True
-        context = JobContext(bot_settings, sessions, redis, build_registry(bot_settings, http))
-        assert await stars_check_pass(context) == 0
+        context = JobContext(bot_settings, sessions, redis, build_providers(bot_settings, http))
+        assert await stars_check(context) == 0
     assert (await tallies(sessions, contest.id))["05"] == 0  # no votes, so no receipt to take back later
 
 
@@ -68,7 +70,7 @@ async def test_a_list_oldest_first_is_read_to_its_end_and_the_missed_payment_cou
     await redis.set(STARS_SEEN_KEY, int(time.time()) - 3600)  # the last whole pass, an hour ago
     await paid_but_never_told(telegram, USERS[0], "05 Candidate 05")  # on the list's second page
     async with httpx.AsyncClient() as http:
-        context = JobContext(bot_settings, sessions, redis, build_registry(bot_settings, http))
-        assert await stars_check_pass(context) == 1
+        context = JobContext(bot_settings, sessions, redis, build_providers(bot_settings, http))
+        assert await stars_check(context) == 1
     assert (await tallies(sessions, contest.id))["05"] == 1
     assert int(await redis.get(STARS_SEEN_KEY) or 0) >= int(time.time()) - 60  # the mark moved on, not back

@@ -7,8 +7,9 @@ from sqlalchemy import select
 
 from channels.telegram.fake_api import FakeBotApi
 from gateway.db.engine import Sessions
-from gateway.db.models import Channel, OrderStatus, VoteOrder
-from gateway.keys import CHECKS, STARTS
+from gateway.db.models import OrderStatus, VoteOrder
+from gateway.kit.keys import CHECKS, STARTS
+from tests.channel_names import Channel
 from tests.factories import make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback
 

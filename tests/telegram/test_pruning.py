@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from sqlalchemy import select, text
 
+from channels.telegram.models import TelegramUpdate
 from channels.telegram.updates import keep_update, prune_updates
 from gateway.db.engine import Sessions
-from gateway.db.models import TelegramUpdate
 
 
 async def test_updates_older_than_a_week_are_pruned_and_recent_ones_kept(sessions: Sessions) -> None:

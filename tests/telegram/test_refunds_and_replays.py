@@ -11,16 +11,18 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from assembly.app import create_app
+from assembly.job_runtime import JobContext
+from assembly.providers import build_providers
+from assembly.settings import Settings
+from assembly.worker_jobs import stars_check
 from channels.telegram.fake_api import FakeBotApi
+from channels.telegram.models import TelegramUpdate
 from channels.telegram.polling import poll
-from gateway.app import create_app
-from gateway.config import Settings
 from gateway.core.payments.refunds import request_refund
 from gateway.db.engine import Sessions
-from gateway.db.models import OrderStatus, TelegramUpdate, VoteOrder
-from gateway.keys import STARTS
-from gateway.worker_jobs import JobContext, stars_check_pass
-from payments.registry import build_registry
+from gateway.db.models import OrderStatus, VoteOrder
+from gateway.kit.keys import STARTS
 from tests.factories import make_contest, tallies
 from tests.telegram.conftest import SECRET
 
@@ -41,7 +43,7 @@ async def test_gateway_refund_gives_the_stars_back(telegram: FakeBotApi, session
         order = (await session.scalars(select(VoteOrder))).one()
 
     async with httpx.AsyncClient() as http:  # what `gateway refund <order>` runs
-        outcome = await request_refund(sessions, build_registry(bot_settings, http), order.id, "cli")
+        outcome = await request_refund(sessions, build_providers(bot_settings, http), order.id, "cli")
     assert outcome.status is OrderStatus.REFUNDED
     assert telegram.calls_of("refundStarPayment") == [
         {"user_id": USER, "telegram_payment_charge_id": order.provider_txn_id}]
@@ -102,7 +104,7 @@ async def test_a_payment_the_webhook_missed_is_found_in_the_star_transactions(
     assert (await tallies(sessions, contest.id))["05"] == 0
 
     async with httpx.AsyncClient() as http:
-        context = JobContext(bot_settings, sessions, redis, build_registry(bot_settings, http))
-        assert await stars_check_pass(context) == 1
-        assert await stars_check_pass(context) == 0  # the next pass counts nothing twice
+        context = JobContext(bot_settings, sessions, redis, build_providers(bot_settings, http))
+        assert await stars_check(context) == 1
+        assert await stars_check(context) == 0  # the next pass counts nothing twice
     assert (await tallies(sessions, contest.id))["05"] == 1

@@ -6,10 +6,10 @@ import argparse
 import asyncio
 import io
 
+from assembly.demo import seed_demo
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.simulator import main as simulate
 from gateway.db.engine import Sessions
-from gateway.db.seed import seed_demo
 from tests.factories import tallies
 
 

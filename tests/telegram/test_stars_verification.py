@@ -14,17 +14,18 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
+from assembly.job_runtime import JobContext
+from assembly.providers import build_providers
+from assembly.settings import Settings
+from assembly.worker_jobs import verify_by_list_pass
 from channels.telegram.fake_api import FakeBotApi
-from gateway.config import Settings
 from gateway.core.payments.verification import DISAGREED, Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.providers import PaymentListing
 from gateway.core.review import ReviewKind, orders_to_review
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
-from gateway.worker_jobs import JobContext, verify_by_list_pass
 from leaderboard.cache import cached_votes, refresh_contest
-from payments.registry import build_registry
 from payments.stars import StarsInvoices
 from tests.factories import assert_tally_invariant, make_contest, tallies
 
@@ -79,7 +80,7 @@ async def test_a_made_up_charge_counts_at_once_then_loses_its_votes_once_telegra
     assert order.status is OrderStatus.PAID and (await tallies(sessions, contest.id))["03"] == 5  # at once
 
     async with httpx.AsyncClient() as http:
-        registry = build_registry(bot_settings, http)
+        registry = build_providers(bot_settings, http)
         context = JobContext(bot_settings, sessions, redis, registry)
         # The reconciler's status checks leave a Stars payment alone: Telegram has no status call.
         assert await verify_due(sessions, registry, now=datetime.now(UTC) + WAIT * 2) == []
@@ -116,7 +117,7 @@ async def test_genuine_payments_are_verified_together_in_one_read_and_nothing_ch
     assert (await tallies(sessions, contest.id))["03"] == 15
 
     async with httpx.AsyncClient() as http:
-        registry = build_registry(bot_settings, http)
+        registry = build_providers(bot_settings, http)
         verified = await verify_by_list(sessions, "stars", registry.payment_lists()["stars"],
                                         now=datetime.now(UTC) + timedelta(minutes=1), wait_for=WAIT)
     assert sorted(verified) == sorted((order.id, Verified.AGREED) for order in orders)
@@ -141,7 +142,7 @@ async def test_a_genuine_payment_refunded_at_telegram_since_is_a_refund_not_a_fo
         answer = await http.post(f"{fake_bot_api[1]}/bot42:TEST/refundStarPayment", json={
             "user_id": USER, "telegram_payment_charge_id": order.provider_txn_id})
         assert answer.json()["ok"] is True
-        registry = build_registry(bot_settings, http)
+        registry = build_providers(bot_settings, http)
         verified = await verify_by_list(sessions, "stars", registry.payment_lists()["stars"],
                                         now=datetime.now(UTC) + WAIT * 2, wait_for=WAIT)
     assert verified == [(order.id, Verified.REFUNDED)]
@@ -163,7 +164,7 @@ async def test_the_workers_pass_takes_a_forged_payments_votes_off_the_board(
         await session.execute(update(PaymentVerification).values(due_at=func.now()))
     no_wait = bot_settings.model_copy(update={"stars_verify_within_seconds": 0})
     async with httpx.AsyncClient() as http:
-        verified = await verify_by_list_pass(JobContext(no_wait, sessions, redis, build_registry(no_wait, http)))
+        verified = await verify_by_list_pass(JobContext(no_wait, sessions, redis, build_providers(no_wait, http)))
     assert verified == [(order.id, Verified.DISAGREED)]
     assert (await the_order(sessions)).status is OrderStatus.FLAGGED
     assert sum((await cached_votes(redis, contest.id)).values()) == 0  # the board moved at once

@@ -7,12 +7,13 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
+from assembly.job_runtime import build_receipt_senders
+from assembly.settings import Settings
 from channels.telegram.fake_api import FakeBotApi
-from gateway.config import Settings
+from channels.telegram.models import TelegramUpdate
 from gateway.core.receipts import send_receipt
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, OrderStatus, OutboxMessage, TelegramUpdate, VoteOrder
-from gateway.worker_jobs import build_receipt_senders
+from gateway.db.models import Contest, OrderStatus, OutboxMessage, VoteOrder
 from tests.factories import make_contest, tallies
 
 USER = 5550001

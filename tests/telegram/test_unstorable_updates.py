@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
 from channels.telegram.fake_api import FakeBotApi
+from channels.telegram.models import TelegramUpdate
 from channels.telegram.webhook import SECRET_HEADER, TELEGRAM_BOT
 from gateway.db.engine import Sessions
-from gateway.db.models import TelegramUpdate
 from tests.factories import make_contest
 
 USER = 5550003

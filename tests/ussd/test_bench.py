@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
+from assembly.demo import seed_demo
 from bench import ussd_load
 from gateway.db.engine import Sessions
-from gateway.db.seed import seed_demo
 from tests.factories import count_orders
 
 

@@ -16,15 +16,15 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
+from assembly.app import create_app
+from assembly.demo import seed_demo
+from assembly.settings import Environment, Settings
 from channels.ussd.texts import UNKNOWN_SERVICE
-from gateway.app import create_app
-from gateway.config import Environment, Settings
-from gateway.core import votes
+from gateway.core.orders import counting, placing
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     BlockedMsisdn,
     Candidate,
-    Channel,
     Contest,
     ContestStatus,
     OrderStatus,
@@ -32,12 +32,13 @@ from gateway.db.models import (
     VoteOrder,
     VoterPreference,
 )
-from gateway.db.seed import seed_demo
-from gateway.keys import STARTS
-from gateway.throttle import UNTIED_LIMIT
+from gateway.kit.keys import STARTS
+from gateway.kit.throttle import UNTIED_LIMIT
 from payments.sandbox.control import SandboxControl
 from payments.sandbox.mtn import MTN, MtnState, create_mtn_sandbox
-from payments.sandbox.orange import ORANGE, OrangeState, create_orange_sandbox
+from payments.sandbox.orange import create_orange_sandbox
+from payments.sandbox.orange.state import ORANGE, OrangeState
+from tests.channel_names import Channel
 from tests.factories import count_orders, make_contest
 from tests.servers import inside_one_window
 
@@ -146,7 +147,7 @@ async def test_the_full_path_places_one_pending_ussd_order_and_queues_its_push(
     assert (order.channel, order.voter_msisdn, order.provider, order.quantity, order.amount, order.currency) == (
         Channel.USSD, MTN_NUMBER, "mtn", 5, 500, "XAF")
     assert order.status is OrderStatus.PENDING
-    assert (await votes.find_by_client_key(sessions, "ussd:ATUid_1", MTN_NUMBER)).id == order.id  # type: ignore[union-attr]
+    assert (await placing.find_by_client_key(sessions, "ussd:ATUid_1", MTN_NUMBER)).id == order.id  # type: ignore[union-attr]
     assert order.payment_started_at is None  # the prompt goes out after the reply, never before
     assert await prompted(client, phones) == ["237670000001"]
 
@@ -232,7 +233,7 @@ async def test_the_language_is_remembered_per_number(client: TestClient, demo: C
 async def test_top_five_and_my_votes(client: TestClient, demo: Contest, sessions: Sessions) -> None:
     await dial(client, "1*07*5*1*1")
     [order] = await orders(sessions)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1", provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1", provider=order.provider)
     await dial(client, "1*03*2*1*1", session_id="ATUid_2")
     assert await hop(client, "2", session_id="ATUid_3") == "CON Top 5 - Demo Star 2026\n1.07 Grace Ndongo 5\n" \
                                                           "0 Retour 00 Accueil"
@@ -248,8 +249,8 @@ async def test_tied_candidates_share_a_rank_on_the_ussd_top_screen_as_on_the_boa
     for number, (session_id, path) in enumerate((("ATUid_1", "1*07*2*1*1"), ("ATUid_2", "1*03*2*1*1")), start=1):
         await dial(client, path, session_id=session_id, msisdn=f"+23767000000{number}")
     for order in await orders(sessions):
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", f"txn-{order.id}",
-                                    provider=order.provider)
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", f"txn-{order.id}",
+                                       provider=order.provider)
     board = await (await client.get(f"/api/v1/contests/{demo.slug}/leaderboard")).json()
     assert [(row["code"], row["votes"], row["rank"]) for row in board["candidates"][:3]] == [
         ("03", 2, 1), ("07", 2, 1), ("01", 0, 3)]

@@ -16,13 +16,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
+from assembly.app import create_app
+from assembly.demo import seed_demo
+from assembly.settings import Settings
 from channels.ussd import simulator
-from gateway.app import create_app
-from gateway.config import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.db.seed import seed_demo
-from gateway.keys import CHECKS
+from gateway.kit.keys import CHECKS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, tallies
@@ -150,7 +150,7 @@ async def test_a_scripted_vote_ends_paid_and_counted(live: TestClient, sessions:
     code, printed = await run(args(base_url(live), "1*07*5*1*1"))
     assert code == 0 and "Ref " in printed
     worker = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "gateway.cli", "worker", "--burst", "--no-cron"],
+        subprocess.run, [sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"],
         env={**os.environ, "LOG_JSON": "false"}, capture_output=True, text=True, timeout=120)
     assert worker.returncode == 0, worker.stderr
     [order] = await orders(sessions)

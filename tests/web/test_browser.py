@@ -14,10 +14,10 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
-from gateway.app import create_app
-from gateway.config import Settings
+from assembly.app import create_app
+from assembly.demo import seed_demo
+from assembly.settings import Settings
 from gateway.db.engine import Sessions
-from gateway.db.seed import seed_demo
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.chromium import ARTIFACTS, CHROMIUM

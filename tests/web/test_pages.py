@@ -12,10 +12,10 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
+from assembly.app import create_app
+from assembly.settings import Settings
 from channels.web.pages import VOTE_LIMIT
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
+from gateway.core.orders import closing, counting, tables
 from gateway.core.reasons import readable_reason
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus, OrderStatus
@@ -84,7 +84,7 @@ async def test_plain_post_creates_a_pending_order_and_redirects_to_it(client: Te
     assert response.status == 303
     location = response.headers["Location"]
     assert re.fullmatch(r"/orders/[0-9a-f-]{36}", location)
-    order = await votes.get_order(sessions, uuid.UUID(location.rsplit("/", 1)[1]))
+    order = await tables.get_order(sessions, uuid.UUID(location.rsplit("/", 1)[1]))
     assert (order.status, order.quantity, order.amount, order.voter_msisdn) == (
         OrderStatus.PENDING, 3, 300, "+237670000001")
     page = await (await client.get(location)).text()
@@ -261,9 +261,9 @@ async def test_order_page_for_pending_paid_and_failed(client: TestClient, sessio
     contest = await make_contest(sessions, slug="gala")
     pending = await place(sessions, contest, candidate="01", quantity=2)
     paid = await place(sessions, contest, candidate="02", quantity=3)
-    await votes.confirm_payment(sessions, paid.id, "SUCCESSFUL", 300, "XAF", "txn-1", provider=paid.provider)
+    await counting.confirm_payment(sessions, paid.id, "SUCCESSFUL", 300, "XAF", "txn-1", provider=paid.provider)
     failed = await place(sessions, contest, candidate="03")
-    await votes.fail_order(sessions, failed.id, readable_reason("APPROVAL_REJECTED"))
+    await closing.fail_order(sessions, failed.id, readable_reason("APPROVAL_REJECTED"))
 
     html = await (await client.get(f"/orders/{pending.id}", params={"lang": "en"})).text()
     assert "Approve on your phone" in html and 'http-equiv="refresh"' in html and pending.id.hex[:8].upper() in html
@@ -290,8 +290,8 @@ async def test_board_ranks_ties_together_and_can_hide_counts(client: TestClient,
     contest = await make_contest(sessions, slug="gala", candidates=3)
     for code, quantity in (("02", 5), ("03", 5)):
         order = await place(sessions, contest, candidate=code, quantity=quantity)
-        await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", quantity * 100, "XAF", f"t-{code}",
-                                    provider=order.provider)
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", quantity * 100, "XAF", f"t-{code}",
+                                       provider=order.provider)
     html = await (await client.get("/c/gala/board", params={"lang": "en"})).text()
     rows = re.findall(r'data-code="(\d+)" data-name="[^"]*" data-rank="(\d)" data-votes="(\d*)"', html)
     assert rows == [("02", "1", "5"), ("03", "1", "5"), ("01", "3", "0")]
@@ -317,7 +317,7 @@ async def test_a_frozen_board_shows_the_votes_paid_before_the_freeze(client: Tes
     contest = await make_contest(sessions, slug="gala", candidates=2,
                                  board_frozen_at=datetime.now(UTC) - timedelta(minutes=1))
     order = await place(sessions, contest, candidate="02", quantity=4)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", "late", provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", "late", provider=order.provider)
     html = await (await client.get("/c/gala", params={"lang": "en"})).text()
     assert "The ranking is frozen" in html and "4 votes" not in html and "0 votes in total" in html
 

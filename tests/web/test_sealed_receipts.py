@@ -9,7 +9,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
-from gateway.core import ledger, votes
+from gateway.core import ledger
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, VoteOrder
 from tests.factories import RULES_OFF, make_contest, place
@@ -19,8 +20,8 @@ MINE = "+237670000001"
 
 async def counted(sessions: Sessions, contest: Contest, code: str, msisdn: str) -> VoteOrder:
     order = await place(sessions, contest, code, quantity=2, msisdn=msisdn)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"MTN-{order.id}",
-                                provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"MTN-{order.id}",
+                                   provider=order.provider)
     return order
 
 

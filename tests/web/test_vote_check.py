@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import ledger, results, votes
+from assembly.app import create_app
+from assembly.settings import Settings
+from gateway.core import ledger, results
+from gateway.core.orders import counting
 from gateway.core.payments import verification
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder
-from gateway.keys import STARTS
+from gateway.kit.keys import STARTS
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 from tests.servers import inside_one_window
 
@@ -25,8 +26,8 @@ PAYER = "+237670000001"
 
 async def counted_order(sessions: Sessions, contest: Contest, quantity: int = 3) -> VoteOrder:
     order = await place(sessions, contest, "02", quantity=quantity, msisdn=PAYER)
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-77",
-                                provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-77",
+                                   provider=order.provider)
     return order
 
 

@@ -10,12 +10,13 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import ledger, votes
+from assembly.app import create_app
+from assembly.demo import seed_demo
+from assembly.settings import Settings
+from gateway.core import ledger
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
-from gateway.db.seed import seed_demo
 from tests.chromium import ARTIFACTS
 from tests.factories import place
 from tests.servers import free_port
@@ -34,8 +35,8 @@ async def test_a_voter_finds_their_counted_vote_and_its_ledger_entry_by_the_rece
     async with sessions() as session:
         demo = (await session.scalars(select(Contest).where(Contest.slug == "demo"))).one()
     order = await place(sessions, demo, "07", quantity=5, msisdn="+237670000001")
-    await votes.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-1",
-                                provider=order.provider)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-1",
+                                   provider=order.provider)
     async with sessions.begin() as session:
         checkpoint = await ledger.take_checkpoint(session, demo.id, "hourly")
 

@@ -12,14 +12,14 @@ from multidict import CIMultiDict, CIMultiDictProxy
 from pydantic import ValidationError
 from redis.asyncio import Redis
 
+from assembly.settings import Environment, Settings
 from channels.web import csrf
+from channels.web.board_view import Board, board_rows
 from channels.web.i18n import Translator, choose_language, from_accept_language, mask_phone
-from channels.web.pages import Board, board_rows
-from gateway import throttle
-from gateway.config import Environment, Settings
 from gateway.core.ranking import BoardTop, CandidateInfo, rank_candidates
-from gateway.keys import SETTINGS
-from gateway.throttle import client_address
+from gateway.kit import throttle
+from gateway.kit.keys import SETTINGS
+from gateway.kit.throttle import client_address
 from tests.servers import free_port
 
 

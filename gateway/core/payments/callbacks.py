@@ -15,10 +15,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.dml import ReturningInsert
 
-from gateway.core import votes
 from gateway.core.errors import DomainError
+from gateway.core.orders import counting
 from gateway.core.outcomes import Outcome
-from gateway.core.payments.checks import settle
+from gateway.core.payments.checking import settle
 from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER, collection_of_row, load_collection_row
 from gateway.core.providers import (
     CallbackRejected,
@@ -35,8 +35,8 @@ from gateway.db.storable import storable, storable_strings
 
 log = logging.getLogger(__name__)
 
-# Headers never stored with a provider event.
-PRIVATE_HEADERS = frozenset({"authorization", "cookie", "x-telegram-bot-api-secret-token"})
+# Headers never stored with a provider event (nor those a provider names as its secret: `SecretHeaders`).
+PRIVATE_HEADERS = frozenset({"authorization", "cookie"})
 class EventUnsettled(DomainError):
     """A provider's event seen before but not settled yet: a 503 makes the provider send it again."""
 
@@ -98,9 +98,9 @@ async def count_at_once(connection: AsyncConnection, intake: Intake, provider: s
             or status.state is not PaymentState.SUCCESSFUL or status.amount is None or not status.currency):
         return None
     assert isinstance(intake.verdict, CallbackVerdict)
-    counted = await votes.count_if_pending(connection, intake.target, status.raw_status or "SUCCESSFUL", status.amount,
-                                           status.currency, status.provider_txn_id, provider=provider,
-                                           verify_later=intake.verdict.verify_later)
+    counted = await counting.count_if_pending(
+        connection, intake.target, status.raw_status or "SUCCESSFUL", status.amount, status.currency,
+        status.provider_txn_id, provider=provider, verify_later=intake.verdict.verify_later)
     return None if counted is None else Outcome(counted)
 
 
@@ -121,8 +121,9 @@ async def take_in(session: AsyncConnection, registry: Providers, provider: str, 
     fails verification, or floods one order. One that fails verification on an order's URL passes
     `untied` first too: a wrong secret is no more vouched for than an unknown order."""
     # The URL's secret is never kept, nor a header that repeats it (a proxy's X-Original-URI).
+    private = PRIVATE_HEADERS | registry.secret_headers()
     kept_headers = {k.lower(): v for k, v in headers.items()
-                    if k.lower() not in PRIVATE_HEADERS and not (secret and secret in v)}
+                    if k.lower() not in private and not (secret and secret in v)}
     row = await load_collection_row(session, order_id) if order_id else None
     order, collection = collection_of_row(row) if row else (None, None)
     if order is not None and order.provider != provider:

@@ -1,14 +1,13 @@
-"""Payments made inside a chat (Telegram Stars): checked before the charge, confirmed from the chat.
+"""Payments made inside a chat (Stars): checked before the charge, confirmed from the chat.
 
-Telegram asks us once more before it charges (`pre_checkout_query`, to be answered within 10 s): the order
-must still be pending, at its price, its contest open and its candidate active. Its `successful_payment`
-then reaches the core like a provider's signed callback (kept, deduplicated on the charge id, counted
-once), except that a payment landing after the contest closed is given back rather than counted.
+The chat asks us once more before it charges (within seconds): the order must still be pending, at its
+price, its contest open and its candidate active. Its word of the payment then reaches the core like a
+provider's signed callback (the provider's own body: `ChatPayments`; kept, deduplicated on the charge id,
+counted once), except that a payment landing after the contest closed is given back rather than counted.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import uuid
 from dataclasses import dataclass, replace
@@ -17,13 +16,13 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
-from gateway.core import votes
 from gateway.core.catalog import VoterOrder
 from gateway.core.errors import VoteRejected
+from gateway.core.orders import refunding
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.callbacks import receive_callback
 from gateway.core.payments.collections import load_collection
-from gateway.core.providers import Providers
+from gateway.core.providers import ChatPayments, PaymentError, Providers
 from gateway.core.rules import VotingState, check_candidate, voting_state
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, OrderStatus, VoteOrder
@@ -65,7 +64,7 @@ async def order_for_payload(sessions: Sessions, payload: str) -> ChatOrder | Non
 
 
 def charge_refusal(found: ChatOrder | None, amount: int, currency: str) -> str | None:
-    """Why Telegram must not charge (a code for the voter's message), or None when it may."""
+    """Why the chat must not charge (a code for the voter's message), or None when it may."""
     if found is None:
         return "order_not_found"
     if found.order.status is not OrderStatus.PENDING:
@@ -80,7 +79,7 @@ def charge_refusal(found: ChatOrder | None, amount: int, currency: str) -> str |
 
 
 async def check_before_charge(sessions: Sessions, payload: str, amount: int, currency: str) -> str | None:
-    """The core's last word before Telegram charges: None to go ahead, else why not."""
+    """The core's last word before the chat charges: None to go ahead, else why not."""
     return charge_refusal(await order_for_payload(sessions, payload), amount, currency)
 
 
@@ -110,8 +109,10 @@ async def settle_chat_payment(sessions: Sessions, registry: Providers, provider:
     order_id = found.order.id
     if found.order.status is OrderStatus.PENDING and found.voting is not VotingState.OPEN:
         return await refund_late(sessions, registry, provider, order_id, payment), found.order
-    body = json.dumps({"telegram_payment_charge_id": payment.charge_id, "total_amount": payment.amount,
-                       "currency": payment.currency, "invoice_payload": payment.payload}).encode()
+    paid_in = registry.for_order(provider, found.order.channel)
+    if not isinstance(paid_in, ChatPayments):
+        raise PaymentError(provider, "not_in_chat", "This provider takes no payment inside a chat.")
+    body = paid_in.chat_payment_body(payment.charge_id, payment.amount, payment.currency, payment.payload)
     result = await receive_callback(sessions, registry, provider, order_id, {}, body)
     if result.outcome is Outcome.COUNTED:
         return ChatPaymentOutcome.COUNTED, found.order
@@ -122,14 +123,14 @@ async def settle_chat_payment(sessions: Sessions, registry: Providers, provider:
 
 async def refund_late(sessions: Sessions, registry: Providers, provider: str, order_id: uuid.UUID,
                       payment: ChatPayment) -> ChatPaymentOutcome:
-    """Refund first, then record it: a crash between the two refunds again, which Telegram refuses harmlessly."""
+    """Refund first, then record it: a crash between the two refunds again, which the provider refuses harmlessly."""
     async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)
     assert loaded is not None
     order, collection = loaded
     charged = replace(collection, provider_txn_id=payment.charge_id)
     result = await registry.for_order(provider, order.channel).refund(charged)
-    await votes.settle_refund(sessions, order_id, result.amount, result.currency, payment.charge_id)
+    await refunding.settle_refund(sessions, order_id, result.amount, result.currency, payment.charge_id)
     log.info("order %s paid after voting closed: %s refunded", order_id, provider)
     return ChatPaymentOutcome.REFUNDED
 

@@ -12,14 +12,14 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
-from gateway.core import votes
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
+from gateway.core.orders import refunding
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import Collection, PaymentError, PaymentState, Providers, RefundUnsupported
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import AuditEntry, OrderStatus
 
-# The advisory-lock class of refunds (two-key locks: apart from the one-key locks of gateway.core.votes).
+# The advisory-lock class of refunds (two-key locks: apart from the one-key locks of gateway.core.orders.placing).
 REFUND_LOCKS = 2026112301
 REFUNDED_ALREADY = (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
 
@@ -62,7 +62,7 @@ async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid
             return AuditEntry(actor=actor, action="order.refund", target=str(order_id), details=details,
                               address=address)
 
-        ended = await votes.uncount(sessions, order_id, status, message, note=noted)
+        ended = await refunding.uncount(sessions, order_id, status, message, note=noted)
     return RefundOutcome(ended, message)
 
 

@@ -7,7 +7,7 @@ entry whose checker died is due again), asks the provider within its status-call
 it said. Agreement (SUCCESSFUL, the order's amount and currency) marks the entry verified. Anything else
 definite takes the votes back off in one transaction: tally, order flagged for a person (`gateway
 review`), audit entry, outbox rows that move the board. A provider that cannot answer, or still says
-pending, is asked again later. Telegram Stars payments (counted on the secret-checked webhook's word) wait
+pending, is asked again later. Stars payments (counted on the word of a secret-checked webhook) wait
 in the same queue, but a provider without a status call is verified against its list of payments, many
 entries at once (`gateway.core.payments.verification_by_list`); `claim_next` leaves them to that pass.
 """
@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import ledger
-from gateway.core.payments.checks import StatusPace, fetch_paced
+from gateway.core.payments.checking import StatusPace, fetch_paced
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import CollectionNotFound, PaymentError, PaymentState, Providers, StatusResult
 from gateway.db.engine import Sessions, autocommit

@@ -1,5 +1,5 @@
-"""Verifying the payments of a provider that has no status call but lists every payment it took (Telegram
-Stars: `getStarTransactions`): one read of the list answers every due entry of the queue at once.
+"""Verifying the payments of a provider that has no status call but lists every payment it took (Stars:
+`getStarTransactions`): one read of the list answers every due entry of the queue at once.
 
 The entries are those of `gateway.core.payments.verification` (the order was counted at once on the
 provider's word, e.g. a `successful_payment` on the secret-checked webhook). A pass claims the provider's due
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 
-from gateway.core import votes
+from gateway.core.orders import refunding
 from gateway.core.payments.verification import (
     ORDERS,
     QUEUE,
@@ -191,7 +191,7 @@ async def record(sessions: Sessions, payment: CountedPayment, listed: ListedPaym
         return await take_back(sessions, payment.order_id, judgement.reason, status)
     elif judgement.verified is Verified.REFUNDED:
         assert listed is not None
-        await votes.settle_refund(sessions, payment.order_id, listed.amount, listed.currency, listed.txn_id)
+        await refunding.settle_refund(sessions, payment.order_id, listed.amount, listed.currency, listed.txn_id)
         await finish(sessions, payment.order_id, Verified.REFUNDED)
         log.info("verification of %s: %s; the refund was applied", payment.order_id, judgement.reason)
     else:

@@ -12,13 +12,13 @@ import uuid
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
 
-from gateway.core import votes
+from gateway.core.orders import tables
 from gateway.core.payments.callbacks import KEPT_BODY_BYTES
 from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
-from gateway.keys import CHECKS
-from gateway.throttle import UNTIED_LIMIT
+from gateway.kit.keys import CHECKS
+from gateway.kit.throttle import UNTIED_LIMIT
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, callback_path, reference_of, vote
 from tests.servers import inside_one_window
@@ -93,7 +93,7 @@ async def test_a_genuine_callback_for_a_known_order_is_taken_and_kept_whole_afte
     genuine = {"status": "SUCCESSFUL", "financialTransactionId": "mtn-1", "note": "n" * 5000}
     assert await callback(client, order_id, genuine) == 200  # from the same address, still taken
     await client.app[CHECKS].wait_idle()
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 3
     await assert_tally_invariant(sessions, contest.id)
     async with sessions() as session:
@@ -152,3 +152,20 @@ async def test_a_flood_without_the_secret_on_the_url_of_ones_own_order_is_refuse
     assert len(kept) == UNTIED_LIMIT
     assert all(event.outcome == "rejected:bad_callback_secret" and len(event.body) <= KEPT_BODY_BYTES
                for event in kept)
+
+
+async def test_a_callback_keeps_its_headers_but_the_secrets_a_provider_names(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """Cookies and credentials are never kept with a provider event, nor the header a provider set up here
+    sends its secret in (Stars: the bot's webhook secret), whichever provider's URL it came to."""
+    await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala", quantity=1)
+    fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    headers = {"Cookie": "session=s", "X-Telegram-Bot-Api-Secret-Token": "bot-secret", "X-Request-Id": "r-1"}
+    sent = await client.put(callback_path(client, order_id), headers=headers,
+                            json={"status": "SUCCESSFUL", "financialTransactionId": "mtn-2"})
+    assert sent.status == 200
+    async with sessions() as session:
+        event = (await session.scalars(select(ProviderEvent).where(ProviderEvent.order_id == order_id))).one()
+    assert event.headers["x-request-id"] == "r-1"
+    assert not {"cookie", "x-telegram-bot-api-secret-token"} & set(event.headers)

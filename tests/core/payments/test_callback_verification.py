@@ -16,14 +16,14 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.app import create_app
+from assembly.settings import Settings
+from gateway.core.orders import tables
 from gateway.core.payments.verification import CLAIM_LEASE, DISAGREED, Verified, claim_next, verify_due, verify_next
 from gateway.core.review import ReviewKind, orders_to_review
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, PaymentVerification, ProviderEvent, VoteOrder
-from gateway.keys import CHECKS, PROVIDERS
+from gateway.kit.keys import CHECKS, PROVIDERS
 from leaderboard.cache import cached_votes
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, callback_path, paid_body, reference_of, vote
@@ -35,10 +35,10 @@ async def paid_at_once(client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
                        msisdn: str = "+237670000001") -> VoteOrder:
     """An order MTN was paid for, counted from its callback on the order's secret URL."""
     order_id = await vote(client, "gala", quantity=quantity, msisdn=msisdn)
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
     assert await callback(client, order_id, paid_body(order)) == 200
-    return await votes.get_order(sessions, order_id)
+    return await tables.get_order(sessions, order_id)
 
 
 async def queue(sessions: Sessions) -> dict[uuid.UUID, PaymentVerification]:
@@ -53,9 +53,9 @@ async def test_a_genuine_callback_counts_at_once_without_a_status_call_and_its_s
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
     path = callback_path(client, order_id)
     proxied = {"X-Original-URI": path, "X-Request-Id": "r-1"}  # a proxy may repeat the URL in a header
-    answer = await client.put(path, json=paid_body(await votes.get_order(sessions, order_id)), headers=proxied)
+    answer = await client.put(path, json=paid_body(await tables.get_order(sessions, order_id)), headers=proxied)
     assert answer.status == 200
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     assert order.status is OrderStatus.PAID  # when MTN's callback was answered, not later
     assert (await tallies(sessions, contest.id))["01"] == 5
     await client.app[CHECKS].wait_idle()
@@ -74,7 +74,7 @@ async def test_a_hundred_concurrent_genuine_callbacks_count_once_and_queue_one_v
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     contest = await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala", quantity=3)
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     answers = await asyncio.gather(*(callback(client, order_id, paid_body(order)) for _ in range(100)))
     await client.app[CHECKS].wait_idle()
     assert answers == [200] * 100 and fake_mtn.status_calls == 0
@@ -87,7 +87,7 @@ async def test_a_forged_callback_on_a_wrong_or_missing_secret_counts_nothing_and
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, secret: str) -> None:
     contest = await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala")
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     fake_mtn.decide(order.payment_reference, "SUCCESSFUL")  # even while MTN would say paid: no call is made
     other = callback_path(client, uuid.uuid4()).rsplit("=", 1)[1]
     path = {"missing": callback_path(client, order_id, keyed=False),
@@ -97,7 +97,7 @@ async def test_a_forged_callback_on_a_wrong_or_missing_secret_counts_nothing_and
     assert response.status == 400 and (await response.json())["error"]["code"] == "bad_callback_secret"
     await client.app[CHECKS].wait_idle()
     assert fake_mtn.status_calls == 0
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PENDING
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PENDING
     assert (await tallies(sessions, contest.id))["01"] == 0
     assert await queue(sessions) == {}
     async with sessions() as session:
@@ -110,14 +110,14 @@ async def test_a_callback_lacking_amount_currency_or_reference_falls_back_to_a_s
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, missing: str) -> None:
     contest = await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala")
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
     body = paid_body(order)
     del body[missing]
     assert await callback(client, order_id, body) == 200
     await client.app[CHECKS].wait_idle()
     assert fake_mtn.status_calls == 1  # MTN's status counted it, as before: nothing to verify later
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 5 and await queue(sessions) == {}
 
 
@@ -125,12 +125,12 @@ async def test_a_callback_naming_another_amount_is_not_believed_the_status_decid
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     contest = await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala")
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
     assert await callback(client, order_id, paid_body(order, amount="100")) == 200
     await client.app[CHECKS].wait_idle()
     assert fake_mtn.status_calls == 1
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID  # MTN's status: 500 XAF
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID  # MTN's status: 500 XAF
     assert (await tallies(sessions, contest.id))["01"] == 5 and await queue(sessions) == {}
 
 
@@ -141,12 +141,12 @@ async def test_an_order_placed_before_callback_secrets_keeps_the_status_check(
     async with sessions.begin() as session:  # what such an order looks like: no mark of a keyed callback URL
         await session.execute(update(VoteOrder).where(VoteOrder.id == order_id)
                               .values(provider_data=VoteOrder.provider_data.op("-")("callback")))
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
     assert await callback(client, order_id, paid_body(order), keyed=False) == 200
     await client.app[CHECKS].wait_idle()
     assert fake_mtn.status_calls == 1
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 5 and await queue(sessions) == {}
 
 
@@ -160,7 +160,7 @@ async def test_a_verification_that_agrees_marks_the_order_verified_and_changes_n
     assert fake_mtn.status_calls == 1
     done = (await queue(sessions))[order.id]
     assert done.verified_at is not None and done.outcome == "agreed"
-    assert (await votes.get_order(sessions, order.id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 5
     assert await verify_due(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + 2 * LATER) == []
 
@@ -182,9 +182,9 @@ async def test_a_disagreeing_verification_takes_the_votes_back_once_flags_the_or
     async with sessions.begin() as session:  # due now: the web process's own loop verifies it
         await session.execute(update(PaymentVerification).values(due_at=func.now()))
     await until_verified(sessions, 2)
-    flagged = await votes.get_order(sessions, order.id)
+    flagged = await tables.get_order(sessions, order.id)
     assert flagged.status is OrderStatus.FLAGGED and (flagged.status_reason or "").startswith(DISAGREED)
-    assert (await votes.get_order(sessions, kept.id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, kept.id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 2
     await assert_tally_invariant(sessions, contest.id)
     await until_board(redis, contest.id, 2)  # the board moved back
@@ -265,7 +265,7 @@ async def test_two_thousand_forged_callbacks_do_not_delay_a_genuine_vote_by_a_se
     assert set(answers) <= {400, 429}
     forged_at = {str(await reference_of(sessions, order_id)) for order_id in targets}
     assert not forged_at & set(fake_mtn.asked)  # (the genuine votes may be verified meanwhile, on a slow machine)
-    assert {(await votes.get_order(sessions, order_id)).status for order_id in targets} == {OrderStatus.PENDING}
+    assert {(await tables.get_order(sessions, order_id)).status for order_id in targets} == {OrderStatus.PENDING}
     assert (await tallies(sessions, contest.id))["01"] == 10
     await assert_tally_invariant(sessions, contest.id)
 
@@ -273,11 +273,11 @@ async def test_two_thousand_forged_callbacks_do_not_delay_a_genuine_vote_by_a_se
 async def confirmation_seconds(client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, msisdn: str) -> float:
     """From MTN's callback to the vote counted."""
     order_id = await vote(client, "gala", msisdn=msisdn)
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
     started = time.monotonic()
     assert await callback(client, order_id, paid_body(order)) == 200
-    while (await votes.get_order(sessions, order_id)).status is not OrderStatus.PAID:
+    while (await tables.get_order(sessions, order_id)).status is not OrderStatus.PAID:
         await asyncio.sleep(0.01)
     return time.monotonic() - started
 

@@ -19,14 +19,15 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.app import create_app
+from assembly.settings import Settings
+from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
-from gateway.keys import CHECKS, SESSIONS, SETTINGS
+from gateway.kit.keys import CHECKS, SESSIONS, SETTINGS
 from payments.sandbox.control import SandboxControl
-from payments.sandbox.orange import ORANGE, OrangeState, WebPayment, create_orange_sandbox
+from payments.sandbox.orange import create_orange_sandbox
+from payments.sandbox.orange.state import ORANGE, OrangeState, WebPayment
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.servers import free_port
 
@@ -58,11 +59,11 @@ class Live:
             await payer.post(str(self.sandbox.make_url(f"/orange/webpay/pay/{page.pay_token}")),
                              data={"decision": "pay"})
 
-    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> votes.VoteOrder:
+    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> VoteOrder:
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             await self.client.app[CHECKS].wait_idle()
-            order = await votes.get_order(self.sessions, order_id)
+            order = await tables.get_order(self.sessions, order_id)
             if order.status is not OrderStatus.PENDING or asyncio.get_running_loop().time() > deadline:
                 return order
             await asyncio.sleep(0.02)
@@ -181,7 +182,7 @@ async def test_a_notification_for_an_order_without_a_stored_token_is_kept_and_le
     async with live.sessions() as session:
         kept = (await session.execute(select(ProviderEvent.kind, ProviderEvent.outcome))).all()
     assert kept == [("notification.success.unverified", "needs_check")]  # needs_check: a status check was asked
-    assert (await votes.get_order(live.sessions, order.id)).status is OrderStatus.PENDING  # never counted unproven
+    assert (await tables.get_order(live.sessions, order.id)).status is OrderStatus.PENDING  # never counted unproven
     status, body = await live.vote("tap-1")  # the payer's retry
     assert status == 201, body
     assert body["order"]["id"] == str(order.id) and len(live.pages(order.id)) == 2  # type: ignore[index]

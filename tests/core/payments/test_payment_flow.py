@@ -13,19 +13,20 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.app import create_app
+from assembly.settings import Settings
 from gateway.core.errors import Conflict
-from gateway.core.payments import refunds, starts
+from gateway.core.orders import closing, tables
+from gateway.core.payments import refunds, starting
 from gateway.core.providers import PaymentError
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Channel, OrderStatus, ProviderEvent, VoteOrder
-from gateway.jobs.payment_starts import CONCURRENT_STARTS
+from gateway.db.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
 from gateway.jobs.reconciler import reconcile
-from gateway.keys import CHECKS, ENGINE, PROVIDERS, STARTS
+from gateway.jobs.start_queue import CONCURRENT_STARTS
+from gateway.kit.keys import CHECKS, ENGINE, PROVIDERS, STARTS
 from payments.mtn import MtnMomoCollection
 from payments.registry import ProviderRegistry, mtn_credentials, sandbox_address
+from tests.channel_names import Channel
 from tests.factories import assert_fault_end, assert_tally_invariant, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.waiting import until
@@ -38,7 +39,7 @@ async def test_success_confirmed_by_status_get_counts_the_vote(client: TestClien
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
     assert await callback(client, order_id, {"status": "SUCCESSFUL"}) == 200
     await client.app[CHECKS].wait_idle()
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     assert order.status is OrderStatus.PAID and order.provider_txn_id == "mtn-txn-1"
     assert (await tallies(sessions, contest.id))["01"] == 5
     body = await (await client.get(f"/api/v1/orders/{order_id}")).json()
@@ -53,7 +54,7 @@ async def test_forged_success_callback_for_a_pending_payment_counts_nothing(
     forged = {"status": "SUCCESSFUL", "amount": "500", "currency": "XAF", "financialTransactionId": "fake"}
     assert await callback(client, order_id, forged, method="POST") == 200
     await client.app[CHECKS].wait_idle()
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PENDING
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PENDING
     assert (await tallies(sessions, contest.id))["01"] == 0
     assert fake_mtn.status_calls == 1  # the forged callback only made us ask MTN, which knew better
     async with sessions() as session:
@@ -74,7 +75,7 @@ async def test_a_hundred_concurrent_duplicate_callbacks_count_once_with_few_stat
     assert statuses == [200] * 100
     assert (await tallies(sessions, contest.id))["01"] == 3
     assert fake_mtn.status_calls <= 5
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 100})
 
 
@@ -96,7 +97,7 @@ async def test_duplicate_callbacks_spread_over_two_web_processes_count_once(
             await web.app[CHECKS].wait_idle()
     assert statuses == [200] * 100
     assert (await tallies(sessions, contest.id))["01"] == 3
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 100})
 
 
@@ -110,7 +111,7 @@ async def test_each_failure_reason_fails_the_order_with_that_reason(
     fake_mtn.decide(await reference_of(sessions, order_id), "FAILED", reason=reason)
     await callback(client, order_id, {"status": "FAILED"})
     await client.app[CHECKS].wait_idle()
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     assert order.status is OrderStatus.FAILED
     assert order.status_reason and order.status_reason.endswith(f"({reason})") and len(order.status_reason) > 20
     assert (await tallies(sessions, contest.id))["01"] == 0
@@ -123,7 +124,7 @@ async def test_amount_mismatch_is_flagged_not_counted(client: TestClient, sessio
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL", amount="100")
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     assert order.status is OrderStatus.FLAGGED and "mismatch" in (order.status_reason or "")
     await assert_tally_invariant(sessions, contest.id)
 
@@ -169,8 +170,8 @@ async def test_an_answer_nobody_can_read_holds_up_no_other_order(client: TestCli
         report = await reconcile(sessions, client.app[PROVIDERS], now=later)
         assert report.outcomes["unreachable"] == 1
     assert report.changed == [] and (await tallies(sessions, contest.id))["01"] == 2
-    assert (await votes.get_order(sessions, fine)).status is OrderStatus.PAID
-    assert (await votes.get_order(sessions, garbled)).status is OrderStatus.PENDING
+    assert (await tables.get_order(sessions, fine)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, garbled)).status is OrderStatus.PENDING
     still = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
     assert still.outcomes["unreachable"] == 1  # MTN may have it approved: not expired for our failed question
     expired = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=7))
@@ -190,7 +191,7 @@ async def test_a_provider_that_cannot_answer_sits_out_the_rest_of_a_pass_and_its
     assert (first.checked, first.outcomes["provider_down"], fake_mtn.status_calls) == (3, 2, 3)
     second = await reconcile(sessions, client.app[PROVIDERS], now=later)
     assert second.checked == 3 and fake_mtn.status_calls == 6
-    checks = [(await votes.get_order(sessions, order_id)).check_count for order_id in orders]
+    checks = [(await tables.get_order(sessions, order_id)).check_count for order_id in orders]
     assert sorted(checks) == [1, 1, 1, 1, 2]  # the two left out of the first pass went first in the second
 
 
@@ -204,7 +205,7 @@ async def test_a_pass_goes_on_past_an_order_whose_check_breaks(client: TestClien
     later = datetime.now(UTC) + timedelta(seconds=31)
     report = await reconcile(sessions, client.app[PROVIDERS], now=later)
     assert report.outcomes["error"] == 1 and report.changed == [(fine, "counted")]
-    assert (await votes.get_order(sessions, broken)).check_count == 1  # backed off, not first again at once
+    assert (await tables.get_order(sessions, broken)).check_count == 1  # backed off, not first again at once
     hours_later = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=7))
     assert hours_later.changed == [(broken, "flagged")]  # a person looks; pending forever would tell nobody
     await assert_tally_invariant(sessions, contest.id)
@@ -235,7 +236,7 @@ async def test_pending_past_window_expires_and_a_late_success_is_flagged_not_cou
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
-    order = await votes.get_order(sessions, order_id)
+    order = await tables.get_order(sessions, order_id)
     assert order.status is OrderStatus.FLAGGED and "after the order was expired" in (order.status_reason or "")
     assert (await tallies(sessions, contest.id))["01"] == 0
 
@@ -251,7 +252,7 @@ async def test_failed_after_success_changes_nothing(client: TestClient, sessions
     fake_mtn.decide(reference, "FAILED", reason="INTERNAL_PROCESSING_ERROR")
     await callback(client, order_id, {"status": "FAILED"})
     await client.app[CHECKS].wait_idle()
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 5
     assert fake_mtn.status_calls == 1  # a paid order is not asked about again: a decided vote stays decided
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 1,
@@ -266,7 +267,7 @@ async def test_order_never_created_at_mtn_is_expired_after_its_window(client: Te
     assert soon.outcomes["not_started_yet"] == 1
     late = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
     assert late.changed == [(order_id, "expired")]
-    assert "never started" in ((await votes.get_order(sessions, order_id)).status_reason or "")
+    assert "never started" in ((await tables.get_order(sessions, order_id)).status_reason or "")
 
 
 @pytest.mark.parametrize("path_id", ["not-a-uuid", "3f2b6c1e-8d4a-4c7e-9b1f-5a6d7e8f9012"])
@@ -350,7 +351,7 @@ async def test_the_reconciler_does_not_wait_out_a_start_already_under_way(
     assert report.outcomes["start_in_progress"] == 1 and fake_mtn.pay_calls == 1  # no second prompt
     fake_mtn.prompts_held.set()
     await client.app[STARTS].wait_idle()
-    assert (await votes.get_order(sessions, order_id)).payment_started_at is not None
+    assert (await tables.get_order(sessions, order_id)).payment_started_at is not None
 
 
 @pytest.mark.parametrize(("lease_left", "outcome", "prompts"), [(timedelta(seconds=60), "start_in_progress", 0),
@@ -366,7 +367,7 @@ async def test_a_start_cut_short_by_a_crash_is_restarted_once_its_lease_runs_out
     report = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80))
     assert report.outcomes[outcome] == 1 and fake_mtn.pay_calls == prompts
     # A start still held is looked at again on the next pass, not after a back-off past its lease.
-    assert (await votes.get_order(sessions, order_id)).check_count == (0 if outcome == "start_in_progress" else 1)
+    assert (await tables.get_order(sessions, order_id)).check_count == (0 if outcome == "start_in_progress" else 1)
 
 
 async def test_a_session_end_cannot_cancel_an_order_whose_prompt_may_be_on_the_phone(
@@ -384,12 +385,12 @@ async def test_a_session_end_cannot_cancel_an_order_whose_prompt_may_be_on_the_p
         impatient = ProviderRegistry({"mtn": MtnMomoCollection(http, credentials, settings.public_base_url,
                                                                retry_delays=())})
         with pytest.raises(PaymentError):
-            await starts.start_payment(sessions, impatient, order_id)
-    assert not await votes.cancel_if_unstarted(sessions, order_id, "USSD session ended Failed")
+            await starting.start_payment(sessions, impatient, order_id)
+    assert not await closing.cancel_if_unstarted(sessions, order_id, "USSD session ended Failed")
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")  # the payer approved on the phone
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
-    assert (await votes.get_order(sessions, order_id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, order_id)).status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 3
 
 

@@ -14,13 +14,13 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
-from gateway.app import create_app
-from gateway.config import Settings
-from gateway.core import votes
+from assembly.app import create_app
+from assembly.settings import Settings
+from gateway.core.orders import tables
 from gateway.core.payments.verification import DISAGREED
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PaymentVerification
-from gateway.keys import SESSIONS, STARTS
+from gateway.kit.keys import SESSIONS, STARTS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, make_contest, tallies
@@ -43,7 +43,7 @@ class Live:
 
     async def until(self, order_id: uuid.UUID, status: OrderStatus, timeout: float = 5.0) -> None:
         for _ in range(int(timeout / 0.02)):
-            if (await votes.get_order(self.sessions, order_id)).status is status:
+            if (await tables.get_order(self.sessions, order_id)).status is status:
                 return
             await asyncio.sleep(0.02)
         raise AssertionError(f"{order_id} never became {status}")
@@ -74,9 +74,9 @@ async def test_a_callback_counted_vote_whose_status_disagrees_is_taken_back_off(
     assert (await tallies(live.sessions, live.contest.id))["01"] == 7
     await verifications_due_now(live.sessions)
     await live.until(reversed_, OrderStatus.FLAGGED)
-    order = await votes.get_order(live.sessions, reversed_)
+    order = await tables.get_order(live.sessions, reversed_)
     assert (order.status_reason or "").startswith(DISAGREED)
-    assert (await votes.get_order(live.sessions, kept)).status is OrderStatus.PAID
+    assert (await tables.get_order(live.sessions, kept)).status is OrderStatus.PAID
     assert (await tallies(live.sessions, live.contest.id))["01"] == 2
     await assert_tally_invariant(live.sessions, live.contest.id)
     for _ in range(250):

@@ -1,0 +1,97 @@
+"""Candidates: added one by one or from a CSV, shown or hidden, moved in the list, their photos."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from admin import photos
+from admin.pages.contests import contest_id, show_contest
+from admin.pages.rendering import see_other
+from admin.web import (
+    form_of,
+    guarded,
+)
+from gateway.core import contests_admin
+from gateway.core.audit import Actor
+from gateway.core.errors import DomainError
+from gateway.kit.keys import PHOTO_DECODER, SESSIONS, SETTINGS
+
+routes = web.RouteTableDef()
+
+@routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/candidates")
+@guarded("contests.write")
+async def add_candidate(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    form = await form_of(request)
+    try:
+        await contests_admin.add_candidate(request.app[SESSIONS], actor, cid, str(form.get("name", "")),
+                                           str(form.get("code", "")), str(form.get("bio", "")))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await show_contest(request, actor, cid, error=exc.message, status=exc.status)
+    raise see_other(f"/admin/contests/{cid}")
+
+
+@routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/candidates/import")
+@guarded("contests.write")
+async def import_candidates(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    form = await form_of(request)
+    try:
+        made = await contests_admin.import_candidates(request.app[SESSIONS], actor, cid, str(form.get("csv", "")))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await show_contest(request, actor, cid, error=exc.message, status=exc.status)
+    return await show_contest(request, actor, cid, notice=f"{len(made)} candidates imported.")
+
+
+@routes.post("/admin/candidates/{candidate_id:[0-9]{1,9}}/status")
+@guarded("contests.write")
+async def candidate_status(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    candidate = await contests_admin.set_candidate_status(
+        request.app[SESSIONS], actor, int(request.match_info["candidate_id"]), str(form.get("status", "")))
+    raise see_other(f"/admin/contests/{candidate.contest_id}")
+
+
+@routes.post("/admin/candidates/{candidate_id:[0-9]{1,9}}/move")
+@guarded("contests.write")
+async def candidate_move(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """One place up or down in the public lists' order."""
+    form = await form_of(request)
+    candidate = await contests_admin.move_candidate(
+        request.app[SESSIONS], actor, int(request.match_info["candidate_id"]), str(form.get("direction", "")))
+    raise see_other(f"/admin/contests/{candidate.contest_id}")
+
+
+@routes.post("/admin/candidates/{candidate_id:[0-9]{1,9}}/photo", name="admin_candidate_photo")
+@guarded("contests.write")
+async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    upload = form.get("photo")
+    data = b""
+    if isinstance(upload, web.FileField):
+        with upload.file:
+            data = upload.file.read(photos.MAX_BYTES + 1)
+    candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor,
+                                                  int(request.match_info["candidate_id"]))  # scope first
+    try:
+        jpeg = await photos.reencode_in_turn(request.app[PHOTO_DECODER], data)
+    except DomainError as exc:
+        return await show_contest(request, actor, candidate.contest_id, error=exc.message, status=exc.status)
+    await photos.attach(request.app[SESSIONS], actor, candidate.id, request.app[SETTINGS].gateway_data_dir, jpeg)
+    raise see_other(f"/admin/contests/{candidate.contest_id}")
+
+
+@routes.get("/photos/{name}")
+async def photo(request: web.Request) -> web.StreamResponse:
+    """A stored candidate photo: a JPEG we wrote ourselves, served so no browser takes it for anything else."""
+    path = photos.stored_path(request.app[SETTINGS].gateway_data_dir, request.match_info["name"])
+    if path is None:
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={
+        "Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "public, max-age=31536000, immutable", "Cross-Origin-Resource-Policy": "same-origin"})

@@ -1,0 +1,160 @@
+"""The contests' pages: the list, a contest with its candidates, the form that makes or edits one, and
+opening, pausing and closing it."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from aiohttp import web
+
+from admin.accounts import allowed
+from admin.pages.rendering import render, see_other
+from admin.web import (
+    contest_settings,
+    form_of,
+    guarded,
+)
+from gateway.core import contests_admin
+from gateway.core.audit import Actor
+from gateway.core.channel_settings import blank_fields
+from gateway.core.contest_drafts import FRAUD_FIELD, KNOWN_PROVIDERS, BoardVisibility, board_visibility, parse_contest
+from gateway.core.errors import DomainError
+from gateway.core.fraud import FraudRules
+from gateway.db.models import Contest
+from gateway.kit.keys import SESSIONS
+
+routes = web.RouteTableDef()
+
+TRANSITIONS = {"draft": ("open",), "open": ("pause", "close"), "paused": ("open", "close"), "closed": ()}
+
+
+def channel_form_values(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The channels' own settings of a contest as the form shows them (an unset text is empty)."""
+    return {name: "" if value is None else value for name, value in fields.items()}
+
+
+def contest_form_values(contest: Contest | None, channels: Mapping[str, Any]) -> dict[str, Any]:
+    """The form's fields as text, from a contest (or a new one's defaults) and `channels`: the channels' own
+    settings of it (or their defaults)."""
+    if contest is None:
+        return {"name": "", "slug": "", "price_per_vote": 100, "currency": "XAF", "max_votes_per_order": 100,
+                "opens_at": "", "closes_at": "", "providers": ["mtn", "orange"], "ussd_service_codes": "",
+                **channel_form_values(channels), "board": "live", "board_frozen_at": "",
+                "default_language": "fr", "stars_per_vote": "", **fraud_fields(FraudRules())}
+    board = board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed)
+    frozen = contest.board_frozen_at.strftime("%Y-%m-%dT%H:%M") if contest.board_frozen_at else ""
+    return {"name": contest.name, "slug": contest.slug, "price_per_vote": contest.price_per_vote,
+            "currency": contest.currency, "max_votes_per_order": contest.max_votes_per_order,
+            "opens_at": contest.opens_at.strftime("%Y-%m-%dT%H:%M"),
+            "closes_at": contest.closes_at.strftime("%Y-%m-%dT%H:%M"), "providers": list(contest.providers),
+            "ussd_service_codes": ", ".join(contest.ussd_service_codes),
+            **channel_form_values(channels),
+            "board": board.value, "board_frozen_at": frozen, "default_language": contest.default_language,
+            "stars_per_vote": contest.stars_per_vote or "", **fraud_fields(FraudRules.of(contest.fraud_rules))}
+
+
+def fraud_fields(rules: FraudRules) -> dict[str, int]:
+    return {f"{FRAUD_FIELD}{name}": value for name, value in rules.stored().items()}
+
+
+def form_page(request: web.Request, actor: Actor, heading: str, action: str, values: Mapping[str, Any],
+              error: str | None = None, status: int = 200) -> web.Response:
+    providers = values.get("providers") or []
+    values = {**contest_form_values(None, blank_fields(contest_settings(request))), **values,
+              "providers": providers if isinstance(providers, list) else [providers]}
+    return render(request, "contest_form.html", {
+        "heading": heading, "action": action, "form": values, "known_providers": KNOWN_PROVIDERS,
+        "boards": [b.value for b in BoardVisibility], "fraud_names": FraudRules.names(), "fraud_field": FRAUD_FIELD,
+        "error": error}, actor, status)
+
+
+@routes.get("/admin/contests")
+@guarded("contests.read")
+async def contests_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    contests = await contests_admin.list_contests(request.app[SESSIONS], actor)
+    return render(request, "contests.html", {"contests": contests, "can_write": allowed(actor.role, "contests.write")},
+                  actor)
+
+
+@routes.get("/admin/contests/new")
+@guarded("contests.write")
+async def new_contest_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return form_page(request, actor, "New contest", "/admin/contests/new",
+                     contest_form_values(None, blank_fields(contest_settings(request))))
+
+
+@routes.post("/admin/contests/new")
+@guarded("contests.write")
+async def new_contest_post(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    try:
+        contest = await contests_admin.create_contest(request.app[SESSIONS], actor,
+                                                      parse_contest(form, contest_settings(request)))
+    except DomainError as exc:
+        return form_page(request, actor, "New contest", "/admin/contests/new", form, exc.message, exc.status)
+    raise see_other(f"/admin/contests/{contest.id}")
+
+
+def contest_id(request: web.Request) -> int:
+    try:
+        return int(request.match_info["contest_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@routes.get("/admin/contests/{contest_id:[0-9]{1,9}}")
+@guarded("contests.read")
+async def contest_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return await show_contest(request, actor, contest_id(request))
+
+
+async def show_contest(request: web.Request, actor: Actor, cid: int, error: str | None = None,
+                       notice: str | None = None, status: int = 200) -> web.Response:
+    detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)
+    channels = await contests_admin.channel_settings(request.app[SESSIONS], contest_settings(request), [cid])
+    contest = detail.contest
+    return render(request, "contest.html", {
+        "contest": contest, "channels": channels[cid], "candidates": detail.candidates, "votes": detail.votes,
+        "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
+        "actions": TRANSITIONS[contest.status.value], "can_write": allowed(actor.role, "contests.write"),
+        "error": error, "notice": notice}, actor, status)
+
+
+@routes.get("/admin/contests/{contest_id:[0-9]{1,9}}/edit")
+@guarded("contests.write")
+async def edit_contest_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)
+    channels = await contests_admin.channel_settings(request.app[SESSIONS], contest_settings(request), [cid])
+    return form_page(request, actor, f"Edit {detail.contest.name}", f"/admin/contests/{cid}/edit",
+                     contest_form_values(detail.contest, channels[cid]))
+
+
+@routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/edit")
+@guarded("contests.write")
+async def edit_contest_post(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    form = await form_of(request)
+    try:
+        channels = contest_settings(request)
+        await contests_admin.update_contest(request.app[SESSIONS], actor, cid, parse_contest(form, channels), channels)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return form_page(request, actor, "Edit contest", f"/admin/contests/{cid}/edit", form, exc.message, exc.status)
+    raise see_other(f"/admin/contests/{cid}")
+
+
+@routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/{action:open|pause|close}")
+@guarded("contests.write")
+async def contest_action(request: web.Request, actor: Actor) -> web.StreamResponse:
+    cid = contest_id(request)
+    try:
+        await contests_admin.change_status(request.app[SESSIONS], actor, cid, request.match_info["action"],
+                                           contest_settings(request))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await show_contest(request, actor, cid, error=exc.message, status=exc.status)
+    raise see_other(f"/admin/contests/{cid}")

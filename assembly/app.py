@@ -1,0 +1,219 @@
+"""The aiohttp application: resources in cleanup contexts, then each package's routes."""
+
+from __future__ import annotations
+
+import gc
+import uuid
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+import httpx
+from aiohttp import web
+from redis.asyncio import BlockingConnectionPool, Redis
+from sqlalchemy import func, select
+
+from admin import api as admin_api
+from admin import dashboard as admin_dashboard
+from admin import exports as admin_exports
+from admin import pages as admin_pages
+from admin import results as admin_results
+from assembly import channel_list, health
+from assembly.channel_list import CHANNELS
+from assembly.keys import METRICS
+from assembly.loop_watch import LoopWatch, watching
+from assembly.metrics import Metrics
+from assembly.middleware import body_deadline, json_errors, request_context
+from assembly.providers import build_providers
+from assembly.results_key import signing_key
+from assembly.settings import Settings, check_production
+from gateway.core.outcomes import Outcome
+from gateway.core.payments.checking import check_payment
+from gateway.core.payments.starting import start_payment
+from gateway.core.service import VOTE_SERVICE, VoteService
+from gateway.db.engine import create_engine, session_factory
+from gateway.db.models import Contest, ContestStatus
+from gateway.jobs.check_queue import PaymentChecks
+from gateway.jobs.queues import job_queue, sync_redis
+from gateway.jobs.relay import RelayLoop
+from gateway.jobs.start_queue import PaymentStarts
+from gateway.jobs.status_pacing import StatusPacer
+from gateway.jobs.verifications import VerificationLoop
+from gateway.kit.keys import (
+    CHANNEL_NAMES,
+    CHECKS,
+    CONTEST_SETTINGS,
+    ENGINE,
+    FAILED_MESSAGES,
+    HTTP,
+    PROVIDERS,
+    QUEUE,
+    REDIS,
+    RELAY,
+    RESULTS_KEY,
+    SESSIONS,
+    SETTINGS,
+    STARTS,
+    settings_of,
+)
+from leaderboard import routes as leaderboard_routes
+from leaderboard.keys import LEADERBOARD_BOARDS
+from leaderboard.refresh import board_refresh
+from payments import routes as payment_routes
+
+MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
+# A web request's statements take milliseconds; one unanswered this long is on a dead connection.
+STATEMENT_TIMEOUT_SECONDS = 30.0
+
+
+async def database_ctx(app: web.Application) -> AsyncIterator[None]:
+    # A busy web process uses more than 10 connections at once: keep them rather than reconnect. No overflow:
+    # an overflow connection is closed as soon as it is returned, and each new one costs PostgreSQL a
+    # backend and asyncpg a look-up of our types (hundreds of catalog rows). Under bench.votes' 64 voters,
+    # 16 + 4 overflow opened a connection every 15 votes, 24 + 8 one every 6; 24 + 0 one every 37, and
+    # PostgreSQL's CPU per vote fell by half. Past 24, a request waits its turn (2 cores gain nothing
+    # from more statements at once); the total is no lower than the 20 it was.
+    engine = create_engine(app[SETTINGS].database_url or "", pool_size=24, max_overflow=0,
+                           statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
+    app[ENGINE] = engine
+    app[SESSIONS] = session_factory(engine)
+    yield
+    await engine.dispose()
+
+
+async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
+    """In production, refuse to serve while a contest uses a provider without credentials."""
+    settings = settings_of(app, Settings)
+    if settings.is_production:
+        async with app[SESSIONS]() as session:
+            live = Contest.status != ContestStatus.CLOSED
+            rows = await session.scalars(select(func.unnest(Contest.providers)).where(live).distinct())
+            providers = set(rows)
+            channel_problems = [problem for parts in CHANNELS if parts.production_problems
+                                for problem in await parts.production_problems(settings, session)]
+            check_production(settings, providers, channel_problems)
+    yield
+
+
+async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
+    url = app[SETTINGS].redis_url or ""
+    # A blocking pool: under a burst, requests wait briefly for a connection rather than fail.
+    # Redis away (restarting): a connection attempt gives up after 2 s and callers degrade (votes go
+    # on, the board comes from PostgreSQL). No retries here: they nest, and would stack up to
+    # minutes against a Redis that accepts connections but does not answer.
+    pool = BlockingConnectionPool.from_url(url, max_connections=200, timeout=5, health_check_interval=30,
+                                           socket_connect_timeout=2)
+    app[REDIS] = Redis(connection_pool=pool)
+    queue_connection = sync_redis(url)
+    app[QUEUE] = job_queue(queue_connection)
+    yield
+    await app[REDIS].aclose(close_connection_pool=True)
+    queue_connection.close()
+
+
+async def http_ctx(app: web.Application) -> AsyncIterator[None]:
+    """One shared HTTP client for every provider; short time-outs, retries are ours to decide."""
+    async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)) as client:
+        app[HTTP] = client
+        yield
+
+
+async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
+    registry = build_providers(settings_of(app, Settings), app[HTTP])
+    app[PROVIDERS] = registry
+    yield
+    await registry.aclose()
+
+
+async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The work a web process does after its reply: relay, status checks, payment prompts."""
+    relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]))
+    pacer = StatusPacer(app[REDIS])
+    app[RELAY] = relay
+    relay.start()
+
+    async def check_then_relay(order_id: uuid.UUID) -> None:
+        outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id, note=False, pace=pacer.wait_turn)
+        if outcome is not Outcome.PENDING:
+            relay.kick()
+
+    checks = PaymentChecks(check_then_relay)
+    app[CHECKS] = checks
+    starts = PaymentStarts(lambda order_id: start_payment(app[SESSIONS], app[PROVIDERS], order_id))
+    app[STARTS] = starts
+    yield
+    await starts.close()
+    await checks.close()
+    await relay.stop()
+
+
+async def vote_service_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The channels' one API, from what the other contexts made (the board reader included)."""
+    app[VOTE_SERVICE] = VoteService(
+        app[SESSIONS], app[PROVIDERS], app[LEADERBOARD_BOARDS], app[STARTS],
+        pending_ttl=timedelta(seconds=app[SETTINGS].order_pending_ttl_seconds),
+        contest_settings=channel_list.CONTEST_SETTINGS,
+    )
+    yield
+
+
+LOOP_WATCH = web.AppKey("loop_watch", LoopWatch)
+
+
+async def loop_watch_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Event-loop lag, stuck-loop stacks and GC pauses (assembly/loop_watch.py): what a slow p99 was."""
+    app[LOOP_WATCH] = LoopWatch(app[METRICS].registry)
+    async with watching(app[LOOP_WATCH]):
+        yield
+
+
+async def freeze_startup_objects(app: web.Application) -> None:
+    """Everything built at start-up lives as long as the process: keep it out of every later collection
+    (a full collection walking the pools, caches and compiled statements is a pause every voter feels).
+    The web process's (gateway web) only: tests build many apps and must see each one's leaks. The collection
+    holds the loop for a while, on purpose: the stall watchdog is told so."""
+    with app[LOOP_WATCH].expected_pause():
+        gc.collect()
+        gc.freeze()
+
+
+def create_app(settings: Settings) -> web.Application:
+    if not settings.database_url or not settings.redis_url:
+        raise ValueError("create_app needs DATABASE_URL and REDIS_URL (gateway run/web start embedded ones)")
+    check_production(settings, providers_in_use=set())
+    app = web.Application(middlewares=[request_context, json_errors, body_deadline], client_max_size=MAX_BODY_BYTES)
+    app[SETTINGS] = settings
+    app[METRICS] = Metrics()
+    app[RESULTS_KEY] = signing_key(settings)  # signed results; production has checked it above
+    # What the admin area and the vote service reach of the channels without importing one.
+    app[CHANNEL_NAMES] = tuple(parts.name for parts in CHANNELS)
+    app[CONTEST_SETTINGS], app[FAILED_MESSAGES] = channel_list.CONTEST_SETTINGS, channel_list.FAILED_MESSAGES
+    # Order matters: later contexts use what earlier ones created, and close first.
+    app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx,
+                            relay_ctx])
+    health.setup(app)
+    leaderboard_routes.setup(app)
+    payment_routes.setup(app)
+    app.cleanup_ctx.append(vote_service_ctx)  # after the leaderboard's context: it uses the board reader
+    app.cleanup_ctx.append(verification_ctx)  # callback verification
+    for parts in CHANNELS:  # after the vote service: a channel's own contexts may use it
+        parts.setup(app)
+    admin_pages.setup(app)  # admin area
+    admin_api.setup(app)
+    admin_results.setup(app)  # the results key and signed sheets
+    admin_dashboard.setup(app)  # dashboards and exports
+    admin_exports.setup(app)
+    return app
+
+
+# Callback verification: the web's share of re-checking callback-counted orders.
+async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Orders counted on a callback's word, checked with their provider on the web's status schedule, on a
+    small pool of their own: background work never takes a connection a request is waiting for."""
+    engine = create_engine(app[SETTINGS].database_url or "", pool_size=2, max_overflow=2,
+                           statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
+    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], StatusPacer(app[REDIS]).wait_turn,
+                            app[RELAY].kick)
+    loop.start()
+    yield
+    await loop.stop()
+    await engine.dispose()

@@ -1,0 +1,10 @@
+"""The `gateway` command's subcommands, a module each (as a channel's commands come with its `ChannelParts`): each
+module's `add(sub)` adds its subparsers, and `assembly.cli` collects them in the order of `BEFORE_CHANNELS`, the
+channels' own, then `AFTER_CHANNELS`."""
+
+from __future__ import annotations
+
+from assembly.commands import accounts, board, database, ledger, orders, processes
+
+BEFORE_CHANNELS = (processes.add, orders.add)
+AFTER_CHANNELS = (board.add, ledger.add, database.add, accounts.add)

@@ -1,0 +1,45 @@
+"""`gateway migrate | seed`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+from assembly.channel_list import MIGRATIONS
+from assembly.commands.services import Subcommands, with_database, with_services
+from assembly.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+
+def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from gateway.db.migrate import upgrade
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        upgrade(settings.database_url or "", MIGRATIONS)
+    print("database is at the latest schema")
+    return 0
+
+
+def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
+    from assembly.demo import seed_demo
+
+    if not args.demo:
+        print("nothing to seed: pass --demo", file=sys.stderr)
+        return 2
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        contest = with_database(settings, seed_demo)
+    print(f"demo contest ready: /api/v1/contests/{contest.slug}")
+    return 0
+
+
+def add(sub: Subcommands) -> None:
+    sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
+    seed_cmd = sub.add_parser("seed", help="create demo data")
+    seed_cmd.add_argument("--demo", action="store_true", help="the demo contest (idempotent)")
+    seed_cmd.set_defaults(func=cmd_seed)

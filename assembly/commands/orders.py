@@ -1,0 +1,166 @@
+"""`gateway reconcile | refund | review`: orders a person looks at or acts on."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import getpass
+import json
+import sys
+from contextlib import ExitStack
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING
+
+from assembly.channel_list import FAILED_MESSAGES
+from assembly.commands.services import Subcommands, with_database, with_services
+from assembly.settings import Settings
+from gateway.core.errors import DomainError
+
+if TYPE_CHECKING:
+    from gateway.core.review import ReviewItem
+    from gateway.db.engine import Sessions
+
+
+def parse_since(text: str) -> timedelta:
+    """`90s`, `30m`, `2h`, `7d` -> a duration."""
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    if len(text) < 2 or text[-1] not in units or not text[:-1].isdecimal():
+        raise argparse.ArgumentTypeError("use a number and a unit, e.g. 30m, 2h or 7d")
+    return timedelta(seconds=int(text[:-1]) * units[text[-1]])
+
+
+def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
+    """One reconciler pass by hand, printing every order it changed."""
+    import httpx
+    from redis.asyncio import Redis
+
+    from assembly.providers import build_providers
+    from gateway.jobs.reconciler import reconcile
+    from gateway.jobs.status_pacing import reconciler_pace
+
+    async def run(sessions: Sessions) -> str:
+        async with httpx.AsyncClient(timeout=15) as http, Redis.from_url(settings.redis_url or "") as redis:
+            registry = build_providers(settings, http)
+            try:
+                since = datetime.now(UTC) - args.since if args.since else None
+                report = await reconcile(sessions, registry, since=since, limit=args.limit,
+                                         pace=reconciler_pace(redis))  # the worker's share of the cap, shared
+            finally:
+                await registry.aclose()
+        for order_id, outcome in report.changed:
+            print(f"{order_id}  {outcome}")
+        return report.summary()
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        print(with_database(settings, run))
+    return 0
+
+
+def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
+    """Refund one paid order (Stripe through its API; mobile money marked for a manual refund)."""
+    import uuid
+
+    import httpx
+
+    from assembly.providers import build_providers
+    from gateway.core.payments.refunds import request_refund
+
+    async def run(sessions: Sessions) -> str:
+        async with httpx.AsyncClient(timeout=15) as http:
+            registry = build_providers(settings, http)
+            try:
+                outcome = await request_refund(sessions, registry, uuid.UUID(args.order_id), "cli")
+            finally:
+                await registry.aclose()
+        return f"{outcome.status.value}: {outcome.message}"
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        print(with_database(settings, run))
+    return 0
+
+
+def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
+    """Every order that needs a person (flagged, paid twice, partly or to be refunded), with its provider events."""
+    from gateway.core.review import orders_to_review
+
+    if args.count or args.reject:
+        return decide_held(settings, args)
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        items = with_database(settings, orders_to_review)
+        undelivered = [with_database(settings, report.undelivered) for report in FAILED_MESSAGES]
+    if args.json:
+        print(json.dumps([dataclasses.asdict(item) for item in items], indent=2, default=json_value))
+    else:
+        print_review(items)
+        for lines in undelivered:  # each channel's messages it finally failed to deliver, after the orders
+            if lines:
+                print("\n".join(lines))
+    return 0
+
+
+def decide_held(settings: Settings, args: argparse.Namespace) -> int:
+    """A person's decision on an order held by a fraud rule: count its votes, or reject it (refund owed)."""
+    import uuid
+
+    from gateway.core import holds
+
+    if not args.reason:
+        print("a decision needs --reason (it goes into the audit log)", file=sys.stderr)
+        return 2
+    decide = holds.release_held if args.count else holds.reject_held
+    order_id = uuid.UUID(args.count or args.reject)
+    actor = f"cli:{getpass.getuser()}"
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        try:
+            with_database(settings, lambda sessions: decide(sessions, order_id, actor=actor, reason=args.reason))
+        except DomainError as exc:
+            print(exc.message, file=sys.stderr)
+            return 1
+    print(f"order {order_id}: {'counted' if args.count else 'rejected; refund it with `gateway refund`'}")
+    return 0
+
+
+def json_value(value: object) -> str:
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def print_review(items: list[ReviewItem]) -> None:
+    if not items:
+        print("No order needs a person.")
+        return
+    print(f"{len(items)} to review, the longest waiting first:")
+    for item in items:
+        print(f"\n{item.kind.value}  order {item.order_id}  (now {item.status.value}; noted {when(item.noted_at)})")
+        print(f"  {item.contest}, {item.quantity} vote(s), {item.amount} {item.currency} by {item.provider}, "
+              f"payer {item.voter or 'unknown'}")
+        print(f"  reason: {item.reason}")
+        for event in item.events:
+            print(f"  event:  {when(event.received_at)}  {event.kind}  -> {event.outcome or 'no outcome'}")
+        if not item.events:
+            print("  event:  none received")
+
+
+def when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def add(sub: Subcommands) -> None:
+    reconcile_cmd = sub.add_parser("reconcile", help="re-check pending orders with their providers now")
+    reconcile_cmd.add_argument("--since", type=parse_since, help="only orders created this recently (30m, 2h, 7d)")
+    reconcile_cmd.add_argument("--limit", type=int, default=1000)
+    reconcile_cmd.set_defaults(func=cmd_reconcile)
+    refund_cmd = sub.add_parser("refund", help="refund a paid order (its votes leave the tally)")
+    refund_cmd.add_argument("order_id")
+    refund_cmd.set_defaults(func=cmd_refund)
+    review_cmd = sub.add_parser("review", help="list the orders that need a person, with the reason and provider "
+                                "events")
+    review_cmd.add_argument("--json", action="store_true", help="print JSON instead of text")
+    decision = review_cmd.add_mutually_exclusive_group()
+    decision.add_argument("--count", metavar="ORDER_ID", help="count a held order's votes (once)")
+    decision.add_argument("--reject", metavar="ORDER_ID", help="reject a held order: never counted, refund owed")
+    review_cmd.add_argument("--reason", help="why (kept in the audit log with the decision)")
+    review_cmd.set_defaults(func=cmd_review)

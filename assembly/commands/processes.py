@@ -1,0 +1,57 @@
+"""`gateway run | web | worker`: the service's processes."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import ExitStack
+from typing import TYPE_CHECKING
+
+from assembly.commands.services import Subcommands, with_services
+from assembly.settings import Settings
+
+if TYPE_CHECKING:
+    pass
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from assembly.supervisor import run_everything
+
+    return run_everything(settings)
+
+
+def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
+    import uvloop
+    from aiohttp import web
+
+    from assembly.app import create_app, freeze_startup_objects
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        app = create_app(settings)
+        # Once every context has started (pools, clients, caches), not before: those live for the whole process.
+        app.on_startup.append(freeze_startup_objects)
+        web.run_app(app, host=args.host or settings.gateway_host, port=args.port or settings.gateway_port,
+                    reuse_port=True, print=None, access_log=None, handle_signals=True, loop=uvloop.new_event_loop())
+    return 0
+
+
+def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
+    from assembly.worker import run_worker
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        run_worker(settings.redis_url or "", with_cron=not args.no_cron, burst=args.burst)
+    return 0
+
+
+def add(sub: Subcommands) -> None:
+    sub.add_parser("run", help="everything: embedded servers, migrations, demo, web, worker").set_defaults(
+        func=cmd_run)
+    web_cmd = sub.add_parser("web", help="the aiohttp web process")
+    web_cmd.add_argument("--host")
+    web_cmd.add_argument("--port", type=int)
+    web_cmd.set_defaults(func=cmd_web)
+    worker_cmd = sub.add_parser("worker", help="the RQ worker and its scheduler")
+    worker_cmd.add_argument("--burst", action="store_true", help="work until the queues are empty, then exit")
+    worker_cmd.add_argument("--no-cron", action="store_true", help="do not run the periodic jobs")
+    worker_cmd.set_defaults(func=cmd_worker)

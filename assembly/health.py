@@ -1,0 +1,97 @@
+"""Liveness, readiness and metrics routes."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from aiohttp import web
+from redis.exceptions import RedisError
+from sqlalchemy import text
+
+from assembly.keys import METRICS, METRICS_ACCESS
+from assembly.metrics import CONTENT_TYPE
+from assembly.metrics_access import MetricsAccess
+from assembly.settings import Settings
+from gateway.jobs.last_passes import pass_ages, reconciler_problem
+from gateway.jobs.queues import QUEUE_NAMES
+from gateway.kit.answers import error_body
+from gateway.kit.keys import CHECKS, REDIS, SESSIONS, STARTED_AT, STARTS, settings_of
+
+log = logging.getLogger(__name__)
+routes = web.RouteTableDef()
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.get("/readyz")
+async def readyz(request: web.Request) -> web.Response:
+    """Ready when PostgreSQL answers within two seconds. Redis away is "degraded", still ready:
+    votes go on without it (see `gateway.kit.throttle`, `leaderboard.boards`), and a load balancer
+    that dropped every web process while Redis restarts would stop the show. A reconciler that
+    stopped completing passes is "degraded" too (see `gateway.jobs.last_passes`): no web process can fix it."""
+    checks: dict[str, str] = {}
+    ages: dict[str, float | None] = {}
+
+    async def database() -> None:
+        async with request.app[SESSIONS]() as session:
+            await session.execute(text("SELECT 1"))
+
+    async def redis() -> None:
+        ages.update(await pass_ages(request.app[REDIS]))  # answers as a PING would
+
+    for name, probe in (("postgres", database), ("redis", redis)):
+        try:
+            await asyncio.wait_for(probe(), timeout=2)
+            checks[name] = "ok"
+        except Exception as exc:  # any failure means not ready; say which
+            log.warning("readiness: %s unavailable: %s", name, exc)
+            checks[name] = "unavailable"
+    reasons = [f"{name} is unavailable" for name, check in checks.items() if check != "ok"]
+    checks["reconciler"] = reconciler_check(request.app, ages, reasons) if checks["redis"] == "ok" else "unknown"
+    ready = checks["postgres"] == "ok"
+    status = "unavailable" if not ready else "degraded" if reasons else "ready"
+    body: dict[str, object] = {"status": status, "checks": checks}
+    if reasons:
+        body["reason"] = "; ".join(reasons)
+    return web.json_response(body, status=200 if ready else 503)
+
+
+def reconciler_check(app: web.Application, ages: dict[str, float | None], reasons: list[str]) -> str:
+    """The reconciler's state: ok, not_yet (no pass seen while this process is young) or stale (why: in `reasons`)."""
+    problem = reconciler_problem(ages.get("reconcile"), time.monotonic() - app[STARTED_AT])
+    if problem is not None:
+        reasons.append(problem)
+        return "stale"
+    return "ok" if ages.get("reconcile") is not None else "not_yet"
+
+
+@routes.get("/metrics")
+async def metrics(request: web.Request) -> web.Response:
+    if not request.app[METRICS_ACCESS].allows(request):
+        return error_body(403, "forbidden", "Metrics are served to the addresses in METRICS_ALLOW, or with "
+                          "Authorization: Bearer <METRICS_TOKEN>.")
+    redis = request.app[REDIS]
+    ages: dict[str, float | None] = {}
+    try:
+        depths = {name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES}
+        ages = await pass_ages(redis)
+    except RedisError as exc:  # the rest of the figures still matter while Redis is away
+        log.warning("metrics: queue depths and periodic pass ages unknown, Redis is unavailable: %r", exc)
+        depths = {}
+    registry = request.app[METRICS]
+    await registry.refresh(request.app[SESSIONS], depths)
+    registry.note_payment_work(request.app[STARTS].in_flight, request.app[CHECKS].in_flight)
+    registry.note_pass_ages(ages)
+    return web.Response(body=registry.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def setup(app: web.Application) -> None:
+    app[STARTED_AT] = time.monotonic()
+    # A bad METRICS_ALLOW stops start-up here.
+    app[METRICS_ACCESS] = MetricsAccess.from_settings(settings_of(app, Settings))
+    app.add_routes(routes)

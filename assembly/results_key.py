@@ -1,0 +1,40 @@
+"""The results-signing key, from RESULTS_SIGNING_KEY; in development, one made once in the data folder."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from assembly.settings import ConfigError, Settings
+from gateway.core.results import private_key, private_pem
+
+DEV_KEY_FILE = "results-signing-key.pem"
+
+
+def signing_key(settings: Settings) -> Ed25519PrivateKey:
+    """The key that signs results sheets; production refuses to start without one (assembly.settings)."""
+    if settings.results_signing_key is not None and settings.results_signing_key.get_secret_value().strip():
+        return private_key(settings.results_signing_key.get_secret_value())
+    if settings.is_production:
+        raise ConfigError("refusing to start in production: RESULTS_SIGNING_KEY must be set")
+    return development_key(Path(settings.gateway_data_dir) / DEV_KEY_FILE)
+
+
+def development_key(path: Path) -> Ed25519PrivateKey:
+    """Made on first use, kept (owner-only) so that sheets signed yesterday still verify with today's key. Several
+    processes may start at once: each writes a key of its own aside, the first to link it in place wins."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        aside = path.with_name(f".{path.name}.{os.getpid()}")
+        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(private_pem(Ed25519PrivateKey.generate()))
+        try:
+            os.link(aside, path)
+        except FileExistsError:
+            pass  # another process made it first: its key is the key
+        finally:
+            aside.unlink()
+    return private_key(path.read_text())

@@ -1,0 +1,227 @@
+"""`gateway run`: everything on one machine — embedded servers, migrations, demo data, then the
+web process(es), the worker and the payment sandboxes as child processes. Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import redis
+from rq import Worker
+from rq.worker import WorkerStatus
+
+from assembly.channel_list import CHANNELS, MIGRATIONS
+from assembly.demo import seed_demo
+from assembly.embedded import export_urls, service_urls
+from assembly.settings import Settings, check_servers
+from gateway.db import migrate
+from gateway.db.engine import create_engine, session_factory
+from gateway.jobs.queues import sync_redis
+from gateway.kit.channel_parts import StandIn
+
+log = logging.getLogger(__name__)
+STOP_GRACE_SECONDS = 30  # a web process lets provider calls under way finish (gateway.jobs.start_queue)
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen[bytes]
+    args: tuple[str, ...]
+    module: str
+    restarts: list[float] = field(default_factory=list)
+
+
+def spawn(name: str, *args: str, module: str = "assembly.cli") -> Child:
+    command = [sys.executable, "-m", module, *args]
+    # Own process group: Ctrl-C reaches the supervisor only, which then stops children in order.
+    process = subprocess.Popen(command, env=os.environ.copy(), start_new_session=True)
+    return Child(name, process, args, module)
+
+
+async def prepare_database(database_url: str, *, seed: bool) -> None:
+    await migrate.upgrade_async(database_url, MIGRATIONS)
+    if not seed:
+        return
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        await seed_demo(session_factory(engine))
+    finally:
+        await engine.dispose()
+
+
+def stop_children(children: list[Child]) -> None:
+    for child in reversed(children):
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    for child in reversed(children):
+        try:
+            child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            log.warning("%s did not stop in %ss; killing it", child.name, STOP_GRACE_SECONDS)
+            child.process.kill()
+            child.process.wait()
+        kill_leftovers(child)
+
+
+def kill_leftovers(child: Child) -> None:
+    """Kill what an exited child left running in its process group (RQ's scheduler, our periodic
+    enqueuer): a child killed with SIGKILL cannot stop them, and its replacement starts its own."""
+    try:
+        os.killpg(child.process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):  # nothing left
+        pass
+
+
+def sandbox_needed(settings: Settings) -> bool:
+    """In development, the local MTN/Orange sandbox stands in for any provider without credentials."""
+    if settings.is_production or not settings.sandbox_enabled:
+        return False
+    return bool(settings.missing_provider_credentials("mtn") or settings.missing_provider_credentials("orange"))
+
+
+def sandbox_address(url: str) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 8090
+
+
+def stand_ins_needed(settings: Settings) -> list[StandIn[Any]]:
+    """The channels' local fakes of outside services (Africa's Talking, the Bot API) these settings need."""
+    return [stand_in for parts in CHANNELS for stand_in in parts.stand_ins if stand_in.needed(settings)]
+
+
+def spawn_stand_in(stand_in: StandIn[Any], settings: Settings) -> Child:
+    host, port = stand_in.address(settings)
+    return spawn(stand_in.name, "--host", host, "--port", str(port), *stand_in.args(settings), module=stand_in.module)
+
+
+def announce(settings: Settings) -> None:
+    base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    lines = [
+        "",
+        "Ballot is running:",
+        f"  public API    {base}/api/v1/contests",
+        f"  demo contest  {base}/api/v1/contests/demo",
+        f"  readiness     {base}/readyz",
+        f"  metrics       {base}/metrics",
+    ]
+    if sandbox_needed(settings):
+        lines.append(f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers ending 450-455 fail)")
+    lines += [stand_in.announce(settings) for stand_in in stand_ins_needed(settings)]
+    lines += ["Press Ctrl-C to stop everything.", ""]
+    print("\n".join(lines), flush=True)
+
+
+UP_TIMEOUT_SECONDS = 60
+
+
+def listening(host: str, port: int) -> bool:
+    """Whether a server accepts connections (aiohttp binds once its app has started); a request would add
+    a line to the very log this waits for."""
+    try:
+        socket.create_connection((host, port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
+def workers_listening(connection: redis.Redis, children: list[Child]) -> bool:
+    """Whether every worker child has written its start-up lines and now waits for (or does) jobs."""
+    pids = {child.process.pid for child in children if child.args[:1] == ("worker",)}
+    try:
+        ready = {worker.pid for worker in Worker.all(connection=connection)
+                 if worker.get_state() in (WorkerStatus.IDLE, WorkerStatus.BUSY)}
+    except redis.RedisError:
+        return False
+    return pids <= ready
+
+
+def wait_until_up(settings: Settings, redis_url: str, children: list[Child], stopping: Callable[[], bool]) -> None:
+    """Wait for the web, the sandbox and the workers to be up, so that the URLs block comes after their
+    start-up lines; gives up when a child exits (the main loop restarts it), on Ctrl-C, or after a minute."""
+    servers = [(settings.gateway_host, settings.gateway_port)]
+    if any(child.name == "sandbox" for child in children):
+        servers.append(sandbox_address(settings.sandbox_url))
+    running = {child.name for child in children}
+    servers += [stand_in.address(settings) for stand_in in stand_ins_needed(settings) if stand_in.name in running]
+    deadline = time.monotonic() + UP_TIMEOUT_SECONDS
+    with sync_redis(redis_url) as connection:
+        while time.monotonic() < deadline and not stopping() and all(c.process.poll() is None for c in children):
+            if all(listening(*server) for server in servers) and workers_listening(connection, children):
+                return
+            time.sleep(0.2)
+
+
+def run_everything(settings: Settings) -> int:
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    check_servers(settings)
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
+    with service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir) as urls:
+        export_urls(urls)
+        # The demo contest takes real money where providers are real: never seeded in production.
+        asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production))
+        children = []
+        if sandbox_needed(settings):
+            host, port = sandbox_address(settings.sandbox_url)
+            children.append(spawn("sandbox", "--host", host, "--port", str(port), module="payments.sandbox"))
+        for stand_in in stand_ins_needed(settings):  # the channels' fakes (AT's SMS API, the Bot API)
+            os.environ.update(stand_in.environment(settings))  # e.g. where every child sends its SMS
+            children.append(spawn_stand_in(stand_in, settings))
+        # One worker also runs the periodic jobs; the others only take jobs.
+        children.append(spawn("worker-0", "worker"))
+        children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]
+        children += [spawn(f"web-{i}", "web") for i in range(settings.gateway_web_processes)]
+        wait_until_up(settings, urls.redis_url, children, lambda: stop_requested)
+        if not stop_requested:
+            announce(settings)
+        exit_code = 0
+        try:
+            while not stop_requested:
+                if not restart_dead(children):
+                    exit_code = 1
+                    break
+                time.sleep(0.2)
+        finally:
+            stop_children(children)
+    print("Ballot stopped.", flush=True)
+    return exit_code
+
+
+MAX_RESTARTS_PER_MINUTE = 5
+
+
+def restart_dead(children: list[Child]) -> bool:
+    """Start again any child that died (as a process manager would); False if one keeps dying."""
+    now = time.monotonic()
+    for index, child in enumerate(children):
+        if child.process.poll() is None:
+            continue
+        recent = [t for t in child.restarts if now - t < 60]
+        if len(recent) >= MAX_RESTARTS_PER_MINUTE:
+            log.error("%s keeps exiting (last code %s); stopping everything", child.name, child.process.returncode)
+            kill_leftovers(child)  # now, while its group id cannot belong to anyone else
+            return False
+        log.warning("%s exited with %s; starting it again", child.name, child.process.returncode)
+        kill_leftovers(child)
+        replacement = spawn(child.name, *child.args, module=child.module)
+        replacement.restarts = [*recent, now]
+        children[index] = replacement
+    return True

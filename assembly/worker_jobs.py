@@ -1,0 +1,136 @@
+"""The worker's own RQ jobs (the outbox, the reconciler, Stars, the ledger); each runs in the process's job runtime
+(`assembly.job_runtime`)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from assembly.job_runtime import JobContext, relay_now, run_in_context
+from assembly.results_key import signing_key
+from gateway.core.payments.verification import Verified, verify_due
+from gateway.core.payments.verification_by_list import verify_by_list
+from gateway.core.receipts import RECEIPT_TOPICS, send_receipt
+from gateway.jobs import outbox
+from gateway.jobs.checkpoints import checkpoint_pass
+from gateway.jobs.last_passes import note_pass
+from gateway.jobs.leases import lease_held
+from gateway.jobs.queues import job_queue, sync_redis
+from gateway.jobs.reconciler import reconcile
+from gateway.jobs.status_pacing import reconciler_pace
+from leaderboard.refresh import BOARD_TOPICS, board_refresh
+from payments.stars import StarsInvoices
+from payments.stars.sync import stars_check_pass
+
+log = logging.getLogger(__name__)
+RECONCILE_LEASE = "lease:reconcile"
+RECONCILE_LEASE_SECONDS = 30.0  # how long a killed worker's pass can keep the next one waiting
+# A pass stops here (the next one carries on), under the job's own time-out (worker.PERIODIC_JOB_TIMEOUT):
+# a renewed lease must not let one stuck pass keep every other away for hours.
+RECONCILE_PASS_SECONDS = 200.0  # plus one order (a restarted start can take 80 s) stays under 300
+VERIFICATIONS_PER_PASS = 100  # ~50 s at the reconciler's 2 status calls a second (MTN)
+
+
+def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
+    """What each outbox topic does once its transaction has committed (rows the relay queued)."""
+    batch = board_refresh(ctx.sessions, ctx.redis)
+
+    def single(topic: str) -> outbox.Handler:
+        return lambda payload: batch[topic]([payload])
+
+    def receipt(topic: str) -> outbox.Handler:
+        async def send(payload: dict[str, Any]) -> None:
+            await send_receipt(ctx.sessions, ctx.receipt_senders, topic, payload)
+        return send
+
+    return {topic: single(topic) for topic in BOARD_TOPICS} | {topic: receipt(topic) for topic in RECEIPT_TOPICS}
+
+
+def deliver_outbox_job(outbox_id: int) -> bool:
+    return run_in_context(lambda ctx: outbox.deliver(ctx.sessions, outbox_id, outbox_handlers(ctx)))
+
+
+def relay_outbox_job() -> int:
+    """The relay's safety net (the web process relays at once after each confirmation)."""
+    return run_in_context(relay_pass)
+
+
+async def relay_pass(ctx: JobContext) -> int:
+    queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
+
+    async def enqueue(ids: list[int]) -> int:
+        return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
+
+    relayed = await outbox.relay_outbox(ctx.sessions, enqueue, board_refresh(ctx.sessions, ctx.redis))
+    await note_pass(ctx.redis, "relay")
+    return relayed
+
+
+def reconcile_job() -> str:
+    """One reconciler pass; a lease keeps two passes from checking the same orders at once."""
+
+    return run_in_context(reconcile_pass)
+
+
+async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE_SECONDS) -> str:
+    async with lease_held(ctx.redis, RECONCILE_LEASE, lease_seconds) as held:
+        if not held:
+            # The lease is renewed only while its holder runs: a long pass (hundreds of due orders paced
+            # under MTN's cap) is alive, and /readyz must not call the reconciler silent meanwhile.
+            await note_pass(ctx.redis, "reconcile")
+            return "another pass is running"
+        report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
+                                 stop_after=RECONCILE_PASS_SECONDS)
+        # Callback verification: the reconciler's share of the cap verifies what is due too.
+        verified = await verify_due(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
+                                    limit=VERIFICATIONS_PER_PASS)
+        await note_pass(ctx.redis, "reconcile")  # the age /metrics and /readyz watch
+    if report.changed or any(outcome is Verified.DISAGREED for _, outcome in verified):
+        await relay_now(ctx)
+        log.info("reconciler: %s", report.summary())
+    return report.summary()
+
+
+def stars_check_job() -> int:
+    """Every minute (assembly.worker.PERIODIC_JOBS): Stars payments whose update never reached the webhook."""
+    return run_in_context(stars_check)
+
+
+async def stars_check(ctx: JobContext) -> int:
+    stars = ctx.providers.providers.get("stars")
+    return await stars_check_pass(ctx, stars) if isinstance(stars, StarsInvoices) else 0
+
+
+def verify_by_list_job() -> int:
+    """Every 30 s (assembly.worker.PERIODIC_JOBS): counted Stars payments checked against Telegram's list."""
+    return len(run_in_context(verify_by_list_pass))
+
+
+async def verify_by_list_pass(ctx: JobContext) -> list[tuple[uuid.UUID, Verified]]:
+    """One read of each listing provider's payments (Stars: `getStarTransactions`) for all its due entries of
+    the verification queue; the board moves at once when votes were taken back off or refunded."""
+    verified: list[tuple[uuid.UUID, Verified]] = []
+    wait_for = timedelta(seconds=ctx.settings.stars_verify_within_seconds)
+    for provider, payments in ctx.providers.payment_lists().items():
+        verified += await verify_by_list(ctx.sessions, provider, payments, now=datetime.now(UTC), wait_for=wait_for)
+    if any(outcome in (Verified.DISAGREED, Verified.REFUNDED) for _, outcome in verified):
+        await relay_now(ctx)
+    return verified
+
+
+# The vote ledger: hourly checkpoints, and at close a checkpoint and a signed results sheet.
+LEDGER_ROUNDS_SECONDS = 300
+
+
+def ledger_checkpoint_job() -> list[str]:
+    return run_in_context(ledger_checkpoint_pass)
+
+
+async def ledger_checkpoint_pass(ctx: JobContext) -> list[str]:
+    done = await checkpoint_pass(ctx.sessions, signing_key(ctx.settings), datetime.now(UTC))
+    if done:
+        log.info("ledger: %s", ", ".join(done))
+    return done

@@ -1,0 +1,188 @@
+"""Counting a paid order: once, in one statement with its ledger entry, tally and outbox rows; and why not,
+when it was not pending."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import (
+    Select,
+    String,
+    Text,
+    bindparam,
+    case,
+    cast,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from gateway.core import holds, ledger
+from gateway.core.errors import NotFound
+from gateway.core.orders.tables import emit
+from gateway.core.outcomes import ConfirmOutcome
+from gateway.core.receipts import CHANNELS_WITHOUT_RECEIPTS, PAID_RECEIPT_TOPIC
+from gateway.core.rules import late_success_status
+from gateway.db.engine import Sessions, autocommit_connection
+from gateway.db.models import (
+    AuditEntry,
+    OrderStatus,
+    OutboxMessage,
+    PaymentVerification,
+    VoteOrder,
+)
+
+
+async def confirm_payment(
+    sessions: Sessions,
+    order_id: uuid.UUID,
+    provider_status: str,
+    amount: int,
+    currency: str,
+    provider_txn_id: str | None,
+    *,
+    provider: str,
+    verify_later: bool = False,
+) -> ConfirmOutcome:
+    """Count a provider-confirmed payment exactly once: pending → paid, tally, outbox, one commit.
+
+    `provider` is who confirms: only an order of that provider is counted (a signed Stripe event
+    naming an MTN order proves nothing about the MTN payment). `verify_later`: the order counted is
+    queued for a status check in the same statement (a callback's word, verified after)."""
+    async with autocommit_connection(sessions) as connection:
+        counted = await count_if_pending(connection, order_id, provider_status, amount, currency, provider_txn_id,
+                                         provider=provider, verify_later=verify_later)
+    if counted is not None:
+        return counted
+    async with sessions.begin() as session:
+        return await _confirm_not_pending(session, order_id, provider_status, amount, currency, provider_txn_id,
+                                          provider)
+
+
+async def count_if_pending(
+    connection: AsyncConnection, order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
+    provider_txn_id: str | None, *, provider: str, verify_later: bool = False,
+) -> ConfirmOutcome | None:
+    """The common case of `confirm_payment` on a connection in autocommit mode: a pending order of this
+    provider and amount is counted (or held); None when it is not (then `confirm_payment` finds out why).
+
+    One statement, committed on its own: the tally row (every vote for a candidate meets there) is
+    locked only while PostgreSQL runs it, never across a round trip to us."""
+    counted = (await connection.execute(COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT, {
+        "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
+        "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
+    })).one_or_none()
+    if counted is None:
+        return None
+    return ConfirmOutcome.HELD if counted.status is OrderStatus.HELD else ConfirmOutcome.COUNTED
+
+
+# A callback-counted order's status check waits this long: the provider's own records may lag its callback.
+FIRST_VERIFY_AFTER = timedelta(seconds=30)
+
+
+def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, OrderStatus]]:
+    """The guarded pending → paid update, its ledger entry, the tally increment and the outbox rows as one statement.
+
+    A channel whose voter waits for a message (any but `CHANNELS_WITHOUT_RECEIPTS`) also gets an `order.paid`
+    row: the receipt is sent by a job, after the commit, once (see gateway.core.receipts).
+
+    Built once, with bound parameters named unlike any column (a parameter named after a column
+    of an UPDATE joins its SET clause): the hottest statement of a show night is not rebuilt and
+    re-keyed for each vote.
+    """
+    orders = VoteOrder.__table__.c  # Core: an ORM update inside a CTE does not keep its bound parameters
+    paid = (
+        update(VoteOrder.__table__)
+        .where(
+            orders.id == bindparam("confirm_order"),
+            orders.status == OrderStatus.PENDING,  # the guard that makes this idempotent
+            orders.provider == bindparam("confirm_provider", type_=String),
+            orders.amount == bindparam("confirm_amount"),
+            orders.currency == bindparam("confirm_currency"),
+        )
+        # Paid, or held when a fraud rule fired (gateway.core.holds): a held order's votes wait for a person.
+        .values(status=holds.paid_or_held(orders), hold_reason=holds.held_reason_now(orders),
+                provider_txn_id=bindparam("confirm_txn", type_=String),
+                decided_at=func.now(), status_reason=bindparam("confirm_status", type_=Text))
+        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity, orders.amount, orders.currency,
+                   orders.provider_txn_id, orders.channel, orders.status)
+        .cte("paid")
+    )
+    is_paid = paid.c.status == OrderStatus.PAID
+    # The ledger's entry (gateway.core.ledger) and the tally's increment made from it: one is never without the other.
+    event = select(paid.c.contest_id, literal(ledger.EntryKind.COUNTED.value, String).label("kind"),
+                   paid.c.id.label("order_id"), paid.c.candidate_id, paid.c.quantity, paid.c.amount, paid.c.currency,
+                   paid.c.provider_txn_id).where(is_paid).cte("ledger_event")
+    entry = ledger.append_ctes(event)
+    counted = ledger.tally_added_from(entry)
+    queued = insert(OutboxMessage).from_select(
+        ["topic", "payload"],
+        select(case((is_paid, literal("vote.confirmed")), else_=literal(holds.HELD_TOPIC)),
+               func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id)),
+    ).cte("queued")
+    receipted = insert(OutboxMessage).from_select(
+        ["topic", "payload"],
+        select(literal(PAID_RECEIPT_TOPIC),
+               func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
+        # Comparisons, not NOT IN (…): a list parameter would re-render this statement for every vote.
+        .where(*(paid.c.channel != channel for channel in CHANNELS_WITHOUT_RECEIPTS), is_paid),
+    ).cte("receipted")
+    ctes = [entry, counted, queued, receipted]
+    if verify_later:  # callback verification: the order joins the queue with its count, or neither
+        ctes.append(insert(PaymentVerification).from_select(
+            ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))
+    return select(paid.c.contest_id, paid.c.status).add_cte(*ctes)
+
+
+COUNTING_STATEMENT = counting_statement()
+COUNTING_AND_QUEUEING = counting_statement(verify_later=True)
+
+
+async def _confirm_not_pending(
+    session: AsyncSession, order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
+    provider_txn_id: str | None, provider: str,
+) -> ConfirmOutcome:
+    """The guarded update matched nothing: find out why, and flag what needs a person."""
+    order = await session.get(VoteOrder, order_id, with_for_update=True)
+    if order is None:
+        raise NotFound("No vote order has that id.", code="order_not_found")
+    if order.provider != provider:
+        # Refused, not flagged: the order's own provider may still confirm it, and a flag would keep
+        # that genuine payment out of the tally on the word of a provider that never took it.
+        return ConfirmOutcome.OTHER_PROVIDER
+    if order.status is OrderStatus.PENDING:
+        reason = (f"amount mismatch: provider reported {amount} {currency.upper()}, "
+                  f"order is {order.amount} {order.currency}")
+    elif is_second_charge(order, provider_txn_id):
+        await record_second_charge(session, order, provider_txn_id, amount, currency)
+        return ConfirmOutcome.DUPLICATE_PAYMENT
+    elif late_success_status(order.status) is None:
+        return ConfirmOutcome.ALREADY_DECIDED
+    else:
+        reason = f"provider reported success ({provider_status}) after the order was {order.status.value}"
+    order.status = OrderStatus.FLAGGED
+    order.status_reason = reason
+    order.provider_txn_id = provider_txn_id
+    order.decided_at = datetime.now(UTC)
+    await emit(session, "order.flagged", order_id=str(order_id), contest_id=order.contest_id)
+    return ConfirmOutcome.FLAGGED
+
+
+def is_second_charge(order: VoteOrder, provider_txn_id: str | None) -> bool:
+    """The provider reports another successful transaction for an order already paid (counted, or held)."""
+    return (order.status in (OrderStatus.PAID, OrderStatus.HELD) and bool(provider_txn_id)
+            and bool(order.provider_txn_id) and provider_txn_id != order.provider_txn_id)
+
+
+async def record_second_charge(session: AsyncSession, order: VoteOrder, provider_txn_id: str | None, amount: int,
+                               currency: str) -> None:
+    """Never counted again, never silent: an audit entry and an outbox event for a person to refund."""
+    details = {"provider": order.provider, "paid_txn": order.provider_txn_id, "second_txn": provider_txn_id,
+               "amount": amount, "currency": currency.upper()}
+    session.add(AuditEntry(actor="system", action="payment.duplicate", target=str(order.id), details=details))
+    await emit(session, "payment.duplicate", order_id=str(order.id), contest_id=order.contest_id, **details)

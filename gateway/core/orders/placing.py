@@ -1,0 +1,237 @@
+"""Placing an order: checked, limited and inserted inside one transaction under the payer's lock."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    DateTime,
+    Insert,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    cast,
+    func,
+    insert,
+    select,
+)
+from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from gateway.core import holds
+from gateway.core.blocklist import inet_of
+from gateway.core.errors import NotFound, RateLimited, VoteRejected
+from gateway.core.orders.tables import CANDIDATES, CONTESTS, ORDER_BY_ID, ORDERS_TABLE, detached_order
+from gateway.core.rules import check_order, normalise_optional
+from gateway.db.engine import Sessions, autocommit
+from gateway.db.models import (
+    BlockedAddress,
+    BlockedMsisdn,
+    CandidateStatus,
+    Contest,
+    OrderStatus,
+    VoteOrder,
+)
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    contest_slug: str
+    candidate_code: str
+    quantity: int
+    provider: str
+    channel: str  # the name of the channel it came through (its `ChannelParts.name`)
+    msisdn: str | None = None
+    voter_ref: str | None = None
+    client_key: str | None = None  # the channel's idempotency key for this client; kept scoped to the payer
+    voter_address: str | None = None  # the web client's address, for the fraud rules (gateway.core.holds)
+    language: str | None = None  # the voter's own language, where the channel knows it (for the receipt)
+
+
+def stored_client_key(client_key: str, msisdn: str | None) -> str:
+    """A client's idempotency key as the order keeps it: hashed with the payer's number, so another payer
+    sending the same key gets an order of their own and never reads this one. The channels' keys name
+    the contest where one key could serve two (`web:{slug}:{key}`). Keys kept before were the plain
+    `channel:…` text, a shape these never take: old and new never meet, and old rows need no migration."""
+    digest = hashlib.sha256(f"{payer_scope(msisdn)}\n{client_key}".encode()).hexdigest()
+    return f"ck:{digest}"
+
+
+def payer_scope(msisdn: str | None) -> str:
+    """The payer's number as every order stores it; an unreadable one as sent (the order is refused anyway)."""
+    try:
+        return normalise_optional(msisdn) or ""
+    except VoteRejected:
+        return msisdn or ""
+
+
+async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta) -> VoteOrder:
+    """Create a pending order (or return the one already made for the same `client_key`).
+
+    Two statements in one transaction: the contest and candidate (and an order already made with
+    the same key), read while taking the payer's lock; then the insert, made only if the payer is
+    not blocked and under the contest's limits (counted after the lock, so one payer's concurrent
+    orders are counted exactly). Core statements on a bare connection: an ORM session's bookkeeping
+    cost more than both statements' own work (the order comes back as a detached `VoteOrder`).
+    """
+    payer = payer_lock_key(request.msisdn)
+    client_key = stored_client_key(request.client_key, request.msisdn) if request.client_key else None
+    engine = sessions.kw["bind"]
+    try:
+        async with engine.begin() as connection:
+            found = (await connection.execute(
+                CONTEST_AND_CANDIDATE if payer is None else CONTEST_AND_CANDIDATE_LOCKING, {
+                    "contest_slug": request.contest_slug, "candidate_code": request.candidate_code,
+                    "payer_lock": payer, "replay_key": client_key,
+                })).one_or_none()
+            if found is None:
+                raise NotFound(f"No contest is called {request.contest_slug!r}.", code="contest_not_found")
+            if found.replayed is not None:  # the same key again: the order it made, whatever has changed since
+                return detached_order((await connection.execute(ORDER_BY_ID, {"order_key": found.replayed})).one())
+            contest = Contest(**{column.key: found._mapping[column.key] for column in CONTESTS.c})
+            parameters = new_order(request, contest, found.candidate_id, found.candidate_status, client_key,
+                                   pending_ttl)
+            inserted = (await connection.execute(INSERT_ORDER, parameters)).one_or_none()
+            if inserted is not None:
+                order = detached_order(inserted)
+                if reason := holds.reason_to_hold(contest.fraud_rules, inserted._mapping):  # paid, it will be held
+                    await holds.keep_hold_reason(connection, order.id, reason)
+                    order.hold_reason = reason
+                return order
+            if not client_key:
+                await explain_refusal(connection, parameters)  # raises
+    except IntegrityError:
+        pass  # a concurrent request with the same client_key inserted first: its order, below
+    # Made by a concurrent request with the same key (while we waited for the lock, or in a race).
+    existing = await find_by_client_key(sessions, request.client_key or "", request.msisdn)
+    if existing is not None:
+        return existing
+    async with engine.connect() as connection:
+        await explain_refusal(connection, parameters)
+    raise AssertionError("explain_refusal always raises")
+
+
+def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
+              candidate_status: CandidateStatus | None, client_key: str | None,
+              pending_ttl: timedelta) -> dict[str, Any]:
+    """The checked order's insert parameters (a refusal raises here, before anything is written)."""
+    now = datetime.now(UTC)
+    checked = check_order(contest, candidate_status, request.candidate_code, request.quantity, request.provider,
+                          request.msisdn, now, contest.stars_per_vote)
+    assert candidate_id is not None  # check_order rejects a missing candidate
+    order: dict[str, Any] = dict(
+        id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=client_key,
+        contest_id=contest.id, candidate_id=candidate_id, quantity=checked.quantity,
+        amount=checked.amount, currency=checked.currency, channel=request.channel,
+        provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
+        voter_address=request.voter_address, language=request.language,
+        status=OrderStatus.PENDING, expires_at=now + pending_ttl, provider_data={},
+    )
+    return insert_order_parameters(order, contest, now)
+
+
+
+def payer_lock_key(msisdn: str | None) -> str | None:
+    """The payer's lock name, from the number as every order stores it (None: nothing to lock)."""
+    try:
+        number = normalise_optional(msisdn)
+    except VoteRejected:
+        return None  # check_order refuses it
+    return f"payer:{number}" if number else None
+
+
+def contest_and_candidate(*, locking: bool) -> Select[Any]:
+    """The contest by slug with the candidate's id and status by code (None if no such candidate) and the id
+    of an order made with the replay key (None if none); `locking` also takes the payer's transaction lock
+    in the same round trip."""
+    lock = [func.pg_advisory_xact_lock(func.hashtext(bindparam("payer_lock", type_=String)))] if locking else []
+    replayed = (select(ORDERS_TABLE.c.id).where(ORDERS_TABLE.c.client_key == bindparam("replay_key", type_=String))
+                .scalar_subquery().label("replayed"))
+    return (select(*CONTESTS.c, CANDIDATES.c.id.label("candidate_id"),
+                   CANDIDATES.c.status.label("candidate_status"), replayed, *lock)
+            .select_from(CONTESTS.outerjoin(
+                CANDIDATES, (CANDIDATES.c.contest_id == CONTESTS.c.id)
+                & (CANDIDATES.c.code == bindparam("candidate_code", type_=String))))
+            .where(CONTESTS.c.slug == bindparam("contest_slug", type_=String)))
+
+
+CONTEST_AND_CANDIDATE = contest_and_candidate(locking=False)
+CONTEST_AND_CANDIDATE_LOCKING = contest_and_candidate(locking=True)
+ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candidate_id", "quantity", "amount",
+                 "currency", "channel", "provider", "voter_msisdn", "voter_ref", "voter_address", "language", "status",
+                 "expires_at", "provider_data")
+NO_LIMIT = 2**31 - 1
+
+
+def payer_standing() -> tuple[ColumnElement[bool], ColumnElement[int], ColumnElement[int], ColumnElement[bool]]:
+    """Whether the payer is blocked, their orders in this contest in the last minute and day, and whether
+    the client's address is blocked, as subqueries on the bound parameters of `insert_order_parameters`
+    (shared by the insert that checks them and by the refusal that explains them). A missing number
+    counts none, blocks nothing; so does a missing address."""
+    orders = VoteOrder.__table__.c
+    payer = bindparam("new_voter_msisdn", type_=String)
+    mine = select(func.count()).where(orders.voter_msisdn == payer,
+                                      orders.contest_id == bindparam("new_contest_id", type_=Integer))
+    blocked = select(BlockedMsisdn.msisdn).where(BlockedMsisdn.msisdn == payer).exists()
+    in_minute = mine.where(orders.created_at > bindparam("minute_ago", type_=DateTime(timezone=True)))
+    in_day = mine.where(orders.created_at > bindparam("day_ago", type_=DateTime(timezone=True)))
+    address = cast(bindparam("new_voter_inet", type_=String), INET)
+    address_blocked = select(BlockedAddress.network).where(BlockedAddress.network.op(">>=")(address)).exists()
+    return blocked, in_minute.scalar_subquery(), in_day.scalar_subquery(), address_blocked
+
+
+def insert_order() -> Insert:
+    """INSERT … SELECT the new order WHERE its payer is not blocked and under both limits: no row
+    when not. Built once; parameters are named unlike any column (see `insert_order_parameters`)."""
+    blocked, in_minute, in_day, address_blocked = payer_standing()
+    allowed = and_(~blocked, ~address_blocked, in_minute < bindparam("per_minute", type_=Integer),
+                   in_day < bindparam("per_day", type_=Integer))
+    table = VoteOrder.__table__
+    row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)).where(allowed)
+    # The fraud figures around the order come back with it: no round trip added (see gateway.core.holds).
+    return (insert(table).from_select(list(ORDER_COLUMNS), row)
+            .returning(*table.c, *(figure.label(name) for name, figure in holds.FIGURES.items())))
+
+
+INSERT_ORDER = insert_order()
+PAYER_STANDING = select(*payer_standing())
+
+
+def insert_order_parameters(order: dict[str, Any], contest: Contest, now: datetime) -> dict[str, Any]:
+    return {**{f"new_{name}": order[name] for name in ORDER_COLUMNS},
+            "new_voter_inet": inet_of(order["voter_address"]),
+            "minute_ago": now - timedelta(minutes=1), "per_minute": contest.max_orders_per_minute or NO_LIMIT,
+            "day_ago": now - timedelta(days=1), "per_day": contest.max_orders_per_day or NO_LIMIT}
+
+
+async def explain_refusal(connection: AsyncConnection, parameters: dict[str, Any]) -> None:
+    """Raise the reason the payer's order was not inserted: blocked, or over a limit."""
+    blocked, in_minute, in_day, address_blocked = (await connection.execute(PAYER_STANDING, parameters)).one()
+    if blocked:
+        raise VoteRejected("This number cannot vote. Contact the organiser if you think this is a mistake.",
+                           code="msisdn_blocked", field="msisdn")
+    if address_blocked:
+        raise VoteRejected("Votes from your connection are refused. Contact the organiser if you think this is "
+                           "a mistake.", code="address_blocked")
+    for count, limit, label in ((in_minute, parameters["per_minute"], "a minute"),
+                                (in_day, parameters["per_day"], "a day")):
+        if count >= limit:
+            raise RateLimited(f"Too many votes from this number ({limit} in {label}). Please try again later.",
+                              field="msisdn")
+    # Only an organiser unblocking the number in between gets here: the voter may simply try again.
+    raise RateLimited("Please try again in a moment.", field="msisdn")
+
+
+async def find_by_client_key(sessions: Sessions, client_key: str, msisdn: str | None) -> VoteOrder | None:
+    """The order this payer's client made with `client_key` (see `stored_client_key`)."""
+    stored = stored_client_key(client_key, msisdn)
+    async with autocommit(sessions) as session:
+        return await session.scalar(select(VoteOrder).where(VoteOrder.client_key == stored))

@@ -1,0 +1,227 @@
+"""Starting an order's payment: once, under a lease, with no database connection held during the
+provider's call; at once for a payment page (`start_for_page`), else by the start queue after the reply."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from sqlalchemy import DateTime, Interval, bindparam, func, insert, or_, update
+from sqlalchemy.dialects.postgresql import JSONB
+
+from gateway.core.errors import DomainError, NotFound, VoteRejected
+from gateway.core.orders import closing, tables
+from gateway.core.outcomes import Outcome
+from gateway.core.payments.collections import KEPT_DURING_START, collection_of, kept_during_start
+from gateway.core.providers import Collection, PaymentError, PaymentProvider, Providers, StartResult
+from gateway.db.engine import Sessions, autocommit, autocommit_connection
+from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
+
+log = logging.getLogger(__name__)
+
+class PaymentUnavailable(DomainError):
+    status = 503
+    code = "payment_unavailable"
+
+@dataclass(frozen=True)
+class StartOutcome:
+    order_id: uuid.UUID
+    status: OrderStatus
+    redirect_url: str | None = None
+    message: str | None = None
+
+async def keep_start_data(sessions: Sessions, order_id: uuid.UUID, provider: str, data: Mapping[str, Any]) -> None:
+    """Commit provider data at once, on its own connection: if the process dies before the start
+    is recorded, the next start resumes with it."""
+    async with autocommit(sessions) as session:
+        await session.execute(insert(ProviderEvent).values(
+            provider=provider, order_id=order_id, kind=KEPT_DURING_START, headers={}, body=json.dumps(dict(data)),
+            outcome=Outcome.KEPT))
+
+
+def provider_for(registry: Providers, provider: str, channel: str) -> PaymentProvider:
+    """The implementation that serves `provider` on `channel`, or a clear refusal."""
+    try:
+        return registry.for_order(provider, channel)
+    except PaymentError as exc:
+        raise VoteRejected("This payment method is not available right now.", code="provider_unavailable",
+                           field="provider") from exc
+
+
+def needs_redirect(registry: Providers, provider: str, channel: str) -> bool:
+    """Whether an order's payment happens on the provider's page (rather than a phone prompt). A provider
+    switched off since the order was placed: the order is still shown, as a card payment's page if Stripe's."""
+    try:
+        return registry.for_order(provider, channel).redirects
+    except PaymentError:
+        return provider == "stripe"
+
+
+# A provider's start can take this long (MTN: four 15 s attempts and their back-off) before we give up
+# on it; the lease that keeps a second start away outlives it, so two starts never overlap.
+# The deadline counts from before the claim, so the margin covers the claim's own round trip, pool
+# waits and event-loop stalls: only a pause of over 40 s could let a second start in.
+START_DEADLINE_SECONDS = 80.0
+START_LEASE = timedelta(seconds=120)
+
+
+async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
+                        ) -> StartOutcome | None:
+    """Start the order's collection once; a retryable provider error propagates (retry later,
+    same reference), any other fails the order with the provider's reason. None: another start
+    holds the order right now (the reconciler does not wait out someone else's provider call).
+
+    Claim, call, record: the claim is a lease on the order row (one statement), the provider is
+    called with no database connection held, and the answer is recorded in one more statement. A
+    crash in between leaves the lease to run out, after which the reconciler starts the order again.
+
+    A crash between the provider's answer and the record loses what it answered. For a payment page
+    (WebPay, Checkout) that is safe: the page reaches the payer only in this request's reply, after
+    the record. Checkout's restart gets the same session (same idempotency key); WebPay refuses a
+    reused order id, so it keeps each attempt (then its page) through `Collection.remember` and a
+    restart opens a page under an order id of its own, every page still found by a status check.
+    For an MTN prompt too: a restart uses the same reference and MTN answers 409. Orange's
+    push has no such reference (a new payToken per start), so it keeps its payToken through
+    `Collection.remember` before sending the prompt, and a later start or status check finds it.
+    """
+    deadline = asyncio.get_running_loop().time() + START_DEADLINE_SECONDS
+    claimed = await claim_start(sessions, order_id)
+    if claimed is None:
+        return await unclaimed_outcome(sessions, order_id)
+    lease, order, collection = claimed
+    provider = registry.for_order(order.provider, order.channel)
+    try:
+        collection = replace(collection, remember=partial(keep_start_data, sessions, order.id, order.provider))
+        result = await call_start(provider, collection, deadline)
+    except PaymentError as exc:
+        if exc.retryable:
+            await release_start(sessions, order_id, lease)
+            raise
+        log.info("payment start refused for %s: %s", order_id, exc)
+        # Failed in the statement that drops the lease: no other start can claim it in between.
+        await closing.fail_order(sessions, order_id, exc.message)
+        return StartOutcome(order_id, OrderStatus.FAILED, message=exc.message)
+    except Exception:
+        await release_start(sessions, order_id, lease)
+        raise
+    if not await record_start(sessions, order, result, provider.payment_window):  # only if it outlived its lease
+        return await unclaimed_outcome(sessions, order_id)  # the start that was recorded stands
+    return StartOutcome(order.id, order.status, result.redirect_url)
+
+
+async def call_start(provider: PaymentProvider, collection: Collection, deadline: float) -> StartResult:
+    """The provider's start, cut off (at a loop time) before the lease that guards it runs out."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            return await provider.start(collection)
+    except TimeoutError as exc:
+        raise PaymentError(provider.name, "start_timeout", "The provider did not finish the start in time.",
+                           retryable=True) from exc
+
+
+async def claim_start(sessions: Sessions, order_id: uuid.UUID) -> tuple[datetime, VoteOrder, Collection] | None:
+    """Lease a pending, never-started order for one start, and load it in the same statement; None
+    when it is not to be started now."""
+    async with autocommit_connection(sessions) as connection:  # Core: see placing.place_order
+        row = (await connection.execute(CLAIM_START, {"order_key": order_id})).one_or_none()
+    if row is None:
+        return None
+    order, collection = collection_of(tables.detached_order(row), row.contest_name, row.candidate_name, row.kept)
+    assert order.start_lease_until is not None
+    return order.start_lease_until, order, collection
+
+
+_ORDERS, _CONTESTS, _CANDIDATES = tables.ORDERS_TABLE, tables.CONTESTS, tables.CANDIDATES
+CLAIM_START = (update(_ORDERS)
+               .where(_ORDERS.c.id == bindparam("order_key"), _ORDERS.c.status == OrderStatus.PENDING,
+                      _ORDERS.c.payment_started_at.is_(None),
+                      or_(_ORDERS.c.start_lease_until.is_(None), _ORDERS.c.start_lease_until < func.now()),
+                      _CONTESTS.c.id == _ORDERS.c.contest_id, _CANDIDATES.c.id == _ORDERS.c.candidate_id)
+               .values(start_lease_until=func.now() + START_LEASE,
+                       start_attempted_at=func.coalesce(_ORDERS.c.start_attempted_at, func.now()))
+               .returning(*_ORDERS.c, _CONTESTS.c.name.label("contest_name"),
+                          _CANDIDATES.c.name.label("candidate_name"), kept_during_start().label("kept")))
+
+
+async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOutcome | None:
+    """Why an order could not be claimed: decided or started already, or (None) under way elsewhere."""
+    async with autocommit(sessions) as session:
+        order = await session.get(VoteOrder, order_id)
+    if order is None:
+        raise NotFound("No vote order has that id.", code="order_not_found")
+    if order.status is not OrderStatus.PENDING or order.payment_started_at is not None:
+        return StartOutcome(order.id, order.status, order.provider_data.get("redirect_url"))
+    return None
+
+
+async def release_start(sessions: Sessions, order_id: uuid.UUID, lease: datetime) -> None:
+    """Give a failed start's lease back so a retry need not wait for it to run out."""
+    try:
+        async with autocommit_connection(sessions) as connection:
+            await connection.execute(RELEASE_START, {"order_key": order_id, "lease": lease})
+    except Exception:  # the lease runs out by itself
+        log.exception("could not release the start lease of %s", order_id)
+
+
+ORDERS = VoteOrder.__table__
+RELEASE_START = (update(ORDERS)
+                 .where(ORDERS.c.id == bindparam("order_key"),
+                        ORDERS.c.start_lease_until == bindparam("lease", type_=DateTime(timezone=True)))
+                 .values(start_lease_until=None))
+# A late start (a lost prompt sent again by the reconciler) moves the order's expiry to the end of the
+# provider's window: expiring it while the payer may still approve would take money for a flagged vote.
+RECORD_START = (update(ORDERS)
+                .where(ORDERS.c.id == bindparam("order_key"), ORDERS.c.payment_started_at.is_(None))
+                .values(provider_data=ORDERS.c.provider_data.op("||")(bindparam("started_data", type_=JSONB)),
+                        payment_started_at=func.now(), start_lease_until=None,
+                        expires_at=func.greatest(ORDERS.c.expires_at,
+                                                 func.now() + bindparam("window", type_=Interval))))
+
+
+async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult, window: timedelta) -> bool:
+    """Keep what the provider answered; False when another start was recorded first."""
+    data = dict(result.provider_data)
+    if result.redirect_url:
+        data["redirect_url"] = result.redirect_url
+    async with autocommit_connection(sessions) as connection:
+        recorded = (await connection.execute(RECORD_START, {"order_key": order.id, "started_data": data,
+                                                            "window": window})).rowcount
+    if not recorded:
+        log.warning("payment start for %s finished after another one had been recorded", order.id)
+    return bool(recorded)
+
+
+async def start_for_page(sessions: Sessions, registry: Providers, order_id: uuid.UUID) -> StartOutcome:
+    """Start a just-placed order whose payer must be sent to the provider's page: now, in the voter's request.
+    A replay (a double submit) while the first request starts it waits for that start's page."""
+    try:
+        started = await start_payment(sessions, registry, order_id)
+    except PaymentError as exc:
+        log.warning("payment start failed for %s, will be retried by the reconciler: %s", order_id, exc)
+        raise PaymentUnavailable("The payment service did not answer; please try again in a moment.") from exc
+    if started is None:
+        started = await recorded_start(sessions, order_id, timeout=REPLAY_WAIT_SECONDS)
+    if started is None:
+        raise PaymentUnavailable("The payment is being started; please try again in a moment.")
+    return started
+
+
+REPLAY_WAIT_SECONDS = 15.0
+
+
+async def recorded_start(sessions: Sessions, order_id: uuid.UUID, *, timeout: float) -> StartOutcome | None:
+    """The order's start once another request has recorded it (None if it has not in time)."""
+    loop = asyncio.get_running_loop()
+    until = loop.time() + timeout
+    while loop.time() < until:
+        await asyncio.sleep(0.2)
+        if (outcome := await unclaimed_outcome(sessions, order_id)) is not None:
+            return outcome
+    return None

@@ -1,0 +1,16 @@
+"""Database tables, one module per aggregate. PostgreSQL is the source of truth for contests, orders and
+tallies. A channel's own tables live in its folder (`channels/<name>/models.py`) on the same `Base`."""
+
+from gateway.db.models.admin_accounts import AdminRefreshToken, AdminUser, AuditEntry, ContestOrganiser
+from gateway.db.models.base import NAMING, Base, enum_column
+from gateway.db.models.contests import Candidate, CandidateStatus, Contest, ContestStatus, Tally
+from gateway.db.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet
+from gateway.db.models.orders import OrderStatus, OutboxMessage, PaymentVerification, ProviderEvent, VoteOrder
+from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, UssdSessionEvent, VoterPreference
+
+__all__ = [
+    "NAMING", "AdminRefreshToken", "AdminUser", "AuditEntry", "Base", "BlockedAddress", "BlockedMsisdn",
+    "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "LedgerCheckpoint",
+    "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification", "ProviderEvent",
+    "ResultsSheet", "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
+]

@@ -1,0 +1,114 @@
+"""Contests, their candidates and their tallies."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.db.models.base import Base, enum_column
+
+
+class ContestStatus(StrEnum):
+    DRAFT = "draft"
+    OPEN = "open"
+    PAUSED = "paused"
+    CLOSED = "closed"
+
+
+class CandidateStatus(StrEnum):
+    ACTIVE = "active"
+    ELIMINATED = "eliminated"
+    HIDDEN = "hidden"
+
+
+class Contest(Base):
+    __tablename__ = "contests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[ContestStatus] = mapped_column(enum_column(ContestStatus, "contest_status"))
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    price_per_vote: Mapped[int] = mapped_column(BigInteger)  # minor units of `currency`
+    currency: Mapped[str] = mapped_column(String(3))
+    max_votes_per_order: Mapped[int] = mapped_column(Integer)
+    ussd_service_codes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    providers: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
+    default_language: Mapped[str] = mapped_column(String(2), server_default="fr")
+    # Abuse limits per payer number (all channels); 0 means no limit.
+    max_orders_per_minute: Mapped[int] = mapped_column(Integer, server_default="5")
+    max_orders_per_day: Mapped[int] = mapped_column(Integer, server_default="200")
+    # Public board: counts can be hidden (ranks only), and the board frozen from a moment on.
+    show_counts: Mapped[bool] = mapped_column(Boolean, server_default="true")
+    # Thresholds of the fraud rules (gateway.core.fraud.FraudRules; a missing key takes its default, 0 turns
+    # a rule off). None: every default.
+    fraud_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
+    board_frozen_at: Mapped[datetime | None]
+    # Sealed until close: no count, no rank anywhere public until the contest is closed (gateway.core.ranking).
+    board_sealed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    # The price of a vote in Stars (None: not sold for Stars). A channel's own settings of a contest live in
+    # its own table (gateway.core.channel_settings).
+    stars_per_vote: Mapped[int | None] = mapped_column(Integer)
+
+    candidates: Mapped[list[Candidate]] = relationship(
+        back_populates="contest", order_by="Candidate.code", lazy="raise"
+    )
+
+    __table_args__ = (
+        CheckConstraint("price_per_vote > 0", name="price_positive"),
+        CheckConstraint("max_votes_per_order >= 1", name="max_votes_positive"),
+        CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
+    )
+
+
+class Candidate(Base):
+    __tablename__ = "candidates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    code: Mapped[str] = mapped_column(String(8))
+    name: Mapped[str] = mapped_column(String(200))
+    status: Mapped[CandidateStatus] = mapped_column(
+        enum_column(CandidateStatus, "candidate_status"), server_default=CandidateStatus.ACTIVE.value
+    )
+    photo_url: Mapped[str | None] = mapped_column(Text)
+    bio: Mapped[str | None] = mapped_column(Text)
+    # The organiser's display order in the public lists (ties: code order).
+    position: Mapped[int] = mapped_column(Integer, server_default="0")
+
+    contest: Mapped[Contest] = relationship(back_populates="candidates", lazy="raise")
+
+    __table_args__ = (
+        UniqueConstraint("contest_id", "code", name="uq_candidates_contest_code"),
+        CheckConstraint("code ~ '^[0-9]{1,8}$'", name="code_numeric"),
+    )
+
+
+class Tally(Base):
+    """Votes per candidate; always equal to the sum of quantities of its paid orders."""
+
+    __tablename__ = "tallies"
+
+    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id", ondelete="CASCADE"), primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), index=True)
+    votes: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (CheckConstraint("votes >= 0", name="votes_not_negative"),)

@@ -1,0 +1,124 @@
+"""What a channel hands the assembly: its routes, its background jobs, its receipts, how its voters pay,
+its local stand-ins, its commands, its production checks, its own migrations, its per-contest settings and its failed
+messages.
+
+A channel (`channels/<name>/channel.py`) builds one `ChannelParts`; `assembly/channel_list.py` names every
+channel, and the assembly (app, worker, supervisor, CLI) reads them from there. So a new channel lives in
+its folder, plus one line in that list (and its settings model among `Settings`' bases in assembly/settings.py
+when it has one: `ChannelParts[ItsSettings]` hands its parts those settings typed).
+This module imports no channel: channels import it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
+from urllib.parse import urlsplit
+
+import httpx
+from aiohttp import web
+from redis.asyncio import Redis
+from rq import Queue
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core.channel_reports import FailedMessages
+from gateway.core.channel_settings import ChannelContestSettings
+from gateway.core.providers import Providers
+from gateway.core.receipts import ReceiptSender
+from gateway.db.engine import Sessions
+from gateway.kit.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from gateway.core.service import PaymentStarter, VoteService
+
+# The one RQ function every channel's job runs through (assembly.job_runtime.channel_job): a channel names its
+# jobs by (channel, job) and never imports the worker.
+CHANNEL_JOB = "assembly.job_runtime.channel_job"
+
+
+# A channel's own settings model (a ServiceSettings); the assembly passes its Settings, a subclass of each.
+S = TypeVar("S", bound=ServiceSettings)
+S_co = TypeVar("S_co", bound=ServiceSettings, covariant=True)
+
+
+class JobResources(Protocol[S_co]):
+    """What a channel's background job may use (assembly.job_runtime.JobContext provides it)."""
+
+    @property
+    def settings(self) -> S_co: ...
+
+    @property
+    def sessions(self) -> Sessions: ...
+
+    @property
+    def redis(self) -> Redis: ...
+
+    @property
+    def providers(self) -> Providers: ...
+
+    def vote_service(self, starts: PaymentStarter) -> VoteService:
+        """The core's vote API, starting payments through `starts` (a job starts them after its reply)."""
+        ...
+
+    async def start_payment(self, order_id: uuid.UUID) -> object:
+        """Ask the order's provider for the payment (the prompt on the voter's phone)."""
+        ...
+
+    async def relay_now(self) -> None:
+        """Deliver what committed transactions left in the outbox (board moves, receipts) now."""
+        ...
+
+
+ChannelJob = Callable[..., Awaitable[Any]]  # (JobResources, *job arguments) -> its result
+ReceiptsFactory = Callable[[S, Sessions, httpx.AsyncClient], ReceiptSender | None]
+ProductionCheck = Callable[[S, AsyncSession], Awaitable[list[str]]]
+Commands = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
+
+
+@dataclass(frozen=True)
+class StandIn(Generic[S]):
+    """A local fake of an outside service the channel talks to, started by `gateway run` in development."""
+
+    name: str
+    module: str  # run as `python -m <module> --host H --port P <args>`
+    needed: Callable[[S], bool]
+    address: Callable[[S], tuple[str, int]]
+    announce: Callable[[S], str]  # its line in the URLs block
+    args: Callable[[S], list[str]] = lambda settings: []
+    # Environment given to every process `gateway run` starts once it runs (e.g. where to send text messages).
+    environment: Callable[[S], dict[str, str]] = lambda settings: {}
+
+
+def listen_address(url: str, default_port: int) -> tuple[str, int]:
+    """Where a stand-in listens, from the URL the service reaches it at (`StandIn.address`)."""
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or default_port
+
+
+@dataclass(frozen=True)
+class ChannelParts(Generic[S]):
+    """A channel's parts, typed by its own settings model (`ChannelParts[UssdSettings]`)."""
+
+    name: str
+    setup: Callable[[web.Application], None]  # routes and the channel's own cleanup contexts
+    jobs: Mapping[str, ChannelJob] = field(default_factory=dict)
+    periodic_jobs: tuple[tuple[str, int], ...] = ()  # (job, seconds between runs)
+    receipts: ReceiptsFactory[S] | None = None  # messages a voter once their order is decided
+    # Its voters pay by a prompt pushed to their phone (they have no browser for a payment page): a provider
+    # with both ways (Orange) pushes for this channel's orders (payments.registry).
+    pushes_payment_prompt: bool = False
+    stand_ins: tuple[StandIn[S], ...] = ()
+    commands: Commands | None = None  # adds `gateway <command>`s; each sets func(settings, args) -> exit code
+    production_problems: ProductionCheck[S] | None = None  # what stops production (e.g. a contest uses it unsecured)
+    migrations: Path | None = None  # its own Alembic branch for its own tables (see README's "Adding a channel")
+    contest_settings: ChannelContestSettings | None = None  # its own settings of a contest (admin form and API)
+    failed_messages: FailedMessages | None = None  # its messages that failed (dashboard figure, `gateway review`)
+
+
+def enqueue_channel_job(queue: Queue, channel: str, job: str, *args: object, job_id: str | None = None) -> None:
+    """Queue one of a channel's jobs (blocking: call it in a thread from a coroutine)."""
+    queue.enqueue(CHANNEL_JOB, channel, job, *args, job_id=job_id)

@@ -1,0 +1,71 @@
+"""The typed keys of the app's shared state.
+
+The keys of what every package may share: the foundation's types (and the jobs' loops, named for type
+checking only, so that reading a key does not pull in the background work that fills it). The board's own keys
+are in `leaderboard.keys`, the assembly's in `assembly.keys`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, TypeVar
+
+import httpx
+import jinja2
+from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from redis.asyncio import Redis
+from rq import Queue
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from gateway.core.channel_reports import FailedMessages
+from gateway.core.channel_settings import ChannelContestSettings
+from gateway.core.providers import Providers
+from gateway.db.engine import Sessions
+from gateway.kit.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from gateway.jobs.check_queue import PaymentChecks
+    from gateway.jobs.relay import RelayLoop
+    from gateway.jobs.start_queue import PaymentStarts
+
+SETTINGS = web.AppKey("settings", ServiceSettings)  # the assembly's Settings: read a package's own with settings_of
+ENGINE = web.AppKey("engine", AsyncEngine)
+SESSIONS = web.AppKey("sessions", Sessions)
+REDIS = web.AppKey("redis", Redis)
+HTTP = web.AppKey("http", httpx.AsyncClient)
+QUEUE = web.AppKey("queue", Queue)
+RELAY: web.AppKey[RelayLoop] = web.AppKey("relay")
+PROVIDERS: web.AppKey[Providers] = web.AppKey("providers")  # the core's view of payments.registry
+CHECKS: web.AppKey[PaymentChecks] = web.AppKey("checks")
+STARTS: web.AppKey[PaymentStarts] = web.AppKey("starts")
+USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
+# The one thread that decodes uploaded photos in a web process (admin.photos): one decode at a time.
+PHOTO_DECODER = web.AppKey("photo_decoder", ThreadPoolExecutor)
+STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
+RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (assembly.results_key)
+# The channels' names, their own settings of a contest and their failed-message reports, from their
+# `ChannelParts` (the app factory sets them: the admin area reads them here and imports no channel).
+CHANNEL_NAMES: web.AppKey[tuple[str, ...]] = web.AppKey("channel_names")  # an order's channel is one of these
+CONTEST_SETTINGS: web.AppKey[tuple[ChannelContestSettings, ...]] = web.AppKey("contest_settings")
+FAILED_MESSAGES: web.AppKey[tuple[FailedMessages, ...]] = web.AppKey("failed_messages")
+# Admin area: its own template environment, apart from the public pages'.
+ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
+# The one exception to the 64 KB body cap and the refusal of multipart (assembly/middleware.py): a
+# signed-in upload to a route the gate names. It answers the size allowed for the request, or None.
+UPLOAD_GATE: web.AppKey[Callable[[web.Request], Awaitable[int | None]]] = web.AppKey("upload_gate")
+
+
+SettingsModel = TypeVar("SettingsModel", bound=ServiceSettings)
+
+
+def settings_of(app: web.Application, model: type[SettingsModel]) -> SettingsModel:
+    """The app's settings as a package's own model (`settings_of(app, PaymentSettings)`): the assembly's Settings
+    is made of every package's model, so it is an instance of each; TypeError if the app was given settings
+    without it."""
+    settings = app[SETTINGS]
+    if not isinstance(settings, model):
+        raise TypeError(f"the app's settings ({type(settings).__name__}) are not {model.__name__}")
+    return settings

@@ -1,0 +1,101 @@
+"""Fixed-window rate limits in Redis, shared by every web process."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Sequence
+
+from aiohttp import web
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from gateway.core.errors import RateLimited
+from gateway.kit.keys import REDIS, SETTINGS
+from gateway.kit.settings import Network
+
+log = logging.getLogger(__name__)
+
+# Votes created per address per minute, form and API together. Generous: behind carrier NAT,
+# many phones share one address.
+VOTE_LIMIT = 30
+VOTE_WINDOW = 60
+
+
+async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: float | None = None, *,
+              if_unavailable: bool = True) -> bool:
+    """Count one attempt under `key`; True while within `limit` per window.
+
+    With Redis away (restarting), nothing can be counted: `if_unavailable` is the answer then. A vote
+    goes through (fail open: PostgreSQL's per-payer limits still hold, and a show does not stop
+    for a cache); optional extra work is skipped.
+    """
+    slot = int((now if now is not None else time.time()) // window_seconds)
+    name = f"throttle:{key}:{slot}"
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, window_seconds + 1)
+            count, _ = await pipe.execute()
+    except RedisError as exc:
+        log.warning("rate limit %s not counted, Redis is unavailable: %r", key, exc)
+        return if_unavailable
+    return int(count) <= limit
+
+
+async def enforce(redis: Redis, key: str, limit: int, window_seconds: int, message: str) -> None:
+    if not await hit(redis, key, limit, window_seconds):
+        raise RateLimited(message)
+
+
+# Inbound notifications (payment callbacks, USSD session events) per address per minute that are
+# not vouched for (see `payments.routes.take_callback`): a provider's own never count.
+UNTIED_LIMIT = 30
+UNTIED_WINDOW = 60
+
+
+async def enforce_untied_limit(request: web.Request) -> None:
+    """Count a notification that names no order of ours; RateLimited (429) once its address is over."""
+    await enforce(request.app[REDIS], f"untied:{client_address(request)}", UNTIED_LIMIT, UNTIED_WINDOW,
+                  "Too many notifications about no order of ours from this address; try again in a minute.")
+
+
+def client_address(request: web.Request) -> str:
+    """Who to rate-limit for this request (votes, live streams, callbacks)."""
+    forwarded = ",".join(request.headers.getall("X-Forwarded-For", ()))  # a proxy appends to the last line
+    return address_key(request.remote, forwarded or None, request.app[SETTINGS].proxy_networks)
+
+
+def address_key(peer: str | None, forwarded_for: str | None, trusted: Sequence[Network]) -> str:
+    """The client's address: the peer, unless the peer is one of our proxies (`trusted`, from
+    TRUSTED_PROXIES). Then X-Forwarded-For is read from the right, one hop per trusted proxy: each
+    proxy appends the address it saw, so the right-most hop that is not our proxy is the client, and
+    whatever stands left of it was written by the client and proves nothing. IPv6 counts per /64,
+    what one subscriber usually holds."""
+    try:
+        address = unmapped(ipaddress.ip_address(peer or ""))
+    except ValueError:
+        return peer or "unknown"
+    for hop in reversed((forwarded_for or "").split(",")):
+        if not any(address in network for network in trusted):
+            break
+        try:
+            address = unmapped(ipaddress.ip_address(hop.strip()))
+        except ValueError:
+            break  # garbage: the last address we could read stands
+    if address.version == 6:
+        return str(ipaddress.ip_network(f"{address}/64", strict=False))
+    return str(address)
+
+
+def unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An IPv4 peer seen through a dual-stack socket (::ffff:a.b.c.d) as the IPv4 address it is."""
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def vote_limit_key(request: web.Request) -> str:
+    """One budget per address for creating votes, shared by the form and the JSON API."""
+    return f"web-vote:{client_address(request)}"

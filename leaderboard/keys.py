@@ -1,0 +1,14 @@
+"""The board's own app keys: its stream limits, its boards and its live hub (filled by `leaderboard.routes.setup`
+and the assembly)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from leaderboard.boards import Boards
+from leaderboard.config import StreamConfig
+from leaderboard.hub import Hub
+
+LEADERBOARD_CONFIG = web.AppKey("leaderboard_config", StreamConfig)
+LEADERBOARD_BOARDS = web.AppKey("leaderboard_boards", Boards)
+LEADERBOARD_HUB = web.AppKey("leaderboard_hub", Hub)

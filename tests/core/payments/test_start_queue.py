@@ -1,0 +1,102 @@
+"""The web process's payment prompts: pushed once, retried through a provider outage, bounded,
+and never cut off half sent at shutdown."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+from gateway.core.providers import PaymentError
+from gateway.jobs.start_queue import PaymentStarts
+
+
+class Provider:
+    """Counts the prompts it was asked to push; fails the first `down_for` calls as a 503 would."""
+
+    def __init__(self, down_for: int = 0, takes: float = 0.0) -> None:
+        self.down_for = down_for
+        self.takes = takes
+        self.calls: list[uuid.UUID] = []
+        self.pushed: list[uuid.UUID] = []
+        self.at_once = 0
+        self.most_at_once = 0
+
+    async def start(self, order_id: uuid.UUID) -> None:
+        self.calls.append(order_id)
+        self.at_once += 1
+        self.most_at_once = max(self.most_at_once, self.at_once)
+        try:
+            await asyncio.sleep(self.takes)
+            if len(self.calls) <= self.down_for:
+                raise PaymentError("mtn", "SERVICE_UNAVAILABLE", "try later", retryable=True, status=503)
+            self.pushed.append(order_id)
+        finally:
+            self.at_once -= 1
+
+
+async def test_a_double_request_pushes_one_prompt() -> None:
+    provider = Provider()
+    starts = PaymentStarts(provider.start)
+    order_id = uuid.uuid4()
+    starts.request(order_id)
+    starts.request(order_id)
+    await starts.wait_idle()
+    assert provider.pushed == [order_id]
+
+
+async def test_a_provider_down_for_a_moment_still_gets_the_prompt_out() -> None:
+    provider = Provider(down_for=2)
+    starts = PaymentStarts(provider.start, retry_delays=(0.01, 0.01, 0.01))
+    order_id = uuid.uuid4()
+    starts.request(order_id)
+    await starts.wait_idle()
+    assert len(provider.calls) == 3 and provider.pushed == [order_id]
+
+
+async def test_a_provider_down_for_long_is_left_to_the_reconciler() -> None:
+    provider = Provider(down_for=100)
+    starts = PaymentStarts(provider.start, retry_delays=(0.01, 0.01))
+    starts.request(uuid.uuid4())
+    await starts.wait_idle()
+    assert len(provider.calls) == 3 and provider.pushed == [] and starts.in_flight == 0
+
+
+async def test_a_burst_is_pushed_a_bounded_number_at_a_time() -> None:
+    provider = Provider(takes=0.01)
+    starts = PaymentStarts(provider.start, concurrency=4)
+    orders = [uuid.uuid4() for _ in range(40)]
+    for order_id in orders:
+        starts.request(order_id)
+    await starts.wait_idle()
+    assert sorted(provider.pushed) == sorted(orders) and provider.most_at_once == 4
+
+
+async def test_shutdown_finishes_prompts_being_sent_and_drops_the_rest() -> None:
+    provider = Provider(takes=0.2)
+    starts = PaymentStarts(provider.start, concurrency=1)
+    sending, waiting, later = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    starts.request(sending)
+    starts.request(waiting)
+    starts.request(later, after=60)
+    await asyncio.sleep(0.05)
+    await starts.close(grace=5)
+    assert provider.pushed == [sending] and starts.in_flight == 0
+
+
+async def test_new_votes_wait_while_prompts_already_owed_queue_then_go_in_anyway() -> None:
+    provider = Provider(takes=0.2)
+    starts = PaymentStarts(provider.start, concurrency=1)
+    for _ in range(1 + 64):  # one calling, a full backlog waiting behind it
+        starts.request(uuid.uuid4())
+    await asyncio.sleep(0.01)
+    admitted = asyncio.create_task(starts.wait_for_room(timeout=5))
+    await asyncio.sleep(0.1)
+    assert not admitted.done()  # held back while the owed prompts queue
+    await asyncio.wait_for(admitted, timeout=1)  # let in once one of them got its slot
+    starts.request(uuid.uuid4())  # the backlog is full again
+    await asyncio.sleep(0.01)
+    held_since = time.monotonic()
+    await asyncio.wait_for(starts.wait_for_room(timeout=0.05), timeout=1)  # a slow answer, never a lost voter
+    assert time.monotonic() - held_since >= 0.04 and provider.most_at_once == 1
+    await starts.close(grace=0)
