@@ -151,7 +151,7 @@ async def vote_service_ctx(app: web.Application) -> AsyncIterator[None]:
     app[VOTE_SERVICE] = VoteService(
         app[SESSIONS], app[PROVIDERS], app[LEADERBOARD_BOARDS], app[STARTS],
         pending_ttl=timedelta(seconds=app[SETTINGS].order_pending_ttl_seconds),
-        contest_settings=channel_list.CONTEST_SETTINGS,
+        contest_settings=channel_list.CONTEST_SETTINGS, receipt_channels=channel_list.RECEIPT_CHANNELS,
     )
     yield
 

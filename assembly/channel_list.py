@@ -27,6 +27,8 @@ def channel(name: str) -> ChannelParts[Any]:
 
 # The channels whose voters pay by a prompt pushed to their phone.
 PUSH_CHANNELS = frozenset(parts.name for parts in CHANNELS if parts.pushes_payment_prompt)
+# The channels that message a voter once their order is decided: their orders keep that they send a receipt.
+RECEIPT_CHANNELS = frozenset(parts.name for parts in CHANNELS if parts.receipts is not None)
 
 
 # The channels' own migration branches (for their own tables), migrated with the core's.

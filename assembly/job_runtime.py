@@ -18,7 +18,7 @@ from typing import Any, TypeVar
 import httpx
 from redis.asyncio import Redis
 
-from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, channel
+from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS, channel
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.payments.starting import start_payment
@@ -49,7 +49,7 @@ class JobContext:
     def vote_service(self, starts: PaymentStarter) -> VoteService:
         return VoteService(self.sessions, self.providers, Boards(self.sessions, self.redis, BOARD_CONTEST_TTL), starts,
                            pending_ttl=timedelta(seconds=self.settings.order_pending_ttl_seconds),
-                           contest_settings=CONTEST_SETTINGS)
+                           contest_settings=CONTEST_SETTINGS, receipt_channels=RECEIPT_CHANNELS)
 
     async def start_payment(self, order_id: uuid.UUID) -> object:
         return await start_payment(self.sessions, self.providers, order_id)

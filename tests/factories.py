@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from assembly.channel_list import CONTEST_SETTINGS
+from assembly.channel_list import CONTEST_SETTINGS, RECEIPT_CHANNELS
 from gateway.core import ledger
 from gateway.core.contests_admin import settings_of
 from gateway.core.fraud import FraudRules
@@ -74,8 +74,9 @@ async def place(
     sessions: Sessions, contest: Contest, candidate: str = "01", quantity: int = 1,
     provider: str = "mtn", msisdn: str | None = "+237670000001", **extra: Any,
 ) -> VoteOrder:
-    request = placing.OrderRequest(contest.slug, candidate, quantity, provider, extra.pop("channel", Channel.WEB),
-                                   msisdn=msisdn, **extra)
+    channel = extra.pop("channel", Channel.WEB)
+    extra.setdefault("sends_receipt", channel in RECEIPT_CHANNELS)  # as the VoteService sets it
+    request = placing.OrderRequest(contest.slug, candidate, quantity, provider, channel, msisdn=msisdn, **extra)
     return await placing.place_order(sessions, request, pending_ttl=PENDING_TTL)
 
 

@@ -20,7 +20,6 @@ from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.payments.refunds import RefundOutcome, request_refund
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Providers
-from gateway.core.receipts import sends_receipts
 from gateway.core.review import ReviewItem, ReviewKind
 from gateway.db.engine import Sessions
 from gateway.db.models import (
@@ -147,7 +146,7 @@ async def resend_receipt(sessions: Sessions, actor: Actor, order_id: uuid.UUID) 
     detail = await order_detail(sessions, actor, order_id)
     order = detail.row.order
     topic = RECEIPT_TOPIC.get(order.status)
-    if topic is None or not sends_receipts(order.channel):
+    if topic is None or not order.sends_receipt:
         raise Conflict("Only a decided order of a channel that sends receipts has one to send.", code="no_receipt")
     async with sessions.begin() as session:
         await session.execute(insert(OutboxMessage).values(
@@ -240,7 +239,7 @@ async def _add_votes(session: AsyncSession, order: VoteOrder) -> None:
     await ledger.append_event(session, ledger.EntryKind.REVIEW_COUNTED, order, sign=1)
     await session.execute(insert(OutboxMessage).values(
         topic="vote.confirmed", payload={"order_id": str(order.id), "contest_id": order.contest_id}))
-    if sends_receipts(order.channel):
+    if order.sends_receipt:
         await session.execute(insert(OutboxMessage).values(
             topic="order.paid", payload={"order_id": str(order.id), "contest_id": order.contest_id}))
 

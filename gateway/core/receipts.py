@@ -24,13 +24,6 @@ from gateway.db.models import Candidate, Contest, VoteOrder
 
 log = logging.getLogger(__name__)
 
-# The web shows the voter the order's page and USSD's operator texts the payer: every other channel's orders get
-# a receipt from us (its `ChannelParts.receipts` sends it), a new channel's included.
-CHANNELS_WITHOUT_RECEIPTS = ("ussd", "web")
-
-
-def sends_receipts(channel: str) -> bool:
-    return channel not in CHANNELS_WITHOUT_RECEIPTS
 PAID_RECEIPT_TOPIC = "order.paid"
 
 

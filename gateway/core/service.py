@@ -51,13 +51,15 @@ class PlacedVote:
 
 class VoteService:
     def __init__(self, sessions: Sessions, providers: Providers, board: BoardReader, starts: PaymentStarter, *,
-                 pending_ttl: timedelta, contest_settings: Sequence[ChannelContestSettings] = ()) -> None:
+                 pending_ttl: timedelta, contest_settings: Sequence[ChannelContestSettings] = (),
+                 receipt_channels: frozenset[str] = frozenset()) -> None:
         self.sessions = sessions
         self.providers = providers
         self.board = board
         self.starts = starts
         self.pending_ttl = pending_ttl
         self.contest_settings = tuple(contest_settings)
+        self.receipt_channels = receipt_channels  # the channels that message a voter the outcome (their receipts)
 
     async def _with_channel_fields(self, contests: Sequence[PublicContest]) -> list[PublicContest]:
         """The contests with every channel's own settings of each (`PublicContest.channel_fields`)."""
@@ -91,6 +93,7 @@ class VoteService:
         if wait_for_room:
             await self.starts.wait_for_room()
         window = provider_for(self.providers, request.provider, request.channel).payment_window
+        request = replace(request, sends_receipt=request.channel in self.receipt_channels)
         order = await placing.place_order(self.sessions, request, pending_ttl=max(self.pending_ttl, window))
         view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")
         if not needs_redirect(self.providers, order.provider, order.channel):

@@ -14,12 +14,15 @@ from assembly.providers import build_providers
 from assembly.settings import Settings
 from assembly.worker_jobs import outbox_handlers
 from gateway.core.orders import closing, counting
+from gateway.core.orders.placing import OrderRequest
 from gateway.core.receipts import Receipt, ReceiptKind
+from gateway.core.service import VoteService
 from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage
 from gateway.jobs import outbox
+from leaderboard.boards import Boards
 from tests.channel_names import Channel
-from tests.factories import make_contest, place
+from tests.factories import PENDING_TTL, make_contest, place
 
 
 class Recorder:
@@ -84,3 +87,29 @@ async def test_channels_without_a_sender_and_the_web_get_no_message(context: tup
     async with ctx.sessions() as session:
         topics = (await session.scalars(select(OutboxMessage.topic))).all()
     assert sorted(topics) == ["order.paid", "vote.confirmed", "vote.confirmed"]  # the web's vote needs no receipt
+
+
+async def test_channels_the_core_never_heard_of_get_receipts_when_they_send_them(
+        context: tuple[JobContext, Recorder], settings: Settings) -> None:
+    """Whether an order is receipted is its channel's word at placement (`ChannelParts.receipts`), not a list in
+    the core: a new messaging channel's orders are, a new kiosk's (the outcome on its own screen) are not."""
+    ctx, _ = context
+    contest = await make_contest(ctx.sessions)
+
+    class NoStarts:
+        def request(self, order_id: object, *, after: float = 0.0) -> None: ...
+
+        async def wait_for_room(self) -> None: ...
+
+    service = VoteService(ctx.sessions, ctx.providers, Boards(ctx.sessions, ctx.redis, 60), NoStarts(),
+                          pending_ttl=PENDING_TTL, receipt_channels=frozenset({"whatsapp", Channel.SMS}))
+    placed = {channel: (await service.place_vote(OrderRequest(
+        contest.slug, "01", 1, "mtn", channel, msisdn=f"+23767000020{n}"))).order
+        for n, channel in enumerate(("whatsapp", "kiosk", Channel.USSD))}
+    for order in placed.values():
+        await counting.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 100, "XAF", f"t-{order.id}",
+                                       provider="mtn")
+    async with ctx.sessions() as session:
+        receipted = (await session.scalars(select(OutboxMessage.payload["order_id"].astext)
+                                           .where(OutboxMessage.topic == "order.paid"))).all()
+    assert receipted == [str(placed["whatsapp"].id)]

@@ -25,7 +25,7 @@ from gateway.core import holds, ledger
 from gateway.core.errors import NotFound
 from gateway.core.orders.tables import emit
 from gateway.core.outcomes import ConfirmOutcome
-from gateway.core.receipts import CHANNELS_WITHOUT_RECEIPTS, PAID_RECEIPT_TOPIC
+from gateway.core.receipts import PAID_RECEIPT_TOPIC
 from gateway.core.rules import late_success_status
 from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import (
@@ -88,7 +88,7 @@ FIRST_VERIFY_AFTER = timedelta(seconds=30)
 def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, OrderStatus]]:
     """The guarded pending → paid update, its ledger entry, the tally increment and the outbox rows as one statement.
 
-    A channel whose voter waits for a message (any but `CHANNELS_WITHOUT_RECEIPTS`) also gets an `order.paid`
+    An order whose channel messages its voter (`VoteOrder.sends_receipt`) also gets an `order.paid`
     row: the receipt is sent by a job, after the commit, once (see gateway.core.receipts).
 
     Built once, with bound parameters named unlike any column (a parameter named after a column
@@ -110,7 +110,7 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
                 provider_txn_id=bindparam("confirm_txn", type_=String),
                 decided_at=func.now(), status_reason=bindparam("confirm_status", type_=Text))
         .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity, orders.amount, orders.currency,
-                   orders.provider_txn_id, orders.channel, orders.status)
+                   orders.provider_txn_id, orders.sends_receipt, orders.status)
         .cte("paid")
     )
     is_paid = paid.c.status == OrderStatus.PAID
@@ -129,8 +129,7 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
         ["topic", "payload"],
         select(literal(PAID_RECEIPT_TOPIC),
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
-        # Comparisons, not NOT IN (…): a list parameter would re-render this statement for every vote.
-        .where(*(paid.c.channel != channel for channel in CHANNELS_WITHOUT_RECEIPTS), is_paid),
+        .where(paid.c.sends_receipt, is_paid),
     ).cte("receipted")
     ctes = [entry, counted, queued, receipted]
     if verify_later:  # callback verification: the order joins the queue with its count, or neither

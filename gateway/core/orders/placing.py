@@ -54,6 +54,7 @@ class OrderRequest:
     client_key: str | None = None  # the channel's idempotency key for this client; kept scoped to the payer
     voter_address: str | None = None  # the web client's address, for the fraud rules (gateway.core.holds)
     language: str | None = None  # the voter's own language, where the channel knows it (for the receipt)
+    sends_receipt: bool = False  # its channel messages the voter the outcome (set by the VoteService)
 
 
 def stored_client_key(client_key: str, msisdn: str | None) -> str:
@@ -132,7 +133,7 @@ def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
         contest_id=contest.id, candidate_id=candidate_id, quantity=checked.quantity,
         amount=checked.amount, currency=checked.currency, channel=request.channel,
         provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
-        voter_address=request.voter_address, language=request.language,
+        voter_address=request.voter_address, language=request.language, sends_receipt=request.sends_receipt,
         status=OrderStatus.PENDING, expires_at=now + pending_ttl, provider_data={},
     )
     return insert_order_parameters(order, contest, now)
@@ -166,8 +167,8 @@ def contest_and_candidate(*, locking: bool) -> Select[Any]:
 CONTEST_AND_CANDIDATE = contest_and_candidate(locking=False)
 CONTEST_AND_CANDIDATE_LOCKING = contest_and_candidate(locking=True)
 ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candidate_id", "quantity", "amount",
-                 "currency", "channel", "provider", "voter_msisdn", "voter_ref", "voter_address", "language", "status",
-                 "expires_at", "provider_data")
+                 "currency", "channel", "sends_receipt", "provider", "voter_msisdn", "voter_ref", "voter_address",
+                 "language", "status", "expires_at", "provider_data")
 NO_LIMIT = 2**31 - 1
 
 

@@ -9,6 +9,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     ForeignKey,
     Index,
@@ -49,6 +50,9 @@ class VoteOrder(Base):
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     channel: Mapped[str] = mapped_column(String(32))  # its channel's name (`ChannelParts.name`)
+    # Its channel messages the voter once the order is decided (it has `ChannelParts.receipts`); USSD and the web
+    # show the outcome on their own screens.
+    sends_receipt: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
     provider: Mapped[str] = mapped_column(String(32))
     voter_msisdn: Mapped[str | None] = mapped_column(String(20))
     voter_ref: Mapped[str | None] = mapped_column(String(200))
