@@ -16,6 +16,7 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from assembly.channel_list import CHANNELS
+from assembly.former_jobs import adopt_former_jobs
 from assembly.job_runtime import close_runtime
 from assembly.logs import json_wanted, setup_logging
 from assembly.settings import Settings
@@ -194,6 +195,7 @@ def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -
     """Work the queues (payments first); returns whether the worker did any job in burst mode."""
     connection = sync_redis(redis_url)
     queues = [job_queue(connection, name) for name in QUEUE_NAMES]
+    adopt_former_jobs(queues)
     periodic = PeriodicEnqueuer(redis_url) if with_cron and not burst else None
     try:
         # SimpleWorker runs jobs in this process, sharing one job runtime (see assembly.job_runtime.JobRuntime);

@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -153,3 +154,25 @@ async def test_a_worker_killed_with_sigkill_leaves_no_periodic_enqueuer_behind(j
         with contextlib.suppress(ProcessLookupError):
             os.killpg(worker.pid, signal.SIGKILL)
 
+
+
+async def test_deliveries_queued_by_the_former_release_are_delivered_after_the_upgrade(
+    sessions: Sessions, settings: Settings, redis: Redis, job_env: dict[str, str]
+) -> None:
+    """A release before named the worker's functions `gateway.worker_jobs.*`: what it left in the queue (a
+    delivery, one waiting for its retry) still runs on a worker of this release, under the new names."""
+    contest = await make_contest(sessions)
+    for quantity in (2, 3):
+        order = await place(sessions, contest, "02", quantity)
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,
+                                       provider=order.provider)
+    queue = job_queue(sync_redis(settings.redis_url or ""))
+    queue.enqueue("gateway.worker_jobs.deliver_outbox_job", 1, job_id=outbox.delivery_job_id(1))
+    queue.enqueue_in(timedelta(seconds=0), "gateway.worker_jobs.deliver_outbox_job", 2,
+                     job_id=outbox.delivery_job_id(2))  # as a retry waits in the scheduled registry
+    await asyncio.to_thread(run_worker_burst, job_env)
+    await asyncio.to_thread(run_worker_burst, job_env)  # the first moved the due retry onto the queue
+    async with sessions() as session:
+        undelivered = (await session.scalars(select(OutboxMessage.id).where(OutboxMessage.delivered_at.is_(None))))
+        assert undelivered.all() == []
+    assert sum((await cached_votes(redis, contest.id)).values()) == 5
