@@ -21,9 +21,9 @@ from channels.sms.models import SmsContest
 from channels.sms.receipts import SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
 from channels.sms.settings import SmsSettings, sms_token_problem
+from gateway.core.channel_queries import live_contest_ids
 from gateway.core.receipts import ReceiptSender
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, ContestStatus
 from gateway.kit.channel_parts import ChannelParts, JobResources, StandIn, listen_address
 from gateway.kit.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
 
@@ -62,9 +62,9 @@ def production_problems(settings: SmsSettings, in_use: bool) -> list[str]:
 
 
 async def check_production(settings: SmsSettings, session: AsyncSession) -> list[str]:
-    in_use = await session.scalar(select(func.count()).select_from(SmsContest).join(
-        Contest, Contest.id == SmsContest.contest_id).where(
-        Contest.status != ContestStatus.CLOSED, SmsContest.short_code.is_not(None), SmsContest.keyword.is_not(None)))
+    in_use = await session.scalar(select(func.count()).select_from(SmsContest).where(
+        SmsContest.contest_id.in_(live_contest_ids()), SmsContest.short_code.is_not(None),
+        SmsContest.keyword.is_not(None)))
     return production_problems(settings, bool(in_use))
 
 

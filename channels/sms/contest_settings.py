@@ -18,7 +18,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.sms.models import SmsContest
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError
-from gateway.db.models import Contest
 
 SHORT_CODE = re.compile(r"^[0-9]{3,16}$")
 KEYWORD = re.compile(r"^[A-Z][A-Z0-9]{0,31}$")  # a letter first: a text starting with digits names a candidate
@@ -52,14 +51,15 @@ class SmsContestSettings(BaseModel):
         await session.execute(insert(SmsContest).values(contest_id=contest_id, **values)
                               .on_conflict_do_update(index_elements=["contest_id"], set_=values))
 
-    async def check_clashes(self, session: AsyncSession, contest_id: int, live_others: Sequence[int]) -> None:
+    async def check_clashes(self, session: AsyncSession, contest_id: int, live_others: Mapping[int, str]) -> None:
         if not (self.short_code and self.keyword and live_others):
             return
         rivals = (await session.execute(
-            select(Contest.slug, SmsContest.keyword).join(SmsContest, SmsContest.contest_id == Contest.id)
-            .where(Contest.id.in_(live_others), SmsContest.short_code == self.short_code)
-            .order_by(Contest.id))).all()
-        for slug, keyword in rivals:
+            select(SmsContest.contest_id, SmsContest.keyword)
+            .where(SmsContest.contest_id.in_(list(live_others)), SmsContest.short_code == self.short_code)
+            .order_by(SmsContest.contest_id))).tuples().all()
+        for rival, keyword in rivals:
+            slug = live_others[rival]
             if keyword == self.keyword:
                 raise Conflict(f"The SMS short code and keyword are used by the open contest {slug}.",
                                code="sms_keyword_in_use", field="sms_keyword")

@@ -9,8 +9,8 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.sms.models import SmsMessage
+from gateway.core.channel_queries import contest_order_ids
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import VoteOrder
 
 # A contest's dashboard counts these (any case: AT's words and ours) …
 FAILED = ("failed", "rejected", "unsent")
@@ -28,8 +28,8 @@ class SmsFailures:
 
     async def failed_for_contest(self, session: AsyncSession, contest_id: int) -> int:
         count = await session.scalar(
-            select(func.count()).select_from(SmsMessage).join(VoteOrder, VoteOrder.id == SmsMessage.order_id)
-            .where(VoteOrder.contest_id == contest_id, func.lower(SmsMessage.status).in_(FAILED)))
+            select(func.count()).select_from(SmsMessage)
+            .where(SmsMessage.order_id.in_(contest_order_ids(contest_id)), func.lower(SmsMessage.status).in_(FAILED)))
         return int(count or 0)
 
     async def undelivered(self, sessions: Sessions) -> list[str]:

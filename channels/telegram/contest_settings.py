@@ -34,7 +34,7 @@ class TelegramContestSettings(BaseModel):
                               .on_conflict_do_update(index_elements=["contest_id"],
                                                      set_={"mobile_money": self.mobile_money}))
 
-    async def check_clashes(self, session: AsyncSession, contest_id: int, live_others: Sequence[int]) -> None:
+    async def check_clashes(self, session: AsyncSession, contest_id: int, live_others: Mapping[int, str]) -> None:
         return None  # one bot serves every contest: nothing of it is a contest's own
 
 

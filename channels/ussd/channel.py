@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ussd import routes
 from channels.ussd.settings import UssdSettings, ussd_token_problem
-from gateway.db.models import Contest, ContestStatus
+from gateway.core.channel_queries import live_contests_dialled
 from gateway.kit.channel_parts import ChannelParts
 
 
@@ -22,9 +21,7 @@ def production_problems(settings: UssdSettings, in_use: bool) -> list[str]:
 
 
 async def check_production(settings: UssdSettings, session: AsyncSession) -> list[str]:
-    in_use = await session.scalar(select(func.count()).where(
-        Contest.status != ContestStatus.CLOSED, func.cardinality(Contest.ussd_service_codes) > 0))
-    return production_problems(settings, bool(in_use))
+    return production_problems(settings, await live_contests_dialled(session) > 0)
 
 
 def simulate(settings: UssdSettings, args: argparse.Namespace) -> int:

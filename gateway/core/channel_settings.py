@@ -26,8 +26,9 @@ class ContestSettingValues(Protocol):
         """Keep them as the contest's, in the caller's transaction."""
         ...
 
-    async def check_clashes(self, session: AsyncSession, contest_id: int, live_others: Sequence[int]) -> None:
-        """Raise Conflict (naming the field) when another live contest (`live_others`) has settings that clash."""
+    async def check_clashes(self, session: AsyncSession, contest_id: int, live_others: Mapping[int, str]) -> None:
+        """Raise Conflict (naming the field) when another live contest (`live_others`: their slugs by id, the
+        oldest first) has settings that clash."""
         ...
 
 

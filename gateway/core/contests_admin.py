@@ -114,7 +114,8 @@ async def _check_clashes(session: AsyncSession, contest: Contest, channels: Sequ
         if clash is not None:
             raise Conflict(f"A USSD code of this contest is used by the open contest {clash}.",
                            code="ussd_code_in_use", field="ussd_service_codes")
-    live_others = list((await session.scalars(select(Contest.id).where(others).order_by(Contest.id))).all())
+    live_others = dict((await session.execute(select(Contest.id, Contest.slug).where(others)
+                                              .order_by(Contest.id))).tuples().all())
     for values in channels:
         await values.check_clashes(session, contest.id, live_others)
 
