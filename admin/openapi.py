@@ -4,11 +4,14 @@ reads both. Paths are generated from the routes, so none goes undocumented."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from aiohttp import web
 
 from admin.api import PREFIX
+from admin.web import contest_settings
+from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.contest_drafts import KNOWN_PROVIDERS, MAX_THRESHOLD, BoardVisibility
 from gateway.core.fraud import FraudRules
 
@@ -54,7 +57,8 @@ FRAUD_RULES = {"type": "object", "additionalProperties": False,
                "description": "Thresholds of the fraud rules; a missing one keeps its default, 0 turns it off",
                "properties": {name: {"type": "integer", "minimum": 0, "maximum": MAX_THRESHOLD}
                               for name in FraudRules.names()}}
-CONTEST_FIELDS = {
+# The contest's own fields; each channel's own settings of it are added from what the channel describes.
+CONTEST_FIELDS: dict[str, Any] = {
     "type": "object", "description": "The whole setting (PUT replaces it): a field left out takes its default",
     "required": ["name", "slug", "price_per_vote", "currency", "max_votes_per_order", "opens_at",
                                    "closes_at", "providers"],
@@ -65,15 +69,24 @@ CONTEST_FIELDS = {
         "opens_at": {"type": "string", "format": "date-time"}, "closes_at": {"type": "string", "format": "date-time"},
         "providers": {"type": "array", "items": {"enum": list(KNOWN_PROVIDERS)}},
         "ussd_service_codes": {"type": "array", "items": {"type": "string"}},
-        "sms_short_code": {"type": ["string", "null"]}, "sms_keyword": {"type": ["string", "null"]},
         "stars_per_vote": {"type": ["integer", "null"], "description": "null: not sold in the Telegram bot"},
-        "telegram_mobile_money": {"type": "boolean", "description": "the bot offers mobile money too"},
         "board": {"enum": [b.value for b in BoardVisibility],
                   "description": "live, hidden_counts, frozen (from board_frozen_at), sealed (until close)"},
         "board_frozen_at": {"type": ["string", "null"], "format": "date-time"},
         "default_language": {"enum": ["fr", "en"]},
         "fraud_rules": {"$ref": "#/components/schemas/FraudRules"},
     }}
+API_LANGUAGE = "en"  # the document's descriptions, the channels' labels among them
+
+
+def contest_fields(channels: Sequence[ChannelContestSettings]) -> dict[str, Any]:
+    """The contest body's schema: the contest's own fields and every channel's, each channel's described by its
+    JSON Schema with its English label as the description (unless the channel gives one)."""
+    described = {field.name: {"description": field.label, **field.json_schema}
+                 for channel in channels for field in channel.describe(API_LANGUAGE).fields}
+    return {**CONTEST_FIELDS, "properties": {**CONTEST_FIELDS["properties"], **described}}
+
+
 ENROLMENT = {"type": "object", "required": ["status", "totp_uri", "enrol_ticket", "expires_in"], "properties": {
     "status": {"const": "totp_enrolment_required"},
     "totp_uri": {"type": "string", "description": "otpauth:// URI of the TOTP secret, for an authenticator app"},
@@ -95,7 +108,7 @@ REFUND = {"type": "object", "required": ["reason"], "additionalProperties": Fals
                                     "description": "why the money goes back (kept in the audit trail)"}}}
 
 
-def document(app: web.Application) -> dict[str, Any]:
+def document(app: web.Application, channels: Sequence[ChannelContestSettings]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in app.router.routes():
         canonical = route.resource.canonical if route.resource is not None else ""
@@ -114,13 +127,13 @@ def document(app: web.Application) -> dict[str, Any]:
         paths.setdefault(canonical, {})[route.method.lower()] = operation
     return {"openapi": "3.1.0", "info": {"title": "Ballot admin API", "version": "1"}, "paths": paths,
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-                           "schemas": {"ContestFields": CONTEST_FIELDS, "FraudRules": FRAUD_RULES,
+                           "schemas": {"ContestFields": contest_fields(channels), "FraudRules": FRAUD_RULES,
                                        "SignIn": SIGN_IN, "Enrol": ENROL, "Enrolment": ENROLMENT,
                                        "Refund": REFUND}}}
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(document(request.app))
+    return web.json_response(document(request.app, contest_settings(request)))
 
 
 def setup(app: web.Application) -> None:

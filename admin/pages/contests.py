@@ -8,6 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
+from admin import texts
 from admin.accounts import allowed
 from admin.pages.rendering import render, see_other
 from admin.web import (
@@ -17,7 +18,7 @@ from admin.web import (
 )
 from gateway.core import contests_admin
 from gateway.core.audit import Actor
-from gateway.core.channel_settings import blank_fields
+from gateway.core.channel_settings import ContestFieldset, blank_fields
 from gateway.core.contest_drafts import FRAUD_FIELD, KNOWN_PROVIDERS, BoardVisibility, board_visibility, parse_contest
 from gateway.core.errors import DomainError
 from gateway.core.fraud import FraudRules
@@ -54,6 +55,13 @@ def contest_form_values(contest: Contest | None, channels: Mapping[str, Any]) ->
             "stars_per_vote": contest.stars_per_vote or "", **fraud_fields(FraudRules.of(contest.fraud_rules))}
 
 
+def channel_fieldsets(request: web.Request) -> list[ContestFieldset]:
+    """Each channel's own fields of a contest as it describes them, in the organiser's language: the pages
+    draw and show whatever the channels have, naming none of their fields."""
+    lang = texts.language_of(request)
+    return [channel.describe(lang) for channel in contest_settings(request)]
+
+
 def fraud_fields(rules: FraudRules) -> dict[str, int]:
     return {f"{FRAUD_FIELD}{name}": value for name, value in rules.stored().items()}
 
@@ -65,6 +73,7 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
               "providers": providers if isinstance(providers, list) else [providers]}
     return render(request, "contest_form.html", {
         "heading": heading, "action": action, "form": values, "known_providers": KNOWN_PROVIDERS,
+        "channel_fieldsets": channel_fieldsets(request),
         "boards": [b.value for b in BoardVisibility], "fraud_names": FraudRules.names(), "fraud_field": FRAUD_FIELD,
         "error": error}, actor, status)
 
@@ -115,7 +124,8 @@ async def show_contest(request: web.Request, actor: Actor, cid: int, error: str 
     channels = await contests_admin.channel_settings(request.app[SESSIONS], contest_settings(request), [cid])
     contest = detail.contest
     return render(request, "contest.html", {
-        "contest": contest, "channels": channels[cid], "candidates": detail.candidates, "votes": detail.votes,
+        "contest": contest, "channels": channels[cid], "channel_fieldsets": channel_fieldsets(request),
+        "candidates": detail.candidates, "votes": detail.votes,
         "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
         "actions": TRANSITIONS[contest.status.value], "can_write": allowed(actor.role, "contests.write"),
         "error": error, "notice": notice}, actor, status)

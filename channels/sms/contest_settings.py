@@ -1,11 +1,13 @@
 """SMS's own settings of a contest: the short code voters text and the keyword that starts their message.
 
-The admin's form and API post them as `sms_short_code` and `sms_keyword`; they are kept in `sms_contests`.
+The admin's form and API post them as `sms_short_code` and `sms_keyword` (drawn and documented from
+`describe`, labelled in this channel's catalog); they are kept in `sms_contests`.
 Two live contests may share a short code, never a keyword, nor two keywords one text could mean both of.
 """
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -16,6 +18,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.sms.models import SmsContest
+from channels.sms.texts import CATALOGS
+from gateway.core.channel_settings import ContestField, ContestFieldset
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError
 
@@ -90,6 +94,19 @@ class SmsContestSettingsKind:
         rows = (await session.scalars(select(SmsContest).where(SmsContest.contest_id.in_(contest_ids)))).all()
         kept = {row.contest_id: SmsContestSettings(short_code=row.short_code, keyword=row.keyword) for row in rows}
         return {contest_id: kept.get(contest_id, SmsContestSettings()) for contest_id in contest_ids}
+
+    def describe(self, lang: str) -> ContestFieldset:
+        return described(lang)
+
+
+@functools.cache
+def described(lang: str) -> ContestFieldset:
+    """The admin's form fields, in the "admin" context: an organiser's screen, not a phone's (no GSM-7 limit)."""
+    t = CATALOGS.translations(lang)
+    nullable_text = {"type": ["string", "null"]}
+    return ContestFieldset(legend=t.pgettext("admin", "SMS"), fields=(
+        ContestField("sms_short_code", "text", nullable_text, t.pgettext("admin", "SMS short code")),
+        ContestField("sms_keyword", "text", nullable_text, t.pgettext("admin", "SMS keyword"))))
 
 
 SMS_CONTEST_SETTINGS = SmsContestSettingsKind()

@@ -1,11 +1,13 @@
 """Telegram's own settings of a contest: whether the bot offers mobile money beside Stars.
 
-The admin's form and API post it as `telegram_mobile_money`; it is kept in `telegram_contests`. The price in
-Stars is the Stars provider's (`contests.stars_per_vote`), not the bot's.
+The admin's form and API post it as `telegram_mobile_money` (drawn and documented from `describe`, labelled
+in this channel's catalog); it is kept in `telegram_contests`. The price in Stars is the Stars provider's
+(`contests.stars_per_vote`), not the bot's.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -15,6 +17,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.telegram.models import TelegramContest
+from channels.telegram.texts import CATALOGS
+from gateway.core.channel_settings import ContestField, ContestFieldset
 from gateway.core.contest_drafts import flag
 
 CHANNEL = "telegram"  # an order's channel (its ChannelParts' name)
@@ -53,6 +57,17 @@ class TelegramContestSettingsKind:
         kept = dict(rows)
         return {contest_id: TelegramContestSettings(mobile_money=bool(kept.get(contest_id, False)))
                 for contest_id in contest_ids}
+
+    def describe(self, lang: str) -> ContestFieldset:
+        return described(lang)
+
+
+@functools.cache
+def described(lang: str) -> ContestFieldset:
+    """The admin's form field, in the "admin" context: an organiser's screen, not the bot's."""
+    t = CATALOGS.translations(lang)
+    return ContestFieldset(legend=t.pgettext("admin", "Telegram"), fields=(
+        ContestField(FIELD, "checkbox", {"type": "boolean"}, t.pgettext("admin", "The bot offers mobile money too")),))
 
 
 TELEGRAM_CONTEST_SETTINGS = TelegramContestSettingsKind()

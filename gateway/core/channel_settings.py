@@ -4,15 +4,41 @@ They live in the channel's own table, not in `contests`: the channel hands a `Ch
 in its `ChannelParts`, and the admin area (its form and JSON API) and the contests' operations reach them
 only through these Protocols. The core never names a channel's field: a form's or an API body's fields go to
 every channel's `parse`, which takes its own, checks them with its own model and answers a DomainError
-naming the bad field.
+naming the bad field. Nor does the admin area: it draws a channel's inputs, shows its values and documents its
+API body from what the channel's `describe` says of them, in the channel's own words (its catalog domain).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
+
+FieldKind = Literal["text", "number", "checkbox"]
+
+
+@dataclass(frozen=True)
+class ContestField:
+    """One field of a channel's settings of a contest, as the admin's form draws it and its API documents it.
+
+    `name` is the form's and the API body's (what `parse` reads, unique across channels); `json_schema` the
+    field's JSON Schema in the API body; `label` and `help` are in the language asked of `describe`."""
+
+    name: str
+    kind: FieldKind
+    json_schema: Mapping[str, Any]
+    label: str
+    help: str | None = None
+
+
+@dataclass(frozen=True)
+class ContestFieldset:
+    """A channel's fields under its own title (the form's fieldset, the contest page's summary)."""
+
+    legend: str
+    fields: tuple[ContestField, ...]
 
 
 class ContestSettingValues(Protocol):
@@ -45,6 +71,11 @@ class ChannelContestSettings(Protocol):
 
     async def load(self, session: AsyncSession, contest_ids: Sequence[int]) -> Mapping[int, ContestSettingValues]:
         """Each contest's settings, the defaults for a contest that has none kept."""
+        ...
+
+    def describe(self, lang: str) -> ContestFieldset:
+        """Its fields as the admin area draws, shows and documents them (each name `fields()` gives), labelled
+        in `lang` from the channel's own catalog."""
         ...
 
 
