@@ -12,15 +12,24 @@ import sys
 from pathlib import Path
 
 import httpx
+from aiohttp import web
 
-from channels.telegram import webhook
 from channels.telegram.contest_settings import CHANNEL, TELEGRAM_CONTEST_SETTINGS
 from channels.telegram.receipts import TelegramReceipts
-from channels.telegram.settings import TelegramSettings, telegram_bot_address, telegram_webhook_secret
+from channels.telegram.settings import WEBHOOK_PATH, TelegramSettings, telegram_bot_address, telegram_webhook_secret
 from channels.telegram.updates import prune_updates
 from gateway.core.receipts import ReceiptSender
 from gateway.db.engine import Sessions
 from gateway.kit.channel_parts import ChannelParts, JobResources, StandIn, listen_address
+
+
+def setup(app: web.Application) -> None:
+    """The webhook's route and the bot's context. aiogram is imported here, not with this module: its types take
+    seconds to build, and every process that lists the channels (a worker, `gateway review`, a migration) would
+    pay for them without ever reading an update."""
+    from channels.telegram import webhook
+
+    webhook.setup(app)
 
 
 async def prune_job(ctx: JobResources[TelegramSettings]) -> int:
@@ -45,7 +54,7 @@ def fake_bot_api_address(settings: TelegramSettings) -> tuple[str, int]:
 
 
 def fake_bot_api_args(settings: TelegramSettings) -> list[str]:
-    return ["--webhook-url", f"{settings.public_base_url.rstrip('/')}{webhook.WEBHOOK_PATH}",
+    return ["--webhook-url", f"{settings.public_base_url.rstrip('/')}{WEBHOOK_PATH}",
             "--secret", telegram_webhook_secret(settings) or ""]
 
 
@@ -80,7 +89,7 @@ def polling(settings: TelegramSettings) -> int:
               file=sys.stderr)
         return 2
     host = "127.0.0.1" if settings.gateway_host in ("0.0.0.0", "::", "") else settings.gateway_host
-    url = f"http://{host}:{settings.gateway_port}{webhook.WEBHOOK_PATH}"
+    url = f"http://{host}:{settings.gateway_port}{WEBHOOK_PATH}"
 
     async def run() -> int:
         async with httpx.AsyncClient(timeout=15) as http:
@@ -106,7 +115,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     command.set_defaults(func=run_command)
 
 
-TELEGRAM = ChannelParts[TelegramSettings](CHANNEL, webhook.setup, jobs={"prune": prune_job},
+TELEGRAM = ChannelParts[TelegramSettings](CHANNEL, setup, jobs={"prune": prune_job},
                                   periodic_jobs=(("prune", 3600),), receipts=receipts, stand_ins=(FAKE_BOT_API,),
                                   commands=add_commands, migrations=Path(__file__).with_name("migrations"),
                                   contest_settings=TELEGRAM_CONTEST_SETTINGS)

@@ -11,6 +11,7 @@ from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH, ServiceSettings, sec
 
 DEV_TELEGRAM_TOKEN = "42:DEVELOPMENT-FAKE-BOT"  # only ever sent to the local fake Bot API
 DEV_TELEGRAM_SECRET = "development-telegram-webhook-secret"
+WEBHOOK_PATH = "/telegram/webhook"  # where Telegram posts the bot's updates (the URL given to setWebhook)
 
 
 class TelegramSettings(ServiceSettings):

@@ -34,14 +34,13 @@ from pydantic import ValidationError
 
 from channels.telegram import updates
 from channels.telegram.handlers import build_router
-from channels.telegram.settings import TelegramSettings, telegram_bot_address, telegram_webhook_secret
+from channels.telegram.settings import WEBHOOK_PATH, TelegramSettings, telegram_bot_address, telegram_webhook_secret
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.engine import Sessions
 from gateway.db.storable import storable_json
 from gateway.kit.keys import REDIS, RELAY, SESSIONS, settings_of
 
 log = logging.getLogger(__name__)
-WEBHOOK_PATH = "/telegram/webhook"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 REPLAY_EVERY_SECONDS = 30.0
 MAX_UPDATE_ID = 2**63 - 1  # telegram_updates.update_id is a bigint
