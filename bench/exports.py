@@ -3,8 +3,8 @@ process's peak memory (VmHWM reset with clear_refs just before), with rows and s
 
     python -m bench.exports [--rows 1000000] [--formats csv,xlsx]
 
-The suite measures CSV at a million and XLSX at 20,000 (tests/admin/test_export_memory.py); this is the
-million-row XLSX, too slow for the suite.
+The suite shows that memory stays bounded with CSV at 200,000 rows and XLSX at 20,000
+(tests/admin/test_export_memory.py); this is the million rows of each, too slow for the suite.
 """
 
 from __future__ import annotations

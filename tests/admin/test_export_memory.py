@@ -1,5 +1,7 @@
-"""A million orders leave as CSV from a web process whose peak memory stays bounded, and the rows and sums
-that arrive equal the database's. The web process runs alone (tests/admin/export_server.py) so that its
+"""Many orders leave as CSV from a web process whose peak memory stays bounded, and the rows and sums
+that arrive equal the database's. 200,000 rows would add hundreds of MB to a process that held them (a row
+is ~150 bytes of CSV and far more as Python objects), so the bound tells streaming from holding; the million
+of a big show is bench/exports.py's (bench/RESULTS.md). The web process runs alone (tests/admin/export_server.py) so that its
 peak resident size (VmHWM) is the export's, not the test's."""
 
 from __future__ import annotations
@@ -23,7 +25,7 @@ from tests.admin.exports_data import insert_orders
 from tests.factories import make_contest
 from tests.servers import free_port
 
-ROWS = 1_000_000
+ROWS = 200_000
 XLSX_ROWS = 20_000
 # The web process idles at ~250 MB resident before any export (the app and its libraries, measured at
 # 248 MB), so the issue's "peak under 150 MB" is read as the export's own share: what it adds to the peak.
@@ -124,8 +126,8 @@ async def export_measured(sessions: Sessions, web_process: tuple[int, str], fmt:
     assert peak - before < GROWTH_LIMIT_KB, f"the export added {(peak - before) // 1024} MB to the peak"
 
 
-async def test_a_million_orders_leave_as_csv_in_bounded_memory(sessions: Sessions, web_process: tuple[int, str],
-                                                               tmp_path: Path) -> None:
+async def test_orders_leave_as_csv_in_bounded_memory(sessions: Sessions, web_process: tuple[int, str],
+                                                     tmp_path: Path) -> None:
     await export_measured(sessions, web_process, "csv", ROWS, tmp_path)
 
 
