@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -13,6 +14,7 @@ from playwright.async_api import Browser, async_playwright
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.app import create_app
@@ -30,6 +32,7 @@ from tests.servers import test_services
 
 TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
 AUDIT_NO_TRUNCATE = "audit_log_no_truncate"
+LOCK_NOT_AVAILABLE = "55P03"
 
 
 @pytest.fixture(scope="session")
@@ -59,16 +62,59 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
-@pytest.fixture
-async def clean(engine: AsyncEngine, settings: Settings) -> None:
-    """Empty tables and an empty Redis DB: every test that uses the stores starts from nothing."""
+# How long emptying the tables waits for a lock before it looks for who holds it.
+CLEAN_LOCK_TIMEOUT = "20s"
+# Connections of this test database that hold a lock the TRUNCATE waits for: a transaction left open by an
+# earlier test (its server not stopped, a task left running on the session's loop, a child process).
+BLOCKERS = text("""
+    SELECT pid, coalesce(application_name, ''), coalesce(state, ''), left(coalesce(query, ''), 200)
+    FROM pg_stat_activity
+    WHERE datname = current_database() AND pid <> pg_backend_pid()
+      AND pid IN (SELECT unnest(pg_blocking_pids(waiting.pid)) FROM pg_stat_activity AS waiting
+                  WHERE waiting.datname = current_database() AND waiting.wait_event_type = 'Lock')
+""")
+
+
+async def empty_tables(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
+        await connection.execute(text(f"SET LOCAL lock_timeout = '{CLEAN_LOCK_TIMEOUT}'"))
         # The audit trail refuses TRUNCATE (a statement trigger); between tests alone it is emptied, its trigger
         # off inside this transaction only. The tests' role owns the tables (it ran the migrations) or is
         # CI's superuser: either may, on any PostgreSQL.
         await connection.execute(text(f"ALTER TABLE audit_log DISABLE TRIGGER {AUDIT_NO_TRUNCATE}"))
         await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
         await connection.execute(text(f"ALTER TABLE audit_log ENABLE TRIGGER {AUDIT_NO_TRUNCATE}"))
+
+
+async def end_blockers(engine: AsyncEngine, cleaning: asyncio.Task[None]) -> list[str]:
+    """While `cleaning` waits for its locks, name and end the connections it waits for."""
+    ended: list[str] = []
+    async with engine.connect() as connection:
+        while not cleaning.done() and not ended:
+            await asyncio.sleep(1)
+            for pid, application, state, query in (await connection.execute(BLOCKERS)).all():
+                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+                ended.append(f"pid {pid} ({application or 'no name'}, {state}): {query}")
+            await connection.commit()
+    return ended
+
+
+@pytest.fixture
+async def clean(engine: AsyncEngine, settings: Settings, request: pytest.FixtureRequest) -> None:
+    """Empty tables and an empty Redis DB: every test that uses the stores starts from nothing.
+
+    A connection an earlier test left in a transaction would make the TRUNCATE wait forever: past its lock
+    time-out, the connections it waits for are ended and named in the run's summary (`pytest_terminal_summary`),
+    so the leak shows without failing the test that met it."""
+    try:
+        await empty_tables(engine)
+    except DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        cleaning = asyncio.ensure_future(empty_tables(engine))
+        ended = await end_blockers(engine, cleaning)
+        await cleaning
+        request.node.user_properties.append(("cleanup_ended_connections", ended))
     client = Redis.from_url(settings.redis_url or "")
     await client.flushdb()
     await client.aclose()
@@ -111,3 +157,12 @@ async def browser() -> AsyncIterator[Browser]:
             yield chromium
         finally:
             await chromium.close()
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The connections the tables' emptying had to end: a test before each left a transaction open."""
+    for reports in terminalreporter.stats.values():
+        for report in reports:
+            for name, ended in getattr(report, "user_properties", ()):
+                if name == "cleanup_ended_connections" and getattr(report, "when", "") == "setup":
+                    terminalreporter.write_line(f"{report.nodeid}: emptying the tables ended {ended}", yellow=True)
