@@ -1,5 +1,5 @@
 """What a channel's queries of its own tables may ask of the core's rows, so that no channel names a core table:
-the channel filters its rows by these (`SmsContest.contest_id.in_(live_contest_ids())`), and the core alone
+the channel filters its rows by these (`ItsContest.contest_id.in_(live_contest_ids())`), and the core alone
 knows how a contest is live or whose an order is."""
 
 from __future__ import annotations
