@@ -68,7 +68,8 @@ async def test_a_channel_the_core_never_heard_of_places_counts_and_gets_its_rece
         toy_context: tuple[JobContext, Recorder]) -> None:
     ctx, recorder = toy_context
     contest = await make_contest(ctx.sessions)
-    order = await place(ctx.sessions, contest, candidate="02", quantity=4, channel="toy")
+    # Its ChannelParts has receipts, so its VoteService (built from the channel list) marks its orders receipted.
+    order = await place(ctx.sessions, contest, candidate="02", quantity=4, channel="toy", sends_receipt=True)
     await counting.confirm_payment(ctx.sessions, order.id, "SUCCESSFUL", 400, "XAF", "t-toy", provider="mtn")
     async with ctx.sessions() as session:
         assert await session.scalar(select(VoteOrder.channel).where(VoteOrder.id == order.id)) == "toy"

@@ -61,7 +61,7 @@ class SmsContestSettings(BaseModel):
         rivals = (await session.execute(
             select(SmsContest.contest_id, SmsContest.keyword)
             .where(SmsContest.contest_id.in_(list(live_others)), SmsContest.short_code == self.short_code)
-            .order_by(SmsContest.contest_id))).tuples().all()
+            .order_by(SmsContest.contest_id))).all()
         for rival, keyword in rivals:
             slug = live_others[rival]
             if keyword == self.keyword:

@@ -115,7 +115,7 @@ async def _check_clashes(session: AsyncSession, contest: Contest, channels: Sequ
             raise Conflict(f"A USSD code of this contest is used by the open contest {clash}.",
                            code="ussd_code_in_use", field="ussd_service_codes")
     live_others = dict((await session.execute(select(Contest.id, Contest.slug).where(others)
-                                              .order_by(Contest.id))).tuples().all())
+                                              .order_by(Contest.id))).all())
     for values in channels:
         await values.check_clashes(session, contest.id, live_others)
 

@@ -1,8 +1,8 @@
 """Many orders leave as CSV from a web process whose peak memory stays bounded, and the rows and sums
 that arrive equal the database's. 200,000 rows would add hundreds of MB to a process that held them (a row
 is ~150 bytes of CSV and far more as Python objects), so the bound tells streaming from holding; the million
-of a big show is bench/exports.py's (bench/RESULTS.md). The web process runs alone (tests/admin/export_server.py) so that its
-peak resident size (VmHWM) is the export's, not the test's."""
+of a big show is bench/exports.py's (bench/RESULTS.md). The web process runs alone
+(tests/admin/export_server.py) so that its peak resident size (VmHWM) is the export's, not the test's."""
 
 from __future__ import annotations
 
