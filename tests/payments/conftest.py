@@ -1,15 +1,27 @@
-"""Fixtures of the sandbox tests: a running sandbox with fast outcomes, and a callback receiver."""
+"""Fixtures of the sandbox tests: a running sandbox with fast outcomes, a callback receiver, a client of one
+provider's sandbox and an MTN token; and of the Stripe tests, with Stripe faked at the wire: the Checkout provider
+on a clock of its own (test_stripe_*), and the app taking card votes (test_stripe_flow_*, the admin area's
+refunds)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
+import httpx
 import pytest
+import respx
 from aiohttp import test_utils
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
 
+from assembly.app import create_app
+from assembly.settings import Settings
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
-from tests.payments import Receiver
+from payments.stripe import StripeCheckout
+from tests.payments import Receiver, card_votes
+from tests.payments.mtn_sandbox import get_token
+from tests.payments.stripe_checkout import API, SECRET_KEY, WEBHOOK_SECRET, WINDOW_START, Clock
 
 
 @pytest.fixture
@@ -28,3 +40,50 @@ async def receiver() -> AsyncIterator[Receiver]:
     receiver = Receiver()
     async with receiver.server:
         yield receiver
+
+
+@pytest.fixture
+async def http(request: pytest.FixtureRequest, sandbox: test_utils.TestServer) -> AsyncIterator[httpx.AsyncClient]:
+    """A client of one provider's part of the sandbox: the path its test module names as SANDBOX ("/mtn", …)."""
+    async with httpx.AsyncClient(base_url=str(sandbox.make_url(request.module.SANDBOX)), timeout=5) as client:
+        yield client
+
+
+@pytest.fixture
+async def token(http: httpx.AsyncClient) -> str:
+    """An access token of the MTN sandbox."""
+    return await get_token(http)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(WINDOW_START + 60)
+
+
+@pytest.fixture
+async def provider(clock: Clock) -> AsyncIterator[StripeCheckout]:
+    provider = StripeCheckout(SECRET_KEY, WEBHOOK_SECRET, "https://vote.example/", api_base=API,
+                              max_network_retries=0, clock=clock)
+    yield provider
+    await provider.aclose()
+
+
+@pytest.fixture
+def stripe_api() -> Iterator[respx.MockRouter]:
+    with respx.mock(base_url=API, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def stripe_wire() -> Iterator[respx.Router]:
+    with respx.mock(base_url=card_votes.API, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+async def card_client(clean: None, settings: Settings, stripe_wire: respx.Router) -> AsyncIterator[TestClient]:
+    card = settings.model_copy(update={"stripe_secret_key": SecretStr("sk_test_x"),
+                                       "stripe_webhook_secret": SecretStr(card_votes.SECRET),
+                                       "stripe_api_base": card_votes.API})
+    async with TestClient(TestServer(create_app(card))) as client:
+        yield client

@@ -13,7 +13,7 @@ from aiohttp import test_utils
 from payments.sandbox.__main__ import parse_args
 from payments.sandbox.control import SandboxControl
 from tests.payments import Receiver
-from tests.payments.test_sandbox_mtn import SUBSCRIPTION, auth, final_status, request_to_pay
+from tests.payments.mtn_sandbox import SUBSCRIPTION, auth, final_status, request_to_pay
 
 
 @pytest.fixture

@@ -1,4 +1,5 @@
-"""Contest data for the pure menu tests: the demo contest and one whose names are hard for USSD."""
+"""Contest data for the pure menu tests: the demo contest and its home screens (the route tests' too), and a
+contest whose names are hard for USSD."""
 
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ HARD_NAMES = (
     ("12", "Zhāng Wěi 张伟"),
 )
 HARD_CONTEST = "Miss Côte d’Ivoire 2026 👑✨ — la grande finale des régions"
+HOME_FR = "CON Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language"
+HOME_EN = "CON Demo Star 2026\n1 Vote\n2 Top 5\n3 My votes\n4 Language/Langue"
 
 
 def record(slug: str = "demo", name: str = "Demo Star 2026", candidates: tuple[tuple[str, str], ...] = DEMO_CANDIDATES,
