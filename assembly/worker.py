@@ -16,7 +16,7 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from assembly.channel_list import CHANNELS
-from assembly.former_jobs import adopt_former_jobs
+from assembly.former_jobs import RenamedJob
 from assembly.job_runtime import close_runtime
 from assembly.logs import json_wanted, setup_logging
 from assembly.settings import Settings
@@ -195,12 +195,11 @@ def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -
     """Work the queues (payments first); returns whether the worker did any job in burst mode."""
     connection = sync_redis(redis_url)
     queues = [job_queue(connection, name) for name in QUEUE_NAMES]
-    adopt_former_jobs(queues)
     periodic = PeriodicEnqueuer(redis_url) if with_cron and not burst else None
     try:
         # SimpleWorker runs jobs in this process, sharing one job runtime (see assembly.job_runtime.JobRuntime);
         # job time-outs still apply. Run several worker processes for parallelism.
-        worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer,
+        worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer, job_class=RenamedJob,
                               maintenance_interval=SCHEDULER_LOOK_SECONDS)
         quiet_rq_per_job_lines()
         # No logging_level: RQ then keeps LOG_LEVEL and, as our handler is in place, adds no handler of its own.

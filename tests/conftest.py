@@ -64,19 +64,18 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
 
 # How long emptying the tables waits for a lock before it looks for who holds it.
 CLEAN_LOCK_TIMEOUT = "20s"
-# Connections of this test database that hold a lock the TRUNCATE waits for: a transaction left open by an
-# earlier test (its server not stopped, a task left running on the session's loop, a child process).
+# The connections the TRUNCATE waits for: a transaction an earlier test left open (its server not stopped, a task
+# left running on the session's loop, a child process).
 BLOCKERS = text("""
     SELECT pid, coalesce(application_name, ''), coalesce(state, ''), left(coalesce(query, ''), 200)
-    FROM pg_stat_activity
-    WHERE datname = current_database() AND pid <> pg_backend_pid()
-      AND pid IN (SELECT unnest(pg_blocking_pids(waiting.pid)) FROM pg_stat_activity AS waiting
-                  WHERE waiting.datname = current_database() AND waiting.wait_event_type = 'Lock')
+    FROM pg_stat_activity WHERE pid = ANY(pg_blocking_pids(:cleaning))
 """)
 
 
-async def empty_tables(engine: AsyncEngine) -> None:
+async def empty_tables(engine: AsyncEngine, pid: asyncio.Future[int] | None = None) -> None:
     async with engine.begin() as connection:
+        if pid is not None:
+            pid.set_result(int(await connection.scalar(text("SELECT pg_backend_pid()")) or 0))
         await connection.execute(text(f"SET LOCAL lock_timeout = '{CLEAN_LOCK_TIMEOUT}'"))
         # The audit trail refuses TRUNCATE (a statement trigger); between tests alone it is emptied, its trigger
         # off inside this transaction only. The tests' role owns the tables (it ran the migrations) or is
@@ -86,16 +85,27 @@ async def empty_tables(engine: AsyncEngine) -> None:
         await connection.execute(text(f"ALTER TABLE audit_log ENABLE TRIGGER {AUDIT_NO_TRUNCATE}"))
 
 
-async def end_blockers(engine: AsyncEngine, cleaning: asyncio.Task[None]) -> list[str]:
-    """While `cleaning` waits for its locks, name and end the connections it waits for."""
+async def empty_tables_ending_blockers(engine: AsyncEngine) -> list[str]:
+    """Empty the tables again, ending the connections this TRUNCATE itself waits for (and only those)."""
+    pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+    cleaning = asyncio.ensure_future(empty_tables(engine, pid))
     ended: list[str] = []
-    async with engine.connect() as connection:
-        while not cleaning.done() and not ended:
-            await asyncio.sleep(1)
-            for pid, application, state, query in (await connection.execute(BLOCKERS)).all():
-                await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
-                ended.append(f"pid {pid} ({application or 'no name'}, {state}): {query}")
-            await connection.commit()
+    try:
+        await asyncio.wait((pid, cleaning), return_when=asyncio.FIRST_COMPLETED)
+        if not pid.done():  # it failed before it began: say why
+            await cleaning
+        async with engine.connect() as connection:
+            cleaning_pid = pid.result()
+            while not cleaning.done() and not ended:
+                await asyncio.sleep(1)
+                for blocker, application, state, query in (
+                        await connection.execute(BLOCKERS, {"cleaning": cleaning_pid})).all():
+                    await connection.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": blocker})
+                    ended.append(f"pid {blocker} ({application or 'no name'}, {state}): {query}")
+                await connection.commit()
+        await cleaning
+    finally:
+        cleaning.cancel()
     return ended
 
 
@@ -111,10 +121,7 @@ async def clean(engine: AsyncEngine, settings: Settings, request: pytest.Fixture
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
-        cleaning = asyncio.ensure_future(empty_tables(engine))
-        ended = await end_blockers(engine, cleaning)
-        await cleaning
-        request.node.user_properties.append(("cleanup_ended_connections", ended))
+        request.node.user_properties.append(("cleanup_ended_connections", await empty_tables_ending_blockers(engine)))
     client = Redis.from_url(settings.redis_url or "")
     await client.flushdb()
     await client.aclose()

@@ -51,8 +51,8 @@ class PlacedVote:
 
 class VoteService:
     def __init__(self, sessions: Sessions, providers: Providers, board: BoardReader, starts: PaymentStarter, *,
-                 pending_ttl: timedelta, contest_settings: Sequence[ChannelContestSettings] = (),
-                 receipt_channels: frozenset[str] = frozenset()) -> None:
+                 pending_ttl: timedelta, receipt_channels: frozenset[str],
+                 contest_settings: Sequence[ChannelContestSettings] = ()) -> None:
         self.sessions = sessions
         self.providers = providers
         self.board = board

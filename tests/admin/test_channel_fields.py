@@ -107,6 +107,8 @@ async def test_a_channel_s_described_fields_are_drawn_saved_shown_and_documented
     assert ("WhatsApp (WhatsApp number: 237677, Votes a chat may buy a day: 40, Receipts in the chat: yes)"
             in page)
     assert "SMS (SMS short code: 20777, SMS keyword: GALA)" in page
+    french_page = await (await chat_client.get(made.headers["Location"] + "?lang=fr")).text()
+    assert "WhatsApp (Numéro WhatsApp : 237677, Votes par discussion et par jour : 40" in french_page
     edit = await (await chat_client.get(made.headers["Location"] + "/edit")).text()
     assert 'name="whatsapp_number" value="237677"' in edit and 'name="whatsapp_receipts" value="on" checked' in edit
 

@@ -29,3 +29,16 @@ async def test_orders_placed_before_keep_their_channels_receipts(sessions: Sessi
         kept = dict((await session.execute(text("SELECT channel, sends_receipt FROM vote_orders WHERE id = ANY(:ids)"),
                                            {"ids": [order.id for order in orders.values()]})).all())
     assert kept == {"ussd": False, "web": False, "sms": True, "telegram": True}
+
+
+async def test_an_order_placed_by_a_process_of_the_release_before_gets_its_receipt(sessions: Sessions) -> None:
+    """During an upgrade the old web processes place orders without the column until they are replaced."""
+    contest = await make_contest(sessions)
+    async with sessions.begin() as session:
+        kept = (await session.execute(text(
+            "INSERT INTO vote_orders (id, payment_reference, contest_id, candidate_id, quantity, amount, currency, "
+            "channel, provider, voter_msisdn, expires_at) SELECT gen_random_uuid(), gen_random_uuid(), :contest, "
+            "id, 1, 100, 'XAF', 'sms', 'mtn', '+237670000101', now() + interval '10 minutes' FROM candidates "
+            "WHERE contest_id = :contest AND code = '01' RETURNING sends_receipt"),
+            {"contest": contest.id})).scalar_one()
+    assert kept is True

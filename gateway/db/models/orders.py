@@ -51,8 +51,9 @@ class VoteOrder(Base):
     currency: Mapped[str] = mapped_column(String(3))
     channel: Mapped[str] = mapped_column(String(32))  # its channel's name (`ChannelParts.name`)
     # Its channel messages the voter once the order is decided (it has `ChannelParts.receipts`); USSD and the web
-    # show the outcome on their own screens.
-    sends_receipt: Mapped[bool] = mapped_column(Boolean, server_default=text("false"))
+    # show the outcome on their own screens. Every insert says which; the default serves an upgrade's old
+    # processes (migration 0019).
+    sends_receipt: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     provider: Mapped[str] = mapped_column(String(32))
     voter_msisdn: Mapped[str | None] = mapped_column(String(20))
     voter_ref: Mapped[str | None] = mapped_column(String(200))

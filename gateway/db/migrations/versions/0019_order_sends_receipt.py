@@ -16,11 +16,13 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # True unless said otherwise: web processes of the release before keep placing orders (without this column)
+    # until they are replaced, and an SMS or Telegram voter's receipt must not be lost in that window. A web or
+    # USSD order marked so by them gets none all the same: those channels have no receipt sender.
     op.add_column("vote_orders", sa.Column("sends_receipt", sa.Boolean(), nullable=False,
-                                           server_default=sa.false()))
-    # Until now the core itself knew which channels show the outcome on their own screen: every other channel's
-    # orders, pending ones included, keep getting their receipts.
-    op.execute("UPDATE vote_orders SET sends_receipt = true WHERE channel NOT IN ('ussd', 'web')")
+                                           server_default=sa.true()))
+    # Until now the core itself knew which channels show the outcome on their own screen.
+    op.execute("UPDATE vote_orders SET sends_receipt = false WHERE channel IN ('ussd', 'web')")
 
 
 def downgrade() -> None:
