@@ -1,0 +1,3 @@
+"""Candidates' clips: what a clip must be to enter (clip_rules.py), how ffmpeg is run within bounds (ffmpeg.py),
+and what becomes of an upload (processing.py: its probe, its renditions for phones, its poster and preview).
+Nothing here runs in a vote-taking web process: big files are the worker's and the upload process's."""

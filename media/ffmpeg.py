@@ -1,0 +1,55 @@
+"""Running ffmpeg within bounds: its binary comes with the `imageio-ffmpeg` package (a static build with libx264,
+so `make` installs nothing else), and each run gets one thread, a lower priority, a ceiling on its memory and a
+time-out, so that transcoding on a 2-core machine never starves the processes that count votes."""
+
+from __future__ import annotations
+
+import os
+import resource
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import imageio_ffmpeg
+
+MEMORY_BYTES = 1024 * 1024 * 1024  # address space: x264 at 720p with one thread stays far below
+NICENESS = 10
+
+
+@dataclass(frozen=True)
+class Bounds:
+    seconds: float  # wall time before the run is killed
+    memory_bytes: int = MEMORY_BYTES
+
+
+PROBE = Bounds(seconds=30)
+TRANSCODE = Bounds(seconds=600)
+
+
+class FfmpegFailed(Exception):
+    """ffmpeg ended in error, ran out of time or of memory: the file is not one we can use."""
+
+
+@cache
+def ffmpeg_path() -> str:
+    return str(imageio_ffmpeg.get_ffmpeg_exe())
+
+
+def bounded(limits: Bounds) -> None:
+    """In the child, before ffmpeg starts: its own memory ceiling and a lower priority."""
+    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
+    os.nice(NICENESS)
+
+
+def run_ffmpeg(arguments: Sequence[str], limits: Bounds, *, check: bool = True) -> str:
+    """Run `ffmpeg <arguments>` and return what it wrote to stderr (its description of the input, its errors)."""
+    command = [ffmpeg_path(), "-hide_banner", "-nostdin", *arguments]
+    try:
+        result = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=limits.seconds,
+                                preexec_fn=lambda: bounded(limits))
+    except subprocess.TimeoutExpired as exc:
+        raise FfmpegFailed(f"ffmpeg ran past {limits.seconds:.0f} s") from exc
+    if check and result.returncode != 0:
+        raise FfmpegFailed(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "ffmpeg failed")
+    return result.stderr

@@ -1,0 +1,97 @@
+"""What becomes of a clip once uploaded: its probe, then what phones on slow networks play (H.264/AAC MP4 with
+its index first, `+faststart`, at 360p and, from a bigger source, 720p), a poster and a short muted preview.
+Each step is one bounded ffmpeg run (media/ffmpeg.py); a clip that fails any is refused with a reason."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+
+from media.clip_rules import MAX_BYTES, ClipFacts, parse_header, refusal
+from media.ffmpeg import PROBE, TRANSCODE, FfmpegFailed, run_ffmpeg
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Rendition:
+    """One way to play the clip: the shorter side of its picture at most `height`, within `video_kbps`."""
+
+    name: str
+    height: int
+    video_kbps: int
+    audio_kbps: int
+
+
+# 360p is what a phone gets by default: 600 kbit/s in all, a minute is 4.5 MB.
+RENDITIONS = (Rendition("360p", 360, 536, 64), Rendition("720p", 720, 1800, 96))
+PREVIEW_SECONDS = 6
+UNREADABLE = "The clip could not be read to its end: it may have been cut short. Send it again."
+
+
+@dataclass(frozen=True)
+class ProcessedClip:
+    facts: ClipFacts
+    renditions: dict[str, Path]  # by name ("360p", "720p"): the 720p only from a source bigger than 360p
+    poster: Path  # a JPEG of the picture at 360p
+    preview: Path  # its first seconds, muted, at 360p
+
+
+@dataclass(frozen=True)
+class RefusedClip:
+    reason: str  # for the candidate
+
+
+def probe_clip(source: Path) -> ClipFacts | None:
+    """ffmpeg's description of the file; None when it is no container ffmpeg knows."""
+    # With no output named, ffmpeg describes its input and exits with an error: the description is all we want.
+    return parse_header(run_ffmpeg(["-i", str(source)], PROBE, check=False))
+
+
+def scaled(height: int) -> str:
+    """The filter that brings the shorter side down to `height` (never up), both sides even as H.264 needs."""
+    return (f"scale=w='if(gte(iw,ih),-2,trunc(min(iw,{height})/2)*2)'"
+            f":h='if(gte(iw,ih),trunc(min(ih,{height})/2)*2,-2)'")
+
+
+def encode(source: Path, target: Path, rendition: Rendition, *, seconds: float | None = None,
+           sound: bool = True) -> None:
+    # -xerror: a damaged stream ends the run instead of leaving a clip with a hole in it.
+    limit = ["-t", str(seconds)] if seconds else []
+    audio = ["-map", "0:a:0?", "-c:a", "aac", "-b:a", f"{rendition.audio_kbps}k", "-ac", "2"] if sound else ["-an"]
+    run_ffmpeg(["-xerror", "-i", str(source), *limit, "-map", "0:v:0", "-vf", scaled(rendition.height),
+                "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
+                "-b:v", f"{rendition.video_kbps}k", "-maxrate", f"{rendition.video_kbps}k",
+                "-bufsize", f"{rendition.video_kbps * 2}k", "-threads", "1", *audio,
+                "-movflags", "+faststart", "-y", str(target)], TRANSCODE)
+
+
+def poster(source: Path, target: Path, facts: ClipFacts) -> None:
+    at = min(1.0, (facts.seconds or 0) / 2)  # a frame past the first, often black or blurred
+    run_ffmpeg(["-ss", f"{at:.2f}", "-i", str(source), "-frames:v", "1", "-vf", scaled(360), "-q:v", "4",
+                "-threads", "1", "-y", str(target)], TRANSCODE)
+
+
+def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
+    """Probe `source`; if it may enter, write its renditions, poster and preview into `folder`."""
+    size = source.stat().st_size
+    facts = probe_clip(source) if size <= MAX_BYTES else None
+    if (reason := refusal(facts, size)) is not None or facts is None or facts.video is None:
+        return RefusedClip(reason or UNREADABLE)
+    folder.mkdir(parents=True, exist_ok=True)
+    shorter = min(facts.video[1], facts.video[2])
+    wanted = [r for r in RENDITIONS if r is RENDITIONS[0] or shorter > RENDITIONS[0].height]
+    renditions = {r.name: folder / f"{r.name}.mp4" for r in wanted}
+    made = ProcessedClip(facts, renditions, folder / "poster.jpg", folder / "preview.mp4")
+    try:
+        for rendition in wanted:
+            encode(source, renditions[rendition.name], rendition)
+        poster(source, made.poster, facts)
+        encode(source, made.preview, RENDITIONS[0], seconds=PREVIEW_SECONDS, sound=False)
+    except FfmpegFailed as exc:
+        log.info("clip %s refused: %s", source.name, exc)
+        for path in (*renditions.values(), made.poster, made.preview):  # nothing of a refused clip stays
+            path.unlink(missing_ok=True)
+        return RefusedClip(UNREADABLE)
+    return made

@@ -1,0 +1,81 @@
+"""Clips made here with ffmpeg's own test sources (no downloaded media) go through the real ffmpeg: a phone's clip
+comes out as H.264/AAC at 360p and 720p with a poster and a muted preview; what is not a usable clip is refused
+with its reason, leaving nothing behind."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PIL import Image
+
+from media.ffmpeg import TRANSCODE, run_ffmpeg
+from media.processing import ProcessedClip, RefusedClip, probe_clip, process_clip
+
+
+def make_clip(path: Path, *, size: str = "640x480", seconds: float = 2, sound: bool = True,
+              extra: list[str] | None = None) -> Path:
+    inputs = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate=25"]
+    if sound:
+        inputs += ["-f", "lavfi", "-i", "sine=frequency=440"]
+    run_ffmpeg([*inputs, "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", *(extra or []),
+                "-movflags", "+faststart", "-f", "mp4", "-y", str(path)], TRANSCODE)
+    return path
+
+
+def test_a_phone_clip_becomes_what_slow_phones_play(tmp_path: Path) -> None:
+    made = process_clip(make_clip(tmp_path / "upload"), tmp_path / "out")
+    assert isinstance(made, ProcessedClip)
+    assert set(made.renditions) == {"360p", "720p"}
+    small = probe_clip(made.renditions["360p"])
+    assert small is not None and small.video == ("h264", 480, 360) and small.audio_streams == 1
+    assert (small.seconds or 0) >= 1.9
+    kept = probe_clip(made.renditions["720p"])
+    assert kept is not None and kept.video == ("h264", 640, 480)  # never made bigger than it came
+    assert made.renditions["360p"].read_bytes()[4:8] == b"ftyp"
+    assert b"moov" in made.renditions["360p"].read_bytes()[:4096]  # the index first: playback starts at once
+    with Image.open(made.poster) as poster:
+        assert (poster.format, poster.size) == ("JPEG", (480, 360))
+    preview = probe_clip(made.preview)
+    assert preview is not None and preview.audio_streams == 0 and preview.video == ("h264", 480, 360)
+
+
+def test_a_small_portrait_clip_is_kept_at_its_size_in_one_rendition(tmp_path: Path) -> None:
+    made = process_clip(make_clip(tmp_path / "upload", size="240x320", sound=False), tmp_path / "out")
+    assert isinstance(made, ProcessedClip) and set(made.renditions) == {"360p"}
+    small = probe_clip(made.renditions["360p"])
+    assert small is not None and small.video == ("h264", 240, 320) and small.audio_streams == 0
+
+
+def test_a_text_file_named_like_a_clip_is_refused(tmp_path: Path) -> None:
+    upload = tmp_path / "clip.mp4"
+    upload.write_text("not a video at all\n" * 100)
+    assert process_clip(upload, tmp_path / "out") == RefusedClip(
+        "This file is not a video: send an MP4, MOV, WebM or 3GP clip from your phone.")
+
+
+def test_a_clip_over_a_minute_is_refused(tmp_path: Path) -> None:
+    made = process_clip(make_clip(tmp_path / "upload", size="64x48", seconds=61, sound=False,
+                                  extra=["-r", "1"]), tmp_path / "out")
+    assert made == RefusedClip("The clip lasts 61 seconds: at most 60.")
+
+
+def test_sound_alone_is_refused(tmp_path: Path) -> None:
+    upload = tmp_path / "voice.m4a"
+    run_ffmpeg(["-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac", "-y", str(upload)], TRANSCODE)
+    assert process_clip(upload, tmp_path / "out") == RefusedClip("This file has no picture: send a video clip.")
+
+
+def test_a_clip_with_a_second_picture_is_refused(tmp_path: Path) -> None:
+    upload = make_clip(tmp_path / "upload", sound=False, extra=["-map", "0:v", "-map", "0:v"])
+    made = process_clip(upload, tmp_path / "out")
+    assert isinstance(made, RefusedClip) and "more than one picture" in made.reason
+
+
+def test_an_upload_cut_short_is_refused_and_leaves_nothing_behind(tmp_path: Path) -> None:
+    whole = make_clip(tmp_path / "whole", size="320x240", seconds=4).read_bytes()
+    upload = tmp_path / "upload"
+    upload.write_bytes(whole[: len(whole) // 2])  # its index is first: ffmpeg sees a 4 s clip, half of it missing
+    out = tmp_path / "out"
+    made = process_clip(upload, out)
+    assert isinstance(made, RefusedClip) and "cut short" in made.reason
+    assert list(out.iterdir()) == []
