@@ -290,6 +290,8 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="votes per second arriving whatever the answers' pace "
                         "(open loop, for latencies below capacity); recorded as its own section")
     parser.add_argument("--ceiling-seconds", type=int, default=15)
+    parser.add_argument("--section", default="votes", help="its section of RESULTS.md (closed loop; e.g. a run "
+                        "beside other work, as bench.transcode makes)")
     args = parser.parse_args()
     with running_stack() as stack:
         load, started, deadline = asyncio.run(drive(stack, args.seconds, args.voters, args.rate))
@@ -308,7 +310,8 @@ def main() -> None:
     figures["pgbench (insert event + update tally), same PostgreSQL"] = (
         f"{ceiling:.0f} tps, PostgreSQL CPU {pgbench_cpu:.2f} ms per transaction; "
         f"our rate is {rate / ceiling:.1%} of it")
-    record("votes", print_report("votes: confirmed payments end to end", figures))
+    title = "votes: confirmed payments end to end" + ("" if args.section == "votes" else f" ({args.section})")
+    record(args.section, print_report(title, figures))
 
 
 if __name__ == "__main__":

@@ -13,7 +13,9 @@ from functools import cache
 
 import imageio_ffmpeg
 
-MEMORY_BYTES = 1024 * 1024 * 1024  # address space: x264 at 720p with one thread stays far below
+# Address space, not resident memory: decoding 1080p and encoding 720p on one thread each reserves about 1 GiB
+# and touches about 150 MB; 2 GiB leaves room for a 4K phone clip and still stops a file built to exhaust memory.
+MEMORY_BYTES = 2 * 1024 * 1024 * 1024
 NICENESS = 10
 
 

@@ -60,7 +60,8 @@ def encode(source: Path, target: Path, rendition: Rendition, *, seconds: float |
     # -xerror: a damaged stream ends the run instead of leaving a clip with a hole in it.
     limit = ["-t", str(seconds)] if seconds else []
     audio = ["-map", "0:a:0?", "-c:a", "aac", "-b:a", f"{rendition.audio_kbps}k", "-ac", "2"] if sound else ["-an"]
-    run_ffmpeg(["-xerror", "-i", str(source), *limit, "-map", "0:v:0", "-vf", scaled(rendition.height),
+    # One thread to decode as to encode: the decoder's own threads would take both cores and their memory.
+    run_ffmpeg(["-xerror", "-threads", "1", "-i", str(source), *limit, "-map", "0:v:0", "-vf", scaled(rendition.height),
                 "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
                 "-b:v", f"{rendition.video_kbps}k", "-maxrate", f"{rendition.video_kbps}k",
                 "-bufsize", f"{rendition.video_kbps * 2}k", "-threads", "1", *audio,
@@ -69,8 +70,8 @@ def encode(source: Path, target: Path, rendition: Rendition, *, seconds: float |
 
 def poster(source: Path, target: Path, facts: ClipFacts) -> None:
     at = min(1.0, (facts.seconds or 0) / 2)  # a frame past the first, often black or blurred
-    run_ffmpeg(["-ss", f"{at:.2f}", "-i", str(source), "-frames:v", "1", "-vf", scaled(360), "-q:v", "4",
-                "-threads", "1", "-y", str(target)], TRANSCODE)
+    run_ffmpeg(["-ss", f"{at:.2f}", "-threads", "1", "-i", str(source), "-frames:v", "1", "-vf", scaled(360),
+                "-q:v", "4", "-threads", "1", "-y", str(target)], TRANSCODE)
 
 
 def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:

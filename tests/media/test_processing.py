@@ -39,6 +39,14 @@ def test_a_phone_clip_becomes_what_slow_phones_play(tmp_path: Path) -> None:
     assert preview is not None and preview.audio_streams == 0 and preview.video == ("h264", 480, 360)
 
 
+def test_a_full_hd_phone_clip_fits_the_bounds_ffmpeg_runs_in(tmp_path: Path) -> None:
+    """What phones film (1080p) decodes and encodes within ffmpeg's memory ceiling and one thread each."""
+    made = process_clip(make_clip(tmp_path / "upload", size="1920x1080", seconds=1), tmp_path / "out")
+    assert isinstance(made, ProcessedClip), made
+    big = probe_clip(made.renditions["720p"])
+    assert big is not None and big.video == ("h264", 1280, 720)
+
+
 def test_a_small_portrait_clip_is_kept_at_its_size_in_one_rendition(tmp_path: Path) -> None:
     made = process_clip(make_clip(tmp_path / "upload", size="240x320", sound=False), tmp_path / "out")
     assert isinstance(made, ProcessedClip) and set(made.renditions) == {"360p"}
