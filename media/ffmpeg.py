@@ -1,12 +1,12 @@
 """Running ffmpeg within bounds: its binary comes with the `imageio-ffmpeg` package (a static build with libx264,
-so `make` installs nothing else), and each run gets one thread, a lower priority, a ceiling on its memory and a
-time-out, so that transcoding on a 2-core machine never starves the processes that count votes."""
+so `make` installs nothing else), and each run gets one thread (the callers ask for it), the CPU the vote path
+leaves (media/lowly.py), a ceiling on its memory and a time-out, so that transcoding on a 2-core machine never
+starves the processes that count votes."""
 
 from __future__ import annotations
 
-import os
-import resource
 import subprocess
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -16,7 +16,6 @@ import imageio_ffmpeg
 # Address space, not resident memory: decoding 1080p and encoding 720p on one thread each reserves about 1 GiB
 # and touches about 150 MB; 2 GiB leaves room for a 4K phone clip and still stops a file built to exhaust memory.
 MEMORY_BYTES = 2 * 1024 * 1024 * 1024
-NICENESS = 10
 
 
 @dataclass(frozen=True)
@@ -38,18 +37,13 @@ def ffmpeg_path() -> str:
     return str(imageio_ffmpeg.get_ffmpeg_exe())
 
 
-def bounded(limits: Bounds) -> None:
-    """In the child, before ffmpeg starts: its own memory ceiling and a lower priority."""
-    resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-    os.nice(NICENESS)
-
-
 def run_ffmpeg(arguments: Sequence[str], limits: Bounds, *, check: bool = True) -> str:
     """Run `ffmpeg <arguments>` and return what it wrote to stderr (its description of the input, its errors)."""
-    command = [ffmpeg_path(), "-hide_banner", "-nostdin", *arguments]
+    command = [sys.executable, "-m", "media.lowly", str(limits.memory_bytes), ffmpeg_path(), "-hide_banner",
+               "-nostdin", *arguments]
     try:
         result = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=limits.seconds,
-                                preexec_fn=lambda: bounded(limits))
+                                start_new_session=True)
     except subprocess.TimeoutExpired as exc:
         raise FfmpegFailed(f"ffmpeg ran past {limits.seconds:.0f} s") from exc
     if check and result.returncode != 0:
