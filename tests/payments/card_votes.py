@@ -17,7 +17,6 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from tests.factories import make_contest
 
-API = "https://stripe.test"
 SECRET = "whsec_test_secret"
 PAY_URL = "https://checkout.stripe.test/c/pay/cs_test_1"
 

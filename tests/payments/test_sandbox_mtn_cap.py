@@ -4,22 +4,18 @@ command line, and has a payer number whose status GET disagrees with its callbac
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-from aiohttp import test_utils
 
 from payments.sandbox.__main__ import parse_args
 from payments.sandbox.control import SandboxControl
 from tests.payments import Receiver
 from tests.payments.mtn_sandbox import SUBSCRIPTION, auth, final_status, request_to_pay
 
+SANDBOX = "/mtn"  # where the `http` fixture (conftest.py) sends its requests
 
-@pytest.fixture
-async def http(sandbox: test_utils.TestServer) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=str(sandbox.make_url("/mtn")), timeout=5) as client:
-        yield client
+
 
 
 async def token_of(http: httpx.AsyncClient, api_user: str) -> str:
