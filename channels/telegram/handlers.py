@@ -77,7 +77,7 @@ async def find_contest(service: VoteService, contest_id: int) -> PublicContest |
     """The open contest with its candidates (None once it closed: the menu is out of date)."""
     for contest in await open_contests(service):
         if contest.id == contest_id:
-            return await service.contest(contest.slug)
+            return await service.contest(contest.slug, channel_fields=True)  # whether the bot offers mobile money
     return None
 
 

@@ -86,14 +86,14 @@ def next_step(order: VoterOrder, started: StartOutcome | None) -> NextStep:
 
 @routes.get("/api/v1/contests")
 async def list_contests(request: web.Request) -> web.Response:
-    contests = await request.app[VOTE_SERVICE].public_contests()
+    contests = await request.app[VOTE_SERVICE].public_contests(channel_fields=True)
     body = {"contests": [ContestOut.of(c).model_dump(mode="json") for c in contests]}
     return web.json_response(body)
 
 
 @routes.get("/api/v1/contests/{slug}")
 async def show_contest(request: web.Request) -> web.Response:
-    contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"])
+    contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"], channel_fields=True)
     base = ContestOut.of(contest).model_dump()
     return _json(ContestDetailOut(**base, candidates=[CandidateOut.of(c) for c in contest.candidates]))
 

@@ -69,18 +69,21 @@ class VoteService:
             fields = await channel_fields(session, self.contest_settings, [c.id for c in contests])
         return [replace(c, channel_fields=fields[c.id]) for c in contests]
 
-    async def public_contests(self) -> list[PublicContest]:
-        """Every contest the public may see (no drafts, no candidates), soonest closing first, with the channels'
-        settings of each."""
-        return await self._with_channel_fields(await catalog.public_contests(self.sessions))
+    async def public_contests(self, *, channel_fields: bool = False) -> list[PublicContest]:
+        """Every contest the public may see (no drafts, no candidates), soonest closing first; with the channels'
+        settings of each when asked (they cost a query per channel, which a vote's path does without)."""
+        contests = await catalog.public_contests(self.sessions)
+        return await self._with_channel_fields(contests) if channel_fields else contests
 
     async def contests_for_code(self, service_code: str) -> tuple[PublicContest, ...]:
         """The contests a USSD service code dials, with the candidates a menu lists."""
         return await catalog.contests_for_code(self.sessions, service_code)
 
-    async def contest(self, slug: str) -> PublicContest:
-        """A public contest with its active candidates and the channels' settings of it; NotFound otherwise."""
-        return (await self._with_channel_fields([await catalog.contest_by_slug(self.sessions, slug)]))[0]
+    async def contest(self, slug: str, *, channel_fields: bool = False) -> PublicContest:
+        """A public contest with its active candidates (and the channels' settings of it when asked); NotFound
+        otherwise."""
+        contest = await catalog.contest_by_slug(self.sessions, slug)
+        return (await self._with_channel_fields([contest]))[0] if channel_fields else contest
 
     async def contest_of(self, order: VoterOrder) -> PublicContest | None:
         return await catalog.contest_by_id(self.sessions, order.contest_id)
