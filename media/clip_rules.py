@@ -11,8 +11,9 @@ MAX_SECONDS = 60.0
 MAX_BYTES = 50 * 1024 * 1024
 # A picture no phone films: a header claiming more is a decoder's memory, not a clip (a "zip bomb").
 MAX_PIXELS = 4096 * 2304
-# Containers a phone or a browser records in (ffmpeg's demuxer names, as its header line lists them).
-CONTAINERS = frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm", "avi"})
+# Containers a phone or a browser records in (ffmpeg's demuxer names, as its header line lists them). No AVI, no
+# playlist: their demuxers can be made to open other files or URLs (media.ffmpeg.INPUT_GUARDS keeps ffmpeg to these).
+CONTAINERS = frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm"})
 
 
 @dataclass(frozen=True)

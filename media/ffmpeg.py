@@ -28,8 +28,17 @@ PROBE = Bounds(seconds=30)
 TRANSCODE = Bounds(seconds=600)
 
 
+# Before every input: ffmpeg reads the upload as one of the phones' containers and opens no other file or URL (an
+# uploaded playlist, or a container that embeds one, would otherwise have it read the server's files).
+INPUT_GUARDS = ("-protocol_whitelist", "file", "-format_whitelist", "mov,matroska,webm")
+
+
 class FfmpegFailed(Exception):
-    """ffmpeg ended in error, ran out of time or of memory: the file is not one we can use."""
+    """ffmpeg ended in error or ran out of memory: the file is not one we can use."""
+
+
+class FfmpegTimedOut(Exception):
+    """ffmpeg ran past its time: the machine was busy (it runs on what the votes leave), not the file's fault."""
 
 
 @cache
@@ -45,7 +54,7 @@ def run_ffmpeg(arguments: Sequence[str], limits: Bounds, *, check: bool = True) 
         result = subprocess.run(command, capture_output=True, text=True, errors="replace", timeout=limits.seconds,
                                 start_new_session=True)
     except subprocess.TimeoutExpired as exc:
-        raise FfmpegFailed(f"ffmpeg ran past {limits.seconds:.0f} s") from exc
+        raise FfmpegTimedOut(f"ffmpeg ran past {limits.seconds:.0f} s") from exc
     if check and result.returncode != 0:
         raise FfmpegFailed(result.stderr.strip().splitlines()[-1] if result.stderr.strip() else "ffmpeg failed")
     return result.stderr

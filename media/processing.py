@@ -8,8 +8,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-from media.clip_rules import MAX_BYTES, ClipFacts, parse_header, refusal
-from media.ffmpeg import PROBE, TRANSCODE, FfmpegFailed, run_ffmpeg
+from media.clip_rules import MAX_BYTES, MAX_SECONDS, ClipFacts, parse_header, refusal
+from media.ffmpeg import INPUT_GUARDS, PROBE, TRANSCODE, FfmpegFailed, FfmpegTimedOut, run_ffmpeg
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,7 @@ class RefusedClip:
 def probe_clip(source: Path) -> ClipFacts | None:
     """ffmpeg's description of the file; None when it is no container ffmpeg knows."""
     # With no output named, ffmpeg describes its input and exits with an error: the description is all we want.
-    return parse_header(run_ffmpeg(["-i", str(source)], PROBE, check=False))
+    return parse_header(run_ffmpeg([*INPUT_GUARDS, "-i", str(source)], PROBE, check=False))
 
 
 def scaled(height: int) -> str:
@@ -57,11 +57,12 @@ def scaled(height: int) -> str:
 
 def encode(source: Path, target: Path, rendition: Rendition, *, seconds: float | None = None,
            sound: bool = True) -> None:
-    # -xerror: a damaged stream ends the run instead of leaving a clip with a hole in it.
-    limit = ["-t", str(seconds)] if seconds else []
+    # -xerror: a damaged stream ends the run instead of leaving a clip with a hole in it. -t: a header may claim
+    # less than the file holds; no rendition is longer than a clip may be.
     audio = ["-map", "0:a:0?", "-c:a", "aac", "-b:a", f"{rendition.audio_kbps}k", "-ac", "2"] if sound else ["-an"]
     # One thread to decode as to encode: the decoder's own threads would take both cores and their memory.
-    run_ffmpeg(["-xerror", "-threads", "1", "-i", str(source), *limit, "-map", "0:v:0", "-vf", scaled(rendition.height),
+    run_ffmpeg(["-loglevel", "error", "-xerror", "-threads", "1", *INPUT_GUARDS, "-i", str(source),
+                "-t", str(seconds or MAX_SECONDS), "-map", "0:v:0", "-vf", scaled(rendition.height),
                 "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
                 "-b:v", f"{rendition.video_kbps}k", "-maxrate", f"{rendition.video_kbps}k",
                 "-bufsize", f"{rendition.video_kbps * 2}k", "-threads", "1", *audio,
@@ -70,8 +71,8 @@ def encode(source: Path, target: Path, rendition: Rendition, *, seconds: float |
 
 def poster(source: Path, target: Path, facts: ClipFacts) -> None:
     at = min(1.0, (facts.seconds or 0) / 2)  # a frame past the first, often black or blurred
-    run_ffmpeg(["-ss", f"{at:.2f}", "-threads", "1", "-i", str(source), "-frames:v", "1", "-vf", scaled(360),
-                "-q:v", "4", "-threads", "1", "-y", str(target)], TRANSCODE)
+    run_ffmpeg(["-loglevel", "error", "-ss", f"{at:.2f}", "-threads", "1", *INPUT_GUARDS, "-i", str(source),
+                "-frames:v", "1", "-vf", scaled(360), "-q:v", "4", "-threads", "1", "-y", str(target)], TRANSCODE)
 
 
 def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
@@ -90,9 +91,11 @@ def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
             encode(source, renditions[rendition.name], rendition)
         poster(source, made.poster, facts)
         encode(source, made.preview, RENDITIONS[0], seconds=PREVIEW_SECONDS, sound=False)
-    except FfmpegFailed as exc:
-        log.info("clip %s refused: %s", source.name, exc)
+    except (FfmpegFailed, FfmpegTimedOut) as exc:
         for path in (*renditions.values(), made.poster, made.preview):  # nothing of a refused clip stays
             path.unlink(missing_ok=True)
+        if isinstance(exc, FfmpegTimedOut):
+            raise  # the job is tried again later: a busy machine is no reason to refuse the candidate
+        log.info("clip %s refused: %s", source.name, exc)
         return RefusedClip(UNREADABLE)
     return made

@@ -87,3 +87,15 @@ def test_an_upload_cut_short_is_refused_and_leaves_nothing_behind(tmp_path: Path
     made = process_clip(upload, out)
     assert isinstance(made, RefusedClip) and "cut short" in made.reason
     assert list(out.iterdir()) == []
+
+
+def test_a_playlist_posing_as_a_clip_opens_nothing_it_names(tmp_path: Path) -> None:
+    """An uploaded playlist would have ffmpeg read the files it lists: ffmpeg may open the upload alone, as one
+    of the phones' containers."""
+    secret = tmp_path / "secret.mp4"
+    make_clip(secret, size="64x48", seconds=1, sound=False)
+    upload = tmp_path / "clip.m3u8"  # named so that ffmpeg would take it for a playlist
+    upload.write_text(f"#EXTM3U\n#EXT-X-TARGETDURATION:1\n#EXTINF:1.0,\nfile://{secret}\n#EXT-X-ENDLIST\n")
+    assert probe_clip(upload) is None
+    assert process_clip(upload, tmp_path / "out") == RefusedClip(
+        "This file is not a video: send an MP4, MOV, WebM or 3GP clip from your phone.")
