@@ -12,6 +12,7 @@ most a quarter.
 from __future__ import annotations
 
 import argparse
+import json
 import resource
 import subprocess
 import sys
@@ -54,6 +55,14 @@ def one_clip(source: Path, folder: Path) -> dict[str, str]:
     }
 
 
+def measured_apart(source: Path, folder: Path) -> dict[str, str]:
+    """`one_clip` in a fresh process: its children's peak memory is then the processing's alone, not that of the
+    ffmpeg that made the source clip here."""
+    result = subprocess.run([sys.executable, "-m", "bench.transcode", "--measure", str(source), str(folder)],
+                            capture_output=True, text=True, check=True)
+    return dict(json.loads(result.stdout.splitlines()[-1]))
+
+
 def votes(section: str) -> None:
     subprocess.run([sys.executable, "-m", "bench.votes", "--section", section], check=True)
 
@@ -82,13 +91,17 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--size", default="1920x1080")
     parser.add_argument("--with-votes", action="store_true")
+    parser.add_argument("--measure", nargs=2, metavar=("SOURCE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(one_clip(Path(args.measure[0]), Path(args.measure[1]))))
+        return
     with tempfile.TemporaryDirectory(prefix="bench-transcode-") as folder:
         scratch = Path(folder)
         made_at = time.monotonic()
         source = phone_clip(scratch / "upload", args.seconds, args.size)
         figures = {"source": f"{args.seconds} s at {args.size}, {source.stat().st_size / 1e6:.1f} MB "
-                             f"(made in {time.monotonic() - made_at:.0f} s)", **one_clip(source, scratch / "out")}
+                             f"(made in {time.monotonic() - made_at:.0f} s)", **measured_apart(source, scratch / "out")}
         record("transcode", print_report(f"transcode: a {args.seconds} s {args.size} clip", figures))
         if args.with_votes:
             votes("votes-alone")
