@@ -75,9 +75,9 @@ async def place(
     provider: str = "mtn", msisdn: str | None = "+237670000001", **extra: Any,
 ) -> VoteOrder:
     channel = extra.pop("channel", Channel.WEB)
-    extra.setdefault("sends_receipt", channel in RECEIPT_CHANNELS)  # as the VoteService sets it
+    sends_receipt = extra.pop("sends_receipt", channel in RECEIPT_CHANNELS)  # as the VoteService decides it
     request = placing.OrderRequest(contest.slug, candidate, quantity, provider, channel, msisdn=msisdn, **extra)
-    return await placing.place_order(sessions, request, pending_ttl=PENDING_TTL)
+    return await placing.place_order(sessions, request, pending_ttl=PENDING_TTL, sends_receipt=sends_receipt)
 
 
 async def tallies(sessions: Sessions, contest_id: int) -> dict[str, int]:

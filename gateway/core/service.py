@@ -96,8 +96,8 @@ class VoteService:
         if wait_for_room:
             await self.starts.wait_for_room()
         window = provider_for(self.providers, request.provider, request.channel).payment_window
-        request = replace(request, sends_receipt=request.channel in self.receipt_channels)
-        order = await placing.place_order(self.sessions, request, pending_ttl=max(self.pending_ttl, window))
+        order = await placing.place_order(self.sessions, request, pending_ttl=max(self.pending_ttl, window),
+                                          sends_receipt=request.channel in self.receipt_channels)
         view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")
         if not needs_redirect(self.providers, order.provider, order.channel):
             self.starts.request(order.id, after=push_after)  # a phone prompt never holds up the voter's answer

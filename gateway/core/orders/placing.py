@@ -54,7 +54,6 @@ class OrderRequest:
     client_key: str | None = None  # the channel's idempotency key for this client; kept scoped to the payer
     voter_address: str | None = None  # the web client's address, for the fraud rules (gateway.core.holds)
     language: str | None = None  # the voter's own language, where the channel knows it (for the receipt)
-    sends_receipt: bool = False  # its channel messages the voter the outcome (set by the VoteService)
 
 
 def stored_client_key(client_key: str, msisdn: str | None) -> str:
@@ -74,7 +73,8 @@ def payer_scope(msisdn: str | None) -> str:
         return msisdn or ""
 
 
-async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta) -> VoteOrder:
+async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta,
+                      sends_receipt: bool = False) -> VoteOrder:
     """Create a pending order (or return the one already made for the same `client_key`).
 
     Two statements in one transaction: the contest and candidate (and an order already made with
@@ -99,7 +99,7 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
                 return detached_order((await connection.execute(ORDER_BY_ID, {"order_key": found.replayed})).one())
             contest = Contest(**{column.key: found._mapping[column.key] for column in CONTESTS.c})
             parameters = new_order(request, contest, found.candidate_id, found.candidate_status, client_key,
-                                   pending_ttl)
+                                   pending_ttl, sends_receipt)
             inserted = (await connection.execute(INSERT_ORDER, parameters)).one_or_none()
             if inserted is not None:
                 order = detached_order(inserted)
@@ -122,8 +122,9 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
 
 def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
               candidate_status: CandidateStatus | None, client_key: str | None,
-              pending_ttl: timedelta) -> dict[str, Any]:
-    """The checked order's insert parameters (a refusal raises here, before anything is written)."""
+              pending_ttl: timedelta, sends_receipt: bool = False) -> dict[str, Any]:
+    """The checked order's insert parameters (a refusal raises here, before anything is written); `sends_receipt`:
+    its channel messages the voter the outcome (the VoteService knows which channels do)."""
     now = datetime.now(UTC)
     checked = check_order(contest, candidate_status, request.candidate_code, request.quantity, request.provider,
                           request.msisdn, now, contest.stars_per_vote)
@@ -133,7 +134,7 @@ def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
         contest_id=contest.id, candidate_id=candidate_id, quantity=checked.quantity,
         amount=checked.amount, currency=checked.currency, channel=request.channel,
         provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
-        voter_address=request.voter_address, language=request.language, sends_receipt=request.sends_receipt,
+        voter_address=request.voter_address, language=request.language, sends_receipt=sends_receipt,
         status=OrderStatus.PENDING, expires_at=now + pending_ttl, provider_data={},
     )
     return insert_order_parameters(order, contest, now)
