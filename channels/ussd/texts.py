@@ -1,4 +1,4 @@
-"""Every word of the USSD menu, from the catalogs' "ussd" context (gateway/core/locales); what any phone
+"""Every word of the USSD menu, from the "ussd" domain's catalogs (channels/ussd/locales); what any phone
 channel says about a vote is in channels/phone/texts.py. Plain ASCII on purpose: each text must stay
 GSM-7 (channels/phone/gsm7.py), so French is written without accents, as USSD menus usually are;
 tests/core/test_texts.py checks every language's translations and their room on a screen."""

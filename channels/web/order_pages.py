@@ -45,9 +45,8 @@ async def find_order(request: web.Request) -> tuple[VoterOrder, PublicContest] |
     return (view, contest) if contest is not None else None
 
 
-async def check_on_return(request: web.Request, view: VoterOrder) -> None:
+async def check_on_return(request: web.Request, order: VoterOrder) -> None:
     """Back from a payment page: ask the provider now rather than wait for its notification."""
-    order = view
     returning = "from" in request.query or "cancelled" in request.query
     if not returning or order.status is not OrderStatus.PENDING or order.payment_started_at is None:
         return
