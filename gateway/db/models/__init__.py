@@ -3,6 +3,7 @@ tallies. A channel's own tables live in its folder (`channels/<name>/models.py`)
 
 from gateway.db.models.admin_accounts import AdminRefreshToken, AdminUser, AuditEntry, ContestOrganiser
 from gateway.db.models.base import NAMING, Base, enum_column
+from gateway.db.models.entries import EntryCall, Entry, EntryStatus, MediaUpload, UploadKind, UploadState
 from gateway.db.models.contests import Candidate, CandidateStatus, Contest, ContestStatus, Tally
 from gateway.db.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet
 from gateway.db.models.orders import OrderStatus, OutboxMessage, PaymentVerification, ProviderEvent, VoteOrder
@@ -10,7 +11,8 @@ from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, UssdSessionE
 
 __all__ = [
     "NAMING", "AdminRefreshToken", "AdminUser", "AuditEntry", "Base", "BlockedAddress", "BlockedMsisdn",
-    "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "LedgerCheckpoint",
+    "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "Entry", "EntryCall",
+    "EntryStatus", "MediaUpload", "UploadKind", "UploadState", "LedgerCheckpoint",
     "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification", "ProviderEvent",
     "ResultsSheet", "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -17,7 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     func,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from gateway.db.models.base import Base, enum_column
@@ -92,6 +93,8 @@ class Candidate(Base):
     bio: Mapped[str | None] = mapped_column(Text)
     # The organiser's display order in the public lists (ties: code order).
     position: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Its clip (a processed media_uploads row): from its approved entry, or set by an organiser.
+    clip_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_uploads.id", ondelete="SET NULL"))
 
     contest: Mapped[Contest] = relationship(back_populates="candidates", lazy="raise")
 

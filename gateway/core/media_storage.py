@@ -1,0 +1,85 @@
+"""Where candidates' photos and clips are kept: a provider behind one small interface, as payments are.
+
+The browser sends a file straight to the storage with a grant the service signs (the vote-taking web processes
+never carry its bytes); the service learns the file arrived from the storage (its notification, or by asking
+it), never from the browser's word. A storage that transcodes by itself (Cloudinary) says so; for the others a
+job probes and transcodes the file (media.processing) and puts what it made back.
+
+Keys are the service's own (`<upload id>/source`, `<upload id>/360p.mp4`, …): never a name a browser chose.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Protocol
+
+
+@dataclass(frozen=True)
+class UploadGrant:
+    """What the browser needs to send one file: where, how (`protocol`), and the signed fields to send along."""
+
+    upload_id: str
+    protocol: str  # "tus" (resumable, chunks of `chunk_bytes`), "cloudinary" (its chunked signed upload)
+    url: str
+    max_bytes: int
+    expires_at: datetime
+    fields: Mapping[str, str] = field(default_factory=dict)
+    chunk_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Received:
+    """A whole file the storage holds, as the storage tells it."""
+
+    size_bytes: int
+
+
+@dataclass(frozen=True)
+class MadeFiles:
+    """What a storage that transcodes made of a clip (files keyed as media.processing names them)."""
+
+    files: Mapping[str, Mapping[str, str]]
+    facts: Mapping[str, object]
+
+
+SOURCE = "source"
+
+
+def source_key(upload_id: str) -> str:
+    return f"{upload_id}/{SOURCE}"
+
+
+def file_key(upload_id: str, name: str) -> str:
+    return f"{upload_id}/{name}"
+
+
+class MediaStorage(Protocol):
+    name: str
+    transcodes: bool  # it makes the renditions itself; no ffmpeg job needed
+
+    def grant_upload(self, upload_id: str, kind: str, max_bytes: int, expires_at: datetime) -> UploadGrant:
+        """A short-lived signed grant to upload exactly one file under `upload_id`, of at most `max_bytes`."""
+        ...
+
+    async def received(self, upload_id: str) -> Received | None:
+        """The whole uploaded source, if the storage has it (asked of the storage, not of the browser)."""
+        ...
+
+    async def fetch_source(self, upload_id: str, into: Path) -> Path:
+        """The uploaded source as a local file under `into` (a job's work folder), to probe and transcode."""
+        ...
+
+    async def put(self, key: str, path: Path, content_type: str) -> None:
+        """Keep a file the service made (a rendition, a poster), served as `content_type`."""
+        ...
+
+    def public_url(self, key: str) -> str:
+        """Where viewers fetch a kept file."""
+        ...
+
+    async def delete_upload(self, upload_id: str) -> None:
+        """Remove the source and every file made from it (an orphan, a replaced clip)."""
+        ...

@@ -1,0 +1,112 @@
+"""A contest's call for entries, the entries candidates send, and the files they upload (media_uploads).
+
+An upload is a row before it is a file: the service grants it (a random id, a size limit, an expiry), the
+storage receives it, a job probes and transcodes it, and an entry or a candidate holds it. A row never attached
+within a day is removed with its files (gateway.core.entries.orphan_uploads)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gateway.db.models.base import Base, enum_column
+
+
+class EntryCall(Base):
+    """A contest takes entries between these dates, under these rules (text the candidate accepts)."""
+
+    __tablename__ = "entry_calls"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True)
+    opens_at: Mapped[datetime]
+    closes_at: Mapped[datetime]
+    rules: Mapped[str] = mapped_column(Text)
+    max_entries: Mapped[int | None] = mapped_column(Integer)  # None: no limit
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (CheckConstraint("closes_at > opens_at", name="closes_after_opens"),)
+
+
+class EntryStatus(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class UploadState(StrEnum):
+    GRANTED = "granted"  # the browser may upload
+    RECEIVED = "received"  # the storage has the whole file
+    READY = "ready"  # probed (and transcoded where the storage does not)
+    REFUSED = "refused"  # not a clip we take: `refusal` says why, for the candidate
+
+
+class UploadKind(StrEnum):
+    CLIP = "clip"
+    PHOTO = "photo"
+
+
+class MediaUpload(Base):
+    __tablename__ = "media_uploads"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[UploadKind] = mapped_column(enum_column(UploadKind, "upload_kind"))
+    storage: Mapped[str] = mapped_column(String(32))  # the provider holding it (gateway.core.media_storage)
+    msisdn: Mapped[str | None] = mapped_column(String(20))  # the proven number it was granted to
+    max_bytes: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[datetime]  # of the grant
+    state: Mapped[UploadState] = mapped_column(enum_column(UploadState, "upload_state"),
+                                               server_default=UploadState.GRANTED.value)
+    refusal: Mapped[str | None] = mapped_column(String(64))  # a media.clip_rules reason code
+    size_bytes: Mapped[int | None] = mapped_column(BigInteger)
+    # What the probe found (duration, dimensions, codecs), and the files made from it: {"360p": {"key": …,
+    # "content_type": "video/mp4"}, "720p": …, "poster": …, "preview": …} or {"photo": …}.
+    facts: Mapped[dict[str, Any] | None]
+    files: Mapped[dict[str, Any] | None]
+    attached_at: Mapped[datetime | None]  # when an entry or a candidate took it: never an orphan after
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (
+        CheckConstraint("max_bytes > 0", name="max_bytes_positive"),
+        Index("ix_media_uploads_orphans", "created_at", postgresql_where=text("attached_at IS NULL")),
+    )
+
+
+class Entry(Base):
+    """A candidate's entry: pending until an organiser approves it (it becomes a candidate) or rejects it."""
+
+    __tablename__ = "entries"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    status: Mapped[EntryStatus] = mapped_column(enum_column(EntryStatus, "entry_status"),
+                                                server_default=EntryStatus.PENDING.value)
+    name: Mapped[str] = mapped_column(String(200))
+    bio: Mapped[str | None] = mapped_column(Text)
+    msisdn: Mapped[str] = mapped_column(String(20))  # E.164, proven by a one-time code
+    language: Mapped[str] = mapped_column(String(2))  # of the messages the candidate gets
+    rules_accepted_at: Mapped[datetime]
+    clip_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("media_uploads.id"))
+    photo_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_uploads.id"))
+    # A digest of the private link the candidate keeps to follow the entry and replace the clip.
+    token_digest: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected, as the candidate is told
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="SET NULL"))
+    decided_by: Mapped[str | None] = mapped_column(String(320))
+    decided_at: Mapped[datetime | None]
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (
+        Index("ix_entries_contest_status", "contest_id", "status", "created_at"),
+        # One entry standing per number and contest (a rejected one may be followed by another).
+        Index("uq_entries_contest_msisdn_standing", "contest_id", "msisdn", unique=True,
+              postgresql_where=text("status <> 'rejected'")),
+    )
