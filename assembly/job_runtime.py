@@ -19,9 +19,12 @@ import httpx
 from redis.asyncio import Redis
 
 from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS, channel
+from assembly.media import build_storage
 from assembly.providers import build_providers
 from assembly.settings import Settings
+from gateway.core.media_storage import MediaStorage
 from gateway.core.payments.starting import start_payment
+from gateway.core.phone_texts import PhoneTexter
 from gateway.core.receipts import ReceiptSender
 from gateway.core.service import PaymentStarter, VoteService
 from gateway.db.engine import Sessions, create_engine, session_factory
@@ -45,6 +48,8 @@ class JobContext:
     redis: Redis
     providers: ProviderRegistry
     receipt_senders: Mapping[str, ReceiptSender] = field(default_factory=dict)
+    texters: Mapping[str, PhoneTexter] = field(default_factory=dict)  # by channel: texts to any number
+    media: MediaStorage | None = None
 
     def vote_service(self, starts: PaymentStarter) -> VoteService:
         return VoteService(self.sessions, self.providers, Boards(self.sessions, self.redis, BOARD_CONTEST_TTL), starts,
@@ -83,7 +88,9 @@ async def job_context() -> AsyncIterator[JobContext]:
     registry = build_providers(settings, http)
     sessions = session_factory(engine)
     try:
-        yield JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http))
+        texters = {parts.name: parts.texts_phones(settings, sessions, http) for parts in CHANNELS if parts.texts_phones}
+        yield JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http),
+                         texters, build_storage(settings))
     finally:
         await registry.aclose()
         await http.aclose()

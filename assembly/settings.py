@@ -21,13 +21,14 @@ from gateway.kit.settings import (
     service_problems,
 )
 from leaderboard.settings import BoardSettings
+from media.storage_settings import MediaSettings
 from payments.settings import PaymentSettings, provider_problems, push_secret_problems
 
 __all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings", "check_production",
            "check_servers", "secret_problem"]
 
 
-class Settings(PaymentSettings, BoardSettings, UssdSettings, SmsSettings, TelegramSettings):
+class Settings(PaymentSettings, BoardSettings, UssdSettings, SmsSettings, TelegramSettings, MediaSettings):
     """Every setting of the service; environment names match the architecture note. A package's settings are its
     own model in its folder (payments/settings.py, leaderboard/settings.py, channels/<name>/settings.py), each a
     `ServiceSettings` (gateway/kit/settings.py), so a package reads them typed as its own."""

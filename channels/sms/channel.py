@@ -18,10 +18,11 @@ from channels.sms.failures import SMS_FAILURES
 from channels.sms.fake_at import DEFAULT_URL as AT_FAKE_URL
 from channels.sms.handling import CHANNEL, CollectedStarts, SmsContext, handle_inbound
 from channels.sms.models import SmsContest
-from channels.sms.receipts import SmsReceiptSender
+from channels.sms.receipts import SmsNoticeSender, SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
 from channels.sms.settings import SmsSettings, sms_token_problem
 from gateway.core.channel_queries import live_contest_ids
+from gateway.core.phone_texts import PhoneTexter
 from gateway.core.receipts import ReceiptSender
 from gateway.db.engine import Sessions
 from gateway.kit.channel_parts import ChannelParts, JobResources, StandIn, listen_address
@@ -48,6 +49,10 @@ async def backstop_job(ctx: JobResources[SmsSettings]) -> int:
 
 def receipts(settings: SmsSettings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender:
     return SmsReceiptSender(sessions, SmsSender(sessions, at_account(settings)))
+
+
+def texter(settings: SmsSettings, sessions: Sessions, http: httpx.AsyncClient) -> PhoneTexter:
+    return SmsNoticeSender(SmsSender(sessions, at_account(settings)))
 
 
 def production_problems(settings: SmsSettings, in_use: bool) -> list[str]:
@@ -114,6 +119,7 @@ SMS = ChannelParts[SmsSettings](
     jobs={INBOUND_JOB: inbound_job, "backstop": backstop_job},
     periodic_jobs=(("backstop", 60),),
     receipts=receipts,
+    texts_phones=texter,
     pushes_payment_prompt=True,
     stand_ins=(AT_FAKE,),
     commands=add_commands,

@@ -33,13 +33,14 @@ class SmsInbound(Base):
 
 
 class SmsMessage(Base):
-    """Every message we send: one per order and kind, one per inbound and kind (a job run twice sends once)."""
+    """Every message we send: one per order, inbound or notice and kind (a job run twice sends once)."""
 
     __tablename__ = "sms_messages"
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     order_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))
     inbound_id: Mapped[int | None] = mapped_column(BigInteger, ForeignKey("sms_inbound.id", ondelete="SET NULL"))
+    notice_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True))  # a message to someone not voting
     kind: Mapped[str] = mapped_column(String(32))
     msisdn: Mapped[str] = mapped_column(String(20))
     text: Mapped[str] = mapped_column(Text)
@@ -52,6 +53,7 @@ class SmsMessage(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "kind"),
         UniqueConstraint("inbound_id", "kind"),
+        UniqueConstraint("notice_id", "kind"),
     )
 
 

@@ -4,6 +4,8 @@ Numbers that sent STOP still get these: they are about their own money."""
 
 from __future__ import annotations
 
+import uuid
+
 from sqlalchemy import select
 
 from channels.sms import texts
@@ -38,3 +40,13 @@ class SmsReceiptSender:
             row = (await session.execute(select(SmsInbound.short_code, SmsInbound.link_id)
                                          .where(SmsInbound.order_id == order_id).limit(1))).one_or_none()
         return Route(row[0], row[1]) if row is not None else Route()
+
+
+class SmsNoticeSender:
+    """The SMS channel's texter (gateway.core.phone_texts): one message per notice and kind."""
+
+    def __init__(self, sender: SmsSender) -> None:
+        self.sender = sender
+
+    async def __call__(self, msisdn: str, text: str, notice_id: uuid.UUID, kind: str) -> None:
+        await self.sender.send(Outgoing(kind, msisdn, text, notice_id=notice_id))

@@ -46,13 +46,14 @@ async def note_outcome(sessions: Sessions, inbound_id: int, outcome: str, order_
 
 @dataclass(frozen=True)
 class Outgoing:
-    """A message owed: exactly one of `order_id` / `inbound_id` names what it answers."""
+    """A message owed: exactly one of `order_id` / `inbound_id` / `notice_id` names what it answers."""
 
     kind: str
     msisdn: str
     text: str
     order_id: uuid.UUID | None = None
     inbound_id: int | None = None
+    notice_id: uuid.UUID | None = None
 
 
 async def claim_outgoing(sessions: Sessions, message: Outgoing) -> int | None:
@@ -61,12 +62,14 @@ async def claim_outgoing(sessions: Sessions, message: Outgoing) -> int | None:
     async with sessions.begin() as session:
         created: int | None = await session.scalar(
             insert(SmsMessage).values(
-                order_id=message.order_id, inbound_id=message.inbound_id, kind=message.kind, msisdn=message.msisdn,
+                order_id=message.order_id, inbound_id=message.inbound_id, notice_id=message.notice_id,
+                kind=message.kind, msisdn=message.msisdn,
                 text=message.text, status="queued",
             ).on_conflict_do_nothing().returning(SmsMessage.id))
         if created is not None:
             return created
         owner = (SmsMessage.order_id == message.order_id if message.order_id is not None
+                 else SmsMessage.notice_id == message.notice_id if message.notice_id is not None
                  else SmsMessage.inbound_id == message.inbound_id)
         reclaimed: int | None = await session.scalar(
             update(SmsMessage).where(owner, SmsMessage.kind == message.kind, SmsMessage.status == "unsent")

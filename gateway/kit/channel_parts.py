@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.channel_reports import FailedMessages
 from gateway.core.channel_settings import ChannelContestSettings
+from gateway.core.phone_texts import PhoneTexter
 from gateway.core.providers import Providers
 from gateway.core.receipts import ReceiptSender
 from gateway.db.engine import Sessions
@@ -75,6 +76,7 @@ class JobResources(Protocol[S_co]):
 
 ChannelJob = Callable[..., Awaitable[Any]]  # (JobResources, *job arguments) -> its result
 ReceiptsFactory = Callable[[S, Sessions, httpx.AsyncClient], ReceiptSender | None]
+TexterFactory = Callable[[S, Sessions, httpx.AsyncClient], PhoneTexter]
 ProductionCheck = Callable[[S, AsyncSession], Awaitable[list[str]]]
 Commands = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
 
@@ -108,6 +110,7 @@ class ChannelParts(Generic[S]):
     jobs: Mapping[str, ChannelJob] = field(default_factory=dict)
     periodic_jobs: tuple[tuple[str, int], ...] = ()  # (job, seconds between runs)
     receipts: ReceiptsFactory[S] | None = None  # messages a voter once their order is decided
+    texts_phones: TexterFactory[S] | None = None  # texts any number (one-time codes, entries' decisions)
     # Its voters pay by a prompt pushed to their phone (they have no browser for a payment page): a provider
     # with both ways (Orange) pushes for this channel's orders (payments.registry).
     pushes_payment_prompt: bool = False

@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.core.channel_reports import FailedMessages
 from gateway.core.channel_settings import ChannelContestSettings
+from gateway.core.media_storage import MediaStorage
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 from gateway.kit.settings import ServiceSettings
@@ -39,6 +40,7 @@ HTTP = web.AppKey("http", httpx.AsyncClient)
 QUEUE = web.AppKey("queue", Queue)
 RELAY: web.AppKey[RelayLoop] = web.AppKey("relay")
 PROVIDERS: web.AppKey[Providers] = web.AppKey("providers")  # the core's view of payments.registry
+MEDIA_STORAGE: web.AppKey[MediaStorage] = web.AppKey("media_storage")  # where candidates' files are kept
 CHECKS: web.AppKey[PaymentChecks] = web.AppKey("checks")
 STARTS: web.AppKey[PaymentStarts] = web.AppKey("starts")
 USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process

@@ -3,8 +3,8 @@ tallies. A channel's own tables live in its folder (`channels/<name>/models.py`)
 
 from gateway.db.models.admin_accounts import AdminRefreshToken, AdminUser, AuditEntry, ContestOrganiser
 from gateway.db.models.base import NAMING, Base, enum_column
-from gateway.db.models.entries import EntryCall, Entry, EntryStatus, MediaUpload, UploadKind, UploadState
 from gateway.db.models.contests import Candidate, CandidateStatus, Contest, ContestStatus, Tally
+from gateway.db.models.entries import Entry, EntryCall, EntryStatus, MediaUpload, UploadKind, UploadState
 from gateway.db.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet
 from gateway.db.models.orders import OrderStatus, OutboxMessage, PaymentVerification, ProviderEvent, VoteOrder
 from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, UssdSessionEvent, VoterPreference

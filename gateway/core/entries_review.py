@@ -1,0 +1,188 @@
+"""The organiser's side of a call for entries: open it, review the entries, approve or reject them.
+
+An approved entry becomes a candidate with the next free code, its clip and photo; a rejected one keeps the
+reason the candidate is told. Each decision is audited in its own transaction and leaves an outbox row
+(`entry.decided`), so the text message to the candidate goes once the decision has committed."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from gateway.core import audit
+from gateway.core.audit import Actor
+from gateway.core.contest_drafts import next_codes
+from gateway.core.contests_admin import _contest, _next_position, _taken_codes, candidate_of, candidate_snapshot
+from gateway.core.entered_text import entered_text
+from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.media_storage import MediaStorage
+from gateway.core.orders.tables import emit
+from gateway.core.uploads import UploadView
+from gateway.db.engine import Sessions
+from gateway.db.models import (
+    Candidate,
+    ContestStatus,
+    Entry,
+    EntryCall,
+    EntryStatus,
+    MediaUpload,
+    UploadKind,
+    UploadState,
+)
+from gateway.db.seed import ensure_tallies
+
+ENTRY_DECIDED_TOPIC = "entry.decided"
+MAX_RULES = 20_000
+MAX_REASON = 300  # it goes to the candidate in a text message
+
+
+@dataclass(frozen=True)
+class ReviewRow:
+    entry: Entry
+    clip: UploadView
+    photo: UploadView | None
+
+
+async def set_entry_call(sessions: Sessions, actor: Actor, contest_id: int, *, opens_at: datetime,
+                         closes_at: datetime, rules: str, max_entries: int | None) -> EntryCall:
+    rules = entered_text(rules, "rules", limit=MAX_RULES, required=True, label="The rules") or ""
+    if closes_at <= opens_at:
+        raise DomainError("Entries must close after they open.", code="invalid_field", field="closes_at")
+    if max_entries is not None and max_entries < 1:
+        raise DomainError("At most how many entries: 1 or more, or none for no limit.", code="invalid_field",
+                          field="max_entries")
+    values = {"opens_at": opens_at, "closes_at": closes_at, "rules": rules, "max_entries": max_entries}
+    async with sessions.begin() as session:
+        contest = await _contest(session, actor, contest_id, lock=True)
+        before = await session.get(EntryCall, contest.id)
+        await session.execute(insert(EntryCall).values(contest_id=contest.id, **values)
+                              .on_conflict_do_update(index_elements=[EntryCall.contest_id], set_=values))
+        await audit.record(session, actor, "entries.call", f"contest:{contest.id}",
+                           before=_call_snapshot(before) if before else None, after=_snapshot_of(values))
+        call = await session.get(EntryCall, contest.id, populate_existing=True)
+    assert call is not None
+    return call
+
+
+def _snapshot_of(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in values.items()}
+
+
+def _call_snapshot(call: EntryCall) -> dict[str, Any]:
+    return _snapshot_of({"opens_at": call.opens_at, "closes_at": call.closes_at, "rules": call.rules,
+                         "max_entries": call.max_entries})
+
+
+async def entry_call(sessions: Sessions, actor: Actor, contest_id: int) -> EntryCall | None:
+    async with sessions() as session:
+        contest = await _contest(session, actor, contest_id)
+        return await session.get(EntryCall, contest.id)
+
+
+async def list_entries(sessions: Sessions, storage: MediaStorage, actor: Actor, contest_id: int,
+                       status: str | None = None, limit: int = 200) -> list[ReviewRow]:
+    """A contest's entries, oldest first (the queue's order), with what their uploads became."""
+    query = select(Entry).order_by(Entry.created_at).limit(limit)
+    if status:
+        try:
+            query = query.where(Entry.status == EntryStatus(status))
+        except ValueError:
+            raise DomainError("status: pending, approved or rejected.", code="invalid_field",
+                              field="status") from None
+    async with sessions() as session:
+        contest = await _contest(session, actor, contest_id)
+        entries = list((await session.scalars(query.where(Entry.contest_id == contest.id))).all())
+        ids = {e.clip_id for e in entries} | {e.photo_id for e in entries if e.photo_id}
+        uploads = {u.id: u for u in (await session.scalars(select(MediaUpload).where(MediaUpload.id.in_(ids))))}
+    return [ReviewRow(e, UploadView.of(uploads[e.clip_id], storage),
+                      UploadView.of(uploads[e.photo_id], storage) if e.photo_id else None) for e in entries]
+
+
+async def _pending(session: AsyncSession, actor: Actor, entry_id: uuid.UUID) -> Entry:
+    entry = await session.get(Entry, entry_id, with_for_update=True)
+    if entry is None:
+        raise NotFound("No such entry.", code="entry_not_found")
+    await _contest(session, actor, entry.contest_id)  # an organiser sees only their own contests' entries
+    if entry.status is not EntryStatus.PENDING:
+        raise Conflict(f"This entry was {entry.status.value} already.", code="entry_decided")
+    return entry
+
+
+async def approve_entries(sessions: Sessions, storage: MediaStorage, actor: Actor, entry_ids: Sequence[uuid.UUID],
+                          now: datetime) -> list[Candidate]:
+    """Each entry a candidate with the next free code; all of them or none (a bulk approval names the one
+    that could not be approved: decided already, or its clip not ready)."""
+    made: list[Candidate] = []
+    async with sessions.begin() as session:
+        for entry_id in dict.fromkeys(entry_ids):
+            entry = await _pending(session, actor, entry_id)
+            contest = await _contest(session, actor, entry.contest_id, lock=True)
+            if contest.status is ContestStatus.CLOSED:
+                raise Conflict("A closed contest cannot take a new candidate.", code="contest_closed")
+            clip = await session.get(MediaUpload, entry.clip_id)
+            if clip is None or clip.state is not UploadState.READY:
+                raise Conflict(f"The clip of {entry.name}'s entry is not ready to be watched.", code="clip_not_ready")
+            photo = await session.get(MediaUpload, entry.photo_id) if entry.photo_id else None
+            code = next_codes(await _taken_codes(session, contest.id), 1)[0]
+            candidate = Candidate(contest_id=contest.id, code=code, name=entry.name, bio=entry.bio,
+                                  clip_id=clip.id, photo_url=_photo_of(photo, storage),
+                                  position=await _next_position(session, contest.id))
+            session.add(candidate)
+            await session.flush()
+            await ensure_tallies(session, contest.id)
+            entry.status, entry.candidate_id = EntryStatus.APPROVED, candidate.id
+            entry.decided_by, entry.decided_at = actor.email, now
+            await audit.record(session, actor, "entry.approve", f"entry:{entry.id}",
+                               after={"candidate": candidate_snapshot(candidate), "contest_id": contest.id})
+            await emit(session, ENTRY_DECIDED_TOPIC, entry_id=str(entry.id))
+            made.append(candidate)
+    return made
+
+
+def _photo_of(photo: MediaUpload | None, storage: MediaStorage) -> str | None:
+    """The candidate's photo where the storage serves it (a photo still being processed: none, for now)."""
+    if photo is None or photo.state is not UploadState.READY or not photo.files:
+        return None
+    return UploadView.of(photo, storage).urls.get("photo")
+
+
+async def reject_entry(sessions: Sessions, actor: Actor, entry_id: uuid.UUID, reason: str, now: datetime) -> Entry:
+    kept = entered_text(reason, "reason", limit=MAX_REASON, required=True, label="The reason") or ""
+    async with sessions.begin() as session:
+        entry = await _pending(session, actor, entry_id)
+        entry.status, entry.reason = EntryStatus.REJECTED, kept
+        entry.decided_by, entry.decided_at = actor.email, now
+        await audit.record(session, actor, "entry.reject", f"entry:{entry.id}", after={"reason": kept})
+        await emit(session, ENTRY_DECIDED_TOPIC, entry_id=str(entry.id))
+    return entry
+
+
+async def set_candidate_clip(sessions: Sessions, actor: Actor, candidate_id: int, upload_id: uuid.UUID,
+                             now: datetime) -> Candidate:
+    """An organiser's replacement of a candidate's clip: an upload of theirs that is ready."""
+    candidate = await candidate_of(sessions, actor, candidate_id)
+    async with sessions.begin() as session:
+        upload = await session.get(MediaUpload, upload_id, with_for_update=True)
+        if (upload is None or upload.contest_id != candidate.contest_id or upload.kind is not UploadKind.CLIP
+                or upload.attached_at is not None):
+            raise DomainError("No such clip upload for this contest.", code="unknown_upload", field="clip")
+        if upload.state is not UploadState.READY:
+            raise Conflict("That clip is not ready yet (or was refused).", code="clip_not_ready", field="clip")
+        row = await session.get(Candidate, candidate.id, with_for_update=True)
+        assert row is not None
+        before = row.clip_id
+        if before is not None:
+            former = await session.get(MediaUpload, before)
+            if former is not None:
+                former.attached_at = None  # the orphan sweep removes it
+        row.clip_id, upload.attached_at = upload.id, now
+        await audit.record(session, actor, "candidate.clip", f"candidate:{row.id}",
+                           before={"clip": str(before) if before else None}, after={"clip": str(upload.id)})
+    return row

@@ -1,0 +1,119 @@
+"""Local storage, the embedded default: files in a folder under GATEWAY_DATA_DIR, received and served by the
+media server (media.upload_server), a process of its own, never by the vote-taking web processes.
+
+    <root>/incoming/<upload id>   the bytes of an upload under way (tus: resumable, in chunks)
+    <root>/sources/<upload id>    a whole upload, until its processing is done
+    <root>/files/<upload id>/…    what the service made of it (renditions, poster, photo), served to viewers
+
+A grant is a JWT naming the upload, its size limit and its expiry, signed with a key derived from SECRET_KEY:
+the media server checks it on every request, so it needs no database to say who may write where."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import hmac
+import shutil
+import uuid
+from datetime import datetime
+from pathlib import Path
+
+import jwt
+
+from gateway.core.media_storage import Received, UploadGrant
+
+ALGORITHM = "HS256"
+AUDIENCE = "ballot-upload"
+CHUNK_BYTES = 1024 * 1024  # a chunk lost on a dropped 3G link costs a few seconds, not the whole clip
+# What the service makes, and how it is served: a name outside this table is never served.
+SERVED = {"360p.mp4": "video/mp4", "720p.mp4": "video/mp4", "preview.mp4": "video/mp4",
+          "poster.jpg": "image/jpeg", "photo.jpg": "image/jpeg"}
+
+
+def grant_key(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), b"ballot-upload-grant-v1", hashlib.sha256).digest()
+
+
+def read_grant(secret_key: str, token: str, upload_id: str) -> int | None:
+    """The size limit a grant gives for `upload_id`; None for a forged, expired or another upload's grant."""
+    try:
+        claims = jwt.decode(token, grant_key(secret_key), algorithms=[ALGORITHM], audience=AUDIENCE,
+                            options={"require": ["exp", "sub"]})
+    except jwt.PyJWTError:
+        return None
+    if claims.get("sub") != upload_id or not isinstance(claims.get("max"), int):
+        return None
+    return int(claims["max"])
+
+
+def upload_name(upload_id: str) -> str:
+    """The id as a file name: a UUID, or ValueError (a path never comes from a request as it is)."""
+    return str(uuid.UUID(upload_id))
+
+
+class LocalStorage:
+    name = "local"
+    transcodes = False
+
+    def __init__(self, root: Path, upload_url: str, files_url: str, secret_key: str) -> None:
+        self.root = root
+        self.upload_url = upload_url.rstrip("/")
+        self.files_url = files_url.rstrip("/")
+        self.secret_key = secret_key
+
+    def incoming(self, upload_id: str) -> Path:
+        return self.root / "incoming" / upload_name(upload_id)
+
+    def source(self, upload_id: str) -> Path:
+        return self.root / "sources" / upload_name(upload_id)
+
+    def made(self, upload_id: str) -> Path:
+        return self.root / "files" / upload_name(upload_id)
+
+    def grant_upload(self, upload_id: str, kind: str, max_bytes: int, expires_at: datetime) -> UploadGrant:
+        claims = {"sub": upload_id, "aud": AUDIENCE, "max": max_bytes, "kind": kind, "exp": expires_at}
+        token = jwt.encode(claims, grant_key(self.secret_key), algorithm=ALGORITHM)
+        return UploadGrant(upload_id, "tus", f"{self.upload_url}/uploads/{upload_id}", max_bytes, expires_at,
+                           {"authorization": f"Bearer {token}"}, CHUNK_BYTES)
+
+    async def received(self, upload_id: str) -> Received | None:
+        source = self.source(upload_id)
+        return Received(source.stat().st_size) if source.is_file() else None
+
+    async def fetch_source(self, upload_id: str, into: Path) -> Path:
+        source = self.source(upload_id)
+        if not source.is_file():
+            raise FileNotFoundError(f"upload {upload_id} has no source")
+        return source  # on this machine already: read where it lies
+
+    async def put(self, key: str, path: Path, content_type: str) -> None:
+        upload_id, _, name = key.partition("/")
+        if SERVED.get(name) != content_type:
+            raise ValueError(f"{name} is not served as {content_type}")
+        target = self.made(upload_id) / name
+        await asyncio.to_thread(_copy, path, target)
+
+    def public_url(self, key: str) -> str:
+        return f"{self.files_url}/files/{key}"
+
+    async def delete_upload(self, upload_id: str) -> None:
+        await asyncio.to_thread(_remove, [self.incoming(upload_id), self.source(upload_id), self.made(upload_id)])
+
+    async def drop_source(self, upload_id: str) -> None:
+        """Once processed, the original is not kept: only what was made of it is served."""
+        await asyncio.to_thread(_remove, [self.source(upload_id)])
+
+
+def _copy(path: Path, target: Path) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    partial = target.with_name(target.name + ".partial")
+    shutil.copyfile(path, partial)
+    partial.replace(target)  # a viewer never gets half a file
+
+
+def _remove(paths: list[Path]) -> None:
+    for path in paths:
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)

@@ -1,0 +1,180 @@
+"""The media server (`gateway media`): receives candidates' uploads and serves what was made of them, in a
+process of its own so a 50 MB clip never crosses a vote-taking web process.
+
+Uploads speak tus 1.0 (https://tus.io/protocols/resumable-upload), core protocol and `creation`, at the URL the
+grant names: POST declares the length, PATCH appends chunks at the offset HEAD reports, so a phone whose
+3G link drops goes on from its last whole chunk. Every request carries the grant (a bearer JWT, checked here);
+when the last byte lands the file becomes the upload's source and the service is told (`on_complete`).
+
+Files are served with aiohttp's FileResponse (HTTP Range: a phone seeks without fetching the whole clip), with
+the type of what the service made and `nosniff`; nothing a browser uploaded is ever served as it came."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from aiohttp import web
+
+from media.local_storage import SERVED, LocalStorage, read_grant, upload_name
+
+log = logging.getLogger(__name__)
+TUS_VERSION = "1.0.0"
+MAX_CHUNK_BYTES = 8 * 1024 * 1024
+CORS = {
+    "Access-Control-Allow-Origin": "*",  # grants are bearer tokens, not cookies: any page may send one
+    "Access-Control-Allow-Methods": "POST, HEAD, PATCH, OPTIONS",
+    "Access-Control-Allow-Headers": "Authorization, Content-Type, Upload-Length, Upload-Offset, Tus-Resumable",
+    "Access-Control-Expose-Headers": "Upload-Offset, Upload-Length, Tus-Resumable, Location",
+    "Access-Control-Max-Age": "600",
+}
+OnComplete = Callable[[str, int], Awaitable[None]]
+STORAGE = web.AppKey("storage", LocalStorage)
+ON_COMPLETE: web.AppKey[OnComplete] = web.AppKey("on_complete")
+LOCKS: web.AppKey[dict[str, asyncio.Lock]] = web.AppKey("locks")
+
+
+def refusal(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"code": code, "message": message}, status=status,
+                             headers={**CORS, "Tus-Resumable": TUS_VERSION})
+
+
+def tus(status: int = 204, **headers: str) -> web.Response:
+    return web.Response(status=status, headers={**CORS, "Tus-Resumable": TUS_VERSION, "Cache-Control": "no-store",
+                                                **headers})
+
+
+def granted(request: web.Request) -> tuple[str, int] | web.Response:
+    """The upload id and its size limit, or the refusal of a request without a valid grant for it."""
+    try:
+        upload_id = upload_name(request.match_info["upload_id"])
+    except ValueError:
+        return refusal(404, "unknown_upload", "No upload at this address.")
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    limit = read_grant(request.app[STORAGE].secret_key, token, upload_id) if scheme.lower() == "bearer" else None
+    if limit is None:
+        return refusal(401, "bad_grant", "This upload's grant is missing, expired or not for this upload.")
+    return upload_id, limit
+
+
+def length_file(part: Path) -> Path:
+    return part.with_name(part.name + ".length")
+
+
+async def options(request: web.Request) -> web.Response:
+    return tus(204, **{"Tus-Version": TUS_VERSION, "Tus-Extension": "creation"})
+
+
+async def create(request: web.Request) -> web.Response:
+    found = granted(request)
+    if isinstance(found, web.Response):
+        return found
+    upload_id, limit = found
+    storage = request.app[STORAGE]
+    try:
+        length = int(request.headers.get("Upload-Length", ""))
+    except ValueError:
+        return refusal(400, "no_length", "Upload-Length: the file's size in bytes.")
+    if length <= 0 or length > limit:
+        return refusal(413, "too_large", f"A file of this kind may be at most {limit // (1024 * 1024)} MB.")
+    if storage.source(upload_id).exists():
+        return refusal(410, "upload_complete", "This upload is complete; ask for a new grant to send another file.")
+    part = storage.incoming(upload_id)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    if part.exists() and length_file(part).read_text() != str(length):
+        return refusal(409, "other_length", "This upload was started with another length.")
+    length_file(part).write_text(str(length))
+    part.touch()
+    return tus(201, Location=str(request.url.with_query(None)), **{"Upload-Offset": str(part.stat().st_size)})
+
+
+async def head(request: web.Request) -> web.Response:
+    found = granted(request)
+    if isinstance(found, web.Response):
+        return found
+    storage = request.app[STORAGE]
+    upload_id = found[0]
+    source, part = storage.source(upload_id), storage.incoming(upload_id)
+    if source.exists():
+        size = str(source.stat().st_size)
+        return tus(200, **{"Upload-Offset": size, "Upload-Length": size})
+    if not part.exists():
+        return refusal(404, "unknown_upload", "This upload has not been started.")
+    return tus(200, **{"Upload-Offset": str(part.stat().st_size), "Upload-Length": length_file(part).read_text()})
+
+
+async def patch(request: web.Request) -> web.Response:
+    found = granted(request)
+    if isinstance(found, web.Response):
+        return found
+    upload_id = found[0]
+    if request.content_type != "application/offset+octet-stream":
+        return refusal(415, "bad_content_type", "Chunks are sent as application/offset+octet-stream.")
+    lock = request.app[LOCKS].setdefault(upload_id, asyncio.Lock())
+    async with lock:
+        return await append(request, upload_id)
+
+
+async def append(request: web.Request, upload_id: str) -> web.Response:
+    storage = request.app[STORAGE]
+    part = storage.incoming(upload_id)
+    if storage.source(upload_id).exists():
+        return refusal(410, "upload_complete", "This upload is complete; ask for a new grant to send another file.")
+    if not part.exists():
+        return refusal(404, "unknown_upload", "This upload has not been started.")
+    length, offset = int(length_file(part).read_text()), part.stat().st_size
+    if request.headers.get("Upload-Offset") != str(offset):
+        return refusal(409, "wrong_offset", f"The upload is at byte {offset}; send from there.")
+    room = min(length - offset, MAX_CHUNK_BYTES)
+    with part.open("ab") as out:
+        async for chunk in request.content.iter_chunked(64 * 1024):
+            if len(chunk) > room:
+                out.truncate(offset)  # nothing of a chunk past the declared length is kept
+                return refusal(413, "past_length", "More bytes than the upload's length (or one chunk's 8 MB).")
+            out.write(chunk)
+            room -= len(chunk)
+    offset = part.stat().st_size
+    if offset == length:
+        await finish(request.app, upload_id, length)
+    return tus(204, **{"Upload-Offset": str(offset)})
+
+
+async def finish(app: web.Application, upload_id: str, length: int) -> None:
+    storage = app[STORAGE]
+    part, source = storage.incoming(upload_id), storage.source(upload_id)
+    source.parent.mkdir(parents=True, exist_ok=True)
+    part.replace(source)
+    length_file(part).unlink(missing_ok=True)
+    app[LOCKS].pop(upload_id, None)
+    try:
+        await app[ON_COMPLETE](upload_id, length)
+    except Exception:  # the entry's submission asks the storage again: nothing is lost, only later
+        log.exception("upload %s complete but the service was not told", upload_id)
+
+
+async def serve_file(request: web.Request) -> web.StreamResponse:
+    name = request.match_info["name"]
+    try:
+        folder = request.app[STORAGE].made(request.match_info["upload_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+    content_type = SERVED.get(name)
+    if content_type is None or not (folder / name).is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(folder / name, headers={
+        "Content-Type": content_type, "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "public, max-age=31536000, immutable",  # a new file gets a new upload id
+        "Access-Control-Allow-Origin": "*"})
+
+
+def media_app(storage: LocalStorage, on_complete: OnComplete) -> web.Application:
+    app = web.Application(client_max_size=MAX_CHUNK_BYTES + 1024)
+    app[STORAGE], app[ON_COMPLETE], app[LOCKS] = storage, on_complete, {}
+    app.router.add_route("OPTIONS", "/uploads/{upload_id}", options)
+    app.router.add_post("/uploads/{upload_id}", create)
+    app.router.add_route("HEAD", "/uploads/{upload_id}", head)
+    app.router.add_patch("/uploads/{upload_id}", patch)
+    app.router.add_get("/files/{upload_id}/{name}", serve_file)
+    return app
