@@ -21,6 +21,7 @@ from assembly import channel_list, health
 from assembly.channel_list import CHANNELS
 from assembly.keys import METRICS
 from assembly.loop_watch import LoopWatch, watching
+from assembly.media import build_storage
 from assembly.metrics import Metrics
 from assembly.middleware import body_deadline, json_errors, request_context
 from assembly.providers import build_providers
@@ -45,6 +46,7 @@ from gateway.kit.keys import (
     ENGINE,
     FAILED_MESSAGES,
     HTTP,
+    MEDIA_STORAGE,
     PROVIDERS,
     QUEUE,
     REDIS,
@@ -187,6 +189,7 @@ def create_app(settings: Settings) -> web.Application:
     # What the admin area and the vote service reach of the channels without importing one.
     app[CHANNEL_NAMES] = tuple(parts.name for parts in CHANNELS)
     app[CONTEST_SETTINGS], app[FAILED_MESSAGES] = channel_list.CONTEST_SETTINGS, channel_list.FAILED_MESSAGES
+    app[MEDIA_STORAGE] = build_storage(settings)  # grants and URLs only: no file passes through a web process
     # Order matters: later contexts use what earlier ones created, and close first.
     app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx,
                             relay_ctx])

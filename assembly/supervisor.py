@@ -23,10 +23,11 @@ from rq.worker import WorkerStatus
 from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demo
 from assembly.embedded import export_urls, service_urls
+from assembly.media import media_address
 from assembly.settings import Settings, check_servers
 from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
-from gateway.jobs.queues import sync_redis
+from gateway.jobs.queues import MEDIA_QUEUE, sync_redis
 from gateway.kit.channel_parts import StandIn
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,11 @@ def spawn_stand_in(stand_in: StandIn[Any], settings: Settings) -> Child:
     return spawn(stand_in.name, "--host", host, "--port", str(port), *stand_in.args(settings), module=stand_in.module)
 
 
+def media_server_needed(settings: Settings) -> bool:
+    """The local storage's server runs here unless its URL names another host (a deployment's own)."""
+    return settings.media_storage == "local" and media_address(settings)[0] in ("127.0.0.1", "localhost")
+
+
 def announce(settings: Settings) -> None:
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
     lines = [
@@ -119,6 +125,9 @@ def announce(settings: Settings) -> None:
     if sandbox_needed(settings):
         lines.append(f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers ending 450-455 fail)")
     lines += [stand_in.announce(settings) for stand_in in stand_ins_needed(settings)]
+    if media_server_needed(settings):
+        lines.append(f"  media         {settings.media_upload_url}/  (candidates' uploads and clips; enter at "
+                     f"{base}/c/demo/enter)")
     lines += ["Press Ctrl-C to stop everything.", ""]
     print("\n".join(lines), flush=True)
 
@@ -155,6 +164,8 @@ def wait_until_up(settings: Settings, redis_url: str, children: list[Child], sto
         servers.append(sandbox_address(settings.sandbox_url))
     running = {child.name for child in children}
     servers += [stand_in.address(settings) for stand_in in stand_ins_needed(settings) if stand_in.name in running]
+    if "media" in running:
+        servers.append(media_address(settings))
     deadline = time.monotonic() + UP_TIMEOUT_SECONDS
     with sync_redis(redis_url) as connection:
         while time.monotonic() < deadline and not stopping() and all(c.process.poll() is None for c in children):
@@ -189,6 +200,11 @@ def run_everything(settings: Settings) -> int:
         children.append(spawn("worker-0", "worker"))
         children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]
         children += [spawn(f"web-{i}", "web") for i in range(settings.gateway_web_processes)]
+        if media_server_needed(settings):  # candidates' uploads in, their clips out (never through a web process)
+            children.append(spawn("media", "media"))
+        # Clips are transcoded by workers of their own: at most this many ffmpeg at once, beside the votes.
+        children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE)
+                     for i in range(settings.media_workers)]
         wait_until_up(settings, urls.redis_url, children, lambda: stop_requested)
         if not stop_requested:
             announce(settings)

@@ -46,6 +46,7 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
         PeriodicJob("assembly.worker_jobs.verify_by_list_job", 30),  # Stars payments counted, checked in the list
         # hourly ledger checkpoints; at close, a checkpoint and a signed results sheet
         PeriodicJob("assembly.worker_jobs.ledger_checkpoint_job", 300),
+        PeriodicJob("assembly.media_jobs.media_sweep_job", 300),  # lost processing requeued, orphan uploads removed
     )
     channels = tuple(PeriodicJob(CHANNEL_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
                      for parts in CHANNELS for job, interval in parts.periodic_jobs)
@@ -191,10 +192,11 @@ def quiet_rq_per_job_lines() -> None:
         rq_worker.addFilter(PerJobLinesAtDebug())
 
 
-def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False) -> bool:
+def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False,
+               queue_names: tuple[str, ...] = QUEUE_NAMES) -> bool:
     """Work the queues (payments first); returns whether the worker did any job in burst mode."""
     connection = sync_redis(redis_url)
-    queues = [job_queue(connection, name) for name in QUEUE_NAMES]
+    queues = [job_queue(connection, name) for name in queue_names]
     periodic = PeriodicEnqueuer(redis_url) if with_cron and not burst else None
     try:
         # SimpleWorker runs jobs in this process, sharing one job runtime (see assembly.job_runtime.JobRuntime);

@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from assembly.job_runtime import JobContext, relay_now, run_in_context
+from assembly.media_jobs import media_handlers
 from assembly.results_key import signing_key
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
@@ -46,7 +47,8 @@ def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
             await send_receipt(ctx.sessions, ctx.receipt_senders, topic, payload)
         return send
 
-    return {topic: single(topic) for topic in BOARD_TOPICS} | {topic: receipt(topic) for topic in RECEIPT_TOPICS}
+    return ({topic: single(topic) for topic in BOARD_TOPICS} | {topic: receipt(topic) for topic in RECEIPT_TOPICS}
+            | media_handlers(ctx))
 
 
 def deliver_outbox_job(outbox_id: int) -> bool:

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from assembly.commands.services import Subcommands, with_services
 from assembly.settings import Settings
+from gateway.jobs.queues import MEDIA_QUEUE, QUEUE_NAMES
 
 if TYPE_CHECKING:
     pass
@@ -40,7 +41,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
-        run_worker(settings.redis_url or "", with_cron=not args.no_cron, burst=args.burst)
+        run_worker(settings.redis_url or "", with_cron=not args.no_cron, burst=args.burst,
+                   queue_names=tuple(args.queue) if args.queue else QUEUE_NAMES)
     return 0
 
 
@@ -54,4 +56,6 @@ def add(sub: Subcommands) -> None:
     worker_cmd = sub.add_parser("worker", help="the RQ worker and its scheduler")
     worker_cmd.add_argument("--burst", action="store_true", help="work until the queues are empty, then exit")
     worker_cmd.add_argument("--no-cron", action="store_true", help="do not run the periodic jobs")
+    worker_cmd.add_argument("--queue", action="append", choices=(*QUEUE_NAMES, MEDIA_QUEUE),
+                            help="work this queue (repeatable; default: every queue but media)")
     worker_cmd.set_defaults(func=cmd_worker)

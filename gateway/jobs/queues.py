@@ -8,6 +8,9 @@ from rq.serializers import JSONSerializer
 
 DEFAULT_QUEUE = "default"
 QUEUE_NAMES = (DEFAULT_QUEUE,)
+# Candidates' clips: probed and transcoded by workers of their own (`gateway worker --queue media`), so no ffmpeg
+# ever waits in front of a payment's job, and no more of them run at once than there are media workers.
+MEDIA_QUEUE = "media"
 
 
 def sync_redis(url: str) -> redis.Redis:

@@ -63,7 +63,7 @@ class MediaUpload(Base):
     expires_at: Mapped[datetime]  # of the grant
     state: Mapped[UploadState] = mapped_column(enum_column(UploadState, "upload_state"),
                                                server_default=UploadState.GRANTED.value)
-    refusal: Mapped[str | None] = mapped_column(String(64))  # a media.clip_rules reason code
+    refusal: Mapped[str | None] = mapped_column(Text)  # why, in words the candidate reads (media.clip_rules)
     size_bytes: Mapped[int | None] = mapped_column(BigInteger)
     # What the probe found (duration, dimensions, codecs), and the files made from it: {"360p": {"key": …,
     # "content_type": "video/mp4"}, "720p": …, "poster": …, "preview": …} or {"photo": …}.

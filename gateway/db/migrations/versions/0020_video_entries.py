@@ -49,7 +49,7 @@ def upgrade() -> None:
         sa.Column("max_bytes", sa.BigInteger(), nullable=False),
         sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("state", UPLOAD_STATE, server_default="granted", nullable=False),
-        sa.Column("refusal", sa.String(64), nullable=True),
+        sa.Column("refusal", sa.Text(), nullable=True),
         sa.Column("size_bytes", sa.BigInteger(), nullable=True),
         sa.Column("facts", postgresql.JSONB(), nullable=True),
         sa.Column("files", postgresql.JSONB(), nullable=True),

@@ -1,0 +1,160 @@
+"""The jobs of candidates' files: each upload's probe and transcode (on the `media` queue, which only the media
+workers take: at most GATEWAY... `MEDIA_WORKERS` ffmpeg at once, never in a worker that relays votes), the
+texts candidates get, and the sweep that requeues lost processing and removes orphans.
+
+The transcode itself runs in ffmpeg under media.lowly (niced, idle-scheduled, memory- and time-bounded): the
+job only waits for it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from admin.photos import NotAnImage, PhotoTooLarge, reencode
+from assembly.job_runtime import JobContext, run_in_context
+from gateway.core import entry_texts, uploads
+from gateway.core.entries_review import ENTRY_DECIDED_TOPIC
+from gateway.core.media_storage import MediaStorage, file_key
+from gateway.db.models import Candidate, Contest, Entry, EntryStatus, MediaUpload, UploadKind, UploadState
+from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
+from media.processing import ProcessedClip, process_clip
+
+log = logging.getLogger(__name__)
+PROCESS_JOB = "assembly.media_jobs.process_upload_job"
+# Two 720p encodes of a minute on a busy 2-core machine, with room: media.ffmpeg bounds each run by itself.
+PROCESS_TIMEOUT_SECONDS = 1800
+TEXTING_CHANNEL = "sms"
+
+
+def queue_processing(ctx: JobContext, upload_id: str) -> None:
+    """One processing job per upload (its id is the upload's: a repeated notification queues nothing more)."""
+    queue = job_queue(sync_redis(ctx.settings.redis_url or ""), MEDIA_QUEUE)
+    job_id = f"process-{upload_id}"
+    if queue.fetch_job(job_id) is None:
+        queue.enqueue(PROCESS_JOB, upload_id, job_id=job_id, job_timeout=PROCESS_TIMEOUT_SECONDS,
+                      result_ttl=600, failure_ttl=7 * 86400)
+
+
+def process_upload_job(upload_id: str) -> str:
+    return run_in_context(lambda ctx: process_upload(ctx, uuid.UUID(upload_id)))
+
+
+def storage_of(ctx: JobContext) -> MediaStorage:
+    if ctx.media is None:
+        raise RuntimeError("this worker has no media storage")
+    return ctx.media
+
+
+async def process_upload(ctx: JobContext, upload_id: uuid.UUID) -> str:
+    upload = await uploads.upload_of(ctx.sessions, upload_id)
+    if upload is None or upload.state is not UploadState.RECEIVED:
+        return "nothing to do"
+    storage = storage_of(ctx)
+    with tempfile.TemporaryDirectory(prefix="ballot-media-") as work:
+        source = await storage.fetch_source(str(upload_id), Path(work))
+        if upload.kind is UploadKind.PHOTO:
+            outcome = await _photo(ctx, storage, upload, source, Path(work))
+        else:
+            outcome = await _clip(ctx, storage, upload, source, Path(work))
+    drop = getattr(storage, "drop_source", None)
+    if drop is not None:
+        await drop(str(upload_id))
+    return outcome
+
+
+async def _clip(ctx: JobContext, storage: MediaStorage, upload: MediaUpload, source: Path, work: Path) -> str:
+    made = await asyncio.to_thread(process_clip, source, work / "made")
+    if not isinstance(made, ProcessedClip):
+        await uploads.note_refused(ctx.sessions, upload.id, made.reason)
+        return f"refused: {made.reason}"
+    files: dict[str, dict[str, str]] = {}
+    named = {**{name: (path, "video/mp4") for name, path in made.renditions.items()},
+             "poster": (made.poster, "image/jpeg"), "preview": (made.preview, "video/mp4")}
+    for name, (path, content_type) in named.items():
+        key = file_key(str(upload.id), path.name)
+        await storage.put(key, path, content_type)
+        files[name] = {"key": key, "content_type": content_type}
+    facts = made.facts
+    await uploads.note_ready(ctx.sessions, upload.id, {
+        "seconds": facts.seconds, "width": facts.video[1] if facts.video else None,
+        "height": facts.video[2] if facts.video else None, "codec": facts.video[0] if facts.video else None,
+        "audio_streams": facts.audio_streams}, files)
+    return "ready"
+
+
+async def _photo(ctx: JobContext, storage: MediaStorage, upload: MediaUpload, source: Path, work: Path) -> str:
+    try:
+        jpeg = await asyncio.to_thread(reencode, source.read_bytes())
+    except (NotAnImage, PhotoTooLarge) as exc:
+        await uploads.note_refused(ctx.sessions, upload.id, exc.message)
+        return f"refused: {exc.message}"
+    target = work / "photo.jpg"
+    target.write_bytes(jpeg)
+    key = file_key(str(upload.id), "photo.jpg")
+    await storage.put(key, target, "image/jpeg")
+    await uploads.note_ready(ctx.sessions, upload.id, {"bytes": len(jpeg)},
+                             {"photo": {"key": key, "content_type": "image/jpeg"}})
+    return "ready"
+
+
+async def on_upload_received(ctx: JobContext, payload: dict[str, Any]) -> None:
+    await asyncio.to_thread(queue_processing, ctx, str(payload["upload_id"]))
+
+
+async def on_entry_decided(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Text the candidate the organiser's decision (once: the SMS channel keeps one message per notice)."""
+    texter = ctx.texters.get(TEXTING_CHANNEL)
+    entry_id = uuid.UUID(str(payload["entry_id"]))
+    async with ctx.sessions() as session:
+        entry = await session.get(Entry, entry_id)
+        contest = await session.get(Contest, entry.contest_id) if entry else None
+        candidate = await session.get(Candidate, entry.candidate_id) if entry and entry.candidate_id else None
+    if entry is None or contest is None or texter is None:
+        log.warning("entry %s decided but nobody can be texted", entry_id)
+        return
+    if entry.status is EntryStatus.APPROVED and candidate is not None:
+        link = f"{ctx.settings.public_base_url.rstrip('/')}/c/{contest.slug}/{candidate.code}"
+        text = entry_texts.approved_text(entry.language, contest.name, candidate.code, link)
+    else:
+        text = entry_texts.rejected_text(entry.language, contest.name, entry.reason or "")
+    await texter(entry.msisdn, text, entry.id, f"entry-{entry.status.value}")
+
+
+def media_handlers(ctx: JobContext) -> dict[str, Any]:
+    """The outbox topics of candidates' files and entries (assembly.worker_jobs.outbox_handlers)."""
+    return {uploads.UPLOAD_RECEIVED_TOPIC: lambda payload: on_upload_received(ctx, payload),
+            ENTRY_DECIDED_TOPIC: lambda payload: on_entry_decided(ctx, payload)}
+
+
+def text_code_job(msisdn: str, text: str, notice_id: str) -> None:
+    """A one-time code, queued by the web process (texts go out from jobs only)."""
+    async def send(ctx: JobContext) -> None:
+        texter = ctx.texters.get(TEXTING_CHANNEL)
+        if texter is None:
+            log.warning("no channel texts phones: the code for %s is not sent", msisdn[:-4] + "****")
+            return
+        await texter(msisdn, text, uuid.UUID(notice_id), "code")
+    run_in_context(send)
+
+
+def media_sweep_job() -> str:
+    return run_in_context(media_sweep)
+
+
+async def media_sweep(ctx: JobContext) -> str:
+    """Requeue processing nobody did (a lost enqueue, a killed worker); remove uploads nobody took in a day."""
+    now = datetime.now(UTC)
+    late = await uploads.late_for_processing(ctx.sessions, now)
+    for upload_id in late:
+        await asyncio.to_thread(queue_processing, ctx, str(upload_id))
+    storage = storage_of(ctx)
+    removed = 0
+    for upload_id in await uploads.orphans(ctx.sessions, now):
+        await storage.delete_upload(str(upload_id))
+        removed += await uploads.forget(ctx.sessions, upload_id)
+    return f"requeued {len(late)}, removed {removed}"
