@@ -17,6 +17,7 @@ import shutil
 import uuid
 from datetime import datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import jwt
 
@@ -60,6 +61,8 @@ class LocalStorage:
         self.upload_url = upload_url.rstrip("/")
         self.files_url = files_url.rstrip("/")
         self.secret_key = secret_key
+        self.upload_origin = origin(upload_url)
+        self.files_origin = origin(files_url)
 
     def incoming(self, upload_id: str) -> Path:
         return self.root / "incoming" / upload_name(upload_id)
@@ -102,6 +105,11 @@ class LocalStorage:
     async def drop_source(self, upload_id: str) -> None:
         """Once processed, the original is not kept: only what was made of it is served."""
         await asyncio.to_thread(_remove, [self.source(upload_id)])
+
+
+def origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def _copy(path: Path, target: Path) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from channels.web import api, pages, vote_check
+from channels.web import api, entry_api, entry_pages, pages, vote_check
 from gateway.kit.channel_parts import ChannelParts
 from gateway.kit.settings import ServiceSettings
 
@@ -14,6 +14,8 @@ def setup(app: web.Application) -> None:
     api.setup(app)
     pages.setup(app)
     vote_check.setup(app)  # "my vote counted", the results key, the signed sheets
+    app.add_routes(entry_api.routes)  # candidates enter a video contest (their files go to the media storage)
+    app.add_routes(entry_pages.routes)
 
 
 WEB = ChannelParts[ServiceSettings]("web", setup)

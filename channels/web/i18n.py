@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from channels.web.entry_texts import ENTRY_TEXTS
 from gateway.core.catalog import VoterOrder
 from gateway.core.reasons import READABLE
 from gateway.core.texts import (
@@ -182,6 +183,7 @@ PAGE_TEXTS: dict[str, str] = {
     "results_sheet": N_("Results sheet (CSV)"),
     "results_signature": N_("Signature (Ed25519)"),
     "results_key": N_("Public key"),
+    **ENTRY_TEXTS,
 }
 # Core error codes that share a message with the form's own checks.
 CODE_KEYS = {"candidate_not_found": "err_candidate", "invalid_quantity": "err_quantity",

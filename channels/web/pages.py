@@ -272,7 +272,8 @@ def setup(app: web.Application) -> None:
                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     static = app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     env.globals.update(initials=initials, hue=hue)
-    env.globals["static"] = {name: str(static.url_for(filename=name)) for name in ("ballot.css", "ballot.js")}
+    env.globals["static"] = {name: str(static.url_for(filename=name))
+                             for name in ("ballot.css", "ballot.js", "entry.js")}
     app.add_routes(routes)
     app.add_routes(order_pages.routes)
     app.on_response_prepare.append(static_cache)

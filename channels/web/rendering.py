@@ -18,12 +18,18 @@ from channels.web.i18n import (
     choose_language,
     remember_language,
 )
-from gateway.kit.keys import SETTINGS
+from gateway.kit.keys import MEDIA_STORAGE, SETTINGS
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-CSP = ("default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
-       "connect-src 'self'; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
+CSP = ("default-src 'self'; img-src 'self' https: data: {files}; media-src 'self' {files}; style-src 'self'; "
+       "script-src 'self'; connect-src 'self' {uploads}; frame-ancestors 'self'; base-uri 'none'; object-src 'none'")
+
+
+def content_policy(app: web.Application) -> str:
+    """The pages' policy: this site, plus the media storage's files (posters, clips) and uploads."""
+    storage = app[MEDIA_STORAGE]
+    return CSP.format(files=storage.files_origin, uploads=storage.upload_origin)
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,9 @@ def render(page: Page, template: str, context: Mapping[str, Any], status: int = 
     base = {"t": tr, "lang": tr.lang, "other_name": tr.other_name,
             "other_url": str(page.request.rel_url.update_query(lang=tr.other))}
     response = aiohttp_jinja2.render_template(template, page.request, {**base, **context}, status=status)
-    response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                             "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
+    response.headers.update({"Content-Security-Policy": content_policy(page.request.app),
+                             "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",
+                             "Cache-Control": "no-store"})
     if page.remember:
         remember_language(response, tr.lang, secure_cookies(page.request))
     if token is not None:

@@ -212,3 +212,14 @@ async def replace_clip(sessions: Sessions, storage: MediaStorage, entry_id: uuid
         clip = await _own_upload(session, clip_id, entry.contest_id, entry.msisdn, UploadKind.CLIP, now)
         await session.execute(update(MediaUpload).where(MediaUpload.id == entry.clip_id).values(attached_at=None))
         entry.clip_id = clip.id
+
+
+async def grant_for_entry(sessions: Sessions, storage: MediaStorage, entry_id: uuid.UUID, token: str,
+                          now: datetime) -> UploadGrant:
+    """A grant for a pending entry's new clip, to the number that entered."""
+    async with sessions() as session:
+        entry = await _entry(session, entry_id, token)
+        contest = await session.get(Contest, entry.contest_id)
+    if entry.status is not EntryStatus.PENDING or contest is None:
+        raise Conflict("Only a pending entry's clip can be replaced.", code="entry_decided")
+    return await grant_upload(sessions, storage, contest.slug, entry.msisdn, UploadKind.CLIP.value, now)

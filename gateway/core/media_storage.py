@@ -59,6 +59,10 @@ def file_key(upload_id: str, name: str) -> str:
 class MediaStorage(Protocol):
     name: str
     transcodes: bool  # it makes the renditions itself; no ffmpeg job needed
+    # Where browsers send uploads and fetch files (scheme://host[:port]): the pages' Content-Security-Policy
+    # allows exactly these.
+    upload_origin: str
+    files_origin: str
 
     def grant_upload(self, upload_id: str, kind: str, max_bytes: int, expires_at: datetime) -> UploadGrant:
         """A short-lived signed grant to upload exactly one file under `upload_id`, of at most `max_bytes`."""

@@ -1,0 +1,176 @@
+"""The entry API a candidate's browser speaks (`/api/v1/contests/{slug}/entries…`, `/api/v1/entries/{id}…`):
+prove a number with a texted code, take grants to upload straight to the media storage, send the entry, follow
+it, replace its clip. No file crosses this process: only grants, ids and words."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel, Field, ValidationError
+
+from channels.web.api import InvalidRequest, require_json
+from gateway.core import entries
+from gateway.core.entry_texts import code_text
+from gateway.core.errors import DomainError
+from gateway.core.media_storage import UploadGrant
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.texts import Lang
+from gateway.kit import phone_proof
+from gateway.kit.keys import MEDIA_STORAGE, QUEUE, REDIS, SESSIONS, SETTINGS
+from gateway.kit.throttle import client_address
+
+routes = web.RouteTableDef()
+PURPOSE = "entry"
+TEXT_CODE_JOB = "assembly.media_jobs.text_code_job"  # texts go out from jobs (the SMS channel's sender)
+M = TypeVar("M", bound=BaseModel)
+
+
+class CodeRequest(BaseModel):
+    msisdn: str = Field(max_length=32)
+
+
+class ProofRequest(BaseModel):
+    msisdn: str = Field(max_length=32)
+    code: str = Field(max_length=12)
+
+
+class GrantRequest(BaseModel):
+    proof: str = Field(max_length=2000)
+    kind: str = Field(max_length=16)
+
+
+class EntryRequest(BaseModel):
+    proof: str = Field(max_length=2000)
+    name: str = Field(max_length=1000)
+    bio: str | None = Field(default=None, max_length=5000)
+    rules_accepted: bool
+    clip_id: uuid.UUID
+    photo_id: uuid.UUID | None = None
+    language: str = "fr"
+
+
+class EntryToken(BaseModel):
+    token: str = Field(max_length=200)
+
+
+class ClipRequest(EntryToken):
+    clip_id: uuid.UUID
+
+
+async def body(request: web.Request, model: type[M]) -> M:
+    raw = await request.read()
+    require_json(request)
+    try:
+        data = json.loads(raw)
+        return model.model_validate(data)
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, ValidationError):
+            first = exc.errors()[0]
+            field = ".".join(str(part) for part in first["loc"]) or None
+            raise InvalidRequest(f"{field}: {first['msg']}" if field else first["msg"], field=field) from exc
+        raise DomainError("The body must be a JSON object.", code="invalid_json") from exc
+
+
+def e164(raw: str) -> str:
+    try:
+        return normalise_msisdn(raw)
+    except InvalidMsisdn as exc:
+        raise DomainError("That is not a phone number we can text.", code="invalid_msisdn", field="msisdn") from exc
+
+
+def proven(request: web.Request, proof: str) -> str:
+    number = phone_proof.proven_number(request.app[SETTINGS].secret_key.get_secret_value(), proof, PURPOSE,
+                                       datetime.now(UTC))
+    if number is None:
+        raise DomainError("Prove your number with the code we text you first (or again: proofs expire).",
+                          code="number_not_proven", field="proof")
+    return number
+
+
+def grant_json(grant: UploadGrant) -> dict[str, Any]:
+    return {"upload_id": grant.upload_id, "protocol": grant.protocol, "url": grant.url,
+            "max_bytes": grant.max_bytes, "expires_at": grant.expires_at.isoformat(), "fields": dict(grant.fields),
+            "chunk_bytes": grant.chunk_bytes}
+
+
+@routes.post("/api/v1/contests/{slug}/entries/code")
+async def send_code(request: web.Request) -> web.Response:
+    asked = await body(request, CodeRequest)
+    msisdn = e164(asked.msisdn)
+    call = await entries.public_call(request.app[SESSIONS], request.match_info["slug"], datetime.now(UTC))
+    if not call.open_now:
+        raise entries.EntriesClosed("Entries are not open for this contest.")
+    code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request))
+    lang = Lang.parse(request.query.get("lang")) or Lang.FR
+    await asyncio.to_thread(request.app[QUEUE].enqueue, TEXT_CODE_JOB, msisdn, code_text(lang, code, call.contest_name),
+                            str(uuid.uuid4()), job_timeout=120, result_ttl=60, failure_ttl=86400)
+    return web.json_response({"sent_to": msisdn}, status=202)
+
+
+@routes.post("/api/v1/contests/{slug}/entries/proof")
+async def prove_number(request: web.Request) -> web.Response:
+    asked = await body(request, ProofRequest)
+    msisdn = e164(asked.msisdn)
+    proof = await phone_proof.prove(request.app[REDIS], request.app[SETTINGS].secret_key.get_secret_value(),
+                                    msisdn, PURPOSE, asked.code, datetime.now(UTC))
+    return web.json_response({"proof": proof, "msisdn": msisdn})
+
+
+@routes.post("/api/v1/contests/{slug}/entries/uploads")
+async def grant_upload(request: web.Request) -> web.Response:
+    asked = await body(request, GrantRequest)
+    grant = await entries.grant_upload(request.app[SESSIONS], request.app[MEDIA_STORAGE], request.match_info["slug"],
+                                       proven(request, asked.proof), asked.kind, datetime.now(UTC))
+    return web.json_response(grant_json(grant), status=201)
+
+
+@routes.post("/api/v1/contests/{slug}/entries")
+async def submit(request: web.Request) -> web.Response:
+    asked = await body(request, EntryRequest)
+    msisdn = proven(request, asked.proof)
+    entry, token = await entries.submit_entry(
+        request.app[SESSIONS], request.app[MEDIA_STORAGE], request.match_info["slug"], msisdn, name=asked.name,
+        bio=asked.bio, language=Lang.parse(asked.language) or Lang.FR, rules_accepted=asked.rules_accepted,
+        clip_id=asked.clip_id, photo_id=asked.photo_id, now=datetime.now(UTC))
+    link = f"/entries/{entry.id}?t={token}"
+    return web.json_response({"entry_id": str(entry.id), "token": token, "link": link, "status": entry.status.value},
+                             status=201)
+
+
+def entry_id_of(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["entry_id"])
+    except ValueError:
+        raise web.HTTPNotFound() from None
+
+
+@routes.get("/api/v1/entries/{entry_id}")
+async def entry_status(request: web.Request) -> web.Response:
+    view = await entries.entry_view(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request),
+                                    request.query.get("token", ""))
+    return web.json_response({
+        "entry_id": str(view.id), "status": view.status.value, "reason": view.reason, "name": view.name,
+        "candidate_code": view.candidate_code,
+        "clip": {"state": view.clip.state.value, "refusal": view.clip.refusal, "urls": dict(view.clip.urls)},
+    }, headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/api/v1/entries/{entry_id}/uploads")
+async def grant_new_clip(request: web.Request) -> web.Response:
+    asked = await body(request, EntryToken)
+    grant = await entries.grant_for_entry(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request),
+                                          asked.token, datetime.now(UTC))
+    return web.json_response(grant_json(grant), status=201)
+
+
+@routes.put("/api/v1/entries/{entry_id}/clip")
+async def replace_clip(request: web.Request) -> web.Response:
+    asked = await body(request, ClipRequest)
+    await entries.replace_clip(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request), asked.token,
+                               asked.clip_id, datetime.now(UTC))
+    return web.json_response({"clip_id": str(asked.clip_id)})
