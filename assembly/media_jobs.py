@@ -133,13 +133,15 @@ def media_handlers(ctx: JobContext) -> dict[str, Any]:
 
 def text_code_job(msisdn: str, text: str, notice_id: str) -> None:
     """A one-time code, queued by the web process (texts go out from jobs only)."""
-    async def send(ctx: JobContext) -> None:
-        texter = ctx.texters.get(TEXTING_CHANNEL)
-        if texter is None:
-            log.warning("no channel texts phones: the code for %s is not sent", msisdn[:-4] + "****")
-            return
-        await texter(msisdn, text, uuid.UUID(notice_id), "code")
-    run_in_context(send)
+    run_in_context(lambda ctx: text_code(ctx, msisdn, text, notice_id))
+
+
+async def text_code(ctx: JobContext, msisdn: str, text: str, notice_id: str) -> None:
+    texter = ctx.texters.get(TEXTING_CHANNEL)
+    if texter is None:
+        log.warning("no channel texts phones: the code for %s is not sent", msisdn[:-4] + "****")
+        return
+    await texter(msisdn, text, uuid.UUID(notice_id), "code")
 
 
 def media_sweep_job() -> str:

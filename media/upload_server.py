@@ -37,7 +37,7 @@ LOCKS: web.AppKey[dict[str, asyncio.Lock]] = web.AppKey("locks")
 
 
 def refusal(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"code": code, "message": message}, status=status,
+    return web.json_response({"error": {"code": code, "message": message}}, status=status,
                              headers={**CORS, "Tus-Resumable": TUS_VERSION})
 
 

@@ -37,7 +37,7 @@
       { 'Content-Type': 'application/json' }).then(function (xhr) {
       var answer = {};
       try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = {}; }
-      if (xhr.status >= 400) { throw new Error(answer.message || ('HTTP ' + xhr.status)); }
+      if (xhr.status >= 400) { throw new Error((answer.error || {}).message || ('HTTP ' + xhr.status)); }
       return answer;
     });
   }
@@ -64,7 +64,7 @@
     function check(xhr, wanted) {
       if (xhr.status !== wanted && xhr.status !== 204) {
         var answer = {}; try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = {}; }
-        var error = new Error(answer.message || ('HTTP ' + xhr.status)); error.final = xhr.status < 500;
+        var error = new Error((answer.error || {}).message || ('HTTP ' + xhr.status)); error.final = xhr.status < 500;
         throw error;
       }
       return parseInt(xhr.getResponseHeader('Upload-Offset'), 10) || 0;

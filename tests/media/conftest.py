@@ -1,0 +1,67 @@
+"""The entering tests' fixtures: the media server and the web app as `gateway run` wires them (the web grants,
+the media server receives), and a job context whose files go to the same storage and whose texts go to AT's
+fake at the wire."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+
+import httpx
+import pytest
+import responses
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import SecretStr
+from redis.asyncio import Redis
+
+from assembly.app import create_app
+from assembly.job_runtime import JobContext, build_receipt_senders
+from assembly.media import local_storage
+from assembly.providers import build_providers
+from assembly.settings import Settings
+from channels.sms.channel import texter
+from gateway.core.uploads import note_received
+from gateway.db.engine import Sessions
+from gateway.kit.keys import STARTS
+from media.upload_server import media_app
+from tests.fakes.africastalking import FakeAt
+
+
+@dataclass
+class Entering:
+    web: TestClient
+    media: TestClient
+    settings: Settings
+
+
+@pytest.fixture
+def fake_at() -> Iterator[FakeAt]:
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeAt(mock)
+
+
+@pytest.fixture
+async def entering(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Entering]:
+    async def on_complete(upload_id: str, size: int) -> None:
+        await note_received(sessions, uuid.UUID(upload_id), size)
+
+    media_server = TestServer(media_app(local_storage(settings), on_complete))
+    await media_server.start_server()
+    base = str(media_server.make_url("")).rstrip("/")
+    wired = settings.model_copy(update={"media_upload_url": base, "media_files_url": base})
+    async with TestClient(media_server) as media, TestClient(TestServer(create_app(wired))) as web:
+        yield Entering(web, media, wired)
+        await web.app[STARTS].close(grace=0)
+
+
+@pytest.fixture
+async def media_job(entering: Entering, sessions: Sessions, redis: Redis) -> AsyncIterator[JobContext]:
+    """What a media worker has: the storage, and the SMS channel's texter (AT faked at the wire)."""
+    settings = entering.settings.model_copy(update={"at_username": "sandbox",
+                                                    "at_api_key": SecretStr("at-key-0123456789")})
+    async with httpx.AsyncClient() as http:
+        registry = build_providers(settings, http)
+        yield JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http),
+                         {"sms": texter(settings, sessions, http)}, local_storage(settings))
+        await registry.aclose()

@@ -1,0 +1,186 @@
+"""A candidate enters a video contest as from a phone: proves their number with the code AT delivers, sends the
+clip in chunks to the media server (never to the web), sends the entry; the media worker prepares the clip; the
+organiser approves it and the candidate is texted their code. And each way it can go wrong leaves nothing."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from assembly.job_runtime import JobContext
+from assembly.media_jobs import TEXTING_CHANNEL, on_entry_decided, process_upload, text_code
+from gateway.core.audit import Actor
+from gateway.core.entries_review import approve_entries, reject_entry
+from gateway.db.engine import Sessions
+from gateway.db.models import Candidate, Contest, Entry, EntryCall, EntryStatus, MediaUpload, OutboxMessage
+from gateway.jobs.queues import job_queue, sync_redis
+from tests.factories import make_contest
+from tests.fakes.africastalking import FakeAt
+from tests.media.conftest import Entering
+from tests.media.test_processing import make_clip
+
+PHONE = "+237670001122"
+OWNER = Actor(None, "owner@example.org", "owner")
+
+
+async def open_call(sessions: Sessions, **overrides: Any) -> Contest:
+    contest = await make_contest(sessions, candidates=3)
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        session.add(EntryCall(contest_id=contest.id, **{
+            "opens_at": now - timedelta(hours=1), "closes_at": now + timedelta(days=7),
+            "rules": "One clip, your own work.", "max_entries": None, **overrides}))
+    return contest
+
+
+async def proven(entering: Entering, job: JobContext, fake_at: FakeAt, slug: str, phone: str = PHONE) -> str:
+    """Ask for a code, let the worker text it (AT's fake receives it), answer with it."""
+    asked = await entering.web.post(f"/api/v1/contests/{slug}/entries/code", json={"msisdn": phone})
+    assert asked.status == 202, await asked.text()
+    queued = [j for j in job_queue(sync_redis(entering.settings.redis_url or "")).get_jobs()
+              if j.func_name.endswith("text_code_job")]
+    await text_code(job, *queued[-1].args)
+    code = re.search(r"\b(\d{6})\b", fake_at.texts()[-1])
+    assert code is not None and fake_at.sent[-1]["to"] == phone
+    answer = await entering.web.post(f"/api/v1/contests/{slug}/entries/proof",
+                                     json={"msisdn": phone, "code": code.group(1)})
+    assert answer.status == 200, await answer.text()
+    return str((await answer.json())["proof"])
+
+
+async def upload(entering: Entering, slug: str, proof: str, data: bytes, kind: str = "clip") -> str:
+    granted = await entering.web.post(f"/api/v1/contests/{slug}/entries/uploads", json={"proof": proof, "kind": kind})
+    assert granted.status == 201, await granted.text()
+    grant = await granted.json()
+    path = grant["url"].split("://", 1)[1].split("/", 1)[1]
+    auth = {"Authorization": grant["fields"]["authorization"], "Tus-Resumable": "1.0.0"}
+    await entering.media.post(f"/{path}", headers={**auth, "Upload-Length": str(len(data))})
+    half = len(data) // 2
+    for start, end in ((0, half), (half, len(data))):
+        sent = await entering.media.patch(f"/{path}", data=data[start:end], headers={
+            **auth, "Upload-Offset": str(start), "Content-Type": "application/offset+octet-stream"})
+        assert sent.status == 204
+    return str(grant["upload_id"])
+
+
+async def test_a_candidate_enters_is_approved_and_is_texted_their_code(
+        entering: Entering, media_job: JobContext, fake_at: FakeAt, sessions: Sessions, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    proof = await proven(entering, media_job, fake_at, contest.slug)
+    clip_id = await upload(entering, contest.slug, proof, make_clip(tmp_path / "mine.mp4").read_bytes())
+    sent = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries", json={
+        "proof": proof, "name": "Awa Nkeng", "bio": "Singer from Bafoussam", "rules_accepted": True,
+        "clip_id": clip_id, "language": "en"})
+    assert sent.status == 201, await sent.text()
+    entry = await sent.json()
+    assert await process_upload(media_job, uuid.UUID(clip_id)) == "ready"
+    html = await (await entering.web.get(entry["link"] + "&lang=en")).text()
+    assert "waits for the organiser" in html and 'preload="none"' in html
+    source = html.split('<source src="', 1)[1].split('"', 1)[0]
+    assert source.startswith(str(entering.media.make_url("/files/")))  # from the media server, not the web
+    clip = await entering.media.get(source.split("/", 3)[3].join(["/", ""]))
+    assert clip.status == 200 and clip.headers["Content-Type"] == "video/mp4"
+    [candidate] = await approve_entries(sessions, media_job.media, OWNER,  # type: ignore[arg-type]
+                                        [uuid.UUID(entry["entry_id"])], datetime.now(UTC))
+    assert candidate.code == "04" and candidate.name == "Awa Nkeng"
+    async with sessions() as session:
+        notice = await session.scalar(select(OutboxMessage.payload).where(OutboxMessage.topic == "entry.decided"))
+    assert notice is not None
+    await on_entry_decided(media_job, notice)
+    assert "you are candidate 04" in fake_at.texts()[-1] and f"/c/{contest.slug}/04" in fake_at.texts()[-1]
+    status = await (await entering.web.get(f"/api/v1/entries/{entry['entry_id']}",
+                                           params={"token": entry["token"]})).json()
+    assert status["status"] == "approved" and status["candidate_code"] == "04"
+    assert TEXTING_CHANNEL == "sms"
+
+
+async def test_a_clip_that_is_not_a_video_is_refused_with_its_reason_and_cannot_be_approved(
+        entering: Entering, media_job: JobContext, fake_at: FakeAt, sessions: Sessions) -> None:
+    contest = await open_call(sessions)
+    proof = await proven(entering, media_job, fake_at, contest.slug)
+    clip_id = await upload(entering, contest.slug, proof, b"this is a text file, not a video" * 10)
+    sent = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries", json={
+        "proof": proof, "name": "Awa", "rules_accepted": True, "clip_id": clip_id})
+    entry = await sent.json()
+    assert (await process_upload(media_job, uuid.UUID(clip_id))).startswith("refused")
+    page = await (await entering.web.get(entry["link"] + "&lang=en")).text()
+    assert "Your clip cannot enter: This file is not a video" in page
+    refused = await entering.media.get(f"/files/{clip_id}/360p.mp4")
+    assert refused.status == 404
+    try:
+        await approve_entries(sessions, media_job.media, OWNER,  # type: ignore[arg-type]
+                              [uuid.UUID(entry["entry_id"])], datetime.now(UTC))
+    except Exception as exc:
+        assert getattr(exc, "code", None) == "clip_not_ready"
+    else:
+        raise AssertionError("an entry without a watchable clip was approved")
+
+
+async def test_an_entry_from_a_number_that_did_not_prove_itself_is_refused(
+        entering: Entering, sessions: Sessions) -> None:
+    contest = await open_call(sessions)
+    for proof in ("", "not-a-proof", "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIrMjM3NjcwMDAxMTIyIn0.forged"):
+        answer = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries/uploads",
+                                         json={"proof": proof, "kind": "clip"})
+        assert answer.status == 400 and (await answer.json())["error"]["code"] == "number_not_proven"
+    wrong = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries/proof",
+                                    json={"msisdn": PHONE, "code": "123456"})
+    assert wrong.status == 422 and (await wrong.json())["error"]["code"] == "wrong_code"
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(MediaUpload)) == 0
+
+
+async def test_an_entry_whose_clip_never_arrived_is_refused_and_a_second_entry_from_one_number_too(
+        entering: Entering, media_job: JobContext, fake_at: FakeAt, sessions: Sessions, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    proof = await proven(entering, media_job, fake_at, contest.slug)
+    granted = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries/uploads",
+                                      json={"proof": proof, "kind": "clip"})
+    never_sent = (await granted.json())["upload_id"]
+    answer = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries", json={
+        "proof": proof, "name": "Awa", "rules_accepted": True, "clip_id": never_sent})
+    assert answer.status == 400 and (await answer.json())["error"]["code"] == "upload_unfinished"
+    clip_id = await upload(entering, contest.slug, proof, make_clip(tmp_path / "a.mp4").read_bytes())
+    first = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries", json={
+        "proof": proof, "name": "Awa", "rules_accepted": True, "clip_id": clip_id})
+    assert first.status == 201
+    other = await upload(entering, contest.slug, proof, make_clip(tmp_path / "b.mp4").read_bytes())
+    second = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries", json={
+        "proof": proof, "name": "Awa again", "rules_accepted": True, "clip_id": other})
+    assert second.status == 409 and (await second.json())["error"]["code"] == "entry_exists"
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(Entry)) == 1
+
+
+async def test_a_rejected_candidate_is_told_why_by_text(
+        entering: Entering, media_job: JobContext, fake_at: FakeAt, sessions: Sessions, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    proof = await proven(entering, media_job, fake_at, contest.slug)
+    clip_id = await upload(entering, contest.slug, proof, make_clip(tmp_path / "a.mp4").read_bytes())
+    entry = await (await entering.web.post(f"/api/v1/contests/{contest.slug}/entries", json={
+        "proof": proof, "name": "Awa", "rules_accepted": True, "clip_id": clip_id, "language": "fr"})).json()
+    await reject_entry(sessions, OWNER, uuid.UUID(entry["entry_id"]), "Le son est inaudible.", datetime.now(UTC))
+    async with sessions() as session:
+        notice = await session.scalar(select(OutboxMessage.payload).where(OutboxMessage.topic == "entry.decided"))
+        assert await session.scalar(select(func.count()).select_from(Candidate)
+                                    .where(Candidate.contest_id == contest.id)) == 3
+        assert (await session.get(Entry, uuid.UUID(entry["entry_id"]))).status is EntryStatus.REJECTED  # type: ignore[union-attr]
+    assert notice is not None
+    await on_entry_decided(media_job, notice)
+    await on_entry_decided(media_job, notice)  # a delivery run twice texts once
+    assert fake_at.texts()[-1].endswith("n'a pas été retenue : Le son est inaudible.")
+    assert sum("retenue" in text for text in fake_at.texts()) == 1
+
+
+async def test_entries_are_refused_outside_the_call_dates(entering: Entering, sessions: Sessions) -> None:
+    now = datetime.now(UTC)
+    contest = await open_call(sessions, opens_at=now - timedelta(days=3), closes_at=now - timedelta(days=1))
+    answer = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries/code", json={"msisdn": PHONE})
+    assert answer.status == 409 and (await answer.json())["error"]["code"] == "entries_closed"
+    page = await entering.web.get(f"/c/{contest.slug}/enter?lang=en")
+    assert "Entries are not open for this contest." in await page.text()
