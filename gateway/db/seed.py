@@ -10,7 +10,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.engine import Sessions
-from gateway.db.models import Candidate, Contest, ContestStatus, Tally
+from gateway.db.models import Candidate, Contest, ContestStatus, EntryCall, Tally
 
 DEMO_SLUG = "demo"
 DEMO_CANDIDATES = (
@@ -29,6 +29,11 @@ DEMO_STARS_PER_VOTE = 10  # the demo's price of a vote in Stars
 
 # What a channel keeps of a new demo contest (its settings' `save`, gateway.core.channel_settings).
 ChannelSave = Callable[[AsyncSession, int], Awaitable[None]]
+
+
+DEMO_RULES = ("One clip of at most 60 seconds, your own performance, filmed by you.\n"
+              "Your number is how the organiser reaches you; it is never shown.\n"
+              "The organiser may refuse an entry that breaks these rules, and says why.")
 
 
 async def seed_demo(sessions: Sessions, channels: Sequence[ChannelSave] = ()) -> Contest:
@@ -59,6 +64,10 @@ async def seed_demo(sessions: Sessions, channels: Sequence[ChannelSave] = ()) ->
                 .on_conflict_do_nothing(constraint="uq_candidates_contest_code")
             )
         await ensure_tallies(session, contest.id)
+        # Entries open as long as the demo votes: a clip can be entered, approved and voted for on one machine.
+        await session.execute(pg_insert(EntryCall).values(
+            contest_id=contest.id, opens_at=contest.opens_at, closes_at=contest.closes_at, rules=DEMO_RULES,
+        ).on_conflict_do_update(index_elements=[EntryCall.contest_id], set_={"closes_at": contest.closes_at}))
     return contest
 
 
