@@ -1,0 +1,61 @@
+"""The media sweep: uploads nobody took within a day go, files and all; what an entry holds stays; an upload
+whose processing was lost (a worker killed mid-job) is queued again."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from assembly.job_runtime import JobContext
+from assembly.media_jobs import media_sweep
+from gateway.db.engine import Sessions
+from gateway.db.models import MediaUpload, UploadKind, UploadState
+from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
+from media.local_storage import LocalStorage
+from tests.factories import make_contest
+
+
+async def an_upload(sessions: Sessions, storage: LocalStorage, tmp_path: Path, contest_id: int, *, age: timedelta,
+                    attached: bool = False, state: UploadState = UploadState.READY) -> uuid.UUID:
+    upload_id = uuid.uuid4()
+    made = tmp_path / f"{upload_id}.mp4"
+    made.write_bytes(b"clip")
+    await storage.put(f"{upload_id}/360p.mp4", made, "video/mp4")
+    when = datetime.now(UTC) - age
+    async with sessions.begin() as session:
+        session.add(MediaUpload(id=upload_id, contest_id=contest_id, kind=UploadKind.CLIP, storage="local",
+                                max_bytes=100, expires_at=when, state=state, created_at=when, updated_at=when,
+                                attached_at=when if attached else None))
+    return upload_id
+
+
+async def test_uploads_nobody_took_within_a_day_are_removed_with_their_files(
+        media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = media_job.media
+    assert isinstance(storage, LocalStorage)
+    contest = await make_contest(sessions, candidates=1)
+    orphan = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(days=2))
+    held = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(days=2), attached=True)
+    fresh = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(hours=2))
+    assert await media_sweep(media_job) == "requeued 0, removed 1"
+    async with sessions() as session:
+        left = set(await session.scalars(select(MediaUpload.id)))
+    assert left == {held, fresh}
+    assert not storage.made(str(orphan)).exists()
+    assert (storage.made(str(held)) / "360p.mp4").exists() and (storage.made(str(fresh)) / "360p.mp4").exists()
+
+
+async def test_a_received_upload_whose_processing_was_lost_is_queued_again_once(
+        media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = media_job.media
+    assert isinstance(storage, LocalStorage)
+    contest = await make_contest(sessions, candidates=1)
+    lost = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(hours=1),
+                           state=UploadState.RECEIVED)
+    await media_sweep(media_job)
+    await media_sweep(media_job)
+    queue = job_queue(sync_redis(media_job.settings.redis_url or ""), MEDIA_QUEUE)
+    assert [job.args for job in queue.get_jobs()] == [[str(lost)]]
