@@ -21,7 +21,7 @@ from gateway.kit.settings import (
     service_problems,
 )
 from leaderboard.settings import BoardSettings
-from media.storage_settings import MediaSettings
+from media.storage_settings import MediaSettings, media_problems
 from payments.settings import PaymentSettings, provider_problems, push_secret_problems
 
 __all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings", "check_production",
@@ -46,5 +46,6 @@ def check_production(settings: Settings, providers_in_use: set[str], channel_pro
     if problem := results_key_problem(settings):
         problems.append(problem)
     problems += provider_problems(settings, providers_in_use)
+    problems += media_problems(settings)
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))

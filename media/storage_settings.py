@@ -17,3 +17,12 @@ class MediaSettings(ServiceSettings):
     media_files_url: str = LOCAL_MEDIA_URL
     # Clips processed at once (one ffmpeg each, one thread each): on 2 cores, one leaves the other to the votes.
     media_workers: int = 1
+
+
+def media_problems(settings: MediaSettings) -> list[str]:
+    """Production serves candidates' uploads and clips over https, from a host browsers can reach."""
+    if settings.media_storage != "local":
+        return []
+    return [f"{name.upper()} must be an https:// address browsers reach (it is {url})"
+            for name, url in (("media_upload_url", settings.media_upload_url),
+                              ("media_files_url", settings.media_files_url)) if not url.startswith("https://")]

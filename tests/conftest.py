@@ -52,6 +52,7 @@ def settings(services: ServiceUrls, tmp_path_factory: pytest.TempPathFactory) ->
         _env_file=None, database_url=services.database_url, redis_url=services.redis_url,
         gateway_data_dir=tmp_path_factory.mktemp("data"), public_base_url="http://127.0.0.1:8080",
         results_signing_key=SecretStr(TEST_RESULTS_KEY),  # production-mode apps built from these start
+        media_upload_url="https://media.example.org", media_files_url="https://media.example.org",
     )
 
 

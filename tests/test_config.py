@@ -32,7 +32,8 @@ def check_with_ussd(settings: Settings, *, in_use: bool) -> None:
 def production(**changes: object) -> Settings:
     base = {"gateway_env": Environment.PRODUCTION, "secret_key": STRONG,
             "database_url": "postgresql://db/x", "redis_url": "redis://r/0",
-            "public_base_url": "https://vote.example.org", "results_signing_key": TEST_RESULTS_KEY}
+            "public_base_url": "https://vote.example.org", "results_signing_key": TEST_RESULTS_KEY,
+            "media_upload_url": "https://media.example.org", "media_files_url": "https://media.example.org"}
     return Settings(_env_file=None, **{**base, **changes})
 
 
@@ -75,6 +76,12 @@ def test_production_names_the_missing_provider_credentials() -> None:
         check_production(settings, {"mtn"})
     assert "MTN_MOMO_API_USER" in str(caught.value) and "MTN_MOMO_API_KEY" in str(caught.value)
     assert "SUBSCRIPTION_KEY" not in str(caught.value)
+
+
+def test_production_refuses_candidates_uploads_and_clips_over_plain_http() -> None:
+    with pytest.raises(ConfigError, match="MEDIA_UPLOAD_URL must be an https://") as caught:
+        check_production(production(media_upload_url="http://127.0.0.1:8093"), set())
+    assert "MEDIA_FILES_URL" not in str(caught.value)
 
 
 def test_production_with_everything_set_starts() -> None:

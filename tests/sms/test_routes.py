@@ -104,8 +104,8 @@ def test_production_refuses_sms_contests_without_a_token_or_at_credentials() -> 
     production = Settings(_env_file=None, gateway_env=Environment.PRODUCTION,
                           secret_key=SecretStr("x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"),
                           database_url="postgresql+asyncpg://db/ballot", redis_url="redis://cache",
-                          public_base_url="https://vote.example.org",
-                          results_signing_key=SecretStr(TEST_RESULTS_KEY))
+                          public_base_url="https://vote.example.org", media_upload_url="https://media.example.org",
+                          media_files_url="https://media.example.org", results_signing_key=SecretStr(TEST_RESULTS_KEY))
     check_production(production, set())  # no contest takes SMS: it starts
     with pytest.raises(ConfigError, match="SMS_CALLBACK_TOKEN") as refused:
         check_production(production, set(), sms_problems(production, in_use=True))
