@@ -64,13 +64,15 @@ async def test_a_clip_sent_in_chunks_arrives_whole_once_and_the_service_is_told(
     # The link dropped: the phone asks where it stands and goes on from there.
     where = await media.head(f"/uploads/{upload_id}", headers=auth)
     assert where.headers["Upload-Offset"] == "500" and where.headers["Upload-Length"] == "768"
+    again = await media.post(f"/uploads/{upload_id}", headers={**auth, "Upload-Length": str(len(body))})
+    assert again.status == 201 and again.headers["Upload-Offset"] == "500"  # what the page's script asks
     last = await media.patch(f"/uploads/{upload_id}", data=body[500:], headers=chunk_headers(auth, 500))
     assert last.status == 204 and last.headers["Upload-Offset"] == "768"
     assert told.completed == [(upload_id, 768)]
     assert storage.source(upload_id).read_bytes() == body
-    again = await media.patch(f"/uploads/{upload_id}", data=b"x", headers=chunk_headers(auth, 768))
-    assert again.status == 410  # the grant is spent: a finished upload takes no more bytes
-    assert (await again.json())["error"]["code"] == "upload_complete"
+    spent = await media.patch(f"/uploads/{upload_id}", data=b"x", headers=chunk_headers(auth, 768))
+    assert spent.status == 410  # the grant is spent: a finished upload takes no more bytes
+    assert (await spent.json())["error"]["code"] == "upload_complete"
 
 
 async def test_a_chunk_sent_again_at_an_old_offset_is_refused_and_changes_nothing(
