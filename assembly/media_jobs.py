@@ -15,6 +15,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from rq import Retry
+from rq.job import JobStatus
+
 from admin.photos import NotAnImage, PhotoTooLarge, reencode
 from assembly.job_runtime import JobContext, run_in_context
 from gateway.core import entry_texts, uploads
@@ -29,15 +32,28 @@ PROCESS_JOB = "assembly.media_jobs.process_upload_job"
 # Two 720p encodes of a minute on a busy 2-core machine, with room: media.ffmpeg bounds each run by itself.
 PROCESS_TIMEOUT_SECONDS = 1800
 TEXTING_CHANNEL = "sms"
+ENDED = (JobStatus.FINISHED, JobStatus.STOPPED, JobStatus.CANCELED)
+UNPREPARED = "This clip could not be prepared (it took too long every time): send another one."
 
 
-def queue_processing(ctx: JobContext, upload_id: str) -> None:
-    """One processing job per upload (its id is the upload's: a repeated notification queues nothing more)."""
+def queue_processing(ctx: JobContext, upload_id: str) -> JobStatus | None:
+    """One processing job per upload (its id is the upload's: a repeated notification queues nothing more). A
+    job that ended without preparing the upload (a worker killed mid-job) is queued again; one that failed after
+    its retries is left failed (its status returned: the sweep refuses the clip)."""
     queue = job_queue(sync_redis(ctx.settings.redis_url or ""), MEDIA_QUEUE)
     job_id = f"process-{upload_id}"
-    if queue.fetch_job(job_id) is None:
-        queue.enqueue(PROCESS_JOB, upload_id, job_id=job_id, job_timeout=PROCESS_TIMEOUT_SECONDS,
-                      result_ttl=600, failure_ttl=7 * 86400)
+    existing = queue.fetch_job(job_id)
+    status = existing.get_status() if existing is not None else None
+    if status is JobStatus.FAILED:
+        return status
+    if existing is not None and status in ENDED:
+        existing.delete()
+    elif existing is not None:
+        return status
+    # A run that timed out on a busy machine (media.ffmpeg.FfmpegTimedOut) is tried twice more, later.
+    queue.enqueue(PROCESS_JOB, upload_id, job_id=job_id, job_timeout=PROCESS_TIMEOUT_SECONDS, result_ttl=600,
+                  failure_ttl=7 * 86400, retry=Retry(max=2, interval=[120, 600]))
+    return JobStatus.QUEUED
 
 
 def process_upload_job(upload_id: str) -> str:
@@ -153,7 +169,8 @@ async def media_sweep(ctx: JobContext) -> str:
     now = datetime.now(UTC)
     late = await uploads.late_for_processing(ctx.sessions, now)
     for upload_id in late:
-        await asyncio.to_thread(queue_processing, ctx, str(upload_id))
+        if await asyncio.to_thread(queue_processing, ctx, str(upload_id)) is JobStatus.FAILED:
+            await uploads.note_refused(ctx.sessions, upload_id, UNPREPARED)
     storage = storage_of(ctx)
     removed = 0
     for upload_id in await uploads.orphans(ctx.sessions, now):

@@ -7,10 +7,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from rq.job import JobStatus
+from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from assembly.job_runtime import JobContext
-from assembly.media_jobs import media_sweep
+from assembly.media_jobs import PROCESS_JOB, UNPREPARED, media_sweep
 from gateway.db.engine import Sessions
 from gateway.db.models import MediaUpload, UploadKind, UploadState
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
@@ -59,3 +61,22 @@ async def test_a_received_upload_whose_processing_was_lost_is_queued_again_once(
     await media_sweep(media_job)
     queue = job_queue(sync_redis(media_job.settings.redis_url or ""), MEDIA_QUEUE)
     assert [job.args for job in queue.get_jobs()] == [[str(lost)]]
+
+
+async def test_a_clip_whose_processing_failed_every_time_is_refused_with_a_reason(
+        media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = media_job.media
+    assert isinstance(storage, LocalStorage)
+    contest = await make_contest(sessions, candidates=1)
+    stuck = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(hours=1),
+                            state=UploadState.RECEIVED)
+    queue = job_queue(sync_redis(media_job.settings.redis_url or ""), MEDIA_QUEUE)
+    job = queue.enqueue(PROCESS_JOB, str(stuck), job_id=f"process-{stuck}")
+    queue.remove(job)
+    job.set_status(JobStatus.FAILED)  # as RQ leaves a job whose retries all timed out
+    FailedJobRegistry(queue=queue).add(job, ttl=600)
+    await media_sweep(media_job)
+    async with sessions() as session:
+        upload = await session.get(MediaUpload, stuck)
+    assert upload is not None and upload.state is UploadState.REFUSED
+    assert upload.refusal == UNPREPARED
