@@ -35,24 +35,29 @@ GET_ROUTES = [
     # Results anyone can check
     "/verify", "/api/v1/receipts/{reference}", "/api/v1/results-key", "/.well-known/ballot-results-key",
     "/c/{slug}/results.csv", "/c/{slug}/results.csv.sig",
+    # Entering a video contest
+    "/c/{slug}/enter", "/entries/{entry_id}", "/api/v1/entries/{entry_id}",
 ]
 POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
                "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
-               "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook"]
-PUT_ROUTES = ["/payments/mtn/callback/{order_id}"]
+               "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook",
+               "/api/v1/contests/{slug}/entries/code", "/api/v1/contests/{slug}/entries/proof",
+               "/api/v1/contests/{slug}/entries/uploads", "/api/v1/contests/{slug}/entries",
+               "/api/v1/entries/{entry_id}/uploads"]
+PUT_ROUTES = ["/payments/mtn/callback/{order_id}", "/api/v1/entries/{entry_id}/clip"]
 # Admin area: its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 GETS = [
-    *(route.format(slug=SQLISH, order_id=SQLISH, reference=SQLISH) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
+    *(route.format(slug=SQLISH, order_id=SQLISH, reference=SQLISH, entry_id=SQLISH) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
     f"/verify?reference={quote(SQLISH)}", "/verify?reference=%00", "/api/v1/receipts/%00",
     f"/static/{SQLISH}", "/static/..%2F..%2Fgateway%2Fconfig.py", f"/api/v1/contests?slug={quote(SQLISH)}",
     f"/api/v1/contests/gala/leaderboard/stream?last_event_id={SQLISH}",
     "/c/%00", "/api/v1/contests/%00", "/api/v1/contests/g%00/leaderboard", "/api/v1/orders/%00", "/orders/%C0%80",
     "/api/v1/contests/%ED%A0%80", "/api/v1/contests/gala/leaderboard/stream?last_event_id=%00",
 ]
-POSTS = [route.format(slug="gala", order_id=ZERO_ID) for route in POST_ROUTES]
-WRITES = [*(("POST", route.format(slug=SQLISH, order_id=SQLISH)) for route in POST_ROUTES),
-          *(("PUT", route.format(slug=SQLISH, order_id=SQLISH)) for route in PUT_ROUTES),
+POSTS = [route.format(slug="gala", order_id=ZERO_ID, entry_id=ZERO_ID) for route in POST_ROUTES]
+WRITES = [*(("POST", route.format(slug=SQLISH, order_id=SQLISH, entry_id=SQLISH)) for route in POST_ROUTES),
+          *(("PUT", route.format(slug=SQLISH, order_id=SQLISH, entry_id=SQLISH)) for route in PUT_ROUTES),
           ("PUT", f"/payments/mtn/callback/{ZERO_ID}")]
 # Answered to programs (the JSON API, providers, Africa's Talking's session events): an error is JSON.
 JSON_ANSWERS = ("/api/", "/payments/", "/ussd/africastalking/events", "/healthz", "/readyz", "/telegram/", "/sms/")
