@@ -94,7 +94,8 @@ def describe(path: Path, resource_type: str) -> dict[str, Any]:
 def video_format(path: Path, containers: frozenset[str]) -> str:
     """Cloudinary's `format`: ffmpeg names one demuxer for mp4/mov/3gp (and one for webm/mkv): the file's own
     brand tells them apart."""
-    head = path.open("rb").read(64)
+    with path.open("rb") as file:
+        head = file.read(64)
     if "matroska" in containers:
         return "webm" if b"webm" in head else "mkv"
     brand = head[8:12] if head[4:8] == b"ftyp" else b""
