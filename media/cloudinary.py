@@ -1,0 +1,154 @@
+"""Cloudinary as the media storage (gateway.core.media_storage): the browser uploads straight to Cloudinary's
+Upload API with parameters the service signed, Cloudinary makes the renditions itself (eager transformations,
+in the background) and says so to `notification_url`; the service asks its Admin API whether a file is there.
+
+The grant names the upload's public id (`<upload id>/source`: the service's key, never a name the browser chose),
+the eager transformations (media.cloudinary_api), the formats allowed and where to notify; the browser sends
+them with each chunk (`X-Unique-Upload-Id`, `Content-Range`, chunks of at least 5 MB but the last) and cannot
+change any without breaking the signature. Server-side calls go through the service's own httpx client."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from gateway.core.media_storage import Received, UploadGrant, source_key
+from media.cloudinary_api import (
+    ALLOWED_FORMATS,
+    CHUNK_BYTES,
+    RESOURCE_TYPES,
+    SIGNATURE_SECONDS,
+    api_sign,
+    eager_of,
+    made_named,
+)
+from media.cloudinary_notices import CloudinaryNotice, read_resource
+from media.settings import CloudinaryAccount
+
+RESOURCE_ORDER = ("video", "image")  # an upload id names a clip or a photo: the Admin API is asked for each
+
+
+class CloudinaryError(RuntimeError):
+    """Cloudinary answered an error (its `{"error": {"message": …}}`)."""
+
+
+class CloudinaryStorage:
+    name = "cloudinary"
+    transcodes = True
+
+    def __init__(self, account: CloudinaryAccount, http: httpx.AsyncClient, notification_url: str, *,
+                 api_base: str = "https://api.cloudinary.com", delivery_base: str = "https://res.cloudinary.com",
+                 clock: Callable[[], float] = time.time) -> None:
+        self.account = account
+        self.http = http
+        self.notification_url = notification_url
+        self.api_base = api_base.rstrip("/")
+        self.delivery_base = delivery_base.rstrip("/")
+        self.clock = clock
+        self.upload_origin = _origin(self.api_base)
+        self.files_origin = _origin(self.delivery_base)
+
+    def api_url(self, path: str) -> str:
+        return f"{self.api_base}/v1_1/{self.account.cloud_name}/{path}"
+
+    def grant_upload(self, upload_id: str, kind: str, max_bytes: int, expires_at: datetime) -> UploadGrant:
+        """Signed upload parameters for one file. Cloudinary refuses them an hour after `timestamp`, so the grant
+        expires then at the latest; it has no size limit of its own: the size is checked when it is told."""
+        resource_type = RESOURCE_TYPES[kind]
+        timestamp = int(self.clock())
+        params = {"public_id": source_key(upload_id), "timestamp": str(timestamp),
+                  "eager": eager_of(resource_type), "eager_async": "true",
+                  "notification_url": self.notification_url, "eager_notification_url": self.notification_url,
+                  "allowed_formats": ALLOWED_FORMATS[resource_type], "overwrite": "false"}
+        fields = {**params, "api_key": self.account.api_key, "signature": api_sign(params, self.account.api_secret)}
+        ends = min(expires_at, datetime.fromtimestamp(timestamp + SIGNATURE_SECONDS, UTC))
+        return UploadGrant(upload_id, "cloudinary", self.api_url(f"{resource_type}/upload"), max_bytes, ends,
+                           fields, CHUNK_BYTES)
+
+    async def resource(self, upload_id: str) -> dict[str, Any] | None:
+        """The Admin API's resource of the upload's source (`GET /resources/<type>/upload/<public id>`)."""
+        for resource_type in RESOURCE_ORDER:
+            answer = await self.http.get(self.api_url(f"resources/{resource_type}/upload/{source_key(upload_id)}"),
+                                         auth=self._admin_auth())
+            if answer.status_code == 404:
+                continue
+            found: dict[str, Any] = _checked(answer)
+            return found
+        return None
+
+    async def notice(self, upload_id: str) -> CloudinaryNotice | None:
+        """What the Admin API says of the upload, read as a notification is (a lost notification's stand-in)."""
+        found = await self.resource(upload_id)
+        return read_resource(found) if found is not None else None
+
+    async def received(self, upload_id: str) -> Received | None:
+        found = await self.resource(upload_id)
+        return Received(int(found.get("bytes") or 0)) if found is not None else None
+
+    async def fetch_source(self, upload_id: str, into: Path) -> Path:
+        found = await self.resource(upload_id)
+        url = found.get("secure_url") or found.get("url") if found else None
+        if not url:
+            raise FileNotFoundError(f"upload {upload_id} has no source")
+        target = into / "source"
+        async with self.http.stream("GET", str(url)) as answer:
+            answer.raise_for_status()
+            with target.open("wb") as out:
+                async for chunk in answer.aiter_bytes():
+                    out.write(chunk)
+        return target
+
+    async def put(self, key: str, path: Path, content_type: str) -> None:
+        """A file the service made, uploaded under its key (signed, server-side): Cloudinary makes the clips'
+        renditions itself, so this is for what the service makes by other means."""
+        resource_type = "video" if content_type.startswith("video/") else "image"
+        params = {"public_id": key.rpartition(".")[0], "timestamp": str(int(self.clock())), "overwrite": "true"}
+        form = {**params, "api_key": self.account.api_key, "signature": api_sign(params, self.account.api_secret)}
+        with path.open("rb") as file:
+            answer = await self.http.post(self.api_url(f"{resource_type}/upload"), data=form,
+                                          files={"file": (path.name, file, content_type)})
+        _checked(answer)
+
+    def public_url(self, key: str) -> str:
+        """`https://res.cloudinary.com/<cloud>/<type>/upload/<transformation>/<upload id>/source.<ext>` for the
+        service's key of an eager file (`<upload id>/360p.mp4`); a key `put` stored is delivered as it is."""
+        upload_id, _, file_name = key.partition("/")
+        for resource_type in RESOURCE_ORDER:
+            made = made_named(resource_type, file_name)
+            if made is not None:
+                return (f"{self.delivery_base}/{self.account.cloud_name}/{resource_type}/upload/"
+                        f"{made.transformation}/{source_key(upload_id)}.{made.extension}")
+        kind = "video" if file_name.endswith(".mp4") else "image"
+        return f"{self.delivery_base}/{self.account.cloud_name}/{kind}/upload/{key}"
+
+    async def delete_upload(self, upload_id: str) -> None:
+        """Every resource under the upload's folder, with what was derived from it (the Admin API's
+        `DELETE /resources/<type>/upload?prefix=`)."""
+        for resource_type in RESOURCE_ORDER:
+            answer = await self.http.delete(self.api_url(f"resources/{resource_type}/upload"),
+                                            params={"prefix": f"{upload_id}/"}, auth=self._admin_auth())
+            _checked(answer)
+
+    def _admin_auth(self) -> httpx.BasicAuth:
+        return httpx.BasicAuth(self.account.api_key, self.account.api_secret)
+
+
+def _checked(answer: httpx.Response) -> Any:
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {}
+    if answer.status_code >= 400 or not isinstance(body, dict):
+        message = body.get("error", {}).get("message") if isinstance(body, dict) else None
+        raise CloudinaryError(f"Cloudinary answered {answer.status_code}: {message or answer.text[:200]}")
+    return body
+
+
+def _origin(url: str) -> str:
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.split('/', 1)[0]}"
