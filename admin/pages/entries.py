@@ -43,7 +43,8 @@ async def show_entries(request: web.Request, actor: Actor, cid: int, *, error: s
     rows = await entries_review.list_entries(sessions, storage, actor, cid, wanted)
     return render(request, "entries.html", {
         "contest": detail.contest, "call": call, "call_form": call_form or call_values(call), "rows": rows,
-        "status": wanted, "statuses": STATUSES, "clip_states": CLIP_STATES, "mask": mask_msisdn,
+        "codes": {c.id: c.code for c in detail.candidates}, "status": wanted, "statuses": STATUSES,
+        "clip_states": CLIP_STATES, "mask": mask_msisdn,
         "can_write": allowed(actor.role, "contests.write"), "error": error}, actor, status,
         media_from=storage.files_origin)
 

@@ -65,6 +65,7 @@ async def test_an_organiser_watches_a_ready_clip_and_approves_the_entry_into_the
     assert "No entry here." in await (await client.get(f"/admin/contests/{cid}/entries")).text()
     decided = await (await client.get(f"/admin/contests/{cid}/entries?status=approved")).text()
     assert "Awa Ndiaye" in decided and "approved by organiser@example.com" in decided
+    assert '<p class="candidate-code">Candidate 04</p>' in decided
     assert await audit_actions(sessions, "entry.") == [("organiser@example.com", "entry.approve", f"entry:{entry.id}")]
 
 
