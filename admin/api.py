@@ -357,7 +357,8 @@ async def audit_log(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    from admin import openapi
+    from admin import entries_api, openapi
 
     app.add_routes(routes)
+    app.add_routes(entries_api.routes)
     openapi.setup(app)

@@ -21,6 +21,7 @@ from typing import IO, Any
 from aiohttp import web
 from openpyxl import Workbook
 
+from admin import entry_export
 from admin.web import guarded
 from gateway.core import exports
 from gateway.core.audit import Actor
@@ -98,13 +99,32 @@ async def export(request: web.Request, actor: Actor) -> web.StreamResponse:
     kind, fmt, contest_id = info["kind"], info["fmt"], int(info["contest_id"])
     period = exports.parse_period(request.query.get("from"), request.query.get("to"))
     started = await exports.start_export(request.app[SESSIONS], actor, contest_id, kind, fmt, period)
+    return await send(request, started, f"contest-{contest_id}-{kind}", fmt)
+
+
+async def send(request: web.Request, started: exports.Export, name: str, fmt: str) -> web.StreamResponse:
+    """An export streamed as a download called `name`.`fmt`."""
     response = web.StreamResponse(headers={
         "Content-Type": CONTENT_TYPES[fmt], "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff",
-        "Content-Disposition": f'attachment; filename="contest-{contest_id}-{kind}.{fmt}"'})
+        "Content-Disposition": f'attachment; filename="{name}.{fmt}"'})
     await response.prepare(request)
     await (write_csv if fmt == "csv" else write_xlsx)(response, started)
     await response.write_eof()
     return response
+
+
+ENTRIES_PATH = "/contests/{contest_id:[0-9]{1,9}}/exports/entries.{fmt:csv|xlsx}"
+
+
+@routes.get("/admin" + ENTRIES_PATH)
+@routes.get("/api/v1/admin" + ENTRIES_PATH)
+@guarded("exports.read")
+async def export_entries(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """A contest's entries sent `from` (inclusive) `to` (exclusive), each with its decision (admin.entry_export)."""
+    fmt, contest_id = request.match_info["fmt"], int(request.match_info["contest_id"])
+    period = exports.parse_period(request.query.get("from"), request.query.get("to"))
+    started = await entry_export.start(request.app[SESSIONS], actor, contest_id, fmt, period)
+    return await send(request, started, f"contest-{contest_id}-entries", fmt)
 
 
 def setup(app: web.Application) -> None:

@@ -50,6 +50,20 @@ SUMMARIES = {
     "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",
     "/contests/{contest_id}/results/sign": "Sign the contest's results sheet now (owners, auditors): CSV + Ed25519",
     "/results-key": "The public key that checks every signed results sheet",
+    "/contests/{contest_id}/entries": "A contest's entries, oldest first (status: pending|approved|rejected; none: "
+                                      "all), each with its number masked and its clip's and photo's state and URLs",
+    "/contests/{contest_id}/entries/call": "The call for entries (GET; PUT: opens_at, closes_at, rules, max_entries "
+                                           "or null for no limit); audited",
+    "/entries/approve": "Approve entries (entries: ids): each a candidate with the next free code; all of them or "
+                        "none (409 naming the entry that could not be: decided already, its clip not ready); audited",
+    "/entries/{entry_id}/reject": "Reject a pending entry (reason: required, at most 300 characters, texted to the "
+                                  "candidate); audited",
+    "/candidates/{candidate_id}/clip/grant": "A tus grant to upload a new clip for the candidate (upload_id, url, "
+                                             "fields to send along, chunk_bytes)",
+    "/candidates/{candidate_id}/clip/uploads/{upload_id}": "Where that upload stands: granted, received, ready (its "
+                                                           "URLs) or refused (the reason)",
+    "/candidates/{candidate_id}/clip": "Replace the candidate's clip by a ready upload (upload_id); 409 until it is "
+                                       "ready; audited",
 }
 
 
@@ -100,12 +114,24 @@ ENROL = {"type": "object", "required": ["enrol_ticket", "code"], "properties": {
     "enrol_ticket": {"type": "string"}, "code": {"type": "string"}}}
 BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "put"): "ContestFields",
           ("/token", "post"): "SignIn", ("/token/enrol", "post"): "Enrol",
-          ("/orders/{order_id}/refund", "post"): "Refund"}
+          ("/orders/{order_id}/refund", "post"): "Refund",
+          ("/contests/{contest_id}/entries/call", "put"): "EntryCall", ("/entries/approve", "post"): "Approve",
+          ("/entries/{entry_id}/reject", "post"): "Reject", ("/candidates/{candidate_id}/clip", "put"): "Clip"}
 EXTRA_RESPONSES = {"/token": {"202": {"description": "Password right, second factor not set up: enrol it", "content": {
     "application/json": {"schema": {"$ref": "#/components/schemas/Enrolment"}}}}}}
 REFUND = {"type": "object", "required": ["reason"], "additionalProperties": False,
           "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500,
                                     "description": "why the money goes back (kept in the audit trail)"}}}
+ENTRY_CALL = {"type": "object", "required": ["opens_at", "closes_at", "rules"], "properties": {
+    "opens_at": {"type": "string", "format": "date-time"}, "closes_at": {"type": "string", "format": "date-time"},
+    "rules": {"type": "string", "minLength": 1, "description": "the rules a candidate accepts"},
+    "max_entries": {"type": ["integer", "null"], "minimum": 1, "description": "null: no limit"}}}
+APPROVE = {"type": "object", "required": ["entries"], "properties": {
+    "entries": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "format": "uuid"}}}}
+REJECT = {"type": "object", "required": ["reason"], "properties": {
+    "reason": {"type": "string", "minLength": 1, "maxLength": 300, "description": "texted to the candidate"}}}
+CLIP = {"type": "object", "required": ["upload_id"], "properties": {
+    "upload_id": {"type": "string", "format": "uuid", "description": "from POST …/clip/grant, once ready"}}}
 
 
 def document(app: web.Application, channels: Sequence[ChannelContestSettings]) -> dict[str, Any]:
@@ -129,7 +155,8 @@ def document(app: web.Application, channels: Sequence[ChannelContestSettings]) -
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
                            "schemas": {"ContestFields": contest_fields(channels), "FraudRules": FRAUD_RULES,
                                        "SignIn": SIGN_IN, "Enrol": ENROL, "Enrolment": ENROLMENT,
-                                       "Refund": REFUND}}}
+                                       "Refund": REFUND, "EntryCall": ENTRY_CALL, "Approve": APPROVE,
+                                       "Reject": REJECT, "Clip": CLIP}}}
 
 
 async def openapi_json(request: web.Request) -> web.Response:

@@ -22,8 +22,9 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; for
 
 
 def render(request: web.Request, template: str, context: Mapping[str, Any], actor: Actor | None = None,
-           status: int = 200) -> web.Response:
-    """A page with its CSRF token, strict security headers and nothing cached."""
+           status: int = 200, media_from: str | None = None) -> web.Response:
+    """A page with its CSRF token, strict security headers and nothing cached. `media_from`: the origin of the
+    media storage's files, for a page that shows clips and posters (the entries' review), and only that page."""
     is_secure = secure(request)
     cookie, fresh = csrf.cookie_of(request, is_secure)
     lang = texts.language_of(request)
@@ -31,7 +32,9 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], acto
             "lang": lang, "_": texts.gettext_for(lang), **texts.tables(lang)}
     response = aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status,
                                               app_key=ADMIN_TEMPLATES)
-    response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
+    policy = CSP if media_from is None else CSP.replace("img-src 'self' data:",
+                                                          f"img-src 'self' data: {media_from}; media-src {media_from}")
+    response.headers.update({"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
                              "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
                              "X-Frame-Options": "DENY"})
     if fresh:

@@ -52,6 +52,16 @@ ROUTES = {
     ("GET", "/admin/static/dashboard.js"), ("GET", "/admin/contests/{contest_id}/exports/{kind}.{fmt}"),
     ("GET", "/api/v1/admin/contests/{contest_id}/dashboard"),
     ("GET", "/api/v1/admin/contests/{contest_id}/exports/{kind}.{fmt}"),
+    # entries
+    ("GET", "/admin/contests/{contest_id}/entries"), ("POST", "/admin/contests/{contest_id}/entries/call"),
+    ("POST", "/admin/contests/{contest_id}/entries/approve"), ("POST", "/admin/contests/{contest_id}/entries/reject"),
+    ("GET", "/admin/contests/{contest_id}/exports/entries.{fmt}"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/exports/entries.{fmt}"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/entries"), ("GET", "/api/v1/admin/contests/{contest_id}/entries/call"),
+    ("PUT", "/api/v1/admin/contests/{contest_id}/entries/call"), ("POST", "/api/v1/admin/entries/approve"),
+    ("POST", "/api/v1/admin/entries/{entry_id}/reject"), ("POST", "/api/v1/admin/candidates/{candidate_id}/clip/grant"),
+    ("GET", "/api/v1/admin/candidates/{candidate_id}/clip/uploads/{upload_id}"),
+    ("PUT", "/api/v1/admin/candidates/{candidate_id}/clip"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
@@ -65,7 +75,8 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 
 def concrete(path: str, value: str) -> str:
     return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value,
-                       kind="orders" if "/exports/" in path else "numbers", fmt="csv", sheet_id=value)
+                       kind="orders" if "/exports/" in path else "numbers", fmt="csv", sheet_id=value,
+                       entry_id=value, upload_id=value)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))

@@ -1,0 +1,110 @@
+"""What the entries' page and the JSON API share: reading a call for entries and entry ids from what was sent,
+and an entry as the admin area shows it (the number masked: an organiser judges a clip, not a phone number)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from gateway.core.catalog import mask_msisdn
+from gateway.core.entries_review import ReviewRow
+from gateway.core.errors import DomainError, NotFound
+from gateway.core.uploads import UploadView
+from gateway.db.models import EntryCall, EntryStatus
+
+STATUSES = tuple(s.value for s in EntryStatus)
+MAX_IDS = 200  # a bulk approval: at most a page of the queue
+CLIP_STATES = {"granted": "processing", "received": "processing", "ready": "ready", "refused": "refused"}
+
+
+@dataclass(frozen=True)
+class CallFields:
+    opens_at: datetime
+    closes_at: datetime
+    rules: str
+    max_entries: int | None
+
+
+def _moment(form: Mapping[str, Any], name: str) -> datetime:
+    """ISO 8601; a time without a zone (a browser's datetime-local field) is UTC, as the form says."""
+    text = str(form.get(name) or "").strip()[:40]
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DomainError(f"{name} must be a date and time (2026-12-01T20:00).", code="invalid_field",
+                          field=name) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def parse_call(form: Mapping[str, Any]) -> CallFields:
+    """The call's fields from a form or a JSON body; an empty (or null) max_entries means no limit."""
+    raw = form.get("max_entries")
+    max_entries: int | None = None
+    if raw is not None and str(raw).strip() != "":
+        try:
+            max_entries = int(str(raw).strip())
+        except ValueError:
+            raise DomainError("max_entries must be a whole number (or empty for no limit).", code="invalid_field",
+                              field="max_entries") from None
+    return CallFields(_moment(form, "opens_at"), _moment(form, "closes_at"), str(form.get("rules") or ""),
+                      max_entries)
+
+
+def call_values(call: EntryCall | None) -> dict[str, Any]:
+    """The call as the form's fields show it (a new call: empty)."""
+    if call is None:
+        return {"opens_at": "", "closes_at": "", "rules": "", "max_entries": ""}
+    return {"opens_at": call.opens_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
+            "closes_at": call.closes_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"), "rules": call.rules,
+            "max_entries": "" if call.max_entries is None else call.max_entries}
+
+
+def call_json(call: EntryCall | None) -> dict[str, Any] | None:
+    if call is None:
+        return None
+    return {"opens_at": call.opens_at.isoformat(), "closes_at": call.closes_at.isoformat(), "rules": call.rules,
+            "max_entries": call.max_entries}
+
+
+def entry_id(value: object) -> uuid.UUID:
+    """An entry's id as sent; anything else is an entry that does not exist (404, as another contest's is)."""
+    try:
+        return uuid.UUID(str(value))
+    except ValueError:
+        raise NotFound("No such entry.", code="entry_not_found") from None
+
+
+def entry_ids(value: object) -> list[uuid.UUID]:
+    """One id or a list of them (a form's checkboxes, a JSON list), at least one."""
+    values = value if isinstance(value, list) else [] if value in (None, "") else [value]
+    if not values:
+        raise DomainError("Choose at least one entry.", code="invalid_field", field="entries")
+    if len(values) > MAX_IDS:
+        raise DomainError(f"At most {MAX_IDS} entries at once.", code="invalid_field", field="entries")
+    return [entry_id(v) for v in values]
+
+
+def status_of(query: Mapping[str, str], default: str | None) -> str | None:
+    wanted = query.get("status", default or "")
+    if wanted and wanted not in STATUSES:
+        raise DomainError("status: pending, approved or rejected.", code="invalid_field", field="status")
+    return wanted or None
+
+
+def upload_json(view: UploadView | None) -> dict[str, Any] | None:
+    if view is None:
+        return None
+    return {"id": str(view.id), "state": view.state.value, "refusal": view.refusal, "urls": dict(view.urls)}
+
+
+def entry_json(row: ReviewRow) -> dict[str, Any]:
+    entry = row.entry
+    return {"id": str(entry.id), "contest_id": entry.contest_id, "status": entry.status.value, "name": entry.name,
+            "bio": entry.bio, "msisdn": mask_msisdn(entry.msisdn), "language": entry.language,
+            "submitted_at": entry.created_at.isoformat(), "reason": entry.reason, "candidate_id": entry.candidate_id,
+            "decided_by": entry.decided_by,
+            "decided_at": entry.decided_at.isoformat() if entry.decided_at else None,
+            "clip": upload_json(row.clip), "photo": upload_json(row.photo)}
