@@ -31,11 +31,13 @@ class ClipOut(BaseModel):
     mp4_360p_url: str = Field(description="the clip at 360p (MP4): what phones on slow links should play")
     mp4_720p_url: str | None = Field(description="the clip at 720p (MP4); null when the source was smaller")
     duration_seconds: float | None
+    width: int | None = Field(description="the source's width in pixels (its shape: portrait or landscape)")
+    height: int | None
 
     @classmethod
     def of(cls, clip: PublicClip) -> ClipOut:
         return cls(poster_url=clip.poster, mp4_360p_url=clip.mp4_360p, mp4_720p_url=clip.mp4_720p,
-                   duration_seconds=clip.seconds)
+                   duration_seconds=clip.seconds, width=clip.width, height=clip.height)
 
 
 class CandidateOut(BaseModel):

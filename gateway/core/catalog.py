@@ -45,6 +45,8 @@ class PublicClip:
     mp4_360p: str
     mp4_720p: str | None = None
     seconds: float | None = None
+    width: int | None = None  # the source's, for its shape: a page reserves the player's room before it loads
+    height: int | None = None
 
     @classmethod
     def of(cls, upload: MediaUpload, storage: MediaStorage) -> PublicClip | None:
@@ -57,9 +59,12 @@ class PublicClip:
             made = files.get(name)
             return (made.get("url") or storage.public_url(made["key"])) if isinstance(made, dict) else None
 
-        seconds = (upload.facts or {}).get("seconds")
+        facts = upload.facts or {}
+        seconds, width, height = facts.get("seconds"), facts.get("width"), facts.get("height")
         return cls(url("poster"), url("360p") or "", url("720p"),
-                   float(seconds) if isinstance(seconds, int | float) else None)
+                   float(seconds) if isinstance(seconds, int | float) else None,
+                   width if isinstance(width, int) and width > 0 else None,
+                   height if isinstance(height, int) and height > 0 else None)
 
 
 @dataclass(frozen=True)

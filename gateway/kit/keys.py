@@ -29,9 +29,9 @@ from gateway.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from gateway.jobs.check_queue import PaymentChecks
-    from gateway.kit.channel_parts import BoundHowToVote
     from gateway.jobs.relay import RelayLoop
     from gateway.jobs.start_queue import PaymentStarts
+    from gateway.kit.channel_parts import BoundHowToVote
 
 SETTINGS = web.AppKey("settings", ServiceSettings)  # the assembly's Settings: read a package's own with settings_of
 ENGINE = web.AppKey("engine", AsyncEngine)
