@@ -32,6 +32,7 @@ from gateway.db.models import (
 
 PUBLIC_STATUSES = (ContestStatus.OPEN, ContestStatus.PAUSED, ContestStatus.CLOSED)
 # How every public list orders candidates: the organiser's order, then their codes ("9" before "10").
+MAX_ID = 2**31 - 1  # the ids' column is a PostgreSQL integer: a larger number (a forged link) names no row
 DISPLAY_ORDER = (Candidate.position, func.length(Candidate.code), Candidate.code)
 
 
@@ -213,6 +214,8 @@ async def clips_of(session: AsyncSession, candidates: list[Candidate],
 async def public_candidate_ref(sessions: Sessions, candidate_id: int) -> tuple[str, str] | None:
     """(contest slug, candidate code) of an active candidate of a public contest, for a short link; else None
     (a hidden or eliminated candidate, a draft contest: a shared link leads nowhere it should not)."""
+    if not 0 < candidate_id <= MAX_ID:
+        return None
     async with autocommit(sessions) as session:
         row = (await session.execute(
             select(Contest.slug, Candidate.code).join(Contest, Contest.id == Candidate.contest_id)
