@@ -45,6 +45,7 @@ from gateway.kit.keys import (
     CONTEST_SETTINGS,
     ENGINE,
     FAILED_MESSAGES,
+    HOW_TO_VOTE,
     HTTP,
     MEDIA_STORAGE,
     PROVIDERS,
@@ -154,6 +155,7 @@ async def vote_service_ctx(app: web.Application) -> AsyncIterator[None]:
         app[SESSIONS], app[PROVIDERS], app[LEADERBOARD_BOARDS], app[STARTS],
         pending_ttl=timedelta(seconds=app[SETTINGS].order_pending_ttl_seconds),
         contest_settings=channel_list.CONTEST_SETTINGS, receipt_channels=channel_list.RECEIPT_CHANNELS,
+        storage=app[MEDIA_STORAGE],
     )
     yield
 
@@ -189,6 +191,7 @@ def create_app(settings: Settings) -> web.Application:
     # What the admin area and the vote service reach of the channels without importing one.
     app[CHANNEL_NAMES] = tuple(parts.name for parts in CHANNELS)
     app[CONTEST_SETTINGS], app[FAILED_MESSAGES] = channel_list.CONTEST_SETTINGS, channel_list.FAILED_MESSAGES
+    app[HOW_TO_VOTE] = tuple(hook for parts in CHANNELS if (hook := parts.bound_how_to_vote(settings)) is not None)
     app[MEDIA_STORAGE] = build_storage(settings)  # grants and URLs only: no file passes through a web process
     # Order matters: later contexts use what earlier ones created, and close first.
     app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx,

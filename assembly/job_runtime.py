@@ -54,7 +54,7 @@ class JobContext:
     def vote_service(self, starts: PaymentStarter) -> VoteService:
         return VoteService(self.sessions, self.providers, Boards(self.sessions, self.redis, BOARD_CONTEST_TTL), starts,
                            pending_ttl=timedelta(seconds=self.settings.order_pending_ttl_seconds),
-                           contest_settings=CONTEST_SETTINGS, receipt_channels=RECEIPT_CHANNELS)
+                           contest_settings=CONTEST_SETTINGS, receipt_channels=RECEIPT_CHANNELS, storage=self.media)
 
     async def start_payment(self, order_id: uuid.UUID) -> object:
         return await start_payment(self.sessions, self.providers, order_id)

@@ -17,6 +17,7 @@ from channels.sms.contest_settings import SMS_CONTEST_SETTINGS
 from channels.sms.failures import SMS_FAILURES
 from channels.sms.fake_at import DEFAULT_URL as AT_FAKE_URL
 from channels.sms.handling import CHANNEL, CollectedStarts, SmsContext, handle_inbound
+from channels.sms.how_to_vote import how_to_vote
 from channels.sms.models import SmsContest
 from channels.sms.receipts import SmsNoticeSender, SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
@@ -127,4 +128,5 @@ SMS = ChannelParts[SmsSettings](
     migrations=Path(__file__).with_name("migrations"),
     contest_settings=SMS_CONTEST_SETTINGS,
     failed_messages=SMS_FAILURES,
+    how_to_vote=how_to_vote,
 )

@@ -15,6 +15,7 @@ import httpx
 from aiohttp import web
 
 from channels.telegram.contest_settings import CHANNEL, TELEGRAM_CONTEST_SETTINGS
+from channels.telegram.how_to_vote import how_to_vote
 from channels.telegram.receipts import TelegramReceipts
 from channels.telegram.settings import WEBHOOK_PATH, TelegramSettings, telegram_bot_address, telegram_webhook_secret
 from channels.telegram.updates import prune_updates
@@ -118,4 +119,4 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 TELEGRAM = ChannelParts[TelegramSettings](CHANNEL, setup, jobs={"prune": prune_job},
                                   periodic_jobs=(("prune", 3600),), receipts=receipts, stand_ins=(FAKE_BOT_API,),
                                   commands=add_commands, migrations=Path(__file__).with_name("migrations"),
-                                  contest_settings=TELEGRAM_CONTEST_SETTINGS)
+                                  contest_settings=TELEGRAM_CONTEST_SETTINGS, how_to_vote=how_to_vote)

@@ -9,13 +9,14 @@ from datetime import UTC, datetime
 
 from aiogram import F, Router
 from aiogram.exceptions import TelegramBadRequest
-from aiogram.filters import Command, CommandStart
+from aiogram.filters import Command, CommandObject, CommandStart
 from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, PreCheckoutQuery, ReplyKeyboardRemove, User
 
 from channels.phone.operators import detect_operator
 from channels.telegram.contest_settings import CHANNEL
+from channels.telegram.how_to_vote import read_start_payload
 from channels.telegram.keyboards import (
     MOBILE_MONEY,
     STARS,
@@ -85,9 +86,21 @@ def find_candidate(contest: PublicContest, code: str) -> PublicCandidate | None:
     return next((candidate for candidate in votable(contest) if candidate.code == code), None)
 
 
-async def start(message: Message, vote_service: VoteService, state: FSMContext) -> None:
+async def start(message: Message, vote_service: VoteService, state: FSMContext,
+                command: CommandObject | None = None) -> None:
+    """The open contests; a candidate's page link (`/start v<contest id>_<code>`) goes straight to its votes."""
     await state.clear()
     t = texts_for(message.from_user)
+    linked = read_start_payload(command.args if command else None)
+    contest = await find_contest(vote_service, linked[0]) if linked else None
+    candidate = find_candidate(contest, linked[1]) if contest and linked else None
+    if contest is not None and candidate is not None:
+        await state.set_state(Voting.quantity)
+        await state.update_data(contest=contest.id, code=candidate.code)
+        await message.answer(t.how_many.format(name=f"{candidate.code} {candidate.name}",
+                                               maximum=contest.max_votes_per_order) + "\n" + t.other_quantity,
+                             reply_markup=quantities_keyboard(contest, candidate, t))
+        return
     contests = await open_contests(vote_service)
     if not contests:
         await message.answer(t.no_contests)

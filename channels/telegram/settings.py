@@ -18,6 +18,8 @@ class TelegramSettings(ServiceSettings):
     telegram_bot_token: SecretStr | None = None
     telegram_webhook_secret: SecretStr | None = None
     telegram_api_base: str | None = None
+    # The bot's @username without the @ (BotFather's): pages link to it (t.me/<username>); unset, they do not.
+    telegram_bot_username: str | None = None
     # With no token in development, the bot talks to the local fake Bot API here.
     telegram_fake_api_url: str = "http://127.0.0.1:8092"  # beside the payment sandbox (8090) and AT's fake (8091)
 

@@ -7,6 +7,7 @@ import argparse
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ussd import routes
+from channels.ussd.how_to_vote import how_to_vote
 from channels.ussd.settings import UssdSettings, ussd_token_problem
 from gateway.core.channel_queries import live_contests_dialled
 from gateway.kit.channel_parts import ChannelParts
@@ -41,4 +42,4 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 
 USSD = ChannelParts[UssdSettings]("ussd", routes.setup, commands=add_commands, production_problems=check_production,
-                                  pushes_payment_prompt=True)
+                                  pushes_payment_prompt=True, how_to_vote=how_to_vote)

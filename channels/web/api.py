@@ -93,7 +93,7 @@ async def list_contests(request: web.Request) -> web.Response:
 
 @routes.get("/api/v1/contests/{slug}")
 async def show_contest(request: web.Request) -> web.Response:
-    contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"], channel_fields=True)
+    contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"], channel_fields=True, clips=True)
     base = ContestOut.of(contest).model_dump()
     return _json(ContestDetailOut(**base, candidates=[CandidateOut.of(c) for c in contest.candidates]))
 

@@ -1,11 +1,11 @@
 """The web's parts for the assembly (assembly/channel_list.py): the JSON API, the pages, and the public checks of
-the count (a voter's order, the results key, the signed sheets)."""
+the count (a voter's order, the results key, the signed sheets), and each candidate's page."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from channels.web import api, entry_api, entry_pages, pages, vote_check
+from channels.web import api, candidate_pages, entry_api, entry_pages, pages, vote_check
 from gateway.kit.channel_parts import ChannelParts
 from gateway.kit.settings import ServiceSettings
 
@@ -13,6 +13,7 @@ from gateway.kit.settings import ServiceSettings
 def setup(app: web.Application) -> None:
     api.setup(app)
     pages.setup(app)
+    app.add_routes(candidate_pages.routes)  # a candidate's page and its short link
     vote_check.setup(app)  # "my vote counted", the results key, the signed sheets
     app.add_routes(entry_api.routes)  # candidates enter a video contest (their files go to the media storage)
     app.add_routes(entry_pages.routes)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from channels.web.candidate_texts import CANDIDATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
 from gateway.core.catalog import VoterOrder
 from gateway.core.reasons import READABLE
@@ -184,6 +185,7 @@ PAGE_TEXTS: dict[str, str] = {
     "results_signature": N_("Signature (Ed25519)"),
     "results_key": N_("Public key"),
     **ENTRY_TEXTS,
+    **CANDIDATE_TEXTS,
 }
 # Core error codes that share a message with the form's own checks.
 CODE_KEYS = {"candidate_not_found": "err_candidate", "invalid_quantity": "err_quantity",

@@ -23,6 +23,7 @@ from channels.web.i18n import (
 )
 from channels.web.order_pages import vote_accepted
 from channels.web.rendering import Page, html_errors, message_page, page_for, render, secure_cookies
+from channels.web.share import contest_share
 from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.orders import placing
@@ -112,19 +113,27 @@ def error_anchors(candidates: list[PublicCandidate], contest: PublicContest) -> 
             "quantity": "quantity", "msisdn": "msisdn", "form": "vote"}
 
 
-async def contest_response(page: Page, contest: PublicContest, candidates: list[PublicCandidate], form: VoteForm,
-                           errors: Mapping[str, str], status: int = 200) -> web.Response:
-    request = page.request
+def vote_form_context(page: Page, contest: PublicContest, candidates: list[PublicCandidate], form: VoteForm,
+                      errors: Mapping[str, str]) -> tuple[dict[str, Any], csrf.CsrfToken]:
+    """What _vote_form.html needs (the contest page's form, and a candidate's page's with only them), with the
+    CSRF token the response sets."""
+    request, tr = page.request, page.tr
     token = csrf.issue(request, request.app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request))
-    board = await server_board(request.app, contest, candidates)
-    tr = page.tr
     page_data = {"lang": tr.lang, "strings": tr.js_strings(), "price": contest.price_per_vote,
                  "currency": contest.currency, "digits": tr.money_digits(contest.currency)}
-    context = {"contest": contest, "candidates": candidates, "board": board, "form": form, "errors": errors,
-               "ledger": await ledger_box(request.app, contest),
+    context = {"contest": contest, "candidates": candidates, "form": form, "errors": errors,
                "anchors": error_anchors(candidates, contest), "csrf_field": csrf.FIELD, "csrf": token.token,
                "notice": voting_notice(contest, datetime.now(UTC), tr), "page_data": page_data,
                "provider": form.provider or (contest.providers[0] if contest.providers else "")}
+    return context, token
+
+
+async def contest_response(page: Page, contest: PublicContest, candidates: list[PublicCandidate], form: VoteForm,
+                           errors: Mapping[str, str], status: int = 200) -> web.Response:
+    request = page.request
+    context, token = vote_form_context(page, contest, candidates, form, errors)
+    context.update(board=await server_board(request.app, contest, candidates),
+                   ledger=await ledger_box(request.app, contest), share=contest_share(request, contest, page.tr))
     return render(page, "contest.html", context, status=status, token=token)
 
 
@@ -140,7 +149,7 @@ async def ledger_box(app: web.Application, contest: PublicContest) -> dict[str, 
 
 async def find_contest(request: web.Request) -> tuple[PublicContest, list[PublicCandidate]] | None:
     try:
-        contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"])
+        contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"], clips=True)
     except NotFound:
         return None
     return contest, list(contest.candidates)

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.core.catalog import PublicCandidate, PublicContest, VoterOrder
+from gateway.core.catalog import PublicCandidate, PublicClip, PublicContest, VoterOrder
 
 ProviderName = Literal["mtn", "orange", "stripe"]
 
@@ -24,15 +24,33 @@ class VoteRequest(BaseModel):
     msisdn: str | None = Field(default=None, max_length=32, description="payer's phone, for mobile money")
 
 
+class ClipOut(BaseModel):
+    """A candidate's clip, ready to play: H.264 MP4 files and a JPEG poster, served by the media storage."""
+
+    poster_url: str | None = Field(description="a still of the clip (JPEG)")
+    mp4_360p_url: str = Field(description="the clip at 360p (MP4): what phones on slow links should play")
+    mp4_720p_url: str | None = Field(description="the clip at 720p (MP4); null when the source was smaller")
+    duration_seconds: float | None
+    width: int | None = Field(description="the source's width in pixels (its shape: portrait or landscape)")
+    height: int | None
+
+    @classmethod
+    def of(cls, clip: PublicClip) -> ClipOut:
+        return cls(poster_url=clip.poster, mp4_360p_url=clip.mp4_360p, mp4_720p_url=clip.mp4_720p,
+                   duration_seconds=clip.seconds, width=clip.width, height=clip.height)
+
+
 class CandidateOut(BaseModel):
     code: str
     name: str
     photo_url: str | None
     bio: str | None
+    clip: ClipOut | None = Field(description="the candidate's clip; null for a candidate without a ready one")
 
     @classmethod
     def of(cls, candidate: PublicCandidate) -> CandidateOut:
-        return cls(code=candidate.code, name=candidate.name, photo_url=candidate.photo_url, bio=candidate.bio)
+        return cls(code=candidate.code, name=candidate.name, photo_url=candidate.photo_url, bio=candidate.bio,
+                   clip=ClipOut.of(candidate.clip) if candidate.clip is not None else None)
 
 
 class ContestOut(BaseModel):

@@ -12,8 +12,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.errors import NotFound
+from gateway.core.media_storage import MediaStorage
 from gateway.core.ranking import PublicBoard, public_board
 from gateway.core.rules import VotingState, voting_state
 from gateway.db.engine import Sessions, autocommit
@@ -22,13 +24,48 @@ from gateway.db.models import (
     CandidateStatus,
     Contest,
     ContestStatus,
+    MediaUpload,
     OrderStatus,
+    UploadState,
     VoteOrder,
 )
 
 PUBLIC_STATUSES = (ContestStatus.OPEN, ContestStatus.PAUSED, ContestStatus.CLOSED)
 # How every public list orders candidates: the organiser's order, then their codes ("9" before "10").
+MAX_ID = 2**31 - 1  # the ids' column is a PostgreSQL integer: a larger number (a forged link) names no row
 DISPLAY_ORDER = (Candidate.position, func.length(Candidate.code), Candidate.code)
+
+
+@dataclass(frozen=True)
+class PublicClip:
+    """A candidate's ready clip as viewers fetch it: finished URLs, so no channel needs the storage.
+
+    `mp4_720p` is None when the source was too small to make it (media.processing makes 360p always)."""
+
+    poster: str | None
+    mp4_360p: str
+    mp4_720p: str | None = None
+    seconds: float | None = None
+    width: int | None = None  # the source's, for its shape: a page reserves the player's room before it loads
+    height: int | None = None
+
+    @classmethod
+    def of(cls, upload: MediaUpload, storage: MediaStorage) -> PublicClip | None:
+        """The clip's URLs, None unless it is ready with its 360p rendition (never a half-made clip)."""
+        files = upload.files or {}
+        if upload.state is not UploadState.READY or "360p" not in files:
+            return None
+
+        def url(name: str) -> str | None:
+            made = files.get(name)
+            return (made.get("url") or storage.public_url(made["key"])) if isinstance(made, dict) else None
+
+        facts = upload.facts or {}
+        seconds, width, height = facts.get("seconds"), facts.get("width"), facts.get("height")
+        return cls(url("poster"), url("360p") or "", url("720p"),
+                   float(seconds) if isinstance(seconds, int | float) else None,
+                   width if isinstance(width, int) and width > 0 else None,
+                   height if isinstance(height, int) and height > 0 else None)
 
 
 @dataclass(frozen=True)
@@ -39,10 +76,12 @@ class PublicCandidate:
     status: CandidateStatus  # active or eliminated: hidden candidates are never public
     photo_url: str | None = None
     bio: str | None = None
+    clip: PublicClip | None = None  # only where the caller asked for clips (the pages, the API)
 
     @classmethod
-    def of(cls, candidate: Candidate) -> PublicCandidate:
-        return cls(candidate.id, candidate.code, candidate.name, candidate.status, candidate.photo_url, candidate.bio)
+    def of(cls, candidate: Candidate, clip: PublicClip | None = None) -> PublicCandidate:
+        return cls(candidate.id, candidate.code, candidate.name, candidate.status, candidate.photo_url, candidate.bio,
+                   clip)
 
 
 @dataclass(frozen=True)
@@ -142,20 +181,47 @@ async def public_contests(sessions: Sessions) -> list[PublicContest]:
         return [PublicContest.of(contest) for contest in rows]
 
 
-async def contest_by_slug(sessions: Sessions, slug: str) -> PublicContest:
-    """A public contest and its active candidates in the organiser's order."""
+async def contest_by_slug(sessions: Sessions, slug: str, storage: MediaStorage | None = None) -> PublicContest:
+    """A public contest and its active candidates in the organiser's order; with a storage, each with its ready
+    clip's URLs (one more query: the phone channels, which show no clip, go without)."""
     async with autocommit(sessions) as session:
         contest = await session.scalar(
             select(Contest).where(Contest.slug == slug, Contest.status.in_(PUBLIC_STATUSES))
         )
         if contest is None:
             raise NotFound(f"No contest is called {slug!r}.", code="contest_not_found")
-        candidates = await session.scalars(
+        candidates = list(await session.scalars(
             select(Candidate)
             .where(Candidate.contest_id == contest.id, Candidate.status == CandidateStatus.ACTIVE)
             .order_by(*DISPLAY_ORDER)
-        )
-        return PublicContest.of(contest, tuple(PublicCandidate.of(c) for c in candidates))
+        ))
+        clips = await clips_of(session, candidates, storage) if storage is not None else {}
+        return PublicContest.of(contest, tuple(PublicCandidate.of(c, clips.get(c.id)) for c in candidates))
+
+
+async def clips_of(session: AsyncSession, candidates: list[Candidate],
+                   storage: MediaStorage) -> dict[int, PublicClip]:
+    """The ready clips of these candidates, by candidate id."""
+    clip_ids = {c.clip_id: c.id for c in candidates if c.clip_id is not None}
+    if not clip_ids:
+        return {}
+    uploads = await session.scalars(select(MediaUpload).where(MediaUpload.id.in_(list(clip_ids)),
+                                                              MediaUpload.state == UploadState.READY))
+    clips = {clip_ids[upload.id]: PublicClip.of(upload, storage) for upload in uploads}
+    return {candidate_id: clip for candidate_id, clip in clips.items() if clip is not None}
+
+
+async def public_candidate_ref(sessions: Sessions, candidate_id: int) -> tuple[str, str] | None:
+    """(contest slug, candidate code) of an active candidate of a public contest, for a short link; else None
+    (a hidden or eliminated candidate, a draft contest: a shared link leads nowhere it should not)."""
+    if not 0 < candidate_id <= MAX_ID:
+        return None
+    async with autocommit(sessions) as session:
+        row = (await session.execute(
+            select(Contest.slug, Candidate.code).join(Contest, Contest.id == Candidate.contest_id)
+            .where(Candidate.id == candidate_id, Candidate.status == CandidateStatus.ACTIVE,
+                   Contest.status.in_(PUBLIC_STATUSES)))).one_or_none()
+    return (row[0], row[1]) if row is not None else None
 
 
 async def contest_by_id(sessions: Sessions, contest_id: int) -> PublicContest | None:

@@ -5,6 +5,7 @@ knows how a contest is live or whose an order is."""
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,3 +27,12 @@ async def live_contests_dialled(session: AsyncSession) -> int:
     """How many contests not closed a USSD service code dials (the codes are the contest's own columns)."""
     return int(await session.scalar(select(func.count()).where(
         Contest.status != ContestStatus.CLOSED, func.cardinality(Contest.ussd_service_codes) > 0)) or 0)
+
+
+async def other_open_contests_dialled(session: AsyncSession, service_code: str, contest_id: int,
+                                      now: datetime) -> int:
+    """How many other contests taking votes now this USSD service code dials: with any, the menu first asks
+    which contest (USSD's how-to-vote line then cannot skip it)."""
+    return int(await session.scalar(select(func.count()).where(
+        Contest.id != contest_id, Contest.status == ContestStatus.OPEN, Contest.opens_at <= now,
+        Contest.closes_at > now, Contest.ussd_service_codes.contains([service_code]))) or 0)

@@ -19,6 +19,7 @@ from aiohttp import web
 from gateway.core import catalog, ledger, order_standing, results, voters
 from gateway.core.catalog import PublicContest, VoterOrder
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
+from gateway.core.media_storage import MediaStorage
 from gateway.core.orders import closing, placing
 from gateway.core.payments import in_chat
 from gateway.core.payments.starting import StartOutcome, needs_redirect, provider_for, start_for_page
@@ -52,7 +53,8 @@ class PlacedVote:
 class VoteService:
     def __init__(self, sessions: Sessions, providers: Providers, board: BoardReader, starts: PaymentStarter, *,
                  pending_ttl: timedelta, receipt_channels: frozenset[str],
-                 contest_settings: Sequence[ChannelContestSettings] = ()) -> None:
+                 contest_settings: Sequence[ChannelContestSettings] = (),
+                 storage: MediaStorage | None = None) -> None:
         self.sessions = sessions
         self.providers = providers
         self.board = board
@@ -60,6 +62,9 @@ class VoteService:
         self.pending_ttl = pending_ttl
         self.contest_settings = tuple(contest_settings)
         self.receipt_channels = receipt_channels  # the channels that message a voter the outcome (their receipts)
+        # Where candidates' clips are kept: the core hands channels finished URLs (a file's own URL where the
+        # storage gave one, else the storage's for its key), so no channel resolves a key itself.
+        self.storage = storage
 
     async def _with_channel_fields(self, contests: Sequence[PublicContest]) -> list[PublicContest]:
         """The contests with every channel's own settings of each (`PublicContest.channel_fields`)."""
@@ -79,11 +84,15 @@ class VoteService:
         """The contests a USSD service code dials, with the candidates a menu lists."""
         return await catalog.contests_for_code(self.sessions, service_code)
 
-    async def contest(self, slug: str, *, channel_fields: bool = False) -> PublicContest:
-        """A public contest with its active candidates (and the channels' settings of it when asked); NotFound
-        otherwise."""
-        contest = await catalog.contest_by_slug(self.sessions, slug)
+    async def contest(self, slug: str, *, channel_fields: bool = False, clips: bool = False) -> PublicContest:
+        """A public contest with its active candidates (and the channels' settings of it, and each candidate's
+        ready clip, when asked); NotFound otherwise."""
+        contest = await catalog.contest_by_slug(self.sessions, slug, self.storage if clips else None)
         return (await self._with_channel_fields([contest]))[0] if channel_fields else contest
+
+    async def candidate_ref(self, candidate_id: int) -> tuple[str, str] | None:
+        """(contest slug, candidate code) of a publicly shown candidate (a short link's target); else None."""
+        return await catalog.public_candidate_ref(self.sessions, candidate_id)
 
     async def contest_of(self, order: VoterOrder) -> PublicContest | None:
         return await catalog.contest_by_id(self.sessions, order.contest_id)

@@ -1,6 +1,6 @@
 """What a channel hands the assembly: its routes, its background jobs, its receipts, how its voters pay,
-its local stand-ins, its commands, its production checks, its own migrations, its per-contest settings and its failed
-messages.
+its local stand-ins, its commands, its production checks, its own migrations, its per-contest settings, its failed
+messages and how a voter votes through it for one candidate.
 
 A channel (`channels/<name>/channel.py`) builds one `ChannelParts`; `assembly/channel_list.py` names every
 channel, and the assembly (app, worker, supervisor, CLI) reads them from there. So a new channel lives in
@@ -25,6 +25,7 @@ from redis.asyncio import Redis
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.catalog import PublicContest
 from gateway.core.channel_reports import FailedMessages
 from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.phone_texts import PhoneTexter
@@ -74,6 +75,26 @@ class JobResources(Protocol[S_co]):
         ...
 
 
+@dataclass(frozen=True)
+class VoteHint:
+    """How to vote for one candidate through one channel, in the reader's language, from the channel's own
+    catalog: what a candidate's page (and its share card) says, written by the channel that knows its syntax.
+
+    `text` is the whole line ("Text VOTE 07 to 20123"); `link`, where the channel has one, opens it (a `tel:`
+    dial, an `sms:` message, a bot's deep link); `short` is the line without the verb's sentence, for a share
+    card's description ("*384*123*1*07#"), or None to leave the channel out of it."""
+
+    channel: str
+    text: str
+    link: str | None = None
+    short: str | None = None
+
+
+# (its settings, a session, the contest with its channels' settings (`channel_fields`), the candidate's code, the
+# reader's language) -> its line, or None when the contest does not take votes through it.
+HowToVote = Callable[[S, AsyncSession, PublicContest, str, str], Awaitable[VoteHint | None]]
+# The same bound to the app's settings by the assembly (`gateway.kit.keys.HOW_TO_VOTE`), as the web calls it.
+BoundHowToVote = Callable[[AsyncSession, PublicContest, str, str], Awaitable[VoteHint | None]]
 ChannelJob = Callable[..., Awaitable[Any]]  # (JobResources, *job arguments) -> its result
 ReceiptsFactory = Callable[[S, Sessions, httpx.AsyncClient], ReceiptSender | None]
 TexterFactory = Callable[[S, Sessions, httpx.AsyncClient], PhoneTexter]
@@ -120,6 +141,20 @@ class ChannelParts(Generic[S]):
     migrations: Path | None = None  # its own Alembic branch for its own tables (see README's "Adding a channel")
     contest_settings: ChannelContestSettings | None = None  # its own settings of a contest (admin form and API)
     failed_messages: FailedMessages | None = None  # its messages that failed (dashboard figure, `gateway review`)
+    # How a voter votes for a candidate through it (a candidate's page, its share card): channels never import
+    # each other, so the web shows each channel's own line through this.
+    how_to_vote: HowToVote[S] | None = None
+
+    def bound_how_to_vote(self, settings: S) -> BoundHowToVote | None:
+        """Its `how_to_vote` with the app's settings given (the assembly binds them once)."""
+        hook = self.how_to_vote
+        if hook is None:
+            return None
+
+        async def bound(session: AsyncSession, contest: PublicContest, code: str, lang: str) -> VoteHint | None:
+            return await hook(settings, session, contest, code, lang)
+
+        return bound
 
 
 def enqueue_channel_job(queue: Queue, channel: str, job: str, *args: object, job_id: str | None = None) -> None:

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     from gateway.jobs.check_queue import PaymentChecks
     from gateway.jobs.relay import RelayLoop
     from gateway.jobs.start_queue import PaymentStarts
+    from gateway.kit.channel_parts import BoundHowToVote
 
 SETTINGS = web.AppKey("settings", ServiceSettings)  # the assembly's Settings: read a package's own with settings_of
 ENGINE = web.AppKey("engine", AsyncEngine)
@@ -53,6 +54,9 @@ RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results shee
 CHANNEL_NAMES: web.AppKey[tuple[str, ...]] = web.AppKey("channel_names")  # an order's channel is one of these
 CONTEST_SETTINGS: web.AppKey[tuple[ChannelContestSettings, ...]] = web.AppKey("contest_settings")
 FAILED_MESSAGES: web.AppKey[tuple[FailedMessages, ...]] = web.AppKey("failed_messages")
+# Each channel's line on how to vote for a candidate through it (`ChannelParts.how_to_vote`, bound to the app's
+# settings), in the channels' order: a candidate's page reads them here and imports no other channel.
+HOW_TO_VOTE: web.AppKey[tuple[BoundHowToVote, ...]] = web.AppKey("how_to_vote")
 # Admin area: its own template environment, apart from the public pages'.
 ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
 # The one exception to the 64 KB body cap and the refusal of multipart (assembly/middleware.py): a
