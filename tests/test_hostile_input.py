@@ -37,6 +37,8 @@ GET_ROUTES = [
     "/c/{slug}/results.csv", "/c/{slug}/results.csv.sig",
     # Entering a video contest
     "/c/{slug}/enter", "/entries/{entry_id}", "/api/v1/entries/{entry_id}",
+    # A candidate's page and its short link
+    "/c/{slug}/{code}", "/s/{short}",
 ]
 POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
                "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
@@ -47,8 +49,10 @@ POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africas
 PUT_ROUTES = ["/payments/mtn/callback/{order_id}", "/api/v1/entries/{entry_id}/clip"]
 # Admin area: its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
+HOSTILE_PARAMS = {"slug": SQLISH, "order_id": SQLISH, "reference": SQLISH, "entry_id": SQLISH, "code": SQLISH,
+                  "short": SQLISH}
 GETS = [
-    *(route.format(slug=SQLISH, order_id=SQLISH, reference=SQLISH, entry_id=SQLISH) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
+    *(route.format(**HOSTILE_PARAMS) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
     f"/verify?reference={quote(SQLISH)}", "/verify?reference=%00", "/api/v1/receipts/%00",
     f"/static/{SQLISH}", "/static/..%2F..%2Fgateway%2Fconfig.py", f"/api/v1/contests?slug={quote(SQLISH)}",
     f"/api/v1/contests/gala/leaderboard/stream?last_event_id={SQLISH}",
