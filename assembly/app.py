@@ -61,6 +61,7 @@ from gateway.kit.keys import (
 from leaderboard import routes as leaderboard_routes
 from leaderboard.keys import LEADERBOARD_BOARDS
 from leaderboard.refresh import board_refresh
+from media import cloudinary_routes
 from payments import routes as payment_routes
 
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
@@ -118,6 +119,12 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)) as client:
         app[HTTP] = client
         yield
+
+
+async def media_ctx(app: web.Application) -> AsyncIterator[None]:
+    """The media storage: grants and URLs only, no file passes through a web process."""
+    app[MEDIA_STORAGE] = build_storage(settings_of(app, Settings), app[HTTP])
+    yield
 
 
 async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -192,10 +199,11 @@ def create_app(settings: Settings) -> web.Application:
     app[CHANNEL_NAMES] = tuple(parts.name for parts in CHANNELS)
     app[CONTEST_SETTINGS], app[FAILED_MESSAGES] = channel_list.CONTEST_SETTINGS, channel_list.FAILED_MESSAGES
     app[HOW_TO_VOTE] = tuple(hook for parts in CHANNELS if (hook := parts.bound_how_to_vote(settings)) is not None)
-    app[MEDIA_STORAGE] = build_storage(settings)  # grants and URLs only: no file passes through a web process
     # Order matters: later contexts use what earlier ones created, and close first.
-    app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, providers_ctx,
-                            relay_ctx])
+    app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, media_ctx,
+                            providers_ctx, relay_ctx])
+    if settings.media_storage == "cloudinary":
+        cloudinary_routes.setup(app)  # its notifications of uploads and of the renditions it made
     health.setup(app)
     leaderboard_routes.setup(app)
     payment_routes.setup(app)

@@ -90,7 +90,7 @@ async def job_context() -> AsyncIterator[JobContext]:
     try:
         texters = {parts.name: parts.texts_phones(settings, sessions, http) for parts in CHANNELS if parts.texts_phones}
         yield JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http),
-                         texters, build_storage(settings))
+                         texters, build_storage(settings, http))
     finally:
         await registry.aclose()
         await http.aclose()

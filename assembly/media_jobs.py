@@ -25,6 +25,8 @@ from gateway.core.entries_review import ENTRY_DECIDED_TOPIC
 from gateway.core.media_storage import MediaStorage, file_key
 from gateway.db.models import Candidate, Contest, Entry, EntryStatus, MediaUpload, UploadKind, UploadState
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
+from media import cloudinary_routes
+from media.cloudinary import CloudinaryStorage
 from media.processing import ProcessedClip, process_clip
 
 log = logging.getLogger(__name__)
@@ -168,10 +170,14 @@ async def media_sweep(ctx: JobContext) -> str:
     """Requeue processing nobody did (a lost enqueue, a killed worker); remove uploads nobody took in a day."""
     now = datetime.now(UTC)
     late = await uploads.late_for_processing(ctx.sessions, now)
-    for upload_id in late:
-        if await asyncio.to_thread(queue_processing, ctx, str(upload_id)) is JobStatus.FAILED:
-            await uploads.note_refused(ctx.sessions, upload_id, UNPREPARED)
     storage = storage_of(ctx)
+    for upload_id in late:
+        if isinstance(storage, CloudinaryStorage):  # it prepares clips itself: ask it what its lost notice said
+            notice = await storage.notice(str(upload_id))
+            if notice is not None:
+                await cloudinary_routes.note(ctx.sessions, notice)
+        elif await asyncio.to_thread(queue_processing, ctx, str(upload_id)) is JobStatus.FAILED:
+            await uploads.note_refused(ctx.sessions, upload_id, UNPREPARED)
     removed = 0
     for upload_id in await uploads.orphans(ctx.sessions, now):
         await storage.delete_upload(str(upload_id))

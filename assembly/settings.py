@@ -21,6 +21,7 @@ from gateway.kit.settings import (
     service_problems,
 )
 from leaderboard.settings import BoardSettings
+from media.settings import CloudinarySettings, cloudinary_problems
 from media.storage_settings import MediaSettings, media_problems
 from payments.settings import PaymentSettings, provider_problems, push_secret_problems
 
@@ -28,7 +29,8 @@ __all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings"
            "check_servers", "secret_problem"]
 
 
-class Settings(PaymentSettings, BoardSettings, UssdSettings, SmsSettings, TelegramSettings, MediaSettings):
+class Settings(PaymentSettings, BoardSettings, UssdSettings, SmsSettings, TelegramSettings, MediaSettings,
+               CloudinarySettings):
     """Every setting of the service; environment names match the architecture note. A package's settings are its
     own model in its folder (payments/settings.py, leaderboard/settings.py, channels/<name>/settings.py), each a
     `ServiceSettings` (gateway/kit/settings.py), so a package reads them typed as its own."""
@@ -47,5 +49,7 @@ def check_production(settings: Settings, providers_in_use: set[str], channel_pro
         problems.append(problem)
     problems += provider_problems(settings, providers_in_use)
     problems += media_problems(settings)
+    if settings.media_storage == "cloudinary":
+        problems += cloudinary_problems(settings)
     if problems:
         raise ConfigError("refusing to start in production: " + "; ".join(problems))

@@ -23,12 +23,13 @@ from rq.worker import WorkerStatus
 from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demo
 from assembly.embedded import export_urls, service_urls
-from assembly.media import media_address
+from assembly.media import cloudinary_stand_in_needed, media_address
 from assembly.settings import Settings, check_servers
 from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
 from gateway.jobs.queues import MEDIA_QUEUE, sync_redis
-from gateway.kit.channel_parts import StandIn
+from gateway.kit.channel_parts import StandIn, listen_address
+from media.settings import STAND_IN_URL
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30  # a web process lets provider calls under way finish (gateway.jobs.start_queue)
@@ -125,6 +126,8 @@ def announce(settings: Settings) -> None:
     if sandbox_needed(settings):
         lines.append(f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers ending 450-455 fail)")
     lines += [stand_in.announce(settings) for stand_in in stand_ins_needed(settings)]
+    if cloudinary_stand_in_needed(settings):
+        lines.append(f"  cloudinary    {STAND_IN_URL}/  (stand-in of Cloudinary's upload API; renditions made here)")
     if media_server_needed(settings):
         lines.append(f"  media         {settings.media_upload_url}/  (candidates' uploads and clips; enter at "
                      f"{base}/c/demo/enter)")
@@ -166,6 +169,8 @@ def wait_until_up(settings: Settings, redis_url: str, children: list[Child], sto
     servers += [stand_in.address(settings) for stand_in in stand_ins_needed(settings) if stand_in.name in running]
     if "media" in running:
         servers.append(media_address(settings))
+    if "cloudinary" in running:
+        servers.append(listen_address(STAND_IN_URL, 8094))
     deadline = time.monotonic() + UP_TIMEOUT_SECONDS
     with sync_redis(redis_url) as connection:
         while time.monotonic() < deadline and not stopping() and all(c.process.poll() is None for c in children):
@@ -202,6 +207,10 @@ def run_everything(settings: Settings) -> int:
         children += [spawn(f"web-{i}", "web") for i in range(settings.gateway_web_processes)]
         if media_server_needed(settings):  # candidates' uploads in, their clips out (never through a web process)
             children.append(spawn("media", "media"))
+        if cloudinary_stand_in_needed(settings):  # Cloudinary's upload API, its renditions and notifications
+            host, port = listen_address(STAND_IN_URL, 8094)
+            children.append(spawn("cloudinary", "--host", host, "--port", str(port), "--data-dir",
+                                  str(settings.gateway_data_dir / "cloudinary"), module="media.cloudinary_stand_in"))
         # Clips are transcoded by workers of their own: at most this many ffmpeg at once, beside the votes.
         children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE)
                      for i in range(settings.media_workers)]

@@ -83,10 +83,38 @@
     return attempt();
   }
 
+  /* Cloudinary's signed upload: the grant's fields and the file in chunks sharing one X-Unique-Upload-Id, each
+     saying its bytes in Content-Range; a chunk that failed is sent again (Cloudinary keeps those it has). */
+  function uploadToCloudinary(grant, file, progress) {
+    var unique = String(Date.now()) + Math.random().toString(16).slice(2);
+    function send(at, tries) {
+      progress(at / file.size);
+      if (at >= file.size) { return Promise.resolve(); }
+      var end = Math.min(file.size, at + grant.chunk_bytes), form = new FormData();
+      Object.keys(grant.fields).forEach(function (name) { form.append(name, grant.fields[name]); });
+      form.append('file', file.slice(at, end), file.name || 'upload');
+      return request('POST', grant.url, form, { 'X-Unique-Upload-Id': unique,
+        'Content-Range': 'bytes ' + at + '-' + (end - 1) + '/' + file.size }).then(function (xhr) {
+        if (xhr.status >= 400 && xhr.status < 500) {
+          var answer = {}; try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = {}; }
+          throw new Error((answer.error || {}).message || ('HTTP ' + xhr.status));
+        }
+        if (xhr.status >= 500) { throw new Error('retry'); }
+        return send(end, 0);
+      }, function () { throw new Error('retry'); }).catch(function (error) {
+        if (error.message !== 'retry' || tries >= RETRY_MS.length) { throw error; }
+        $('upload-state').textContent = S.retrying;
+        return wait(RETRY_MS[tries]).then(function () { return send(at, tries + 1); });
+      });
+    }
+    return send(0, 0);
+  }
+
   function sendFile(grantUrl, grantBody, file, share, done) {
     return api('POST', grantUrl, grantBody).then(function (grant) {
       var bar = $('progress'); bar.hidden = false;
-      return upload(grant, file, function (part) {
+      var sender = grant.protocol === 'cloudinary' ? uploadToCloudinary : upload;
+      return sender(grant, file, function (part) {
         var percent = Math.round((done + part * share) * 100);
         bar.value = percent;
         $('upload-state').textContent = fill(S.uploading, { percent: percent });

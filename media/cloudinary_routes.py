@@ -1,0 +1,82 @@
+"""Cloudinary's notifications (`POST /media/cloudinary/notify`): an upload that arrived, then the renditions its
+eager transformations made. Believed only when signed with the account's secret and fresh (a replay an hour
+later is refused); each moves the upload on once (gateway.core.uploads is idempotent), so a notification
+Cloudinary repeats changes nothing more. The size is checked here: Cloudinary's upload API takes any."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+
+from aiohttp import web
+
+from gateway.core import uploads
+from gateway.db.engine import Sessions
+from gateway.kit.keys import MEDIA_STORAGE, SESSIONS
+from media.cloudinary import CloudinaryStorage
+from media.cloudinary_notices import CloudinaryNotice, NotOurs, read_notification, verify_notification
+
+log = logging.getLogger(__name__)
+NOTIFY_PATH = "/media/cloudinary/notify"
+routes = web.RouteTableDef()
+
+
+def refused(status: int, code: str, message: str) -> web.Response:
+    return web.json_response({"error": {"code": code, "message": message}}, status=status)
+
+
+@routes.post(NOTIFY_PATH)
+async def notify(request: web.Request) -> web.Response:
+    storage = request.app[MEDIA_STORAGE]
+    if not isinstance(storage, CloudinaryStorage):
+        return refused(404, "not_found", "This service keeps its files elsewhere.")
+    body = await request.read()
+    if not verify_notification(body, request.headers.get("X-Cld-Timestamp", ""),
+                               request.headers.get("X-Cld-Signature", ""), storage.account.api_secret, time.time()):
+        return refused(401, "bad_signature", "This notification is not signed by our Cloudinary account.")
+    try:
+        payload = json.loads(body)
+        notice = read_notification(payload if isinstance(payload, dict) else {})
+    except NotOurs:
+        return web.json_response({"ignored": True})  # another product's file on the account, or another type
+    except (ValueError, KeyError, TypeError):
+        return refused(400, "unreadable", "This notification could not be read.")
+    await apply_notice(request.app, notice)
+    return web.json_response({"noted": True})
+
+
+async def apply_notice(app: web.Application, notice: CloudinaryNotice) -> None:
+    await note(app[SESSIONS], notice)
+
+
+async def note(sessions: Sessions, notice: CloudinaryNotice) -> str:
+    """What the notice (or the Admin API's answer, when a notification was lost) says, noted once."""
+    try:
+        upload_id = uuid.UUID(notice.upload_id)
+    except ValueError:
+        return "not ours"
+    upload = await uploads.upload_of(sessions, upload_id)
+    if upload is None:
+        return "unknown"  # removed as an orphan meanwhile
+    size = notice.size_bytes or 0
+    if notice.kind == "upload" and size > upload.max_bytes:
+        await uploads.note_refused(sessions, upload_id,
+                                   f"The file is {size / 1024 / 1024:.0f} MB: at most "
+                                   f"{upload.max_bytes // 1024 // 1024} MB.")
+        return "refused"
+    if notice.kind == "upload" or notice.made is not None:
+        await uploads.note_received(sessions, upload_id, size or upload.max_bytes, storage_transcodes=True)
+    if notice.refusal is not None:
+        await uploads.note_refused(sessions, upload_id, notice.refusal, dict(notice.facts))
+        return "refused"
+    made = notice.made
+    if made is not None:
+        await uploads.note_ready(sessions, upload_id, made.facts, made.files)
+        return "ready"
+    return "received"
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)
