@@ -25,17 +25,18 @@ from assembly.app import create_app
 from assembly.demo import seed_demo
 from assembly.job_runtime import JobContext, build_receipt_senders
 from assembly.media import local_storage
-from assembly.media_jobs import process_upload, text_code
+from assembly.media_jobs import on_entry_decided, process_upload, text_code
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
 from gateway.core.uploads import note_received
 from gateway.db.engine import Sessions
-from gateway.db.models import MediaUpload, UploadState
+from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, Tally, UploadState
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.keys import STARTS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
+from tests.admin.accounts import PASSWORD, make_account
 from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.fakes.africastalking import FakeAt
 from tests.media.test_processing import make_clip
@@ -102,7 +103,7 @@ async def process_everything(show: Show, sessions: Sessions) -> None:
         assert await process_upload(show.job, upload_id) == "ready"
 
 
-async def test_a_candidate_enters_from_a_phone_and_follows_the_entry(
+async def test_a_candidate_enters_is_approved_plays_is_shared_and_gets_a_vote(
         show: Show, browser: Browser, fake_at: FakeAt, sessions: Sessions, tmp_path: Path) -> None:
     page = await browser.new_page(locale="en-US", viewport={"width": 412, "height": 915})
     page.set_default_timeout(15_000)
@@ -137,4 +138,72 @@ async def test_a_candidate_enters_from_a_phone_and_follows_the_entry(
                                    ".then(() => v.currentTime)")
     assert playing > 0.2, "the 360p clip did not play from the media server"
     await shot(page, "04-entry-ready")
+
+    await approve_in_the_admin_area(show, browser, sessions)
+    await page.reload()
+    await expect(page.get_by_text("Your entry is approved: you are candidate 09.")).to_be_visible()
+    assert "you are candidate 09" in fake_at.texts()[-1]  # the decision, texted once it committed
+
+    await page.get_by_role("link", name="See your candidate page").click()
+    await expect(page.get_by_role("heading", name=re.compile("Awa Nkeng"))).to_be_visible()
+    clip_player = page.locator("video")
+    await expect(clip_player).to_have_attribute("preload", "none")
+    assert await clip_player.evaluate("v => v.play().then(() => new Promise(r => setTimeout(r, 700)))"
+                                      ".then(() => v.currentTime)") > 0.2
+    await expect(page.get_by_text(re.compile(r"\*384\*123\*1\*09#"))).to_be_visible()
+    await expect(page.get_by_text("Text VOTE 09 to 20123", exact=False)).to_be_visible()
+    await shot(page, "05-candidate-page")
+    card = await share_card(show, page.url)
+    assert card["og:title"].startswith("Awa Nkeng")
+    async with httpx.AsyncClient() as http:
+        poster = await http.get(card["og:image"])
+    assert poster.status_code == 200 and poster.headers["content-type"] == "image/jpeg"
+
+    await page.get_by_label("Number of votes").fill("3")
+    await page.get_by_label("MTN Mobile Money").check()
+    await page.get_by_label("Mobile money number").fill("+237670000001")
+    await page.get_by_role("button", name="Vote and pay").click()
+    await expect(page.locator("#order-panel")).to_contain_text("Thank you! Your vote counts.", timeout=20_000)
+    await shot(page, "06-voted")
+    async with sessions() as session:
+        votes = await session.scalar(select(Tally.votes).join(Candidate, Candidate.id == Tally.candidate_id)
+                                     .join(Contest, Contest.id == Candidate.contest_id)
+                                     .where(Contest.slug == "demo", Candidate.code == "09"))
+    assert votes == 3
     assert problems == []
+
+
+async def approve_in_the_admin_area(show: Show, browser: Browser, sessions: Sessions) -> None:
+    """The organiser signs in, watches the entry's clip in the review queue and approves it."""
+    account = await make_account(sessions, "owner")
+    admin = await browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    admin.set_default_timeout(15_000)
+    await admin.goto(f"{show.url}/admin/signin")
+    await admin.get_by_label("Email").fill(account.email)
+    await admin.get_by_label("Password").fill(PASSWORD)
+    await admin.get_by_label("Code from your authenticator app").fill(account.code())
+    await admin.get_by_role("button", name="Sign in").click()
+    async with sessions() as session:
+        demo = await session.scalar(select(Contest.id).where(Contest.slug == "demo"))
+    await admin.goto(f"{show.url}/admin/contests/{demo}/entries")
+    row = admin.get_by_role("row", name=re.compile("Awa Nkeng"))
+    await expect(row.locator("video")).to_have_attribute("preload", "none")
+    assert await row.locator("video").evaluate("v => v.play().then(() => new Promise(r => setTimeout(r, 500)))"
+                                               ".then(() => v.currentTime)") > 0.1
+    await shot(admin, "admin-entries")
+    await row.get_by_role("button", name="Approve", exact=True).click()
+    await expect(admin.get_by_text("No entry here.")).to_be_visible()  # the pending queue is empty again
+    await admin.get_by_role("link", name="approved").click()
+    await expect(admin.get_by_role("row", name=re.compile("Awa Nkeng"))).to_contain_text("09")
+    async with sessions() as session:
+        notice = await session.scalar(select(OutboxMessage.payload).where(OutboxMessage.topic == "entry.decided"))
+    assert notice is not None
+    await on_entry_decided(show.job, notice)  # the worker's delivery of the decision
+    await admin.close()
+
+
+async def share_card(show: Show, url: str) -> dict[str, str]:
+    """The meta a WhatsApp or Facebook preview reads: fetched as their crawlers do, without running scripts."""
+    async with httpx.AsyncClient() as http:
+        html = (await http.get(url, headers={"User-Agent": "WhatsApp/2.23", "Accept-Language": "en"})).text
+    return dict(re.findall(r'<meta property="(og:[a-z:_]+)" content="([^"]*)"', html))
