@@ -92,7 +92,8 @@ async def _clip(ctx: JobContext, storage: MediaStorage, upload: MediaUpload, sou
         return f"refused: {made.reason}"
     files: dict[str, dict[str, str]] = {}
     named = {**{name: (path, "video/mp4") for name, path in made.renditions.items()},
-             "poster": (made.poster, "image/jpeg"), "preview": (made.preview, "video/mp4")}
+             "poster": (made.poster, "image/jpeg"), "preview": (made.preview, "video/mp4"),
+             "thumb": (made.thumb, "image/jpeg")}
     for name, (path, content_type) in named.items():
         key = file_key(str(upload.id), path.name)
         await storage.put(key, path, content_type)

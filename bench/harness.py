@@ -45,6 +45,7 @@ class Stack:
     data_dir: Path
     process: subprocess.Popen[bytes]
     ready_log_offset: int = 0  # stack.log's length once the stack answered /readyz: later lines are the run's
+    media_url: str = ""  # the media server's (candidates' uploads and clips)
 
     def web_pids(self) -> list[int]:
         """The web processes (children of `gateway run` running `assembly.cli web`)."""
@@ -129,11 +130,13 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
                   extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """Start the whole service on embedded PostgreSQL and Redis in a scratch folder; stop it after."""
     data = Path(tempfile.mkdtemp(prefix="ballot-bench-", dir="/tmp"))
-    port, sandbox_port, at_port, telegram_port = free_port(), free_port(), free_port(), free_port()
+    port, sandbox_port, at_port, telegram_port, media_port = (free_port(), free_port(), free_port(), free_port(),
+                                                              free_port())
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
                SANDBOX_URL=f"http://127.0.0.1:{sandbox_port}", AT_FAKE_URL=f"http://127.0.0.1:{at_port}",
                TELEGRAM_FAKE_API_URL=f"http://127.0.0.1:{telegram_port}", LOG_LEVEL="WARNING", LOG_JSON="false",
+               MEDIA_UPLOAD_URL=f"http://127.0.0.1:{media_port}", MEDIA_FILES_URL=f"http://127.0.0.1:{media_port}",
                GATEWAY_WEB_PROCESSES=str(web_processes or os.cpu_count() or 1),
                GATEWAY_WORKER_PROCESSES=str(worker_processes),
                # MTN's cap is in force as in production: the sandbox answers 429 past 10 status calls a second
@@ -145,7 +148,7 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
                                stderr=subprocess.STDOUT, cwd=ROOT)
     stack = Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}",
                   f"postgresql://postgres@/gateway?host={data}/postgres", f"unix://{data}/redis/redis.sock",
-                  data, process)
+                  data, process, media_url=f"http://127.0.0.1:{media_port}")
     try:
         _wait_ready(stack)
         stack.ready_log_offset = (data / "stack.log").stat().st_size

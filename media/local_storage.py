@@ -28,7 +28,7 @@ AUDIENCE = "ballot-upload"
 CHUNK_BYTES = 1024 * 1024  # a chunk lost on a dropped 3G link costs a few seconds, not the whole clip
 # What the service makes, and how it is served: a name outside this table is never served.
 SERVED = {"360p.mp4": "video/mp4", "720p.mp4": "video/mp4", "preview.mp4": "video/mp4",
-          "poster.jpg": "image/jpeg", "photo.jpg": "image/jpeg"}
+          "poster.jpg": "image/jpeg", "thumb.jpg": "image/jpeg", "photo.jpg": "image/jpeg"}
 
 
 def grant_key(secret_key: str) -> bytes:

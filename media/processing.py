@@ -8,6 +8,8 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
+from PIL import Image
+
 from media.clip_rules import MAX_BYTES, MAX_SECONDS, ClipFacts, parse_header, refusal
 from media.ffmpeg import INPUT_GUARDS, PROBE, TRANSCODE, FfmpegFailed, FfmpegTimedOut, run_ffmpeg
 
@@ -36,6 +38,7 @@ class ProcessedClip:
     renditions: dict[str, Path]  # by name ("360p", "720p"): the 720p only from a source bigger than 360p
     poster: Path  # a JPEG of the picture at 360p
     preview: Path  # its first seconds, muted, at 360p
+    thumb: Path  # the poster small, for lists (a contest page of 20 candidates on a slow link)
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,18 @@ def poster(source: Path, target: Path, facts: ClipFacts) -> None:
                 "-frames:v", "1", "-vf", scaled(360), "-q:v", "4", "-threads", "1", "-y", str(target)], TRANSCODE)
 
 
+THUMB_SIDE = 192  # a 96 px picture on a phone's 2x screen
+
+
+def thumbnail(poster_path: Path, target: Path) -> None:
+    """The poster with its shorter side at THUMB_SIDE: some 6 KB where the poster weighs 16 or more."""
+    with Image.open(poster_path) as picture:
+        scale = THUMB_SIDE / min(picture.size)
+        small = picture.resize((max(1, round(picture.width * scale)), max(1, round(picture.height * scale))),
+                               Image.Resampling.LANCZOS) if scale < 1 else picture.copy()
+    small.save(target, "JPEG", quality=70, optimize=True, progressive=True)
+
+
 def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
     """Probe `source`; if it may enter, write its renditions, poster and preview into `folder`."""
     size = source.stat().st_size
@@ -85,14 +100,15 @@ def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
     shorter = min(facts.video[1], facts.video[2])
     wanted = [r for r in RENDITIONS if r is RENDITIONS[0] or shorter > RENDITIONS[0].height]
     renditions = {r.name: folder / f"{r.name}.mp4" for r in wanted}
-    made = ProcessedClip(facts, renditions, folder / "poster.jpg", folder / "preview.mp4")
+    made = ProcessedClip(facts, renditions, folder / "poster.jpg", folder / "preview.mp4", folder / "thumb.jpg")
     try:
         for rendition in wanted:
             encode(source, renditions[rendition.name], rendition)
         poster(source, made.poster, facts)
+        thumbnail(made.poster, made.thumb)
         encode(source, made.preview, RENDITIONS[0], seconds=PREVIEW_SECONDS, sound=False)
     except (FfmpegFailed, FfmpegTimedOut) as exc:
-        for path in (*renditions.values(), made.poster, made.preview):  # nothing of a refused clip stays
+        for path in (*renditions.values(), made.poster, made.preview, made.thumb):  # nothing of a refused clip stays
             path.unlink(missing_ok=True)
         if isinstance(exc, FfmpegTimedOut):
             raise  # the job is tried again later: a busy machine is no reason to refuse the candidate

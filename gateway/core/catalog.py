@@ -48,6 +48,7 @@ class PublicClip:
     seconds: float | None = None
     width: int | None = None  # the source's, for its shape: a page reserves the player's room before it loads
     height: int | None = None
+    thumb: str | None = None  # the poster small, for lists (None: the storage made none; lists take the poster)
 
     @classmethod
     def of(cls, upload: MediaUpload, storage: MediaStorage) -> PublicClip | None:
@@ -65,7 +66,7 @@ class PublicClip:
         return cls(url("poster"), url("360p") or "", url("720p"),
                    float(seconds) if isinstance(seconds, int | float) else None,
                    width if isinstance(width, int) and width > 0 else None,
-                   height if isinstance(height, int) and height > 0 else None)
+                   height if isinstance(height, int) and height > 0 else None, url("thumb"))
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,9 @@ def test_a_phone_clip_becomes_what_slow_phones_play(tmp_path: Path) -> None:
     assert b"moov" in made.renditions["360p"].read_bytes()[:4096]  # the index first: playback starts at once
     with Image.open(made.poster) as poster:
         assert (poster.format, poster.size) == ("JPEG", (480, 360))
+    with Image.open(made.thumb) as thumb:  # what a list of 20 candidates shows: a fraction of the poster's bytes
+        assert (thumb.format, thumb.size) == ("JPEG", (256, 192))
+    assert made.thumb.stat().st_size * 2 < made.poster.stat().st_size
     preview = probe_clip(made.preview)
     assert preview is not None and preview.audio_streams == 0 and preview.video == ("h264", 480, 360)
 

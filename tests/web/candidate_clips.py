@@ -20,7 +20,8 @@ async def give_clip(sessions: Sessions, contest: Contest, code: str, *, hd: bool
     upload_id = uuid.uuid4()
     files = {"360p": {"key": f"{upload_id}/360p.mp4", "content_type": "video/mp4"},
              "poster": {"key": f"{upload_id}/poster.jpg", "content_type": "image/jpeg"},
-             "preview": {"key": f"{upload_id}/preview.mp4", "content_type": "video/mp4"}}
+             "preview": {"key": f"{upload_id}/preview.mp4", "content_type": "video/mp4"},
+             "thumb": {"key": f"{upload_id}/thumb.jpg", "content_type": "image/jpeg"}}
     if hd:
         files["720p"] = {"key": f"{upload_id}/720p.mp4", "content_type": "video/mp4"}
     async with sessions.begin() as session:
