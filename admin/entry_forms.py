@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from gateway.core.catalog import mask_msisdn
+from gateway.core.contest_drafts import form_moment
 from gateway.core.entries_review import ReviewRow
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.uploads import UploadView
@@ -28,17 +29,6 @@ class CallFields:
     max_entries: int | None
 
 
-def _moment(form: Mapping[str, Any], name: str) -> datetime:
-    """ISO 8601; a time without a zone (a browser's datetime-local field) is UTC, as the form says."""
-    text = str(form.get(name) or "").strip()[:40]
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise DomainError(f"{name} must be a date and time (2026-12-01T20:00).", code="invalid_field",
-                          field=name) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 def parse_call(form: Mapping[str, Any]) -> CallFields:
     """The call's fields from a form or a JSON body; an empty (or null) max_entries means no limit."""
     raw = form.get("max_entries")
@@ -49,7 +39,7 @@ def parse_call(form: Mapping[str, Any]) -> CallFields:
         except ValueError:
             raise DomainError("max_entries must be a whole number (or empty for no limit).", code="invalid_field",
                               field="max_entries") from None
-    return CallFields(_moment(form, "opens_at"), _moment(form, "closes_at"), str(form.get("rules") or ""),
+    return CallFields(form_moment(form, "opens_at"), form_moment(form, "closes_at"), str(form.get("rules") or ""),
                       max_entries)
 
 

@@ -123,7 +123,7 @@ def _stars(form: Mapping[str, Any]) -> int | None:
     return _int(form, "stars_per_vote", 1, MAX_STARS_PER_VOTE)
 
 
-def _moment(form: Mapping[str, Any], name: str) -> datetime:
+def form_moment(form: Mapping[str, Any], name: str) -> datetime:
     """ISO 8601; a time without a zone (a browser's datetime-local field) is UTC, as the form says."""
     text = _text(form, name, limit=40)
     try:
@@ -153,7 +153,7 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
         raise DomainError(f"{currency} is not a currency.", code="invalid_field", field="currency") from None
     price = _int(form, "price_per_vote", 1, 10**12)
     max_votes = _int(form, "max_votes_per_order", 1, MAX_VOTES_LIMIT)
-    opens_at, closes_at = _moment(form, "opens_at"), _moment(form, "closes_at")
+    opens_at, closes_at = form_moment(form, "opens_at"), form_moment(form, "closes_at")
     if closes_at <= opens_at:
         raise DomainError("Voting must close after it opens.", code="invalid_field", field="closes_at")
     providers = list(dict.fromkeys(_list(form, "providers")))
@@ -171,7 +171,7 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
                           field="board") from None
     frozen_at = None
     if board is BoardVisibility.FROZEN and _text(form, "board_frozen_at", required=False, limit=40):
-        frozen_at = _moment(form, "board_frozen_at")
+        frozen_at = form_moment(form, "board_frozen_at")
     language = _text(form, "default_language", required=False) or "fr"
     if language not in ("fr", "en"):
         raise DomainError("default_language: fr or en.", code="invalid_field", field="default_language")
