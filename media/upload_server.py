@@ -31,8 +31,10 @@ CORS = {
     "Access-Control-Max-Age": "600",
 }
 OnComplete = Callable[[str, int], Awaitable[None]]
+Withheld = Callable[[str], Awaitable[bool]]  # whether an upload's files are withheld (its candidate is hidden)
 STORAGE = web.AppKey("storage", LocalStorage)
 ON_COMPLETE: web.AppKey[OnComplete] = web.AppKey("on_complete")
+WITHHELD: web.AppKey[Withheld] = web.AppKey("withheld")
 LOCKS: web.AppKey[dict[str, asyncio.Lock]] = web.AppKey("locks")
 
 
@@ -161,7 +163,7 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
     except ValueError:
         raise web.HTTPNotFound() from None
     content_type = SERVED.get(name)
-    if content_type is None or not (folder / name).is_file():
+    if content_type is None or not (folder / name).is_file() or await request.app[WITHHELD](folder.name):
         raise web.HTTPNotFound()
     return web.FileResponse(folder / name, headers={
         "Content-Type": content_type, "X-Content-Type-Options": "nosniff",
@@ -169,9 +171,13 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
         "Access-Control-Allow-Origin": "*"})
 
 
-def media_app(storage: LocalStorage, on_complete: OnComplete) -> web.Application:
+async def nothing_withheld(upload_id: str) -> bool:
+    return False
+
+
+def media_app(storage: LocalStorage, on_complete: OnComplete, withheld: Withheld = nothing_withheld) -> web.Application:
     app = web.Application(client_max_size=MAX_CHUNK_BYTES + 1024)
-    app[STORAGE], app[ON_COMPLETE], app[LOCKS] = storage, on_complete, {}
+    app[STORAGE], app[ON_COMPLETE], app[LOCKS], app[WITHHELD] = storage, on_complete, {}, withheld
     app.router.add_route("OPTIONS", "/uploads/{upload_id}", options)
     app.router.add_post("/uploads/{upload_id}", create)
     app.router.add_route("HEAD", "/uploads/{upload_id}", head)

@@ -17,7 +17,7 @@ from sqlalchemy import delete, exists, or_, select, update
 from gateway.core.media_storage import MediaStorage, UploadGrant
 from gateway.core.orders.tables import emit
 from gateway.db.engine import Sessions
-from gateway.db.models import Entry, MediaUpload, UploadKind, UploadState
+from gateway.db.models import Candidate, CandidateStatus, Entry, MediaUpload, UploadKind, UploadState
 
 UPLOAD_RECEIVED_TOPIC = "upload.received"  # the worker queues the file's probe and transcode
 CLIP_MAX_BYTES = 50 * 1024 * 1024
@@ -137,3 +137,11 @@ async def forget(sessions: Sessions, upload_id: uuid.UUID) -> bool:
         gone = await session.scalar(delete(MediaUpload).where(
             MediaUpload.id == upload_id, MediaUpload.attached_at.is_(None)).returning(MediaUpload.id))
     return gone is not None
+
+
+async def withheld(sessions: Sessions, upload_id: uuid.UUID) -> bool:
+    """Whether an upload's files are kept from viewers: it is the clip of a hidden candidate."""
+    async with sessions() as session:
+        hidden = await session.scalar(select(exists().where(
+            Candidate.clip_id == upload_id, Candidate.status == CandidateStatus.HIDDEN)))
+    return bool(hidden)

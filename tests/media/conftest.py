@@ -21,7 +21,7 @@ from assembly.media import local_storage
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
-from gateway.core.uploads import note_received
+from gateway.core.uploads import note_received, withheld
 from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS
 from media.upload_server import media_app
@@ -46,7 +46,10 @@ async def entering(clean: None, settings: Settings, sessions: Sessions) -> Async
     async def on_complete(upload_id: str, size: int) -> None:
         await note_received(sessions, uuid.UUID(upload_id), size)
 
-    media_server = TestServer(media_app(local_storage(settings), on_complete))
+    async def hidden(upload_id: str) -> bool:
+        return await withheld(sessions, uuid.UUID(upload_id))
+
+    media_server = TestServer(media_app(local_storage(settings), on_complete, hidden))
     await media_server.start_server()
     base = str(media_server.make_url("")).rstrip("/")
     wired = settings.model_copy(update={"media_upload_url": base, "media_files_url": base})

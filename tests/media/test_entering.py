@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from assembly.job_runtime import JobContext
 from assembly.media_jobs import TEXTING_CHANNEL, on_entry_decided, process_upload, text_code
 from gateway.core.audit import Actor
+from gateway.core.contests_admin import set_candidate_status
 from gateway.core.entries_review import approve_entries, reject_entry
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, Entry, EntryCall, EntryStatus, MediaUpload, OutboxMessage
@@ -97,6 +98,8 @@ async def test_a_candidate_enters_is_approved_and_is_texted_their_code(
                                            params={"token": entry["token"]})).json()
     assert status["status"] == "approved" and status["candidate_code"] == "04"
     assert TEXTING_CHANNEL == "sms"
+    await set_candidate_status(sessions, OWNER, candidate.id, "hidden")  # the clip is hidden with its candidate
+    assert (await entering.media.get(f"/files/{clip_id}/360p.mp4")).status == 404
 
 
 async def test_a_clip_that_is_not_a_video_is_refused_with_its_reason_and_cannot_be_approved(

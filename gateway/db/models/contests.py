@@ -94,7 +94,7 @@ class Candidate(Base):
     # The organiser's display order in the public lists (ties: code order).
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     # Its clip (a processed media_uploads row): from its approved entry, or set by an organiser.
-    clip_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_uploads.id", ondelete="SET NULL"))
+    clip_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_uploads.id", ondelete="SET NULL"), index=True)
 
     contest: Mapped[Contest] = relationship(back_populates="candidates", lazy="raise")
 

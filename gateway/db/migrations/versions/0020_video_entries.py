@@ -95,9 +95,11 @@ def upgrade() -> None:
     op.add_column("candidates", sa.Column("clip_id", sa.UUID(), nullable=True))
     op.create_foreign_key("fk_candidates_clip_id_media_uploads", "candidates", "media_uploads", ["clip_id"], ["id"],
                           ondelete="SET NULL")
+    op.create_index("ix_candidates_clip_id", "candidates", ["clip_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_candidates_clip_id", "candidates")
     op.drop_constraint("fk_candidates_clip_id_media_uploads", "candidates", type_="foreignkey")
     op.drop_column("candidates", "clip_id")
     op.drop_table("entries")
