@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
-from admin.entry_forms import call_json, entry_id, entry_ids, entry_json, parse_call, status_of, upload_json
+from admin.entry_forms import approvals, call_json, entry_id, entry_json, parse_call, status_of, upload_json
 from admin.web import form_of, guarded
 from gateway.core import contests_admin, entries_review, uploads
 from gateway.core.audit import Actor
@@ -70,10 +70,11 @@ def candidate_json(candidate: Candidate) -> dict[str, Any]:
 @routes.post(PREFIX + "/entries/approve")
 @guarded("contests.write")
 async def approve(request: web.Request, actor: Actor) -> web.StreamResponse:
-    """{"entries": [ids]}: each a candidate with the next free code, all of them or none (409 naming why)."""
-    ids = entry_ids((await form_of(request)).get("entries"))
+    """{"entries": [ids]}: each a candidate with the next free code, all of them or none (409 naming why). An item
+    `<entry id>:<clip id>` says which clip was watched: one the candidate replaced since is refused (clip_changed)."""
+    ids, watched = approvals((await form_of(request)).get("entries"))
     made = await entries_review.approve_entries(request.app[SESSIONS], request.app[MEDIA_STORAGE], actor, ids,
-                                                datetime.now(UTC))
+                                                datetime.now(UTC), watched)
     return web.json_response({"candidates": [candidate_json(c) for c in made]})
 
 

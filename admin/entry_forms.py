@@ -67,14 +67,22 @@ def entry_id(value: object) -> uuid.UUID:
         raise NotFound("No such entry.", code="entry_not_found") from None
 
 
-def entry_ids(value: object) -> list[uuid.UUID]:
-    """One id or a list of them (a form's checkboxes, a JSON list), at least one."""
+def approvals(value: object) -> tuple[list[uuid.UUID], dict[uuid.UUID, uuid.UUID]]:
+    """The entries to approve, and the clip the organiser watched of each that says so (`<entry id>:<clip id>`,
+    as the page sends them): an entry whose candidate replaced the clip since is not approved unseen."""
     values = value if isinstance(value, list) else [] if value in (None, "") else [value]
     if not values:
         raise DomainError("Choose at least one entry.", code="invalid_field", field="entries")
     if len(values) > MAX_IDS:
         raise DomainError(f"At most {MAX_IDS} entries at once.", code="invalid_field", field="entries")
-    return [entry_id(v) for v in values]
+    ids: list[uuid.UUID] = []
+    watched: dict[uuid.UUID, uuid.UUID] = {}
+    for item in values:
+        entry, _, clip = str(item).partition(":")
+        ids.append(entry_id(entry))
+        if clip:
+            watched[ids[-1]] = entry_id(clip)
+    return ids, watched
 
 
 def status_of(query: Mapping[str, str], default: str | None) -> str | None:

@@ -10,7 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from admin.accounts import allowed
-from admin.entry_forms import CLIP_STATES, STATUSES, call_values, entry_id, entry_ids, parse_call, status_of
+from admin.entry_forms import CLIP_STATES, STATUSES, approvals, call_values, entry_id, parse_call, status_of
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
 from admin.web import form_of, guarded
@@ -78,8 +78,9 @@ async def approve(request: web.Request, actor: Actor) -> web.StreamResponse:
     cid = contest_id(request)
     form = await form_of(request)
     try:
-        await entries_review.approve_entries(request.app[SESSIONS], request.app[MEDIA_STORAGE], actor,
-                                             entry_ids(form.get("entry")), datetime.now(UTC))
+        ids, watched = approvals(form.get("entry"))
+        await entries_review.approve_entries(request.app[SESSIONS], request.app[MEDIA_STORAGE], actor, ids,
+                                             datetime.now(UTC), watched)
     except DomainError as exc:
         if exc.status == 404:
             raise

@@ -7,7 +7,7 @@ reason the candidate is told. Each decision is audited in its own transaction an
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -115,17 +115,30 @@ async def _pending(session: AsyncSession, actor: Actor, entry_id: uuid.UUID) -> 
     return entry
 
 
+async def _locked_in_order(session: AsyncSession, actor: Actor, entry_ids: Sequence[uuid.UUID]) -> list[Entry]:
+    """The entries, each pending, locked after their contests and in one order (ids), whoever asks: two
+    organisers approving overlapping sets wait for each other instead of deadlocking."""
+    contest_ids = sorted(set(await session.scalars(select(Entry.contest_id).where(Entry.id.in_(entry_ids)))))
+    for contest_id in contest_ids:
+        await _contest(session, actor, contest_id, lock=True)
+    await session.execute(select(Entry.id).where(Entry.id.in_(entry_ids)).order_by(Entry.id).with_for_update())
+    return [await _pending(session, actor, entry_id) for entry_id in entry_ids]
+
+
 async def approve_entries(sessions: Sessions, storage: MediaStorage, actor: Actor, entry_ids: Sequence[uuid.UUID],
-                          now: datetime) -> list[Candidate]:
+                          now: datetime, watched: Mapping[uuid.UUID, uuid.UUID] | None = None) -> list[Candidate]:
     """Each entry a candidate with the next free code; all of them or none (a bulk approval names the one
-    that could not be approved: decided already, or its clip not ready)."""
+    that could not be approved: decided already, its clip not ready, or — `watched` saying which clip the
+    organiser saw of an entry — its clip replaced by the candidate since)."""
     made: list[Candidate] = []
     async with sessions.begin() as session:
-        for entry_id in dict.fromkeys(entry_ids):
-            entry = await _pending(session, actor, entry_id)
-            contest = await _contest(session, actor, entry.contest_id, lock=True)
+        for entry in await _locked_in_order(session, actor, list(dict.fromkeys(entry_ids))):
+            contest = await _contest(session, actor, entry.contest_id)
             if contest.status is ContestStatus.CLOSED:
                 raise Conflict("A closed contest cannot take a new candidate.", code="contest_closed")
+            if watched and watched.get(entry.id, entry.clip_id) != entry.clip_id:
+                raise Conflict(f"{entry.name} replaced the clip since the page was loaded: watch the new one first.",
+                               code="clip_changed")
             clip = await session.get(MediaUpload, entry.clip_id)
             if clip is None or clip.state is not UploadState.READY:
                 raise Conflict(f"The clip of {entry.name}'s entry is not ready to be watched.", code="clip_not_ready")

@@ -13,11 +13,11 @@ from sqlalchemy import select
 
 from gateway.core import uploads
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Candidate, MediaUpload, UploadState
+from gateway.db.models import AuditEntry, Candidate, Entry, EntryStatus, MediaUpload, UploadState
 from gateway.kit.keys import MEDIA_STORAGE
 from media.local_storage import LocalStorage
 from tests.admin.accounts import api_tokens, bearer, make_account
-from tests.admin.entries_data import Client, an_entry, give_contest, open_call
+from tests.admin.entries_data import Client, an_entry, an_upload, give_contest, open_call
 from tests.factories import make_contest
 
 API = "/api/v1/admin"
@@ -183,3 +183,24 @@ async def test_the_entries_export_lists_each_entry_with_its_decision(client: Cli
     assert xlsx.status == 200 and (await xlsx.read())[:2] == b"PK"
     assert (await client.get(f"{API}/contests/{contest.id}/exports/entries.csv", headers=organiser)).status == 403
     assert await audit_of(sessions, "export.") == [("export.entries", f"contest:{contest.id}")] * 2
+
+
+async def test_an_entry_whose_clip_was_replaced_since_it_was_watched_is_not_approved(client: Client,
+                                                                                     sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=1)
+    organiser = await as_role(client, sessions, "organiser", contest_id=contest.id)
+    awa = await an_entry(sessions, contest.id, "Awa")
+    watched = f"{awa.id}:{awa.clip_id}"  # what the review page posts: the entry and the clip it played
+    replacement = await an_upload(sessions, contest.id, msisdn=awa.msisdn)
+    async with sessions.begin() as session:  # the candidate swaps the clip while the organiser's page is open
+        entry = await session.get(Entry, awa.id)
+        assert entry is not None
+        entry.clip_id = replacement
+    held = await json_of(await client.post(f"{API}/entries/approve", headers=organiser,
+                                           json={"entries": [watched]}), 409)
+    assert held["error"]["code"] == "clip_changed"
+    async with sessions() as session:
+        assert (await session.get(Entry, awa.id)).status is EntryStatus.PENDING  # type: ignore[union-attr]
+    seen_new = await json_of(await client.post(f"{API}/entries/approve", headers=organiser,
+                                               json={"entries": [f"{awa.id}:{replacement}"]}), 200)
+    assert seen_new["candidates"][0]["clip_id"] == str(replacement)

@@ -3,7 +3,6 @@ rotation and every way a session is revoked."""
 
 from __future__ import annotations
 
-import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -167,13 +166,16 @@ async def test_a_locked_pair_and_an_unknown_email_get_the_same_answer_in_the_sam
         status, body = await attempt(client, email, PASSWORD, account.code(), "198.51.100.9")
         return time.monotonic() - started, status, body
 
-    locked = [await timed(account.email) for _ in range(5)]
-    unknown = [await timed("nobody@example.com") for _ in range(5)]
+    locked, unknown = [], []
+    for _ in range(5):  # taken in turn, so a burst of load on the machine slows both alike
+        locked.append(await timed(account.email))
+        unknown.append(await timed("nobody@example.com"))
     assert {(s, str(b)) for _, s, b in locked} == {(s, str(b)) for _, s, b in unknown} == {
         (401, str({"error": {"code": "sign_in_refused", "message": signin.WRONG}}))}
-    # Both do one Argon2 check: neither answers in a fraction of the other's time.
-    assert statistics.median(t for t, _, _ in locked) > statistics.median(t for t, _, _ in unknown) / 2
-    assert statistics.median(t for t, _, _ in unknown) > statistics.median(t for t, _, _ in locked) / 2
+    # Both do one Argon2 check: neither answers in a fraction of the other's time. The quickest of each is the
+    # work itself, what other processes on a shared machine add least to.
+    assert min(t for t, _, _ in locked) > min(t for t, _, _ in unknown) / 2
+    assert min(t for t, _, _ in unknown) > min(t for t, _, _ in locked) / 2
 
     token = csrf_token(await (await client.get("/admin/signin")).text())
     pages = set()
