@@ -43,12 +43,15 @@ async def notify(request: web.Request) -> web.Response:
         return web.json_response({"ignored": True})  # another product's file on the account, or another type
     except (ValueError, KeyError, TypeError):
         return refused(400, "unreadable", "This notification could not be read.")
-    await apply_notice(request.app, notice)
+    if notice.kind == "eager":
+        # The eager notice names the files, not the clip: what the entry rules judge (its length, its tracks, its
+        # size) is read from the Admin API, so a clip whose upload notice was lost is never ready unjudged.
+        checked = await storage.notice(notice.upload_id)
+        if checked is None:
+            return web.json_response({"ignored": True})
+        notice = checked
+    await note(request.app[SESSIONS], notice)
     return web.json_response({"noted": True})
-
-
-async def apply_notice(app: web.Application, notice: CloudinaryNotice) -> None:
-    await note(app[SESSIONS], notice)
 
 
 async def note(sessions: Sessions, notice: CloudinaryNotice) -> str:

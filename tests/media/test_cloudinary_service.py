@@ -143,3 +143,29 @@ async def test_a_clip_whose_notifications_were_lost_is_made_ready_by_the_sweep(
                 await asyncio.sleep(0.5)
     done = await state_of(sessions, grant.upload_id, UploadState.READY)
     assert done.state is UploadState.READY and done.files is not None and "360p" in done.files
+
+
+async def test_an_eager_notice_never_makes_ready_a_clip_the_entry_rules_refuse(
+        on_cloudinary: OnCloudinary, sessions: Sessions, tmp_path: Path) -> None:
+    """Its upload notice lost, a clip of 61 s gets the eager one first: the length is read from the Admin API."""
+    contest = await open_call(sessions)
+    lost = on_cloudinary.settings.model_copy(update={"public_base_url": "http://127.0.0.1:9"})  # nobody listens
+    async with httpx.AsyncClient(timeout=60) as http:
+        storage = build_storage(lost, http)
+        grant = await grant_upload(sessions, storage, contest.slug, PHONE, "clip", datetime.now(UTC))
+        too_long = make_clip(tmp_path / "long.mp4", size="64x64", seconds=61).read_bytes()
+        sent = await http.post(grant.url, data=dict(grant.fields), files={"file": ("c.mp4", too_long, "video/mp4")})
+        assert sent.status_code == 200
+    upload_id = grant.upload_id
+    body = json.dumps({"notification_type": "eager", "public_id": f"{upload_id}/source", "resource_type": "video",
+                       "eager": [{"transformation": "c_limit,w_640,h_640,vc_h264,ac_aac,br_600k/mp4",
+                                  "secure_url": f"{on_cloudinary.storage.delivery_base}/x/360p.mp4", "bytes": 10}]
+                       }).encode()
+    now = str(int(time.time()))
+    answer = await on_cloudinary.http.post(f"{on_cloudinary.web}/media/cloudinary/notify", content=body, headers={
+        "X-Cld-Timestamp": now, "X-Cld-Signature": notification_signature(body, now, ACCOUNT.api_secret),
+        "Content-Type": "application/json"})
+    assert answer.status_code == 200
+    upload = await uploads.upload_of(sessions, uuid.UUID(upload_id))
+    assert upload is not None and upload.state is UploadState.REFUSED
+    assert upload.refusal is not None and "61 seconds" in upload.refusal
