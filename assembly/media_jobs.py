@@ -35,7 +35,7 @@ PROCESS_JOB = "assembly.media_jobs.process_upload_job"
 PROCESS_TIMEOUT_SECONDS = 1800
 TEXTING_CHANNEL = "sms"
 ENDED = (JobStatus.FINISHED, JobStatus.STOPPED, JobStatus.CANCELED)
-UNPREPARED = "This clip could not be prepared (it took too long every time): send another one."
+UNPREPARED = "This clip could not be prepared: send another one (or the same one again)."
 
 
 def queue_processing(ctx: JobContext, upload_id: str) -> JobStatus | None:
@@ -170,6 +170,7 @@ def media_sweep_job() -> str:
 async def media_sweep(ctx: JobContext) -> str:
     """Requeue processing nobody did (a lost enqueue, a killed worker); remove uploads nobody took in a day."""
     now = datetime.now(UTC)
+    abandoned = await uploads.abandon_stuck(ctx.sessions, now, UNPREPARED)
     late = await uploads.late_for_processing(ctx.sessions, now)
     storage = storage_of(ctx)
     for upload_id in late:
@@ -183,4 +184,4 @@ async def media_sweep(ctx: JobContext) -> str:
     for upload_id in await uploads.orphans(ctx.sessions, now):
         await storage.delete_upload(str(upload_id))
         removed += await uploads.forget(ctx.sessions, upload_id)
-    return f"requeued {len(late)}, removed {removed}"
+    return f"requeued {len(late)}, removed {removed}" + (f", gave up on {len(abandoned)}" if abandoned else "")

@@ -100,11 +100,22 @@ class LocalStorage:
         return f"{self.files_url}/files/{key}"
 
     async def delete_upload(self, upload_id: str) -> None:
-        await asyncio.to_thread(_remove, [self.incoming(upload_id), self.source(upload_id), self.made(upload_id)])
+        await asyncio.to_thread(_remove, [self.incoming(upload_id), self.source(upload_id), self.made(upload_id),
+                                          self.finished(upload_id)])
+
+    def finished(self, upload_id: str) -> Path:
+        """The mark of an upload whose source was taken: its grant can never write another file."""
+        return self.root / "sources" / f"{upload_name(upload_id)}.done"
+
+    def completed(self, upload_id: str) -> bool:
+        return self.source(upload_id).exists() or self.finished(upload_id).exists()
 
     async def drop_source(self, upload_id: str) -> None:
         """Once processed, the original is not kept: only what was made of it is served."""
-        await asyncio.to_thread(_remove, [self.source(upload_id)])
+        def drop() -> None:
+            self.finished(upload_id).touch()
+            _remove([self.source(upload_id)])
+        await asyncio.to_thread(drop)
 
 
 def origin(url: str) -> str:

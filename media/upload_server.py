@@ -81,7 +81,7 @@ async def create(request: web.Request) -> web.Response:
         return refusal(400, "no_length", "Upload-Length: the file's size in bytes.")
     if length <= 0 or length > limit:
         return refusal(413, "too_large", f"A file of this kind may be at most {limit // (1024 * 1024)} MB.")
-    if storage.source(upload_id).exists():
+    if storage.completed(upload_id):
         return refusal(410, "upload_complete", "This upload is complete; ask for a new grant to send another file.")
     part = storage.incoming(upload_id)
     part.parent.mkdir(parents=True, exist_ok=True)
@@ -122,7 +122,7 @@ async def patch(request: web.Request) -> web.Response:
 async def append(request: web.Request, upload_id: str) -> web.Response:
     storage = request.app[STORAGE]
     part = storage.incoming(upload_id)
-    if storage.source(upload_id).exists():
+    if storage.completed(upload_id):
         return refusal(410, "upload_complete", "This upload is complete; ask for a new grant to send another file.")
     if not part.exists():
         return refusal(404, "unknown_upload", "This upload has not been started.")
@@ -167,7 +167,9 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     return web.FileResponse(folder / name, headers={
         "Content-Type": content_type, "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "public, max-age=31536000, immutable",  # a new file gets a new upload id
+        # An hour: a file never changes (a new clip is a new upload id), but a hidden candidate's clip must leave
+        # phones' and proxies' caches soon enough.
+        "Cache-Control": "public, max-age=3600",
         "Access-Control-Allow-Origin": "*"})
 
 

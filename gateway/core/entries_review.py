@@ -24,7 +24,7 @@ from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media_storage import MediaStorage
 from gateway.core.orders.tables import emit
-from gateway.core.uploads import UploadView
+from gateway.core.uploads import ORPHAN_AFTER, UploadView
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
@@ -183,8 +183,10 @@ async def set_candidate_clip(sessions: Sessions, actor: Actor, candidate_id: int
     candidate = await candidate_of(sessions, actor, candidate_id)
     async with sessions.begin() as session:
         upload = await session.get(MediaUpload, upload_id, with_for_update=True)
+        # An organiser's own upload (granted to no phone), young enough that the orphan sweep cannot be removing it.
         if (upload is None or upload.contest_id != candidate.contest_id or upload.kind is not UploadKind.CLIP
-                or upload.attached_at is not None):
+                or upload.attached_at is not None or upload.msisdn is not None
+                or upload.created_at < now - ORPHAN_AFTER / 2):
             raise DomainError("No such clip upload for this contest.", code="unknown_upload", field="clip")
         if upload.state is not UploadState.READY:
             raise Conflict("That clip is not ready yet (or was refused).", code="clip_not_ready", field="clip")

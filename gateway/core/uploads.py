@@ -29,6 +29,9 @@ GRANT_SECONDS = 2 * 3600
 ORPHAN_AFTER = timedelta(days=1)
 # A received upload no job took within this long is queued again (a lost enqueue, a worker killed mid-job).
 PROCESSING_LATE_AFTER = timedelta(minutes=15)
+# One still not prepared after this long never will be (a storage's renditions that failed): it is refused, so the
+# candidate sees why and can send another, and nobody asks about it every few minutes for ever.
+PROCESSING_ABANDONED_AFTER = timedelta(hours=6)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,15 @@ async def late_for_processing(sessions: Sessions, now: datetime) -> list[uuid.UU
     async with sessions() as session:
         rows = await session.scalars(select(MediaUpload.id).where(
             MediaUpload.state == UploadState.RECEIVED, MediaUpload.updated_at < now - PROCESSING_LATE_AFTER))
+        return list(rows)
+
+
+async def abandon_stuck(sessions: Sessions, now: datetime, reason: str) -> list[uuid.UUID]:
+    async with sessions.begin() as session:
+        rows = await session.scalars(
+            update(MediaUpload).where(MediaUpload.state == UploadState.RECEIVED,
+                                      MediaUpload.updated_at < now - PROCESSING_ABANDONED_AFTER)
+            .values(state=UploadState.REFUSED, refusal=reason).returning(MediaUpload.id))
         return list(rows)
 
 

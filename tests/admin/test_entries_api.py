@@ -135,6 +135,9 @@ async def test_an_organiser_replaces_a_candidates_clip_with_an_upload_of_their_o
         row = await session.get(MediaUpload, grant["upload_id"])
     assert row is not None and row.msisdn is None and row.contest_id == contest.id
 
+    candidates_own = await an_upload(sessions, contest.id, msisdn="+237670000777")  # a clip some candidate dropped
+    taken = await json_of(await client.put(clip, headers=organiser, json={"upload_id": str(candidates_own)}), 400)
+    assert taken["error"]["code"] == "unknown_upload"
     early = await json_of(await client.put(clip, headers=organiser, json={"upload_id": grant["upload_id"]}), 409)
     assert early["error"]["code"] == "clip_not_ready"
     assert (await json_of(await client.get(f"{clip}/uploads/{grant['upload_id']}", headers=organiser),

@@ -80,3 +80,19 @@ async def test_a_clip_whose_processing_failed_every_time_is_refused_with_a_reaso
         upload = await session.get(MediaUpload, stuck)
     assert upload is not None and upload.state is UploadState.REFUSED
     assert upload.refusal == UNPREPARED
+
+
+async def test_a_clip_still_unprepared_after_hours_is_refused_so_its_candidate_can_send_another(
+        media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = media_job.media
+    assert isinstance(storage, LocalStorage)
+    contest = await make_contest(sessions, candidates=1)
+    stuck = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(hours=7),
+                            state=UploadState.RECEIVED)
+    recent = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(hours=1),
+                             state=UploadState.RECEIVED)
+    assert (await media_sweep(media_job)).endswith("gave up on 1")
+    async with sessions() as session:
+        states = {u.id: (u.state, u.refusal) for u in await session.scalars(select(MediaUpload))}
+    assert states[stuck] == (UploadState.REFUSED, UNPREPARED)
+    assert states[recent] == (UploadState.RECEIVED, None)  # queued again instead

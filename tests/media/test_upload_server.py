@@ -73,6 +73,9 @@ async def test_a_clip_sent_in_chunks_arrives_whole_once_and_the_service_is_told(
     spent = await media.patch(f"/uploads/{upload_id}", data=b"x", headers=chunk_headers(auth, 768))
     assert spent.status == 410  # the grant is spent: a finished upload takes no more bytes
     assert (await spent.json())["error"]["code"] == "upload_complete"
+    await storage.drop_source(upload_id)  # processed: its source is gone, and the grant stays spent
+    anew = await media.post(f"/uploads/{upload_id}", headers={**auth, "Upload-Length": str(len(body))})
+    assert anew.status == 410 and not storage.incoming(upload_id).exists()
 
 
 async def test_a_chunk_sent_again_at_an_old_offset_is_refused_and_changes_nothing(
