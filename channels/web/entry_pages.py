@@ -43,7 +43,8 @@ async def entry_page(request: web.Request) -> web.StreamResponse:
     response = render(page, "entry_status.html", {
         "view": view, "processing": processing, "refresh": REFRESH_SECONDS if processing else None,
         "pending": view.status is EntryStatus.PENDING, "token": request.query.get("t", ""),
-        "data": {"slug": view.slug, "lang": page.tr.lang, "entry": str(view.id), "token": request.query.get("t", "")},
+        "data": {"slug": view.slug, "lang": page.tr.lang, "entry": str(view.id), "token": request.query.get("t", ""),
+                 "processing": processing, "refresh_seconds": REFRESH_SECONDS},
     })
     response.headers["Referrer-Policy"] = "no-referrer"  # the address is the entry's key
     return response

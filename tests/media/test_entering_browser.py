@@ -130,8 +130,9 @@ async def test_a_candidate_enters_is_approved_plays_is_shared_and_gets_a_vote(
     await shot(page, "03-entry-sent")
 
     await process_everything(show, sessions)
-    await page.reload()
-    await expect(page.get_by_text("Your clip is ready.")).to_be_visible()
+    # The page's script looks again every 10 s and reloads once the clip is ready (no meta refresh with scripts:
+    # it would cut off a replacement clip being sent).
+    await expect(page.get_by_text("Your clip is ready.")).to_be_visible(timeout=20_000)
     video = page.locator("video.clip")
     await expect(video).to_have_attribute("preload", "none")
     playing = await video.evaluate("v => v.play().then(() => new Promise(r => setTimeout(r, 700)))"

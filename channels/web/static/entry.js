@@ -165,15 +165,31 @@
       });
     });
   }
+  /* While the clip is prepared, look again now and then; reload once it is, unless a new clip is on its way
+     (a reload would cut that upload off: the page without scripts refreshes itself instead). */
+  var sending = false;
+  if (data.processing && data.entry) {
+    var poll = setInterval(function () {
+      if (sending) { return; }
+      getState().then(function (state) {
+        if (state !== 'granted' && state !== 'received' && !sending) { clearInterval(poll); window.location.reload(); }
+      }).catch(function () { /* offline for a moment: the next look will tell */ });
+    }, data.refresh_seconds * 1000);
+  }
+  function getState() {
+    return request('GET', '/api/v1/entries/' + data.entry + '?token=' + encodeURIComponent(data.token))
+      .then(function (xhr) { return JSON.parse(xhr.responseText).clip.state; });
+  }
   if (replaceForm) {
     replaceForm.hidden = false;
     replaceForm.addEventListener('submit', function (event) {
       event.preventDefault(); showError('');
+      sending = true;
       var base = '/api/v1/entries/' + data.entry;
       sendFile(base + '/uploads', { token: data.token }, $('clip').files[0], 1, 0)
         .then(function (clipId) { return api('PUT', base + '/clip', { token: data.token, clip_id: clipId }); })
         .then(function () { window.location.reload(); })
-        .catch(function (error) { showError(error.message); });
+        .catch(function (error) { sending = false; showError(error.message); });
     });
   }
 }());
