@@ -18,9 +18,10 @@ from gateway.core import entries
 from gateway.core.entry_texts import code_text
 from gateway.core.errors import DomainError
 from gateway.core.media_storage import UploadGrant
-from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
 from gateway.core.texts import Lang
 from gateway.kit import phone_proof
+from gateway.kit.phone_proof import CODE_SECONDS
 from gateway.kit.keys import MEDIA_STORAGE, QUEUE, REDIS, SESSIONS, SETTINGS
 from gateway.kit.throttle import client_address
 
@@ -102,13 +103,19 @@ def grant_json(grant: UploadGrant) -> dict[str, Any]:
 async def send_code(request: web.Request) -> web.Response:
     asked = await body(request, CodeRequest)
     msisdn = e164(asked.msisdn)
+    settings = request.app[SETTINGS]
+    regions = frozenset(code.strip().upper() for code in settings.entry_phone_regions.split(",") if code.strip())
+    if not textable_in(msisdn, regions):
+        raise DomainError("Enter with a mobile number of a country this contest runs in.", code="number_not_served",
+                          field="msisdn")
     call = await entries.public_call(request.app[SESSIONS], request.match_info["slug"], datetime.now(UTC))
     if not call.open_now:
         raise entries.EntriesClosed("Entries are not open for this contest.")
-    code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request))
+    code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request),
+                                      settings.entry_codes_per_day)
     lang = Lang.parse(request.query.get("lang")) or Lang.FR
     await asyncio.to_thread(request.app[QUEUE].enqueue, TEXT_CODE_JOB, msisdn, code_text(lang, code, call.contest_name),
-                            str(uuid.uuid4()), job_timeout=120, result_ttl=60, failure_ttl=86400)
+                            str(uuid.uuid4()), job_timeout=120, result_ttl=60, failure_ttl=CODE_SECONDS)
     return web.json_response({"sent_to": msisdn}, status=202)
 
 

@@ -32,3 +32,12 @@ def normalise_msisdn(raw: str, default_region: str = DEFAULT_REGION) -> str:
 def msisdn_digits(e164: str) -> str:
     """The E.164 number without `+`, as MTN and Orange want it."""
     return e164.removeprefix("+")
+
+
+def textable_in(e164: str, regions: frozenset[str]) -> bool:
+    """Whether a number is a mobile of one of `regions` (ISO 3166 codes): where the service may text a code to a
+    stranger's request. Not a premium or foreign line run up at the organiser's cost."""
+    number = phonenumbers.parse(e164, None)
+    kind = phonenumbers.number_type(number)
+    return (phonenumbers.region_code_for_number(number) in regions
+            and kind in (phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE))

@@ -36,10 +36,10 @@ def _digest(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-async def new_code(redis: Redis, msisdn: str, purpose: str, address: str) -> str:
+async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, per_day: int) -> str:
     """A fresh six-digit code for `msisdn` (the caller texts it), or RateLimited."""
     limits = ((f"otp-number-minute:{msisdn}", 1, 60), (f"otp-number-hour:{msisdn}", 5, 3600),
-              (f"otp-address:{address}", 30, 3600))
+              (f"otp-address:{address}", 30, 3600), ("otp-all-day", per_day, 86400))
     for key, limit, window in limits:
         if not await hit(redis, key, limit, window, if_unavailable=False):
             raise RateLimited("Too many codes asked for; wait a minute and try again.")

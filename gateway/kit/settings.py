@@ -58,6 +58,10 @@ class ServiceSettings(BaseSettings):
     # `Authorization: Bearer <METRICS_TOKEN>` (16+ characters).
     metrics_allow: str | None = None
     metrics_token: SecretStr | None = None
+    # One-time codes proving a candidate's number: texted only to mobiles of these countries (the ones the
+    # service is run in), and at most this many a day in all, so nobody runs up the SMS bill through us.
+    entry_phone_regions: str = "CM,CI,SN,GA,CG,CD,TD,CF,GQ,BJ,TG,BF,ML,NE,NG,GH,GN"
+    entry_codes_per_day: int = Field(default=2000, ge=0)
     # Development talks to local stand-ins of the outside services that have no credentials (the payment
     # sandbox, the channels' fakes); false: never.
     sandbox_enabled: bool = True

@@ -10,6 +10,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from assembly.job_runtime import JobContext
@@ -17,9 +19,11 @@ from assembly.media_jobs import TEXTING_CHANNEL, on_entry_decided, process_uploa
 from gateway.core.audit import Actor
 from gateway.core.contests_admin import set_candidate_status
 from gateway.core.entries_review import approve_entries, reject_entry
+from gateway.core.errors import RateLimited
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, Entry, EntryCall, EntryStatus, MediaUpload, OutboxMessage
 from gateway.jobs.queues import job_queue, sync_redis
+from gateway.kit.phone_proof import new_code
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt
 from tests.media.conftest import Entering
@@ -187,3 +191,19 @@ async def test_entries_are_refused_outside_the_call_dates(entering: Entering, se
     assert answer.status == 409 and (await answer.json())["error"]["code"] == "entries_closed"
     page = await entering.web.get(f"/c/{contest.slug}/enter?lang=en")
     assert "Entries are not open for this contest." in await page.text()
+
+
+async def test_codes_go_only_to_mobiles_of_the_countries_served(entering: Entering, sessions: Sessions) -> None:
+    contest = await open_call(sessions)
+    for abroad in ("+33612345678", "+237222231234"):  # a French mobile; a Cameroonian fixed line
+        answer = await entering.web.post(f"/api/v1/contests/{contest.slug}/entries/code", json={"msisdn": abroad})
+        assert answer.status == 400 and (await answer.json())["error"]["code"] == "number_not_served"
+    queued = job_queue(sync_redis(entering.settings.redis_url or "")).get_jobs()
+    assert [job for job in queued if job.func_name.endswith("text_code_job")] == []
+
+
+async def test_codes_stop_for_the_day_once_the_days_budget_is_spent(redis: Redis) -> None:
+    await new_code(redis, "+237670000101", "entry", "41.202.1.1", per_day=2)
+    await new_code(redis, "+237670000102", "entry", "41.202.1.2", per_day=2)
+    with pytest.raises(RateLimited):  # another number, another address: the day's budget is for all of them
+        await new_code(redis, "+237670000103", "entry", "41.202.1.3", per_day=2)
