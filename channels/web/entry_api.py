@@ -21,8 +21,8 @@ from gateway.core.media_storage import UploadGrant
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
 from gateway.core.texts import Lang
 from gateway.kit import phone_proof
-from gateway.kit.phone_proof import CODE_SECONDS
 from gateway.kit.keys import MEDIA_STORAGE, QUEUE, REDIS, SESSIONS, SETTINGS
+from gateway.kit.phone_proof import CODE_SECONDS
 from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()
