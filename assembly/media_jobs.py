@@ -21,7 +21,7 @@ from rq.job import JobStatus
 from admin.photos import NotAnImage, PhotoTooLarge, reencode
 from assembly.job_runtime import JobContext, run_in_context
 from gateway.core import entry_texts, uploads
-from gateway.core.entries_review import ENTRY_DECIDED_TOPIC
+from gateway.core.entries_review import ENTRY_DECIDED_TOPIC, photo_ready
 from gateway.core.media_storage import MediaStorage, file_key
 from gateway.db.models import Candidate, Contest, Entry, EntryStatus, MediaUpload, UploadKind, UploadState
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
@@ -118,6 +118,7 @@ async def _photo(ctx: JobContext, storage: MediaStorage, upload: MediaUpload, so
     await storage.put(key, target, "image/jpeg")
     await uploads.note_ready(ctx.sessions, upload.id, {"bytes": len(jpeg)},
                              {"photo": {"key": key, "content_type": "image/jpeg"}})
+    await photo_ready(ctx.sessions, storage, upload.id)  # its entry may have been approved meanwhile
     return "ready"
 
 

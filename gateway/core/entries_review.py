@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -164,6 +164,18 @@ def _photo_of(photo: MediaUpload | None, storage: MediaStorage) -> str | None:
     if photo is None or photo.state is not UploadState.READY or not photo.files:
         return None
     return UploadView.of(photo, storage).urls.get("photo")
+
+
+async def photo_ready(sessions: Sessions, storage: MediaStorage, upload_id: uuid.UUID) -> None:
+    """An entry's photo prepared after the entry was approved: its candidate, still without one, takes it."""
+    async with sessions.begin() as session:
+        photo = await session.get(MediaUpload, upload_id)
+        url = _photo_of(photo, storage)
+        if url is None:
+            return
+        await session.execute(update(Candidate).where(
+            Candidate.id.in_(select(Entry.candidate_id).where(Entry.photo_id == upload_id)),
+            Candidate.photo_url.is_(None)).values(photo_url=url))
 
 
 async def reject_entry(sessions: Sessions, actor: Actor, entry_id: uuid.UUID, reason: str, now: datetime) -> Entry:

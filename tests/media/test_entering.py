@@ -4,6 +4,7 @@ organiser approves it and the candidate is texted their code. And each way it ca
 
 from __future__ import annotations
 
+import io
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from PIL import Image
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
@@ -207,3 +209,27 @@ async def test_codes_stop_for_the_day_once_the_days_budget_is_spent(redis: Redis
     await new_code(redis, "+237670000102", "entry", "41.202.1.2", per_day=2)
     with pytest.raises(RateLimited):  # another number, another address: the day's budget is for all of them
         await new_code(redis, "+237670000103", "entry", "41.202.1.3", per_day=2)
+
+
+async def test_a_photo_prepared_after_the_approval_becomes_the_candidates(
+        entering: Entering, media_job: JobContext, fake_at: FakeAt, sessions: Sessions, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    proof = await proven(entering, media_job, fake_at, contest.slug)
+    clip_id = await upload(entering, contest.slug, proof, make_clip(tmp_path / "a.mp4").read_bytes())
+    picture = io.BytesIO()
+    Image.new("RGB", (900, 1200), (200, 60, 40)).save(picture, format="PNG")
+    photo_id = await upload(entering, contest.slug, proof, picture.getvalue(), kind="photo")
+    entry = await (await entering.web.post(f"/api/v1/contests/{contest.slug}/entries", json={
+        "proof": proof, "name": "Awa", "rules_accepted": True, "clip_id": clip_id, "photo_id": photo_id})).json()
+    assert await process_upload(media_job, uuid.UUID(clip_id)) == "ready"
+    [candidate] = await approve_entries(sessions, media_job.media, OWNER,  # type: ignore[arg-type]
+                                        [uuid.UUID(entry["entry_id"])], datetime.now(UTC))
+    assert candidate.photo_url is None  # the photo is still being prepared
+    assert await process_upload(media_job, uuid.UUID(photo_id)) == "ready"
+    async with sessions() as session:
+        kept = await session.get(Candidate, candidate.id)
+    assert kept is not None and kept.photo_url is not None and kept.photo_url.endswith(f"/{photo_id}/photo.jpg")
+    served = await entering.media.get(f"/files/{photo_id}/photo.jpg")
+    assert served.status == 200 and served.headers["Content-Type"] == "image/jpeg"
+    with Image.open(io.BytesIO(await served.read())) as photo:
+        assert photo.format == "JPEG" and max(photo.size) <= 800
