@@ -15,6 +15,7 @@ from aiohttp import web
 
 from channels.web.candidate_texts import CANDIDATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
+from channels.web.refusal_texts import readable_refusal
 from gateway.core.catalog import VoterOrder
 from gateway.core.reasons import READABLE
 from gateway.core.texts import (
@@ -246,6 +247,10 @@ class Translator:
             text = CATALOGS.translations(self.lang).gettext(READABLE[code])
             return f"{text} ({code})" if match else text
         return f"{self('payment_failed')} ({reason})"
+
+    def refusal(self, reason: str | None) -> str:
+        """Why a candidate's clip or photo was refused, in this language (channels.web.refusal_texts)."""
+        return readable_refusal(reason or "", CATALOGS.translations(self.lang).gettext)
 
     def js_strings(self) -> dict[str, str]:
         """What the page's script needs to speak the page's language."""
