@@ -119,6 +119,8 @@ async def test_a_clip_that_is_not_a_video_is_refused_with_its_reason_and_cannot_
     assert (await process_upload(media_job, uuid.UUID(clip_id))).startswith("refused")
     page = await (await entering.web.get(entry["link"] + "&lang=en")).text()
     assert "Your clip cannot enter: This file is not a video" in page
+    french = await (await entering.web.get(entry["link"] + "&lang=fr")).text()
+    assert "Ce fichier n&#39;est pas une vidéo" in french
     refused = await entering.media.get(f"/files/{clip_id}/360p.mp4")
     assert refused.status == 404
     try:
