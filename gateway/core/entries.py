@@ -103,6 +103,8 @@ async def grant_upload(sessions: Sessions, storage: MediaStorage, slug: str, msi
     call = await public_call(sessions, slug, now)
     if not call.open_now:
         raise EntriesClosed("Entries are not open for this contest.")
+    if call.full:  # no upload for an entry that could not be sent
+        raise EntriesClosed("This contest has all the entries it takes.", code="entries_full")
     async with sessions() as session:
         taken = await session.scalar(select(func.count()).select_from(MediaUpload).where(
             MediaUpload.msisdn == msisdn, MediaUpload.created_at > now - ORPHAN_AFTER))
