@@ -1,5 +1,5 @@
 """The jobs of candidates' files: each upload's probe and transcode (on the `media` queue, which only the media
-workers take: at most GATEWAY... `MEDIA_WORKERS` ffmpeg at once, never in a worker that relays votes), the
+workers take: at most `MEDIA_WORKERS` ffmpeg at once, never in a worker that relays votes), the
 texts candidates get, and the sweep that requeues lost processing and removes orphans.
 
 The transcode itself runs in ffmpeg under media.lowly (niced, idle-scheduled, memory- and time-bounded): the
@@ -27,6 +27,7 @@ from gateway.db.models import Candidate, Contest, Entry, EntryStatus, MediaUploa
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
 from media import cloudinary_routes
 from media.cloudinary import CloudinaryStorage
+from media.local_storage import LocalStorage
 from media.processing import ProcessedClip, process_clip
 
 log = logging.getLogger(__name__)
@@ -79,9 +80,8 @@ async def process_upload(ctx: JobContext, upload_id: uuid.UUID) -> str:
             outcome = await _photo(ctx, storage, upload, source, Path(work))
         else:
             outcome = await _clip(ctx, storage, upload, source, Path(work))
-    drop = getattr(storage, "drop_source", None)
-    if drop is not None:
-        await drop(str(upload_id))
+    if isinstance(storage, LocalStorage):  # the original is not kept where we keep the files ourselves
+        await storage.drop_source(str(upload_id))
     return outcome
 
 
