@@ -224,7 +224,8 @@ async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamRespo
 def order_json(row: orders_admin.OrderRow) -> dict[str, Any]:
     order = row.order
     return {"id": str(order.id), "payment_reference": str(order.payment_reference), "contest": row.contest,
-            "candidate": row.candidate, "quantity": order.quantity, "amount": order.amount, "currency": order.currency,
+            "candidate": row.candidate, "entry_id": str(order.entry_id) if order.entry_id else None,
+            "quantity": order.quantity, "amount": order.amount, "currency": order.currency,
             "status": order.status.value, "status_reason": order.status_reason, "channel": order.channel,
             "provider": order.provider, "provider_txn_id": order.provider_txn_id, "msisdn": order.voter_msisdn,
             "created_at": order.created_at.isoformat()}

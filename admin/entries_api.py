@@ -58,7 +58,7 @@ async def put_call(request: web.Request, actor: Actor) -> web.StreamResponse:
     fields = parse_call(await form_of(request))
     call = await entries_review.set_entry_call(request.app[SESSIONS], actor, cid(request), opens_at=fields.opens_at,
                                                closes_at=fields.closes_at, rules=fields.rules,
-                                               max_entries=fields.max_entries)
+                                               max_entries=fields.max_entries, fee_amount=fields.fee_amount)
     return web.json_response({"call": call_json(call)})
 
 

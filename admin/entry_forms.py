@@ -27,36 +27,42 @@ class CallFields:
     closes_at: datetime
     rules: str
     max_entries: int | None
+    fee_amount: int | None
+
+
+def whole_or_none(form: Mapping[str, Any], name: str, meaning: str) -> int | None:
+    raw = form.get(name)
+    if raw is None or str(raw).strip() == "":
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        raise DomainError(f"{name} must be a whole number (or empty for {meaning}).", code="invalid_field",
+                          field=name) from None
 
 
 def parse_call(form: Mapping[str, Any]) -> CallFields:
-    """The call's fields from a form or a JSON body; an empty (or null) max_entries means no limit."""
-    raw = form.get("max_entries")
-    max_entries: int | None = None
-    if raw is not None and str(raw).strip() != "":
-        try:
-            max_entries = int(str(raw).strip())
-        except ValueError:
-            raise DomainError("max_entries must be a whole number (or empty for no limit).", code="invalid_field",
-                              field="max_entries") from None
+    """The call's fields from a form or a JSON body; an empty (or null) max_entries means no limit, an empty
+    fee_amount (minor units of the contest's currency) free entry."""
     return CallFields(form_moment(form, "opens_at"), form_moment(form, "closes_at"), str(form.get("rules") or ""),
-                      max_entries)
+                      whole_or_none(form, "max_entries", "no limit"), whole_or_none(form, "fee_amount", "no fee"))
 
 
 def call_values(call: EntryCall | None) -> dict[str, Any]:
     """The call as the form's fields show it (a new call: empty)."""
     if call is None:
-        return {"opens_at": "", "closes_at": "", "rules": "", "max_entries": ""}
+        return {"opens_at": "", "closes_at": "", "rules": "", "max_entries": "", "fee_amount": ""}
     return {"opens_at": call.opens_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
             "closes_at": call.closes_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"), "rules": call.rules,
-            "max_entries": "" if call.max_entries is None else call.max_entries}
+            "max_entries": "" if call.max_entries is None else call.max_entries,
+            "fee_amount": "" if call.fee_amount is None else call.fee_amount}
 
 
 def call_json(call: EntryCall | None) -> dict[str, Any] | None:
     if call is None:
         return None
     return {"opens_at": call.opens_at.isoformat(), "closes_at": call.closes_at.isoformat(), "rules": call.rules,
-            "max_entries": call.max_entries}
+            "max_entries": call.max_entries, "fee_amount": call.fee_amount}
 
 
 def entry_id(value: object) -> uuid.UUID:
@@ -105,4 +111,5 @@ def entry_json(row: ReviewRow) -> dict[str, Any]:
             "submitted_at": entry.created_at.isoformat(), "reason": entry.reason, "candidate_id": entry.candidate_id,
             "decided_by": entry.decided_by,
             "decided_at": entry.decided_at.isoformat() if entry.decided_at else None,
+            "fee_paid_at": entry.fee_paid_at.isoformat() if entry.fee_paid_at else None,
             "clip": upload_json(row.clip), "photo": upload_json(row.photo)}

@@ -23,7 +23,16 @@ from assembly.job_runtime import JobContext, run_in_context
 from gateway.core import entry_texts, uploads
 from gateway.core.entries_review import ENTRY_DECIDED_TOPIC, photo_ready
 from gateway.core.media_storage import MediaStorage, file_key
-from gateway.db.models import Candidate, Contest, Entry, EntryStatus, MediaUpload, UploadKind, UploadState
+from gateway.db.models import (
+    Candidate,
+    Contest,
+    ContestStatus,
+    Entry,
+    EntryStatus,
+    MediaUpload,
+    UploadKind,
+    UploadState,
+)
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
 from media import cloudinary_routes
 from media.cloudinary import CloudinaryStorage
@@ -139,7 +148,8 @@ async def on_entry_decided(ctx: JobContext, payload: dict[str, Any]) -> None:
         return
     if entry.status is EntryStatus.APPROVED and candidate is not None:
         link = f"{ctx.settings.public_base_url.rstrip('/')}/c/{contest.slug}/{candidate.code}"
-        text = entry_texts.approved_text(entry.language, contest.name, candidate.code, link)
+        text = entry_texts.approved_text(entry.language, contest.name, candidate.code, link,
+                                         live=contest.status is not ContestStatus.DRAFT)
     else:
         text = entry_texts.rejected_text(entry.language, contest.name, entry.reason or "")
     await texter(entry.msisdn, text, entry.id, f"entry-{entry.status.value}")

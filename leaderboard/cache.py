@@ -109,6 +109,7 @@ SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
        COALESCE((SELECT json_object_agg(candidate_id, total) FROM (
                    SELECT candidate_id, sum(quantity) AS total FROM vote_orders
                    WHERE contest_id = :contest_id AND status = 'paid' AND decided_at <= :moment
+                     AND candidate_id IS NOT NULL  -- an entry's fee buys no vote
                    GROUP BY candidate_id) AS paid),
                 '{}'::json)::text AS votes
 """)

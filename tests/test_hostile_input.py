@@ -45,7 +45,7 @@ POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africas
                "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook",
                "/api/v1/contests/{slug}/entries/code", "/api/v1/contests/{slug}/entries/proof",
                "/api/v1/contests/{slug}/entries/uploads", "/api/v1/contests/{slug}/entries",
-               "/api/v1/entries/{entry_id}/uploads"]
+               "/api/v1/entries/{entry_id}/uploads", "/entries/{entry_id}/fee"]
 PUT_ROUTES = ["/payments/mtn/callback/{order_id}", "/api/v1/entries/{entry_id}/clip"]
 # Admin area: its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")

@@ -62,11 +62,12 @@ async def save_call(request: web.Request, actor: Actor) -> web.StreamResponse:
         fields = parse_call(form)
         await entries_review.set_entry_call(request.app[SESSIONS], actor, cid, opens_at=fields.opens_at,
                                             closes_at=fields.closes_at, rules=fields.rules,
-                                            max_entries=fields.max_entries)
+                                            max_entries=fields.max_entries, fee_amount=fields.fee_amount)
     except DomainError as exc:
         if exc.status == 404:
             raise
-        typed = {name: str(form.get(name) or "") for name in ("opens_at", "closes_at", "rules", "max_entries")}
+        typed = {name: str(form.get(name) or "") for name in ("opens_at", "closes_at", "rules", "max_entries",
+                                                                 "fee_amount")}
         return await show_entries(request, actor, cid, error=exc.message, status=exc.status, call_form=typed)
     raise back(cid)
 

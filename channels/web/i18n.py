@@ -342,13 +342,14 @@ def order_words(view: VoterOrder, tr: Translator, redirects: bool, cancelled: bo
     order, status = view, view.status
     values = {"amount": tr.money(order.amount, order.currency), "votes": tr.votes(order.quantity),
               "candidate": view.candidate_name, "phone": mask_phone(order.msisdn)}
+    fee = "fee_" if view.entry_fee else ""  # an entry's fee: the same steps, other words
     if status is OrderStatus.PENDING:
         key = ("cancelled" if cancelled else "waiting") if redirects else "approve"
-        return OrderWords(status.value, False, tr(f"{key}_title"), tr(f"{key}_body", **values), "wait")
+        return OrderWords(status.value, False, tr(f"{key}_title"), tr(f"{fee}{key}_body", **values), "wait")
     if status is OrderStatus.PAID:
-        return OrderWords(status.value, True, tr("paid_title"), tr("paid_body", **values), "ok")
+        return OrderWords(status.value, True, tr(f"{fee}paid_title"), tr(f"{fee}paid_body", **values), "ok")
     if status in (OrderStatus.FAILED, OrderStatus.EXPIRED):
-        body = f"{tr.reason(order.status_reason)} {tr('not_counted')}"
+        body = f"{tr.reason(order.status_reason)} {tr('fee_not_paid' if fee else 'not_counted')}"
         return OrderWords(status.value, True, tr(f"{status.value}_title"), body, "bad")
     title, body = SETTLED_WORDS.get(status, ("flagged_title", "flagged_body"))
     return OrderWords(status.value, True, tr(title), tr(body), "info")

@@ -149,6 +149,7 @@ class VoterOrder:
     created_at: datetime
     expires_at: datetime
     payment_started_at: datetime | None
+    entry_fee: bool = False  # the order pays an entry's fee (its candidate's code and name are "")
 
     @property
     def reference(self) -> str:
@@ -163,6 +164,7 @@ class VoterOrder:
             quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
             channel=order.channel, msisdn=mask_msisdn(order.voter_msisdn), created_at=order.created_at,
             expires_at=order.expires_at, payment_started_at=order.payment_started_at,
+            entry_fee=order.entry_id is not None,
         )
 
 
@@ -256,9 +258,10 @@ async def order_view(sessions: Sessions, order_id: uuid.UUID) -> VoterOrder:
         row = (await session.execute(
             select(VoteOrder, Contest.slug, Candidate.code, Candidate.name)
             .join(Contest, Contest.id == VoteOrder.contest_id)
-            .join(Candidate, Candidate.id == VoteOrder.candidate_id)
+            .outerjoin(Candidate, Candidate.id == VoteOrder.candidate_id)  # none for an entry's fee
             .where(VoteOrder.id == order_id)
         )).one_or_none()
     if row is None:
         raise NotFound("No vote order has that id.", code="order_not_found")
-    return VoterOrder.of(*row)
+    order, slug, code, name = row
+    return VoterOrder.of(order, slug, code or "", name or "")

@@ -95,7 +95,8 @@ def operator_case(prefixes: Sequence[tuple[str, str]]) -> Any:
 
 
 async def _shares(session: AsyncSession, contest_id: int, key: Any) -> list[Share]:
-    paid = and_(VoteOrder.contest_id == contest_id, VoteOrder.status == OrderStatus.PAID)
+    paid = and_(VoteOrder.contest_id == contest_id, VoteOrder.status == OrderStatus.PAID,
+                VoteOrder.candidate_id.is_not(None))  # votes' shares: an entry's fee is none
     rows = await session.execute(
         select(key.label("key"), func.sum(VoteOrder.quantity), func.sum(VoteOrder.amount), func.count())
         .where(paid).group_by(key).order_by(key))

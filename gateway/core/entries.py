@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core.contest_drafts import check_candidate_fields
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media_storage import MediaStorage, UploadGrant
+from gateway.core.orders.entry_fees import EntryFee, entry_fee
 from gateway.core.uploads import ORPHAN_AFTER, UploadView, check_received, grant, upload_of
 from gateway.db.engine import Sessions
 from gateway.db.models import (
@@ -68,6 +69,7 @@ class EntryView:
     clip: UploadView
     photo: UploadView | None
     candidate_code: str | None
+    fee: EntryFee | None  # None: entering is free
 
 
 def digest(token: str) -> str:
@@ -200,7 +202,13 @@ async def view_of(session: AsyncSession, storage: MediaStorage, entry: Entry) ->
     assert contest is not None and clip is not None
     return EntryView(entry.id, contest.slug, contest.name, entry.status, entry.name, entry.bio, entry.reason,
                      UploadView.of(clip, storage), UploadView.of(photo, storage) if photo else None,
-                     candidate.code if candidate else None)
+                     candidate.code if candidate else None, await entry_fee(session, entry))
+
+
+async def entry_of_link(sessions: Sessions, entry_id: uuid.UUID, token: str) -> Entry:
+    """The entry its private link names (NotFound for a wrong token): what its candidate may act on."""
+    async with sessions() as session:
+        return await _entry(session, entry_id, token)
 
 
 async def replace_clip(sessions: Sessions, storage: MediaStorage, entry_id: uuid.UUID, token: str,

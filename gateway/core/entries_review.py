@@ -51,14 +51,20 @@ class ReviewRow:
 
 
 async def set_entry_call(sessions: Sessions, actor: Actor, contest_id: int, *, opens_at: datetime,
-                         closes_at: datetime, rules: str, max_entries: int | None) -> EntryCall:
+                         closes_at: datetime, rules: str, max_entries: int | None,
+                         fee_amount: int | None = None) -> EntryCall:
+    """Open (or change) a contest's call; `fee_amount` in minor units of the contest's currency (None: free)."""
     rules = entered_text(rules, "rules", limit=MAX_RULES, required=True, label="The rules") or ""
     if closes_at <= opens_at:
         raise DomainError("Entries must close after they open.", code="invalid_field", field="closes_at")
     if max_entries is not None and max_entries < 1:
         raise DomainError("At most how many entries: 1 or more, or none for no limit.", code="invalid_field",
                           field="max_entries")
-    values = {"opens_at": opens_at, "closes_at": closes_at, "rules": rules, "max_entries": max_entries}
+    if fee_amount is not None and fee_amount < 1:
+        raise DomainError("The entry fee: more than nothing, or none for free entry.", code="invalid_field",
+                          field="fee_amount")
+    values = {"opens_at": opens_at, "closes_at": closes_at, "rules": rules, "max_entries": max_entries,
+              "fee_amount": fee_amount}
     async with sessions.begin() as session:
         contest = await _contest(session, actor, contest_id, lock=True)
         before = await session.get(EntryCall, contest.id)
@@ -77,7 +83,7 @@ def _snapshot_of(values: dict[str, Any]) -> dict[str, Any]:
 
 def _call_snapshot(call: EntryCall) -> dict[str, Any]:
     return _snapshot_of({"opens_at": call.opens_at, "closes_at": call.closes_at, "rules": call.rules,
-                         "max_entries": call.max_entries})
+                         "max_entries": call.max_entries, "fee_amount": call.fee_amount})
 
 
 async def entry_call(sessions: Sessions, actor: Actor, contest_id: int) -> EntryCall | None:
@@ -139,6 +145,9 @@ async def approve_entries(sessions: Sessions, storage: MediaStorage, actor: Acto
             if watched and watched.get(entry.id, entry.clip_id) != entry.clip_id:
                 raise Conflict(f"{entry.name} replaced the clip since the page was loaded: watch the new one first.",
                                code="clip_changed")
+            call = await session.get(EntryCall, entry.contest_id)
+            if call is not None and call.fee_amount is not None and entry.fee_paid_at is None:
+                raise Conflict(f"{entry.name} has not paid the entry fee.", code="fee_unpaid")
             clip = await session.get(MediaUpload, entry.clip_id)
             if clip is None or clip.state is not UploadState.READY:
                 raise Conflict(f"The clip of {entry.name}'s entry is not ready to be watched.", code="clip_not_ready")

@@ -12,8 +12,13 @@ def code_text(lang: str, code: str, contest_name: str) -> str:
         code=code, contest=contest_name)
 
 
-def approved_text(lang: str, contest_name: str, code: str, link: str) -> str:
+def approved_text(lang: str, contest_name: str, code: str, link: str, *, live: bool = True) -> str:
+    """`live`: the candidate's page is public now; a draft contest's is not yet, so the text says when it will be
+    rather than send the candidate and their fans to a page that is not there."""
     t = CORE.translations(lang)
+    if not live:
+        return t.gettext("Your entry to {contest} is approved: you are candidate {code}. Your page opens with the "
+                         "contest: {link}").format(contest=contest_name, code=code, link=link)
     return t.gettext("Your entry to {contest} is approved: you are candidate {code}. Share your page: {link}").format(
         contest=contest_name, code=code, link=link)
 

@@ -118,10 +118,16 @@ def paid_or_held(orders: Any) -> ColumnElement[Any]:
     """The status a confirmed payment gives its order: held when a rule fired, at placement or now."""
     status = ORDERS.c.status.type
     fired = orders.hold_reason.is_not(None) | quick_payments_hit(orders) | address_blocked_hit(orders)
+    # An entry's fee buys no vote: nothing to hold out of a tally (and its entry waits for a person anyway).
+    fired = orders.candidate_id.is_not(None) & fired
     return case((fired, literal(OrderStatus.HELD, status)), else_=literal(OrderStatus.PAID, status))
 
 
 def held_reason_now(orders: Any) -> ColumnElement[Any]:
+    return case((orders.candidate_id.is_(None), None), else_=held_reason_when_votes(orders))
+
+
+def held_reason_when_votes(orders: Any) -> ColumnElement[Any]:
     return func.coalesce(orders.hold_reason,
                          case((quick_payments_hit(orders), literal("quick_payments: paid again within the window")),
                               (address_blocked_hit(orders), literal(f"{Rule.BLOCKED_ADDRESS.value}: blocked since "

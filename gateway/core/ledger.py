@@ -139,7 +139,7 @@ class Counted(Protocol):
     @property
     def contest_id(self) -> int: ...
     @property
-    def candidate_id(self) -> int: ...
+    def candidate_id(self) -> int | None: ...  # a vote order's is set (an entry's fee is on no ledger)
     @property
     def quantity(self) -> int: ...
     @property
@@ -293,7 +293,7 @@ ORDERS_OFF_LEDGER = text("""
     FROM vote_orders o
     LEFT JOIN (SELECT order_id, sum(quantity) AS net FROM ledger_entries WHERE contest_id = :contest
                GROUP BY order_id) e ON e.order_id = o.id
-    WHERE o.contest_id = :contest
+    WHERE o.contest_id = :contest AND o.candidate_id IS NOT NULL  -- an entry's fee is on no vote ledger
       AND coalesce(e.net, 0) <> CASE WHEN o.status = 'paid' THEN o.quantity ELSE 0 END
     ORDER BY o.created_at LIMIT 3""")
 

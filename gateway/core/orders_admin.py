@@ -17,6 +17,7 @@ from gateway.core import audit, ledger, review
 from gateway.core.audit import Actor
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.orders import accounting
 from gateway.core.payments.refunds import RefundOutcome, request_refund
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Providers
@@ -52,7 +53,7 @@ class OrderFilter:
 class OrderRow:
     order: VoteOrder
     contest: str
-    candidate: str
+    candidate: str | None  # None: the order paid an entry's fee (`order.entry_id`)
 
 
 def _visible(actor: Actor) -> Any:
@@ -106,7 +107,8 @@ def _conditions(wanted: OrderFilter) -> list[Any]:
 
 async def search_orders(sessions: Sessions, actor: Actor, wanted: OrderFilter) -> list[OrderRow]:
     query = (select(VoteOrder, Contest.slug, Candidate.code)
-             .join(Contest, Contest.id == VoteOrder.contest_id).join(Candidate, Candidate.id == VoteOrder.candidate_id)
+             .join(Contest, Contest.id == VoteOrder.contest_id)
+             .outerjoin(Candidate, Candidate.id == VoteOrder.candidate_id)  # none for an entry's fee
              .where(_visible(actor), *_conditions(wanted))
              .order_by(VoteOrder.created_at.desc()).limit(min(max(wanted.limit, 1), 500)))
     async with sessions() as session:
@@ -222,7 +224,7 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
             await _add_votes(session, order)
         elif decision == "refund":  # money moved for a vote never counted: give it back by hand
             if order.status is OrderStatus.HELD:  # a held order refused: the decision goes on the ledger
-                await ledger.append_event(session, ledger.EntryKind.REJECTED, order, sign=0)
+                await accounting.record_change(session, ledger.EntryKind.REJECTED, order, sign=0)
             order.status, order.status_reason = OrderStatus.REFUND_REQUESTED, note
         elif decision == "refunded_by_hand" and order.status is OrderStatus.REFUND_REQUESTED:
             order.status, order.status_reason = OrderStatus.REFUNDED, note
@@ -236,7 +238,7 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
 async def _add_votes(session: AsyncSession, order: VoteOrder) -> None:
     """The ledger's entry and the tally move with the order in one transaction (gateway.core.ledger); the board
     hears of it as of any counted vote."""
-    await ledger.append_event(session, ledger.EntryKind.REVIEW_COUNTED, order, sign=1)
+    await accounting.record_change(session, ledger.EntryKind.REVIEW_COUNTED, order, sign=1)
     await session.execute(insert(OutboxMessage).values(
         topic="vote.confirmed", payload={"order_id": str(order.id), "contest_id": order.contest_id}))
     if order.sends_receipt:

@@ -16,11 +16,11 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import catalog, ledger, order_standing, results, voters
+from gateway.core import catalog, entries, ledger, order_standing, results, voters
 from gateway.core.catalog import PublicContest, VoterOrder
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.media_storage import MediaStorage
-from gateway.core.orders import closing, placing
+from gateway.core.orders import closing, entry_fees, placing
 from gateway.core.payments import in_chat
 from gateway.core.payments.starting import StartOutcome, needs_redirect, provider_for, start_for_page
 from gateway.core.providers import PaymentError, Providers
@@ -110,6 +110,22 @@ class VoteService:
         view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")
         if not needs_redirect(self.providers, order.provider, order.channel):
             self.starts.request(order.id, after=push_after)  # a phone prompt never holds up the voter's answer
+            return PlacedVote(view, None)
+        return PlacedVote(view, await start_for_page(self.sessions, self.providers, order.id))
+
+    async def pay_entry_fee(self, entry_id: uuid.UUID, token: str, provider: str, msisdn: str | None,
+                            channel: str) -> PlacedVote:
+        """Place (or find the waiting) payment of an entry's fee, by its candidate's private link, and start it
+        as a vote's: a redirect now, or a phone prompt after the reply (gateway.core.orders.entry_fees). No number:
+        the one the candidate proved when entering pays."""
+        entry = await entries.entry_of_link(self.sessions, entry_id, token)
+        window = provider_for(self.providers, provider, channel).payment_window
+        order = await entry_fees.place_entry_fee(
+            self.sessions, entry_fees.FeeRequest(entry.id, provider, msisdn or entry.msisdn, channel),
+            pending_ttl=max(self.pending_ttl, window))
+        view = await self.order(order.id)
+        if not needs_redirect(self.providers, order.provider, order.channel):
+            self.starts.request(order.id)
             return PlacedVote(view, None)
         return PlacedVote(view, await start_for_page(self.sessions, self.providers, order.id))
 

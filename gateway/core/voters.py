@@ -58,7 +58,8 @@ async def remember_language(sessions: Sessions, msisdn: str, language: Lang) -> 
 
 async def payer_votes(sessions: Sessions, contest_id: int, msisdn: str,
                       recent: int = RECENT_ORDERS) -> PayerVotes:
-    mine = (VoteOrder.contest_id == contest_id, VoteOrder.voter_msisdn == msisdn)
+    mine = (VoteOrder.contest_id == contest_id, VoteOrder.voter_msisdn == msisdn,
+            VoteOrder.candidate_id.is_not(None))  # an entry's fee paid from the number is no vote
     async with autocommit(sessions) as session:
         paid, pending = (await session.execute(
             select(func.coalesce(func.sum(VoteOrder.quantity).filter(VoteOrder.status == OrderStatus.PAID), 0),

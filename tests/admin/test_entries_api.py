@@ -53,7 +53,7 @@ async def test_an_organiser_sets_the_call_and_decides_entries_through_the_api(cl
         "opens_at": "2027-01-01T10:00:00Z", "closes_at": "2027-01-10T10:00:00Z", "rules": "One minute.",
         "max_entries": None}), 200)
     assert call["call"] == {"opens_at": "2027-01-01T10:00:00+00:00", "closes_at": "2027-01-10T10:00:00+00:00",
-                            "rules": "One minute.", "max_entries": None}
+                            "rules": "One minute.", "max_entries": None, "fee_amount": None}
     wrong = await json_of(await client.put(f"{base}/call", headers=organiser, json={
         "opens_at": "2027-01-10T10:00:00Z", "closes_at": "2027-01-01T10:00:00Z", "rules": "x"}), 400)
     assert wrong["error"]["field"] == "closes_at"

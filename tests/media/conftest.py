@@ -26,6 +26,7 @@ from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS
 from media.upload_server import media_app
 from tests.fakes.africastalking import FakeAt
+from tests.payments import card_votes, stripe_checkout
 
 
 @dataclass
@@ -52,7 +53,11 @@ async def entering(clean: None, settings: Settings, sessions: Sessions) -> Async
     media_server = TestServer(media_app(local_storage(settings), on_complete, hidden))
     await media_server.start_server()
     base = str(media_server.make_url("")).rstrip("/")
-    wired = settings.model_copy(update={"media_upload_url": base, "media_files_url": base})
+    # Cards too (Stripe faked at the wire where a test pays by card): an entry's fee may be paid by card.
+    wired = settings.model_copy(update={"media_upload_url": base, "media_files_url": base,
+                                        "stripe_secret_key": SecretStr("sk_test_x"),
+                                        "stripe_webhook_secret": SecretStr(card_votes.SECRET),
+                                        "stripe_api_base": stripe_checkout.API})
     async with TestClient(media_server) as media, TestClient(TestServer(create_app(wired))) as web:
         yield Entering(web, media, wired)
         await web.app[STARTS].close(grace=0)

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from PIL import Image
 from redis.asyncio import Redis
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from assembly.job_runtime import JobContext
 from assembly.media_jobs import TEXTING_CHANNEL, on_entry_decided, process_upload, text_code
@@ -23,7 +23,16 @@ from gateway.core.contests_admin import set_candidate_status
 from gateway.core.entries_review import approve_entries, reject_entry
 from gateway.core.errors import RateLimited
 from gateway.db.engine import Sessions
-from gateway.db.models import Candidate, Contest, Entry, EntryCall, EntryStatus, MediaUpload, OutboxMessage
+from gateway.db.models import (
+    Candidate,
+    Contest,
+    ContestStatus,
+    Entry,
+    EntryCall,
+    EntryStatus,
+    MediaUpload,
+    OutboxMessage,
+)
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.phone_proof import new_code
 from tests.factories import make_contest
@@ -186,6 +195,26 @@ async def test_a_rejected_candidate_is_told_why_by_text(
     await on_entry_decided(media_job, notice)  # a delivery run twice texts once
     assert fake_at.texts()[-1].endswith("n'a pas été retenue : Le son est inaudible.")
     assert sum("retenue" in text for text in fake_at.texts()) == 1
+
+
+async def test_a_candidate_approved_before_the_contest_is_published_is_told_when_their_page_opens(
+        entering: Entering, media_job: JobContext, fake_at: FakeAt, sessions: Sessions, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    async with sessions.begin() as session:  # the organiser is still preparing it: its pages are not public
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(status=ContestStatus.DRAFT))
+    proof = await proven(entering, media_job, fake_at, contest.slug)
+    clip_id = await upload(entering, contest.slug, proof, make_clip(tmp_path / "a.mp4").read_bytes())
+    entry = await (await entering.web.post(f"/api/v1/contests/{contest.slug}/entries", json={
+        "proof": proof, "name": "Awa", "rules_accepted": True, "clip_id": clip_id, "language": "en"})).json()
+    assert await process_upload(media_job, uuid.UUID(clip_id)) == "ready"
+    await approve_entries(sessions, media_job.media, OWNER,  # type: ignore[arg-type]
+                          [uuid.UUID(entry["entry_id"])], datetime.now(UTC))
+    async with sessions() as session:
+        notice = await session.scalar(select(OutboxMessage.payload).where(OutboxMessage.topic == "entry.decided"))
+    assert notice is not None
+    await on_entry_decided(media_job, notice)
+    assert "Your page opens with the contest" in fake_at.texts()[-1] and "Share your page" not in fake_at.texts()[-1]
+    assert (await entering.web.get(f"/c/{contest.slug}/04")).status == 404  # why the text does not say "share"
 
 
 async def test_entries_are_refused_outside_the_call_dates(entering: Entering, sessions: Sessions) -> None:

@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core import holds, ledger
 from gateway.core.errors import NotFound
+from gateway.core.orders import entry_fees
 from gateway.core.orders.tables import emit
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.receipts import PAID_RECEIPT_TOPIC
@@ -109,21 +110,24 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
         .values(status=holds.paid_or_held(orders), hold_reason=holds.held_reason_now(orders),
                 provider_txn_id=bindparam("confirm_txn", type_=String),
                 decided_at=func.now(), status_reason=bindparam("confirm_status", type_=Text))
-        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.quantity, orders.amount, orders.currency,
-                   orders.provider_txn_id, orders.sends_receipt, orders.status)
+        .returning(orders.id, orders.contest_id, orders.candidate_id, orders.entry_id, orders.quantity, orders.amount,
+                   orders.currency, orders.provider_txn_id, orders.sends_receipt, orders.status)
         .cte("paid")
     )
     is_paid = paid.c.status == OrderStatus.PAID
+    buys_votes = paid.c.candidate_id.is_not(None)
     # The ledger's entry (gateway.core.ledger) and the tally's increment made from it: one is never without the other.
     event = select(paid.c.contest_id, literal(ledger.EntryKind.COUNTED.value, String).label("kind"),
                    paid.c.id.label("order_id"), paid.c.candidate_id, paid.c.quantity, paid.c.amount, paid.c.currency,
-                   paid.c.provider_txn_id).where(is_paid).cte("ledger_event")
+                   paid.c.provider_txn_id).where(is_paid, buys_votes).cte("ledger_event")
     entry = ledger.append_ctes(event)
     counted = ledger.tally_added_from(entry)
+    fee_paid = entry_fees.fee_paid_from(paid.c.entry_id, is_paid)
+    topic = case((is_paid & buys_votes, literal("vote.confirmed")), (is_paid, literal(entry_fees.FEE_PAID_TOPIC)),
+                 else_=literal(holds.HELD_TOPIC))
     queued = insert(OutboxMessage).from_select(
         ["topic", "payload"],
-        select(case((is_paid, literal("vote.confirmed")), else_=literal(holds.HELD_TOPIC)),
-               func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id)),
+        select(topic, func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id)),
     ).cte("queued")
     receipted = insert(OutboxMessage).from_select(
         ["topic", "payload"],
@@ -131,7 +135,7 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
         .where(paid.c.sends_receipt, is_paid),
     ).cte("receipted")
-    ctes = [entry, counted, queued, receipted]
+    ctes = [entry, counted, fee_paid, queued, receipted]
     if verify_later:  # callback verification: the order joins the queue with its count, or neither
         ctes.append(insert(PaymentVerification).from_select(
             ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import ledger
 from gateway.core.errors import NotFound
+from gateway.core.orders import accounting
 from gateway.core.orders.tables import emit
 from gateway.core.outcomes import RefundSettled
 from gateway.db.engine import Sessions
@@ -69,7 +70,7 @@ async def _refund_in_full(session: AsyncSession, order: VoteOrder, provider_txn_
     """Move a not-yet-refunded order to `refunded`; only a paid one has votes to take off."""
     if order.status is OrderStatus.PAID:
         order.provider_txn_id = order.provider_txn_id or provider_txn_id
-        await ledger.append_event(session, ledger.EntryKind.REFUNDED, order, sign=-1)  # and the tally
+        await accounting.record_change(session, ledger.EntryKind.REFUNDED, order, sign=-1)  # and the tally
         await emit(session, "vote.uncounted", order_id=str(order.id), contest_id=order.contest_id)
         reason = "refunded by the provider"
     elif order.status is OrderStatus.REFUND_REQUESTED:
@@ -113,7 +114,7 @@ async def uncount(sessions: Sessions, order_id: uuid.UUID, to: OrderStatus, reas
             raise NotFound("No vote order has that id.", code="order_not_found")
         if order.status in allowed:
             if order.status is OrderStatus.PAID:
-                await ledger.append_event(session, ledger.EntryKind.REFUNDED, order, sign=-1)  # and the tally
+                await accounting.record_change(session, ledger.EntryKind.REFUNDED, order, sign=-1)  # and the tally
                 await emit(session, "vote.uncounted", order_id=str(order_id), contest_id=order.contest_id)
             order.status = to
             order.status_reason = reason

@@ -42,11 +42,11 @@ LOAD_COLLECTION: Select[Any] = (
     select(*_ORDERS.c, Contest.name.label("contest_name"), Candidate.name.label("candidate_name"),
            kept_during_start().label("kept"), events_so_far(WHOLE_EVENTS_PER_ORDER).label("events_so_far"))
     .join(Contest, Contest.id == _ORDERS.c.contest_id)
-    .join(Candidate, Candidate.id == _ORDERS.c.candidate_id)
+    .outerjoin(Candidate, Candidate.id == _ORDERS.c.candidate_id)  # none for an entry's fee
     .where(_ORDERS.c.id == bindparam("order_key")))
 
 
-def collection_of(order: VoteOrder, contest_name: str, candidate_name: str, kept: list[str]) -> tuple[
+def collection_of(order: VoteOrder, contest_name: str, candidate_name: str | None, kept: list[str]) -> tuple[
         VoteOrder, Collection]:
     data = dict(order.provider_data)
     if order.payment_started_at is None:  # a start may have been cut short after keeping data
@@ -60,7 +60,10 @@ def collection_of(order: VoteOrder, contest_name: str, candidate_name: str, kept
         provider_txn_id=order.provider_txn_id,
     )
 
-def describe(quantity: int, candidate: str, contest: str) -> str:
+def describe(quantity: int, candidate: str | None, contest: str) -> str:
+    """The payment's line at the provider (the payer's prompt, the card statement's page)."""
+    if candidate is None:
+        return f"Entry fee - {contest}"
     return f"{quantity} vote{'s' if quantity > 1 else ''} for {candidate} - {contest}"
 
 

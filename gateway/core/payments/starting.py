@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import DateTime, Interval, bindparam, func, insert, or_, update
+from sqlalchemy import DateTime, Interval, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from gateway.core.errors import DomainError, NotFound, VoteRejected
@@ -139,15 +139,17 @@ async def claim_start(sessions: Sessions, order_id: uuid.UUID) -> tuple[datetime
 
 
 _ORDERS, _CONTESTS, _CANDIDATES = tables.ORDERS_TABLE, tables.CONTESTS, tables.CANDIDATES
+# A subquery, not a join: an entry's fee has no candidate, and its start must still claim it.
+_CANDIDATE_NAME = select(_CANDIDATES.c.name).where(_CANDIDATES.c.id == _ORDERS.c.candidate_id).scalar_subquery()
 CLAIM_START = (update(_ORDERS)
                .where(_ORDERS.c.id == bindparam("order_key"), _ORDERS.c.status == OrderStatus.PENDING,
                       _ORDERS.c.payment_started_at.is_(None),
                       or_(_ORDERS.c.start_lease_until.is_(None), _ORDERS.c.start_lease_until < func.now()),
-                      _CONTESTS.c.id == _ORDERS.c.contest_id, _CANDIDATES.c.id == _ORDERS.c.candidate_id)
+                      _CONTESTS.c.id == _ORDERS.c.contest_id)
                .values(start_lease_until=func.now() + START_LEASE,
                        start_attempted_at=func.coalesce(_ORDERS.c.start_attempted_at, func.now()))
                .returning(*_ORDERS.c, _CONTESTS.c.name.label("contest_name"),
-                          _CANDIDATES.c.name.label("candidate_name"), kept_during_start().label("kept")))
+                          _CANDIDATE_NAME.label("candidate_name"), kept_during_start().label("kept")))
 
 
 async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOutcome | None:

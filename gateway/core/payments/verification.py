@@ -26,6 +26,7 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import ledger
+from gateway.core.orders import accounting
 from gateway.core.payments.checking import StatusPace, fetch_paced
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import CollectionNotFound, PaymentError, PaymentState, Providers, StatusResult
@@ -168,7 +169,7 @@ async def take_back(sessions: Sessions, order_id: uuid.UUID, reason: str, status
             return Verified.NOT_PAID
         counted = order.status is OrderStatus.PAID  # a held order's votes never reached the tally
         if counted:  # the reversal on the ledger, and the tally with it (gateway.core.ledger)
-            await ledger.append_event(session, ledger.EntryKind.REVERSED, order, sign=-1)
+            await accounting.record_change(session, ledger.EntryKind.REVERSED, order, sign=-1)
         order.status = OrderStatus.FLAGGED
         order.status_reason = f"{DISAGREED}: {reason}" + ("; the votes were taken back off" if counted else "")
         order.decided_at = datetime.now(UTC)

@@ -28,9 +28,14 @@ class EntryCall(Base):
     closes_at: Mapped[datetime]
     rules: Mapped[str] = mapped_column(Text)
     max_entries: Mapped[int | None] = mapped_column(Integer)  # None: no limit
+    # What entering costs, in minor units of the contest's currency, paid like a vote (None: entering is free).
+    fee_amount: Mapped[int | None] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
-    __table_args__ = (CheckConstraint("closes_at > opens_at", name="closes_after_opens"),)
+    __table_args__ = (
+        CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
+        CheckConstraint("fee_amount IS NULL OR fee_amount > 0", name="fee_positive"),
+    )
 
 
 class EntryStatus(StrEnum):
@@ -97,6 +102,8 @@ class Entry(Base):
     photo_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_uploads.id"))
     # A digest of the private link the candidate keeps to follow the entry and replace the clip.
     token_digest: Mapped[str] = mapped_column(String(64))
+    # When its fee's payment was confirmed (set by the statement that confirms it; None: unpaid, or no fee).
+    fee_paid_at: Mapped[datetime | None]
     reason: Mapped[str | None] = mapped_column(Text)  # why it was rejected, as the candidate is told
     candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id", ondelete="SET NULL"))
     decided_by: Mapped[str | None] = mapped_column(String(320))

@@ -1,4 +1,5 @@
-"""Vote orders and what their payments leave behind: provider events, verifications, the outbox."""
+"""Vote orders (and entry fees, paid the same way) and what their payments leave behind: provider events,
+verifications, the outbox."""
 
 from __future__ import annotations
 
@@ -45,7 +46,9 @@ class VoteOrder(Base):
     # A channel's own replay key (a session, a message id, an Idempotency-Key): the same key, the same order.
     client_key: Mapped[str | None] = mapped_column(String(200), unique=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
-    candidate_id: Mapped[int] = mapped_column(ForeignKey("candidates.id"))
+    # What the order buys: votes for a candidate, or (`entry_id`) an entry's fee, which counts no vote.
+    candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id"))
+    entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("entries.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -85,6 +88,7 @@ class VoteOrder(Base):
 
     __table_args__ = (
         CheckConstraint("quantity >= 1", name="quantity_positive"),
+        CheckConstraint("num_nonnulls(candidate_id, entry_id) = 1", name="buys_one_thing"),
         CheckConstraint("amount > 0", name="amount_positive"),
         CheckConstraint("voter_msisdn IS NULL OR voter_msisdn ~ '^\\+[1-9][0-9]{6,14}$'", name="msisdn_e164"),
         Index("ix_vote_orders_pending", "expires_at", postgresql_where=text("status = 'pending'")),
@@ -93,6 +97,9 @@ class VoteOrder(Base):
         Index("ix_vote_orders_address", "voter_address", "created_at",
               postgresql_where=text("voter_address IS NOT NULL")),
         Index("ix_vote_orders_voter_ref", "voter_ref", "created_at", postgresql_where=text("voter_ref IS NOT NULL")),
+        # One payment of an entry's fee waits at a time: two at once could both be paid.
+        Index("uq_vote_orders_entry_pending", "entry_id", unique=True,
+              postgresql_where=text("entry_id IS NOT NULL AND status = 'pending'")),
     )
 
 
