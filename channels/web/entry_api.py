@@ -163,6 +163,10 @@ async def entry_status(request: web.Request) -> web.Response:
     return web.json_response({
         "entry_id": str(view.id), "status": view.status.value, "reason": view.reason, "name": view.name,
         "candidate_code": view.candidate_code,
+        "fee": None if view.fee is None else {
+            "amount": view.fee.amount, "currency": view.fee.currency, "paid": view.fee.paid,
+            "providers": list(view.fee.providers),
+            "waiting_order": str(view.fee.waiting_order) if view.fee.waiting_order else None},
         "clip": {"state": view.clip.state.value, "refusal": view.clip.refusal, "urls": dict(view.clip.urls)},
     }, headers={"Cache-Control": "no-store"})
 

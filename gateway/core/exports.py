@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from sqlalchemy import Executable, cast, func, or_, select
+from sqlalchemy import Executable, case, cast, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import UUID
 
 from gateway.core import audit
@@ -65,12 +65,16 @@ def _within(column: Any, period: Period) -> list[Any]:
                         column < period.end if period.end else None) if c is not None]
 
 
+ENTRY_FEE = "entry fee"  # the candidate column of an entry's fee: money in, no vote (codes are digits)
+
+
 def orders_query(contest_id: int, period: Period) -> Executable:
+    votes = case((VoteOrder.entry_id.is_not(None), literal(0)), else_=VoteOrder.quantity)
     return (select(VoteOrder.id, VoteOrder.payment_reference, VoteOrder.created_at, VoteOrder.decided_at,
-                   VoteOrder.status, Candidate.code, VoteOrder.quantity, VoteOrder.amount, VoteOrder.currency,
-                   VoteOrder.channel, VoteOrder.provider, VoteOrder.provider_txn_id, VoteOrder.voter_msisdn,
-                   VoteOrder.status_reason)
-            .join(Candidate, Candidate.id == VoteOrder.candidate_id)
+                   VoteOrder.status, func.coalesce(Candidate.code, literal(ENTRY_FEE)), votes, VoteOrder.amount,
+                   VoteOrder.currency, VoteOrder.channel, VoteOrder.provider, VoteOrder.provider_txn_id,
+                   VoteOrder.voter_msisdn, VoteOrder.status_reason)
+            .outerjoin(Candidate, Candidate.id == VoteOrder.candidate_id)
             .where(VoteOrder.contest_id == contest_id, *_within(VoteOrder.created_at, period))
             .order_by(VoteOrder.created_at, VoteOrder.id))
 

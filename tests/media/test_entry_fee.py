@@ -20,7 +20,7 @@ from assembly.job_runtime import JobContext
 from assembly.media_jobs import process_upload
 from assembly.providers import build_providers
 from assembly.worker_jobs import reconcile_pass
-from gateway.core import ledger
+from gateway.core import exports, ledger
 from gateway.core.entries_review import approve_entries
 from gateway.core.errors import Conflict
 from gateway.core.orders import tables
@@ -87,12 +87,17 @@ async def test_an_entry_is_approved_only_once_its_fee_is_paid_and_the_fee_counts
     assert await callback(entering.web, order.id, paid_body(order)) == 200
     assert "Your entry fee is paid" in await (await entering.web.get(order_path + "?lang=en")).text()
     assert "Your entry fee of" in await entry_page(entering, entry)
+    followed = await (await entering.web.get(f"/api/v1/entries/{entry_id}", params={"token": entry["token"]})).json()
+    assert followed["fee"] == {"amount": FEE, "currency": "XAF", "paid": True, "providers": ["mtn", "orange", "stripe"],
+                               "waiting_order": None}
     [candidate] = await approve_entries(sessions, media_job.media, OWNER,  # type: ignore[arg-type]
                                         [entry_id], datetime.now(UTC))
     contest_id = candidate.contest_id
     assert set((await tallies(sessions, contest_id)).values()) == {0}  # nobody got a vote from the fee
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(LedgerEntry)) == 0
+        exported = (await session.execute(exports.orders_query(contest_id, exports.Period(None, None)))).one()
+    assert exported[5:8] == ("entry fee", 0, FEE)  # the organiser's books: money in, no vote
     assert (await ledger.verify(sessions, contest_id)).clean
     await assert_tally_invariant(sessions, contest_id)
     paid_twice = await pay(entering, entry, "mtn")
