@@ -1,4 +1,5 @@
-"""The admin area's pages under /admin/: server-rendered forms that work on a phone, without JavaScript.
+"""The admin area's pages under /admin/: server-rendered forms that work on a phone, without JavaScript (but
+for a clip's upload, which goes from the browser straight to the media storage).
 One module per area; `setup` mounts them all."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from admin.pages import accounts, candidates, contests, entries, orders, signing_in
+from admin.pages import accounts, candidate_clip, candidates, contests, entries, orders, signing_in
 from admin.web import upload_gate
 from gateway.kit.keys import ADMIN_TEMPLATES, PHOTO_DECODER, UPLOAD_GATE
 
@@ -20,7 +21,8 @@ HERE = Path(__file__).parent.parent
 def setup(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), app_key=ADMIN_TEMPLATES,
                          autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    for area in (signing_in, contests, candidates, entries, orders, accounts):  # in the order the routes were declared
+    # In the order the routes were declared.
+    for area in (signing_in, contests, candidates, candidate_clip, entries, orders, accounts):
         app.add_routes(area.routes)
     app[UPLOAD_GATE] = upload_gate
     app[PHOTO_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-decoder")

@@ -22,9 +22,11 @@ CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; for
 
 
 def render(request: web.Request, template: str, context: Mapping[str, Any], actor: Actor | None = None,
-           status: int = 200, media_from: str | None = None) -> web.Response:
+           status: int = 200, media_from: str | None = None, uploads_to: str | None = None) -> web.Response:
     """A page with its CSRF token, strict security headers and nothing cached. `media_from`: the origin of the
-    media storage's files, for a page that shows clips and posters (the entries' review), and only that page."""
+    media storage's files, for a page that shows clips and posters (the entries' review), and only that page;
+    `uploads_to`: the storage's upload origin, for the one page whose script sends a clip there (and its own
+    scripts, which no other admin page runs but the dashboard)."""
     is_secure = secure(request)
     cookie, fresh = csrf.cookie_of(request, is_secure)
     lang = texts.language_of(request)
@@ -34,6 +36,9 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], acto
                                               app_key=ADMIN_TEMPLATES)
     policy = CSP if media_from is None else CSP.replace("img-src 'self' data:",
                                                           f"img-src 'self' data: {media_from}; media-src {media_from}")
+    if uploads_to is not None:
+        policy = policy.replace("default-src 'none';",
+                                f"default-src 'none'; script-src 'self'; connect-src 'self' {uploads_to};")
     response.headers.update({"Content-Security-Policy": policy, "X-Content-Type-Options": "nosniff",
                              "Referrer-Policy": "same-origin", "Cache-Control": "no-store",
                              "X-Frame-Options": "DENY"})

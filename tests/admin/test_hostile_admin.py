@@ -61,7 +61,8 @@ ROUTES = {
     ("PUT", "/api/v1/admin/contests/{contest_id}/entries/call"), ("POST", "/api/v1/admin/entries/approve"),
     ("POST", "/api/v1/admin/entries/{entry_id}/reject"), ("POST", "/api/v1/admin/candidates/{candidate_id}/clip/grant"),
     ("GET", "/api/v1/admin/candidates/{candidate_id}/clip/uploads/{upload_id}"),
-    ("PUT", "/api/v1/admin/candidates/{candidate_id}/clip"),
+    ("PUT", "/api/v1/admin/candidates/{candidate_id}/clip"), ("GET", "/admin/candidates/{candidate_id}/clip"),
+    ("GET", "/admin/static/clip.js"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 

@@ -176,14 +176,7 @@ async def test_a_candidate_enters_is_approved_plays_is_shared_and_gets_a_vote(
 
 async def approve_in_the_admin_area(show: Show, browser: Browser, sessions: Sessions) -> None:
     """The organiser signs in, watches the entry's clip in the review queue and approves it."""
-    account = await make_account(sessions, "owner")
-    admin = await browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    admin.set_default_timeout(15_000)
-    await admin.goto(f"{show.url}/admin/signin")
-    await admin.get_by_label("Email").fill(account.email)
-    await admin.get_by_label("Password").fill(PASSWORD)
-    await admin.get_by_label("Code from your authenticator app").fill(account.code())
-    await admin.get_by_role("button", name="Sign in").click()
+    admin = await signed_in_owner(show, browser, sessions)
     async with sessions() as session:
         demo = await session.scalar(select(Contest.id).where(Contest.slug == "demo"))
     await admin.goto(f"{show.url}/admin/contests/{demo}/entries")
@@ -201,6 +194,21 @@ async def approve_in_the_admin_area(show: Show, browser: Browser, sessions: Sess
     assert notice is not None
     await on_entry_decided(show.job, notice)  # the worker's delivery of the decision
     await admin.close()
+
+
+async def signed_in_owner(show: Show, browser: Browser, sessions: Sessions,
+                          viewport: dict[str, int] | None = None) -> Page:
+    """A page of the admin area, an owner signed in."""
+    account = await make_account(sessions, "owner")
+    admin = await browser.new_page(locale="en-US", viewport=viewport or {"width": 1280, "height": 900})
+    admin.set_default_timeout(15_000)
+    await admin.goto(f"{show.url}/admin/signin")
+    await admin.get_by_label("Email").fill(account.email)
+    await admin.get_by_label("Password").fill(PASSWORD)
+    await admin.get_by_label("Code from your authenticator app").fill(account.code())
+    await admin.get_by_role("button", name="Sign in").click()
+    await expect(admin.get_by_role("button", name="Sign out")).to_be_visible()
+    return admin
 
 
 async def share_card(show: Show, url: str) -> dict[str, str]:

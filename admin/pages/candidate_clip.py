@@ -1,0 +1,39 @@
+"""An organiser replaces a candidate's clip from a phone: the page's script sends the file straight to the media
+storage with a grant from the admin API (the public site's uploader.js, the one candidates enter with), follows
+its preparation, then sets it as the candidate's clip. No file passes through this process."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from aiohttp import web
+
+from admin.pages.rendering import render
+from admin.web import guarded
+from gateway.core import contests_admin, uploads
+from gateway.core.audit import Actor
+from gateway.core.uploads import UploadView
+from gateway.kit.keys import MEDIA_STORAGE, SESSIONS
+
+routes = web.RouteTableDef()
+SCRIPT = (Path(__file__).parent.parent / "static" / "clip.js").read_text()
+API = "/api/v1/admin/candidates/{id}/clip"
+
+
+@routes.get("/admin/candidates/{candidate_id:[0-9]{1,9}}/clip", name="admin_candidate_clip")
+@guarded("contests.write")
+async def clip_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    sessions, storage = request.app[SESSIONS], request.app[MEDIA_STORAGE]
+    candidate = await contests_admin.candidate_of(sessions, actor, int(request.match_info["candidate_id"]))
+    upload = await uploads.upload_of(sessions, candidate.clip_id) if candidate.clip_id else None
+    api = API.format(id=candidate.id)
+    data = {"grant": f"{api}/grant", "uploads": f"{api}/uploads/", "set": api,
+            "back": f"/admin/contests/{candidate.contest_id}"}
+    return render(request, "candidate_clip.html", {
+        "candidate": candidate, "clip": UploadView.of(upload, storage) if upload else None, "data": data},
+        actor, media_from=storage.files_origin, uploads_to=storage.upload_origin)
+
+
+@routes.get("/admin/static/clip.js")
+async def clip_script(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=SCRIPT, content_type="text/javascript", headers={"Cache-Control": "max-age=300"})
