@@ -131,6 +131,14 @@ async def _photo(ctx: JobContext, storage: MediaStorage, upload: MediaUpload, so
     return "ready"
 
 
+async def on_clip_visibility(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Tell the storage to keep a hidden candidate's clip from viewers, or to serve it again (an error retries)."""
+    found = await uploads.clip_visibility(ctx.sessions, int(payload["candidate_id"]))
+    if found is not None:
+        clip_id, hidden = found
+        await storage_of(ctx).withhold(str(clip_id), hidden)
+
+
 async def on_upload_received(ctx: JobContext, payload: dict[str, Any]) -> None:
     await asyncio.to_thread(queue_processing, ctx, str(payload["upload_id"]))
 
@@ -158,7 +166,8 @@ async def on_entry_decided(ctx: JobContext, payload: dict[str, Any]) -> None:
 def media_handlers(ctx: JobContext) -> dict[str, Any]:
     """The outbox topics of candidates' files and entries (assembly.worker_jobs.outbox_handlers)."""
     return {uploads.UPLOAD_RECEIVED_TOPIC: lambda payload: on_upload_received(ctx, payload),
-            ENTRY_DECIDED_TOPIC: lambda payload: on_entry_decided(ctx, payload)}
+            ENTRY_DECIDED_TOPIC: lambda payload: on_entry_decided(ctx, payload),
+            uploads.CLIP_VISIBILITY_TOPIC: lambda payload: on_clip_visibility(ctx, payload)}
 
 
 def text_code_job(msisdn: str, text: str, notice_id: str) -> None:

@@ -134,6 +134,14 @@ class CloudinaryStorage:
                                             params={"prefix": f"{upload_id}/"}, auth=self._admin_auth())
             _checked(answer)
 
+    async def withhold(self, upload_id: str, hidden: bool) -> None:
+        """The clip's access mode (Admin API `update_access_mode`): `authenticated`, and Cloudinary delivers it and
+        what was made from it only on signed URLs, which the service never publishes; `public` again when shown."""
+        mode = {"access_mode": "authenticated" if hidden else "public", "public_ids[]": source_key(upload_id)}
+        answer = await self.http.post(self.api_url("resources/video/upload/update_access_mode"),
+                                      auth=self._admin_auth(), data=mode)
+        _checked(answer)
+
     def _admin_auth(self) -> httpx.BasicAuth:
         return httpx.BasicAuth(self.account.api_key, self.account.api_secret)
 

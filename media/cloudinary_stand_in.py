@@ -218,6 +218,28 @@ async def delete_resources(request: web.Request) -> web.Response:
     return web.json_response({"deleted": {public_id: "deleted" for public_id in gone}, "partial": False})
 
 
+async def update_access_mode(request: web.Request) -> web.Response:
+    """`authenticated`: delivered on signed URLs only (this stand-in signs none, so: not delivered); `public`."""
+    if (refused := admin_refusal(request)) is not None:
+        return refused
+    form = await request.post()
+    mode, resource_type = str(form.get("access_mode", "")), request.match_info["resource_type"]
+    if mode not in ("public", "authenticated"):
+        return error(400, "Invalid access_mode")
+    public_ids = [str(v) for v in (*form.getall("public_ids[]", []), *form.getall("public_ids", []))]
+    if not public_ids:
+        return error(400, "Missing required parameter - public_ids")
+    store, updated, failed = request.app[STORE], [], []
+    for public_id in public_ids:
+        resource = store.resource(resource_type, public_id)
+        if resource is None:
+            failed.append({"public_id": public_id, "error": "not found"})
+            continue
+        store.keep({**resource, "access_mode": mode})
+        updated.append({"public_id": public_id, "access_mode": mode})
+    return web.json_response({"updated": updated, "failed": failed})
+
+
 async def deliver(request: web.Request) -> web.StreamResponse:
     """A made file, typed as what was made; an original, typed by what ffmpeg or Pillow found it to be."""
     resource_type, rest = request.match_info["resource_type"], request.match_info["rest"]
@@ -226,6 +248,8 @@ async def deliver(request: web.Request) -> web.StreamResponse:
         head, tail = f"{made.transformation}/", f".{made.extension}"
         public_id = rest[len(head):-len(tail)] if rest.startswith(head) and rest.endswith(tail) else ""
         if public_id and PUBLIC_ID.match(public_id) and made_for(resource_type, made.transformation, made.extension):
+            if (store.resource(resource_type, public_id) or {}).get("access_mode") == "authenticated":
+                return error(401, "Resource is not public: it is delivered on signed URLs only")
             path = store.derived(resource_type, public_id, made)
             if path.is_file():
                 return served(path, made.content_type)
@@ -253,6 +277,7 @@ def stand_in_app(account: CloudinaryAccount, data_dir: Path, *, min_chunk_bytes:
     app.router.add_post("/v1_1/{cloud}/{resource_type}/upload", upload)
     app.router.add_get("/v1_1/{cloud}/resources/{resource_type}/upload/{public_id:.+}", get_resource)
     app.router.add_delete("/v1_1/{cloud}/resources/{resource_type}/upload", delete_resources)
+    app.router.add_post("/v1_1/{cloud}/resources/{resource_type}/upload/update_access_mode", update_access_mode)
     app.router.add_get("/{cloud}/{resource_type}/upload/{rest:.+}", deliver)
     return app
 

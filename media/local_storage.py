@@ -103,6 +103,9 @@ class LocalStorage:
         await asyncio.to_thread(_remove, [self.incoming(upload_id), self.source(upload_id), self.made(upload_id),
                                           self.finished(upload_id)])
 
+    async def withhold(self, upload_id: str, hidden: bool) -> None:
+        """Nothing to do: the media server asks the database, on each request, whether a file is withheld."""
+
     def finished(self, upload_id: str) -> Path:
         """The mark of an upload whose source was taken: its grant can never write another file."""
         return self.root / "sources" / f"{upload_name(upload_id)}.done"

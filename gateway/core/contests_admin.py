@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import and_, exists, func, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core import audit
+from gateway.core import audit, uploads
 from gateway.core.audit import Actor
 from gateway.core.catalog import DISPLAY_ORDER
 from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues, channel_fields
@@ -355,9 +355,12 @@ async def set_candidate_status(sessions: Sessions, actor: Actor, candidate_id: i
     async with sessions.begin() as session:
         candidate = await _candidate(session, actor, candidate_id)
         before = candidate_snapshot(candidate)
+        was_hidden = candidate.status is CandidateStatus.HIDDEN
         candidate.status = wanted
         await audit.record(session, actor, f"candidate.{wanted.value}", f"candidate:{candidate.id}", before=before,
                            after=candidate_snapshot(candidate))
+        if was_hidden != (wanted is CandidateStatus.HIDDEN):
+            await uploads.note_clip_visibility(session, candidate)
     return candidate
 
 

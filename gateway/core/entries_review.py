@@ -24,10 +24,11 @@ from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media_storage import MediaStorage
 from gateway.core.orders.tables import emit
-from gateway.core.uploads import ORPHAN_AFTER, UploadView
+from gateway.core.uploads import ORPHAN_AFTER, UploadView, note_clip_visibility
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
+    CandidateStatus,
     ContestStatus,
     Entry,
     EntryCall,
@@ -219,6 +220,8 @@ async def set_candidate_clip(sessions: Sessions, actor: Actor, candidate_id: int
             if former is not None:
                 former.attached_at = None  # the orphan sweep removes it
         row.clip_id, upload.attached_at = upload.id, now
+        if row.status is CandidateStatus.HIDDEN:  # the new clip is kept from viewers as the former one was
+            await note_clip_visibility(session, row)
         await audit.record(session, actor, "candidate.clip", f"candidate:{row.id}",
                            before={"clip": str(before) if before else None}, after={"clip": str(upload.id)})
     return row

@@ -87,3 +87,8 @@ class MediaStorage(Protocol):
     async def delete_upload(self, upload_id: str) -> None:
         """Remove the source and every file made from it (an orphan, a replaced clip)."""
         ...
+
+    async def withhold(self, upload_id: str, hidden: bool) -> None:
+        """Keep an upload's files from viewers (a hidden candidate's clip), or give them back. A link a viewer
+        kept must stop working too, so hiding the pages that show it is not enough."""
+        ...

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, exists, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.media_storage import MediaStorage, UploadGrant
 from gateway.core.orders.tables import emit
@@ -20,6 +21,8 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, CandidateStatus, Entry, MediaUpload, UploadKind, UploadState
 
 UPLOAD_RECEIVED_TOPIC = "upload.received"  # the worker queues the file's probe and transcode
+# A candidate hidden or shown again, or their clip changed: the worker tells the storage (`MediaStorage.withhold`).
+CLIP_VISIBILITY_TOPIC = "candidate.clip_visibility"
 CLIP_MAX_BYTES = 50 * 1024 * 1024
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 MAX_BYTES = {UploadKind.CLIP: CLIP_MAX_BYTES, UploadKind.PHOTO: PHOTO_MAX_BYTES}
@@ -149,6 +152,22 @@ async def forget(sessions: Sessions, upload_id: uuid.UUID) -> bool:
         gone = await session.scalar(delete(MediaUpload).where(
             MediaUpload.id == upload_id, MediaUpload.attached_at.is_(None)).returning(MediaUpload.id))
     return gone is not None
+
+
+async def note_clip_visibility(session: AsyncSession, candidate: Candidate) -> None:
+    """In the transaction that hides or shows a candidate (or changes their clip): the storage is told after it
+    commits, from the candidate's state then (a late or repeated delivery applies what is true, not what was)."""
+    if candidate.clip_id is not None:
+        await emit(session, CLIP_VISIBILITY_TOPIC, candidate_id=candidate.id)
+
+
+async def clip_visibility(sessions: Sessions, candidate_id: int) -> tuple[uuid.UUID, bool] | None:
+    """The candidate's clip and whether it is withheld now (None: no such candidate, or no clip)."""
+    async with sessions() as session:
+        candidate = await session.get(Candidate, candidate_id)
+    if candidate is None or candidate.clip_id is None:
+        return None
+    return candidate.clip_id, candidate.status is CandidateStatus.HIDDEN
 
 
 async def withheld(sessions: Sessions, upload_id: uuid.UUID) -> bool:

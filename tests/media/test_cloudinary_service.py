@@ -24,13 +24,15 @@ from sqlalchemy import select
 from assembly.app import create_app
 from assembly.job_runtime import JobContext
 from assembly.media import build_storage
-from assembly.media_jobs import media_sweep
+from assembly.media_jobs import media_sweep, on_clip_visibility
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core import uploads
+from gateway.core.audit import Actor
+from gateway.core.contests_admin import set_candidate_status
 from gateway.core.entries import grant_upload
 from gateway.db.engine import Sessions
-from gateway.db.models import MediaUpload, UploadState
+from gateway.db.models import Candidate, MediaUpload, OutboxMessage, UploadState
 from gateway.kit.keys import MEDIA_STORAGE, STARTS
 from media.cloudinary import CloudinaryStorage
 from media.cloudinary_api import notification_signature
@@ -169,3 +171,39 @@ async def test_an_eager_notice_never_makes_ready_a_clip_the_entry_rules_refuse(
     upload = await uploads.upload_of(sessions, uuid.UUID(upload_id))
     assert upload is not None and upload.state is UploadState.REFUSED
     assert upload.refusal is not None and "61 seconds" in upload.refusal
+
+
+async def test_a_hidden_candidates_clip_is_not_delivered_by_cloudinary_even_to_a_kept_link(
+        on_cloudinary: OnCloudinary, sessions: Sessions, redis: Redis, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    grant = await grant_upload(sessions, on_cloudinary.storage, contest.slug, PHONE, "clip", datetime.now(UTC))
+    clip = make_clip(tmp_path / "clip.mp4", size="640x360", seconds=2).read_bytes()
+    sent = await on_cloudinary.http.post(grant.url, data=dict(grant.fields),
+                                         files={"file": ("clip.mp4", clip, "video/mp4")})
+    assert sent.status_code == 200, sent.text
+    upload = await state_of(sessions, grant.upload_id, UploadState.READY)
+    assert upload.files is not None
+    kept_link = upload.files["360p"]["url"]  # what a viewer copied from the candidate page
+    async with sessions.begin() as session:
+        candidate = await session.scalar(select(Candidate).where(Candidate.contest_id == contest.id,
+                                                                 Candidate.code == "01"))
+        assert candidate is not None
+        candidate.clip_id = upload.id
+    registry = build_providers(on_cloudinary.settings, on_cloudinary.http)
+    ctx = JobContext(on_cloudinary.settings, sessions, redis, registry, {}, {}, on_cloudinary.storage)
+    owner = Actor(None, "owner@example.org", "owner")
+
+    async def deliver_notices() -> None:
+        async with sessions.begin() as session:
+            notices = list(await session.scalars(select(OutboxMessage).where(
+                OutboxMessage.topic == uploads.CLIP_VISIBILITY_TOPIC, OutboxMessage.delivered_at.is_(None))))
+            for notice in notices:
+                await on_clip_visibility(ctx, notice.payload)  # the worker's delivery
+                notice.delivered_at = datetime.now(UTC)
+
+    await set_candidate_status(sessions, owner, candidate.id, "hidden")
+    await deliver_notices()
+    assert (await on_cloudinary.http.get(kept_link)).status_code == 401
+    await set_candidate_status(sessions, owner, candidate.id, "eliminated")  # shown again, without votes
+    await deliver_notices()
+    assert (await on_cloudinary.http.get(kept_link)).status_code == 200
