@@ -1,6 +1,7 @@
 """What becomes of a clip once uploaded: its probe, then what phones on slow networks play (H.264/AAC MP4 with
 its index first, `+faststart`, at 360p and, from a bigger source, 720p), a poster and a short muted preview.
-Each step is one bounded ffmpeg run (media/ffmpeg.py); a clip that fails any is refused with a reason."""
+The renditions and the preview come from one bounded ffmpeg run (media/ffmpeg.py), the poster from another; a
+clip that fails either is refused with a reason."""
 
 from __future__ import annotations
 
@@ -58,18 +59,32 @@ def scaled(height: int) -> str:
             f":h='if(gte(iw,ih),trunc(min(ih,{height})/2)*2,-2)'")
 
 
-def encode(source: Path, target: Path, rendition: Rendition, *, seconds: float | None = None,
-           sound: bool = True) -> None:
-    # -xerror: a damaged stream ends the run instead of leaving a clip with a hole in it. -t: a header may claim
-    # less than the file holds; no rendition is longer than a clip may be.
-    audio = ["-map", "0:a:0?", "-c:a", "aac", "-b:a", f"{rendition.audio_kbps}k", "-ac", "2"] if sound else ["-an"]
-    # One thread to decode as to encode: the decoder's own threads would take both cores and their memory.
-    run_ffmpeg(["-loglevel", "error", "-xerror", "-threads", "1", *INPUT_GUARDS, "-i", str(source),
-                "-t", str(seconds or MAX_SECONDS), "-map", "0:v:0", "-vf", scaled(rendition.height),
-                "-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
-                "-b:v", f"{rendition.video_kbps}k", "-maxrate", f"{rendition.video_kbps}k",
-                "-bufsize", f"{rendition.video_kbps * 2}k", "-threads", "1", *audio,
-                "-movflags", "+faststart", "-y", str(target)], TRANSCODE)
+def video_output(rendition: Rendition) -> list[str]:
+    return ["-c:v", "libx264", "-preset", "veryfast", "-profile:v", "main", "-pix_fmt", "yuv420p",
+            "-b:v", f"{rendition.video_kbps}k", "-maxrate", f"{rendition.video_kbps}k",
+            "-bufsize", f"{rendition.video_kbps * 2}k", "-threads", "1"]
+
+
+def encode(source: Path, wanted: dict[Rendition, Path], preview: Path) -> None:
+    """Every rendition and the muted preview from one decode of the source: the decode of a phone's 1080p is a
+    third of the work, and it was done once per file. -xerror: a damaged stream ends the run instead of leaving a
+    clip with a hole in it. -t: a header may claim less than the file holds; no rendition is longer than a clip
+    may be."""
+    branches = [f"s{i}" for i in range(len(wanted) + 1)]
+    graph = [f"[0:v:0]split={len(branches)}" + "".join(f"[{b}]" for b in branches)]
+    outputs: list[str] = []
+    for branch, (rendition, target) in zip(branches, wanted.items(), strict=False):
+        graph.append(f"[{branch}]{scaled(rendition.height)}[{branch}out]")
+        outputs += ["-map", f"[{branch}out]", *video_output(rendition), "-map", "0:a:0?", "-c:a", "aac",
+                    "-b:a", f"{rendition.audio_kbps}k", "-ac", "2", "-t", str(MAX_SECONDS),
+                    "-movflags", "+faststart", "-y", str(target)]
+    graph.append(f"[{branches[-1]}]trim=duration={PREVIEW_SECONDS},setpts=PTS-STARTPTS,"
+                 f"{scaled(RENDITIONS[0].height)}[preview]")
+    outputs += ["-map", "[preview]", *video_output(RENDITIONS[0]), "-an", "-movflags", "+faststart",
+                "-y", str(preview)]
+    # One thread to decode, to filter and to encode: more would take both cores (and their memory) from the votes.
+    run_ffmpeg(["-loglevel", "error", "-xerror", "-threads", "1", "-filter_complex_threads", "1", *INPUT_GUARDS,
+                "-i", str(source), "-filter_complex", ";".join(graph), *outputs], TRANSCODE)
 
 
 def poster(source: Path, target: Path, facts: ClipFacts) -> None:
@@ -102,11 +117,9 @@ def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
     renditions = {r.name: folder / f"{r.name}.mp4" for r in wanted}
     made = ProcessedClip(facts, renditions, folder / "poster.jpg", folder / "preview.mp4", folder / "thumb.jpg")
     try:
-        for rendition in wanted:
-            encode(source, renditions[rendition.name], rendition)
+        encode(source, {rendition: renditions[rendition.name] for rendition in wanted}, made.preview)
         poster(source, made.poster, facts)
         thumbnail(made.poster, made.thumb)
-        encode(source, made.preview, RENDITIONS[0], seconds=PREVIEW_SECONDS, sound=False)
     except (FfmpegFailed, FfmpegTimedOut) as exc:
         for path in (*renditions.values(), made.poster, made.preview, made.thumb):  # nothing of a refused clip stays
             path.unlink(missing_ok=True)
