@@ -15,8 +15,8 @@ from pydantic import SecretStr
 
 from gateway.core.providers import PaymentError, PaymentList, PaymentProvider, SecretHeaders
 from payments.mtn import MtnMomoCollection
+from payments.mtn.api import MtnCredentials
 from payments.mtn.callback_secret import callback_key
-from payments.mtn.collection import MtnCredentials
 from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
 from payments.settings import (
     MtnSettings,

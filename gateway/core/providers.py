@@ -139,6 +139,31 @@ class PaymentProvider(Protocol):
 
 
 @dataclass(frozen=True)
+class OutgoingRefund:
+    """Money given back by the provider's own API call (MTN's Disbursement `refund`), which the core sends and
+    follows: `reference` is ours, kept before the first call and sent on every retry, so the provider refunds
+    once however often it is asked."""
+
+    reference: uuid.UUID
+    collection: Collection  # the payment it gives back (the provider names it by the collection's reference)
+    amount: int  # minor units of `currency`
+    currency: str
+
+
+@runtime_checkable
+class RefundsSent(Protocol):
+    """A provider that refunds by a call of its own whose outcome comes later (a status GET, a callback)."""
+
+    async def send_refund(self, refund: OutgoingRefund) -> None:
+        """Ask for the refund; safe to repeat with the same reference (raises PaymentError)."""
+        ...
+
+    async def refund_status(self, refund: OutgoingRefund) -> StatusResult:
+        """The provider's word on the refund (raises CollectionNotFound when it never got it)."""
+        ...
+
+
+@dataclass(frozen=True)
 class ListedPayment:
     """One payment as its provider's own list shows it (Stars: the Bot API's `getStarTransactions`)."""
 

@@ -12,9 +12,6 @@ for an order of before (a callback without a secret asks for a status GET: slowe
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass
 from datetime import timedelta
 
 import httpx
@@ -34,26 +31,14 @@ from gateway.core.providers import (
     StartResult,
     StatusResult,
 )
-from payments.answers import json_object, json_object_or_empty, parsed_object
+from payments.answers import json_object, parsed_object
+from payments.mtn.api import NAME, RETRY_DELAYS, TOO_MANY_REQUESTS, MtnApi, MtnCredentials, error_of
 from payments.mtn.callback_secret import KEYED, QUERY_NAME, order_secret, secret_holds
 from payments.mtn.messages import payer_message
-from payments.token_cache import IssuedToken, TokenCache
 
-NAME = "mtn"
-RETRY_DELAYS = (0.5, 1.5, 4.0)  # time-outs and 5xx: sent again with the same X-Reference-Id
 # MTN: "Get status transaction requests are capped to 10 requests per second" (developer guidance).
 STATUS_CALLS_PER_SECOND = 10.0
-TOO_MANY_REQUESTS = 429
 STATES = {"SUCCESSFUL": PaymentState.SUCCESSFUL, "FAILED": PaymentState.FAILED, "PENDING": PaymentState.PENDING}
-
-
-@dataclass(frozen=True)
-class MtnCredentials:
-    base_url: str
-    subscription_key: str
-    api_user: str
-    api_key: str
-    target_environment: str
 
 
 class MtnMomoCollection:
@@ -68,11 +53,8 @@ class MtnMomoCollection:
                  callback_key: bytes | None = None) -> None:
         self.status_calls_per_second = status_calls_per_second
         self._callback_key = callback_key  # None: callbacks carry no secret, each asks for a status GET
-        self._http = http
-        self._creds = credentials
+        self._api = MtnApi(http, credentials, "collection", retry_delays)
         self._public_base_url = public_base_url.rstrip("/")
-        self._retry_delays = retry_delays
-        self._tokens = TokenCache(self._fetch_token)
 
     def callback_url(self, collection: Collection) -> str:
         url = f"{self._public_base_url}/payments/mtn/callback/{collection.order_id}"
@@ -93,18 +75,18 @@ class MtnMomoCollection:
             "payeeNote": payer_message(collection.description),
         }
         headers = {"X-Reference-Id": str(collection.reference), "X-Callback-Url": self.callback_url(collection)}
-        response = await self._send("POST", "/collection/v1_0/requesttopay", headers=headers, json=body)
+        response = await self._api.send("POST", "/collection/v1_0/requesttopay", headers=headers, json=body)
         if response.status_code in (202, 409):
             kept: dict[str, object] = {"reference": str(collection.reference)}
             if self._callback_key is not None:
                 kept[KEYED] = "secret"
             return StartResult(provider_data=kept)
-        raise self._error(response)
+        raise error_of(response)
 
     async def fetch_status(self, collection: Collection) -> StatusResult:
         # A 429 here is not sent again at once: the core takes another paced turn (a quick resend
         # would land in the window MTN just refused).
-        response = await self._send("GET", f"/collection/v1_0/requesttopay/{collection.reference}",
+        response = await self._api.send("GET", f"/collection/v1_0/requesttopay/{collection.reference}",
                                     resend_rate_limited=False)
         if response.status_code == TOO_MANY_REQUESTS:
             raise ProviderRateLimited(NAME, "rate_limited", "MTN refused a status call over its rate.", retryable=True,
@@ -113,7 +95,7 @@ class MtnMomoCollection:
             raise CollectionNotFound(NAME, "not_found", "MTN has no request-to-pay with this reference.",
                                      status=404)
         if response.status_code != 200:
-            raise self._error(response)
+            raise error_of(response)
         return parse_status(json_object(NAME, response))
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
@@ -135,79 +117,6 @@ class MtnMomoCollection:
     async def refund(self, collection: Collection) -> StatusResult:
         raise RefundUnsupported(NAME, "refund_unsupported",
                                 "MTN MoMo collections are refunded by a disbursement, by hand.")
-
-    async def _send(self, method: str, path: str, *, headers: dict[str, str] | None = None,
-                    json: Mapping[str, object] | None = None, resend_rate_limited: bool = True) -> httpx.Response:
-        """Send with auth; retry time-outs, 5xx and 429 (same headers, so the same reference)."""
-        last_error: Exception | None = None
-        for delay in (0.0, *self._retry_delays):
-            if delay:
-                await asyncio.sleep(delay)
-            try:
-                response = await self._authorised(method, path, headers, json)
-            except httpx.TransportError as exc:
-                last_error = exc
-                continue
-            except PaymentError as exc:  # from the token endpoint
-                if not exc.retryable:
-                    raise
-                last_error = exc
-                continue
-            if response.status_code < 500 and (response.status_code != TOO_MANY_REQUESTS or not resend_rate_limited):
-                return response
-            last_error = self._error(response)
-        if isinstance(last_error, PaymentError):
-            raise last_error
-        raise PaymentError(NAME, "unreachable", f"MTN did not answer: {last_error!r}", retryable=True)
-
-    async def _authorised(self, method: str, path: str, headers: dict[str, str] | None,
-                          json: Mapping[str, object] | None) -> httpx.Response:
-        stale: str | None = None
-        for _ in range(2):
-            token = await self._tokens.get(stale)
-            all_headers = {**self._common_headers(), "Authorization": f"Bearer {token}", **(headers or {})}
-            response = await self._http.request(method, self._creds.base_url.rstrip("/") + path,
-                                                headers=all_headers, json=json)
-            if response.status_code != 401:
-                return response
-            stale = token  # refreshed once: MTN may revoke a token before its stated expiry
-        return response
-
-    def _common_headers(self) -> dict[str, str]:
-        return {"Ocp-Apim-Subscription-Key": self._creds.subscription_key,
-                "X-Target-Environment": self._creds.target_environment}
-
-    async def _fetch_token(self) -> IssuedToken:
-        try:
-            response = await self._http.post(
-                self._creds.base_url.rstrip("/") + "/collection/token/",
-                auth=(self._creds.api_user, self._creds.api_key),
-                headers={"Ocp-Apim-Subscription-Key": self._creds.subscription_key},
-            )
-        except httpx.TransportError as exc:
-            raise PaymentError(NAME, "unreachable", f"MTN token endpoint did not answer: {exc!r}",
-                               retryable=True) from exc
-        if response.status_code != 200:
-            # Bad credentials come back as 500 {"error": "login_failed"}: not worth retrying. Other 5xx are.
-            error = self._error(response)
-            if error.code == "login_failed" or (response.status_code < 500 and not error.retryable):
-                raise PaymentError(NAME, "login_failed",
-                                   f"MTN refused our API credentials ({response.status_code}).",
-                                   status=response.status_code)
-            raise error
-        data = json_object(NAME, response)
-        if not data.get("access_token"):
-            raise PaymentError(NAME, "unreadable_answer", "MTN's token answer holds no access_token.", retryable=True,
-                               status=response.status_code)
-        return IssuedToken(str(data["access_token"]), data.get("expires_in"))
-
-    def _error(self, response: httpx.Response) -> PaymentError:
-        data = json_object_or_empty(response)
-        code = str(data.get("code") or data.get("error") or f"http_{response.status_code}")
-        message = str(data.get("message") or response.reason_phrase or "MTN refused the request")
-        return PaymentError(NAME, code, message,
-                            retryable=response.status_code >= 500 or response.status_code == TOO_MANY_REQUESTS,
-                            status=response.status_code)
 
 
 def callback_proves(data: dict[str, object], status: StatusResult, collection: Collection) -> bool:

@@ -10,6 +10,7 @@ from aiohttp import web
 from payments.sandbox import mtn
 from payments.sandbox.control import CONTROL, SandboxControl, add_control_routes
 from payments.sandbox.mtn import create_mtn_sandbox
+from payments.sandbox.mtn_disbursement import add_disbursement
 from payments.sandbox.orange import create_orange_sandbox
 from payments.sandbox.orange.state import MP_PREFIX
 from payments.sandbox.orange.ussd_push import describe_magic_numbers
@@ -25,6 +26,9 @@ def describe(base_url: str) -> dict[str, object]:
             "token": f"{base_url}/mtn/collection/token/",
             "request_to_pay": f"{base_url}/mtn/collection/v1_0/requesttopay",
             "magic_numbers (partyId, last three digits)": mtn.describe_magic_numbers(),
+            "disbursement_token": f"{base_url}/mtn/disbursement/token/",
+            "refund": f"{base_url}/mtn/disbursement/v1_0/refund (naming a collection's referenceIdToRefund)",
+            "transfer": f"{base_url}/mtn/disbursement/v1_0/transfer (the payee's magic numbers as a payer's)",
             "control": f"{base_url}/mtn/_control",
         },
         "orange": {
@@ -51,6 +55,8 @@ def create_sandbox_app(control: SandboxControl | None = None) -> web.Application
     app[CONTROL] = control
     app.router.add_get("/", index)
     add_control_routes(app)
-    app.add_subapp("/mtn", create_mtn_sandbox(control))
+    momo = create_mtn_sandbox(control)
+    add_disbursement(momo)  # MTN's second product, on the same host as MTN serves both
+    app.add_subapp("/mtn", momo)
     app.add_subapp("/orange", create_orange_sandbox(control))
     return app

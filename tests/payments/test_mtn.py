@@ -19,7 +19,7 @@ from gateway.core.providers import (
     ProviderRateLimited,
 )
 from payments.mtn import MtnMomoCollection
-from payments.mtn.collection import MtnCredentials
+from payments.mtn.api import MtnCredentials
 
 BASE = "https://momo.test"
 CREDS = MtnCredentials(BASE, "sub-key", "api-user", "api-key", "mtncameroon")

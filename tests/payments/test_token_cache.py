@@ -13,7 +13,7 @@ import respx
 
 from gateway.core.providers import Collection, PaymentError
 from payments.mtn import MtnMomoCollection
-from payments.mtn.collection import MtnCredentials
+from payments.mtn.api import MtnCredentials
 from payments.orange import OrangePush, PushCredentials
 from payments.token_cache import DEFAULT_LIFETIME, IssuedToken, TokenCache, lifetime_seconds
 

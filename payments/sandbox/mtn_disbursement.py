@@ -1,0 +1,236 @@
+"""MTN MoMo's Disbursement product, beside the Collection one in the same sandbox: its own token
+(`/disbursement/token/`), refunds of a collection (`/disbursement/v1_0/refund` and `v2_0`, naming the
+collection's reference), transfers to a payee (`/disbursement/v1_0/transfer`), their status GETs and callbacks,
+the account's balance; the same headers, bodies and quirks as the Collection product (202 with an empty body,
+409 on a reused `X-Reference-Id`, the amount a string of digits).
+
+Outcomes: a refund of a collection this sandbox took and that succeeded is SUCCESSFUL after `success_delay`; of a
+collection it does not know, or that did not succeed, FAILED (`RESOURCE_NOT_FOUND`, `NOT_ALLOWED`); more than
+what is left of it, FAILED (`NOT_ENOUGH_FUNDS`, this sandbox's choice of MTN's reasons). A transfer's outcome
+is the payee number's, by MTN's magic numbers (see `payments.sandbox.mtn.MAGIC_NUMBERS`)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Annotated, Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+
+from payments.sandbox.control import (
+    CONTROL,
+    DISPATCHER,
+    Delay,
+    Notice,
+    Plan,
+    SandboxControl,
+    TokenCheck,
+    TokenStore,
+    basic_credentials,
+    bearer_token,
+    due_time,
+    first_error,
+    is_due,
+    is_http_url,
+    loop_time,
+    whole_seconds,
+)
+from payments.sandbox.mtn import (
+    DEFAULT_TOKEN_LIFETIME,
+    MTN,
+    UUID,
+    Message,
+    Payer,
+    error,
+    missing_subscription_key,
+    plan_for,
+    rate_limited,
+    status_of,
+    target_environment,
+)
+
+Amount = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*$")]
+STARTING_BALANCE = 10_000_000  # of the disbursement account, in each currency: refunds and payouts draw on it
+
+
+class Refund(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    amount: Amount
+    currency: Literal["XAF", "XOF", "EUR"]
+    externalId: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    payerMessage: Message | None = None
+    payeeNote: Message | None = None
+    referenceIdToRefund: Annotated[str, StringConstraints(pattern=UUID.pattern)]
+
+
+class Transfer(BaseModel):
+    model_config = ConfigDict(extra="ignore", strict=True)
+
+    amount: Amount
+    currency: Literal["XAF", "XOF", "EUR"]
+    externalId: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+    payee: Payer
+    payerMessage: Message | None = None
+    payeeNote: Message | None = None
+
+
+@dataclass
+class Payout:
+    """A refund or a transfer as MTN keeps it; its status is a function of time, as a collection's."""
+
+    reference: str
+    kind: Literal["refund", "transfer"]
+    environment: str
+    request: Refund | Transfer
+    plan: Plan
+    due_at: float | None
+    transaction_id: str
+    callback_url: str | None
+
+
+@dataclass
+class DisbursementState:
+    tokens: TokenStore = field(default_factory=TokenStore)
+    payouts: dict[str, Payout] = field(default_factory=dict)
+    token_users: dict[str, str] = field(default_factory=dict)
+    spent: dict[str, int] = field(default_factory=dict)  # currency -> paid out (successful, or on its way)
+
+
+DISBURSEMENT = web.AppKey("mtn_disbursement", DisbursementState)
+
+
+def refund_plan(app: web.Application, refund: Refund) -> Plan:
+    """What becomes of a refund: the collection it names must have been paid, and not refunded past its amount."""
+    collection = app[MTN].collections.get(refund.referenceIdToRefund.lower())
+    if collection is None:
+        return Plan("FAILED", "RESOURCE_NOT_FOUND", Delay.SHORT)
+    if status_of(collection, loop_time()) != "SUCCESSFUL" or collection.request.currency != refund.currency:
+        return Plan("FAILED", "NOT_ALLOWED", Delay.SHORT)
+    already = sum(int(p.request.amount) for p in app[DISBURSEMENT].payouts.values()
+                  if isinstance(p.request, Refund) and p.plan.status != "FAILED"
+                  and p.request.referenceIdToRefund.lower() == collection.reference)
+    if already + int(refund.amount) > int(collection.request.amount):
+        return Plan("FAILED", "NOT_ENOUGH_FUNDS", Delay.SHORT)
+    return Plan("SUCCESSFUL", None, Delay.SHORT)
+
+
+def payout_body(payout: Payout, now: float) -> dict[str, Any]:
+    """The status GET's answer, also the callback's body."""
+    status = payout.plan.status if is_due(payout.due_at, now) else "PENDING"
+    body: dict[str, Any] = {"amount": payout.request.amount, "currency": payout.request.currency}
+    if status == "SUCCESSFUL":
+        body["financialTransactionId"] = payout.transaction_id
+    if payout.request.externalId is not None:
+        body["externalId"] = payout.request.externalId
+    if isinstance(payout.request, Transfer):
+        body["payee"] = payout.request.payee.model_dump()
+    body["status"] = status
+    if status == "FAILED":
+        body["reason"] = payout.plan.reason
+    return body
+
+
+def authorized(request: web.Request) -> web.Response | None:
+    if not request.headers.get("Ocp-Apim-Subscription-Key"):
+        return missing_subscription_key()
+    token = bearer_token(request.headers.get("Authorization"))
+    check = request.app[DISBURSEMENT].tokens.check(token, loop_time(), request.app[CONTROL].token_generation)
+    if check is TokenCheck.VALID:
+        return None
+    return error(401, "UNAUTHORIZED", f"Access token is {check.value}: request a new one at /disbursement/token/.")
+
+
+async def create_token(request: web.Request) -> web.Response:
+    """`POST /disbursement/token/`: the product's own token (a Collection token is not accepted here)."""
+    if not request.headers.get("Ocp-Apim-Subscription-Key"):
+        return missing_subscription_key()
+    control = request.app[CONTROL]
+    credentials = basic_credentials(request.headers.get("Authorization"))
+    if credentials is None or control.reject_credentials:
+        return web.json_response({"error": "login_failed"}, status=500)
+    lifetime = control.token_lifetime or DEFAULT_TOKEN_LIFETIME
+    state = request.app[DISBURSEMENT]
+    token = state.tokens.issue(loop_time(), lifetime, control.token_generation)
+    state.token_users[token] = credentials[0]
+    return web.json_response({"access_token": token, "token_type": "access_token",
+                              "expires_in": whole_seconds(lifetime)})
+
+
+async def create_payout(request: web.Request, kind: Literal["refund", "transfer"]) -> web.Response:
+    if (denied := authorized(request)) is not None:
+        return denied
+    reference = request.headers.get("X-Reference-Id", "")
+    if not UUID.fullmatch(reference):
+        return error(400, "BAD_REQUEST", "Header X-Reference-Id must be a UUID.")
+    environment = target_environment(request)
+    if isinstance(environment, web.Response):
+        return environment
+    callback_url = request.headers.get("X-Callback-Url")
+    if callback_url is not None and not is_http_url(callback_url):
+        return error(400, "INVALID_CALLBACK_URL_HOST", "X-Callback-Url must be an http(s) URL.")
+    model: type[Refund] | type[Transfer] = Refund if kind == "refund" else Transfer
+    try:
+        body = model.model_validate_json(await request.read())
+    except ValidationError as invalid:
+        where, message = first_error(invalid)
+        return error(400, "INVALID_CURRENCY" if where == "currency" else "BAD_REQUEST", f"{where}: {message}")
+    state = request.app[DISBURSEMENT]
+    if reference.lower() in state.payouts:
+        return error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")
+    plan = refund_plan(request.app, body) if isinstance(body, Refund) else plan_for(body.payee.partyId)
+    control = request.app[CONTROL]
+    payout = Payout(reference.lower(), kind, environment, body, plan, due_time(plan.delay, loop_time(), control),
+                    str(secrets.randbelow(9 * 10**9) + 10**9), callback_url)
+    state.payouts[payout.reference] = payout
+    if plan.status != "FAILED":
+        state.spent[body.currency] = state.spent.get(body.currency, 0) + int(body.amount)
+    if callback_url is not None and payout.due_at is not None:
+        request.app[DISPATCHER].schedule(payout.due_at, partial(_callback, payout, control))
+    return web.Response(status=202)
+
+
+def _callback(payout: Payout, control: SandboxControl) -> Notice | None:
+    if payout.callback_url is None:
+        return None
+    return Notice(control.callback_method, payout.callback_url, payout_body(payout, loop_time()))
+
+
+async def get_payout(request: web.Request, kind: Literal["refund", "transfer"]) -> web.Response:
+    if (denied := authorized(request)) is not None:
+        return denied
+    environment = target_environment(request)
+    if isinstance(environment, web.Response):
+        return environment
+    state = request.app[DISBURSEMENT]
+    account = state.token_users.get(bearer_token(request.headers.get("Authorization")) or "", "")
+    if request.app[MTN].over_status_cap(request.app[CONTROL].status_calls_per_second, loop_time(),
+                                        f"disbursement:{account}"):
+        return rate_limited()
+    payout = state.payouts.get(request.match_info["reference"].lower())
+    if payout is None or payout.kind != kind or payout.environment != environment:
+        return error(404, "RESOURCE_NOT_FOUND", "Requested resource was not found.")
+    return web.json_response(payout_body(payout, loop_time()))
+
+
+async def balance(request: web.Request) -> web.Response:
+    """`GET /disbursement/v1_0/account/balance`: what is left to pay out, in the currency asked (XAF by default)."""
+    if (denied := authorized(request)) is not None:
+        return denied
+    currency = request.query.get("currency", "XAF").upper()
+    left = STARTING_BALANCE - request.app[DISBURSEMENT].spent.get(currency, 0)
+    return web.json_response({"availableBalance": str(left), "currency": currency})
+
+
+def add_disbursement(app: web.Application) -> None:
+    app[DISBURSEMENT] = DisbursementState()
+    router = app.router
+    router.add_post("/disbursement/token/", create_token)
+    for version in ("v1_0", "v2_0"):
+        router.add_post(f"/disbursement/{version}/refund", partial(create_payout, kind="refund"))
+    router.add_get("/disbursement/v1_0/refund/{reference}", partial(get_payout, kind="refund"))
+    router.add_post("/disbursement/v1_0/transfer", partial(create_payout, kind="transfer"))
+    router.add_get("/disbursement/v1_0/transfer/{reference}", partial(get_payout, kind="transfer"))
+    router.add_get("/disbursement/v1_0/account/balance", balance)
