@@ -12,6 +12,7 @@ from typing import Any
 from assembly.job_runtime import JobContext, relay_now, run_in_context
 from assembly.media_jobs import media_handlers
 from assembly.results_key import signing_key
+from gateway.core.payments.refunds_sent import refunds_pass
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.receipts import RECEIPT_TOPICS, send_receipt
@@ -94,6 +95,17 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
         await relay_now(ctx)
         log.info("reconciler: %s", report.summary())
     return report.summary()
+
+
+def refunds_job() -> str:
+    """Every 30 s (assembly.worker.PERIODIC_JOBS): refunds owed by a provider that refunds by API, sent and
+    followed (gateway.core.payments.refunds_sent)."""
+    return run_in_context(refunds_turn)
+
+
+async def refunds_turn(ctx: JobContext) -> str:
+    turns = await refunds_pass(ctx.sessions, ctx.providers, datetime.now(UTC))
+    return ", ".join(f"{turn.refund_id}: {turn.outcome}" for turn in turns) or "nothing due"
 
 
 def stars_check_job() -> int:

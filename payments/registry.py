@@ -13,12 +13,14 @@ from dataclasses import dataclass, field
 import httpx
 from pydantic import SecretStr
 
-from gateway.core.providers import PaymentError, PaymentList, PaymentProvider, SecretHeaders
+from gateway.core.providers import PaymentError, PaymentList, PaymentProvider, RefundsSent, SecretHeaders
 from payments.mtn import MtnMomoCollection
-from payments.mtn.api import MtnCredentials
+from payments.mtn.api import MtnApi, MtnCredentials
 from payments.mtn.callback_secret import callback_key
+from payments.mtn.disbursement import MtnDisbursement
 from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
 from payments.settings import (
+    MtnDisbursementSettings,
     MtnSettings,
     OrangePushSettings,
     OrangeWebPaySettings,
@@ -43,6 +45,11 @@ def implementation_key(provider: str, channel: str, push_channels: Collection[st
 class ProviderRegistry:
     providers: dict[str, PaymentProvider] = field(default_factory=dict)
     push_channels: frozenset[str] = frozenset()  # the channels that push a payment prompt to the voter's phone
+    # Providers whose refunds go out by their own API, followed by the core (MTN's Disbursement).
+    refunders: dict[str, RefundsSent] = field(default_factory=dict)
+
+    def refunder(self, provider: str) -> RefundsSent | None:
+        return self.refunders.get(provider)
 
     def get(self, key: str) -> PaymentProvider:
         try:
@@ -72,6 +79,22 @@ class ProviderRegistry:
             close = getattr(provider, "aclose", None)
             if close is not None:
                 await close()
+
+
+def disbursement_credentials(settings: PaymentSettings, collection: MtnCredentials | None,
+                             sandbox: str | None) -> MtnCredentials | None:
+    """The Disbursement product's own subscription, on the Collection's host and environment; the sandbox's in
+    development (only where the Collection is the sandbox's too)."""
+    if collection is None:
+        return None
+    if not unset_settings(MtnDisbursementSettings, settings):
+        return MtnCredentials(collection.base_url, revealed(settings.mtn_disbursement_subscription_key),
+                              settings.mtn_disbursement_api_user or "",
+                              revealed(settings.mtn_disbursement_api_key), collection.target_environment)
+    if sandbox is None or collection.base_url != sandbox:
+        return None
+    return MtnCredentials(sandbox, "sandbox-disbursement-key", "sandbox-payout-user", "sandbox-payout-key",
+                          "sandbox")
 
 
 def mtn_credentials(mtn: MtnSettings, sandbox: str | None) -> MtnCredentials | None:
@@ -149,6 +172,8 @@ def build_registry(settings: PaymentSettings, http: httpx.AsyncClient, stars_bot
             http, mtn, settings.public_base_url,
             status_calls_per_second=settings.mtn_momo_status_calls_per_second or None,
             callback_key=callback_key(settings.secret_key.get_secret_value()))  # keyed callback URLs
+    if (payouts := disbursement_credentials(settings, mtn, sandbox_address(settings, "mtn"))) is not None:
+        registry.refunders["mtn"] = MtnDisbursement(MtnApi(http, payouts, "disbursement"))
     if (webpay := webpay_credentials(settings, sandbox_address(settings, "orange"))) is not None:
         registry.providers["orange_webpay"] = OrangeWebPay(http, webpay, settings.public_base_url)
     if (push := push_credentials(settings, sandbox_address(settings, "orange"))) is not None:

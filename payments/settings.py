@@ -36,6 +36,15 @@ class MtnSettings(BaseModel):
     mtn_momo_status_calls_per_second: float = Field(default=10.0, ge=0)
 
 
+class MtnDisbursementSettings(BaseModel):
+    """MTN MoMo Disbursement (`payments.mtn.disbursement`): refunds sent by MTN itself. Optional: without it,
+    MTN refunds are marked for a person to pay back by hand. The base URL and environment are the Collection's."""
+
+    mtn_disbursement_subscription_key: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    mtn_disbursement_api_user: Annotated[str | None, NEEDED] = None
+    mtn_disbursement_api_key: Annotated[SecretStr | None, NEEDED_SECRET] = None
+
+
 class OrangeWebPaySettings(BaseModel):
     """Orange Money WebPay, the payment page for web and Telegram voters (`payments.orange.webpay`)."""
 
@@ -86,7 +95,8 @@ def unset_settings(model: type[BaseModel], settings: BaseModel) -> list[str]:
     return [name for name in marked_settings(model) if not getattr(settings, name.lower())]
 
 
-class PaymentSettings(ServiceSettings, MtnSettings, OrangeWebPaySettings, OrangePushSettings, StripeSettings):
+class PaymentSettings(ServiceSettings, MtnSettings, MtnDisbursementSettings, OrangeWebPaySettings, OrangePushSettings,
+                      StripeSettings):
     """Every provider's settings, the local sandbox's and the Stars checks'."""
 
     # The local MTN/Orange sandbox, used in development by providers that have no credentials.

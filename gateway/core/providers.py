@@ -238,3 +238,7 @@ class Providers(Protocol):
     def secret_headers(self) -> frozenset[str]:
         """The headers in which the providers set up here send a secret (`SecretHeaders`)."""
         ...
+
+    def refunder(self, provider: str) -> RefundsSent | None:
+        """Where refunds of `provider`'s payments go out by its own API (None: by its `refund`, or by hand)."""
+        ...

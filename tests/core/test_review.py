@@ -60,8 +60,8 @@ async def test_review_lists_each_order_that_needs_a_person_with_why_and_its_even
         is ConfirmOutcome.DUPLICATE_PAYMENT
     partly = await paid(sessions, contest, "pi_5", provider="stripe", quantity=3)
     assert await refunding.settle_refund(sessions, partly.id, 40, "xaf", "pi_5") is RefundSettled.PARTIAL_REFUND
-    to_refund = await paid(sessions, contest, "mtn-6")
-    refunded = gateway("refund", str(to_refund.id), env=env)  # MTN has no refund API: a person pays it back
+    to_refund = await paid(sessions, contest, "om-6", provider="orange", msisdn="+237690000006")
+    refunded = gateway("refund", str(to_refund.id), env=env)  # Orange has no refund API: a person pays it back
     assert refunded.returncode == 0 and refunded.stdout.startswith("refund_requested"), refunded.stderr
     unverified = await place(sessions, contest, provider="orange")  # Orange paid a page we never learned of
     await events_received(sessions, unverified.id, ("notification.success.unverified", "needs_check"))

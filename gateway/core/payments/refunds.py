@@ -42,8 +42,9 @@ async def one_refund_at_a_time(sessions: Sessions, order_id: uuid.UUID) -> Async
 
 async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid.UUID, actor: str, *,
                          reason: str | None = None, address: str | None = None) -> RefundOutcome:
-    """Refund a paid order: through the provider's API where it has one (Stripe, Stars), else mark it
-    `refund_requested` for a person to pay back by hand. Either way its votes leave the tally now, once."""
+    """Refund a paid order: through the provider's API where it has one (Stripe, Stars: at once; MTN's Disbursement:
+    owed, then sent by the refunds pass, gateway.core.payments.refunds_sent), else mark it `refund_requested` for a
+    person to pay back by hand. Either way its votes leave the tally now, once."""
     async with one_refund_at_a_time(sessions, order_id):
         async with autocommit(sessions) as session:
             loaded = await load_collection(session, order_id)
@@ -55,7 +56,10 @@ async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid
                            code="already_refunded")
         if order.status is not OrderStatus.PAID:
             raise Conflict(f"Only a paid order can be refunded; this one is {order.status.value}.", code="not_paid")
-        status, message = await _refund_at_provider(registry, order.provider, order.channel, collection)
+        if registry.refunder(order.provider) is not None:  # owed: sent, and followed, by the refunds pass
+            status, message = OrderStatus.REFUND_REQUESTED, f"Refund owed: {order.provider} sends it back by itself."
+        else:
+            status, message = await _refund_at_provider(registry, order.provider, order.channel, collection)
 
         def noted(ended: OrderStatus) -> AuditEntry:
             details = {"status": ended.value, "message": message, **({"reason": reason} if reason else {})}
