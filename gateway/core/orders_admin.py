@@ -31,6 +31,7 @@ from gateway.db.models import (
     OrderStatus,
     OutboxMessage,
     ProviderEvent,
+    Refund,
     VoteOrder,
 )
 
@@ -122,6 +123,7 @@ class OrderDetail:
     events: list[ProviderEvent]
     messages: list[OutboxMessage]
     audit: list[AuditEntry]
+    refunds: list[Refund]  # sent by the provider's own API (gateway.core.payments.refunds_sent)
 
 
 async def order_detail(sessions: Sessions, actor: Actor, order_id: uuid.UUID) -> OrderDetail:
@@ -135,7 +137,9 @@ async def order_detail(sessions: Sessions, actor: Actor, order_id: uuid.UUID) ->
             OutboxMessage.payload["order_id"].astext == str(order_id)).order_by(OutboxMessage.id))).all()
         entries = (await session.scalars(select(AuditEntry).where(AuditEntry.target == str(order_id))
                                          .order_by(AuditEntry.id))).all()
-    return OrderDetail(found[0], list(events), list(messages), list(entries))
+        refunds = (await session.scalars(select(Refund).where(Refund.order_id == order_id)
+                                         .order_by(Refund.created_at))).all()
+    return OrderDetail(found[0], list(events), list(messages), list(entries), list(refunds))
 
 
 RECEIPT_TOPIC = {OrderStatus.PAID: "order.paid", OrderStatus.FAILED: "order.failed",

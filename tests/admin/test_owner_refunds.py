@@ -14,8 +14,10 @@ from sqlalchemy import func, select
 
 from channels.telegram.fake_api import FakeBotApi
 from gateway.core.orders import counting
+from gateway.core.payments.refunds_sent import owe_refunds
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, VoteOrder
+from gateway.kit.keys import PROVIDERS
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, csrf_token, make_account
 from tests.channel_names import Channel
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
@@ -162,3 +164,20 @@ async def test_the_refund_route_is_in_the_admin_openapi_document(client: TestCli
     operation = document["paths"]["/api/v1/admin/orders/{order_id}/refund"]["post"]
     assert operation["summary"].startswith("Owners: refund a paid order")
     assert operation["requestBody"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Refund"}
+
+
+async def test_an_owners_refund_of_an_mtn_order_shows_the_refund_mtn_sends(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, "02", 2, channel=Channel.USSD, msisdn="+237670000446")
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-7",
+                                   provider="mtn")
+    await browser_sign_in(client, await make_account(sessions, "owner"))
+    token = csrf_token(await (await client.get(f"/admin/orders/{order.id}")).text())
+    done = await client.post(f"/admin/orders/{order.id}/refund", data={"csrf_token": token, **REASON},
+                             allow_redirects=False)
+    assert done.status == 303 and await order_status(sessions, order.id) is OrderStatus.REFUND_REQUESTED
+    assert await owe_refunds(sessions, client.app[PROVIDERS]) == 1  # the worker's refunds pass, its first step
+    page = await (await client.get(f"/admin/orders/{order.id}")).text()
+    assert "Refunds sent by the provider" in page and "sends it back by itself" in page
+    assert f"<td>{order.amount} XAF</td><td>requested</td>" in page
