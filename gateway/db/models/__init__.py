@@ -6,7 +6,7 @@ from gateway.db.models.base import NAMING, Base, enum_column
 from gateway.db.models.contests import Candidate, CandidateStatus, Contest, ContestStatus, Tally
 from gateway.db.models.entries import Entry, EntryCall, EntryStatus, MediaUpload, UploadKind, UploadState
 from gateway.db.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet
-from gateway.db.models.money_out import Refund, RefundState
+from gateway.db.models.money_out import ProviderFeeRate, Refund, RefundState, SettlementStatement
 from gateway.db.models.orders import OrderStatus, OutboxMessage, PaymentVerification, ProviderEvent, VoteOrder
 from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, UssdSessionEvent, VoterPreference
 
@@ -15,5 +15,6 @@ __all__ = [
     "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "Entry", "EntryCall",
     "EntryStatus", "MediaUpload", "UploadKind", "UploadState", "LedgerCheckpoint",
     "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification", "ProviderEvent",
-    "Refund", "RefundState", "ResultsSheet", "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
+    "ProviderFeeRate", "Refund", "RefundState", "ResultsSheet", "SettlementStatement",
+    "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
 ]

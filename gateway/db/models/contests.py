@@ -67,6 +67,8 @@ class Contest(Base):
     # The price of a vote in Stars (None: not sold for Stars). A channel's own settings of a contest live in
     # its own table (gateway.core.channel_settings).
     stars_per_vote: Mapped[int | None] = mapped_column(Integer)
+    # The platform's commission on what the contest took (net of refunds), in basis points (500: 5%).
+    commission_bp: Mapped[int] = mapped_column(Integer, server_default="0")
 
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="contest", order_by="Candidate.code", lazy="raise"
@@ -76,6 +78,7 @@ class Contest(Base):
         CheckConstraint("price_per_vote > 0", name="price_positive"),
         CheckConstraint("max_votes_per_order >= 1", name="max_votes_positive"),
         CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
+        CheckConstraint("commission_bp BETWEEN 0 AND 10000", name="commission_within_whole"),
     )
 
 

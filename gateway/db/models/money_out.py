@@ -8,7 +8,7 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, func, text
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -48,3 +48,40 @@ class Refund(Base):
         Index("uq_refunds_order_open", "order_id", unique=True, postgresql_where=text("state <> 'failed'")),
         Index("ix_refunds_due", "due_at", postgresql_where=text("state IN ('requested', 'sent')")),
     )
+
+
+class ProviderFeeRate(Base):
+    """What a provider keeps of each payment, as the owner keeps the rate: a share and a fixed part."""
+
+    __tablename__ = "provider_fee_rates"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    percent_bp: Mapped[int] = mapped_column(Integer, server_default="0")  # basis points of each payment
+    fixed_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")  # per payment, minor units
+    updated_by: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (
+        CheckConstraint("percent_bp BETWEEN 0 AND 10000", name="percent_within_whole"),
+        CheckConstraint("fixed_minor >= 0", name="fixed_not_negative"),
+    )
+
+
+class SettlementStatement(Base):
+    """A contest's settlement statement as signed: the CSV's exact bytes, its Ed25519 signature (the results
+    sheets' key) and the ledger head it was computed at."""
+
+    __tablename__ = "settlement_statements"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
+    statement: Mapped[bytes] = mapped_column(LargeBinary)
+    signature: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    entries: Mapped[int] = mapped_column(BigInteger)
+    head_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    signed_by: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+
+    __table_args__ = (Index("ix_settlement_statements_contest", "contest_id", "created_at"),)

@@ -1,0 +1,177 @@
+"""A contest's settlement: what it took, per provider and currency, what the providers and the platform keep,
+what went back, and what the organiser is owed. Integers of minor units throughout; money in two currencies is
+never added up (a contest sold in Stars has an XTR statement beside its own).
+
+- gross: every payment whose money moved to us (paid, held, flagged, owed back or refunded): money we hold or
+  held, whatever became of its votes (an entry's fee included: money in, no vote);
+- refunds: what went back or is owed back (`refunded`, `refund_requested`);
+- provider fees: each provider's rate (a share in basis points and a fixed part per payment, kept by an owner),
+  on every payment the provider took (providers keep their fee on a refunded payment);
+- commission: the contest's rate on what it kept (gross less refunds);
+- net payable: gross less refunds, fees and commission; balance: net less what was paid out already.
+
+A statement is signed like the results sheet (the same key, `gateway results verify`'s check), with the ledger
+head it was computed at, and kept: the organiser, an auditor and the platform hold the same bytes.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import func, select
+
+from gateway.core.audit import Actor
+from gateway.core.cells import safe_text
+from gateway.core.contests_admin import _contest
+from gateway.core.results import public_raw, sign
+from gateway.db.engine import Sessions
+from gateway.db.models import LedgerHead, OrderStatus, ProviderFeeRate, SettlementStatement, VoteOrder
+
+MONEY_IN = (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED,
+            OrderStatus.REFUNDED)
+MONEY_BACK = (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
+HEADER = ("record", "provider", "currency", "payments", "gross", "refunds", "fees", "commission", "net")
+
+
+@dataclass(frozen=True)
+class FeeRate:
+    percent_bp: int = 0
+    fixed_minor: int = 0
+
+
+@dataclass(frozen=True)
+class Takings:
+    """One provider's payments of the contest in one currency."""
+
+    provider: str
+    currency: str
+    payments: int
+    gross: int
+    refunds: int
+
+
+@dataclass(frozen=True)
+class ProviderLine:
+    takings: Takings
+    fees: int
+
+
+@dataclass(frozen=True)
+class CurrencyStatement:
+    currency: str
+    lines: tuple[ProviderLine, ...]
+    gross: int
+    refunds: int
+    fees: int
+    commission: int
+    net: int
+    paid_out: int
+    balance: int
+
+
+def share(amount: int, basis_points: int) -> int:
+    """`amount` × bp / 10000, rounded half up (the only rounding in a statement)."""
+    return (amount * basis_points + 5000) // 10000
+
+
+def fee_of(takings: Takings, rate: FeeRate) -> int:
+    return share(takings.gross, rate.percent_bp) + rate.fixed_minor * takings.payments
+
+
+def statements(takings: Sequence[Takings], rates: Mapping[tuple[str, str], FeeRate], commission_bp: int,
+               paid_out: Mapping[str, int] | None = None) -> list[CurrencyStatement]:
+    """The figures of each currency the contest took, from its takings and the rates (pure: no I/O)."""
+    out = []
+    for currency in sorted({t.currency for t in takings}):
+        lines = tuple(ProviderLine(t, fee_of(t, rates.get((t.provider, currency), FeeRate())))
+                      for t in sorted(takings, key=lambda t: t.provider) if t.currency == currency)
+        gross = sum(line.takings.gross for line in lines)
+        refunds = sum(line.takings.refunds for line in lines)
+        fees = sum(line.fees for line in lines)
+        commission = share(gross - refunds, commission_bp)
+        net = gross - refunds - fees - commission
+        paid = (paid_out or {}).get(currency, 0)
+        out.append(CurrencyStatement(currency, lines, gross, refunds, fees, commission, net, paid, net - paid))
+    return out
+
+
+def statement_csv(slug: str, name: str, commission_bp: int, figures: Sequence[CurrencyStatement], entries: int,
+                  head: bytes, at: datetime) -> bytes:
+    """The statement's exact bytes (what is signed)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerow(("contest", slug, "", "", "", "", "", "", safe_text(name)))
+    writer.writerow(("commission_rate_bp", "", "", "", "", "", "", commission_bp, ""))
+    for money in figures:
+        for line in money.lines:
+            t = line.takings
+            writer.writerow(("provider", t.provider, money.currency, t.payments, t.gross, t.refunds, line.fees, "", ""))
+        writer.writerow(("total", "", money.currency, sum(line.takings.payments for line in money.lines), money.gross,
+                         money.refunds, money.fees, money.commission, money.net))
+        writer.writerow(("paid_out", "", money.currency, "", "", "", "", "", money.paid_out))
+        writer.writerow(("balance", "", money.currency, "", "", "", "", "", money.balance))
+    writer.writerow(("ledger", "", "", entries, "", "", "", "", head.hex()))
+    writer.writerow(("computed_at", "", "", "", "", "", "", "", at.strftime("%Y-%m-%dT%H:%M:%SZ")))
+    return out.getvalue().encode()
+
+
+TAKINGS = (select(VoteOrder.provider, VoteOrder.currency, func.count(), func.sum(VoteOrder.amount),
+                  func.coalesce(func.sum(VoteOrder.amount).filter(VoteOrder.status.in_(MONEY_BACK)), 0))
+           .where(VoteOrder.status.in_(MONEY_IN)).group_by(VoteOrder.provider, VoteOrder.currency))
+
+
+@dataclass(frozen=True)
+class Settlement:
+    contest_id: int
+    slug: str
+    name: str
+    commission_bp: int
+    figures: list[CurrencyStatement]
+    entries: int
+    head: bytes
+    at: datetime
+
+
+async def settlement(sessions: Sessions, actor: Actor, contest_id: int) -> Settlement:
+    """The contest's figures now, from its payment rows and the owner's rates, with its ledger's head."""
+    async with sessions() as session:
+        contest = await _contest(session, actor, contest_id)  # an organiser sees only their contests'
+        rows = (await session.execute(TAKINGS.where(VoteOrder.contest_id == contest.id))).all()
+        rates = {(r.provider, r.currency): FeeRate(r.percent_bp, r.fixed_minor)
+                 for r in (await session.scalars(select(ProviderFeeRate))).all()}
+        head = (await session.execute(select(LedgerHead.entries, LedgerHead.head_hash)
+                                      .where(LedgerHead.contest_id == contest.id))).one_or_none()
+    takings = [Takings(provider, currency, int(count), int(gross), int(back))
+               for provider, currency, count, gross, back in rows]
+    entries, head_hash = (int(head.entries), bytes(head.head_hash)) if head else (0, b"")
+    return Settlement(contest.id, contest.slug, contest.name, contest.commission_bp,
+                      statements(takings, rates, contest.commission_bp), entries, head_hash, datetime.now(UTC))
+
+
+async def sign_statement(sessions: Sessions, key: Ed25519PrivateKey, actor: Actor, contest_id: int
+                         ) -> SettlementStatement:
+    """The statement now, signed and kept (who signed it is on it)."""
+    figures = await settlement(sessions, actor, contest_id)
+    body = statement_csv(figures.slug, figures.name, figures.commission_bp, figures.figures, figures.entries,
+                         figures.head, figures.at)
+    kept = SettlementStatement(contest_id=figures.contest_id, statement=body, signature=sign(key, body),
+                               public_key=public_raw(key.public_key()), entries=figures.entries,
+                               head_hash=figures.head, signed_by=actor.email, created_at=figures.at)
+    async with sessions.begin() as session:
+        session.add(kept)
+        await session.flush()
+    return kept
+
+
+async def statements_of(sessions: Sessions, actor: Actor, contest_id: int, last: int = 10) -> list[SettlementStatement]:
+    async with sessions() as session:
+        contest = await _contest(session, actor, contest_id)
+        return list((await session.scalars(select(SettlementStatement)
+                                           .where(SettlementStatement.contest_id == contest.id)
+                                           .order_by(SettlementStatement.id.desc()).limit(last))).all())
