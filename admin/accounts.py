@@ -31,7 +31,7 @@ _hasher = PasswordHasher()
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset({"contests.read", "contests.write", "orders.read", "orders.resend", "orders.refund",
                         "review.read", "review.decide", "audit.read", "accounts.manage", "blocks.read", "blocks.manage",
-                        "results.sign", "exports.read"}),
+                        "results.sign", "exports.read", "money.manage"}),
     "organiser": frozenset({"contests.read", "contests.write", "orders.read"}),
     "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read", "blocks.read", "results.sign",
                           "exports.read"}),

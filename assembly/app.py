@@ -17,6 +17,7 @@ from admin import dashboard as admin_dashboard
 from admin import exports as admin_exports
 from admin import pages as admin_pages
 from admin import results as admin_results
+from admin import settlements as admin_settlements
 from assembly import channel_list, health
 from assembly.channel_list import CHANNELS
 from assembly.keys import METRICS
@@ -214,6 +215,7 @@ def create_app(settings: Settings) -> web.Application:
     admin_pages.setup(app)  # admin area
     admin_api.setup(app)
     admin_results.setup(app)  # the results key and signed sheets
+    admin_settlements.setup(app)  # a contest's settlement and its signed statements
     admin_dashboard.setup(app)  # dashboards and exports
     admin_exports.setup(app)
     return app

@@ -24,10 +24,13 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.contests_admin import _contest
+from gateway.core.errors import DomainError, NotFound
 from gateway.core.results import public_raw, sign
 from gateway.db.engine import Sessions
 from gateway.db.models import LedgerHead, OrderStatus, ProviderFeeRate, SettlementStatement, VoteOrder
@@ -175,3 +178,48 @@ async def statements_of(sessions: Sessions, actor: Actor, contest_id: int, last:
         return list((await session.scalars(select(SettlementStatement)
                                            .where(SettlementStatement.contest_id == contest.id)
                                            .order_by(SettlementStatement.id.desc()).limit(last))).all())
+
+
+async def set_commission(sessions: Sessions, actor: Actor, contest_id: int, basis_points: int) -> None:
+    """The platform's rate on a contest (an owner's decision, audited)."""
+    if not 0 <= basis_points <= 10_000:
+        raise DomainError("The commission: 0 to 10000 basis points (10000 is all of it).", code="invalid_field",
+                          field="commission_bp")
+    async with sessions.begin() as session:
+        contest = await _contest(session, actor, contest_id, lock=True)
+        before = contest.commission_bp
+        contest.commission_bp = basis_points
+        await audit.record(session, actor, "settlement.commission", f"contest:{contest.id}",
+                           before={"commission_bp": before}, after={"commission_bp": basis_points})
+
+
+async def set_fee_rate(sessions: Sessions, actor: Actor, provider: str, currency: str, percent_bp: int,
+                       fixed_minor: int) -> None:
+    """What a provider keeps of each payment in a currency, as its contract says (an owner's, audited)."""
+    provider, currency = provider.strip().lower(), currency.strip().upper()
+    if not provider or len(provider) > 32 or len(currency) != 3 or not currency.isalpha():
+        raise DomainError("A provider's name and a three-letter currency.", code="invalid_field", field="provider")
+    if not 0 <= percent_bp <= 10_000 or fixed_minor < 0:
+        raise DomainError("The rate: 0 to 10000 basis points, and a fixed part of 0 or more.", code="invalid_field",
+                          field="percent_bp")
+    values = {"percent_bp": percent_bp, "fixed_minor": fixed_minor, "updated_by": actor.email}
+    async with sessions.begin() as session:
+        await session.execute(pg_insert(ProviderFeeRate).values(provider=provider, currency=currency, **values)
+                              .on_conflict_do_update(index_elements=["provider", "currency"], set_=values))
+        await audit.record(session, actor, "settlement.fee_rate", f"provider:{provider}:{currency}",
+                           after={"percent_bp": percent_bp, "fixed_minor": fixed_minor})
+
+
+async def fee_rates(sessions: Sessions) -> list[ProviderFeeRate]:
+    async with sessions() as session:
+        return list((await session.scalars(select(ProviderFeeRate).order_by(ProviderFeeRate.provider,
+                                                                           ProviderFeeRate.currency))).all())
+
+
+async def statement_of(sessions: Sessions, actor: Actor, contest_id: int, statement_id: int) -> SettlementStatement:
+    async with sessions() as session:
+        contest = await _contest(session, actor, contest_id)
+        found = await session.get(SettlementStatement, statement_id)
+    if found is None or found.contest_id != contest.id:
+        raise NotFound("No such statement.", code="statement_not_found")
+    return found

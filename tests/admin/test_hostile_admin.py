@@ -63,6 +63,12 @@ ROUTES = {
     ("GET", "/api/v1/admin/candidates/{candidate_id}/clip/uploads/{upload_id}"),
     ("PUT", "/api/v1/admin/candidates/{candidate_id}/clip"), ("GET", "/admin/candidates/{candidate_id}/clip"),
     ("GET", "/admin/static/clip.js"),
+    # settlements
+    ("GET", "/admin/contests/{contest_id}/settlement"), ("POST", "/admin/contests/{contest_id}/settlement/commission"),
+    ("POST", "/admin/contests/{contest_id}/settlement/fee-rate"),
+    ("POST", "/admin/contests/{contest_id}/settlement/sign"),
+    ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.csv"),
+    ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.csv.sig"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
@@ -77,7 +83,7 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 def concrete(path: str, value: str) -> str:
     return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value,
                        kind="orders" if "/exports/" in path else "numbers", fmt="csv", sheet_id=value,
-                       entry_id=value, upload_id=value)
+                       entry_id=value, upload_id=value, statement_id=value)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))

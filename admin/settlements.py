@@ -1,0 +1,101 @@
+"""A contest's settlement in the admin area: the figures now (what it took per provider, fees, refunds,
+commission, net owed), its signed statements to download (CSV and detached signature, the results key's), and,
+for owners, the commission and the providers' fee rates. Organisers see their own contests'."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from admin.accounts import allowed
+from admin.pages.contests import contest_id
+from admin.pages.rendering import render, see_other
+from admin.web import form_of, guarded
+from gateway.core import settlements
+from gateway.core.audit import Actor
+from gateway.core.errors import DomainError
+from gateway.kit.keys import RESULTS_KEY, SESSIONS
+
+routes = web.RouteTableDef()
+CONTEST = "/admin/contests/{contest_id:[0-9]{1,9}}"
+
+
+@routes.get(CONTEST + "/settlement")
+@guarded("contests.read")
+async def settlement_page(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return await show(request, actor)
+
+
+async def show(request: web.Request, actor: Actor, error: str | None = None, status: int = 200) -> web.Response:
+    sessions, cid = request.app[SESSIONS], contest_id(request)
+    figures = await settlements.settlement(sessions, actor, cid)
+    return render(request, "settlement.html", {
+        "s": figures, "statements": await settlements.statements_of(sessions, actor, cid),
+        "rates": await settlements.fee_rates(sessions), "can_sign": allowed(actor.role, "results.sign"),
+        "can_manage": allowed(actor.role, "money.manage"), "error": error}, actor, status)
+
+
+def whole(form: dict[str, object], name: str) -> int:
+    try:
+        return int(str(form.get(name) or "0").strip())
+    except ValueError:
+        raise DomainError(f"{name}: a whole number.", code="invalid_field", field=name) from None
+
+
+async def refused(request: web.Request, actor: Actor, exc: DomainError) -> web.Response:
+    if exc.status == 404:
+        raise exc
+    return await show(request, actor, exc.message, exc.status)
+
+
+@routes.post(CONTEST + "/settlement/commission")
+@guarded("money.manage")
+async def commission(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = dict(await form_of(request))
+    try:
+        await settlements.set_commission(request.app[SESSIONS], actor, contest_id(request),
+                                         whole(form, "commission_bp"))
+    except DomainError as exc:
+        return await refused(request, actor, exc)
+    raise see_other(f"/admin/contests/{contest_id(request)}/settlement")
+
+
+@routes.post(CONTEST + "/settlement/fee-rate")
+@guarded("money.manage")
+async def fee_rate(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = dict(await form_of(request))
+    try:
+        await settlements.set_fee_rate(request.app[SESSIONS], actor, str(form.get("provider") or ""),
+                                       str(form.get("currency") or ""), whole(form, "percent_bp"),
+                                       whole(form, "fixed_minor"))
+    except DomainError as exc:
+        return await refused(request, actor, exc)
+    raise see_other(f"/admin/contests/{contest_id(request)}/settlement")
+
+
+@routes.post(CONTEST + "/settlement/sign")
+@guarded("results.sign")
+async def sign(request: web.Request, actor: Actor) -> web.StreamResponse:
+    await settlements.sign_statement(request.app[SESSIONS], request.app[RESULTS_KEY], actor, contest_id(request))
+    raise see_other(f"/admin/contests/{contest_id(request)}/settlement")
+
+
+@routes.get(CONTEST + "/settlement/{statement_id:[0-9]{1,12}}.csv")
+@guarded("contests.read")
+async def statement_download(request: web.Request, actor: Actor) -> web.StreamResponse:
+    kept = await settlements.statement_of(request.app[SESSIONS], actor, contest_id(request),
+                                          int(request.match_info["statement_id"]))
+    return web.Response(body=kept.statement, content_type="text/csv", charset="utf-8", headers={
+        "Content-Disposition": f'attachment; filename="settlement-{kept.contest_id}-{kept.id}.csv"'})
+
+
+@routes.get(CONTEST + "/settlement/{statement_id:[0-9]{1,12}}.csv.sig")
+@guarded("contests.read")
+async def signature_download(request: web.Request, actor: Actor) -> web.StreamResponse:
+    kept = await settlements.statement_of(request.app[SESSIONS], actor, contest_id(request),
+                                          int(request.match_info["statement_id"]))
+    return web.Response(body=kept.signature, content_type="text/plain", headers={
+        "Content-Disposition": f'attachment; filename="settlement-{kept.contest_id}-{kept.id}.csv.sig"'})
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)

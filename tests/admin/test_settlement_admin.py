@@ -1,0 +1,68 @@
+"""A contest's settlement in the admin area: an owner sets the commission and a provider's fee rate, the page adds
+the contest's payments up by them, a signed statement downloads with a signature the results key verifies; an
+organiser reads their own contest's (not another's) and changes no rate; bad rates are refused, changing nothing."""
+
+from __future__ import annotations
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select
+
+from gateway.core import results
+from gateway.core.orders import counting
+from gateway.db.engine import Sessions
+from gateway.db.models import AuditEntry, Contest
+from gateway.kit.keys import RESULTS_KEY
+from tests.admin.accounts import browser_sign_in, csrf_token, make_account
+from tests.admin.entries_data import give_contest
+from tests.factories import make_contest, place
+
+
+async def test_the_owner_sets_the_rates_and_signs_a_statement_that_adds_up(client: TestClient,
+                                                                          sessions: Sessions) -> None:
+    contest = await make_contest(sessions)  # 100 XAF a vote
+    for quantity, number in ((4, "+237670000011"), (6, "+237670000012")):
+        order = await place(sessions, contest, quantity=quantity, msisdn=number)
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", number[-2:],
+                                       provider="mtn")
+    await browser_sign_in(client, await make_account(sessions, "owner"))
+    base = f"/admin/contests/{contest.id}/settlement"
+    token = csrf_token(await (await client.get(base)).text())
+    assert (await client.post(f"{base}/commission", data={"csrf_token": token, "commission_bp": "1000"},
+                              allow_redirects=False)).status == 303
+    assert (await client.post(f"{base}/fee-rate", data={"csrf_token": token, "provider": "mtn", "currency": "xaf",
+                                                        "percent_bp": "150", "fixed_minor": "2"},
+                              allow_redirects=False)).status == 303
+    page = await (await client.get(base)).text()
+    # 1,000 gross; MTN keeps 1.5% + 2 a payment = 19; 10% of the 1,000 kept = 100; 881 owed to the organiser.
+    for label, figure in (("Gross", 1000), ("Provider fees", 19), ("Commission", 100), ("Net payable", 881)):
+        assert f"<dt>{label}</dt><dd>{figure}</dd>" in page
+    bad = await client.post(f"{base}/commission", data={"csrf_token": token, "commission_bp": "20000"})
+    assert bad.status == 400 and "basis points" in await bad.text()
+    async with sessions() as session:
+        assert await session.scalar(select(Contest.commission_bp).where(Contest.id == contest.id)) == 1000
+        audited = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.action.startswith(
+            "settlement.")).order_by(AuditEntry.id)))
+    assert audited == ["settlement.commission", "settlement.fee_rate"]
+
+    assert (await client.post(f"{base}/sign", data={"csrf_token": token}, allow_redirects=False)).status == 303
+    page = await (await client.get(base)).text()
+    link = page.split(f'href="{base}/', 1)[1].split('"', 1)[0]
+    statement = await (await client.get(f"{base}/{link}")).read()
+    signature = await (await client.get(f"{base}/{link}.sig")).read()
+    assert b"total,,XAF,2,1000,0,19,100,881" in statement
+    assert results.signature_holds(client.app[RESULTS_KEY].public_key(), statement, signature)
+
+
+async def test_an_organiser_reads_their_own_settlement_only_and_sets_no_rate(client: TestClient,
+                                                                           sessions: Sessions) -> None:
+    mine, theirs = await make_contest(sessions), await make_contest(sessions)
+    organiser = await make_account(sessions, "organiser")
+    await give_contest(sessions, mine.id, organiser.id)
+    await browser_sign_in(client, organiser)
+    page = await client.get(f"/admin/contests/{mine.id}/settlement")
+    html = await page.text()
+    assert page.status == 200 and "No payment yet." in html and "Save the commission" not in html
+    assert (await client.get(f"/admin/contests/{theirs.id}/settlement")).status == 404
+    refused = await client.post(f"/admin/contests/{mine.id}/settlement/commission",
+                                data={"csrf_token": csrf_token(html), "commission_bp": "0"})
+    assert refused.status == 403
