@@ -4,6 +4,8 @@ for owners, the commission and the providers' fee rates. Organisers see their ow
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+
 from aiohttp import web
 
 from admin.accounts import allowed
@@ -41,35 +43,31 @@ def whole(form: dict[str, object], name: str) -> int:
         raise DomainError(f"{name}: a whole number.", code="invalid_field", field=name) from None
 
 
-async def refused(request: web.Request, actor: Actor, exc: DomainError) -> web.Response:
-    if exc.status == 404:
-        raise exc
-    return await show(request, actor, exc.message, exc.status)
+async def changed(request: web.Request, actor: Actor,
+                  change: Callable[[dict[str, object]], Awaitable[None]]) -> web.StreamResponse:
+    """An owner's change from the page's form: back to the page, or the page again with why it was refused."""
+    try:
+        await change(dict(await form_of(request)))
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await show(request, actor, exc.message, exc.status)
+    raise see_other(f"/admin/contests/{contest_id(request)}/settlement")
 
 
 @routes.post(CONTEST + "/settlement/commission")
 @guarded("money.manage")
 async def commission(request: web.Request, actor: Actor) -> web.StreamResponse:
-    form = dict(await form_of(request))
-    try:
-        await settlements.set_commission(request.app[SESSIONS], actor, contest_id(request),
-                                         whole(form, "commission_bp"))
-    except DomainError as exc:
-        return await refused(request, actor, exc)
-    raise see_other(f"/admin/contests/{contest_id(request)}/settlement")
+    return await changed(request, actor, lambda form: settlements.set_commission(
+        request.app[SESSIONS], actor, contest_id(request), whole(form, "commission_bp")))
 
 
 @routes.post(CONTEST + "/settlement/fee-rate")
 @guarded("money.manage")
 async def fee_rate(request: web.Request, actor: Actor) -> web.StreamResponse:
-    form = dict(await form_of(request))
-    try:
-        await settlements.set_fee_rate(request.app[SESSIONS], actor, str(form.get("provider") or ""),
-                                       str(form.get("currency") or ""), whole(form, "percent_bp"),
-                                       whole(form, "fixed_minor"))
-    except DomainError as exc:
-        return await refused(request, actor, exc)
-    raise see_other(f"/admin/contests/{contest_id(request)}/settlement")
+    return await changed(request, actor, lambda form: settlements.set_fee_rate(
+        request.app[SESSIONS], actor, str(form.get("provider") or ""), str(form.get("currency") or ""),
+        whole(form, "percent_bp"), whole(form, "fixed_minor")))
 
 
 @routes.post(CONTEST + "/settlement/sign")

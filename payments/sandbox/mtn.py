@@ -199,16 +199,18 @@ def missing_subscription_key() -> web.Response:
     return web.json_response({"statusCode": 401, "message": message}, status=401)
 
 
-def authorize(request: web.Request) -> web.Response | None:
-    """None when the request carries a subscription key and a live token issued here; else the 401 to send."""
+def authorize(request: web.Request, tokens: TokenStore | None = None, product: str = "collection",
+              ) -> web.Response | None:
+    """None when the request carries a subscription key and a live token `product` issued here (each product
+    issues its own: a Collection token opens no Disbursement call); else the 401 to send."""
     if not request.headers.get("Ocp-Apim-Subscription-Key"):
         return missing_subscription_key()
     control = request.app[CONTROL]
     token = bearer_token(request.headers.get("Authorization"))
-    check = request.app[MTN].tokens.check(token, loop_time(), control.token_generation)
+    check = (tokens or request.app[MTN].tokens).check(token, loop_time(), control.token_generation)
     if check is TokenCheck.VALID:
         return None
-    return error(401, "UNAUTHORIZED", f"Access token is {check.value}: request a new one at /collection/token/.")
+    return error(401, "UNAUTHORIZED", f"Access token is {check.value}: request a new one at /{product}/token/.")
 
 
 def target_environment(request: web.Request) -> str | web.Response:
@@ -221,6 +223,11 @@ def target_environment(request: web.Request) -> str | web.Response:
 
 async def create_token(request: web.Request) -> web.Response:
     """`POST /collection/token/` with Basic apiUser:apiKey. Bad credentials answer 500 login_failed, as MTN does."""
+    return issue_token(request, request.app[MTN].tokens, request.app[MTN].token_users)
+
+
+def issue_token(request: web.Request, tokens: TokenStore, token_users: dict[str, str]) -> web.Response:
+    """A product's token endpoint (each MTN product issues its own tokens)."""
     if not request.headers.get("Ocp-Apim-Subscription-Key"):
         return missing_subscription_key()
     control = request.app[CONTROL]
@@ -228,8 +235,8 @@ async def create_token(request: web.Request) -> web.Response:
     if credentials is None or control.reject_credentials:
         return web.json_response({"error": "login_failed"}, status=500)
     lifetime = control.token_lifetime or DEFAULT_TOKEN_LIFETIME
-    token = request.app[MTN].tokens.issue(loop_time(), lifetime, control.token_generation)
-    request.app[MTN].token_users[token] = credentials[0]  # the account its status calls count against
+    token = tokens.issue(loop_time(), lifetime, control.token_generation)
+    token_users[token] = credentials[0]  # the account its status calls count against
     answer = {"access_token": token, "token_type": "access_token", "expires_in": whole_seconds(lifetime)}
     return web.json_response(answer)
 

@@ -26,25 +26,22 @@ from payments.sandbox.control import (
     Notice,
     Plan,
     SandboxControl,
-    TokenCheck,
     TokenStore,
-    basic_credentials,
     bearer_token,
     due_time,
     first_error,
     is_due,
     is_http_url,
     loop_time,
-    whole_seconds,
 )
 from payments.sandbox.mtn import (
-    DEFAULT_TOKEN_LIFETIME,
     MTN,
     UUID,
     Message,
     Payer,
+    authorize,
     error,
-    missing_subscription_key,
+    issue_token,
     plan_for,
     rate_limited,
     status_of,
@@ -134,29 +131,13 @@ def payout_body(payout: Payout, now: float) -> dict[str, Any]:
 
 
 def authorized(request: web.Request) -> web.Response | None:
-    if not request.headers.get("Ocp-Apim-Subscription-Key"):
-        return missing_subscription_key()
-    token = bearer_token(request.headers.get("Authorization"))
-    check = request.app[DISBURSEMENT].tokens.check(token, loop_time(), request.app[CONTROL].token_generation)
-    if check is TokenCheck.VALID:
-        return None
-    return error(401, "UNAUTHORIZED", f"Access token is {check.value}: request a new one at /disbursement/token/.")
+    return authorize(request, request.app[DISBURSEMENT].tokens, "disbursement")
 
 
 async def create_token(request: web.Request) -> web.Response:
     """`POST /disbursement/token/`: the product's own token (a Collection token is not accepted here)."""
-    if not request.headers.get("Ocp-Apim-Subscription-Key"):
-        return missing_subscription_key()
-    control = request.app[CONTROL]
-    credentials = basic_credentials(request.headers.get("Authorization"))
-    if credentials is None or control.reject_credentials:
-        return web.json_response({"error": "login_failed"}, status=500)
-    lifetime = control.token_lifetime or DEFAULT_TOKEN_LIFETIME
     state = request.app[DISBURSEMENT]
-    token = state.tokens.issue(loop_time(), lifetime, control.token_generation)
-    state.token_users[token] = credentials[0]
-    return web.json_response({"access_token": token, "token_type": "access_token",
-                              "expires_in": whole_seconds(lifetime)})
+    return issue_token(request, state.tokens, state.token_users)
 
 
 async def create_payout(request: web.Request, kind: Literal["refund", "transfer"]) -> web.Response:
