@@ -220,11 +220,22 @@ class Hit:
         return f"{self.rule.value}: {self.seen} over the limit of {self.limit}"
 
 
-def evaluate(rules: Thresholds, recent: Figures) -> tuple[Hit, ...]:
-    """Every rule the figures break (empty: nothing to hold). A threshold of 0 is off."""
+# The rules that count what comes from one address, and how many more a shared address may see: behind a mobile
+# operator's address (gateway.core.shared_addresses) thousands of subscribers vote, from their own numbers, for
+# every candidate, so its figures are a crowd's. Past a hundred people's worth it is still a flood from one address.
+ADDRESS_RULES = frozenset({Rule.ADDRESS_VELOCITY, Rule.ADDRESS_SPREAD, Rule.NUMBERS_PER_ADDRESS})
+CROWD = 100
+
+
+def evaluate(rules: Thresholds, recent: Figures, *, crowd: bool = False) -> tuple[Hit, ...]:
+    """Every rule the figures break (empty: nothing to hold). A threshold of 0 is off. `crowd`: the address is one
+    many people share (a carrier's NAT): its address rules allow a crowd (CROWD times a person's threshold), and
+    the per-number and per-user rules judge each person as everywhere."""
     hits = [Hit(Rule.BLOCKED_ADDRESS, 1, 0)] if recent.address_blocked else []
     for rule, figure, threshold in THRESHOLDS:
         limit, seen = rules.limit(threshold), recent.seen(figure)
+        if crowd and rule in ADDRESS_RULES:
+            limit *= CROWD
         if limit and seen > limit:
             hits.append(Hit(rule, seen, limit))
     return tuple(hits)

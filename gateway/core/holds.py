@@ -39,6 +39,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from gateway.core import ledger
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.fraud import DECLARED, FraudRules, Recent, Rule, evaluate, hold_reason
+from gateway.core.shared_addresses import carrier_of
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
@@ -70,8 +71,10 @@ def recent_with(row: Mapping[str, Any], order: Mapping[str, Any]) -> Recent:
 
 
 def reason_to_hold(stored_rules: Mapping[str, Any] | None, inserted: Mapping[str, Any]) -> str | None:
-    """Why the order just inserted (its row with the `FIGURES`) is to be held once paid; None: count it."""
-    return hold_reason(evaluate(FraudRules.of(stored_rules), recent_with(inserted, inserted)))
+    """Why the order just inserted (its row with the `FIGURES`) is to be held once paid; None: count it. An order
+    from a mobile operator's shared address is judged as one of a crowd (gateway.core.fraud.evaluate)."""
+    crowd = carrier_of(inserted["voter_address"]) is not None
+    return hold_reason(evaluate(FraudRules.of(stored_rules), recent_with(inserted, inserted), crowd=crowd))
 
 
 KEEP_HOLD_REASON = update(ORDERS).where(ORDERS.c.id == bindparam("held_order")).values(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
@@ -10,11 +11,11 @@ from sqlalchemy import select
 from assembly.settings import Settings
 from gateway.core import holds
 from gateway.core.errors import Conflict
-from gateway.core.orders import counting
+from gateway.core.orders import counting, tables
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.payments import verification
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, VoteOrder
+from gateway.db.models import AuditEntry, Contest, OrderStatus, OutboxMessage, VoteOrder
 from tests.channel_names import Channel
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.test_cli import gateway
@@ -106,6 +107,35 @@ async def test_many_numbers_behind_one_web_address_are_held(client: TestClient, 
         reasons = [await session.scalar(select(VoteOrder.hold_reason).where(VoteOrder.id == order_id))
                    for order_id in placed]
     assert reasons == [None, None, "numbers_per_address: 3 over the limit of 2"]
+
+
+async def twenty_voters(client: TestClient, sessions: Sessions, contest: Contest, address: str) -> list[ConfirmOutcome]:
+    """Twenty people, each with their own number, from one address, for the candidates in turn, one vote each."""
+    outcomes = []
+    for n in range(20):
+        response = await client.post(f"/api/v1/contests/{contest.slug}/votes", json={
+            "candidate": f"{n % 5 + 1:02d}", "quantity": 1, "provider": "mtn", "msisdn": f"+2376700001{n:02d}"},
+            headers={"X-Forwarded-For": address})
+        assert response.status == 201, await response.text()
+        order = await tables.get_order(sessions, uuid.UUID((await response.json())["order"]["id"]))
+        outcomes.append(await confirm(sessions, order, f"CROWD{n}"))
+    return outcomes
+
+
+async def test_twenty_people_behind_a_mobile_operators_address_all_count(client: TestClient,
+                                                                         sessions: Sessions) -> None:
+    """Orange Cameroun's mobile data: one carrier-grade NAT address for thousands of subscribers."""
+    contest = await make_contest(sessions)  # the default thresholds
+    assert await twenty_voters(client, sessions, contest, "41.202.207.1") == [ConfirmOutcome.COUNTED] * 20
+    assert sum((await tallies(sessions, contest.id)).values()) == 20
+
+
+async def test_twenty_numbers_behind_one_other_address_are_held_past_the_rules(client: TestClient,
+                                                                                sessions: Sessions) -> None:
+    """An office's or a SIM box's address is one place: the same twenty are held once the address rules fire."""
+    contest = await make_contest(sessions)
+    outcomes = await twenty_voters(client, sessions, contest, "203.0.113.7")
+    assert outcomes[:6] == [ConfirmOutcome.COUNTED] * 6 and ConfirmOutcome.HELD in outcomes
 
 
 async def test_the_review_command_lists_a_held_order_and_counts_it_with_a_reason(
