@@ -4,7 +4,8 @@ counts "payer numbers behind one address" must see such an address as a crowd, n
 
 The networks come from `data/carrier_networks.csv`, made from GeoLite2's ASN data by a person (see
 `data/carrier_networks_from_geolite.py`: nothing is downloaded at run time). IPv4 only: a mobile operator gives
-each IPv6 subscriber a /64 of their own, so an IPv6 address is judged by its /64 (`person_of`).
+each IPv6 subscriber a /64 of their own, which the web channel keeps as the client's address
+(gateway.kit.throttle.address_key).
 """
 
 from __future__ import annotations
@@ -60,13 +61,3 @@ def carrier_of(address: str | None) -> Carrier | None:
     if at >= 0 and value <= networks.ends[at]:
         return networks.carriers[at]
     return None
-
-
-def person_of(address: str | None) -> str | None:
-    """What stands for one subscriber: an IPv4 address as it is, an IPv6 address by its /64."""
-    ip = parsed(address)
-    if ip is None:
-        return None
-    if isinstance(ip, ipaddress.IPv6Address):
-        return str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64)))
-    return str(ip)

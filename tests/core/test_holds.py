@@ -138,6 +138,21 @@ async def test_twenty_numbers_behind_one_other_address_are_held_past_the_rules(c
     assert outcomes[:6] == [ConfirmOutcome.COUNTED] * 6 and ConfirmOutcome.HELD in outcomes
 
 
+async def test_an_ipv6_subscriber_is_one_address_whatever_its_devices(client: TestClient, sessions: Sessions) -> None:
+    """A phone and a laptop of one subscriber have two addresses of one /64: the address rules see one address."""
+    contest = await make_contest(sessions, fraud_rules={"numbers_per_address_per_day": 1})
+    reasons = []
+    for number, address in (("+237670000021", "2c0f:f8f0:1:2::a"), ("+237670000022", "2c0f:f8f0:1:3::b"),
+                            ("+237670000023", "2c0f:f8f0:1:2:ffff::c")):
+        response = await client.post(f"/api/v1/contests/{contest.slug}/votes", json={
+            "candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": number},
+            headers={"X-Forwarded-For": address})
+        assert response.status == 201, await response.text()
+        order = await tables.get_order(sessions, uuid.UUID((await response.json())["order"]["id"]))
+        reasons.append(order.hold_reason)
+    assert reasons == [None, None, "numbers_per_address: 2 over the limit of 1"]  # the first and third share a /64
+
+
 async def test_the_review_command_lists_a_held_order_and_counts_it_with_a_reason(
         sessions: Sessions, settings: Settings) -> None:
     contest = await make_contest(sessions, fraud_rules=ONLY_ONE_ORDER_PER_PAYER)

@@ -1,12 +1,11 @@
 """The addresses many people share: the mobile operators' networks of the countries served are known from the list
-kept in the repository (a Cameroonian on MTN or Orange mobile data, a Nigerian on Glo), any other address is not;
-an IPv6 subscriber is one /64."""
+kept in the repository (a Cameroonian on MTN or Orange mobile data, a Nigerian on Glo), any other address is not."""
 
 from __future__ import annotations
 
 import pytest
 
-from gateway.core.shared_addresses import Carrier, carrier_networks, carrier_of, person_of
+from gateway.core.shared_addresses import Carrier, carrier_networks, carrier_of
 
 
 @pytest.mark.parametrize(("address", "carrier"), [
@@ -32,9 +31,3 @@ def test_the_list_covers_the_operators_of_the_countries_served() -> None:
     assert {c.operator for c in networks.carriers if c.country == "CM"} == {"MTN-NS-CAMEROON", "ORANGE", "Camtel"}
     assert list(networks.starts) == sorted(networks.starts)  # the lookup's bisection needs them in order
     assert all(start <= end for start, end in zip(networks.starts, networks.ends, strict=True))
-
-
-def test_an_ipv6_subscriber_is_their_64() -> None:
-    assert person_of("2c0f:f8f0:1234:5678:9abc::1") == person_of("2c0f:f8f0:1234:5678::42") == \
-        "2c0f:f8f0:1234:5678::/64"
-    assert person_of("41.202.207.1") == "41.202.207.1" and person_of("junk") is None
