@@ -14,7 +14,8 @@ from tests.admin.accounts import browser_sign_in, make_account
 from tests.factories import make_contest
 
 TEMPLATES = Path(texts.__file__).parent / "templates"
-SAME_IN_FRENCH = {"Code", "Photo", "Votes", "Messages", "Telegram Stars", "{n} votes", "signature", "votes"}
+SAME_IN_FRENCH = {"Code", "Photo", "Votes", "Messages", "Telegram Stars", "{n} votes", "signature", "votes",
+                  "Commission", "Clip"}
 
 
 def template_texts() -> set[str]:
