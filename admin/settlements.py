@@ -4,9 +4,13 @@ for owners, the commission and the providers' fee rates. Organisers see their ow
 
 from __future__ import annotations
 
+import asyncio
+import csv
+import io
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
+from openpyxl import Workbook
 
 from admin.accounts import allowed
 from admin.pages.contests import contest_id
@@ -14,6 +18,7 @@ from admin.pages.rendering import render, see_other
 from admin.web import form_of, guarded
 from gateway.core import settlements
 from gateway.core.audit import Actor
+from gateway.core.cells import safe_text
 from gateway.core.errors import DomainError
 from gateway.kit.keys import RESULTS_KEY, SESSIONS
 
@@ -93,6 +98,30 @@ async def signature_download(request: web.Request, actor: Actor) -> web.StreamRe
                                           int(request.match_info["statement_id"]))
     return web.Response(body=kept.signature, content_type="text/plain", headers={
         "Content-Disposition": f'attachment; filename="settlement-{kept.contest_id}-{kept.id}.csv.sig"'})
+
+
+@routes.get(CONTEST + "/settlement/{statement_id:[0-9]{1,12}}.xlsx")
+@guarded("contests.read")
+async def statement_workbook(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """The signed statement's rows as a workbook (the CSV stays the signed original)."""
+    kept = await settlements.statement_of(request.app[SESSIONS], actor, contest_id(request),
+                                          int(request.match_info["statement_id"]))
+    body = await asyncio.to_thread(workbook_of, kept.statement)
+    return web.Response(body=body, content_type=XLSX, headers={
+        "Content-Disposition": f'attachment; filename="settlement-{kept.contest_id}-{kept.id}.xlsx"'})
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def workbook_of(statement: bytes) -> bytes:
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("settlement")
+    for row in csv.reader(io.StringIO(statement.decode())):
+        sheet.append([int(value) if value.lstrip("-").isdigit() else safe_text(value) for value in row])
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 def setup(app: web.Application) -> None:

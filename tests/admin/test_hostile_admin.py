@@ -69,6 +69,7 @@ ROUTES = {
     ("POST", "/admin/contests/{contest_id}/settlement/sign"),
     ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.csv"),
     ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.csv.sig"),
+    ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.xlsx"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 

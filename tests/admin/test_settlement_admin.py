@@ -4,7 +4,10 @@ organiser reads their own contest's (not another's) and changes no rate; bad rat
 
 from __future__ import annotations
 
+import io
+
 from aiohttp.test_utils import TestClient
+from openpyxl import load_workbook
 from sqlalchemy import select
 
 from gateway.core import results
@@ -51,6 +54,9 @@ async def test_the_owner_sets_the_rates_and_signs_a_statement_that_adds_up(clien
     signature = await (await client.get(f"{base}/{link}.sig")).read()
     assert b"total,,XAF,2,1000,0,19,100,881" in statement
     assert results.signature_holds(client.app[RESULTS_KEY].public_key(), statement, signature)
+    workbook = load_workbook(io.BytesIO(await (await client.get(f"{base}/{link[:-len('.csv')]}.xlsx")).read()))
+    totals = next(row for row in workbook.active.iter_rows(values_only=True) if row[0] == "total")
+    assert totals == ("total", None, "XAF", 2, 1000, 0, 19, 100, 881)
 
 
 async def test_an_organiser_reads_their_own_settlement_only_and_sets_no_rate(client: TestClient,
