@@ -16,7 +16,7 @@ from admin.web import (
     form_of,
     guarded,
 )
-from gateway.core import contests_admin
+from gateway.core import contests_admin, hold_figures
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ContestFieldset, blank_fields
 from gateway.core.contest_drafts import FRAUD_FIELD, KNOWN_PROVIDERS, BoardVisibility, board_visibility, parse_contest
@@ -128,6 +128,7 @@ async def show_contest(request: web.Request, actor: Actor, cid: int, error: str 
         "candidates": detail.candidates, "votes": detail.votes,
         "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
         "actions": TRANSITIONS[contest.status.value], "can_write": allowed(actor.role, "contests.write"),
+        "holds": await hold_figures.holds_by_rule(request.app[SESSIONS], contest.id),
         "error": error, "notice": notice}, actor, status)
 
 

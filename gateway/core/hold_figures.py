@@ -1,0 +1,50 @@
+"""How many paid orders each fraud rule held in a contest, and what a person made of them (counted after review,
+refused, still waiting): the figures an organiser tunes the thresholds by. A held order names every rule it
+broke (gateway.core.fraud.hold_reason), so one order may count under two rules."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+
+from gateway.db.engine import Sessions, autocommit
+from gateway.db.models import OrderStatus, VoteOrder
+
+# The states of an order that was paid: one never paid was never held, whatever its placement foresaw.
+PAID_ONCE = (OrderStatus.HELD, OrderStatus.PAID, OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED,
+             OrderStatus.REFUNDED)
+
+
+@dataclass(frozen=True)
+class RuleHolds:
+    rule: str
+    held: int  # paid orders the rule held, in all
+    waiting: int  # still held, for a person
+    counted: int  # counted after a person looked
+    refused: int  # refused by a person (owed back, or given back)
+
+
+def rules_of(reason: str) -> list[str]:
+    """The rules a hold reason names (`payer_velocity: 31 over the limit of 30; address_spread: …`)."""
+    return [part.split(":", 1)[0].strip() for part in reason.split(";") if part.strip()]
+
+
+def tally(held: Iterable[tuple[str, OrderStatus]]) -> list[RuleHolds]:
+    """Per rule, from each held order's reason and its status now; the rule that held most first."""
+    counts: dict[str, Counter[OrderStatus]] = {}
+    for reason, status in held:
+        for rule in rules_of(reason):
+            counts.setdefault(rule, Counter())[status] += 1
+    return sorted((RuleHolds(rule, sum(by.values()), by[OrderStatus.HELD], by[OrderStatus.PAID],
+                             by[OrderStatus.REFUND_REQUESTED] + by[OrderStatus.REFUNDED])
+                   for rule, by in counts.items()), key=lambda line: (-line.held, line.rule))
+
+
+async def holds_by_rule(sessions: Sessions, contest_id: int) -> list[RuleHolds]:
+    async with autocommit(sessions) as session:
+        rows = await session.execute(select(VoteOrder.hold_reason, VoteOrder.status).where(
+            VoteOrder.contest_id == contest_id, VoteOrder.hold_reason.is_not(None), VoteOrder.status.in_(PAID_ONCE)))
+        return tally((reason, status) for reason, status in rows if reason)
