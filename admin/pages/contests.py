@@ -19,7 +19,14 @@ from admin.web import (
 from gateway.core import contests_admin, hold_figures
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ContestFieldset, blank_fields
-from gateway.core.contest_drafts import FRAUD_FIELD, KNOWN_PROVIDERS, BoardVisibility, board_visibility, parse_contest
+from gateway.core.contest_drafts import (
+    FRAUD_FIELD,
+    KNOWN_PROVIDERS,
+    BoardVisibility,
+    board_visibility,
+    parse_contest,
+    parse_fraud_rules,
+)
 from gateway.core.errors import DomainError
 from gateway.core.fraud import FraudRules
 from gateway.db.models import Contest
@@ -67,7 +74,8 @@ def fraud_fields(rules: FraudRules) -> dict[str, int]:
 
 
 def form_page(request: web.Request, actor: Actor, heading: str, action: str, values: Mapping[str, Any],
-              error: str | None = None, status: int = 200) -> web.Response:
+              error: str | None = None, status: int = 200, preview: hold_figures.Preview | None = None,
+              ) -> web.Response:
     providers = values.get("providers") or []
     values = {**contest_form_values(None, blank_fields(contest_settings(request))), **values,
               "providers": providers if isinstance(providers, list) else [providers]}
@@ -75,7 +83,7 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
         "heading": heading, "action": action, "form": values, "known_providers": KNOWN_PROVIDERS,
         "channel_fieldsets": channel_fieldsets(request),
         "boards": [b.value for b in BoardVisibility], "fraud_names": FraudRules.names(), "fraud_field": FRAUD_FIELD,
-        "error": error}, actor, status)
+        "error": error, "preview": preview}, actor, status)
 
 
 @routes.get("/admin/contests")
@@ -147,6 +155,8 @@ async def edit_contest_page(request: web.Request, actor: Actor) -> web.StreamRes
 async def edit_contest_post(request: web.Request, actor: Actor) -> web.StreamResponse:
     cid = contest_id(request)
     form = await form_of(request)
+    if form.get("preview"):
+        return await fraud_preview(request, actor, cid, form)
     try:
         channels = contest_settings(request)
         await contests_admin.update_contest(request.app[SESSIONS], actor, cid, parse_contest(form, channels), channels)
@@ -155,6 +165,18 @@ async def edit_contest_post(request: web.Request, actor: Actor) -> web.StreamRes
             raise
         return form_page(request, actor, "Edit contest", f"/admin/contests/{cid}/edit", form, exc.message, exc.status)
     raise see_other(f"/admin/contests/{cid}")
+
+
+async def fraud_preview(request: web.Request, actor: Actor, cid: int, form: Mapping[str, Any]) -> web.Response:
+    """The form again, saved nothing, with what its fraud thresholds would have done to the latest orders."""
+    action = f"/admin/contests/{cid}/edit"
+    try:
+        rules = parse_fraud_rules(form)
+    except DomainError as exc:
+        return form_page(request, actor, "Edit contest", action, form, exc.message, exc.status)
+    detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)  # 404 for another's contest
+    tried = await hold_figures.preview(request.app[SESSIONS], detail.contest.id, rules)
+    return form_page(request, actor, "Edit contest", action, form, preview=tried)
 
 
 @routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/{action:open|pause|close}")

@@ -5,11 +5,15 @@ broke (gateway.core.fraud.hold_reason), so one order may count under two rules."
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import select
 
+from gateway.core.fraud import FraudRules, evaluate
+from gateway.core.holds import recent_with
+from gateway.core.shared_addresses import carrier_of
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
 
@@ -48,3 +52,32 @@ async def holds_by_rule(sessions: Sessions, contest_id: int) -> list[RuleHolds]:
         rows = await session.execute(select(VoteOrder.hold_reason, VoteOrder.status).where(
             VoteOrder.contest_id == contest_id, VoteOrder.hold_reason.is_not(None), VoteOrder.status.in_(PAID_ONCE)))
         return tally((reason, status) for reason, status in rows if reason)
+
+
+@dataclass(frozen=True)
+class Preview:
+    """Thresholds tried on a contest's latest orders, on the figures each was placed with."""
+
+    orders: int  # the latest orders that kept their figures (those placed before figures were kept have none)
+    held_now: int  # of them, how many the contest's thresholds held at placement
+    would_hold: int  # how many the thresholds tried would have held
+
+
+def would_hold(rules: FraudRules, order: Mapping[str, Any]) -> bool:
+    """Whether `rules` hold this order, on the figures it was placed with (the rules judged at confirmation, quick
+    payments, are not tried: their figures are only known then)."""
+    crowd = carrier_of(order["voter_address"]) is not None
+    return bool(evaluate(rules, recent_with(order["fraud_figures"] or {}, order), crowd=crowd))
+
+
+async def preview(sessions: Sessions, contest_id: int, rules: FraudRules, last: int = 1000) -> Preview:
+    orders = VoteOrder.__table__.c
+    async with autocommit(sessions) as session:
+        rows = (await session.execute(
+            select(orders.voter_msisdn, orders.voter_address, orders.voter_ref, orders.quantity, orders.channel,
+                   orders.fraud_figures, orders.hold_reason)
+            .where(orders.contest_id == contest_id, orders.fraud_figures.is_not(None))
+            .order_by(orders.created_at.desc()).limit(last))).all()
+    placed = [dict(row._mapping) for row in rows]
+    return Preview(len(placed), sum(1 for order in placed if order["hold_reason"]),
+                   sum(1 for order in placed if would_hold(rules, order)))

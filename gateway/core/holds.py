@@ -64,17 +64,25 @@ def figures() -> dict[str, ColumnElement[Any]]:
 FIGURES = figures()
 
 
-def recent_with(row: Mapping[str, Any], order: Mapping[str, Any]) -> Recent:
-    """The figures counted *including* the new order (the subqueries ran before its row existed)."""
-    return Recent(**{declared.figure: row[declared.figure] + declared.own(order)
+def figures_object() -> ColumnElement[Any]:
+    """The `FIGURES` as one JSON object, the new order's `fraud_figures` (computed by its insert)."""
+    pairs = [part for name, figure in FIGURES.items() for part in (literal(name), figure)]
+    built: ColumnElement[Any] = func.jsonb_build_object(*pairs).label("fraud_figures")
+    return built
+
+
+def recent_with(figures: Mapping[str, Any], order: Mapping[str, Any]) -> Recent:
+    """The figures counted *including* the order (the subqueries ran before its row existed)."""
+    return Recent(**{declared.figure: int(figures.get(declared.figure) or 0) + declared.own(order)
                      for declared in DECLARED if declared.sql is not None})
 
 
 def reason_to_hold(stored_rules: Mapping[str, Any] | None, inserted: Mapping[str, Any]) -> str | None:
-    """Why the order just inserted (its row with the `FIGURES`) is to be held once paid; None: count it. An order
-    from a mobile operator's shared address is judged as one of a crowd (gateway.core.fraud.evaluate)."""
+    """Why the order just inserted (its row, with its `fraud_figures`) is to be held once paid; None: count it. An
+    order from a mobile operator's shared address is judged as one of a crowd (gateway.core.fraud.evaluate)."""
     crowd = carrier_of(inserted["voter_address"]) is not None
-    return hold_reason(evaluate(FraudRules.of(stored_rules), recent_with(inserted, inserted), crowd=crowd))
+    figures = recent_with(inserted["fraud_figures"] or {}, inserted)
+    return hold_reason(evaluate(FraudRules.of(stored_rules), figures, crowd=crowd))
 
 
 KEEP_HOLD_REASON = update(ORDERS).where(ORDERS.c.id == bindparam("held_order")).values(

@@ -197,10 +197,11 @@ def insert_order() -> Insert:
     allowed = and_(~blocked, ~address_blocked, in_minute < bindparam("per_minute", type_=Integer),
                    in_day < bindparam("per_day", type_=Integer))
     table = VoteOrder.__table__
-    row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)).where(allowed)
-    # The fraud figures around the order come back with it: no round trip added (see gateway.core.holds).
-    return (insert(table).from_select(list(ORDER_COLUMNS), row)
-            .returning(*table.c, *(figure.label(name) for name, figure in holds.FIGURES.items())))
+    # The fraud figures around the order are kept with it, and come back with it: no round trip added, and the
+    # thresholds an organiser considers can be tried on the orders they were met by (gateway.core.holds).
+    row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS),
+                 holds.figures_object()).where(allowed)
+    return insert(table).from_select([*ORDER_COLUMNS, "fraud_figures"], row).returning(*table.c)
 
 
 INSERT_ORDER = insert_order()
