@@ -82,33 +82,19 @@ async def sign(request: web.Request, actor: Actor) -> web.StreamResponse:
     raise see_other(f"/admin/contests/{contest_id(request)}/settlement")
 
 
-@routes.get(CONTEST + "/settlement/{statement_id:[0-9]{1,12}}.csv")
+@routes.get(CONTEST + r"/settlement/{statement_id:[0-9]{1,12}}.{kind:csv|csv\.sig|xlsx}")
 @guarded("contests.read")
 async def statement_download(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """A signed statement: its CSV (the signed original), its detached signature, or its rows as a workbook."""
     kept = await settlements.statement_of(request.app[SESSIONS], actor, contest_id(request),
                                           int(request.match_info["statement_id"]))
-    return web.Response(body=kept.statement, content_type="text/csv", charset="utf-8", headers={
-        "Content-Disposition": f'attachment; filename="settlement-{kept.contest_id}-{kept.id}.csv"'})
-
-
-@routes.get(CONTEST + "/settlement/{statement_id:[0-9]{1,12}}.csv.sig")
-@guarded("contests.read")
-async def signature_download(request: web.Request, actor: Actor) -> web.StreamResponse:
-    kept = await settlements.statement_of(request.app[SESSIONS], actor, contest_id(request),
-                                          int(request.match_info["statement_id"]))
-    return web.Response(body=kept.signature, content_type="text/plain", headers={
-        "Content-Disposition": f'attachment; filename="settlement-{kept.contest_id}-{kept.id}.csv.sig"'})
-
-
-@routes.get(CONTEST + "/settlement/{statement_id:[0-9]{1,12}}.xlsx")
-@guarded("contests.read")
-async def statement_workbook(request: web.Request, actor: Actor) -> web.StreamResponse:
-    """The signed statement's rows as a workbook (the CSV stays the signed original)."""
-    kept = await settlements.statement_of(request.app[SESSIONS], actor, contest_id(request),
-                                          int(request.match_info["statement_id"]))
-    body = await asyncio.to_thread(workbook_of, kept.statement)
-    return web.Response(body=body, content_type=XLSX, headers={
-        "Content-Disposition": f'attachment; filename="settlement-{kept.contest_id}-{kept.id}.xlsx"'})
+    kind = request.match_info["kind"]
+    if kind == "xlsx":
+        body, content_type = await asyncio.to_thread(workbook_of, kept.statement), XLSX
+    else:
+        body, content_type = (kept.statement, "text/csv") if kind == "csv" else (kept.signature, "text/plain")
+    return web.Response(body=body, content_type=content_type, headers={
+        "Content-Disposition": f'attachment; filename="settlement-{kept.contest_id}-{kept.id}.{kind}"'})
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

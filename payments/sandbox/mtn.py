@@ -74,17 +74,21 @@ class Payer(BaseModel):
     partyId: Annotated[str, StringConstraints(pattern=r"^[0-9]{8,15}$")]  # digits only: no "+", no spaces
 
 
-class RequestToPay(BaseModel):
-    """The request-to-pay body, validated strictly: the amount is a string of digits, never a JSON number."""
+class MoneyRequest(BaseModel):
+    """What every MTN product's money request says, validated strictly: the amount is a string of digits, never a
+    JSON number."""
 
     model_config = ConfigDict(extra="ignore", strict=True)
 
     amount: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*$")]
     currency: Literal["XAF", "XOF", "EUR"]
     externalId: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-    payer: Payer
     payerMessage: Message | None = None
     payeeNote: Message | None = None
+
+
+class RequestToPay(MoneyRequest):
+    payer: Payer
 
 
 @dataclass

@@ -17,7 +17,7 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
+from pydantic import StringConstraints, ValidationError
 
 from payments.sandbox.control import (
     CONTROL,
@@ -37,7 +37,7 @@ from payments.sandbox.control import (
 from payments.sandbox.mtn import (
     MTN,
     UUID,
-    Message,
+    MoneyRequest,
     Payer,
     authorize,
     error,
@@ -48,30 +48,15 @@ from payments.sandbox.mtn import (
     target_environment,
 )
 
-Amount = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*$")]
 STARTING_BALANCE = 10_000_000  # of the disbursement account, in each currency: refunds and payouts draw on it
 
 
-class Refund(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    amount: Amount
-    currency: Literal["XAF", "XOF", "EUR"]
-    externalId: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-    payerMessage: Message | None = None
-    payeeNote: Message | None = None
+class Refund(MoneyRequest):
     referenceIdToRefund: Annotated[str, StringConstraints(pattern=UUID.pattern)]
 
 
-class Transfer(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    amount: Amount
-    currency: Literal["XAF", "XOF", "EUR"]
-    externalId: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
+class Transfer(MoneyRequest):
     payee: Payer
-    payerMessage: Message | None = None
-    payeeNote: Message | None = None
 
 
 @dataclass

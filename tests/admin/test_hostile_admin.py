@@ -67,9 +67,7 @@ ROUTES = {
     ("GET", "/admin/contests/{contest_id}/settlement"), ("POST", "/admin/contests/{contest_id}/settlement/commission"),
     ("POST", "/admin/contests/{contest_id}/settlement/fee-rate"),
     ("POST", "/admin/contests/{contest_id}/settlement/sign"),
-    ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.csv"),
-    ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.csv.sig"),
-    ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.xlsx"),
+    ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.{kind}"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
