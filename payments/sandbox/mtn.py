@@ -9,15 +9,13 @@ Mounted at `/mtn`, so a client's base URL is `http://host:port/mtn`."""
 from __future__ import annotations
 
 import logging
-import re
 import secrets
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from typing import Annotated, Any, Literal
+from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, StringConstraints, ValidationError
 
 from payments.sandbox.control import (
     CONTROL,
@@ -31,19 +29,25 @@ from payments.sandbox.control import (
     basic_credentials,
     bearer_token,
     due_time,
-    first_error,
     gate,
     install,
     is_due,
-    is_http_url,
     loop_time,
     whole_seconds,
+)
+from payments.sandbox.mtn_requests import (
+    UUID,
+    MoneyRequest,
+    Payer,
+    error,
+    read_money_request,
+    target_environment,
 )
 
 log = logging.getLogger(__name__)
 
 DEFAULT_TOKEN_LIFETIME = 3600.0
-UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
 
 # MTN's sandbox payer numbers are 46733123450..455; only their last three digits are compared, so a real-looking
 # Cameroonian number such as 237670000451 triggers the same outcome. Failures are decided after success_delay.
@@ -64,27 +68,7 @@ MAGIC_NUMBERS[DISAGREEING] = Plan("SUCCESSFUL", None, Delay.SHORT)
 # so it accepts the currencies our contests are priced in as well.
 CURRENCIES = ("XAF", "XOF", "EUR")
 
-Message = Annotated[str, StringConstraints(min_length=1, max_length=160, pattern=r"^[^&']*$")]
 
-
-class Payer(BaseModel):
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    partyIdType: Literal["MSISDN"]
-    partyId: Annotated[str, StringConstraints(pattern=r"^[0-9]{8,15}$")]  # digits only: no "+", no spaces
-
-
-class MoneyRequest(BaseModel):
-    """What every MTN product's money request says, validated strictly: the amount is a string of digits, never a
-    JSON number."""
-
-    model_config = ConfigDict(extra="ignore", strict=True)
-
-    amount: Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]*$")]
-    currency: Literal["XAF", "XOF", "EUR"]
-    externalId: Annotated[str, StringConstraints(min_length=1, max_length=256)] | None = None
-    payerMessage: Message | None = None
-    payeeNote: Message | None = None
 
 
 class RequestToPay(MoneyRequest):
@@ -177,10 +161,6 @@ def _describe(plan: Plan) -> str:
 # --- answers -------------------------------------------------------------------------------------------------
 
 
-def error(status: int, code: str, message: str) -> web.Response:
-    return web.json_response({"code": code, "message": message}, status=status)
-
-
 def failure(status: int) -> web.Response:
     """What MTN answers during an outage (the gate's 5xx burst)."""
     if status == 503:
@@ -217,11 +197,6 @@ def authorize(request: web.Request, tokens: TokenStore | None = None, product: s
     return error(401, "UNAUTHORIZED", f"Access token is {check.value}: request a new one at /{product}/token/.")
 
 
-def target_environment(request: web.Request) -> str | web.Response:
-    environment = request.headers.get("X-Target-Environment", "").strip()
-    return environment or error(400, "BAD_REQUEST", "Missing header X-Target-Environment.")
-
-
 # --- handlers ------------------------------------------------------------------------------------------------
 
 
@@ -249,21 +224,10 @@ async def request_to_pay(request: web.Request) -> web.Response:
     """Accept a collection: 202 with an empty body, 409 if the reference was used, 400 on bad input."""
     if (denied := authorize(request)) is not None:
         return denied
-    reference = request.headers.get("X-Reference-Id", "")
-    if not UUID.fullmatch(reference):
-        return error(400, "BAD_REQUEST", "Header X-Reference-Id must be a UUID.")
-    environment = target_environment(request)
-    if isinstance(environment, web.Response):
-        return environment
-    callback_url = request.headers.get("X-Callback-Url")
-    if callback_url is not None and not is_http_url(callback_url):
-        return error(400, "INVALID_CALLBACK_URL_HOST", "X-Callback-Url must be an http(s) URL.")
-    try:
-        body = RequestToPay.model_validate_json(await request.read())
-    except ValidationError as invalid:
-        where, message = first_error(invalid)
-        code = "INVALID_CURRENCY" if where == "currency" else "BAD_REQUEST"
-        return error(400, code, f"{where}: {message}")
+    asked = await read_money_request(request, RequestToPay)
+    if isinstance(asked, web.Response):
+        return asked
+    reference, environment, callback_url, body = asked.reference, asked.environment, asked.callback_url, asked.body
     state = request.app[MTN]
     if reference.lower() in state.collections:
         return error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")

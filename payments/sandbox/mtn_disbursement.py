@@ -17,7 +17,7 @@ from functools import partial
 from typing import Annotated, Any, Literal
 
 from aiohttp import web
-from pydantic import StringConstraints, ValidationError
+from pydantic import StringConstraints
 
 from payments.sandbox.control import (
     CONTROL,
@@ -29,24 +29,11 @@ from payments.sandbox.control import (
     TokenStore,
     bearer_token,
     due_time,
-    first_error,
     is_due,
-    is_http_url,
     loop_time,
 )
-from payments.sandbox.mtn import (
-    MTN,
-    UUID,
-    MoneyRequest,
-    Payer,
-    authorize,
-    error,
-    issue_token,
-    plan_for,
-    rate_limited,
-    status_of,
-    target_environment,
-)
+from payments.sandbox.mtn import MTN, authorize, issue_token, plan_for, rate_limited, status_of
+from payments.sandbox.mtn_requests import UUID, MoneyRequest, Payer, error, read_money_request, target_environment
 
 STARTING_BALANCE = 10_000_000  # of the disbursement account, in each currency: refunds and payouts draw on it
 
@@ -128,21 +115,11 @@ async def create_token(request: web.Request) -> web.Response:
 async def create_payout(request: web.Request, kind: Literal["refund", "transfer"]) -> web.Response:
     if (denied := authorized(request)) is not None:
         return denied
-    reference = request.headers.get("X-Reference-Id", "")
-    if not UUID.fullmatch(reference):
-        return error(400, "BAD_REQUEST", "Header X-Reference-Id must be a UUID.")
-    environment = target_environment(request)
-    if isinstance(environment, web.Response):
-        return environment
-    callback_url = request.headers.get("X-Callback-Url")
-    if callback_url is not None and not is_http_url(callback_url):
-        return error(400, "INVALID_CALLBACK_URL_HOST", "X-Callback-Url must be an http(s) URL.")
     model: type[Refund] | type[Transfer] = Refund if kind == "refund" else Transfer
-    try:
-        body = model.model_validate_json(await request.read())
-    except ValidationError as invalid:
-        where, message = first_error(invalid)
-        return error(400, "INVALID_CURRENCY" if where == "currency" else "BAD_REQUEST", f"{where}: {message}")
+    asked = await read_money_request(request, model)
+    if isinstance(asked, web.Response):
+        return asked
+    reference, environment, callback_url, body = asked.reference, asked.environment, asked.callback_url, asked.body
     state = request.app[DISBURSEMENT]
     if reference.lower() in state.payouts:
         return error(409, "RESOURCE_ALREADY_EXIST", "Duplicated reference id. Creation of resource failed.")
