@@ -1,29 +1,27 @@
-"""Fraud rules as plain data and pure functions: what makes an order suspicious enough for a person to look.
+"""Fraud rules as plain data and pure functions: the signals that make a paid order worth a person's look.
 
-A rule does not refuse a vote (the contest's hard limits and blocked numbers do that, before any prompt);
-it *holds* a paid order out of the tally until someone approves it (it then counts once) or rejects it
-(it is refunded). The rules are evaluated when the order is placed, from what is known then, and again
-when its payment is confirmed, from what happened in between (payments in quick succession).
+Every vote is paid, so a rule does not refuse a vote (the contest's hard limits and blocked numbers do that,
+before any prompt): it *holds* a paid order out of the tally until someone approves it (it then counts once) or
+rejects it (it is refunded). Each rule is a signal: a figure around the order (counted by
+gateway.core.fraud_counters) against a threshold an honest fan stays under, worth some points when passed. An
+order is held when its points reach the contest's `hold_score`: a strong signal (one number paying thirty times in
+ten minutes) holds alone, weaker ones (many candidates from one address, a card from abroad) only together.
 
-Each rule is declared once, in `DECLARED`: its name, its threshold (key, default, the admin form's label),
-the figure it compares and the SQL that counts that figure around a new order. A contest's thresholds
-(`FraudRules`), the figures (`Recent`), `THRESHOLDS`, the placement's subqueries (gateway.core.holds) and the
-admin form are made from it. The database gathers the `Recent` figures in one query; evaluating them needs no
-I/O.
+Addresses many people share (a mobile operator's carrier-grade NAT, or one the service learned: gateway.core.
+shared_addresses) are a crowd's: their address rules allow CROWD times a person's threshold, and the per-number
+and per-user rules judge each person as everywhere. The signals are judged at placement, from the counters, and
+again at confirmation, from what happened in between (payments in quick succession) and what the provider says of
+the payment (`PaymentRisk`). Evaluating them needs no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field, make_dataclass
-from datetime import timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 
-from sqlalchemy import ColumnElement, Integer, ScalarSelect, String, and_, bindparam, func, select
-
 from gateway.core.texts import N_
-from gateway.db.models import OrderStatus, VoteOrder
 
 
 class Rule(StrEnum):
@@ -37,6 +35,9 @@ class Rule(StrEnum):
     ADDRESS_SPREAD = "address_spread"
     NUMBERS_PER_ADDRESS = "numbers_per_address"
     NUMBERS_PER_VOTER = "numbers_per_voter"
+    PAYER_HISTORY = "payer_history"  # a person refused an earlier order of this payer
+    PROVIDER_RISK = "provider_risk"  # the provider's own risk answer (Stripe Radar's risk level)
+    CARD_COUNTRY = "card_country"  # a card issued outside the countries of the contest's currency
     BLOCKED_ADDRESS = "blocked_address"  # no threshold: an address blocked after the order was placed
 
 
@@ -49,109 +50,65 @@ class Threshold:
     label: str  # the admin form's label (translated in the admin's catalogs, or the core's)
 
 
-class Around:
-    """The new order, as the placement's insert binds it (gateway.core.orders.placing.insert_order_parameters), and the
-    windows a figure counts over: what a rule's SQL is written with."""
-
-    orders = VoteOrder.__table__.c
-    contest = orders.contest_id == bindparam("new_contest_id", type_=Integer)
-    payer = bindparam("new_voter_msisdn", type_=String)
-    address = bindparam("new_voter_address", type_=String)
-    candidate = bindparam("new_candidate_id", type_=Integer)
-    # The voter as their channel names them (a chat's user): the same reference on another channel is another voter.
-    voter = and_(orders.channel == bindparam("new_channel", type_=String),
-                 orders.voter_ref == bindparam("new_voter_ref", type_=String))
-    last_10_minutes = orders.created_at > func.now() - timedelta(minutes=10)
-    last_hour = orders.created_at > func.now() - timedelta(hours=1)
-    last_day = orders.created_at > func.now() - timedelta(days=1)
-    # Comparisons, not NOT IN (…): a list parameter makes SQLAlchemy re-render the whole statement on every
-    # execution, and this one runs for every vote.
-    counted = and_(orders.status != OrderStatus.FAILED, orders.status != OrderStatus.EXPIRED)
-
-
-def count(*where: ColumnElement[bool]) -> ScalarSelect[Any]:
-    return select(func.count()).where(*where).scalar_subquery()
-
-
-def distinct(column: Any, *where: ColumnElement[bool]) -> ScalarSelect[Any]:
-    return select(func.count(func.distinct(column))).where(*where).scalar_subquery()
-
-
-NewOrder = Mapping[str, Any]  # the inserted order's row
-
-
-def has_payer(order: NewOrder) -> bool:
-    return order["voter_msisdn"] is not None
-
-
-def has_address(order: NewOrder) -> bool:
-    return order["voter_address"] is not None
-
-
-def has_voter(order: NewOrder) -> bool:
-    """Its channel names its voter (`voter_ref`, e.g. a chat's user): the per-voter rules apply."""
-    return order["voter_ref"] is not None
-
-
 @dataclass(frozen=True)
 class DeclaredRule:
     rule: Rule
     threshold: Threshold
-    figure: str  # the name of what is compared with the threshold (a field of `Recent`)
-    # The figure around a new order, *before* it (a scalar subquery of the placement's insert); None: the
-    # figure is only known when the payment is confirmed (gateway.core.holds.quick_payments_hit).
-    sql: Callable[[], ScalarSelect[Any]] | None = None
-    # What the new order itself adds to the figure (the subqueries ran before its row existed).
-    own: Callable[[NewOrder], int] = lambda order: 0
+    figure: str  # the figure compared with the threshold: a counter of gateway.core.fraud_counters
+    points: int  # what passing the threshold adds to the order's score
+    crowd: bool = False  # an address rule: a shared address allows CROWD times the threshold
     window: Threshold | None = None  # a second number of the same rule, listed after its threshold
+    at_placement: bool = True  # False: judged at confirmation (gateway.core.holds.quick_payments_hit)
 
 
-orders, at = Around.orders, Around  # a rule's SQL reads as `orders.voter_msisdn == at.payer`
+HOLD_SCORE = Threshold("hold_score", 100, N_("Points at which a paid order is held for a person"))
 DECLARED: tuple[DeclaredRule, ...] = (
-    DeclaredRule(
-        Rule.PAYER_VELOCITY, Threshold("payer_orders_per_10_minutes", 30, N_("Orders per payer number in 10 minutes")),
-        figure="payer_orders_10_minutes", own=has_payer,
-        sql=lambda: count(at.contest, orders.voter_msisdn == at.payer, at.last_10_minutes)),
-    DeclaredRule(
-        Rule.ADDRESS_VELOCITY, Threshold("address_orders_per_10_minutes", 60, N_("Orders per address in 10 minutes")),
-        figure="address_orders_10_minutes", own=has_address,
-        sql=lambda: count(at.contest, orders.voter_address == at.address, at.last_10_minutes)),
-    DeclaredRule(  # a channel that names its voter (a chat's user): orders per voter
-        Rule.VOTER_VELOCITY, Threshold("voter_orders_per_10_minutes", 30, N_("Orders per chat user in 10 minutes")),
-        figure="voter_orders_10_minutes", own=has_voter,
-        sql=lambda: count(at.contest, at.voter, at.last_10_minutes)),
-    DeclaredRule(
-        Rule.PAYER_DAILY_VOTES, Threshold("payer_votes_per_day", 5000, N_("Votes per payer number in a day")),
-        figure="payer_votes_day", own=lambda order: order["quantity"] if has_payer(order) else 0,
-        sql=lambda: select(func.coalesce(func.sum(orders.quantity), 0)).where(
-            at.contest, orders.voter_msisdn == at.payer, at.last_day, at.counted).scalar_subquery()),
-    DeclaredRule(  # this many paid orders of one payer within this many seconds: counted at confirmation
-        Rule.QUICK_PAYMENTS, Threshold("quick_payments", 5, N_("Payments of one payer in quick succession")),
-        figure="payer_paid_in_window", window=Threshold("quick_payment_seconds", 60, N_("… within this many seconds"))),
-    DeclaredRule(
-        Rule.ADDRESS_SPREAD,
-        Threshold("candidates_per_address_per_hour", 5, N_("Candidates voted for from one address in an hour")),
-        figure="address_candidates_hour", own=has_address,
-        sql=lambda: distinct(orders.candidate_id, at.contest, orders.voter_address == at.address,
-                             orders.candidate_id != at.candidate, at.last_hour)),
-    DeclaredRule(
-        Rule.NUMBERS_PER_ADDRESS,
-        Threshold("numbers_per_address_per_day", 10, N_("Payer numbers behind one address in a day")),
-        figure="address_numbers_day", own=lambda order: has_address(order) and has_payer(order),
-        sql=lambda: distinct(orders.voter_msisdn, at.contest, orders.voter_address == at.address,
-                             orders.voter_msisdn != at.payer, at.last_day)),
-    DeclaredRule(  # payer numbers one voter of a channel that names them (a chat's user) used
-        Rule.NUMBERS_PER_VOTER, Threshold("numbers_per_voter", 3, N_("Payer numbers of one chat user")),
-        figure="voter_numbers", own=lambda order: has_voter(order) and has_payer(order),
-        sql=lambda: distinct(orders.voter_msisdn, at.contest, at.voter, orders.voter_msisdn != at.payer)),
+    DeclaredRule(Rule.PAYER_VELOCITY,
+                 Threshold("payer_orders_per_10_minutes", 30, N_("Orders per payer number in 10 minutes")),
+                 figure="payer_orders_10_minutes", points=100),
+    DeclaredRule(Rule.ADDRESS_VELOCITY,
+                 Threshold("address_orders_per_10_minutes", 60, N_("Orders per address in 10 minutes")),
+                 figure="address_orders_10_minutes", points=100, crowd=True),
+    DeclaredRule(Rule.VOTER_VELOCITY,  # a channel that names its voter (a chat's user): orders per voter
+                 Threshold("voter_orders_per_10_minutes", 30, N_("Orders per chat user in 10 minutes")),
+                 figure="voter_orders_10_minutes", points=100),
+    DeclaredRule(Rule.PAYER_DAILY_VOTES,
+                 Threshold("payer_votes_per_day", 5000, N_("Votes per payer number in a day")),
+                 figure="payer_votes_day", points=100),
+    DeclaredRule(Rule.QUICK_PAYMENTS,  # this many paid orders of one payer within this many seconds
+                 Threshold("quick_payments", 5, N_("Payments of one payer in quick succession")),
+                 figure="payer_paid_in_window", points=100, at_placement=False,
+                 window=Threshold("quick_payment_seconds", 60, N_("… within this many seconds"))),
+    DeclaredRule(Rule.ADDRESS_SPREAD,
+                 Threshold("candidates_per_address_per_hour", 5,
+                           N_("Candidates voted for from one address in an hour")),
+                 figure="address_candidates_hour", points=50, crowd=True),
+    DeclaredRule(Rule.NUMBERS_PER_ADDRESS,
+                 Threshold("numbers_per_address_per_day", 10, N_("Payer numbers behind one address in a day")),
+                 figure="address_numbers_day", points=100, crowd=True),
+    DeclaredRule(Rule.NUMBERS_PER_VOTER,  # payer numbers one voter of a channel that names them (a chat's user) used
+                 Threshold("numbers_per_voter", 3, N_("Payer numbers of one chat user")),
+                 figure="voter_numbers", points=100),
 )
+# No threshold: an order of this payer refused by a person in the last 90 days (gateway.core.holds.reject_held).
+HISTORY_POINTS = 100
+# The provider's word on a payment, judged at confirmation: Stripe Radar's risk levels, and a card from abroad.
+RISK_POINTS = {"elevated": 60, "highest": 100}
+FOREIGN_CARD_POINTS = 40
+# Where a currency's cards are issued at home: a card from elsewhere is one signal (a diaspora fan's alone holds
+# nothing; with an elevated risk it does).
+CURRENCY_COUNTRIES = {
+    "XAF": frozenset({"CM", "GA", "CG", "TD", "CF", "GQ"}),
+    "XOF": frozenset({"BJ", "BF", "CI", "GW", "ML", "NE", "SN", "TG"}),
+    "NGN": frozenset({"NG"}), "GHS": frozenset({"GH"}), "GNF": frozenset({"GN"}), "CDF": frozenset({"CD"}),
+}
 
-SETTINGS: tuple[Threshold, ...] = tuple(
-    setting for declared in DECLARED for setting in (declared.threshold, declared.window) if setting is not None)
-# Which figure each threshold is compared with.
-THRESHOLDS: tuple[tuple[Rule, str, str], ...] = tuple(
-    (declared.rule, declared.figure, declared.threshold.key) for declared in DECLARED)
+SETTINGS: tuple[Threshold, ...] = (HOLD_SCORE, *(
+    setting for declared in DECLARED for setting in (declared.threshold, declared.window) if setting is not None))
 LABELS: dict[str, str] = {setting.key: setting.label for setting in SETTINGS}
+PLACEMENT_RULES = tuple(declared for declared in DECLARED if declared.at_placement)
+# The figures an order is judged by at placement (its `Recent`), besides whether its address is blocked.
+PLACEMENT_FIGURES = (*(declared.figure for declared in PLACEMENT_RULES), "payer_refused")
 
 
 class Thresholds:
@@ -205,42 +162,84 @@ else:
         "FraudRules", [(setting.key, int, field(default=setting.default)) for setting in SETTINGS],
         bases=(Thresholds,), frozen=True)
     Recent = make_dataclass(
-        "Recent", [*((declared.figure, int, field(default=0)) for declared in DECLARED),
-                   ("address_blocked", bool, field(default=False))], bases=(Figures,), frozen=True)
+        "Recent", [*((figure, int, field(default=0)) for figure in PLACEMENT_FIGURES),
+                   ("address_blocked", bool, field(default=False))],
+        bases=(Figures,), frozen=True)
 
 
 @dataclass(frozen=True)
 class Hit:
+    """A signal an order gave: which, what was seen (against what limit, if it has one), and its points."""
+
     rule: Rule
-    seen: int
+    seen: int | str
     limit: int
+    points: int
 
     def reason(self) -> str:
-        """One line for the review queue: which rule, what was seen, against what."""
-        return f"{self.rule.value}: {self.seen} over the limit of {self.limit}"
+        """One part of the review queue's line: which rule, what was seen, against what, worth what."""
+        if self.limit:
+            return f"{self.rule.value}: {self.seen} over the limit of {self.limit} (+{self.points})"
+        return f"{self.rule.value}: {self.seen} (+{self.points})"
 
 
-# The rules that count what comes from one address, and how many more a shared address may see: behind a mobile
-# operator's address (gateway.core.shared_addresses) thousands of subscribers vote, from their own numbers, for
-# every candidate, so its figures are a crowd's. Past a hundred people's worth it is still a flood from one address.
-ADDRESS_RULES = frozenset({Rule.ADDRESS_VELOCITY, Rule.ADDRESS_SPREAD, Rule.NUMBERS_PER_ADDRESS})
+@dataclass(frozen=True)
+class Verdict:
+    hits: tuple[Hit, ...]
+    hold_at: int  # the contest's hold_score (0: nothing is held)
+
+    @property
+    def score(self) -> int:
+        return sum(hit.points for hit in self.hits)
+
+    @property
+    def held(self) -> bool:
+        return 0 < self.hold_at <= self.score
+
+    def reason(self) -> str | None:
+        """What the review queue shows for a held order, naming every signal (None: count it)."""
+        if not self.held:
+            return None
+        return f"{'; '.join(hit.reason() for hit in self.hits)} = {self.score} points, held at {self.hold_at}"
+
+
+# Behind a mobile operator's address (gateway.core.shared_addresses) thousands of subscribers vote, from their own
+# numbers, for every candidate, so its figures are a crowd's. Past a hundred people's worth it is still a flood.
 CROWD = 100
 
 
-def evaluate(rules: Thresholds, recent: Figures, *, crowd: bool = False) -> tuple[Hit, ...]:
-    """Every rule the figures break (empty: nothing to hold). A threshold of 0 is off. `crowd`: the address is one
-    many people share (a carrier's NAT): its address rules allow a crowd (CROWD times a person's threshold), and
-    the per-number and per-user rules judge each person as everywhere."""
-    hits = [Hit(Rule.BLOCKED_ADDRESS, 1, 0)] if recent.address_blocked else []
-    for rule, figure, threshold in THRESHOLDS:
-        limit, seen = rules.limit(threshold), recent.seen(figure)
-        if crowd and rule in ADDRESS_RULES:
+def evaluate(rules: Thresholds, recent: Figures, *, crowd: bool = False) -> Verdict:
+    """The signals the figures give at placement and whether they hold the order. A threshold of 0 is off.
+    `crowd`: the address is one many people share: its address rules allow CROWD times a person's threshold."""
+    hits = [Hit(Rule.BLOCKED_ADDRESS, "blocked", 0, rules.limit(HOLD_SCORE.key))] if recent.address_blocked else []
+    for declared in PLACEMENT_RULES:
+        limit, seen = rules.limit(declared.threshold.key), recent.seen(declared.figure)
+        if crowd and declared.crowd:
             limit *= CROWD
         if limit and seen > limit:
-            hits.append(Hit(rule, seen, limit))
+            hits.append(Hit(declared.rule, seen, limit, declared.points))
+    if refused := recent.seen("payer_refused"):
+        hits.append(Hit(Rule.PAYER_HISTORY, f"{refused} refused before", 0, HISTORY_POINTS))
+    return Verdict(tuple(hits), rules.limit(HOLD_SCORE.key))
+
+
+@dataclass(frozen=True)
+class PaymentRisk:
+    """What a provider says of a payment when it confirms it (Stripe: the charge's Radar risk level and the card's
+    country); None where it says nothing."""
+
+    provider_risk: str | None = None  # "normal" | "elevated" | "highest"
+    card_country: str | None = None  # ISO 3166 alpha-2
+
+
+def risk_hits(risk: PaymentRisk | None, currency: str) -> tuple[Hit, ...]:
+    """The signals of a provider's word on the payment, judged at confirmation."""
+    if risk is None:
+        return ()
+    hits = []
+    if points := RISK_POINTS.get(risk.provider_risk or ""):
+        hits.append(Hit(Rule.PROVIDER_RISK, risk.provider_risk or "", 0, points))
+    home = CURRENCY_COUNTRIES.get(currency.upper())
+    if risk.card_country and home is not None and risk.card_country.upper() not in home:
+        hits.append(Hit(Rule.CARD_COUNTRY, risk.card_country.upper(), 0, FOREIGN_CARD_POINTS))
     return tuple(hits)
-
-
-def hold_reason(hits: tuple[Hit, ...]) -> str | None:
-    """What the review queue shows for a held order (None: count it)."""
-    return "; ".join(hit.reason() for hit in hits) or None

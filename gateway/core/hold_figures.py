@@ -11,9 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.core.fraud import FraudRules, evaluate
-from gateway.core.holds import recent_with
-from gateway.core.shared_addresses import carrier_of
+from gateway.core.fraud import FraudRules
+from gateway.core.holds import verdict_on
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
 
@@ -33,7 +32,7 @@ class RuleHolds:
 
 def rules_of(reason: str) -> list[str]:
     """The rules a hold reason names (`payer_velocity: 31 over the limit of 30; address_spread: …`)."""
-    return [part.split(":", 1)[0].strip() for part in reason.split(";") if part.strip()]
+    return [part.split(":", 1)[0].strip() for part in reason.split(";") if ":" in part]
 
 
 def tally(held: Iterable[tuple[str, OrderStatus]]) -> list[RuleHolds]:
@@ -64,18 +63,16 @@ class Preview:
 
 
 def would_hold(rules: FraudRules, order: Mapping[str, Any]) -> bool:
-    """Whether `rules` hold this order, on the figures it was placed with (the rules judged at confirmation, quick
-    payments, are not tried: their figures are only known then)."""
-    crowd = carrier_of(order["voter_address"]) is not None
-    return bool(evaluate(rules, recent_with(order["fraud_figures"] or {}, order), crowd=crowd))
+    """Whether `rules` hold this order, on the figures it was placed with (the signals judged at confirmation, quick
+    payments and the provider's word, are not tried: they are only known then)."""
+    return verdict_on(rules, order["fraud_figures"] or {}).held
 
 
 async def preview(sessions: Sessions, contest_id: int, rules: FraudRules, last: int = 1000) -> Preview:
     orders = VoteOrder.__table__.c
     async with autocommit(sessions) as session:
         rows = (await session.execute(
-            select(orders.voter_msisdn, orders.voter_address, orders.voter_ref, orders.quantity, orders.channel,
-                   orders.fraud_figures, orders.hold_reason)
+            select(orders.fraud_figures, orders.hold_reason)
             .where(orders.contest_id == contest_id, orders.fraud_figures.is_not(None))
             .order_by(orders.created_at.desc()).limit(last))).all()
     placed = [dict(row._mapping) for row in rows]

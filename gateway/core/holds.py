@@ -2,11 +2,11 @@
 
 The rules themselves are pure (gateway.core.fraud). Here is what ties them to orders:
 
-- placing an order reads the figures around it (`FIGURES`, returned by the insert itself, so no round trip is
-  added) and, when a rule fires, keeps the reason on the order (`hold_reason`);
+- placing an order counts it and reads the figures around it (gateway.core.fraud_counters), and the insert keeps
+  them, the points they scored and, when they reach the contest's hold score, the reason (`judge_placement`);
 - the counting statement moves such an order, once paid, to `held` instead of counting it; it does the
   same for a payer's payments in quick succession, a figure only known at confirmation
-  (`quick_payments_hit`);
+  (`quick_payments_hit`), and for a provider's word on the payment that takes the score there (`risk_hit`);
 - a person then counts it (`release_held`: held → paid, its votes on the tally, once) or rejects it
   (`reject_held`: held → refund_requested; the money goes back as any refund does), each with an audit entry.
 """
@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
+    DateTime,
     Integer,
     String,
     Text,
@@ -34,11 +36,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import INET
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core import ledger
+from gateway.core import fraud_counters, ledger
 from gateway.core.errors import Conflict, NotFound
-from gateway.core.fraud import DECLARED, FraudRules, Recent, Rule, evaluate, hold_reason
+from gateway.core.fraud import HOLD_SCORE, PLACEMENT_FIGURES, FraudRules, Recent, Rule, Verdict, evaluate
 from gateway.core.shared_addresses import carrier_of
 from gateway.db.engine import Sessions
 from gateway.db.models import (
@@ -54,58 +56,41 @@ ORDERS = VoteOrder.__table__
 HELD_TOPIC = "order.held"  # for the review queue; the voter's receipt waits for the decision
 
 
-def figures() -> dict[str, ColumnElement[Any]]:
-    """What the database knows around a new order, *before* it: each declared rule's scalar subquery on the
-    insert's own bound parameters (see gateway.core.orders.placing.insert_order_parameters), evaluated after the
-    payer's lock."""
-    return {declared.figure: declared.sql() for declared in DECLARED if declared.sql is not None}
+def judge_placement(stored_rules: Mapping[str, Any] | None, counted: fraud_counters.Counted,
+                    address: str | None) -> tuple[dict[str, Any], Verdict]:
+    """The figures an order is placed with (itself included; kept on it as `fraud_figures`, with whether its address
+    is shared) and the signals they give. An order from an address many people share (a mobile operator's, or one
+    the service learned) is judged as one of a crowd (gateway.core.fraud.evaluate)."""
+    figures = {**counted.figures, "shared": counted.learned_shared or carrier_of(address) is not None}
+    return figures, verdict_on(FraudRules.of(stored_rules), figures)
 
 
-FIGURES = figures()
+def verdict_on(rules: FraudRules, figures: Mapping[str, Any]) -> Verdict:
+    """The rules on an order's kept figures (a preview tries other thresholds on the same)."""
+    recent = Recent(**{name: int(figures.get(name) or 0) for name in PLACEMENT_FIGURES})
+    return evaluate(rules, recent, crowd=bool(figures.get("shared")))
 
 
-def figures_object() -> ColumnElement[Any]:
-    """The `FIGURES` as one JSON object, the new order's `fraud_figures` (computed by its insert)."""
-    pairs = [part for name, figure in FIGURES.items() for part in (literal(name), figure)]
-    built: ColumnElement[Any] = func.jsonb_build_object(*pairs).label("fraud_figures")
-    return built
+# When a confirmation happened: the provider's word arrives now (a replay of a show night passes its own clock).
+CONFIRMED_AT = func.coalesce(bindparam("confirm_now", type_=DateTime(timezone=True)), func.now())
 
 
-def recent_with(figures: Mapping[str, Any], order: Mapping[str, Any]) -> Recent:
-    """The figures counted *including* the order (the subqueries ran before its row existed)."""
-    return Recent(**{declared.figure: int(figures.get(declared.figure) or 0) + declared.own(order)
-                     for declared in DECLARED if declared.sql is not None})
-
-
-def reason_to_hold(stored_rules: Mapping[str, Any] | None, inserted: Mapping[str, Any]) -> str | None:
-    """Why the order just inserted (its row, with its `fraud_figures`) is to be held once paid; None: count it. An
-    order from a mobile operator's shared address is judged as one of a crowd (gateway.core.fraud.evaluate)."""
-    crowd = carrier_of(inserted["voter_address"]) is not None
-    figures = recent_with(inserted["fraud_figures"] or {}, inserted)
-    return hold_reason(evaluate(FraudRules.of(stored_rules), figures, crowd=crowd))
-
-
-KEEP_HOLD_REASON = update(ORDERS).where(ORDERS.c.id == bindparam("held_order")).values(
-    hold_reason=bindparam("reason", type_=Text))
-
-
-async def keep_hold_reason(connection: AsyncConnection, order_id: uuid.UUID, reason: str) -> None:
-    await connection.execute(KEEP_HOLD_REASON, {"held_order": order_id, "reason": reason})
+def contest_rule(orders: Any, key: str) -> ColumnElement[int]:
+    """One of the order's contest's thresholds, in the counting statement: the contest's, else the default."""
+    rules = select(Contest.fraud_rules).where(Contest.id == orders.contest_id).correlate(ORDERS).scalar_subquery()
+    value: ColumnElement[int] = func.coalesce(cast(rules.op("->>")(key), Integer), FraudRules().limit(key))
+    return value
 
 
 def quick_payments_hit(orders: Any) -> ColumnElement[bool]:
     """In the counting statement: this payer already had `quick_payments` orders paid (or held) in the contest
     within `quick_payment_seconds`; this one would be one more. Thresholds from the contest, else the defaults."""
-    defaults = FraudRules()
-    rules = select(Contest.fraud_rules).where(Contest.id == orders.contest_id).correlate(ORDERS).scalar_subquery()
-    limit = func.coalesce(cast(rules.op("->>")("quick_payments"), Integer), defaults.limit("quick_payments"))
-    seconds = func.coalesce(cast(rules.op("->>")("quick_payment_seconds"), Integer),
-                            defaults.limit("quick_payment_seconds"))
+    limit, seconds = contest_rule(orders, "quick_payments"), contest_rule(orders, "quick_payment_seconds")
     other = ORDERS.alias("earlier")
     recent = (select(func.count()).where(
         other.c.voter_msisdn == orders.voter_msisdn, other.c.contest_id == orders.contest_id,
         or_(other.c.status == OrderStatus.PAID, other.c.status == OrderStatus.HELD),  # not IN: see figures()
-        other.c.decided_at > func.now() - func.make_interval(0, 0, 0, 0, 0, 0, seconds))
+        other.c.decided_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 0, 0, seconds))
         .correlate(ORDERS).scalar_subquery())
     hit: ColumnElement[bool] = and_(orders.voter_msisdn.is_not(None), limit > 0, recent >= limit)
     return hit
@@ -125,10 +110,33 @@ def address_blocked_hit(orders: Any) -> ColumnElement[bool]:
     return hit
 
 
+RISK_POINTS = bindparam("confirm_risk_points", type_=Integer)  # what the provider's word scored (fraud.risk_hits)
+RISK_REASON = bindparam("confirm_risk_reason", type_=Text)
+
+
+def risk_hit(orders: Any) -> ColumnElement[bool]:
+    """In the counting statement: the provider's word on the payment, with what the order scored at placement,
+    reaches the contest's hold score."""
+    hold_at = contest_rule(orders, HOLD_SCORE.key)
+    hit: ColumnElement[bool] = and_(RISK_POINTS > 0, hold_at > 0,
+                                    func.coalesce(orders.fraud_score, 0) + RISK_POINTS >= hold_at)
+    return hit
+
+
+def risk_reason(orders: Any) -> ColumnElement[str]:
+    placed = func.coalesce(orders.fraud_score, 0)
+    reason: ColumnElement[str] = func.concat(
+        RISK_REASON, " = ", placed + RISK_POINTS, " points with the placement's ", placed, ", held at ",
+        contest_rule(orders, HOLD_SCORE.key))
+    return reason
+
+
 def paid_or_held(orders: Any) -> ColumnElement[Any]:
-    """The status a confirmed payment gives its order: held when a rule fired, at placement or now."""
+    """The status a confirmed payment gives its order: held when its signals reached the hold score, at placement
+    or now."""
     status = ORDERS.c.status.type
-    fired = orders.hold_reason.is_not(None) | quick_payments_hit(orders) | address_blocked_hit(orders)
+    fired = (orders.hold_reason.is_not(None) | quick_payments_hit(orders) | address_blocked_hit(orders)
+             | risk_hit(orders))
     # An entry's fee buys no vote: nothing to hold out of a tally (and its entry waits for a person anyway).
     fired = orders.candidate_id.is_not(None) & fired
     return case((fired, literal(OrderStatus.HELD, status)), else_=literal(OrderStatus.PAID, status))
@@ -143,6 +151,7 @@ def held_reason_when_votes(orders: Any) -> ColumnElement[Any]:
                          case((quick_payments_hit(orders), literal("quick_payments: paid again within the window")),
                               (address_blocked_hit(orders), literal(f"{Rule.BLOCKED_ADDRESS.value}: blocked since "
                                                                     "the order was placed")),
+                              (risk_hit(orders), risk_reason(orders)),
                               else_=None))
 
 
@@ -188,12 +197,14 @@ async def reject_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, re
             update(ORDERS).where(o.id == order_id, o.status == OrderStatus.HELD)
             .values(status=OrderStatus.REFUND_REQUESTED, status_reason=f"rejected after review: {reason}",
                     updated_at=func.now())
-            .returning(o.id, o.contest_id, o.candidate_id, o.quantity, o.amount, o.currency, o.provider_txn_id),
+            .returning(o.id, o.contest_id, o.candidate_id, o.quantity, o.amount, o.currency, o.provider_txn_id,
+                       o.voter_msisdn),
         )).one_or_none()
         if rejected is None:
             await _refuse(session, order_id)
-        else:  # a person's decision on the ledger, though no vote moves
+        else:  # a person's decision on the ledger, though no vote moves; the payer's next orders carry it
             await ledger.append_event(session, ledger.EntryKind.REJECTED, rejected, sign=0)
+            await fraud_counters.note_refused(session, rejected.contest_id, rejected.voter_msisdn, datetime.now(UTC))
         session.add(AuditEntry(actor=actor, action="order.reject_held", target=str(order_id),
                                details={"reason": reason, "before": "held", "after": "refund_requested"}))
 

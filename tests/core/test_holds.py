@@ -40,7 +40,7 @@ async def test_a_held_order_is_off_the_board_until_approved_then_counts_once(ses
     first = await place(sessions, contest, "01", quantity=2)
     second = await place(sessions, contest, "01", quantity=3)  # the same payer again within ten minutes
     assert first.hold_reason is None
-    assert second.hold_reason == "payer_velocity: 2 over the limit of 1"
+    assert second.hold_reason == "payer_velocity: 2 over the limit of 1 (+100) = 100 points, held at 100"
 
     assert await confirm(sessions, first, "T1") is ConfirmOutcome.COUNTED
     assert await confirm(sessions, second, "T2") is ConfirmOutcome.HELD
@@ -106,7 +106,7 @@ async def test_many_numbers_behind_one_web_address_are_held(client: TestClient, 
     async with sessions() as session:
         reasons = [await session.scalar(select(VoteOrder.hold_reason).where(VoteOrder.id == order_id))
                    for order_id in placed]
-    assert reasons == [None, None, "numbers_per_address: 3 over the limit of 2"]
+    assert reasons == [None, None, "numbers_per_address: 3 over the limit of 2 (+100) = 100 points, held at 100"]
 
 
 async def twenty_voters(client: TestClient, sessions: Sessions, contest: Contest, address: str) -> list[ConfirmOutcome]:
@@ -150,7 +150,8 @@ async def test_an_ipv6_subscriber_is_one_address_whatever_its_devices(client: Te
         assert response.status == 201, await response.text()
         order = await tables.get_order(sessions, uuid.UUID((await response.json())["order"]["id"]))
         reasons.append(order.hold_reason)
-    assert reasons == [None, None, "numbers_per_address: 2 over the limit of 1"]  # the first and third share a /64
+    assert reasons == [None, None, "numbers_per_address: 2 over the limit of 1 (+100) = 100 points, held at 100"]
+    # the first and third share a /64
 
 
 async def test_the_review_command_lists_a_held_order_and_counts_it_with_a_reason(
@@ -164,7 +165,7 @@ async def test_the_review_command_lists_a_held_order_and_counts_it_with_a_reason
 
     listed = gateway("review", env=env)
     assert f"held  order {held.id}" in listed.stdout
-    assert "held by a fraud rule (payer_velocity: 2 over the limit of 1)" in listed.stdout
+    assert "held by a fraud rule (payer_velocity: 2 over the limit of 1 (+100)" in listed.stdout
     unexplained = gateway("review", "--count", str(held.id), env=env)
     assert unexplained.returncode == 2 and "--reason" in unexplained.stderr
     assert (await tallies(sessions, contest.id))["05"] == 0
@@ -197,7 +198,7 @@ async def test_one_telegram_user_voting_too_fast_is_held(sessions: Sessions) -> 
     second = await place(sessions, contest, "02", channel=Channel.TELEGRAM, msisdn="+237670000022", voter_ref="4242")
     other = await place(sessions, contest, "02", channel=Channel.TELEGRAM, msisdn="+237670000023", voter_ref="777")
     assert (first.hold_reason, other.hold_reason) == (None, None)
-    assert second.hold_reason == "voter_velocity: 2 over the limit of 1"
+    assert second.hold_reason == "voter_velocity: 2 over the limit of 1 (+100) = 100 points, held at 100"
 
 
 async def test_the_per_voter_rules_hold_a_voter_of_any_channel_that_names_them(sessions: Sessions) -> None:
@@ -209,8 +210,9 @@ async def test_the_per_voter_rules_hold_a_voter_of_any_channel_that_names_them(s
     second = await place(sessions, contest, "02", channel="toy", msisdn="+237670000032", voter_ref="u1")
     third = await place(sessions, contest, "02", channel="toy", msisdn="+237670000031", voter_ref="u1")
     assert (first.hold_reason, elsewhere.hold_reason) == (None, None)
-    assert second.hold_reason == "numbers_per_voter: 2 over the limit of 1"
-    assert third.hold_reason == ("voter_velocity: 3 over the limit of 2; numbers_per_voter: 2 over the limit of 1")
+    assert second.hold_reason == "numbers_per_voter: 2 over the limit of 1 (+100) = 100 points, held at 100"
+    assert third.hold_reason == ("voter_velocity: 3 over the limit of 2 (+100); numbers_per_voter: 2 over the limit of 1 "
+                                 "(+100) = 200 points, held at 100")
 
 
 async def test_a_held_order_paid_again_is_a_second_charge_for_a_person_not_a_second_count(sessions: Sessions) -> None:

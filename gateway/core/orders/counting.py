@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core import holds, ledger
 from gateway.core.errors import NotFound
+from gateway.core.fraud import PaymentRisk, risk_hits
 from gateway.core.orders import entry_fees
 from gateway.core.orders.tables import emit
 from gateway.core.outcomes import ConfirmOutcome
@@ -48,15 +49,19 @@ async def confirm_payment(
     *,
     provider: str,
     verify_later: bool = False,
+    risk: PaymentRisk | None = None,
+    now: datetime | None = None,
 ) -> ConfirmOutcome:
     """Count a provider-confirmed payment exactly once: pending → paid, tally, outbox, one commit.
 
     `provider` is who confirms: only an order of that provider is counted (a signed Stripe event
     naming an MTN order proves nothing about the MTN payment). `verify_later`: the order counted is
-    queued for a status check in the same statement (a callback's word, verified after)."""
+    queued for a status check in the same statement (a callback's word, verified after). `risk`: what the
+    provider says of the payment (a signal of the fraud rules); `now`: when (a replay of a show night passes its
+    own clock)."""
     async with autocommit_connection(sessions) as connection:
         counted = await count_if_pending(connection, order_id, provider_status, amount, currency, provider_txn_id,
-                                         provider=provider, verify_later=verify_later)
+                                         provider=provider, verify_later=verify_later, risk=risk, now=now)
     if counted is not None:
         return counted
     async with sessions.begin() as session:
@@ -66,16 +71,20 @@ async def confirm_payment(
 
 async def count_if_pending(
     connection: AsyncConnection, order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
-    provider_txn_id: str | None, *, provider: str, verify_later: bool = False,
+    provider_txn_id: str | None, *, provider: str, verify_later: bool = False, risk: PaymentRisk | None = None,
+    now: datetime | None = None,
 ) -> ConfirmOutcome | None:
     """The common case of `confirm_payment` on a connection in autocommit mode: a pending order of this
     provider and amount is counted (or held); None when it is not (then `confirm_payment` finds out why).
 
     One statement, committed on its own: the tally row (every vote for a candidate meets there) is
     locked only while PostgreSQL runs it, never across a round trip to us."""
+    signals = risk_hits(risk, currency)
     counted = (await connection.execute(COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT, {
         "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
         "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
+        "confirm_now": now, "confirm_risk_points": sum(hit.points for hit in signals),
+        "confirm_risk_reason": "; ".join(hit.reason() for hit in signals),
     })).one_or_none()
     if counted is None:
         return None
@@ -109,7 +118,7 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
         # Paid, or held when a fraud rule fired (gateway.core.holds): a held order's votes wait for a person.
         .values(status=holds.paid_or_held(orders), hold_reason=holds.held_reason_now(orders),
                 provider_txn_id=bindparam("confirm_txn", type_=String),
-                decided_at=func.now(), status_reason=bindparam("confirm_status", type_=Text))
+                decided_at=holds.CONFIRMED_AT, status_reason=bindparam("confirm_status", type_=Text))
         .returning(orders.id, orders.contest_id, orders.candidate_id, orders.entry_id, orders.quantity, orders.amount,
                    orders.currency, orders.provider_txn_id, orders.sends_receipt, orders.status)
         .cte("paid")

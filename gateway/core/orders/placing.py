@@ -26,7 +26,7 @@ from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.core import holds
+from gateway.core import fraud_counters, holds
 from gateway.core.blocklist import inet_of
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.orders.tables import CANDIDATES, CONTESTS, ORDER_BY_ID, ORDERS_TABLE, detached_order
@@ -74,15 +74,18 @@ def payer_scope(msisdn: str | None) -> str:
 
 
 async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta,
-                      sends_receipt: bool = False) -> VoteOrder:
+                      sends_receipt: bool = False, now: datetime | None = None) -> VoteOrder:
     """Create a pending order (or return the one already made for the same `client_key`).
 
     Two statements in one transaction: the contest and candidate (and an order already made with
     the same key), read while taking the payer's lock; then the insert, made only if the payer is
     not blocked and under the contest's limits (counted after the lock, so one payer's concurrent
     orders are counted exactly). Core statements on a bare connection: an ORM session's bookkeeping
-    cost more than both statements' own work (the order comes back as a detached `VoteOrder`).
+    cost more than both statements' own work (the order comes back as a detached `VoteOrder`). Between them the
+    order is added to the fraud rules' counters, which give the figures it is judged by (rolled back with a refusal).
+    `now`: when it is placed (a replay of a show night passes its own clock).
     """
+    now = now or datetime.now(UTC)
     payer = payer_lock_key(request.msisdn)
     client_key = stored_client_key(request.client_key, request.msisdn) if request.client_key else None
     engine = sessions.kw["bind"]
@@ -99,14 +102,11 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
                 return detached_order((await connection.execute(ORDER_BY_ID, {"order_key": found.replayed})).one())
             contest = Contest(**{column.key: found._mapping[column.key] for column in CONTESTS.c})
             parameters = new_order(request, contest, found.candidate_id, found.candidate_status, client_key,
-                                   pending_ttl, sends_receipt)
+                                   pending_ttl, sends_receipt, now)
+            parameters.update(await judged(connection, contest, parameters, now))
             inserted = (await connection.execute(INSERT_ORDER, parameters)).one_or_none()
             if inserted is not None:
-                order = detached_order(inserted)
-                if reason := holds.reason_to_hold(contest.fraud_rules, inserted._mapping):  # paid, it will be held
-                    await holds.keep_hold_reason(connection, order.id, reason)
-                    order.hold_reason = reason
-                return order
+                return detached_order(inserted)
             if not client_key:
                 await explain_refusal(connection, parameters)  # raises
     except IntegrityError:
@@ -122,10 +122,9 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
 
 def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
               candidate_status: CandidateStatus | None, client_key: str | None,
-              pending_ttl: timedelta, sends_receipt: bool = False) -> dict[str, Any]:
+              pending_ttl: timedelta, sends_receipt: bool, now: datetime) -> dict[str, Any]:
     """The checked order's insert parameters (a refusal raises here, before anything is written); `sends_receipt`:
     its channel messages the voter the outcome (the VoteService knows which channels do)."""
-    now = datetime.now(UTC)
     checked = check_order(contest, candidate_status, request.candidate_code, request.quantity, request.provider,
                           request.msisdn, now, contest.stars_per_vote)
     assert candidate_id is not None  # check_order rejects a missing candidate
@@ -136,9 +135,23 @@ def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
         provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
         voter_address=request.voter_address, language=request.language, sends_receipt=sends_receipt,
         status=OrderStatus.PENDING, expires_at=now + pending_ttl, provider_data={},
+        fraud_figures=None, fraud_score=None, hold_reason=None,  # judged after the checks (`judged`)
     )
     return insert_order_parameters(order, contest, now)
 
+
+async def judged(connection: AsyncConnection, contest: Contest, parameters: dict[str, Any],
+                 now: datetime) -> dict[str, Any]:
+    """The order counted by the fraud rules' counters, and what its figures make of it: kept by its insert (once
+    paid, an order with a hold reason is held)."""
+    voter = parameters["new_voter_ref"]
+    facts = fraud_counters.OrderFacts(
+        contest.id, parameters["new_voter_msisdn"], parameters["new_voter_address"],
+        f"{parameters['new_channel']}:{voter}" if voter else None, parameters["new_candidate_id"],
+        parameters["new_quantity"])
+    figures, verdict = holds.judge_placement(contest.fraud_rules, await fraud_counters.count_order(
+        connection, facts, now), facts.address)
+    return {"new_fraud_figures": figures, "new_fraud_score": verdict.score, "new_hold_reason": verdict.reason()}
 
 
 def payer_lock_key(msisdn: str | None) -> str | None:
@@ -169,7 +182,7 @@ CONTEST_AND_CANDIDATE = contest_and_candidate(locking=False)
 CONTEST_AND_CANDIDATE_LOCKING = contest_and_candidate(locking=True)
 ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candidate_id", "quantity", "amount",
                  "currency", "channel", "sends_receipt", "provider", "voter_msisdn", "voter_ref", "voter_address",
-                 "language", "status", "expires_at", "provider_data")
+                 "language", "status", "expires_at", "provider_data", "fraud_figures", "fraud_score", "hold_reason")
 NO_LIMIT = 2**31 - 1
 
 
@@ -197,11 +210,8 @@ def insert_order() -> Insert:
     allowed = and_(~blocked, ~address_blocked, in_minute < bindparam("per_minute", type_=Integer),
                    in_day < bindparam("per_day", type_=Integer))
     table = VoteOrder.__table__
-    # The fraud figures around the order are kept with it, and come back with it: no round trip added, and the
-    # thresholds an organiser considers can be tried on the orders they were met by (gateway.core.holds).
-    row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS),
-                 holds.figures_object()).where(allowed)
-    return insert(table).from_select([*ORDER_COLUMNS, "fraud_figures"], row).returning(*table.c)
+    row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)).where(allowed)
+    return insert(table).from_select(list(ORDER_COLUMNS), row).returning(*table.c)
 
 
 INSERT_ORDER = insert_order()

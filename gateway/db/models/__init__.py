@@ -5,6 +5,7 @@ from gateway.db.models.admin_accounts import AdminRefreshToken, AdminUser, Audit
 from gateway.db.models.base import NAMING, Base, enum_column
 from gateway.db.models.contests import Candidate, CandidateStatus, Contest, ContestStatus, Tally
 from gateway.db.models.entries import Entry, EntryCall, EntryStatus, MediaUpload, UploadKind, UploadState
+from gateway.db.models.fraud import FraudCount, FraudMember, SharedAddress
 from gateway.db.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet
 from gateway.db.models.money_out import ProviderFeeRate, Refund, RefundState, SettlementStatement
 from gateway.db.models.orders import OrderStatus, OutboxMessage, PaymentVerification, ProviderEvent, VoteOrder
@@ -13,8 +14,8 @@ from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, UssdSessionE
 __all__ = [
     "NAMING", "AdminRefreshToken", "AdminUser", "AuditEntry", "Base", "BlockedAddress", "BlockedMsisdn",
     "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "Entry", "EntryCall",
-    "EntryStatus", "MediaUpload", "UploadKind", "UploadState", "LedgerCheckpoint",
+    "EntryStatus", "FraudCount", "FraudMember", "MediaUpload", "UploadKind", "UploadState", "LedgerCheckpoint",
     "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification", "ProviderEvent",
-    "ProviderFeeRate", "Refund", "RefundState", "ResultsSheet", "SettlementStatement",
+    "ProviderFeeRate", "Refund", "RefundState", "ResultsSheet", "SettlementStatement", "SharedAddress",
     "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
 ]

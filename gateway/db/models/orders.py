@@ -79,9 +79,12 @@ class VoteOrder(Base):
     language: Mapped[str | None] = mapped_column(String(8))
     # Set at placement when a fraud rule fired (gateway.core.holds): once paid, the order is held, not counted.
     hold_reason: Mapped[str | None] = mapped_column(Text)
-    # The fraud rules' figures around the order when it was placed, before it (gateway.core.holds.FIGURES): what
-    # a contest's thresholds were met by, so that others can be tried on the same orders (a preview).
+    # The fraud rules' figures around the order when it was placed, itself included (gateway.core.fraud_counters),
+    # and whether its address is a shared one: what a contest's thresholds were met by, so that others can be tried
+    # on the same orders (a preview).
     fraud_figures: Mapped[dict[str, Any] | None]
+    # The points its signals scored at placement (gateway.core.fraud); confirmation may add the provider's own.
+    fraud_score: Mapped[int | None]
     last_checked_at: Mapped[datetime | None]
     check_count: Mapped[int] = mapped_column(Integer, server_default="0")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())

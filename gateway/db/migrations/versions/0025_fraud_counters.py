@@ -1,0 +1,59 @@
+"""the fraud rules' counters (kept as orders are placed, read in O(1)), the addresses learned to be shared, and an
+order's fraud score
+
+Revision ID: 0025_fraud_counters
+Revises: 0024_order_fraud_figures
+Create Date: 2026-11-24 05:00:00
+
+New tables, and a nullable column without a default on vote_orders (no rewrite). The counters start empty: for a
+day after the upgrade an open contest's figures count only the orders placed since (the rules are softer for that
+day, never harder).
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = '0025_fraud_counters'
+down_revision = '0024_order_fraud_figures'
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "fraud_counts",
+        sa.Column("contest_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(40), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("bucket", sa.BigInteger(), nullable=False),
+        sa.Column("current", sa.BigInteger(), nullable=False),
+        sa.Column("previous", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("contest_id", "name", "subject", name=op.f("pk_fraud_counts")),
+    )
+    op.create_table(
+        "fraud_members",
+        sa.Column("contest_id", sa.Integer(), nullable=False),
+        sa.Column("name", sa.String(40), nullable=False),
+        sa.Column("subject", sa.Text(), nullable=False),
+        sa.Column("member", sa.Text(), nullable=False),
+        sa.Column("bucket", sa.BigInteger(), nullable=False),
+        sa.Column("previous_bucket", sa.BigInteger(), nullable=True),
+        sa.PrimaryKeyConstraint("contest_id", "name", "subject", "member", name=op.f("pk_fraud_members")),
+    )
+    op.create_table(
+        "shared_addresses",
+        sa.Column("address", sa.String(64), nullable=False),
+        sa.Column("numbers", sa.Integer(), nullable=False),
+        sa.Column("paid_orders", sa.Integer(), nullable=False),
+        sa.Column("learned_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.PrimaryKeyConstraint("address", name=op.f("pk_shared_addresses")),
+    )
+    op.add_column("vote_orders", sa.Column("fraud_score", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("vote_orders", "fraud_score")
+    op.drop_table("shared_addresses")
+    op.drop_table("fraud_members")
+    op.drop_table("fraud_counts")
