@@ -1,0 +1,108 @@
+"""The fraud rules' counters: what an order is judged by, kept as orders arrive, each member counted once, windows
+that move on, refusals that count nothing, and a cost that does not grow with the orders of one address."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from gateway.core import holds
+from gateway.core.errors import VoteRejected
+from gateway.core.orders import placing
+from gateway.db.engine import Sessions
+from gateway.db.models import BlockedMsisdn, Contest, FraudCount, FraudMember, SharedAddress, VoteOrder
+from tests.channel_names import Channel
+from tests.factories import PENDING_TTL, make_contest
+
+# Half a minute into an hour (and so into each of its buckets) that the test contest is open through.
+SHOW = datetime.now(UTC).replace(minute=0, second=30, microsecond=0) - timedelta(minutes=30)
+OPEN = {"opens_at": SHOW - timedelta(hours=1), "closes_at": SHOW + timedelta(days=3)}
+
+
+async def vote(sessions: Sessions, contest: Contest, number: str, *, candidate: str = "01", at: datetime = SHOW,
+               address: str | None = "203.0.113.7", quantity: int = 1) -> VoteOrder:
+    request = placing.OrderRequest(contest.slug, candidate, quantity, "mtn", Channel.WEB, msisdn=number,
+                                   voter_address=address)
+    return await placing.place_order(sessions, request, pending_ttl=PENDING_TTL, now=at)
+
+
+async def test_each_number_behind_an_address_counts_once_however_often_it_votes(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, **OPEN)
+    seen = [(await vote(sessions, contest, number, at=SHOW + timedelta(seconds=i))).fraud_figures
+            for i, number in enumerate(("+237670000001", "+237670000002", "+237670000001", "+237670000002"))]
+    assert [f["address_numbers_day"] for f in seen if f] == [1, 2, 2, 2]
+    assert [f["address_orders_10_minutes"] for f in seen if f] == [1, 2, 3, 4]
+    assert [f["payer_orders_10_minutes"] for f in seen if f] == [1, 1, 2, 2]
+
+
+async def test_a_window_moves_on_and_what_it_no_longer_covers_is_not_counted(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, **OPEN)
+    await vote(sessions, contest, "+237670000001", candidate="01")
+    await vote(sessions, contest, "+237670000001", candidate="02", at=SHOW + timedelta(minutes=30))
+    later = await vote(sessions, contest, "+237670000001", candidate="03", at=SHOW + timedelta(hours=3))
+    assert later.fraud_figures is not None
+    assert later.fraud_figures["address_candidates_hour"] == 1  # the two before are hours old
+    assert later.fraud_figures["payer_orders_10_minutes"] == 1
+    assert later.fraud_figures["payer_votes_day"] == 3  # the day still covers them
+
+
+async def test_a_member_seen_again_in_a_later_bucket_is_not_counted_twice(sessions: Sessions) -> None:
+    """Candidate 01 at 20:00 and again at 21:10 (a new hour's bucket), 02 at 21:20: two candidates, not three."""
+    contest = await make_contest(sessions, **OPEN)
+    await vote(sessions, contest, "+237670000001", candidate="01")
+    await vote(sessions, contest, "+237670000002", candidate="01", at=SHOW + timedelta(minutes=70))
+    third = await vote(sessions, contest, "+237670000003", candidate="02", at=SHOW + timedelta(minutes=80))
+    assert third.fraud_figures is not None and third.fraud_figures["address_candidates_hour"] == 2
+
+
+async def test_a_refused_order_counts_nothing(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, **OPEN)
+    async with sessions.begin() as session:
+        session.add(BlockedMsisdn(msisdn="+237670000009", reason="chargebacks"))
+    with pytest.raises(VoteRejected):
+        await vote(sessions, contest, "+237670000009")
+    after = await vote(sessions, contest, "+237670000001")
+    assert after.fraud_figures is not None and after.fraud_figures["address_orders_10_minutes"] == 1
+
+
+async def test_an_address_s_thousandth_order_reads_and_writes_the_same_rows_as_its_first(sessions: Sessions) -> None:
+    """The figures of a busy address are a fixed number of rows, not a scan of its orders."""
+    contest = await make_contest(sessions, fraud_rules={"hold_score": 0}, **OPEN)
+    for n in range(60):
+        await vote(sessions, contest, f"+2376700002{n:02d}", candidate=f"{n % 5 + 1:02d}",
+                   at=SHOW + timedelta(seconds=n))
+    async with sessions() as session:
+        address_rows = await session.scalar(select(func.count()).select_from(FraudCount).where(
+            FraudCount.contest_id == contest.id, FraudCount.subject == "203.0.113.7"))
+        candidates = await session.scalar(select(func.count()).select_from(FraudMember).where(
+            FraudMember.contest_id == contest.id, FraudMember.name == "address_candidates_hour"))
+    assert address_rows == 3  # its orders, its numbers and its candidates
+    assert candidates == 5
+
+
+async def test_an_address_the_service_learned_is_shared_is_judged_as_a_crowd(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=8, **OPEN)
+    async with sessions.begin() as session:
+        session.add(SharedAddress(address="198.51.100.20", numbers=80, paid_orders=200))
+    placed = [await vote(sessions, contest, f"+2376700003{n:02d}", address="198.51.100.20",
+                         candidate=f"{n % 8 + 1:02d}", at=SHOW + timedelta(seconds=n)) for n in range(15)]
+    assert all(order.hold_reason is None for order in placed)
+    assert placed[-1].fraud_figures is not None and placed[-1].fraud_figures["shared"] is True
+    elsewhere = [await vote(sessions, contest, f"+2376700004{n:02d}", address="198.51.100.21",
+                            at=SHOW + timedelta(seconds=n)) for n in range(12)]
+    assert elsewhere[-1].hold_reason is not None and "numbers_per_address" in elsewhere[-1].hold_reason
+
+
+async def test_a_payer_refused_after_review_is_held_on_their_next_order(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules={"payer_orders_per_10_minutes": 1}, **OPEN)
+    await vote(sessions, contest, "+237670000001", address=None)
+    held = await vote(sessions, contest, "+237670000001", address=None)
+    async with sessions.begin() as session:
+        order = await session.get(VoteOrder, held.id)
+        assert order is not None
+        order.status = order.status.HELD
+    await holds.reject_held(sessions, held.id, actor="owner@example.org", reason="stolen wallet")
+    next_day = await vote(sessions, contest, "+237670000001", address=None, at=SHOW + timedelta(days=1))
+    assert next_day.hold_reason is not None and next_day.hold_reason.startswith("payer_history: 1 refused before")
