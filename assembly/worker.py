@@ -48,6 +48,7 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
         # hourly ledger checkpoints; at close, a checkpoint and a signed results sheet
         PeriodicJob("assembly.worker_jobs.ledger_checkpoint_job", 300),
         PeriodicJob("assembly.media_jobs.media_sweep_job", 300),  # lost processing requeued, orphan uploads removed
+        PeriodicJob("assembly.worker_jobs.shared_addresses_job", 600),  # addresses many people share, learned
     )
     channels = tuple(PeriodicJob(CHANNEL_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
                      for parts in CHANNELS for job, interval in parts.periodic_jobs)

@@ -16,6 +16,7 @@ from gateway.core.payments.refunds_sent import refunds_pass
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.receipts import RECEIPT_TOPICS, send_receipt
+from gateway.core.shared_learning import learn_shared_addresses
 from gateway.jobs import outbox
 from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.jobs.last_passes import note_pass
@@ -137,6 +138,16 @@ async def verify_by_list_pass(ctx: JobContext) -> list[tuple[uuid.UUID, Verified
 
 # The vote ledger: hourly checkpoints, and at close a checkpoint and a signed results sheet.
 LEDGER_ROUNDS_SECONDS = 300
+
+
+def shared_addresses_job() -> str:
+    """Every ten minutes (assembly.worker.PERIODIC_JOBS): addresses learned to be a crowd's, or no longer."""
+    return run_in_context(shared_addresses_pass)
+
+
+async def shared_addresses_pass(ctx: JobContext) -> str:
+    learned, forgotten = await learn_shared_addresses(ctx.sessions, datetime.now(UTC))
+    return f"{learned} shared addresses learned or kept, {forgotten} forgotten"
 
 
 def ledger_checkpoint_job() -> list[str]:

@@ -3,14 +3,15 @@ that move on, refusals that count nothing, and a cost that does not grow with th
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
 
-from gateway.core import holds
+from gateway.core import holds, shared_learning
 from gateway.core.errors import VoteRejected
-from gateway.core.orders import placing
+from gateway.core.orders import counting, placing
 from gateway.db.engine import Sessions
 from gateway.db.models import BlockedMsisdn, Contest, FraudCount, FraudMember, SharedAddress, VoteOrder
 from tests.channel_names import Channel
@@ -98,11 +99,39 @@ async def test_an_address_the_service_learned_is_shared_is_judged_as_a_crowd(ses
 async def test_a_payer_refused_after_review_is_held_on_their_next_order(sessions: Sessions) -> None:
     contest = await make_contest(sessions, fraud_rules={"payer_orders_per_10_minutes": 1}, **OPEN)
     await vote(sessions, contest, "+237670000001", address=None)
-    held = await vote(sessions, contest, "+237670000001", address=None)
-    async with sessions.begin() as session:
-        order = await session.get(VoteOrder, held.id)
-        assert order is not None
-        order.status = order.status.HELD
-    await holds.reject_held(sessions, held.id, actor="owner@example.org", reason="stolen wallet")
+    second = await vote(sessions, contest, "+237670000001", address=None)
+    await holds.reject_held(sessions, await held(sessions, second), actor="owner@example.org", reason="stolen wallet")
     next_day = await vote(sessions, contest, "+237670000001", address=None, at=SHOW + timedelta(days=1))
     assert next_day.hold_reason is not None and next_day.hold_reason.startswith("payer_history: 1 refused before")
+
+
+async def paid_from(sessions: Sessions, contest: Contest, address: str, numbers: range) -> list[VoteOrder]:
+    placed = []
+    for n in numbers:
+        order = await vote(sessions, contest, f"+2376700005{n:02d}", address=address,
+                           candidate=f"{n % 8 + 1:02d}", at=SHOW + timedelta(seconds=n))
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, f"L{n}",
+                                       provider="mtn", now=SHOW + timedelta(seconds=n))
+        placed.append(order)
+    return placed
+
+
+async def test_an_address_many_numbers_paid_from_is_learned_and_forgotten_once_one_is_reported(
+        sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=8, fraud_rules={"numbers_per_address_per_day": 0}, **OPEN)
+    orders = await paid_from(sessions, contest, "198.51.100.40", range(shared_learning.NUMBERS_TO_LEARN))
+    await paid_from(sessions, contest, "198.51.100.41", range(shared_learning.NUMBERS_TO_LEARN - 1))
+    assert await shared_learning.learn_shared_addresses(sessions, datetime.now(UTC)) == (1, 0)
+    async with sessions() as session:
+        assert (await session.scalars(select(SharedAddress.address))).all() == ["198.51.100.40"]
+    await holds.reject_held(sessions, await held(sessions, orders[0]), actor="owner@example.org", reason="SIM box")
+    assert await shared_learning.learn_shared_addresses(sessions, datetime.now(UTC)) == (0, 1)
+
+
+async def held(sessions: Sessions, order: VoteOrder) -> uuid.UUID:
+    """A person's reading of a paid order as suspicious: held for them (the review queue's path)."""
+    async with sessions.begin() as session:
+        row = await session.get(VoteOrder, order.id)
+        assert row is not None
+        row.status = row.status.HELD
+    return order.id

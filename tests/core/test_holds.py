@@ -211,8 +211,8 @@ async def test_the_per_voter_rules_hold_a_voter_of_any_channel_that_names_them(s
     third = await place(sessions, contest, "02", channel="toy", msisdn="+237670000031", voter_ref="u1")
     assert (first.hold_reason, elsewhere.hold_reason) == (None, None)
     assert second.hold_reason == "numbers_per_voter: 2 over the limit of 1 (+100) = 100 points, held at 100"
-    assert third.hold_reason == ("voter_velocity: 3 over the limit of 2 (+100); numbers_per_voter: 2 over the limit of 1 "
-                                 "(+100) = 200 points, held at 100")
+    assert third.hold_reason == ("voter_velocity: 3 over the limit of 2 (+100); "
+                                 "numbers_per_voter: 2 over the limit of 1 (+100) = 200 points, held at 100")
 
 
 async def test_a_held_order_paid_again_is_a_second_charge_for_a_person_not_a_second_count(sessions: Sessions) -> None:
