@@ -41,7 +41,7 @@ async def learn_shared_addresses(sessions: Sessions, now: datetime) -> tuple[int
         index_elements=["address"], set_={"numbers": learned.excluded.numbers,
                                           "paid_orders": learned.excluded.paid_orders, "learned_at": func.now()})
     async with sessions.begin() as session:
-        added = (await session.execute(learned.add_cte(seen))).rowcount
+        added = (await session.execute(learned.add_cte(seen).returning(SharedAddress.address))).all()
         forgotten = (await session.execute(delete(SharedAddress).where(SharedAddress.address.in_(
-            select(seen.c.address).where(seen.c.reported > 0))).add_cte(seen))).rowcount
-    return added or 0, forgotten or 0
+            select(seen.c.address).where(seen.c.reported > 0))).add_cte(seen).returning(SharedAddress.address))).all()
+    return len(added), len(forgotten)
