@@ -4,9 +4,10 @@
 
 `bench.crowd` makes the night: honest fans and four attack families, each order knowing who is behind it. The
 rules can only be judged on such a night (a real one's truth is unknown), so this replays it in-process through
-the core's own placing, counting and chargebacks (no web process, no provider: `bench.votes` measures those),
-on embedded PostgreSQL and Redis in a scratch folder, on a simulated clock (the rules count over minutes and
-hours of the show, not of the replay). Each order's fate is read from the database at the end.
+the core's own placing, counting and chargebacks, with the worker's learning of shared addresses every ten
+minutes (no web process, no provider: `bench.votes` measures those), on embedded PostgreSQL and Redis in a
+scratch folder, on a simulated clock (the rules count over minutes and hours of the show, not of the replay).
+Each order's fate is read from the database at the end.
 
 It prints the recall of each attack family, what was held of the honest crowd, the holds' precision, and
 PostgreSQL's CPU per order over the first and the last orders of the night: a rule whose counting grows with the
@@ -44,6 +45,7 @@ from gateway.core.orders.counting import confirm_payment
 from gateway.core.orders.placing import OrderRequest, place_order
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.shared_addresses import carrier_of
+from gateway.core.shared_learning import learn_shared_addresses
 from gateway.db import migrate
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder
@@ -52,6 +54,7 @@ from gateway.db.seed import ensure_tallies
 SLUG = "fraud-night"
 CONCURRENCY = 8  # orders in flight at once (never two of one person)
 PENDING_TTL = timedelta(minutes=10)
+LEARNING_EVERY = 600.0  # seconds: the worker's pass that learns shared addresses (assembly/worker_jobs.py)
 WINDOW = 5000  # PostgreSQL's CPU per order over the night's first and last this many orders
 # The contest's hard limits per payer number (they refuse, before any prompt): generous, so that the fraud rules
 # (which hold) are what is measured; no honest fan orders ten times in a minute.
@@ -86,6 +89,11 @@ async def charge_back(sessions: Sessions, order_id: uuid.UUID, now: datetime) ->
     await record_chargeback(sessions, order_id, now=now)
 
 
+async def learn(sessions: Sessions, now: datetime) -> None:
+    """The worker's pass over the addresses many payers share, on the night's clock."""
+    await learn_shared_addresses(sessions, now)
+
+
 # ---- The night ----------------------------------------------------------------------------------------------------
 
 @dataclass
@@ -106,16 +114,19 @@ class Meter:
     total: int
     window: int
     done: int = 0
-    marks: dict[int, float] = field(default_factory=dict)
+    marks: dict[int, tuple[float, float]] = field(default_factory=dict)  # backends', the rest's
 
     def tick(self) -> None:
         self.done += 1
         if self.done in (self.window, self.total - self.window, self.total):
             self.marks[self.done] = postgres_cpu_seconds(self.postmaster)
 
-    def per_order_ms(self, first: bool) -> float:
+    def per_order_ms(self, first: bool) -> tuple[float, float]:
+        """The backends' and the rest's milliseconds per order over the first or the last `window` orders."""
         start, end = (0, self.window) if first else (self.total - self.window, self.total)
-        return (self.marks[end] - self.marks[start]) * 1000 / max(self.window, 1)
+        (backends, rest), (backends_after, rest_after) = self.marks[start], self.marks[end]
+        scale = 1000 / max(self.window, 1)
+        return (backends_after - backends) * scale, (rest_after - rest) * scale
 
 
 @dataclass
@@ -126,9 +137,10 @@ class Replayed:
     wall: float
 
 
-def postgres_cpu_seconds(postmaster: int) -> float:
-    """User + system CPU seconds of the postmaster and every process under it, with their reaped children (a
-    backend that exited is in its parent's figures), as bench.harness.cpu_seconds reads /proc."""
+def postgres_cpu_seconds(postmaster: int) -> tuple[float, float]:
+    """User + system CPU seconds of the cluster's processes (read from /proc as bench.harness.cpu_seconds reads
+    them): the connections' backends, and the rest (the postmaster with the children it reaped, such as
+    autovacuum's workers, the WAL writer, the checkpointer). A growing cost per order is in one or the other."""
     tick, parents, times = os.sysconf("SC_CLK_TCK"), {}, {}
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -142,7 +154,16 @@ def postgres_cpu_seconds(postmaster: int) -> float:
     while grew:
         more = {pid for pid, parent in parents.items() if parent in ours} - ours
         ours, grew = ours | more, bool(more)
-    return sum(times.get(pid, 0.0) for pid in ours)
+    backends = sum(times.get(pid, 0.0) for pid in ours if is_backend(pid))
+    return backends, sum(times.get(pid, 0.0) for pid in ours) - backends
+
+
+def is_backend(pid: int) -> bool:
+    """A connection's backend (its title names the client: "postgres: postgres gateway [local] idle")."""
+    try:
+        return b"[local]" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
 
 
 async def open_show(sessions: Sessions, start: datetime, last: float) -> int:
@@ -190,11 +211,12 @@ async def dispute_step(sessions: Sessions, fate: Fate, now: datetime) -> None:
     await charge_back(sessions, fate.order_id, now)
 
 
-def timeline(crowd: Sequence[CrowdOrder]) -> list[tuple[float, int, bool]]:
-    """Orders and disputes (True) by simulated time: (at, the order's index, is a dispute)."""
-    events = [(order.at, index, False) for index, order in enumerate(crowd)]
-    events += [(order.charged_back_at, index, True) for index, order in enumerate(crowd)
+def timeline(crowd: Sequence[CrowdOrder]) -> list[tuple[float, int, str]]:
+    """Orders, disputes and the worker's learning passes (index -1) by simulated time: (at, index, what)."""
+    events = [(order.at, index, "order") for index, order in enumerate(crowd)]
+    events += [(order.charged_back_at, index, "dispute") for index, order in enumerate(crowd)
                if order.charged_back_at is not None]
+    events += [(pass_ * LEARNING_EVERY, -1, "learn") for pass_ in range(1, int(crowd[-1].at // LEARNING_EVERY) + 1)]
     return sorted(events)
 
 
@@ -206,7 +228,7 @@ async def after(previous: asyncio.Task[None] | None, step: Coroutine[Any, Any, N
 
 
 async def replay(sessions: Sessions, crowd: Sequence[CrowdOrder], start: datetime, meter: Meter) -> list[Fate]:
-    """Every order and dispute in time order, CONCURRENCY at once, one person's steps one after another."""
+    """Every step in time order, CONCURRENCY at once, one person's (or the worker's) one after another."""
     fates = [Fate() for _ in crowd]
     slots, failures = asyncio.Semaphore(CONCURRENCY), []
     last: dict[str, asyncio.Task[None]] = {}
@@ -216,13 +238,17 @@ async def replay(sessions: Sessions, crowd: Sequence[CrowdOrder], start: datetim
         if not task.cancelled() and task.exception() is not None:
             failures.append(task.exception())
 
-    for at, index, dispute in timeline(crowd):
+    for at, index, what in timeline(crowd):
         await slots.acquire()
         if failures:
             raise RuntimeError("a step of the replay failed") from failures[0]
-        now, person = start + timedelta(seconds=at), crowd[index].person
-        step = dispute_step(sessions, fates[index], now) if dispute else \
-            order_step(sessions, crowd[index], index, fates[index], now, meter)
+        now, person = start + timedelta(seconds=at), crowd[index].person if index >= 0 else "the worker"
+        if what == "learn":
+            step = learn(sessions, now)
+        elif what == "dispute":
+            step = dispute_step(sessions, fates[index], now)
+        else:
+            step = order_step(sessions, crowd[index], index, fates[index], now, meter)
         last[person] = asyncio.create_task(after(last.get(person), step))
         last[person].add_done_callback(finished)
     await asyncio.wait(last.values())
@@ -319,9 +345,11 @@ def figures(crowd: Sequence[CrowdOrder], replayed: Replayed, title: str) -> dict
     lines["precision of holds"] = (f"{(all_held - honest.held) / max(all_held, 1):.1%} "
                                    f"({all_held - honest.held} of {all_held} holds were attacks)")
     meter = replayed.meter
-    early, late = meter.per_order_ms(first=True), meter.per_order_ms(first=False)
-    lines["PostgreSQL CPU per order"] = (f"first {meter.window}: {early:.2f} ms, last {meter.window}: {late:.2f} ms "
-                                         f"(late/early {late / max(early, 1e-9):.2f})")
+    (early, early_rest), (late, late_rest) = meter.per_order_ms(first=True), meter.per_order_ms(first=False)
+    lines["PostgreSQL CPU per order"] = (
+        f"first {meter.window}: {early + early_rest:.2f} ms, last {meter.window}: {late + late_rest:.2f} ms "
+        f"(late/early {(late + late_rest) / max(early + early_rest, 1e-9):.2f}; backends {early:.2f} -> {late:.2f} "
+        f"ms, the rest {early_rest:.2f} -> {late_rest:.2f} ms)")
     lines["wall time"] = (f"{replayed.wall:.1f} s, {len(crowd) / max(replayed.wall, 1e-9):.0f} orders/s "
                           f"({CONCURRENCY} at once, in process)")
     return lines

@@ -71,6 +71,16 @@ def issue(request: web.Request, secret: str, *, secure: bool) -> CsrfToken:
     return CsrfToken(value, sign(secret, value), fresh)
 
 
+def browser_of(request: web.Request, secret: str, *, secure: bool) -> str | None:
+    """The visitor's browser, as the fraud rules count voters: a digest of the cookie we issued it (never the cookie
+    itself, which signs its forms), so that one browser paying from many numbers is one voter however its address
+    is shared. None for a cookie we did not issue (a vote from it is refused anyway)."""
+    value = request.cookies.get(cookie_name(secure), "")
+    if not issued_here(secret, value):
+        return None
+    return "browser:" + hashlib.sha256(b"ballot-browser:" + value.encode()).hexdigest()[:24]
+
+
 def set_cookie(response: web.StreamResponse, token: CsrfToken, secure: bool) -> None:
     if token.fresh:
         response.set_cookie(cookie_name(secure), token.cookie, max_age=COOKIE_AGE, path="/", httponly=True,

@@ -252,6 +252,8 @@ async def place_vote(request: web.Request, contest: PublicContest, form: VoteFor
             msisdn=form.msisdn if form.provider in MOBILE_MONEY_PROVIDERS else None,
             client_key=f"webform:{contest.slug}:{form_id}" if form_id else None,
             voter_address=throttle.client_address(request),
+            voter_ref=csrf.browser_of(request, request.app[SETTINGS].secret_key.get_secret_value(),
+                                      secure=secure_cookies(request)),
         ),
         wait_for_room=True,
     )

@@ -69,8 +69,8 @@ DECLARED: tuple[DeclaredRule, ...] = (
     DeclaredRule(Rule.ADDRESS_VELOCITY,
                  Threshold("address_orders_per_10_minutes", 60, N_("Orders per address in 10 minutes")),
                  figure="address_orders_10_minutes", points=100, crowd=True),
-    DeclaredRule(Rule.VOTER_VELOCITY,  # a channel that names its voter (a chat's user): orders per voter
-                 Threshold("voter_orders_per_10_minutes", 30, N_("Orders per chat user in 10 minutes")),
+    DeclaredRule(Rule.VOTER_VELOCITY,  # a channel that names its voter (a chat's user, a browser): orders per voter
+                 Threshold("voter_orders_per_10_minutes", 30, N_("Orders per chat user or browser in 10 minutes")),
                  figure="voter_orders_10_minutes", points=100),
     DeclaredRule(Rule.PAYER_DAILY_VOTES,
                  Threshold("payer_votes_per_day", 5000, N_("Votes per payer number in a day")),
@@ -87,10 +87,11 @@ DECLARED: tuple[DeclaredRule, ...] = (
                  Threshold("numbers_per_address_per_day", 10, N_("Payer numbers behind one address in a day")),
                  figure="address_numbers_day", points=100, crowd=True),
     DeclaredRule(Rule.NUMBERS_PER_VOTER,  # payer numbers one voter of a channel that names them (a chat's user) used
-                 Threshold("numbers_per_voter", 3, N_("Payer numbers of one chat user")),
+                 Threshold("numbers_per_voter", 3, N_("Payer numbers of one chat user or browser")),
                  figure="voter_numbers", points=100),
 )
-# No threshold: an order of this payer refused by a person in the last 90 days (gateway.core.holds.reject_held).
+# No threshold: an order of this payer (or chat user, or browser) refused by a person or charged back in the last 90
+# days (gateway.core.holds.reject_held, gateway.core.chargebacks).
 HISTORY_POINTS = 100
 # The provider's word on a payment, judged at confirmation: Stripe Radar's risk levels, and a card from abroad.
 RISK_POINTS = {"elevated": 60, "highest": 100}
@@ -108,7 +109,7 @@ SETTINGS: tuple[Threshold, ...] = (HOLD_SCORE, *(
 LABELS: dict[str, str] = {setting.key: setting.label for setting in SETTINGS}
 PLACEMENT_RULES = tuple(declared for declared in DECLARED if declared.at_placement)
 # The figures an order is judged by at placement (its `Recent`), besides whether its address is blocked.
-PLACEMENT_FIGURES = (*(declared.figure for declared in PLACEMENT_RULES), "payer_refused")
+PLACEMENT_FIGURES = (*(declared.figure for declared in PLACEMENT_RULES), "payer_refused", "voter_refused")
 
 
 class Thresholds:
@@ -218,7 +219,7 @@ def evaluate(rules: Thresholds, recent: Figures, *, crowd: bool = False) -> Verd
             limit *= CROWD
         if limit and seen > limit:
             hits.append(Hit(declared.rule, seen, limit, declared.points))
-    if refused := recent.seen("payer_refused"):
+    if refused := max(recent.seen("payer_refused"), recent.seen("voter_refused")):
         hits.append(Hit(Rule.PAYER_HISTORY, f"{refused} refused before", 0, HISTORY_POINTS))
     return Verdict(tuple(hits), rules.limit(HOLD_SCORE.key))
 

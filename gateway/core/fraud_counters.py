@@ -20,7 +20,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, Select, String, Text, bindparam, case, func, literal, select, union_all
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    bindparam,
+    case,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -86,8 +100,11 @@ COUNTERS: tuple[Counter, ...] = (
     Counter("address_numbers_day", DAY, _address_if_payer, member=_payer),
     Counter("voter_numbers", 30 * DAY, _voter_if_payer, member=_payer),
 )
-# Read, never added to by a placement: what people decided about a payer's earlier orders (gateway.core.holds).
+# Read, never added to by a placement: earlier orders of this payer, or of this chat user or browser, that a person
+# refused or whose card was charged back (gateway.core.holds.reject_held, gateway.core.chargebacks).
 PAYER_REFUSED = Counter("payer_refused", 90 * DAY, _payer, adds=lambda facts: 0)
+VOTER_REFUSED = Counter("voter_refused", 90 * DAY, _voter, adds=lambda facts: 0)
+HISTORY = (PAYER_REFUSED, VOTER_REFUSED)
 SHARED = "shared_address"  # the row that says whether the address was learned to be shared
 COUNTS, MEMBERS = FraudCount.__table__, FraudMember.__table__
 
@@ -156,8 +173,9 @@ def count_and_read() -> Select[Any]:
     counted = rolled(upsert).returning(COUNTS.c.name, COUNTS.c.bucket, COUNTS.c.current, COUNTS.c.previous) \
         .cte("counted")
     refused = select(COUNTS.c.name, COUNTS.c.bucket, COUNTS.c.current, COUNTS.c.previous).where(
-        COUNTS.c.contest_id == bindparam("fraud_contest", type_=Integer), COUNTS.c.name == PAYER_REFUSED.name,
-        COUNTS.c.subject == bindparam("payer_refused_subject", type_=Text))
+        COUNTS.c.contest_id == bindparam("fraud_contest", type_=Integer),
+        or_(*(and_(COUNTS.c.name == counter.name, COUNTS.c.subject == bindparam(f"{counter.name}_subject", type_=Text))
+              for counter in HISTORY)))
     shared = select(literal(SHARED, String), literal(0, BigInteger), literal(1, BigInteger), literal(0, BigInteger)) \
         .where(SharedAddress.address == bindparam("shared_subject", type_=Text))
     return union_all(select(counted.c.name, counted.c.bucket, counted.c.current, counted.c.previous),
@@ -170,8 +188,8 @@ COUNT_AND_READ = count_and_read()
 def parameters(facts: OrderFacts, now: datetime) -> dict[str, Any]:
     """The statement's bound parameters for this order at `now` (a subject left None counts nothing)."""
     epoch = int(now.timestamp())
-    bound: dict[str, Any] = {"fraud_contest": facts.contest_id, "payer_refused_subject": facts.payer,
-                             "shared_subject": facts.address}
+    bound: dict[str, Any] = {"fraud_contest": facts.contest_id, "shared_subject": facts.address,
+                             **{f"{counter.name}_subject": counter.subject(facts) for counter in HISTORY}}
     for counter in COUNTERS:
         bound[f"{counter.name}_subject"] = counter.subject(facts)
         bound[f"{counter.name}_bucket"] = epoch // counter.window
@@ -196,7 +214,7 @@ def estimate(window: int, row_bucket: int, current: int, previous: int, now: dat
     return max(0, round(value))
 
 
-WINDOWS = {counter.name: counter.window for counter in (*COUNTERS, PAYER_REFUSED)}
+WINDOWS = {counter.name: counter.window for counter in (*COUNTERS, *HISTORY)}
 
 
 @dataclass(frozen=True)
@@ -206,7 +224,7 @@ class Counted:
 
 
 def read(rows: Any, now: datetime) -> Counted:
-    figures = {counter.name: 0 for counter in (*COUNTERS, PAYER_REFUSED)}
+    figures = {counter.name: 0 for counter in (*COUNTERS, *HISTORY)}
     shared = False
     for name, bucket, current, previous in rows:
         if name == SHARED:
@@ -223,17 +241,25 @@ async def count_order(connection: AsyncConnection, facts: OrderFacts, now: datet
 
 
 ADD_REFUSED = rolled(insert(COUNTS).values(
-    contest_id=bindparam("refused_contest", type_=Integer), name=PAYER_REFUSED.name,
-    subject=bindparam("refused_payer", type_=Text), bucket=bindparam("refused_bucket", type_=BigInteger),
+    contest_id=bindparam("refused_contest", type_=Integer), name=bindparam("refused_name", type_=String),
+    subject=bindparam("refused_subject", type_=Text), bucket=bindparam("refused_bucket", type_=BigInteger),
     current=1, previous=0))
 
 
 async def note_refused(connection: AsyncConnection | AsyncSession, contest_id: int, payer: str | None,
-                       now: datetime) -> None:
-    """A person refused an order of this payer: their next orders in the contest carry it (`PAYER_REFUSED`)."""
-    if payer:
-        await connection.execute(ADD_REFUSED, {"refused_contest": contest_id, "refused_payer": payer,
-                                               "refused_bucket": int(now.timestamp()) // PAYER_REFUSED.window})
+                       voter: str | None, now: datetime) -> None:
+    """A person refused an order of this payer (and chat user or browser), or its card was charged back: their
+    next orders in the contest carry it (`HISTORY`)."""
+    for counter, subject in ((PAYER_REFUSED, payer), (VOTER_REFUSED, voter)):
+        if subject:
+            await connection.execute(ADD_REFUSED, {
+                "refused_contest": contest_id, "refused_name": counter.name, "refused_subject": subject,
+                "refused_bucket": int(now.timestamp()) // counter.window})
+
+
+def voter_of(channel: str, voter_ref: str | None) -> str | None:
+    """The voter as the counters name them: a channel's own reference for them is theirs on that channel only."""
+    return f"{channel}:{voter_ref}" if voter_ref else None
 
 
 def figures_of(stored: Mapping[str, Any] | None) -> dict[str, int]:

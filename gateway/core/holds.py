@@ -198,13 +198,15 @@ async def reject_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, re
             .values(status=OrderStatus.REFUND_REQUESTED, status_reason=f"rejected after review: {reason}",
                     updated_at=func.now())
             .returning(o.id, o.contest_id, o.candidate_id, o.quantity, o.amount, o.currency, o.provider_txn_id,
-                       o.voter_msisdn),
+                       o.voter_msisdn, o.channel, o.voter_ref),
         )).one_or_none()
         if rejected is None:
             await _refuse(session, order_id)
         else:  # a person's decision on the ledger, though no vote moves; the payer's next orders carry it
             await ledger.append_event(session, ledger.EntryKind.REJECTED, rejected, sign=0)
-            await fraud_counters.note_refused(session, rejected.contest_id, rejected.voter_msisdn, datetime.now(UTC))
+            await fraud_counters.note_refused(session, rejected.contest_id, rejected.voter_msisdn,
+                                              fraud_counters.voter_of(rejected.channel, rejected.voter_ref),
+                                              datetime.now(UTC))
         session.add(AuditEntry(actor=actor, action="order.reject_held", target=str(order_id),
                                details={"reason": reason, "before": "held", "after": "refund_requested"}))
 

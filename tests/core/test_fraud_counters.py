@@ -9,13 +9,22 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import func, select
 
-from gateway.core import holds, shared_learning
+from gateway.core import chargebacks, holds, shared_learning
 from gateway.core.errors import VoteRejected
 from gateway.core.orders import counting, placing
 from gateway.db.engine import Sessions
-from gateway.db.models import BlockedMsisdn, Contest, FraudCount, FraudMember, SharedAddress, VoteOrder
+from gateway.db.models import (
+    AuditEntry,
+    BlockedMsisdn,
+    Contest,
+    FraudCount,
+    FraudMember,
+    OrderStatus,
+    SharedAddress,
+    VoteOrder,
+)
 from tests.channel_names import Channel
-from tests.factories import PENDING_TTL, make_contest
+from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies
 
 # Half a minute into an hour (and so into each of its buckets) that the test contest is open through.
 SHOW = datetime.now(UTC).replace(minute=0, second=30, microsecond=0) - timedelta(minutes=30)
@@ -135,3 +144,20 @@ async def held(sessions: Sessions, order: VoteOrder) -> uuid.UUID:
         assert row is not None
         row.status = row.status.HELD
     return order.id
+
+
+async def test_a_chargeback_takes_the_votes_off_once_and_holds_the_payer_s_next_order(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, **OPEN)
+    order = await vote(sessions, contest, "+237670000071", quantity=4, address=None)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "CB1",
+                                   provider="mtn", now=SHOW)
+    assert (await tallies(sessions, contest.id))["01"] == 4
+    assert await chargebacks.record_chargeback(sessions, order.id, now=SHOW) is OrderStatus.PAID
+    assert await chargebacks.record_chargeback(sessions, order.id, now=SHOW) is OrderStatus.REFUNDED  # once
+    assert (await tallies(sessions, contest.id))["01"] == 0
+    await assert_tally_invariant(sessions, contest.id)
+    later = await vote(sessions, contest, "+237670000071", address=None, at=SHOW + timedelta(hours=2))
+    assert later.hold_reason is not None and later.hold_reason.startswith("payer_history: 1 refused before")
+    async with sessions() as session:
+        audit = (await session.scalars(select(AuditEntry.action).where(AuditEntry.target == str(order.id)))).all()
+    assert audit == ["payment.charged_back"]

@@ -19,6 +19,7 @@ from gateway.db.models import AuditEntry, Contest, OrderStatus, OutboxMessage, V
 from tests.channel_names import Channel
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.test_cli import gateway
+from tests.web.contest_form import open_form
 
 ONLY_ONE_ORDER_PER_PAYER = {"payer_orders_per_10_minutes": 1}
 
@@ -226,3 +227,28 @@ async def test_a_held_order_paid_again_is_a_second_charge_for_a_person_not_a_sec
     await holds.release_held(sessions, held.id, actor="owner@example.org", reason="checked")
     assert (await tallies(sessions, contest.id))["01"] == 2
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_one_browser_paying_from_many_numbers_is_held_though_its_address_is_a_crowd_s(
+        client: TestClient, sessions: Sessions) -> None:
+    """A SIM box driven from one phone's browser on mobile data: the carrier's address excuses the numbers behind
+    it, the browser (the cookie we issued it) does not. Another browser on the same address is someone else."""
+    await make_contest(sessions, slug="sim-farm")
+    fields = await open_form(client, "sim-farm")
+    reasons = []
+    for n in range(5):
+        response = await client.post("/c/sim-farm/vote", data={
+            **fields, "candidate": "03", "quantity": "1", "provider": "mtn", "msisdn": f"+2376700006{n:02d}",
+            "form_id": f"{fields['form_id'][:-2]}{n:02d}"}, headers={"X-Forwarded-For": "41.202.207.1"},
+            allow_redirects=False)
+        assert response.status == 303, await response.text()
+        order = await tables.get_order(sessions, uuid.UUID(response.headers["Location"].rsplit("/", 1)[1]))
+        reasons.append(order.hold_reason)
+    assert reasons[:3] == [None] * 3 and all(r and r.startswith("numbers_per_voter: ") for r in reasons[3:])
+    client.session.cookie_jar.clear()
+    other = await open_form(client, "sim-farm")
+    response = await client.post("/c/sim-farm/vote", data={
+        **other, "candidate": "03", "quantity": "1", "provider": "mtn", "msisdn": "+237670000699"},
+        headers={"X-Forwarded-For": "41.202.207.1"}, allow_redirects=False)
+    order = await tables.get_order(sessions, uuid.UUID(response.headers["Location"].rsplit("/", 1)[1]))
+    assert order.hold_reason is None

@@ -136,6 +136,7 @@ def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
         voter_address=request.voter_address, language=request.language, sends_receipt=sends_receipt,
         status=OrderStatus.PENDING, expires_at=now + pending_ttl, provider_data={},
         fraud_figures=None, fraud_score=None, hold_reason=None,  # judged after the checks (`judged`)
+        created_at=now,  # the clock its limits and counters were judged by
     )
     return insert_order_parameters(order, contest, now)
 
@@ -144,10 +145,9 @@ async def judged(connection: AsyncConnection, contest: Contest, parameters: dict
                  now: datetime) -> dict[str, Any]:
     """The order counted by the fraud rules' counters, and what its figures make of it: kept by its insert (once
     paid, an order with a hold reason is held)."""
-    voter = parameters["new_voter_ref"]
     facts = fraud_counters.OrderFacts(
         contest.id, parameters["new_voter_msisdn"], parameters["new_voter_address"],
-        f"{parameters['new_channel']}:{voter}" if voter else None, parameters["new_candidate_id"],
+        fraud_counters.voter_of(parameters["new_channel"], parameters["new_voter_ref"]), parameters["new_candidate_id"],
         parameters["new_quantity"])
     figures, verdict = holds.judge_placement(contest.fraud_rules, await fraud_counters.count_order(
         connection, facts, now), facts.address)
@@ -182,7 +182,8 @@ CONTEST_AND_CANDIDATE = contest_and_candidate(locking=False)
 CONTEST_AND_CANDIDATE_LOCKING = contest_and_candidate(locking=True)
 ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candidate_id", "quantity", "amount",
                  "currency", "channel", "sends_receipt", "provider", "voter_msisdn", "voter_ref", "voter_address",
-                 "language", "status", "expires_at", "provider_data", "fraud_figures", "fraud_score", "hold_reason")
+                 "language", "status", "expires_at", "provider_data", "fraud_figures", "fraud_score", "hold_reason",
+                 "created_at")
 NO_LIMIT = 2**31 - 1
 
 

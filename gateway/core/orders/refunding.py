@@ -45,7 +45,7 @@ async def settle_refund(sessions: Sessions, order_id: uuid.UUID, refunded: int |
             return RefundSettled.ALREADY_DECIDED
         refund_currency = (currency or order.currency).upper()
         if refunded is None or (refund_currency == order.currency and refunded >= order.amount):
-            await _refund_in_full(session, order, provider_txn_id)
+            await refund_in_full(session, order, provider_txn_id)
             return RefundSettled.REFUNDED
         if not await _partial_refund_recorded(session, order_id, refunded):  # else: the same event settled again
             await _record_partial_refund(session, order, refunded, refund_currency)
@@ -66,7 +66,7 @@ async def _flag_partly_refunded(session: AsyncSession, order: VoteOrder, refund:
     await emit(session, "order.flagged", order_id=str(order.id), contest_id=order.contest_id)
 
 
-async def _refund_in_full(session: AsyncSession, order: VoteOrder, provider_txn_id: str | None) -> None:
+async def refund_in_full(session: AsyncSession, order: VoteOrder, provider_txn_id: str | None) -> None:
     """Move a not-yet-refunded order to `refunded`; only a paid one has votes to take off."""
     if order.status is OrderStatus.PAID:
         order.provider_txn_id = order.provider_txn_id or provider_txn_id
