@@ -49,7 +49,7 @@ class CrowdOrder:
     channel: str  # "ussd" | "sms" | "web" | "telegram"
     provider: str  # "mtn" | "orange" | "stripe" | "stars"
     msisdn: str | None  # E.164 payer number (+2376XXXXXXXX, Cameroon); None for card/stars payers without one
-    voter_ref: str | None  # the Telegram user id as text for telegram orders, else None
+    voter_ref: str | None  # the Telegram user id for telegram orders, the browser for web pages, None for the API
     address: str | None  # client IP for web orders only (USSD/SMS/telegram have none)
     candidate: str  # "01".."20"
     quantity: int  # votes bought (1..100)
@@ -93,6 +93,10 @@ class Night:
     def address_in(self, network: str) -> str:
         net = ipaddress.IPv4Network(network)
         return self.fresh(lambda: str(net.network_address + self.rng.randrange(1, net.num_addresses - 1)))
+
+    def browser(self) -> str:
+        """A browser as the web names its voter (a digest of the cookie it was issued: channels/web/csrf.py)."""
+        return self.fresh(lambda: f"browser:{self.rng.getrandbits(96):024x}")
 
     def telegram_user(self) -> str:
         return self.fresh(lambda: str(self.rng.randrange(10**8, 8 * 10**9)))
@@ -153,9 +157,10 @@ def honest_voter(night: Night, person: str, households: list[tuple[str, int]]) -
         country = rng.choice(DIASPORA) if rng.random() < 0.25 else "CM"
         risk = "elevated" if rng.random() < 0.03 else "normal"
         address = web_address(night, operator, households, abroad=None if country == "CM" else country)
-        return Voter(person, channel, "stripe", address=address, card_country=country, provider_risk=risk)
+        return Voter(person, channel, "stripe", address=address, card_country=country, provider_risk=risk,
+                     voter_ref=night.browser())
     return Voter(person, channel, operator, msisdn=night.number(operator),
-                 address=web_address(night, operator, households, abroad=None))
+                 address=web_address(night, operator, households, abroad=None), voter_ref=night.browser())
 
 
 def web_address(night: Night, operator: str, households: list[tuple[str, int]], abroad: str | None) -> str:
@@ -217,7 +222,7 @@ def sim_farm(night: Night) -> list[CrowdOrder]:
     """200 SIMs in one phone on mobile data (a carrier's NAT address, as a crowd's), 1-3 votes each for a
     mid-ranked candidate, one order every 5-20 s: ~400 orders, so some 80 minutes from a quarter into the show."""
     rng, candidate = night.rng, night.ranking[9]
-    phone = Voter("sim_farm-1", "web", "mtn", address=rng.choice(night.nat["mtn"]))
+    phone = Voter("sim_farm-1", "web", "mtn", address=rng.choice(night.nat["mtn"]), voter_ref=night.browser())
     uses = [number for number in (night.number("mtn") for _ in range(200)) for _ in range(rng.randint(1, 3))]
     rng.shuffle(uses)
     at, orders = night.end * 0.25, []
@@ -245,7 +250,8 @@ def stolen_cards(night: Night) -> list[CrowdOrder]:
     rng, orders = night.rng, []
     for burst in range(1, 9):
         start, length = rng.uniform(0.1, 0.85) * night.end, rng.uniform(60, 120)
-        carder = Voter(f"stolen_cards-{burst}", "web", "stripe", address=night.address_in(rng.choice(PROXY_NETWORKS)))
+        carder = Voter(f"stolen_cards-{burst}", "web", "stripe", address=night.address_in(rng.choice(PROXY_NETWORKS)),
+                       voter_ref=night.browser())  # a fresh browser profile for each burst
         candidate = night.ranking[rng.randrange(3, 12)]
         for _ in range(rng.randint(10, 15)):
             country = rng.choice(CARD_ABROAD) if rng.random() < 0.85 else rng.choice(("CM", "CA", "NG"))

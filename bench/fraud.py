@@ -63,9 +63,9 @@ HARD_LIMITS = {"max_orders_per_minute": 10, "max_orders_per_day": 1000}
 
 # ---- The adapter: the one place that knows the core's signatures ------------------------------------------------
 
-async def place(sessions: Sessions, order: CrowdOrder, index: int, now: datetime) -> VoteOrder:
+async def place(sessions: Sessions, order: CrowdOrder, index: int, now: datetime, slug: str = SLUG) -> VoteOrder:
     """Place a crowd order as its channel would, at the simulated `now` (no receipt: nobody to send it to)."""
-    request = OrderRequest(SLUG, order.candidate, order.quantity, order.provider, order.channel, msisdn=order.msisdn,
+    request = OrderRequest(slug, order.candidate, order.quantity, order.provider, order.channel, msisdn=order.msisdn,
                            voter_ref=order.voter_ref, client_key=f"crowd:{index}", voter_address=order.address)
     return await place_order(sessions, request, pending_ttl=PENDING_TTL, sends_receipt=False, now=now)
 
@@ -166,12 +166,12 @@ def is_backend(pid: int) -> bool:
         return False
 
 
-async def open_show(sessions: Sessions, start: datetime, last: float) -> int:
+async def open_show(sessions: Sessions, start: datetime, last: float, slug: str = SLUG) -> int:
     """The night's contest as tests/factories.make_contest makes one: 20 candidates, 100 XAF a vote (10 Stars),
     the default fraud rules, open from before the show until a day after its last order."""
     form = {"sms_short_code": "20999", "sms_keyword": "VOTE", "telegram_mobile_money": True}
     async with sessions.begin() as session:
-        contest = Contest(slug=SLUG, name="Fraud night", status=ContestStatus.OPEN,
+        contest = Contest(slug=slug, name="Fraud night", status=ContestStatus.OPEN,
                           opens_at=start - timedelta(hours=1), closes_at=start + timedelta(seconds=last, days=1),
                           price_per_vote=100, currency="XAF", max_votes_per_order=100, stars_per_vote=10,
                           ussd_service_codes=["*384*999#"], providers=["mtn", "orange", "stripe"], **HARD_LIMITS)
@@ -186,10 +186,10 @@ async def open_show(sessions: Sessions, start: datetime, last: float) -> int:
 
 
 async def order_step(sessions: Sessions, order: CrowdOrder, index: int, fate: Fate, now: datetime,
-                     meter: Meter) -> None:
+                     meter: Meter, slug: str = SLUG) -> None:
     """Place one order, then pay it (or not) at the same simulated instant."""
     try:
-        placed = await place(sessions, order, index, now)
+        placed = await place(sessions, order, index, now, slug)
     except (VoteRejected, RateLimited) as refusal:
         fate.refused = refusal.code
     else:
@@ -227,7 +227,8 @@ async def after(previous: asyncio.Task[None] | None, step: Coroutine[Any, Any, N
     await step
 
 
-async def replay(sessions: Sessions, crowd: Sequence[CrowdOrder], start: datetime, meter: Meter) -> list[Fate]:
+async def replay(sessions: Sessions, crowd: Sequence[CrowdOrder], start: datetime, meter: Meter,
+                 slug: str = SLUG) -> list[Fate]:
     """Every step in time order, CONCURRENCY at once, one person's (or the worker's) one after another."""
     fates = [Fate() for _ in crowd]
     slots, failures = asyncio.Semaphore(CONCURRENCY), []
@@ -248,7 +249,7 @@ async def replay(sessions: Sessions, crowd: Sequence[CrowdOrder], start: datetim
         elif what == "dispute":
             step = dispute_step(sessions, fates[index], now)
         else:
-            step = order_step(sessions, crowd[index], index, fates[index], now, meter)
+            step = order_step(sessions, crowd[index], index, fates[index], now, meter, slug)
         last[person] = asyncio.create_task(after(last.get(person), step))
         last[person].add_done_callback(finished)
     await asyncio.wait(last.values())

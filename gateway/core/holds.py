@@ -84,15 +84,24 @@ def contest_rule(orders: Any, key: str) -> ColumnElement[int]:
 
 def quick_payments_hit(orders: Any) -> ColumnElement[bool]:
     """In the counting statement: this payer already had `quick_payments` orders paid (or held) in the contest
-    within `quick_payment_seconds`; this one would be one more. Thresholds from the contest, else the defaults."""
+    within `quick_payment_seconds`; this one would be one more. Thresholds from the contest, else the defaults. A
+    payment with no payer number (a card, Stars) is its voter's, where its channel names them (a chat user, a
+    browser): a burst of cards from one browser is one payer's burst."""
     limit, seconds = contest_rule(orders, "quick_payments"), contest_rule(orders, "quick_payment_seconds")
     other = ORDERS.alias("earlier")
-    recent = (select(func.count()).where(
-        other.c.voter_msisdn == orders.voter_msisdn, other.c.contest_id == orders.contest_id,
-        or_(other.c.status == OrderStatus.PAID, other.c.status == OrderStatus.HELD),  # not IN: see figures()
-        other.c.decided_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 0, 0, seconds))
-        .correlate(ORDERS).scalar_subquery())
-    hit: ColumnElement[bool] = and_(orders.voter_msisdn.is_not(None), limit > 0, recent >= limit)
+
+    def paid_lately(*same: ColumnElement[bool]) -> Any:  # one index each (voter_msisdn, voter_ref)
+        return (select(func.count()).where(
+            *same, other.c.contest_id == orders.contest_id,
+            or_(other.c.status == OrderStatus.PAID, other.c.status == OrderStatus.HELD),  # not IN: see placing
+            other.c.decided_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 0, 0, seconds))
+            .correlate(ORDERS).scalar_subquery())
+
+    recent = case((orders.voter_msisdn.is_not(None), paid_lately(other.c.voter_msisdn == orders.voter_msisdn)),
+                  (orders.voter_ref.is_not(None), paid_lately(other.c.voter_ref == orders.voter_ref,
+                                                              other.c.channel == orders.channel)),
+                  else_=0)
+    hit: ColumnElement[bool] = and_(limit > 0, recent >= limit)
     return hit
 
 
