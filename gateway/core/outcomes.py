@@ -32,6 +32,7 @@ class Outcome(StrEnum):
 
     # The order changed (or its payment was recorded for a person).
     COUNTED = "counted"
+    HELD = "held"  # paid, its votes held for a person by a fraud rule
     FLAGGED = "flagged"
     FAILED = "failed"
     EXPIRED = "expired"

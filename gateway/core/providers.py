@@ -13,6 +13,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from gateway.core.fraud import PaymentRisk
+
 
 class PaymentState(StrEnum):
     PENDING = "pending"
@@ -84,6 +86,7 @@ class StatusResult:
     provider_txn_id: str | None = None
     reason: str | None = None  # the provider's reason code or message on failure
     raw_status: str = ""
+    risk: PaymentRisk | None = None  # what the provider says of a successful payment's risk (a signal of the rules)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ we use. XAF and XOF are zero-decimal (500 means 500 francs), so the integer goes
 
 from __future__ import annotations
 
+import dataclasses
+import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
@@ -16,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import stripe
 
+from gateway.core.fraud import PaymentRisk
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
@@ -31,6 +34,7 @@ from gateway.core.providers import (
 if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams
 
+log = logging.getLogger(__name__)
 NAME = "stripe"
 SESSION_TTL_SECONDS = 30 * 60  # Stripe's minimum for a Checkout Session's expires_at
 EXPIRY_MARGIN_SECONDS = 60  # clock skew and latency: Stripe refuses an expires_at under 30 minutes away
@@ -163,7 +167,25 @@ class StripeCheckout:
         # The SDK bounds only the past: an event stamped ahead of the clock it uses (time.time) is refused too.
         if signed_at(signature or "") > time.time() + WEBHOOK_TOLERANCE_SECONDS:
             raise CallbackRejected(NAME, "bad_signature", "Timestamp outside the tolerance zone (in the future).")
-        return event_verdict(event.to_dict())
+        data = event.to_dict()
+        return await self.with_risk(event_verdict(data), session_of(data))
+
+    async def with_risk(self, verdict: CallbackVerdict, session_id: str | None) -> CallbackVerdict:
+        """A paid session's event carries no charge: Radar's word on it comes from the session with its charge (one
+        read, within Stripe's limits: card payments are the fewest). Without it the payment counts as it is."""
+        status = verdict.status
+        if status is None or status.state is not PaymentState.SUCCESSFUL or status.risk or not session_id:
+            return verdict
+        try:
+            session = await self._client.v1.checkout.sessions.retrieve_async(
+                session_id, {"expand": ["payment_intent.latest_charge"]})
+        except stripe.StripeError as exc:
+            log.warning("stripe: no risk level for session %s (%s); counted without it", session_id,
+                        payment_error(exc).code)
+            return verdict
+        charge = latest_charge(session.to_dict())
+        return verdict if charge is None else dataclasses.replace(
+            verdict, status=dataclasses.replace(status, risk=risk_of(charge)))
 
     async def refund(self, collection: Collection) -> StatusResult:
         """Refund the whole payment intent; the idempotency key makes a repeated call harmless."""
@@ -199,6 +221,15 @@ def signed_at(signature: str) -> int:
     return int(next(item[1] for item in items if item[0] == "t" and len(item) > 1))
 
 
+def session_of(event: Mapping[str, Any]) -> str | None:
+    """The Checkout Session a `checkout.session.*` event is about."""
+    data = event.get("data")
+    obj = data.get("object") if isinstance(data, Mapping) else None
+    if not str(event.get("type", "")).startswith("checkout.session.") or not isinstance(obj, Mapping):
+        return None
+    return str(obj["id"]) if obj.get("id") else None
+
+
 def session_status(session: Mapping[str, Any]) -> StatusResult:
     """A Checkout Session to our state: only payment_status "paid" counts (complete + unpaid is still pending).
 
@@ -225,9 +256,20 @@ def latest_charge(session: Mapping[str, Any]) -> Mapping[str, Any] | None:
 
 
 def paid_status(session: Mapping[str, Any], raw: str) -> StatusResult:
+    charge = latest_charge(session)
     return StatusResult(PaymentState.SUCCESSFUL, amount=session.get("amount_total"),
                         currency=_upper(session.get("currency")),
-                        provider_txn_id=_id(session.get("payment_intent")), raw_status=raw)
+                        provider_txn_id=_id(session.get("payment_intent")), raw_status=raw,
+                        risk=None if charge is None else risk_of(charge))
+
+
+def risk_of(charge: Mapping[str, Any]) -> PaymentRisk:
+    """Radar's risk level of the charge and its card's country: signals of the fraud rules (gateway.core.fraud)."""
+    outcome, details = charge.get("outcome"), charge.get("payment_method_details")
+    card = details.get("card") if isinstance(details, Mapping) else None
+    level = outcome.get("risk_level") if isinstance(outcome, Mapping) else None
+    country = card.get("country") if isinstance(card, Mapping) else None
+    return PaymentRisk(provider_risk=str(level) if level else None, card_country=str(country) if country else None)
 
 
 def event_verdict(event: Mapping[str, Any]) -> CallbackVerdict:

@@ -207,3 +207,34 @@ async def test_card_votes_are_refused_when_stripe_is_not_configured(client: Test
     assert response.status == 422
     assert (await response.json())["error"]["code"] == "provider_unavailable"
     assert await count_orders(sessions) == 0
+
+
+def session_rated(order_id: str, risk_level: str, country: str) -> httpx.Response:
+    """Stripe's session with its charge expanded, as its GET answers: Radar's risk level and the card's country."""
+    charge = {"id": "ch_7", "object": "charge", "payment_intent": "pi_7", "amount": 500, "currency": "xaf",
+              "amount_refunded": 0, "refunded": False, "outcome": {"risk_level": risk_level, "type": "authorized"},
+              "payment_method_details": {"type": "card", "card": {"country": country, "brand": "visa"}}}
+    return httpx.Response(200, json=checkout_session(
+        order_id, status="complete", payment_status="paid",
+        payment_intent={"id": "pi_7", "object": "payment_intent", "latest_charge": charge}))
+
+
+@pytest.mark.parametrize(("risk_level", "country", "outcome"), [
+    ("elevated", "US", "held"),  # Radar's doubt and a card from abroad: a person looks
+    ("normal", "US", "counted"),  # a diaspora fan
+    ("elevated", "CM", "counted"),  # Radar's doubt alone
+    ("highest", "CM", "held"),
+])
+async def test_radar_s_word_and_the_card_s_country_are_signals_of_a_card_payment(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router, risk_level: str, country: str,
+        outcome: str) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    stripe_wire.get("/v1/checkout/sessions/cs_test_1").mock(return_value=session_rated(order_id, risk_level, country))
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_7")
+    body, headers = webhook("checkout.session.completed", paid, "evt_7")
+    assert (await post_webhook(card_client, body, headers))[1]["outcome"] == outcome
+    order = await get_order(sessions, uuid.UUID(order_id))
+    assert (await tallies(sessions, contest.id))["03"] == (5 if outcome == "counted" else 0)
+    if outcome == "held":
+        assert order.status is OrderStatus.HELD and "provider_risk" in (order.hold_reason or "")

@@ -100,7 +100,7 @@ async def count_at_once(connection: AsyncConnection, intake: Intake, provider: s
     assert isinstance(intake.verdict, CallbackVerdict)
     counted = await counting.count_if_pending(
         connection, intake.target, status.raw_status or "SUCCESSFUL", status.amount, status.currency,
-        status.provider_txn_id, provider=provider, verify_later=intake.verdict.verify_later)
+        status.provider_txn_id, provider=provider, verify_later=intake.verdict.verify_later, risk=status.risk)
     return None if counted is None else Outcome(counted)
 
 

@@ -39,7 +39,7 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, 
             return Outcome.FLAGGED
         outcome = await counting.confirm_payment(sessions, order_id, status.raw_status or "SUCCESSFUL",
                                                  status.amount, status.currency, status.provider_txn_id,
-                                                 provider=provider, verify_later=verify_later)
+                                                 provider=provider, verify_later=verify_later, risk=status.risk)
         return Outcome(outcome)
     if state is PaymentState.FAILED:
         changed = await closing.fail_order(sessions, order_id, readable_reason(status.reason or status.raw_status))
