@@ -12,6 +12,8 @@ from typing import Any
 from assembly.job_runtime import JobContext, relay_now, run_in_context
 from assembly.media_jobs import media_handlers
 from assembly.results_key import signing_key
+from gateway.core.held_together import hold_earlier
+from gateway.core.holds import HELD_TOPIC
 from gateway.core.payments.refunds_sent import refunds_pass
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
@@ -49,8 +51,11 @@ def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
             await send_receipt(ctx.sessions, ctx.receipt_senders, topic, payload)
         return send
 
+    async def hold_with(payload: dict[str, Any]) -> None:  # its payer's orders just before it were the same act
+        await hold_earlier(ctx.sessions, uuid.UUID(str(payload["order_id"])))
+
     return ({topic: single(topic) for topic in BOARD_TOPICS} | {topic: receipt(topic) for topic in RECEIPT_TOPICS}
-            | media_handlers(ctx))
+            | {HELD_TOPIC: hold_with} | media_handlers(ctx))
 
 
 def deliver_outbox_job(outbox_id: int) -> bool:

@@ -40,6 +40,7 @@ from bench.harness import print_report, record
 from gateway.core.chargebacks import record_chargeback
 from gateway.core.errors import RateLimited, VoteRejected
 from gateway.core.fraud import PaymentRisk, Rule
+from gateway.core.held_together import hold_earlier
 from gateway.core.orders.closing import fail_order
 from gateway.core.orders.counting import confirm_payment
 from gateway.core.orders.placing import OrderRequest, place_order
@@ -75,8 +76,11 @@ async def confirm(sessions: Sessions, placed: VoteOrder, order: CrowdOrder, inde
     """The provider's success, with what Stripe says of a card payment (Radar's risk level, the card's country)."""
     risk = PaymentRisk(provider_risk=order.provider_risk, card_country=order.card_country) \
         if order.provider == "stripe" else None
-    return await confirm_payment(sessions, placed.id, "SUCCESSFUL", placed.amount, placed.currency, f"crowd-{index}",
-                                 provider=placed.provider, now=now, risk=risk)
+    outcome = await confirm_payment(sessions, placed.id, "SUCCESSFUL", placed.amount, placed.currency,
+                                    f"crowd-{index}", provider=placed.provider, now=now, risk=risk)
+    if outcome is ConfirmOutcome.HELD:  # what the worker does with the held order's outbox row
+        await hold_earlier(sessions, placed.id)
+    return outcome
 
 
 async def abandon(sessions: Sessions, placed: VoteOrder, now: datetime) -> None:

@@ -39,6 +39,7 @@ class Rule(StrEnum):
     PROVIDER_RISK = "provider_risk"  # the provider's own risk answer (Stripe Radar's risk level)
     CARD_COUNTRY = "card_country"  # a card issued outside the countries of the contest's currency
     BLOCKED_ADDRESS = "blocked_address"  # no threshold: an address blocked after the order was placed
+    HELD_TOGETHER = "held_together"  # counted, then held with a later order of the same payer (held_together.py)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ class EntryKind(StrEnum):
     REVIEW_COUNTED = "review_counted"  # a flagged order counted by a person (review queue)
     REJECTED = "rejected"  # a held order refused by a person: recorded, nothing counted (quantity 0)
     REVERSED = "reversed"  # the provider's status disagreed with the callback we counted
+    WITHHELD = "withheld"  # a counted order held after the fact, with a later order of its payer (held_together)
     REFUNDED = "refunded"  # a counted order refunded (or its refund requested): its votes leave
     OPENING = "opening"  # orders paid before the ledger existed (migration 0011)
 

@@ -9,7 +9,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from assembly.settings import Settings
-from gateway.core import holds
+from gateway.core import held_together, holds, ledger
 from gateway.core.errors import Conflict
 from gateway.core.orders import counting, tables
 from gateway.core.outcomes import ConfirmOutcome
@@ -252,3 +252,35 @@ async def test_one_browser_paying_from_many_numbers_is_held_though_its_address_i
         headers={"X-Forwarded-For": "41.202.207.1"}, allow_redirects=False)
     order = await tables.get_order(sessions, uuid.UUID(response.headers["Location"].rsplit("/", 1)[1]))
     assert order.hold_reason is None
+
+
+async def test_a_burst_held_at_its_sixth_payment_takes_its_first_five_off_the_board_with_it(sessions: Sessions) -> None:
+    """Quick payments fire on the payment that shows the burst; the five before were the same act. Another payer's
+    orders stay counted; a person then counts or refuses each held order as any other."""
+    contest = await make_contest(sessions)
+    burst = [await place(sessions, contest, "02", msisdn="+237670000091") for _ in range(6)]
+    bystander = await place(sessions, contest, "02", msisdn="+237670000092")
+    outcomes = [await confirm(sessions, order, f"B{n}") for n, order in enumerate([*burst, bystander])]
+    assert outcomes == [ConfirmOutcome.COUNTED] * 5 + [ConfirmOutcome.HELD, ConfirmOutcome.COUNTED]
+    assert (await tallies(sessions, contest.id))["02"] == 6
+    assert sorted(map(str, await held_together.hold_earlier(sessions, burst[-1].id))) == sorted(
+        str(order.id) for order in burst[:5])
+    assert await held_together.hold_earlier(sessions, burst[-1].id) == []  # once
+    assert (await tallies(sessions, contest.id))["02"] == 1  # the bystander's
+    await assert_tally_invariant(sessions, contest.id)
+    status, reason = await status_of(sessions, burst[0])
+    assert status is OrderStatus.HELD and reason is not None and reason.startswith("held_together: with order ")
+    await holds.release_held(sessions, burst[0].id, actor="owner@example.org", reason="a fan who tapped fast")
+    assert (await tallies(sessions, contest.id))["02"] == 2
+    await assert_tally_invariant(sessions, contest.id)
+    assert (await ledger.verify(sessions, contest.id)).clean
+
+
+async def test_an_address_rule_never_reaches_back_to_the_address_s_other_people(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules={"numbers_per_address_per_day": 1})
+    first = await place(sessions, contest, "01", msisdn="+237670000093", voter_address="198.51.100.9")
+    second = await place(sessions, contest, "01", msisdn="+237670000094", voter_address="198.51.100.9")
+    assert await confirm(sessions, first, "A1") is ConfirmOutcome.COUNTED
+    assert await confirm(sessions, second, "A2") is ConfirmOutcome.HELD
+    assert await held_together.hold_earlier(sessions, second.id) == []
+    assert (await tallies(sessions, contest.id))["01"] == 1
