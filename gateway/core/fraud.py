@@ -95,10 +95,10 @@ DECLARED: tuple[DeclaredRule, ...] = (
 # days (gateway.core.holds.reject_held, gateway.core.chargebacks).
 HISTORY_POINTS = 100
 # The provider's word on a payment, judged at confirmation: Stripe Radar's risk levels, and a card from abroad.
-RISK_POINTS = {"elevated": 60, "highest": 100}
+RISK_POINTS = {"elevated": 50, "highest": 100}
 FOREIGN_CARD_POINTS = 40
-# Where a currency's cards are issued at home: a card from elsewhere is one signal (a diaspora fan's alone holds
-# nothing; with an elevated risk it does).
+# Where a currency's cards are issued at home: a card from elsewhere is one signal (a diaspora fan's holds nothing,
+# even rated elevated by Radar; with one more signal, it does).
 CURRENCY_COUNTRIES = {
     "XAF": frozenset({"CM", "GA", "CG", "TD", "CF", "GQ"}),
     "XOF": frozenset({"BJ", "BF", "CI", "GW", "ML", "NE", "SN", "TG"}),

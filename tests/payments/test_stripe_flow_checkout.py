@@ -220,10 +220,10 @@ def session_rated(order_id: str, risk_level: str, country: str) -> httpx.Respons
 
 
 @pytest.mark.parametrize(("risk_level", "country", "outcome"), [
-    ("elevated", "US", "held"),  # Radar's doubt and a card from abroad: a person looks
-    ("normal", "US", "counted"),  # a diaspora fan
-    ("elevated", "CM", "counted"),  # Radar's doubt alone
-    ("highest", "CM", "held"),
+    ("highest", "CM", "held"),  # Radar's strongest doubt: a person looks
+    ("elevated", "US", "counted"),  # Radar's doubt and a card from abroad: a diaspora fan, until one more signal
+    ("normal", "US", "counted"),
+    ("highest", "FR", "held"),
 ])
 async def test_radar_s_word_and_the_card_s_country_are_signals_of_a_card_payment(
         card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router, risk_level: str, country: str,
