@@ -16,7 +16,7 @@ is refused rolls its counts back with it.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -93,6 +93,9 @@ def _voter_if_payer(facts: OrderFacts) -> str | None:
 
 COUNTERS: tuple[Counter, ...] = (
     Counter("payer_orders_10_minutes", 10 * MINUTE, _payer),
+    # Bounds of the contest's hard limits per payer (gateway.core.orders.placing): below them, no count is needed.
+    Counter("payer_orders_minute", MINUTE, _payer),
+    Counter("payer_orders_day", DAY, _payer),
     Counter("address_orders_10_minutes", 10 * MINUTE, _address),
     Counter("voter_orders_10_minutes", 10 * MINUTE, _voter),
     Counter("payer_votes_day", DAY, _payer, adds=lambda facts: facts.quantity),
@@ -221,17 +224,20 @@ WINDOWS = {counter.name: counter.window for counter in (*COUNTERS, *HISTORY)}
 class Counted:
     figures: dict[str, int]  # every counter's figure, this order included
     learned_shared: bool  # the address is one the service learned many people share
+    # Per counter, at most how many the sliding window holds, this order included: both buckets in full.
+    at_most: dict[str, int] = field(default_factory=dict)
 
 
 def read(rows: Any, now: datetime) -> Counted:
     figures = {counter.name: 0 for counter in (*COUNTERS, *HISTORY)}
-    shared = False
+    at_most, shared = dict(figures), False
     for name, bucket, current, previous in rows:
         if name == SHARED:
             shared = True
         else:
             figures[name] = estimate(WINDOWS[name], bucket, current, previous, now)
-    return Counted(figures, shared)
+            at_most[name] = current + previous
+    return Counted(figures, shared, at_most)
 
 
 async def count_order(connection: AsyncConnection, facts: OrderFacts, now: datetime) -> Counted:

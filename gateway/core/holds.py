@@ -94,7 +94,11 @@ def quick_payments_hit(orders: Any) -> ColumnElement[bool]:
         return (select(func.count()).where(
             *same, other.c.contest_id == orders.contest_id,
             or_(other.c.status == OrderStatus.PAID, other.c.status == OrderStatus.HELD),  # not IN: see placing
-            other.c.decided_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 0, 0, seconds))
+            other.c.decided_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 0, 0, seconds),
+            # An order paid in the window was placed within its payment window before it (under an hour for every
+            # provider; later, its payment is flagged): the indexes on (payer, created_at) read the payer's last
+            # hour, not their whole history.
+            other.c.created_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 1, 0, seconds))
             .correlate(ORDERS).scalar_subquery())
 
     recent = case((orders.voter_msisdn.is_not(None), paid_lately(other.c.voter_msisdn == orders.voter_msisdn)),

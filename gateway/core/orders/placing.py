@@ -17,6 +17,7 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
+    case,
     cast,
     func,
     insert,
@@ -149,9 +150,13 @@ async def judged(connection: AsyncConnection, contest: Contest, parameters: dict
         contest.id, parameters["new_voter_msisdn"], parameters["new_voter_address"],
         fraud_counters.voter_of(parameters["new_channel"], parameters["new_voter_ref"]), parameters["new_candidate_id"],
         parameters["new_quantity"])
-    figures, verdict = holds.judge_placement(contest.fraud_rules, await fraud_counters.count_order(
-        connection, facts, now), facts.address)
-    return {"new_fraud_figures": figures, "new_fraud_score": verdict.score, "new_hold_reason": verdict.reason()}
+    counted = await fraud_counters.count_order(connection, facts, now)
+    figures, verdict = holds.judge_placement(contest.fraud_rules, counted, facts.address)
+    # The payer's orders before this one in the minute and the day are at most these: below the contest's limits,
+    # the insert need not count them (the counters are the payer's, kept under the same lock, in this transaction).
+    return {"new_fraud_figures": figures, "new_fraud_score": verdict.score, "new_hold_reason": verdict.reason(),
+            "minute_at_most": counted.at_most["payer_orders_minute"] - 1,
+            "day_at_most": counted.at_most["payer_orders_day"] - 1}
 
 
 def payer_lock_key(msisdn: str | None) -> str | None:
@@ -208,8 +213,13 @@ def insert_order() -> Insert:
     """INSERT … SELECT the new order WHERE its payer is not blocked and under both limits: no row
     when not. Built once; parameters are named unlike any column (see `insert_order_parameters`)."""
     blocked, in_minute, in_day, address_blocked = payer_standing()
-    allowed = and_(~blocked, ~address_blocked, in_minute < bindparam("per_minute", type_=Integer),
-                   in_day < bindparam("per_day", type_=Integer))
+    per_minute, per_day = bindparam("per_minute", type_=Integer), bindparam("per_day", type_=Integer)
+    # Counted only when the payer's counters say the limit may be near (CASE evaluates its subquery only then): a
+    # payer's cost does not grow with their orders of the day.
+    allowed = and_(~blocked, ~address_blocked,
+                   case((bindparam("minute_at_most", type_=Integer) < per_minute, True),
+                        else_=in_minute < per_minute),
+                   case((bindparam("day_at_most", type_=Integer) < per_day, True), else_=in_day < per_day))
     table = VoteOrder.__table__
     row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)).where(allowed)
     return insert(table).from_select(list(ORDER_COLUMNS), row).returning(*table.c)
@@ -223,7 +233,8 @@ def insert_order_parameters(order: dict[str, Any], contest: Contest, now: dateti
     return {**{f"new_{name}": order[name] for name in ORDER_COLUMNS},
             "new_voter_inet": inet_of(order["voter_address"]),
             "minute_ago": now - timedelta(minutes=1), "per_minute": contest.max_orders_per_minute or NO_LIMIT,
-            "day_ago": now - timedelta(days=1), "per_day": contest.max_orders_per_day or NO_LIMIT}
+            "day_ago": now - timedelta(days=1), "per_day": contest.max_orders_per_day or NO_LIMIT,
+            "minute_at_most": None, "day_at_most": None}  # unknown until the counters are read (`judged`)
 
 
 async def explain_refusal(connection: AsyncConnection, parameters: dict[str, Any]) -> None:

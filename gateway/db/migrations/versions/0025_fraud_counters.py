@@ -7,7 +7,8 @@ Create Date: 2026-11-24 05:00:00
 
 New tables, and a nullable column without a default on vote_orders (no rewrite). The counters start empty: for a
 day after the upgrade an open contest's figures count only the orders placed since (the rules are softer for that
-day, never harder).
+day, never harder), and so do the bounds that spare the exact count of a payer's orders against the contest's hard
+limits: upgrade between shows, or a payer may pass a day's limit by the orders they placed before the upgrade.
 """
 from __future__ import annotations
 
