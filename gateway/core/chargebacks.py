@@ -16,16 +16,16 @@ from gateway.db.models import AuditEntry, OrderStatus, VoteOrder
 
 
 async def record_chargeback(sessions: Sessions, order_id: uuid.UUID, *, actor: str = "system",
-                            reason: str = "disputed by the card's owner", now: datetime | None = None) -> OrderStatus:
-    """Record it, in one transaction on the locked order; the same chargeback recorded again changes nothing.
-    Returns the status the order had before."""
+                            reason: str = "disputed by the card's owner", now: datetime | None = None) -> bool:
+    """Record it, in one transaction on the locked order; False for a chargeback recorded before (nothing
+    changes)."""
     async with sessions.begin() as session:
         order = await session.get(VoteOrder, order_id, with_for_update=True)
         if order is None:
             raise NotFound("No vote order has that id.", code="order_not_found")
         before = order.status
         if order.status_reason and order.status_reason.startswith("charged back"):
-            return before
+            return False
         if order.status is not OrderStatus.REFUNDED:
             await refunding.refund_in_full(session, order, None)
         order.status_reason = f"charged back: {reason}"
@@ -34,4 +34,4 @@ async def record_chargeback(sessions: Sessions, order_id: uuid.UUID, *, actor: s
         await fraud_counters.note_refused(session, order.contest_id, order.voter_msisdn,
                                           fraud_counters.voter_of(order.channel, order.voter_ref),
                                           now or datetime.now(UTC))
-        return before
+        return True

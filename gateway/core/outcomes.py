@@ -38,6 +38,7 @@ class Outcome(StrEnum):
     EXPIRED = "expired"
     REFUNDED = "refunded"
     PARTIAL_REFUND = "partial_refund"
+    CHARGED_BACK = "charged_back"  # disputed by the card's owner: off the board, the payer's next orders held
     DUPLICATE_PAYMENT = "duplicate_payment"
     # Nothing changed.
     ALREADY_DECIDED = "already_decided"  # decided before: a late or repeated word

@@ -22,6 +22,7 @@ class PaymentState(StrEnum):
     FAILED = "failed"
     EXPIRED = "expired"
     REFUNDED = "refunded"
+    CHARGED_BACK = "charged_back"  # the card's owner disputed the payment: the bank takes the money back
 
 
 class PaymentError(Exception):

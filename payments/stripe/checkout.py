@@ -284,6 +284,11 @@ def event_verdict(event: Mapping[str, Any]) -> CallbackVerdict:
         if status is not None:
             order_id = _order_id(obj.get("client_reference_id")) or _order_id(_metadata(obj).get("order_id"))
             return CallbackVerdict(order_id=order_id, kind=kind, event_id=event_id, status=status)
+    if kind == "charge.dispute.created":  # a dispute names the payment intent, not our metadata
+        return CallbackVerdict(order_id=None, kind=kind, event_id=event_id, status=StatusResult(
+            PaymentState.CHARGED_BACK, amount=obj.get("amount"), currency=_upper(obj.get("currency")),
+            provider_txn_id=_id(obj.get("payment_intent")), reason=str(obj.get("reason") or "disputed"),
+            raw_status=f"dispute/{obj.get('status')}"))
     if kind == "charge.refunded":
         return CallbackVerdict(order_id=_order_id(_metadata(obj).get("order_id")), kind=kind, event_id=event_id,
                                status=refunded_status(obj))

@@ -191,3 +191,21 @@ async def test_refund_through_stripe_takes_votes_off_and_the_webhook_changes_not
     assert (await post_webhook(card_client, *webhook("charge.refunded", charge, "evt_r")))[1]["outcome"] == \
         "already_decided"
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_dispute_takes_the_votes_off_once_and_ends_the_order_charged_back(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_d")
+    assert (await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_d1")))[1][
+        "outcome"] == "counted"
+    dispute = {"id": "dp_1", "object": "dispute", "amount": 500, "currency": "xaf", "charge": "ch_d",
+               "payment_intent": "pi_d", "reason": "fraudulent", "status": "needs_response", "metadata": {}}
+    body, headers = webhook("charge.dispute.created", dispute, "evt_d2")
+    assert await post_webhook(card_client, body, headers) == (200, {"received": True, "outcome": "charged_back"})
+    assert (await post_webhook(card_client, body, headers))[1]["outcome"] == "duplicate"
+    assert (await tallies(sessions, contest.id))["03"] == 0
+    await assert_tally_invariant(sessions, contest.id)
+    order = await get_order(sessions, uuid.UUID(order_id))
+    assert order.status is OrderStatus.REFUNDED and order.status_reason == "charged back: fraudulent"

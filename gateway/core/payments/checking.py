@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
+from gateway.core import chargebacks
 from gateway.core.orders import closing, counting, refunding
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.collections import load_collection
@@ -47,6 +48,9 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, 
     if state is PaymentState.EXPIRED:
         changed = await closing.expire_order(sessions, order_id, readable_reason(status.reason or "EXPIRED"))
         return Outcome.EXPIRED if changed else Outcome.ALREADY_DECIDED
+    if state is PaymentState.CHARGED_BACK:
+        recorded = await chargebacks.record_chargeback(sessions, order_id, reason=status.reason or "disputed")
+        return Outcome.CHARGED_BACK if recorded else Outcome.ALREADY_DECIDED
     if state is PaymentState.REFUNDED:  # whatever the order's state: a refund is never dropped
         refund = await refunding.settle_refund(sessions, order_id, status.amount, status.currency,
                                                status.provider_txn_id)
