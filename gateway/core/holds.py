@@ -95,10 +95,10 @@ def quick_payments_hit(orders: Any) -> ColumnElement[bool]:
             *same, other.c.contest_id == orders.contest_id,
             or_(other.c.status == OrderStatus.PAID, other.c.status == OrderStatus.HELD),  # not IN: see placing
             other.c.decided_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 0, 0, seconds),
-            # An order paid in the window was placed within its payment window before it (under an hour for every
-            # provider; later, its payment is flagged): the indexes on (payer, created_at) read the payer's last
-            # hour, not their whole history.
-            other.c.created_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 1, 0, seconds))
+            # A burst is placed and paid quickly: the payer's orders placed in the ten minutes before the window,
+            # read by the index on (payer, created_at), not their whole history (a slow card checkout paid in the
+            # window is not part of a burst).
+            other.c.created_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 0, 10, seconds))
             .correlate(ORDERS).scalar_subquery())
 
     recent = case((orders.voter_msisdn.is_not(None), paid_lately(other.c.voter_msisdn == orders.voter_msisdn)),
