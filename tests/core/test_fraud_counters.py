@@ -72,6 +72,10 @@ async def test_a_refused_order_counts_nothing(sessions: Sessions) -> None:
         session.add(BlockedMsisdn(msisdn="+237670000009", reason="chargebacks"))
     with pytest.raises(VoteRejected):
         await vote(sessions, contest, "+237670000009")
+    with pytest.raises(VoteRejected):  # a channel's idempotency key takes another path to the refusal
+        await placing.place_order(sessions, placing.OrderRequest(
+            contest.slug, "01", 1, "mtn", Channel.WEB, msisdn="+237670000009", voter_address="203.0.113.7",
+            client_key="web:retry-1"), pending_ttl=PENDING_TTL, now=SHOW)
     after = await vote(sessions, contest, "+237670000001")
     assert after.fraud_figures is not None and after.fraud_figures["address_orders_10_minutes"] == 1
 

@@ -43,6 +43,10 @@ from gateway.db.models import (
 )
 
 
+class NotInserted(Exception):
+    """The insert added no order: its transaction ends rolled back, the fraud counters' share of it with it."""
+
+
 @dataclass(frozen=True)
 class OrderRequest:
     contest_slug: str
@@ -110,8 +114,9 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
                 return detached_order(inserted)
             if not client_key:
                 await explain_refusal(connection, parameters)  # raises
-    except IntegrityError:
-        pass  # a concurrent request with the same client_key inserted first: its order, below
+            raise NotInserted  # rolls back what the order added to the counters
+    except (IntegrityError, NotInserted):
+        pass  # a concurrent request with the same client_key inserted first (its order, below), or a refusal
     # Made by a concurrent request with the same key (while we waited for the lock, or in a race).
     existing = await find_by_client_key(sessions, request.client_key or "", request.msisdn)
     if existing is not None:
