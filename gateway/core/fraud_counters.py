@@ -15,7 +15,7 @@ is refused rolls its counts back with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -265,8 +265,3 @@ async def note_refused(connection: AsyncConnection | AsyncSession, contest_id: i
 def voter_of(channel: str, voter_ref: str | None) -> str | None:
     """The voter as the counters name them: a channel's own reference for them is theirs on that channel only."""
     return f"{channel}:{voter_ref}" if voter_ref else None
-
-
-def figures_of(stored: Mapping[str, Any] | None) -> dict[str, int]:
-    """An order's kept figures as numbers (the preview reads them back)."""
-    return {name: int(value) for name, value in (stored or {}).items() if isinstance(value, int | float)}
