@@ -59,7 +59,7 @@ class DeclaredRule:
     points: int  # what passing the threshold adds to the order's score
     crowd: bool = False  # an address rule: a shared address allows CROWD times the threshold
     window: Threshold | None = None  # a second number of the same rule, listed after its threshold
-    at_placement: bool = True  # False: judged at confirmation (gateway.core.holds.quick_payments_hit)
+    at_placement: bool = True  # False: judged at confirmation (gateway.core.holds.judged_at_confirmation)
 
 
 HOLD_SCORE = Threshold("hold_score", 100, N_("Points at which a paid order is held for a person"))

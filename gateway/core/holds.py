@@ -5,8 +5,8 @@ The rules themselves are pure (gateway.core.fraud). Here is what ties them to or
 - placing an order counts it and reads the figures around it (gateway.core.fraud_counters), and the insert keeps
   them, the points they scored and, when they reach the contest's hold score, the reason (`judge_placement`);
 - the counting statement moves such an order, once paid, to `held` instead of counting it; it does the
-  same for a payer's payments in quick succession, a figure only known at confirmation
-  (`quick_payments_hit`), and for a provider's word on the payment that takes the score there (`risk_hit`);
+  same for what is only known at confirmation (`judged_at_confirmation`): a payer's payments in quick
+  succession, an address blocked since, a provider's word on the payment that takes the score to the hold score;
 - a person then counts it (`release_held`: held → paid, its votes on the tally, once) or rejects it
   (`reject_held`: held → refund_requested; the money goes back as any refund does), each with an audit entry.
 """
@@ -19,6 +19,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import (
+    CTE,
+    BigInteger,
     ColumnElement,
     DateTime,
     Integer,
@@ -29,18 +31,17 @@ from sqlalchemy import (
     case,
     cast,
     func,
-    insert,
     literal,
-    or_,
     select,
     update,
 )
-from sqlalchemy.dialects.postgresql import INET
+from sqlalchemy.dialects.postgresql import INET, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import fraud_counters, ledger
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.fraud import HOLD_SCORE, PLACEMENT_FIGURES, FraudRules, Recent, Rule, Verdict, evaluate
+from gateway.core.orders import tables
 from gateway.core.shared_addresses import carrier_of
 from gateway.db.engine import Sessions
 from gateway.db.models import (
@@ -73,99 +74,90 @@ def verdict_on(rules: FraudRules, figures: Mapping[str, Any]) -> Verdict:
 
 # When a confirmation happened: the provider's word arrives now (a replay of a show night passes its own clock).
 CONFIRMED_AT = func.coalesce(bindparam("confirm_now", type_=DateTime(timezone=True)), func.now())
-
-
-def contest_rule(orders: Any, key: str) -> ColumnElement[int]:
-    """One of the order's contest's thresholds, in the counting statement: the contest's, else the default."""
-    rules = select(Contest.fraud_rules).where(Contest.id == orders.contest_id).correlate(ORDERS).scalar_subquery()
-    value: ColumnElement[int] = func.coalesce(cast(rules.op("->>")(key), Integer), FraudRules().limit(key))
-    return value
-
-
-def quick_payments_hit(orders: Any) -> ColumnElement[bool]:
-    """In the counting statement: this payer already had `quick_payments` orders paid (or held) in the contest
-    within `quick_payment_seconds`; this one would be one more. Thresholds from the contest, else the defaults. A
-    payment with no payer number (a card, Stars) is its voter's, where its channel names them (a chat user, a
-    browser): a burst of cards from one browser is one payer's burst."""
-    limit, seconds = contest_rule(orders, "quick_payments"), contest_rule(orders, "quick_payment_seconds")
-    other = ORDERS.alias("earlier")
-
-    def paid_lately(*same: ColumnElement[bool]) -> Any:  # one index each (voter_msisdn, voter_ref)
-        return (select(func.count()).where(
-            *same, other.c.contest_id == orders.contest_id,
-            or_(other.c.status == OrderStatus.PAID, other.c.status == OrderStatus.HELD),  # not IN: see placing
-            other.c.decided_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 0, 0, seconds),
-            # A burst is placed and paid quickly: the payer's orders placed in the ten minutes before the window,
-            # read by the index on (payer, created_at), not their whole history (a slow card checkout paid in the
-            # window is not part of a burst).
-            other.c.created_at > CONFIRMED_AT - func.make_interval(0, 0, 0, 0, 0, 10, seconds))
-            .correlate(ORDERS).scalar_subquery())
-
-    recent = case((orders.voter_msisdn.is_not(None), paid_lately(other.c.voter_msisdn == orders.voter_msisdn)),
-                  (orders.voter_ref.is_not(None), paid_lately(other.c.voter_ref == orders.voter_ref,
-                                                              other.c.channel == orders.channel)),
-                  else_=0)
-    hit: ColumnElement[bool] = and_(limit > 0, recent >= limit)
-    return hit
-
+RISK_POINTS = bindparam("confirm_risk_points", type_=Integer)  # what the provider's word scored (fraud.risk_hits)
+RISK_REASON = bindparam("confirm_risk_reason", type_=Text)
+CONTESTS = Contest.__table__
 
 # What a stored client address looks like when it is one (placement keeps "unknown" for a missing one): only
 # such a value is cast to inet, so no confirmation can fail on a cast.
 ADDRESS_SHAPE = r"^([0-9]{1,3}\.){3}[0-9]{1,3}(/[0-9]{1,2})?$|^[0-9a-f:]*:[0-9a-f:.]*(/[0-9]{1,3})?$"
 
 
-def address_blocked_hit(orders: Any) -> ColumnElement[bool]:
-    """In the counting statement: the order's address was blocked after it was placed (before, it was refused)."""
-    address = case((orders.voter_address.regexp_match(ADDRESS_SHAPE), cast(orders.voter_address, INET)),
-                   else_=None)
-    hit: ColumnElement[bool] = select(BlockedAddress.network).where(
-        BlockedAddress.network.op(">>=")(address)).correlate(ORDERS).exists()
-    return hit
+def contest_rule(key: str) -> ColumnElement[int]:
+    """One of the contest's thresholds, in the judgement below: the contest's, else the default."""
+    value: ColumnElement[int] = func.coalesce(cast(CONTESTS.c.fraud_rules.op("->>")(key), Integer),
+                                              FraudRules().limit(key))
+    return value
 
 
-RISK_POINTS = bindparam("confirm_risk_points", type_=Integer)  # what the provider's word scored (fraud.risk_hits)
-RISK_REASON = bindparam("confirm_risk_reason", type_=Text)
+# A payer's (or, with no payer number, a voter's) confirmed payments in the contest, in buckets of the contest's
+# `quick_payment_seconds`: a counter of gateway.core.fraud_counters, kept by the counting statement.
+QUICK_COUNTER = "payer_paid_quick"
 
 
-def risk_hit(orders: Any) -> ColumnElement[bool]:
-    """In the counting statement: the provider's word on the payment, with what the order scored at placement,
-    reaches the contest's hold score."""
-    hold_at = contest_rule(orders, HOLD_SCORE.key)
-    hit: ColumnElement[bool] = and_(RISK_POINTS > 0, hold_at > 0,
-                                    func.coalesce(orders.fraud_score, 0) + RISK_POINTS >= hold_at)
-    return hit
+def judged_at_confirmation() -> CTE:
+    """The signals only known when the payment is confirmed, judged once for the order being counted: why it is
+    held now (`reason`), or NULL; and the payments counter it adds to (`quick_subject`, `quick_bucket`).
+
+    - quick payments: the payer already had `quick_payments` payments confirmed in the contest within
+      `quick_payment_seconds`; this one would be one more. Read from their counter (one row by its key, as the
+      placement's figures are), not counted over their orders: a count over the order table is estimated from
+      statistics that age between two analyses, and a long-lived connection that settled on its plan while they
+      promised a long scan goes on re-planning the counting statement for every vote. A payment with no payer
+      number (a card, Stars) is its voter's, where its channel names them (a chat user, a browser): a burst of
+      cards from one browser is one payer's burst;
+    - the order's address was blocked after it was placed (before, it was refused);
+    - the provider's word on the payment, with what the order scored at placement, reaches the hold score.
+
+    An entry's fee buys no vote: nothing to hold out of a tally (and its entry waits for a person anyway).
+    MATERIALIZED: the counting statement reads `reason` twice (status and hold reason), judged once."""
+    o, counts = ORDERS.c, fraud_counters.COUNTS
+    limit, seconds, hold_at = (contest_rule("quick_payments"), func.greatest(contest_rule("quick_payment_seconds"), 1),
+                               contest_rule(HOLD_SCORE.key))
+    subject = func.coalesce(o.voter_msisdn, case((o.voter_ref.is_not(None), func.concat(o.channel, ":", o.voter_ref)),
+                                                 else_=None))
+    epoch = func.extract("epoch", CONFIRMED_AT)
+    bucket = cast(func.floor(epoch / seconds), BigInteger)
+    covered = 1 - func.mod(epoch, seconds) / seconds  # the share of the bucket before that the window still covers
+    recent = func.round(case((counts.c.bucket == bucket, counts.c.current + counts.c.previous * covered),
+                             (counts.c.bucket == bucket - 1, counts.c.current * covered), else_=0))
+    address = case((o.voter_address.regexp_match(ADDRESS_SHAPE), cast(o.voter_address, INET)), else_=None)
+    blocked = select(BlockedAddress.network).where(BlockedAddress.network.op(">>=")(address)).exists()
+    placed = func.coalesce(o.fraud_score, 0)
+    reason = case(
+        (o.candidate_id.is_(None), None),
+        (and_(limit > 0, recent >= limit), literal("quick_payments: paid again within the window")),
+        (blocked, literal(f"{Rule.BLOCKED_ADDRESS.value}: blocked since the order was placed")),
+        (and_(RISK_POINTS > 0, hold_at > 0, placed + RISK_POINTS >= hold_at),
+         func.concat(RISK_REASON, " = ", placed + RISK_POINTS, " points with the placement's ", placed,
+                     ", held at ", hold_at)),
+        else_=None)
+    counter = and_(counts.c.contest_id == o.contest_id, counts.c.name == QUICK_COUNTER, counts.c.subject == subject)
+    return (select(o.id, reason.label("reason"), subject.label("quick_subject"), bucket.label("quick_bucket"))
+            .select_from(ORDERS.join(CONTESTS, CONTESTS.c.id == o.contest_id).outerjoin(counts, counter))
+            .where(o.id == bindparam("confirm_order"), tables.still_pending(o.status))
+            .cte("judged").prefix_with("MATERIALIZED"))
 
 
-def risk_reason(orders: Any) -> ColumnElement[str]:
-    placed = func.coalesce(orders.fraud_score, 0)
-    reason: ColumnElement[str] = func.concat(
-        RISK_REASON, " = ", placed + RISK_POINTS, " points with the placement's ", placed, ", held at ",
-        contest_rule(orders, HOLD_SCORE.key))
-    return reason
+def quick_payment_counted(paid: CTE) -> CTE:
+    """The confirmed payment added to its payer's counter (only when the counting statement did confirm it)."""
+    upsert = insert(fraud_counters.COUNTS).from_select(
+        ["contest_id", "name", "subject", "bucket", "current", "previous"],
+        select(paid.c.contest_id, literal(QUICK_COUNTER, String), paid.c.quick_subject, paid.c.quick_bucket,
+               literal(1, BigInteger), literal(0, BigInteger)).where(paid.c.quick_subject.is_not(None)))
+    return fraud_counters.rolled(upsert).cte("quick_counted")
 
 
-def paid_or_held(orders: Any) -> ColumnElement[Any]:
+def paid_or_held(orders: Any, judged: CTE) -> ColumnElement[Any]:
     """The status a confirmed payment gives its order: held when its signals reached the hold score, at placement
     or now."""
     status = ORDERS.c.status.type
-    fired = (orders.hold_reason.is_not(None) | quick_payments_hit(orders) | address_blocked_hit(orders)
-             | risk_hit(orders))
-    # An entry's fee buys no vote: nothing to hold out of a tally (and its entry waits for a person anyway).
-    fired = orders.candidate_id.is_not(None) & fired
+    fired = orders.candidate_id.is_not(None) & (orders.hold_reason.is_not(None) | judged.c.reason.is_not(None))
     return case((fired, literal(OrderStatus.HELD, status)), else_=literal(OrderStatus.PAID, status))
 
 
-def held_reason_now(orders: Any) -> ColumnElement[Any]:
-    return case((orders.candidate_id.is_(None), None), else_=held_reason_when_votes(orders))
-
-
-def held_reason_when_votes(orders: Any) -> ColumnElement[Any]:
-    return func.coalesce(orders.hold_reason,
-                         case((quick_payments_hit(orders), literal("quick_payments: paid again within the window")),
-                              (address_blocked_hit(orders), literal(f"{Rule.BLOCKED_ADDRESS.value}: blocked since "
-                                                                    "the order was placed")),
-                              (risk_hit(orders), risk_reason(orders)),
-                              else_=None))
+def held_reason_now(orders: Any, judged: CTE) -> ColumnElement[Any]:
+    return case((orders.candidate_id.is_(None), None), else_=func.coalesce(orders.hold_reason, judged.c.reason))
 
 
 # ---- A person's decision -------------------------------------------------------------------------------------

@@ -84,10 +84,10 @@ def test_a_rule_hits_exactly_when_its_figure_passes_a_threshold_that_is_on(rules
 
 
 @given(recents)
-def test_rules_all_off_hold_nothing_but_a_payer_refused_before(recent: Recent) -> None:
+def test_rules_all_off_hold_nothing_but_a_payer_or_voter_refused_before(recent: Recent) -> None:
     off = FraudRules(**dict.fromkeys((f.name for f in fields(FraudRules) if f.name != "hold_score"), 0))
     hits = evaluate(off, replace(recent, address_blocked=False)).hits
-    assert [hit.rule for hit in hits] == ([Rule.PAYER_HISTORY] if recent.payer_refused else [])
+    assert [hit.rule for hit in hits] == ([Rule.PAYER_HISTORY] if recent.payer_refused or recent.voter_refused else [])
     assert not evaluate(FraudRules(hold_score=0), recent).held
 
 

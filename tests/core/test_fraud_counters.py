@@ -7,9 +7,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
-from gateway.core import chargebacks, holds, shared_learning
+from gateway.core import chargebacks, counter_sweep, holds, shared_learning
 from gateway.core.errors import VoteRejected
 from gateway.core.orders import counting, placing
 from gateway.db.engine import Sessions
@@ -17,6 +17,7 @@ from gateway.db.models import (
     AuditEntry,
     BlockedMsisdn,
     Contest,
+    ContestStatus,
     FraudCount,
     FraudMember,
     SharedAddress,
@@ -164,3 +165,34 @@ async def test_a_chargeback_takes_the_votes_off_once_and_holds_the_payer_s_next_
     async with sessions() as session:
         audit = (await session.scalars(select(AuditEntry.action).where(AuditEntry.target == str(order.id)))).all()
     assert audit == ["payment.charged_back"]
+
+
+async def test_counters_nobody_will_read_again_are_swept(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, **OPEN)
+    await vote(sessions, contest, "+237670000001", at=SHOW)
+    await vote(sessions, contest, "+237670000002", at=SHOW + timedelta(hours=2))
+    order = await vote(sessions, contest, "+237670000003", at=SHOW + timedelta(hours=2), address="198.51.100.9")
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "S1", provider="mtn",
+                                   now=SHOW + timedelta(hours=2))
+
+    async def kept() -> set[tuple[str, str]]:
+        async with sessions() as session:
+            return {(name, subject) for name, subject in await session.execute(
+                select(FraudCount.name, FraudCount.subject))}
+
+    before = await kept()
+    assert await counter_sweep.sweep_counters(sessions, SHOW + timedelta(hours=2)) > 0
+    after = await kept()
+    # The first voter's ten-minute and hourly counters are two hours old: gone; their day's are not.
+    assert ("payer_orders_10_minutes", "+237670000001") in before - after
+    assert ("payer_votes_day", "+237670000001") in after and ("address_numbers_day", "203.0.113.7") in after
+    assert {("payer_orders_10_minutes", "+237670000002"), ("payer_paid_quick", "+237670000003")} <= after
+    next_vote = await vote(sessions, contest, "+237670000001", at=SHOW + timedelta(hours=2, seconds=1))
+    assert next_vote.fraud_figures is not None and next_vote.fraud_figures["payer_votes_day"] == 2  # still read
+    async with sessions.begin() as session:  # the show closed two days ago: nothing of it is read again
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(
+            status=ContestStatus.CLOSED, closes_at=SHOW + timedelta(hours=3)))
+    await counter_sweep.sweep_counters(sessions, SHOW + timedelta(days=2))
+    assert await kept() == set()
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(FraudMember)) == 0

@@ -88,6 +88,16 @@ async def test_payments_in_quick_succession_are_held_at_confirmation(sessions: S
     await assert_tally_invariant(sessions, contest.id)
 
 
+async def test_a_repeated_callback_is_not_a_second_quick_payment(sessions: Sessions) -> None:
+    contest = await make_contest(sessions, fraud_rules={"quick_payments": 2, "quick_payment_seconds": 60})
+    first, second, third = [await place(sessions, contest, "03") for _ in range(3)]
+    assert await confirm(sessions, first, "R1") is ConfirmOutcome.COUNTED
+    assert await confirm(sessions, first, "R1") is ConfirmOutcome.ALREADY_DECIDED  # the provider said it twice
+    assert await confirm(sessions, second, "R2") is ConfirmOutcome.COUNTED  # one payment before it, not two
+    assert await confirm(sessions, third, "R3") is ConfirmOutcome.HELD
+    await assert_tally_invariant(sessions, contest.id)
+
+
 async def test_a_rule_set_to_zero_is_off(sessions: Sessions) -> None:
     contest = await make_contest(sessions, fraud_rules={"payer_orders_per_10_minutes": 0, "quick_payments": 0})
     orders = [await place(sessions, contest, "04") for _ in range(3)]

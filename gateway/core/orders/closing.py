@@ -9,7 +9,7 @@ from sqlalchemy import (
     update,
 )
 
-from gateway.core.orders.tables import emit
+from gateway.core.orders.tables import emit, still_pending
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     OrderStatus,
@@ -22,7 +22,7 @@ async def _close_pending(sessions: Sessions, order_id: uuid.UUID, status: OrderS
     async with sessions.begin() as session:
         result = await session.execute(
             update(VoteOrder)
-            .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING)
+            .where(VoteOrder.id == order_id, still_pending(VoteOrder.status))
             .values(status=status, status_reason=reason, decided_at=func.now(), start_lease_until=None)
             .returning(VoteOrder.contest_id)
         )
@@ -44,7 +44,7 @@ async def cancel_if_unstarted(sessions: Sessions, order_id: uuid.UUID, reason: s
     async with sessions.begin() as session:
         result = await session.execute(
             update(VoteOrder)
-            .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING,
+            .where(VoteOrder.id == order_id, still_pending(VoteOrder.status),
                    VoteOrder.payment_started_at.is_(None), VoteOrder.start_attempted_at.is_(None))
             .values(status=OrderStatus.FAILED, status_reason=reason, decided_at=func.now())
             .returning(VoteOrder.contest_id)
@@ -61,7 +61,7 @@ async def flag_order(sessions: Sessions, order_id: uuid.UUID, reason: str) -> bo
     async with sessions.begin() as session:
         result = await session.execute(
             update(VoteOrder)
-            .where(VoteOrder.id == order_id, VoteOrder.status == OrderStatus.PENDING)
+            .where(VoteOrder.id == order_id, still_pending(VoteOrder.status))
             .values(status=OrderStatus.FLAGGED, status_reason=reason, decided_at=func.now())
             .returning(VoteOrder.contest_id)
         )

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from gateway.core import holds, ledger
 from gateway.core.errors import NotFound
 from gateway.core.fraud import PaymentRisk, risk_hits
-from gateway.core.orders import entry_fees
+from gateway.core.orders import entry_fees, tables
 from gateway.core.orders.tables import emit
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.receipts import PAID_RECEIPT_TOPIC
@@ -106,21 +106,23 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
     re-keyed for each vote.
     """
     orders = VoteOrder.__table__.c  # Core: an ORM update inside a CTE does not keep its bound parameters
+    judged = holds.judged_at_confirmation()
     paid = (
         update(VoteOrder.__table__)
         .where(
-            orders.id == bindparam("confirm_order"),
-            orders.status == OrderStatus.PENDING,  # the guard that makes this idempotent
+            orders.id == judged.c.id,
+            tables.still_pending(orders.status),  # the guard that makes this idempotent
             orders.provider == bindparam("confirm_provider", type_=String),
             orders.amount == bindparam("confirm_amount"),
             orders.currency == bindparam("confirm_currency"),
         )
         # Paid, or held when a fraud rule fired (gateway.core.holds): a held order's votes wait for a person.
-        .values(status=holds.paid_or_held(orders), hold_reason=holds.held_reason_now(orders),
+        .values(status=holds.paid_or_held(orders, judged), hold_reason=holds.held_reason_now(orders, judged),
                 provider_txn_id=bindparam("confirm_txn", type_=String),
                 decided_at=holds.CONFIRMED_AT, status_reason=bindparam("confirm_status", type_=Text))
         .returning(orders.id, orders.contest_id, orders.candidate_id, orders.entry_id, orders.quantity, orders.amount,
-                   orders.currency, orders.provider_txn_id, orders.sends_receipt, orders.status)
+                   orders.currency, orders.provider_txn_id, orders.sends_receipt, orders.status,
+                   judged.c.quick_subject, judged.c.quick_bucket)
         .cte("paid")
     )
     is_paid = paid.c.status == OrderStatus.PAID
@@ -144,7 +146,7 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
         .where(paid.c.sends_receipt, is_paid),
     ).cte("receipted")
-    ctes = [entry, counted, fee_paid, queued, receipted]
+    ctes = [entry, counted, fee_paid, queued, receipted, holds.quick_payment_counted(paid)]
     if verify_later:  # callback verification: the order joins the queue with its count, or neither
         ctes.append(insert(PaymentVerification).from_select(
             ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))
