@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import totp
@@ -20,7 +21,7 @@ from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.db.engine import Sessions
-from gateway.db.models import AdminRefreshToken, AdminUser
+from gateway.db.models import AdminRefreshToken, AdminUser, Contest, ContestOrganiser
 
 ROLES = ("owner", "organiser", "auditor", "support")
 MIN_PASSWORD_LENGTH = 12
@@ -31,8 +32,8 @@ _hasher = PasswordHasher()
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset({"contests.read", "contests.write", "orders.read", "orders.resend", "orders.refund",
                         "review.read", "review.decide", "audit.read", "accounts.manage", "blocks.read", "blocks.manage",
-                        "results.sign", "exports.read", "money.manage"}),
-    "organiser": frozenset({"contests.read", "contests.write", "orders.read"}),
+                        "results.sign", "exports.read", "money.manage", "payouts.request"}),
+    "organiser": frozenset({"contests.read", "contests.write", "orders.read", "payouts.request"}),
     "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read", "blocks.read", "results.sign",
                           "exports.read"}),
     "support": frozenset({"orders.read", "orders.resend", "blocks.read"}),
@@ -94,6 +95,25 @@ async def create_admin(
         await session.flush()
         await audit.record(session, actor, "admin.create", email, after={"email": email, "role": role})
     return NewAdmin(user.id, email, role, totp.provisioning_uri(secret, email))
+
+
+async def contests_exist(sessions: Sessions, slugs: list[str]) -> None:
+    async with sessions() as session:
+        found = set(await session.scalars(select(Contest.slug).where(Contest.slug.in_(slugs))))
+    if missing := [slug for slug in slugs if slug not in found]:
+        raise NotFound(f"No contest {', '.join(missing)}.", code="contest_not_found")
+
+
+async def give_contest(sessions: Sessions, admin_id: int, slug: str, actor: Actor = CLI) -> None:
+    """An organiser runs this contest too (they see and act on the contests they run only)."""
+    async with sessions.begin() as session:
+        contest_id = await session.scalar(select(Contest.id).where(Contest.slug == slug))
+        if contest_id is None:
+            raise NotFound(f"No contest {slug!r}.", code="contest_not_found")
+        await session.execute(pg_insert(ContestOrganiser).values(contest_id=contest_id, admin_id=admin_id)
+                              .on_conflict_do_nothing())
+        await audit.record(session, actor, "admin.give_contest", f"contest:{contest_id}",
+                           details={"admin_id": admin_id})
 
 
 async def revoke_all(session: AsyncSession, admin_id: int) -> None:

@@ -1,6 +1,7 @@
 """A contest's settlement in the admin area: the figures now (what it took per provider, fees, refunds,
-commission, net owed), its signed statements to download (CSV and detached signature, the results key's), and,
-for owners, the commission and the providers' fee rates. Organisers see their own contests'."""
+commission, net owed, paid out, balance), its signed statements to download (CSV and detached signature, the
+results key's), its payouts (admin.payouts), and, for owners, the commission and the providers' fee rates.
+Organisers see their own contests'."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from admin.accounts import allowed
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
 from admin.web import form_of, guarded
-from gateway.core import settlements
+from gateway.core import money_check, payouts, settlements
 from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.errors import DomainError
@@ -32,13 +33,22 @@ async def settlement_page(request: web.Request, actor: Actor) -> web.StreamRespo
     return await show(request, actor)
 
 
-async def show(request: web.Request, actor: Actor, error: str | None = None, status: int = 200) -> web.Response:
+async def show(request: web.Request, actor: Actor, error: str | None = None, status: int = 200,
+               code_sent_to: tuple[str, str] | None = None) -> web.Response:
+    """The page; `code_sent_to` (the wallet's kind and number) when a code was just texted to a payout wallet."""
     sessions, cid = request.app[SESSIONS], contest_id(request)
     figures = await settlements.settlement(sessions, actor, cid)
+    differences = []
+    if allowed(actor.role, "money.manage"):
+        async with sessions() as session:
+            differences = await money_check.recent_differences(session)
     return render(request, "settlement.html", {
         "s": figures, "statements": await settlements.statements_of(sessions, actor, cid),
         "rates": await settlements.fee_rates(sessions), "can_sign": allowed(actor.role, "results.sign"),
-        "can_manage": allowed(actor.role, "money.manage"), "error": error}, actor, status)
+        "can_manage": allowed(actor.role, "money.manage"), "can_request": allowed(actor.role, "payouts.request"),
+        "account": await payouts.account_of(sessions, actor, cid),
+        "payouts": await payouts.payouts_of(sessions, actor, cid),
+        "code_sent_to": code_sent_to, "me": actor.email, "differences": differences, "error": error}, actor, status)
 
 
 def whole(form: dict[str, object], name: str) -> int:

@@ -89,6 +89,19 @@ async def sign_in(sessions: Sessions, redis: Redis, key: bytes, email: str, pass
     raise SignInRefused(WRONG)  # after the failure is committed
 
 
+async def code_confirms(sessions: Sessions, admin_id: int | None, code: str) -> bool:
+    """Whether `code` is a fresh TOTP code of this account (of a later step than any it used), asked again for a
+    decision that moves money; the step is used up, as a sign-in's is."""
+    if admin_id is None:
+        return False
+    async with sessions.begin() as session:
+        user = await session.get(AdminUser, admin_id)
+        if user is None or not user.active or not user.totp_secret or user.totp_confirmed_at is None:
+            return False
+        step = totp.accepted_step(user.totp_secret, code, user.totp_last_step)
+        return step is not None and await _use_step(session, user, step)
+
+
 async def _use_step(session: AsyncSession, user: AdminUser, step: int, confirmed_at: datetime | None = None
                     ) -> bool:
     """Record the code's time step, if no code of this or a later step was used meanwhile (nor the account

@@ -16,6 +16,7 @@ from admin import api as admin_api
 from admin import dashboard as admin_dashboard
 from admin import exports as admin_exports
 from admin import pages as admin_pages
+from admin import payouts as admin_payouts
 from admin import results as admin_results
 from admin import settlements as admin_settlements
 from assembly import channel_list, health
@@ -216,6 +217,7 @@ def create_app(settings: Settings) -> web.Application:
     admin_api.setup(app)
     admin_results.setup(app)  # the results key and signed sheets
     admin_settlements.setup(app)  # a contest's settlement and its signed statements
+    admin_payouts.setup(app)  # its payout account, payouts requested and approved
     admin_dashboard.setup(app)  # dashboards and exports
     admin_exports.setup(app)
     return app

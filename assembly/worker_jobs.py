@@ -12,8 +12,10 @@ from typing import Any
 from assembly.job_runtime import JobContext, relay_now, run_in_context
 from assembly.media_jobs import media_handlers
 from assembly.results_key import signing_key
+from gateway.core.counter_sweep import sweep_counters
 from gateway.core.held_together import hold_earlier
 from gateway.core.holds import HELD_TOPIC
+from gateway.core.payments.payouts_sent import payouts_pass
 from gateway.core.payments.refunds_sent import refunds_pass
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
@@ -23,6 +25,7 @@ from gateway.jobs import outbox
 from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.jobs.last_passes import note_pass
 from gateway.jobs.leases import lease_held
+from gateway.jobs.money_reconciliation import PROVIDERS_READ, reconcile_money
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.reconciler import reconcile
 from gateway.jobs.status_pacing import reconciler_pace
@@ -114,6 +117,36 @@ async def refunds_turn(ctx: JobContext) -> str:
     return ", ".join(f"{turn.refund_id}: {turn.outcome}" for turn in turns) or "nothing due"
 
 
+def money_check_job() -> str:
+    """Every hour (assembly.worker.PERIODIC_JOBS): yesterday's books against each provider's word, once a day is
+    read through (gateway.jobs.money_reconciliation); a pass cut short is taken up again at the next hour."""
+    return run_in_context(money_check_turn)
+
+
+async def money_check_turn(ctx: JobContext) -> str:
+    day, lines = datetime.now(UTC).date() - timedelta(days=1), []
+    for provider in PROVIDERS_READ:
+        done = f"money-check:{provider}:{day.isoformat()}"
+        if await ctx.redis.exists(done):
+            continue
+        report = await reconcile_money(ctx.sessions, ctx.providers, provider, day, reconciler_pace(ctx.redis))
+        if not report.unread:
+            await ctx.redis.set(done, "1", ex=int(timedelta(days=3).total_seconds()))
+        lines.append(report.summary())
+    return "; ".join(lines) or f"{day.isoformat()} read already"
+
+
+def payouts_job() -> str:
+    """Every 30 s (assembly.worker.PERIODIC_JOBS): approved payouts to a wallet, sent by the provider's API and
+    followed (gateway.core.payments.payouts_sent)."""
+    return run_in_context(payouts_turn)
+
+
+async def payouts_turn(ctx: JobContext) -> str:
+    turns = await payouts_pass(ctx.sessions, ctx.providers, datetime.now(UTC))
+    return ", ".join(f"{turn.payout_id}: {turn.outcome}" for turn in turns) or "nothing due"
+
+
 def stars_check_job() -> int:
     """Every minute (assembly.worker.PERIODIC_JOBS): Stars payments whose update never reached the webhook."""
     return run_in_context(stars_check)
@@ -146,13 +179,16 @@ LEDGER_ROUNDS_SECONDS = 300
 
 
 def shared_addresses_job() -> str:
-    """Every ten minutes (assembly.worker.PERIODIC_JOBS): addresses learned to be a crowd's, or no longer."""
+    """Every ten minutes (assembly.worker.PERIODIC_JOBS): addresses learned to be a crowd's, or no longer; then the
+    fraud counters nobody will read again removed (gateway.core.counter_sweep)."""
     return run_in_context(shared_addresses_pass)
 
 
 async def shared_addresses_pass(ctx: JobContext) -> str:
-    learned, forgotten = await learn_shared_addresses(ctx.sessions, datetime.now(UTC))
-    return f"{learned} shared addresses learned or kept, {forgotten} forgotten"
+    now = datetime.now(UTC)
+    learned, forgotten = await learn_shared_addresses(ctx.sessions, now)
+    swept = await sweep_counters(ctx.sessions, now)
+    return f"{learned} shared addresses learned or kept, {forgotten} forgotten; {swept} stale counters removed"
 
 
 def ledger_checkpoint_job() -> list[str]:

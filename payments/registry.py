@@ -13,7 +13,14 @@ from dataclasses import dataclass, field
 import httpx
 from pydantic import SecretStr
 
-from gateway.core.providers import PaymentError, PaymentList, PaymentProvider, RefundsSent, SecretHeaders
+from gateway.core.providers import (
+    PaymentError,
+    PaymentList,
+    PaymentProvider,
+    PayoutsSent,
+    RefundsSent,
+    SecretHeaders,
+)
 from payments.mtn import MtnMomoCollection
 from payments.mtn.api import MtnApi, MtnCredentials
 from payments.mtn.callback_secret import callback_key
@@ -47,9 +54,13 @@ class ProviderRegistry:
     push_channels: frozenset[str] = frozenset()  # the channels that push a payment prompt to the voter's phone
     # Providers whose refunds go out by their own API, followed by the core (MTN's Disbursement).
     refunders: dict[str, RefundsSent] = field(default_factory=dict)
+    payout_senders: dict[str, PayoutsSent] = field(default_factory=dict)  # payouts to wallets, by the same API
 
     def refunder(self, provider: str) -> RefundsSent | None:
         return self.refunders.get(provider)
+
+    def payout_sender(self, provider: str) -> PayoutsSent | None:
+        return self.payout_senders.get(provider)
 
     def get(self, key: str) -> PaymentProvider:
         try:
@@ -173,7 +184,9 @@ def build_registry(settings: PaymentSettings, http: httpx.AsyncClient, stars_bot
             status_calls_per_second=settings.mtn_momo_status_calls_per_second or None,
             callback_key=callback_key(settings.secret_key.get_secret_value()))  # keyed callback URLs
     if (payouts := disbursement_credentials(settings, mtn, sandbox_address(settings, "mtn"))) is not None:
-        registry.refunders["mtn"] = MtnDisbursement(MtnApi(http, payouts, "disbursement"))
+        disbursement = MtnDisbursement(MtnApi(http, payouts, "disbursement"), settings.public_base_url,
+                                       callback_key(settings.secret_key.get_secret_value()))
+        registry.refunders["mtn"] = registry.payout_senders["mtn"] = disbursement
     if (webpay := webpay_credentials(settings, sandbox_address(settings, "orange"))) is not None:
         registry.providers["orange_webpay"] = OrangeWebPay(http, webpay, settings.public_base_url)
     if (push := push_credentials(settings, sandbox_address(settings, "orange"))) is not None:

@@ -9,12 +9,13 @@ from functools import partial
 from aiohttp import web
 
 from gateway.core.outcomes import Outcome
+from gateway.core.payments import outgoing_notices
 from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.kit.answers import error_body
-from gateway.kit.keys import CHECKS, PROVIDERS, RELAY, SESSIONS
+from gateway.kit.keys import CHECKS, PROVIDERS, RELAY, SESSIONS, SETTINGS
 from gateway.kit.throttle import enforce_untied_limit
-from payments.mtn.callback_secret import QUERY_NAME
+from payments.mtn.callback_secret import QUERY_NAME, callback_key, secret_holds
 
 routes = web.RouteTableDef()
 SETTLED = frozenset({Outcome.COUNTED, Outcome.FLAGGED, Outcome.FAILED, Outcome.EXPIRED, Outcome.REFUNDED})
@@ -84,8 +85,26 @@ async def stripe_webhook(request: web.Request) -> web.Response:
     return web.json_response({"received": True, "outcome": outcome.outcome})
 
 
+async def mtn_disbursement_callback(request: web.Request) -> web.Response:
+    """MTN's word that a refund or transfer of ours is done, on the URL we gave it: with the reference's secret it
+    brings that one's status read forward (what it says is never taken); without it, or for a reference we never
+    sent, it changes nothing."""
+    try:
+        reference = uuid.UUID(request.match_info["reference"])
+    except ValueError:
+        return error_body(404, "not_found", "No refund or transfer of ours has this reference.")
+    if not secret_holds(callback_key(request.app[SETTINGS].secret_key.get_secret_value()), reference,
+                        request.query.get(QUERY_NAME)):
+        return error_body(400, "bad_secret", "This callback URL is not one we gave MTN.")
+    if not await outgoing_notices.notice(request.app[SESSIONS], reference):
+        return error_body(404, "not_found", "No refund or transfer of ours has this reference.")
+    return web.json_response({"received": True})
+
+
 def setup(app: web.Application) -> None:
     app.router.add_route("PUT", "/payments/mtn/callback/{order_id}", mtn_callback)
     app.router.add_route("POST", "/payments/mtn/callback/{order_id}", mtn_callback)
+    app.router.add_route("PUT", "/payments/mtn/disbursement/{reference}", mtn_disbursement_callback)
+    app.router.add_route("POST", "/payments/mtn/disbursement/{reference}", mtn_disbursement_callback)
     app.router.add_post("/payments/orange/notify/{order_id}", orange_notification)
     app.router.add_post("/payments/stripe/webhook", stripe_webhook)

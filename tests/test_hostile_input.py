@@ -41,12 +41,14 @@ GET_ROUTES = [
     "/c/{slug}/{code}", "/s/{short}",
 ]
 POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
-               "/payments/mtn/callback/{order_id}", "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
+               "/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{reference}",
+               "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
                "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook",
                "/api/v1/contests/{slug}/entries/code", "/api/v1/contests/{slug}/entries/proof",
                "/api/v1/contests/{slug}/entries/uploads", "/api/v1/contests/{slug}/entries",
                "/api/v1/entries/{entry_id}/uploads", "/entries/{entry_id}/fee"]
-PUT_ROUTES = ["/payments/mtn/callback/{order_id}", "/api/v1/entries/{entry_id}/clip"]
+PUT_ROUTES = ["/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{reference}",
+              "/api/v1/entries/{entry_id}/clip"]
 # Admin area: its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 HOSTILE_PARAMS = {"slug": SQLISH, "order_id": SQLISH, "reference": SQLISH, "entry_id": SQLISH, "code": SQLISH,
@@ -59,9 +61,9 @@ GETS = [
     "/c/%00", "/api/v1/contests/%00", "/api/v1/contests/g%00/leaderboard", "/api/v1/orders/%00", "/orders/%C0%80",
     "/api/v1/contests/%ED%A0%80", "/api/v1/contests/gala/leaderboard/stream?last_event_id=%00",
 ]
-POSTS = [route.format(slug="gala", order_id=ZERO_ID, entry_id=ZERO_ID) for route in POST_ROUTES]
-WRITES = [*(("POST", route.format(slug=SQLISH, order_id=SQLISH, entry_id=SQLISH)) for route in POST_ROUTES),
-          *(("PUT", route.format(slug=SQLISH, order_id=SQLISH, entry_id=SQLISH)) for route in PUT_ROUTES),
+POSTS = [route.format(slug="gala", order_id=ZERO_ID, entry_id=ZERO_ID, reference=ZERO_ID) for route in POST_ROUTES]
+WRITES = [*(("POST", route.format(**HOSTILE_PARAMS)) for route in POST_ROUTES),
+          *(("PUT", route.format(**HOSTILE_PARAMS)) for route in PUT_ROUTES),
           ("PUT", f"/payments/mtn/callback/{ZERO_ID}")]
 # Answered to programs (the JSON API, providers, Africa's Talking's session events): an error is JSON.
 JSON_ANSWERS = ("/api/", "/payments/", "/ussd/africastalking/events", "/healthz", "/readyz", "/telegram/", "/sms/")

@@ -8,7 +8,7 @@ import getpass
 import json
 import sys
 from contextlib import ExitStack
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from assembly.channel_list import FAILED_MESSAGES
@@ -30,7 +30,10 @@ def parse_since(text: str) -> timedelta:
 
 
 def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
-    """One reconciler pass by hand, printing every order it changed."""
+    """One reconciler pass by hand, printing every order it changed; or, `money`, the books against the
+    providers (gateway.jobs.money_reconciliation)."""
+    if args.what == "money":
+        return cmd_reconcile_money(settings, args)
     import httpx
     from redis.asyncio import Redis
 
@@ -55,6 +58,43 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
         settings = with_services(settings, stack)
         print(with_database(settings, run))
     return 0
+
+
+def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
+    """Each day's books against each provider's word: 0 when they agree, 3 when a difference is listed."""
+    import httpx
+    from redis.asyncio import Redis
+
+    from assembly.providers import build_providers
+    from gateway.jobs.money_reconciliation import PROVIDERS_READ, DayReport, reconcile_money
+    from gateway.jobs.status_pacing import reconciler_pace
+
+    day = args.day or datetime.now(UTC).date()
+
+    async def run(sessions: Sessions) -> list[DayReport]:
+        async with httpx.AsyncClient(timeout=15) as http, Redis.from_url(settings.redis_url or "") as redis:
+            registry = build_providers(settings, http)
+            try:
+                return [await reconcile_money(sessions, registry, provider, day, reconciler_pace(redis))
+                        for provider in (args.provider or PROVIDERS_READ)]
+            finally:
+                await registry.aclose()
+
+    with ExitStack() as stack:
+        settings = with_services(settings, stack)
+        reports = with_database(settings, run)
+    for report in reports:
+        for gap in report.differences:
+            print(gap.line())
+        print(report.summary())
+    return 3 if any(report.differences for report in reports) else 0
+
+
+def parse_day(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a day as YYYY-MM-DD") from None
 
 
 def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
@@ -149,9 +189,13 @@ def when(moment: datetime) -> str:
 
 
 def add(sub: Subcommands) -> None:
-    reconcile_cmd = sub.add_parser("reconcile", help="re-check pending orders with their providers now")
+    reconcile_cmd = sub.add_parser("reconcile", help="re-check pending orders with their providers now; `money`: "
+                                   "the day's books against the providers' records")
+    reconcile_cmd.add_argument("what", nargs="?", choices=("orders", "money"), default="orders")
     reconcile_cmd.add_argument("--since", type=parse_since, help="only orders created this recently (30m, 2h, 7d)")
     reconcile_cmd.add_argument("--limit", type=int, default=1000)
+    reconcile_cmd.add_argument("--day", type=parse_day, help="money: the day (UTC, YYYY-MM-DD; today by default)")
+    reconcile_cmd.add_argument("--provider", action="append", help="money: only this provider (repeat for more)")
     reconcile_cmd.set_defaults(func=cmd_reconcile)
     refund_cmd = sub.add_parser("refund", help="refund a paid order (its votes leave the tally)")
     refund_cmd.add_argument("order_id")

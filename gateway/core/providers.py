@@ -7,7 +7,7 @@ database. Everything here is frozen: values that cross the boundary are not chan
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -168,6 +168,52 @@ class RefundsSent(Protocol):
 
 
 @dataclass(frozen=True)
+class OutgoingPayout:
+    """Money paid to a wallet by the provider's own call (MTN's Disbursement `transfer`), sent and followed by the
+    core as refunds are: `reference` is ours, kept before the first call and sent on every retry."""
+
+    reference: uuid.UUID
+    msisdn: str  # E.164: the payee's wallet
+    amount: int  # minor units of `currency`
+    currency: str
+    note: str  # what the payee's statement says
+
+
+@runtime_checkable
+class PayoutsSent(Protocol):
+    """A provider that pays a wallet by a call of its own whose outcome comes later (a status GET)."""
+
+    async def send_payout(self, payout: OutgoingPayout) -> None:
+        """Ask for the transfer; safe to repeat with the same reference (raises PaymentError)."""
+        ...
+
+    async def payout_status(self, payout: OutgoingPayout) -> StatusResult:
+        """The provider's word on the transfer (raises CollectionNotFound when it never got it)."""
+        ...
+
+
+@dataclass(frozen=True)
+class ProviderCharge:
+    """A payment as the provider's own books list it (Stripe's balance transactions): ours when it names our order."""
+
+    txn_id: str
+    order_id: uuid.UUID | None  # from the metadata we gave the payment; None: not one of ours, or named by reference
+    amount: int  # minor units of `currency`, as charged (not as settled into the account's currency)
+    currency: str
+    reference: str | None = None  # our payment reference, where the provider keeps that instead (a Stars payload)
+
+
+@runtime_checkable
+class ChargeList(Protocol):
+    """A provider whose books list every payment it took over a time range: a payment there that our books do not
+    show as paid is found, whether or not we ever asked about it (gateway.jobs.money_reconciliation)."""
+
+    async def charges_between(self, start: datetime, end: datetime) -> Sequence[ProviderCharge]:
+        """Every payment taken in [start, end); raises PaymentError."""
+        ...
+
+
+@dataclass(frozen=True)
 class ListedPayment:
     """One payment as its provider's own list shows it (Stars: the Bot API's `getStarTransactions`)."""
 
@@ -245,4 +291,8 @@ class Providers(Protocol):
 
     def refunder(self, provider: str) -> RefundsSent | None:
         """Where refunds of `provider`'s payments go out by its own API (None: by its `refund`, or by hand)."""
+        ...
+
+    def payout_sender(self, provider: str) -> PayoutsSent | None:
+        """Where payouts to a wallet of `provider` go out by its own API (None: paid by hand)."""
         ...

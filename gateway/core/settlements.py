@@ -4,11 +4,13 @@ never added up (a contest sold in Stars has an XTR statement beside its own).
 
 - gross: every payment whose money moved to us (paid, held, flagged, owed back or refunded): money we hold or
   held, whatever became of its votes (an entry's fee included: money in, no vote);
-- refunds: what went back or is owed back (`refunded`, `refund_requested`);
+- refunds: what went back or is owed back (`refunded`, `refund_requested`), of which chargebacks: what a card's
+  owner disputed and their bank took back (gateway.core.chargebacks);
 - provider fees: each provider's rate (a share in basis points and a fixed part per payment, kept by an owner),
   on every payment the provider took (providers keep their fee on a refunded payment);
 - commission: the contest's rate on what it kept (gross less refunds);
-- net payable: gross less refunds, fees and commission; balance: net less what was paid out already.
+- net payable: gross less refunds, fees and commission; paid out: the organiser's payouts that went through;
+  payouts under way: requested, approved or sent (gateway.core.payouts); balance: net less both.
 
 A statement is signed like the results sheet (the same key, `gateway results verify`'s check), with the ledger
 head it was computed at, and kept: the organiser, an auditor and the platform hold the same bytes.
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -25,6 +28,7 @@ from datetime import UTC, datetime
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
 from gateway.core.audit import Actor
@@ -33,7 +37,16 @@ from gateway.core.contests_admin import _contest
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.results import public_raw, sign
 from gateway.db.engine import Sessions
-from gateway.db.models import LedgerHead, OrderStatus, ProviderFeeRate, SettlementStatement, VoteOrder
+from gateway.db.models import (
+    Contest,
+    LedgerHead,
+    OrderStatus,
+    Payout,
+    PayoutState,
+    ProviderFeeRate,
+    SettlementStatement,
+    VoteOrder,
+)
 
 MONEY_IN = (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED,
             OrderStatus.REFUNDED)
@@ -56,6 +69,7 @@ class Takings:
     payments: int
     gross: int
     refunds: int
+    chargebacks: int = 0  # of the refunds
 
 
 @dataclass(frozen=True)
@@ -75,6 +89,8 @@ class CurrencyStatement:
     net: int
     paid_out: int
     balance: int
+    pending_out: int = 0  # payouts requested, approved or on their way
+    chargebacks: int = 0  # of the refunds
 
 
 def share(amount: int, basis_points: int) -> int:
@@ -87,7 +103,8 @@ def fee_of(takings: Takings, rate: FeeRate) -> int:
 
 
 def statements(takings: Sequence[Takings], rates: Mapping[tuple[str, str], FeeRate], commission_bp: int,
-               paid_out: Mapping[str, int] | None = None) -> list[CurrencyStatement]:
+               paid_out: Mapping[str, int] | None = None, pending_out: Mapping[str, int] | None = None
+               ) -> list[CurrencyStatement]:
     """The figures of each currency the contest took, from its takings and the rates (pure: no I/O)."""
     out = []
     for currency in sorted({t.currency for t in takings}):
@@ -95,11 +112,13 @@ def statements(takings: Sequence[Takings], rates: Mapping[tuple[str, str], FeeRa
                       for t in sorted(takings, key=lambda t: t.provider) if t.currency == currency)
         gross = sum(line.takings.gross for line in lines)
         refunds = sum(line.takings.refunds for line in lines)
+        chargebacks = sum(line.takings.chargebacks for line in lines)
         fees = sum(line.fees for line in lines)
         commission = share(gross - refunds, commission_bp)
         net = gross - refunds - fees - commission
-        paid = (paid_out or {}).get(currency, 0)
-        out.append(CurrencyStatement(currency, lines, gross, refunds, fees, commission, net, paid, net - paid))
+        paid, pending = (paid_out or {}).get(currency, 0), (pending_out or {}).get(currency, 0)
+        out.append(CurrencyStatement(currency, lines, gross, refunds, fees, commission, net, paid, net - paid - pending,
+                                     pending, chargebacks))
     return out
 
 
@@ -117,15 +136,21 @@ def statement_csv(slug: str, name: str, commission_bp: int, figures: Sequence[Cu
             writer.writerow(("provider", t.provider, money.currency, t.payments, t.gross, t.refunds, line.fees, "", ""))
         writer.writerow(("total", "", money.currency, sum(line.takings.payments for line in money.lines), money.gross,
                          money.refunds, money.fees, money.commission, money.net))
+        if money.chargebacks:  # of the refunds above
+            writer.writerow(("chargebacks", "", money.currency, "", "", money.chargebacks, "", "", ""))
         writer.writerow(("paid_out", "", money.currency, "", "", "", "", "", money.paid_out))
+        if money.pending_out:
+            writer.writerow(("payouts_under_way", "", money.currency, "", "", "", "", "", money.pending_out))
         writer.writerow(("balance", "", money.currency, "", "", "", "", "", money.balance))
     writer.writerow(("ledger", "", "", entries, "", "", "", "", head.hex()))
     writer.writerow(("computed_at", "", "", "", "", "", "", "", at.strftime("%Y-%m-%dT%H:%M:%SZ")))
     return out.getvalue().encode()
 
 
+CHARGED_BACK = (VoteOrder.status == OrderStatus.REFUNDED) & VoteOrder.status_reason.startswith("charged back")
 TAKINGS = (select(VoteOrder.provider, VoteOrder.currency, func.count(), func.sum(VoteOrder.amount),
-                  func.coalesce(func.sum(VoteOrder.amount).filter(VoteOrder.status.in_(MONEY_BACK)), 0))
+                  func.coalesce(func.sum(VoteOrder.amount).filter(VoteOrder.status.in_(MONEY_BACK)), 0),
+                  func.coalesce(func.sum(VoteOrder.amount).filter(CHARGED_BACK), 0))
            .where(VoteOrder.status.in_(MONEY_IN)).group_by(VoteOrder.provider, VoteOrder.currency))
 
 
@@ -141,20 +166,36 @@ class Settlement:
     at: datetime
 
 
+PAID_OUT = (PayoutState.SUCCEEDED,)
+UNDER_WAY = (PayoutState.AWAITING_APPROVAL, PayoutState.REQUESTED, PayoutState.SENT, PayoutState.BY_HAND)
+
+
+async def figures_of(session: AsyncSession, contest: Contest) -> list[CurrencyStatement]:
+    """The contest's figures per currency in this session (a payout's request reads them under the contest's lock)."""
+    rows = (await session.execute(TAKINGS.where(VoteOrder.contest_id == contest.id))).all()
+    rates = {(r.provider, r.currency): FeeRate(r.percent_bp, r.fixed_minor)
+             for r in (await session.scalars(select(ProviderFeeRate))).all()}
+    out = (await session.execute(select(Payout.currency, Payout.state, func.sum(Payout.amount))
+                                 .where(Payout.contest_id == contest.id, Payout.state.in_(PAID_OUT + UNDER_WAY))
+                                 .group_by(Payout.currency, Payout.state))).all()
+    paid, pending = Counter[str](), Counter[str]()
+    for currency, state, amount in out:
+        (paid if state in PAID_OUT else pending)[currency] += int(amount)
+    takings = [Takings(provider, currency, int(count), int(gross), int(back), int(disputed))
+               for provider, currency, count, gross, back, disputed in rows]
+    return statements(takings, rates, contest.commission_bp, paid, pending)
+
+
 async def settlement(sessions: Sessions, actor: Actor, contest_id: int) -> Settlement:
-    """The contest's figures now, from its payment rows and the owner's rates, with its ledger's head."""
+    """The contest's figures now, from its payment rows, payouts and the owner's rates, with its ledger's head."""
     async with sessions() as session:
         contest = await _contest(session, actor, contest_id)  # an organiser sees only their contests'
-        rows = (await session.execute(TAKINGS.where(VoteOrder.contest_id == contest.id))).all()
-        rates = {(r.provider, r.currency): FeeRate(r.percent_bp, r.fixed_minor)
-                 for r in (await session.scalars(select(ProviderFeeRate))).all()}
+        figures = await figures_of(session, contest)
         head = (await session.execute(select(LedgerHead.entries, LedgerHead.head_hash)
                                       .where(LedgerHead.contest_id == contest.id))).one_or_none()
-    takings = [Takings(provider, currency, int(count), int(gross), int(back))
-               for provider, currency, count, gross, back in rows]
     entries, head_hash = (int(head.entries), bytes(head.head_hash)) if head else (0, b"")
-    return Settlement(contest.id, contest.slug, contest.name, contest.commission_bp,
-                      statements(takings, rates, contest.commission_bp), entries, head_hash, datetime.now(UTC))
+    return Settlement(contest.id, contest.slug, contest.name, contest.commission_bp, figures, entries, head_hash,
+                      datetime.now(UTC))
 
 
 async def sign_statement(sessions: Sessions, key: Ed25519PrivateKey, actor: Actor, contest_id: int

@@ -1,8 +1,8 @@
 """MTN MoMo's Disbursement product, beside the Collection one in the same sandbox: its own token
 (`/disbursement/token/`), refunds of a collection (`/disbursement/v1_0/refund` and `v2_0`, naming the
-collection's reference), transfers to a payee (`/disbursement/v1_0/transfer`), their status GETs and callbacks,
-the account's balance; the same headers, bodies and quirks as the Collection product (202 with an empty body,
-409 on a reused `X-Reference-Id`, the amount a string of digits).
+collection's reference), transfers and deposits to a payee (`/disbursement/v1_0/transfer`, `…/deposit`), their
+status GETs and callbacks, the account's balance; the same headers, bodies and quirks as the Collection product
+(202 with an empty body, 409 on a reused `X-Reference-Id`, the amount a string of digits).
 
 Outcomes: a refund of a collection this sandbox took and that succeeded is SUCCESSFUL after `success_delay`; of a
 collection it does not know, or that did not succeed, FAILED (`RESOURCE_NOT_FOUND`, `NOT_ALLOWED`); more than
@@ -32,7 +32,16 @@ from payments.sandbox.control import (
     is_due,
     loop_time,
 )
-from payments.sandbox.mtn import MTN, authorize, issue_token, plan_for, rate_limited, status_of
+from payments.sandbox.mtn import (
+    MTN,
+    Collection,
+    authorize,
+    issue_token,
+    plan_for,
+    rate_limited,
+    status_body,
+    status_of,
+)
 from payments.sandbox.mtn_requests import UUID, MoneyRequest, Payer, error, read_money_request, target_environment
 
 STARTING_BALANCE = 10_000_000  # of the disbursement account, in each currency: refunds and payouts draw on it
@@ -51,7 +60,7 @@ class Payout:
     """A refund or a transfer as MTN keeps it; its status is a function of time, as a collection's."""
 
     reference: str
-    kind: Literal["refund", "transfer"]
+    kind: Literal["refund", "transfer", "deposit"]
     environment: str
     request: Refund | Transfer
     plan: Plan
@@ -112,7 +121,7 @@ async def create_token(request: web.Request) -> web.Response:
     return issue_token(request, state.tokens, state.token_users)
 
 
-async def create_payout(request: web.Request, kind: Literal["refund", "transfer"]) -> web.Response:
+async def create_payout(request: web.Request, kind: Literal["refund", "transfer", "deposit"]) -> web.Response:
     if (denied := authorized(request)) is not None:
         return denied
     model: type[Refund] | type[Transfer] = Refund if kind == "refund" else Transfer
@@ -141,7 +150,7 @@ def _callback(payout: Payout, control: SandboxControl) -> Notice | None:
     return Notice(control.callback_method, payout.callback_url, payout_body(payout, loop_time()))
 
 
-async def get_payout(request: web.Request, kind: Literal["refund", "transfer"]) -> web.Response:
+async def get_payout(request: web.Request, kind: Literal["refund", "transfer", "deposit"]) -> web.Response:
     if (denied := authorized(request)) is not None:
         return denied
     environment = target_environment(request)
@@ -167,6 +176,34 @@ async def balance(request: web.Request) -> web.Response:
     return web.json_response({"availableBalance": str(left), "currency": currency})
 
 
+async def edit_transaction(request: web.Request) -> web.Response:
+    """`POST /_control/transactions/{reference}` (not MTN's: this sandbox's): rewrite what MTN says of a collection,
+    refund or transfer, as if its records changed after the fact, to see a reconciliation find it. JSON body:
+    `status` (SUCCESSFUL, FAILED or PENDING, decided now) and/or `amount` (a string of digits)."""
+    reference = request.match_info["reference"].lower()
+    found: Collection | Payout | None = request.app[MTN].collections.get(reference) \
+        or request.app[DISBURSEMENT].payouts.get(reference)
+    if found is None:
+        return web.json_response({"error": "unknown_reference"}, status=404)
+    try:
+        edit = await request.json()
+    except ValueError:
+        edit = None
+    status, amount = (edit.get("status"), edit.get("amount")) if isinstance(edit, dict) else (None, None)
+    if status not in (None, "SUCCESSFUL", "FAILED", "PENDING") or (
+            amount is not None and not (isinstance(amount, str) and amount.isdigit() and amount != "0")):
+        return web.json_response({"error": "invalid_edit", "detail": "status: SUCCESSFUL, FAILED or PENDING; "
+                                  "amount: a string of digits"}, status=400)
+    if status is not None:
+        found.plan = Plan(status, "EDITED_IN_SANDBOX" if status == "FAILED" else None,
+                          Delay.NEVER if status == "PENDING" else Delay.SHORT)
+        found.due_at = None if status == "PENDING" else loop_time()
+    if amount is not None:
+        found.request = found.request.model_copy(update={"amount": amount})
+    body = status_body(found, loop_time()) if isinstance(found, Collection) else payout_body(found, loop_time())
+    return web.json_response(body)
+
+
 def add_disbursement(app: web.Application) -> None:
     app[DISBURSEMENT] = DisbursementState()
     router = app.router
@@ -176,4 +213,8 @@ def add_disbursement(app: web.Application) -> None:
     router.add_get("/disbursement/v1_0/refund/{reference}", partial(get_payout, kind="refund"))
     router.add_post("/disbursement/v1_0/transfer", partial(create_payout, kind="transfer"))
     router.add_get("/disbursement/v1_0/transfer/{reference}", partial(get_payout, kind="transfer"))
+    for version in ("v1_0", "v2_0"):  # a deposit: a transfer to a payee by another name (MTN offers both)
+        router.add_post(f"/disbursement/{version}/deposit", partial(create_payout, kind="deposit"))
+    router.add_get("/disbursement/v1_0/deposit/{reference}", partial(get_payout, kind="deposit"))
     router.add_get("/disbursement/v1_0/account/balance", balance)
+    router.add_post("/_control/transactions/{reference}", edit_transaction)

@@ -23,10 +23,18 @@ from gateway.core.providers import (
     PaymentError,
     PaymentListing,
     PaymentState,
+    ProviderCharge,
     StartResult,
     StatusResult,
 )
-from payments.stars.listing import CURRENCY, PAGE_SIZE, PAGE_TIMEOUT_SECONDS, PAGES_PER_READ, ListingRead
+from payments.stars.listing import (
+    CURRENCY,
+    PAGE_SIZE,
+    PAGE_TIMEOUT_SECONDS,
+    PAGES_PER_READ,
+    ListingRead,
+    incoming_payment,
+)
 
 NAME = "stars"
 TELEGRAM_API = "https://api.telegram.org"
@@ -122,6 +130,22 @@ class StarsInvoices:
         """One page of the bot's Star transactions, newest first (`payments.stars.listing`)."""
         page = await self.call("getStarTransactions", {"offset": offset, "limit": limit}, PAGE_TIMEOUT_SECONDS)
         return list((page or {}).get("transactions") or [])
+
+    async def charges_between(self, start: datetime, end: datetime) -> list[ProviderCharge]:
+        """Our invoices' payments listed in [start, end), newest first, pages read until one goes back past `start`
+        (the money check's read of a day: `payments.stars.listing`)."""
+        charges, since, until = [], start.timestamp(), end.timestamp()
+        for page_number in range(PAGES_PER_READ * 10):
+            page = await self.transaction_page(page_number * PAGE_SIZE)
+            for transaction in page:
+                payment, date = incoming_payment(transaction), int(transaction.get("date") or 0)
+                if payment is not None and since <= date < until:
+                    charges.append(ProviderCharge(payment.charge_id, None, payment.amount, CURRENCY,
+                                                  reference=payment.payload))
+            if len(page) < PAGE_SIZE or int(page[-1].get("date") or 0) < since:
+                return charges
+        raise PaymentError(NAME, "list_too_long", "Telegram's list of the day is longer than one read takes.",
+                           retryable=True)
 
     async def list_payments(self, wanted: frozenset[str], since: datetime) -> PaymentListing:
         """The charges in `wanted` as Telegram lists them, from one read of the list back to `since`

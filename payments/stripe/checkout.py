@@ -12,7 +12,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -27,9 +27,11 @@ from gateway.core.providers import (
     InboundCallback,
     PaymentError,
     PaymentState,
+    ProviderCharge,
     StartResult,
     StatusResult,
 )
+from payments.stripe.charges import charge_of
 
 if TYPE_CHECKING:
     from stripe.params.checkout import SessionCreateParams
@@ -186,6 +188,20 @@ class StripeCheckout:
         charge = latest_charge(session.to_dict())
         return verdict if charge is None else dataclasses.replace(
             verdict, status=dataclasses.replace(status, risk=risk_of(charge)))
+
+    async def charges_between(self, start: datetime, end: datetime) -> list[ProviderCharge]:
+        """Stripe's balance transactions of type `charge` created in [start, end), each with its charge (amount and
+        currency as charged, and the metadata naming our order), every page."""
+        params: dict[str, Any] = {"created": {"gte": int(start.timestamp()), "lt": int(end.timestamp())},
+                                  "type": "charge", "limit": 100, "expand": ["data.source"]}
+        charges = []
+        try:
+            page = await self._client.v1.balance_transactions.list_async(params)  # type: ignore[arg-type]
+            async for line in page.auto_paging_iter():
+                charges.append(charge_of(line.to_dict()))
+        except stripe.StripeError as exc:
+            raise payment_error(exc) from exc
+        return charges
 
     async def refund(self, collection: Collection) -> StatusResult:
         """Refund the whole payment intent; the idempotency key makes a repeated call harmless."""
@@ -365,3 +381,4 @@ def _id(value: object) -> str | None:
 
 def _upper(value: object) -> str | None:
     return str(value).upper() if value else None
+

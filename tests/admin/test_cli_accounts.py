@@ -13,8 +13,9 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
-from gateway.db.models import AdminUser
+from gateway.db.models import AdminUser, ContestOrganiser
 from tests.admin.accounts import PASSWORD
+from tests.factories import make_contest
 
 
 async def test_admin_create_prints_the_totp_uri_and_a_qr_code(client: TestClient, sessions: Sessions,
@@ -37,3 +38,22 @@ async def test_admin_create_prints_the_totp_uri_and_a_qr_code(client: TestClient
     response = await client.post("/api/v1/admin/token", json={"email": "org@example.com", "password": PASSWORD,
                                                                "code": pyotp.TOTP(secret).now()})
     assert response.status == 202 and (await response.json())["totp_uri"] == uri
+
+
+async def test_an_organiser_created_for_a_contest_runs_it(client: TestClient, sessions: Sessions,
+                                                         settings: Settings) -> None:
+    contest = await make_contest(sessions)
+    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
+           "LOG_JSON": "false", "GATEWAY_ADMIN_PASSWORD": PASSWORD}
+    typo = subprocess.run([sys.executable, "-m", "assembly.cli", "admin", "create", "--email", "ada@example.com",
+                           "--role", "organiser", "--contest", "no-such-show"], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert typo.returncode != 0 and "No contest no-such-show" in typo.stderr
+    run = subprocess.run([sys.executable, "-m", "assembly.cli", "admin", "create", "--email", "ada@example.com",
+                          "--role", "organiser", "--contest", contest.slug], env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0 and f"running {contest.slug}" in run.stdout, run.stderr
+    async with sessions() as session:
+        ada = await session.scalar(select(AdminUser).where(AdminUser.email == "ada@example.com"))
+        runs = list(await session.scalars(select(ContestOrganiser.contest_id)))
+    assert ada is not None and runs == [contest.id]

@@ -68,6 +68,13 @@ ROUTES = {
     ("POST", "/admin/contests/{contest_id}/settlement/fee-rate"),
     ("POST", "/admin/contests/{contest_id}/settlement/sign"),
     ("GET", "/admin/contests/{contest_id}/settlement/{statement_id}.{kind}"),
+    # payouts
+    ("POST", "/admin/contests/{contest_id}/settlement/payout-account/code"),
+    ("POST", "/admin/contests/{contest_id}/settlement/payout-account"),
+    ("POST", "/admin/contests/{contest_id}/settlement/payouts"),
+    ("POST", "/admin/contests/{contest_id}/settlement/payouts/{payout_id}/approve"),
+    ("POST", "/admin/contests/{contest_id}/settlement/payouts/{payout_id}/decline"),
+    ("POST", "/admin/contests/{contest_id}/settlement/payouts/{payout_id}/paid"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
@@ -82,7 +89,7 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 def concrete(path: str, value: str) -> str:
     return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value,
                        kind="orders" if "/exports/" in path else "numbers", fmt="csv", sheet_id=value,
-                       entry_id=value, upload_id=value, statement_id=value)
+                       entry_id=value, upload_id=value, statement_id=value, payout_id=value)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))

@@ -36,6 +36,7 @@ async def test_the_owner_sets_the_rates_and_signs_a_statement_that_adds_up(clien
                                                         "percent_bp": "150", "fixed_minor": "2"},
                               allow_redirects=False)).status == 303
     page = await (await client.get(base)).text()
+    assert "No difference found." in page  # the books against the providers: nothing read yet
     # 1,000 gross; MTN keeps 1.5% + 2 a payment = 19; 10% of the 1,000 kept = 100; 881 owed to the organiser.
     for label, figure in (("Gross", 1000), ("Provider fees", 19), ("Commission", 100), ("Net payable", 881)):
         assert f"<dt>{label}</dt><dd>{figure}</dd>" in page

@@ -7,7 +7,7 @@ from __future__ import annotations
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import update
 
-from gateway.core import settlements
+from gateway.core import chargebacks, settlements
 from gateway.core.audit import Actor
 from gateway.core.ledger_chain import signature_holds
 from gateway.core.orders import counting, refunding
@@ -55,3 +55,17 @@ async def test_a_contests_statement_is_made_from_its_payments_and_signed_over_it
     text = kept.statement.decode()
     assert "total,,XAF,3,1000,200,20,80,700" in text and f"ledger,,,4,,,,,{made.head.hex()}" in text
     assert [s.id for s in await settlements.statements_of(sessions, OWNER, contest.id)] == [kept.id]
+
+
+async def test_a_chargeback_is_a_refund_the_statement_names(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    orders = []
+    for quantity, txn in ((4, "C1"), (6, "C2")):
+        order = await place(sessions, contest, quantity=quantity, provider="stripe", msisdn=None)
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", txn, provider="stripe")
+        orders.append(order)
+    assert await chargebacks.record_chargeback(sessions, orders[0].id)  # 400 XAF taken back by the card's bank
+    [francs] = (await settlements.settlement(sessions, OWNER, contest.id)).figures
+    assert (francs.gross, francs.refunds, francs.chargebacks, francs.net) == (1000, 400, 400, 600)
+    text = (await settlements.sign_statement(sessions, Ed25519PrivateKey.generate(), OWNER, contest.id)).statement
+    assert "total,,XAF,2,1000,400,0,0,600" in text.decode() and "chargebacks,,XAF,,,400,,," in text.decode()

@@ -4,6 +4,7 @@ short deadline instead of fixed sleeps."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ class Received:
     path: str
     headers: dict[str, str]
     body: Any
+    query: dict[str, str] = dataclasses.field(default_factory=dict)
 
 
 RECEIVED = web.AppKey("received", list[Received])
@@ -28,7 +30,8 @@ RECEIVED = web.AppKey("received", list[Received])
 async def record(request: web.Request) -> web.Response:
     raw = await request.read()
     body = json.loads(raw) if raw else None
-    request.app[RECEIVED].append(Received(request.method, request.path, dict(request.headers), body))
+    request.app[RECEIVED].append(Received(request.method, request.path, dict(request.headers), body,
+                                          dict(request.query)))
     return web.json_response({"ok": True})
 
 

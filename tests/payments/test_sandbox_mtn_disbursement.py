@@ -10,10 +10,11 @@ import httpx
 import pytest
 from aiohttp import test_utils
 
-from gateway.core.providers import CollectionNotFound, OutgoingRefund, PaymentState
+from gateway.core.providers import CollectionNotFound, OutgoingPayout, OutgoingRefund, PaymentState
 from payments.mtn.api import MtnApi, MtnCredentials
+from payments.mtn.callback_secret import QUERY_NAME, callback_key, secret_holds
 from payments.mtn.disbursement import MtnDisbursement
-from tests.payments import poll
+from tests.payments import Receiver, poll
 from tests.payments.mtn_sandbox import final_status, get_token, request_to_pay
 from tests.payments.test_mtn import collection as collection_of
 
@@ -71,3 +72,55 @@ async def test_a_collection_token_opens_no_disbursement(http: httpx.AsyncClient)
         "Authorization": f"Bearer {token}", "Ocp-Apim-Subscription-Key": "k", "X-Target-Environment": "sandbox",
         "X-Reference-Id": str(uuid.uuid4())}, json={})
     assert answer.status_code == 401
+
+
+@pytest.mark.parametrize(("payee", "state", "reason"), [
+    ("+237670000123", PaymentState.SUCCESSFUL, None), ("+237670000455", PaymentState.FAILED, "PAYER_NOT_FOUND")])
+async def test_a_transfer_to_a_wallet_goes_once_and_ends_as_its_payee_number_says(
+        disbursement: MtnDisbursement, payee: str, state: PaymentState, reason: str | None) -> None:
+    payout = OutgoingPayout(uuid.uuid4(), payee, 700, "XAF", "Ballot payout: Demo")
+    before = await disbursement.balance("XAF")
+    await disbursement.send_payout(payout)
+    await disbursement.send_payout(payout)  # a retry after a lost answer: MTN's 409, taken as done
+    done = await poll(lambda: disbursement.payout_status(payout), lambda s: s.state is not PaymentState.PENDING)
+    assert (done.state, done.reason, done.amount) == (state, reason, 700)
+    assert await disbursement.balance("XAF") == before - (700 if state is PaymentState.SUCCESSFUL else 0)
+
+
+async def test_a_transfer_mtn_never_got_is_not_found_and_a_pending_payee_stays_pending(
+        disbursement: MtnDisbursement) -> None:
+    with pytest.raises(CollectionNotFound):
+        await disbursement.payout_status(OutgoingPayout(uuid.uuid4(), "+237670000123", 1, "XAF", ""))
+    stuck = OutgoingPayout(uuid.uuid4(), "+237670000453", 100, "XAF", "")  # MTN's "stays pending" payee
+    await disbursement.send_payout(stuck)
+    assert (await disbursement.payout_status(stuck)).state is PaymentState.PENDING
+
+
+async def test_a_deposit_is_a_transfer_by_another_name(sandbox: test_utils.TestServer,
+                                                       disbursement: MtnDisbursement) -> None:
+    async with httpx.AsyncClient(base_url=str(sandbox.make_url(SANDBOX))) as http:
+        token = (await http.post("/disbursement/token/", auth=("payout-user", "payout-key"),
+                                 headers={"Ocp-Apim-Subscription-Key": "disbursement-key"})).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}", "X-Target-Environment": "mtncameroon",
+                   "Ocp-Apim-Subscription-Key": "disbursement-key"}
+        reference = str(uuid.uuid4())
+        sent = await http.post("/disbursement/v2_0/deposit", headers={**headers, "X-Reference-Id": reference}, json={
+            "amount": "250", "currency": "XAF", "externalId": "d1", "payee": {"partyIdType": "MSISDN",
+                                                                              "partyId": "237670000123"}})
+        assert sent.status_code == 202, sent.text
+        status = await poll(lambda: http.get(f"/disbursement/v1_0/deposit/{reference}", headers=headers),
+                            lambda r: r.json()["status"] != "PENDING")
+    assert status.json()["status"] == "SUCCESSFUL" and status.json()["amount"] == "250"
+
+
+async def test_mtn_calls_back_on_a_url_carrying_the_transfers_secret(
+        sandbox: test_utils.TestServer, http: httpx.AsyncClient, receiver: Receiver) -> None:
+    key = callback_key("a secret key of this test")
+    credentials = MtnCredentials(str(sandbox.make_url(SANDBOX)), "disbursement-key", "payout-user", "payout-key",
+                                 "mtncameroon")
+    told = MtnDisbursement(MtnApi(http, credentials, "disbursement", retry_delays=(0.01,)), receiver.url(""), key)
+    payout = OutgoingPayout(uuid.uuid4(), "+237670000123", 300, "XAF", "Ballot payout: Demo")
+    await told.send_payout(payout)
+    [callback] = await receiver.wait_for(f"/payments/mtn/disbursement/{payout.reference}")
+    assert callback.method == "PUT" and callback.body["status"] == "SUCCESSFUL"
+    assert secret_holds(key, payout.reference, callback.query.get(QUERY_NAME))

@@ -25,6 +25,7 @@ from gateway.core.providers import PaymentListing
 from gateway.core.review import ReviewKind, orders_to_review
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
+from gateway.jobs.money_reconciliation import reconcile_money
 from leaderboard.cache import cached_votes, refresh_contest
 from payments.stars import StarsInvoices
 from tests.factories import assert_tally_invariant, make_contest, tallies
@@ -223,3 +224,26 @@ async def test_an_old_payment_the_list_cannot_reach_does_not_keep_a_recent_forge
     assert sorted(verified) == sorted([(old.id, Verified.ASK_AGAIN), (recent.id, Verified.DISAGREED)])
     assert (await tallies(sessions, contest.id))["03"] == 5  # the recent forgery's 5 votes are off
     assert "1 payments still unverified" in caplog.text  # the old one: someone is told
+
+
+async def test_the_days_stars_agree_with_telegrams_list_but_a_made_up_charge_does_not(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings) -> None:
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await invoice_for(telegram, USER)
+    await telegram.deliver(telegram.payment_update(USER))
+    genuine = await the_order(sessions)
+    async with httpx.AsyncClient() as http:
+        registry = build_providers(bot_settings, http)
+        today = datetime.now(UTC).date()
+        agreed = await reconcile_money(sessions, registry, "stars", today, no_pace)
+        assert (agreed.checked, agreed.differences) == (1, [])
+        assert await forged_payment(telegram, USER + 1, "stxMADEUP0000000000000001") == 200  # counted at once
+        found = await reconcile_money(sessions, registry, "stars", today, no_pace)
+    [gap] = found.differences
+    forged = await the_order(sessions, USER + 1)
+    assert (gap.what, gap.entry.key, gap.entry.amount) == ("missing_at_provider", forged.id, 50)
+    assert genuine.id != forged.id
+
+
+async def no_pace(provider: object) -> None:
+    return None

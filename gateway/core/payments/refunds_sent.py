@@ -20,13 +20,14 @@ from __future__ import annotations
 import logging
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import and_, func, literal, select, update
+from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.payments.collections import load_collection
+from gateway.core.payments.outgoing_rows import FIRST_LOOK, claim_due, due_again, later, move
 from gateway.core.providers import (
     CollectionNotFound,
     OutgoingRefund,
@@ -40,20 +41,13 @@ from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, Refund, RefundState, VoteOrder
 
 log = logging.getLogger(__name__)
-CLAIM_LEASE = timedelta(minutes=2)  # a claimed refund is not claimed again meanwhile (a killed worker's comes back)
-FIRST_LOOK = timedelta(seconds=10)  # after it was sent: the provider decides in seconds
-RETRY_AFTER = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
-PER_PASS = 20
+OPEN = (RefundState.REQUESTED, RefundState.SENT)
 
 
 @dataclass(frozen=True)
 class RefundTurn:
     refund_id: uuid.UUID
     outcome: str  # sent | retry | succeeded | failed | pending | resend | skipped
-
-
-def later(attempts: int) -> timedelta:
-    return RETRY_AFTER[min(max(attempts - 1, 0), len(RETRY_AFTER) - 1)]
 
 
 async def owe_refunds(sessions: Sessions, registry: Providers) -> int:
@@ -77,21 +71,11 @@ async def owe_refunds(sessions: Sessions, registry: Providers) -> int:
         return len(result.all())
 
 
-async def claim_due(sessions: Sessions, now: datetime, limit: int = PER_PASS) -> list[Refund]:
-    due = (select(Refund.id).where(Refund.state.in_([RefundState.REQUESTED, RefundState.SENT]), Refund.due_at <= now)
-           .order_by(Refund.due_at).limit(limit).with_for_update(skip_locked=True).scalar_subquery())
-    async with sessions.begin() as session:
-        claimed = await session.scalars(update(Refund).where(Refund.id.in_(due))
-                                        .values(due_at=now + CLAIM_LEASE, attempts=Refund.attempts + 1)
-                                        .returning(Refund))
-        return list(claimed)
-
-
 async def refunds_pass(sessions: Sessions, registry: Providers, now: datetime) -> list[RefundTurn]:
     """Owe, send and follow what is due; one refund's failure never stops the others."""
     await owe_refunds(sessions, registry)
     turns = []
-    for refund in await claim_due(sessions, now):
+    for refund in await claim_due(sessions, Refund, OPEN, now):
         try:
             turns.append(RefundTurn(refund.id, await take_turn(sessions, registry, refund, now)))
         except Exception:  # the claim's lease brings it back
@@ -150,15 +134,11 @@ async def _settle(sessions: Sessions, refund: Refund, status: StatusResult, now:
 
 
 async def _move(sessions: Sessions, refund_id: uuid.UUID, state: RefundState, due_at: datetime) -> None:
-    async with sessions.begin() as session:
-        await session.execute(update(Refund).where(
-            and_(Refund.id == refund_id, Refund.state.in_([RefundState.REQUESTED, RefundState.SENT])))
-            .values(state=state, due_at=due_at))
+    await move(sessions, Refund, refund_id, OPEN, state, due_at)
 
 
 async def _due_again(sessions: Sessions, refund_id: uuid.UUID, due_at: datetime) -> None:
-    async with sessions.begin() as session:
-        await session.execute(update(Refund).where(Refund.id == refund_id).values(due_at=due_at))
+    await due_again(sessions, Refund, refund_id, due_at)
 
 
 async def _failed(sessions: Sessions, refund: Refund, reason: str) -> None:

@@ -142,7 +142,7 @@ _ORDERS, _CONTESTS, _CANDIDATES = tables.ORDERS_TABLE, tables.CONTESTS, tables.C
 # A subquery, not a join: an entry's fee has no candidate, and its start must still claim it.
 _CANDIDATE_NAME = select(_CANDIDATES.c.name).where(_CANDIDATES.c.id == _ORDERS.c.candidate_id).scalar_subquery()
 CLAIM_START = (update(_ORDERS)
-               .where(_ORDERS.c.id == bindparam("order_key"), _ORDERS.c.status == OrderStatus.PENDING,
+               .where(_ORDERS.c.id == bindparam("order_key"), tables.still_pending(_ORDERS.c.status),
                       _ORDERS.c.payment_started_at.is_(None),
                       or_(_ORDERS.c.start_lease_until.is_(None), _ORDERS.c.start_lease_until < func.now()),
                       _CONTESTS.c.id == _ORDERS.c.contest_id)

@@ -7,7 +7,16 @@ from gateway.db.models.contests import Candidate, CandidateStatus, Contest, Cont
 from gateway.db.models.entries import Entry, EntryCall, EntryStatus, MediaUpload, UploadKind, UploadState
 from gateway.db.models.fraud import FraudCount, FraudMember, SharedAddress
 from gateway.db.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet
-from gateway.db.models.money_out import ProviderFeeRate, Refund, RefundState, SettlementStatement
+from gateway.db.models.money_out import (
+    Payout,
+    PayoutAccount,
+    PayoutAccountKind,
+    PayoutState,
+    ProviderFeeRate,
+    Refund,
+    RefundState,
+    SettlementStatement,
+)
 from gateway.db.models.orders import OrderStatus, OutboxMessage, PaymentVerification, ProviderEvent, VoteOrder
 from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, UssdSessionEvent, VoterPreference
 
@@ -16,6 +25,7 @@ __all__ = [
     "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "Entry", "EntryCall",
     "EntryStatus", "FraudCount", "FraudMember", "MediaUpload", "UploadKind", "UploadState", "LedgerCheckpoint",
     "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification", "ProviderEvent",
-    "ProviderFeeRate", "Refund", "RefundState", "ResultsSheet", "SettlementStatement", "SharedAddress",
+    "Payout", "PayoutAccount", "PayoutAccountKind", "PayoutState", "ProviderFeeRate", "Refund", "RefundState",
+    "ResultsSheet", "SettlementStatement", "SharedAddress",
     "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
 ]

@@ -1,6 +1,6 @@
-"""Money going out: refunds the provider sends by its own API (MTN's Disbursement), each a row whose id is the
-reference the provider gets, written before the first call so a crash between the call and the record resends
-the same reference (the provider refunds it once)."""
+"""Money going out: refunds the provider sends by its own API (MTN's Disbursement) and payouts to organisers, each a
+row whose id is the reference the provider gets, written before the first call so a crash between the call and
+the record resends the same reference (the provider pays it once)."""
 
 from __future__ import annotations
 
@@ -85,3 +85,74 @@ class SettlementStatement(Base):
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
 
     __table_args__ = (Index("ix_settlement_statements_contest", "contest_id", "created_at"),)
+
+
+class PayoutAccountKind(StrEnum):
+    MTN = "mtn"  # an MTN MoMo wallet: paid by MTN Disbursement's transfer
+    ORANGE = "orange"  # an Orange Money wallet: no transfer API for it here, paid by hand
+    BANK = "bank"  # a bank account: paid by hand, with the transfer's proof
+
+
+class PayoutAccount(Base):
+    """Where a contest's payouts go. A wallet number is proven by a code texted to it before it is kept; changing
+    the account is audited, and a payout keeps the account it was requested to."""
+
+    __tablename__ = "payout_accounts"
+
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True)
+    kind: Mapped[PayoutAccountKind] = mapped_column(enum_column(PayoutAccountKind, "payout_account_kind"))
+    msisdn: Mapped[str | None] = mapped_column(String(16))  # E.164, a wallet's
+    holder: Mapped[str] = mapped_column(String(200))
+    bank_details: Mapped[str | None] = mapped_column(Text)  # a bank account's (bank, number or IBAN, branch)
+    proven_at: Mapped[datetime | None]  # a wallet's number answered the code
+    set_by: Mapped[str] = mapped_column(String(320))
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+
+    __table_args__ = (
+        CheckConstraint("(kind = 'bank') = (bank_details IS NOT NULL)", name="bank_has_details"),
+        CheckConstraint("(kind = 'bank') OR (msisdn IS NOT NULL AND proven_at IS NOT NULL)", name="wallet_proven"),
+    )
+
+
+class PayoutState(StrEnum):
+    AWAITING_APPROVAL = "awaiting_approval"  # requested; an owner who did not request it approves or declines
+    DECLINED = "declined"
+    REQUESTED = "requested"  # approved: to be sent (again, after a failed attempt, with the same reference)
+    SENT = "sent"  # the provider took it; its status says when it is done
+    BY_HAND = "by_hand"  # approved, to be paid by hand (a bank account, an Orange wallet), then marked paid
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"  # the provider refused it for good: the money is back in the balance
+
+
+class Payout(Base):
+    """Money paid to a contest's organiser out of its balance, in one currency."""
+
+    __tablename__ = "payouts"
+
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)  # the provider's X-Reference-Id
+    contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    currency: Mapped[str] = mapped_column(String(3))
+    kind: Mapped[PayoutAccountKind] = mapped_column(enum_column(PayoutAccountKind, "payout_account_kind"))
+    msisdn: Mapped[str | None] = mapped_column(String(16))
+    holder: Mapped[str] = mapped_column(String(200))
+    bank_details: Mapped[str | None] = mapped_column(Text)
+    state: Mapped[PayoutState] = mapped_column(enum_column(PayoutState, "payout_state"),
+                                               server_default=PayoutState.AWAITING_APPROVAL.value)
+    requested_by: Mapped[str] = mapped_column(String(320))
+    approved_by: Mapped[str | None] = mapped_column(String(320))
+    approved_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
+    due_at: Mapped[datetime] = mapped_column(server_default=func.now())  # its next send, or its next status look
+    provider_txn_id: Mapped[str | None] = mapped_column(String(200))
+    provider_reason: Mapped[str | None] = mapped_column(Text)
+    proof: Mapped[str | None] = mapped_column(Text)  # a payment by hand: the bank's reference of the transfer
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
+    decided_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        CheckConstraint("amount > 0", name="amount_positive"),
+        Index("ix_payouts_contest", "contest_id", "created_at"),
+        Index("ix_payouts_due", "due_at", postgresql_where=text("state IN ('requested', 'sent')")),
+    )

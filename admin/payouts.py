@@ -1,0 +1,134 @@
+"""Payouts on a contest's settlement page: its payout account (a wallet proven by a code texted to it, or a bank
+account), requests up to the balance, and an owner's decision: approved with a fresh TOTP code by an owner who did
+not ask (gateway.core.payouts), declined, or, for one paid by hand, marked paid with the transfer's proof."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from aiohttp import web
+
+from admin.pages.contests import contest_id
+from admin.settlements import CONTEST, changed, show, whole
+from admin.signin import code_confirms
+from admin.texts import gettext_for, language_of
+from admin.web import form_of, guarded
+from gateway.core import payouts
+from gateway.core.audit import Actor
+from gateway.core.errors import DomainError, Forbidden
+from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
+from gateway.db.models import PayoutAccountKind
+from gateway.kit import phone_proof
+from gateway.kit.keys import PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
+from gateway.kit.throttle import client_address
+
+routes = web.RouteTableDef()
+PURPOSE = "payout-account"
+TEXT_CODE_JOB = "assembly.media_jobs.text_code_job"  # texts go out from jobs (the SMS channel's sender)
+PAYOUT = CONTEST + "/settlement/payouts/{payout_id:[0-9a-f-]{36}}"
+
+
+def kind_of(form: dict[str, object]) -> PayoutAccountKind:
+    try:
+        return PayoutAccountKind(str(form.get("kind") or ""))
+    except ValueError:
+        raise DomainError("The account: an MTN wallet, an Orange wallet or a bank account.", code="invalid_field",
+                          field="kind") from None
+
+
+def wallet_number(form: dict[str, object], regions: str) -> str:
+    """A mobile number of a country the service runs in (where a wallet is, and a code may be texted)."""
+    try:
+        msisdn = normalise_msisdn(str(form.get("msisdn") or ""))
+    except InvalidMsisdn:
+        raise DomainError("That is not a phone number we can text.", code="invalid_msisdn", field="msisdn") from None
+    if not textable_in(msisdn, frozenset(code.strip().upper() for code in regions.split(",") if code.strip())):
+        raise DomainError("A mobile-money wallet's number: a mobile of a country the service runs in.",
+                          code="number_not_served", field="msisdn")
+    return msisdn
+
+
+@routes.post(CONTEST + "/settlement/payout-account/code")
+@guarded("payouts.request")
+async def send_code(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """Text a code to the wallet's number; the page then asks for it."""
+    form = dict(await form_of(request))
+    try:
+        if kind_of(form) is PayoutAccountKind.BANK:
+            raise DomainError("A bank account needs no code.", code="invalid_field", field="kind")
+        msisdn = wallet_number(form, request.app[SETTINGS].entry_phone_regions)
+        await payouts.account_of(request.app[SESSIONS], actor, contest_id(request))  # their contest, or 404
+        code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request),
+                                          request.app[SETTINGS].entry_codes_per_day)
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        return await show(request, actor, exc.message, exc.status)
+    _ = gettext_for(language_of(request))
+    text = _("Ballot: {code} is the code to receive payouts on this number. Nobody from Ballot asks for it.",
+             code=code)
+    await asyncio.to_thread(request.app[QUEUE].enqueue, TEXT_CODE_JOB, msisdn, text, str(uuid.uuid4()),
+                            job_timeout=120, result_ttl=60, failure_ttl=phone_proof.CODE_SECONDS)
+    return await show(request, actor, code_sent_to=(kind_of(form).value, msisdn))
+
+
+@routes.post(CONTEST + "/settlement/payout-account")
+@guarded("payouts.request")
+async def set_account(request: web.Request, actor: Actor) -> web.StreamResponse:
+    async def change(form: dict[str, object]) -> None:
+        kind, holder = kind_of(form), str(form.get("holder") or "")
+        if kind is PayoutAccountKind.BANK:
+            draft = payouts.AccountDraft(kind, holder, bank_details=str(form.get("bank_details") or ""))
+        else:
+            msisdn = wallet_number(form, request.app[SETTINGS].entry_phone_regions)
+            await phone_proof.prove(request.app[REDIS], request.app[SETTINGS].secret_key.get_secret_value(), msisdn,
+                                    PURPOSE, str(form.get("code") or ""), datetime.now(UTC))
+            draft = payouts.AccountDraft(kind, holder, msisdn=msisdn, proven=True)
+        await payouts.set_account(request.app[SESSIONS], actor, contest_id(request), draft)
+    return await changed(request, actor, change)
+
+
+@routes.post(CONTEST + "/settlement/payouts")
+@guarded("payouts.request")
+async def request_payout(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return await changed(request, actor, lambda form: _requested(request, actor, form))
+
+
+async def _requested(request: web.Request, actor: Actor, form: dict[str, object]) -> None:
+    await payouts.request_payout(request.app[SESSIONS], actor, contest_id(request), str(form.get("currency") or ""),
+                                 whole(form, "amount"))
+
+
+def payout_id(request: web.Request) -> uuid.UUID:
+    return uuid.UUID(request.match_info["payout_id"])
+
+
+@routes.post(PAYOUT + "/approve")
+@guarded("money.manage")
+async def approve(request: web.Request, actor: Actor) -> web.StreamResponse:
+    async def change(form: dict[str, object]) -> None:
+        if not await code_confirms(request.app[SESSIONS], actor.admin_id, str(form.get("code") or "")):
+            raise Forbidden("That code is not a fresh one of your authenticator: approving moves money, enter the "
+                            "code it shows now.", code="wrong_code", field="code")
+        await payouts.approve_payout(request.app[SESSIONS], request.app[PROVIDERS], actor, payout_id(request))
+    return await changed(request, actor, change)
+
+
+@routes.post(PAYOUT + "/decline")
+@guarded("money.manage")
+async def decline(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return await changed(request, actor, lambda form: payouts.decline_payout(
+        request.app[SESSIONS], actor, payout_id(request), str(form.get("reason") or "declined")[:500]))
+
+
+@routes.post(PAYOUT + "/paid")
+@guarded("money.manage")
+async def paid_by_hand(request: web.Request, actor: Actor) -> web.StreamResponse:
+    return await changed(request, actor, lambda form: payouts.mark_paid(
+        request.app[SESSIONS], actor, payout_id(request), str(form.get("proof") or "")))
+
+
+def setup(app: web.Application) -> None:
+    app.add_routes(routes)

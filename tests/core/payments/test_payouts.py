@@ -1,0 +1,197 @@
+"""Payouts to an organiser through the sandbox's Disbursement API: asked for up to the balance, approved by another
+owner, sent once under a reference kept before the first call (a crash between the call and its record sends it
+again and MTN pays once), and the balance drops by it; a transfer MTN refuses gives the money back to the balance;
+two requests at once never spend the balance twice."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from aiohttp.test_utils import TestServer
+from sqlalchemy import select
+
+from assembly.providers import build_providers
+from assembly.settings import Settings
+from gateway.core import payouts, settlements
+from gateway.core.audit import Actor
+from gateway.core.errors import Conflict, DomainError, Forbidden
+from gateway.core.orders import counting
+from gateway.core.payments.payouts_sent import outgoing, payouts_pass
+from gateway.db.engine import Sessions
+from gateway.db.models import AuditEntry, Contest, Payout, PayoutAccountKind, PayoutState
+from payments.mtn.disbursement import MtnDisbursement
+from payments.registry import ProviderRegistry
+from payments.sandbox import create_sandbox_app
+from payments.sandbox.control import SandboxControl
+from tests.factories import make_contest, place
+
+ORGANISER = Actor(None, "organiser@example.org", "owner")  # an owner may ask too; the approver is another one
+APPROVER = Actor(None, "approver@example.org", "owner")
+WALLET = "+237670000123"
+
+
+@dataclass
+class Mtn:
+    registry: ProviderRegistry
+    contest: Contest
+    url: str
+
+    @property
+    def disbursement(self) -> MtnDisbursement:
+        sender = self.registry.payout_sender("mtn")
+        assert isinstance(sender, MtnDisbursement)
+        return sender
+
+
+@pytest.fixture
+async def mtn(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Mtn]:
+    async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.05))) as sandbox:
+        url = str(sandbox.make_url("")).rstrip("/")
+        async with httpx.AsyncClient(timeout=5) as http:
+            registry = build_providers(settings.model_copy(update={"sandbox_url": url}), http)
+            yield Mtn(registry, await takings(sessions, 10), url)
+            await registry.aclose()
+
+
+async def takings(sessions: Sessions, votes: int) -> Contest:
+    """A contest with `votes` paid votes of 100 XAF (1,000 XAF net: no fee, no commission) and an MTN wallet."""
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, quantity=votes)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "T1", provider="mtn")
+    await payouts.set_account(sessions, ORGANISER, contest.id, payouts.AccountDraft(
+        PayoutAccountKind.MTN, "Ada Organiser", msisdn=WALLET, proven=True))
+    return contest
+
+
+async def balance(sessions: Sessions, contest: Contest) -> tuple[int, int]:
+    """(paid out, balance) of the contest's XAF statement."""
+    [xaf] = (await settlements.settlement(sessions, APPROVER, contest.id)).figures
+    return xaf.paid_out, xaf.balance
+
+
+async def passes_until_settled(sessions: Sessions, mtn: Mtn) -> list[str]:
+    outcomes, now = [], datetime.now(UTC)
+    for _ in range(6):
+        outcomes += [turn.outcome for turn in await payouts_pass(sessions, mtn.registry, now)]
+        now += timedelta(seconds=30)
+        await asyncio.sleep(0.1)  # the sandbox decides after its own (real) success_delay
+    return outcomes
+
+
+async def test_a_payout_approved_by_another_owner_reaches_the_wallet_once(sessions: Sessions, mtn: Mtn) -> None:
+    before = await mtn.disbursement.balance("XAF")
+    payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "xaf", 600)
+    assert await balance(sessions, mtn.contest) == (0, 400)  # spoken for at once
+    with pytest.raises(Forbidden):
+        await payouts.approve_payout(sessions, mtn.registry, ORGANISER, payout.id)  # four eyes
+    approved = await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    assert approved.state is PayoutState.REQUESTED
+    assert await passes_until_settled(sessions, mtn) == ["sent", "succeeded"]
+    assert await mtn.disbursement.balance("XAF") == before - 600  # one transfer
+    assert await balance(sessions, mtn.contest) == (600, 400)
+    async with sessions() as session:
+        done = await session.get(Payout, payout.id)
+        actions = list(await session.scalars(select(AuditEntry.action).where(
+            AuditEntry.target == f"payout:{payout.id}").order_by(AuditEntry.id)))
+    assert done is not None and done.state is PayoutState.SUCCEEDED and done.provider_txn_id
+    assert actions == ["payout.request", "payout.approve", "payout.succeeded"]
+
+
+async def test_a_crash_between_the_transfer_and_its_record_pays_once(sessions: Sessions, mtn: Mtn) -> None:
+    before = await mtn.disbursement.balance("XAF")
+    payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 500)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    # The worker sent it, then died before writing that it had: the row still says `requested`.
+    async with sessions() as session:
+        row = await session.get(Payout, payout.id)
+    assert row is not None
+    await mtn.disbursement.send_payout(await outgoing(sessions, row))
+    assert await passes_until_settled(sessions, mtn) == ["sent", "succeeded"]  # sent again: MTN's 409, once
+    assert await mtn.disbursement.balance("XAF") == before - 500
+
+
+async def test_a_transfer_mtn_refuses_gives_the_money_back_to_the_balance(sessions: Sessions, mtn: Mtn) -> None:
+    await payouts.set_account(sessions, ORGANISER, mtn.contest.id, payouts.AccountDraft(
+        PayoutAccountKind.MTN, "Ada Organiser", msisdn="+237670000455", proven=True))  # MTN: PAYER_NOT_FOUND
+    payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 1000)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    assert await passes_until_settled(sessions, mtn) == ["sent", "failed"]
+    assert await balance(sessions, mtn.contest) == (0, 1000)
+    async with sessions() as session:
+        failed = await session.get(Payout, payout.id)
+    assert failed is not None and failed.provider_reason == "PAYER_NOT_FOUND"
+
+
+async def test_two_requests_at_once_never_spend_the_balance_twice(sessions: Sessions, mtn: Mtn) -> None:
+    asked = await asyncio.gather(*(payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 700)
+                                   for _ in range(2)), return_exceptions=True)
+    assert sorted(type(result).__name__ for result in asked) == ["Conflict", "Payout"]
+    assert await balance(sessions, mtn.contest) == (0, 300)
+    with pytest.raises(Conflict, match="balance is 300 XAF"):
+        await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 301)
+
+
+async def test_what_a_payout_is_refused_for(sessions: Sessions, mtn: Mtn) -> None:
+    bare = await make_contest(sessions)
+    with pytest.raises(Conflict, match="payout account"):  # none set
+        await payouts.request_payout(sessions, ORGANISER, bare.id, "XAF", 1)
+    with pytest.raises(DomainError, match="answered the code"):  # a wallet nobody proved
+        await payouts.set_account(sessions, ORGANISER, bare.id, payouts.AccountDraft(
+            PayoutAccountKind.ORANGE, "Ada", msisdn="+237690000001", proven=False))
+    with pytest.raises(DomainError, match="more than 0"):
+        await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 0)
+    with pytest.raises(DomainError, match="Stars are withdrawn"):
+        await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "xtr", 5)
+    with pytest.raises(Conflict, match="balance is 0 EUR"):  # a currency it never took
+        await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "EUR", 5)
+    payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 100)
+    with pytest.raises(Forbidden):  # an organiser decides nothing
+        await payouts.approve_payout(sessions, mtn.registry, Actor(None, "other@example.org", "auditor"), payout.id)
+    await payouts.decline_payout(sessions, APPROVER, payout.id, "wrong amount")
+    with pytest.raises(Conflict, match="decided already"):
+        await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    assert await balance(sessions, mtn.contest) == (0, 1000)
+    assert await passes_until_settled(sessions, mtn) == []  # nothing went out
+
+
+async def test_a_bank_payout_is_paid_by_hand_with_its_proof(sessions: Sessions, mtn: Mtn) -> None:
+    await payouts.set_account(sessions, ORGANISER, mtn.contest.id, payouts.AccountDraft(
+        PayoutAccountKind.BANK, "Ada Organiser SARL", bank_details="Afriland First Bank, 10005 00001 0123456789 01"))
+    payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 900)
+    assert (await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)).state is PayoutState.BY_HAND
+    assert await passes_until_settled(sessions, mtn) == []  # no API pays a bank account
+    with pytest.raises(DomainError, match="reference at the bank"):
+        await payouts.mark_paid(sessions, APPROVER, payout.id, " ")
+    await payouts.mark_paid(sessions, APPROVER, payout.id, "VIR-2026-11-24-0042")
+    assert await balance(sessions, mtn.contest) == (900, 100)
+
+
+async def test_two_approvals_at_once_approve_once(sessions: Sessions, mtn: Mtn) -> None:
+    payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 400)
+    third = Actor(None, "cyd@example.org", "owner")
+    decided = await asyncio.gather(*(payouts.approve_payout(sessions, mtn.registry, owner, payout.id)
+                                     for owner in (APPROVER, third)), return_exceptions=True)
+    assert sorted(type(result).__name__ for result in decided) == ["Conflict", "Payout"]
+    async with sessions() as session:
+        approvals = list(await session.scalars(select(AuditEntry.actor).where(AuditEntry.action == "payout.approve")))
+    assert len(approvals) == 1
+
+
+async def test_a_transfer_mtn_paid_for_another_amount_never_goes_back_to_the_balance(sessions: Sessions,
+                                                                                  mtn: Mtn) -> None:
+    payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 600)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    assert [turn.outcome for turn in await payouts_pass(sessions, mtn.registry, datetime.now(UTC))] == ["sent"]
+    async with httpx.AsyncClient() as http:  # MTN's records now say 550 went
+        edited = await http.post(f"{mtn.url}/mtn/_control/transactions/{payout.id}", json={"amount": "550"})
+    assert edited.status_code == 200
+    assert await passes_until_settled(sessions, mtn) == ["succeeded"]
+    assert await balance(sessions, mtn.contest) == (600, 400)  # not paid again: a person looks
+    async with sessions() as session:
+        done = await session.get(Payout, payout.id)
+    assert done is not None and done.provider_reason == "the provider paid 550 XAF, 600 were asked"
