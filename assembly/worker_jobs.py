@@ -15,6 +15,7 @@ from assembly.results_key import signing_key
 from gateway.core.counter_sweep import sweep_counters
 from gateway.core.held_together import hold_earlier
 from gateway.core.holds import HELD_TOPIC
+from gateway.core.money_check import Difference
 from gateway.core.payments.payouts_sent import payouts_pass
 from gateway.core.payments.refunds_sent import refunds_pass
 from gateway.core.payments.verification import Verified, verify_due
@@ -22,6 +23,7 @@ from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.receipts import RECEIPT_TOPICS, send_receipt
 from gateway.core.shared_learning import learn_shared_addresses
 from gateway.jobs import outbox
+from gateway.jobs.balance_check import check_balances
 from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.jobs.last_passes import note_pass
 from gateway.jobs.leases import lease_held
@@ -127,12 +129,14 @@ async def money_check_turn(ctx: JobContext) -> str:
     day, lines = datetime.now(UTC).date() - timedelta(days=1), []
     for provider in PROVIDERS_READ:
         done = f"money-check:{provider}:{day.isoformat()}"
-        if await ctx.redis.exists(done):
-            continue
-        report = await reconcile_money(ctx.sessions, ctx.providers, provider, day, reconciler_pace(ctx.redis))
-        if not report.unread:
-            await ctx.redis.set(done, "1", ex=int(timedelta(days=3).total_seconds()))
-        lines.append(report.summary())
+        new: tuple[Difference, ...] = ()  # what this pass found first: the balance allows for it
+        if not await ctx.redis.exists(done):
+            report = await reconcile_money(ctx.sessions, ctx.providers, provider, day, reconciler_pace(ctx.redis))
+            if not report.unread:
+                await ctx.redis.set(done, "1", ex=int(timedelta(days=3).total_seconds()))
+            lines.append(report.summary())
+            new = report.new
+        lines += [balance.summary() for balance in await check_balances(ctx.sessions, ctx.providers, provider, new)]
     return "; ".join(lines) or f"{day.isoformat()} read already"
 
 

@@ -14,6 +14,7 @@ import httpx
 from pydantic import SecretStr
 
 from gateway.core.providers import (
+    AccountBalance,
     PaymentError,
     PaymentList,
     PaymentProvider,
@@ -61,6 +62,13 @@ class ProviderRegistry:
 
     def payout_sender(self, provider: str) -> PayoutsSent | None:
         return self.payout_senders.get(provider)
+
+    def balances(self, provider: str) -> list[AccountBalance]:
+        found: list[AccountBalance] = []
+        for implementation in (self.providers.get(provider), self.refunders.get(provider)):
+            if isinstance(implementation, AccountBalance) and implementation not in found:
+                found.append(implementation)
+        return found
 
     def get(self, key: str) -> PaymentProvider:
         try:

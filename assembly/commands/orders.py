@@ -61,33 +61,41 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
-    """Each day's books against each provider's word: 0 when they agree, 3 when a difference is listed."""
+    """Each day's books against each provider's word, then each account balance a provider tells against the
+    books' movements since the last reading: 0 when they agree, 3 when a difference is listed."""
     import httpx
     from redis.asyncio import Redis
 
     from assembly.providers import build_providers
+    from gateway.jobs.balance_check import BalanceReport, check_balances
     from gateway.jobs.money_reconciliation import PROVIDERS_READ, DayReport, reconcile_money
     from gateway.jobs.status_pacing import reconciler_pace
 
     day = args.day or datetime.now(UTC).date()
 
-    async def run(sessions: Sessions) -> list[DayReport]:
+    async def run(sessions: Sessions) -> list[tuple[DayReport, list[BalanceReport]]]:
         async with httpx.AsyncClient(timeout=15) as http, Redis.from_url(settings.redis_url or "") as redis:
             registry = build_providers(settings, http)
+            reports = []
             try:
-                return [await reconcile_money(sessions, registry, provider, day, reconciler_pace(redis))
-                        for provider in (args.provider or PROVIDERS_READ)]
+                for provider in args.provider or PROVIDERS_READ:
+                    report = await reconcile_money(sessions, registry, provider, day, reconciler_pace(redis))
+                    reports.append((report, await check_balances(sessions, registry, provider, report.new)))
             finally:
                 await registry.aclose()
+            return reports
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         reports = with_database(settings, run)
-    for report in reports:
+    for report, balances in reports:
         for gap in report.differences:
             print(gap.line())
         print(report.summary())
-    return 3 if any(report.differences for report in reports) else 0
+        for balance in balances:
+            print(balance.line())
+    found = any(report.differences or any(balance.gap for balance in balances) for report, balances in reports)
+    return 3 if found else 0
 
 
 def parse_day(text: str) -> date:

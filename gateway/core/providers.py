@@ -213,6 +213,19 @@ class ChargeList(Protocol):
         ...
 
 
+@runtime_checkable
+class AccountBalance(Protocol):
+    """One of the platform's accounts at a provider whose balance it tells (MTN: the Collection account, where
+    payments land, and the Disbursement account, which refunds and payouts draw on): read against the books by
+    gateway.jobs.balance_check."""
+
+    account: str  # "collection" or "disbursement": which of the books' movements it carries
+
+    async def balance(self, currency: str) -> int:
+        """What the account holds now, in minor units of `currency`; raises PaymentError."""
+        ...
+
+
 @dataclass(frozen=True)
 class ListedPayment:
     """One payment as its provider's own list shows it (Stars: the Bot API's `getStarTransactions`)."""
@@ -295,4 +308,8 @@ class Providers(Protocol):
 
     def payout_sender(self, provider: str) -> PayoutsSent | None:
         """Where payouts to a wallet of `provider` go out by its own API (None: paid by hand)."""
+        ...
+
+    def balances(self, provider: str) -> Sequence[AccountBalance]:
+        """The accounts of `provider` set up here whose balance it tells (none: it tells none)."""
         ...

@@ -15,7 +15,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from sqlalchemy import select
@@ -52,6 +52,7 @@ class DayReport:
     differences: list[Difference]
     unread: int  # references whose status could not be read now (a time-out, the cap): read at the next pass
     read_here: bool = True  # False: the provider is not set up here, or verified against its list when counted
+    new: tuple[Difference, ...] = ()  # of `differences`, those no earlier pass had found (audited by this one)
 
     def summary(self) -> str:
         if not self.read_here:
@@ -70,8 +71,7 @@ async def reconcile_money(sessions: Sessions, registry: Providers, provider: str
         if not isinstance(listing, ChargeList):
             return DayReport(provider, day, 0, [], 0, read_here=False)
         report = await by_list(sessions, listing, provider, day)
-        await _audit(sessions, provider, day, report.differences)
-        return report
+        return replace(report, new=await _audit(sessions, provider, day, report.differences))
     async with sessions() as session:
         entries = await books_of_day(session, provider, day)
     found, unread = [], 0
@@ -91,8 +91,8 @@ async def reconcile_money(sessions: Sessions, registry: Providers, provider: str
         except PaymentError as exc:
             log.warning("money check: %s's list of charges not read: %s", provider, exc)
             unread += 1
-    await _audit(sessions, provider, day, found)
-    return DayReport(provider, day, len(entries) - unread, found, unread)
+    new = await _audit(sessions, provider, day, found)
+    return DayReport(provider, day, len(entries) - unread, found, unread, new=new)
 
 
 async def day_of_charges(listing: ChargeList, day: date) -> Sequence[ProviderCharge]:
@@ -193,14 +193,14 @@ async def word_on(sessions: Sessions, registry: Providers, provider: str, entry:
                         status.raw_status or status.state.value)
 
 
-async def _audit(sessions: Sessions, provider: str, day: date, found: list[Difference]) -> None:
+async def _audit(sessions: Sessions, provider: str, day: date, found: list[Difference]) -> tuple[Difference, ...]:
     target = f"money:{provider}:{day.isoformat()}"
     async with sessions.begin() as session:
         known = set(await session.scalars(select(AuditEntry.details["key"].astext).where(
             AuditEntry.action == "money.difference", AuditEntry.target == target)))
-        for gap in found:
-            if str(gap.entry.key) in known:
-                continue
+        new = tuple(gap for gap in found if str(gap.entry.key) not in known)
+        for gap in new:
             session.add(AuditEntry(actor="system", action="money.difference", target=target, details={
                 "key": str(gap.entry.key), "kind": gap.entry.kind, "what": gap.what, "line": gap.line()}))
             log.warning("money check: %s", gap.line())
+    return new

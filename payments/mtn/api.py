@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 
+from gateway.core.money import from_major
 from gateway.core.providers import PaymentError
 from payments.answers import json_object, json_object_or_empty
 from payments.token_cache import IssuedToken, TokenCache
@@ -37,7 +38,7 @@ class MtnApi:
                  retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
         self._http = http
         self.credentials = credentials
-        self._product = product
+        self.product = product
         self._retry_delays = retry_delays
         self._tokens = TokenCache(self._fetch_token)
 
@@ -85,7 +86,7 @@ class MtnApi:
     async def _fetch_token(self) -> IssuedToken:
         try:
             response = await self._http.post(
-                self.credentials.base_url.rstrip("/") + f"/{self._product}/token/",
+                self.credentials.base_url.rstrip("/") + f"/{self.product}/token/",
                 auth=(self.credentials.api_user, self.credentials.api_key),
                 headers={"Ocp-Apim-Subscription-Key": self.credentials.subscription_key},
             )
@@ -114,3 +115,15 @@ def error_of(response: httpx.Response) -> PaymentError:
     return PaymentError(NAME, code, message,
                         retryable=response.status_code >= 500 or response.status_code == TOO_MANY_REQUESTS,
                         status=response.status_code)
+
+
+async def account_balance(api: MtnApi, currency: str) -> int:
+    """What the product's account holds (`GET /{product}/v1_0/account/balance`), in minor units."""
+    response = await api.send("GET", f"/{api.product}/v1_0/account/balance?currency={currency}")
+    if response.status_code != 200:
+        raise error_of(response)
+    data = json_object(NAME, response)
+    try:
+        return from_major(str(data["availableBalance"]), str(data.get("currency") or currency))
+    except (KeyError, ValueError) as exc:
+        raise PaymentError(NAME, "unreadable_answer", "MTN's balance answer is unreadable.") from exc

@@ -32,7 +32,15 @@ from gateway.core.providers import (
     StatusResult,
 )
 from payments.answers import json_object, parsed_object
-from payments.mtn.api import NAME, RETRY_DELAYS, TOO_MANY_REQUESTS, MtnApi, MtnCredentials, error_of
+from payments.mtn.api import (
+    NAME,
+    RETRY_DELAYS,
+    TOO_MANY_REQUESTS,
+    MtnApi,
+    MtnCredentials,
+    account_balance,
+    error_of,
+)
 from payments.mtn.callback_secret import KEYED, QUERY_NAME, order_secret, secret_holds
 from payments.mtn.messages import payer_message
 
@@ -43,6 +51,7 @@ STATES = {"SUCCESSFUL": PaymentState.SUCCESSFUL, "FAILED": PaymentState.FAILED, 
 
 class MtnMomoCollection:
     name = NAME
+    account = "collection"  # where the payments land
     redirects = False
     # MTN gives the payer ~5 minutes to approve (COULD_NOT_PERFORM_TRANSACTION after); a margin on top.
     payment_window = timedelta(minutes=10)
@@ -113,6 +122,10 @@ class MtnMomoCollection:
         if status is not None and callback_proves(data or {}, status, collection):
             return CallbackVerdict(order_id=callback.order_id, kind=asks_check.kind, status=status, verify_later=True)
         return asks_check
+
+    async def balance(self, currency: str) -> int:
+        """What the collection account holds, in minor units: the payments that landed, less what was moved out."""
+        return await account_balance(self._api, currency)
 
     async def refund(self, collection: Collection) -> StatusResult:
         raise RefundUnsupported(NAME, "refund_unsupported",

@@ -8,24 +8,25 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.core.money import from_major, to_major_string
+from gateway.core.money import to_major_string
 from gateway.core.phone import msisdn_digits
 from gateway.core.providers import (
     CollectionNotFound,
     OutgoingPayout,
     OutgoingRefund,
-    PaymentError,
     ProviderRateLimited,
     StatusResult,
 )
 from payments.answers import json_object
-from payments.mtn.api import NAME, TOO_MANY_REQUESTS, MtnApi, error_of
+from payments.mtn.api import NAME, TOO_MANY_REQUESTS, MtnApi, account_balance, error_of
 from payments.mtn.callback_secret import QUERY_NAME, order_secret
 from payments.mtn.collection import parse_status
 from payments.mtn.messages import payer_message
 
 
 class MtnDisbursement:
+    account = "disbursement"  # refunds and payouts draw on it
+
     def __init__(self, api: MtnApi, public_base_url: str | None = None, callback_key: bytes | None = None) -> None:
         self._api = api
         self._public_base_url = (public_base_url or "").rstrip("/")
@@ -82,11 +83,4 @@ class MtnDisbursement:
 
     async def balance(self, currency: str) -> int:
         """What the disbursement account holds, in minor units (a payout above it would fail at MTN)."""
-        response = await self._api.send("GET", f"/disbursement/v1_0/account/balance?currency={currency}")
-        if response.status_code != 200:
-            raise error_of(response)
-        data = json_object(NAME, response)
-        try:
-            return from_major(str(data["availableBalance"]), str(data.get("currency") or currency))
-        except (KeyError, ValueError) as exc:
-            raise PaymentError(NAME, "unreadable_answer", "MTN's balance answer is unreadable.") from exc
+        return await account_balance(self._api, currency)

@@ -299,6 +299,17 @@ async def account_holder_active(request: web.Request) -> web.Response:
     return web.json_response({"result": plan_for(holder).reason != "PAYER_NOT_FOUND"})
 
 
+async def collection_balance(request: web.Request) -> web.Response:
+    """`GET /collection/v1_0/account/balance`: the payments that succeeded, in the currency asked (XAF by default);
+    read from the records, so an edit (`/_control/transactions`) moves it as MTN's books would."""
+    if (denied := authorize(request)) is not None:
+        return denied
+    currency, now = request.query.get("currency", "XAF").upper(), loop_time()
+    held = sum(int(collection.request.amount) for collection in request.app[MTN].collections.values()
+               if collection.request.currency == currency and status_of(collection, now) == "SUCCESSFUL")
+    return web.json_response({"availableBalance": str(held), "currency": currency})
+
+
 async def create_api_user(request: web.Request) -> web.Response:
     """Sandbox provisioning, `POST /v1_0/apiuser`: 201 empty, 409 if the id exists."""
     if not request.headers.get("Ocp-Apim-Subscription-Key"):
@@ -349,6 +360,7 @@ def create_mtn_sandbox(control: SandboxControl | None = None) -> web.Application
     router.add_post("/collection/v1_0/requesttopay", request_to_pay)
     router.add_get("/collection/v1_0/requesttopay/{reference}", get_request_to_pay)
     router.add_get("/collection/v1_0/accountholder/{kind}/{holder}/active", account_holder_active)
+    router.add_get("/collection/v1_0/account/balance", collection_balance)
     router.add_post("/v1_0/apiuser", create_api_user)
     router.add_post("/v1_0/apiuser/{user}/apikey", create_api_key)
     router.add_get("/v1_0/apiuser/{user}", get_api_user)

@@ -74,7 +74,6 @@ class DisbursementState:
     tokens: TokenStore = field(default_factory=TokenStore)
     payouts: dict[str, Payout] = field(default_factory=dict)
     token_users: dict[str, str] = field(default_factory=dict)
-    spent: dict[str, int] = field(default_factory=dict)  # currency -> paid out (successful, or on its way)
 
 
 DISBURSEMENT = web.AppKey("mtn_disbursement", DisbursementState)
@@ -137,8 +136,6 @@ async def create_payout(request: web.Request, kind: Literal["refund", "transfer"
     payout = Payout(reference.lower(), kind, environment, body, plan, due_time(plan.delay, loop_time(), control),
                     str(secrets.randbelow(9 * 10**9) + 10**9), callback_url)
     state.payouts[payout.reference] = payout
-    if plan.status != "FAILED":
-        state.spent[body.currency] = state.spent.get(body.currency, 0) + int(body.amount)
     if callback_url is not None and payout.due_at is not None:
         request.app[DISPATCHER].schedule(payout.due_at, partial(_callback, payout, control))
     return web.Response(status=202)
@@ -171,9 +168,12 @@ async def balance(request: web.Request) -> web.Response:
     """`GET /disbursement/v1_0/account/balance`: what is left to pay out, in the currency asked (XAF by default)."""
     if (denied := authorized(request)) is not None:
         return denied
-    currency = request.query.get("currency", "XAF").upper()
-    left = STARTING_BALANCE - request.app[DISBURSEMENT].spent.get(currency, 0)
-    return web.json_response({"availableBalance": str(left), "currency": currency})
+    currency, now = request.query.get("currency", "XAF").upper(), loop_time()
+    # Held from the moment MTN takes a payout (on its way or paid), given back if it fails; read from the records,
+    # so that an edit (`/_control/transactions`) moves the balance as it would at MTN.
+    spent = sum(int(payout.request.amount) for payout in request.app[DISBURSEMENT].payouts.values()
+                if payout.request.currency == currency and payout_body(payout, now)["status"] != "FAILED")
+    return web.json_response({"availableBalance": str(STARTING_BALANCE - spent), "currency": currency})
 
 
 async def edit_transaction(request: web.Request) -> web.Response:

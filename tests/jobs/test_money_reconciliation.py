@@ -9,99 +9,16 @@ import os
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-import httpx
-import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from assembly.providers import build_providers
 from assembly.settings import Settings
-from gateway.core import payouts
-from gateway.core.audit import Actor
 from gateway.core.money_check import BookEntry, ProviderWord, difference, recent_differences
-from gateway.core.orders import closing, counting, tables
-from gateway.core.payments.collections import load_collection
-from gateway.core.payments.payouts_sent import payouts_pass
-from gateway.core.payments.starting import start_payment
-from gateway.core.providers import PaymentProvider, PaymentState
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Contest, PayoutAccountKind, VoteOrder
+from gateway.db.models import AuditEntry
 from gateway.jobs.money_reconciliation import reconcile_money
-from payments.registry import ProviderRegistry
-from payments.sandbox import create_sandbox_app
-from payments.sandbox.control import SandboxControl
-from tests.factories import make_contest, place
-from tests.payments import poll
-
-OWNER, APPROVER = Actor(None, "ada@example.org", "owner"), Actor(None, "bea@example.org", "owner")
-
-
-@dataclass
-class Mtn:
-    registry: ProviderRegistry
-    contest: Contest
-    sandbox: TestServer
-    url: str
-
-
-@pytest.fixture
-async def mtn(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Mtn]:
-    async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.05))) as sandbox:
-        url = str(sandbox.make_url("")).rstrip("/")
-        async with httpx.AsyncClient(timeout=5) as http:
-            registry = build_providers(settings.model_copy(update={"sandbox_url": url}), http)
-            yield Mtn(registry, await make_contest(sessions), sandbox, url)
-            await registry.aclose()
-
-
-async def no_pace(provider: PaymentProvider) -> None:
-    return None
-
-
-async def paid(sessions: Sessions, mtn: Mtn, quantity: int) -> tuple[VoteOrder, str]:
-    """A vote paid at MTN's sandbox and counted; and its reference there."""
-    order = await place(sessions, mtn.contest, quantity=quantity)
-    await start_payment(sessions, mtn.registry, order.id)
-    async with sessions() as session:
-        loaded = await load_collection(session, order.id)
-    assert loaded is not None
-    status = await poll(lambda: mtn.registry.get("mtn").fetch_status(loaded[1]),
-                        lambda s: s.state is not PaymentState.PENDING)
-    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency,
-                                   status.provider_txn_id, provider="mtn")
-    return await tables.get_order(sessions, order.id), str(loaded[1].reference)
-
-
-async def a_day_of_money(sessions: Sessions, mtn: Mtn) -> tuple[str, str]:
-    """Two paid votes, one abandoned order, and a payout that went through; the references of a payment and of
-    the abandoned one."""
-    _, first = await paid(sessions, mtn, 10)
-    await paid(sessions, mtn, 3)
-    abandoned = await place(sessions, mtn.contest, quantity=2, msisdn="+237670000453")  # never approved at MTN
-    await start_payment(sessions, mtn.registry, abandoned.id)
-    await closing.expire_order(sessions, abandoned.id)
-    async with sessions() as session:
-        loaded = await load_collection(session, abandoned.id)
-    assert loaded is not None
-    await payouts.set_account(sessions, OWNER, mtn.contest.id, payouts.AccountDraft(
-        PayoutAccountKind.MTN, "Ada", msisdn="+237670000123", proven=True))
-    payout = await payouts.request_payout(sessions, OWNER, mtn.contest.id, "XAF", 500)
-    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
-    now = datetime.now(UTC)
-    for step in range(4):
-        await payouts_pass(sessions, mtn.registry, now + timedelta(seconds=30 * step))
-        await asyncio.sleep(0.1)
-    return first, str(loaded[1].reference)
-
-
-async def edit(mtn: Mtn, reference: str, **change: str) -> None:
-    async with httpx.AsyncClient() as http:
-        answer = await http.post(f"{mtn.url}/mtn/_control/transactions/{reference}", json=change)
-    assert answer.status_code == 200, answer.text
+from tests.jobs.money_day import Mtn, a_day_of_money, edit, no_pace
 
 
 async def test_the_books_agree_then_an_edited_amount_is_reported_once(sessions: Sessions, mtn: Mtn) -> None:
@@ -130,7 +47,7 @@ async def test_a_payment_mtn_took_after_we_gave_up_is_missing_in_the_books(sessi
 
 
 async def test_gateway_reconcile_money_lists_the_difference(sessions: Sessions, mtn: Mtn, settings: Settings) -> None:
-    first, _ = await a_day_of_money(sessions, mtn)
+    first, abandoned = await a_day_of_money(sessions, mtn)
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false", "SANDBOX_URL": mtn.url}
     command = [sys.executable, "-m", "assembly.cli", "reconcile", "money"]  # every provider set up
@@ -138,11 +55,20 @@ async def test_gateway_reconcile_money_lists_the_difference(sessions: Sessions, 
     assert agreed.returncode == 0, agreed.stderr
     assert f"mtn {datetime.now(UTC).date().isoformat()}: 4 checked, no difference" in agreed.stdout
     assert "orange" in agreed.stdout  # its push and its payment page: none of its payments today
+    assert "balance: mtn collection account, XAF: 1300 held; first reading" in agreed.stdout
     command += ["--provider", "mtn"]
     await edit(mtn, first, status="FAILED")
     found = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=120)
     assert found.returncode == 3, found.stderr
     assert "missing_at_provider: payment" in found.stdout and "1 difference(s)" in found.stdout
+    assert "collection account, XAF: 300 held, moved as the books did since the last reading, given the " \
+        "difference(s) above (-1000)" in found.stdout
+    await edit(mtn, abandoned, status="SUCCESSFUL")  # on a day with nothing found to explain it
+    moved = await asyncio.to_thread(subprocess.run, [*command, "--day", "2000-01-01"], env=env,
+                                    capture_output=True, text=True, timeout=120)
+    assert moved.returncode == 3, moved.stderr
+    assert "mtn 2000-01-01: 0 checked, no difference" in moved.stdout
+    assert "collection account, XAF: 500 held, 200 more than the books explain" in moved.stdout
 
 
 def test_what_counts_as_a_difference() -> None:

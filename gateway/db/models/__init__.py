@@ -12,6 +12,7 @@ from gateway.db.models.money_out import (
     PayoutAccount,
     PayoutAccountKind,
     PayoutState,
+    ProviderBalance,
     ProviderFeeRate,
     Refund,
     RefundState,
@@ -25,7 +26,7 @@ __all__ = [
     "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "Entry", "EntryCall",
     "EntryStatus", "FraudCount", "FraudMember", "MediaUpload", "UploadKind", "UploadState", "LedgerCheckpoint",
     "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification", "ProviderEvent",
-    "Payout", "PayoutAccount", "PayoutAccountKind", "PayoutState", "ProviderFeeRate", "Refund", "RefundState",
-    "ResultsSheet", "SettlementStatement", "SharedAddress",
+    "Payout", "PayoutAccount", "PayoutAccountKind", "PayoutState", "ProviderBalance", "ProviderFeeRate", "Refund",
+    "RefundState", "ResultsSheet", "SettlementStatement", "SharedAddress",
     "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
 ]

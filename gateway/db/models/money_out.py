@@ -156,3 +156,22 @@ class Payout(Base):
         Index("ix_payouts_contest", "contest_id", "created_at"),
         Index("ix_payouts_due", "due_at", postgresql_where=text("state IN ('requested', 'sent')")),
     )
+
+
+class ProviderBalance(Base):
+    """One reading of a platform account's balance at a provider, next to what the books said at that moment
+    (gateway.jobs.balance_check): between two readings, the balance must have moved as the books did, give or take
+    what was on its way."""
+
+    __tablename__ = "provider_balances"
+    __table_args__ = (Index("ix_provider_balances_account", "provider", "account", "currency", "id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    account: Mapped[str] = mapped_column(String(16))  # "collection" or "disbursement"
+    currency: Mapped[str] = mapped_column(String(3))
+    balance: Mapped[int] = mapped_column(BigInteger)  # as the provider says, minor units
+    books: Mapped[int] = mapped_column(BigInteger)  # the books' net of everything decided through this account
+    maybe_in: Mapped[int] = mapped_column(BigInteger)  # on its way in, perhaps already in the balance
+    maybe_out: Mapped[int] = mapped_column(BigInteger)  # on its way out, perhaps already gone from it
+    read_at: Mapped[datetime] = mapped_column(server_default=func.now())

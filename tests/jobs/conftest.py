@@ -1,0 +1,3 @@
+from tests.jobs.money_day import mtn
+
+__all__ = ["mtn"]
