@@ -46,7 +46,7 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
         PeriodicJob("assembly.worker_jobs.verify_by_list_job", 30),  # Stars payments counted, checked in the list
         PeriodicJob("assembly.worker_jobs.refunds_job", 30),  # refunds owed, sent by the provider's API and followed
         PeriodicJob("assembly.worker_jobs.payouts_job", 30),  # approved payouts to a wallet, sent and followed
-        PeriodicJob("assembly.worker_jobs.money_check_job", 3600),  # yesterday's books against the providers'
+        PeriodicJob("assembly.worker_jobs.money_check_job", 300),  # yesterday's books against the providers'
         # hourly ledger checkpoints; at close, a checkpoint and a signed results sheet
         PeriodicJob("assembly.worker_jobs.ledger_checkpoint_job", 300),
         PeriodicJob("assembly.media_jobs.media_sweep_job", 300),  # lost processing requeued, orphan uploads removed

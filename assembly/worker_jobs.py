@@ -27,7 +27,7 @@ from gateway.jobs.balance_check import check_balances
 from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.jobs.last_passes import note_pass
 from gateway.jobs.leases import lease_held
-from gateway.jobs.money_reconciliation import PROVIDERS_READ, reconcile_money
+from gateway.jobs.money_reconciliation import PROVIDERS_READ, Budget, Resume, reconcile_money
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.reconciler import reconcile
 from gateway.jobs.status_pacing import reconciler_pace
@@ -41,6 +41,11 @@ RECONCILE_LEASE_SECONDS = 30.0  # how long a killed worker's pass can keep the n
 # A pass stops here (the next one carries on), under the job's own time-out (worker.PERIODIC_JOB_TIMEOUT):
 # a renewed lease must not let one stuck pass keep every other away for hours.
 RECONCILE_PASS_SECONDS = 200.0  # plus one order (a restarted start can take 80 s) stays under 300
+# A day of a big show takes more status calls than one pass may make (the reconciler's share of MTN's cap is 2 a
+# second): each pass reads its share, and says where the next one goes on.
+MONEY_CHECK_PASS_SECONDS = 120.0
+MONEY_CHECK_KEPT_SECONDS = 3 * 24 * 3600  # a day read, or where its reading stopped
+BALANCE_READ_SECONDS = 3300  # the balances are read about once an hour
 VERIFICATIONS_PER_PASS = 100  # ~50 s at the reconciler's 2 status calls a second (MTN)
 
 
@@ -120,23 +125,34 @@ async def refunds_turn(ctx: JobContext) -> str:
 
 
 def money_check_job() -> str:
-    """Every hour (assembly.worker.PERIODIC_JOBS): yesterday's books against each provider's word, once a day is
-    read through (gateway.jobs.money_reconciliation); a pass cut short is taken up again at the next hour."""
+    """Every five minutes (assembly.worker.PERIODIC_JOBS): yesterday's books against each provider's word, a share
+    of the day per pass until it is read through (gateway.jobs.money_reconciliation); every hour, the account
+    balances against the books (gateway.jobs.balance_check)."""
     return run_in_context(money_check_turn)
 
 
 async def money_check_turn(ctx: JobContext) -> str:
     day, lines = datetime.now(UTC).date() - timedelta(days=1), []
+    deadline = asyncio.get_running_loop().time() + MONEY_CHECK_PASS_SECONDS
+    read_balances = await ctx.redis.set("money-check:balances", "1", nx=True, ex=BALANCE_READ_SECONDS)
     for provider in PROVIDERS_READ:
-        done = f"money-check:{provider}:{day.isoformat()}"
+        done, at = f"money-check:{provider}:{day.isoformat()}", f"money-check-at:{provider}:{day.isoformat()}"
         new: tuple[Difference, ...] = ()  # what this pass found first: the balance allows for it
         if not await ctx.redis.exists(done):
-            report = await reconcile_money(ctx.sessions, ctx.providers, provider, day, reconciler_pace(ctx.redis))
-            if not report.unread:
-                await ctx.redis.set(done, "1", ex=int(timedelta(days=3).total_seconds()))
+            kept = await ctx.redis.get(at)
+            report = await reconcile_money(ctx.sessions, ctx.providers, provider, day, reconciler_pace(ctx.redis),
+                                           resume=Resume.from_json(kept) if kept else None,
+                                           budget=Budget(deadline))
+            if report.resume is None:
+                await ctx.redis.set(done, "1", ex=MONEY_CHECK_KEPT_SECONDS)
+                await ctx.redis.delete(at)
+            else:
+                await ctx.redis.set(at, report.resume.as_json(), ex=MONEY_CHECK_KEPT_SECONDS)
             lines.append(report.summary())
             new = report.new
-        lines += [balance.summary() for balance in await check_balances(ctx.sessions, ctx.providers, provider, new)]
+        if read_balances:
+            lines += [balance.summary()
+                      for balance in await check_balances(ctx.sessions, ctx.providers, provider, new)]
     return "; ".join(lines) or f"{day.isoformat()} read already"
 
 

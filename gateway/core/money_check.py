@@ -16,9 +16,10 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from enum import StrEnum
 from typing import Literal
 
-from sqlalchemy import select
+from sqlalchemy import literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.settlements import MONEY_IN
@@ -39,6 +40,9 @@ DECIDED_REFUNDS = (RefundState.SUCCEEDED, RefundState.FAILED)
 DECIDED_PAYOUTS = (PayoutState.SUCCEEDED, PayoutState.FAILED)
 
 
+KINDS: tuple[Kind, ...] = ("payment", "refund", "payout")  # the order a day is read in
+
+
 @dataclass(frozen=True)
 class BookEntry:
     kind: Kind
@@ -46,6 +50,21 @@ class BookEntry:
     moved: bool  # our books say the money moved
     amount: int
     currency: str
+    at: datetime | None = None  # when it was made: with `kind` and `key`, its place in the day (`Position`)
+
+    def position(self) -> Position:
+        assert self.at is not None, "an entry read from the books"
+        return Position(self.kind, self.at, self.key)
+
+
+@dataclass(frozen=True)
+class Position:
+    """Where a read of the day stopped: just after this entry (payments, then refunds, then payouts, each in the
+    order they were made)."""
+
+    kind: Kind
+    at: datetime
+    key: uuid.UUID
 
 
 @dataclass(frozen=True)
@@ -95,24 +114,45 @@ async def recent_differences(session: AsyncSession, last: int = 10) -> list[tupl
     return [(at, target or "", line or "") for at, target, line in rows]
 
 
-async def books_of_day(session: AsyncSession, provider: str, day: date) -> list[BookEntry]:
-    """What the books say of each payment, refund and payout of `provider` made on `day` (UTC) and decided."""
+async def books_of_day(session: AsyncSession, provider: str, day: date, after: Position | None = None,
+                       limit: int | None = None) -> list[BookEntry]:
+    """What the books say of each payment, refund and payout of `provider` made on `day` (UTC) and decided: all of
+    them, or the next `limit` after `after`."""
     start, end = day_bounds(day)
-    orders = await session.execute(select(VoteOrder.id, VoteOrder.status, VoteOrder.amount, VoteOrder.currency).where(
-        VoteOrder.provider == provider, VoteOrder.created_at >= start, VoteOrder.created_at < end,
-        VoteOrder.status.not_in(UNDECIDED_ORDERS)))
-    entries = [BookEntry("payment", order_id, status in MONEY_IN, amount, currency)
-               for order_id, status, amount, currency in orders]
-    refunds = await session.execute(select(Refund.id, Refund.state, Refund.amount, Refund.currency).where(
-        Refund.provider == provider, Refund.created_at >= start, Refund.created_at < end,
-        Refund.state.in_(DECIDED_REFUNDS)))
-    entries += [BookEntry("refund", key, state is RefundState.SUCCEEDED, amount, currency)
-                for key, state, amount, currency in refunds]
-    if provider not in {kind.value for kind in PayoutAccountKind}:
-        return entries
-    payouts = await session.execute(select(Payout.id, Payout.state, Payout.amount, Payout.currency).where(
-        Payout.kind == PayoutAccountKind(provider), Payout.created_at >= start, Payout.created_at < end,
-        Payout.msisdn.is_not(None), Payout.state.in_(DECIDED_PAYOUTS), Payout.proof.is_(None)))  # sent by API
-    entries += [BookEntry("payout", key, state is PayoutState.SUCCEEDED, amount, currency)
-                for key, state, amount, currency in payouts]
+    entries: list[BookEntry] = []
+    for kind in KINDS:
+        if after is not None and KINDS.index(kind) < KINDS.index(after.kind):
+            continue
+        wanted = None if limit is None else limit - len(entries)
+        if wanted == 0:
+            break
+        entries += await _entries(session, kind, provider, start, end,
+                                  after if after is not None and after.kind == kind else None, wanted)
     return entries
+
+
+async def _entries(session: AsyncSession, kind: Kind, provider: str, start: datetime, end: datetime,
+                   after: Position | None, limit: int | None) -> list[BookEntry]:
+    table: type[VoteOrder] | type[Refund] | type[Payout]
+    moved_when: tuple[StrEnum, ...]  # the states in which the money moved
+    if kind == "payment":
+        table, moved_when = VoteOrder, MONEY_IN
+        chosen = [VoteOrder.provider == provider, VoteOrder.status.not_in(UNDECIDED_ORDERS)]
+        query = select(VoteOrder.id, VoteOrder.status, VoteOrder.amount, VoteOrder.currency, VoteOrder.created_at)
+    elif kind == "refund":
+        table, moved_when = Refund, (RefundState.SUCCEEDED,)
+        chosen = [Refund.provider == provider, Refund.state.in_(DECIDED_REFUNDS)]
+        query = select(Refund.id, Refund.state, Refund.amount, Refund.currency, Refund.created_at)
+    else:
+        if provider not in {kind.value for kind in PayoutAccountKind}:
+            return []
+        table, moved_when = Payout, (PayoutState.SUCCEEDED,)
+        chosen = [Payout.kind == PayoutAccountKind(provider), Payout.msisdn.is_not(None),
+                  Payout.state.in_(DECIDED_PAYOUTS), Payout.proof.is_(None)]  # sent by API
+        query = select(Payout.id, Payout.state, Payout.amount, Payout.currency, Payout.created_at)
+    query = query.where(table.created_at >= start, table.created_at < end, *chosen)
+    if after is not None:
+        query = query.where(tuple_(table.created_at, table.id) > tuple_(literal(after.at), literal(after.key)))
+    rows = await session.execute(query.order_by(table.created_at, table.id).limit(limit))
+    return [BookEntry(kind, key, state in moved_when, amount, currency, at)
+            for key, state, amount, currency, at in rows]

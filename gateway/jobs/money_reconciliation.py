@@ -12,15 +12,26 @@ amount, and what is listed for no order of ours.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from gateway.core.money_check import BookEntry, Difference, ProviderWord, books_of_day, day_bounds, difference
+from gateway.core.money_check import (
+    KINDS,
+    BookEntry,
+    Difference,
+    Position,
+    ProviderWord,
+    books_of_day,
+    day_bounds,
+    difference,
+)
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import (
     ChargeList,
@@ -41,7 +52,37 @@ log = logging.getLogger(__name__)
 Pace = Callable[[PaymentProvider], Awaitable[None]]
 PROVIDERS_READ = ("mtn", "orange", "stripe", "stars")
 PROVIDERS_LISTING = ("stripe",)  # whose books list every payment too (`ChargeList`)
+ENTRIES_AT_A_TIME = 200  # read from the books at once
 MOVED_IN = (PaymentState.SUCCESSFUL, PaymentState.REFUNDED, PaymentState.CHARGED_BACK)  # a payment's word
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Where a pass cut short takes its day up again."""
+
+    after: Position | None  # the last entry read (None: from the start)
+    tries: int = 0  # how often the entry just after it could not be read
+
+    def as_json(self) -> str:
+        after = self.after
+        return json.dumps({"tries": self.tries} if after is None else {
+            "tries": self.tries, "kind": after.kind, "at": after.at.isoformat(), "key": str(after.key)})
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> Resume:
+        data = json.loads(text)
+        if "key" not in data:
+            return cls(None, int(data["tries"]))
+        kind = next(kind for kind in KINDS if kind == data["kind"])
+        return cls(Position(kind, datetime.fromisoformat(data["at"]), uuid.UUID(data["key"])), int(data["tries"]))
+
+
+@dataclass(frozen=True)
+class Budget:
+    """A pass's share of the worker's time: a day of a big show is read over several passes."""
+
+    deadline: float  # the event loop's time past which no new reference is read
+    retries: int = 2  # a reference not read stops the pass this many times before it is given up as unread
 
 
 @dataclass(frozen=True)
@@ -53,17 +94,22 @@ class DayReport:
     unread: int  # references whose status could not be read now (a time-out, the cap): read at the next pass
     read_here: bool = True  # False: the provider is not set up here, or verified against its list when counted
     new: tuple[Difference, ...] = ()  # of `differences`, those no earlier pass had found (audited by this one)
+    resume: Resume | None = None  # cut short (its budget): where the next pass goes on; None: read to the end
 
     def summary(self) -> str:
         if not self.read_here:
             return f"{self.provider} {self.day.isoformat()}: not read here (not set up, or checked against its list)"
         found = f"{len(self.differences)} difference(s)" if self.differences else "no difference"
         unread = f", {self.unread} not read (try again later)" if self.unread else ""
-        return f"{self.provider} {self.day.isoformat()}: {self.checked} checked, {found}{unread}"
+        more = ", the rest at the next pass" if self.resume is not None else ""
+        return f"{self.provider} {self.day.isoformat()}: {self.checked} checked, {found}{unread}{more}"
 
 
-async def reconcile_money(sessions: Sessions, registry: Providers, provider: str, day: date, pace: Pace) -> DayReport:
-    """The day's books of `provider` against its word; each new difference audited."""
+async def reconcile_money(sessions: Sessions, registry: Providers, provider: str, day: date, pace: Pace, *,
+                          resume: Resume | None = None, budget: Budget | None = None) -> DayReport:
+    """The day's books of `provider` against its word (from where `resume` says); each new difference audited.
+    With a `budget`, the pass stops at its deadline, or at a read that fails (tried again by the next pass, up to
+    its `retries`), and its report says where to take the day up again."""
     if not registry.offers(provider):
         return DayReport(provider, day, 0, [], 0, read_here=False)
     if provider in registry.payment_lists():  # no status per reference: the day's list is its word
@@ -72,18 +118,28 @@ async def reconcile_money(sessions: Sessions, registry: Providers, provider: str
             return DayReport(provider, day, 0, [], 0, read_here=False)
         report = await by_list(sessions, listing, provider, day)
         return replace(report, new=await _audit(sessions, provider, day, report.differences))
-    async with sessions() as session:
-        entries = await books_of_day(session, provider, day)
-    found, unread = [], 0
-    for entry in entries:
-        try:
-            word = await word_on(sessions, registry, provider, entry, pace)
-        except PaymentError as exc:
-            log.warning("money check: %s %s not read: %s", entry.kind, entry.key, exc)
-            unread += 1
-            continue
-        if word is not None and (gap := difference(entry, word)) is not None:
-            found.append(gap)
+    found: list[Difference] = []
+    checked, unread, loop = 0, 0, asyncio.get_running_loop()
+    position, tries = (resume.after, resume.tries) if resume is not None else (None, 0)
+    while batch := await _next_entries(sessions, provider, day, position):
+        for entry in batch:
+            if budget is not None and loop.time() > budget.deadline:
+                return await _cut_short(sessions, provider, day, checked, found, unread, Resume(position, tries))
+            try:
+                word = await word_on(sessions, registry, provider, entry, pace)
+            except PaymentError as exc:
+                if budget is not None and tries < budget.retries:
+                    log.info("money check: %s %s not read (%s): the next pass tries again", entry.kind, entry.key,
+                             exc)
+                    return await _cut_short(sessions, provider, day, checked, found, unread,
+                                            Resume(position, tries + 1))
+                log.warning("money check: %s %s not read: %s", entry.kind, entry.key, exc)
+                unread += 1
+            else:
+                checked += 1
+                if word is not None and (gap := difference(entry, word)) is not None:
+                    found.append(gap)
+            position, tries = entry.position(), 0
     charge_list = registry.get(provider) if provider in PROVIDERS_LISTING else None
     if isinstance(charge_list, ChargeList):
         try:
@@ -92,7 +148,18 @@ async def reconcile_money(sessions: Sessions, registry: Providers, provider: str
             log.warning("money check: %s's list of charges not read: %s", provider, exc)
             unread += 1
     new = await _audit(sessions, provider, day, found)
-    return DayReport(provider, day, len(entries) - unread, found, unread, new=new)
+    return DayReport(provider, day, checked, found, unread, new=new)
+
+
+async def _next_entries(sessions: Sessions, provider: str, day: date, after: Position | None) -> list[BookEntry]:
+    async with sessions() as session:
+        return await books_of_day(session, provider, day, after, ENTRIES_AT_A_TIME)
+
+
+async def _cut_short(sessions: Sessions, provider: str, day: date, checked: int, found: list[Difference],
+                     unread: int, resume: Resume) -> DayReport:
+    new = await _audit(sessions, provider, day, found)
+    return DayReport(provider, day, checked, found, unread, new=new, resume=resume)
 
 
 async def day_of_charges(listing: ChargeList, day: date) -> Sequence[ProviderCharge]:

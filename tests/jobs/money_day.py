@@ -38,15 +38,17 @@ class Mtn:
     contest: Contest
     sandbox: TestServer
     url: str
+    control: SandboxControl
 
 
 @pytest.fixture
 async def mtn(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Mtn]:
-    async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.05))) as sandbox:
+    control = SandboxControl(success_delay=0.05)
+    async with TestServer(create_sandbox_app(control)) as sandbox:
         url = str(sandbox.make_url("")).rstrip("/")
         async with httpx.AsyncClient(timeout=5) as http:
             registry = build_providers(settings.model_copy(update={"sandbox_url": url}), http)
-            yield Mtn(registry, await make_contest(sessions), sandbox, url)
+            yield Mtn(registry, await make_contest(sessions), sandbox, url, control)
             await registry.aclose()
 
 

@@ -11,13 +11,18 @@ import sys
 import uuid
 from datetime import UTC, datetime
 
+import httpx
 from sqlalchemy import select
 
 from assembly.settings import Settings
 from gateway.core.money_check import BookEntry, ProviderWord, difference, recent_differences
+from gateway.core.providers import PaymentProvider
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
-from gateway.jobs.money_reconciliation import reconcile_money
+from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
+from payments.mtn import MtnMomoCollection
+from payments.mtn.api import MtnCredentials
+from payments.registry import ProviderRegistry
 from tests.jobs.money_day import Mtn, a_day_of_money, edit, no_pace
 
 
@@ -81,3 +86,47 @@ def test_what_counts_as_a_difference() -> None:
     assert (gap := difference(moved, ProviderWord(True, True, 1000, "EUR"))) is not None and gap.what == "amount"
     assert (gap := difference(unmoved, ProviderWord(True, True, 1000, "XAF"))) is not None
     assert gap.what == "missing_in_books"
+
+
+async def test_a_big_day_is_read_over_several_passes_each_going_on_where_the_last_stopped(
+        sessions: Sessions, mtn: Mtn) -> None:
+    first, _ = await a_day_of_money(sessions, mtn)
+    await edit(mtn, first, amount="900")
+    today, calls = datetime.now(UTC).date(), 0
+
+    async def slow_turns(provider: PaymentProvider) -> None:  # the cap's turns come slowly: the pass runs out
+        nonlocal calls
+        calls += 1
+        if calls == 2:
+            await asyncio.sleep(0.3)
+
+    budget = Budget(asyncio.get_running_loop().time() + 0.2)
+    cut = await reconcile_money(sessions, mtn.registry, "mtn", today, slow_turns, budget=budget)
+    assert (cut.checked, [gap.what for gap in cut.differences]) == (2, ["amount"])
+    assert cut.resume is not None and "2 checked, 1 difference(s), the rest at the next pass" in cut.summary()
+    rest = await reconcile_money(sessions, mtn.registry, "mtn", today, no_pace,
+                                 resume=Resume.from_json(cut.resume.as_json()), budget=Budget(float("inf")))
+    assert (rest.checked, rest.differences, rest.resume) == (2, [], None)  # the third payment and the payout
+
+
+async def test_a_reference_not_read_stops_the_pass_then_is_given_up_after_its_retries(
+        sessions: Sessions, mtn: Mtn) -> None:
+    await a_day_of_money(sessions, mtn)
+    today = datetime.now(UTC).date()
+    async with httpx.AsyncClient(timeout=5) as http:  # an MTN client that does not wait to resend a 5xx
+        quick = MtnMomoCollection(http, MtnCredentials(f"{mtn.url}/mtn", "sandbox-subscription-key",
+                                                       "sandbox-api-user", "sandbox-api-key", "sandbox"),
+                                  "http://127.0.0.1", retry_delays=())
+        registry = ProviderRegistry(providers={"mtn": quick}, payout_senders=mtn.registry.payout_senders)
+        resume = None
+        for tries in (1, 2):
+            mtn.control.fail_next = 1  # MTN answers 503 once: the first payment of the day is not read
+            report = await reconcile_money(sessions, registry, "mtn", today, no_pace, resume=resume,
+                                           budget=Budget(float("inf")))
+            assert (report.checked, report.resume) == (0, Resume(None, tries))
+            resume = report.resume
+        mtn.control.fail_next = 1
+        report = await reconcile_money(sessions, registry, "mtn", today, no_pace, resume=resume,
+                                       budget=Budget(float("inf")))
+    assert (report.checked, report.unread, report.resume) == (3, 1, None)
+    assert "3 checked, no difference, 1 not read (try again later)" in report.summary()
