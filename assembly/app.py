@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
-import httpx
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
@@ -21,6 +20,7 @@ from admin import results as admin_results
 from admin import settlements as admin_settlements
 from assembly import channel_list, health
 from assembly.channel_list import CHANNELS
+from assembly.http_client import provider_http_client
 from assembly.keys import METRICS
 from assembly.loop_watch import LoopWatch, watching
 from assembly.media import build_storage
@@ -118,7 +118,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     """One shared HTTP client for every provider; short time-outs, retries are ours to decide."""
-    async with httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)) as client:
+    async with provider_http_client() as client:
         app[HTTP] = client
         yield
 

@@ -19,6 +19,7 @@ import httpx
 from redis.asyncio import Redis
 
 from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS, channel
+from assembly.http_client import provider_http_client
 from assembly.media import build_storage
 from assembly.providers import build_providers
 from assembly.settings import Settings
@@ -84,7 +85,7 @@ async def job_context() -> AsyncIterator[JobContext]:
         raise RuntimeError("a job needs DATABASE_URL and REDIS_URL (set by `gateway run` or the deployment)")
     engine = create_engine(settings.database_url, pool_size=5)
     redis = Redis.from_url(settings.redis_url)
-    http = httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0))
+    http = provider_http_client()
     registry = build_providers(settings, http)
     sessions = session_factory(engine)
     try:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from assembly.channel_list import FAILED_MESSAGES
 from assembly.commands.services import Subcommands, with_database, with_services
+from assembly.http_client import provider_http_client
 from assembly.settings import Settings
 from gateway.core.errors import DomainError
 
@@ -34,7 +35,6 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     providers (gateway.jobs.money_reconciliation)."""
     if args.what == "money":
         return cmd_reconcile_money(settings, args)
-    import httpx
     from redis.asyncio import Redis
 
     from assembly.providers import build_providers
@@ -42,7 +42,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     from gateway.jobs.status_pacing import reconciler_pace
 
     async def run(sessions: Sessions) -> str:
-        async with httpx.AsyncClient(timeout=15) as http, Redis.from_url(settings.redis_url or "") as redis:
+        async with provider_http_client(15) as http, Redis.from_url(settings.redis_url or "") as redis:
             registry = build_providers(settings, http)
             try:
                 since = datetime.now(UTC) - args.since if args.since else None
@@ -63,7 +63,6 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
     """Each day's books against each provider's word, then each account balance a provider tells against the
     books' movements since the last reading: 0 when they agree, 3 when a difference is listed."""
-    import httpx
     from redis.asyncio import Redis
 
     from assembly.providers import build_providers
@@ -74,7 +73,7 @@ def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
     day = args.day or datetime.now(UTC).date()
 
     async def run(sessions: Sessions) -> list[tuple[DayReport, list[BalanceReport]]]:
-        async with httpx.AsyncClient(timeout=15) as http, Redis.from_url(settings.redis_url or "") as redis:
+        async with provider_http_client(15) as http, Redis.from_url(settings.redis_url or "") as redis:
             registry = build_providers(settings, http)
             reports = []
             try:
@@ -109,13 +108,11 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
     """Refund one paid order (Stripe through its API; mobile money marked for a manual refund)."""
     import uuid
 
-    import httpx
-
     from assembly.providers import build_providers
     from gateway.core.payments.refunds import request_refund
 
     async def run(sessions: Sessions) -> str:
-        async with httpx.AsyncClient(timeout=15) as http:
+        async with provider_http_client(15) as http:
             registry = build_providers(settings, http)
             try:
                 outcome = await request_refund(sessions, registry, uuid.UUID(args.order_id), "cli")

@@ -90,7 +90,7 @@ def faked_mtn(settings: Settings) -> Iterator[FakeMtn]:
     """respx routes for the MTN base URL the app uses in development (the sandbox's)."""
     fake = FakeMtn()
     base = f"{settings.sandbox_url}/mtn"
-    with respx.mock(assert_all_called=False) as router:
+    with respx.mock(assert_all_called=False, using="httpx") as router:
         router.post(f"{base}/collection/token/").respond(
             200, json={"access_token": "t", "token_type": "access_token", "expires_in": 3600})
         router.post(f"{base}/collection/v1_0/requesttopay").mock(side_effect=fake.request_to_pay)

@@ -143,7 +143,7 @@ async def test_a_card_fee_goes_to_stripe_checkout_named_as_an_entry_fee(
         created.update(form)
         return httpx.Response(200, json=checkout_session(form["client_reference_id"], amount_total=FEE))
 
-    with respx.mock(assert_all_called=False) as stripe_wire:
+    with respx.mock(assert_all_called=False, using="httpx") as stripe_wire:
         stripe_wire.post(f"{stripe_checkout.API}/v1/checkout/sessions").mock(side_effect=create)
         paying = await pay(entering, entry, "stripe")
     assert paying.status == 303 and paying.headers["Location"].startswith("https://checkout.stripe.test/")

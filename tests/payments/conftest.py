@@ -70,7 +70,7 @@ async def provider(clock: Clock) -> AsyncIterator[StripeCheckout]:
 
 @pytest.fixture
 def stripe_api() -> Iterator[respx.MockRouter]:
-    with respx.mock(base_url=API, assert_all_called=False) as router:
+    with respx.mock(base_url=API, assert_all_called=False, using="httpx") as router:
         yield router
 
 

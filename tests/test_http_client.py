@@ -1,0 +1,65 @@
+"""The providers' HTTP client (httpx over aiohttp's pool): whatever goes wrong on the wire reaches the providers'
+code as an httpx.TransportError, which it retries with the same reference, never as an aiohttp error that would
+end a payment's start or a refund's pass in a crash. Against a local server that misbehaves as networks do."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import httpx
+import pytest
+
+from assembly.http_client import provider_http_client
+from gateway.core.providers import PaymentError
+from payments.mtn import MtnMomoCollection
+from payments.mtn.api import MtnCredentials
+
+ANSWERS = {
+    "drop": b"",  # the request read, the connection closed without a word
+    "garble": b"garbage\r\n\r\n",  # not HTTP
+    "cut": b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"sta",  # cut short
+}
+TOKEN = b'{"access_token": "t", "token_type": "access_token", "expires_in": 3600}'
+ANSWERS["token"] = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s" % (
+    len(TOKEN), TOKEN)
+
+
+asked: list[str] = []
+
+
+@pytest.fixture
+async def misbehaving() -> AsyncIterator[str]:
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        head = await reader.readuntil(b"\r\n\r\n")
+        path = head.split(b" ", 2)[1].decode()
+        asked.append(path)
+        writer.write(ANSWERS["token" if path.endswith("/token/") else path.strip("/").split("/")[0]])
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    server.close()
+
+
+async def test_each_fault_of_the_wire_is_an_httpx_transport_error(misbehaving: str) -> None:
+    async with provider_http_client(httpx.Timeout(2.0)) as http:
+        with pytest.raises(httpx.RemoteProtocolError):  # may have been taken: not a connect error
+            await http.get(f"{misbehaving}/drop")
+        with pytest.raises(httpx.RemoteProtocolError):  # aiohttp raises its own error, the package lets it through
+            await http.get(f"{misbehaving}/garble")
+        with pytest.raises(httpx.ReadError):
+            await http.get(f"{misbehaving}/cut")
+        with pytest.raises(httpx.ConnectError):  # refused: nothing was sent
+            await http.get("http://127.0.0.1:9/refused")
+
+
+async def test_a_garbled_answer_to_mtn_is_a_retryable_payment_error(misbehaving: str) -> None:
+    async with provider_http_client(httpx.Timeout(2.0)) as http:
+        mtn = MtnMomoCollection(http, MtnCredentials(f"{misbehaving}/garble", "key", "user", "secret", "sandbox"),
+                                "http://127.0.0.1", retry_delays=())
+        with pytest.raises(PaymentError) as raised:
+            await mtn.balance("XAF")
+    assert raised.value.retryable and raised.value.code == "unreachable"
+    assert asked[-2:] == ["/garble/collection/token/", "/garble/collection/v1_0/account/balance?currency=XAF"]
