@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -179,6 +180,56 @@ def wait_until_up(settings: Settings, redis_url: str, children: list[Child], sto
             time.sleep(0.2)
 
 
+def stand_ins(settings: Settings) -> list[Child]:
+    """The local stand-ins these settings need (the payment sandbox, the channels' fakes of AT and the Bot API,
+    the media server and Cloudinary's stand-in), but for those already answering at their address: another host
+    on this machine, or `gateway stand-ins`, runs them, and every host uses the same ones."""
+    wanted: list[tuple[str, tuple[str, int], Callable[[], Child]]] = []
+    if sandbox_needed(settings):
+        host, port = sandbox_address(settings.sandbox_url)
+        wanted.append(("sandbox", (host, port), lambda: spawn("sandbox", "--host", host, "--port", str(port),
+                                                              module="payments.sandbox")))
+    for stand_in in stand_ins_needed(settings):  # the channels' fakes (AT's SMS API, the Bot API)
+        os.environ.update(stand_in.environment(settings))  # e.g. where every child sends its SMS
+        wanted.append((stand_in.name, stand_in.address(settings), partial(spawn_stand_in, stand_in, settings)))
+    if media_server_needed(settings):  # candidates' uploads in, their clips out (never through a web process)
+        wanted.append(("media", media_address(settings), lambda: spawn("media", "media")))
+    if cloudinary_stand_in_needed(settings):  # Cloudinary's upload API, its renditions and notifications
+        host, port = listen_address(STAND_IN_URL, 8094)
+        wanted.append(("cloudinary", (host, port), lambda: spawn(
+            "cloudinary", "--host", host, "--port", str(port), "--data-dir",
+            str(settings.gateway_data_dir / "cloudinary"), module="media.cloudinary_stand_in")))
+    children = []
+    for name, address, start in wanted:
+        if listening(*address):
+            log.warning("%s already answers at %s:%s (another host's, or `gateway stand-ins`): using it", name,
+                        *address)
+        else:
+            children.append(start())
+    return children
+
+
+def run_stand_ins(settings: Settings) -> int:
+    """`gateway stand-ins`: only the local stand-ins of the outside services, for hosts run beside each other on
+    one machine (each `gateway run` then uses them rather than starting its own, and outlives the others)."""
+    stop_requested = False
+
+    def request_stop(signum: int, frame: object) -> None:
+        nonlocal stop_requested
+        stop_requested = True
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
+    children = stand_ins(settings)
+    try:
+        while not stop_requested and restart_dead(children):
+            time.sleep(0.2)
+    finally:
+        stop_children(children)
+    return 0
+
+
 def run_everything(settings: Settings) -> int:
     stop_requested = False
 
@@ -194,23 +245,11 @@ def run_everything(settings: Settings) -> int:
         export_urls(urls)
         # The demo contest takes real money where providers are real: never seeded in production.
         asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production))
-        children = []
-        if sandbox_needed(settings):
-            host, port = sandbox_address(settings.sandbox_url)
-            children.append(spawn("sandbox", "--host", host, "--port", str(port), module="payments.sandbox"))
-        for stand_in in stand_ins_needed(settings):  # the channels' fakes (AT's SMS API, the Bot API)
-            os.environ.update(stand_in.environment(settings))  # e.g. where every child sends its SMS
-            children.append(spawn_stand_in(stand_in, settings))
+        children = stand_ins(settings)
         # One worker also runs the periodic jobs; the others only take jobs.
         children.append(spawn("worker-0", "worker"))
         children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]
         children += [spawn(f"web-{i}", "web") for i in range(settings.gateway_web_processes)]
-        if media_server_needed(settings):  # candidates' uploads in, their clips out (never through a web process)
-            children.append(spawn("media", "media"))
-        if cloudinary_stand_in_needed(settings):  # Cloudinary's upload API, its renditions and notifications
-            host, port = listen_address(STAND_IN_URL, 8094)
-            children.append(spawn("cloudinary", "--host", host, "--port", str(port), "--data-dir",
-                                  str(settings.gateway_data_dir / "cloudinary"), module="media.cloudinary_stand_in"))
         # Clips are transcoded by workers of their own: at most this many ffmpeg at once, beside the votes.
         children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE)
                      for i in range(settings.media_workers)]

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
-from assembly.supervisor import restart_dead, spawn, stop_children
+from pydantic import SecretStr
+
+from assembly.settings import Settings
+from assembly.supervisor import restart_dead, spawn, stand_ins, stop_children
 from tests.processes import alive
 
 
@@ -36,3 +40,24 @@ def test_a_child_killed_with_sigkill_is_replaced_and_leaves_nothing_running(tmp_
         assert children[0].process.poll() is None  # the replacement runs
     finally:
         stop_children(children)
+
+
+def test_a_second_host_on_this_machine_uses_the_stand_ins_already_answering(tmp_path: Path) -> None:
+    """The payment sandbox already runs (another host's, or `gateway stand-ins`): it is used, not started again on
+    its taken port; a stand-in nobody runs yet is started."""
+    with socket.socket() as taken, socket.socket() as free:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        free.bind(("127.0.0.1", 0))
+        free_port = free.getsockname()[1]
+        free.close()
+        settings = Settings(_env_file=None, gateway_data_dir=tmp_path, sandbox_url=f"http://127.0.0.1:"
+                            f"{taken.getsockname()[1]}", media_upload_url="https://m.example.org",
+                            media_files_url="https://m.example.org", at_fake_url=f"http://127.0.0.1:{free_port}",
+                            telegram_bot_token=SecretStr("123:abc"))
+        children = stand_ins(settings)
+        try:
+            assert [child.name for child in children] == ["at-fake"]
+            assert children[0].args[:4] == ("--host", "127.0.0.1", "--port", str(free_port))
+        finally:
+            stop_children(children)

@@ -20,6 +20,12 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     return run_everything(settings)
 
 
+def cmd_stand_ins(settings: Settings, args: argparse.Namespace) -> int:
+    from assembly.supervisor import run_stand_ins
+
+    return run_stand_ins(settings)
+
+
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     import uvloop
     from aiohttp import web
@@ -49,6 +55,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 def add(sub: Subcommands) -> None:
     sub.add_parser("run", help="everything: embedded servers, migrations, demo, web, worker").set_defaults(
         func=cmd_run)
+    sub.add_parser("stand-ins", help="only the local stand-ins of outside services (payment sandbox, AT, Bot API, "
+                   "media server), for several `gateway run` hosts on one machine").set_defaults(func=cmd_stand_ins)
     web_cmd = sub.add_parser("web", help="the aiohttp web process")
     web_cmd.add_argument("--host")
     web_cmd.add_argument("--port", type=int)
