@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint lock texts clean
+.PHONY: run test lint lock texts balancer clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,15 @@ $(CHROMIUM):
 	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
 		echo "The browser test needs Debian's chromium: run 'sudo apt-get install chromium'"; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+## Debian's HAProxy, for hosts behind a balancer (`python -m bench.faults hosts`, the README's "Several
+## machines"); nothing else needs it, and `make run` runs one host without it.
+HAPROXY ?= /usr/sbin/haproxy
+$(HAPROXY):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "The balancer is Debian's haproxy: run 'sudo apt-get install haproxy'"; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
+balancer: $(STAMP) $(HAPROXY)
 
 ## Lint, type-check ([tool.mypy]), check the layers ([tool.importlinter] in pyproject.toml), then the
 ## whole test suite against real PostgreSQL and Redis (embedded unless URLs are set).
