@@ -106,6 +106,18 @@ def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120)
     raise RuntimeError(f"{url} did not become ready in time")
 
 
+def wait_balanced(url: str, hosts: set[str], timeout: float = 30) -> None:
+    """Until the balancer sends requests to every host (it takes a host in after two good health checks)."""
+    seen: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and seen != hosts:
+        with contextlib.suppress(httpx.HTTPError):
+            seen.add(httpx.get(f"{url}/readyz", timeout=2).headers.get("X-Served-By", ""))
+        time.sleep(0.1)
+    if seen != hosts:
+        raise RuntimeError(f"the balancer sends to {sorted(seen)} only, not to all of {sorted(hosts)}")
+
+
 @contextlib.contextmanager
 def two_hosts() -> Iterator[Site]:
     if not Path(HAPROXY).exists():
@@ -162,7 +174,7 @@ def _start(root: Path, database_url: str, redis_url: str, started: list[subproce
         process = start(name, "run", GATEWAY_PORT=str(port))
         wait_ready(f"http://127.0.0.1:{port}", process)
         hosts.append(Host(name, root / name, port, process))
-    wait_ready(f"http://127.0.0.1:{lb}", hosts[-1].process)
+    wait_balanced(f"http://127.0.0.1:{lb}", set(ports))
     return Site(Stack(f"http://127.0.0.1:{lb}", f"http://127.0.0.1:{sandbox}", database_url, redis_url, root,
                       hosts[-1].process), hosts)
 
