@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import (
+    BigInteger,
     Select,
     String,
     Text,
@@ -35,6 +36,7 @@ from gateway.db.models import (
     OrderStatus,
     OutboxMessage,
     PaymentVerification,
+    ProviderEvent,
     VoteOrder,
 )
 
@@ -72,19 +74,20 @@ async def confirm_payment(
 async def count_if_pending(
     connection: AsyncConnection, order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
     provider_txn_id: str | None, *, provider: str, verify_later: bool = False, risk: PaymentRisk | None = None,
-    now: datetime | None = None,
+    now: datetime | None = None, event_id: int | None = None,
 ) -> ConfirmOutcome | None:
     """The common case of `confirm_payment` on a connection in autocommit mode: a pending order of this
     provider and amount is counted (or held); None when it is not (then `confirm_payment` finds out why).
 
     One statement, committed on its own: the tally row (every vote for a candidate meets there) is
-    locked only while PostgreSQL runs it, never across a round trip to us."""
+    locked only while PostgreSQL runs it, never across a round trip to us. `event_id`: the kept callback that
+    brought the payment, whose outcome the same statement notes when it counts (or holds) the order."""
     signals = risk_hits(risk, currency)
     counted = (await connection.execute(COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT, {
         "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
         "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
         "confirm_now": now, "confirm_risk_points": sum(hit.points for hit in signals),
-        "confirm_risk_reason": "; ".join(hit.reason() for hit in signals),
+        "confirm_risk_reason": "; ".join(hit.reason() for hit in signals), "confirm_event": event_id,
     })).one_or_none()
     if counted is None:
         return None
@@ -146,7 +149,14 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
         .where(paid.c.sends_receipt, is_paid),
     ).cte("receipted")
-    ctes = [entry, counted, fee_paid, queued, receipted, holds.quick_payment_counted(paid)]
+    # The callback that brought the payment, if one did: its outcome noted in the same statement (no round trip).
+    events = ProviderEvent.__table__.c
+    noted = (update(ProviderEvent.__table__)
+             .where(events.id == bindparam("confirm_event", type_=BigInteger), events.order_id == paid.c.id)
+             .values(outcome=case((paid.c.status == OrderStatus.HELD, literal(ConfirmOutcome.HELD.value)),
+                                  else_=literal(ConfirmOutcome.COUNTED.value)))
+             .cte("noted"))
+    ctes = [entry, counted, fee_paid, queued, receipted, holds.quick_payment_counted(paid), noted]
     if verify_later:  # callback verification: the order joins the queue with its count, or neither
         ctes.append(insert(PaymentVerification).from_select(
             ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))

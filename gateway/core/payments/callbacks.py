@@ -66,14 +66,12 @@ async def receive_callback(
     A callback the provider vouches for with it (`verify_later`) counts at once and is queued for a
     status check later (`gateway.core.payments.verification`).
     """
-    # One connection for the common case, a callback that counts its vote: load, keep, count and note
-    # the outcome, each statement committed on its own (no BEGIN/COMMIT round trips).
+    # One connection for the common case, a callback that counts its vote: load, keep, then count and note
+    # the outcome in one statement, each statement committed on its own (no BEGIN/COMMIT round trips).
     async with autocommit_connection(sessions) as connection:
         intake = await take_in(connection, registry, provider, order_id, headers, body, untied, secret)
-        counted = await count_at_once(connection, intake, provider)
+        counted = await count_at_once(connection, intake, provider)  # its event's outcome noted with it
         if counted is not None:
-            assert intake.event_id is not None
-            await note_event_outcome(connection, intake.event_id, counted)
             return CallbackOutcome(intake.target, counted)
     if isinstance(intake.verdict, CallbackRejected):
         raise intake.verdict
@@ -100,7 +98,8 @@ async def count_at_once(connection: AsyncConnection, intake: Intake, provider: s
     assert isinstance(intake.verdict, CallbackVerdict)
     counted = await counting.count_if_pending(
         connection, intake.target, status.raw_status or "SUCCESSFUL", status.amount, status.currency,
-        status.provider_txn_id, provider=provider, verify_later=intake.verdict.verify_later, risk=status.risk)
+        status.provider_txn_id, provider=provider, verify_later=intake.verdict.verify_later, risk=status.risk,
+        event_id=intake.event_id)
     return None if counted is None else Outcome(counted)
 
 
