@@ -149,11 +149,12 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
         .where(paid.c.sends_receipt, is_paid),
     ).cte("receipted")
-    # The callback that brought the payment, if one did: its outcome noted in the same statement (no round trip).
-    events = ProviderEvent.__table__.c
+    # The callback that brought the payment, if one did: its outcome noted in the same statement (no round trip),
+    # by the event's key alone, whenever this statement decided the order.
+    decided = select(paid.c.status).scalar_subquery()
     noted = (update(ProviderEvent.__table__)
-             .where(events.id == bindparam("confirm_event", type_=BigInteger), events.order_id == paid.c.id)
-             .values(outcome=case((paid.c.status == OrderStatus.HELD, literal(ConfirmOutcome.HELD.value)),
+             .where(ProviderEvent.__table__.c.id == bindparam("confirm_event", type_=BigInteger), decided.is_not(None))
+             .values(outcome=case((decided == OrderStatus.HELD, literal(ConfirmOutcome.HELD.value)),
                                   else_=literal(ConfirmOutcome.COUNTED.value)))
              .cte("noted"))
     ctes = [entry, counted, fee_paid, queued, receipted, holds.quick_payment_counted(paid), noted]

@@ -263,8 +263,4 @@ SET_EVENT_OUTCOME = (update(ProviderEvent.__table__)
 
 async def set_event_outcome(sessions: Sessions, event_id: int, outcome: Outcome) -> None:
     async with autocommit_connection(sessions) as connection:
-        await note_event_outcome(connection, event_id, outcome)
-
-
-async def note_event_outcome(connection: AsyncConnection, event_id: int, outcome: Outcome) -> None:
-    await connection.execute(SET_EVENT_OUTCOME, {"ev_key": event_id, "ev_outcome": outcome})
+        await connection.execute(SET_EVENT_OUTCOME, {"ev_key": event_id, "ev_outcome": outcome})
