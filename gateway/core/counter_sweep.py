@@ -9,11 +9,10 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, Integer, cast, delete, func, literal_column, select
+from sqlalchemy import BigInteger, cast, delete, func, literal_column, select
 
-from gateway.core.fraud import FraudRules
 from gateway.core.fraud_counters import COUNTS, MEMBERS, WINDOWS
-from gateway.core.holds import QUICK_COUNTER
+from gateway.core.holds import QUICK_COUNTER, quick_payment_seconds
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus
 
@@ -30,8 +29,7 @@ async def sweep_counters(sessions: Sessions, now: datetime) -> int:
         for name, window in WINDOWS.items():  # the current bucket and the one before are all a window reads
             removed += await _in_batches(sessions, table, (table.c.name == name)
                                          & (table.c.bucket < epoch // window - 1))
-    seconds = func.greatest(func.coalesce(cast(Contest.fraud_rules.op("->>")("quick_payment_seconds"), Integer),
-                                          FraudRules().limit("quick_payment_seconds")), 1)
+    seconds = quick_payment_seconds()
     quick_window_gone = (select(Contest.id).where(Contest.id == COUNTS.c.contest_id,
                                                   COUNTS.c.bucket < cast(func.floor(epoch / seconds), BigInteger) - 1)
                          .exists())

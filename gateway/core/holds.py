@@ -90,6 +90,12 @@ def contest_rule(key: str) -> ColumnElement[int]:
     return value
 
 
+def quick_payment_seconds() -> ColumnElement[int]:
+    """The contest's quick-payments window, at least a second: its counter's bucket width."""
+    seconds: ColumnElement[int] = func.greatest(contest_rule("quick_payment_seconds"), 1)
+    return seconds
+
+
 # A payer's (or, with no payer number, a voter's) confirmed payments in the contest, in buckets of the contest's
 # `quick_payment_seconds`: a counter of gateway.core.fraud_counters, kept by the counting statement.
 QUICK_COUNTER = "payer_paid_quick"
@@ -112,8 +118,7 @@ def judged_at_confirmation() -> CTE:
     An entry's fee buys no vote: nothing to hold out of a tally (and its entry waits for a person anyway).
     MATERIALIZED: the counting statement reads `reason` twice (status and hold reason), judged once."""
     o, counts = ORDERS.c, fraud_counters.COUNTS
-    limit, seconds, hold_at = (contest_rule("quick_payments"), func.greatest(contest_rule("quick_payment_seconds"), 1),
-                               contest_rule(HOLD_SCORE.key))
+    limit, seconds, hold_at = contest_rule("quick_payments"), quick_payment_seconds(), contest_rule(HOLD_SCORE.key)
     subject = func.coalesce(o.voter_msisdn, case((o.voter_ref.is_not(None), func.concat(o.channel, ":", o.voter_ref)),
                                                  else_=None))
     epoch = func.extract("epoch", CONFIRMED_AT)
