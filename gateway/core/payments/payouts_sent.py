@@ -25,6 +25,7 @@ from gateway.core.providers import (
     OutgoingPayout,
     PaymentError,
     PaymentState,
+    PayoutsSent,
     ProviderRateLimited,
     Providers,
     StatusResult,
@@ -72,6 +73,8 @@ async def take_turn(sessions: Sessions, registry: Providers, payout: Payout, now
             if exc.retryable:
                 await _due_again(sessions, payout, now + later(payout.attempts))
                 return "retry"
+            if payout.attempts > 1:  # an earlier send may have got through before its answer was lost
+                return await _refused_again(sessions, sender, payout, sent, f"{exc.code}: {exc.message}", now)
             await _failed(sessions, payout, f"{exc.code}: {exc.message}")
             return "failed"
         await _move(sessions, payout, PayoutState.SENT, now + FIRST_LOOK)
@@ -84,6 +87,22 @@ async def take_turn(sessions: Sessions, registry: Providers, payout: Payout, now
     except (ProviderRateLimited, PaymentError):
         await _due_again(sessions, payout, now + later(payout.attempts))
         return "retry"
+    return await _settle(sessions, payout, status, now)
+
+
+async def _refused_again(sessions: Sessions, sender: PayoutsSent, payout: Payout, sent: OutgoingPayout, refusal: str,
+                         now: datetime) -> str:
+    """A send refused after an earlier one timed out: the provider's word on the reference decides, not the
+    refusal (failing it would put the amount back in the balance while the first transfer is paid)."""
+    try:
+        status = await sender.payout_status(sent)
+    except CollectionNotFound:  # it never got there: the refusal stands
+        await _failed(sessions, payout, refusal)
+        return "failed"
+    except PaymentError:
+        await _due_again(sessions, payout, now + later(payout.attempts))
+        return "retry"
+    await _move(sessions, payout, PayoutState.SENT, now)
     return await _settle(sessions, payout, status, now)
 
 

@@ -195,3 +195,25 @@ async def test_a_transfer_mtn_paid_for_another_amount_never_goes_back_to_the_bal
     async with sessions() as session:
         done = await session.get(Payout, payout.id)
     assert done is not None and done.provider_reason == "the provider paid 550 XAF, 600 were asked"
+
+
+async def test_a_send_refused_after_one_that_timed_out_is_decided_by_mtns_word_not_failed(
+        sessions: Sessions, mtn: Mtn) -> None:
+    before = await mtn.disbursement.balance("XAF")
+    payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 500)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    async with sessions.begin() as session:  # an earlier attempt's transfer reached MTN, its answer was lost
+        row = await session.get(Payout, payout.id)
+        assert row is not None
+        row.attempts = 1
+    await mtn.disbursement.send_payout(await outgoing(sessions, row))
+    async with httpx.AsyncClient() as http:  # MTN now refuses our credentials: the resend is refused for good
+        (await http.post(f"{mtn.url}/_control", json={"reject_credentials": True})).raise_for_status()
+        (await http.post(f"{mtn.url}/_control", json={"expire_tokens": True})).raise_for_status()
+        turns = [turn.outcome for turn in await payouts_pass(sessions, mtn.registry, datetime.now(UTC))]
+        assert turns == ["retry"]  # neither failed (the amount back in the balance) nor sent again
+        assert await balance(sessions, mtn.contest) == (0, 500)
+        (await http.post(f"{mtn.url}/_control", json={"reject_credentials": False})).raise_for_status()
+    assert await passes_until_settled(sessions, mtn) == ["sent", "succeeded"]
+    assert await mtn.disbursement.balance("XAF") == before - 500  # one transfer
+    assert await balance(sessions, mtn.contest) == (500, 500)
