@@ -15,7 +15,6 @@ from assembly.results_key import signing_key
 from gateway.core.counter_sweep import sweep_counters
 from gateway.core.held_together import hold_earlier
 from gateway.core.holds import HELD_TOPIC
-from gateway.core.money_check import Difference
 from gateway.core.payments.payouts_sent import payouts_pass
 from gateway.core.payments.refunds_sent import refunds_pass
 from gateway.core.payments.verification import Verified, verify_due
@@ -46,6 +45,7 @@ RECONCILE_PASS_SECONDS = 200.0  # plus one order (a restarted start can take 80 
 MONEY_CHECK_PASS_SECONDS = 120.0
 MONEY_CHECK_KEPT_SECONDS = 3 * 24 * 3600  # a day read, or where its reading stopped
 BALANCE_READ_SECONDS = 3300  # the balances are read about once an hour
+BALANCES_READ = "money-check:balances"
 VERIFICATIONS_PER_PASS = 100  # ~50 s at the reconciler's 2 status calls a second (MTN)
 
 
@@ -134,10 +134,9 @@ def money_check_job() -> str:
 async def money_check_turn(ctx: JobContext) -> str:
     day, lines = datetime.now(UTC).date() - timedelta(days=1), []
     deadline = asyncio.get_running_loop().time() + MONEY_CHECK_PASS_SECONDS
-    read_balances = await ctx.redis.set("money-check:balances", "1", nx=True, ex=BALANCE_READ_SECONDS)
+    read_balances = not await ctx.redis.exists(BALANCES_READ)
     for provider in PROVIDERS_READ:
         done, at = f"money-check:{provider}:{day.isoformat()}", f"money-check-at:{provider}:{day.isoformat()}"
-        new: tuple[Difference, ...] = ()  # what this pass found first: the balance allows for it
         if not await ctx.redis.exists(done):
             kept = await ctx.redis.get(at)
             report = await reconcile_money(ctx.sessions, ctx.providers, provider, day, reconciler_pace(ctx.redis),
@@ -149,10 +148,10 @@ async def money_check_turn(ctx: JobContext) -> str:
             else:
                 await ctx.redis.set(at, report.resume.as_json(), ex=MONEY_CHECK_KEPT_SECONDS)
             lines.append(report.summary())
-            new = report.new
-        if read_balances:
-            lines += [balance.summary()
-                      for balance in await check_balances(ctx.sessions, ctx.providers, provider, new)]
+        if read_balances:  # yesterday's differences moved money before the last reading: none explains a move now
+            lines += [balance.summary() for balance in await check_balances(ctx.sessions, ctx.providers, provider)]
+    if read_balances:  # once they were read: a pass that failed before tries again at the next one
+        await ctx.redis.set(BALANCES_READ, "1", ex=BALANCE_READ_SECONDS)
     return "; ".join(lines) or f"{day.isoformat()} read already"
 
 

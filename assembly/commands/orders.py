@@ -79,7 +79,9 @@ def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 for provider in args.provider or PROVIDERS_READ:
                     report = await reconcile_money(sessions, registry, provider, day, reconciler_pace(redis))
-                    reports.append((report, await check_balances(sessions, registry, provider, report.new)))
+                    # A difference found today may have moved money since the last reading; an older day's did not.
+                    explains = report.new if day == datetime.now(UTC).date() else ()
+                    reports.append((report, await check_balances(sessions, registry, provider, explains)))
             finally:
                 await registry.aclose()
             return reports
