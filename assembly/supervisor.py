@@ -187,17 +187,17 @@ def stand_ins(settings: Settings) -> list[Child]:
     wanted: list[tuple[str, tuple[str, int], Callable[[], Child]]] = []
     if sandbox_needed(settings):
         host, port = sandbox_address(settings.sandbox_url)
-        wanted.append(("sandbox", (host, port), lambda: spawn("sandbox", "--host", host, "--port", str(port),
-                                                              module="payments.sandbox")))
+        wanted.append(("sandbox", (host, port), partial(spawn, "sandbox", "--host", host, "--port", str(port),
+                                                        module="payments.sandbox")))
     for stand_in in stand_ins_needed(settings):  # the channels' fakes (AT's SMS API, the Bot API)
         os.environ.update(stand_in.environment(settings))  # e.g. where every child sends its SMS
         wanted.append((stand_in.name, stand_in.address(settings), partial(spawn_stand_in, stand_in, settings)))
     if media_server_needed(settings):  # candidates' uploads in, their clips out (never through a web process)
-        wanted.append(("media", media_address(settings), lambda: spawn("media", "media")))
+        wanted.append(("media", media_address(settings), partial(spawn, "media", "media")))
     if cloudinary_stand_in_needed(settings):  # Cloudinary's upload API, its renditions and notifications
         host, port = listen_address(STAND_IN_URL, 8094)
-        wanted.append(("cloudinary", (host, port), lambda: spawn(
-            "cloudinary", "--host", host, "--port", str(port), "--data-dir",
+        wanted.append(("cloudinary", (host, port), partial(
+            spawn, "cloudinary", "--host", host, "--port", str(port), "--data-dir",
             str(settings.gateway_data_dir / "cloudinary"), module="media.cloudinary_stand_in")))
     children = []
     for name, address, start in wanted:

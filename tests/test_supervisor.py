@@ -61,3 +61,19 @@ def test_a_second_host_on_this_machine_uses_the_stand_ins_already_answering(tmp_
             assert children[0].args[:4] == ("--host", "127.0.0.1", "--port", str(free_port))
         finally:
             stop_children(children)
+
+
+def test_each_stand_in_starts_on_its_own_address(tmp_path: Path) -> None:
+    with socket.socket() as free:
+        free.bind(("127.0.0.1", 0))
+        sandbox_port = free.getsockname()[1]
+    settings = Settings(_env_file=None, gateway_data_dir=tmp_path, sandbox_url=f"http://127.0.0.1:{sandbox_port}",
+                        media_storage="cloudinary", telegram_bot_token=SecretStr("123:abc"),
+                        at_fake_url="http://127.0.0.1:9")  # AT's fake answers nowhere yet: started too
+    children = stand_ins(settings)
+    try:
+        started = {child.name: child.args[:4] for child in children}
+        assert started["sandbox"] == ("--host", "127.0.0.1", "--port", str(sandbox_port))
+        assert started["cloudinary"][3] != str(sandbox_port)
+    finally:
+        stop_children(children)
