@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint lock texts balancer clean
+.PHONY: run test lint lock texts balancer fanout clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -33,9 +33,18 @@ $(HAPROXY):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null
 balancer: $(STAMP) $(HAPROXY)
 
+## Debian's nginx with Nchan, the board's fan-out server for big audiences (BOARD_FANOUT_URL, `gateway fanout`,
+## `python -m bench.stream --fanout`); its test runs it too. `make run` streams without it.
+NCHAN ?= /usr/lib/nginx/modules/ngx_nchan_module.so
+$(NCHAN):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "The fan-out server is Debian's nginx with Nchan: run 'sudo apt-get install libnginx-mod-nchan'"; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnginx-mod-nchan >/dev/null
+fanout: $(STAMP) $(NCHAN)
+
 ## Lint, type-check ([tool.mypy]), check the layers ([tool.importlinter] in pyproject.toml), then the
 ## whole test suite against real PostgreSQL and Redis (embedded unless URLs are set).
-test: $(STAMP) $(CHROMIUM)
+test: $(STAMP) $(CHROMIUM) $(NCHAN)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports

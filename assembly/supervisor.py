@@ -21,6 +21,7 @@ import redis
 from rq import Worker
 from rq.worker import WorkerStatus
 
+from assembly import fanout_server
 from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demo
 from assembly.embedded import export_urls, service_urls
@@ -127,6 +128,9 @@ def announce(settings: Settings) -> None:
     if sandbox_needed(settings):
         lines.append(f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers ending 450-455 fail)")
     lines += [stand_in.announce(settings) for stand_in in stand_ins_needed(settings)]
+    if fanout_server.runs_here(settings.board_fanout_url):
+        lines.append(f"  live boards   http://{fanout_server.DEFAULT_LISTEN}/c/demo  (the site through nginx + Nchan, "
+                     "its boards' streams from Nchan)")
     if cloudinary_stand_in_needed(settings):
         lines.append(f"  cloudinary    {STAND_IN_URL}/  (stand-in of Cloudinary's upload API; renditions made here)")
     if media_server_needed(settings):
@@ -199,6 +203,9 @@ def stand_ins(settings: Settings) -> list[Child]:
         wanted.append(("cloudinary", (host, port), partial(
             spawn, "cloudinary", "--host", host, "--port", str(port), "--data-dir",
             str(settings.gateway_data_dir / "cloudinary"), module="media.cloudinary_stand_in")))
+    if fanout_server.runs_here(settings.board_fanout_url):  # the board's fan-out server (nginx with Nchan)
+        wanted.append(("fanout", fanout_server.publish_address(settings.board_fanout_url),
+                       partial(spawn, "fanout", "fanout")))
     children = []
     for name, address, start in wanted:
         if listening(*address):

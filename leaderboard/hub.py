@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
@@ -103,6 +104,7 @@ class Hub:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
         self._closing = False
+        self.followers: list[Callable[[int], None]] = []  # also told of each change (the fan-out publisher)
         self.dropped = 0  # viewers cut off for being too slow, since start
 
     @property
@@ -251,6 +253,8 @@ class Hub:
                         contest_id = cache.contest_from_channel(message["channel"])
                         if contest_id is not None:
                             self.notify(contest_id)
+                            for follower in self.followers:
+                                follower(contest_id)
             except (RedisError, OSError) as exc:
                 log.warning("leaderboard subscriber lost Redis (%s); retrying in %.1fs", exc, delay)
             finally:

@@ -7,8 +7,11 @@ from aiohttp import web
 
 from leaderboard.boards import Boards
 from leaderboard.config import StreamConfig
+from leaderboard.fanout import FanoutPublisher
 from leaderboard.hub import Hub
 
 LEADERBOARD_CONFIG = web.AppKey("leaderboard_config", StreamConfig)
 LEADERBOARD_BOARDS = web.AppKey("leaderboard_boards", Boards)
 LEADERBOARD_HUB = web.AppKey("leaderboard_hub", Hub)
+# Set only when BOARD_FANOUT_URL names a fan-out server: the process's candidate publisher to it.
+LEADERBOARD_FANOUT = web.AppKey("leaderboard_fanout", FanoutPublisher)

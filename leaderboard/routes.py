@@ -8,14 +8,15 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.kit.keys import REDIS, SESSIONS, settings_of
+from gateway.kit.keys import HTTP, REDIS, SESSIONS, settings_of
 from gateway.kit.throttle import client_address
 from leaderboard import sse
 from leaderboard.board import etag_matches, needs_first_frame, parse_last_event_id
 from leaderboard.boards import Boards
 from leaderboard.config import StreamConfig
+from leaderboard.fanout import FanoutConfig, FanoutPublisher
 from leaderboard.hub import Frame, Hub, Viewer
-from leaderboard.keys import LEADERBOARD_BOARDS, LEADERBOARD_CONFIG, LEADERBOARD_HUB
+from leaderboard.keys import LEADERBOARD_BOARDS, LEADERBOARD_CONFIG, LEADERBOARD_FANOUT, LEADERBOARD_HUB
 from leaderboard.settings import BoardSettings
 
 routes = web.RouteTableDef()
@@ -95,10 +96,25 @@ async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
     hub = Hub(app[REDIS], boards, config)
     app[LEADERBOARD_BOARDS] = boards
     app[LEADERBOARD_HUB] = hub
+    publisher = _fanout_publisher(app, boards)
+    if publisher is not None:
+        hub.followers.append(publisher.notify)
+        await publisher.start()
     await hub.start()
     yield
     await hub.stop()
+    if publisher is not None:
+        await publisher.stop()
     await boards.close()  # reads the stopped pumps, or viewers who hung up, left under way
+
+
+def _fanout_publisher(app: web.Application, boards: Boards) -> FanoutPublisher | None:
+    url = settings_of(app, BoardSettings).board_fanout_url
+    if not url:
+        return None
+    publisher = FanoutPublisher(app[REDIS], boards, app[SESSIONS], app[HTTP], FanoutConfig(url))
+    app[LEADERBOARD_FANOUT] = publisher
+    return publisher
 
 
 async def close_streams(app: web.Application) -> None:

@@ -243,3 +243,11 @@ def test_development_keeps_one_results_key_in_the_data_folder(settings: Settings
     first = signing_key(dev)
     assert (tmp_path / "results-signing-key.pem").stat().st_mode & 0o777 == 0o600
     assert results.public_raw(signing_key(dev).public_key()) == results.public_raw(first.public_key())
+
+
+def test_the_fanout_url_must_be_an_http_url_and_is_read_as_a_folder() -> None:
+    """The publisher appends each board's slug: without the slash, every frame would go to one wrong channel."""
+    with pytest.raises(ValueError, match="BOARD_FANOUT_URL"):
+        Settings(board_fanout_url="fanout:8096/board/")
+    assert Settings(board_fanout_url="http://fanout:8096/board").board_fanout_url == "http://fanout:8096/board/"
+    assert Settings().board_fanout_url == ""  # the embedded default: each web process streams to its viewers

@@ -1,4 +1,4 @@
-"""`gateway leaderboard rebuild`."""
+"""`gateway leaderboard rebuild`, and `gateway fanout` (the board's fan-out server on this machine)."""
 
 from __future__ import annotations
 
@@ -34,8 +34,33 @@ def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int
     return 0
 
 
+def cmd_fanout(settings: Settings, args: argparse.Namespace) -> int:
+    """nginx with Nchan in the foreground: viewers' streams at --listen, the rest proxied to the service."""
+    from assembly import fanout_server
+
+    publish = args.publish or fanout_server.DEFAULT_PUBLISH
+    if not args.publish and settings.board_fanout_url:
+        host, port = fanout_server.publish_address(settings.board_fanout_url)
+        publish = f"{host}:{port}"
+    server = fanout_server.FanoutServer(
+        listen=args.listen, publish_listen=publish,
+        service_url=f"http://{settings.gateway_host}:{settings.gateway_port}", workers=args.workers,
+        max_connections=args.connections)
+    if not settings.board_fanout_url:
+        print(f"Set BOARD_FANOUT_URL={server.publish_url} for the service to publish its boards here.")
+    fanout_server.exec_nginx(server, settings.gateway_data_dir / "fanout")
+    return 0  # not reached: this process is nginx now
+
+
 def add(sub: Subcommands) -> None:
     board_cmd = sub.add_parser("leaderboard", help="the live leaderboard").add_subparsers(
         dest="leaderboard_command", required=True)
     board_cmd.add_parser("rebuild", help="rebuild the Redis boards from PostgreSQL").set_defaults(
         func=cmd_leaderboard_rebuild)
+    fanout = sub.add_parser("fanout", help="the board's fan-out server here (Debian's nginx with Nchan)")
+    fanout.add_argument("--listen", default="127.0.0.1:8095", help="viewers' address (default %(default)s)")
+    fanout.add_argument("--publish", default="", help="the publishers' address (default: BOARD_FANOUT_URL's, "
+                                                       "else 127.0.0.1:8096)")
+    fanout.add_argument("--workers", type=int, default=2)
+    fanout.add_argument("--connections", type=int, default=4096, help="per worker (default %(default)s)")
+    fanout.set_defaults(func=cmd_fanout)

@@ -1,0 +1,87 @@
+"""The board's fan-out server on this machine: Debian's nginx with Nchan, from deploy/nchan.conf.template.
+
+`gateway fanout` runs it in the foreground (and `gateway run` does, when BOARD_FANOUT_URL names this machine);
+the tests and `bench.stream --fanout` start it the same way. It is optional: without BOARD_FANOUT_URL each web
+process streams the board to its own viewers, and nothing here is needed.
+"""
+
+from __future__ import annotations
+
+import os
+import string
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+NGINX = Path("/usr/sbin/nginx")
+NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
+TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "nchan.conf.template"
+DEFAULT_LISTEN = "127.0.0.1:8095"  # viewers (and, proxied, the rest of the service)
+DEFAULT_PUBLISH = "127.0.0.1:8096"  # the service's publishers only
+INSTALL_HINT = "the fan-out server is Debian's nginx with Nchan: run 'sudo apt-get install libnginx-mod-nchan'"
+
+
+class FanoutUnavailable(RuntimeError):
+    """nginx or its Nchan module is not installed here."""
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutServer:
+    listen: str = DEFAULT_LISTEN
+    publish_listen: str = DEFAULT_PUBLISH
+    service_url: str = "http://127.0.0.1:8080"
+    workers: int = 2
+    max_connections: int = 4096  # per worker
+
+    @property
+    def publish_url(self) -> str:
+        """What the service's BOARD_FANOUT_URL is for this server."""
+        return f"http://{self.publish_listen}/board/"
+
+    @property
+    def stream_base(self) -> str:
+        return f"http://{self.listen}"
+
+
+def installed() -> bool:
+    return NGINX.exists() and NCHAN_MODULE.exists()
+
+
+def config(server: FanoutServer, run_dir: Path) -> str:
+    """The template filled in; nginx's own `$variables` are left as they are."""
+    return string.Template(TEMPLATE.read_text()).safe_substitute(
+        RUN_DIR=str(run_dir), WORKERS=str(server.workers), MAX_CONNECTIONS=str(server.max_connections),
+        MAX_FILES=str(server.max_connections * 2 + 64), LISTEN=server.listen,
+        PUBLISH_LISTEN=server.publish_listen, SERVICE_URL=server.service_url)
+
+
+def prepare(server: FanoutServer, run_dir: Path) -> list[str]:
+    """Write the configuration under `run_dir`; the command that runs nginx in the foreground on it."""
+    if not installed():
+        raise FanoutUnavailable(INSTALL_HINT)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    conf = run_dir / "nginx.conf"
+    conf.write_text(config(server, run_dir))
+    return [str(NGINX), "-e", "stderr", "-p", str(run_dir), "-c", str(conf)]
+
+
+def start(server: FanoutServer, run_dir: Path) -> subprocess.Popen[bytes]:
+    """nginx in a process group of its own (its master and workers stop together)."""
+    return subprocess.Popen(prepare(server, run_dir), start_new_session=True)
+
+
+def publish_address(board_fanout_url: str) -> tuple[str, int]:
+    parts = urlsplit(board_fanout_url)
+    return parts.hostname or "127.0.0.1", parts.port or 80
+
+
+def runs_here(board_fanout_url: str) -> bool:
+    """Whether `gateway run` should start the fan-out server itself: its publisher address is this machine's."""
+    return bool(board_fanout_url) and publish_address(board_fanout_url)[0] in ("127.0.0.1", "localhost")
+
+
+def exec_nginx(server: FanoutServer, run_dir: Path) -> None:
+    """Become nginx (the `gateway fanout` command): signals and exit status are then nginx's own."""
+    command = prepare(server, run_dir)
+    os.execv(command[0], command)

@@ -1,0 +1,186 @@
+"""The board through a fan-out server (Nchan): each frame published once, whatever the number of viewers.
+
+Past one machine's viewers, nobody's stream is served by a web process: the front sends the stream's path to
+Nchan (deploy/nchan.conf), which keeps every viewer's connection, a short buffer per channel for reconnects
+with `Last-Event-ID`, and answers a new viewer with the channel's newest frame. The service's part is to
+publish, to channel `<slug>`, each board as `public_board` allows it: a sealed board goes out sealed.
+
+One web process publishes at a time (a lease in Redis): several publishers could post an older read after a
+newer one, or a board from before a seal after the sealed one. When the holder dies, another takes the lease
+within `lease_seconds` and publishes every board again, so the worst a failover costs is a short pause.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from dataclasses import dataclass
+
+import httpx
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy import select
+
+from gateway.core.catalog import PUBLIC_STATUSES
+from gateway.db.engine import Sessions, autocommit
+from gateway.db.models import Contest
+from leaderboard.board import Rendered
+from leaderboard.boards import Boards
+from leaderboard.hub import flush_delay
+
+log = logging.getLogger(__name__)
+LEASE_KEY = "leaderboard:fanout-publisher"
+REQUEST_SECONDS = 5.0  # a fan-out server slower than this is treated as away: the next change or resync retries
+EVENT_NAME = "leaderboard"  # the `event:` of each frame, as the service's own stream names it
+# Renew the lease only while we still hold it; a holder that lost it (a long pause) must not take it back blindly.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class FanoutConfig:
+    publish_url: str  # Nchan's publisher location, ending in '/': the channel id (a contest's slug) follows
+    coalesce_seconds: float = 0.25  # at most one frame per contest this often, as the service's own hub
+    resync_seconds: float = 15.0  # every board is read again this often, in case a change's message was lost
+    lease_seconds: float = 5.0  # how long a silent publisher keeps the others out
+
+
+def channel_url(publish_url: str, slug: str) -> str:
+    return f"{publish_url}{slug}"
+
+
+def is_news(board: Rendered, published: tuple[int, str] | None) -> bool:
+    """A board not yet published: a new version, or the same version with other settings (a seal, hidden
+    counts). A sealed board is version 0 whatever the votes; its ETag tells it apart."""
+    return published is None or published != (board.version, board.etag)
+
+
+class FanoutPublisher:
+    def __init__(self, redis: Redis, boards: Boards, sessions: Sessions, http: httpx.AsyncClient,
+                 config: FanoutConfig) -> None:
+        self._redis = redis
+        self._boards = boards
+        self._sessions = sessions
+        self._http = http
+        self._config = config
+        self._token = secrets.token_hex(8)
+        self._leading = False
+        self._published: dict[int, tuple[int, str]] = {}  # contest id -> (version, ETag) last published
+        self._slugs: dict[int, str] = {}
+        self._dirty: set[int] = set()
+        self._pumps: dict[int, asyncio.Task[None]] = {}
+        self._last_sent: dict[int, float] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+        self._resync_now = asyncio.Event()
+        self.published = 0  # frames posted since start (a figure for benchmarks and tests)
+
+    @property
+    def leading(self) -> bool:
+        return self._leading
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._hold_lease(), name="fanout-lease"),
+                       asyncio.create_task(self._resync_loop(), name="fanout-resync")]
+
+    async def stop(self) -> None:
+        tasks = [*self._tasks, *self._pumps.values()]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._tasks.clear()
+        if self._leading:
+            with contextlib.suppress(RedisError, OSError):
+                await self._redis.eval(_RENEW, 1, LEASE_KEY, self._token, 1)  # let the next one take over now
+
+    def notify(self, contest_id: int) -> None:
+        """A contest's board changed (the hub's Redis subscriber calls this): publish it if we lead."""
+        if not self._leading:
+            return
+        self._dirty.add(contest_id)
+        if contest_id not in self._pumps:
+            self._pumps[contest_id] = asyncio.create_task(self._pump(contest_id), name=f"fanout-{contest_id}")
+
+    async def _hold_lease(self) -> None:
+        """Take the lease when free, keep it while held; lead from the moment it is ours."""
+        ttl_ms = int(self._config.lease_seconds * 1000)
+        while True:
+            try:
+                if self._leading:
+                    self._leading = bool(await self._redis.eval(_RENEW, 1, LEASE_KEY, self._token, ttl_ms))
+                else:
+                    self._leading = bool(await self._redis.set(LEASE_KEY, self._token, nx=True, px=ttl_ms))
+                    if self._leading:
+                        self._published.clear()  # what the last holder sent is unknown: send everything again
+                        self._resync_now.set()
+            except (RedisError, OSError) as exc:
+                log.warning("fan-out lease: Redis unavailable (%s)", exc)
+                self._leading = False
+            await asyncio.sleep(self._config.lease_seconds / 3)
+
+    async def _resync_loop(self) -> None:
+        """Apart from the lease's loop, so that a slow fan-out server never delays the lease's renewal."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._resync_now.wait(), self._config.resync_seconds)
+            self._resync_now.clear()
+            if self._leading:
+                await self._resync()
+
+    async def _resync(self) -> None:
+        """Every public board once more: published if it changed, or if the fan-out server lost its channel
+        (it was restarted, and keeps its buffers in memory)."""
+        try:
+            async with autocommit(self._sessions) as session:
+                rows = (await session.execute(
+                    select(Contest.id, Contest.slug).where(Contest.status.in_(PUBLIC_STATUSES)))).all()
+        except Exception:
+            log.exception("fan-out: could not list the public contests")
+            return
+        for contest_id, slug in rows:
+            if self._slugs.get(contest_id) == slug and not await self._channel_missing(slug):
+                self.notify(contest_id)  # published only if it changed
+            else:
+                self._published.pop(contest_id, None)
+                self.notify(contest_id)
+
+    async def _channel_missing(self, slug: str) -> bool:
+        try:
+            response = await self._http.get(channel_url(self._config.publish_url, slug),
+                                            headers={"Accept": "application/json"}, timeout=REQUEST_SECONDS)
+        except httpx.HTTPError:
+            return True
+        return response.status_code == 404
+
+    async def _pump(self, contest_id: int) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while contest_id in self._dirty and self._leading:
+                await asyncio.sleep(flush_delay(loop.time(), self._last_sent.get(contest_id),
+                                                self._config.coalesce_seconds))
+                self._dirty.discard(contest_id)
+                self._last_sent[contest_id] = changes_seen = loop.time()
+                try:
+                    await self._publish(contest_id, changes_seen)
+                except Exception:  # the server, Redis or PostgreSQL away: the next change or resync tries again
+                    log.exception("fan-out: could not publish the board of contest %s", contest_id)
+        finally:
+            self._pumps.pop(contest_id, None)
+
+    async def _publish(self, contest_id: int, changes_seen: float) -> None:
+        contest = await self._boards.contest_by_id(contest_id)
+        if contest is None:
+            return
+        board = await self._boards.render(contest, not_before=changes_seen)
+        if not is_news(board, self._published.get(contest_id)) or not self._leading:
+            return
+        response = await self._http.post(
+            channel_url(self._config.publish_url, contest.slug), content=board.body,
+            headers={"Content-Type": "application/json", "X-EventSource-Event": EVENT_NAME}, timeout=REQUEST_SECONDS)
+        response.raise_for_status()
+        self._published[contest_id] = (board.version, board.etag)
+        self._slugs[contest_id] = contest.slug
+        self.published += 1

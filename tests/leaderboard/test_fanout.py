@@ -1,0 +1,154 @@
+"""The board through a real fan-out server (Debian's nginx with Nchan, installed by `make`): the service publishes
+each frame once; viewers subscribe there, at the stream's usual path, and resume with `Last-Event-ID`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiohttp
+import pytest
+from redis.asyncio import Redis
+
+from assembly import fanout_server
+from assembly.fanout_server import FanoutServer
+from gateway.db.engine import Sessions
+from leaderboard.cache import touch
+from leaderboard.fanout import LEASE_KEY
+from leaderboard.keys import LEADERBOARD_FANOUT
+from tests.factories import make_contest
+from tests.leaderboard.conftest import EventReader, MakeClient
+from tests.leaderboard.helpers import set_contest, vote_and_publish
+from tests.servers import free_port
+from tests.waiting import until
+
+Subscribe = Callable[..., "asyncio.Future[EventReader]"]
+
+
+@pytest.fixture
+async def nchan(tmp_path: Path) -> AsyncIterator[FanoutServer]:
+    """nginx with Nchan on free loopback ports, as `gateway fanout` runs it."""
+    server = FanoutServer(listen=f"127.0.0.1:{free_port()}", publish_listen=f"127.0.0.1:{free_port()}",
+                          workers=1, max_connections=256)
+    process = fanout_server.start(server, tmp_path / "fanout")
+    try:
+        await answering(server, process)
+        yield server
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+
+
+async def answering(server: FanoutServer, process: subprocess.Popen[bytes]) -> None:
+    async with aiohttp.ClientSession() as http:
+        for _ in range(200):
+            assert process.poll() is None, "nginx with Nchan did not start (see its stderr above)"
+            try:
+                async with http.get(server.publish_url + "probe") as response:
+                    if response.status == 404:  # the publisher answers: no such channel yet
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.05)
+    raise AssertionError("nginx with Nchan never answered")
+
+
+@pytest.fixture
+async def viewers(nchan: FanoutServer) -> AsyncIterator[Callable[..., asyncio.Future[EventReader]]]:
+    session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5))
+    readers: list[EventReader] = []
+
+    async def open_(slug: str, last_event_id: str | None = None) -> EventReader:
+        headers = {"Accept": "text/event-stream"}  # as a browser's EventSource sends
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = last_event_id
+        response = await session.get(f"{nchan.stream_base}/api/v1/contests/{slug}/leaderboard/stream",
+                                     headers=headers)
+        assert response.status == 200, response.status
+        assert response.headers["Content-Type"].startswith("text/event-stream")
+        reader = EventReader(response)
+        readers.append(reader)
+        return reader
+
+    yield open_  # type: ignore[misc]
+    for reader in readers:
+        await reader.close()
+    await session.close()
+
+
+async def test_a_counted_vote_reaches_a_fanout_viewer_who_resumes_with_last_event_id(
+    make_client: MakeClient, nchan: FanoutServer, viewers: Subscribe, sessions: Sessions, redis: Redis
+) -> None:
+    contest = await make_contest(sessions, candidates=2)
+    await vote_and_publish(sessions, redis, contest, "01", 3)
+    client = await make_client(settings_update={"board_fanout_url": nchan.publish_url})
+    await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)  # on taking the lease
+    reader = await viewers(contest.slug)
+    first = await reader.next(timeout=10)  # the board as the service published it on taking the lease
+    assert first is not None and first.event == "leaderboard"
+    api = await (await client.get(f"/api/v1/contests/{contest.slug}/leaderboard")).json()
+    assert first.board == api
+
+    await vote_and_publish(sessions, redis, contest, "02", 5)
+    second = await reader.until(lambda e: e.board["total_votes"] == 8)
+    assert {c["code"]: c["votes"] for c in second.board["candidates"]} == {"02": 5, "01": 3}
+    await reader.close()
+
+    # Away for a while: one change is missed, then the viewer comes back with the id of the last frame it had.
+    await vote_and_publish(sessions, redis, contest, "01", 1)
+    await until(lambda: client.app[LEADERBOARD_FANOUT].published >= 3)
+    back = await viewers(contest.slug, last_event_id=second.id)
+    missed = await back.next()
+    assert missed is not None and missed.board["total_votes"] == 9
+    assert await back.nothing_within(0.5)  # nothing it already had comes again
+
+    # A viewer with the newest id gets nothing until the next change.
+    current = await viewers(contest.slug, last_event_id=missed.id)
+    assert await current.nothing_within(0.5)
+    await vote_and_publish(sessions, redis, contest, "02", 1)
+    assert (await current.next()).board["total_votes"] == 10  # type: ignore[union-attr]
+
+
+async def test_a_sealed_board_goes_out_sealed(make_client: MakeClient, nchan: FanoutServer, viewers: Subscribe,
+                                             sessions: Sessions, redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=2)
+    await vote_and_publish(sessions, redis, contest, "01", 4)
+    client = await make_client(settings_update={"board_fanout_url": nchan.publish_url})
+    await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)
+    reader = await viewers(contest.slug)
+    assert (await reader.next(timeout=10)).board["total_votes"] == 4  # type: ignore[union-attr]
+
+    await set_contest(sessions, contest, board_sealed=True)
+    await touch(redis, contest.id)  # what the admin area's change announces
+    sealed = await reader.until(lambda e: e.board.get("sealed") is True)
+    assert sealed.board["candidates"] == [] and sealed.board["total_votes"] is None
+    await vote_and_publish(sessions, redis, contest, "02", 2)
+    assert await reader.nothing_within(1.0)  # a vote under seal sends nothing that could be counted
+
+
+async def test_unknown_boards_are_refused_and_a_second_process_takes_over_publishing(
+    make_client: MakeClient, nchan: FanoutServer, viewers: Subscribe, sessions: Sessions, redis: Redis
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{nchan.stream_base}/api/v1/contests/no-such/leaderboard/stream",
+                            headers={"Accept": "text/event-stream"}) as response:
+            assert response.status == 403  # never published: not a channel anybody waits on
+    contest = await make_contest(sessions, candidates=2)
+    settings_update = {"board_fanout_url": nchan.publish_url}
+    first = await make_client(settings_update=settings_update)
+    second = await make_client(settings_update=settings_update)
+    await until(lambda: first.app[LEADERBOARD_FANOUT].published + second.app[LEADERBOARD_FANOUT].published == 1)
+    leader, other = (first, second) if first.app[LEADERBOARD_FANOUT].leading else (second, first)
+    assert not other.app[LEADERBOARD_FANOUT].leading  # one publisher at a time
+    reader = await viewers(contest.slug)
+    await reader.next(timeout=10)
+
+    await leader.close()  # its host goes away; the lease it held is handed back
+    await until(lambda: other.app[LEADERBOARD_FANOUT].leading, timeout=10)
+    assert await redis.get(LEASE_KEY) is not None
+    await vote_and_publish(sessions, redis, contest, "02", 7)
+    assert (await reader.until(lambda e: e.board["total_votes"] >= 7, timeout=10)).board["total_votes"] == 7
