@@ -32,7 +32,7 @@ class FanoutServer:
     publish_listen: str = DEFAULT_PUBLISH
     service_url: str = "http://127.0.0.1:8080"
     workers: int = 2
-    max_connections: int = 4096  # per worker
+    max_connections: int = 4096  # per worker (a viewer is one; a proxied request two)
 
     @property
     def publish_url(self) -> str:
@@ -52,7 +52,7 @@ def config(server: FanoutServer, run_dir: Path) -> str:
     """The template filled in; nginx's own `$variables` are left as they are."""
     return string.Template(TEMPLATE.read_text()).safe_substitute(
         RUN_DIR=str(run_dir), WORKERS=str(server.workers), MAX_CONNECTIONS=str(server.max_connections),
-        MAX_FILES=str(server.max_connections * 2 + 64), LISTEN=server.listen,
+        MAX_FILES=str(server.max_connections + 1000), LISTEN=server.listen,
         PUBLISH_LISTEN=server.publish_listen, SERVICE_URL=server.service_url)
 
 
