@@ -1,0 +1,10 @@
+# The board's fan-out server (docker-compose.yml, service `fanout`): Debian's nginx with Nchan, configured from
+# deploy/nchan.conf.template by envsubst at start (only the template's own ${NAME}s; nginx's $variables stay).
+FROM debian:bookworm-slim
+RUN apt-get update \
+    && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends libnginx-mod-nchan gettext-base \
+    && rm -rf /var/lib/apt/lists/* \
+    && mkdir -p /var/lib/nginx/fanout
+COPY deploy/nchan.conf.template /etc/nginx/nchan.conf.template
+EXPOSE 8095 8096
+CMD ["sh", "-c", "envsubst '$RUN_DIR $WORKERS $MAX_CONNECTIONS $MAX_FILES $LISTEN $PUBLISH_LISTEN $SERVICE_URL' < /etc/nginx/nchan.conf.template > /var/lib/nginx/fanout/nginx.conf && exec nginx -e stderr -c /var/lib/nginx/fanout/nginx.conf"]
