@@ -128,7 +128,10 @@ class FanoutPublisher:
                 await asyncio.wait_for(self._resync_now.wait(), self._config.resync_seconds)
             self._resync_now.clear()
             if self._leading:
-                await self._resync()
+                try:
+                    await self._resync()
+                except Exception:  # the fan-out server or PostgreSQL away: the next pass tries again
+                    log.exception("fan-out: could not read the boards again")
 
     async def _resync(self) -> None:
         """Every public board once more: published if it changed, or if the fan-out server lost its channel
@@ -173,6 +176,9 @@ class FanoutPublisher:
     async def _publish(self, contest_id: int, changes_seen: float) -> None:
         contest = await self._boards.contest_by_id(contest_id)
         if contest is None:
+            # No longer public (back to draft): its channel keeps its last frame. Not deleted: with Nchan 1.3.6 a
+            # subscriber to a deleted channel of `nchan_subscriber_first_message -1` aborts the nginx worker
+            # (spool.c:479, seen here), and with it every viewer of that worker.
             return
         board = await self._boards.render(contest, not_before=changes_seen)
         if not is_news(board, self._published.get(contest_id)) or not self._leading:
