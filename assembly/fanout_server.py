@@ -30,7 +30,7 @@ class FanoutUnavailable(RuntimeError):
 class FanoutServer:
     listen: str = DEFAULT_LISTEN
     publish_listen: str = DEFAULT_PUBLISH
-    service_url: str = "http://127.0.0.1:8080"
+    service_url: str = "http://127.0.0.1:8080"  # "" behind a balancer: only streams come here
     workers: int = 2
     max_connections: int = 4096  # per worker (a viewer is one; a proxied request two)
 
@@ -53,7 +53,15 @@ def config(server: FanoutServer, run_dir: Path) -> str:
     return string.Template(TEMPLATE.read_text()).safe_substitute(
         RUN_DIR=str(run_dir), WORKERS=str(server.workers), MAX_CONNECTIONS=str(server.max_connections),
         MAX_FILES=str(server.max_connections + 1000), LISTEN=server.listen,
-        PUBLISH_LISTEN=server.publish_listen, SERVICE_URL=server.service_url)
+        PUBLISH_LISTEN=server.publish_listen, FALLBACK=fallback(server.service_url))
+
+
+def fallback(service_url: str) -> str:
+    """What nginx does with a request that is not a board's stream: proxy it to the service, or (no service) 404."""
+    if not service_url:
+        return "return 404;"
+    return (f"proxy_pass {service_url}; proxy_http_version 1.1; proxy_set_header Host $http_host; "
+            "proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for; proxy_buffering off;")
 
 
 def prepare(server: FanoutServer, run_dir: Path) -> list[str]:

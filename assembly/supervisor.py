@@ -203,7 +203,10 @@ def stand_ins(settings: Settings) -> list[Child]:
         wanted.append(("cloudinary", (host, port), partial(
             spawn, "cloudinary", "--host", host, "--port", str(port), "--data-dir",
             str(settings.gateway_data_dir / "cloudinary"), module="media.cloudinary_stand_in")))
-    if fanout_server.runs_here(settings.board_fanout_url):  # the board's fan-out server (nginx with Nchan)
+    if fanout_server.runs_here(settings.board_fanout_url) and not fanout_server.installed():
+        log.error("BOARD_FANOUT_URL names this machine, but %s (or `make fanout`); the board's frames "
+                  "will not reach viewers until it runs", fanout_server.INSTALL_HINT)
+    elif fanout_server.runs_here(settings.board_fanout_url):  # the board's fan-out server (nginx with Nchan)
         wanted.append(("fanout", fanout_server.publish_address(settings.board_fanout_url),
                        partial(spawn, "fanout", "fanout")))
     children = []

@@ -26,17 +26,30 @@ from sqlalchemy import select
 from gateway.core.catalog import PUBLIC_STATUSES
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Contest
-from leaderboard.board import Rendered
-from leaderboard.boards import Boards
-from leaderboard.hub import flush_delay
+from leaderboard.board import Rendered, render
+from leaderboard.boards import Boards, load_contest_view
+from leaderboard.hub import Frame, flush_delay
 
 log = logging.getLogger(__name__)
 LEASE_KEY = "leaderboard:fanout-publisher"
 REQUEST_SECONDS = 5.0  # a fan-out server slower than this is treated as away: the next change or resync retries
 EVENT_NAME = "leaderboard"  # the `event:` of each frame, as the service's own stream names it
-# Renew the lease only while we still hold it; a holder that lost it (a long pause) must not take it back blindly.
-_RENEW = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+# Renew the lease when ours (1), take it when free (2: somebody else may have held it since); never take it from
+# another holder (0).
+_TAKE = """
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder == false then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 2
+end
+return 0
+"""
+_RELEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
 
@@ -46,6 +59,7 @@ class FanoutConfig:
     publish_url: str  # Nchan's publisher location, ending in '/': the channel id (a contest's slug) follows
     coalesce_seconds: float = 0.25  # at most one frame per contest this often, as the service's own hub
     resync_seconds: float = 15.0  # every board is read again this often, in case a change's message was lost
+    probe_seconds: float = 2.0  # one channel is looked at this often: a restarted fan-out server has lost them
     lease_seconds: float = 5.0  # how long a silent publisher keeps the others out
 
 
@@ -54,9 +68,12 @@ def channel_url(publish_url: str, slug: str) -> str:
 
 
 def is_news(board: Rendered, published: tuple[int, str] | None) -> bool:
-    """A board not yet published: a new version, or the same version with other settings (a seal, hidden
-    counts). A sealed board is version 0 whatever the votes; its ETag tells it apart."""
-    return published is None or published != (board.version, board.etag)
+    """A board not yet published, by the hub's rule (`Frame.is_news_to`): a newer version, or the same version with
+    other settings (a seal, hidden counts); a sealed board is version 0 whatever the votes, its ETag tells it apart.
+    Never an older version (a read from PostgreSQL while Redis is away may be one)."""
+    if published is None:
+        return True
+    return Frame(board.version, b"", board.etag).is_news_to(*published)
 
 
 class FanoutPublisher:
@@ -69,6 +86,7 @@ class FanoutPublisher:
         self._config = config
         self._token = secrets.token_hex(8)
         self._leading = False
+        self._valid_until = 0.0  # loop time until which the lease is surely ours (its renewal's send + its TTL)
         self._published: dict[int, tuple[int, str]] = {}  # contest id -> (version, ETag) last published
         self._slugs: dict[int, str] = {}
         self._dirty: set[int] = set()
@@ -80,7 +98,12 @@ class FanoutPublisher:
 
     @property
     def leading(self) -> bool:
-        return self._leading
+        """Ours for at least another third of the lease: a process that could not renew in time (a stalled loop,
+        a busy pool) stops publishing before another may have taken over."""
+        return self._leading and self._time_left() > 0
+
+    def _time_left(self) -> float:
+        return self._valid_until - self._config.lease_seconds / 3 - asyncio.get_running_loop().time()
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._hold_lease(), name="fanout-lease"),
@@ -94,11 +117,11 @@ class FanoutPublisher:
         self._tasks.clear()
         if self._leading:
             with contextlib.suppress(RedisError, OSError):
-                await self._redis.eval(_RENEW, 1, LEASE_KEY, self._token, 1)  # let the next one take over now
+                await self._redis.eval(_RELEASE, 1, LEASE_KEY, self._token)  # let the next one take over now
 
     def notify(self, contest_id: int) -> None:
         """A contest's board changed (the hub's Redis subscriber calls this): publish it if we lead."""
-        if not self._leading:
+        if not self.leading:
             return
         self._dirty.add(contest_id)
         if contest_id not in self._pumps:
@@ -106,32 +129,48 @@ class FanoutPublisher:
 
     async def _hold_lease(self) -> None:
         """Take the lease when free, keep it while held; lead from the moment it is ours."""
-        ttl_ms = int(self._config.lease_seconds * 1000)
+        ttl = self._config.lease_seconds
+        loop = asyncio.get_running_loop()
         while True:
+            sent = loop.time()
+            lapsed = self._leading and self._time_left() <= 0  # changes told meanwhile were let go
             try:
+                answer = int(await asyncio.wait_for(
+                    self._redis.eval(_TAKE, 1, LEASE_KEY, self._token, int(ttl * 1000)), ttl / 3))
+                self._leading = answer > 0
                 if self._leading:
-                    self._leading = bool(await self._redis.eval(_RENEW, 1, LEASE_KEY, self._token, ttl_ms))
-                else:
-                    self._leading = bool(await self._redis.set(LEASE_KEY, self._token, nx=True, px=ttl_ms))
-                    if self._leading:
-                        self._published.clear()  # what the last holder sent is unknown: send everything again
-                        self._resync_now.set()
-            except (RedisError, OSError) as exc:
+                    self._valid_until = sent + ttl
+                if answer == 2:
+                    self._published.clear()  # what the last holder sent is unknown: send everything again
+                if answer == 2 or (answer == 1 and lapsed):
+                    self._resync_now.set()
+            except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("fan-out lease: Redis unavailable (%s)", exc)
                 self._leading = False
-            await asyncio.sleep(self._config.lease_seconds / 3)
+            await asyncio.sleep(ttl / 3)
 
     async def _resync_loop(self) -> None:
-        """Apart from the lease's loop, so that a slow fan-out server never delays the lease's renewal."""
+        """Apart from the lease's loop, so that a slow fan-out server never delays the lease's renewal. Every few
+        seconds one channel is looked at: a restarted server has lost them all, and its viewers get 403 (then
+        poll the web processes) until every board is published again."""
+        loop = asyncio.get_running_loop()
+        next_full = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._resync_now.wait(), self._config.resync_seconds)
-            self._resync_now.clear()
-            if self._leading:
-                try:
+                await asyncio.wait_for(self._resync_now.wait(), self._config.probe_seconds)
+            asked, self._resync_now = self._resync_now.is_set(), asyncio.Event()
+            if not self.leading:
+                continue
+            try:
+                if asked or loop.time() >= next_full or await self._server_restarted():
+                    next_full = loop.time() + self._config.resync_seconds
                     await self._resync()
-                except Exception:  # the fan-out server or PostgreSQL away: the next pass tries again
-                    log.exception("fan-out: could not read the boards again")
+            except Exception:  # the fan-out server or PostgreSQL away: the next pass tries again
+                log.exception("fan-out: could not read the boards again")
+
+    async def _server_restarted(self) -> bool:
+        known = next(iter(self._slugs.values()), None)
+        return known is not None and await self._channel_missing(known)
 
     async def _resync(self) -> None:
         """Every public board once more: published if it changed, or if the fan-out server lost its channel
@@ -155,37 +194,41 @@ class FanoutPublisher:
             response = await self._http.get(channel_url(self._config.publish_url, slug),
                                             headers={"Accept": "application/json"}, timeout=REQUEST_SECONDS)
         except httpx.HTTPError:
-            return True
+            return False  # cannot tell: publishing to it fails too, and is tried again with the next change
         return response.status_code == 404
 
     async def _pump(self, contest_id: int) -> None:
         loop = asyncio.get_running_loop()
         try:
-            while contest_id in self._dirty and self._leading:
+            while contest_id in self._dirty and self.leading:
                 await asyncio.sleep(flush_delay(loop.time(), self._last_sent.get(contest_id),
                                                 self._config.coalesce_seconds))
                 self._dirty.discard(contest_id)
-                self._last_sent[contest_id] = changes_seen = loop.time()
+                self._last_sent[contest_id] = loop.time()
                 try:
-                    await self._publish(contest_id, changes_seen)
+                    await self._publish(contest_id)
                 except Exception:  # the server, Redis or PostgreSQL away: the next change or resync tries again
                     log.exception("fan-out: could not publish the board of contest %s", contest_id)
         finally:
             self._pumps.pop(contest_id, None)
 
-    async def _publish(self, contest_id: int, changes_seen: float) -> None:
-        contest = await self._boards.contest_by_id(contest_id)
+    async def _publish(self, contest_id: int) -> None:
+        # Read afresh, not from the boards' short cache: a process that has just taken over must not publish a
+        # copy of the contest from before its seal after the sealed board the last holder sent.
+        contest = await load_contest_view(self._sessions, contest_id=contest_id)
         if contest is None:
             # No longer public (back to draft): its channel keeps its last frame. Not deleted: with Nchan 1.3.6 a
             # subscriber to a deleted channel of `nchan_subscriber_first_message -1` aborts the nginx worker
             # (spool.c:479, seen here), and with it every viewer of that worker.
             return
-        board = await self._boards.render(contest, not_before=changes_seen)
-        if not is_news(board, self._published.get(contest_id)) or not self._leading:
+        board = render(contest, await self._boards.tallies(contest))
+        time_left = self._time_left()
+        if not is_news(board, self._published.get(contest_id)) or not self._leading or time_left <= 0:
             return
         response = await self._http.post(
             channel_url(self._config.publish_url, contest.slug), content=board.body,
-            headers={"Content-Type": "application/json", "X-EventSource-Event": EVENT_NAME}, timeout=REQUEST_SECONDS)
+            headers={"Content-Type": "application/json", "X-EventSource-Event": EVENT_NAME},
+            timeout=min(REQUEST_SECONDS, time_left))
         response.raise_for_status()
         self._published[contest_id] = (board.version, board.etag)
         self._slugs[contest_id] = contest.slug
