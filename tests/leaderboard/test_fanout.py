@@ -175,3 +175,37 @@ def test_what_the_publisher_counts_as_news() -> None:
     assert not is_news(Rendered(50, "e50", b"{}"), published)
     assert not is_news(Rendered(42, "e42", b"{}"), published)
     assert is_news(Rendered(42, "e42", b"{}"), None)
+
+
+async def test_a_restarted_fanout_server_gets_every_board_again_within_seconds(
+    make_client: MakeClient, sessions: Sessions, redis: Redis, tmp_path: Path
+) -> None:
+    """Nchan keeps its channels in memory: after a restart, viewers are refused until the boards are published
+    again; the publisher notices within its probe (2 s), not at its full pass (15 s)."""
+    server = FanoutServer(listen=f"127.0.0.1:{free_port()}", publish_listen=f"127.0.0.1:{free_port()}",
+                          workers=1, max_connections=256)
+    contest = await make_contest(sessions, candidates=2)
+    await vote_and_publish(sessions, redis, contest, "01", 2)
+    process = fanout_server.start(server, tmp_path / "fanout")
+    try:
+        await answering(server, process)
+        client = await make_client(settings_update={"board_fanout_url": server.publish_url})
+        await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+        process = fanout_server.start(server, tmp_path / "fanout")
+        await answering(server, process)
+        restarted = asyncio.get_running_loop().time()
+        await until(lambda: client.app[LEADERBOARD_FANOUT].published == 2, timeout=10)
+        assert asyncio.get_running_loop().time() - restarted < 5
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{server.stream_base}/api/v1/contests/{contest.slug}/leaderboard/stream",
+                                headers={"Accept": "text/event-stream"}) as response:
+                assert response.status == 200
+                reader = EventReader(response)
+                first = await reader.next()
+                await reader.close()
+        assert first is not None and first.board["total_votes"] == 2
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
