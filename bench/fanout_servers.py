@@ -33,6 +33,7 @@ from bench.stream_fanout import audience, process_tree
 from tests.servers import free_port
 
 PATH = "/api/v1/contests/demo/leaderboard/stream"
+PUSHPIN_PORT = 7999  # its default
 BOARD = json.dumps({"contest": "demo", "candidates": [
     {"code": f"{i:02d}", "name": f"Candidate number {i}", "votes": 1000 + i, "rank": i} for i in range(1, 25)]})
 
@@ -104,7 +105,9 @@ async def pushpin(clients: int, processes: int, rounds: int, message_rate: int) 
     app.router.add_get(PATH, hold)
     runner = web.AppRunner(app, access_log=None)
     await runner.setup()
-    backend_port, http_port = free_port(), free_port()
+    # Pushpin's own port (condure binds it on every address): outside the ephemeral range, where the viewers of
+    # the run before leave thousands of sockets in TIME_WAIT that a bind on 0.0.0.0 would collide with.
+    backend_port, http_port = free_port(), PUSHPIN_PORT
     await web.TCPSite(runner, "127.0.0.1", backend_port).start()
     folder = Path(tempfile.mkdtemp(prefix="ballot-pushpin-"))
     process = subprocess.Popen(["pushpin", "--config", str(pushpin_config(folder, http_port, backend_port,

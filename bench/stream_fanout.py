@@ -65,22 +65,8 @@ def event_number(raw: bytes) -> int:
 
 
 class FanoutViewer(stream_load.ViewerProtocol):
-    def data_received(self, data: bytes) -> None:
-        if not self.answered.done():
-            self.answered.set_result(data.startswith(b"HTTP/1.1 200 "))
-            if not self.answered.result():
-                print(f"viewer refused: {data[:200]!r}", file=sys.stderr)
-                return
-        buffer = self.pending + data
-        end = buffer.rfind(b"\n") + 1
-        self.pending = buffer[max(end - 1, 0):]
-        start = 0
-        while (found := buffer.find(b"\nid: ", start, end)) >= 0:
-            line_end = buffer.index(b"\n", found + 1)
-            number = event_number(buffer[found + 5:line_end])
-            self.viewers.saw(number, self.seen)
-            self.seen = max(self.seen, number)
-            start = line_end
+    def version_of(self, event_id: bytes) -> int:
+        return event_number(event_id)
 
 
 def browser_request(url: str) -> tuple[str, int, bytes]:

@@ -116,10 +116,14 @@ class ViewerProtocol(asyncio.Protocol):
         start = 0
         while (found := buffer.find(b"\nid: ", start, end)) >= 0:
             line_end = buffer.index(b"\n", found + 1)
-            version = int(buffer[found + 5:line_end])
+            version = self.version_of(buffer[found + 5:line_end])
             self.viewers.saw(version, self.seen)
             self.seen = max(self.seen, version)
             start = line_end
+
+    def version_of(self, event_id: bytes) -> int:
+        """A frame's `id:` as a number that grows with each frame (the board's version here)."""
+        return int(event_id)
 
     def connection_lost(self, exc: Exception | None) -> None:
         if not self.answered.done():
