@@ -22,7 +22,7 @@ from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.media_storage import MediaStorage
 from gateway.core.orders import closing, entry_fees, placing
 from gateway.core.payments import in_chat
-from gateway.core.payments.starting import StartOutcome, needs_redirect, provider_for, start_for_page
+from gateway.core.payments.starting import StartOutcome, needs_redirect, provider_for, start_for_page, time_to_pay
 from gateway.core.providers import PaymentError, Providers
 from gateway.core.ranking import BoardReader, BoardTop, PublicBoard
 from gateway.core.rules import VotingState
@@ -105,7 +105,7 @@ class VoteService:
         if wait_for_room:
             await self.starts.wait_for_room()
         window = provider_for(self.providers, request.provider, request.channel).payment_window
-        order = await placing.place_order(self.sessions, request, pending_ttl=max(self.pending_ttl, window),
+        order = await placing.place_order(self.sessions, request, pending_ttl=time_to_pay(self.pending_ttl, window),
                                           sends_receipt=request.channel in self.receipt_channels)
         view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")
         if not needs_redirect(self.providers, order.provider, order.channel):
@@ -122,7 +122,7 @@ class VoteService:
         window = provider_for(self.providers, provider, channel).payment_window
         order = await entry_fees.place_entry_fee(
             self.sessions, entry_fees.FeeRequest(entry.id, provider, msisdn or entry.msisdn, channel),
-            pending_ttl=max(self.pending_ttl, window))
+            pending_ttl=time_to_pay(self.pending_ttl, window))
         view = await self.order(order.id)
         if not needs_redirect(self.providers, order.provider, order.channel):
             self.starts.request(order.id)

@@ -72,6 +72,17 @@ START_DEADLINE_SECONDS = 80.0
 START_LEASE = timedelta(seconds=120)
 
 
+def time_to_pay(pending_ttl: timedelta, window: timedelta) -> timedelta:
+    """How long a new order waits for its payment: the service's own time, or the provider's window from the
+    latest its first start may be recorded (a prompt is sent just after the reply, and a start takes at most
+    its deadline). Its start then never moves the expiry (`RECORD_START`): an update that leaves the indexed
+    expiry alone stays on the order's page (HOT), without a new entry in each of the table's indexes."""
+    return max(pending_ttl, window + START_ROOM)
+
+
+START_ROOM = timedelta(seconds=2 * START_DEADLINE_SECONDS)
+
+
 async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
                         ) -> StartOutcome | None:
     """Start the order's collection once; a retryable provider error propagates (retry later,

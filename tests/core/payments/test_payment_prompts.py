@@ -92,6 +92,18 @@ async def test_a_prompt_sent_again_late_gets_the_providers_whole_window_to_be_ap
     assert expired.checked == 0
 
 
+async def test_a_vote_leaves_its_payer_mtns_whole_window_after_the_prompt_without_moving_its_expiry(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    await make_contest(sessions, slug="gala")
+    order = await tables.get_order(sessions, await vote(client, "gala"))
+    assert order.payment_started_at is not None
+    window = MtnMomoCollection.payment_window
+    assert order.expires_at >= order.payment_started_at + window  # the payer may approve until MTN gives up
+    # placed with room for its start, so recording the start kept the expiry as placed (no index entry moved)
+    assert order.expires_at - order.created_at == window + starting.START_ROOM
+
+
 async def test_the_reconciler_does_not_wait_out_a_start_already_under_way(
     client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
 ) -> None:
