@@ -27,6 +27,7 @@ import aiohttp
 import asyncpg
 import httpx
 
+from bench import plans, statements
 from bench.harness import (
     PENDING_ORDERS,
     Stack,
@@ -115,12 +116,12 @@ async def watch_board(base_url: str, deadline: float, load: Load) -> None:
         return
 
 
-async def drive(stack: Stack, seconds: float, voters: int, rate: float | None = None,
+async def drive(stack: Stack, seconds: float, voters: int, rate: float | None = None, first_number: int = 1,
                 ) -> tuple[Load, float, float]:
     async with httpx.AsyncClient(timeout=30) as control:  # approve fast: we measure our side, not the payer
         await control.post(f"{stack.sandbox_url}/_control", json={"success_delay": 0.05})
     load = Load()
-    numbers = itertools.count(1)
+    numbers = itertools.count(first_number)
     started = time.time()
     deadline = started + seconds
     # aiohttp's client, not httpx: the load generator shares the machine's cores with the stack,
@@ -255,6 +256,18 @@ def frame_latencies(rows: list[asyncpg.Record], frames: list[tuple[float, str]])
     return result
 
 
+async def by_statement(stack: Stack, seconds: float, voters: int) -> str:
+    """The closed loop again, its PostgreSQL CPU told by statement (its connections warm from the run before)."""
+    start = await statements.statement_stats(stack, on=True)
+    before = statements.postgres_by_process(stack)
+    load, _, _ = await drive(stack, seconds, voters, first_number=3_000_000)
+    after = statements.postgres_by_process(stack)
+    end = await statements.statement_stats(stack, on=False)
+    found = statements.read_statements(statements.server_log(stack), start, end)
+    spent = {kind: after[kind] - before.get(kind, 0.0) for kind in after}
+    return "".join(f"\n  - {line}" for line in statements.report(found, load.placed, spent).splitlines())
+
+
 def pgbench_ceiling(stack: Stack, seconds: int) -> tuple[float, float]:
     """Transactions per second of the same write shape on the same PostgreSQL, and PostgreSQL's CPU
     milliseconds per transaction (to set beside its CPU per confirmed vote)."""
@@ -290,6 +303,10 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="votes per second arriving whatever the answers' pace "
                         "(open loop, for latencies below capacity); recorded as its own section")
     parser.add_argument("--ceiling-seconds", type=int, default=15)
+    parser.add_argument("--statements", type=float, default=0, metavar="SECONDS",
+                        help="then a closed loop this long, its PostgreSQL CPU told by statement")
+    parser.add_argument("--plans", action="store_true", help="then the counting statement's plan, part by "
+                        "part (EXPLAIN ANALYZE on orders left pending, rolled back)")
     parser.add_argument("--section", default="votes", help="its section of RESULTS.md (closed loop; e.g. a run "
                         "beside other work, as bench.transcode makes)")
     args = parser.parse_args()
@@ -297,9 +314,16 @@ def main() -> None:
         load, started, deadline = asyncio.run(drive(stack, args.seconds, args.voters, args.rate))
         figures = asyncio.run(measured(stack, load, started, deadline))
         figures["verification backlog"] = asyncio.run(verification_backlog(stack))
+        if args.statements:
+            figures["PostgreSQL CPU by statement (a later closed loop), per confirmed vote"] = asyncio.run(
+                by_statement(stack, args.statements, args.voters))
         if args.rate is None:
             figures["CPU per order placed and started, its callback dropped, ms"] = asyncio.run(
                 placing_only(stack, args.voters))
+            if args.plans:  # placing_only's orders are pending
+                figures["The counting statement's plan, per count"] = "".join(
+                    f"\n  - {line}" for line in plans.report(asyncio.run(plans.counting_plans(stack.database_url)))
+                    .splitlines())
         ceiling, pgbench_cpu = pgbench_ceiling(stack, args.ceiling_seconds) if args.rate is None else (None, 0.0)
     rate = float(figures.pop("_rate"))
     if ceiling is None:  # an offered rate says nothing about the most the stack takes
