@@ -184,39 +184,76 @@ def wait_until_up(settings: Settings, redis_url: str, children: list[Child], sto
             time.sleep(0.2)
 
 
-def stand_ins(settings: Settings) -> list[Child]:
-    """The local stand-ins these settings need (the payment sandbox, the channels' fakes of AT and the Bot API,
-    the media server and Cloudinary's stand-in), but for those already answering at their address: another host
-    on this machine, or `gateway stand-ins`, runs them, and every host uses the same ones."""
-    wanted: list[tuple[str, tuple[str, int], Callable[[], Child]]] = []
+@dataclass(frozen=True)
+class WantedStandIn:
+    name: str
+    address: tuple[str, int]
+    start: Callable[[], Child]
+
+
+def wanted_stand_ins(settings: Settings) -> list[WantedStandIn]:
+    """The local stand-ins these settings need: the payment sandbox, the channels' fakes of AT and the Bot API,
+    the media server, Cloudinary's stand-in and the board's fan-out server."""
+    wanted: list[WantedStandIn] = []
     if sandbox_needed(settings):
         host, port = sandbox_address(settings.sandbox_url)
-        wanted.append(("sandbox", (host, port), partial(spawn, "sandbox", "--host", host, "--port", str(port),
-                                                        module="payments.sandbox")))
+        wanted.append(WantedStandIn("sandbox", (host, port), partial(
+            spawn, "sandbox", "--host", host, "--port", str(port), module="payments.sandbox")))
     for stand_in in stand_ins_needed(settings):  # the channels' fakes (AT's SMS API, the Bot API)
         os.environ.update(stand_in.environment(settings))  # e.g. where every child sends its SMS
-        wanted.append((stand_in.name, stand_in.address(settings), partial(spawn_stand_in, stand_in, settings)))
+        wanted.append(WantedStandIn(stand_in.name, stand_in.address(settings),
+                                    partial(spawn_stand_in, stand_in, settings)))
     if media_server_needed(settings):  # candidates' uploads in, their clips out (never through a web process)
-        wanted.append(("media", media_address(settings), partial(spawn, "media", "media")))
+        wanted.append(WantedStandIn("media", media_address(settings), partial(spawn, "media", "media")))
     if cloudinary_stand_in_needed(settings):  # Cloudinary's upload API, its renditions and notifications
         host, port = listen_address(STAND_IN_URL, 8094)
-        wanted.append(("cloudinary", (host, port), partial(
+        wanted.append(WantedStandIn("cloudinary", (host, port), partial(
             spawn, "cloudinary", "--host", host, "--port", str(port), "--data-dir",
             str(settings.gateway_data_dir / "cloudinary"), module="media.cloudinary_stand_in")))
     if fanout_server.runs_here(settings.board_fanout_url) and not fanout_server.installed():
         log.error("BOARD_FANOUT_URL names this machine, but %s (or `make fanout`); the board's frames "
                   "will not reach viewers until it runs", fanout_server.INSTALL_HINT)
     elif fanout_server.runs_here(settings.board_fanout_url):  # the board's fan-out server (nginx with Nchan)
-        wanted.append(("fanout", fanout_server.publish_address(settings.board_fanout_url),
-                       partial(spawn, "fanout", "fanout")))
+        wanted.append(WantedStandIn("fanout", fanout_server.publish_address(settings.board_fanout_url),
+                                    partial(spawn, "fanout", "fanout")))
+    return wanted
+
+
+def stand_ins(settings: Settings, borrowed: list[WantedStandIn] | None = None) -> list[Child]:
+    """The stand-ins these settings need, started, but for those already answering at their address: another host
+    on this machine, or `gateway stand-ins`, runs them, and every host uses the same ones (listed in `borrowed`)."""
     children = []
-    for name, address, start in wanted:
-        if listening(*address):
-            log.warning("%s already answers at %s:%s (another host's, or `gateway stand-ins`): using it", name,
-                        *address)
+    for wanted in wanted_stand_ins(settings):
+        if listening(*wanted.address):
+            log.warning("%s already answers at %s:%s (another host's, or `gateway stand-ins`): using it",
+                        wanted.name, *wanted.address)
+            if borrowed is not None:
+                borrowed.append(wanted)
         else:
-            children.append(start())
+            children.append(wanted.start())
     return children
+
+
+def start_orphaned(borrowed: list[WantedStandIn], claim: Callable[[str], bool]) -> list[Child]:
+    """Borrowed stand-ins that no longer answer (the host that ran them stopped or died with them): started here
+    and kept as this host's own. `claim` lets one host only start each (the others go on borrowing it)."""
+    started = []
+    for wanted in list(borrowed):
+        if not listening(*wanted.address) and claim(wanted.name):
+            log.warning("%s no longer answers at %s:%s (the host that ran it is gone): starting it here",
+                        wanted.name, *wanted.address)
+            borrowed.remove(wanted)
+            started.append(wanted.start())
+    return started
+
+
+STAND_IN_CLAIM_SECONDS = 30  # long enough for a stand-in to start listening
+
+
+def claim_in(connection: redis.Redis) -> Callable[[str], bool]:
+    """A stand-in's start claimed in Redis, which every host shares: the first host to ask starts it."""
+    return lambda name: bool(connection.set(f"gateway:stand-in-start:{name}", os.getpid(), nx=True,
+                                            ex=STAND_IN_CLAIM_SECONDS))
 
 
 def run_stand_ins(settings: Settings) -> int:
@@ -255,7 +292,8 @@ def run_everything(settings: Settings) -> int:
         export_urls(urls)
         # The demo contest takes real money where providers are real: never seeded in production.
         asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production))
-        children = stand_ins(settings)
+        borrowed: list[WantedStandIn] = []
+        children = stand_ins(settings, borrowed)
         # One worker also runs the periodic jobs; the others only take jobs.
         children.append(spawn("worker-0", "worker"))
         children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]
@@ -268,11 +306,16 @@ def run_everything(settings: Settings) -> int:
             announce(settings)
         exit_code = 0
         try:
-            while not stop_requested:
-                if not restart_dead(children):
-                    exit_code = 1
-                    break
-                time.sleep(0.2)
+            with sync_redis(urls.redis_url) as connection:
+                claim, next_look = claim_in(connection), 0.0
+                while not stop_requested:
+                    if not restart_dead(children):
+                        exit_code = 1
+                        break
+                    if borrowed and time.monotonic() >= next_look:
+                        children += start_orphaned(borrowed, claim)
+                        next_look = time.monotonic() + BORROWED_LOOK_SECONDS
+                    time.sleep(0.2)
         finally:
             stop_children(children)
     print("Ballot stopped.", flush=True)
@@ -280,6 +323,7 @@ def run_everything(settings: Settings) -> int:
 
 
 MAX_RESTARTS_PER_MINUTE = 5
+BORROWED_LOOK_SECONDS = 2.0
 
 
 def restart_dead(children: list[Child]) -> bool:

@@ -11,7 +11,8 @@ from pathlib import Path
 from pydantic import SecretStr
 
 from assembly.settings import Settings
-from assembly.supervisor import restart_dead, spawn, stand_ins, stop_children
+from assembly.supervisor import WantedStandIn, claim_in, restart_dead, spawn, stand_ins, start_orphaned, stop_children
+from gateway.jobs.queues import sync_redis
 from tests.processes import alive
 
 
@@ -61,6 +62,52 @@ def test_a_second_host_on_this_machine_uses_the_stand_ins_already_answering(tmp_
             assert children[0].args[:4] == ("--host", "127.0.0.1", "--port", str(free_port))
         finally:
             stop_children(children)
+
+
+def test_a_host_starts_the_stand_in_it_borrowed_once_the_host_that_ran_it_is_gone(tmp_path: Path) -> None:
+    """Host A ran the payment sandbox and was killed with it: host B, which used A's, starts its own on the same
+    address (only the host that claims it: the others go on using B's)."""
+    with socket.socket() as at_fake, socket.socket() as others:
+        at_fake.bind(("127.0.0.1", 0))  # AT's fake runs elsewhere all along
+        at_fake.listen()
+        others.bind(("127.0.0.1", 0))
+        others.listen()
+        port = others.getsockname()[1]
+        settings = Settings(_env_file=None, gateway_data_dir=tmp_path, sandbox_url=f"http://127.0.0.1:{port}",
+                            media_upload_url="https://m.example.org", media_files_url="https://m.example.org",
+                            at_fake_url=f"http://127.0.0.1:{at_fake.getsockname()[1]}",
+                            telegram_bot_token=SecretStr("123:abc"))
+        borrowed: list[WantedStandIn] = []
+        children = stand_ins(settings, borrowed)
+        assert children == [] and [wanted.name for wanted in borrowed] == ["sandbox", "at-fake"]
+        assert start_orphaned(borrowed, claim=lambda name: True) == []  # A's still answer
+        borrowed = borrowed[:1]  # (AT's fake goes with A too; this follows the sandbox)
+    # A is gone, and another host claimed the restart first: B goes on borrowing
+    assert start_orphaned(borrowed, claim=lambda name: False) == [] and len(borrowed) == 1
+    children = start_orphaned(borrowed, claim=lambda name: True)
+    try:
+        assert [child.name for child in children] == ["sandbox"] and borrowed == []
+        assert until_listening(port), "the sandbox started here does not answer"
+    finally:
+        stop_children(children)
+
+
+def test_of_the_hosts_left_only_the_first_to_claim_a_stand_in_starts_it(settings: Settings) -> None:
+    with sync_redis(settings.redis_url) as connection:
+        connection.delete("gateway:stand-in-start:sandbox")
+        first, second = claim_in(connection), claim_in(connection)
+        assert first("sandbox") and not second("sandbox") and second("media")
+        connection.delete("gateway:stand-in-start:sandbox", "gateway:stand-in-start:media")
+
+
+def until_listening(port: int) -> bool:
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
 
 
 def test_each_stand_in_starts_on_its_own_address(tmp_path: Path) -> None:
