@@ -73,14 +73,15 @@ START_LEASE = timedelta(seconds=120)
 
 
 def time_to_pay(pending_ttl: timedelta, window: timedelta) -> timedelta:
-    """How long a new order waits for its payment: the service's own time, or the provider's window from the
-    latest its first start may be recorded (a prompt is sent just after the reply, and a start takes at most
-    its deadline). Its start then never moves the expiry (`RECORD_START`): an update that leaves the indexed
-    expiry alone stays on the order's page (HOT), without a new entry in each of the table's indexes."""
+    """How long a new order waits for its payment: the service's own time, or the provider's window counted from
+    its start, which nearly always comes within a second of the order (the prompt is sent just after the reply).
+    With that room the start's record leaves the expiry alone (`RECORD_START`), and an update that changes no
+    indexed column stays on the order's page (HOT), without a new entry in each of the table's indexes; a start
+    slower than the room (or a late one, by the reconciler) moves the expiry itself."""
     return max(pending_ttl, window + START_ROOM)
 
 
-START_ROOM = timedelta(seconds=2 * START_DEADLINE_SECONDS)
+START_ROOM = timedelta(seconds=30)
 
 
 async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
