@@ -34,6 +34,12 @@ log = logging.getLogger(__name__)
 LEASE_KEY = "leaderboard:fanout-publisher"
 REQUEST_SECONDS = 5.0  # a fan-out server slower than this is treated as away: the next change or resync retries
 EVENT_NAME = "leaderboard"  # the `event:` of each frame, as the service's own stream names it
+# A board no longer public (its contest taken back to draft): the channel's newest frame says so, so that no
+# viewer, nor any new one, goes on seeing the last board (the page stops, as when the stream answers 404).
+# Not a deletion of the channel: with Nchan 1.3.6 a subscriber to a deleted channel of
+# `nchan_subscriber_first_message -1` aborts the nginx worker (spool.c:479, seen here), and every viewer on it.
+WITHDRAWN_EVENT = "withdrawn"
+WITHDRAWN_BODY = b'{"withdrawn": true}'
 # Renew the lease when ours (1), take it when free (2: somebody else may have held it since); never take it from
 # another holder (0).
 _TAKE = """
@@ -182,6 +188,12 @@ class FanoutPublisher:
         except Exception:
             log.exception("fan-out: could not list the public contests")
             return
+        public = {contest_id for contest_id, _ in rows}
+        for contest_id in [known for known in self._slugs if known not in public]:
+            try:
+                await self._withdraw(contest_id)
+            except httpx.HTTPError as exc:  # tried again at the next pass
+                log.warning("fan-out: could not withdraw the board of contest %s (%s)", contest_id, exc)
         for contest_id, slug in rows:
             if self._slugs.get(contest_id) == slug and not await self._channel_missing(slug):
                 self.notify(contest_id)  # published only if it changed
@@ -217,19 +229,32 @@ class FanoutPublisher:
         # copy of the contest from before its seal after the sealed board the last holder sent.
         contest = await load_contest_view(self._sessions, contest_id=contest_id)
         if contest is None:
-            # No longer public (back to draft): its channel keeps its last frame. Not deleted: with Nchan 1.3.6 a
-            # subscriber to a deleted channel of `nchan_subscriber_first_message -1` aborts the nginx worker
-            # (spool.c:479, seen here), and with it every viewer of that worker.
+            await self._withdraw(contest_id)
             return
         board = render(contest, await self._boards.tallies(contest))
-        time_left = self._time_left()
-        if not is_news(board, self._published.get(contest_id)) or not self._leading or time_left <= 0:
+        if not is_news(board, self._published.get(contest_id)):
             return
+        if await self._post(contest.slug, board.body, EVENT_NAME):
+            self._published[contest_id] = (board.version, board.etag)
+            self._slugs[contest_id] = contest.slug
+
+    async def _withdraw(self, contest_id: int) -> None:
+        """The board of a contest published before and no longer public, withdrawn from its channel; published
+        again in full if the contest becomes public again."""
+        slug = self._slugs.get(contest_id)
+        if slug is not None and await self._post(slug, WITHDRAWN_BODY, WITHDRAWN_EVENT):
+            del self._slugs[contest_id]
+            self._published.pop(contest_id, None)
+
+    async def _post(self, slug: str, body: bytes, event: str) -> bool:
+        """One frame to a channel, while the lease is surely ours (the request's time-out within it)."""
+        time_left = self._time_left()
+        if not self._leading or time_left <= 0:
+            return False
         response = await self._http.post(
-            channel_url(self._config.publish_url, contest.slug), content=board.body,
-            headers={"Content-Type": "application/json", "X-EventSource-Event": EVENT_NAME},
+            channel_url(self._config.publish_url, slug), content=body,
+            headers={"Content-Type": "application/json", "X-EventSource-Event": event},
             timeout=min(REQUEST_SECONDS, time_left))
         response.raise_for_status()
-        self._published[contest_id] = (board.version, board.etag)
-        self._slugs[contest_id] = contest.slug
         self.published += 1
+        return True

@@ -129,6 +129,7 @@ async def test_a_sealed_board_goes_out_sealed(make_client: MakeClient, nchan: Fa
     sealed = await reader.until(lambda e: e.board.get("sealed") is True)
     assert sealed.board["candidates"] == [] and sealed.board["total_votes"] is None
     publisher = client.app[LEADERBOARD_FANOUT]
+    await until(lambda: publisher.published == 2)  # Nchan may hand the frame on before it answers the POST
     sent = publisher.published
     await vote_and_publish(sessions, redis, contest, "02", 2)
     assert await reader.nothing_within(1.0)  # a vote under seal sends nothing that could be counted
@@ -163,6 +164,31 @@ async def test_unknown_boards_are_refused_and_a_second_process_takes_over_publis
     assert await redis.get(LEASE_KEY) not in (None, lease)
     await vote_and_publish(sessions, redis, contest, "02", 7)
     assert (await reader.until(lambda e: e.board["total_votes"] >= 7, timeout=10)).board["total_votes"] == 7
+
+
+async def test_a_board_taken_back_to_draft_is_withdrawn_from_its_viewers_and_from_new_ones(
+    make_client: MakeClient, nchan: FanoutServer, viewers: Subscribe, sessions: Sessions, redis: Redis
+) -> None:
+    contest = await make_contest(sessions, candidates=2)
+    await vote_and_publish(sessions, redis, contest, "01", 3)
+    client = await make_client(settings_update={"board_fanout_url": nchan.publish_url})
+    await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)
+    reader = await viewers(contest.slug)
+    assert (await reader.next(timeout=10)).board["total_votes"] == 3  # type: ignore[union-attr]
+
+    await set_contest(sessions, contest, status=ContestStatus.DRAFT)  # the organiser takes it back
+    await touch(redis, contest.id)
+    withdrawn = await reader.next()
+    assert withdrawn is not None and withdrawn.event == "withdrawn"
+    newcomer = await viewers(contest.slug)
+    first = await newcomer.next()
+    assert first is not None and first.event == "withdrawn"  # not the board of before
+    assert await newcomer.nothing_within(0.5)
+
+    await set_contest(sessions, contest, status=ContestStatus.OPEN)  # and opens it again: the board in full
+    await touch(redis, contest.id)
+    again = await reader.until(lambda e: e.event == "leaderboard")
+    assert again.board["total_votes"] == 3
 
 
 def test_what_the_publisher_counts_as_news() -> None:

@@ -163,6 +163,13 @@
 
     function onLive() { live = true; retries = 0; setState('live'); stopPolling(); }
 
+    function lost() { live = false; setState('reconnecting'); startPolling(); }
+    function retryLater() {  // after the browser gave up on the stream, or was told to: later, ourselves
+      source.close();
+      retries += 1;
+      setTimeout(connect, Math.min(60000, 1000 * Math.pow(2, retries)) + Math.random() * 1000);
+    }
+
     function connect() {
       if (!window.EventSource || jsonMissing) { setState('polling'); startPolling(); return; }
       setState(retries ? 'reconnecting' : 'connecting');
@@ -173,15 +180,11 @@
         onLive();
       });
       source.onerror = function () {
-        live = false;
-        setState('reconnecting');
-        startPolling();
-        if (source.readyState === 2) {  // the browser gave up (e.g. a 404 or 429): retry later ourselves
-          source.close();
-          retries += 1;
-          setTimeout(connect, Math.min(60000, 1000 * Math.pow(2, retries)) + Math.random() * 1000);
-        }
+        lost();
+        if (source.readyState === 2) { retryLater(); }  // the browser gave up (e.g. a 404 or 429)
       };
+      // The fan-out server's word that the board is no longer public (its contest back to draft): as a 404.
+      source.addEventListener('withdrawn', function () { lost(); retryLater(); });
     }
 
     document.addEventListener('visibilitychange', function () { if (!document.hidden && !live) { poll(); } });
