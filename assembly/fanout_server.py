@@ -52,8 +52,14 @@ def config(server: FanoutServer, run_dir: Path) -> str:
     """The template filled in; nginx's own `$variables` are left as they are."""
     return string.Template(TEMPLATE.read_text()).safe_substitute(
         RUN_DIR=str(run_dir), WORKERS=str(server.workers), MAX_CONNECTIONS=str(server.max_connections),
-        MAX_FILES=str(server.max_connections + 1000), LISTEN=server.listen,
+        MAX_FILES=str(server.max_connections + 1000), LISTEN=server.listen, LISTEN_OPTIONS=listen_options(server),
         PUBLISH_LISTEN=server.publish_listen, FALLBACK=fallback(server.service_url))
+
+
+def listen_options(server: FanoutServer) -> str:
+    """`reuseport` spreads the viewers' connections evenly over several workers (one socket each); with one worker
+    it would only let another server bind the same port and share its traffic, where a clash should fail."""
+    return "reuseport " if server.workers > 1 else ""
 
 
 def fallback(service_url: str) -> str:

@@ -7,4 +7,4 @@ RUN apt-get update \
     && mkdir -p /var/lib/nginx/fanout
 COPY deploy/nchan.conf.template /etc/nginx/nchan.conf.template
 EXPOSE 8095 8096
-CMD ["sh", "-c", "envsubst '$RUN_DIR $WORKERS $MAX_CONNECTIONS $MAX_FILES $LISTEN $PUBLISH_LISTEN $FALLBACK' < /etc/nginx/nchan.conf.template > /var/lib/nginx/fanout/nginx.conf && exec nginx -e stderr -c /var/lib/nginx/fanout/nginx.conf"]
+CMD ["sh", "-c", "envsubst '$RUN_DIR $WORKERS $MAX_CONNECTIONS $MAX_FILES $LISTEN $LISTEN_OPTIONS $PUBLISH_LISTEN $FALLBACK' < /etc/nginx/nchan.conf.template > /var/lib/nginx/fanout/nginx.conf && exec nginx -e stderr -c /var/lib/nginx/fanout/nginx.conf"]

@@ -191,6 +191,22 @@ async def test_a_board_taken_back_to_draft_is_withdrawn_from_its_viewers_and_fro
     assert again.board["total_votes"] == 3
 
 
+def test_a_second_fanout_server_on_a_taken_port_fails_rather_than_sharing_it(nchan: FanoutServer,
+                                                                            tmp_path: Path) -> None:
+    """One worker listens alone (two test runs that drew the same port must not share it); several spread the
+    viewers over their sockets (`reuseport`), as the production server does."""
+    second = FanoutServer(listen=nchan.listen, publish_listen=f"127.0.0.1:{free_port()}", workers=1,
+                          max_connections=256)
+    process = fanout_server.start(second, tmp_path / "second")
+    try:
+        assert process.wait(10) != 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(10)
+    assert "reuseport" in fanout_server.config(FanoutServer(workers=4), tmp_path)
+
+
 def test_what_the_publisher_counts_as_news() -> None:
     """The hub's rule: newer versions, and a seal (version 0, its own ETag); never an older version, as a read
     from PostgreSQL while Redis is away may be, which Nchan would then hand every new viewer."""
