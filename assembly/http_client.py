@@ -3,35 +3,78 @@ through aiohttp's connection pool (`httpx-aiohttp`). httpcore's pool costs ~0.9 
 flight against aiohttp's ~0.06 ms (bench.floor), and a vote makes one such request.
 
 Every failure of the exchange reaches the callers as an `httpx.TransportError`, which is what they catch to retry
-with the same reference: the package maps aiohttp's usual errors, this maps the rest (a malformed answer), and
-names a connection the server dropped after the request and a connection refused as httpx does
-(`RemoteProtocolError` and `ConnectError`, where the package says `ConnectTimeout` for both: a dropped request may
-well have been taken)."""
+with the same reference, named as httpx's own transport names it: the package maps aiohttp's usual errors, this
+maps the rest (a malformed answer), and names a connection the server dropped after the request or in the middle of
+the answer's body, and a connection refused, as httpx does (`RemoteProtocolError` and `ConnectError`, where the
+package says `ConnectTimeout` for a drop and a refusal alike, and `ReadError` for a body cut short: a dropped
+request may well have been taken). Proxies come from the environment (HTTP_PROXY,
+HTTPS_PROXY, NO_PROXY), as httpx's own transport takes them."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+
 import aiohttp
 import httpx
+from aiohttp import ClientSession
 from httpx_aiohttp import AiohttpTransport
 
 PROVIDER_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
+@contextlib.contextmanager
+def named_as_httpx(request: httpx.Request, *, reading_body: bool = False) -> Iterator[None]:
+    try:
+        yield
+    except httpx.TransportError as exc:
+        cause = exc.__cause__
+        if isinstance(cause, aiohttp.ClientPayloadError):  # closed or reset mid-body: aiohttp tells them apart not
+            raise httpx.RemoteProtocolError(f"The answer was cut short: {exc}", request=request) from cause
+        if isinstance(cause, aiohttp.ServerDisconnectedError):
+            raise httpx.RemoteProtocolError(f"Server disconnected: {exc}", request=request) from cause
+        if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(exc, httpx.ConnectError):
+            raise httpx.ConnectError(str(exc), request=request) from cause  # refused, not timed out
+        if reading_body and isinstance(exc, httpx.ConnectTimeout):  # connected long since: the answer was cut
+            raise httpx.ReadError(str(exc), request=request) from cause
+        raise
+    except aiohttp.ClientError as exc:  # what the package leaves unmapped: the answer could not be read
+        raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
+    except TimeoutError as exc:  # a time-out aiohttp raised as the builtin one
+        raise httpx.TimeoutException(f"timed out: {exc}", request=request) from exc
+
+
+class MappedBody(httpx.AsyncByteStream):
+    """The answer's body as the package streams it, its errors named as above."""
+
+    def __init__(self, stream: httpx.AsyncByteStream, request: httpx.Request) -> None:
+        self._stream = stream
+        self._request = request
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        with named_as_httpx(self._request, reading_body=True):
+            async for chunk in self._stream:
+                yield chunk
+
+    async def aclose(self) -> None:
+        with named_as_httpx(self._request, reading_body=True):
+            await self._stream.aclose()
+
+
 class ProviderTransport(AiohttpTransport):
+    def get_client(self) -> ClientSession:
+        """The package's pool, taking proxies from the environment as httpx does (aiohttp's session does not
+        unless told): a host that reaches the providers only through a proxy goes on reaching them."""
+        connector = aiohttp.TCPConnector(limit=self.limits.max_connections or 0, ssl=self.ssl_context,
+                                         keepalive_timeout=self.limits.keepalive_expiry)
+        return ClientSession(connector=connector, trust_env=True)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        try:
-            return await super().handle_async_request(request)
-        except httpx.TransportError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, aiohttp.ServerDisconnectedError):
-                raise httpx.RemoteProtocolError(f"Server disconnected: {exc}", request=request) from cause
-            if isinstance(cause, aiohttp.ClientConnectorError) and not isinstance(exc, httpx.ConnectError):
-                raise httpx.ConnectError(str(exc), request=request) from cause  # refused, not timed out
-            raise
-        except aiohttp.ClientError as exc:  # what the package leaves unmapped: the answer could not be read
-            raise httpx.RemoteProtocolError(f"{type(exc).__name__}: {exc}", request=request) from exc
-        except TimeoutError as exc:  # a time-out aiohttp raised as the builtin one
-            raise httpx.TimeoutException(f"timed out: {exc}", request=request) from exc
+        with named_as_httpx(request):
+            response = await super().handle_async_request(request)
+        assert isinstance(response.stream, httpx.AsyncByteStream)
+        response.stream = MappedBody(response.stream, request)
+        return response
 
 
 def provider_http_client(timeout: httpx.Timeout | float = PROVIDER_TIMEOUT) -> httpx.AsyncClient:

@@ -49,7 +49,7 @@ async def test_each_fault_of_the_wire_is_an_httpx_transport_error(misbehaving: s
             await http.get(f"{misbehaving}/drop")
         with pytest.raises(httpx.RemoteProtocolError):  # aiohttp raises its own error, the package lets it through
             await http.get(f"{misbehaving}/garble")
-        with pytest.raises(httpx.ReadError):
+        with pytest.raises(httpx.RemoteProtocolError):  # the body cut short: httpx's name, not the package's
             await http.get(f"{misbehaving}/cut")
         with pytest.raises(httpx.ConnectError):  # refused: nothing was sent
             await http.get("http://127.0.0.1:9/refused")
@@ -63,3 +63,29 @@ async def test_a_garbled_answer_to_mtn_is_a_retryable_payment_error(misbehaving:
             await mtn.balance("XAF")
     assert raised.value.retryable and raised.value.code == "unreachable"
     assert asked[-2:] == ["/garble/collection/token/", "/garble/collection/v1_0/account/balance?currency=XAF"]
+
+
+async def test_requests_go_through_the_proxy_the_environment_names_but_where_it_says_not_to(
+    misbehaving: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """As httpx's own transport does: a host that reaches the providers only through a proxy keeps reaching them."""
+    seen: list[bytes] = []
+
+    async def proxy(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n")[0])
+        writer.write(ANSWERS["token"])
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(proxy, "127.0.0.1", 0)
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}")
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+    try:
+        async with provider_http_client(httpx.Timeout(2.0)) as http:
+            answer = await http.get("http://sandbox.momodeveloper.mtn.com/collection/token/")
+            assert answer.json()["access_token"] == "t"
+            with pytest.raises(httpx.RemoteProtocolError):  # straight to the server, as NO_PROXY says
+                await http.get(f"{misbehaving}/drop")
+    finally:
+        server.close()
+    assert seen == [b"GET http://sandbox.momodeveloper.mtn.com/collection/token/ HTTP/1.1"]
