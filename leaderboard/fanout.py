@@ -32,6 +32,9 @@ from leaderboard.hub import Frame, flush_delay
 
 log = logging.getLogger(__name__)
 LEASE_KEY = "leaderboard:fanout-publisher"
+# The channels published to and not withdrawn since (contest id -> slug), whoever published them: a process that
+# takes the lease over learns from it which boards to withdraw, and which channel to probe for a restart.
+CHANNELS_KEY = "leaderboard:fanout-channels"
 REQUEST_SECONDS = 5.0  # a fan-out server slower than this is treated as away: the next change or resync retries
 EVENT_NAME = "leaderboard"  # the `event:` of each frame, as the service's own stream names it
 # A board no longer public (its contest taken back to draft): the channel's newest frame says so, so that no
@@ -94,7 +97,8 @@ class FanoutPublisher:
         self._leading = False
         self._valid_until = 0.0  # loop time until which the lease is surely ours (its renewal's send + its TTL)
         self._published: dict[int, tuple[int, str]] = {}  # contest id -> (version, ETag) last published
-        self._slugs: dict[int, str] = {}
+        self._slugs: dict[int, str] = {}  # contest id -> the channel it was published to (`CHANNELS_KEY`)
+        self._channels_known = False  # `_slugs` read from Redis since the lease became ours
         self._dirty: set[int] = set()
         self._pumps: dict[int, asyncio.Task[None]] = {}
         self._last_sent: dict[int, float] = {}
@@ -148,12 +152,22 @@ class FanoutPublisher:
                     self._valid_until = sent + ttl
                 if answer == 2:
                     self._published.clear()  # what the last holder sent is unknown: send everything again
+                    self._channels_known = False
+                if self._leading and not self._channels_known:
+                    # merged: a board published meanwhile is known, one known from before is at worst withdrawn twice
+                    self._slugs = {**await asyncio.wait_for(self._channels_published(), ttl / 3), **self._slugs}
+                    self._channels_known = True
                 if answer == 2 or (answer == 1 and lapsed):
                     self._resync_now.set()
             except (RedisError, OSError, TimeoutError) as exc:
                 log.warning("fan-out lease: Redis unavailable (%s)", exc)
                 self._leading = False
             await asyncio.sleep(ttl / 3)
+
+    async def _channels_published(self) -> dict[int, str]:
+        kept = await self._redis.hgetall(CHANNELS_KEY)
+        return {int(contest_id): slug.decode() if isinstance(slug, bytes) else slug
+                for contest_id, slug in kept.items()}
 
     async def _resync_loop(self) -> None:
         """Apart from the lease's loop, so that a slow fan-out server never delays the lease's renewal. Every few
@@ -236,7 +250,9 @@ class FanoutPublisher:
             return
         if await self._post(contest.slug, board.body, EVENT_NAME):
             self._published[contest_id] = (board.version, board.etag)
-            self._slugs[contest_id] = contest.slug
+            if self._slugs.get(contest_id) != contest.slug:
+                self._slugs[contest_id] = contest.slug
+                await self._note_channel(contest_id, contest.slug)
 
     async def _withdraw(self, contest_id: int) -> None:
         """The board of a contest published before and no longer public, withdrawn from its channel; published
@@ -245,6 +261,18 @@ class FanoutPublisher:
         if slug is not None and await self._post(slug, WITHDRAWN_BODY, WITHDRAWN_EVENT):
             del self._slugs[contest_id]
             self._published.pop(contest_id, None)
+            await self._note_channel(contest_id, None)
+
+    async def _note_channel(self, contest_id: int, slug: str | None) -> None:
+        """For whoever leads next (`CHANNELS_KEY`); this process knows it already, so Redis away costs only a
+        board a later leader would not know to withdraw."""
+        try:
+            if slug is None:
+                await self._redis.hdel(CHANNELS_KEY, str(contest_id))
+            else:
+                await self._redis.hset(CHANNELS_KEY, str(contest_id), slug)
+        except (RedisError, OSError) as exc:
+            log.warning("fan-out: could not note the channel of contest %s (%s)", contest_id, exc)
 
     async def _post(self, slug: str, body: bytes, event: str) -> bool:
         """One frame to a channel, while the lease is surely ours (the request's time-out within it)."""

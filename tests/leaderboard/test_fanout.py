@@ -191,6 +191,27 @@ async def test_a_board_taken_back_to_draft_is_withdrawn_from_its_viewers_and_fro
     assert again.board["total_votes"] == 3
 
 
+async def test_a_process_taking_over_the_publishing_withdraws_a_board_its_predecessor_published(
+    make_client: MakeClient, nchan: FanoutServer, viewers: Subscribe, sessions: Sessions, redis: Redis
+) -> None:
+    """The host that published the board is gone when the organiser takes the contest back to draft: the process
+    that publishes next knows the channel all the same, and new viewers are not shown the board of before."""
+    contest = await make_contest(sessions, candidates=2)
+    await vote_and_publish(sessions, redis, contest, "01", 3)
+    settings_update = {"board_fanout_url": nchan.publish_url}
+    first = await make_client(settings_update=settings_update)
+    await until(lambda: first.app[LEADERBOARD_FANOUT].published == 1)
+    second = await make_client(settings_update=settings_update)
+    await first.close()
+    await set_contest(sessions, contest, status=ContestStatus.DRAFT)
+    await touch(redis, contest.id)
+
+    await until(lambda: second.app[LEADERBOARD_FANOUT].published == 1, timeout=10)
+    newcomer = await viewers(contest.slug)
+    shown = await newcomer.next()
+    assert shown is not None and shown.event == "withdrawn"
+
+
 def test_a_second_fanout_server_on_a_taken_port_fails_rather_than_sharing_it(nchan: FanoutServer,
                                                                             tmp_path: Path) -> None:
     """One worker listens alone (two test runs that drew the same port must not share it); several spread the
