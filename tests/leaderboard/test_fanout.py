@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from leaderboard.keys import LEADERBOARD_FANOUT
 from tests.factories import make_contest
 from tests.leaderboard.conftest import EventReader, MakeClient
 from tests.leaderboard.helpers import set_contest, vote_and_publish
+from tests.leaderboard.nchan import answering, on_free_ports, running
 from tests.servers import free_port
 from tests.waiting import until
 
@@ -34,29 +34,8 @@ Subscribe = Callable[..., "asyncio.Future[EventReader]"]
 @pytest.fixture
 async def nchan(tmp_path: Path) -> AsyncIterator[FanoutServer]:
     """nginx with Nchan on free loopback ports, as `gateway fanout` runs it."""
-    server = FanoutServer(listen=f"127.0.0.1:{free_port()}", publish_listen=f"127.0.0.1:{free_port()}",
-                          workers=1, max_connections=256)
-    process = fanout_server.start(server, tmp_path / "fanout")
-    try:
-        await answering(server, process)
+    async with running(on_free_ports(), tmp_path / "fanout") as server:
         yield server
-    finally:
-        os.killpg(process.pid, signal.SIGTERM)
-        process.wait(10)
-
-
-async def answering(server: FanoutServer, process: subprocess.Popen[bytes]) -> None:
-    async with aiohttp.ClientSession() as http:
-        for _ in range(200):
-            assert process.poll() is None, "nginx with Nchan did not start (see its stderr above)"
-            try:
-                async with http.get(server.publish_url + "probe") as response:
-                    if response.status == 404:  # the publisher answers: no such channel yet
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise AssertionError("nginx with Nchan never answered")
 
 
 @pytest.fixture
