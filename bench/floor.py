@@ -29,12 +29,14 @@ from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, sele
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from assembly.embedded import service_urls
+from assembly.http_client import provider_http_client
 from bench.harness import free_port, print_report, record
 from gateway.db.engine import async_url
 
 BODY = {"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000001"}
 STATEMENTS_PER_VOTE = 10  # place (2, in a transaction), claim and record the start, the callback's 4, the relay's
 CONCURRENCY = 16  # the web process's payment starts in flight at once (gateway/jobs/start_queue.py)
+PROVIDERS_CLIENT = f"providers' client (httpx over aiohttp), {CONCURRENCY} at once"
 
 
 def serve(port: int) -> None:
@@ -83,6 +85,12 @@ async def http_figures(url: str, server_pid: int, requests: int) -> dict[str, fl
         for concurrency in (1, CONCURRENCY):
             await in_parallel(requests // 10, concurrency, httpx_post)
             figures[f"httpx client, {concurrency} at once"] = await in_parallel(requests, concurrency, httpx_post)
+    async with provider_http_client() as providers:  # what the service sends the providers' requests through
+        async def provider_post() -> None:
+            await providers.post(url, json=BODY, headers={"Authorization": "Bearer token", "X-Reference-Id": "r"})
+
+        await in_parallel(requests // 10, CONCURRENCY, provider_post)
+        figures[PROVIDERS_CLIENT] = await in_parallel(requests, CONCURRENCY, provider_post)
     return figures
 
 
@@ -140,13 +148,14 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ballot-floor-") as data, \
             service_urls(os.environ.get("DATABASE_URL"), "unused", Path(data)) as urls:
         sql = uvloop.run(sql_figures(urls.database_url, args.requests))
-    floor = (2 * http["aiohttp server"] + http[f"httpx client, {CONCURRENCY} at once"]
+    floor = (2 * http["aiohttp server"] + http[PROVIDERS_CLIENT]
              + (STATEMENTS_PER_VOTE - 1) * sql["SQLAlchemy Core statement, pooled connection"]
              + sql["the same in BEGIN/COMMIT"])
     figures = {f"{label}, CPU per request, ms": f"{value:.3f}" for label, value in http.items()}
     figures |= {f"{label}, client CPU, ms": f"{value:.3f}" for label, value in sql.items()}
     figures["floor of a confirmed vote in the web process"] = (
-        f"{floor:.2f} ms (2 aiohttp requests served, 1 httpx request at {CONCURRENCY} at once, "
+        f"{floor:.2f} ms (2 aiohttp requests served, 1 request through the providers' client at {CONCURRENCY} "
+        f"at once, "
         f"{STATEMENTS_PER_VOTE} statements of which one in a transaction; none of our logic, no Redis, no SSE)")
     record("floor", print_report("floor: the libraries' own cost for one vote's exchanges", figures))
 
