@@ -2,10 +2,9 @@
 
 The statement that counts a paid vote is one PostgreSQL statement of many parts (the order's update, the fraud
 figures it judges by, the ledger's entry and head, the tally, the outbox rows, the verification queue). Its CPU
-by statement (`bench.statements`) says what it costs in all; its plan says which part costs what. It is run the
-way the service runs it (`count_if_pending`, the callback's path), on orders the benchmark left pending, each in a
-transaction rolled back: nothing is counted. The driver's statement is prefixed with EXPLAIN on its way out and
-the plan taken from the cursor before the service reads it (so the service sees "not counted").
+by statement (`bench.statements`) says what it costs in all; its plan says which part costs what. It is the statement
+the service runs (`COUNTING_AND_QUEUEING`, the callback's path, as compiled for asyncpg) with the parameters it
+passes, on orders the benchmark left pending, each in a transaction rolled back: nothing is counted.
 
 A plan's times are inclusive (a node's include its children's); each write's own share is its node's less its
 children's. The foreign keys' checks run as triggers after the statement, told apart by constraint. At rest, one
@@ -20,14 +19,13 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from gateway.core.orders import counting
 from gateway.db.engine import create_engine
 from gateway.db.models import OrderStatus, VoteOrder
 
 EXPLAIN = "EXPLAIN (ANALYZE, BUFFERS, WAL, FORMAT JSON) "
-COUNTING_STATEMENT_OPENS = "WITH judged AS MATERIALIZED"
 
 
 @dataclass
@@ -78,19 +76,7 @@ async def counting_plans(database_url: str, orders: int = 30) -> Plans:
     engine = create_engine(database_url, pool_size=1)
     found = Plans()
     plans: list[dict[str, Any]] = []
-
-    def explain(_conn: Any, _cursor: Any, statement: str, parameters: Any, _context: Any, _many: bool,
-                ) -> tuple[str, Any]:
-        if statement.lstrip().startswith(COUNTING_STATEMENT_OPENS):
-            return EXPLAIN + statement, parameters
-        return statement, parameters
-
-    def take_plan(_conn: Any, cursor: Any, statement: str, *_: Any) -> None:
-        if statement.startswith(EXPLAIN):
-            plans.extend(json.loads(row[0])[0] if isinstance(row[0], str) else row[0][0] for row in cursor.fetchall())
-
-    event.listen(engine.sync_engine, "before_cursor_execute", explain, retval=True)
-    event.listen(engine.sync_engine, "after_cursor_execute", take_plan)
+    compiled = counting.COUNTING_AND_QUEUEING.compiled(engine.dialect)  # as the callback's path runs it
     try:
         async with engine.connect() as connection:
             pending = (await connection.execute(
@@ -99,9 +85,11 @@ async def counting_plans(database_url: str, orders: int = 30) -> Plans:
             await connection.rollback()
             for order in pending:
                 transaction = await connection.begin()
-                await counting.count_if_pending(connection, order.id, "SUCCESSFUL", order.amount, order.currency,
-                                                f"plan-{uuid.uuid4().hex[:12]}", provider=order.provider,
-                                                verify_later=True)
+                arguments = compiled.arguments(counting.counting_parameters(
+                    order.id, "SUCCESSFUL", order.amount, order.currency, f"plan-{uuid.uuid4().hex[:12]}",
+                    provider=order.provider))
+                for (row,) in await connection.exec_driver_sql(EXPLAIN + compiled.sql, tuple(arguments)):
+                    plans.extend(json.loads(row)[0] if isinstance(row, str) else row[0])
                 await transaction.rollback()
     finally:
         await engine.dispose()

@@ -30,6 +30,7 @@ from gateway.core.orders.tables import emit
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.receipts import PAID_RECEIPT_TOPIC
 from gateway.core.rules import late_success_status
+from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import (
     AuditEntry,
@@ -82,16 +83,22 @@ async def count_if_pending(
     One statement, committed on its own: the tally row (every vote for a candidate meets there) is
     locked only while PostgreSQL runs it, never across a round trip to us. `event_id`: the kept callback that
     brought the payment, whose outcome the same statement notes when it counts (or holds) the order."""
-    signals = risk_hits(risk, currency)
-    counted = (await connection.execute(COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT, {
-        "confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
-        "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
-        "confirm_now": now, "confirm_risk_points": sum(hit.points for hit in signals),
-        "confirm_risk_reason": "; ".join(hit.reason() for hit in signals), "confirm_event": event_id,
-    })).one_or_none()
+    counted = await (COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT).fetchrow(
+        connection, counting_parameters(order_id, provider_status, amount, currency, provider_txn_id, provider=provider,
+                                        risk=risk, now=now, event_id=event_id))
     if counted is None:
         return None
-    return ConfirmOutcome.HELD if counted.status is OrderStatus.HELD else ConfirmOutcome.COUNTED
+    return ConfirmOutcome.HELD if counted["status"] == OrderStatus.HELD.value else ConfirmOutcome.COUNTED
+
+
+def counting_parameters(order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
+                        provider_txn_id: str | None, *, provider: str, risk: PaymentRisk | None = None,
+                        now: datetime | None = None, event_id: int | None = None) -> dict[str, object]:
+    signals = risk_hits(risk, currency)
+    return {"confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
+            "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
+            "confirm_now": now, "confirm_risk_points": sum(hit.points for hit in signals),
+            "confirm_risk_reason": "; ".join(hit.reason() for hit in signals), "confirm_event": event_id}
 
 
 # A callback-counted order's status check waits this long: the provider's own records may lag its callback.
@@ -164,8 +171,11 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
     return select(paid.c.contest_id, paid.c.status).add_cte(*ctes)
 
 
-COUNTING_STATEMENT = counting_statement()
-COUNTING_AND_QUEUEING = counting_statement(verify_later=True)
+# Run by asyncpg itself (gateway.db.driver_statements): SQLAlchemy's part of running it was twice PostgreSQL's.
+COUNTING_PARAMETERS = ("confirm_order", "confirm_amount", "confirm_currency", "confirm_txn", "confirm_status",
+                       "confirm_provider", "confirm_now", "confirm_risk_points", "confirm_risk_reason", "confirm_event")
+COUNTING_STATEMENT = DriverStatement(counting_statement(), COUNTING_PARAMETERS)
+COUNTING_AND_QUEUEING = DriverStatement(counting_statement(verify_later=True), COUNTING_PARAMETERS)
 
 
 async def _confirm_not_pending(

@@ -1,0 +1,99 @@
+"""The hottest Core statements of a vote, compiled by SQLAlchemy once and run by asyncpg itself.
+
+Executing a built Core statement costs SQLAlchemy more than the statement costs asyncpg: the compiled cache's
+lookup (the key of an eight-CTE statement is a large tuple, hashed and compared on every call), every parameter
+gathered and processed, the execution context and the result's metadata. For the counting statement that is
+~0.2 ms of a web process's CPU per vote against asyncpg's ~0.08 ms (bench/README.md). A `DriverStatement` is
+compiled once per dialect; a call processes only the parameters given at run time (the constants were processed
+when it was compiled) and hands them to the asyncpg connection under the pooled one, which keeps its own prepared
+statement per connection as SQLAlchemy's adapter does.
+
+Only on a connection in AUTOCOMMIT mode (`autocommit_connection`): SQLAlchemy begins its transactions lazily, so on
+any other connection the statement could run outside the transaction it seems to be in. Rows come back as asyncpg
+records, with no type of SQLAlchemy's applied (an enum is its string), so these are kept to statements whose
+answer is a few plain columns. A failure other than PostgreSQL's own answer (a connection lost, a time-out)
+invalidates the connection, as SQLAlchemy would, so that the pool never hands it out again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection
+from sqlalchemy.sql.expression import Executable
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    sql: str
+    names: tuple[str, ...]  # the positional parameters, $1 first
+    constants: Mapping[str, Any]  # parameters bound when the statement was built, processed already
+    processors: Mapping[str, Callable[[Any], Any]]  # for the parameters given at each call
+
+    def arguments(self, params: Mapping[str, Any]) -> list[Any]:
+        missing = [name for name in self.names if name not in params and name not in self.constants]
+        if missing:
+            raise KeyError(f"no value for the statement's parameters {missing}")
+        return [self.constants[name] if name not in params
+                else self.processors[name](params[name]) if name in self.processors else params[name]
+                for name in self.names]
+
+
+def compile_for(statement: Executable, dialect: Dialect, given: Sequence[str]) -> Compiled:
+    """`given`: the names of the parameters each call passes; every other one is a constant of the statement."""
+    compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
+    names = tuple(compiled.positiontup or ())
+    processors = compiled._bind_processors  # the bound types' conversions, as SQLAlchemy applies them
+    values = compiled.construct_params({name: None for name in given})
+    constants = {name: processors[name](values[name]) if name in processors else values[name]
+                 for name in names if name not in given}
+    return Compiled(compiled.string, names, constants, {k: v for k, v in processors.items() if k in given})
+
+
+class DriverStatement:
+    def __init__(self, statement: Executable, given: Sequence[str]) -> None:
+        self._statement = statement
+        self._given = tuple(given)
+        self._compiled: dict[str, Compiled] = {}
+
+    def compiled(self, dialect: Dialect) -> Compiled:
+        key = f"{dialect.name}+{dialect.driver}"
+        if key not in self._compiled:
+            self._compiled[key] = compile_for(self._statement, dialect, self._given)
+        return self._compiled[key]
+
+    async def fetchrow(self, connection: AsyncConnection, params: Mapping[str, Any]) -> asyncpg.Record | None:
+        compiled = self.compiled(connection.dialect)
+        pooled = await connection.get_raw_connection()
+        adapted: Any = pooled.dbapi_connection
+        if adapted is None or not adapted.autocommit:
+            raise RuntimeError("a DriverStatement runs only on a connection in AUTOCOMMIT mode")
+        driver: asyncpg.Connection = pooled.driver_connection
+        arguments = compiled.arguments(params)
+        try:
+            return await driver.fetchrow(compiled.sql, *arguments)
+        except Exception as error:
+            lost = not isinstance(error, asyncpg.PostgresError) or driver.is_closed()
+            if lost:
+                await connection.invalidate()
+            raise as_sqlalchemy_raises(error, adapted, compiled.sql, arguments, connection.dialect, lost) from error
+        except BaseException:  # cancelled in the middle: what the connection holds is unknown
+            await connection.invalidate()
+            raise
+
+
+def as_sqlalchemy_raises(error: Exception, adapted: Any, sql: str, arguments: list[Any], dialect: Dialect,
+                         lost: bool) -> Exception:
+    """The error as SQLAlchemy would have raised it (`IntegrityError`, a `DBAPIError` whose `connection_invalidated`
+    says the connection was lost…), which is what callers catch."""
+    try:
+        adapted._handle_exception(error)  # raises the DB-API error SQLAlchemy's asyncpg adapter makes of it
+    except Exception as translated:
+        return DBAPIError.instance(sql, arguments, translated, dialect.loaded_dbapi.Error,
+                                   connection_invalidated=lost, dialect=dialect)
+    return error
