@@ -29,6 +29,7 @@ from gateway.core.providers import (
     PaymentState,
     Providers,
 )
+from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import ProviderEvent, VoteOrder
 from gateway.db.storable import storable, storable_strings
@@ -225,10 +226,11 @@ async def store_event(session: AsyncConnection, provider: str, event_id: str | N
                       kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
     """Insert the raw event; None when the provider's event id was seen before (a replay) and settled.
     `outcome`: an `Outcome`, or "rejected:<code>" for a callback that failed verification."""
-    return await session.scalar(STORE_EVENT, {
+    stored = await STORE_EVENT.fetchrow(session, {
         "ev_provider": provider, "ev_id": event_id and storable(event_id), "ev_order": order_id,
         "ev_kind": storable(kind[:100]), "ev_headers": storable_strings(headers),
         "ev_body": storable(body.decode("utf-8", errors="replace")), "ev_outcome": outcome})
+    return None if stored is None else int(stored[0])
 
 
 UNSETTLED_AFTER = timedelta(seconds=60)  # an event kept this long without an outcome was cut short
@@ -255,7 +257,8 @@ def store_event_statement() -> ReturningInsert[int]:
             .returning(events.id))
 
 
-STORE_EVENT = store_event_statement()
+STORE_EVENT = DriverStatement(store_event_statement(), ("ev_provider", "ev_id", "ev_order", "ev_kind", "ev_headers",
+                                                       "ev_body", "ev_outcome"))  # by asyncpg: see counting
 SET_EVENT_OUTCOME = (update(ProviderEvent.__table__)
                      .where(ProviderEvent.__table__.c.id == bindparam("ev_key"))
                      .values(outcome=bindparam("ev_outcome", type_=Text)))

@@ -21,6 +21,7 @@ from gateway.core.orders import closing, tables
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.collections import KEPT_DURING_START, collection_of, kept_during_start
 from gateway.core.providers import Collection, PaymentError, PaymentProvider, Providers, StartResult
+from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit, autocommit_connection
 from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
 
@@ -196,7 +197,9 @@ RECORD_START = (update(ORDERS)
                 .values(provider_data=ORDERS.c.provider_data.op("||")(bindparam("started_data", type_=JSONB)),
                         payment_started_at=func.now(), start_lease_until=None,
                         expires_at=func.greatest(ORDERS.c.expires_at,
-                                                 func.now() + bindparam("window", type_=Interval))))
+                                                 func.now() + bindparam("window", type_=Interval)))
+                .returning(ORDERS.c.id))
+RECORDING = DriverStatement(RECORD_START, ("order_key", "started_data", "window"))  # by asyncpg: see counting
 
 
 async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult, window: timedelta) -> bool:
@@ -205,11 +208,10 @@ async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult
     if result.redirect_url:
         data["redirect_url"] = result.redirect_url
     async with autocommit_connection(sessions) as connection:
-        recorded = (await connection.execute(RECORD_START, {"order_key": order.id, "started_data": data,
-                                                            "window": window})).rowcount
-    if not recorded:
+        recorded = await RECORDING.fetchrow(connection, {"order_key": order.id, "started_data": data, "window": window})
+    if recorded is None:
         log.warning("payment start for %s finished after another one had been recorded", order.id)
-    return bool(recorded)
+    return recorded is not None
 
 
 async def start_for_page(sessions: Sessions, registry: Providers, order_id: uuid.UUID) -> StartOutcome:
