@@ -78,5 +78,6 @@ def provider_http_client(timeout: httpx.Timeout | float = PROVIDER_TIMEOUT) -> h
     """Short time-outs; retries are each caller's to decide (with the same reference)."""
     proxied: dict[str, httpx.AsyncBaseTransport | None] = {
         pattern: ProviderTransport(proxy=httpx.Proxy(url)) if url else None  # None: straight, by the default
-        for pattern, url in get_environment_proxies().items()}
+        for pattern, url in get_environment_proxies().items()
+        if url is None or url.startswith(("http://", "https://"))}  # aiohttp speaks no SOCKS: straight, as before
     return httpx.AsyncClient(transport=ProviderTransport(), mounts=proxied, timeout=timeout)

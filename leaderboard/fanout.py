@@ -153,10 +153,12 @@ class FanoutPublisher:
                 if answer == 2:
                     self._published.clear()  # what the last holder sent is unknown: send everything again
                     self._channels_known = False
+                elif answer == 0:  # another process leads: what it publishes and withdraws is in Redis
+                    self._slugs.clear()
+                    self._channels_known = False
                 if self._leading and not self._channels_known:
-                    # merged: a board published meanwhile is known, one known from before is at worst withdrawn twice
-                    self._slugs = {**await asyncio.wait_for(self._channels_published(), ttl / 3), **self._slugs}
-                    self._channels_known = True
+                    await asyncio.wait_for(self._know_channels(), ttl / 3)
+                    self._resync_now.set()
                 if answer == 2 or (answer == 1 and lapsed):
                     self._resync_now.set()
             except (RedisError, OSError, TimeoutError) as exc:
@@ -164,10 +166,15 @@ class FanoutPublisher:
                 self._leading = False
             await asyncio.sleep(ttl / 3)
 
-    async def _channels_published(self) -> dict[int, str]:
+    async def _know_channels(self) -> None:
+        """Redis's list merged with ours (a board published since the lease became ours), and written back whole:
+        a note that failed meanwhile is kept for the next leader too."""
         kept = await self._redis.hgetall(CHANNELS_KEY)
-        return {int(contest_id): slug.decode() if isinstance(slug, bytes) else slug
-                for contest_id, slug in kept.items()}
+        self._slugs = {**{int(contest_id): slug.decode() if isinstance(slug, bytes) else slug
+                          for contest_id, slug in kept.items()}, **self._slugs}
+        if self._slugs:
+            await self._redis.hset(CHANNELS_KEY, mapping={str(key): slug for key, slug in self._slugs.items()})
+        self._channels_known = True
 
     async def _resync_loop(self) -> None:
         """Apart from the lease's loop, so that a slow fan-out server never delays the lease's renewal. Every few
@@ -259,7 +266,7 @@ class FanoutPublisher:
         again in full if the contest becomes public again."""
         slug = self._slugs.get(contest_id)
         if slug is not None and await self._post(slug, WITHDRAWN_BODY, WITHDRAWN_EVENT):
-            del self._slugs[contest_id]
+            self._slugs.pop(contest_id, None)  # a resync's pass and a change's pump may both withdraw it
             self._published.pop(contest_id, None)
             await self._note_channel(contest_id, None)
 
@@ -273,6 +280,7 @@ class FanoutPublisher:
                 await self._redis.hset(CHANNELS_KEY, str(contest_id), slug)
         except (RedisError, OSError) as exc:
             log.warning("fan-out: could not note the channel of contest %s (%s)", contest_id, exc)
+            self._channels_known = False  # the lease's next renewal writes the whole list again
 
     async def _post(self, slug: str, body: bytes, event: str) -> bool:
         """One frame to a channel, while the lease is surely ours (the request's time-out within it)."""

@@ -89,3 +89,12 @@ async def test_requests_go_through_the_proxy_the_environment_names_but_where_it_
     finally:
         server.close()
     assert seen == [b"GET http://sandbox.momodeveloper.mtn.com/collection/token/ HTTP/1.1"]
+
+
+async def test_a_socks_proxy_which_aiohttp_cannot_speak_is_not_taken(misbehaving: str,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """As before proxies were read at all: the requests go straight, rather than failing every payment."""
+    monkeypatch.setenv("ALL_PROXY", "socks5://127.0.0.1:9")
+    async with provider_http_client(httpx.Timeout(2.0)) as http:
+        answer = await http.get(f"{misbehaving}/collection/token/")
+    assert answer.json()["access_token"] == "t"

@@ -22,10 +22,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+from asyncpg.exceptions import InterfaceError, InternalClientError, PostgresError
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.sql.expression import Executable
+
+ASYNCPG_ERRORS = (PostgresError, InterfaceError, InternalClientError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +47,9 @@ class Compiled:
                 for name in self.names]
 
 
+MAX_CACHEABLE_STATEMENT = 15 * 1024  # asyncpg's `max_cacheable_statement_size`, which the engine leaves as it is
+
+
 def compile_for(statement: Executable, dialect: Dialect, given: Sequence[str]) -> Compiled:
     """`given`: the names of the parameters each call passes; every other one is a constant of the statement."""
     compiled = statement.compile(dialect=dialect)  # type: ignore[attr-defined]
@@ -52,6 +58,8 @@ def compile_for(statement: Executable, dialect: Dialect, given: Sequence[str]) -
     values = compiled.construct_params({name: None for name in given})
     constants = {name: processors[name](values[name]) if name in processors else values[name]
                  for name in names if name not in given}
+    if len(compiled.string) > MAX_CACHEABLE_STATEMENT:  # asyncpg would prepare (and plan) it afresh every time
+        raise ValueError(f"a statement of {len(compiled.string)} characters is past asyncpg's statement cache")
     return Compiled(compiled.string, names, constants, {k: v for k, v in processors.items() if k in given})
 
 
@@ -78,9 +86,13 @@ class DriverStatement:
         try:
             return await driver.fetchrow(compiled.sql, *arguments)
         except Exception as error:
-            lost = not isinstance(error, asyncpg.PostgresError) or driver.is_closed()
+            # Lost as SQLAlchemy judges it: not an argument asyncpg could not encode (its DataError, raised before
+            # anything is sent), which leaves the connection well.
+            lost = driver.is_closed() or isinstance(error, InternalClientError)
             if lost:
                 await connection.invalidate()
+            if not isinstance(error, ASYNCPG_ERRORS):
+                raise  # a time-out, an OSError: as SQLAlchemy lets them through
             raise as_sqlalchemy_raises(error, adapted, compiled.sql, arguments, connection.dialect, lost) from error
         except BaseException:  # cancelled in the middle: what the connection holds is unknown
             await connection.invalidate()

@@ -4,7 +4,7 @@ statements do, so that callers' handling holds (a lost connection is told apart,
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Integer, bindparam, literal_column, select, text
+from sqlalchemy import Integer, String, bindparam, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -58,3 +58,16 @@ async def test_postgresqls_refusal_is_sqlalchemys_error_and_leaves_the_connectio
         after = await DOUBLED.fetchrow(connection, {"n": 1})
     assert before is not None and after is not None and after["pid"] == before["pid"]
     assert "division by zero" in str(raised.value)
+
+
+async def test_an_argument_the_driver_cannot_send_leaves_the_connection_in_use(sessions: Sessions) -> None:
+    """asyncpg refuses it before sending anything (a lone surrogate from a provider's JSON, say): no reconnect, and
+    not a lost connection that a caller would retry."""
+    echoing = DriverStatement(select(bindparam("word", type_=String).label("word")), ["word"])
+    async with autocommit_connection(sessions) as connection:
+        before = await DOUBLED.fetchrow(connection, {"n": 1})
+        with pytest.raises(DBAPIError) as raised:
+            await echoing.fetchrow(connection, {"word": "\udc80"})
+        assert not raised.value.connection_invalidated
+        after = await DOUBLED.fetchrow(connection, {"n": 1})
+    assert before is not None and after is not None and after["pid"] == before["pid"]
