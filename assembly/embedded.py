@@ -7,6 +7,7 @@ redis-server), kept under one data folder, so the code path is the same as in pr
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import importlib
 import logging
 import os
@@ -46,6 +47,21 @@ def _embedded_package(name: str) -> Any:
         ) from exc
 
 
+# As root, pgserver runs PostgreSQL as a system user it adds on first use; one lock file per machine.
+SYSTEM_USER_LOCK = Path("/tmp/ballot-pgserver-user.lock")
+
+
+def add_system_user() -> None:
+    """As root, one process at a time adds pgserver's system user: on a new machine the test workers start their
+    clusters at once, and two `useradd`s together left one worker's initdb running as a uid no longer in
+    /etc/passwd ("could not look up effective user ID")."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    with SYSTEM_USER_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released with the file
+        _embedded_package("pgserver.utils").ensure_user_exists("pgserver")
+
+
 @dataclass
 class EmbeddedPostgres:
     """A pgserver-managed PostgreSQL cluster under `data_dir/postgres`."""
@@ -60,6 +76,7 @@ class EmbeddedPostgres:
         if len(str(pgdata / ".s.PGSQL.5432")) > MAX_SOCKET_PATH:
             raise EmbeddedServiceError(f"GATEWAY_DATA_DIR path too long for a socket: {pgdata}")
         pgdata.parent.mkdir(parents=True, exist_ok=True)
+        add_system_user()
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         self._server = server
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
