@@ -150,7 +150,7 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
     checks = PaymentChecks(check_then_relay)
     app[CHECKS] = checks
-    starts = PaymentStarts(lambda order_id: start_payment(app[SESSIONS], app[PROVIDERS], order_id))
+    starts = PaymentStarts(lambda order_id, claimed: start_payment(app[SESSIONS], app[PROVIDERS], order_id, claimed))
     app[STARTS] = starts
     yield
     await starts.close()

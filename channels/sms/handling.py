@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import ClassVar
 
 from channels.phone.operators import detect_operator
 from channels.phone.texts import refusal_message
@@ -32,8 +33,9 @@ class CollectedStarts:
     """The core's PaymentStarter for a job: the prompt is pushed after the reply, by the job itself."""
 
     owed: list[uuid.UUID] = field(default_factory=list)
+    claims_at_placement: ClassVar[bool] = False  # the job claims each start when it pushes it
 
-    def request(self, order_id: uuid.UUID, *, after: float = 0.0) -> None:
+    def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: object = None) -> None:
         if order_id not in self.owed:
             self.owed.append(order_id)
 

@@ -7,6 +7,7 @@ The assembly builds it (assembly/app.py) and keeps it under `VOTE_SERVICE`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
@@ -22,7 +23,16 @@ from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.media_storage import MediaStorage
 from gateway.core.orders import closing, entry_fees, placing
 from gateway.core.payments import in_chat
-from gateway.core.payments.starting import StartOutcome, needs_redirect, provider_for, start_for_page, time_to_pay
+from gateway.core.payments.starting import (
+    START_LEASE,
+    ClaimedStart,
+    StartOutcome,
+    claimed_at_placement,
+    needs_redirect,
+    provider_for,
+    start_for_page,
+    time_to_pay,
+)
 from gateway.core.providers import PaymentError, Providers
 from gateway.core.ranking import BoardReader, BoardTop, PublicBoard
 from gateway.core.rules import VotingState
@@ -36,7 +46,12 @@ log = logging.getLogger(__name__)
 class PaymentStarter(Protocol):
     """Starts payments after the reply (the web process's `gateway.jobs.start_queue.PaymentStarts`)."""
 
-    def request(self, order_id: uuid.UUID, *, after: float = 0.0) -> None: ...
+    def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: ClaimedStart | None = None) -> None: ...
+
+    @property
+    def claims_at_placement(self) -> bool:
+        """Whether it starts an order with the lease its insert took (`claimed`); if not, none is taken for it."""
+        ...
 
     async def wait_for_room(self) -> None: ...
 
@@ -105,13 +120,21 @@ class VoteService:
         if wait_for_room:
             await self.starts.wait_for_room()
         window = provider_for(self.providers, request.provider, request.channel).payment_window
-        order = await placing.place_order(self.sessions, request, pending_ttl=time_to_pay(self.pending_ttl, window),
-                                          sends_receipt=request.channel in self.receipt_channels)
+        # A start about to run here is leased by the order's insert (no claim of its own); a delayed push is not,
+        # so that a USSD session failing before it can still cancel the order (`cancel_if_unstarted`).
+        starts_now = needs_redirect(self.providers, request.provider, request.channel) or (
+            push_after <= 0 and self.starts.claims_at_placement)
+        placed_at = asyncio.get_running_loop().time()
+        placed = await placing.placed_order(
+            self.sessions, request, pending_ttl=time_to_pay(self.pending_ttl, window),
+            sends_receipt=request.channel in self.receipt_channels, start_lease=START_LEASE if starts_now else None)
+        order, claimed = placed.order, claimed_at_placement(placed, placed_at)
         view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")
         if not needs_redirect(self.providers, order.provider, order.channel):
-            self.starts.request(order.id, after=push_after)  # a phone prompt never holds up the voter's answer
+            # a phone prompt never holds up the voter's answer
+            self.starts.request(order.id, after=push_after, claimed=claimed)
             return PlacedVote(view, None)
-        return PlacedVote(view, await start_for_page(self.sessions, self.providers, order.id))
+        return PlacedVote(view, await start_for_page(self.sessions, self.providers, order.id, claimed))
 
     async def pay_entry_fee(self, entry_id: uuid.UUID, token: str, provider: str, msisdn: str | None,
                             channel: str) -> PlacedVote:

@@ -1,7 +1,8 @@
 """Payment prompts pushed from the web process, right after the voter's reply.
 
 The order row is the durable record of a start still owed: if this process dies before a prompt
-goes out, the reconciler finds the order never started and starts it then, without a second prompt
+goes out, the reconciler finds the order never started and starts it once the lease its placement took
+has run out (`gateway.core.payments.starting.ClaimedStart`), without a second prompt
 (MTN answers 409 to our reused reference; Orange's payToken was kept before `pay`, see
 `gateway.core.payments.starting.start_payment`). Shutdown still lets provider calls under way finish, so a deploy
 does not rely on that recovery. Keeping the push here, not in a job queue, saves a queue round
@@ -16,6 +17,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
+from gateway.core.payments.starting import ClaimedStart
 from gateway.core.providers import PaymentError
 
 log = logging.getLogger(__name__)
@@ -40,8 +42,11 @@ ADMISSION_WAIT_SECONDS = 5.0
 
 
 class PaymentStarts:
-    def __init__(self, start: Callable[[uuid.UUID], Awaitable[object]], *, concurrency: int = CONCURRENT_STARTS,
-                 retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+    # Starts the order's payment: with the lease its placement took (a `ClaimedStart`), or None to claim one.
+    claims_at_placement = True
+
+    def __init__(self, start: Callable[[uuid.UUID, ClaimedStart | None], Awaitable[object]], *,
+                 concurrency: int = CONCURRENT_STARTS, retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._start = start
         self._slots = asyncio.Semaphore(concurrency)  # provider calls in flight at once
         self._retry_delays = tuple(retry_delays)
@@ -51,18 +56,21 @@ class PaymentStarts:
         self._room = asyncio.Event()
         self._room.set()
 
-    def request(self, order_id: uuid.UUID, *, after: float = 0.0) -> None:
-        """Push the order's prompt `after` seconds from now; a second request for it is a no-op."""
+    def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: ClaimedStart | None = None) -> None:
+        """Push the order's prompt `after` seconds from now; a second request for it is a no-op. `claimed`: the
+        lease its placement took, which the first attempt uses (or gives back: `starting.fresh_claim`); a failed
+        attempt gives it back, and a retry claims anew."""
         if order_id not in self._tasks:
-            self._tasks[order_id] = asyncio.create_task(self._run(order_id, after), name=f"start-{order_id}")
+            self._tasks[order_id] = asyncio.create_task(self._run(order_id, after, claimed), name=f"start-{order_id}")
 
-    async def _run(self, order_id: uuid.UUID, after: float) -> None:
+    async def _run(self, order_id: uuid.UUID, after: float, claimed: ClaimedStart | None) -> None:
         try:
             if after > 0:
                 await asyncio.sleep(after)
             for delay in (*self._retry_delays, None):
-                if await self._attempt(order_id):
+                if await self._attempt(order_id, claimed):
                     return
+                claimed = None
                 if delay is None:
                     log.warning("payment start for %s still failing; the reconciler will retry it", order_id)
                     return
@@ -70,12 +78,12 @@ class PaymentStarts:
         finally:
             self._tasks.pop(order_id, None)
 
-    async def _attempt(self, order_id: uuid.UUID) -> bool:
+    async def _attempt(self, order_id: uuid.UUID, claimed: ClaimedStart | None) -> bool:
         """True when the start is settled (pushed, or refused for good)."""
         await self._take_slot()
         self._calling.add(order_id)
         try:
-            await self._start(order_id)
+            await self._start(order_id, claimed)
             return True
         except PaymentError as exc:
             log.warning("payment start for %s failed, will retry: %s", order_id, exc)

@@ -97,7 +97,9 @@ async def test_channels_the_core_never_heard_of_get_receipts_when_they_send_them
     contest = await make_contest(ctx.sessions)
 
     class NoStarts:
-        def request(self, order_id: object, *, after: float = 0.0) -> None: ...
+        claims_at_placement = False
+
+        def request(self, order_id: object, *, after: float = 0.0, claimed: object = None) -> None: ...
 
         async def wait_for_room(self) -> None: ...
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     DateTime,
     Insert,
     Integer,
+    Interval,
     Select,
     String,
     and_,
@@ -41,6 +42,17 @@ from gateway.db.models import (
     OrderStatus,
     VoteOrder,
 )
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """An order, and whether this call inserted it (a replay's order was made before), with the names its
+    payment's line needs (`gateway.core.payments.collections.describe`)."""
+
+    order: VoteOrder
+    inserted: bool
+    contest_name: str = ""
+    candidate_name: str | None = None
 
 
 class NotInserted(Exception):
@@ -80,6 +92,14 @@ def payer_scope(msisdn: str | None) -> str:
 
 async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta,
                       sends_receipt: bool = False, now: datetime | None = None) -> VoteOrder:
+    """Create a pending order (or return the one already made for the same `client_key`): `placed_order`'s."""
+    placed = await placed_order(sessions, request, pending_ttl=pending_ttl, sends_receipt=sends_receipt, now=now)
+    return placed.order
+
+
+async def placed_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta,
+                       sends_receipt: bool = False, now: datetime | None = None,
+                       start_lease: timedelta | None = None) -> PlacedOrder:
     """Create a pending order (or return the one already made for the same `client_key`).
 
     Two statements in one transaction: the contest and candidate (and an order already made with
@@ -88,7 +108,9 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
     orders are counted exactly). Core statements on a bare connection: an ORM session's bookkeeping
     cost more than both statements' own work (the order comes back as a detached `VoteOrder`). Between them the
     order is added to the fraud rules' counters, which give the figures it is judged by (rolled back with a refusal).
-    `now`: when it is placed (a replay of a show night passes its own clock).
+    `now`: when it is placed (a replay of a show night passes its own clock). `start_lease`: the new order is
+    inserted leased for its payment's start (`gateway.core.payments.starting.ClaimedStart`), which saves the start
+    its claim; only for a start about to run in this process, which then must run it or give the lease back.
     """
     now = now or datetime.now(UTC)
     payer = payer_lock_key(request.msisdn)
@@ -104,14 +126,16 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
             if found is None:
                 raise NotFound(f"No contest is called {request.contest_slug!r}.", code="contest_not_found")
             if found.replayed is not None:  # the same key again: the order it made, whatever has changed since
-                return detached_order((await connection.execute(ORDER_BY_ID, {"order_key": found.replayed})).one())
+                replayed = (await connection.execute(ORDER_BY_ID, {"order_key": found.replayed})).one()
+                return PlacedOrder(detached_order(replayed), inserted=False)
             contest = Contest(**{column.key: found._mapping[column.key] for column in CONTESTS.c})
             parameters = new_order(request, contest, found.candidate_id, found.candidate_status, client_key,
                                    pending_ttl, sends_receipt, now)
+            parameters["start_lease"] = start_lease
             parameters.update(await judged(connection, contest, parameters, now))
             inserted = (await connection.execute(insert_for(parameters), parameters)).one_or_none()
             if inserted is not None:
-                return detached_order(inserted)
+                return PlacedOrder(detached_order(inserted), True, contest.name, found.candidate_name)
             if not client_key:
                 await explain_refusal(connection, parameters)  # raises
             raise NotInserted  # rolls back what the order added to the counters
@@ -120,7 +144,7 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl:
     # Made by a concurrent request with the same key (while we waited for the lock, or in a race).
     existing = await find_by_client_key(sessions, request.client_key or "", request.msisdn)
     if existing is not None:
-        return existing
+        return PlacedOrder(existing, inserted=False)
     async with engine.connect() as connection:
         await explain_refusal(connection, parameters)
     raise AssertionError("explain_refusal always raises")
@@ -180,8 +204,8 @@ def contest_and_candidate(*, locking: bool) -> Select[Any]:
     lock = [func.pg_advisory_xact_lock(func.hashtext(bindparam("payer_lock", type_=String)))] if locking else []
     replayed = (select(ORDERS_TABLE.c.id).where(ORDERS_TABLE.c.client_key == bindparam("replay_key", type_=String))
                 .scalar_subquery().label("replayed"))
-    return (select(*CONTESTS.c, CANDIDATES.c.id.label("candidate_id"),
-                   CANDIDATES.c.status.label("candidate_status"), replayed, *lock)
+    return (select(*CONTESTS.c, CANDIDATES.c.id.label("candidate_id"), CANDIDATES.c.status.label("candidate_status"),
+                   CANDIDATES.c.name.label("candidate_name"), replayed, *lock)
             .select_from(CONTESTS.outerjoin(
                 CANDIDATES, (CANDIDATES.c.contest_id == CONTESTS.c.id)
                 & (CANDIDATES.c.code == bindparam("candidate_code", type_=String))))
@@ -232,8 +256,14 @@ def insert_order(*, counting_limits: bool = True) -> Insert:
     if not counting_limits:
         allowed = and_(~blocked, ~address_blocked)
     table = VoteOrder.__table__
-    row = select(*(bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)).where(allowed)
-    return insert(table).from_select(list(ORDER_COLUMNS), row).returning(*table.c)
+    # Leased by the database's clock, as a start's claim is (`gateway.core.payments.starting.CLAIM_START`): NULL,
+    # not leased, when no lease is asked for.
+    lease = bindparam("start_lease", type_=Interval)
+    leased = (func.now() + lease, case((lease.is_not(None), func.now())))
+    values = (bindparam(f"new_{name}", type_=table.c[name].type) for name in ORDER_COLUMNS)
+    row = select(*values, *leased).where(allowed)
+    columns = [*ORDER_COLUMNS, "start_lease_until", "start_attempted_at"]
+    return insert(table).from_select(columns, row).returning(*table.c)
 
 
 INSERT_ORDER = insert_order()
@@ -253,7 +283,8 @@ def insert_order_parameters(order: dict[str, Any], contest: Contest, now: dateti
             "new_voter_inet": inet_of(order["voter_address"]),
             "minute_ago": now - timedelta(minutes=1), "per_minute": contest.max_orders_per_minute or NO_LIMIT,
             "day_ago": now - timedelta(days=1), "per_day": contest.max_orders_per_day or NO_LIMIT,
-            "minute_at_most": None, "day_at_most": None}  # unknown until the counters are read (`judged`)
+            "minute_at_most": None, "day_at_most": None,  # unknown until the counters are read (`judged`)
+            "start_lease": None}
 
 
 async def explain_refusal(connection: AsyncConnection, parameters: dict[str, Any]) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from gateway.core.errors import DomainError, NotFound, VoteRejected
 from gateway.core.orders import closing, tables
+from gateway.core.orders.placing import PlacedOrder
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.collections import KEPT_DURING_START, collection_of, kept_during_start
 from gateway.core.providers import Collection, PaymentError, PaymentProvider, Providers, StartResult
@@ -85,8 +86,35 @@ def time_to_pay(pending_ttl: timedelta, window: timedelta) -> timedelta:
 START_ROOM = timedelta(seconds=30)
 
 
+@dataclass(frozen=True)
+class ClaimedStart:
+    """A start whose lease the order's own insert took (`placing.placed_order(start_lease=START_LEASE)`): the order
+    and its collection in hand, so the start makes no claim of its own, a statement and a commit fewer a vote.
+    `deadline` (the loop's time) counts from before the insert, as a claim's does from before the claim."""
+
+    lease: datetime
+    order: VoteOrder
+    collection: Collection
+    deadline: float
+
+
+def claimed_at_placement(placed: PlacedOrder, placed_at: float) -> ClaimedStart | None:
+    """The start an order's insert leased (None for a replay's order, or one inserted unleased); `placed_at`: the
+    loop's time before the insert."""
+    lease = placed.order.start_lease_until
+    if not placed.inserted or lease is None:
+        return None
+    order, collection = collection_of(placed.order, placed.contest_name, placed.candidate_name, [])
+    return ClaimedStart(lease, order, collection, placed_at + START_DEADLINE_SECONDS)
+
+
+# A start leased at placement that waited longer than this for its turn gives the lease back and claims a new one,
+# so that the provider's call keeps (nearly) all of START_DEADLINE_SECONDS.
+CLAIM_KEPT_SECONDS = 5.0
+
+
 async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
-                        ) -> StartOutcome | None:
+                        claimed: ClaimedStart | None = None) -> StartOutcome | None:
     """Start the order's collection once; a retryable provider error propagates (retry later,
     same reference), any other fails the order with the provider's reason. None: another start
     holds the order right now (the reconciler does not wait out someone else's provider call).
@@ -103,12 +131,13 @@ async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     For an MTN prompt too: a restart uses the same reference and MTN answers 409. Orange's
     push has no such reference (a new payToken per start), so it keeps its payToken through
     `Collection.remember` before sending the prompt, and a later start or status check finds it.
+
+    `claimed`: the lease the order's insert took for this start (`ClaimedStart`), used instead of a claim.
     """
-    deadline = asyncio.get_running_loop().time() + START_DEADLINE_SECONDS
-    claimed = await claim_start(sessions, order_id)
+    claimed = await fresh_claim(sessions, order_id, claimed)
     if claimed is None:
         return await unclaimed_outcome(sessions, order_id)
-    lease, order, collection = claimed
+    lease, order, collection, deadline = claimed.lease, claimed.order, claimed.collection, claimed.deadline
     provider = registry.for_order(order.provider, order.channel)
     try:
         collection = replace(collection, remember=partial(keep_start_data, sessions, order.id, order.provider))
@@ -139,16 +168,26 @@ async def call_start(provider: PaymentProvider, collection: Collection, deadline
                            retryable=True) from exc
 
 
-async def claim_start(sessions: Sessions, order_id: uuid.UUID) -> tuple[datetime, VoteOrder, Collection] | None:
+async def fresh_claim(sessions: Sessions, order_id: uuid.UUID, claimed: ClaimedStart | None) -> ClaimedStart | None:
+    """The placement's lease while it is fresh, else one claimed now (None: not to be started now)."""
+    loop = asyncio.get_running_loop()
+    if claimed is not None and claimed.deadline - loop.time() >= START_DEADLINE_SECONDS - CLAIM_KEPT_SECONDS:
+        return claimed
+    if claimed is not None:  # it waited: its lease would leave the provider's call too little time
+        await release_start(sessions, order_id, claimed.lease)
+    return await claim_start(sessions, order_id, loop.time() + START_DEADLINE_SECONDS)
+
+
+async def claim_start(sessions: Sessions, order_id: uuid.UUID, deadline: float) -> ClaimedStart | None:
     """Lease a pending, never-started order for one start, and load it in the same statement; None
-    when it is not to be started now."""
+    when it is not to be started now. `deadline`: the loop's time by which the start must be over."""
     async with autocommit_connection(sessions) as connection:  # Core: see placing.place_order
         row = (await connection.execute(CLAIM_START, {"order_key": order_id})).one_or_none()
     if row is None:
         return None
     order, collection = collection_of(tables.detached_order(row), row.contest_name, row.candidate_name, row.kept)
     assert order.start_lease_until is not None
-    return order.start_lease_until, order, collection
+    return ClaimedStart(order.start_lease_until, order, collection, deadline)
 
 
 _ORDERS, _CONTESTS, _CANDIDATES = tables.ORDERS_TABLE, tables.CONTESTS, tables.CANDIDATES
@@ -214,11 +253,12 @@ async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult
     return recorded is not None
 
 
-async def start_for_page(sessions: Sessions, registry: Providers, order_id: uuid.UUID) -> StartOutcome:
+async def start_for_page(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
+                         claimed: ClaimedStart | None = None) -> StartOutcome:
     """Start a just-placed order whose payer must be sent to the provider's page: now, in the voter's request.
     A replay (a double submit) while the first request starts it waits for that start's page."""
     try:
-        started = await start_payment(sessions, registry, order_id)
+        started = await start_payment(sessions, registry, order_id, claimed)
     except PaymentError as exc:
         log.warning("payment start failed for %s, will be retried by the reconciler: %s", order_id, exc)
         raise PaymentUnavailable("The payment service did not answer; please try again in a moment.") from exc

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from typing import cast
 
+from gateway.core.payments.starting import ClaimedStart
 from gateway.core.providers import PaymentError
 from gateway.jobs.start_queue import PaymentStarts
 
@@ -18,12 +20,14 @@ class Provider:
         self.down_for = down_for
         self.takes = takes
         self.calls: list[uuid.UUID] = []
+        self.claims: list[object] = []
         self.pushed: list[uuid.UUID] = []
         self.at_once = 0
         self.most_at_once = 0
 
-    async def start(self, order_id: uuid.UUID) -> None:
+    async def start(self, order_id: uuid.UUID, claimed: object = None) -> None:
         self.calls.append(order_id)
+        self.claims.append(claimed)
         self.at_once += 1
         self.most_at_once = max(self.most_at_once, self.at_once)
         try:
@@ -100,3 +104,13 @@ async def test_new_votes_wait_while_prompts_already_owed_queue_then_go_in_anyway
     await asyncio.wait_for(starts.wait_for_room(timeout=0.05), timeout=1)  # a slow answer, never a lost voter
     assert time.monotonic() - held_since >= 0.04 and provider.most_at_once == 1
     await starts.close(grace=0)
+
+
+async def test_the_lease_a_placement_took_serves_the_first_attempt_only() -> None:
+    """A failed attempt gave the lease back (`starting.start_payment`): a retry claims anew."""
+    provider = Provider(down_for=1)
+    starts = PaymentStarts(provider.start, retry_delays=(0.01,))
+    order_id, lease = uuid.uuid4(), cast(ClaimedStart, object())
+    starts.request(order_id, claimed=lease)
+    await starts.wait_idle()
+    assert provider.claims == [lease, None] and provider.pushed == [order_id]

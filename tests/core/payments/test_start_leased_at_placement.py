@@ -1,0 +1,90 @@
+"""A start the order's own insert leased: the vote's prompt goes out with no claim of its own (a statement and a
+commit fewer), a lease left waiting too long is given back and claimed anew, and one whose process died is the
+reconciler's once it runs out, with a single prompt."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import event, func, update
+
+from gateway.core.orders import placing, tables
+from gateway.core.payments import starting
+from gateway.db.engine import Sessions
+from gateway.db.models import OrderStatus, VoteOrder
+from gateway.jobs.reconciler import reconcile
+from gateway.kit.keys import ENGINE, PROVIDERS
+from tests.channel_names import Channel
+from tests.factories import PENDING_TTL, make_contest
+from tests.fakes.mtn import FakeMtn, vote
+
+CLAIM = "SET start_lease_until=(now() +"  # the claim's own statement (`starting.CLAIM_START`)
+
+
+async def leased_order(sessions: Sessions, slug: str, msisdn: str = "+237670000001") -> placing.PlacedOrder:
+    request = placing.OrderRequest(slug, "01", 2, "mtn", Channel.WEB, msisdn=msisdn)
+    return await placing.placed_order(sessions, request, pending_ttl=PENDING_TTL, start_lease=starting.START_LEASE)
+
+
+async def test_a_vote_pushed_at_once_has_its_prompt_sent_with_no_claim_of_its_own(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    await make_contest(sessions, slug="gala")
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engine = client.app[ENGINE].sync_engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        order_id = await vote(client, "gala")
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    order = await tables.get_order(sessions, order_id)
+    assert fake_mtn.pay_calls == 1 and order.payment_started_at is not None and order.start_lease_until is None
+    assert order.start_attempted_at is not None  # from its insert on, the prompt may be on the phone
+    assert statements and not [statement for statement in statements if CLAIM in statement]
+
+
+async def test_a_start_leased_at_placement_that_waited_for_its_turn_gives_the_lease_back_and_claims_anew(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    await make_contest(sessions, slug="gala")
+    placed = await leased_order(sessions, "gala")
+    # It waited behind other prompts past its freshness: its lease would leave the provider's call short.
+    waited = asyncio.get_running_loop().time() - starting.CLAIM_KEPT_SECONDS - 1
+    claimed = starting.claimed_at_placement(placed, waited)
+    assert claimed is not None
+    outcome = await starting.start_payment(sessions, client.app[PROVIDERS], placed.order.id, claimed)
+    assert outcome is not None and outcome.status is OrderStatus.PENDING and fake_mtn.pay_calls == 1
+    order = await tables.get_order(sessions, placed.order.id)
+    assert order.payment_started_at is not None and order.start_lease_until is None
+
+
+async def test_a_replayed_vote_is_not_started_again_under_a_lease(sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    request = placing.OrderRequest("gala", "01", 1, "mtn", Channel.WEB, msisdn="+237670000001", client_key="k1")
+    first = await placing.placed_order(sessions, request, pending_ttl=PENDING_TTL, start_lease=starting.START_LEASE)
+    again = await placing.placed_order(sessions, request, pending_ttl=PENDING_TTL, start_lease=starting.START_LEASE)
+    loop = asyncio.get_running_loop()
+    assert again.order.id == first.order.id and not again.inserted
+    assert starting.claimed_at_placement(first, loop.time()) is not None
+    assert starting.claimed_at_placement(again, loop.time()) is None  # the first request's start is the one
+
+
+async def test_a_vote_whose_process_died_holding_its_placements_lease_gets_one_prompt_once_the_lease_runs_out(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    await make_contest(sessions, slug="gala")
+    order_id = (await leased_order(sessions, "gala")).order.id  # placed, then its process died before the push
+    soon = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80))
+    assert soon.outcomes["start_in_progress"] == 1 and fake_mtn.pay_calls == 0
+    async with sessions.begin() as session:  # … and its lease has run out since
+        await session.execute(update(VoteOrder).where(VoteOrder.id == order_id)
+                              .values(start_lease_until=func.now() - timedelta(seconds=1)))
+    late = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80))
+    assert late.outcomes["restarted"] == 1 and fake_mtn.pay_calls == 1
+    assert (await tables.get_order(sessions, order_id)).payment_started_at is not None
