@@ -31,7 +31,7 @@ from assembly.results_key import signing_key
 from assembly.settings import Settings, check_production
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.checking import check_payment
-from gateway.core.payments.starting import start_payment
+from gateway.core.payments.starting import release_start, start_payment
 from gateway.core.service import VOTE_SERVICE, VoteService
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Contest, ContestStatus
@@ -150,7 +150,8 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
     checks = PaymentChecks(check_then_relay)
     app[CHECKS] = checks
-    starts = PaymentStarts(lambda order_id, claimed: start_payment(app[SESSIONS], app[PROVIDERS], order_id, claimed))
+    starts = PaymentStarts(lambda order_id, claimed: start_payment(app[SESSIONS], app[PROVIDERS], order_id, claimed),
+                           give_back=lambda order_id, claimed: release_start(app[SESSIONS], order_id, claimed.lease))
     app[STARTS] = starts
     yield
     await starts.close()

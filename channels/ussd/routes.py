@@ -208,7 +208,7 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
     )
     try:
         push_after = settings_of(app, UssdSettings).ussd_push_delay_seconds
-        order = (await app[VOTE_SERVICE].place_vote(request, push_after=push_after)).order
+        order = (await app[VOTE_SERVICE].place_vote(request, push_after=push_after, cancellable=True)).order
     except DomainError as exc:
         log.info("USSD vote refused for session %s: %s", hit.session_id, exc.code)
         return refusal(reply.language, exc.code, contest)

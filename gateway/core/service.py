@@ -113,17 +113,18 @@ class VoteService:
         return await catalog.contest_by_id(self.sessions, order.contest_id)
 
     async def place_vote(self, request: placing.OrderRequest, *, push_after: float = 0.0,
-                         wait_for_room: bool = False) -> PlacedVote:
+                         wait_for_room: bool = False, cancellable: bool = False) -> PlacedVote:
         """Validate, apply the limits, create the order (or find the one its client_key made) and start its
         payment: a redirect now, a phone prompt `push_after` seconds after the reply. `wait_for_room` holds a
-        vote back briefly while many prompts are owed (the web; a USSD hop must answer at once)."""
+        vote back briefly while many prompts are owed (the web; a USSD hop must answer at once). `cancellable`:
+        the channel may cancel the order until its prompt is tried (`cancel_if_unstarted`, a USSD session's end)."""
         if wait_for_room:
             await self.starts.wait_for_room()
         window = provider_for(self.providers, request.provider, request.channel).payment_window
-        # A start about to run here is leased by the order's insert (no claim of its own); a delayed push is not,
-        # so that a USSD session failing before it can still cancel the order (`cancel_if_unstarted`).
+        # A start about to run here is leased by the order's insert (no claim of its own); a delayed one is not (its
+        # lease would age), nor one the channel may cancel: the lease marks the prompt as tried.
         starts_now = needs_redirect(self.providers, request.provider, request.channel) or (
-            push_after <= 0 and self.starts.claims_at_placement)
+            push_after <= 0 and not cancellable and self.starts.claims_at_placement)
         placed_at = asyncio.get_running_loop().time()
         placed = await placing.placed_order(
             self.sessions, request, pending_ttl=time_to_pay(self.pending_ttl, window),

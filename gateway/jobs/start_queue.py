@@ -46,8 +46,10 @@ class PaymentStarts:
     claims_at_placement = True
 
     def __init__(self, start: Callable[[uuid.UUID, ClaimedStart | None], Awaitable[object]], *,
+                 give_back: Callable[[uuid.UUID, ClaimedStart], Awaitable[object]] | None = None,
                  concurrency: int = CONCURRENT_STARTS, retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
         self._start = start
+        self._give_back = give_back  # a placement's lease no start will use (shutdown): the reconciler's sooner
         self._slots = asyncio.Semaphore(concurrency)  # provider calls in flight at once
         self._retry_delays = tuple(retry_delays)
         self._tasks: dict[uuid.UUID, asyncio.Task[None]] = {}
@@ -58,29 +60,45 @@ class PaymentStarts:
 
     def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: ClaimedStart | None = None) -> None:
         """Push the order's prompt `after` seconds from now; a second request for it is a no-op. `claimed`: the
-        lease its placement took, which the first attempt uses (or gives back: `starting.fresh_claim`); a failed
-        attempt gives it back, and a retry claims anew."""
+        lease its placement took, which each attempt uses while fresh and renews once it is not
+        (`starting.fresh_claim`); a start cut off before its call gives it back."""
         if order_id not in self._tasks:
             self._tasks[order_id] = asyncio.create_task(self._run(order_id, after, claimed), name=f"start-{order_id}")
 
     async def _run(self, order_id: uuid.UUID, after: float, claimed: ClaimedStart | None) -> None:
+        calling = False
         try:
             if after > 0:
                 await asyncio.sleep(after)
             for delay in (*self._retry_delays, None):
-                if await self._attempt(order_id, claimed):
+                await self._take_slot()
+                calling = True
+                settled = await self._attempt(order_id, claimed)
+                calling = False
+                if settled:
                     return
-                claimed = None
                 if delay is None:
                     log.warning("payment start for %s still failing; the reconciler will retry it", order_id)
                     return
                 await asyncio.sleep(delay)
+        except asyncio.CancelledError:
+            if claimed is not None and not calling:
+                await self._give_back_quietly(order_id, claimed)
+            raise
         finally:
             self._tasks.pop(order_id, None)
 
+    async def _give_back_quietly(self, order_id: uuid.UUID, claimed: ClaimedStart) -> None:
+        """Hand the lease back (if still this start's) so the reconciler need not wait it out; it runs out anyway."""
+        if self._give_back is None:
+            return
+        try:
+            await asyncio.shield(self._give_back(order_id, claimed))
+        except Exception:
+            log.exception("could not give back the start lease of %s", order_id)
+
     async def _attempt(self, order_id: uuid.UUID, claimed: ClaimedStart | None) -> bool:
-        """True when the start is settled (pushed, or refused for good)."""
-        await self._take_slot()
+        """True when the start is settled (pushed, or refused for good). Holds a slot, taken by the caller."""
         self._calling.add(order_id)
         try:
             await self._start(order_id, claimed)

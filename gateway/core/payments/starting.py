@@ -169,20 +169,23 @@ async def call_start(provider: PaymentProvider, collection: Collection, deadline
 
 
 async def fresh_claim(sessions: Sessions, order_id: uuid.UUID, claimed: ClaimedStart | None) -> ClaimedStart | None:
-    """The placement's lease while it is fresh, else one claimed now (None: not to be started now)."""
+    """The placement's lease while it is fresh, else one claimed now (None: not to be started now). A lease that
+    waited (for a slot, or a retry) is renewed in the claim's one statement: given back first, a failure between
+    the two would leave the order held by a lease nobody uses."""
     loop = asyncio.get_running_loop()
     if claimed is not None and claimed.deadline - loop.time() >= START_DEADLINE_SECONDS - CLAIM_KEPT_SECONDS:
         return claimed
-    if claimed is not None:  # it waited: its lease would leave the provider's call too little time
-        await release_start(sessions, order_id, claimed.lease)
-    return await claim_start(sessions, order_id, loop.time() + START_DEADLINE_SECONDS)
+    own = claimed.lease if claimed is not None else None
+    return await claim_start(sessions, order_id, loop.time() + START_DEADLINE_SECONDS, own_lease=own)
 
 
-async def claim_start(sessions: Sessions, order_id: uuid.UUID, deadline: float) -> ClaimedStart | None:
+async def claim_start(sessions: Sessions, order_id: uuid.UUID, deadline: float, *,
+                      own_lease: datetime | None = None) -> ClaimedStart | None:
     """Lease a pending, never-started order for one start, and load it in the same statement; None
-    when it is not to be started now. `deadline`: the loop's time by which the start must be over."""
+    when it is not to be started now. `deadline`: the loop's time by which the start must be over; `own_lease`: a
+    lease this start holds already (from the order's placement), renewed as if it had run out."""
     async with autocommit_connection(sessions) as connection:  # Core: see placing.place_order
-        row = (await connection.execute(CLAIM_START, {"order_key": order_id})).one_or_none()
+        row = (await connection.execute(CLAIM_START, {"order_key": order_id, "own_lease": own_lease})).one_or_none()
     if row is None:
         return None
     order, collection = collection_of(tables.detached_order(row), row.contest_name, row.candidate_name, row.kept)
@@ -196,7 +199,8 @@ _CANDIDATE_NAME = select(_CANDIDATES.c.name).where(_CANDIDATES.c.id == _ORDERS.c
 CLAIM_START = (update(_ORDERS)
                .where(_ORDERS.c.id == bindparam("order_key"), tables.still_pending(_ORDERS.c.status),
                       _ORDERS.c.payment_started_at.is_(None),
-                      or_(_ORDERS.c.start_lease_until.is_(None), _ORDERS.c.start_lease_until < func.now()),
+                      or_(_ORDERS.c.start_lease_until.is_(None), _ORDERS.c.start_lease_until < func.now(),
+                          _ORDERS.c.start_lease_until == bindparam("own_lease", type_=DateTime(timezone=True))),
                       _CONTESTS.c.id == _ORDERS.c.contest_id)
                .values(start_lease_until=func.now() + START_LEASE,
                        start_attempted_at=func.coalesce(_ORDERS.c.start_attempted_at, func.now()))

@@ -1,26 +1,47 @@
 """A start the order's own insert leased: the vote's prompt goes out with no claim of its own (a statement and a
-commit fewer), a lease left waiting too long is given back and claimed anew, and one whose process died is the
-reconciler's once it runs out, with a single prompt."""
+commit fewer), a lease left waiting too long is renewed by one claim, a vote its channel may still cancel is not
+leased, and one whose process died is the reconciler's once its lease runs out, with a single prompt."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
 from sqlalchemy import event, func, update
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.core.orders import placing, tables
+from gateway.core.orders import closing, placing, tables
 from gateway.core.payments import starting
+from gateway.core.service import VoteService
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
 from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import ENGINE, PROVIDERS
+from leaderboard.boards import Boards
 from tests.channel_names import Channel
 from tests.factories import PENDING_TTL, make_contest
 from tests.fakes.mtn import FakeMtn, vote
 
 CLAIM = "SET start_lease_until=(now() +"  # the claim's own statement (`starting.CLAIM_START`)
+
+
+@contextlib.contextmanager
+def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
+    """The statements the engine runs meanwhile (not those asyncpg runs itself: `DriverStatement`)."""
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    event.listen(engine.sync_engine, "before_cursor_execute", seen)
+    try:
+        yield statements
+    finally:
+        event.remove(engine.sync_engine, "before_cursor_execute", seen)
 
 
 async def leased_order(sessions: Sessions, slug: str, msisdn: str = "+237670000001") -> placing.PlacedOrder:
@@ -32,24 +53,15 @@ async def test_a_vote_pushed_at_once_has_its_prompt_sent_with_no_claim_of_its_ow
     client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
 ) -> None:
     await make_contest(sessions, slug="gala")
-    statements: list[str] = []
-
-    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
-        statements.append(statement)
-
-    engine = client.app[ENGINE].sync_engine
-    event.listen(engine, "before_cursor_execute", seen)
-    try:
+    with statements_run(client.app[ENGINE]) as statements:
         order_id = await vote(client, "gala")
-    finally:
-        event.remove(engine, "before_cursor_execute", seen)
     order = await tables.get_order(sessions, order_id)
     assert fake_mtn.pay_calls == 1 and order.payment_started_at is not None and order.start_lease_until is None
     assert order.start_attempted_at is not None  # from its insert on, the prompt may be on the phone
     assert statements and not [statement for statement in statements if CLAIM in statement]
 
 
-async def test_a_start_leased_at_placement_that_waited_for_its_turn_gives_the_lease_back_and_claims_anew(
+async def test_a_start_leased_at_placement_that_waited_for_its_turn_renews_the_lease_in_one_claim(
     client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
 ) -> None:
     await make_contest(sessions, slug="gala")
@@ -58,10 +70,35 @@ async def test_a_start_leased_at_placement_that_waited_for_its_turn_gives_the_le
     waited = asyncio.get_running_loop().time() - starting.CLAIM_KEPT_SECONDS - 1
     claimed = starting.claimed_at_placement(placed, waited)
     assert claimed is not None
-    outcome = await starting.start_payment(sessions, client.app[PROVIDERS], placed.order.id, claimed)
+    with statements_run(sessions.kw["bind"]) as statements:
+        outcome = await starting.start_payment(sessions, client.app[PROVIDERS], placed.order.id, claimed)
     assert outcome is not None and outcome.status is OrderStatus.PENDING and fake_mtn.pay_calls == 1
+    assert len([statement for statement in statements if CLAIM in statement]) == 1  # renewed, nothing given back
     order = await tables.get_order(sessions, placed.order.id)
     assert order.payment_started_at is not None and order.start_lease_until is None
+
+
+async def test_a_vote_its_channel_may_cancel_before_the_prompt_is_not_leased(
+    client: TestClient, sessions: Sessions, redis: Redis
+) -> None:
+    """USSD: a session that fails before its prompt is tried cancels the order; a lease would mark it tried."""
+    await make_contest(sessions, slug="gala")
+
+    class Held:  # prompts owed, none pushed yet
+        claims_at_placement = True
+
+        def request(self, order_id: object, *, after: float = 0.0, claimed: object = None) -> None: ...
+
+        async def wait_for_room(self) -> None: ...
+
+    service = VoteService(sessions, client.app[PROVIDERS], Boards(sessions, redis, 60), Held(),
+                          pending_ttl=PENDING_TTL, receipt_channels=frozenset())
+    ussd, web = (placing.OrderRequest("gala", "01", 1, "mtn", channel, msisdn=f"+23767000000{n}")
+                 for n, channel in enumerate((Channel.USSD, Channel.WEB)))
+    cancellable = (await service.place_vote(ussd, cancellable=True)).order
+    leased = (await service.place_vote(web)).order
+    assert await closing.cancel_if_unstarted(sessions, cancellable.id, "USSD session ended Failed")
+    assert not await closing.cancel_if_unstarted(sessions, leased.id, "no")  # its start may be at MTN already
 
 
 async def test_a_replayed_vote_is_not_started_again_under_a_lease(sessions: Sessions) -> None:

@@ -106,11 +106,31 @@ async def test_new_votes_wait_while_prompts_already_owed_queue_then_go_in_anyway
     await starts.close(grace=0)
 
 
-async def test_the_lease_a_placement_took_serves_the_first_attempt_only() -> None:
-    """A failed attempt gave the lease back (`starting.start_payment`): a retry claims anew."""
+async def test_the_lease_a_placement_took_goes_with_every_attempt() -> None:
+    """A failure before the provider's call does not give it back: a retry without it would find the order held by
+    its own lease and push nothing (`starting.fresh_claim` renews it)."""
     provider = Provider(down_for=1)
     starts = PaymentStarts(provider.start, retry_delays=(0.01,))
     order_id, lease = uuid.uuid4(), cast(ClaimedStart, object())
     starts.request(order_id, claimed=lease)
     await starts.wait_idle()
-    assert provider.claims == [lease, None] and provider.pushed == [order_id]
+    assert provider.claims == [lease, lease] and provider.pushed == [order_id]
+
+
+async def test_a_start_shut_down_before_its_call_gives_its_placements_lease_back() -> None:
+    """The reconciler then starts it without waiting the lease out; a call under way keeps its own."""
+    provider = Provider(takes=10)
+    given_back: list[tuple[uuid.UUID, object]] = []
+
+    async def give_back(order_id: uuid.UUID, claimed: object) -> None:
+        given_back.append((order_id, claimed))
+
+    starts = PaymentStarts(provider.start, give_back=give_back, concurrency=1)
+    calling, waiting = uuid.uuid4(), uuid.uuid4()
+    first, second = cast(ClaimedStart, object()), cast(ClaimedStart, object())
+    starts.request(calling, claimed=first)
+    starts.request(waiting, claimed=second)
+    while len(provider.calls) < 1:
+        await asyncio.sleep(0.01)
+    await starts.close(grace=0)
+    assert given_back == [(waiting, second)] and provider.calls == [calling]
