@@ -17,7 +17,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from gateway.core.payments.starting import ClaimedStart
+from gateway.core.payments.starting import ClaimedStart, spent
 from gateway.core.providers import PaymentError
 
 log = logging.getLogger(__name__)
@@ -77,6 +77,7 @@ class PaymentStarts:
                 calling = False
                 if settled:
                     return
+                claimed = claimed and spent(claimed)  # the failed attempt may have given it back
                 if delay is None:
                     log.warning("payment start for %s still failing; the reconciler will retry it", order_id)
                     return

@@ -33,6 +33,7 @@ class FakeMtn:
     pay_calls: int = 0
     down: bool = False  # MTN answering 503 to every status GET, as it does for long stretches
     prompts_down: bool = False  # MTN answering 503 to every request-to-pay
+    prompts_down_for: int = 0  # MTN answering 503 to this many request-to-pays first
     silent: bool = False  # MTN taking status GETs and never answering them (our client times out)
     prompts_held: asyncio.Event | None = None  # MTN slow to take a request-to-pay: answers once it is set
     prompts_unanswered: bool = False  # MTN takes a request-to-pay (the prompt is on the phone), no answer comes
@@ -64,6 +65,8 @@ class FakeMtn:
 
     async def request_to_pay(self, request: httpx.Request) -> httpx.Response:
         self.pay_calls += 1
+        if self.pay_calls <= self.prompts_down_for:
+            return httpx.Response(503, json={"code": "SERVICE_UNAVAILABLE", "message": "try later"})
         if self.prompts_held is not None:
             await self.prompts_held.wait()
         if self.prompts_down:

@@ -108,6 +108,12 @@ def claimed_at_placement(placed: PlacedOrder, placed_at: float) -> ClaimedStart 
     return ClaimedStart(lease, order, collection, placed_at + START_DEADLINE_SECONDS)
 
 
+def spent(claimed: ClaimedStart) -> ClaimedStart:
+    """The lease after an attempt used it: a retry renews it, or claims the order anew if the attempt gave it back
+    (`fresh_claim`), never calls the provider on it as it is."""
+    return replace(claimed, deadline=float("-inf"))
+
+
 # A start leased at placement that waited longer than this for its turn gives the lease back and claims a new one,
 # so that the provider's call keeps (nearly) all of START_DEADLINE_SECONDS.
 CLAIM_KEPT_SECONDS = 5.0

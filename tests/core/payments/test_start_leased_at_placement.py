@@ -9,22 +9,28 @@ import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import event, func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from assembly.settings import Settings
 from gateway.core.orders import closing, placing, tables
 from gateway.core.payments import starting
 from gateway.core.service import VoteService
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
 from gateway.jobs.reconciler import reconcile
+from gateway.jobs.start_queue import PaymentStarts
 from gateway.kit.keys import ENGINE, PROVIDERS
 from leaderboard.boards import Boards
+from payments.mtn import MtnMomoCollection
+from payments.registry import ProviderRegistry, mtn_credentials, sandbox_address
 from tests.channel_names import Channel
 from tests.factories import PENDING_TTL, make_contest
 from tests.fakes.mtn import FakeMtn, vote
+from tests.waiting import until
 
 CLAIM = "SET start_lease_until=(now() +"  # the claim's own statement (`starting.CLAIM_START`)
 
@@ -125,3 +131,28 @@ async def test_a_vote_whose_process_died_holding_its_placements_lease_gets_one_p
     late = await reconcile(sessions, client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=80))
     assert late.outcomes["restarted"] == 1 and fake_mtn.pay_calls == 1
     assert (await tables.get_order(sessions, order_id)).payment_started_at is not None
+
+
+async def test_a_retry_after_a_quick_failure_calls_the_provider_only_under_a_lease(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, settings: Settings
+) -> None:
+    """MTN refuses the first prompt at once (the attempt gives its lease back) and is slow to take the second: while
+    it is, the order is held by a lease, so the reconciler sends no second prompt."""
+    await make_contest(sessions, slug="gala")
+    placed = await leased_order(sessions, "gala")
+    claimed = starting.claimed_at_placement(placed, asyncio.get_running_loop().time())
+    fake_mtn.prompts_down_for, fake_mtn.prompts_held = 1, asyncio.Event()
+    credentials = mtn_credentials(settings, sandbox_address(settings, "mtn"))
+    assert credentials is not None
+    async with httpx.AsyncClient() as http:  # one try per attempt: the first fails well within the lease's freshness
+        quick = ProviderRegistry({"mtn": MtnMomoCollection(http, credentials, settings.public_base_url,
+                                                           retry_delays=())})
+        starts = PaymentStarts(lambda order_id, lease: starting.start_payment(sessions, quick, order_id, lease),
+                               retry_delays=(0.01,))
+        starts.request(placed.order.id, claimed=claimed)
+        await until(lambda: fake_mtn.pay_calls == 2)  # the retry's prompt, held by MTN
+        report = await reconcile(sessions, quick, now=datetime.now(UTC) + timedelta(seconds=80))
+        assert report.outcomes["start_in_progress"] == 1 and fake_mtn.pay_calls == 2
+        fake_mtn.prompts_held.set()
+        await starts.wait_idle()
+    assert (await tables.get_order(sessions, placed.order.id)).payment_started_at is not None

@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from datetime import UTC, datetime
 from typing import cast
 
-from gateway.core.payments.starting import ClaimedStart
-from gateway.core.providers import PaymentError
+from gateway.core.payments.starting import ClaimedStart, spent
+from gateway.core.providers import Collection, PaymentError
+from gateway.db.models import VoteOrder
 from gateway.jobs.start_queue import PaymentStarts
 
 
@@ -106,15 +108,17 @@ async def test_new_votes_wait_while_prompts_already_owed_queue_then_go_in_anyway
     await starts.close(grace=0)
 
 
-async def test_the_lease_a_placement_took_goes_with_every_attempt() -> None:
+async def test_the_lease_a_placement_took_goes_with_every_attempt_spent_after_the_first() -> None:
     """A failure before the provider's call does not give it back: a retry without it would find the order held by
-    its own lease and push nothing (`starting.fresh_claim` renews it)."""
+    its own lease and push nothing; a retry on it as it is might call the provider on a lease given back. So a retry
+    renews it (`starting.fresh_claim`)."""
     provider = Provider(down_for=1)
     starts = PaymentStarts(provider.start, retry_delays=(0.01,))
-    order_id, lease = uuid.uuid4(), cast(ClaimedStart, object())
+    order_id = uuid.uuid4()
+    lease = ClaimedStart(datetime.now(UTC), VoteOrder(), cast(Collection, None), deadline=0.0)
     starts.request(order_id, claimed=lease)
     await starts.wait_idle()
-    assert provider.claims == [lease, lease] and provider.pushed == [order_id]
+    assert provider.claims == [lease, spent(lease)] and provider.pushed == [order_id]
 
 
 async def test_a_start_shut_down_before_its_call_gives_its_placements_lease_back() -> None:
