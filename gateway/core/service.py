@@ -120,14 +120,13 @@ class VoteService:
         the channel may cancel the order until its prompt is tried (`cancel_if_unstarted`, a USSD session's end)."""
         if wait_for_room:
             await self.starts.wait_for_room()
-        window = provider_for(self.providers, request.provider, request.channel).payment_window
+        provider = provider_for(self.providers, request.provider, request.channel)
         # A start about to run here is leased by the order's insert (no claim of its own); a delayed one is not (its
         # lease would age), nor one the channel may cancel: the lease marks the prompt as tried.
-        starts_now = needs_redirect(self.providers, request.provider, request.channel) or (
-            push_after <= 0 and not cancellable and self.starts.claims_at_placement)
+        starts_now = provider.redirects or (push_after <= 0 and not cancellable and self.starts.claims_at_placement)
         placed_at = asyncio.get_running_loop().time()
         placed = await placing.placed_order(
-            self.sessions, request, pending_ttl=time_to_pay(self.pending_ttl, window),
+            self.sessions, request, pending_ttl=time_to_pay(self.pending_ttl, provider.payment_window),
             sends_receipt=request.channel in self.receipt_channels, start_lease=START_LEASE if starts_now else None)
         order, claimed = placed.order, claimed_at_placement(placed, placed_at)
         view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")

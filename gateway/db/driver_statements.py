@@ -11,8 +11,8 @@ statement per connection as SQLAlchemy's adapter does.
 Only on a connection in AUTOCOMMIT mode (`autocommit_connection`): SQLAlchemy begins its transactions lazily, so on
 any other connection the statement could run outside the transaction it seems to be in. Rows come back as asyncpg
 records, with no type of SQLAlchemy's applied (an enum is its string), so these are kept to statements whose
-answer is a few plain columns. A failure other than PostgreSQL's own answer (a connection lost, a time-out)
-invalidates the connection, as SQLAlchemy would, so that the pool never hands it out again.
+answer is a few plain columns. A connection lost (as SQLAlchemy judges it) or a call cancelled midway invalidates
+the connection, so that the pool never hands it out again; errors reach callers as SQLAlchemy would raise them.
 """
 
 from __future__ import annotations
@@ -39,9 +39,7 @@ class Compiled:
     processors: Mapping[str, Callable[[Any], Any]]  # for the parameters given at each call
 
     def arguments(self, params: Mapping[str, Any]) -> list[Any]:
-        missing = [name for name in self.names if name not in params and name not in self.constants]
-        if missing:
-            raise KeyError(f"no value for the statement's parameters {missing}")
+        """In the statement's order; a parameter neither given nor constant raises KeyError, naming it."""
         return [self.constants[name] if name not in params
                 else self.processors[name](params[name]) if name in self.processors else params[name]
                 for name in self.names]
