@@ -1,10 +1,11 @@
 """The counting statement's own plan, under EXPLAIN (ANALYZE, BUFFERS, WAL): where its time and writes go inside.
 
 The statement that counts a paid vote is one PostgreSQL statement of many parts (the order's update, the fraud
-figures it judges by, the ledger's entry and head, the tally, the outbox rows, the verification queue). Its CPU
-by statement (`bench.statements`) says what it costs in all; its plan says which part costs what. It is the statement
-the service runs (`COUNTING_AND_QUEUEING`, the callback's path, as compiled for asyncpg) with the parameters it
-passes, on orders the benchmark left pending, each in a transaction rolled back: nothing is counted.
+figures it judges by, the ledger's entry and head, the tally, the outbox rows, the verification queue, the
+callback's event). Its CPU by statement (`bench.statements`) says what it costs in all; its plan says which part
+costs what. It is the statement the service runs (`KEEPING_AND_QUEUEING`, the callback's path, as compiled for
+asyncpg) with the parameters it passes, on orders the benchmark left pending, each in a transaction rolled back:
+nothing is counted.
 
 A plan's times are inclusive (a node's include its children's); each write's own share is its node's less its
 children's. The foreign keys' checks run as triggers after the statement, told apart by constraint. At rest, one
@@ -22,6 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.core.orders import counting
+from gateway.core.payments.kept_events import EventToKeep
 from gateway.db.engine import create_engine
 from gateway.db.models import OrderStatus, VoteOrder
 
@@ -76,7 +78,7 @@ async def counting_plans(database_url: str, orders: int = 30) -> Plans:
     engine = create_engine(database_url, pool_size=1)
     found = Plans()
     plans: list[dict[str, Any]] = []
-    compiled = counting.COUNTING_AND_QUEUEING.compiled(engine.dialect)  # as the callback's path runs it
+    compiled = counting.KEEPING_AND_QUEUEING.compiled(engine.dialect)  # as the callback's path runs it
     try:
         async with engine.connect() as connection:
             pending = (await connection.execute(
@@ -85,9 +87,12 @@ async def counting_plans(database_url: str, orders: int = 30) -> Plans:
             await connection.rollback()
             for order in pending:
                 transaction = await connection.begin()
+                txn = f"plan-{uuid.uuid4().hex[:12]}"
+                event = EventToKeep(order.provider, None, order.id, "plan", {"content-type": "application/json"},
+                                    b'{"status": "SUCCESSFUL"}')
                 arguments = compiled.arguments(counting.counting_parameters(
-                    order.id, "SUCCESSFUL", order.amount, order.currency, f"plan-{uuid.uuid4().hex[:12]}",
-                    provider=order.provider))
+                    order.id, "SUCCESSFUL", order.amount, order.currency, txn, provider=order.provider)
+                    | event.parameters())
                 for (row,) in await connection.exec_driver_sql(EXPLAIN + compiled.sql, tuple(arguments)):
                     plans.extend(json.loads(row)[0] if isinstance(row, str) else row[0])
                 await transaction.rollback()

@@ -8,6 +8,8 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 import pytest
@@ -238,3 +240,56 @@ async def test_radar_s_word_and_the_card_s_country_are_signals_of_a_card_payment
     assert (await tallies(sessions, contest.id))["03"] == (5 if outcome == "counted" else 0)
     if outcome == "held":
         assert order.status is OrderStatus.HELD and "provider_risk" in (order.hold_reason or "")
+
+
+async def test_a_paid_checkout_whose_count_failed_is_counted_by_stripes_next_delivery_at_once(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    """PostgreSQL refuses the count once (a trigger, as a full disk or a lost connection would): the event is not
+    kept without its count, so Stripe's next delivery is not told to wait while a settling nobody runs times out."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_1")
+    async with refusing_the_first_count(sessions):
+        refused = await card_client.post("/payments/stripe/webhook", data=(delivery := webhook(
+            "checkout.session.completed", paid, "evt_1"))[0], headers=delivery[1])
+        assert refused.status >= 500  # Stripe delivers it again
+        again = await post_webhook(card_client, *webhook("checkout.session.completed", paid, "evt_1"))
+    assert again == (200, {"received": True, "outcome": "counted"})
+    assert (await tallies(sessions, contest.id))["03"] == 5
+    await assert_fault_end(sessions, contest.id, {("checkout.session.completed", "counted"): 1})
+
+
+async def test_a_delivery_that_counts_notes_its_outcome_on_the_same_event_kept_unsettled_before(
+        card_client: TestClient, sessions: Sessions, stripe_wire: respx.Router) -> None:
+    """What an earlier release left of a count that failed: the event kept, no outcome, the order pending. The
+    next delivery counts it, and the log says so, not an event that led nowhere."""
+    contest = await make_contest(sessions, slug="gala")
+    order_id = await card_vote(card_client, stripe_wire)
+    paid = checkout_session(order_id, status="complete", payment_status="paid", payment_intent="pi_1")
+    body, headers = webhook("checkout.session.completed", paid, "evt_1")
+    async with sessions.begin() as session:
+        session.add(ProviderEvent(provider="stripe", event_id="evt_1", order_id=uuid.UUID(order_id), outcome=None,
+                                  kind="checkout.session.completed", headers={}, body=body.decode()))
+    assert await post_webhook(card_client, body, headers) == (200, {"received": True, "outcome": "counted"})
+    assert (await tallies(sessions, contest.id))["03"] == 5
+    await assert_fault_end(sessions, contest.id, {("checkout.session.completed", "counted"): 1})
+
+
+@asynccontextmanager
+async def refusing_the_first_count(sessions: Sessions) -> AsyncIterator[None]:
+    """The first pending → paid update fails; a sequence, which a rollback does not undo, says which is first."""
+    async with sessions.begin() as session:
+        await session.execute(text("CREATE SEQUENCE test_counts_tried"))
+        await session.execute(text(
+            "CREATE FUNCTION test_refuse_first_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            "IF OLD.status = 'pending' AND NEW.status = 'paid' AND nextval('test_counts_tried') = 1 THEN "
+            "RAISE EXCEPTION 'could not extend file: No space left on device'; END IF; RETURN NEW; END $$"))
+        await session.execute(text("CREATE TRIGGER test_refuse_first_count BEFORE UPDATE ON vote_orders "
+                                   "FOR EACH ROW EXECUTE FUNCTION test_refuse_first_count()"))
+    try:
+        yield
+    finally:
+        async with sessions.begin() as session:
+            await session.execute(text("DROP TRIGGER test_refuse_first_count ON vote_orders"))
+            await session.execute(text("DROP FUNCTION test_refuse_first_count()"))
+            await session.execute(text("DROP SEQUENCE test_counts_tried"))

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     Select,
     String,
     Text,
@@ -28,6 +28,8 @@ from gateway.core.fraud import PaymentRisk, risk_hits
 from gateway.core.orders import entry_fees, tables
 from gateway.core.orders.tables import emit
 from gateway.core.outcomes import ConfirmOutcome
+from gateway.core.payments import kept_events
+from gateway.core.payments.kept_events import EventToKeep
 from gateway.core.receipts import PAID_RECEIPT_TOPIC
 from gateway.core.rules import late_success_status
 from gateway.db.driver_statements import DriverStatement
@@ -37,7 +39,6 @@ from gateway.db.models import (
     OrderStatus,
     OutboxMessage,
     PaymentVerification,
-    ProviderEvent,
     VoteOrder,
 )
 
@@ -75,37 +76,54 @@ async def confirm_payment(
 async def count_if_pending(
     connection: AsyncConnection, order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
     provider_txn_id: str | None, *, provider: str, verify_later: bool = False, risk: PaymentRisk | None = None,
-    now: datetime | None = None, event_id: int | None = None,
+    now: datetime | None = None,
 ) -> ConfirmOutcome | None:
     """The common case of `confirm_payment` on a connection in autocommit mode: a pending order of this
     provider and amount is counted (or held); None when it is not (then `confirm_payment` finds out why).
 
     One statement, committed on its own: the tally row (every vote for a candidate meets there) is
-    locked only while PostgreSQL runs it, never across a round trip to us. `event_id`: the kept callback that
-    brought the payment, whose outcome the same statement notes when it counts (or holds) the order."""
+    locked only while PostgreSQL runs it, never across a round trip to us."""
     counted = await (COUNTING_AND_QUEUEING if verify_later else COUNTING_STATEMENT).fetchrow(
         connection, counting_parameters(order_id, provider_status, amount, currency, provider_txn_id, provider=provider,
-                                        risk=risk, now=now, event_id=event_id))
-    if counted is None:
-        return None
-    return ConfirmOutcome.HELD if counted["status"] == OrderStatus.HELD.value else ConfirmOutcome.COUNTED
+                                        risk=risk, now=now))
+    return None if counted is None else counted_as(counted["status"])
+
+
+async def count_keeping_event(
+    connection: AsyncConnection, event: EventToKeep, provider_status: str, amount: int, currency: str,
+    provider_txn_id: str | None, *, verify_later: bool, risk: PaymentRisk | None = None,
+) -> tuple[ConfirmOutcome | None, int | None]:
+    """`count_if_pending` for the callback `event` that says its order was paid, keeping the event in the same
+    statement and commit (a statement and a commit fewer a vote than keeping it first): what was decided (None:
+    nothing, the order was not pending) and the event's key (None: the provider's event id was kept before)."""
+    assert event.order_id is not None
+    parameters = counting_parameters(event.order_id, provider_status, amount, currency, provider_txn_id,
+                                     provider=event.provider, risk=risk) | event.parameters()
+    row = await (KEEPING_AND_QUEUEING if verify_later else COUNTING_AND_KEEPING).fetchrow(connection, parameters)
+    assert row is not None  # one row, whatever it decided
+    return (None if row["status"] is None else counted_as(row["status"])), row["event_key"]
+
+
+def counted_as(status: str) -> ConfirmOutcome:
+    return ConfirmOutcome.HELD if status == OrderStatus.HELD.value else ConfirmOutcome.COUNTED
 
 
 def counting_parameters(order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
                         provider_txn_id: str | None, *, provider: str, risk: PaymentRisk | None = None,
-                        now: datetime | None = None, event_id: int | None = None) -> dict[str, object]:
+                        now: datetime | None = None) -> dict[str, object]:
     signals = risk_hits(risk, currency)
     return {"confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
             "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
             "confirm_now": now, "confirm_risk_points": sum(hit.points for hit in signals),
-            "confirm_risk_reason": "; ".join(hit.reason() for hit in signals), "confirm_event": event_id}
+            "confirm_risk_reason": "; ".join(hit.reason() for hit in signals)}
 
 
 # A callback-counted order's status check waits this long: the provider's own records may lag its callback.
 FIRST_VERIFY_AFTER = timedelta(seconds=30)
 
 
-def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, OrderStatus]]:
+def counting_statement(*, verify_later: bool = False,
+                       keeping_event: bool = False) -> Select[Any]:
     """The guarded pending → paid update, its ledger entry, the tally increment and the outbox rows as one statement.
 
     An order whose channel messages its voter (`VoteOrder.sends_receipt`) also gets an `order.paid`
@@ -114,6 +132,10 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
     Built once, with bound parameters named unlike any column (a parameter named after a column
     of an UPDATE joins its SET clause): the hottest statement of a show night is not rebuilt and
     re-keyed for each vote.
+
+    `keeping_event`: the statement also keeps the callback that brought the payment (`kept_events`), and answers
+    one row whatever it decided: the order's new status (NULL: not counted) and the event's key (NULL: a replay
+    of an event kept before).
     """
     orders = VoteOrder.__table__.c  # Core: an ORM update inside a CTE does not keep its bound parameters
     judged = holds.judged_at_confirmation()
@@ -156,26 +178,30 @@ def counting_statement(*, verify_later: bool = False) -> Select[tuple[int, Order
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
         .where(paid.c.sends_receipt, is_paid),
     ).cte("receipted")
-    # The callback that brought the payment, if one did: its outcome noted in the same statement (no round trip),
-    # by the event's key alone, whenever this statement decided the order.
-    decided = select(paid.c.status).scalar_subquery()
-    noted = (update(ProviderEvent.__table__)
-             .where(ProviderEvent.__table__.c.id == bindparam("confirm_event", type_=BigInteger), decided.is_not(None))
-             .values(outcome=case((decided == OrderStatus.HELD, literal(ConfirmOutcome.HELD.value)),
-                                  else_=literal(ConfirmOutcome.COUNTED.value)))
-             .cte("noted"))
-    ctes = [entry, counted, fee_paid, queued, receipted, holds.quick_payment_counted(paid), noted]
+    ctes = [entry, counted, fee_paid, queued, receipted, holds.quick_payment_counted(paid)]
     if verify_later:  # callback verification: the order joins the queue with its count, or neither
         ctes.append(insert(PaymentVerification).from_select(
             ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))
-    return select(paid.c.contest_id, paid.c.status).add_cte(*ctes)
+    if not keeping_event:  # no row when it counted nothing
+        return select(paid.c.status).add_cte(*ctes)
+    status = select(paid.c.status).scalar_subquery()
+    # The callback that brought the payment, kept by this statement with the outcome it decided (NULL when it
+    # decided nothing): the event is never kept without its count, nor counted without being kept.
+    outcome = case((status == OrderStatus.HELD, literal(ConfirmOutcome.HELD.value)),
+                   (status.is_not(None), literal(ConfirmOutcome.COUNTED.value)))
+    kept = kept_events.kept_event(outcome, decided_here=True).cte("kept")
+    return select(status.label("status"), select(kept.c.id).scalar_subquery().label("event_key")).add_cte(
+        *ctes, kept)
 
 
 # Run by asyncpg itself (gateway.db.driver_statements): SQLAlchemy's part of running it was twice PostgreSQL's.
 COUNTING_PARAMETERS = ("confirm_order", "confirm_amount", "confirm_currency", "confirm_txn", "confirm_status",
-                       "confirm_provider", "confirm_now", "confirm_risk_points", "confirm_risk_reason", "confirm_event")
+                       "confirm_provider", "confirm_now", "confirm_risk_points", "confirm_risk_reason")
 COUNTING_STATEMENT = DriverStatement(counting_statement(), COUNTING_PARAMETERS)
 COUNTING_AND_QUEUEING = DriverStatement(counting_statement(verify_later=True), COUNTING_PARAMETERS)
+KEEPING_PARAMETERS = COUNTING_PARAMETERS + kept_events.EVENT_PARAMETERS
+COUNTING_AND_KEEPING = DriverStatement(counting_statement(keeping_event=True), KEEPING_PARAMETERS)
+KEEPING_AND_QUEUEING = DriverStatement(counting_statement(verify_later=True, keeping_event=True), KEEPING_PARAMETERS)
 
 
 async def _confirm_not_pending(

@@ -8,18 +8,16 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import timedelta
 
-from sqlalchemy import Text, bindparam, func, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy import String, Text, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
-from sqlalchemy.sql.dml import ReturningInsert
 
 from gateway.core.errors import DomainError
 from gateway.core.orders import counting
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.checking import settle
 from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER, collection_of_row, load_collection_row
+from gateway.core.payments.kept_events import EVENT_PARAMETERS, EventToKeep, kept_event
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
@@ -28,11 +26,11 @@ from gateway.core.providers import (
     PaymentProvider,
     PaymentState,
     Providers,
+    StatusResult,
 )
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import ProviderEvent, VoteOrder
-from gateway.db.storable import storable, storable_strings
 
 log = logging.getLogger(__name__)
 
@@ -67,13 +65,12 @@ async def receive_callback(
     A callback the provider vouches for with it (`verify_later`) counts at once and is queued for a
     status check later (`gateway.core.payments.verification`).
     """
-    # One connection for the common case, a callback that counts its vote: load, keep, then count and note
-    # the outcome in one statement, each statement committed on its own (no BEGIN/COMMIT round trips).
+    # One connection for the common case, a callback that counts its vote: load, then keep and count in one
+    # statement, committed on its own (no BEGIN/COMMIT round trips).
     async with autocommit_connection(sessions) as connection:
         intake = await take_in(connection, registry, provider, order_id, headers, body, untied, secret)
-        counted = await count_at_once(connection, intake, provider)  # its event's outcome noted with it
-        if counted is not None:
-            return CallbackOutcome(intake.target, counted)
+    if isinstance(intake, CallbackOutcome):
+        return intake
     if isinstance(intake.verdict, CallbackRejected):
         raise intake.verdict
     if intake.event_id is None:
@@ -89,19 +86,32 @@ async def receive_callback(
     return CallbackOutcome(intake.target, outcome)
 
 
-async def count_at_once(connection: AsyncConnection, intake: Intake, provider: str) -> Outcome | None:
-    """A kept callback that says a pending order of ours was paid, with its amount: counted on the callback's
-    own connection. None for everything else, which `settle` decides (it may open connections of its own)."""
-    status = intake.verdict.status if isinstance(intake.verdict, CallbackVerdict) else None
-    if (intake.event_id is None or intake.known is not None or intake.target is None or status is None
-            or status.state is not PaymentState.SUCCESSFUL or status.amount is None or not status.currency):
+def countable(verdict: CallbackVerdict | CallbackRejected, target: uuid.UUID | None,
+              known: Outcome | None) -> StatusResult | None:
+    """What a callback says, when it says that an order of ours was paid, with the amount: counted as it is kept."""
+    status = verdict.status if isinstance(verdict, CallbackVerdict) else None
+    if (known is not None or target is None or status is None or status.state is not PaymentState.SUCCESSFUL
+            or status.amount is None or not status.currency):
         return None
-    assert isinstance(intake.verdict, CallbackVerdict)
-    counted = await counting.count_if_pending(
-        connection, intake.target, status.raw_status or "SUCCESSFUL", status.amount, status.currency,
-        status.provider_txn_id, provider=provider, verify_later=intake.verdict.verify_later, risk=status.risk,
-        event_id=intake.event_id)
-    return None if counted is None else Outcome(counted)
+    return status
+
+
+async def keep(connection: AsyncConnection, verdict: CallbackVerdict, target: uuid.UUID | None, known: Outcome | None,
+               event: EventToKeep) -> Intake | CallbackOutcome:
+    """Keep a verified callback, counting its order in the same statement when it says it was paid; what that
+    decided (CallbackOutcome), or what is left to settle (`settle` may open connections of its own)."""
+    status = countable(verdict, target, known)
+    if status is not None:
+        assert status.amount is not None and status.currency is not None
+        counted, event_key = await counting.count_keeping_event(
+            connection, event, status.raw_status or "SUCCESSFUL", status.amount, status.currency,
+            status.provider_txn_id, verify_later=verdict.verify_later, risk=status.risk)
+        if counted is not None:
+            return CallbackOutcome(target, Outcome(counted))
+    else:
+        event_key = await store_event(connection, event, known)
+    unsettled = event_key is None and await event_outcome(connection, event.provider, verdict.event_id) is None
+    return Intake(verdict, target, known, event_key, unsettled)
 
 
 @dataclass(frozen=True)
@@ -115,11 +125,12 @@ class Intake:
 
 async def take_in(session: AsyncConnection, registry: Providers, provider: str, order_id: uuid.UUID | None,
                   headers: Mapping[str, str], body: bytes, untied: Untied | None = None,
-                  secret: str | None = None) -> Intake:
-    """Verify a callback against its order and store it, whatever the verdict: raw when it is about
+                  secret: str | None = None) -> Intake | CallbackOutcome:
+    """Verify a callback against its order and keep it, whatever the verdict: raw when it is about
     an order of ours (its first WHOLE_EVENTS_PER_ORDER), bounded (`bounded_event`) when it is not,
     fails verification, or floods one order. One that fails verification on an order's URL passes
-    `untied` first too: a wrong secret is no more vouched for than an unknown order."""
+    `untied` first too: a wrong secret is no more vouched for than an unknown order. One that pays a
+    pending order of ours is counted as it is kept (`keep`)."""
     # The URL's secret is never kept, nor a header that repeats it (a proxy's X-Original-URI).
     private = PRIVATE_HEADERS | registry.secret_headers()
     kept_headers = {k.lower(): v for k, v in headers.items()
@@ -136,8 +147,8 @@ async def take_in(session: AsyncConnection, registry: Providers, provider: str, 
     except CallbackRejected as exc:
         if order is not None and untied is not None:
             await untied()
-        await store_event(session, provider, None, order_id, "rejected", *bounded_event(kept_headers, body),
-                          f"rejected:{exc.code}")
+        rejected = EventToKeep(provider, None, order_id, "rejected", *bounded_event(kept_headers, body))
+        await store_event(session, rejected, f"rejected:{exc.code}")
         return Intake(exc)
     target = verdict.order_id or (order.id if order else None)
     if target is None and verdict.status and verdict.status.provider_txn_id:
@@ -147,9 +158,8 @@ async def take_in(session: AsyncConnection, registry: Providers, provider: str, 
         known = await named_order_outcome(session, provider, verdict.order_id)
     whole = known not in UNTIED and (order is None or (row is not None and row.events_so_far < WHOLE_EVENTS_PER_ORDER))
     kept = (kept_headers, body) if whole else bounded_event(kept_headers, body)
-    event_id = await store_event(session, provider, verdict.event_id, target, verdict.kind, *kept, known)
-    unsettled = event_id is None and await event_outcome(session, provider, verdict.event_id) is None
-    return Intake(verdict, target, known, event_id, unsettled)
+    event = EventToKeep(provider, verdict.event_id, target, verdict.kind, *kept)
+    return await keep(session, verdict, target, known, event)
 
 
 async def named_order_outcome(session: AsyncConnection, provider: str, order_id: uuid.UUID) -> Outcome | None:
@@ -222,43 +232,15 @@ async def order_by_txn(session: AsyncConnection, provider: str, provider_txn_id:
         VoteOrder.provider == provider, VoteOrder.provider_txn_id == provider_txn_id))
 
 
-async def store_event(session: AsyncConnection, provider: str, event_id: str | None, order_id: uuid.UUID | None,
-                      kind: str, headers: Mapping[str, str], body: bytes, outcome: str | None = None) -> int | None:
+async def store_event(session: AsyncConnection, event: EventToKeep, outcome: str | None = None) -> int | None:
     """Insert the raw event; None when the provider's event id was seen before (a replay) and settled.
     `outcome`: an `Outcome`, or "rejected:<code>" for a callback that failed verification."""
-    stored = await STORE_EVENT.fetchrow(session, {
-        "ev_provider": provider, "ev_id": event_id and storable(event_id), "ev_order": order_id,
-        "ev_kind": storable(kind[:100]), "ev_headers": storable_strings(headers),
-        "ev_body": storable(body.decode("utf-8", errors="replace")), "ev_outcome": outcome})
+    stored = await STORE_EVENT.fetchrow(session, event.parameters() | {"ev_outcome": outcome})
     return None if stored is None else int(stored[0])
 
 
-UNSETTLED_AFTER = timedelta(seconds=60)  # an event kept this long without an outcome was cut short
-
-
-def store_event_statement() -> ReturningInsert[int]:
-    """Built once; parameters are named unlike any column (a Core INSERT would take those as values)."""
-    events = ProviderEvent.__table__.c
-    return (pg_insert(ProviderEvent.__table__)
-            .values(provider=bindparam("ev_provider", type_=events.provider.type),
-                    event_id=bindparam("ev_id", type_=events.event_id.type),
-                    order_id=bindparam("ev_order", type_=events.order_id.type),
-                    kind=bindparam("ev_kind", type_=events.kind.type),
-                    headers=bindparam("ev_headers", type_=events.headers.type),
-                    body=bindparam("ev_body", type_=events.body.type),
-                    outcome=bindparam("ev_outcome", type_=events.outcome.type))
-            # Events without an id never meet. A replay of one kept but never settled (the process died
-            # in between) claims it, by moving received_at to now, and settles it: Stripe's retry is the
-            # only other delivery a refund will get. A second replay meanwhile finds the claim fresh.
-            .on_conflict_do_update(index_elements=[events.provider, events.event_id],
-                                   index_where=events.event_id.is_not(None),
-                                   set_={"received_at": func.now()},
-                                   where=events.outcome.is_(None) & (events.received_at < func.now() - UNSETTLED_AFTER))
-            .returning(events.id))
-
-
-STORE_EVENT = DriverStatement(store_event_statement(), ("ev_provider", "ev_id", "ev_order", "ev_kind", "ev_headers",
-                                                       "ev_body", "ev_outcome"))  # by asyncpg: see counting
+STORE_EVENT = DriverStatement(kept_event(bindparam("ev_outcome", type_=String)),
+                              (*EVENT_PARAMETERS, "ev_outcome"))  # by asyncpg: see counting
 SET_EVENT_OUTCOME = (update(ProviderEvent.__table__)
                      .where(ProviderEvent.__table__.c.id == bindparam("ev_key"))
                      .values(outcome=bindparam("ev_outcome", type_=Text)))

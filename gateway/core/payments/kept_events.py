@@ -1,0 +1,65 @@
+"""A provider's callback kept as it came, in `provider_events`: the insert that the callback's intake runs on its
+own, and that the counting statement runs as one of its parts when the callback pays a pending order (the event
+is then kept with its count, or neither is)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import ColumnElement, bindparam, func, literal_column, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.sql.dml import ReturningInsert
+
+from gateway.db.models import ProviderEvent
+from gateway.db.storable import storable, storable_strings
+
+UNSETTLED_AFTER = timedelta(seconds=60)  # an event kept this long without an outcome was cut short
+EVENTS = ProviderEvent.__table__
+# The run-time parameters of `kept_event`, named unlike any column (a Core INSERT would take those as values).
+EVENT_PARAMETERS = ("ev_provider", "ev_id", "ev_order", "ev_kind", "ev_headers", "ev_body")
+
+
+@dataclass(frozen=True)
+class EventToKeep:
+    provider: str
+    event_id: str | None  # the provider's own, if it has one
+    order_id: uuid.UUID | None  # ours, when the event is about one
+    kind: str
+    headers: Mapping[str, str]  # what is kept of them (never a secret)
+    body: bytes
+
+    def parameters(self) -> dict[str, object]:
+        """For `kept_event`, as PostgreSQL keeps text: no NUL, nothing that is not UTF-8."""
+        return {"ev_provider": self.provider, "ev_id": self.event_id and storable(self.event_id),
+                "ev_order": self.order_id, "ev_kind": storable(self.kind[:100]),
+                "ev_headers": storable_strings(self.headers),
+                "ev_body": storable(self.body.decode("utf-8", errors="replace"))}
+
+
+def kept_event(outcome: ColumnElement[str | None], *, decided_here: bool = False) -> ReturningInsert[int]:
+    """Insert the raw event, answering its key; nothing when the provider's event id was kept before and settled
+    (a replay), or is being settled elsewhere.
+
+    Events without an id never meet. A replay of one kept but never settled (the process died in between) claims
+    it, by moving `received_at` to now, and settles it: Stripe's retry is the only other delivery a refund will
+    get; a second replay meanwhile finds the claim fresh. `decided_here`: `outcome` is what the statement this insert
+    is part of decided (it counted the order; NULL if it did not), and a replay that decided claims an unsettled
+    event however fresh, to note that outcome on it: whoever else may be settling it will find the order decided."""
+    columns = EVENTS.c
+    values = select(*(bindparam(name, type_=column.type) for name, column in
+                      zip(EVENT_PARAMETERS, (columns.provider, columns.event_id, columns.order_id, columns.kind,
+                                             columns.headers, columns.body), strict=True)),
+                    outcome.label("outcome"))
+    claimable = columns.received_at < func.now() - UNSETTLED_AFTER  # cut short
+    if decided_here:
+        claimable = claimable | literal_column("excluded.outcome").is_not(None)
+    return (pg_insert(EVENTS)
+            .from_select(["provider", "event_id", "order_id", "kind", "headers", "body", "outcome"], values)
+            .on_conflict_do_update(index_elements=[columns.provider, columns.event_id],
+                                   index_where=columns.event_id.is_not(None),
+                                   set_={"received_at": func.now(), "outcome": literal_column("excluded.outcome")},
+                                   where=columns.outcome.is_(None) & claimable)
+            .returning(columns.id))
