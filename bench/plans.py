@@ -94,7 +94,7 @@ async def counting_plans(database_url: str, orders: int = 30) -> Plans:
                     order.id, "SUCCESSFUL", order.amount, order.currency, txn, provider=order.provider)
                     | event.parameters())
                 for (row,) in await connection.exec_driver_sql(EXPLAIN + compiled.sql, tuple(arguments)):
-                    plans.extend(json.loads(row)[0] if isinstance(row, str) else row[0])
+                    plans.extend(json.loads(row) if isinstance(row, str) else row)  # one plan, in a list
                 await transaction.rollback()
     finally:
         await engine.dispose()
