@@ -29,6 +29,7 @@ from assembly.middleware import body_deadline, json_errors, request_context
 from assembly.providers import build_providers
 from assembly.results_key import signing_key
 from assembly.settings import Settings, check_production
+from gateway.core.orders.count_batches import CountBatches
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.checking import check_payment
 from gateway.core.payments.starting import release_start, start_payment
@@ -45,6 +46,7 @@ from gateway.kit.keys import (
     CHANNEL_NAMES,
     CHECKS,
     CONTEST_SETTINGS,
+    COUNT_BATCHES,
     ENGINE,
     FAILED_MESSAGES,
     HOW_TO_VOTE,
@@ -153,7 +155,10 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     starts = PaymentStarts(lambda order_id, claimed: start_payment(app[SESSIONS], app[PROVIDERS], order_id, claimed),
                            give_back=lambda order_id, claimed: release_start(app[SESSIONS], order_id, claimed.lease))
     app[STARTS] = starts
+    batches = CountBatches(app[SESSIONS])
+    app[COUNT_BATCHES] = batches
     yield
+    await batches.close()  # the counts taken in before the relay that announces them stops
     await starts.close()
     await checks.close()
     await relay.stop()

@@ -13,7 +13,7 @@ from gateway.core.payments import outgoing_notices
 from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.kit.answers import error_body
-from gateway.kit.keys import CHECKS, PROVIDERS, RELAY, SESSIONS, SETTINGS
+from gateway.kit.keys import CHECKS, COUNT_BATCHES, PROVIDERS, RELAY, SESSIONS, SETTINGS
 from gateway.kit.throttle import enforce_untied_limit
 from payments.mtn.callback_secret import QUERY_NAME, callback_key, secret_holds
 
@@ -50,7 +50,7 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
     if signed and not await signature_holds(app[PROVIDERS], provider, request.headers, body):
         await limit()
     outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers, body,
-                                     untied=None if signed else limit, secret=secret)
+                                     untied=None if signed else limit, secret=secret, batches=app[COUNT_BATCHES])
     if outcome.outcome is Outcome.NEEDS_CHECK and outcome.order_id is not None:
         app[CHECKS].request(outcome.order_id)
     if outcome.outcome in SETTLED:

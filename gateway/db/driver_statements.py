@@ -17,7 +17,7 @@ the connection, so that the pool never hands it out again; errors reach callers 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,15 +74,30 @@ class DriverStatement:
         return self._compiled[key]
 
     async def fetchrow(self, connection: AsyncConnection, params: Mapping[str, Any]) -> asyncpg.Record | None:
+        row: asyncpg.Record | None = await self._run(
+            connection, lambda driver, sql, arguments: driver.fetchrow(sql, *arguments[0]), [params])
+        return row
+
+    async def fetchmany(self, connection: AsyncConnection, params: Sequence[Mapping[str, Any]]) -> list[asyncpg.Record]:
+        """The statement once for each of `params`, pipelined in one round trip and one implicit transaction:
+        all of them committed together (one WAL flush), or none (asyncpg's `fetchmany`). Their rows come in one
+        list, in order: a statement whose answers must be told apart answers exactly one row each time."""
+        rows: list[asyncpg.Record] = await self._run(
+            connection, lambda driver, sql, arguments: driver.fetchmany(sql, arguments), params)
+        return rows
+
+    async def _run(self, connection: AsyncConnection,
+                   call: Callable[[asyncpg.Connection, str, list[list[Any]]], Awaitable[Any]],
+                   params: Sequence[Mapping[str, Any]]) -> Any:
         compiled = self.compiled(connection.dialect)
         pooled = await connection.get_raw_connection()
         adapted: Any = pooled.dbapi_connection
         if adapted is None or not adapted.autocommit:
             raise RuntimeError("a DriverStatement runs only on a connection in AUTOCOMMIT mode")
         driver: asyncpg.Connection = pooled.driver_connection
-        arguments = compiled.arguments(params)
+        arguments = [compiled.arguments(one) for one in params]
         try:
-            return await driver.fetchrow(compiled.sql, *arguments)
+            return await call(driver, compiled.sql, arguments)
         except Exception as error:
             # Lost as SQLAlchemy judges it: not an argument asyncpg could not encode (its DataError, raised before
             # anything is sent), which leaves the connection well.
@@ -91,7 +106,7 @@ class DriverStatement:
                 await connection.invalidate()
             if not isinstance(error, ASYNCPG_ERRORS):
                 raise  # a time-out, an OSError: as SQLAlchemy lets them through
-            raise as_sqlalchemy_raises(error, adapted, compiled.sql, arguments, connection.dialect, lost) from error
+            raise as_sqlalchemy_raises(error, adapted, compiled.sql, arguments[0], connection.dialect, lost) from error
         except BaseException:  # cancelled in the middle: what the connection holds is unknown
             await connection.invalidate()
             raise

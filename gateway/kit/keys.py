@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from gateway.core.channel_reports import FailedMessages
 from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.media_storage import MediaStorage
+from gateway.core.orders.count_batches import CountBatches
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 from gateway.kit.settings import ServiceSettings
@@ -44,6 +45,7 @@ PROVIDERS: web.AppKey[Providers] = web.AppKey("providers")  # the core's view of
 MEDIA_STORAGE: web.AppKey[MediaStorage] = web.AppKey("media_storage")  # where candidates' files are kept
 CHECKS: web.AppKey[PaymentChecks] = web.AppKey("checks")
 STARTS: web.AppKey[PaymentStarts] = web.AppKey("starts")
+COUNT_BATCHES = web.AppKey("count_batches", CountBatches)  # the callbacks' group commit
 USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
 # The one thread that decodes uploaded photos in a web process (admin.photos): one decode at a time.
 PHOTO_DECODER = web.AppKey("photo_decoder", ThreadPoolExecutor)

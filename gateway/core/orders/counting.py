@@ -4,9 +4,11 @@ when it was not pending."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import asyncpg
 from sqlalchemy import (
     Select,
     String,
@@ -89,17 +91,21 @@ async def count_if_pending(
     return None if counted is None else counted_as(counted["status"])
 
 
+RunStatement = Callable[[DriverStatement, Mapping[str, Any]], Awaitable[asyncpg.Record | None]]
+
+
 async def count_keeping_event(
-    connection: AsyncConnection, event: EventToKeep, provider_status: str, amount: int, currency: str,
+    run: RunStatement, event: EventToKeep, provider_status: str, amount: int, currency: str,
     provider_txn_id: str | None, *, verify_later: bool, risk: PaymentRisk | None = None,
 ) -> tuple[ConfirmOutcome | None, int | None]:
     """`count_if_pending` for the callback `event` that says its order was paid, keeping the event in the same
     statement and commit (a statement and a commit fewer a vote than keeping it first): what was decided (None:
-    nothing, the order was not pending) and the event's key (None: the provider's event id was kept before)."""
+    nothing, the order was not pending) and the event's key (None: the provider's event id was kept before).
+    `run` runs the statement: on a connection in autocommit mode, or in a batch (`count_batches`)."""
     assert event.order_id is not None
     parameters = counting_parameters(event.order_id, provider_status, amount, currency, provider_txn_id,
                                      provider=event.provider, risk=risk) | event.parameters()
-    row = await (KEEPING_AND_QUEUEING if verify_later else COUNTING_AND_KEEPING).fetchrow(connection, parameters)
+    row = await run(KEEPING_AND_QUEUEING if verify_later else COUNTING_AND_KEEPING, parameters)
     assert row is not None  # one row, whatever it decided
     return (None if row["status"] is None else counted_as(row["status"])), row["event_key"]
 

@@ -8,12 +8,14 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from sqlalchemy import String, Text, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.errors import DomainError
 from gateway.core.orders import counting
+from gateway.core.orders.count_batches import CountBatches
 from gateway.core.outcomes import Outcome
 from gateway.core.payments.checking import settle
 from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER, collection_of_row, load_collection_row
@@ -55,6 +57,7 @@ class CallbackOutcome:
 async def receive_callback(
     sessions: Sessions, registry: Providers, provider: str, order_id: uuid.UUID | None,
     headers: Mapping[str, str], body: bytes, *, untied: Untied | None = None, secret: str | None = None,
+    batches: CountBatches | None = None,
 ) -> CallbackOutcome:
     """Keep the raw callback, verify it, and settle it if it is proof; else ask for a check.
 
@@ -63,14 +66,24 @@ async def receive_callback(
     Raises CallbackRejected (after storing the event) for a callback that fails verification.
     `secret`: the per-order secret of the callback's URL (MTN), handed to the provider, never kept.
     A callback the provider vouches for with it (`verify_later`) counts at once and is queued for a
-    status check later (`gateway.core.payments.verification`).
+    status check later (`gateway.core.payments.verification`). `batches`: the process's group commit, where
+    a callback that pays a pending order is counted (and kept) with the others that arrive with it.
     """
+    arrived = datetime.now(UTC)
     # One connection for the common case, a callback that counts its vote: load, then keep and count in one
-    # statement, committed on its own (no BEGIN/COMMIT round trips).
+    # statement (no BEGIN/COMMIT round trips); in a batch, off this connection, which is given back first.
     async with autocommit_connection(sessions) as connection:
-        intake = await take_in(connection, registry, provider, order_id, headers, body, untied, secret)
-    if isinstance(intake, CallbackOutcome):
-        return intake
+        taken: Intake | Verified | CallbackOutcome = await take_in(connection, registry, provider, order_id, headers,
+                                                                   body, untied, secret, arrived)
+        if isinstance(taken, Verified) and (batches is None or countable(taken) is None):
+            taken = await keep(connection, taken)
+    if isinstance(taken, Verified):
+        assert batches is not None
+        taken = await counted_in_batch(sessions, taken, batches)
+    if isinstance(taken, CallbackOutcome):
+        return taken
+    intake = taken
+    assert isinstance(intake, Intake)
     if isinstance(intake.verdict, CallbackRejected):
         raise intake.verdict
     if intake.event_id is None:
@@ -86,32 +99,64 @@ async def receive_callback(
     return CallbackOutcome(intake.target, outcome)
 
 
-def countable(verdict: CallbackVerdict | CallbackRejected, target: uuid.UUID | None,
-              known: Outcome | None) -> StatusResult | None:
+@dataclass(frozen=True)
+class Verified:
+    """A callback verified against its order, not kept yet."""
+
+    verdict: CallbackVerdict
+    target: uuid.UUID | None
+    known: Outcome | None  # the outcome when it is clear without settling
+    event: EventToKeep
+    lock_order: tuple[int, int] = (0, 0)  # its order's contest and candidate: where a count takes its locks
+
+
+def countable(verified: Verified) -> StatusResult | None:
     """What a callback says, when it says that an order of ours was paid, with the amount: counted as it is kept."""
-    status = verdict.status if isinstance(verdict, CallbackVerdict) else None
-    if (known is not None or target is None or status is None or status.state is not PaymentState.SUCCESSFUL
-            or status.amount is None or not status.currency):
+    status = verified.verdict.status
+    if (verified.known is not None or verified.target is None or status is None
+            or status.state is not PaymentState.SUCCESSFUL or status.amount is None or not status.currency):
         return None
     return status
 
 
-async def keep(connection: AsyncConnection, verdict: CallbackVerdict, target: uuid.UUID | None, known: Outcome | None,
-               event: EventToKeep) -> Intake | CallbackOutcome:
+async def keep(connection: AsyncConnection, verified: Verified) -> Intake | CallbackOutcome:
     """Keep a verified callback, counting its order in the same statement when it says it was paid; what that
     decided (CallbackOutcome), or what is left to settle (`settle` may open connections of its own)."""
-    status = countable(verdict, target, known)
-    if status is not None:
-        assert status.amount is not None and status.currency is not None
-        counted, event_key = await counting.count_keeping_event(
-            connection, event, status.raw_status or "SUCCESSFUL", status.amount, status.currency,
-            status.provider_txn_id, verify_later=verdict.verify_later, risk=status.risk)
+    if countable(verified) is not None:
+        counted, event_key = await count_paid(verified, lambda statement, params: statement.fetchrow(connection,
+                                                                                                   params))
         if counted is not None:
-            return CallbackOutcome(target, Outcome(counted))
+            return counted
     else:
-        event_key = await store_event(connection, event, known)
-    unsettled = event_key is None and await event_outcome(connection, event.provider, verdict.event_id) is None
-    return Intake(verdict, target, known, event_key, unsettled)
+        event_key = await store_event(connection, verified.event, verified.known)
+    return await intake_of(connection, verified, event_key)
+
+
+async def counted_in_batch(sessions: Sessions, verified: Verified, batches: CountBatches) -> Intake | CallbackOutcome:
+    """`keep` for a callback that pays a pending order, counted in the process's next batch."""
+    counted, event_key = await count_paid(
+        verified, lambda statement, params: batches.fetchrow(statement, params, verified.lock_order))
+    if counted is not None:
+        return counted
+    async with autocommit_connection(sessions) as connection:
+        return await intake_of(connection, verified, event_key)
+
+
+async def count_paid(verified: Verified, run: counting.RunStatement) -> tuple[CallbackOutcome | None, int | None]:
+    status = countable(verified)
+    assert status is not None and status.amount is not None and status.currency is not None
+    counted, event_key = await counting.count_keeping_event(
+        run, verified.event, status.raw_status or "SUCCESSFUL", status.amount, status.currency,
+        status.provider_txn_id, verify_later=verified.verdict.verify_later, risk=status.risk)
+    return (None if counted is None else CallbackOutcome(verified.target, Outcome(counted))), event_key
+
+
+async def intake_of(connection: AsyncConnection, verified: Verified, event_key: int | None) -> Intake:
+    """What is left to settle of a kept callback: nothing when it was a replay (`event_key` None), unless the
+    event it replays was never settled."""
+    event_id = verified.verdict.event_id
+    unsettled = event_key is None and await event_outcome(connection, verified.event.provider, event_id) is None
+    return Intake(verified.verdict, verified.target, verified.known, event_key, unsettled)
 
 
 @dataclass(frozen=True)
@@ -125,12 +170,12 @@ class Intake:
 
 async def take_in(session: AsyncConnection, registry: Providers, provider: str, order_id: uuid.UUID | None,
                   headers: Mapping[str, str], body: bytes, untied: Untied | None = None,
-                  secret: str | None = None) -> Intake | CallbackOutcome:
+                  secret: str | None = None, arrived: datetime | None = None) -> Intake | Verified:
     """Verify a callback against its order and keep it, whatever the verdict: raw when it is about
     an order of ours (its first WHOLE_EVENTS_PER_ORDER), bounded (`bounded_event`) when it is not,
     fails verification, or floods one order. One that fails verification on an order's URL passes
-    `untied` first too: a wrong secret is no more vouched for than an unknown order. One that pays a
-    pending order of ours is counted as it is kept (`keep`)."""
+    `untied` first too: a wrong secret is no more vouched for than an unknown order. What is verified
+    is kept by `keep` (one that pays a pending order of ours is counted as it is kept)."""
     # The URL's secret is never kept, nor a header that repeats it (a proxy's X-Original-URI).
     private = PRIVATE_HEADERS | registry.secret_headers()
     kept_headers = {k.lower(): v for k, v in headers.items()
@@ -147,7 +192,7 @@ async def take_in(session: AsyncConnection, registry: Providers, provider: str, 
     except CallbackRejected as exc:
         if order is not None and untied is not None:
             await untied()
-        rejected = EventToKeep(provider, None, order_id, "rejected", *bounded_event(kept_headers, body))
+        rejected = EventToKeep(provider, None, order_id, "rejected", *bounded_event(kept_headers, body), arrived)
         await store_event(session, rejected, f"rejected:{exc.code}")
         return Intake(exc)
     target = verdict.order_id or (order.id if order else None)
@@ -158,8 +203,9 @@ async def take_in(session: AsyncConnection, registry: Providers, provider: str, 
         known = await named_order_outcome(session, provider, verdict.order_id)
     whole = known not in UNTIED and (order is None or (row is not None and row.events_so_far < WHOLE_EVENTS_PER_ORDER))
     kept = (kept_headers, body) if whole else bounded_event(kept_headers, body)
-    event = EventToKeep(provider, verdict.event_id, target, verdict.kind, *kept)
-    return await keep(session, verdict, target, known, event)
+    event = EventToKeep(provider, verdict.event_id, target, verdict.kind, *kept, arrived)
+    lock_order = (order.contest_id, order.candidate_id or 0) if order is not None else (0, 0)
+    return Verified(verdict, target, known, event, lock_order)
 
 
 async def named_order_outcome(session: AsyncConnection, provider: str, order_id: uuid.UUID) -> Outcome | None:

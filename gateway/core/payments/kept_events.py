@@ -7,9 +7,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, bindparam, func, literal_column, select
+from sqlalchemy import ColumnElement, DateTime, bindparam, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -19,7 +19,7 @@ from gateway.db.storable import storable, storable_strings
 UNSETTLED_AFTER = timedelta(seconds=60)  # an event kept this long without an outcome was cut short
 EVENTS = ProviderEvent.__table__
 # The run-time parameters of `kept_event`, named unlike any column (a Core INSERT would take those as values).
-EVENT_PARAMETERS = ("ev_provider", "ev_id", "ev_order", "ev_kind", "ev_headers", "ev_body")
+EVENT_PARAMETERS = ("ev_provider", "ev_id", "ev_order", "ev_kind", "ev_headers", "ev_body", "ev_received")
 
 
 @dataclass(frozen=True)
@@ -30,13 +30,16 @@ class EventToKeep:
     kind: str
     headers: Mapping[str, str]  # what is kept of them (never a secret)
     body: bytes
+    # When the callback reached this process, by its clock (None: when it is kept): a count in a batch is kept
+    # after waiting for the batch, and the log says when the provider called, not when we wrote it down.
+    received_at: datetime | None = None
 
     def parameters(self) -> dict[str, object]:
         """For `kept_event`, as PostgreSQL keeps text: no NUL, nothing that is not UTF-8."""
         return {"ev_provider": self.provider, "ev_id": self.event_id and storable(self.event_id),
                 "ev_order": self.order_id, "ev_kind": storable(self.kind[:100]),
                 "ev_headers": storable_strings(self.headers),
-                "ev_body": storable(self.body.decode("utf-8", errors="replace"))}
+                "ev_body": storable(self.body.decode("utf-8", errors="replace")), "ev_received": self.received_at}
 
 
 def kept_event(outcome: ColumnElement[str | None], *, decided_here: bool = False) -> ReturningInsert[int]:
@@ -49,15 +52,16 @@ def kept_event(outcome: ColumnElement[str | None], *, decided_here: bool = False
     is part of decided (it counted the order; NULL if it did not), and a replay that decided claims an unsettled
     event however fresh, to note that outcome on it: whoever else may be settling it will find the order decided."""
     columns = EVENTS.c
-    values = select(*(bindparam(name, type_=column.type) for name, column in
-                      zip(EVENT_PARAMETERS, (columns.provider, columns.event_id, columns.order_id, columns.kind,
-                                             columns.headers, columns.body), strict=True)),
-                    outcome.label("outcome"))
+    given = {"ev_provider": columns.provider, "ev_id": columns.event_id, "ev_order": columns.order_id,
+             "ev_kind": columns.kind, "ev_headers": columns.headers, "ev_body": columns.body}
+    values = select(*(bindparam(name, type_=column.type) for name, column in given.items()), outcome.label("outcome"),
+                    func.coalesce(bindparam("ev_received", type_=DateTime(timezone=True)), func.now()))
     claimable = columns.received_at < func.now() - UNSETTLED_AFTER  # cut short
     if decided_here:
         claimable = claimable | literal_column("excluded.outcome").is_not(None)
     return (pg_insert(EVENTS)
-            .from_select(["provider", "event_id", "order_id", "kind", "headers", "body", "outcome"], values)
+            .from_select(["provider", "event_id", "order_id", "kind", "headers", "body", "outcome", "received_at"],
+                         values)
             .on_conflict_do_update(index_elements=[columns.provider, columns.event_id],
                                    index_where=columns.event_id.is_not(None),
                                    set_={"received_at": func.now(), "outcome": literal_column("excluded.outcome")},

@@ -1,0 +1,113 @@
+"""Group commit: MTN's callbacks that arrive together are counted in one transaction, each answered once its batch
+is committed; a count that fails fails alone, the rest of its batch counted; a count waiting when the process stops
+is counted before it stops; the log says when a callback arrived, not when its batch ran. MTN faked at the wire
+(respx)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import select, text
+
+from gateway.core.orders import counting, tables
+from gateway.core.orders.count_batches import CountBatches
+from gateway.core.outcomes import Outcome
+from gateway.core.payments.callbacks import receive_callback
+from gateway.core.payments.kept_events import EventToKeep
+from gateway.db.engine import Sessions
+from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
+from gateway.kit.keys import PROVIDERS, SETTINGS
+from payments.mtn.callback_secret import callback_key, order_secret
+from tests.factories import assert_tally_invariant, make_contest, place, tallies
+from tests.fakes.mtn import FakeMtn, callback, paid_body
+
+
+async def pending_orders(sessions: Sessions, count: int) -> list[VoteOrder]:
+    contest = await make_contest(sessions, slug="gala")
+    return [await place(sessions, contest, msisdn=f"+2376700003{n:02d}") for n in range(count)]
+
+
+async def transactions_that_paid(sessions: Sessions) -> int:
+    """How many transactions wrote the paid orders (a row's xmin is the transaction that wrote its version)."""
+    async with sessions() as session:
+        return int(await session.scalar(text("SELECT count(DISTINCT xmin::text) FROM vote_orders "
+                                             "WHERE status = 'paid'")) or 0)
+
+
+async def test_callbacks_that_arrive_together_are_counted_in_fewer_transactions_than_votes(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    orders = await pending_orders(sessions, 12)
+    answers = await asyncio.gather(*(callback(client, order.id, paid_body(order)) for order in orders))
+    assert answers == [200] * 12
+    for order in orders:  # each answered only once its count was committed
+        assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
+    assert (await tallies(sessions, orders[0].contest_id))["01"] == sum(order.quantity for order in orders)
+    assert await transactions_that_paid(sessions) < 12
+    await assert_tally_invariant(sessions, orders[0].contest_id)
+
+
+async def test_a_count_that_fails_in_a_batch_fails_alone_and_counts_when_mtn_sends_it_again(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    orders = await pending_orders(sessions, 6)
+    refused = orders[2]
+    async with refusing_the_count_of(sessions, refused.id):
+        answers = await asyncio.gather(*(callback(client, order.id, paid_body(order)) for order in orders))
+    assert answers[2] >= 500 and answers[:2] + answers[3:] == [200] * 5  # MTN sends the refused one again
+    assert (await tables.get_order(sessions, refused.id)).status is OrderStatus.PENDING
+    assert await callback(client, refused.id, paid_body(refused)) == 200
+    for order in orders:
+        assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
+    await assert_tally_invariant(sessions, refused.contest_id)
+
+
+async def test_a_count_waiting_for_its_batch_when_the_process_stops_is_counted_before_it_stops(
+        sessions: Sessions) -> None:
+    [order] = await pending_orders(sessions, 1)
+    batches = CountBatches(sessions, window=600)  # it would wait ten minutes for others
+    event = EventToKeep("mtn", None, order.id, "callback.successful", {}, b"{}")
+    counting_it = asyncio.create_task(counting.count_keeping_event(
+        lambda statement, params: batches.fetchrow(statement, params, (order.contest_id, 0)), event, "SUCCESSFUL",
+        order.amount, order.currency, "mtn-cb-1", verify_later=True))
+    await asyncio.sleep(0.05)
+    assert not counting_it.done()
+    await asyncio.wait_for(batches.close(), timeout=10)
+    assert counting_it.done() and counting_it.result()[0] is not None
+    assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
+
+
+async def test_a_callback_counted_in_a_batch_is_logged_as_received_when_it_arrived_not_when_its_batch_ran(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    [order] = await pending_orders(sessions, 1)
+    batches = CountBatches(sessions, window=1.0)  # a slow batch
+    secret = order_secret(callback_key(client.app[SETTINGS].secret_key.get_secret_value()), order.id)
+    arrived = datetime.now(UTC)
+    outcome = await receive_callback(sessions, client.app[PROVIDERS], "mtn", order.id, {},
+                                     json.dumps(paid_body(order)).encode(), secret=secret, batches=batches)
+    assert outcome.outcome is Outcome.COUNTED and datetime.now(UTC) - arrived >= timedelta(seconds=1)
+    async with sessions() as session:
+        event = (await session.scalars(select(ProviderEvent))).one()
+    assert (event.outcome, event.received_at - arrived < timedelta(seconds=0.5)) == ("counted", True)
+
+
+@asynccontextmanager
+async def refusing_the_count_of(sessions: Sessions, order_id: uuid.UUID) -> AsyncIterator[None]:
+    """PostgreSQL refuses to count one order (a trigger), as it would a row it cannot write."""
+    async with sessions.begin() as session:
+        await session.execute(text(
+            "CREATE FUNCTION test_refuse_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+            f"IF NEW.id = '{order_id}' AND NEW.status = 'paid' THEN "
+            "RAISE EXCEPTION 'could not write block: No space left on device'; END IF; RETURN NEW; END $$"))
+        await session.execute(text("CREATE TRIGGER test_refuse_count BEFORE UPDATE ON vote_orders "
+                                   "FOR EACH ROW EXECUTE FUNCTION test_refuse_count()"))
+    try:
+        yield
+    finally:
+        async with sessions.begin() as session:
+            await session.execute(text("DROP TRIGGER test_refuse_count ON vote_orders"))
+            await session.execute(text("DROP FUNCTION test_refuse_count()"))
