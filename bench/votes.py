@@ -182,6 +182,9 @@ async def measured(stack: Stack, load: Load, started: float, deadline: float) ->
             FROM vote_orders o JOIN provider_events e ON e.order_id = o.id
             WHERE o.status = 'paid' GROUP BY o.id, o.decided_at""")
         statuses = dict(await connection.fetch("SELECT status::text, count(*) FROM vote_orders GROUP BY status"))
+        # Ledger entries are never updated: each one's xmin is the transaction that counted it (group commit).
+        per_commit = await connection.fetchval("SELECT count(*)::float8 / greatest(count(DISTINCT xmin::text), 1) "
+                                               "FROM ledger_entries WHERE kind = 'counted'")
         invariant = await connection.fetchval("""
             SELECT bool_and(t.votes = coalesce(p.n, 0)) FROM tallies t LEFT JOIN (
               SELECT candidate_id, sum(quantity) n FROM vote_orders WHERE status = 'paid' GROUP BY candidate_id
@@ -203,6 +206,7 @@ async def measured(stack: Stack, load: Load, started: float, deadline: float) ->
             f"{1 - late / max(1, len(to_tally)):.1%} ({late} of {len(to_tally)} later; target >= 99%)"),
         "callback received -> SSE frame delivered (after the first 5 s)": spread(to_frame) if to_frame
         else "no stream in this build",
+        "votes counted per commit (group commit)": f"{per_commit:.2f}",
         "final order statuses": ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
         "errors": ", ".join(f"{k} x{v}" for k, v in load.errors.items()) or "none",
         "tally invariant": "holds" if invariant else "BROKEN",
