@@ -155,10 +155,12 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     starts = PaymentStarts(lambda order_id, claimed: start_payment(app[SESSIONS], app[PROVIDERS], order_id, claimed),
                            give_back=lambda order_id, claimed: release_start(app[SESSIONS], order_id, claimed.lease))
     app[STARTS] = starts
-    batches = CountBatches(app[SESSIONS])
+    window = app[SETTINGS].count_batch_window_ms
+    batches = CountBatches(app[SESSIONS], window=window / 1000) if window else None
     app[COUNT_BATCHES] = batches
     yield
-    await batches.close()  # the counts taken in before the relay that announces them stops
+    if batches is not None:
+        await batches.close()  # the counts taken in before the relay that announces them stops
     await starts.close()
     await checks.close()
     await relay.stop()

@@ -45,7 +45,7 @@ PROVIDERS: web.AppKey[Providers] = web.AppKey("providers")  # the core's view of
 MEDIA_STORAGE: web.AppKey[MediaStorage] = web.AppKey("media_storage")  # where candidates' files are kept
 CHECKS: web.AppKey[PaymentChecks] = web.AppKey("checks")
 STARTS: web.AppKey[PaymentStarts] = web.AppKey("starts")
-COUNT_BATCHES = web.AppKey("count_batches", CountBatches)  # the callbacks' group commit
+COUNT_BATCHES: web.AppKey[CountBatches | None] = web.AppKey("count_batches")  # the callbacks' group commit, if on
 USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
 # The one thread that decodes uploaded photos in a web process (admin.photos): one decode at a time.
 PHOTO_DECODER = web.AppKey("photo_decoder", ThreadPoolExecutor)

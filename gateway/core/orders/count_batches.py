@@ -85,6 +85,10 @@ class CountBatches:
             log.warning("a batch of %d counts failed (%s): each runs alone", len(batch), error)
             await asyncio.gather(*(self._run_alone(statement, count) for count in batch))
             return
+        if len(rows) != len(batch):  # a statement that answered no row, or several: whose is whose is unknown
+            for count in batch:
+                answer(count, error=RuntimeError(f"{len(rows)} rows for a batch of {len(batch)} counts"))
+            return
         for count, row in zip(batch, rows, strict=True):
             answer(count, row)
 

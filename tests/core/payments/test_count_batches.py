@@ -1,6 +1,7 @@
 """Group commit: MTN's callbacks that arrive together are counted in one transaction, each answered once its batch
 is committed; a count that fails fails alone, the rest of its batch counted; a count waiting when the process stops
-is counted before it stops; the log says when a callback arrived, not when its batch ran. MTN faked at the wire
+is counted before it stops; the log says when a callback arrived, not when its batch ran; with no window (the
+setting), each count has its own transaction. MTN faked at the wire
 (respx)."""
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, text
 
+from assembly.app import create_app
+from assembly.settings import Settings
 from gateway.core.orders import counting, tables
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.outcomes import Outcome
@@ -50,6 +53,15 @@ async def test_callbacks_that_arrive_together_are_counted_in_fewer_transactions_
     assert (await tallies(sessions, orders[0].contest_id))["01"] == sum(order.quantity for order in orders)
     assert await transactions_that_paid(sessions) < 12
     await assert_tally_invariant(sessions, orders[0].contest_id)
+
+
+async def test_with_no_window_each_callback_is_counted_in_a_transaction_of_its_own(
+        settings: Settings, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    orders = await pending_orders(sessions, 6)
+    async with TestClient(TestServer(create_app(settings.model_copy(update={"count_batch_window_ms": 0})))) as app:
+        answers = await asyncio.gather(*(callback(app, order.id, paid_body(order)) for order in orders))
+    assert answers == [200] * 6
+    assert await transactions_that_paid(sessions) == 6
 
 
 async def test_a_count_that_fails_in_a_batch_fails_alone_and_counts_when_mtn_sends_it_again(
