@@ -1,7 +1,7 @@
 """Group commit: MTN's callbacks that arrive together are counted in one transaction, each answered once its batch
 is committed; a count that fails fails alone, the rest of its batch counted; a count waiting when the process stops
 is counted before it stops; the log says when a callback arrived, not when its batch ran; with no window (the
-setting), each count has its own transaction. MTN faked at the wire
+default), each count has its own transaction. MTN faked at the wire
 (respx)."""
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, text
 
@@ -43,10 +44,17 @@ async def transactions_that_paid(sessions: Sessions) -> int:
                                              "WHERE status = 'paid'")) or 0)
 
 
+@pytest.fixture
+async def batching(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
+    """The app with group commit on (`COUNT_BATCH_WINDOW_MS`; off by default)."""
+    async with TestClient(TestServer(create_app(settings.model_copy(update={"count_batch_window_ms": 10})))) as app:
+        yield app
+
+
 async def test_callbacks_that_arrive_together_are_counted_in_fewer_transactions_than_votes(
-        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+        batching: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     orders = await pending_orders(sessions, 12)
-    answers = await asyncio.gather(*(callback(client, order.id, paid_body(order)) for order in orders))
+    answers = await asyncio.gather(*(callback(batching, order.id, paid_body(order)) for order in orders))
     assert answers == [200] * 12
     for order in orders:  # each answered only once its count was committed
         assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
@@ -55,24 +63,23 @@ async def test_callbacks_that_arrive_together_are_counted_in_fewer_transactions_
     await assert_tally_invariant(sessions, orders[0].contest_id)
 
 
-async def test_with_no_window_each_callback_is_counted_in_a_transaction_of_its_own(
-        settings: Settings, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+async def test_by_default_each_callback_is_counted_in_a_transaction_of_its_own(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     orders = await pending_orders(sessions, 6)
-    async with TestClient(TestServer(create_app(settings.model_copy(update={"count_batch_window_ms": 0})))) as app:
-        answers = await asyncio.gather(*(callback(app, order.id, paid_body(order)) for order in orders))
+    answers = await asyncio.gather(*(callback(client, order.id, paid_body(order)) for order in orders))
     assert answers == [200] * 6
     assert await transactions_that_paid(sessions) == 6
 
 
 async def test_a_count_that_fails_in_a_batch_fails_alone_and_counts_when_mtn_sends_it_again(
-        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+        batching: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     orders = await pending_orders(sessions, 6)
     refused = orders[2]
     async with refusing_the_count_of(sessions, refused.id):
-        answers = await asyncio.gather(*(callback(client, order.id, paid_body(order)) for order in orders))
+        answers = await asyncio.gather(*(callback(batching, order.id, paid_body(order)) for order in orders))
     assert answers[2] >= 500 and answers[:2] + answers[3:] == [200] * 5  # MTN sends the refused one again
     assert (await tables.get_order(sessions, refused.id)).status is OrderStatus.PENDING
-    assert await callback(client, refused.id, paid_body(refused)) == 200
+    assert await callback(batching, refused.id, paid_body(refused)) == 200
     for order in orders:
         assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
     await assert_tally_invariant(sessions, refused.contest_id)
