@@ -10,6 +10,14 @@ are held only while PostgreSQL runs it, never across a round trip to us.
 A batch is all or nothing: when one of its statements fails, the batch is rolled back and each count is run again
 alone, so that one bad count fails only itself. Every count is safe to repeat (the pending guard; the event's id),
 so a batch whose commit was lost with its connection, run again, counts nothing twice.
+
+Batches take the shared rows in one order (contest, then candidate), so two batches never wait on each other for
+them. One wait remains that no order prevents: a batch holds a contest's ledger head from its earlier counts while
+a later one waits for its order's row, which a count of that same order elsewhere (a provider's duplicate callback
+to another process, a status check) may hold while it waits for the head. PostgreSQL ends that deadlock after
+`deadlock_timeout` (a second): the loser fails and is run again (the batch: each count alone; a callback: the
+provider sends it again), so nothing is lost or doubled, but the contest's counts wait that second. With the delay
+a saturated machine adds to every batch (bench/README.md), it is why group commit is off by default.
 """
 
 from __future__ import annotations
@@ -34,7 +42,7 @@ MOST = 64  # counts in one batch; a full batch goes at once
 @dataclass
 class WaitingCount:
     params: Mapping[str, Any]
-    lock_order: tuple[Any, ...]  # batches take shared rows in one order: fewer deadlocks between processes
+    lock_order: tuple[Any, ...]  # its order's contest and candidate: batches take shared rows in that order
     answer: asyncio.Future[asyncpg.Record] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
 
     def __post_init__(self) -> None:  # its caller may have given up waiting: its failure is not logged as lost
@@ -76,21 +84,21 @@ class CountBatches:
     async def _run(self, statement: DriverStatement, batch: list[WaitingCount]) -> None:
         batch.sort(key=lambda count: count.lock_order)
         try:
-            async with autocommit_connection(self._sessions) as connection:
-                rows = await statement.fetchmany(connection, [count.params for count in batch])
-        except Exception as error:
-            if len(batch) == 1:
-                answer(batch[0], error=error)
+            try:
+                async with autocommit_connection(self._sessions) as connection:
+                    rows = await statement.fetchmany(connection, [count.params for count in batch])
+            except Exception as error:
+                if len(batch) == 1:
+                    answer(batch[0], error=error)
+                    return
+                log.warning("a batch of %d counts failed (%s): each runs alone", len(batch), error)
+                await asyncio.gather(*(self._run_alone(statement, count) for count in batch))
                 return
-            log.warning("a batch of %d counts failed (%s): each runs alone", len(batch), error)
-            await asyncio.gather(*(self._run_alone(statement, count) for count in batch))
-            return
-        if len(rows) != len(batch):  # a statement that answered no row, or several: whose is whose is unknown
+            for count, row in zip(batch, rows, strict=True):  # the statement answers one row each
+                answer(count, row)
+        finally:  # cut off (the loop torn down without `close`): its callbacks fail, and the providers send them again
             for count in batch:
-                answer(count, error=RuntimeError(f"{len(rows)} rows for a batch of {len(batch)} counts"))
-            return
-        for count, row in zip(batch, rows, strict=True):
-            answer(count, row)
+                answer(count, error=RuntimeError("the count's batch was cut off"))
 
     async def _run_alone(self, statement: DriverStatement, count: WaitingCount) -> None:
         try:

@@ -199,25 +199,29 @@ async def take_in(session: AsyncConnection, registry: Providers, provider: str, 
     if target is None and verdict.status and verdict.status.provider_txn_id:
         target = await order_by_txn(session, provider, verdict.status.provider_txn_id)
     known = callback_outcome(target, order is not None, verdict.status is not None, order_id is not None)
+    lock_order = (order.contest_id, order.candidate_id or 0) if order is not None else (0, 0)
     if known is None and verdict.order_id is not None and (order is None or order.id != verdict.order_id):
-        known = await named_order_outcome(session, provider, verdict.order_id)
+        known, lock_order = await named_order(session, provider, verdict.order_id)
     whole = known not in UNTIED and (order is None or (row is not None and row.events_so_far < WHOLE_EVENTS_PER_ORDER))
     kept = (kept_headers, body) if whole else bounded_event(kept_headers, body)
     event = EventToKeep(provider, verdict.event_id, target, verdict.kind, *kept, arrived)
-    lock_order = (order.contest_id, order.candidate_id or 0) if order is not None else (0, 0)
     return Verified(verdict, target, known, event, lock_order)
 
 
-async def named_order_outcome(session: AsyncConnection, provider: str, order_id: uuid.UUID) -> Outcome | None:
-    """A signed event that names its order itself (Stripe's metadata) settles only an order of its own provider.
+async def named_order(session: AsyncConnection, provider: str,
+                      order_id: uuid.UUID) -> tuple[Outcome | None, tuple[int, int]]:
+    """What an event that names its order itself (Stripe's metadata) leads to when that is clear before settling,
+    and its order's contest and candidate (where a count in a batch takes its locks).
 
-    Another provider's order is left alone, not flagged: its own provider may still confirm it, and a flag
-    would keep that genuine payment out of the tally. The event is kept with the outcome that says so.
+    It settles only an order of its own provider. Another provider's order is left alone, not flagged: its own
+    provider may still confirm it, and a flag would keep that genuine payment out of the tally. The event is kept
+    with the outcome that says so.
     """
-    owner = await session.scalar(select(VoteOrder.provider).where(VoteOrder.id == order_id))
+    owner = (await session.execute(select(VoteOrder.provider, VoteOrder.contest_id, VoteOrder.candidate_id)
+                                   .where(VoteOrder.id == order_id))).first()
     if owner is None:
-        return Outcome.UNKNOWN_ORDER
-    return None if owner == provider else Outcome.OTHER_PROVIDER
+        return Outcome.UNKNOWN_ORDER, (0, 0)
+    return None if owner.provider == provider else Outcome.OTHER_PROVIDER, (owner.contest_id, owner.candidate_id or 0)
 
 
 UNTIED = (Outcome.UNKNOWN_ORDER, Outcome.IGNORED)  # outcomes of a callback about no order of ours

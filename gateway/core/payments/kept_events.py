@@ -17,6 +17,9 @@ from gateway.db.models import ProviderEvent
 from gateway.db.storable import storable, storable_strings
 
 UNSETTLED_AFTER = timedelta(seconds=60)  # an event kept this long without an outcome was cut short
+# How far before PostgreSQL's now() a web process may say its callback arrived (its wait for a batch, a pooled
+# connection): a host whose clock runs behind the database's cannot make an event look cut short as it is kept.
+ARRIVAL_SLACK = timedelta(seconds=10)
 EVENTS = ProviderEvent.__table__
 # The run-time parameters of `kept_event`, named unlike any column (a Core INSERT would take those as values).
 EVENT_PARAMETERS = ("ev_provider", "ev_id", "ev_order", "ev_kind", "ev_headers", "ev_body", "ev_received")
@@ -54,8 +57,9 @@ def kept_event(outcome: ColumnElement[str | None], *, decided_here: bool = False
     columns = EVENTS.c
     given = {"ev_provider": columns.provider, "ev_id": columns.event_id, "ev_order": columns.order_id,
              "ev_kind": columns.kind, "ev_headers": columns.headers, "ev_body": columns.body}
+    arrived = func.coalesce(bindparam("ev_received", type_=DateTime(timezone=True)), func.now())
     values = select(*(bindparam(name, type_=column.type) for name, column in given.items()), outcome.label("outcome"),
-                    func.coalesce(bindparam("ev_received", type_=DateTime(timezone=True)), func.now()))
+                    func.greatest(func.least(arrived, func.now()), func.now() - ARRIVAL_SLACK))
     claimable = columns.received_at < func.now() - UNSETTLED_AFTER  # cut short
     if decided_here:
         claimable = claimable | literal_column("excluded.outcome").is_not(None)

@@ -1,7 +1,8 @@
 """Group commit: MTN's callbacks that arrive together are counted in one transaction, each answered once its batch
 is committed; a count that fails fails alone, the rest of its batch counted; a count waiting when the process stops
-is counted before it stops; the log says when a callback arrived, not when its batch ran; with no window (the
-default), each count has its own transaction. MTN faked at the wire
+is counted before it stops, and one whose batch is cut off is answered with a failure, never left waiting; the log
+says when a callback arrived, not when its batch ran, but never so long before PostgreSQL's now that the event looks
+cut short as it is kept; with no window (the default), each count has its own transaction. MTN faked at the wire
 (respx)."""
 
 from __future__ import annotations
@@ -22,9 +23,9 @@ from assembly.settings import Settings
 from gateway.core.orders import counting, tables
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.outcomes import Outcome
-from gateway.core.payments.callbacks import receive_callback
-from gateway.core.payments.kept_events import EventToKeep
-from gateway.db.engine import Sessions
+from gateway.core.payments.callbacks import receive_callback, store_event
+from gateway.core.payments.kept_events import ARRIVAL_SLACK, EventToKeep
+from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import PROVIDERS, SETTINGS
 from payments.mtn.callback_secret import callback_key, order_secret
@@ -112,6 +113,55 @@ async def test_a_callback_counted_in_a_batch_is_logged_as_received_when_it_arriv
     async with sessions() as session:
         event = (await session.scalars(select(ProviderEvent))).one()
     assert (event.outcome, event.received_at - arrived < timedelta(seconds=0.5)) == ("counted", True)
+
+
+async def test_an_event_kept_by_a_host_whose_clock_runs_behind_the_databases_is_not_taken_for_one_cut_short(
+        sessions: Sessions) -> None:
+    """A web host two minutes behind PostgreSQL keeps a Stripe event it is still settling: Stripe's redelivery a
+    moment later must be told to wait (the event is being settled), not claim it as one whose process died."""
+    behind = datetime.now(UTC) - timedelta(minutes=2)
+    first = EventToKeep("stripe", "evt_clock", None, "charge.refunded", {}, b"{}", behind)
+    async with autocommit_connection(sessions) as connection:
+        assert await store_event(connection, first) is not None  # kept, no outcome yet: being settled
+        redelivered = EventToKeep("stripe", "evt_clock", None, "charge.refunded", {}, b"{}", datetime.now(UTC))
+        assert await store_event(connection, redelivered) is None  # not claimed: the intake answers 503
+        kept_at = await connection.scalar(select(ProviderEvent.received_at))
+        database_now = await connection.scalar(text("SELECT now()"))
+        assert database_now - kept_at < ARRIVAL_SLACK + timedelta(seconds=1)  # not the host's two minutes
+
+
+async def test_a_count_whose_batch_is_cut_off_is_answered_with_a_failure_not_left_waiting(
+        sessions: Sessions) -> None:
+    """The loop torn down under a batch (no `close`): its callbacks fail, so the provider sends them again."""
+    [order] = await pending_orders(sessions, 1)
+    batches = CountBatches(sessions, window=0.01)
+    event = EventToKeep("mtn", None, order.id, "callback.successful", {}, b"{}")
+    async with slowing_the_count(sessions):
+        counting_it = asyncio.create_task(counting.count_keeping_event(
+            lambda statement, params: batches.fetchrow(statement, params, (order.contest_id, 0)), event,
+            "SUCCESSFUL", order.amount, order.currency, "mtn-cb-1", verify_later=True))
+        await asyncio.sleep(0.3)  # the batch is in PostgreSQL, waiting on the slow trigger
+        runs = [task for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "CountBatches._run"]
+        assert len(runs) == 1
+        runs[0].cancel()
+        with pytest.raises(RuntimeError, match="cut off"):
+            await asyncio.wait_for(counting_it, timeout=5)
+
+
+@asynccontextmanager
+async def slowing_the_count(sessions: Sessions) -> AsyncIterator[None]:
+    """Each order paid waits a second in PostgreSQL (a trigger), as under a lock held elsewhere."""
+    async with sessions.begin() as session:
+        await session.execute(text("CREATE FUNCTION test_slow_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                   "PERFORM pg_sleep(1); RETURN NEW; END $$"))
+        await session.execute(text("CREATE TRIGGER test_slow_count BEFORE UPDATE ON vote_orders "
+                                   "FOR EACH ROW EXECUTE FUNCTION test_slow_count()"))
+    try:
+        yield
+    finally:
+        async with sessions.begin() as session:
+            await session.execute(text("DROP TRIGGER test_slow_count ON vote_orders"))
+            await session.execute(text("DROP FUNCTION test_slow_count()"))
 
 
 @asynccontextmanager
