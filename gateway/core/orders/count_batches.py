@@ -92,7 +92,8 @@ class CountBatches:
                     answer(batch[0], error=error)
                     return
                 log.warning("a batch of %d counts failed (%s): each runs alone", len(batch), error)
-                await asyncio.gather(*(self._run_alone(statement, count) for count in batch))
+                for count in batch:  # one after another: a pooled connection, not one each out of the web's pool
+                    await self._run_alone(statement, count)
                 return
             for count, row in zip(batch, rows, strict=True):  # the statement answers one row each
                 answer(count, row)
