@@ -8,8 +8,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 
 import httpx
 import pytest
@@ -22,6 +21,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.kit.throttle import UNTIED_LIMIT
 from tests.factories import assert_fault_end, assert_tally_invariant, count_orders, make_contest, place, tallies
+from tests.order_triggers import before_order_updates
 from tests.payments.card_votes import (
     PAY_URL,
     SECRET,
@@ -275,21 +275,9 @@ async def test_a_delivery_that_counts_notes_its_outcome_on_the_same_event_kept_u
     await assert_fault_end(sessions, contest.id, {("checkout.session.completed", "counted"): 1})
 
 
-@asynccontextmanager
-async def refusing_the_first_count(sessions: Sessions) -> AsyncIterator[None]:
+def refusing_the_first_count(sessions: Sessions) -> AbstractAsyncContextManager[None]:
     """The first pending → paid update fails; a sequence, which a rollback does not undo, says which is first."""
-    async with sessions.begin() as session:
-        await session.execute(text("CREATE SEQUENCE test_counts_tried"))
-        await session.execute(text(
-            "CREATE FUNCTION test_refuse_first_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF OLD.status = 'pending' AND NEW.status = 'paid' AND nextval('test_counts_tried') = 1 THEN "
-            "RAISE EXCEPTION 'could not extend file: No space left on device'; END IF; RETURN NEW; END $$"))
-        await session.execute(text("CREATE TRIGGER test_refuse_first_count BEFORE UPDATE ON vote_orders "
-                                   "FOR EACH ROW EXECUTE FUNCTION test_refuse_first_count()"))
-    try:
-        yield
-    finally:
-        async with sessions.begin() as session:
-            await session.execute(text("DROP TRIGGER test_refuse_first_count ON vote_orders"))
-            await session.execute(text("DROP FUNCTION test_refuse_first_count()"))
-            await session.execute(text("DROP SEQUENCE test_counts_tried"))
+    return before_order_updates(
+        sessions, "test_refuse_first_count", "IF OLD.status = 'pending' AND NEW.status = 'paid' AND "
+        "nextval('test_counts_tried') = 1 THEN RAISE EXCEPTION 'could not extend file: No space left on device'; "
+        "END IF;", counter="test_counts_tried")

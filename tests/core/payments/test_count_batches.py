@@ -11,7 +11,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -31,6 +31,7 @@ from gateway.kit.keys import PROVIDERS, SETTINGS
 from payments.mtn.callback_secret import callback_key, order_secret
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, paid_body
+from tests.order_triggers import before_order_updates
 
 
 async def pending_orders(sessions: Sessions, count: int) -> list[VoteOrder]:
@@ -148,35 +149,12 @@ async def test_a_count_whose_batch_is_cut_off_is_answered_with_a_failure_not_lef
             await asyncio.wait_for(counting_it, timeout=5)
 
 
-@asynccontextmanager
-async def slowing_the_count(sessions: Sessions) -> AsyncIterator[None]:
-    """Each order paid waits a second in PostgreSQL (a trigger), as under a lock held elsewhere."""
-    async with sessions.begin() as session:
-        await session.execute(text("CREATE FUNCTION test_slow_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                                   "PERFORM pg_sleep(1); RETURN NEW; END $$"))
-        await session.execute(text("CREATE TRIGGER test_slow_count BEFORE UPDATE ON vote_orders "
-                                   "FOR EACH ROW EXECUTE FUNCTION test_slow_count()"))
-    try:
-        yield
-    finally:
-        async with sessions.begin() as session:
-            await session.execute(text("DROP TRIGGER test_slow_count ON vote_orders"))
-            await session.execute(text("DROP FUNCTION test_slow_count()"))
+def slowing_the_count(sessions: Sessions) -> AbstractAsyncContextManager[None]:
+    """Each order paid waits a second in PostgreSQL, as under a lock held elsewhere."""
+    return before_order_updates(sessions, "test_slow_count", "PERFORM pg_sleep(1);")
 
 
-@asynccontextmanager
-async def refusing_the_count_of(sessions: Sessions, order_id: uuid.UUID) -> AsyncIterator[None]:
-    """PostgreSQL refuses to count one order (a trigger), as it would a row it cannot write."""
-    async with sessions.begin() as session:
-        await session.execute(text(
-            "CREATE FUNCTION test_refuse_count() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            f"IF NEW.id = '{order_id}' AND NEW.status = 'paid' THEN "
-            "RAISE EXCEPTION 'could not write block: No space left on device'; END IF; RETURN NEW; END $$"))
-        await session.execute(text("CREATE TRIGGER test_refuse_count BEFORE UPDATE ON vote_orders "
-                                   "FOR EACH ROW EXECUTE FUNCTION test_refuse_count()"))
-    try:
-        yield
-    finally:
-        async with sessions.begin() as session:
-            await session.execute(text("DROP TRIGGER test_refuse_count ON vote_orders"))
-            await session.execute(text("DROP FUNCTION test_refuse_count()"))
+def refusing_the_count_of(sessions: Sessions, order_id: uuid.UUID) -> AbstractAsyncContextManager[None]:
+    """PostgreSQL refuses to count one order, as it would a row it cannot write."""
+    return before_order_updates(sessions, "test_refuse_count", f"IF NEW.id = '{order_id}' AND NEW.status = 'paid' "
+                                "THEN RAISE EXCEPTION 'could not write block: No space left on device'; END IF;")

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -16,8 +16,7 @@ import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import func, select, update
 
 from assembly.app import create_app
 from assembly.settings import Settings
@@ -29,6 +28,7 @@ from payments.sandbox.control import SandboxControl
 from payments.sandbox.orange import create_orange_sandbox
 from payments.sandbox.orange.state import ORANGE, OrangeState, WebPayment
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
+from tests.order_triggers import before_order_updates
 from tests.servers import free_port
 
 VOTE = {"candidate": "01", "quantity": 3, "provider": "orange", "msisdn": "+237690000001"}
@@ -84,24 +84,12 @@ async def live(clean: None, settings: Settings, sessions: Sessions) -> AsyncIter
             yield Live(client, control, orange[ORANGE], sandbox, client.app[SESSIONS], contest)
 
 
-@asynccontextmanager
-async def dying_before_the_record(engine: AsyncEngine) -> AsyncIterator[None]:
+def dying_before_the_record(sessions: Sessions) -> AbstractAsyncContextManager[None]:
     """The web process dies after Orange answered and before the start is recorded: the one statement
-    that records a start fails (a PostgreSQL trigger), and nothing after it runs."""
-    async with engine.begin() as connection:
-        await connection.execute(text(
-            "CREATE OR REPLACE FUNCTION test_no_start_record() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-            "IF OLD.payment_started_at IS NULL AND NEW.payment_started_at IS NOT NULL THEN "
-            "RAISE EXCEPTION 'the process died before recording the start'; END IF; RETURN NEW; END $$"))
-        await connection.execute(text("DROP TRIGGER IF EXISTS test_no_start_record ON vote_orders"))
-        await connection.execute(text("CREATE TRIGGER test_no_start_record BEFORE UPDATE ON vote_orders "
-                                      "FOR EACH ROW EXECUTE FUNCTION test_no_start_record()"))
-    try:
-        yield
-    finally:
-        async with engine.begin() as connection:
-            await connection.execute(text("DROP TRIGGER test_no_start_record ON vote_orders"))
-            await connection.execute(text("DROP FUNCTION test_no_start_record()"))
+    that records a start fails, and nothing after it runs."""
+    return before_order_updates(
+        sessions, "test_no_start_record", "IF OLD.payment_started_at IS NULL AND NEW.payment_started_at IS NOT NULL "
+        "THEN RAISE EXCEPTION 'the process died before recording the start'; END IF;")
 
 
 async def lease_runs_out(sessions: Sessions, order_id: uuid.UUID) -> None:
@@ -131,8 +119,8 @@ async def counted_once(live: Live, order_id: uuid.UUID) -> None:
 
 @pytest.mark.parametrize("paid", ["the page of the start that died", "the page of the retry"])
 async def test_a_start_that_died_after_orange_opened_its_page_is_retried_and_either_page_counts_once(
-        live: Live, engine: AsyncEngine, paid: str) -> None:
-    async with dying_before_the_record(engine):
+        live: Live, paid: str) -> None:
+    async with dying_before_the_record(live.sessions):
         status, _ = await live.vote("tap-1")
     assert status == 500  # what the payer saw of the dead process
     order = await only_order(live.sessions)
