@@ -263,6 +263,7 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     finally:
         if redis is not None:
             await redis.aclose()
+    rss_end, rounds_seconds = rss_kib(args.pid), time.perf_counter() - started - connect_seconds
     for task in tasks:
         task.cancel()
     for transport in await asyncio.gather(*tasks, return_exceptions=True):
@@ -275,6 +276,9 @@ async def main(args: argparse.Namespace) -> dict[str, object]:
     if rss_before is not None and rss_after is not None and viewers.first_frames:
         report.update(rss_before_mib=round(rss_before / 1024, 1), rss_after_mib=round(rss_after / 1024, 1),
                       kib_per_connection=round((rss_after - rss_before) / viewers.first_frames, 2))
+    if rss_after is not None and rss_end is not None and viewers.first_frames:  # what the frames and time added
+        report.update(kib_per_connection_later=round((rss_end - rss_after) / viewers.first_frames, 2),
+                      later_seconds=round(rounds_seconds))
     return report
 
 
