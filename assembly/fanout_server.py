@@ -74,6 +74,7 @@ def prepare(server: FanoutServer, run_dir: Path) -> list[str]:
     """Write the configuration under `run_dir`; the command that runs nginx in the foreground on it."""
     if not installed():
         raise FanoutUnavailable(INSTALL_HINT)
+    run_dir = run_dir.resolve()  # nginx reads a relative -c and the config's paths below -p: `make run`'s ./var
     run_dir.mkdir(parents=True, exist_ok=True)
     conf = run_dir / "nginx.conf"
     conf.write_text(config(server, run_dir))

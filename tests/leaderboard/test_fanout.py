@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
@@ -248,6 +250,22 @@ async def test_a_restarted_fanout_server_gets_every_board_again_within_seconds(
                 first = await reader.next()
                 await reader.close()
         assert first is not None and first.board["total_votes"] == 2
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(10)
+
+
+async def test_gateway_fanout_runs_in_the_default_data_folder_which_is_relative(tmp_path: Path) -> None:
+    """`make run` keeps its data in ./var, and its `gateway run` starts `gateway fanout` there: nginx must be
+    given that folder whole (it reads its -c below its -p)."""
+    server = on_free_ports()
+    env = {name: value for name, value in os.environ.items() if name != "GATEWAY_DATA_DIR"}
+    process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "fanout", "--listen", server.listen,
+                                "--publish", server.publish_listen, "--workers", "1"],
+                               cwd=tmp_path, env=env, start_new_session=True)
+    try:
+        await answering(server, process)
+        assert (tmp_path / "var" / "fanout" / "nginx.conf").is_file()
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)
