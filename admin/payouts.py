@@ -112,7 +112,8 @@ async def approve(request: web.Request, actor: Actor) -> web.StreamResponse:
         if not await code_confirms(request.app[SESSIONS], actor.admin_id, str(form.get("code") or "")):
             raise Forbidden("That code is not a fresh one of your authenticator: approving moves money, enter the "
                             "code it shows now.", code="wrong_code", field="code")
-        await payouts.approve_payout(request.app[SESSIONS], request.app[PROVIDERS], actor, payout_id(request))
+        await payouts.approve_payout(request.app[SESSIONS], request.app[PROVIDERS], actor, contest_id(request),
+                                     payout_id(request))
     return await changed(request, actor, change)
 
 
@@ -120,14 +121,15 @@ async def approve(request: web.Request, actor: Actor) -> web.StreamResponse:
 @guarded("money.manage")
 async def decline(request: web.Request, actor: Actor) -> web.StreamResponse:
     return await changed(request, actor, lambda form: payouts.decline_payout(
-        request.app[SESSIONS], actor, payout_id(request), str(form.get("reason") or "declined")[:500]))
+        request.app[SESSIONS], actor, contest_id(request), payout_id(request),
+        str(form.get("reason") or "declined")[:500]))
 
 
 @routes.post(PAYOUT + "/paid")
 @guarded("money.manage")
 async def paid_by_hand(request: web.Request, actor: Actor) -> web.StreamResponse:
     return await changed(request, actor, lambda form: payouts.mark_paid(
-        request.app[SESSIONS], actor, payout_id(request), str(form.get("proof") or "")))
+        request.app[SESSIONS], actor, contest_id(request), payout_id(request), str(form.get("proof") or "")))
 
 
 def setup(app: web.Application) -> None:

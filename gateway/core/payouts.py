@@ -127,10 +127,11 @@ async def _balance(session: AsyncSession, contest: Contest, currency: str) -> in
     return 0
 
 
-async def approve_payout(sessions: Sessions, registry: Providers, actor: Actor, payout_id: uuid.UUID) -> Payout:
+async def approve_payout(sessions: Sessions, registry: Providers, actor: Actor, contest_id: int,
+                         payout_id: uuid.UUID) -> Payout:
     """An owner who did not ask for it approves it (the approver's TOTP code is checked before this)."""
     async with sessions.begin() as session:
-        payout, contest = await _awaiting(session, actor, payout_id)
+        payout, contest = await _awaiting(session, actor, contest_id, payout_id)
         if payout.requested_by == actor.email:
             raise Forbidden("Another owner approves a payout: not the person who asked for it.", code="four_eyes")
         if await _balance(session, contest, payout.currency) < 0:  # refunds since the request ate into it
@@ -144,21 +145,22 @@ async def approve_payout(sessions: Sessions, registry: Providers, actor: Actor, 
     return payout
 
 
-async def decline_payout(sessions: Sessions, actor: Actor, payout_id: uuid.UUID, reason: str) -> None:
+async def decline_payout(sessions: Sessions, actor: Actor, contest_id: int, payout_id: uuid.UUID, reason: str
+                         ) -> None:
     async with sessions.begin() as session:
-        payout, _ = await _awaiting(session, actor, payout_id)
+        payout, _ = await _awaiting(session, actor, contest_id, payout_id)
         payout.state, payout.decided_at, payout.provider_reason = PayoutState.DECLINED, datetime.now(UTC), reason
         await audit.record(session, actor, "payout.decline", f"payout:{payout.id}", details={"reason": reason})
 
 
-async def mark_paid(sessions: Sessions, actor: Actor, payout_id: uuid.UUID, proof: str) -> None:
+async def mark_paid(sessions: Sessions, actor: Actor, contest_id: int, payout_id: uuid.UUID, proof: str) -> None:
     """A payout paid by hand, with the transfer's proof (the bank's reference): it leaves the balance for good."""
     proof = proof.strip()
     if not 3 <= len(proof) <= 500:
         raise DomainError("The transfer's proof: its reference at the bank, 3 to 500 characters.",
                           code="invalid_field", field="proof")
     async with sessions.begin() as session:
-        payout = await _owned(session, actor, payout_id)
+        payout = await _owned(session, actor, contest_id, payout_id)
         if payout.state is not PayoutState.BY_HAND:
             raise Conflict(f"This payout is {payout.state.value}: only one approved to be paid by hand is marked paid.",
                            code="not_by_hand")
@@ -166,22 +168,22 @@ async def mark_paid(sessions: Sessions, actor: Actor, payout_id: uuid.UUID, proo
         await audit.record(session, actor, "payout.paid_by_hand", f"payout:{payout.id}", details={"proof": proof})
 
 
-async def _owned(session: AsyncSession, actor: Actor, payout_id: uuid.UUID) -> Payout:
+async def _owned(session: AsyncSession, actor: Actor, contest_id: int, payout_id: uuid.UUID) -> Payout:
+    """The payout, locked, if it is one of the contest the caller named (its page's URL): a payout of another
+    contest is not found there, so no decision taken on one contest's page ever moves another's money."""
     if actor.role != "owner":
         raise Forbidden("Only an owner decides payouts.", code="forbidden")
     # populate_existing: read again under the lock (an approval that waited on another sees what it decided)
     payout = await session.get(Payout, payout_id, with_for_update=True, populate_existing=True)
-    if payout is None:
+    if payout is None or payout.contest_id != contest_id:
         raise NotFound("No such payout.", code="payout_not_found")
     return payout
 
 
-async def _awaiting(session: AsyncSession, actor: Actor, payout_id: uuid.UUID) -> tuple[Payout, Contest]:
-    found = await session.get(Payout, payout_id)
-    if found is None:
-        raise NotFound("No such payout.", code="payout_not_found")
-    contest = await _contest(session, actor, found.contest_id, lock=True)  # the contest's lock first, as requests
-    payout = await _owned(session, actor, payout_id)
+async def _awaiting(session: AsyncSession, actor: Actor, contest_id: int, payout_id: uuid.UUID
+                    ) -> tuple[Payout, Contest]:
+    contest = await _contest(session, actor, contest_id, lock=True)  # the contest's lock first, as requests
+    payout = await _owned(session, actor, contest.id, payout_id)
     if payout.state is not PayoutState.AWAITING_APPROVAL:
         raise Conflict(f"This payout is {payout.state.value}: decided already.", code="payout_decided")
     return payout, contest

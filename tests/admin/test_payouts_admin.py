@@ -137,3 +137,32 @@ async def last_used_code(sessions: Sessions, account: Account) -> str:
         step = await session.scalar(select(AdminUser.totp_last_step).where(AdminUser.id == account.id))
     assert step is not None
     return pyotp.TOTP(account.secret).generate_otp(step)
+
+
+async def test_a_payout_is_decided_only_under_its_own_contests_url(client: TestClient, sessions: Sessions) -> None:
+    """An owner's approval, decline or "paid" posted under contest X's page for a payout of contest Y moves nothing:
+    the page they read was X's, so Y's money is not theirs to decide from it."""
+    theirs, other = await paid_contest(sessions), await paid_contest(sessions)
+    owner = await make_account(sessions, "owner")
+    await browser_sign_in(client, owner)
+    base = f"/admin/contests/{theirs.id}/settlement"
+    _, token = await page(client, base)
+    assert (await client.post(f"{base}/payout-account", data={
+        "csrf_token": token, "kind": "bank", "holder": "Ada Organiser SARL",
+        "bank_details": "Afriland First Bank, 10005 00001 0123456789 01"}, allow_redirects=False)).status == 303
+    assert (await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "XAF", "amount": "500"},
+                              allow_redirects=False)).status == 303
+    payout_id = await only_payout(sessions)
+    client.session.cookie_jar.clear()
+    approver = await make_account(sessions, "owner", "approver@example.com")
+    await browser_sign_in(client, approver)
+    wrong = f"/admin/contests/{other.id}/settlement"
+    _, token = await page(client, wrong)
+    for action, data in (("approve", {"code": await fresh_code(client, approver)}), ("decline", {"reason": "no"}),
+                         ("paid", {"proof": "VIR-0042"})):
+        answer = await client.post(f"{wrong}/payouts/{payout_id}/{action}", data={"csrf_token": token, **data})
+        assert answer.status == 404, (action, answer.status)
+        assert await state_of(sessions) is PayoutState.AWAITING_APPROVAL
+    right = await client.post(f"{base}/payouts/{payout_id}/decline", data={"csrf_token": token, "reason": "no"},
+                              allow_redirects=False)
+    assert right.status == 303 and await state_of(sessions) is PayoutState.DECLINED

@@ -90,7 +90,7 @@ async def a_day_of_money(sessions: Sessions, mtn: Mtn) -> tuple[str, str]:
     await payouts.set_account(sessions, OWNER, mtn.contest.id, payouts.AccountDraft(
         PayoutAccountKind.MTN, "Ada", msisdn="+237670000123", proven=True))
     payout = await payouts.request_payout(sessions, OWNER, mtn.contest.id, "XAF", 500)
-    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     now = datetime.now(UTC)
     for step in range(4):
         await payouts_pass(sessions, mtn.registry, now + timedelta(seconds=30 * step))

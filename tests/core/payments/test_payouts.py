@@ -88,8 +88,8 @@ async def test_a_payout_approved_by_another_owner_reaches_the_wallet_once(sessio
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "xaf", 600)
     assert await balance(sessions, mtn.contest) == (0, 400)  # spoken for at once
     with pytest.raises(Forbidden):
-        await payouts.approve_payout(sessions, mtn.registry, ORGANISER, payout.id)  # four eyes
-    approved = await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+        await payouts.approve_payout(sessions, mtn.registry, ORGANISER, payout.contest_id, payout.id)  # four eyes
+    approved = await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     assert approved.state is PayoutState.REQUESTED
     assert await passes_until_settled(sessions, mtn) == ["sent", "succeeded"]
     assert await mtn.disbursement.balance("XAF") == before - 600  # one transfer
@@ -105,7 +105,7 @@ async def test_a_payout_approved_by_another_owner_reaches_the_wallet_once(sessio
 async def test_a_crash_between_the_transfer_and_its_record_pays_once(sessions: Sessions, mtn: Mtn) -> None:
     before = await mtn.disbursement.balance("XAF")
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 500)
-    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     # The worker sent it, then died before writing that it had: the row still says `requested`.
     async with sessions() as session:
         row = await session.get(Payout, payout.id)
@@ -119,7 +119,7 @@ async def test_a_transfer_mtn_refuses_gives_the_money_back_to_the_balance(sessio
     await payouts.set_account(sessions, ORGANISER, mtn.contest.id, payouts.AccountDraft(
         PayoutAccountKind.MTN, "Ada Organiser", msisdn="+237670000455", proven=True))  # MTN: PAYER_NOT_FOUND
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 1000)
-    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     assert await passes_until_settled(sessions, mtn) == ["sent", "failed"]
     assert await balance(sessions, mtn.contest) == (0, 1000)
     async with sessions() as session:
@@ -151,10 +151,11 @@ async def test_what_a_payout_is_refused_for(sessions: Sessions, mtn: Mtn) -> Non
         await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "EUR", 5)
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 100)
     with pytest.raises(Forbidden):  # an organiser decides nothing
-        await payouts.approve_payout(sessions, mtn.registry, Actor(None, "other@example.org", "auditor"), payout.id)
-    await payouts.decline_payout(sessions, APPROVER, payout.id, "wrong amount")
+        await payouts.approve_payout(sessions, mtn.registry, Actor(None, "other@example.org", "auditor"),
+                                     payout.contest_id, payout.id)
+    await payouts.decline_payout(sessions, APPROVER, payout.contest_id, payout.id, "wrong amount")
     with pytest.raises(Conflict, match="decided already"):
-        await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+        await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     assert await balance(sessions, mtn.contest) == (0, 1000)
     assert await passes_until_settled(sessions, mtn) == []  # nothing went out
 
@@ -163,18 +164,20 @@ async def test_a_bank_payout_is_paid_by_hand_with_its_proof(sessions: Sessions, 
     await payouts.set_account(sessions, ORGANISER, mtn.contest.id, payouts.AccountDraft(
         PayoutAccountKind.BANK, "Ada Organiser SARL", bank_details="Afriland First Bank, 10005 00001 0123456789 01"))
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 900)
-    assert (await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)).state is PayoutState.BY_HAND
+    approved = await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
+    assert approved.state is PayoutState.BY_HAND
     assert await passes_until_settled(sessions, mtn) == []  # no API pays a bank account
     with pytest.raises(DomainError, match="reference at the bank"):
-        await payouts.mark_paid(sessions, APPROVER, payout.id, " ")
-    await payouts.mark_paid(sessions, APPROVER, payout.id, "VIR-2026-11-24-0042")
+        await payouts.mark_paid(sessions, APPROVER, payout.contest_id, payout.id, " ")
+    await payouts.mark_paid(sessions, APPROVER, payout.contest_id, payout.id, "VIR-2026-11-24-0042")
     assert await balance(sessions, mtn.contest) == (900, 100)
 
 
 async def test_two_approvals_at_once_approve_once(sessions: Sessions, mtn: Mtn) -> None:
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 400)
     third = Actor(None, "cyd@example.org", "owner")
-    decided = await asyncio.gather(*(payouts.approve_payout(sessions, mtn.registry, owner, payout.id)
+    decided = await asyncio.gather(*(payouts.approve_payout(sessions, mtn.registry, owner, payout.contest_id,
+                                                            payout.id)
                                      for owner in (APPROVER, third)), return_exceptions=True)
     assert sorted(type(result).__name__ for result in decided) == ["Conflict", "Payout"]
     async with sessions() as session:
@@ -185,7 +188,7 @@ async def test_two_approvals_at_once_approve_once(sessions: Sessions, mtn: Mtn) 
 async def test_a_transfer_mtn_paid_for_another_amount_never_goes_back_to_the_balance(sessions: Sessions,
                                                                                   mtn: Mtn) -> None:
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 600)
-    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     assert [turn.outcome for turn in await payouts_pass(sessions, mtn.registry, datetime.now(UTC))] == ["sent"]
     async with httpx.AsyncClient() as http:  # MTN's records now say 550 went
         edited = await http.post(f"{mtn.url}/mtn/_control/transactions/{payout.id}", json={"amount": "550"})
@@ -201,7 +204,7 @@ async def test_a_send_refused_after_one_that_timed_out_is_decided_by_mtns_word_n
         sessions: Sessions, mtn: Mtn) -> None:
     before = await mtn.disbursement.balance("XAF")
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 500)
-    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.id)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     async with sessions.begin() as session:  # an earlier attempt's transfer reached MTN, its answer was lost
         row = await session.get(Payout, payout.id)
         assert row is not None
