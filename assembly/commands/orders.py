@@ -152,18 +152,31 @@ def decide_held(settings: Settings, args: argparse.Namespace) -> int:
     """A person's decision on an order held by a fraud rule: count its votes, or reject it (refund owed)."""
     import uuid
 
+    from assembly.providers import build_providers
     from gateway.core import holds
+    from gateway.core.payments.money_in import confirm_money_in
 
     if not args.reason:
         print("a decision needs --reason (it goes into the audit log)", file=sys.stderr)
         return 2
-    decide = holds.release_held if args.count else holds.reject_held
     order_id = uuid.UUID(args.count or args.reject)
     actor = f"cli:{getpass.getuser()}"
+
+    async def run(sessions: Sessions) -> None:
+        if args.count:
+            return await holds.release_held(sessions, order_id, actor=actor, reason=args.reason)
+        async with provider_http_client(15) as http:  # a rejection owes the money back: only money that came in
+            registry = build_providers(settings, http)
+            try:
+                await confirm_money_in(sessions, registry, order_id)
+            finally:
+                await registry.aclose()
+        await holds.reject_held(sessions, order_id, actor=actor, reason=args.reason)
+
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         try:
-            with_database(settings, lambda sessions: decide(sessions, order_id, actor=actor, reason=args.reason))
+            with_database(settings, run)
         except DomainError as exc:
             print(exc.message, file=sys.stderr)
             return 1

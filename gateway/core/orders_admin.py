@@ -18,6 +18,7 @@ from gateway.core.audit import Actor
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.orders import accounting
+from gateway.core.payments.money_in import confirm_money_in
 from gateway.core.payments.refunds import RefundOutcome, request_refund
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Providers
@@ -209,6 +210,8 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
         raise DomainError(f"For this item: {', '.join(DECISIONS[item.kind])}.", code="invalid_field",
                           field="decision")
     details = {"kind": item.kind.value, "decision": decision, "reason": reason}
+    if decision == "refund" and item.status in (OrderStatus.FLAGGED, OrderStatus.HELD):
+        await confirm_money_in(sessions, providers, order_id)  # never give back what never came in
     if decision == "refund" and item.status is OrderStatus.PAID:  # through the provider where it can
         outcome = await request_refund(sessions, providers, order_id, actor.email, reason=reason,
                                        address=actor.address)

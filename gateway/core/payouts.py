@@ -4,8 +4,8 @@
   checks the code and says so: `proven`), or a bank account, paid by hand. A payout keeps the account it was
   requested to, so changing the account later never redirects money already asked for.
 - A request names an amount in one of the contest's currencies, up to its balance (net payable less what was paid
-  out and what is under way). Requests are serialised on the contest's row: two at once never both spend the same
-  balance.
+  out and what is under way) less the payments not verified yet (a status call may still take those back).
+  Requests are serialised on the contest's row: two at once never both spend the same balance.
 - An owner approves it (four eyes: never its requester; the admin area checks the approver's TOTP code first) or
   declines it. Approved, it goes out by the provider's API where one pays that wallet (MTN's Disbursement
   `transfer`: gateway.core.payments.payouts_sent sends and follows it, as refunds are), or waits to be paid by hand
@@ -105,10 +105,10 @@ async def request_payout(sessions: Sessions, actor: Actor, contest_id: int, curr
         account = await session.get(PayoutAccount, contest.id)
         if account is None:
             raise Conflict("Set the contest's payout account first.", code="no_payout_account")
-        balance = await _balance(session, contest, currency)
-        if amount > balance:
-            raise Conflict(f"The balance is {balance} {currency}: a payout cannot be more.",
-                           code="over_balance", field="amount")
+        payable = await _payable(session, contest, currency)
+        if amount > payable:
+            raise Conflict(f"The balance is {payable} {currency}, once what is not verified yet is set aside: "
+                           "a payout cannot be more.", code="over_balance", field="amount")
         payout = Payout(id=uuid.uuid4(), contest_id=contest.id, amount=amount, currency=currency, kind=account.kind,
                         msisdn=account.msisdn, holder=account.holder, bank_details=account.bank_details,
                         state=PayoutState.AWAITING_APPROVAL, requested_by=actor.email)
@@ -120,10 +120,11 @@ async def request_payout(sessions: Sessions, actor: Actor, contest_id: int, curr
     return payout
 
 
-async def _balance(session: AsyncSession, contest: Contest, currency: str) -> int:
+async def _payable(session: AsyncSession, contest: Contest, currency: str) -> int:
+    """The balance less what is not verified yet (`CurrencyStatement.payable`)."""
     for money in await figures_of(session, contest):
         if money.currency == currency:
-            return money.balance
+            return money.payable
     return 0
 
 
@@ -134,9 +135,9 @@ async def approve_payout(sessions: Sessions, registry: Providers, actor: Actor, 
         payout, contest = await _awaiting(session, actor, contest_id, payout_id)
         if payout.requested_by == actor.email:
             raise Forbidden("Another owner approves a payout: not the person who asked for it.", code="four_eyes")
-        if await _balance(session, contest, payout.currency) < 0:  # refunds since the request ate into it
-            raise Conflict("The balance no longer covers this payout: decline it and ask for less.",
-                           code="over_balance")
+        if await _payable(session, contest, payout.currency) < 0:  # refunds or take-backs since the request
+            raise Conflict("The balance no longer covers this payout (refunds, or payments not verified yet): wait "
+                           "for the verification, or decline it and ask for less.", code="over_balance")
         by_api = payout.kind is PayoutAccountKind.MTN and registry.payout_sender(payout.kind.value) is not None
         payout.state = PayoutState.REQUESTED if by_api else PayoutState.BY_HAND
         payout.approved_by, payout.approved_at, payout.due_at = actor.email, datetime.now(UTC), datetime.now(UTC)

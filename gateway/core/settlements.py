@@ -2,15 +2,20 @@
 what went back, and what the organiser is owed. Integers of minor units throughout; money in two currencies is
 never added up (a contest sold in Stars has an XTR statement beside its own).
 
-- gross: every payment whose money moved to us (paid, held, flagged, owed back or refunded): money we hold or
-  held, whatever became of its votes (an entry's fee included: money in, no vote);
+- gross: every payment the provider confirmed (paid, held, owed back or refunded): money we hold or held, whatever
+  became of its votes (an entry's fee included: money in, no vote). Never a flagged order's: its money is denied or
+  in doubt (a callback the provider's status then contradicted, another amount, a success after we gave up) until
+  a person decides it: counted, it is paid; given back, it is owed back; dismissed, it stays out;
 - refunds: what went back or is owed back (`refunded`, `refund_requested`), of which chargebacks: what a card's
   owner disputed and their bank took back (gateway.core.chargebacks);
 - provider fees: each provider's rate (a share in basis points and a fixed part per payment, kept by an owner),
   on every payment the provider took (providers keep their fee on a refunded payment);
 - commission: the contest's rate on what it kept (gross less refunds);
 - net payable: gross less refunds, fees and commission; paid out: the organiser's payouts that went through;
-  payouts under way: requested, approved or sent (gateway.core.payouts); balance: net less both.
+  payouts under way: requested, approved or sent (gateway.core.payouts); balance: net less both;
+- awaiting verification: payments counted on a callback's word whose status call has not agreed yet
+  (gateway.core.payments.verification). They are in the balance, but no payout is paid out of them (`payable`):
+  a status that disagrees takes them back off, and money already paid out could not follow.
 
 A statement is signed like the results sheet (the same key, `gateway results verify`'s check), with the ledger
 head it was computed at, and kept: the organiser, an auditor and the platform hold the same bytes.
@@ -41,6 +46,7 @@ from gateway.db.models import (
     Contest,
     LedgerHead,
     OrderStatus,
+    PaymentVerification,
     Payout,
     PayoutState,
     ProviderFeeRate,
@@ -48,8 +54,7 @@ from gateway.db.models import (
     VoteOrder,
 )
 
-MONEY_IN = (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED,
-            OrderStatus.REFUNDED)
+MONEY_IN = (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
 MONEY_BACK = (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
 HEADER = ("record", "provider", "currency", "payments", "gross", "refunds", "fees", "commission", "net")
 
@@ -70,6 +75,7 @@ class Takings:
     gross: int
     refunds: int
     chargebacks: int = 0  # of the refunds
+    unverified: int = 0  # of the gross: counted on a callback's word, its status call not agreed yet
 
 
 @dataclass(frozen=True)
@@ -91,6 +97,12 @@ class CurrencyStatement:
     balance: int
     pending_out: int = 0  # payouts requested, approved or on their way
     chargebacks: int = 0  # of the refunds
+    unverified: int = 0  # of the balance: not verified yet, so not paid out yet
+
+    @property
+    def payable(self) -> int:
+        """What a payout may take now: the balance less what its provider has not verified yet."""
+        return self.balance - self.unverified
 
 
 def share(amount: int, basis_points: int) -> int:
@@ -113,12 +125,13 @@ def statements(takings: Sequence[Takings], rates: Mapping[tuple[str, str], FeeRa
         gross = sum(line.takings.gross for line in lines)
         refunds = sum(line.takings.refunds for line in lines)
         chargebacks = sum(line.takings.chargebacks for line in lines)
+        unverified = sum(line.takings.unverified for line in lines)
         fees = sum(line.fees for line in lines)
         commission = share(gross - refunds, commission_bp)
         net = gross - refunds - fees - commission
         paid, pending = (paid_out or {}).get(currency, 0), (pending_out or {}).get(currency, 0)
         out.append(CurrencyStatement(currency, lines, gross, refunds, fees, commission, net, paid, net - paid - pending,
-                                     pending, chargebacks))
+                                     pending, chargebacks, unverified))
     return out
 
 
@@ -142,15 +155,22 @@ def statement_csv(slug: str, name: str, commission_bp: int, figures: Sequence[Cu
         if money.pending_out:
             writer.writerow(("payouts_under_way", "", money.currency, "", "", "", "", "", money.pending_out))
         writer.writerow(("balance", "", money.currency, "", "", "", "", "", money.balance))
+        if money.unverified:  # of the balance
+            writer.writerow(("awaiting_verification", "", money.currency, "", "", "", "", "", money.unverified))
     writer.writerow(("ledger", "", "", entries, "", "", "", "", head.hex()))
     writer.writerow(("computed_at", "", "", "", "", "", "", "", at.strftime("%Y-%m-%dT%H:%M:%SZ")))
     return out.getvalue().encode()
 
 
 CHARGED_BACK = (VoteOrder.status == OrderStatus.REFUNDED) & VoteOrder.status_reason.startswith("charged back")
+# Kept (paid or held) on a callback's word, its verification not done yet: what a status call may still take back.
+UNVERIFIED = (VoteOrder.status.in_((OrderStatus.PAID, OrderStatus.HELD)) & PaymentVerification.order_id.is_not(None)
+              & PaymentVerification.verified_at.is_(None))
 TAKINGS = (select(VoteOrder.provider, VoteOrder.currency, func.count(), func.sum(VoteOrder.amount),
                   func.coalesce(func.sum(VoteOrder.amount).filter(VoteOrder.status.in_(MONEY_BACK)), 0),
-                  func.coalesce(func.sum(VoteOrder.amount).filter(CHARGED_BACK), 0))
+                  func.coalesce(func.sum(VoteOrder.amount).filter(CHARGED_BACK), 0),
+                  func.coalesce(func.sum(VoteOrder.amount).filter(UNVERIFIED), 0))
+           .outerjoin(PaymentVerification, PaymentVerification.order_id == VoteOrder.id)
            .where(VoteOrder.status.in_(MONEY_IN)).group_by(VoteOrder.provider, VoteOrder.currency))
 
 
@@ -181,8 +201,8 @@ async def figures_of(session: AsyncSession, contest: Contest) -> list[CurrencySt
     paid, pending = Counter[str](), Counter[str]()
     for currency, state, amount in out:
         (paid if state in PAID_OUT else pending)[currency] += int(amount)
-    takings = [Takings(provider, currency, int(count), int(gross), int(back), int(disputed))
-               for provider, currency, count, gross, back, disputed in rows]
+    takings = [Takings(provider, currency, int(count), int(gross), int(back), int(disputed), int(unverified))
+               for provider, currency, count, gross, back, disputed, unverified in rows]
     return statements(takings, rates, contest.commission_bp, paid, pending)
 
 

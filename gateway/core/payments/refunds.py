@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
 from gateway.core.orders import refunding
 from gateway.core.payments.collections import load_collection
+from gateway.core.payments.money_in import confirm_money_in
 from gateway.core.providers import Collection, PaymentError, PaymentState, Providers, RefundUnsupported
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import AuditEntry, OrderStatus
@@ -44,7 +45,8 @@ async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid
                          reason: str | None = None, address: str | None = None) -> RefundOutcome:
     """Refund a paid order: through the provider's API where it has one (Stripe, Stars: at once; MTN's Disbursement:
     owed, then sent by the refunds pass, gateway.core.payments.refunds_sent), else mark it `refund_requested` for a
-    person to pay back by hand. Either way its votes leave the tally now, once."""
+    person to pay back by hand. Either way its votes leave the tally now, once. Refused while the provider does not
+    confirm the money came in (gateway.core.payments.money_in)."""
     async with one_refund_at_a_time(sessions, order_id):
         async with autocommit(sessions) as session:
             loaded = await load_collection(session, order_id)
@@ -56,6 +58,7 @@ async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid
                            code="already_refunded")
         if order.status is not OrderStatus.PAID:
             raise Conflict(f"Only a paid order can be refunded; this one is {order.status.value}.", code="not_paid")
+        await confirm_money_in(sessions, registry, order_id)
         if registry.refunder(order.provider) is not None:  # owed: sent, and followed, by the refunds pass
             status, message = OrderStatus.REFUND_REQUESTED, f"Refund owed: {order.provider} sends it back by itself."
         else:

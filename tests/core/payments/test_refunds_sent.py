@@ -6,67 +6,28 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
 
-from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core import holds
-from gateway.core.orders import counting, tables
+from gateway.core.orders import tables
 from gateway.core.payments.collections import load_collection
 from gateway.core.payments.refunds import request_refund
 from gateway.core.payments.refunds_sent import owe_refunds, refunds_pass
-from gateway.core.payments.starting import start_payment
-from gateway.core.providers import OutgoingRefund, PaymentState
+from gateway.core.providers import OutgoingRefund
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Contest, OrderStatus, Refund, RefundState, VoteOrder
-from payments.mtn.disbursement import MtnDisbursement
-from payments.registry import ProviderRegistry
-from payments.sandbox import create_sandbox_app
-from payments.sandbox.control import SandboxControl
-from tests.factories import assert_tally_invariant, make_contest, place, tallies
-from tests.payments import poll
-
-
-@dataclass
-class Mtn:
-    registry: ProviderRegistry
-    contest: Contest
-
-    @property
-    def payouts(self) -> MtnDisbursement:
-        refunder = self.registry.refunder("mtn")
-        assert isinstance(refunder, MtnDisbursement)
-        return refunder
+from gateway.db.models import AuditEntry, OrderStatus, Refund, RefundState, VoteOrder
+from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox, paid
+from tests.factories import assert_tally_invariant, place, tallies
 
 
 @pytest.fixture
 async def mtn(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Mtn]:
-    async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.05))) as sandbox:
-        wired = settings.model_copy(update={"sandbox_url": str(sandbox.make_url("")).rstrip("/")})
-        async with httpx.AsyncClient(timeout=5) as http:
-            registry = build_providers(wired, http)
-            yield Mtn(registry, await make_contest(sessions))
-            await registry.aclose()
-
-
-async def paid(sessions: Sessions, mtn: Mtn, quantity: int = 3) -> VoteOrder:
-    """A vote paid at MTN's sandbox and counted, as its callback would count it."""
-    order = await place(sessions, mtn.contest, quantity=quantity)
-    await start_payment(sessions, mtn.registry, order.id)
-    async with sessions() as session:
-        loaded = await load_collection(session, order.id)
-    assert loaded is not None
-    provider = mtn.registry.get("mtn")
-    status = await poll(lambda: provider.fetch_status(loaded[1]), lambda s: s.state is not PaymentState.PENDING)
-    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency,
-                                   status.provider_txn_id, provider="mtn")
-    return await tables.get_order(sessions, order.id)
+    async with mtn_sandbox(settings, sessions) as wired:
+        yield wired
 
 
 async def passes_until_settled(sessions: Sessions, mtn: Mtn) -> list[str]:
