@@ -28,10 +28,10 @@ CONTEST_STATUSES = {"draft": N_("draft"), "open": N_("open"), "paused": N_("paus
 REVIEW_KINDS = {
     "flagged": N_("flagged"), "duplicate_payment": N_("duplicate payment"), "partial_refund": N_("partial refund"),
     "refund_requested": N_("refund requested"), "unverified_payment": N_("unverified payment"),
-    "held": N_("held by a fraud rule"),
+    "held": N_("held by a fraud rule"), "refund_failed": N_("refund refused by the provider"),
 }
 DECISION_NAMES = {"count": N_("Count"), "refund": N_("Refund"), "dismiss": N_("Dismiss"),
-                  "refunded_by_hand": N_("Refunded by hand")}
+                  "refunded_by_hand": N_("Refunded by hand"), "send_again": N_("Send it again")}
 ACTION_NAMES = {"open": N_("Open"), "pause": N_("Pause"), "close": N_("Close")}
 STATUS_NAMES = {"active": N_("active"), "eliminated": N_("eliminated"), "hidden": N_("hidden")}
 FRAUD_LABELS = fraud.LABELS  # declared with each rule (gateway.core.fraud.DECLARED)

@@ -33,6 +33,7 @@ from gateway.db.models import (
     OutboxMessage,
     ProviderEvent,
     Refund,
+    RefundState,
     VoteOrder,
 )
 
@@ -182,6 +183,7 @@ DECISIONS: dict[ReviewKind, tuple[str, ...]] = {
     ReviewKind.DUPLICATE_PAYMENT: ("refunded_by_hand", "dismiss"),
     ReviewKind.PARTIAL_REFUND: ("refund", "dismiss"),
     ReviewKind.REFUND_REQUESTED: ("refunded_by_hand",),
+    ReviewKind.REFUND_FAILED: ("send_again", "refunded_by_hand"),
     ReviewKind.HELD: ("count", "refund"),  # held by a fraud rule (gateway.core.holds): count it once, or give it back
 }
 
@@ -234,7 +236,10 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
                 await accounting.record_change(session, ledger.EntryKind.REJECTED, order, sign=0)
             order.status, order.status_reason = OrderStatus.REFUND_REQUESTED, note
         elif decision == "refunded_by_hand" and order.status is OrderStatus.REFUND_REQUESTED:
+            await _no_refund_under_way(session, order)
             order.status, order.status_reason = OrderStatus.REFUNDED, note
+        elif decision == "send_again":
+            await _send_again(session, providers, order, actor, note)
         elif decision == "dismiss" and order.status is OrderStatus.FLAGGED:
             order.status_reason = note
         await audit.record(session, actor, f"review.{decision}", str(order_id), before=before,
@@ -253,3 +258,26 @@ async def _add_votes(session: AsyncSession, order: VoteOrder) -> None:
             topic="order.paid", payload={"order_id": str(order.id), "contest_id": order.contest_id}))
 
 
+
+
+async def _no_refund_under_way(session: AsyncSession, order: VoteOrder) -> None:
+    """One refund of an order at a time, whatever the path: money given back by hand while the provider's own
+    refund is on its way would reach the payer twice. The order's row is locked, and the refunds pass takes the
+    same lock before it owes one (gateway.core.payments.refunds_sent.owe_refunds)."""
+    latest = (await review.latest_refunds(session, {order.id})).get(order.id)
+    if latest is not None and latest.state is not RefundState.FAILED:
+        raise Conflict(f"{latest.provider}'s refund of this order ({latest.id}) is {latest.state.value}: it gives "
+                       "the money back by itself. Refund by hand only once it has failed.", code="refund_under_way")
+
+
+async def _send_again(session: AsyncSession, providers: Providers, order: VoteOrder, actor: Actor,
+                      note: str) -> None:
+    """A refund the provider refused, sent again under a new reference (the refused one is done with there)."""
+    latest = (await review.latest_refunds(session, {order.id})).get(order.id)
+    if order.status is not OrderStatus.REFUND_REQUESTED or latest is None or latest.state is not RefundState.FAILED:
+        raise Conflict("Only a refund the provider refused is sent again.", code="not_failed")
+    if providers.refunder(order.provider) is None:
+        raise Conflict(f"{order.provider} refunds are not sent by its API here: pay it back by hand.",
+                       code="no_refunder")
+    session.add(Refund(id=uuid.uuid4(), order_id=order.id, provider=order.provider, amount=order.amount,
+                       currency=order.currency, reason=note, requested_by=actor.email))

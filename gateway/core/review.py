@@ -1,9 +1,9 @@
 """The orders that need a person: money moved and the system would not decide alone.
 
-Flagged orders (amount mismatch, success after expiry, a provider unreadable for hours), orders held
-by a fraud rule, a second
-payment for a paid order, a partial refund made at the provider, refunds to pay back by hand, and a
-success a provider reported that we could not verify for an order not counted.
+Flagged orders (amount mismatch, success after expiry, a provider unreadable for hours, a verification that
+disagreed), orders held by a fraud rule, a second payment for a paid order, a partial refund made at the
+provider, refunds to pay back by hand or that the provider refused, and a success a provider reported that we
+could not verify for an order not counted.
 The outbox topics for these (`order.flagged`, `payment.duplicate`, `payment.partial_refund`) have no
 handler yet; until the admin area lists them, `gateway review` does.
 """
@@ -22,14 +22,15 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent, VoteOrder
+from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent, Refund, RefundState, VoteOrder
 
 
 class ReviewKind(StrEnum):
     FLAGGED = "flagged"
     DUPLICATE_PAYMENT = "duplicate_payment"
     PARTIAL_REFUND = "partial_refund"
-    REFUND_REQUESTED = "refund_requested"
+    REFUND_REQUESTED = "refund_requested"  # owed back, no provider sending it: a person pays it back by hand
+    REFUND_FAILED = "refund_failed"  # the provider refused the refund it was sent: send it again, or by hand
     UNVERIFIED_PAYMENT = "unverified_payment"
     HELD = "held"  # paid, held out of the tally by a fraud rule (gateway.core.holds): count it or reject it
 
@@ -78,11 +79,36 @@ def _item(kind: ReviewKind, reason: str, noted_at: datetime, order: VoteOrder, c
 
 
 async def _by_status(session: AsyncSession) -> list[ReviewItem]:
-    """Flagged orders, and refunds not yet settled (mobile money's are paid back by hand)."""
+    """Flagged and held orders, and refunds owed: to pay back by hand, or whose refund the provider refused. A
+    refund the provider is sending (gateway.core.payments.refunds_sent) waits for nobody: one refund at a time."""
     waiting = {OrderStatus.FLAGGED: ReviewKind.FLAGGED, OrderStatus.REFUND_REQUESTED: ReviewKind.REFUND_REQUESTED,
                OrderStatus.HELD: ReviewKind.HELD}
     rows = (await session.execute(_orders().where(VoteOrder.status.in_(waiting)))).all()
-    return [_item(waiting[order.status], _reason(order), order.updated_at, order, slug) for order, slug in rows]
+    owed = {order.id for order, _ in rows if order.status is OrderStatus.REFUND_REQUESTED}
+    sent = await latest_refunds(session, owed)
+    items = []
+    for order, slug in rows:
+        refund = sent.get(order.id)
+        if refund is None:
+            items.append(_item(waiting[order.status], _reason(order), order.updated_at, order, slug))
+        elif refund.state is RefundState.FAILED:
+            items.append(_item(ReviewKind.REFUND_FAILED, refund_failed_reason(refund), refund.decided_at or
+                               refund.updated_at, order, slug))
+    return items
+
+
+async def latest_refunds(session: AsyncSession, order_ids: set[uuid.UUID]) -> dict[uuid.UUID, Refund]:
+    """Each order's last refund sent by its provider's API, if it had any."""
+    if not order_ids:
+        return {}
+    rows = await session.scalars(select(Refund).where(Refund.order_id.in_(order_ids))
+                                 .ext(distinct_on(Refund.order_id)).order_by(Refund.order_id, Refund.created_at.desc()))
+    return {refund.order_id: refund for refund in rows}
+
+
+def refund_failed_reason(refund: Refund) -> str:
+    return (f"{refund.provider} refused the refund {refund.id} ({refund.amount} {refund.currency}): "
+            f"{refund.provider_reason or 'no reason given'}. Send it again, or pay it back by hand.")
 
 
 def _reason(order: VoteOrder) -> str:

@@ -59,10 +59,13 @@ async def owe_refunds(sessions: Sessions, registry: Providers) -> int:
         providers = [name for name in owing if registry.refunder(name) is not None]
     if not providers:
         return 0
+    # Each order locked, and its state read again once locked: a person marking it refunded by hand holds the
+    # same lock (gateway.core.orders_admin), so one of the two sees the other's refund and stands back.
     owed = (select(func.gen_random_uuid(), orders.id, orders.provider, orders.amount, orders.currency,
                    func.coalesce(orders.status_reason, literal("refund requested")), literal("system"))
             .where(orders.status == OrderStatus.REFUND_REQUESTED, orders.provider.in_(providers),
-                   ~select(Refund.id).where(Refund.order_id == orders.id).exists()))
+                   ~select(Refund.id).where(Refund.order_id == orders.id).exists())
+            .with_for_update(skip_locked=True))
     async with sessions.begin() as session:
         result = await session.execute(  # two passes at once: the second's rows meet the unique index, skipped
             insert(Refund).from_select(["id", "order_id", "provider", "amount", "currency", "reason",
@@ -146,6 +149,9 @@ async def _failed(sessions: Sessions, refund: Refund, reason: str) -> None:
     async with sessions.begin() as session:
         await session.execute(update(Refund).where(Refund.id == refund.id).values(
             state=RefundState.FAILED, provider_reason=reason[:1000], decided_at=func.now()))
+        await session.execute(update(VoteOrder).where(VoteOrder.id == refund.order_id,  # what its page says now
+                                                      VoteOrder.status == OrderStatus.REFUND_REQUESTED)
+                              .values(status_reason=f"{refund.provider} refused the refund: {reason}"[:1000]))
         _note(session, refund, "refund.failed", {"reason": reason})
         session.add(OutboxMessage(topic="order.flagged", payload={"order_id": str(refund.order_id)}))
     log.warning("refund %s of order %s failed: %s", refund.id, refund.order_id, reason)
