@@ -29,7 +29,7 @@ from gateway.core.cells import FORMULA_FIRST, safe_text
 from gateway.kit.keys import SESSIONS
 
 routes = web.RouteTableDef()
-PATH = "/contests/{contest_id:[0-9]{1,9}}/exports/{kind:orders|tallies|audit}.{fmt:csv|xlsx}"
+PATH = "/contests/{contest_id:[0-9]{1,9}}/exports/{kind:orders|tallies|audit|payouts|refunds}.{fmt:csv|xlsx}"
 CSV_FLUSH_BYTES = 64 * 1024
 FILE_CHUNK = 256 * 1024
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",

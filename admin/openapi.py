@@ -64,6 +64,23 @@ SUMMARIES = {
                                                            "URLs) or refused (the reason)",
     "/candidates/{candidate_id}/clip": "Replace the candidate's clip by a ready upload (upload_id); 409 until it is "
                                        "ready; audited",
+    "/contests/{contest_id}/settlement": "The contest's settlement now, per currency (gross, refunds, fees, "
+                                         "commission, net, paid out, under way, balance, awaiting verification, "
+                                         "payable) and its signed statements; minor units",
+    "/contests/{contest_id}/settlement/sign": "Sign a settlement statement now (owners, auditors): 201 with its "
+                                              "CSV and detached signature's URLs",
+    "/contests/{contest_id}/payouts": "Its payout account and payouts, newest first, each with our reference (the "
+                                      "provider's X-Reference-Id) and the provider's transaction id (GET); ask for "
+                                      "one (POST: currency, amount up to the payable balance): 201, awaiting approval",
+    "/contests/{contest_id}/payouts/{payout_id}/approve": "Owners other than its requester: approve it (code: a "
+                                                          "fresh one of your authenticator); 404 under another "
+                                                          "contest's URL",
+    "/contests/{contest_id}/payouts/{payout_id}/decline": "Owners: decline it (reason)",
+    "/contests/{contest_id}/payouts/{payout_id}/paid": "Owners: mark one paid by hand as paid (proof: the "
+                                                       "transfer's reference at the bank)",
+    "/contests/{contest_id}/refunds": "Refunds its providers send by their APIs, newest first: our reference, the "
+                                      "provider's transaction id, state (requested, sent, succeeded, failed) and the "
+                                      "provider's reason when it refused",
 }
 
 
@@ -116,7 +133,9 @@ BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "pu
           ("/token", "post"): "SignIn", ("/token/enrol", "post"): "Enrol",
           ("/orders/{order_id}/refund", "post"): "Refund",
           ("/contests/{contest_id}/entries/call", "put"): "EntryCall", ("/entries/approve", "post"): "Approve",
-          ("/entries/{entry_id}/reject", "post"): "Reject", ("/candidates/{candidate_id}/clip", "put"): "Clip"}
+          ("/entries/{entry_id}/reject", "post"): "Reject", ("/candidates/{candidate_id}/clip", "put"): "Clip",
+          ("/contests/{contest_id}/payouts", "post"): "PayoutRequest",
+          ("/contests/{contest_id}/payouts/{payout_id}/approve", "post"): "PayoutApproval"}
 EXTRA_RESPONSES = {"/token": {"202": {"description": "Password right, second factor not set up: enrol it", "content": {
     "application/json": {"schema": {"$ref": "#/components/schemas/Enrolment"}}}}}}
 REFUND = {"type": "object", "required": ["reason"], "additionalProperties": False,
@@ -130,6 +149,11 @@ APPROVE = {"type": "object", "required": ["entries"], "properties": {
     "entries": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "format": "uuid"}}}}
 REJECT = {"type": "object", "required": ["reason"], "properties": {
     "reason": {"type": "string", "minLength": 1, "maxLength": 300, "description": "texted to the candidate"}}}
+PAYOUT_REQUEST = {"type": "object", "required": ["currency", "amount"], "properties": {
+    "currency": {"type": "string", "minLength": 3, "maxLength": 3},
+    "amount": {"type": "integer", "minimum": 1, "description": "minor units, at most the payable balance"}}}
+PAYOUT_APPROVAL = {"type": "object", "required": ["code"], "properties": {
+    "code": {"type": "string", "description": "a fresh code of the approver's authenticator (never one used)"}}}
 CLIP = {"type": "object", "required": ["upload_id"], "properties": {
     "upload_id": {"type": "string", "format": "uuid", "description": "from POST …/clip/grant, once ready"}}}
 
@@ -156,7 +180,8 @@ def document(app: web.Application, channels: Sequence[ChannelContestSettings]) -
                            "schemas": {"ContestFields": contest_fields(channels), "FraudRules": FRAUD_RULES,
                                        "SignIn": SIGN_IN, "Enrol": ENROL, "Enrolment": ENROLMENT,
                                        "Refund": REFUND, "EntryCall": ENTRY_CALL, "Approve": APPROVE,
-                                       "Reject": REJECT, "Clip": CLIP}}}
+                                       "Reject": REJECT, "Clip": CLIP, "PayoutRequest": PAYOUT_REQUEST,
+                                       "PayoutApproval": PAYOUT_APPROVAL}}}
 
 
 async def openapi_json(request: web.Request) -> web.Response:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Mapping
 from datetime import UTC, datetime
 
 from aiohttp import web
@@ -17,9 +18,9 @@ from admin.texts import gettext_for, language_of
 from admin.web import form_of, guarded
 from gateway.core import payouts
 from gateway.core.audit import Actor
-from gateway.core.errors import DomainError, Forbidden
+from gateway.core.errors import DomainError, Forbidden, NotFound
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
-from gateway.db.models import PayoutAccountKind
+from gateway.db.models import Payout, PayoutAccountKind
 from gateway.kit import phone_proof
 from gateway.kit.keys import PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
 from gateway.kit.throttle import client_address
@@ -102,18 +103,26 @@ async def _requested(request: web.Request, actor: Actor, form: dict[str, object]
 
 
 def payout_id(request: web.Request) -> uuid.UUID:
-    return uuid.UUID(request.match_info["payout_id"])
+    try:
+        return uuid.UUID(request.match_info["payout_id"])
+    except ValueError:  # the route's pattern lets 36 hex digits and dashes through in any arrangement
+        raise NotFound("No such payout.", code="payout_not_found") from None
+
+
+async def approve_with_code(request: web.Request, actor: Actor, form: Mapping[str, object]) -> Payout:
+    """The approver's fresh authenticator code first (page or API alike): approving moves money."""
+    if not await code_confirms(request.app[SESSIONS], actor.admin_id, str(form.get("code") or "")):
+        raise Forbidden("That code is not a fresh one of your authenticator: approving moves money, enter the "
+                        "code it shows now.", code="wrong_code", field="code")
+    return await payouts.approve_payout(request.app[SESSIONS], request.app[PROVIDERS], actor, contest_id(request),
+                                        payout_id(request))
 
 
 @routes.post(PAYOUT + "/approve")
 @guarded("money.manage")
 async def approve(request: web.Request, actor: Actor) -> web.StreamResponse:
     async def change(form: dict[str, object]) -> None:
-        if not await code_confirms(request.app[SESSIONS], actor.admin_id, str(form.get("code") or "")):
-            raise Forbidden("That code is not a fresh one of your authenticator: approving moves money, enter the "
-                            "code it shows now.", code="wrong_code", field="code")
-        await payouts.approve_payout(request.app[SESSIONS], request.app[PROVIDERS], actor, contest_id(request),
-                                     payout_id(request))
+        await approve_with_code(request, actor, form)
     return await changed(request, actor, change)
 
 

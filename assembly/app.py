@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from admin import api as admin_api
 from admin import dashboard as admin_dashboard
 from admin import exports as admin_exports
+from admin import money_api as admin_money_api
 from admin import pages as admin_pages
 from admin import payouts as admin_payouts
 from admin import results as admin_results
@@ -226,6 +227,7 @@ def create_app(settings: Settings) -> web.Application:
     admin_results.setup(app)  # the results key and signed sheets
     admin_settlements.setup(app)  # a contest's settlement and its signed statements
     admin_payouts.setup(app)  # its payout account, payouts requested and approved
+    admin_money_api.setup(app)  # the same in the JSON API, with the refunds its providers send
     admin_dashboard.setup(app)  # dashboards and exports
     admin_exports.setup(app)
     return app

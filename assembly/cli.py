@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pydantic's message names the bad setting
         print(f"gateway: invalid settings: {exc}", file=sys.stderr)
         return 2
-    setup_logging(settings.log_level, json=json_wanted(settings))
+    setup_logging(settings.log_level, json=json_wanted(settings, serves=getattr(args, "serves", False)))
     try:
         return int(args.func(settings, args) or 0)
     except (ConfigError, DomainError) as exc:

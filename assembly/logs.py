@@ -40,12 +40,15 @@ class ConciseFormatter(logging.Formatter):
         return super().format(record)
 
 
-def json_wanted(settings: Settings, stream: TextIO | None = None) -> bool:
-    """LOG_JSON when set; otherwise JSON everywhere but in development on a terminal."""
+def json_wanted(settings: Settings, stream: TextIO | None = None, *, serves: bool = True) -> bool:
+    """LOG_JSON when set; otherwise JSON everywhere but on a terminal, where a person reads: a command that runs and
+    reports (`gateway reconcile money`, `review`, `migrate`) writes short lines there whatever the environment, its
+    logs beside its report; a process that serves (`serves`: web, worker, …) keeps JSON in production, for the log
+    collector that takes its terminal over."""
     if settings.log_json is not None:
         return settings.log_json
     stream = stream or sys.stderr
-    return settings.is_production or not stream.isatty()
+    return not stream.isatty() or (serves and settings.is_production)
 
 
 def stderr_handler(json: bool) -> logging.Handler:

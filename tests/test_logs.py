@@ -41,10 +41,11 @@ def worker_through_pipes(env: dict[str, str]) -> subprocess.CompletedProcess[str
     return result
 
 
-def worker_on_a_terminal(env: dict[str, str]) -> list[str]:
-    """The worker with its stderr on a pseudo-terminal, as in a developer's shell; the lines it wrote there."""
+def worker_on_a_terminal(env: dict[str, str], command: list[str] = WORKER) -> list[str]:
+    """The worker (or `command`) with its stderr on a pseudo-terminal, as in a person's shell; the lines it wrote
+    there."""
     leader, follower = pty.openpty()
-    process = subprocess.Popen(WORKER, env=env, stdout=subprocess.DEVNULL, stderr=follower)
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=follower)
     os.close(follower)
     chunks = []
     while True:
@@ -92,6 +93,16 @@ async def test_on_a_terminal_development_gets_short_lines_and_json_otherwise(
     else:
         assert [json.loads(line)["logger"] for line in started] == ["rq.worker"]
         assert all(json.loads(line) for line in lines)
+
+
+async def test_a_command_a_person_runs_in_production_writes_short_lines_beside_its_report(
+    redis: Redis, settings: Settings
+) -> None:
+    """An operator's `gateway migrate` or `reconcile money` on a production host: its log lines are read beside what
+    it prints, not collected; JSON there would bury the report."""
+    env = worker_env(settings, GATEWAY_ENV="production", SECRET_KEY="s" * 40)
+    lines = await asyncio.to_thread(worker_on_a_terminal, env, [sys.executable, "-m", "assembly.cli", "migrate"])
+    assert lines and all(SHORT_LINE.match(line) for line in lines), lines
 
 
 async def test_log_json_false_gives_short_lines_off_a_terminal_too(redis: Redis, settings: Settings) -> None:

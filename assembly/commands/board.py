@@ -63,4 +63,4 @@ def add(sub: Subcommands) -> None:
                                                        "else 127.0.0.1:8096)")
     fanout.add_argument("--workers", type=int, default=2)
     fanout.add_argument("--connections", type=int, default=4096, help="per worker (default %(default)s)")
-    fanout.set_defaults(func=cmd_fanout)
+    fanout.set_defaults(func=cmd_fanout, serves=True)

@@ -59,4 +59,4 @@ def add(sub: Subcommands) -> None:
     media_cmd = sub.add_parser("media", help="the media server: candidates' uploads in, their clips out")
     media_cmd.add_argument("--host")
     media_cmd.add_argument("--port", type=int)
-    media_cmd.set_defaults(func=cmd_media)
+    media_cmd.set_defaults(func=cmd_media, serves=True)

@@ -54,16 +54,17 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
 def add(sub: Subcommands) -> None:
     sub.add_parser("run", help="everything: embedded servers, migrations, demo, web, worker").set_defaults(
-        func=cmd_run)
+        func=cmd_run, serves=True)
     sub.add_parser("stand-ins", help="only the local stand-ins of outside services (payment sandbox, AT, Bot API, "
-                   "media server), for several `gateway run` hosts on one machine").set_defaults(func=cmd_stand_ins)
+                   "media server), for several `gateway run` hosts on one machine").set_defaults(func=cmd_stand_ins,
+                                                                                                 serves=True)
     web_cmd = sub.add_parser("web", help="the aiohttp web process")
     web_cmd.add_argument("--host")
     web_cmd.add_argument("--port", type=int)
-    web_cmd.set_defaults(func=cmd_web)
+    web_cmd.set_defaults(func=cmd_web, serves=True)
     worker_cmd = sub.add_parser("worker", help="the RQ worker and its scheduler")
     worker_cmd.add_argument("--burst", action="store_true", help="work until the queues are empty, then exit")
     worker_cmd.add_argument("--no-cron", action="store_true", help="do not run the periodic jobs")
     worker_cmd.add_argument("--queue", action="append", choices=(*QUEUE_NAMES, MEDIA_QUEUE),
                             help="work this queue (repeatable; default: every queue but media)")
-    worker_cmd.set_defaults(func=cmd_worker)
+    worker_cmd.set_defaults(func=cmd_worker, serves=True)

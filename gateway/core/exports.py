@@ -1,4 +1,6 @@
-"""Exports of a contest over a period: orders, tallies and the audit log, streamed row by row.
+"""Exports of a contest over a period: orders, tallies, the audit log, and the money that went out (payouts to the
+organiser, refunds sent by a provider's API, each with our reference and the provider's transaction id), streamed
+row by row.
 
 Rows come from a server-side cursor (`session.stream` with `yield_per`), so a million orders never sit in
 memory at once. Each export is audited (who, what, period) in its own transaction before the first row.
@@ -19,9 +21,9 @@ from gateway.core.audit import Actor
 from gateway.core.contests_admin import contest_detail
 from gateway.core.errors import DomainError, Forbidden
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Candidate, Tally, VoteOrder
+from gateway.db.models import AuditEntry, Candidate, Payout, Refund, Tally, VoteOrder
 
-KINDS = ("orders", "tallies", "audit")
+KINDS = ("orders", "tallies", "audit", "payouts", "refunds")
 FORMATS = ("csv", "xlsx")
 EXPORT_ROLES = ("owner", "auditor")
 BATCH = 2000
@@ -107,6 +109,30 @@ def audit_query(contest_id: int, period: Period) -> Executable:
 AUDIT_HEADER = ("id", "at", "actor", "address", "action", "target", "details", "before", "after")
 
 
+def payouts_query(contest_id: int, period: Period) -> Executable:
+    return (select(Payout.id, Payout.created_at, Payout.decided_at, Payout.state, Payout.amount, Payout.currency,
+                   Payout.kind, Payout.msisdn, Payout.holder, Payout.provider_txn_id, Payout.provider_reason,
+                   Payout.proof, Payout.requested_by, Payout.approved_by)
+            .where(Payout.contest_id == contest_id, *_within(Payout.created_at, period))
+            .order_by(Payout.created_at, Payout.id))
+
+
+PAYOUT_HEADER = ("reference", "requested_at", "decided_at", "state", "amount", "currency", "kind", "msisdn", "holder",
+                 "provider_txn_id", "provider_reason", "proof", "requested_by", "approved_by")
+
+
+def refunds_query(contest_id: int, period: Period) -> Executable:
+    return (select(Refund.id, Refund.order_id, Refund.created_at, Refund.decided_at, Refund.state, Refund.amount,
+                   Refund.currency, Refund.provider, Refund.provider_txn_id, Refund.provider_reason, Refund.reason)
+            .join(VoteOrder, VoteOrder.id == Refund.order_id)
+            .where(VoteOrder.contest_id == contest_id, *_within(Refund.created_at, period))
+            .order_by(Refund.created_at, Refund.id))
+
+
+REFUND_HEADER = ("reference", "order_id", "requested_at", "decided_at", "state", "amount", "currency", "provider",
+                 "provider_txn_id", "provider_reason", "reason")
+
+
 async def _stream(sessions: Sessions, query: Executable) -> AsyncIterator[Sequence[Any]]:
     async with sessions() as session:
         result = await session.stream(query.execution_options(yield_per=BATCH))
@@ -131,4 +157,8 @@ async def start_export(sessions: Sessions, actor: Actor, contest_id: int, kind: 
         return Export(ORDER_HEADER, _stream(sessions, orders_query(contest_id, period)))
     if kind == "tallies":
         return Export(("candidate", "name", "votes"), _stream(sessions, tallies_query(contest_id)))
+    if kind == "payouts":
+        return Export(PAYOUT_HEADER, _stream(sessions, payouts_query(contest_id, period)))
+    if kind == "refunds":
+        return Export(REFUND_HEADER, _stream(sessions, refunds_query(contest_id, period)))
     return Export(AUDIT_HEADER, _stream(sessions, audit_query(contest_id, period)))

@@ -87,6 +87,8 @@ async def test_an_organiser_proves_a_wallet_asks_and_an_owner_approves(client: T
                                  allow_redirects=False)
     assert approved.status == 303, await approved.text()
     assert await state_of(sessions) is PayoutState.REQUESTED  # for the worker to send by MTN's transfer
+    html, _ = await page(client, base)
+    assert f"<code>{payout_id}</code>" in html  # our reference: MTN's X-Reference-Id, on its statement too
 
 
 async def test_the_owner_who_asked_cannot_approve(client: TestClient, sessions: Sessions) -> None:

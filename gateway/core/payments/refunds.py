@@ -12,13 +12,15 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select
 
+from gateway.core.audit import Actor
+from gateway.core.contests_admin import _contest
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
 from gateway.core.orders import refunding
 from gateway.core.payments.collections import load_collection
 from gateway.core.payments.money_in import confirm_money_in
 from gateway.core.providers import Collection, PaymentError, PaymentState, Providers, RefundUnsupported
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import AuditEntry, OrderStatus
+from gateway.db.models import AuditEntry, OrderStatus, Refund, VoteOrder
 
 # The advisory-lock class of refunds (two-key locks: apart from the one-key locks of gateway.core.orders.placing).
 REFUND_LOCKS = 2026112301
@@ -86,3 +88,12 @@ async def _refund_at_provider(registry: Providers, provider: str, channel: str, 
         return OrderStatus.REFUNDED, "Refunded by the provider."
     return OrderStatus.REFUND_REQUESTED, "Refund sent to the provider; waiting for it to settle."
 
+
+
+async def refunds_of(sessions: Sessions, actor: Actor, contest_id: int, last: int = 200) -> list[Refund]:
+    """The refunds sent by a provider's API for the contest's orders, newest first (an organiser sees their own)."""
+    async with sessions() as session:
+        contest = await _contest(session, actor, contest_id)
+        return list((await session.scalars(
+            select(Refund).join(VoteOrder, VoteOrder.id == Refund.order_id).where(VoteOrder.contest_id == contest.id)
+            .order_by(Refund.created_at.desc()).limit(last))).all())
