@@ -17,6 +17,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from channels.web.api import InvalidRequest, require_json
+from channels.web.schemas import CodeRequest
 from gateway.core import entries
 from gateway.core.entry_texts import code_text
 from gateway.core.errors import DomainError
@@ -33,12 +34,6 @@ routes = web.RouteTableDef()
 PURPOSE = "entry"
 TEXT_CODE_JOB = "assembly.media_jobs.text_code_job"  # texts go out from jobs (the SMS channel's sender)
 M = TypeVar("M", bound=BaseModel)
-
-
-class CodeRequest(BaseModel):
-    msisdn: str = Field(max_length=32)
-    challenge: str | None = Field(default=None, max_length=200)
-    nonce: str | None = Field(default=None, max_length=20)
 
 
 class ProofRequest(BaseModel):
