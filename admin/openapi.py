@@ -131,7 +131,7 @@ ENTRY_CALL = {"type": "object", "required": ["opens_at", "closes_at", "rules"], 
                    "description": "minor units of the contest's currency; null: free entry"},
     "codes_per_day": {"type": ["integer", "null"], "minimum": 1,
                       "description": "codes texted a day to numbers entering, at most (at most the service's "
-                                     "ceiling, ENTRY_CODES_PER_DAY; 422 above it); null: the service's default"}}}
+                                     "ceiling, ENTRY_CODES_PER_DAY; 400 above it); null: the service's default"}}}
 APPROVE = {"type": "object", "required": ["entries"], "properties": {
     "entries": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "format": "uuid"}}}}
 REJECT = {"type": "object", "required": ["reason"], "properties": {
