@@ -20,7 +20,7 @@ from gateway.core.errors import DomainError, NotFound
 from gateway.core.media_storage import UploadGrant
 from gateway.core.uploads import UploadView
 from gateway.db.models import Candidate, UploadKind
-from gateway.kit.keys import MEDIA_STORAGE, SESSIONS
+from gateway.kit.keys import MEDIA_STORAGE, SESSIONS, SETTINGS
 
 PREFIX = "/api/v1/admin"  # admin.api's, which imports this module's routes
 CONTEST_ENTRIES = PREFIX + "/contests/{contest_id:[0-9]{1,9}}/entries"
@@ -58,7 +58,9 @@ async def put_call(request: web.Request, actor: Actor) -> web.StreamResponse:
     fields = parse_call(await form_of(request))
     call = await entries_review.set_entry_call(request.app[SESSIONS], actor, cid(request), opens_at=fields.opens_at,
                                                closes_at=fields.closes_at, rules=fields.rules,
-                                               max_entries=fields.max_entries, fee_amount=fields.fee_amount)
+                                               max_entries=fields.max_entries, fee_amount=fields.fee_amount,
+                                               codes_per_day=fields.codes_per_day,
+                                               codes_ceiling=request.app[SETTINGS].entry_codes_per_day)
     return web.json_response({"call": call_json(call)})
 
 

@@ -28,6 +28,7 @@ class CallFields:
     rules: str
     max_entries: int | None
     fee_amount: int | None
+    codes_per_day: int | None
 
 
 def whole_or_none(form: Mapping[str, Any], name: str, meaning: str) -> int | None:
@@ -43,26 +44,28 @@ def whole_or_none(form: Mapping[str, Any], name: str, meaning: str) -> int | Non
 
 def parse_call(form: Mapping[str, Any]) -> CallFields:
     """The call's fields from a form or a JSON body; an empty (or null) max_entries means no limit, an empty
-    fee_amount (minor units of the contest's currency) free entry."""
+    fee_amount (minor units of the contest's currency) free entry, an empty codes_per_day the service's default."""
     return CallFields(form_moment(form, "opens_at"), form_moment(form, "closes_at"), str(form.get("rules") or ""),
-                      whole_or_none(form, "max_entries", "no limit"), whole_or_none(form, "fee_amount", "no fee"))
+                      whole_or_none(form, "max_entries", "no limit"), whole_or_none(form, "fee_amount", "no fee"),
+                      whole_or_none(form, "codes_per_day", "the service's default"))
 
 
 def call_values(call: EntryCall | None) -> dict[str, Any]:
     """The call as the form's fields show it (a new call: empty)."""
     if call is None:
-        return {"opens_at": "", "closes_at": "", "rules": "", "max_entries": "", "fee_amount": ""}
+        return {"opens_at": "", "closes_at": "", "rules": "", "max_entries": "", "fee_amount": "", "codes_per_day": ""}
     return {"opens_at": call.opens_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
             "closes_at": call.closes_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"), "rules": call.rules,
             "max_entries": "" if call.max_entries is None else call.max_entries,
-            "fee_amount": "" if call.fee_amount is None else call.fee_amount}
+            "fee_amount": "" if call.fee_amount is None else call.fee_amount,
+            "codes_per_day": "" if call.codes_per_day is None else call.codes_per_day}
 
 
 def call_json(call: EntryCall | None) -> dict[str, Any] | None:
     if call is None:
         return None
     return {"opens_at": call.opens_at.isoformat(), "closes_at": call.closes_at.isoformat(), "rules": call.rules,
-            "max_entries": call.max_entries, "fee_amount": call.fee_amount}
+            "max_entries": call.max_entries, "fee_amount": call.fee_amount, "codes_per_day": call.codes_per_day}
 
 
 def entry_id(value: object) -> uuid.UUID:

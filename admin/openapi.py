@@ -53,7 +53,8 @@ SUMMARIES = {
     "/contests/{contest_id}/entries": "A contest's entries, oldest first (status: pending|approved|rejected; none: "
                                       "all), each with its number masked and its clip's and photo's state and URLs",
     "/contests/{contest_id}/entries/call": "The call for entries (GET; PUT: opens_at, closes_at, rules, max_entries "
-                                           "or null for no limit); audited",
+                                           "or null for no limit, fee_amount, codes_per_day or null for the "
+                                           "service's default); audited",
     "/entries/approve": "Approve entries (entries: ids): each a candidate with the next free code; all of them or "
                         "none (409 naming the entry that could not be: decided already, its clip not ready); audited",
     "/entries/{entry_id}/reject": "Reject a pending entry (reason: required, at most 300 characters, texted to the "
@@ -144,7 +145,12 @@ REFUND = {"type": "object", "required": ["reason"], "additionalProperties": Fals
 ENTRY_CALL = {"type": "object", "required": ["opens_at", "closes_at", "rules"], "properties": {
     "opens_at": {"type": "string", "format": "date-time"}, "closes_at": {"type": "string", "format": "date-time"},
     "rules": {"type": "string", "minLength": 1, "description": "the rules a candidate accepts"},
-    "max_entries": {"type": ["integer", "null"], "minimum": 1, "description": "null: no limit"}}}
+    "max_entries": {"type": ["integer", "null"], "minimum": 1, "description": "null: no limit"},
+    "fee_amount": {"type": ["integer", "null"], "minimum": 1,
+                   "description": "minor units of the contest's currency; null: free entry"},
+    "codes_per_day": {"type": ["integer", "null"], "minimum": 1,
+                      "description": "codes texted a day to numbers entering, at most (at most the service's "
+                                     "ceiling, ENTRY_CODES_PER_DAY; 400 above it); null: the service's default"}}}
 APPROVE = {"type": "object", "required": ["entries"], "properties": {
     "entries": {"type": "array", "minItems": 1, "maxItems": 200, "items": {"type": "string", "format": "uuid"}}}}
 REJECT = {"type": "object", "required": ["reason"], "properties": {

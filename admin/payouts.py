@@ -62,7 +62,7 @@ async def send_code(request: web.Request, actor: Actor) -> web.StreamResponse:
         msisdn = wallet_number(form, request.app[SETTINGS].entry_phone_regions)
         await payouts.account_of(request.app[SESSIONS], actor, contest_id(request))  # their contest, or 404
         code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request),
-                                          request.app[SETTINGS].entry_codes_per_day)
+                                          per_day=request.app[SETTINGS].payout_codes_per_day)
     except DomainError as exc:
         if exc.status == 404:
             raise

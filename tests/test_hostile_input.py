@@ -36,7 +36,7 @@ GET_ROUTES = [
     "/verify", "/api/v1/receipts/{reference}", "/api/v1/results-key", "/.well-known/ballot-results-key",
     "/c/{slug}/results.csv", "/c/{slug}/results.csv.sig",
     # Entering a video contest
-    "/c/{slug}/enter", "/entries/{entry_id}", "/api/v1/entries/{entry_id}",
+    "/c/{slug}/enter", "/entries/{entry_id}", "/api/v1/entries/{entry_id}", "/api/v1/contests/{slug}/entries/challenge",
     # A candidate's page and its short link
     "/c/{slug}/{code}", "/s/{short}",
 ]

@@ -18,7 +18,7 @@ from gateway.core import contests_admin, entries_review
 from gateway.core.audit import Actor
 from gateway.core.catalog import mask_msisdn
 from gateway.core.errors import DomainError
-from gateway.kit.keys import MEDIA_STORAGE, SESSIONS
+from gateway.kit.keys import MEDIA_STORAGE, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
 ENTRIES = "/admin/contests/{contest_id:[0-9]{1,9}}/entries"
@@ -43,6 +43,8 @@ async def show_entries(request: web.Request, actor: Actor, cid: int, *, error: s
     rows = await entries_review.list_entries(sessions, storage, actor, cid, wanted)
     return render(request, "entries.html", {
         "contest": detail.contest, "call": call, "call_form": call_form or call_values(call), "rows": rows,
+        "codes_default": request.app[SETTINGS].entry_codes_default_per_day,
+        "codes_ceiling": request.app[SETTINGS].entry_codes_per_day,
         "codes": {c.id: c.code for c in detail.candidates}, "status": wanted, "statuses": STATUSES,
         "clip_states": CLIP_STATES, "mask": mask_msisdn,
         "can_write": allowed(actor.role, "contests.write"), "error": error}, actor, status,
@@ -62,12 +64,14 @@ async def save_call(request: web.Request, actor: Actor) -> web.StreamResponse:
         fields = parse_call(form)
         await entries_review.set_entry_call(request.app[SESSIONS], actor, cid, opens_at=fields.opens_at,
                                             closes_at=fields.closes_at, rules=fields.rules,
-                                            max_entries=fields.max_entries, fee_amount=fields.fee_amount)
+                                            max_entries=fields.max_entries, fee_amount=fields.fee_amount,
+                                            codes_per_day=fields.codes_per_day,
+                                            codes_ceiling=request.app[SETTINGS].entry_codes_per_day)
     except DomainError as exc:
         if exc.status == 404:
             raise
         typed = {name: str(form.get(name) or "") for name in ("opens_at", "closes_at", "rules", "max_entries",
-                                                                 "fee_amount")}
+                                                                 "fee_amount", "codes_per_day")}
         return await show_entries(request, actor, cid, error=exc.message, status=exc.status, call_form=typed)
     raise back(cid)
 

@@ -1,6 +1,9 @@
 """The entry API a candidate's browser speaks (`/api/v1/contests/{slug}/entries…`, `/api/v1/entries/{id}…`):
 prove a number with a texted code, take grants to upload straight to the media storage, send the entry, follow
-it, replace its clip. No file crosses this process: only grants, ids and words."""
+it, replace its clip. No file crosses this process: only grants, ids and words.
+
+A code costs its asker a proof of work before it costs the platform a text (gateway.kit.code_work), and counts
+against its contest's own day's budget: whoever spends one contest's codes stops no other's, nor payout codes."""
 
 from __future__ import annotations
 
@@ -14,25 +17,23 @@ from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
 from channels.web.api import InvalidRequest, require_json
+from channels.web.schemas import CodeRequest
 from gateway.core import entries
 from gateway.core.entry_texts import code_text
 from gateway.core.errors import DomainError
 from gateway.core.media_storage import UploadGrant
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
 from gateway.core.texts import Lang
-from gateway.kit import phone_proof
+from gateway.kit import code_work, phone_proof
 from gateway.kit.keys import MEDIA_STORAGE, QUEUE, REDIS, SESSIONS, SETTINGS
 from gateway.kit.phone_proof import CODE_SECONDS
+from gateway.kit.settings import ServiceSettings
 from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()
 PURPOSE = "entry"
 TEXT_CODE_JOB = "assembly.media_jobs.text_code_job"  # texts go out from jobs (the SMS channel's sender)
 M = TypeVar("M", bound=BaseModel)
-
-
-class CodeRequest(BaseModel):
-    msisdn: str = Field(max_length=32)
 
 
 class ProofRequest(BaseModel):
@@ -99,6 +100,36 @@ def grant_json(grant: UploadGrant) -> dict[str, Any]:
             "chunk_bytes": grant.chunk_bytes}
 
 
+def codes_budget(settings: ServiceSettings, call: entries.PublicCall) -> tuple[str, int]:
+    """The day's budget a contest's entry codes are counted against: its own, its organiser's figure (or the
+    service's default), never above the service's ceiling."""
+    per_day = min(call.codes_per_day or settings.entry_codes_default_per_day, settings.entry_codes_per_day)
+    return f"contest:{call.contest_id}", per_day
+
+
+async def open_call(request: web.Request) -> entries.PublicCall:
+    call = await entries.public_call(request.app[SESSIONS], request.match_info["slug"], datetime.now(UTC))
+    if not call.open_now:
+        raise entries.EntriesClosed("Entries are not open for this contest.")
+    return call
+
+
+@routes.get("/api/v1/contests/{slug}/entries/challenge")
+async def challenge(request: web.Request) -> web.Response:
+    """The work a code request pays first: find a nonce (decimal digits) such that SHA-256 of "<salt>:<nonce>"
+    begins with `bits` zero bits, then send `challenge` and `nonce` with the code request, once, within ten
+    minutes."""
+    call = await open_call(request)
+    settings = request.app[SETTINGS]
+    scope, per_day = codes_budget(settings, call)
+    spent = await phone_proof.spent_today(request.app[REDIS], PURPOSE, scope)
+    work = code_work.issue(settings.secret_key.get_secret_value(), f"{PURPOSE}:{call.slug}",
+                           code_work.bits_for(settings.code_work_bits, spent, per_day), datetime.now(UTC))
+    return web.json_response({"challenge": work.token, "salt": work.salt, "bits": work.bits, "algorithm": "sha256",
+                              "expires_at": datetime.fromtimestamp(work.expires_at, UTC).isoformat()},
+                             headers={"Cache-Control": "no-store"})
+
+
 @routes.post("/api/v1/contests/{slug}/entries/code")
 async def send_code(request: web.Request) -> web.Response:
     asked = await body(request, CodeRequest)
@@ -108,11 +139,13 @@ async def send_code(request: web.Request) -> web.Response:
     if not textable_in(msisdn, regions):
         raise DomainError("Enter with a mobile number of a country this contest runs in.", code="number_not_served",
                           field="msisdn")
-    call = await entries.public_call(request.app[SESSIONS], request.match_info["slug"], datetime.now(UTC))
-    if not call.open_now:
-        raise entries.EntriesClosed("Entries are not open for this contest.")
+    call = await open_call(request)
+    salt, left = code_work.check(settings.secret_key.get_secret_value(), f"{PURPOSE}:{call.slug}", asked.challenge,
+                                 asked.nonce, settings.code_work_bits, datetime.now(UTC))
+    await code_work.spend(request.app[REDIS], salt, left)
+    scope, per_day = codes_budget(settings, call)
     code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request),
-                                      settings.entry_codes_per_day)
+                                      per_day=per_day, scope=scope)
     lang = Lang.parse(request.query.get("lang")) or Lang.FR
     await asyncio.to_thread(request.app[QUEUE].enqueue, TEXT_CODE_JOB, msisdn, code_text(lang, code, call.contest_name),
                             str(uuid.uuid4()), job_timeout=120, result_ttl=60, failure_ttl=CODE_SECONDS)

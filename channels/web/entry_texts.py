@@ -15,6 +15,7 @@ ENTRY_TEXTS: dict[str, str] = {
     "enter_step_phone": N_("1. Your phone number"),
     "enter_phone_hint": N_("We text you a code to prove it is yours; it is how the organiser reaches you."),
     "enter_send_code": N_("Text me a code"),
+    "enter_preparing_code": N_("Preparing your code: a few seconds…"),
     "enter_code": N_("The code we texted you"),
     "enter_check_code": N_("Check the code"),
     "enter_step_entry": N_("2. Your entry"),

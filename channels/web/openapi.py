@@ -3,12 +3,13 @@ validate requests and shape answers, so the description cannot drift from the co
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
 from channels.web.schemas import (
+    CodeRequest,
     ContestDetailOut,
     ContestOut,
     OrderOut,
@@ -51,8 +52,25 @@ class BoardOut(BaseModel):
     candidates: list[BoardRow]
 
 
+class ChallengeOut(BaseModel):
+    """The work an entry code costs its asker first: find `nonce`, decimal digits, such that SHA-256 of the ASCII
+    text "<salt>:<nonce>" begins with `bits` zero bits (2^bits tries on average), then send `challenge` and
+    `nonce` with the code request, once, before `expires_at`."""
+
+    challenge: str = Field(description="sent back as is with the code request")
+    salt: str = Field(description="what is hashed, before a colon and the nonce")
+    bits: int = Field(description="zero bits the digest must begin with: more as the contest's day's codes run low")
+    algorithm: Literal["sha256"]
+    expires_at: str = Field(description="ISO 8601, UTC: ten minutes after it was given")
+
+
+class CodeSentOut(BaseModel):
+    sent_to: str = Field(description="the number the code is texted to (E.164)")
+
+
 MODELS: tuple[type[BaseModel], ...] = (VoteRequest, ContestListOut, ContestDetailOut, OrderOut, VoteCreatedOut,
-                                       BoardOut, ErrorOut, ReceiptOut, ResultsKeyOut)
+                                       BoardOut, ErrorOut, ReceiptOut, ResultsKeyOut, ChallengeOut, CodeRequest,
+                                       CodeSentOut)
 
 
 def ref(model: type[BaseModel]) -> dict[str, str]:
@@ -90,6 +108,30 @@ def build() -> dict[str, Any]:
                       "422": answer(ErrorOut, "the vote cannot be placed as asked (the field is named)"),
                       "503": answer(ErrorOut, "the payment service did not answer: try again"), **ERRORS},
     }
+    challenge = {
+        "summary": "The work an entry code costs: a challenge to solve before asking for the code (see ChallengeOut)",
+        "parameters": [SLUG],
+        "responses": {"200": answer(ChallengeOut, "a fresh challenge (never cached)"),
+                      "409": answer(ErrorOut, "entries are not open for this contest"), **ERRORS}}
+    code = {
+        "summary": "Text a one-time code to a candidate's number (the proof of it: POST …/entries/proof); paid "
+                   "first with a solved challenge, and counted against the contest's day's budget of codes",
+        "parameters": [SLUG, {"name": "lang", "in": "query", "required": False,
+                              "schema": {"type": "string", "enum": ["fr", "en"]}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": ref(CodeRequest)}}},
+        "responses": {"202": answer(CodeSentOut, "the code is on its way"),
+                      "400": answer(ErrorOut, "not a JSON object, not a number we can text, or not a mobile of a "
+                                              "country the service runs in"),
+                      "403": answer(ErrorOut, "no challenge (challenge_required), not solved or not this "
+                                              "contest's (challenge_invalid), expired (challenge_expired) or used "
+                                              "already (challenge_spent): nobody is texted"),
+                      "409": answer(ErrorOut, "entries are not open for this contest"),
+                      "413": answer(ErrorOut, "the body is too large"),
+                      "415": answer(ErrorOut, "the body is not sent as application/json"),
+                      "422": answer(ErrorOut, "a field is not as described (the field is named)"),
+                      "429": answer(ErrorOut, "too many codes for this number or address, or the contest's day's "
+                                              "codes are spent: try again later"),
+                      "404": answer(ErrorOut, "no such contest, or it takes no entries")}}
     return {
         "openapi": "3.1.0",
         "info": {"title": "Ballot public API", "version": "1"},
@@ -101,6 +143,8 @@ def build() -> dict[str, Any]:
                                                 "responses": {"200": answer(ContestDetailOut, "the contest"),
                                                               **ERRORS}}},
             "/api/v1/contests/{slug}/votes": {"post": vote},
+            "/api/v1/contests/{slug}/entries/challenge": {"get": challenge},
+            "/api/v1/contests/{slug}/entries/code": {"post": code},
             "/api/v1/contests/{slug}/leaderboard": {"get": {
                 "summary": "The live board now (its stream: /api/v1/contests/{slug}/leaderboard/stream, SSE)",
                 "parameters": [SLUG, {"name": "If-None-Match", "in": "header", "required": False,

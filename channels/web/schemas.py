@@ -24,6 +24,16 @@ class VoteRequest(BaseModel):
     msisdn: str | None = Field(default=None, max_length=32, description="payer's phone, for mobile money")
 
 
+class CodeRequest(BaseModel):
+    """A code texted to a number, paid first with the work of a challenge (both needed: without them, 403)."""
+
+    msisdn: str = Field(max_length=32, description="the candidate's mobile, E.164 or as dialled in its country")
+    challenge: str | None = Field(default=None, max_length=200,
+                                  description="from GET …/entries/challenge, as given; good once, for ten minutes")
+    nonce: str | None = Field(default=None, max_length=20, description="decimal digits such that SHA-256 of "
+                              "\"<salt>:<nonce>\" begins with `bits` zero bits")
+
+
 class ClipOut(BaseModel):
     """A candidate's clip, ready to play: H.264 MP4 files and a JPEG poster, served by the media storage."""
 

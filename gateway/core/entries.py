@@ -53,6 +53,7 @@ class PublicCall:
     rules: str
     open_now: bool
     full: bool
+    codes_per_day: int | None = None  # the organiser's figure (None: the service's default)
 
 
 @dataclass(frozen=True)
@@ -92,7 +93,7 @@ async def public_call(sessions: Sessions, slug: str, now: datetime) -> PublicCal
     full = call.max_entries is not None and (standing or 0) >= call.max_entries
     open_now = call.opens_at <= now < call.closes_at and contest.status is not ContestStatus.CLOSED
     return PublicCall(contest.id, contest.slug, contest.name, call.opens_at, call.closes_at, call.rules,
-                      open_now, full)
+                      open_now, full, call.codes_per_day)
 
 
 async def grant_upload(sessions: Sessions, storage: MediaStorage, slug: str, msisdn: str, kind: str,

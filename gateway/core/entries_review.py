@@ -53,8 +53,11 @@ class ReviewRow:
 
 async def set_entry_call(sessions: Sessions, actor: Actor, contest_id: int, *, opens_at: datetime,
                          closes_at: datetime, rules: str, max_entries: int | None,
-                         fee_amount: int | None = None) -> EntryCall:
-    """Open (or change) a contest's call; `fee_amount` in minor units of the contest's currency (None: free)."""
+                         fee_amount: int | None = None, codes_per_day: int | None = None,
+                         codes_ceiling: int | None = None) -> EntryCall:
+    """Open (or change) a contest's call; `fee_amount` in minor units of the contest's currency (None: free);
+    `codes_per_day` the codes texted a day to numbers entering it (None: the service's default), at most
+    `codes_ceiling` (the service's)."""
     rules = entered_text(rules, "rules", limit=MAX_RULES, required=True, label="The rules") or ""
     if closes_at <= opens_at:
         raise DomainError("Entries must close after they open.", code="invalid_field", field="closes_at")
@@ -64,8 +67,9 @@ async def set_entry_call(sessions: Sessions, actor: Actor, contest_id: int, *, o
     if fee_amount is not None and fee_amount < 1:
         raise DomainError("The entry fee: more than nothing, or none for free entry.", code="invalid_field",
                           field="fee_amount")
+    check_codes_per_day(codes_per_day, codes_ceiling)
     values = {"opens_at": opens_at, "closes_at": closes_at, "rules": rules, "max_entries": max_entries,
-              "fee_amount": fee_amount}
+              "fee_amount": fee_amount, "codes_per_day": codes_per_day}
     async with sessions.begin() as session:
         contest = await _contest(session, actor, contest_id, lock=True)
         before = await session.get(EntryCall, contest.id)
@@ -78,13 +82,23 @@ async def set_entry_call(sessions: Sessions, actor: Actor, contest_id: int, *, o
     return call
 
 
+def check_codes_per_day(codes_per_day: int | None, ceiling: int | None) -> None:
+    if codes_per_day is None:
+        return
+    if codes_per_day < 1 or (ceiling is not None and codes_per_day > ceiling):
+        most = f" and at most {ceiling} (the service's ceiling)" if ceiling is not None else ""
+        raise DomainError(f"Codes texted a day: 1 or more{most}, or none for the service's default.",
+                          code="invalid_field", field="codes_per_day")
+
+
 def _snapshot_of(values: dict[str, Any]) -> dict[str, Any]:
     return {key: value.isoformat() if isinstance(value, datetime) else value for key, value in values.items()}
 
 
 def _call_snapshot(call: EntryCall) -> dict[str, Any]:
     return _snapshot_of({"opens_at": call.opens_at, "closes_at": call.closes_at, "rules": call.rules,
-                         "max_entries": call.max_entries, "fee_amount": call.fee_amount})
+                         "max_entries": call.max_entries, "fee_amount": call.fee_amount,
+                         "codes_per_day": call.codes_per_day})
 
 
 async def entry_call(sessions: Sessions, actor: Actor, contest_id: int) -> EntryCall | None:

@@ -1,26 +1,32 @@
 """A number proven by a one-time code: the code is texted, kept as a digest in Redis for ten minutes and five
 tries, and a right answer gives a proof (a short-lived JWT naming the number and what it was proven for).
 
-Codes are limited per number (one a minute, five an hour) and per address, so nobody texts a stranger
-in a loop through us; the proof's key is derived from SECRET_KEY, as the admin tokens' is."""
+Codes are limited per number (one a minute, five an hour), per address and per day, each count kept apart for
+each purpose (an entry, a payout wallet): asking entry codes for an organiser's wallet number, or spending a
+contest's codes, leaves payout codes as they were. The day's budget is a scope's own (a contest's, for entries),
+so whoever spends one contest's codes stops no other. The proof's key is derived from SECRET_KEY, as the admin
+tokens' is."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
+import time
 from datetime import datetime, timedelta
 
 import jwt
 from redis.asyncio import Redis
 
 from gateway.core.errors import DomainError, RateLimited
-from gateway.kit.throttle import hit
+from gateway.kit.throttle import count, hit, unhit
 
 CODE_SECONDS = 600
 TRIES = 5
 PROOF_TTL = timedelta(hours=2)  # long enough to fill a form and upload a clip on a slow link
 ALGORITHM = "HS256"
+PER_NUMBER_MINUTE, PER_NUMBER_HOUR, PER_ADDRESS_HOUR = 1, 5, 30
+DAY = 86400
 
 
 class WrongCode(DomainError):
@@ -36,12 +42,22 @@ def _digest(code: str) -> str:
     return hashlib.sha256(code.encode()).hexdigest()
 
 
-async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, per_day: int) -> str:
-    """A fresh six-digit code for `msisdn` (the caller texts it), or RateLimited."""
-    limits = ((f"otp-number-minute:{msisdn}", 1, 60), (f"otp-number-hour:{msisdn}", 5, 3600),
-              (f"otp-address:{address}", 30, 3600), ("otp-all-day", per_day, 86400))
-    for key, limit, window in limits:
-        if not await hit(redis, key, limit, window, if_unavailable=False):
+def day_key(purpose: str, scope: str) -> str:
+    return f"otp-day:{purpose}:{scope}"
+
+
+async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, *, per_day: int,
+                   scope: str = "all") -> str:
+    """A fresh six-digit code for `msisdn` (the caller texts it), or RateLimited. `scope` names the day's budget
+    the code is counted against (of `per_day` codes): "contest:12" for a contest's entries."""
+    limits = ((f"otp-number-minute:{purpose}:{msisdn}", PER_NUMBER_MINUTE, 60),
+              (f"otp-number-hour:{purpose}:{msisdn}", PER_NUMBER_HOUR, 3600),
+              (f"otp-address:{purpose}:{address}", PER_ADDRESS_HOUR, 3600), (day_key(purpose, scope), per_day, DAY))
+    now = time.time()
+    for passed, (key, limit, window) in enumerate(limits):
+        if not await hit(redis, key, limit, window, now, if_unavailable=False):
+            for earlier, _, earlier_window in limits[:passed]:  # a refused code spends no other limit
+                await unhit(redis, earlier, earlier_window, now)
             raise RateLimited("Too many codes asked for; wait a minute and try again.")
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with redis.pipeline(transaction=True) as pipe:
@@ -49,6 +65,11 @@ async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, per_da
         pipe.delete(f"otp-tries:{purpose}:{msisdn}")
         await pipe.execute()
     return code
+
+
+async def spent_today(redis: Redis, purpose: str, scope: str) -> int:
+    """How many codes of the day's budget `scope` has asked for (refused ones included: they cost the asker)."""
+    return await count(redis, day_key(purpose, scope), DAY)
 
 
 async def prove(redis: Redis, secret_key: str, msisdn: str, purpose: str, code: str, now: datetime) -> str:

@@ -59,9 +59,16 @@ class ServiceSettings(BaseSettings):
     metrics_allow: str | None = None
     metrics_token: SecretStr | None = None
     # One-time codes proving a candidate's number: texted only to mobiles of these countries (the ones the
-    # service is run in), and at most this many a day in all, so nobody runs up the SMS bill through us.
+    # service is run in). Each contest's call has a day's budget of them, its organiser's figure (or the default
+    # here), never more than the ceiling: whoever spends one contest's codes stops no other contest's.
     entry_phone_regions: str = "CM,CI,SN,GA,CG,CD,TD,CF,GQ,BJ,TG,BF,ML,NE,NG,GH,GN"
-    entry_codes_per_day: int = Field(default=2000, ge=0)
+    entry_codes_default_per_day: int = Field(default=200, ge=1)
+    entry_codes_per_day: int = Field(default=2000, ge=1)  # the ceiling of a contest's figure
+    # Codes proving an organiser's payout wallet: a day's budget of their own (entry codes never spend it).
+    payout_codes_per_day: int = Field(default=200, ge=1)
+    # What asking for an entry code costs the asker first: a proof of work of this many bits (2^18 SHA-256
+    # hashes on average, about a second of a phone's browser), two more as a contest's day's budget runs low.
+    code_work_bits: int = Field(default=18, ge=1, le=28)
     # Development talks to local stand-ins of the outside services that have no credentials (the payment
     # sandbox, the channels' fakes); false: never.
     sandbox_enabled: bool = True

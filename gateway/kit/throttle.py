@@ -44,6 +44,26 @@ async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: floa
     return int(count) <= limit
 
 
+async def unhit(redis: Redis, key: str, window_seconds: int, now: float | None = None) -> None:
+    """Take back one attempt `hit` counted (it was refused by a later limit, and cost nothing)."""
+    slot = int((now if now is not None else time.time()) // window_seconds)
+    try:
+        await redis.decr(f"throttle:{key}:{slot}")
+    except RedisError as exc:
+        log.warning("rate limit %s not taken back, Redis is unavailable: %r", key, exc)
+
+
+async def count(redis: Redis, key: str, window_seconds: int, now: float | None = None) -> int:
+    """What `hit` has counted under `key` in this window (0 with Redis away: nothing is known)."""
+    slot = int((now if now is not None else time.time()) // window_seconds)
+    try:
+        value = await redis.get(f"throttle:{key}:{slot}")
+    except RedisError as exc:
+        log.warning("rate limit %s not read, Redis is unavailable: %r", key, exc)
+        return 0
+    return int(value or 0)
+
+
 async def enforce(redis: Redis, key: str, limit: int, window_seconds: int, message: str) -> None:
     if not await hit(redis, key, limit, window_seconds):
         raise RateLimited(message)

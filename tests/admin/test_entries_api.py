@@ -14,7 +14,7 @@ from sqlalchemy import select
 from gateway.core import uploads
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Entry, EntryStatus, MediaUpload, UploadState
-from gateway.kit.keys import MEDIA_STORAGE
+from gateway.kit.keys import MEDIA_STORAGE, SETTINGS
 from media.local_storage import LocalStorage
 from tests.admin.accounts import api_tokens, bearer, make_account
 from tests.admin.entries_data import Client, an_entry, an_upload, give_contest, open_call
@@ -53,7 +53,7 @@ async def test_an_organiser_sets_the_call_and_decides_entries_through_the_api(cl
         "opens_at": "2027-01-01T10:00:00Z", "closes_at": "2027-01-10T10:00:00Z", "rules": "One minute.",
         "max_entries": None}), 200)
     assert call["call"] == {"opens_at": "2027-01-01T10:00:00+00:00", "closes_at": "2027-01-10T10:00:00+00:00",
-                            "rules": "One minute.", "max_entries": None, "fee_amount": None}
+                            "rules": "One minute.", "max_entries": None, "fee_amount": None, "codes_per_day": None}
     wrong = await json_of(await client.put(f"{base}/call", headers=organiser, json={
         "opens_at": "2027-01-10T10:00:00Z", "closes_at": "2027-01-01T10:00:00Z", "rules": "x"}), 400)
     assert wrong["error"]["field"] == "closes_at"
@@ -207,3 +207,26 @@ async def test_an_entry_whose_clip_was_replaced_since_it_was_watched_is_not_appr
     seen_new = await json_of(await client.post(f"{API}/entries/approve", headers=organiser,
                                                json={"entries": [f"{awa.id}:{replacement}"]}), 200)
     assert seen_new["candidates"][0]["clip_id"] == str(replacement)
+
+
+async def test_an_organiser_sets_the_days_entry_codes_within_the_services_ceiling(
+        client: Client, sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    organiser = await as_role(client, sessions, "organiser", contest_id=contest.id)
+    url = f"{API}/contests/{contest.id}/entries/call"
+    call = {"opens_at": "2027-01-01T10:00:00Z", "closes_at": "2027-01-10T10:00:00Z", "rules": "One minute."}
+    ceiling = client.app[SETTINGS].entry_codes_per_day
+    for wrong in (ceiling + 1, 0):
+        refused = await json_of(await client.put(url, headers=organiser, json={**call, "codes_per_day": wrong}), 400)
+        assert refused["error"]["field"] == "codes_per_day" and str(ceiling) in refused["error"]["message"]
+    assert (await json_of(await client.get(url, headers=organiser), 200)) == {"call": None}  # nothing saved
+    saved = await json_of(await client.put(url, headers=organiser, json={**call, "codes_per_day": 50}), 200)
+    assert saved["call"]["codes_per_day"] == 50
+    await json_of(await client.put(url, headers=organiser, json={**call, "codes_per_day": None}), 200)
+    async with sessions() as session:
+        audited = list(await session.execute(select(AuditEntry.before, AuditEntry.after)
+                                             .where(AuditEntry.action == "entries.call").order_by(AuditEntry.id)))
+    assert [(before and before["codes_per_day"], after["codes_per_day"]) for before, after in audited] == [
+        (None, 50), (50, None)]
+    document = await json_of(await client.get(f"{API}/openapi.json"), 200)
+    assert "codes_per_day" in document["components"]["schemas"]["EntryCall"]["properties"]

@@ -145,6 +145,22 @@ async def test_the_call_for_entries_is_saved_from_the_page_and_checked(client: C
     assert "Changed" not in await (await client.get(f"/admin/contests/{contest.id}/entries")).text()
 
 
+async def test_the_days_entry_codes_are_set_on_the_page_within_the_services_ceiling(client: Client,
+                                                                                    sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    token = await browser_sign_in(client, await make_account(sessions, "owner"))
+    url = f"/admin/contests/{contest.id}/entries"
+    page = await (await client.get(url + "?lang=en")).text()
+    assert "(empty: 200; the service allows up to 2000)" in page and 'name="codes_per_day"' in page
+    call = {"csrf_token": token, "opens_at": "2027-01-01T10:00", "closes_at": "2027-01-10T10:00", "rules": "Sing."}
+    over = await client.post(f"{url}/call", data={**call, "codes_per_day": "2001"})
+    assert over.status == 400 and "Codes texted a day: 1 or more and at most 2000" in await over.text()
+    assert await audit_actions(sessions, "entries.") == []
+    saved = await client.post(f"{url}/call", data={**call, "codes_per_day": "40"}, allow_redirects=False)
+    assert saved.status == 303
+    assert 'name="codes_per_day" value="40"' in await (await client.get(url)).text()
+
+
 async def test_an_auditor_reads_the_queue_but_cannot_decide_and_support_cannot_see_it(
         client: Client, sessions: Sessions) -> None:
     contest = await make_contest(sessions)

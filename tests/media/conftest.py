@@ -53,8 +53,9 @@ async def entering(clean: None, settings: Settings, sessions: Sessions) -> Async
     media_server = TestServer(media_app(local_storage(settings), on_complete, hidden))
     await media_server.start_server()
     base = str(media_server.make_url("")).rstrip("/")
-    # Cards too (Stripe faked at the wire where a test pays by card): an entry's fee may be paid by card.
-    wired = settings.model_copy(update={"media_upload_url": base, "media_files_url": base,
+    # Cards too (Stripe faked at the wire where a test pays by card): an entry's fee may be paid by card. Code
+    # requests' work is solved here in Python, at 10 bits (a thousand hashes); the browser's test pays the default.
+    wired = settings.model_copy(update={"media_upload_url": base, "media_files_url": base, "code_work_bits": 10,
                                         "stripe_secret_key": SecretStr("sk_test_x"),
                                         "stripe_webhook_secret": SecretStr(card_votes.SECRET),
                                         "stripe_api_base": stripe_checkout.API})

@@ -37,6 +37,7 @@ from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.phone_proof import new_code
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt
+from tests.media.code_requests import ask_code
 from tests.media.conftest import Entering
 from tests.media.test_processing import make_clip
 
@@ -56,7 +57,7 @@ async def open_call(sessions: Sessions, **overrides: Any) -> Contest:
 
 async def proven(entering: Entering, job: JobContext, fake_at: FakeAt, slug: str, phone: str = PHONE) -> str:
     """Ask for a code, let the worker text it (AT's fake receives it), answer with it."""
-    asked = await entering.web.post(f"/api/v1/contests/{slug}/entries/code", json={"msisdn": phone})
+    asked = await ask_code(entering.web, slug, phone)
     assert asked.status == 202, await asked.text()
     queued = [j for j in job_queue(sync_redis(entering.settings.redis_url or "")).get_jobs()
               if j.func_name.endswith("text_code_job")]
@@ -235,11 +236,16 @@ async def test_codes_go_only_to_mobiles_of_the_countries_served(entering: Enteri
     assert [job for job in queued if job.func_name.endswith("text_code_job")] == []
 
 
-async def test_codes_stop_for_the_day_once_the_days_budget_is_spent(redis: Redis) -> None:
-    await new_code(redis, "+237670000101", "entry", "41.202.1.1", per_day=2)
-    await new_code(redis, "+237670000102", "entry", "41.202.1.2", per_day=2)
+async def test_codes_stop_for_the_day_once_the_days_budget_is_spent_and_only_that_budget(redis: Redis) -> None:
+    await new_code(redis, "+237670000101", "entry", "41.202.1.1", per_day=2, scope="contest:1")
+    await new_code(redis, "+237670000102", "entry", "41.202.1.2", per_day=2, scope="contest:1")
     with pytest.raises(RateLimited):  # another number, another address: the day's budget is for all of them
-        await new_code(redis, "+237670000103", "entry", "41.202.1.3", per_day=2)
+        await new_code(redis, "+237670000103", "entry", "41.202.1.3", per_day=2, scope="contest:1")
+    # Another contest's budget, and the payout wallets' (for a number that just had an entry code), are apart.
+    await new_code(redis, "+237670000104", "entry", "41.202.1.4", per_day=2, scope="contest:2")
+    await new_code(redis, "+237670000102", "payout-account", "41.202.1.2", per_day=2)
+    with pytest.raises(RateLimited):  # that number's own minute, for payout codes now
+        await new_code(redis, "+237670000102", "payout-account", "41.202.1.2", per_day=2)
 
 
 async def test_a_photo_prepared_after_the_approval_becomes_the_candidates(

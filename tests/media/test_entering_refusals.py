@@ -21,13 +21,14 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, Entry, UploadState
 from gateway.jobs.queues import job_queue, sync_redis
 from tests.fakes.africastalking import FakeAt
+from tests.media.code_requests import ask_code
 from tests.media.conftest import Entering
 from tests.media.test_entering import OWNER, open_call, proven, upload
 from tests.media.test_processing import make_clip
 
 
 async def texted_code(entering: Entering, job: JobContext, fake_at: FakeAt, slug: str, phone: str) -> str:
-    asked = await entering.web.post(f"/api/v1/contests/{slug}/entries/code", json={"msisdn": phone})
+    asked = await ask_code(entering.web, slug, phone)
     assert asked.status == 202
     queued = [j for j in job_queue(sync_redis(entering.settings.redis_url or "")).get_jobs()
               if j.func_name.endswith("text_code_job")]

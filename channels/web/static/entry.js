@@ -1,6 +1,6 @@
-/* Entering a contest from a phone: prove the number with a texted code, then send the photo and the clip
-   straight to the media storage in chunks (uploader.js), so a 3G link that drops loses one chunk, not the clip;
-   then send the entry. ES5, no build. */
+/* Entering a contest from a phone: prove the number with a texted code (asked for with the work of a challenge,
+   code_work.js, solved while the number is typed), then send the photo and the clip straight to the media storage
+   in chunks (uploader.js), so a 3G link that drops loses one chunk, not the clip; then send the entry. ES5. */
 (function () {
   'use strict';
   function $(id) { return document.getElementById(id); }
@@ -25,7 +25,11 @@
       { 'Content-Type': 'application/json' }).then(function (xhr) {
       var answer = {};
       try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = {}; }
-      if (xhr.status >= 400) { throw new Error((answer.error || {}).message || ('HTTP ' + xhr.status)); }
+      if (xhr.status >= 400) {
+        var failure = new Error((answer.error || {}).message || ('HTTP ' + xhr.status));
+        failure.code = (answer.error || {}).code || '';
+        throw failure;
+      }
       return answer;
     });
   }
@@ -40,14 +44,43 @@
     });
   }
 
+  /* A challenge fetched and solved ahead: each buys one code request, so the next is started as one is spent. */
+  function work() {
+    return request('GET', '/api/v1/contests/' + data.slug + '/entries/challenge').then(function (xhr) {
+      var challenge = JSON.parse(xhr.responseText || '{}');
+      if (xhr.status >= 400) { throw new Error((challenge.error || {}).message || ('HTTP ' + xhr.status)); }
+      return window.BallotCodeWork.solve(challenge).then(function (nonce) {
+        return { challenge: challenge.challenge, nonce: nonce };
+      });
+    });
+  }
+  function askCode(number, again) {
+    var paid = solved;
+    solved = work();
+    solved.catch(function () { /* shown if it is needed */ });
+    return paid.then(function (proof) {
+      return api('POST', '/api/v1/contests/' + data.slug + '/entries/code',
+        { msisdn: number, challenge: proof.challenge, nonce: proof.nonce });
+    }).catch(function (error) {  /* expired while the page stayed open: once more with a fresh one */
+      if (again && /^challenge_/.test(error.code || '')) { return askCode(number, false); }
+      throw error;
+    });
+  }
   var phoneForm = $('phone-form'), entryForm = $('entry-form'), replaceForm = $('replace-form');
+  var solved = null;
   if (phoneForm) {
     phoneForm.hidden = false;
+    solved = work();
+    solved.catch(function () { /* shown if it is needed */ });
     phoneForm.addEventListener('submit', function (event) {
       event.preventDefault(); showError('');
-      api('POST', '/api/v1/contests/' + data.slug + '/entries/code', { msisdn: $('msisdn').value })
+      var button = phoneForm.querySelector('button[type=submit]');
+      button.disabled = true;
+      $('code-state').textContent = S.preparing;
+      askCode($('msisdn').value, true)
         .then(function (answer) { msisdn = answer.sent_to; $('code-box').hidden = false; $('code').focus(); })
-        .catch(function (error) { showError(error.message); });
+        .catch(function (error) { showError(error.message); })
+        .then(function () { button.disabled = false; $('code-state').textContent = ''; });
     });
     $('check-code').addEventListener('click', function () {
       showError('');

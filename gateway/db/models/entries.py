@@ -30,11 +30,15 @@ class EntryCall(Base):
     max_entries: Mapped[int | None] = mapped_column(Integer)  # None: no limit
     # What entering costs, in minor units of the contest's currency, paid like a vote (None: entering is free).
     fee_amount: Mapped[int | None] = mapped_column(BigInteger)
+    # Codes texted a day to numbers entering it, at most (None: the service's default); never more than the
+    # service's ceiling (ENTRY_CODES_PER_DAY), whatever this says.
+    codes_per_day: Mapped[int | None] = mapped_column(Integer)
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     __table_args__ = (
         CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
         CheckConstraint("fee_amount IS NULL OR fee_amount > 0", name="fee_positive"),
+        CheckConstraint("codes_per_day IS NULL OR codes_per_day > 0", name="codes_per_day_positive"),
     )
 
 
