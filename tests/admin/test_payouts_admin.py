@@ -36,6 +36,16 @@ def texted_code(client: TestClient, number: str) -> str:
     return found.group(1)
 
 
+async def bank_payout_asked(client: TestClient, base: str) -> None:
+    """The signed-in account gives the contest a bank account and asks for 500 XAF of its balance."""
+    _, token = await page(client, base)
+    assert (await client.post(f"{base}/payout-account", data={
+        "csrf_token": token, "kind": "bank", "holder": "Ada Organiser SARL",
+        "bank_details": "Afriland First Bank, 10005 00001 0123456789 01"}, allow_redirects=False)).status == 303
+    assert (await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "XAF", "amount": "500"},
+                              allow_redirects=False)).status == 303
+
+
 async def page(client: TestClient, base: str) -> tuple[str, str]:
     html = await (await client.get(base)).text()
     return html, csrf_token(html)
@@ -96,12 +106,7 @@ async def test_the_owner_who_asked_cannot_approve(client: TestClient, sessions: 
     owner = await make_account(sessions, "owner")
     await browser_sign_in(client, owner)
     base = f"/admin/contests/{contest.id}/settlement"
-    _, token = await page(client, base)
-    assert (await client.post(f"{base}/payout-account", data={
-        "csrf_token": token, "kind": "bank", "holder": "Ada Organiser SARL",
-        "bank_details": "Afriland First Bank, 10005 00001 0123456789 01"}, allow_redirects=False)).status == 303
-    assert (await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "XAF", "amount": "500"},
-                              allow_redirects=False)).status == 303
+    await bank_payout_asked(client, base)
     html, token = await page(client, base)
     assert "Another owner approves it." in html
     payout_id = await only_payout(sessions)
@@ -148,12 +153,7 @@ async def test_a_payout_is_decided_only_under_its_own_contests_url(client: TestC
     owner = await make_account(sessions, "owner")
     await browser_sign_in(client, owner)
     base = f"/admin/contests/{theirs.id}/settlement"
-    _, token = await page(client, base)
-    assert (await client.post(f"{base}/payout-account", data={
-        "csrf_token": token, "kind": "bank", "holder": "Ada Organiser SARL",
-        "bank_details": "Afriland First Bank, 10005 00001 0123456789 01"}, allow_redirects=False)).status == 303
-    assert (await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "XAF", "amount": "500"},
-                              allow_redirects=False)).status == 303
+    await bank_payout_asked(client, base)
     payout_id = await only_payout(sessions)
     client.session.cookie_jar.clear()
     approver = await make_account(sessions, "owner", "approver@example.com")

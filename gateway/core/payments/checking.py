@@ -14,6 +14,7 @@ from gateway.core.outcomes import Outcome
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import (
     Collection,
+    CollectionNotFound,
     PaymentProvider,
     PaymentState,
     ProviderRateLimited,
@@ -95,6 +96,15 @@ async def fetch_paced(provider: PaymentProvider, collection: Collection, pace: S
             if pace is None or turn == STATUS_TURNS:
                 raise
     raise AssertionError("unreachable")
+
+
+async def word_on(provider: PaymentProvider, collection: Collection, pace: StatusPace | None) -> StatusResult | None:
+    """The provider's status of a payment we counted, None when it has no such payment (raises PaymentError when it
+    could not be asked)."""
+    try:
+        return await fetch_paced(provider, collection, pace)
+    except CollectionNotFound:
+        return None
 
 
 async def note_check(sessions: Sessions, order_id: uuid.UUID) -> None:

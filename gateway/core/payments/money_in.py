@@ -14,10 +14,10 @@ import uuid
 from sqlalchemy import select
 
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
-from gateway.core.payments.checking import StatusPace, fetch_paced
+from gateway.core.payments.checking import StatusPace, word_on
 from gateway.core.payments.collections import load_collection
 from gateway.core.payments.verification import VERIFIABLE, Verified
-from gateway.core.providers import CollectionNotFound, PaymentError, PaymentState, Providers, StatusResult
+from gateway.core.providers import PaymentError, PaymentState, Providers, StatusResult
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import PaymentVerification
 
@@ -54,11 +54,8 @@ async def confirm_money_in(sessions: Sessions, registry: Providers, order_id: uu
         return
     if order.provider in registry.payment_lists():  # no status call (Stars): its own refund refuses what it never took
         return
-    status: StatusResult | None
     try:
-        status = await fetch_paced(registry.for_order(order.provider, order.channel), collection, pace)
-    except CollectionNotFound:
-        status = None
+        status = await word_on(registry.for_order(order.provider, order.channel), collection, pace)
     except PaymentError as exc:
         raise ProviderFailed(f"{order.provider} could not say whether this payment's money came in ({exc.message}). "
                              "Nothing changed; try again.", code="provider_failed") from exc

@@ -27,9 +27,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import ledger
 from gateway.core.orders import accounting
-from gateway.core.payments.checking import StatusPace, fetch_paced
+from gateway.core.payments.checking import StatusPace, word_on
 from gateway.core.payments.collections import load_collection
-from gateway.core.providers import CollectionNotFound, PaymentError, PaymentState, Providers, StatusResult
+from gateway.core.providers import PaymentError, PaymentState, Providers, StatusResult
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
 
@@ -111,11 +111,8 @@ async def verify_claimed(sessions: Sessions, registry: Providers, order_id: uuid
         await finish(sessions, order_id, Verified.NOT_PAID)
         return Verified.NOT_PAID
     order, collection = loaded
-    status: StatusResult | None
     try:
-        status = await fetch_paced(registry.for_order(order.provider, order.channel), collection, pace)
-    except CollectionNotFound:
-        status = None
+        status = await word_on(registry.for_order(order.provider, order.channel), collection, pace)
     except PaymentError as exc:
         log.warning("verification of %s: the provider could not be asked: %s", order_id, exc)
         await ask_again(sessions, order_id)

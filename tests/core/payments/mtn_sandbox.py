@@ -30,6 +30,7 @@ from tests.payments import poll
 class Mtn:
     registry: ProviderRegistry
     contest: Contest
+    url: str  # the sandbox's
 
     @property
     def payouts(self) -> MtnDisbursement:
@@ -41,10 +42,10 @@ class Mtn:
 @asynccontextmanager
 async def mtn_sandbox(settings: Settings, sessions: Sessions) -> AsyncIterator[Mtn]:
     async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.05))) as sandbox:
-        wired = settings.model_copy(update={"sandbox_url": str(sandbox.make_url("")).rstrip("/")})
+        url = str(sandbox.make_url("")).rstrip("/")
         async with httpx.AsyncClient(timeout=5) as http:
-            registry = build_providers(wired, http)
-            yield Mtn(registry, await make_contest(sessions))
+            registry = build_providers(settings.model_copy(update={"sandbox_url": url}), http)
+            yield Mtn(registry, await make_contest(sessions), url)
             await registry.aclose()
 
 

@@ -7,15 +7,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
-from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core import payouts, settlements
 from gateway.core.audit import Actor
@@ -24,10 +22,7 @@ from gateway.core.orders import counting
 from gateway.core.payments.payouts_sent import outgoing, payouts_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, Payout, PayoutAccountKind, PayoutState
-from payments.mtn.disbursement import MtnDisbursement
-from payments.registry import ProviderRegistry
-from payments.sandbox import create_sandbox_app
-from payments.sandbox.control import SandboxControl
+from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox
 from tests.factories import make_contest, place
 
 ORGANISER = Actor(None, "organiser@example.org", "owner")  # an owner may ask too; the approver is another one
@@ -35,27 +30,10 @@ APPROVER = Actor(None, "approver@example.org", "owner")
 WALLET = "+237670000123"
 
 
-@dataclass
-class Mtn:
-    registry: ProviderRegistry
-    contest: Contest
-    url: str
-
-    @property
-    def disbursement(self) -> MtnDisbursement:
-        sender = self.registry.payout_sender("mtn")
-        assert isinstance(sender, MtnDisbursement)
-        return sender
-
-
 @pytest.fixture
 async def mtn(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Mtn]:
-    async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.05))) as sandbox:
-        url = str(sandbox.make_url("")).rstrip("/")
-        async with httpx.AsyncClient(timeout=5) as http:
-            registry = build_providers(settings.model_copy(update={"sandbox_url": url}), http)
-            yield Mtn(registry, await takings(sessions, 10), url)
-            await registry.aclose()
+    async with mtn_sandbox(settings, sessions) as wired:
+        yield replace(wired, contest=await takings(sessions, 10))
 
 
 async def takings(sessions: Sessions, votes: int) -> Contest:
@@ -84,7 +62,7 @@ async def passes_until_settled(sessions: Sessions, mtn: Mtn) -> list[str]:
 
 
 async def test_a_payout_approved_by_another_owner_reaches_the_wallet_once(sessions: Sessions, mtn: Mtn) -> None:
-    before = await mtn.disbursement.balance("XAF")
+    before = await mtn.payouts.balance("XAF")
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "xaf", 600)
     assert await balance(sessions, mtn.contest) == (0, 400)  # spoken for at once
     with pytest.raises(Forbidden):
@@ -92,7 +70,7 @@ async def test_a_payout_approved_by_another_owner_reaches_the_wallet_once(sessio
     approved = await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     assert approved.state is PayoutState.REQUESTED
     assert await passes_until_settled(sessions, mtn) == ["sent", "succeeded"]
-    assert await mtn.disbursement.balance("XAF") == before - 600  # one transfer
+    assert await mtn.payouts.balance("XAF") == before - 600  # one transfer
     assert await balance(sessions, mtn.contest) == (600, 400)
     async with sessions() as session:
         done = await session.get(Payout, payout.id)
@@ -103,16 +81,16 @@ async def test_a_payout_approved_by_another_owner_reaches_the_wallet_once(sessio
 
 
 async def test_a_crash_between_the_transfer_and_its_record_pays_once(sessions: Sessions, mtn: Mtn) -> None:
-    before = await mtn.disbursement.balance("XAF")
+    before = await mtn.payouts.balance("XAF")
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 500)
     await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     # The worker sent it, then died before writing that it had: the row still says `requested`.
     async with sessions() as session:
         row = await session.get(Payout, payout.id)
     assert row is not None
-    await mtn.disbursement.send_payout(await outgoing(sessions, row))
+    await mtn.payouts.send_payout(await outgoing(sessions, row))
     assert await passes_until_settled(sessions, mtn) == ["sent", "succeeded"]  # sent again: MTN's 409, once
-    assert await mtn.disbursement.balance("XAF") == before - 500
+    assert await mtn.payouts.balance("XAF") == before - 500
 
 
 async def test_a_transfer_mtn_refuses_gives_the_money_back_to_the_balance(sessions: Sessions, mtn: Mtn) -> None:
@@ -202,14 +180,14 @@ async def test_a_transfer_mtn_paid_for_another_amount_never_goes_back_to_the_bal
 
 async def test_a_send_refused_after_one_that_timed_out_is_decided_by_mtns_word_not_failed(
         sessions: Sessions, mtn: Mtn) -> None:
-    before = await mtn.disbursement.balance("XAF")
+    before = await mtn.payouts.balance("XAF")
     payout = await payouts.request_payout(sessions, ORGANISER, mtn.contest.id, "XAF", 500)
     await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     async with sessions.begin() as session:  # an earlier attempt's transfer reached MTN, its answer was lost
         row = await session.get(Payout, payout.id)
         assert row is not None
         row.attempts = 1
-    await mtn.disbursement.send_payout(await outgoing(sessions, row))
+    await mtn.payouts.send_payout(await outgoing(sessions, row))
     async with httpx.AsyncClient() as http:  # MTN now refuses our credentials: the resend is refused for good
         (await http.post(f"{mtn.url}/_control", json={"reject_credentials": True})).raise_for_status()
         (await http.post(f"{mtn.url}/_control", json={"expire_tokens": True})).raise_for_status()
@@ -218,5 +196,5 @@ async def test_a_send_refused_after_one_that_timed_out_is_decided_by_mtns_word_n
         assert await balance(sessions, mtn.contest) == (0, 500)
         (await http.post(f"{mtn.url}/_control", json={"reject_credentials": False})).raise_for_status()
     assert await passes_until_settled(sessions, mtn) == ["sent", "succeeded"]
-    assert await mtn.disbursement.balance("XAF") == before - 500  # one transfer
+    assert await mtn.payouts.balance("XAF") == before - 500  # one transfer
     assert await balance(sessions, mtn.contest) == (500, 500)
