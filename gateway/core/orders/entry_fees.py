@@ -21,6 +21,7 @@ from sqlalchemy import CTE, ColumnElement, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gateway.core.entry_slots import check_place, lock_call
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.rules import STARS_PROVIDER, check_payer
 from gateway.db.engine import Sessions
@@ -88,8 +89,10 @@ async def place_entry_fee(sessions: Sessions, request: FeeRequest, *, pending_tt
     now = now or datetime.now(UTC)
     try:
         async with sessions.begin() as session:
+            contest_id = await session.scalar(select(Entry.contest_id).where(Entry.id == request.entry_id))
+            call = await lock_call(session, contest_id) if contest_id is not None else None  # before the entry
             entry = await session.get(Entry, request.entry_id, with_for_update=True)
-            if entry is None:
+            if entry is None or call is None:
                 raise NotFound("No entry at this link.", code="entry_not_found")
             fee = await entry_fee(session, entry)
             if fee is None:
@@ -106,6 +109,7 @@ async def place_entry_fee(sessions: Sessions, request: FeeRequest, *, pending_tt
                     return waiting
                 raise Conflict("A payment of the fee is under way already: finish it, or wait until it expires.",
                                code="fee_payment_waiting")
+            await check_place(session, call, entry, now)  # its hold ran out: a place must be free to pay
             order = VoteOrder(
                 id=uuid.uuid4(), payment_reference=uuid.uuid4(), contest_id=entry.contest_id, entry_id=entry.id,
                 quantity=1, amount=fee.amount, currency=fee.currency, channel=request.channel,
