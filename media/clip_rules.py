@@ -1,43 +1,70 @@
-"""What a candidate's clip must be, read from ffmpeg's own description of the file (never from its name or the
-browser's word): pure functions, so each refusal is tested without a file."""
+"""What a candidate's clip must be, read from ffprobe's JSON description of the file (never from its name, the
+browser's word or a text the file can write into): pure functions, so each refusal is tested without a file.
+
+The length is measured on the packets ffprobe demuxed, from their own timestamps: the first one's start to the
+last one's end. Nothing the file merely states about itself is read as its length: not a metadata tag (any
+text), not the container's header (an MP4's `mvhd`/`mdhd`, a Matroska segment's Duration, which a file can set to
+5 s over 90 s of frames, and which ffprobe reports as `format.duration` and a stream's `duration`), and not an
+estimate from the bitrate (ffmpeg's fallback when a container states none)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+
+from pydantic import BaseModel, ValidationError
 
 # The entry rules: at most a minute and 50 MB, one picture and at most one sound track.
 MAX_SECONDS = 60.0
 MAX_BYTES = 50 * 1024 * 1024
 # A picture no phone films: a header claiming more is a decoder's memory, not a clip (a "zip bomb").
 MAX_PIXELS = 4096 * 2304
-# Containers a phone or a browser records in (ffmpeg's demuxer names, as its header line lists them). No AVI, no
-# playlist: their demuxers can be made to open other files or URLs (media.ffmpeg.INPUT_GUARDS keeps ffmpeg to these).
+# Containers a phone or a browser records in (ffmpeg's demuxer names, as ffprobe's format_name lists them). No
+# AVI, no playlist: their demuxers can be made to open other files or URLs (media.ffmpeg.INPUT_GUARDS keeps
+# ffmpeg and ffprobe to these).
 CONTAINERS = frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2", "matroska", "webm"})
+# The packets ffprobe lists at most (its -read_intervals): a minute of a phone's slow motion (240 frames a
+# second) and its sound is some 17,000; a file with more is no phone's minute, and its list stays a few MB.
+MAX_PACKETS = 25_000
+
+NOT_A_VIDEO = "This file is not a video: send an MP4, MOV, WebM or 3GP clip from your phone."
+CUT_SHORT = "The clip was cut short (its end is missing): send it again."
 
 
 @dataclass(frozen=True)
 class ClipFacts:
-    """What ffmpeg found in a file (`parse_header`)."""
+    """What ffprobe found in a file (`parse_probe`)."""
 
     containers: frozenset[str]  # the demuxer's names for the container ("mov", "mp4", …)
-    seconds: float | None  # None: ffmpeg could not tell ("N/A"), as for a truncated upload
+    seconds: float | None  # measured on the packets; None: none had a time, as for a truncated upload
     video: tuple[str, int, int] | None  # codec, width, height of the first picture stream
     video_streams: int = 0
     audio_streams: int = 0
     other_streams: tuple[str, ...] = field(default_factory=tuple)  # subtitles, data, attachments
+    packets_past_limit: bool = False  # ffprobe stopped at MAX_PACKETS: the length measured is a part's
 
 
-def refusal(facts: ClipFacts | None, size: int) -> str | None:
+@dataclass(frozen=True)
+class Unfinished:
+    """A file that begins as a phone's container but that ffprobe cannot open: its end never arrived (an MP4's
+    index, which Android writes after the picture and sound, is at its end)."""
+
+    container: str
+
+
+def refusal(facts: ClipFacts | Unfinished | None, size: int) -> str | None:
     """Why the clip cannot enter, in words the candidate reads (None: it may)."""
     if size > MAX_BYTES:
         return f"The clip is {size / 1024 / 1024:.0f} MB: at most {MAX_BYTES // 1024 // 1024} MB."
+    if isinstance(facts, Unfinished):
+        return CUT_SHORT
     if facts is None or not facts.containers & CONTAINERS:
-        return "This file is not a video: send an MP4, MOV, WebM or 3GP clip from your phone."
+        return NOT_A_VIDEO
     if facts.video is None:
         return "This file has no picture: send a video clip."
     if facts.video_streams > 1 or facts.audio_streams > 1 or facts.other_streams:
         return "The clip holds more than one picture and one sound track: send the clip as your phone made it."
+    if facts.packets_past_limit:
+        return "The clip holds more frames than a phone films in a minute: send the clip as your phone made it."
     if facts.seconds is None:
         return "The clip seems cut short (its length cannot be read): send it again."
     if facts.seconds > MAX_SECONDS:
@@ -48,30 +75,76 @@ def refusal(facts: ClipFacts | None, size: int) -> str | None:
     return None
 
 
-INPUT = re.compile(r"^Input #0, ([^ ]+), from ", re.MULTILINE)
-DURATION = re.compile(r"^\s+Duration: (?:(\d+):(\d\d):(\d\d(?:\.\d+)?)|N/A)", re.MULTILINE)
-STREAM = re.compile(r"^\s+Stream #0:\d+\S*: (Video|Audio|Subtitle|Data|Attachment): (.*)$", re.MULTILINE)
-SIZE = re.compile(r"(?:^|[ ,])(\d{1,5})x(\d{1,5})(?:[ ,]|$)")
+# ffprobe's JSON (`-of json -show_error -show_format -show_streams -show_entries packet=…`), the fields read.
+class Stream(BaseModel):
+    index: int
+    codec_type: str = ""
+    codec_name: str = ""
+    width: int = 0
+    height: int = 0
 
 
-def parse_header(stderr: str) -> ClipFacts | None:
-    """The facts of ffmpeg's description of its input (`ffmpeg -i file`); None when it found no container."""
-    found = INPUT.search(stderr)
-    if found is None:
+class Packet(BaseModel):
+    stream_index: int
+    pts_time: float | None = None
+    dts_time: float | None = None
+    duration_time: float | None = None
+
+
+class Format(BaseModel):
+    format_name: str
+
+
+class Probe(BaseModel):
+    format: Format | None = None  # absent when ffprobe could not open the file
+    streams: list[Stream] = []
+    packets: list[Packet] = []
+    error: dict[str, object] | None = None
+
+
+def signature(head: bytes) -> str | None:
+    """The container a file's first bytes announce: an ISO media file (MP4, MOV, 3GP) begins with a box whose
+    type is at bytes 4 to 8 (`ftyp` for every phone; old QuickTime files may begin with another), a Matroska or
+    WebM file with EBML's magic number."""
+    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"):
+        return "mov"
+    if head[:4] == b"\x1a\x45\xdf\xa3":
+        return "matroska"
+    return None
+
+
+def parse_probe(output: str, head: bytes) -> ClipFacts | Unfinished | None:
+    """The facts of ffprobe's JSON on a file whose first bytes are `head`: Unfinished when ffprobe could not
+    open what begins as a phone's container, None when it is no container ffprobe may read."""
+    try:
+        probe = Probe.model_validate_json(output)
+    except ValidationError:  # no JSON at all: ffprobe was killed (its memory ceiling)
         return None
-    duration = DURATION.search(stderr)
-    seconds = None
-    if duration and duration.group(1) is not None:
-        seconds = int(duration.group(1)) * 3600 + int(duration.group(2)) * 60 + float(duration.group(3))
+    if probe.format is None:
+        container = signature(head)
+        return Unfinished(container) if container is not None and probe.error is not None else None
     video, videos, audios, others = None, 0, 0, []
-    for kind, description in STREAM.findall(stderr):
-        if kind == "Video":
+    timed: set[int] = set()
+    for stream in probe.streams:
+        if stream.codec_type == "video":
             videos += 1
-            size = SIZE.search(description)
-            if video is None and size:
-                video = (description.split(" ", 1)[0].rstrip(","), int(size.group(1)), int(size.group(2)))
-        elif kind == "Audio":
+            video = video or (stream.codec_name, stream.width, stream.height)
+            timed.add(stream.index)
+        elif stream.codec_type == "audio":
             audios += 1
+            timed.add(stream.index)
         else:
-            others.append(kind.lower())
-    return ClipFacts(frozenset(found.group(1).split(",")), seconds, video, videos, audios, tuple(others))
+            others.append(stream.codec_type or "unknown")
+    return ClipFacts(frozenset(probe.format.format_name.split(",")), measured_seconds(probe.packets, timed), video,
+                     videos, audios, tuple(others), packets_past_limit=len(probe.packets) >= MAX_PACKETS)
+
+
+def measured_seconds(packets: list[Packet], streams: set[int]) -> float | None:
+    """From the first packet's start to the last one's end, over the picture's and the sound's packets."""
+    starts, ends = [], []
+    for packet in packets:
+        at = packet.pts_time if packet.pts_time is not None else packet.dts_time
+        if packet.stream_index in streams and at is not None:
+            starts.append(at)
+            ends.append(at + (packet.duration_time or 0.0))
+    return round(max(ends) - min(starts), 3) if starts else None

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from PIL import Image
 
-from media.clip_rules import MAX_BYTES, MAX_SECONDS, ClipFacts, parse_header, refusal
-from media.ffmpeg import INPUT_GUARDS, PROBE, TRANSCODE, FfmpegFailed, FfmpegTimedOut, run_ffmpeg
+from media.clip_rules import MAX_BYTES, MAX_PACKETS, MAX_SECONDS, ClipFacts, Unfinished, parse_probe, refusal
+from media.ffmpeg import INPUT_GUARDS, PROBE, TRANSCODE, FfmpegFailed, FfmpegTimedOut, run_ffmpeg, run_ffprobe
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +47,24 @@ class RefusedClip:
     reason: str  # for the candidate
 
 
+# ffprobe's description of its input, as JSON: its container and streams, and the time of every packet it
+# demuxes (up to MAX_PACKETS), which is what the clip's length is measured on (media.clip_rules).
+PROBE_ARGUMENTS = ("-v", "error", "-threads", "1", "-of", "json", "-show_error", "-show_format", "-show_streams",
+                   "-show_entries", "packet=stream_index,pts_time,dts_time,duration_time",
+                   "-read_intervals", f"%+#{MAX_PACKETS}")
+
+
+def examine_clip(source: Path) -> ClipFacts | Unfinished | None:
+    """What ffprobe finds in the file: Unfinished for a phone's container cut short, None for what is none."""
+    with source.open("rb") as file:
+        head = file.read(16)
+    return parse_probe(run_ffprobe([*PROBE_ARGUMENTS, *INPUT_GUARDS, str(source)], PROBE), head)
+
+
 def probe_clip(source: Path) -> ClipFacts | None:
-    """ffmpeg's description of the file; None when it is no container ffmpeg knows."""
-    # With no output named, ffmpeg describes its input and exits with an error: the description is all we want.
-    return parse_header(run_ffmpeg([*INPUT_GUARDS, "-i", str(source)], PROBE, check=False))
+    """ffprobe's description of the file; None when it is no container ffprobe can open."""
+    facts = examine_clip(source)
+    return facts if isinstance(facts, ClipFacts) else None
 
 
 def scaled(height: int) -> str:
@@ -108,8 +122,8 @@ def thumbnail(poster_path: Path, target: Path) -> None:
 def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
     """Probe `source`; if it may enter, write its renditions, poster and preview into `folder`."""
     size = source.stat().st_size
-    facts = probe_clip(source) if size <= MAX_BYTES else None
-    if (reason := refusal(facts, size)) is not None or facts is None or facts.video is None:
+    facts = examine_clip(source) if size <= MAX_BYTES else None
+    if (reason := refusal(facts, size)) is not None or not isinstance(facts, ClipFacts) or facts.video is None:
         return RefusedClip(reason or UNREADABLE)
     folder.mkdir(parents=True, exist_ok=True)
     shorter = min(facts.video[1], facts.video[2])

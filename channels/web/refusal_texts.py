@@ -18,6 +18,8 @@ REFUSALS = (
     N_("This file has no picture: send a video clip."),
     N_("The clip holds more than one picture and one sound track: send the clip as your phone made it."),
     N_("The clip seems cut short (its length cannot be read): send it again."),
+    N_("The clip was cut short (its end is missing): send it again."),
+    N_("The clip holds more frames than a phone films in a minute: send the clip as your phone made it."),
     N_("The clip's picture size cannot be right: send the clip as your phone made it."),
     N_("The clip could not be read to its end: it may have been cut short. Send it again."),
     N_("This clip could not be prepared: send another one (or the same one again)."),

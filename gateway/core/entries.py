@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.contest_drafts import check_candidate_fields
+from gateway.core.entry_slots import EntriesFull, is_full, lock_call
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media_storage import MediaStorage, UploadGrant
 from gateway.core.orders.entry_fees import EntryFee, entry_fee
@@ -88,9 +89,7 @@ async def _call(session: AsyncSession, slug: str) -> tuple[Contest, EntryCall]:
 async def public_call(sessions: Sessions, slug: str, now: datetime) -> PublicCall:
     async with sessions() as session:
         contest, call = await _call(session, slug)
-        standing = await session.scalar(select(func.count()).select_from(Entry).where(
-            Entry.contest_id == contest.id, Entry.status != EntryStatus.REJECTED))
-    full = call.max_entries is not None and (standing or 0) >= call.max_entries
+        full = await is_full(session, call, now)
     open_now = call.opens_at <= now < call.closes_at and contest.status is not ContestStatus.CLOSED
     return PublicCall(contest.id, contest.slug, contest.name, call.opens_at, call.closes_at, call.rules,
                       open_now, full, call.codes_per_day)
@@ -107,7 +106,7 @@ async def grant_upload(sessions: Sessions, storage: MediaStorage, slug: str, msi
     if not call.open_now:
         raise EntriesClosed("Entries are not open for this contest.")
     if call.full:  # no upload for an entry that could not be sent
-        raise EntriesClosed("This contest has all the entries it takes.", code="entries_full")
+        raise EntriesFull()
     async with sessions() as session:
         taken = await session.scalar(select(func.count()).select_from(MediaUpload).where(
             MediaUpload.msisdn == msisdn, MediaUpload.created_at > now - ORPHAN_AFTER))
@@ -155,7 +154,7 @@ async def submit_entry(sessions: Sessions, storage: MediaStorage, slug: str, msi
     try:
         async with sessions.begin() as session:
             contest, call = await _call(session, slug)
-            await session.execute(select(EntryCall).where(EntryCall.contest_id == contest.id).with_for_update())
+            await lock_call(session, contest.id)
             await _check_open(session, contest, call, now)
             clip = await _own_upload(session, clip_id, contest.id, msisdn, UploadKind.CLIP, now)
             photo = (await _own_upload(session, photo_id, contest.id, msisdn, UploadKind.PHOTO, now)
@@ -174,11 +173,8 @@ async def submit_entry(sessions: Sessions, storage: MediaStorage, slug: str, msi
 async def _check_open(session: AsyncSession, contest: Contest, call: EntryCall, now: datetime) -> None:
     if not (call.opens_at <= now < call.closes_at) or contest.status is ContestStatus.CLOSED:
         raise EntriesClosed("Entries are not open for this contest.")
-    if call.max_entries is not None:
-        standing = await session.scalar(select(func.count()).select_from(Entry).where(
-            Entry.contest_id == contest.id, Entry.status != EntryStatus.REJECTED))
-        if (standing or 0) >= call.max_entries:
-            raise EntriesClosed("This contest has all the entries it takes.", code="entries_full")
+    if await is_full(session, call, now):
+        raise EntriesFull()
 
 
 async def _entry(session: AsyncSession, entry_id: uuid.UUID, token: str, *, lock: bool = False) -> Entry:

@@ -8,17 +8,20 @@ from pathlib import Path
 
 from PIL import Image
 
+from media.clip_rules import CUT_SHORT, NOT_A_VIDEO
 from media.ffmpeg import TRANSCODE, run_ffmpeg
 from media.processing import ProcessedClip, RefusedClip, probe_clip, process_clip
 
 
 def make_clip(path: Path, *, size: str = "640x480", seconds: float = 2, sound: bool = True,
-              extra: list[str] | None = None) -> Path:
+              extra: list[str] | None = None, index_first: bool = True) -> Path:
+    """An MP4 from ffmpeg's test sources; `index_first=False`: its index (moov) after the picture and sound, as
+    Android's camera writes it."""
     inputs = ["-f", "lavfi", "-i", f"testsrc=size={size}:rate=25"]
     if sound:
         inputs += ["-f", "lavfi", "-i", "sine=frequency=440"]
     run_ffmpeg([*inputs, "-t", str(seconds), "-c:v", "libx264", "-preset", "ultrafast", *(extra or []),
-                "-movflags", "+faststart", "-f", "mp4", "-y", str(path)], TRANSCODE)
+                *(["-movflags", "+faststart"] if index_first else []), "-f", "mp4", "-y", str(path)], TRANSCODE)
     return path
 
 
@@ -60,8 +63,7 @@ def test_a_small_portrait_clip_is_kept_at_its_size_in_one_rendition(tmp_path: Pa
 def test_a_text_file_named_like_a_clip_is_refused(tmp_path: Path) -> None:
     upload = tmp_path / "clip.mp4"
     upload.write_text("not a video at all\n" * 100)
-    assert process_clip(upload, tmp_path / "out") == RefusedClip(
-        "This file is not a video: send an MP4, MOV, WebM or 3GP clip from your phone.")
+    assert process_clip(upload, tmp_path / "out") == RefusedClip(NOT_A_VIDEO)
 
 
 def test_a_clip_over_a_minute_is_refused(tmp_path: Path) -> None:
@@ -102,3 +104,45 @@ def test_a_playlist_posing_as_a_clip_opens_nothing_it_names(tmp_path: Path) -> N
     assert probe_clip(upload) is None
     assert process_clip(upload, tmp_path / "out") == RefusedClip(
         "This file is not a video: send an MP4, MOV, WebM or 3GP clip from your phone.")
+
+
+def test_a_phone_clip_cut_short_before_its_index_is_told_to_be_sent_again(tmp_path: Path) -> None:
+    """Android writes a clip's index last: an upload that stopped half-way has none, and it is not a text file."""
+    whole = make_clip(tmp_path / "whole", size="320x240", seconds=4, index_first=False).read_bytes()
+    assert whole.index(b"moov") > len(whole) // 2
+    upload = tmp_path / "upload"
+    upload.write_bytes(whole[: len(whole) // 2])
+    out = tmp_path / "out"
+    assert process_clip(upload, out) == RefusedClip(CUT_SHORT)
+    assert not out.exists() or list(out.iterdir()) == []
+
+
+def test_a_90_s_mkv_whose_metadata_says_5_s_is_refused_as_too_long(tmp_path: Path) -> None:
+    """A tag whose name carries ffmpeg's own "Duration:" line: ffmpeg's text shows it before the real one."""
+    lie = b"\n  Duration: 00:00:05.00, start: 0.000000, bitrate: 1 kb/s\n"
+    written = tmp_path / "written.mkv"
+    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=size=64x48:rate=1", "-t", "90", "-c:v", "libx264", "-preset",
+                "ultrafast", "-metadata", f"comment{lie.decode()}=x", "-f", "matroska", "-y", str(written)],
+               TRANSCODE)
+    # The muxer writes tag names in capitals with underscores: the bytes are put back as the tag is meant.
+    mangled = lie.upper().replace(b" ", b"_")
+    upload = tmp_path / "upload.mkv"
+    upload.write_bytes(written.read_bytes().replace(mangled, lie))
+    said = run_ffmpeg(["-i", str(upload)], TRANSCODE, check=False)
+    assert said.index("Duration: 00:00:05.00") < said.index("Duration: 00:01:30.00")
+    assert process_clip(upload, tmp_path / "out") == RefusedClip("The clip lasts 90 seconds: at most 60.")
+
+
+def test_a_90_s_mp4_whose_header_says_5_s_is_refused_as_too_long(tmp_path: Path) -> None:
+    """The movie's and the track's durations (mvhd, tkhd, mdhd) set to 5 s over 90 s of frames: ffprobe reports
+    5 s as the file's and the stream's duration; its packets say otherwise."""
+    clip = bytearray(make_clip(tmp_path / "whole", size="64x48", seconds=90, sound=False,
+                               extra=["-r", "1"]).read_bytes())
+    for box, at in ((b"mvhd", 20), (b"tkhd", 24), (b"mdhd", 20)):  # version 0: a 32-bit duration there
+        start = clip.index(box)
+        stated = int.from_bytes(clip[start + at:start + at + 4])
+        clip[start + at:start + at + 4] = (stated // 18).to_bytes(4)
+    upload = tmp_path / "upload.mp4"
+    upload.write_bytes(bytes(clip))
+    assert "Duration: 00:00:05.00" in run_ffmpeg(["-i", str(upload)], TRANSCODE, check=False)
+    assert process_clip(upload, tmp_path / "out") == RefusedClip("The clip lasts 90 seconds: at most 60.")

@@ -8,7 +8,7 @@ import pytest
 from admin.photos import NotAnImage, PhotoTooLarge, reencode
 from assembly.media_jobs import UNPREPARED
 from channels.web.i18n import Translator
-from media.clip_rules import MAX_BYTES, ClipFacts, refusal
+from media.clip_rules import MAX_BYTES, ClipFacts, Unfinished, refusal
 from media.cloudinary_notices import NOT_A_PHOTO
 from media.processing import UNREADABLE
 
@@ -23,6 +23,8 @@ def written_refusals() -> list[str]:
         refusal(ClipFacts(frozenset({"mp4"}), None, ("h264", 640, 360), 1, 1), 1000),
         refusal(ClipFacts(frozenset({"mp4"}), 75.0, ("h264", 640, 360), 1, 1), 1000),
         refusal(ClipFacts(frozenset({"mp4"}), 12.0, ("h264", 20000, 20000), 1, 1), 1000),
+        refusal(ClipFacts(frozenset({"mp4"}), 12.0, ("h264", 640, 360), 1, 1, packets_past_limit=True), 1000),
+        refusal(Unfinished("mov"), 1000),
         UNREADABLE, UNPREPARED, NOT_A_PHOTO,
     ]
     for photo in (b"not an image", b"\xff" * (6 * 1024 * 1024)):
@@ -35,7 +37,7 @@ def written_refusals() -> list[str]:
 def test_every_refusal_a_candidate_can_get_is_shown_in_french() -> None:
     french = Translator("fr")
     written = written_refusals()
-    assert len(written) == 12
+    assert len(written) == 14
     for reason in written:
         assert french.refusal(reason) != reason, reason  # translated, not shown as written
 

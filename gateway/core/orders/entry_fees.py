@@ -17,14 +17,27 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import CTE, ColumnElement, func, select, update
+from sqlalchemy import CTE, ColumnElement, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gateway.core.entry_slots import check_place, lock_call
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.rules import STARS_PROVIDER, check_payer
+from gateway.core.uploads import CLIP_VISIBILITY_TOPIC
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, Entry, EntryCall, EntryStatus, OrderStatus, VoteOrder
+from gateway.db.models import (
+    AuditEntry,
+    Candidate,
+    CandidateStatus,
+    Contest,
+    Entry,
+    EntryCall,
+    EntryStatus,
+    OrderStatus,
+    OutboxMessage,
+    VoteOrder,
+)
 
 FEE_PAID_TOPIC = "entry.fee_paid"
 ENTRIES = Entry.__table__
@@ -49,13 +62,36 @@ def fee_paid_from(entry_id: ColumnElement[Any], is_paid: ColumnElement[bool]) ->
 
 
 async def set_fee_paid(session: AsyncSession | AsyncConnection, order: VoteOrder, *, paid: bool) -> None:
-    """A fee's payment counted by a person (paid) or taken back (a refund, a provider's disagreement)."""
+    """A fee's payment counted by a person (paid) or taken back (a refund, a chargeback, a provider's
+    disagreement): taken back, an entry approved on it leaves the contest in the same transaction."""
     assert order.entry_id is not None
     if paid:
         await session.execute(update(Entry).where(Entry.id == order.entry_id, Entry.fee_paid_at.is_(None))
                               .values(fee_paid_at=func.now()))
         return
     await session.execute(update(Entry).where(Entry.id == order.entry_id).values(fee_paid_at=None))
+    await withdraw_unpaid_candidate(session, order)
+
+
+async def withdraw_unpaid_candidate(session: AsyncSession | AsyncConnection, order: VoteOrder) -> None:
+    """The candidate an entry became, hidden once the fee it was approved on is no longer paid: off the board
+    and the menus, no more votes, its clip withheld (as an organiser's hiding does), and audited. Hidden rather
+    than removed: the votes it had stay on the ledger, and the organiser may show it again (a fee paid anew)."""
+    row = (await session.execute(
+        select(Candidate.id, Candidate.status, Candidate.clip_id).join(Entry, Entry.candidate_id == Candidate.id)
+        .where(Entry.id == order.entry_id, Entry.status == EntryStatus.APPROVED).with_for_update(of=Candidate)
+    )).one_or_none()
+    if row is None or row.status is CandidateStatus.HIDDEN:
+        return
+    await session.execute(update(Candidate).where(Candidate.id == row.id).values(status=CandidateStatus.HIDDEN))
+    await session.execute(insert(AuditEntry).values(
+        actor="system", action="candidate.withdrawn", target=f"candidate:{row.id}",
+        before={"status": row.status.value}, after={"status": CandidateStatus.HIDDEN.value},
+        details={"entry": str(order.entry_id), "order": str(order.id), "order_status": order.status.value,
+                 "reason": "the entry fee it was approved on was refunded or taken back"}))
+    if row.clip_id is not None:  # the storage withholds it once this commits (gateway.core.uploads)
+        await session.execute(insert(OutboxMessage).values(topic=CLIP_VISIBILITY_TOPIC,
+                                                           payload={"candidate_id": row.id}))
 
 
 def fee_providers(contest: Contest) -> tuple[str, ...]:
@@ -88,8 +124,10 @@ async def place_entry_fee(sessions: Sessions, request: FeeRequest, *, pending_tt
     now = now or datetime.now(UTC)
     try:
         async with sessions.begin() as session:
+            contest_id = await session.scalar(select(Entry.contest_id).where(Entry.id == request.entry_id))
+            call = await lock_call(session, contest_id) if contest_id is not None else None  # before the entry
             entry = await session.get(Entry, request.entry_id, with_for_update=True)
-            if entry is None:
+            if entry is None or call is None:
                 raise NotFound("No entry at this link.", code="entry_not_found")
             fee = await entry_fee(session, entry)
             if fee is None:
@@ -106,6 +144,7 @@ async def place_entry_fee(sessions: Sessions, request: FeeRequest, *, pending_tt
                     return waiting
                 raise Conflict("A payment of the fee is under way already: finish it, or wait until it expires.",
                                code="fee_payment_waiting")
+            await check_place(session, call, entry, now)  # its hold ran out: a place must be free to pay
             order = VoteOrder(
                 id=uuid.uuid4(), payment_reference=uuid.uuid4(), contest_id=entry.contest_id, entry_id=entry.id,
                 quantity=1, amount=fee.amount, currency=fee.currency, channel=request.channel,
