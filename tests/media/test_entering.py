@@ -37,9 +37,9 @@ from gateway.db.models import (
 )
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.phone_proof import new_code
+from media.upload_server import ACCESS_SECONDS
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt
-from media.upload_server import ACCESS_SECONDS
 from tests.media.conftest import Entering
 from tests.media.test_processing import make_clip
 
