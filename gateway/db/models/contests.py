@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -108,6 +109,7 @@ class Candidate(Base):
     __table_args__ = (
         UniqueConstraint("contest_id", "code", name="uq_candidates_contest_code"),
         CheckConstraint("code ~ '^[0-9]{1,8}$'", name="code_numeric"),
+        Index("ix_candidates_photo_url", "photo_url"),  # an organiser's photo is served while its candidate is shown
     )
 
 

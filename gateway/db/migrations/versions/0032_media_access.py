@@ -25,6 +25,7 @@ def upgrade() -> None:
     op.create_foreign_key("fk_candidates_photo_id_media_uploads", "candidates", "media_uploads", ["photo_id"],
                           ["id"], ondelete="SET NULL")
     op.create_index("ix_candidates_photo_id", "candidates", ["photo_id"])
+    op.create_index("ix_candidates_photo_url", "candidates", ["photo_url"])
     # The photo a candidate was approved with, where its photo is still that one.
     op.execute("UPDATE candidates c SET photo_id = e.photo_id FROM entries e WHERE e.candidate_id = c.id"
                " AND e.photo_id IS NOT NULL AND c.photo_url LIKE '%' || e.photo_id::text || '%'")
@@ -43,6 +44,7 @@ def downgrade() -> None:
     op.create_index("ix_media_uploads_orphans", "media_uploads", ["created_at"],
                     postgresql_where=sa.text("attached_at IS NULL"))
     op.drop_column("media_uploads", "removed_at")
+    op.drop_index("ix_candidates_photo_url", table_name="candidates")
     op.drop_index("ix_candidates_photo_id", table_name="candidates")
     op.drop_constraint("fk_candidates_photo_id_media_uploads", "candidates", type_="foreignkey")
     op.drop_column("candidates", "photo_id")
