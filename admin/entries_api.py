@@ -127,7 +127,7 @@ async def clip_upload(request: web.Request, actor: Actor) -> web.StreamResponse:
         raise NotFound("No such clip upload for this contest.", code="unknown_upload")
     if await uploads.check_received(sessions, storage, upload):
         upload = await uploads.upload_of(sessions, upload.id) or upload
-    return web.json_response(upload_json(UploadView.of(upload, storage)))
+    return web.json_response(upload_json(UploadView.of(upload, storage, signed=True)))
 
 
 @routes.put(CANDIDATE_CLIP)

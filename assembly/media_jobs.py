@@ -1,6 +1,7 @@
 """The jobs of candidates' files: each upload's probe and transcode (on the `media` queue, which only the media
 workers take: at most `MEDIA_WORKERS` ffmpeg at once, never in a worker that relays votes), the
-texts candidates get, and the sweep that requeues lost processing and removes orphans.
+texts candidates get, who may fetch the files (told to the storage), and the sweep that requeues lost
+processing and removes files nothing holds.
 
 The transcode itself runs in ffmpeg under media.lowly (niced, idle-scheduled, memory- and time-bounded): the
 job only waits for it."""
@@ -131,12 +132,23 @@ async def _photo(ctx: JobContext, storage: MediaStorage, upload: MediaUpload, so
     return "ready"
 
 
+async def on_media_access(ctx: JobContext, payload: dict[str, Any]) -> None:
+    """Tell the storage whether viewers may fetch an upload's files, as it is now (an error retries)."""
+    upload_id = uuid.UUID(str(payload["upload_id"]))
+    await settle_access(ctx, upload_id)
+
+
+async def settle_access(ctx: JobContext, upload_id: uuid.UUID) -> None:
+    upload = await uploads.upload_of(ctx.sessions, upload_id)
+    if upload is not None and upload.removed_at is None:
+        public = await uploads.served_publicly(ctx.sessions, upload_id)
+        await storage_of(ctx).withhold(str(upload_id), not public)
+
+
 async def on_clip_visibility(ctx: JobContext, payload: dict[str, Any]) -> None:
-    """Tell the storage to keep a hidden candidate's clip from viewers, or to serve it again (an error retries)."""
-    found = await uploads.clip_visibility(ctx.sessions, int(payload["candidate_id"]))
-    if found is not None:
-        clip_id, hidden = found
-        await storage_of(ctx).withhold(str(clip_id), hidden)
+    """The former topic (a candidate hidden or shown): their clip's and photo's access, as it is now."""
+    for upload_id in await uploads.candidate_media(ctx.sessions, int(payload["candidate_id"])):
+        await settle_access(ctx, upload_id)
 
 
 async def on_upload_received(ctx: JobContext, payload: dict[str, Any]) -> None:
@@ -167,7 +179,8 @@ def media_handlers(ctx: JobContext) -> dict[str, Any]:
     """The outbox topics of candidates' files and entries (assembly.worker_jobs.outbox_handlers)."""
     return {uploads.UPLOAD_RECEIVED_TOPIC: lambda payload: on_upload_received(ctx, payload),
             ENTRY_DECIDED_TOPIC: lambda payload: on_entry_decided(ctx, payload),
-            uploads.CLIP_VISIBILITY_TOPIC: lambda payload: on_clip_visibility(ctx, payload)}
+            uploads.CLIP_VISIBILITY_TOPIC: lambda payload: on_clip_visibility(ctx, payload),
+            uploads.MEDIA_ACCESS_TOPIC: lambda payload: on_media_access(ctx, payload)}
 
 
 def text_code_job(msisdn: str, text: str, notice_id: str) -> None:
@@ -188,7 +201,8 @@ def media_sweep_job() -> str:
 
 
 async def media_sweep(ctx: JobContext) -> str:
-    """Requeue processing nobody did (a lost enqueue, a killed worker); remove uploads nobody took in a day."""
+    """Requeue processing nobody did (a lost enqueue, a killed worker); remove the files of uploads nothing has
+    held for a day (never taken, replaced, a rejected entry's)."""
     now = datetime.now(UTC)
     abandoned = await uploads.abandon_stuck(ctx.sessions, now, UNPREPARED)
     late = await uploads.late_for_processing(ctx.sessions, now)
@@ -203,5 +217,5 @@ async def media_sweep(ctx: JobContext) -> str:
     removed = 0
     for upload_id in await uploads.orphans(ctx.sessions, now):
         await storage.delete_upload(str(upload_id))
-        removed += await uploads.forget(ctx.sessions, upload_id)
+        removed += await uploads.forget(ctx.sessions, upload_id, now)
     return f"requeued {len(late)}, removed {removed}" + (f", gave up on {len(abandoned)}" if abandoned else "")

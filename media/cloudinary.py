@@ -3,9 +3,10 @@ Upload API with parameters the service signed, Cloudinary makes the renditions i
 in the background) and says so to `notification_url`; the service asks its Admin API whether a file is there.
 
 The grant names the upload's public id (`<upload id>/source`: the service's key, never a name the browser chose),
-the eager transformations (media.cloudinary_api), the formats allowed and where to notify; the browser sends
-them with each chunk (`X-Unique-Upload-Id`, `Content-Range`, chunks of at least 5 MB but the last) and cannot
-change any without breaking the signature. Server-side calls go through the service's own httpx client."""
+the eager transformations (media.cloudinary_api), the formats allowed, where to notify, and `access_mode:
+authenticated` (Cloudinary delivers nothing of an entry but on signed URLs until it is approved: `withhold`); the
+browser sends them with each chunk (`X-Unique-Upload-Id`, `Content-Range`, chunks of at least 5 MB but the last)
+and cannot change any without breaking the signature. Server-side calls go through the service's own httpx client."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from media.cloudinary_api import (
     RESOURCE_TYPES,
     SIGNATURE_SECONDS,
     api_sign,
+    delivery_signature,
     eager_of,
     made_named,
 )
@@ -64,7 +66,8 @@ class CloudinaryStorage:
         params = {"public_id": source_key(upload_id), "timestamp": str(timestamp),
                   "eager": eager_of(resource_type), "eager_async": "true",
                   "notification_url": self.notification_url, "eager_notification_url": self.notification_url,
-                  "allowed_formats": ALLOWED_FORMATS[resource_type], "overwrite": "false"}
+                  "allowed_formats": ALLOWED_FORMATS[resource_type], "overwrite": "false",
+                  "access_mode": "authenticated"}
         fields = {**params, "api_key": self.account.api_key, "signature": api_sign(params, self.account.api_secret)}
         ends = min(expires_at, datetime.fromtimestamp(timestamp + SIGNATURE_SECONDS, UTC))
         return UploadGrant(upload_id, "cloudinary", self.api_url(f"{resource_type}/upload"), max_bytes, ends,
@@ -117,30 +120,44 @@ class CloudinaryStorage:
     def public_url(self, key: str) -> str:
         """`https://res.cloudinary.com/<cloud>/<type>/upload/<transformation>/<upload id>/source.<ext>` for the
         service's key of an eager file (`<upload id>/360p.mp4`); a key `put` stored is delivered as it is."""
+        resource_type, path = self._delivered(key)
+        return f"{self.delivery_base}/{self.account.cloud_name}/{resource_type}/upload/{path}"
+
+    def signed_url(self, key: str) -> str:
+        """The same file on a signed delivery URL, which Cloudinary serves whatever the access mode. Cloudinary's
+        signed URLs do not expire (its expiring tokens are an Enterprise option): one works until the file is
+        removed, and is shown only to the candidate and the organiser."""
+        resource_type, path = self._delivered(key)
+        signature = delivery_signature(path, self.account.api_secret)
+        return f"{self.delivery_base}/{self.account.cloud_name}/{resource_type}/upload/{signature}/{path}"
+
+    def _delivered(self, key: str) -> tuple[str, str]:
+        """The resource type and what follows `/upload/` in a file's delivery URL."""
         upload_id, _, file_name = key.partition("/")
         for resource_type in RESOURCE_ORDER:
             made = made_named(resource_type, file_name)
             if made is not None:
-                return (f"{self.delivery_base}/{self.account.cloud_name}/{resource_type}/upload/"
-                        f"{made.transformation}/{source_key(upload_id)}.{made.extension}")
-        kind = "video" if file_name.endswith(".mp4") else "image"
-        return f"{self.delivery_base}/{self.account.cloud_name}/{kind}/upload/{key}"
+                return resource_type, f"{made.transformation}/{source_key(upload_id)}.{made.extension}"
+        return ("video" if file_name.endswith(".mp4") else "image"), key
 
     async def delete_upload(self, upload_id: str) -> None:
         """Every resource under the upload's folder, with what was derived from it (the Admin API's
         `DELETE /resources/<type>/upload?prefix=`)."""
         for resource_type in RESOURCE_ORDER:
             answer = await self.http.delete(self.api_url(f"resources/{resource_type}/upload"),
-                                            params={"prefix": f"{upload_id}/"}, auth=self._admin_auth())
+                                            params={"prefix": f"{upload_id}/", "invalidate": "true"},
+                                            auth=self._admin_auth())
             _checked(answer)
 
     async def withhold(self, upload_id: str, hidden: bool) -> None:
-        """The clip's access mode (Admin API `update_access_mode`): `authenticated`, and Cloudinary delivers it and
-        what was made from it only on signed URLs, which the service never publishes; `public` again when shown."""
+        """The upload's access mode (Admin API `update_access_mode`, a clip or a photo): `authenticated`, and
+        Cloudinary delivers it and what was made from it only on signed URLs, which no public page shows;
+        `public` once viewers may have it."""
         mode = {"access_mode": "authenticated" if hidden else "public", "public_ids[]": source_key(upload_id)}
-        answer = await self.http.post(self.api_url("resources/video/upload/update_access_mode"),
-                                      auth=self._admin_auth(), data=mode)
-        _checked(answer)
+        for resource_type in RESOURCE_ORDER:
+            answer = await self.http.post(self.api_url(f"resources/{resource_type}/upload/update_access_mode"),
+                                          auth=self._admin_auth(), data=mode)
+            _checked(answer)
 
     def _admin_auth(self) -> httpx.BasicAuth:
         return httpx.BasicAuth(self.account.api_key, self.account.api_secret)

@@ -9,6 +9,7 @@ sent, then X-Cld-Timestamp, then the secret, hashed the same way."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import re
 import uuid
@@ -38,6 +39,14 @@ def api_sign(params: Mapping[str, str], api_secret: str) -> str:
 def notification_signature(body: bytes, timestamp: str, api_secret: str) -> str:
     """The X-Cld-Signature Cloudinary sends with a notification."""
     return hashlib.sha1(body + timestamp.encode() + api_secret.encode()).hexdigest()
+
+
+def delivery_signature(path: str, api_secret: str) -> str:
+    """The `s--…--` component of a signed delivery URL (https://cloudinary.com/documentation/
+    control_access_to_media#signed_delivery_urls): SHA-1 of what follows it in the URL (transformation, then
+    public id and format, no version) and the secret, URL-safe base64, its first 8 characters."""
+    digest = base64.urlsafe_b64encode(hashlib.sha1((path + api_secret).encode()).digest()).decode()
+    return f"s--{digest[:8]}--"
 
 
 def response_signature(public_id: str, version: int, api_secret: str) -> str:

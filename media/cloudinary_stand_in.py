@@ -8,7 +8,8 @@ without an account or the network:
 - the eager transformations, made for real (media.processing) one at a time in a thread, then the upload and
   eager notifications POSTed to the notification URLs, signed as Cloudinary signs them;
 - the Admin API's GET /resources/<type>/upload/<public id> and DELETE /resources/<type>/upload?prefix=…;
-- delivery, GET /<cloud>/<type>/upload/<transformation>/<public id>.<ext>: Range, the made file's own type, nosniff.
+- delivery, GET /<cloud>/<type>/upload/[s--<signature>--/]<transformation>/<public id>.<ext>: Range, the made
+  file's own type, nosniff; a resource uploaded or set `access_mode: authenticated` only on a signed URL.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from media.cloudinary_api import (
     PUBLIC_ID,
     Made,
     api_sign,
+    delivery_signature,
     made_for,
     notification_signature,
     response_signature,
@@ -129,6 +131,7 @@ async def finish(request: web.Request, resource_type: str, public_id: str, param
     resource = {**facts, "asset_id": uuid.uuid4().hex, "public_id": public_id, "version": version,
                 "signature": response_signature(public_id, version, request.app[ACCOUNT].api_secret),
                 "resource_type": resource_type, "type": "upload",
+                "access_mode": "authenticated" if params.get("access_mode") == "authenticated" else "public",
                 "created_at": datetime.fromtimestamp(version, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "secure_url": f"{origin}/{request.app[ACCOUNT].cloud_name}/{resource_type}/upload/v{version}/"
                               f"{public_id}.{facts['format']}", "derived": []}
@@ -219,7 +222,7 @@ async def delete_resources(request: web.Request) -> web.Response:
 
 
 async def update_access_mode(request: web.Request) -> web.Response:
-    """`authenticated`: delivered on signed URLs only (this stand-in signs none, so: not delivered); `public`."""
+    """`authenticated`: delivered on signed URLs only; `public`."""
     if (refused := admin_refusal(request)) is not None:
         return refused
     form = await request.post()
@@ -244,11 +247,16 @@ async def deliver(request: web.Request) -> web.StreamResponse:
     """A made file, typed as what was made; an original, typed by what ffmpeg or Pillow found it to be."""
     resource_type, rest = request.match_info["resource_type"], request.match_info["rest"]
     store = request.app[STORE]
+    signature, _, signed_path = rest.partition("/") if rest.startswith("s--") else ("", "", rest)
+    signed = hmac.compare_digest(signature, delivery_signature(signed_path, request.app[ACCOUNT].api_secret))
+    if signature and not signed:
+        return error(401, "Invalid signature")
+    rest = signed_path
     for made in FILES.get(resource_type, ()):
         head, tail = f"{made.transformation}/", f".{made.extension}"
         public_id = rest[len(head):-len(tail)] if rest.startswith(head) and rest.endswith(tail) else ""
         if public_id and PUBLIC_ID.match(public_id) and made_for(resource_type, made.transformation, made.extension):
-            if (store.resource(resource_type, public_id) or {}).get("access_mode") == "authenticated":
+            if (store.resource(resource_type, public_id) or {}).get("access_mode") == "authenticated" and not signed:
                 return error(401, "Resource is not public: it is delivered on signed URLs only")
             path = store.derived(resource_type, public_id, made)
             if path.is_file():

@@ -6,7 +6,9 @@ media server (media.upload_server), a process of its own, never by the vote-taki
     <root>/files/<upload id>/…    what the service made of it (renditions, poster, photo), served to viewers
 
 A grant is a JWT naming the upload, its size limit and its expiry, signed with a key derived from SECRET_KEY:
-the media server checks it on every request, so it needs no database to say who may write where."""
+the media server checks it on every request, so it needs no database to say who may write where. A signed link
+to a made file (`?expires=…&sig=…`, an HMAC with another key derived from SECRET_KEY) is read the same way; a
+file asked for without one is served only while the service says viewers may have it."""
 
 from __future__ import annotations
 
@@ -14,14 +16,16 @@ import asyncio
 import hashlib
 import hmac
 import shutil
+import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import jwt
 
-from gateway.core.media_storage import Received, UploadGrant
+from gateway.core.media_storage import Received, UploadGrant, link_expiry
 
 ALGORITHM = "HS256"
 AUDIENCE = "ballot-upload"
@@ -47,6 +51,21 @@ def read_grant(secret_key: str, token: str, upload_id: str) -> int | None:
     return int(claims["max"])
 
 
+def link_key(secret_key: str) -> bytes:
+    return hmac.new(secret_key.encode(), b"ballot-media-link-v1", hashlib.sha256).digest()
+
+
+def link_signature(secret_key: str, key: str, expires: int) -> str:
+    return hmac.new(link_key(secret_key), f"{key}:{expires}".encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def read_link(secret_key: str, key: str, expires: str, signature: str, now: float) -> bool | None:
+    """A signed link's word on `key`: True while it holds, False once expired, None when forged."""
+    if not expires.isdigit() or not hmac.compare_digest(link_signature(secret_key, key, int(expires)), signature):
+        return None
+    return now < int(expires)
+
+
 def upload_name(upload_id: str) -> str:
     """The id as a file name: a UUID, or ValueError (a path never comes from a request as it is)."""
     return str(uuid.UUID(upload_id))
@@ -56,8 +75,10 @@ class LocalStorage:
     name = "local"
     transcodes = False
 
-    def __init__(self, root: Path, upload_url: str, files_url: str, secret_key: str) -> None:
+    def __init__(self, root: Path, upload_url: str, files_url: str, secret_key: str, *,
+                 clock: Callable[[], float] = time.time) -> None:
         self.root = root
+        self.clock = clock
         self.upload_url = upload_url.rstrip("/")
         self.files_url = files_url.rstrip("/")
         self.secret_key = secret_key
@@ -99,12 +120,17 @@ class LocalStorage:
     def public_url(self, key: str) -> str:
         return f"{self.files_url}/files/{key}"
 
+    def signed_url(self, key: str) -> str:
+        expires = link_expiry(self.clock())
+        return f"{self.public_url(key)}?expires={expires}&sig={link_signature(self.secret_key, key, expires)}"
+
     async def delete_upload(self, upload_id: str) -> None:
         await asyncio.to_thread(_remove, [self.incoming(upload_id), self.source(upload_id), self.made(upload_id),
                                           self.finished(upload_id)])
 
     async def withhold(self, upload_id: str, hidden: bool) -> None:
-        """Nothing to do: the media server asks the database, on each request, whether a file is withheld."""
+        """Nothing to do: the media server asks the database whether viewers may have a file (remembering the
+        answer under a second: media.upload_server.remembered)."""
 
     def finished(self, upload_id: str) -> Path:
         """The mark of an upload whose source was taken: its grant can never write another file."""

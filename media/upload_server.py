@@ -7,18 +7,22 @@ grant names: POST declares the length, PATCH appends chunks at the offset HEAD r
 when the last byte lands the file becomes the upload's source and the service is told (`on_complete`).
 
 Files are served with aiohttp's FileResponse (HTTP Range: a phone seeks without fetching the whole clip), with
-the type of what the service made and `nosniff`; nothing a browser uploaded is ever served as it came."""
+the type of what the service made and `nosniff`; nothing a browser uploaded is ever served as it came. A file is
+served to anyone only while the service says viewers may have it (a shown candidate's clip or photo: asked at
+most every ACCESS_SECONDS, and kept by shared caches PUBLIC_SECONDS at most), and otherwise only on a signed link
+(the candidate's and the organiser's view of an entry), which no shared cache keeps."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from media.local_storage import SERVED, LocalStorage, read_grant, upload_name
+from media.local_storage import SERVED, LocalStorage, read_grant, read_link, upload_name
 
 log = logging.getLogger(__name__)
 TUS_VERSION = "1.0.0"
@@ -30,11 +34,16 @@ CORS = {
     "Access-Control-Expose-Headers": "Upload-Offset, Upload-Length, Tus-Resumable, Location",
     "Access-Control-Max-Age": "600",
 }
+# A clip's ranges come in dozens: whether viewers may have it is asked once in this long, so a file withheld is
+# refused within a second.
+ACCESS_SECONDS = 0.5
+# What a phone or a proxy may keep of a public file before asking again: a withheld clip leaves their caches soon.
+PUBLIC_SECONDS = 60
 OnComplete = Callable[[str, int], Awaitable[None]]
-Withheld = Callable[[str], Awaitable[bool]]  # whether an upload's files are withheld (its candidate is hidden)
+Public = Callable[[str], Awaitable[bool]]  # whether viewers may fetch an upload's files without a signed link
 STORAGE = web.AppKey("storage", LocalStorage)
 ON_COMPLETE: web.AppKey[OnComplete] = web.AppKey("on_complete")
-WITHHELD: web.AppKey[Withheld] = web.AppKey("withheld")
+PUBLIC: web.AppKey[Public] = web.AppKey("public")
 LOCKS: web.AppKey[dict[str, asyncio.Lock]] = web.AppKey("locks")
 
 
@@ -158,28 +167,52 @@ async def finish(app: web.Application, upload_id: str, length: int) -> None:
 
 async def serve_file(request: web.Request) -> web.StreamResponse:
     name = request.match_info["name"]
+    storage = request.app[STORAGE]
     try:
-        folder = request.app[STORAGE].made(request.match_info["upload_id"])
+        folder = storage.made(request.match_info["upload_id"])
     except ValueError:
         raise web.HTTPNotFound() from None
     content_type = SERVED.get(name)
-    if content_type is None or not (folder / name).is_file() or await request.app[WITHHELD](folder.name):
+    if content_type is None or not (folder / name).is_file():
         raise web.HTTPNotFound()
+    if "sig" in request.query:
+        held = read_link(storage.secret_key, f"{folder.name}/{name}", request.query.get("expires", ""),
+                         request.query["sig"], storage.clock())
+        if not held:
+            return web.json_response({"error": {"code": "link_expired" if held is False else "bad_link", "message":
+                                     "This link has expired or is not ours: reload the page for a new one."}},
+                                     status=403, headers={"Cache-Control": "no-store"})
+        cache = "private, max-age=300"  # the candidate's or the organiser's own browser only
+    elif await request.app[PUBLIC](folder.name):
+        cache = f"public, max-age={PUBLIC_SECONDS}"
+    else:
+        raise web.HTTPNotFound(headers={"Cache-Control": "no-store"})
     return web.FileResponse(folder / name, headers={
-        "Content-Type": content_type, "X-Content-Type-Options": "nosniff",
-        # An hour: a file never changes (a new clip is a new upload id), but a hidden candidate's clip must leave
-        # phones' and proxies' caches soon enough.
-        "Cache-Control": "public, max-age=3600",
+        "Content-Type": content_type, "X-Content-Type-Options": "nosniff", "Cache-Control": cache,
         "Access-Control-Allow-Origin": "*"})
 
 
-async def nothing_withheld(upload_id: str) -> bool:
+def remembered(public: Public, seconds: float = ACCESS_SECONDS, limit: int = 10_000) -> Public:
+    """`public`, its answer for an upload kept `seconds` (the database is asked once for a clip's many ranges)."""
+    seen: dict[str, tuple[float, bool]] = {}
+
+    async def ask(upload_id: str) -> bool:
+        now = time.monotonic()
+        if upload_id not in seen or seen[upload_id][0] <= now:
+            if len(seen) >= limit:
+                seen.clear()
+            seen[upload_id] = (now + seconds, await public(upload_id))
+        return seen[upload_id][1]
+    return ask
+
+
+async def nothing_public(upload_id: str) -> bool:
     return False
 
 
-def media_app(storage: LocalStorage, on_complete: OnComplete, withheld: Withheld = nothing_withheld) -> web.Application:
+def media_app(storage: LocalStorage, on_complete: OnComplete, public: Public = nothing_public) -> web.Application:
     app = web.Application(client_max_size=MAX_CHUNK_BYTES + 1024)
-    app[STORAGE], app[ON_COMPLETE], app[LOCKS], app[WITHHELD] = storage, on_complete, {}, withheld
+    app[STORAGE], app[ON_COMPLETE], app[LOCKS], app[PUBLIC] = storage, on_complete, {}, public
     app.router.add_route("OPTIONS", "/uploads/{upload_id}", options)
     app.router.add_post("/uploads/{upload_id}", create)
     app.router.add_route("HEAD", "/uploads/{upload_id}", head)

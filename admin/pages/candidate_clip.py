@@ -30,7 +30,7 @@ async def clip_page(request: web.Request, actor: Actor) -> web.StreamResponse:
     data = {"grant": f"{api}/grant", "uploads": f"{api}/uploads/", "set": api,
             "back": f"/admin/contests/{candidate.contest_id}"}
     return render(request, "candidate_clip.html", {
-        "candidate": candidate, "clip": UploadView.of(upload, storage) if upload else None, "data": data},
+        "candidate": candidate, "clip": UploadView.of(upload, storage, signed=True) if upload else None, "data": data},
         actor, media_from=storage.files_origin, uploads_to=storage.upload_origin)
 
 

@@ -11,7 +11,7 @@ from admin.web import (
     form_of,
     guarded,
 )
-from gateway.core import contests_admin
+from gateway.core import catalog, contests_admin
 from gateway.core.audit import Actor
 from gateway.core.errors import DomainError
 from gateway.kit.keys import PHOTO_DECODER, SESSIONS, SETTINGS
@@ -87,11 +87,13 @@ async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamRespo
 
 @routes.get("/photos/{name}")
 async def photo(request: web.Request) -> web.StreamResponse:
-    """A stored candidate photo: a JPEG we wrote ourselves, served so no browser takes it for anything else."""
-    path = photos.stored_path(request.app[SETTINGS].gateway_data_dir, request.match_info["name"])
-    if path is None:
-        raise web.HTTPNotFound()
+    """A stored candidate photo: a JPEG we wrote ourselves, served so no browser takes it for anything else; only
+    while its candidate is shown, and kept by caches a minute at most, so a hidden candidate's leaves them soon."""
+    name = request.match_info["name"]
+    path = photos.stored_path(request.app[SETTINGS].gateway_data_dir, name)
+    if path is None or not await catalog.photo_shown(request.app[SESSIONS], photos.URL_PREFIX + name):
+        raise web.HTTPNotFound(headers={"Cache-Control": "no-store"})
     return web.FileResponse(path, headers={
         "Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline",
         "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "public, max-age=31536000, immutable", "Cross-Origin-Resource-Policy": "same-origin"})
+        "Cache-Control": "public, max-age=60", "Cross-Origin-Resource-Policy": "same-origin"})

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import time
 import uuid
 from contextlib import ExitStack
 
 from assembly.commands.services import Subcommands, with_services
 from assembly.media import local_storage, media_address
 from assembly.settings import Settings
-
-HIDDEN_TTL_SECONDS = 10.0  # how long a candidate hidden by an organiser may still have its clip served
 
 
 def cmd_media(settings: Settings, args: argparse.Namespace) -> int:
@@ -21,9 +18,9 @@ def cmd_media(settings: Settings, args: argparse.Namespace) -> int:
 
     from aiohttp import web
 
-    from gateway.core.uploads import note_received, withheld
+    from gateway.core.uploads import note_received, served_publicly
     from gateway.db.engine import create_engine, session_factory
-    from media.upload_server import media_app
+    from media.upload_server import media_app, remembered
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
@@ -33,21 +30,14 @@ def cmd_media(settings: Settings, args: argparse.Namespace) -> int:
         async def on_complete(upload_id: str, size: int) -> None:
             await note_received(sessions, uuid.UUID(upload_id), size)
 
-        seen: dict[str, tuple[float, bool]] = {}  # a clip's ranges come in dozens: ask once every few seconds
-
-        async def hidden(upload_id: str) -> bool:
-            now = time.monotonic()
-            if upload_id not in seen or seen[upload_id][0] < now:
-                if len(seen) > 10_000:
-                    seen.clear()
-                seen[upload_id] = (now + HIDDEN_TTL_SECONDS, await withheld(sessions, uuid.UUID(upload_id)))
-            return seen[upload_id][1]
+        async def public(upload_id: str) -> bool:
+            return await served_publicly(sessions, uuid.UUID(upload_id))
 
         async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
             yield
             await engine.dispose()
 
-        app = media_app(local_storage(settings), on_complete, hidden)
+        app = media_app(local_storage(settings), on_complete, remembered(public))
         app.cleanup_ctx.append(engine_ctx)
         host, port = media_address(settings)
         web.run_app(app, host=args.host or host, port=args.port or port, print=None, access_log=None,

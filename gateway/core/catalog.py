@@ -202,6 +202,15 @@ async def contest_by_slug(sessions: Sessions, slug: str, storage: MediaStorage |
         return PublicContest.of(contest, tuple(PublicCandidate.of(c, clips.get(c.id)) for c in candidates))
 
 
+async def photo_shown(sessions: Sessions, photo_url: str) -> bool:
+    """Whether viewers may fetch an organiser's photo: it is a shown candidate's (not a hidden one's, nor one
+    replaced since)."""
+    async with sessions() as session:
+        shown = await session.scalar(select(select(Candidate.id).where(
+            Candidate.photo_url == photo_url, Candidate.status != CandidateStatus.HIDDEN).exists()))
+    return bool(shown)
+
+
 async def clips_of(session: AsyncSession, candidates: list[Candidate],
                    storage: MediaStorage) -> dict[int, PublicClip]:
     """The ready clips of these candidates, by candidate id."""

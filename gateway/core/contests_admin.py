@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, true
+from sqlalchemy import and_, exists, func, insert, select, true, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit, uploads
@@ -32,7 +32,15 @@ from gateway.core.contest_drafts import (
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.fraud import FraudRules
 from gateway.db.engine import Sessions
-from gateway.db.models import Candidate, CandidateStatus, Contest, ContestOrganiser, ContestStatus, Tally
+from gateway.db.models import (
+    Candidate,
+    CandidateStatus,
+    Contest,
+    ContestOrganiser,
+    ContestStatus,
+    MediaUpload,
+    Tally,
+)
 from gateway.db.seed import ensure_tallies
 
 LIVE = (ContestStatus.OPEN, ContestStatus.PAUSED)
@@ -360,7 +368,7 @@ async def set_candidate_status(sessions: Sessions, actor: Actor, candidate_id: i
         await audit.record(session, actor, f"candidate.{wanted.value}", f"candidate:{candidate.id}", before=before,
                            after=candidate_snapshot(candidate))
         if was_hidden != (wanted is CandidateStatus.HIDDEN):
-            await uploads.note_clip_visibility(session, candidate)
+            await uploads.note_candidate_media(session, candidate)
     return candidate
 
 
@@ -377,7 +385,11 @@ async def set_candidate_photo(sessions: Sessions, actor: Actor, candidate_id: in
     async with sessions.begin() as session:
         candidate = await _candidate(session, actor, candidate_id)
         before = candidate_snapshot(candidate)
-        candidate.photo_url = photo_url
+        if candidate.photo_id is not None:  # an entry's photo, replaced: withheld at once, swept a day later
+            await session.execute(update(MediaUpload).where(MediaUpload.id == candidate.photo_id)
+                                  .values(attached_at=None))
+            await uploads.note_access(session, candidate.photo_id)
+        candidate.photo_url, candidate.photo_id = photo_url, None
         await audit.record(session, actor, "candidate.photo", f"candidate:{candidate.id}", before=before,
                            after=candidate_snapshot(candidate))
     return candidate

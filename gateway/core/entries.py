@@ -198,7 +198,8 @@ async def view_of(session: AsyncSession, storage: MediaStorage, entry: Entry) ->
     candidate = await session.get(Candidate, entry.candidate_id) if entry.candidate_id else None
     assert contest is not None and clip is not None
     return EntryView(entry.id, contest.slug, contest.name, entry.status, entry.name, entry.bio, entry.reason,
-                     UploadView.of(clip, storage), UploadView.of(photo, storage) if photo else None,
+                     UploadView.of(clip, storage, signed=True),
+                     UploadView.of(photo, storage, signed=True) if photo else None,
                      candidate.code if candidate else None, await entry_fee(session, entry))
 
 

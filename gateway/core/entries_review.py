@@ -24,11 +24,10 @@ from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media_storage import MediaStorage
 from gateway.core.orders.tables import emit
-from gateway.core.uploads import ORPHAN_AFTER, UploadView, note_clip_visibility
+from gateway.core.uploads import ORPHAN_AFTER, UploadView, note_access
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
-    CandidateStatus,
     ContestStatus,
     Entry,
     EntryCall,
@@ -122,8 +121,9 @@ async def list_entries(sessions: Sessions, storage: MediaStorage, actor: Actor, 
         entries = list((await session.scalars(query.where(Entry.contest_id == contest.id))).all())
         ids = {e.clip_id for e in entries} | {e.photo_id for e in entries if e.photo_id}
         uploads = {u.id: u for u in (await session.scalars(select(MediaUpload).where(MediaUpload.id.in_(ids))))}
-    return [ReviewRow(e, UploadView.of(uploads[e.clip_id], storage),
-                      UploadView.of(uploads[e.photo_id], storage) if e.photo_id else None) for e in entries]
+    return [ReviewRow(e, UploadView.of(uploads[e.clip_id], storage, signed=True),
+                      UploadView.of(uploads[e.photo_id], storage, signed=True) if e.photo_id else None)
+            for e in entries]
 
 
 async def _pending(session: AsyncSession, actor: Actor, entry_id: uuid.UUID) -> Entry:
@@ -169,7 +169,7 @@ async def approve_entries(sessions: Sessions, storage: MediaStorage, actor: Acto
             photo = await session.get(MediaUpload, entry.photo_id) if entry.photo_id else None
             code = next_codes(await _taken_codes(session, contest.id), 1)[0]
             candidate = Candidate(contest_id=contest.id, code=code, name=entry.name, bio=entry.bio,
-                                  clip_id=clip.id, photo_url=_photo_of(photo, storage),
+                                  clip_id=clip.id, photo_id=entry.photo_id, photo_url=_photo_of(photo, storage),
                                   position=await _next_position(session, contest.id))
             session.add(candidate)
             await session.flush()
@@ -179,6 +179,7 @@ async def approve_entries(sessions: Sessions, storage: MediaStorage, actor: Acto
             await audit.record(session, actor, "entry.approve", f"entry:{entry.id}",
                                after={"candidate": candidate_snapshot(candidate), "contest_id": contest.id})
             await emit(session, ENTRY_DECIDED_TOPIC, entry_id=str(entry.id))
+            await note_access(session, clip.id, entry.photo_id)  # public from now on
             made.append(candidate)
     return made
 
@@ -208,6 +209,9 @@ async def reject_entry(sessions: Sessions, actor: Actor, entry_id: uuid.UUID, re
         entry = await _pending(session, actor, entry_id)
         entry.status, entry.reason = EntryStatus.REJECTED, kept
         entry.decided_by, entry.decided_at = actor.email, now
+        # Its files are let go: the sweep removes them a day from now (never public: nothing to tell the storage).
+        await session.execute(update(MediaUpload).where(MediaUpload.id.in_(
+            [i for i in (entry.clip_id, entry.photo_id) if i is not None])).values(attached_at=None))
         await audit.record(session, actor, "entry.reject", f"entry:{entry.id}", after={"reason": kept})
         await emit(session, ENTRY_DECIDED_TOPIC, entry_id=str(entry.id))
     return entry
@@ -234,8 +238,7 @@ async def set_candidate_clip(sessions: Sessions, actor: Actor, candidate_id: int
             if former is not None:
                 former.attached_at = None  # the orphan sweep removes it
         row.clip_id, upload.attached_at = upload.id, now
-        if row.status is CandidateStatus.HIDDEN:  # the new clip is kept from viewers as the former one was
-            await note_clip_visibility(session, row)
+        await note_access(session, before, upload.id)  # the former withheld at once; the new one as its candidate
         await audit.record(session, actor, "candidate.clip", f"candidate:{row.id}",
                            before={"clip": str(before) if before else None}, after={"clip": str(upload.id)})
     return row

@@ -46,6 +46,15 @@ class MadeFiles:
 
 
 SOURCE = "source"
+# A signed link (the candidate's and the organiser's view of an entry) lasts half an hour, rounded up to the next
+# five minutes so a page reloaded meanwhile names the same URL (a browser's own cache keeps its bytes).
+SIGNED_LINK_SECONDS = 1800
+SIGNED_LINK_STEP = 300
+
+
+def link_expiry(now: float) -> int:
+    """When a signed link made at `now` (Unix seconds) stops working."""
+    return -(-int(now + SIGNED_LINK_SECONDS) // SIGNED_LINK_STEP) * SIGNED_LINK_STEP
 
 
 def source_key(upload_id: str) -> str:
@@ -81,7 +90,12 @@ class MediaStorage(Protocol):
         ...
 
     def public_url(self, key: str) -> str:
-        """Where viewers fetch a kept file."""
+        """Where viewers fetch a kept file: it works only while they may have it (its candidate is shown)."""
+        ...
+
+    def signed_url(self, key: str) -> str:
+        """A short-lived link to a kept file that works whether or not viewers may have it: what the candidate
+        and the organiser are shown of an entry, never a public page."""
         ...
 
     async def delete_upload(self, upload_id: str) -> None:
@@ -89,6 +103,6 @@ class MediaStorage(Protocol):
         ...
 
     async def withhold(self, upload_id: str, hidden: bool) -> None:
-        """Keep an upload's files from viewers (a hidden candidate's clip), or give them back. A link a viewer
-        kept must stop working too, so hiding the pages that show it is not enough."""
+        """Keep an upload's files from viewers (anything but a shown candidate's clip or photo), or give them
+        back. A link a viewer kept must stop working too, so hiding the pages that show it is not enough."""
         ...

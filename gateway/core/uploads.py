@@ -21,8 +21,10 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, CandidateStatus, Entry, MediaUpload, UploadKind, UploadState
 
 UPLOAD_RECEIVED_TOPIC = "upload.received"  # the worker queues the file's probe and transcode
-# A candidate hidden or shown again, or their clip changed: the worker tells the storage (`MediaStorage.withhold`).
-CLIP_VISIBILITY_TOPIC = "candidate.clip_visibility"
+# Whether viewers may fetch an upload's files changed (an entry approved, a candidate hidden or shown, a clip or
+# photo replaced): the worker tells the storage (`MediaStorage.withhold`) what is true then.
+MEDIA_ACCESS_TOPIC = "media.access"
+CLIP_VISIBILITY_TOPIC = "candidate.clip_visibility"  # the former topic, per candidate: rows already queued
 CLIP_MAX_BYTES = 50 * 1024 * 1024
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
 MAX_BYTES = {UploadKind.CLIP: CLIP_MAX_BYTES, UploadKind.PHOTO: PHOTO_MAX_BYTES}
@@ -49,9 +51,12 @@ class UploadView:
     facts: Mapping[str, Any]
 
     @classmethod
-    def of(cls, upload: MediaUpload, storage: MediaStorage) -> UploadView:
+    def of(cls, upload: MediaUpload, storage: MediaStorage, *, signed: bool = False) -> UploadView:
+        """`signed`: short-lived links that work whether or not viewers may have the files (what the candidate
+        and the organiser are shown of an entry); otherwise the public URLs, which work only while they may."""
         files = upload.files or {}
-        urls = {name: made.get("url") or storage.public_url(made["key"]) for name, made in files.items()}
+        urls = {name: storage.signed_url(made["key"]) if signed else made.get("url") or storage.public_url(made["key"])
+                for name, made in files.items()}
         return cls(upload.id, upload.kind, upload.state, upload.refusal, urls, upload.facts or {})
 
 
@@ -135,44 +140,57 @@ async def abandon_stuck(sessions: Sessions, now: datetime, reason: str) -> list[
 
 
 async def orphans(sessions: Sessions, now: datetime, limit: int = 200) -> list[uuid.UUID]:
-    """Uploads nobody took within a day (a candidate who gave up, a replaced clip): their files go."""
+    """Uploads nothing holds, let go more than a day ago (never taken, a replaced clip or photo, a rejected
+    entry's): their files go. The day is the grace in which an organiser may still look at them."""
     async with sessions() as session:
         rows = await session.scalars(
-            select(MediaUpload.id).where(MediaUpload.attached_at.is_(None),
-                                         MediaUpload.created_at < now - ORPHAN_AFTER,
-                                         ~exists().where(or_(Entry.clip_id == MediaUpload.id,
-                                                             Entry.photo_id == MediaUpload.id)))
-            .order_by(MediaUpload.created_at).limit(limit))
+            select(MediaUpload.id).where(MediaUpload.attached_at.is_(None), MediaUpload.removed_at.is_(None),
+                                         MediaUpload.updated_at < now - ORPHAN_AFTER,
+                                         ~exists().where(or_(Candidate.clip_id == MediaUpload.id,
+                                                             Candidate.photo_id == MediaUpload.id)))
+            .order_by(MediaUpload.updated_at).limit(limit))
         return list(rows)
 
 
-async def forget(sessions: Sessions, upload_id: uuid.UUID) -> bool:
-    """Remove an orphan's row once its files are gone; False when something took it meanwhile."""
+async def forget(sessions: Sessions, upload_id: uuid.UUID, now: datetime) -> bool:
+    """An upload whose files are gone: its row removed, or kept as removed where an entry still names it; False
+    when something took it meanwhile."""
     async with sessions.begin() as session:
+        named = exists().where(or_(Entry.clip_id == upload_id, Entry.photo_id == upload_id))
         gone = await session.scalar(delete(MediaUpload).where(
-            MediaUpload.id == upload_id, MediaUpload.attached_at.is_(None)).returning(MediaUpload.id))
+            MediaUpload.id == upload_id, MediaUpload.attached_at.is_(None), ~named).returning(MediaUpload.id))
+        if gone is None:
+            gone = await session.scalar(update(MediaUpload).where(
+                MediaUpload.id == upload_id, MediaUpload.attached_at.is_(None), MediaUpload.removed_at.is_(None))
+                .values(removed_at=now, files=None).returning(MediaUpload.id))
     return gone is not None
 
 
-async def note_clip_visibility(session: AsyncSession, candidate: Candidate) -> None:
-    """In the transaction that hides or shows a candidate (or changes their clip): the storage is told after it
-    commits, from the candidate's state then (a late or repeated delivery applies what is true, not what was)."""
-    if candidate.clip_id is not None:
-        await emit(session, CLIP_VISIBILITY_TOPIC, candidate_id=candidate.id)
+async def note_access(session: AsyncSession, *upload_ids: uuid.UUID | None) -> None:
+    """In the transaction that changes who may fetch these uploads' files: the storage is told after it commits,
+    from what is true then (a late or repeated delivery applies what is, not what was)."""
+    for upload_id in dict.fromkeys(upload_ids):
+        if upload_id is not None:
+            await emit(session, MEDIA_ACCESS_TOPIC, upload_id=str(upload_id))
 
 
-async def clip_visibility(sessions: Sessions, candidate_id: int) -> tuple[uuid.UUID, bool] | None:
-    """The candidate's clip and whether it is withheld now (None: no such candidate, or no clip)."""
+async def note_candidate_media(session: AsyncSession, candidate: Candidate) -> None:
+    """A candidate hidden or shown again: their clip and photo with them."""
+    await note_access(session, candidate.clip_id, candidate.photo_id)
+
+
+async def candidate_media(sessions: Sessions, candidate_id: int) -> list[uuid.UUID]:
+    """A candidate's clip and photo uploads (a former topic's rows name the candidate)."""
     async with sessions() as session:
         candidate = await session.get(Candidate, candidate_id)
-    if candidate is None or candidate.clip_id is None:
-        return None
-    return candidate.clip_id, candidate.status is CandidateStatus.HIDDEN
+    return [] if candidate is None else [i for i in (candidate.clip_id, candidate.photo_id) if i is not None]
 
 
-async def withheld(sessions: Sessions, upload_id: uuid.UUID) -> bool:
-    """Whether an upload's files are kept from viewers: it is the clip of a hidden candidate."""
+async def served_publicly(sessions: Sessions, upload_id: uuid.UUID) -> bool:
+    """Whether viewers may fetch an upload's files without a signed link: it is the clip or the photo of a
+    candidate who is shown. Nothing of a pending or rejected entry, of a hidden candidate, nor a replaced file."""
     async with sessions() as session:
-        hidden = await session.scalar(select(exists().where(
-            Candidate.clip_id == upload_id, Candidate.status == CandidateStatus.HIDDEN)))
-    return bool(hidden)
+        shown = await session.scalar(select(exists().where(
+            or_(Candidate.clip_id == upload_id, Candidate.photo_id == upload_id),
+            Candidate.status != CandidateStatus.HIDDEN)))
+    return bool(shown)

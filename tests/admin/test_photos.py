@@ -160,3 +160,21 @@ async def test_a_photo_for_another_organisers_candidate_is_refused_before_a_file
     assert photo_files(settings) == files
     async with sessions() as session:
         assert await session.scalar(select(Candidate.photo_url).where(Candidate.id == made["id"])) is None
+
+
+async def test_a_hidden_candidates_photo_and_a_replaced_one_are_not_served(
+        client: TestClient, sessions: Sessions) -> None:
+    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
+    made = await candidate(client, owner)
+    photo = f"/api/v1/admin/candidates/{made['id']}/photo"
+    octets = {**owner, "Content-Type": "application/octet-stream"}
+    url = (await (await client.post(photo, data=png(), headers=octets)).json())["photo_url"]
+    served = await client.get(url)
+    assert served.status == 200 and served.headers["Cache-Control"] == "public, max-age=60"  # no cache keeps it long
+    hidden = await client.patch(f"/api/v1/admin/candidates/{made['id']}", json={"status": "hidden"}, headers=owner)
+    assert hidden.status == 200, await hidden.text()
+    assert (await client.get(url)).status == 404  # a link someone kept stops showing it at once
+    await client.patch(f"/api/v1/admin/candidates/{made['id']}", json={"status": "active"}, headers=owner)
+    assert (await client.get(url)).status == 200
+    newer = (await (await client.post(photo, data=png(), headers=octets)).json())["photo_url"]
+    assert (await client.get(newer)).status == 200 and (await client.get(url)).status == 404  # the replaced one

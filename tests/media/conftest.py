@@ -21,10 +21,10 @@ from assembly.media import local_storage
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
-from gateway.core.uploads import note_received, withheld
+from gateway.core.uploads import note_received, served_publicly
 from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS
-from media.upload_server import media_app
+from media.upload_server import media_app, remembered
 from tests.fakes.africastalking import FakeAt
 from tests.payments import card_votes, stripe_checkout
 
@@ -47,10 +47,11 @@ async def entering(clean: None, settings: Settings, sessions: Sessions) -> Async
     async def on_complete(upload_id: str, size: int) -> None:
         await note_received(sessions, uuid.UUID(upload_id), size)
 
-    async def hidden(upload_id: str) -> bool:
-        return await withheld(sessions, uuid.UUID(upload_id))
+    async def public(upload_id: str) -> bool:
+        return await served_publicly(sessions, uuid.UUID(upload_id))
 
-    media_server = TestServer(media_app(local_storage(settings), on_complete, hidden))
+    # Wired as `gateway media` wires it: the answer remembered as long as in production.
+    media_server = TestServer(media_app(local_storage(settings), on_complete, remembered(public)))
     await media_server.start_server()
     base = str(media_server.make_url("")).rstrip("/")
     # Cards too (Stripe faked at the wire where a test pays by card): an entry's fee may be paid by card. Code

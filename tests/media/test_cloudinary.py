@@ -120,17 +120,19 @@ async def test_a_clip_sent_in_two_chunks_is_made_into_what_phones_play_and_the_s
     small = eager.files["360p"]
     assert small["key"] == file_key(upload_id, "360p.mp4") and small["content_type"] == "video/mp4"
     assert cloud.storage.public_url(small["key"]) == small["url"]
-    part = await cloud.http.get(small["url"], headers={"Range": "bytes=0-99"})
+    assert (await cloud.http.get(small["url"])).status_code == 401  # uploaded authenticated: signed URLs only
+    signed = cloud.storage.signed_url(small["key"])
+    part = await cloud.http.get(signed, headers={"Range": "bytes=0-99"})
     assert part.status_code == 206 and len(part.content) == 100 and part.content[4:8] == b"ftyp"
     assert part.headers["content-type"] == "video/mp4" and part.headers["x-content-type-options"] == "nosniff"
-    poster = await cloud.http.get(eager.files["poster"]["url"])
+    poster = await cloud.http.get(cloud.storage.signed_url(eager.files["poster"]["key"]))
     assert poster.headers["content-type"] == "image/jpeg" and poster.content[:2] == b"\xff\xd8"
     checked = await cloud.storage.notice(upload_id)  # a lost notification: the Admin API says the same
     assert checked is not None and set(checked.files) == set(eager.files)
 
     await cloud.storage.delete_upload(upload_id)
     assert await cloud.storage.received(upload_id) is None
-    assert (await cloud.http.get(small["url"])).status_code == 404
+    assert (await cloud.http.get(signed)).status_code == 404
 
 
 async def test_a_grant_the_browser_changed_is_refused_and_nothing_is_kept(cloud: Cloud, tmp_path: Path) -> None:

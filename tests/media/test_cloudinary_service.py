@@ -19,20 +19,21 @@ import pytest
 from aiohttp.test_utils import TestServer
 from pydantic import SecretStr
 from redis.asyncio import Redis
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from assembly.app import create_app
 from assembly.job_runtime import JobContext
 from assembly.media import build_storage
-from assembly.media_jobs import media_sweep, on_clip_visibility
+from assembly.media_jobs import media_sweep, on_media_access
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core import uploads
 from gateway.core.audit import Actor
 from gateway.core.contests_admin import set_candidate_status
 from gateway.core.entries import grant_upload
+from gateway.core.entries_review import approve_entries, reject_entry
 from gateway.db.engine import Sessions
-from gateway.db.models import Candidate, MediaUpload, OutboxMessage, UploadState
+from gateway.db.models import Candidate, Entry, MediaUpload, OutboxMessage, UploadState
 from gateway.kit.keys import MEDIA_STORAGE, STARTS
 from media.cloudinary import CloudinaryStorage
 from media.cloudinary_api import notification_signature
@@ -45,6 +46,7 @@ from tests.servers import free_port
 URL = "cloudinary://test-key:test-secret-for-the-service-0123@ballot-svc"
 ACCOUNT = parse_cloudinary_url(URL)
 PHONE = "+237670003344"
+OWNER = Actor(None, "owner@example.org", "owner")
 
 
 @dataclass
@@ -92,8 +94,13 @@ async def test_a_clip_sent_to_cloudinary_is_made_ready_by_its_signed_notificatio
     upload = await state_of(sessions, grant.upload_id, UploadState.READY)
     assert upload.state is UploadState.READY and upload.size_bytes == len(clip)
     assert upload.files is not None and {"360p", "poster"} <= set(upload.files)
-    playable = await on_cloudinary.http.get(upload.files["360p"]["url"], headers={"Range": "bytes=0-9"})
+    # Nothing of an entry is public before approval: the candidate and the organiser watch it on a signed URL.
+    assert (await on_cloudinary.http.get(upload.files["360p"]["url"])).status_code == 401
+    signed = on_cloudinary.storage.signed_url(upload.files["360p"]["key"])
+    playable = await on_cloudinary.http.get(signed, headers={"Range": "bytes=0-9"})
     assert playable.status_code == 206 and playable.headers["content-type"] == "video/mp4"
+    forged = signed.replace("/s--", "/s--x")
+    assert (await on_cloudinary.http.get(forged)).status_code == 401
 
 
 async def test_a_notification_not_signed_by_the_account_or_replayed_late_moves_nothing(
@@ -189,21 +196,69 @@ async def test_a_hidden_candidates_clip_is_not_delivered_by_cloudinary_even_to_a
                                                                  Candidate.code == "01"))
         assert candidate is not None
         candidate.clip_id = upload.id
-    registry = build_providers(on_cloudinary.settings, on_cloudinary.http)
-    ctx = JobContext(on_cloudinary.settings, sessions, redis, registry, {}, {}, on_cloudinary.storage)
-    owner = Actor(None, "owner@example.org", "owner")
-
-    async def deliver_notices() -> None:
-        async with sessions.begin() as session:
-            notices = list(await session.scalars(select(OutboxMessage).where(
-                OutboxMessage.topic == uploads.CLIP_VISIBILITY_TOPIC, OutboxMessage.delivered_at.is_(None))))
-            for notice in notices:
-                await on_clip_visibility(ctx, notice.payload)  # the worker's delivery
-                notice.delivered_at = datetime.now(UTC)
-
-    await set_candidate_status(sessions, owner, candidate.id, "hidden")
-    await deliver_notices()
-    assert (await on_cloudinary.http.get(kept_link)).status_code == 401
-    await set_candidate_status(sessions, owner, candidate.id, "eliminated")  # shown again, without votes
-    await deliver_notices()
+    ctx = job_context(on_cloudinary, sessions, redis)
+    await on_media_access(ctx, {"upload_id": str(upload.id)})  # as its approval tells: public from now on
     assert (await on_cloudinary.http.get(kept_link)).status_code == 200
+    await set_candidate_status(sessions, OWNER, candidate.id, "hidden")
+    await deliver_notices(ctx, sessions)
+    assert (await on_cloudinary.http.get(kept_link)).status_code == 401
+    await set_candidate_status(sessions, OWNER, candidate.id, "eliminated")  # shown again, without votes
+    await deliver_notices(ctx, sessions)
+    assert (await on_cloudinary.http.get(kept_link)).status_code == 200
+
+
+def job_context(on_cloudinary: OnCloudinary, sessions: Sessions, redis: Redis) -> JobContext:
+    registry = build_providers(on_cloudinary.settings, on_cloudinary.http)
+    return JobContext(on_cloudinary.settings, sessions, redis, registry, {}, {}, on_cloudinary.storage)
+
+
+async def deliver_notices(ctx: JobContext, sessions: Sessions) -> None:
+    """The worker's delivery of the outbox rows that tell the storage who may fetch a file."""
+    async with sessions.begin() as session:
+        notices = list(await session.scalars(select(OutboxMessage).where(
+            OutboxMessage.topic == uploads.MEDIA_ACCESS_TOPIC, OutboxMessage.delivered_at.is_(None))))
+        for notice in notices:
+            await on_media_access(ctx, notice.payload)
+            notice.delivered_at = datetime.now(UTC)
+
+
+async def a_ready_entry(on_cloudinary: OnCloudinary, sessions: Sessions, slug: str, phone: str,
+                        clip: bytes) -> Entry:
+    """A pending entry whose clip Cloudinary made ready."""
+    grant = await grant_upload(sessions, on_cloudinary.storage, slug, phone, "clip", datetime.now(UTC))
+    sent = await on_cloudinary.http.post(grant.url, data=dict(grant.fields),
+                                         files={"file": ("clip.mp4", clip, "video/mp4")})
+    assert sent.status_code == 200, sent.text
+    upload = await state_of(sessions, grant.upload_id, UploadState.READY)
+    assert upload.state is UploadState.READY
+    async with sessions.begin() as session:
+        row = await session.get(MediaUpload, upload.id)
+        assert row is not None
+        row.attached_at = datetime.now(UTC)
+        entry = Entry(id=uuid.uuid4(), contest_id=upload.contest_id, name="Awa", msisdn=phone, language="en",
+                      rules_accepted_at=datetime.now(UTC), clip_id=upload.id, token_digest="0" * 64)
+        session.add(entry)
+    return entry
+
+
+async def test_on_cloudinary_an_approved_clip_goes_public_and_a_rejected_ones_files_are_deleted_a_day_later(
+        on_cloudinary: OnCloudinary, sessions: Sessions, redis: Redis, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    clip = make_clip(tmp_path / "clip.mp4", size="320x180", seconds=1).read_bytes()
+    approved = await a_ready_entry(on_cloudinary, sessions, contest.slug, PHONE, clip)
+    rejected = await a_ready_entry(on_cloudinary, sessions, contest.slug, "+237670003345", clip)
+    storage, ctx = on_cloudinary.storage, job_context(on_cloudinary, sessions, redis)
+    public = [storage.public_url(f"{entry.clip_id}/360p.mp4") for entry in (approved, rejected)]
+    assert [(await on_cloudinary.http.get(url)).status_code for url in public] == [401, 401]
+    await approve_entries(sessions, storage, OWNER, [approved.id], datetime.now(UTC))
+    await reject_entry(sessions, OWNER, rejected.id, "Not your own song.", datetime.now(UTC))
+    await deliver_notices(ctx, sessions)
+    assert [(await on_cloudinary.http.get(url)).status_code for url in public] == [200, 401]
+    async with sessions.begin() as session:  # a day and a bit later
+        await session.execute(update(MediaUpload).where(MediaUpload.id == rejected.clip_id)
+                              .values(updated_at=datetime.now(UTC) - timedelta(days=1, minutes=1)))
+    assert (await media_sweep(ctx)).startswith("requeued 0, removed 1")
+    assert await storage.resource(str(rejected.clip_id)) is None  # deleted at Cloudinary, renditions and all
+    assert await storage.resource(str(approved.clip_id)) is not None
+    gone = await on_cloudinary.http.get(storage.signed_url(f"{rejected.clip_id}/360p.mp4"))
+    assert gone.status_code == 404

@@ -4,10 +4,12 @@ organiser approves it and the candidate is texted their code. And each way it ca
 
 from __future__ import annotations
 
+import asyncio
 import io
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from html import unescape
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ from gateway.db.models import (
 )
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.phone_proof import new_code
+from media.upload_server import ACCESS_SECONDS
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt
 from tests.media.code_requests import ask_code
@@ -98,10 +101,13 @@ async def test_a_candidate_enters_is_approved_and_is_texted_their_code(
     assert await process_upload(media_job, uuid.UUID(clip_id)) == "ready"
     html = await (await entering.web.get(entry["link"] + "&lang=en")).text()
     assert "waits for the organiser" in html and 'preload="none"' in html
-    source = html.split('<source src="', 1)[1].split('"', 1)[0]
+    source = unescape(html.split('<source src="', 1)[1].split('"', 1)[0])
     assert source.startswith(str(entering.media.make_url("/files/")))  # from the media server, not the web
-    clip = await entering.media.get(source.split("/", 3)[3].join(["/", ""]))
+    clip = await entering.media.get(source.split("/", 3)[3].join(["/", ""]))  # the candidate's signed link
     assert clip.status == 200 and clip.headers["Content-Type"] == "video/mp4"
+    assert clip.headers["Cache-Control"].startswith("private")
+    # Nothing of a pending entry is public: its clip at its plain address is not served to anyone.
+    assert (await entering.media.get(f"/files/{clip_id}/360p.mp4")).status == 404
     [candidate] = await approve_entries(sessions, media_job.media, OWNER,  # type: ignore[arg-type]
                                         [uuid.UUID(entry["entry_id"])], datetime.now(UTC))
     assert candidate.code == "04" and candidate.name == "Awa Nkeng"
@@ -114,7 +120,11 @@ async def test_a_candidate_enters_is_approved_and_is_texted_their_code(
                                            params={"token": entry["token"]})).json()
     assert status["status"] == "approved" and status["candidate_code"] == "04"
     assert TEXTING_CHANNEL == "sms"
+    await asyncio.sleep(ACCESS_SECONDS)
+    public = await entering.media.get(f"/files/{clip_id}/360p.mp4")  # approved: anyone may watch it
+    assert public.status == 200 and public.headers["Cache-Control"] == "public, max-age=60"
     await set_candidate_status(sessions, OWNER, candidate.id, "hidden")  # the clip is hidden with its candidate
+    await asyncio.sleep(ACCESS_SECONDS)
     assert (await entering.media.get(f"/files/{clip_id}/360p.mp4")).status == 404
 
 

@@ -29,7 +29,7 @@ from assembly.media_jobs import on_entry_decided, process_upload, text_code
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
-from gateway.core.uploads import note_received
+from gateway.core.uploads import note_received, served_publicly
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, Tally, UploadState
 from gateway.jobs.queues import job_queue, sync_redis
@@ -67,8 +67,11 @@ async def show(clean: None, settings: Settings, sessions: Sessions, redis: Redis
         async def on_complete(upload_id: str, size: int) -> None:
             await note_received(sessions, uuid.UUID(upload_id), size)
 
-        from media.upload_server import media_app
-        async with (TestServer(media_app(local_storage(wired), on_complete), port=media_port),
+        async def public(upload_id: str) -> bool:
+            return await served_publicly(sessions, uuid.UUID(upload_id))
+
+        from media.upload_server import media_app, remembered
+        async with (TestServer(media_app(local_storage(wired), on_complete, remembered(public)), port=media_port),
                     TestServer(create_app(wired), port=port) as server, httpx.AsyncClient() as http):
             await seed_demo(sessions)
             registry = build_providers(wired, http)

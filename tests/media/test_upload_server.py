@@ -1,9 +1,11 @@
 """The media server as a candidate's phone meets it: a clip sent in chunks over tus, resumed after a dropped
 link, refused without its grant or past its size; what the service made served with Range, its own type and
-nosniff; nothing a browser sent ever served as it came."""
+nosniff, to anyone only while the service says viewers may have it and otherwise on a short-lived signed link;
+nothing a browser sent ever served as it came."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -13,7 +15,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
 from media.local_storage import LocalStorage
-from media.upload_server import media_app
+from media.upload_server import ACCESS_SECONDS, media_app, remembered
 
 SECRET = "test-secret-key-for-grants-0123456789"
 
@@ -117,7 +119,8 @@ async def test_made_files_are_served_with_range_their_own_type_and_nosniff(
     made = tmp_path / "made.mp4"
     made.write_bytes(b"0123456789" * 100)
     await storage.put(f"{upload_id}/360p.mp4", made, "video/mp4")
-    part = await media.get(f"/files/{upload_id}/360p.mp4", headers={"Range": "bytes=10-19"})
+    link = storage.signed_url(f"{upload_id}/360p.mp4").split("/", 3)[3].join(["/", ""])
+    part = await media.get(link, headers={"Range": "bytes=10-19"})
     assert part.status == 206 and await part.read() == b"0123456789"
     assert part.headers["Content-Type"] == "video/mp4"
     assert part.headers["X-Content-Type-Options"] == "nosniff"
@@ -134,3 +137,73 @@ async def test_what_a_browser_uploaded_is_never_served(media: TestClient, storag
         assert answer.status == 404, name
     with pytest.raises(ValueError):
         await storage.put(f"{upload_id}/page.html", storage.source(upload_id), "text/html")
+
+
+class Shown:
+    """The service's word on which uploads viewers may have, as the media server asks it."""
+
+    def __init__(self) -> None:
+        self.public: set[str] = set()
+        self.asked = 0
+
+    async def __call__(self, upload_id: str) -> bool:
+        self.asked += 1
+        return upload_id in self.public
+
+
+async def a_made_clip(storage: LocalStorage, tmp_path: Path) -> str:
+    upload_id = str(uuid.uuid4())
+    made = tmp_path / "made.mp4"
+    made.write_bytes(b"0123456789" * 100)
+    await storage.put(f"{upload_id}/360p.mp4", made, "video/mp4")
+    return upload_id
+
+
+def path_of(url: str) -> str:
+    return "/" + url.split("/", 3)[3]
+
+
+async def test_a_file_viewers_may_not_have_is_served_only_on_a_signed_link_no_shared_cache_keeps(
+        storage: LocalStorage, told: Told, tmp_path: Path) -> None:
+    shown = Shown()
+    upload_id = await a_made_clip(storage, tmp_path)
+    key = f"{upload_id}/360p.mp4"
+    async with TestClient(TestServer(media_app(storage, told, remembered(shown)))) as media:
+        assert (await media.get(f"/files/{key}")).status == 404  # a pending entry's clip, to anyone
+        signed = await media.get(path_of(storage.signed_url(key)))  # the candidate's or the organiser's
+        assert signed.status == 200 and signed.headers["Cache-Control"].startswith("private")
+        forged = await media.get(f"/files/{key}?expires=9999999999&sig=0123456789abcdef0123456789abcdef")
+        assert forged.status == 403 and (await forged.json())["error"]["code"] == "bad_link"
+        other = storage.signed_url(key).replace(upload_id, str(uuid.uuid4()))  # a link is for its own file
+        assert (await media.get(path_of(other))).status in (403, 404)
+        shown.public.add(upload_id)  # approved: anyone may have it, and a shared cache keeps it a minute at most
+        await asyncio.sleep(ACCESS_SECONDS)
+        public = await media.get(f"/files/{key}")
+        assert public.status == 200 and public.headers["Cache-Control"] == "public, max-age=60"
+
+
+async def test_a_signed_link_stops_working_once_expired(storage: LocalStorage, told: Told, tmp_path: Path) -> None:
+    upload_id = await a_made_clip(storage, tmp_path)
+    now = [1_800_000_000.0]
+    clocked = LocalStorage(storage.root, storage.upload_url, storage.files_url, SECRET, clock=lambda: now[0])
+    link = clocked.signed_url(f"{upload_id}/360p.mp4")
+    async with TestClient(TestServer(media_app(clocked, told))) as media:
+        assert (await media.get(path_of(link))).status == 200
+        now[0] += 31 * 60 + 300  # past its half hour, whatever rounding
+        expired = await media.get(path_of(link))
+        assert expired.status == 403 and (await expired.json())["error"]["code"] == "link_expired"
+
+
+async def test_a_file_withheld_is_refused_within_a_second_though_its_ranges_are_not_each_asked(
+        storage: LocalStorage, told: Told, tmp_path: Path) -> None:
+    shown = Shown()
+    upload_id = await a_made_clip(storage, tmp_path)
+    shown.public.add(upload_id)
+    async with TestClient(TestServer(media_app(storage, told, remembered(shown)))) as media:
+        for start in range(0, 100, 10):  # a phone fetching a clip in ranges
+            part = await media.get(f"/files/{upload_id}/360p.mp4", headers={"Range": f"bytes={start}-{start + 9}"})
+            assert part.status == 206
+        assert shown.asked == 1
+        shown.public.clear()  # hidden by its organiser
+        await asyncio.sleep(1.0)
+        assert (await media.get(f"/files/{upload_id}/360p.mp4")).status == 404

@@ -12,6 +12,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -98,12 +99,17 @@ class Candidate(Base):
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     # Its clip (a processed media_uploads row): from its approved entry, or set by an organiser.
     clip_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_uploads.id", ondelete="SET NULL"), index=True)
+    # The photo upload behind photo_url (its approved entry's), None for an organiser's own photo: viewers may
+    # fetch it only while the candidate is shown.
+    photo_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("media_uploads.id", ondelete="SET NULL"),
+                                                       index=True)
 
     contest: Mapped[Contest] = relationship(back_populates="candidates", lazy="raise")
 
     __table_args__ = (
         UniqueConstraint("contest_id", "code", name="uq_candidates_contest_code"),
         CheckConstraint("code ~ '^[0-9]{1,8}$'", name="code_numeric"),
+        Index("ix_candidates_photo_url", "photo_url"),  # an organiser's photo is served while its candidate is shown
     )
 
 

@@ -1,8 +1,8 @@
 """A contest's call for entries, the entries candidates send, and the files they upload (media_uploads).
 
 An upload is a row before it is a file: the service grants it (a random id, a size limit, an expiry), the
-storage receives it, a job probes and transcodes it, and an entry or a candidate holds it. A row never attached
-within a day is removed with its files (gateway.core.entries.orphan_uploads)."""
+storage receives it, a job probes and transcodes it, and an entry or a candidate holds it. Files nothing holds
+(never attached, replaced, a rejected entry's) are removed a day after they were let go (gateway.core.uploads)."""
 
 from __future__ import annotations
 
@@ -78,13 +78,16 @@ class MediaUpload(Base):
     # "content_type": "video/mp4"}, "720p": …, "poster": …, "preview": …} or {"photo": …}.
     facts: Mapped[dict[str, Any] | None]
     files: Mapped[dict[str, Any] | None]
-    attached_at: Mapped[datetime | None]  # when an entry or a candidate took it: never an orphan after
+    attached_at: Mapped[datetime | None]  # when an entry or a candidate took it; None again once let go
+    removed_at: Mapped[datetime | None]  # its files removed by the sweep (the row an entry names is kept)
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     __table_args__ = (
         CheckConstraint("max_bytes > 0", name="max_bytes_positive"),
-        Index("ix_media_uploads_orphans", "created_at", postgresql_where=text("attached_at IS NULL")),
+        # The sweep's: uploads nothing holds, by when they were let go (updated_at).
+        Index("ix_media_uploads_let_go", "updated_at",
+              postgresql_where=text("attached_at IS NULL AND removed_at IS NULL")),
     )
 
 

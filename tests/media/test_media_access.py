@@ -1,0 +1,145 @@
+"""Who may fetch a candidate's files, as viewers meet the media server: a shown candidate's clip and photo, to
+anyone; a hidden candidate's, a replaced clip or photo, a pending or rejected entry's, only on the signed links
+the candidate and the organiser are shown; and the sweep removes what nothing holds any more a day after it was
+let go, files of rejected entries and replaced clips among them."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from sqlalchemy import update
+
+from assembly.job_runtime import JobContext
+from assembly.media_jobs import media_sweep
+from gateway.core.audit import Actor
+from gateway.core.contests_admin import set_candidate_photo, set_candidate_status
+from gateway.core.entries import entry_view
+from gateway.core.entries_review import approve_entries, reject_entry, set_candidate_clip
+from gateway.db.engine import Sessions
+from gateway.db.models import Candidate, Entry, EntryCall, MediaUpload, UploadKind, UploadState
+from media.local_storage import LocalStorage
+from media.upload_server import ACCESS_SECONDS
+from tests.factories import make_contest
+from tests.media.conftest import Entering
+
+OWNER = Actor(None, "owner@example.org", "owner")
+FILES = {UploadKind.CLIP: {"360p": ("360p.mp4", "video/mp4"), "poster": ("poster.jpg", "image/jpeg")},
+         UploadKind.PHOTO: {"photo": ("photo.jpg", "image/jpeg")}}
+
+
+async def a_ready_upload(sessions: Sessions, storage: LocalStorage, tmp_path: Path, contest_id: int,
+                         kind: UploadKind, msisdn: str | None, attached: bool = True) -> uuid.UUID:
+    """An upload the media job prepared: its files where the media server serves them."""
+    upload_id = uuid.uuid4()
+    files = {}
+    for name, (file_name, content_type) in FILES[kind].items():
+        made = tmp_path / f"{upload_id}-{file_name}"
+        made.write_bytes(f"{upload_id} {file_name}".encode())
+        await storage.put(f"{upload_id}/{file_name}", made, content_type)
+        files[name] = {"key": f"{upload_id}/{file_name}", "content_type": content_type}
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        session.add(MediaUpload(id=upload_id, contest_id=contest_id, kind=kind, storage="local", msisdn=msisdn,
+                                max_bytes=50_000_000, expires_at=now + timedelta(hours=2), state=UploadState.READY,
+                                size_bytes=100, facts={"seconds": 5}, files=files,
+                                attached_at=now if attached else None))
+    return upload_id
+
+
+async def an_entry(sessions: Sessions, storage: LocalStorage, tmp_path: Path, msisdn: str) -> tuple[Entry, str]:
+    """A pending entry with a ready clip and photo, and the token of its private link."""
+    contest = await make_contest(sessions, candidates=1)
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        session.add(EntryCall(contest_id=contest.id, opens_at=now - timedelta(hours=1),
+                              closes_at=now + timedelta(days=7), rules="Your own song."))
+    clip = await a_ready_upload(sessions, storage, tmp_path, contest.id, UploadKind.CLIP, msisdn)
+    photo = await a_ready_upload(sessions, storage, tmp_path, contest.id, UploadKind.PHOTO, msisdn)
+    token = uuid.uuid4().hex
+    entry = Entry(id=uuid.uuid4(), contest_id=contest.id, name="Awa", msisdn=msisdn, language="en",
+                  rules_accepted_at=now, clip_id=clip, photo_id=photo,
+                  token_digest=hashlib.sha256(token.encode()).hexdigest())
+    async with sessions.begin() as session:
+        session.add(entry)
+    return entry, token
+
+
+async def status(entering: Entering, url_or_key: str) -> int:
+    """What a viewer gets at a file's public address (`<upload id>/<name>`), or at a link (a full URL)."""
+    await asyncio.sleep(ACCESS_SECONDS)  # the media server's word on a file is at most this old
+    path = "/" + url_or_key.split("/", 3)[3] if "://" in url_or_key else f"/files/{url_or_key}"
+    return (await entering.media.get(path)).status
+
+
+def storage_of(job: JobContext) -> LocalStorage:
+    assert isinstance(job.media, LocalStorage)
+    return job.media
+
+
+async def test_a_hidden_candidates_photo_and_replaced_clip_stay_withheld_and_the_new_clip_with_them(
+        entering: Entering, media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = storage_of(media_job)
+    entry, _ = await an_entry(sessions, storage, tmp_path, "+237670005501")
+    assert entry.photo_id is not None
+    [candidate] = await approve_entries(sessions, storage, OWNER, [entry.id], datetime.now(UTC))
+    clip, photo = f"{entry.clip_id}/360p.mp4", f"{entry.photo_id}/photo.jpg"
+    assert candidate.photo_url == storage.public_url(photo)
+    assert await status(entering, clip) == 200 and await status(entering, candidate.photo_url) == 200
+    await set_candidate_status(sessions, OWNER, candidate.id, "hidden")
+    assert await status(entering, clip) == 404
+    assert await status(entering, candidate.photo_url) == 404  # the photo is withheld with its candidate
+    # The organiser replaces the hidden candidate's clip: neither the former nor the new one plays.
+    new = await a_ready_upload(sessions, storage, tmp_path, entry.contest_id, UploadKind.CLIP, None, attached=False)
+    await set_candidate_clip(sessions, OWNER, candidate.id, new, datetime.now(UTC))
+    assert await status(entering, clip) == 404 and await status(entering, f"{new}/360p.mp4") == 404
+    await set_candidate_status(sessions, OWNER, candidate.id, "active")  # shown again: their clip as it is now
+    assert await status(entering, f"{new}/360p.mp4") == 200 and await status(entering, candidate.photo_url) == 200
+    assert await status(entering, clip) == 404  # the replaced one never comes back
+    await set_candidate_photo(sessions, OWNER, candidate.id, "/photos/" + "0" * 32 + ".jpg")
+    assert await status(entering, photo) == 404  # nor the entry's photo the organiser replaced
+
+
+async def test_the_candidate_and_the_organiser_watch_a_pending_entry_on_signed_links_only(
+        entering: Entering, media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = storage_of(media_job)
+    entry, token = await an_entry(sessions, storage, tmp_path, "+237670005502")
+    view = await entry_view(sessions, storage, entry.id, token)
+    assert view.photo is not None
+    for link in (view.clip.urls["360p"], view.clip.urls["poster"], view.photo.urls["photo"]):
+        assert "sig=" in link and await status(entering, link) == 200
+    for key in (f"{entry.clip_id}/360p.mp4", f"{entry.clip_id}/poster.jpg", f"{entry.photo_id}/photo.jpg"):
+        assert await status(entering, key) == 404  # at its plain address: nobody's before approval
+    await reject_entry(sessions, OWNER, entry.id, "Not your own song.", datetime.now(UTC))
+    assert await status(entering, f"{entry.clip_id}/360p.mp4") == 404
+
+
+async def test_the_sweep_removes_a_rejected_entrys_files_and_a_replaced_clip_after_a_day(
+        entering: Entering, media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = storage_of(media_job)
+    rejected, token = await an_entry(sessions, storage, tmp_path, "+237670005503")
+    await reject_entry(sessions, OWNER, rejected.id, "Not your own song.", datetime.now(UTC))
+    approved, _ = await an_entry(sessions, storage, tmp_path, "+237670005504")
+    [candidate] = await approve_entries(sessions, storage, OWNER, [approved.id], datetime.now(UTC))
+    new = await a_ready_upload(sessions, storage, tmp_path, approved.contest_id, UploadKind.CLIP, None,
+                               attached=False)
+    await set_candidate_clip(sessions, OWNER, candidate.id, new, datetime.now(UTC))
+    let_go = [rejected.clip_id, rejected.photo_id, approved.clip_id]
+    assert (await media_sweep(media_job)).startswith("requeued 0, removed 0")  # a day's grace first
+    assert all(storage.made(str(upload_id)).exists() for upload_id in let_go)
+    async with sessions.begin() as session:  # a day and a bit later
+        await session.execute(update(MediaUpload).where(MediaUpload.id.in_(let_go))
+                              .values(updated_at=datetime.now(UTC) - timedelta(days=1, minutes=1)))
+    assert (await media_sweep(media_job)).startswith("requeued 0, removed 3")
+    assert not any(storage.made(str(upload_id)).exists() for upload_id in let_go)
+    for kept in (approved.photo_id, new):  # what the candidate shows stays
+        assert storage.made(str(kept)).exists()
+    async with sessions() as session:
+        current = await session.get(Candidate, candidate.id)
+        assert current is not None and current.clip_id == new
+    view = await entry_view(sessions, storage, rejected.id, token)  # the candidate's page still says why
+    assert view.reason == "Not your own song." and view.clip.urls == {}
+    assert (await media_sweep(media_job)).startswith("requeued 0, removed 0")  # each removed once
