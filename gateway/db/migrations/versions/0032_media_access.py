@@ -1,7 +1,7 @@
 """a candidate's photo upload beside its clip, and when an upload's files were removed
 
 Revision ID: 0032_media_access
-Revises: 0029_orders_room_for_updates
+Revises: 0031_entry_codes_per_contest
 Create Date: 2026-11-26 10:00:00
 
 What viewers may fetch without a signed link is what a shown candidate holds: its clip, and now its photo by id
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = '0032_media_access'
-down_revision = '0029_orders_room_for_updates'
+down_revision = '0031_entry_codes_per_contest'
 branch_labels = None
 depends_on = None
 
