@@ -25,7 +25,7 @@ $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 ## Debian's HAProxy, for hosts behind a balancer (`python -m bench.faults hosts`, the README's "Several
-## machines"); nothing else needs it, and `make run` runs one host without it.
+## machines") and the test of deploy/haproxy.cfg; `make run` runs one host without it.
 HAPROXY ?= /usr/sbin/haproxy
 $(HAPROXY):
 	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
@@ -44,7 +44,7 @@ fanout: $(STAMP) $(NCHAN)
 
 ## Lint, type-check ([tool.mypy]), check the layers ([tool.importlinter] in pyproject.toml), then the
 ## whole test suite against real PostgreSQL and Redis (embedded unless URLs are set).
-test: $(STAMP) $(CHROMIUM) $(NCHAN)
+test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports

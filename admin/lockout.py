@@ -3,11 +3,15 @@ admin's email cannot lock the admin out, and a counter answers nothing about whe
 
 - Five failures for one email from one address within 15 minutes refuse that email from that address
   for 15 minutes: the real owner, from their own address (or any other), still gets in.
-- Failures for one email from everywhere (a spread-out guess at a known password's TOTP code) lock nobody
-  out: past twenty in 15 minutes every attempt at that email waits a while before its answer, the right
-  password and code included, and they take turns: one password-and-code check per second per email,
-  however many arrive at once (in the order they came); one whose turn is more than ten seconds away is
-  refused at once. Each address's own limit (20 attempts in 15 minutes) still holds.
+- Failures for one email from everywhere (a spread-out guess, a flood from many addresses) lock nobody out:
+  past twenty in 15 minutes the email is slowed. An attempt at it whose code is not a right one of the
+  account is refused at once, before any password check (admin/signin.py): a flood without the
+  authenticator costs neither the hash nor anyone's turn. The others take turns: one password check per
+  second per email and lane, however many arrive at once (in the order they came); one whose turn is more
+  than ten seconds away is refused at once. Attempts with a right code have a lane of their own, so the
+  owner is checked within a second however many code-less attempts queue. Each address's own limit
+  (20 attempts in 15 minutes) still holds. More than three attempts at one email under way at once are judged
+  the same way before their failures are counted.
 - Counters are keyed by a digest of the email as typed (trimmed, lower case), whether an account has it or
   not: an unknown email is counted, refused and slowed exactly like a real one.
 
@@ -20,7 +24,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from enum import StrEnum
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
@@ -31,6 +38,8 @@ WINDOW_SECONDS = 900
 SLOW_AFTER = 20  # failures for one email from every address within WINDOW_SECONDS: its attempts are slowed
 SLOW_SECONDS = 1.0  # a slowed email's attempts are checked one per SLOW_SECONDS
 MAX_TURN_WAIT = 10.0  # a slowed attempt whose turn is further away than this is refused
+CHECKS_AT_ONCE = 3  # attempts at one email under way at once, past which it is judged as slowed (`checking`)
+CHECKING_TTL = 60
 # The next free turn for an email, in Redis's own clock (ms), so every web process shares one queue.
 TURN_SCRIPT = """
 local t = redis.call('TIME')
@@ -45,7 +54,7 @@ return turn - now
 @dataclass(frozen=True)
 class Standing:
     locked: bool  # this email failed too often from this address: refused without a look at the password
-    slowed: bool  # this email fails from everywhere: every attempt at it waits its turn (wait_turn)
+    slowed: bool  # this email fails from everywhere: a wrong code is refused at once, others wait a turn
 
 
 @dataclass(frozen=True)
@@ -78,13 +87,21 @@ async def standing(redis: Redis, email: str, address: str | None) -> Standing:
     return Standing(int(here or 0) >= MAX_FAILURES, int(everywhere or 0) >= SLOW_AFTER)
 
 
-async def wait_turn(redis: Redis, email: str) -> bool:
-    """Wait for this attempt's turn at a slowed email (SLOW_SECONDS after the one before it); False, at
-    once, if that is more than MAX_TURN_WAIT away. Parallel attempts thus add up instead of sleeping
+class Lane(StrEnum):
+    """A slowed email's queues: attempts with no code (a first sign-in, before an authenticator is enrolled) and
+    those whose code is right (which only the authenticator's holder sends)."""
+
+    NO_CODE = "no-code"
+    RIGHT_CODE = "right-code"
+
+
+async def wait_turn(redis: Redis, email: str, lane: Lane) -> bool:
+    """Wait for this attempt's turn at a slowed email (SLOW_SECONDS after the one before it in its lane); False,
+    at once, if that is more than MAX_TURN_WAIT away. Parallel attempts thus add up instead of sleeping
     together. Keyed like the counters, so an unknown email queues exactly like a real one."""
     digest = keys(email, None)[1].rsplit(":", 1)[1]
     try:
-        wait_ms = int(await redis.eval(TURN_SCRIPT, 1, f"admin-signin-turn:{digest}",
+        wait_ms = int(await redis.eval(TURN_SCRIPT, 1, f"admin-signin-turn:{digest}:{lane}",
                                        int(SLOW_SECONDS * 1000), int(MAX_TURN_WAIT * 1000)))
     except RedisError as exc:
         log.warning("sign-in turn not taken, Redis is unavailable: %r", exc)
@@ -93,6 +110,30 @@ async def wait_turn(redis: Redis, email: str) -> bool:
         return False
     await asyncio.sleep(wait_ms / 1000)
     return True
+
+
+@asynccontextmanager
+async def checking(redis: Redis, email: str) -> AsyncIterator[bool]:
+    """Hold one of the email's attempts under way; True while no more than CHECKS_AT_ONCE are. More at once is a
+    flood that its failures have not slowed yet (they are counted after their password checks): the attempt is
+    judged as at a slowed email, so a burst cannot pile up password checks ahead of the owner's."""
+    name = f"admin-signin-checking:{keys(email, None)[1].rsplit(':', 1)[1]}"
+    try:
+        async with redis.pipeline(transaction=True) as pipe:
+            pipe.incr(name)
+            pipe.expire(name, CHECKING_TTL)  # a process that died mid-check leaves its count for this long at most
+            under_way, _ = await pipe.execute()
+    except RedisError as exc:
+        log.warning("sign-in attempt not counted, Redis is unavailable: %r", exc)
+        yield True
+        return
+    try:
+        yield int(under_way) <= CHECKS_AT_ONCE
+    finally:
+        try:
+            await redis.decr(name)
+        except RedisError as exc:
+            log.warning("sign-in attempt not uncounted, Redis is unavailable: %r", exc)
 
 
 async def count_failure(redis: Redis, email: str, address: str | None) -> Counted:

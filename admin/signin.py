@@ -1,10 +1,11 @@
 """Signing in (password, then TOTP), rotating refresh tokens, signing out, and who an access token is.
 
 Failed attempts are counted per (email, address) and per email (admin/lockout.py): five from one address
-refuse that email there for 15 minutes, many from everywhere slow every attempt at it down, and nobody
-elsewhere is locked out. A refused, a locked and an unknown email get one answer after the same password-hash
-work. A refresh token is used once: its use issues the next of its family; a second use of a rotated one
-(a stolen copy, or the thief's) revokes the whole family.
+refuse that email there for 15 minutes, many from everywhere slow the email down, and nobody elsewhere is locked
+out. A refused, a locked and an unknown email get one answer after the same password-hash work; at a slowed email,
+an attempt whose code is wrong gets that answer at once, whatever the email, without the hash. A refresh token is
+used once: its use issues the next of its family; a second use of a rotated one (a stolen copy, or the thief's)
+revokes the whole family.
 """
 
 from __future__ import annotations
@@ -60,14 +61,31 @@ async def sign_in(sessions: Sessions, redis: Redis, key: bytes, email: str, pass
                   address: str | None) -> Issued | NeedsEnrolment:
     email = email.strip().lower()
     before = await lockout.standing(redis, email, address)
-    if before.slowed and not await lockout.wait_turn(redis, email):
-        raise SignInRefused(WRONG)
-    now = datetime.now(UTC)
     # No row lock and no connection held through the hash: attempts at a real email neither queue behind
     # each other (a timing oracle against unknown ones) nor drain the pool the votes need.
     async with sessions() as session:
         user = await session.scalar(select(AdminUser).where(AdminUser.email == email))
     known = user if user is not None and user.active else None
+    async with lockout.checking(redis, email) as calm:
+        if not before.slowed and calm:
+            return await _checked(sessions, redis, key, email, password, code, address, known, before)
+        # Slowed (or a burst not yet counted as such): a wrong code is refused before any hash or turn.
+        lane = slowed_lane(known, code)
+        if lane is None:
+            if not before.locked:
+                async with sessions.begin() as session:
+                    await _failed(session, redis, email, known, address)
+            raise SignInRefused(WRONG)
+        if not await lockout.wait_turn(redis, email, lane):
+            raise SignInRefused(WRONG)
+        return await _checked(sessions, redis, key, email, password, code, address, known, before)
+
+
+async def _checked(sessions: Sessions, redis: Redis, key: bytes, email: str, password: str, code: str,
+                   address: str | None, known: AdminUser | None, before: lockout.Standing
+                   ) -> Issued | NeedsEnrolment:
+    """The password check and, when right, the code; a failure is counted (unless the pair was locked already)."""
+    now = datetime.now(UTC)
     # The same hash work whoever asks (a real account, a locked pair, an unknown email): no oracle.
     right = await asyncio.to_thread(password_matches, known.password_hash if known else DUMMY_HASH, password)
     async with sessions.begin() as session:
@@ -87,6 +105,19 @@ async def sign_in(sessions: Sessions, redis: Redis, key: bytes, email: str, pass
         if not before.locked:
             await _failed(session, redis, email, known, address)
     raise SignInRefused(WRONG)  # after the failure is committed
+
+
+def slowed_lane(known: AdminUser | None, code: str) -> lockout.Lane | None:
+    """Where an attempt at a slowed email (one failing from everywhere) waits for its password check: none for a
+    code that is not a right one of an enrolled account (refused at once, whatever the email: a flood without the
+    authenticator costs no hash and delays nobody); attempts with no code queue apart from those with a right one,
+    so the owner's turn comes within a second however many others queue."""
+    if not code.strip():
+        return lockout.Lane.NO_CODE
+    if known is None or known.totp_confirmed_at is None or not known.totp_secret:
+        return None
+    right = totp.accepted_step(known.totp_secret, code, known.totp_last_step) is not None
+    return lockout.Lane.RIGHT_CODE if right else None
 
 
 async def code_confirms(sessions: Sessions, admin_id: int | None, code: str) -> bool:

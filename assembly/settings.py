@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from channels.sms.settings import SmsSettings
 from channels.telegram.settings import TelegramSettings, webhook_secret_problem
 from channels.ussd.settings import UssdSettings
+from channels.web.settings import WebSettings
 from gateway.kit.settings import (
     DEV_SECRET_KEY,
     ConfigError,
@@ -29,7 +30,7 @@ __all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings"
            "check_servers", "secret_problem"]
 
 
-class Settings(PaymentSettings, BoardSettings, UssdSettings, SmsSettings, TelegramSettings, MediaSettings,
+class Settings(PaymentSettings, BoardSettings, UssdSettings, SmsSettings, TelegramSettings, WebSettings, MediaSettings,
                CloudinarySettings):
     """Every setting of the service; environment names match the architecture note. A package's settings are its
     own model in its folder (payments/settings.py, leaderboard/settings.py, channels/<name>/settings.py), each a

@@ -28,7 +28,12 @@ from gateway.kit.keys import STARTS
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.factories import TEST_RESULTS_KEY
 from tests.fakes.mtn import FakeMtn, faked_mtn
-from tests.servers import test_services
+from tests.servers import CLOSED, aimed_at, test_services
+
+# Every setting whose default is a local service (a URL on loopback, the service's port) points at a port of the
+# suite's own where nothing listens, for every Settings a test builds and every process it starts (they inherit the
+# environment): a test that needs a service starts its own and says where; none reaches `make run`'s.
+os.environ.update(aimed_at(CLOSED, Settings))
 
 TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
 AUDIT_NO_TRUNCATE = "audit_log_no_truncate"
@@ -50,7 +55,7 @@ def services() -> Iterator[ServiceUrls]:
 def settings(services: ServiceUrls, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         _env_file=None, database_url=services.database_url, redis_url=services.redis_url,
-        gateway_data_dir=tmp_path_factory.mktemp("data"), public_base_url="http://127.0.0.1:8080",
+        gateway_data_dir=tmp_path_factory.mktemp("data"),
         results_signing_key=SecretStr(TEST_RESULTS_KEY),  # production-mode apps built from these start
         media_upload_url="https://media.example.org", media_files_url="https://media.example.org",
     )

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import redis
+from pydantic_settings import BaseSettings
 from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
@@ -47,6 +48,44 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])  # never the DB an app on the same Redis would use by default
+
+
+class ClosedPort:
+    """A loopback port of the suite's own where nothing listens nor can: bound, never listening, for as long as the
+    process runs. A connection to it is refused at once; a server asked to listen there fails to start."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = int(self._socket.getsockname()[1])
+
+    def url(self, default: str) -> str:
+        """`default` (a URL on loopback) at this port instead, its path kept."""
+        return urlunsplit(urlsplit(default)._replace(netloc=f"127.0.0.1:{self.port}"))
+
+
+CLOSED = ClosedPort()  # this process's (each pytest-xdist worker has its own)
+LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
+
+
+def local_defaults(model: type[BaseSettings]) -> dict[str, str | int]:
+    """The settings of `model` whose defaults are this machine's services (a URL on loopback: the payment sandbox,
+    the channels' fakes, the media server, the service itself; the service's port): what `make run` listens on."""
+    found: dict[str, str | int] = {}
+    for name, field in model.model_fields.items():
+        default = field.default
+        if isinstance(default, str) and "://" in default and urlsplit(default).hostname in LOOPBACK_NAMES:
+            found[name] = default
+        elif isinstance(default, int) and not isinstance(default, bool) and name.endswith("_port"):
+            found[name] = default
+    return found
+
+
+def aimed_at(closed: ClosedPort, model: type[BaseSettings]) -> dict[str, str]:
+    """The environment that moves every local default of `model` to the closed port (the suite's processes, and the
+    processes they start, read it): no test reaches a default port, where `make run` may be listening."""
+    return {name.upper(): closed.url(default) if isinstance(default, str) else str(closed.port)
+            for name, default in local_defaults(model).items()}
 
 
 def redis_url_with_db(url: str, db: int) -> str:

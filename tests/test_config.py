@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import socket
 from pathlib import Path
 from urllib.parse import quote
 
@@ -20,6 +21,7 @@ from gateway.core import results
 from gateway.db.engine import Sessions
 from leaderboard.keys import LEADERBOARD_CONFIG
 from tests.factories import TEST_RESULTS_KEY, make_contest
+from tests.servers import CLOSED, local_defaults
 
 STRONG = "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"  # what `secrets.token_urlsafe(30)` gives
 
@@ -251,3 +253,18 @@ def test_the_fanout_url_must_be_an_http_url_and_is_read_as_a_folder() -> None:
         Settings(board_fanout_url="fanout:8096/board/")
     assert Settings(board_fanout_url="http://fanout:8096/board").board_fanout_url == "http://fanout:8096/board/"
     assert Settings().board_fanout_url == ""  # the embedded default: each web process streams to its viewers
+
+
+def test_the_suites_settings_reach_no_service_at_its_default_address(settings: Settings) -> None:
+    """`make run` may be running beside the suite, its services on their default ports: every setting whose
+    default is a local service points, in the suite, at a port of its own where nothing listens (and each process
+    a test starts inherits that), so a test that forgot to start a fake is refused, never answered by `make run`."""
+    local = local_defaults(Settings)
+    assert {"sandbox_url", "telegram_fake_api_url", "public_base_url", "media_upload_url", "gateway_port"} <= set(local)
+    for name, default in local.items():
+        for built in (settings, Settings(_env_file=None)):
+            value = getattr(built, name)
+            assert value != default, f"{name} is its default, {default}"
+            assert str(value).startswith("https://") or str(CLOSED.port) in str(value), f"{name} is {value}"
+    with socket.socket() as probe:
+        assert probe.connect_ex(("127.0.0.1", CLOSED.port)) != 0  # refused: nothing listens there

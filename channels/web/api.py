@@ -9,7 +9,7 @@ import uuid
 from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
-from channels.web import openapi
+from channels.web import openapi, vote_limits
 from channels.web.schemas import (
     CandidateOut,
     ContestDetailOut,
@@ -26,8 +26,6 @@ from gateway.core.payments.starting import StartOutcome
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.models import OrderStatus
 from gateway.kit import throttle
-from gateway.kit.keys import REDIS
-from gateway.kit.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,128}")  # a UUID or the like; also what PostgreSQL can keep
 
@@ -111,8 +109,7 @@ def api_client_key(request: web.Request, key: str | None, msisdn: str | None) ->
 @routes.post("/api/v1/contests/{slug}/votes")
 async def place_vote(request: web.Request) -> web.Response:
     body = await parse_vote_request(request)
-    await throttle.enforce(request.app[REDIS], vote_limit_key(request), VOTE_LIMIT, VOTE_WINDOW,
-                           "Too many votes from this address; please try again in a minute.")
+    await vote_limits.enforce(request, msisdn=body.msisdn, browser=None)  # the API has no browser of ours
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidRequest("Idempotency-Key must be 1 to 128 printable ASCII characters.", field="Idempotency-Key")

@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp import web
 
 from channels.web import api, candidate_pages, entry_api, entry_pages, pages, vote_check
+from channels.web.settings import WebSettings
 from gateway.kit.channel_parts import ChannelParts
-from gateway.kit.settings import ServiceSettings
 
 
 def setup(app: web.Application) -> None:
@@ -19,4 +19,4 @@ def setup(app: web.Application) -> None:
     app.add_routes(entry_pages.routes)
 
 
-WEB = ChannelParts[ServiceSettings]("web", setup)
+WEB = ChannelParts[WebSettings]("web", setup)

@@ -15,7 +15,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from channels.web import csrf, order_pages
+from channels.web import csrf, order_pages, vote_limits
 from channels.web.board_view import hue, initials, server_board
 from channels.web.i18n import (
     Translator,
@@ -24,6 +24,7 @@ from channels.web.i18n import (
 from channels.web.order_pages import vote_accepted
 from channels.web.rendering import Page, html_errors, message_page, page_for, render, secure_cookies
 from channels.web.share import contest_share
+from channels.web.vote_limits import VOTE_WINDOW
 from gateway.core.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.orders import placing
@@ -33,8 +34,7 @@ from gateway.core.rules import MOBILE_MONEY_PROVIDERS, VotingState
 from gateway.core.service import VOTE_SERVICE, PlacedVote
 from gateway.db.models import OrderStatus
 from gateway.kit import throttle
-from gateway.kit.keys import REDIS, SETTINGS
-from gateway.kit.throttle import VOTE_LIMIT, VOTE_WINDOW, vote_limit_key
+from gateway.kit.keys import SETTINGS
 
 routes = web.RouteTableDef()
 HERE = Path(__file__).parent
@@ -214,14 +214,14 @@ async def vote_post(request: web.Request) -> web.StreamResponse:
     app = request.app
     if not csrf.verify(request, data, app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request)):
         return refusal(request, 403, "csrf", wants_json)
-    if not await throttle.hit(app[REDIS], vote_limit_key(request), VOTE_LIMIT, VOTE_WINDOW):
+    form = VoteForm.parse(data)
+    if await vote_limits.spent_allowance(request, msisdn=payer_number(form), browser=browser_of(request)):
         return refusal(request, 429, "rate", wants_json)
     found = await find_contest(request)
     if found is None:
         return contest_missing(request, wants_json)
     contest, candidates = found
     page = page_for(request, contest.default_language)
-    form = VoteForm.parse(data)
     errors = check_form(form, contest, candidates, page.tr)
     if errors:
         return await refused_form(page, contest, candidates, form, errors, 422, wants_json)
@@ -249,14 +249,23 @@ async def place_vote(request: web.Request, contest: PublicContest, form: VoteFor
         placing.OrderRequest(
             contest_slug=contest.slug, candidate_code=form.candidate, quantity=int(form.quantity),
             provider=form.provider, channel="web",
-            msisdn=form.msisdn if form.provider in MOBILE_MONEY_PROVIDERS else None,
+            msisdn=payer_number(form),
             client_key=f"webform:{contest.slug}:{form_id}" if form_id else None,
             voter_address=throttle.client_address(request),
-            voter_ref=csrf.browser_of(request, request.app[SETTINGS].secret_key.get_secret_value(),
-                                      secure=secure_cookies(request)),
+            voter_ref=browser_of(request),
         ),
         wait_for_room=True,
     )
+
+
+def payer_number(form: VoteForm) -> str | None:
+    """The number that pays, as typed: a mobile money vote's; a card's has none."""
+    return form.msisdn if form.provider in MOBILE_MONEY_PROVIDERS else None
+
+
+def browser_of(request: web.Request) -> str | None:
+    """The voter's browser, as the fraud rules and the vote limits count it (`csrf.browser_of`)."""
+    return csrf.browser_of(request, request.app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request))
 
 
 async def refused_form(page: Page, contest: PublicContest, candidates: list[PublicCandidate], form: VoteForm,

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import catalog, entries, ledger, order_standing, results, voters
+from gateway.core import catalog, entries, ledger, order_standing, results, shared_learning, voters
 from gateway.core.catalog import PublicContest, VoterOrder
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.media_storage import MediaStorage
@@ -176,6 +176,11 @@ class VoteService:
     async def cancel_if_unstarted(self, order_id: uuid.UUID, reason: str) -> bool:
         """Fail an order whose payment prompt has not gone out yet (its voter left); False otherwise."""
         return await closing.cancel_if_unstarted(self.sessions, order_id, reason)
+
+    async def address_is_shared(self, address: str) -> bool:
+        """Whether many people share the client address (a mobile operator's carrier-grade NAT, or one learned),
+        as the fraud rules judge it: a channel's per-address limit then allows a crowd."""
+        return await shared_learning.is_shared(self.sessions, address)
 
     async def caller(self, msisdn: str) -> Caller:
         """The number's language (chosen on any channel) and whether it is blocked."""

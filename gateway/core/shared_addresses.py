@@ -1,6 +1,7 @@
 """Addresses that many people share: the networks of the mobile operators of the countries served, where
 thousands of subscribers reach the Internet through one public address (carrier-grade NAT). A fraud rule that
-counts "payer numbers behind one address" must see such an address as a crowd, not as one person.
+counts "payer numbers behind one address", and the web's per-address vote limit, must see such an address as a crowd,
+not as one person.
 
 The networks come from `data/carrier_networks.csv`, made from GeoLite2's ASN data by a person (see
 `data/carrier_networks_from_geolite.py`: nothing is downloaded at run time). IPv4 only: a mobile operator gives

@@ -18,13 +18,22 @@ from sqlalchemy.dialects.postgresql import insert
 
 from gateway.core.fraud_counters import DAY
 from gateway.core.shared_addresses import carrier_of
-from gateway.db.engine import Sessions
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Contest, ContestStatus, FraudCount, OrderStatus, SharedAddress, VoteOrder
 
 NUMBERS_TO_LEARN = 30  # distinct payer numbers that paid from one address in a day
 WINDOW = timedelta(days=7)  # how far back a reported order forbids learning
 PAID = (OrderStatus.PAID,)
 REPORTED = (OrderStatus.HELD, OrderStatus.FLAGGED, OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
+
+
+async def is_shared(sessions: Sessions, address: str) -> bool:
+    """Whether many people share `address`, as the fraud rules judge it: a mobile operator's network, or an address
+    learned here. A carrier's costs no I/O; any other one key lookup."""
+    if carrier_of(address) is not None:
+        return True
+    async with autocommit(sessions) as session:
+        return await session.scalar(select(SharedAddress.address).where(SharedAddress.address == address)) is not None
 
 
 async def candidates(sessions: Sessions, now: datetime) -> list[str]:

@@ -17,12 +17,6 @@ from gateway.kit.settings import Network
 
 log = logging.getLogger(__name__)
 
-# Votes created per address per minute, form and API together. Generous: behind carrier NAT,
-# many phones share one address.
-VOTE_LIMIT = 30
-VOTE_WINDOW = 60
-
-
 async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: float | None = None, *,
               if_unavailable: bool = True) -> bool:
     """Count one attempt under `key`; True while within `limit` per window.
@@ -31,6 +25,13 @@ async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: floa
     goes through (fail open: PostgreSQL's per-payer limits still hold, and a show does not stop
     for a cache); optional extra work is skipped.
     """
+    count = await attempts(redis, key, window_seconds, now)
+    return if_unavailable if count is None else count <= limit
+
+
+async def attempts(redis: Redis, key: str, window_seconds: int, now: float | None = None) -> int | None:
+    """Count one attempt under `key`: how many there were in this window, this one included; None with Redis away.
+    For a limit that depends on the count (a higher one past the first, when a slower check allows it)."""
     slot = int((now if now is not None else time.time()) // window_seconds)
     name = f"throttle:{key}:{slot}"
     try:
@@ -40,8 +41,8 @@ async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: floa
             count, _ = await pipe.execute()
     except RedisError as exc:
         log.warning("rate limit %s not counted, Redis is unavailable: %r", key, exc)
-        return if_unavailable
-    return int(count) <= limit
+        return None
+    return int(count)
 
 
 async def unhit(redis: Redis, key: str, window_seconds: int, now: float | None = None) -> None:
@@ -114,8 +115,3 @@ def unmapped(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddres
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
-
-
-def vote_limit_key(request: web.Request) -> str:
-    """One budget per address for creating votes, shared by the form and the JSON API."""
-    return f"web-vote:{client_address(request)}"

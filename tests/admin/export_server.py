@@ -16,8 +16,9 @@ from assembly.settings import Settings
 
 
 async def serve(database_url: str, redis_url: str, port: int, data_dir: Path) -> None:
+    # Its other addresses come from the suite's environment (tests/conftest.py): nowhere `make run` listens.
     settings = Settings(_env_file=None, database_url=database_url, redis_url=redis_url,  # type: ignore[call-arg]
-                        gateway_data_dir=data_dir, public_base_url="http://127.0.0.1:8080")
+                        gateway_data_dir=data_dir)
     runner = web.AppRunner(create_app(settings))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()

@@ -5,6 +5,7 @@ email's attempts take turns, so parallel guesses add up instead of sleeping toge
 from __future__ import annotations
 
 import asyncio
+import itertools
 import time
 
 from aiohttp.test_utils import TestClient
@@ -72,7 +73,8 @@ async def test_parallel_attempts_at_a_slowed_email_take_a_turn_each(client: Test
     for email in (account.email, "nobody@example.com"):  # a real email and an unknown one alike
         await redis.set(lockout.keys(email, None)[1], lockout.SLOW_AFTER, ex=lockout.WINDOW_SECONDS)
         started = time.monotonic()
-        statuses = await asyncio.gather(*(post_token(client, email, "wrong password!", "000000", f"198.51.100.{n}")
+        # No code (a first sign-in's): no way to refuse it before the password check, which they take in turn.
+        statuses = await asyncio.gather(*(post_token(client, email, "wrong password!", "", f"198.51.100.{n}")
                                           for n in range(1, 5)))
         assert statuses == [401] * 4
         assert time.monotonic() - started >= 4 * lockout.SLOW_SECONDS  # one check per second, not four at once
@@ -91,3 +93,30 @@ async def test_a_slowed_email_refuses_what_would_wait_too_long_and_the_owner_sti
     owner = time.monotonic()
     assert await post_token(client, account.email, PASSWORD, await fresh_code(client, account), "203.0.113.5") == 200
     assert time.monotonic() - owner >= lockout.SLOW_SECONDS
+
+
+async def test_the_owner_signs_in_at_once_through_a_flood_of_wrong_attempts(client: TestClient, sessions: Sessions
+                                                                           ) -> None:
+    """Some 50 wrong sign-ins a second from 400 addresses: the attackers' attempts are refused without costing a
+    password check or a turn, and the owner's right password and code, from an address of theirs, get in at once."""
+    account = await make_account(sessions, "owner")
+    stop, attempts = asyncio.Event(), []
+
+    async def flood() -> None:
+        for n in itertools.count():
+            if stop.is_set():
+                return
+            guess, address = f"{n * 7919 % 1_000_000:06d}", f"198.51.{n % 400 // 200}.{n % 200 + 1}"
+            attempts.append(asyncio.create_task(post_token(client, account.email, "wrong password!", guess, address)))
+            await asyncio.sleep(0.02)
+
+    flooding = asyncio.create_task(flood())
+    await asyncio.sleep(5)  # the email is slowed (past SLOW_AFTER failures) and the flood goes on
+    code = await fresh_code(client, account)
+    owner = time.monotonic()
+    status = await post_token(client, account.email, PASSWORD, code, "203.0.113.5")
+    waited = time.monotonic() - owner
+    stop.set()
+    await flooding
+    assert set(await asyncio.gather(*attempts)) == {401}
+    assert status == 200 and waited < lockout.SLOW_SECONDS + 2

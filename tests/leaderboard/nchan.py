@@ -14,12 +14,12 @@ import aiohttp
 
 from assembly import fanout_server
 from assembly.fanout_server import FanoutServer
-from tests.servers import free_port
+from tests.servers import CLOSED, free_port
 
 
 def on_free_ports(service_url: str = "") -> FanoutServer:
     return FanoutServer(listen=f"127.0.0.1:{free_port()}", publish_listen=f"127.0.0.1:{free_port()}",
-                        service_url=service_url or "http://127.0.0.1:8080", workers=1, max_connections=256)
+                        service_url=service_url or CLOSED.url("http://127.0.0.1"), workers=1, max_connections=256)
 
 
 @contextlib.asynccontextmanager

@@ -9,7 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.db.engine import Sessions
-from gateway.db.models import CandidateStatus, ContestStatus
+from gateway.db.models import CandidateStatus, ContestStatus, SharedAddress
 from tests.factories import count_orders, make_contest
 from tests.servers import inside_one_window
 
@@ -189,4 +189,54 @@ async def test_vote_creation_is_limited_per_address(client: TestClient, sessions
     assert statuses[:30] == [201] * 30
     assert statuses[30:] == [429, 429]
     assert (await response.json())["error"]["code"] == "rate_limited"
+    assert await count_orders(sessions) == 30
+
+
+ORANGE_CAMEROUN = "41.202.192.7"  # in 41.202.192.0/19, a carrier-grade NAT address of Orange Cameroun
+
+
+async def votes_from(client: TestClient, address: str, bodies: list[dict[str, Any]]) -> list[int]:
+    statuses = []
+    for body in bodies:
+        response = await client.post("/api/v1/contests/gala/votes", json=body, headers={"X-Forwarded-For": address})
+        statuses.append(response.status)
+    return statuses
+
+
+async def test_forty_voters_behind_one_carrier_address_all_vote_within_a_minute(
+        client: TestClient, sessions: Sessions) -> None:
+    """Behind a mobile operator's address thousands of subscribers reach us: the per-address limit allows a crowd
+    there, as the fraud rules do, while an ordinary address keeps one person's."""
+    await make_contest(sessions, slug="gala")
+    await inside_one_window()
+    crowd = [{**VOTE, "msisdn": f"+23769{i:07d}"} for i in range(40)]
+    assert await votes_from(client, ORANGE_CAMEROUN, crowd) == [201] * 40
+    assert await count_orders(sessions) == 40
+    assert await votes_from(client, "198.51.100.7", crowd[:31]) == [201] * 30 + [429]
+
+
+async def test_an_address_the_service_learned_is_shared_gets_a_crowds_allowance(
+        client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="gala")
+    async with sessions.begin() as session:
+        session.add(SharedAddress(address="198.51.100.9", numbers=45, paid_orders=60))
+    await inside_one_window()
+    crowd = [{**VOTE, "msisdn": f"+23769{i:07d}"} for i in range(40)]
+    assert await votes_from(client, "198.51.100.9", crowd) == [201] * 40
+
+
+async def test_one_abuser_behind_a_carrier_address_keeps_one_persons_allowance(
+        client: TestClient, sessions: Sessions) -> None:
+    """The crowd's allowance is the address's: one payer number, or votes naming no number, still get a person's
+    (the contest here sets no per-number limit of its own)."""
+    await make_contest(sessions, slug="gala")
+    await inside_one_window()
+    same_number = [{**VOTE, "quantity": 1}] * 31
+    assert await votes_from(client, ORANGE_CAMEROUN, same_number) == [201] * 30 + [429]
+    response = await client.post("/api/v1/contests/gala/votes", json=VOTE, headers={"X-Forwarded-For": ORANGE_CAMEROUN})
+    assert (await response.json())["error"]["message"].startswith("Too many votes from this number")
+    written_otherwise = {**VOTE, "msisdn": "00237 6 70 00 00 01"}  # the same number, as another phone writes it
+    assert await votes_from(client, ORANGE_CAMEROUN, [written_otherwise]) == [429]
+    no_number = [{k: v for k, v in VOTE.items() if k != "msisdn"}] * 31  # refused (no number), yet counted
+    assert await votes_from(client, ORANGE_CAMEROUN, no_number) == [422] * 30 + [429]
     assert await count_orders(sessions) == 30

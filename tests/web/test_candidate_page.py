@@ -12,9 +12,10 @@ from channels.web.share import base62
 from gateway.db.engine import Sessions
 from gateway.db.models import CandidateStatus, UploadState
 from tests.factories import make_contest
+from tests.servers import CLOSED
 from tests.web.candidate_clips import FILES_URL, candidate_id, give_clip
 
-BASE = "http://127.0.0.1:8080"  # tests/conftest.py's PUBLIC_BASE_URL
+BASE = CLOSED.url("http://127.0.0.1")  # the suite's PUBLIC_BASE_URL (tests/conftest.py)
 
 
 class Tags(HTMLParser):

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from assembly.app import create_app
 from assembly.settings import Settings
-from channels.web.pages import VOTE_LIMIT
+from channels.web.settings import WebSettings
 from gateway.core.orders import closing, counting, tables
 from gateway.core.reasons import readable_reason
 from gateway.db.engine import Sessions
@@ -22,6 +22,8 @@ from gateway.db.models import ContestStatus, OrderStatus
 from tests.factories import count_orders, make_contest, place
 from tests.servers import inside_one_window
 from tests.web.contest_form import open_form
+
+VOTE_LIMIT: int = WebSettings.model_fields["web_votes_per_minute"].default
 
 VOTE = {"candidate": "02", "quantity": "3", "provider": "mtn", "msisdn": "6 70 00 00 01"}
 
@@ -221,9 +223,34 @@ async def test_votes_per_address_are_limited(client: TestClient, sessions: Sessi
     assert limited.status == 429 and limited.headers["Retry-After"] == "60"
     assert "Too many attempts" in await limited.text()
     assert await count_orders(sessions) == 0
-    other = await client.post("/c/gala/vote", data={**VOTE, **fields},
-                              headers={"X-Forwarded-For": "203.0.113.8"}, allow_redirects=False)
+    client.session.cookie_jar.clear()  # another person (this one's browser and number spent theirs too)
+    someone_else = {**VOTE, **await open_form(client, "gala"), "msisdn": "6 70 00 00 02"}
+    other = await client.post("/c/gala/vote", data=someone_else, headers={"X-Forwarded-For": "203.0.113.8"},
+                              allow_redirects=False)
     assert other.status == 303
+
+
+async def test_behind_a_carrier_address_each_browser_keeps_one_persons_allowance(
+        client: TestClient, sessions: Sessions) -> None:
+    """A carrier's address (Orange Cameroun's 41.202.192.0/19) is a crowd's: one browser paying from ever new numbers
+    there is still limited as one person, while the next browser behind the same address votes."""
+    await make_contest(sessions, slug="gala")
+    carrier = {"X-Forwarded-For": "41.202.192.7"}
+    fields = await open_form(client, "gala", lang="en")
+    await inside_one_window()
+    for n in range(VOTE_LIMIT):
+        refused = await client.post("/c/gala/vote", data={**VOTE, **fields, "quantity": "0",
+                                                          "msisdn": f"6 90 00 {n:02d} 01"}, headers=carrier)
+        assert refused.status == 422
+    limited = await client.post("/c/gala/vote", data={**VOTE, **fields, "msisdn": "6 90 00 99 01"}, headers=carrier,
+                                allow_redirects=False)
+    assert limited.status == 429 and "Too many attempts" in await limited.text()
+    client.session.cookie_jar.clear()  # another phone's browser
+    neighbour = await open_form(client, "gala", lang="en")
+    voted = await client.post("/c/gala/vote", data={**VOTE, **neighbour, "msisdn": "6 90 00 99 02"}, headers=carrier,
+                              allow_redirects=False)
+    assert voted.status == 303
+    assert await count_orders(sessions) == 1
 
 
 async def test_a_rotating_forwarded_header_from_a_peer_that_is_not_our_proxy_does_not_escape_the_limit(
