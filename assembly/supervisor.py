@@ -31,7 +31,6 @@ from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
 from gateway.jobs.queues import MEDIA_QUEUE, sync_redis
 from gateway.kit.channel_parts import StandIn, listen_address
-from media.settings import STAND_IN_URL
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30  # a web process lets provider calls under way finish (gateway.jobs.start_queue)
@@ -132,7 +131,8 @@ def announce(settings: Settings) -> None:
         lines.append(f"  live boards   http://{fanout_server.DEFAULT_LISTEN}/c/demo  (the site through nginx + Nchan, "
                      "its boards' streams from Nchan)")
     if cloudinary_stand_in_needed(settings):
-        lines.append(f"  cloudinary    {STAND_IN_URL}/  (stand-in of Cloudinary's upload API; renditions made here)")
+        lines.append(f"  cloudinary    {settings.cloudinary_stand_in_url}/  (stand-in of Cloudinary's upload API; "
+                     "renditions made here)")
     if media_server_needed(settings):
         lines.append(f"  media         {settings.media_upload_url}/  (candidates' uploads and clips; enter at "
                      f"{base}/c/demo/enter)")
@@ -175,7 +175,7 @@ def wait_until_up(settings: Settings, redis_url: str, children: list[Child], sto
     if "media" in running:
         servers.append(media_address(settings))
     if "cloudinary" in running:
-        servers.append(listen_address(STAND_IN_URL, 8094))
+        servers.append(listen_address(settings.cloudinary_stand_in_url, 8094))
     deadline = time.monotonic() + UP_TIMEOUT_SECONDS
     with sync_redis(redis_url) as connection:
         while time.monotonic() < deadline and not stopping() and all(c.process.poll() is None for c in children):
@@ -206,7 +206,7 @@ def wanted_stand_ins(settings: Settings) -> list[WantedStandIn]:
     if media_server_needed(settings):  # candidates' uploads in, their clips out (never through a web process)
         wanted.append(WantedStandIn("media", media_address(settings), partial(spawn, "media", "media")))
     if cloudinary_stand_in_needed(settings):  # Cloudinary's upload API, its renditions and notifications
-        host, port = listen_address(STAND_IN_URL, 8094)
+        host, port = listen_address(settings.cloudinary_stand_in_url, 8094)
         wanted.append(WantedStandIn("cloudinary", (host, port), partial(
             spawn, "cloudinary", "--host", host, "--port", str(port), "--data-dir",
             str(settings.gateway_data_dir / "cloudinary"), module="media.cloudinary_stand_in")))

@@ -11,7 +11,6 @@ from pydantic import SecretStr, field_validator
 
 from gateway.kit.settings import ServiceSettings
 
-STAND_IN_URL = "http://127.0.0.1:8094"  # beside the media server (8093)
 # The development account the stand-in checks signatures with (never a real one: it is in the source).
 DEV_CLOUDINARY_URL = "cloudinary://dev-api-key:dev-api-secret-for-the-stand-in-0123@ballot-dev"
 
@@ -41,6 +40,9 @@ class CloudinarySettings(ServiceSettings):
     # Upload and Admin APIs; unset in development without CLOUDINARY_URL: the stand-in.
     cloudinary_api_base: str = "https://api.cloudinary.com"
     cloudinary_delivery_base: str = "https://res.cloudinary.com"
+    # The local stand-in (`python -m media.cloudinary_stand_in`) that development without an account talks to,
+    # beside the media server (8093); `gateway run` starts it there.
+    cloudinary_stand_in_url: str = "http://127.0.0.1:8094"
 
     @field_validator("cloudinary_url")
     @classmethod
@@ -62,7 +64,7 @@ class CloudinarySettings(ServiceSettings):
     def cloudinary_bases(self) -> tuple[str, str]:
         """Where the APIs are and where files are delivered: the stand-in serves both in development."""
         if self.uses_stand_in:
-            return STAND_IN_URL, STAND_IN_URL
+            return self.cloudinary_stand_in_url, self.cloudinary_stand_in_url
         return self.cloudinary_api_base.rstrip("/"), self.cloudinary_delivery_base.rstrip("/")
 
 

@@ -7,6 +7,7 @@ import signal
 import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
@@ -121,6 +122,7 @@ def test_each_stand_in_starts_on_its_own_address(tmp_path: Path) -> None:
     try:
         started = {child.name: child.args[:4] for child in children}
         assert started["sandbox"] == ("--host", "127.0.0.1", "--port", str(sandbox_port))
-        assert started["cloudinary"][3] != str(sandbox_port)
+        assert started["cloudinary"][3] == str(urlsplit(settings.cloudinary_stand_in_url).port)
+        assert started["cloudinary"][3] not in (str(sandbox_port), "8094")  # the suite's own, never the default
     finally:
         stop_children(children)
