@@ -75,6 +75,14 @@ ROUTES = {
     ("POST", "/admin/contests/{contest_id}/settlement/payouts/{payout_id}/approve"),
     ("POST", "/admin/contests/{contest_id}/settlement/payouts/{payout_id}/decline"),
     ("POST", "/admin/contests/{contest_id}/settlement/payouts/{payout_id}/paid"),
+    # money in the JSON API
+    ("GET", "/api/v1/admin/contests/{contest_id}/settlement"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/settlement/sign"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/payouts"), ("POST", "/api/v1/admin/contests/{contest_id}/payouts"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/payouts/{payout_id}/approve"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/payouts/{payout_id}/decline"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/payouts/{payout_id}/paid"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/refunds"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 

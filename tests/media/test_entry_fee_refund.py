@@ -59,13 +59,13 @@ async def test_a_refunded_fee_takes_its_approved_candidate_out_of_the_contest(
         audited = (await session.execute(select(AuditEntry.actor, AuditEntry.details).where(
             AuditEntry.action == "candidate.withdrawn", AuditEntry.target == f"candidate:{candidate.id}"))).all()
         told = await session.scalar(select(OutboxMessage.id).where(
-            OutboxMessage.topic == uploads.CLIP_VISIBILITY_TOPIC,
-            OutboxMessage.payload["candidate_id"].as_integer() == candidate.id))
+            OutboxMessage.topic == uploads.MEDIA_ACCESS_TOPIC,
+            OutboxMessage.payload["upload_id"].astext == str(candidate.clip_id)))
     assert status is CandidateStatus.HIDDEN
     [(actor, details)] = audited
     assert actor == "system" and details["order"] == str(order.id) and details["entry"] == entry["entry_id"]
     assert told is not None and candidate.clip_id is not None
-    assert await uploads.withheld(sessions, candidate.clip_id)  # the media server refuses its clip
+    assert not await uploads.served_publicly(sessions, candidate.clip_id)  # the media server refuses its clip
     listed = await (await entering.web.get(f"/api/v1/contests/{slug}")).json()
     assert candidate.code not in [c["code"] for c in listed["candidates"]]
     # The board is read for the first time here (a web process keeps who is on it for a few seconds).

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from gateway.core.entry_slots import check_place, lock_call
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.rules import STARS_PROVIDER, check_payer
-from gateway.core.uploads import CLIP_VISIBILITY_TOPIC
+from gateway.core.uploads import MEDIA_ACCESS_TOPIC
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
@@ -78,7 +78,8 @@ async def withdraw_unpaid_candidate(session: AsyncSession | AsyncConnection, ord
     and the menus, no more votes, its clip withheld (as an organiser's hiding does), and audited. Hidden rather
     than removed: the votes it had stay on the ledger, and the organiser may show it again (a fee paid anew)."""
     row = (await session.execute(
-        select(Candidate.id, Candidate.status, Candidate.clip_id).join(Entry, Entry.candidate_id == Candidate.id)
+        select(Candidate.id, Candidate.status, Candidate.clip_id, Candidate.photo_id)
+        .join(Entry, Entry.candidate_id == Candidate.id)
         .where(Entry.id == order.entry_id, Entry.status == EntryStatus.APPROVED).with_for_update(of=Candidate)
     )).one_or_none()
     if row is None or row.status is CandidateStatus.HIDDEN:
@@ -89,9 +90,10 @@ async def withdraw_unpaid_candidate(session: AsyncSession | AsyncConnection, ord
         before={"status": row.status.value}, after={"status": CandidateStatus.HIDDEN.value},
         details={"entry": str(order.entry_id), "order": str(order.id), "order_status": order.status.value,
                  "reason": "the entry fee it was approved on was refunded or taken back"}))
-    if row.clip_id is not None:  # the storage withholds it once this commits (gateway.core.uploads)
-        await session.execute(insert(OutboxMessage).values(topic=CLIP_VISIBILITY_TOPIC,
-                                                           payload={"candidate_id": row.id}))
+    for upload_id in (row.clip_id, row.photo_id):  # the storage withholds them once this commits (gateway.core.uploads)
+        if upload_id is not None:
+            await session.execute(insert(OutboxMessage).values(topic=MEDIA_ACCESS_TOPIC,
+                                                               payload={"upload_id": str(upload_id)}))
 
 
 def fee_providers(contest: Contest) -> tuple[str, ...]:
