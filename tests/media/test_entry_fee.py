@@ -25,7 +25,7 @@ from gateway.core.entries_review import approve_entries
 from gateway.core.errors import Conflict
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
-from gateway.db.models import Entry, LedgerEntry, OrderStatus, PaymentVerification
+from gateway.db.models import Entry, LedgerEntry, OrderStatus, PaymentVerification, VoteOrder
 from gateway.kit.keys import STARTS
 from tests.factories import assert_tally_invariant, tallies
 from tests.fakes.africastalking import FakeAt
@@ -55,6 +55,12 @@ async def entered(entering: Entering, job: JobContext, fake_at: FakeAt, sessions
 async def pay(entering: Entering, entry: dict[str, Any], provider: str, msisdn: str = "") -> Any:
     return await entering.web.post(f"/entries/{entry['entry_id']}/fee?lang=en", allow_redirects=False,
                                    data={"t": entry["token"], "provider": provider, "msisdn": msisdn})
+
+
+async def fee_order(entering: Entering, sessions: Sessions, paying: Any) -> VoteOrder:
+    """The fee's order that a payment's redirect names, once its prompt went out."""
+    await entering.web.app[STARTS].wait_idle()
+    return await tables.get_order(sessions, uuid.UUID(paying.headers["Location"].rsplit("/", 1)[1]))
 
 
 async def entry_page(entering: Entering, entry: dict[str, Any]) -> str:
@@ -156,9 +162,7 @@ async def test_a_fee_the_provider_disowns_is_unpaid_again_and_its_order_flagged(
         entering: Entering, media_job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn, sessions: Sessions,
         redis: Redis, tmp_path: Path) -> None:
     slug, entry = await entered(entering, media_job, fake_at, sessions, tmp_path)
-    paying = await pay(entering, entry, "mtn")
-    await entering.web.app[STARTS].wait_idle()
-    order = await tables.get_order(sessions, uuid.UUID(paying.headers["Location"].rsplit("/", 1)[1]))
+    order = await fee_order(entering, sessions, await pay(entering, entry, "mtn"))
     assert await callback(entering.web, order.id, paid_body(order)) == 200  # the callback says paid; MTN does not
     async with sessions() as session:
         assert (await session.get(Entry, uuid.UUID(entry["entry_id"]))).fee_paid_at is not None  # type: ignore[union-attr]

@@ -15,15 +15,14 @@ from sqlalchemy import select
 from assembly.job_runtime import JobContext
 from gateway.core import chargebacks, uploads
 from gateway.core.entries_review import approve_entries
-from gateway.core.orders import refunding, tables
+from gateway.core.orders import refunding
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, CandidateStatus, OrderStatus, OutboxMessage
-from gateway.kit.keys import STARTS
 from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn, callback, paid_body
 from tests.media.conftest import Entering
 from tests.media.test_entering import OWNER
-from tests.media.test_entry_fee import entered, pay
+from tests.media.test_entry_fee import entered, fee_order, pay
 
 Refund = Callable[[Sessions, uuid.UUID], Awaitable[object]]
 PATHS: dict[str, Refund] = {
@@ -42,9 +41,7 @@ async def test_a_refunded_fee_takes_its_approved_candidate_out_of_the_contest(
         path: str, entering: Entering, media_job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn,
         sessions: Sessions, tmp_path: Path) -> None:
     slug, entry = await entered(entering, media_job, fake_at, sessions, tmp_path)
-    paying = await pay(entering, entry, "mtn")
-    await entering.web.app[STARTS].wait_idle()
-    order = await tables.get_order(sessions, uuid.UUID(paying.headers["Location"].rsplit("/", 1)[1]))
+    order = await fee_order(entering, sessions, await pay(entering, entry, "mtn"))
     fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
     assert await callback(entering.web, order.id, paid_body(order)) == 200
     [candidate] = await approve_entries(sessions, media_job.media, OWNER,  # type: ignore[arg-type]

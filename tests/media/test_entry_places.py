@@ -15,13 +15,13 @@ from sqlalchemy import select, update
 from assembly.job_runtime import JobContext
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
-from gateway.db.models import Entry, OrderStatus
+from gateway.db.models import Contest, Entry, OrderStatus
 from gateway.kit.keys import STARTS
 from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn, callback, paid_body
 from tests.media.conftest import Entering
 from tests.media.test_entering import open_call, proven, upload
-from tests.media.test_entry_fee import FEE, pay
+from tests.media.test_entry_fee import FEE, fee_order, pay
 from tests.media.test_processing import make_clip
 
 AWA, BEN = "+237670003301", "+237670003302"
@@ -43,6 +43,16 @@ async def sent_hours_ago(sessions: Sessions, entry_id: str, hours: float) -> Non
     async with sessions.begin() as session:
         await session.execute(update(Entry).where(Entry.id == uuid.UUID(entry_id)).values(
             rules_accepted_at=datetime.now(UTC) - timedelta(hours=hours)))
+
+
+async def awas_entry(entering: Entering, media_job: JobContext, fake_at: FakeAt, sessions: Sessions,
+                     tmp_path: Path) -> tuple[Contest, dict[str, Any]]:
+    """A call with a fee and one place, and Awa's entry sent to it (not paid)."""
+    contest = await open_call(sessions, fee_amount=FEE, max_entries=1)
+    awa = await proven(entering, media_job, fake_at, contest.slug, AWA)
+    awas = await (await send(entering, contest.slug, awa, await upload(entering, contest.slug, awa, make_clip(
+        tmp_path / "a.mp4").read_bytes()), "Awa")).json()
+    return contest, awas
 
 
 async def test_an_unpaid_entry_gives_its_place_back_an_hour_after_it_was_sent(
@@ -68,18 +78,14 @@ async def test_an_unpaid_entry_gives_its_place_back_an_hour_after_it_was_sent(
 async def test_a_waiting_payment_keeps_the_place_and_a_paid_entry_keeps_it_for_good(
         entering: Entering, media_job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn, sessions: Sessions,
         tmp_path: Path) -> None:
-    contest = await open_call(sessions, fee_amount=FEE, max_entries=1)
-    awa = await proven(entering, media_job, fake_at, contest.slug, AWA)
-    awas = await (await send(entering, contest.slug, awa, await upload(entering, contest.slug, awa, make_clip(
-        tmp_path / "a.mp4").read_bytes()), "Awa")).json()
+    contest, awas = await awas_entry(entering, media_job, fake_at, sessions, tmp_path)
     paying = await pay(entering, awas, "mtn")
     assert paying.status == 303, await paying.text()
-    await entering.web.app[STARTS].wait_idle()
+    order = await fee_order(entering, sessions, paying)
     await sent_hours_ago(sessions, awas["entry_id"], 1.5)
     ben = await proven(entering, media_job, fake_at, contest.slug, BEN)
     assert await grant_code(entering, contest.slug, ben) == (409, "entries_full")  # MTN's prompt is on her phone
 
-    order = await tables.get_order(sessions, uuid.UUID(paying.headers["Location"].rsplit("/", 1)[1]))
     fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
     assert await callback(entering.web, order.id, paid_body(order)) == 200
     await sent_hours_ago(sessions, awas["entry_id"], 48)
@@ -90,10 +96,7 @@ async def test_two_candidates_taking_the_last_place_at_once_one_gets_it(
         entering: Entering, media_job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn, sessions: Sessions,
         tmp_path: Path) -> None:
     """Awa's hour ran out; she pays as Ben sends his entry for the one place: one of them has it."""
-    contest = await open_call(sessions, fee_amount=FEE, max_entries=1)
-    awa = await proven(entering, media_job, fake_at, contest.slug, AWA)
-    awas = await (await send(entering, contest.slug, awa, await upload(entering, contest.slug, awa, make_clip(
-        tmp_path / "a.mp4").read_bytes()), "Awa")).json()
+    contest, awas = await awas_entry(entering, media_job, fake_at, sessions, tmp_path)
     ben = await proven(entering, media_job, fake_at, contest.slug, BEN)
     await sent_hours_ago(sessions, awas["entry_id"], 1.5)
     bens_clip = await upload(entering, contest.slug, ben, make_clip(tmp_path / "b.mp4").read_bytes())
