@@ -124,6 +124,8 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
     env.update(GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), LOG_JSON="false",
                SANDBOX_URL=f"http://127.0.0.1:{free_port()}", AT_FAKE_URL=f"http://127.0.0.1:{free_port()}",
                TELEGRAM_FAKE_API_URL=f"http://127.0.0.1:{free_port()}")
+    media = f"http://127.0.0.1:{free_port()}"  # its own: the suite's closed port is no place to listen
+    env.update(MEDIA_UPLOAD_URL=media, MEDIA_FILES_URL=media)
     for attempt in range(2):
         process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "run"], env=env, text=True,
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
