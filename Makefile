@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint lock texts balancer fanout clean
+.PHONY: run test lint lock texts balancer fanout alerts clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,9 +42,20 @@ $(NCHAN):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnginx-mod-nchan >/dev/null
 fanout: $(STAMP) $(NCHAN)
 
+## Debian's Prometheus and Alertmanager: `promtool` and `amtool` check the alert rules in deploy/prometheus and
+## run their tests (tests/test_alert_rules.py, in `make test`; `make alerts` alone).
+PROMTOOL ?= /usr/bin/promtool
+AMTOOL ?= /usr/bin/amtool
+$(PROMTOOL) $(AMTOOL):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "The alert rules' checks are Debian's: run 'sudo apt-get install prometheus prometheus-alertmanager'"; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null
+alerts: $(STAMP) $(PROMTOOL) $(AMTOOL)
+	$(PY) -m pytest -n 0 -q tests/test_alert_rules.py
+
 ## Lint, type-check ([tool.mypy]), check the layers ([tool.importlinter] in pyproject.toml), then the
 ## whole test suite against real PostgreSQL and Redis (embedded unless URLs are set).
-test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY)
+test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY) $(PROMTOOL) $(AMTOOL)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
