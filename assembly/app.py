@@ -152,7 +152,7 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
             levels.note_board((now - at).total_seconds())
 
     relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]), handled=board_published)
-    pacer = StatusPacer(app[REDIS])
+    pacer = StatusPacer(app[REDIS], waited=levels.note_status_turn)
     app[RELAY] = relay
     relay.start()
 
@@ -164,7 +164,8 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     checks = PaymentChecks(check_then_relay)
     app[CHECKS] = checks
     starts = PaymentStarts(lambda order_id, claimed: start_payment(app[SESSIONS], app[PROVIDERS], order_id, claimed),
-                           give_back=lambda order_id, claimed: release_start(app[SESSIONS], order_id, claimed.lease))
+                           give_back=lambda order_id, claimed: release_start(app[SESSIONS], order_id, claimed.lease),
+                           waited=levels.note_start_wait)
     app[STARTS] = starts
     window = app[SETTINGS].count_batch_window_ms
     batches = CountBatches(app[SESSIONS], window=window / 1000) if window else None
@@ -250,7 +251,8 @@ async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
     small pool of their own: background work never takes a connection a request is waiting for."""
     engine = create_engine(app[SETTINGS].database_url or "", pool_size=2, max_overflow=2,
                            statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
-    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], StatusPacer(app[REDIS]).wait_turn,
+    pacer = StatusPacer(app[REDIS], waited=app[SERVICE_LEVELS].note_status_turn)
+    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], pacer.wait_turn,
                             app[RELAY].kick)
     loop.start()
     yield

@@ -19,7 +19,8 @@ from assembly.settings import Settings
 from gateway.core.orders import counting, tables
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus, OutboxMessage, Refund
-from gateway.kit.keys import RELAY, STARTS
+from gateway.jobs.start_queue import CONCURRENT_STARTS
+from gateway.kit.keys import CHECKS, RELAY, STARTS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn, callback, paid_body, vote
 from tests.servers import free_port
@@ -138,3 +139,38 @@ async def test_metrics_show_the_outbox_waiting_and_the_money_owed_back(
         text = await scrape(other)
     assert sample(text, "gateway_money_out", kind="refund", state="failed") == 1
     assert sample(text, "gateway_money_out", kind="refund", state="requested") == 0
+
+
+async def test_prompts_queued_behind_a_slow_provider_show_their_wait(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """One prompt more than the process pushes at once, MTN slow to answer: that one waits for a slot."""
+    await make_contest(sessions, slug="gala")
+    fake_mtn.prompts_held = asyncio.Event()
+    for n in range(CONCURRENT_STARTS + 1):
+        response = await client.post("/api/v1/contests/gala/votes", json={
+            "candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": f"+2376700001{n:02d}"},
+            headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+        assert response.status == 201
+    await asyncio.sleep(0.5)
+    fake_mtn.prompts_held.set()
+    await client.app[STARTS].wait_idle()
+    text = await scrape(client)
+    assert sample(text, "gateway_start_wait_seconds_count") == CONCURRENT_STARTS + 1
+    assert sample(text, "gateway_start_wait_seconds_bucket", le="0.25") == CONCURRENT_STARTS  # the rest at once
+    assert (sample(text, "gateway_start_wait_seconds_sum") or 0) >= 0.4
+
+
+async def test_a_status_check_shows_the_cap_it_runs_under(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """A callback that cannot count alone costs a status call, paced under MTN's cap (70% of it for the checks)."""
+    await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala")
+    order = await tables.get_order(sessions, order_id)
+    fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
+    body = paid_body(order)
+    del body["amount"]
+    assert await callback(client, order_id, body) == 200
+    await client.app[CHECKS].wait_idle()
+    text = await scrape(client)
+    assert sample(text, "gateway_status_turn_wait_seconds_count", provider="mtn", role="checks") == 1
+    assert sample(text, "gateway_status_cap_per_second", provider="mtn", role="checks") == 7.0
