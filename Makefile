@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint lock texts balancer fanout clean
+.PHONY: run test lint lock texts balancer fanout alerts ops clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -42,9 +42,31 @@ $(NCHAN):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libnginx-mod-nchan >/dev/null
 fanout: $(STAMP) $(NCHAN)
 
+## Debian's Prometheus and Alertmanager: `promtool` and `amtool` check the alert rules in deploy/prometheus and
+## run their tests (tests/test_alert_rules.py, in `make test`; `make alerts` alone).
+PROMTOOL ?= /usr/bin/promtool
+AMTOOL ?= /usr/bin/amtool
+$(PROMTOOL) $(AMTOOL):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "The alert rules' checks are Debian's: run 'sudo apt-get install prometheus prometheus-alertmanager'"; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus prometheus-alertmanager >/dev/null
+alerts: $(STAMP) $(PROMTOOL) $(AMTOOL)
+	$(PY) -m pytest -n 0 -q tests/test_alert_rules.py
+
+## Prometheus, Alertmanager and the exporters against the local stack (`make run` beside it), from Debian's
+## packages; config in deploy/prometheus, data under var/ops. Ctrl-C stops them.
+EXPORTERS := /usr/bin/prometheus-postgres-exporter /usr/bin/prometheus-redis-exporter /usr/bin/prometheus-node-exporter
+$(EXPORTERS):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "The exporters are Debian's: run 'sudo apt-get install prometheus-postgres-exporter prometheus-redis-exporter prometheus-node-exporter'"; exit 1; fi
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq prometheus-postgres-exporter \
+		prometheus-redis-exporter prometheus-node-exporter >/dev/null
+ops: $(PROMTOOL) $(AMTOOL) $(EXPORTERS)
+	deploy/prometheus/ops.sh
+
 ## Lint, type-check ([tool.mypy]), check the layers ([tool.importlinter] in pyproject.toml), then the
 ## whole test suite against real PostgreSQL and Redis (embedded unless URLs are set).
-test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY)
+test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY) $(PROMTOOL) $(AMTOOL)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports

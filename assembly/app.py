@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
@@ -27,6 +27,7 @@ from assembly.loop_watch import LoopWatch, watching
 from assembly.media import build_storage
 from assembly.metrics import Metrics
 from assembly.middleware import body_deadline, json_errors, request_context
+from assembly.provider_calls import call_noter
 from assembly.providers import build_providers
 from assembly.results_key import signing_key
 from assembly.settings import Settings, check_production
@@ -58,11 +59,13 @@ from gateway.kit.keys import (
     REDIS,
     RELAY,
     RESULTS_KEY,
+    SERVICE_LEVELS,
     SESSIONS,
     SETTINGS,
     STARTS,
     settings_of,
 )
+from gateway.kit.service_levels import ServiceLevels
 from leaderboard import routes as leaderboard_routes
 from leaderboard.keys import LEADERBOARD_BOARDS
 from leaderboard.refresh import board_refresh
@@ -121,7 +124,7 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     """One shared HTTP client for every provider; short time-outs, retries are ours to decide."""
-    async with provider_http_client() as client:
+    async with provider_http_client(note=call_noter(settings_of(app, Settings), app[SERVICE_LEVELS])) as client:
         app[HTTP] = client
         yield
 
@@ -141,8 +144,15 @@ async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     """The work a web process does after its reply: relay, status checks, payment prompts."""
-    relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]))
-    pacer = StatusPacer(app[REDIS])
+    levels = app[SERVICE_LEVELS]
+
+    def board_published(topic: str, written: list[datetime]) -> None:  # the relay's local work is the board's
+        now = datetime.now(UTC)
+        for at in written:
+            levels.note_board((now - at).total_seconds())
+
+    relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]), handled=board_published)
+    pacer = StatusPacer(app[REDIS], waited=levels.note_status_turn)
     app[RELAY] = relay
     relay.start()
 
@@ -154,7 +164,8 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     checks = PaymentChecks(check_then_relay)
     app[CHECKS] = checks
     starts = PaymentStarts(lambda order_id, claimed: start_payment(app[SESSIONS], app[PROVIDERS], order_id, claimed),
-                           give_back=lambda order_id, claimed: release_start(app[SESSIONS], order_id, claimed.lease))
+                           give_back=lambda order_id, claimed: release_start(app[SESSIONS], order_id, claimed.lease),
+                           waited=levels.note_start_wait)
     app[STARTS] = starts
     window = app[SETTINGS].count_batch_window_ms
     batches = CountBatches(app[SESSIONS], window=window / 1000) if window else None
@@ -205,6 +216,7 @@ def create_app(settings: Settings) -> web.Application:
     app = web.Application(middlewares=[request_context, json_errors, body_deadline], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     app[METRICS] = Metrics()
+    app[SERVICE_LEVELS] = ServiceLevels(app[METRICS].registry)
     app[RESULTS_KEY] = signing_key(settings)  # signed results; production has checked it above
     # What the admin area and the vote service reach of the channels without importing one.
     app[CHANNEL_NAMES] = tuple(parts.name for parts in CHANNELS)
@@ -239,7 +251,8 @@ async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
     small pool of their own: background work never takes a connection a request is waiting for."""
     engine = create_engine(app[SETTINGS].database_url or "", pool_size=2, max_overflow=2,
                            statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
-    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], StatusPacer(app[REDIS]).wait_turn,
+    pacer = StatusPacer(app[REDIS], waited=app[SERVICE_LEVELS].note_status_turn)
+    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], pacer.wait_turn,
                             app[RELAY].kick)
     loop.start()
     yield

@@ -17,12 +17,14 @@ in a thread for every request (18% of a web process's CPU under load, seen with 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import aiohttp
 import httpx
 from httpx._utils import get_environment_proxies  # httpx's own reading of the variables, pinned in the lock
 from httpx_aiohttp import AiohttpTransport
+
+from gateway.kit.service_levels import call_outcome
 
 PROVIDER_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
@@ -65,19 +67,40 @@ class MappedBody(httpx.AsyncByteStream):
             await self._stream.aclose()
 
 
+CallNote = Callable[[httpx.Request, str], None]  # a request and how it was answered (`CALL_OUTCOMES`)
+
+
 class ProviderTransport(AiohttpTransport):
+    def __init__(self, *, proxy: httpx.Proxy | None = None, note: CallNote | None = None) -> None:
+        super().__init__(proxy=proxy)
+        self._note = note
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        with named_as_httpx(request):
-            response = await super().handle_async_request(request)
+        try:
+            with named_as_httpx(request):
+                response = await super().handle_async_request(request)
+        except httpx.TimeoutException:
+            self._noted(request, "timeout")
+            raise
+        except httpx.TransportError:
+            self._noted(request, "unreachable")
+            raise
+        self._noted(request, call_outcome(response.status_code))
         assert isinstance(response.stream, httpx.AsyncByteStream)
         response.stream = MappedBody(response.stream, request)
         return response
 
+    def _noted(self, request: httpx.Request, outcome: str) -> None:
+        if self._note is not None:
+            self._note(request, outcome)
 
-def provider_http_client(timeout: httpx.Timeout | float = PROVIDER_TIMEOUT) -> httpx.AsyncClient:
-    """Short time-outs; retries are each caller's to decide (with the same reference)."""
+
+def provider_http_client(timeout: httpx.Timeout | float = PROVIDER_TIMEOUT, note: CallNote | None = None
+                         ) -> httpx.AsyncClient:
+    """Short time-outs; retries are each caller's to decide (with the same reference). `note`: told how each
+    request was answered (the web process's provider figures, `assembly.provider_calls`)."""
     proxied: dict[str, httpx.AsyncBaseTransport | None] = {
-        pattern: ProviderTransport(proxy=httpx.Proxy(url)) if url else None  # None: straight, by the default
+        pattern: ProviderTransport(proxy=httpx.Proxy(url), note=note) if url else None  # None: straight, by the default
         for pattern, url in get_environment_proxies().items()
         if url is None or url.startswith(("http://", "https://"))}  # aiohttp speaks no SOCKS: straight, as before
-    return httpx.AsyncClient(transport=ProviderTransport(), mounts=proxied, timeout=timeout)
+    return httpx.AsyncClient(transport=ProviderTransport(note=note), mounts=proxied, timeout=timeout)

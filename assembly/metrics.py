@@ -1,4 +1,6 @@
-"""Prometheus metrics: requests, orders, queue depth, payment work, periodic pass ages; one registry per app."""
+"""Prometheus metrics: requests, orders, queue depth, payment work, periodic pass ages; one registry per app.
+The service-level figures measured as the work happens are `gateway.kit.service_levels`'s, in the same registry;
+those read from PostgreSQL at scrape time are `assembly.scrape_figures`'."""
 
 from __future__ import annotations
 
@@ -9,11 +11,11 @@ from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
-from sqlalchemy import func, select
 
+from assembly.scrape_figures import ScrapeFigures, read_figures
 from gateway.core.payments.verification import backlog as verification_backlog
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import OrderStatus, VoteOrder
+from gateway.db.models import ContestStatus, OrderStatus, PayoutState, RefundState
 from gateway.jobs.last_passes import PERIODIC_PASSES
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
@@ -46,6 +48,21 @@ class Metrics:
                                              "callback-counted order has awaited its status check (0: none)",
                                              registry=self.registry)
 
+        # Scrape-time service-level figures (assembly.scrape_figures): same value in every web process.
+        self.vote_orders = Gauge("gateway_vote_orders", "Vote orders by channel, provider and status",
+                                 ["channel", "provider", "status"], registry=self.registry)
+        self.votes = Gauge("gateway_votes", "Votes (orders' quantities) by channel, provider and status",
+                           ["channel", "provider", "status"], registry=self.registry)
+        self.contests = Gauge("gateway_contests", "Contests by status", ["status"], registry=self.registry)
+        self.outbox_backlog = Gauge("gateway_outbox_backlog", "Outbox rows committed and not yet relayed",
+                                    registry=self.registry)
+        self.outbox_oldest_age = Gauge("gateway_outbox_oldest_age_seconds", "Seconds the oldest outbox row not yet "
+                                       "relayed has waited (0: none)", registry=self.registry)
+        self.money_out = Gauge("gateway_money_out", "Refunds and payouts by state", ["kind", "state"],
+                               registry=self.registry)
+        self.money_out_amount = Gauge("gateway_money_out_amount", "Refunds and payouts by state, in minor units",
+                                      ["kind", "state", "currency"], registry=self.registry)
+
     def observe_request(self, method: str, route: str, status: int, seconds: float) -> None:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(route).observe(seconds)
@@ -54,20 +71,38 @@ class Metrics:
         async with self._counting:  # scrapes meanwhile wait for this count rather than start their own
             if time.monotonic() >= self._orders_counted_at + ORDER_COUNT_SECONDS:
                 async with autocommit(sessions) as session:
-                    rows = (await session.execute(
-                        select(VoteOrder.status, func.count()).group_by(VoteOrder.status)
-                    )).all()
-                counts = {status: count for status, count in rows}
-                for status in OrderStatus:
-                    self.orders.labels(status.value).set(counts.get(status, 0))
+                    figures = await read_figures(session)
+                self.note_figures(figures)
                 async with autocommit(sessions) as session:  # callback verification
                     waiting, oldest = await verification_backlog(session)
                 self.verification_backlog.set(waiting)
-                age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
-                self.verification_oldest_age.set(round(max(age, 0.0), 1))
+                self.verification_oldest_age.set(age_of(oldest))
                 self._orders_counted_at = time.monotonic()
         for name, depth in queue_lengths.items():
             self.queue_depth.labels(name).set(depth)
+
+    def note_figures(self, figures: ScrapeFigures) -> None:
+        counts: dict[str, int] = {}
+        self.vote_orders.clear()  # a combination gone (its orders purged) must not linger at its last value
+        self.votes.clear()
+        for (channel, provider, status), (orders, votes) in figures.orders.items():
+            counts[status] = counts.get(status, 0) + orders
+            self.vote_orders.labels(channel, provider, status).set(orders)
+            self.votes.labels(channel, provider, status).set(votes)
+        for order_status in OrderStatus:
+            self.orders.labels(order_status.value).set(counts.get(order_status.value, 0))
+        for contest_status in ContestStatus:
+            self.contests.labels(contest_status.value).set(figures.contests.get(contest_status.value, 0))
+        self.outbox_backlog.set(figures.outbox_waiting)
+        self.outbox_oldest_age.set(age_of(figures.outbox_oldest))
+        money: dict[tuple[str, str], int] = {}
+        self.money_out_amount.clear()
+        for (kind, state, currency), (count, amount) in figures.money_out.items():
+            money[(kind, state)] = money.get((kind, state), 0) + count
+            self.money_out_amount.labels(kind, state, currency).set(amount)
+        for kind, states in (("refund", RefundState), ("payout", PayoutState)):
+            for state in states:
+                self.money_out.labels(kind, state.value).set(money.get((kind, state.value), 0))
 
     def note_payment_work(self, prompts_owed: int, status_checks: int) -> None:
         self.payment_work.labels("prompts_owed").set(prompts_owed)
@@ -86,3 +121,9 @@ class Metrics:
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
+
+
+def age_of(oldest: datetime | None) -> float:
+    """Seconds since `oldest`, to a tenth (0: nothing waiting)."""
+    age = (datetime.now(UTC) - oldest).total_seconds() if oldest is not None else 0.0
+    return round(max(age, 0.0), 1)

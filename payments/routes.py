@@ -3,6 +3,7 @@ one that is neither signed nor vouched for by a per-order secret only triggers a
 
 from __future__ import annotations
 
+import time
 import uuid
 from functools import partial
 
@@ -13,7 +14,7 @@ from gateway.core.payments import outgoing_notices
 from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.kit.answers import error_body
-from gateway.kit.keys import CHECKS, COUNT_BATCHES, PROVIDERS, RELAY, SESSIONS, SETTINGS
+from gateway.kit.keys import CHECKS, COUNT_BATCHES, PROVIDERS, RELAY, SERVICE_LEVELS, SESSIONS, SETTINGS
 from gateway.kit.throttle import enforce_untied_limit
 from payments.mtn.callback_secret import QUERY_NAME, callback_key, secret_holds
 
@@ -45,6 +46,7 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
     and everything is taken (still bounded).
     """
     app = request.app
+    arrived = time.monotonic()
     body = await request.read()
     limit = partial(enforce_untied_limit, request)
     if signed and not await signature_holds(app[PROVIDERS], provider, request.headers, body):
@@ -53,6 +55,8 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
                                      untied=None if signed else limit, secret=secret, batches=app[COUNT_BATCHES])
     if outcome.outcome is Outcome.NEEDS_CHECK and outcome.order_id is not None:
         app[CHECKS].request(outcome.order_id)
+    if outcome.outcome is Outcome.COUNTED:  # committed in the tally by now (a count batch included)
+        app[SERVICE_LEVELS].note_counted(provider, time.monotonic() - arrived)
     if outcome.outcome in SETTLED:
         app[RELAY].kick()
     return outcome

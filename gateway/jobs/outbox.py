@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[[dict[str, Any]], Awaitable[None]]
 BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
+# Told, after a local handler ran, its topic and when each of its rows was written (the latency to the board).
+Handled = Callable[[str, list[datetime]], None]
 
 DELIVERY_RETRY = Retry(max=6, interval=[1, 5, 15, 60, 300, 900])
 
@@ -47,7 +49,8 @@ def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
 
 
 async def relay_outbox(sessions: Sessions, enqueue: Callable[[list[int]], Awaitable[int]],
-                       local: Mapping[str, BatchHandler] | None = None, limit: int = 500) -> int:
+                       local: Mapping[str, BatchHandler] | None = None, limit: int = 500,
+                       handled: Handled | None = None) -> int:
     """Move committed, not yet handled outbox rows on; returns how many rows.
 
     Topics in `local` are fast and idempotent (the board refresh): the relay runs them itself, once
@@ -55,7 +58,7 @@ async def relay_outbox(sessions: Sessions, enqueue: Callable[[list[int]], Awaita
     """
     async with sessions.begin() as session:
         rows = (await session.execute(
-            select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload)
+            select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload, OutboxMessage.created_at)
             .where(OutboxMessage.enqueued_at.is_(None))
             .order_by(OutboxMessage.id)
             .limit(limit)
@@ -68,6 +71,8 @@ async def relay_outbox(sessions: Sessions, enqueue: Callable[[list[int]], Awaita
         handled_here = [row for row in rows if row.topic in handlers]
         for topic in {row.topic for row in handled_here}:
             await handlers[topic]([row.payload for row in handled_here if row.topic == topic])
+            if handled is not None:
+                handled(topic, [row.created_at for row in handled_here if row.topic == topic])
         if handled_here:
             await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in handled_here]))
                                   .values(enqueued_at=now, delivered_at=now, attempts=OutboxMessage.attempts + 1))

@@ -14,15 +14,17 @@ from collections.abc import Mapping
 from rq import Queue
 
 from gateway.db.engine import Sessions
-from gateway.jobs.outbox import BatchHandler, enqueue_deliveries, relay_outbox
+from gateway.jobs.outbox import BatchHandler, Handled, enqueue_deliveries, relay_outbox
 
 log = logging.getLogger(__name__)
 
 
 class RelayLoop:
     def __init__(self, sessions: Sessions, queue: Queue,
-                 local: Mapping[str, BatchHandler] | None = None, interval: float = 1.0) -> None:
+                 local: Mapping[str, BatchHandler] | None = None, interval: float = 1.0,
+                 handled: Handled | None = None) -> None:
         self._sessions = sessions
+        self._handled = handled
         self._queue = queue
         self._local = local
         self._interval = interval
@@ -45,7 +47,7 @@ class RelayLoop:
         async def enqueue(ids: list[int]) -> int:
             return await asyncio.to_thread(enqueue_deliveries, self._queue, ids)
 
-        return await relay_outbox(self._sessions, enqueue, self._local)
+        return await relay_outbox(self._sessions, enqueue, self._local, handled=self._handled)
 
     async def _run(self) -> None:
         while True:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
@@ -47,8 +48,10 @@ class PaymentStarts:
 
     def __init__(self, start: Callable[[uuid.UUID, ClaimedStart | None], Awaitable[object]], *,
                  give_back: Callable[[uuid.UUID, ClaimedStart], Awaitable[object]] | None = None,
-                 concurrency: int = CONCURRENT_STARTS, retry_delays: Sequence[float] = RETRY_DELAYS) -> None:
+                 concurrency: int = CONCURRENT_STARTS, retry_delays: Sequence[float] = RETRY_DELAYS,
+                 waited: Callable[[float], None] | None = None) -> None:
         self._start = start
+        self._waited = waited  # told how long each prompt, once due, queued for a slot (its first attempt)
         self._give_back = give_back  # a placement's lease no start will use (shutdown): the reconciler's sooner
         self._slots = asyncio.Semaphore(concurrency)  # provider calls in flight at once
         self._retry_delays = tuple(retry_delays)
@@ -70,8 +73,12 @@ class PaymentStarts:
         try:
             if after > 0:
                 await asyncio.sleep(after)
+            due: float | None = time.monotonic()
             for delay in (*self._retry_delays, None):
                 await self._take_slot()
+                if due is not None and self._waited is not None:  # a retry's wait is its delay's, not the queue's
+                    self._waited(time.monotonic() - due)
+                due = None
                 calling = True
                 settled = await self._attempt(order_id, claimed)
                 calling = False

@@ -27,6 +27,9 @@ log = logging.getLogger(__name__)
 
 CHECKS_SHARE = 0.7  # of a provider's cap, for the checks callbacks ask for (web processes)
 RECONCILER_SHARE = 0.2  # for the reconciler's polling (worker, or `gateway reconcile`)
+# Told of each status call's turn: provider, schedule (role), seconds it waits for its slot, and the calls a
+# second that schedule allows (the figures of the cap's use on /metrics).
+PacedTurn = Callable[[str, str, float, float], None]
 
 # Reserve the next slot of a schedule: returns how many ms to wait for it. KEYS[1] holds the next
 # free slot (ms, Redis clock); ARGV[1] is the spacing between calls in ms.
@@ -41,8 +44,10 @@ return slot - now
 
 
 class StatusPacer:
-    def __init__(self, redis: Redis, *, role: str = "checks", share: float = CHECKS_SHARE) -> None:
+    def __init__(self, redis: Redis, *, role: str = "checks", share: float = CHECKS_SHARE,
+                 waited: PacedTurn | None = None) -> None:
         self._redis = redis
+        self._waited = waited
         self._role = role
         self._share = share
         self._reserve = redis.register_script(RESERVE_SLOT)
@@ -60,6 +65,8 @@ class StatusPacer:
         except RedisError:
             log.warning("status pacing: Redis unavailable, pacing %s in this process only", provider.name)
             wait_ms = self._local_slot(provider.name, spacing) * 1000
+        if self._waited is not None:
+            self._waited(provider.name, self._role, max(wait_ms, 0) / 1000, per_second * self._share)
         if wait_ms > 0:
             await asyncio.sleep(wait_ms / 1000)
 

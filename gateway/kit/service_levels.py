@@ -1,0 +1,65 @@
+"""The service-level figures measured as the work happens (the rest are read from PostgreSQL at scrape time,
+`assembly.metrics`): how long a paid vote took to reach the tally and the tally to reach the board, and how
+the providers answer. In-process counters and histograms, one set per app (its registry), summed by Prometheus
+across processes; recording one costs a dictionary look-up and an addition, never a query."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+# The SLOs' thresholds (2 s to the tally, 1 s to the board) are bucket bounds, so a burn rate is exact.
+TALLY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+BOARD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
+# What a provider's answer was, as an operator acts on it: `throttled` (429) calls for MTN's cap, `timeout` and
+# `unreachable` for their status page, `server_error` (5xx) for their on-call, `refused` (other 4xx) for ours.
+CALL_OUTCOMES = ("ok", "refused", "throttled", "server_error", "timeout", "unreachable")
+
+
+class ServiceLevels:
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.callback_to_tally = Histogram(
+            "gateway_callback_to_tally_seconds", "From a provider's callback arriving to its votes committed in "
+            "the tally", ["provider"], buckets=TALLY_BUCKETS, registry=registry)
+        self.count_to_board = Histogram(
+            "gateway_count_to_board_seconds", "From votes committed in the tally to the board's new frame "
+            "published to its viewers", buckets=BOARD_BUCKETS, registry=registry)
+        self.start_wait = Histogram(
+            "gateway_start_wait_seconds", "How long a payment prompt, once due, waited for a free slot in this web "
+            "process's start queue", buckets=WAIT_BUCKETS, registry=registry)
+        self.status_turn_wait = Histogram(
+            "gateway_status_turn_wait_seconds", "How long a status call waited for its turn under the provider's "
+            "cap (its count: the status calls made)", ["provider", "role"], buckets=WAIT_BUCKETS, registry=registry)
+        self.status_cap = Gauge(
+            "gateway_status_cap_per_second", "Status calls a second this schedule may make (its share of the "
+            "provider's cap)", ["provider", "role"], registry=registry)
+        self.provider_calls = Counter(
+            "gateway_provider_calls", "Requests to the providers by how they were answered",
+            ["provider", "outcome"], registry=registry)
+
+    def note_counted(self, provider: str, seconds: float) -> None:
+        self.callback_to_tally.labels(provider).observe(max(seconds, 0.0))
+
+    def note_board(self, seconds: float) -> None:
+        self.count_to_board.observe(max(seconds, 0.0))
+
+    def note_start_wait(self, seconds: float) -> None:
+        self.start_wait.observe(max(seconds, 0.0))
+
+    def note_status_turn(self, provider: str, role: str, seconds: float, per_second: float) -> None:
+        self.status_turn_wait.labels(provider, role).observe(seconds)
+        self.status_cap.labels(provider, role).set(per_second)
+
+    def note_call(self, provider: str, outcome: str) -> None:
+        self.provider_calls.labels(provider, outcome).inc()
+
+
+def call_outcome(status: int) -> str:
+    """A provider's HTTP status as one of `CALL_OUTCOMES`."""
+    if status == 429:
+        return "throttled"
+    if status >= 500:
+        return "server_error"
+    if status >= 400:
+        return "refused"
+    return "ok"

@@ -1,0 +1,176 @@
+"""The service-level figures on `/metrics` an operator's alerts read: votes by channel, provider and status, the
+callback → tally and tally → board latencies, the providers' refusals and time-outs, open contests, the outbox not
+yet relayed, and the refunds and payouts owed."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import timedelta
+
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, insert, update
+
+from assembly.app import create_app
+from assembly.provider_calls import provider_of, provider_prefixes
+from assembly.settings import Settings
+from gateway.core.orders import counting, tables
+from gateway.db.engine import Sessions
+from gateway.db.models import ContestStatus, OutboxMessage, Refund
+from gateway.jobs.start_queue import CONCURRENT_STARTS
+from gateway.kit.keys import CHECKS, RELAY, STARTS
+from tests.factories import make_contest, place
+from tests.fakes.mtn import FakeMtn, callback, paid_body, vote
+from tests.servers import free_port
+from tests.waiting import until
+
+
+def sample(text: str, name: str, **labels: str) -> float | None:
+    """The value of one series in a scrape (None: absent)."""
+    for family in text_string_to_metric_families(text):
+        for found in family.samples:
+            if found.name == name and all(found.labels.get(key) == value for key, value in labels.items()):
+                return float(found.value)
+    return None
+
+
+async def scrape(client: TestClient) -> str:
+    return await (await client.get("/metrics")).text()
+
+
+async def test_metrics_show_orders_and_votes_by_channel_provider_and_status_and_the_open_contests(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    await make_contest(sessions, slug="later", status=ContestStatus.DRAFT)
+    paid = await place(sessions, contest, quantity=3, channel="ussd")
+    await place(sessions, contest, quantity=2, channel="ussd")
+    await place(sessions, contest, provider="orange", msisdn="+237690000001")
+    await counting.confirm_payment(sessions, paid.id, "SUCCESSFUL", 300, "XAF", "t", provider="mtn")
+    text = await scrape(client)
+    assert sample(text, "gateway_vote_orders", channel="ussd", provider="mtn", status="paid") == 1
+    assert sample(text, "gateway_votes", channel="ussd", provider="mtn", status="paid") == 3
+    assert sample(text, "gateway_votes", channel="ussd", provider="mtn", status="pending") == 2
+    assert sample(text, "gateway_vote_orders", channel="web", provider="orange", status="pending") == 1
+    assert sample(text, "gateway_vote_orders", channel="web", provider="mtn", status="paid") is None
+    assert sample(text, "gateway_orders", status="paid") == 1  # the totals by status are still there
+    assert sample(text, "gateway_contests", status="open") == 1
+    assert sample(text, "gateway_contests", status="draft") == 1
+    assert sample(text, "gateway_contests", status="closed") == 0
+
+
+async def test_an_mtn_callback_times_its_way_to_the_tally_and_on_to_the_board(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala")
+    order = await tables.get_order(sessions, order_id)
+    assert await callback(client, order_id, paid_body(order)) == 200
+    text = await scrape(client)
+    assert sample(text, "gateway_callback_to_tally_seconds_count", provider="mtn") == 1
+    assert sample(text, "gateway_callback_to_tally_seconds_bucket", provider="mtn", le="2.0") == 1  # within the SLO
+    # The relay publishes the board after the commit, on its own task.
+    for _ in range(500):
+        text = await scrape(client)
+        if sample(text, "gateway_count_to_board_seconds_count"):
+            break
+        await asyncio.sleep(0.01)
+    assert sample(text, "gateway_count_to_board_seconds_count") == 1
+    assert sample(text, "gateway_count_to_board_seconds_bucket", le="1.0") == sample(
+        text, "gateway_count_to_board_seconds_count")
+
+
+async def test_a_provider_answering_429_is_counted_as_throttling(settings: Settings, sessions: Sessions) -> None:
+    """MTN refusing every request with 429 (its cap): the figure an operator's alert reads climbs."""
+    calls: list[str] = []
+
+    async def throttled(request: web.Request) -> web.Response:
+        calls.append(request.path)
+        return web.json_response({"message": "Too many requests"}, status=429)
+
+    mtn = web.Application()
+    mtn.router.add_route("*", "/{tail:.*}", throttled)
+    port = free_port()
+    async with TestServer(mtn, port=port):
+        app = create_app(settings.model_copy(update={"sandbox_url": f"http://127.0.0.1:{port}"}))
+        async with TestClient(TestServer(app)) as client:
+            await make_contest(sessions, slug="gala")
+            response = await client.post("/api/v1/contests/gala/votes", json={
+                "candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000009"})
+            assert response.status == 201
+            await until(lambda: bool(calls))
+            text = await scrape(client)
+            await app[STARTS].close(grace=0)
+    assert (sample(text, "gateway_provider_calls_total", provider="mtn", outcome="throttled") or 0) >= 1
+    assert sample(text, "gateway_provider_calls_total", provider="mtn", outcome="ok") is None
+
+
+def test_requests_are_told_apart_by_their_provider_address(settings: Settings) -> None:
+    prefixes = provider_prefixes(settings.model_copy(update={
+        "sandbox_url": "http://127.0.0.1:9/", "mtn_momo_base_url": "https://proxy.momodeveloper.mtn.com"}))
+    assert provider_of(prefixes, "https://proxy.momodeveloper.mtn.com/collection/v1_0/requesttopay") == "mtn"
+    assert provider_of(prefixes, "http://127.0.0.1:9/orange/oauth/v3/token") == "orange"
+    assert provider_of(prefixes, "https://api.stripe.com/v1/checkout/sessions") == "stripe"
+    assert provider_of(prefixes, "https://proxy.momodeveloper.mtn.com.evil.example/x") is None
+    assert provider_of(prefixes, "https://media.example.org/upload") is None
+
+
+async def test_metrics_show_the_outbox_waiting_and_the_money_owed_back(
+        client: TestClient, settings: Settings, sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest)
+    await client.app[RELAY].stop()  # no web process relaying: rows wait
+    async with sessions.begin() as session:
+        await session.execute(insert(OutboxMessage).values(topic="nobody.listens", payload={},
+                                                           created_at=func.now() - timedelta(seconds=40)))
+        await session.execute(insert(Refund).values(
+            id=uuid.uuid4(), order_id=order.id, provider="mtn", amount=100, currency="XAF", reason="rejected hold",
+            requested_by="owner@example.org"))
+    text = await scrape(client)
+    assert sample(text, "gateway_outbox_backlog") == 1
+    assert 40 <= (sample(text, "gateway_outbox_oldest_age_seconds") or 0) < 70
+    assert sample(text, "gateway_money_out", kind="refund", state="requested") == 1
+    assert sample(text, "gateway_money_out", kind="refund", state="failed") == 0
+    assert sample(text, "gateway_money_out", kind="payout", state="sent") == 0
+    assert sample(text, "gateway_money_out_amount", kind="refund", state="requested", currency="XAF") == 100
+    async with sessions.begin() as session:
+        await session.execute(update(Refund).values(state="failed"))
+    async with TestClient(TestServer(create_app(settings))) as other:  # a fresh process: nothing cached
+        text = await scrape(other)
+    assert sample(text, "gateway_money_out", kind="refund", state="failed") == 1
+    assert sample(text, "gateway_money_out", kind="refund", state="requested") == 0
+
+
+async def test_prompts_queued_behind_a_slow_provider_show_their_wait(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """One prompt more than the process pushes at once, MTN slow to answer: that one waits for a slot."""
+    await make_contest(sessions, slug="gala")
+    fake_mtn.prompts_held = asyncio.Event()
+    for n in range(CONCURRENT_STARTS + 1):
+        response = await client.post("/api/v1/contests/gala/votes", json={
+            "candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": f"+2376700001{n:02d}"},
+            headers={"X-Forwarded-For": f"203.0.113.{n + 1}"})
+        assert response.status == 201
+    await asyncio.sleep(0.5)
+    fake_mtn.prompts_held.set()
+    await client.app[STARTS].wait_idle()
+    text = await scrape(client)
+    assert sample(text, "gateway_start_wait_seconds_count") == CONCURRENT_STARTS + 1
+    assert sample(text, "gateway_start_wait_seconds_bucket", le="0.25") == CONCURRENT_STARTS  # the rest at once
+    assert (sample(text, "gateway_start_wait_seconds_sum") or 0) >= 0.4
+
+
+async def test_a_status_check_shows_the_cap_it_runs_under(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """A callback that cannot count alone costs a status call, paced under MTN's cap (70% of it for the checks)."""
+    await make_contest(sessions, slug="gala")
+    order_id = await vote(client, "gala")
+    order = await tables.get_order(sessions, order_id)
+    fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
+    body = paid_body(order)
+    del body["amount"]
+    assert await callback(client, order_id, body) == 200
+    await client.app[CHECKS].wait_idle()
+    text = await scrape(client)
+    assert sample(text, "gateway_status_turn_wait_seconds_count", provider="mtn", role="checks") == 1
+    assert sample(text, "gateway_status_cap_per_second", provider="mtn", role="checks") == 7.0
