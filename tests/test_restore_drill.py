@@ -156,6 +156,8 @@ async def test_a_drill_restores_the_votes_counted_after_the_base_backup_and_to_a
 
     code, out = drill(source.env, "--to", (between - timedelta(hours=1)).isoformat())
     assert code == 1 and "no base backup to restore begun before" in out
+    code, out = drill(source.env, "--to", (last_vote_at + timedelta(hours=1)).isoformat())
+    assert code == 1 and "recovery ended before configured recovery target was reached" in out, out
 
 
 def test_the_newest_base_backup_begun_before_the_target_is_the_one_restored() -> None:
@@ -180,3 +182,18 @@ async def test_the_embedded_default_archives_its_wal_within_the_time_out(scratch
     finally:
         await asyncio.to_thread(embedded.stop)
     assert [segment.name for segment in (scratch / "backups" / "wal").iterdir() if len(segment.name) == 24]
+
+
+def test_the_embedded_default_is_backed_up_and_restored_by_the_commands_alone(settings: Settings,
+                                                                             scratch: Path) -> None:
+    """What `make run`'s installation does: no DATABASE_URL, its own PostgreSQL (pgserver's), archiving as it
+    starts; a base backup and a drill need nothing more."""
+    env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "BACKUP_DIR")}
+    env |= {"GATEWAY_DATA_DIR": str(scratch / "var"), "REDIS_URL": settings.redis_url or "", "LOG_JSON": "false"}
+    for command in (("migrate",), ("seed", "--demo"), ("backup", "base")):
+        done = gateway(*command, env=env)
+        assert done.returncode == 0, done.stderr
+    code, out = drill(env)
+    assert code == 0, out
+    assert "demo: ledger ok, 0 entries" in out and "total: " in out
+    assert [segment for segment in (scratch / "var" / "backups" / "wal").iterdir() if len(segment.name) == 24]
