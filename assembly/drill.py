@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from assembly.backups import (
     BackupError,
@@ -28,7 +28,7 @@ from assembly.backups import (
 )
 from gateway.core import ledger
 from gateway.db.engine import Sessions, create_engine, session_factory
-from gateway.db.models import Candidate, Contest, LedgerCheckpoint, ResultsSheet
+from gateway.db.models import Candidate, Contest, LedgerCheckpoint, OutboxMessage, ResultsSheet
 
 T = TypeVar("T")
 PROMOTION_POLL_SECONDS = 0.2
@@ -57,6 +57,7 @@ class DrillReport:
     target: datetime | None
     began: datetime
     recovery_point: datetime | None = None
+    jobs_in_redis: int = 0  # outbox rows handed to RQ, not yet run: lost if Redis was lost too
     steps: list[Step] = field(default_factory=list)
     contests: list[ContestFinding] = field(default_factory=list)
 
@@ -106,6 +107,7 @@ async def run_drill(place: BackupPlace, bin_dir: Path | None, port: int, role: s
         try:
             sessions = session_factory(engine)
             report.recovery_point = await last_replayed(sessions)
+            report.jobs_in_redis = await jobs_handed_to_redis(sessions)
             report.contests = await timed(report, "verify the ledger and recount", lambda: findings(sessions))
         finally:
             await engine.dispose()
@@ -142,6 +144,12 @@ async def last_replayed(sessions: Sessions) -> datetime | None:
     async with sessions() as session:
         value = await session.scalar(text("SELECT pg_last_xact_replay_timestamp()"))
     return value if isinstance(value, datetime) else None
+
+
+async def jobs_handed_to_redis(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.enqueued_at.is_not(None), OutboxMessage.delivered_at.is_(None))) or 0)
 
 
 async def findings(sessions: Sessions) -> list[ContestFinding]:
@@ -192,6 +200,8 @@ def report_lines(report: DrillReport) -> list[str]:
         lines.append(f"recovery point: {report.recovery_point.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC, the last "
                      f"transaction restored; data at risk: writes after it ({report.data_at_risk():.0f} s before "
                      "the drill began)")
+    lines.append(f"outbox jobs handed to Redis and not yet run: {report.jobs_in_redis} (with Redis lost too: "
+                 "receipts and notices that never go out; no vote or payment, those are in PostgreSQL)")
     lines.extend(f"{step.name}: {step.seconds:.1f} s" for step in report.steps)
     lines.append(f"total: {report.seconds:.1f} s")
     return lines

@@ -143,6 +143,7 @@ async def test_a_drill_restores_the_votes_counted_after_the_base_backup_and_to_a
     assert "tallies from the ledger: 01=5, 02=5, 03=4" in out
     assert "last checkpoint: hourly of" in out and "at entry 2, matches the chain; 2 entries since" in out
     assert "last signed sheet: on_demand of" in out
+    assert "outbox jobs handed to Redis and not yet run: 0" in out
     recovery_point = datetime.strptime(out.split("recovery point: ")[1][:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     assert between < recovery_point <= last_vote_at  # the later votes' commits came back
     for step in ("unpack the base backup", "replay the archived WAL", "verify the ledger and recount", "total"):
@@ -196,4 +197,7 @@ def test_the_embedded_default_is_backed_up_and_restored_by_the_commands_alone(se
     code, out = drill(env)
     assert code == 0, out
     assert "demo: ledger ok, 0 entries" in out and "total: " in out
+    printed = gateway("backup", "settings", env=env).stdout  # what a server of one's own is given
+    assert f"archive_command = '(test -f {scratch}/var/backups/wal/%f" in printed
+    assert "archive_timeout = '60s'" in printed
     assert [segment for segment in (scratch / "var" / "backups" / "wal").iterdir() if len(segment.name) == 24]

@@ -10,7 +10,15 @@ from contextlib import ExitStack
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from assembly.backups import BackupError, backup_place, binaries_for, free_port, take_base_backup
+from assembly.backups import (
+    BackupError,
+    archive_settings,
+    backup_place,
+    binaries_for,
+    conf_lines,
+    free_port,
+    take_base_backup,
+)
 from assembly.commands.services import Subcommands, with_database, with_services
 from assembly.settings import Settings
 
@@ -40,6 +48,14 @@ def cmd_backup_base(settings: Settings, args: argparse.Namespace) -> int:
             return 1
     size = sum(part.stat().st_size for part in folder.iterdir())
     print(f"base backup {folder} ({size / 1e6:.1f} MB) in {(datetime.now(UTC) - began).total_seconds():.1f} s")
+    return 0
+
+
+def cmd_backup_settings(settings: Settings, args: argparse.Namespace) -> int:
+    """The server settings that archive into BACKUP_DIR, for a production server's postgresql.conf (conf.d)."""
+    place = backup_place(settings)
+    print(f"# WAL archiving into {place.wal} (the folder must exist, owned by the server's user); restart after")
+    print(conf_lines(archive_settings(place.wal)), end="")
     return 0
 
 
@@ -78,6 +94,9 @@ def add(sub: Subcommands) -> None:
                                                                                    required=True)
     backup.add_parser("base", help="take a base backup now (pg_basebackup, into BACKUP_DIR/base)").set_defaults(
         func=cmd_backup_base)
+    backup.add_parser("settings", help="print the postgresql.conf lines that archive the WAL into BACKUP_DIR/wal "
+                      "(for a server of your own; the embedded default sets them itself)").set_defaults(
+        func=cmd_backup_settings)
     drill = sub.add_parser("drill", help="rehearse a disaster").add_subparsers(dest="drill_command", required=True)
     restore = drill.add_parser("restore", help="restore the latest base backup and the archived WAL into a fresh "
                                "server, verify the ledger, recount the tallies, print the recovery point and "
