@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 
+from redis.asyncio import Redis
 from sqlalchemy import func, select, text
 
 from assembly.backups import (
@@ -29,6 +30,8 @@ from assembly.backups import (
 from gateway.core import ledger
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import Candidate, Contest, LedgerCheckpoint, OutboxMessage, ResultsSheet
+from leaderboard.cache import cached_votes
+from leaderboard.rebuild import rebuild_all
 
 T = TypeVar("T")
 PROMOTION_POLL_SECONDS = 0.2
@@ -58,6 +61,7 @@ class DrillReport:
     began: datetime
     recovery_point: datetime | None = None
     jobs_in_redis: int = 0  # outbox rows handed to RQ, not yet run: lost if Redis was lost too
+    boards: dict[str, dict[str, int]] | None = None  # rebuilt into a scratch Redis DB: slug -> code -> votes
     steps: list[Step] = field(default_factory=list)
     contests: list[ContestFinding] = field(default_factory=list)
 
@@ -93,8 +97,10 @@ def recovery_settings(place: BackupPlace, target: datetime | None) -> dict[str, 
 
 
 async def run_drill(place: BackupPlace, bin_dir: Path | None, port: int, role: str, database: str,
-                    target: datetime | None = None, timeout: float = 3600) -> DrillReport:
-    """Restore, check, and remove the throwaway server (its files too), whatever happened."""
+                    target: datetime | None = None, timeout: float = 3600,
+                    boards_redis: str | None = None) -> DrillReport:
+    """Restore, check, and remove the throwaway server (its files too), whatever happened; with `boards_redis` (a
+    scratch Redis DB: its boards are overwritten), the boards are rebuilt there as after a loss of Redis."""
     base = base_to_restore(base_backups(place), target)
     report = DrillReport(base, target, datetime.now(UTC))
     server = Throwaway.make(binaries_for(backup_major(base), bin_dir), port, server_user(like=place.wal))
@@ -109,6 +115,9 @@ async def run_drill(place: BackupPlace, bin_dir: Path | None, port: int, role: s
             report.recovery_point = await last_replayed(sessions)
             report.jobs_in_redis = await jobs_handed_to_redis(sessions)
             report.contests = await timed(report, "verify the ledger and recount", lambda: findings(sessions))
+            if boards_redis is not None:
+                report.boards = await timed(report, "rebuild the boards", lambda: rebuilt_boards(sessions,
+                                                                                                  boards_redis))
         finally:
             await engine.dispose()
     finally:
@@ -152,6 +161,25 @@ async def jobs_handed_to_redis(sessions: Sessions) -> int:
             OutboxMessage.enqueued_at.is_not(None), OutboxMessage.delivered_at.is_(None))) or 0)
 
 
+async def rebuilt_boards(sessions: Sessions, url: str) -> dict[str, dict[str, int]]:
+    """`gateway leaderboard rebuild` into that Redis, and what each board then shows."""
+    redis = Redis.from_url(url)
+    try:
+        await rebuild_all(sessions, redis)
+        async with sessions() as session:
+            rows = (await session.execute(select(Contest.id, Contest.slug, Candidate.id, Candidate.code)
+                                          .join(Candidate, Candidate.contest_id == Contest.id))).all()
+        boards: dict[str, dict[str, int]] = {}
+        for contest_id in {row[0] for row in rows}:
+            votes = await cached_votes(redis, contest_id)
+            for _, slug, candidate, code in (row for row in rows if row[0] == contest_id):
+                if votes.get(candidate):
+                    boards.setdefault(slug, {})[code] = votes[candidate]
+        return {slug: dict(sorted(board.items())) for slug, board in boards.items()}
+    finally:
+        await redis.aclose()
+
+
 async def findings(sessions: Sessions) -> list[ContestFinding]:
     async with sessions() as session:
         contests = (await session.execute(select(Contest.id).order_by(Contest.id))).scalars().all()
@@ -175,6 +203,10 @@ async def finding(sessions: Sessions, contest_id: int) -> ContestFinding:
     return ContestFinding(report, dict(sorted(tallies.items())), checkpoint, sheet)
 
 
+def shown(votes: dict[str, int]) -> str:
+    return ", ".join(f"{code}={n}" for code, n in votes.items()) or "no votes"
+
+
 def report_lines(report: DrillReport) -> list[str]:
     """What the drill prints: the backup, each contest's verdict and tallies, the recovery point, the times."""
     lines = [f"base backup: {report.base.name}" + (f", replayed to {report.target:%Y-%m-%d %H:%M:%S} UTC"
@@ -186,8 +218,11 @@ def report_lines(report: DrillReport) -> list[str]:
         lines.extend(f"  {problem}" for problem in contest.report.problems)
         if contest.report.broken is not None:
             lines.append(f"  first broken entry: {contest.report.broken.seq} ({contest.report.broken.reason})")
-        tallies = ", ".join(f"{code}={votes}" for code, votes in contest.tallies.items()) or "no votes"
-        lines.append(f"  tallies from the ledger: {tallies}")
+        lines.append(f"  tallies from the ledger: {shown(contest.tallies)}")
+        if report.boards is not None:
+            board = report.boards.get(contest.report.contest_slug, {})
+            same = "the same" if board == {code: n for code, n in contest.tallies.items() if n} else "DIFFERENT"
+            lines.append(f"  board rebuilt: {shown(board)} ({same})")
         for what, found in (("last checkpoint", contest.checkpoint), ("last signed sheet", contest.sheet)):
             if found is not None:
                 reason, when, entries = found

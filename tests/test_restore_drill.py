@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from redis.asyncio import Redis
 from sqlalchemy import text
 
 from assembly.backups import (
@@ -114,7 +115,7 @@ def drill(env: dict[str, str], *args: str) -> tuple[int, str]:
 
 
 async def test_a_drill_restores_the_votes_counted_after_the_base_backup_and_to_a_time_without_them(
-        source: Source) -> None:
+        source: Source, redis: Redis) -> None:
     engine = create_engine(source.url, pool_size=2)
     sessions = session_factory(engine)
     try:
@@ -137,16 +138,18 @@ async def test_a_drill_restores_the_votes_counted_after_the_base_backup_and_to_a
     finally:
         await engine.dispose()
 
-    code, out = drill(source.env)
+    code, out = drill(source.env, "--boards-redis", source.env["REDIS_URL"])
     assert code == 0, out
     assert "gala: ledger ok, 4 entries" in out
     assert "tallies from the ledger: 01=5, 02=5, 03=4" in out
+    assert "board rebuilt: 01=5, 02=5, 03=4 (the same)" in out
     assert "last checkpoint: hourly of" in out and "at entry 2, matches the chain; 2 entries since" in out
     assert "last signed sheet: on_demand of" in out
     assert "outbox jobs handed to Redis and not yet run: 0" in out
     recovery_point = datetime.strptime(out.split("recovery point: ")[1][:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
     assert between < recovery_point <= last_vote_at  # the later votes' commits came back
-    for step in ("unpack the base backup", "replay the archived WAL", "verify the ledger and recount", "total"):
+    for step in ("unpack the base backup", "replay the archived WAL", "verify the ledger and recount",
+                 "rebuild the boards", "total"):
         assert f"\n{step}: " in out
 
     code, out = drill(source.env, "--to", between.isoformat())
@@ -154,6 +157,7 @@ async def test_a_drill_restores_the_votes_counted_after_the_base_backup_and_to_a
     assert "gala: ledger ok, 2 entries" in out
     assert "tallies from the ledger: 01=3, 02=5" in out and "03=" not in out
     assert f"replayed to {between:%Y-%m-%d %H:%M:%S} UTC" in out
+    assert "board rebuilt" not in out  # no Redis named: none touched
 
     code, out = drill(source.env, "--to", (between - timedelta(hours=1)).isoformat())
     assert code == 1 and "no base backup to restore begun before" in out

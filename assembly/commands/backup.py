@@ -81,7 +81,8 @@ def cmd_drill_restore(settings: Settings, args: argparse.Namespace) -> int:
         role, database = EMBEDDED_ROLE, EMBEDDED_DATABASE
     try:
         report = asyncio.run(run_drill(backup_place(settings), settings.postgres_bin_dir, args.port or free_port(),
-                                       role, database, args.to, timeout=args.timeout))
+                                       role, database, args.to, timeout=args.timeout,
+                                       boards_redis=args.boards_redis))
     except BackupError as exc:
         print(f"gateway: the drill failed: {exc}", file=sys.stderr)
         return 1
@@ -103,6 +104,8 @@ def add(sub: Subcommands) -> None:
                                "the time each step took")
     restore.add_argument("--to", type=parse_time, metavar="TIME",
                          help="replay the WAL up to this time (ISO 8601, UTC without a zone); default: all of it")
+    restore.add_argument("--boards-redis", metavar="URL", help="also rebuild the boards into this Redis DB, as "
+                         "after a loss of Redis (a scratch DB: its boards are overwritten; never the live one)")
     restore.add_argument("--port", type=int, help="the fresh server's port (default: a free one)")
     restore.add_argument("--timeout", type=float, default=3600, help="seconds the replay may take (default 3600)")
     restore.set_defaults(func=cmd_drill_restore)
