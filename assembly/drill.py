@@ -14,6 +14,7 @@ from typing import TypeVar
 
 from redis.asyncio import Redis
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import SQLAlchemyError
 
 from assembly.backups import (
     BackupError,
@@ -139,7 +140,7 @@ async def replay(server: Throwaway, timeout: float) -> None:
                 async with engine.connect() as connection:
                     if not await connection.scalar(text("SELECT pg_is_in_recovery()")):
                         return
-            except OSError as exc:  # it stopped: a target it could not reach, a segment missing
+            except (OSError, SQLAlchemyError) as exc:  # it stopped: a target it could not reach, a segment missing
                 if not (server.data / "postmaster.pid").exists():
                     raise BackupError(f"the restored server stopped during recovery\n{server.log_tail()}") from exc
             await asyncio.sleep(PROMOTION_POLL_SECONDS)
