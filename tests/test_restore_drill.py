@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -22,6 +23,7 @@ from assembly.backups import (
     ARCHIVE_TIMEOUT_SECONDS,
     BackupPlace,
     Throwaway,
+    archive_command,
     archive_settings,
     base_to_restore,
     binaries_for,
@@ -163,6 +165,25 @@ async def test_a_drill_restores_the_votes_counted_after_the_base_backup_and_to_a
     assert code == 1 and "no base backup to restore begun before" in out
     code, out = drill(source.env, "--to", (last_vote_at + timedelta(hours=1)).isoformat())
     assert code == 1 and "recovery ended before configured recovery target was reached" in out, out
+
+
+def test_a_segment_is_archived_once_and_again_only_with_the_same_bytes(scratch: Path) -> None:
+    """A server that restarts before noting a segment archived hands it over again: the same bytes are success (or
+    archiving would stop there for good), other bytes a failure, never an overwrite of the archive's copy."""
+    wal = scratch / "wal"
+    wal.mkdir()
+    segment = scratch / "000000010000000000000007"
+    segment.write_bytes(b"a" * 1000)
+
+    def archive() -> int:
+        command = archive_command(wal).replace("%p", str(segment)).replace("%f", segment.name)
+        return subprocess.run(["sh", "-c", command], check=False).returncode
+
+    assert archive() == 0 and (wal / segment.name).read_bytes() == b"a" * 1000
+    assert archive() == 0
+    segment.write_bytes(b"b" * 1000)
+    assert archive() != 0 and (wal / segment.name).read_bytes() == b"a" * 1000
+    assert [path.name for path in wal.iterdir()] == [segment.name]
 
 
 def test_the_newest_base_backup_begun_before_the_target_is_the_one_restored() -> None:

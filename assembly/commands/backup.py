@@ -37,7 +37,8 @@ def cmd_backup_base(settings: Settings, args: argparse.Namespace) -> int:
             return int(await session.scalar(text("SHOW server_version_num")) or 0) // 10000
 
     with ExitStack() as stack:
-        settings = with_services(settings, stack)
+        if not settings.database_url:  # the embedded default's server (a backup needs no Redis of its own)
+            settings = with_services(settings, stack)
         place = backup_place(settings)
         try:
             bin_dir = binaries_for(with_database(settings, major), settings.postgres_bin_dir)
