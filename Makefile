@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint lock texts balancer fanout alerts ops clean
+.PHONY: run test lint lock texts balancer fanout alerts ops backup drill clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -16,6 +16,13 @@ $(STAMP): requirements.lock pyproject.toml
 ## Start everything on embedded PostgreSQL + Redis (or DATABASE_URL/REDIS_URL if set). Ctrl-C stops it.
 run: $(STAMP)
 	$(VENV)/bin/gateway run
+
+## PostgreSQL's backups (the README's "Backups and the restore drill"): a base backup now (into BACKUP_DIR, by
+## default GATEWAY_DATA_DIR/backups, where the embedded default archives its WAL), and the timed restore drill.
+backup: $(STAMP)
+	$(VENV)/bin/gateway backup base
+drill: $(STAMP)
+	$(VENV)/bin/gateway drill restore
 
 # The browser test drives Debian's Chromium; nothing downloads a browser of its own.
 CHROMIUM ?= /usr/bin/chromium

@@ -11,6 +11,7 @@ import fcntl
 import importlib
 import logging
 import os
+import pwd
 import signal
 import subprocess
 import time
@@ -64,9 +65,11 @@ def add_system_user() -> None:
 
 @dataclass
 class EmbeddedPostgres:
-    """A pgserver-managed PostgreSQL cluster under `data_dir/postgres`."""
+    """A pgserver-managed PostgreSQL cluster under `data_dir/postgres`; with `archive_to`, each WAL segment is
+    copied to its `wal/` (assembly.backups), so `gateway drill restore` has what to restore."""
 
     data_dir: Path
+    archive_to: Path | None = None
     _server: PostgresServer | None = field(default=None, init=False)
 
     def start(self) -> str:
@@ -79,10 +82,33 @@ class EmbeddedPostgres:
         add_system_user()
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         self._server = server
+        if self.archive_to is not None and self._archive_settings_changed(server):
+            server.cleanup()  # archive_mode takes a restart: pgserver starts it again, reading the new settings
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            self._server = server
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
         return f"postgresql://postgres@/{DATABASE_NAME}?host={pgdata}"
+
+    def _archive_settings_changed(self, server: PostgresServer) -> bool:
+        """Set the archive's settings if they are not already those; True if they were not."""
+        from assembly.backups import BackupPlace, archive_settings
+
+        assert self.archive_to is not None
+        wal = BackupPlace(self.archive_to.resolve()).wal
+        wal.mkdir(parents=True, exist_ok=True)
+        if server.system_user is not None:  # as root: the server's own user writes there
+            entry = pwd.getpwnam(server.system_user)
+            os.chown(wal, entry.pw_uid, entry.pw_gid)
+        wanted = archive_settings(wal)
+        quoted = {name: "'" + value.replace("'", "''") + "'" for name, value in wanted.items()}
+        same = server.psql(f"SELECT current_setting('archive_mode') = 'on' AND current_setting('archive_command') = "
+                           f"{quoted['archive_command']} AS same;")
+        if "\n t\n" in same:
+            return False
+        server.psql("".join(f"ALTER SYSTEM SET {name} = {value};" for name, value in quoted.items()))
+        return True
 
     def stop(self) -> None:
         if self._server is not None:
@@ -169,9 +195,11 @@ class ServiceUrls:
 
 
 @contextlib.contextmanager
-def service_urls(database_url: str | None, redis_url: str | None, data_dir: Path) -> Iterator[ServiceUrls]:
-    """Yield the URLs to use, starting embedded servers for whichever is not configured."""
-    postgres, redis_server = EmbeddedPostgres(data_dir), EmbeddedRedis(data_dir)  # started only where needed
+def service_urls(database_url: str | None, redis_url: str | None, data_dir: Path,
+                 archive_to: Path | None = None) -> Iterator[ServiceUrls]:
+    """Yield the URLs to use, starting embedded servers for whichever is not configured; `archive_to`: where the
+    embedded PostgreSQL archives its WAL (the installation's; the suite's and the benches' servers do not)."""
+    postgres, redis_server = EmbeddedPostgres(data_dir, archive_to), EmbeddedRedis(data_dir)  # started where needed
     try:
         db_url = database_url or postgres.start()
         r_url = redis_url or redis_server.start()

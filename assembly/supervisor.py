@@ -22,6 +22,7 @@ from rq import Worker
 from rq.worker import WorkerStatus
 
 from assembly import fanout_server
+from assembly.backups import backup_place
 from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demo
 from assembly.embedded import export_urls, service_urls
@@ -288,7 +289,8 @@ def run_everything(settings: Settings) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
-    with service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir) as urls:
+    with service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir,
+                      archive_to=backup_place(settings).root) as urls:
         export_urls(urls)
         # The demo contest takes real money where providers are real: never seeded in production.
         asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production))

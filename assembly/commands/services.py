@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
+from assembly.backups import backup_place
 from assembly.embedded import export_urls, service_urls
 from assembly.settings import Settings, check_servers
 
@@ -25,7 +26,8 @@ def with_services(settings: Settings, stack: ExitStack) -> Settings:
     if settings.database_url and settings.redis_url:
         return settings
     settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
-    urls = stack.enter_context(service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir))
+    urls = stack.enter_context(service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir,
+                                                  archive_to=backup_place(settings).root))
     export_urls(urls)
     return settings.model_copy(update={"database_url": urls.database_url, "redis_url": urls.redis_url})
 

@@ -48,6 +48,11 @@ class ServiceSettings(BaseSettings):
     gateway_web_processes: int = Field(default=1, ge=1)
     gateway_worker_processes: int = Field(default=2, ge=1)
     database_url: str | None = None
+    # PostgreSQL's backups: the WAL archive (wal/) and base backups (base/); unset: GATEWAY_DATA_DIR/backups. A
+    # restore needs binaries of the backup's major version: found in Debian's and the embedded default's folders,
+    # or named here.
+    backup_dir: Path | None = None
+    postgres_bin_dir: Path | None = None
     redis_url: str | None = None
     public_base_url: str = "http://127.0.0.1:8080"
     secret_key: SecretStr = SecretStr(DEV_SECRET_KEY)
