@@ -213,16 +213,20 @@ def backup_major(base: Path) -> int:
         return int(member.read().decode().strip())
 
 
+# tarfile's extraction filters came with Python 3.11.4; before them, our own backups are extracted as they are.
+TAR_FILTER: dict[str, str] = {"filter": "tar"} if hasattr(tarfile, "tar_filter") else {}
+
+
 def unpack(base: Path, data: Path) -> None:
     """A tar base backup into an empty data folder: the cluster, then the WAL streamed with it."""
     if list(base.glob("[0-9]*.tar.gz")):
         raise BackupError(f"{base} has tablespaces of its own: restore it by hand (tar -C <their folders>)")
     data.mkdir(mode=0o700, parents=True)
     with tarfile.open(base / "base.tar.gz") as tar:
-        tar.extractall(data, filter="tar")
+        tar.extractall(data, **TAR_FILTER)  # type: ignore[arg-type]
     if (base / "pg_wal.tar.gz").exists():
         with tarfile.open(base / "pg_wal.tar.gz") as tar:
-            tar.extractall(data / "pg_wal", filter="tar")
+            tar.extractall(data / "pg_wal", **TAR_FILTER)  # type: ignore[arg-type]
 
 
 # ---- Throwaway servers ------------------------------------------------------------------------------------------
