@@ -1,0 +1,58 @@
+"""The rehearsal's go / no-go, from figures alone (no server): what an organiser is told before a show."""
+
+from __future__ import annotations
+
+from assembly.rehearsal.verdict import Observed, go, judge, report
+
+
+def healthy() -> Observed:
+    return Observed(offered=300, accepted=300, paid=300, counted=300, to_tally=[0.2] * 300,
+                    to_frame=[0.3] * 300, frames=40)
+
+
+def test_a_rehearsal_within_every_slo_is_a_go_with_its_figures() -> None:
+    checks = judge(healthy())
+    assert go(checks)
+    text = report(checks)
+    assert text.endswith("verdict: GO")
+    assert "100.00% within 2 s" in text and "p99 200 ms" in text and "300 paid, tallies moved by 300" in text
+
+
+def test_more_than_one_vote_in_a_hundred_late_to_the_tally_is_a_no_go() -> None:
+    observed = healthy()
+    observed.to_tally = [0.2] * 297 + [2.5] * 3  # 99% exactly: still a go
+    assert go(judge(observed))
+    observed.to_tally = [0.2] * 296 + [2.5] * 4
+    checks = judge(observed)
+    assert not go(checks)
+    assert "NO-GO  votes counted within 2 s" in report(checks) and "(4 later" in report(checks)
+
+
+def test_slow_board_frames_are_a_no_go() -> None:
+    observed = healthy()
+    observed.to_frame = [1.5] * 300
+    assert [check.go for check in judge(observed)] == [True, False, True, True]
+
+
+def test_a_vote_counted_twice_or_not_at_all_is_a_no_go() -> None:
+    for counted in (299, 301):
+        observed = healthy()
+        observed.counted = counted
+        assert not go(judge(observed))
+
+
+def test_refusals_over_one_percent_are_a_no_go_and_named() -> None:
+    observed = healthy()
+    observed.offered, observed.errors = 310, {"HTTP 429": 10}
+    checks = judge(observed)
+    assert not go(checks)
+    assert "HTTP 429 x10" in report(checks)
+
+
+def test_missing_figures_are_a_no_go() -> None:
+    checks = judge(Observed())
+    assert not go(checks) and not any(check.go for check in checks)
+    assert report(checks).count("missing data is a no-go") == 4
+    no_frames = healthy()
+    no_frames.to_frame, no_frames.frames = [], 0
+    assert not go(judge(no_frames))
