@@ -6,7 +6,7 @@ from assembly.rehearsal.verdict import Observed, go, judge, report
 
 
 def healthy() -> Observed:
-    return Observed(offered=300, accepted=300, paid=300, counted=300, to_tally=[0.2] * 300,
+    return Observed(offered=300, accepted=300, ordered=300, paid=300, counted=300, to_tally=[0.2] * 300,
                     to_frame=[0.3] * 300, frames=40)
 
 
@@ -31,7 +31,7 @@ def test_more_than_one_vote_in_a_hundred_late_to_the_tally_is_a_no_go() -> None:
 def test_slow_board_frames_are_a_no_go() -> None:
     observed = healthy()
     observed.to_frame = [1.5] * 300
-    assert [check.go for check in judge(observed)] == [True, False, True, True]
+    assert [check.go for check in judge(observed)] == [True, False, True, True, True]
 
 
 def test_a_vote_counted_twice_or_not_at_all_is_a_no_go() -> None:
@@ -39,6 +39,14 @@ def test_a_vote_counted_twice_or_not_at_all_is_a_no_go() -> None:
         observed = healthy()
         observed.counted = counted
         assert not go(judge(observed))
+
+
+def test_votes_taken_in_that_never_became_orders_are_a_no_go() -> None:
+    observed = healthy()
+    observed.ordered = 290  # ten SMS kept, never handled
+    checks = judge(observed)
+    assert not go(checks)
+    assert "NO-GO  every vote taken in placed an order: 290 orders for 300 votes taken in" in report(checks)
 
 
 def test_refusals_over_one_percent_are_a_no_go_and_named() -> None:
@@ -52,7 +60,7 @@ def test_refusals_over_one_percent_are_a_no_go_and_named() -> None:
 def test_missing_figures_are_a_no_go() -> None:
     checks = judge(Observed())
     assert not go(checks) and not any(check.go for check in checks)
-    assert report(checks).count("missing data is a no-go") == 4
+    assert report(checks).count("missing data is a no-go") == 5
     no_frames = healthy()
     no_frames.to_frame, no_frames.frames = [], 0
     assert not go(judge(no_frames))

@@ -20,6 +20,7 @@ class Observed:
     offered: int = 0
     accepted: int = 0
     errors: dict[str, int] = field(default_factory=dict)  # by kind: "HTTP 429", "ReadTimeout", ...
+    ordered: int = 0  # orders the installation holds for the rehearsal's votes (an SMS is kept, then handled)
     paid: int = 0  # the rehearsal's orders the installation marked paid (votes)
     counted: int = 0  # how far the tallies moved meanwhile (votes)
     to_tally: list[float] = field(default_factory=list)  # callback received -> tally committed
@@ -58,6 +59,14 @@ def in_time(name: str, values: list[float], within: float) -> Check:
                                             f"{OBJECTIVE:.0%}); {spread(values)}")
 
 
+def all_ordered(observed: Observed) -> Check:
+    """A vote taken in and never turned into an order (an SMS kept while no worker handles them) is a vote lost."""
+    name = "every vote taken in placed an order"
+    figures = f"{observed.ordered} orders for {observed.accepted} votes taken in"
+    return Check(name, observed.accepted > 0 and observed.ordered == observed.accepted,
+                 figures if observed.accepted else f"{figures} (missing data is a no-go)")
+
+
 def counted_once(observed: Observed) -> Check:
     name = "every paid vote counted once"
     figures = f"{observed.paid} paid, tallies moved by {observed.counted}"
@@ -82,6 +91,7 @@ def judge(observed: Observed) -> list[Check]:
         in_time(f"votes counted within {TALLY_WITHIN:g} s of payment", observed.to_tally, TALLY_WITHIN),
         in_time(f"board frames within {FRAME_WITHIN:g} s ({observed.frames} frames received)",
                 observed.to_frame, FRAME_WITHIN),
+        all_ordered(observed),
         counted_once(observed),
         refused(observed),
     ]
