@@ -58,16 +58,18 @@ async def tally_total(sessions: Sessions, contest: str) -> int | None:
     return None if total is None else int(total)
 
 
-async def still_pending(sessions: Sessions, numbers: list[str]) -> int:
+async def unsettled(sessions: Sessions, numbers: list[str], taken_in: int) -> bool:
+    """Orders still pending, or votes taken in not yet orders (an SMS waits for a worker to handle it)."""
     async with sessions() as session:
-        return int(await session.scalar(text(
-            "SELECT count(*) FROM vote_orders WHERE voter_msisdn = ANY(:n) AND status = 'pending'"),
-            {"n": numbers}) or 0)
+        row = (await session.execute(text(
+            "SELECT count(*), count(*) FILTER (WHERE status = 'pending') FROM vote_orders "
+            "WHERE voter_msisdn = ANY(:n)"), {"n": numbers})).one()
+    return bool(row[1]) or row[0] < taken_in
 
 
-async def settle(sessions: Sessions, numbers: list[str]) -> None:
+async def settle(sessions: Sessions, numbers: list[str], taken_in: int) -> None:
     deadline = time.monotonic() + SETTLE_SECONDS
-    while await still_pending(sessions, numbers) and time.monotonic() < deadline:
+    while await unsettled(sessions, numbers, taken_in) and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
 
 
@@ -119,7 +121,7 @@ async def rehearse(plan: Plan, sessions: Sessions) -> tuple[list[verdict.Check],
     started = time.time()
     used = await offer(plan.voter, plan.rate, plan.seconds, first, traffic)
     numbers = [msisdn(n) for n in range(first, first + used + 7)]
-    await settle(sessions, numbers)
+    await settle(sessions, numbers, sum(traffic.accepted.values()))
     await asyncio.sleep(FRAME_GRACE_SECONDS)
     stop.set()
     await asyncio.gather(*viewers, return_exceptions=True)
