@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assembly.rehearsal.run import frame_delays
 from assembly.rehearsal.verdict import Observed, go, judge, report
 
 
@@ -64,3 +65,10 @@ def test_missing_figures_are_a_no_go() -> None:
     no_frames = healthy()
     no_frames.to_frame, no_frames.frames = [], 0
     assert not go(judge(no_frames))
+
+
+def test_a_votes_frame_delay_is_to_the_first_frame_a_viewer_received_showing_it() -> None:
+    # (received, board updated_at): the frame built at 10.5 arrived after the one built at 11.0
+    viewer = [(10.2, 10.1), (11.4, 10.5), (11.1, 11.0), (12.5, 12.0)]
+    delays = frame_delays([10.05, 10.3, 10.9, 11.5, 13.0], [viewer, []])
+    assert [round(d, 3) for d in delays] == [0.15, 0.8, 0.2, 1.0]  # the vote at 13.0: no frame shows it yet

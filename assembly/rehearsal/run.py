@@ -5,7 +5,9 @@ to each of the rehearsal's orders (its callback's arrival, its count) and judge 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import ipaddress
+import math
 import os
 import platform
 import random
@@ -86,13 +88,18 @@ async def orders_of(sessions: Sessions, numbers: list[str]) -> list[tuple[str, i
 
 def frame_delays(decided: list[float], viewers: list[list[tuple[float, float]]]) -> list[float]:
     """For each counted vote and each viewer, from its count to the first frame received showing it (a frame
-    shows every count up to its board's updated_at, to the millisecond)."""
+    shows every count up to its board's updated_at, to the millisecond). Sorted and bisected: a 10-minute
+    rehearsal at 300 votes/s has 180,000 votes for each viewer's 2,400 frames."""
     delays = []
     for frames in viewers:
         ordered = sorted(frames, key=lambda frame: frame[1])
+        built = [frame[1] for frame in ordered]
+        earliest = [math.inf] * (len(ordered) + 1)  # earliest arrival among the frames from here on
+        for i in range(len(ordered) - 1, -1, -1):
+            earliest[i] = min(ordered[i][0], earliest[i + 1])
         for at in decided:
-            shown = next((received for received, built in ordered if built >= at - 0.001), None)
-            if shown is not None:
+            shown = earliest[bisect.bisect_left(built, at - 0.001)]
+            if shown != math.inf:
                 delays.append(max(0.0, shown - at))
     return delays
 
