@@ -1,0 +1,166 @@
+"""The rehearsal's traffic: voters on every channel the installation takes, in the formats real callers use
+(the JSON API through our proxy, Africa's Talking's USSD and inbound-SMS callbacks with their URL tokens),
+offered at a fixed rate whatever the answers' pace (open loop, as a show's crowd), and viewers holding the
+board's SSE stream, noting when each frame arrives."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+import aiohttp
+
+USSD_ROUTE = "/ussd/africastalking"
+SMS_ROUTE = "/sms/africastalking/inbound"
+USSD_CODE = "*384*123#"
+CANDIDATE = "07"
+# One vote for 07, paid by the caller's own network (MTN comes first for an MTN number), confirmed.
+USSD_PATH = ("1", CANDIDATE, "1", "1", "1")
+# Channels that answer these refuse the rehearsal's requests as a whole (not mounted, token refused).
+NOT_SET_UP = (401, 403, 404, 405)
+
+
+@dataclass
+class Traffic:
+    offered: Counter[str] = field(default_factory=Counter)  # by channel
+    accepted: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)  # "web: HTTP 429", "ussd: ReadTimeout", ...
+    skipped: dict[str, str] = field(default_factory=dict)  # channel -> why
+    # Per viewer, each frame as (received, the board's updated_at), epoch seconds.
+    frames: list[list[tuple[float, float]]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Voter:
+    """Where and as whom the rehearsal votes."""
+
+    base_url: str
+    contest: str
+    ussd_token: str | None
+    sms_token: str | None
+    short_code: str
+
+
+def msisdn(number: int) -> str:
+    """An MTN Cameroon number the sandbox approves (its failing payers end in 450-455)."""
+    return f"+23767{number % 10_000_000:07d}"
+
+
+def address(number: int) -> str:
+    """Each web voter behind our proxy from an address of their own (the per-address limit counts voters)."""
+    return f"41.203.{number // 250 % 250}.{number % 250 + 1}"
+
+
+class Refused(Exception):
+    """The channel answered as one not set up for these requests."""
+
+
+async def web_vote(http: aiohttp.ClientSession, voter: Voter, number: int) -> None:
+    body = {"candidate": CANDIDATE, "quantity": 1, "provider": "mtn", "msisdn": msisdn(number)}
+    async with http.post(f"{voter.base_url}/api/v1/contests/{voter.contest}/votes", json=body,
+                         headers={"X-Forwarded-For": address(number)}) as response:
+        await response.read()
+        expect(response.status, 201)
+
+
+async def ussd_vote(http: aiohttp.ClientSession, voter: Voter, number: int) -> None:
+    session = f"REHEARSAL-{number}-{time.time_ns()}"
+    query = {"token": voter.ussd_token} if voter.ussd_token else {}
+    for hop in range(len(USSD_PATH) + 1):
+        form = {"sessionId": session, "serviceCode": USSD_CODE, "phoneNumber": msisdn(number),
+                "networkCode": "rehearsal", "text": "*".join(USSD_PATH[:hop])}
+        async with http.post(voter.base_url + USSD_ROUTE, data=form, params=query) as response:
+            body = await response.text()
+            expect(response.status, 200)
+        if not body.startswith("CON " if hop < len(USSD_PATH) else "END "):
+            raise RuntimeError("unexpected screen")
+
+
+async def sms_vote(http: aiohttp.ClientSession, voter: Voter, number: int) -> None:
+    form = {"from": msisdn(number), "to": voter.short_code, "text": f"VOTE {CANDIDATE} 1",
+            "id": f"REHEARSAL-{number}-{time.time_ns()}", "linkId": f"RL{number}",
+            "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%S"), "networkCode": "rehearsal"}
+    query = {"token": voter.sms_token} if voter.sms_token else {}
+    async with http.post(voter.base_url + SMS_ROUTE, data=form, params=query) as response:
+        await response.read()
+        expect(response.status, 200)
+
+
+def expect(status: int, wanted: int) -> None:
+    if status in NOT_SET_UP:
+        raise Refused(f"HTTP {status}")
+    if status != wanted:
+        raise RuntimeError(f"HTTP {status}")
+
+
+Cast = Callable[[aiohttp.ClientSession, Voter, int], Awaitable[None]]
+CHANNELS: dict[str, Cast] = {"web": web_vote, "ussd": ussd_vote, "sms": sms_vote}
+
+
+async def cast(http: aiohttp.ClientSession, voter: Voter, channel: str, number: int, traffic: Traffic) -> None:
+    traffic.offered[channel] += 1
+    try:
+        await CHANNELS[channel](http, voter, number)
+        traffic.accepted[channel] += 1
+    except Refused as refused:
+        traffic.offered[channel] -= 1  # not a vote the installation could take: the channel is off
+        traffic.skipped.setdefault(channel, f"not set up here (answered {refused})")
+    except (aiohttp.ClientError, TimeoutError, RuntimeError) as exc:
+        kind = str(exc) if isinstance(exc, RuntimeError) else type(exc).__name__
+        traffic.errors[f"{channel}: {kind}"] += 1
+
+
+async def offer(voter: Voter, rate: float, seconds: float, first_number: int, traffic: Traffic) -> int:
+    """Votes at `rate` a second for `seconds`, round the channels still taking them; returns the numbers used."""
+    pending: set[asyncio.Task[None]] = set()
+    timeout = aiohttp.ClientTimeout(total=30)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0), timeout=timeout) as http:
+        started = due = time.monotonic()
+        number = first_number
+        while time.monotonic() < started + seconds:
+            live = [name for name in CHANNELS if name not in traffic.skipped]
+            if not live:
+                break
+            channel = live[(number - first_number) % len(live)]
+            task = asyncio.create_task(cast(http, voter, channel, number, traffic))
+            pending.add(task)
+            task.add_done_callback(pending.discard)
+            number += 1
+            if 450 <= number % 1000 <= 455:
+                number += 6
+            due += 1 / rate
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+        await asyncio.gather(*pending)
+    return number - first_number
+
+
+async def view(base_url: str, contest: str, stop: asyncio.Event, traffic: Traffic) -> None:
+    """One viewer on the board's stream until `stop`, noting each frame's arrival beside the tally time it shows."""
+    url = f"{base_url}/api/v1/contests/{contest}/leaderboard/stream"
+    seen: list[tuple[float, float]] = []
+    traffic.frames.append(seen)
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None)) as http:
+        async with http.get(url) as response:
+            if response.status != 200:
+                traffic.errors[f"viewer: HTTP {response.status}"] += 1
+                return
+            reading = asyncio.ensure_future(frames_of(response.content, seen))
+            waiting = asyncio.ensure_future(stop.wait())
+            await asyncio.wait({reading, waiting}, return_when=asyncio.FIRST_COMPLETED)
+            for task in (reading, waiting):
+                task.cancel()
+
+
+async def frames_of(stream: aiohttp.StreamReader, seen: list[tuple[float, float]]) -> None:
+    async for raw in stream:
+        line = raw.decode(errors="replace")
+        if not line.startswith("data:"):
+            continue
+        updated = json.loads(line[5:]).get("updated_at")
+        if updated:
+            seen.append((time.time(), datetime.fromisoformat(updated).timestamp()))

@@ -1,0 +1,38 @@
+"""`gateway rehearse` against the whole stack started here (as `gateway run` starts it), its verdict recorded.
+
+    python -m bench.rehearsal [--peak 200] [--minutes 10] [--viewers 10]
+
+The rehearsal itself drives any running installation (README, "The `gateway` command"); this only gives it
+one on this machine and keeps its printout in RESULTS.md with the machine's description.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+
+from bench.harness import ROOT, print_report, record, running_stack
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--peak", type=float, default=200)
+    parser.add_argument("--minutes", type=float, default=10)
+    parser.add_argument("--viewers", type=int, default=10)
+    args = parser.parse_args()
+    with running_stack() as stack:
+        env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url}
+        result = subprocess.run([sys.executable, "-m", "assembly.cli", "rehearse", "--url", stack.base_url,
+                                 "--peak", str(args.peak), "--minutes", str(args.minutes),
+                                 "--viewers", str(args.viewers)], env=env, cwd=ROOT, capture_output=True, text=True)
+    print(result.stderr, file=sys.stderr, end="")
+    lines = result.stdout.strip().splitlines()
+    figures = {f"{n:02d}": line for n, line in enumerate(lines, 1)} or {"01": f"no output (exit {result.returncode})"}
+    record("rehearsal", print_report(f"rehearsal: {args.peak:g} votes/s peak, 150% offered for {args.minutes:g} min "
+                                     f"(exit {result.returncode})", figures))
+
+
+if __name__ == "__main__":
+    main()
