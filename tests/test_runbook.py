@@ -20,7 +20,6 @@ RUNBOOK = ROOT / "docs" / "show-night.md"
 RULES = ROOT / "deploy" / "prometheus" / "rules.yml"
 # Commands the runbook names as still to come ("when `gateway rehearse` lands"). Once one is in the CLI, the
 # runbook's "until then" must go: the test below says so.
-NOT_YET = {"rehearse"}
 SEPARATORS = {"|", "||", "&&", ";", ")"}
 PLACEHOLDERS = {"…", "..."}
 
@@ -118,14 +117,8 @@ def test_every_alert_has_its_section_and_every_alert_section_an_alert() -> None:
 def test_every_gateway_command_it_names_exists_in_the_cli() -> None:
     invocations = gateway_invocations(RUNBOOK.read_text())
     assert len(invocations) > 20, "the runbook's commands were not found"
-    problems = [problem for args in invocations if not (args and args[0] in NOT_YET) for problem in problems_of(args)]
+    problems = [problem for args in invocations for problem in problems_of(args)]
     assert problems == []
-
-
-def test_the_commands_it_awaits_are_still_to_come() -> None:
-    """When `gateway rehearse` lands, the runbook's "until then bench.votes" must give way to it."""
-    landed = NOT_YET & set(subparsers_of(build_parser()))
-    assert landed == set(), f"now in the CLI, update the runbook's words about them and NOT_YET: {sorted(landed)}"
 
 
 def test_the_checker_catches_what_would_go_stale() -> None:
