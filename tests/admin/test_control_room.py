@@ -157,3 +157,10 @@ def test_the_window_counts_only_the_last_minutes() -> None:
     assert window.calls == {("mtn", "throttled"): 0.0, ("mtn", "ok"): 10.0}
     assert quantile(0.5, window.tally_buckets) == 1.0  # beyond the last finite bound: that bound
     assert quantile(0.5, ()) is None
+
+
+async def test_the_control_room_speaks_french(client: TestClient, sessions: Sessions) -> None:
+    auditor = bearer(await api_tokens(client, await make_account(sessions, "auditor")))
+    page = await (await client.get("/admin/control?lang=fr", headers=auditor)).text()
+    assert "Salle de contrôle" in page and "Votes par seconde par canal" in page
+    assert "Prometheus et Alertmanager restent la source des astreintes" in page
