@@ -48,8 +48,8 @@ TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second
          N_("Queues and backlogs"), N_("Holds waiting"), N_("Alerts"), N_("firing"), N_("quiet"),
          N_("Figures at %(time)s, over the last %(minutes)s minutes."), N_("no confirmation yet"),
          N_("calls"), N_("throttled"), N_("failing"), N_("Status-call cap (a second)"), N_("Outbox"),
-         N_("Verification backlog"), N_("Pending orders"), N_("Open contests"), N_("Votes"), N_("votes"),
-         N_("oldest"), N_("Numbers"),
+         N_("Verification backlog"), N_("Verifications"), N_("Pending orders"), N_("Open contests"), N_("Votes"),
+         N_("votes"), N_("oldest"), N_("Numbers"),
          N_("Alerts computed here from this process's figures; Prometheus and Alertmanager remain the source "
             "for paging."))
 
@@ -95,7 +95,7 @@ def fragment(request: web.Request, room: Room) -> str:
         "providers": charts.bar_chart(_("Providers"), [(p, round(t, 3)) for p, (_n, t, _f) in
                                                        room.providers.items()], colour="#c53030"),
         "queues": charts.bar_chart(_("Queues and backlogs"), [
-            (_("Outbox"), f.outbox_backlog), (_("Verification backlog"), f.verification_backlog),
+            (_("Outbox"), f.outbox_backlog), (_("Verifications"), f.verification_backlog),
             (_("Pending orders"), f.pending_orders), (_("Holds waiting"), f.held_orders)], colour="#b7791f"),
     }
     meanings = {name: _(text) for name, text in MEANINGS.items()}
