@@ -49,7 +49,7 @@ TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second
          N_("Figures at %(time)s, over the last %(minutes)s minutes."), N_("no confirmation yet"),
          N_("calls"), N_("throttled"), N_("failing"), N_("Status-call cap (a second)"), N_("Outbox"),
          N_("Verification backlog"), N_("Verifications"), N_("Pending orders"), N_("Open contests"), N_("Votes"),
-         N_("votes"), N_("oldest"), N_("Numbers"),
+         N_("votes"), N_("oldest"), N_("Numbers"), N_("Measured by this process over the last %(seconds)s s."),
          N_("Alerts computed here from this process's figures; Prometheus and Alertmanager remain the source "
             "for paging."))
 
@@ -58,8 +58,8 @@ TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second
 class Room:
     """One moment of the control room: the database's figures, the measured window, the alerts."""
 
-    def __init__(self, figures: ServiceFigures, window: LevelsSnapshot, found: list[Alert]) -> None:
-        self.figures, self.window, self.alerts = figures, window, found
+    def __init__(self, figures: ServiceFigures, window: LevelsSnapshot, span: float, found: list[Alert]) -> None:
+        self.figures, self.window, self.span, self.alerts = figures, window, span, found
         self.p50 = quantile(0.5, window.tally_buckets)
         self.p99 = quantile(0.99, window.tally_buckets)
         self.providers = provider_shares(window.calls)
@@ -67,12 +67,13 @@ class Room:
 
 async def load(request: web.Request) -> Room:
     figures = await service_figures(request.app[SESSIONS])
-    window = request.app[HISTORY].window(time.monotonic(), snapshot(request.app[SERVICE_LEVELS]))
+    history = request.app[HISTORY]
+    window = history.window(time.monotonic(), snapshot(request.app[SERVICE_LEVELS]))
     try:
         ages: dict[str, float | None] | None = await pass_ages(request.app[REDIS])
     except (RedisError, OSError):
         ages = None
-    return Room(figures, window, alerts(figures, ages, window))
+    return Room(figures, window, history.span, alerts(figures, ages, window))
 
 
 def per_second(figures: ServiceFigures, votes: dict[str, int]) -> list[tuple[str, float]]:
@@ -112,6 +113,7 @@ def room_json(room: Room) -> dict[str, Any]:
                                 "by_provider": dict(per_second(f, f.votes_by_provider)),
                                 "total": round(f.per_second(f.votes), 2)}
     body["confirmation_latency_seconds"] = {"p50": room.p50, "p99": room.p99}
+    body["measured_seconds"] = round(room.span)  # what the latency and providers' shares cover
     body["providers"] = {p: {"calls": n, "throttled_share": t, "failing_share": fl}
                          for p, (n, t, fl) in room.providers.items()}
     body["status_caps"] = room.window.caps
@@ -165,5 +167,5 @@ async def control_api(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app[HISTORY] = LevelsHistory()
+    app[HISTORY] = LevelsHistory(time.monotonic())
     app.add_routes(routes)

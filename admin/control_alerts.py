@@ -73,10 +73,14 @@ def difference(new: LevelsSnapshot, old: LevelsSnapshot) -> LevelsSnapshot:
 
 
 class LevelsHistory:
-    """Snapshots over the last HISTORY_SECONDS; the difference over that window answers 'the last minutes'."""
+    """Snapshots taken as the room is looked at; the difference from the newest one at least HISTORY_SECONDS old
+    answers 'the last minutes'. Nobody watching takes no snapshot, so the first look after a quiet spell covers
+    that spell too: `span` says how many seconds the last window covered."""
 
-    def __init__(self) -> None:
+    def __init__(self, started_at: float) -> None:
+        self.started_at = started_at  # the process's start (its figures all zero then)
         self.snapshots: deque[tuple[float, LevelsSnapshot]] = deque()
+        self.span = 0.0
 
     def window(self, now: float, current: LevelsSnapshot) -> LevelsSnapshot:
         if not self.snapshots or now - self.snapshots[-1][0] >= SNAPSHOT_EVERY:
@@ -84,8 +88,11 @@ class LevelsHistory:
         while len(self.snapshots) > 1 and now - self.snapshots[1][0] >= HISTORY_SECONDS:
             self.snapshots.popleft()
         oldest_at, oldest = self.snapshots[0]
-        # Until a snapshot is as old as the window, the process's start (all zeros) is the window's start.
-        return difference(current, oldest if now - oldest_at >= HISTORY_SECONDS else LevelsSnapshot())
+        if now - oldest_at >= HISTORY_SECONDS:
+            self.span = now - oldest_at
+            return difference(current, oldest)
+        self.span = now - self.started_at  # no snapshot that old yet: since the process started
+        return difference(current, LevelsSnapshot())
 
 
 def quantile(q: float, buckets: tuple[tuple[float, float], ...]) -> float | None:

@@ -62,6 +62,7 @@ async def test_the_figures_equal_direct_sql_counts_and_the_measured_latencies(
     html = await page.text()
     assert page.status == 200 and "Control room" in html and "<svg" in html
     assert f'id="votes-per-second">{17 / 300:.2f}<' in html and "17 votes" in html
+    assert "Measured by this process over the last" in html  # the latency's window, said
     assert '<a href="/admin/control">' in html  # in the nav
 
 
@@ -147,14 +148,18 @@ def test_each_alert_fires_beyond_its_limit_only() -> None:
 
 
 def test_the_window_counts_only_the_last_minutes() -> None:
-    history = LevelsHistory()
+    history = LevelsHistory(started_at=-20.0)
     old = LevelsSnapshot(tally_buckets=((1.0, 50.0), (float("inf"), 50.0)), calls={("mtn", "throttled"): 50.0})
     assert history.window(0.0, old).tally_buckets == old.tally_buckets  # younger than the window: since start
+    assert history.span == 20.0
     new = LevelsSnapshot(tally_buckets=((1.0, 50.0), (float("inf"), 60.0)), calls={("mtn", "throttled"): 50.0,
                                                                                   ("mtn", "ok"): 10.0})
     window = history.window(400.0, new)
     assert window.tally_buckets == ((1.0, 0.0), (float("inf"), 10.0))
     assert window.calls == {("mtn", "throttled"): 0.0, ("mtn", "ok"): 10.0}
+    assert history.span == 400.0
+    assert history.window(500.0, new).tally_buckets == window.tally_buckets  # the newest snapshot 300 s old
+    assert history.window(800.0, new).tally_buckets == ((1.0, 0.0), (float("inf"), 0.0)) and history.span == 300.0
     assert quantile(0.5, window.tally_buckets) == 1.0  # beyond the last finite bound: that bound
     assert quantile(0.5, ()) is None
 
