@@ -20,7 +20,16 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from admin import charts
-from admin.control_alerts import Alert, LevelsHistory, LevelsSnapshot, alerts, provider_shares, quantile, snapshot
+from admin.control_alerts import (
+    Alert,
+    LevelsHistory,
+    LevelsSnapshot,
+    alerts,
+    cap_use,
+    provider_shares,
+    quantile,
+    snapshot,
+)
 from admin.dashboard import HEARTBEAT_EVERY, PAGE_CSP, REFRESH_SECONDS, Gettext, gettext_of, session_stands
 from admin.pages.rendering import render
 from admin.web import CLAIMS_KEY, NEW_TOKENS_KEY, guarded, secure, set_session_cookies
@@ -47,7 +56,7 @@ TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second
          N_("Votes a minute"), N_("Confirmation latency"), N_("Money in"), N_("Refunds"), N_("Providers"),
          N_("Queues and backlogs"), N_("Holds waiting"), N_("Alerts"), N_("firing"), N_("quiet"),
          N_("Figures at %(time)s, over the last %(minutes)s minutes."), N_("no confirmation yet"),
-         N_("calls"), N_("throttled"), N_("failing"), N_("Status-call cap (a second)"), N_("Outbox"),
+         N_("calls"), N_("throttled"), N_("failing"), N_("Status-call cap (a second)"), N_("used"), N_("Outbox"),
          N_("Verification backlog"), N_("Verifications"), N_("Pending orders"), N_("Open contests"), N_("Votes"),
          N_("votes"), N_("oldest"), N_("Numbers"), N_("Measured by this process over the last %(seconds)s s."),
          N_("Alerts computed here from this process's figures; Prometheus and Alertmanager remain the source "
@@ -63,6 +72,7 @@ class Room:
         self.p50 = quantile(0.5, window.tally_buckets)
         self.p99 = quantile(0.99, window.tally_buckets)
         self.providers = provider_shares(window.calls)
+        self.cap_use = cap_use(window, span)
 
 
 async def load(request: web.Request) -> Room:
@@ -116,7 +126,8 @@ def room_json(room: Room) -> dict[str, Any]:
     body["measured_seconds"] = round(room.span)  # what the latency and providers' shares cover
     body["providers"] = {p: {"calls": n, "throttled_share": t, "failing_share": fl}
                          for p, (n, t, fl) in room.providers.items()}
-    body["status_caps"] = room.window.caps
+    body["status_caps"] = {key: {"per_second": cap, "calls": room.window.status_calls.get(key, 0.0),
+                                 "use": room.cap_use.get(key)} for key, cap in room.window.caps.items()}
     body["alerts"] = [asdict(alert) for alert in room.alerts]
     return body
 

@@ -42,6 +42,7 @@ class LevelsSnapshot:
     tally_buckets: tuple[tuple[float, float], ...] = ()  # (upper bound, cumulative count), every provider together
     calls: dict[tuple[str, str], float] = field(default_factory=dict)  # (provider, outcome) -> calls
     caps: dict[str, float] = field(default_factory=dict)  # "provider role" -> status calls a second allowed
+    status_calls: dict[str, float] = field(default_factory=dict)  # "provider role" -> status calls made
 
 
 def _buckets(histogram: Histogram) -> tuple[tuple[float, float], ...]:
@@ -62,14 +63,17 @@ def _calls(counter: Counter) -> dict[tuple[str, str], float]:
 def snapshot(levels: ServiceLevels) -> LevelsSnapshot:
     caps = {f'{s.labels["provider"]} {s.labels["role"]}': s.value
             for metric in levels.status_cap.collect() for s in metric.samples}
-    return LevelsSnapshot(_buckets(levels.callback_to_tally), _calls(levels.provider_calls), caps)
+    made = {f'{s.labels["provider"]} {s.labels["role"]}': s.value
+            for metric in levels.status_turn_wait.collect() for s in metric.samples if s.name.endswith("_count")}
+    return LevelsSnapshot(_buckets(levels.callback_to_tally), _calls(levels.provider_calls), caps, made)
 
 
 def difference(new: LevelsSnapshot, old: LevelsSnapshot) -> LevelsSnapshot:
     """What happened between two snapshots (the caps: the newer's, a gauge)."""
     before = dict(old.tally_buckets)
     return LevelsSnapshot(tuple((bound, count - before.get(bound, 0.0)) for bound, count in new.tally_buckets),
-                          {key: n - old.calls.get(key, 0.0) for key, n in new.calls.items()}, new.caps)
+                          {key: n - old.calls.get(key, 0.0) for key, n in new.calls.items()}, new.caps,
+                          {key: n - old.status_calls.get(key, 0.0) for key, n in new.status_calls.items()})
 
 
 class LevelsHistory:
@@ -129,6 +133,12 @@ def provider_shares(calls: dict[tuple[str, str], float]) -> dict[str, tuple[floa
             failing = sum(calls.get((provider, o), 0.0) for o in FAILING_OUTCOMES) / total
             shares[provider] = (total, throttled, failing)
     return shares
+
+
+def cap_use(window: LevelsSnapshot, seconds: float) -> dict[str, float]:
+    """Each status schedule's calls a second over the window as a share of its cap (1.0: the cap reached)."""
+    return {key: window.status_calls.get(key, 0.0) / seconds / cap
+            for key, cap in window.caps.items() if cap > 0 and seconds > 0}
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from admin.control_alerts import LevelsHistory, LevelsSnapshot, alerts, quantile
+from admin.control_alerts import LevelsHistory, LevelsSnapshot, alerts, cap_use, quantile
 from gateway.core.control_room import ServiceFigures
 from gateway.db.engine import Sessions
 from gateway.jobs.last_passes import note_pass
@@ -94,12 +94,16 @@ async def test_alerts_fire_when_their_condition_holds_and_are_quiet_otherwise(
         levels.note_call("mtn", outcome)
     for _ in range(20):
         levels.note_call("orange", "ok")
+    for _ in range(10):  # ten status calls under MTN's cap, 5 a second for this schedule
+        levels.note_status_turn("mtn", "checks", 0.01, 5.0)
     room = await (await client.get("/api/v1/admin/control", headers=owner)).json()
     alerts_now = firing(room["alerts"])
     assert alerts_now["ReconcilerOrRelaySilent:relay"] is True
     assert alerts_now["ReconcilerOrRelaySilent:reconcile"] is False
     assert alerts_now["ProviderThrottling:mtn"] is True and alerts_now["ProviderThrottling:orange"] is False
     assert alerts_now["NoVotesArriving"] is False  # orders placed just now
+    cap = room["status_caps"]["mtn checks"]
+    assert (cap["per_second"], cap["calls"]) == (5.0, 10.0) and 0 < cap["use"]
 
     await note_pass(redis, "relay")
     page = await (await client.get("/admin/control", headers=owner)).text()
@@ -162,6 +166,8 @@ def test_the_window_counts_only_the_last_minutes() -> None:
     assert history.window(800.0, new).tally_buckets == ((1.0, 0.0), (float("inf"), 0.0)) and history.span == 300.0
     assert quantile(0.5, window.tally_buckets) == 1.0  # beyond the last finite bound: that bound
     assert quantile(0.5, ()) is None
+    assert cap_use(LevelsSnapshot(caps={"mtn checks": 5.0, "mtn reconcile": 0.0}, status_calls={"mtn checks": 600.0}),
+                   300.0) == {"mtn checks": 0.4}  # 2 calls a second of 5
 
 
 async def test_the_control_room_speaks_french(client: TestClient, sessions: Sessions) -> None:
