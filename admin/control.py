@@ -75,6 +75,24 @@ class Room:
         self.cap_use = cap_use(window, span)
 
 
+class SharedRoom:
+    """The room the open streams of this process share: computed once per refresh however many watch."""
+
+    def __init__(self) -> None:
+        self.room: Room | None = None
+        self.at = 0.0
+        self.lock = asyncio.Lock()
+
+    async def latest(self, request: web.Request) -> Room:
+        async with self.lock:
+            if self.room is None or time.monotonic() - self.at >= REFRESH_SECONDS - 0.5:
+                self.room, self.at = await load(request), time.monotonic()
+            return self.room
+
+
+SHARED = web.AppKey("control_shared", SharedRoom)
+
+
 async def load(request: web.Request) -> Room:
     figures = await service_figures(request.app[SESSIONS])
     history = request.app[HISTORY]
@@ -146,7 +164,7 @@ async def control_page(request: web.Request, actor: Actor) -> web.StreamResponse
 @guarded(PERMISSION)
 async def control_stream(request: web.Request, actor: Actor) -> web.StreamResponse:
     """SSE: a `figures` event with the room's HTML at once, then whenever it changes."""
-    room = await load(request)
+    room = await request.app[SHARED].latest(request)
     claims = request[CLAIMS_KEY]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
@@ -168,7 +186,7 @@ async def control_stream(request: web.Request, actor: Actor) -> web.StreamRespon
         await asyncio.sleep(REFRESH_SECONDS)
         if not await session_stands(request, claims):
             return response
-        room = await load(request)
+        room = await request.app[SHARED].latest(request)
 
 
 @routes.get("/api/v1/admin/control")
@@ -179,4 +197,5 @@ async def control_api(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app[HISTORY] = LevelsHistory(time.monotonic())
+    app[SHARED] = SharedRoom()
     app.add_routes(routes)
