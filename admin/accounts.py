@@ -1,7 +1,8 @@
 """Admin accounts: created from the CLI, passwords hashed with Argon2, a TOTP secret each, and roles.
 
 Roles: `owner` (everything), `organiser` (their own contests), `auditor` (reads everything, changes
-nothing), `support` (looks up orders, resends receipts). What each may do is `allowed` below.
+nothing), `support` (looks up orders, resends receipts); all but organisers watch the whole service's
+control room. What each may do is `allowed` below.
 """
 
 from __future__ import annotations
@@ -32,11 +33,11 @@ _hasher = PasswordHasher()
 PERMISSIONS: dict[str, frozenset[str]] = {
     "owner": frozenset({"contests.read", "contests.write", "orders.read", "orders.resend", "orders.refund",
                         "review.read", "review.decide", "audit.read", "accounts.manage", "blocks.read", "blocks.manage",
-                        "results.sign", "exports.read", "money.manage", "payouts.request"}),
+                        "results.sign", "exports.read", "money.manage", "payouts.request", "control.read"}),
     "organiser": frozenset({"contests.read", "contests.write", "orders.read", "payouts.request"}),
     "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read", "blocks.read", "results.sign",
-                          "exports.read"}),
-    "support": frozenset({"orders.read", "orders.resend", "blocks.read"}),
+                          "exports.read", "control.read"}),
+    "support": frozenset({"orders.read", "orders.resend", "blocks.read", "control.read"}),
 }
 PERMISSIONS = {role: granted | {"signed_in"} for role, granted in PERMISSIONS.items()}
 

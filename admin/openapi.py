@@ -45,6 +45,9 @@ SUMMARIES = {
     "/blocked/{kind}/remove": "Unblock a number (msisdn) or an address (address)",
     "/contests/{contest_id}/dashboard": "A contest's dashboard figures: votes and revenue by hour, channel, provider "
                                         "and operator, payment outcomes, queues, the tally invariant per candidate",
+    "/control": "The control room's figures, the whole service over the last 5 minutes (owners, auditors, "
+                "support): votes a second by channel and provider, latency p50/p99, money in, refunds, providers, "
+                "backlogs, holds, and the alerts evaluated in-process (firing or quiet)",
     "/contests/{contest_id}/exports/{kind}.{fmt}": "Export orders, tallies or the audit log (kind) as csv or xlsx "
                                                    "(fmt), from/to ISO dates; auditors and owners; audited",
     "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",

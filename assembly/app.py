@@ -12,6 +12,7 @@ from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
 from admin import api as admin_api
+from admin import control as admin_control
 from admin import dashboard as admin_dashboard
 from admin import exports as admin_exports
 from admin import money_api as admin_money_api
@@ -241,6 +242,7 @@ def create_app(settings: Settings) -> web.Application:
     admin_payouts.setup(app)  # its payout account, payouts requested and approved
     admin_money_api.setup(app)  # the same in the JSON API, with the refunds its providers send
     admin_dashboard.setup(app)  # dashboards and exports
+    admin_control.setup(app)  # the whole service's control room
     admin_exports.setup(app)
     return app
 

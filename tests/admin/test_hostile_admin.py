@@ -52,6 +52,8 @@ ROUTES = {
     ("GET", "/admin/static/dashboard.js"), ("GET", "/admin/contests/{contest_id}/exports/{kind}.{fmt}"),
     ("GET", "/api/v1/admin/contests/{contest_id}/dashboard"),
     ("GET", "/api/v1/admin/contests/{contest_id}/exports/{kind}.{fmt}"),
+    # the control room
+    ("GET", "/admin/control"), ("GET", "/admin/control/stream"), ("GET", "/api/v1/admin/control"),
     # entries
     ("GET", "/admin/contests/{contest_id}/entries"), ("POST", "/admin/contests/{contest_id}/entries/call"),
     ("POST", "/admin/contests/{contest_id}/entries/approve"), ("POST", "/admin/contests/{contest_id}/entries/reject"),
