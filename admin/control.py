@@ -30,9 +30,9 @@ from admin.control_alerts import (
     quantile,
     snapshot,
 )
-from admin.dashboard import HEARTBEAT_EVERY, PAGE_CSP, REFRESH_SECONDS, Gettext, gettext_of, session_stands
+from admin.dashboard import PAGE_CSP, REFRESH_SECONDS, Gettext, figures_stream, gettext_of
 from admin.pages.rendering import render
-from admin.web import CLAIMS_KEY, NEW_TOKENS_KEY, guarded, secure, set_session_cookies
+from admin.web import guarded
 from gateway.core.audit import Actor
 from gateway.core.control_room import ServiceFigures, service_figures
 from gateway.core.texts import N_
@@ -164,29 +164,9 @@ async def control_page(request: web.Request, actor: Actor) -> web.StreamResponse
 @guarded(PERMISSION)
 async def control_stream(request: web.Request, actor: Actor) -> web.StreamResponse:
     """SSE: a `figures` event with the room's HTML at once, then whenever it changes."""
-    room = await request.app[SHARED].latest(request)
-    claims = request[CLAIMS_KEY]
-    response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
-                                           "X-Accel-Buffering": "no"})
-    issued = request.get(NEW_TOKENS_KEY)
-    if issued is not None:
-        set_session_cookies(response, issued, secure(request))
-    await response.prepare(request)
-    last, quiet = "", 0
-    while True:
-        html = fragment(request, room)
-        if html != last:
-            data = "\n".join(f"data: {line}" for line in html.splitlines())
-            await response.write(f"event: figures\n{data}\n\n".encode())
-            last, quiet = html, 0
-        else:
-            quiet += 1
-            if quiet % HEARTBEAT_EVERY == 0:
-                await response.write(b": heartbeat\n\n")
-        await asyncio.sleep(REFRESH_SECONDS)
-        if not await session_stands(request, claims):
-            return response
-        room = await request.app[SHARED].latest(request)
+    shared = request.app[SHARED]
+    return await figures_stream(request, await shared.latest(request), lambda: shared.latest(request),
+                                lambda room: fragment(request, room))
 
 
 @routes.get("/api/v1/admin/control")

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from aiohttp import web
 
@@ -35,6 +35,7 @@ from gateway.kit.keys import ADMIN_TEMPLATES, FAILED_MESSAGES, SESSIONS
 from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()
+Shown = TypeVar("Shown")  # what a live page shows, read anew at each refresh
 OPERATOR_PREFIXES = tuple((CAMEROON + prefix, operator.value) for prefix, operator in CAMEROON_PREFIXES)
 REFRESH_SECONDS = 3.0
 HEARTBEAT_EVERY = 5  # refreshes between two heartbeats when nothing changed
@@ -127,6 +128,14 @@ async def dashboard_page(request: web.Request, actor: Actor) -> web.StreamRespon
 async def dashboard_stream(request: web.Request, actor: Actor) -> web.StreamResponse:
     """SSE: an `figures` event with the figures' HTML at once, then whenever it changes."""
     figures = await load(request, actor)  # refuses before the stream starts
+    return await figures_stream(request, figures, lambda: load(request, actor), lambda now: fragment(request, now))
+
+
+async def figures_stream(request: web.Request, first: Shown, again: Callable[[], Awaitable[Shown]],
+                         html_of: Callable[[Shown], str]) -> web.StreamResponse:
+    """A page's live figures (this dashboard, the control room): `html_of` the figures as a `figures` event at once,
+    then again whenever it changes, read anew every REFRESH_SECONDS, a heartbeat between; over when the signed-in
+    session is (signed out, revoked, expired)."""
     claims = request[CLAIMS_KEY]
     response = web.StreamResponse(headers={"Content-Type": "text/event-stream", "Cache-Control": "no-store",
                                            "X-Accel-Buffering": "no"})
@@ -134,9 +143,9 @@ async def dashboard_stream(request: web.Request, actor: Actor) -> web.StreamResp
     if issued is not None:  # a silent refresh rotated the cookies: the browser must get the new ones now
         set_session_cookies(response, issued, secure(request))
     await response.prepare(request)
-    last, quiet = "", 0
+    last, quiet, now = "", 0, first
     while True:
-        html = fragment(request, figures)
+        html = html_of(now)
         if html != last:
             data = "\n".join(f"data: {line}" for line in html.splitlines())
             await response.write(f"event: figures\n{data}\n\n".encode())
@@ -148,7 +157,7 @@ async def dashboard_stream(request: web.Request, actor: Actor) -> web.StreamResp
         await asyncio.sleep(REFRESH_SECONDS)
         if not await session_stands(request, claims):
             return response
-        figures = await load(request, actor)
+        now = await again()
 
 
 async def session_stands(request: web.Request, claims: tokens.AccessClaims) -> bool:
