@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from assembly.rehearsal.load import msisdn
 from assembly.rehearsal.run import frame_delays
 from assembly.rehearsal.verdict import Observed, go, judge, report
 
@@ -72,3 +73,11 @@ def test_a_votes_frame_delay_is_to_the_first_frame_a_viewer_received_showing_it(
     viewer = [(10.2, 10.1), (11.4, 10.5), (11.1, 11.0), (12.5, 12.0)]
     delays = frame_delays([10.05, 10.3, 10.9, 11.5, 13.0], [viewer, []])
     assert [round(d, 3) for d in delays] == [0.15, 0.8, 0.2, 1.0]  # the vote at 13.0: no frame shows it yet
+
+
+def test_the_rehearsals_payers_are_never_the_sandboxs_failing_ones() -> None:
+    """A short rehearsal's few numbers began at a random place: one ending in 450-459 failed its payment at the
+    sandbox, and the rehearsal said no-go (about one run in fourteen)."""
+    endings = {msisdn(number)[-3:] for number in range(1_000_000, 1_002_000)}
+    assert not endings & {str(ending) for ending in range(450, 460)}
+    assert all(msisdn(number).startswith("+23767") and len(msisdn(number)) == 13 for number in (0, 9_999_999, 455))

@@ -47,8 +47,13 @@ class Voter:
 
 
 def msisdn(number: int) -> str:
-    """An MTN Cameroon number the sandbox approves (its failing payers end in 450-455)."""
-    return f"+23767{number % 10_000_000:07d}"
+    """An MTN Cameroon number the sandbox approves: its magic payers (ending in 450 to 459: failed, rejected,
+    expired, late, disagreeing) are stepped over, or a rehearsal's verdict would depend on where its numbers
+    began."""
+    local = number % 10_000_000
+    if 450 <= local % 1000 <= 459:
+        local += 10
+    return f"+23767{local % 10_000_000:07d}"
 
 
 def address(number: int) -> str:

@@ -52,11 +52,13 @@ def refuse_remote(url: str, allow_remote: bool) -> None:
                          "loopback (pass --allow-remote to aim it elsewhere, knowingly)")
 
 
+TALLY_TOTAL = text("SELECT coalesce(sum(t.votes), 0) FROM contests c LEFT JOIN tallies t ON t.contest_id = c.id "
+                   "WHERE c.slug = :slug GROUP BY c.id")
+
+
 async def tally_total(sessions: Sessions, contest: str) -> int | None:
     async with sessions() as session:
-        total = await session.scalar(text(
-            "SELECT coalesce(sum(t.votes), 0) FROM contests c LEFT JOIN tallies t ON t.contest_id = c.id "
-            "WHERE c.slug = :slug GROUP BY c.id"), {"slug": contest})
+        total = await session.scalar(TALLY_TOTAL, {"slug": contest})
     return None if total is None else int(total)
 
 
@@ -75,15 +77,22 @@ async def settle(sessions: Sessions, numbers: list[str], taken_in: int) -> None:
         await asyncio.sleep(0.5)
 
 
-async def orders_of(sessions: Sessions, numbers: list[str]) -> list[tuple[str, int, float | None, float | None]]:
-    """Each rehearsal order: status, votes, when it was decided, when its first callback arrived (epoch s)."""
+ORDERS = text("""
+    SELECT o.status::text, o.quantity, extract(epoch FROM o.decided_at)::float8,
+           (SELECT extract(epoch FROM min(e.received_at))::float8 FROM provider_events e WHERE e.order_id = o.id)
+    FROM vote_orders o WHERE o.voter_msisdn = ANY(:n)""")
+
+
+async def orders_and_tally(sessions: Sessions, numbers: list[str], contest: str
+                           ) -> tuple[list[tuple[str, int, float | None, float | None]], int]:
+    """Each rehearsal order (status, votes, when it was decided, when its first callback arrived, epoch s) and the
+    contest's tally, in one snapshot: a count commits its order's status and the tally together, so the two agree
+    even while orders are still being decided (read apart, a count in between shows votes no paid order has)."""
     async with sessions() as session:
-        rows = await session.execute(text("""
-            SELECT o.status::text, o.quantity, extract(epoch FROM o.decided_at)::float8,
-                   (SELECT extract(epoch FROM min(e.received_at))::float8 FROM provider_events e
-                    WHERE e.order_id = o.id)
-            FROM vote_orders o WHERE o.voter_msisdn = ANY(:n)"""), {"n": numbers})
-        return [(row[0], row[1], row[2], row[3]) for row in rows]
+        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
+        rows = [(row[0], row[1], row[2], row[3]) for row in await session.execute(ORDERS, {"n": numbers})]
+        total = await session.scalar(TALLY_TOTAL, {"slug": contest})
+    return rows, int(total or 0)
 
 
 def frame_delays(decided: list[float], viewers: list[list[tuple[float, float]]]) -> list[float]:
@@ -132,8 +141,8 @@ async def rehearse(plan: Plan, sessions: Sessions) -> tuple[list[verdict.Check],
     await asyncio.sleep(FRAME_GRACE_SECONDS)
     stop.set()
     await asyncio.gather(*viewers, return_exceptions=True)
-    rows = await orders_of(sessions, numbers)
-    counted = (await tally_total(sessions, contest) or 0) - before
+    rows, after = await orders_and_tally(sessions, numbers, contest)
+    counted = after - before
     checks = verdict.judge(observed_from(traffic, rows, counted))
     return checks, describe(plan, traffic, rows, time.time() - started) + "\n" + verdict.report(checks)
 
