@@ -36,8 +36,8 @@ async def read_figures(session: AsyncSession) -> ScrapeFigures:
         figures.orders[(channel, provider, str(status))] = (count, int(votes or 0))
     contests = await session.execute(select(Contest.status, func.count(), func.count().filter(on_air(func.now())))
                                      .group_by(Contest.status))
-    for status, count, airing in contests.all():
-        figures.contests[str(status)] = count
+    for contest_status, count, airing in contests.all():
+        figures.contests[str(contest_status)] = count
         figures.contests_on_air += airing
     # The partial index `ix_outbox_unenqueued` holds exactly these rows.
     waiting = (await session.execute(select(func.count(), func.min(OutboxMessage.created_at))
