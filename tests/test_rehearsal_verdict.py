@@ -183,3 +183,12 @@ def test_orders_still_pending_when_the_rehearsal_stops_waiting_are_a_no_go() -> 
     assert check(observed, "every vote decided") == (
         "NO-GO  every vote decided once the traffic stopped: after waiting 300 s: 12 orders pending, 0 SMS not "
         "answered")
+
+
+def test_a_callback_kept_after_the_longest_wait_the_database_notes_is_said_to_be_that_long_or_longer() -> None:
+    observed = healthy()
+    observed.to_tally = [0.2] * 299 + [10.0]  # a callback kept 10 s or more after it arrived: clamped
+    text = report(judge(observed))
+    assert "max 10000 ms or more (the most the database keeps of a callback's wait)" in text
+    observed.to_tally = [0.2] * 299 + [9.5]
+    assert "max 9500 ms, n=300" in report(judge(observed))
