@@ -1,7 +1,8 @@
 """The organisers' operations on contests and candidates: each checked, each audited in its own transaction.
 
 An organiser acts on the contests they created (or were given); an owner on every contest. The caller
-(the admin area) checks the role's permission first; this module checks the contest's scope, the state
+(the admin area) checks the role's permission first; this module checks the contest's scope
+(`gateway.core.contests.scope`, shared with settlements, payouts, refunds and entries), the state
 machine (draft -> open <-> paused -> closed) and clashes with other live contests (USSD codes, and each
 channel's own settings through `gateway.core.channel_settings`), then writes the change and its audit entry
 together.
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import and_, exists, func, insert, select, true, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit, uploads
@@ -29,6 +30,7 @@ from gateway.core.contest_drafts import (
     next_codes,
     parse_candidates_csv,
 )
+from gateway.core.contests.scope import contest_in_scope, visible_to
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.fraud import FraudRules
 from gateway.db.engine import Sessions
@@ -76,23 +78,6 @@ def snapshot(contest: Contest, channels: Mapping[str, Any]) -> dict[str, Any]:
 def candidate_snapshot(candidate: Candidate) -> dict[str, Any]:
     return {"code": candidate.code, "name": candidate.name, "status": candidate.status.value,
             "bio": candidate.bio, "photo_url": candidate.photo_url, "position": candidate.position}
-
-
-def _scope(actor: Actor) -> Any:
-    """The contests an actor may see: all, or an organiser's own."""
-    if actor.role != "organiser":
-        return true()
-    return exists().where(ContestOrganiser.contest_id == Contest.id, ContestOrganiser.admin_id == actor.admin_id)
-
-
-async def _contest(session: AsyncSession, actor: Actor, contest_id: int, *, lock: bool = False) -> Contest:
-    query = select(Contest).where(Contest.id == contest_id, _scope(actor))
-    # FOR NO KEY UPDATE: serialises admin changes without blocking the key-share locks every count's foreign keys
-    # take on the contest (a plain FOR UPDATE deadlocked a count holding its tally against a resume).
-    contest = await session.scalar(query.with_for_update(key_share=True) if lock else query)
-    if contest is None:  # another organiser's contest is as absent as a missing one
-        raise NotFound(f"No contest {contest_id}.", code="contest_not_found")
-    return contest
 
 
 def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
@@ -167,7 +152,7 @@ async def update_contest(sessions: Sessions, actor: Actor, contest_id: int, draf
     """Save a contest's settings; `channels` (those that parsed `draft.channel_settings`) give the values before."""
     now = datetime.now(UTC)
     async with sessions.begin() as session:
-        contest = await _contest(session, actor, contest_id, lock=True)
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)
         if contest.status is ContestStatus.CLOSED:
             raise Conflict("A closed contest cannot be changed.", code="contest_closed")
         before = snapshot(contest, await settings_of(session, channels, contest.id))
@@ -190,7 +175,7 @@ async def change_status(sessions: Sessions, actor: Actor, contest_id: int, actio
         raise DomainError(f"No action {action!r}.", code="invalid_action")
     target, sources = TRANSITIONS[action]
     async with sessions.begin() as session:
-        contest = await _contest(session, actor, contest_id, lock=True)
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)
         if contest.status not in sources:
             raise Conflict(f"A {contest.status.value} contest cannot be {action}ed.", code="invalid_transition")
         if target is ContestStatus.OPEN:
@@ -228,12 +213,12 @@ async def channel_settings(sessions: Sessions, channels: Sequence[ChannelContest
 async def list_contests(sessions: Sessions, actor: Actor) -> list[Contest]:
     async with sessions() as session:
         return list((await session.scalars(
-            select(Contest).where(_scope(actor)).order_by(Contest.created_at.desc()))).all())
+            select(Contest).where(visible_to(actor)).order_by(Contest.created_at.desc()))).all())
 
 
 async def contest_detail(sessions: Sessions, actor: Actor, contest_id: int) -> ContestDetail:
     async with sessions() as session:
-        contest = await _contest(session, actor, contest_id)
+        contest = await contest_in_scope(session, actor, contest_id)
         candidates = (await session.scalars(
             select(Candidate).where(Candidate.contest_id == contest.id).order_by(*DISPLAY_ORDER))).all()
         tallies = (await session.execute(
@@ -241,11 +226,13 @@ async def contest_detail(sessions: Sessions, actor: Actor, contest_id: int) -> C
     return ContestDetail(contest, list(candidates), {row[0]: row[1] for row in tallies})
 
 
-async def _taken_codes(session: AsyncSession, contest_id: int) -> set[str]:
+async def taken_codes(session: AsyncSession, contest_id: int) -> set[str]:
+    """The codes the contest's candidates hold (a new candidate, an approved entry's, takes another)."""
     return set((await session.scalars(select(Candidate.code).where(Candidate.contest_id == contest_id))).all())
 
 
-async def _next_position(session: AsyncSession, contest_id: int) -> int:
+async def next_position(session: AsyncSession, contest_id: int) -> int:
+    """The place after the contest's last candidate."""
     last = await session.scalar(select(func.max(Candidate.position)).where(Candidate.contest_id == contest_id))
     return (last or 0) + 1
 
@@ -270,7 +257,7 @@ async def reorder_candidates(sessions: Sessions, actor: Actor, contest_id: int, 
     """The display order of every public list: `order` names each of the contest's candidates once, by code."""
     order = [str(code).strip() for code in order]
     async with sessions.begin() as session:
-        contest = await _contest(session, actor, contest_id, lock=True)
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)
         candidates = await _in_order(session, contest.id)
         before = [c.code for c in candidates]
         if sorted(order) != sorted(before):
@@ -298,15 +285,15 @@ async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name:
     code = (code or "").strip() or None
     name, bio = check_candidate_fields(name, code, bio)
     async with sessions.begin() as session:
-        contest = await _contest(session, actor, contest_id, lock=True)
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)
         if contest.status is ContestStatus.CLOSED:
             raise Conflict("A closed contest cannot be changed.", code="contest_closed")
-        taken = await _taken_codes(session, contest.id)
+        taken = await taken_codes(session, contest.id)
         code = code.zfill(2) if code else next_codes(taken, 1)[0]
         if code in taken:
             raise Conflict(f"The code {code} is taken.", code="code_taken", field="code")
         candidate = Candidate(contest_id=contest.id, code=code, name=name, bio=bio,
-                              position=await _next_position(session, contest.id))
+                              position=await next_position(session, contest.id))
         session.add(candidate)
         await session.flush()
         await ensure_tallies(session, contest.id)
@@ -318,13 +305,13 @@ async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name:
 async def import_candidates(sessions: Sessions, actor: Actor, contest_id: int, text: str) -> list[Candidate]:
     """Every row of a CSV, or none: a bad line is reported (by line number) and nothing is imported."""
     async with sessions.begin() as session:
-        contest = await _contest(session, actor, contest_id, lock=True)
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)
         if contest.status is ContestStatus.CLOSED:
             raise Conflict("A closed contest cannot be changed.", code="contest_closed")
-        taken = await _taken_codes(session, contest.id)
+        taken = await taken_codes(session, contest.id)
         rows = parse_candidates_csv(text, taken)
         free = iter(next_codes(taken | {row.code for row in rows if row.code}, len(rows)))
-        first = await _next_position(session, contest.id)
+        first = await next_position(session, contest.id)
         made = [Candidate(contest_id=contest.id, code=row.code or next(free), name=row.name, bio=row.bio,
                           position=first + n) for n, row in enumerate(rows)]
         session.add_all(made)
@@ -339,7 +326,7 @@ async def _candidate(session: AsyncSession, actor: Actor, candidate_id: int) -> 
     candidate = await session.get(Candidate, candidate_id, with_for_update={"key_share": True})
     if candidate is None:
         raise NotFound(f"No candidate {candidate_id}.", code="candidate_not_found")
-    await _contest(session, actor, candidate.contest_id)
+    await contest_in_scope(session, actor, candidate.contest_id)
     return candidate
 
 
@@ -377,7 +364,7 @@ async def candidate_of(sessions: Sessions, actor: Actor, candidate_id: int) -> C
         candidate = await session.get(Candidate, candidate_id)
         if candidate is None:
             raise NotFound(f"No candidate {candidate_id}.", code="candidate_not_found")
-        await _contest(session, actor, candidate.contest_id)
+        await contest_in_scope(session, actor, candidate.contest_id)
     return candidate
 
 

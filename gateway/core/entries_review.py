@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.contest_drafts import next_codes
-from gateway.core.contests_admin import _contest, _next_position, _taken_codes, candidate_of, candidate_snapshot
+from gateway.core.contests.scope import contest_in_scope
+from gateway.core.contests_admin import candidate_of, candidate_snapshot, next_position, taken_codes
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media_storage import MediaStorage
@@ -70,7 +71,7 @@ async def set_entry_call(sessions: Sessions, actor: Actor, contest_id: int, *, o
     values = {"opens_at": opens_at, "closes_at": closes_at, "rules": rules, "max_entries": max_entries,
               "fee_amount": fee_amount, "codes_per_day": codes_per_day}
     async with sessions.begin() as session:
-        contest = await _contest(session, actor, contest_id, lock=True)
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)
         before = await session.get(EntryCall, contest.id)
         await session.execute(insert(EntryCall).values(contest_id=contest.id, **values)
                               .on_conflict_do_update(index_elements=[EntryCall.contest_id], set_=values))
@@ -102,7 +103,7 @@ def _call_snapshot(call: EntryCall) -> dict[str, Any]:
 
 async def entry_call(sessions: Sessions, actor: Actor, contest_id: int) -> EntryCall | None:
     async with sessions() as session:
-        contest = await _contest(session, actor, contest_id)
+        contest = await contest_in_scope(session, actor, contest_id)
         return await session.get(EntryCall, contest.id)
 
 
@@ -117,7 +118,7 @@ async def list_entries(sessions: Sessions, storage: MediaStorage, actor: Actor, 
             raise DomainError("status: pending, approved or rejected.", code="invalid_field",
                               field="status") from None
     async with sessions() as session:
-        contest = await _contest(session, actor, contest_id)
+        contest = await contest_in_scope(session, actor, contest_id)
         entries = list((await session.scalars(query.where(Entry.contest_id == contest.id))).all())
         ids = {e.clip_id for e in entries} | {e.photo_id for e in entries if e.photo_id}
         uploads = {u.id: u for u in (await session.scalars(select(MediaUpload).where(MediaUpload.id.in_(ids))))}
@@ -130,7 +131,7 @@ async def _pending(session: AsyncSession, actor: Actor, entry_id: uuid.UUID) -> 
     entry = await session.get(Entry, entry_id, with_for_update=True)
     if entry is None:
         raise NotFound("No such entry.", code="entry_not_found")
-    await _contest(session, actor, entry.contest_id)  # an organiser sees only their own contests' entries
+    await contest_in_scope(session, actor, entry.contest_id)  # an organiser sees only their own contests' entries
     if entry.status is not EntryStatus.PENDING:
         raise Conflict(f"This entry was {entry.status.value} already.", code="entry_decided")
     return entry
@@ -141,7 +142,7 @@ async def _locked_in_order(session: AsyncSession, actor: Actor, entry_ids: Seque
     organisers approving overlapping sets wait for each other instead of deadlocking."""
     contest_ids = sorted(set(await session.scalars(select(Entry.contest_id).where(Entry.id.in_(entry_ids)))))
     for contest_id in contest_ids:
-        await _contest(session, actor, contest_id, lock=True)
+        await contest_in_scope(session, actor, contest_id, lock=True)
     await session.execute(select(Entry.id).where(Entry.id.in_(entry_ids)).order_by(Entry.id).with_for_update())
     return [await _pending(session, actor, entry_id) for entry_id in entry_ids]
 
@@ -154,7 +155,7 @@ async def approve_entries(sessions: Sessions, storage: MediaStorage, actor: Acto
     made: list[Candidate] = []
     async with sessions.begin() as session:
         for entry in await _locked_in_order(session, actor, list(dict.fromkeys(entry_ids))):
-            contest = await _contest(session, actor, entry.contest_id)
+            contest = await contest_in_scope(session, actor, entry.contest_id)
             if contest.status is ContestStatus.CLOSED:
                 raise Conflict("A closed contest cannot take a new candidate.", code="contest_closed")
             if watched and watched.get(entry.id, entry.clip_id) != entry.clip_id:
@@ -167,10 +168,10 @@ async def approve_entries(sessions: Sessions, storage: MediaStorage, actor: Acto
             if clip is None or clip.state is not UploadState.READY:
                 raise Conflict(f"The clip of {entry.name}'s entry is not ready to be watched.", code="clip_not_ready")
             photo = await session.get(MediaUpload, entry.photo_id) if entry.photo_id else None
-            code = next_codes(await _taken_codes(session, contest.id), 1)[0]
+            code = next_codes(await taken_codes(session, contest.id), 1)[0]
             candidate = Candidate(contest_id=contest.id, code=code, name=entry.name, bio=entry.bio,
                                   clip_id=clip.id, photo_id=entry.photo_id, photo_url=_photo_of(photo, storage),
-                                  position=await _next_position(session, contest.id))
+                                  position=await next_position(session, contest.id))
             session.add(candidate)
             await session.flush()
             await ensure_tallies(session, contest.id)

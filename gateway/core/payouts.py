@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
 from gateway.core.audit import Actor
-from gateway.core.contests_admin import _contest
+from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import Conflict, DomainError, Forbidden, NotFound
 from gateway.core.providers import Providers
 from gateway.core.settlements import figures_of
@@ -67,7 +67,7 @@ def checked_account(draft: AccountDraft) -> AccountDraft:
 async def set_account(sessions: Sessions, actor: Actor, contest_id: int, draft: AccountDraft) -> None:
     account = checked_account(draft)
     async with sessions.begin() as session:
-        contest = await _contest(session, actor, contest_id, lock=True)
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)
         kept = await session.get(PayoutAccount, contest.id)
         before = None if kept is None else _account_facts(kept)
         if kept is None:
@@ -88,7 +88,7 @@ def _account_facts(account: PayoutAccount) -> dict[str, object]:
 
 async def account_of(sessions: Sessions, actor: Actor, contest_id: int) -> PayoutAccount | None:
     async with sessions() as session:
-        contest = await _contest(session, actor, contest_id)
+        contest = await contest_in_scope(session, actor, contest_id)
         return await session.get(PayoutAccount, contest.id)
 
 
@@ -101,7 +101,7 @@ async def request_payout(sessions: Sessions, actor: Actor, contest_id: int, curr
         raise DomainError("Stars are withdrawn from Telegram by the bot's owner (Fragment), not paid to an account.",
                           code="not_payable", field="currency")
     async with sessions.begin() as session:
-        contest = await _contest(session, actor, contest_id, lock=True)  # one request or approval at a time
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)  # one request or approval at a time
         account = await session.get(PayoutAccount, contest.id)
         if account is None:
             raise Conflict("Set the contest's payout account first.", code="no_payout_account")
@@ -183,7 +183,7 @@ async def _owned(session: AsyncSession, actor: Actor, contest_id: int, payout_id
 
 async def _awaiting(session: AsyncSession, actor: Actor, contest_id: int, payout_id: uuid.UUID
                     ) -> tuple[Payout, Contest]:
-    contest = await _contest(session, actor, contest_id, lock=True)  # the contest's lock first, as requests
+    contest = await contest_in_scope(session, actor, contest_id, lock=True)  # the contest's lock first, as requests
     payout = await _owned(session, actor, contest.id, payout_id)
     if payout.state is not PayoutState.AWAITING_APPROVAL:
         raise Conflict(f"This payout is {payout.state.value}: decided already.", code="payout_decided")
@@ -192,6 +192,6 @@ async def _awaiting(session: AsyncSession, actor: Actor, contest_id: int, payout
 
 async def payouts_of(sessions: Sessions, actor: Actor, contest_id: int, last: int = 20) -> Sequence[Payout]:
     async with sessions() as session:
-        contest = await _contest(session, actor, contest_id)
+        contest = await contest_in_scope(session, actor, contest_id)
         return list((await session.scalars(select(Payout).where(Payout.contest_id == contest.id)
                                            .order_by(Payout.created_at.desc()).limit(last))).all())

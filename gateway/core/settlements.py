@@ -38,7 +38,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
-from gateway.core.contests_admin import _contest
+from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.results import public_raw, sign
 from gateway.db.engine import Sessions
@@ -209,7 +209,7 @@ async def figures_of(session: AsyncSession, contest: Contest) -> list[CurrencySt
 async def settlement(sessions: Sessions, actor: Actor, contest_id: int) -> Settlement:
     """The contest's figures now, from its payment rows, payouts and the owner's rates, with its ledger's head."""
     async with sessions() as session:
-        contest = await _contest(session, actor, contest_id)  # an organiser sees only their contests'
+        contest = await contest_in_scope(session, actor, contest_id)  # an organiser sees only their contests'
         figures = await figures_of(session, contest)
         head = (await session.execute(select(LedgerHead.entries, LedgerHead.head_hash)
                                       .where(LedgerHead.contest_id == contest.id))).one_or_none()
@@ -235,7 +235,7 @@ async def sign_statement(sessions: Sessions, key: Ed25519PrivateKey, actor: Acto
 
 async def statements_of(sessions: Sessions, actor: Actor, contest_id: int, last: int = 10) -> list[SettlementStatement]:
     async with sessions() as session:
-        contest = await _contest(session, actor, contest_id)
+        contest = await contest_in_scope(session, actor, contest_id)
         return list((await session.scalars(select(SettlementStatement)
                                            .where(SettlementStatement.contest_id == contest.id)
                                            .order_by(SettlementStatement.id.desc()).limit(last))).all())
@@ -247,7 +247,7 @@ async def set_commission(sessions: Sessions, actor: Actor, contest_id: int, basi
         raise DomainError("The commission: 0 to 10000 basis points (10000 is all of it).", code="invalid_field",
                           field="commission_bp")
     async with sessions.begin() as session:
-        contest = await _contest(session, actor, contest_id, lock=True)
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)
         before = contest.commission_bp
         contest.commission_bp = basis_points
         await audit.record(session, actor, "settlement.commission", f"contest:{contest.id}",
@@ -279,7 +279,7 @@ async def fee_rates(sessions: Sessions) -> list[ProviderFeeRate]:
 
 async def statement_of(sessions: Sessions, actor: Actor, contest_id: int, statement_id: int) -> SettlementStatement:
     async with sessions() as session:
-        contest = await _contest(session, actor, contest_id)
+        contest = await contest_in_scope(session, actor, contest_id)
         found = await session.get(SettlementStatement, statement_id)
     if found is None or found.contest_id != contest.id:
         raise NotFound("No such statement.", code="statement_not_found")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from gateway.core.audit import Actor
-from gateway.core.contests_admin import _contest
+from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
 from gateway.core.orders import refunding
 from gateway.core.payments.collections import load_collection
@@ -93,7 +93,7 @@ async def _refund_at_provider(registry: Providers, provider: str, channel: str, 
 async def refunds_of(sessions: Sessions, actor: Actor, contest_id: int, last: int = 200) -> list[Refund]:
     """The refunds sent by a provider's API for the contest's orders, newest first (an organiser sees their own)."""
     async with sessions() as session:
-        contest = await _contest(session, actor, contest_id)
+        contest = await contest_in_scope(session, actor, contest_id)
         return list((await session.scalars(
             select(Refund).join(VoteOrder, VoteOrder.id == Refund.order_id).where(VoteOrder.contest_id == contest.id)
             .order_by(Refund.created_at.desc()).limit(last))).all())

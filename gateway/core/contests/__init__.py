@@ -1,0 +1,1 @@
+"""Contests and their candidates."""
