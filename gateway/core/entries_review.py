@@ -24,7 +24,7 @@ from gateway.core.contests_admin import candidate_of, candidate_snapshot, next_p
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media_storage import MediaStorage
-from gateway.core.orders.tables import emit
+from gateway.core.outbox import emit
 from gateway.core.uploads import ORPHAN_AFTER, UploadView, note_access
 from gateway.db.engine import Sessions
 from gateway.db.models import (

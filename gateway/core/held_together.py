@@ -19,7 +19,7 @@ from gateway.core import ledger
 from gateway.core.fraud import Rule
 from gateway.core.hold_figures import rules_of
 from gateway.core.orders import accounting
-from gateway.core.orders.tables import emit
+from gateway.core.outbox import emit
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, VoteOrder
 

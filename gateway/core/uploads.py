@@ -16,7 +16,7 @@ from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.media_storage import MediaStorage, UploadGrant
-from gateway.core.orders.tables import emit
+from gateway.core.outbox import emit
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, CandidateStatus, Entry, MediaUpload, UploadKind, UploadState
 

@@ -28,7 +28,7 @@ from gateway.core import holds, ledger
 from gateway.core.errors import NotFound
 from gateway.core.fraud import PaymentRisk, risk_hits
 from gateway.core.orders import entry_fees, tables
-from gateway.core.orders.tables import emit
+from gateway.core.outbox import emit
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.payments import kept_events
 from gateway.core.payments.kept_events import EventToKeep

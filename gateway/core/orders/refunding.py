@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core import ledger
 from gateway.core.errors import NotFound
 from gateway.core.orders import accounting
-from gateway.core.orders.tables import emit
+from gateway.core.outbox import emit
 from gateway.core.outcomes import RefundSettled
 from gateway.db.engine import Sessions
 from gateway.db.models import (
