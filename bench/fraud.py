@@ -39,12 +39,13 @@ from bench.crowd import CANDIDATES, CARRIER_NETWORKS, HONEST, CrowdOrder, show_n
 from bench.harness import print_report, record
 from gateway.core.chargebacks import record_chargeback
 from gateway.core.errors import RateLimited, VoteRejected
-from gateway.core.fraud import PaymentRisk, Rule
+from gateway.core.fraud import Rule
 from gateway.core.held_together import hold_earlier
 from gateway.core.orders.closing import fail_order
 from gateway.core.orders.counting import confirm_payment
 from gateway.core.orders.placing import OrderRequest, place_order
 from gateway.core.outcomes import ConfirmOutcome
+from gateway.core.providers import PaymentRisk
 from gateway.core.shared_addresses import carrier_of
 from gateway.core.shared_learning import learn_shared_addresses
 from gateway.db import migrate

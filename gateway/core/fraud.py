@@ -11,7 +11,7 @@ Addresses many people share (a mobile operator's carrier-grade NAT, or one the s
 shared_addresses) are a crowd's: their address rules allow CROWD times a person's threshold, and the per-number
 and per-user rules judge each person as everywhere. The signals are judged at placement, from the counters, and
 again at confirmation, from what happened in between (payments in quick succession) and what the provider says of
-the payment (`PaymentRisk`). Evaluating them needs no I/O.
+the payment (`gateway.core.providers.PaymentRisk`). Evaluating them needs no I/O.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, make_dataclass
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any, Self
 
+from gateway.core.providers import PaymentRisk
 from gateway.core.texts import N_
 
 
@@ -223,15 +224,6 @@ def evaluate(rules: Thresholds, recent: Figures, *, crowd: bool = False) -> Verd
     if refused := max(recent.seen("payer_refused"), recent.seen("voter_refused")):
         hits.append(Hit(Rule.PAYER_HISTORY, f"{refused} refused before", 0, HISTORY_POINTS))
     return Verdict(tuple(hits), rules.limit(HOLD_SCORE.key))
-
-
-@dataclass(frozen=True)
-class PaymentRisk:
-    """What a provider says of a payment when it confirms it (Stripe: the charge's Radar risk level and the card's
-    country); None where it says nothing."""
-
-    provider_risk: str | None = None  # "normal" | "elevated" | "highest"
-    card_country: str | None = None  # ISO 3166 alpha-2
 
 
 def risk_hits(risk: PaymentRisk | None, currency: str) -> tuple[Hit, ...]:

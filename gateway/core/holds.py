@@ -41,7 +41,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core import fraud_counters, ledger
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.fraud import HOLD_SCORE, PLACEMENT_FIGURES, FraudRules, Recent, Rule, Verdict, evaluate
-from gateway.core.orders import tables
 from gateway.core.shared_addresses import carrier_of
 from gateway.db.engine import Sessions
 from gateway.db.models import (
@@ -101,7 +100,7 @@ def quick_payment_seconds() -> ColumnElement[int]:
 QUICK_COUNTER = "payer_paid_quick"
 
 
-def judged_at_confirmation() -> CTE:
+def judged_at_confirmation(pending: ColumnElement[bool]) -> CTE:
     """The signals only known when the payment is confirmed, judged once for the order being counted: why it is
     held now (`reason`), or NULL; and the payments counter it adds to (`quick_subject`, `quick_bucket`).
 
@@ -116,6 +115,8 @@ def judged_at_confirmation() -> CTE:
     - the provider's word on the payment, with what the order scored at placement, reaches the hold score.
 
     An entry's fee buys no vote: nothing to hold out of a tally (and its entry waits for a person anyway).
+    `pending`: the counting statement's guard on the order's status (gateway.core.orders.tables.still_pending,
+    written for the planner), handed in so that the statement and this part of it read the order alike.
     MATERIALIZED: the counting statement reads `reason` twice (status and hold reason), judged once."""
     o, counts = ORDERS.c, fraud_counters.COUNTS
     limit, seconds, hold_at = contest_rule("quick_payments"), quick_payment_seconds(), contest_rule(HOLD_SCORE.key)
@@ -140,7 +141,7 @@ def judged_at_confirmation() -> CTE:
     counter = and_(counts.c.contest_id == o.contest_id, counts.c.name == QUICK_COUNTER, counts.c.subject == subject)
     return (select(o.id, reason.label("reason"), subject.label("quick_subject"), bucket.label("quick_bucket"))
             .select_from(ORDERS.join(CONTESTS, CONTESTS.c.id == o.contest_id).outerjoin(counts, counter))
-            .where(o.id == bindparam("confirm_order"), tables.still_pending(o.status))
+            .where(o.id == bindparam("confirm_order"), pending)
             .cte("judged").prefix_with("MATERIALIZED"))
 
 

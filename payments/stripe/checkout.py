@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import stripe
 
-from gateway.core.fraud import PaymentRisk
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
@@ -26,6 +25,7 @@ from gateway.core.providers import (
     CollectionNotFound,
     InboundCallback,
     PaymentError,
+    PaymentRisk,
     PaymentState,
     ProviderCharge,
     StartResult,

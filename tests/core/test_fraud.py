@@ -13,12 +13,12 @@ from gateway.core.fraud import (
     CROWD,
     PLACEMENT_RULES,
     FraudRules,
-    PaymentRisk,
     Recent,
     Rule,
     evaluate,
     risk_hits,
 )
+from gateway.core.providers import PaymentRisk
 
 counts = st.integers(min_value=0, max_value=10_000)
 recents = st.builds(Recent, **{f.name: counts for f in fields(Recent) if f.name != "address_blocked"},

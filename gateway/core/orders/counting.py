@@ -26,12 +26,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core import holds, ledger
 from gateway.core.errors import NotFound
-from gateway.core.fraud import PaymentRisk, risk_hits
+from gateway.core.fraud import risk_hits
 from gateway.core.orders import entry_fees, tables
 from gateway.core.outbox import emit
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.payments import kept_events
 from gateway.core.payments.kept_events import EventToKeep
+from gateway.core.providers import PaymentRisk
 from gateway.core.receipts import PAID_RECEIPT_TOPIC
 from gateway.core.rules import late_success_status
 from gateway.db.driver_statements import DriverStatement
@@ -144,7 +145,7 @@ def counting_statement(*, verify_later: bool = False,
     of an event kept before).
     """
     orders = VoteOrder.__table__.c  # Core: an ORM update inside a CTE does not keep its bound parameters
-    judged = holds.judged_at_confirmation()
+    judged = holds.judged_at_confirmation(tables.still_pending())
     paid = (
         update(VoteOrder.__table__)
         .where(
