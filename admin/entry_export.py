@@ -15,8 +15,8 @@ from sqlalchemy import Executable, select
 
 from gateway.core import audit, exports
 from gateway.core.audit import Actor
-from gateway.core.catalog import mask_msisdn
-from gateway.core.contests_admin import contest_detail
+from gateway.core.contests.catalog import mask_msisdn
+from gateway.core.contests.contests_admin import contest_detail
 from gateway.core.errors import Forbidden
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry

@@ -12,7 +12,7 @@ from aiohttp import web
 from admin.api import PREFIX
 from admin.web import contest_settings
 from gateway.core.channel_settings import ChannelContestSettings
-from gateway.core.contest_drafts import KNOWN_PROVIDERS, MAX_THRESHOLD, BoardVisibility
+from gateway.core.contests.contest_drafts import KNOWN_PROVIDERS, MAX_THRESHOLD, BoardVisibility
 from gateway.core.fraud import FraudRules
 
 SUMMARIES = {

@@ -12,8 +12,9 @@ from admin.accounts import allowed
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
 from admin.web import guarded
-from gateway.core import contests_admin, results
+from gateway.core import results
 from gateway.core.audit import Actor
+from gateway.core.contests import contests_admin
 from gateway.core.results import SignedSheet
 from gateway.kit.keys import RESULTS_KEY, SESSIONS
 

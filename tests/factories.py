@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 
 from assembly.channel_list import CONTEST_SETTINGS, RECEIPT_CHANNELS
 from gateway.core import ledger
-from gateway.core.contests_admin import settings_of
+from gateway.core.contests.contests_admin import settings_of
 from gateway.core.fraud import HOLD_SCORE, FraudRules
 from gateway.core.orders import placing
 from gateway.db.engine import Sessions

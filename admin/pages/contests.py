@@ -16,10 +16,11 @@ from admin.web import (
     form_of,
     guarded,
 )
-from gateway.core import contests_admin, hold_figures
+from gateway.core import hold_figures
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ContestFieldset, blank_fields
-from gateway.core.contest_drafts import (
+from gateway.core.contests import contests_admin
+from gateway.core.contests.contest_drafts import (
     FRAUD_FIELD,
     KNOWN_PROVIDERS,
     BoardVisibility,

@@ -57,7 +57,8 @@ def cmd_results_sign(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from assembly.results_key import signing_key
-    from gateway.core import catalog, results
+    from gateway.core import results
+    from gateway.core.contests import catalog
 
     key = signing_key(settings)
 

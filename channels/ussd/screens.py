@@ -14,7 +14,7 @@ from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fi
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
 from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, Texts, texts
 from channels.ussd.views import BoardMode, Extras, MenuContest, TopEntry
-from gateway.core.rules import VotingState
+from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters import PayerVotes
 

@@ -9,9 +9,9 @@ from enum import StrEnum
 
 from channels.phone.gsm7 import transliterate
 from channels.phone.operators import Operator
-from gateway.core.catalog import PublicContest
-from gateway.core.ranking import PublicBoard
-from gateway.core.rules import VotingState
+from gateway.core.contests.catalog import PublicContest
+from gateway.core.contests.ranking import PublicBoard
+from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters import PayerVotes
 from gateway.db.models import CandidateStatus

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.audit import Actor
 from gateway.core.channel_reports import FailedMessages
-from gateway.core.contests_admin import contest_detail
+from gateway.core.contests.contests_admin import contest_detail
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, OrderStatus, OutboxMessage, PaymentVerification, Tally, VoteOrder
 

@@ -17,7 +17,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.contest_drafts import check_candidate_fields
+from gateway.core.contests.contest_drafts import check_candidate_fields
 from gateway.core.entry_slots import EntriesFull, is_full, lock_call
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media_storage import MediaStorage, UploadGrant

@@ -18,9 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
 from gateway.core.audit import Actor
-from gateway.core.contest_drafts import next_codes
+from gateway.core.contests.contest_drafts import next_codes
+from gateway.core.contests.contests_admin import candidate_of, candidate_snapshot, next_position, taken_codes
 from gateway.core.contests.scope import contest_in_scope
-from gateway.core.contests_admin import candidate_of, candidate_snapshot, next_position, taken_codes
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media_storage import MediaStorage

@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import UUID
 
 from gateway.core import audit
 from gateway.core.audit import Actor
-from gateway.core.contests_admin import contest_detail
+from gateway.core.contests.contests_admin import contest_detail
 from gateway.core.errors import DomainError, Forbidden
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Payout, Refund, Tally, VoteOrder

@@ -18,14 +18,14 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import ledger
-from gateway.core.catalog import mask_msisdn
+from gateway.core.contests.catalog import mask_msisdn
+from gateway.core.contests.ranking import PublicBoard, public_board
 from gateway.core.errors import Conflict, DomainError, NotFound
-from gateway.core.ranking import PublicBoard, public_board
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, LedgerCheckpoint, LedgerEntry, OrderStatus, VoteOrder
 
 REFERENCE = re.compile(r"^[0-9a-f]{8,32}$")
-SHORTEST_REFERENCE = 8  # the receipt's (gateway.core.catalog.VoterOrder.reference)
+SHORTEST_REFERENCE = 8  # the receipt's (gateway.core.contests.catalog.VoterOrder.reference)
 
 
 class Outcome(StrEnum):

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import select
 
-from gateway.core.catalog import VoterOrder
+from gateway.core.contests.catalog import VoterOrder
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, VoteOrder
 

@@ -17,9 +17,12 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import catalog, entries, ledger, order_standing, results, shared_learning, voters
-from gateway.core.catalog import PublicContest, VoterOrder
+from gateway.core import entries, ledger, order_standing, results, shared_learning, voters
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
+from gateway.core.contests import catalog
+from gateway.core.contests.catalog import PublicContest, VoterOrder
+from gateway.core.contests.ranking import BoardReader, BoardTop, PublicBoard
+from gateway.core.contests.rules import VotingState
 from gateway.core.media_storage import MediaStorage
 from gateway.core.orders import closing, entry_fees, placing
 from gateway.core.payments import in_chat
@@ -34,8 +37,6 @@ from gateway.core.payments.starting import (
     time_to_pay,
 )
 from gateway.core.providers import PaymentError, Providers
-from gateway.core.ranking import BoardReader, BoardTop, PublicBoard
-from gateway.core.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters import Caller, PayerVotes
 from gateway.db.engine import Sessions, autocommit

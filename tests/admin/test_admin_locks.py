@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.core import contests_admin
 from gateway.core.audit import Actor
+from gateway.core.contests import contests_admin
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions

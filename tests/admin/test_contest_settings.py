@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from assembly.channel_list import CONTEST_SETTINGS
 from channels.sms.contest_settings import keywords_collide
-from gateway.core.contest_drafts import BoardVisibility, parse_contest
+from gateway.core.contests.contest_drafts import BoardVisibility, parse_contest
 from gateway.core.errors import DomainError
 from gateway.core.fraud import FraudRules
 from gateway.db.engine import Sessions

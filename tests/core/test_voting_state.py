@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from gateway.core.contests.rules import VotingState, check_contest_open, voting_state
 from gateway.core.errors import VoteRejected
-from gateway.core.rules import VotingState, check_contest_open, voting_state
 from gateway.db.models import ContestStatus
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

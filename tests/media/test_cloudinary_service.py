@@ -29,7 +29,7 @@ from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core import uploads
 from gateway.core.audit import Actor
-from gateway.core.contests_admin import set_candidate_status
+from gateway.core.contests.contests_admin import set_candidate_status
 from gateway.core.entries import grant_upload
 from gateway.core.entries_review import approve_entries, reject_entry
 from gateway.db.engine import Sessions

@@ -22,7 +22,7 @@ from channels.ussd.screens import (
     unknown_service,
 )
 from channels.ussd.views import Extras, TopEntry
-from gateway.core.rules import VotingState
+from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters import PayerOrder, PayerVotes
 from tests.ussd.menus import HOME_EN, HOME_FR, NOW, body, context, demo, screen, view

@@ -32,7 +32,7 @@ async def counted_order(sessions: Sessions, contest: Contest, quantity: int = 3)
 
 
 def reference(order: VoteOrder) -> str:
-    return order.id.hex[:8].upper()  # what the receipt shows (gateway.core.catalog.VoterOrder.reference)
+    return order.id.hex[:8].upper()  # what the receipt shows (gateway.core.contests.catalog.VoterOrder.reference)
 
 
 async def test_a_counted_vote_shows_its_ledger_entry_and_then_the_checkpoint_that_covers_it(

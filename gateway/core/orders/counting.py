@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core import holds, ledger
+from gateway.core.contests.rules import late_success_status
 from gateway.core.errors import NotFound
 from gateway.core.fraud import risk_hits
 from gateway.core.orders import entry_fees, tables
@@ -34,7 +35,6 @@ from gateway.core.payments import kept_events
 from gateway.core.payments.kept_events import EventToKeep
 from gateway.core.providers import PaymentRisk
 from gateway.core.receipts import PAID_RECEIPT_TOPIC
-from gateway.core.rules import late_success_status
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import (

@@ -62,7 +62,7 @@ class Contest(Base):
     # a rule off). None: every default.
     fraud_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     board_frozen_at: Mapped[datetime | None]
-    # Sealed until close: no count, no rank anywhere public until the contest is closed (gateway.core.ranking).
+    # Sealed until close: no count, no rank anywhere public until the contest is closed (gateway.core.contests.ranking).
     board_sealed: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # The price of a vote in Stars (None: not sold for Stars). A channel's own settings of a contest live in

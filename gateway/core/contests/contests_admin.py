@@ -20,9 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit, uploads
 from gateway.core.audit import Actor
-from gateway.core.catalog import DISPLAY_ORDER
 from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues, channel_fields
-from gateway.core.contest_drafts import (
+from gateway.core.contests.catalog import DISPLAY_ORDER
+from gateway.core.contests.contest_drafts import (
     BoardVisibility,
     ContestDraft,
     board_visibility,

@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.contests.ranking import PublicBoard, public_board
+from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.errors import NotFound
 from gateway.core.media_storage import MediaStorage
-from gateway.core.ranking import PublicBoard, public_board
-from gateway.core.rules import VotingState, voting_state
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import (
     Candidate,
