@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from assembly.channel_list import CONTEST_SETTINGS, RECEIPT_CHANNELS
-from gateway.core import ledger
 from gateway.core.contests.contests_admin import settings_of
 from gateway.core.fraud import HOLD_SCORE, FraudRules
 from gateway.core.orders import placing
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus, ProviderEvent, Tally, VoteOrder
 from gateway.db.seed import ensure_tallies

@@ -15,11 +15,11 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
 
-from gateway.core import ledger
 from gateway.core.fraud import Rule
 from gateway.core.hold_figures import rules_of
 from gateway.core.orders import accounting
 from gateway.core.outbox import emit
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, VoteOrder
 

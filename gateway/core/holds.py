@@ -38,9 +38,10 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core import fraud_counters, ledger
+from gateway.core import fraud_counters
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.fraud import HOLD_SCORE, PLACEMENT_FIGURES, FraudRules, Recent, Rule, Verdict, evaluate
+from gateway.core.results import ledger
 from gateway.core.shared_addresses import carrier_of
 from gateway.db.engine import Sessions
 from gateway.db.models import (
@@ -174,7 +175,7 @@ def _released() -> Any:
                 .values(status=OrderStatus.PAID, updated_at=func.now())
                 .returning(o.id, o.contest_id, o.candidate_id, o.quantity, o.amount, o.currency, o.provider_txn_id)
                 .cte("released"))
-    # The ledger's entry and the tally's increment made from it (gateway.core.ledger), as when a payment counts.
+    # The ledger's entry and the tally's increment made from it (gateway.core.results.ledger), as when a payment counts.
     event = select(released.c.contest_id, literal(ledger.EntryKind.RELEASED.value, String).label("kind"),
                    released.c.id.label("order_id"), released.c.candidate_id, released.c.quantity,
                    released.c.amount, released.c.currency, released.c.provider_txn_id).cte("ledger_event")

@@ -17,10 +17,10 @@ from enum import StrEnum
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core import ledger
 from gateway.core.contests.catalog import mask_msisdn
 from gateway.core.contests.ranking import PublicBoard, public_board
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, LedgerCheckpoint, LedgerEntry, OrderStatus, VoteOrder
 

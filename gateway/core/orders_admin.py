@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import exists, func, insert, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core import audit, ledger, review
+from gateway.core import audit, review
 from gateway.core.audit import Actor
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
@@ -22,6 +22,7 @@ from gateway.core.payments.money_in import confirm_money_in
 from gateway.core.payments.refunds import RefundOutcome, request_refund
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Providers
+from gateway.core.results import ledger
 from gateway.core.review import ReviewItem, ReviewKind
 from gateway.db.engine import Sessions
 from gateway.db.models import (
@@ -248,7 +249,7 @@ async def decide(sessions: Sessions, providers: Providers, actor: Actor, order_i
 
 
 async def _add_votes(session: AsyncSession, order: VoteOrder) -> None:
-    """The ledger's entry and the tally move with the order in one transaction (gateway.core.ledger); the board
+    """The ledger's entry and the tally move with the order in one transaction (gateway.core.results.ledger); the board
     hears of it as of any counted vote."""
     await accounting.record_change(session, ledger.EntryKind.REVIEW_COUNTED, order, sign=1)
     await session.execute(insert(OutboxMessage).values(

@@ -17,7 +17,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import entries, ledger, order_standing, results, shared_learning, voters
+from gateway.core import entries, order_standing, shared_learning, voters
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.contests import catalog
 from gateway.core.contests.catalog import PublicContest, VoterOrder
@@ -37,6 +37,7 @@ from gateway.core.payments.starting import (
     time_to_pay,
 )
 from gateway.core.providers import PaymentError, Providers
+from gateway.core.results import ledger, signing
 from gateway.core.texts import Lang
 from gateway.core.voters import Caller, PayerVotes
 from gateway.db.engine import Sessions, autocommit
@@ -221,10 +222,10 @@ class VoteService:
         async with autocommit(self.sessions) as session:
             return await ledger.latest_checkpoints(session, contest_id, last)
 
-    async def results_sheet(self, slug: str) -> results.SignedSheet | None:
+    async def results_sheet(self, slug: str) -> signing.SignedSheet | None:
         """The contest's latest results sheet signed at (or after) close; the caller publishes it only when
         `results_published` says so."""
-        return await results.latest_sheet(self.sessions, slug)
+        return await signing.latest_sheet(self.sessions, slug)
 
     @staticmethod
     def results_published(contest: PublicContest, now: datetime) -> bool:

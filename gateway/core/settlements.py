@@ -40,7 +40,7 @@ from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import DomainError, NotFound
-from gateway.core.results import public_raw, sign
+from gateway.core.results.signing import public_raw, sign
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Contest,

@@ -9,11 +9,12 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from assembly.settings import Settings
-from gateway.core import held_together, holds, ledger
+from gateway.core import held_together, holds
 from gateway.core.errors import Conflict
 from gateway.core.orders import counting, tables
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.payments import verification
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, OrderStatus, OutboxMessage, VoteOrder
 from tests.channel_names import Channel

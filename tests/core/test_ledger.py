@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 
-from gateway.core import holds, ledger, results
-from gateway.core.ledger_chain import LedgerEvent, chain, entry_hash, walk
+from gateway.core import holds
 from gateway.core.orders import counting, refunding
 from gateway.core.payments import verification
+from gateway.core.results import ledger, signing
+from gateway.core.results.ledger_chain import LedgerEvent, chain, entry_hash, walk
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, LedgerEntry, VoteOrder
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, assert_tally_invariant, make_contest, place, tallies
@@ -120,7 +121,7 @@ async def test_an_order_marked_paid_by_sql_disagrees_with_the_ledger(sessions: S
 
 async def test_a_kept_results_sheet_changed_by_sql_is_caught(sessions: Sessions) -> None:
     contest = await run_of_votes(sessions)
-    await results.sign_results(sessions, results.private_key(TEST_RESULTS_KEY), contest.id, reason="on_demand",
+    await signing.sign_results(sessions, signing.private_key(TEST_RESULTS_KEY), contest.id, reason="on_demand",
                                signed_by="test")
     assert (await ledger.verify(sessions, contest.id)).clean
     async with sessions.begin() as session:

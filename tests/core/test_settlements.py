@@ -9,8 +9,8 @@ from sqlalchemy import update
 
 from gateway.core import chargebacks, settlements
 from gateway.core.audit import Actor
-from gateway.core.ledger_chain import signature_holds
 from gateway.core.orders import counting, refunding
+from gateway.core.results.ledger_chain import signature_holds
 from gateway.core.settlements import FeeRate, Takings, share, statements
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderFeeRate, VoteOrder

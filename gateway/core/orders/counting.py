@@ -24,7 +24,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from gateway.core import holds, ledger
+from gateway.core import holds
 from gateway.core.contests.rules import late_success_status
 from gateway.core.errors import NotFound
 from gateway.core.fraud import risk_hits
@@ -35,6 +35,7 @@ from gateway.core.payments import kept_events
 from gateway.core.payments.kept_events import EventToKeep
 from gateway.core.providers import PaymentRisk
 from gateway.core.receipts import PAID_RECEIPT_TOPIC
+from gateway.core.results import ledger
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import (
@@ -166,7 +167,8 @@ def counting_statement(*, verify_later: bool = False,
     )
     is_paid = paid.c.status == OrderStatus.PAID
     buys_votes = paid.c.candidate_id.is_not(None)
-    # The ledger's entry (gateway.core.ledger) and the tally's increment made from it: one is never without the other.
+    # The ledger's entry (gateway.core.results.ledger) and the tally's increment made from it: one is never without
+    # the other.
     event = select(paid.c.contest_id, literal(ledger.EntryKind.COUNTED.value, String).label("kind"),
                    paid.c.id.label("order_id"), paid.c.candidate_id, paid.c.quantity, paid.c.amount, paid.c.currency,
                    paid.c.provider_txn_id).where(is_paid, buys_votes).cte("ledger_event")

@@ -20,11 +20,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from sqlalchemy import select
 
-from gateway.core import audit, ledger
+from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.errors import Conflict, NotFound
-from gateway.core.ledger_chain import signature_holds as signature_holds  # the check is the ledger's too
+from gateway.core.results import ledger
+from gateway.core.results.ledger_chain import signature_holds as signature_holds  # the check is the ledger's too
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, ResultsSheet
 

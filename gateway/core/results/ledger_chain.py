@@ -1,6 +1,6 @@
 """The vote ledger's hash chain, as pure functions: the canonical bytes of an event and the hash of an entry.
 
-PostgreSQL computes the same bytes when it appends (gateway.core.ledger.event_bytes_sql); these recompute
+PostgreSQL computes the same bytes when it appends (gateway.core.results.ledger.event_bytes_sql); these recompute
 them to verify. Each field is written as `<length in bytes>:<UTF-8 text>`, a missing one as `-`, in a fixed
 order: no field's content can shift into another's, and nothing depends on a JSON library's spacing.
 """

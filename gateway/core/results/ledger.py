@@ -42,7 +42,7 @@ from sqlalchemy.dialects.postgresql import UUID as PG_UUID
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from gateway.core.ledger_chain import (
+from gateway.core.results.ledger_chain import (
     GENESIS,
     Break,
     LedgerEvent,
