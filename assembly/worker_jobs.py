@@ -12,15 +12,15 @@ from typing import Any
 from assembly.job_runtime import JobContext, relay_now, run_in_context
 from assembly.media_jobs import media_handlers
 from assembly.results_key import signing_key
-from gateway.core.counter_sweep import sweep_counters
+from gateway.core.fraud.counter_sweep import sweep_counters
+from gateway.core.fraud.holds import HELD_TOPIC
+from gateway.core.fraud.shared_learning import learn_shared_addresses
 from gateway.core.held_together import hold_earlier
-from gateway.core.holds import HELD_TOPIC
 from gateway.core.payments.payouts_sent import payouts_pass
 from gateway.core.payments.refunds_sent import refunds_pass
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.receipts import RECEIPT_TOPICS, send_receipt
-from gateway.core.shared_learning import learn_shared_addresses
 from gateway.jobs import outbox
 from gateway.jobs.balance_check import check_balances
 from gateway.jobs.checkpoints import checkpoint_pass
@@ -199,7 +199,7 @@ LEDGER_ROUNDS_SECONDS = 300
 
 def shared_addresses_job() -> str:
     """Every ten minutes (assembly.worker.PERIODIC_JOBS): addresses learned to be a crowd's, or no longer; then the
-    fraud counters nobody will read again removed (gateway.core.counter_sweep)."""
+    fraud counters nobody will read again removed (gateway.core.fraud.counter_sweep)."""
     return run_in_context(shared_addresses_pass)
 
 

@@ -39,15 +39,15 @@ from bench.crowd import CANDIDATES, CARRIER_NETWORKS, HONEST, CrowdOrder, show_n
 from bench.harness import print_report, record
 from gateway.core.chargebacks import record_chargeback
 from gateway.core.errors import RateLimited, VoteRejected
-from gateway.core.fraud import Rule
+from gateway.core.fraud.rules import Rule
+from gateway.core.fraud.shared_addresses import carrier_of
+from gateway.core.fraud.shared_learning import learn_shared_addresses
 from gateway.core.held_together import hold_earlier
 from gateway.core.orders.closing import fail_order
 from gateway.core.orders.counting import confirm_payment
 from gateway.core.orders.placing import OrderRequest, place_order
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.providers import PaymentRisk
-from gateway.core.shared_addresses import carrier_of
-from gateway.core.shared_learning import learn_shared_addresses
 from gateway.db import migrate
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder
@@ -372,7 +372,7 @@ def check_ground_truth(crowd: Sequence[CrowdOrder]) -> None:
     for address in {order.address for order in crowd if order.address}:
         copied = any(ipaddress.IPv4Address(address) in net for net in networks)
         if copied != (carrier_of(address) is not None):
-            raise SystemExit(f"{address}: bench.crowd and gateway/core/data/carrier_networks.csv disagree")
+            raise SystemExit(f"{address}: bench.crowd and gateway/core/fraud/data/carrier_networks.csv disagree")
 
 
 def main() -> None:

@@ -16,7 +16,6 @@ from admin.web import (
     form_of,
     guarded,
 )
-from gateway.core import hold_figures
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ContestFieldset, blank_fields
 from gateway.core.contests import contests_admin
@@ -29,7 +28,8 @@ from gateway.core.contests.contest_drafts import (
     parse_fraud_rules,
 )
 from gateway.core.errors import DomainError
-from gateway.core.fraud import FraudRules
+from gateway.core.fraud import hold_figures
+from gateway.core.fraud.rules import FraudRules
 from gateway.db.models import Contest
 from gateway.kit.keys import SESSIONS
 

@@ -153,7 +153,7 @@ def decide_held(settings: Settings, args: argparse.Namespace) -> int:
     import uuid
 
     from assembly.providers import build_providers
-    from gateway.core import holds
+    from gateway.core.fraud import holds
     from gateway.core.payments.money_in import confirm_money_in
 
     if not args.reason:

@@ -2,7 +2,7 @@
 
 A blocked number or address gets no payment prompt: the vote core's insert refuses the order
 (gateway.core.orders.placing); an address blocked while an order waits for its payment holds that order at
-confirmation (gateway.core.holds). Every change is audited with what it replaced.
+confirmation (gateway.core.fraud.holds). Every change is audited with what it replaced.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """A chargeback: the card's owner disputed a payment and the bank took the money back. The order's votes leave the
 board (once), the order ends `refunded` with the reason, an audit entry says who recorded it, and the payer's (and
-their browser's or chat user's) next orders in the contest are held for a person (gateway.core.fraud's
+their browser's or chat user's) next orders in the contest are held for a person (gateway.core.fraud.rules's
 `payer_history`): a stolen card's thief rarely stops at one."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from gateway.core import fraud_counters
 from gateway.core.errors import NotFound
+from gateway.core.fraud import fraud_counters
 from gateway.core.orders import refunding
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, VoteOrder

@@ -15,8 +15,8 @@ from datetime import timedelta
 
 from sqlalchemy import and_, or_, select
 
-from gateway.core.fraud import Rule
-from gateway.core.hold_figures import rules_of
+from gateway.core.fraud.hold_figures import rules_of
+from gateway.core.fraud.rules import Rule
 from gateway.core.orders import accounting
 from gateway.core.outbox import emit
 from gateway.core.results import ledger

@@ -185,7 +185,8 @@ DECISIONS: dict[ReviewKind, tuple[str, ...]] = {
     ReviewKind.PARTIAL_REFUND: ("refund", "dismiss"),
     ReviewKind.REFUND_REQUESTED: ("refunded_by_hand",),
     ReviewKind.REFUND_FAILED: ("send_again", "refunded_by_hand"),
-    ReviewKind.HELD: ("count", "refund"),  # held by a fraud rule (gateway.core.holds): count it once, or give it back
+    # held by a fraud rule (gateway.core.fraud.holds): count it once, or give it back
+    ReviewKind.HELD: ("count", "refund"),
 }
 
 

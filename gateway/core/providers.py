@@ -78,7 +78,7 @@ class StartResult:
 @dataclass(frozen=True)
 class PaymentRisk:
     """What a provider says of a payment when it confirms it (Stripe: the charge's Radar risk level and the card's
-    country); None where it says nothing. The fraud rules weigh it (gateway.core.fraud.risk_hits)."""
+    country); None where it says nothing. The fraud rules weigh it (gateway.core.fraud.rules.risk_hits)."""
 
     provider_risk: str | None = None  # "normal" | "elevated" | "highest"
     card_country: str | None = None  # ISO 3166 alpha-2

@@ -32,7 +32,7 @@ class ReviewKind(StrEnum):
     REFUND_REQUESTED = "refund_requested"  # owed back, no provider sending it: a person pays it back by hand
     REFUND_FAILED = "refund_failed"  # the provider refused the refund it was sent: send it again, or by hand
     UNVERIFIED_PAYMENT = "unverified_payment"
-    HELD = "held"  # paid, held out of the tally by a fraud rule (gateway.core.holds): count it or reject it
+    HELD = "held"  # paid, held out of the tally by a fraud rule (gateway.core.fraud.holds): count it or reject it
 
 
 @dataclass(frozen=True)

@@ -17,12 +17,13 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import entries, order_standing, shared_learning, voters
+from gateway.core import entries, order_standing, voters
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.contests import catalog
 from gateway.core.contests.catalog import PublicContest, VoterOrder
 from gateway.core.contests.ranking import BoardReader, BoardTop, PublicBoard
 from gateway.core.contests.rules import VotingState
+from gateway.core.fraud import shared_learning
 from gateway.core.media_storage import MediaStorage
 from gateway.core.orders import closing, entry_fees, placing
 from gateway.core.payments import in_chat

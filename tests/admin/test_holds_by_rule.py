@@ -7,7 +7,7 @@ import re
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from gateway.core import holds
+from gateway.core.fraud import holds
 from gateway.core.orders import counting
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.db.engine import Sessions

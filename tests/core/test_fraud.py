@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from gateway.core.fraud import (
+from gateway.core.fraud.rules import (
     CROWD,
     PLACEMENT_RULES,
     FraudRules,

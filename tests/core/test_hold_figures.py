@@ -3,7 +3,7 @@ organiser tunes the thresholds by."""
 
 from __future__ import annotations
 
-from gateway.core.hold_figures import RuleHolds, rules_of, tally
+from gateway.core.fraud.hold_figures import RuleHolds, rules_of, tally
 from gateway.db.models import OrderStatus
 
 

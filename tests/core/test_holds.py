@@ -9,8 +9,9 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from assembly.settings import Settings
-from gateway.core import held_together, holds
+from gateway.core import held_together
 from gateway.core.errors import Conflict
+from gateway.core.fraud import holds
 from gateway.core.orders import counting, tables
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.payments import verification

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, text
 
-from gateway.core import holds
+from gateway.core.fraud import holds
 from gateway.core.orders import counting, refunding
 from gateway.core.payments import verification
 from gateway.core.results import ledger, signing

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.core.shared_addresses import Carrier, carrier_networks, carrier_of
+from gateway.core.fraud.shared_addresses import Carrier, carrier_networks, carrier_of
 
 
 @pytest.mark.parametrize(("address", "carrier"), [

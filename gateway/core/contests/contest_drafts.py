@@ -19,7 +19,7 @@ from typing import Any
 from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import DomainError
-from gateway.core.fraud import FraudRules
+from gateway.core.fraud.rules import FraudRules
 from gateway.core.money import UnknownCurrency, minor_digits
 
 KNOWN_PROVIDERS = ("mtn", "orange", "stripe", "stars")

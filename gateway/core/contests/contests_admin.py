@@ -32,7 +32,7 @@ from gateway.core.contests.contest_drafts import (
 )
 from gateway.core.contests.scope import contest_in_scope, visible_to
 from gateway.core.errors import Conflict, DomainError, NotFound
-from gateway.core.fraud import FraudRules
+from gateway.core.fraud.rules import FraudRules
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,

@@ -24,10 +24,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from gateway.core import holds
 from gateway.core.contests.rules import late_success_status
 from gateway.core.errors import NotFound
-from gateway.core.fraud import risk_hits
+from gateway.core.fraud import holds
+from gateway.core.fraud.rules import risk_hits
 from gateway.core.orders import entry_fees, tables
 from gateway.core.outbox import emit
 from gateway.core.outcomes import ConfirmOutcome
@@ -156,7 +156,7 @@ def counting_statement(*, verify_later: bool = False,
             orders.amount == bindparam("confirm_amount"),
             orders.currency == bindparam("confirm_currency"),
         )
-        # Paid, or held when a fraud rule fired (gateway.core.holds): a held order's votes wait for a person.
+        # Paid, or held when a fraud rule fired (gateway.core.fraud.holds): a held order's votes wait for a person.
         .values(status=holds.paid_or_held(orders, judged), hold_reason=holds.held_reason_now(orders, judged),
                 provider_txn_id=bindparam("confirm_txn", type_=String),
                 decided_at=holds.CONFIRMED_AT, status_reason=bindparam("confirm_status", type_=Text))

@@ -184,7 +184,7 @@ async def take_back(sessions: Sessions, order_id: uuid.UUID, reason: str, status
     return Verified.DISAGREED
 
 
-# Paid, or paid and held by a fraud rule (gateway.core.holds): either way money the provider must confirm.
+# Paid, or paid and held by a fraud rule (gateway.core.fraud.holds): either way money the provider must confirm.
 VERIFIABLE = (OrderStatus.PAID, OrderStatus.HELD)
 BACKLOG = select(func.count(), func.min(PaymentVerification.queued_at)).where(PaymentVerification.verified_at.is_(None))
 

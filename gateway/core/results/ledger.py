@@ -2,8 +2,8 @@
 the tally.
 
 An append is part of the statement that changes the tally, never a statement of its own on the hot path:
-the counting statement (gateway.core.orders.counting) and a held order's release (gateway.core.holds) gain two CTEs,
-the other events (reversals, refunds, a person's decisions) run `append_event` in their transaction. The
+the counting statement (gateway.core.orders.counting) and a held order's release (gateway.core.fraud.holds) gain
+two CTEs, the other events (reversals, refunds, a person's decisions) run `append_event` in their transaction. The
 tally's change is made *from* the entry that was appended, so neither exists without the other.
 
 Appends are serialised per contest by the upsert of its `ledger_heads` row (a row lock held to the

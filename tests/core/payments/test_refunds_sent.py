@@ -14,9 +14,10 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.settings import Settings
-from gateway.core import holds, orders_admin
+from gateway.core import orders_admin
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict
+from gateway.core.fraud import holds
 from gateway.core.orders import tables
 from gateway.core.payments.collections import load_collection
 from gateway.core.payments.refunds import request_refund
@@ -79,7 +80,7 @@ async def test_a_crash_between_the_call_and_its_record_pays_back_once(sessions: 
 
 async def test_a_held_order_rejected_in_review_is_refunded_by_mtn(sessions: Sessions, mtn: Mtn) -> None:
     order = await paid(sessions, mtn, quantity=2)
-    async with sessions.begin() as session:  # as a fraud rule holds a paid order (gateway.core.holds)
+    async with sessions.begin() as session:  # as a fraud rule holds a paid order (gateway.core.fraud.holds)
         await session.execute(update(VoteOrder).where(VoteOrder.id == order.id).values(status=OrderStatus.HELD))
     await holds.reject_held(sessions, order.id, actor="owner@example.org", reason="one of 40 numbers")
     assert await passes_until_settled(sessions, mtn) == ["sent", "succeeded"]

@@ -1,8 +1,8 @@
 """Orders held by the fraud rules: gathered when an order is placed, applied when it is paid, decided by a person.
 
-The rules themselves are pure (gateway.core.fraud). Here is what ties them to orders:
+The rules themselves are pure (gateway.core.fraud.rules). Here is what ties them to orders:
 
-- placing an order counts it and reads the figures around it (gateway.core.fraud_counters), and the insert keeps
+- placing an order counts it and reads the figures around it (gateway.core.fraud.fraud_counters), and the insert keeps
   them, the points they scored and, when they reach the contest's hold score, the reason (`judge_placement`);
 - the counting statement moves such an order, once paid, to `held` instead of counting it; it does the
   same for what is only known at confirmation (`judged_at_confirmation`): a payer's payments in quick
@@ -38,11 +38,11 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import INET, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core import fraud_counters
 from gateway.core.errors import Conflict, NotFound
-from gateway.core.fraud import HOLD_SCORE, PLACEMENT_FIGURES, FraudRules, Recent, Rule, Verdict, evaluate
+from gateway.core.fraud import fraud_counters
+from gateway.core.fraud.rules import HOLD_SCORE, PLACEMENT_FIGURES, FraudRules, Recent, Rule, Verdict, evaluate
+from gateway.core.fraud.shared_addresses import carrier_of
 from gateway.core.results import ledger
-from gateway.core.shared_addresses import carrier_of
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
@@ -61,7 +61,7 @@ def judge_placement(stored_rules: Mapping[str, Any] | None, counted: fraud_count
                     address: str | None) -> tuple[dict[str, Any], Verdict]:
     """The figures an order is placed with (itself included; kept on it as `fraud_figures`, with whether its address
     is shared) and the signals they give. An order from an address many people share (a mobile operator's, or one
-    the service learned) is judged as one of a crowd (gateway.core.fraud.evaluate)."""
+    the service learned) is judged as one of a crowd (gateway.core.fraud.rules.evaluate)."""
     figures = {**counted.figures, "shared": counted.learned_shared or carrier_of(address) is not None}
     return figures, verdict_on(FraudRules.of(stored_rules), figures)
 
@@ -97,7 +97,7 @@ def quick_payment_seconds() -> ColumnElement[int]:
 
 
 # A payer's (or, with no payer number, a voter's) confirmed payments in the contest, in buckets of the contest's
-# `quick_payment_seconds`: a counter of gateway.core.fraud_counters, kept by the counting statement.
+# `quick_payment_seconds`: a counter of gateway.core.fraud.fraud_counters, kept by the counting statement.
 QUICK_COUNTER = "payer_paid_quick"
 
 

@@ -1,5 +1,5 @@
 """Addresses the service learns many people share: besides the mobile operators' networks it knows
-(gateway.core.shared_addresses), an address from which many distinct payer numbers paid in a day, none of whose
+(gateway.core.fraud.shared_addresses), an address from which many distinct payer numbers paid in a day, none of whose
 orders in the last week a rule held, a provider disowned or a person refused, is a crowd's (a campus's, a
 company's, a smaller operator's NAT). One held, flagged or refunded order takes the address off the list at the
 next pass: a crowd that harbours a fraudster is judged as one place again, and its orders as a person's.
@@ -16,8 +16,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, distinct, func, select
 from sqlalchemy.dialects.postgresql import insert
 
-from gateway.core.fraud_counters import DAY
-from gateway.core.shared_addresses import carrier_of
+from gateway.core.fraud.fraud_counters import DAY
+from gateway.core.fraud.shared_addresses import carrier_of
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Contest, ContestStatus, FraudCount, OrderStatus, SharedAddress, VoteOrder
 

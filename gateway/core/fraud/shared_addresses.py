@@ -35,7 +35,7 @@ class CarrierNetworks:
 @cache
 def carrier_networks() -> CarrierNetworks:
     """The list, read once per process (some 400 networks)."""
-    text = resources.files("gateway.core").joinpath("data/carrier_networks.csv").read_text()
+    text = resources.files("gateway.core.fraud").joinpath("data/carrier_networks.csv").read_text()
     rows = sorted(((ipaddress.IPv4Network(row["network"]), Carrier(row["country"], row["operator"]))
                    for row in csv.DictReader(text.splitlines())), key=lambda row: row[0])
     return CarrierNetworks(tuple(int(net.network_address) for net, _ in rows),

@@ -1,4 +1,4 @@
-"""The fraud counters nobody will read again, removed (gateway.core.fraud_counters): a row whose two buckets are
+"""The fraud counters nobody will read again, removed (gateway.core.fraud.fraud_counters): a row whose two buckets are
 both out of its window (its figure is 0 for good: a later order starts it afresh), and every counter of a contest
 closed more than a day ago (no order will read it). The tables then hold about one row per subject seen within
 its window, however long a contest runs. Removed in small batches, each its own transaction, so no vote waits on
@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import BigInteger, cast, delete, func, literal_column, select
 
-from gateway.core.fraud_counters import COUNTS, MEMBERS, WINDOWS
-from gateway.core.holds import QUICK_COUNTER, quick_payment_seconds
+from gateway.core.fraud.fraud_counters import COUNTS, MEMBERS, WINDOWS
+from gateway.core.fraud.holds import QUICK_COUNTER, quick_payment_seconds
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus
 

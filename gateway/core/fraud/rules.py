@@ -3,15 +3,15 @@
 Every vote is paid, so a rule does not refuse a vote (the contest's hard limits and blocked numbers do that,
 before any prompt): it *holds* a paid order out of the tally until someone approves it (it then counts once) or
 rejects it (it is refunded). Each rule is a signal: a figure around the order (counted by
-gateway.core.fraud_counters) against a threshold an honest fan stays under, worth some points when passed. An
+gateway.core.fraud.fraud_counters) against a threshold an honest fan stays under, worth some points when passed. An
 order is held when its points reach the contest's `hold_score`: a strong signal (one number paying thirty times in
 ten minutes) holds alone, weaker ones (many candidates from one address, a card from abroad) only together.
 
-Addresses many people share (a mobile operator's carrier-grade NAT, or one the service learned: gateway.core.
-shared_addresses) are a crowd's: their address rules allow CROWD times a person's threshold, and the per-number
-and per-user rules judge each person as everywhere. The signals are judged at placement, from the counters, and
-again at confirmation, from what happened in between (payments in quick succession) and what the provider says of
-the payment (`gateway.core.providers.PaymentRisk`). Evaluating them needs no I/O.
+Addresses many people share (a mobile operator's carrier-grade NAT, or one the service learned:
+gateway.core.fraud.shared_addresses) are a crowd's: their address rules allow CROWD times a person's threshold,
+and the per-number and per-user rules judge each person as everywhere. The signals are judged at placement, from
+the counters, and again at confirmation, from what happened in between (payments in quick succession) and what the
+provider says of the payment (`gateway.core.providers.PaymentRisk`). Evaluating them needs no I/O.
 """
 
 from __future__ import annotations
@@ -56,11 +56,11 @@ class Threshold:
 class DeclaredRule:
     rule: Rule
     threshold: Threshold
-    figure: str  # the figure compared with the threshold: a counter of gateway.core.fraud_counters
+    figure: str  # the figure compared with the threshold: a counter of gateway.core.fraud.fraud_counters
     points: int  # what passing the threshold adds to the order's score
     crowd: bool = False  # an address rule: a shared address allows CROWD times the threshold
     window: Threshold | None = None  # a second number of the same rule, listed after its threshold
-    at_placement: bool = True  # False: judged at confirmation (gateway.core.holds.judged_at_confirmation)
+    at_placement: bool = True  # False: judged at confirmation (gateway.core.fraud.holds.judged_at_confirmation)
 
 
 HOLD_SCORE = Threshold("hold_score", 100, N_("Points at which a paid order is held for a person"))
@@ -93,7 +93,7 @@ DECLARED: tuple[DeclaredRule, ...] = (
                  figure="voter_numbers", points=100),
 )
 # No threshold: an order of this payer (or chat user, or browser) refused by a person or charged back in the last 90
-# days (gateway.core.holds.reject_held, gateway.core.chargebacks).
+# days (gateway.core.fraud.holds.reject_held, gateway.core.chargebacks).
 HISTORY_POINTS = 100
 # The provider's word on a payment, judged at confirmation: Stripe Radar's risk levels, and a card from abroad.
 RISK_POINTS = {"elevated": 50, "highest": 100}
@@ -206,7 +206,7 @@ class Verdict:
         return f"{'; '.join(hit.reason() for hit in self.hits)} = {self.score} points, held at {self.hold_at}"
 
 
-# Behind a mobile operator's address (gateway.core.shared_addresses) thousands of subscribers vote, from their own
+# Behind a mobile operator's address (gateway.core.fraud.shared_addresses) thousands of subscribers vote, from their own
 # numbers, for every candidate, so its figures are a crowd's. Past a hundred people's worth it is still a flood.
 CROWD = 100
 

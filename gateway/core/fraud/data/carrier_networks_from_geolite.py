@@ -3,7 +3,7 @@ GeoLite2 ASN data (MaxMind, CC BY-SA 4.0) that the `geoip2fast` package ships. R
 in a scratch environment (the package and its 85 MiB of data stay out of the service):
 
     python -m venv /tmp/geo && /tmp/geo/bin/pip install geoip2fast
-    /tmp/geo/bin/python gateway/core/data/carrier_networks_from_geolite.py > gateway/core/data/carrier_networks.csv
+    cd gateway/core/fraud/data && /tmp/geo/bin/python carrier_networks_from_geolite.py > carrier_networks.csv
 
 It walks the whole IPv4 space network by network (about half a minute) and keeps the networks whose ASN is one
 of the operators below: thousands of their subscribers share each public address (carrier-grade NAT)."""

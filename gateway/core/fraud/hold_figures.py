@@ -1,6 +1,6 @@
 """How many paid orders each fraud rule held in a contest, and what a person made of them (counted after review,
 refused, still waiting): the figures an organiser tunes the thresholds by. A held order names every rule it
-broke (gateway.core.fraud.hold_reason), so one order may count under two rules."""
+broke (gateway.core.fraud.rules.hold_reason), so one order may count under two rules."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.core.fraud import FraudRules
-from gateway.core.holds import verdict_on
+from gateway.core.fraud.holds import verdict_on
+from gateway.core.fraud.rules import FraudRules
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
 
