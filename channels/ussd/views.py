@@ -13,7 +13,7 @@ from gateway.core.contests.catalog import PublicContest
 from gateway.core.contests.ranking import PublicBoard
 from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
-from gateway.core.voters import PayerVotes
+from gateway.core.voters.payer_numbers import PayerVotes
 from gateway.db.models import CandidateStatus
 
 USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay screen, always

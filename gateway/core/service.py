@@ -17,7 +17,7 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import entries, order_standing, voters
+from gateway.core import entries, order_standing
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.contests import catalog
 from gateway.core.contests.catalog import PublicContest, VoterOrder
@@ -40,7 +40,8 @@ from gateway.core.payments.starting import (
 from gateway.core.providers import PaymentError, Providers
 from gateway.core.results import ledger, signing
 from gateway.core.texts import Lang
-from gateway.core.voters import Caller, PayerVotes
+from gateway.core.voters import payer_numbers
+from gateway.core.voters.payer_numbers import Caller, PayerVotes
 from gateway.db.engine import Sessions, autocommit
 
 log = logging.getLogger(__name__)
@@ -187,14 +188,14 @@ class VoteService:
 
     async def caller(self, msisdn: str) -> Caller:
         """The number's language (chosen on any channel) and whether it is blocked."""
-        return await voters.caller(self.sessions, msisdn)
+        return await payer_numbers.caller(self.sessions, msisdn)
 
     async def remember_language(self, msisdn: str, language: Lang) -> None:
-        await voters.remember_language(self.sessions, msisdn, language)
+        await payer_numbers.remember_language(self.sessions, msisdn, language)
 
     async def payer_votes(self, contest_id: int, msisdn: str) -> PayerVotes:
         """A number's counted votes, waiting orders and last orders in a contest."""
-        return await voters.payer_votes(self.sessions, contest_id, msisdn)
+        return await payer_numbers.payer_votes(self.sessions, contest_id, msisdn)
 
     async def top(self, contest_id: int, n: int | None = None) -> BoardTop:
         """A board's first `n` rows (all with None), as the leaderboard serves it: one ranking rule (shared

@@ -28,11 +28,11 @@ from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.core.blocklist import inet_of
 from gateway.core.contests.rules import check_order, normalise_optional
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.fraud import fraud_counters, holds
 from gateway.core.orders.tables import CANDIDATES, CONTESTS, ORDER_BY_ID, ORDERS_TABLE, detached_order
+from gateway.core.voters.blocklist import inet_of
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import (
     BlockedAddress,
