@@ -23,9 +23,9 @@ from gateway.core.contests.contests_admin import candidate_of, candidate_snapsho
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.media.uploads import ORPHAN_AFTER, UploadView, note_access
 from gateway.core.media_storage import MediaStorage
 from gateway.core.outbox import emit
-from gateway.core.uploads import ORPHAN_AFTER, UploadView, note_access
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,

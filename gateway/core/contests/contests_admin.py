@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core import audit, uploads
+from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues, channel_fields
 from gateway.core.contests.catalog import DISPLAY_ORDER
@@ -33,6 +33,7 @@ from gateway.core.contests.contest_drafts import (
 from gateway.core.contests.scope import contest_in_scope, visible_to
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.fraud.rules import FraudRules
+from gateway.core.media import uploads
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,

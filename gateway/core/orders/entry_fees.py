@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from gateway.core.contests.rules import STARS_PROVIDER, check_payer
 from gateway.core.entry_slots import check_place, lock_call
 from gateway.core.errors import Conflict, NotFound
-from gateway.core.uploads import MEDIA_ACCESS_TOPIC
+from gateway.core.media.uploads import MEDIA_ACCESS_TOPIC
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
@@ -90,7 +90,8 @@ async def withdraw_unpaid_candidate(session: AsyncSession | AsyncConnection, ord
         before={"status": row.status.value}, after={"status": CandidateStatus.HIDDEN.value},
         details={"entry": str(order.entry_id), "order": str(order.id), "order_status": order.status.value,
                  "reason": "the entry fee it was approved on was refunded or taken back"}))
-    for upload_id in (row.clip_id, row.photo_id):  # the storage withholds them once this commits (gateway.core.uploads)
+    # the storage withholds them once this commits (gateway.core.media.uploads)
+    for upload_id in (row.clip_id, row.photo_id):
         if upload_id is not None:
             await session.execute(insert(OutboxMessage).values(topic=MEDIA_ACCESS_TOPIC,
                                                                payload={"upload_id": str(upload_id)}))

@@ -18,6 +18,6 @@ so wide it would refuse a whole operator's subscribers is refused, and an IPv6 b
 known by.
 
 What it offers: ``inet_of`` to the orders wing's placement (a client address as the blocked networks are matched
-against); the caller's language and standing to the service. It imports no other wing; the orders wing imports it, one way.
-The fraud wing reads the blocked addresses' table itself, inside the counting statement.
+against); the caller's language and standing to the service. It imports no other wing; the orders wing imports
+it, one way. The fraud wing reads the blocked addresses' table itself, inside the counting statement.
 """
