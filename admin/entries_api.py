@@ -14,9 +14,9 @@ from aiohttp import web
 
 from admin.entry_forms import approvals, call_json, entry_id, entry_json, parse_call, status_of, upload_json
 from admin.web import form_of, guarded
-from gateway.core import entries_review
 from gateway.core.audit import Actor
 from gateway.core.contests import contests_admin
+from gateway.core.entries import entries_review
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.media import uploads
 from gateway.core.media.uploads import UploadView

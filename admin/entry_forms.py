@@ -11,7 +11,7 @@ from typing import Any
 
 from gateway.core.contests.catalog import mask_msisdn
 from gateway.core.contests.contest_drafts import form_moment
-from gateway.core.entries_review import ReviewRow
+from gateway.core.entries.entries_review import ReviewRow
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.media.uploads import UploadView
 from gateway.db.models import EntryCall, EntryStatus

@@ -17,15 +17,16 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import entries, order_standing
+from gateway.core import order_standing
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.contests import catalog
 from gateway.core.contests.catalog import PublicContest, VoterOrder
 from gateway.core.contests.ranking import BoardReader, BoardTop, PublicBoard
 from gateway.core.contests.rules import VotingState
+from gateway.core.entries import entering, entry_fees
 from gateway.core.fraud import shared_learning
 from gateway.core.media_storage import MediaStorage
-from gateway.core.orders import closing, entry_fees, placing
+from gateway.core.orders import closing, placing
 from gateway.core.payments import in_chat
 from gateway.core.payments.starting import (
     START_LEASE,
@@ -143,9 +144,9 @@ class VoteService:
     async def pay_entry_fee(self, entry_id: uuid.UUID, token: str, provider: str, msisdn: str | None,
                             channel: str) -> PlacedVote:
         """Place (or find the waiting) payment of an entry's fee, by its candidate's private link, and start it
-        as a vote's: a redirect now, or a phone prompt after the reply (gateway.core.orders.entry_fees). No number:
+        as a vote's: a redirect now, or a phone prompt after the reply (gateway.core.entries.entry_fees). No number:
         the one the candidate proved when entering pays."""
-        entry = await entries.entry_of_link(self.sessions, entry_id, token)
+        entry = await entering.entry_of_link(self.sessions, entry_id, token)
         window = provider_for(self.providers, provider, channel).payment_window
         order = await entry_fees.place_entry_fee(
             self.sessions, entry_fees.FeeRequest(entry.id, provider, msisdn or entry.msisdn, channel),

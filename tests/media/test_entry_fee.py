@@ -21,7 +21,7 @@ from assembly.media_jobs import process_upload
 from assembly.providers import build_providers
 from assembly.worker_jobs import reconcile_pass
 from gateway.core import exports
-from gateway.core.entries_review import approve_entries
+from gateway.core.entries.entries_review import approve_entries
 from gateway.core.errors import Conflict
 from gateway.core.orders import tables
 from gateway.core.results import ledger

@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from assembly.job_runtime import JobContext
 from gateway.core import chargebacks
-from gateway.core.entries_review import approve_entries
+from gateway.core.entries.entries_review import approve_entries
 from gateway.core.media import uploads
 from gateway.core.orders import refunding
 from gateway.db.engine import Sessions

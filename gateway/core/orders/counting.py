@@ -25,10 +25,11 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core.contests.rules import late_success_status
+from gateway.core.entries import entry_fees
 from gateway.core.errors import NotFound
 from gateway.core.fraud import holds
 from gateway.core.fraud.rules import risk_hits
-from gateway.core.orders import entry_fees, tables
+from gateway.core.orders import tables
 from gateway.core.outbox import emit
 from gateway.core.outcomes import ConfirmOutcome
 from gateway.core.payments import kept_events

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core.contests.rules import STARS_PROVIDER, check_payer
-from gateway.core.entry_slots import check_place, lock_call
+from gateway.core.entries.entry_slots import check_place, lock_call
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.media.uploads import MEDIA_ACCESS_TOPIC
 from gateway.db.engine import Sessions

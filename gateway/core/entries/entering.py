@@ -18,11 +18,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.contests.contest_drafts import check_candidate_fields
-from gateway.core.entry_slots import EntriesFull, is_full, lock_call
+from gateway.core.entries.entry_fees import EntryFee, entry_fee
+from gateway.core.entries.entry_slots import EntriesFull, is_full, lock_call
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media.uploads import ORPHAN_AFTER, UploadView, check_received, grant, upload_of
 from gateway.core.media_storage import MediaStorage, UploadGrant
-from gateway.core.orders.entry_fees import EntryFee, entry_fee
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
