@@ -15,12 +15,12 @@ from assembly.results_key import signing_key
 from gateway.core.fraud.counter_sweep import sweep_counters
 from gateway.core.fraud.holds import HELD_TOPIC
 from gateway.core.fraud.shared_learning import learn_shared_addresses
-from gateway.core.held_together import hold_earlier
+from gateway.core.orders.held_together import hold_earlier
+from gateway.core.orders.receipts import RECEIPT_TOPICS, send_receipt
 from gateway.core.payments.payouts_sent import payouts_pass
 from gateway.core.payments.refunds_sent import refunds_pass
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
-from gateway.core.receipts import RECEIPT_TOPICS, send_receipt
 from gateway.jobs import outbox
 from gateway.jobs.balance_check import check_balances
 from gateway.jobs.checkpoints import checkpoint_pass

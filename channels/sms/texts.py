@@ -83,7 +83,7 @@ def prompt(lang: Lang, amount: int, currency: str, quantity: int, code: str, can
 
 def receipt_text(lang: Lang, kind: str, quantity: int, code: str, candidate: str, ref: str,
                  reason: str | None = None) -> str:
-    """`kind`: paid, failed or expired (gateway.core.receipts.ReceiptKind)."""
+    """`kind`: paid, failed or expired (gateway.core.orders.receipts.ReceiptKind)."""
     return vote_text(lang, kind, quantity).format(n=quantity, code=code, name=name(candidate), ref=ref,
                                                   reason=readable(lang, reason))
 

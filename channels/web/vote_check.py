@@ -13,7 +13,7 @@ from aiohttp import web
 from channels.web.rendering import Page, html_errors, message_page, page_for, render
 from channels.web.schemas import CheckpointOut, LedgerEntryOut, NamedOut, ReceiptOut, ResultsKeyOut
 from gateway.core.errors import Conflict, DomainError, NotFound, RateLimited
-from gateway.core.order_standing import OrderStanding, Outcome
+from gateway.core.orders.order_standing import OrderStanding, Outcome
 from gateway.core.results import signing
 from gateway.core.service import VOTE_SERVICE
 from gateway.kit import throttle

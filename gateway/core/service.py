@@ -17,7 +17,6 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import order_standing
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.contests import catalog
 from gateway.core.contests.catalog import PublicContest, VoterOrder
@@ -26,7 +25,7 @@ from gateway.core.contests.rules import VotingState
 from gateway.core.entries import entering, entry_fees
 from gateway.core.fraud import shared_learning
 from gateway.core.media_storage import MediaStorage
-from gateway.core.orders import closing, placing
+from gateway.core.orders import closing, order_standing, placing
 from gateway.core.payments import in_chat
 from gateway.core.payments.starting import (
     START_LEASE,

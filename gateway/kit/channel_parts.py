@@ -28,9 +28,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core.channel_reports import FailedMessages
 from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.contests.catalog import PublicContest
+from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
 from gateway.core.providers import Providers
-from gateway.core.receipts import ReceiptSender
 from gateway.db.engine import Sessions
 from gateway.kit.settings import ServiceSettings
 

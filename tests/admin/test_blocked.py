@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from gateway.core.errors import DomainError
 from gateway.core.orders import counting
-from gateway.core.outcomes import ConfirmOutcome
+from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.core.voters.blocklist import parse_network
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, BlockedAddress, BlockedMsisdn, OrderStatus, VoteOrder

@@ -9,11 +9,10 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from assembly.settings import Settings
-from gateway.core import held_together
 from gateway.core.errors import Conflict
 from gateway.core.fraud import holds
-from gateway.core.orders import counting, tables
-from gateway.core.outcomes import ConfirmOutcome
+from gateway.core.orders import counting, held_together, tables
+from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.core.payments import verification
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions

@@ -15,7 +15,7 @@ from assembly.settings import Settings
 from assembly.worker_jobs import outbox_handlers
 from gateway.core.orders import closing, counting
 from gateway.core.orders.placing import OrderRequest
-from gateway.core.receipts import Receipt, ReceiptKind
+from gateway.core.orders.receipts import Receipt, ReceiptKind
 from gateway.core.service import VoteService
 from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage

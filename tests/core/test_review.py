@@ -12,7 +12,7 @@ import pytest
 
 from assembly.settings import Settings
 from gateway.core.orders import closing, counting, refunding
-from gateway.core.outcomes import ConfirmOutcome, RefundSettled
+from gateway.core.orders.outcomes import ConfirmOutcome, RefundSettled
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ProviderEvent, VoteOrder
 from tests.factories import make_contest, place

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, update
 
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.orders import closing, counting, placing, refunding, tables
-from gateway.core.outcomes import ConfirmOutcome, RefundSettled
+from gateway.core.orders.outcomes import ConfirmOutcome, RefundSettled
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,

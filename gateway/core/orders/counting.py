@@ -29,13 +29,12 @@ from gateway.core.entries import entry_fees
 from gateway.core.errors import NotFound
 from gateway.core.fraud import holds
 from gateway.core.fraud.rules import risk_hits
-from gateway.core.orders import tables
+from gateway.core.orders import kept_events, tables
+from gateway.core.orders.kept_events import EventToKeep
+from gateway.core.orders.outcomes import ConfirmOutcome
+from gateway.core.orders.receipts import PAID_RECEIPT_TOPIC
 from gateway.core.outbox import emit
-from gateway.core.outcomes import ConfirmOutcome
-from gateway.core.payments import kept_events
-from gateway.core.payments.kept_events import EventToKeep
 from gateway.core.providers import PaymentRisk
-from gateway.core.receipts import PAID_RECEIPT_TOPIC
 from gateway.core.results import ledger
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
@@ -136,7 +135,7 @@ def counting_statement(*, verify_later: bool = False,
     """The guarded pending → paid update, its ledger entry, the tally increment and the outbox rows as one statement.
 
     An order whose channel messages its voter (`VoteOrder.sends_receipt`) also gets an `order.paid`
-    row: the receipt is sent by a job, after the commit, once (see gateway.core.receipts).
+    row: the receipt is sent by a job, after the commit, once (see gateway.core.orders.receipts).
 
     Built once, with bound parameters named unlike any column (a parameter named after a column
     of an UPDATE joins its SET clause): the hottest statement of a show night is not rebuilt and

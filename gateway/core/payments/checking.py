@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 
 from gateway.core import chargebacks
 from gateway.core.orders import closing, counting, refunding
-from gateway.core.outcomes import Outcome
+from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import (
     Collection,
