@@ -37,7 +37,6 @@ from assembly.channel_list import CONTEST_SETTINGS, MIGRATIONS
 from assembly.embedded import service_urls
 from bench.crowd import CANDIDATES, CARRIER_NETWORKS, HONEST, CrowdOrder, show_night
 from bench.harness import print_report, record
-from gateway.core.chargebacks import record_chargeback
 from gateway.core.errors import RateLimited, VoteRejected
 from gateway.core.fraud.rules import Rule
 from gateway.core.fraud.shared_addresses import carrier_of
@@ -47,6 +46,7 @@ from gateway.core.orders.counting import confirm_payment
 from gateway.core.orders.held_together import hold_earlier
 from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.core.orders.placing import OrderRequest, place_order
+from gateway.core.payments.chargebacks import record_chargeback
 from gateway.core.providers import PaymentRisk
 from gateway.db import migrate
 from gateway.db.engine import Sessions, create_engine, session_factory

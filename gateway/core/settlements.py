@@ -7,7 +7,7 @@ never added up (a contest sold in Stars has an XTR statement beside its own).
   in doubt (a callback the provider's status then contradicted, another amount, a success after we gave up) until
   a person decides it: counted, it is paid; given back, it is owed back; dismissed, it stays out;
 - refunds: what went back or is owed back (`refunded`, `refund_requested`), of which chargebacks: what a card's
-  owner disputed and their bank took back (gateway.core.chargebacks);
+  owner disputed and their bank took back (gateway.core.payments.chargebacks);
 - provider fees: each provider's rate (a share in basis points and a fixed part per payment, kept by an owner),
   on every payment the provider took (providers keep their fee on a refunded payment);
 - commission: the contest's rate on what it kept (gross less refunds);
