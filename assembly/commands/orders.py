@@ -111,7 +111,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
     import uuid
 
     from assembly.providers import build_providers
-    from gateway.core.payments.refunds import request_refund
+    from gateway.core.money_out.refunds import request_refund
 
     async def run(sessions: Sessions) -> str:
         async with provider_http_client(15) as http:

@@ -17,9 +17,9 @@ from gateway.core import audit, review
 from gateway.core.audit import Actor
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.money_out.refunds import RefundOutcome, request_refund
 from gateway.core.orders import accounting
 from gateway.core.payments.money_in import confirm_money_in
-from gateway.core.payments.refunds import RefundOutcome, request_refund
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Providers
 from gateway.core.results import ledger
@@ -126,7 +126,7 @@ class OrderDetail:
     events: list[ProviderEvent]
     messages: list[OutboxMessage]
     audit: list[AuditEntry]
-    refunds: list[Refund]  # sent by the provider's own API (gateway.core.payments.refunds_sent)
+    refunds: list[Refund]  # sent by the provider's own API (gateway.core.money_out.refunds_sent)
 
 
 async def order_detail(sessions: Sessions, actor: Actor, order_id: uuid.UUID) -> OrderDetail:
@@ -265,7 +265,7 @@ async def _add_votes(session: AsyncSession, order: VoteOrder) -> None:
 async def _no_refund_under_way(session: AsyncSession, order: VoteOrder) -> None:
     """One refund of an order at a time, whatever the path: money given back by hand while the provider's own
     refund is on its way would reach the payer twice. The order's row is locked, and the refunds pass takes the
-    same lock before it owes one (gateway.core.payments.refunds_sent.owe_refunds)."""
+    same lock before it owes one (gateway.core.money_out.refunds_sent.owe_refunds)."""
     latest = (await review.latest_refunds(session, {order.id})).get(order.id)
     if latest is not None and latest.state is not RefundState.FAILED:
         raise Conflict(f"{latest.provider}'s refund of this order ({latest.id}) is {latest.state.value}: it gives "

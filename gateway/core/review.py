@@ -80,7 +80,7 @@ def _item(kind: ReviewKind, reason: str, noted_at: datetime, order: VoteOrder, c
 
 async def _by_status(session: AsyncSession) -> list[ReviewItem]:
     """Flagged and held orders, and refunds owed: to pay back by hand, or whose refund the provider refused. A
-    refund the provider is sending (gateway.core.payments.refunds_sent) waits for nobody: one refund at a time."""
+    refund the provider is sending (gateway.core.money_out.refunds_sent) waits for nobody: one refund at a time."""
     waiting = {OrderStatus.FLAGGED: ReviewKind.FLAGGED, OrderStatus.REFUND_REQUESTED: ReviewKind.REFUND_REQUESTED,
                OrderStatus.HELD: ReviewKind.HELD}
     rows = (await session.execute(_orders().where(VoteOrder.status.in_(waiting)))).all()

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.core.balance_books import AccountBooks, Reading, effect_on, unexplained
-from gateway.core.money_check import BookEntry, Difference, ProviderWord
+from gateway.core.money_out.balance_books import AccountBooks, Reading, effect_on, unexplained
+from gateway.core.money_out.money_check import BookEntry, Difference, ProviderWord
 
 
 def test_money_on_its_way_out_may_have_left_the_balance_or_not() -> None:

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from assembly.app import create_app
 from assembly.settings import Settings
 from gateway.core.errors import Conflict
+from gateway.core.money_out import refunds
 from gateway.core.orders import tables
-from gateway.core.payments import refunds
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import CHECKS, PROVIDERS, STARTS

@@ -15,11 +15,11 @@ import pytest
 from sqlalchemy import select
 
 from assembly.settings import Settings
-from gateway.core import payouts, settlements
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict, DomainError, Forbidden
+from gateway.core.money_out import payouts, settlements
+from gateway.core.money_out.payouts_sent import outgoing, payouts_pass
 from gateway.core.orders import counting
-from gateway.core.payments.payouts_sent import outgoing, payouts_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, Payout, PayoutAccountKind, PayoutState
 from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox

@@ -18,10 +18,10 @@ from gateway.core import orders_admin
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict
 from gateway.core.fraud import holds
+from gateway.core.money_out.refunds import request_refund
+from gateway.core.money_out.refunds_sent import owe_refunds, refunds_pass
 from gateway.core.orders import tables
 from gateway.core.payments.collections import load_collection
-from gateway.core.payments.refunds import request_refund
-from gateway.core.payments.refunds_sent import owe_refunds, refunds_pass
 from gateway.core.providers import OutgoingRefund
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, Refund, RefundState, VoteOrder

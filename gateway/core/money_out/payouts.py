@@ -8,7 +8,7 @@
   Requests are serialised on the contest's row: two at once never both spend the same balance.
 - An owner approves it (four eyes: never its requester; the admin area checks the approver's TOTP code first) or
   declines it. Approved, it goes out by the provider's API where one pays that wallet (MTN's Disbursement
-  `transfer`: gateway.core.payments.payouts_sent sends and follows it, as refunds are), or waits to be paid by hand
+  `transfer`: gateway.core.money_out.payouts_sent sends and follows it, as refunds are), or waits to be paid by hand
   and marked paid with the transfer's proof (a bank's reference).
 - A payout refused for good by the provider, or declined, gives its amount back to the balance.
 """
@@ -27,8 +27,8 @@ from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import Conflict, DomainError, Forbidden, NotFound
+from gateway.core.money_out.settlements import figures_of
 from gateway.core.providers import Providers
-from gateway.core.settlements import figures_of
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, Payout, PayoutAccount, PayoutAccountKind, PayoutState
 

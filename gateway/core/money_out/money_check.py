@@ -22,7 +22,7 @@ from typing import Literal
 from sqlalchemy import literal, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.settlements import MONEY_IN
+from gateway.core.money_out.settlements import MONEY_IN
 from gateway.db.models import (
     AuditEntry,
     OrderStatus,

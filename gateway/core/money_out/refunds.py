@@ -46,7 +46,7 @@ async def one_refund_at_a_time(sessions: Sessions, order_id: uuid.UUID) -> Async
 async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid.UUID, actor: str, *,
                          reason: str | None = None, address: str | None = None) -> RefundOutcome:
     """Refund a paid order: through the provider's API where it has one (Stripe, Stars: at once; MTN's Disbursement:
-    owed, then sent by the refunds pass, gateway.core.payments.refunds_sent), else mark it `refund_requested` for a
+    owed, then sent by the refunds pass, gateway.core.money_out.refunds_sent), else mark it `refund_requested` for a
     person to pay back by hand. Either way its votes leave the tally now, once. Refused while the provider does not
     confirm the money came in (gateway.core.payments.money_in)."""
     async with one_refund_at_a_time(sessions, order_id):

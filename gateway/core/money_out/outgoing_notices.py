@@ -1,6 +1,6 @@
 """A provider's callback about money going out (MTN Disbursement's, on the URL we gave with a refund or a transfer):
 never trusted for what it says, whatever it says; it only brings the next status read of that refund or payout
-forward (the worker's passes read it and settle it, gateway.core.payments.refunds_sent and payouts_sent). A
+forward (the worker's passes read it and settle it, gateway.core.money_out.refunds_sent and payouts_sent). A
 callback about a reference we never sent changes nothing."""
 
 from __future__ import annotations

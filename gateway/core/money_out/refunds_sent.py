@@ -26,8 +26,8 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.money_out.outgoing_rows import FIRST_LOOK, claim_due, due_again, later, move
 from gateway.core.payments.collections import load_collection
-from gateway.core.payments.outgoing_rows import FIRST_LOOK, claim_due, due_again, later, move
 from gateway.core.providers import (
     CollectionNotFound,
     OutgoingRefund,

@@ -1,5 +1,5 @@
 """Approved payouts to a wallet, going out by the provider's own API (MTN's Disbursement `transfer`), as refunds do
-(gateway.core.payments.refunds_sent): the payout's id is the reference the provider gets, kept before any call.
+(gateway.core.money_out.refunds_sent): the payout's id is the reference the provider gets, kept before any call.
 
 - requested: sent with its reference; taken (202, or 409 for a reference the provider has: an earlier attempt got
   through before a crash or a lost answer) → sent; a time-out or 5xx → tried again later, same reference; refused
@@ -19,7 +19,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.payments.outgoing_rows import FIRST_LOOK, claim_due, due_again, later, move
+from gateway.core.money_out.outgoing_rows import FIRST_LOOK, claim_due, due_again, later, move
 from gateway.core.providers import (
     CollectionNotFound,
     OutgoingPayout,

@@ -12,7 +12,7 @@ never added up (a contest sold in Stars has an XTR statement beside its own).
   on every payment the provider took (providers keep their fee on a refunded payment);
 - commission: the contest's rate on what it kept (gross less refunds);
 - net payable: gross less refunds, fees and commission; paid out: the organiser's payouts that went through;
-  payouts under way: requested, approved or sent (gateway.core.payouts); balance: net less both;
+  payouts under way: requested, approved or sent (gateway.core.money_out.payouts); balance: net less both;
 - awaiting verification: payments counted on a callback's word whose status call has not agreed yet
   (gateway.core.payments.verification). They are in the balance, but no payout is paid out of them (`payable`):
   a status that disagrees takes them back off, and money already paid out could not follow.

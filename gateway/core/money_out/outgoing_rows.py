@@ -1,4 +1,4 @@
-"""What refunds and payouts going out by a provider's API share (gateway.core.payments.refunds_sent, payouts_sent):
+"""What refunds and payouts going out by a provider's API share (gateway.core.money_out.refunds_sent, payouts_sent):
 a row per sum owed, whose id is the provider's reference, in `requested` (to send, again with the same reference
 after a failed attempt) or `sent` (its status to read) until it is decided; claimed a few at a time, each claim a
 lease (a killed worker's rows come back), and looked at again later and later while the provider has not decided."""

@@ -24,8 +24,8 @@ from typing import Literal
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.money_check import Difference
-from gateway.core.settlements import MONEY_IN
+from gateway.core.money_out.money_check import Difference
+from gateway.core.money_out.settlements import MONEY_IN
 from gateway.db.models import OrderStatus, Payout, PayoutAccountKind, PayoutState, Refund, RefundState, VoteOrder
 
 Account = Literal["collection", "disbursement"]
