@@ -18,7 +18,7 @@ from assembly.settings import Settings
 from gateway.core.errors import DomainError
 
 if TYPE_CHECKING:
-    from gateway.core.review import ReviewItem
+    from gateway.core.oversight.review import ReviewItem
     from gateway.db.engine import Sessions
 
 
@@ -130,7 +130,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     """Every order that needs a person (flagged, paid twice, partly or to be refunded), with its provider events."""
-    from gateway.core.review import orders_to_review
+    from gateway.core.oversight.review import orders_to_review
 
     if args.count or args.reject:
         return decide_held(settings, args)

@@ -60,7 +60,7 @@ async def owe_refunds(sessions: Sessions, registry: Providers) -> int:
     if not providers:
         return 0
     # Each order locked, and its state read again once locked: a person marking it refunded by hand holds the
-    # same lock (gateway.core.orders_admin), so one of the two sees the other's refund and stands back.
+    # same lock (gateway.core.oversight.orders_admin), so one of the two sees the other's refund and stands back.
     owed = (select(func.gen_random_uuid(), orders.id, orders.provider, orders.amount, orders.currency,
                    func.coalesce(orders.status_reason, literal("refund requested")), literal("system"))
             .where(orders.status == OrderStatus.REFUND_REQUESTED, orders.provider.in_(providers),

@@ -11,13 +11,13 @@ import pytest
 from sqlalchemy import select
 
 from assembly.settings import Settings
-from gateway.core import orders_admin
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict
 from gateway.core.money_out import payouts, settlements
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.core.orders import tables
+from gateway.core.oversight import orders_admin
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, PayoutAccountKind, Refund

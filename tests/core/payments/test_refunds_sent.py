@@ -14,13 +14,13 @@ from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.settings import Settings
-from gateway.core import orders_admin
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict
 from gateway.core.fraud import holds
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import owe_refunds, refunds_pass
 from gateway.core.orders import tables
+from gateway.core.oversight import orders_admin
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import OutgoingRefund
 from gateway.db.engine import Sessions

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import String, cast, func, select
 
-from gateway.core.dashboard import MONEY_MOVED
+from gateway.core.oversight.dashboard import MONEY_MOVED
 from gateway.core.payments.verification import backlog as verification_backlog
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage, Refund, VoteOrder
