@@ -166,7 +166,7 @@ async def test_an_mtn_refund_is_owed_at_once_and_leaves_the_tally(
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
     outcome = await refunds.request_refund(sessions, client.app[PROVIDERS], order_id, "ops@example.com")
-    # Sent by MTN's Disbursement API by the refunds pass (tests/core/payments/test_refunds_sent.py).
+    # Sent by MTN's Disbursement API by the refunds pass (tests/core/money_out/test_refunds_sent.py).
     assert outcome.status is OrderStatus.REFUND_REQUESTED and "sends it back by itself" in outcome.message
     assert (await tallies(sessions, contest.id))["01"] == 0
     await assert_tally_invariant(sessions, contest.id)
