@@ -9,9 +9,8 @@ minutes (no web process, no provider: `bench.votes` measures those), on embedded
 scratch folder, on a simulated clock (the rules count over minutes and hours of the show, not of the replay).
 Each order's fate is read from the database at the end.
 
-It prints the recall of each attack family, what was held of the honest crowd, the holds' precision, and
-PostgreSQL's CPU per order over the first and the last orders of the night: a rule whose counting grows with the
-night's orders shows as a late/early ratio well above 1.
+It prints each attack family's recall, what was held of the honest crowd, the holds' precision, and PostgreSQL's CPU per
+order over the night's first and last orders (a late/early ratio well above 1: a rule counts slower as the night goes).
 """
 
 from __future__ import annotations
