@@ -23,9 +23,10 @@ of paid orders; every statement that moves an order out of ``pending`` is guarde
 late or replayed callback changes nothing; statements take their locks in one order (the order, the ledger's
 head, the tally), so none wait on each other in a circle.
 
-What it offers: placing and closing to the service and the payments wing; counting, refunding and accounting to
-the payments, money out and oversight wings; the outcomes, receipts and the pending guard to whoever answers a
-provider.
+What it offers: placing, closing and an order's standing to the service; to the payments wing, which drives an
+order with what its provider says, counting (with group commit and the kept callback), closing, refunding and the
+outcomes it answers with; refunding to money out; accounting to payments' verification and to oversight's
+decisions; the receipts to the messaging channels.
 
 Crossings (one-way): the counting statement composes the fraud wing's parts (the judgement at confirmation, the
 counter of quick payments) and the entries wing's (an entry fee marked paid); placing reads the fraud counters
