@@ -45,7 +45,7 @@ PERMISSION = "control.read"
 # What each alert means, for the people watching (the rule's own summary, in the admin's language).
 MEANINGS = {
     "VotesCountedLateFastBurn": N_("Paid votes take over 2 s to count"),
-    "NoVotesArriving": N_("A contest is open and no vote arrives"),
+    "NoVotesArriving": N_("A contest is on air and no vote arrives"),
     "ReconcilerOrRelaySilent": N_("A periodic pass has stopped"),
     "OutboxNotRelayed": N_("Confirmed votes wait to reach the boards"),
     "VerificationBacklogGrowing": N_("Callback-counted orders wait for their check"),
@@ -57,8 +57,9 @@ TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second
          N_("Queues and backlogs"), N_("Holds waiting"), N_("Alerts"), N_("firing"), N_("quiet"),
          N_("Figures at %(time)s, over the last %(minutes)s minutes."), N_("no confirmation yet"),
          N_("calls"), N_("throttled"), N_("failing"), N_("Status-call cap (a second)"), N_("used"), N_("Outbox"),
-         N_("Verification backlog"), N_("Verifications"), N_("Pending orders"), N_("Open contests"), N_("Votes"),
-         N_("votes"), N_("oldest"), N_("Numbers"), N_("Measured by this process over the last %(seconds)s s."),
+         N_("Verification backlog"), N_("Verifications"), N_("Pending orders"), N_("Open contests"), N_("On air"),
+         N_("Votes"), N_("votes"), N_("oldest"), N_("Numbers"),
+         N_("Measured by this process over the last %(seconds)s s."),
          N_("Alerts computed here from this process's figures; Prometheus and Alertmanager remain the source "
             "for paging."))
 

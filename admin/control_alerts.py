@@ -156,8 +156,8 @@ def alerts(figures: ServiceFigures, pass_ages: Mapping[str, float | None] | None
     late = late_share(window.tally_buckets, TALLY_SLO_SECONDS)
     found.append(Alert("VotesCountedLateFastBurn", late is not None and late > TALLY_LATE_BURN,
                        "–" if late is None else f"{late:.1%} > {TALLY_SLO_SECONDS:g} s"))
-    found.append(Alert("NoVotesArriving", figures.open_contests > 0 and figures.orders_placed_recently == 0,
-                       f"{figures.open_contests} open, {figures.orders_placed_recently} orders / 10 min"))
+    found.append(Alert("NoVotesArriving", figures.contests_on_air > 0 and figures.orders_placed_recently == 0,
+                       f"{figures.contests_on_air} on air, {figures.orders_placed_recently} orders / 10 min"))
     for job in PERIODIC_PASSES:
         age = None if pass_ages is None else pass_ages.get(job)
         found.append(Alert(f"ReconcilerOrRelaySilent:{job}", age is None or age > SILENT_PASS_SECONDS,

@@ -54,6 +54,10 @@ class Metrics:
         self.votes = Gauge("gateway_votes", "Votes (orders' quantities) by channel, provider and status",
                            ["channel", "provider", "status"], registry=self.registry)
         self.contests = Gauge("gateway_contests", "Contests by status", ["status"], registry=self.registry)
+        # What the show's alerts expect votes from: an open contest before its opening time or past its close
+        # takes none, and its silence pages nobody.
+        self.contests_on_air = Gauge("gateway_contests_on_air", "Contests open and inside their voting window "
+                                     "(opening time passed, closing time not yet)", registry=self.registry)
         self.outbox_backlog = Gauge("gateway_outbox_backlog", "Outbox rows committed and not yet relayed",
                                     registry=self.registry)
         self.outbox_oldest_age = Gauge("gateway_outbox_oldest_age_seconds", "Seconds the oldest outbox row not yet "
@@ -93,6 +97,7 @@ class Metrics:
             self.orders.labels(order_status.value).set(counts.get(order_status.value, 0))
         for contest_status in ContestStatus:
             self.contests.labels(contest_status.value).set(figures.contests.get(contest_status.value, 0))
+        self.contests_on_air.set(figures.contests_on_air)
         self.outbox_backlog.set(figures.outbox_waiting)
         self.outbox_oldest_age.set(age_of(figures.outbox_oldest))
         money: dict[tuple[str, str], int] = {}

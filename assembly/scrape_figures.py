@@ -1,7 +1,7 @@
 """The service-level figures read from PostgreSQL when `/metrics` is scraped (at most every
 `ORDER_COUNT_SECONDS` per process, `assembly.metrics`): orders and votes by channel, provider and status,
-contests by status, the outbox not yet relayed, and the refunds and payouts by state. A few grouped counts on
-small tables or partial indexes; the vote path itself never waits on a metric."""
+contests by status and those on air, the outbox not yet relayed, and the refunds and payouts by state. A few
+grouped counts on small tables or partial indexes; the vote path itself never waits on a metric."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from datetime import datetime
 from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.oversight.control_room import on_air
 from gateway.db.models import Contest, OutboxMessage, Payout, Refund, VoteOrder
 
 
@@ -19,6 +20,7 @@ class ScrapeFigures:
     # (channel, provider, status) -> (orders, votes)
     orders: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
     contests: dict[str, int] = field(default_factory=dict)  # status -> contests
+    contests_on_air: int = 0  # open and inside their voting window
     outbox_waiting: int = 0
     outbox_oldest: datetime | None = None
     # (kind, state, currency) -> (count, amount in minor units)
@@ -32,8 +34,11 @@ async def read_figures(session: AsyncSession) -> ScrapeFigures:
         .group_by(VoteOrder.channel, VoteOrder.provider, VoteOrder.status))
     for channel, provider, status, count, votes in orders.all():
         figures.orders[(channel, provider, str(status))] = (count, int(votes or 0))
-    contests = await session.execute(select(Contest.status, func.count()).group_by(Contest.status))
-    figures.contests = {str(status): count for status, count in contests.all()}
+    contests = await session.execute(select(Contest.status, func.count(), func.count().filter(on_air(func.now())))
+                                     .group_by(Contest.status))
+    for contest_status, count, airing in contests.all():
+        figures.contests[str(contest_status)] = count
+        figures.contests_on_air += airing
     # The partial index `ix_outbox_unenqueued` holds exactly these rows.
     waiting = (await session.execute(select(func.count(), func.min(OutboxMessage.created_at))
                                      .where(OutboxMessage.enqueued_at.is_(None)))).one()

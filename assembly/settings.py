@@ -24,7 +24,7 @@ from gateway.kit.settings import (
 from leaderboard.settings import BoardSettings
 from media.settings import CloudinarySettings, cloudinary_problems
 from media.storage_settings import MediaSettings, media_problems
-from payments.settings import PaymentSettings, provider_problems, push_secret_problems
+from payments.settings import PaymentSettings, live_problems, provider_problems, push_secret_problems
 
 __all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings", "check_production",
            "check_servers", "secret_problem"]
@@ -38,8 +38,8 @@ class Settings(PaymentSettings, BoardSettings, UssdSettings, SmsSettings, Telegr
 
 
 def check_production(settings: Settings, providers_in_use: set[str], channel_problems: Sequence[str] = ()) -> None:
-    """Refuse to run production with a default or weak secret, a used provider lacking credentials, or what a
-    channel reports (`ChannelParts.production_problems`: e.g. open USSD routes)."""
+    """Refuse to run production with a default or weak secret, a used provider lacking credentials, a provider
+    pointed at its sandbox, or what a channel reports (`ChannelParts.production_problems`: e.g. open USSD routes)."""
     if not settings.is_production:
         return
     problems = service_problems(settings)
@@ -49,6 +49,7 @@ def check_production(settings: Settings, providers_in_use: set[str], channel_pro
     if problem := results_key_problem(settings):
         problems.append(problem)
     problems += provider_problems(settings, providers_in_use)
+    problems += live_problems(settings, providers_in_use)
     problems += media_problems(settings)
     if settings.media_storage == "cloudinary":
         problems += cloudinary_problems(settings)

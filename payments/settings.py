@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, Field, SecretStr
 
@@ -31,6 +32,8 @@ class MtnSettings(BaseModel):
     mtn_momo_subscription_key: Annotated[SecretStr | None, NEEDED_SECRET] = None
     mtn_momo_api_user: Annotated[str | None, NEEDED] = None
     mtn_momo_api_key: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    # MTN's name for the system the calls reach: "sandbox" (its test system), or the country's live one as MTN
+    # gives it (e.g. mtncameroon); production refuses the sandbox (`live_problems`).
     mtn_momo_target_environment: str = "sandbox"
     # MTN caps status GETs per account (~10/s, its developer guidance); 0 lifts our pacing (bench only).
     mtn_momo_status_calls_per_second: float = Field(default=10.0, ge=0)
@@ -53,7 +56,7 @@ class OrangeWebPaySettings(BaseModel):
     orange_money_client_id: Annotated[str | None, NEEDED] = None
     orange_money_client_secret: Annotated[SecretStr | None, NEEDED_SECRET] = None
     orange_money_merchant_key: Annotated[SecretStr | None, NEEDED] = None  # an identifier, not checked as a secret
-    orange_money_country: str = "dev"
+    orange_money_country: str = "dev"  # WebPay's path: "dev" is its sandbox (test currency OUV); live: cm, ci, …
 
 
 class OrangePushSettings(BaseModel):
@@ -136,4 +139,57 @@ def provider_problems(settings: PaymentSettings, providers_in_use: set[str]) -> 
         if missing:
             problems.append(f"provider '{provider}' is enabled by a contest but {', '.join(missing)} unset")
         problems.extend(provider_secret_problems(settings, provider))
+    return problems
+
+
+# What the providers' test systems are called: production must never reach one (`live_problems`).
+MTN_SANDBOX_ENVIRONMENT = "sandbox"
+MTN_SANDBOX_HOSTS = frozenset({"sandbox.momodeveloper.mtn.com"})
+ORANGE_SANDBOX_COUNTRY = "dev"
+STRIPE_TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")
+
+
+def live_problems(settings: PaymentSettings, providers_in_use: set[str]) -> list[str]:
+    """Production's providers are the live ones. A sandbox approves payments nobody made, so a show pointed at one
+    would count votes for no money, and prompt no real voter: each provider production offers (all its
+    credentials set) or a contest uses must not name a test system, hold a test key, or be reached over plain
+    HTTP (the local stand-ins' way)."""
+
+    def offered(model: type[BaseModel]) -> bool:
+        return not unset_settings(model, settings)
+
+    problems: list[str] = []
+    if "mtn" in providers_in_use or offered(MtnSettings):
+        if settings.mtn_momo_target_environment.strip().lower() == MTN_SANDBOX_ENVIRONMENT:
+            problems.append("MTN_MOMO_TARGET_ENVIRONMENT is 'sandbox' (its default), MTN's test system: voters "
+                            "would get no prompt and votes no money; set the live environment MTN gave for the "
+                            "country (e.g. mtncameroon)")
+        if urlsplit(settings.mtn_momo_base_url or "").hostname in MTN_SANDBOX_HOSTS:
+            problems.append("MTN_MOMO_BASE_URL is MTN's sandbox: set its live API's address (e.g. "
+                            "https://proxy.momoapi.mtn.com)")
+        problems += plain_addresses(settings, "MTN_MOMO_BASE_URL")
+    if "orange" in providers_in_use or offered(OrangeWebPaySettings):
+        if settings.orange_money_country.strip().lower() == ORANGE_SANDBOX_COUNTRY:
+            problems.append("ORANGE_MONEY_COUNTRY is 'dev' (its default), Orange WebPay's sandbox: set the live "
+                            "API's country (e.g. cm)")
+        problems += plain_addresses(settings, "ORANGE_MONEY_BASE_URL", "ORANGE_MONEY_TOKEN_URL")
+    if offered(OrangePushSettings):
+        problems += plain_addresses(settings, "ORANGE_MONEY_PUSH_BASE_URL")
+    if "stripe" in providers_in_use or offered(StripeSettings):
+        key = settings.stripe_secret_key.get_secret_value() if settings.stripe_secret_key else ""
+        if key.startswith(STRIPE_TEST_KEY_PREFIXES):
+            problems.append("STRIPE_SECRET_KEY is a test-mode key (sk_test_/rk_test_): Stripe takes no real card "
+                            "with it; set the live one (sk_live_/rk_live_)")
+        problems += plain_addresses(settings, "STRIPE_API_BASE")
+    return problems
+
+
+def plain_addresses(settings: PaymentSettings, *names: str) -> list[str]:
+    """The provider addresses set that are not https:// (every provider's live API is)."""
+    problems = []
+    for name in names:
+        value = getattr(settings, name.lower())
+        if value and urlsplit(value).scheme != "https":
+            problems.append(f"{name} must be an https:// address ({value} is not: a local stand-in, whose "
+                            "payments are no money)")
     return problems

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 import re
 import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
 import yaml
 
 from assembly.app import create_app
 from assembly.keys import METRICS
 from assembly.settings import Settings
+from tests.servers import CLOSED, free_port
 
 PROMETHEUS = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
 RULES = PROMETHEUS / "rules.yml"
@@ -60,3 +65,73 @@ def test_every_gateway_figure_the_rules_read_is_served(settings: Settings) -> No
     for name in read:
         family = re.sub(r"_(bucket|count|sum)$", "", name)  # a histogram's series; a counter's TYPE keeps _total
         assert f"# TYPE {family} " in exposed, name
+
+
+@contextmanager
+def alertmanager(tmp_path: Path) -> Iterator[str]:
+    """Debian's Alertmanager with alertmanager.yml as it is, but its receivers at the suite's closed port."""
+    config = tmp_path / "alertmanager.yml"
+    config.write_text(re.sub(r"http://127\.0\.0\.1:9099", CLOSED.url("http://127.0.0.1:9099"),
+                             (PROMETHEUS / "alertmanager.yml").read_text()))
+    url = f"http://127.0.0.1:{free_port()}"
+    process = subprocess.Popen(
+        ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",
+         f"--web.listen-address={url.removeprefix('http://')}", "--cluster.listen-address="],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not ready(f"{url}/-/ready"):
+            assert process.poll() is None and time.monotonic() < deadline, "Alertmanager did not start"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def ready(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def alert(name: str, **labels: str) -> dict[str, object]:
+    return {"labels": {"alertname": name, "severity": "page", **labels}, "annotations": {"summary": name}}
+
+
+def states_once_settled(url: str, sent: list[dict[str, object]]) -> dict[tuple[str, str], str]:
+    """Each alert's state (active, or suppressed by an inhibition) by (alertname, job), once Alertmanager has
+    taken in the sources it inhibits by (it does so a moment after they arrive)."""
+    assert httpx.post(f"{url}/api/v2/alerts", json=sent, timeout=5).status_code == 200
+    seen: dict[tuple[str, str], str] = {}
+    for _ in range(50):
+        alerts = httpx.get(f"{url}/api/v2/alerts", timeout=5).json()
+        now = {(a["labels"]["alertname"], a["labels"].get("job", "")): a["status"]["state"] for a in alerts}
+        if len(now) == len(sent) and now == seen:
+            return now
+        seen = now
+        time.sleep(0.1)
+    return seen
+
+
+def test_postgres_down_holds_back_the_web_processes_it_takes_down(tmp_path: Path) -> None:
+    """PostgreSQL down: the web processes' scrapes fail with it (their /metrics reads it), so their TargetDown is
+    the same fault and waits behind PostgresDown; another target's is its own and still pages."""
+    with alertmanager(tmp_path) as url:
+        states = states_once_settled(url, [
+            alert("PostgresDown", job="postgres", instance="db1"), alert("TargetDown", job="gateway", instance="web1"),
+            alert("TargetDown", job="redis", instance="cache1")])
+    assert states == {("PostgresDown", "postgres"): "active", ("TargetDown", "gateway"): "suppressed",
+                      ("TargetDown", "redis"): "active"}
+
+
+def test_an_exporter_gone_pages_once_and_hides_no_web_process(tmp_path: Path) -> None:
+    """The exporter gone (no pg_up: PostgresDown without a job), PostgreSQL may be fine: the exporter's own
+    TargetDown is that same page, but a web process down is news of its own."""
+    with alertmanager(tmp_path) as url:
+        states = states_once_settled(url, [
+            alert("PostgresDown"), alert("TargetDown", job="postgres", instance="db1"),
+            alert("TargetDown", job="gateway", instance="web1")])
+    assert states == {("PostgresDown", ""): "active", ("TargetDown", "postgres"): "suppressed",
+                      ("TargetDown", "gateway"): "active"}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import socket
 from pathlib import Path
@@ -116,7 +117,7 @@ def test_secret_settings_never_show_when_the_settings_are_printed_or_logged(monk
     for name, value in values.items():
         monkeypatch.setenv(name, value)
     settings = production(mtn_momo_base_url="https://momo.example", mtn_momo_api_user="user",
-                          orange_money_base_url="https://orange.example", orange_money_client_id="client")
+                          orange_money_base_url="https://orange.example", orange_money_client_id="client", **LIVE)
     shown = " ".join((repr(settings), str(settings), settings.model_dump_json(), f"{settings.model_dump()}"))
     assert [name for name, value in values.items() if value in shown] == []
     check_production(settings, {"mtn", "orange", "stripe"})  # real-looking secrets still pass the checks
@@ -130,13 +131,15 @@ ISSUED = {"MTN_MOMO_BASE_URL": "https://momo.example", "MTN_MOMO_SUBSCRIPTION_KE
           "STRIPE_SECRET_KEY": "sk_live_51Nq8vXKq2Rz7TbW4mPj9LcH0dFs3Ga6Ye",
           "STRIPE_WEBHOOK_SECRET": "whsec_8Hq2nVz4Kx7Lm1Rt5Bw9Cj3Pd6Fg0Ys"}
 KEYS = {"mtn": "mtn", "orange": "orange_webpay", "stripe": "stripe"}
+# What names a provider's live system rather than its sandbox (their defaults are the sandboxes').
+LIVE = {"mtn_momo_target_environment": "mtncameroon", "orange_money_country": "cm"}
 
 
 @pytest.mark.parametrize("unset", ["", *ISSUED])
 async def test_a_provider_is_offered_exactly_when_production_has_all_it_needs(unset: str) -> None:
     """The registry and the production check read one definition of what each provider needs."""
-    settings = production(sandbox_enabled=False, **{name.lower(): value for name, value in ISSUED.items()
-                                                    if name != unset})
+    settings = production(sandbox_enabled=False, **LIVE, **{name.lower(): value for name, value in ISSUED.items()
+                                                            if name != unset})
     async with httpx.AsyncClient() as http:
         registry = build_providers(settings, http)
         offered = {provider for provider, key in KEYS.items() if key in registry.providers}
@@ -147,6 +150,52 @@ async def test_a_provider_is_offered_exactly_when_production_has_all_it_needs(un
         with pytest.raises(ConfigError, match=unset):
             check_production(settings, refused)
     check_production(settings, set(KEYS) - refused)
+
+
+PUSH = {"orange_money_push_base_url": "https://api-s1.orange.cm", "orange_money_push_consumer_key": "consumer",
+        "orange_money_push_consumer_secret": "Qm7Lx2Vr9Kp4Zt8N", "orange_money_push_username": "merchant",
+        "orange_money_push_password": "Hn3Wq8Rz5Tb1Yc6M", "orange_money_channel_msisdn": "699000001",
+        "orange_money_pin": "2468"}
+
+
+def issued(*providers: str) -> dict[str, str]:
+    """The credentials a provider could have issued, for the providers named."""
+    prefixes = tuple(f"{provider.upper()}_" for provider in providers)
+    return {name.lower(): value for name, value in ISSUED.items() if name.startswith(prefixes)}
+
+
+@pytest.mark.parametrize(("changes", "setting"), [
+    ({**issued("mtn")}, "MTN_MOMO_TARGET_ENVIRONMENT is 'sandbox'"),  # the default
+    ({**issued("mtn"), "mtn_momo_target_environment": " Sandbox "}, "MTN_MOMO_TARGET_ENVIRONMENT is 'sandbox'"),
+    ({**issued("mtn"), **LIVE, "mtn_momo_base_url": "https://sandbox.momodeveloper.mtn.com"},
+     "MTN_MOMO_BASE_URL is MTN's sandbox"),
+    ({**issued("mtn"), **LIVE, "mtn_momo_base_url": "http://127.0.0.1:8090/mtn"}, "MTN_MOMO_BASE_URL must be an https"),
+    ({**issued("orange")}, "ORANGE_MONEY_COUNTRY is 'dev'"),  # the default
+    ({**issued("orange"), **LIVE, "orange_money_token_url": "http://127.0.0.1:8090/orange/oauth/v3/token"},
+     "ORANGE_MONEY_TOKEN_URL must be an https"),
+    ({**PUSH, "orange_money_push_base_url": "http://127.0.0.1:8090/orange"}, "ORANGE_MONEY_PUSH_BASE_URL must be"),
+    ({**issued("stripe"), "stripe_secret_key": "sk_test_51Nq8vXKq2Rz7TbW4mPj9LcH0dFs3Ga6Ye"},
+     "STRIPE_SECRET_KEY is a test-mode key"),
+    ({**issued("stripe"), "stripe_secret_key": "rk_test_51Nq8vXKq2Rz7TbW4mPj9LcH0dFs3Ga6Ye"},
+     "STRIPE_SECRET_KEY is a test-mode key"),
+    ({**issued("stripe"), "stripe_api_base": "http://127.0.0.1:12111"}, "STRIPE_API_BASE must be an https"),
+])
+def test_production_refuses_a_provider_pointed_at_its_sandbox_and_names_the_setting(
+        changes: dict[str, str], setting: str) -> None:
+    """A sandbox approves payments nobody made: a show pointed at one counts votes for no money, and no real voter
+    is prompted. A provider production offers (all its credentials set) is refused so, before any contest uses it."""
+    with pytest.raises(ConfigError, match=re.escape(setting)):
+        check_production(production(**changes), set())
+
+
+def test_production_starts_with_every_provider_live_and_ignores_a_sandbox_nobody_uses() -> None:
+    check_production(production(**issued("mtn", "orange", "stripe"), **PUSH, **LIVE,
+                                stripe_api_base="https://api.stripe.com"), {"mtn", "orange", "stripe"})
+    # MTN not set up and no contest using it: its default environment sends nothing anywhere.
+    check_production(production(**issued("stripe")), {"stripe"})
+    # A contest using MTN with its credentials unset: both the missing ones and the sandbox are named.
+    with pytest.raises(ConfigError, match="MTN_MOMO_API_KEY.*MTN_MOMO_TARGET_ENVIRONMENT is 'sandbox'"):
+        check_production(production(mtn_momo_base_url="https://proxy.momoapi.mtn.com"), {"mtn"})
 
 
 def test_development_allows_the_defaults() -> None:

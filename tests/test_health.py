@@ -53,6 +53,9 @@ async def test_readyz_is_503_when_postgres_is_down(settings: Settings, redis: ob
         response = await client.get("/readyz")
         assert response.status == 503
         assert (await response.json())["checks"]["postgres"] == "unavailable"
+        # Its figures read the database too: the scrape fails, and Prometheus sees the process down (TargetDown,
+        # held back behind PostgresDown in deploy/prometheus/alertmanager.yml).
+        assert (await client.get("/metrics")).status >= 500
 
 
 async def test_metrics_count_orders_by_status_and_requests(client: TestClient, sessions: Sessions) -> None:

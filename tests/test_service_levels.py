@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
@@ -58,6 +58,21 @@ async def test_metrics_show_orders_and_votes_by_channel_provider_and_status_and_
     assert sample(text, "gateway_contests", status="open") == 1
     assert sample(text, "gateway_contests", status="draft") == 1
     assert sample(text, "gateway_contests", status="closed") == 0
+
+
+async def test_on_air_counts_the_open_contests_inside_their_voting_window_only(
+        client: TestClient, sessions: Sessions) -> None:
+    """An open contest before its opening time or past its close takes no vote: the alerts must not expect any."""
+    now = datetime.now(UTC)
+    await make_contest(sessions, slug="tonight")
+    await make_contest(sessions, slug="opened-early", opens_at=now + timedelta(hours=2),
+                       closes_at=now + timedelta(hours=5))
+    await make_contest(sessions, slug="left-open", opens_at=now - timedelta(hours=5),
+                       closes_at=now - timedelta(minutes=1))
+    await make_contest(sessions, slug="paused", status=ContestStatus.PAUSED)
+    text = await scrape(client)
+    assert sample(text, "gateway_contests", status="open") == 3
+    assert sample(text, "gateway_contests_on_air") == 1
 
 
 async def test_an_mtn_callback_times_its_way_to_the_tally_and_on_to_the_board(

@@ -4,7 +4,7 @@ channels' own, then `AFTER_CHANNELS`."""
 
 from __future__ import annotations
 
-from assembly.commands import accounts, backup, board, database, ledger, media, orders, processes, rehearse
+from assembly.commands import accounts, backup, board, contests, database, ledger, media, orders, processes, rehearse
 
 BEFORE_CHANNELS = (processes.add, media.add, orders.add)
-AFTER_CHANNELS = (board.add, ledger.add, database.add, backup.add, accounts.add, rehearse.add)
+AFTER_CHANNELS = (contests.add, board.add, ledger.add, database.add, backup.add, accounts.add, rehearse.add)

@@ -5,7 +5,7 @@ their condition holds and are quiet otherwise."""
 from __future__ import annotations
 
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -20,6 +20,7 @@ from gateway.kit.keys import SERVICE_LEVELS
 from tests.admin.accounts import api_tokens, bearer, make_account
 from tests.admin.seeding import seeded_contest
 from tests.admin.test_dashboard import read_event
+from tests.factories import make_contest
 
 
 async def sql(sessions: Sessions, statement: str) -> dict[str, int]:
@@ -34,6 +35,8 @@ RECENT_PAID = ("FROM vote_orders WHERE status = 'paid' AND candidate_id IS NOT N
 async def test_the_figures_equal_direct_sql_counts_and_the_measured_latencies(
         client: TestClient, sessions: Sessions) -> None:
     await seeded_contest(sessions)
+    now = datetime.now(UTC)  # opened before its time: open, not on air
+    await make_contest(sessions, slug="early", opens_at=now + timedelta(hours=1), closes_at=now + timedelta(hours=4))
     levels = client.server.app[SERVICE_LEVELS]
     for seconds in [0.2] * 98 + [3.0] * 2:  # 98 within 0.25 s, 2 between 2 s and 5 s
         levels.note_counted("mtn", seconds)
@@ -53,7 +56,7 @@ async def test_the_figures_equal_direct_sql_counts_and_the_measured_latencies(
                                          "('paid', 'held', 'flagged', 'refund_requested', 'refunded') AND "
                                          "decided_at >= now() - interval '5 minutes' GROUP BY 1")
     assert (room["held_orders"], room["held_votes"], room["pending_orders"]) == (1, 3, 2)
-    assert (room["verification_backlog"], room["open_contests"]) == (1, 1)
+    assert (room["verification_backlog"], room["open_contests"], room["contests_on_air"]) == (1, 2, 1)
     # histogram_quantile's estimate: p50 in the (0.1, 0.25] bucket, p99 in the (2, 5] bucket.
     assert room["confirmation_latency_seconds"]["p50"] == 0.1 + 0.15 * 50 / 98
     assert room["confirmation_latency_seconds"]["p99"] == 2.0 + 3.0 * (99 - 98) / 2
@@ -130,7 +133,7 @@ def figures(**overrides: Any) -> ServiceFigures:
         at=datetime.now(UTC), window_seconds=300, votes_by_channel={}, votes_by_provider={}, votes_by_minute=[],
         money_in={}, refunds={}, held_orders=0, held_votes=0, verification_backlog=0,
         verification_oldest_seconds=None, outbox_backlog=0, outbox_oldest_seconds=None, open_contests=1,
-        orders_placed_recently=5, pending_orders=0)
+        contests_on_air=1, orders_placed_recently=5, pending_orders=0)
     return ServiceFigures(**{**base, **overrides})
 
 
@@ -146,9 +149,13 @@ def test_each_alert_fires_beyond_its_limit_only() -> None:
                     "ReconcilerOrRelaySilent:reconcile": True, "ReconcilerOrRelaySilent:relay": True,
                     "OutboxNotRelayed": True, "VerificationBacklogGrowing": True}
     # No open contest: no votes arriving is no alarm; Redis unanswered: the passes are unknown, so silent.
-    closed = {a.name: a.firing for a in alerts(figures(open_contests=0, orders_placed_recently=0), None,
-                                               LevelsSnapshot())}
+    closed = {a.name: a.firing for a in alerts(figures(open_contests=0, contests_on_air=0, orders_placed_recently=0),
+                                               None, LevelsSnapshot())}
     assert closed["NoVotesArriving"] is False and closed["ReconcilerOrRelaySilent:relay"] is True
+    # Open but outside its voting window (opened early, or left open past its close): no alarm either.
+    early = {a.name: a.firing for a in alerts(figures(open_contests=1, contests_on_air=0, orders_placed_recently=0),
+                                              {}, LevelsSnapshot())}
+    assert early["NoVotesArriving"] is False
 
 
 def test_the_window_counts_only_the_last_minutes() -> None:

@@ -53,6 +53,7 @@ TRANSITIONS: dict[str, tuple[ContestStatus, tuple[ContestStatus, ...]]] = {
     "pause": (ContestStatus.PAUSED, (ContestStatus.OPEN,)),
     "close": (ContestStatus.CLOSED, (ContestStatus.OPEN, ContestStatus.PAUSED)),
 }
+DONE = {"open": "opened", "pause": "paused", "close": "closed"}  # what a refusal says could not be done
 
 
 class Forbidden(DomainError):
@@ -178,7 +179,7 @@ async def change_status(sessions: Sessions, actor: Actor, contest_id: int, actio
     async with sessions.begin() as session:
         contest = await contest_in_scope(session, actor, contest_id, lock=True)
         if contest.status not in sources:
-            raise Conflict(f"A {contest.status.value} contest cannot be {action}ed.", code="invalid_transition")
+            raise Conflict(f"A {contest.status.value} contest cannot be {DONE[action]}.", code="invalid_transition")
         if target is ContestStatus.OPEN:
             active = await session.scalar(select(func.count()).where(
                 Candidate.contest_id == contest.id, Candidate.status == CandidateStatus.ACTIVE))

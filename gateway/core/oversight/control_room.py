@@ -1,14 +1,15 @@
 """The whole service's figures over the last minutes, for the control room: read from PostgreSQL, the truth, so the
 page needs no Prometheus. Votes a second by channel and by provider over the window, votes a minute for the
-last quarter hour, money taken and refunds, holds waiting, the verification and outbox backlogs, open contests.
-A few grouped counts bounded by the window's orders; the vote path never waits on them."""
+last quarter hour, money taken and refunds, holds waiting, the verification and outbox backlogs, open contests and
+those on air. A few grouped counts bounded by the window's orders; the vote path never waits on them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import String, cast, func, select
+from sqlalchemy import ColumnElement, String, and_, cast, func, select
 
 from gateway.core.oversight.dashboard import MONEY_MOVED
 from gateway.core.payments.verification import backlog as verification_backlog
@@ -40,6 +41,7 @@ class ServiceFigures:
     outbox_backlog: int
     outbox_oldest_seconds: float | None
     open_contests: int
+    contests_on_air: int  # open and inside their voting window (`on_air`)
     orders_placed_recently: int  # orders placed within NO_VOTES_SECONDS, whatever became of them
     pending_orders: int
 
@@ -49,6 +51,13 @@ class ServiceFigures:
 
     def per_second(self, votes: int) -> float:
         return votes / self.window_seconds
+
+
+def on_air(now: Any) -> ColumnElement[bool]:
+    """A contest on air, as an operator means it: open and inside its voting window (`rules.voting_state`'s OPEN,
+    in SQL). One opened before its opening time, or left open past its close, takes no vote, so silence from its
+    voters is no alarm; the alerts and the control room expect votes from these only."""
+    return and_(Contest.status == ContestStatus.OPEN, Contest.opens_at <= now, Contest.closes_at > now)
 
 
 def _age(now: datetime, then: datetime | None) -> float | None:
@@ -90,7 +99,8 @@ async def service_figures(sessions: Sessions, window_seconds: int = WINDOW_SECON
         waiting, oldest_verification = await verification_backlog(session)
         outbox = (await session.execute(select(func.count(), func.min(OutboxMessage.created_at))
                                         .where(OutboxMessage.enqueued_at.is_(None)))).one()
-        open_contests = await session.scalar(select(func.count()).where(Contest.status == ContestStatus.OPEN))
+        open_contests, contests_on_air = (await session.execute(
+            select(func.count(), func.count().filter(on_air(now))).where(Contest.status == ContestStatus.OPEN))).one()
         placed = await session.scalar(select(func.count()).where(
             VoteOrder.created_at >= now - timedelta(seconds=NO_VOTES_SECONDS)))
         return ServiceFigures(
@@ -102,5 +112,6 @@ async def service_figures(sessions: Sessions, window_seconds: int = WINDOW_SECON
             held_orders=int(statuses.get(OrderStatus.HELD, 0)), held_votes=int(held_votes or 0),
             verification_backlog=waiting, verification_oldest_seconds=_age(now, oldest_verification),
             outbox_backlog=int(outbox[0]), outbox_oldest_seconds=_age(now, outbox[1]),
-            open_contests=int(open_contests or 0), orders_placed_recently=int(placed or 0),
+            open_contests=int(open_contests), contests_on_air=int(contests_on_air),
+            orders_placed_recently=int(placed or 0),
             pending_orders=int(statuses.get(OrderStatus.PENDING, 0)))
