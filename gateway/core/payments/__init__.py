@@ -20,9 +20,9 @@ The wing consists of:
 Providers are reached only through the kernel's ``gateway.core.providers`` interface; a provider never touches
 the database.
 
-Invariants: a vote counts only on the provider's word (a signature, a per-order secret, a status call); everything
-counted on a callback is verified later; duplicate, late, lost or forged callbacks and crashes lose nothing and
-double nothing; an unsigned callback never counts on its own.
+Invariants: a vote counts only on the provider's word: a signed event, its status call, or a callback carrying the
+order's secret (then checked again later with its status); a callback with neither only asks for a status check;
+duplicate, late, lost or forged callbacks and crashes lose nothing and double nothing.
 
 What it offers: starts and chat payments to the service; the status check and the verification pass to the
 worker's jobs; ``money_in`` and ``collections`` to the money out wing (a refund is sent only for money that came
