@@ -34,7 +34,8 @@ def money_json(money: settlements.CurrencyStatement) -> dict[str, Any]:
     return {"currency": money.currency, "gross": money.gross, "refunds": money.refunds,
             "chargebacks": money.chargebacks, "fees": money.fees, "commission": money.commission, "net": money.net,
             "paid_out": money.paid_out, "payouts_under_way": money.pending_out, "balance": money.balance,
-            "awaiting_verification": money.unverified, "payable": money.payable,
+            "awaiting_verification": money.unverified, "held_for_review": money.held,
+            "payable": money.payable,
             "providers": [{"provider": line.takings.provider, "payments": line.takings.payments,
                            "gross": line.takings.gross, "refunds": line.takings.refunds, "fees": line.fees}
                           for line in money.lines]}

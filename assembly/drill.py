@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -63,12 +64,13 @@ class DrillReport:
     recovery_point: datetime | None = None
     jobs_in_redis: int = 0  # outbox rows handed to RQ, not yet run: lost if Redis was lost too
     boards: dict[str, dict[str, int]] | None = None  # rebuilt into a scratch Redis DB: slug -> code -> votes
+    boards_problem: str | None = None  # why they could not be (that Redis unreachable): the rest still stands
     steps: list[Step] = field(default_factory=list)
     contests: list[ContestFinding] = field(default_factory=list)
 
     @property
     def clean(self) -> bool:
-        return all(finding.report.clean for finding in self.contests)
+        return self.boards_problem is None and all(finding.report.clean for finding in self.contests)
 
     @property
     def seconds(self) -> float:
@@ -117,8 +119,11 @@ async def run_drill(place: BackupPlace, bin_dir: Path | None, port: int, role: s
             report.jobs_in_redis = await jobs_handed_to_redis(sessions)
             report.contests = await timed(report, "verify the ledger and recount", lambda: findings(sessions))
             if boards_redis is not None:
-                report.boards = await timed(report, "rebuild the boards", lambda: rebuilt_boards(sessions,
-                                                                                                  boards_redis))
+                try:
+                    report.boards = await timed(report, "rebuild the boards", lambda: rebuilt_boards(sessions,
+                                                                                                      boards_redis))
+                except (RedisError, OSError, ValueError) as exc:  # the restore and its checks above still stand
+                    report.boards_problem = f"{type(exc).__name__}: {exc}"
         finally:
             await engine.dispose()
     finally:
@@ -230,6 +235,8 @@ def report_lines(report: DrillReport) -> list[str]:
                 holds = "matches the chain" if contest.report.clean else "see above"
                 lines.append(f"  {what}: {reason} of {when:%Y-%m-%d %H:%M:%S} UTC at entry {entries}, {holds}; "
                              f"{contest.report.entries - entries} entries since")
+    if report.boards_problem is not None:
+        lines.append(f"boards: NOT rebuilt in the --boards-redis given ({report.boards_problem})")
     if report.recovery_point is None:
         lines.append("recovery point: the base backup itself (no transaction replayed after it)")
     else:

@@ -22,6 +22,18 @@ def signing_key(settings: Settings) -> Ed25519PrivateKey:
     return development_key(Path(settings.gateway_data_dir) / DEV_KEY_FILE)
 
 
+def installed_key(settings: Settings) -> Ed25519PrivateKey:
+    """This installation's key, never a new one: a signature checked against a key made for the occasion (a command
+    run outside the checkout makes one in its own ./var) could only come out bad."""
+    if settings.results_signing_key is not None and settings.results_signing_key.get_secret_value().strip():
+        return private_key(settings.results_signing_key.get_secret_value())
+    path = Path(settings.gateway_data_dir) / DEV_KEY_FILE
+    if not path.exists():
+        raise ConfigError(f"no results-signing key here (RESULTS_SIGNING_KEY is unset and there is no {path}): "
+                          "give the published public key with --key (BASE/.well-known/ballot-results-key)")
+    return private_key(path.read_text())
+
+
 def development_key(path: Path) -> Ed25519PrivateKey:
     """Made on first use, kept (owner-only) so that sheets signed yesterday still verify with today's key. Several
     processes may start at once: each writes a key of its own aside, the first to link it in place wins."""

@@ -195,12 +195,17 @@ def _wait_ready(stack: Stack, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if stack.process.poll() is not None:
-            raise RuntimeError(f"the stack exited; see {stack.data_dir}/stack.log")
+            raise RuntimeError(f"the stack exited:\n{log_tail(stack)}")
         with contextlib.suppress(httpx.HTTPError):
             if httpx.get(f"{stack.base_url}/readyz", timeout=2).status_code == 200:
                 return
         time.sleep(0.3)
-    raise RuntimeError("the stack did not become ready in time")
+    raise RuntimeError(f"the stack did not become ready in time:\n{log_tail(stack)}")
+
+
+def log_tail(stack: Stack, lines: int = 30) -> str:
+    """The end of the stack's log, told with the failure: its folder, log and all, is removed as the run ends."""
+    return "\n".join((stack.data_dir / "stack.log").read_text(errors="replace").splitlines()[-lines:])
 
 
 async def count_reaches(connection: asyncpg.Connection, sql: str, done: Callable[[int], bool], timeout: float,

@@ -12,8 +12,13 @@ import argparse
 import os
 import subprocess
 import sys
+import time
 
-from bench.harness import ROOT, print_report, record, running_stack
+from bench.harness import ROOT, cpu_seconds, machine_cpu_seconds, machine_share, print_report, record, running_stack
+
+
+def load_average() -> str:
+    return ", ".join(f"{value:.2f}" for value in os.getloadavg()) + " (1, 5, 15 min)"
 
 
 def main() -> None:
@@ -24,12 +29,18 @@ def main() -> None:
     args = parser.parse_args()
     with running_stack() as stack:
         env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url}
+        load_before, machine_before, stack_before, started = (load_average(), machine_cpu_seconds(),
+                                                               cpu_seconds(stack), time.monotonic())
         result = subprocess.run([sys.executable, "-m", "assembly.cli", "rehearse", "--url", stack.base_url,
                                  "--peak", str(args.peak), "--minutes", str(args.minutes),
                                  "--viewers", str(args.viewers)], env=env, cwd=ROOT, capture_output=True, text=True)
+        # The rehearsal (this process's child, reaped) counts as the stack's load, the rest as the neighbours'.
+        others = machine_share(machine_before, stack_before, cpu_seconds(stack), time.monotonic() - started)
     print(result.stderr, file=sys.stderr, end="")
     lines = result.stdout.strip().splitlines()
     figures = {f"{n:02d}": line for n, line in enumerate(lines, 1)} or {"01": f"no output (exit {result.returncode})"}
+    figures["load"] = f"load average before it: {load_before} (line 02: at its end)"
+    figures["others"] = f"CPU used by processes outside the stack and the rehearsal: {others}"
     record("rehearsal", print_report(f"rehearsal: {args.peak:g} votes/s peak, 150% offered for {args.minutes:g} min "
                                      f"(exit {result.returncode})", figures))
 

@@ -74,6 +74,22 @@ async def test_a_signed_sheet_verifies_offline_and_a_changed_one_does_not(sessio
     assert changed.returncode == 1 and "BAD SIGNATURE" in changed.stdout
 
 
+async def test_verifying_without_the_installation_s_key_asks_for_one_and_makes_none(
+        sessions: Sessions, env: dict[str, str], tmp_path: Path) -> None:
+    """Run from a folder other than the checkout, the command finds no key of this installation: it must not make
+    one of its own and call a good sheet's signature bad."""
+    await contest_with_votes(sessions)
+    sheet = tmp_path / "gala.csv"
+    assert gateway("results", "sign", "--contest", "gala", "--out", str(sheet), env=env).returncode == 0
+    elsewhere = tmp_path / "elsewhere"
+    without_key = {**{k: v for k, v in env.items() if k != "RESULTS_SIGNING_KEY"}, "GATEWAY_DATA_DIR": str(elsewhere)}
+
+    checked = gateway("results", "verify", str(sheet), f"{sheet}.sig", env=without_key)
+    assert checked.returncode == 2 and "BAD SIGNATURE" not in checked.stdout
+    assert "--key" in checked.stderr
+    assert not elsewhere.exists()
+
+
 def test_a_signature_checks_only_the_sheet_it_signed_and_only_with_its_key() -> None:
     key = signing.private_key(TEST_RESULTS_KEY)
     sheet = b"record,code,name,votes,amount,currency\ncandidate,01,A,3,300,XAF\n"

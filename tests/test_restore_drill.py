@@ -161,6 +161,11 @@ async def test_a_drill_restores_the_votes_counted_after_the_base_backup_and_to_a
     assert f"replayed to {between:%Y-%m-%d %H:%M:%S} UTC" in out
     assert "board rebuilt" not in out  # no Redis named: none touched
 
+    code, out = drill(source.env, "--boards-redis", f"redis://127.0.0.1:{free_port()}/15")  # nothing listens there
+    assert code == 1 and "Traceback" not in out, out
+    assert "gala: ledger ok, 4 entries" in out and "recovery point: " in out  # the restore's findings still told
+    assert "boards: NOT rebuilt in the --boards-redis given (ConnectionError: " in out
+
     code, out = drill(source.env, "--to", (between - timedelta(hours=1)).isoformat())
     assert code == 1 and "no base backup to restore begun before" in out
     code, out = drill(source.env, "--to", (last_vote_at + timedelta(hours=1)).isoformat())

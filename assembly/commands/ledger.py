@@ -81,13 +81,13 @@ def cmd_results_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Check a sheet against its detached signature, offline: with --key, or this installation's own key."""
     from pathlib import Path
 
-    from assembly.results_key import signing_key
+    from assembly.results_key import installed_key
     from gateway.core.results import signing
 
     try:
         sheet, signature = Path(args.sheet).read_bytes(), Path(args.signature).read_bytes()
         public = (signing.public_key(Path(args.key).read_bytes()) if args.key
-                  else signing_key(settings).public_key())
+                  else installed_key(settings).public_key())
     except (OSError, signing.BadKey) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2

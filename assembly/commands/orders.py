@@ -154,6 +154,7 @@ def decide_held(settings: Settings, args: argparse.Namespace) -> int:
 
     from assembly.providers import build_providers
     from gateway.core.fraud import holds
+    from gateway.core.orders import tables
     from gateway.core.payments.money_in import confirm_money_in
 
     if not args.reason:
@@ -162,25 +163,32 @@ def decide_held(settings: Settings, args: argparse.Namespace) -> int:
     order_id = uuid.UUID(args.count or args.reject)
     actor = f"cli:{getpass.getuser()}"
 
-    async def run(sessions: Sessions) -> None:
+    async def run(sessions: Sessions) -> str:
         if args.count:
-            return await holds.release_held(sessions, order_id, actor=actor, reason=args.reason)
+            await holds.release_held(sessions, order_id, actor=actor, reason=args.reason)
+            return "counted"
         async with provider_http_client(15) as http:  # a rejection owes the money back: only money that came in
             registry = build_providers(settings, http)
             try:
                 await confirm_money_in(sessions, registry, order_id)
+                await holds.reject_held(sessions, order_id, actor=actor, reason=args.reason)
+                provider = (await tables.get_order(sessions, order_id)).provider
+                sends_refunds = registry.refunder(provider) is not None
             finally:
                 await registry.aclose()
-        await holds.reject_held(sessions, order_id, actor=actor, reason=args.reason)
+        # The order is owed back from here on, so `gateway refund` would refuse it: say who gives the money back.
+        if sends_refunds:
+            return f"rejected; {provider} sends the money back by itself (the worker's refunds pass)"
+        return "rejected; pay the money back by hand, then record it in the review queue (refunded by hand)"
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         try:
-            with_database(settings, run)
+            outcome = with_database(settings, run)
         except DomainError as exc:
             print(exc.message, file=sys.stderr)
             return 1
-    print(f"order {order_id}: {'counted' if args.count else 'rejected; refund it with `gateway refund`'}")
+    print(f"order {order_id}: {outcome}")
     return 0
 
 

@@ -1,6 +1,7 @@
-"""A rehearsal from start to verdict: check the target is this machine, note the tallies, put viewers on the
-board, offer the votes, wait for the installation to settle them, then read from its PostgreSQL what happened
-to each of the rehearsal's orders (its callback's arrival, its count) and judge against the SLOs."""
+"""A rehearsal from start to verdict: check the target is this machine, note the tallies and the ledger, put viewers
+on the board, offer the votes, wait for the installation to settle them, then read from its PostgreSQL what became
+of each vote (its order, its callback's arrival, its entries on the ledger), run the ledger's own check, and judge
+against the SLOs."""
 
 from __future__ import annotations
 
@@ -12,17 +13,19 @@ import os
 import platform
 import random
 import time
+from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
-from sqlalchemy import text
-
-from assembly.rehearsal import verdict
-from assembly.rehearsal.load import Traffic, Voter, msisdn, offer, view
+from assembly.rehearsal import outcomes, readings, verdict
+from assembly.rehearsal.load import Told, Traffic, Vote, Voter, offer, view
 from gateway.db.engine import Sessions
 
 MARGIN = 1.5  # a rehearsal offers 150% of the expected peak
-SETTLE_SECONDS = 60.0  # the most the rehearsal waits, after its last vote, for the installation to decide them
+# The most the rehearsal waits, after its last vote, for the installation to decide them: a minute, or half the run
+# (a backlog built while the installation was over its capacity drains at the pace it has left).
+SETTLE_SECONDS = 60.0
+SETTLE_SHARE = 0.5
 FRAME_GRACE_SECONDS = 2.0  # viewers stay this long after the last count, for the frames that show it
 
 
@@ -32,10 +35,17 @@ class Plan:
     peak: float  # expected votes a second at the show's busiest
     seconds: float
     viewers: int = 10
+    settle_seconds: float | None = None  # None: SETTLE_SECONDS, or SETTLE_SHARE of the run if longer
 
     @property
     def rate(self) -> float:
         return self.peak * MARGIN
+
+    @property
+    def settle_within(self) -> float:
+        if self.settle_seconds is not None:
+            return self.settle_seconds
+        return max(SETTLE_SECONDS, self.seconds * SETTLE_SHARE)
 
 
 def refuse_remote(url: str, allow_remote: bool) -> None:
@@ -52,47 +62,12 @@ def refuse_remote(url: str, allow_remote: bool) -> None:
                          "loopback (pass --allow-remote to aim it elsewhere, knowingly)")
 
 
-TALLY_TOTAL = text("SELECT coalesce(sum(t.votes), 0) FROM contests c LEFT JOIN tallies t ON t.contest_id = c.id "
-                   "WHERE c.slug = :slug GROUP BY c.id")
-
-
-async def tally_total(sessions: Sessions, contest: str) -> int | None:
-    async with sessions() as session:
-        total = await session.scalar(TALLY_TOTAL, {"slug": contest})
-    return None if total is None else int(total)
-
-
-async def unsettled(sessions: Sessions, numbers: list[str], taken_in: int) -> bool:
-    """Orders still pending, or votes taken in not yet orders (an SMS waits for a worker to handle it)."""
-    async with sessions() as session:
-        row = (await session.execute(text(
-            "SELECT count(*), count(*) FILTER (WHERE status = 'pending') FROM vote_orders "
-            "WHERE voter_msisdn = ANY(:n)"), {"n": numbers})).one()
-    return bool(row[1]) or row[0] < taken_in
-
-
-async def settle(sessions: Sessions, numbers: list[str], taken_in: int) -> None:
-    deadline = time.monotonic() + SETTLE_SECONDS
-    while await unsettled(sessions, numbers, taken_in) and time.monotonic() < deadline:
-        await asyncio.sleep(0.5)
-
-
-ORDERS = text("""
-    SELECT o.status::text, o.quantity, extract(epoch FROM o.decided_at)::float8,
-           (SELECT extract(epoch FROM min(e.received_at))::float8 FROM provider_events e WHERE e.order_id = o.id)
-    FROM vote_orders o WHERE o.voter_msisdn = ANY(:n)""")
-
-
-async def orders_and_tally(sessions: Sessions, numbers: list[str], contest: str
-                           ) -> tuple[list[tuple[str, int, float | None, float | None]], int]:
-    """Each rehearsal order (status, votes, when it was decided, when its first callback arrived, epoch s) and the
-    contest's tally, in one snapshot: a count commits its order's status and the tally together, so the two agree
-    even while orders are still being decided (read apart, a count in between shows votes no paid order has)."""
-    async with sessions() as session:
-        await session.connection(execution_options={"isolation_level": "REPEATABLE READ"})
-        rows = [(row[0], row[1], row[2], row[3]) for row in await session.execute(ORDERS, {"n": numbers})]
-        total = await session.scalar(TALLY_TOTAL, {"slug": contest})
-    return rows, int(total or 0)
+async def settle(sessions: Sessions, votes: list[Vote], began: readings.Start, within: float) -> float:
+    """Wait, at most `within` seconds, until every order is decided and every SMS answered; the seconds waited."""
+    waited_from = time.monotonic()
+    while await readings.undecided(sessions, votes, began) and time.monotonic() < waited_from + within:
+        await asyncio.sleep(1.0)
+    return time.monotonic() - waited_from
 
 
 def frame_delays(decided: list[float], viewers: list[list[tuple[float, float]]]) -> list[float]:
@@ -113,57 +88,61 @@ def frame_delays(decided: list[float], viewers: list[list[tuple[float, float]]])
     return delays
 
 
-def observed_from(traffic: Traffic, rows: list[tuple[str, int, float | None, float | None]],
-                  counted: int) -> verdict.Observed:
-    paid = [row for row in rows if row[0] == "paid"]
-    decided = [row[2] for row in paid if row[2] is not None]
+def observed_from(traffic: Traffic, end: readings.End, waited: float, found: verdict.LedgerFinding
+                  ) -> verdict.Observed:
+    paid = [order for order in end.orders if order.status == "paid"]
+    decided = [order.decided_at for order in paid if order.decided_at is not None]
     return verdict.Observed(
-        offered=sum(traffic.offered.values()), accepted=sum(traffic.accepted.values()), errors=dict(traffic.errors),
-        ordered=len(rows), paid=sum(row[1] for row in paid), counted=counted,
-        to_tally=[row[2] - row[3] for row in paid if row[2] is not None and row[3] is not None],
+        offered=sum(traffic.offered.values()), fates=outcomes.fates(traffic.votes, end.orders, end.sms),
+        waited=waited, pending=sum(1 for order in end.orders if order.status == "pending"),
+        counting=outcomes.counting(end.orders, end.tallies_moved, end.ledger_moved), ledger=found,
+        to_tally=[order.decided_at - order.first_callback for order in paid
+                  if order.decided_at is not None and order.first_callback is not None],
         to_frame=frame_delays(decided, traffic.frames), frames=sum(len(frames) for frames in traffic.frames))
 
 
 async def rehearse(plan: Plan, sessions: Sessions) -> tuple[list[verdict.Check], str]:
     """Run the plan; the SLO checks and the text to print (figures by channel, the machine, the verdict)."""
     contest = plan.voter.contest
-    before = await tally_total(sessions, contest)
-    if before is None:
+    began = await readings.start(sessions, contest)
+    if began is None:
         raise ValueError(f"no contest is called {contest!r} on this installation")
     traffic = Traffic()
     stop = asyncio.Event()
     viewers = [asyncio.create_task(view(plan.voter.base_url, contest, stop, traffic)) for _ in range(plan.viewers)]
     first = random.randrange(1_000_000, 9_000_000)  # numbers of its own: the per-number limits start afresh
     started = time.time()
-    used = await offer(plan.voter, plan.rate, plan.seconds, first, traffic)
-    numbers = [msisdn(n) for n in range(first, first + used + 7)]
-    await settle(sessions, numbers, sum(traffic.accepted.values()))
+    await offer(plan.voter, plan.rate, plan.seconds, first, traffic)
+    waited = await settle(sessions, traffic.votes, began, plan.settle_within)
     await asyncio.sleep(FRAME_GRACE_SECONDS)
     stop.set()
     await asyncio.gather(*viewers, return_exceptions=True)
-    rows, after = await orders_and_tally(sessions, numbers, contest)
-    counted = after - before
-    checks = verdict.judge(observed_from(traffic, rows, counted))
-    return checks, describe(plan, traffic, rows, time.time() - started) + "\n" + verdict.report(checks)
+    end = await readings.end(sessions, traffic.votes, began)
+    found = await readings.ledger_finding(sessions, began.contest_id)  # after the drain: the chain as it stands
+    checks = verdict.judge(observed_from(traffic, end, waited, found))
+    return checks, describe(plan, traffic, end.orders, time.time() - started) + "\n" + verdict.report(checks)
 
 
-def describe(plan: Plan, traffic: Traffic, rows: list[tuple[str, int, float | None, float | None]],
-             took: float) -> str:
-    statuses: dict[str, int] = {}
-    for row in rows:
-        statuses[row[0]] = statuses.get(row[0], 0) + 1
+def describe(plan: Plan, traffic: Traffic, orders: list[outcomes.Order], took: float) -> str:
+    """The run, the machine (with its load: a shared machine's figures are its neighbours' too) and each channel."""
+    load = ", ".join(f"{value:.2f}" for value in os.getloadavg())
     lines = [
         f"rehearsal of {plan.voter.contest} at {plan.voter.base_url}: {plan.rate:g} votes/s offered "
         f"({MARGIN:.0%} of a {plan.peak:g}/s peak) for {plan.seconds:g} s, {plan.viewers} viewers; took {took:.0f} s",
         f"machine: {platform.node()}, {platform.machine()}, {os.cpu_count()} cores, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}",
+        f"{platform.release()}, Python {platform.python_version()}; load average {load} (1, 5, 15 min) at the end",
     ]
     for channel in ("web", "ussd", "sms"):
         if channel in traffic.skipped:
             lines.append(f"  {channel}: skipped, {traffic.skipped[channel]}")
-        else:
-            lines.append(f"  {channel}: {traffic.accepted[channel]} of {traffic.offered[channel]} accepted")
+            continue
+        told = Counter(vote.told for vote in traffic.votes if vote.channel == channel)
+        answers = ", ".join(f"{kind} {told[kind]}" for kind in Told if told[kind])
+        lines.append(f"  {channel}: {traffic.offered[channel]} offered: {answers or 'none answered'}")
     lines.append("  telegram: skipped, its votes arrive through Telegram's servers (rehearse it with "
                  "`gateway telegram --simulate`)")
+    if traffic.viewer_errors:
+        lines.append("  viewers refused: " + ", ".join(f"{k} x{n}" for k, n in sorted(traffic.viewer_errors.items())))
+    statuses = Counter(order.status for order in orders)
     lines.append("orders: " + (", ".join(f"{k} {v}" for k, v in sorted(statuses.items())) or "none"))
     return "\n".join(lines)

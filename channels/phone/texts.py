@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from channels.phone.gsm7 import clip
+from gateway.core.contests.rules import VotingState
 from gateway.core.money import UnknownCurrency, to_major_string
 from gateway.core.texts import Lang, TextDomain
 
@@ -72,11 +73,23 @@ def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provid
                                              provider=PROVIDER_LABELS.get(provider, provider), ref=reference)
 
 
-def refusal_message(lang: Lang, code: str, contest_name: str) -> str:
-    """A vote the core refused, by the error's stable code; `contest_name` is already GSM-7 safe."""
+def unavailable_message(lang: Lang, state: VotingState, contest_name: str) -> str:
+    """Why a contest takes no vote now. A paused one says so: a viewer told "closed" does not come back when the
+    organiser resumes it."""
     m = vote_messages(lang)
-    if code in ("contest_closed", "contest_not_open", "contest_not_found"):
+    message = {VotingState.PAUSED: m.paused, VotingState.NOT_YET: m.not_open}.get(state, m.closed)
+    return message.format(contest=clip(contest_name, CONTEST_WIDTH))
+
+
+def refusal_message(lang: Lang, code: str, contest_name: str, voting: VotingState = VotingState.CLOSED) -> str:
+    """A vote the core refused, by the error's stable code; `contest_name` is already GSM-7 safe. The core gives
+    one code to a paused contest and one not open yet: `voting`, the contest's state as the channel read it,
+    tells them apart."""
+    m = vote_messages(lang)
+    if code == "contest_closed":
         return m.closed.format(contest=clip(contest_name, CONTEST_WIDTH))
+    if code in ("contest_not_open", "contest_not_found"):
+        return unavailable_message(lang, voting, contest_name)
     return {
         "msisdn_blocked": m.blocked, "rate_limited": m.rate_limited,
         "candidate_not_found": m.candidate_gone, "candidate_not_active": m.candidate_gone,

@@ -7,6 +7,7 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import ClassVar
 
 from channels.phone.operators import detect_operator
@@ -166,7 +167,8 @@ async def vote(ctx: SmsContext, turn: Turn, listed: PublicContest) -> tuple[str,
         order = (await ctx.service.place_vote(order_request)).order
     except DomainError as exc:
         log.info("SMS vote refused for %s: %s", message.at_id, exc.code)
-        await reply(ctx, turn, "refused", refusal_message(lang, exc.code, texts.name(contest.name)))
+        await reply(ctx, turn, "refused", refusal_message(lang, exc.code, texts.name(contest.name),
+                                                          contest.voting(datetime.now(UTC))))
         return "refused", None
     await reply(ctx, turn, "prompt", texts.prompt(lang, order.amount, order.currency, order.quantity, candidate.code,
                                                   candidate.name, short_reference(order.id)), order_id=order.id)

@@ -74,6 +74,15 @@ async def open_contests(service: VoteService) -> list[PublicContest]:
             is VotingState.OPEN]
 
 
+async def nothing_open(service: VoteService, t: Texts) -> str:
+    """What a voter is told when no contest takes votes: a pause is a moment, not the end of the show."""
+    now = datetime.now(UTC)
+    paused = [contest for contest in await service.public_contests()
+              if contest.stars_per_vote and voting_state(contest.status, contest.opens_at, contest.closes_at, now)
+              is VotingState.PAUSED]
+    return t.paused.format(contest=paused[0].name) if paused else t.no_contests
+
+
 async def find_contest(service: VoteService, contest_id: int) -> PublicContest | None:
     """The open contest with its candidates (None once it closed: the menu is out of date)."""
     for contest in await open_contests(service):
@@ -103,7 +112,7 @@ async def start(message: Message, vote_service: VoteService, state: FSMContext,
         return
     contests = await open_contests(vote_service)
     if not contests:
-        await message.answer(t.no_contests)
+        await message.answer(await nothing_open(vote_service, t))
         return
     await message.answer(t.welcome, reply_markup=contests_keyboard(contests))
 
@@ -308,7 +317,7 @@ async def top(message: Message, vote_service: VoteService) -> None:
     t = texts_for(message.from_user)
     contests = await open_contests(vote_service)
     if not contests:
-        await message.answer(t.no_contests)
+        await message.answer(await nothing_open(vote_service, t))
         return
     parts = []
     for contest in contests[:3]:

@@ -23,6 +23,7 @@ class Texts:
     lang: str  # for numbers and money, written as the language writes them
     welcome: str
     no_contests: str
+    paused: str  # {contest}
     contest: str  # {name} {price}
     choose_candidate: str
     more: str
@@ -73,6 +74,7 @@ def texts(lang: Lang) -> Texts:
         lang=lang.value,
         welcome=t.pgettext("telegram", "Welcome! Choose a contest to vote in:"),
         no_contests=t.pgettext("telegram", "No contest is open for votes right now."),
+        paused=t.pgettext("telegram", "Voting for {contest} is paused for a moment. Please try again shortly."),
         contest=t.pgettext("telegram", "{name}\nOne vote: {price}"),
         choose_candidate=t.pgettext("telegram", "Choose a candidate:"),
         more=t.pgettext("telegram", "More »"),

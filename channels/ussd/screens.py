@@ -9,12 +9,18 @@ from enum import StrEnum
 
 from channels.phone.gsm7 import clip, septets, transliterate
 from channels.phone.operators import Operator
-from channels.phone.texts import PROVIDER_LABELS, money, placed_message, refusal_message, vote_messages
+from channels.phone.texts import (
+    PROVIDER_LABELS,
+    money,
+    placed_message,
+    refusal_message,
+    unavailable_message,
+    vote_messages,
+)
 from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
 from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, Texts, texts
 from channels.ussd.views import BoardMode, Extras, MenuContest, TopEntry
-from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters.payer_numbers import PayerVotes
 
@@ -99,9 +105,7 @@ def ending(ctx: MenuContext, position: Position, lang: Lang) -> Reply:
 def unavailable_contest(contest: MenuContest | None, lang: Lang) -> Reply:
     if contest is None:
         return unknown_service(lang)
-    m = vote_messages(lang)
-    message = {VotingState.PAUSED: m.paused, VotingState.NOT_YET: m.not_open}.get(contest.availability, m.closed)
-    return end(message.format(contest=clip(contest.name, 40)), lang)
+    return end(unavailable_message(lang, contest.availability, contest.name), lang)
 
 
 def reason_text(t: Texts, reason: Reason) -> str:
@@ -242,4 +246,6 @@ def placed(lang: Lang, quantity: int, amount: int, currency: str, provider: str,
 
 def refusal(lang: Lang, code: str, contest: MenuContest | None = None) -> Reply:
     """A vote the core refused, by the error's stable code."""
-    return end(refusal_message(lang, code, contest.name if contest else ""), lang)
+    if contest is None:
+        return end(refusal_message(lang, code, ""), lang)
+    return end(refusal_message(lang, code, contest.name, contest.availability), lang)

@@ -18,7 +18,7 @@ from channels.sms.handling import handle_inbound
 from channels.sms.models import SmsInbound, SmsMessage
 from gateway.core.orders import closing, counting
 from gateway.db.engine import Sessions
-from gateway.db.models import BlockedMsisdn, ContestStatus, OutboxMessage, VoteOrder, VoterPreference
+from gateway.db.models import BlockedMsisdn, Contest, ContestStatus, OutboxMessage, VoteOrder, VoterPreference
 from gateway.jobs import outbox
 from tests.channel_names import Channel
 from tests.factories import make_contest
@@ -178,3 +178,15 @@ async def test_an_open_contest_takes_the_keyword_a_closed_one_kept(
     [order] = await sms_orders(sessions)
     assert fake_at.texts() == [
         f"Validez 100 XAF sur votre telephone pour 1 vote pour 07 Grace Ndongo. Ref {ref(order.id)}"]
+
+
+async def test_a_paused_contest_says_it_is_paused_not_closed(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt) -> None:
+    """Pausing is the organiser's move on air: a viewer told "closed" would not text again once it resumes."""
+    demo = await seed_demo(sessions)
+    await prefer_english(sessions)
+    async with sessions.begin() as session:
+        (await session.get_one(Contest, demo.id)).status = ContestStatus.PAUSED
+    assert await handle(job, await receive(client, sessions, "VOTE 07 1", "ATXid_paused")) == "refused"
+    assert fake_at.texts() == ["Voting for Demo Star 2026 is paused. Please try again later."]
+    assert await sms_orders(sessions) == []

@@ -13,7 +13,7 @@ from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
 from gateway.core.orders.receipts import send_receipt
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, OrderStatus, OutboxMessage, VoteOrder
+from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage, VoteOrder
 from tests.factories import make_contest, tallies
 
 USER = 5550001
@@ -189,3 +189,13 @@ async def test_a_button_pressed_twice_is_answered_and_handled(telegram: FakeBotA
     assert answered == set(telegram.query_users)
     async with sessions() as session:
         assert (await session.scalars(select(TelegramUpdate).where(TelegramUpdate.handled_at.is_(None)))).all() == []
+
+
+async def test_a_paused_contest_is_said_to_be_paused_not_gone(telegram: FakeBotApi, sessions: Sessions,
+                                                              bot_settings: Settings) -> None:
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest", status=ContestStatus.PAUSED)
+    assert await telegram.say(USER, "/start") == 200
+    assert telegram.last_message(USER).text == "Voting for Star Quest is paused for a moment. Please try again shortly."
+    assert await telegram.say(USER, "/top") == 200
+    assert "paused for a moment" in telegram.last_message(USER).text
+    assert await orders(sessions) == []

@@ -202,7 +202,8 @@ async def release_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, r
 
 
 async def reject_held(sessions: Sessions, order_id: uuid.UUID, *, actor: str, reason: str) -> None:
-    """Refuse a held order: its votes never count and the money is owed back (`gateway refund` pays it)."""
+    """Refuse a held order: its votes never count and the money is owed back, by the provider's own API where it
+    refunds so (gateway.core.money_out.refunds_sent), else by a person from the review queue."""
     async with sessions.begin() as session:
         o = ORDERS.c
         rejected = (await session.execute(

@@ -107,8 +107,8 @@ async def request_payout(sessions: Sessions, actor: Actor, contest_id: int, curr
             raise Conflict("Set the contest's payout account first.", code="no_payout_account")
         payable = await _payable(session, contest, currency)
         if amount > payable:
-            raise Conflict(f"The balance is {payable} {currency}, once what is not verified yet is set aside: "
-                           "a payout cannot be more.", code="over_balance", field="amount")
+            raise Conflict(f"The balance is {payable} {currency}, once what is not verified yet or held for review "
+                           "is set aside: a payout cannot be more.", code="over_balance", field="amount")
         payout = Payout(id=uuid.uuid4(), contest_id=contest.id, amount=amount, currency=currency, kind=account.kind,
                         msisdn=account.msisdn, holder=account.holder, bank_details=account.bank_details,
                         state=PayoutState.AWAITING_APPROVAL, requested_by=actor.email)
@@ -121,7 +121,7 @@ async def request_payout(sessions: Sessions, actor: Actor, contest_id: int, curr
 
 
 async def _payable(session: AsyncSession, contest: Contest, currency: str) -> int:
-    """The balance less what is not verified yet (`CurrencyStatement.payable`)."""
+    """The balance less what is not verified yet or held for review (`CurrencyStatement.payable`)."""
     for money in await figures_of(session, contest):
         if money.currency == currency:
             return money.payable

@@ -15,7 +15,10 @@ never added up (a contest sold in Stars has an XTR statement beside its own).
   payouts under way: requested, approved or sent (gateway.core.money_out.payouts); balance: net less both;
 - awaiting verification: payments counted on a callback's word whose status call has not agreed yet
   (gateway.core.payments.verification). They are in the balance, but no payout is paid out of them (`payable`):
-  a status that disagrees takes them back off, and money already paid out could not follow.
+  a status that disagrees takes them back off, and money already paid out could not follow;
+- held for review: payments a fraud rule held for a person (gateway.core.fraud.holds), verified or not. In the balance
+  too, and set aside as well: a person who rejects the order gives the money back to the payer, and a payout
+  already paid could not pay for that refund.
 
 A statement is signed like the results sheet (the same key, `gateway results verify`'s check), with the ledger
 head it was computed at, and kept: the organiser, an auditor and the platform hold the same bytes.
@@ -76,6 +79,7 @@ class Takings:
     refunds: int
     chargebacks: int = 0  # of the refunds
     unverified: int = 0  # of the gross: counted on a callback's word, its status call not agreed yet
+    held: int = 0  # of the gross, verified ones only (the others are in `unverified`): held for a person
 
 
 @dataclass(frozen=True)
@@ -98,11 +102,13 @@ class CurrencyStatement:
     pending_out: int = 0  # payouts requested, approved or on their way
     chargebacks: int = 0  # of the refunds
     unverified: int = 0  # of the balance: not verified yet, so not paid out yet
+    held: int = 0  # of the balance, verified: held for a person, who may give it back
 
     @property
     def payable(self) -> int:
-        """What a payout may take now: the balance less what its provider has not verified yet."""
-        return self.balance - self.unverified
+        """What a payout may take now: the balance less what its provider has not verified yet and what a person
+        may still give back."""
+        return self.balance - self.unverified - self.held
 
 
 def share(amount: int, basis_points: int) -> int:
@@ -126,12 +132,13 @@ def statements(takings: Sequence[Takings], rates: Mapping[tuple[str, str], FeeRa
         refunds = sum(line.takings.refunds for line in lines)
         chargebacks = sum(line.takings.chargebacks for line in lines)
         unverified = sum(line.takings.unverified for line in lines)
+        held = sum(line.takings.held for line in lines)
         fees = sum(line.fees for line in lines)
         commission = share(gross - refunds, commission_bp)
         net = gross - refunds - fees - commission
         paid, pending = (paid_out or {}).get(currency, 0), (pending_out or {}).get(currency, 0)
         out.append(CurrencyStatement(currency, lines, gross, refunds, fees, commission, net, paid, net - paid - pending,
-                                     pending, chargebacks, unverified))
+                                     pending, chargebacks, unverified, held))
     return out
 
 
@@ -157,6 +164,8 @@ def statement_csv(slug: str, name: str, commission_bp: int, figures: Sequence[Cu
         writer.writerow(("balance", "", money.currency, "", "", "", "", "", money.balance))
         if money.unverified:  # of the balance
             writer.writerow(("awaiting_verification", "", money.currency, "", "", "", "", "", money.unverified))
+        if money.held:  # of the balance
+            writer.writerow(("held_for_review", "", money.currency, "", "", "", "", "", money.held))
     writer.writerow(("ledger", "", "", entries, "", "", "", "", head.hex()))
     writer.writerow(("computed_at", "", "", "", "", "", "", "", at.strftime("%Y-%m-%dT%H:%M:%SZ")))
     return out.getvalue().encode()
@@ -169,7 +178,9 @@ UNVERIFIED = (VoteOrder.status.in_((OrderStatus.PAID, OrderStatus.HELD)) & Payme
 TAKINGS = (select(VoteOrder.provider, VoteOrder.currency, func.count(), func.sum(VoteOrder.amount),
                   func.coalesce(func.sum(VoteOrder.amount).filter(VoteOrder.status.in_(MONEY_BACK)), 0),
                   func.coalesce(func.sum(VoteOrder.amount).filter(CHARGED_BACK), 0),
-                  func.coalesce(func.sum(VoteOrder.amount).filter(UNVERIFIED), 0))
+                  func.coalesce(func.sum(VoteOrder.amount).filter(UNVERIFIED), 0),
+                  func.coalesce(func.sum(VoteOrder.amount).filter((VoteOrder.status == OrderStatus.HELD)
+                                                                  & ~UNVERIFIED), 0))
            .outerjoin(PaymentVerification, PaymentVerification.order_id == VoteOrder.id)
            .where(VoteOrder.status.in_(MONEY_IN)).group_by(VoteOrder.provider, VoteOrder.currency))
 
@@ -201,8 +212,8 @@ async def figures_of(session: AsyncSession, contest: Contest) -> list[CurrencySt
     paid, pending = Counter[str](), Counter[str]()
     for currency, state, amount in out:
         (paid if state in PAID_OUT else pending)[currency] += int(amount)
-    takings = [Takings(provider, currency, int(count), int(gross), int(back), int(disputed), int(unverified))
-               for provider, currency, count, gross, back, disputed, unverified in rows]
+    takings = [Takings(provider, currency, int(count), int(gross), int(back), int(disputed), int(unverified), int(held))
+               for provider, currency, count, gross, back, disputed, unverified, held in rows]
     return statements(takings, rates, contest.commission_bp, paid, pending)
 
 

@@ -190,6 +190,26 @@ async def test_the_review_command_lists_a_held_order_and_counts_it_with_a_reason
     assert (await tallies(sessions, contest.id))["05"] == 3
 
 
+async def test_the_review_command_rejects_a_held_order_and_says_who_gives_the_money_back(
+        sessions: Sessions, settings: Settings) -> None:
+    """The rejected order is owed back at once, so `gateway refund` refuses it: the command's advice must not send
+    the operator there, but say that MTN's refunds go out by themselves."""
+    contest = await make_contest(sessions, fraud_rules=ONLY_ONE_ORDER_PER_PAYER)
+    await place(sessions, contest, "05")
+    held = await place(sessions, contest, "05", quantity=3)
+    assert await confirm(sessions, held, "R1") is ConfirmOutcome.HELD
+    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
+           "LOG_JSON": "false"}
+
+    rejected = gateway("review", "--reject", str(held.id), "--reason", "SIM farm", env=env)
+    assert rejected.returncode == 0, rejected.stderr
+    assert rejected.stdout.strip() == f"order {held.id}: rejected; mtn sends the money back by itself (the worker's " \
+                                      "refunds pass)"
+    assert (await status_of(sessions, held))[0] is OrderStatus.REFUND_REQUESTED
+    refund = gateway("refund", str(held.id), env=env)
+    assert refund.returncode != 0 and "already refunded or marked for a refund" in refund.stderr
+
+
 async def test_a_held_order_the_provider_then_disowns_is_flagged_and_the_tally_untouched(sessions: Sessions) -> None:
     contest = await make_contest(sessions, fraud_rules=ONLY_ONE_ORDER_PER_PAYER)
     first = await place(sessions, contest, "01", quantity=2)

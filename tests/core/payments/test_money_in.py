@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from assembly.settings import Settings
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict
+from gateway.core.fraud import holds
 from gateway.core.money_out import payouts, settlements
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import refunds_pass
@@ -20,7 +21,7 @@ from gateway.core.orders import tables
 from gateway.core.oversight import orders_admin
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.db.engine import Sessions
-from gateway.db.models import OrderStatus, PayoutAccountKind, Refund
+from gateway.db.models import OrderStatus, PayoutAccountKind, Refund, VoteOrder
 from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox, paid
 from tests.factories import assert_tally_invariant, tallies
 
@@ -90,3 +91,19 @@ async def test_no_payout_is_paid_out_of_payments_not_verified_yet(sessions: Sess
     await verify_due(sessions, mtn.registry, now=verification_due())  # MTN denies it: the 800 leave the books
     money = await xaf(sessions, mtn)
     assert (money.balance, money.unverified, money.payable) == (1000, 0, 1000)
+
+
+async def test_no_payout_is_paid_out_of_orders_held_for_review(sessions: Sessions, mtn: Mtn) -> None:
+    await paid(sessions, mtn, quantity=10)  # 1,000 XAF, verified
+    held = await paid(sessions, mtn, quantity=2, msisdn="+237670000002")  # 200 XAF, verified, then held
+    async with sessions.begin() as session:  # as a fraud rule holds a paid order (gateway.core.fraud.holds)
+        await session.execute(update(VoteOrder).where(VoteOrder.id == held.id).values(status=OrderStatus.HELD))
+    await payouts.set_account(sessions, OWNER, mtn.contest.id, payouts.AccountDraft(
+        PayoutAccountKind.BANK, "Ada Organiser SARL", bank_details="Afriland First Bank, 10005 00001 0123456789"))
+    money = await xaf(sessions, mtn)
+    assert (money.balance, money.held, money.payable) == (1200, 200, 1000)
+    with pytest.raises(Conflict, match="The balance is 1000 XAF"):  # the 200 may go back to the payer
+        await payouts.request_payout(sessions, OWNER, mtn.contest.id, "XAF", 1200)
+    await holds.reject_held(sessions, held.id, actor="owner@example.org", reason="one of 40 numbers")
+    money = await xaf(sessions, mtn)
+    assert (money.balance, money.held, money.payable) == (1000, 0, 1000)
