@@ -14,6 +14,7 @@ from assembly.keys import METRICS, METRICS_ACCESS
 from assembly.metrics import CONTENT_TYPE
 from assembly.metrics_access import MetricsAccess
 from assembly.settings import Settings
+from gateway.jobs.found_paid import found_paid
 from gateway.jobs.last_passes import pass_ages, reconciler_problem
 from gateway.jobs.queues import QUEUE_NAMES
 from gateway.kit.answers import error_body
@@ -77,9 +78,11 @@ async def metrics(request: web.Request) -> web.Response:
                           "Authorization: Bearer <METRICS_TOKEN>.")
     redis = request.app[REDIS]
     ages: dict[str, float | None] = {}
+    found: dict[str, int] | None = None
     try:
         depths = {name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES}
         ages = await pass_ages(redis)
+        found = await found_paid(redis)
     except RedisError as exc:  # the rest of the figures still matter while Redis is away
         log.warning("metrics: queue depths and periodic pass ages unknown, Redis is unavailable: %r", exc)
         depths = {}
@@ -87,6 +90,7 @@ async def metrics(request: web.Request) -> web.Response:
     await registry.refresh(request.app[SESSIONS], depths)
     registry.note_payment_work(request.app[STARTS].in_flight, request.app[CHECKS].in_flight)
     registry.note_pass_ages(ages)
+    registry.note_found_paid(found)
     return web.Response(body=registry.render(), headers={"Content-Type": CONTENT_TYPE})
 
 

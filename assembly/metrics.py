@@ -41,6 +41,11 @@ class Metrics:
         # Silence is the alarm: a series absent (never recorded, or Redis away) alerts as a stale one does.
         self.last_pass_age = Gauge("gateway_periodic_last_pass_age_seconds", "Seconds since the worker's periodic "
                                    "job last completed a pass", ["job"], registry=self.registry)
+        # Kept in Redis by the reconciler (gateway.jobs.found_paid): beside the orders paid, the share of a provider's
+        # payments whose callback never counted them.
+        self.found_paid = Gauge("gateway_reconciler_found_paid", "Orders the reconciler found paid at their "
+                                "provider and counted, no callback having done it first (since Redis was last "
+                                "emptied)", ["provider"], registry=self.registry)
         # Callback verification: orders counted on a callback's word, not yet checked with a status call.
         self.verification_backlog = Gauge("gateway_verification_backlog", "Callback-counted orders awaiting "
                                           "their status check", registry=self.registry)
@@ -122,6 +127,12 @@ class Metrics:
                     self.last_pass_age.remove(job)
             else:
                 self.last_pass_age.labels(job).set(round(age, 1))
+
+    def note_found_paid(self, found: dict[str, int] | None) -> None:
+        """The counts read from Redis; None (Redis away) shows none rather than stale ones."""
+        self.found_paid.clear()
+        for provider, orders in (found or {}).items():
+            self.found_paid.labels(provider).set(orders)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -207,6 +207,9 @@ def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False,
         # job time-outs still apply. Run several worker processes for parallelism.
         worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer, job_class=RenamedJob,
                               maintenance_interval=SCHEDULER_LOOK_SECONDS)
+        # RQ waits twice as long after each failed try to reach Redis, up to a minute: after an outage of a
+        # minute or two the reconciler and the receipts would stay idle up to a minute more with Redis back.
+        worker.max_connection_wait_time = MAX_OUTAGE_WAIT
         quiet_rq_per_job_lines()
         # No logging_level: RQ then keeps LOG_LEVEL and, as our handler is in place, adds no handler of its own.
         return bool(worker.work(with_scheduler=True, burst=burst, logging_level=None))

@@ -24,6 +24,7 @@ from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.jobs import outbox
 from gateway.jobs.balance_check import check_balances
 from gateway.jobs.checkpoints import checkpoint_pass
+from gateway.jobs.found_paid import note_found_paid
 from gateway.jobs.last_passes import note_pass
 from gateway.jobs.leases import lease_held
 from gateway.jobs.money_reconciliation import PROVIDERS_READ, Budget, Resume, reconcile_money
@@ -103,6 +104,7 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
             return "another pass is running"
         report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
                                  stop_after=RECONCILE_PASS_SECONDS)
+        await note_found_paid(ctx.redis, report.found_paid)
         # Callback verification: the reconciler's share of the cap verifies what is due too.
         verified = await verify_due(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
                                     limit=VERIFICATIONS_PER_PASS)

@@ -2,6 +2,7 @@
 
     python -m bench.faults [web|worker|verify|all]
     python -m bench.faults hosts     # two hosts behind HAProxy, one killed whole (bench/faults/hosts.py)
+    python -m bench.faults alerts    # each fault fires its alert in time (bench/faults/alerting.py; `make ops`)
 
 Each scenario starts the whole stack (`gateway run`) and places votes through the JSON API while
 the MTN sandbox approves them, then kills a process with SIGKILL at the worst moment:
@@ -16,6 +17,12 @@ the MTN sandbox approves them, then kills a process with SIGKILL at the worst mo
 Then it waits for the supervisor to restart the process and the reconciler to catch up, and
 checks: a process was killed and replaced, every order decided, every approved payment counted
 once, the tally invariant, and a kept callback or a status check behind every paid order.
+
+`alerts` watches the stack with Debian's Prometheus and Alertmanager, deploy/prometheus's own rules and routes,
+while votes trickle in, and injects one fault at a time: MTN's callbacks lost, Redis SIGKILLed, the periodic jobs'
+worker SIGKILLed (no page is right) and then hung, MTN answering 429 to half of our requests. Each must fire its
+alert within the time the rule itself promises, page nobody about anything else, and resolve once removed; then
+the same checks on the votes placed meanwhile.
 """
 
 from __future__ import annotations
@@ -29,6 +36,7 @@ import time
 
 import asyncpg
 
+from bench.faults.alerting import alerts_scenario
 from bench.faults.burst import (
     CALLBACKS_BEFORE_KILL,
     VOTES,
@@ -245,8 +253,19 @@ TITLES = {"web": "fault: kill -9 of a web process during a burst of votes",
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="?", default="all", choices=[*SCENARIOS, "hosts", "all"])
+    parser.add_argument("which", nargs="?", default="all", choices=[*SCENARIOS, "hosts", "alerts", "all"])
+    parser.add_argument("--only", help="alerts: only the faults whose name holds one of these comma-separated words "
+                        "(not recorded)")
     args = parser.parse_args()
+    if args.which == "alerts":  # not in "all": it needs Debian's Prometheus (`make ops`)
+        only = args.only.lower().split(",") if args.only else None
+        with running_stack(web_processes=2, worker_processes=2) as stack:
+            figures = asyncio.run(alerts_scenario(stack, only))
+        report = print_report("fault: each injected fault fires its alert in time (Prometheus, production rules)",
+                              figures)
+        if not only:
+            record("fault-alerts", report)
+        return 0 if figures["verdict"] == "PASS" else 1
     if args.which == "hosts":  # not in "all": it needs Debian's HAProxy (`make balancer`)
         with two_hosts() as site:
             figures = asyncio.run(hosts_scenario(site))

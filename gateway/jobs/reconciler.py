@@ -66,6 +66,7 @@ class ReconcileReport:
     checked: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     changed: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    found_paid: Counter[str] = field(default_factory=Counter)  # provider -> orders it said were paid, counted here
 
     def summary(self) -> str:
         parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.outcomes.items()))
@@ -184,6 +185,8 @@ async def reconcile(sessions: Sessions, registry: Providers, *, now: datetime | 
         failing[provider] = failing[provider] + 1 if outcome in (Reconciled.UNREACHABLE, Reconciled.ERROR) else 0
         report.checked += 1
         report.outcomes[outcome] += 1
+        if outcome is Outcome.COUNTED:
+            report.found_paid[provider] += 1
         if outcome not in UNCHANGED:
             report.changed.append((order_id, outcome))
     return report

@@ -1,7 +1,9 @@
 """The web process's outbox relay: enqueues confirmation work right after each commit.
 
-A confirming handler calls `kick()`; the loop also runs every second on its own, and the
-worker's scheduled relay is the safety net when no web process is up.
+A confirming handler calls `kick()`; the loop also runs on its own every `TICK_SECONDS`, which carries what was
+committed elsewhere (the reconciler's and the verification's counts, in the worker or another process): half the
+board's SLO (a frame within 1 s of its votes), so that the frames it carries are well within it. The worker's
+scheduled relay is the safety net when no web process is up.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from gateway.jobs.outbox import BatchHandler, Handled, enqueue_deliveries, relay
 
 log = logging.getLogger(__name__)
 
+TICK_SECONDS = 0.5
+
 
 class RelayLoop:
     def __init__(self, sessions: Sessions, queue: Queue,
-                 local: Mapping[str, BatchHandler] | None = None, interval: float = 1.0,
+                 local: Mapping[str, BatchHandler] | None = None, interval: float = TICK_SECONDS,
                  handled: Handled | None = None) -> None:
         self._sessions = sessions
         self._handled = handled

@@ -56,6 +56,23 @@ class SandboxControl:
     webpay_expiry: float = 600.0  # an undecided WebPay payment turns EXPIRED after this (no notification)
     token_generation: int = 0  # bumped by `expire_tokens()`; tokens of older generations answer 401
     status_calls_per_second: float | None = None  # MTN status GETs over this a second answer 429 (real MTN: 10)
+    # This share of API requests answer 429, as a provider does whose rate cap is below our traffic (MTN's API
+    # management in front of every call, not only the status GETs): 0.5 is every second request.
+    throttle_share: float = 0.0
+
+    def __post_init__(self) -> None:
+        self._throttle_owed = 0.0
+
+    def take_throttled(self) -> bool:
+        """Count one request against `throttle_share`; True when it must answer 429. Spread evenly rather than
+        drawn at random, so that a run's share is exact and a test knows which requests are refused."""
+        if self.throttle_share <= 0:
+            return False
+        self._throttle_owed += self.throttle_share
+        if self._throttle_owed < 1:
+            return False
+        self._throttle_owed -= 1
+        return True
 
     def take_failure(self) -> bool:
         """Consume one request of a 5xx burst; True when this request must fail."""
@@ -80,6 +97,7 @@ class SandboxControl:
         for spec in fields(self):
             if spec.name != "token_generation":
                 setattr(self, spec.name, spec.default)
+        self._throttle_owed = 0.0
 
     def snapshot(self) -> dict[str, Any]:
         return asdict(self)
@@ -109,6 +127,7 @@ class ControlUpdate(TypedDict, total=False):
     webpay_auto_outcome: WebPayOutcome | None
     webpay_expiry: Seconds
     status_calls_per_second: Annotated[float, Field(gt=0, le=100_000)] | None
+    throttle_share: Annotated[float, Field(ge=0, le=1)]
 
 
 CONTROL_UPDATE: TypeAdapter[ControlUpdate] = TypeAdapter(ControlUpdate)
@@ -353,9 +372,10 @@ async def post_control(request: web.Request) -> web.Response:
 
 
 def gate(failure: Callable[[int], web.Response]) -> Middleware:
-    """Middleware for a provider app: slow every answer by `answer_delay`, then fail the next `fail_next`
-    requests with the provider's own 5xx body, and drop the connection of the next `lose_answers` ones
-    once they are carried out. `/_control` and unmatched paths are left alone."""
+    """Middleware for a provider app: slow every answer by `answer_delay`, refuse `throttle_share` of the requests
+    with the provider's own 429 (`failure(429)`), then fail the next `fail_next` requests with its own 5xx body, and
+    drop the connection of the next `lose_answers` ones once they are carried out. `/_control` and unmatched paths
+    are left alone."""
 
     @web.middleware
     async def middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
@@ -365,6 +385,8 @@ def gate(failure: Callable[[int], web.Response]) -> Middleware:
         control = request.app[CONTROL]
         if control.answer_delay > 0:
             await asyncio.sleep(control.answer_delay)
+        if control.take_throttled():
+            return failure(429)
         if control.take_failure():
             return failure(control.fail_status)
         response = await handler(request)

@@ -162,7 +162,9 @@ def _describe(plan: Plan) -> str:
 
 
 def failure(status: int) -> web.Response:
-    """What MTN answers during an outage (the gate's 5xx burst)."""
+    """What MTN answers during an outage (the gate's 5xx burst) or over its rate (the gate's 429s)."""
+    if status == 429:
+        return rate_limited()
     if status == 503:
         return error(503, "SERVICE_UNAVAILABLE", "Service unavailable, please try again later.")
     return error(500, "INTERNAL_PROCESSING_ERROR", "An internal error occurred while processing the request.")

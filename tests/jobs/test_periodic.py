@@ -1,5 +1,6 @@
 """The worker's periodic jobs (reconciler, relay safety net) keep running through Redis stalls and
-the death of their enqueuer: real worker processes, a real Redis paused, the MTN sandbox."""
+the death of their enqueuer, and start again within seconds of a Redis outage's end: real worker processes, a real
+Redis paused or stopped, the MTN sandbox."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 from sqlalchemy import text
 
 from assembly.app import create_app
@@ -143,3 +146,38 @@ async def test_a_periodic_enqueuer_that_dies_is_started_again(
         await redis.delete(*await redis.keys("rq:job:periodic-reconcile_job-*"))  # only a live enqueuer adds one
         await periodic_jobs_running(redis, worker)
     assert "the periodic enqueuer exited (code -9); starting another" in log.read_text()
+
+
+OUTAGE_SECONDS = 32  # RQ, left to itself, would next try Redis 63 s after losing it: half a minute after its return
+
+
+async def test_after_a_redis_outage_the_reconciler_runs_again_within_seconds_of_its_return(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """Redis killed for half a minute, then started again on its append-only file: the worker is back at work
+    within seconds, not after RQ's own back-off (doubling up to a minute), which kept the reconciler and the
+    receipts idle for up to a minute with Redis back."""
+    server = EmbeddedRedis(tmp_path)
+    url = server.start()
+    env = {**os.environ, "LOG_JSON": "false", "DATABASE_URL": settings.database_url or "", "REDIS_URL": url}
+    client = Redis.from_url(url)
+    log = tmp_path / "worker.log"
+    try:
+        with worker_process(env, log) as worker:
+            await periodic_jobs_running(client, worker)
+            server.stop()
+            await asyncio.sleep(OUTAGE_SECONDS)
+            server = EmbeddedRedis(tmp_path)
+            server.start()
+            back = time.time()
+            passed = 0.0
+            for _ in range(300):
+                with contextlib.suppress(RedisError):
+                    passed = float(await client.get("periodic:last-pass:reconcile") or 0)
+                if passed > back:
+                    break
+                await asyncio.sleep(0.1)
+        assert back < passed < back + 15, log.read_text()
+    finally:
+        await client.aclose()
+        server.stop()

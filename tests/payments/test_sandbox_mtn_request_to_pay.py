@@ -170,6 +170,21 @@ async def test_5xx_burst_then_recovery(http: httpx.AsyncClient, token: str, fail
     assert third.status_code == 202
 
 
+async def test_a_throttle_share_set_at_run_time_refuses_that_share_with_mtns_429(http: httpx.AsyncClient,
+                                                                               token: str) -> None:
+    changed = await http.post("/_control", json={"throttle_share": 0.5})
+    assert changed.json()["throttle_share"] == 0.5
+    sent = [await request_to_pay(http, token) for _ in range(10)]
+    refused = [(reference, answer) for reference, answer in sent if answer.status_code == 429]
+    assert len(refused) == 5 and {answer.status_code for _, answer in sent} == {202, 429}
+    reference, answer = refused[0]
+    assert answer.json()["statusCode"] == 429 and answer.headers["Retry-After"] == "1"
+    # A refused request was not stored: the same reference goes through once the share is back to 0.
+    await http.post("/_control", json={"throttle_share": 0})
+    assert (await request_to_pay(http, token, reference=reference))[1].status_code == 202
+    assert (await http.post("/_control", json={"throttle_share": 1.5})).status_code == 400
+
+
 async def test_answer_delay_slows_every_answer(http: httpx.AsyncClient, control: SandboxControl) -> None:
     control.answer_delay = 0.2
     started = asyncio.get_running_loop().time()

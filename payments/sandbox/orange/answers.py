@@ -22,6 +22,10 @@ def gateway_error(status: int, code: int, message: str, description: str) -> web
 
 
 def failure(status: int) -> web.Response:
+    """The gateway's answer during an outage (503, 500) or over the application's rate (429)."""
+    if status == 429:
+        return gateway_error(429, 53, "Too many requests", "The application has made too many calls and has "
+                             "exceeded the rate limit for this service.")
     if status == 503:
         return gateway_error(503, 5, "Service unavailable", "The service is temporarily unavailable, retry later.")
     return gateway_error(500, 1, "Internal error", "An internal error occurred while processing the request.")

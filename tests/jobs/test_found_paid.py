@@ -1,0 +1,57 @@
+"""What the reconciler found paid, on /metrics: the figure `ProviderCallbacksLost` (deploy/prometheus/rules.yml)
+sets beside the orders paid to tell that a provider's callbacks no longer reach us. Through the running app and
+the reconciler's job as the worker runs it, with MTN faked at the wire."""
+
+from __future__ import annotations
+
+import re
+
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+from sqlalchemy import text
+
+from assembly.job_runtime import JobContext
+from assembly.metrics import Metrics
+from assembly.settings import Settings
+from assembly.worker_jobs import reconcile_pass
+from gateway.core.orders import tables
+from gateway.db.engine import Sessions
+from gateway.db.models import OrderStatus
+from gateway.kit.keys import PROVIDERS
+from tests.factories import make_contest
+from tests.fakes.mtn import FakeMtn, callback, paid_body, reference_of, vote
+
+
+def found_paid(exposition: str) -> dict[str, float]:
+    found = re.findall(r'^gateway_reconciler_found_paid\{provider="(\w+)"\} (\S+)$', exposition, re.MULTILINE)
+    return {provider: float(value) for provider, value in found}
+
+
+async def test_orders_whose_callback_never_came_are_shown_as_found_by_the_reconciler(
+    client: TestClient, sessions: Sessions, redis: Redis, settings: Settings, fake_mtn: FakeMtn
+) -> None:
+    await make_contest(sessions, slug="gala")
+    called_back = await vote(client, "gala", quantity=1, msisdn="+237670000011")
+    lost = [await vote(client, "gala", quantity=2, msisdn=f"+23767000002{i}") for i in range(2)]
+    assert await callback(client, called_back, paid_body(await tables.get_order(sessions, called_back))) == 200
+    for order_id in lost:  # paid at MTN, its callback lost
+        fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    async with sessions.begin() as session:  # the reconciler looks at an order 30 s after it was placed
+        await session.execute(text("UPDATE vote_orders SET created_at = now() - interval '31 seconds'"))
+    assert found_paid(await (await client.get("/metrics")).text()) == {}
+
+    await reconcile_pass(JobContext(settings, sessions, redis, client.app[PROVIDERS]))
+
+    assert {(await tables.get_order(sessions, order_id)).status for order_id in lost} == {OrderStatus.PAID}
+    # One figure in Redis, whichever web process is scraped; the callback-counted order is not in it.
+    assert found_paid(await (await client.get("/metrics")).text()) == {"mtn": 2}
+    await reconcile_pass(JobContext(settings, sessions, redis, client.app[PROVIDERS]))  # nothing more to find
+    assert found_paid(await (await client.get("/metrics")).text()) == {"mtn": 2}
+
+
+def test_with_redis_away_the_figure_is_missing_rather_than_stale() -> None:
+    metrics = Metrics()
+    metrics.note_found_paid({"mtn": 3})
+    assert found_paid(metrics.render().decode()) == {"mtn": 3}
+    metrics.note_found_paid(None)
+    assert found_paid(metrics.render().decode()) == {}
