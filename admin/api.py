@@ -14,10 +14,13 @@ from admin import photos, signin, tokens
 from admin.accounts import set_active_by_id
 from admin.pages.orders import order_filter
 from admin.web import FAMILY_KEY, contest_settings, form_of, guarded, jwt_key
-from gateway.core import audit, blocklist, contests_admin, orders_admin
+from gateway.core import audit
 from gateway.core.audit import Actor, AuditFilter
-from gateway.core.contest_drafts import parse_contest
+from gateway.core.contests import contests_admin
+from gateway.core.contests.contest_drafts import parse_contest
 from gateway.core.errors import DomainError, NotFound
+from gateway.core.oversight import orders_admin
+from gateway.core.voters import blocklist
 from gateway.db.models import AuditEntry, Candidate, Contest
 from gateway.kit.keys import PHOTO_DECODER, PROVIDERS, REDIS, SESSIONS, SETTINGS
 from gateway.kit.throttle import client_address, enforce

@@ -1,7 +1,7 @@
 """The control room: the whole service's figures over the last minutes, live, on a phone or a desk.
 
 From the service's own figures, so it works on `make run`'s embedded default with no Prometheus: PostgreSQL's
-counts (`gateway.core.control_room`), this process's measured latencies and provider answers (`ServiceLevels`,
+counts (`gateway.core.oversight.control_room`), this process's measured latencies and provider answers (`ServiceLevels`,
 differenced over the window by `LevelsHistory`), the periodic passes' ages from Redis, and the key alerts
 evaluated in-process (`admin.control_alerts`). Charts as inline SVG; the stream sends the figures' HTML when it
 changes, as the contest dashboard's does (the same small script swaps it in). Owners, auditors and support
@@ -34,7 +34,7 @@ from admin.dashboard import PAGE_CSP, REFRESH_SECONDS, Gettext, figures_stream, 
 from admin.pages.rendering import render
 from admin.web import guarded
 from gateway.core.audit import Actor
-from gateway.core.control_room import ServiceFigures, service_figures
+from gateway.core.oversight.control_room import ServiceFigures, service_figures
 from gateway.core.texts import N_
 from gateway.jobs.last_passes import pass_ages
 from gateway.kit.keys import ADMIN_TEMPLATES, REDIS, SERVICE_LEVELS, SESSIONS

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from prometheus_client import Counter, Histogram
 
-from gateway.core.control_room import ServiceFigures
+from gateway.core.oversight.control_room import ServiceFigures
 from gateway.jobs.last_passes import PERIODIC_PASSES
 from gateway.kit.service_levels import ServiceLevels
 

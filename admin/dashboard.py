@@ -26,10 +26,10 @@ from admin.pages.rendering import CSP, render
 from admin.texts import CATALOGS
 from admin.web import CLAIMS_KEY, NEW_TOKENS_KEY, guarded, secure, set_session_cookies
 from channels.phone.operators import CAMEROON, CAMEROON_PREFIXES
-from gateway.core import dashboard
 from gateway.core.audit import Actor
 from gateway.core.channel_reports import FailedMessages
-from gateway.core.dashboard import Figures
+from gateway.core.oversight import dashboard
+from gateway.core.oversight.dashboard import Figures
 from gateway.core.texts import N_, Lang
 from gateway.kit.keys import ADMIN_TEMPLATES, FAILED_MESSAGES, SESSIONS
 from gateway.kit.throttle import client_address

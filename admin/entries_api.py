@@ -14,11 +14,13 @@ from aiohttp import web
 
 from admin.entry_forms import approvals, call_json, entry_id, entry_json, parse_call, status_of, upload_json
 from admin.web import form_of, guarded
-from gateway.core import contests_admin, entries_review, uploads
 from gateway.core.audit import Actor
+from gateway.core.contests import contests_admin
+from gateway.core.entries import entries_review
 from gateway.core.errors import DomainError, NotFound
+from gateway.core.media import uploads
+from gateway.core.media.uploads import UploadView
 from gateway.core.media_storage import UploadGrant
-from gateway.core.uploads import UploadView
 from gateway.db.models import Candidate, UploadKind
 from gateway.kit.keys import MEDIA_STORAGE, SESSIONS, SETTINGS
 

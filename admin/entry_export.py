@@ -2,7 +2,7 @@
 decided, by whom, why, and the candidate code an approval gave. The number comes masked: the sheet travels
 further than the admin area, and an entry is judged by its clip.
 
-The core's exports (gateway.core.exports) hold orders, tallies and the audit log; this one follows their
+The core's exports (gateway.core.oversight.exports) hold orders, tallies and the audit log; this one follows their
 rules: owners and auditors, a contest they may see, audited before the first row, read with a server-side
 cursor."""
 
@@ -13,11 +13,12 @@ from typing import Any
 
 from sqlalchemy import Executable, select
 
-from gateway.core import audit, exports
+from gateway.core import audit
 from gateway.core.audit import Actor
-from gateway.core.catalog import mask_msisdn
-from gateway.core.contests_admin import contest_detail
+from gateway.core.contests.catalog import mask_msisdn
+from gateway.core.contests.contests_admin import contest_detail
 from gateway.core.errors import Forbidden
+from gateway.core.oversight import exports
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry
 

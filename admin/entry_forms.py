@@ -9,11 +9,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from gateway.core.catalog import mask_msisdn
-from gateway.core.contest_drafts import form_moment
-from gateway.core.entries_review import ReviewRow
+from gateway.core.contests.catalog import mask_msisdn
+from gateway.core.contests.contest_drafts import form_moment
+from gateway.core.entries.entries_review import ReviewRow
 from gateway.core.errors import DomainError, NotFound
-from gateway.core.uploads import UploadView
+from gateway.core.media.uploads import UploadView
 from gateway.db.models import EntryCall, EntryStatus
 
 STATUSES = tuple(s.value for s in EntryStatus)

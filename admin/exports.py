@@ -23,9 +23,9 @@ from openpyxl import Workbook
 
 from admin import entry_export
 from admin.web import guarded
-from gateway.core import exports
 from gateway.core.audit import Actor
 from gateway.core.cells import FORMULA_FIRST, safe_text
+from gateway.core.oversight import exports
 from gateway.kit.keys import SESSIONS
 
 routes = web.RouteTableDef()

@@ -15,9 +15,9 @@ from admin.pages.contests import contest_id
 from admin.payouts import approve_with_code, payout_id
 from admin.settlements import whole
 from admin.web import form_of, guarded
-from gateway.core import payouts, settlements
 from gateway.core.audit import Actor
-from gateway.core.payments.refunds import refunds_of
+from gateway.core.money_out import payouts, settlements
+from gateway.core.money_out.refunds import refunds_of
 from gateway.db.models import Payout, PayoutAccount, Refund, SettlementStatement
 from gateway.kit.keys import RESULTS_KEY, SESSIONS
 

@@ -12,8 +12,8 @@ from aiohttp import web
 from admin.api import PREFIX
 from admin.web import contest_settings
 from gateway.core.channel_settings import ChannelContestSettings
-from gateway.core.contest_drafts import KNOWN_PROVIDERS, MAX_THRESHOLD, BoardVisibility
-from gateway.core.fraud import FraudRules
+from gateway.core.contests.contest_drafts import KNOWN_PROVIDERS, MAX_THRESHOLD, BoardVisibility
+from gateway.core.fraud.rules import FraudRules
 
 SUMMARIES = {
     "/token": "Sign in (email, password, code): an access and a refresh token; for an account whose second "

@@ -1,6 +1,6 @@
 """Payouts on a contest's settlement page: its payout account (a wallet proven by a code texted to it, or a bank
 account), requests up to the balance, and an owner's decision: approved with a fresh TOTP code by an owner who did
-not ask (gateway.core.payouts), declined, or, for one paid by hand, marked paid with the transfer's proof."""
+not ask (gateway.core.money_out.payouts), declined, or, for one paid by hand, marked paid with the transfer's proof."""
 
 from __future__ import annotations
 
@@ -16,9 +16,9 @@ from admin.settlements import CONTEST, changed, show, whole
 from admin.signin import code_confirms
 from admin.texts import gettext_for, language_of
 from admin.web import form_of, guarded
-from gateway.core import payouts
 from gateway.core.audit import Actor
 from gateway.core.errors import DomainError, Forbidden, NotFound
+from gateway.core.money_out import payouts
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
 from gateway.db.models import Payout, PayoutAccountKind
 from gateway.kit import phone_proof

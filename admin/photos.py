@@ -19,8 +19,8 @@ from pathlib import Path
 
 from PIL import Image, UnidentifiedImageError
 
-from gateway.core import contests_admin
 from gateway.core.audit import Actor
+from gateway.core.contests import contests_admin
 from gateway.core.errors import DomainError
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate

@@ -12,9 +12,10 @@ from admin.accounts import allowed
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
 from admin.web import guarded
-from gateway.core import contests_admin, results
 from gateway.core.audit import Actor
-from gateway.core.results import SignedSheet
+from gateway.core.contests import contests_admin
+from gateway.core.results import signing
+from gateway.core.results.signing import SignedSheet
 from gateway.kit.keys import RESULTS_KEY, SESSIONS
 
 routes = web.RouteTableDef()
@@ -23,14 +24,14 @@ API_CONTEST = "/api/v1/admin/contests/{contest_id:[0-9]{1,9}}"
 
 
 def public_pem(request: web.Request) -> str:
-    return results.public_pem(request.app[RESULTS_KEY].public_key())
+    return signing.public_pem(request.app[RESULTS_KEY].public_key())
 
 
 @routes.get(CONTEST + "/results")
 @guarded("contests.read")
 async def results_page(request: web.Request, actor: Actor) -> web.StreamResponse:
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, contest_id(request))
-    sheets = await results.sheets_of(request.app[SESSIONS], detail.contest.id)
+    sheets = await signing.sheets_of(request.app[SESSIONS], detail.contest.id)
     return render(request, "results.html", {
         "contest": detail.contest, "sheets": sheets, "public_pem": public_pem(request),
         "can_sign": allowed(actor.role, "results.sign"), "notice": request.query.get("signed") and "Signed."}, actor)
@@ -40,13 +41,13 @@ async def results_page(request: web.Request, actor: Actor) -> web.StreamResponse
 @guarded("results.sign")
 async def sign_page(request: web.Request, actor: Actor) -> web.StreamResponse:
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, contest_id(request))
-    await results.sign_on_demand(request.app[SESSIONS], request.app[RESULTS_KEY], actor, detail.contest.id)
+    await signing.sign_on_demand(request.app[SESSIONS], request.app[RESULTS_KEY], actor, detail.contest.id)
     raise see_other(f"/admin/contests/{detail.contest.id}/results?signed=1")
 
 
 async def stored_sheet(request: web.Request, actor: Actor) -> SignedSheet:
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, contest_id(request))
-    return await results.sheet_of(request.app[SESSIONS], detail.contest.id, int(request.match_info["sheet_id"]))
+    return await signing.sheet_of(request.app[SESSIONS], detail.contest.id, int(request.match_info["sheet_id"]))
 
 
 @routes.get(CONTEST + "/results/{sheet_id:[0-9]{1,12}}.csv")
@@ -75,7 +76,7 @@ def sheet_json(sheet: SignedSheet) -> dict[str, Any]:
 @guarded("results.sign")
 async def sign_api(request: web.Request, actor: Actor) -> web.StreamResponse:
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, contest_id(request))
-    signed = await results.sign_on_demand(request.app[SESSIONS], request.app[RESULTS_KEY], actor, detail.contest.id)
+    signed = await signing.sign_on_demand(request.app[SESSIONS], request.app[RESULTS_KEY], actor, detail.contest.id)
     return web.json_response(sheet_json(signed), status=201)
 
 
@@ -83,8 +84,8 @@ async def sign_api(request: web.Request, actor: Actor) -> web.StreamResponse:
 @guarded("signed_in")
 async def key_api(request: web.Request, actor: Actor) -> web.StreamResponse:
     public = request.app[RESULTS_KEY].public_key()
-    return web.json_response({"algorithm": "Ed25519", "pem": results.public_pem(public),
-                              "raw_base64": base64.b64encode(results.public_raw(public)).decode()})
+    return web.json_response({"algorithm": "Ed25519", "pem": signing.public_pem(public),
+                              "raw_base64": base64.b64encode(signing.public_raw(public)).decode()})
 
 
 def setup(app: web.Application) -> None:

@@ -17,10 +17,10 @@ from admin.accounts import allowed
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
 from admin.web import form_of, guarded
-from gateway.core import money_check, payouts, settlements
 from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.errors import DomainError
+from gateway.core.money_out import money_check, payouts, settlements
 from gateway.kit.keys import RESULTS_KEY, SESSIONS
 
 routes = web.RouteTableDef()

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from gateway.core import fraud
+from gateway.core.fraud import rules
 from gateway.core.texts import LANGUAGES, N_, TextDomain
 
 # The texts of the admin pages: the `admin` domain of the catalogs in locales/ beside this module.
@@ -34,7 +34,7 @@ DECISION_NAMES = {"count": N_("Count"), "refund": N_("Refund"), "dismiss": N_("D
                   "refunded_by_hand": N_("Refunded by hand"), "send_again": N_("Send it again")}
 ACTION_NAMES = {"open": N_("Open"), "pause": N_("Pause"), "close": N_("Close")}
 STATUS_NAMES = {"active": N_("active"), "eliminated": N_("eliminated"), "hidden": N_("hidden")}
-FRAUD_LABELS = fraud.LABELS  # declared with each rule (gateway.core.fraud.DECLARED)
+FRAUD_LABELS = rules.LABELS  # declared with each rule (gateway.core.fraud.rules.DECLARED)
 
 
 def language_of(request: web.Request) -> str:

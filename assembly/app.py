@@ -33,7 +33,7 @@ from assembly.providers import build_providers
 from assembly.results_key import signing_key
 from assembly.settings import Settings, check_production
 from gateway.core.orders.count_batches import CountBatches
-from gateway.core.outcomes import Outcome
+from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments.checking import check_payment
 from gateway.core.payments.starting import release_start, start_payment
 from gateway.core.service import VOTE_SERVICE, VoteService

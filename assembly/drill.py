@@ -29,7 +29,7 @@ from assembly.backups import (
     server_user,
     unpack,
 )
-from gateway.core import ledger
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import Candidate, Contest, LedgerCheckpoint, OutboxMessage, ResultsSheet
 from leaderboard.cache import cached_votes

@@ -24,9 +24,9 @@ from assembly.media import build_storage
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.media_storage import MediaStorage
+from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.payments.starting import start_payment
 from gateway.core.phone_texts import PhoneTexter
-from gateway.core.receipts import ReceiptSender
 from gateway.core.service import PaymentStarter, VoteService
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.jobs import outbox
@@ -66,7 +66,7 @@ class JobContext:
 
 def build_receipt_senders(settings: Settings, sessions: Sessions,
                           http: httpx.AsyncClient) -> dict[str, ReceiptSender]:
-    """The channels that message a voter once their order is decided (gateway.core.receipts)."""
+    """The channels that message a voter once their order is decided (gateway.core.orders.receipts)."""
     senders = {parts.name: parts.receipts(settings, sessions, http) for parts in CHANNELS if parts.receipts}
     return {name: sender for name, sender in senders.items() if sender is not None}
 

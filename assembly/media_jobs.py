@@ -21,8 +21,9 @@ from rq.job import JobStatus
 
 from admin.photos import NotAnImage, PhotoTooLarge, reencode
 from assembly.job_runtime import JobContext, run_in_context
-from gateway.core import entry_texts, uploads
-from gateway.core.entries_review import ENTRY_DECIDED_TOPIC, photo_ready
+from gateway.core.entries import entry_texts
+from gateway.core.entries.entries_review import ENTRY_DECIDED_TOPIC, photo_ready
+from gateway.core.media import uploads
 from gateway.core.media_storage import MediaStorage, file_key
 from gateway.db.models import (
     Candidate,

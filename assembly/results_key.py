@@ -8,7 +8,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from assembly.settings import ConfigError, Settings
-from gateway.core.results import private_key, private_pem
+from gateway.core.results.signing import private_key, private_pem
 
 DEV_KEY_FILE = "results-signing-key.pem"
 

@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.control_room import on_air
+from gateway.core.oversight.control_room import on_air
 from gateway.db.models import Contest, OutboxMessage, Payout, Refund, VoteOrder
 
 

@@ -12,15 +12,15 @@ from typing import Any
 from assembly.job_runtime import JobContext, relay_now, run_in_context
 from assembly.media_jobs import media_handlers
 from assembly.results_key import signing_key
-from gateway.core.counter_sweep import sweep_counters
-from gateway.core.held_together import hold_earlier
-from gateway.core.holds import HELD_TOPIC
-from gateway.core.payments.payouts_sent import payouts_pass
-from gateway.core.payments.refunds_sent import refunds_pass
+from gateway.core.fraud.counter_sweep import sweep_counters
+from gateway.core.fraud.holds import HELD_TOPIC
+from gateway.core.fraud.shared_learning import learn_shared_addresses
+from gateway.core.money_out.payouts_sent import payouts_pass
+from gateway.core.money_out.refunds_sent import refunds_pass
+from gateway.core.orders.held_together import hold_earlier
+from gateway.core.orders.receipts import RECEIPT_TOPICS, send_receipt
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
-from gateway.core.receipts import RECEIPT_TOPICS, send_receipt
-from gateway.core.shared_learning import learn_shared_addresses
 from gateway.jobs import outbox
 from gateway.jobs.balance_check import check_balances
 from gateway.jobs.checkpoints import checkpoint_pass
@@ -117,7 +117,7 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
 
 def refunds_job() -> str:
     """Every 30 s (assembly.worker.PERIODIC_JOBS): refunds owed by a provider that refunds by API, sent and
-    followed (gateway.core.payments.refunds_sent)."""
+    followed (gateway.core.money_out.refunds_sent)."""
     return run_in_context(refunds_turn)
 
 
@@ -159,7 +159,7 @@ async def money_check_turn(ctx: JobContext) -> str:
 
 def payouts_job() -> str:
     """Every 30 s (assembly.worker.PERIODIC_JOBS): approved payouts to a wallet, sent by the provider's API and
-    followed (gateway.core.payments.payouts_sent)."""
+    followed (gateway.core.money_out.payouts_sent)."""
     return run_in_context(payouts_turn)
 
 
@@ -201,7 +201,7 @@ LEDGER_ROUNDS_SECONDS = 300
 
 def shared_addresses_job() -> str:
     """Every ten minutes (assembly.worker.PERIODIC_JOBS): addresses learned to be a crowd's, or no longer; then the
-    fraud counters nobody will read again removed (gateway.core.counter_sweep)."""
+    fraud counters nobody will read again removed (gateway.core.fraud.counter_sweep)."""
     return run_in_context(shared_addresses_pass)
 
 

@@ -24,7 +24,7 @@ CANDIDATES = tuple(f"{number:02d}" for number in range(1, 21))
 HONEST = "honest"
 FAMILIES = ("sim_farm", "api_flood", "stolen_cards", "telegram_many_numbers")
 
-# Cameroon's mobile operators' networks, copied from gateway/core/data/carrier_networks.csv (country CM): a phone
+# Cameroon's mobile operators' networks, copied from gateway/core/fraud/data/carrier_networks.csv (country CM): a phone
 # on mobile data reaches the Internet through one of these carrier-NAT addresses. Copied, not read, so that the
 # crowd is pure; bench.fraud checks that the core still takes each address drawn from them for a carrier's.
 CARRIER_NETWORKS = {"mtn": ("129.0.64.0/18", "154.70.96.0/19", "41.205.0.0/19"),

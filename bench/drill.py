@@ -37,9 +37,9 @@ from assembly.channel_list import MIGRATIONS
 from assembly.demo import seed_demo
 from assembly.drill import run_drill
 from bench.harness import print_report, record
-from gateway.core import ledger
-from gateway.core.ledger import EntryKind
-from gateway.core.ledger_chain import GENESIS, LedgerEvent, entry_hash, event_bytes
+from gateway.core.results import ledger
+from gateway.core.results.ledger import EntryKind
+from gateway.core.results.ledger_chain import GENESIS, LedgerEvent, entry_hash, event_bytes
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.migrate import upgrade_async
 from tests.admin.exports_data import insert_orders
@@ -49,7 +49,8 @@ PAID = "SELECT id, candidate_id, quantity, amount, currency, provider_txn_id, cr
 
 
 def chained(contest_id: int, rows: list[asyncpg.Record]) -> Iterator[tuple[object, ...]]:
-    """The ledger the counting would have written, entry by entry (hashed as `gateway.core.ledger_chain` says)."""
+    """The ledger the counting would have written, entry by entry (hashed as `gateway.core.results.ledger_chain`
+    says)."""
     head = GENESIS
     for seq, row in enumerate(rows, start=1):
         event = LedgerEvent(EntryKind.COUNTED.value, row["id"], row["candidate_id"], row["quantity"], row["amount"],

@@ -9,9 +9,8 @@ minutes (no web process, no provider: `bench.votes` measures those), on embedded
 scratch folder, on a simulated clock (the rules count over minutes and hours of the show, not of the replay).
 Each order's fate is read from the database at the end.
 
-It prints the recall of each attack family, what was held of the honest crowd, the holds' precision, and
-PostgreSQL's CPU per order over the first and the last orders of the night: a rule whose counting grows with the
-night's orders shows as a late/early ratio well above 1.
+It prints each attack family's recall, what was held of the honest crowd, the holds' precision, and PostgreSQL's CPU per
+order over the night's first and last orders (a late/early ratio well above 1: a rule counts slower as the night goes).
 """
 
 from __future__ import annotations
@@ -37,16 +36,17 @@ from assembly.channel_list import CONTEST_SETTINGS, MIGRATIONS
 from assembly.embedded import service_urls
 from bench.crowd import CANDIDATES, CARRIER_NETWORKS, HONEST, CrowdOrder, show_night
 from bench.harness import print_report, record
-from gateway.core.chargebacks import record_chargeback
 from gateway.core.errors import RateLimited, VoteRejected
-from gateway.core.fraud import PaymentRisk, Rule
-from gateway.core.held_together import hold_earlier
+from gateway.core.fraud.rules import Rule
+from gateway.core.fraud.shared_addresses import carrier_of
+from gateway.core.fraud.shared_learning import learn_shared_addresses
 from gateway.core.orders.closing import fail_order
 from gateway.core.orders.counting import confirm_payment
+from gateway.core.orders.held_together import hold_earlier
+from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.core.orders.placing import OrderRequest, place_order
-from gateway.core.outcomes import ConfirmOutcome
-from gateway.core.shared_addresses import carrier_of
-from gateway.core.shared_learning import learn_shared_addresses
+from gateway.core.payments.chargebacks import record_chargeback
+from gateway.core.providers import PaymentRisk
 from gateway.db import migrate
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder
@@ -371,7 +371,7 @@ def check_ground_truth(crowd: Sequence[CrowdOrder]) -> None:
     for address in {order.address for order in crowd if order.address}:
         copied = any(ipaddress.IPv4Address(address) in net for net in networks)
         if copied != (carrier_of(address) is not None):
-            raise SystemExit(f"{address}: bench.crowd and gateway/core/data/carrier_networks.csv disagree")
+            raise SystemExit(f"{address}: bench.crowd and gateway/core/fraud/data/carrier_networks.csv disagree")
 
 
 def main() -> None:

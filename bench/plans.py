@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.core.orders import counting
-from gateway.core.payments.kept_events import EventToKeep
+from gateway.core.orders.kept_events import EventToKeep
 from gateway.db.engine import create_engine
 from gateway.db.models import OrderStatus, VoteOrder
 

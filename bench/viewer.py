@@ -28,9 +28,9 @@ from sqlalchemy import select
 
 from bench.harness import Stack, print_report, record, running_stack
 from bench.transcode import phone_clip
-from gateway.core import uploads
 from gateway.core.audit import Actor
-from gateway.core.entries_review import set_candidate_clip
+from gateway.core.entries.entries_review import set_candidate_clip
+from gateway.core.media import uploads
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Candidate, Contest, ContestStatus, MediaUpload, UploadKind, UploadState
 from gateway.db.seed import ensure_tallies

@@ -9,9 +9,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 # The core's one ranking rule, also spoken here under the board's own words.
-from gateway.core.ranking import CandidateInfo as CandidateInfo
-from gateway.core.ranking import RankedRow as RankedRow
-from gateway.core.ranking import rank_candidates as rank_candidates
+from gateway.core.contests.ranking import CandidateInfo as CandidateInfo
+from gateway.core.contests.ranking import RankedRow as RankedRow
+from gateway.core.contests.ranking import rank_candidates as rank_candidates
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +24,7 @@ class BoardContest:
     show_counts: bool
     frozen_at: datetime | None
     candidates: tuple[CandidateInfo, ...]  # active and eliminated only: hidden candidates never show
-    sealed: bool = False  # sealed until close (gateway.core.ranking.public_board): no tallies are even read
+    sealed: bool = False  # sealed until close (gateway.core.contests.ranking.public_board): no tallies are even read
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,9 +13,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from gateway.core.catalog import PUBLIC_STATUSES
+from gateway.core.contests.catalog import PUBLIC_STATUSES
+from gateway.core.contests.ranking import BoardTop, PublicBoard, public_board, rank_candidates
 from gateway.core.errors import NotFound
-from gateway.core.ranking import BoardTop, PublicBoard, public_board, rank_candidates
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, CandidateStatus, Contest
 from leaderboard import cache
@@ -142,7 +142,8 @@ class Boards:
             return await cache.tallies_from_postgres(self.sessions, contest.id, frozen_at)
 
     async def top(self, contest_id: int, n: int | None = None) -> BoardTop:
-        """The core's port (`gateway.core.ranking.BoardReader`): the board's first `n` rows as it serves them."""
+        """The core's port (`gateway.core.contests.ranking.BoardReader`): the board's first `n` rows as it serves
+        them."""
         contest = await self.contest_by_id(contest_id)
         if contest is None:
             raise NotFound("No public contest has that id.", code="contest_not_found")

@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
 
-from gateway.core.catalog import PUBLIC_STATUSES
+from gateway.core.contests.catalog import PUBLIC_STATUSES
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Contest
 from leaderboard.board import Rendered, render

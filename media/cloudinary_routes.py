@@ -1,6 +1,6 @@
 """Cloudinary's notifications (`POST /media/cloudinary/notify`): an upload that arrived, then the renditions its
 eager transformations made. Believed only when signed with the account's secret and fresh (a replay an hour
-later is refused); each moves the upload on once (gateway.core.uploads is idempotent), so a notification
+later is refused); each moves the upload on once (gateway.core.media.uploads is idempotent), so a notification
 Cloudinary repeats changes nothing more. The size is checked here: Cloudinary's upload API takes any."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import uuid
 
 from aiohttp import web
 
-from gateway.core import uploads
+from gateway.core.media import uploads
 from gateway.db.engine import Sessions
 from gateway.kit.keys import MEDIA_STORAGE, SESSIONS
 from media.cloudinary import CloudinaryStorage

@@ -9,8 +9,8 @@ from functools import partial
 
 from aiohttp import web
 
-from gateway.core.outcomes import Outcome
-from gateway.core.payments import outgoing_notices
+from gateway.core.money_out import outgoing_notices
+from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.kit.answers import error_body

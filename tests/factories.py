@@ -11,10 +11,10 @@ from typing import Any
 from sqlalchemy import func, select
 
 from assembly.channel_list import CONTEST_SETTINGS, RECEIPT_CHANNELS
-from gateway.core import ledger
-from gateway.core.contests_admin import settings_of
-from gateway.core.fraud import HOLD_SCORE, FraudRules
+from gateway.core.contests.contests_admin import settings_of
+from gateway.core.fraud.rules import HOLD_SCORE, FraudRules
 from gateway.core.orders import placing
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus, ProviderEvent, Tally, VoteOrder
 from gateway.db.seed import ensure_tallies
@@ -22,7 +22,7 @@ from tests.channel_names import Channel
 
 _slugs = itertools.count(1)
 # A contest whose fraud rules are all off: for tests of something else that place many orders from one payer
-# or one address (tests of the rules set their own; gateway.core.fraud holds the defaults).
+# or one address (tests of the rules set their own; gateway.core.fraud.rules holds the defaults).
 CHANNEL_FIELDS = ("sms_short_code", "sms_keyword", "telegram_mobile_money")
 RULES_OFF = {name: 0 for name in FraudRules().stored() if name != HOLD_SCORE.key}  # a rule a test turns on holds
 PENDING_TTL = timedelta(minutes=10)

@@ -19,7 +19,7 @@ from assembly.providers import build_providers
 from assembly.settings import Settings
 from assembly.worker_jobs import outbox_handlers
 from gateway.core.orders import counting
-from gateway.core.receipts import Receipt, ReceiptKind
+from gateway.core.orders.receipts import Receipt, ReceiptKind
 from gateway.db.engine import Sessions, create_engine
 from gateway.db.migrate import upgrade
 from gateway.db.models import OutboxMessage, VoteOrder

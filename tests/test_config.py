@@ -18,7 +18,7 @@ from assembly.providers import build_providers
 from assembly.results_key import signing_key
 from assembly.settings import DEV_SECRET_KEY, ConfigError, Environment, Settings, check_production, secret_problem
 from channels.ussd.channel import production_problems as ussd_problems
-from gateway.core import results
+from gateway.core.results import signing
 from gateway.db.engine import Sessions
 from leaderboard.keys import LEADERBOARD_CONFIG
 from tests.factories import TEST_RESULTS_KEY, make_contest
@@ -293,7 +293,7 @@ def test_development_keeps_one_results_key_in_the_data_folder(settings: Settings
     dev = settings.model_copy(update={"results_signing_key": None, "gateway_data_dir": tmp_path})
     first = signing_key(dev)
     assert (tmp_path / "results-signing-key.pem").stat().st_mode & 0o777 == 0o600
-    assert results.public_raw(signing_key(dev).public_key()) == results.public_raw(first.public_key())
+    assert signing.public_raw(signing_key(dev).public_key()) == signing.public_raw(first.public_key())
 
 
 def test_the_fanout_url_must_be_an_http_url_and_is_read_as_a_folder() -> None:

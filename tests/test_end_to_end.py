@@ -41,7 +41,7 @@ class Live:
 
     async def vote(self, msisdn: str = NORMAL, quantity: int = 5, provider: str = "mtn") -> uuid.UUID:
         # Each voter from a phone of their own (through our proxy): many numbers behind one address is a
-        # fraud rule's business (tests/core/test_holds.py), not this file's.
+        # fraud rule's business (tests/core/fraud/test_holds.py), not this file's.
         response = await self.client.post(f"/api/v1/contests/{self.contest.slug}/votes", json={
             "candidate": "07", "quantity": quantity, "provider": provider, "msisdn": msisdn},
             headers={"X-Forwarded-For": f"41.202.{int(msisdn[-6:-3]) % 250}.{int(msisdn[-3:]) % 250 + 1}"})

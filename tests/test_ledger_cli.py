@@ -12,8 +12,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import text
 
 from assembly.settings import Settings
-from gateway.core import results
 from gateway.core.orders import counting
+from gateway.core.results import signing
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
@@ -63,8 +63,8 @@ async def test_a_signed_sheet_verifies_offline_and_a_changed_one_does_not(sessio
     assert "total,,,10,1000,XAF" in lines and lines[-2].startswith("ledger,3,")
     signature = tmp_path / "gala.csv.sig"
     public = tmp_path / "key.pem"
-    key = results.private_key(TEST_RESULTS_KEY)
-    public.write_text(results.public_pem(key.public_key()))
+    key = signing.private_key(TEST_RESULTS_KEY)
+    public.write_text(signing.public_pem(key.public_key()))
 
     good = gateway("results", "verify", str(sheet), str(signature), "--key", str(public), env=env)
     assert good.returncode == 0 and "the signature is good" in good.stdout
@@ -91,21 +91,21 @@ async def test_verifying_without_the_installation_s_key_asks_for_one_and_makes_n
 
 
 def test_a_signature_checks_only_the_sheet_it_signed_and_only_with_its_key() -> None:
-    key = results.private_key(TEST_RESULTS_KEY)
+    key = signing.private_key(TEST_RESULTS_KEY)
     sheet = b"record,code,name,votes,amount,currency\ncandidate,01,A,3,300,XAF\n"
-    signature = results.sign(key, sheet)
-    assert results.signature_holds(key.public_key(), sheet, signature)
-    assert not results.signature_holds(key.public_key(), sheet.replace(b"3,300", b"4,300"), signature)
-    assert not results.signature_holds(Ed25519PrivateKey.generate().public_key(), sheet, signature)
-    assert not results.signature_holds(key.public_key(), sheet, b"not base64!")
-    raw = base64.b64encode(results.public_raw(key.public_key()))
-    assert results.signature_holds(results.public_key(raw), sheet, signature)  # the key as base64 of 32 bytes
+    signature = signing.sign(key, sheet)
+    assert signing.signature_holds(key.public_key(), sheet, signature)
+    assert not signing.signature_holds(key.public_key(), sheet.replace(b"3,300", b"4,300"), signature)
+    assert not signing.signature_holds(Ed25519PrivateKey.generate().public_key(), sheet, signature)
+    assert not signing.signature_holds(key.public_key(), sheet, b"not base64!")
+    raw = base64.b64encode(signing.public_raw(key.public_key()))
+    assert signing.signature_holds(signing.public_key(raw), sheet, signature)  # the key as base64 of 32 bytes
 
 
 def test_a_sheet_never_adds_up_money_in_different_currencies() -> None:
-    lines = [results.SheetLine("01", "Awa", 7, {"XAF": 500, "XTR": 100}),
-             results.SheetLine("02", "Ben", 3, {"XAF": 300})]
-    sheet = results.sheet_csv("demo", "Demo", "XAF", lines, 4, b"\x01" * 32,
+    lines = [signing.SheetLine("01", "Awa", 7, {"XAF": 500, "XTR": 100}),
+             signing.SheetLine("02", "Ben", 3, {"XAF": 300})]
+    sheet = signing.sheet_csv("demo", "Demo", "XAF", lines, 4, b"\x01" * 32,
                               datetime(2026, 11, 23, 3, 0, tzinfo=UTC)).decode()
     rows = [row.split(",") for row in sheet.splitlines()]
     assert ["candidate", "01", "Awa", "7", "500", "XAF"] in rows and ["amount", "01", "", "", "100", "XTR"] in rows

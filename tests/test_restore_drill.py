@@ -33,8 +33,8 @@ from assembly.backups import (
 from assembly.channel_list import MIGRATIONS
 from assembly.embedded import EmbeddedPostgres
 from assembly.settings import Settings
-from gateway.core import ledger, results
 from gateway.core.orders import counting
+from gateway.core.results import ledger, signing
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade_async
 from gateway.db.models import Contest
@@ -125,7 +125,7 @@ async def test_a_drill_restores_the_votes_counted_after_the_base_backup_and_to_a
         await vote(sessions, contest, [("01", 3), ("02", 5)], "before")
         async with sessions.begin() as session:
             await ledger.take_checkpoint(session, contest.id, "hourly")
-        await results.sign_results(sessions, results.private_key(TEST_RESULTS_KEY), contest.id, reason="on_demand",
+        await signing.sign_results(sessions, signing.private_key(TEST_RESULTS_KEY), contest.id, reason="on_demand",
                                    signed_by="test")
         backed_up = gateway("backup", "base", env=source.env)
         assert backed_up.returncode == 0, backed_up.stderr

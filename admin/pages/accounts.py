@@ -10,9 +10,10 @@ from admin.web import (
     form_of,
     guarded,
 )
-from gateway.core import audit, blocklist
+from gateway.core import audit
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.errors import DomainError
+from gateway.core.voters import blocklist
 from gateway.kit.keys import SESSIONS
 
 routes = web.RouteTableDef()

@@ -10,9 +10,10 @@ from aiohttp import web
 
 from admin.pages.rendering import render
 from admin.web import guarded
-from gateway.core import contests_admin, uploads
 from gateway.core.audit import Actor
-from gateway.core.uploads import UploadView
+from gateway.core.contests import contests_admin
+from gateway.core.media import uploads
+from gateway.core.media.uploads import UploadView
 from gateway.kit.keys import MEDIA_STORAGE, SESSIONS
 
 routes = web.RouteTableDef()

@@ -11,8 +11,8 @@ from admin.web import (
     form_of,
     guarded,
 )
-from gateway.core import catalog, contests_admin
 from gateway.core.audit import Actor
+from gateway.core.contests import catalog, contests_admin
 from gateway.core.errors import DomainError
 from gateway.kit.keys import PHOTO_DECODER, SESSIONS, SETTINGS
 

@@ -16,10 +16,10 @@ from admin.web import (
     form_of,
     guarded,
 )
-from gateway.core import contests_admin, hold_figures
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ContestFieldset, blank_fields
-from gateway.core.contest_drafts import (
+from gateway.core.contests import contests_admin
+from gateway.core.contests.contest_drafts import (
     FRAUD_FIELD,
     KNOWN_PROVIDERS,
     BoardVisibility,
@@ -28,7 +28,8 @@ from gateway.core.contest_drafts import (
     parse_fraud_rules,
 )
 from gateway.core.errors import DomainError
-from gateway.core.fraud import FraudRules
+from gateway.core.fraud import hold_figures
+from gateway.core.fraud.rules import FraudRules
 from gateway.db.models import Contest
 from gateway.kit.keys import SESSIONS
 

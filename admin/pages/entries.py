@@ -14,9 +14,10 @@ from admin.entry_forms import CLIP_STATES, STATUSES, approvals, call_values, ent
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
 from admin.web import form_of, guarded
-from gateway.core import contests_admin, entries_review
 from gateway.core.audit import Actor
-from gateway.core.catalog import mask_msisdn
+from gateway.core.contests import contests_admin
+from gateway.core.contests.catalog import mask_msisdn
+from gateway.core.entries import entries_review
 from gateway.core.errors import DomainError
 from gateway.kit.keys import MEDIA_STORAGE, SESSIONS, SETTINGS
 

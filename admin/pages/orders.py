@@ -15,10 +15,10 @@ from admin.web import (
     form_of,
     guarded,
 )
-from gateway.core import orders_admin
 from gateway.core.audit import Actor
 from gateway.core.errors import DomainError
-from gateway.core.orders_admin import OrderFilter
+from gateway.core.oversight import orders_admin
+from gateway.core.oversight.orders_admin import OrderFilter
 from gateway.db.models import OrderStatus
 from gateway.kit.keys import CHANNEL_NAMES, PROVIDERS, SESSIONS
 

@@ -50,8 +50,8 @@ async def find_contest(sessions: Sessions, key: str) -> Contest:
 
 def cmd_contest(settings: Settings, args: argparse.Namespace) -> int:
     from assembly.channel_list import CONTEST_SETTINGS
-    from gateway.core import contests_admin
     from gateway.core.audit import Actor
+    from gateway.core.contests import contests_admin
     from gateway.core.errors import Conflict
     from gateway.db.models import ContestStatus
 

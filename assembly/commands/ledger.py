@@ -12,7 +12,7 @@ from assembly.settings import Settings
 from gateway.core.errors import DomainError
 
 if TYPE_CHECKING:
-    from gateway.core import ledger
+    from gateway.core.results import ledger
     from gateway.db.engine import Sessions
 
 
@@ -21,7 +21,7 @@ def cmd_ledger_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Recompute each contest's chain and tallies; exit 1 at the first broken one."""
     from sqlalchemy import select
 
-    from gateway.core import ledger
+    from gateway.core.results import ledger
     from gateway.db.models import Contest
 
     async def run(sessions: Sessions) -> list[ledger.LedgerReport]:
@@ -57,13 +57,14 @@ def cmd_results_sign(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from assembly.results_key import signing_key
-    from gateway.core import catalog, results
+    from gateway.core.contests import catalog
+    from gateway.core.results import signing
 
     key = signing_key(settings)
 
-    async def run(sessions: Sessions) -> results.SignedSheet:
+    async def run(sessions: Sessions) -> signing.SignedSheet:
         contest = await catalog.contest_by_slug(sessions, args.contest)
-        return await results.sign_results(sessions, key, contest.id, reason="on_demand", signed_by="cli")
+        return await signing.sign_results(sessions, key, contest.id, reason="on_demand", signed_by="cli")
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
@@ -81,16 +82,16 @@ def cmd_results_verify(settings: Settings, args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from assembly.results_key import installed_key
-    from gateway.core import results
+    from gateway.core.results import signing
 
     try:
         sheet, signature = Path(args.sheet).read_bytes(), Path(args.signature).read_bytes()
-        public = (results.public_key(Path(args.key).read_bytes()) if args.key
+        public = (signing.public_key(Path(args.key).read_bytes()) if args.key
                   else installed_key(settings).public_key())
-    except (OSError, results.BadKey) as exc:
+    except (OSError, signing.BadKey) as exc:
         print(f"gateway: {exc}", file=sys.stderr)
         return 2
-    if results.signature_holds(public, sheet, signature):
+    if signing.signature_holds(public, sheet, signature):
         print(f"{args.sheet}: the signature is good")
         return 0
     print(f"{args.sheet}: BAD SIGNATURE (the sheet was changed, or signed with another key)")
@@ -99,9 +100,9 @@ def cmd_results_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_results_key(settings: Settings, args: argparse.Namespace) -> int:
     from assembly.results_key import signing_key
-    from gateway.core import results
+    from gateway.core.results import signing
 
-    print(results.public_pem(signing_key(settings).public_key()), end="")
+    print(signing.public_pem(signing_key(settings).public_key()), end="")
     return 0
 
 

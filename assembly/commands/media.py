@@ -18,7 +18,7 @@ def cmd_media(settings: Settings, args: argparse.Namespace) -> int:
 
     from aiohttp import web
 
-    from gateway.core.uploads import note_received, served_publicly
+    from gateway.core.media.uploads import note_received, served_publicly
     from gateway.db.engine import create_engine, session_factory
     from media.upload_server import media_app, remembered
 

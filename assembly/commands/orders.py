@@ -18,7 +18,7 @@ from assembly.settings import Settings
 from gateway.core.errors import DomainError
 
 if TYPE_CHECKING:
-    from gateway.core.review import ReviewItem
+    from gateway.core.oversight.review import ReviewItem
     from gateway.db.engine import Sessions
 
 
@@ -111,7 +111,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
     import uuid
 
     from assembly.providers import build_providers
-    from gateway.core.payments.refunds import request_refund
+    from gateway.core.money_out.refunds import request_refund
 
     async def run(sessions: Sessions) -> str:
         async with provider_http_client(15) as http:
@@ -130,7 +130,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     """Every order that needs a person (flagged, paid twice, partly or to be refunded), with its provider events."""
-    from gateway.core.review import orders_to_review
+    from gateway.core.oversight.review import orders_to_review
 
     if args.count or args.reject:
         return decide_held(settings, args)
@@ -153,7 +153,7 @@ def decide_held(settings: Settings, args: argparse.Namespace) -> int:
     import uuid
 
     from assembly.providers import build_providers
-    from gateway.core import holds
+    from gateway.core.fraud import holds
     from gateway.core.orders import tables
     from gateway.core.payments.money_in import confirm_money_in
 

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from assembly.rehearsal.load import Told, Vote
 from assembly.rehearsal.outcomes import Order, SmsAnswer
 from assembly.rehearsal.verdict import LedgerFinding
-from gateway.core import ledger
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 
 

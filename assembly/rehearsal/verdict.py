@@ -8,7 +8,7 @@ import math
 from dataclasses import dataclass, field
 
 from assembly.rehearsal.outcomes import SAMPLES, Counting, Fates
-from gateway.core.payments.kept_events import ARRIVAL_SLACK
+from gateway.core.orders.kept_events import ARRIVAL_SLACK
 
 TALLY_WITHIN = 2.0  # seconds from a payment's callback to its vote in the tally
 FRAME_WITHIN = 1.0  # seconds from a vote in the tally to the board's frame showing it, at the viewer

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from channels.phone.gsm7 import clip
+from gateway.core.contests.rules import VotingState
 from gateway.core.money import UnknownCurrency, to_major_string
-from gateway.core.rules import VotingState
 from gateway.core.texts import Lang, TextDomain
 
 # The texts of what every phone channel says: the `phone` domain of the catalogs in locales/ beside this module.

@@ -23,8 +23,8 @@ from channels.sms.receipts import SmsNoticeSender, SmsReceiptSender
 from channels.sms.sender import SmsSender, at_account
 from channels.sms.settings import SmsSettings, sms_token_problem
 from gateway.core.channel_queries import live_contest_ids
+from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
-from gateway.core.receipts import ReceiptSender
 from gateway.db.engine import Sessions
 from gateway.kit.channel_parts import ChannelParts, JobResources, StandIn, listen_address
 from gateway.kit.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem

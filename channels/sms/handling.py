@@ -17,7 +17,7 @@ from channels.sms.models import SmsInbound
 from channels.sms.parser import Command, Request, normalise, parse
 from channels.sms.sender import Route, SmsSender
 from channels.sms.store import Outgoing
-from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import DomainError
 from gateway.core.orders import placing
 from gateway.core.service import VoteService

@@ -10,8 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.sms.settings import SmsSettings
 from channels.sms.texts import CATALOGS
-from gateway.core.catalog import PublicContest
-from gateway.core.rules import MOBILE_MONEY_PROVIDERS
+from gateway.core.contests.catalog import PublicContest
+from gateway.core.contests.rules import MOBILE_MONEY_PROVIDERS
 from gateway.kit.channel_parts import VoteHint
 
 

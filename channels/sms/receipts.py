@@ -1,4 +1,4 @@
-"""The SMS channel's receipts (gateway.core.receipts): the confirmation of a paid order, or the reason
+"""The SMS channel's receipts (gateway.core.orders.receipts): the confirmation of a paid order, or the reason
 it failed or expired, sent once per order and kind (a relay or job that runs twice sends nothing more).
 Numbers that sent STOP still get these: they are about their own money."""
 
@@ -12,9 +12,9 @@ from channels.sms import texts
 from channels.sms.models import SmsInbound
 from channels.sms.sender import Route, SmsSender
 from channels.sms.store import Outgoing
-from gateway.core import voters
-from gateway.core.receipts import Receipt
+from gateway.core.orders.receipts import Receipt
 from gateway.core.texts import Lang
+from gateway.core.voters import payer_numbers
 from gateway.db.engine import Sessions
 
 
@@ -27,7 +27,7 @@ class SmsReceiptSender:
         if receipt.payer_msisdn is None:
             return
         order = receipt.order
-        caller = await voters.caller(self.sessions, receipt.payer_msisdn)
+        caller = await payer_numbers.caller(self.sessions, receipt.payer_msisdn)
         lang = caller.language or Lang.parse(receipt.language) or Lang.FR
         text = texts.receipt_text(lang, receipt.kind.value, order.quantity, order.candidate_code, order.candidate_name,
                                   order.reference, order.status_reason)

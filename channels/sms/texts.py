@@ -10,7 +10,7 @@ from pathlib import Path
 
 from channels.phone.gsm7 import clip, transliterate
 from channels.phone.texts import money
-from gateway.core.reasons import READABLE
+from gateway.core.payments.reasons import READABLE
 from gateway.core.texts import Lang, TextDomain
 
 # The texts of voting by SMS: the `sms` domain of the catalogs in locales/ beside this module.
@@ -83,7 +83,7 @@ def prompt(lang: Lang, amount: int, currency: str, quantity: int, code: str, can
 
 def receipt_text(lang: Lang, kind: str, quantity: int, code: str, candidate: str, ref: str,
                  reason: str | None = None) -> str:
-    """`kind`: paid, failed or expired (gateway.core.receipts.ReceiptKind)."""
+    """`kind`: paid, failed or expired (gateway.core.orders.receipts.ReceiptKind)."""
     return vote_text(lang, kind, quantity).format(n=quantity, code=code, name=name(candidate), ref=ref,
                                                   reason=readable(lang, reason))
 
@@ -96,7 +96,7 @@ def readable(lang: Lang, reason: str | None) -> str:
 
 def reason_code(reason: str | None) -> str:
     """The provider's code of a stored reason: `APPROVAL_REJECTED`, or the core's readable form
-    `The payment was declined on the phone. (APPROVAL_REJECTED)` (gateway.core.reasons)."""
+    `The payment was declined on the phone. (APPROVAL_REJECTED)` (gateway.core.payments.reasons)."""
     text = (reason or "").strip()
     if text.endswith(")") and "(" in text:
         text = text[text.rindex("(") + 1:-1]

@@ -19,7 +19,7 @@ from channels.telegram.how_to_vote import how_to_vote
 from channels.telegram.receipts import TelegramReceipts
 from channels.telegram.settings import WEBHOOK_PATH, TelegramSettings, telegram_bot_address, telegram_webhook_secret
 from channels.telegram.updates import prune_updates
-from gateway.core.receipts import ReceiptSender
+from gateway.core.orders.receipts import ReceiptSender
 from gateway.db.engine import Sessions
 from gateway.kit.channel_parts import ChannelParts, JobResources, StandIn, listen_address
 

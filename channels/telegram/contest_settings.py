@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.telegram.models import TelegramContest
 from channels.telegram.texts import CATALOGS
 from gateway.core.channel_settings import ContestField, ContestFieldset
-from gateway.core.contest_drafts import flag
+from gateway.core.contests.contest_drafts import flag
 
 CHANNEL = "telegram"  # an order's channel (its ChannelParts' name)
 FIELD = "telegram_mobile_money"

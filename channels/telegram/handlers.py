@@ -36,12 +36,12 @@ from channels.telegram.keyboards import (
     votable,
 )
 from channels.telegram.texts import Texts, language_of, own_language, texts
-from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.errors import DomainError
 from gateway.core.orders.placing import OrderRequest
 from gateway.core.payments.in_chat import ChatPayment, ChatPaymentOutcome
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
-from gateway.core.rules import VotingState, voting_state
 from gateway.core.service import VoteService
 from gateway.core.texts import format_money
 

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.telegram.settings import TelegramSettings
 from channels.telegram.texts import CATALOGS
-from gateway.core.catalog import PublicContest
+from gateway.core.contests.catalog import PublicContest
 from gateway.kit.channel_parts import VoteHint
 
 # What /start's deep link carries: Telegram allows [A-Za-z0-9_-], at most 64 characters.

@@ -9,7 +9,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 
 from channels.telegram.contest_settings import offers_mobile_money_setting
 from channels.telegram.texts import Texts
-from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.db.models import CandidateStatus
 
 PAGE_SIZE = 8

@@ -1,4 +1,4 @@
-"""The receipt a Telegram voter gets once their order is decided (gateway.core.receipts), sent by a job.
+"""The receipt a Telegram voter gets once their order is decided (gateway.core.orders.receipts), sent by a job.
 
 Once per order and kind: the job may run twice (a relay retried), so the first send is remembered in
 PostgreSQL (`telegram_receipts`) before the message goes, and forgotten again if Telegram refused it.
@@ -14,7 +14,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from channels.telegram.models import TelegramReceipt
 from channels.telegram.texts import language_of, texts
-from gateway.core.receipts import Receipt, ReceiptKind
+from gateway.core.orders.receipts import Receipt, ReceiptKind
 from gateway.db.engine import Sessions, autocommit
 
 log = logging.getLogger(__name__)

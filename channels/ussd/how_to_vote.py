@@ -18,8 +18,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.ussd.settings import UssdSettings
 from channels.ussd.texts import CATALOGS
 from channels.ussd.views import USSD_PROVIDERS
-from gateway.core.catalog import PublicContest
 from gateway.core.channel_queries import other_open_contests_dialled
+from gateway.core.contests.catalog import PublicContest
 from gateway.kit.channel_parts import VoteHint
 
 VOTE_CHOICE = "1"  # "Vote" on the contest's home screen (menu.answer_home)

@@ -30,7 +30,7 @@ from channels.ussd.views import (
     open_views,
     why_unavailable,
 )
-from gateway.core.catalog import PublicContest
+from gateway.core.contests.catalog import PublicContest
 from gateway.core.errors import DomainError
 from gateway.core.orders import placing
 from gateway.core.service import VOTE_SERVICE

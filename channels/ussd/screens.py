@@ -22,7 +22,7 @@ from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Re
 from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, Texts, texts
 from channels.ussd.views import BoardMode, Extras, MenuContest, TopEntry
 from gateway.core.texts import Lang
-from gateway.core.voters import PayerVotes
+from gateway.core.voters.payer_numbers import PayerVotes
 
 NAME_WIDTHS = (20, 16, 13, 10, 8, 6)
 MINE_RECENT = 3

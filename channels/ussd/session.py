@@ -13,7 +13,7 @@ from typing import Any
 from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
-from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.texts import Lang
 from gateway.db.models import CandidateStatus, ContestStatus
 

@@ -9,11 +9,11 @@ from enum import StrEnum
 
 from channels.phone.gsm7 import transliterate
 from channels.phone.operators import Operator
-from gateway.core.catalog import PublicContest
-from gateway.core.ranking import PublicBoard
-from gateway.core.rules import VotingState
+from gateway.core.contests.catalog import PublicContest
+from gateway.core.contests.ranking import PublicBoard
+from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
-from gateway.core.voters import PayerVotes
+from gateway.core.voters.payer_numbers import PayerVotes
 from gateway.db.models import CandidateStatus
 
 USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay screen, always

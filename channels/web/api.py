@@ -19,7 +19,7 @@ from channels.web.schemas import (
     VoteCreatedOut,
     VoteRequest,
 )
-from gateway.core.catalog import VoterOrder
+from gateway.core.contests.catalog import VoterOrder
 from gateway.core.errors import DomainError, NotFound, VoteRejected
 from gateway.core.orders import placing
 from gateway.core.payments.starting import StartOutcome

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from gateway.core.catalog import PublicCandidate, PublicContest
-from gateway.core.ranking import BoardTop
+from gateway.core.contests.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.ranking import BoardTop
 from gateway.core.service import VOTE_SERVICE
 
 # Who the board shows (as the JSON board does): eliminated candidates keep their place, hidden ones never show.

@@ -14,7 +14,7 @@ from aiohttp import web
 from channels.web.pages import VoteForm, contest_missing, vote_form_context
 from channels.web.rendering import Page, html_errors, message_page, page_for, render
 from channels.web.share import base62, candidate_share, from_base62, rendition_size, share_links
-from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import NotFound
 from gateway.core.service import VOTE_SERVICE
 from gateway.kit.channel_parts import VoteHint

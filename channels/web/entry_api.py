@@ -18,8 +18,8 @@ from pydantic import BaseModel, Field, ValidationError
 
 from channels.web.api import InvalidRequest, require_json
 from channels.web.schemas import CodeRequest
-from gateway.core import entries
-from gateway.core.entry_texts import code_text
+from gateway.core.entries import entering
+from gateway.core.entries.entry_texts import code_text
 from gateway.core.errors import DomainError
 from gateway.core.media_storage import UploadGrant
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
@@ -100,17 +100,17 @@ def grant_json(grant: UploadGrant) -> dict[str, Any]:
             "chunk_bytes": grant.chunk_bytes}
 
 
-def codes_budget(settings: ServiceSettings, call: entries.PublicCall) -> tuple[str, int]:
+def codes_budget(settings: ServiceSettings, call: entering.PublicCall) -> tuple[str, int]:
     """The day's budget a contest's entry codes are counted against: its own, its organiser's figure (or the
     service's default), never above the service's ceiling."""
     per_day = min(call.codes_per_day or settings.entry_codes_default_per_day, settings.entry_codes_per_day)
     return f"contest:{call.contest_id}", per_day
 
 
-async def open_call(request: web.Request) -> entries.PublicCall:
-    call = await entries.public_call(request.app[SESSIONS], request.match_info["slug"], datetime.now(UTC))
+async def open_call(request: web.Request) -> entering.PublicCall:
+    call = await entering.public_call(request.app[SESSIONS], request.match_info["slug"], datetime.now(UTC))
     if not call.open_now:
-        raise entries.EntriesClosed("Entries are not open for this contest.")
+        raise entering.EntriesClosed("Entries are not open for this contest.")
     return call
 
 
@@ -164,7 +164,7 @@ async def prove_number(request: web.Request) -> web.Response:
 @routes.post("/api/v1/contests/{slug}/entries/uploads")
 async def grant_upload(request: web.Request) -> web.Response:
     asked = await body(request, GrantRequest)
-    grant = await entries.grant_upload(request.app[SESSIONS], request.app[MEDIA_STORAGE], request.match_info["slug"],
+    grant = await entering.grant_upload(request.app[SESSIONS], request.app[MEDIA_STORAGE], request.match_info["slug"],
                                        proven(request, asked.proof), asked.kind, datetime.now(UTC))
     return web.json_response(grant_json(grant), status=201)
 
@@ -173,7 +173,7 @@ async def grant_upload(request: web.Request) -> web.Response:
 async def submit(request: web.Request) -> web.Response:
     asked = await body(request, EntryRequest)
     msisdn = proven(request, asked.proof)
-    entry, token = await entries.submit_entry(
+    entry, token = await entering.submit_entry(
         request.app[SESSIONS], request.app[MEDIA_STORAGE], request.match_info["slug"], msisdn, name=asked.name,
         bio=asked.bio, language=Lang.parse(asked.language) or Lang.FR, rules_accepted=asked.rules_accepted,
         clip_id=asked.clip_id, photo_id=asked.photo_id, now=datetime.now(UTC))
@@ -191,7 +191,7 @@ def entry_id_of(request: web.Request) -> uuid.UUID:
 
 @routes.get("/api/v1/entries/{entry_id}")
 async def entry_status(request: web.Request) -> web.Response:
-    view = await entries.entry_view(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request),
+    view = await entering.entry_view(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request),
                                     request.query.get("token", ""))
     return web.json_response({
         "entry_id": str(view.id), "status": view.status.value, "reason": view.reason, "name": view.name,
@@ -207,7 +207,7 @@ async def entry_status(request: web.Request) -> web.Response:
 @routes.post("/api/v1/entries/{entry_id}/uploads")
 async def grant_new_clip(request: web.Request) -> web.Response:
     asked = await body(request, EntryToken)
-    grant = await entries.grant_for_entry(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request),
+    grant = await entering.grant_for_entry(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request),
                                           asked.token, datetime.now(UTC))
     return web.json_response(grant_json(grant), status=201)
 
@@ -215,6 +215,6 @@ async def grant_new_clip(request: web.Request) -> web.Response:
 @routes.put("/api/v1/entries/{entry_id}/clip")
 async def replace_clip(request: web.Request) -> web.Response:
     asked = await body(request, ClipRequest)
-    await entries.replace_clip(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request), asked.token,
+    await entering.replace_clip(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request), asked.token,
                                asked.clip_id, datetime.now(UTC))
     return web.json_response({"clip_id": str(asked.clip_id)})

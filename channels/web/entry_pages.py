@@ -10,7 +10,7 @@ from aiohttp import web
 
 from channels.web.i18n import error_message
 from channels.web.rendering import html_errors, message_page, page_for, render
-from gateway.core import entries
+from gateway.core.entries import entering
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.models import EntryStatus, OrderStatus, UploadState
@@ -25,7 +25,7 @@ REFRESH_SECONDS = 10  # while the clip is being prepared (a minute of 1080p take
 async def call_page(request: web.Request) -> web.StreamResponse:
     page = page_for(request)
     try:
-        call = await entries.public_call(request.app[SESSIONS], request.match_info["slug"], datetime.now(UTC))
+        call = await entering.public_call(request.app[SESSIONS], request.match_info["slug"], datetime.now(UTC))
     except NotFound:
         return message_page(page, 404, page.tr("enter_closed"), page.tr("enter_closed"))
     data = {"slug": call.slug, "lang": page.tr.lang}
@@ -51,7 +51,7 @@ async def entry_response(request: web.Request, entry_id: uuid.UUID, token: str, 
                          status: int = 200) -> web.Response:
     page = page_for(request)
     try:
-        view = await entries.entry_view(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id, token)
+        view = await entering.entry_view(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id, token)
     except NotFound:
         return entry_missing(request)
     processing = view.clip.state in (UploadState.GRANTED, UploadState.RECEIVED)

@@ -16,8 +16,8 @@ from aiohttp import web
 from channels.web.candidate_texts import CANDIDATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
 from channels.web.refusal_texts import readable_refusal
-from gateway.core.catalog import VoterOrder
-from gateway.core.reasons import READABLE
+from gateway.core.contests.catalog import VoterOrder
+from gateway.core.payments.reasons import READABLE
 from gateway.core.texts import (
     LANGUAGES,
     N_,

@@ -10,7 +10,7 @@ from channels.web.i18n import (
     order_words,
 )
 from channels.web.rendering import Page, html_errors, message_page, page_for, render
-from gateway.core.catalog import PublicContest, VoterOrder
+from gateway.core.contests.catalog import PublicContest, VoterOrder
 from gateway.core.errors import NotFound
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.models import OrderStatus

@@ -25,12 +25,12 @@ from channels.web.order_pages import vote_accepted
 from channels.web.rendering import Page, html_errors, message_page, page_for, render, secure_cookies
 from channels.web.share import contest_share
 from channels.web.vote_limits import VOTE_WINDOW
-from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.ranking import PublicBoard
+from gateway.core.contests.rules import MOBILE_MONEY_PROVIDERS, VotingState
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.orders import placing
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
-from gateway.core.ranking import PublicBoard
-from gateway.core.rules import MOBILE_MONEY_PROVIDERS, VotingState
 from gateway.core.service import VOTE_SERVICE, PlacedVote
 from gateway.db.models import OrderStatus
 from gateway.kit import throttle

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.core.catalog import PublicCandidate, PublicClip, PublicContest, VoterOrder
+from gateway.core.contests.catalog import PublicCandidate, PublicClip, PublicContest, VoterOrder
 
 ProviderName = Literal["mtn", "orange", "stripe"]
 

@@ -14,7 +14,7 @@ from urllib.parse import quote, urljoin
 from aiohttp import web
 
 from channels.web.i18n import Translator
-from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.kit.keys import SETTINGS
 
 BASE62 = string.digits + string.ascii_letters

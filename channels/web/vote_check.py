@@ -12,9 +12,9 @@ from aiohttp import web
 
 from channels.web.rendering import Page, html_errors, message_page, page_for, render
 from channels.web.schemas import CheckpointOut, LedgerEntryOut, NamedOut, ReceiptOut, ResultsKeyOut
-from gateway.core import results
 from gateway.core.errors import Conflict, DomainError, NotFound, RateLimited
-from gateway.core.order_standing import OrderStanding, Outcome
+from gateway.core.orders.order_standing import OrderStanding, Outcome
+from gateway.core.results import signing
 from gateway.core.service import VOTE_SERVICE
 from gateway.kit import throttle
 from gateway.kit.keys import REDIS, RESULTS_KEY, SETTINGS
@@ -94,19 +94,19 @@ def entry_words(page: Page, standing: OrderStanding) -> list[str]:
 @routes.get(PUBLIC_KEY_PATH)
 async def public_key_pem(request: web.Request) -> web.Response:
     """The key that checks every signed results sheet, at an address that never changes."""
-    return web.Response(text=results.public_pem(request.app[RESULTS_KEY].public_key()),
+    return web.Response(text=signing.public_pem(request.app[RESULTS_KEY].public_key()),
                         content_type="application/x-pem-file", headers={"Cache-Control": "public, max-age=300"})
 
 
 @routes.get("/api/v1/results-key")
 async def public_key_json(request: web.Request) -> web.Response:
     public = request.app[RESULTS_KEY].public_key()
-    out = ResultsKeyOut(algorithm="Ed25519", pem=results.public_pem(public),
-                        raw_base64=base64.b64encode(results.public_raw(public)).decode(), url=PUBLIC_KEY_PATH)
+    out = ResultsKeyOut(algorithm="Ed25519", pem=signing.public_pem(public),
+                        raw_base64=base64.b64encode(signing.public_raw(public)).decode(), url=PUBLIC_KEY_PATH)
     return web.Response(text=out.model_dump_json(), content_type="application/json")
 
 
-async def closed_sheet(request: web.Request) -> results.SignedSheet:
+async def closed_sheet(request: web.Request) -> signing.SignedSheet:
     """The latest signed sheet of a contest whose voting has closed; 404 before (or with none yet)."""
     service = request.app[VOTE_SERVICE]
     contest = await service.contest(request.match_info["slug"])

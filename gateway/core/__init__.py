@@ -1,2 +1,26 @@
-"""The vote core: contests' rules, orders, the payment interface, money, phone numbers, errors and
-outcomes, and the texts every channel speaks. It imports no channel, provider, board or assembly."""
+"""The vote core: a small flat kernel, a folder (a wing) per domain, and the service that composes them. It imports
+no channel, provider, board or assembly.
+
+Design overview
+---------------
+
+The wings, each opening with its own overview, from the top down (a wing imports only the wings below it, so every
+crossing goes one way; `[tool.importlinter]` in pyproject.toml keeps it so):
+
+- ``oversight`` - the review queue, orders as the admin area sees them, dashboards, the control room, exports;
+- ``money_out`` - refunds, payouts, settlements, the books against the providers;
+- ``payments`` - money in: starts, callbacks, status checks, verification, chargebacks;
+- ``orders`` - an order's life: placed, counted once, closed, refunded; receipts and what a voter may learn;
+- ``entries`` - calls for entries and their fees (the counting statement composes a fee's part);
+- ``contests`` - contests and candidates, the vote rules, the catalog, the ranking, the organiser's scope;
+- ``fraud`` - the rules, their counters and holds (the counting statement composes their parts);
+- ``results``, ``media``, ``voters`` - the ledger and the signed sheets; an upload's life; a payer number's
+  language and the blocklist.
+
+The kernel stays flat: ``service`` above the wings (the one API every channel calls, composing them); below them,
+importing none, the interfaces of what lies outside the core (``providers`` for payments, ``media_storage`` for files,
+and those a channel implements or uses: ``channel_settings``, ``channel_queries``, ``channel_reports``,
+``phone_texts``); and what every wing shares: ``errors``, ``money``, ``phone``, ``texts`` (the core's gettext catalogs
+in ``locales/``), ``audit``, ``outbox``, ``entered_text`` (an organiser's text checked) and ``cells`` (text safe in a
+spreadsheet).
+"""

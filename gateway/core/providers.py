@@ -13,8 +13,6 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
-from gateway.core.fraud import PaymentRisk
-
 
 class PaymentState(StrEnum):
     PENDING = "pending"
@@ -75,6 +73,15 @@ class Collection:
 class StartResult:
     redirect_url: str | None = None  # where the payer completes the payment (WebPay, Stripe Checkout)
     provider_data: Mapping[str, Any] = field(default_factory=dict)  # kept on the order for later calls
+
+
+@dataclass(frozen=True)
+class PaymentRisk:
+    """What a provider says of a payment when it confirms it (Stripe: the charge's Radar risk level and the card's
+    country); None where it says nothing. The fraud rules weigh it (gateway.core.fraud.rules.risk_hits)."""
+
+    provider_risk: str | None = None  # "normal" | "elevated" | "highest"
+    card_country: str | None = None  # ISO 3166 alpha-2
 
 
 @dataclass(frozen=True)

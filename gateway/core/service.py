@@ -17,11 +17,15 @@ from typing import Protocol
 
 from aiohttp import web
 
-from gateway.core import catalog, entries, ledger, order_standing, results, shared_learning, voters
-from gateway.core.catalog import PublicContest, VoterOrder
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
+from gateway.core.contests import catalog
+from gateway.core.contests.catalog import PublicContest, VoterOrder
+from gateway.core.contests.ranking import BoardReader, BoardTop, PublicBoard
+from gateway.core.contests.rules import VotingState
+from gateway.core.entries import entering, entry_fees
+from gateway.core.fraud import shared_learning
 from gateway.core.media_storage import MediaStorage
-from gateway.core.orders import closing, entry_fees, placing
+from gateway.core.orders import closing, order_standing, placing
 from gateway.core.payments import in_chat
 from gateway.core.payments.starting import (
     START_LEASE,
@@ -34,10 +38,10 @@ from gateway.core.payments.starting import (
     time_to_pay,
 )
 from gateway.core.providers import PaymentError, Providers
-from gateway.core.ranking import BoardReader, BoardTop, PublicBoard
-from gateway.core.rules import VotingState
+from gateway.core.results import ledger, signing
 from gateway.core.texts import Lang
-from gateway.core.voters import Caller, PayerVotes
+from gateway.core.voters import payer_numbers
+from gateway.core.voters.payer_numbers import Caller, PayerVotes
 from gateway.db.engine import Sessions, autocommit
 
 log = logging.getLogger(__name__)
@@ -139,9 +143,9 @@ class VoteService:
     async def pay_entry_fee(self, entry_id: uuid.UUID, token: str, provider: str, msisdn: str | None,
                             channel: str) -> PlacedVote:
         """Place (or find the waiting) payment of an entry's fee, by its candidate's private link, and start it
-        as a vote's: a redirect now, or a phone prompt after the reply (gateway.core.orders.entry_fees). No number:
+        as a vote's: a redirect now, or a phone prompt after the reply (gateway.core.entries.entry_fees). No number:
         the one the candidate proved when entering pays."""
-        entry = await entries.entry_of_link(self.sessions, entry_id, token)
+        entry = await entering.entry_of_link(self.sessions, entry_id, token)
         window = provider_for(self.providers, provider, channel).payment_window
         order = await entry_fees.place_entry_fee(
             self.sessions, entry_fees.FeeRequest(entry.id, provider, msisdn or entry.msisdn, channel),
@@ -184,14 +188,14 @@ class VoteService:
 
     async def caller(self, msisdn: str) -> Caller:
         """The number's language (chosen on any channel) and whether it is blocked."""
-        return await voters.caller(self.sessions, msisdn)
+        return await payer_numbers.caller(self.sessions, msisdn)
 
     async def remember_language(self, msisdn: str, language: Lang) -> None:
-        await voters.remember_language(self.sessions, msisdn, language)
+        await payer_numbers.remember_language(self.sessions, msisdn, language)
 
     async def payer_votes(self, contest_id: int, msisdn: str) -> PayerVotes:
         """A number's counted votes, waiting orders and last orders in a contest."""
-        return await voters.payer_votes(self.sessions, contest_id, msisdn)
+        return await payer_numbers.payer_votes(self.sessions, contest_id, msisdn)
 
     async def top(self, contest_id: int, n: int | None = None) -> BoardTop:
         """A board's first `n` rows (all with None), as the leaderboard serves it: one ranking rule (shared
@@ -220,10 +224,10 @@ class VoteService:
         async with autocommit(self.sessions) as session:
             return await ledger.latest_checkpoints(session, contest_id, last)
 
-    async def results_sheet(self, slug: str) -> results.SignedSheet | None:
+    async def results_sheet(self, slug: str) -> signing.SignedSheet | None:
         """The contest's latest results sheet signed at (or after) close; the caller publishes it only when
         `results_published` says so."""
-        return await results.latest_sheet(self.sessions, slug)
+        return await signing.latest_sheet(self.sessions, slug)
 
     @staticmethod
     def results_published(contest: PublicContest, now: datetime) -> bool:

@@ -1,8 +1,8 @@
-"""The platform's account balances at a provider, read and set against the books (gateway.core.balance_books), by
-`gateway reconcile money` and by the worker every hour. Each reading is kept (`provider_balances`); one that moved
-beyond the books since the one before is a difference, kept in the audit log (`money.difference`, as the
-per-reference differences, so an owner sees it on the settlement page) and printed. The first reading of an
-account is its starting point: nothing to compare it with yet.
+"""The platform's account balances at a provider, read and set against the books (gateway.core.money_out.balance_books),
+by `gateway reconcile money` and by the worker every hour. Each reading is kept (`provider_balances`); one that moved
+beyond the books since the one before is a difference, kept in the audit log (`money.difference`, as the per-reference
+differences, so an owner sees it on the settlement page) and printed. The first reading of an account is its starting
+point: nothing to compare it with yet.
 
 The books are read before the balance: whatever is decided between the two reads was on its way at the first,
 and the reading allows for it.
@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import func, select, text
 
-from gateway.core.balance_books import Account, AccountBooks, Reading, account_books, effect_on, unexplained
-from gateway.core.money_check import Difference
+from gateway.core.money_out.balance_books import Account, AccountBooks, Reading, account_books, effect_on, unexplained
+from gateway.core.money_out.money_check import Difference
 from gateway.core.providers import AccountBalance, PaymentError, Providers
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, ProviderBalance

@@ -12,8 +12,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import and_, or_, select
 
-from gateway.core import ledger, results
 from gateway.core.errors import Conflict
+from gateway.core.results import ledger, signing
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, LedgerHead, ResultsSheet
 
@@ -87,7 +87,7 @@ async def checkpoint_pass(sessions: Sessions, key: Ed25519PrivateKey, now: datet
 
 async def sign(sessions: Sessions, key: Ed25519PrivateKey, contest: ContestRound, reason: str) -> list[str]:
     try:
-        await results.sign_results(sessions, key, contest.contest_id, reason=reason, signed_by="system")
+        await signing.sign_results(sessions, key, contest.contest_id, reason=reason, signed_by="system")
     except Conflict as exc:  # a ledger that does not verify: said loudly, never signed
         log.error("results of %s not signed (%s): %s", contest.slug, reason, exc.message)
         return []

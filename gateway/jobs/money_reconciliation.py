@@ -1,5 +1,5 @@
-"""`gateway reconcile money` and the worker's daily pass: each day's books of a provider against the provider's own
-word (gateway.core.money_check), one status call per reference, within the provider's cap (the reconciler's share:
+"""`gateway reconcile money` and the worker's daily pass: each day's books of a provider against the provider's own word
+(gateway.core.money_out.money_check), one status call per reference, within the provider's cap (the reconciler's share:
 the worker's checks of fresh payments come first). Each difference is printed and kept in the audit log
 (`money.difference`, once per reference), where a person finds it.
 
@@ -22,7 +22,7 @@ from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
-from gateway.core.money_check import (
+from gateway.core.money_out.money_check import (
     KINDS,
     BookEntry,
     Difference,

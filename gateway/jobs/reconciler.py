@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import or_, select
 
 from gateway.core.orders import closing, tables
-from gateway.core.outcomes import Outcome, Reconciled
+from gateway.core.orders.outcomes import Outcome, Reconciled
 from gateway.core.payments.checking import StatusPace, check_payment, note_check
 from gateway.core.payments.starting import start_payment
 from gateway.core.providers import CollectionNotFound, PaymentError, Providers

@@ -25,12 +25,12 @@ from redis.asyncio import Redis
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.catalog import PublicContest
 from gateway.core.channel_reports import FailedMessages
 from gateway.core.channel_settings import ChannelContestSettings
+from gateway.core.contests.catalog import PublicContest
+from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
 from gateway.core.providers import Providers
-from gateway.core.receipts import ReceiptSender
 from gateway.db.engine import Sessions
 from gateway.kit.settings import ServiceSettings
 

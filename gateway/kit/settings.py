@@ -139,7 +139,7 @@ def check_servers(settings: ServiceSettings) -> None:
 
 def results_key_problem(settings: ServiceSettings) -> str | None:
     """Production signs results with a key of its own: none, or one that cannot be read, refuses to start."""
-    from gateway.core.results import BadKey, private_key
+    from gateway.core.results.signing import BadKey, private_key
 
     if settings.results_signing_key is None or not settings.results_signing_key.get_secret_value().strip():
         return "RESULTS_SIGNING_KEY must be set (an Ed25519 key: results sheets are signed with it)"

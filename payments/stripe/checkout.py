@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import stripe
 
-from gateway.core.fraud import PaymentRisk
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
@@ -26,6 +25,7 @@ from gateway.core.providers import (
     CollectionNotFound,
     InboundCallback,
     PaymentError,
+    PaymentRisk,
     PaymentState,
     ProviderCharge,
     StartResult,
@@ -280,7 +280,8 @@ def paid_status(session: Mapping[str, Any], raw: str) -> StatusResult:
 
 
 def risk_of(charge: Mapping[str, Any]) -> PaymentRisk:
-    """Radar's risk level of the charge and its card's country: signals of the fraud rules (gateway.core.fraud)."""
+    """Radar's risk level of the charge and its card's country: signals of the fraud rules
+    (gateway.core.fraud.rules)."""
     outcome, details = charge.get("outcome"), charge.get("payment_method_details")
     card = details.get("card") if isinstance(details, Mapping) else None
     level = outcome.get("risk_level") if isinstance(outcome, Mapping) else None

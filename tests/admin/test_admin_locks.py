@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.core import contests_admin
 from gateway.core.audit import Actor
+from gateway.core.contests import contests_admin
+from gateway.core.contests.scope import contest_in_scope
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
@@ -18,7 +19,7 @@ async def test_a_vote_counts_while_an_admin_change_holds_the_contest_and_its_can
     contest = await make_contest(sessions, fraud_rules=RULES_OFF)
     order = await place(sessions, contest, "02", quantity=2)
     async with sessions.begin() as admin:  # an admin change under way (e.g. a resume or a reorder)
-        await contests_admin._contest(admin, OWNER, contest.id, lock=True)
+        await contest_in_scope(admin, OWNER, contest.id, lock=True)
         await contests_admin._in_order(admin, contest.id, lock=True)
         # The count's ledger entry and tally rows point at the contest and the candidate (foreign keys): with
         # FOR UPDATE held here it waited for the admin's commit; with FOR NO KEY UPDATE it goes through.

@@ -9,10 +9,10 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from gateway.core.blocklist import parse_network
 from gateway.core.errors import DomainError
 from gateway.core.orders import counting
-from gateway.core.outcomes import ConfirmOutcome
+from gateway.core.orders.outcomes import ConfirmOutcome
+from gateway.core.voters.blocklist import parse_network
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, BlockedAddress, BlockedMsisdn, OrderStatus, VoteOrder
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account

@@ -10,9 +10,9 @@ from sqlalchemy import select
 
 from assembly.channel_list import CONTEST_SETTINGS
 from channels.sms.contest_settings import keywords_collide
-from gateway.core.contest_drafts import BoardVisibility, parse_contest
+from gateway.core.contests.contest_drafts import BoardVisibility, parse_contest
 from gateway.core.errors import DomainError
-from gateway.core.fraud import FraudRules
+from gateway.core.fraud.rules import FraudRules
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, make_account

@@ -13,7 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from admin.control_alerts import LevelsHistory, LevelsSnapshot, alerts, cap_use, quantile
-from gateway.core.control_room import ServiceFigures
+from gateway.core.oversight.control_room import ServiceFigures
 from gateway.db.engine import Sessions
 from gateway.jobs.last_passes import note_pass
 from gateway.kit.keys import SERVICE_LEVELS

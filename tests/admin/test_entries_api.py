@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from gateway.core import uploads
+from gateway.core.media import uploads
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Entry, EntryStatus, MediaUpload, UploadState
 from gateway.kit.keys import MEDIA_STORAGE, SETTINGS

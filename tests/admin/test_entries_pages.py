@@ -8,7 +8,7 @@ import re
 
 from sqlalchemy import select
 
-from gateway.core.catalog import mask_msisdn
+from gateway.core.contests.catalog import mask_msisdn
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, UploadState
 from gateway.kit.keys import MEDIA_STORAGE

@@ -7,9 +7,9 @@ import re
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from gateway.core import holds
+from gateway.core.fraud import holds
 from gateway.core.orders import counting
-from gateway.core.outcomes import ConfirmOutcome
+from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from tests.admin.accounts import browser_sign_in, csrf_token, make_account

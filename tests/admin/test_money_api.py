@@ -12,8 +12,8 @@ import uuid
 from aiohttp.test_utils import TestClient
 from sqlalchemy import insert
 
-from gateway.core import payouts
 from gateway.core.audit import Actor
+from gateway.core.money_out import payouts
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, PayoutAccountKind, Refund, RefundState

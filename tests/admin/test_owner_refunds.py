@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
 from channels.telegram.fake_api import FakeBotApi
+from gateway.core.money_out.refunds_sent import owe_refunds
 from gateway.core.orders import counting
-from gateway.core.payments.refunds_sent import owe_refunds
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, VoteOrder
 from gateway.kit.keys import PROVIDERS

@@ -6,7 +6,7 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from gateway.core.contests_admin import moved
+from gateway.core.contests.contests_admin import moved
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry

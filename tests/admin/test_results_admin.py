@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from gateway.core import results
 from gateway.core.orders import counting
+from gateway.core.results import signing
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
@@ -30,9 +30,9 @@ async def test_an_auditor_signs_the_results_on_demand_and_an_organiser_may_not(c
     body = await signed.json()
     assert "candidate,03,Candidate 03,4,400,XAF" in body["sheet"] and body["entries"] == 1
     key = await (await client.get("/api/v1/admin/results-key", headers=auditor)).json()
-    public = results.public_key(key["pem"].encode())
-    assert results.signature_holds(public, body["sheet"].encode(), body["signature"].encode())
-    assert not results.signature_holds(public, body["sheet"].replace(",4,400,", ",40,400,").encode(),
+    public = signing.public_key(key["pem"].encode())
+    assert signing.signature_holds(public, body["sheet"].encode(), body["signature"].encode())
+    assert not signing.signature_holds(public, body["sheet"].replace(",4,400,", ",40,400,").encode(),
                                        body["signature"].encode())
     async with sessions() as session:
         entry = (await session.scalars(select(AuditEntry).where(AuditEntry.action == "results.sign"))).one()
@@ -50,7 +50,7 @@ async def test_the_owner_sees_the_public_key_and_signs_from_the_page(client: Tes
     assert posted.status == 303
     after = await (await client.get(posted.headers["Location"])).text()
     assert "on_demand" in after and f"/admin/contests/{contest.id}/results/" in after
-    [sheet] = await results.sheets_of(sessions, contest.id)
+    [sheet] = await signing.sheets_of(sessions, contest.id)
     download = await client.get(f"/admin/contests/{contest.id}/results/{sheet.id}.csv")
     assert download.status == 200 and await download.read() == sheet.sheet
 

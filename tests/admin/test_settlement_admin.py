@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
 from sqlalchemy import select
 
-from gateway.core import results
 from gateway.core.orders import counting
+from gateway.core.results import signing
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest
 from gateway.kit.keys import RESULTS_KEY
@@ -54,7 +54,7 @@ async def test_the_owner_sets_the_rates_and_signs_a_statement_that_adds_up(clien
     statement = await (await client.get(f"{base}/{link}")).read()
     signature = await (await client.get(f"{base}/{link}.sig")).read()
     assert b"total,,XAF,2,1000,0,19,100,881" in statement
-    assert results.signature_holds(client.app[RESULTS_KEY].public_key(), statement, signature)
+    assert signing.signature_holds(client.app[RESULTS_KEY].public_key(), statement, signature)
     workbook = load_workbook(io.BytesIO(await (await client.get(f"{base}/{link[:-len('.csv')]}.xlsx")).read()))
     totals = next(row for row in workbook.active.iter_rows(values_only=True) if row[0] == "total")
     assert totals == ("total", None, "XAF", 2, 1000, 0, 19, 100, 881)

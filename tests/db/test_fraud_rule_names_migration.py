@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from assembly.channel_list import MIGRATIONS
 from assembly.settings import Settings
-from gateway.core.fraud import FraudRules
+from gateway.core.fraud.rules import FraudRules
 from gateway.db.engine import Sessions
 from gateway.db.migrate import alembic_config
 from tests.factories import make_contest, place

@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from assembly.channel_list import MIGRATIONS
 from assembly.settings import Settings
-from gateway.core import ledger
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.migrate import alembic_config
 from tests.factories import RULES_OFF, make_contest, place

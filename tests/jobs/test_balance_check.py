@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
-from gateway.core.money_check import recent_differences
+from gateway.core.money_out.money_check import recent_differences
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import Payout, ProviderBalance

@@ -7,14 +7,14 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, text, update
 
-from gateway.core import ledger, results
 from gateway.core.orders import counting
+from gateway.core.results import ledger, signing
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, ResultsSheet
 from gateway.jobs.checkpoints import checkpoint_pass
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 
-KEY = results.private_key(TEST_RESULTS_KEY)
+KEY = signing.private_key(TEST_RESULTS_KEY)
 
 
 async def vote(sessions: Sessions, contest: Contest, msisdn: str) -> None:
@@ -49,16 +49,16 @@ async def test_a_checkpoint_each_hour_the_chain_grew_then_one_at_close_with_a_si
     await close(sessions, contest)
     assert await checkpoint_pass(sessions, KEY, now) == ["gala:close", "gala:signed"]
     assert await checkpoint_pass(sessions, KEY, now) == []  # once
-    sheet = await results.latest_sheet(sessions, "gala")
+    sheet = await signing.latest_sheet(sessions, "gala")
     assert sheet is not None and sheet.entries == 2 and b"candidate,01,Candidate 01,4,400,XAF" in sheet.sheet
-    assert results.signature_holds(KEY.public_key(), sheet.sheet, sheet.signature)
+    assert signing.signature_holds(KEY.public_key(), sheet.sheet, sheet.signature)
     assert idle.slug == "idle" and await count(sessions, LedgerCheckpoint) == 3
 
     # A payment whose prompt went out before close, confirmed after: an hour on, a checkpoint and a new sheet.
     await counting.confirm_payment(sessions, late.id, "SUCCESSFUL", late.amount, late.currency, "LATE",
                                    provider=late.provider)
     assert await checkpoint_pass(sessions, KEY, now + timedelta(minutes=61)) == ["gala:hourly", "gala:signed"]
-    latest = await results.latest_sheet(sessions, "gala")
+    latest = await signing.latest_sheet(sessions, "gala")
     assert latest is not None and latest.reason == "after_close" and latest.entries == 3
 
 
@@ -77,7 +77,7 @@ async def test_a_ledger_that_does_not_verify_is_not_signed_at_close(sessions: Se
         await session.execute(text("UPDATE ledger_entries SET quantity = 2 WHERE contest_id = :c"), {"c": contest.id})
     assert await checkpoint_pass(sessions, KEY, datetime.now(UTC)) == ["gala:signed"]
     assert await checkpoint_pass(sessions, KEY, datetime.now(UTC)) == []
-    sheet = await results.latest_sheet(sessions, "gala")
+    sheet = await signing.latest_sheet(sessions, "gala")
     assert sheet is not None and sheet.reason == "close" and sheet.entries == 1
 
 
@@ -87,8 +87,8 @@ async def test_a_pass_cut_short_after_the_close_checkpoint_signs_the_sheet_next_
     await close(sessions, contest)
     async with sessions.begin() as session:  # the pass took the close checkpoint, then its process died
         await ledger.take_checkpoint(session, contest.id, "close")
-    assert await results.latest_sheet(sessions, "gala") is None
+    assert await signing.latest_sheet(sessions, "gala") is None
     assert await checkpoint_pass(sessions, KEY, datetime.now(UTC)) == ["gala:signed"]
-    sheet = await results.latest_sheet(sessions, "gala")
+    sheet = await signing.latest_sheet(sessions, "gala")
     assert sheet is not None and sheet.reason == "close" and b"candidate,01,Candidate 01,2,200,XAF" in sheet.sheet
     assert await count(sessions, LedgerCheckpoint) == 1  # no second close checkpoint

@@ -15,7 +15,7 @@ import httpx
 from sqlalchemy import select
 
 from assembly.settings import Settings
-from gateway.core.money_check import BookEntry, ProviderWord, difference, recent_differences
+from gateway.core.money_out.money_check import BookEntry, ProviderWord, difference, recent_differences
 from gateway.core.providers import PaymentProvider
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry

@@ -6,7 +6,7 @@ from redis.asyncio import Redis
 from sqlalchemy import update
 
 from gateway.core.orders import counting
-from gateway.core.outcomes import ConfirmOutcome
+from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from leaderboard.cache import refresh_contest

@@ -73,7 +73,7 @@ async def test_a_confirmed_payment_reaches_the_viewer_through_the_outbox(
 async def test_a_burst_of_1000_confirmations_is_coalesced_and_the_last_frame_is_exact(
     board_client: TestClient, streams: OpenStream, sessions: Sessions, redis: Redis
 ) -> None:
-    # One payer's thousand orders: the fraud rules would hold most of them (tests/core/test_holds.py).
+    # One payer's thousand orders: the fraud rules would hold most of them (tests/core/fraud/test_holds.py).
     contest = await make_contest(sessions, candidates=5, max_votes_per_order=10, fraud_rules=RULES_OFF)
     gate = asyncio.Semaphore(10)
 

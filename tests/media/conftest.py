@@ -21,7 +21,7 @@ from assembly.media import local_storage
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
-from gateway.core.uploads import note_received, served_publicly
+from gateway.core.media.uploads import note_received, served_publicly
 from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS
 from media.upload_server import media_app, remembered

@@ -27,11 +27,11 @@ from assembly.media import build_storage
 from assembly.media_jobs import media_sweep, on_media_access
 from assembly.providers import build_providers
 from assembly.settings import Settings
-from gateway.core import uploads
 from gateway.core.audit import Actor
-from gateway.core.contests_admin import set_candidate_status
-from gateway.core.entries import grant_upload
-from gateway.core.entries_review import approve_entries, reject_entry
+from gateway.core.contests.contests_admin import set_candidate_status
+from gateway.core.entries.entering import grant_upload
+from gateway.core.entries.entries_review import approve_entries, reject_entry
+from gateway.core.media import uploads
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry, MediaUpload, OutboxMessage, UploadState
 from gateway.kit.keys import MEDIA_STORAGE, STARTS

@@ -21,8 +21,8 @@ from sqlalchemy import func, select, update
 from assembly.job_runtime import JobContext
 from assembly.media_jobs import TEXTING_CHANNEL, on_entry_decided, process_upload, text_code
 from gateway.core.audit import Actor
-from gateway.core.contests_admin import set_candidate_status
-from gateway.core.entries_review import approve_entries, reject_entry
+from gateway.core.contests.contests_admin import set_candidate_status
+from gateway.core.entries.entries_review import approve_entries, reject_entry
 from gateway.core.errors import RateLimited
 from gateway.db.engine import Sessions
 from gateway.db.models import (

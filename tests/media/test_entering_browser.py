@@ -29,7 +29,7 @@ from assembly.media_jobs import on_entry_decided, process_upload, text_code
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
-from gateway.core.uploads import note_received, served_publicly
+from gateway.core.media.uploads import note_received, served_publicly
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, Tally, UploadState
 from gateway.jobs.queues import job_queue, sync_redis

@@ -14,9 +14,9 @@ from sqlalchemy import func, select
 
 from assembly.job_runtime import JobContext
 from assembly.media_jobs import process_upload, text_code
-from gateway.core import uploads
-from gateway.core.entries_review import approve_entries
+from gateway.core.entries.entries_review import approve_entries
 from gateway.core.errors import Conflict
+from gateway.core.media import uploads
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, Entry, UploadState
 from gateway.jobs.queues import job_queue, sync_redis

@@ -20,10 +20,11 @@ from assembly.job_runtime import JobContext
 from assembly.media_jobs import process_upload
 from assembly.providers import build_providers
 from assembly.worker_jobs import reconcile_pass
-from gateway.core import exports, ledger
-from gateway.core.entries_review import approve_entries
+from gateway.core.entries.entries_review import approve_entries
 from gateway.core.errors import Conflict
 from gateway.core.orders import tables
+from gateway.core.oversight import exports
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import Entry, LedgerEntry, OrderStatus, PaymentVerification, VoteOrder
 from gateway.kit.keys import STARTS

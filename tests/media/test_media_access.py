@@ -16,9 +16,9 @@ from sqlalchemy import update
 from assembly.job_runtime import JobContext
 from assembly.media_jobs import media_sweep
 from gateway.core.audit import Actor
-from gateway.core.contests_admin import set_candidate_photo, set_candidate_status
-from gateway.core.entries import entry_view
-from gateway.core.entries_review import approve_entries, reject_entry, set_candidate_clip
+from gateway.core.contests.contests_admin import set_candidate_photo, set_candidate_status
+from gateway.core.entries.entering import entry_view
+from gateway.core.entries.entries_review import approve_entries, reject_entry, set_candidate_clip
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry, EntryCall, MediaUpload, UploadKind, UploadState
 from media.local_storage import LocalStorage

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
 from assembly.settings import Settings
-from gateway.core import payouts
 from gateway.core.audit import Actor
+from gateway.core.money_out import payouts
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import Payout, PayoutAccountKind, PayoutState

@@ -15,8 +15,8 @@ import respx
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
 
+from gateway.core.money_out.refunds import request_refund
 from gateway.core.orders.tables import get_order
-from gateway.core.payments.refunds import request_refund
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, ProviderEvent
 from gateway.kit.keys import PROVIDERS

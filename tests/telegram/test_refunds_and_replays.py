@@ -19,7 +19,7 @@ from assembly.worker_jobs import stars_check
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
 from channels.telegram.polling import poll
-from gateway.core.payments.refunds import request_refund
+from gateway.core.money_out.refunds import request_refund
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
 from gateway.kit.keys import STARTS

@@ -11,7 +11,7 @@ from assembly.job_runtime import build_receipt_senders
 from assembly.settings import Settings
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
-from gateway.core.receipts import send_receipt
+from gateway.core.orders.receipts import send_receipt
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage, VoteOrder
 from tests.factories import make_contest, tallies

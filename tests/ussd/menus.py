@@ -10,7 +10,7 @@ from channels.phone.operators import Operator
 from channels.ussd.menu import MenuContext, parse_path, walk
 from channels.ussd.screens import Reply, render
 from channels.ussd.views import Extras, MenuContest, build_view
-from gateway.core.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.texts import Lang
 from gateway.db.models import CandidateStatus, ContestStatus
 from gateway.db.seed import DEMO_CANDIDATES

@@ -29,7 +29,7 @@ from channels.ussd.screens import (
 )
 from channels.ussd.views import Extras, TopEntry
 from gateway.core.texts import Lang
-from gateway.core.voters import PayerOrder, PayerVotes
+from gateway.core.voters.payer_numbers import PayerOrder, PayerVotes
 from tests.ussd.menus import HARD_CONTEST, HARD_NAMES, NOW, context, demo, hard, screen, view
 
 

@@ -22,9 +22,9 @@ from channels.ussd.screens import (
     unknown_service,
 )
 from channels.ussd.views import Extras, TopEntry
-from gateway.core.rules import VotingState
+from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
-from gateway.core.voters import PayerOrder, PayerVotes
+from gateway.core.voters.payer_numbers import PayerOrder, PayerVotes
 from tests.ussd.menus import HOME_EN, HOME_FR, NOW, body, context, demo, screen, view
 
 # Language: chosen on the first screen, else remembered, else the contest's default.

@@ -14,7 +14,7 @@ from channels.ussd.layout import LIST_BUDGET, paginate
 from channels.ussd.session import contest_from_json, contest_to_json
 from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, texts
 from channels.ussd.views import BoardMode, build_view, why_unavailable
-from gateway.core.rules import VotingState
+from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
 from tests.ussd.menus import BOTH, NOW, record, view
 

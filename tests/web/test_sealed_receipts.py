@@ -9,8 +9,8 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
-from gateway.core import ledger
 from gateway.core.orders import counting
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, VoteOrder
 from tests.factories import RULES_OFF, make_contest, place

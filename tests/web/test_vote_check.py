@@ -12,9 +12,9 @@ from sqlalchemy import update
 
 from assembly.app import create_app
 from assembly.settings import Settings
-from gateway.core import ledger, results
 from gateway.core.orders import counting
 from gateway.core.payments import verification
+from gateway.core.results import ledger, signing
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder
 from gateway.kit.keys import STARTS
@@ -32,7 +32,7 @@ async def counted_order(sessions: Sessions, contest: Contest, quantity: int = 3)
 
 
 def reference(order: VoteOrder) -> str:
-    return order.id.hex[:8].upper()  # what the receipt shows (gateway.core.catalog.VoterOrder.reference)
+    return order.id.hex[:8].upper()  # what the receipt shows (gateway.core.contests.catalog.VoterOrder.reference)
 
 
 async def test_a_counted_vote_shows_its_ledger_entry_and_then_the_checkpoint_that_covers_it(
@@ -99,21 +99,21 @@ async def test_the_results_are_public_once_closed_and_signed_and_check_against_t
     contest = await make_contest(sessions, fraud_rules=RULES_OFF)
     await counted_order(sessions, contest)
     assert (await client.get(f"/c/{contest.slug}/results.csv")).status == 404  # voting still open
-    key = results.private_key(TEST_RESULTS_KEY)
+    key = signing.private_key(TEST_RESULTS_KEY)
     async with sessions.begin() as session:
         await session.execute(update(Contest).where(Contest.id == contest.id).values(
             status=ContestStatus.CLOSED, closes_at=datetime.now(UTC) - timedelta(minutes=1)))
     assert (await client.get(f"/c/{contest.slug}/results.csv")).status == 404  # not signed yet
-    await results.sign_results(sessions, key, contest.id, reason="close", signed_by="system")
+    await signing.sign_results(sessions, key, contest.id, reason="close", signed_by="system")
 
     sheet = await (await client.get(f"/c/{contest.slug}/results.csv")).read()
     signature = await (await client.get(f"/c/{contest.slug}/results.csv.sig")).read()
     assert b"candidate,02,Candidate 02,3,300,XAF" in sheet
     published = await client.get("/.well-known/ballot-results-key")
-    public = results.public_key(await published.read())
-    assert results.signature_holds(public, sheet, signature)
+    public = signing.public_key(await published.read())
+    assert signing.signature_holds(public, sheet, signature)
     as_json = await (await client.get("/api/v1/results-key")).json()
-    assert base64.b64decode(as_json["raw_base64"]) == results.public_raw(key.public_key())
+    assert base64.b64decode(as_json["raw_base64"]) == signing.public_raw(key.public_key())
     page = await (await client.get(f"/c/{contest.slug}?lang=en")).text()
     assert f"/c/{contest.slug}/results.csv.sig" in page
 
@@ -122,12 +122,12 @@ async def test_a_sealed_contests_sheet_stays_private_until_the_organiser_closes_
         client: TestClient, sessions: Sessions) -> None:
     contest = await make_contest(sessions, fraud_rules=RULES_OFF, board_sealed=True)
     await counted_order(sessions, contest)
-    key = results.private_key(TEST_RESULTS_KEY)
-    await results.sign_results(sessions, key, contest.id, reason="on_demand", signed_by="auditor@example.org")
+    key = signing.private_key(TEST_RESULTS_KEY)
+    await signing.sign_results(sessions, key, contest.id, reason="on_demand", signed_by="auditor@example.org")
     async with sessions.begin() as session:  # its closing time has passed, but nobody closed it yet
         await session.execute(update(Contest).where(Contest.id == contest.id).values(
             closes_at=datetime.now(UTC) - timedelta(minutes=1)))
-    await results.sign_results(sessions, key, contest.id, reason="close", signed_by="system")
+    await signing.sign_results(sessions, key, contest.id, reason="close", signed_by="system")
     assert (await client.get(f"/c/{contest.slug}/results.csv")).status == 404  # still sealed: no counts
     assert "results.csv" not in await (await client.get(f"/c/{contest.slug}?lang=en")).text()
     async with sessions.begin() as session:
@@ -139,7 +139,7 @@ async def test_a_sheet_signed_on_demand_while_voting_is_not_the_published_one(
         client: TestClient, sessions: Sessions) -> None:
     contest = await make_contest(sessions, fraud_rules=RULES_OFF)
     await counted_order(sessions, contest)
-    await results.sign_results(sessions, results.private_key(TEST_RESULTS_KEY), contest.id, reason="on_demand",
+    await signing.sign_results(sessions, signing.private_key(TEST_RESULTS_KEY), contest.id, reason="on_demand",
                                signed_by="auditor@example.org")
     async with sessions.begin() as session:
         await session.execute(update(Contest).where(Contest.id == contest.id).values(
@@ -153,12 +153,12 @@ async def test_names_that_look_like_formulas_reach_the_public_sheet_as_text(sess
         await session.execute(update(Candidate).where(Candidate.contest_id == contest.id, Candidate.code == "02")
                               .values(name="@SUM(1+1)"))
     await counted_order(sessions, contest)
-    signed = await results.sign_results(sessions, results.private_key(TEST_RESULTS_KEY), contest.id, reason="close",
+    signed = await signing.sign_results(sessions, signing.private_key(TEST_RESULTS_KEY), contest.id, reason="close",
                                         signed_by="system")
     rows = list(csv.reader(io.StringIO(signed.sheet.decode())))
     assert ["contest", contest.slug, '\'=HYPERLINK("http://evil.example","Results")', "", "", ""] in rows
     assert ["candidate", "02", "'@SUM(1+1)", "3", "300", "XAF"] in rows
-    assert results.signature_holds(results.private_key(TEST_RESULTS_KEY).public_key(), signed.sheet, signed.signature)
+    assert signing.signature_holds(signing.private_key(TEST_RESULTS_KEY).public_key(), signed.sheet, signed.signature)
 
 
 async def test_many_addresses_together_cannot_guess_references_past_the_overall_limit(

@@ -13,8 +13,8 @@ from sqlalchemy import select
 from assembly.app import create_app
 from assembly.demo import seed_demo
 from assembly.settings import Settings
-from gateway.core import ledger
 from gateway.core.orders import counting
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from tests.chromium import ARTIFACTS

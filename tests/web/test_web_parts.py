@@ -16,7 +16,7 @@ from assembly.settings import Environment, Settings
 from channels.web import csrf
 from channels.web.board_view import Board, board_rows
 from channels.web.i18n import Translator, choose_language, from_accept_language, mask_phone
-from gateway.core.ranking import BoardTop, CandidateInfo, rank_candidates
+from gateway.core.contests.ranking import BoardTop, CandidateInfo, rank_candidates
 from gateway.kit import throttle
 from gateway.kit.keys import SETTINGS
 from gateway.kit.throttle import client_address

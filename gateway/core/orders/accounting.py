@@ -1,12 +1,12 @@
 """What a change of a paid order moves, whatever the order bought: a vote order's votes on the ledger and the
-tally (gateway.core.ledger), an entry fee's mark on its entry (gateway.core.orders.entry_fees)."""
+tally (gateway.core.results.ledger), an entry fee's mark on its entry (gateway.core.entries.entry_fees)."""
 
 from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from gateway.core import ledger
-from gateway.core.orders import entry_fees
+from gateway.core.entries import entry_fees
+from gateway.core.results import ledger
 from gateway.db.models import VoteOrder
 
 

@@ -9,7 +9,8 @@ from sqlalchemy import (
     update,
 )
 
-from gateway.core.orders.tables import emit, still_pending
+from gateway.core.orders.tables import still_pending
+from gateway.core.outbox import emit
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     OrderStatus,

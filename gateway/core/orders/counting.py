@@ -24,16 +24,18 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from gateway.core import holds, ledger
+from gateway.core.contests.rules import late_success_status
+from gateway.core.entries import entry_fees
 from gateway.core.errors import NotFound
-from gateway.core.fraud import PaymentRisk, risk_hits
-from gateway.core.orders import entry_fees, tables
-from gateway.core.orders.tables import emit
-from gateway.core.outcomes import ConfirmOutcome
-from gateway.core.payments import kept_events
-from gateway.core.payments.kept_events import EventToKeep
-from gateway.core.receipts import PAID_RECEIPT_TOPIC
-from gateway.core.rules import late_success_status
+from gateway.core.fraud import holds
+from gateway.core.fraud.rules import risk_hits
+from gateway.core.orders import kept_events, tables
+from gateway.core.orders.kept_events import EventToKeep
+from gateway.core.orders.outcomes import ConfirmOutcome
+from gateway.core.orders.receipts import PAID_RECEIPT_TOPIC
+from gateway.core.outbox import emit
+from gateway.core.providers import PaymentRisk
+from gateway.core.results import ledger
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import (
@@ -133,7 +135,7 @@ def counting_statement(*, verify_later: bool = False,
     """The guarded pending → paid update, its ledger entry, the tally increment and the outbox rows as one statement.
 
     An order whose channel messages its voter (`VoteOrder.sends_receipt`) also gets an `order.paid`
-    row: the receipt is sent by a job, after the commit, once (see gateway.core.receipts).
+    row: the receipt is sent by a job, after the commit, once (see gateway.core.orders.receipts).
 
     Built once, with bound parameters named unlike any column (a parameter named after a column
     of an UPDATE joins its SET clause): the hottest statement of a show night is not rebuilt and
@@ -144,7 +146,7 @@ def counting_statement(*, verify_later: bool = False,
     of an event kept before).
     """
     orders = VoteOrder.__table__.c  # Core: an ORM update inside a CTE does not keep its bound parameters
-    judged = holds.judged_at_confirmation()
+    judged = holds.judged_at_confirmation(tables.still_pending())
     paid = (
         update(VoteOrder.__table__)
         .where(
@@ -154,7 +156,7 @@ def counting_statement(*, verify_later: bool = False,
             orders.amount == bindparam("confirm_amount"),
             orders.currency == bindparam("confirm_currency"),
         )
-        # Paid, or held when a fraud rule fired (gateway.core.holds): a held order's votes wait for a person.
+        # Paid, or held when a fraud rule fired (gateway.core.fraud.holds): a held order's votes wait for a person.
         .values(status=holds.paid_or_held(orders, judged), hold_reason=holds.held_reason_now(orders, judged),
                 provider_txn_id=bindparam("confirm_txn", type_=String),
                 decided_at=holds.CONFIRMED_AT, status_reason=bindparam("confirm_status", type_=Text))
@@ -165,7 +167,8 @@ def counting_statement(*, verify_later: bool = False,
     )
     is_paid = paid.c.status == OrderStatus.PAID
     buys_votes = paid.c.candidate_id.is_not(None)
-    # The ledger's entry (gateway.core.ledger) and the tally's increment made from it: one is never without the other.
+    # The ledger's entry (gateway.core.results.ledger) and the tally's increment made from it: one is never without
+    # the other.
     event = select(paid.c.contest_id, literal(ledger.EntryKind.COUNTED.value, String).label("kind"),
                    paid.c.id.label("order_id"), paid.c.candidate_id, paid.c.quantity, paid.c.amount, paid.c.currency,
                    paid.c.provider_txn_id).where(is_paid, buys_votes).cte("ledger_event")

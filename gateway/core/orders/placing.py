@@ -28,11 +28,11 @@ from sqlalchemy.dialects.postgresql import INET
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from gateway.core import fraud_counters, holds
-from gateway.core.blocklist import inet_of
+from gateway.core.contests.rules import check_order, normalise_optional
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
+from gateway.core.fraud import fraud_counters, holds
 from gateway.core.orders.tables import CANDIDATES, CONTESTS, ORDER_BY_ID, ORDERS_TABLE, detached_order
-from gateway.core.rules import check_order, normalise_optional
+from gateway.core.voters.blocklist import inet_of
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import (
     BlockedAddress,
@@ -69,7 +69,7 @@ class OrderRequest:
     msisdn: str | None = None
     voter_ref: str | None = None
     client_key: str | None = None  # the channel's idempotency key for this client; kept scoped to the payer
-    voter_address: str | None = None  # the web client's address, for the fraud rules (gateway.core.holds)
+    voter_address: str | None = None  # the web client's address, for the fraud rules (gateway.core.fraud.holds)
     language: str | None = None  # the voter's own language, where the channel knows it (for the receipt)
 
 

@@ -11,11 +11,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core import ledger
 from gateway.core.errors import NotFound
 from gateway.core.orders import accounting
-from gateway.core.orders.tables import emit
-from gateway.core.outcomes import RefundSettled
+from gateway.core.orders.outcomes import RefundSettled
+from gateway.core.outbox import emit
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,

@@ -1,5 +1,5 @@
 """The order tables as Core statements use them, and what every step of an order's life shares: reading one
-order, turning a Core row into a `VoteOrder`, queueing an outbox event in the order's transaction."""
+order, turning a Core row into a `VoteOrder`, the guard of a statement that moves a pending order."""
 
 from __future__ import annotations
 
@@ -9,11 +9,9 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     bindparam,
-    insert,
     select,
 )
 from sqlalchemy.engine import Row
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.errors import NotFound
 from gateway.db.engine import Sessions, autocommit
@@ -21,7 +19,6 @@ from gateway.db.models import (
     Candidate,
     Contest,
     OrderStatus,
-    OutboxMessage,
     VoteOrder,
 )
 
@@ -54,6 +51,3 @@ async def get_order(sessions: Sessions, order_id: uuid.UUID) -> VoteOrder:
         raise NotFound("No vote order has that id.", code="order_not_found")
     return order
 
-
-async def emit(session: AsyncSession, topic: str, **payload: Any) -> None:
-    await session.execute(insert(OutboxMessage).values(topic=topic, payload=payload))

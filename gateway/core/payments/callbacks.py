@@ -16,10 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.core.errors import DomainError
 from gateway.core.orders import counting
 from gateway.core.orders.count_batches import CountBatches
-from gateway.core.outcomes import Outcome
+from gateway.core.orders.kept_events import EVENT_PARAMETERS, EventToKeep, kept_event
+from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments.checking import settle
 from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER, collection_of_row, load_collection_row
-from gateway.core.payments.kept_events import EVENT_PARAMETERS, EventToKeep, kept_event
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
-from gateway.core import chargebacks
 from gateway.core.orders import closing, counting, refunding
-from gateway.core.outcomes import Outcome
+from gateway.core.orders.outcomes import Outcome
+from gateway.core.payments import chargebacks
 from gateway.core.payments.collections import load_collection
+from gateway.core.payments.reasons import readable_reason
 from gateway.core.providers import (
     Collection,
     CollectionNotFound,
@@ -21,7 +22,6 @@ from gateway.core.providers import (
     Providers,
     StatusResult,
 )
-from gateway.core.reasons import readable_reason
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
 

@@ -16,14 +16,14 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
-from gateway.core.catalog import VoterOrder
+from gateway.core.contests.catalog import VoterOrder
+from gateway.core.contests.rules import VotingState, check_candidate, voting_state
 from gateway.core.errors import VoteRejected
 from gateway.core.orders import refunding
-from gateway.core.outcomes import Outcome
+from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments.callbacks import receive_callback
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import ChatPayments, PaymentError, Providers
-from gateway.core.rules import VotingState, check_candidate, voting_state
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, OrderStatus, VoteOrder
 

@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from gateway.core.errors import DomainError, NotFound, VoteRejected
 from gateway.core.orders import closing, tables
+from gateway.core.orders.outcomes import Outcome
 from gateway.core.orders.placing import PlacedOrder
-from gateway.core.outcomes import Outcome
 from gateway.core.payments.collections import KEPT_DURING_START, collection_of, kept_during_start
 from gateway.core.providers import Collection, PaymentError, PaymentProvider, Providers, StartResult
 from gateway.db.driver_statements import DriverStatement

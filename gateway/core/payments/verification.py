@@ -25,11 +25,11 @@ from sqlalchemy import String, all_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core import ledger
 from gateway.core.orders import accounting
 from gateway.core.payments.checking import StatusPace, word_on
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import PaymentError, PaymentState, Providers, StatusResult
+from gateway.core.results import ledger
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
 
@@ -165,7 +165,7 @@ async def take_back(sessions: Sessions, order_id: uuid.UUID, reason: str, status
             await mark_done(session, order_id, Verified.NOT_PAID)
             return Verified.NOT_PAID
         counted = order.status is OrderStatus.PAID  # a held order's votes never reached the tally
-        if counted:  # the reversal on the ledger, and the tally with it (gateway.core.ledger)
+        if counted:  # the reversal on the ledger, and the tally with it (gateway.core.results.ledger)
             await accounting.record_change(session, ledger.EntryKind.REVERSED, order, sign=-1)
         order.status = OrderStatus.FLAGGED
         order.status_reason = f"{DISAGREED}: {reason}" + ("; the votes were taken back off" if counted else "")
@@ -184,7 +184,7 @@ async def take_back(sessions: Sessions, order_id: uuid.UUID, reason: str, status
     return Verified.DISAGREED
 
 
-# Paid, or paid and held by a fraud rule (gateway.core.holds): either way money the provider must confirm.
+# Paid, or paid and held by a fraud rule (gateway.core.fraud.holds): either way money the provider must confirm.
 VERIFIABLE = (OrderStatus.PAID, OrderStatus.HELD)
 BACKLOG = select(func.count(), func.min(PaymentVerification.queued_at)).where(PaymentVerification.verified_at.is_(None))
 

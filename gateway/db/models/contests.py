@@ -58,11 +58,11 @@ class Contest(Base):
     max_orders_per_day: Mapped[int] = mapped_column(Integer, server_default="200")
     # Public board: counts can be hidden (ranks only), and the board frozen from a moment on.
     show_counts: Mapped[bool] = mapped_column(Boolean, server_default="true")
-    # Thresholds of the fraud rules (gateway.core.fraud.FraudRules; a missing key takes its default, 0 turns
+    # Thresholds of the fraud rules (gateway.core.fraud.rules.FraudRules; a missing key takes its default, 0 turns
     # a rule off). None: every default.
     fraud_rules: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     board_frozen_at: Mapped[datetime | None]
-    # Sealed until close: no count, no rank anywhere public until the contest is closed (gateway.core.ranking).
+    # Sealed until close: no count, no rank anywhere public until the contest is closed (gateway.core.contests.ranking).
     board_sealed: Mapped[bool] = mapped_column(Boolean, server_default="false")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # The price of a vote in Stars (None: not sold for Stars). A channel's own settings of a contest live in

@@ -2,7 +2,7 @@
 
 An upload is a row before it is a file: the service grants it (a random id, a size limit, an expiry), the
 storage receives it, a job probes and transcodes it, and an entry or a candidate holds it. Files nothing holds
-(never attached, replaced, a rejected entry's) are removed a day after they were let go (gateway.core.uploads)."""
+(never attached, replaced, a rejected entry's) are removed a day after they were let go (gateway.core.media.uploads)."""
 
 from __future__ import annotations
 

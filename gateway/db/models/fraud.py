@@ -1,6 +1,6 @@
 """What the fraud rules count as orders arrive, and the addresses the service learned many people share.
 
-The rules' figures (gateway.core.fraud_counters) are counters kept per contest, per subject (a payer number, an
+The rules' figures (gateway.core.fraud.fraud_counters) are counters kept per contest, per subject (a payer number, an
 address, a chat user) and per window, updated by each order's placement and read back by the same statement: an
 order costs the same at the millionth vote as at the first, however many orders its address has sent.
 """
@@ -22,7 +22,7 @@ class FraudCount(Base):
     __tablename__ = "fraud_counts"
 
     contest_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    name: Mapped[str] = mapped_column(String(40), primary_key=True)  # the counter (gateway.core.fraud_counters)
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)  # the counter (gateway.core.fraud.fraud_counters)
     subject: Mapped[str] = mapped_column(Text, primary_key=True)  # whose figure: a number, an address, a chat user
     bucket: Mapped[int] = mapped_column(BigInteger)  # the current bucket: seconds since the epoch // the window
     current: Mapped[int] = mapped_column(BigInteger)
@@ -45,7 +45,7 @@ class FraudMember(Base):
 
 class SharedAddress(Base):
     """An address the service learned many people share: many distinct payer numbers paid from it and none of its
-    orders was ever refused, reversed or charged back (refreshed by the worker, gateway.core.shared_learning)."""
+    orders was ever refused, reversed or charged back (refreshed by the worker, gateway.core.fraud.shared_learning)."""
 
     __tablename__ = "shared_addresses"
 

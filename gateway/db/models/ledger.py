@@ -1,4 +1,4 @@
-"""The vote ledger: every counting event appended to a hash chain per contest (gateway.core.ledger), its
+"""The vote ledger: every counting event appended to a hash chain per contest (gateway.core.results.ledger), its
 checkpoints and the signed results sheets."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gateway.db.models.base import Base
 
 
-# The vote ledger: every counting event appended to a hash chain per contest (gateway.core.ledger).
+# The vote ledger: every counting event appended to a hash chain per contest (gateway.core.results.ledger).
 class LedgerHead(Base):
     """A contest's chain head: its last hash and entry count. Appending upserts this row (the lock that
     serialises a contest's appends), keeping the previous hash and the event's bytes for the entry row."""

@@ -77,13 +77,13 @@ class VoteOrder(Base):
     voter_address: Mapped[str | None] = mapped_column(String(64))
     # The voter's own language where the channel knows it (a chat user's): their receipt speaks it.
     language: Mapped[str | None] = mapped_column(String(8))
-    # Set at placement when a fraud rule fired (gateway.core.holds): once paid, the order is held, not counted.
+    # Set at placement when a fraud rule fired (gateway.core.fraud.holds): once paid, the order is held, not counted.
     hold_reason: Mapped[str | None] = mapped_column(Text)
-    # The fraud rules' figures around the order when it was placed, itself included (gateway.core.fraud_counters),
+    # The fraud rules' figures around the order when it was placed, itself included (gateway.core.fraud.fraud_counters),
     # and whether its address is a shared one: what a contest's thresholds were met by, so that others can be tried
     # on the same orders (a preview).
     fraud_figures: Mapped[dict[str, Any] | None]
-    # The points its signals scored at placement (gateway.core.fraud); confirmation may add the provider's own.
+    # The points its signals scored at placement (gateway.core.fraud.rules); confirmation may add the provider's own.
     fraud_score: Mapped[int | None]
     last_checked_at: Mapped[datetime | None]
     check_count: Mapped[int] = mapped_column(Integer, server_default="0")

@@ -11,12 +11,14 @@ import pytest
 from sqlalchemy import select, update
 
 from assembly.settings import Settings
-from gateway.core import holds, orders_admin, payouts, settlements
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict
+from gateway.core.fraud import holds
+from gateway.core.money_out import payouts, settlements
+from gateway.core.money_out.refunds import request_refund
+from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.core.orders import tables
-from gateway.core.payments.refunds import request_refund
-from gateway.core.payments.refunds_sent import refunds_pass
+from gateway.core.oversight import orders_admin
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, PayoutAccountKind, Refund, VoteOrder
@@ -94,7 +96,7 @@ async def test_no_payout_is_paid_out_of_payments_not_verified_yet(sessions: Sess
 async def test_no_payout_is_paid_out_of_orders_held_for_review(sessions: Sessions, mtn: Mtn) -> None:
     await paid(sessions, mtn, quantity=10)  # 1,000 XAF, verified
     held = await paid(sessions, mtn, quantity=2, msisdn="+237670000002")  # 200 XAF, verified, then held
-    async with sessions.begin() as session:  # as a fraud rule holds a paid order (gateway.core.holds)
+    async with sessions.begin() as session:  # as a fraud rule holds a paid order (gateway.core.fraud.holds)
         await session.execute(update(VoteOrder).where(VoteOrder.id == held.id).values(status=OrderStatus.HELD))
     await payouts.set_account(sessions, OWNER, mtn.contest.id, payouts.AccountDraft(
         PayoutAccountKind.BANK, "Ada Organiser SARL", bank_details="Afriland First Bank, 10005 00001 0123456789"))

@@ -16,8 +16,8 @@ from sqlalchemy import func, select
 from assembly.app import create_app
 from assembly.settings import Settings
 from gateway.core.errors import Conflict
+from gateway.core.money_out import refunds
 from gateway.core.orders import tables
-from gateway.core.payments import refunds
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import CHECKS, PROVIDERS, STARTS
@@ -166,7 +166,7 @@ async def test_an_mtn_refund_is_owed_at_once_and_leaves_the_tally(
     await callback(client, order_id, {"status": "SUCCESSFUL"})
     await client.app[CHECKS].wait_idle()
     outcome = await refunds.request_refund(sessions, client.app[PROVIDERS], order_id, "ops@example.com")
-    # Sent by MTN's Disbursement API by the refunds pass (tests/core/payments/test_refunds_sent.py).
+    # Sent by MTN's Disbursement API by the refunds pass (tests/core/money_out/test_refunds_sent.py).
     assert outcome.status is OrderStatus.REFUND_REQUESTED and "sends it back by itself" in outcome.message
     assert (await tallies(sessions, contest.id))["01"] == 0
     await assert_tally_invariant(sessions, contest.id)

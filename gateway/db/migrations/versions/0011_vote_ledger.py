@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-from gateway.core.ledger_chain import LedgerEvent, chain
+from gateway.core.results.ledger_chain import LedgerEvent, chain
 
 revision = '0011_vote_ledger'
 down_revision = '0013'

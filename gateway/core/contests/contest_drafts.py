@@ -1,0 +1,245 @@
+"""What an organiser types for a contest or a candidate list, checked without I/O.
+
+A form posts strings, the JSON API may post lists and numbers: both arrive as a mapping and leave as a
+`ContestDraft`, or a DomainError naming the field. A CSV of candidates is checked whole: every bad line
+is reported, and nothing is imported while one is.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues
+from gateway.core.entered_text import entered_text
+from gateway.core.errors import DomainError
+from gateway.core.fraud.rules import FraudRules
+from gateway.core.money import UnknownCurrency, minor_digits
+
+KNOWN_PROVIDERS = ("mtn", "orange", "stripe", "stars")
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+USSD_CODE = re.compile(r"^\*[0-9]{1,6}(?:\*[0-9]{1,6}){0,4}#$")
+CANDIDATE_CODE = re.compile(r"^[0-9]{1,8}$")
+MAX_NAME = 200  # the columns' sizes (gateway.db.models)
+MAX_BIO = 5000  # a paragraph or three on a phone's screen
+MAX_VOTES_LIMIT = 100_000
+MAX_CSV_ROWS = 2000
+MAX_STARS_PER_VOTE = 10_000
+MAX_THRESHOLD = 1_000_000  # a fraud rule's count or seconds
+FRAUD_FIELD = "fraud_"  # a form's field for a threshold: fraud_<name>
+TRUE_WORDS = ("on", "true", "1", "yes")
+
+
+class BoardVisibility(StrEnum):
+    LIVE = "live"  # counts shown as they move
+    HIDDEN_COUNTS = "hidden_counts"  # ranks only
+    FROZEN = "frozen"  # the board stops moving from a moment on (votes still count)
+    SEALED = "sealed"  # no count and no rank anywhere public until the contest is closed
+
+
+def board_visibility(show_counts: bool, frozen_at: datetime | None, sealed: bool) -> BoardVisibility:
+    """The one choice an organiser sees, from the columns that keep it."""
+    if sealed:
+        return BoardVisibility.SEALED
+    if frozen_at is not None:
+        return BoardVisibility.FROZEN
+    return BoardVisibility.LIVE if show_counts else BoardVisibility.HIDDEN_COUNTS
+
+
+@dataclass(frozen=True)
+class ContestDraft:
+    name: str
+    slug: str
+    price_per_vote: int  # minor units
+    currency: str
+    max_votes_per_order: int
+    opens_at: datetime
+    closes_at: datetime
+    providers: list[str]
+    ussd_service_codes: list[str]
+    board: BoardVisibility
+    default_language: str
+    stars_per_vote: int | None = None  # None: not sold for Stars
+    fraud_rules: FraudRules = FraudRules()
+    board_frozen_at: datetime | None = None  # FROZEN from this moment (None: from the save)
+    channel_settings: tuple[ContestSettingValues, ...] = ()  # each channel's own (gateway.core.channel_settings)
+
+
+def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
+    return entered_text(form.get(name), name, limit=limit, required=required)
+
+
+def _int(form: Mapping[str, Any], name: str, low: int, high: int) -> int:
+    value = form.get(name)
+    try:
+        number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip())
+    except (TypeError, ValueError):
+        raise DomainError(f"{name} must be a whole number.", code="invalid_field", field=name) from None
+    if not low <= number <= high:
+        raise DomainError(f"{name} must be between {low} and {high}.", code="invalid_field", field=name)
+    return number
+
+
+def flag(form: Mapping[str, Any], name: str) -> bool:
+    """A checkbox (present as "on") or a JSON boolean; absent is False."""
+    value = form.get(name)
+    if isinstance(value, bool) or value is None:
+        return bool(value)
+    text = str(value).strip().lower()
+    if text in TRUE_WORDS:
+        return True
+    if text in ("off", "false", "0", "no", ""):
+        return False
+    raise DomainError(f"{name} must be true or false.", code="invalid_field", field=name)
+
+
+def parse_fraud_rules(form: Mapping[str, Any]) -> FraudRules:
+    """Thresholds from a JSON object `fraud_rules` or a form's `fraud_<name>` fields; a missing one keeps
+    its default, 0 turns its rule off."""
+    given = form.get("fraud_rules")
+    if given is not None and not isinstance(given, Mapping):
+        raise DomainError("fraud_rules must be an object of thresholds.", code="invalid_field", field="fraud_rules")
+    values = dict(given or {})
+    values.update({key.removeprefix(FRAUD_FIELD): value for key, value in form.items()
+                   if key.startswith(FRAUD_FIELD) and key != "fraud_rules"})
+    known = FraudRules.names()
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise DomainError(f"No fraud rule is called {unknown[0]}.", code="invalid_field", field="fraud_rules")
+    return FraudRules(**{name: _int(values, name, 0, MAX_THRESHOLD) for name in known
+                         if str(values.get(name, "")).strip() != ""})
+
+
+def _stars(form: Mapping[str, Any]) -> int | None:
+    value = form.get("stars_per_vote")
+    if value is None or str(value).strip() == "":
+        return None
+    return _int(form, "stars_per_vote", 1, MAX_STARS_PER_VOTE)
+
+
+def form_moment(form: Mapping[str, Any], name: str) -> datetime:
+    """ISO 8601; a time without a zone (a browser's datetime-local field) is UTC, as the form says."""
+    text = _text(form, name, limit=40)
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise DomainError(f"{name} must be a date and time (2026-12-01T20:00).", code="invalid_field",
+                          field=name) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _list(form: Mapping[str, Any], name: str) -> list[str]:
+    value = form.get(name)
+    items = value if isinstance(value, list) else str(value or "").replace("\n", ",").split(",")
+    return [str(item).strip() for item in items if str(item).strip()]
+
+
+def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSettings] = ()) -> ContestDraft:
+    """The contest's own fields, and each channel's (`channels` parse theirs from the same form)."""
+    name = _text(form, "name")
+    slug = _text(form, "slug", limit=64).lower()
+    if not SLUG.match(slug):
+        raise DomainError("slug: lowercase letters, digits and dashes.", code="invalid_field", field="slug")
+    currency = _text(form, "currency", limit=3).upper()
+    try:
+        minor_digits(currency)
+    except UnknownCurrency:
+        raise DomainError(f"{currency} is not a currency.", code="invalid_field", field="currency") from None
+    price = _int(form, "price_per_vote", 1, 10**12)
+    max_votes = _int(form, "max_votes_per_order", 1, MAX_VOTES_LIMIT)
+    opens_at, closes_at = form_moment(form, "opens_at"), form_moment(form, "closes_at")
+    if closes_at <= opens_at:
+        raise DomainError("Voting must close after it opens.", code="invalid_field", field="closes_at")
+    providers = list(dict.fromkeys(_list(form, "providers")))
+    if not providers or any(p not in KNOWN_PROVIDERS for p in providers):
+        raise DomainError(f"providers: one or more of {', '.join(KNOWN_PROVIDERS)}.", code="invalid_field",
+                          field="providers")
+    codes = list(dict.fromkeys(_list(form, "ussd_service_codes")))
+    if any(not USSD_CODE.match(code) for code in codes):
+        raise DomainError("USSD service codes look like *384*123#.", code="invalid_field", field="ussd_service_codes")
+    channel_settings = tuple(channel.parse(form) for channel in channels)
+    try:
+        board = BoardVisibility(_text(form, "board", required=False) or "live")
+    except ValueError:
+        raise DomainError("board: live, hidden_counts, frozen or sealed.", code="invalid_field",
+                          field="board") from None
+    frozen_at = None
+    if board is BoardVisibility.FROZEN and _text(form, "board_frozen_at", required=False, limit=40):
+        frozen_at = form_moment(form, "board_frozen_at")
+    language = _text(form, "default_language", required=False) or "fr"
+    if language not in ("fr", "en"):
+        raise DomainError("default_language: fr or en.", code="invalid_field", field="default_language")
+    stars = _stars(form)
+    return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, providers, codes, board,
+                        language, stars, parse_fraud_rules(form), frozen_at, channel_settings)
+
+
+@dataclass(frozen=True)
+class CandidateRow:
+    line: int
+    code: str | None  # None: the next free code is given
+    name: str
+    bio: str | None
+
+
+def check_candidate_fields(name: str, code: str | None, bio: str | None = None) -> tuple[str, str | None]:
+    """The name and bio to keep (trimmed; an empty bio is none), or a DomainError naming the field."""
+    kept_name = entered_text(name, "name", limit=MAX_NAME, required=True, label="A candidate's name")
+    if code is not None and not CANDIDATE_CODE.match(code):
+        raise DomainError("A candidate's code is 1 to 8 digits.", code="invalid_field", field="code")
+    return kept_name, entered_text(bio, "bio", limit=MAX_BIO, label="A candidate's bio") or None
+
+
+def parse_candidates_csv(text: str, taken: set[str]) -> list[CandidateRow]:
+    """Rows with a `name` column (and optional `code`, `bio`); every bad line named, or none imported."""
+    reader = csv.DictReader(io.StringIO(text.lstrip("\ufeff")))
+    columns = {(field or "").strip().lower() for field in reader.fieldnames or []}
+    if "name" not in columns:
+        raise DomainError("The CSV needs a header line with a name column (code and bio optional).",
+                          code="invalid_csv")
+    rows: list[CandidateRow] = []
+    problems: list[str] = []
+    seen = set(taken)
+    for record in reader:
+        line = reader.line_num
+        if len(rows) >= MAX_CSV_ROWS:
+            raise DomainError(f"At most {MAX_CSV_ROWS} candidates at once.", code="invalid_csv")
+        fields = {(key or "").strip().lower(): (value or "").strip() if isinstance(value, str) else ""
+                  for key, value in record.items()}
+        code = fields.get("code") or None
+        name = fields.get("name", "")
+        try:
+            name, bio = check_candidate_fields(name, code, fields.get("bio"))
+        except DomainError as exc:
+            problems.append(f"line {line}: {exc.message}")
+            continue
+        if code is not None:
+            code = code.zfill(2)
+            if code in seen:
+                problems.append(f"line {line}: the code {code} is already taken.")
+                continue
+            seen.add(code)
+        rows.append(CandidateRow(line, code, name, bio))
+    if problems:
+        raise DomainError("Nothing imported. " + " ".join(problems), code="invalid_csv")
+    if not rows:
+        raise DomainError("The CSV has no candidates.", code="invalid_csv")
+    return rows
+
+
+def next_codes(taken: set[str], count: int) -> list[str]:
+    """The lowest free codes, two digits (01, 02, …) until 99 is passed."""
+    free: list[str] = []
+    number = 1
+    while len(free) < count:
+        code = f"{number:02d}"
+        if code not in taken:
+            free.append(code)
+        number += 1
+    return free

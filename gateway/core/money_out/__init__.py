@@ -1,0 +1,35 @@
+"""Money out, and the books it is kept by: refunds, payouts to organisers, settlements, the books against providers.
+
+Design overview
+---------------
+
+The wing consists of:
+
+- ``refunds`` - the one refund path (``gateway refund``, the review queue, an owner's refund): through the
+  provider where it can, else marked for a person; ``refunds_sent`` - refunds a provider sends by its own API,
+  owed, sent and followed by the worker's pass.
+- ``payouts`` - an organiser's payout account, requests and approvals, out of the settlement's balance;
+  ``payouts_sent`` - approved payouts to a wallet, sent and followed by the provider's API.
+- ``outgoing_rows`` - what both passes share: a row per sum owed whose id is the provider's reference, claimed a
+  few at a time under a lease; ``outgoing_notices`` - a provider's callback about money going out, which only
+  brings the next status read forward.
+- ``settlements`` - what a contest took, what the providers and the platform keep, what went back and what its
+  organiser is owed, as a signed statement.
+- ``money_check`` (each day's books against the provider's word) and ``balance_books`` (an account's balance
+  against how the books say it moved): differences kept for a person.
+
+It mirrors ``gateway.db.models.money_out``.
+
+Invariants: a refund or payout row, whose id is the reference the provider gets, is written before the first call,
+so a crash between the call and the record resends the same reference and the provider pays it once; a refund is
+sent only for money the provider says came in; a payout never exceeds the settlement's balance; money in two
+currencies is never added up; every decision is audited.
+
+What it offers: ``request_refund`` to the oversight wing's decisions; the refunds and payouts passes, the money
+check and the balance check to the worker's jobs; settlements and payouts to the admin area.
+
+Crossings (one-way): money out asks the payments wing whether money came in (``money_in``) and how the provider
+sees the order (``collections``); a refund settles on the order through the orders wing's ``refunding``; the
+contests wing's scope check finds the contest; a statement is signed with the results wing's key. None of them
+imports money out.
+"""

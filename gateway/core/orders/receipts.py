@@ -1,0 +1,86 @@
+"""Receipts: the message a voter gets once their order is decided, on the channel they voted from.
+
+USSD and the web show the outcome on their own screens; a voter of a channel whose voter waits for a
+message (a text message, a chat) is told by one. The core says *when* (an outbox row committed with the
+decision: `order.paid` from the counting statement, `order.failed` and `order.expired` from closing a
+pending order) and *what* (a `Receipt`); each messaging channel says *how* with a `ReceiptSender`, which
+the assembly registers per channel. A sender must be idempotent per order and kind: a relay or a job may run twice.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Protocol
+
+from sqlalchemy import select
+
+from gateway.core.contests.catalog import VoterOrder
+from gateway.db.engine import Sessions, autocommit
+from gateway.db.models import Candidate, Contest, VoteOrder
+
+log = logging.getLogger(__name__)
+
+PAID_RECEIPT_TOPIC = "order.paid"
+
+
+class ReceiptKind(StrEnum):
+    PAID = "paid"
+    FAILED = "failed"
+    EXPIRED = "expired"
+
+
+RECEIPT_TOPICS: Mapping[str, ReceiptKind] = {
+    PAID_RECEIPT_TOPIC: ReceiptKind.PAID,
+    "order.failed": ReceiptKind.FAILED,
+    "order.expired": ReceiptKind.EXPIRED,
+}
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What a receipt may say, and where it goes (the payer's number unmasked: it is the address)."""
+
+    kind: ReceiptKind
+    order: VoterOrder
+    contest_name: str
+    payer_msisdn: str | None
+    voter_ref: str | None  # the channel's own address of the voter (e.g. a chat)
+    language: str  # the voter's own where their channel told us at placement, else the contest's default
+
+
+class ReceiptSender(Protocol):
+    async def __call__(self, receipt: Receipt) -> None: ...
+
+
+async def load_receipt(sessions: Sessions, order_id: uuid.UUID, kind: ReceiptKind) -> Receipt | None:
+    async with autocommit(sessions) as session:
+        row = (await session.execute(
+            select(VoteOrder, Contest.slug, Candidate.code, Candidate.name, Contest.name, Contest.default_language)
+            .join(Contest, Contest.id == VoteOrder.contest_id)
+            .join(Candidate, Candidate.id == VoteOrder.candidate_id)
+            .where(VoteOrder.id == order_id)
+        )).one_or_none()
+    if row is None:
+        return None
+    order, slug, code, name, contest_name, language = row
+    return Receipt(kind, VoterOrder.of(order, slug, code, name), contest_name, order.voter_msisdn,
+                   order.voter_ref, order.language or language)
+
+
+async def send_receipt(sessions: Sessions, senders: Mapping[str, ReceiptSender], topic: str,
+                       payload: Mapping[str, Any]) -> bool:
+    """Hand one decided order to its channel's sender; False when its channel sends none."""
+    kind = RECEIPT_TOPICS[topic]
+    receipt = await load_receipt(sessions, uuid.UUID(str(payload["order_id"])), kind)
+    if receipt is None:
+        log.warning("receipt %s for an unknown order %s", kind, payload.get("order_id"))
+        return False
+    sender = senders.get(receipt.order.channel)
+    if sender is None:
+        return False
+    await sender(receipt)
+    return True

@@ -1,0 +1,117 @@
+"""The whole service's figures over the last minutes, for the control room: read from PostgreSQL, the truth, so the
+page needs no Prometheus. Votes a second by channel and by provider over the window, votes a minute for the
+last quarter hour, money taken and refunds, holds waiting, the verification and outbox backlogs, open contests and
+those on air. A few grouped counts bounded by the window's orders; the vote path never waits on them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, String, and_, cast, func, select
+
+from gateway.core.oversight.dashboard import MONEY_MOVED
+from gateway.core.payments.verification import backlog as verification_backlog
+from gateway.db.engine import Sessions
+from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage, Refund, VoteOrder
+
+WINDOW_SECONDS = 300  # votes a second and money in: over the last five minutes
+MINUTES = 15  # votes a minute: the last quarter hour
+NO_VOTES_SECONDS = 600  # "no votes arriving": no order placed for ten minutes (the alert rule's window)
+# Orders decided in the window are looked for among those created in the last two hours: the BRIN index on
+# `created_at` then reads those pages only, not the whole table (a payment is decided within minutes of its
+# order; one decided hours later, a person's review, is left out of the rates, never out of the totals elsewhere).
+CREATED_WITHIN = timedelta(hours=2)
+
+
+@dataclass(frozen=True)
+class ServiceFigures:
+    at: datetime
+    window_seconds: int
+    votes_by_channel: dict[str, int]  # paid votes decided within the window
+    votes_by_provider: dict[str, int]
+    votes_by_minute: list[tuple[str, int]]  # ("HH:MM", paid votes decided that minute), oldest first
+    money_in: dict[str, int]  # currency -> minor units moved within the window
+    refunds: dict[str, tuple[int, int]]  # state -> (refunds, minor units), every currency together
+    held_orders: int
+    held_votes: int
+    verification_backlog: int
+    verification_oldest_seconds: float | None
+    outbox_backlog: int
+    outbox_oldest_seconds: float | None
+    open_contests: int
+    contests_on_air: int  # open and inside their voting window (`on_air`)
+    orders_placed_recently: int  # orders placed within NO_VOTES_SECONDS, whatever became of them
+    pending_orders: int
+
+    @property
+    def votes(self) -> int:
+        return sum(self.votes_by_channel.values())
+
+    def per_second(self, votes: int) -> float:
+        return votes / self.window_seconds
+
+
+def on_air(now: Any) -> ColumnElement[bool]:
+    """A contest on air, as an operator means it: open and inside its voting window (`rules.voting_state`'s OPEN,
+    in SQL). One opened before its opening time, or left open past its close, takes no vote, so silence from its
+    voters is no alarm; the alerts and the control room expect votes from these only."""
+    return and_(Contest.status == ContestStatus.OPEN, Contest.opens_at <= now, Contest.closes_at > now)
+
+
+def _age(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max((now - then).total_seconds(), 0.0)
+
+
+async def service_figures(sessions: Sessions, window_seconds: int = WINDOW_SECONDS) -> ServiceFigures:
+    async with sessions() as session:
+        now = await session.scalar(select(func.now()))
+        assert now is not None
+        since = now - timedelta(seconds=window_seconds)
+        recent = VoteOrder.created_at >= now - CREATED_WITHIN
+        paid_recently = (VoteOrder.status == OrderStatus.PAID, VoteOrder.decided_at >= since,
+                         VoteOrder.candidate_id.is_not(None), recent)
+
+        async def votes_by(key: object) -> dict[str, int]:
+            rows = await session.execute(select(key, func.sum(VoteOrder.quantity))  # type: ignore[call-overload]
+                                         .where(*paid_recently).group_by(key))
+            return {str(k): int(v) for k, v in rows.all()}
+
+        minute = func.date_trunc("minute", VoteOrder.decided_at)
+        first_minute = now.replace(second=0, microsecond=0) - timedelta(minutes=MINUTES - 1)
+        per_minute: dict[datetime, int] = dict((await session.execute(
+            select(minute, func.sum(VoteOrder.quantity))
+            .where(VoteOrder.status == OrderStatus.PAID, VoteOrder.decided_at >= first_minute,
+                   VoteOrder.candidate_id.is_not(None), recent).group_by(minute))).all())
+        minutes = [first_minute + timedelta(minutes=i) for i in range(MINUTES)]
+        money = await session.execute(
+            select(VoteOrder.currency, func.sum(VoteOrder.amount))
+            .where(VoteOrder.status.in_(MONEY_MOVED), VoteOrder.decided_at >= since, recent)
+            .group_by(VoteOrder.currency))
+        refunds = await session.execute(select(cast(Refund.state, String), func.count(), func.sum(Refund.amount))
+                                        .group_by(Refund.state))
+        statuses = dict((await session.execute(
+            select(VoteOrder.status, func.count()).where(VoteOrder.status.in_((OrderStatus.HELD, OrderStatus.PENDING)))
+            .group_by(VoteOrder.status))).all())
+        held_votes = await session.scalar(select(func.coalesce(func.sum(VoteOrder.quantity), 0))
+                                          .where(VoteOrder.status == OrderStatus.HELD))
+        waiting, oldest_verification = await verification_backlog(session)
+        outbox = (await session.execute(select(func.count(), func.min(OutboxMessage.created_at))
+                                        .where(OutboxMessage.enqueued_at.is_(None)))).one()
+        open_contests, contests_on_air = (await session.execute(
+            select(func.count(), func.count().filter(on_air(now))).where(Contest.status == ContestStatus.OPEN))).one()
+        placed = await session.scalar(select(func.count()).where(
+            VoteOrder.created_at >= now - timedelta(seconds=NO_VOTES_SECONDS)))
+        return ServiceFigures(
+            at=now, window_seconds=window_seconds,
+            votes_by_channel=await votes_by(VoteOrder.channel), votes_by_provider=await votes_by(VoteOrder.provider),
+            votes_by_minute=[(m.strftime("%H:%M"), int(per_minute.get(m, 0))) for m in minutes],
+            money_in={str(c): int(a) for c, a in money.all()},
+            refunds={str(s): (int(n), int(a or 0)) for s, n, a in refunds.all()},
+            held_orders=int(statuses.get(OrderStatus.HELD, 0)), held_votes=int(held_votes or 0),
+            verification_backlog=waiting, verification_oldest_seconds=_age(now, oldest_verification),
+            outbox_backlog=int(outbox[0]), outbox_oldest_seconds=_age(now, outbox[1]),
+            open_contests=int(open_contests), contests_on_air=int(contests_on_air),
+            orders_placed_recently=int(placed or 0),
+            pending_orders=int(statuses.get(OrderStatus.PENDING, 0)))

@@ -1,0 +1,204 @@
+"""Signed results: a contest's results sheet, made from its verified ledger, signed with Ed25519.
+
+The sheet is CSV (its exact bytes are what is signed); the signature is detached, base64 in a file of its
+own, so that anyone holding the public key checks a sheet offline (`gateway results verify`). A sheet is
+signed at close (the ledger's periodic job) and on demand (`gateway results sign`, the admin area), and
+kept: after close, the latest one is public.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import csv
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from sqlalchemy import select
+
+from gateway.core import audit
+from gateway.core.audit import Actor
+from gateway.core.cells import safe_text
+from gateway.core.errors import Conflict, NotFound
+from gateway.core.results import ledger
+from gateway.core.results.ledger_chain import signature_holds as signature_holds  # the check is the ledger's too
+from gateway.db.engine import Sessions, autocommit
+from gateway.db.models import Candidate, Contest, ResultsSheet
+
+HEADER = ("record", "code", "name", "votes", "amount", "currency")
+
+
+class BadKey(ValueError):
+    """A key that is neither PEM nor base64 of 32 raw bytes."""
+
+
+@dataclass(frozen=True)
+class SheetLine:
+    code: str
+    name: str
+    votes: int
+    amounts: dict[str, int]  # per currency: a contest sold in Stars too takes XTR beside its own currency
+
+
+def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], entries: int, head: bytes,
+              signed_at: datetime) -> bytes:
+    """The results sheet's exact bytes: one line per candidate, the totals, the ledger's head, the time."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerow(("contest", slug, safe_text(name), "", "", ""))
+    # The contest's currency first, then any other (money in different currencies is never added up).
+    currencies = [currency, *sorted({c for line in lines for c in line.amounts} - {currency})]
+    for line in lines:
+        writer.writerow(("candidate", safe_text(line.code), safe_text(line.name), line.votes,
+                         line.amounts.get(currency, 0), currency))
+        for other in currencies[1:]:
+            if line.amounts.get(other):
+                writer.writerow(("amount", safe_text(line.code), "", "", line.amounts[other], other))
+    for index, each in enumerate(currencies):
+        votes = sum(line.votes for line in lines) if index == 0 else ""
+        writer.writerow(("total", "", "", votes, sum(line.amounts.get(each, 0) for line in lines), each))
+    writer.writerow(("ledger", str(entries), head.hex(), "", "", ""))
+    writer.writerow(("signed_at", signed_at.astimezone(UTC).isoformat(timespec="seconds"), "", "", "", ""))
+    return out.getvalue().encode()
+
+
+def sign(key: Ed25519PrivateKey, sheet: bytes) -> bytes:
+    """The detached signature file: base64 of the 64-byte signature, one line."""
+    return base64.b64encode(key.sign(sheet)) + b"\n"
+
+
+def private_key(text: str) -> Ed25519PrivateKey:
+    """A signing key given as PEM (PKCS#8) or as base64 of its 32 raw bytes."""
+    text = text.strip()
+    try:
+        if text.startswith("-----BEGIN"):
+            key = serialization.load_pem_private_key(text.encode(), password=None)
+            if not isinstance(key, Ed25519PrivateKey):
+                raise BadKey("the key is not an Ed25519 key")
+            return key
+        raw = base64.b64decode(text, validate=True)
+        return Ed25519PrivateKey.from_private_bytes(raw)
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadKey(f"not an Ed25519 private key (PEM, or base64 of 32 bytes): {exc}") from exc
+
+
+def public_key(text: bytes) -> Ed25519PublicKey:
+    """A public key given as PEM (SubjectPublicKeyInfo) or as base64 of its 32 raw bytes."""
+    text = text.strip()
+    try:
+        if text.startswith(b"-----BEGIN"):
+            key = serialization.load_pem_public_key(text)
+            if not isinstance(key, Ed25519PublicKey):
+                raise BadKey("the key is not an Ed25519 key")
+            return key
+        return Ed25519PublicKey.from_public_bytes(base64.b64decode(text, validate=True))
+    except (ValueError, TypeError, binascii.Error) as exc:
+        raise BadKey(f"not an Ed25519 public key (PEM, or base64 of 32 bytes): {exc}") from exc
+
+
+def public_pem(key: Ed25519PublicKey) -> str:
+    return key.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
+def public_raw(key: Ed25519PublicKey) -> bytes:
+    return key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def private_pem(key: Ed25519PrivateKey) -> bytes:
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                             serialization.NoEncryption())
+
+
+@dataclass(frozen=True)
+class SignedSheet:
+    id: int
+    contest_slug: str
+    reason: str
+    sheet: bytes
+    signature: bytes  # the signature file's bytes
+    entries: int
+    head: bytes
+    created_at: datetime
+
+
+async def sign_results(sessions: Sessions, key: Ed25519PrivateKey, contest_id: int, *, reason: str,
+                       signed_by: str) -> SignedSheet:
+    """Verify the contest's ledger, make its sheet from the ledger's count, sign it and keep it.
+
+    A ledger that does not verify is not signed: a signature would vouch for a count nobody can check."""
+    report = await ledger.verify(sessions, contest_id)
+    if not report.clean:
+        raise Conflict(f"The ledger of {report.contest_slug} does not verify: run `gateway ledger verify`.",
+                       code="ledger_broken")
+    async with sessions.begin() as session:
+        contest = await session.get(Contest, contest_id)
+        if contest is None:
+            raise NotFound("No contest has that id.", code="contest_not_found")
+        candidates = (await session.execute(select(Candidate.id, Candidate.code, Candidate.name)
+                                            .where(Candidate.contest_id == contest_id)
+                                            .order_by(Candidate.code))).all()
+        lines = [SheetLine(code, name, report.votes.get(candidate, 0),
+                           {money: amount for (whose, money), amount in report.amounts.items() if whose == candidate})
+                 for candidate, code, name in candidates]
+        signed_at = datetime.now(UTC)
+        sheet = sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head, signed_at)
+        signature = sign(key, sheet)
+        stored = ResultsSheet(contest_id=contest_id, reason=reason, sheet=sheet, signature=signature,
+                              public_key=public_raw(key.public_key()), entries=report.entries,
+                              head_hash=report.head, signed_by=signed_by, created_at=signed_at)
+        session.add(stored)
+        await session.flush()
+    return SignedSheet(stored.id, contest.slug, reason, sheet, signature, report.entries, report.head, signed_at)
+
+
+def _signed(sheet: ResultsSheet, slug: str) -> SignedSheet:
+    return SignedSheet(sheet.id, slug, sheet.reason, bytes(sheet.sheet), bytes(sheet.signature), sheet.entries,
+                       bytes(sheet.head_hash), sheet.created_at)
+
+
+SHEETS = (select(ResultsSheet, Contest.slug).join(Contest, Contest.id == ResultsSheet.contest_id)
+          .order_by(ResultsSheet.created_at.desc(), ResultsSheet.id.desc()))
+
+
+# The sheets the public sees: signed at close or after it (a late payment counted), never one an auditor signed
+# on demand while votes were still coming in.
+PUBLISHED_REASONS = ("close", "after_close")
+
+
+async def latest_sheet(sessions: Sessions, slug: str) -> SignedSheet | None:
+    """The contest's latest published sheet (see PUBLISHED_REASONS)."""
+    async with autocommit(sessions) as session:
+        row = (await session.execute(SHEETS.where(Contest.slug == slug, ResultsSheet.reason.in_(PUBLISHED_REASONS))
+                                     .limit(1))).one_or_none()
+    return None if row is None else _signed(*row)
+
+
+async def sheets_of(sessions: Sessions, contest_id: int, last: int = 10) -> list[SignedSheet]:
+    """The contest's signed sheets, newest first."""
+    async with autocommit(sessions) as session:
+        rows = (await session.execute(SHEETS.where(ResultsSheet.contest_id == contest_id).limit(last))).all()
+    return [_signed(sheet, slug) for sheet, slug in rows]
+
+
+async def sheet_of(sessions: Sessions, contest_id: int, sheet_id: int) -> SignedSheet:
+    async with autocommit(sessions) as session:
+        row = (await session.execute(SHEETS.where(ResultsSheet.contest_id == contest_id,
+                                                  ResultsSheet.id == sheet_id))).one_or_none()
+    if row is None:
+        raise NotFound("No such results sheet.", code="sheet_not_found")
+    return _signed(*row)
+
+
+async def sign_on_demand(sessions: Sessions, key: Ed25519PrivateKey, actor: Actor, contest_id: int) -> SignedSheet:
+    """A person (an owner or an auditor) signs the results now; the audit log says who and over which head."""
+    signed = await sign_results(sessions, key, contest_id, reason="on_demand", signed_by=actor.email)
+    async with sessions.begin() as session:
+        await audit.record(session, actor, "results.sign", str(contest_id),
+                           details={"entries": signed.entries, "head": signed.head.hex()})
+    return signed
+
