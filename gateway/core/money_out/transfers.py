@@ -5,10 +5,11 @@ a crash between the call and its record sends the same reference again and the p
 `requested` (to send, again with the same reference after a failed attempt) or `sent` (its status to read) until
 it is decided, `succeeded` or `failed`. Each turn of the worker's pass takes one row a step:
 
-- claim: a lease on the row, taken by one compare-and-set UPDATE (the row as it was listed, and due: unclaimed, or
-  its lease run out) whose rowcount says whether this worker holds it; two workers never send the same transfer.
-  Each claim counts an attempt, and every write of the turn names that count: a worker whose lease ran out while
-  it waited on the provider finds its writes refused, and stands back for the one that claimed after it.
+- claim: a lease on the row, taken just before its turn by one compare-and-set UPDATE that moves its `due_at` to
+  the lease's end where the row is as it was listed and due (never claimed, or its lease run out); the rowcount
+  says whether this worker holds it, so two workers never send the same transfer. Each claim counts an attempt,
+  and every write of the turn names that count: a worker whose lease ran out while it waited on the provider
+  finds its writes refused, and stands back for the one that claimed after it.
 - send (`requested`): taken (202, or 409 for a reference the provider has) → `sent`; a time-out or 5xx → tried
   again later, same reference; refused for good → see below.
 - look again (`sent`): its status read (within the provider's cap); unknown to the provider (it never got it) →
@@ -211,8 +212,7 @@ class Transfers(ABC, Generic[Row, Sent, Sender]):
         return await self._moved(claim, "sent", state=self.sent, due_at=now + FIRST_LOOK)
 
     async def _refused(self, claim: Claim[Row], sender: Sender, sent: Sent, refusal: str, now: datetime) -> str:
-        """A refusal for good (the module's "refused resend"): final on a first send; on a resend the provider's
-        word on the reference decides."""
+        """A send refused for good: as "A refused resend" in the module's docstring says."""
         if claim.attempt <= 1:
             return await self._fail(claim, refusal)
         try:
