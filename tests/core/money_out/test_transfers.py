@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, update
 
 from assembly.settings import Settings
-from gateway.core.money_out import payouts
+from gateway.core.money_out import outgoing_notices, payouts
 from gateway.core.money_out.payouts_sent import PayoutTransfers, outgoing, payouts_pass
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import RefundTransfers, owe_refunds, refunds_pass
@@ -176,3 +176,14 @@ async def test_a_worker_whose_lease_ran_out_stands_back(kind: Kind, sessions: Se
         noted = list(await session.scalars(select(AuditEntry.action).where(AuditEntry.action.like("%.succeeded"))))
     assert noted == [f"{kind.machine.noun}.succeeded"]  # once
     assert (await row_of(sessions, kind, reference)).state is kind.machine.succeeded
+
+
+async def test_mtns_callback_never_cuts_a_senders_lease_short(kind: Kind, sessions: Sessions, mtn: Mtn) -> None:
+    """MTN's word on a transfer a worker is sending (its answer on the way) brings no second worker to send it."""
+    reference = await kind.owe(sessions, mtn)
+    transfers = kind.machine(sessions, mtn.registry)
+    now = datetime.now(UTC)
+    [listed] = await transfers.due(now)
+    assert await transfers.claim(listed, now) is not None  # a worker is sending it
+    assert await outgoing_notices.notice(sessions, reference)
+    assert await transfers.due(now + timedelta(minutes=1)) == []  # nobody else takes it meanwhile
