@@ -50,7 +50,8 @@ from gateway.db.models import AuditEntry
 log = logging.getLogger(__name__)
 
 # A claimed row is not claimed again meanwhile: longer than one turn can take (a send tried four times, each within
-# the provider client's time-outs, then a status read), so a lease runs out only on a worker that died.
+# the provider client's time-outs, then a status read): a lease runs out on a worker that died or hangs, whose
+# writes are then refused (the docstring's "claim").
 CLAIM_LEASE = timedelta(minutes=5)
 FIRST_LOOK = timedelta(seconds=10)  # after it was sent: the provider decides in seconds
 RETRY_AFTER = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10), timedelta(hours=1))
