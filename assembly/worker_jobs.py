@@ -123,7 +123,7 @@ def refunds_job() -> str:
 
 async def refunds_turn(ctx: JobContext) -> str:
     turns = await refunds_pass(ctx.sessions, ctx.providers, datetime.now(UTC))
-    return ", ".join(f"{turn.refund_id}: {turn.outcome}" for turn in turns) or "nothing due"
+    return ", ".join(f"{turn.reference}: {turn.outcome}" for turn in turns) or "nothing due"
 
 
 def money_check_job() -> str:
@@ -165,7 +165,7 @@ def payouts_job() -> str:
 
 async def payouts_turn(ctx: JobContext) -> str:
     turns = await payouts_pass(ctx.sessions, ctx.providers, datetime.now(UTC))
-    return ", ".join(f"{turn.payout_id}: {turn.outcome}" for turn in turns) or "nothing due"
+    return ", ".join(f"{turn.reference}: {turn.outcome}" for turn in turns) or "nothing due"
 
 
 def stars_check_job() -> int:

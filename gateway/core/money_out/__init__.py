@@ -6,13 +6,13 @@ Design overview
 The wing consists of:
 
 - ``refunds`` - the one refund path (``gateway refund``, the review queue, an owner's refund): through the
-  provider where it can, else marked for a person; ``refunds_sent`` - refunds a provider sends by its own API,
-  owed, sent and followed by the worker's pass.
-- ``payouts`` - an organiser's payout account, requests and approvals, out of the settlement's balance;
-  ``payouts_sent`` - approved payouts to a wallet, sent and followed by the provider's API.
-- ``outgoing_rows`` - what both passes share: a row per sum owed whose id is the provider's reference, claimed a
-  few at a time under a lease; ``outgoing_notices`` - a provider's callback about money going out, which only
-  brings the next status read forward.
+  provider where it can, else marked for a person.
+- ``payouts`` - an organiser's payout account, requests and approvals, out of the settlement's balance.
+- ``transfers`` - money a provider sends out by its own API, one machine for every kind of it: a row per sum owed
+  whose id is the provider's reference, claimed under a lease, sent, looked at again and settled; what a refused
+  resend means is decided there, once. Its two kinds: ``refunds_sent`` (refunds owed back, settled on their order)
+  and ``payouts_sent`` (approved payouts to a wallet). ``outgoing_notices`` - a provider's callback about money
+  going out, which only brings the next look forward.
 - ``settlements`` - what a contest took, what the providers and the platform keep, what went back and what its
   organiser is owed, as a signed statement.
 - ``money_check`` (each day's books against the provider's word) and ``balance_books`` (an account's balance
@@ -21,8 +21,9 @@ The wing consists of:
 It mirrors ``gateway.db.models.money_out``.
 
 Invariants: a refund or payout row, whose id is the reference the provider gets, is written before the first call,
-so a crash between the call and the record resends the same reference and the provider pays it once; a refund is
-sent only for money the provider says came in; a payout never exceeds the settlement's balance; money in two
+so a crash between the call and the record resends the same reference and the provider pays it once; one worker
+sends it at a time; a resend the provider refuses fails only once the provider says it never got the first; a refund
+is sent only for money the provider says came in; a payout never exceeds the settlement's balance; money in two
 currencies is never added up; every decision is audited.
 
 What it offers: ``request_refund`` to the oversight wing's decisions; the refunds and payouts passes, the money

@@ -1,57 +1,32 @@
-"""Approved payouts to a wallet, going out by the provider's own API (MTN's Disbursement `transfer`), as refunds do
-(gateway.core.money_out.refunds_sent): the payout's id is the reference the provider gets, kept before any call.
+"""Approved payouts to a wallet, going out by the provider's own API (MTN's Disbursement `transfer`), sent and
+followed as every transfer is (gateway.core.money_out.transfers): the payout's id is the reference the provider
+gets, kept before any call.
 
-- requested: sent with its reference; taken (202, or 409 for a reference the provider has: an earlier attempt got
-  through before a crash or a lost answer) → sent; a time-out or 5xx → tried again later, same reference; refused
-  for good → failed (its amount is back in the balance), for a person;
-- sent: its status read (within the provider's cap): successful → succeeded (for another amount than asked, kept
-  for a person: money that moved never goes back to the balance); failed → failed;
-  unknown to the provider (it never got it) → requested again, same reference; pending → looked at again later.
+What is a payout's own: one refused for good, or failed, gives its amount back to the balance (only `failed` does:
+gateway.core.money_out.settlements); one paid for another amount than asked is a success all the same, the
+difference kept on it for a person (`gateway reconcile money` lists it): money that moved never goes back to the
+balance, where it could be paid out twice.
 """
 
 from __future__ import annotations
 
 import logging
-import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.money_out.outgoing_rows import FIRST_LOOK, claim_due, due_again, later, move
-from gateway.core.providers import (
-    CollectionNotFound,
-    OutgoingPayout,
-    PaymentError,
-    PaymentState,
-    PayoutsSent,
-    ProviderRateLimited,
-    Providers,
-    StatusResult,
-)
+from gateway.core.money_out.transfers import Transfers, Turn
+from gateway.core.providers import OutgoingPayout, PayoutsSent, Providers, StatusResult
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Contest, Payout, PayoutState
+from gateway.db.models import Contest, Payout, PayoutState
 
 log = logging.getLogger(__name__)
-OPEN = (PayoutState.REQUESTED, PayoutState.SENT)
 
 
-@dataclass(frozen=True)
-class PayoutTurn:
-    payout_id: uuid.UUID
-    outcome: str  # sent | retry | succeeded | failed | pending | resend | skipped
-
-
-async def payouts_pass(sessions: Sessions, registry: Providers, now: datetime) -> list[PayoutTurn]:
-    """Send and follow what is due; one payout's failure never stops the others."""
-    turns = []
-    for payout in await claim_due(sessions, Payout, OPEN, now):
-        try:
-            turns.append(PayoutTurn(payout.id, await take_turn(sessions, registry, payout, now)))
-        except Exception:  # the claim's lease brings it back
-            log.exception("payout %s: its turn failed", payout.id)
-    return turns
+async def payouts_pass(sessions: Sessions, registry: Providers, now: datetime) -> list[Turn]:
+    """Send and follow what is due."""
+    return await PayoutTransfers(sessions, registry).run(now)
 
 
 async def outgoing(sessions: Sessions, payout: Payout) -> OutgoingPayout:
@@ -61,91 +36,35 @@ async def outgoing(sessions: Sessions, payout: Payout) -> OutgoingPayout:
     return OutgoingPayout(payout.id, payout.msisdn, payout.amount, payout.currency, f"Ballot payout: {contest}")
 
 
-async def take_turn(sessions: Sessions, registry: Providers, payout: Payout, now: datetime) -> str:
-    sender = registry.payout_sender(payout.kind.value)
-    if sender is None:
-        return "skipped"
-    sent = await outgoing(sessions, payout)
-    if payout.state is PayoutState.REQUESTED:
-        try:
-            await sender.send_payout(sent)
-        except PaymentError as exc:
-            if exc.retryable:
-                await _due_again(sessions, payout, now + later(payout.attempts))
-                return "retry"
-            if payout.attempts > 1:  # an earlier send may have got through before its answer was lost
-                return await _refused_again(sessions, sender, payout, sent, f"{exc.code}: {exc.message}", now)
-            await _failed(sessions, payout, f"{exc.code}: {exc.message}")
-            return "failed"
-        await _move(sessions, payout, PayoutState.SENT, now + FIRST_LOOK)
-        return "sent"
-    try:
-        status = await sender.payout_status(sent)
-    except CollectionNotFound:  # the provider never got it: send it again, under the same reference
-        await _move(sessions, payout, PayoutState.REQUESTED, now)
-        return "resend"
-    except (ProviderRateLimited, PaymentError):
-        await _due_again(sessions, payout, now + later(payout.attempts))
-        return "retry"
-    return await _settle(sessions, payout, status, now)
+class PayoutTransfers(Transfers[Payout, OutgoingPayout, PayoutsSent]):
+    model = Payout
+    requested, sent = PayoutState.REQUESTED, PayoutState.SENT
+    succeeded, failed = PayoutState.SUCCEEDED, PayoutState.FAILED
+    noun, what = "payout", "transfer"
 
+    def sender(self, row: Payout) -> PayoutsSent | None:
+        return self.registry.payout_sender(row.kind.value)
 
-async def _refused_again(sessions: Sessions, sender: PayoutsSent, payout: Payout, sent: OutgoingPayout, refusal: str,
-                         now: datetime) -> str:
-    """A send refused after an earlier one timed out: the provider's word on the reference decides, not the
-    refusal (failing it would put the amount back in the balance while the first transfer is paid)."""
-    try:
-        status = await sender.payout_status(sent)
-    except CollectionNotFound:  # it never got there: the refusal stands
-        await _failed(sessions, payout, refusal)
-        return "failed"
-    except PaymentError:
-        await _due_again(sessions, payout, now + later(payout.attempts))
-        return "retry"
-    await _move(sessions, payout, PayoutState.SENT, now)
-    return await _settle(sessions, payout, status, now)
+    async def outgoing(self, row: Payout) -> OutgoingPayout:
+        return await outgoing(self.sessions, row)
 
+    async def send(self, sender: PayoutsSent, sent: OutgoingPayout) -> None:
+        await sender.send_payout(sent)
 
-async def _settle(sessions: Sessions, payout: Payout, status: StatusResult, now: datetime) -> str:
-    if status.state is PaymentState.PENDING:
-        await _due_again(sessions, payout, now + later(payout.attempts))
-        return "pending"
-    if status.state is not PaymentState.SUCCESSFUL:
-        await _failed(sessions, payout, status.reason or status.raw_status or "the provider's transfer did not succeed")
-        return "failed"
-    # Money moved: it never goes back to the balance (it could be paid out twice). Another amount than asked is
-    # kept for a person, beside the transfer, and `gateway reconcile money` lists it.
-    differs = None if status.amount == payout.amount else (
-        f"the provider paid {status.amount} {status.currency}, {payout.amount} were asked")
-    async with sessions.begin() as session:
-        await session.execute(update(Payout).where(Payout.id == payout.id, Payout.state == PayoutState.SENT).values(
-            state=PayoutState.SUCCEEDED, decided_at=now, provider_txn_id=status.provider_txn_id,
-            provider_reason=differs))
-        _note(session, payout, "payout.amount_differs" if differs else "payout.succeeded",
-              {"provider_txn_id": status.provider_txn_id, **({"reason": differs} if differs else {})})
-    if differs:
-        log.warning("payout %s of contest %s: %s", payout.id, payout.contest_id, differs)
-    return "succeeded"
+    async def status(self, sender: PayoutsSent, sent: OutgoingPayout) -> StatusResult:
+        return await sender.payout_status(sent)
 
+    def audit_target(self, row: Payout) -> str:
+        return f"payout:{row.id}"
 
-async def _move(sessions: Sessions, payout: Payout, state: PayoutState, due_at: datetime) -> None:
-    await move(sessions, Payout, payout.id, OPEN, state, due_at)
+    def audit_facts(self, row: Payout) -> dict[str, object]:
+        return {"contest": row.contest_id, "amount": row.amount, "currency": row.currency}
 
-
-async def _due_again(sessions: Sessions, payout: Payout, due_at: datetime) -> None:
-    await due_again(sessions, Payout, payout.id, due_at)
-
-
-async def _failed(sessions: Sessions, payout: Payout, reason: str) -> None:
-    """Refused for good: its amount is back in the balance, and a person sees why on it."""
-    async with sessions.begin() as session:
-        await session.execute(update(Payout).where(Payout.id == payout.id, Payout.state.in_(OPEN)).values(
-            state=PayoutState.FAILED, provider_reason=reason[:1000], decided_at=func.now()))
-        _note(session, payout, "payout.failed", {"reason": reason})
-    log.warning("payout %s of contest %s failed: %s", payout.id, payout.contest_id, reason)
-
-
-def _note(session: AsyncSession, payout: Payout, action: str, details: dict[str, object]) -> None:
-    session.add(AuditEntry(actor="system", action=action, target=f"payout:{payout.id}", details={
-        "contest": payout.contest_id, "amount": payout.amount, "currency": payout.currency, **details}))
-
+    async def on_succeeded(self, session: AsyncSession, row: Payout, status: StatusResult
+                           ) -> tuple[str, dict[str, object]]:
+        if status.amount == row.amount:
+            return "succeeded", {}
+        differs = f"the provider paid {status.amount} {status.currency}, {row.amount} were asked"
+        await session.execute(update(Payout).where(Payout.id == row.id).values(provider_reason=differs))
+        log.warning("payout %s of contest %s: %s", row.id, row.contest_id, differs)
+        return "amount_differs", {"reason": differs}

@@ -2,52 +2,28 @@
 
 An order in `refund_requested` is money owed back, whoever decided it (a held order rejected, an owner's refund,
 the review queue): that state is the durable promise. A pass of the worker turns each such order of a provider
-that refunds by API into a `refunds` row (`owe_refunds`), whose id is the reference the provider gets, written
-before any call; then sends what is owed and follows what was sent (`refunds_pass`):
-
-- requested: sent with its reference; taken (202, or 409 for a reference the provider has: an earlier attempt
-  got through before a crash or a lost answer) → sent; a time-out or 5xx → tried again later, same reference;
-  refused for good → failed, for a person;
-- sent: its status read (within the provider's cap): successful for the order's amount → the order `refunded`,
-  in one transaction with the refund; failed → failed, for a person; unknown to the provider (it never got it)
-  → requested again, same reference; pending → looked at again later.
+that refunds by API into a `refunds` row (`owe_refunds`), then sends what is owed and follows what was sent, as
+every transfer is (gateway.core.money_out.transfers). What is a refund's own: it is settled on its order (the order
+`refunded`, in one transaction with the refund); one the provider paid for another amount than owed, or refused
+for good, leaves the order owed and before a person (the review queue's `refund_failed`: send it again under a
+new reference, or pay it back by hand).
 
 Nothing is sent twice: one open refund per order (a unique index), and one reference per refund.
 """
 
 from __future__ import annotations
 
-import logging
-import uuid
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.money_out.outgoing_rows import FIRST_LOOK, claim_due, due_again, later, move
+from gateway.core.money_out.transfers import Transfers, Turn
 from gateway.core.payments.collections import load_collection
-from gateway.core.providers import (
-    CollectionNotFound,
-    OutgoingRefund,
-    PaymentError,
-    PaymentState,
-    ProviderRateLimited,
-    Providers,
-    StatusResult,
-)
+from gateway.core.providers import OutgoingRefund, Providers, RefundsSent, StatusResult
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, Refund, RefundState, VoteOrder
-
-log = logging.getLogger(__name__)
-OPEN = (RefundState.REQUESTED, RefundState.SENT)
-
-
-@dataclass(frozen=True)
-class RefundTurn:
-    refund_id: uuid.UUID
-    outcome: str  # sent | retry | succeeded | failed | pending | resend | skipped
+from gateway.db.models import OrderStatus, OutboxMessage, Refund, RefundState, VoteOrder
 
 
 async def owe_refunds(sessions: Sessions, registry: Providers) -> int:
@@ -74,90 +50,59 @@ async def owe_refunds(sessions: Sessions, registry: Providers) -> int:
         return len(result.all())
 
 
-async def refunds_pass(sessions: Sessions, registry: Providers, now: datetime) -> list[RefundTurn]:
-    """Owe, send and follow what is due; one refund's failure never stops the others."""
-    await owe_refunds(sessions, registry)
-    turns = []
-    for refund in await claim_due(sessions, Refund, OPEN, now):
-        try:
-            turns.append(RefundTurn(refund.id, await take_turn(sessions, registry, refund, now)))
-        except Exception:  # the claim's lease brings it back
-            log.exception("refund %s: its turn failed", refund.id)
-    return turns
+async def refunds_pass(sessions: Sessions, registry: Providers, now: datetime) -> list[Turn]:
+    """Owe, send and follow what is due."""
+    return await RefundTransfers(sessions, registry).run(now)
 
 
-async def take_turn(sessions: Sessions, registry: Providers, refund: Refund, now: datetime) -> str:
-    refunder = registry.refunder(refund.provider)
-    async with sessions() as session:
-        loaded = await load_collection(session, refund.order_id)
-    if refunder is None or loaded is None:
-        return "skipped"
-    outgoing = OutgoingRefund(refund.id, loaded[1], refund.amount, refund.currency)
-    if refund.state is RefundState.REQUESTED:
-        try:
-            await refunder.send_refund(outgoing)
-        except PaymentError as exc:
-            if exc.retryable:
-                await _due_again(sessions, refund.id, now + later(refund.attempts))
-                return "retry"
-            await _failed(sessions, refund, f"{exc.code}: {exc.message}")
-            return "failed"
-        await _move(sessions, refund.id, RefundState.SENT, now + FIRST_LOOK)
-        return "sent"
-    try:
-        status = await refunder.refund_status(outgoing)
-    except CollectionNotFound:  # the provider never got it: send it again, under the same reference
-        await _move(sessions, refund.id, RefundState.REQUESTED, now)
-        return "resend"
-    except (ProviderRateLimited, PaymentError):
-        await _due_again(sessions, refund.id, now + later(refund.attempts))
-        return "retry"
-    return await _settle(sessions, refund, status, now)
+class RefundTransfers(Transfers[Refund, OutgoingRefund, RefundsSent]):
+    model = Refund
+    requested, sent = RefundState.REQUESTED, RefundState.SENT
+    succeeded, failed = RefundState.SUCCEEDED, RefundState.FAILED
+    noun = what = "refund"
 
+    def sender(self, row: Refund) -> RefundsSent | None:
+        return self.registry.refunder(row.provider)
 
-async def _settle(sessions: Sessions, refund: Refund, status: StatusResult, now: datetime) -> str:
-    if status.state is PaymentState.PENDING:
-        await _due_again(sessions, refund.id, now + later(refund.attempts))
-        return "pending"
-    if status.state is not PaymentState.SUCCESSFUL or status.amount != refund.amount:
-        reason = status.reason or status.raw_status or "the provider's refund did not succeed"
-        if status.state is PaymentState.SUCCESSFUL:
-            reason = f"the provider refunded {status.amount} {status.currency}, {refund.amount} were owed"
-        await _failed(sessions, refund, reason)
-        return "failed"
-    async with sessions.begin() as session:
-        order = await session.get(VoteOrder, refund.order_id, with_for_update=True)
-        row = await session.get(Refund, refund.id, with_for_update=True)
-        assert order is not None and row is not None
-        row.state, row.decided_at, row.provider_txn_id = RefundState.SUCCEEDED, now, status.provider_txn_id
-        if order.status is OrderStatus.REFUND_REQUESTED:
-            order.status, order.status_reason = OrderStatus.REFUNDED, f"refunded by {refund.provider}"
-        _note(session, refund, "refund.succeeded", {"provider_txn_id": status.provider_txn_id})
-    return "succeeded"
+    async def outgoing(self, row: Refund) -> OutgoingRefund | None:
+        async with self.sessions() as session:
+            loaded = await load_collection(session, row.order_id)
+        return None if loaded is None else OutgoingRefund(row.id, loaded[1], row.amount, row.currency)
 
+    async def send(self, sender: RefundsSent, sent: OutgoingRefund) -> None:
+        await sender.send_refund(sent)
 
-async def _move(sessions: Sessions, refund_id: uuid.UUID, state: RefundState, due_at: datetime) -> None:
-    await move(sessions, Refund, refund_id, OPEN, state, due_at)
+    async def status(self, sender: RefundsSent, sent: OutgoingRefund) -> StatusResult:
+        return await sender.refund_status(sent)
 
+    def audit_target(self, row: Refund) -> str:
+        return str(row.order_id)
 
-async def _due_again(sessions: Sessions, refund_id: uuid.UUID, due_at: datetime) -> None:
-    await due_again(sessions, Refund, refund_id, due_at)
+    def audit_facts(self, row: Refund) -> dict[str, object]:
+        return {"refund": str(row.id), "provider": row.provider, "amount": row.amount, "currency": row.currency}
 
+    async def owe(self) -> int:
+        return await owe_refunds(self.sessions, self.registry)
 
-async def _failed(sessions: Sessions, refund: Refund, reason: str) -> None:
-    """Refused for good: the order stays owed (`refund_requested`), and a person sees why on it."""
-    async with sessions.begin() as session:
-        await session.execute(update(Refund).where(Refund.id == refund.id).values(
-            state=RefundState.FAILED, provider_reason=reason[:1000], decided_at=func.now()))
-        await session.execute(update(VoteOrder).where(VoteOrder.id == refund.order_id,  # what its page says now
+    async def lock(self, session: AsyncSession, row: Refund) -> None:
+        """The order first, as everything that decides a refund locks it (gateway.core.oversight.orders_admin)."""
+        await session.execute(select(VoteOrder.id).where(VoteOrder.id == row.order_id).with_for_update())
+
+    def amount_refused(self, row: Refund, status: StatusResult) -> str | None:
+        if status.amount == row.amount:
+            return None
+        return f"the provider refunded {status.amount} {status.currency}, {row.amount} were owed"
+
+    async def on_succeeded(self, session: AsyncSession, row: Refund, status: StatusResult
+                           ) -> tuple[str, dict[str, object]]:
+        await session.execute(update(VoteOrder).where(VoteOrder.id == row.order_id,
                                                       VoteOrder.status == OrderStatus.REFUND_REQUESTED)
-                              .values(status_reason=f"{refund.provider} refused the refund: {reason}"[:1000]))
-        _note(session, refund, "refund.failed", {"reason": reason})
-        session.add(OutboxMessage(topic="order.flagged", payload={"order_id": str(refund.order_id)}))
-    log.warning("refund %s of order %s failed: %s", refund.id, refund.order_id, reason)
+                              .values(status=OrderStatus.REFUNDED, status_reason=f"refunded by {row.provider}"))
+        return "succeeded", {}
 
-
-def _note(session: AsyncSession, refund: Refund, action: str, details: dict[str, object]) -> None:
-    session.add(AuditEntry(actor="system", action=action, target=str(refund.order_id), details={
-        "refund": str(refund.id), "provider": refund.provider, "amount": refund.amount,
-        "currency": refund.currency, **details}))
+    async def on_failed(self, session: AsyncSession, row: Refund, reason: str) -> None:
+        """The order stays owed (`refund_requested`), and a person sees why on it."""
+        await session.execute(update(VoteOrder).where(VoteOrder.id == row.order_id,  # what its page says now
+                                                      VoteOrder.status == OrderStatus.REFUND_REQUESTED)
+                              .values(status_reason=f"{row.provider} refused the refund: {reason}"[:1000]))
+        session.add(OutboxMessage(topic="order.flagged", payload={"order_id": str(row.order_id)}))
