@@ -1,1 +1,25 @@
-"""The organisers' area: authentication, dashboard, exports and the audit log."""
+"""The organisers' area: authentication, dashboard, exports and the audit log.
+
+`setup` is the area's one entry point for the assembly: it wires the area's own parts, its pages (templates, the
+upload gate and the photo decoder), its JSON API and API document, the money pages, the dashboards, the control
+room (its shared figures and stream) and the exports. Its modules are imported when the area is set up, not with
+the package: a worker or a CLI command that takes one piece of it (accounts, the photo re-encoder) does not load
+the web area's templates and route tables."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+def setup(app: web.Application) -> None:
+    from admin import api, control, dashboard, exports, money_api, pages, payouts, results, settlements
+
+    pages.setup(app)  # templates first: every later page renders through them
+    api.setup(app)
+    app.add_routes(results.routes)  # the results key and signed sheets
+    app.add_routes(settlements.routes)  # a contest's settlement and its signed statements
+    app.add_routes(payouts.routes)  # its payout account, payouts requested and approved
+    app.add_routes(money_api.routes)  # the same in the JSON API, with the refunds its providers send
+    app.add_routes(dashboard.routes)  # dashboards and their figures
+    control.setup(app)  # the whole service's control room: its shared figures and their stream
+    app.add_routes(exports.routes)

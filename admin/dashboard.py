@@ -182,7 +182,3 @@ async def dashboard_api(request: web.Request, actor: Actor) -> web.StreamRespons
     figures = await load(request, actor)
     return web.json_response(figures_json(figures), dumps=lambda body: json.dumps(body, default=str))
 
-
-def setup(app: web.Application) -> None:
-    app.add_routes(routes)
-

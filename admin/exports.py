@@ -125,7 +125,3 @@ async def export_entries(request: web.Request, actor: Actor) -> web.StreamRespon
     period = exports.parse_period(request.query.get("from"), request.query.get("to"))
     started = await entry_export.start(request.app[SESSIONS], actor, contest_id, fmt, period)
     return await send(request, started, f"contest-{contest_id}-entries", fmt)
-
-
-def setup(app: web.Application) -> None:
-    app.add_routes(routes)

@@ -138,7 +138,3 @@ async def paid(request: web.Request, actor: Actor) -> web.StreamResponse:
 async def refunds(request: web.Request, actor: Actor) -> web.StreamResponse:
     found = await refunds_of(request.app[SESSIONS], actor, contest_id(request))
     return web.json_response({"refunds": [refund_json(refund) for refund in found]})
-
-
-def setup(app: web.Application) -> None:
-    app.add_routes(routes)

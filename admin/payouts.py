@@ -139,7 +139,3 @@ async def decline(request: web.Request, actor: Actor) -> web.StreamResponse:
 async def paid_by_hand(request: web.Request, actor: Actor) -> web.StreamResponse:
     return await changed(request, actor, lambda form: payouts.mark_paid(
         request.app[SESSIONS], actor, contest_id(request), payout_id(request), str(form.get("proof") or "")))
-
-
-def setup(app: web.Application) -> None:
-    app.add_routes(routes)

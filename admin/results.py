@@ -86,7 +86,3 @@ async def key_api(request: web.Request, actor: Actor) -> web.StreamResponse:
     public = request.app[RESULTS_KEY].public_key()
     return web.json_response({"algorithm": "Ed25519", "pem": signing.public_pem(public),
                               "raw_base64": base64.b64encode(signing.public_raw(public)).decode()})
-
-
-def setup(app: web.Application) -> None:
-    app.add_routes(routes)

@@ -118,7 +118,3 @@ def workbook_of(statement: bytes) -> bytes:
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
-
-
-def setup(app: web.Application) -> None:
-    app.add_routes(routes)

@@ -11,15 +11,7 @@ from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
-from admin import api as admin_api
-from admin import control as admin_control
-from admin import dashboard as admin_dashboard
-from admin import exports as admin_exports
-from admin import money_api as admin_money_api
-from admin import pages as admin_pages
-from admin import payouts as admin_payouts
-from admin import results as admin_results
-from admin import settlements as admin_settlements
+import admin
 from assembly import channel_list, health
 from assembly.channel_list import CHANNELS
 from assembly.http_client import provider_http_client
@@ -235,15 +227,7 @@ def create_app(settings: Settings) -> web.Application:
     app.cleanup_ctx.append(verification_ctx)  # callback verification
     for parts in CHANNELS:  # after the vote service: a channel's own contexts may use it
         parts.setup(app)
-    admin_pages.setup(app)  # admin area
-    admin_api.setup(app)
-    admin_results.setup(app)  # the results key and signed sheets
-    admin_settlements.setup(app)  # a contest's settlement and its signed statements
-    admin_payouts.setup(app)  # its payout account, payouts requested and approved
-    admin_money_api.setup(app)  # the same in the JSON API, with the refunds its providers send
-    admin_dashboard.setup(app)  # dashboards and exports
-    admin_control.setup(app)  # the whole service's control room
-    admin_exports.setup(app)
+    admin.setup(app)  # the organisers' area, all its parts
     return app
 
 

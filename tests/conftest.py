@@ -26,6 +26,7 @@ from gateway.db.migrate import upgrade
 from gateway.db.models import Base
 from gateway.kit.keys import STARTS
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.emptying import Emptying, empty, planned
 from tests.factories import TEST_RESULTS_KEY
 from tests.fakes.mtn import FakeMtn, faked_mtn
 from tests.servers import CLOSED, aimed_at, test_services
@@ -35,8 +36,6 @@ from tests.servers import CLOSED, aimed_at, test_services
 # environment): a test that needs a service starts its own and says where; none reaches `make run`'s.
 os.environ.update(aimed_at(CLOSED, Settings))
 
-TABLES = ", ".join(table.name for table in Base.metadata.sorted_tables)
-AUDIT_NO_TRUNCATE = "audit_log_no_truncate"
 LOCK_NOT_AVAILABLE = "55P03"
 
 
@@ -68,33 +67,35 @@ async def engine(settings: Settings) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+@pytest.fixture(scope="session")
+async def emptying(engine: AsyncEngine) -> Emptying:
+    """What `clean` empties: the models' tables, and every table (a channel's) that refers to one."""
+    async with engine.connect() as connection:
+        return await planned(connection, (table.name for table in Base.metadata.sorted_tables))
+
+
 # How long emptying the tables waits for a lock before it looks for who holds it.
 CLEAN_LOCK_TIMEOUT = "20s"
-# The connections the TRUNCATE waits for: a transaction an earlier test left open (its server not stopped, a task
-# left running on the session's loop, a child process).
+# The connections the emptying waits for: a transaction an earlier test left open on the rows or tables it empties
+# (its server not stopped, a task left running on the session's loop, a child process).
 BLOCKERS = text("""
     SELECT pid, coalesce(application_name, ''), coalesce(state, ''), left(coalesce(query, ''), 200)
     FROM pg_stat_activity WHERE pid = ANY(pg_blocking_pids(:cleaning))
 """)
 
 
-async def empty_tables(engine: AsyncEngine, pid: asyncio.Future[int] | None = None) -> None:
+async def empty_tables(engine: AsyncEngine, emptying: Emptying, pid: asyncio.Future[int] | None = None) -> None:
     async with engine.begin() as connection:
         if pid is not None:
             pid.set_result(int(await connection.scalar(text("SELECT pg_backend_pid()")) or 0))
         await connection.execute(text(f"SET LOCAL lock_timeout = '{CLEAN_LOCK_TIMEOUT}'"))
-        # The audit trail refuses TRUNCATE (a statement trigger); between tests alone it is emptied, its trigger
-        # off inside this transaction only. The tests' role owns the tables (it ran the migrations) or is
-        # CI's superuser: either may, on any PostgreSQL.
-        await connection.execute(text(f"ALTER TABLE audit_log DISABLE TRIGGER {AUDIT_NO_TRUNCATE}"))
-        await connection.execute(text(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE"))
-        await connection.execute(text(f"ALTER TABLE audit_log ENABLE TRIGGER {AUDIT_NO_TRUNCATE}"))
+        await empty(connection, emptying)
 
 
-async def empty_tables_ending_blockers(engine: AsyncEngine) -> list[str]:
-    """Empty the tables again, ending the connections this TRUNCATE itself waits for (and only those)."""
+async def empty_tables_ending_blockers(engine: AsyncEngine, emptying: Emptying) -> list[str]:
+    """Empty the tables again, ending the connections this emptying itself waits for (and only those)."""
     pid: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-    cleaning = asyncio.ensure_future(empty_tables(engine, pid))
+    cleaning = asyncio.ensure_future(empty_tables(engine, emptying, pid))
     ended: list[str] = []
     try:
         await asyncio.wait((pid, cleaning), return_when=asyncio.FIRST_COMPLETED)
@@ -116,18 +117,20 @@ async def empty_tables_ending_blockers(engine: AsyncEngine) -> list[str]:
 
 
 @pytest.fixture
-async def clean(engine: AsyncEngine, settings: Settings, request: pytest.FixtureRequest) -> None:
+async def clean(engine: AsyncEngine, emptying: Emptying, settings: Settings,
+                request: pytest.FixtureRequest) -> None:
     """Empty tables and an empty Redis DB: every test that uses the stores starts from nothing.
 
-    A connection an earlier test left in a transaction would make the TRUNCATE wait forever: past its lock
+    A connection an earlier test left in a transaction would make the emptying wait forever: past its lock
     time-out, the connections it waits for are ended and named in the run's summary (`pytest_terminal_summary`),
     so the leak shows without failing the test that met it."""
     try:
-        await empty_tables(engine)
+        await empty_tables(engine, emptying)
     except DBAPIError as exc:
         if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
             raise
-        request.node.user_properties.append(("cleanup_ended_connections", await empty_tables_ending_blockers(engine)))
+        ended = await empty_tables_ending_blockers(engine, emptying)
+        request.node.user_properties.append(("cleanup_ended_connections", ended))
     client = Redis.from_url(settings.redis_url or "")
     await client.flushdb()
     await client.aclose()
