@@ -62,7 +62,7 @@ async def outgoing(sessions: Sessions, payout: Payout) -> OutgoingPayout:
 
 
 async def take_turn(sessions: Sessions, registry: Providers, payout: Payout, now: datetime) -> str:
-    sender = registry.payout_sender(payout.kind.value)
+    sender = registry.payout_sender(payout.kind)
     if sender is None:
         return "skipped"
     sent = await outgoing(sessions, payout)
