@@ -74,10 +74,11 @@ def provider_label(provider: str, own_label: str) -> str:
     return PROVIDER_LABELS.get(provider) or clip(transliterate(own_label) or provider, PROVIDER_WIDTH)
 
 
-def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str) -> str:
-    """A vote is ordered: approve the operator's own prompt (we never ask for the PIN)."""
+def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provider_label: str, reference: str) -> str:
+    """A vote is ordered: approve the operator's own prompt (we never ask for the PIN); `provider_label`: the
+    wallet's name as the pay screen showed it (`provider_label`)."""
     return vote_messages(lang).placed.format(total=money(amount, currency), quantity=quantity,
-                                             provider=PROVIDER_LABELS.get(provider, provider), ref=reference)
+                                             provider=provider_label, ref=reference)
 
 
 def refusal_message(lang: Lang, code: str, contest_name: str) -> str:

@@ -18,7 +18,16 @@ from channels.phone.texts import provider_label
 from channels.ussd import store
 from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
-from channels.ussd.screens import Reply, blocked, placed, refusal, render, service_unavailable, unknown_service
+from channels.ussd.screens import (
+    Reply,
+    blocked,
+    chosen_label,
+    placed,
+    refusal,
+    render,
+    service_unavailable,
+    unknown_service,
+)
 from channels.ussd.session import Recalled, SessionRecord, SessionStore
 from channels.ussd.settings import UssdSettings, ussd_token_usable
 from channels.ussd.views import (
@@ -216,8 +225,8 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
     except DomainError as exc:
         log.info("USSD vote refused for session %s: %s", hit.session_id, exc.code)
         return refusal(reply.language, exc.code, contest)
-    return placed(reply.language, order.quantity, order.amount, order.currency, order.provider,
-                  short_reference(order.id))
+    label = chosen_label(contest, order.provider) if contest is not None else order.provider
+    return placed(reply.language, order.quantity, order.amount, order.currency, label, short_reference(order.id))
 
 
 @routes.post("/ussd/africastalking/events")

@@ -238,9 +238,9 @@ def service_unavailable(lang: Lang) -> Reply:
     return end(vote_messages(lang).unavailable, lang)
 
 
-def placed(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str) -> Reply:
+def placed(lang: Lang, quantity: int, amount: int, currency: str, provider_label: str, reference: str) -> Reply:
     """The last screen of a vote: approve the operator's own prompt (we never ask for the PIN)."""
-    return end(placed_message(lang, quantity, amount, currency, provider, reference), lang)
+    return end(placed_message(lang, quantity, amount, currency, provider_label, reference), lang)
 
 
 def refusal(lang: Lang, code: str, contest: MenuContest | None = None) -> Reply:

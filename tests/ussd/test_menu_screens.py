@@ -97,7 +97,7 @@ def test_no_open_contest_ends_with_why(overrides: dict[str, object], expected: s
 def test_route_level_endings() -> None:
     assert unknown_service().body == "END Ce code ne correspond a aucun vote. / This code matches no vote."
     assert blocked(Lang.EN).body == "END This number cannot vote. Contact the organiser if this is a mistake."
-    assert placed(Lang.FR, 5, 500, "XAF", "mtn", "3F9A1C2B").body == (
+    assert placed(Lang.FR, 5, 500, "XAF", "MTN MoMo", "3F9A1C2B").body == (
         "END Merci! Validez le paiement de 500 XAF sur votre telephone (MTN MoMo) pour compter vos 5 vote(s). "
         "Ref 3F9A1C2B")
     assert refusal(Lang.FR, "rate_limited").body == \
