@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import gc
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 
 import admin
-from assembly import channel_list, health
+from assembly import channel_list, health, provider_list
 from assembly.channel_list import CHANNELS
 from assembly.http_client import provider_http_client
-from assembly.keys import METRICS
+from assembly.keys import METRICS, PROVIDER_LIST
 from assembly.loop_watch import LoopWatch, watching
 from assembly.media import build_storage
 from assembly.metrics import Metrics
@@ -58,12 +59,12 @@ from gateway.kit.keys import (
     STARTS,
     settings_of,
 )
+from gateway.kit.provider_parts import ProviderParts
 from gateway.kit.service_levels import ServiceLevels
 from leaderboard import routes as leaderboard_routes
 from leaderboard.keys import LEADERBOARD_BOARDS
 from leaderboard.refresh import board_refresh
 from media import cloudinary_routes
-from payments import routes as payment_routes
 
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 # A web request's statements take milliseconds; one unanswered this long is on a dead connection.
@@ -95,7 +96,7 @@ async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
             providers = set(rows)
             channel_problems = [problem for parts in CHANNELS if parts.production_problems
                                 for problem in await parts.production_problems(settings, session)]
-            check_production(settings, providers, channel_problems)
+            check_production(settings, providers, channel_problems, app[PROVIDER_LIST])
     yield
 
 
@@ -117,7 +118,8 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
 
 async def http_ctx(app: web.Application) -> AsyncIterator[None]:
     """One shared HTTP client for every provider; short time-outs, retries are ours to decide."""
-    async with provider_http_client(note=call_noter(settings_of(app, Settings), app[SERVICE_LEVELS])) as client:
+    note = call_noter(settings_of(app, Settings), app[SERVICE_LEVELS], app[PROVIDER_LIST])
+    async with provider_http_client(note=note) as client:
         app[HTTP] = client
         yield
 
@@ -129,7 +131,7 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
-    registry = build_providers(settings_of(app, Settings), app[HTTP])
+    registry = build_providers(settings_of(app, Settings), app[HTTP], app[PROVIDER_LIST])
     app[PROVIDERS] = registry
     yield
     await registry.aclose()
@@ -202,12 +204,15 @@ async def freeze_startup_objects(app: web.Application) -> None:
         gc.freeze()
 
 
-def create_app(settings: Settings) -> web.Application:
+def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = provider_list.PROVIDERS
+               ) -> web.Application:
+    """The service's app, with the payment providers of `providers` (the provider list's by default)."""
     if not settings.database_url or not settings.redis_url:
         raise ValueError("create_app needs DATABASE_URL and REDIS_URL (gateway run/web start embedded ones)")
-    check_production(settings, providers_in_use=set())
+    check_production(settings, providers_in_use=set(), providers=providers)
     app = web.Application(middlewares=[request_context, json_errors, body_deadline], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
+    app[PROVIDER_LIST] = tuple(providers)
     app[METRICS] = Metrics()
     app[SERVICE_LEVELS] = ServiceLevels(app[METRICS].registry)
     app[RESULTS_KEY] = signing_key(settings)  # signed results; production has checked it above
@@ -222,7 +227,9 @@ def create_app(settings: Settings) -> web.Application:
         cloudinary_routes.setup(app)  # its notifications of uploads and of the renditions it made
     health.setup(app)
     leaderboard_routes.setup(app)
-    payment_routes.setup(app)
+    for provider in providers:  # each provider's own callback routes
+        if provider.routes is not None:
+            provider.routes(app)
     app.cleanup_ctx.append(vote_service_ctx)  # after the leaderboard's context: it uses the board reader
     app.cleanup_ctx.append(verification_ctx)  # callback verification
     for parts in CHANNELS:  # after the vote service: a channel's own contexts may use it

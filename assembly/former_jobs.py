@@ -16,8 +16,7 @@ from rq.utils import import_attribute
 from gateway.kit.channel_parts import CHANNEL_JOB
 
 FORMER = "gateway.worker_jobs."
-WORKER_JOBS = ("deliver_outbox_job", "relay_outbox_job", "reconcile_job", "stars_check_job", "verify_by_list_job",
-               "ledger_checkpoint_job")
+WORKER_JOBS = ("deliver_outbox_job", "relay_outbox_job", "reconcile_job", "verify_by_list_job", "ledger_checkpoint_job")
 FORMER_NAMES: Mapping[str, str] = {f"{FORMER}{name}": f"assembly.worker_jobs.{name}" for name in WORKER_JOBS} | {
     f"{FORMER}channel_job": CHANNEL_JOB}
 

@@ -1,6 +1,7 @@
-"""The worker's job runtime: what a job runs with (`JobContext`, the channels' `JobResources`), the one event loop and
-clients a worker process's jobs share, and the RQ entry point of every channel's job (`channel_job`). The jobs
-themselves are in `assembly.worker_jobs` and the packages they come from."""
+"""The worker's job runtime: what a job runs with (`JobContext`, the channels' and providers' `JobResources`), the one
+event loop and clients a worker process's jobs share, and the RQ entry points of every channel's job (`channel_job`)
+and every provider's (`provider_job`). The jobs themselves are in `assembly.worker_jobs` and the packages they come
+from."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from redis.asyncio import Redis
 from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS, channel
 from assembly.http_client import provider_http_client
 from assembly.media import build_storage
+from assembly.provider_list import provider
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.media_storage import MediaStorage
@@ -76,6 +78,13 @@ def channel_job(channel_name: str, job: str, *args: Any) -> Any:
     runtime."""
     work = channel(channel_name).jobs[job]
     return run_in_context(lambda ctx: work(ctx, *args))
+
+
+def provider_job(provider_name: str, job: str) -> Any:
+    """The RQ job of every provider's pass (gateway.kit.provider_parts.PROVIDER_JOB): run it in this worker's
+    runtime."""
+    work = provider(provider_name).jobs[job]
+    return run_in_context(work)
 
 
 @asynccontextmanager

@@ -5,27 +5,24 @@ address (the media storage, the SMS gateway) are not counted."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import Any
 
 import httpx
 
+from assembly.provider_list import PROVIDERS
+from assembly.providers import chat_bot
 from assembly.settings import Settings
+from gateway.kit.provider_parts import ProviderParts
 from gateway.kit.service_levels import ServiceLevels
 
-STRIPE_API = "https://api.stripe.com"
-TELEGRAM_API = "https://api.telegram.org"
 
-
-def provider_prefixes(settings: Settings) -> tuple[tuple[str, str], ...]:
-    """(address prefix, provider) pairs, longest prefix first; the sandbox's stand-ins count as their provider."""
-    sandbox = settings.sandbox_url.rstrip("/")
-    pairs = [
-        (settings.mtn_momo_base_url, "mtn"), (f"{sandbox}/mtn", "mtn"),
-        (settings.orange_money_base_url, "orange"), (settings.orange_money_token_url, "orange"),
-        (settings.orange_money_push_base_url, "orange"), (f"{sandbox}/orange", "orange"),
-        (settings.stripe_api_base or STRIPE_API, "stripe"),
-        (settings.telegram_api_base or TELEGRAM_API, "stars"),
-    ]
+def provider_prefixes(settings: Settings, providers: Sequence[ProviderParts[Any]] = PROVIDERS
+                      ) -> tuple[tuple[str, str], ...]:
+    """(address prefix, provider) pairs, longest prefix first, from each provider's `addresses` (the sandbox's
+    stand-ins count as their provider)."""
+    bot = chat_bot(settings)
+    pairs = [(prefix, parts.name) for parts in providers for prefix in parts.addresses(settings, bot)]
     known = {(prefix.rstrip("/"), name) for prefix, name in pairs if prefix}
     return tuple(sorted(known, key=lambda pair: -len(pair[0])))
 
@@ -37,9 +34,10 @@ def provider_of(prefixes: tuple[tuple[str, str], ...], url: str) -> str | None:
     return None
 
 
-def call_noter(settings: Settings, levels: ServiceLevels) -> Callable[[httpx.Request, str], None]:
+def call_noter(settings: Settings, levels: ServiceLevels, providers: Sequence[ProviderParts[Any]] = PROVIDERS
+               ) -> Callable[[httpx.Request, str], None]:
     """What the shared client's transport calls with each request and how it was answered."""
-    prefixes = provider_prefixes(settings)
+    prefixes = provider_prefixes(settings, providers)
 
     def note(request: httpx.Request, outcome: str) -> None:
         url = str(request.url.copy_with(query=None, fragment=None))

@@ -5,11 +5,14 @@ production check composed from each package's problems."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from assembly.provider_list import PROVIDERS
 from channels.sms.settings import SmsSettings
 from channels.telegram.settings import TelegramSettings, webhook_secret_problem
 from channels.ussd.settings import UssdSettings
 from channels.web.settings import WebSettings
+from gateway.kit.provider_parts import ProviderParts
 from gateway.kit.settings import (
     DEV_SECRET_KEY,
     ConfigError,
@@ -24,32 +27,49 @@ from gateway.kit.settings import (
 from leaderboard.settings import BoardSettings
 from media.settings import CloudinarySettings, cloudinary_problems
 from media.storage_settings import MediaSettings, media_problems
-from payments.settings import PaymentSettings, live_problems, provider_problems, push_secret_problems
+from payments.mtn.settings import MtnSettings
+from payments.orange.settings import OrangeSettings
+from payments.stars.settings import StarsSettings
+from payments.stripe.settings import StripeSettings
 
 __all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings", "check_production",
            "check_servers", "secret_problem"]
 
 
-class Settings(PaymentSettings, BoardSettings, UssdSettings, SmsSettings, TelegramSettings, WebSettings, MediaSettings,
-               CloudinarySettings):
+class Settings(MtnSettings, OrangeSettings, StripeSettings, StarsSettings, BoardSettings, UssdSettings, SmsSettings,
+               TelegramSettings, WebSettings, MediaSettings, CloudinarySettings):
     """Every setting of the service; environment names match the architecture note. A package's settings are its
-    own model in its folder (payments/settings.py, leaderboard/settings.py, channels/<name>/settings.py), each a
-    `ServiceSettings` (gateway/kit/settings.py), so a package reads them typed as its own."""
+    own model in its folder (payments/<provider>/settings.py, leaderboard/settings.py, channels/<name>/settings.py),
+    each a `ServiceSettings` (gateway/kit/settings.py), so a package reads them typed as its own."""
 
 
-def check_production(settings: Settings, providers_in_use: set[str], channel_problems: Sequence[str] = ()) -> None:
-    """Refuse to run production with a default or weak secret, a used provider lacking credentials, a provider
-    pointed at its sandbox, or what a channel reports (`ChannelParts.production_problems`: e.g. open USSD routes)."""
+def provider_problems(settings: Settings, providers_in_use: set[str],
+                      providers: Sequence[ProviderParts[Any]] = PROVIDERS) -> list[str]:
+    """What stops production for each provider: the settings it needs unset while a contest uses it, then what it
+    reports itself (secrets that could not be real, a sandbox where its live system belongs)."""
+    problems: list[str] = []
+    for parts in providers:
+        in_use = parts.name in providers_in_use
+        if in_use and (missing := parts.missing_settings(settings)):
+            problems.append(f"provider '{parts.name}' is enabled by a contest but {', '.join(missing)} unset")
+        if parts.production_problems is not None:
+            problems += parts.production_problems(settings, in_use)
+    return problems
+
+
+def check_production(settings: Settings, providers_in_use: set[str], channel_problems: Sequence[str] = (),
+                     providers: Sequence[ProviderParts[Any]] = PROVIDERS) -> None:
+    """Refuse to run production with a default or weak secret, what a provider reports (`provider_problems`: a used
+    one lacking credentials, one pointed at its sandbox), or what a channel reports
+    (`ChannelParts.production_problems`: e.g. open USSD routes)."""
     if not settings.is_production:
         return
     problems = service_problems(settings)
     problems += [problem for problem in (webhook_secret_problem(settings), metrics_token_problem(settings)) if problem]
-    problems += push_secret_problems(settings)
     problems.extend(channel_problems)
     if problem := results_key_problem(settings):
         problems.append(problem)
-    problems += provider_problems(settings, providers_in_use)
-    problems += live_problems(settings, providers_in_use)
+    problems += provider_problems(settings, providers_in_use, providers)
     problems += media_problems(settings)
     if settings.media_storage == "cloudinary":
         problems += cloudinary_problems(settings)

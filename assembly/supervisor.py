@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
-from urllib.parse import urlsplit
 
 import redis
 from rq import Worker
@@ -27,11 +26,12 @@ from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demo
 from assembly.embedded import export_urls, service_urls
 from assembly.media import cloudinary_stand_in_needed, media_address
+from assembly.provider_list import PROVIDERS
 from assembly.settings import Settings, check_servers
 from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
 from gateway.jobs.queues import MEDIA_QUEUE, sync_redis
-from gateway.kit.channel_parts import StandIn, listen_address
+from gateway.kit.stand_ins import StandIn, listen_address
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30  # a web process lets provider calls under way finish (gateway.jobs.start_queue)
@@ -88,21 +88,16 @@ def kill_leftovers(child: Child) -> None:
         pass
 
 
-def sandbox_needed(settings: Settings) -> bool:
-    """In development, the local MTN/Orange sandbox stands in for any provider without credentials."""
-    if settings.is_production or not settings.sandbox_enabled:
-        return False
-    return bool(settings.missing_provider_credentials("mtn") or settings.missing_provider_credentials("orange"))
-
-
-def sandbox_address(url: str) -> tuple[str, int]:
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or 8090
-
-
 def stand_ins_needed(settings: Settings) -> list[StandIn[Any]]:
-    """The channels' local fakes of outside services (Africa's Talking, the Bot API) these settings need."""
-    return [stand_in for parts in CHANNELS for stand_in in parts.stand_ins if stand_in.needed(settings)]
+    """The providers' and channels' local fakes of outside services (the payment sandbox, Africa's Talking, the Bot
+    API) these settings need, each once: two providers may declare the same one (the MTN/Orange sandbox)."""
+    declared = [*(stand_in for parts in PROVIDERS for stand_in in parts.stand_ins),
+                *(stand_in for parts in CHANNELS for stand_in in parts.stand_ins)]
+    needed: dict[str, StandIn[Any]] = {}
+    for stand_in in declared:
+        if stand_in.name not in needed and stand_in.needed(settings):
+            needed[stand_in.name] = stand_in
+    return list(needed.values())
 
 
 def spawn_stand_in(stand_in: StandIn[Any], settings: Settings) -> Child:
@@ -125,8 +120,6 @@ def announce(settings: Settings) -> None:
         f"  readiness     {base}/readyz",
         f"  metrics       {base}/metrics",
     ]
-    if sandbox_needed(settings):
-        lines.append(f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers ending 450-455 fail)")
     lines += [stand_in.announce(settings) for stand_in in stand_ins_needed(settings)]
     if fanout_server.runs_here(settings.board_fanout_url):
         lines.append(f"  live boards   http://{fanout_server.DEFAULT_LISTEN}/c/demo  (the site through nginx + Nchan, "
@@ -169,8 +162,6 @@ def wait_until_up(settings: Settings, redis_url: str, children: list[Child], sto
     """Wait for the web, the sandbox and the workers to be up, so that the URLs block comes after their
     start-up lines; gives up when a child exits (the main loop restarts it), on Ctrl-C, or after a minute."""
     servers = [(settings.gateway_host, settings.gateway_port)]
-    if any(child.name == "sandbox" for child in children):
-        servers.append(sandbox_address(settings.sandbox_url))
     running = {child.name for child in children}
     servers += [stand_in.address(settings) for stand_in in stand_ins_needed(settings) if stand_in.name in running]
     if "media" in running:
@@ -193,14 +184,10 @@ class WantedStandIn:
 
 
 def wanted_stand_ins(settings: Settings) -> list[WantedStandIn]:
-    """The local stand-ins these settings need: the payment sandbox, the channels' fakes of AT and the Bot API,
-    the media server, Cloudinary's stand-in and the board's fan-out server."""
+    """The local stand-ins these settings need: the providers' payment sandbox, the channels' fakes of AT and the Bot
+    API, the media server, Cloudinary's stand-in and the board's fan-out server."""
     wanted: list[WantedStandIn] = []
-    if sandbox_needed(settings):
-        host, port = sandbox_address(settings.sandbox_url)
-        wanted.append(WantedStandIn("sandbox", (host, port), partial(
-            spawn, "sandbox", "--host", host, "--port", str(port), module="payments.sandbox")))
-    for stand_in in stand_ins_needed(settings):  # the channels' fakes (AT's SMS API, the Bot API)
+    for stand_in in stand_ins_needed(settings):  # the providers' and channels' fakes (the sandbox, AT, the Bot API)
         os.environ.update(stand_in.environment(settings))  # e.g. where every child sends its SMS
         wanted.append(WantedStandIn(stand_in.name, stand_in.address(settings),
                                     partial(spawn_stand_in, stand_in, settings)))

@@ -19,10 +19,12 @@ from assembly.channel_list import CHANNELS
 from assembly.former_jobs import RenamedJob
 from assembly.job_runtime import close_runtime
 from assembly.logs import json_wanted, setup_logging
+from assembly.provider_list import PROVIDERS
 from assembly.settings import Settings
 from gateway.jobs.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS
 from gateway.jobs.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
 from gateway.kit.channel_parts import CHANNEL_JOB
+from gateway.kit.provider_parts import PROVIDER_JOB
 
 log = logging.getLogger(__name__)
 
@@ -38,12 +40,11 @@ class PeriodicJob:
 
 def periodic_jobs() -> tuple[PeriodicJob, ...]:
     """The service's own (the web process relays the outbox at once; this is the safety net), then each
-    channel's (gateway.kit.channel_parts.ChannelParts.periodic_jobs)."""
+    channel's and each provider's (`ChannelParts.periodic_jobs`, `ProviderParts.periodic_jobs`)."""
     own = (
         PeriodicJob("assembly.worker_jobs.relay_outbox_job", RELAY_INTERVAL_SECONDS),
         PeriodicJob("assembly.worker_jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
-        PeriodicJob("assembly.worker_jobs.stars_check_job", 60),  # Stars payments the bot's webhook missed
-        PeriodicJob("assembly.worker_jobs.verify_by_list_job", 30),  # Stars payments counted, checked in the list
+        PeriodicJob("assembly.worker_jobs.verify_by_list_job", 30),  # payments counted, checked in their list
         PeriodicJob("assembly.worker_jobs.refunds_job", 30),  # refunds owed, sent by the provider's API and followed
         PeriodicJob("assembly.worker_jobs.payouts_job", 30),  # approved payouts to a wallet, sent and followed
         PeriodicJob("assembly.worker_jobs.money_check_job", 300),  # yesterday's books against the providers'
@@ -54,7 +55,9 @@ def periodic_jobs() -> tuple[PeriodicJob, ...]:
     )
     channels = tuple(PeriodicJob(CHANNEL_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
                      for parts in CHANNELS for job, interval in parts.periodic_jobs)
-    return own + channels
+    providers = tuple(PeriodicJob(PROVIDER_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
+                      for parts in PROVIDERS for job, interval in parts.periodic_jobs)
+    return own + channels + providers
 
 
 PERIODIC_JOBS = periodic_jobs()

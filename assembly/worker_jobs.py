@@ -1,5 +1,5 @@
-"""The worker's own RQ jobs (the outbox, the reconciler, Stars, the ledger); each runs in the process's job runtime
-(`assembly.job_runtime`)."""
+"""The worker's own RQ jobs (the outbox, the reconciler, money out, the ledger); each runs in the process's job runtime
+(`assembly.job_runtime`). A provider's own passes are its parts' (`ProviderParts.jobs`)."""
 
 from __future__ import annotations
 
@@ -27,13 +27,11 @@ from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.jobs.found_paid import note_found_paid
 from gateway.jobs.last_passes import note_pass
 from gateway.jobs.leases import lease_held
-from gateway.jobs.money_reconciliation import PROVIDERS_READ, Budget, Resume, reconcile_money
+from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.reconciler import reconcile
 from gateway.jobs.status_pacing import reconciler_pace
 from leaderboard.refresh import BOARD_TOPICS, board_refresh
-from payments.stars import StarsInvoices
-from payments.stars.sync import stars_check_pass
 
 log = logging.getLogger(__name__)
 RECONCILE_LEASE = "lease:reconcile"
@@ -137,7 +135,7 @@ async def money_check_turn(ctx: JobContext) -> str:
     day, lines = datetime.now(UTC).date() - timedelta(days=1), []
     deadline = asyncio.get_running_loop().time() + MONEY_CHECK_PASS_SECONDS
     read_balances = not await ctx.redis.exists(BALANCES_READ)
-    for provider in PROVIDERS_READ:
+    for provider in ctx.providers.names():
         done, at = f"money-check:{provider}:{day.isoformat()}", f"money-check-at:{provider}:{day.isoformat()}"
         if not await ctx.redis.exists(done):
             kept = await ctx.redis.get(at)
@@ -168,18 +166,9 @@ async def payouts_turn(ctx: JobContext) -> str:
     return ", ".join(f"{turn.reference}: {turn.outcome}" for turn in turns) or "nothing due"
 
 
-def stars_check_job() -> int:
-    """Every minute (assembly.worker.PERIODIC_JOBS): Stars payments whose update never reached the webhook."""
-    return run_in_context(stars_check)
-
-
-async def stars_check(ctx: JobContext) -> int:
-    stars = ctx.providers.providers.get("stars")
-    return await stars_check_pass(ctx, stars) if isinstance(stars, StarsInvoices) else 0
-
-
 def verify_by_list_job() -> int:
-    """Every 30 s (assembly.worker.PERIODIC_JOBS): counted Stars payments checked against Telegram's list."""
+    """Every 30 s (assembly.worker.PERIODIC_JOBS): payments counted on a chat's word checked against their provider's
+    list (Stars: Telegram's)."""
     return len(run_in_context(verify_by_list_pass))
 
 
@@ -187,9 +176,9 @@ async def verify_by_list_pass(ctx: JobContext) -> list[tuple[uuid.UUID, Verified
     """One read of each listing provider's payments (Stars: `getStarTransactions`) for all its due entries of
     the verification queue; the board moves at once when votes were taken back off or refunded."""
     verified: list[tuple[uuid.UUID, Verified]] = []
-    wait_for = timedelta(seconds=ctx.settings.stars_verify_within_seconds)
     for provider, payments in ctx.providers.payment_lists().items():
-        verified += await verify_by_list(ctx.sessions, provider, payments, now=datetime.now(UTC), wait_for=wait_for)
+        verified += await verify_by_list(ctx.sessions, provider, payments, now=datetime.now(UTC),
+                                         wait_for=payments.lags_by)
     if any(outcome in (Verified.DISAGREED, Verified.REFUNDED) for _, outcome in verified):
         await relay_now(ctx)
     return verified

@@ -15,6 +15,7 @@ from sqlalchemy import select, text
 from assembly.channel_list import MIGRATIONS, PUSH_CHANNELS
 from assembly.embedded import ServiceUrls
 from assembly.job_runtime import JobContext
+from assembly.provider_list import PROVIDERS
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from assembly.worker_jobs import outbox_handlers
@@ -24,6 +25,7 @@ from gateway.db.engine import Sessions, create_engine
 from gateway.db.migrate import upgrade
 from gateway.db.models import OutboxMessage, VoteOrder
 from gateway.jobs import outbox
+from gateway.kit.provider_parts import ProviderResources
 from payments.orange import OrangePush, OrangeWebPay
 from payments.registry import build_registry
 from tests.factories import make_contest, place
@@ -108,7 +110,7 @@ async def test_orange_pushes_its_prompt_for_the_channels_that_declare_it(setting
     assert PUSH_CHANNELS == {"ussd", "sms"}
     async with httpx.AsyncClient() as http:
         providers = build_providers(settings, http)
-        toy_pushes = build_registry(settings, http, None, push_channels={"toy"})
+        toy_pushes = build_registry(PROVIDERS, settings, ProviderResources(http), push_channels={"toy"})
         try:
             assert [type(providers.for_order("orange", name)) for name in ("ussd", "sms", "web", "telegram", "toy")] \
                 == [OrangePush, OrangePush, OrangeWebPay, OrangeWebPay, OrangeWebPay]

@@ -67,7 +67,7 @@ def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
 
     from assembly.providers import build_providers
     from gateway.jobs.balance_check import BalanceReport, check_balances
-    from gateway.jobs.money_reconciliation import PROVIDERS_READ, DayReport, reconcile_money
+    from gateway.jobs.money_reconciliation import DayReport, reconcile_money
     from gateway.jobs.status_pacing import reconciler_pace
 
     day = args.day or datetime.now(UTC).date()
@@ -77,7 +77,7 @@ def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
             registry = build_providers(settings, http)
             reports = []
             try:
-                for provider in args.provider or PROVIDERS_READ:
+                for provider in args.provider or registry.names():
                     report = await reconcile_money(sessions, registry, provider, day, reconciler_pace(redis))
                     # A difference found today may have moved money since the last reading; an older day's did not.
                     explains = report.new if day == datetime.now(UTC).date() else ()

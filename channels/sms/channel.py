@@ -26,8 +26,10 @@ from gateway.core.channel_queries import live_contest_ids
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
 from gateway.db.engine import Sessions
-from gateway.kit.channel_parts import ChannelParts, JobResources, StandIn, listen_address
+from gateway.kit.channel_parts import ChannelParts
+from gateway.kit.job_resources import JobResources
 from gateway.kit.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
+from gateway.kit.stand_ins import StandIn, listen_address
 
 INBOUND_JOB = "inbound"  # queued by channels.sms.routes once a message is kept
 

@@ -21,7 +21,9 @@ from channels.telegram.settings import WEBHOOK_PATH, TelegramSettings, telegram_
 from channels.telegram.updates import prune_updates
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.db.engine import Sessions
-from gateway.kit.channel_parts import ChannelParts, JobResources, StandIn, listen_address
+from gateway.kit.channel_parts import ChannelParts
+from gateway.kit.job_resources import JobResources
+from gateway.kit.stand_ins import StandIn, listen_address
 
 
 def setup(app: web.Application) -> None:

@@ -1,7 +1,9 @@
-"""The one interface every payment provider implements, and the values that cross it.
+"""The one interface every payment provider implements, the values that cross it, and what a provider can do.
 
 The vote core calls providers only through `PaymentProvider`; a provider never touches the
 database. Everything here is frozen: values that cross the boundary are not changed in flight.
+Each provider declares its `Capability`s; the core, the channels and the admin area decide by those (through
+`Providers`), never by a provider's name: a new provider with the same capabilities is served the same way.
 """
 
 from __future__ import annotations
@@ -12,6 +14,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
+
+
+class Capability(StrEnum):
+    """What a provider declares it can do (`gateway.kit.provider_parts.ProviderParts.capabilities`)."""
+
+    # It charges a mobile-money wallet named by the payer's phone number: the number is needed (E.164), and the
+    # payer approves a prompt on that phone (on its page too, where it has one). Its wallets take payouts.
+    PHONE_PROMPT = "phone_prompt"
+    REDIRECT = "redirect"  # the payer pays on the provider's own page
+    # Paid inside a chat (an invoice in the bot), priced in the contest's chat price (`stars_per_vote`, in Stars)
+    # whatever its currency, and offered there whatever providers the contest lists.
+    IN_CHAT = "in_chat"
+    REFUNDS_SENT = "refunds_sent"  # refunds go out by a call of its own, sent and followed by the core (`RefundsSent`)
+    PAYOUTS = "payouts"  # pays a wallet of its own by a call of its own (`PayoutsSent`); else payouts go by hand
+    # Its books list every payment it took (`ChargeList`): the money check finds one no order of ours shows.
+    STATEMENT_LISTING = "statement_listing"
 
 
 class PaymentState(StrEnum):
@@ -262,6 +280,9 @@ class PaymentList(Protocol):
     # The longest one read may take (its pages × each page's time-out): the entries it answers stay claimed
     # at least this long, so no second worker reads the list again for them meanwhile.
     read_within: timedelta
+    # How long the list may lag the word a payment counted on (a chat's): one it does not show yet is looked for
+    # again this long before its votes are taken back off.
+    lags_by: timedelta
 
     async def list_payments(self, wanted: frozenset[str], since: datetime) -> PaymentListing:
         """Read the list back to `since` (or until every id in `wanted` is found); raises PaymentError."""
@@ -286,8 +307,25 @@ class SecretHeaders(Protocol):
 
 
 class Providers(Protocol):
-    """The payment providers set up in this process, as the core asks for them (`payments.registry`
-    builds them from the settings; the core never needs to know which implementations exist)."""
+    """The payment providers the service knows, and those set up in this process, as the core asks for them
+    (`payments.registry` builds them from the providers' parts and the settings; the core never needs to know which
+    implementations exist, nor any provider's name)."""
+
+    def names(self) -> tuple[str, ...]:
+        """Every provider the service knows, set up here or not, in the order the service lists them."""
+        ...
+
+    def capabilities(self, provider: str) -> frozenset[Capability]:
+        """What `provider` declares it can do, set up here or not (nothing, for a name the service does not know)."""
+        ...
+
+    def having(self, capability: Capability) -> tuple[str, ...]:
+        """The providers that declare `capability`, in the service's order."""
+        ...
+
+    def label(self, provider: str) -> str:
+        """The provider's name as payers know it, where a channel's catalog has no word of its own for it."""
+        ...
 
     def get(self, key: str) -> PaymentProvider:
         """The provider set up under `key` (raises PaymentError `provider_unavailable`)."""

@@ -12,16 +12,13 @@ This module imports no channel: channels import it.
 from __future__ import annotations
 
 import argparse
-import uuid
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
-from urllib.parse import urlsplit
+from typing import Any, Generic, TypeVar
 
 import httpx
 from aiohttp import web
-from redis.asyncio import Redis
 from rq import Queue
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -30,12 +27,9 @@ from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
-from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 from gateway.kit.settings import ServiceSettings
-
-if TYPE_CHECKING:
-    from gateway.core.service import PaymentStarter, VoteService
+from gateway.kit.stand_ins import StandIn
 
 # The one RQ function every channel's job runs through (assembly.job_runtime.channel_job): a channel names its
 # jobs by (channel, job) and never imports the worker.
@@ -44,35 +38,6 @@ CHANNEL_JOB = "assembly.job_runtime.channel_job"
 
 # A channel's own settings model (a ServiceSettings); the assembly passes its Settings, a subclass of each.
 S = TypeVar("S", bound=ServiceSettings)
-S_co = TypeVar("S_co", bound=ServiceSettings, covariant=True)
-
-
-class JobResources(Protocol[S_co]):
-    """What a channel's background job may use (assembly.job_runtime.JobContext provides it)."""
-
-    @property
-    def settings(self) -> S_co: ...
-
-    @property
-    def sessions(self) -> Sessions: ...
-
-    @property
-    def redis(self) -> Redis: ...
-
-    @property
-    def providers(self) -> Providers: ...
-
-    def vote_service(self, starts: PaymentStarter) -> VoteService:
-        """The core's vote API, starting payments through `starts` (a job starts them after its reply)."""
-        ...
-
-    async def start_payment(self, order_id: uuid.UUID) -> object:
-        """Ask the order's provider for the payment (the prompt on the voter's phone)."""
-        ...
-
-    async def relay_now(self) -> None:
-        """Deliver what committed transactions left in the outbox (board moves, receipts) now."""
-        ...
 
 
 @dataclass(frozen=True)
@@ -100,26 +65,6 @@ ReceiptsFactory = Callable[[S, Sessions, httpx.AsyncClient], ReceiptSender | Non
 TexterFactory = Callable[[S, Sessions, httpx.AsyncClient], PhoneTexter]
 ProductionCheck = Callable[[S, AsyncSession], Awaitable[list[str]]]
 Commands = Callable[["argparse._SubParsersAction[argparse.ArgumentParser]"], None]
-
-
-@dataclass(frozen=True)
-class StandIn(Generic[S]):
-    """A local fake of an outside service the channel talks to, started by `gateway run` in development."""
-
-    name: str
-    module: str  # run as `python -m <module> --host H --port P <args>`
-    needed: Callable[[S], bool]
-    address: Callable[[S], tuple[str, int]]
-    announce: Callable[[S], str]  # its line in the URLs block
-    args: Callable[[S], list[str]] = lambda settings: []
-    # Environment given to every process `gateway run` starts once it runs (e.g. where to send text messages).
-    environment: Callable[[S], dict[str, str]] = lambda settings: {}
-
-
-def listen_address(url: str, default_port: int) -> tuple[str, int]:
-    """Where a stand-in listens, from the URL the service reaches it at (`StandIn.address`)."""
-    parts = urlsplit(url)
-    return parts.hostname or "127.0.0.1", parts.port or default_port
 
 
 @dataclass(frozen=True)

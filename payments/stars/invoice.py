@@ -41,6 +41,8 @@ TELEGRAM_API = "https://api.telegram.org"
 # Telegram keeps an invoice payable, but a vote waits no longer than this for its payment.
 PAYMENT_WINDOW = timedelta(minutes=15)
 ALREADY_REFUNDED = "CHARGE_ALREADY_REFUNDED"
+# Telegram's list of transactions may lag the webhook's word by a little (STARS_VERIFY_WITHIN_SECONDS).
+LISTING_LAG = timedelta(minutes=5)
 
 
 class StarsInvoices:
@@ -54,8 +56,10 @@ class StarsInvoices:
     # The bot's webhook secret (the only proof an update is Telegram's): never kept with a provider event.
     secret_headers = frozenset({"x-telegram-bot-api-secret-token"})
 
-    def __init__(self, http: httpx.AsyncClient, token: str, api_base: str | None = None) -> None:
+    def __init__(self, http: httpx.AsyncClient, token: str, api_base: str | None = None, *,
+                 lags_by: timedelta = LISTING_LAG) -> None:
         self.http = http
+        self.lags_by = lags_by
         self.token = token
         self.api_base = (api_base or TELEGRAM_API).rstrip("/")
 

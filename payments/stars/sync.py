@@ -1,5 +1,5 @@
 """Stars payments the bot's webhook missed, found in getStarTransactions (newest first, ListingRead checks) and
-settled once each; the worker runs a pass every minute (`assembly.worker_jobs.stars_check_job`)."""
+settled once each; the worker runs a pass every minute (`payments.stars.provider.missed_payments`)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.core.payments import in_chat
 from gateway.core.providers import PaymentError
-from gateway.kit.channel_parts import JobResources
+from gateway.kit.job_resources import JobResources
 from payments.stars import StarsInvoices
 from payments.stars.listing import PAGE_SIZE as STARS_PAGE_SIZE
 from payments.stars.listing import ListingRead

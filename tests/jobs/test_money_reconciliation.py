@@ -20,10 +20,11 @@ from gateway.core.providers import PaymentProvider
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
 from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
+from gateway.kit.provider_parts import Implementations
 from payments.mtn import MtnMomoCollection
 from payments.mtn.api import MtnCredentials
-from payments.registry import ProviderRegistry
 from tests.jobs.money_day import Mtn, a_day_of_money, edit, no_pace
+from tests.provider_registry import registry_of
 
 
 async def test_the_books_agree_then_an_edited_amount_is_reported_once(sessions: Sessions, mtn: Mtn) -> None:
@@ -117,7 +118,7 @@ async def test_a_reference_not_read_stops_the_pass_then_is_given_up_after_its_re
         quick = MtnMomoCollection(http, MtnCredentials(f"{mtn.url}/mtn", "sandbox-subscription-key",
                                                        "sandbox-api-user", "sandbox-api-key", "sandbox"),
                                   "http://127.0.0.1", retry_delays=())
-        registry = ProviderRegistry(providers={"mtn": quick}, payout_senders=mtn.registry.payout_senders)
+        registry = registry_of(mtn=Implementations.one(quick, payouts=mtn.registry.payout_sender("mtn")))
         resume = None
         for tries in (1, 2):
             mtn.control.fail_next = 1  # MTN answers 503 once: the first payment of the day is not read

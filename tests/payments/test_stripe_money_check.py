@@ -15,10 +15,10 @@ from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import VoteOrder
 from gateway.jobs.money_reconciliation import reconcile_money
-from payments.registry import ProviderRegistry
 from payments.stripe import StripeCheckout
 from tests.factories import make_contest, place
 from tests.payments.stripe_checkout import session
+from tests.provider_registry import registry_of
 
 
 async def no_pace(provider: object) -> None:
@@ -51,7 +51,7 @@ async def test_a_charge_that_names_no_order_of_ours_is_reported(clean: None, ses
               "data": [line("3", 300, {})]}
     listed = stripe_api.get("/v1/balance_transactions").mock(side_effect=[
         respx.MockResponse(200, json=first), respx.MockResponse(200, json=second)])
-    registry = ProviderRegistry(providers={"stripe": provider})
+    registry = registry_of(stripe=provider)
 
     report = await reconcile_money(sessions, registry, "stripe", datetime.now(UTC).date(), no_pace)
 
@@ -78,7 +78,7 @@ async def test_a_refunded_card_payment_agrees_with_stripe(clean: None, sessions:
     stripe_api.get("/v1/balance_transactions").respond(200, json={
         "object": "list", "url": "/v1/balance_transactions", "has_more": False,
         "data": [line("1", 500, {"order_id": str(order.id)})]})
-    registry = ProviderRegistry(providers={"stripe": provider})
+    registry = registry_of(stripe=provider)
 
     report = await reconcile_money(sessions, registry, "stripe", datetime.now(UTC).date(), no_pace)
 

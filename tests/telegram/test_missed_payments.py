@@ -12,9 +12,9 @@ from redis.asyncio import Redis
 from assembly.job_runtime import JobContext
 from assembly.providers import build_providers
 from assembly.settings import Settings
-from assembly.worker_jobs import stars_check
 from channels.telegram.fake_api import FakeBotApi
 from gateway.db.engine import Sessions
+from payments.stars.provider import missed_payments
 from payments.stars.sync import STARS_SEEN_KEY
 from tests.factories import make_contest, tallies
 
@@ -37,10 +37,10 @@ async def test_each_pass_finds_the_payments_missed_since_the_last_one(
     async with httpx.AsyncClient() as http:
         context = JobContext(bot_settings, sessions, redis, build_providers(bot_settings, http))
         await paid_but_never_told(telegram, USERS[0], "05 Candidate 05")
-        assert await stars_check(context) == 1
+        assert await missed_payments(context) == 1
         await paid_but_never_told(telegram, USERS[1], "04 Candidate 04")  # listed first now: the newest
-        assert await stars_check(context) == 1
-        assert await stars_check(context) == 0  # nothing counted twice
+        assert await missed_payments(context) == 1
+        assert await missed_payments(context) == 0  # nothing counted twice
     assert (await tallies(sessions, contest.id))["05"] == 1
     assert (await tallies(sessions, contest.id))["04"] == 1
 
@@ -56,7 +56,7 @@ async def test_a_missed_payment_already_given_back_is_not_counted(
             "user_id": USERS[0], "telegram_payment_charge_id": charge})
         assert answer.json()["ok"] is True
         context = JobContext(bot_settings, sessions, redis, build_providers(bot_settings, http))
-        assert await stars_check(context) == 0
+        assert await missed_payments(context) == 0
     assert (await tallies(sessions, contest.id))["05"] == 0  # no votes, so no receipt to take back later
 
 
@@ -71,6 +71,6 @@ async def test_a_list_oldest_first_is_read_to_its_end_and_the_missed_payment_cou
     await paid_but_never_told(telegram, USERS[0], "05 Candidate 05")  # on the list's second page
     async with httpx.AsyncClient() as http:
         context = JobContext(bot_settings, sessions, redis, build_providers(bot_settings, http))
-        assert await stars_check(context) == 1
+        assert await missed_payments(context) == 1
     assert (await tallies(sessions, contest.id))["05"] == 1
     assert int(await redis.get(STARS_SEEN_KEY) or 0) >= int(time.time()) - 60  # the mark moved on, not back

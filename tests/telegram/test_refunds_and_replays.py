@@ -15,7 +15,6 @@ from assembly.app import create_app
 from assembly.job_runtime import JobContext
 from assembly.providers import build_providers
 from assembly.settings import Settings
-from assembly.worker_jobs import stars_check
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
 from channels.telegram.polling import poll
@@ -23,6 +22,7 @@ from gateway.core.money_out.refunds import request_refund
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
 from gateway.kit.keys import STARTS
+from payments.stars.provider import missed_payments
 from tests.factories import make_contest, tallies
 from tests.telegram.conftest import SECRET
 
@@ -105,6 +105,6 @@ async def test_a_payment_the_webhook_missed_is_found_in_the_star_transactions(
 
     async with httpx.AsyncClient() as http:
         context = JobContext(bot_settings, sessions, redis, build_providers(bot_settings, http))
-        assert await stars_check(context) == 1
-        assert await stars_check(context) == 0  # the next pass counts nothing twice
+        assert await missed_payments(context) == 1
+        assert await missed_payments(context) == 0  # the next pass counts nothing twice
     assert (await tallies(sessions, contest.id))["05"] == 1

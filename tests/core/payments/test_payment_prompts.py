@@ -23,11 +23,13 @@ from gateway.db.models import OrderStatus, VoteOrder
 from gateway.jobs.reconciler import reconcile
 from gateway.jobs.start_queue import CONCURRENT_STARTS
 from gateway.kit.keys import CHECKS, ENGINE, PROVIDERS, STARTS
+from payments.local_sandbox import sandbox_address
 from payments.mtn import MtnMomoCollection
-from payments.registry import ProviderRegistry, mtn_credentials, sandbox_address
+from payments.mtn.provider import mtn_credentials
 from tests.channel_names import Channel
 from tests.factories import make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
+from tests.provider_registry import registry_of
 from tests.waiting import until
 
 
@@ -148,8 +150,7 @@ async def test_a_session_end_cannot_cancel_an_order_whose_prompt_may_be_on_the_p
     credentials = mtn_credentials(settings, sandbox_address(settings, "mtn"))
     assert credentials is not None
     async with httpx.AsyncClient() as http:  # one try, no resend: the start gives up at once
-        impatient = ProviderRegistry({"mtn": MtnMomoCollection(http, credentials, settings.public_base_url,
-                                                               retry_delays=())})
+        impatient = registry_of(mtn=MtnMomoCollection(http, credentials, settings.public_base_url, retry_delays=()))
         with pytest.raises(PaymentError):
             await starting.start_payment(sessions, impatient, order_id)
     assert not await closing.cancel_if_unstarted(sessions, order_id, "USSD session ended Failed")

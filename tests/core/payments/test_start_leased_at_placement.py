@@ -25,11 +25,13 @@ from gateway.jobs.reconciler import reconcile
 from gateway.jobs.start_queue import PaymentStarts
 from gateway.kit.keys import ENGINE, PROVIDERS
 from leaderboard.boards import Boards
+from payments.local_sandbox import sandbox_address
 from payments.mtn import MtnMomoCollection
-from payments.registry import ProviderRegistry, mtn_credentials, sandbox_address
+from payments.mtn.provider import mtn_credentials
 from tests.channel_names import Channel
 from tests.factories import PENDING_TTL, make_contest
 from tests.fakes.mtn import FakeMtn, vote
+from tests.provider_registry import registry_of
 from tests.waiting import until
 
 CLAIM = "SET start_lease_until=(now() +"  # the claim's own statement (`starting.CLAIM_START`)
@@ -145,8 +147,7 @@ async def test_a_retry_after_a_quick_failure_calls_the_provider_only_under_a_lea
     credentials = mtn_credentials(settings, sandbox_address(settings, "mtn"))
     assert credentials is not None
     async with httpx.AsyncClient() as http:  # one try per attempt: the first fails well within the lease's freshness
-        quick = ProviderRegistry({"mtn": MtnMomoCollection(http, credentials, settings.public_base_url,
-                                                           retry_delays=())})
+        quick = registry_of(mtn=MtnMomoCollection(http, credentials, settings.public_base_url, retry_delays=()))
         starts = PaymentStarts(lambda order_id, lease: starting.start_payment(sessions, quick, order_id, lease),
                                retry_delays=(0.01,))
         starts.request(placed.order.id, claimed=claimed)

@@ -1,0 +1,46 @@
+"""What a channel's or a provider's background job may use (assembly.job_runtime.JobContext provides it): its parts
+name their jobs and never import the worker."""
+
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING, Protocol, TypeVar
+
+from redis.asyncio import Redis
+
+from gateway.core.providers import Providers
+from gateway.db.engine import Sessions
+from gateway.kit.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from gateway.core.service import PaymentStarter, VoteService
+
+S_co = TypeVar("S_co", bound=ServiceSettings, covariant=True)
+
+
+class JobResources(Protocol[S_co]):
+    """What a job may use, its settings typed as its own part's model."""
+
+    @property
+    def settings(self) -> S_co: ...
+
+    @property
+    def sessions(self) -> Sessions: ...
+
+    @property
+    def redis(self) -> Redis: ...
+
+    @property
+    def providers(self) -> Providers: ...
+
+    def vote_service(self, starts: PaymentStarter) -> VoteService:
+        """The core's vote API, starting payments through `starts` (a job starts them after its reply)."""
+        ...
+
+    async def start_payment(self, order_id: uuid.UUID) -> object:
+        """Ask the order's provider for the payment (the prompt on the voter's phone)."""
+        ...
+
+    async def relay_now(self) -> None:
+        """Deliver what committed transactions left in the outbox (board moves, receipts) now."""
+        ...

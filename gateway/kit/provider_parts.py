@@ -1,0 +1,98 @@
+"""What a payment provider hands the assembly: its name, what it can do, how it is built from its settings, its
+callback routes, its worker passes, its production checks, the addresses its calls go to and its local stand-ins.
+
+A provider (`payments/<name>/provider.py`) builds one `ProviderParts`, as a channel builds its `ChannelParts`;
+`assembly/provider_list.py` names every provider, and the assembly (app, worker, supervisor, registry) reads them
+from there. So a new provider lives in its folder, plus one line in that list (and its settings model among
+`Settings`' bases in assembly/settings.py when it has one: `ProviderParts[ItsSettings]` hands its parts those
+settings typed). The core, the channels and the admin area read its `capabilities`, never its name.
+This module imports no provider: providers import it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+import httpx
+from aiohttp import web
+
+from gateway.core.providers import Capability, PaymentProvider, PayoutsSent, RefundsSent
+from gateway.kit.job_resources import JobResources
+from gateway.kit.settings import ServiceSettings
+from gateway.kit.stand_ins import StandIn
+
+# The one RQ function every provider's pass runs through (assembly.job_runtime.provider_job): a provider names its
+# passes by (provider, job) and never imports the worker.
+PROVIDER_JOB = "assembly.job_runtime.provider_job"
+
+# A provider's own settings model (a ServiceSettings); the assembly passes its Settings, a subclass of each.
+S = TypeVar("S", bound=ServiceSettings)
+
+
+@dataclass(frozen=True)
+class ChatBot:
+    """The bot a provider paid in the chat sends its invoices through (the assembly takes it from the chat channel's
+    settings: providers and channels never import each other)."""
+
+    token: str
+    api_base: str | None  # None: the chat's own API
+
+
+@dataclass(frozen=True)
+class ProviderResources:
+    """What building a provider may use beside its settings."""
+
+    http: httpx.AsyncClient  # the one client every provider sends through (its calls are counted by address)
+    chat_bot: ChatBot | None = None
+
+
+@dataclass(frozen=True)
+class Implementations:
+    """What a provider built from the settings; None where that part is not set up here.
+
+    `pushed` serves the orders of the channels whose voters pay by a prompt pushed to their phone
+    (`ChannelParts.pushes_payment_prompt`), `other` every other channel's: one implementation for both (`one`),
+    or two where the provider has two ways to pay (Orange: its USSD push and its payment page)."""
+
+    other: PaymentProvider | None = None
+    pushed: PaymentProvider | None = None
+    refunds: RefundsSent | None = None  # its refunds' own API (`Capability.REFUNDS_SENT`)
+    payouts: PayoutsSent | None = None  # its payouts' own API (`Capability.PAYOUTS`)
+
+    @classmethod
+    def one(cls, implementation: PaymentProvider | None, *, refunds: RefundsSent | None = None,
+            payouts: PayoutsSent | None = None) -> Implementations:
+        """The same implementation for every channel's orders."""
+        return cls(implementation, implementation, refunds, payouts)
+
+
+Build = Callable[[S, ProviderResources], Implementations]
+ProviderJob = Callable[[JobResources[Any]], Awaitable[Any]]  # a pass: (the job's resources) -> its result
+# (its settings, whether a contest not closed uses it) -> what stops production (credentials unset, a sandbox...).
+ProductionCheck = Callable[[S, bool], list[str]]
+
+
+@dataclass(frozen=True)
+class ProviderParts(Generic[S]):
+    """A provider's parts, typed by its own settings model (`ProviderParts[MtnSettings]`)."""
+
+    name: str  # what an order and a contest keep (`VoteOrder.provider`, `Contest.providers`)
+    label: str  # its name as payers know it, where a channel's catalog has none of its own
+    capabilities: frozenset[Capability]
+    build: Build[S]
+    routes: Callable[[web.Application], None] | None = None  # its callback routes
+    jobs: Mapping[str, ProviderJob] = field(default_factory=dict)
+    periodic_jobs: tuple[tuple[str, int], ...] = ()  # (job, seconds between runs)
+    # The settings it needs that are unset (production refuses to start while a contest uses it so).
+    missing_settings: Callable[[S], list[str]] = lambda settings: []
+    production_problems: ProductionCheck[S] | None = None
+    # Where its calls go (address prefixes; the chat's bot for one paid in the chat): the shared client counts each
+    # call's answer under its name.
+    addresses: Callable[[S, ChatBot | None], Sequence[str]] = lambda settings, chat_bot: ()
+    stand_ins: tuple[StandIn[S], ...] = ()
+
+    def __post_init__(self) -> None:
+        if self.periodic_jobs and not {job for job, _ in self.periodic_jobs} <= set(self.jobs):
+            raise ValueError(f"provider {self.name!r} runs a periodic job it does not have")

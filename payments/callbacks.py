@@ -1,0 +1,71 @@
+"""Inbound provider callbacks, as every provider's routes take them in (`ProviderParts.routes`): each is kept raw,
+verified, and settled through the vote core; one that is neither signed nor vouched for by a per-order secret only
+triggers a status check."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from functools import partial
+
+from aiohttp import web
+
+from gateway.core.orders.outcomes import Outcome
+from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
+from gateway.core.providers import CallbackRejected
+from gateway.kit.answers import error_body
+from gateway.kit.keys import CHECKS, COUNT_BATCHES, PROVIDERS, RELAY, SERVICE_LEVELS, SESSIONS
+from gateway.kit.throttle import enforce_untied_limit
+
+SETTLED = frozenset({Outcome.COUNTED, Outcome.FLAGGED, Outcome.FAILED, Outcome.EXPIRED, Outcome.REFUNDED})
+
+
+def order_id_from_path(request: web.Request) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(request.match_info["order_id"])
+    except ValueError:
+        return None
+
+
+async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID | None, *,
+                        signed: bool = False, secret: str | None = None) -> CallbackOutcome:
+    """Take a callback in; one that is not vouched for counts against its address's limit first.
+
+    Anyone can send callbacks, and each one is written down: a flood of them, about no order of
+    ours, is stored bounded (see `bounded_event`) and, past `UNTIED_LIMIT` a minute from one address,
+    answered 429 before anything is stored. A genuine callback is never refused for that: the limit
+    is only ever checked for a callback that is not vouched for, and a provider's own callback
+    always is. MTN and Orange call back on the URL we gave them for the order, so its path names one
+    of our orders paid through that provider (the query that loads the order tells, before anything
+    is stored: no extra round trip for a genuine callback); Stripe names no order in its URL but
+    signs every event (`signed=True`: `signature_holds`). Neither can be faked by the one flooding,
+    who can only spend its own budget; and vouched callbacks are not counted, so however many a
+    provider sends, they never push its address over the limit. With Redis away nothing is counted
+    and everything is taken (still bounded).
+    """
+    app = request.app
+    arrived = time.monotonic()
+    body = await request.read()
+    limit = partial(enforce_untied_limit, request)
+    if signed and not await signature_holds(app[PROVIDERS], provider, request.headers, body):
+        await limit()
+    outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers, body,
+                                     untied=None if signed else limit, secret=secret, batches=app[COUNT_BATCHES])
+    if outcome.outcome is Outcome.NEEDS_CHECK and outcome.order_id is not None:
+        app[CHECKS].request(outcome.order_id)
+    if outcome.outcome is Outcome.COUNTED:  # committed in the tally by now (a count batch included)
+        app[SERVICE_LEVELS].note_counted(provider, time.monotonic() - arrived)
+    if outcome.outcome in SETTLED:
+        app[RELAY].kick()
+    return outcome
+
+
+async def answer_callback(request: web.Request, provider: str, order_id: uuid.UUID | None, *,
+                          secret: str | None = None) -> web.Response:
+    """A callback that names its order in our URL taken in, answered as providers expect: 200 once kept, 400 for
+    one refused (a wrong secret, a provider not set up here)."""
+    try:
+        await take_callback(request, provider, order_id, secret=secret)
+    except CallbackRejected as exc:
+        return error_body(400, exc.code, exc.message)
+    return web.json_response({"received": True})

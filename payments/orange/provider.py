@@ -1,0 +1,92 @@
+"""Orange Money as the assembly plugs it in (`ORANGE`): two ways to pay behind one name, a prompt pushed to the
+payer's phone for the channels that push one (its merchant-payment API, where set up) and its WebPay page for every
+other; the local sandbox in development while its credentials are unset. No API of its own refunds or pays out."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from gateway.core.providers import Capability
+from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
+from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH
+from payments.callbacks import answer_callback, order_id_from_path
+from payments.local_sandbox import sandbox_address, sandbox_stand_in
+from payments.orange.push import OrangePush, PushCredentials
+from payments.orange.settings import OrangePushSettings, OrangeSettings, OrangeWebPaySettings
+from payments.orange.webpay import NAME, OrangeWebPay, WebPayCredentials
+from payments.settings import plain_addresses, revealed, secret_problems, unset_settings
+
+SANDBOX_COUNTRY = "dev"  # WebPay's test system: production must never reach it (`production_problems`)
+
+
+def webpay_credentials(webpay: OrangeSettings, sandbox: str | None) -> WebPayCredentials | None:
+    if not unset_settings(OrangeWebPaySettings, webpay):
+        base = webpay.orange_money_base_url or ""
+        return WebPayCredentials(base, webpay.orange_money_token_url or f"{base.rstrip('/')}/oauth/v3/token",
+                                 webpay.orange_money_client_id or "", revealed(webpay.orange_money_client_secret),
+                                 revealed(webpay.orange_money_merchant_key), webpay.orange_money_country)
+    if sandbox is None:
+        return None
+    return WebPayCredentials(sandbox, f"{sandbox}/oauth/v3/token", "sandbox-client", "sandbox-secret",
+                             "sandbox-merchant", "dev")
+
+
+def push_credentials(push: OrangeSettings, sandbox: str | None) -> PushCredentials | None:
+    if not unset_settings(OrangePushSettings, push):
+        return PushCredentials(
+            push.orange_money_push_base_url or "", push.orange_money_push_consumer_key or "",
+            revealed(push.orange_money_push_consumer_secret), push.orange_money_push_username or "",
+            revealed(push.orange_money_push_password), push.orange_money_channel_msisdn or "",
+            revealed(push.orange_money_pin))
+    if sandbox is None:
+        return None
+    return PushCredentials(sandbox, "sandbox-key", "sandbox-secret", "sandbox-user", "sandbox-pass",
+                           "699000000", "1234")
+
+
+def build(settings: OrangeSettings, resources: ProviderResources) -> Implementations:
+    sandbox = sandbox_address(settings, NAME)
+    webpay, push = webpay_credentials(settings, sandbox), push_credentials(settings, sandbox)
+    return Implementations(
+        other=OrangeWebPay(resources.http, webpay, settings.public_base_url) if webpay is not None else None,
+        pushed=OrangePush(resources.http, push, settings.public_base_url) if push is not None else None)
+
+
+def missing_settings(settings: OrangeSettings) -> list[str]:
+    """WebPay's (its push is optional: without it, the phone channels are told Orange is unavailable there)."""
+    return unset_settings(OrangeWebPaySettings, settings)
+
+
+def production_problems(settings: OrangeSettings, in_use: bool) -> list[str]:
+    """WebPay's issued secrets where a contest uses it, the push's whenever they are set; and the live systems of
+    what is used or offered (all its credentials set): a sandbox's payments are no money."""
+    problems = secret_problems(OrangeWebPaySettings, settings) if in_use else []
+    problems += secret_problems(OrangePushSettings, settings, MIN_CALLBACK_TOKEN_LENGTH)
+    if in_use or not missing_settings(settings):
+        if settings.orange_money_country.strip().lower() == SANDBOX_COUNTRY:
+            problems.append("ORANGE_MONEY_COUNTRY is 'dev' (its default), Orange WebPay's sandbox: set the live "
+                            "API's country (e.g. cm)")
+        problems += plain_addresses(settings, "ORANGE_MONEY_BASE_URL", "ORANGE_MONEY_TOKEN_URL")
+    if not unset_settings(OrangePushSettings, settings):
+        problems += plain_addresses(settings, "ORANGE_MONEY_PUSH_BASE_URL")
+    return problems
+
+
+def addresses(settings: OrangeSettings, chat_bot: ChatBot | None) -> list[str]:
+    return [settings.orange_money_base_url or "", settings.orange_money_token_url or "",
+            settings.orange_money_push_base_url or "", f"{settings.sandbox_url.rstrip('/')}/{NAME}"]
+
+
+async def orange_notification(request: web.Request) -> web.Response:
+    """WebPay's and the push's notifications alike, on the URL we gave for the order."""
+    return await answer_callback(request, NAME, order_id_from_path(request))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/payments/orange/notify/{order_id}", orange_notification)
+
+
+ORANGE = ProviderParts[OrangeSettings](
+    NAME, "Orange Money", frozenset({Capability.PHONE_PROMPT, Capability.REDIRECT}), build, routes=setup_routes,
+    missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
+    stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))
