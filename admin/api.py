@@ -13,7 +13,7 @@ from aiohttp import web
 from admin import photos, signin, tokens
 from admin.accounts import set_active_by_id
 from admin.pages.orders import order_filter
-from admin.web import FAMILY_KEY, contest_settings, form_of, guarded, jwt_key
+from admin.web import FAMILY_KEY, contest_settings, form_of, guarded, jwt_key, provider_names
 from gateway.core import audit
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contests import contests_admin
@@ -131,7 +131,7 @@ async def contests(request: web.Request, actor: Actor) -> web.StreamResponse:
 @routes.post(f"{PREFIX}/contests")
 @guarded("contests.write")
 async def create_contest(request: web.Request, actor: Actor) -> web.StreamResponse:
-    draft = parse_contest(await form_of(request), contest_settings(request))
+    draft = parse_contest(await form_of(request), contest_settings(request), providers=provider_names(request))
     contest = await contests_admin.create_contest(request.app[SESSIONS], actor, draft)
     return web.json_response((await contests_json(request, [contest]))[0], status=201)
 
@@ -151,7 +151,7 @@ async def contest(request: web.Request, actor: Actor) -> web.StreamResponse:
 @routes.put(PREFIX + "/contests/{contest_id:[0-9]{1,9}}")
 @guarded("contests.write")
 async def update_contest(request: web.Request, actor: Actor) -> web.StreamResponse:
-    draft = parse_contest(await form_of(request), contest_settings(request))
+    draft = parse_contest(await form_of(request), contest_settings(request), providers=provider_names(request))
     updated = await contests_admin.update_contest(request.app[SESSIONS], actor, cid(request), draft,
                                                   contest_settings(request))
     return web.json_response((await contests_json(request, [updated]))[0])

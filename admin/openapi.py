@@ -10,9 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from admin.api import PREFIX
-from admin.web import contest_settings
+from admin.web import contest_settings, provider_names
 from gateway.core.channel_settings import ChannelContestSettings
-from gateway.core.contests.contest_drafts import KNOWN_PROVIDERS, MAX_THRESHOLD, BoardVisibility
+from gateway.core.contests.contest_drafts import MAX_THRESHOLD, BoardVisibility
 from gateway.core.fraud.rules import FraudRules
 
 SUMMARIES = {
@@ -102,7 +102,7 @@ CONTEST_FIELDS: dict[str, Any] = {
         "price_per_vote": {"type": "integer", "description": "minor units of currency"},
         "currency": {"type": "string"}, "max_votes_per_order": {"type": "integer"},
         "opens_at": {"type": "string", "format": "date-time"}, "closes_at": {"type": "string", "format": "date-time"},
-        "providers": {"type": "array", "items": {"enum": list(KNOWN_PROVIDERS)}},
+        "providers": {"type": "array", "items": {"type": "string"}},  # the service's own (`contest_fields`)
         "ussd_service_codes": {"type": "array", "items": {"type": "string"}},
         "stars_per_vote": {"type": ["integer", "null"], "description": "null: not sold in the Telegram bot"},
         "board": {"enum": [b.value for b in BoardVisibility],
@@ -114,12 +114,14 @@ CONTEST_FIELDS: dict[str, Any] = {
 API_LANGUAGE = "en"  # the document's descriptions, the channels' labels among them
 
 
-def contest_fields(channels: Sequence[ChannelContestSettings]) -> dict[str, Any]:
-    """The contest body's schema: the contest's own fields and every channel's, each channel's described by its
-    JSON Schema with its English label as the description (unless the channel gives one)."""
+def contest_fields(channels: Sequence[ChannelContestSettings], providers: Sequence[str]) -> dict[str, Any]:
+    """The contest body's schema: the contest's own fields, its providers among those the service knows, and every
+    channel's, each channel's described by its JSON Schema with its English label as the description (unless the
+    channel gives one)."""
     described = {field.name: {"description": field.label, **field.json_schema}
                  for channel in channels for field in channel.describe(API_LANGUAGE).fields}
-    return {**CONTEST_FIELDS, "properties": {**CONTEST_FIELDS["properties"], **described}}
+    chosen = {"providers": {"type": "array", "items": {"enum": list(providers)}}}
+    return {**CONTEST_FIELDS, "properties": {**CONTEST_FIELDS["properties"], **chosen, **described}}
 
 
 ENROLMENT = {"type": "object", "required": ["status", "totp_uri", "enrol_ticket", "expires_in"], "properties": {
@@ -167,7 +169,8 @@ CLIP = {"type": "object", "required": ["upload_id"], "properties": {
     "upload_id": {"type": "string", "format": "uuid", "description": "from POST …/clip/grant, once ready"}}}
 
 
-def document(app: web.Application, channels: Sequence[ChannelContestSettings]) -> dict[str, Any]:
+def document(app: web.Application, channels: Sequence[ChannelContestSettings],
+             providers: Sequence[str]) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for route in app.router.routes():
         canonical = route.resource.canonical if route.resource is not None else ""
@@ -186,7 +189,7 @@ def document(app: web.Application, channels: Sequence[ChannelContestSettings]) -
         paths.setdefault(canonical, {})[route.method.lower()] = operation
     return {"openapi": "3.1.0", "info": {"title": "Ballot admin API", "version": "1"}, "paths": paths,
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
-                           "schemas": {"ContestFields": contest_fields(channels), "FraudRules": FRAUD_RULES,
+                           "schemas": {"ContestFields": contest_fields(channels, providers), "FraudRules": FRAUD_RULES,
                                        "SignIn": SIGN_IN, "Enrol": ENROL, "Enrolment": ENROLMENT,
                                        "Refund": REFUND, "EntryCall": ENTRY_CALL, "Approve": APPROVE,
                                        "Reject": REJECT, "Clip": CLIP, "PayoutRequest": PAYOUT_REQUEST,
@@ -194,7 +197,7 @@ def document(app: web.Application, channels: Sequence[ChannelContestSettings]) -
 
 
 async def openapi_json(request: web.Request) -> web.Response:
-    return web.json_response(document(request.app, contest_settings(request)))
+    return web.json_response(document(request.app, contest_settings(request), provider_names(request)))
 
 
 def setup(app: web.Application) -> None:

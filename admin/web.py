@@ -21,7 +21,7 @@ from admin.accounts import allowed
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.errors import DomainError
-from gateway.kit.keys import CONTEST_SETTINGS, SESSIONS, SETTINGS
+from gateway.kit.keys import CONTEST_SETTINGS, PROVIDERS, SESSIONS, SETTINGS
 from gateway.kit.throttle import client_address
 
 ACCESS_COOKIE = "ballot_admin_access"
@@ -181,6 +181,11 @@ def close_files(form: Mapping[str, Any]) -> None:
     for value in form.values():
         if isinstance(value, web.FileField):
             value.file.close()
+
+
+def provider_names(request: web.Request) -> tuple[str, ...]:
+    """Every provider the service knows, among which a contest's are chosen (the admin area imports none)."""
+    return request.app[PROVIDERS].names()
 
 
 def contest_settings(request: web.Request) -> tuple[ChannelContestSettings, ...]:

@@ -2,16 +2,14 @@
 
     python -m bench.fraud [--seed 1] [--voters 5000] [--minutes 120] [--no-record]
 
-`bench.crowd` makes the night: honest fans and four attack families, each order knowing who is behind it. The
-rules can only be judged on such a night (a real one's truth is unknown), so this replays it in-process through
-the core's own placing, counting and chargebacks, with the worker's learning of shared addresses every ten
-minutes (no web process, no provider: `bench.votes` measures those), on embedded PostgreSQL and Redis in a
-scratch folder, on a simulated clock (the rules count over minutes and hours of the show, not of the replay).
-Each order's fate is read from the database at the end.
+`bench.crowd` makes the night: honest fans and four attack families, each order knowing who is behind it. The rules
+can only be judged on such a night (a real one's truth is unknown), so this replays it in-process through the core's
+own placing, counting and chargebacks, with the worker's learning of shared addresses every ten minutes (no web
+process, no provider: `bench.votes` measures those), on embedded PostgreSQL and Redis in a scratch folder, on a
+simulated clock (the rules count over the show's minutes and hours, not the replay's); each fate is read at the end.
 
-It prints each attack family's recall, what was held of the honest crowd, the holds' precision, and PostgreSQL's CPU per
-order over the night's first and last orders (a late/early ratio well above 1: a rule counts slower as the night goes).
-"""
+It prints each attack family's recall, the honest crowd held, the holds' precision, and PostgreSQL's CPU per order over
+the night's first and last orders (a late/early ratio well above 1: a rule counts slower as the night goes)."""
 
 from __future__ import annotations
 
@@ -34,6 +32,7 @@ from sqlalchemy import select
 
 from assembly.channel_list import CONTEST_SETTINGS, MIGRATIONS
 from assembly.embedded import service_urls
+from assembly.provider_list import provider
 from bench.crowd import CANDIDATES, CARRIER_NETWORKS, HONEST, CrowdOrder, show_night
 from bench.harness import print_report, record
 from gateway.core.errors import RateLimited, VoteRejected
@@ -68,7 +67,8 @@ async def place(sessions: Sessions, order: CrowdOrder, index: int, now: datetime
     """Place a crowd order as its channel would, at the simulated `now` (no receipt: nobody to send it to)."""
     request = OrderRequest(slug, order.candidate, order.quantity, order.provider, order.channel, msisdn=order.msisdn,
                            voter_ref=order.voter_ref, client_key=f"crowd:{index}", voter_address=order.address)
-    return await place_order(sessions, request, pending_ttl=PENDING_TTL, sends_receipt=False, now=now)
+    return await place_order(sessions, request, capabilities=provider(order.provider).capabilities,
+                             pending_ttl=PENDING_TTL, sends_receipt=False, now=now)
 
 
 async def confirm(sessions: Sessions, placed: VoteOrder, order: CrowdOrder, index: int,

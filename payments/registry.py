@@ -37,10 +37,10 @@ def undeclared(parts: ProviderParts[Any], built: Implementations) -> list[str]:
         found.append("refunds sent by its API without REFUNDS_SENT")
     if built.payouts is not None and Capability.PAYOUTS not in parts.capabilities:
         found.append("payouts without PAYOUTS")
-    listing = built.other if built.other is built.pushed else None
-    if listing is not None and Capability.STATEMENT_LISTING in parts.capabilities and not isinstance(
-            listing, ChargeList):
-        found.append("STATEMENT_LISTING without a list of its charges")
+    set_up = built.other is not None or built.pushed is not None
+    one_list = built.other is built.pushed and isinstance(built.other, ChargeList)
+    if set_up and Capability.STATEMENT_LISTING in parts.capabilities and not one_list:
+        found.append("STATEMENT_LISTING without one implementation listing its charges")
     return found
 
 

@@ -19,6 +19,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus, ProviderEvent, Tally, VoteOrder
 from gateway.db.seed import ensure_tallies
 from tests.channel_names import Channel
+from tests.provider_registry import capabilities_of
 
 _slugs = itertools.count(1)
 # A contest whose fraud rules are all off: for tests of something else that place many orders from one payer
@@ -77,7 +78,8 @@ async def place(
     channel = extra.pop("channel", Channel.WEB)
     sends_receipt = extra.pop("sends_receipt", channel in RECEIPT_CHANNELS)  # as the VoteService decides it
     request = placing.OrderRequest(contest.slug, candidate, quantity, provider, channel, msisdn=msisdn, **extra)
-    return await placing.place_order(sessions, request, pending_ttl=PENDING_TTL, sends_receipt=sends_receipt)
+    return await placing.place_order(sessions, request, capabilities=capabilities_of(provider), pending_ttl=PENDING_TTL,
+                                     sends_receipt=sends_receipt)
 
 
 async def tallies(sessions: Sessions, contest_id: int) -> dict[str, int]:

@@ -4,7 +4,7 @@ out is known, with its capabilities, but not set up)."""
 from __future__ import annotations
 
 from assembly.provider_list import PROVIDERS
-from gateway.core.providers import PaymentProvider
+from gateway.core.providers import Capability, PaymentProvider
 from gateway.kit.provider_parts import Implementations
 from payments.registry import ProviderRegistry
 
@@ -14,3 +14,8 @@ def registry_of(**built: Implementations | PaymentProvider) -> ProviderRegistry:
     return ProviderRegistry(PROVIDERS, {name: implementations if isinstance(implementations, Implementations)
                                         else Implementations.one(implementations)
                                         for name, implementations in built.items()})
+
+
+def capabilities_of(provider: str) -> frozenset[Capability]:
+    """What a provider of the service declares (as the VoteService hands it to the core when it places an order)."""
+    return registry_of().capabilities(provider)

@@ -27,6 +27,7 @@ from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.channel_names import Channel
 from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies
+from tests.provider_registry import capabilities_of
 from tests.servers import free_port
 
 NORMAL = "+237670000001"
@@ -172,7 +173,8 @@ async def test_orange_notification_with_a_wrong_token_is_rejected(live: Live) ->
                                                 ("+237690000451", OrderStatus.FAILED)])
 async def test_orange_push_for_ussd_voters(live: Live, msisdn: str, status: OrderStatus) -> None:
     request = placing.OrderRequest(live.contest.slug, "07", 4, "orange", Channel.USSD, msisdn=msisdn)
-    order = await placing.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
+    order = await placing.place_order(live.sessions, request, capabilities=capabilities_of("orange"),
+                                      pending_ttl=PENDING_TTL)
     started = await starting.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
     assert started.redirect_url is None and started.status is OrderStatus.PENDING
     assert (await live.settled(order.id)).status is status
@@ -181,7 +183,8 @@ async def test_orange_push_for_ussd_voters(live: Live, msisdn: str, status: Orde
 
 async def push_order(live: Live, msisdn: str = "+237690000001", quantity: int = 4) -> uuid.UUID:
     request = placing.OrderRequest(live.contest.slug, "07", quantity, "orange", Channel.USSD, msisdn=msisdn)
-    order = await placing.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
+    order = await placing.place_order(live.sessions, request, capabilities=capabilities_of("orange"),
+                                      pending_ttl=PENDING_TTL)
     await starting.start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
     return order.id
 
@@ -209,7 +212,8 @@ async def test_an_orange_push_cut_short_after_the_prompt_is_still_counted_once(l
     Orange's notification is lost too, so only the reconciler can find the payment."""
     live.control.drop_callbacks = True
     request = placing.OrderRequest(live.contest.slug, "07", 3, "orange", Channel.USSD, msisdn="+237690000001")
-    order = await placing.place_order(live.sessions, request, pending_ttl=PENDING_TTL)
+    order = await placing.place_order(live.sessions, request, capabilities=capabilities_of("orange"),
+                                      pending_ttl=PENDING_TTL)
     providers = live.client.app[PROVIDERS]
     async with live.sessions() as session:
         loaded = await collections.load_collection(session, order.id)

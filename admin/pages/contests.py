@@ -11,17 +11,12 @@ from aiohttp import web
 from admin import texts
 from admin.accounts import allowed
 from admin.pages.rendering import render, see_other
-from admin.web import (
-    contest_settings,
-    form_of,
-    guarded,
-)
+from admin.web import contest_settings, form_of, guarded, provider_names
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ContestFieldset, blank_fields
 from gateway.core.contests import contests_admin
 from gateway.core.contests.contest_drafts import (
     FRAUD_FIELD,
-    KNOWN_PROVIDERS,
     BoardVisibility,
     board_visibility,
     parse_contest,
@@ -30,8 +25,9 @@ from gateway.core.contests.contest_drafts import (
 from gateway.core.errors import DomainError
 from gateway.core.fraud import hold_figures
 from gateway.core.fraud.rules import FraudRules
+from gateway.core.providers import Capability, Providers
 from gateway.db.models import Contest
-from gateway.kit.keys import SESSIONS
+from gateway.kit.keys import PROVIDERS, SESSIONS
 
 routes = web.RouteTableDef()
 
@@ -43,12 +39,13 @@ def channel_form_values(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {name: "" if value is None else value for name, value in fields.items()}
 
 
-def contest_form_values(contest: Contest | None, channels: Mapping[str, Any]) -> dict[str, Any]:
-    """The form's fields as text, from a contest (or a new one's defaults) and `channels`: the channels' own
-    settings of it (or their defaults)."""
+def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], providers: Providers) -> dict[str, Any]:
+    """The form's fields as text, from a contest (or a new one's defaults: paid by mobile money) and `channels`: the
+    channels' own settings of it (or their defaults)."""
     if contest is None:
         return {"name": "", "slug": "", "price_per_vote": 100, "currency": "XAF", "max_votes_per_order": 100,
-                "opens_at": "", "closes_at": "", "providers": ["mtn", "orange"], "ussd_service_codes": "",
+                "opens_at": "", "closes_at": "", "providers": list(providers.having(Capability.PHONE_PROMPT)),
+                "ussd_service_codes": "",
                 **channel_form_values(channels), "board": "live", "board_frozen_at": "",
                 "default_language": "fr", "stars_per_vote": "", **fraud_fields(FraudRules())}
     board = board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed)
@@ -78,10 +75,10 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
               error: str | None = None, status: int = 200, preview: hold_figures.Preview | None = None,
               ) -> web.Response:
     providers = values.get("providers") or []
-    values = {**contest_form_values(None, blank_fields(contest_settings(request))), **values,
+    values = {**contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS]), **values,
               "providers": providers if isinstance(providers, list) else [providers]}
     return render(request, "contest_form.html", {
-        "heading": heading, "action": action, "form": values, "known_providers": KNOWN_PROVIDERS,
+        "heading": heading, "action": action, "form": values, "known_providers": provider_names(request),
         "channel_fieldsets": channel_fieldsets(request),
         "boards": [b.value for b in BoardVisibility], "fraud_names": FraudRules.names(), "fraud_field": FRAUD_FIELD,
         "error": error, "preview": preview}, actor, status)
@@ -99,7 +96,7 @@ async def contests_page(request: web.Request, actor: Actor) -> web.StreamRespons
 @guarded("contests.write")
 async def new_contest_page(request: web.Request, actor: Actor) -> web.StreamResponse:
     return form_page(request, actor, "New contest", "/admin/contests/new",
-                     contest_form_values(None, blank_fields(contest_settings(request))))
+                     contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS]))
 
 
 @routes.post("/admin/contests/new")
@@ -108,7 +105,8 @@ async def new_contest_post(request: web.Request, actor: Actor) -> web.StreamResp
     form = await form_of(request)
     try:
         contest = await contests_admin.create_contest(request.app[SESSIONS], actor,
-                                                      parse_contest(form, contest_settings(request)))
+                                                      parse_contest(form, contest_settings(request),
+                                                                    providers=provider_names(request)))
     except DomainError as exc:
         return form_page(request, actor, "New contest", "/admin/contests/new", form, exc.message, exc.status)
     raise see_other(f"/admin/contests/{contest.id}")
@@ -148,7 +146,7 @@ async def edit_contest_page(request: web.Request, actor: Actor) -> web.StreamRes
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)
     channels = await contests_admin.channel_settings(request.app[SESSIONS], contest_settings(request), [cid])
     return form_page(request, actor, f"Edit {detail.contest.name}", f"/admin/contests/{cid}/edit",
-                     contest_form_values(detail.contest, channels[cid]))
+                     contest_form_values(detail.contest, channels[cid], request.app[PROVIDERS]))
 
 
 @routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/edit")
@@ -160,7 +158,8 @@ async def edit_contest_post(request: web.Request, actor: Actor) -> web.StreamRes
         return await fraud_preview(request, actor, cid, form)
     try:
         channels = contest_settings(request)
-        await contests_admin.update_contest(request.app[SESSIONS], actor, cid, parse_contest(form, channels), channels)
+        draft = parse_contest(form, channels, providers=provider_names(request))
+        await contests_admin.update_contest(request.app[SESSIONS], actor, cid, draft, channels)
     except DomainError as exc:
         if exc.status == 404:
             raise

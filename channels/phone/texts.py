@@ -9,7 +9,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from channels.phone.gsm7 import clip
+from channels.phone.gsm7 import clip, transliterate
 from gateway.core.contests.rules import VotingState
 from gateway.core.money import UnknownCurrency, to_major_string
 from gateway.core.texts import Lang, TextDomain
@@ -17,8 +17,11 @@ from gateway.core.texts import Lang, TextDomain
 # The texts of what every phone channel says: the `phone` domain of the catalogs in locales/ beside this module.
 CATALOGS = TextDomain("phone", Path(__file__).parent / "locales")
 
+# The phone channels' own words for the wallets their voters know (a provider they have none for is named by its
+# own label, `provider_label`).
 PROVIDER_LABELS = {"mtn": "MTN MoMo", "orange": "Orange Money"}
 CONTEST_WIDTH = 40  # a contest's name in a message, at most
+PROVIDER_WIDTH = 20  # a provider's name on a screen, at most
 
 
 def money(amount: int, currency: str) -> str:
@@ -65,6 +68,11 @@ def vote_messages(lang: Lang) -> VoteMessages:
         refused=t.pgettext("phone", "Your vote cannot be placed right now. Please try again later."),
         unavailable=t.pgettext("phone", "Service temporarily unavailable. Please try again shortly."),
     )
+
+
+def provider_label(provider: str, own_label: str) -> str:
+    """A provider's name on a phone's screen: the channels' word for it, else its own label, in GSM-7."""
+    return PROVIDER_LABELS.get(provider) or clip(transliterate(own_label) or provider, PROVIDER_WIDTH)
 
 
 def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str) -> str:

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.sms.settings import SmsSettings
 from channels.sms.texts import CATALOGS
 from gateway.core.contests.catalog import PublicContest
-from gateway.core.contests.rules import MOBILE_MONEY_PROVIDERS
+from gateway.core.providers import Capability, Providers
 from gateway.kit.channel_parts import VoteHint
 
 
@@ -20,11 +20,11 @@ def message_for(keyword: str, code: str) -> str:
 
 
 async def how_to_vote(settings: SmsSettings, session: AsyncSession, contest: PublicContest, code: str,
-                      lang: str) -> VoteHint | None:
+                      lang: str, providers: Providers) -> VoteHint | None:
     """From the contest's SMS settings as the vote service found them (`channel_fields`); None without a short
     code and keyword, or without mobile money (an SMS vote is paid by a prompt on the phone)."""
     short_code, keyword = contest.channel_fields.get("sms_short_code"), contest.channel_fields.get("sms_keyword")
-    if not (short_code and keyword) or not MOBILE_MONEY_PROVIDERS & set(contest.providers):
+    if not (short_code and keyword) or not set(providers.having(Capability.PHONE_PROMPT)) & set(contest.providers):
         return None
     message = message_for(keyword, code)
     text = CATALOGS.translations(lang).pgettext("web", "Text {message} to {short_code}")

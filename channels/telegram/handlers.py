@@ -4,7 +4,7 @@ Every callback query is answered (else the user's button spins)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from datetime import UTC, datetime
 
 from aiogram import F, Router
@@ -18,8 +18,8 @@ from channels.phone.operators import detect_operator
 from channels.telegram.contest_settings import CHANNEL
 from channels.telegram.how_to_vote import read_start_payload
 from channels.telegram.keyboards import (
+    IN_CHAT,
     MOBILE_MONEY,
-    STARS,
     CandidateAbout,
     CandidatePick,
     ContestPick,
@@ -42,6 +42,7 @@ from gateway.core.errors import DomainError
 from gateway.core.orders.placing import OrderRequest
 from gateway.core.payments.in_chat import ChatPayment, ChatPaymentOutcome
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.providers import Capability
 from gateway.core.service import VoteService
 from gateway.core.texts import format_money
 
@@ -162,11 +163,12 @@ async def about_candidate(query: CallbackQuery, callback_data: CandidateAbout, v
 
 
 async def offer_payment(chat_id: int, message_id: int | None, contest: PublicContest, candidate: PublicCandidate,
-                        quantity: int, t: Texts, query: CallbackQuery | None, message: Message | None) -> None:
+                        quantity: int, t: Texts, query: CallbackQuery | None, message: Message | None,
+                        phone_paid: Collection[str]) -> None:
     text = t.how_to_pay.format(quantity=quantity, name=f"{candidate.code} {candidate.name}",
                                total=stars(quantity * (contest.stars_per_vote or 0)))
     momo_total = format_money(quantity * contest.price_per_vote, contest.currency, t.lang)
-    markup = payment_keyboard(contest, candidate.code, quantity, t, momo_total)
+    markup = payment_keyboard(contest, candidate.code, quantity, t, momo_total, phone_paid)
     if query is not None and message_id is not None:
         await edit_menu(query, message_id, text, markup)
     elif message is not None:
@@ -184,7 +186,7 @@ async def pick_quantity(query: CallbackQuery, callback_data: QuantityPick, vote_
         return
     await state.clear()
     await offer_payment(query.from_user.id, query.message.message_id, contest, candidate, callback_data.n, t,
-                        query, None)
+                        query, None, vote_service.providers_having(Capability.PHONE_PROMPT))
     await query.answer()
 
 
@@ -202,17 +204,19 @@ async def typed_quantity(message: Message, vote_service: VoteService, state: FSM
         await message.answer(t.not_a_quantity.format(maximum=contest.max_votes_per_order))
         return
     await state.clear()
-    await offer_payment(message.chat.id, None, contest, candidate, int(text), t, None, message)
+    await offer_payment(message.chat.id, None, contest, candidate, int(text), t, None, message,
+                        vote_service.providers_having(Capability.PHONE_PROMPT))
 
 
 async def pay_in_stars(query: CallbackQuery, callback_data: PayPick, vote_service: VoteService) -> None:
-    """Place the order; the Stars provider sends its invoice to this chat at once."""
+    """Place the order; the provider paid in the chat (Stars) sends its invoice to this chat at once."""
     t = texts_for(query.from_user)
     contest = await find_contest(vote_service, callback_data.contest)
-    if contest is None:
+    in_chat = vote_service.providers_having(Capability.IN_CHAT)
+    if contest is None or not in_chat:
         await query.answer(t.expired_button, show_alert=True)
         return
-    request = OrderRequest(contest.slug, callback_data.code, callback_data.n, STARS, CHANNEL,
+    request = OrderRequest(contest.slug, callback_data.code, callback_data.n, in_chat[0], CHANNEL,
                            voter_ref=str(query.from_user.id), client_key=f"telegram:{query.id}",
                            language=own_language(query.from_user.language_code))
     try:
@@ -228,7 +232,7 @@ async def pay_by_mobile_money(query: CallbackQuery, callback_data: PayPick, vote
     """Ask for the payer's number: the contact button (their own only) or typed."""
     t = texts_for(query.from_user)
     contest = await find_contest(vote_service, callback_data.contest)
-    if contest is None or not offers_mobile_money(contest):
+    if contest is None or not offers_mobile_money(contest, vote_service.providers_having(Capability.PHONE_PROMPT)):
         await query.answer(t.expired_button, show_alert=True)
         return
     await state.set_state(Voting.phone)
@@ -255,8 +259,9 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
         return
     data = await state.get_data()
     contest = await find_contest(vote_service, int(data.get("contest", 0)))
-    operator = detect_operator(msisdn)
-    if contest is None or operator is None or operator.value not in contest.providers:
+    operator = detect_operator(msisdn)  # its network's wallet pays (the operator's name is its provider's)
+    wallets = vote_service.providers_having(Capability.PHONE_PROMPT)
+    if contest is None or operator is None or operator.value not in contest.providers or operator.value not in wallets:
         await message.answer(t.no_wallet if contest else t.expired_button)
         return
     await state.clear()
@@ -290,7 +295,11 @@ async def paid(message: Message, vote_service: VoteService, decided: Callable[[]
     payment = message.successful_payment
     assert payment is not None
     t = texts_for(message.from_user)
-    outcome, _ = await vote_service.settle_chat_payment(STARS, ChatPayment(
+    in_chat = vote_service.providers_having(Capability.IN_CHAT)
+    if not in_chat:  # no provider is paid in the chat here: nothing of ours was invoiced
+        await message.answer(t.not_counted)
+        return
+    outcome, _ = await vote_service.settle_chat_payment(in_chat[0], ChatPayment(
         payment.invoice_payload, payment.telegram_payment_charge_id, payment.total_amount, payment.currency))
     if outcome is ChatPaymentOutcome.COUNTED:
         decided()
@@ -351,7 +360,7 @@ def build_router() -> Router:
     router.callback_query.register(about_candidate, CandidateAbout.filter())
     router.callback_query.register(pick_quantity, QuantityPick.filter())
     router.message.register(typed_quantity, Voting.quantity, F.text, ~F.text.startswith("/"))
-    router.callback_query.register(pay_in_stars, PayPick.filter(F.how == STARS))
+    router.callback_query.register(pay_in_stars, PayPick.filter(F.how == IN_CHAT))
     router.callback_query.register(pay_by_mobile_money, PayPick.filter(F.how == MOBILE_MONEY))
     router.message.register(payer_number, Voting.phone, F.contact)
     router.message.register(payer_number, Voting.phone, F.text, ~F.text.startswith("/"))

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from channels.telegram.settings import TelegramSettings
 from channels.telegram.texts import CATALOGS
 from gateway.core.contests.catalog import PublicContest
+from gateway.core.providers import Providers
 from gateway.kit.channel_parts import VoteHint
 
 # What /start's deep link carries: Telegram allows [A-Za-z0-9_-], at most 64 characters.
@@ -29,7 +30,7 @@ def read_start_payload(payload: str | None) -> tuple[int, str] | None:
 
 
 async def how_to_vote(settings: TelegramSettings, session: AsyncSession, contest: PublicContest, code: str,
-                      lang: str) -> VoteHint | None:
+                      lang: str, providers: Providers) -> VoteHint | None:
     """None without the bot's username, or for a contest the bot does not offer (it sells votes in Stars)."""
     username = (settings.telegram_bot_username or "").removeprefix("@")
     if not USERNAME.match(username) or not contest.stars_per_vote:

@@ -3,6 +3,8 @@ inline keyboards built from it."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from aiogram.filters.callback_data import CallbackData
 from aiogram.types import InlineKeyboardMarkup, KeyboardButton, ReplyKeyboardMarkup
 from aiogram.utils.keyboard import InlineKeyboardBuilder
@@ -14,15 +16,16 @@ from gateway.db.models import CandidateStatus
 
 PAGE_SIZE = 8
 QUICK_QUANTITIES = (1, 5, 10, 50)
-STARS = "stars"
+# How a voter chose to pay (`PayPick.how`): in the chat (the provider paid in it: Stars), or by mobile money. Kept in
+# the buttons of messages already sent, so these values never change.
+IN_CHAT = "stars"
 MOBILE_MONEY = "momo"
-MOBILE_MONEY_PROVIDERS = ("mtn", "orange")
 
 
-def offers_mobile_money(contest: PublicContest) -> bool:
-    """Only where the organiser opted in (Telegram wants Stars for digital goods) and a wallet is enabled."""
-    return offers_mobile_money_setting(contest.channel_fields) and any(
-        p in contest.providers for p in MOBILE_MONEY_PROVIDERS)
+def offers_mobile_money(contest: PublicContest, phone_paid: Collection[str]) -> bool:
+    """Only where the organiser opted in (Telegram wants Stars for digital goods) and a wallet is enabled
+    (`phone_paid`: the providers that charge a phone's wallet)."""
+    return offers_mobile_money_setting(contest.channel_fields) and any(p in contest.providers for p in phone_paid)
 
 
 class ContestPick(CallbackData, prefix="c"):
@@ -94,13 +97,13 @@ def quantities_keyboard(contest: PublicContest, candidate: PublicCandidate, t: T
 
 
 def payment_keyboard(contest: PublicContest, code: str, quantity: int, t: Texts,
-                     momo_total: str | None) -> InlineKeyboardMarkup:
+                     momo_total: str | None, phone_paid: Collection[str]) -> InlineKeyboardMarkup:
     """Stars always (Telegram's rule for digital goods); mobile money only where the organiser allows it."""
     builder = InlineKeyboardBuilder()
     total = quantity * (contest.stars_per_vote or 0)
     builder.button(text=t.pay_stars.format(total=stars(total)),
-                   callback_data=PayPick(contest=contest.id, code=code, n=quantity, how=STARS))
-    if momo_total is not None and offers_mobile_money(contest):
+                   callback_data=PayPick(contest=contest.id, code=code, n=quantity, how=IN_CHAT))
+    if momo_total is not None and offers_mobile_money(contest, phone_paid):
         builder.button(text=t.pay_momo.format(total=momo_total),
                        callback_data=PayPick(contest=contest.id, code=code, n=quantity, how=MOBILE_MONEY))
     builder.button(text=t.back, callback_data=CandidatePick(contest=contest.id, code=code))

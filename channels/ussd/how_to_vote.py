@@ -17,9 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.ussd.settings import UssdSettings
 from channels.ussd.texts import CATALOGS
-from channels.ussd.views import USSD_PROVIDERS
 from gateway.core.channel_queries import other_open_contests_dialled
 from gateway.core.contests.catalog import PublicContest
+from gateway.core.providers import Capability, Providers
 from gateway.kit.channel_parts import VoteHint
 
 VOTE_CHOICE = "1"  # "Vote" on the contest's home screen (menu.answer_home)
@@ -36,10 +36,11 @@ def direct_dial(service_code: str, code: str) -> str:
 
 
 async def how_to_vote(settings: UssdSettings, session: AsyncSession, contest: PublicContest, code: str,
-                      lang: str) -> VoteHint | None:
+                      lang: str, providers: Providers) -> VoteHint | None:
     """The dial for this candidate, or the steps when the code is shared; None without a service code or a
-    provider USSD can push."""
-    if not contest.ussd_service_codes or not any(p.value in contest.providers for p in USSD_PROVIDERS):
+    provider USSD can push (one that prompts on the phone)."""
+    pushed = providers.having(Capability.PHONE_PROMPT)
+    if not contest.ussd_service_codes or not any(p in contest.providers for p in pushed):
         return None
     service_code = contest.ussd_service_codes[0]
     t = CATALOGS.translations(lang)

@@ -67,7 +67,7 @@ class Frame:
     contest: int = 0  # index into MenuContext.contests
     candidate: str | None = None
     quantity: int | None = None
-    provider: Operator | None = None
+    provider: str | None = None
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,7 @@ def answer_provider(ctx: MenuContext, position: Position, raw: str) -> Position 
     picked = choice(raw, len(offered))
     if picked is None:
         return Reason(Problem.INVALID_CHOICE)
-    return push(position, replace(position.frame, screen=Screen.SUMMARY, provider=offered[picked - 1]))
+    return push(position, replace(position.frame, screen=Screen.SUMMARY, provider=offered[picked - 1].provider))
 
 
 def answer_summary(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:

@@ -14,6 +14,7 @@ from redis.exceptions import RedisError
 
 from channels.phone.callers import check_at_token
 from channels.phone.operators import detect_operator
+from channels.phone.texts import provider_label
 from channels.ussd import store
 from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
@@ -21,10 +22,10 @@ from channels.ussd.screens import Reply, blocked, placed, refusal, render, servi
 from channels.ussd.session import Recalled, SessionRecord, SessionStore
 from channels.ussd.settings import UssdSettings, ussd_token_usable
 from channels.ussd.views import (
-    USSD_PROVIDERS,
     BoardMode,
     Extras,
     MenuContest,
+    PayOption,
     TopEntry,
     build_view,
     open_views,
@@ -33,9 +34,10 @@ from channels.ussd.views import (
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.errors import DomainError
 from gateway.core.orders import placing
+from gateway.core.providers import Capability
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import Lang
-from gateway.kit.keys import REDIS, SESSIONS, USSD_HOPS, settings_of
+from gateway.kit.keys import PROVIDERS, REDIS, SESSIONS, USSD_HOPS, settings_of
 from gateway.kit.throttle import enforce_untied_limit
 
 log = logging.getLogger(__name__)
@@ -142,10 +144,12 @@ async def answer(app: web.Application, sessions: SessionStore, hit: Hit, record:
     return reply.body
 
 
-def usable_providers(app: web.Application) -> frozenset[str]:
-    """Providers this process can push over USSD (Orange push needs its own credentials)."""
-    service = app[VOTE_SERVICE]
-    return frozenset(p.value for p in USSD_PROVIDERS if service.can_pay(p.value, "ussd"))
+def usable_providers(app: web.Application) -> tuple[PayOption, ...]:
+    """Providers this process can push over USSD: those that prompt on the phone, set up for it here (Orange's push
+    needs its own credentials)."""
+    service, providers = app[VOTE_SERVICE], app[PROVIDERS]
+    return tuple(PayOption(name, provider_label(name, providers.label(name)))
+                 for name in service.providers_having(Capability.PHONE_PROMPT) if service.can_pay(name, "ussd"))
 
 
 def context(hit: Hit, record: SessionRecord, views: tuple[MenuContest, ...]) -> MenuContext:
@@ -204,7 +208,7 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
     contest = next((c for c in ctx.contests if c.slug == action.contest_slug), None)
     request = placing.OrderRequest(
         contest_slug=action.contest_slug, candidate_code=action.candidate, quantity=action.quantity,
-        provider=action.provider.value, channel="ussd", msisdn=hit.msisdn, client_key=client_key(hit.session_id),
+        provider=action.provider, channel="ussd", msisdn=hit.msisdn, client_key=client_key(hit.session_id),
     )
     try:
         push_after = settings_of(app, UssdSettings).ussd_push_delay_seconds

@@ -8,9 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from channels.phone.gsm7 import clip, septets, transliterate
-from channels.phone.operators import Operator
 from channels.phone.texts import (
-    PROVIDER_LABELS,
     money,
     placed_message,
     refusal_message,
@@ -40,7 +38,7 @@ class PlaceOrder:
     contest_slug: str
     candidate: str
     quantity: int
-    provider: Operator
+    provider: str
 
 
 @dataclass(frozen=True)
@@ -154,9 +152,13 @@ def quantity_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, bu
 def provider_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
     contest = ctx.contests[frame.contest]
     total = money(contest.price * (frame.quantity or 0), contest.currency)
-    options = [f"{index} {PROVIDER_LABELS[p.value]}{t.your_network if p is ctx.operator else ''}"
-               for index, p in enumerate(contest.providers, start=1)]
+    options = [f"{index} {option.label}{t.your_network if option.provider == ctx.operator else ''}"
+               for index, option in enumerate(contest.providers, start=1)]
     return [t.pay_with.format(quantity=frame.quantity, total=total), *options, t.back_home]
+
+
+def chosen_label(contest: MenuContest, provider: str | None) -> str:
+    return next((option.label for option in contest.providers if option.provider == provider), provider or "")
 
 
 def summary_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
@@ -166,7 +168,7 @@ def summary_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, bud
     def lines(width: int) -> list[str]:
         return [t.summary, t.summary_line.format(quantity=quantity, code=code, name=clip(name, width)),
                 t.total.format(total=money(contest.price * quantity, contest.currency)),
-                t.payment.format(provider=PROVIDER_LABELS[frame.provider.value] if frame.provider else ""),
+                t.payment.format(provider=chosen_label(contest, frame.provider)),
                 t.confirm, t.back_home]
 
     return lines(fit_width(lines, NAME_WIDTHS, budget))

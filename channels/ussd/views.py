@@ -8,7 +8,6 @@ from datetime import datetime
 from enum import StrEnum
 
 from channels.phone.gsm7 import transliterate
-from channels.phone.operators import Operator
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.contests.ranking import PublicBoard
 from gateway.core.contests.rules import VotingState
@@ -16,7 +15,13 @@ from gateway.core.texts import Lang
 from gateway.core.voters.payer_numbers import PayerVotes
 from gateway.db.models import CandidateStatus
 
-USSD_PROVIDERS = (Operator.MTN, Operator.ORANGE)  # the listing order on the pay screen, always
+
+@dataclass(frozen=True)
+class PayOption:
+    """A provider the pay screen offers: one that prompts on the phone, set up to push over USSD here."""
+
+    provider: str  # its name, as the order keeps it
+    label: str  # GSM-7: the phone channels' word for it, else its own (`channels.phone.texts.provider_label`)
 
 
 class BoardMode(StrEnum):
@@ -48,7 +53,7 @@ class MenuContest:
     price: int
     currency: str
     max_votes: int
-    providers: tuple[Operator, ...]  # offered over USSD, in listing order
+    providers: tuple[PayOption, ...]  # offered over USSD, in listing order
     language: Lang
     board: BoardMode
     candidates: tuple[CandidateView, ...] = field(default=())
@@ -91,9 +96,10 @@ def safe_name(raw: str, fallback: str) -> str:
     return transliterate(raw) or fallback
 
 
-def build_view(record: PublicContest, now: datetime, usable: frozenset[str]) -> MenuContest:
-    """The view at `now`; `usable` is the providers this process can push over USSD."""
-    offered = tuple(p for p in USSD_PROVIDERS if p.value in record.providers and p.value in usable)
+def build_view(record: PublicContest, now: datetime, usable: tuple[PayOption, ...]) -> MenuContest:
+    """The view at `now`; `usable` is the providers this process can push over USSD, in the pay screen's order
+    (the service's, whatever order the contest lists them in)."""
+    offered = tuple(option for option in usable if option.provider in record.providers)
     return MenuContest(
         id=record.id, slug=record.slug, name=safe_name(record.name, record.slug),
         availability=record.voting(now),

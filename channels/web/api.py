@@ -23,9 +23,11 @@ from gateway.core.contests.catalog import VoterOrder
 from gateway.core.errors import DomainError, NotFound, VoteRejected
 from gateway.core.orders import placing
 from gateway.core.payments.starting import StartOutcome
+from gateway.core.providers import Capability, Providers
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.models import OrderStatus
 from gateway.kit import throttle
+from gateway.kit.keys import PROVIDERS
 
 IDEMPOTENCY_KEY = re.compile(r"[\x20-\x7e]{1,128}")  # a UUID or the like; also what PostgreSQL can keep
 
@@ -65,11 +67,21 @@ async def parse_vote_request(request: web.Request) -> VoteRequest:
     if not isinstance(data, dict):
         raise DomainError("The body must be a JSON object.", code="invalid_json")
     try:
-        return VoteRequest.model_validate(data)
+        vote = VoteRequest.model_validate(data)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or None
         raise InvalidRequest(f"{field}: {first['msg']}" if field else first["msg"], field=field) from exc
+    payable = web_payable(request.app[PROVIDERS])
+    if vote.provider not in payable:
+        raise InvalidRequest(f"provider: one of {', '.join(payable)}.", field="provider")
+    return vote
+
+
+def web_payable(providers: Providers) -> tuple[str, ...]:
+    """The providers a vote on the web may be paid by: any the service knows but those paid in a chat (Stars are
+    sold in the bot)."""
+    return tuple(name for name in providers.names() if Capability.IN_CHAT not in providers.capabilities(name))
 
 
 def next_step(order: VoterOrder, started: StartOutcome | None) -> NextStep:

@@ -18,7 +18,7 @@ from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import NotFound
 from gateway.core.service import VOTE_SERVICE
 from gateway.kit.channel_parts import VoteHint
-from gateway.kit.keys import HOW_TO_VOTE, SESSIONS
+from gateway.kit.keys import HOW_TO_VOTE, PROVIDERS, SESSIONS
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -32,7 +32,7 @@ async def vote_hints(app: web.Application, contest: PublicContest, code: str, la
     async with app[SESSIONS]() as session:
         for how_to_vote in app[HOW_TO_VOTE]:
             try:
-                hint = await how_to_vote(session, contest, code, lang)
+                hint = await how_to_vote(session, contest, code, lang, app[PROVIDERS])
             except Exception:
                 log.exception("a channel's how-to-vote line failed for %s/%s", contest.slug, code)
                 await session.rollback()

@@ -25,7 +25,7 @@ from gateway.core.media_storage import UploadGrant
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
 from gateway.core.texts import Lang
 from gateway.kit import code_work, phone_proof
-from gateway.kit.keys import MEDIA_STORAGE, QUEUE, REDIS, SESSIONS, SETTINGS
+from gateway.kit.keys import MEDIA_STORAGE, PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
 from gateway.kit.phone_proof import CODE_SECONDS
 from gateway.kit.settings import ServiceSettings
 from gateway.kit.throttle import client_address
@@ -191,8 +191,8 @@ def entry_id_of(request: web.Request) -> uuid.UUID:
 
 @routes.get("/api/v1/entries/{entry_id}")
 async def entry_status(request: web.Request) -> web.Response:
-    view = await entering.entry_view(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id_of(request),
-                                    request.query.get("token", ""))
+    view = await entering.entry_view(request.app[SESSIONS], request.app[MEDIA_STORAGE], request.app[PROVIDERS],
+                                     entry_id_of(request), request.query.get("token", ""))
     return web.json_response({
         "entry_id": str(view.id), "status": view.status.value, "reason": view.reason, "name": view.name,
         "candidate_code": view.candidate_code,

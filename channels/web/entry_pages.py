@@ -14,7 +14,7 @@ from gateway.core.entries import entering
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.models import EntryStatus, OrderStatus, UploadState
-from gateway.kit.keys import MEDIA_STORAGE, SESSIONS
+from gateway.kit.keys import MEDIA_STORAGE, PROVIDERS, SESSIONS
 
 routes = web.RouteTableDef()
 REFRESH_SECONDS = 10  # while the clip is being prepared (a minute of 1080p takes about half a minute here)
@@ -51,7 +51,8 @@ async def entry_response(request: web.Request, entry_id: uuid.UUID, token: str, 
                          status: int = 200) -> web.Response:
     page = page_for(request)
     try:
-        view = await entering.entry_view(request.app[SESSIONS], request.app[MEDIA_STORAGE], entry_id, token)
+        view = await entering.entry_view(request.app[SESSIONS], request.app[MEDIA_STORAGE], request.app[PROVIDERS],
+                                         entry_id, token)
     except NotFound:
         return entry_missing(request)
     processing = view.clip.state in (UploadState.GRANTED, UploadState.RECEIVED)

@@ -18,6 +18,7 @@ from channels.web.entry_texts import ENTRY_TEXTS
 from channels.web.refusal_texts import readable_refusal
 from gateway.core.contests.catalog import VoterOrder
 from gateway.core.payments.reasons import READABLE
+from gateway.core.providers import Providers
 from gateway.core.texts import (
     LANGUAGES,
     N_,
@@ -205,6 +206,11 @@ class Translator:
         msgid = PAGE_TEXTS.get(key)
         text = CATALOGS.translations(self.lang).gettext(msgid) if msgid else key
         return text.format(**values) if values else text
+
+    def provider(self, provider: str, providers: Providers) -> str:
+        """A payment provider's name in the reader's language where the catalog has one, else as it names itself."""
+        key = f"provider_{provider}"
+        return self(key) if key in PAGE_TEXTS else providers.label(provider)
 
     @property
     def other(self) -> str:

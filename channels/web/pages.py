@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import secrets
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -27,14 +27,15 @@ from channels.web.share import contest_share
 from channels.web.vote_limits import VOTE_WINDOW
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.ranking import PublicBoard
-from gateway.core.contests.rules import MOBILE_MONEY_PROVIDERS, VotingState
+from gateway.core.contests.rules import VotingState
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.orders import placing
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.providers import Capability
 from gateway.core.service import VOTE_SERVICE, PlacedVote
 from gateway.db.models import OrderStatus
 from gateway.kit import throttle
-from gateway.kit.keys import SETTINGS
+from gateway.kit.keys import PROVIDERS, SETTINGS
 
 routes = web.RouteTableDef()
 HERE = Path(__file__).parent
@@ -79,9 +80,10 @@ class VoteForm:
         return VoteForm(self.candidate, self.quantity, self.provider, self.msisdn, secrets.token_urlsafe(16))
 
 
-def check_form(form: VoteForm, contest: PublicContest, candidates: list[PublicCandidate],
-               tr: Translator) -> dict[str, str]:
-    """Every field's problem at once (the core stops at the first)."""
+def check_form(form: VoteForm, contest: PublicContest, candidates: list[PublicCandidate], tr: Translator,
+               phone_paid: Collection[str]) -> dict[str, str]:
+    """Every field's problem at once (the core stops at the first); `phone_paid`: the providers that charge a
+    phone's wallet, which need its number."""
     errors: dict[str, str] = {}
     if form.candidate not in {c.code for c in candidates}:
         errors["candidate"] = tr("err_candidate")
@@ -89,7 +91,7 @@ def check_form(form: VoteForm, contest: PublicContest, candidates: list[PublicCa
         errors["quantity"] = tr("err_quantity", max=contest.max_votes_per_order)
     if form.provider not in contest.providers:
         errors["provider"] = tr("err_provider")
-    elif form.provider in MOBILE_MONEY_PROVIDERS:
+    elif form.provider in phone_paid:
         if not form.msisdn:
             errors["msisdn"] = tr("err_msisdn_required")
         else:
@@ -118,13 +120,16 @@ def vote_form_context(page: Page, contest: PublicContest, candidates: list[Publi
     """What _vote_form.html needs (the contest page's form, and a candidate's page's with only them), with the
     CSRF token the response sets."""
     request, tr = page.request, page.tr
+    providers = request.app[PROVIDERS]
     token = csrf.issue(request, request.app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request))
     page_data = {"lang": tr.lang, "strings": tr.js_strings(), "price": contest.price_per_vote,
                  "currency": contest.currency, "digits": tr.money_digits(contest.currency)}
     context = {"contest": contest, "candidates": candidates, "form": form, "errors": errors,
                "anchors": error_anchors(candidates, contest), "csrf_field": csrf.FIELD, "csrf": token.token,
                "notice": voting_notice(contest, datetime.now(UTC), tr), "page_data": page_data,
-               "provider": form.provider or (contest.providers[0] if contest.providers else "")}
+               "provider": form.provider or (contest.providers[0] if contest.providers else ""),
+               "phone_paid": providers.having(Capability.PHONE_PROMPT),
+               "redirect_hint": any(Capability.REDIRECT in providers.capabilities(p) for p in contest.providers)}
     return context, token
 
 
@@ -215,14 +220,15 @@ async def vote_post(request: web.Request) -> web.StreamResponse:
     if not csrf.verify(request, data, app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request)):
         return refusal(request, 403, "csrf", wants_json)
     form = VoteForm.parse(data)
-    if await vote_limits.spent_allowance(request, msisdn=payer_number(form), browser=browser_of(request)):
+    phone_paid = app[PROVIDERS].having(Capability.PHONE_PROMPT)
+    if await vote_limits.spent_allowance(request, msisdn=payer_number(form, phone_paid), browser=browser_of(request)):
         return refusal(request, 429, "rate", wants_json)
     found = await find_contest(request)
     if found is None:
         return contest_missing(request, wants_json)
     contest, candidates = found
     page = page_for(request, contest.default_language)
-    errors = check_form(form, contest, candidates, page.tr)
+    errors = check_form(form, contest, candidates, page.tr, phone_paid)
     if errors:
         return await refused_form(page, contest, candidates, form, errors, 422, wants_json)
     try:
@@ -249,7 +255,7 @@ async def place_vote(request: web.Request, contest: PublicContest, form: VoteFor
         placing.OrderRequest(
             contest_slug=contest.slug, candidate_code=form.candidate, quantity=int(form.quantity),
             provider=form.provider, channel="web",
-            msisdn=payer_number(form),
+            msisdn=payer_number(form, request.app[PROVIDERS].having(Capability.PHONE_PROMPT)),
             client_key=f"webform:{contest.slug}:{form_id}" if form_id else None,
             voter_address=throttle.client_address(request),
             voter_ref=browser_of(request),
@@ -258,9 +264,9 @@ async def place_vote(request: web.Request, contest: PublicContest, form: VoteFor
     )
 
 
-def payer_number(form: VoteForm) -> str | None:
-    """The number that pays, as typed: a mobile money vote's; a card's has none."""
-    return form.msisdn if form.provider in MOBILE_MONEY_PROVIDERS else None
+def payer_number(form: VoteForm, phone_paid: Collection[str]) -> str | None:
+    """The number that pays, as typed: a mobile money vote's (`phone_paid`: its providers); a card's has none."""
+    return form.msisdn if form.provider in phone_paid else None
 
 
 def browser_of(request: web.Request) -> str | None:

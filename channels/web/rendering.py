@@ -18,7 +18,7 @@ from channels.web.i18n import (
     choose_language,
     remember_language,
 )
-from gateway.kit.keys import MEDIA_STORAGE, SETTINGS
+from gateway.kit.keys import MEDIA_STORAGE, PROVIDERS, SETTINGS
 
 log = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -55,7 +55,8 @@ def render(page: Page, template: str, context: Mapping[str, Any], status: int = 
     """A page with the shared context, security headers and the visitor's cookies."""
     tr = page.tr
     base = {"t": tr, "lang": tr.lang, "other_name": tr.other_name,
-            "other_url": str(page.request.rel_url.update_query(lang=tr.other))}
+            "other_url": str(page.request.rel_url.update_query(lang=tr.other)),
+            "provider_label": lambda provider: tr.provider(provider, page.request.app[PROVIDERS])}
     response = aiohttp_jinja2.render_template(template, page.request, {**base, **context}, status=status)
     response.headers.update({"Content-Security-Policy": content_policy(page.request.app),
                              "X-Content-Type-Options": "nosniff", "Referrer-Policy": "same-origin",

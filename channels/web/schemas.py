@@ -10,8 +10,6 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.core.contests.catalog import PublicCandidate, PublicClip, PublicContest, VoterOrder
 
-ProviderName = Literal["mtn", "orange", "stripe"]
-
 
 class VoteRequest(BaseModel):
     """A voter's request to buy votes for one candidate."""
@@ -20,7 +18,9 @@ class VoteRequest(BaseModel):
 
     candidate: str = Field(pattern=r"^[0-9]{1,8}$", description="the candidate's code, e.g. '07'")
     quantity: int = Field(ge=1, le=10_000, strict=True)
-    provider: ProviderName
+    provider: str = Field(pattern=r"^[a-z][a-z0-9_]{0,31}$",
+                          description="how it is paid: one of the contest's providers (GET the contest: providers), "
+                                      "but those paid in a chat (Telegram Stars: in the bot)")
     msisdn: str | None = Field(default=None, max_length=32, description="payer's phone, for mobile money")
 
 

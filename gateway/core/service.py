@@ -37,7 +37,7 @@ from gateway.core.payments.starting import (
     start_for_page,
     time_to_pay,
 )
-from gateway.core.providers import PaymentError, Providers
+from gateway.core.providers import Capability, PaymentError, Providers
 from gateway.core.results import ledger, signing
 from gateway.core.texts import Lang
 from gateway.core.voters import payer_numbers
@@ -130,7 +130,8 @@ class VoteService:
         starts_now = provider.redirects or (push_after <= 0 and not cancellable and self.starts.claims_at_placement)
         placed_at = asyncio.get_running_loop().time()
         placed = await placing.placed_order(
-            self.sessions, request, pending_ttl=time_to_pay(self.pending_ttl, provider.payment_window),
+            self.sessions, request, capabilities=self.providers.capabilities(request.provider),
+            pending_ttl=time_to_pay(self.pending_ttl, provider.payment_window),
             sends_receipt=request.channel in self.receipt_channels, start_lease=START_LEASE if starts_now else None)
         order, claimed = placed.order, claimed_at_placement(placed, placed_at)
         view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")
@@ -148,7 +149,7 @@ class VoteService:
         entry = await entering.entry_of_link(self.sessions, entry_id, token)
         window = provider_for(self.providers, provider, channel).payment_window
         order = await entry_fees.place_entry_fee(
-            self.sessions, entry_fees.FeeRequest(entry.id, provider, msisdn or entry.msisdn, channel),
+            self.sessions, self.providers, entry_fees.FeeRequest(entry.id, provider, msisdn or entry.msisdn, channel),
             pending_ttl=time_to_pay(self.pending_ttl, window))
         view = await self.order(order.id)
         if not needs_redirect(self.providers, order.provider, order.channel):
@@ -167,6 +168,11 @@ class VoteService:
         except PaymentError:
             return False
         return True
+
+    def providers_having(self, capability: Capability) -> tuple[str, ...]:
+        """The providers that declare `capability`, in the service's order: a channel offers a provider by what it
+        can do (a prompt on the phone, a payment in the chat), never by its name."""
+        return self.providers.having(capability)
 
     def needs_redirect(self, order: VoterOrder) -> bool:
         """Whether the order's payment happens on the provider's page (rather than a phone prompt)."""

@@ -3,9 +3,10 @@
 the worker's checks of fresh payments come first). Each difference is printed and kept in the audit log
 (`money.difference`, once per reference), where a person finds it.
 
-Providers read here: those whose status calls name our references, payments (every provider's `fetch_status`) and,
-where the provider sends them by API, refunds and payouts (MTN's Disbursement); and, where the provider's books list
-every payment (Stripe's balance transactions), a payment there that names no order of ours. A provider with no
+Providers read here: every one the service knows (`Providers.names`). Their status calls name our references,
+payments (every provider's `fetch_status`) and, where the provider sends them by API, refunds and payouts (MTN's
+Disbursement); and, where the provider's books list every payment (`Capability.STATEMENT_LISTING`: Stripe's balance
+transactions), a payment there that names no order of ours is found too. A provider with no
 status per reference (Stars) is read by its list of the day: each payment of the books found there, for its
 amount, and what is listed for no order of ours.
 """
@@ -34,6 +35,7 @@ from gateway.core.money_out.money_check import (
 )
 from gateway.core.payments.collections import load_collection
 from gateway.core.providers import (
+    Capability,
     ChargeList,
     CollectionNotFound,
     OutgoingPayout,
@@ -50,8 +52,6 @@ from gateway.db.models import AuditEntry, Payout, Refund, VoteOrder
 
 log = logging.getLogger(__name__)
 Pace = Callable[[PaymentProvider], Awaitable[None]]
-PROVIDERS_READ = ("mtn", "orange", "stripe", "stars")
-PROVIDERS_LISTING = ("stripe",)  # whose books list every payment too (`ChargeList`)
 ENTRIES_AT_A_TIME = 200  # read from the books at once
 MOVED_IN = (PaymentState.SUCCESSFUL, PaymentState.REFUNDED, PaymentState.CHARGED_BACK)  # a payment's word
 
@@ -140,7 +140,8 @@ async def reconcile_money(sessions: Sessions, registry: Providers, provider: str
                 if word is not None and (gap := difference(entry, word)) is not None:
                     found.append(gap)
             position, tries = entry.position(), 0
-    charge_list = registry.get(provider) if provider in PROVIDERS_LISTING else None
+    lists_charges = Capability.STATEMENT_LISTING in registry.capabilities(provider)
+    charge_list = registry.get(provider) if lists_charges else None
     if isinstance(charge_list, ChargeList):
         try:
             found += await charges_of_nobody(sessions, await day_of_charges(charge_list, day), provider)

@@ -27,6 +27,7 @@ from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
+from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 from gateway.kit.settings import ServiceSettings
 from gateway.kit.stand_ins import StandIn
@@ -56,10 +57,11 @@ class VoteHint:
 
 
 # (its settings, a session, the contest with its channels' settings (`channel_fields`), the candidate's code, the
-# reader's language) -> its line, or None when the contest does not take votes through it.
-HowToVote = Callable[[S, AsyncSession, PublicContest, str, str], Awaitable[VoteHint | None]]
+# reader's language, the payment providers and what each can do) -> its line, or None when the contest does not take
+# votes through it (e.g. none of its providers is one the channel's voters can pay by).
+HowToVote = Callable[[S, AsyncSession, PublicContest, str, str, Providers], Awaitable[VoteHint | None]]
 # The same bound to the app's settings by the assembly (`gateway.kit.keys.HOW_TO_VOTE`), as the web calls it.
-BoundHowToVote = Callable[[AsyncSession, PublicContest, str, str], Awaitable[VoteHint | None]]
+BoundHowToVote = Callable[[AsyncSession, PublicContest, str, str, Providers], Awaitable[VoteHint | None]]
 ChannelJob = Callable[..., Awaitable[Any]]  # (JobResources, *job arguments) -> its result
 ReceiptsFactory = Callable[[S, Sessions, httpx.AsyncClient], ReceiptSender | None]
 TexterFactory = Callable[[S, Sessions, httpx.AsyncClient], PhoneTexter]
@@ -96,8 +98,9 @@ class ChannelParts(Generic[S]):
         if hook is None:
             return None
 
-        async def bound(session: AsyncSession, contest: PublicContest, code: str, lang: str) -> VoteHint | None:
-            return await hook(settings, session, contest, code, lang)
+        async def bound(session: AsyncSession, contest: PublicContest, code: str, lang: str,
+                        providers: Providers) -> VoteHint | None:
+            return await hook(settings, session, contest, code, lang, providers)
 
         return bound
 

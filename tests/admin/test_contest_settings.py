@@ -17,6 +17,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, make_account
 from tests.factories import channel_settings
+from tests.provider_registry import registry_of
 
 
 async def stored(sessions: Sessions, contest_id: int) -> Contest:
@@ -26,9 +27,12 @@ async def stored(sessions: Sessions, contest_id: int) -> Contest:
         return contest
 
 
+PROVIDER_NAMES = registry_of().names()
+
+
 def refusal(fields: dict[str, Any]) -> str:
     try:
-        parse_contest(contest_fields(**fields), CONTEST_SETTINGS)
+        parse_contest(contest_fields(**fields), CONTEST_SETTINGS, providers=PROVIDER_NAMES)
     except DomainError as exc:
         return f"{exc.field}: {exc.message}"
     raise AssertionError("accepted")
@@ -43,7 +47,7 @@ def test_each_new_field_is_checked_without_io() -> None:
     assert refusal({"board": "secret"}).startswith("board")
     assert refusal({"telegram_mobile_money": "perhaps"}).startswith("telegram_mobile_money")
     draft = parse_contest(contest_fields(fraud_quick_payments="0", fraud_rules={"payer_votes_per_day": 10},
-                                         board="frozen", board_frozen_at="2027-01-01T20:00"))
+                                         board="frozen", board_frozen_at="2027-01-01T20:00"), providers=PROVIDER_NAMES)
     assert draft.fraud_rules == FraudRules(quick_payments=0, payer_votes_per_day=10)
     assert draft.board is BoardVisibility.FROZEN and draft.board_frozen_at is not None
     assert draft.board_frozen_at.isoformat() == "2027-01-01T20:00:00+00:00"

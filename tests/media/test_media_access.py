@@ -25,6 +25,7 @@ from media.local_storage import LocalStorage
 from media.upload_server import ACCESS_SECONDS
 from tests.factories import make_contest
 from tests.media.conftest import Entering
+from tests.provider_registry import registry_of
 
 OWNER = Actor(None, "owner@example.org", "owner")
 FILES = {UploadKind.CLIP: {"360p": ("360p.mp4", "video/mp4"), "poster": ("poster.jpg", "image/jpeg")},
@@ -107,7 +108,7 @@ async def test_the_candidate_and_the_organiser_watch_a_pending_entry_on_signed_l
         entering: Entering, media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
     storage = storage_of(media_job)
     entry, token = await an_entry(sessions, storage, tmp_path, "+237670005502")
-    view = await entry_view(sessions, storage, entry.id, token)
+    view = await entry_view(sessions, storage, registry_of(), entry.id, token)
     assert view.photo is not None
     for link in (view.clip.urls["360p"], view.clip.urls["poster"], view.photo.urls["photo"]):
         assert "sig=" in link and await status(entering, link) == 200
@@ -140,6 +141,6 @@ async def test_the_sweep_removes_a_rejected_entrys_files_and_a_replaced_clip_aft
     async with sessions() as session:
         current = await session.get(Candidate, candidate.id)
         assert current is not None and current.clip_id == new
-    view = await entry_view(sessions, storage, rejected.id, token)  # the candidate's page still says why
+    view = await entry_view(sessions, storage, registry_of(), rejected.id, token)  # the candidate's page still says why
     assert view.reason == "Not your own song." and view.clip.urls == {}
     assert (await media_sweep(media_job)).startswith("requeued 0, removed 0")  # each removed once

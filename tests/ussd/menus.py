@@ -9,14 +9,14 @@ from typing import Any
 from channels.phone.operators import Operator
 from channels.ussd.menu import MenuContext, parse_path, walk
 from channels.ussd.screens import Reply, render
-from channels.ussd.views import Extras, MenuContest, build_view
+from channels.ussd.views import Extras, MenuContest, PayOption, build_view
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.texts import Lang
 from gateway.db.models import CandidateStatus, ContestStatus
 from gateway.db.seed import DEMO_CANDIDATES
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
-BOTH = frozenset({"mtn", "orange"})
+BOTH = (PayOption("mtn", "MTN MoMo"), PayOption("orange", "Orange Money"))  # as the routes build them
 HARD_NAMES = (
     ("01", "Émilie Ñúñez 👑"),
     ("02", "Zoë Kouassi-Bédié"),
@@ -52,7 +52,7 @@ def record(slug: str = "demo", name: str = "Demo Star 2026", candidates: tuple[t
     return PublicContest(**fields)
 
 
-def view(usable: frozenset[str] = BOTH, **overrides: Any) -> MenuContest:
+def view(usable: tuple[PayOption, ...] = BOTH, **overrides: Any) -> MenuContest:
     return build_view(record(**overrides), NOW, usable)
 
 

@@ -12,7 +12,7 @@ from channels.ussd.menu import Problem, Reason, parse_path
 from channels.ussd.screens import Kind, PlaceOrder, reason_text
 from channels.ussd.texts import texts
 from gateway.core.texts import Lang
-from tests.ussd.menus import HOME_EN, HOME_FR, body, context, demo, hard, screen, view
+from tests.ussd.menus import BOTH, HOME_EN, HOME_FR, body, context, demo, hard, screen, view
 
 CODES_FR_1 = ("Entrez le code du candidat:\n01 Amina Bello\n02 Brice Nkoulou\n03 Chantal Mbarga\n"
               "04 Didier Essomba\n98 Suite 0 Retour")
@@ -64,10 +64,10 @@ def test_the_full_vote_path_in_english() -> None:
 ])
 def test_pay_screen_lists_only_offered_providers_in_fixed_order(providers: tuple[str, ...], usable: set[str],
                                                                  listed: list[str]) -> None:
-    ctx = context(view(frozenset(usable), providers=providers))
+    ctx = context(view(tuple(option for option in BOTH if option.provider in usable), providers=providers))
     lines = body(ctx, "1*07*5").split("\n")
     assert lines[2:-1] == listed
-    assert screen(ctx, "1*07*5*1*1").action == PlaceOrder("demo", "07", 5, ctx.contests[0].providers[0])
+    assert screen(ctx, "1*07*5*1*1").action == PlaceOrder("demo", "07", 5, ctx.contests[0].providers[0].provider)
 
 
 def test_no_operator_mark_for_a_number_of_unknown_network() -> None:

@@ -228,7 +228,8 @@
       return input ? input.value : '';
     }
     function providerChanged() {
-      var mobile = checked('provider') === 'mtn' || checked('provider') === 'orange';
+      var input = form.querySelector('input[name=provider]:checked');
+      var mobile = !!input && input.hasAttribute('data-phone');  /* a provider that charges the phone's wallet */
       msisdnField.hidden = !mobile;
       form.elements.msisdn.required = mobile;
     }

@@ -22,7 +22,6 @@ from gateway.core.errors import DomainError
 from gateway.core.fraud.rules import FraudRules
 from gateway.core.money import UnknownCurrency, minor_digits
 
-KNOWN_PROVIDERS = ("mtn", "orange", "stripe", "stars")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 USSD_CODE = re.compile(r"^\*[0-9]{1,6}(?:\*[0-9]{1,6}){0,4}#$")
 CANDIDATE_CODE = re.compile(r"^[0-9]{1,8}$")
@@ -140,8 +139,10 @@ def _list(form: Mapping[str, Any], name: str) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSettings] = ()) -> ContestDraft:
-    """The contest's own fields, and each channel's (`channels` parse theirs from the same form)."""
+def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSettings] = (), *,
+                  providers: Sequence[str]) -> ContestDraft:
+    """The contest's own fields, and each channel's (`channels` parse theirs from the same form); `providers`: every
+    provider the service knows (`Providers.names`), among which the contest's are chosen."""
     name = _text(form, "name")
     slug = _text(form, "slug", limit=64).lower()
     if not SLUG.match(slug):
@@ -156,9 +157,9 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
     opens_at, closes_at = form_moment(form, "opens_at"), form_moment(form, "closes_at")
     if closes_at <= opens_at:
         raise DomainError("Voting must close after it opens.", code="invalid_field", field="closes_at")
-    providers = list(dict.fromkeys(_list(form, "providers")))
-    if not providers or any(p not in KNOWN_PROVIDERS for p in providers):
-        raise DomainError(f"providers: one or more of {', '.join(KNOWN_PROVIDERS)}.", code="invalid_field",
+    chosen = list(dict.fromkeys(_list(form, "providers")))
+    if not chosen or any(p not in providers for p in chosen):
+        raise DomainError(f"providers: one or more of {', '.join(providers)}.", code="invalid_field",
                           field="providers")
     codes = list(dict.fromkeys(_list(form, "ussd_service_codes")))
     if any(not USSD_CODE.match(code) for code in codes):
@@ -176,7 +177,7 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
     if language not in ("fr", "en"):
         raise DomainError("default_language: fr or en.", code="invalid_field", field="default_language")
     stars = _stars(form)
-    return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, providers, codes, board,
+    return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, codes, board,
                         language, stars, parse_fraud_rules(form), frozen_at, channel_settings)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -10,10 +10,8 @@ from typing import Protocol
 
 from gateway.core.errors import VoteRejected
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.providers import Capability
 from gateway.db.models import CandidateStatus, ContestStatus, OrderStatus
-
-# Providers that charge a phone number: the payer's MSISDN is required and must be E.164.
-MOBILE_MONEY_PROVIDERS = frozenset({"mtn", "orange"})
 
 
 class ContestTerms(Protocol):
@@ -89,12 +87,14 @@ def check_quantity(quantity: int, maximum: int) -> int:
     return quantity
 
 
-def check_payer(provider: str, enabled: Sequence[str], msisdn: str | None) -> str | None:
-    """Return the payer's E.164 number (None where the provider does not charge a phone)."""
+def check_payer(provider: str, capabilities: Set[Capability], enabled: Sequence[str],
+                msisdn: str | None) -> str | None:
+    """Return the payer's E.164 number: required where the provider charges a phone's wallet (`capabilities`: what
+    it declares), else kept only if given."""
     if provider not in enabled:
         raise VoteRejected(f"Payment by {provider} is not available for this contest.",
                            code="provider_not_enabled", field="provider")
-    if provider not in MOBILE_MONEY_PROVIDERS:
+    if Capability.PHONE_PROMPT not in capabilities:
         return normalise_optional(msisdn)
     if not msisdn:
         raise VoteRejected("A phone number is needed to pay by mobile money.", code="msisdn_required",
@@ -122,22 +122,23 @@ def check_order(
     candidate_code: str,
     quantity: int,
     provider: str,
+    capabilities: Set[Capability],
     msisdn: str | None,
     now: datetime,
     stars_per_vote: int | None = None,
 ) -> CheckedOrder:
-    """Everything that must hold before an order is created; raises VoteRejected otherwise."""
+    """Everything that must hold before an order is created; raises VoteRejected otherwise. `capabilities`: what
+    the order's provider declares (a provider paid in the chat is offered there whatever the contest lists)."""
     check_contest_open(terms, now)
     check_candidate(candidate_status, candidate_code)
     quantity = check_quantity(quantity, terms.max_votes_per_order)
-    if provider == STARS_PROVIDER:
+    if Capability.IN_CHAT in capabilities:
         return CheckedOrder(quantity, quantity * stars_price(stars_per_vote), STARS_CURRENCY, provider, None)
-    payer = check_payer(provider, terms.providers, msisdn)
+    payer = check_payer(provider, capabilities, terms.providers, msisdn)
     return CheckedOrder(quantity, quantity * terms.price_per_vote, terms.currency, provider, payer)
 
 
-# Stars: votes bought in a chat are priced in Stars, per contest, whatever its currency.
-STARS_PROVIDER = "stars"
+# Votes bought in a chat are priced in Stars, per contest (`stars_per_vote`), whatever its currency.
 STARS_CURRENCY = "XTR"
 
 

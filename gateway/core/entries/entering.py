@@ -23,6 +23,7 @@ from gateway.core.entries.entry_slots import EntriesFull, is_full, lock_call
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.media.uploads import ORPHAN_AFTER, UploadView, check_received, grant, upload_of
 from gateway.core.media_storage import MediaStorage, UploadGrant
+from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
@@ -185,13 +186,15 @@ async def _entry(session: AsyncSession, entry_id: uuid.UUID, token: str, *, lock
     return entry
 
 
-async def entry_view(sessions: Sessions, storage: MediaStorage, entry_id: uuid.UUID, token: str) -> EntryView:
+async def entry_view(sessions: Sessions, storage: MediaStorage, providers: Providers, entry_id: uuid.UUID,
+                     token: str) -> EntryView:
+    """The entry its private link names, as its candidate sees it (`providers`: which may pay its fee)."""
     async with sessions() as session:
         entry = await _entry(session, entry_id, token)
-        return await view_of(session, storage, entry)
+        return await view_of(session, storage, providers, entry)
 
 
-async def view_of(session: AsyncSession, storage: MediaStorage, entry: Entry) -> EntryView:
+async def view_of(session: AsyncSession, storage: MediaStorage, providers: Providers, entry: Entry) -> EntryView:
     contest = await session.get(Contest, entry.contest_id)
     clip = await session.get(MediaUpload, entry.clip_id)
     photo = await session.get(MediaUpload, entry.photo_id) if entry.photo_id else None
@@ -200,7 +203,7 @@ async def view_of(session: AsyncSession, storage: MediaStorage, entry: Entry) ->
     return EntryView(entry.id, contest.slug, contest.name, entry.status, entry.name, entry.bio, entry.reason,
                      UploadView.of(clip, storage, signed=True),
                      UploadView.of(photo, storage, signed=True) if photo else None,
-                     candidate.code if candidate else None, await entry_fee(session, entry))
+                     candidate.code if candidate else None, await entry_fee(session, entry, providers))
 
 
 async def entry_of_link(sessions: Sessions, entry_id: uuid.UUID, token: str) -> Entry:

@@ -6,8 +6,8 @@ what its payment moves. A vote's payment moves the ledger and the tally; a fee's
 (`entries.fee_paid_at`), in the same statement, and takes that mark back where a vote's would leave the
 tally. A fee is on no ledger: the ledger is the public record of *votes*, and a fee buys none.
 
-A call's fee is paid by the contest's own payment means, minus Stars (the entry is made on the web, where
-Telegram's rules do not reach, and Stars are a chat's).
+A call's fee is paid by the contest's own payment means, minus those paid in a chat (Stars: the entry is made on
+the web, where Telegram's rules do not reach, and Stars are a chat's).
 """
 
 from __future__ import annotations
@@ -21,10 +21,11 @@ from sqlalchemy import CTE, ColumnElement, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
-from gateway.core.contests.rules import STARS_PROVIDER, check_payer
+from gateway.core.contests.rules import check_payer
 from gateway.core.entries.entry_slots import check_place, lock_call
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.media.uploads import MEDIA_ACCESS_TOPIC
+from gateway.core.providers import Capability, Providers
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,
@@ -97,19 +98,21 @@ async def withdraw_unpaid_candidate(session: AsyncSession | AsyncConnection, ord
                                                                payload={"upload_id": str(upload_id)}))
 
 
-def fee_providers(contest: Contest) -> tuple[str, ...]:
-    return tuple(provider for provider in contest.providers if provider != STARS_PROVIDER)
+def fee_providers(contest: Contest, providers: Providers) -> tuple[str, ...]:
+    return tuple(provider for provider in contest.providers
+                 if Capability.IN_CHAT not in providers.capabilities(provider))
 
 
-async def entry_fee(session: AsyncSession, entry: Entry) -> EntryFee | None:
-    """The entry's fee as its call asks it (None: entering is free)."""
+async def entry_fee(session: AsyncSession, entry: Entry, providers: Providers) -> EntryFee | None:
+    """The entry's fee as its call asks it (None: entering is free); `providers` say which are paid in a chat."""
     call = await session.get(EntryCall, entry.contest_id)
     contest = await session.get(Contest, entry.contest_id)
     if call is None or contest is None or call.fee_amount is None:
         return None
     waiting = await session.scalar(select(VoteOrder.id).where(VoteOrder.entry_id == entry.id,
                                                               VoteOrder.status == OrderStatus.PENDING))
-    return EntryFee(call.fee_amount, contest.currency, fee_providers(contest), entry.fee_paid_at is not None, waiting)
+    return EntryFee(call.fee_amount, contest.currency, fee_providers(contest, providers), entry.fee_paid_at is not None,
+                    waiting)
 
 
 @dataclass(frozen=True)
@@ -120,7 +123,7 @@ class FeeRequest:
     channel: str
 
 
-async def place_entry_fee(sessions: Sessions, request: FeeRequest, *, pending_ttl: timedelta,
+async def place_entry_fee(sessions: Sessions, providers: Providers, request: FeeRequest, *, pending_ttl: timedelta,
                           now: datetime | None = None) -> VoteOrder:
     """A pending order for the entry's fee; the one already waiting when it is the same means of payment
     (a reload or a second tap starts nothing new). The caller has proven the candidate (the entry's link)."""
@@ -132,14 +135,15 @@ async def place_entry_fee(sessions: Sessions, request: FeeRequest, *, pending_tt
             entry = await session.get(Entry, request.entry_id, with_for_update=True)
             if entry is None or call is None:
                 raise NotFound("No entry at this link.", code="entry_not_found")
-            fee = await entry_fee(session, entry)
+            fee = await entry_fee(session, entry, providers)
             if fee is None:
                 raise Conflict("Entering this contest is free.", code="no_entry_fee")
             if fee.paid:
                 raise Conflict("The entry fee is paid already.", code="fee_paid")
             if entry.status is not EntryStatus.PENDING:
                 raise Conflict("This entry was decided already.", code="entry_decided")
-            payer = check_payer(request.provider, fee.providers, request.msisdn)
+            payer = check_payer(request.provider, providers.capabilities(request.provider), fee.providers,
+                                request.msisdn)
             if fee.waiting_order is not None:
                 waiting = await session.get(VoteOrder, fee.waiting_order)
                 assert waiting is not None

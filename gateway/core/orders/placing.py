@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -32,6 +33,7 @@ from gateway.core.contests.rules import check_order, normalise_optional
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.fraud import fraud_counters, holds
 from gateway.core.orders.tables import CANDIDATES, CONTESTS, ORDER_BY_ID, ORDERS_TABLE, detached_order
+from gateway.core.providers import Capability
 from gateway.core.voters.blocklist import inet_of
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import (
@@ -90,15 +92,16 @@ def payer_scope(msisdn: str | None) -> str:
         return msisdn or ""
 
 
-async def place_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta,
-                      sends_receipt: bool = False, now: datetime | None = None) -> VoteOrder:
+async def place_order(sessions: Sessions, request: OrderRequest, *, capabilities: Set[Capability],
+                      pending_ttl: timedelta, sends_receipt: bool = False, now: datetime | None = None) -> VoteOrder:
     """Create a pending order (or return the one already made for the same `client_key`): `placed_order`'s."""
-    placed = await placed_order(sessions, request, pending_ttl=pending_ttl, sends_receipt=sends_receipt, now=now)
+    placed = await placed_order(sessions, request, capabilities=capabilities, pending_ttl=pending_ttl,
+                                sends_receipt=sends_receipt, now=now)
     return placed.order
 
 
-async def placed_order(sessions: Sessions, request: OrderRequest, *, pending_ttl: timedelta,
-                       sends_receipt: bool = False, now: datetime | None = None,
+async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilities: Set[Capability],
+                       pending_ttl: timedelta, sends_receipt: bool = False, now: datetime | None = None,
                        start_lease: timedelta | None = None) -> PlacedOrder:
     """Create a pending order (or return the one already made for the same `client_key`).
 
@@ -108,7 +111,9 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, pending_ttl
     orders are counted exactly). Core statements on a bare connection: an ORM session's bookkeeping
     cost more than both statements' own work (the order comes back as a detached `VoteOrder`). Between them the
     order is added to the fraud rules' counters, which give the figures it is judged by (rolled back with a refusal).
-    `now`: when it is placed (a replay of a show night passes its own clock). `start_lease`: the new order is
+    `capabilities`: what the order's provider declares (`Providers.capabilities`: whether it charges a phone's
+    wallet, or is paid in the chat). `now`: when it is placed (a replay of a show night passes its own clock).
+    `start_lease`: the new order is
     inserted leased for its payment's start (`gateway.core.payments.starting.ClaimedStart`), which saves the start
     its claim; only for a start about to run in this process, which then must run it or give the lease back.
     """
@@ -129,8 +134,8 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, pending_ttl
                 replayed = (await connection.execute(ORDER_BY_ID, {"order_key": found.replayed})).one()
                 return PlacedOrder(detached_order(replayed), inserted=False)
             contest = Contest(**{column.key: found._mapping[column.key] for column in CONTESTS.c})
-            parameters = new_order(request, contest, found.candidate_id, found.candidate_status, client_key,
-                                   pending_ttl, sends_receipt, now)
+            parameters = new_order(request, capabilities, contest, found.candidate_id, found.candidate_status,
+                                   client_key, pending_ttl, sends_receipt, now)
             parameters["start_lease"] = start_lease
             parameters.update(await judged(connection, contest, parameters, now))
             inserted = (await connection.execute(insert_for(parameters), parameters)).one_or_none()
@@ -150,13 +155,13 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, pending_ttl
     raise AssertionError("explain_refusal always raises")
 
 
-def new_order(request: OrderRequest, contest: Contest, candidate_id: int | None,
+def new_order(request: OrderRequest, capabilities: Set[Capability], contest: Contest, candidate_id: int | None,
               candidate_status: CandidateStatus | None, client_key: str | None,
               pending_ttl: timedelta, sends_receipt: bool, now: datetime) -> dict[str, Any]:
     """The checked order's insert parameters (a refusal raises here, before anything is written); `sends_receipt`:
     its channel messages the voter the outcome (the VoteService knows which channels do)."""
     checked = check_order(contest, candidate_status, request.candidate_code, request.quantity, request.provider,
-                          request.msisdn, now, contest.stars_per_vote)
+                          capabilities, request.msisdn, now, contest.stars_per_vote)
     assert candidate_id is not None  # check_order rejects a missing candidate
     order: dict[str, Any] = dict(
         id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=client_key,

@@ -21,7 +21,7 @@ from gateway.core.orders import closing, tables
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.orders.placing import PlacedOrder
 from gateway.core.payments.collections import KEPT_DURING_START, collection_of, kept_during_start
-from gateway.core.providers import Collection, PaymentError, PaymentProvider, Providers, StartResult
+from gateway.core.providers import Capability, Collection, PaymentError, PaymentProvider, Providers, StartResult
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit, autocommit_connection
 from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
@@ -59,11 +59,13 @@ def provider_for(registry: Providers, provider: str, channel: str) -> PaymentPro
 
 def needs_redirect(registry: Providers, provider: str, channel: str) -> bool:
     """Whether an order's payment happens on the provider's page (rather than a phone prompt). A provider
-    switched off since the order was placed: the order is still shown, as a card payment's page if Stripe's."""
+    switched off since the order was placed: the order is still shown, as a page's payment where it pays only by
+    its page (a card's), as a prompt's otherwise."""
     try:
         return registry.for_order(provider, channel).redirects
     except PaymentError:
-        return provider == "stripe"
+        capabilities = registry.capabilities(provider)
+        return Capability.REDIRECT in capabilities and Capability.PHONE_PROMPT not in capabilities
 
 
 # A provider's start can take this long (MTN: four 15 s attempts and their back-off) before we give up

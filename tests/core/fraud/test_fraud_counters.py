@@ -26,6 +26,7 @@ from gateway.db.models import (
 )
 from tests.channel_names import Channel
 from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies
+from tests.provider_registry import capabilities_of
 
 # Half a minute into an hour (and so into each of its buckets) that the test contest is open through.
 SHOW = datetime.now(UTC).replace(minute=0, second=30, microsecond=0) - timedelta(minutes=30)
@@ -36,7 +37,8 @@ async def vote(sessions: Sessions, contest: Contest, number: str, *, candidate: 
                address: str | None = "203.0.113.7", quantity: int = 1) -> VoteOrder:
     request = placing.OrderRequest(contest.slug, candidate, quantity, "mtn", Channel.WEB, msisdn=number,
                                    voter_address=address)
-    return await placing.place_order(sessions, request, pending_ttl=PENDING_TTL, now=at)
+    return await placing.place_order(sessions, request, capabilities=capabilities_of("mtn"), pending_ttl=PENDING_TTL,
+                                     now=at)
 
 
 async def test_each_number_behind_an_address_counts_once_however_often_it_votes(sessions: Sessions) -> None:
@@ -77,7 +79,7 @@ async def test_a_refused_order_counts_nothing(sessions: Sessions) -> None:
     with pytest.raises(VoteRejected):  # a channel's idempotency key takes another path to the refusal
         await placing.place_order(sessions, placing.OrderRequest(
             contest.slug, "01", 1, "mtn", Channel.WEB, msisdn="+237670000009", voter_address="203.0.113.7",
-            client_key="web:retry-1"), pending_ttl=PENDING_TTL, now=SHOW)
+            client_key="web:retry-1"), capabilities=capabilities_of("mtn"), pending_ttl=PENDING_TTL, now=SHOW)
     after = await vote(sessions, contest, "+237670000001")
     assert after.fraud_figures is not None and after.fraud_figures["address_orders_10_minutes"] == 1
 

@@ -23,6 +23,7 @@ from gateway.db.models import (
 )
 from tests.channel_names import Channel
 from tests.factories import RULES_OFF, assert_tally_invariant, count_orders, make_contest, place, tallies
+from tests.provider_registry import capabilities_of
 
 
 async def test_place_order_creates_pending_order_priced_from_contest(sessions: Sessions) -> None:
@@ -69,7 +70,8 @@ async def test_invalid_orders_are_rejected_and_create_nothing(
 async def test_unknown_contest_is_not_found(sessions: Sessions) -> None:
     with pytest.raises(NotFound):
         request = placing.OrderRequest("nope", "01", 1, "mtn", Channel.WEB, "+237670000001")
-        await placing.place_order(sessions, request, pending_ttl=timedelta(minutes=5))
+        await placing.place_order(sessions, request, capabilities=capabilities_of("mtn"),
+                                  pending_ttl=timedelta(minutes=5))
 
 
 async def test_same_client_key_returns_the_same_order(sessions: Sessions) -> None:

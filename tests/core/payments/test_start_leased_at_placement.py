@@ -31,7 +31,7 @@ from payments.mtn.provider import mtn_credentials
 from tests.channel_names import Channel
 from tests.factories import PENDING_TTL, make_contest
 from tests.fakes.mtn import FakeMtn, vote
-from tests.provider_registry import registry_of
+from tests.provider_registry import capabilities_of, registry_of
 from tests.waiting import until
 
 CLAIM = "SET start_lease_until=(now() +"  # the claim's own statement (`starting.CLAIM_START`)
@@ -54,7 +54,8 @@ def statements_run(engine: AsyncEngine) -> Iterator[list[str]]:
 
 async def leased_order(sessions: Sessions, slug: str, msisdn: str = "+237670000001") -> placing.PlacedOrder:
     request = placing.OrderRequest(slug, "01", 2, "mtn", Channel.WEB, msisdn=msisdn)
-    return await placing.placed_order(sessions, request, pending_ttl=PENDING_TTL, start_lease=starting.START_LEASE)
+    return await placing.placed_order(sessions, request, capabilities=capabilities_of("mtn"), pending_ttl=PENDING_TTL,
+                                      start_lease=starting.START_LEASE)
 
 
 async def test_a_vote_pushed_at_once_has_its_prompt_sent_with_no_claim_of_its_own(
@@ -112,8 +113,11 @@ async def test_a_vote_its_channel_may_cancel_before_the_prompt_is_not_leased(
 async def test_a_replayed_vote_is_not_started_again_under_a_lease(sessions: Sessions) -> None:
     await make_contest(sessions, slug="gala")
     request = placing.OrderRequest("gala", "01", 1, "mtn", Channel.WEB, msisdn="+237670000001", client_key="k1")
-    first = await placing.placed_order(sessions, request, pending_ttl=PENDING_TTL, start_lease=starting.START_LEASE)
-    again = await placing.placed_order(sessions, request, pending_ttl=PENDING_TTL, start_lease=starting.START_LEASE)
+    mtn = capabilities_of("mtn")
+    first = await placing.placed_order(sessions, request, capabilities=mtn, pending_ttl=PENDING_TTL,
+                                       start_lease=starting.START_LEASE)
+    again = await placing.placed_order(sessions, request, capabilities=mtn, pending_ttl=PENDING_TTL,
+                                       start_lease=starting.START_LEASE)
     loop = asyncio.get_running_loop()
     assert again.order.id == first.order.id and not again.inserted
     assert starting.claimed_at_placement(first, loop.time()) is not None
