@@ -49,7 +49,7 @@ def statement_json(kept: SettlementStatement) -> dict[str, Any]:
 
 def payout_json(payout: Payout) -> dict[str, Any]:
     return {"id": str(payout.id), "reference": str(payout.id), "amount": payout.amount, "currency": payout.currency,
-            "kind": payout.kind.value, "msisdn": payout.msisdn, "holder": payout.holder, "state": payout.state.value,
+            "kind": payout.kind, "msisdn": payout.msisdn, "holder": payout.holder, "state": payout.state.value,
             "provider_txn_id": payout.provider_txn_id, "provider_reason": payout.provider_reason,
             "proof": payout.proof, "requested_by": payout.requested_by, "approved_by": payout.approved_by,
             "requested_at": when(payout.created_at), "approved_at": when(payout.approved_at),
@@ -59,7 +59,7 @@ def payout_json(payout: Payout) -> dict[str, Any]:
 def account_json(account: PayoutAccount | None) -> dict[str, Any] | None:
     if account is None:
         return None
-    return {"kind": account.kind.value, "holder": account.holder, "msisdn": account.msisdn,
+    return {"kind": account.kind, "holder": account.holder, "msisdn": account.msisdn,
             "bank_details": account.bank_details, "proven_at": when(account.proven_at)}
 
 

@@ -20,7 +20,8 @@ from gateway.core.audit import Actor
 from gateway.core.errors import DomainError, Forbidden, NotFound
 from gateway.core.money_out import payouts
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
-from gateway.db.models import Payout, PayoutAccountKind
+from gateway.core.providers import Capability
+from gateway.db.models import BANK_ACCOUNT, Payout
 from gateway.kit import phone_proof
 from gateway.kit.keys import PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
 from gateway.kit.throttle import client_address
@@ -31,12 +32,13 @@ TEXT_CODE_JOB = "assembly.media_jobs.text_code_job"  # texts go out from jobs (t
 PAYOUT = CONTEST + "/settlement/payouts/{payout_id:[0-9a-f-]{36}}"
 
 
-def kind_of(form: dict[str, object]) -> PayoutAccountKind:
-    try:
-        return PayoutAccountKind(str(form.get("kind") or ""))
-    except ValueError:
-        raise DomainError("The account: an MTN wallet, an Orange wallet or a bank account.", code="invalid_field",
-                          field="kind") from None
+def kind_of(request: web.Request, form: dict[str, object]) -> str:
+    """A bank account, or a wallet of a provider that charges one (`Capability.PHONE_PROMPT`)."""
+    kind, wallets = str(form.get("kind") or ""), request.app[PROVIDERS].having(Capability.PHONE_PROMPT)
+    if kind != BANK_ACCOUNT and kind not in wallets:
+        labels = ", ".join(request.app[PROVIDERS].label(name) for name in wallets)
+        raise DomainError(f"The account: a wallet ({labels}) or a bank account.", code="invalid_field", field="kind")
+    return kind
 
 
 def wallet_number(form: dict[str, object], regions: str) -> str:
@@ -57,7 +59,7 @@ async def send_code(request: web.Request, actor: Actor) -> web.StreamResponse:
     """Text a code to the wallet's number; the page then asks for it."""
     form = dict(await form_of(request))
     try:
-        if kind_of(form) is PayoutAccountKind.BANK:
+        if kind_of(request, form) == BANK_ACCOUNT:
             raise DomainError("A bank account needs no code.", code="invalid_field", field="kind")
         msisdn = wallet_number(form, request.app[SETTINGS].entry_phone_regions)
         await payouts.account_of(request.app[SESSIONS], actor, contest_id(request))  # their contest, or 404
@@ -72,15 +74,15 @@ async def send_code(request: web.Request, actor: Actor) -> web.StreamResponse:
              code=code)
     await asyncio.to_thread(request.app[QUEUE].enqueue, TEXT_CODE_JOB, msisdn, text, str(uuid.uuid4()),
                             job_timeout=120, result_ttl=60, failure_ttl=phone_proof.CODE_SECONDS)
-    return await show(request, actor, code_sent_to=(kind_of(form).value, msisdn))
+    return await show(request, actor, code_sent_to=(kind_of(request, form), msisdn))
 
 
 @routes.post(CONTEST + "/settlement/payout-account")
 @guarded("payouts.request")
 async def set_account(request: web.Request, actor: Actor) -> web.StreamResponse:
     async def change(form: dict[str, object]) -> None:
-        kind, holder = kind_of(form), str(form.get("holder") or "")
-        if kind is PayoutAccountKind.BANK:
+        kind, holder = kind_of(request, form), str(form.get("holder") or "")
+        if kind == BANK_ACCOUNT:
             draft = payouts.AccountDraft(kind, holder, bank_details=str(form.get("bank_details") or ""))
         else:
             msisdn = wallet_number(form, request.app[SETTINGS].entry_phone_regions)

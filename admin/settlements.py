@@ -21,7 +21,8 @@ from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.errors import DomainError
 from gateway.core.money_out import money_check, payouts, settlements
-from gateway.kit.keys import RESULTS_KEY, SESSIONS
+from gateway.core.providers import Capability
+from gateway.kit.keys import PROVIDERS, RESULTS_KEY, SESSIONS
 
 routes = web.RouteTableDef()
 CONTEST = "/admin/contests/{contest_id:[0-9]{1,9}}"
@@ -48,7 +49,15 @@ async def show(request: web.Request, actor: Actor, error: str | None = None, sta
         "can_manage": allowed(actor.role, "money.manage"), "can_request": allowed(actor.role, "payouts.request"),
         "account": await payouts.account_of(sessions, actor, cid),
         "payouts": await payouts.payouts_of(sessions, actor, cid),
-        "code_sent_to": code_sent_to, "me": actor.email, "differences": differences, "error": error}, actor, status)
+        "wallets": wallet_kinds(request), "code_sent_to": code_sent_to, "me": actor.email,
+        "differences": differences, "error": error}, actor, status)
+
+
+def wallet_kinds(request: web.Request) -> list[tuple[str, str]]:
+    """(kind, label) of the wallets a payout account may be: those of the providers that charge a phone's wallet
+    (each pays out by its own API where it declares so, by hand otherwise)."""
+    providers = request.app[PROVIDERS]
+    return [(name, providers.label(name)) for name in providers.having(Capability.PHONE_PROMPT)]
 
 
 def whole(form: dict[str, object], name: str) -> int:

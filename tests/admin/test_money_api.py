@@ -16,7 +16,7 @@ from gateway.core.audit import Actor
 from gateway.core.money_out import payouts
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, PayoutAccountKind, Refund, RefundState
+from gateway.db.models import BANK_ACCOUNT, Contest, Refund, RefundState
 from tests.admin.accounts import api_tokens, bearer, fresh_code, make_account
 from tests.admin.entries_data import give_contest
 from tests.factories import make_contest, place
@@ -29,7 +29,7 @@ async def paid_contest(sessions: Sessions, votes: int = 10) -> Contest:
     order = await place(sessions, contest, quantity=votes)
     await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "T1", provider="mtn")
     await payouts.set_account(sessions, Actor(None, "setup@example.org", "owner"), contest.id,
-                              payouts.AccountDraft(PayoutAccountKind.BANK, "Ada Organiser SARL", bank_details=BANK))
+                              payouts.AccountDraft(BANK_ACCOUNT, "Ada Organiser SARL", bank_details=BANK))
     return contest
 
 

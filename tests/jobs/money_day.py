@@ -22,7 +22,7 @@ from gateway.core.payments.collections import load_collection
 from gateway.core.payments.starting import start_payment
 from gateway.core.providers import PaymentProvider, PaymentState
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, PayoutAccountKind, VoteOrder
+from gateway.db.models import Contest, VoteOrder
 from payments.registry import ProviderRegistry
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
@@ -88,7 +88,7 @@ async def a_day_of_money(sessions: Sessions, mtn: Mtn) -> tuple[str, str]:
         loaded = await load_collection(session, abandoned.id)
     assert loaded is not None
     await payouts.set_account(sessions, OWNER, mtn.contest.id, payouts.AccountDraft(
-        PayoutAccountKind.MTN, "Ada", msisdn="+237670000123", proven=True))
+        "mtn", "Ada", msisdn="+237670000123", proven=True))
     payout = await payouts.request_payout(sessions, OWNER, mtn.contest.id, "XAF", 500)
     await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
     now = datetime.now(UTC)

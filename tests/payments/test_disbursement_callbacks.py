@@ -15,7 +15,7 @@ from gateway.core.audit import Actor
 from gateway.core.money_out import payouts
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
-from gateway.db.models import Payout, PayoutAccountKind, PayoutState
+from gateway.db.models import Payout, PayoutState
 from payments.mtn.callback_secret import callback_key, order_secret
 from tests.factories import make_contest, place
 
@@ -28,7 +28,7 @@ async def sent_payout(sessions: Sessions) -> Payout:
     order = await place(sessions, contest, quantity=5)
     await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "T1", provider="mtn")
     await payouts.set_account(sessions, OWNER, contest.id, payouts.AccountDraft(
-        PayoutAccountKind.MTN, "Ada", msisdn="+237670000123", proven=True))
+        "mtn", "Ada", msisdn="+237670000123", proven=True))
     payout = await payouts.request_payout(sessions, OWNER, contest.id, "XAF", 500)
     async with sessions.begin() as session:
         await session.execute(update(Payout).where(Payout.id == payout.id).values(

@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.money_out.money_check import Difference
 from gateway.core.money_out.settlements import MONEY_IN
-from gateway.db.models import OrderStatus, Payout, PayoutAccountKind, PayoutState, Refund, RefundState, VoteOrder
+from gateway.db.models import OrderStatus, Payout, PayoutState, Refund, RefundState, VoteOrder
 
 Account = Literal["collection", "disbursement"]
 ON_THE_WAY_OUT_REFUNDS = (RefundState.REQUESTED, RefundState.SENT)  # a send cut short may have reached it
@@ -92,13 +92,12 @@ async def account_books(session: AsyncSession, provider: str, account: Account, 
         Refund.provider == provider, Refund.currency == currency,
         Refund.state.in_((RefundState.SUCCEEDED, *ON_THE_WAY_OUT_REFUNDS))).group_by(Refund.state))
     out = {str(state): int(total) for state, total in refunds}
-    if provider in {kind.value for kind in PayoutAccountKind}:
-        payouts = await session.execute(select(Payout.state, func.sum(Payout.amount)).where(
-            Payout.kind == PayoutAccountKind(provider), Payout.currency == currency, Payout.msisdn.is_not(None),
-            Payout.proof.is_(None), Payout.state.in_((PayoutState.SUCCEEDED, *ON_THE_WAY_OUT_PAYOUTS)))
-            .group_by(Payout.state))
-        for state, total in payouts:
-            out[str(state)] = out.get(str(state), 0) + int(total)
+    payouts = await session.execute(select(Payout.state, func.sum(Payout.amount)).where(
+        Payout.kind == provider, Payout.currency == currency, Payout.msisdn.is_not(None),
+        Payout.proof.is_(None), Payout.state.in_((PayoutState.SUCCEEDED, *ON_THE_WAY_OUT_PAYOUTS)))
+        .group_by(Payout.state))
+    for state, total in payouts:
+        out[str(state)] = out.get(str(state), 0) + int(total)
     # Both tables name their states alike: "succeeded", and "requested" or "sent" on the way.
     on_the_way = sum(total for state, total in out.items() if state != str(RefundState.SUCCEEDED))
     return AccountBooks(-out.get(str(RefundState.SUCCEEDED), 0), maybe_out=on_the_way)

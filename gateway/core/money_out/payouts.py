@@ -1,15 +1,17 @@
 """Payouts to a contest's organiser, out of its settlement's balance.
 
-- The account: an MTN or Orange wallet, kept only once its number answered a code texted to it (the admin area
-  checks the code and says so: `proven`), or a bank account, paid by hand. A payout keeps the account it was
+- The account: a mobile-money wallet of a provider that charges one (MTN's, Orange's), kept only once its number
+  answered a code texted to it (the admin area checks the code and says so: `proven`), or a bank account, paid by
+  hand. A payout keeps the account it was
   requested to, so changing the account later never redirects money already asked for.
 - A request names an amount in one of the contest's currencies, up to its balance (net payable less what was paid
   out and what is under way) less the payments not verified yet (a status call may still take those back).
   Requests are serialised on the contest's row: two at once never both spend the same balance.
 - An owner approves it (four eyes: never its requester; the admin area checks the approver's TOTP code first) or
-  declines it. Approved, it goes out by the provider's API where one pays that wallet (MTN's Disbursement
-  `transfer`: gateway.core.money_out.payouts_sent sends and follows it, as refunds are), or waits to be paid by hand
-  and marked paid with the transfer's proof (a bank's reference).
+  declines it. Approved, it goes out by the wallet's provider's API where that provider pays out and its API is set
+  up here (`Capability.PAYOUTS`: MTN's Disbursement `transfer`; gateway.core.money_out.payouts_sent sends and
+  follows it, as refunds are), or waits to be paid by hand and marked paid with the transfer's proof (a bank's
+  reference).
 - A payout refused for good by the provider, or declined, gives its amount back to the balance.
 """
 
@@ -30,7 +32,7 @@ from gateway.core.errors import Conflict, DomainError, Forbidden, NotFound
 from gateway.core.money_out.settlements import figures_of
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, Payout, PayoutAccount, PayoutAccountKind, PayoutState
+from gateway.db.models import BANK_ACCOUNT, Contest, Payout, PayoutAccount, PayoutState
 
 MAX_BANK_DETAILS = 500
 STARS = "XTR"  # Telegram's currency: the platform withdraws it, no provider pays it out
@@ -40,7 +42,7 @@ STARS = "XTR"  # Telegram's currency: the platform withdraws it, no provider pay
 class AccountDraft:
     """What an organiser enters: a wallet (its number already proven) or a bank account."""
 
-    kind: PayoutAccountKind
+    kind: str  # BANK_ACCOUNT, or the wallet's provider
     holder: str
     msisdn: str | None = None  # E.164
     bank_details: str | None = None
@@ -52,7 +54,7 @@ def checked_account(draft: AccountDraft) -> AccountDraft:
     holder = " ".join(draft.holder.split())
     if not 2 <= len(holder) <= 200:
         raise DomainError("The account holder's name: 2 to 200 characters.", code="invalid_field", field="holder")
-    if draft.kind is PayoutAccountKind.BANK:
+    if draft.kind == BANK_ACCOUNT:
         details = (draft.bank_details or "").strip()
         if not 6 <= len(details) <= MAX_BANK_DETAILS:
             raise DomainError("The bank, the account number (or IBAN) and the branch: 6 to 500 characters.",
@@ -75,14 +77,14 @@ async def set_account(sessions: Sessions, actor: Actor, contest_id: int, draft: 
             session.add(kept)
         kept.kind, kept.holder, kept.msisdn, kept.bank_details = (account.kind, account.holder, account.msisdn,
                                                                   account.bank_details)
-        kept.proven_at, kept.set_by = (None if account.kind is PayoutAccountKind.BANK else datetime.now(UTC),
+        kept.proven_at, kept.set_by = (None if account.kind == BANK_ACCOUNT else datetime.now(UTC),
                                        actor.email)
         await audit.record(session, actor, "payout.account", f"contest:{contest.id}", before=before,
                            after=_account_facts(kept))
 
 
 def _account_facts(account: PayoutAccount) -> dict[str, object]:
-    return {"kind": account.kind.value, "holder": account.holder, "msisdn": account.msisdn,
+    return {"kind": account.kind, "holder": account.holder, "msisdn": account.msisdn,
             "bank_details": account.bank_details}
 
 
@@ -138,7 +140,7 @@ async def approve_payout(sessions: Sessions, registry: Providers, actor: Actor, 
         if await _payable(session, contest, payout.currency) < 0:  # refunds or take-backs since the request
             raise Conflict("The balance no longer covers this payout (refunds, or payments not verified yet): wait "
                            "for the verification, or decline it and ask for less.", code="over_balance")
-        by_api = payout.kind is PayoutAccountKind.MTN and registry.payout_sender(payout.kind.value) is not None
+        by_api = registry.payout_sender(payout.kind) is not None  # its wallet's provider pays out, set up here
         payout.state = PayoutState.REQUESTED if by_api else PayoutState.BY_HAND
         payout.approved_by, payout.approved_at, payout.due_at = actor.email, datetime.now(UTC), datetime.now(UTC)
         await audit.record(session, actor, "payout.approve", f"payout:{payout.id}",

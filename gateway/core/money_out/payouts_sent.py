@@ -1,4 +1,4 @@
-"""Approved payouts to a wallet, going out by the provider's own API (MTN's Disbursement `transfer`), sent and
+"""Approved payouts to a wallet, going out by the provider's own API (MTN's Disbursement `transfer`, or any provider declaring PAYOUTS), sent and
 followed as every transfer is (gateway.core.money_out.transfers): the payout's id is the reference the provider
 gets, kept before any call.
 
@@ -43,7 +43,7 @@ class PayoutTransfers(Transfers[Payout, OutgoingPayout, PayoutsSent]):
     noun, what = "payout", "transfer"
 
     def sender(self, row: Payout) -> PayoutsSent | None:
-        return self.registry.payout_sender(row.kind.value)
+        return self.registry.payout_sender(row.kind)
 
     async def outgoing(self, row: Payout) -> OutgoingPayout:
         return await outgoing(self.sessions, row)

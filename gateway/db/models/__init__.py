@@ -8,9 +8,9 @@ from gateway.db.models.entries import Entry, EntryCall, EntryStatus, MediaUpload
 from gateway.db.models.fraud import FraudCount, FraudMember, SharedAddress
 from gateway.db.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet
 from gateway.db.models.money_out import (
+    BANK_ACCOUNT,
     Payout,
     PayoutAccount,
-    PayoutAccountKind,
     PayoutState,
     ProviderBalance,
     ProviderFeeRate,
@@ -22,11 +22,11 @@ from gateway.db.models.orders import OrderStatus, OutboxMessage, PaymentVerifica
 from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, UssdSessionEvent, VoterPreference
 
 __all__ = [
-    "NAMING", "AdminRefreshToken", "AdminUser", "AuditEntry", "Base", "BlockedAddress", "BlockedMsisdn",
+    "BANK_ACCOUNT", "NAMING", "AdminRefreshToken", "AdminUser", "AuditEntry", "Base", "BlockedAddress", "BlockedMsisdn",
     "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "Entry", "EntryCall",
     "EntryStatus", "FraudCount", "FraudMember", "MediaUpload", "UploadKind", "UploadState", "LedgerCheckpoint",
     "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification", "ProviderEvent",
-    "Payout", "PayoutAccount", "PayoutAccountKind", "PayoutState", "ProviderBalance", "ProviderFeeRate", "Refund",
+    "Payout", "PayoutAccount", "PayoutState", "ProviderBalance", "ProviderFeeRate", "Refund",
     "RefundState", "ResultsSheet", "SettlementStatement", "SharedAddress",
     "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
 ]

@@ -87,10 +87,10 @@ class SettlementStatement(Base):
     __table_args__ = (Index("ix_settlement_statements_contest", "contest_id", "created_at"),)
 
 
-class PayoutAccountKind(StrEnum):
-    MTN = "mtn"  # an MTN MoMo wallet: paid by MTN Disbursement's transfer
-    ORANGE = "orange"  # an Orange Money wallet: no transfer API for it here, paid by hand
-    BANK = "bank"  # a bank account: paid by hand, with the transfer's proof
+# A payout account's kind: a bank account (paid by hand, with the transfer's proof), or else a wallet, kept as the name
+# of its provider (one that charges a phone's wallet): paid by that provider's API where it declares payouts, by hand
+# otherwise (gateway.core.money_out.payouts).
+BANK_ACCOUNT = "bank"
 
 
 class PayoutAccount(Base):
@@ -100,7 +100,7 @@ class PayoutAccount(Base):
     __tablename__ = "payout_accounts"
 
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True)
-    kind: Mapped[PayoutAccountKind] = mapped_column(enum_column(PayoutAccountKind, "payout_account_kind"))
+    kind: Mapped[str] = mapped_column(String(32))  # BANK_ACCOUNT, or the wallet's provider
     msisdn: Mapped[str | None] = mapped_column(String(16))  # E.164, a wallet's
     holder: Mapped[str] = mapped_column(String(200))
     bank_details: Mapped[str | None] = mapped_column(Text)  # a bank account's (bank, number or IBAN, branch)
@@ -133,7 +133,7 @@ class Payout(Base):
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
-    kind: Mapped[PayoutAccountKind] = mapped_column(enum_column(PayoutAccountKind, "payout_account_kind"))
+    kind: Mapped[str] = mapped_column(String(32))  # its account's, when it was requested
     msisdn: Mapped[str | None] = mapped_column(String(16))
     holder: Mapped[str] = mapped_column(String(200))
     bank_details: Mapped[str | None] = mapped_column(Text)

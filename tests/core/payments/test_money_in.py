@@ -21,7 +21,7 @@ from gateway.core.orders import tables
 from gateway.core.oversight import orders_admin
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.db.engine import Sessions
-from gateway.db.models import OrderStatus, PayoutAccountKind, Refund, VoteOrder
+from gateway.db.models import BANK_ACCOUNT, OrderStatus, Refund, VoteOrder
 from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox, paid
 from tests.factories import assert_tally_invariant, tallies
 
@@ -83,7 +83,7 @@ async def test_no_payout_is_paid_out_of_payments_not_verified_yet(sessions: Sess
     await paid(sessions, mtn, quantity=10)  # 1,000 XAF on MTN's status
     await paid(sessions, mtn, quantity=8, msisdn=DENIED, verify_later=True)  # 800 XAF on a callback, unverified
     await payouts.set_account(sessions, OWNER, mtn.contest.id, payouts.AccountDraft(
-        PayoutAccountKind.BANK, "Ada Organiser SARL", bank_details="Afriland First Bank, 10005 00001 0123456789"))
+        BANK_ACCOUNT, "Ada Organiser SARL", bank_details="Afriland First Bank, 10005 00001 0123456789"))
     money = await xaf(sessions, mtn)
     assert (money.balance, money.unverified, money.payable) == (1800, 800, 1000)
     with pytest.raises(Conflict, match="The balance is 1000 XAF"):
