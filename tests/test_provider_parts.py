@@ -31,10 +31,12 @@ from tests.admin.accounts import browser_sign_in, make_account
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.servers import free_port
 from tests.toy_provider.provider import SIGNATURE, TOY, ToyMoney, toy_parts
+from tests.ussd.sessions import dial, orders
 
 ORGANISER = Actor(None, "organiser@example.org", "owner")
 APPROVER = Actor(None, "approver@example.org", "owner")
 WALLET = "+237670000123"
+TOY_CODE = "*384*777#"
 StartApp = Callable[..., Awaitable[TestClient]]
 
 
@@ -45,7 +47,8 @@ async def toy_app(clean: None, settings: Settings) -> AsyncIterator[StartApp]:
 
     async def start(toy: ProviderParts[ServiceSettings] = TOY) -> TestClient:
         port = free_port()
-        app_settings = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
+        app_settings = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}",
+                                                   "ussd_push_delay_seconds": 0.01})
         client = TestClient(TestServer(create_app(app_settings, providers=(*PROVIDERS, toy)), port=port))  # the line
         await client.start_server()
         started.append(client)
@@ -93,6 +96,20 @@ async def test_a_provider_the_core_never_heard_of_takes_a_vote_end_to_end(
     assert forged.status == 400  # not signed by Toy Money: refused, counts nothing
     assert (await tallies(sessions, contest.id))["07"] == 3
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_the_phone_channels_offer_it_because_it_prompts_on_the_phone(
+        toy_app: StartApp, sessions: Sessions) -> None:
+    """USSD lists the phone's wallets a contest takes: the toy among them, by its own label, and its order is the
+    toy's, pushed after the reply."""
+    client = await toy_app()
+    contest = await make_contest(sessions, candidates=8, providers=["toy", "stripe"], ussd_service_codes=[TOY_CODE])
+    screens = await dial(client, "1*07*2*1*1", msisdn=WALLET, code=TOY_CODE)
+    assert screens[3].startswith("CON 2 vote(s) = 200 XAF\nPayer avec:\n1 Toy Money\n")  # no card on a phone
+    [order] = await orders(sessions)
+    assert (order.provider, order.channel, order.voter_msisdn, order.contest_id) == ("toy", "ussd", WALLET, contest.id)
+    await client.app[STARTS].wait_idle()
+    assert [prompt.order_id for prompt in toy_money(client).prompts.values()] == [order.id]
 
 
 @pytest.mark.parametrize(("declares_payouts", "approved_as", "paid_by_api"), [
