@@ -225,7 +225,7 @@ async def session_ended(request: web.Request) -> web.Response:
     """Keep every notification; a session that failed before its prompt was pushed cancels its order.
 
     One that is not vouched for counts against its address's limit first (429 past it, nothing kept;
-    see `payments.routes.take_callback`). Africa's Talking's own always are: with a callback token
+    see `payments.callbacks.take_callback`). Africa's Talking's own always are: with a callback token
     set, only calls carrying it get here; without one (development) a notification is vouched for
     by the order its session placed.
     """

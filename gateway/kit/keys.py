@@ -73,7 +73,7 @@ SettingsModel = TypeVar("SettingsModel", bound=ServiceSettings)
 
 
 def settings_of(app: web.Application, model: type[SettingsModel]) -> SettingsModel:
-    """The app's settings as a package's own model (`settings_of(app, PaymentSettings)`): the assembly's Settings
+    """The app's settings as a package's own model (`settings_of(app, StripeSettings)`): the assembly's Settings
     is made of every package's model, so it is an instance of each; TypeError if the app was given settings
     without it."""
     settings = app[SETTINGS]

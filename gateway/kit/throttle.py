@@ -71,7 +71,7 @@ async def enforce(redis: Redis, key: str, limit: int, window_seconds: int, messa
 
 
 # Inbound notifications (payment callbacks, USSD session events) per address per minute that are
-# not vouched for (see `payments.routes.take_callback`): a provider's own never count.
+# not vouched for (see `payments.callbacks.take_callback`): a provider's own never count.
 UNTIED_LIMIT = 30
 UNTIED_WINDOW = 60
 
