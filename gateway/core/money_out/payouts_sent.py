@@ -1,6 +1,6 @@
-"""Approved payouts to a wallet, going out by the provider's own API (MTN's Disbursement `transfer`, or any provider declaring PAYOUTS), sent and
-followed as every transfer is (gateway.core.money_out.transfers): the payout's id is the reference the provider
-gets, kept before any call.
+"""Approved payouts to a wallet, going out by the wallet's provider's own API where it declares PAYOUTS (MTN's
+Disbursement `transfer`), sent and followed as every transfer is (gateway.core.money_out.transfers): the payout's
+id is the reference the provider gets, kept before any call.
 
 What is a payout's own: one refused for good, or failed, gives its amount back to the balance (only `failed` does:
 gateway.core.money_out.settlements); one paid for another amount than asked is a success all the same, the

@@ -99,7 +99,7 @@ async def test_no_payout_is_paid_out_of_orders_held_for_review(sessions: Session
     async with sessions.begin() as session:  # as a fraud rule holds a paid order (gateway.core.fraud.holds)
         await session.execute(update(VoteOrder).where(VoteOrder.id == held.id).values(status=OrderStatus.HELD))
     await payouts.set_account(sessions, OWNER, mtn.contest.id, payouts.AccountDraft(
-        PayoutAccountKind.BANK, "Ada Organiser SARL", bank_details="Afriland First Bank, 10005 00001 0123456789"))
+        BANK_ACCOUNT, "Ada Organiser SARL", bank_details="Afriland First Bank, 10005 00001 0123456789"))
     money = await xaf(sessions, mtn)
     assert (money.balance, money.held, money.payable) == (1200, 200, 1000)
     with pytest.raises(Conflict, match="The balance is 1000 XAF"):  # the 200 may go back to the payer
