@@ -1,6 +1,7 @@
 """Prometheus metrics: requests, payment work, and the figures read at scrape time; one registry per app.
 The service-level figures measured as the work happens are `gateway.kit.service_levels`'s, in the same registry;
-those read from PostgreSQL and Redis at scrape time are `assembly.scrape_figures`'."""
+those read from PostgreSQL and Redis at scrape time are `assembly.scrape_figures`'. Where a host's processes
+share their figures (`assembly.shared_metrics`), a scrape serves the measured ones summed over them all."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, gene
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 from assembly.scrape_figures import ReadAtScrape, ScrapeFigures, age_of, read_figures
+from assembly.shared_metrics import render_shared, shared_dir
 from gateway.core.payments.verification import backlog as verification_backlog
 from gateway.db.engine import Sessions, autocommit
 from gateway.jobs.last_passes import PERIODIC_PASSES
@@ -30,8 +32,9 @@ class Metrics:
         self.latency = Histogram("gateway_http_request_seconds", "HTTP request latency",
                                  ["route"], registry=self.registry)
         # Climbing on show night: providers (or MTN's status-call cap) are slower than the votes coming in.
+        # Shared: the sum over the host's live web processes.
         self.payment_work = Gauge("gateway_payment_work", "Phone prompts owed and status checks under way in "
-                                  "this web process", ["kind"], registry=self.registry)
+                                  "the web processes", ["kind"], registry=self.registry, multiprocess_mode="livesum")
         self.read = ReadAtScrape()
         self.registry.register(self.read)
 
@@ -67,4 +70,5 @@ class Metrics:
         self.read.found_paid = dict(found or {})
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        place = shared_dir()
+        return generate_latest(self.registry) if place is None else render_shared(place, self.read)

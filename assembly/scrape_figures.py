@@ -4,8 +4,10 @@ outbox not yet relayed, the refunds and payouts by state, and the callback verif
 counts on small tables or partial indexes; the vote path itself never waits on a metric. From Redis: the RQ
 queues' depths, the periodic passes' ages, what the reconciler found paid.
 
-They are the same whichever process reads them: `ReadAtScrape` serves them as the answering process read them,
-beside the figures it measures, kept apart from those (a sum over processes must never count them once each)."""
+They are the same whichever process reads them, so `ReadAtScrape` serves them as the answering process read
+them, beside the measured figures, never through the files the processes share them by (`assembly.shared_metrics`):
+there, a sum would count them once per process, and a label set gone (orders purged, Redis away) could not be
+taken out (prometheus_client removes no label set from those files)."""
 
 from __future__ import annotations
 
