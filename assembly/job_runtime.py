@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS, channel
 from assembly.http_client import provider_http_client
 from assembly.media import build_storage
+from assembly.provider_calls import call_noter
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.media_storage import MediaStorage
@@ -53,7 +54,7 @@ class JobContext:
     receipt_senders: Mapping[str, ReceiptSender] = field(default_factory=dict)
     texters: Mapping[str, PhoneTexter] = field(default_factory=dict)  # by channel: texts to any number
     media: MediaStorage | None = None
-    # The worker's share of the measured figures (its relay's board frames): served by
+    # The worker's share of the measured figures (its relay's board frames, its calls to the providers): served by
     # the web processes where they share the host's figures (assembly.shared_metrics), else nowhere.
     levels: ServiceLevels = field(default_factory=lambda: ServiceLevels(CollectorRegistry()))
 
@@ -91,7 +92,7 @@ async def job_context() -> AsyncIterator[JobContext]:
     engine = create_engine(settings.database_url, pool_size=5)
     redis = Redis.from_url(settings.redis_url)
     levels = ServiceLevels(CollectorRegistry())
-    http = provider_http_client()
+    http = provider_http_client(note=call_noter(settings, levels))
     registry = build_providers(settings, http)
     sessions = session_factory(engine)
     try:

@@ -4,8 +4,8 @@ A host's web processes share one port (SO_REUSEPORT), so a scrape reaches one of
 figures kept in each process's memory would make every scrape one process's sample, and a counter would jump
 between processes' values. With PROMETHEUS_MULTIPROC_DIR set, each process writes its counters, histograms and
 gauges to files of its own in that directory, and whichever web process answers reads them all
-(`MultiProcessCollector`): the host's totals, the worker's included (the board frames its relay publishes). The
-figures read at scrape time are not there (`assembly.scrape_figures`).
+(`MultiProcessCollector`): the host's totals, the worker's included (the board frames its relay publishes, its
+calls to the providers). The figures read at scrape time are not there (`assembly.scrape_figures`).
 
 `gateway run` names the directory (GATEWAY_DATA_DIR/metrics, unless PROMETHEUS_MULTIPROC_DIR already names one),
 empties it as it starts, and forgets a child's live gauges once it exits; the counts a child made stay, as they
