@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
@@ -140,13 +140,8 @@ async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
 async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     """The work a web process does after its reply: relay, status checks, payment prompts."""
     levels = app[SERVICE_LEVELS]
-
-    def board_published(topic: str, written: list[datetime]) -> None:  # the relay's local work is the board's
-        now = datetime.now(UTC)
-        for at in written:
-            levels.note_board((now - at).total_seconds())
-
-    relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]), handled=board_published)
+    # The relay's local work is the board's: each row it handles is a frame published.
+    relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]), handled=levels.note_frames)
     pacer = StatusPacer(app[REDIS], waited=levels.note_status_turn)
     app[RELAY] = relay
     relay.start()

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -94,8 +96,28 @@ async def metrics(request: web.Request) -> web.Response:
     return web.Response(body=registry.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
+PAYMENT_WORK_SECONDS = 1.0
+
+
+async def payment_work_ctx(app: web.Application) -> AsyncIterator[None]:
+    """This process's payment work under way, noted every second: where the host's processes share their figures,
+    a scrape reaching any of them serves the sum, so each keeps its share current, not only when scraped itself."""
+    async def note() -> None:
+        while True:
+            app[METRICS].note_payment_work(app[STARTS].in_flight, app[CHECKS].in_flight)
+            await asyncio.sleep(PAYMENT_WORK_SECONDS)
+
+    task = asyncio.create_task(note(), name="payment-work")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+
+
 def setup(app: web.Application) -> None:
+    """After the contexts that make the payment work's queues (`assembly.app.relay_ctx`)."""
     app[STARTED_AT] = time.monotonic()
     # A bad METRICS_ALLOW stops start-up here.
     app[METRICS_ACCESS] = MetricsAccess.from_settings(settings_of(app, Settings))
     app.add_routes(routes)
+    app.cleanup_ctx.append(payment_work_ctx)

@@ -17,11 +17,13 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 import httpx
+from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
 from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS, channel
 from assembly.http_client import provider_http_client
 from assembly.media import build_storage
+from assembly.provider_calls import call_noter
 from assembly.provider_list import provider
 from assembly.providers import build_providers
 from assembly.settings import Settings
@@ -33,6 +35,7 @@ from gateway.core.service import PaymentStarter, VoteService
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.jobs import outbox
 from gateway.jobs.queues import job_queue, sync_redis
+from gateway.kit.service_levels import ServiceLevels
 from leaderboard.boards import Boards
 from leaderboard.refresh import board_refresh
 from payments.registry import ProviderRegistry
@@ -53,6 +56,9 @@ class JobContext:
     receipt_senders: Mapping[str, ReceiptSender] = field(default_factory=dict)
     texters: Mapping[str, PhoneTexter] = field(default_factory=dict)  # by channel: texts to any number
     media: MediaStorage | None = None
+    # The worker's share of the measured figures (its relay's board frames, its calls to the providers): served by
+    # the web processes where they share the host's figures (assembly.shared_metrics), else nowhere.
+    levels: ServiceLevels = field(default_factory=lambda: ServiceLevels(CollectorRegistry()))
 
     def vote_service(self, starts: PaymentStarter) -> VoteService:
         return VoteService(self.sessions, self.providers, Boards(self.sessions, self.redis, BOARD_CONTEST_TTL), starts,
@@ -94,13 +100,14 @@ async def job_context() -> AsyncIterator[JobContext]:
         raise RuntimeError("a job needs DATABASE_URL and REDIS_URL (set by `gateway run` or the deployment)")
     engine = create_engine(settings.database_url, pool_size=5)
     redis = Redis.from_url(settings.redis_url)
-    http = provider_http_client()
+    levels = ServiceLevels(CollectorRegistry())
+    http = provider_http_client(note=call_noter(settings, levels))
     registry = build_providers(settings, http)
     sessions = session_factory(engine)
     try:
         texters = {parts.name: parts.texts_phones(settings, sessions, http) for parts in CHANNELS if parts.texts_phones}
         yield JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http),
-                         texters, build_storage(settings, http))
+                         texters, build_storage(settings, http), levels)
     finally:
         await registry.aclose()
         await http.aclose()
@@ -180,4 +187,4 @@ def run_in_context(work: Callable[[JobContext], Awaitable[T]]) -> T:
 async def relay_now(ctx: JobContext) -> None:
     queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
     await outbox.relay_outbox(ctx.sessions, lambda ids: asyncio.to_thread(outbox.enqueue_deliveries, queue, ids),
-                              board_refresh(ctx.sessions, ctx.redis))
+                              board_refresh(ctx.sessions, ctx.redis), handled=ctx.levels.note_frames)

@@ -28,6 +28,7 @@ from assembly.embedded import export_urls, service_urls
 from assembly.media import cloudinary_stand_in_needed, media_address
 from assembly.provider_list import PROVIDERS
 from assembly.settings import Settings, check_servers
+from assembly.shared_metrics import forget, prepare
 from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
 from gateway.jobs.queues import MEDIA_QUEUE, sync_redis
@@ -81,11 +82,13 @@ def stop_children(children: list[Child]) -> None:
 
 def kill_leftovers(child: Child) -> None:
     """Kill what an exited child left running in its process group (RQ's scheduler, our periodic
-    enqueuer): a child killed with SIGKILL cannot stop them, and its replacement starts its own."""
+    enqueuer): a child killed with SIGKILL cannot stop them, and its replacement starts its own. Its live
+    gauges leave the figures the processes share (`assembly.shared_metrics`)."""
     try:
         os.killpg(child.process.pid, signal.SIGKILL)
     except (ProcessLookupError, PermissionError):  # nothing left
         pass
+    forget(child.process.pid)
 
 
 def stand_ins_needed(settings: Settings) -> list[StandIn[Any]]:
@@ -283,6 +286,8 @@ def run_everything(settings: Settings) -> int:
         asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production))
         borrowed: list[WantedStandIn] = []
         children = stand_ins(settings, borrowed)
+        # The web processes and workers add up their figures there: a scrape of the shared port serves the sum.
+        prepare(settings.gateway_data_dir)
         # One worker also runs the periodic jobs; the others only take jobs.
         children.append(spawn("worker-0", "worker"))
         children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]

@@ -82,7 +82,8 @@ async def relay_pass(ctx: JobContext) -> int:
     async def enqueue(ids: list[int]) -> int:
         return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
 
-    relayed = await outbox.relay_outbox(ctx.sessions, enqueue, board_refresh(ctx.sessions, ctx.redis))
+    relayed = await outbox.relay_outbox(ctx.sessions, enqueue, board_refresh(ctx.sessions, ctx.redis),
+                                        handled=ctx.levels.note_frames)
     await note_pass(ctx.redis, "relay")
     return relayed
 

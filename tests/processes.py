@@ -29,3 +29,34 @@ def child_of(pid: int, command: str) -> int | None:
         if parent == pid and command in cmdline:
             return int(proc.name)
     return None
+
+
+def children_of(pid: int, command: str) -> list[int]:
+    """Every child process of `pid` whose command line contains `command`, running (not a zombie)."""
+    found = []
+    for proc in Path("/proc").glob("[0-9]*"):
+        try:
+            stat = _stat(proc.name)
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat[1]) == pid and stat[0] != "Z" and command in cmdline:
+            found.append(int(proc.name))
+    return sorted(found)
+
+
+LISTEN = "0A"  # a socket's state in /proc/net/tcp
+
+
+def listening_on(pid: int, port: int) -> bool:
+    """Whether the process holds a socket listening on `port` (its own, beside others on it with SO_REUSEPORT)."""
+    try:
+        tables = [(Path("/proc") / str(pid) / "net" / name).read_text() for name in ("tcp", "tcp6")]
+        sockets = {link.readlink().name for link in (Path("/proc") / str(pid) / "fd").iterdir()}
+    except OSError:
+        return False
+    for line in (line for table in tables for line in table.splitlines()[1:]):
+        fields = line.split()
+        if int(fields[1].rsplit(":", 1)[1], 16) == port and fields[3] == LISTEN and f"socket:[{fields[9]}]" in sockets:
+            return True
+    return False

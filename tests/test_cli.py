@@ -134,6 +134,9 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
             wait_ready(f"http://127.0.0.1:{port}/readyz", process, printed)
             demo = httpx.get(f"http://127.0.0.1:{port}/api/v1/contests/demo", timeout=5).json()
             assert len(demo["candidates"]) == 8
+            # This run's figures only: the last run's processes' are not summed in.
+            scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+            assert 'route="/api/v1/contests/{slug}",status="200"} 1.0' in scraped
             assert len(processes_using(data)) >= 2  # the embedded PostgreSQL and Redis are up
             printed.wait_for("Press Ctrl-C to stop everything.")  # as the operator does
         finally:

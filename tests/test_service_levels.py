@@ -8,17 +8,20 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, insert, select, update
 
 from assembly.app import create_app
+from assembly.job_runtime import job_context
 from assembly.provider_calls import provider_of, provider_prefixes
 from assembly.settings import Settings
+from assembly.worker_jobs import reconcile_pass
 from gateway.core.orders import counting, tables
 from gateway.db.engine import Sessions
-from gateway.db.models import ContestStatus, OutboxMessage, Refund
+from gateway.db.models import ContestStatus, OutboxMessage, Refund, VoteOrder
 from gateway.jobs.start_queue import CONCURRENT_STARTS
 from gateway.kit.keys import CHECKS, RELAY, STARTS
 from tests.factories import make_contest, place
@@ -149,6 +152,30 @@ async def test_a_provider_answering_429_is_counted_as_throttling(settings: Setti
             await app[STARTS].close(grace=0)
     assert (sample(text, "gateway_provider_calls_total", provider="mtn", outcome="throttled") or 0) >= 1
     assert sample(text, "gateway_provider_calls_total", provider="mtn", outcome="ok") is None
+
+
+async def test_the_workers_requests_to_a_provider_are_counted_too(
+        settings: Settings, sessions: Sessions, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The reconciler's calls (and the refunds', the payouts') leave from the worker: where the host's processes
+    share their figures (tests/test_shared_metrics.py), a 429 there is one an operator's alert counts."""
+    async def throttled(request: web.Request) -> web.Response:
+        return web.json_response({"message": "Too many requests"}, status=429)
+
+    mtn = web.Application()
+    mtn.router.add_route("*", "/{tail:.*}", throttled)
+    port = free_port()
+    for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url),
+                        ("SANDBOX_URL", f"http://127.0.0.1:{port}")):
+        monkeypatch.setenv(name, value or "")
+    contest = await make_contest(sessions, slug="gala")
+    await place(sessions, contest)  # its prompt never sent: the reconciler sends it
+    async with sessions.begin() as session:  # the reconciler looks at an order 30 s after it was placed
+        await session.execute(update(VoteOrder).values(created_at=datetime.now(UTC) - timedelta(seconds=31)))
+    async with TestServer(mtn, port=port), job_context() as ctx:
+        await reconcile_pass(ctx)
+    calls = {(s.labels["provider"], s.labels["outcome"]): s.value
+             for metric in ctx.levels.provider_calls.collect() for s in metric.samples if s.name.endswith("_total")}
+    assert calls.get(("mtn", "throttled"), 0) >= 1
 
 
 def test_requests_are_told_apart_by_their_provider_address(settings: Settings) -> None:

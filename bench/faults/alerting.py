@@ -266,8 +266,8 @@ async def quiet(client: httpx.AsyncClient, watch: Watch, timeout: float, timelin
 
 
 async def callbacks_seen(client: httpx.AsyncClient, watch: Watch, stack: Stack) -> str:
-    """The in-process figures summed by Prometheus against PostgreSQL's truth: the web processes share one address
-    (SO_REUSEPORT), so a scrape reaches whichever the kernel picks, and a kept-alive connection always the same."""
+    """The measured figures as Prometheus saw them against PostgreSQL's truth: the web processes share one address
+    (SO_REUSEPORT), a scrape reaches whichever the kernel picks, and each answers with the sum over them all."""
     query = "sum(gateway_callback_to_tally_seconds_count)"
     result = (await client.get(f"{watch.prometheus}/api/v1/query", params={"query": query})).json()["data"]["result"]
     seen = float(result[0]["value"][1]) if result else 0.0

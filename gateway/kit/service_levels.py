@@ -1,9 +1,12 @@
 """The service-level figures measured as the work happens (the rest are read from PostgreSQL at scrape time,
 `assembly.metrics`): how long a paid vote took to reach the tally and the tally to reach the board, and how
-the providers answer. In-process counters and histograms, one set per app (its registry), summed by Prometheus
-across processes; recording one costs a dictionary look-up and an addition, never a query."""
+the providers answer. Counters and histograms, one set per process (its app's registry, or the worker's); where a
+host's processes share them (`assembly.shared_metrics`), every scrape serves their sum; recording one costs a
+dictionary look-up and an addition, never a query."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -32,7 +35,8 @@ class ServiceLevels:
             "cap (its count: the status calls made)", ["provider", "role"], buckets=WAIT_BUCKETS, registry=registry)
         self.status_cap = Gauge(
             "gateway_status_cap_per_second", "Status calls a second this schedule may make (its share of the "
-            "provider's cap)", ["provider", "role"], registry=registry)
+            "provider's cap)", ["provider", "role"], registry=registry,
+            multiprocess_mode="livemostrecent")  # each process of a schedule tells the same figure
         self.provider_calls = Counter(
             "gateway_provider_calls", "Requests to the providers by how they were answered",
             ["provider", "outcome"], registry=registry)
@@ -42,6 +46,12 @@ class ServiceLevels:
 
     def note_board(self, seconds: float) -> None:
         self.count_to_board.observe(max(seconds, 0.0))
+
+    def note_frames(self, topic: str, written: list[datetime]) -> None:
+        """A relay published the board's frame for these outbox rows, committed with their votes (`written`)."""
+        now = datetime.now(UTC)
+        for at in written:
+            self.note_board((now - at).total_seconds())
 
     def note_start_wait(self, seconds: float) -> None:
         self.start_wait.observe(max(seconds, 0.0))

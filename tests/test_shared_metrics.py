@@ -1,0 +1,217 @@
+"""A host's web processes share one port (SO_REUSEPORT), so each scrape of `/metrics` reaches one of them, whichever
+the kernel picks: as `gateway run` starts them, every scrape serves the figures of all of them and of the worker
+(assembly/shared_metrics.py), not one process's sample."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy import func, insert, select
+
+from assembly.metrics import ORDER_COUNT_SECONDS
+from assembly.settings import Settings
+from gateway.db.engine import Sessions
+from gateway.db.models import Contest, OrderStatus, OutboxMessage, VoteOrder
+from leaderboard.refresh import BOARD_TOPICS
+from tests.processes import children_of, listening_on
+from tests.servers import free_port
+
+CONTEST_ROUTE = "/api/v1/contests/{slug}"
+WEB = "assembly.cli web"
+
+
+@dataclass
+class Host:
+    base: str
+    process: subprocess.Popen[bytes]
+    port: int
+    shared: Path  # where its processes write their figures
+    log: Path
+
+    def web_pids(self) -> list[int]:
+        return children_of(self.process.pid, WEB)
+
+
+def sum_of(text: str, name: str, **labels: str) -> float:
+    """The sum of the series `name` whose labels include `labels` in an exposition."""
+    return sum(found.value for family in text_string_to_metric_families(text) for found in family.samples
+               if found.name == name and all(found.labels.get(key) == value for key, value in labels.items()))
+
+
+async def scrape(host: Host) -> str:
+    """A scrape on a connection of its own: the kernel picks the process again."""
+    async with httpx.AsyncClient(timeout=10) as client:
+        response = await client.get(f"{host.base}/metrics")
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+async def every_scrape(host: Host, times: int = 12) -> list[str]:
+    return [await scrape(host) for _ in range(times)]
+
+
+async def waited(condition: Callable[[], bool], host: Host, timeout: float = 120) -> None:
+    for _ in range(int(timeout / 0.2)):
+        if condition():
+            return
+        assert host.process.poll() is None, host.log.read_text(errors="replace")[-4000:]
+        await asyncio.sleep(0.2)
+    raise AssertionError("the condition never held; the host's log ends:\n"
+                         + host.log.read_text(errors="replace")[-4000:])
+
+
+def both_listening(host: Host) -> bool:
+    pids = host.web_pids()
+    return len(pids) == 2 and all(listening_on(pid, host.port) for pid in pids)
+
+
+@asynccontextmanager
+async def running_host(settings: Settings, data: Path) -> AsyncIterator[Host]:
+    """`gateway run` with two web processes and one worker on the suite's PostgreSQL and Redis; its own folder."""
+    port = free_port()
+    env = {key: value for key, value in os.environ.items() if key != "PROMETHEUS_MULTIPROC_DIR"}  # its own
+    env.update(DATABASE_URL=settings.database_url or "", REDIS_URL=settings.redis_url or "",
+               GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), PUBLIC_BASE_URL=f"http://127.0.0.1:{port}",
+               GATEWAY_WEB_PROCESSES="2", GATEWAY_WORKER_PROCESSES="1", MEDIA_WORKERS="0", LOG_JSON="false",
+               SANDBOX_URL=f"http://127.0.0.1:{free_port()}", AT_FAKE_URL=f"http://127.0.0.1:{free_port()}",
+               TELEGRAM_FAKE_API_URL=f"http://127.0.0.1:{free_port()}",
+               MEDIA_UPLOAD_URL="https://media.example.org", MEDIA_FILES_URL="https://media.example.org")
+    log = data / "host.log"
+    data.mkdir(parents=True, exist_ok=True)
+    with log.open("wb") as out:
+        process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "run"], env=env, stdout=out,
+                                   stderr=subprocess.STDOUT)
+    host = Host(f"http://127.0.0.1:{port}", process, port, data / "metrics", log)
+    try:
+        await waited(lambda: both_listening(host), host)
+        yield host
+    finally:
+        for pid in host.web_pids():
+            with suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGCONT)
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def requests_served_by(host: Host, pid: int) -> float:
+    """What one web process counted itself, from its own file (the premise: both served some)."""
+    files = [str(host.shared / f"counter_{pid}.db")]
+    return sum(found.value for metric in MultiProcessCollector.merge(files) for found in metric.samples
+               if found.name == "gateway_http_requests_total" and found.labels.get("route") == CONTEST_ROUTE)
+
+
+async def board_rows_delivered(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.topic.in_(BOARD_TOPICS), OutboxMessage.delivered_at.is_not(None))) or 0)
+
+
+async def board_rows_waiting(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.topic.in_(BOARD_TOPICS), OutboxMessage.delivered_at.is_(None))) or 0)
+
+
+async def paid_orders(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return int(await session.scalar(select(func.count()).select_from(VoteOrder).where(
+            VoteOrder.status == OrderStatus.PAID)) or 0)
+
+
+async def send_requests(host: Host, count: int) -> None:
+    for _ in range(count):  # a connection each: the kernel spreads them over the processes
+        async with httpx.AsyncClient(timeout=10) as client:
+            assert (await client.get(f"{host.base}/api/v1/contests/demo")).status_code == 200
+
+
+async def vote(host: Host, number: int) -> None:
+    body = {"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": f"+2376700010{number:02d}"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(f"{host.base}/api/v1/contests/demo/votes", json=body,
+                                     headers={"X-Forwarded-For": f"41.202.7.{number + 1}"})
+    assert response.status_code in (200, 201, 202), response.text
+
+
+async def test_every_scrape_of_the_shared_port_serves_the_totals_of_every_process(
+        settings: Settings, sessions: Sessions, tmp_path: Path) -> None:
+    requests, votes = 40, 6
+    async with running_host(settings, tmp_path / "host") as host:
+        await send_requests(host, requests)
+        for text in await every_scrape(host):
+            assert sum_of(text, "gateway_http_requests_total", route=CONTEST_ROUTE, status="200") == requests
+        served = [requests_served_by(host, pid) for pid in host.web_pids()]
+        assert sum(served) == requests and min(served) > 0, served  # both processes answered some
+
+        for number in range(votes):  # the sandbox approves each and calls back, on either process
+            await vote(host, number)
+        for _ in range(300):  # every vote paid and its frame published
+            if await paid_orders(sessions) == votes and not await board_rows_waiting(sessions):
+                break
+            await asyncio.sleep(0.2)
+        assert await paid_orders(sessions) == votes
+        frames = await board_rows_delivered(sessions)
+        assert frames >= votes
+        await asyncio.sleep(ORDER_COUNT_SECONDS)  # each process reads PostgreSQL's figures again
+        for text in await every_scrape(host):
+            assert sum_of(text, "gateway_callback_to_tally_seconds_count", provider="mtn") == votes
+            assert sum_of(text, "gateway_count_to_board_seconds_count") == frames
+            # Read from PostgreSQL by the process answering: once, not once per process.
+            assert sum_of(text, "gateway_orders", status="paid") == votes
+            assert sum_of(text, "gateway_vote_orders", status="paid") == votes
+            assert sum_of(text, "gateway_contests", status="open") == 1
+            # Every gauge one series whatever the processes (none left per process, by `pid`).
+            assert not [s for f in text_string_to_metric_families(text) for s in f.samples if "pid" in s.labels]
+
+        await worker_relays_a_frame(host, sessions)
+        for text in await every_scrape(host):
+            assert sum_of(text, "gateway_count_to_board_seconds_count") == frames + 1
+
+        await a_web_process_dies(host)
+        for text in await every_scrape(host):  # what the dead process counted stays counted
+            assert sum_of(text, "gateway_http_requests_total", route=CONTEST_ROUTE, status="200") == requests
+            assert sum_of(text, "gateway_count_to_board_seconds_count") == frames + 1
+
+
+async def worker_relays_a_frame(host: Host, sessions: Sessions) -> None:
+    """With both web processes stopped, a vote's board work is left to the worker's safety-net relay."""
+    pids = host.web_pids()
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        async with sessions.begin() as session:
+            contest_id = await session.scalar(select(Contest.id).where(Contest.slug == "demo"))
+            row = await session.scalar(insert(OutboxMessage).values(
+                topic="vote.confirmed", payload={"contest_id": contest_id}).returning(OutboxMessage.id))
+        for _ in range(150):
+            async with sessions() as session:
+                if await session.scalar(select(OutboxMessage.delivered_at).where(OutboxMessage.id == row)):
+                    return
+            await asyncio.sleep(0.2)
+        raise AssertionError("the worker did not relay the frame")
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
+
+
+async def a_web_process_dies(host: Host) -> None:
+    """SIGKILL one web process: the supervisor replaces it and takes its live gauges out of the sums."""
+    dead = host.web_pids()[0]
+    assert (host.shared / f"gauge_livesum_{dead}.db").exists()  # its payment work under way, noted every second
+    os.kill(dead, signal.SIGKILL)
+    await waited(lambda: dead not in host.web_pids() and both_listening(host), host)
+    await waited(lambda: not (host.shared / f"gauge_livesum_{dead}.db").exists(), host, timeout=10)
