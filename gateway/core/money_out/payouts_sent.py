@@ -3,25 +3,21 @@ Disbursement `transfer`), sent and followed as every transfer is (gateway.core.m
 id is the reference the provider gets, kept before any call.
 
 What is a payout's own: one refused for good, or failed, gives its amount back to the balance (only `failed` does:
-gateway.core.money_out.settlements); one paid for another amount than asked is a success all the same, the
-difference kept on it for a person (`gateway reconcile money` lists it): money that moved never goes back to the
-balance, where it could be paid out twice.
+gateway.core.money_out.settlements); one paid for another amount than asked is a success all the same, as every
+transfer's is (the difference kept on it for a person): money that moved never goes back to the balance, where it
+could be paid out twice.
 """
 
 from __future__ import annotations
 
-import logging
 from datetime import datetime
 
-from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import select
 
 from gateway.core.money_out.transfers import Transfers, Turn
 from gateway.core.providers import OutgoingPayout, PayoutsSent, Providers, StatusResult
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, Payout, PayoutState
-
-log = logging.getLogger(__name__)
 
 
 async def payouts_pass(sessions: Sessions, registry: Providers, now: datetime) -> list[Turn]:
@@ -54,17 +50,11 @@ class PayoutTransfers(Transfers[Payout, OutgoingPayout, PayoutsSent]):
     async def status(self, sender: PayoutsSent, sent: OutgoingPayout) -> StatusResult:
         return await sender.payout_status(sent)
 
+    def asked(self, row: Payout) -> tuple[int, str]:
+        return row.amount, row.currency
+
     def audit_target(self, row: Payout) -> str:
         return f"payout:{row.id}"
 
     def audit_facts(self, row: Payout) -> dict[str, object]:
         return {"contest": row.contest_id, "amount": row.amount, "currency": row.currency}
-
-    async def on_succeeded(self, session: AsyncSession, row: Payout, status: StatusResult
-                           ) -> tuple[str, dict[str, object]]:
-        if status.amount == row.amount:
-            return "succeeded", {}
-        differs = f"the provider paid {status.amount} {status.currency}, {row.amount} were asked"
-        await session.execute(update(Payout).where(Payout.id == row.id).values(provider_reason=differs))
-        log.warning("payout %s of contest %s: %s", row.id, row.contest_id, differs)
-        return "amount_differs", {"reason": differs}

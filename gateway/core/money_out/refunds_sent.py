@@ -4,9 +4,10 @@ An order in `refund_requested` is money owed back, whoever decided it (a held or
 the review queue): that state is the durable promise. A pass of the worker turns each such order of a provider
 that refunds by API into a `refunds` row (`owe_refunds`), then sends what is owed and follows what was sent, as
 every transfer is (gateway.core.money_out.transfers). What is a refund's own: it is settled on its order (the order
-`refunded`, in one transaction with the refund); one the provider paid for another amount than owed, or refused
-for good, leaves the order owed and before a person (the review queue's `refund_failed`: send it again under a
-new reference, or pay it back by hand).
+`refunded`, in one transaction with the refund), also when the provider paid another amount than owed: the money
+went back, so the refund succeeded, the difference kept on it for a person (`refund.amount_differs`), and it is
+never offered to be sent again. One refused for good leaves the order owed and before a person (the review
+queue's `refund_failed`: send it again under a new reference, or pay it back by hand).
 
 Nothing is sent twice: one open refund per order (a unique index), and one reference per refund.
 """
@@ -60,6 +61,7 @@ class RefundTransfers(Transfers[Refund, OutgoingRefund, RefundsSent]):
     requested, sent = RefundState.REQUESTED, RefundState.SENT
     succeeded, failed = RefundState.SUCCEEDED, RefundState.FAILED
     noun = what = "refund"
+    paid, asked_for = "refunded", "owed"
 
     def sender(self, row: Refund) -> RefundsSent | None:
         return self.registry.refunder(row.provider)
@@ -75,6 +77,9 @@ class RefundTransfers(Transfers[Refund, OutgoingRefund, RefundsSent]):
     async def status(self, sender: RefundsSent, sent: OutgoingRefund) -> StatusResult:
         return await sender.refund_status(sent)
 
+    def asked(self, row: Refund) -> tuple[int, str]:
+        return row.amount, row.currency
+
     def audit_target(self, row: Refund) -> str:
         return str(row.order_id)
 
@@ -88,17 +93,12 @@ class RefundTransfers(Transfers[Refund, OutgoingRefund, RefundsSent]):
         """The order first, as everything that decides a refund locks it (gateway.core.oversight.orders_admin)."""
         await session.execute(select(VoteOrder.id).where(VoteOrder.id == row.order_id).with_for_update())
 
-    def amount_refused(self, row: Refund, status: StatusResult) -> str | None:
-        if status.amount == row.amount:
-            return None
-        return f"the provider refunded {status.amount} {status.currency}, {row.amount} were owed"
-
-    async def on_succeeded(self, session: AsyncSession, row: Refund, status: StatusResult
-                           ) -> tuple[str, dict[str, object]]:
+    async def on_succeeded(self, session: AsyncSession, row: Refund, status: StatusResult) -> None:
+        """The order refunded, whatever amount the provider names: another one is kept on the refund for a person,
+        never sent again (the person who was paid back would be paid twice)."""
         await session.execute(update(VoteOrder).where(VoteOrder.id == row.order_id,
                                                       VoteOrder.status == OrderStatus.REFUND_REQUESTED)
                               .values(status=OrderStatus.REFUNDED, status_reason=f"refunded by {row.provider}"))
-        return "succeeded", {}
 
     async def on_failed(self, session: AsyncSession, row: Refund, reason: str) -> None:
         """The order stays owed (`refund_requested`), and a person sees why on it."""

@@ -16,6 +16,11 @@ it is decided, `succeeded` or `failed`. Each turn of the worker's pass takes one
   `requested` again, same reference; pending → looked at again later and later.
 - settle: the provider's word decides; the kind keeps its own books with the row, in one transaction.
 
+Paid for another amount than asked. A transfer the provider says it paid is a success, whatever amount it names:
+money that moved never goes back where it could be paid twice (a payout's amount to the balance, a refund to be
+sent again). The difference is kept on the row (`provider_reason`) and in the audit log (`<kind>.amount_differs`)
+for a person, and `gateway reconcile money` lists it (gateway.core.money_out.money_check).
+
 A refused resend. The provider refusing a send for good is taken at its word only on a row's first claim. Any
 later claim is a resend, and the first send may have gone through with its answer lost (a time-out, a crash
 before the record): the provider is asked about the reference before anything fails. If it has the transfer, its
@@ -101,6 +106,8 @@ class Transfers(ABC, Generic[Row, Sent, Sender]):
     failed: ClassVar[StrEnum]
     noun: ClassVar[str]  # its audit actions (`refund.failed`) and log lines
     what: ClassVar[str]  # what the provider did not do, when it gives no reason
+    paid: ClassVar[str] = "paid"  # what the provider did, and what was done to the sum: "paid …, … were asked"
+    asked_for: ClassVar[str] = "asked"
 
     def __init__(self, sessions: Sessions, registry: Providers) -> None:
         self.sessions = sessions
@@ -126,6 +133,11 @@ class Transfers(ABC, Generic[Row, Sent, Sender]):
         ...
 
     @abstractmethod
+    def asked(self, row: Row) -> tuple[int, str]:
+        """The sum the provider was asked to pay: amount, currency."""
+        ...
+
+    @abstractmethod
     def audit_target(self, row: Row) -> str:
         ...
 
@@ -140,14 +152,8 @@ class Transfers(ABC, Generic[Row, Sent, Sender]):
     async def lock(self, session: AsyncSession, row: Row) -> None:
         """What a decision on `row` changes besides it, locked before the row is."""
 
-    def amount_refused(self, row: Row, status: StatusResult) -> str | None:
-        """Why a success for another amount than asked is not taken as one (None: it is)."""
-        return None
-
-    async def on_succeeded(self, session: AsyncSession, row: Row, status: StatusResult
-                           ) -> tuple[str, dict[str, object]]:
-        """The kind's own books once the provider paid; the audit action and what it adds to the note."""
-        return "succeeded", {}
+    async def on_succeeded(self, session: AsyncSession, row: Row, status: StatusResult) -> None:
+        """The kind's own books once the provider paid, for whatever amount it names."""
 
     async def on_failed(self, session: AsyncSession, row: Row, reason: str) -> None:
         """The kind's own books once the transfer failed for good."""
@@ -239,16 +245,31 @@ class Transfers(ABC, Generic[Row, Sent, Sender]):
         if status.state is not PaymentState.SUCCESSFUL:
             return await self._fail(claim, status.reason or status.raw_status
                                     or f"the provider's {self.what} did not succeed")
-        if (refused := self.amount_refused(claim.row, status)) is not None:
-            return await self._fail(claim, refused)
+        return await self._succeed(claim, status, now)
+
+    async def _succeed(self, claim: Claim[Row], status: StatusResult, now: datetime) -> str:
+        """Paid: as "Paid for another amount than asked" in the module's docstring says, whatever the amount."""
+        differs = self.amount_differs(claim.row, status)
+        kept, noted = ({}, {}) if differs is None else ({"provider_reason": differs}, {"reason": differs})
         async with self.sessions.begin() as session:
             await self.lock(session, claim.row)
             if not await self._fenced(session, claim, state=self.succeeded, decided_at=now,
-                                      provider_txn_id=status.provider_txn_id):
+                                      provider_txn_id=status.provider_txn_id, **kept):
                 return OVERTAKEN
-            action, details = await self.on_succeeded(session, claim.row, status)
-            self._note(session, claim.row, action, {"provider_txn_id": status.provider_txn_id, **details})
+            await self.on_succeeded(session, claim.row, status)
+            self._note(session, claim.row, "succeeded" if differs is None else "amount_differs",
+                       {"provider_txn_id": status.provider_txn_id, **noted})
+        if differs is not None:
+            log.warning("%s %s: %s", self.noun, claim.reference, differs)
         return "succeeded"
+
+    def amount_differs(self, row: Row, status: StatusResult) -> str | None:
+        """A success for another sum than asked, in words (None: the sum asked, or the provider names none)."""
+        amount, currency = self.asked(row)
+        paid_in = status.currency or currency
+        if status.amount is None or (status.amount, paid_in.upper()) == (amount, currency.upper()):
+            return None
+        return f"the provider {self.paid} {status.amount} {paid_in}, {amount} were {self.asked_for}"
 
     async def _fail(self, claim: Claim[Row], reason: str) -> str:
         """Refused for good: the row says why, and the kind puts it before a person."""

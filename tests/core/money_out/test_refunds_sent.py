@@ -1,6 +1,7 @@
 """MTN refunds going out by themselves through the sandbox's Disbursement API: an owner's refund and a rejected held
 order are paid back once, under a reference kept before the first call (a crash between the call and its record
-sends it again and MTN pays once), the order ends refunded; a refund MTN refuses stays owed, for a person."""
+sends it again and MTN pays once), the order ends refunded; a refund MTN refuses stays owed, for a person; one MTN
+paid for another amount is done all the same, the difference shown for a person, never sent again."""
 
 from __future__ import annotations
 
@@ -9,22 +10,24 @@ import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import httpx
 import pytest
 from sqlalchemy import insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.settings import Settings
 from gateway.core.audit import Actor
-from gateway.core.errors import Conflict
+from gateway.core.errors import Conflict, NotFound
 from gateway.core.fraud import holds
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import owe_refunds, refunds_pass
 from gateway.core.orders import tables
 from gateway.core.oversight import orders_admin
 from gateway.core.payments.collections import load_collection
-from gateway.core.providers import OutgoingRefund
+from gateway.core.providers import OutgoingRefund, PaymentProvider
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, Refund, RefundState, VoteOrder
+from gateway.jobs.money_reconciliation import reconcile_money
 from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox, paid
 from tests.factories import assert_tally_invariant, place, tallies
 from tests.payments import poll
@@ -102,6 +105,43 @@ async def test_a_refund_mtn_refuses_stays_owed_for_a_person(sessions: Sessions, 
 
 
 OWNER = Actor(None, "owner@example.org", "owner")
+
+
+async def test_a_refund_mtn_paid_for_another_amount_is_done_and_never_sent_again(sessions: Sessions,
+                                                                                 mtn: Mtn) -> None:
+    """The payer got money back: sending the refund again could pay them twice. The difference waits for a person
+    on the refund, as a payout's does."""
+    order = await paid(sessions, mtn)
+    await request_refund(sessions, mtn.registry, order.id, OWNER.email, reason="voter asked")
+    assert await owe_refunds(sessions, mtn.registry) == 1
+    assert [turn.outcome for turn in await refunds_pass(sessions, mtn.registry, datetime.now(UTC))] == ["sent"]
+    async with sessions() as session:
+        reference = (await session.scalars(select(Refund.id))).one()
+    async with httpx.AsyncClient() as http:  # MTN's records now say less went back than was owed
+        edited = await http.post(f"{mtn.url}/mtn/_control/transactions/{reference}", json={"amount": "250"})
+    assert edited.status_code == 200
+    assert await passes_until_settled(sessions, mtn) == ["succeeded"]
+    assert (await tables.get_order(sessions, order.id)).status is OrderStatus.REFUNDED  # as any refund paid
+    assert (await tallies(sessions, mtn.contest.id))["01"] == 0
+    async with sessions() as session:
+        refund = await session.get_one(Refund, reference)
+        noted = (await session.execute(select(AuditEntry.action, AuditEntry.details)
+                                       .where(AuditEntry.target == str(order.id)).order_by(AuditEntry.id))).all()
+    differs = f"the provider refunded 250 XAF, {order.amount} were owed"
+    assert refund.state is RefundState.SUCCEEDED and refund.provider_txn_id and refund.provider_reason == differs
+    assert [action for action, _ in noted] == ["order.refund", "refund.amount_differs"]
+    assert noted[-1][1]["reason"] == differs
+    assert await orders_admin.waiting_reviews(sessions) == []  # nothing offers to send it again
+    with pytest.raises(NotFound):
+        await orders_admin.decide(sessions, mtn.registry, OWNER, order.id, "refund_failed", "send_again", "again")
+    assert await passes_until_settled(sessions, mtn) == [] and await owe_refunds(sessions, mtn.registry) == 0
+    await assert_tally_invariant(sessions, mtn.contest.id)
+    day = await reconcile_money(sessions, mtn.registry, "mtn", datetime.now(UTC).date(), no_pace)
+    assert [(gap.what, gap.entry.kind, gap.entry.key) for gap in day.differences] == [("amount", "refund", reference)]
+
+
+async def no_pace(provider: PaymentProvider) -> None:
+    return None
 
 
 WAITING_ON_AN_ORDER = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() "
