@@ -10,13 +10,13 @@ import uuid
 import httpx
 import respx
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select, update
 
 from channels.telegram.fake_api import FakeBotApi
 from gateway.core.money_out.refunds_sent import owe_refunds
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, VoteOrder
+from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, Refund, RefundState, VoteOrder
 from gateway.kit.keys import PROVIDERS
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, csrf_token, make_account
 from tests.channel_names import Channel
@@ -181,3 +181,21 @@ async def test_an_owners_refund_of_an_mtn_order_shows_the_refund_mtn_sends(
     page = await (await client.get(f"/admin/orders/{order.id}")).text()
     assert "Refunds sent by the provider" in page and "sends it back by itself" in page
     assert f"<td>{order.amount} XAF</td><td>requested</td>" in page
+
+
+async def test_a_refund_mtn_paid_for_another_amount_shows_its_transaction_and_the_difference(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, "02", 3, channel=Channel.USSD, msisdn="+237670000447")
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "MTN-8",
+                                   provider="mtn")
+    differs = f"the provider refunded 250 XAF, {order.amount} were owed"
+    async with sessions.begin() as session:  # as the refunds pass settles one (gateway.core.money_out.transfers)
+        await session.execute(update(VoteOrder).where(VoteOrder.id == order.id).values(status=OrderStatus.REFUNDED))
+        await session.execute(insert(Refund).values(
+            id=uuid.uuid4(), order_id=order.id, provider="mtn", amount=order.amount, currency="XAF",
+            state=RefundState.SUCCEEDED, provider_txn_id="MTN-R8", provider_reason=differs, reason="voter asked",
+            requested_by="owner@example.org"))
+    await browser_sign_in(client, await make_account(sessions, "owner"))
+    page = await (await client.get(f"/admin/orders/{order.id}")).text()
+    assert f"<td>succeeded</td><td>MTN-R8 · {differs}</td>" in page
