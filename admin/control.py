@@ -1,11 +1,15 @@
 """The control room: the whole service's figures over the last minutes, live, on a phone or a desk.
 
 From the service's own figures, so it works on `make run`'s embedded default with no Prometheus: PostgreSQL's
-counts (`gateway.core.oversight.control_room`), this process's measured latencies and provider answers (`ServiceLevels`,
+counts (`gateway.core.oversight.control_room`), the measured latencies and provider answers (`ServiceLevels`,
 differenced over the window by `LevelsHistory`), the periodic passes' ages from Redis, and the key alerts
-evaluated in-process (`admin.control_alerts`). Charts as inline SVG; the stream sends the figures' HTML when it
-changes, as the contest dashboard's does (the same small script swaps it in). Owners, auditors and support
-read it; an organiser's role does not hold it (the figures are every contest's).
+evaluated in-process (`admin.control_alerts`). Where the host's processes share their measured figures
+(`gateway run`'s web processes on one port and its workers), those are the host's sums, the same /metrics serves,
+counted from when the supervisor emptied their directory, whichever web process serves the page: one process's
+would be a sample. Where they share none (one `gateway web`, the tests' in-process apps), this process's own, from
+its start. The assembly says which (`LevelsSource`). Charts as inline SVG; the stream sends the figures' HTML when
+it changes, as the contest dashboard's does (the same small script swaps it in). Owners, auditors and support read
+it; an organiser's role does not hold it (the figures are every contest's).
 """
 
 from __future__ import annotations
@@ -37,7 +41,7 @@ from gateway.core.audit import Actor
 from gateway.core.oversight.control_room import ServiceFigures, service_figures
 from gateway.core.texts import N_
 from gateway.jobs.last_passes import pass_ages
-from gateway.kit.keys import ADMIN_TEMPLATES, REDIS, SERVICE_LEVELS, SESSIONS
+from gateway.kit.keys import ADMIN_TEMPLATES, LEVELS_SOURCE, REDIS, SESSIONS
 
 routes = web.RouteTableDef()
 HISTORY = web.AppKey("control_history", LevelsHistory)
@@ -60,7 +64,10 @@ TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second
          N_("Verification backlog"), N_("Verifications"), N_("Pending orders"), N_("Open contests"), N_("On air"),
          N_("Votes"), N_("votes"), N_("oldest"), N_("Numbers"),
          N_("Measured by this process over the last %(seconds)s s."),
+         N_("Measured by this host's processes over the last %(seconds)s s."),
          N_("Alerts computed here from this process's figures; Prometheus and Alertmanager remain the source "
+            "for paging."),
+         N_("Alerts computed here from this host's figures; Prometheus and Alertmanager remain the source "
             "for paging."))
 
 
@@ -68,8 +75,10 @@ TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second
 class Room:
     """One moment of the control room: the database's figures, the measured window, the alerts."""
 
-    def __init__(self, figures: ServiceFigures, window: LevelsSnapshot, span: float, found: list[Alert]) -> None:
+    def __init__(self, figures: ServiceFigures, window: LevelsSnapshot, span: float, found: list[Alert],
+                 host: bool) -> None:
         self.figures, self.window, self.span, self.alerts = figures, window, span, found
+        self.host = host  # measured by the host's processes summed (else by this process alone)
         self.p50 = quantile(0.5, window.tally_buckets)
         self.p99 = quantile(0.99, window.tally_buckets)
         self.providers = provider_shares(window.calls)
@@ -96,13 +105,13 @@ SHARED = web.AppKey("control_shared", SharedRoom)
 
 async def load(request: web.Request) -> Room:
     figures = await service_figures(request.app[SESSIONS])
-    history = request.app[HISTORY]
-    window = history.window(time.monotonic(), snapshot(request.app[SERVICE_LEVELS]))
+    history, source = request.app[HISTORY], request.app[LEVELS_SOURCE]
+    window = history.window(time.monotonic(), snapshot(source.collect()))
     try:
         ages: dict[str, float | None] | None = await pass_ages(request.app[REDIS])
     except (RedisError, OSError):
         ages = None
-    return Room(figures, window, history.span, alerts(figures, ages, window))
+    return Room(figures, window, history.span, alerts(figures, ages, window), source.host)
 
 
 def per_second(figures: ServiceFigures, votes: dict[str, int]) -> list[tuple[str, float]]:
@@ -143,6 +152,7 @@ def room_json(room: Room) -> dict[str, Any]:
                                 "total": round(f.per_second(f.votes), 2)}
     body["confirmation_latency_seconds"] = {"p50": room.p50, "p99": room.p99}
     body["measured_seconds"] = round(room.span)  # what the latency and providers' shares cover
+    body["measured_by"] = "host" if room.host else "process"  # the host's processes summed, or this one alone
     body["providers"] = {p: {"calls": n, "throttled_share": t, "failing_share": fl}
                          for p, (n, t, fl) in room.providers.items()}
     body["status_caps"] = {key: {"per_second": cap, "calls": room.window.status_calls.get(key, 0.0),
@@ -177,6 +187,6 @@ async def control_api(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 
 def setup(app: web.Application) -> None:
-    app[HISTORY] = LevelsHistory(time.monotonic())
+    app[HISTORY] = LevelsHistory(app[LEVELS_SOURCE].started_at)
     app[SHARED] = SharedRoom()
     app.add_routes(routes)

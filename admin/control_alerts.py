@@ -1,12 +1,14 @@
 """The control room's measured figures over the last minutes, and which of the key alerts fire, computed in-process.
 
-The histograms and counters of `ServiceLevels` only ever grow; the control room keeps a snapshot of them every
-few seconds (`LevelsHistory`) and shows the difference over its window: confirmation latency p50/p99 as
-`histogram_quantile` would estimate it, and each provider's calls by outcome.
+The histograms and counters of `ServiceLevels` only ever grow (this process's, or the host's sums where its
+processes share them: `LevelsSource`); the control room keeps a snapshot of them every few seconds
+(`LevelsHistory`) and shows the difference over its window: confirmation latency p50/p99 as `histogram_quantile`
+would estimate it, and each provider's calls by outcome.
 
-The alerts are the conditions of deploy/prometheus/rules.yml that this process can compute from its own figures,
-with the same thresholds. They are a picture for the people watching, of this process only: Prometheus and
-Alertmanager remain the source for paging (their rules add `for:` durations, every process and the exporters).
+The alerts are the conditions of deploy/prometheus/rules.yml computable from those figures, with the same
+thresholds. They are a picture for the people watching, of one host (or one process, where it shares nothing):
+Prometheus and Alertmanager remain the source for paging (their rules add `for:` durations, every host and the
+exporters).
 Pure functions and data: tested without I/O.
 """
 
@@ -14,14 +16,14 @@ from __future__ import annotations
 
 import math
 from collections import deque
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from prometheus_client import Counter, Histogram
+from prometheus_client.metrics_core import Metric
 
 from gateway.core.oversight.control_room import ServiceFigures
 from gateway.jobs.last_passes import PERIODIC_PASSES
-from gateway.kit.service_levels import ServiceLevels
+from gateway.kit.service_levels import PROVIDER_CALLS, STATUS_CAP, STATUS_TURN_WAIT, TALLY
 
 SILENT_PASS_SECONDS = 45  # ReconcilerOrRelaySilent
 OUTBOX_OLDEST_SECONDS = 30  # OutboxNotRelayed
@@ -45,27 +47,33 @@ class LevelsSnapshot:
     status_calls: dict[str, float] = field(default_factory=dict)  # "provider role" -> status calls made
 
 
-def _buckets(histogram: Histogram) -> tuple[tuple[float, float], ...]:
+def _buckets(families: list[Metric]) -> tuple[tuple[float, float], ...]:
     summed: dict[float, float] = {}
-    for metric in histogram.collect():
+    for metric in families:
         for sample in metric.samples:
-            if sample.name.endswith("_bucket"):
+            if metric.name == TALLY and sample.name.endswith("_bucket"):
                 bound = float(sample.labels["le"])
                 summed[bound] = summed.get(bound, 0.0) + sample.value
     return tuple(sorted(summed.items()))
 
 
-def _calls(counter: Counter) -> dict[tuple[str, str], float]:
-    return {(s.labels["provider"], s.labels["outcome"]): s.value
-            for metric in counter.collect() for s in metric.samples if s.name.endswith("_total")}
+def _calls(families: list[Metric]) -> dict[tuple[str, str], float]:
+    calls: dict[tuple[str, str], float] = {}
+    for s in (s for metric in families if metric.name == PROVIDER_CALLS for s in metric.samples):
+        if s.name.endswith("_total"):
+            key = (s.labels["provider"], s.labels["outcome"])
+            calls[key] = calls.get(key, 0.0) + s.value
+    return calls
 
 
-def snapshot(levels: ServiceLevels) -> LevelsSnapshot:
+def snapshot(measured: Iterable[Metric]) -> LevelsSnapshot:
+    """The families of `ServiceLevels` as collected (`LevelsSource`): one process's or the host's sums."""
+    families = list(measured)
     caps = {f'{s.labels["provider"]} {s.labels["role"]}': s.value
-            for metric in levels.status_cap.collect() for s in metric.samples}
-    made = {f'{s.labels["provider"]} {s.labels["role"]}': s.value
-            for metric in levels.status_turn_wait.collect() for s in metric.samples if s.name.endswith("_count")}
-    return LevelsSnapshot(_buckets(levels.callback_to_tally), _calls(levels.provider_calls), caps, made)
+            for metric in families if metric.name == STATUS_CAP for s in metric.samples}
+    made = {f'{s.labels["provider"]} {s.labels["role"]}': s.value for metric in families
+            if metric.name == STATUS_TURN_WAIT for s in metric.samples if s.name.endswith("_count")}
+    return LevelsSnapshot(_buckets(families), _calls(families), caps, made)
 
 
 def difference(new: LevelsSnapshot, old: LevelsSnapshot) -> LevelsSnapshot:
@@ -82,7 +90,7 @@ class LevelsHistory:
     that spell too: `span` says how many seconds the last window covered."""
 
     def __init__(self, started_at: float) -> None:
-        self.started_at = started_at  # the process's start (its figures all zero then)
+        self.started_at = started_at  # the figures' start, all zero then (`LevelsSource.started_at`)
         self.snapshots: deque[tuple[float, LevelsSnapshot]] = deque()
         self.span = 0.0
 
@@ -95,7 +103,7 @@ class LevelsHistory:
         if now - oldest_at >= HISTORY_SECONDS:
             self.span = now - oldest_at
             return difference(current, oldest)
-        self.span = now - self.started_at  # no snapshot that old yet: since the process started
+        self.span = now - self.started_at  # no snapshot that old yet: since the figures started
         return difference(current, LevelsSnapshot())
 
 

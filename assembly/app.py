@@ -25,6 +25,7 @@ from assembly.provider_calls import call_noter
 from assembly.providers import build_providers
 from assembly.results_key import signing_key
 from assembly.settings import Settings, check_production
+from assembly.shared_metrics import levels_source
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments.checking import check_payment
@@ -47,6 +48,7 @@ from gateway.kit.keys import (
     FAILED_MESSAGES,
     HOW_TO_VOTE,
     HTTP,
+    LEVELS_SOURCE,
     MEDIA_STORAGE,
     PROVIDERS,
     QUEUE,
@@ -210,6 +212,7 @@ def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = pro
     app[PROVIDER_LIST] = tuple(providers)
     app[METRICS] = Metrics()
     app[SERVICE_LEVELS] = ServiceLevels(app[METRICS].registry)
+    app[LEVELS_SOURCE] = levels_source(app[SERVICE_LEVELS])  # the control room's: the host's sums where shared
     app[RESULTS_KEY] = signing_key(settings)  # signed results; production has checked it above
     # What the admin area and the vote service reach of the channels without importing one.
     app[CHANNEL_NAMES] = tuple(parts.name for parts in CHANNELS)

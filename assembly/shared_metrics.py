@@ -12,18 +12,25 @@ empties it as it starts, and forgets a child's live gauges once it exits; the co
 happened. Without the variable (one `gateway web` per container, the tests' in-process apps) each process serves
 its own figures from its app's registry. prometheus_client chooses where values live when it is imported, so the
 variable must be in the environment a process starts with.
+
+The admin's control room reads the same sums (`host_source`): its "since the start" is the start of these figures,
+when `gateway run` emptied the directory (the time it wrote there, `STARTED_FILE`), not the serving process's.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 from prometheus_client import CollectorRegistry, generate_latest, values
 from prometheus_client.multiprocess import MultiProcessCollector, mark_process_dead
 from prometheus_client.registry import Collector
 
+from gateway.kit.service_levels import LevelsSource, ServiceLevels, own_source
+
 SHARED_DIR_ENV = "PROMETHEUS_MULTIPROC_DIR"
+STARTED_FILE = "started_at"  # the wall-clock time the directory was emptied (not a *.db: never summed)
 
 
 def shared_dir() -> str | None:
@@ -48,6 +55,7 @@ def prepare(data_dir: Path) -> Path:
     place.mkdir(parents=True, exist_ok=True)
     for left in place.glob("*.db"):  # prometheus_client's files only
         left.unlink()
+    (place / STARTED_FILE).write_text(f"{time.time()}\n")
     os.environ[SHARED_DIR_ENV] = str(place)
     return place
 
@@ -56,3 +64,20 @@ def forget(pid: int) -> None:
     """An exited process's live gauges (its payment work under way) leave the sums; its counters stay."""
     if place := os.environ.get(SHARED_DIR_ENV):
         mark_process_dead(pid, place)  # type: ignore[no-untyped-call]  # unannotated too
+
+
+def host_source(place: str, process_started_at: float) -> LevelsSource:
+    """The host's sums for the control room, zero when the directory was emptied; a directory no `gateway run`
+    prepared tells no such time, so there the figures count from this process's start, as they did alone."""
+    collector = MultiProcessCollector(None, place)  # type: ignore[no-untyped-call]  # registered nowhere
+    try:
+        emptied = float((Path(place) / STARTED_FILE).read_text())
+    except (OSError, ValueError):
+        return LevelsSource(collector.collect, process_started_at, True)
+    return LevelsSource(collector.collect, time.monotonic() - max(time.time() - emptied, 0.0), True)
+
+
+def levels_source(levels: ServiceLevels) -> LevelsSource:
+    """What the control room of a process just built reads: the host's sums where it shares its figures."""
+    place, now = shared_dir(), time.monotonic()
+    return own_source(levels, now) if place is None else host_source(place, now)

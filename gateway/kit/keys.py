@@ -26,7 +26,7 @@ from gateway.core.media_storage import MediaStorage
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
-from gateway.kit.service_levels import ServiceLevels
+from gateway.kit.service_levels import LevelsSource, ServiceLevels
 from gateway.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -52,6 +52,8 @@ USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight pe
 PHOTO_DECODER = web.AppKey("photo_decoder", ThreadPoolExecutor)
 # The figures measured as the work happens (callback to tally, tally to board, providers' answers).
 SERVICE_LEVELS = web.AppKey("service_levels", ServiceLevels)
+# Where the control room reads them: this process's, or the host's sums where its processes share them.
+LEVELS_SOURCE = web.AppKey("levels_source", LevelsSource)
 STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
 RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (assembly.results_key)
 # The channels' names, their own settings of a contest and their failed-message reports, from their

@@ -6,9 +6,12 @@ dictionary look-up and an addition, never a query."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.metrics_core import Metric
 
 # The SLOs' thresholds (2 s to the tally, 1 s to the board) are bucket bounds, so a burn rate is exact.
 TALLY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
@@ -17,12 +20,17 @@ WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 # What a provider's answer was, as an operator acts on it: `throttled` (429) calls for MTN's cap, `timeout` and
 # `unreachable` for their status page, `server_error` (5xx) for their on-call, `refused` (other 4xx) for ours.
 CALL_OUTCOMES = ("ok", "refused", "throttled", "server_error", "timeout", "unreachable")
+# The families the control room reads (admin.control_alerts), by name: from this process or the host's sums alike.
+TALLY = "gateway_callback_to_tally_seconds"
+STATUS_TURN_WAIT = "gateway_status_turn_wait_seconds"
+STATUS_CAP = "gateway_status_cap_per_second"
+PROVIDER_CALLS = "gateway_provider_calls"
 
 
 class ServiceLevels:
     def __init__(self, registry: CollectorRegistry) -> None:
         self.callback_to_tally = Histogram(
-            "gateway_callback_to_tally_seconds", "From a provider's callback arriving to its votes committed in "
+            TALLY, "From a provider's callback arriving to its votes committed in "
             "the tally", ["provider"], buckets=TALLY_BUCKETS, registry=registry)
         self.count_to_board = Histogram(
             "gateway_count_to_board_seconds", "From votes committed in the tally to the board's new frame "
@@ -31,14 +39,14 @@ class ServiceLevels:
             "gateway_start_wait_seconds", "How long a payment prompt, once due, waited for a free slot in this web "
             "process's start queue", buckets=WAIT_BUCKETS, registry=registry)
         self.status_turn_wait = Histogram(
-            "gateway_status_turn_wait_seconds", "How long a status call waited for its turn under the provider's "
+            STATUS_TURN_WAIT, "How long a status call waited for its turn under the provider's "
             "cap (its count: the status calls made)", ["provider", "role"], buckets=WAIT_BUCKETS, registry=registry)
         self.status_cap = Gauge(
-            "gateway_status_cap_per_second", "Status calls a second this schedule may make (its share of the "
+            STATUS_CAP, "Status calls a second this schedule may make (its share of the "
             "provider's cap)", ["provider", "role"], registry=registry,
             multiprocess_mode="livemostrecent")  # each process of a schedule tells the same figure
         self.provider_calls = Counter(
-            "gateway_provider_calls", "Requests to the providers by how they were answered",
+            PROVIDER_CALLS, "Requests to the providers by how they were answered",
             ["provider", "outcome"], registry=registry)
 
     def note_counted(self, provider: str, seconds: float) -> None:
@@ -62,6 +70,23 @@ class ServiceLevels:
 
     def note_call(self, provider: str, outcome: str) -> None:
         self.provider_calls.labels(provider, outcome).inc()
+
+
+@dataclass(frozen=True)
+class LevelsSource:
+    """Where the control room reads the measured figures. A host's processes sharing theirs (`gateway run`,
+    `assembly.shared_metrics`): their sums, the same as /metrics serves, zero when the supervisor emptied their
+    directory; else this process's own, zero when it started."""
+
+    collect: Callable[[], Iterable[Metric]]
+    started_at: float  # time.monotonic() when these figures were all zero
+    host: bool  # the host's processes summed (else this process alone)
+
+
+def own_source(levels: ServiceLevels, started_at: float) -> LevelsSource:
+    """This process's figures only: where it shares none (one `gateway web`, the tests' in-process apps)."""
+    measured = (levels.callback_to_tally, levels.provider_calls, levels.status_cap, levels.status_turn_wait)
+    return LevelsSource(lambda: [family for metric in measured for family in metric.collect()], started_at, False)
 
 
 def call_outcome(status: int) -> str:
