@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -24,6 +24,9 @@ from gateway.kit.keys import CHECKS, REDIS, SESSIONS, STARTED_AT, STARTS, settin
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+PROBE_SECONDS = 2.0
+# Database probes still running after their answer was given (see `readyz`); kept so they finish.
+PROBES_UNDER_WAY = web.AppKey("probes_under_way", set[asyncio.Task[None]])
 
 
 @routes.get("/healthz")
@@ -49,7 +52,7 @@ async def readyz(request: web.Request) -> web.Response:
 
     for name, probe in (("postgres", database), ("redis", redis)):
         try:
-            await asyncio.wait_for(probe(), timeout=2)
+            await answered_within(request.app, probe(), shield=name == "postgres")
             checks[name] = "ok"
         except Exception as exc:  # any failure means not ready; say which
             log.warning("readiness: %s unavailable: %s", name, exc)
@@ -62,6 +65,20 @@ async def readyz(request: web.Request) -> web.Response:
     if reasons:
         body["reason"] = "; ".join(reasons)
     return web.json_response(body, status=200 if ready else 503)
+
+
+async def answered_within(app: web.Application, probe: Coroutine[None, None, None], *, shield: bool) -> None:
+    """The probe's answer within PROBE_SECONDS, or TimeoutError. A shielded probe is not cancelled at the time
+    limit but left to finish: a PostgreSQL connection cancelled while it is being opened or used can be left
+    neither closed nor back in the pool (asyncpg#1156), one leaked socket per slow probe while the database is
+    slow, which is exactly when a load balancer probes most."""
+    if not shield:
+        await asyncio.wait_for(probe, PROBE_SECONDS)
+        return
+    task = asyncio.create_task(probe)
+    app[PROBES_UNDER_WAY].add(task)
+    task.add_done_callback(app[PROBES_UNDER_WAY].discard)
+    await asyncio.wait_for(asyncio.shield(task), PROBE_SECONDS)
 
 
 def reconciler_check(app: web.Application, ages: dict[str, float | None], reasons: list[str]) -> str:
@@ -114,9 +131,19 @@ async def payment_work_ctx(app: web.Application) -> AsyncIterator[None]:
         await task
 
 
+async def probes_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Before the database's context closes its pool: probes still under way finish first (each is bounded by
+    the engine's statement time-out)."""
+    yield
+    if app[PROBES_UNDER_WAY]:
+        await asyncio.wait(list(app[PROBES_UNDER_WAY]))
+
+
 def setup(app: web.Application) -> None:
     """After the contexts that make the payment work's queues (`assembly.app.relay_ctx`)."""
     app[STARTED_AT] = time.monotonic()
+    app[PROBES_UNDER_WAY] = set[asyncio.Task[None]]()
+    app.cleanup_ctx.append(probes_ctx)
     # A bad METRICS_ALLOW stops start-up here.
     app[METRICS_ACCESS] = MetricsAccess.from_settings(settings_of(app, Settings))
     app.add_routes(routes)

@@ -23,7 +23,9 @@ from gateway.jobs.leases import lease_held
 from gateway.kit.keys import ENGINE, PROVIDERS, STARTS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
+from tests.network import postgres_relay
 from tests.servers import free_port
+from tests.waiting import until
 
 
 async def test_healthz_and_readyz_answer_ok(client: TestClient) -> None:
@@ -204,3 +206,26 @@ def test_a_bad_metrics_setting_stops_start_up(settings: Settings) -> None:
         create_app(settings.model_copy(update={"metrics_token": SecretStr("short")}))
     with pytest.raises(ConfigError, match="METRICS_TOKEN must be random"):  # the rule of every other secret
         create_app(settings.model_copy(update={"metrics_token": SecretStr("a" * 24)}))
+
+
+async def test_a_readiness_probe_pg_answers_late_costs_no_connection(settings: Settings, redis: object) -> None:
+    """PostgreSQL's answer to the probe arrives after the 2 s limit: the balancer hears 'unavailable' on time,
+    and the connection still comes back to the pool once the answer is in (no cancel request sent, no socket
+    left for the garbage collector), so a slow database probed every second does not leak a connection a probe."""
+    relay, url = await postgres_relay(settings.database_url or "")
+    app = create_app(settings.model_copy(update={"database_url": url}))
+    try:
+        async with TestClient(TestServer(app)) as client:
+            assert (await client.get("/readyz")).status == 200
+            connections = len(relay._pipes)
+            held = relay.hold_next_answer(b"SELECT 1")
+            started = time.monotonic()
+            slow = await client.get("/readyz")
+            assert (slow.status, (await slow.json())["checks"]["postgres"]) == (503, "unavailable")
+            assert time.monotonic() - started < 4
+            held.release()
+            await until(lambda: app[ENGINE].pool.checkedout() == 0)
+            assert (await client.get("/readyz")).status == 200
+            assert len(relay._pipes) == connections  # the same connection again: none cancelled, none replaced
+    finally:
+        await relay.close()
