@@ -135,8 +135,9 @@ async def probes_ctx(app: web.Application) -> AsyncIterator[None]:
     """Before the database's context closes its pool: probes still under way finish first (each is bounded by
     the engine's statement time-out)."""
     yield
-    if app[PROBES_UNDER_WAY]:
-        await asyncio.wait(list(app[PROBES_UNDER_WAY]))
+    under_way: set[asyncio.Task[None]] = app[PROBES_UNDER_WAY]
+    if under_way:
+        await asyncio.wait(tuple(under_way))
 
 
 def setup(app: web.Application) -> None:
