@@ -61,6 +61,14 @@ async def every_scrape(host: Host, times: int = 12) -> list[str]:
     return [await scrape(host) for _ in range(times)]
 
 
+async def scraped(host: Host, name: str, value: float, timeout: float = 10) -> None:
+    for _ in range(int(timeout / 0.2)):
+        if sum_of(await scrape(host), name) == value:
+            return
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{name} never reached {value}")
+
+
 async def waited(condition: Callable[[], bool], host: Host, timeout: float = 120) -> None:
     for _ in range(int(timeout / 0.2)):
         if condition():
@@ -178,6 +186,7 @@ async def test_every_scrape_of_the_shared_port_serves_the_totals_of_every_proces
             assert not [s for f in text_string_to_metric_families(text) for s in f.samples if "pid" in s.labels]
 
         await worker_relays_a_frame(host, sessions)
+        await scraped(host, "gateway_count_to_board_seconds_count", frames + 1)  # noted just after its delivery
         for text in await every_scrape(host):
             assert sum_of(text, "gateway_count_to_board_seconds_count") == frames + 1
 
