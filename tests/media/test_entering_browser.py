@@ -30,6 +30,7 @@ from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
 from gateway.core.media.uploads import note_received, served_publicly
+from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, Tally, UploadState
 from gateway.jobs.queues import job_queue, sync_redis
@@ -90,8 +91,8 @@ async def shot(page: Page, name: str) -> None:
 async def text_the_code(show: Show, fake_at: FakeAt) -> str:
     """What the worker does with the queued text: AT's fake receives it; the code is what the phone shows."""
     queue = job_queue(sync_redis(show.job.settings.redis_url or ""))
-    [queued] = [job for job in queue.get_jobs() if job.func_name.endswith("text_code_job")]
-    await text_code(show.job, *queued.args)
+    [queued] = [job for job in queue.get_jobs() if job.args[:1] == [TEXT_CODE_PASS]]
+    await text_code(show.job, *queued.args[1:])
     found = re.search(r"\b(\d{6})\b", fake_at.texts()[-1])
     assert found is not None and fake_at.sent[-1]["to"] == PHONE
     return found.group(1)
