@@ -38,9 +38,6 @@ from gateway.db.models import (
     UploadState,
 )
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
-from media import cloudinary_routes
-from media.cloudinary import CloudinaryStorage
-from media.local_storage import LocalStorage
 from media.processing import ProcessedClip, process_clip
 
 log = logging.getLogger(__name__)
@@ -93,8 +90,7 @@ async def process_upload(ctx: JobContext, upload_id: uuid.UUID) -> str:
             outcome = await _photo(ctx, storage, upload, source, Path(work))
         else:
             outcome = await _clip(ctx, storage, upload, source, Path(work))
-    if isinstance(storage, LocalStorage):  # the original is not kept where we keep the files ourselves
-        await storage.drop_source(str(upload_id))
+    await storage.processed(str(upload_id))
     return outcome
 
 
@@ -202,11 +198,9 @@ async def media_sweep(ctx: JobContext) -> str:
     late = await uploads.late_for_processing(ctx.sessions, now)
     storage = storage_of(ctx)
     for upload_id in late:
-        if isinstance(storage, CloudinaryStorage):  # it prepares clips itself: ask it what its lost notice said
-            notice = await storage.notice(str(upload_id))
-            if notice is not None:
-                await cloudinary_routes.note(ctx.sessions, notice)
-        elif await asyncio.to_thread(queue_processing, ctx, str(upload_id)) is JobStatus.FAILED:
+        if await storage.settle_late(ctx.sessions, str(upload_id)):
+            continue
+        if await asyncio.to_thread(queue_processing, ctx, str(upload_id)) is JobStatus.FAILED:
             await uploads.note_refused(ctx.sessions, upload_id, UNPREPARED)
     removed = 0
     for upload_id in await uploads.orphans(ctx.sessions, now):
