@@ -19,7 +19,6 @@ from typing import Any
 from rq import Retry
 from rq.job import JobStatus
 
-from admin.photos import NotAnImage, PhotoTooLarge, reencode
 from assembly.job_runtime import JobContext
 from gateway.core.entries import entry_texts
 from gateway.core.entries.entries_review import ENTRY_DECIDED_TOPIC, photo_ready
@@ -38,6 +37,7 @@ from gateway.db.models import (
     UploadState,
 )
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
+from media.photos import NotAnImage, PhotoTooLarge, reencode
 from media.processing import ProcessedClip, process_clip
 
 log = logging.getLogger(__name__)
