@@ -20,7 +20,9 @@ from gateway.core.audit import Actor
 from gateway.core.errors import DomainError, Forbidden, NotFound
 from gateway.core.money_out import payouts
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
+from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.providers import Capability
+from gateway.core.worker_passes import enqueue_pass
 from gateway.db.models import BANK_ACCOUNT, Payout
 from gateway.kit import phone_proof
 from gateway.kit.keys import PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
@@ -28,7 +30,6 @@ from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()
 PURPOSE = "payout-account"
-TEXT_CODE_JOB = "assembly.media_jobs.text_code_job"  # texts go out from jobs (the SMS channel's sender)
 PAYOUT = CONTEST + "/settlement/payouts/{payout_id:[0-9a-f-]{36}}"
 
 
@@ -72,7 +73,7 @@ async def send_code(request: web.Request, actor: Actor) -> web.StreamResponse:
     _ = gettext_for(language_of(request))
     text = _("Ballot: {code} is the code to receive payouts on this number. Nobody from Ballot asks for it.",
              code=code)
-    await asyncio.to_thread(request.app[QUEUE].enqueue, TEXT_CODE_JOB, msisdn, text, str(uuid.uuid4()),
+    await asyncio.to_thread(enqueue_pass, request.app[QUEUE], TEXT_CODE_PASS, msisdn, text, str(uuid.uuid4()),
                             job_timeout=120, result_ttl=60, failure_ttl=phone_proof.CODE_SECONDS)
     return await show(request, actor, code_sent_to=(kind_of(request, form), msisdn))
 

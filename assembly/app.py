@@ -50,6 +50,7 @@ from gateway.kit.keys import (
     HTTP,
     LEVELS_SOURCE,
     MEDIA_STORAGE,
+    PHOTO_REENCODE,
     PROVIDERS,
     QUEUE,
     REDIS,
@@ -67,6 +68,7 @@ from leaderboard import routes as leaderboard_routes
 from leaderboard.keys import LEADERBOARD_BOARDS
 from leaderboard.refresh import board_refresh
 from media import cloudinary_routes
+from media.photos import reencode
 
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 # A web request's statements take milliseconds; one unanswered this long is on a dead connection.
@@ -129,6 +131,7 @@ async def http_ctx(app: web.Application) -> AsyncIterator[None]:
 async def media_ctx(app: web.Application) -> AsyncIterator[None]:
     """The media storage: grants and URLs only, no file passes through a web process."""
     app[MEDIA_STORAGE] = build_storage(settings_of(app, Settings), app[HTTP])
+    app[PHOTO_REENCODE] = reencode  # an organiser's photos (admin.photos), decoded in this process
     yield
 
 

@@ -19,12 +19,13 @@ from typing import Any
 from rq import Retry
 from rq.job import JobStatus
 
-from admin.photos import NotAnImage, PhotoTooLarge, reencode
-from assembly.job_runtime import JobContext, run_in_context
+from assembly.job_runtime import JobContext
 from gateway.core.entries import entry_texts
 from gateway.core.entries.entries_review import ENTRY_DECIDED_TOPIC, photo_ready
 from gateway.core.media import uploads
 from gateway.core.media_storage import MediaStorage, file_key
+from gateway.core.phone_texts import TEXT_CODE_PASS
+from gateway.core.worker_passes import WorkerPass, enqueue_pass
 from gateway.db.models import (
     Candidate,
     Contest,
@@ -36,13 +37,11 @@ from gateway.db.models import (
     UploadState,
 )
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
-from media import cloudinary_routes
-from media.cloudinary import CloudinaryStorage
-from media.local_storage import LocalStorage
+from media.photos import NotAnImage, PhotoTooLarge, reencode
 from media.processing import ProcessedClip, process_clip
 
 log = logging.getLogger(__name__)
-PROCESS_JOB = "assembly.media_jobs.process_upload_job"
+PROCESS_PASS = "process-upload"
 # Two 720p encodes of a minute on a busy 2-core machine, with room: media.ffmpeg bounds each run by itself.
 PROCESS_TIMEOUT_SECONDS = 1800
 TEXTING_CHANNEL = "sms"
@@ -65,13 +64,13 @@ def queue_processing(ctx: JobContext, upload_id: str) -> JobStatus | None:
     elif existing is not None:
         return status
     # A run that timed out on a busy machine (media.ffmpeg.FfmpegTimedOut) is tried twice more, later.
-    queue.enqueue(PROCESS_JOB, upload_id, job_id=job_id, job_timeout=PROCESS_TIMEOUT_SECONDS, result_ttl=600,
+    enqueue_pass(queue, PROCESS_PASS, upload_id, job_id=job_id, job_timeout=PROCESS_TIMEOUT_SECONDS, result_ttl=600,
                   failure_ttl=7 * 86400, retry=Retry(max=2, interval=[120, 600]))
     return JobStatus.QUEUED
 
 
-def process_upload_job(upload_id: str) -> str:
-    return run_in_context(lambda ctx: process_upload(ctx, uuid.UUID(upload_id)))
+async def process_upload_pass(ctx: JobContext, upload_id: str) -> str:
+    return await process_upload(ctx, uuid.UUID(upload_id))
 
 
 def storage_of(ctx: JobContext) -> MediaStorage:
@@ -91,8 +90,7 @@ async def process_upload(ctx: JobContext, upload_id: uuid.UUID) -> str:
             outcome = await _photo(ctx, storage, upload, source, Path(work))
         else:
             outcome = await _clip(ctx, storage, upload, source, Path(work))
-    if isinstance(storage, LocalStorage):  # the original is not kept where we keep the files ourselves
-        await storage.drop_source(str(upload_id))
+    await storage.processed(str(upload_id))
     return outcome
 
 
@@ -184,21 +182,12 @@ def media_handlers(ctx: JobContext) -> dict[str, Any]:
             uploads.MEDIA_ACCESS_TOPIC: lambda payload: on_media_access(ctx, payload)}
 
 
-def text_code_job(msisdn: str, text: str, notice_id: str) -> None:
-    """A one-time code, queued by the web process (texts go out from jobs only)."""
-    run_in_context(lambda ctx: text_code(ctx, msisdn, text, notice_id))
-
-
 async def text_code(ctx: JobContext, msisdn: str, text: str, notice_id: str) -> None:
     texter = ctx.texters.get(TEXTING_CHANNEL)
     if texter is None:
         log.warning("no channel texts phones: the code for %s is not sent", msisdn[:-4] + "****")
         return
     await texter(msisdn, text, uuid.UUID(notice_id), "code")
-
-
-def media_sweep_job() -> str:
-    return run_in_context(media_sweep)
 
 
 async def media_sweep(ctx: JobContext) -> str:
@@ -209,14 +198,20 @@ async def media_sweep(ctx: JobContext) -> str:
     late = await uploads.late_for_processing(ctx.sessions, now)
     storage = storage_of(ctx)
     for upload_id in late:
-        if isinstance(storage, CloudinaryStorage):  # it prepares clips itself: ask it what its lost notice said
-            notice = await storage.notice(str(upload_id))
-            if notice is not None:
-                await cloudinary_routes.note(ctx.sessions, notice)
-        elif await asyncio.to_thread(queue_processing, ctx, str(upload_id)) is JobStatus.FAILED:
+        if await storage.settle_late(ctx.sessions, str(upload_id)):
+            continue
+        if await asyncio.to_thread(queue_processing, ctx, str(upload_id)) is JobStatus.FAILED:
             await uploads.note_refused(ctx.sessions, upload_id, UNPREPARED)
     removed = 0
     for upload_id in await uploads.orphans(ctx.sessions, now):
         await storage.delete_upload(str(upload_id))
         removed += await uploads.forget(ctx.sessions, upload_id, now)
     return f"requeued {len(late)}, removed {removed}" + (f", gave up on {len(abandoned)}" if abandoned else "")
+
+
+PASSES = (
+    WorkerPass(PROCESS_PASS, process_upload_pass),  # queued once an upload is received (queue_processing)
+    # A one-time code, queued by the web process (`TEXT_CODE_PASS`: texts go out from jobs only).
+    WorkerPass(TEXT_CODE_PASS, text_code),
+    WorkerPass("media-sweep", media_sweep, every=300),  # lost processing requeued, orphan uploads removed
+)

@@ -9,6 +9,7 @@ import os
 import signal
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from multiprocessing.process import BaseProcess
 
@@ -16,18 +17,17 @@ from rq import Queue, SimpleWorker
 from rq.serializers import JSONSerializer
 
 from assembly.channel_list import CHANNELS
-from assembly.former_jobs import RenamedJob
 from assembly.job_runtime import close_runtime
 from assembly.logs import json_wanted, setup_logging
+from assembly.passes import PASSES, PassJob
 from assembly.provider_list import PROVIDERS
 from assembly.settings import Settings
-from gateway.jobs.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS
+from gateway.core.worker_passes import PASS_JOB, WorkerPass
 from gateway.jobs.queues import DEFAULT_QUEUE, QUEUE_NAMES, job_queue, sync_redis
 from gateway.kit.channel_parts import CHANNEL_JOB
 from gateway.kit.provider_parts import PROVIDER_JOB
 
 log = logging.getLogger(__name__)
-
 
 
 @dataclass(frozen=True)
@@ -38,21 +38,10 @@ class PeriodicJob:
     slot_name: str = ""  # in its job id (default: the function's name)
 
 
-def periodic_jobs() -> tuple[PeriodicJob, ...]:
-    """The service's own (the web process relays the outbox at once; this is the safety net), then each
-    channel's and each provider's (`ChannelParts.periodic_jobs`, `ProviderParts.periodic_jobs`)."""
-    own = (
-        PeriodicJob("assembly.worker_jobs.relay_outbox_job", RELAY_INTERVAL_SECONDS),
-        PeriodicJob("assembly.worker_jobs.reconcile_job", RECONCILE_INTERVAL_SECONDS),
-        PeriodicJob("assembly.worker_jobs.verify_by_list_job", 30),  # payments counted, checked in their list
-        PeriodicJob("assembly.worker_jobs.refunds_job", 30),  # refunds owed, sent by the provider's API and followed
-        PeriodicJob("assembly.worker_jobs.payouts_job", 30),  # approved payouts to a wallet, sent and followed
-        PeriodicJob("assembly.worker_jobs.money_check_job", 300),  # yesterday's books against the providers'
-        # hourly ledger checkpoints; at close, a checkpoint and a signed results sheet
-        PeriodicJob("assembly.worker_jobs.ledger_checkpoint_job", 300),
-        PeriodicJob("assembly.media_jobs.media_sweep_job", 300),  # lost processing requeued, orphan uploads removed
-        PeriodicJob("assembly.worker_jobs.shared_addresses_job", 600),  # addresses many people share, learned
-    )
+def periodic_jobs(passes: Iterable[WorkerPass] = PASSES) -> tuple[PeriodicJob, ...]:
+    """The passes the worker runs by itself (`WorkerPass.every`), then each channel's and each provider's
+    (`ChannelParts.periodic_jobs`, `ProviderParts.periodic_jobs`)."""
+    own = tuple(PeriodicJob(PASS_JOB, each.every, (each.name,), each.name) for each in passes if each.every)
     channels = tuple(PeriodicJob(CHANNEL_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
                      for parts in CHANNELS for job, interval in parts.periodic_jobs)
     providers = tuple(PeriodicJob(PROVIDER_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
@@ -208,7 +197,7 @@ def run_worker(redis_url: str, *, with_cron: bool = True, burst: bool = False,
     try:
         # SimpleWorker runs jobs in this process, sharing one job runtime (see assembly.job_runtime.JobRuntime);
         # job time-outs still apply. Run several worker processes for parallelism.
-        worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer, job_class=RenamedJob,
+        worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer, job_class=PassJob,
                               maintenance_interval=SCHEDULER_LOOK_SECONDS)
         # RQ waits twice as long after each failed try to reach Redis, up to a minute: after an outage of a
         # minute or two the reconciler and the receipts would stay idle up to a minute more with Redis back.

@@ -1,5 +1,8 @@
-"""The worker's own RQ jobs (the outbox, the reconciler, money out, the ledger); each runs in the process's job runtime
-(`assembly.job_runtime`). A provider's own passes are its parts' (`ProviderParts.jobs`)."""
+"""The worker's own passes, those that need the roof's parts (the board's refresh, the results' signing key, the
+outbox's handlers): the outbox's delivery and relay, the reconciler, the daily money check, the ledger's
+checkpoints. Each is a `WorkerPass` (gateway.core.worker_passes) run in the process's job runtime
+(`assembly.job_runtime`); the wings' own passes are in their folders, a provider's in its parts
+(`ProviderParts.jobs`), all listed in `assembly.passes`."""
 
 from __future__ import annotations
 
@@ -9,23 +12,19 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from assembly.job_runtime import JobContext, relay_now, run_in_context
+from assembly.job_runtime import JobContext, relay_now
 from assembly.media_jobs import media_handlers
 from assembly.results_key import signing_key
-from gateway.core.fraud.counter_sweep import sweep_counters
 from gateway.core.fraud.holds import HELD_TOPIC
-from gateway.core.fraud.shared_learning import learn_shared_addresses
-from gateway.core.money_out.payouts_sent import payouts_pass
-from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.core.orders.held_together import hold_earlier
 from gateway.core.orders.receipts import RECEIPT_TOPICS, send_receipt
 from gateway.core.payments.verification import Verified, verify_due
-from gateway.core.payments.verification_by_list import verify_by_list
+from gateway.core.worker_passes import WorkerPass
 from gateway.jobs import outbox
 from gateway.jobs.balance_check import check_balances
 from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.jobs.found_paid import note_found_paid
-from gateway.jobs.last_passes import note_pass
+from gateway.jobs.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS, note_pass
 from gateway.jobs.leases import lease_held
 from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.jobs.queues import job_queue, sync_redis
@@ -67,16 +66,12 @@ def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
             | {HELD_TOPIC: hold_with} | media_handlers(ctx))
 
 
-def deliver_outbox_job(outbox_id: int) -> bool:
-    return run_in_context(lambda ctx: outbox.deliver(ctx.sessions, outbox_id, outbox_handlers(ctx)))
-
-
-def relay_outbox_job() -> int:
-    """The relay's safety net (the web process relays at once after each confirmation)."""
-    return run_in_context(relay_pass)
+async def deliver_outbox(ctx: JobContext, outbox_id: int) -> bool:
+    return await outbox.deliver(ctx.sessions, outbox_id, outbox_handlers(ctx))
 
 
 async def relay_pass(ctx: JobContext) -> int:
+    """The relay's safety net (the web process relays at once after each confirmation)."""
     queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
 
     async def enqueue(ids: list[int]) -> int:
@@ -88,13 +83,8 @@ async def relay_pass(ctx: JobContext) -> int:
     return relayed
 
 
-def reconcile_job() -> str:
-    """One reconciler pass; a lease keeps two passes from checking the same orders at once."""
-
-    return run_in_context(reconcile_pass)
-
-
 async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE_SECONDS) -> str:
+    """One reconciler pass; a lease keeps two passes from checking the same orders at once."""
     async with lease_held(ctx.redis, RECONCILE_LEASE, lease_seconds) as held:
         if not held:
             # The lease is renewed only while its holder runs: a long pass (hundreds of due orders paced
@@ -114,25 +104,10 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
     return report.summary()
 
 
-def refunds_job() -> str:
-    """Every 30 s (assembly.worker.PERIODIC_JOBS): refunds owed by a provider that refunds by API, sent and
-    followed (gateway.core.money_out.refunds_sent)."""
-    return run_in_context(refunds_turn)
-
-
-async def refunds_turn(ctx: JobContext) -> str:
-    turns = await refunds_pass(ctx.sessions, ctx.providers, datetime.now(UTC))
-    return ", ".join(f"{turn.reference}: {turn.outcome}" for turn in turns) or "nothing due"
-
-
-def money_check_job() -> str:
-    """Every five minutes (assembly.worker.PERIODIC_JOBS): yesterday's books against each provider's word, a share
-    of the day per pass until it is read through (gateway.jobs.money_reconciliation); every hour, the account
-    balances against the books (gateway.jobs.balance_check)."""
-    return run_in_context(money_check_turn)
-
-
 async def money_check_turn(ctx: JobContext) -> str:
+    """Yesterday's books against each provider's word, a share of the day per pass until it is read through
+    (gateway.jobs.money_reconciliation); every hour, the account balances against the books
+    (gateway.jobs.balance_check)."""
     day, lines = datetime.now(UTC).date() - timedelta(days=1), []
     deadline = asyncio.get_running_loop().time() + MONEY_CHECK_PASS_SECONDS
     read_balances = not await ctx.redis.exists(BALANCES_READ)
@@ -156,54 +131,8 @@ async def money_check_turn(ctx: JobContext) -> str:
     return "; ".join(lines) or f"{day.isoformat()} read already"
 
 
-def payouts_job() -> str:
-    """Every 30 s (assembly.worker.PERIODIC_JOBS): approved payouts to a wallet, sent by the provider's API and
-    followed (gateway.core.money_out.payouts_sent)."""
-    return run_in_context(payouts_turn)
-
-
-async def payouts_turn(ctx: JobContext) -> str:
-    turns = await payouts_pass(ctx.sessions, ctx.providers, datetime.now(UTC))
-    return ", ".join(f"{turn.reference}: {turn.outcome}" for turn in turns) or "nothing due"
-
-
-def verify_by_list_job() -> int:
-    """Every 30 s (assembly.worker.PERIODIC_JOBS): payments counted on a chat's word checked against their provider's
-    list (Stars: Telegram's)."""
-    return len(run_in_context(verify_by_list_pass))
-
-
-async def verify_by_list_pass(ctx: JobContext) -> list[tuple[uuid.UUID, Verified]]:
-    """One read of each listing provider's payments (Stars: `getStarTransactions`) for all its due entries of
-    the verification queue; the board moves at once when votes were taken back off or refunded."""
-    verified: list[tuple[uuid.UUID, Verified]] = []
-    for provider, payments in ctx.providers.payment_lists().items():
-        verified += await verify_by_list(ctx.sessions, provider, payments, now=datetime.now(UTC),
-                                         wait_for=payments.lags_by)
-    if any(outcome in (Verified.DISAGREED, Verified.REFUNDED) for _, outcome in verified):
-        await relay_now(ctx)
-    return verified
-
-
 # The vote ledger: hourly checkpoints, and at close a checkpoint and a signed results sheet.
 LEDGER_ROUNDS_SECONDS = 300
-
-
-def shared_addresses_job() -> str:
-    """Every ten minutes (assembly.worker.PERIODIC_JOBS): addresses learned to be a crowd's, or no longer; then the
-    fraud counters nobody will read again removed (gateway.core.fraud.counter_sweep)."""
-    return run_in_context(shared_addresses_pass)
-
-
-async def shared_addresses_pass(ctx: JobContext) -> str:
-    now = datetime.now(UTC)
-    learned, forgotten = await learn_shared_addresses(ctx.sessions, now)
-    swept = await sweep_counters(ctx.sessions, now)
-    return f"{learned} shared addresses learned or kept, {forgotten} forgotten; {swept} stale counters removed"
-
-
-def ledger_checkpoint_job() -> list[str]:
-    return run_in_context(ledger_checkpoint_pass)
 
 
 async def ledger_checkpoint_pass(ctx: JobContext) -> list[str]:
@@ -211,3 +140,13 @@ async def ledger_checkpoint_pass(ctx: JobContext) -> list[str]:
     if done:
         log.info("ledger: %s", ", ".join(done))
     return done
+
+
+PASSES = (
+    WorkerPass(outbox.DELIVER_PASS, deliver_outbox),  # queued by the relay, one job per outbox row
+    WorkerPass("relay-outbox", relay_pass, every=RELAY_INTERVAL_SECONDS),
+    WorkerPass("reconcile", reconcile_pass, every=RECONCILE_INTERVAL_SECONDS),
+    WorkerPass("money-check", money_check_turn, every=300),
+    # hourly ledger checkpoints; at close, a checkpoint and a signed results sheet
+    WorkerPass("ledger-checkpoint", ledger_checkpoint_pass, every=LEDGER_ROUNDS_SECONDS),
+)

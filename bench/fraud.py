@@ -54,7 +54,7 @@ from gateway.db.seed import ensure_tallies
 SLUG = "fraud-night"
 CONCURRENCY = 8  # orders in flight at once (never two of one person)
 PENDING_TTL = timedelta(minutes=10)
-LEARNING_EVERY = 600.0  # seconds: the worker's pass that learns shared addresses (assembly/worker_jobs.py)
+LEARNING_EVERY = 600.0  # seconds: the worker's pass that learns shared addresses (gateway/core/fraud/passes.py)
 WINDOW = 5000  # PostgreSQL's CPU per order over the night's first and last this many orders
 # The contest's hard limits per payer number (they refuse, before any prompt): generous, so that the fraud rules
 # (which hold) are what is measured; no honest fan orders ten times in a minute.

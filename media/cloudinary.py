@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from gateway.core.media_storage import Received, UploadGrant, source_key
+from gateway.db.engine import Sessions
 from media.cloudinary_api import (
     ALLOWED_FORMATS,
     CHUNK_BYTES,
@@ -29,7 +30,7 @@ from media.cloudinary_api import (
     eager_of,
     made_named,
 )
-from media.cloudinary_notices import CloudinaryNotice, read_resource
+from media.cloudinary_notices import CloudinaryNotice, note, read_resource
 from media.settings import CloudinaryAccount
 
 RESOURCE_ORDER = ("video", "image")  # an upload id names a clip or a photo: the Admin API is asked for each
@@ -148,6 +149,17 @@ class CloudinaryStorage:
                                             params={"prefix": f"{upload_id}/", "invalidate": "true"},
                                             auth=self._admin_auth())
             _checked(answer)
+
+    async def processed(self, upload_id: str) -> None:
+        """Cloudinary keeps the original beside what is made of it (a photo our worker re-encoded)."""
+
+    async def settle_late(self, sessions: Sessions, upload_id: str) -> bool:
+        """It prepares clips itself: what its Admin API says of the upload, noted as the lost notice would have
+        been."""
+        found = await self.notice(upload_id)
+        if found is not None:
+            await note(sessions, found)
+        return True
 
     async def withhold(self, upload_id: str, hidden: bool) -> None:
         """The upload's access mode (Admin API `update_access_mode`, a clip or a photo): `authenticated`, and

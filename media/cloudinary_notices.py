@@ -4,16 +4,19 @@ as Cloudinary signs them), the Admin API's resource and a chunked upload's last 
 An `upload` notification (or a resource) says the file arrived, its size, length and picture; a clip the entry
 rules refuse (media.clip_rules: longer than a minute, no picture, not a video) is refused with the same words as
 a clip the service's own ffmpeg probed. An `eager` notification says the renditions are made: the files, named as
-media.processing names them, with their delivery URLs."""
+media.processing names them, with their delivery URLs. Each is noted once on its upload (`note`)."""
 
 from __future__ import annotations
 
 import hmac
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from gateway.core.media import uploads
 from gateway.core.media_storage import MadeFiles, file_key
+from gateway.db.engine import Sessions
 from media.clip_rules import ClipFacts, refusal
 from media.cloudinary_api import made_for, notification_signature, upload_of
 
@@ -131,3 +134,30 @@ def _files(upload_id: str, resource_type: str, entries: object) -> dict[str, dic
             files[made.name] = {"key": file_key(upload_id, made.file_name), "url": str(url),
                                 "content_type": made.content_type}
     return files
+
+
+async def note(sessions: Sessions, notice: CloudinaryNotice) -> str:
+    """What the notice (or the Admin API's answer, when a notification was lost) says, noted once."""
+    try:
+        upload_id = uuid.UUID(notice.upload_id)
+    except ValueError:
+        return "not ours"
+    upload = await uploads.upload_of(sessions, upload_id)
+    if upload is None:
+        return "unknown"  # removed as an orphan meanwhile
+    size = notice.size_bytes or 0
+    if notice.kind == "upload" and size > upload.max_bytes:
+        await uploads.note_refused(sessions, upload_id,
+                                   f"The file is {size / 1024 / 1024:.0f} MB: at most "
+                                   f"{upload.max_bytes // 1024 // 1024} MB.")
+        return "refused"
+    if notice.kind == "upload" or notice.made is not None:
+        await uploads.note_received(sessions, upload_id, size or upload.max_bytes, storage_transcodes=True)
+    if notice.refusal is not None:
+        await uploads.note_refused(sessions, upload_id, notice.refusal, dict(notice.facts))
+        return "refused"
+    made = notice.made
+    if made is not None:
+        await uploads.note_ready(sessions, upload_id, made.facts, made.files)
+        return "ready"
+    return "received"

@@ -8,15 +8,12 @@ from __future__ import annotations
 import json
 import logging
 import time
-import uuid
 
 from aiohttp import web
 
-from gateway.core.media import uploads
-from gateway.db.engine import Sessions
 from gateway.kit.keys import MEDIA_STORAGE, SESSIONS
 from media.cloudinary import CloudinaryStorage
-from media.cloudinary_notices import CloudinaryNotice, NotOurs, read_notification, verify_notification
+from media.cloudinary_notices import NotOurs, note, read_notification, verify_notification
 
 log = logging.getLogger(__name__)
 NOTIFY_PATH = "/media/cloudinary/notify"
@@ -52,33 +49,6 @@ async def notify(request: web.Request) -> web.Response:
         notice = checked
     await note(request.app[SESSIONS], notice)
     return web.json_response({"noted": True})
-
-
-async def note(sessions: Sessions, notice: CloudinaryNotice) -> str:
-    """What the notice (or the Admin API's answer, when a notification was lost) says, noted once."""
-    try:
-        upload_id = uuid.UUID(notice.upload_id)
-    except ValueError:
-        return "not ours"
-    upload = await uploads.upload_of(sessions, upload_id)
-    if upload is None:
-        return "unknown"  # removed as an orphan meanwhile
-    size = notice.size_bytes or 0
-    if notice.kind == "upload" and size > upload.max_bytes:
-        await uploads.note_refused(sessions, upload_id,
-                                   f"The file is {size / 1024 / 1024:.0f} MB: at most "
-                                   f"{upload.max_bytes // 1024 // 1024} MB.")
-        return "refused"
-    if notice.kind == "upload" or notice.made is not None:
-        await uploads.note_received(sessions, upload_id, size or upload.max_bytes, storage_transcodes=True)
-    if notice.refusal is not None:
-        await uploads.note_refused(sessions, upload_id, notice.refusal, dict(notice.facts))
-        return "refused"
-    made = notice.made
-    if made is not None:
-        await uploads.note_ready(sessions, upload_id, made.facts, made.files)
-        return "ready"
-    return "received"
 
 
 def setup(app: web.Application) -> None:

@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 import jwt
 
 from gateway.core.media_storage import Received, UploadGrant, link_expiry
+from gateway.db.engine import Sessions
 
 ALGORITHM = "HS256"
 AUDIENCE = "ballot-upload"
@@ -128,6 +129,9 @@ class LocalStorage:
         await asyncio.to_thread(_remove, [self.incoming(upload_id), self.source(upload_id), self.made(upload_id),
                                           self.finished(upload_id)])
 
+    async def settle_late(self, sessions: Sessions, upload_id: str) -> bool:
+        return False  # our worker prepares every file kept here
+
     async def withhold(self, upload_id: str, hidden: bool) -> None:
         """Nothing to do: the media server asks the database whether viewers may have a file (remembering the
         answer under a second: media.upload_server.remembered)."""
@@ -139,8 +143,8 @@ class LocalStorage:
     def completed(self, upload_id: str) -> bool:
         return self.source(upload_id).exists() or self.finished(upload_id).exists()
 
-    async def drop_source(self, upload_id: str) -> None:
-        """Once processed, the original is not kept: only what was made of it is served."""
+    async def processed(self, upload_id: str) -> None:
+        """The original is not kept: only what was made of it is served."""
         def drop() -> None:
             self.finished(upload_id).touch()
             _remove([self.source(upload_id)])

@@ -4,7 +4,8 @@ process of its own so a 50 MB clip never crosses a vote-taking web process.
 Uploads speak tus 1.0 (https://tus.io/protocols/resumable-upload), core protocol and `creation`, at the URL the
 grant names: POST declares the length, PATCH appends chunks at the offset HEAD reports, so a phone whose
 3G link drops goes on from its last whole chunk. Every request carries the grant (a bearer JWT, checked here);
-when the last byte lands the file becomes the upload's source and the service is told (`on_complete`).
+when the last byte lands the file becomes the upload's source and the service is told (`on_complete`: in
+`gateway media`, the upload noted as received in the database, `served_media_app`).
 
 Files are served with aiohttp's FileResponse (HTTP Range: a phone seeks without fetching the whole clip), with
 the type of what the service made and `nosniff`; nothing a browser uploaded is ever served as it came. A file is
@@ -17,11 +18,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
+from gateway.core.media.uploads import note_received, served_publicly
+from gateway.db.engine import Sessions, create_engine, session_factory
 from media.local_storage import SERVED, LocalStorage, read_grant, read_link, upload_name
 
 log = logging.getLogger(__name__)
@@ -218,4 +222,31 @@ def media_app(storage: LocalStorage, on_complete: OnComplete, public: Public = n
     app.router.add_route("HEAD", "/uploads/{upload_id}", head)
     app.router.add_patch("/uploads/{upload_id}", patch)
     app.router.add_get("/files/{upload_id}/{name}", serve_file)
+    return app
+
+
+def database_hooks(sessions: Sessions) -> tuple[OnComplete, Public]:
+    """What the media server tells the service and asks of it, through the database: a finished upload noted as
+    received (its entry's submission and its processing follow), and whether viewers may have an upload's files
+    (the answer remembered ACCESS_SECONDS)."""
+    async def received(upload_id: str, size: int) -> None:
+        await note_received(sessions, uuid.UUID(upload_id), size)
+
+    async def public(upload_id: str) -> bool:
+        return await served_publicly(sessions, uuid.UUID(upload_id))
+
+    return received, remembered(public)
+
+
+def served_media_app(storage: LocalStorage, database_url: str) -> web.Application:
+    """The media server as `gateway media` runs it: its hooks on the service's database (`database_hooks`), its
+    connections closed with the app."""
+    engine = create_engine(database_url, pool_size=2)
+    app = media_app(storage, *database_hooks(session_factory(engine)))
+
+    async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
+        yield
+        await engine.dispose()
+
+    app.cleanup_ctx.append(engine_ctx)
     return app

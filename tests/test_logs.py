@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 
 from assembly.logs import request_id, stderr_handler
 from assembly.settings import Settings
+from gateway.core.worker_passes import enqueue_pass
 from gateway.jobs.queues import job_queue, sync_redis
 
 SHORT_LINE = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO |WARNING|ERROR|CRITICAL) [\w.]+: \S")
@@ -29,7 +30,7 @@ def worker_env(settings: Settings, **changes: str) -> dict[str, str]:
 
 
 def enqueue_relay(settings: Settings, job_id: str) -> None:
-    job_queue(sync_redis(settings.redis_url or "")).enqueue("assembly.worker_jobs.relay_outbox_job", job_id=job_id)
+    enqueue_pass(job_queue(sync_redis(settings.redis_url or "")), "relay-outbox", job_id=job_id)
 
 
 WORKER = [sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"]

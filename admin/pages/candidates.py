@@ -14,7 +14,7 @@ from admin.web import (
 from gateway.core.audit import Actor
 from gateway.core.contests import catalog, contests_admin
 from gateway.core.errors import DomainError
-from gateway.kit.keys import PHOTO_DECODER, SESSIONS, SETTINGS
+from gateway.kit.keys import PHOTO_DECODER, PHOTO_REENCODE, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -78,7 +78,7 @@ async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamRespo
     candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor,
                                                   int(request.match_info["candidate_id"]))  # scope first
     try:
-        jpeg = await photos.reencode_in_turn(request.app[PHOTO_DECODER], data)
+        jpeg = await photos.reencode_in_turn(request.app[PHOTO_DECODER], request.app[PHOTO_REENCODE], data)
     except DomainError as exc:
         return await show_contest(request, actor, candidate.contest_id, error=exc.message, status=exc.status)
     await photos.attach(request.app[SESSIONS], actor, candidate.id, request.app[SETTINGS].gateway_data_dir, jpeg)

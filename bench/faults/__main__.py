@@ -179,7 +179,7 @@ async def reconciling_worker(stack: Stack, timeout: float) -> tuple[int, int] | 
             if 0 < paid < total:
                 for worker in await asyncio.to_thread(Worker.all, connection=redis):
                     job = await asyncio.to_thread(worker.get_current_job_id)
-                    if job and "reconcile_job" in job and worker.pid:
+                    if job and job.startswith("periodic-reconcile-") and worker.pid:
                         return worker.pid, paid
             await asyncio.sleep(0.2)
         return None

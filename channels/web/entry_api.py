@@ -23,7 +23,9 @@ from gateway.core.entries.entry_texts import code_text
 from gateway.core.errors import DomainError
 from gateway.core.media_storage import UploadGrant
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
+from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.texts import Lang
+from gateway.core.worker_passes import enqueue_pass
 from gateway.kit import code_work, phone_proof
 from gateway.kit.keys import MEDIA_STORAGE, PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
 from gateway.kit.phone_proof import CODE_SECONDS
@@ -32,7 +34,6 @@ from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()
 PURPOSE = "entry"
-TEXT_CODE_JOB = "assembly.media_jobs.text_code_job"  # texts go out from jobs (the SMS channel's sender)
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -147,8 +148,9 @@ async def send_code(request: web.Request) -> web.Response:
     code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request),
                                       per_day=per_day, scope=scope)
     lang = Lang.parse(request.query.get("lang")) or Lang.FR
-    await asyncio.to_thread(request.app[QUEUE].enqueue, TEXT_CODE_JOB, msisdn, code_text(lang, code, call.contest_name),
-                            str(uuid.uuid4()), job_timeout=120, result_ttl=60, failure_ttl=CODE_SECONDS)
+    await asyncio.to_thread(enqueue_pass, request.app[QUEUE], TEXT_CODE_PASS, msisdn,
+                            code_text(lang, code, call.contest_name), str(uuid.uuid4()), job_timeout=120,
+                            result_ttl=60, failure_ttl=CODE_SECONDS)
     return web.json_response({"sent_to": msisdn}, status=202)
 
 

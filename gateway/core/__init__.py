@@ -20,7 +20,8 @@ crossing goes one way; `[tool.importlinter]` in pyproject.toml keeps it so):
 The kernel stays flat: ``service`` above the wings (the one API every channel calls, composing them); below them,
 importing none, the interfaces of what lies outside the core (``providers`` for payments, ``media_storage`` for files,
 and those a channel implements or uses: ``channel_settings``, ``channel_queries``, ``channel_reports``,
-``phone_texts``); and what every wing shares: ``errors``, ``money``, ``phone``, ``texts`` (the core's gettext catalogs
+``phone_texts``); ``worker_passes``, how a wing declares its worker passes (a ``passes`` module of its own, run
+by name); and what every wing shares: ``errors``, ``money``, ``phone``, ``texts`` (the core's gettext catalogs
 in ``locales/``), ``audit``, ``outbox``, ``entered_text`` (an organiser's text checked) and ``cells`` (text safe in a
 spreadsheet).
 """

@@ -16,6 +16,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from gateway.db.engine import Sessions
+
 
 @dataclass(frozen=True)
 class UploadGrant:
@@ -100,6 +102,16 @@ class MediaStorage(Protocol):
 
     async def delete_upload(self, upload_id: str) -> None:
         """Remove the source and every file made from it (an orphan, a replaced clip)."""
+        ...
+
+    async def processed(self, upload_id: str) -> None:
+        """Our worker made the upload's files: the storage keeps its original, or lets it go (where we keep the
+        files ourselves only what was made of it is served)."""
+        ...
+
+    async def settle_late(self, sessions: Sessions, upload_id: str) -> bool:
+        """An upload received but still not prepared long after (its notice lost, a worker killed): a storage
+        that prepares files itself notes what it says of it and answers True; False leaves it for our worker."""
         ...
 
     async def withhold(self, upload_id: str, hidden: bool) -> None:

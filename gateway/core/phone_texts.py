@@ -8,6 +8,10 @@ from __future__ import annotations
 import uuid
 from typing import Protocol
 
+# The worker's pass that texts a one-time code (msisdn, text, notice id), queued by the web processes: texts go out
+# from jobs only, through the channel that texts phones.
+TEXT_CODE_PASS = "text-code"
+
 
 class PhoneTexter(Protocol):
     async def __call__(self, msisdn: str, text: str, notice_id: uuid.UUID, kind: str) -> None: ...

@@ -16,6 +16,7 @@ from rq import Queue, Retry
 from rq.job import Job
 from sqlalchemy import select, update
 
+from gateway.core.worker_passes import enqueue_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage
 
@@ -26,6 +27,7 @@ BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
 # Told, after a local handler ran, its topic and when each of its rows was written (the latency to the board).
 Handled = Callable[[str, list[datetime]], None]
 
+DELIVER_PASS = "deliver-outbox"  # the worker's pass that delivers one row (assembly.worker_jobs)
 DELIVERY_RETRY = Retry(max=6, interval=[1, 5, 15, 60, 300, 900])
 
 
@@ -40,10 +42,8 @@ def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
         job_id = delivery_job_id(outbox_id)
         if Job.exists(job_id, connection=queue.connection):
             continue
-        queue.enqueue(
-            "assembly.worker_jobs.deliver_outbox_job", outbox_id, job_id=job_id,
-            result_ttl=7 * 86400, failure_ttl=30 * 86400, retry=DELIVERY_RETRY,
-        )
+        enqueue_pass(queue, DELIVER_PASS, outbox_id, job_id=job_id, result_ttl=7 * 86400, failure_ttl=30 * 86400,
+                     retry=DELIVERY_RETRY)
         new += 1
     return new
 

@@ -50,6 +50,8 @@ COUNT_BATCHES: web.AppKey[CountBatches | None] = web.AppKey("count_batches")  # 
 USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
 # The one thread that decodes uploaded photos in a web process (admin.photos): one decode at a time.
 PHOTO_DECODER = web.AppKey("photo_decoder", ThreadPoolExecutor)
+# What decodes one: a photo's bytes as a clean JPEG, or a DomainError (media.photos.reencode, set by the assembly).
+PHOTO_REENCODE: web.AppKey[Callable[[bytes], bytes]] = web.AppKey("photo_reencode")
 # The figures measured as the work happens (callback to tally, tally to board, providers' answers).
 SERVICE_LEVELS = web.AppKey("service_levels", ServiceLevels)
 # Where the control room reads them: this process's, or the host's sums where its processes share them.

@@ -66,7 +66,7 @@ async def test_six_of_the_largest_photos_at_once_add_under_150_mb_to_the_web_pro
 
 def test_a_grey_or_palette_photo_is_taken_in_colour() -> None:
     """The modes people's phones and editors produce still work (pure: no server needed)."""
-    from admin.photos import reencode
+    from media.photos import reencode
 
     for mode, colour in (("1", 1), ("L", 90), ("LA", (90, 255)), ("P", 3), ("RGBA", (9, 9, 9, 0))):
         out = io.BytesIO()

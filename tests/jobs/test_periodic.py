@@ -88,7 +88,7 @@ async def periodic_jobs_running(redis: Redis, worker: subprocess.Popen[bytes]) -
     """Wait until the worker's enqueuer has enqueued a reconciler pass and the worker has taken it; its pid."""
     await until(lambda: child_of(worker.pid, ENQUEUER) is not None, timeout=30)
     for _ in range(600):
-        if await redis.keys("rq:job:periodic-reconcile_job-*") and not await redis.llen("rq:queue:default"):
+        if await redis.keys("rq:job:periodic-reconcile-*") and not await redis.llen("rq:queue:default"):
             enqueuer = child_of(worker.pid, ENQUEUER)
             assert enqueuer is not None
             return enqueuer
@@ -143,7 +143,7 @@ async def test_a_periodic_enqueuer_that_dies_is_started_again(
         os.kill(first, signal.SIGKILL)
         await until(lambda: not alive(first), timeout=10)
         await until(lambda: child_of(worker.pid, ENQUEUER) not in (None, first), timeout=20)
-        await redis.delete(*await redis.keys("rq:job:periodic-reconcile_job-*"))  # only a live enqueuer adds one
+        await redis.delete(*await redis.keys("rq:job:periodic-reconcile-*"))  # only a live enqueuer adds one
         await periodic_jobs_running(redis, worker)
     assert "the periodic enqueuer exited (code -9); starting another" in log.read_text()
 

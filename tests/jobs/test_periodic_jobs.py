@@ -1,15 +1,24 @@
-"""Every job the worker schedules names a function that exists: a misspelt one would fail only when RQ ran it."""
+"""Every job the worker schedules names a pass, a channel's job or a provider's that exists: a misspelt one would
+fail only when RQ ran it."""
 
 from __future__ import annotations
 
-import importlib
-
+from assembly.channel_list import channel
+from assembly.passes import PASSES_BY_NAME
+from assembly.provider_list import provider
 from assembly.worker import PERIODIC_JOBS
+from gateway.core.worker_passes import PASS_JOB
+from gateway.kit.channel_parts import CHANNEL_JOB
+from gateway.kit.provider_parts import PROVIDER_JOB
 
 
-def test_every_periodic_job_names_a_function() -> None:
-    names = [job.function for job in PERIODIC_JOBS]
-    assert "assembly.worker_jobs.payouts_job" in names and "assembly.worker_jobs.money_check_job" in names
-    for name in names:
-        module, function = name.rsplit(".", 1)
-        assert callable(getattr(importlib.import_module(module), function, None)), name
+def test_every_periodic_job_names_something_the_worker_runs() -> None:
+    passes = [job.args[0] for job in PERIODIC_JOBS if job.function == PASS_JOB]
+    assert {"reconcile", "relay-outbox", "payouts", "money-check", "media-sweep"} <= set(passes)
+    for job in PERIODIC_JOBS:
+        if job.function == PASS_JOB:
+            assert PASSES_BY_NAME[job.args[0]].every == job.interval
+        elif job.function == CHANNEL_JOB:
+            assert job.args[1] in channel(job.args[0]).jobs
+        else:
+            assert job.function == PROVIDER_JOB and job.args[1] in provider(job.args[0]).jobs

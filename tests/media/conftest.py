@@ -4,7 +4,6 @@ fake at the wire."""
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
@@ -21,10 +20,9 @@ from assembly.media import local_storage
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
-from gateway.core.media.uploads import note_received, served_publicly
 from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS
-from media.upload_server import media_app, remembered
+from media.upload_server import database_hooks, media_app
 from tests.fakes.africastalking import FakeAt
 from tests.payments import card_votes, stripe_checkout
 
@@ -44,14 +42,8 @@ def fake_at() -> Iterator[FakeAt]:
 
 @pytest.fixture
 async def entering(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Entering]:
-    async def on_complete(upload_id: str, size: int) -> None:
-        await note_received(sessions, uuid.UUID(upload_id), size)
-
-    async def public(upload_id: str) -> bool:
-        return await served_publicly(sessions, uuid.UUID(upload_id))
-
-    # Wired as `gateway media` wires it: the answer remembered as long as in production.
-    media_server = TestServer(media_app(local_storage(settings), on_complete, remembered(public)))
+    # Wired as `gateway media` wires it (its hooks on the database, the answer remembered as long as in production).
+    media_server = TestServer(media_app(local_storage(settings), *database_hooks(sessions)))
     await media_server.start_server()
     base = str(media_server.make_url("")).rstrip("/")
     # Cards too (Stripe faked at the wire where a test pays by card): an entry's fee may be paid by card. Code

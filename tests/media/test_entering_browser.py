@@ -7,7 +7,6 @@ candidate counts. Screenshots of each step go to tests/artifacts/."""
 from __future__ import annotations
 
 import re
-import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,7 +28,7 @@ from assembly.media_jobs import on_entry_decided, process_upload, text_code
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
-from gateway.core.media.uploads import note_received, served_publicly
+from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, Tally, UploadState
 from gateway.jobs.queues import job_queue, sync_redis
@@ -64,14 +63,8 @@ async def show(clean: None, settings: Settings, sessions: Sessions, redis: Redis
             "media_upload_url": media_url, "media_files_url": media_url,
             "at_username": "sandbox", "at_api_key": SecretStr("at-key-0123456789")})
 
-        async def on_complete(upload_id: str, size: int) -> None:
-            await note_received(sessions, uuid.UUID(upload_id), size)
-
-        async def public(upload_id: str) -> bool:
-            return await served_publicly(sessions, uuid.UUID(upload_id))
-
-        from media.upload_server import media_app, remembered
-        async with (TestServer(media_app(local_storage(wired), on_complete, remembered(public)), port=media_port),
+        from media.upload_server import database_hooks, media_app
+        async with (TestServer(media_app(local_storage(wired), *database_hooks(sessions)), port=media_port),
                     TestServer(create_app(wired), port=port) as server, httpx.AsyncClient() as http):
             await seed_demo(sessions)
             registry = build_providers(wired, http)
@@ -90,8 +83,8 @@ async def shot(page: Page, name: str) -> None:
 async def text_the_code(show: Show, fake_at: FakeAt) -> str:
     """What the worker does with the queued text: AT's fake receives it; the code is what the phone shows."""
     queue = job_queue(sync_redis(show.job.settings.redis_url or ""))
-    [queued] = [job for job in queue.get_jobs() if job.func_name.endswith("text_code_job")]
-    await text_code(show.job, *queued.args)
+    [queued] = [job for job in queue.get_jobs() if job.args[:1] == [TEXT_CODE_PASS]]
+    await text_code(show.job, *queued.args[1:])
     found = re.search(r"\b(\d{6})\b", fake_at.texts()[-1])
     assert found is not None and fake_at.sent[-1]["to"] == PHONE
     return found.group(1)

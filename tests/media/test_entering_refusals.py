@@ -17,6 +17,7 @@ from assembly.media_jobs import process_upload, text_code
 from gateway.core.entries.entries_review import approve_entries
 from gateway.core.errors import Conflict
 from gateway.core.media import uploads
+from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, Entry, UploadState
 from gateway.jobs.queues import job_queue, sync_redis
@@ -31,8 +32,8 @@ async def texted_code(entering: Entering, job: JobContext, fake_at: FakeAt, slug
     asked = await ask_code(entering.web, slug, phone)
     assert asked.status == 202
     queued = [j for j in job_queue(sync_redis(entering.settings.redis_url or "")).get_jobs()
-              if j.func_name.endswith("text_code_job")]
-    await text_code(job, *queued[-1].args)
+              if j.args[:1] == [TEXT_CODE_PASS]]
+    await text_code(job, *queued[-1].args[1:])
     found = re.search(r"\b(\d{6})\b", fake_at.texts()[-1])
     assert found is not None
     return found.group(1)

@@ -12,7 +12,8 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from assembly.job_runtime import JobContext
-from assembly.media_jobs import PROCESS_JOB, UNPREPARED, media_sweep
+from assembly.media_jobs import PROCESS_PASS, UNPREPARED, media_sweep
+from gateway.core.worker_passes import enqueue_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import MediaUpload, UploadKind, UploadState
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
@@ -60,7 +61,7 @@ async def test_a_received_upload_whose_processing_was_lost_is_queued_again_once(
     await media_sweep(media_job)
     await media_sweep(media_job)
     queue = job_queue(sync_redis(media_job.settings.redis_url or ""), MEDIA_QUEUE)
-    assert [job.args for job in queue.get_jobs()] == [[str(lost)]]
+    assert [job.args for job in queue.get_jobs()] == [[PROCESS_PASS, str(lost)]]
 
 
 async def test_a_clip_whose_processing_failed_every_time_is_refused_with_a_reason(
@@ -71,7 +72,7 @@ async def test_a_clip_whose_processing_failed_every_time_is_refused_with_a_reaso
     stuck = await an_upload(sessions, storage, tmp_path, contest.id, age=timedelta(hours=1),
                             state=UploadState.RECEIVED)
     queue = job_queue(sync_redis(media_job.settings.redis_url or ""), MEDIA_QUEUE)
-    job = queue.enqueue(PROCESS_JOB, str(stuck), job_id=f"process-{stuck}")
+    job = enqueue_pass(queue, PROCESS_PASS, str(stuck), job_id=f"process-{stuck}")
     queue.remove(job)
     job.set_status(JobStatus.FAILED)  # as RQ leaves a job whose retries all timed out
     FailedJobRegistry(queue=queue).add(job, ttl=600)

@@ -75,7 +75,7 @@ async def test_a_clip_sent_in_chunks_arrives_whole_once_and_the_service_is_told(
     spent = await media.patch(f"/uploads/{upload_id}", data=b"x", headers=chunk_headers(auth, 768))
     assert spent.status == 410  # the grant is spent: a finished upload takes no more bytes
     assert (await spent.json())["error"]["code"] == "upload_complete"
-    await storage.drop_source(upload_id)  # processed: its source is gone, and the grant stays spent
+    await storage.processed(upload_id)  # processed: its source is gone, and the grant stays spent
     anew = await media.post(f"/uploads/{upload_id}", headers={**auth, "Upload-Length": str(len(body))})
     assert anew.status == 410 and not storage.incoming(upload_id).exists()
 

@@ -17,9 +17,9 @@ from sqlalchemy import func, select, update
 from assembly.job_runtime import JobContext
 from assembly.providers import build_providers
 from assembly.settings import Settings
-from assembly.worker_jobs import verify_by_list_pass
 from channels.telegram.fake_api import FakeBotApi
 from gateway.core.oversight.review import ReviewKind, orders_to_review
+from gateway.core.payments.passes import verify_by_list_pass
 from gateway.core.payments.verification import DISAGREED, Verified, verify_due
 from gateway.core.payments.verification_by_list import verify_by_list
 from gateway.core.providers import PaymentListing

@@ -1,0 +1,80 @@
+"""Every worker pass by its name, and the one RQ function that runs them (`pass_job`, `PASS_JOB` in
+gateway.core.worker_passes). A wing declares its passes in its own folder (a `PASSES` tuple); a wing with passes is
+one line in `PASSES` here, and a pass added to a wing already listed touches nothing outside its folder.
+
+A queued job names a pass, not a module: passes move freely. Jobs a release before queued under a function's dotted
+path (`assembly.worker_jobs.reconcile_job`, `gateway.worker_jobs.deliver_outbox_job`...) keep coming during an
+upgrade (the old web processes relay the outbox until they are replaced; RQ requeues a killed old worker's job, a
+retry waits under its first name), so the worker's job class reads such a path by the rule those releases named
+their functions by: the pass's name with `_` for `-`, then `_job` (`former_function`)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from rq.job import Job
+
+from assembly import media_jobs, worker_jobs
+from assembly.job_runtime import channel_job, provider_job, run_in_context
+from gateway.core.fraud import passes as fraud
+from gateway.core.money_out import passes as money_out
+from gateway.core.payments import passes as payments
+from gateway.core.worker_passes import WorkerPass
+
+PASSES: tuple[WorkerPass, ...] = (
+    *worker_jobs.PASSES,
+    *media_jobs.PASSES,
+    *payments.PASSES,
+    *money_out.PASSES,
+    *fraud.PASSES,
+)
+
+
+def by_name(passes: Iterable[WorkerPass]) -> Mapping[str, WorkerPass]:
+    """The passes by name; two of one name would run one another's jobs."""
+    named: dict[str, WorkerPass] = {}
+    for each in passes:
+        if each.name in named:
+            raise ValueError(f"two worker passes are named {each.name!r}")
+        named[each.name] = each
+    return named
+
+
+PASSES_BY_NAME = by_name(PASSES)
+
+
+def pass_job(name: str, *args: Any) -> Any:
+    """The RQ job of every pass: run it in this worker's runtime."""
+    work = PASSES_BY_NAME[name]
+    return run_in_context(lambda ctx: work.run(ctx, *args))
+
+
+# The RQ entry points that kept their path: a former release queued them under `gateway.worker_jobs`.
+KEPT_ENTRY_POINTS: Mapping[str, Callable[..., Any]] = {"channel_job": channel_job, "provider_job": provider_job}
+
+
+def former_function(path: str, passes: Mapping[str, WorkerPass] = PASSES_BY_NAME) -> Callable[..., Any] | None:
+    """What a job queued under a former release's function path runs now; None for a path no release used."""
+    function = path.rsplit(".", 1)[-1]
+    if function in KEPT_ENTRY_POINTS:
+        return KEPT_ENTRY_POINTS[function]
+    name = function.removesuffix("_job").replace("_", "-")
+    if not function.endswith("_job") or name not in passes:
+        return None
+    return functools.partial(pass_job, name)
+
+
+class PassJob(Job):
+    """RQ's job, running a former release's function path as the pass it became (the worker's job class)."""
+
+    @property
+    def func(self) -> Any:
+        try:
+            return super().func
+        except (ValueError, ImportError, AttributeError):
+            former = former_function(self.func_name or "")
+            if former is None:
+                raise
+            return former
