@@ -21,6 +21,8 @@ from gateway.jobs.outbox import BatchHandler, Handled, enqueue_deliveries, relay
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
+# At shutdown, how long a pass under way may take to finish before it is cancelled.
+STOP_GRACE_SECONDS = 5.0
 
 
 class RelayLoop:
@@ -34,6 +36,7 @@ class RelayLoop:
         self._interval = interval
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = False
 
     def kick(self) -> None:
         self._wake.set()
@@ -41,8 +44,16 @@ class RelayLoop:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
-    async def stop(self) -> None:
-        if self._task is not None:
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Let a pass under way finish, then end; cancel only one still running after `grace`. Cancelling at
+        once could strand a connection in the middle of a statement, and a cancellation some library swallows
+        in the middle of a pass left the loop running forever, and the process's shutdown waiting on it."""
+        if self._task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        finished, _ = await asyncio.wait({self._task}, timeout=grace)
+        if not finished:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
@@ -54,14 +65,16 @@ class RelayLoop:
         return await relay_outbox(self._sessions, enqueue, self._local, handled=self._handled)
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation, and stop() hangs.
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(self._interval):
                     await self._wake.wait()
             self._wake.clear()
+            if self._stopping:
+                return
             try:
-                while await self.relay_once() > 0:
+                while await self.relay_once() > 0 and not self._stopping:
                     pass
             except Exception:  # a database or Redis outage: try again next tick
                 log.exception("outbox relay failed; will retry")
