@@ -1,11 +1,12 @@
 """The web's parts for the assembly (assembly/channel_list.py): the JSON API, the pages, and the public checks of
-the count (a voter's order, the results key, the signed sheets), and each candidate's page."""
+the count (a voter's order, the results key, the signed sheets), each candidate's page, and the
+broadcast overlay."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from channels.web import api, candidate_pages, entry_api, entry_pages, pages, vote_check
+from channels.web import api, candidate_pages, entry_api, entry_pages, overlay, pages, vote_check
 from channels.web.settings import WebSettings
 from gateway.kit.channel_parts import ChannelParts
 
@@ -17,6 +18,7 @@ def setup(app: web.Application) -> None:
     vote_check.setup(app)  # "my vote counted", the results key, the signed sheets
     app.add_routes(entry_api.routes)  # candidates enter a video contest (their files go to the media storage)
     app.add_routes(entry_pages.routes)
+    app.add_routes(overlay.routes)  # the board as a broadcast overlay (OBS, a TV graphics system)
 
 
 WEB = ChannelParts[WebSettings]("web", setup)

@@ -299,7 +299,8 @@ def setup(app: web.Application) -> None:
     static = app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
     env.globals.update(initials=initials, hue=hue)
     env.globals["static"] = {name: str(static.url_for(filename=name))
-                             for name in ("ballot.css", "ballot.js", "uploader.js", "code_work.js", "entry.js")}
+                             for name in ("ballot.css", "ballot.js", "uploader.js", "code_work.js", "entry.js",
+                                          "overlay.css", "overlay.js")}
     app.add_routes(routes)
     app.add_routes(order_pages.routes)
     app.on_response_prepare.append(static_cache)

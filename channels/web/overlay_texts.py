@@ -1,0 +1,16 @@
+"""The broadcast overlay's texts (the `web` domain, as every public page's): what a TV picture says over the show."""
+
+from __future__ import annotations
+
+from gateway.core.texts import N_
+
+OVERLAY_TEXTS: dict[str, str] = {
+    # Translators: the overlay's words while a sealed contest takes votes; no count or ranking is shown.
+    "overlay_sealed_open": N_("Voting open — results at the close"),
+    "overlay_sealed": N_("Results at the close"),
+    "overlay_scan": N_("Scan to vote"),
+    # Translators: stands for a candidate's code in the overlay's lines on how to vote ("Text VOTE [code] to 20123").
+    "overlay_code": N_("code"),
+    # Translators: a candidate's share of the votes, e.g. "42.5%" (French: "42,5 %").
+    "overlay_share": N_("{share}%"),
+}
