@@ -99,6 +99,14 @@ async def test_a_sealed_board_says_results_come_at_the_close_and_shows_no_count(
     assert '<p class="sealed" id="overlay-sealed">Results at the close</p>' in ended
 
 
+async def test_hidden_counts_show_the_ranking_only(client: TestClient, sessions: Sessions, redis: Redis) -> None:
+    await voted_contest(sessions, redis, show_counts=False)
+    html = await overlay(client, "/c/gala/overlay?top=2&lang=en")
+    assert rows(html) == [{"rank": "No. 1", "code": "03", "name": "Candidate 03", "votes": "", "share": ""},
+                          {"rank": "No. 2", "code": "01", "name": "Candidate 01", "votes": "", "share": ""}]
+    assert 'data-votes="" data-tenths=""' in html
+
+
 @pytest.mark.parametrize(("query", "field"), [
     ("top=0", "top"), ("top=13", "top"), ("top=abc", "top"), ("top=", "top"), ("top=-1", "top"),
     ("top=%EF%BC%95", "top"), ("theme=blue", "theme"), ("lang=de", "lang"),
