@@ -13,7 +13,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from assembly.job_runtime import JobContext, relay_now
-from assembly.media_jobs import media_handlers
 from assembly.results_key import signing_key
 from gateway.core.fraud.holds import HELD_TOPIC
 from gateway.core.orders.held_together import hold_earlier
@@ -31,6 +30,7 @@ from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.reconciler import reconcile
 from gateway.jobs.status_pacing import reconciler_pace
 from leaderboard.refresh import BOARD_TOPICS, board_refresh
+from media.passes import media_handlers
 
 log = logging.getLogger(__name__)
 RECONCILE_LEASE = "lease:reconcile"

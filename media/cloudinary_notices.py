@@ -107,7 +107,7 @@ def clip_facts(resource: Mapping[str, Any]) -> ClipFacts | None:
 
 
 def noted_facts(facts: ClipFacts | None) -> dict[str, object]:
-    """The facts as the media jobs note them on a ready clip (assembly.media_jobs)."""
+    """The facts as the media jobs note them on a ready clip (media.upload_jobs)."""
     if facts is None:
         return {}
     video = facts.video

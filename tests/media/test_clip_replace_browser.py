@@ -13,9 +13,9 @@ import pytest
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
-from assembly.media_jobs import process_upload
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, MediaUpload, UploadState
+from media.upload_jobs import process_upload
 from tests.chromium import CHROMIUM
 from tests.media.test_entering_browser import Show, shot, show, signed_in_owner
 from tests.media.test_processing import make_clip

@@ -24,7 +24,6 @@ from sqlalchemy import select, update
 from assembly.app import create_app
 from assembly.job_runtime import JobContext
 from assembly.media import build_storage
-from assembly.media_jobs import media_sweep, on_media_access
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.audit import Actor
@@ -39,6 +38,8 @@ from media.cloudinary import CloudinaryStorage
 from media.cloudinary_api import notification_signature
 from media.cloudinary_stand_in import stand_in_app
 from media.settings import parse_cloudinary_url
+from media.sweep import media_sweep
+from media.upload_access import on_media_access
 from tests.media.test_entering import open_call
 from tests.media.test_processing import make_clip
 from tests.servers import free_port

@@ -19,7 +19,6 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
 from assembly.job_runtime import JobContext
-from assembly.media_jobs import TEXTING_CHANNEL, on_entry_decided, process_upload, text_code
 from gateway.core.audit import Actor
 from gateway.core.contests.contests_admin import set_candidate_status
 from gateway.core.entries.entries_review import approve_entries, reject_entry
@@ -38,6 +37,8 @@ from gateway.db.models import (
 )
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.phone_proof import new_code
+from media.candidate_texts import TEXTING_CHANNEL, on_entry_decided, text_code
+from media.upload_jobs import process_upload
 from media.upload_server import ACCESS_SECONDS
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt

@@ -24,7 +24,6 @@ from assembly.app import create_app
 from assembly.demo import seed_demo
 from assembly.job_runtime import JobContext, build_receipt_senders
 from assembly.media import local_storage
-from assembly.media_jobs import on_entry_decided, process_upload, text_code
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.sms.channel import texter
@@ -33,6 +32,8 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, Tally, UploadState
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.keys import STARTS
+from media.candidate_texts import on_entry_decided, text_code
+from media.upload_jobs import process_upload
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.admin.accounts import PASSWORD, make_account

@@ -13,7 +13,6 @@ from typing import Any
 from sqlalchemy import func, select
 
 from assembly.job_runtime import JobContext
-from assembly.media_jobs import process_upload, text_code
 from gateway.core.entries.entries_review import approve_entries
 from gateway.core.errors import Conflict
 from gateway.core.media import uploads
@@ -21,6 +20,8 @@ from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, Entry, UploadState
 from gateway.jobs.queues import job_queue, sync_redis
+from media.candidate_texts import text_code
+from media.upload_jobs import process_upload
 from tests.fakes.africastalking import FakeAt
 from tests.media.code_requests import ask_code
 from tests.media.conftest import Entering

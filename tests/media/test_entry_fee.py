@@ -17,7 +17,6 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
 from assembly.job_runtime import JobContext
-from assembly.media_jobs import process_upload
 from assembly.providers import build_providers
 from assembly.worker_jobs import reconcile_pass
 from gateway.core.entries.entries_review import approve_entries
@@ -28,6 +27,7 @@ from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import Entry, LedgerEntry, OrderStatus, PaymentVerification, VoteOrder
 from gateway.kit.keys import STARTS
+from media.upload_jobs import process_upload
 from tests.factories import assert_tally_invariant, tallies
 from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn, callback, paid_body

@@ -14,7 +14,6 @@ from pathlib import Path
 from sqlalchemy import update
 
 from assembly.job_runtime import JobContext
-from assembly.media_jobs import media_sweep
 from gateway.core.audit import Actor
 from gateway.core.contests.contests_admin import set_candidate_photo, set_candidate_status
 from gateway.core.entries.entering import entry_view
@@ -22,6 +21,7 @@ from gateway.core.entries.entries_review import approve_entries, reject_entry, s
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry, EntryCall, MediaUpload, UploadKind, UploadState
 from media.local_storage import LocalStorage
+from media.sweep import media_sweep
 from media.upload_server import ACCESS_SECONDS
 from tests.factories import make_contest
 from tests.media.conftest import Entering

@@ -12,12 +12,13 @@ from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
 from assembly.job_runtime import JobContext
-from assembly.media_jobs import PROCESS_PASS, UNPREPARED, media_sweep
 from gateway.core.worker_passes import enqueue_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import MediaUpload, UploadKind, UploadState
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
 from media.local_storage import LocalStorage
+from media.sweep import UNPREPARED, media_sweep
+from media.upload_jobs import PROCESS_PASS
 from tests.factories import make_contest
 
 

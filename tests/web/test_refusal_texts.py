@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import pytest
 
-from assembly.media_jobs import UNPREPARED
 from channels.web.i18n import Translator
 from media.clip_rules import MAX_BYTES, ClipFacts, Unfinished, refusal
 from media.cloudinary_notices import NOT_A_PHOTO
 from media.photos import NotAnImage, PhotoTooLarge, reencode
 from media.processing import UNREADABLE
+from media.sweep import UNPREPARED
 
 
 def written_refusals() -> list[str]:

@@ -50,9 +50,6 @@ class PayoutTransfers(Transfers[Payout, OutgoingPayout, PayoutsSent]):
     async def status(self, sender: PayoutsSent, sent: OutgoingPayout) -> StatusResult:
         return await sender.payout_status(sent)
 
-    def asked(self, row: Payout) -> tuple[int, str]:
-        return row.amount, row.currency
-
     def audit_target(self, row: Payout) -> str:
         return f"payout:{row.id}"
 

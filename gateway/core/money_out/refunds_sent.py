@@ -77,9 +77,6 @@ class RefundTransfers(Transfers[Refund, OutgoingRefund, RefundsSent]):
     async def status(self, sender: RefundsSent, sent: OutgoingRefund) -> StatusResult:
         return await sender.refund_status(sent)
 
-    def asked(self, row: Refund) -> tuple[int, str]:
-        return row.amount, row.currency
-
     def audit_target(self, row: Refund) -> str:
         return str(row.order_id)
 

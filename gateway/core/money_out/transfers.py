@@ -50,7 +50,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.providers import CollectionNotFound, PaymentError, PaymentState, Providers, StatusResult
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry
+from gateway.db.models import AuditEntry, Payout, Refund
 
 log = logging.getLogger(__name__)
 
@@ -63,7 +63,7 @@ RETRY_AFTER = (timedelta(seconds=30), timedelta(minutes=2), timedelta(minutes=10
 PER_PASS = 20
 OVERTAKEN = "overtaken"  # the lease ran out and another worker claimed the row: this turn's writes were refused
 
-Row = TypeVar("Row")
+Row = TypeVar("Row", bound=Refund | Payout)  # the kinds' rows: each asks the provider for its `amount` in `currency`
 Sent = TypeVar("Sent")
 Sender = TypeVar("Sender")
 
@@ -132,10 +132,9 @@ class Transfers(ABC, Generic[Row, Sent, Sender]):
     async def status(self, sender: Sender, sent: Sent) -> StatusResult:
         ...
 
-    @abstractmethod
     def asked(self, row: Row) -> tuple[int, str]:
         """The sum the provider was asked to pay: amount, currency."""
-        ...
+        return row.amount, row.currency
 
     @abstractmethod
     def audit_target(self, row: Row) -> str:
