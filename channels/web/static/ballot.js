@@ -67,7 +67,8 @@
       return digest % MONO_TONES;
     }
     function initials(name, code) {
-      var letters = name.split(/\s+/).map(function (w) { var m = w.match(/[0-9A-Za-z\u00c0-\u024f]/); return m ? m[0] : ''; })
+      var letters = name.split(/\s+/)
+        .map(function (w) { var m = w.match(/[0-9A-Za-z\u00c0-\u024f]/); return m ? m[0] : ''; })
         .filter(Boolean).slice(0, 2).join('').toUpperCase();
       return letters || code;
     }
@@ -96,7 +97,10 @@
     function child(parent, className, tag) {
       return parent.querySelector('.' + className) || parent.appendChild(el(tag || 'span', className));
     }
-    function drop(parent, selector) { var node = parent.querySelector(selector); if (node) { node.parentNode.removeChild(node); } }
+    function drop(parent, selector) {
+      var node = parent.querySelector(selector);
+      if (node) { node.parentNode.removeChild(node); }
+    }
 
     function showShare(li, tenths) {
       var who = li.querySelector('.who');
@@ -128,6 +132,7 @@
     }
 
     function animate(tops) {
+      void list.offsetHeight;  // the rows styled where they now are (the bars' lengths then change from there)
       if (still) { return; }
       var moved = [], i, li, delta;
       for (i = 0; i < list.children.length; i++) {
@@ -155,15 +160,19 @@
         rows[code] = list.children[i];
         tops[code] = list.children[i].getBoundingClientRect().top;
       }
-      board.candidates.slice().sort(function (a, b) { return a.rank - b.rank || (a.code < b.code ? -1 : 1); })
-        .forEach(function (c) {
-          var li = rows[c.code] || makeRow(c);
-          update(li, c, board.total_votes);
-          list.appendChild(li);  // moves an existing row into its new place
-          delete rows[c.code];
-        });
+      var order = board.candidates.slice()
+        .sort(function (a, b) { return a.rank - b.rank || (a.code < b.code ? -1 : 1); });
+      var placed = order.map(function (c, at) {
+        var li = rows[c.code] || makeRow(c);
+        if (list.children[at] !== li) { list.insertBefore(li, list.children[at] || null); }  // only rows that move
+        delete rows[c.code];
+        return li;
+      });
       Object.keys(rows).forEach(function (gone) { list.removeChild(rows[gone]); });
       animate(tops);
+      // Only now, each row styled in its new place, the new figures: a bar changed before (or while) its row
+      // moved would jump to its length instead of growing to it.
+      order.forEach(function (c, at) { update(placed[at], c, board.total_votes); });
       total.hidden = board.total_votes == null;
       if (board.total_votes != null) { total.textContent = fill(S.total_votes, { votes: votesText(board.total_votes) }); }
       leader = list.firstElementChild;
