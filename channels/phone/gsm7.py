@@ -58,6 +58,12 @@ def transliterate(text: str) -> str:
     return " ".join("".join(out).split())
 
 
+def texted(text: str) -> str:
+    """A text of our own catalogs as a phone gets it: GSM-7's accented letters kept (é è à ù É), any other letter
+    written plain (ê -> e, ç -> c), so that one character never halves what a message carries."""
+    return "".join(ch if is_gsm7(ch) else " " if ch.isspace() else transliterate(ch) for ch in text)
+
+
 def clip(text: str, width: int) -> str:
     """At most `width` characters; a cut name ends with "." so the reader sees it was cut."""
     if len(text) <= width:

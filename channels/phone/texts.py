@@ -1,7 +1,7 @@
 """What every phone channel says about a vote (USSD's last screen, SMS replies next): the messages of
-the catalogs' "phone" context, payment names and amounts, all plain ASCII so that they stay GSM-7
-(tests/core/test_texts.py checks every language's translations). French is written without accents, as
-phone menus and messages usually are."""
+the catalogs' "phone" context, payment names and amounts, all GSM-7 (tests/phone/test_phone_texts.py checks every
+language's translations): French keeps GSM-7's accents (é è à ù É) and writes the others plain, the README's
+"Texts"; names from the database are plain ASCII (gsm7.transliterate)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
-"""Every SMS the channel sends, from the catalogs' "sms" context: plain ASCII (GSM-7, French without
-accents, as SMS usually is) and one message (160 characters) with the longest names and figures a contest
-can give them (tests/sms/test_texts.py checks every language)."""
+"""Every SMS the channel sends, from the catalogs' "sms" context: GSM-7 (French keeps é è à ù É, the accents
+GSM-7 has, and writes the others plain: the README's "Texts") and one message (160 characters) with the longest
+names and figures a contest can give them (tests/sms/test_texts.py checks every language)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from channels.phone.gsm7 import clip, transliterate
+from channels.phone.gsm7 import clip, texted, transliterate
 from channels.phone.texts import money
 from gateway.core.payments.reasons import READABLE
 from gateway.core.texts import Lang, TextDomain
@@ -91,7 +91,7 @@ def receipt_text(lang: Lang, kind: str, quantity: int, code: str, candidate: str
 def readable(lang: Lang, reason: str | None) -> str:
     """The provider's reason in the voter's words, without the code (room is short)."""
     english = READABLE.get(reason_code(reason), READABLE["FAILED"])
-    return clip(transliterate(CATALOGS.translations(lang).gettext(english)), REASON_WIDTH)
+    return clip(texted(CATALOGS.translations(lang).gettext(english)), REASON_WIDTH)
 
 
 def reason_code(reason: str | None) -> str:

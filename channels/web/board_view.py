@@ -1,5 +1,5 @@
 """The board as the server renders it (the first paint, the no-JS page): the ranking the JSON API and the
-stream serve, with photos or initials."""
+stream serve, each row with its share of the votes (a bar and a percentage), its rank and its picture."""
 
 from __future__ import annotations
 
@@ -19,18 +19,28 @@ from gateway.core.service import VOTE_SERVICE
 class BoardRow:
     code: str
     name: str
-    photo_url: str | None
+    picture: str | None  # their clip's poster (small), else their photo; None: their monogram
     votes: int | None  # None when the organiser hides counts
     rank: int
+    share: int | None = None  # tenths of a percent of all votes; None with the counts (it would tell them)
 
 
-def initials(name: str, code: str) -> str:
-    """The avatar of a candidate without a photo: no image to download on 3G."""
-    return "".join(word[0] for word in name.split()[:2]).upper() or code
+def picture_of(candidate: PublicCandidate) -> str | None:
+    """A candidate's picture in a list: their clip's small poster, else its poster, else their photo."""
+    clip = candidate.clip
+    return (clip.thumb or clip.poster if clip else None) or candidate.photo_url
 
 
-def hue(code: str) -> int:
-    return int(code) % 6 if code.isdigit() else 0
+def share_of(votes: int, total: int) -> int:
+    """`votes` in tenths of a percent of `total`, halves rounded up (as ballot.js rounds a new frame's)."""
+    return (votes * 2000 + total) // (2 * total) if total else 0
+
+
+def share_text(tenths: int, lang: str) -> str:
+    """A share as its language writes it: `42.9%`, `50%` / `42,9 %`, `50 %` (ballot.js writes it the same)."""
+    whole, tenth = divmod(tenths, 10)
+    number = f"{whole}" if not tenth else f"{whole}{',' if lang == 'fr' else '.'}{tenth}"
+    return number + ("\u202f%" if lang == "fr" else "%")
 
 
 @dataclass(frozen=True)
@@ -45,16 +55,17 @@ class Board:
 
 
 async def server_board(app: web.Application, contest: PublicContest, candidates: list[PublicCandidate]) -> Board:
-    """The same board the JSON API and the stream serve (one ranking, one freeze rule), with photos."""
-    photos = {candidate.code: candidate.photo_url for candidate in candidates}
-    return board_rows(await app[VOTE_SERVICE].top(contest.id), photos)
+    """The same board the JSON API and the stream serve (one ranking, one freeze rule), with pictures."""
+    pictures = {candidate.code: picture_of(candidate) for candidate in candidates}
+    return board_rows(await app[VOTE_SERVICE].top(contest.id), pictures)
 
 
-def board_rows(top: BoardTop, photos: Mapping[str, str | None]) -> Board:
+def board_rows(top: BoardTop, pictures: Mapping[str, str | None]) -> Board:
     if top.sealed:
         return Board([], None, False, False, sealed=True)
     show = top.show_counts
-    rows = [BoardRow(row.candidate.code, row.candidate.name, photos.get(row.candidate.code),
-                     row.votes if show else None, row.rank) for row in top.rows]
-    total = sum(row.votes for row in top.rows) if show else None
-    return Board(rows, total, top.frozen, not show)
+    total = sum(row.votes for row in top.rows)
+    rows = [BoardRow(row.candidate.code, row.candidate.name, pictures.get(row.candidate.code),
+                     row.votes if show else None, row.rank, share_of(row.votes, total) if show else None)
+            for row in top.rows]
+    return Board(rows, total if show else None, top.frozen, not show)

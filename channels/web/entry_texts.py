@@ -13,6 +13,7 @@ ENTRY_TEXTS: dict[str, str] = {
     "enter_needs_js": N_("Entering sends your clip in small parts, so a dropped connection loses nothing: "
                          "it needs JavaScript. Turn it on, or use your phone's own browser."),
     "enter_step_phone": N_("1. Your phone number"),
+    "enter_phone": N_("Mobile number"),
     "enter_phone_hint": N_("We text you a code to prove it is yours; it is how the organiser reaches you."),
     "enter_send_code": N_("Text me a code"),
     "enter_preparing_code": N_("Preparing your code: a few seconds…"),

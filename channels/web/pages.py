@@ -16,11 +16,12 @@ import jinja2
 from aiohttp import web
 
 from channels.web import csrf, order_pages, vote_limits
-from channels.web.board_view import hue, initials, server_board
+from channels.web.board_view import picture_of, server_board, share_text
 from channels.web.i18n import (
     Translator,
     error_message,
 )
+from channels.web.monogram import initials, tone
 from channels.web.order_pages import vote_accepted
 from channels.web.rendering import Page, html_errors, message_page, page_for, render, secure_cookies
 from channels.web.share import contest_share
@@ -297,7 +298,7 @@ def setup(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     static = app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
-    env.globals.update(initials=initials, hue=hue)
+    env.globals.update(initials=initials, tone=tone, picture_of=picture_of, share_text=share_text)
     env.globals["static"] = {name: str(static.url_for(filename=name))
                              for name in ("ballot.css", "ballot.js", "uploader.js", "code_work.js", "entry.js",
                                           "overlay.css", "overlay.js")}

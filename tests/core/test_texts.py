@@ -75,7 +75,7 @@ def test_a_channel_speaks_from_its_own_domain_and_the_core_s_behind_it() -> None
              "TOP: ranking. STOP: no more messages.")
     assert SMS.translations(Lang.FR).pgettext("sms", usage).startswith("Pour voter")
     assert translations(Lang.FR).pgettext("sms", usage) == usage
-    assert readable(Lang.FR, "APPROVAL_REJECTED").startswith("Le paiement a ete refuse")
+    assert readable(Lang.FR, "APPROVAL_REJECTED").startswith("Le paiement a été refusé")
 
 
 @pytest.mark.parametrize(("domain", "lang"), EVERY_CATALOG)

@@ -282,3 +282,15 @@ async def test_a_photo_prepared_after_the_approval_becomes_the_candidates(
     assert served.status == 200 and served.headers["Content-Type"] == "image/jpeg"
     with Image.open(io.BytesIO(await served.read())) as photo:
         assert photo.format == "JPEG" and max(photo.size) <= 800
+
+
+async def test_the_entry_page_names_each_step_once_and_sets_the_rules_apart(entering: Entering,
+                                                                            sessions: Sessions) -> None:
+    contest = await open_call(sessions)
+    html = await (await entering.web.get(f"/c/{contest.slug}/enter?lang=en")).text()
+    assert html.count("1. Your phone number") == 1 and html.count("2. Your entry") == 1
+    assert '<label for="msisdn">Mobile number</label>' in html and 'aria-describedby="msisdn-hint"' in html
+    # The rules are a heading of their own (folded), their text apart from the first step's heading.
+    rules = re.search(r'<details class="rules"><summary><h2>The rules</h2></summary>'
+                      r'<div class="rules-text">One clip, your own work.</div></details>', html)
+    assert rules and html.index("<h2>1. Your phone number</h2>") > rules.end()

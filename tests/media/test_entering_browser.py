@@ -109,7 +109,7 @@ async def test_a_candidate_enters_is_approved_plays_is_shared_and_gets_a_vote(
     page.on("console", lambda msg: problems.append(msg.text) if msg.type == "error" else None)
     await page.goto(f"{show.url}/c/demo/enter?lang=en")
     await expect(page.get_by_role("heading", name="Enter Demo Star 2026")).to_be_visible()
-    await page.get_by_label("1. Your phone number").fill(PHONE)
+    await page.get_by_label("Mobile number").fill(PHONE)
     await shot(page, "01-enter")
     await page.get_by_role("button", name="Text me a code").click()
     await expect(page.get_by_label("The code we texted you")).to_be_visible()

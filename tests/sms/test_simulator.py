@@ -92,8 +92,8 @@ async def test_a_vote_by_sms_shows_the_prompt_then_the_confirmation(live: Live, 
     ref = order.id.hex[:8].upper()
     assert printed.splitlines() == [
         "+237670000001 -> 20123: VOTE 07 3",
-        f"20123 -> +237670000001: Validez 300 XAF sur votre telephone pour 3 votes pour 07 Grace Ndongo. Ref {ref}",
-        f"20123 -> +237670000001: Merci! 3 votes pour 07 Grace Ndongo comptes. Ref {ref}",
+        f"20123 -> +237670000001: Validez 300 XAF sur votre téléphone pour 3 votes pour 07 Grace Ndongo. Ref {ref}",
+        f"20123 -> +237670000001: Merci! 3 votes pour 07 Grace Ndongo comptés. Ref {ref}",
     ]
     assert (await tallies(sessions, contest.id))["07"] == 3
     await assert_tally_invariant(sessions, contest.id)
@@ -103,5 +103,5 @@ async def test_a_rejecting_number_gets_the_rejection_sms(live: Live, sessions: S
     await seed_demo(sessions)
     code, printed = await text_and_settle(live, sessions, "+237670000451", "vote 7", OrderStatus.FAILED)
     assert code == 0, printed
-    assert "Paiement echoue, 1 vote pour 07 Grace Ndongo non compte: Le paiement a ete refuse sur le telephone." \
+    assert "Paiement échoué, 1 vote pour 07 Grace Ndongo non compté: Le paiement a été refusé sur le téléphone." \
         in printed

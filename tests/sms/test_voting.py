@@ -96,8 +96,8 @@ async def test_french_by_default_and_the_failure_says_why(
     await closing.fail_order(sessions, order.id, "APPROVAL_REJECTED")
     await deliver_outbox(job)
     assert fake_at.texts() == [
-        f"Validez 200 XAF sur votre telephone pour 2 votes pour 07 Grace Ndongo. Ref {ref(order.id)}",
-        f"Paiement echoue, 2 votes pour 07 Grace Ndongo non comptes: Le paiement a ete refuse sur le telephone. "
+        f"Validez 200 XAF sur votre téléphone pour 2 votes pour 07 Grace Ndongo. Ref {ref(order.id)}",
+        f"Paiement échoué, 2 votes pour 07 Grace Ndongo non comptés: Le paiement a été refusé sur le téléphone. "
         f"Ref {ref(order.id)}",
     ]
 
@@ -177,7 +177,7 @@ async def test_an_open_contest_takes_the_keyword_a_closed_one_kept(
     assert await handle(job, await receive(client, sessions, "VOTE 07 1", "ATXid_o")) == "vote"
     [order] = await sms_orders(sessions)
     assert fake_at.texts() == [
-        f"Validez 100 XAF sur votre telephone pour 1 vote pour 07 Grace Ndongo. Ref {ref(order.id)}"]
+        f"Validez 100 XAF sur votre téléphone pour 1 vote pour 07 Grace Ndongo. Ref {ref(order.id)}"]
 
 
 async def test_a_paused_contest_says_it_is_paused_not_closed(

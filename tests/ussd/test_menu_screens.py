@@ -82,7 +82,7 @@ def test_a_long_contest_list_pages_with_98() -> None:
 @pytest.mark.parametrize(("overrides", "expected"), [
     ({"status": "closed"}, "END Les votes pour Demo Star 2026 sont clos. Merci!"),
     ({"closes_at": NOW - timedelta(minutes=1)}, "END Les votes pour Demo Star 2026 sont clos. Merci!"),
-    ({"status": "paused"}, "END Les votes pour Demo Star 2026 sont suspendus. Reessayez plus tard."),
+    ({"status": "paused"}, "END Les votes pour Demo Star 2026 sont suspendus. Réessayez plus tard."),
     ({"opens_at": NOW + timedelta(hours=1)}, "END Les votes pour Demo Star 2026 ne sont pas encore ouverts."),
 ])
 def test_no_open_contest_ends_with_why(overrides: dict[str, object], expected: str) -> None:
@@ -95,13 +95,13 @@ def test_no_open_contest_ends_with_why(overrides: dict[str, object], expected: s
 
 
 def test_route_level_endings() -> None:
-    assert unknown_service().body == "END Ce code ne correspond a aucun vote. / This code matches no vote."
+    assert unknown_service().body == "END Ce code ne correspond à aucun vote. / This code matches no vote."
     assert blocked(Lang.EN).body == "END This number cannot vote. Contact the organiser if this is a mistake."
     assert placed(Lang.FR, 5, 500, "XAF", "mtn", "3F9A1C2B").body == (
-        "END Merci! Validez le paiement de 500 XAF sur votre telephone (MTN MoMo) pour compter vos 5 vote(s). "
+        "END Merci! Validez le paiement de 500 XAF sur votre téléphone (MTN MoMo) pour compter vos 5 vote(s). "
         "Ref 3F9A1C2B")
     assert refusal(Lang.FR, "rate_limited").body == \
-        "END Limite de votes atteinte pour ce numero. Reessayez plus tard."
+        "END Limite de votes atteinte pour ce numéro. Réessayez plus tard."
     assert refusal(Lang.EN, "msisdn_blocked").body == blocked(Lang.EN).body
     assert refusal(Lang.EN, "contest_closed", demo()).body == "END Voting for Demo Star 2026 has closed. Thank you!"
     assert refusal(Lang.EN, "something_new").body.startswith("END Your vote cannot be placed")
@@ -121,7 +121,7 @@ def test_top_five_with_counts_ranks_or_hidden() -> None:
     ranks = body(context(view(show_counts=False)), "2", TOP)
     assert "1.07 Grace Ndongo\n2.01 Amina Bello" in ranks and "1200" not in ranks
     frozen = context(view(board_frozen_at=NOW - timedelta(minutes=5)))
-    assert body(frozen, "2", TOP) == ("CON Top 5 - Demo Star 2026\nClassement masque jusqu'aux resultats.\n"
+    assert body(frozen, "2", TOP) == ("CON Top 5 - Demo Star 2026\nClassement masqué jusqu'aux résultats.\n"
                                       "0 Retour 00 Accueil")
     assert "Pas encore de votes." in body(context(demo()), "2")
 
@@ -133,4 +133,4 @@ def test_my_votes() -> None:
         "CON My votes: 25 counted\n1 payment(s) pending\n07 Grace Ndongo x5 pending\n07 Grace Ndongo x20 counted\n"
         "01 Amina Bello x3 failed\n0 Back 00 Home")
     assert body(context(demo()), "3", Extras(mine=PayerVotes(0, 0))) == \
-        "CON Aucun vote depuis ce numero.\n0 Retour 00 Accueil"
+        "CON Aucun vote depuis ce numéro.\n0 Retour 00 Accueil"

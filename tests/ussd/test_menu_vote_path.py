@@ -36,7 +36,7 @@ def test_the_full_vote_path_in_french() -> None:
     assert body(ctx, "") == HOME_FR
     assert body(ctx, "1") == "CON " + CODES_FR_1
     assert body(ctx, "1*07") == "CON " + QUANTITY_FR
-    assert body(ctx, "1*07*5") == ("CON 5 vote(s) = 500 XAF\nPayer avec:\n1 MTN MoMo (votre reseau)\n2 Orange Money\n"
+    assert body(ctx, "1*07*5") == ("CON 5 vote(s) = 500 XAF\nPayer avec:\n1 MTN MoMo (votre réseau)\n2 Orange Money\n"
                                     "0 Retour 00 Accueil")
     assert body(ctx, "1*07*5*1") == ("CON Confirmez votre vote:\n5 vote(s) pour 07 Grace Ndongo\nTotal: 500 XAF\n"
                                       "Paiement: MTN MoMo\n1 Confirmer\n0 Retour 00 Accueil")
@@ -58,9 +58,9 @@ def test_the_full_vote_path_in_english() -> None:
 
 
 @pytest.mark.parametrize(("providers", "usable", "listed"), [
-    (("orange", "mtn"), {"mtn", "orange"}, ["1 MTN MoMo (votre reseau)", "2 Orange Money"]),  # always MTN first
+    (("orange", "mtn"), {"mtn", "orange"}, ["1 MTN MoMo (votre réseau)", "2 Orange Money"]),  # always MTN first
     (("orange", "stripe"), {"mtn", "orange"}, ["1 Orange Money"]),
-    (("mtn", "orange"), {"mtn"}, ["1 MTN MoMo (votre reseau)"]),  # no Orange push credentials here
+    (("mtn", "orange"), {"mtn"}, ["1 MTN MoMo (votre réseau)"]),  # no Orange push credentials here
 ])
 def test_pay_screen_lists_only_offered_providers_in_fixed_order(providers: tuple[str, ...], usable: set[str],
                                                                  listed: list[str]) -> None:
@@ -71,7 +71,7 @@ def test_pay_screen_lists_only_offered_providers_in_fixed_order(providers: tuple
 
 
 def test_no_operator_mark_for_a_number_of_unknown_network() -> None:
-    assert "(votre reseau)" not in body(context(demo(), operator=None), "1*07*5")
+    assert "(votre réseau)" not in body(context(demo(), operator=None), "1*07*5")
 
 
 def test_a_contest_without_mobile_money_ends_at_vote() -> None:
@@ -167,10 +167,10 @@ def test_a_wrong_answer_asks_again_with_a_reason(path: str, reason: str | None, 
 def test_three_wrong_answers_in_a_row_end_the_session() -> None:
     ctx = context(demo())
     assert screen(ctx, "1*x*x").kind is Kind.CON
-    assert body(ctx, "1*x*x*x") == "END Trop d'erreurs. Recomposez *384*123# pour reessayer. A bientot!"
+    assert body(ctx, "1*x*x*x") == "END Trop d'erreurs. Recomposez *384*123# pour réessayer. A bientot!"
     # a right answer (navigation included) starts the count again
     assert body(ctx, "1*x*0*x*1*x*07*x*5*1*0*x") == "CON Choix invalide.\n" + "5 vote(s) = 500 XAF\nPayer avec:\n" \
-        "1 MTN MoMo (votre reseau)\n2 Orange Money\n0 Retour 00 Accueil"
+        "1 MTN MoMo (votre réseau)\n2 Orange Money\n0 Retour 00 Accueil"
     assert screen(context(demo(), preference=Lang.EN), "9*9*9").body.startswith("END Too many wrong answers.")
 
 

@@ -31,7 +31,7 @@ async def test_an_unknown_service_code_ends_with_a_message(client: TestClient, d
 
 @pytest.mark.parametrize(("overrides", "expected"), [
     ({"status": ContestStatus.CLOSED}, "END Les votes pour Test Contest sont clos. Merci!"),
-    ({"status": ContestStatus.PAUSED}, "END Les votes pour Test Contest sont suspendus. Reessayez plus tard."),
+    ({"status": ContestStatus.PAUSED}, "END Les votes pour Test Contest sont suspendus. Réessayez plus tard."),
     ({"opens_at": datetime.now(UTC) + timedelta(hours=1)},
      "END Les votes pour Test Contest ne sont pas encore ouverts."),
 ])

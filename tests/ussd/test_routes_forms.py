@@ -67,7 +67,7 @@ async def test_a_database_outage_ends_the_session_politely(settings: Settings, r
     async with TestClient(TestServer(create_app(settings.model_copy(update={"database_url": dead})))) as down:
         response = await down.post("/ussd/africastalking", data=form(""))
         assert response.status == 200
-        assert await response.text() == "END Service momentanement indisponible. Reessayez dans un instant."
+        assert await response.text() == "END Service momentanément indisponible. Réessayez dans un instant."
 
 
 async def test_without_redis_the_menu_answers_from_the_path_and_the_vote_is_placed_once(

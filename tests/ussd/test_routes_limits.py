@@ -23,7 +23,7 @@ from tests.ussd.sessions import (
 async def test_a_blocked_number_is_told_at_once(client: TestClient, demo: Contest, sessions: Sessions) -> None:
     async with sessions.begin() as session:
         session.add(BlockedMsisdn(msisdn=MTN_NUMBER, reason="chargebacks"))
-    blocked = "END Ce numero ne peut pas voter. Contactez l'organisateur si c'est une erreur."
+    blocked = "END Ce numéro ne peut pas voter. Contactez l'organisateur si c'est une erreur."
     assert await hop(client, "") == blocked
     assert await count_orders(sessions) == 0
 
@@ -33,7 +33,7 @@ async def test_a_number_blocked_during_its_session_cannot_confirm(
     await dial(client, "1*07*5*1")
     async with sessions.begin() as session:
         session.add(BlockedMsisdn(msisdn=MTN_NUMBER))
-    assert (await hop(client, "1*07*5*1*1")).startswith("END Ce numero ne peut pas voter.")
+    assert (await hop(client, "1*07*5*1*1")).startswith("END Ce numéro ne peut pas voter.")
     assert await count_orders(sessions) == 0 and await prompted(client, phones) == []
 
 
@@ -44,7 +44,7 @@ async def test_per_number_limits_end_with_a_clear_message(client: TestClient, se
     first = await dial(client, "1*01*1*1*1", code="*384*7#")
     assert first[-1].startswith("END Merci!")
     second = await dial(client, "1*02*3*1*1", code="*384*7#", session_id="ATUid_2")
-    assert second[-1] == "END Limite de votes atteinte pour ce numero. Reessayez plus tard."
+    assert second[-1] == "END Limite de votes atteinte pour ce numéro. Réessayez plus tard."
     other = await dial(client, "1*02*3*1*1", code="*384*7#", session_id="ATUid_3", msisdn="+237670000002")
     assert other[-1].startswith("END Merci!")
     assert await count_orders(sessions) == 2

@@ -35,10 +35,10 @@ async def test_the_full_path_places_one_pending_ussd_order_and_queues_its_push(
     assert screens[0] == HOME_FR
     assert screens[1].startswith("CON Entrez le code du candidat:\n01 Amina Bello")
     assert screens[2].startswith("CON 07 Grace Ndongo\nPrix: 100 XAF/vote")
-    assert screens[3].startswith("CON 5 vote(s) = 500 XAF\nPayer avec:\n1 MTN MoMo (votre reseau)\n2 Orange Money")
+    assert screens[3].startswith("CON 5 vote(s) = 500 XAF\nPayer avec:\n1 MTN MoMo (votre réseau)\n2 Orange Money")
     assert screens[4].startswith("CON Confirmez votre vote:\n5 vote(s) pour 07 Grace Ndongo\nTotal: 500 XAF")
     [order] = await orders(sessions)
-    assert screens[5] == ("END Merci! Validez le paiement de 500 XAF sur votre telephone (MTN MoMo) pour compter "
+    assert screens[5] == ("END Merci! Validez le paiement de 500 XAF sur votre téléphone (MTN MoMo) pour compter "
                           f"vos 5 vote(s). Ref {order.id.hex[:8].upper()}")
     assert (order.channel, order.voter_msisdn, order.provider, order.quantity, order.amount, order.currency) == (
         Channel.USSD, MTN_NUMBER, "mtn", 5, 500, "XAF")
@@ -51,7 +51,7 @@ async def test_the_full_path_places_one_pending_ussd_order_and_queues_its_push(
 async def test_orange_is_pushed_for_an_orange_number(client: TestClient, demo: Contest, sessions: Sessions,
                                                      phones: tuple[Phones, str]) -> None:
     screens = await dial(client, "1*07*2*2*1", msisdn=ORANGE_NUMBER)
-    assert "1 MTN MoMo\n2 Orange Money (votre reseau)" in screens[3]
+    assert "1 MTN MoMo\n2 Orange Money (votre réseau)" in screens[3]
     assert "(Orange Money)" in screens[5]
     [order] = await orders(sessions)
     assert (order.provider, order.quantity, order.voter_msisdn) == ("orange", 2, ORANGE_NUMBER)
@@ -107,7 +107,7 @@ async def test_paging_and_navigation(client: TestClient, demo: Contest) -> None:
 async def test_three_wrong_answers_end_politely(client: TestClient, demo: Contest, sessions: Sessions) -> None:
     assert (await hop(client, "1*99")).startswith("CON Code 99 inconnu.\nEntrez le code du candidat:")
     assert (await hop(client, "1*99*abc")).startswith("CON Tapez le code en chiffres.")
-    assert await hop(client, "1*99*abc*") == ("END Trop d'erreurs. Recomposez *384*123# pour reessayer. "
+    assert await hop(client, "1*99*abc*") == ("END Trop d'erreurs. Recomposez *384*123# pour réessayer. "
                                               "A bientot!")
     assert await count_orders(sessions) == 0
 
@@ -134,10 +134,10 @@ async def test_top_five_and_my_votes(client: TestClient, demo: Contest, sessions
     assert await hop(client, "2", session_id="ATUid_3") == "CON Top 5 - Demo Star 2026\n1.07 Grace Ndongo 5\n" \
                                                           "0 Retour 00 Accueil"
     assert await hop(client, "3", session_id="ATUid_4") == (
-        "CON Mes votes: 5 compte(s)\n1 paiement(s) en attente\n03 Chantal Mbarga x2 en attente\n"
-        "07 Grace Ndongo x5 compte\n0 Retour 00 Accueil")
+        "CON Mes votes: 5 compté(s)\n1 paiement(s) en attente\n03 Chantal Mbarga x2 en attente\n"
+        "07 Grace Ndongo x5 compté\n0 Retour 00 Accueil")
     assert await hop(client, "3", session_id="ATUid_5", msisdn=ORANGE_NUMBER) == \
-        "CON Aucun vote depuis ce numero.\n0 Retour 00 Accueil"
+        "CON Aucun vote depuis ce numéro.\n0 Retour 00 Accueil"
 
 
 async def test_tied_candidates_share_a_rank_on_the_ussd_top_screen_as_on_the_board(

@@ -68,7 +68,7 @@ async def test_script_mode_prints_every_screen(client: TestClient, sessions: Ses
     assert [s.rsplit("\n" + simulator.RULE + " ", 1)[1].split("\n")[0] for s in screens] == ["CON"] * 5 + ["END"]
     assert screens[0].startswith(HOME)
     assert "> 07\n" in printed and "07 Grace Ndongo\nPrix: 100 XAF/vote" in printed
-    assert "1 MTN MoMo (votre reseau)" in printed and "Total: 500 XAF" in printed
+    assert "1 MTN MoMo (votre réseau)" in printed and "Total: 500 XAF" in printed
     assert f"(MTN MoMo) pour compter vos 5 vote(s). Ref {order.id.hex[:8].upper()}" in printed
     assert printed.startswith("dialling *384*123# from +237670000001 (session SIM-")
 
@@ -108,7 +108,7 @@ async def test_interactive_mode_hangs_up_at_end_of_input(client: TestClient, ses
 async def test_an_unknown_code_and_a_dead_service(client: TestClient, sessions: Sessions,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
     code, printed = await run(args(base_url(client), ""))
-    assert code == 0 and "Ce code ne correspond a aucun vote." in printed
+    assert code == 0 and "Ce code ne correspond à aucun vote." in printed
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         dead = f"http://127.0.0.1:{sock.getsockname()[1]}"

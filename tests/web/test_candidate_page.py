@@ -140,8 +140,11 @@ async def test_the_contest_page_lists_candidates_with_small_lazy_posters(client:
     clip = await give_clip(sessions, contest, "02")
     html = await page(client, "/c/gala")
     tags = tags_of(html)
-    # The list's small picture is the poster's thumbnail (a few KB); the share card keeps the whole poster.
-    [poster] = [img for img in tags.named("img") if img.get("src") == f"{FILES_URL}/{clip}/thumb.jpg"]
+    # The list's small picture is the poster's thumbnail (a few KB), as in the vote form and on the board; the
+    # share card keeps the whole poster.
+    thumbs = [img for img in tags.named("img") if img.get("src") == f"{FILES_URL}/{clip}/thumb.jpg"]
+    assert sorted(img["class"] or "" for img in thumbs) == ["av", "av", "poster"]
+    [poster] = [img for img in thumbs if img["class"] == "poster"]
     assert poster["loading"] == "lazy" and poster["width"] == poster["height"] == "96" and poster["alt"] == ""
     links = [a["href"] for a in tags.named("a")]
     assert all(f"/c/gala/{code}" in links for code in ("01", "02", "03", "04", "05"))

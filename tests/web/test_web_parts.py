@@ -145,8 +145,9 @@ def board_of(votes: dict[str, int], show_counts: bool) -> Board:
 def test_equal_votes_share_a_rank() -> None:
     rows = board_of({"01": 3, "10": 5, "02": 5, "03": 0}, True).rows
     assert [(r.code, r.rank) for r in rows] == [("02", 1), ("10", 1), ("01", 3), ("03", 4)]
-    assert [r.photo_url for r in rows if r.code == "01"] == ["https://img.example/01.jpg"]
-    assert all(r.votes is None for r in board_of({"01": 3}, False).rows)
+    assert [r.picture for r in rows if r.code == "01"] == ["https://img.example/01.jpg"]
+    assert [r.share for r in rows] == [385, 385, 231, 0]  # tenths of a percent of 13 votes
+    assert all(r.votes is None and r.share is None for r in board_of({"01": 3}, False).rows)
 
 
 async def test_with_redis_away_a_limit_answers_what_its_caller_chose() -> None:

@@ -8,6 +8,7 @@
   var dataEl = document.getElementById('page-data');
   var page = dataEl ? JSON.parse(dataEl.textContent) : { lang: root.lang, strings: {} };
   var S = page.strings || {};
+  var MONO_TONES = 12;  // monogram.TONES: the `.mono-N` classes of ballot.css
   var POLL_MS = 10000, ORDER_POLL_MS = 2000, ORDER_POLL_LIMIT_MS = 15 * 60 * 1000;
   var still = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
 
@@ -56,26 +57,73 @@
       state.querySelector('.live-text').textContent = S['state_' + name] || '';
     }
 
+    // A candidate new to the board since the page was made: their monogram (monogram.py's tone and initials).
+    function tone(name) {
+      var digest = 0x811c9dc5, i;
+      for (i = 0; i < name.length; i++) {
+        digest = (digest ^ name.charCodeAt(i)) >>> 0;
+        digest = ((digest << 24) + digest * 403) >>> 0;  // times FNV's prime, 2^24 + 403, modulo 2^32
+      }
+      return digest % MONO_TONES;
+    }
+    function initials(name, code) {
+      var letters = name.split(/\s+/)
+        .map(function (w) { var m = w.match(/[0-9A-Za-z\u00c0-\u024f]/); return m ? m[0] : ''; })
+        .filter(Boolean).slice(0, 2).join('').toUpperCase();
+      return letters || code;
+    }
     function makeRow(c) {
-      var li = el('li', 'row');
+      var li = el('li', 'row'), rank = el('span', 'rank'), who = el('span', 'who');
       li.setAttribute('data-code', c.code);
       li.setAttribute('data-name', c.name);
       li.setAttribute('data-votes', '');
-      var avatar = el('span', 'av av-' + (parseInt(c.code, 10) % 6 || 0),
-        c.name.split(/\s+/).slice(0, 2).map(function (w) { return w.charAt(0); }).join('').toUpperCase());
-      avatar.setAttribute('aria-hidden', 'true');
-      li.appendChild(el('span', 'rank'));
-      li.appendChild(avatar);
-      li.appendChild(el('span', 'name', c.name));
+      rank.appendChild(el('span', 'sr-only'));
+      rank.appendChild(el('span', 'rank-n')).setAttribute('aria-hidden', 'true');
+      var tile = el('span', 'av mono mono-' + tone(c.name), initials(c.name, c.code));
+      tile.setAttribute('aria-hidden', 'true');
+      who.appendChild(el('span', 'name', c.name));
+      li.appendChild(rank);
+      li.appendChild(tile);
+      li.appendChild(who);
       return li;
     }
 
-    function update(li, c) {
+    // Share of the votes in tenths of a percent, halves up (board_view.share_of), and as the page writes it.
+    function shareOf(votes, total) { return total ? Math.floor((votes * 2000 + total) / (2 * total)) : 0; }
+    function shareText(tenths) {
+      var whole = Math.floor(tenths / 10), tenth = tenths % 10, fr = page.lang === 'fr';
+      return (tenth ? whole + (fr ? ',' : '.') + tenth : String(whole)) + (fr ? '\u202f%' : '%');
+    }
+    function child(parent, className, tag) {
+      return parent.querySelector('.' + className) || parent.appendChild(el(tag || 'span', className));
+    }
+    function drop(parent, selector) {
+      var node = parent.querySelector(selector);
+      if (node) { node.parentNode.removeChild(node); }
+    }
+
+    function showShare(li, tenths) {
+      var who = li.querySelector('.who');
+      if (tenths == null) { drop(who, '.bar'); drop(li, '.share'); li.setAttribute('data-share', ''); return; }
+      var bar = who.querySelector('.bar');
+      if (!bar) { bar = child(who, 'bar'); bar.setAttribute('aria-hidden', 'true'); child(bar, 'fill'); }
+      // The exact length, set through the style object (the content policy forbids style attributes, not this);
+      // the CSS transition makes it grow or shrink to it.
+      bar.querySelector('.fill').style.width = (tenths / 10) + '%';
+      var figures = child(li, 'figures');
+      var share = figures.querySelector('.share') || figures.insertBefore(el('span', 'share'), figures.firstChild);
+      share.textContent = shareText(tenths);
+      li.setAttribute('data-share', tenths);
+    }
+
+    function update(li, c, total) {
       li.setAttribute('data-rank', c.rank);
-      li.querySelector('.rank').textContent = fill(S.rank, { rank: c.rank });
-      var votes = li.querySelector('.votes');
-      if (c.votes == null) { if (votes) { li.removeChild(votes); } return; }
-      if (!votes) { votes = li.appendChild(el('span', 'votes')); }
+      li.querySelector('.rank').className = 'rank rank-' + (c.rank <= 3 ? c.rank : 'n');
+      li.querySelector('.rank .sr-only').textContent = fill(S.rank, { rank: c.rank });
+      li.querySelector('.rank-n').textContent = c.rank;
+      showShare(li, c.votes == null || total == null ? null : shareOf(c.votes, total));
+      if (c.votes == null) { drop(li, '.figures'); li.setAttribute('data-votes', ''); return; }
+      var votes = child(child(li, 'figures'), 'votes');
       var before = li.getAttribute('data-votes');
       if (before === String(c.votes)) { return; }
       votes.textContent = votesText(c.votes);
@@ -84,6 +132,7 @@
     }
 
     function animate(tops) {
+      void list.offsetHeight;  // the rows styled where they now are (the bars' lengths then change from there)
       if (still) { return; }
       var moved = [], i, li, delta;
       for (i = 0; i < list.children.length; i++) {
@@ -92,7 +141,7 @@
         if (delta) { li.style.transition = 'none'; li.style.transform = 'translateY(' + delta + 'px)'; moved.push(li); }
       }
       if (!moved.length) { return; }
-      void list.offsetHeight;  // commit the old positions, then let them slide to the new ones
+      void list.offsetHeight;  // commit the old positions (First, Last, Invert), then let them slide (Play)
       moved.forEach(function (row) { row.style.transition = 'transform .6s ease'; row.style.transform = ''; });
     }
 
@@ -111,15 +160,19 @@
         rows[code] = list.children[i];
         tops[code] = list.children[i].getBoundingClientRect().top;
       }
-      board.candidates.slice().sort(function (a, b) { return a.rank - b.rank || (a.code < b.code ? -1 : 1); })
-        .forEach(function (c) {
-          var li = rows[c.code] || makeRow(c);
-          update(li, c);
-          list.appendChild(li);  // moves an existing row into its new place
-          delete rows[c.code];
-        });
+      var order = board.candidates.slice()
+        .sort(function (a, b) { return a.rank - b.rank || (a.code < b.code ? -1 : 1); });
+      var placed = order.map(function (c, at) {
+        var li = rows[c.code] || makeRow(c);
+        if (list.children[at] !== li) { list.insertBefore(li, list.children[at] || null); }  // only rows that move
+        delete rows[c.code];
+        return li;
+      });
       Object.keys(rows).forEach(function (gone) { list.removeChild(rows[gone]); });
       animate(tops);
+      // Only now, each row styled in its new place, the new figures: a bar changed before (or while) its row
+      // moved would jump to its length instead of growing to it.
+      order.forEach(function (c, at) { update(placed[at], c, board.total_votes); });
       total.hidden = board.total_votes == null;
       if (board.total_votes != null) { total.textContent = fill(S.total_votes, { votes: votesText(board.total_votes) }); }
       leader = list.firstElementChild;
