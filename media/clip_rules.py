@@ -42,6 +42,12 @@ class ClipFacts:
     other_streams: tuple[str, ...] = field(default_factory=tuple)  # subtitles, data, attachments
     packets_past_limit: bool = False  # ffprobe stopped at MAX_PACKETS: the length measured is a part's
 
+    def noted(self) -> dict[str, object]:
+        """The facts a ready clip keeps (its upload's `facts`), whoever prepared it: ffmpeg here or Cloudinary."""
+        video = self.video
+        return {"seconds": self.seconds, "width": video[1] if video else None, "height": video[2] if video else None,
+                "codec": video[0] if video else None, "audio_streams": self.audio_streams}
+
 
 @dataclass(frozen=True)
 class Unfinished:

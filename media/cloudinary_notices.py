@@ -89,7 +89,8 @@ def read_resource(resource: Mapping[str, Any], *, kind: Literal["upload", "eager
         return CloudinaryNotice(upload_id, kind, resource_type, size, image_facts, files,
                                 None if fmt in PHOTO_FORMATS else NOT_A_PHOTO)
     facts = clip_facts(resource)
-    return CloudinaryNotice(upload_id, kind, resource_type, size, noted_facts(facts), files, refusal(facts, size))
+    noted = facts.noted() if facts is not None else {}
+    return CloudinaryNotice(upload_id, kind, resource_type, size, noted, files, refusal(facts, size))
 
 
 def clip_facts(resource: Mapping[str, Any]) -> ClipFacts | None:
@@ -104,15 +105,6 @@ def clip_facts(resource: Mapping[str, Any]) -> ClipFacts | None:
     return ClipFacts(frozenset({container}), float(duration) if duration is not None else None,
                      (str(video["codec"]), width, height) if has_video else None,
                      video_streams=1 if has_video else 0, audio_streams=1 if audio.get("codec") else 0)
-
-
-def noted_facts(facts: ClipFacts | None) -> dict[str, object]:
-    """The facts as the media jobs note them on a ready clip (media.upload_jobs)."""
-    if facts is None:
-        return {}
-    video = facts.video
-    return {"seconds": facts.seconds, "width": video[1] if video else None, "height": video[2] if video else None,
-            "codec": video[0] if video else None, "audio_streams": facts.audio_streams}
 
 
 def _upload_id(payload: Mapping[str, Any]) -> str:

@@ -88,11 +88,7 @@ async def _clip(ctx: MediaJobResources, storage: MediaStorage, upload: MediaUplo
         key = file_key(str(upload.id), path.name)
         await storage.put(key, path, content_type)
         files[name] = {"key": key, "content_type": content_type}
-    facts = made.facts
-    await uploads.note_ready(ctx.sessions, upload.id, {
-        "seconds": facts.seconds, "width": facts.video[1] if facts.video else None,
-        "height": facts.video[2] if facts.video else None, "codec": facts.video[0] if facts.video else None,
-        "audio_streams": facts.audio_streams}, files)
+    await uploads.note_ready(ctx.sessions, upload.id, made.facts.noted(), files)
     return "ready"
 
 
