@@ -47,13 +47,13 @@ def filter_path(path: Path) -> str:
 
 def picture_graph(look: Look, caption_file: Path | None) -> str:
     """The candidate's colour, ffmpeg's moving test pattern crossing it (so it plays as a video, not a still) and
-    the name in the middle."""
+    the name in the middle, small enough to stay whole where a list crops the poster square (its middle 56%)."""
     width, height = CLIP_SIZE
     graph = (f"color=c={look.colour.replace('#', '0x')}:size={width}x{height}:rate=25[ground];"
              f"testsrc2=size=160x90:rate=25[pattern];"
              f"[ground][pattern]overlay=x='mod(t*120,W-w)':y=H-h-16:shortest=1")
     if caption_file is not None:
-        graph += (f",drawtext=textfile={filter_path(caption_file)}:fontcolor=white:fontsize=44"
+        graph += (f",drawtext=textfile={filter_path(caption_file)}:fontcolor=white:fontsize=36"
                   ":x=(w-tw)/2:y=(h-th)/2-30:box=1:boxcolor=black@0.35:boxborderw=12")
     return graph + "[picture]"
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pytest
+from PIL import Image
 from sqlalchemy import delete, func, select
 
 from assembly.demo import seed_demo
@@ -18,6 +20,8 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, MediaUpload, OutboxMessage, UploadState
 from gateway.db.seed import DEMO_CANDIDATES
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
+from media.demo_clips import look_of, make_clip
+from media.ffmpeg import TRANSCODE, run_ffmpeg
 from media.processing import probe_clip
 from tests.media.conftest import Entering
 
@@ -101,3 +105,25 @@ async def test_seeding_the_demo_again_makes_no_new_clip(entering: Entering, sess
     assert first[:2] == (2 * len(DEMO_CANDIDATES), 2 * len(DEMO_CANDIDATES))  # a clip and a photo each, queued
     await seed_demo(sessions, storage)
     assert await made() == first
+
+
+def where_the_name_goes(clip: Path) -> tuple[int, ...]:
+    frame = clip.with_suffix(".png")
+    run_ffmpeg(["-loglevel", "error", "-ss", "1", "-i", str(clip), "-frames:v", "1", "-y", str(frame)], TRANSCODE)
+    with Image.open(frame) as picture:
+        return tuple(picture.convert("RGB").getpixel((picture.width // 2, picture.height // 2 - 30)))  # the name's
+
+
+def test_a_machine_without_fonts_still_gets_its_demo_clips(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """ffmpeg's drawtext finds no font through a fontconfig that knows none (a slim container): the clip is made
+    in the candidate's colour and tone, without the name, where it would otherwise have the name's box."""
+    look = look_of(0)
+    named = where_the_name_goes(make_clip(tmp_path / "named.mp4", "Amina Bello", look))
+    (tmp_path / "fonts.conf").write_text('<?xml version="1.0"?><fontconfig></fontconfig>\n')
+    monkeypatch.setenv("FONTCONFIG_FILE", str(tmp_path / "fonts.conf"))
+    plain = make_clip(tmp_path / "plain.mp4", "Amina Bello", look)
+    facts = probe_clip(plain)
+    assert facts is not None and facts.video == ("h264", 640, 360) and facts.audio_streams == 1
+    colour = tuple(int(look.colour[i:i + 2], 16) for i in (1, 3, 5))
+    assert all(abs(a - b) <= 12 for a, b in zip(where_the_name_goes(plain), colour, strict=True))
+    assert any(abs(a - b) > 40 for a, b in zip(named, colour, strict=True))  # the name's dark box, with fonts
