@@ -2,9 +2,10 @@
 then taken as an entry's files are: the seed puts each where the local storage keeps what it received (as the
 media server does at the end of an upload) and notes it received, which queues its processing; the media worker
 makes the renditions, poster, thumbnail and preview of the clip (media.processing) and re-encodes the photo
-(media.photos), as for any upload. The seed itself costs about a third of a second a candidate (a small clip
-encoded fast); the clips show on the pages once the media worker has prepared them, some ten seconds after the
-start on a quiet 2-core machine. No web process makes or reads any of it.
+(media.photos), as for any upload. On a 2-core machine the seed itself costs `gateway run`'s first start some
+2 s for the eight (a small clip encoded fast at normal priority: media.ffmpeg.GENERATE); the clips show on the
+pages once the media worker has prepared them, some 7 s after the service is up (on what the votes leave: longer
+on a busy machine). No web process makes or reads any of it.
 
 Only the local storage: Cloudinary makes the renditions itself, from a source sent to it (the demo sends none).
 Once each: a candidate with a clip gets none again."""
