@@ -14,7 +14,6 @@ from sqlalchemy import delete, func, select
 from assembly.demo import seed_demo
 from assembly.job_runtime import JobContext
 from assembly.media import local_storage
-from assembly.media_jobs import PROCESS_PASS, media_handlers, process_upload_pass
 from gateway.core.media.uploads import UPLOAD_RECEIVED_TOPIC
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, MediaUpload, OutboxMessage, UploadState
@@ -22,7 +21,9 @@ from gateway.db.seed import DEMO_CANDIDATES
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
 from media.demo_clips import look_of, make_clip
 from media.ffmpeg import TRANSCODE, run_ffmpeg
+from media.passes import media_handlers
 from media.processing import probe_clip
+from media.upload_jobs import PROCESS_PASS, process_upload_pass
 from tests.media.conftest import Entering
 
 
