@@ -1,14 +1,21 @@
 """The demo contest with every channel's demo settings of it (SMS's short code and keyword…): the core's seed
-(gateway.db.seed) knows no channel, the channel list does."""
+(gateway.db.seed) knows no channel, the channel list does; and, given a storage, its candidates' clips and photos
+(assembly.demo_media)."""
 
 from __future__ import annotations
 
 from assembly.channel_list import CONTEST_SETTINGS
+from assembly.demo_media import give_demo_media
 from gateway.db import seed
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
+from media.local_storage import LocalStorage
 
 
-async def seed_demo(sessions: Sessions) -> Contest:
-    """Create the demo contest if missing; keep it open if an old one is about to close."""
-    return await seed.seed_demo(sessions, [channel.demo().save for channel in CONTEST_SETTINGS])
+async def seed_demo(sessions: Sessions, storage: LocalStorage | None = None) -> Contest:
+    """Create the demo contest if missing; keep it open if an old one is about to close; with `storage`, give its
+    candidates who have none a clip and a photo."""
+    contest = await seed.seed_demo(sessions, [channel.demo().save for channel in CONTEST_SETTINGS])
+    if storage is not None:
+        await give_demo_media(sessions, storage, contest.id)
+    return contest

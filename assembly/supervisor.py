@@ -24,6 +24,7 @@ from assembly import fanout_server
 from assembly.backups import backup_place
 from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demo
+from assembly.demo_media import demo_storage
 from assembly.embedded import export_urls, service_urls
 from assembly.media import cloudinary_stand_in_needed, media_address
 from assembly.provider_list import PROVIDERS
@@ -33,6 +34,7 @@ from gateway.db import migrate
 from gateway.db.engine import create_engine, session_factory
 from gateway.jobs.queues import MEDIA_QUEUE, sync_redis
 from gateway.kit.stand_ins import StandIn, listen_address
+from media.local_storage import LocalStorage
 
 log = logging.getLogger(__name__)
 STOP_GRACE_SECONDS = 30  # a web process lets provider calls under way finish (gateway.jobs.start_queue)
@@ -54,13 +56,15 @@ def spawn(name: str, *args: str, module: str = "assembly.cli") -> Child:
     return Child(name, process, args, module)
 
 
-async def prepare_database(database_url: str, *, seed: bool) -> None:
+async def prepare_database(database_url: str, *, seed: bool, storage: LocalStorage | None = None) -> None:
+    """The schema brought up to date; with `seed`, the demo contest (its clips made here, once, into `storage`:
+    a few seconds of the first start, never a web process's work)."""
     await migrate.upgrade_async(database_url, MIGRATIONS)
     if not seed:
         return
     engine = create_engine(database_url, pool_size=1)
     try:
-        await seed_demo(session_factory(engine))
+        await seed_demo(session_factory(engine), storage)
     finally:
         await engine.dispose()
 
@@ -283,7 +287,8 @@ def run_everything(settings: Settings) -> int:
                       archive_to=backup_place(settings).root) as urls:
         export_urls(urls)
         # The demo contest takes real money where providers are real: never seeded in production.
-        asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production))
+        asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production,
+                                     storage=demo_storage(settings)))
         borrowed: list[WantedStandIn] = []
         children = stand_ins(settings, borrowed)
         # The web processes and workers add up their figures there: a scrape of the shared port serves the sum.

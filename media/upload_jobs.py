@@ -105,5 +105,5 @@ async def _photo(ctx: MediaJobResources, storage: MediaStorage, upload: MediaUpl
     await storage.put(key, target, "image/jpeg")
     await uploads.note_ready(ctx.sessions, upload.id, {"bytes": len(jpeg)},
                              {"photo": {"key": key, "content_type": "image/jpeg"}})
-    await photo_ready(ctx.sessions, storage, upload.id)  # its entry may have been approved meanwhile
+    await photo_ready(ctx.sessions, storage, upload.id)  # its candidate may exist already (approved, the demo)
     return "ready"

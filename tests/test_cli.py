@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
-from gateway.db.models import AdminUser, Candidate, Contest
+from gateway.db.models import AdminUser, Candidate, Contest, MediaUpload
 from tests.factories import channel_settings
 from tests.servers import free_port
 
@@ -27,9 +27,9 @@ def gateway(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess
 
 
 @pytest.fixture
-def env(settings: Settings) -> dict[str, str]:
+def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
     return {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-            "LOG_JSON": "false"}
+            "LOG_JSON": "false", "GATEWAY_DATA_DIR": str(tmp_path / "var")}
 
 
 async def test_migrate_then_seed_demo_twice_gives_one_demo_contest(sessions: Sessions, env: dict[str, str]) -> None:
@@ -41,12 +41,16 @@ async def test_migrate_then_seed_demo_twice_gives_one_demo_contest(sessions: Ses
         demo = (await session.scalars(select(Contest).where(Contest.slug == "demo"))).one()
         codes = list(await session.scalars(select(Candidate.code).where(Candidate.contest_id == demo.id)
                                            .order_by(Candidate.code)))
+        clips = list(await session.scalars(select(Candidate.clip_id).where(Candidate.contest_id == demo.id)))
+        uploads = await session.scalar(select(func.count()).select_from(MediaUpload))
     assert demo.name == "Demo Star 2026" and demo.price_per_vote == 100 and demo.currency == "XAF"
     sms = await channel_settings(sessions, demo.id)
     assert demo.ussd_service_codes == ["*384*123#"] and (sms["sms_short_code"], sms["sms_keyword"]) == ("20123", "VOTE")
     assert demo.providers == ["mtn", "orange", "stripe"] and demo.max_votes_per_order == 100
     assert codes == [f"{i:02d}" for i in range(1, 9)]
     assert (demo.closes_at - demo.opens_at).days >= 29
+    # A clip and a photo each, made once (tests/media/test_demo_media.py: what the media worker makes of them).
+    assert None not in clips and len(set(clips)) == 8 and uploads == 16
 
 
 async def test_admin_create_hashes_the_password_and_refuses_bad_input(sessions: Sessions,

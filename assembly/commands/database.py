@@ -27,13 +27,15 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     from assembly.demo import seed_demo
+    from assembly.demo_media import demo_storage
 
     if not args.demo:
         print("nothing to seed: pass --demo", file=sys.stderr)
         return 2
     with ExitStack() as stack:
         settings = with_services(settings, stack)
-        contest = with_database(settings, seed_demo)
+        storage = demo_storage(settings)
+        contest = with_database(settings, lambda sessions: seed_demo(sessions, storage))
     print(f"demo contest ready: /api/v1/contests/{contest.slug}")
     return 0
 
@@ -41,5 +43,6 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
 def add(sub: Subcommands) -> None:
     sub.add_parser("migrate", help="bring the database schema up to date").set_defaults(func=cmd_migrate)
     seed_cmd = sub.add_parser("seed", help="create demo data")
-    seed_cmd.add_argument("--demo", action="store_true", help="the demo contest (idempotent)")
+    seed_cmd.add_argument("--demo", action="store_true",
+                          help="the demo contest, its candidates' clips and photos (idempotent)")
     seed_cmd.set_defaults(func=cmd_seed)

@@ -193,15 +193,15 @@ def _photo_of(photo: MediaUpload | None, storage: MediaStorage) -> str | None:
 
 
 async def photo_ready(sessions: Sessions, storage: MediaStorage, upload_id: uuid.UUID) -> None:
-    """An entry's photo prepared after the entry was approved: its candidate, still without one, takes it."""
+    """A photo prepared after its candidate was made (an entry approved meanwhile, the demo's candidates): the
+    candidate, still without one, takes it."""
     async with sessions.begin() as session:
         photo = await session.get(MediaUpload, upload_id)
         url = _photo_of(photo, storage)
         if url is None:
             return
         await session.execute(update(Candidate).where(
-            Candidate.id.in_(select(Entry.candidate_id).where(Entry.photo_id == upload_id)),
-            Candidate.photo_url.is_(None)).values(photo_url=url))
+            Candidate.photo_id == upload_id, Candidate.photo_url.is_(None)).values(photo_url=url))
 
 
 async def reject_entry(sessions: Sessions, actor: Actor, entry_id: uuid.UUID, reason: str, now: datetime) -> Entry:

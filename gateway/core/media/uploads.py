@@ -95,6 +95,18 @@ async def check_received(sessions: Sessions, storage: MediaStorage, upload: Medi
     return True
 
 
+async def made_here(sessions: Sessions, storage: MediaStorage, contest_id: int, kind: UploadKind,
+                    now: datetime) -> uuid.UUID:
+    """An upload the service makes itself (the demo's clips and photos): no grant given out, nobody's number. Its
+    maker puts the file where the storage keeps what it received and notes it received (`note_received`): it is
+    processed as any upload is."""
+    upload_id = uuid.uuid4()
+    async with sessions.begin() as session:
+        session.add(MediaUpload(id=upload_id, contest_id=contest_id, kind=kind, storage=storage.name, msisdn=None,
+                                max_bytes=MAX_BYTES[kind], expires_at=now))
+    return upload_id
+
+
 async def note_ready(sessions: Sessions, upload_id: uuid.UUID, facts: Mapping[str, Any],
                      files: Mapping[str, Mapping[str, str]]) -> bool:
     async with sessions.begin() as session:
@@ -177,6 +189,25 @@ async def note_access(session: AsyncSession, *upload_ids: uuid.UUID | None) -> N
 async def note_candidate_media(session: AsyncSession, candidate: Candidate) -> None:
     """A candidate hidden or shown again: their clip and photo with them."""
     await note_access(session, candidate.clip_id, candidate.photo_id)
+
+
+async def give_candidate(sessions: Sessions, candidate_id: int, clip_id: uuid.UUID, photo_id: uuid.UUID | None,
+                         now: datetime) -> bool:
+    """Uploads of the service's own (`made_here`) as a candidate's clip and photo, where the candidate has none
+    yet (an organiser's photo is kept): False if it had a clip already, the uploads then left to the orphan sweep.
+    Shown once ready, to whoever may see the candidate; the photo's address is set when it is (`photo_ready`)."""
+    async with sessions.begin() as session:
+        candidate = await session.get(Candidate, candidate_id, with_for_update=True)
+        if candidate is None or candidate.clip_id is not None:
+            return False
+        candidate.clip_id = clip_id
+        given = [clip_id]
+        if photo_id is not None and candidate.photo_id is None and candidate.photo_url is None:
+            candidate.photo_id = photo_id
+            given.append(photo_id)
+        await session.execute(update(MediaUpload).where(MediaUpload.id.in_(given)).values(attached_at=now))
+        await note_access(session, *given)
+    return True
 
 
 async def candidate_media(sessions: Sessions, candidate_id: int) -> list[uuid.UUID]:
