@@ -135,3 +135,11 @@ def test_the_checker_catches_what_would_go_stale() -> None:
 
 def test_the_readme_links_the_runbook() -> None:
     assert "docs/show-night.md" in (ROOT / "README.md").read_text()
+
+
+def test_the_readme_shows_every_picture_the_browser_tests_take_and_each_is_there() -> None:
+    """A picture the tests keep that the README does not show, or one it shows that is missing, is a stale README."""
+    readme = (ROOT / "README.md").read_text()
+    shown = set(re.findall(r"\(docs/screenshots/([\w-]+\.png)\)", readme))
+    kept = {path.name for path in (ROOT / "docs" / "screenshots").glob("*.png")}
+    assert shown == kept == {"contest-page.png", "candidate-page.png", "control-room.png", "overlay.png"}

@@ -9,6 +9,7 @@ from playwright.async_api import Browser, expect
 from gateway.db.engine import Sessions
 from tests.admin.test_admin_browser import shot, site  # noqa: F401  (site: a fixture)
 from tests.admin.test_dashboard_browser import demo_with_votes, owner_on_a_phone
+from tests.readme_pictures import keep_for_readme
 
 
 async def test_an_owner_watches_the_control_room_on_a_phone_and_a_desk(
@@ -29,3 +30,4 @@ async def test_an_owner_watches_the_control_room_on_a_phone_and_a_desk(
     await page.set_viewport_size({"width": 1366, "height": 900})  # a desk
     await expect(page.locator("svg[aria-label='Votes a second by provider']")).to_be_visible()
     await shot(page, "15-control-room-desk")
+    keep_for_readme(await page.screenshot(), "control-room")

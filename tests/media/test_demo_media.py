@@ -9,6 +9,8 @@ from urllib.parse import urlsplit
 
 import pytest
 from PIL import Image
+from playwright.async_api import Browser, expect
+from redis.asyncio import Redis
 from sqlalchemy import delete, func, select
 
 from assembly.demo import seed_demo
@@ -16,7 +18,7 @@ from assembly.job_runtime import JobContext
 from assembly.media import local_storage
 from gateway.core.media.uploads import UPLOAD_RECEIVED_TOPIC
 from gateway.db.engine import Sessions
-from gateway.db.models import Candidate, MediaUpload, OutboxMessage, UploadState
+from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, UploadState
 from gateway.db.seed import DEMO_CANDIDATES
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
 from media.demo_clips import look_of, make_clip
@@ -24,7 +26,9 @@ from media.ffmpeg import TRANSCODE, run_ffmpeg
 from media.passes import media_handlers
 from media.processing import probe_clip
 from media.upload_jobs import PROCESS_PASS, process_upload_pass
+from tests.leaderboard.helpers import vote_and_publish
 from tests.media.conftest import Entering
+from tests.readme_pictures import keep_for_readme
 
 
 async def fetched(entering: Entering, url: str) -> tuple[int, str, bytes]:
@@ -55,7 +59,8 @@ def made_files(root: Path) -> list[Path]:
 
 
 async def test_each_demo_candidate_has_a_clip_a_poster_and_a_photo_on_the_pages(
-        entering: Entering, media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+        entering: Entering, media_job: JobContext, sessions: Sessions, redis: Redis, browser: Browser,
+        tmp_path: Path) -> None:
     storage = local_storage(entering.settings)
     contest = await seed_demo(sessions, storage)
     assert await media_worker_runs(media_job, sessions) == 2 * len(DEMO_CANDIDATES)  # a clip and a photo each
@@ -87,6 +92,25 @@ async def test_each_demo_candidate_has_a_clip_a_poster_and_a_photo_on_the_pages(
     assert len({clip.files["poster"]["key"] for clip in clips.values() if clip.files}) == len(candidates)
     assert len({(await fetched(entering, storage.public_url(clip.files["thumb"]["key"])))[2]
                 for clip in clips.values() if clip.files}) == len(candidates)
+    await phone_pictures(browser, str(entering.web.make_url("")).rstrip("/"), sessions, redis, contest)
+
+
+async def phone_pictures(browser: Browser, site: str, sessions: Sessions, redis: Redis, contest: Contest) -> None:
+    """The contest page with a few votes in, and a candidate's page, on a phone: every picture drawn."""
+    for code, votes in (("03", 7), ("01", 5), ("05", 2)):
+        await vote_and_publish(sessions, redis, contest, code, votes)
+    page = await browser.new_page(locale="en-US", viewport={"width": 412, "height": 915})
+    page.set_default_timeout(15_000)
+    for path, name in (("/c/demo?lang=en", "contest-page"), ("/c/demo/03?lang=en", "candidate-page")):
+        await page.goto(f"{site}{path}")
+        await expect(page.locator("img:visible, video:visible").first).to_be_visible()
+        for _ in range(100):  # every picture in (a page function: the pages' policy forbids a string's eval)
+            if await page.evaluate("() => [...document.images].every(image => image.complete)"):
+                break
+            await page.wait_for_timeout(100)
+        await page.wait_for_timeout(900)  # the board's bars have grown
+        keep_for_readme(await page.screenshot(), name)
+    await page.close()
 
 
 async def test_seeding_the_demo_again_makes_no_new_clip(entering: Entering, sessions: Sessions) -> None:

@@ -25,6 +25,7 @@ from gateway.db.models import Contest
 from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.factories import RULES_OFF, make_contest
 from tests.leaderboard.helpers import vote_and_publish
+from tests.readme_pictures import keep_for_readme
 from tests.servers import free_port
 from tests.waiting import until
 
@@ -69,6 +70,7 @@ async def test_the_overlay_is_transparent_around_its_panels_and_moves_soon_after
     png = await page.screenshot(omit_background=True)  # Chromium's default white made transparent, as OBS does
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "overlay.png").write_bytes(png)
+    keep_for_readme(png, "overlay")
     picture = Image.open(io.BytesIO(png))
     assert picture.size == (1920, 1080) and picture.mode == "RGBA"
     alpha = picture.getchannel("A")
