@@ -22,6 +22,7 @@ from channels.web.i18n import (
     error_message,
 )
 from channels.web.order_pages import vote_accepted
+from channels.web.pictures import picture_globals
 from channels.web.rendering import Page, html_errors, message_page, page_for, render, secure_cookies
 from channels.web.share import contest_share
 from channels.web.static_files import add_static
@@ -292,6 +293,6 @@ def setup(app: web.Application) -> None:
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     static = add_static(app, HERE / "static")
-    env.globals.update(initials=initials, hue=hue, static=static, static_url=static.url)
+    env.globals.update(initials=initials, hue=hue, static=static, static_url=static.url, **picture_globals(app))
     app.add_routes(routes)
     app.add_routes(order_pages.routes)
