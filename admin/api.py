@@ -22,7 +22,7 @@ from gateway.core.errors import DomainError, NotFound
 from gateway.core.oversight import orders_admin
 from gateway.core.voters import blocklist
 from gateway.db.models import AuditEntry, Candidate, Contest
-from gateway.kit.keys import PHOTO_DECODER, PHOTO_REENCODE, PROVIDERS, REDIS, SESSIONS, SETTINGS
+from gateway.kit.keys import PHOTO_DECODER, PHOTO_REENCODE, PHOTO_SIZER, PROVIDERS, REDIS, SESSIONS, SETTINGS
 from gateway.kit.throttle import client_address, enforce
 
 routes = web.RouteTableDef()
@@ -219,8 +219,9 @@ async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamRespo
     candidate = await contests_admin.candidate_of(request.app[SESSIONS], actor,
                                                   int(request.match_info["candidate_id"]))  # scope first
     jpeg = await photos.reencode_in_turn(request.app[PHOTO_DECODER], request.app[PHOTO_REENCODE], data)
+    sizes = await photos.sized_in_turn(request.app[PHOTO_DECODER], request.app[PHOTO_SIZER], jpeg)
     candidate = await photos.attach(request.app[SESSIONS], actor, candidate.id,
-                                    request.app[SETTINGS].gateway_data_dir, jpeg)
+                                    request.app[SETTINGS].gateway_data_dir, jpeg, sizes)
     return web.json_response(candidate_json(candidate))
 
 

@@ -51,6 +51,7 @@ from gateway.kit.keys import (
     LEVELS_SOURCE,
     MEDIA_STORAGE,
     PHOTO_REENCODE,
+    PHOTO_SIZER,
     PROVIDERS,
     QUEUE,
     REDIS,
@@ -68,7 +69,7 @@ from leaderboard import routes as leaderboard_routes
 from leaderboard.keys import LEADERBOARD_BOARDS
 from leaderboard.refresh import board_refresh
 from media import cloudinary_routes
-from media.photos import reencode
+from media.photos import reencode, sized
 
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 # A web request's statements take milliseconds; one unanswered this long is on a dead connection.
@@ -132,6 +133,7 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
     """The media storage: grants and URLs only, no file passes through a web process."""
     app[MEDIA_STORAGE] = build_storage(settings_of(app, Settings), app[HTTP])
     app[PHOTO_REENCODE] = reencode  # an organiser's photos (admin.photos), decoded in this process
+    app[PHOTO_SIZER] = sized
     yield
 
 

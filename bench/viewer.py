@@ -2,9 +2,11 @@
 contest with 20 candidates (each with a clip made by the real pipeline: uploaded to the media server in chunks,
 prepared by a media worker), before and after scrolling through every poster; a candidate page before playing;
 and its 360p clip (a minute of 720p from a phone) — the first seconds of play, and the whole rendition. Then, if
-Node is on the machine, Lighthouse's mobile scores of that candidate page (`npx lighthouse`, Debian's Chromium).
+Node is on the machine, Lighthouse's mobile scores (`npx lighthouse`, Debian's Chromium) and the bytes it counted of
+every public page a voter meets: the contest page, a candidate page with a clip and a photo, the entry page,
+/verify, a closed contest's results; `--reports DIR` keeps each page's Lighthouse report there.
 
-    python -m bench.viewer [--candidates 20] [--seconds 60] [--no-lighthouse]
+    python -m bench.viewer [--candidates 20] [--seconds 60] [--no-lighthouse] [--reports DIR]
 
 Bytes are what crossed the network (Chromium's encodedDataLength: compressed, headers included).
 """
@@ -13,29 +15,33 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import json
 import shutil
 import subprocess
 import tempfile
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from PIL import Image
 from playwright.async_api import Page, async_playwright
-from sqlalchemy import select
+from sqlalchemy import select, update
 
+from admin import photos
 from bench.harness import Stack, print_report, record, running_stack
 from bench.transcode import phone_clip
 from gateway.core.audit import Actor
 from gateway.core.entries.entries_review import set_candidate_clip
 from gateway.core.media import uploads
 from gateway.db.engine import create_engine, session_factory
-from gateway.db.models import Candidate, Contest, ContestStatus, MediaUpload, UploadKind, UploadState
+from gateway.db.models import Candidate, Contest, ContestStatus, EntryCall, MediaUpload, UploadKind, UploadState
 from gateway.db.seed import ensure_tallies
 from gateway.kit.secret_rules import DEV_SECRET_KEY
 from media.local_storage import LocalStorage
+from media.photos import reencode, sized
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 
 OWNER = Actor(None, "bench@example.org", "owner")
@@ -58,9 +64,11 @@ async def ready(sessions: Any, upload_ids: list[uuid.UUID], timeout: float) -> N
     async with asyncio.timeout(timeout):
         while True:
             async with sessions() as session:
-                states = list(await session.scalars(select(MediaUpload.state).where(MediaUpload.id.in_(upload_ids))))
+                rows = (await session.execute(select(MediaUpload.state, MediaUpload.refusal)
+                                              .where(MediaUpload.id.in_(upload_ids)))).all()
+            states = [row.state for row in rows]
             if UploadState.REFUSED in states:
-                raise SystemExit("a clip was refused")
+                raise SystemExit(f"a clip was refused: {[row.refusal for row in rows if row.refusal]}")
             if states.count(UploadState.READY) == len(upload_ids):
                 return
             await asyncio.sleep(1)
@@ -92,8 +100,47 @@ async def video_contest(stack: Stack, candidates: int, seconds: int, scratch: Pa
     await ready(sessions, made, timeout=120 + seconds * 3 + candidates * 10)
     for candidate_id, upload_id in zip(ids, made, strict=True):
         await set_candidate_clip(sessions, OWNER, candidate_id, upload_id, datetime.now(UTC))
+    await with_photo_and_call(sessions, stack.data_dir, contest.id, ids[0])
+    await results_contest(sessions, stack.data_dir, candidates)
     await engine.dispose()
     return f"{stack.base_url}/c/video-bench?lang=en", f"{stack.base_url}/c/video-bench/01?lang=en"
+
+
+def photo_of(seed: int) -> bytes:
+    """An organiser's photo as the admin area keeps it (800 x 600, some 55 KB: a camera's, re-encoded)."""
+    picture = Image.effect_mandelbrot((800, 600), (-2.0 + seed / 50, -1.2, 1.0, 1.2), 100).convert("RGB")
+    noise = Image.effect_noise((800, 600), 24).convert("RGB")
+    out = io.BytesIO()
+    Image.blend(picture, noise, 0.06).save(out, "JPEG", quality=92)
+    return reencode(out.getvalue())
+
+
+async def with_photo_and_call(sessions: Any, data_dir: Path, contest_id: int, candidate_id: int) -> None:
+    """The first candidate's photo (beside their clip on their page), and the contest's call for entries."""
+    jpeg = photo_of(0)
+    url = photos.store(data_dir, jpeg, sized(jpeg))
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        await session.execute(update(Candidate).where(Candidate.id == candidate_id).values(photo_url=url))
+        session.add(EntryCall(contest_id=contest_id, opens_at=now, closes_at=now + timedelta(days=7),
+                              rules="One clip, your own work.", max_entries=None))
+
+
+async def results_contest(sessions: Any, data_dir: Path, candidates: int) -> None:
+    """A closed contest of `candidates` with photos: its page is its results."""
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        contest = Contest(slug="results-bench", name="Results Bench 2026", status=ContestStatus.CLOSED,
+                          opens_at=now - timedelta(days=9), closes_at=now - timedelta(days=1), price_per_vote=100,
+                          currency="XAF", max_votes_per_order=100, providers=["mtn", "orange"])
+        session.add(contest)
+        await session.flush()
+        for i in range(1, candidates + 1):
+            jpeg = photo_of(i)
+            session.add(Candidate(contest_id=contest.id, code=f"{i:02d}", name=f"Candidate {i:02d}", position=i,
+                                  photo_url=photos.store(data_dir, jpeg, sized(jpeg))))
+        await session.flush()
+        await ensure_tallies(session, contest.id)
 
 
 class Counter:
@@ -172,8 +219,10 @@ async def measure(contest_url: str, candidate_url: str, clip_bytes: int) -> dict
     }
 
 
-def lighthouse(url: str) -> str:
-    """Lighthouse's mobile scores (performance, accessibility, best practices, SEO), or why there are none."""
+def lighthouse(url: str, keep: Path | None = None) -> str:
+    """Lighthouse's mobile scores (performance, accessibility, best practices, SEO) and the bytes it counted (its
+    simulated phone on a slow 4G link: what the page downloads before it is idle), or why there are none; the
+    report is kept as `keep` if given."""
     if shutil.which("npx") is None:
         return "not run: no Node on this machine (npx)"
     with tempfile.TemporaryDirectory() as folder:
@@ -184,11 +233,23 @@ def lighthouse(url: str) -> str:
                               capture_output=True, text=True, timeout=600)
         if not report.exists():
             return f"not run: lighthouse exited {done.returncode}: {done.stderr.strip()[-300:]}"
-        categories = json.loads(report.read_text())["categories"]
-    return ", ".join(f"{c['title']} {round(c['score'] * 100)}" for c in categories.values())
+        found = json.loads(report.read_text())
+        if keep is not None:
+            shutil.copyfile(report, keep)
+    scores = ", ".join(f"{c['title']} {round(c['score'] * 100)}" for c in found["categories"].values())
+    weight = found["audits"]["total-byte-weight"].get("numericValue")
+    return f"{scores}; {kib(int(weight))} downloaded" if weight is not None else scores
 
 
-async def run(candidates: int, seconds: int, with_lighthouse: bool) -> dict[str, str]:
+def public_pages(base_url: str) -> dict[str, str]:
+    """Every public page a voter meets, by what it is."""
+    return {"contest page": f"{base_url}/c/video-bench?lang=en",
+            "candidate page with a clip and a photo": f"{base_url}/c/video-bench/01?lang=en",
+            "entry page": f"{base_url}/c/video-bench/enter?lang=en", "/verify": f"{base_url}/verify?lang=en",
+            "results page (a closed contest's)": f"{base_url}/c/results-bench?lang=en"}
+
+
+async def run(candidates: int, seconds: int, with_lighthouse: bool, reports: Path | None = None) -> dict[str, str]:
     with tempfile.TemporaryDirectory() as scratch, running_stack(web_processes=1, worker_processes=1) as stack:
         contest_url, candidate_url = await video_contest(stack, candidates, seconds, Path(scratch))
         async with httpx.AsyncClient() as http:
@@ -197,7 +258,9 @@ async def run(candidates: int, seconds: int, with_lighthouse: bool) -> dict[str,
             clip_bytes = len((await http.get(source)).content)
         figures = await measure(contest_url, candidate_url, clip_bytes)
         if with_lighthouse:
-            figures["Lighthouse, mobile, candidate page"] = await asyncio.to_thread(lighthouse, candidate_url)
+            for index, (what, url) in enumerate(public_pages(stack.base_url).items()):
+                keep = reports / f"{index}.json" if reports is not None else None
+                figures[f"Lighthouse, mobile, {what}"] = await asyncio.to_thread(lighthouse, url, keep)
     return figures
 
 
@@ -206,9 +269,12 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument("--no-lighthouse", action="store_true")
+    parser.add_argument("--reports", type=Path, help="a folder to keep each page's Lighthouse report in")
     args = parser.parse_args()
-    figures = asyncio.run(run(args.candidates, args.seconds, not args.no_lighthouse))
-    record("viewer", print_report("viewer: what a phone downloads to watch a video contest", figures))
+    if args.reports is not None:
+        args.reports.mkdir(parents=True, exist_ok=True)
+    figures = asyncio.run(run(args.candidates, args.seconds, not args.no_lighthouse, args.reports))
+    record("viewer-pages", print_report("viewer: what a phone downloads of a video contest's public pages", figures))
 
 
 if __name__ == "__main__":

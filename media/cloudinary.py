@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from gateway.core.media_storage import Received, UploadGrant, source_key
+from gateway.core.media_storage import PictureSize, Received, UploadGrant, source_key
 from gateway.db.engine import Sessions
 from media.cloudinary_api import (
     ALLOWED_FORMATS,
@@ -29,6 +29,7 @@ from media.cloudinary_api import (
     delivery_signature,
     eager_of,
     made_named,
+    sized_transformation,
 )
 from media.cloudinary_notices import CloudinaryNotice, note, read_resource
 from media.settings import CloudinaryAccount
@@ -43,6 +44,7 @@ class CloudinaryError(RuntimeError):
 class CloudinaryStorage:
     name = "cloudinary"
     transcodes = True
+    sizes_by_url = True
 
     def __init__(self, account: CloudinaryAccount, http: httpx.AsyncClient, notification_url: str, *,
                  api_base: str = "https://api.cloudinary.com", delivery_base: str = "https://res.cloudinary.com",
@@ -123,6 +125,15 @@ class CloudinaryStorage:
         service's key of an eager file (`<upload id>/360p.mp4`); a key `put` stored is delivered as it is."""
         resource_type, path = self._delivered(key)
         return f"{self.delivery_base}/{self.account.cloud_name}/{resource_type}/upload/{path}"
+
+    def sized_url(self, url: str, size: PictureSize) -> str | None:
+        """The photo or poster made at `size` by a transformation in its URL (made on the first request, then
+        kept by Cloudinary's CDN): `…/image/upload/c_fill,w_96,h_96,q_auto/<upload id>/source.jpg`."""
+        prefix = f"{self.delivery_base}/{self.account.cloud_name}/"
+        resource_type, _, rest = url.removeprefix(prefix).partition("/upload/")
+        transformation, _, path = rest.partition("/")
+        sized = sized_transformation(resource_type, transformation, size) if url.startswith(prefix) else None
+        return f"{prefix}{resource_type}/upload/{sized}/{path}" if sized else None
 
     def signed_url(self, key: str) -> str:
         """The same file on a signed delivery URL, which Cloudinary serves whatever the access mode. Cloudinary's

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from gateway.core.media_storage import SOURCE, source_key
+from gateway.core.media_storage import SIZED, SOURCE, PictureSize, source_key
 
 UNSIGNED = frozenset({"file", "cloud_name", "resource_type", "api_key", "signature"})
 SIGNATURE_SECONDS = 3600  # Cloudinary refuses a signed request older than an hour ("Stale request")
@@ -111,6 +111,17 @@ def eager_of(resource_type: str) -> str:
 
 def made_named(resource_type: str, file_name: str) -> Made | None:
     return next((made for made in FILES.get(resource_type, ()) if made.file_name == file_name), None)
+
+
+def sized_transformation(resource_type: str, transformation: str, size: PictureSize) -> str | None:
+    """The transformation of a photo or a poster (its Made's) made at `size` (a tile: filled to a square from its
+    middle; a photo: scaled to the width), at an automatic quality; None for any other transformation."""
+    made = next((m for m in FILES.get(resource_type, ()) if m.transformation == transformation), None)
+    if made is None or made.file_name not in SIZED:
+        return None
+    kept = [part for part in transformation.split(",") if part.split("_")[0] not in ("c", "w", "h", "q")]
+    box = f"c_fill,w_{size.width},h_{size.width}" if size.square else f"c_limit,w_{size.width}"
+    return ",".join([box, *kept, "q_auto"])
 
 
 PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*$")  # no dots: never a path out of a folder

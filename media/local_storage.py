@@ -25,7 +25,7 @@ from urllib.parse import urlsplit
 
 import jwt
 
-from gateway.core.media_storage import Received, UploadGrant, link_expiry
+from gateway.core.media_storage import PICTURE_SIZES, SIZED, PictureSize, Received, UploadGrant, link_expiry
 from gateway.db.engine import Sessions
 
 ALGORITHM = "HS256"
@@ -34,6 +34,11 @@ CHUNK_BYTES = 1024 * 1024  # a chunk lost on a dropped 3G link costs a few secon
 # What the service makes, and how it is served: a name outside this table is never served.
 SERVED = {"360p.mp4": "video/mp4", "720p.mp4": "video/mp4", "preview.mp4": "video/mp4",
           "poster.jpg": "image/jpeg", "thumb.jpg": "image/jpeg", "photo.jpg": "image/jpeg"}
+# A photo's and a poster's sized copies, by name, each with what is served in its place where none was made (a file
+# older than sizes): the original, or for a poster's tile its thumbnail (192 px, which every clip has).
+SIZED_FROM = {size.name_of(name): "thumb.jpg" if name == "poster.jpg" and size.square else name
+              for name in SIZED for size in PICTURE_SIZES}
+SERVED.update({sized: "image/jpeg" for sized in SIZED_FROM})
 
 
 def grant_key(secret_key: str) -> bytes:
@@ -75,6 +80,7 @@ def upload_name(upload_id: str) -> str:
 class LocalStorage:
     name = "local"
     transcodes = False
+    sizes_by_url = False
 
     def __init__(self, root: Path, upload_url: str, files_url: str, secret_key: str, *,
                  clock: Callable[[], float] = time.time) -> None:
@@ -120,6 +126,12 @@ class LocalStorage:
 
     def public_url(self, key: str) -> str:
         return f"{self.files_url}/files/{key}"
+
+    def sized_url(self, url: str, size: PictureSize) -> str | None:
+        folder, _, name = url.rpartition("/")
+        if not url.startswith(f"{self.files_url}/files/") or name not in SIZED:
+            return None
+        return f"{folder}/{size.name_of(name)}"
 
     def signed_url(self, key: str) -> str:
         expires = link_expiry(self.clock())

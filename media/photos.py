@@ -5,7 +5,9 @@ area an organiser's (admin.photos, which stores them; the assembly hands it `ree
 
 A decode is bounded, as a web process may run it: the size is read from the header before any pixel is, a JPEG is
 decoded at the smallest scale that still gives 800 px (`draft`), other formats are reduced as soon as they are
-loaded."""
+loaded.
+
+`sized` makes the smaller copies pages show (gateway.core.media_storage.PICTURE_SIZES) from the clean JPEG."""
 
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from PIL import Image, UnidentifiedImageError
 
 from gateway.core.errors import DomainError
 from gateway.core.media.uploads import PHOTO_MAX_BYTES
+from gateway.core.media_storage import PICTURE_SIZES, PictureSize
 
 MAX_BYTES = PHOTO_MAX_BYTES
 # 12 Mpx is a 4000 x 3000 camera photo, ample for an 800 px result; decoded as RGBA it is 48 MB. A small
@@ -90,3 +93,22 @@ def jpeg_of(clean: Image.Image) -> bytes:
     out = io.BytesIO()
     clean.save(out, format="JPEG", quality=85, optimize=True)
     return out.getvalue()
+
+
+def sized(jpeg: bytes, sizes: tuple[PictureSize, ...] = PICTURE_SIZES) -> dict[PictureSize, bytes]:
+    """`jpeg` (what `reencode` made, or a poster) at each of `sizes`: a tile cropped to its middle square, a photo
+    scaled to its width; never enlarged."""
+    with Image.open(io.BytesIO(jpeg), formats=["JPEG"]) as image:
+        image.load()
+        return {size: jpeg_of(picture_at(image, size)) for size in sizes}
+
+
+def picture_at(image: Image.Image, size: PictureSize) -> Image.Image:
+    if not size.square:
+        scaled = image.copy()
+        scaled.thumbnail((size.width, size.width * image.height // max(1, image.width) or 1),
+                         Image.Resampling.LANCZOS)
+        return scaled
+    side = min(image.size)
+    left, top = (image.width - side) // 2, (image.height - side) // 2
+    return image.resize((min(side, size.width),) * 2, Image.Resampling.LANCZOS, (left, top, left + side, top + side))

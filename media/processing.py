@@ -6,13 +6,15 @@ clip that fails either is refused with a reason."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PIL import Image
 
+from gateway.core.media_storage import PICTURE_SIZES, PictureSize
 from media.clip_rules import MAX_BYTES, MAX_PACKETS, MAX_SECONDS, ClipFacts, Unfinished, parse_probe, refusal
 from media.ffmpeg import INPUT_GUARDS, PROBE, TRANSCODE, FfmpegFailed, FfmpegTimedOut, run_ffmpeg, run_ffprobe
+from media.photos import sized
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,9 @@ class ProcessedClip:
     poster: Path  # a JPEG of the picture at 360p
     preview: Path  # its first seconds, muted, at 360p
     thumb: Path  # the poster small, for lists (a contest page of 20 candidates on a slow link)
+    # The poster at the sizes pages show it (PICTURE_SIZES: tiles and a photo's width), named as
+    # PictureSize.name_of names them; empty where a caller made none.
+    poster_sizes: dict[PictureSize, Path] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -119,6 +124,14 @@ def thumbnail(poster_path: Path, target: Path) -> None:
     small.save(target, "JPEG", quality=70, optimize=True, progressive=True)
 
 
+def poster_sizes(poster_path: Path) -> dict[PictureSize, Path]:
+    """The poster at every PICTURE_SIZES, beside it ("poster-96.jpg", …)."""
+    made = sized(poster_path.read_bytes(), PICTURE_SIZES)
+    for size, jpeg in made.items():
+        poster_path.with_name(size.name_of(poster_path.name)).write_bytes(jpeg)
+    return {size: poster_path.with_name(size.name_of(poster_path.name)) for size in made}
+
+
 def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
     """Probe `source`; if it may enter, write its renditions, poster and preview into `folder`."""
     size = source.stat().st_size
@@ -134,8 +147,10 @@ def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
         encode(source, {rendition: renditions[rendition.name] for rendition in wanted}, made.preview)
         poster(source, made.poster, facts)
         thumbnail(made.poster, made.thumb)
+        made.poster_sizes.update(poster_sizes(made.poster))
     except (FfmpegFailed, FfmpegTimedOut) as exc:
-        for path in (*renditions.values(), made.poster, made.preview, made.thumb):  # nothing of a refused clip stays
+        # Nothing of a refused clip stays.
+        for path in (*renditions.values(), made.poster, made.preview, made.thumb, *made.poster_sizes.values()):
             path.unlink(missing_ok=True)
         if isinstance(exc, FfmpegTimedOut):
             raise  # the job is tried again later: a busy machine is no reason to refuse the candidate

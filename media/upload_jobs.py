@@ -22,7 +22,7 @@ from gateway.core.worker_passes import enqueue_pass
 from gateway.db.models import MediaUpload, UploadKind, UploadState
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
 from media.job_resources import MediaJobResources, storage_of
-from media.photos import NotAnImage, PhotoTooLarge, reencode
+from media.photos import NotAnImage, PhotoTooLarge, reencode, sized
 from media.processing import ProcessedClip, process_clip
 
 PROCESS_PASS = "process-upload"
@@ -84,6 +84,8 @@ async def _clip(ctx: MediaJobResources, storage: MediaStorage, upload: MediaUplo
     named = {**{name: (path, "video/mp4") for name, path in made.renditions.items()},
              "poster": (made.poster, "image/jpeg"), "preview": (made.preview, "video/mp4"),
              "thumb": (made.thumb, "image/jpeg")}
+    if not storage.sizes_by_url:
+        named.update({path.stem: (path, "image/jpeg") for path in made.poster_sizes.values()})
     for name, (path, content_type) in named.items():
         key = file_key(str(upload.id), path.name)
         await storage.put(key, path, content_type)
@@ -103,6 +105,11 @@ async def _photo(ctx: MediaJobResources, storage: MediaStorage, upload: MediaUpl
     target.write_bytes(jpeg)
     key = file_key(str(upload.id), "photo.jpg")
     await storage.put(key, target, "image/jpeg")
+    if not storage.sizes_by_url:  # beside the photo, as the storage's sized_url names them
+        for size, copy in (await asyncio.to_thread(sized, jpeg)).items():
+            (work / size.name_of("photo.jpg")).write_bytes(copy)
+            await storage.put(file_key(str(upload.id), size.name_of("photo.jpg")), work / size.name_of("photo.jpg"),
+                              "image/jpeg")
     await uploads.note_ready(ctx.sessions, upload.id, {"bytes": len(jpeg)},
                              {"photo": {"key": key, "content_type": "image/jpeg"}})
     await photo_ready(ctx.sessions, storage, upload.id)  # its candidate may exist already (approved, the demo)

@@ -26,7 +26,7 @@ from aiohttp import web
 
 from gateway.core.media.uploads import note_received, served_publicly
 from gateway.db.engine import Sessions, create_engine, session_factory
-from media.local_storage import SERVED, LocalStorage, read_grant, read_link, upload_name
+from media.local_storage import SERVED, SIZED_FROM, LocalStorage, read_grant, read_link, upload_name
 
 log = logging.getLogger(__name__)
 TUS_VERSION = "1.0.0"
@@ -177,7 +177,10 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
     except ValueError:
         raise web.HTTPNotFound() from None
     content_type = SERVED.get(name)
-    if content_type is None or not (folder / name).is_file():
+    path = folder / name
+    if content_type is not None and not path.is_file() and name in SIZED_FROM:  # made before pictures had sizes
+        path = folder / SIZED_FROM[name]
+    if content_type is None or not path.is_file():
         raise web.HTTPNotFound()
     if "sig" in request.query:
         held = read_link(storage.secret_key, f"{folder.name}/{name}", request.query.get("expires", ""),
@@ -191,7 +194,7 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
         cache = f"public, max-age={PUBLIC_SECONDS}"
     else:
         raise web.HTTPNotFound(headers={"Cache-Control": "no-store"})
-    return web.FileResponse(folder / name, headers={
+    return web.FileResponse(path, headers={
         "Content-Type": content_type, "X-Content-Type-Options": "nosniff", "Cache-Control": cache,
         "Access-Control-Allow-Origin": "*"})
 

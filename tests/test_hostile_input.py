@@ -28,7 +28,7 @@ ZERO_ID = "00000000-0000-0000-0000-000000000000"
 # Every route the app serves, as it registers them (a new route fails
 # test_every_route_the_app_serves_is_probed until it is listed here, and so probed).
 GET_ROUTES = [
-    "/", "/healthz", "/readyz", "/metrics", "/static", "/api/v1/openapi.json", "/api/v1/contests",
+    "/", "/healthz", "/readyz", "/metrics", "/static/{name}", "/api/v1/openapi.json", "/api/v1/contests",
     "/api/v1/contests/{slug}", "/api/v1/contests/{slug}/leaderboard", "/api/v1/contests/{slug}/leaderboard/stream",
     "/api/v1/orders/{order_id}", "/c/{slug}", "/c/{slug}/board", "/c/{slug}/vote", "/orders/{order_id}",
     "/orders/{order_id}/status",
@@ -39,6 +39,8 @@ GET_ROUTES = [
     "/c/{slug}/enter", "/entries/{entry_id}", "/api/v1/entries/{entry_id}", "/api/v1/contests/{slug}/entries/challenge",
     # A candidate's page and its short link
     "/c/{slug}/{code}", "/s/{short}",
+    # The broadcast overlay
+    "/c/{slug}/overlay",
 ]
 POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
                "/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{reference}",
@@ -52,7 +54,7 @@ PUT_ROUTES = ["/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{
 # Admin area: its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 HOSTILE_PARAMS = {"slug": SQLISH, "order_id": SQLISH, "reference": SQLISH, "entry_id": SQLISH, "code": SQLISH,
-                  "short": SQLISH}
+                  "short": SQLISH, "name": SQLISH}
 GETS = [
     *(route.format(**HOSTILE_PARAMS) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
     f"/verify?reference={quote(SQLISH)}", "/verify?reference=%00", "/api/v1/receipts/%00",

@@ -14,7 +14,7 @@ from admin.web import (
 from gateway.core.audit import Actor
 from gateway.core.contests import catalog, contests_admin
 from gateway.core.errors import DomainError
-from gateway.kit.keys import PHOTO_DECODER, PHOTO_REENCODE, SESSIONS, SETTINGS
+from gateway.kit.keys import PHOTO_DECODER, PHOTO_REENCODE, PHOTO_SIZER, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -81,7 +81,9 @@ async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamRespo
         jpeg = await photos.reencode_in_turn(request.app[PHOTO_DECODER], request.app[PHOTO_REENCODE], data)
     except DomainError as exc:
         return await show_contest(request, actor, candidate.contest_id, error=exc.message, status=exc.status)
-    await photos.attach(request.app[SESSIONS], actor, candidate.id, request.app[SETTINGS].gateway_data_dir, jpeg)
+    sizes = await photos.sized_in_turn(request.app[PHOTO_DECODER], request.app[PHOTO_SIZER], jpeg)
+    await photos.attach(request.app[SESSIONS], actor, candidate.id, request.app[SETTINGS].gateway_data_dir, jpeg,
+                        sizes)
     raise see_other(f"/admin/contests/{candidate.contest_id}")
 
 
@@ -89,9 +91,10 @@ async def candidate_photo(request: web.Request, actor: Actor) -> web.StreamRespo
 async def photo(request: web.Request) -> web.StreamResponse:
     """A stored candidate photo: a JPEG we wrote ourselves, served so no browser takes it for anything else; only
     while its candidate is shown, and kept by caches a minute at most, so a hidden candidate's leaves them soon."""
-    name = request.match_info["name"]
-    path = photos.stored_path(request.app[SETTINGS].gateway_data_dir, name)
-    if path is None or not await catalog.photo_shown(request.app[SESSIONS], photos.URL_PREFIX + name):
+    original = photos.original_name(request.match_info["name"]) or ""
+    data_dir = request.app[SETTINGS].gateway_data_dir
+    path = photos.sized_path(data_dir, request.match_info["name"]) or photos.stored_path(data_dir, original)
+    if path is None or not await catalog.photo_shown(request.app[SESSIONS], photos.URL_PREFIX + original):
         raise web.HTTPNotFound(headers={"Cache-Control": "no-store"})
     return web.FileResponse(path, headers={
         "Content-Type": "image/jpeg", "X-Content-Type-Options": "nosniff", "Content-Disposition": "inline",

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from channels.web.pictures import Picture, candidate_tile
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.ranking import BoardTop
 from gateway.core.service import VOTE_SERVICE
@@ -15,20 +16,17 @@ from gateway.core.service import VOTE_SERVICE
 # Who the board shows (as the JSON board does): eliminated candidates keep their place, hidden ones never show.
 
 
+ROW_PICTURE_PX = 40  # a row's picture as the board shows it (ballot.css .row .av)
+
+
 @dataclass(frozen=True)
 class BoardRow:
     code: str
     name: str
-    picture: str | None  # their clip's poster (small), else their photo; None: their monogram
+    picture: Picture | None  # their clip's poster, else their photo, in the sizes stored; None: their monogram
     votes: int | None  # None when the organiser hides counts
     rank: int
     share: int | None = None  # tenths of a percent of all votes; None with the counts (it would tell them)
-
-
-def picture_of(candidate: PublicCandidate) -> str | None:
-    """A candidate's picture in a list: their clip's small poster, else its poster, else their photo."""
-    clip = candidate.clip
-    return (clip.thumb or clip.poster if clip else None) or candidate.photo_url
 
 
 def share_of(votes: int, total: int) -> int:
@@ -56,11 +54,11 @@ class Board:
 
 async def server_board(app: web.Application, contest: PublicContest, candidates: list[PublicCandidate]) -> Board:
     """The same board the JSON API and the stream serve (one ranking, one freeze rule), with pictures."""
-    pictures = {candidate.code: picture_of(candidate) for candidate in candidates}
+    pictures = {candidate.code: candidate_tile(app, candidate, ROW_PICTURE_PX) for candidate in candidates}
     return board_rows(await app[VOTE_SERVICE].top(contest.id), pictures)
 
 
-def board_rows(top: BoardTop, pictures: Mapping[str, str | None]) -> Board:
+def board_rows(top: BoardTop, pictures: Mapping[str, Picture | None]) -> Board:
     if top.sealed:
         return Board([], None, False, False, sealed=True)
     show = top.show_counts

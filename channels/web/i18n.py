@@ -15,6 +15,7 @@ from aiohttp import web
 
 from channels.web.candidate_texts import CANDIDATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
+from channels.web.meta_texts import META_TEXTS
 from channels.web.overlay_texts import OVERLAY_TEXTS
 from channels.web.refusal_texts import readable_refusal
 from gateway.core.contests.catalog import VoterOrder
@@ -190,6 +191,7 @@ PAGE_TEXTS: dict[str, str] = {
     **ENTRY_TEXTS,
     **CANDIDATE_TEXTS,
     **OVERLAY_TEXTS,
+    **META_TEXTS,
 }
 # Core error codes that share a message with the form's own checks.
 CODE_KEYS = {"candidate_not_found": "err_candidate", "invalid_quantity": "err_quantity",

@@ -16,15 +16,17 @@ import jinja2
 from aiohttp import web
 
 from channels.web import csrf, order_pages, vote_limits
-from channels.web.board_view import picture_of, server_board, share_text
+from channels.web.board_view import server_board, share_text
 from channels.web.i18n import (
     Translator,
     error_message,
 )
 from channels.web.monogram import initials, tone
 from channels.web.order_pages import vote_accepted
+from channels.web.pictures import picture_globals
 from channels.web.rendering import Page, html_errors, message_page, page_for, render, secure_cookies
 from channels.web.share import contest_share
+from channels.web.static_files import add_static
 from channels.web.vote_limits import VOTE_WINDOW
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.ranking import PublicBoard
@@ -287,21 +289,12 @@ async def refused_form(page: Page, contest: PublicContest, candidates: list[Publ
 
 
 
-async def static_cache(request: web.Request, response: web.StreamResponse) -> None:
-    """Versioned static files never change: let cheap phones keep them."""
-    if request.path.startswith("/static/") and "v" in request.query and response.status == 200:
-        response.headers["Cache-Control"] = "public, max-age=31536000, immutable"
-
-
 def setup(app: web.Application) -> None:
-    """Templates, the static files (URLs carry a content hash) and the page routes."""
+    """Templates, the static files (URLs carry a content hash: static_files) and the page routes."""
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-    static = app.router.add_static("/static/", HERE / "static", name="static", append_version=True)
-    env.globals.update(initials=initials, tone=tone, picture_of=picture_of, share_text=share_text)
-    env.globals["static"] = {name: str(static.url_for(filename=name))
-                             for name in ("ballot.css", "ballot.js", "uploader.js", "code_work.js", "entry.js",
-                                          "overlay.css", "overlay.js")}
+    static = add_static(app, HERE / "static")
+    env.globals.update(initials=initials, tone=tone, share_text=share_text, static=static,
+                       static_url=static.url, **picture_globals(app))
     app.add_routes(routes)
     app.add_routes(order_pages.routes)
-    app.on_response_prepare.append(static_cache)

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import string
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from urllib.parse import quote, urljoin
 
 from aiohttp import web
 
 from channels.web.i18n import Translator
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.rules import VotingState
 from gateway.kit.keys import SETTINGS
 
 BASE62 = string.digits + string.ascii_letters
@@ -80,6 +82,8 @@ def contest_share(request: web.Request, contest: PublicContest, tr: Translator) 
     poster = next((c.clip.poster for c in contest.candidates if c.clip is not None and c.clip.poster), None)
     description = tr("contest_share_description", contest=contest.name,
                      price=tr.money(contest.price_per_vote, contest.currency))
+    if contest.voting(datetime.now(UTC)) is VotingState.CLOSED:  # its page is its results now
+        description = tr("meta_results", contest=contest.name)
     return Card(contest.name, description, absolute(request, f"/c/{contest.slug}"),
                 absolute(request, poster) if poster else None)
 

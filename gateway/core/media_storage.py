@@ -59,6 +59,37 @@ def link_expiry(now: float) -> int:
     return -(-int(now + SIGNED_LINK_SECONDS) // SIGNED_LINK_STEP) * SIGNED_LINK_STEP
 
 
+@dataclass(frozen=True)
+class PictureSize:
+    """A size pages show a picture at, in device pixels: `width` wide, cropped to a square (a list's tile) or not
+    (a candidate's photo, as tall as it is)."""
+
+    width: int
+    square: bool
+
+    def name_of(self, name: str) -> str:
+        """The sized file's name beside the original's: "photo.jpg" -> "photo-192.jpg"."""
+        stem, dot, extension = name.rpartition(".")
+        return f"{stem}-{self.width}{dot}{extension}"
+
+
+# The pages show a picture as a 96 x 96 tile (lists, a candidate's photo beside their clip) or a photo 320 wide (a
+# candidate's page without a clip), each at 1x and 2x: a phone fetches some 5 KB where the 800 px photo weighs 55.
+TILE_SIZES = (PictureSize(96, True), PictureSize(192, True))
+PHOTO_SIZES = (PictureSize(320, False), PictureSize(640, False))
+PICTURE_SIZES = (*TILE_SIZES, *PHOTO_SIZES)
+SIZED = ("photo.jpg", "poster.jpg")  # the made files that are also made at PICTURE_SIZES
+OWN_PHOTOS = "/photos/"  # an organiser's photos, which the site keeps and serves itself (admin.photos)
+
+
+def sized_url(storage: MediaStorage, url: str, size: PictureSize) -> str | None:
+    """A candidate's photo or a clip's poster (its public URL) at `size`: where its storage, or the site for an
+    organiser's photo, serves it (the original where no sized copy was made, as for a photo older than sizes)."""
+    if url.startswith(OWN_PHOTOS):
+        return OWN_PHOTOS + size.name_of(url.removeprefix(OWN_PHOTOS))
+    return storage.sized_url(url, size)
+
+
 def source_key(upload_id: str) -> str:
     return f"{upload_id}/{SOURCE}"
 
@@ -74,6 +105,8 @@ class MediaStorage(Protocol):
     # allows exactly these.
     upload_origin: str
     files_origin: str
+    # It sizes pictures itself from their URL (Cloudinary's transformations): our worker stores no sized copies.
+    sizes_by_url: bool
 
     def grant_upload(self, upload_id: str, kind: str, max_bytes: int, expires_at: datetime) -> UploadGrant:
         """A short-lived signed grant to upload exactly one file under `upload_id`, of at most `max_bytes`."""
@@ -93,6 +126,10 @@ class MediaStorage(Protocol):
 
     def public_url(self, key: str) -> str:
         """Where viewers fetch a kept file: it works only while they may have it (its candidate is shown)."""
+        ...
+
+    def sized_url(self, url: str, size: PictureSize) -> str | None:
+        """A photo's or a poster's public URL (`public_url` of a SIZED file) at `size`; None for another URL."""
         ...
 
     def signed_url(self, key: str) -> str:

@@ -8,7 +8,7 @@ are in `leaderboard.keys`, the assembly's in `assembly.keys`.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
 
@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.core.channel_reports import FailedMessages
 from gateway.core.channel_settings import ChannelContestSettings
-from gateway.core.media_storage import MediaStorage
+from gateway.core.media_storage import MediaStorage, PictureSize
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
@@ -52,6 +52,8 @@ USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight pe
 PHOTO_DECODER = web.AppKey("photo_decoder", ThreadPoolExecutor)
 # What decodes one: a photo's bytes as a clean JPEG, or a DomainError (media.photos.reencode, set by the assembly).
 PHOTO_REENCODE: web.AppKey[Callable[[bytes], bytes]] = web.AppKey("photo_reencode")
+# The clean JPEG's smaller copies, by the size pages show them at (media.photos.sized, set by the assembly).
+PHOTO_SIZER: web.AppKey[Callable[[bytes], Mapping[PictureSize, bytes]]] = web.AppKey("photo_sizer")
 # The figures measured as the work happens (callback to tally, tally to board, providers' answers).
 SERVICE_LEVELS = web.AppKey("service_levels", ServiceLevels)
 # Where the control room reads them: this process's, or the host's sums where its processes share them.

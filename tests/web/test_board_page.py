@@ -92,7 +92,7 @@ async def test_the_board_without_javascript_shows_each_rows_rank_picture_share_a
     assert rows["02"]["rank_text"] == "No. 1" and rows["02"]["votes"] == "5 votes"
     assert "8 votes in total" in html
     assert rows["01"]["img"] == PHOTO  # their photo
-    assert rows["04"]["img"] == f"{FILES_URL}/{clip}/thumb.jpg"  # their clip's small poster
+    assert rows["04"]["img"] == f"{FILES_URL}/{clip}/poster-192.jpg"  # their clip's poster, sized for a tile
     assert rows["02"]["img"] == "" and rows["02"]["initials"] == "C0"  # "Candidate 02": a monogram
     assert rows["02"]["tile"] == f"av mono mono-{tone('Candidate 02')}"
     assert rows["05"]["initials"] == "ÉD"

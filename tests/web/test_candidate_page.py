@@ -89,7 +89,8 @@ async def test_the_share_card_has_the_poster_the_clip_and_the_page_as_absolute_a
     assert meta["og:url"] == f"{BASE}/c/gala/02"
     assert meta["og:type"] == "video.other" and meta["og:video"] == f"{FILES_URL}/{clip}/360p.mp4"
     assert meta["twitter:card"] == "summary_large_image"
-    assert meta["og:description"] == meta["description"] == "Dial *384*999*1*02# · Text VOTE 02 to 20999"
+    assert meta["og:description"] == "Dial *384*999*1*02# · Text VOTE 02 to 20999"
+    assert meta["description"] == "Vote for Candidate 02 in Gala 2026. Dial *384*999*1*02# · Text VOTE 02 to 20999"
 
 
 async def test_the_short_link_leads_to_the_page_for_good(client: TestClient, sessions: Sessions) -> None:
@@ -140,11 +141,11 @@ async def test_the_contest_page_lists_candidates_with_small_lazy_posters(client:
     clip = await give_clip(sessions, contest, "02")
     html = await page(client, "/c/gala")
     tags = tags_of(html)
-    # The list's small picture is the poster's thumbnail (a few KB), as in the vote form and on the board; the
-    # share card keeps the whole poster.
-    thumbs = [img for img in tags.named("img") if img.get("src") == f"{FILES_URL}/{clip}/thumb.jpg"]
-    assert sorted(img["class"] or "" for img in thumbs) == ["av", "av", "poster"]
-    [poster] = [img for img in thumbs if img["class"] == "poster"]
+    # The list's small picture is the poster's tile (a few KB), as in the vote form and on the board; the share
+    # card keeps the whole poster.
+    tiles = [img for img in tags.named("img") if img.get("src") == f"{FILES_URL}/{clip}/poster-192.jpg"]
+    assert sorted(img["class"] or "" for img in tiles) == ["av", "av", "poster"]
+    [poster] = [img for img in tiles if img["class"] == "poster"]
     assert poster["loading"] == "lazy" and poster["width"] == poster["height"] == "96" and poster["alt"] == ""
     links = [a["href"] for a in tags.named("a")]
     assert all(f"/c/gala/{code}" in links for code in ("01", "02", "03", "04", "05"))

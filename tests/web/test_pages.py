@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import io
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from aiohttp import FormData
@@ -25,6 +28,7 @@ from tests.web.contest_form import open_form
 
 VOTE_LIMIT: int = WebSettings.model_fields["web_votes_per_minute"].default
 
+ROOT = Path(__file__).parent.parent.parent
 VOTE = {"candidate": "02", "quantity": "3", "provider": "mtn", "msisdn": "6 70 00 00 01"}
 
 
@@ -329,15 +333,29 @@ async def test_board_ranks_ties_together_and_can_hide_counts(client: TestClient,
     assert "only the ranking is shown" in html and 'class="votes"' not in html and "No. 1" in html
 
 
-async def test_static_files_are_versioned_and_cached(client: TestClient, sessions: Sessions) -> None:
+async def test_static_files_are_named_by_content_gzipped_and_kept_a_year(client: TestClient,
+                                                                         sessions: Sessions) -> None:
     await make_contest(sessions, slug="gala")
     html = await (await client.get("/c/gala")).text()
-    css = re.search(r'href="(/static/ballot\.css\?v=[^"]+)"', html)
-    js = re.search(r'src="(/static/ballot\.js\?v=[^"]+)" defer', html)
+    css = re.search(r'href="(/static/ballot\.([0-9a-f]{10})\.css)"', html)
+    js = re.search(r'src="(/static/ballot\.[0-9a-f]{10}\.js)" defer', html)
     assert css and js
+    plain = (ROOT / "channels/web/static/ballot.css").read_bytes()
+    assert css.group(2) == hashlib.sha256(plain).hexdigest()[:10]
     for url in (css.group(1), js.group(1)):
-        response = await client.get(url)
-        assert response.status == 200 and "immutable" in response.headers["Cache-Control"]
+        response = await client.get(url, headers={"Accept-Encoding": "gzip"}, auto_decompress=False)
+        body = await response.read()
+        assert response.status == 200 and response.headers["Content-Encoding"] == "gzip"
+        assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
+        assert "Accept-Encoding" in response.headers["Vary"] and len(body) < len(gzip.decompress(body)) / 2
+    response = await client.get(css.group(1), headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in response.headers and await response.read() == plain
+    assert response.content_type == "text/css"
+    old = await client.get("/static/ballot.css")  # an older page's or a bookmark's address
+    assert old.status == 200 and await old.read() == plain and "immutable" not in old.headers["Cache-Control"]
+    again = await client.get("/static/ballot.css", headers={"If-None-Match": old.headers["ETag"]})
+    assert again.status == 304
+    assert (await client.get("/static/ballot.0000000000.css")).status == 404
 
 
 async def test_a_frozen_board_shows_the_votes_paid_before_the_freeze(client: TestClient, sessions: Sessions) -> None:

@@ -16,6 +16,7 @@ from assembly.settings import Environment, Settings
 from channels.web import csrf
 from channels.web.board_view import Board, board_rows
 from channels.web.i18n import Translator, choose_language, from_accept_language, mask_phone
+from channels.web.pictures import Picture
 from gateway.core.contests.ranking import BoardTop, CandidateInfo, rank_candidates
 from gateway.kit import throttle
 from gateway.kit.keys import SETTINGS
@@ -139,13 +140,13 @@ def address_of(peer: str, forwarded: str, settings: Settings) -> str:
 def board_of(votes: dict[str, int], show_counts: bool) -> Board:
     candidates = tuple(CandidateInfo(i, code, f"Candidate {code}") for i, code in enumerate(votes, start=1))
     rows = rank_candidates(candidates, {c.id: votes[c.code] for c in candidates})
-    return board_rows(BoardTop(tuple(rows), show_counts, False), {"01": "https://img.example/01.jpg"})
+    return board_rows(BoardTop(tuple(rows), show_counts, False), {"01": Picture("https://img.example/01.jpg")})
 
 
 def test_equal_votes_share_a_rank() -> None:
     rows = board_of({"01": 3, "10": 5, "02": 5, "03": 0}, True).rows
     assert [(r.code, r.rank) for r in rows] == [("02", 1), ("10", 1), ("01", 3), ("03", 4)]
-    assert [r.picture for r in rows if r.code == "01"] == ["https://img.example/01.jpg"]
+    assert [r.picture.src for r in rows if r.picture] == ["https://img.example/01.jpg"]
     assert [r.share for r in rows] == [385, 385, 231, 0]  # tenths of a percent of 13 votes
     assert all(r.votes is None and r.share is None for r in board_of({"01": 3}, False).rows)
 
