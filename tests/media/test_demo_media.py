@@ -82,10 +82,10 @@ async def test_each_demo_candidate_has_a_clip_a_poster_and_a_photo_on_the_pages(
         played = probe_clip(tmp_path / "clip.mp4")
         assert played is not None and played.video == ("h264", 640, 360) and played.audio_streams == 1
         assert 2.5 <= (played.seconds or 0) <= 4
-        for picture in (urls["poster"], urls["thumb"], candidate.photo_url):
+        for picture in (urls["poster"], urls["poster-192"], urls["thumb"], candidate.photo_url):
             status, kind, jpeg = await fetched(entering, picture)
             assert (status, kind, jpeg[:3]) == (200, "image/jpeg", b"\xff\xd8\xff")
-        assert f'src="{urls["thumb"]}"' in contest_page  # the list's picture is the clip's
+        assert f'src="{urls["poster-192"]}"' in contest_page  # the list's picture is the clip's, sized for it
         candidate_page = await (await entering.web.get(f"/c/demo/{candidate.code}?lang=en")).text()
         assert f'poster="{urls["poster"]}"' in candidate_page and f'src="{urls["360p"]}"' in candidate_page
     # Each candidate its own colour: no two posters alike.
