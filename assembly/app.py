@@ -136,7 +136,7 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
-    registry = build_providers(settings_of(app, Settings), app[HTTP], app[PROVIDER_LIST])
+    registry = build_providers(settings_of(app, Settings), app[HTTP], app[PROVIDER_LIST], app[REDIS])
     app[PROVIDERS] = registry
     yield
     await registry.aclose()

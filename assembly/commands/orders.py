@@ -43,7 +43,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run(sessions: Sessions) -> str:
         async with provider_http_client(15) as http, Redis.from_url(settings.redis_url or "") as redis:
-            registry = build_providers(settings, http)
+            registry = build_providers(settings, http, redis=redis)
             try:
                 since = datetime.now(UTC) - args.since if args.since else None
                 report = await reconcile(sessions, registry, since=since, limit=args.limit,
@@ -74,7 +74,7 @@ def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
 
     async def run(sessions: Sessions) -> list[tuple[DayReport, list[BalanceReport]]]:
         async with provider_http_client(15) as http, Redis.from_url(settings.redis_url or "") as redis:
-            registry = build_providers(settings, http)
+            registry = build_providers(settings, http, redis=redis)
             reports = []
             try:
                 for provider in args.provider or registry.names():
