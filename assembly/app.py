@@ -37,7 +37,6 @@ from gateway.jobs.check_queue import PaymentChecks
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.relay import RelayLoop
 from gateway.jobs.start_queue import PaymentStarts
-from gateway.jobs.status_pacing import StatusPacer
 from gateway.jobs.verifications import VerificationLoop
 from gateway.kit.keys import (
     CHANNEL_NAMES,
@@ -65,6 +64,7 @@ from gateway.kit.keys import (
 )
 from gateway.kit.provider_parts import ProviderParts
 from gateway.kit.service_levels import ServiceLevels
+from gateway.kit.status_pacing import StatusPacer
 from leaderboard import routes as leaderboard_routes
 from leaderboard.keys import LEADERBOARD_BOARDS
 from leaderboard.refresh import board_refresh
@@ -138,7 +138,7 @@ async def media_ctx(app: web.Application) -> AsyncIterator[None]:
 
 
 async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
-    registry = build_providers(settings_of(app, Settings), app[HTTP], app[PROVIDER_LIST])
+    registry = build_providers(settings_of(app, Settings), app[HTTP], app[PROVIDER_LIST], app[REDIS])
     app[PROVIDERS] = registry
     yield
     await registry.aclose()

@@ -24,7 +24,8 @@ import httpx
 from httpx._utils import get_environment_proxies  # httpx's own reading of the variables, pinned in the lock
 from httpx_aiohttp import AiohttpTransport
 
-from gateway.kit.service_levels import call_outcome
+from gateway.kit.service_levels import READ_REFUSALS, call_outcome
+from payments.answers import json_object_or_empty
 
 PROVIDER_TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
@@ -85,9 +86,30 @@ class ProviderTransport(AiohttpTransport):
         except httpx.TransportError:
             self._noted(request, "unreachable")
             raise
-        self._noted(request, call_outcome(response.status_code))
         assert isinstance(response.stream, httpx.AsyncByteStream)
+        if response.status_code in READ_REFUSALS:
+            return await self._read_refusal(request, response)
+        self._noted(request, call_outcome(response.status_code))
         response.stream = MappedBody(response.stream, request)
+        return response
+
+    async def _read_refusal(self, request: httpx.Request, response: httpx.Response) -> httpx.Response:
+        """A refusal whose body tells what it is (`READ_REFUSALS`: small error bodies), read here to count it, and
+        handed on as it came."""
+        stream = response.stream
+        assert isinstance(stream, httpx.AsyncByteStream)
+        with named_as_httpx(request, reading_body=True):
+            try:
+                raw = b"".join([chunk async for chunk in stream])
+            finally:
+                await stream.aclose()
+        response.stream = httpx.ByteStream(raw)
+        try:  # decoded as the caller will decode it
+            code = json_object_or_empty(httpx.Response(response.status_code, headers=response.headers,
+                                                       content=raw)).get("code")
+        except httpx.DecodingError:
+            code = None
+        self._noted(request, call_outcome(response.status_code, code))
         return response
 
     def _noted(self, request: httpx.Request, outcome: str) -> None:

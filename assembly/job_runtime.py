@@ -102,7 +102,7 @@ async def job_context() -> AsyncIterator[JobContext]:
     redis = Redis.from_url(settings.redis_url)
     levels = ServiceLevels(CollectorRegistry())
     http = provider_http_client(note=call_noter(settings, levels))
-    registry = build_providers(settings, http)
+    registry = build_providers(settings, http, redis=redis)
     sessions = session_factory(engine)
     try:
         texters = {parts.name: parts.texts_phones(settings, sessions, http) for parts in CHANNELS if parts.texts_phones}

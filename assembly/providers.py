@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import httpx
+from redis.asyncio import Redis
 
 from assembly.channel_list import PUSH_CHANNELS
 from assembly.provider_list import PROVIDERS
@@ -23,7 +24,8 @@ def chat_bot(settings: Settings) -> ChatBot | None:
     return ChatBot(bot.token, bot.api_base) if bot is not None else None
 
 
-def build_providers(settings: Settings, http: httpx.AsyncClient,
-                    providers: Sequence[ProviderParts[Any]] = PROVIDERS) -> ProviderRegistry:
-    return build_registry(providers, settings, ProviderResources(http, chat_bot(settings)),
+def build_providers(settings: Settings, http: httpx.AsyncClient, providers: Sequence[ProviderParts[Any]] = PROVIDERS,
+                    redis: Redis | None = None) -> ProviderRegistry:
+    """`redis`: where the providers' caps on our calls are shared with the other processes (else kept here)."""
+    return build_registry(providers, settings, ProviderResources(http, chat_bot(settings), redis),
                           push_channels=PUSH_CHANNELS)

@@ -28,7 +28,7 @@ from gateway.jobs.leases import lease_held
 from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.reconciler import reconcile
-from gateway.jobs.status_pacing import reconciler_pace
+from gateway.kit.status_pacing import reconciler_pace
 from leaderboard.refresh import BOARD_TOPICS, board_refresh
 from media.passes import media_handlers
 

@@ -140,8 +140,9 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
                GATEWAY_WEB_PROCESSES=str(web_processes or os.cpu_count() or 1),
                GATEWAY_WORKER_PROCESSES=str(worker_processes),
                # MTN's cap is in force as in production: the sandbox answers 429 past 10 status calls a second
-               # and the service paces itself under it (gateway/jobs/status_pacing.py); votes count from
-               # their callback, and the status calls only verify them afterwards.
+               # and the service paces itself under it (gateway/kit/status_pacing.py); votes count from
+               # their callback, and the status calls only verify them afterwards. Orange's too: 403 past 25
+               # requests a second per application, its every call paced under it (payments/orange/request_cap.py).
                **(extra_env or {}))
     log = (data / "stack.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "run"], env=env, stdout=log,

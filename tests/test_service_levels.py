@@ -21,9 +21,9 @@ from assembly.settings import Settings
 from assembly.worker_jobs import reconcile_pass
 from gateway.core.orders import counting, tables
 from gateway.db.engine import Sessions
-from gateway.db.models import ContestStatus, OutboxMessage, Refund, VoteOrder
+from gateway.db.models import ContestStatus, OrderStatus, OutboxMessage, Refund, VoteOrder
 from gateway.jobs.start_queue import CONCURRENT_STARTS
-from gateway.kit.keys import CHECKS, RELAY, STARTS
+from gateway.kit.keys import CHECKS, HTTP, RELAY, STARTS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn, callback, paid_body, vote
 from tests.servers import free_port
@@ -152,6 +152,41 @@ async def test_a_provider_answering_429_is_counted_as_throttling(settings: Setti
             await app[STARTS].close(grace=0)
     assert (sample(text, "gateway_provider_calls_total", provider="mtn", outcome="throttled") or 0) >= 1
     assert sample(text, "gateway_provider_calls_total", provider="mtn", outcome="ok") is None
+
+
+async def test_orange_answering_403_code_53_is_counted_as_throttling_and_its_other_403s_as_refused(
+        settings: Settings, sessions: Sessions) -> None:
+    """Orange's gateway over an application's rate answers 403 with code 53 (not 429): the same figure an operator's
+    alert reads climbs, while a 403 of another code (bad credentials: ours to fix) stays a refusal."""
+    calls: list[str] = []
+
+    async def over_the_rate(request: web.Request) -> web.Response:
+        calls.append(request.path)
+        if request.path.endswith("/token"):  # the token request: over the rate
+            return web.json_response({"code": 53, "message": "Too many requests", "description": "spike arrest"},
+                                     status=403)
+        return web.json_response({"code": 60, "message": "Resource access denied"}, status=403)
+
+    orange = web.Application()
+    orange.router.add_route("*", "/{tail:.*}", over_the_rate)
+    port = free_port()
+    async with TestServer(orange, port=port):
+        app = create_app(settings.model_copy(update={"sandbox_url": f"http://127.0.0.1:{port}"}))
+        async with TestClient(TestServer(app)) as client:
+            await make_contest(sessions, slug="gala")
+            response = await client.post("/api/v1/contests/gala/votes", json={
+                "candidate": "01", "quantity": 1, "provider": "orange", "msisdn": "+237690000009"})
+            assert response.status in (201, 503)  # Orange's page could not be had yet: the vote waits, pending
+            await until(lambda: bool(calls))
+            # Another of Orange's 403s, through the same counted client.
+            await app[HTTP].post(f"http://127.0.0.1:{port}/orange/orange-money-webpay/dev/v1/webpayment")
+            text = await scrape(client)
+            await app[STARTS].close(grace=0)
+    assert (sample(text, "gateway_provider_calls_total", provider="orange", outcome="throttled") or 0) >= 1
+    assert sample(text, "gateway_provider_calls_total", provider="orange", outcome="refused") == 1
+    async with sessions() as session:
+        [order] = (await session.scalars(select(VoteOrder))).all()
+    assert order.status is OrderStatus.PENDING  # slowed down, never refused
 
 
 async def test_the_workers_requests_to_a_provider_are_counted_too(

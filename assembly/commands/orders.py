@@ -39,11 +39,11 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 
     from assembly.providers import build_providers
     from gateway.jobs.reconciler import reconcile
-    from gateway.jobs.status_pacing import reconciler_pace
+    from gateway.kit.status_pacing import reconciler_pace
 
     async def run(sessions: Sessions) -> str:
         async with provider_http_client(15) as http, Redis.from_url(settings.redis_url or "") as redis:
-            registry = build_providers(settings, http)
+            registry = build_providers(settings, http, redis=redis)
             try:
                 since = datetime.now(UTC) - args.since if args.since else None
                 report = await reconcile(sessions, registry, since=since, limit=args.limit,
@@ -68,13 +68,13 @@ def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
     from assembly.providers import build_providers
     from gateway.jobs.balance_check import BalanceReport, check_balances
     from gateway.jobs.money_reconciliation import DayReport, reconcile_money
-    from gateway.jobs.status_pacing import reconciler_pace
+    from gateway.kit.status_pacing import reconciler_pace
 
     day = args.day or datetime.now(UTC).date()
 
     async def run(sessions: Sessions) -> list[tuple[DayReport, list[BalanceReport]]]:
         async with provider_http_client(15) as http, Redis.from_url(settings.redis_url or "") as redis:
-            registry = build_providers(settings, http)
+            registry = build_providers(settings, http, redis=redis)
             reports = []
             try:
                 for provider in args.provider or registry.names():

@@ -1,5 +1,5 @@
 """The web processes' share of callback verification: a loop that claims due entries and checks them,
-a few at once, on the web's status-call schedule (`status_pacing`), and moves the board when votes are
+a few at once, on the web's status-call schedule (`gateway.kit.status_pacing`), and moves the board when votes are
 taken back.
 
 Every web process runs one; the queue in PostgreSQL hands each due entry to one of them (`claim_next`).

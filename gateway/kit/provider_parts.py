@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 import httpx
 from aiohttp import web
+from redis.asyncio import Redis
 
 from gateway.core.providers import Capability, PaymentProvider, PayoutsSent, RefundsSent
 from gateway.kit.job_resources import JobResources
@@ -46,6 +47,9 @@ class ProviderResources:
 
     http: httpx.AsyncClient  # the one client every provider sends through (its calls are counted by address)
     chat_bot: ChatBot | None = None
+    # Where a provider's cap on our calls is kept across processes and hosts (`gateway.kit.paced_turns`); None: each
+    # process keeps it alone (a one-off command, a test).
+    redis: Redis | None = None
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ from prometheus_client.metrics_core import Metric
 TALLY_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 BOARD_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
-# What a provider's answer was, as an operator acts on it: `throttled` (429) calls for MTN's cap, `timeout` and
-# `unreachable` for their status page, `server_error` (5xx) for their on-call, `refused` (other 4xx) for ours.
+# What a provider's answer was, as an operator acts on it: `throttled` (429; Orange's 403 with code 53) calls for the
+# provider's cap, `timeout` and `unreachable` for their status page, `server_error` (5xx) for their on-call,
+# `refused` (other 4xx) for ours.
 CALL_OUTCOMES = ("ok", "refused", "throttled", "server_error", "timeout", "unreachable")
 # The families the control room reads (admin.control_alerts), by name: from this process or the host's sums alike.
 TALLY = "gateway_callback_to_tally_seconds"
@@ -89,9 +90,15 @@ def own_source(levels: ServiceLevels, started_at: float) -> LevelsSource:
     return LevelsSource(lambda: [family for metric in measured for family in metric.collect()], started_at, False)
 
 
-def call_outcome(status: int) -> str:
-    """A provider's HTTP status as one of `CALL_OUTCOMES`."""
-    if status == 429:
+# The refusals whose body must be read to tell them apart: Orange's API gateway answers 403 with code 53, "Too many
+# requests", over an application's rate (`payments.orange.request_cap`), and 403 with other codes for what is ours.
+READ_REFUSALS = frozenset({403})
+GATEWAY_TOO_MANY_REQUESTS = "53"
+
+
+def call_outcome(status: int, error_code: object = None) -> str:
+    """A provider's HTTP status (and, for `READ_REFUSALS`, its body's `code`) as one of `CALL_OUTCOMES`."""
+    if status == 429 or (status == 403 and str(error_code) == GATEWAY_TOO_MANY_REQUESTS):
         return "throttled"
     if status >= 500:
         return "server_error"

@@ -1,4 +1,5 @@
-"""OAuth client-credentials tokens for Orange's APIs, cached and fetched once for all callers."""
+"""OAuth client-credentials tokens for Orange's APIs, cached and fetched once for all callers; a token request
+takes its turn under the application's cap as any other (`payments.orange.request_cap`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,14 @@ import httpx
 
 from gateway.core.providers import PaymentError
 from payments.answers import json_object
+from payments.orange.request_cap import RequestCap
 from payments.token_cache import IssuedToken, TokenCache
 
 
 class ClientCredentialsToken:
-    def __init__(self, http: httpx.AsyncClient, provider: str, token_url: str, client_id: str,
+    def __init__(self, requests: RequestCap, provider: str, token_url: str, client_id: str,
                  client_secret: str) -> None:
-        self._http = http
+        self._requests = requests
         self._provider = provider
         self._url = token_url
         self._auth = (client_id, client_secret)
@@ -24,8 +26,9 @@ class ClientCredentialsToken:
 
     async def _fetch(self) -> IssuedToken:
         try:
-            response = await self._http.post(self._url, auth=self._auth, data={"grant_type": "client_credentials"},
-                                             headers={"Accept": "application/json"})
+            response = await self._requests.request("POST", self._url, auth=self._auth,
+                                                    data={"grant_type": "client_credentials"},
+                                                    headers={"Accept": "application/json"})
         except httpx.TransportError as exc:
             raise PaymentError(self._provider, "unreachable", f"token endpoint did not answer: {exc!r}",
                                retryable=True) from exc

@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from gateway.core.providers import Capability
+from gateway.kit.paced_turns import PacedTurns
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
 from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH
 from payments.callbacks import answer_callback, order_id_from_path
@@ -47,9 +48,13 @@ def push_credentials(push: OrangeSettings, sandbox: str | None) -> PushCredentia
 def build(settings: OrangeSettings, resources: ProviderResources) -> Implementations:
     sandbox = sandbox_address(settings, NAME)
     webpay, push = webpay_credentials(settings, sandbox), push_credentials(settings, sandbox)
+    # One schedule per application, whichever of its APIs a request goes to (`payments.orange.request_cap`).
+    turns, cap = PacedTurns(resources.redis), settings.orange_money_requests_per_second
     return Implementations(
-        other=OrangeWebPay(resources.http, webpay, settings.public_base_url) if webpay is not None else None,
-        pushed=OrangePush(resources.http, push, settings.public_base_url) if push is not None else None)
+        other=None if webpay is None else OrangeWebPay(resources.http, webpay, settings.public_base_url, turns=turns,
+                                                       requests_per_second=cap),
+        pushed=None if push is None else OrangePush(resources.http, push, settings.public_base_url, turns=turns,
+                                                    requests_per_second=cap))
 
 
 def missing_settings(settings: OrangeSettings) -> list[str]:

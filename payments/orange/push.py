@@ -24,8 +24,10 @@ from gateway.core.providers import (
     StartResult,
     StatusResult,
 )
+from gateway.kit.paced_turns import PacedTurns
 from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
 from payments.orange.oauth import ClientCredentialsToken
+from payments.orange.request_cap import REQUESTS_PER_SECOND, RESEND_DELAYS, RequestCap
 
 NAME = "orange"
 PREFIX = "/omcoreapis/1.0.2/mp"
@@ -58,13 +60,16 @@ class OrangePush:
     name = NAME
     redirects = False
     payment_window = timedelta(minutes=10)  # Orange expires an unapproved push after ~7 minutes
-    status_calls_per_second: float | None = None  # no published cap
+    status_calls_per_second: float | None = None  # Orange's cap is on every request: `RequestCap` keeps it
 
-    def __init__(self, http: httpx.AsyncClient, credentials: PushCredentials, public_base_url: str) -> None:
-        self._http = http
+    def __init__(self, http: httpx.AsyncClient, credentials: PushCredentials, public_base_url: str, *,
+                 turns: PacedTurns | None = None, requests_per_second: float | None = REQUESTS_PER_SECOND,
+                 resend_delays: tuple[float, ...] = RESEND_DELAYS) -> None:
+        self._requests = RequestCap(http, credentials.consumer_key, turns=turns, per_second=requests_per_second,
+                                    resend_delays=resend_delays)
         self._creds = credentials
         self._public = public_base_url.rstrip("/")
-        self._token = ClientCredentialsToken(http, NAME, f"{credentials.base_url.rstrip('/')}/token",
+        self._token = ClientCredentialsToken(self._requests, NAME, f"{credentials.base_url.rstrip('/')}/token",
                                              credentials.consumer_key, credentials.consumer_secret)
         auth = f"{credentials.username}:{credentials.password}".encode()
         self._x_auth = base64.b64encode(auth).decode()
@@ -167,7 +172,7 @@ class OrangePush:
             token = await self._token.get(stale)
             headers = {"Authorization": f"Bearer {token}", "X-AUTH-TOKEN": self._x_auth}
             try:
-                response = await self._http.request(method, url, headers=headers, **kwargs)
+                response = await self._requests.request(method, url, headers=headers, **kwargs)
             except httpx.TransportError as exc:
                 raise PaymentError(NAME, "unreachable", f"Orange did not answer: {exc!r}", retryable=True) from exc
             if response.status_code != 401:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 from payments.local_sandbox import SandboxSettings
 from payments.settings import NEEDED, NEEDED_SECRET
@@ -38,3 +38,7 @@ class OrangePushSettings(BaseModel):
 
 class OrangeSettings(SandboxSettings, OrangeWebPaySettings, OrangePushSettings):
     """Every setting of Orange Money, as its parts read them."""
+
+    # Orange's gateway allows an application 25 requests a second, every API together (`payments.orange.request_cap`);
+    # every process's and host's requests share it. 0 lifts our pacing (bench only).
+    orange_money_requests_per_second: float = Field(default=25.0, ge=0)

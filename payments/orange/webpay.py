@@ -31,8 +31,10 @@ from gateway.core.providers import (
     StartResult,
     StatusResult,
 )
+from gateway.kit.paced_turns import PacedTurns
 from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
 from payments.orange.oauth import ClientCredentialsToken
+from payments.orange.request_cap import REQUESTS_PER_SECOND, RESEND_DELAYS, RequestCap
 
 NAME = "orange"
 STATES = {"SUCCESS": PaymentState.SUCCESSFUL, "FAILED": PaymentState.FAILED, "EXPIRED": PaymentState.EXPIRED,
@@ -88,13 +90,16 @@ class OrangeWebPay:
     name = NAME
     redirects = True
     payment_window = timedelta(minutes=15)  # the payment page stays usable about ten minutes
-    status_calls_per_second: float | None = None  # no published cap
+    status_calls_per_second: float | None = None  # Orange's cap is on every request: `RequestCap` keeps it
 
-    def __init__(self, http: httpx.AsyncClient, credentials: WebPayCredentials, public_base_url: str) -> None:
-        self._http = http
+    def __init__(self, http: httpx.AsyncClient, credentials: WebPayCredentials, public_base_url: str, *,
+                 turns: PacedTurns | None = None, requests_per_second: float | None = REQUESTS_PER_SECOND,
+                 resend_delays: tuple[float, ...] = RESEND_DELAYS) -> None:
+        self._requests = RequestCap(http, credentials.client_id, turns=turns, per_second=requests_per_second,
+                                    resend_delays=resend_delays)
         self._creds = credentials
         self._public = public_base_url.rstrip("/")
-        self._token = ClientCredentialsToken(http, NAME, credentials.token_url, credentials.client_id,
+        self._token = ClientCredentialsToken(self._requests, NAME, credentials.token_url, credentials.client_id,
                                              credentials.client_secret)
 
     def _api(self, action: str) -> str:
@@ -188,8 +193,8 @@ class OrangeWebPay:
         for _ in range(2):
             token = await self._token.get(stale)
             try:
-                response = await self._http.post(url, json=body, headers={"Authorization": f"Bearer {token}",
-                                                                          "Accept": "application/json"})
+                response = await self._requests.request("POST", url, json=body, headers={
+                    "Authorization": f"Bearer {token}", "Accept": "application/json"})
             except httpx.TransportError as exc:
                 raise PaymentError(NAME, "unreachable", f"Orange did not answer: {exc!r}", retryable=True) from exc
             if response.status_code != 401:

@@ -56,6 +56,8 @@ class SandboxControl:
     webpay_expiry: float = 600.0  # an undecided WebPay payment turns EXPIRED after this (no notification)
     token_generation: int = 0  # bumped by `expire_tokens()`; tokens of older generations answer 401
     status_calls_per_second: float | None = None  # MTN status GETs over this a second answer 429 (real MTN: 10)
+    # An Orange application's requests (every API together) over this a second answer 403, code 53 (real Orange: 25)
+    orange_requests_per_second: float | None = None
     # This share of API requests answer 429, as a provider does whose rate cap is below our traffic (MTN's API
     # management in front of every call, not only the status GETs): 0.5 is every second request.
     throttle_share: float = 0.0
@@ -127,6 +129,7 @@ class ControlUpdate(TypedDict, total=False):
     webpay_auto_outcome: WebPayOutcome | None
     webpay_expiry: Seconds
     status_calls_per_second: Annotated[float, Field(gt=0, le=100_000)] | None
+    orange_requests_per_second: Annotated[float, Field(gt=0, le=100_000)] | None
     throttle_share: Annotated[float, Field(ge=0, le=1)]
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from redis.asyncio import Redis
 
 from assembly.settings import Settings
-from gateway.jobs.status_pacing import StatusPacer, reconciler_pace
+from gateway.kit.status_pacing import StatusPacer, reconciler_pace
 
 
 @dataclass

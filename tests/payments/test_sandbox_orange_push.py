@@ -181,12 +181,12 @@ async def test_mp_5xx_burst_then_recovery(
     assert await mp_init(http, mp_headers)
 
 
-async def test_mp_throttle_share_answers_the_gateways_429(
+async def test_mp_throttle_share_answers_the_gateways_403_code_53(
     http: httpx.AsyncClient, mp_headers: dict[str, str], control: SandboxControl
 ) -> None:
     control.throttle_share = 1.0
     refused = await http.post(f"{MP}/init", headers=mp_headers)
-    assert (refused.status_code, refused.json()["code"]) == (429, 53)
+    assert (refused.status_code, refused.json()["code"]) == (403, 53)  # Orange's gateway over an application's rate
     control.throttle_share = 0.0
     assert await mp_init(http, mp_headers)
 

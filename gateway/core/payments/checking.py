@@ -67,7 +67,7 @@ async def check_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     """Ask the provider and settle: the only way an unsigned callback can lead to a counted vote.
 
     `note` records the check for the reconciler's back-off; a check a callback asked for skips it.
-    `pace` (see `gateway.jobs.status_pacing`) holds the call until it fits the provider's status-call cap.
+    `pace` (see `gateway.kit.status_pacing`) holds the call until it fits the provider's status-call cap.
     """
     async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)

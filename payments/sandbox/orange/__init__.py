@@ -8,7 +8,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from payments.sandbox.control import SandboxControl, gate, install
-from payments.sandbox.orange.answers import failure
+from payments.sandbox.orange.answers import failure, request_cap
 from payments.sandbox.orange.state import MP_PREFIX, ORANGE, WEBPAY_PAGE, OrangeState
 from payments.sandbox.orange.ussd_push import mp_init, mp_pay, mp_payment_status, mp_token
 from payments.sandbox.orange.webpay import (
@@ -22,7 +22,7 @@ from payments.sandbox.orange.webpay import (
 
 def create_orange_sandbox(control: SandboxControl | None = None) -> web.Application:
     """The Orange sandbox app (WebPay and mp); pass a shared `SandboxControl` to steer it with the MTN one."""
-    app = web.Application(middlewares=[gate(failure)])
+    app = web.Application(middlewares=[request_cap, gate(failure)])
     app[ORANGE] = OrangeState()
     install(app, control or SandboxControl())
     router = app.router

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from payments.sandbox.control import (
     CONTROL,
+    CONTROL_ROUTE,
     TokenCheck,
     TokenStore,
     basic_credentials,
@@ -13,7 +15,7 @@ from payments.sandbox.control import (
     loop_time,
     user_and_secret,
 )
-from payments.sandbox.orange.state import ORANGE
+from payments.sandbox.orange.state import ORANGE, WEBPAY_PAGE
 
 
 def gateway_error(status: int, code: int, message: str, description: str) -> web.Response:
@@ -21,11 +23,18 @@ def gateway_error(status: int, code: int, message: str, description: str) -> web
     return web.json_response({"code": code, "message": message, "description": description}, status=status)
 
 
+def too_many_requests() -> web.Response:
+    """The gateway's answer over the application's rate: 403, code 53 (as transcribed from Orange's error-handling
+    page; the description's wording is ours)."""
+    return gateway_error(403, 53, "Too many requests", "The application has made too many calls and has exceeded "
+                         "the spike arrest limit.")
+
+
 def failure(status: int) -> web.Response:
-    """The gateway's answer during an outage (503, 500) or over the application's rate (429)."""
+    """The gateway's answer during an outage (503, 500), or over the application's rate (asked for as 429, the
+    generic gate's throttle: Orange's own is a 403)."""
     if status == 429:
-        return gateway_error(429, 53, "Too many requests", "The application has made too many calls and has "
-                             "exceeded the rate limit for this service.")
+        return too_many_requests()
     if status == 503:
         return gateway_error(503, 5, "Service unavailable", "The service is temporarily unavailable, retry later.")
     return gateway_error(500, 1, "Internal error", "An internal error occurred while processing the request.")
@@ -55,7 +64,33 @@ async def issue_token(request: web.Request, store: TokenStore, lifetime: float) 
         return oauth_error(400, "invalid_request", "Missing grant_type parameter value.")
     if grant != "client_credentials":
         return oauth_error(400, "unsupported_grant_type", "Only client_credentials is supported.")
-    return store.issue(loop_time(), lifetime, control.token_generation)
+    token = store.issue(loop_time(), lifetime, control.token_generation)
+    request.app[ORANGE].token_clients[token] = application_of(request)
+    return token
+
+
+def application_of(request: web.Request) -> str:
+    """Which application a request is of: the client id of a token request, the one a token was issued to."""
+    authorization = request.headers.get("Authorization")
+    if (credentials := basic_credentials(authorization)) is not None:
+        return credentials[0]
+    token = bearer_token(authorization) or ""
+    return request.app[ORANGE].token_clients.get(token, token)
+
+
+@web.middleware
+async def request_cap(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """Orange's gateway counts an application's requests to every API together (token, WebPay, mp): over
+    `SandboxControl.orange_requests_per_second` in a second, 403 with code 53. The payer's page is not the API."""
+    route = request.match_info.route
+    if request.match_info.http_exception is not None or route.name in (CONTROL_ROUTE, WEBPAY_PAGE):
+        return await handler(request)
+    cap = request.app[CONTROL].orange_requests_per_second
+    if request.app[ORANGE].over_request_cap(cap, loop_time(), application_of(request)):
+        return too_many_requests()
+    return await handler(request)
+
+
 
 
 def webpay_unauthorized(request: web.Request) -> web.Response | None:

@@ -127,6 +127,19 @@ class OrangeState:
     webpayments: dict[str, WebPayment] = field(default_factory=dict)  # by pay_token
     orders: dict[tuple[str, str], str] = field(default_factory=dict)  # (merchant_key, order_id) -> pay_token
     mp_payments: dict[str, MpPayment] = field(default_factory=dict)  # by payToken
+    token_clients: dict[str, str] = field(default_factory=dict)  # access token -> the application it was issued to
+    request_counts: dict[str, tuple[int, int]] = field(default_factory=dict)  # application -> (second, requests in it)
+
+    def over_request_cap(self, cap: float | None, now: float, application: str) -> bool:
+        """Count one request of `application`, whichever API it calls; True when it is over `cap` requests in this
+        second (Orange's gateway: 403, code 53)."""
+        if not cap:
+            return False
+        second, requests = self.request_counts.get(application, (0, 0))
+        if int(now) != second:
+            second, requests = int(now), 0
+        self.request_counts[application] = (second, requests + 1)
+        return requests + 1 > cap
 
 
 ORANGE = web.AppKey("orange_sandbox", OrangeState)

@@ -1,0 +1,61 @@
+"""Calls kept under a rate, across every process and host: each call reserves the next free turn on a schedule
+kept in Redis (timed by Redis's own clock, so hosts' clocks do not matter) and waits for it, so calls leave
+evenly spaced, in the order they asked. A provider's cap is kept this way wherever it is one (MTN's status calls,
+`gateway.kit.status_pacing`; every call of an Orange application, `payments.orange.request_cap`). With Redis away,
+or none given, a process keeps the schedule alone (others may be calling too: slower is not safe, but it is the
+best it can do)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+# Reserve the next turn of a schedule: returns how many ms to wait for it. KEYS[1] holds the next
+# free turn (ms, Redis clock); ARGV[1] is the spacing between calls in ms.
+RESERVE_TURN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slot < now then slot = now end
+redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', slot - now + 60000)
+return slot - now
+"""
+
+
+class PacedTurns:
+    """Turns on named schedules (Redis keys), each spaced for the calls a second its caller allows."""
+
+    def __init__(self, redis: Redis | None) -> None:
+        self._redis = redis
+        self._reserve = redis.register_script(RESERVE_TURN) if redis is not None else None
+        self._local_next: dict[str, float] = {}  # the schedules kept here when Redis cannot be reached
+
+    async def wait(self, schedule: str, per_second: float) -> float:
+        """Return at the next turn of `schedule` at `per_second` calls a second; the seconds it waited."""
+        spacing = 1.0 / per_second
+        waiting = await self._reserved(schedule, spacing)
+        if waiting > 0:
+            await asyncio.sleep(waiting)
+        return max(waiting, 0.0)
+
+    async def _reserved(self, schedule: str, spacing: float) -> float:
+        if self._reserve is not None:
+            try:
+                wait_ms = await self._reserve(keys=[schedule], args=[max(1, round(spacing * 1000))])
+                return float(wait_ms) / 1000
+            except RedisError:
+                log.warning("paced turns: Redis unavailable, pacing %s in this process only", schedule)
+        return self._local_turn(schedule, spacing)
+
+    def _local_turn(self, schedule: str, spacing: float) -> float:
+        """Seconds until this process's own next turn of `schedule`."""
+        now = time.monotonic()
+        turn = max(now, self._local_next.get(schedule, now))
+        self._local_next[schedule] = turn + spacing
+        return turn - now

@@ -1,0 +1,128 @@
+"""Orange's cap on an application's requests (25 a second, every API together), kept by our clients at the wire:
+what a fake Orange (respx) saw in each second, and what a 403 with code 53 becomes."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Callable, Iterator
+
+import httpx
+import pytest
+import respx
+from redis.asyncio import Redis
+
+from assembly.settings import Settings
+from gateway.core.providers import Collection, PaymentState, ProviderRateLimited
+from gateway.kit.paced_turns import PacedTurns
+from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
+
+ORANGE = "https://api.orange.example"
+WEBPAY = f"{ORANGE}/orange-money-webpay/cm/v1"
+CREDENTIALS = WebPayCredentials(ORANGE, f"{ORANGE}/oauth/v3/token", "our-app", "secret", "merchant", "cm")
+Body = dict[str, object]
+TOO_MANY = {"code": 53, "message": "Too many requests", "description": "spike arrest limit"}
+
+
+def collection() -> Collection:
+    return Collection(order_id=uuid.uuid4(), reference=uuid.uuid4(), amount=500, currency="XAF",
+                      msisdn="+237690000001", description="5 votes", channel="web")
+
+
+class FakeOrange:
+    """Orange's token, WebPay and status endpoints, noting when each request came."""
+
+    def __init__(self, router: respx.MockRouter) -> None:
+        self.seen: list[float] = []
+        self.refusing = 0  # the next N requests are answered 403, code 53
+        self.state = "INITIATED"
+        router.post(f"{ORANGE}/oauth/v3/token").mock(side_effect=self.answer(
+            200, {"token_type": "Bearer", "access_token": "t", "expires_in": "7776000"}))
+        router.post(f"{WEBPAY}/webpayment").mock(side_effect=self.answer(
+            201, {"payment_url": "https://pay.example/p", "pay_token": "pt", "notif_token": "nt"}))
+        router.post(f"{WEBPAY}/transactionstatus").mock(side_effect=self.answer(
+            201, lambda: {"status": self.state, "txnid": "MP1"}))
+        router.post(f"{ORANGE}/token").mock(side_effect=self.answer(200, {"access_token": "m", "expires_in": 3600}))
+        router.post(url__regex=rf"{ORANGE}/omcoreapis/.*/mp/init").mock(side_effect=self.answer(
+            200, {"data": {"payToken": "MP1"}}))
+
+    def answer(self, status: int, body: Body | Callable[[], Body]) -> Callable[[httpx.Request], httpx.Response]:
+        def respond(request: httpx.Request) -> httpx.Response:
+            self.seen.append(time.monotonic())
+            if self.refusing:
+                self.refusing -= 1
+                return httpx.Response(403, json=TOO_MANY)
+            return httpx.Response(status, json=body() if callable(body) else body)
+        return respond
+
+    def most_in_any_second(self) -> int:
+        times = sorted(self.seen)
+        return max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+
+
+@pytest.fixture
+def fake() -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+async def test_a_burst_from_two_processes_is_paced_under_oranges_cap_and_nothing_fails(
+        fake: respx.MockRouter, redis: Redis, settings: Settings) -> None:
+    orange = FakeOrange(fake)
+    other_process = Redis.from_url(settings.redis_url or "")  # its own connections, as another process has
+    async with httpx.AsyncClient() as http:
+        here = OrangeWebPay(http, CREDENTIALS, "https://vote.example", turns=PacedTurns(redis))
+        there = OrangeWebPay(http, CREDENTIALS, "https://vote.example", turns=PacedTurns(other_process))
+        started = time.monotonic()
+        starts = [provider.start(collection()) for provider in (here, there) for _ in range(20)]
+        checks = [provider.fetch_status(replace_pages(collection())) for provider in (here, there) for _ in range(10)]
+        pages, statuses = await asyncio.gather(asyncio.gather(*starts), asyncio.gather(*checks))  # 62 requests at once
+        took = time.monotonic() - started
+    await other_process.aclose()
+    assert len(orange.seen) == 62  # a token each, 40 pages, 20 status calls
+    assert all(page.redirect_url for page in pages)
+    assert all(status.state is PaymentState.PENDING for status in statuses)
+    assert orange.most_in_any_second() <= 25
+    assert took > 2.0  # 62 requests at 90% of 25 a second, one schedule for both processes
+
+
+async def test_a_403_code_53_is_sent_again_later_and_the_start_goes_through(fake: respx.MockRouter) -> None:
+    orange = FakeOrange(fake)
+    async with httpx.AsyncClient() as http:
+        webpay = OrangeWebPay(http, CREDENTIALS, "https://vote.example", resend_delays=(0.3,))
+        await webpay.start(collection())  # the token first
+        orange.refusing = 1
+        started = await webpay.start(collection())
+    assert started.redirect_url == "https://pay.example/p"
+    assert orange.seen[-1] - orange.seen[-2] >= 0.3  # Orange asks for a wait before the same request again
+
+
+async def test_refused_on_every_try_is_slow_down_never_a_refusal_of_the_payment(fake: respx.MockRouter) -> None:
+    orange = FakeOrange(fake)
+    async with httpx.AsyncClient() as http:
+        webpay = OrangeWebPay(http, CREDENTIALS, "https://vote.example", resend_delays=(0.05,))
+        push = OrangePush(http, PushCredentials(ORANGE, "push-app", "secret", "user", "pass", "699000000", "1234"),
+                          "https://vote.example", resend_delays=(0.05,))
+        orange.refusing = 100
+        for attempt in (webpay.start(collection()), webpay.fetch_status(replace_pages(collection())),
+                        push.start(collection())):
+            with pytest.raises(ProviderRateLimited) as caught:
+                await attempt
+            assert caught.value.retryable and caught.value.status == 403
+        orange.refusing, orange.state = 0, "SUCCESS"
+        assert (await webpay.fetch_status(replace_pages(collection()))).state is PaymentState.SUCCESSFUL
+
+
+async def test_a_cap_of_0_lifts_the_pacing(fake: respx.MockRouter) -> None:
+    orange = FakeOrange(fake)
+    async with httpx.AsyncClient() as http:
+        webpay = OrangeWebPay(http, CREDENTIALS, "https://vote.example", requests_per_second=0)
+        await asyncio.gather(*(webpay.start(collection()) for _ in range(40)))
+    assert orange.most_in_any_second() == 41
+
+
+def replace_pages(c: Collection) -> Collection:
+    """An order whose page Orange opened."""
+    page = {"order_id": f"{c.reference.hex}-1", "pay_token": "pt", "notif_token": "nt"}
+    return Collection(**{**c.__dict__, "provider_data": {"attempt": 1, "pages": [page]}})
