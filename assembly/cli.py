@@ -5,29 +5,58 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import NoReturn
 
-from assembly.channel_list import CHANNELS
-from assembly.commands import AFTER_CHANNELS, BEFORE_CHANNELS
+from assembly import commands
 from assembly.logs import json_wanted, setup_logging
 from assembly.settings import ConfigError, Settings
 from gateway.core.errors import DomainError
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="gateway", description="Ballot mobile-money voting gateway")
+class ParseRefused(Exception):
+    """What a parser of one command's module found wrong, said again by the whole parser."""
+
+
+class OneModuleParser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:  # the whole parser says it, with every command listed
+        raise ParseRefused(message)
+
+
+def build_parser(module: str | None = None) -> argparse.ArgumentParser:
+    """Every command's parser; with `module` (of `assembly.commands`), only that module's commands, whose parse
+    needs no other command's module, no channel and no provider imported."""
+    parser_class = argparse.ArgumentParser if module is None else OneModuleParser
+    parser = parser_class(prog="gateway", description="Ballot mobile-money voting gateway")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in BEFORE_CHANNELS:
-        add(sub)
+    if module is not None:
+        commands.adder(module)(sub)
+        return parser
+    from assembly.channel_list import CHANNELS
+
+    for name in commands.BEFORE_CHANNELS:
+        commands.adder(name)(sub)
     for parts in CHANNELS:  # each channel's own commands (gateway ussd, gateway sms, gateway telegram, …)
         if parts.commands is not None:
             parts.commands(sub)
-    for add in AFTER_CHANNELS:
-        add(sub)
+    for name in commands.AFTER_CHANNELS:
+        commands.adder(name)(sub)
     return parser
 
 
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The arguments, parsed by the parser of their command's module alone when it is one of assembly's own; the
+    whole parser parses anything else (a channel's command, --help) and says what either finds wrong."""
+    args = sys.argv[1:] if argv is None else argv
+    if args and (module := commands.module_of(args[0])) is not None:
+        try:
+            return build_parser(module).parse_args(args)
+        except ParseRefused:
+            pass
+    return build_parser().parse_args(args)
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = parse(argv)
     try:
         settings = Settings()
     except Exception as exc:  # pydantic's message names the bad setting

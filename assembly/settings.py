@@ -5,14 +5,12 @@ production check composed from each package's problems."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from assembly.provider_list import PROVIDERS
 from channels.sms.settings import SmsSettings
 from channels.telegram.settings import TelegramSettings, webhook_secret_problem
 from channels.ussd.settings import UssdSettings
 from channels.web.settings import WebSettings
-from gateway.kit.provider_parts import ProviderParts
 from gateway.kit.settings import (
     DEV_SECRET_KEY,
     ConfigError,
@@ -32,6 +30,9 @@ from payments.orange.settings import OrangeSettings
 from payments.stars.settings import StarsSettings
 from payments.stripe.settings import StripeSettings
 
+if TYPE_CHECKING:
+    from gateway.kit.provider_parts import ProviderParts
+
 __all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings", "check_production",
            "check_servers", "secret_problem"]
 
@@ -44,9 +45,13 @@ class Settings(MtnSettings, OrangeSettings, StripeSettings, StarsSettings, Board
 
 
 def provider_problems(settings: Settings, providers_in_use: set[str],
-                      providers: Sequence[ProviderParts[Any]] = PROVIDERS) -> list[str]:
+                      providers: Sequence[ProviderParts[Any]] | None = None) -> list[str]:
     """What stops production for each provider: the settings it needs unset while a contest uses it, then what it
-    reports itself (secrets that could not be real, a sandbox where its live system belongs)."""
+    reports itself (secrets that could not be real, a sandbox where its live system belongs). `providers`: every one
+    unless named, imported only here: a command that reads its settings needs none of the providers' code."""
+    if providers is None:
+        from assembly.provider_list import PROVIDERS
+        providers = PROVIDERS
     problems: list[str] = []
     for parts in providers:
         in_use = parts.name in providers_in_use
@@ -58,7 +63,7 @@ def provider_problems(settings: Settings, providers_in_use: set[str],
 
 
 def check_production(settings: Settings, providers_in_use: set[str], channel_problems: Sequence[str] = (),
-                     providers: Sequence[ProviderParts[Any]] = PROVIDERS) -> None:
+                     providers: Sequence[ProviderParts[Any]] | None = None) -> None:
     """Refuse to run production with a default or weak secret, what a provider reports (`provider_problems`: a used
     one lacking credentials, one pointed at its sandbox), or what a channel reports
     (`ChannelParts.production_problems`: e.g. open USSD routes)."""

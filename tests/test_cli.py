@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import signal
 import subprocess
@@ -182,3 +183,30 @@ def test_processes_that_read_no_telegram_update_do_not_build_the_bots_types() ->
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_command_is_parsed_by_its_own_module_alone_and_refused_as_by_the_whole_parser() -> None:
+    """Importing every channel and provider costs seconds of CPU: `gateway backup base` imports neither, while the
+    modules named with their commands add exactly those, and a mistake is told with every command listed."""
+    from assembly import commands
+    from assembly.cli import build_parser
+
+    def names(parser: argparse.ArgumentParser) -> list[str]:
+        return next(list(action.choices) for action in parser._actions
+                    if isinstance(action, argparse._SubParsersAction))
+
+    modules = {**commands.BEFORE_CHANNELS, **commands.AFTER_CHANNELS}
+    assert all(names(build_parser(module)) == list(added) for module, added in modules.items())
+    assert set(names(build_parser())) - {name for added in modules.values() for name in added} == {
+        "ussd", "sms", "telegram"}
+    probe = ("import sys; from assembly.cli import parse; parse(['backup', 'base']); "
+             "print(sorted(name for name in sys.modules if name.split('.')[0] in ('channels', 'payments') "
+             "and name.endswith(('.channel', '.provider'))))")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    refused = subprocess.run([sys.executable, "-m", "assembly.cli", "review", "--no-such-option"],
+                             capture_output=True, text=True, timeout=60)
+    assert refused.returncode == 2
+    assert "{run,stand-ins,web,worker," in refused.stderr and "unrecognized arguments: --no-such-option" in (
+        refused.stderr)

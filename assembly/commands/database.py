@@ -7,7 +7,6 @@ import sys
 from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
-from assembly.channel_list import MIGRATIONS
 from assembly.commands.services import Subcommands, with_database, with_services
 from assembly.settings import Settings
 
@@ -16,6 +15,7 @@ if TYPE_CHECKING:
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    from assembly.channel_list import MIGRATIONS
     from gateway.db.migrate import upgrade
 
     with ExitStack() as stack:

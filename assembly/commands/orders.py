@@ -11,7 +11,6 @@ from contextlib import ExitStack
 from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from assembly.channel_list import FAILED_MESSAGES
 from assembly.commands.services import Subcommands, with_database, with_services
 from assembly.http_client import provider_http_client
 from assembly.settings import Settings
@@ -130,6 +129,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_review(settings: Settings, args: argparse.Namespace) -> int:
     """Every order that needs a person (flagged, paid twice, partly or to be refunded), with its provider events."""
+    from assembly.channel_list import FAILED_MESSAGES
     from gateway.core.oversight.review import orders_to_review
 
     if args.count or args.reject:

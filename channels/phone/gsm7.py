@@ -13,6 +13,7 @@ GSM7_BASIC = frozenset(
     "abcdefghijklmnopqrstuvwxyzäöñüà"
 )
 GSM7_EXTENSION = frozenset("^{}\\[~]|€\f")
+GSM7 = GSM7_BASIC | GSM7_EXTENSION
 # What we emit: printable ASCII that is also GSM-7 basic. Handsets and gateways mangle even
 # GSM-7 accents often enough that names are reduced to plain letters.
 SAFE = frozenset(ch for ch in GSM7_BASIC if " " <= ch <= "~")
@@ -33,12 +34,12 @@ PLAIN = re.compile(f"(?:{_WORD}(?: {_WORD})*)?")
 
 def is_gsm7(text: str) -> bool:
     """True when `text` can travel as GSM-7 (basic or extension characters only)."""
-    return all(ch in GSM7_BASIC or ch in GSM7_EXTENSION for ch in text)
+    return GSM7.issuperset(text)  # checked in C: every USSD screen and SMS is
 
 
 def septets(text: str) -> int:
     """The length a GSM-7 screen really has: extension characters take two septets."""
-    return sum(2 if ch in GSM7_EXTENSION else 1 for ch in text)
+    return len(text) + sum(text.count(ch) for ch in GSM7_EXTENSION)
 
 
 def transliterate(text: str) -> str:

@@ -32,12 +32,14 @@ XLSX_ROWS = 20_000
 GROWTH_LIMIT_KB = 40 * 1024
 
 
-@pytest.fixture
-async def web_process(settings: Settings, tmp_path: Path) -> AsyncIterator[tuple[int, str]]:
+@pytest.fixture(scope="module")
+async def web_process(settings: Settings, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[tuple[int, str]]:
+    """One web process for both formats (starting one costs seconds of CPU): each export's growth is measured from
+    the resident size just before it, with the peak reset there."""
     port = free_port()
     process = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.admin.export_server", settings.database_url or "", settings.redis_url or "",
-        str(port), str(tmp_path), stdout=asyncio.subprocess.PIPE)
+        str(port), str(tmp_path_factory.mktemp("export-server")), stdout=asyncio.subprocess.PIPE)
     assert process.stdout is not None
     assert (await asyncio.wait_for(process.stdout.readline(), 60)).strip() == b"ready"
     yield process.pid, f"http://127.0.0.1:{port}"
