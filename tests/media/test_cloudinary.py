@@ -24,9 +24,8 @@ from gateway.core.media_storage import UploadGrant, file_key
 from media.cloudinary import CloudinaryStorage
 from media.cloudinary_notices import read_notification, read_resource, verify_notification
 from media.cloudinary_stand_in import stand_in_app
-from media.ffmpeg import TRANSCODE, run_ffmpeg
 from media.settings import CloudinaryAccount
-from tests.media.test_processing import make_clip
+from tests.media.test_processing import ffmpeg_writes, make_clip
 
 ACCOUNT = CloudinaryAccount("ballot-test", "test-api-key", "test-api-secret-0123456789abcdef")
 LATER = datetime.now(UTC) + timedelta(hours=2)
@@ -94,9 +93,9 @@ async def send(http: httpx.AsyncClient, grant: UploadGrant, data: bytes, *, chun
 
 def big_clip(path: Path) -> Path:
     """A second of noise, losslessly coded: over 5 MB, so it goes in two of Cloudinary's chunks."""
-    run_ffmpeg(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
-                "-vf", "noise=alls=60:allf=t", "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0",
-                "-movflags", "+faststart", "-f", "mp4", "-y", str(path)], TRANSCODE)
+    ffmpeg_writes(["-f", "lavfi", "-i", "testsrc=size=320x240:rate=25", "-f", "lavfi", "-i", "sine=frequency=440",
+                   "-vf", "noise=alls=60:allf=t", "-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-qp", "0",
+                   "-movflags", "+faststart", "-f", "mp4", "-y", str(path)])
     return path
 
 
@@ -168,7 +167,7 @@ async def test_a_text_file_is_refused_at_upload(cloud: Cloud) -> None:
 async def test_sound_alone_and_a_clip_over_a_minute_are_refused_with_the_entry_rules_words(
         cloud: Cloud, tmp_path: Path) -> None:
     voice = tmp_path / "voice.m4a"
-    run_ffmpeg(["-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac", "-f", "mp4", "-y", str(voice)], TRANSCODE)
+    ffmpeg_writes(["-f", "lavfi", "-i", "sine", "-t", "1", "-c:a", "aac", "-f", "mp4", "-y", str(voice)])
     grant = cloud.storage.grant_upload(str(uuid.uuid4()), "clip", 50 * 1024 * 1024, LATER)
     (sound,) = await send(cloud.http, grant, voice.read_bytes(), chunked=False)
     assert read_resource(sound.json()).refusal == "This file has no picture: send a video clip."

@@ -88,7 +88,7 @@ async def test_a_clip_sent_to_cloudinary_is_made_ready_by_its_signed_notificatio
     contest = await open_call(sessions)
     grant = await grant_upload(sessions, on_cloudinary.storage, contest.slug, PHONE, "clip", datetime.now(UTC))
     assert grant.protocol == "cloudinary" and grant.fields["notification_url"].startswith(on_cloudinary.web)
-    clip = make_clip(tmp_path / "clip.mp4", size="640x360", seconds=2).read_bytes()
+    clip = make_clip(tmp_path / "clip.mp4", size="320x180", seconds=1).read_bytes()
     sent = await on_cloudinary.http.post(grant.url, data=dict(grant.fields),
                                          files={"file": ("clip.mp4", clip, "video/mp4")})
     assert sent.status_code == 200, sent.text
@@ -137,7 +137,7 @@ async def test_a_clip_whose_notifications_were_lost_is_made_ready_by_the_sweep(
     async with httpx.AsyncClient(timeout=60) as http:
         storage = build_storage(lost, http)
         grant = await grant_upload(sessions, storage, contest.slug, PHONE, "clip", datetime.now(UTC))
-        clip = make_clip(tmp_path / "clip.mp4", size="640x360", seconds=2).read_bytes()
+        clip = make_clip(tmp_path / "clip.mp4", size="320x180", seconds=1).read_bytes()
         sent = await http.post(grant.url, data=dict(grant.fields), files={"file": ("clip.mp4", clip, "video/mp4")})
         assert sent.status_code == 200
         assert await storage.received(grant.upload_id) is not None
@@ -163,7 +163,8 @@ async def test_an_eager_notice_never_makes_ready_a_clip_the_entry_rules_refuse(
     async with httpx.AsyncClient(timeout=60) as http:
         storage = build_storage(lost, http)
         grant = await grant_upload(sessions, storage, contest.slug, PHONE, "clip", datetime.now(UTC))
-        too_long = make_clip(tmp_path / "long.mp4", size="64x64", seconds=61).read_bytes()
+        too_long = make_clip(tmp_path / "long.mp4", size="64x48", seconds=61, sound=False,
+                             extra=["-r", "1"]).read_bytes()
         sent = await http.post(grant.url, data=dict(grant.fields), files={"file": ("c.mp4", too_long, "video/mp4")})
         assert sent.status_code == 200
     upload_id = grant.upload_id
@@ -185,7 +186,7 @@ async def test_a_hidden_candidates_clip_is_not_delivered_by_cloudinary_even_to_a
         on_cloudinary: OnCloudinary, sessions: Sessions, redis: Redis, tmp_path: Path) -> None:
     contest = await open_call(sessions)
     grant = await grant_upload(sessions, on_cloudinary.storage, contest.slug, PHONE, "clip", datetime.now(UTC))
-    clip = make_clip(tmp_path / "clip.mp4", size="640x360", seconds=2).read_bytes()
+    clip = make_clip(tmp_path / "clip.mp4", size="320x180", seconds=1).read_bytes()
     sent = await on_cloudinary.http.post(grant.url, data=dict(grant.fields),
                                          files={"file": ("clip.mp4", clip, "video/mp4")})
     assert sent.status_code == 200, sent.text
