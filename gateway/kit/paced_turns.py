@@ -15,6 +15,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
+# How many times a caller woken late takes a new turn before it goes anyway (a machine that stalls every turn).
+LATE_TURNS_RETAKEN = 3
 
 # Reserve the next turn of a schedule: returns how many ms to wait for it. KEYS[1] holds the next
 # free turn (ms, Redis clock); ARGV[1] is the spacing between calls in ms.
@@ -37,12 +39,23 @@ class PacedTurns:
         self._local_next: dict[str, float] = {}  # the schedules kept here when Redis cannot be reached
 
     async def wait(self, schedule: str, per_second: float) -> float:
-        """Return at the next turn of `schedule` at `per_second` calls a second; the seconds it waited."""
+        """Return at the next turn of `schedule` at `per_second` calls a second; the seconds it waited.
+
+        A caller woken later than half a turn's spacing after its turn (the process was stalled: a busy CPU, a long
+        pause of the loop) takes a new turn rather than go at once: the calls stalled together would otherwise
+        leave together, a burst over the cap, which a provider's spike arrest refuses."""
         spacing = 1.0 / per_second
-        waiting = await self._reserved(schedule, spacing)
-        if waiting > 0:
+        waited = 0.0
+        for _ in range(LATE_TURNS_RETAKEN + 1):
+            waiting = await self._reserved(schedule, spacing)
+            if waiting <= 0:
+                break
+            due = time.monotonic() + waiting
             await asyncio.sleep(waiting)
-        return max(waiting, 0.0)
+            waited += waiting
+            if time.monotonic() - due <= spacing / 2:
+                break
+        return waited
 
     async def _reserved(self, schedule: str, spacing: float) -> float:
         if self._reserve is not None:

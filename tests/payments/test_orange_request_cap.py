@@ -126,3 +126,21 @@ def replace_pages(c: Collection) -> Collection:
     """An order whose page Orange opened."""
     page = {"order_id": f"{c.reference.hex}-1", "pay_token": "pt", "notif_token": "nt"}
     return Collection(**{**c.__dict__, "provider_data": {"attempt": 1, "pages": [page]}})
+
+
+async def test_calls_a_stalled_process_held_back_leave_spaced_not_in_one_burst(redis: Redis) -> None:
+    """The process stalls (a busy CPU) while twelve calls wait for their turns: they wake together, late, and
+    would all go at once, a burst Orange's spike arrest refuses; they take new turns instead and leave spaced."""
+    turns = PacedTurns(redis)
+    left: list[float] = []
+
+    async def call() -> None:
+        await turns.wait("orange:stall-test", 20)  # a turn each 50 ms
+        left.append(time.monotonic())
+
+    calls = [asyncio.create_task(call()) for _ in range(12)]
+    await asyncio.sleep(0.06)  # the first have gone; the rest sleep until their turns
+    time.sleep(0.4)  # the loop stalled: the turns of some eight calls pass meanwhile
+    await asyncio.gather(*calls)
+    gaps = [later - earlier for earlier, later in zip(sorted(left), sorted(left)[1:], strict=False)]
+    assert min(gaps) >= 0.02, gaps  # half a spacing late at most, less the clock's jitter
