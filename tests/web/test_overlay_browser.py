@@ -41,9 +41,10 @@ class Show:
 
 @pytest.fixture
 async def show(clean: None, settings: Settings, sessions: Sessions, redis: Redis) -> AsyncIterator[Show]:
-    """The app on a real port with a contest that has votes."""
+    """The app on a real port with a contest that has votes; its public address a show's own, as on air (the QR
+    code the same from run to run, and so the README's picture)."""
     port = free_port()
-    app_settings = settings.model_copy(update={"public_base_url": f"http://127.0.0.1:{port}"})
+    app_settings = settings.model_copy(update={"public_base_url": "https://vote.example.org"})
     async with TestServer(create_app(app_settings), port=port):
         contest = await make_contest(sessions, slug="gala", name="Gala", fraud_rules=RULES_OFF)
         await vote_and_publish(sessions, redis, contest, "01", 3)
