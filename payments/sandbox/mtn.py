@@ -24,10 +24,6 @@ from payments.sandbox.control import (
     Notice,
     Plan,
     SandboxControl,
-    TokenCheck,
-    TokenStore,
-    basic_credentials,
-    bearer_token,
     due_time,
     gate,
     install,
@@ -43,6 +39,7 @@ from payments.sandbox.mtn_requests import (
     read_money_request,
     target_environment,
 )
+from payments.sandbox.tokens import TokenCheck, TokenStore, basic_credentials, bearer_token
 
 log = logging.getLogger(__name__)
 

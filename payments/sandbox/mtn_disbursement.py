@@ -26,8 +26,6 @@ from payments.sandbox.control import (
     Notice,
     Plan,
     SandboxControl,
-    TokenStore,
-    bearer_token,
     due_time,
     is_due,
     loop_time,
@@ -43,6 +41,7 @@ from payments.sandbox.mtn import (
     status_of,
 )
 from payments.sandbox.mtn_requests import UUID, MoneyRequest, Payer, error, read_money_request, target_environment
+from payments.sandbox.tokens import TokenStore, bearer_token
 
 STARTING_BALANCE = 10_000_000  # of the disbursement account, in each currency: refunds and payouts draw on it
 

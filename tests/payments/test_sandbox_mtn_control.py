@@ -7,19 +7,9 @@ import httpx
 import pytest
 from aiohttp import test_utils
 
-from payments.sandbox.control import (
-    CONTROL_UPDATE,
-    DISPATCHER,
-    Delay,
-    SandboxControl,
-    TokenCheck,
-    TokenStore,
-    apply_update,
-    basic_credentials,
-    bearer_token,
-    due_time,
-)
+from payments.sandbox.control import CONTROL_UPDATE, DISPATCHER, Delay, SandboxControl, apply_update, due_time
 from payments.sandbox.mtn import create_mtn_sandbox, plan_for
+from payments.sandbox.tokens import TokenCheck, TokenStore, basic_credentials, bearer_token
 from tests.payments import Receiver
 from tests.payments.mtn_sandbox import get_token, request_to_pay
 

@@ -5,17 +5,9 @@ from __future__ import annotations
 from aiohttp import web
 from aiohttp.typedefs import Handler
 
-from payments.sandbox.control import (
-    CONTROL,
-    CONTROL_ROUTE,
-    TokenCheck,
-    TokenStore,
-    basic_credentials,
-    bearer_token,
-    loop_time,
-    user_and_secret,
-)
+from payments.sandbox.control import CONTROL, CONTROL_ROUTE, loop_time
 from payments.sandbox.orange.state import ORANGE, WEBPAY_PAGE
+from payments.sandbox.tokens import TokenCheck, TokenStore, basic_credentials, bearer_token, user_and_secret
 
 
 def gateway_error(status: int, code: int, message: str, description: str) -> web.Response:

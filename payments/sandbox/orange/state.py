@@ -11,11 +11,8 @@ from typing import Annotated, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from payments.sandbox.control import (
-    Delay,
-    Plan,
-    TokenStore,
-)
+from payments.sandbox.control import Delay, Plan
+from payments.sandbox.tokens import TokenStore
 
 WEBPAY_TOKEN_LIFETIME = 7_776_000.0  # 90 days, what Orange's OAuth answers
 MP_TOKEN_LIFETIME = 3600.0
