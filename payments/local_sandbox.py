@@ -37,5 +37,5 @@ def sandbox_stand_in(lacks_credentials: Callable[[S], bool]) -> StandIn[S]:
 
     return StandIn("sandbox", "payments.sandbox", needed,
                    address=lambda settings: listen_address(settings.sandbox_url, DEFAULT_PORT),
-                   announce=lambda settings: f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange; payer numbers "
-                                             "ending 450-455 fail)")
+                   announce=lambda settings: f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange + M-Pesa; payer "
+                                             "numbers ending 450-456 fail)")

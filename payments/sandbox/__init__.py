@@ -1,14 +1,16 @@
-"""Local MTN MoMo and Orange Money sandboxes that real provider clients can talk to unchanged.
+"""Local MTN MoMo, Orange Money and M-Pesa sandboxes that real provider clients can talk to unchanged.
 
-`create_sandbox_app()` mounts MTN at `/mtn` and Orange at `/orange`; `python -m payments.sandbox` runs it.
+`create_sandbox_app()` mounts MTN at `/mtn`, Orange at `/orange` and M-Pesa at `/mpesa`; `python -m payments.sandbox`
+runs it.
 Outcomes come from magic payer numbers (see `GET /`), behaviour switches from `SandboxControl` (`/_control`)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from payments.sandbox import mtn
+from payments.sandbox import mpesa, mtn
 from payments.sandbox.control import CONTROL, SandboxControl, add_control_routes
+from payments.sandbox.mpesa import create_mpesa_sandbox
 from payments.sandbox.mtn import create_mtn_sandbox
 from payments.sandbox.mtn_disbursement import add_disbursement
 from payments.sandbox.orange import create_orange_sandbox
@@ -40,6 +42,15 @@ def describe(base_url: str) -> dict[str, object]:
             "magic_numbers": describe_magic_numbers(),
             "control": f"{base_url}/orange/_control",
         },
+        "mpesa": {
+            "base_url": f"{base_url}/mpesa",
+            "token": f"{base_url}/mpesa/oauth/v1/generate?grant_type=client_credentials",
+            "stk_push": f"{base_url}/mpesa/mpesa/stkpush/v1/processrequest (BusinessShortCode 174379, Daraja's "
+                        "test passkey)",
+            "stk_query": f"{base_url}/mpesa/mpesa/stkpushquery/v1/query",
+            "magic_numbers (PhoneNumber, last three digits)": mpesa.describe_magic_numbers(),
+            "control": f"{base_url}/mpesa/_control",
+        },
         "control": f"{base_url}/_control (GET the switches, POST a JSON partial update)",
     }
 
@@ -49,7 +60,7 @@ async def index(request: web.Request) -> web.Response:
 
 
 def create_sandbox_app(control: SandboxControl | None = None) -> web.Application:
-    """Both sandboxes in one app, sharing one `SandboxControl` (also at `/_control`)."""
+    """Every sandbox in one app, sharing one `SandboxControl` (also at `/_control`)."""
     control = control or SandboxControl()
     app = web.Application()
     app[CONTROL] = control
@@ -59,4 +70,5 @@ def create_sandbox_app(control: SandboxControl | None = None) -> web.Application
     add_disbursement(momo)  # MTN's second product, on the same host as MTN serves both
     app.add_subapp("/mtn", momo)
     app.add_subapp("/orange", create_orange_sandbox(control))
+    app.add_subapp("/mpesa", create_mpesa_sandbox(control))
     return app

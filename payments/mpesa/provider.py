@@ -1,0 +1,85 @@
+"""M-Pesa as the assembly plugs it in (`MPESA`): a prompt on the payer's phone (STK Push) for every channel, refunds
+by Reversal and payouts by B2C where its initiator is set; the local sandbox in development while its credentials
+are unset."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from gateway.core.providers import Capability
+from gateway.kit.paced_turns import PacedTurns
+from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
+from payments.callbacks import answer_callback, order_id_from_path
+from payments.local_sandbox import sandbox_address, sandbox_stand_in
+from payments.mpesa.api import DarajaApi, DarajaCredentials
+from payments.mpesa.callback_secret import QUERY_NAME, callback_key
+from payments.mpesa.request_cap import NAME, RequestCap
+from payments.mpesa.settings import MpesaSettings, MpesaStkSettings
+from payments.mpesa.stk_push import MpesaStkPush
+from payments.settings import plain_addresses, revealed, secret_problems, unset_settings
+
+SANDBOX_HOSTS = frozenset({"sandbox.safaricom.co.ke"})  # Daraja's test system: production must never reach it
+# What the local sandbox knows: its shortcode and passkey are Daraja's own public test ones.
+SANDBOX_SHORTCODE = "174379"
+SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+
+
+def stk_parts(settings: MpesaSettings, sandbox: str | None) -> tuple[DarajaCredentials, str, str] | None:
+    """The app's credentials, the shortcode and its passkey: M-Pesa's own when all are set, else the sandbox's."""
+    if not unset_settings(MpesaStkSettings, settings):
+        return (DarajaCredentials(settings.mpesa_base_url or "", settings.mpesa_consumer_key or "",
+                                  revealed(settings.mpesa_consumer_secret)),
+                settings.mpesa_shortcode or "", revealed(settings.mpesa_passkey))
+    if sandbox is None:
+        return None
+    return DarajaCredentials(sandbox, "sandbox-consumer-key", "sandbox-consumer-secret"), SANDBOX_SHORTCODE, \
+        SANDBOX_PASSKEY
+
+
+def build(settings: MpesaSettings, resources: ProviderResources) -> Implementations:
+    parts = stk_parts(settings, sandbox_address(settings, NAME))
+    if parts is None:
+        return Implementations()
+    credentials, shortcode, passkey = parts
+    requests = RequestCap(resources.http, credentials.consumer_key, turns=PacedTurns(resources.redis),
+                          per_second=settings.mpesa_requests_per_second or None)
+    api = DarajaApi(requests, credentials)
+    key = callback_key(settings.secret_key.get_secret_value())
+    push = MpesaStkPush(api, shortcode, passkey, settings.public_base_url, key, party_b=settings.mpesa_party_b)
+    return Implementations.one(push)
+
+
+def missing_settings(settings: MpesaSettings) -> list[str]:
+    return unset_settings(MpesaStkSettings, settings)
+
+
+def production_problems(settings: MpesaSettings, in_use: bool) -> list[str]:
+    """Its issued secrets where a contest uses it; and, used or offered, its live system: Daraja's sandbox
+    approves payments nobody made."""
+    problems = secret_problems(MpesaStkSettings, settings) if in_use else []
+    if not in_use and missing_settings(settings):
+        return problems
+    if urlsplit(settings.mpesa_base_url or "").hostname in SANDBOX_HOSTS:
+        problems.append("MPESA_BASE_URL is Daraja's sandbox: set its live API's address (https://api.safaricom.co.ke)")
+    return problems + plain_addresses(settings, "MPESA_BASE_URL")
+
+
+def addresses(settings: MpesaSettings, chat_bot: ChatBot | None) -> list[str]:
+    return [settings.mpesa_base_url or "", f"{settings.sandbox_url.rstrip('/')}/{NAME}"]
+
+
+async def stk_callback(request: web.Request) -> web.Response:
+    """Daraja POSTs an STK Push's result on the URL we gave for the order, whose query holds its secret."""
+    return await answer_callback(request, NAME, order_id_from_path(request), secret=request.query.get(QUERY_NAME))
+
+
+def setup_routes(app: web.Application) -> None:
+    app.router.add_post("/payments/mpesa/callback/{order_id}", stk_callback)
+
+
+MPESA = ProviderParts[MpesaSettings](
+    NAME, "M-Pesa", frozenset({Capability.PHONE_PROMPT}), build, routes=setup_routes,
+    missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
+    stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))

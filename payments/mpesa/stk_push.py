@@ -1,0 +1,199 @@
+"""M-Pesa STK Push (Lipa na M-Pesa Online): a prompt on the payer's phone, its query, its unsigned callback.
+
+Daraja's callback is not signed, but it comes on the CallBackURL we gave for the order, which carries a secret
+(`payments.mpesa.callback_secret`). A callback with that secret saying ResultCode 0 for the order's prompt
+(its CheckoutRequestID) and amount counts at once, and is verified later by the prompt's query. Anything else on
+that URL (a failure, another prompt, no amount) asks for the query; a wrong or missing secret is refused.
+
+An STK Push has no reference of ours Daraja would recognise: a prompt whose CheckoutRequestID was kept
+(`Collection.remember`) is never pushed again. While another prompt is open on the number Daraja refuses the new
+one (errorCode 500.001.1001): a retryable refusal, so the order stays pending and its prompt is sent again later.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Any
+
+from gateway.core.money import minor_digits
+from gateway.core.providers import (
+    CallbackRejected,
+    CallbackVerdict,
+    Collection,
+    CollectionNotFound,
+    InboundCallback,
+    PaymentError,
+    PaymentState,
+    RefundUnsupported,
+    StartResult,
+    StatusResult,
+)
+from payments.answers import json_object, parsed_object, text_of
+from payments.mpesa.api import DarajaApi, error_code, error_of, stk_password, timestamp
+from payments.mpesa.callback_secret import QUERY_NAME, secret_holds, url_secret
+from payments.mpesa.request_cap import NAME
+from payments.mpesa.results import BEING_PROCESSED, PROMPT_PENDING, PROMPT_PENDING_TEXT, SUCCESS, meaning
+
+CURRENCY = "KES"
+KENYA = "+254"
+CHECKOUT = "checkout_request_id"  # provider_data: the prompt's CheckoutRequestID
+ASKED = "amount_asked"  # provider_data: the whole shillings the prompt asked for (its query names no amount)
+ACCOUNT_REFERENCE_LENGTH = 12
+DESCRIPTION_LENGTH = 13  # TransactionDesc: Daraja truncates or refuses longer ones
+
+
+class MpesaStkPush:
+    name = NAME
+    account = "collection"
+    redirects = False
+    # Safaricom's prompt gives up after about a minute (1037); the window leaves room for one sent again after
+    # an open prompt on the phone (1001) was finished.
+    payment_window = timedelta(minutes=5)
+    status_calls_per_second: float | None = None  # Daraja's cap is on every request: `RequestCap` keeps it
+
+    def __init__(self, api: DarajaApi, shortcode: str, passkey: str, public_base_url: str, callback_key: bytes, *,
+                 party_b: str | None = None) -> None:
+        self._api = api
+        self._shortcode = shortcode
+        self._passkey = passkey
+        self._party_b = party_b or shortcode
+        self._public = public_base_url.rstrip("/")
+        self._callback_key = callback_key
+
+    def callback_url(self, collection: Collection) -> str:
+        secret = url_secret(self._callback_key, collection.order_id)
+        return f"{self._public}/payments/mpesa/callback/{collection.order_id}?{QUERY_NAME}={secret}"
+
+    async def start(self, collection: Collection) -> StartResult:
+        """Push the prompt, once: a start that finds a kept CheckoutRequestID resumes it."""
+        if kept := collection.provider_data.get(CHECKOUT):
+            return StartResult(provider_data={CHECKOUT: kept, ASKED: collection.provider_data.get(ASKED)})
+        phone, shillings = kenyan_number(collection.msisdn), whole_shillings(collection)
+        when = timestamp()
+        body = {
+            "BusinessShortCode": self._shortcode, "Password": stk_password(self._shortcode, self._passkey, when),
+            "Timestamp": when, "TransactionType": "CustomerPayBillOnline", "Amount": shillings,
+            "PartyA": phone, "PartyB": self._party_b, "PhoneNumber": phone,
+            "CallBackURL": self.callback_url(collection), "AccountReference": account_reference(collection),
+            "TransactionDesc": description(collection.description),
+        }
+        response = await self._api.post("/mpesa/stkpush/v1/processrequest", body)
+        if error_code(response) == BEING_PROCESSED:
+            raise PaymentError(NAME, PROMPT_PENDING, PROMPT_PENDING_TEXT, retryable=True, status=response.status_code)
+        data = json_object(NAME, response) if response.status_code == 200 else {}
+        checkout = text_of(data.get("CheckoutRequestID"))
+        if response.status_code != 200 or str(data.get("ResponseCode")) != SUCCESS or checkout is None:
+            raise error_of(response)
+        kept = {CHECKOUT: checkout, ASKED: shillings}
+        if collection.remember is not None:
+            await collection.remember(kept)
+        return StartResult(provider_data=kept)
+
+    async def fetch_status(self, collection: Collection) -> StatusResult:
+        """The prompt's query: its ResultCode once decided, errorCode 500.001.1001 while it is open."""
+        checkout = collection.provider_data.get(CHECKOUT)
+        if not checkout:
+            raise CollectionNotFound(NAME, "not_started", "No M-Pesa prompt was sent for this order.")
+        when = timestamp()
+        response = await self._api.post("/mpesa/stkpushquery/v1/query", {
+            "BusinessShortCode": self._shortcode, "Password": stk_password(self._shortcode, self._passkey, when),
+            "Timestamp": when, "CheckoutRequestID": str(checkout)})
+        if error_code(response) == BEING_PROCESSED:
+            return StatusResult(state=PaymentState.PENDING, raw_status=BEING_PROCESSED)
+        if response.status_code in (400, 404) and "Invalid CheckoutRequestID" in response.text:
+            raise CollectionNotFound(NAME, "not_found", "Daraja knows no prompt with this CheckoutRequestID.",
+                                     status=response.status_code)
+        if response.status_code != 200:
+            raise error_of(response)
+        data = json_object(NAME, response)
+        return result_status(str(data.get("ResultCode", "")), text_of(data.get("ResultDesc")),
+                             asked_amount(collection), None)
+
+    async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
+        """Daraja does not sign: the URL's secret says the callback is Safaricom's (see the module's docstring)."""
+        found = stk_callback(parsed_object(callback.body))
+        code = text_of(found.get("ResultCode")) or "unknown"
+        checkout = text_of(found.get("CheckoutRequestID"))
+        kind = f"stk.{code[:12]}"
+        event_id = f"stk:{checkout[:80]}:{code[:12]}" if checkout else None
+        asks_check = CallbackVerdict(order_id=callback.order_id, kind=kind, event_id=event_id)
+        if collection is None:
+            return asks_check  # about no order of ours: kept bounded
+        if not secret_holds(self._callback_key, collection.order_id, callback.secret):
+            raise CallbackRejected(NAME, "bad_callback_secret", "This callback URL's secret is wrong or missing.")
+        if code != SUCCESS or checkout != collection.provider_data.get(CHECKOUT):
+            return asks_check  # a failure, or a prompt we did not keep: the query decides
+        paid = metadata(found)
+        status = result_status(code, text_of(found.get("ResultDesc")), readable_shillings(paid.get("Amount")),
+                               text_of(paid.get("MpesaReceiptNumber")))
+        if status.amount != collection.amount:
+            return asks_check
+        return CallbackVerdict(order_id=callback.order_id, kind=kind, event_id=event_id, status=status,
+                               verify_later=True)
+
+    async def refund(self, collection: Collection) -> StatusResult:
+        raise RefundUnsupported(NAME, "refund_unsupported", "M-Pesa payments are given back by a reversal.")
+
+
+def result_status(code: str, description: str | None, shillings: int | None, receipt: str | None) -> StatusResult:
+    """A ResultCode as our StatusResult; a success's amount is the shillings paid (in cents)."""
+    means = meaning(code, description)
+    amount = None if shillings is None else shillings * int(10 ** minor_digits(CURRENCY))
+    success = means.state is PaymentState.SUCCESSFUL
+    return StatusResult(state=means.state, amount=amount if success else None,
+                        currency=CURRENCY if success and amount is not None else None,
+                        provider_txn_id=receipt, reason=means.reason, raw_status=code or "unknown")
+
+
+def stk_callback(data: dict[str, Any] | None) -> dict[str, Any]:
+    body = (data or {}).get("Body")
+    found = body.get("stkCallback") if isinstance(body, dict) else None
+    return found if isinstance(found, dict) else {}
+
+
+def metadata(found: dict[str, Any]) -> dict[str, Any]:
+    """CallbackMetadata's items by name (Amount, MpesaReceiptNumber, TransactionDate, PhoneNumber)."""
+    items = (found.get("CallbackMetadata") or {}).get("Item") if isinstance(found.get("CallbackMetadata"), dict) else []
+    return {str(item.get("Name")): item.get("Value") for item in items or [] if isinstance(item, dict)}
+
+
+def readable_shillings(value: object) -> int | None:
+    """Whole shillings as Daraja writes them (1, 1.0, "1"); anything else None (it never matches an order)."""
+    try:
+        number = float(str(value))
+    except ValueError:
+        return None
+    return int(number) if number.is_integer() and number > 0 else None
+
+
+def asked_amount(collection: Collection) -> int | None:
+    asked = collection.provider_data.get(ASKED)
+    return asked if isinstance(asked, int) else None
+
+
+def kenyan_number(msisdn: str | None) -> str:
+    """+2547XXXXXXXX -> 2547XXXXXXXX: Daraja takes a Kenyan number, without its +."""
+    if not msisdn or not msisdn.startswith(KENYA) or len(msisdn) != len(KENYA) + 9:
+        raise PaymentError(NAME, "unsupported_number", "M-Pesa works only with a Kenyan phone number.")
+    return msisdn.removeprefix("+")
+
+
+def whole_shillings(collection: Collection) -> int:
+    """Daraja charges whole shillings: an order in cents that is not whole is refused before any call."""
+    if collection.currency.upper() != CURRENCY:
+        raise PaymentError(NAME, "unsupported_currency", "M-Pesa takes payments in Kenyan shillings only.")
+    shillings, cents = divmod(collection.amount, int(10 ** minor_digits(CURRENCY)))
+    if cents or shillings <= 0:
+        raise PaymentError(NAME, "not_whole_shillings", "M-Pesa charges whole shillings only.")
+    return shillings
+
+
+def account_reference(collection: Collection) -> str:
+    """≤12 characters the payer's statement shows: our reference's first hex digits, enough to find the order."""
+    return collection.reference.hex[:ACCOUNT_REFERENCE_LENGTH].upper()
+
+
+def description(text: str) -> str:
+    cleaned = re.sub(r"[^0-9A-Za-z ]", " ", text)
+    return (re.sub(r"\s+", " ", cleaned).strip() or "Vote")[:DESCRIPTION_LENGTH]

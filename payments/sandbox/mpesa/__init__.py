@@ -1,0 +1,25 @@
+"""A local M-Pesa (Safaricom Daraja) that real Daraja clients can talk to unchanged: OAuth, STK Push with its query
+and callback (one open prompt per phone, 500.001.1001 for a second), and the money out (Reversal, B2C) with their
+results on the ResultURL. Mounted at `/mpesa`, so a client's base URL is `http://host:port/mpesa`."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from payments.sandbox.control import SandboxControl, gate, install
+from payments.sandbox.mpesa.state import MPESA, MpesaState, describe_magic_numbers, failure
+from payments.sandbox.mpesa.stk_push import generate_token, process_request, query
+
+__all__ = ["create_mpesa_sandbox", "describe_magic_numbers"]
+
+
+def create_mpesa_sandbox(control: SandboxControl | None = None) -> web.Application:
+    """The M-Pesa sandbox app; pass a shared `SandboxControl` to steer it with the others."""
+    app = web.Application(middlewares=[gate(failure)])
+    app[MPESA] = MpesaState()
+    install(app, control or SandboxControl())
+    router = app.router
+    router.add_get("/oauth/v1/generate", generate_token)
+    router.add_post("/mpesa/stkpush/v1/processrequest", process_request)
+    router.add_post("/mpesa/stkpushquery/v1/query", query)
+    return app

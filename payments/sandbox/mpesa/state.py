@@ -1,0 +1,117 @@
+"""What the M-Pesa sandbox knows and keeps: the outcomes its magic numbers choose, the prompts it holds (one open
+prompt per phone at a time, as Safaricom locks a subscriber), and Daraja's shapes of answers and errors."""
+
+from __future__ import annotations
+
+import base64
+import secrets
+import string
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from aiohttp import web
+
+from payments.sandbox.control import Delay, Plan, SandboxControl, due_time, is_due
+from payments.sandbox.tokens import TokenStore
+
+TOKEN_LIFETIME = 3599.0  # what Daraja's OAuth answers, as a string
+SHORTCODE = "174379"  # Daraja's public test paybill and its passkey: the sandbox knows no other
+PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+EAST_AFRICA = timezone(timedelta(hours=3), "EAT")
+
+# STK Push outcomes by the payer number's last three digits (any other number pays after `success_delay`).
+RESULTS = {
+    "0": "The service request is processed successfully.",
+    "1032": "Request cancelled by user",
+    "1037": "DS timeout user cannot be reached",
+    "1": "The balance is insufficient for the transaction",
+    "2001": "The initiator information is invalid.",
+}
+MAGIC_NUMBERS: dict[str, Plan] = {
+    "451": Plan("1032", RESULTS["1032"], Delay.SHORT),  # the payer cancels the prompt
+    "452": Plan("1037", RESULTS["1037"], Delay.SHORT),  # the phone never answers
+    "453": Plan("pending", None, Delay.NEVER),  # the prompt stays open (and the number locked) for good
+    "454": Plan("0", RESULTS["0"], Delay.LONG),  # pays after `long_delay`
+    "455": Plan("1", RESULTS["1"], Delay.SHORT),  # insufficient balance
+    "456": Plan("2001", RESULTS["2001"], Delay.SHORT),  # wrong PIN
+}
+ANY_OTHER = Plan("0", RESULTS["0"], Delay.SHORT)
+
+
+def describe_magic_numbers() -> dict[str, str]:
+    described = {f"2547xxxxx{ending}": f"ResultCode {plan.status} ({plan.delay})" for ending, plan in
+                 MAGIC_NUMBERS.items()}
+    return described | {"any other 2547… / 2541…": "ResultCode 0 after success_delay",
+                        "a second prompt while one is open": "500 errorCode 500.001.1001 (unable to lock subscriber)"}
+
+
+@dataclass
+class Prompt:
+    """One accepted STK Push."""
+
+    merchant_id: str
+    checkout_id: str
+    phone: str
+    amount: int
+    callback_url: str
+    plan: Plan
+    due_at: float | None
+    receipt: str = field(default_factory=lambda: "".join(secrets.choice(string.ascii_uppercase + string.digits)
+                                                         for _ in range(10)))
+
+    def is_open(self, now: float) -> bool:
+        return not is_due(self.due_at, now)
+
+    def result(self) -> dict[str, Any]:
+        """The stkCallback of a decided prompt (its CallbackMetadata only when it paid)."""
+        found: dict[str, Any] = {"MerchantRequestID": self.merchant_id, "CheckoutRequestID": self.checkout_id,
+                                 "ResultCode": int(self.plan.status), "ResultDesc": self.plan.reason}
+        if self.plan.status == "0":
+            paid_at = int(datetime.now(EAST_AFRICA).strftime("%Y%m%d%H%M%S"))
+            found["CallbackMetadata"] = {"Item": [
+                {"Name": "Amount", "Value": float(self.amount)}, {"Name": "MpesaReceiptNumber", "Value": self.receipt},
+                {"Name": "Balance"}, {"Name": "TransactionDate", "Value": paid_at},
+                {"Name": "PhoneNumber", "Value": int(self.phone)}]}
+        return found
+
+
+@dataclass
+class MpesaState:
+    tokens: TokenStore = field(default_factory=TokenStore)
+    prompts: dict[str, Prompt] = field(default_factory=dict)  # by CheckoutRequestID
+
+    def open_prompt(self, phone: str, now: float) -> Prompt | None:
+        """The prompt open on `phone`, if any: Safaricom locks the subscriber until it is decided."""
+        return next((prompt for prompt in self.prompts.values() if prompt.phone == phone and prompt.is_open(now)),
+                    None)
+
+    def accept(self, phone: str, amount: int, callback_url: str, now: float, control: SandboxControl) -> Prompt:
+        plan = MAGIC_NUMBERS.get(phone[-3:], ANY_OTHER)
+        prompt = Prompt(f"{uuid.uuid4().int % 10**5}-{uuid.uuid4().int % 10**9}-1",
+                        f"ws_CO_{datetime.now(EAST_AFRICA):%d%m%Y%H%M%S}{secrets.randbelow(10**12):012d}",
+                        phone, amount, callback_url, plan, due_time(plan.delay, now, control))
+        self.prompts[prompt.checkout_id] = prompt
+        return prompt
+
+
+MPESA = web.AppKey("mpesa_sandbox", MpesaState)
+
+
+def daraja_error(status: int, code: str, message: str) -> web.Response:
+    """Daraja's error shape: {"requestId", "errorCode", "errorMessage"}."""
+    return web.json_response({"requestId": f"{secrets.randbelow(10**5)}-{secrets.randbelow(10**8)}-1",
+                              "errorCode": code, "errorMessage": message}, status=status)
+
+
+def failure(status: int) -> web.Response:
+    """The gateway's answer during an outage (500, 503) or over the app's spike arrest (429)."""
+    if status == 429:
+        return daraja_error(429, "429.001.01", "Spike arrest violation")
+    return daraja_error(status, f"{status}.003.02", "Service is currently unreachable. Please try again later.")
+
+
+def password_holds(shortcode: str, password: str, timestamp: str) -> bool:
+    expected = base64.b64encode(f"{shortcode}{PASSKEY}{timestamp}".encode()).decode()
+    return shortcode == SHORTCODE and secrets.compare_digest(expected, password)

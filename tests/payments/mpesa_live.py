@@ -1,0 +1,76 @@
+"""Our app and the M-Pesa sandbox over real localhost HTTP, callbacks travelling between them: a Kenyan contest
+(KES) paid by M-Pesa, and the steps a test takes through it."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from aiohttp.test_utils import TestClient, TestServer
+
+from assembly.app import create_app
+from assembly.settings import Settings
+from gateway.core.orders import tables
+from gateway.db.engine import Sessions
+from gateway.db.models import Contest, OrderStatus, VoteOrder
+from gateway.kit.keys import CHECKS, SESSIONS, SETTINGS, STARTS
+from payments.mpesa.callback_secret import QUERY_NAME, callback_key, url_secret
+from payments.sandbox import create_sandbox_app
+from payments.sandbox.control import SandboxControl
+from tests.factories import RULES_OFF, assert_tally_invariant, make_contest, tallies
+from tests.servers import free_port
+
+ORDINARY = "+254712000001"
+PRICE = 1000  # KES 10.00 a vote, in cents
+
+
+@dataclass
+class LiveMpesa:
+    client: TestClient
+    control: SandboxControl
+    sessions: Sessions
+    contest: Contest
+
+    async def vote(self, msisdn: str = ORDINARY, quantity: int = 5, *, wait: bool = True) -> uuid.UUID:
+        response = await self.client.post(f"/api/v1/contests/{self.contest.slug}/votes", json={
+            "candidate": "01", "quantity": quantity, "provider": "mpesa", "msisdn": msisdn})
+        assert response.status == 201, await response.text()
+        order_id = uuid.UUID((await response.json())["order"]["id"])
+        if wait:
+            await self.client.app[STARTS].wait_idle()  # the prompt goes out after the reply
+        return order_id
+
+    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> VoteOrder:
+        deadline = asyncio.get_running_loop().time() + timeout
+        while True:
+            await self.client.app[CHECKS].wait_idle()
+            order = await tables.get_order(self.sessions, order_id)
+            if order.status is not OrderStatus.PENDING or asyncio.get_running_loop().time() > deadline:
+                return order
+            await asyncio.sleep(0.02)
+
+    async def votes(self) -> int:
+        await assert_tally_invariant(self.sessions, self.contest.id)
+        return (await tallies(self.sessions, self.contest.id))["01"]
+
+    def callback_path(self, order_id: uuid.UUID, secret: str | None = None) -> str:
+        """The order's CallBackURL as we gave it to Daraja (its own secret unless `secret` is given)."""
+        key = callback_key(self.client.app[SETTINGS].secret_key.get_secret_value())
+        return f"/payments/mpesa/callback/{order_id}?{QUERY_NAME}={secret or url_secret(key, order_id)}"
+
+
+@asynccontextmanager
+async def live_mpesa(settings: Settings, sessions: Sessions) -> AsyncIterator[LiveMpesa]:
+    control = SandboxControl(success_delay=0.05, long_delay=0.3)
+    async with TestServer(create_sandbox_app(control)) as sandbox:
+        port = free_port()
+        app_settings = settings.model_copy(update={
+            "public_base_url": f"http://127.0.0.1:{port}", "sandbox_url": str(sandbox.make_url("")).rstrip("/")})
+        async with TestClient(TestServer(create_app(app_settings), port=port)) as client:
+            contest = await make_contest(sessions, currency="KES", price_per_vote=PRICE, providers=["mpesa"],
+                                         fraud_rules=RULES_OFF)
+            yield LiveMpesa(client, control, client.app[SESSIONS], contest)
+            await client.app[STARTS].close(grace=0)
