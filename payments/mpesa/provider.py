@@ -6,17 +6,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from aiohttp import web
-
 from gateway.core.providers import Capability
 from gateway.kit.paced_turns import PacedTurns
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
-from payments.callbacks import answer_callback, order_id_from_path
 from payments.local_sandbox import sandbox_address, sandbox_stand_in
+from payments.mpesa import routes
 from payments.mpesa.api import DarajaApi, DarajaCredentials
-from payments.mpesa.callback_secret import QUERY_NAME, callback_key
+from payments.mpesa.callback_secret import callback_key
+from payments.mpesa.money_out import MpesaMoneyOut
+from payments.mpesa.outgoing_results import OutgoingResults
 from payments.mpesa.request_cap import NAME, RequestCap
-from payments.mpesa.settings import MpesaSettings, MpesaStkSettings
+from payments.mpesa.settings import MpesaMoneyOutSettings, MpesaSettings, MpesaStkSettings
 from payments.mpesa.stk_push import MpesaStkPush
 from payments.settings import plain_addresses, revealed, secret_problems, unset_settings
 
@@ -24,6 +24,7 @@ SANDBOX_HOSTS = frozenset({"sandbox.safaricom.co.ke"})  # Daraja's test system: 
 # What the local sandbox knows: its shortcode and passkey are Daraja's own public test ones.
 SANDBOX_SHORTCODE = "174379"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+SANDBOX_INITIATOR_PASSWORD = "Safaricom999!*!"  # the sandbox's initiator, as Daraja's test credentials go
 
 
 def stk_parts(settings: MpesaSettings, sandbox: str | None) -> tuple[DarajaCredentials, str, str] | None:
@@ -48,7 +49,38 @@ def build(settings: MpesaSettings, resources: ProviderResources) -> Implementati
     api = DarajaApi(requests, credentials)
     key = callback_key(settings.secret_key.get_secret_value())
     push = MpesaStkPush(api, shortcode, passkey, settings.public_base_url, key, party_b=settings.mpesa_party_b)
-    return Implementations.one(push)
+    money_out = money_out_of(settings, resources, api, shortcode, key, sandbox=credentials.base_url
+                             if unset_settings(MpesaStkSettings, settings) else None)
+    return Implementations.one(push, refunds=money_out, payouts=money_out)
+
+
+def money_out_of(settings: MpesaSettings, resources: ProviderResources, api: DarajaApi, shortcode: str, key: bytes,
+                 *, sandbox: str | None) -> MpesaMoneyOut | None:
+    """The initiator's reversals and B2C payments: M-Pesa's own when all is set, the sandbox's (whose certificate
+    it serves) in development; None where neither is (refunds and payouts by hand)."""
+    results = OutgoingResults(resources.redis)
+    if not unset_settings(MpesaMoneyOutSettings, settings):
+        path = settings.mpesa_certificate_path or ""
+
+        async def certificate() -> bytes:
+            with open(path, "rb") as source:
+                return source.read()
+
+        return MpesaMoneyOut(api, results, initiator=settings.mpesa_initiator_name or "",
+                             password=revealed(settings.mpesa_initiator_password), certificate=certificate,
+                             shortcode=settings.mpesa_b2c_shortcode or shortcode,
+                             public_base_url=settings.public_base_url, callback_key=key)
+    if sandbox is None:
+        return None
+
+    async def sandbox_certificate() -> bytes:
+        response = await resources.http.get(f"{sandbox}/sandbox/certificate")
+        response.raise_for_status()
+        return response.content
+
+    return MpesaMoneyOut(api, results, initiator="sandbox-initiator", password=SANDBOX_INITIATOR_PASSWORD,
+                         certificate=sandbox_certificate, shortcode=shortcode,
+                         public_base_url=settings.public_base_url, callback_key=key)
 
 
 def missing_settings(settings: MpesaSettings) -> list[str]:
@@ -70,16 +102,8 @@ def addresses(settings: MpesaSettings, chat_bot: ChatBot | None) -> list[str]:
     return [settings.mpesa_base_url or "", f"{settings.sandbox_url.rstrip('/')}/{NAME}"]
 
 
-async def stk_callback(request: web.Request) -> web.Response:
-    """Daraja POSTs an STK Push's result on the URL we gave for the order, whose query holds its secret."""
-    return await answer_callback(request, NAME, order_id_from_path(request), secret=request.query.get(QUERY_NAME))
-
-
-def setup_routes(app: web.Application) -> None:
-    app.router.add_post("/payments/mpesa/callback/{order_id}", stk_callback)
-
-
 MPESA = ProviderParts[MpesaSettings](
-    NAME, "M-Pesa", frozenset({Capability.PHONE_PROMPT}), build, routes=setup_routes,
+    NAME, "M-Pesa", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS}), build,
+    routes=routes.setup,
     missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
     stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))

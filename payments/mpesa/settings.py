@@ -29,7 +29,8 @@ class MpesaMoneyOutSettings(BaseModel):
     Optional: without it, M-Pesa refunds and payouts are done by hand."""
 
     mpesa_initiator_name: Annotated[str | None, NEEDED] = None
-    mpesa_initiator_password: Annotated[SecretStr | None, NEEDED_SECRET] = None
+    # Safaricom issues it (often short): not checked as a key of ours would be, never logged.
+    mpesa_initiator_password: Annotated[SecretStr | None, NEEDED] = None
     # Safaricom's public certificate (PEM) the initiator's password is encrypted with: its production one, or
     # its sandbox one, as Daraja's portal gives them.
     mpesa_certificate_path: Annotated[str | None, NEEDED] = None

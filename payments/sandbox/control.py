@@ -59,6 +59,10 @@ class SandboxControl:
     # This share of API requests answer 429, as a provider does whose rate cap is below our traffic (MTN's API
     # management in front of every call, not only the status GETs): 0.5 is every second request.
     throttle_share: float = 0.0
+    # M-Pesa's money out: the next N reversals or B2C payments time out in Daraja's queue (not carried out, its
+    # QueueTimeOutURL told), and whether results are posted to the QueueTimeOutURL instead of the ResultURL.
+    mpesa_time_out_next: int = 0
+    mpesa_results_on_time_out_url: bool = False
 
     def __post_init__(self) -> None:
         self._throttle_owed = 0.0
@@ -129,6 +133,8 @@ class ControlUpdate(TypedDict, total=False):
     status_calls_per_second: Annotated[float, Field(gt=0, le=100_000)] | None
     orange_requests_per_second: Annotated[float, Field(gt=0, le=100_000)] | None
     throttle_share: Annotated[float, Field(ge=0, le=1)]
+    mpesa_time_out_next: Annotated[int, Field(ge=0, le=10_000)]
+    mpesa_results_on_time_out_url: bool
 
 
 CONTROL_UPDATE: TypeAdapter[ControlUpdate] = TypeAdapter(ControlUpdate)

@@ -8,7 +8,9 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
+import httpx
 from aiohttp.test_utils import TestClient, TestServer
 
 from assembly.app import create_app
@@ -33,6 +35,7 @@ class LiveMpesa:
     control: SandboxControl
     sessions: Sessions
     contest: Contest
+    sandbox_url: str
 
     async def vote(self, msisdn: str = ORDINARY, quantity: int = 5, *, wait: bool = True) -> uuid.UUID:
         response = await self.client.post(f"/api/v1/contests/{self.contest.slug}/votes", json={
@@ -51,6 +54,11 @@ class LiveMpesa:
             if order.status is not OrderStatus.PENDING or asyncio.get_running_loop().time() > deadline:
                 return order
             await asyncio.sleep(0.02)
+
+    async def paid_out(self) -> dict[str, Any]:
+        """What the sandbox carried out: B2C payments and reversed receipts."""
+        async with httpx.AsyncClient() as http:
+            return dict((await http.get(f"{self.sandbox_url}/mpesa/sandbox/paid-out")).json())
 
     async def votes(self) -> int:
         await assert_tally_invariant(self.sessions, self.contest.id)
@@ -72,5 +80,5 @@ async def live_mpesa(settings: Settings, sessions: Sessions) -> AsyncIterator[Li
         async with TestClient(TestServer(create_app(app_settings), port=port)) as client:
             contest = await make_contest(sessions, currency="KES", price_per_vote=PRICE, providers=["mpesa"],
                                          fraud_rules=RULES_OFF)
-            yield LiveMpesa(client, control, client.app[SESSIONS], contest)
+            yield LiveMpesa(client, control, client.app[SESSIONS], contest, app_settings.sandbox_url)
             await client.app[STARTS].close(grace=0)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from payments.sandbox.control import SandboxControl, gate, install
+from payments.sandbox.mpesa.money_out import b2c, certificate, paid_out, reversal
 from payments.sandbox.mpesa.state import MPESA, MpesaState, describe_magic_numbers, failure
 from payments.sandbox.mpesa.stk_push import generate_token, process_request, query
 
@@ -22,4 +23,9 @@ def create_mpesa_sandbox(control: SandboxControl | None = None) -> web.Applicati
     router.add_get("/oauth/v1/generate", generate_token)
     router.add_post("/mpesa/stkpush/v1/processrequest", process_request)
     router.add_post("/mpesa/stkpushquery/v1/query", query)
+    router.add_post("/mpesa/reversal/v1/request", reversal)
+    router.add_post("/mpesa/b2c/v3/paymentrequest", b2c)
+    router.add_post("/mpesa/b2c/v1/paymentrequest", b2c)
+    router.add_get("/sandbox/certificate", certificate)
+    router.add_get("/sandbox/paid-out", paid_out)
     return app

@@ -12,6 +12,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
+from cryptography.hazmat.primitives.asymmetric import rsa
 
 from payments.sandbox.control import Delay, Plan, SandboxControl, due_time, is_due
 from payments.sandbox.tokens import TokenStore
@@ -77,10 +78,22 @@ class Prompt:
         return found
 
 
+def new_key() -> rsa.RSAPrivateKey:
+    """The sandbox's own "Safaricom certificate": the initiator's password is encrypted with its public half."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
 @dataclass
 class MpesaState:
     tokens: TokenStore = field(default_factory=TokenStore)
     prompts: dict[str, Prompt] = field(default_factory=dict)  # by CheckoutRequestID
+    key: rsa.RSAPrivateKey = field(default_factory=new_key)
+    reversed: set[str] = field(default_factory=set)  # receipts given back
+    payouts: dict[str, dict[str, str]] = field(default_factory=dict)  # B2C answers by OriginatorConversationID
+
+    def paid_prompt(self, receipt: str, now: float) -> Prompt | None:
+        return next((prompt for prompt in self.prompts.values()
+                     if prompt.receipt == receipt and prompt.plan.status == "0" and not prompt.is_open(now)), None)
 
     def open_prompt(self, phone: str, now: float) -> Prompt | None:
         """The prompt open on `phone`, if any: Safaricom locks the subscriber until it is decided."""
