@@ -1,6 +1,6 @@
-"""The demo contest with every channel's demo settings of it (SMS's short code and keyword…): the core's seed
-(gateway.db.seed) knows no channel, the channel list does; and, given a storage, its candidates' clips and photos
-(assembly.demo_media)."""
+"""The demo contests: the main one with every channel's demo settings of it (SMS's short code and keyword…): the
+core's seed (gateway.db.seed) knows no channel, the channel list does; and, given a storage, its candidates' clips
+and photos (assembly.demo_media); and the Kenyan one, paid by M-Pesa."""
 
 from __future__ import annotations
 
@@ -18,4 +18,12 @@ async def seed_demo(sessions: Sessions, storage: LocalStorage | None = None) -> 
     contest = await seed.seed_demo(sessions, [channel.demo().save for channel in CONTEST_SETTINGS])
     if storage is not None:
         await give_demo_media(sessions, storage, contest.id)
+    return contest
+
+
+async def seed_demos(sessions: Sessions, storage: LocalStorage | None = None) -> Contest:
+    """The main demo contest (`seed_demo`), and the Kenyan one, in KES, voted for on the web and paid by an M-Pesa
+    prompt to a Kenyan number; the main one returned."""
+    contest = await seed_demo(sessions, storage)
+    await seed.seed_kenya_demo(sessions)
     return contest

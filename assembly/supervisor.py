@@ -23,7 +23,7 @@ from rq.worker import WorkerStatus
 from assembly import fanout_server
 from assembly.backups import backup_place
 from assembly.channel_list import CHANNELS, MIGRATIONS
-from assembly.demo import seed_demo
+from assembly.demo import seed_demos
 from assembly.demo_media import demo_storage
 from assembly.embedded import export_urls, service_urls
 from assembly.media import cloudinary_stand_in_needed, media_address
@@ -64,7 +64,7 @@ async def prepare_database(database_url: str, *, seed: bool, storage: LocalStora
         return
     engine = create_engine(database_url, pool_size=1)
     try:
-        await seed_demo(session_factory(engine), storage)
+        await seed_demos(session_factory(engine), storage)
     finally:
         await engine.dispose()
 

@@ -26,8 +26,9 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    from assembly.demo import seed_demo
+    from assembly.demo import seed_demos
     from assembly.demo_media import demo_storage
+    from gateway.db.seed import KENYA_DEMO_SLUG
 
     if not args.demo:
         print("nothing to seed: pass --demo", file=sys.stderr)
@@ -35,8 +36,9 @@ def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         storage = demo_storage(settings)
-        contest = with_database(settings, lambda sessions: seed_demo(sessions, storage))
-    print(f"demo contest ready: /api/v1/contests/{contest.slug}")
+        contest = with_database(settings, lambda sessions: seed_demos(sessions, storage))
+    print(f"demo contest ready: /api/v1/contests/{contest.slug} (and M-Pesa's, in KES: /api/v1/contests/"
+          f"{KENYA_DEMO_SLUG})")
     return 0
 
 

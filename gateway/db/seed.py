@@ -1,4 +1,5 @@
-"""The demo contest that `gateway seed --demo` (and `gateway run`) creates once."""
+"""The demo contests that `gateway seed --demo` (and `gateway run`) create once: the main one (XAF), and a Kenyan
+one (KES) paid by M-Pesa's prompt."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ DEMO_CANDIDATES = (
 )
 
 DEMO_STARS_PER_VOTE = 10  # the demo's price of a vote in Stars
+KENYA_DEMO_SLUG = "demo-kenya"
+KENYA_DEMO_CANDIDATES = (("01", "Achieng Otieno"), ("02", "Baraka Mwangi"), ("03", "Chebet Kiprono"),
+                         ("04", "Daudi Kamau"))
 
 
 # What a channel keeps of a new demo contest (its settings' `save`, gateway.core.channel_settings).
@@ -68,6 +72,32 @@ async def seed_demo(sessions: Sessions, channels: Sequence[ChannelSave] = ()) ->
         await session.execute(pg_insert(EntryCall).values(
             contest_id=contest.id, opens_at=contest.opens_at, closes_at=contest.closes_at, rules=DEMO_RULES,
         ).on_conflict_do_update(index_elements=[EntryCall.contest_id], set_={"closes_at": contest.closes_at}))
+    return contest
+
+
+async def seed_kenya_demo(sessions: Sessions) -> Contest:
+    """Create the Kenyan demo contest if missing (KES 10 a vote, paid by an M-Pesa prompt; the sandbox's magic
+    numbers: GET the sandbox's `/`); keep it open as the main one is kept."""
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:
+        contest = await session.scalar(select(Contest).where(Contest.slug == KENYA_DEMO_SLUG).with_for_update())
+        if contest is None:
+            contest = Contest(
+                slug=KENYA_DEMO_SLUG, name="Demo Star Kenya 2026", status=ContestStatus.OPEN,
+                opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=30),
+                price_per_vote=1000, currency="KES", max_votes_per_order=100, ussd_service_codes=[],
+                providers=["mpesa"], default_language="en",
+            )
+            session.add(contest)
+            await session.flush()
+        elif contest.closes_at < now + timedelta(days=1):
+            contest.closes_at = now + timedelta(days=30)
+        for code, name in KENYA_DEMO_CANDIDATES:
+            await session.execute(
+                pg_insert(Candidate).values(contest_id=contest.id, code=code, name=name)
+                .on_conflict_do_nothing(constraint="uq_candidates_contest_code")
+            )
+        await ensure_tallies(session, contest.id)
     return contest
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,6 +17,7 @@ from assembly.settings import Settings
 from gateway.core.orders import tables
 from gateway.core.payments.collections import KEPT_DURING_START
 from gateway.core.payments.verification import Verified, verify_due
+from gateway.db import seed
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.jobs.reconciler import reconcile
@@ -111,3 +113,13 @@ async def test_a_callback_on_a_wrong_secret_is_refused_and_counts_nothing(live: 
         assert response.status == 400
     assert (await live.settled(order_id, timeout=0.3)).status is OrderStatus.PENDING
     assert await live.votes() == 0
+
+
+async def test_the_kenyan_demo_contest_is_seeded_once_and_takes_an_mpesa_vote(live: LiveMpesa) -> None:
+    kenya = await seed.seed_kenya_demo(live.sessions)
+    assert (await seed.seed_kenya_demo(live.sessions)).id == kenya.id
+    assert (kenya.currency, kenya.price_per_vote, kenya.providers) == ("KES", 1000, ["mpesa"])
+    voter = replace(live, contest=kenya)
+    order = await voter.settled(await voter.vote(quantity=2))
+    assert order.status is OrderStatus.PAID and order.amount == 2000
+    assert await voter.votes() == 2
