@@ -6,6 +6,7 @@ sent twice under one reference is paid once."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -119,3 +120,28 @@ async def test_a_payout_sent_twice_under_one_reference_is_paid_once(live: LiveMp
     assert await passes_until_settled(live, payouts_pass) == ["sent", "succeeded"]
     assert await payout_state(live, payout) is PayoutState.SUCCEEDED
     assert (await live.paid_out())["b2c_payments"] == 1
+
+
+async def test_a_result_on_a_wrong_secret_or_for_no_transfer_of_ours_changes_nothing(live: LiveMpesa) -> None:
+    live.control.success_delay = 0.5  # the genuine result comes after the forgeries
+    order = await live.settled(await live.vote(quantity=2))
+    await request_refund(live.sessions, live.client.app[PROVIDERS], order.id, "owner@example.org", reason="asked")
+    sent: list[str] = []
+    for later in (0, 30, 60):  # owed on one pass, sent on the next
+        if not sent:
+            sent += [turn.outcome for turn in await refunds_pass(live.sessions, live.client.app[PROVIDERS],
+                                                                 datetime.now(UTC) + timedelta(seconds=later))]
+    assert sent == ["sent"]
+    async with live.sessions() as session:
+        refund = (await session.scalars(select(Refund))).one()
+    forged = {"Result": {"ResultType": 0, "ResultCode": 2001, "ResultDesc": "The initiator information is invalid.",
+                         "OriginatorConversationID": "x", "ConversationID": "y", "TransactionID": "FORGED0001"}}
+    wrong = await live.client.post(f"/payments/mpesa/result/{refund.id}?key=not-the-secret", json=forged)
+    stranger = uuid.uuid4()
+    unknown = await live.client.post(live.callback_path(stranger).replace(f"callback/{stranger}",
+                                                                          f"result/{stranger}"), json=forged)
+    assert (wrong.status, unknown.status) == (400, 404)
+    await asyncio.sleep(0.6)
+    outcomes = await passes_until_settled(live, refunds_pass)
+    assert outcomes[-1] == "succeeded" and "failed" not in outcomes  # Daraja's own result, not the forgery
+    assert (await tables.get_order(live.sessions, order.id)).status is OrderStatus.REFUNDED
