@@ -49,6 +49,12 @@ def describe(base_url: str) -> dict[str, object]:
                         "test passkey)",
             "stk_query": f"{base_url}/mpesa/mpesa/stkpushquery/v1/query",
             "magic_numbers (PhoneNumber, last three digits)": mpesa.describe_magic_numbers(),
+            "reversal": f"{base_url}/mpesa/mpesa/reversal/v1/request (a paid prompt's MpesaReceiptNumber)",
+            "b2c": f"{base_url}/mpesa/mpesa/b2c/v3/paymentrequest (payee ending 451 refused; once per "
+                   "OriginatorConversationID)",
+            "initiator": "SecurityCredential: 'Safaricom999!*!' sealed with the key at "
+                         f"{base_url}/mpesa/sandbox/certificate",
+            "paid_out": f"{base_url}/mpesa/sandbox/paid-out",
             "control": f"{base_url}/mpesa/_control",
         },
         "control": f"{base_url}/_control (GET the switches, POST a JSON partial update)",
