@@ -123,3 +123,9 @@ async def test_the_kenyan_demo_contest_is_seeded_once_and_takes_an_mpesa_vote(li
     order = await voter.settled(await voter.vote(quantity=2))
     assert order.status is OrderStatus.PAID and order.amount == 2000
     assert await voter.votes() == 2
+
+
+async def test_the_contests_page_offers_m_pesa_by_its_name(live: LiveMpesa) -> None:
+    page = await live.client.get(f"/c/{live.contest.slug}/vote")
+    assert page.status == 200
+    assert "M-Pesa" in await page.text()
