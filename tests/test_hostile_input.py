@@ -45,6 +45,8 @@ GET_ROUTES = [
 POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
                "/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{reference}",
                "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
+               "/payments/mpesa/callback/{order_id}", "/payments/mpesa/result/{reference}",
+               "/payments/mpesa/timeout/{reference}",
                "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook",
                "/api/v1/contests/{slug}/entries/code", "/api/v1/contests/{slug}/entries/proof",
                "/api/v1/contests/{slug}/entries/uploads", "/api/v1/contests/{slug}/entries",

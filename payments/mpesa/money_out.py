@@ -53,7 +53,6 @@ def security_credential(certificate_pem: bytes, password: str) -> str:
 
 
 class MpesaMoneyOut:
-    account = "disbursement"
 
     def __init__(self, api: DarajaApi, results: OutgoingResults, *, initiator: str, password: str,
                  certificate: Callable[[], Awaitable[bytes]], shortcode: str, public_base_url: str,

@@ -45,7 +45,6 @@ DESCRIPTION_LENGTH = 13  # TransactionDesc: Daraja truncates or refuses longer o
 
 class MpesaStkPush:
     name = NAME
-    account = "collection"
     redirects = False
     # Safaricom's prompt gives up after about a minute (1037); the window leaves room for one sent again after
     # an open prompt on the phone (1001) was finished.
