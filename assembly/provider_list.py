@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.kit.provider_parts import ProviderParts
+from payments.airtel.provider import AIRTEL
 from payments.mtn.provider import MTN
 from payments.orange.provider import ORANGE
 from payments.stars.provider import STARS
 from payments.stripe.provider import STRIPE
 
-PROVIDERS: tuple[ProviderParts[Any], ...] = (MTN, ORANGE, STRIPE, STARS)
+PROVIDERS: tuple[ProviderParts[Any], ...] = (MTN, ORANGE, AIRTEL, STRIPE, STARS)
 
 
 def provider(name: str, providers: Sequence[ProviderParts[Any]] = PROVIDERS) -> ProviderParts[Any]:

@@ -15,6 +15,9 @@ READABLE = {
     "INTERNAL_PROCESSING_ERROR": N_("The operator could not process the payment."),
     "CANCELLED": N_("The payment was cancelled on the phone."),
     "FAILED": N_("The payment failed."),
+    "WRONG_PIN": N_("A wrong PIN was entered on the phone."),
+    "PAYMENT_REFUSED": N_("The operator refused the payment."),
+    "AMOUNT_BELOW_MINIMUM": N_("The amount is below the operator's minimum."),
 }
 
 
