@@ -10,9 +10,9 @@ from __future__ import annotations
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from payments.sandbox.airtel.state import AIRTEL, ANY_OTHER, MAGIC_NUMBERS, TOKEN_LIFETIME, AirtelState
+from payments.sandbox.airtel.state import AIRTEL, ANY_OTHER, MAGIC_NUMBERS, MESSAGES, TOKEN_LIFETIME, AirtelState
 from payments.sandbox.airtel.transactions import enquiry, failure, payout, payout_enquiry, push
-from payments.sandbox.control import CONTROL, SandboxControl, gate, install, loop_time, whole_seconds
+from payments.sandbox.control import CONTROL, Delay, Plan, SandboxControl, gate, install, loop_time, whole_seconds
 
 
 class TokenRequest(BaseModel):
@@ -61,11 +61,17 @@ async def application(request: web.Request) -> web.Response:
 
 
 def describe_magic_numbers() -> dict[str, str]:
-    table = {f"ending {suffix}": f"{plan.status} {plan.reason}" + ("" if plan.delay.value != "never" else ", for good")
-             for suffix, plan in MAGIC_NUMBERS.items()}
-    table["ending 457"] += " in the callback, TF to enquiries (a reversal)"
-    table["any other"] = f"{ANY_OTHER.status} after success_delay"
+    table = {f"ending {suffix}": describe(plan) for suffix, plan in MAGIC_NUMBERS.items()}
+    table["ending 457"] += "; TF to enquiries (a reversal)"
+    table["any other"] = describe(ANY_OTHER)
     return table
+
+
+def describe(plan: Plan) -> str:
+    what = f"{plan.status} {plan.reason} ({MESSAGES.get(str(plan.reason), '')})"
+    if plan.delay is Delay.NEVER:
+        return f"{what} for good, no callback"
+    return f"{what} after {'long_delay' if plan.delay is Delay.LONG else 'success_delay'}"
 
 
 def create_airtel_sandbox(control: SandboxControl | None = None) -> web.Application:

@@ -24,7 +24,7 @@ PIN = "sandbox-encrypted-pin"  # the disbursement PIN the application holds, enc
 DEFAULT_CALLBACK = "http://127.0.0.1:8080/payments/airtel/callback"
 Code = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2,3}$")]
 Id = Annotated[str, StringConstraints(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
-National = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{6,11}$")]  # no country code, no leading 0
+National = Annotated[str, StringConstraints(pattern=r"^[1-9][0-9]{6,9}$")]  # no country code, no leading 0
 
 # By the wallet number's last three digits (payer and payee alike): (final status, response code, delay).
 MAGIC_NUMBERS: dict[str, Plan] = {
