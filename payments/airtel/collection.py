@@ -158,7 +158,8 @@ class AirtelCollection:
         return CallbackVerdict(order_id=callback.order_id, kind=asks_check.kind, status=status, verify_later=True)
 
     async def refund(self, collection: Collection) -> StatusResult:
-        raise RefundUnsupported(NAME, "refund_unsupported", "Airtel Money payments are refunded by hand.")
+        raise RefundUnsupported(NAME, "refund_unsupported", "Airtel Money payments are refunded by a disbursement "
+                                "(`payments.airtel.disbursement`), or by hand without one.")
 
 
 def refusal_of(response: httpx.Response, data: dict[str, Any]) -> PaymentError:

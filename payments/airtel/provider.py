@@ -1,6 +1,6 @@
 """Airtel Money as the assembly plugs it in (`AIRTEL`): a prompt on the payer's phone (the Collection API's USSD
-push), payouts sent by Airtel itself (the Disbursement API, where its PIN is set); the local sandbox in development
-while its credentials are unset. Refunds go by hand: Airtel's refund names no reference of ours to follow it by."""
+push), refunds and payouts sent by Airtel itself (the Disbursement API, where its PIN is set: without it both go by
+hand); the local sandbox in development while its credentials are unset."""
 
 from __future__ import annotations
 
@@ -43,8 +43,8 @@ def build(settings: AirtelSettings, resources: ProviderResources) -> Implementat
                     per_second=settings.airtel_money_requests_per_second or None)
     key = SANDBOX_CALLBACK_KEY if in_sandbox else (revealed(settings.airtel_money_callback_key) or None)
     pin = SANDBOX_PIN if in_sandbox else revealed(settings.airtel_money_disbursement_pin)
-    payouts = AirtelDisbursement(api, pin) if pin else None
-    return Implementations.one(AirtelCollection(api, key), payouts=payouts)
+    disbursement = AirtelDisbursement(api, pin) if pin else None
+    return Implementations.one(AirtelCollection(api, key), refunds=disbursement, payouts=disbursement)
 
 
 def missing_settings(settings: AirtelSettings) -> list[str]:
@@ -69,6 +69,6 @@ def addresses(settings: AirtelSettings, chat_bot: ChatBot | None) -> list[str]:
 
 
 AIRTEL = ProviderParts[AirtelSettings](
-    NAME, "Airtel Money", frozenset({Capability.PHONE_PROMPT, Capability.PAYOUTS}), build, routes=routes.setup,
-    missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
-    stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))
+    NAME, "Airtel Money", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS}), build,
+    routes=routes.setup, missing_settings=missing_settings, production_problems=production_problems,
+    addresses=addresses, stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))

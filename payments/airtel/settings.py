@@ -24,8 +24,8 @@ class AirtelCollectionSettings(BaseModel):
 
 
 class AirtelDisbursementSettings(BaseModel):
-    """The application's Disbursement API (`payments.airtel.disbursement`): payouts to Airtel wallets. Optional:
-    without it, payouts to Airtel wallets are paid by hand."""
+    """The application's Disbursement API (`payments.airtel.disbursement`): refunds and payouts to Airtel wallets.
+    Optional: without it, Airtel refunds are marked for a person to pay back by hand, and payouts paid by hand."""
 
     # The disbursement wallet's PIN, encrypted with the RSA public key Airtel gives the application (base64, as its
     # portal shows how to make it): the service never holds the PIN itself.

@@ -4,6 +4,7 @@ read, and that a push is never sent twice blind."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -12,6 +13,8 @@ import httpx
 import pytest
 import respx
 
+from assembly.providers import build_providers
+from assembly.settings import ConfigError, Environment, Settings, check_production
 from gateway.core.providers import (
     CallbackRejected,
     Collection,
@@ -24,6 +27,7 @@ from gateway.core.providers import (
 from payments.airtel.api import AirtelApi, AirtelCredentials
 from payments.airtel.callback_hash import callback_hash
 from payments.airtel.collection import SENT, AirtelCollection
+from tests.factories import TEST_RESULTS_KEY
 
 BASE = "https://openapi.airtel.test"
 TOKEN = {"access_token": "tok-1", "expires_in": "7200", "token_type": "bearer"}
@@ -211,3 +215,34 @@ async def test_only_a_hashed_ts_callback_is_proof(http: httpx.AsyncClient) -> No
             await airtel(http).verify_callback(forged, c)
     garbage = await airtel(http).verify_callback(InboundCallback(c.order_id, {}, b"\xff{"), c)
     assert garbage.status is None and garbage.kind == "callback.unparseable"
+
+
+LIVE_AIRTEL = {"airtel_money_base_url": "https://openapi.airtel.africa", "airtel_money_client_id": "client-1",
+               "airtel_money_client_secret": "Vb7Qn2Lx9Rk4Mz8T", "sandbox_enabled": False}
+
+
+def production(**changes: object) -> Settings:
+    base = {"gateway_env": Environment.PRODUCTION, "secret_key": "x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt",
+            "database_url": "postgresql://db/x", "redis_url": "redis://r/0", "public_base_url": "https://vote.example",
+            "results_signing_key": TEST_RESULTS_KEY, "media_upload_url": "https://media.example",
+            "media_files_url": "https://media.example"}
+    return Settings(_env_file=None, **{**base, **LIVE_AIRTEL, **changes})
+
+
+@pytest.mark.parametrize(("changes", "problem"), [
+    ({"airtel_money_base_url": "https://openapiuat.airtel.africa"}, "Airtel's test system"),
+    ({"airtel_money_base_url": "http://openapi.airtel.africa"}, "must be an https:// address"),
+    ({"airtel_money_client_secret": "secret"}, "AIRTEL_MONEY_CLIENT_SECRET"),
+    ({"airtel_money_client_id": None}, "AIRTEL_MONEY_CLIENT_ID unset"),
+])
+def test_production_refuses_an_airtel_that_is_not_its_live_system_or_lacks_credentials(
+        changes: dict[str, object], problem: str) -> None:
+    check_production(production(), {"airtel"})  # the live system, real-looking credentials: it starts
+    with pytest.raises(ConfigError, match=re.escape(problem)):
+        check_production(production(**changes), {"airtel"})
+
+
+async def test_production_offers_airtel_on_its_own_credentials_and_never_on_the_sandbox(
+        http: httpx.AsyncClient) -> None:
+    assert build_providers(production(), http).offers("airtel")
+    assert not build_providers(production(airtel_money_client_secret=None), http).offers("airtel")
