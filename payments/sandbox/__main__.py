@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     base = f"http://{args.host}:{args.port}"
     print(f"MTN MoMo sandbox:     {base}/mtn     (magic payer numbers: GET {base}/)")
     print(f"Orange Money sandbox: {base}/orange  (WebPay and Cameroon mp)")
-    print(f"Airtel Money sandbox: {base}/airtel  (USSD push, payouts; callbacks to POST {base}/airtel/_app's URL)")
+    print(f"Airtel Money sandbox: {base}/airtel  (USSD push, payouts; its app's callback URL: {base}/airtel/_app)")
     print(f"Switches:             {base}/_control")
     web.run_app(create_sandbox_app(control), host=args.host, port=args.port, print=None)
 

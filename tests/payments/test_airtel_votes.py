@@ -184,3 +184,18 @@ async def test_a_push_whose_answer_was_lost_is_paid_all_the_same(live: Live) -> 
     order = await live.settled(order_id)
     assert order.status is OrderStatus.PAID
     assert await live.votes_for_07() == 7
+
+
+async def test_a_payer_who_never_answers_is_expired_after_the_window(live: Live) -> None:
+    order_id = await live.vote("+256700000453")  # TIP for good at Airtel
+    report = await reconcile(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
+    assert report.changed == [(order_id, "expired")]
+    assert await live.votes_for_07() == 0
+
+
+async def test_votes_are_all_counted_while_airtel_refuses_every_second_request_over_its_rate(live: Live) -> None:
+    live.control.throttle_share = 0.5  # every second request answers 429: sent again later, never a refusal
+    orders = [await live.vote(msisdn=f"+2567000003{n:02d}", quantity=1) for n in range(4)]
+    settled = [await live.settled(order_id, timeout=15) for order_id in orders]
+    assert {order.status for order in settled} == {OrderStatus.PAID}
+    assert await live.votes_for_07() == 4
