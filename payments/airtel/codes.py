@@ -51,9 +51,10 @@ CURRENCIES = {
 
 
 def code_suffix(response_code: object) -> str:
-    """The last three digits of a response code (DP00800001007 → "007"); "" for anything else."""
+    """The last three digits of a response code (DP00800001007 → "007"); "" for anything else (the gateway's own
+    result codes, ESB…, say nothing of the payment)."""
     text = str(response_code or "")
-    return text[-3:] if len(text) >= 3 and text[-3:].isdigit() else ""
+    return text[-3:] if text.startswith("DP") and text[-3:].isdigit() else ""
 
 
 def reason_of(response_code: object) -> str:

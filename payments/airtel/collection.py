@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 
 from gateway.core.money import from_major, to_major_string
+from gateway.core.payments.reasons import readable_reason
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
@@ -168,7 +169,8 @@ def refusal_of(response: httpx.Response, data: dict[str, Any]) -> PaymentError:
     code = status_block(data).get("response_code") or error.code
     if error.retryable or not code_suffix(code) or code_suffix(code) in (SUCCESS, *IN_PROCESS):
         return error
-    return PaymentError(NAME, reason_of(code), error.message, status=response.status_code)
+    reason = reason_of(code)  # the order keeps the message: the core's words, which the channels translate by code
+    return PaymentError(NAME, reason, readable_reason(reason), status=response.status_code)
 
 
 def read_status(record: dict[str, Any], response_code: object, collection: Collection) -> StatusResult:

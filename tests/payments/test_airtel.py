@@ -188,6 +188,7 @@ async def test_a_refused_push_fails_with_what_the_voter_is_told_and_is_not_retri
     with pytest.raises(PaymentError) as refused:
         await airtel(http).start(collection())
     assert refused.value.code == "PAYER_NOT_FOUND" and not refused.value.retryable and push.call_count == 1
+    assert refused.value.message == "This number has no mobile-money account. (PAYER_NOT_FOUND)"  # kept by the order
 
 
 def callback_of(c: Collection, status_code: str, key: str | None = KEY, **changes: object) -> InboundCallback:
@@ -246,3 +247,13 @@ async def test_production_offers_airtel_on_its_own_credentials_and_never_on_the_
         http: httpx.AsyncClient) -> None:
     assert build_providers(production(), http).offers("airtel")
     assert not build_providers(production(airtel_money_client_secret=None), http).offers("airtel")
+
+
+@respx.mock
+async def test_a_push_the_gateway_refuses_for_its_form_is_not_blamed_on_the_payer(http: httpx.AsyncClient) -> None:
+    respx.post(f"{BASE}/auth/oauth2/token").respond(200, json=TOKEN)
+    respx.post(f"{BASE}/merchant/v1/payments/").respond(400, json={"status": {
+        "code": "400", "message": "Invalid request", "result_code": "ESB000008", "success": False}})
+    with pytest.raises(PaymentError) as refused:
+        await airtel(http).start(collection())
+    assert refused.value.code == "ESB000008" and not refused.value.retryable  # no reason the voter is told
