@@ -79,7 +79,8 @@ def transaction_of(data: dict[str, Any]) -> dict[str, Any] | None:
 class AirtelCollection:
     name = NAME
     redirects = False
-    # Airtel's prompt waits about a minute for the PIN (DP00800001024 after); its enquiry may lag: a margin on top.
+    # A prompt left unanswered ends at Airtel as timed out (DP00800001024; Airtel states no figure): ten minutes, as
+    # MTN's and Orange's, leaves its enquiry time to catch up.
     payment_window = timedelta(minutes=10)
     status_calls_per_second: float | None = None  # every request shares the application's cap (`AirtelApi`)
 
