@@ -7,13 +7,14 @@ from collections.abc import Sequence
 from typing import Any
 
 from gateway.kit.provider_parts import ProviderParts
+from payments.airtel.provider import AIRTEL
 from payments.mpesa.provider import MPESA
 from payments.mtn.provider import MTN
 from payments.orange.provider import ORANGE
 from payments.stars.provider import STARS
 from payments.stripe.provider import STRIPE
 
-PROVIDERS: tuple[ProviderParts[Any], ...] = (MTN, ORANGE, MPESA, STRIPE, STARS)
+PROVIDERS: tuple[ProviderParts[Any], ...] = (MTN, ORANGE, AIRTEL, MPESA, STRIPE, STARS)
 
 
 def provider(name: str, providers: Sequence[ProviderParts[Any]] = PROVIDERS) -> ProviderParts[Any]:

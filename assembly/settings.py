@@ -25,6 +25,7 @@ from gateway.kit.settings import (
 from leaderboard.settings import BoardSettings
 from media.settings import CloudinarySettings, cloudinary_problems
 from media.storage_settings import MediaSettings, media_problems
+from payments.airtel.settings import AirtelSettings
 from payments.mpesa.settings import MpesaSettings
 from payments.mtn.settings import MtnSettings
 from payments.orange.settings import OrangeSettings
@@ -38,8 +39,8 @@ __all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings"
            "check_servers", "secret_problem"]
 
 
-class Settings(MtnSettings, OrangeSettings, MpesaSettings, StripeSettings, StarsSettings, BoardSettings, UssdSettings,
-               SmsSettings, TelegramSettings, WebSettings, MediaSettings, CloudinarySettings):
+class Settings(MtnSettings, OrangeSettings, AirtelSettings, MpesaSettings, StripeSettings, StarsSettings, BoardSettings,
+               UssdSettings, SmsSettings, TelegramSettings, WebSettings, MediaSettings, CloudinarySettings):
     """Every setting of the service; environment names match the architecture note. A package's settings are its
     own model in its folder (payments/<provider>/settings.py, leaderboard/settings.py, channels/<name>/settings.py),
     each a `ServiceSettings` (gateway/kit/settings.py), so a package reads them typed as its own."""

@@ -1,5 +1,5 @@
-"""The local MTN/Orange sandbox (`payments.sandbox`) as the providers reach it: its settings, a provider's address in
-it, and the stand-in `gateway run` starts in development for a provider that has no credentials of its own."""
+"""The local MTN/Orange/Airtel sandbox (`payments.sandbox`) as the providers reach it: its settings, a provider's
+address in it, and the stand-in `gateway run` starts in development for a provider without credentials of its own."""
 
 from __future__ import annotations
 
@@ -37,5 +37,5 @@ def sandbox_stand_in(lacks_credentials: Callable[[S], bool]) -> StandIn[S]:
 
     return StandIn("sandbox", "payments.sandbox", needed,
                    address=lambda settings: listen_address(settings.sandbox_url, DEFAULT_PORT),
-                   announce=lambda settings: f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange + M-Pesa; payer "
-                                             "numbers ending 450-456 fail)")
+                   announce=lambda settings: f"  pay sandbox   {settings.sandbox_url}/  (MTN + Orange + Airtel + "
+                                             "M-Pesa; payer numbers ending 450-459 fail or stall: GET / lists them)")

@@ -13,6 +13,8 @@ class Operator(StrEnum):
 
     MTN = "mtn"
     ORANGE = "orange"
+    MPESA = "mpesa"
+    AIRTEL = "airtel"
 
 
 CAMEROON = "+237"
@@ -36,13 +38,24 @@ def detect_operator(msisdn: str) -> Operator | None:
     return _by_carrier(msisdn)
 
 
+# Where Vodacom's wallet is M-Pesa. Not South Africa: Vodacom closed M-Pesa there in 2016.
+VODACOM_MPESA_REGIONS = frozenset({"TZ", "CD", "MZ", "LS"})
+
+
 def _by_carrier(msisdn: str) -> Operator | None:
     try:
-        name = carrier.name_for_number(phonenumbers.parse(msisdn, None), "en").lower()
+        number = phonenumbers.parse(msisdn, None)
     except phonenumbers.NumberParseException:
         return None
+    name = carrier.name_for_number(number, "en").lower()
     if "mtn" in name:
         return Operator.MTN
     if "orange" in name:
         return Operator.ORANGE
+    if "airtel" in name:
+        return Operator.AIRTEL
+    if "safaricom" in name:  # Kenya's and Ethiopia's M-Pesa
+        return Operator.MPESA
+    if "vodacom" in name and phonenumbers.region_code_for_number(number) in VODACOM_MPESA_REGIONS:
+        return Operator.MPESA
     return None

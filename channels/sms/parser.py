@@ -25,17 +25,19 @@ class Request:
     keyword: str | None = None  # the contest's keyword the message used (votes only)
     candidate: str | None = None  # digits as sent ("7" or "07")
     quantity: int = 1
-    provider: str | None = None  # "mtn" | "orange" when the voter named one
+    provider: str | None = None  # the provider the voter named ("mtn", "mpesa", ...)
 
 
 HELP_WORDS = frozenset({"HELP", "AIDE", "INFO", "?"})
 TOP_WORDS = frozenset({"TOP", "TOP5", "CLASSEMENT"})
 STOP_WORDS = frozenset({"STOP", "ARRET", "ARRETER", "DESABONNER", "UNSUBSCRIBE"})
-PROVIDER_WORDS = {"MTN": "mtn", "MOMO": "mtn", "OM": "orange", "ORANGE": "orange"}
+PROVIDER_WORDS = {"MTN": "mtn", "MOMO": "mtn", "OM": "orange", "ORANGE": "orange", "MPESA": "mpesa", "PESA": "mpesa",
+                  "AIRTEL": "airtel"}
 FILLER_WORDS = frozenset({"X", "FOIS", "VOTES", "VOIX", "TIMES"})
 VERB_ENDINGS = ("", "R", "Z", "S")  # VOTE, VOTER, VOTEZ, VOTES: the verb as people type it
 MAX_DIGITS = 6  # a longer number is no candidate and no quantity
 TOKENS = re.compile(r"[A-Z]+|[0-9]+|\?")
+MPESA_SPLIT = re.compile(r"\bM PESA\b")  # M-PESA, as its name is spelled, split in two by `normalise`
 GLUED = re.compile(r"[A-Z0-9]+|\?")  # words as typed, letters and digits together (`STAR5`, `VOTE07`)
 
 
@@ -99,7 +101,7 @@ def keyword_of(word: str, limits: Mapping[str, int]) -> str | None:
 def vote(keyword: str, words: list[str], maximum: int) -> Request:
     numbers: list[str] = []
     provider: str | None = None
-    for word in words:
+    for word in MPESA_SPLIT.sub("MPESA", " ".join(words)).split():
         if word.isdigit():
             numbers.append(word)
         elif word in PROVIDER_WORDS and provider is None:

@@ -1,14 +1,16 @@
-"""Local MTN MoMo, Orange Money and M-Pesa sandboxes that real provider clients can talk to unchanged.
+"""Local MTN MoMo, Orange Money, Airtel Money and M-Pesa sandboxes that real provider clients can talk to unchanged.
 
-`create_sandbox_app()` mounts MTN at `/mtn`, Orange at `/orange` and M-Pesa at `/mpesa`; `python -m payments.sandbox`
-runs it.
-Outcomes come from magic payer numbers (see `GET /`), behaviour switches from `SandboxControl` (`/_control`)."""
+`create_sandbox_app()` mounts MTN at `/mtn`, Orange at `/orange`, Airtel at `/airtel` and M-Pesa at `/mpesa`;
+`python -m payments.sandbox` runs it. Outcomes come from magic payer numbers (see `GET /`), behaviour switches from
+`SandboxControl` (`/_control`)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from payments.sandbox import mpesa, mtn
+from payments.sandbox.airtel import create_airtel_sandbox
+from payments.sandbox.airtel import describe_magic_numbers as airtel_magic_numbers
 from payments.sandbox.control import CONTROL, SandboxControl, add_control_routes
 from payments.sandbox.mpesa import create_mpesa_sandbox
 from payments.sandbox.mtn import create_mtn_sandbox
@@ -41,6 +43,14 @@ def describe(base_url: str) -> dict[str, object]:
             "mp": f"{base_url}/orange{MP_PREFIX}",
             "magic_numbers": describe_magic_numbers(),
             "control": f"{base_url}/orange/_control",
+        },
+        "airtel": {
+            "base_url": f"{base_url}/airtel",
+            "token": f"{base_url}/airtel/auth/oauth2/token",
+            "push": f"{base_url}/airtel/merchant/v1/payments/",
+            "disbursements": f"{base_url}/airtel/standard/v1/disbursements/",
+            "magic_numbers (wallet number, last three digits)": airtel_magic_numbers(),
+            "application": f"{base_url}/airtel/_app (POST its callback_url and callback_key, as Airtel's portal)",
         },
         "mpesa": {
             "base_url": f"{base_url}/mpesa",
@@ -76,5 +86,6 @@ def create_sandbox_app(control: SandboxControl | None = None) -> web.Application
     add_disbursement(momo)  # MTN's second product, on the same host as MTN serves both
     app.add_subapp("/mtn", momo)
     app.add_subapp("/orange", create_orange_sandbox(control))
+    app.add_subapp("/airtel", create_airtel_sandbox(control))
     app.add_subapp("/mpesa", create_mpesa_sandbox(control))
     return app

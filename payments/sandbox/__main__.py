@@ -1,4 +1,4 @@
-"""`python -m payments.sandbox --host 127.0.0.1 --port 8090`: run every sandbox until Ctrl-C."""
+"""`python -m payments.sandbox --host 127.0.0.1 --port 8090`: run the sandboxes until Ctrl-C."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> None:
     base = f"http://{args.host}:{args.port}"
     print(f"MTN MoMo sandbox:     {base}/mtn     (magic payer numbers: GET {base}/)")
     print(f"Orange Money sandbox: {base}/orange  (WebPay and Cameroon mp)")
+    print(f"Airtel Money sandbox: {base}/airtel  (USSD push, payouts; its app's callback URL: {base}/airtel/_app)")
     print(f"M-Pesa sandbox:       {base}/mpesa   (Daraja STK Push; magic phone endings: GET {base}/)")
     print(f"Switches:             {base}/_control")
     web.run_app(create_sandbox_app(control), host=args.host, port=args.port, print=None)

@@ -70,7 +70,7 @@ async def test_a_cancelled_prompt_fails_the_vote_telling_the_voter_why(live: Liv
 @pytest.mark.parametrize(("msisdn", "status", "reason"), [
     ("+254712000452", OrderStatus.EXPIRED, "did not answer the payment prompt"),
     ("+254712000455", OrderStatus.FAILED, "not enough money"),
-    ("+254712000456", OrderStatus.FAILED, "PIN entered on the phone was wrong")])
+    ("+254712000456", OrderStatus.FAILED, "wrong PIN was entered on the phone")])
 async def test_each_refusal_reads_as_its_reason(live: LiveMpesa, msisdn: str, status: OrderStatus,
                                                 reason: str) -> None:
     order = await live.settled(await live.vote(msisdn))

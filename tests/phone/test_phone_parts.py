@@ -57,6 +57,10 @@ def test_clip_marks_cut_names() -> None:
     ("+237689000000", Operator.ORANGE), ("+237690000001", Operator.ORANGE), ("+237699999999", Operator.ORANGE),
     ("+237620000000", None), ("+237222123456", None),  # Camtel mobile, a landline
     ("+2250500000000", Operator.MTN), ("+2250700000000", Operator.ORANGE), ("+2250100000000", None),  # CI
+    ("+254712345678", Operator.MPESA), ("+254733123456", Operator.AIRTEL),  # Kenya: Safaricom, Airtel
+    ("+255754123456", Operator.MPESA), ("+255684123456", Operator.AIRTEL),  # Tanzania: Vodacom, Airtel
+    ("+256701234567", Operator.AIRTEL), ("+260971234567", Operator.AIRTEL),  # Uganda, Zambia
+    ("+27821234567", None),  # Vodacom South Africa has no M-Pesa
     ("+46733123450", None),
 ])
 def test_detect_operator(msisdn: str, operator: Operator | None) -> None:

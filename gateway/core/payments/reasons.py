@@ -15,8 +15,10 @@ READABLE = {
     "INTERNAL_PROCESSING_ERROR": N_("The operator could not process the payment."),
     "CANCELLED": N_("The payment was cancelled on the phone."),
     "FAILED": N_("The payment failed."),
+    "WRONG_PIN": N_("A wrong PIN was entered on the phone."),
+    "PAYMENT_REFUSED": N_("The operator refused the payment."),
+    "AMOUNT_BELOW_MINIMUM": N_("The amount is below the operator's minimum."),
     "PHONE_NOT_REACHED": N_("The phone did not answer the payment prompt (switched off or out of reach)."),
-    "WRONG_PIN": N_("The PIN entered on the phone was wrong."),
     "PROMPT_PENDING": N_("A payment prompt is already open on this phone: finish it first, then this vote's prompt "
                          "follows."),
 }

@@ -1,0 +1,74 @@
+"""Airtel Money as the assembly plugs it in (`AIRTEL`): a prompt on the payer's phone (the Collection API's USSD
+push), refunds and payouts sent by Airtel itself (the Disbursement API, where its PIN is set: without it both go by
+hand); the local sandbox in development while its credentials are unset."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from gateway.core.providers import Capability
+from gateway.kit.paced_turns import PacedTurns
+from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
+from payments.airtel import routes
+from payments.airtel.api import AirtelApi, AirtelCredentials
+from payments.airtel.codes import NAME
+from payments.airtel.collection import AirtelCollection
+from payments.airtel.disbursement import AirtelDisbursement
+from payments.airtel.settings import AirtelCollectionSettings, AirtelDisbursementSettings, AirtelSettings
+from payments.local_sandbox import sandbox_address, sandbox_stand_in
+from payments.settings import plain_addresses, revealed, secret_problems, unset_settings
+
+TEST_HOSTS = frozenset({"openapiuat.airtel.africa"})  # Airtel's test system: production must never reach it
+# What the local sandbox signs its callbacks with, and the PIN it takes (payments/sandbox/airtel).
+SANDBOX_CALLBACK_KEY = "sandbox-airtel-callback-key"
+SANDBOX_PIN = "sandbox-encrypted-pin"
+
+
+def airtel_credentials(settings: AirtelSettings, sandbox: str | None) -> AirtelCredentials | None:
+    """Airtel's own credentials when all are set, else the sandbox's (`sandbox`: its URL, None: not here)."""
+    if not unset_settings(AirtelCollectionSettings, settings):
+        return AirtelCredentials(settings.airtel_money_base_url or "", settings.airtel_money_client_id or "",
+                                 revealed(settings.airtel_money_client_secret))
+    if sandbox is None:
+        return None
+    return AirtelCredentials(sandbox, "sandbox-client", "sandbox-secret")
+
+
+def build(settings: AirtelSettings, resources: ProviderResources) -> Implementations:
+    sandbox = sandbox_address(settings, NAME)
+    if (credentials := airtel_credentials(settings, sandbox)) is None:
+        return Implementations()
+    in_sandbox = credentials.base_url == sandbox
+    api = AirtelApi(resources.http, credentials, turns=PacedTurns(resources.redis),
+                    per_second=settings.airtel_money_requests_per_second or None)
+    key = SANDBOX_CALLBACK_KEY if in_sandbox else (revealed(settings.airtel_money_callback_key) or None)
+    pin = SANDBOX_PIN if in_sandbox else revealed(settings.airtel_money_disbursement_pin)
+    disbursement = AirtelDisbursement(api, pin) if pin else None
+    return Implementations.one(AirtelCollection(api, key), refunds=disbursement, payouts=disbursement)
+
+
+def missing_settings(settings: AirtelSettings) -> list[str]:
+    return unset_settings(AirtelCollectionSettings, settings)
+
+
+def production_problems(settings: AirtelSettings, in_use: bool) -> list[str]:
+    """Its issued secrets where a contest uses it (the payouts' PIN whenever set); and, used or offered, its live
+    system: a test system approves payments nobody made."""
+    problems = secret_problems(AirtelCollectionSettings, settings) if in_use else []
+    problems += secret_problems(AirtelDisbursementSettings, settings)
+    if not in_use and missing_settings(settings):
+        return problems
+    if urlsplit(settings.airtel_money_base_url or "").hostname in TEST_HOSTS:
+        problems.append("AIRTEL_MONEY_BASE_URL is Airtel's test system (openapiuat): set its live API's address "
+                        "(https://openapi.airtel.africa)")
+    return problems + plain_addresses(settings, "AIRTEL_MONEY_BASE_URL")
+
+
+def addresses(settings: AirtelSettings, chat_bot: ChatBot | None) -> list[str]:
+    return [settings.airtel_money_base_url or "", f"{settings.sandbox_url.rstrip('/')}/{NAME}"]
+
+
+AIRTEL = ProviderParts[AirtelSettings](
+    NAME, "Airtel Money", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS}), build,
+    routes=routes.setup, missing_settings=missing_settings, production_problems=production_problems,
+    addresses=addresses, stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))
