@@ -251,12 +251,27 @@ TITLES = {"web": "fault: kill -9 of a web process during a burst of votes",
           "verify": "fault: kill -9 of a web process while callback-counted votes await verification"}
 
 
+def network(only: list[str] | None) -> int:
+    from bench.faults.network.scenario import run_network
+
+    if os.geteuid() != 0:
+        raise SystemExit("bench.faults network makes network namespaces: run it as root")
+    figures = run_network(only)
+    report = print_report("fault: partitions between hosts with their own network, in a burst", figures)
+    if not only:
+        record("fault-network", report)
+    return 0 if figures["verdict"] == "PASS" else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="?", default="all", choices=[*SCENARIOS, "hosts", "alerts", "all"])
-    parser.add_argument("--only", help="alerts: only the faults whose name holds one of these comma-separated words "
-                        "(not recorded)")
+    parser.add_argument("which", nargs="?", default="all",
+                        choices=[*SCENARIOS, "hosts", "alerts", "network", "all"])
+    parser.add_argument("--only", help="alerts: only the faults whose name holds one of these comma-separated words; "
+                        "network: only these partitions, e.g. a,c (not recorded)")
     args = parser.parse_args()
+    if args.which == "network":  # not in "all": it needs root (namespaces) and Debian's HAProxy
+        return network(args.only.lower().split(",") if args.only else None)
     if args.which == "alerts":  # not in "all": it needs Debian's Prometheus (`make ops`)
         only = args.only.lower().split(",") if args.only else None
         with running_stack(web_processes=2, worker_processes=2) as stack:

@@ -18,7 +18,8 @@ VOTES = 300
 SETTLE_SECONDS = 300  # 184 s seen at 688c2ad: the lease, then the reconciler's back-off
 
 
-async def place_votes(stack: Stack, count: int) -> list[str]:
+async def place_votes(stack: Stack, count: int, first: int = 1) -> list[str]:
+    """`count` votes, voters `first` onwards (a later burst on the same stack takes voters of its own)."""
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30,
                                  limits=httpx.Limits(max_connections=32)) as client:
         async def one(i: int) -> str | None:
@@ -38,7 +39,7 @@ async def place_votes(stack: Stack, count: int) -> list[str]:
                 await asyncio.sleep(0.2)
             return None
 
-        ids = await asyncio.gather(*(one(i) for i in range(1, count + 1) if not 450 <= i % 1000 <= 455))
+        ids = await asyncio.gather(*(one(i) for i in range(first, first + count) if not 450 <= i % 1000 <= 455))
     return [i for i in ids if i]
 
 

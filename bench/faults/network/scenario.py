@@ -1,0 +1,235 @@
+"""Partitions, one at a time, in a burst of votes with viewers connected: then what the voters and viewers saw
+is checked against what was promised (Jepsen's way: fault, then check).
+
+Each partition comes during a burst of votes placed through the balancer, once callbacks are coming in, and lasts
+its `hold`; then the links are mended and the run checks what `bench.faults` checks after a kill (every order
+decided, every approved payment counted once, none lost, the tally invariant, the public board equal to the
+tallies) plus: the ledger verifies (`gateway ledger verify`), every viewer ends on the final board, no viewer saw
+the board go back, and the balancer took the host out or kept it as the partition requires. Times to recover are
+measured from the mend: every order decided, the balancer sending to the host again, every viewer on the final
+board. The orders of every burst so far are checked each time: a partition must not undo an earlier one's count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from bench.faults.burst import CALLBACKS_BEFORE_KILL, callbacks_kept, check, place_votes, sandbox
+from bench.faults.hosts import STREAM, Viewer, _board_version, back_on_a_live_stream
+from bench.faults.network.partitions import PARTITIONS, Partition, deployment
+from bench.faults.network.services import WEB_HOSTS, Site, server_states, start_site
+from bench.faults.network.topology import inside, network_of
+from bench.harness import ROOT
+
+VOTES = 200  # a burst, each partition
+VIEWERS = 100
+FINAL_BOARD_SECONDS = 60
+
+
+@dataclass
+class BalancerWatch:
+    """The balancer's view of the hosts, polled every fifth of a second from its stats socket."""
+
+    stats: Path
+    seen: list[tuple[float, dict[str, str]]] = field(default_factory=list)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                self.seen.append((time.time(), await asyncio.to_thread(server_states, self.stats)))
+            except OSError:
+                pass
+            await asyncio.sleep(0.2)
+
+    def first(self, host: str, state: str, after: float) -> float | None:
+        return next((at for at, states in self.seen if at >= after and states.get(host) == state), None)
+
+    def ever(self, host: str, state: str, start: float, end: float) -> bool:
+        return any(start <= at <= end and states.get(host) == state for at, states in self.seen)
+
+
+async def callbacks_between(database_url: str, start: float, end: float) -> int:
+    connection = await asyncpg.connect(database_url)
+    try:
+        return int(await connection.fetchval(
+            "SELECT count(*) FROM provider_events WHERE kind LIKE 'callback.%' "
+            "AND received_at BETWEEN to_timestamp($1::float8) AND to_timestamp($2::float8)", start, end))
+    finally:
+        await connection.close()
+
+
+async def callbacks_so_far(database_url: str) -> int:
+    return await callbacks_between(database_url, 0, time.time() + 3600)
+
+
+async def ledger_verifies(site: Site) -> tuple[bool, str]:
+    """`gateway ledger verify --contest demo` from the clients' host, as an auditor would run it."""
+    env = {**os.environ, "DATABASE_URL": site.stack.database_url, "REDIS_URL": site.stack.redis_url,
+           "GATEWAY_DATA_DIR": str(site.network.folder / "auditor"), "LOG_LEVEL": "WARNING"}
+    process = await asyncio.create_subprocess_exec(
+        "ip", "netns", "exec", site.network.namespace("clients"), sys.executable, "-m", "assembly.cli", "ledger",
+        "verify", "--contest", "demo", cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    output = (await process.communicate())[0].decode(errors="replace").strip().splitlines()
+    return process.returncode == 0, (output[-1] if output else "")
+
+
+async def on_final_board(client: httpx.AsyncClient, viewers: list[Viewer], since: float) -> tuple[int, float | None]:
+    """How many viewers show the final board, and how long after `since` the last of them did."""
+    final = await _board_version(client)
+    deadline = time.time() + FINAL_BOARD_SECONDS
+    while time.time() < deadline:
+        if all(viewer.versions and viewer.versions[-1] >= final for viewer in viewers):
+            return len(viewers), time.time() - since
+        await asyncio.sleep(0.2)
+    return sum(1 for viewer in viewers if viewer.versions and viewer.versions[-1] >= final), None
+
+
+def balancer_verdict(partition: Partition, watch: BalancerWatch, cut_at: float, healed_at: float,
+                     ) -> tuple[str, bool]:
+    host = partition.host
+    if host not in WEB_HOSTS:
+        return "both web hosts: " + ", ".join(f"{name} {states}" for name, states in watch.seen[-1][1].items()) \
+            if watch.seen else "unknown", True
+    out = watch.first(host, "DOWN", cut_at)
+    out = out if out is not None and out <= healed_at + 1 else None
+    if out is None:
+        return f"kept {host} in throughout", partition.taken_out is not True
+    back = watch.first(host, "UP", healed_at)
+    back_text = f"back {back - healed_at:.1f} s after the mend" if back else "NOT back in"
+    return (f"took {host} out {out - cut_at:.1f} s after the cut, {back_text}",
+            partition.taken_out is not False and back is not None)
+
+
+async def one_partition(site: Site, partition: Partition, client: httpx.AsyncClient, viewers: list[Viewer],
+                        placed: list[str]) -> dict[str, str]:
+    stack, network = site.stack, site.network
+    watch, stop = BalancerWatch(site.balancer_stats), asyncio.Event()
+    watching = asyncio.create_task(watch.run(stop))
+    kept = await callbacks_so_far(stack.database_url)
+    burst = asyncio.create_task(place_votes(stack, VOTES, first=1000 * ord(partition.key) + 1))
+    await callbacks_kept(stack, at_least=kept + CALLBACKS_BEFORE_KILL, timeout=90)
+    pairs = partition.pairs(network.table)
+    await asyncio.to_thread(network.links, cut=pairs)
+    cut_at = time.time()
+    print(f"  ({partition.key}) cut {partition.host} from {', '.join(partition.others or ('everything',))}",
+          flush=True)
+    await asyncio.sleep(partition.hold)
+    during_burst = not burst.done()
+    await asyncio.to_thread(network.links, heal=True)
+    healed_at = time.time()
+    print(f"  ({partition.key}) mended after {healed_at - cut_at:.0f} s", flush=True)
+    ids = await burst
+    placed += ids
+    checked = await check(stack, len(placed), healed_at)
+    checked["every order decided"] = checked["every order decided"].replace("after the kill", "after the mend")
+    await asyncio.sleep(max(0.0, healed_at + 10 - time.time()))
+    late = await callbacks_between(stack.database_url, healed_at, healed_at + 10)
+    during = await callbacks_between(stack.database_url, cut_at, healed_at)
+    verified, ledger_says = await ledger_verifies(site)
+    on_final, final_in = await on_final_board(client, viewers, healed_at)
+    stop.set()
+    await watching
+    balancer, balancer_ok = balancer_verdict(partition, watch, cut_at, healed_at)
+    cut, back_in = back_on_a_live_stream(viewers, cut_at)
+    ok = (checked.pop("verdict") == "PASS" and verified and on_final == len(viewers) and balancer_ok and during_burst
+          and len(ids) >= VOTES * 0.95 and (cut == 0 or back_in is not None))
+    return {
+        "cut": f"{partition.host} from {', '.join(partition.others or ('every other host',))} ({len(pairs)} links), "
+               f"{healed_at - cut_at:.0f} s, during the burst: {'yes' if during_burst else 'NO'}",
+        "votes of this burst": f"{len(ids)} of {VOTES} placed",
+        "balancer": balancer,
+        "callbacks kept": f"{during} during the cut, {late} in the 10 s after the mend",
+        **checked,
+        "ledger verifies": "yes" if verified else f"NO: {ledger_says}",
+        "viewers whose stream broke after the cut": (f"{cut}, every one back on a live stream {back_in:.1f} s "
+                                                     "after the cut" if cut and back_in is not None
+                                                     else f"{cut}, NOT all back" if cut else "0"),
+        "mend -> every viewer on the final board": (f"{final_in:.1f} s" if final_in is not None else
+                                                    f"NO: {on_final} of {len(viewers)} after "
+                                                    f"{FINAL_BOARD_SECONDS} s"),
+        "verdict": "PASS" if ok else "FAIL",
+    }
+
+
+async def network_scenario(site: Site, partitions: list[Partition]) -> dict[str, str]:
+    """Each partition in turn, with the same viewers watching throughout."""
+    stack = site.stack
+    await sandbox(stack, success_delay=0.3, answer_delay=0.2)
+    viewers = [Viewer(f"102.245.{i // 250}.{i % 250 + 1}") for i in range(VIEWERS)]
+    stop = asyncio.Event()
+    limits = httpx.Limits(max_connections=VIEWERS + 10, max_keepalive_connections=0)
+    figures: dict[str, str] = {}
+    placed: list[str] = []
+    async with httpx.AsyncClient(base_url=stack.base_url, limits=limits,
+                                 timeout=httpx.Timeout(None, connect=5)) as client:
+        watching = [asyncio.create_task(viewer.watch(client, stop)) for viewer in viewers]
+        await asyncio.sleep(5)
+        figures["viewers through the balancer"] = (f"{sum(1 for v in viewers if v.live_at)} of {VIEWERS} live "
+                                                   f"before the first partition ({STREAM})")
+        verdicts = []
+        for partition in partitions:
+            found = await one_partition(site, partition, client, viewers, placed)
+            verdicts.append(found["verdict"])
+            figures.update({f"({partition.key}) {partition.title}: {key}": value for key, value in found.items()})
+        stop.set()
+        for task in watching:
+            task.cancel()
+    went_back = sum(1 for viewer in viewers if viewer.went_back())
+    figures["viewers who saw the board go back"] = str(went_back)
+    figures["verdict"] = "PASS" if all(v == "PASS" for v in verdicts) and not went_back else "FAIL"
+    return figures
+
+
+def run_network(only: list[str] | None = None) -> dict[str, str]:
+    """Build the hosts and their links, start the deployment on fast links, shape them, and run the partitions
+    (`only`: those whose keys are listed); everything is torn down after, even on a failure or Ctrl-C."""
+    chosen = [partition for partition in PARTITIONS if only is None or partition.key in only]
+    folder = Path(tempfile.mkdtemp(prefix="ballot-net-", dir="/tmp"))
+    folder.chmod(0o755)  # PostgreSQL runs as its own user, under this folder
+    started = time.monotonic()
+    try:  # BENCH_KEEP=1 keeps the hosts' folders and logs
+        with network_of(deployment(), folder) as network, inside(network, "clients"):
+            site = start_site(network)
+            wait_balanced(site)
+            network.links(shaping=True)
+            set_up = time.monotonic() - started
+            print(f"  hosts up in {set_up:.0f} s; links shaped: 50 ms between hosts, 300 ms and 1% loss to the "
+                  "providers", flush=True)
+            figures = {"hosts": "7 network namespaces: web-a and web-b (`gateway run`: 1 web process, 1 worker), "
+                                "db (PostgreSQL), redis, balancer (HAProxy), providers (`gateway stand-ins`), "
+                                "clients (voters, viewers, the checks); a router namespace between them",
+                       "links": "50 ms each way between hosts; 300 ms each way and 1% loss each way to/from the "
+                                "providers (a user-space emulator on a TUN device: this kernel has no netem)",
+                       "start-up on fast links": f"{set_up:.0f} s"}
+            figures |= asyncio.run(network_scenario(site, chosen))
+            figures["links: packets passed, lost"] = "{passed}, {lost}".format(**network.links(table=True))
+    except BaseException:
+        for log in sorted(folder.glob("**/*.log")):  # why it failed, before the folder goes
+            print(f"--- {log}:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-10:]))
+        raise
+    finally:
+        if os.environ.get("BENCH_KEEP") != "1":
+            shutil.rmtree(folder, ignore_errors=True)
+    figures["whole run"] = f"{time.monotonic() - started:.0f} s"
+    return figures
+
+
+def wait_balanced(site: Site, timeout: float = 30) -> None:
+    """Until the balancer sends to both hosts (it takes a host in after two good checks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if set(server_states(site.balancer_stats).values()) == {"UP"}:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the balancer does not send to both hosts: {server_states(site.balancer_stats)}")
