@@ -25,14 +25,14 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from bench.faults.burst import CALLBACKS_BEFORE_KILL, callbacks_kept, check, place_votes, sandbox
+from bench.faults.burst import CALLBACKS_BEFORE_KILL, callbacks_kept, check, place_votes, sandbox, voters
 from bench.faults.hosts import STREAM, Viewer, _board_version, back_on_a_live_stream
 from bench.faults.network.partitions import PARTITIONS, Partition, deployment
 from bench.faults.network.services import WEB_HOSTS, Site, server_states, start_site
 from bench.faults.network.topology import inside, network_of
-from bench.harness import ROOT
+from bench.harness import ROOT, Stack
 
-VOTES = 200  # a burst, each partition
+WAVE = 40  # votes placed together; waves follow each other from before the cut until after the mend
 VIEWERS = 100
 FINAL_BOARD_SECONDS = 60
 
@@ -57,6 +57,19 @@ class BalancerWatch:
 
     def ever(self, host: str, state: str, start: float, end: float) -> bool:
         return any(start <= at <= end and states.get(host) == state for at, states in self.seen)
+
+
+async def votes_until(stack: Stack, mended: asyncio.Event, first: int) -> tuple[list[str], int]:
+    """Waves of votes, one after the other, until a wave placed after the mend: the partition falls in the middle
+    of a burst however long it lasts. The orders placed, and how many votes were offered."""
+    ids: list[str] = []
+    offered = 0
+    while True:
+        after_mend = mended.is_set()
+        ids += await place_votes(stack, WAVE, first=first + offered)
+        offered += len(voters(first + offered, WAVE))
+        if after_mend:
+            return ids, offered
 
 
 async def callbacks_between(database_url: str, start: float, end: float) -> int:
@@ -84,15 +97,27 @@ async def ledger_verifies(site: Site) -> tuple[bool, str]:
     return process.returncode == 0, (output[-1] if output else "")
 
 
-async def on_final_board(client: httpx.AsyncClient, viewers: list[Viewer], since: float) -> tuple[int, float | None]:
-    """How many viewers show the final board, and how long after `since` the last of them did."""
-    final = await _board_version(client)
-    deadline = time.time() + FINAL_BOARD_SECONDS
-    while time.time() < deadline:
-        if all(viewer.versions and viewer.versions[-1] >= final for viewer in viewers):
-            return len(viewers), time.time() - since
-        await asyncio.sleep(0.2)
-    return sum(1 for viewer in viewers if viewer.versions and viewer.versions[-1] >= final), None
+@dataclass
+class BoardClock:
+    """When the viewers showed which board: the oldest version any of them shows, sampled every fifth of a second."""
+
+    viewers: list[Viewer]
+    seen: list[tuple[float, int]] = field(default_factory=list)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            self.seen.append((time.time(), min((v.versions[-1] if v.versions else -1) for v in self.viewers)))
+            await asyncio.sleep(0.2)
+
+    async def all_on(self, client: httpx.AsyncClient, since: float) -> tuple[int, float | None]:
+        """How many viewers end on the final board, and how long after `since` the last of them got it."""
+        final = await _board_version(client)
+        deadline = time.time() + FINAL_BOARD_SECONDS
+        while time.time() < deadline and not (self.seen and self.seen[-1][1] >= final):
+            await asyncio.sleep(0.2)
+        on_final = sum(1 for viewer in self.viewers if viewer.versions and viewer.versions[-1] >= final)
+        reached = next((at for at, oldest in self.seen if at >= since and oldest >= final), None)
+        return on_final, (reached - since if reached is not None and on_final == len(self.viewers) else None)
 
 
 def balancer_verdict(partition: Partition, watch: BalancerWatch, cut_at: float, healed_at: float,
@@ -111,13 +136,14 @@ def balancer_verdict(partition: Partition, watch: BalancerWatch, cut_at: float, 
             partition.taken_out is not False and back is not None)
 
 
-async def one_partition(site: Site, partition: Partition, client: httpx.AsyncClient, viewers: list[Viewer],
+async def one_partition(site: Site, partition: Partition, client: httpx.AsyncClient, clock: BoardClock,
                         placed: list[str]) -> dict[str, str]:
     stack, network = site.stack, site.network
     watch, stop = BalancerWatch(site.balancer_stats), asyncio.Event()
     watching = asyncio.create_task(watch.run(stop))
     kept = await callbacks_so_far(stack.database_url)
-    burst = asyncio.create_task(place_votes(stack, VOTES, first=1000 * ord(partition.key) + 1))
+    mended = asyncio.Event()
+    burst = asyncio.create_task(votes_until(stack, mended, first=1000 * ord(partition.key) + 1))
     await callbacks_kept(stack, at_least=kept + CALLBACKS_BEFORE_KILL, timeout=90)
     pairs = partition.pairs(network.table)
     await asyncio.to_thread(network.links, cut=pairs)
@@ -128,8 +154,9 @@ async def one_partition(site: Site, partition: Partition, client: httpx.AsyncCli
     during_burst = not burst.done()
     await asyncio.to_thread(network.links, heal=True)
     healed_at = time.time()
+    mended.set()
     print(f"  ({partition.key}) mended after {healed_at - cut_at:.0f} s", flush=True)
-    ids = await burst
+    ids, offered = await burst
     placed += ids
     checked = await check(stack, len(placed), healed_at)
     checked["every order decided"] = checked["every order decided"].replace("after the kill", "after the mend")
@@ -137,17 +164,19 @@ async def one_partition(site: Site, partition: Partition, client: httpx.AsyncCli
     late = await callbacks_between(stack.database_url, healed_at, healed_at + 10)
     during = await callbacks_between(stack.database_url, cut_at, healed_at)
     verified, ledger_says = await ledger_verifies(site)
-    on_final, final_in = await on_final_board(client, viewers, healed_at)
+    on_final, final_in = await clock.all_on(client, healed_at)
+    viewers = clock.viewers
     stop.set()
     await watching
     balancer, balancer_ok = balancer_verdict(partition, watch, cut_at, healed_at)
     cut, back_in = back_on_a_live_stream(viewers, cut_at)
     ok = (checked.pop("verdict") == "PASS" and verified and on_final == len(viewers) and balancer_ok and during_burst
-          and len(ids) >= VOTES * 0.95 and (cut == 0 or back_in is not None))
+          and len(ids) >= offered * 0.95 and (cut == 0 or back_in is not None))
     return {
         "cut": f"{partition.host} from {', '.join(partition.others or ('every other host',))} ({len(pairs)} links), "
                f"{healed_at - cut_at:.0f} s, during the burst: {'yes' if during_burst else 'NO'}",
-        "votes of this burst": f"{len(ids)} of {VOTES} placed",
+        "votes of this burst": f"{len(ids)} of {offered} placed, in waves of {WAVE} from before the cut to after "
+                               "the mend",
         "balancer": balancer,
         "callbacks kept": f"{during} during the cut, {late} in the 10 s after the mend",
         **checked,
@@ -173,13 +202,15 @@ async def network_scenario(site: Site, partitions: list[Partition]) -> dict[str,
     placed: list[str] = []
     async with httpx.AsyncClient(base_url=stack.base_url, limits=limits,
                                  timeout=httpx.Timeout(None, connect=5)) as client:
+        clock = BoardClock(viewers)
         watching = [asyncio.create_task(viewer.watch(client, stop)) for viewer in viewers]
+        watching.append(asyncio.create_task(clock.run(stop)))
         await asyncio.sleep(5)
         figures["viewers through the balancer"] = (f"{sum(1 for v in viewers if v.live_at)} of {VIEWERS} live "
                                                    f"before the first partition ({STREAM})")
         verdicts = []
         for partition in partitions:
-            found = await one_partition(site, partition, client, viewers, placed)
+            found = await one_partition(site, partition, client, clock, placed)
             verdicts.append(found["verdict"])
             figures.update({f"({partition.key}) {partition.title}: {key}": value for key, value in found.items()})
         stop.set()
