@@ -22,6 +22,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench.faults.network.emulator import send
 from bench.faults.network.links import LinkTable, address, router_address
@@ -67,12 +68,13 @@ class Network:
     def start(self, host: str, command: list[str], log: Path, env: dict[str, str] | None = None,
               cwd: Path = ROOT) -> subprocess.Popen[bytes]:
         """A process in the host's namespace, in a session of its own (so its whole group can be stopped)."""
-        process = subprocess.Popen(["ip", "netns", "exec", self.namespace(host), *command], cwd=cwd, env=env,
-                                   stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True)
+        with log.open("ab") as output:  # the child has its own copy
+            process = subprocess.Popen(["ip", "netns", "exec", self.namespace(host), *command], cwd=cwd, env=env,
+                                       stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
         self.processes.append(process)
         return process
 
-    def links(self, **order: object) -> dict[str, object]:
+    def links(self, **order: object) -> dict[str, Any]:
         """A command to the link emulator (see its docstring): cut, heal, shaping, table."""
         return send(self.control, order)
 
@@ -104,11 +106,11 @@ def build(network: Network) -> None:
 def start_emulator(network: Network) -> None:
     table = network.folder / "links.json"
     table.write_text(json.dumps(network.table.as_json()))
-    process = subprocess.Popen(
-        ["ip", "netns", "exec", network.router, sys.executable, "-m", "bench.faults.network.emulator",
-         "--tun", TUN, "--control", str(network.control), "--table", str(table)],
-        cwd=ROOT, stdout=(network.folder / "emulator.log").open("ab"), stderr=subprocess.STDOUT,
-        start_new_session=True)
+    with (network.folder / "emulator.log").open("ab") as output:
+        process = subprocess.Popen(
+            ["ip", "netns", "exec", network.router, sys.executable, "-m", "bench.faults.network.emulator",
+             "--tun", TUN, "--control", str(network.control), "--table", str(table)],
+            cwd=ROOT, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
     network.processes.append(process)
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline:
