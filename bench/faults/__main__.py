@@ -3,6 +3,7 @@
     python -m bench.faults [web|worker|verify|all]
     python -m bench.faults hosts     # two hosts behind HAProxy, one killed whole (bench/faults/hosts.py)
     python -m bench.faults alerts    # each fault fires its alert in time (bench/faults/alerting.py; `make ops`)
+    python -m bench.faults network [--only a,b,c,d]  # hosts with their own network, partitioned (as root)
 
 Each scenario starts the whole stack (`gateway run`) and places votes through the JSON API while
 the MTN sandbox approves them, then kills a process with SIGKILL at the worst moment:
@@ -23,6 +24,17 @@ while votes trickle in, and injects one fault at a time: MTN's callbacks lost, R
 worker SIGKILLed (no page is right) and then hung, MTN answering 429 to half of our requests. Each must fire its
 alert within the time the rule itself promises, page nobody about anything else, and resolve once removed; then
 the same checks on the votes placed meanwhile.
+
+`network` (bench/faults/network/) gives each host a Linux network namespace of its own: two web/worker hosts
+(`gateway run`, one web process and one worker each), PostgreSQL, Redis, HAProxy, the providers' sandbox
+(`gateway stand-ins`) and the clients (voters, viewers, the checks), joined through a router namespace whose
+forwarded packets pass a user-space link emulator (this kernel has no netem): 50 ms each way between hosts, 300 ms
+and 1% loss each way to and from the providers. Then, one at a time, in a burst of votes with 100 viewers on the
+board's stream through the balancer: (a) a web host cut from Redis, (b) a worker's host cut from PostgreSQL,
+(c) a web host cut from everything (the balancer must take it out by /readyz), (d) the providers unreachable for
+60 s (their callbacks arrive late, in a burst). After each mend: the checks above, `gateway ledger verify`, every
+viewer on the final board, none saw it go back, and the times to recover. The namespaces are deleted at the end,
+even after a failure or Ctrl-C; nothing of the machine's own network is touched.
 """
 
 from __future__ import annotations

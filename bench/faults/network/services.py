@@ -121,7 +121,7 @@ backend hosts
 """
 
 
-def host_environment(network: Network, database_url: str, redis_url: str) -> dict[str, str]:
+def base_environment(network: Network, database_url: str, redis_url: str) -> dict[str, str]:
     providers, balancer = network.address("providers"), network.address("balancer")
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
     env.update(DATABASE_URL=database_url, REDIS_URL=redis_url, PUBLIC_BASE_URL=f"http://{balancer}:{BALANCER_PORT}",
@@ -131,6 +131,20 @@ def host_environment(network: Network, database_url: str, redis_url: str) -> dic
                GATEWAY_WEB_PROCESSES="1", GATEWAY_WORKER_PROCESSES="1", MEDIA_WORKERS="0",
                # the balancer, and the voters' own proxy (the clients' host, which says whose vote it carries)
                TRUSTED_PROXIES="10.77.0.0/16")
+    return env
+
+
+def host_environment(network: Network, database_url: str, redis_url: str) -> dict[str, str]:
+    """A web/worker host reaches the providers as a deployment reaches real ones: by their addresses and
+    credentials (the sandbox's), not as local stand-ins it would start itself when they stop answering (a
+    development host does, and, unable to bind another host's address, stops everything)."""
+    providers = network.address("providers")
+    env = base_environment(network, database_url, redis_url)
+    env.update(SANDBOX_ENABLED="false", MTN_MOMO_BASE_URL=f"http://{providers}:{SANDBOX_PORT}/mtn",
+               MTN_MOMO_SUBSCRIPTION_KEY="sandbox-subscription-key", MTN_MOMO_API_USER="sandbox-api-user",
+               MTN_MOMO_API_KEY="sandbox-api-key", MTN_MOMO_TARGET_ENVIRONMENT="sandbox",
+               TELEGRAM_API_BASE=f"http://{providers}:{TELEGRAM_PORT}",
+               TELEGRAM_FAKE_API_URL=f"http://{providers}:{TELEGRAM_PORT + 100}")  # not this host's to start
     return env
 
 
@@ -155,9 +169,9 @@ def start_site(network: Network) -> Site:
         folder = network.folder / host
         folder.mkdir()
         return network.start(host, [sys.executable, "-m", "assembly.cli", *command],
-                             folder / "process.log", env={**env, "GATEWAY_DATA_DIR": str(folder), **extra})
+                             folder / "process.log", env={"GATEWAY_DATA_DIR": str(folder), **extra})
 
-    outside = gateway("providers", "stand-ins")
+    outside = gateway("providers", "stand-ins", **base_environment(network, database_url, redis_url))
     wait_listening(network.address("providers"), SANDBOX_PORT, "the sandbox", outside)
     stats = network.folder / "haproxy.sock"
     (network.folder / "haproxy.cfg").write_text(balancer_config(network, stats))
@@ -165,7 +179,7 @@ def start_site(network: Network) -> Site:
                   network.folder / "haproxy.log")
     hosts = {}
     for host in WEB_HOSTS:  # one after the other: the first migrates and seeds the demo
-        hosts[host] = gateway(host, "run", GATEWAY_HOST=network.address(host), GATEWAY_PORT=str(WEB_PORT))
+        hosts[host] = gateway(host, "run", **env, GATEWAY_HOST=network.address(host), GATEWAY_PORT=str(WEB_PORT))
         wait_ready(f"http://{network.address(host)}:{WEB_PORT}", hosts[host])
     stack = Stack(f"http://{network.address('balancer')}:{BALANCER_PORT}",
                   f"http://{network.address('providers')}:{SANDBOX_PORT}", database_url, redis_url,
