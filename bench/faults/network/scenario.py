@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,7 +29,7 @@ import httpx
 from bench.faults.burst import CALLBACKS_BEFORE_KILL, callbacks_kept, check, place_votes, sandbox, voters
 from bench.faults.hosts import STREAM, Viewer, _board_version, back_on_a_live_stream
 from bench.faults.network.partitions import PARTITIONS, Partition, deployment
-from bench.faults.network.services import WEB_HOSTS, Site, server_states, start_site
+from bench.faults.network.services import WEB_HOSTS, WEB_PORT, Site, server_states, start_site
 from bench.faults.network.topology import inside, network_of
 from bench.harness import ROOT, Stack
 
@@ -59,14 +60,15 @@ class BalancerWatch:
         return any(start <= at <= end and states.get(host) == state for at, states in self.seen)
 
 
-async def votes_until(stack: Stack, mended: asyncio.Event, first: int) -> tuple[list[str], int]:
+async def votes_until(stack: Stack, mended: asyncio.Event, first: int,
+                      answered: list[tuple[float, float]]) -> tuple[list[str], int]:
     """Waves of votes, one after the other, until a wave placed after the mend: the partition falls in the middle
     of a burst however long it lasts. The orders placed, and how many votes were offered."""
     ids: list[str] = []
     offered = 0
     while True:
         after_mend = mended.is_set()
-        ids += await place_votes(stack, WAVE, first=first + offered)
+        ids += await place_votes(stack, WAVE, first=first + offered, answered=answered)
         offered += len(voters(first + offered, WAVE))
         if after_mend:
             return ids, offered
@@ -120,6 +122,16 @@ class BoardClock:
         return on_final, (reached - since if reached is not None and on_final == len(self.viewers) else None)
 
 
+def voters_waited(answered: list[tuple[float, float]], cut_at: float, healed_at: float) -> str:
+    """The median and the longest wait of the votes first tried before the cut, and of those tried during it."""
+    def told(waits: list[float]) -> str:
+        return f"median {statistics.median(waits):.1f} s, longest {max(waits):.1f} s" if waits else "none"
+
+    before = [wait for started, wait in answered if started < cut_at]
+    during = [wait for started, wait in answered if cut_at <= started < healed_at]
+    return f"before the cut {told(before)}; during it {told(during)}"
+
+
 def balancer_verdict(partition: Partition, watch: BalancerWatch, cut_at: float, healed_at: float,
                      ) -> tuple[str, bool]:
     host = partition.host
@@ -129,11 +141,35 @@ def balancer_verdict(partition: Partition, watch: BalancerWatch, cut_at: float, 
     out = watch.first(host, "DOWN", cut_at)
     out = out if out is not None and out <= healed_at + 1 else None
     if out is None:
-        return f"kept {host} in throughout", partition.taken_out is not True
+        return ("NO: " if partition.taken_out else "") + f"kept {host} in throughout", partition.taken_out is not True
     back = watch.first(host, "UP", healed_at)
     back_text = f"back {back - healed_at:.1f} s after the mend" if back else "NOT back in"
-    return (f"took {host} out {out - cut_at:.1f} s after the cut, {back_text}",
+    wrong = "NO (it must stay in): " if partition.taken_out is False else ""
+    return (f"{wrong}took {host} out {out - cut_at:.1f} s after the cut, {back_text}",
             partition.taken_out is not False and back is not None)
+
+
+async def readiness(url: str, stop: asyncio.Event) -> list[tuple[int, float]]:
+    """The host's /readyz asked directly (not through the balancer) every second: its status and answer time."""
+    seen: list[tuple[int, float]] = []
+    async with httpx.AsyncClient(timeout=5) as client:
+        while not stop.is_set():
+            started = time.monotonic()
+            try:
+                status = (await client.get(f"{url}/readyz")).status_code
+            except httpx.HTTPError:
+                status = 0
+            seen.append((status, time.monotonic() - started))
+            await asyncio.sleep(1)
+    return seen
+
+
+def readiness_told(seen: list[tuple[int, float]]) -> str:
+    if not seen:
+        return "not asked"
+    statuses = ", ".join(f"{'no answer' if status == 0 else status} x{count}" for status, count in
+                         sorted({status: sum(1 for s, _ in seen if s == status) for status, _ in seen}.items()))
+    return f"{statuses}; answered in {min(w for _, w in seen):.1f}-{max(w for _, w in seen):.1f} s"
 
 
 async def one_partition(site: Site, partition: Partition, client: httpx.AsyncClient, clock: BoardClock,
@@ -143,11 +179,15 @@ async def one_partition(site: Site, partition: Partition, client: httpx.AsyncCli
     watching = asyncio.create_task(watch.run(stop))
     kept = await callbacks_so_far(stack.database_url)
     mended = asyncio.Event()
-    burst = asyncio.create_task(votes_until(stack, mended, first=1000 * ord(partition.key) + 1))
+    answered: list[tuple[float, float]] = []
+    burst = asyncio.create_task(votes_until(stack, mended, 1000 * ord(partition.key) + 1, answered))
     await callbacks_kept(stack, at_least=kept + CALLBACKS_BEFORE_KILL, timeout=90)
     pairs = partition.pairs(network.table)
     await asyncio.to_thread(network.links, cut=pairs)
     cut_at = time.time()
+    cut_over = asyncio.Event()
+    asked = asyncio.create_task(readiness(f"http://{network.address(partition.host)}:{WEB_PORT}", cut_over)) \
+        if partition.host in WEB_HOSTS else None
     print(f"  ({partition.key}) cut {partition.host} from {', '.join(partition.others or ('everything',))}",
           flush=True)
     await asyncio.sleep(partition.hold)
@@ -155,6 +195,8 @@ async def one_partition(site: Site, partition: Partition, client: httpx.AsyncCli
     await asyncio.to_thread(network.links, heal=True)
     healed_at = time.time()
     mended.set()
+    cut_over.set()
+    ready_seen = await asked if asked is not None else []
     print(f"  ({partition.key}) mended after {healed_at - cut_at:.0f} s", flush=True)
     ids, offered = await burst
     placed += ids
@@ -177,7 +219,10 @@ async def one_partition(site: Site, partition: Partition, client: httpx.AsyncCli
                f"{healed_at - cut_at:.0f} s, during the burst: {'yes' if during_burst else 'NO'}",
         "votes of this burst": f"{len(ids)} of {offered} placed, in waves of {WAVE} from before the cut to after "
                                "the mend",
+        "what voters waited for their 201 (first try -> answer, retries included)": voters_waited(answered, cut_at,
+                                                                                                 healed_at),
         "balancer": balancer,
+        **({f"{partition.host}'s /readyz during the cut": readiness_told(ready_seen)} if asked else {}),
         "callbacks kept": f"{during} during the cut, {late} in the 10 s after the mend",
         **checked,
         "ledger verifies": "yes" if verified else f"NO: {ledger_says}",
