@@ -33,7 +33,7 @@ from bench.faults.network.services import WEB_HOSTS, WEB_PORT, Site, server_stat
 from bench.faults.network.topology import inside, network_of
 from bench.harness import ROOT, Stack
 
-WAVE = 40  # votes placed together; waves follow each other from before the cut until after the mend
+WAVE, WAVE_EVERY = 20, 2.0  # 10 votes a second offered, from before the cut until after the mend
 VIEWERS = 100
 FINAL_BOARD_SECONDS = 60
 
@@ -62,16 +62,18 @@ class BalancerWatch:
 
 async def votes_until(stack: Stack, mended: asyncio.Event, first: int,
                       answered: list[tuple[float, float]]) -> tuple[list[str], int]:
-    """Waves of votes, one after the other, until a wave placed after the mend: the partition falls in the middle
-    of a burst however long it lasts. The orders placed, and how many votes were offered."""
-    ids: list[str] = []
-    offered = 0
+    """A wave of votes every WAVE_EVERY seconds, each wave on its own (a vote held by the cut holds no later one),
+    until a wave placed after the mend: the partition falls in the middle of a steady burst however long it lasts.
+    The orders placed, and how many votes were offered."""
+    waves, offered, offset = [], 0, 0
     while True:
         after_mend = mended.is_set()
-        ids += await place_votes(stack, WAVE, first=first + offered, answered=answered)
-        offered += len(voters(first + offered, WAVE))
+        waves.append(asyncio.create_task(place_votes(stack, WAVE, first=first + offset, answered=answered)))
+        offered += len(voters(first + offset, WAVE))
+        offset += WAVE
         if after_mend:
-            return ids, offered
+            return [order for wave in await asyncio.gather(*waves) for order in wave], offered
+        await asyncio.sleep(WAVE_EVERY)
 
 
 async def callbacks_between(database_url: str, start: float, end: float) -> int:
@@ -217,8 +219,8 @@ async def one_partition(site: Site, partition: Partition, client: httpx.AsyncCli
     return {
         "cut": f"{partition.host} from {', '.join(partition.others or ('every other host',))} ({len(pairs)} links), "
                f"{healed_at - cut_at:.0f} s, during the burst: {'yes' if during_burst else 'NO'}",
-        "votes of this burst": f"{len(ids)} of {offered} placed, in waves of {WAVE} from before the cut to after "
-                               "the mend",
+        "votes of this burst": f"{len(ids)} of {offered} placed, {WAVE} every {WAVE_EVERY:.0f} s from before the "
+                               "cut to after the mend",
         "what voters waited for their 201 (first try -> answer, retries included)": voters_waited(answered, cut_at,
                                                                                                  healed_at),
         "balancer": balancer,
