@@ -27,7 +27,7 @@ import asyncpg
 import httpx
 
 from bench.faults.burst import CALLBACKS_BEFORE_KILL, callbacks_kept, check, place_votes, sandbox, voters
-from bench.faults.hosts import STREAM, Viewer, _board_version, back_on_a_live_stream
+from bench.faults.hosts import STREAM, Viewer, back_on_a_live_stream, board_version
 from bench.faults.network.partitions import PARTITIONS, Partition, deployment
 from bench.faults.network.services import WEB_HOSTS, WEB_PORT, Site, server_states, start_site
 from bench.faults.network.topology import inside, network_of
@@ -55,9 +55,6 @@ class BalancerWatch:
 
     def first(self, host: str, state: str, after: float) -> float | None:
         return next((at for at, states in self.seen if at >= after and states.get(host) == state), None)
-
-    def ever(self, host: str, state: str, start: float, end: float) -> bool:
-        return any(start <= at <= end and states.get(host) == state for at, states in self.seen)
 
 
 async def votes_until(stack: Stack, mended: asyncio.Event, first: int,
@@ -115,7 +112,7 @@ class BoardClock:
 
     async def all_on(self, client: httpx.AsyncClient, since: float) -> tuple[int, float | None]:
         """How many viewers end on the final board, and how long after `since` the last of them got it."""
-        final = await _board_version(client)
+        final = await board_version(client)
         deadline = time.time() + FINAL_BOARD_SECONDS
         while time.time() < deadline and not (self.seen and self.seen[-1][1] >= final):
             await asyncio.sleep(0.2)
@@ -136,10 +133,13 @@ def voters_waited(answered: list[tuple[float, float]], cut_at: float, healed_at:
 
 def balancer_verdict(partition: Partition, watch: BalancerWatch, cut_at: float, healed_at: float,
                      ) -> tuple[str, bool]:
+    """What the balancer did with the hosts during the cut, and whether the partition allows it."""
     host = partition.host
     if host not in WEB_HOSTS:
-        return "both web hosts: " + ", ".join(f"{name} {states}" for name, states in watch.seen[-1][1].items()) \
-            if watch.seen else "unknown", True
+        went = [name for name in WEB_HOSTS if (at := watch.first(name, "DOWN", cut_at)) is not None
+                and at <= healed_at + 1]
+        return ("kept both web hosts in throughout" if not went else f"took {', '.join(went)} out during the cut",
+                partition.taken_out is not False or not went)
     out = watch.first(host, "DOWN", cut_at)
     out = out if out is not None and out <= healed_at + 1 else None
     if out is None:
