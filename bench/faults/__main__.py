@@ -3,6 +3,7 @@
     python -m bench.faults [web|worker|verify|all]
     python -m bench.faults hosts     # two hosts behind HAProxy, one killed whole (bench/faults/hosts.py)
     python -m bench.faults alerts    # each fault fires its alert in time (bench/faults/alerting.py; `make ops`)
+    python -m bench.faults network [--only a,b,c,d]  # hosts with their own network, partitioned (as root)
 
 Each scenario starts the whole stack (`gateway run`) and places votes through the JSON API while
 the MTN sandbox approves them, then kills a process with SIGKILL at the worst moment:
@@ -23,6 +24,17 @@ while votes trickle in, and injects one fault at a time: MTN's callbacks lost, R
 worker SIGKILLed (no page is right) and then hung, MTN answering 429 to half of our requests. Each must fire its
 alert within the time the rule itself promises, page nobody about anything else, and resolve once removed; then
 the same checks on the votes placed meanwhile.
+
+`network` (bench/faults/network/) gives each host a Linux network namespace of its own: two web/worker hosts
+(`gateway run`, one web process and one worker each), PostgreSQL, Redis, HAProxy, the providers' sandbox
+(`gateway stand-ins`) and the clients (voters, viewers, the checks), joined through a router namespace whose
+forwarded packets pass a user-space link emulator (this kernel has no netem): 50 ms each way between hosts, 300 ms
+and 1% loss each way to and from the providers. Then, one at a time, in a burst of votes with 100 viewers on the
+board's stream through the balancer: (a) a web host cut from Redis, (b) a worker's host cut from PostgreSQL,
+(c) a web host cut from everything (the balancer must take it out by /readyz), (d) the providers unreachable for
+60 s (their callbacks arrive late, in a burst). After each mend: the checks above, `gateway ledger verify`, every
+viewer on the final board, none saw it go back, and the times to recover. The namespaces are deleted at the end,
+even after a failure or Ctrl-C; nothing of the machine's own network is touched.
 """
 
 from __future__ import annotations
@@ -251,12 +263,27 @@ TITLES = {"web": "fault: kill -9 of a web process during a burst of votes",
           "verify": "fault: kill -9 of a web process while callback-counted votes await verification"}
 
 
+def network(only: list[str] | None) -> int:
+    from bench.faults.network.scenario import run_network
+
+    if os.geteuid() != 0:
+        raise SystemExit("bench.faults network makes network namespaces: run it as root")
+    figures = run_network(only)
+    report = print_report("fault: partitions between hosts with their own network, in a burst", figures)
+    if not only:
+        record("fault-network", report)
+    return 0 if figures["verdict"] == "PASS" else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("which", nargs="?", default="all", choices=[*SCENARIOS, "hosts", "alerts", "all"])
-    parser.add_argument("--only", help="alerts: only the faults whose name holds one of these comma-separated words "
-                        "(not recorded)")
+    parser.add_argument("which", nargs="?", default="all",
+                        choices=[*SCENARIOS, "hosts", "alerts", "network", "all"])
+    parser.add_argument("--only", help="alerts: only the faults whose name holds one of these comma-separated words; "
+                        "network: only these partitions, e.g. a,c (not recorded)")
     args = parser.parse_args()
+    if args.which == "network":  # not in "all": it needs root (namespaces) and Debian's HAProxy
+        return network(args.only.lower().split(",") if args.only else None)
     if args.which == "alerts":  # not in "all": it needs Debian's Prometheus (`make ops`)
         only = args.only.lower().split(",") if args.only else None
         with running_stack(web_processes=2, worker_processes=2) as stack:

@@ -18,10 +18,14 @@ VOTES = 300
 SETTLE_SECONDS = 300  # 184 s seen at 688c2ad: the lease, then the reconciler's back-off
 
 
-async def place_votes(stack: Stack, count: int) -> list[str]:
+async def place_votes(stack: Stack, count: int, first: int = 1,
+                      answered: list[tuple[float, float]] | None = None) -> list[str]:
+    """`count` votes, voters `first` onwards (a later burst on the same stack takes voters of its own); `answered`
+    gets each placed vote's first try (epoch seconds) and the seconds until its 201, retries included."""
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30,
                                  limits=httpx.Limits(max_connections=32)) as client:
         async def one(i: int) -> str | None:
+            started = time.time()
             for _ in range(20):  # a killed web process drops some requests: a voter tries again
                 try:
                     response = await client.post("/api/v1/contests/demo/votes", json={
@@ -32,14 +36,21 @@ async def place_votes(stack: Stack, count: int) -> list[str]:
                             # per-address vote limit refuses all but the first 30)
                             "X-Forwarded-For": f"41.202.{i // 250 % 250}.{i % 250 + 1}"})
                     if response.status_code == 201:
+                        if answered is not None:
+                            answered.append((started, time.time() - started))
                         return str(response.json()["order"]["id"])
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
             return None
 
-        ids = await asyncio.gather(*(one(i) for i in range(1, count + 1) if not 450 <= i % 1000 <= 455))
+        ids = await asyncio.gather(*(one(i) for i in voters(first, count)))
     return [i for i in ids if i]
+
+
+def voters(first: int, count: int) -> list[int]:
+    """The voters of a burst: numbers 450 to 455 of each thousand are left out."""
+    return [i for i in range(first, first + count) if not 450 <= i % 1000 <= 455]
 
 
 async def check(stack: Stack, expected: int, killed_at: float) -> dict[str, str]:

@@ -264,7 +264,7 @@ async def hosts_scenario(site: Site) -> dict[str, str]:
             stop.set()
             return {"orders placed": f"{len(ids)} of {VOTES}", "verdict": "FAIL"}
         checked = await check(stack, len(ids), killed_at)
-        final = await _board_version(client)
+        final = await board_version(client)
         await _until(lambda: all(viewer.versions and viewer.versions[-1] >= final for viewer in viewers), 15)
         stop.set()
         for task in watching:
@@ -312,7 +312,7 @@ def _alive(pid: int) -> bool:
     return state != "Z"
 
 
-async def _board_version(client: httpx.AsyncClient) -> int:
+async def board_version(client: httpx.AsyncClient) -> int:
     """The board's version now: the id its stream gives the final frame."""
     async with client.stream("GET", STREAM, headers={"X-Forwarded-For": "102.244.99.1"}) as response:
         async for line in response.aiter_lines():
