@@ -25,6 +25,7 @@ from gateway.kit.keys import CHECKS, REDIS, SESSIONS, STARTED_AT, STARTS, settin
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 PROBE_SECONDS = 2.0
+REDIS_PROBE_SECONDS = 0.5  # Redis answers a PING in well under a millisecond where it can be reached at all
 # Database probes still running after their answer was given (see `readyz`); kept so they finish.
 PROBES_UNDER_WAY = web.AppKey("probes_under_way", set[asyncio.Task[None]])
 
@@ -50,13 +51,17 @@ async def readyz(request: web.Request) -> web.Response:
     async def redis() -> None:
         ages.update(await pass_ages(request.app[REDIS]))  # answers as a PING would
 
-    for name, probe in (("postgres", database), ("redis", redis)):
-        try:
-            await answered_within(request.app, probe(), shield=name == "postgres")
-            checks[name] = "ok"
-        except Exception as exc:  # any failure means not ready; say which
-            log.warning("readiness: %s unavailable: %s", name, exc)
+    # Both at once, Redis's under a short limit of its own: a Redis that is unreachable (packets dropped, not
+    # refused) or hung would otherwise hold the answer past a balancer's check time, which then takes out a host
+    # that is ready, and every host at once when Redis is away from all of them.
+    probes = {"postgres": answered_within(request.app, database(), PROBE_SECONDS, shield=True),
+              "redis": answered_within(request.app, redis(), REDIS_PROBE_SECONDS, shield=False)}
+    for name, outcome in zip(probes, await asyncio.gather(*probes.values(), return_exceptions=True), strict=True):
+        if isinstance(outcome, BaseException):  # any failure means not ready; say which
+            log.warning("readiness: %s unavailable: %r", name, outcome)
             checks[name] = "unavailable"
+        else:
+            checks[name] = "ok"
     reasons = [f"{name} is unavailable" for name, check in checks.items() if check != "ok"]
     checks["reconciler"] = reconciler_check(request.app, ages, reasons) if checks["redis"] == "ok" else "unknown"
     ready = checks["postgres"] == "ok"
@@ -67,18 +72,19 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ready else 503)
 
 
-async def answered_within(app: web.Application, probe: Coroutine[None, None, None], *, shield: bool) -> None:
-    """The probe's answer within PROBE_SECONDS, or TimeoutError. A shielded probe is not cancelled at the time
+async def answered_within(app: web.Application, probe: Coroutine[None, None, None], seconds: float, *,
+                          shield: bool) -> None:
+    """The probe's answer within `seconds`, or TimeoutError. A shielded probe is not cancelled at the time
     limit but left to finish: a PostgreSQL connection cancelled while it is being opened or used can be left
     neither closed nor back in the pool (asyncpg#1156), one leaked socket per slow probe while the database is
     slow, which is exactly when a load balancer probes most."""
     if not shield:
-        await asyncio.wait_for(probe, PROBE_SECONDS)
+        await asyncio.wait_for(probe, seconds)
         return
     task = asyncio.create_task(probe)
     app[PROBES_UNDER_WAY].add(task)
     task.add_done_callback(app[PROBES_UNDER_WAY].discard)
-    await asyncio.wait_for(asyncio.shield(task), PROBE_SECONDS)
+    await asyncio.wait_for(asyncio.shield(task), seconds)
 
 
 def reconciler_check(app: web.Application, ages: dict[str, float | None], reasons: list[str]) -> str:

@@ -13,6 +13,7 @@ from redis.asyncio import Redis
 from sqlalchemy import event
 
 from assembly.app import create_app
+from assembly.health import PROBE_SECONDS
 from assembly.job_runtime import JobContext
 from assembly.settings import ConfigError, Environment, Settings
 from assembly.worker_jobs import RECONCILE_LEASE, reconcile_pass, relay_pass
@@ -47,6 +48,30 @@ async def test_with_redis_down_readyz_stays_ready_but_says_degraded(settings: Se
             "status": "degraded", "checks": {"postgres": "ok", "redis": "unavailable", "reconciler": "unknown"},
             "reason": "redis is unavailable"}
         assert (await client.get("/metrics")).status == 200
+
+
+async def test_a_hung_redis_keeps_readyz_ready_and_quick(settings: Settings) -> None:
+    """A Redis that takes connections and never answers (hung, or its replies lost on the way): /readyz still
+    says ready, degraded, and says it before the PostgreSQL probe's own limit, well inside a balancer's check
+    time; a slow answer would read as "down" and take a ready host, or every host, out of the rotation."""
+    async def never_answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # holds the connection until the client gives up
+        writer.close()
+
+    silent = await asyncio.start_server(never_answer, "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    hung = settings.model_copy(update={"redis_url": f"redis://127.0.0.1:{port}/0"})
+    try:
+        async with TestClient(TestServer(create_app(hung))) as client:
+            started = time.monotonic()
+            response = await client.get("/readyz")
+            answered_in = time.monotonic() - started
+            assert response.status == 200
+            assert (await response.json())["checks"] == {"postgres": "ok", "redis": "unavailable",
+                                                         "reconciler": "unknown"}
+            assert answered_in < PROBE_SECONDS
+    finally:
+        silent.close()
 
 
 async def test_readyz_is_503_when_postgres_is_down(settings: Settings, redis: object) -> None:

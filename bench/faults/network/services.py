@@ -105,7 +105,7 @@ defaults
     timeout client 1h
     timeout server 1h
     timeout tunnel 1h
-    timeout check 2s
+    timeout check 3s  # as deploy/haproxy.cfg: above /readyz's longest answer, its PostgreSQL probe's 2 s
     option redispatch
     retries 3
     option forwardfor
