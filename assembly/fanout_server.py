@@ -100,6 +100,8 @@ def shard_channels(shards: int) -> str:
 def store(server: FanoutServer) -> str:
     if not server.store_url:
         return ""
+    # nchan_redis_pass, which Nchan's start-up warning prefers, is not inherited from here by the locations (1.3.6
+    # kept the channels in memory): the older pair is.
     return (f"nchan_redis_url {server.store_url}; nchan_use_redis on; "
             f"nchan_redis_namespace {server.redis_namespace};")
 
