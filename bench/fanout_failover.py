@@ -63,6 +63,7 @@ class Crowd:
     connected: int = 0
     armed: bool = False
     viewers: list[Counts] = field(default_factory=list)
+    refusals: dict[str, int] = field(default_factory=dict)  # status line (or connect error) -> how many, since "arm"
 
 
 class Resuming(stream_load.ViewerProtocol):
@@ -82,6 +83,8 @@ class Resuming(stream_load.ViewerProtocol):
         if not self.answered.done():
             self.answered.set_result(True)
             if not data.startswith(b"HTTP/1.1 200 "):
+                status = data.split(b"\r\n", 1)[0].decode(errors="replace")
+                self.crowd.refusals[status] = self.crowd.refusals.get(status, 0) + 1
                 return
         end = buffer.rfind(b"\n") + 1
         self.pending = buffer[max(end - 1, 0):]
@@ -119,7 +122,8 @@ async def dial(target: tuple[str, int, bytes, str], crowd: Crowd, counts: Counts
             lambda: Resuming(target, crowd, counts, last_id), host, port, local_addr=(source, 0)), 30)
         protocol.newest = newest
         return True
-    except (OSError, TimeoutError):
+    except (OSError, TimeoutError) as exc:
+        crowd.refusals[type(exc).__name__] = crowd.refusals.get(type(exc).__name__, 0) + 1
         loop.call_later(crowd.retry, lambda: asyncio.ensure_future(dial(target, crowd, counts, last_id, newest)))
         return False
 
@@ -146,13 +150,13 @@ async def child(args: argparse.Namespace) -> None:
     await asyncio.get_running_loop().connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
     while line := (await reader.readline()).decode().strip():
         if line == "arm":
-            crowd.armed = True
+            crowd.armed, crowd.refusals = True, {}
             for counts in crowd.viewers:
                 counts.received, counts.dropped_at, counts.retried_at, counts.back_at = 0, None, None, None
             print(json.dumps({"armed": True}), flush=True)
         elif line == "report":
             print(json.dumps({"viewers": [[c.received, c.dropped_at, c.retried_at, c.back_at]
-                                          for c in crowd.viewers]}), flush=True)
+                                          for c in crowd.viewers], "refusals": crowd.refusals}), flush=True)
 
 
 # ---- the parent ----
@@ -282,8 +286,7 @@ async def failover(clients: int, processes: int, workers: int, retry: float) -> 
                     os.killpg(doomed_process.pid, signal.SIGKILL)
                     killed_at = time.time()
                     await at_pace(publish, 40)
-                    await asyncio.sleep(retry + 3)
-                    reports = [await load.ask("report") for load in loads]
+                    reports = await settled(loads, retry + 3, 120)
                     for load in loads:
                         assert load.process.stdin is not None
                         load.process.stdin.close()
@@ -293,7 +296,26 @@ async def failover(clients: int, processes: int, workers: int, retry: float) -> 
                     process.terminate()
                     process.wait(10)
     viewers = [v for report in reports for v in report["viewers"]]  # type: ignore[attr-defined]
-    return summary(viewers, connected, outcome, killed_at, memory, len(balancers))
+    refusals: dict[str, int] = {}
+    for report in reports:
+        for status, count in report["refusals"].items():  # type: ignore[attr-defined]
+            refusals[status] = refusals.get(status, 0) + count
+    return {**summary(viewers, connected, outcome, killed_at, memory, len(balancers)), "refusals": refusals}
+
+
+async def settled(loads: list[Load], first: float, most: float) -> list[dict[str, object]]:
+    """The load processes' reports once every viewer the kill dropped is served again, or `most` seconds on (a
+    late viewer still resumes from the channels' buffer of 40 frames: nothing is published meanwhile)."""
+    await asyncio.sleep(first)
+    waited = first
+    while True:
+        reports = [await load.ask("report") for load in loads]
+        late = sum(1 for report in reports for v in report["viewers"]  # type: ignore[attr-defined]
+                   if v[1] is not None and v[3] is None)
+        if not late or waited >= most:
+            return reports
+        await asyncio.sleep(5)
+        waited += 5
 
 
 def summary(viewers: list[list[float | None]], connected: int, outcome: list[int], killed_at: float,
@@ -347,6 +369,7 @@ def main() -> None:
         "kill -> served again": str(result["from_kill"]),
         "reconnect -> served again": f"{result['from_retry']} (after a browser's wait of 0-{args.retry:.0f} s)",
         "frames missed": str(result["missed"]),
+        "refused on reconnecting": str(result["refusals"] or "none"),
     })
     markdown = print_report(f"the board over two fan-out servers, {args.clients} viewers, one killed", figures)
     if not args.no_record:
