@@ -19,7 +19,7 @@ NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "nchan.conf.template"
 DEFAULT_LISTEN = "127.0.0.1:8095"  # viewers (and, proxied, the rest of the service)
 DEFAULT_PUBLISH = "127.0.0.1:8096"  # the service's publishers only
-SHARDS_ENV = "LEADERBOARD_FANOUT_SHARDS"  # channels per board; unset: one per nginx worker
+SHARDS_ENV = "LEADERBOARD_FANOUT_SHARDS"  # channels per board; unset: one
 REDIS_ENV = "LEADERBOARD_FANOUT_REDIS_URL"  # a Redis shared by every fan-out server; unset: each its own memory
 INSTALL_HINT = "the fan-out server is Debian's nginx with Nchan: run 'sudo apt-get install libnginx-mod-nchan'"
 
@@ -35,8 +35,10 @@ class FanoutServer:
     service_url: str = "http://127.0.0.1:8080"  # "" behind a balancer: only streams come here
     workers: int = 2
     max_connections: int = 4096  # per worker (a viewer is one; a proxied request two)
-    # Identical channels per board, each viewer on one by a stable hash (0: one per worker, each channel's owner
-    # worker then a different one where the hash allows): one channel's frames are handled by one worker.
+    # Identical channels per board, each viewer on one by a stable hash (0: LEADERBOARD_FANOUT_SHARDS, else one).
+    # One is the default from the figures (bench/RESULTS.md, "fanout-failover"): with Nchan 1.3.6 a channel's
+    # owner worker only stores a frame and tells the others, and each worker writes to its own viewers, so one
+    # channel's 20,000 viewers already cost each of 4 workers the same; shards only add a copy of every frame each.
     shards: int = 0
     # A Redis every fan-out server of the service shares (`nchan_use_redis`): "" keeps the channels in this one's
     # memory. Shared, any server takes the frames, and a viewer resuming on another finds the same ids.
@@ -45,8 +47,8 @@ class FanoutServer:
 
     @property
     def shard_count(self) -> int:
-        """The `shards` asked for, else LEADERBOARD_FANOUT_SHARDS (`gateway fanout`'s), else one per worker."""
-        return self.shards or shards_from_env() or self.workers
+        """The `shards` asked for, else LEADERBOARD_FANOUT_SHARDS (`gateway fanout`'s), else one."""
+        return self.shards or shards_from_env() or 1
 
     @property
     def store_url(self) -> str:
