@@ -19,6 +19,8 @@ NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
 TEMPLATE = Path(__file__).resolve().parent.parent / "deploy" / "nchan.conf.template"
 DEFAULT_LISTEN = "127.0.0.1:8095"  # viewers (and, proxied, the rest of the service)
 DEFAULT_PUBLISH = "127.0.0.1:8096"  # the service's publishers only
+SHARDS_ENV = "LEADERBOARD_FANOUT_SHARDS"  # channels per board; unset: one
+REDIS_ENV = "LEADERBOARD_FANOUT_REDIS_URL"  # a Redis shared by every fan-out server; unset: each its own memory
 INSTALL_HINT = "the fan-out server is Debian's nginx with Nchan: run 'sudo apt-get install libnginx-mod-nchan'"
 
 
@@ -33,6 +35,24 @@ class FanoutServer:
     service_url: str = "http://127.0.0.1:8080"  # "" behind a balancer: only streams come here
     workers: int = 2
     max_connections: int = 4096  # per worker (a viewer is one; a proxied request two)
+    # Identical channels per board, each viewer on one by a stable hash (0: LEADERBOARD_FANOUT_SHARDS, else one).
+    # One is the default from the figures (bench/RESULTS.md, "fanout-failover"): with Nchan 1.3.6 a channel's
+    # owner worker only stores a frame and tells the others, and each worker writes to its own viewers, so one
+    # channel's 20,000 viewers already cost each of 4 workers the same; shards only add a copy of every frame each.
+    shards: int = 0
+    # A Redis every fan-out server of the service shares (`nchan_use_redis`): "" keeps the channels in this one's
+    # memory. Shared, any server takes the frames, and a viewer resuming on another finds the same ids.
+    redis_url: str = ""
+    redis_namespace: str = "ballot-fanout"  # the prefix of Nchan's keys in that Redis
+
+    @property
+    def shard_count(self) -> int:
+        """The `shards` asked for, else LEADERBOARD_FANOUT_SHARDS (`gateway fanout`'s), else one."""
+        return self.shards or shards_from_env() or 1
+
+    @property
+    def store_url(self) -> str:
+        return self.redis_url or os.environ.get(REDIS_ENV, "").strip()
 
     @property
     def publish_url(self) -> str:
@@ -53,7 +73,39 @@ def config(server: FanoutServer, run_dir: Path) -> str:
     return string.Template(TEMPLATE.read_text()).safe_substitute(
         RUN_DIR=str(run_dir), WORKERS=str(server.workers), MAX_CONNECTIONS=str(server.max_connections),
         MAX_FILES=str(server.max_connections + 1000), LISTEN=server.listen, LISTEN_OPTIONS=listen_options(server),
-        PUBLISH_LISTEN=server.publish_listen, FALLBACK=fallback(server.service_url))
+        PUBLISH_LISTEN=server.publish_listen, FALLBACK=fallback(server.service_url), STORE=store(server),
+        SHARD_SPLIT=shard_split(server.shard_count), SHARD_CHANNELS=shard_channels(server.shard_count))
+
+
+def shards_from_env() -> int:
+    """`LEADERBOARD_FANOUT_SHARDS`, else 0."""
+    raw = os.environ.get(SHARDS_ENV, "").strip()
+    if not raw:
+        return 0
+    if not raw.isdigit() or not 1 <= int(raw) <= 255:  # Nchan publishes to at most 255 channels at once
+        raise ValueError(f"{SHARDS_ENV} must be a number of channels from 1 to 255, not {raw!r}")
+    return int(raw)
+
+
+def shard_split(shards: int) -> str:
+    """nginx's `split_clients` lines: an equal share of the hash's range to each shard (hundredths of a percent,
+    the rest to the last)."""
+    share = int(10_000 / shards) / 100
+    return " ".join(f"{share:.2f}% {shard};" for shard in range(shards - 1)) + f" * {shards - 1};"
+
+
+def shard_channels(shards: int) -> str:
+    """A board's channels, for the publisher location: one POST puts the frame in every one of them."""
+    return " ".join(f"$1.{shard}" for shard in range(shards))
+
+
+def store(server: FanoutServer) -> str:
+    if not server.store_url:
+        return ""
+    # nchan_redis_pass, which Nchan's start-up warning prefers, is not inherited from here by the locations (1.3.6
+    # kept the channels in memory): the older pair is.
+    return (f"nchan_redis_url {server.store_url}; nchan_use_redis on; "
+            f"nchan_redis_namespace {server.redis_namespace};")
 
 
 def listen_options(server: FanoutServer) -> str:

@@ -7,4 +7,6 @@ RUN apt-get update \
     && mkdir -p /var/lib/nginx/fanout
 COPY deploy/nchan.conf.template /etc/nginx/nchan.conf.template
 EXPOSE 8095 8096
-CMD ["sh", "-c", "envsubst '$RUN_DIR $WORKERS $MAX_CONNECTIONS $MAX_FILES $LISTEN $LISTEN_OPTIONS $PUBLISH_LISTEN $FALLBACK' < /etc/nginx/nchan.conf.template > /var/lib/nginx/fanout/nginx.conf && exec nginx -e stderr -c /var/lib/nginx/fanout/nginx.conf"]
+# Unset, one channel per board (SHARD_SPLIT `* 0;`, SHARD_CHANNELS `$1.0`) in this server's memory (STORE empty);
+# `gateway fanout` writes the lines for N shards and a shared Redis (assembly/fanout_server.py).
+CMD ["sh", "-c", ": \"${SHARD_SPLIT:=* 0;}\" \"${SHARD_CHANNELS:=\\$1.0}\" \"${STORE:=}\"; export SHARD_SPLIT SHARD_CHANNELS STORE; envsubst '$RUN_DIR $WORKERS $MAX_CONNECTIONS $MAX_FILES $LISTEN $LISTEN_OPTIONS $PUBLISH_LISTEN $FALLBACK $STORE $SHARD_SPLIT $SHARD_CHANNELS' < /etc/nginx/nchan.conf.template > /var/lib/nginx/fanout/nginx.conf && exec nginx -e stderr -c /var/lib/nginx/fanout/nginx.conf"]

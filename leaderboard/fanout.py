@@ -1,9 +1,11 @@
 """The board through a fan-out server (Nchan): each frame published once, whatever the number of viewers.
 
 Past one machine's viewers, nobody's stream is served by a web process: the front sends the stream's path to
-Nchan (deploy/nchan.conf), which keeps every viewer's connection, a short buffer per channel for reconnects
+Nchan (deploy/nchan.conf.template), which keeps every viewer's connection, a short buffer per channel for reconnects
 with `Last-Event-ID`, and answers a new viewer with the channel's newest frame. The service's part is to
-publish, to channel `<slug>`, each board as `public_board` allows it: a sealed board goes out sealed.
+publish, to `<slug>`, each board as `public_board` allows it: a sealed board goes out sealed. The fan-out server
+puts each frame in every shard of the board's stream (identical channels `<slug>.<n>`, its viewers spread over
+them), and several fan-out servers share their channels through Redis: one POST reaches every viewer.
 
 One web process publishes at a time (a lease in Redis): several publishers could post an older read after a
 newer one, or a board from before a seal after the sealed one. When the holder dies, another takes the lease
@@ -73,7 +75,14 @@ class FanoutConfig:
 
 
 def channel_url(publish_url: str, slug: str) -> str:
+    """Where a board's frame is posted: the fan-out server puts it in every shard of the board's stream."""
     return f"{publish_url}{slug}"
+
+
+def first_shard_url(publish_url: str, slug: str) -> str:
+    """One of the board's channels (`<slug>.0`, which every fan-out server has), to tell whether the server has
+    the board: the location that posts to all of them has no single channel to describe."""
+    return f"{publish_url}{slug}.0"
 
 
 def is_news(board: Rendered, published: tuple[int, str] | None) -> bool:
@@ -224,7 +233,7 @@ class FanoutPublisher:
 
     async def _channel_missing(self, slug: str) -> bool:
         try:
-            response = await self._http.get(channel_url(self._config.publish_url, slug),
+            response = await self._http.get(first_shard_url(self._config.publish_url, slug),
                                             headers={"Accept": "application/json"}, timeout=REQUEST_SECONDS)
         except httpx.HTTPError:
             return False  # cannot tell: publishing to it fails too, and is tried again with the next change

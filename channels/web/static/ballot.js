@@ -50,6 +50,9 @@
     var total = document.getElementById('board-total');
     var sealedNote = document.getElementById('board-sealed');
     var version = -1, source = null, retries = 0, pollTimer = null, jsonMissing = false, live = false;
+    // The fan-out server hashes this to pick which of the board's identical channels serves this page: the same
+    // one on every reconnect (the browser resumes there with Last-Event-ID). Kept in memory only, not a tracker.
+    var viewer = Math.random().toString(36).slice(2, 12);
 
     function setState(name) {
       state.hidden = false;
@@ -226,7 +229,7 @@
     function connect() {
       if (!window.EventSource || jsonMissing) { setState('polling'); startPolling(); return; }
       setState(retries ? 'reconnecting' : 'connecting');
-      source = new EventSource(section.getAttribute('data-stream'));
+      source = new EventSource(section.getAttribute('data-stream') + '?viewer=' + viewer);
       source.onopen = onLive;
       source.addEventListener('leaderboard', function (event) {
         try { apply(JSON.parse(event.data)); } catch (ignored) { /* a bad frame: wait for the next */ }

@@ -126,9 +126,13 @@
     if (!timer) { timer = setTimeout(drawLatest, Math.max(0, lastDraw + DRAW_EVERY_MS - Date.now())); }
   }
 
+  // The fan-out server hashes it to pick which of the board's identical channels serves this overlay, the same one
+  // on every reconnect. Kept in memory only.
+  var viewer = Math.random().toString(36).slice(2, 12);
+
   function streamUrl() {  // a new EventSource forgets the last id: the stream also reads it from the query
-    var url = root.getAttribute('data-stream');
-    return version > 0 ? url + '?last_event_id=' + version : url;
+    var url = root.getAttribute('data-stream') + '?viewer=' + viewer;
+    return version > 0 ? url + '&last_event_id=' + version : url;
   }
 
   function connect() {
