@@ -145,11 +145,12 @@ async def verify_claimed(sessions: Sessions, registry: Providers, order_id: uuid
 
 
 async def verify_due(sessions: Sessions, registry: Providers, *, pace: StatusPace | None = None,
-                     limit: int = 1000, now: datetime | None = None) -> list[tuple[uuid.UUID, Verified]]:
+                     limit: int = 1000, now: datetime | None = None,
+                     turns: ClaimTurns | None = None) -> list[tuple[uuid.UUID, Verified]]:
     """Up to `limit` due entries, one after the other, by rank with the oldest's turns (a reconciler pass's
     share)."""
     done = []
-    turns = ClaimTurns()
+    turns = turns or ClaimTurns()
     for _ in range(limit):
         result = await verify_next(sessions, registry, pace=pace, now=now, turns=turns)
         if result is None:

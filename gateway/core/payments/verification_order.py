@@ -71,12 +71,16 @@ class Signal(StrEnum):
         return SIGNAL_WEIGHTS[self]
 
 
+# How much likelier than an ordinary order's a forgery is, each signal's own: judged, not measured (no show has yet
+# had enough forgeries to measure them); `bench.verification` shows what they find, and when.
 SIGNAL_WEIGHTS: Mapping[Signal, int] = {
     Signal.LARGE: 0,
-    Signal.NEW_PAYER: 2,  # most forgeries are a first order from a number; so are many honest ones
+    Signal.NEW_PAYER: 2,  # a forger's number is seldom one that paid before; but a show's crowd is full of new ones
     Signal.HELD: 4,  # a fraud rule fired on it
     Signal.TROUBLED_PAYER: 8,  # the number has an order held or flagged: a known problem
-    Signal.UNUSUAL_PATH: 8,  # the callback did not come the way the provider's do
+    # The callback did not come the way the provider's do (a secret tried on its URL, a sender MTN's callbacks never
+    # use): hardly ever an honest payment's, so even a one-vote order outranks a large ordinary one.
+    Signal.UNUSUAL_PATH: 100,
 }
 
 

@@ -80,8 +80,8 @@ async def test_a_large_order_a_probed_one_and_a_new_payers_are_verified_before_t
     pace = StatusPacer(redis).wait_turn
     turns = ClaimTurns()
     first = [await verify_next(sessions, client.app[PROVIDERS], pace=pace, now=now, turns=turns) for _ in range(3)]
-    # By money at risk: 6,000 XAF (large), 100 × (1 + 8) for the probed URL, 200 × (1 + 2) for the new payer.
-    assert first == [(large, Verified.AGREED), (forged, Verified.DISAGREED), (new_payer, Verified.AGREED)]
+    # By money at risk: 100 × (1 + 100) for the probed URL, 6,000 XAF (large), 200 × (1 + 2) for the new payer.
+    assert first == [(forged, Verified.DISAGREED), (large, Verified.AGREED), (new_payer, Verified.AGREED)]
     flagged = await tables.get_order(sessions, forged)
     assert flagged.status is OrderStatus.FLAGGED and (flagged.status_reason or "").startswith(DISAGREED)
     assert (await tallies(sessions, contest.id))["01"] == 12 + 10 + 60 + 2  # its vote taken back off
