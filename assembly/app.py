@@ -37,7 +37,7 @@ from gateway.jobs.check_queue import PaymentChecks
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.relay import RelayLoop
 from gateway.jobs.start_queue import PaymentStarts
-from gateway.jobs.verifications import VerificationLoop, concurrency_for
+from gateway.jobs.verifications import VerificationLoop
 from gateway.kit.keys import (
     CHANNEL_NAMES,
     CHECKS,
@@ -64,7 +64,7 @@ from gateway.kit.keys import (
 )
 from gateway.kit.provider_parts import ProviderParts
 from gateway.kit.service_levels import ServiceLevels
-from gateway.kit.status_pacing import CHECKS_SHARE, StatusPacer
+from gateway.kit.status_pacing import StatusPacer
 from leaderboard import routes as leaderboard_routes
 from leaderboard.keys import LEADERBOARD_BOARDS
 from leaderboard.refresh import board_refresh
@@ -248,8 +248,8 @@ async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
     engine = create_engine(app[SETTINGS].database_url or "", pool_size=2, max_overflow=2,
                            statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
     pacer = StatusPacer(app[REDIS], waited=app[SERVICE_LEVELS].note_status_turn)
-    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], pacer.wait_turn, app[RELAY].kick,
-                            concurrent=concurrency_for(app[PROVIDERS], CHECKS_SHARE))
+    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], pacer.wait_turn,
+                            app[RELAY].kick)
     loop.start()
     yield
     await loop.stop()

@@ -45,8 +45,8 @@ from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade_async
 from gateway.db.models import Candidate, Contest, ContestStatus
 from gateway.db.seed import ensure_tallies
-from gateway.jobs.verifications import VerificationLoop, concurrency_for
-from gateway.kit.status_pacing import CHECKS_SHARE, StatusPacer, reconciler_pace
+from gateway.jobs.verifications import VerificationLoop
+from gateway.kit.status_pacing import StatusPacer, reconciler_pace
 from payments.sandbox import SandboxControl, create_sandbox_app
 
 SHOW_SECONDS = 3600.0  # the real show's length
@@ -171,8 +171,7 @@ async def run_show(urls: tuple[str, str], sandbox: Sandbox, show: Show, run: Run
         contest = await make_contest(sessions)
         await seed_history(sessions, show, *contest)
         turns = (lambda: ClaimTurns(every=1)) if run.oldest_only else (lambda: None)
-        loop = VerificationLoop(sessions, registry, StatusPacer(redis).wait_turn, lambda: None, turns=turns(),
-                                concurrent=concurrency_for(registry, CHECKS_SHARE))
+        loop = VerificationLoop(sessions, registry, StatusPacer(redis).wait_turn, lambda: None, turns=turns())
         async with sessions() as session:
             show_start = await session.scalar(select(text("now()")))
         tasks = [asyncio.create_task(seed_show(sessions, show, contest, scale)),

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -23,31 +22,16 @@ from gateway.core.payments.checking import StatusPace
 from gateway.core.payments.verification import Verified, claim_next, verify_claimed
 from gateway.core.payments.verification_order import ClaimTurns, OriginCounts
 from gateway.core.payments.verification_ranking import rank_all_due
-from gateway.core.providers import PaymentError, Providers
+from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 1.0  # between looks at an empty queue
-# Verifications one web process runs at least at once: each waits for its paced turn and then for MTN's answer, so
+# Verifications one web process runs at once: each waits for its paced turn and then for MTN's answer, so
 # one at a time would leave turns unused whenever MTN takes longer to answer than the spacing of turns.
 CONCURRENT_VERIFICATIONS = 4
-# What one verification takes beside its turn (the provider's answer, our reads and writes), as the loop plans it: a
-# raised cap (`MTN_MOMO_STATUS_CALLS_PER_SECOND`) keeps its share times this in flight, or its turns go unused.
-VERIFICATION_SECONDS = 0.5
 RANK_EVERY_SECONDS = 1.0  # between ranking passes over the entries that fell due
-
-
-def concurrency_for(registry: Providers, share: float) -> int:
-    """Verifications to run at once to use `share` (the web's, `gateway.kit.status_pacing`) of the highest
-    status-call cap set up here."""
-    caps = []
-    for name in registry.names():
-        try:
-            caps.append(registry.get(name).status_calls_per_second or 0.0)
-        except PaymentError:  # not set up here
-            continue
-    return max(CONCURRENT_VERIFICATIONS, math.ceil(max(caps, default=0.0) * share * VERIFICATION_SECONDS))
 
 
 class VerificationLoop:
