@@ -233,8 +233,8 @@ async def measured(sessions: Sessions, show: Show, show_start: datetime, scale: 
     return {
         "orders verified an hour after the show": f"{share(row.verified, row.orders)} ({row.verified} of "
                                                   f"{row.orders} in the run; x{scale:g} in the show)",
-        "money verified an hour after the show": f"{share(row.verified_amount, row.amount)} ({row.verified_amount} "
-                                                 f"of {row.amount} XAF in the run)",
+        "money verified an hour after the show": f"{share(row.verified_amount, row.amount)} "
+                                                 f"({int(row.verified_amount)} of {int(row.amount)} XAF in the run)",
         "suspects (ranked) verified": f"{share(row.suspects_verified, row.suspects)} of {row.suspects} orders, "
                                       f"{share(row.suspects_verified_amount, row.suspects_amount)} of their money",
         "first forgery found": "none" if first is None else f"show minute {first:.0f}",
