@@ -2,7 +2,9 @@
 a few at once, on the web's status-call schedule (`gateway.kit.status_pacing`), and moves the board when votes are
 taken back.
 
-Every web process runs one; the queue in PostgreSQL hands each due entry to one of them (`claim_next`).
+Every web process runs one; the queue in PostgreSQL hands each due entry to one of them (`claim_next`), by rank
+(`gateway.core.payments.verification_order`), one claim in ten the oldest. Each loop also ranks the entries that
+fell due (`gateway.core.payments.verification_ranking`), once a second, a batch locked at a time.
 The reconciler verifies too, on its own share of the cap (`assembly.worker_jobs`). The loop has its own
 small connection pool (`assembly.app.verification_ctx`): it never takes a connection a request needs.
 """
@@ -18,6 +20,8 @@ from datetime import UTC, datetime
 
 from gateway.core.payments.checking import StatusPace
 from gateway.core.payments.verification import Verified, claim_next, verify_claimed
+from gateway.core.payments.verification_order import ClaimTurns, OriginCounts
+from gateway.core.payments.verification_ranking import rank_all_due
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 
@@ -27,30 +31,47 @@ IDLE_SECONDS = 1.0  # between looks at an empty queue
 # Verifications one web process runs at once: each waits for its paced turn and then for MTN's answer, so
 # one at a time would leave turns unused whenever MTN takes longer to answer than the spacing of turns.
 CONCURRENT_VERIFICATIONS = 4
+RANK_EVERY_SECONDS = 1.0  # between ranking passes over the entries that fell due
 
 
 class VerificationLoop:
     def __init__(self, sessions: Sessions, registry: Providers, pace: StatusPace,
                  on_disagreement: Callable[[], None], idle_seconds: float = IDLE_SECONDS,
-                 concurrent: int = CONCURRENT_VERIFICATIONS) -> None:
+                 concurrent: int = CONCURRENT_VERIFICATIONS, turns: ClaimTurns | None = None,
+                 rank_every: float = RANK_EVERY_SECONDS) -> None:
         self._sessions = sessions
         self._registry = registry
         self._pace = pace
         self._on_disagreement = on_disagreement
         self._idle = idle_seconds
         self._slots = asyncio.Semaphore(concurrent)
+        self._turns = turns or ClaimTurns()
+        self._origins = OriginCounts()  # the callbacks' senders this process has ranked
+        self._rank_every = rank_every
         self._poller: asyncio.Task[None] | None = None
+        self._ranker: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
+        self._ranker = asyncio.create_task(self._rank_forever(), name="verification-ranks")
         self._poller = asyncio.create_task(self._claim_forever(), name="verifications")
+
+    async def _rank_forever(self) -> None:
+        """Rank what fell due; an entry the ranks miss meanwhile is claimed all the same, after the ranked."""
+        while True:
+            try:
+                await rank_all_due(self._sessions, self._origins, datetime.now(UTC))
+            except Exception:
+                log.exception("verification queue could not be ranked")
+            await asyncio.sleep(self._rank_every)
 
     async def _claim_forever(self) -> None:
         """One look at the queue a second while it is empty; while it is not, a claim per free slot."""
         while True:
             await self._slots.acquire()
             try:
-                claimed = await claim_next(self._sessions, datetime.now(UTC), list(self._registry.payment_lists()))
+                claimed = await claim_next(self._sessions, datetime.now(UTC), list(self._registry.payment_lists()),
+                                           oldest_first=self._turns.oldest_first())
             except Exception:
                 log.exception("verification queue could not be read")
                 claimed = None
@@ -73,7 +94,7 @@ class VerificationLoop:
             self._slots.release()
 
     async def stop(self) -> None:
-        tasks = [task for task in (self._poller, *self._running) if task is not None]
+        tasks = [task for task in (self._ranker, self._poller, *self._running) if task is not None]
         for task in tasks:
             task.cancel()
         for task in tasks:

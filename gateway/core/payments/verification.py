@@ -1,5 +1,6 @@
 """Orders counted on an authenticated callback's word (MTN's per-order URL secret, Orange's notif_token),
-checked afterwards with the provider's status, oldest first.
+checked afterwards with the provider's status: the most money at risk first, a random sample next, then the
+oldest, with one claim in ten the oldest whatever its rank (`gateway.core.payments.verification_order` says why).
 
 The queue is the `payment_verifications` table, filled by the statement that counts the order: a restart
 loses nothing. A process claims one due entry at a time (its due time moves on by `CLAIM_LEASE`, so an
@@ -20,14 +21,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import String, all_, bindparam, func, insert, select, update
+from sqlalchemy import ColumnElement, String, Update, all_, bindparam, func, insert, select, update
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.orders import accounting
 from gateway.core.payments.checking import StatusPace, word_on
 from gateway.core.payments.collections import load_collection
+from gateway.core.payments.verification_order import ClaimTurns
 from gateway.core.providers import PaymentError, PaymentState, Providers, StatusResult
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions, autocommit
@@ -73,30 +76,44 @@ def judge(amount: int, currency: str, status: StatusResult | None, attempts: int
 
 QUEUE = PaymentVerification.__table__.c
 ORDERS = VoteOrder.__table__.c
-CLAIM_NEXT = (update(PaymentVerification.__table__)
-              .where(QUEUE.order_id == select(QUEUE.order_id)
-                     .join(VoteOrder.__table__, ORDERS.id == QUEUE.order_id)
-                     .where(QUEUE.verified_at.is_(None), QUEUE.due_at <= bindparam("claim_now"),
-                            # a provider verified against its list of payments has a pass of its own
-                            ORDERS.provider != all_(bindparam("claim_skip", type_=ARRAY(String))))
-                     .order_by(QUEUE.due_at, QUEUE.queued_at).limit(1)
-                     .with_for_update(of=PaymentVerification.__table__, skip_locked=True).scalar_subquery())
-              .values(due_at=bindparam("claim_now") + CLAIM_LEASE, attempts=QUEUE.attempts + 1)
-              .returning(QUEUE.order_id, QUEUE.attempts))
 
 
-async def claim_next(sessions: Sessions, now: datetime, skip: Sequence[str] = ()) -> tuple[uuid.UUID, int] | None:
-    """The oldest due entry, claimed for this process (None: nothing is due). `skip`: providers whose
-    payments are verified by list (`Providers.payment_lists`, `gateway.core.payments.verification_by_list`)."""
+def claim_statement(*order: ColumnElement[Any]) -> Update:
+    """Lock and lease the first due entry in `order`; skipped: one another process holds."""
+    return (update(PaymentVerification.__table__)
+            .where(QUEUE.order_id == select(QUEUE.order_id)
+                   .join(VoteOrder.__table__, ORDERS.id == QUEUE.order_id)
+                   .where(QUEUE.verified_at.is_(None), QUEUE.due_at <= bindparam("claim_now"),
+                          # a provider verified against its list of payments has a pass of its own
+                          ORDERS.provider != all_(bindparam("claim_skip", type_=ARRAY(String))))
+                   .order_by(*order).limit(1)
+                   .with_for_update(of=PaymentVerification.__table__, skip_locked=True).scalar_subquery())
+            .values(due_at=bindparam("claim_now") + CLAIM_LEASE, attempts=QUEUE.attempts + 1)
+            .returning(QUEUE.order_id, QUEUE.attempts))
+
+
+CLAIM_OLDEST = claim_statement(QUEUE.due_at, QUEUE.queued_at)
+# By rank (unranked entries last), oldest first among equals: along ix_payment_verifications_priority.
+CLAIM_RANKED = claim_statement(QUEUE.priority.desc().nulls_last(), QUEUE.queued_at)
+
+
+async def claim_next(sessions: Sessions, now: datetime, skip: Sequence[str] = (), *,
+                     oldest_first: bool = False) -> tuple[uuid.UUID, int] | None:
+    """The due entry of the highest rank (`oldest_first`: the oldest due entry), claimed for this process (None:
+    nothing is due). `skip`: providers whose payments are verified by list (`Providers.payment_lists`,
+    `gateway.core.payments.verification_by_list`)."""
     async with sessions.begin() as session:
-        row = (await session.execute(CLAIM_NEXT, {"claim_now": now, "claim_skip": list(skip)})).one_or_none()
+        row = (await session.execute(CLAIM_OLDEST if oldest_first else CLAIM_RANKED,
+                                     {"claim_now": now, "claim_skip": list(skip)})).one_or_none()
     return None if row is None else (row.order_id, row.attempts)
 
 
 async def verify_next(sessions: Sessions, registry: Providers, *, pace: StatusPace | None = None,
-                      now: datetime | None = None) -> tuple[uuid.UUID, Verified] | None:
-    """Verify the oldest due entry; None when none is due."""
-    claimed = await claim_next(sessions, now or datetime.now(UTC), list(registry.payment_lists()))
+                      now: datetime | None = None,
+                      turns: ClaimTurns | None = None) -> tuple[uuid.UUID, Verified] | None:
+    """Verify the next due entry (`turns`: by rank or the oldest; by rank without); None when none is due."""
+    claimed = await claim_next(sessions, now or datetime.now(UTC), list(registry.payment_lists()),
+                               oldest_first=turns is not None and turns.oldest_first())
     if claimed is None:
         return None
     return claimed[0], await verify_claimed(sessions, registry, *claimed, pace=pace)
@@ -128,11 +145,14 @@ async def verify_claimed(sessions: Sessions, registry: Providers, order_id: uuid
 
 
 async def verify_due(sessions: Sessions, registry: Providers, *, pace: StatusPace | None = None,
-                     limit: int = 1000, now: datetime | None = None) -> list[tuple[uuid.UUID, Verified]]:
-    """Up to `limit` due entries, one after the other, oldest first (a reconciler pass's share)."""
+                     limit: int = 1000, now: datetime | None = None,
+                     turns: ClaimTurns | None = None) -> list[tuple[uuid.UUID, Verified]]:
+    """Up to `limit` due entries, one after the other, by rank with the oldest's turns (a reconciler pass's
+    share)."""
     done = []
+    turns = turns or ClaimTurns()
     for _ in range(limit):
-        result = await verify_next(sessions, registry, pace=pace, now=now)
+        result = await verify_next(sessions, registry, pace=pace, now=now, turns=turns)
         if result is None:
             break
         done.append(result)

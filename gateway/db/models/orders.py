@@ -151,9 +151,15 @@ class PaymentVerification(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     verified_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(100))  # agreed | disagreed:<why> | not_paid
+    # Its rank, the highest verified first (gateway.core.payments.verification_order); NULL: not ranked yet,
+    # claimed after the ranked ones. Set by the ranking pass, never by the statement that counts the order.
+    priority: Mapped[int | None] = mapped_column(BigInteger)
 
     __table_args__ = (
         Index("ix_payment_verifications_due", "due_at", postgresql_where=text("verified_at IS NULL")),
+        # The claim's order (ranks, then oldest first), and the ranking pass's look for entries not ranked yet.
+        Index("ix_payment_verifications_priority", text("priority DESC NULLS LAST"), "queued_at",
+              postgresql_where=text("verified_at IS NULL")),
     )
 
 
