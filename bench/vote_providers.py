@@ -123,4 +123,4 @@ async def callbacks_counted(database_url: str, provider: str) -> dict[str, str]:
     events = ", ".join(f"{row['outcome']} {row['n']}" for row in outcomes) or "none"
     return {f"{provider} votes counted from its own callback": f"{from_callback} of {paid} paid "
             f"({paid - from_callback} by a status check alone)",
-            f"{provider} events kept, by outcome": events}
+            f"{provider} events recorded, by outcome (kept: a start's own data, no callback)": events}
