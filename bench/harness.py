@@ -54,7 +54,7 @@ class Stack:
 
 # What a process of the stack is, by its command line (first match wins).
 PROCESS_KINDS = (("assembly.cli web", "web processes"), ("assembly.cli worker", "RQ workers"),
-                 ("sandbox", "MTN/Orange sandbox"), ("postgres", "PostgreSQL"), ("redis", "Redis"))
+                 ("sandbox", "payment sandbox"), ("postgres", "PostgreSQL"), ("redis", "Redis"))
 
 
 def cpu_seconds(stack: Stack) -> dict[str, float]:
@@ -127,8 +127,10 @@ def _env_of(pid: int) -> str:
 
 @contextlib.contextmanager
 def running_stack(web_processes: int | None = None, worker_processes: int = 2,
-                  extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
-    """Start the whole service on embedded PostgreSQL and Redis in a scratch folder; stop it after."""
+                  extra_env: dict[str, str] | None = None,
+                  sandbox_env: Callable[[str], dict[str, str]] | None = None) -> Iterator[Stack]:
+    """Start the whole service on embedded PostgreSQL and Redis in a scratch folder; stop it after. `sandbox_env`:
+    settings that name the sandbox's address (a provider configured as a deployment is, its base URL the sandbox)."""
     data = Path(tempfile.mkdtemp(prefix="ballot-bench-", dir="/tmp"))
     port, sandbox_port, at_port, telegram_port, media_port = (free_port(), free_port(), free_port(), free_port(),
                                                               free_port())
@@ -144,6 +146,7 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
                # their callback, and the status calls only verify them afterwards. Orange's too: 403 past 25
                # requests a second per application, its every call paced under it (payments/orange/request_cap.py).
                **(extra_env or {}))
+    env.update(sandbox_env(env["SANDBOX_URL"]) if sandbox_env else {})
     log = (data / "stack.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "run"], env=env, stdout=log,
                                stderr=subprocess.STDOUT, cwd=ROOT)

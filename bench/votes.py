@@ -1,13 +1,14 @@
 """Confirmed payments per second through the whole path, against the machine's own ceiling.
 
-Synthetic voters place orders through the JSON API; the MTN sandbox approves each one and calls
-back on the order's secret URL; the app counts the vote from the callback and queues it for a status
-check, which MTN's cap (10 a second, enforced by the sandbox) lets through at its own pace: the
-backlog left at the end, and how fast it drains, are printed. Then pgbench runs a transaction of
-the same shape (insert the payment event + update the tally) on the same PostgreSQL.
+Synthetic voters place orders through the JSON API; the provider's sandbox (MTN's unless `--provider`
+says M-Pesa or Airtel: bench/vote_providers.py) approves each one and calls back; the app counts the
+vote from the callback and queues it for a status check, which the provider's cap lets through at its
+own pace: the backlog left at the end, and how fast it drains, are printed. Then pgbench runs a
+transaction of the same shape (insert the payment event + update the tally) on the same PostgreSQL.
 
     python -m bench.votes [--seconds 30] [--voters 64]     # closed loop: the most it takes
     python -m bench.votes --rate 300 --seconds 60           # open loop: a show's last minutes
+    python -m bench.votes --provider mpesa [--cap 1000]     # paid with M-Pesa (or airtel), its cap raised
 """
 
 from __future__ import annotations
@@ -34,12 +35,15 @@ from bench.harness import (
     count_reaches,
     cpu_per_item,
     cpu_seconds,
+    machine_cpu_seconds,
+    machine_share,
     ms,
     percentile,
     print_report,
     record,
     running_stack,
 )
+from bench.vote_providers import PROVIDERS, PaidBy, callbacks_counted, next_payer
 
 CEILING_SCRIPT = """\\set c random(1, 8)
 BEGIN;
@@ -55,23 +59,24 @@ class Load:
     errors: dict[str, int] = field(default_factory=dict)
     frames: list[tuple[float, str]] = field(default_factory=list)  # (received at, board updated_at)
     cpu: str = ""  # CPU per confirmed vote, by process kind
+    machine: str = ""  # the load average and the CPU other work took meanwhile
 
 
-async def voter(client: aiohttp.ClientSession, url: str, numbers: itertools.count[int], deadline: float,
-                load: Load) -> None:
+async def voter(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, numbers: itertools.count[int],
+                deadline: float, load: Load) -> None:
     """Closed loop: the next vote as soon as the last is answered (finds the most the stack takes)."""
     while time.time() < deadline:
-        await cast_vote(client, url, numbers, load)
+        await cast_vote(client, paid_by, url, numbers, load)
 
 
-async def paced_votes(client: aiohttp.ClientSession, url: str, numbers: itertools.count[int], deadline: float,
-                      load: Load, rate: float) -> None:
+async def paced_votes(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, numbers: itertools.count[int],
+                      deadline: float, load: Load, rate: float) -> None:
     """Open loop: votes arrive at `rate` per second whatever the answers' pace, as real voters do;
     below the stack's capacity, latencies are the path's own, not time spent queueing."""
     pending: set[asyncio.Task[None]] = set()
     due = time.monotonic()
     while time.time() < deadline:
-        task = asyncio.create_task(cast_vote(client, url, numbers, load))
+        task = asyncio.create_task(cast_vote(client, paid_by, url, numbers, load))
         pending.add(task)
         task.add_done_callback(pending.discard)
         due += 1 / rate
@@ -79,12 +84,10 @@ async def paced_votes(client: aiohttp.ClientSession, url: str, numbers: itertool
     await asyncio.gather(*pending)
 
 
-async def cast_vote(client: aiohttp.ClientSession, url: str, numbers: itertools.count[int], load: Load) -> None:
-    number = next(numbers)
-    while 450 <= number % 1000 <= 455:  # the sandbox's failing payer numbers: keep every vote a success
-        number = next(numbers)
-    body = {"candidate": f"{number % 8 + 1:02d}", "quantity": 1, "provider": "mtn",
-            "msisdn": f"+23767{number % 10_000_000:07d}"}
+async def cast_vote(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, numbers: itertools.count[int],
+                    load: Load) -> None:
+    number = next_payer(numbers)
+    body = paid_by.vote(number)
     # Voters reach us through our reverse proxy, each from their own address (the per-address
     # vote limit would otherwise count the whole benchmark as one voter).
     forwarded = {"X-Forwarded-For": f"41.202.{number // 250 % 250}.{number % 250 + 1}"}
@@ -100,9 +103,9 @@ async def cast_vote(client: aiohttp.ClientSession, url: str, numbers: itertools.
     load.errors[key] = load.errors.get(key, 0) + 1
 
 
-async def watch_board(base_url: str, deadline: float, load: Load) -> None:
+async def watch_board(base_url: str, contest: str, deadline: float, load: Load) -> None:
     """One SSE viewer, recording when each board frame arrives (skipped if the stream is absent)."""
-    url = f"{base_url}/api/v1/contests/demo/leaderboard/stream"
+    url = f"{base_url}/api/v1/contests/{contest}/leaderboard/stream"
     try:
         async with httpx.AsyncClient(timeout=None) as client, client.stream("GET", url) as response:
             if response.status_code != 200:
@@ -116,8 +119,8 @@ async def watch_board(base_url: str, deadline: float, load: Load) -> None:
         return
 
 
-async def drive(stack: Stack, seconds: float, voters: int, rate: float | None = None, first_number: int = 1,
-                ) -> tuple[Load, float, float]:
+async def drive(stack: Stack, paid_by: PaidBy, seconds: float, voters: int, rate: float | None = None,
+                first_number: int = 1) -> tuple[Load, float, float]:
     async with httpx.AsyncClient(timeout=30) as control:  # approve fast: we measure our side, not the payer
         await control.post(f"{stack.sandbox_url}/_control", json={"success_delay": 0.05})
     load = Load()
@@ -127,26 +130,30 @@ async def drive(stack: Stack, seconds: float, voters: int, rate: float | None = 
     # aiohttp's client, not httpx: the load generator shares the machine's cores with the stack,
     # and it costs a fraction of the CPU per request.
     connector = aiohttp.TCPConnector(limit=voters if rate is None else 0)
-    url = f"{stack.base_url}/api/v1/contests/demo/votes"
-    cpu_before = cpu_seconds(stack)
+    url = f"{stack.base_url}/api/v1/contests/{paid_by.contest}/votes"
+    cpu_before, machine_before, load_average = cpu_seconds(stack), machine_cpu_seconds(), os.getloadavg()
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
-        watcher = asyncio.create_task(watch_board(stack.base_url, deadline + 30, load))
+        watcher = asyncio.create_task(watch_board(stack.base_url, paid_by.contest, deadline + 30, load))
         if rate is None:
-            await asyncio.gather(*(voter(client, url, numbers, deadline, load) for _ in range(voters)))
+            await asyncio.gather(*(voter(client, paid_by, url, numbers, deadline, load) for _ in range(voters)))
         else:
-            await paced_votes(client, url, numbers, deadline, load, rate)
+            await paced_votes(client, paid_by, url, numbers, deadline, load, rate)
         await wait_settled(stack, load.placed, timeout=60)
         watcher.cancel()
-    load.cpu = cpu_per_item(cpu_before, cpu_seconds(stack), load.placed)
+    cpu_after = cpu_seconds(stack)
+    load.cpu = cpu_per_item(cpu_before, cpu_after, load.placed)
+    load.machine = (f"load average {' '.join(f'{v:.1f}' for v in load_average)} at the start, "
+                    f"{' '.join(f'{v:.1f}' for v in os.getloadavg())} at the end; other processes took "
+                    f"{machine_share(machine_before, cpu_before, cpu_after, time.time() - started)}")
     return load, started, deadline
 
 
 SPLIT_SECONDS = 15.0
 
 
-async def placing_only(stack: Stack, voters: int, seconds: float = SPLIT_SECONDS) -> str:
+async def placing_only(stack: Stack, paid_by: PaidBy, voters: int, seconds: float = SPLIT_SECONDS) -> str:
     """Where a vote's CPU goes: the same closed loop with the sandbox dropping every callback, so each order
-    costs only its placing (the API call, the order's insert) and its start (the prompt to MTN); the rest of
+    costs only its placing (the API call, the order's insert) and its start (the prompt to the provider); the rest of
     a confirmed vote's cost is its callback's (keeping, counting, the board). Run after the figures above
     are read: these orders stay pending."""
     async with httpx.AsyncClient(timeout=30) as control:
@@ -154,12 +161,12 @@ async def placing_only(stack: Stack, voters: int, seconds: float = SPLIT_SECONDS
     load = Load()
     # Numbers and addresses of their own (the per-number and per-address limits start afresh).
     numbers = itertools.count(5_025_000)
-    url = f"{stack.base_url}/api/v1/contests/demo/votes"
+    url = f"{stack.base_url}/api/v1/contests/{paid_by.contest}/votes"
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=voters),
                                      timeout=aiohttp.ClientTimeout(total=30)) as client:
         before = cpu_seconds(stack)
         deadline = time.time() + seconds
-        await asyncio.gather(*(voter(client, url, numbers, deadline, load) for _ in range(voters)))
+        await asyncio.gather(*(voter(client, paid_by, url, numbers, deadline, load) for _ in range(voters)))
         await asyncio.sleep(2)  # the last starts finish
         after = cpu_seconds(stack)
     return f"{load.placed} orders: {cpu_per_item(before, after, load.placed)}"
@@ -178,7 +185,9 @@ async def measured(stack: Stack, load: Load, started: float, deadline: float) ->
     try:
         rows = await connection.fetch("""
             SELECT extract(epoch FROM o.decided_at)::float8 AS decided,
-                   extract(epoch FROM min(e.received_at))::float8 AS first_callback
+                   -- a start's own data kept on the way (M-Pesa, Airtel: `kept`) is no callback
+                   extract(epoch FROM min(e.received_at) FILTER (WHERE e.outcome IS DISTINCT FROM 'kept'))::float8
+                     AS first_callback
             FROM vote_orders o JOIN provider_events e ON e.order_id = o.id
             WHERE o.status = 'paid' GROUP BY o.id, o.decided_at""")
         statuses = dict(await connection.fetch("SELECT status::text, count(*) FROM vote_orders GROUP BY status"))
@@ -211,6 +220,7 @@ async def measured(stack: Stack, load: Load, started: float, deadline: float) ->
         "errors": ", ".join(f"{k} x{v}" for k, v in load.errors.items()) or "none",
         "tally invariant": "holds" if invariant else "BROKEN",
         "CPU per confirmed vote, ms": load.cpu,
+        "machine meanwhile": load.machine,
     }
     return {**figures, "_rate": str(rate)}
 
@@ -222,7 +232,8 @@ DRAIN_WATCH_SECONDS = 20.0
 
 async def verification_backlog(stack: Stack) -> str:
     """Callback-counted orders still awaiting their status check once the load is over, and how fast the
-    status budget (MTN_MOMO_STATUS_CALLS_PER_SECOND) works them off: the tail of a show's verification."""
+    status budget (MTN_MOMO_STATUS_CALLS_PER_SECOND; M-Pesa's and Airtel's request caps) works them off: the
+    tail of a show's verification."""
     connection = await asyncpg.connect(stack.database_url)
     try:
         counted, waiting, oldest = await connection.fetchrow(
@@ -260,11 +271,11 @@ def frame_latencies(rows: list[asyncpg.Record], frames: list[tuple[float, str]])
     return result
 
 
-async def by_statement(stack: Stack, seconds: float, voters: int) -> str:
+async def by_statement(stack: Stack, paid_by: PaidBy, seconds: float, voters: int) -> str:
     """The closed loop again, its PostgreSQL CPU told by statement (its connections warm from the run before)."""
     start = await statements.statement_stats(stack, on=True)
     before = statements.postgres_by_process(stack)
-    load, _, _ = await drive(stack, seconds, voters, first_number=3_000_000)
+    load, _, _ = await drive(stack, paid_by, seconds, voters, first_number=3_000_000)
     after = statements.postgres_by_process(stack)
     end = await statements.statement_stats(stack, on=False)
     found = statements.read_statements(statements.server_log(stack), start, end)
@@ -300,30 +311,51 @@ def pgbench_ceiling(stack: Stack, seconds: int) -> tuple[float, float]:
     return (float(match.group(1)) if match else float("nan")), per_transaction
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.votes", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=30)
     parser.add_argument("--voters", type=int, default=64, help="concurrent synthetic voters (closed loop)")
     parser.add_argument("--rate", type=float, help="votes per second arriving whatever the answers' pace "
                         "(open loop, for latencies below capacity); recorded as its own section")
+    parser.add_argument("--provider", choices=sorted(PROVIDERS), default="mtn", help="who pays the votes, against "
+                        "its own sandbox (bench/vote_providers.py: the contest, the payers' numbers, the cap)")
+    parser.add_argument("--cap", type=float, metavar="PER_SECOND", help="M-Pesa's or Airtel's request cap for this "
+                        "run (MPESA_REQUESTS_PER_SECOND, AIRTEL_MONEY_REQUESTS_PER_SECOND): raised, the stack's own "
+                        "cost per vote; left at its default, a closed loop measures the cap")
     parser.add_argument("--ceiling-seconds", type=int, default=15)
     parser.add_argument("--statements", type=float, default=0, metavar="SECONDS",
                         help="then a closed loop this long, its PostgreSQL CPU told by statement")
     parser.add_argument("--plans", action="store_true", help="then the counting statement's plan, part by "
                         "part (EXPLAIN ANALYZE on orders left pending, rolled back)")
-    parser.add_argument("--section", default="votes", help="its section of RESULTS.md (closed loop; e.g. a run "
-                        "beside other work, as bench.transcode makes)")
-    args = parser.parse_args()
-    with running_stack() as stack:
-        load, started, deadline = asyncio.run(drive(stack, args.seconds, args.voters, args.rate))
-        figures = asyncio.run(measured(stack, load, started, deadline))
+    parser.add_argument("--section", help="its section of RESULTS.md (closed loop; e.g. a run beside other work, as "
+                        "bench.transcode makes); by default `votes`, or `votes-<provider>` (`-raised-cap` with --cap)")
+    args = parser.parse_args(argv)
+    if args.cap is not None and not PROVIDERS[args.provider].cap_setting:
+        parser.error(f"--cap: {args.provider} has no request cap of ours to raise")
+    if args.section is None:
+        args.section = "votes" if args.provider == "mtn" else f"votes-{args.provider}"
+        args.section += "-raised-cap" if args.cap is not None else ""
+    return args
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    paid_by = PROVIDERS[args.provider]
+    with running_stack(sandbox_env=lambda sandbox_url: paid_by.environment(sandbox_url, args.cap)) as stack:
+        asyncio.run(paid_by.accept_on_contest(stack.database_url))
+        load, started, deadline = asyncio.run(drive(stack, paid_by, args.seconds, args.voters, args.rate))
+        figures = {"paid with": f"{args.provider} against its sandbox, contest {paid_by.contest}, payers "
+                   f"{paid_by.payer(0)[:-7]}…", "provider's request cap": paid_by.cap_figure(args.cap),
+                   **asyncio.run(measured(stack, load, started, deadline)),
+                   **asyncio.run(callbacks_counted(stack.database_url, args.provider))}
         figures["verification backlog"] = asyncio.run(verification_backlog(stack))
         if args.statements:
             figures["PostgreSQL CPU by statement (a later closed loop), per confirmed vote"] = asyncio.run(
-                by_statement(stack, args.statements, args.voters))
+                by_statement(stack, paid_by, args.statements, args.voters))
         if args.rate is None:
             figures["CPU per order placed and started, its callback dropped, ms"] = asyncio.run(
-                placing_only(stack, args.voters))
+                placing_only(stack, paid_by, args.voters))
             if args.plans:  # placing_only's orders are pending
                 figures["The counting statement's plan, per count"] = "".join(
                     f"\n  - {line}" for line in plans.report(asyncio.run(plans.counting_plans(stack.database_url)))
@@ -331,7 +363,8 @@ def main() -> None:
         ceiling, pgbench_cpu = pgbench_ceiling(stack, args.ceiling_seconds) if args.rate is None else (None, 0.0)
     rate = float(figures.pop("_rate"))
     if ceiling is None:  # an offered rate says nothing about the most the stack takes
-        record("votes-open", print_report(f"votes: {args.rate:g} votes/s offered (open loop)", figures))
+        section = "votes-open" + ("" if args.provider == "mtn" else f"-{args.provider}")
+        record(section, print_report(f"votes: {args.rate:g} votes/s offered (open loop, {args.provider})", figures))
         return
     # What the database could do for writes of a vote's shape, beside what it does for ours: the rate is
     # bounded by the web processes' CPU, so this ceiling is context, not a target.
