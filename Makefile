@@ -91,13 +91,18 @@ lock: $(STAMP)
 # <folder>/locales and hold the texts of <folder>'s code (the core's `ballot` domain: refusal reasons, dates).
 DOMAINS := gateway/core:ballot admin:admin channels/phone:phone channels/sms:sms channels/telegram:telegram \
 	channels/ussd:ussd channels/web:web
+# The voters' languages (the core's `Lang`); the admin area speaks to organisers in French and English only.
+LANGUAGES := fr en sw
+ORGANISER_DOMAINS := admin
+ORGANISER_LANGUAGES := fr en
 texts: $(STAMP)
 	@for entry in $(DOMAINS); do \
 		folder=$${entry%%:*}; domain=$${entry##*:}; locales=$$folder/locales; \
 		$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location -w 120 --project=Ballot --version=0.1 \
 			--header-comment="# The texts of Ballot's $$domain domain ($$folder); msgids are English. See the README's \"Texts\"." \
 			-o $$locales/$$domain.pot $$folder || exit 1; \
-		for lang in fr en; do test -f $$locales/$$lang/LC_MESSAGES/$$domain.po || \
+		languages="$(LANGUAGES)"; case " $(ORGANISER_DOMAINS) " in *" $$domain "*) languages="$(ORGANISER_LANGUAGES)";; esac; \
+		for lang in $$languages; do test -f $$locales/$$lang/LC_MESSAGES/$$domain.po || \
 			$(VENV)/bin/pybabel -q init -D $$domain -i $$locales/$$domain.pot -d $$locales -l $$lang -w 120 || exit 1; done; \
 		$(VENV)/bin/pybabel -q update -D $$domain -i $$locales/$$domain.pot -d $$locales -w 120 \
 			--ignore-pot-creation-date --ignore-obsolete || exit 1; \

@@ -56,9 +56,10 @@ TEXTS = (N_("Dashboard"), N_("Back to the contest"), N_("live"), N_("loaded"), N
 
 
 def gettext_of(request: web.Request) -> Gettext:
-    """The admin's language: `?lang=fr|en`, else the browser's first choice if French, else English."""
+    """The admin's language: `?lang=fr|en`, else the browser's first choice if French, else English (a voter's
+    language the admin area does not speak, Swahili, counts as none asked)."""
     lang = Lang.parse(request.query.get("lang"))
-    if lang is None:
+    if lang is None or lang not in CATALOGS.languages:
         first = request.headers.get("Accept-Language", "").split(",")[0].strip().lower()
         lang = Lang.FR if first.startswith("fr") else Lang.EN
     return CATALOGS.translations(lang.value).gettext

@@ -14,6 +14,7 @@ from admin.web import contest_settings, provider_names
 from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.contests.contest_drafts import MAX_THRESHOLD, BoardVisibility
 from gateway.core.fraud.rules import FraudRules
+from gateway.core.texts import LANGUAGES
 
 SUMMARIES = {
     "/token": "Sign in (email, password, code): an access and a refresh token; for an account whose second "
@@ -108,7 +109,7 @@ CONTEST_FIELDS: dict[str, Any] = {
         "board": {"enum": [b.value for b in BoardVisibility],
                   "description": "live, hidden_counts, frozen (from board_frozen_at), sealed (until close)"},
         "board_frozen_at": {"type": ["string", "null"], "format": "date-time"},
-        "default_language": {"enum": ["fr", "en"]},
+        "default_language": {"enum": [lang.value for lang in LANGUAGES]},
         "fraud_rules": {"$ref": "#/components/schemas/FraudRules"},
     }}
 API_LANGUAGE = "en"  # the document's descriptions, the channels' labels among them

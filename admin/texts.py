@@ -10,10 +10,12 @@ from pathlib import Path
 from aiohttp import web
 
 from gateway.core.fraud import rules
-from gateway.core.texts import LANGUAGES, N_, TextDomain
+from gateway.core.texts import N_, ORGANISER_LANGUAGES, TextDomain
 
 # The texts of the admin pages: the `admin` domain of the catalogs in locales/ beside this module.
-CATALOGS = TextDomain("admin", Path(__file__).parent / "locales")
+CATALOGS = TextDomain("admin", Path(__file__).parent / "locales", ORGANISER_LANGUAGES)
+# The organisers read French or English; the voters' other languages (Swahili) have no admin catalog.
+LANGUAGES = CATALOGS.languages
 
 LANG_COOKIE = "ballot_admin_lang"
 DEFAULT_LANGUAGE = "en"

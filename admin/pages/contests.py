@@ -26,6 +26,7 @@ from gateway.core.errors import DomainError
 from gateway.core.fraud import hold_figures
 from gateway.core.fraud.rules import FraudRules
 from gateway.core.providers import Capability, Providers
+from gateway.core.texts import LANGUAGES
 from gateway.db.models import Contest
 from gateway.kit.keys import PROVIDERS, SESSIONS
 
@@ -81,6 +82,7 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
         "heading": heading, "action": action, "form": values, "known_providers": provider_names(request),
         "channel_fieldsets": channel_fieldsets(request),
         "boards": [b.value for b in BoardVisibility], "fraud_names": FraudRules.names(), "fraud_field": FRAUD_FIELD,
+        "voter_languages": [lang.value for lang in LANGUAGES],
         "error": error, "preview": preview}, actor, status)
 
 

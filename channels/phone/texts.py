@@ -19,7 +19,7 @@ CATALOGS = TextDomain("phone", Path(__file__).parent / "locales")
 
 # The phone channels' own words for the wallets their voters know (a provider they have none for is named by its
 # own label, `provider_label`).
-PROVIDER_LABELS = {"mtn": "MTN MoMo", "orange": "Orange Money"}
+PROVIDER_LABELS = {"mtn": "MTN MoMo", "orange": "Orange Money", "mpesa": "M-Pesa", "airtel": "Airtel Money"}
 CONTEST_WIDTH = 40  # a contest's name in a message, at most
 PROVIDER_WIDTH = 20  # a provider's name on a screen, at most
 

@@ -1,4 +1,4 @@
-"""What a voter's SMS asks for, read tolerantly (pure; never raises): French or English, any case, accents
+"""What a voter's SMS asks for, read tolerantly (pure; never raises): French, English or Swahili, any case, accents
 or none, words glued or spread (`VOTE07 x5`, `  Vote   7  5 `, `VOTER 07 5 MTN`)."""
 
 from __future__ import annotations
@@ -28,12 +28,12 @@ class Request:
     provider: str | None = None  # the provider the voter named ("mtn", "mpesa", ...)
 
 
-HELP_WORDS = frozenset({"HELP", "AIDE", "INFO", "?"})
-TOP_WORDS = frozenset({"TOP", "TOP5", "CLASSEMENT"})
-STOP_WORDS = frozenset({"STOP", "ARRET", "ARRETER", "DESABONNER", "UNSUBSCRIBE"})
+HELP_WORDS = frozenset({"HELP", "AIDE", "INFO", "?", "MSAADA"})
+TOP_WORDS = frozenset({"TOP", "TOP5", "CLASSEMENT", "MATOKEO"})
+STOP_WORDS = frozenset({"STOP", "ARRET", "ARRETER", "DESABONNER", "UNSUBSCRIBE", "SITISHA"})
 PROVIDER_WORDS = {"MTN": "mtn", "MOMO": "mtn", "OM": "orange", "ORANGE": "orange", "MPESA": "mpesa", "PESA": "mpesa",
                   "AIRTEL": "airtel"}
-FILLER_WORDS = frozenset({"X", "FOIS", "VOTES", "VOIX", "TIMES"})
+FILLER_WORDS = frozenset({"X", "FOIS", "VOTES", "VOIX", "TIMES", "KURA"})
 VERB_ENDINGS = ("", "R", "Z", "S")  # VOTE, VOTER, VOTEZ, VOTES: the verb as people type it
 MAX_DIGITS = 6  # a longer number is no candidate and no quantity
 TOKENS = re.compile(r"[A-Z]+|[0-9]+|\?")

@@ -112,7 +112,7 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
                          help="a real bot without https: relay getUpdates to the running service's webhook")
     command.add_argument("--fake-url", help="the fake Bot API (default: TELEGRAM_FAKE_API_URL)")
     command.add_argument("--user", type=int, default=700000001, help="the simulated Telegram user id")
-    command.add_argument("--language", default="en", help="the user's language_code (en, fr)")
+    command.add_argument("--language", default="en", help="the user's language_code (en, fr, sw)")
     command.add_argument("--candidate", default="07")
     command.add_argument("--votes", type=int, default=5, choices=(1, 5, 10, 50))
     command.set_defaults(func=run_command)

@@ -61,7 +61,7 @@ def texts(lang: Lang) -> Texts:
     t = CATALOGS.translations(lang)
     return Texts(
         home=(t.pgettext("ussd", "1 Vote"), t.pgettext("ussd", "2 Top 5"), t.pgettext("ussd", "3 My votes"),
-              t.pgettext("ussd", "4 Language/Langue")),
+              t.pgettext("ussd", "4 Language/Langue/Lugha")),
         choose_contest=t.pgettext("ussd", "Choose a contest:"),
         enter_code=t.pgettext("ussd", "Enter the candidate code:"),
         more=t.pgettext("ussd", "98 More"),
@@ -86,7 +86,7 @@ def texts(lang: Lang) -> Texts:
                   "failed": t.pgettext("ussd", "failed"), "expired": t.pgettext("ussd", "expired"),
                   "flagged": t.pgettext("ussd", "in review"), "refund_requested": t.pgettext("ussd", "refunded"),
                   "refunded": t.pgettext("ussd", "refunded")},
-        language_title=t.pgettext("ussd", "Language / Langue:"),
+        language_title=t.pgettext("ussd", "Language / Langue / Lugha:"),
         # Limit: 31 characters with its values, on one line above the question asked again.
         invalid_choice=t.pgettext("ussd", "Invalid choice."),
         # Limit: 31 characters with its values, on one line above the question asked again.
@@ -110,7 +110,8 @@ def texts(lang: Lang) -> Texts:
     )
 
 
-# Each language in its own words, whatever the screen's language.
-LANGUAGE_OPTIONS = (("1", Lang.FR, "1 Francais"), ("2", Lang.EN, "2 English"))
-# Before a contest is known (an unknown code), both languages at once.
-UNKNOWN_SERVICE = " / ".join(texts(lang).unknown_service for lang in (Lang.FR, Lang.EN))
+# Each language in its own words, whatever the screen's language; the menu's entry to them names all three
+# (a Swahili speaker finds it on a French screen).
+LANGUAGE_OPTIONS = (("1", Lang.FR, "1 Francais"), ("2", Lang.EN, "2 English"), ("3", Lang.SW, "3 Kiswahili"))
+# Before a contest is known (an unknown code), every language at once.
+UNKNOWN_SERVICE = " / ".join(texts(lang).unknown_service for lang in Lang)

@@ -217,13 +217,14 @@ class Translator:
         return self(key) if key in PAGE_TEXTS else providers.label(provider)
 
     @property
-    def other(self) -> str:
-        return "en" if self.lang == "fr" else "fr"
+    def others(self) -> tuple[str, ...]:
+        """Every language but the page's, in `Lang`'s order: the page links to each."""
+        return tuple(lang for lang in LANGUAGES if lang != self.lang)
 
-    @property
-    def other_name(self) -> str:
-        """The other language's name in that language, for the link that switches to it."""
-        return Translator(self.other)("lang_name")
+    @staticmethod
+    def own_name(lang: str) -> str:
+        """A language's name in that language, on the link that switches the page to it."""
+        return Translator(lang)("lang_name")
 
     def votes(self, n: int) -> str:
         return self.vote_form(n).format(n=self.number(n))

@@ -18,6 +18,7 @@ from channels.web.schemas import (
     VoteCreatedOut,
     VoteRequest,
 )
+from gateway.core.texts import LANGUAGES
 
 
 class ErrorDetail(BaseModel):
@@ -117,7 +118,7 @@ def build() -> dict[str, Any]:
         "summary": "Text a one-time code to a candidate's number (the proof of it: POST …/entries/proof); paid "
                    "first with a solved challenge, and counted against the contest's day's budget of codes",
         "parameters": [SLUG, {"name": "lang", "in": "query", "required": False,
-                              "schema": {"type": "string", "enum": ["fr", "en"]}}],
+                              "schema": {"type": "string", "enum": [lang.value for lang in LANGUAGES]}}],
         "requestBody": {"required": True, "content": {"application/json": {"schema": ref(CodeRequest)}}},
         "responses": {"202": answer(CodeSentOut, "the code is on its way"),
                       "400": answer(ErrorOut, "not a JSON object, not a number we can text, or not a mobile of a "

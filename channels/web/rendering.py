@@ -33,6 +33,15 @@ def content_policy(app: web.Application) -> str:
 
 
 @dataclass(frozen=True)
+class LanguageLink:
+    """A link in the page's header that shows the same page in another language, named in that language."""
+
+    lang: str
+    name: str
+    url: str
+
+
+@dataclass(frozen=True)
 class Page:
     """One request's language, and whether the visitor just chose it (then it is remembered)."""
 
@@ -54,8 +63,9 @@ def render(page: Page, template: str, context: Mapping[str, Any], status: int = 
            token: csrf.CsrfToken | None = None) -> web.Response:
     """A page with the shared context, security headers and the visitor's cookies."""
     tr = page.tr
-    base = {"t": tr, "lang": tr.lang, "other_name": tr.other_name,
-            "other_url": str(page.request.rel_url.update_query(lang=tr.other)),
+    base = {"t": tr, "lang": tr.lang,
+            "language_links": [LanguageLink(lang, tr.own_name(lang), str(page.request.rel_url.update_query(lang=lang)))
+                               for lang in tr.others],
             "provider_label": lambda provider: tr.provider(provider, page.request.app[PROVIDERS])}
     response = aiohttp_jinja2.render_template(template, page.request, {**base, **context}, status=status)
     response.headers.update({"Content-Security-Policy": content_policy(page.request.app),

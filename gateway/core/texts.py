@@ -32,10 +32,12 @@ LOCAL_TIME = timezone(timedelta(hours=1), "WAT")
 
 
 class Lang(StrEnum):
-    """The languages with a catalog; French first, the default of the contests we serve."""
+    """The voters' languages, each with a catalog in every domain a voter reads; French first, the default of
+    the contests we serve. Swahili is for the East African markets of M-Pesa and Airtel Money."""
 
     FR = "fr"
     EN = "en"
+    SW = "sw"
 
     @classmethod
     def parse(cls, value: str | None) -> Lang | None:
@@ -46,6 +48,8 @@ class Lang(StrEnum):
 
 
 LANGUAGES = tuple(Lang)
+# The organisers' languages: the admin area's domain has catalogs in these only.
+ORGANISER_LANGUAGES = (Lang.FR, Lang.EN)
 
 
 def N_(message: str) -> str:
@@ -60,6 +64,7 @@ class TextDomain:
 
     name: str
     locales: Path
+    languages: tuple[Lang, ...] = LANGUAGES  # those the domain has a catalog for (`make texts` keeps them)
 
     def catalog(self, lang: str) -> Path:
         """The .po of one language (its compiled .mo lies beside it)."""

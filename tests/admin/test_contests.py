@@ -67,6 +67,28 @@ async def test_an_organiser_sets_up_and_opens_a_contest_that_ussd_and_the_web_ta
     assert actions[2:] == ["contest.create", "candidate.create", "candidate.import", "contest.open"]
 
 
+async def test_a_contest_s_menus_may_speak_swahili_though_its_admin_pages_do_not(client: TestClient,
+                                                                                  sessions: Sessions) -> None:
+    """Swahili is a voter language: an organiser may make it the contest's default (USSD opens in it); the
+    admin area itself stays French or English, whatever the browser or ?lang= asks."""
+    owner = await make_account(sessions, "owner")
+    headers = bearer(await api_tokens(client, owner))
+    contest = await new_contest(client, headers, default_language="sw")
+    await client.post(f"/api/v1/admin/contests/{contest['id']}/candidates", json={"name": "Awa"}, headers=headers)
+    assert (await client.post(f"/api/v1/admin/contests/{contest['id']}/open", headers=headers)).status == 200
+    ussd = await client.post("/ussd/africastalking", data={
+        "sessionId": "ATUid_sw", "serviceCode": "*384*777#", "phoneNumber": "+237670000003",
+        "networkCode": "62401", "text": ""})
+    assert await ussd.text() == "CON Gala 2027\n1 Piga kura\n2 Top 5\n3 Kura zangu\n4 Lugha/Language/Langue"
+
+    await browser_sign_in(client, owner)
+    form = await client.get(f"/admin/contests/{contest['id']}/edit", params={"lang": "sw"},
+                            headers={"Accept-Language": "sw"})
+    html = await form.text()
+    assert form.status == 200 and '<html lang="en"' in html and "Language of the menus" in html
+    assert "<option selected>sw</option>" in html
+
+
 async def test_a_ussd_code_or_sms_keyword_of_another_open_contest_is_refused(client: TestClient,
                                                                               sessions: Sessions) -> None:
     await make_contest(sessions, ussd_service_codes=["*384*777#"], sms_short_code="20999", sms_keyword="VOTE")
@@ -88,6 +110,7 @@ async def test_a_ussd_code_or_sms_keyword_of_another_open_contest_is_refused(cli
     ({"slug": "Not A Slug"}, "slug"), ({"currency": "ZZZ"}, "currency"), ({"price_per_vote": 0}, "price_per_vote"),
     ({"providers": ["paypal"]}, "providers"), ({"ussd_service_codes": ["384"]}, "ussd_service_codes"),
     ({"closes_at": "2020-01-01T00:00:00+00:00"}, "closes_at"), ({"board": "sideways"}, "board"),
+    ({"default_language": "de"}, "default_language"),
 ])
 async def test_a_bad_field_is_named_and_nothing_is_created(client: TestClient, sessions: Sessions,
                                                            fields: dict[str, Any], field: str) -> None:

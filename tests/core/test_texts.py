@@ -1,6 +1,6 @@
 """The catalogs Ballot speaks from, one gettext domain per package: each holds every text of its package's
-code, French translates all of them, the compiled .mo files are those of the .po files, a domain falls
-back to the core's, and plural forms, money and dates follow the language."""
+code, French translates all of them and Swahili all a voter reads, the compiled .mo files are those of the .po
+files, a domain falls back to the core's, and plural forms, money and dates follow the language."""
 
 from __future__ import annotations
 
@@ -28,7 +28,9 @@ from gateway.core.texts import CORE, LANGUAGES, Lang, TextDomain, format_date, f
 ROOT = Path(__file__).parents[2]
 SOURCES = ("gateway", "channels", "admin")
 DOMAINS = (CORE, ADMIN, PHONE, SMS, TELEGRAM, USSD, WEB)
-EVERY_CATALOG = [pytest.param(domain, lang, id=f"{domain.name}:{lang}") for domain in DOMAINS for lang in LANGUAGES]
+EVERY_CATALOG = [pytest.param(domain, lang, id=f"{domain.name}:{lang}")
+                 for domain in DOMAINS for lang in domain.languages]
+VOTER_DOMAINS = tuple(domain for domain in DOMAINS if domain.languages == LANGUAGES)
 
 
 def catalog(domain: TextDomain, lang: str) -> Catalog:
@@ -69,6 +71,20 @@ def test_french_translates_every_text(domain: TextDomain) -> None:
     assert untranslated == []
 
 
+@pytest.mark.parametrize("domain", VOTER_DOMAINS, ids=lambda domain: domain.name)
+def test_swahili_translates_every_text_a_voter_reads(domain: TextDomain) -> None:
+    untranslated = [m.id for m in catalog(domain, Lang.SW) if m.id and (m.fuzzy or not all(
+        m.string if isinstance(m.string, tuple) else (m.string,)))]
+    assert untranslated == []
+
+
+def test_every_domain_but_the_organisers_speaks_every_voter_language() -> None:
+    """The admin area alone stays French and English; its catalogs hold no Swahili a page could ask for."""
+    assert {domain.name for domain in VOTER_DOMAINS} == {domain.name for domain in DOMAINS} - {"admin"}
+    assert ADMIN.languages == (Lang.FR, Lang.EN) and not ADMIN.catalog(Lang.SW).exists()
+    assert all(domain.catalog(Lang.SW).with_suffix(".mo").exists() for domain in VOTER_DOMAINS)
+
+
 def test_a_channel_speaks_from_its_own_domain_and_the_core_s_behind_it() -> None:
     """The SMS texts are in the `sms` domain alone; the core's refusal reasons reach an SMS translated."""
     usage = ("To vote, send {keyword} <number> <votes> to {short_code}, e.g. {keyword} 07 5. "
@@ -76,6 +92,7 @@ def test_a_channel_speaks_from_its_own_domain_and_the_core_s_behind_it() -> None
     assert SMS.translations(Lang.FR).pgettext("sms", usage).startswith("Pour voter")
     assert translations(Lang.FR).pgettext("sms", usage) == usage
     assert readable(Lang.FR, "APPROVAL_REJECTED").startswith("Le paiement a été refusé")
+    assert readable(Lang.SW, "NOT_ENOUGH_FUNDS") == "Salio halitoshi kwenye akaunti."
 
 
 @pytest.mark.parametrize(("domain", "lang"), EVERY_CATALOG)
@@ -103,6 +120,8 @@ def test_plural_forms_come_from_the_catalogs() -> None:
     fr, en = WEB.translations(Lang.FR), WEB.translations(Lang.EN)
     assert [fr.ngettext("{n} vote", "{n} votes", n) for n in (0, 1, 2)] == ["{n} vote", "{n} vote", "{n} votes"]
     assert [en.ngettext("{n} vote", "{n} votes", n) for n in (0, 1, 2)] == ["{n} votes", "{n} vote", "{n} votes"]
+    sw = WEB.translations(Lang.SW)
+    assert [sw.ngettext("{n} vote", "{n} votes", n) for n in (0, 1, 2)] == ["kura {n}", "kura {n}", "kura {n}"]
 
 
 def test_money_and_dates_as_each_language_writes_them() -> None:
@@ -113,3 +132,5 @@ def test_money_and_dates_as_each_language_writes_them() -> None:
     closing = datetime(2026, 3, 5, 17, 0, tzinfo=UTC)  # 18:00 in Yaoundé
     assert format_date(closing, Lang.FR) == "5 mars 2026 à 18:00 (WAT)"
     assert format_date(closing, Lang.EN) == "March 5, 2026 at 18:00 (WAT)"
+    assert format_money(150000, "KES", Lang.SW) == "1,500.00\u00a0KES"
+    assert format_date(closing, Lang.SW) == "5 Machi 2026 saa 18:00 (WAT)"

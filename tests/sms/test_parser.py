@@ -31,6 +31,10 @@ LIMITS = {"VOTE": 50}
     ("TOP vote", Request(Command.TOP, keyword="VOTE")),
     ("stop", Request(Command.STOP)),
     ("Arrêt", Request(Command.STOP)),
+    ("msaada", Request(Command.HELP)),  # Swahili, as the Swahili replies name the words
+    ("Matokeo", Request(Command.TOP)),
+    ("SITISHA", Request(Command.STOP)),
+    ("vote 07 kura 5 mpesa", Request(Command.VOTE, "VOTE", "07", 5, "mpesa")),
     ("VOTE 07 0", Request(Command.BAD_QUANTITY, "VOTE", "07")),
     ("VOTE 07 51", Request(Command.BAD_QUANTITY, "VOTE", "07")),
     ("VOTE 07 99999999999", Request(Command.BAD_QUANTITY, "VOTE", "07")),

@@ -40,3 +40,4 @@ def test_every_text_is_one_gsm7_sms(lang: Lang) -> None:
 
 def test_the_languages_say_it_differently() -> None:
     assert every_text(Lang.FR)[0].startswith("Validez ") and every_text(Lang.EN)[0].startswith("Approve ")
+    assert every_text(Lang.SW)[0].startswith("Thibitisha ")

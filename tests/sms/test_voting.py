@@ -102,6 +102,32 @@ async def test_french_by_default_and_the_failure_says_why(
     ]
 
 
+async def test_a_swahili_voter_is_answered_in_swahili_and_told_why_the_payment_failed(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn) -> None:
+    """The number chose Swahili (on USSD, say): its replies and receipts speak it, M-Pesa's and Airtel's
+    reasons included (a wrong PIN, a prompt already open on the phone)."""
+    await seed_demo(sessions)
+    async with sessions.begin() as session:
+        session.add(VoterPreference(msisdn=VOTER, language="sw"))
+    assert await handle(job, await receive(client, sessions, "msaada", "ATXid_h")) == "help"
+    first = await receive(client, sessions, "vote 07 2", "ATXid_v1")
+    await handle(job, first)
+    second = await receive(client, sessions, "vote 07 1", "ATXid_v2")
+    await handle(job, second)
+    wrong_pin, open_prompt = sorted(await sms_orders(sessions), key=lambda order: order.quantity, reverse=True)
+    await closing.fail_order(sessions, wrong_pin.id, "WRONG_PIN")
+    await closing.fail_order(sessions, open_prompt.id, "PROMPT_PENDING")
+    await deliver_outbox(job)
+    texts = fake_at.texts()
+    assert texts[0] == ("Kupiga kura, tuma VOTE <nambari> <kura> kwenda 20123, mfano VOTE 07 5. TOP: matokeo. "
+                        "STOP: sitisha ujumbe.")
+    assert f"Thibitisha 200 XAF kwenye simu yako kwa kura 2 za 07 Grace Ndongo. Kumb {ref(wrong_pin.id)}" in texts
+    assert (f"Malipo hayakufanikiwa, kura 2 za 07 Grace Ndongo hazikuhesabiwa: PIN iliyowekwa kwenye simu si "
+            f"sahihi. Kumb {ref(wrong_pin.id)}") in texts
+    assert (f"Malipo hayakufanikiwa, kura 1 ya 07 Grace Ndongo haikuhesabiwa: Kuna ombi la malipo wazi kwenye "
+            f"simu hii: limalize kwanza. Kumb {ref(open_prompt.id)}") in texts
+
+
 async def test_help_top_unrecognised_and_a_bad_quantity(
         client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt) -> None:
     await seed_demo(sessions)

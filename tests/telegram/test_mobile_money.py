@@ -63,3 +63,27 @@ async def test_a_vote_paid_by_mtn_from_the_bot(telegram: FakeBotApi, bot_client:
         order = (await session.scalars(select(VoteOrder))).one()
     assert order.status is OrderStatus.PAID
     assert (await tallies(sessions, contest.id))["01"] == 5
+
+
+async def test_a_swahili_user_is_asked_to_pay_by_mobile_money_in_swahili(
+        telegram: FakeBotApi, bot_client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """A Telegram set to Swahili (language_code "sw", as in Kenya and Tanzania) gets every message in it,
+    though the contest's own language is French."""
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest", telegram_mobile_money=True)
+    await telegram.say(USER, "/start", language_code="sw")
+    assert telegram.last_message(USER).text == "Karibu! Chagua shindano la kupigia kura:"
+    await telegram.press(USER, "Star Quest", language_code="sw")
+    await telegram.press(USER, "01 Candidate 01", language_code="sw")
+    assert telegram.last_message(USER).text.startswith("Kura ngapi kwa 01 Candidate 01? (1 hadi 100)")
+    await telegram.press(USER, "5", language_code="sw")
+    assert [label for label, _ in telegram.last_message(USER).buttons] == [
+        "Lipa 50 ⭐ kwa Telegram Stars", "Lipa 500\u00a0XAF kwa pesa ya simu", "« Rudi"]
+    await telegram.press(USER, "Lipa 500\u00a0XAF kwa pesa ya simu", language_code="sw")
+    assert telegram.last_message(USER).buttons == [("Shiriki nambari yangu", "")]
+    await telegram.share_contact(USER, "237677123456", language_code="sw")
+    assert telegram.last_message(USER).text == ("Ombi la malipo limetumwa kwa +237677123456: lithibitishe kwenye "
+                                                "simu yako. Risiti yako itafuata hapa.")
+    await bot_client.app[STARTS].wait_idle()
+    async with sessions() as session:
+        order = (await session.scalars(select(VoteOrder))).one()
+    assert (order.provider, order.language) == ("mtn", "sw")  # its receipt will speak Swahili too

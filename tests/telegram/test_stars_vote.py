@@ -105,6 +105,23 @@ async def test_a_user_in_a_language_we_have_no_texts_for_gets_the_contests_recei
                                                 "5 vote(s) pour 07 Candidate 07 comptés dans Star Quest. Merci !")
 
 
+async def test_a_swahili_user_gets_the_receipt_in_swahili(telegram: FakeBotApi, sessions: Sessions,
+                                                           bot_settings: Settings) -> None:
+    await make_contest(sessions, candidates=10, stars_per_vote=10, name="Star Quest")  # in French
+    await telegram.say(USER, "/start", language_code="sw")
+    for label in ("Star Quest", "07 Candidate 07", "5", "Lipa 50 ⭐ kwa Telegram Stars"):
+        await telegram.press(USER, label, language_code="sw")
+    assert telegram.calls_of("answerCallbackQuery")[-1]["text"] == "Hii ndiyo ankara yako: gusa Lipa ili kupiga kura."
+    assert await telegram.pay(USER, language_code="sw")
+    assert telegram.last_message(USER).text == "Malipo yamepokelewa, asante! Risiti yako inafuata."
+    [order] = await orders(sessions)
+    await send_receipts(sessions, bot_settings)
+    assert telegram.last_message(USER).text == (f"Risiti {order.id.hex[:8].upper()}\n"
+                                                "Kura 5 kwa 07 Candidate 07 zimehesabiwa katika Star Quest. Asante!")
+    await telegram.say(USER, "/myvotes", language_code="sw")
+    assert "kura 5 kwa 07 Candidate 07 (imehesabiwa)" in telegram.last_message(USER).text
+
+
 async def test_a_french_user_is_answered_in_french(telegram: FakeBotApi, sessions: Sessions) -> None:
     await make_contest(sessions, stars_per_vote=10, name="Star Quest")
     await telegram.say(USER, "/start", language_code="fr")

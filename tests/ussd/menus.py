@@ -32,8 +32,9 @@ HARD_NAMES = (
     ("12", "Zhāng Wěi 张伟"),
 )
 HARD_CONTEST = "Miss Côte d’Ivoire 2026 👑✨ — la grande finale des régions"
-HOME_FR = "CON Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language"
-HOME_EN = "CON Demo Star 2026\n1 Vote\n2 Top 5\n3 My votes\n4 Language/Langue"
+HOME_FR = "CON Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language/Lugha"
+HOME_EN = "CON Demo Star 2026\n1 Vote\n2 Top 5\n3 My votes\n4 Language/Langue/Lugha"
+HOME_SW = "CON Demo Star 2026\n1 Piga kura\n2 Top 5\n3 Kura zangu\n4 Lugha/Language/Langue"
 
 
 def record(slug: str = "demo", name: str = "Demo Star 2026", candidates: tuple[tuple[str, str], ...] = DEMO_CANDIDATES,
@@ -58,6 +59,16 @@ def view(usable: tuple[PayOption, ...] = BOTH, **overrides: Any) -> MenuContest:
 
 def demo() -> MenuContest:
     return view()
+
+
+# An East African contest: Kenyan shillings, M-Pesa and Airtel Money, Swahili by default, hard names.
+MOBILE_MONEY_EAST = (PayOption("mpesa", "M-Pesa"), PayOption("airtel", "Airtel Money"))
+
+
+def east_african() -> MenuContest:
+    return view(MOBILE_MONEY_EAST, slug="kura", name=HARD_CONTEST, candidates=HARD_NAMES, currency="KES",
+                price_per_vote=10_000, max_votes_per_order=1000, providers=("mpesa", "airtel"),
+                default_language="sw")
 
 
 def hard() -> MenuContest:

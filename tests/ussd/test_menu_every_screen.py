@@ -30,7 +30,7 @@ from channels.ussd.screens import (
 from channels.ussd.views import Extras, TopEntry
 from gateway.core.texts import Lang
 from gateway.core.voters.payer_numbers import PayerOrder, PayerVotes
-from tests.ussd.menus import HARD_CONTEST, HARD_NAMES, NOW, context, demo, hard, screen, view
+from tests.ussd.menus import HARD_CONTEST, HARD_NAMES, NOW, context, demo, east_african, hard, screen, view
 
 
 def valid(reply: Reply) -> bool:
@@ -77,17 +77,21 @@ def reachable(ctx: MenuContext) -> list[Position]:
 
 
 def contexts_to_check() -> list[MenuContext]:
-    """The demo contest and a contest of hard names, both languages, each operator mark, big amounts,
-    and shared codes (a paged list of contests)."""
+    """The demo contest and a contest of hard names, every language, each operator mark, big amounts,
+    shared codes (a paged list of contests), and an East African contest paid by M-Pesa or Airtel Money."""
     hard_en = replace(hard(), language=Lang.EN)
+    hard_sw = replace(hard(), language=Lang.SW)
     pricey = view(slug="pricey", name=HARD_CONTEST, candidates=HARD_NAMES, price_per_vote=10_000,
                   max_votes_per_order=1000)
     many = tuple(view(slug=f"c{i}", name=f"{HARD_CONTEST} {i}", candidates=HARD_NAMES[:2]) for i in range(12))
     return [
         *(context(demo(), operator=operator) for operator in (Operator.MTN, Operator.ORANGE, None)),
-        context(demo(), preference=Lang.EN),
+        context(demo(), preference=Lang.EN), context(demo(), preference=Lang.SW),
         context(hard()), context(hard_en, operator=Operator.ORANGE), context(pricey, operator=None, preference=Lang.EN),
-        context(*many), context(*many, preference=Lang.EN), context(hard(), demo(), preference=Lang.EN),
+        context(hard_sw, operator=Operator.ORANGE), context(pricey, operator=None, preference=Lang.SW),
+        context(*many), context(*many, preference=Lang.EN), context(*many, preference=Lang.SW),
+        context(hard(), demo(), preference=Lang.EN), context(hard(), demo(), preference=Lang.SW),
+        *(context(east_african(), operator=operator) for operator in (Operator.MPESA, Operator.AIRTEL, None)),
     ]
 
 
@@ -108,6 +112,7 @@ def test_every_ending_fits_and_is_gsm7() -> None:
     replies = [unknown_service(), *(f(lang) for lang in Lang for f in (blocked, service_unavailable))]
     for lang in Lang:
         replies += [placed(lang, 1000, 10_000_000, "XAF", provider, "ABCDEF12") for provider in ("mtn", "orange")]
+        replies += [placed(lang, 1000, 99_999_999, "KES", provider, "ABCDEF12") for provider in ("mpesa", "airtel")]
         replies += [refusal(lang, code, contest) for code in (
             "msisdn_blocked", "rate_limited", "candidate_not_found", "candidate_not_active", "provider_unavailable",
             "provider_not_enabled", "msisdn_required", "invalid_msisdn", "contest_closed", "contest_not_open",
@@ -135,7 +140,7 @@ def test_hard_names_are_transliterated() -> None:
 
 @given(st.text(alphabet="0123456789*#ab ", max_size=40))
 def test_any_path_gives_a_valid_screen(text: str) -> None:
-    for ctx in (context(demo()), context(hard(), preference=Lang.EN)):
+    for ctx in (context(demo()), context(hard(), preference=Lang.EN), context(hard(), preference=Lang.SW)):
         reply = screen(ctx, text, RICH_EXTRAS[1])
         assert reply.action is not None or valid(reply), (text, reply.body)
 

@@ -25,7 +25,7 @@ from channels.ussd.views import Extras, TopEntry
 from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
 from gateway.core.voters.payer_numbers import PayerOrder, PayerVotes
-from tests.ussd.menus import HOME_EN, HOME_FR, NOW, body, context, demo, screen, view
+from tests.ussd.menus import HOME_EN, HOME_FR, HOME_SW, MOBILE_MONEY_EAST, NOW, body, context, demo, screen, view
 
 # Language: chosen on the first screen, else remembered, else the contest's default.
 
@@ -47,6 +47,31 @@ def test_language_comes_from_preference_then_contest_default() -> None:
     assert body(context(view(default_language="xx")), "") == HOME_FR
 
 
+def test_swahili_is_chosen_on_the_language_screen_or_is_the_contest_s_own() -> None:
+    ctx = context(demo())
+    assert body(ctx, "4") == "CON Langue / Language / Lugha:\n1 Francais\n2 English\n3 Kiswahili\n0 Retour"
+    position = walk(ctx, parse_path("4*3"))
+    assert position.chose_language and position.lang_choice is Lang.SW
+    assert render(ctx, position).body == HOME_SW
+    assert body(context(view(default_language="sw")), "") == HOME_SW
+    assert body(context(view(default_language="sw"), preference=Lang.EN), "") == HOME_EN
+
+
+def test_a_swahili_voter_pays_by_m_pesa_in_swahili() -> None:
+    ctx = context(view(MOBILE_MONEY_EAST, currency="KES", price_per_vote=2000, providers=("mpesa", "airtel"),
+                       default_language="sw"), operator=Operator.MPESA)
+    assert body(ctx, "1*07") == "CON 07 Grace Ndongo\nBei: 20.00 KES/kura\nKura ngapi (1-100)?\n0 Rudi 00 Mwanzo"
+    assert body(ctx, "1*07*3") == ("CON Kura 3 = 60.00 KES\nLipa kwa:\n1 M-Pesa (mtandao wako)\n2 Airtel Money\n"
+                                   "0 Rudi 00 Mwanzo")
+    assert body(ctx, "1*07*3*1") == ("CON Thibitisha kura yako:\nKura 3 kwa 07 Grace Ndongo\nJumla: 60.00 KES\n"
+                                     "Malipo: M-Pesa\n1 Thibitisha\n0 Rudi 00 Mwanzo")
+    assert body(ctx, "1*07*300") == ("CON Upeo ni kura 100.\n07 Grace Ndongo\nBei: 20.00 KES/kura\n"
+                                     "Kura ngapi (1-100)?\n0 Rudi 00 Mwanzo")
+    assert placed(Lang.SW, 3, 6000, "KES", "mpesa", "3F9A1C2B").body == (
+        "END Asante! Thibitisha malipo ya 60.00 KES kwenye simu yako (M-Pesa) ili kura 3 zihesabiwe. Kumb 3F9A1C2B")
+    assert refusal(Lang.SW, "contest_closed", demo()).body == "END Upigaji kura wa Demo Star 2026 umefungwa. Asante!"
+
+
 # A service code shared by several open contests.
 
 def shared() -> MenuContext:
@@ -59,7 +84,7 @@ def shared() -> MenuContext:
 def test_a_shared_code_lists_its_contests_first() -> None:
     ctx = shared()
     assert body(ctx, "") == "CON Choisissez un concours:\n1 Miss Cameroun 2026\n2 Star Academy"
-    assert body(ctx, "2") == "CON Star Academy\n1 Vote\n2 Top 5\n3 My votes\n4 Language/Langue\n0 Back"
+    assert body(ctx, "2") == "CON Star Academy\n1 Vote\n2 Top 5\n3 My votes\n4 Language/Langue/Lugha\n0 Back"
     assert screen(ctx, "2*1*12*3*1*1").action == PlaceOrder("star", "12", 3, Operator.MTN)
     assert body(ctx, "2*0") == body(ctx, "")
     assert body(ctx, "2*1*12*00") == body(ctx, "2")
@@ -95,7 +120,8 @@ def test_no_open_contest_ends_with_why(overrides: dict[str, object], expected: s
 
 
 def test_route_level_endings() -> None:
-    assert unknown_service().body == "END Ce code ne correspond à aucun vote. / This code matches no vote."
+    assert unknown_service().body == ("END Ce code ne correspond à aucun vote. / This code matches no vote. / "
+                                      "Msimbo huu haulingani na kura yoyote.")
     assert blocked(Lang.EN).body == "END This number cannot vote. Contact the organiser if this is a mistake."
     assert placed(Lang.FR, 5, 500, "XAF", "mtn", "3F9A1C2B").body == (
         "END Merci! Validez le paiement de 500 XAF sur votre téléphone (MTN MoMo) pour compter vos 5 vote(s). "

@@ -148,7 +148,7 @@ def test_every_listed_candidate_is_reachable_by_paging() -> None:
     ("1*07*", "Vous n'avez rien saisi.", QUANTITY_FR),
     ("1*07*5*3", "Choix invalide.", None),
     ("1*07*5*1*2", "Choix invalide.", None),
-    ("4*3", "Choix invalide.", "Langue / Language:\n1 Francais\n2 English\n0 Retour"),
+    ("4*5", "Choix invalide.", "Langue / Language / Lugha:\n1 Francais\n2 English\n3 Kiswahili\n0 Retour"),
     ("2*1", "Choix invalide.", None),
 ])
 def test_a_wrong_answer_asks_again_with_a_reason(path: str, reason: str | None, question: str | None) -> None:

@@ -28,7 +28,7 @@ from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, tallies
 from tests.servers import free_port
 
-HOME = "Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language"
+HOME = "Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language/Lugha"
 
 
 def args(url: str, script: str | None = None, msisdn: str = "+237670000001") -> argparse.Namespace:
@@ -91,7 +91,7 @@ async def test_interactive_mode_reads_each_answer(client: TestClient, sessions: 
     await seed_demo(sessions)
     code, printed = await run(args(base_url(client), msisdn="+237690000001"), ["4", "2", "1", "7", "3", "2", "1"])
     assert code == 0, printed
-    assert "Langue / Language:" in printed and "Enter the candidate code:" in printed
+    assert "Langue / Language / Lugha:" in printed and "Enter the candidate code:" in printed
     assert "2 Orange Money (your network)" in printed and "END Thank you!" not in printed
     assert "Thank you! Approve the payment of 300 XAF on your phone (Orange Money)" in printed
     assert "> 4" not in printed  # a person's own typing is not echoed twice

@@ -26,7 +26,8 @@ from tests.servers import free_port
 
 @pytest.mark.parametrize(("header", "expected"), [
     ("en-GB,en;q=0.9,fr;q=0.8", "en"), ("fr-CM, en;q=0.5", "fr"), ("de, en;q=0.2", "en"),
-    ("en;q=0, fr;q=0.1", "fr"), ("de-DE", None), ("", None), ("en;q=abc", None)])
+    ("en;q=0, fr;q=0.1", "fr"), ("de-DE", None), ("", None), ("en;q=abc", None), ("sw-KE,en;q=0.5", "sw"),
+    ("de, sw-TZ;q=0.3, en;q=0.2", "sw")])
 def test_accept_language(header: str, expected: str | None) -> None:
     assert from_accept_language(header) == expected
 
@@ -51,6 +52,10 @@ def test_money_votes_and_reasons_in_each_language() -> None:
     assert en.reason(reason) == reason
     assert fr.reason(reason) == "Le paiement a été refusé sur le téléphone. (APPROVAL_REJECTED)"
     assert fr.reason("no payment in time") == "Le paiement a échoué. (no payment in time)"
+    sw = Translator("sw")
+    assert sw.money(150000, "KES") == "1,500.00\u00a0KES" and (sw.votes(1), sw.votes(2)) == ("kura 1", "kura 2")
+    assert sw.reason(reason) == "Malipo yamekataliwa kwenye simu. (APPROVAL_REJECTED)"
+    assert sw.others == ("fr", "en") and fr.others == ("en", "sw") and Translator.own_name("sw") == "Kiswahili"
     assert mask_phone("+237670000001") == "+237 •••••• 001"
 
 

@@ -21,6 +21,7 @@ from gateway.core.entered_text import entered_text
 from gateway.core.errors import DomainError
 from gateway.core.fraud.rules import FraudRules
 from gateway.core.money import UnknownCurrency, minor_digits
+from gateway.core.texts import LANGUAGES
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 USSD_CODE = re.compile(r"^\*[0-9]{1,6}(?:\*[0-9]{1,6}){0,4}#$")
@@ -174,8 +175,9 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
     if board is BoardVisibility.FROZEN and _text(form, "board_frozen_at", required=False, limit=40):
         frozen_at = form_moment(form, "board_frozen_at")
     language = _text(form, "default_language", required=False) or "fr"
-    if language not in ("fr", "en"):
-        raise DomainError("default_language: fr or en.", code="invalid_field", field="default_language")
+    if language not in LANGUAGES:  # the voters' languages, Swahili included (the admin area's own are fewer)
+        raise DomainError(f"default_language: one of {', '.join(LANGUAGES)}.", code="invalid_field",
+                          field="default_language")
     stars = _stars(form)
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, codes, board,
                         language, stars, parse_fraud_rules(form), frozen_at, channel_settings)
