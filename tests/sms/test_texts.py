@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from channels.phone.gsm7 import is_gsm7
+from channels.phone.gsm7 import is_gsm7, texted
 from channels.sms import texts
 from gateway.core.payments.reasons import READABLE
 from gateway.core.texts import LANGUAGES, Lang
@@ -41,3 +41,12 @@ def test_every_text_is_one_gsm7_sms(lang: Lang) -> None:
 def test_the_languages_say_it_differently() -> None:
     assert every_text(Lang.FR)[0].startswith("Validez ") and every_text(Lang.EN)[0].startswith("Approve ")
     assert every_text(Lang.SW)[0].startswith("Thibitisha ")
+
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_reason_reads_whole_in_a_receipt(lang: Lang) -> None:
+    """A reason longer than its room would be cut mid-word ("...finish it f."): each fits, in every language."""
+    for code, english in READABLE.items():
+        whole = texted(texts.CATALOGS.translations(lang).gettext(english))
+        assert texts.readable(lang, code) == whole, (code, len(whole), whole)

@@ -18,9 +18,9 @@ READABLE = {
     "WRONG_PIN": N_("A wrong PIN was entered on the phone."),
     "PAYMENT_REFUSED": N_("The operator refused the payment."),
     "AMOUNT_BELOW_MINIMUM": N_("The amount is below the operator's minimum."),
-    "PHONE_NOT_REACHED": N_("The phone did not answer the payment prompt (switched off or out of reach)."),
-    "PROMPT_PENDING": N_("A payment prompt is already open on this phone: finish it first, then this vote's prompt "
-                         "follows."),
+    # Each fits an SMS receipt's reason (channels.sms.texts.REASON_WIDTH, 60) in every language.
+    "PHONE_NOT_REACHED": N_("The phone did not answer the prompt (off or out of reach)."),
+    "PROMPT_PENDING": N_("A prompt is already open on this phone: finish it first."),
 }
 
 
