@@ -34,6 +34,12 @@ class RequestCap:
     slow_down: Callable[[httpx.Response], bool]
     refused: Callable[[], ProviderRateLimited]
 
+    @classmethod
+    def by_status(cls, provider: str, status: int, message: str) -> RequestCap:
+        """A gateway whose "slow down" is an HTTP status of its own (429 mostly); `message` tells the refusal."""
+        return cls(provider, lambda response: response.status_code == status,
+                   lambda: ProviderRateLimited(provider, "too_many_requests", message, retryable=True, status=status))
+
 
 class PacedRequests:
     """The requests of one application, each on its turn under the cap (`per_second`: None or 0 lifts it)."""

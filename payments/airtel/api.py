@@ -58,16 +58,8 @@ def error_of(response: httpx.Response) -> PaymentError:
     return PaymentError(NAME, code, message, retryable=retryable, status=response.status_code)
 
 
-def too_many_requests(response: httpx.Response) -> bool:
-    return response.status_code == TOO_MANY_REQUESTS
-
-
-def rate_limited() -> ProviderRateLimited:
-    return ProviderRateLimited(NAME, "rate_limited", "Airtel refused a request over the application's rate (429).",
-                               retryable=True, status=TOO_MANY_REQUESTS)
-
-
-AIRTEL_CAP = RequestCap(NAME, too_many_requests, rate_limited)
+AIRTEL_CAP = RequestCap.by_status(NAME, TOO_MANY_REQUESTS, "Airtel refused a request over the application's rate "
+                                  "(429).")  # `AirtelApi.send` resends a 429 itself: PacedRequests only paces
 
 
 class AirtelApi:

@@ -7,24 +7,10 @@ of the payment."""
 
 from __future__ import annotations
 
-import httpx
-
-from gateway.core.providers import ProviderRateLimited
 from payments.paced_requests import RequestCap
 
 NAME = "mpesa"
-REQUESTS_PER_SECOND = 5.0
 TOO_MANY_REQUESTS = 429
 RESEND_DELAYS = (1.0, 2.0)
 
-
-def too_many_requests(response: httpx.Response) -> bool:
-    return response.status_code == TOO_MANY_REQUESTS
-
-
-def rate_limited() -> ProviderRateLimited:
-    return ProviderRateLimited(NAME, "too_many_requests", "Daraja refused a request over the app's rate (429).",
-                               retryable=True, status=TOO_MANY_REQUESTS)
-
-
-DARAJA_CAP = RequestCap(NAME, too_many_requests, rate_limited)
+DARAJA_CAP = RequestCap.by_status(NAME, TOO_MANY_REQUESTS, "Daraja refused a request over the app's rate (429).")
