@@ -15,26 +15,25 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from assembly.app import create_app
 from assembly.settings import Settings
 from gateway.core.orders import placing, tables
 from gateway.core.payments import collections, starting
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
+from gateway.db.models import Contest, OrderStatus, ProviderEvent
 from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.channel_names import Channel
 from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies
+from tests.live_app import SettlingOrders, app_beside
 from tests.provider_registry import capabilities_of
-from tests.servers import free_port
 
 NORMAL = "+237670000001"
 
 
 @dataclass
-class Live:
+class Live(SettlingOrders):
     client: TestClient
     control: SandboxControl
     sessions: Sessions
@@ -51,15 +50,6 @@ class Live:
         await self.client.app[STARTS].wait_idle()  # a phone prompt goes out after the reply
         return order_id
 
-    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> VoteOrder:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            await self.client.app[CHECKS].wait_idle()
-            order = await tables.get_order(self.sessions, order_id)
-            if order.status is not OrderStatus.PENDING or asyncio.get_running_loop().time() > deadline:
-                return order
-            await asyncio.sleep(0.02)
-
     async def votes_for_07(self) -> int:
         await assert_tally_invariant(self.sessions, self.contest.id)
         return (await tallies(self.sessions, self.contest.id))["07"]
@@ -69,10 +59,7 @@ class Live:
 async def live(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Live]:
     control = SandboxControl(success_delay=0.05, long_delay=0.3)
     async with TestServer(create_sandbox_app(control)) as sandbox:
-        port = free_port()
-        app_settings = settings.model_copy(update={
-            "public_base_url": f"http://127.0.0.1:{port}", "sandbox_url": str(sandbox.make_url("")).rstrip("/")})
-        async with TestClient(TestServer(create_app(app_settings), port=port)) as client:
+        async with app_beside(sandbox, settings) as client:
             contest = await make_contest(sessions, candidates=8)
             yield Live(client, control, client.app[SESSIONS], contest)
 

@@ -94,13 +94,14 @@ backend hosts
 """
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120) -> None:
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120, answer_within: float = 2) -> None:
+    """Until the server at `url` says it is ready (/readyz), or raise when its process exits or time runs out."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"{url}: its process exited")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/readyz", timeout=answer_within).status_code == 200:
                 return
         time.sleep(0.3)
     raise RuntimeError(f"{url} did not become ready in time")

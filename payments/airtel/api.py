@@ -2,7 +2,7 @@
 request on a turn of the application's paced schedule, and the country and currency headers every call carries.
 
 Airtel publishes no cap for its gateway, so every request of one application (client id) takes a turn of one schedule
-that every process and host shares (`gateway.kit.paced_turns`), at 90% of the setting; a 429 that still comes back is
+that every process and host shares (`payments.paced_requests`), at 90% of the setting; a 429 that still comes back is
 sent again after a wait on a turn of its own, and one refused on every try is "slow down" (`ProviderRateLimited`),
 never a refusal of the payment. Time-outs and 5xx are sent again only where the caller says that is safe: a push
 resent after a lost answer could prompt the payer twice, so its caller asks about it first."""
@@ -10,7 +10,6 @@ resent after a lost answer could prompt the payer twice, so its caller asks abou
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,10 +20,10 @@ from gateway.core.providers import PaymentError, ProviderRateLimited
 from gateway.kit.paced_turns import PacedTurns
 from payments.airtel.codes import NAME
 from payments.answers import json_object, json_object_or_empty
+from payments.paced_requests import PacedRequests, RequestCap
 from payments.token_cache import IssuedToken, TokenCache
 
 REQUESTS_PER_SECOND = 10.0
-SHARE = 0.9  # of the cap, for our schedule: the rest absorbs jitter
 RETRY_DELAYS = (0.5, 1.5, 4.0)
 TOO_MANY_REQUESTS = 429
 
@@ -59,20 +58,22 @@ def error_of(response: httpx.Response) -> PaymentError:
     return PaymentError(NAME, code, message, retryable=retryable, status=response.status_code)
 
 
+AIRTEL_CAP = RequestCap.by_status(NAME, TOO_MANY_REQUESTS, "Airtel refused a request over the application's rate "
+                                  "(429).")  # `AirtelApi.send` resends a 429 itself: PacedRequests only paces
+
+
 class AirtelApi:
     """One application's requests (`per_second`: its cap, None or 0 lifts it)."""
 
     def __init__(self, http: httpx.AsyncClient, credentials: AirtelCredentials, *, turns: PacedTurns | None = None,
                  per_second: float | None = REQUESTS_PER_SECOND,
                  retry_delays: tuple[float, ...] = RETRY_DELAYS) -> None:
-        self._http = http
         self.credentials = credentials
-        self._turns = turns or PacedTurns(None)
-        self._per_second = per_second
+        # Sent once a turn: `send` resends 429s, time-outs and 5xx on its own terms.
+        self._requests = PacedRequests(http, credentials.client_id, AIRTEL_CAP, turns=turns, per_second=per_second,
+                                       resend_delays=())
         self._retry_delays = retry_delays
         self._tokens = TokenCache(self._fetch_token)
-        # Named by a digest: the schedule's Redis key says which application without spelling out its credentials.
-        self._schedule = f"pace:airtel:{hashlib.sha256(credentials.client_id.encode()).hexdigest()[:16]}"
 
     async def send(self, method: str, path: str, wallet: Wallet, *, json: Mapping[str, Any] | None = None,
                    resend_lost: bool = True) -> httpx.Response:
@@ -106,16 +107,11 @@ class AirtelApi:
             token = await self._tokens.get(stale)
             headers = {"Authorization": f"Bearer {token}", "Accept": "*/*", "X-Country": wallet.country,
                        "X-Currency": wallet.currency}
-            response = await self._paced(method, self._url(path), headers=headers, json=json)
+            response = await self._requests.send_once(method, self._url(path), headers=headers, json=json)
             if response.status_code != 401:
                 return response
             stale = token  # refreshed once: a token may be revoked before its stated expiry
         return response
-
-    async def _paced(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        if self._per_second:
-            await self._turns.wait(self._schedule, self._per_second * SHARE)
-        return await self._http.request(method, url, **kwargs)
 
     def _url(self, path: str) -> str:
         return self.credentials.base_url.rstrip("/") + path
@@ -124,7 +120,7 @@ class AirtelApi:
         body = {"client_id": self.credentials.client_id, "client_secret": self.credentials.client_secret,
                 "grant_type": "client_credentials"}
         try:
-            response = await self._paced("POST", self._url("/auth/oauth2/token"), json=body,
+            response = await self._requests.send_once("POST", self._url("/auth/oauth2/token"), json=body,
                                          headers={"Accept": "*/*"})
         except httpx.TransportError as exc:
             raise PaymentError(NAME, "unreachable", f"Airtel's token endpoint did not answer: {exc!r}",

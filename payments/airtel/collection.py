@@ -131,17 +131,9 @@ class AirtelCollection:
 
     async def _enquire(self, collection: Collection, wallet: Wallet) -> StatusResult:
         txn = transaction_id(collection.order_id)
-        response = await self._api.send("GET", f"/standard/v1/payments/{txn}", wallet)
-        data = json_object(NAME, response) if response.status_code in (200, 404) else {}
-        if response.status_code == 404 or code_suffix(status_block(data).get("response_code")) == NOT_FOUND:
-            raise CollectionNotFound(NAME, "not_found", "Airtel has no payment under this transaction id.",
-                                     status=response.status_code)
-        if response.status_code != 200:
-            raise error_of(response)
-        record = transaction_of(data)
-        if record is None:
-            raise PaymentError(NAME, "unreadable_answer", "Airtel's enquiry holds no transaction.", retryable=True)
-        return read_status(record, status_block(data).get("response_code"), collection)
+        record, status = await enquiry(self._api, f"/standard/v1/payments/{txn}", wallet,
+                                       "payment under this transaction id")
+        return read_status(record, status.get("response_code"), collection)
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
         """Proof only with the application's hash (see the module's docstring); else a reason to enquire."""
@@ -162,6 +154,21 @@ class AirtelCollection:
     async def refund(self, collection: Collection) -> StatusResult:
         raise RefundUnsupported(NAME, "refund_unsupported", "Airtel Money payments are refunded by a disbursement "
                                 "(`payments.airtel.disbursement`), or by hand without one.")
+
+
+async def enquiry(api: AirtelApi, path: str, wallet: Wallet, missing: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Airtel's record of one transaction (a payment, a disbursement) and the answer's status block, asked at `path`;
+    CollectionNotFound where Airtel has none (`missing` says what it has not)."""
+    response = await api.send("GET", path, wallet)
+    data = json_object(NAME, response) if response.status_code in (200, 404) else {}
+    if response.status_code == 404 or code_suffix(status_block(data).get("response_code")) == NOT_FOUND:
+        raise CollectionNotFound(NAME, "not_found", f"Airtel has no {missing}.", status=response.status_code)
+    if response.status_code != 200:
+        raise error_of(response)
+    record = transaction_of(data)
+    if record is None:
+        raise PaymentError(NAME, "unreadable_answer", "Airtel's enquiry holds no transaction.", retryable=True)
+    return record, status_block(data)
 
 
 def refusal_of(response: httpx.Response, data: dict[str, Any]) -> PaymentError:

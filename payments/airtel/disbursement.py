@@ -19,7 +19,6 @@ import uuid
 from typing import Any
 
 from gateway.core.providers import (
-    CollectionNotFound,
     OutgoingPayout,
     OutgoingRefund,
     PaymentError,
@@ -27,9 +26,9 @@ from gateway.core.providers import (
     StatusResult,
 )
 from payments.airtel.api import AirtelApi, Wallet, error_of
-from payments.airtel.codes import DUPLICATE, IN_PROCESS, NAME, NOT_FOUND, STATES, SUCCESS, code_suffix, wallet_of
-from payments.airtel.collection import major_amount, status_block, transaction_of
-from payments.answers import json_object, json_object_or_empty, text_of
+from payments.airtel.codes import DUPLICATE, IN_PROCESS, NAME, STATES, SUCCESS, code_suffix, wallet_of
+from payments.airtel.collection import enquiry, major_amount, status_block
+from payments.answers import json_object_or_empty, text_of
 
 REFERENCE_LENGTH = 64
 TAKEN = (SUCCESS, DUPLICATE, *IN_PROCESS)  # response codes of a disbursement Airtel has
@@ -73,19 +72,9 @@ class AirtelDisbursement:
 
     async def _enquire(self, reference: uuid.UUID, msisdn: str | None, currency: str) -> StatusResult:
         country, currency, _ = wallet_of(msisdn, currency)
-        response = await self._api.send("GET", f"/standard/v1/disbursements/{reference.hex}",
-                                        Wallet(country, currency))
-        data = json_object(NAME, response) if response.status_code in (200, 404) else {}
-        code = status_block(data).get("response_code")
-        if response.status_code == 404 or code_suffix(code) == NOT_FOUND:
-            raise CollectionNotFound(NAME, "not_found", "Airtel has no disbursement under this reference.",
-                                     status=response.status_code)
-        if response.status_code != 200:
-            raise error_of(response)
-        record = transaction_of(data)
-        if record is None:
-            raise PaymentError(NAME, "unreadable_answer", "Airtel's enquiry holds no transaction.", retryable=True)
-        return payout_state(record, code, status_block(data).get("message"))
+        record, status = await enquiry(self._api, f"/standard/v1/disbursements/{reference.hex}",
+                                       Wallet(country, currency), "disbursement under this reference")
+        return payout_state(record, status.get("response_code"), status.get("message"))
 
 
 def payout_state(record: dict[str, Any], code: object, message: object) -> StatusResult:

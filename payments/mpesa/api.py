@@ -15,7 +15,8 @@ import httpx
 
 from gateway.core.providers import PaymentError
 from payments.answers import json_object, json_object_or_empty
-from payments.mpesa.request_cap import NAME, RequestCap
+from payments.mpesa.request_cap import NAME
+from payments.paced_requests import PacedRequests
 from payments.token_cache import IssuedToken, TokenCache
 
 EAST_AFRICA = timezone(timedelta(hours=3), "EAT")  # Daraja's timestamps are Nairobi's time
@@ -41,7 +42,7 @@ def stk_password(shortcode: str, passkey: str, when: str) -> str:
 class DarajaApi:
     """One Daraja app: its token, and POSTs sent with it."""
 
-    def __init__(self, requests: RequestCap, credentials: DarajaCredentials) -> None:
+    def __init__(self, requests: PacedRequests, credentials: DarajaCredentials) -> None:
         self._requests = requests
         self._credentials = credentials
         self._tokens = TokenCache(self._fetch_token)

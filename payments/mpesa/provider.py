@@ -15,9 +15,10 @@ from payments.mpesa.api import DarajaApi, DarajaCredentials
 from payments.mpesa.callback_secret import callback_key
 from payments.mpesa.money_out import MpesaMoneyOut
 from payments.mpesa.outgoing_results import OutgoingResults
-from payments.mpesa.request_cap import NAME, RequestCap
+from payments.mpesa.request_cap import DARAJA_CAP, NAME, RESEND_DELAYS
 from payments.mpesa.settings import MpesaMoneyOutSettings, MpesaSettings, MpesaStkSettings
 from payments.mpesa.stk_push import MpesaStkPush
+from payments.paced_requests import PacedRequests
 from payments.settings import plain_addresses, revealed, secret_problems, unset_settings
 
 SANDBOX_HOSTS = frozenset({"sandbox.safaricom.co.ke"})  # Daraja's test system: production must never reach it
@@ -44,8 +45,8 @@ def build(settings: MpesaSettings, resources: ProviderResources) -> Implementati
     if parts is None:
         return Implementations()
     credentials, shortcode, passkey = parts
-    requests = RequestCap(resources.http, credentials.consumer_key, turns=PacedTurns(resources.redis),
-                          per_second=settings.mpesa_requests_per_second or None)
+    requests = PacedRequests(resources.http, credentials.consumer_key, DARAJA_CAP, turns=PacedTurns(resources.redis),
+                             per_second=settings.mpesa_requests_per_second or None, resend_delays=RESEND_DELAYS)
     api = DarajaApi(requests, credentials)
     key = callback_key(settings.secret_key.get_secret_value())
     push = MpesaStkPush(api, shortcode, passkey, settings.public_base_url, key, party_b=settings.mpesa_party_b)

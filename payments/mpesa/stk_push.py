@@ -49,7 +49,7 @@ class MpesaStkPush:
     # Safaricom's prompt gives up after about a minute (1037); the window leaves room for one sent again after
     # an open prompt on the phone (1001) was finished.
     payment_window = timedelta(minutes=5)
-    status_calls_per_second: float | None = None  # Daraja's cap is on every request: `RequestCap` keeps it
+    status_calls_per_second: float | None = None  # Daraja's cap is on every request: `PacedRequests` keeps it
 
     def __init__(self, api: DarajaApi, shortcode: str, passkey: str, public_base_url: str, callback_key: bytes, *,
                  party_b: str | None = None) -> None:

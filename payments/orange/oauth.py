@@ -1,5 +1,5 @@
 """OAuth client-credentials tokens for Orange's APIs, cached and fetched once for all callers; a token request
-takes its turn under the application's cap as any other (`payments.orange.request_cap`)."""
+takes its turn under the application's cap as any other (`payments.paced_requests`)."""
 
 from __future__ import annotations
 
@@ -7,12 +7,12 @@ import httpx
 
 from gateway.core.providers import PaymentError
 from payments.answers import json_object
-from payments.orange.request_cap import RequestCap
+from payments.paced_requests import PacedRequests
 from payments.token_cache import IssuedToken, TokenCache
 
 
 class ClientCredentialsToken:
-    def __init__(self, requests: RequestCap, provider: str, token_url: str, client_id: str,
+    def __init__(self, requests: PacedRequests, provider: str, token_url: str, client_id: str,
                  client_secret: str) -> None:
         self._requests = requests
         self._provider = provider

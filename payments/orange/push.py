@@ -27,7 +27,8 @@ from gateway.core.providers import (
 from gateway.kit.paced_turns import PacedTurns
 from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
 from payments.orange.oauth import ClientCredentialsToken
-from payments.orange.request_cap import REQUESTS_PER_SECOND, RESEND_DELAYS, RequestCap
+from payments.orange.request_cap import ORANGE_CAP, REQUESTS_PER_SECOND, RESEND_DELAYS
+from payments.paced_requests import PacedRequests
 
 NAME = "orange"
 PREFIX = "/omcoreapis/1.0.2/mp"
@@ -60,13 +61,13 @@ class OrangePush:
     name = NAME
     redirects = False
     payment_window = timedelta(minutes=10)  # Orange expires an unapproved push after ~7 minutes
-    status_calls_per_second: float | None = None  # Orange's cap is on every request: `RequestCap` keeps it
+    status_calls_per_second: float | None = None  # Orange's cap is on every request: `PacedRequests` keeps it
 
     def __init__(self, http: httpx.AsyncClient, credentials: PushCredentials, public_base_url: str, *,
                  turns: PacedTurns | None = None, requests_per_second: float | None = REQUESTS_PER_SECOND,
                  resend_delays: tuple[float, ...] = RESEND_DELAYS) -> None:
-        self._requests = RequestCap(http, credentials.consumer_key, turns=turns, per_second=requests_per_second,
-                                    resend_delays=resend_delays)
+        self._requests = PacedRequests(http, credentials.consumer_key, ORANGE_CAP, turns=turns,
+                                       per_second=requests_per_second, resend_delays=resend_delays)
         self._creds = credentials
         self._public = public_base_url.rstrip("/")
         self._token = ClientCredentialsToken(self._requests, NAME, f"{credentials.base_url.rstrip('/')}/token",

@@ -34,7 +34,8 @@ from gateway.core.providers import (
 from gateway.kit.paced_turns import PacedTurns
 from payments.answers import json_object, json_object_or_empty, parsed_object, required_text, text_of
 from payments.orange.oauth import ClientCredentialsToken
-from payments.orange.request_cap import REQUESTS_PER_SECOND, RESEND_DELAYS, RequestCap
+from payments.orange.request_cap import ORANGE_CAP, REQUESTS_PER_SECOND, RESEND_DELAYS
+from payments.paced_requests import PacedRequests
 
 NAME = "orange"
 STATES = {"SUCCESS": PaymentState.SUCCESSFUL, "FAILED": PaymentState.FAILED, "EXPIRED": PaymentState.EXPIRED,
@@ -90,13 +91,13 @@ class OrangeWebPay:
     name = NAME
     redirects = True
     payment_window = timedelta(minutes=15)  # the payment page stays usable about ten minutes
-    status_calls_per_second: float | None = None  # Orange's cap is on every request: `RequestCap` keeps it
+    status_calls_per_second: float | None = None  # Orange's cap is on every request: `PacedRequests` keeps it
 
     def __init__(self, http: httpx.AsyncClient, credentials: WebPayCredentials, public_base_url: str, *,
                  turns: PacedTurns | None = None, requests_per_second: float | None = REQUESTS_PER_SECOND,
                  resend_delays: tuple[float, ...] = RESEND_DELAYS) -> None:
-        self._requests = RequestCap(http, credentials.client_id, turns=turns, per_second=requests_per_second,
-                                    resend_delays=resend_delays)
+        self._requests = PacedRequests(http, credentials.client_id, ORANGE_CAP, turns=turns,
+                                       per_second=requests_per_second, resend_delays=resend_delays)
         self._creds = credentials
         self._public = public_base_url.rstrip("/")
         self._token = ClientCredentialsToken(self._requests, NAME, credentials.token_url, credentials.client_id,

@@ -11,7 +11,7 @@ import logging
 import math
 import re
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, fields
 from enum import StrEnum
 from typing import Annotated, Any, Literal
@@ -294,6 +294,16 @@ def install(app: web.Application, control: SandboxControl) -> None:
     app[DISPATCHER] = Dispatcher(control)
     app.cleanup_ctx.append(dispatcher_ctx)
     add_control_routes(app)
+
+
+def provider_app(failure: Callable[[int], web.Response], control: SandboxControl | None,
+                 routes: Iterable[web.RouteDef], *, before: Sequence[Middleware] = ()) -> web.Application:
+    """A provider's sandbox app: its `routes` behind the gate (`failure`: the provider's own error body) and any
+    middleware of its own `before` it, steered by `control` (pass a shared one to steer it with the others)."""
+    app = web.Application(middlewares=[*before, gate(failure)])
+    install(app, control or SandboxControl())
+    app.add_routes(routes)
+    return app
 
 
 def add_control_routes(app: web.Application) -> None:

@@ -25,10 +25,9 @@ from payments.sandbox.control import (
     Plan,
     SandboxControl,
     due_time,
-    gate,
-    install,
     is_due,
     loop_time,
+    provider_app,
     whole_seconds,
 )
 from payments.sandbox.mtn_requests import (
@@ -351,16 +350,15 @@ async def get_api_user(request: web.Request) -> web.Response:
 
 def create_mtn_sandbox(control: SandboxControl | None = None) -> web.Application:
     """The MTN sandbox app; pass a shared `SandboxControl` to steer it together with the Orange one."""
-    app = web.Application(middlewares=[gate(failure)])
+    app = provider_app(failure, control, [
+        web.post("/collection/token/", create_token),
+        web.post("/collection/v1_0/requesttopay", request_to_pay),
+        web.get("/collection/v1_0/requesttopay/{reference}", get_request_to_pay),
+        web.get("/collection/v1_0/accountholder/{kind}/{holder}/active", account_holder_active),
+        web.get("/collection/v1_0/account/balance", collection_balance),
+        web.post("/v1_0/apiuser", create_api_user),
+        web.post("/v1_0/apiuser/{user}/apikey", create_api_key),
+        web.get("/v1_0/apiuser/{user}", get_api_user),
+    ])
     app[MTN] = MtnState()
-    install(app, control or SandboxControl())
-    router = app.router
-    router.add_post("/collection/token/", create_token)
-    router.add_post("/collection/v1_0/requesttopay", request_to_pay)
-    router.add_get("/collection/v1_0/requesttopay/{reference}", get_request_to_pay)
-    router.add_get("/collection/v1_0/accountholder/{kind}/{holder}/active", account_holder_active)
-    router.add_get("/collection/v1_0/account/balance", collection_balance)
-    router.add_post("/v1_0/apiuser", create_api_user)
-    router.add_post("/v1_0/apiuser/{user}/apikey", create_api_key)
-    router.add_get("/v1_0/apiuser/{user}", get_api_user)
     return app

@@ -25,6 +25,13 @@ from tests.payments.stripe_checkout import API, SECRET_KEY, WEBHOOK_SECRET, WIND
 
 
 @pytest.fixture
+def fake() -> Iterator[respx.MockRouter]:
+    """Providers' APIs faked at the wire, each test routing what it needs."""
+    with respx.mock(assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
 def control() -> SandboxControl:
     return SandboxControl(success_delay=0.05, long_delay=0.4)
 

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -13,24 +12,22 @@ from typing import Any
 import httpx
 from aiohttp.test_utils import TestClient, TestServer
 
-from assembly.app import create_app
 from assembly.settings import Settings
-from gateway.core.orders import tables
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, OrderStatus, VoteOrder
-from gateway.kit.keys import CHECKS, SESSIONS, SETTINGS, STARTS
+from gateway.db.models import Contest
+from gateway.kit.keys import SESSIONS, SETTINGS, STARTS
 from payments.mpesa.callback_secret import QUERY_NAME, callback_key, url_secret
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import RULES_OFF, assert_tally_invariant, make_contest, tallies
-from tests.servers import free_port
+from tests.live_app import SettlingOrders, app_beside
 
 ORDINARY = "+254712000001"
 PRICE = 1000  # KES 10.00 a vote, in cents
 
 
 @dataclass
-class LiveMpesa:
+class LiveMpesa(SettlingOrders):
     client: TestClient
     control: SandboxControl
     sessions: Sessions
@@ -45,15 +42,6 @@ class LiveMpesa:
         if wait:
             await self.client.app[STARTS].wait_idle()  # the prompt goes out after the reply
         return order_id
-
-    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> VoteOrder:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            await self.client.app[CHECKS].wait_idle()
-            order = await tables.get_order(self.sessions, order_id)
-            if order.status is not OrderStatus.PENDING or asyncio.get_running_loop().time() > deadline:
-                return order
-            await asyncio.sleep(0.02)
 
     async def paid_out(self) -> dict[str, Any]:
         """What the sandbox carried out: B2C payments and reversed receipts."""
@@ -74,11 +62,9 @@ class LiveMpesa:
 async def live_mpesa(settings: Settings, sessions: Sessions) -> AsyncIterator[LiveMpesa]:
     control = SandboxControl(success_delay=0.05, long_delay=0.3)
     async with TestServer(create_sandbox_app(control)) as sandbox:
-        port = free_port()
-        app_settings = settings.model_copy(update={
-            "public_base_url": f"http://127.0.0.1:{port}", "sandbox_url": str(sandbox.make_url("")).rstrip("/")})
-        async with TestClient(TestServer(create_app(app_settings), port=port)) as client:
+        async with app_beside(sandbox, settings) as client:
             contest = await make_contest(sessions, currency="KES", price_per_vote=PRICE, providers=["mpesa"],
                                          fraud_rules=RULES_OFF)
-            yield LiveMpesa(client, control, client.app[SESSIONS], contest, app_settings.sandbox_url)
+            yield LiveMpesa(client, control, client.app[SESSIONS], contest,
+                            client.app[SETTINGS].sandbox_url)
             await client.app[STARTS].close(grace=0)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 import time
-import uuid
 from collections.abc import AsyncIterator
 
 import httpx
@@ -28,6 +27,7 @@ from payments.airtel.api import AirtelApi, AirtelCredentials
 from payments.airtel.callback_hash import callback_hash
 from payments.airtel.collection import SENT, AirtelCollection
 from tests.factories import TEST_RESULTS_KEY
+from tests.payments.ussd_orders import ussd_collection
 
 BASE = "https://openapi.airtel.test"
 TOKEN = {"access_token": "tok-1", "expires_in": "7200", "token_type": "bearer"}
@@ -38,12 +38,7 @@ IN_PROCESS = {"data": {"transaction": {"id": "x", "status": "Success."}},
 
 
 def collection(**changes: object) -> Collection:
-    values: dict[str, object] = {
-        "order_id": uuid.uuid4(), "reference": uuid.uuid4(), "amount": 2500, "currency": "UGX",
-        "msisdn": "+256700000001", "description": "5 votes for Grace Ndongo - Demo Star 2026", "channel": "ussd",
-    }
-    values.update(changes)
-    return Collection(**values)  # type: ignore[arg-type]
+    return ussd_collection(changes, amount=2500, currency="UGX", msisdn="+256700000001")
 
 
 def enquiry(status: str, code: str = "DP00800001001", **extra: object) -> dict[str, object]:

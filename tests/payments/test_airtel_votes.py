@@ -14,24 +14,23 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
-from assembly.app import create_app
 from assembly.settings import Settings
 from gateway.core.orders import tables
 from gateway.core.payments.verification import verify_due
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, OrderStatus, PaymentVerification, ProviderEvent, VoteOrder
+from gateway.db.models import Contest, OrderStatus, PaymentVerification, ProviderEvent
 from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, make_contest, tallies
-from tests.servers import free_port
+from tests.live_app import SettlingOrders, app_beside
 
 UGANDAN = "+256700000001"  # an Airtel Uganda number: any ending but the sandbox's magic ones pays
 
 
 @dataclass
-class Live:
+class Live(SettlingOrders):
     client: TestClient
     control: SandboxControl
     sessions: Sessions
@@ -45,15 +44,6 @@ class Live:
         order_id = uuid.UUID((await response.json())["order"]["id"])
         await self.client.app[STARTS].wait_idle()  # the prompt goes out after the reply
         return order_id
-
-    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> VoteOrder:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            await self.client.app[CHECKS].wait_idle()
-            order = await tables.get_order(self.sessions, order_id)
-            if order.status is not OrderStatus.PENDING or asyncio.get_running_loop().time() > deadline:
-                return order
-            await asyncio.sleep(0.02)
 
     async def votes_for_07(self) -> int:
         await assert_tally_invariant(self.sessions, self.contest.id)
@@ -82,13 +72,10 @@ class Live:
 async def live(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[Live]:
     control = SandboxControl(success_delay=0.05, long_delay=0.3)
     async with TestServer(create_sandbox_app(control)) as sandbox:
-        port = free_port()
-        app_settings = settings.model_copy(update={
-            "public_base_url": f"http://127.0.0.1:{port}", "sandbox_url": str(sandbox.make_url("")).rstrip("/")})
-        async with TestClient(TestServer(create_app(app_settings), port=port)) as client:
+        async with app_beside(sandbox, settings) as client:
             # The application's callback URL, as set in Airtel's portal.
             async with client.session.post(sandbox.make_url("/airtel/_app"), json={
-                    "callback_url": f"http://127.0.0.1:{port}/payments/airtel/callback"}) as answer:
+                    "callback_url": str(client.make_url("/payments/airtel/callback"))}) as answer:
                 assert answer.status == 200
             contest = await make_contest(sessions, candidates=8, currency="UGX", price_per_vote=500,
                                          providers=["airtel", "mtn"])

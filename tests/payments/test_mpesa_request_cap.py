@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -17,11 +16,12 @@ from assembly.settings import Settings
 from gateway.core.providers import Collection, PaymentError, PaymentState, ProviderRateLimited
 from gateway.kit.paced_turns import PacedTurns
 from payments.mpesa.api import DarajaApi, DarajaCredentials
-from payments.mpesa.request_cap import RequestCap
+from payments.mpesa.request_cap import DARAJA_CAP
 from payments.mpesa.stk_push import MpesaStkPush
+from payments.paced_requests import PacedRequests
+from tests.payments.capped_gateway import CappedGateway
 
 DARAJA = "https://api.daraja.example"
-Body = dict[str, object]
 
 
 def collection() -> Collection:
@@ -29,10 +29,10 @@ def collection() -> Collection:
                       msisdn="+254712000001", description="5 votes", channel="web")
 
 
-class FakeDaraja:
+class FakeDaraja(CappedGateway):
     def __init__(self, router: respx.MockRouter) -> None:
-        self.seen: list[float] = []
-        self.refusing = 0  # the next N requests are answered 429 (the spike arrest)
+        super().__init__(lambda: httpx.Response(429, json={"errorCode": "429.001.01",
+                                                           "errorMessage": "Spike arrest violation"}))
         router.get(f"{DARAJA}/oauth/v1/generate").mock(side_effect=self.answer(
             200, lambda: {"access_token": "t", "expires_in": "3599"}))
         router.post(f"{DARAJA}/mpesa/stkpush/v1/processrequest").mock(side_effect=self.answer(
@@ -41,29 +41,12 @@ class FakeDaraja:
         router.post(f"{DARAJA}/mpesa/stkpushquery/v1/query").mock(side_effect=self.answer(
             500, lambda: {"errorCode": "500.001.1001", "errorMessage": "The transaction is being processed"}))
 
-    def answer(self, status: int, body: Callable[[], Body]) -> Callable[[httpx.Request], httpx.Response]:
-        def respond(request: httpx.Request) -> httpx.Response:
-            self.seen.append(time.monotonic())
-            if self.refusing:
-                self.refusing -= 1
-                return httpx.Response(429, json={"errorCode": "429.001.01", "errorMessage": "Spike arrest violation"})
-            return httpx.Response(status, json=body())
-        return respond
-
-    def most_in_any_second(self) -> int:
-        times = sorted(self.seen)
-        return max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
-
-
-@pytest.fixture
-def fake() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
 
 
 def push(http: httpx.AsyncClient, turns: PacedTurns | None = None, per_second: float | None = 10.0,
          resend_delays: tuple[float, ...] = (1.0, 2.0)) -> MpesaStkPush:
-    requests = RequestCap(http, "our-app", turns=turns, per_second=per_second, resend_delays=resend_delays)
+    requests = PacedRequests(http, "our-app", DARAJA_CAP, turns=turns, per_second=per_second,
+                             resend_delays=resend_delays)
     api = DarajaApi(requests, DarajaCredentials(DARAJA, "our-app", "secret"))
     return MpesaStkPush(api, "174379", "passkey", "https://vote.example", b"k" * 32)
 

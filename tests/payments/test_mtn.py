@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import uuid
 
 import httpx
 import pytest
@@ -20,6 +19,7 @@ from gateway.core.providers import (
 )
 from payments.mtn import MtnMomoCollection
 from payments.mtn.api import MtnCredentials
+from tests.payments.ussd_orders import ussd_collection
 
 BASE = "https://momo.test"
 CREDS = MtnCredentials(BASE, "sub-key", "api-user", "api-key", "mtncameroon")
@@ -27,12 +27,7 @@ TOKEN = {"access_token": "tok-1", "token_type": "access_token", "expires_in": 36
 
 
 def collection(**changes: object) -> Collection:
-    values: dict[str, object] = {
-        "order_id": uuid.uuid4(), "reference": uuid.uuid4(), "amount": 500, "currency": "XAF",
-        "msisdn": "+237670000001", "description": "5 votes for Grace Ndongo - Demo Star 2026", "channel": "ussd",
-    }
-    values.update(changes)
-    return Collection(**values)  # type: ignore[arg-type]
+    return ussd_collection(changes, amount=500, currency="XAF", msisdn="+237670000001")
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import Callable, Iterator
 
 import httpx
 import pytest
@@ -17,11 +16,11 @@ from assembly.settings import Settings
 from gateway.core.providers import Collection, PaymentState, ProviderRateLimited
 from gateway.kit.paced_turns import PacedTurns
 from payments.orange import OrangePush, OrangeWebPay, PushCredentials, WebPayCredentials
+from tests.payments.capped_gateway import CappedGateway
 
 ORANGE = "https://api.orange.example"
 WEBPAY = f"{ORANGE}/orange-money-webpay/cm/v1"
 CREDENTIALS = WebPayCredentials(ORANGE, f"{ORANGE}/oauth/v3/token", "our-app", "secret", "merchant", "cm")
-Body = dict[str, object]
 TOO_MANY = {"code": 53, "message": "Too many requests", "description": "spike arrest limit"}
 
 
@@ -30,12 +29,11 @@ def collection() -> Collection:
                       msisdn="+237690000001", description="5 votes", channel="web")
 
 
-class FakeOrange:
+class FakeOrange(CappedGateway):
     """Orange's token, WebPay and status endpoints, noting when each request came."""
 
     def __init__(self, router: respx.MockRouter) -> None:
-        self.seen: list[float] = []
-        self.refusing = 0  # the next N requests are answered 403, code 53
+        super().__init__(lambda: httpx.Response(403, json=TOO_MANY))
         self.state = "INITIATED"
         router.post(f"{ORANGE}/oauth/v3/token").mock(side_effect=self.answer(
             200, {"token_type": "Bearer", "access_token": "t", "expires_in": "7776000"}))
@@ -47,24 +45,6 @@ class FakeOrange:
         router.post(url__regex=rf"{ORANGE}/omcoreapis/.*/mp/init").mock(side_effect=self.answer(
             200, {"data": {"payToken": "MP1"}}))
 
-    def answer(self, status: int, body: Body | Callable[[], Body]) -> Callable[[httpx.Request], httpx.Response]:
-        def respond(request: httpx.Request) -> httpx.Response:
-            self.seen.append(time.monotonic())
-            if self.refusing:
-                self.refusing -= 1
-                return httpx.Response(403, json=TOO_MANY)
-            return httpx.Response(status, json=body() if callable(body) else body)
-        return respond
-
-    def most_in_any_second(self) -> int:
-        times = sorted(self.seen)
-        return max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
-
-
-@pytest.fixture
-def fake() -> Iterator[respx.MockRouter]:
-    with respx.mock(assert_all_called=False) as router:
-        yield router
 
 
 async def test_a_burst_from_two_processes_is_paced_under_oranges_cap_and_nothing_fails(

@@ -19,9 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
-
 from assembly.embedded import add_system_user
+from bench.faults.hosts import wait_ready
 from bench.faults.network.topology import Network
 from bench.harness import Stack
 
@@ -148,18 +147,6 @@ def host_environment(network: Network, database_url: str, redis_url: str) -> dic
     return env
 
 
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: its process exited")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{url}/readyz", timeout=3).status_code == 200:
-                return
-        time.sleep(0.3)
-    raise RuntimeError(f"{url} did not become ready in time")
-
-
 def start_site(network: Network) -> Site:
     """Every server on its host; the calling thread must be in the clients' host (it waits for them there)."""
     database_url, redis_url = start_postgres(network), start_redis(network)
@@ -180,7 +167,7 @@ def start_site(network: Network) -> Site:
     hosts = {}
     for host in WEB_HOSTS:  # one after the other: the first migrates and seeds the demo
         hosts[host] = gateway(host, "run", **env, GATEWAY_HOST=network.address(host), GATEWAY_PORT=str(WEB_PORT))
-        wait_ready(f"http://{network.address(host)}:{WEB_PORT}", hosts[host])
+        wait_ready(f"http://{network.address(host)}:{WEB_PORT}", hosts[host], timeout=180, answer_within=3)
     stack = Stack(f"http://{network.address('balancer')}:{BALANCER_PORT}",
                   f"http://{network.address('providers')}:{SANDBOX_PORT}", database_url, redis_url,
                   network.folder, hosts[WEB_HOSTS[-1]])

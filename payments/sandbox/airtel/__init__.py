@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from payments.sandbox.airtel.state import AIRTEL, ANY_OTHER, MAGIC_NUMBERS, MESSAGES, TOKEN_LIFETIME, AirtelState
 from payments.sandbox.airtel.transactions import enquiry, failure, payout, payout_enquiry, push
-from payments.sandbox.control import CONTROL, Delay, Plan, SandboxControl, gate, install, loop_time, whole_seconds
+from payments.sandbox.control import CONTROL, Delay, Plan, SandboxControl, loop_time, provider_app, whole_seconds
 
 
 class TokenRequest(BaseModel):
@@ -75,14 +75,13 @@ def describe(plan: Plan) -> str:
 
 
 def create_airtel_sandbox(control: SandboxControl | None = None) -> web.Application:
-    app = web.Application(middlewares=[gate(failure)])
+    app = provider_app(failure, control, [
+        web.post("/auth/oauth2/token", token),
+        web.post("/merchant/v1/payments/", push),
+        web.get("/standard/v1/payments/{id}", enquiry),
+        web.post("/standard/v1/disbursements/", payout),
+        web.get("/standard/v1/disbursements/{id}", payout_enquiry),
+        web.post("/_app", application),
+    ])
     app[AIRTEL] = AirtelState()
-    install(app, control or SandboxControl())
-    router = app.router
-    router.add_post("/auth/oauth2/token", token)
-    router.add_post("/merchant/v1/payments/", push)
-    router.add_get("/standard/v1/payments/{id}", enquiry)
-    router.add_post("/standard/v1/disbursements/", payout)
-    router.add_get("/standard/v1/disbursements/{id}", payout_enquiry)
-    router.add_post("/_app", application)
     return app

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from payments.sandbox.control import SandboxControl, gate, install
+from payments.sandbox.control import SandboxControl, provider_app
 from payments.sandbox.mpesa.money_out import b2c, certificate, paid_out, reversal
 from payments.sandbox.mpesa.state import MPESA, MpesaState, describe_magic_numbers, failure
 from payments.sandbox.mpesa.stk_push import generate_token, process_request, query
@@ -16,16 +16,15 @@ __all__ = ["create_mpesa_sandbox", "describe_magic_numbers"]
 
 def create_mpesa_sandbox(control: SandboxControl | None = None) -> web.Application:
     """The M-Pesa sandbox app; pass a shared `SandboxControl` to steer it with the others."""
-    app = web.Application(middlewares=[gate(failure)])
+    app = provider_app(failure, control, [
+        web.get("/oauth/v1/generate", generate_token),
+        web.post("/mpesa/stkpush/v1/processrequest", process_request),
+        web.post("/mpesa/stkpushquery/v1/query", query),
+        web.post("/mpesa/reversal/v1/request", reversal),
+        web.post("/mpesa/b2c/v3/paymentrequest", b2c),
+        web.post("/mpesa/b2c/v1/paymentrequest", b2c),
+        web.get("/sandbox/certificate", certificate),
+        web.get("/sandbox/paid-out", paid_out),
+    ])
     app[MPESA] = MpesaState()
-    install(app, control or SandboxControl())
-    router = app.router
-    router.add_get("/oauth/v1/generate", generate_token)
-    router.add_post("/mpesa/stkpush/v1/processrequest", process_request)
-    router.add_post("/mpesa/stkpushquery/v1/query", query)
-    router.add_post("/mpesa/reversal/v1/request", reversal)
-    router.add_post("/mpesa/b2c/v3/paymentrequest", b2c)
-    router.add_post("/mpesa/b2c/v1/paymentrequest", b2c)
-    router.add_get("/sandbox/certificate", certificate)
-    router.add_get("/sandbox/paid-out", paid_out)
     return app

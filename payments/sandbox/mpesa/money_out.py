@@ -13,16 +13,16 @@ import json
 import logging
 import uuid
 from collections.abc import Callable
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 from aiohttp import web
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import padding
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from payments.sandbox.control import CONTROL, DISPATCHER, Notice, first_error, loop_time
-from payments.sandbox.mpesa.state import MPESA, MpesaState, daraja_error
-from payments.sandbox.mpesa.stk_push import HttpUrl, Phone, unauthorized
+from payments.sandbox.control import CONTROL, DISPATCHER, Notice, loop_time
+from payments.sandbox.mpesa.state import MPESA, MpesaState
+from payments.sandbox.mpesa.stk_push import HttpUrl, Phone, daraja_body
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,9 @@ class Outgoing(BaseModel):
     ResultURL: HttpUrl
     QueueTimeOutURL: HttpUrl
     Remarks: Text
+
+
+OutgoingBody = TypeVar("OutgoingBody", bound=Outgoing)
 
 
 class ReversalRequest(Outgoing):
@@ -79,17 +82,12 @@ async def paid_out(request: web.Request) -> web.Response:
     return web.json_response({"b2c_payments": len(state.payouts), "reversed_receipts": sorted(state.reversed)})
 
 
-async def read(request: web.Request, model: type[Outgoing]) -> Outgoing | web.Response:
-    if (denied := unauthorized(request)) is not None:
-        return denied
-    try:
-        body = model.model_validate_json(await request.read())
-    except ValidationError as invalid:
-        where, _ = first_error(invalid)
-        return daraja_error(400, "400.002.02", f"Bad Request - Invalid {where}")
-    if not credential_holds(request.app[MPESA], body.SecurityCredential):
-        return daraja_error(400, "400.002.02", "Bad Request - Invalid SecurityCredential")
-    return body
+async def read(request: web.Request, model: type[OutgoingBody]) -> OutgoingBody | web.Response:
+    return await daraja_body(request, model, credential_wrong)
+
+
+def credential_wrong(request: web.Request, body: Outgoing) -> str | None:
+    return None if credential_holds(request.app[MPESA], body.SecurityCredential) else "SecurityCredential"
 
 
 async def reversal(request: web.Request) -> web.Response:
@@ -97,7 +95,6 @@ async def reversal(request: web.Request) -> web.Response:
     body = await read(request, ReversalRequest)
     if isinstance(body, web.Response):
         return body
-    assert isinstance(body, ReversalRequest)
     state = request.app[MPESA]
     prompt = state.paid_prompt(body.TransactionID, loop_time())
     parameters: list[dict[str, Any]] = []
@@ -118,7 +115,6 @@ async def b2c(request: web.Request) -> web.Response:
     body = await read(request, B2cRequest)
     if isinstance(body, web.Response):
         return body
-    assert isinstance(body, B2cRequest)
     state = request.app[MPESA]
     if body.OriginatorConversationID and (answered := state.payouts.get(body.OriginatorConversationID)):
         return web.json_response(answered)  # taken before: nothing paid twice

@@ -4,8 +4,9 @@ errorCode 500.001.1001 while another is open on the same phone), its query and i
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from functools import partial
-from typing import Annotated, Literal
+from typing import Annotated, Literal, TypeVar
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
@@ -18,6 +19,7 @@ log = logging.getLogger(__name__)
 
 Phone = Annotated[str, StringConstraints(pattern=r"^254(7|1)[0-9]{8}$")]  # 2547XXXXXXXX, no +
 Stamp = Annotated[str, StringConstraints(pattern=r"^[0-9]{14}$")]  # YYYYMMDDHHmmss
+Body = TypeVar("Body", bound=BaseModel)
 HttpUrl = Annotated[str, StringConstraints(pattern=r"^https?://[^\s/?#]+\S*$")]
 
 
@@ -66,17 +68,31 @@ def unauthorized(request: web.Request) -> web.Response | None:
     return daraja_error(401, "404.001.03", "Invalid Access Token")
 
 
-async def process_request(request: web.Request) -> web.Response:
-    """`POST /mpesa/stkpush/v1/processrequest`: the prompt goes to the phone, unless one is open there."""
+async def daraja_body(request: web.Request, model: type[Body],
+                      wrong: Callable[[web.Request, Body], str | None]) -> Body | web.Response:
+    """The request's body as `model`, or Daraja's refusal: 401 without a valid token, else 400 naming the first field
+    that does not parse or the one `wrong` finds wrong."""
     if (denied := unauthorized(request)) is not None:
         return denied
     try:
-        body = StkPushRequest.model_validate_json(await request.read())
+        body = model.model_validate_json(await request.read())
     except ValidationError as invalid:
         where, _ = first_error(invalid)
         return daraja_error(400, "400.002.02", f"Bad Request - Invalid {where}")
-    if not password_holds(body.BusinessShortCode, body.Password, body.Timestamp):
-        return daraja_error(400, "400.002.02", "Bad Request - Invalid Password")
+    if (field := wrong(request, body)) is not None:
+        return daraja_error(400, "400.002.02", f"Bad Request - Invalid {field}")
+    return body
+
+
+def password_wrong(request: web.Request, body: StkPushRequest | StkQueryRequest) -> str | None:
+    return None if password_holds(body.BusinessShortCode, body.Password, body.Timestamp) else "Password"
+
+
+async def process_request(request: web.Request) -> web.Response:
+    """`POST /mpesa/stkpush/v1/processrequest`: the prompt goes to the phone, unless one is open there."""
+    body = await daraja_body(request, StkPushRequest, password_wrong)
+    if isinstance(body, web.Response):
+        return body
     state, now = request.app[MPESA], loop_time()
     if state.open_prompt(body.PhoneNumber, now) is not None:
         return daraja_error(500, "500.001.1001", "Unable to lock subscriber, a transaction is already in process "
@@ -96,15 +112,9 @@ def stk_notice(prompt: Prompt) -> Notice:
 
 async def query(request: web.Request) -> web.Response:
     """`POST /mpesa/stkpushquery/v1/query`: the prompt's ResultCode, or 500.001.1001 while it is open."""
-    if (denied := unauthorized(request)) is not None:
-        return denied
-    try:
-        body = StkQueryRequest.model_validate_json(await request.read())
-    except ValidationError as invalid:
-        where, _ = first_error(invalid)
-        return daraja_error(400, "400.002.02", f"Bad Request - Invalid {where}")
-    if not password_holds(body.BusinessShortCode, body.Password, body.Timestamp):
-        return daraja_error(400, "400.002.02", "Bad Request - Invalid Password")
+    body = await daraja_body(request, StkQueryRequest, password_wrong)
+    if isinstance(body, web.Response):
+        return body
     prompt = request.app[MPESA].prompts.get(body.CheckoutRequestID)
     if prompt is None:
         return daraja_error(400, "400.002.02", "Bad Request - Invalid CheckoutRequestID")

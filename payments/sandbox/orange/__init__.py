@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from payments.sandbox.control import SandboxControl, gate, install
+from payments.sandbox.control import SandboxControl, provider_app
 from payments.sandbox.orange.answers import failure, request_cap
 from payments.sandbox.orange.state import MP_PREFIX, ORANGE, WEBPAY_PAGE, OrangeState
 from payments.sandbox.orange.ussd_push import mp_init, mp_pay, mp_payment_status, mp_token
@@ -22,18 +22,16 @@ from payments.sandbox.orange.webpay import (
 
 def create_orange_sandbox(control: SandboxControl | None = None) -> web.Application:
     """The Orange sandbox app (WebPay and mp); pass a shared `SandboxControl` to steer it with the MTN one."""
-    app = web.Application(middlewares=[request_cap, gate(failure)])
+    app = provider_app(failure, control, [
+        web.post("/oauth/v3/token", webpay_token),
+        web.post("/orange-money-webpay/{country:[a-z]{2,3}}/v1/webpayment", create_webpayment),
+        web.post("/orange-money-webpay/{country:[a-z]{2,3}}/v1/transactionstatus", transaction_status),
+        web.get("/webpay/pay/{pay_token}", webpay_page, name=WEBPAY_PAGE, allow_head=False),
+        web.post("/webpay/pay/{pay_token}", webpay_decide, name=WEBPAY_PAGE),
+        web.post("/token", mp_token),
+        web.post(f"{MP_PREFIX}/init", mp_init),
+        web.post(f"{MP_PREFIX}/pay", mp_pay),
+        web.get(f"{MP_PREFIX}/paymentstatus/{{pay_token}}", mp_payment_status),
+    ], before=[request_cap])
     app[ORANGE] = OrangeState()
-    install(app, control or SandboxControl())
-    router = app.router
-    router.add_post("/oauth/v3/token", webpay_token)
-    router.add_post("/orange-money-webpay/{country:[a-z]{2,3}}/v1/webpayment", create_webpayment)
-    router.add_post("/orange-money-webpay/{country:[a-z]{2,3}}/v1/transactionstatus", transaction_status)
-    page = router.add_resource("/webpay/pay/{pay_token}", name=WEBPAY_PAGE)
-    page.add_route("GET", webpay_page)
-    page.add_route("POST", webpay_decide)
-    router.add_post("/token", mp_token)
-    router.add_post(f"{MP_PREFIX}/init", mp_init)
-    router.add_post(f"{MP_PREFIX}/pay", mp_pay)
-    router.add_get(f"{MP_PREFIX}/paymentstatus/{{pay_token}}", mp_payment_status)
     return app

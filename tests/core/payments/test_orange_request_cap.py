@@ -29,6 +29,7 @@ from payments.registry import ProviderRegistry
 from payments.sandbox.control import SandboxControl
 from payments.sandbox.orange import create_orange_sandbox
 from tests.factories import make_contest, place
+from tests.payments.capped_gateway import most_in_any_second
 
 
 @dataclass
@@ -38,8 +39,7 @@ class Seen:
     answers: list[tuple[float, int]] = field(default_factory=list)
 
     def most_in_any_second(self) -> int:
-        times = sorted(at for at, _ in self.answers)
-        return max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
+        return most_in_any_second(at for at, _ in self.answers)
 
 
 @dataclass

@@ -5,7 +5,6 @@ payment Orange took must be counted once, and Orange's notification must never b
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager
@@ -18,7 +17,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
-from assembly.app import create_app
 from assembly.settings import Settings
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
@@ -28,14 +26,14 @@ from payments.sandbox.control import SandboxControl
 from payments.sandbox.orange import create_orange_sandbox
 from payments.sandbox.orange.state import ORANGE, OrangeState, WebPayment
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
+from tests.live_app import SettlingOrders, app_beside
 from tests.order_triggers import before_order_updates
-from tests.servers import free_port
 
 VOTE = {"candidate": "01", "quantity": 3, "provider": "orange", "msisdn": "+237690000001"}
 
 
 @dataclass
-class Live:
+class Live(SettlingOrders):
     client: TestClient
     control: SandboxControl
     orange: OrangeState
@@ -59,14 +57,6 @@ class Live:
             await payer.post(str(self.sandbox.make_url(f"/orange/webpay/pay/{page.pay_token}")),
                              data={"decision": "pay"})
 
-    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> VoteOrder:
-        deadline = asyncio.get_running_loop().time() + timeout
-        while True:
-            await self.client.app[CHECKS].wait_idle()
-            order = await tables.get_order(self.sessions, order_id)
-            if order.status is not OrderStatus.PENDING or asyncio.get_running_loop().time() > deadline:
-                return order
-            await asyncio.sleep(0.02)
 
 
 @pytest.fixture
@@ -76,10 +66,7 @@ async def live(clean: None, settings: Settings, sessions: Sessions) -> AsyncIter
     providers = web.Application()
     providers.add_subapp("/orange", orange)
     async with TestServer(providers) as sandbox:
-        port = free_port()
-        app_settings = settings.model_copy(update={
-            "public_base_url": f"http://127.0.0.1:{port}", "sandbox_url": str(sandbox.make_url("")).rstrip("/")})
-        async with TestClient(TestServer(create_app(app_settings), port=port)) as client:
+        async with app_beside(sandbox, settings) as client:
             contest = await make_contest(sessions, slug="gala")
             yield Live(client, control, orange[ORANGE], sandbox, client.app[SESSIONS], contest)
 
