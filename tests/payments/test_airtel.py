@@ -138,8 +138,10 @@ async def test_every_request_of_the_application_waits_its_turn_under_the_cap(htt
         provider = airtel(http, per_second=20.0)  # 18 a second on our schedule: 55 ms apart
         for _ in range(5):
             await provider.fetch_status(collection())
-    gaps = [later - earlier for earlier, later in zip(seen, seen[1:], strict=False)]
-    assert len(seen) == 6 and min(gaps) >= 0.05  # the token's request took its turn too
+    # The token's request took its turn too. Six turns 55 ms apart: none leaves before its turn, the first may
+    # leave late (up to half a turn, else it takes a new one), so a busy loop can bring two close but never the
+    # six within less than four and a half turns.
+    assert len(seen) == 6 and seen[-1] - seen[0] >= 4.5 / 18
 
 
 @pytest.mark.parametrize(("answer", "state", "amount", "reason"), [
