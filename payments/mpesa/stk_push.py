@@ -121,8 +121,13 @@ class MpesaStkPush:
             return asks_check  # about no order of ours: kept bounded
         if not secret_holds(self._callback_key, collection.order_id, callback.secret):
             raise CallbackRejected(NAME, "bad_callback_secret", "This callback URL's secret is wrong or missing.")
-        if code != SUCCESS or checkout != collection.provider_data.get(CHECKOUT):
-            return asks_check  # a failure, or a prompt we did not keep: the query decides
+        kept = collection.provider_data.get(CHECKOUT)
+        # Its URL is this order's alone, so a payment it reports is this order's, even one that beats the start's
+        # record of its CheckoutRequestID (Daraja answered, we had not written it down yet): counted, and queried
+        # later, by then under the id kept. A prompt other than the one kept (an earlier try's), or a failure: the
+        # query decides.
+        if code != SUCCESS or checkout is None or (kept is not None and checkout != kept):
+            return asks_check
         paid = metadata(found)
         status = result_status(code, text_of(found.get("ResultDesc")), readable_shillings(paid.get("Amount")),
                                text_of(paid.get("MpesaReceiptNumber")))

@@ -22,6 +22,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import PROVIDERS, STARTS
+from tests.factories import place
 from tests.payments.mpesa_live import LiveMpesa, live_mpesa
 
 
@@ -68,7 +69,7 @@ async def test_a_cancelled_prompt_fails_the_vote_telling_the_voter_why(live: Liv
 
 
 @pytest.mark.parametrize(("msisdn", "status", "reason"), [
-    ("+254712000452", OrderStatus.EXPIRED, "did not answer the payment prompt"),
+    ("+254712000452", OrderStatus.EXPIRED, "did not answer the prompt"),
     ("+254712000455", OrderStatus.FAILED, "not enough money"),
     ("+254712000456", OrderStatus.FAILED, "wrong PIN was entered on the phone")])
 async def test_each_refusal_reads_as_its_reason(live: LiveMpesa, msisdn: str, status: OrderStatus,
@@ -113,6 +114,27 @@ async def test_a_callback_on_a_wrong_secret_is_refused_and_counts_nothing(live: 
         assert response.status == 400
     assert (await live.settled(order_id, timeout=0.3)).status is OrderStatus.PENDING
     assert await live.votes() == 0
+
+
+def paid_callback(checkout: str, shillings: float, receipt: str) -> dict[str, object]:
+    return {"Body": {"stkCallback": {
+        "MerchantRequestID": "1", "CheckoutRequestID": checkout, "ResultCode": 0,
+        "ResultDesc": "The service request is processed successfully.", "CallbackMetadata": {"Item": [
+            {"Name": "Amount", "Value": shillings}, {"Name": "MpesaReceiptNumber", "Value": receipt}]}}}}
+
+
+async def test_a_payment_reported_before_the_start_kept_its_prompt_counts_at_once(live: LiveMpesa) -> None:
+    """Daraja may call back before the start has written down the CheckoutRequestID it answered: the order's own
+    URL vouches for it, so the vote counts then, not a query's pass later; one for another amount does not."""
+    early = await place(live.sessions, live.contest, quantity=2, provider="mpesa", msisdn="+254712000001")
+    other = await place(live.sessions, live.contest, quantity=2, provider="mpesa", msisdn="+254712000002")
+    for order, shillings in ((early, 20.0), (other, 2.0)):
+        response = await live.client.post(live.callback_path(order.id),
+                                          json=paid_callback(f"ws_CO_{order.id.hex[:12]}", shillings, "SBC0000001"))
+        assert response.status == 200
+    assert (await tables.get_order(live.sessions, early.id)).status is OrderStatus.PAID
+    assert (await tables.get_order(live.sessions, other.id)).status is OrderStatus.PENDING
+    assert await live.votes() == 2
 
 
 async def test_the_kenyan_demo_contest_is_seeded_once_and_takes_an_mpesa_vote(live: LiveMpesa) -> None:
