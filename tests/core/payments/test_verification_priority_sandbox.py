@@ -83,8 +83,12 @@ async def test_two_processes_verify_the_large_order_and_the_forgery_first_each_o
         finally:
             for loop in loops:
                 await loop.stop()
-    assert {entry.order_id for entry in done[:2]} == {large.id, forged.id}
-    assert {entry.order_id for entry in done[2:]} == {order.id for order in crowd}
+    # Claimed first, they are verified among the first: two processes finish in the order their paced turns and
+    # writes allow (a forgery's take-back is longer; a late waker takes a new turn), not strictly as claimed.
+    # Oldest first would verify them ninth and tenth.
+    first = [entry.order_id for entry in done[:4]]
+    assert large.id in first and forged.id in first
+    assert {entry.order_id for entry in done} - {large.id, forged.id} == {order.id for order in crowd}
     assert all(entry.attempts == 1 for entry in done)  # each claimed once; none refused over the cap and asked again
     outcomes = {entry.order_id: entry.outcome or "" for entry in done}
     assert outcomes[forged.id].startswith("disagreed") and outcomes[large.id] == "agreed"
