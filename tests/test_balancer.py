@@ -20,21 +20,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from gateway.db.engine import Sessions
 from tests.factories import make_contest
-from tests.servers import free_port
+from tests.haproxy_config import local_config
+from tests.servers import CLOSED, free_port
 
-CONFIG = Path(__file__).parent.parent / "deploy" / "haproxy.cfg"
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"  # `make balancer` installs it
-
-
-def local_config(text: str, port: int, fanout: int, web_port: int) -> str:
-    """deploy/haproxy.cfg with this machine's addresses for its listener and servers, every rule as it is."""
-    text = text.replace("bind :8080", f"bind 127.0.0.1:{port}")
-    text = re.sub(r"server fanout fanout:8095 [^\n]*", f"server fanout 127.0.0.1:{fanout}", text)
-    text = re.sub(r"server-template web 10 web:8080", f"server web 127.0.0.1:{web_port}", text)
-    text = text.replace(" resolvers docker init-addr none", "")
-    text = re.sub(r"maxconn \d+", "maxconn 1000", text)  # a test machine's descriptor limit, not a show's
-    assert str(fanout) in text and str(web_port) in text and str(port) in text, "deploy/haproxy.cfg changed shape"
-    return text
 
 
 async def fanout_stand_in(request: web.Request) -> web.Response:
@@ -55,7 +44,9 @@ def balancer(client: TestClient, fanout_port: int, tmp_path: Path) -> Iterator[i
     port, web_port = free_port(), client.server.port
     assert web_port is not None
     config = tmp_path / "haproxy.cfg"
-    config.write_text(local_config(CONFIG.read_text(), port, fanout_port, web_port))
+    config.write_text(local_config(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}", {
+        "fanout:8095": [f"127.0.0.1:{fanout_port}"], "fanout:8096": [f"127.0.0.1:{CLOSED.port}"],
+        "web:8080": [f"127.0.0.1:{web_port}"]}))
     with (tmp_path / "haproxy.log").open("wb") as log:
         process = subprocess.Popen([HAPROXY, "-f", str(config), "-db"], stdout=log, stderr=subprocess.STDOUT)
         try:

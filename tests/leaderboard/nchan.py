@@ -9,7 +9,7 @@ import os
 import shutil
 import signal
 import subprocess
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +17,7 @@ import aiohttp
 
 from assembly import fanout_server
 from assembly.fanout_server import FanoutServer
+from tests.haproxy_config import local_config
 from tests.servers import CLOSED, free_port
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"  # Debian's, as `make balancer` installs it
@@ -55,9 +56,9 @@ async def answering(server: FanoutServer, process: subprocess.Popen[bytes]) -> N
 
 @dataclass(frozen=True, slots=True)
 class Balancer:
-    """Debian's HAProxy in front of several fan-out servers, as the production balancer is in front of one: the
-    viewers' streams to any server that answers (one that dies is out of the rotation within a second, and a
-    connection it refuses meanwhile goes to another), the service's frames likewise to its publisher port."""
+    """Debian's HAProxy on deploy/haproxy.cfg in front of several fan-out servers: the viewers' streams to the
+    server holding the fewest (one that dies is out of the rotation within two seconds, and a connection it refuses
+    meanwhile goes to another), the service's frames likewise to the first publisher port that answers."""
 
     servers: tuple[FanoutServer, ...]
     listen: str
@@ -74,39 +75,14 @@ class Balancer:
         return f"http://{self.listen}"
 
     def config(self) -> str:
-        def lines(port_of: Callable[[FanoutServer], str]) -> str:
-            return "".join(
-                f"    server s{i} {port_of(server)}"
-                + (f" source {self.sources[i]}:1024-65000" if self.sources else "") + "\n"
-                for i, server in enumerate(self.servers))
-
-        return f"""global
-    maxconn {self.maxconn}
-defaults
-    mode http
-    timeout connect 2s
-    timeout client 1h
-    timeout server 1h
-    timeout tunnel 1h
-    option forwardfor
-    retries 3
-    option redispatch 1
-    retry-on conn-failure empty-response
-    default-server check inter 500ms fall 2 rise 2
-frontend viewers
-    bind {self.listen}
-    maxconn {self.maxconn}
-    default_backend fanout
-frontend publishers
-    bind {self.publish_listen}
-    # The frame kept whole until a server answers, so that one refused or dropped is sent to another.
-    option http-buffer-request
-    default_backend publish
-backend fanout
-    balance roundrobin
-{lines(lambda server: server.listen)}backend publish
-    balance first
-{lines(lambda server: server.publish_listen)}"""
+        """deploy/haproxy.cfg with these servers: the balancer that ships, only its addresses local (the web
+        processes' backups of the streams point where nothing listens)."""
+        sources = tuple(f"source {source}:1024-65000" for source in self.sources)
+        return local_config(self.listen, self.publish_listen, {
+            "fanout:8095": [server.listen for server in self.servers],
+            "fanout:8096": [server.publish_listen for server in self.servers],
+            "web:8080": [f"127.0.0.1:{CLOSED.port}"]},
+            maxconn=self.maxconn, server_options={"fanout:8095": sources, "fanout:8096": sources})
 
 
 def on_free_ports_behind(servers: tuple[FanoutServer, ...]) -> Balancer:

@@ -1,0 +1,66 @@
+"""docker-compose.yml's fan-out servers are wired as the test of two of them behind the balancer runs them
+(tests/leaderboard/test_fanout_pair.py, on deploy/haproxy.cfg): their channels in one Redis of their own, written
+as `gateway fanout` writes it, and the web replicas' frames published through the balancer, which passes them to
+the first fan-out server that answers. Scaled (`--scale fanout=2`), a server that dies loses its viewers nothing."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import yaml
+
+from assembly import fanout_server
+from assembly.fanout_server import FanoutServer
+
+ROOT = Path(__file__).resolve().parent.parent
+COMPOSE = ROOT / "docker-compose.yml"
+BALANCER = ROOT / "deploy" / "haproxy.cfg"
+DEFAULT = re.compile(r"^\$\{(?P<name>[A-Z_]+):?-(?P<default>.*)\}$")  # ${NAME-default}: Compose's default
+
+
+def services() -> dict[str, Any]:
+    return dict(yaml.safe_load(COMPOSE.read_text())["services"])
+
+
+def default_of(value: str) -> str:
+    """What Compose puts in the container when the variable is not set on the host."""
+    match = DEFAULT.match(value)
+    return match.group("default") if match else value
+
+
+def section(config: str, heading: str) -> str:
+    """One `frontend`/`backend` of the balancer's file, up to the next."""
+    return config.split(f"\n{heading}\n", 1)[1].split("\n\n", 1)[0]
+
+
+def test_the_fanout_servers_share_their_channels_in_a_redis_of_their_own() -> None:
+    every = services()
+    store = default_of(every["fanout"]["environment"]["STORE"])
+    address = re.search(r"nchan_redis_url (redis://([^:/]+):\d+)", store)
+    assert address is not None, f"the fan-out servers keep their channels in their own memory: {store!r}"
+    assert store == fanout_server.store(FanoutServer(redis_url=address.group(1))), "written unlike `gateway fanout`"
+    shared = every[address.group(2)]
+    assert shared is not every["redis"] and "fanout-redis" in every["fanout"]["depends_on"]
+    assert {"--save", "--appendonly"} <= set(shared["command"]), "a board is published again; nothing to keep"
+
+
+def test_the_web_replicas_publish_through_the_balancer_to_the_first_fanout_server_that_answers() -> None:
+    every = services()
+    url = urlsplit(default_of(every["web"]["environment"]["BOARD_FANOUT_URL"]))
+    config = BALANCER.read_text()
+    publishers = next(part for part in config.split("\n\n") if f"bind :{url.port}" in part)
+    assert url.hostname == "balancer" and "default_backend publish" in publishers
+    publish = section(config, "backend publish")
+    assert "balance first" in publish and "retry-on conn-failure" in publish
+    assert f"fanout:{every['fanout']['environment']['PUBLISH_LISTEN']}" in publish
+    assert not any(str(url.port) in port for port in every["balancer"]["ports"]), "publishing is the service's only"
+
+
+def test_every_fanout_replica_takes_viewers_and_a_dead_one_lets_go_of_them() -> None:
+    stream = section(BALANCER.read_text(), "backend fanout")
+    listen = services()["fanout"]["environment"]["LISTEN"]
+    assert re.search(rf"server-template fanout \d+ fanout:{listen}\b", stream)
+    assert "balance leastconn" in stream and "on-marked-down shutdown-sessions" in stream
