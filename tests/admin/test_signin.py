@@ -173,9 +173,11 @@ async def test_a_locked_pair_and_an_unknown_email_get_the_same_answer_in_the_sam
     assert {(s, str(b)) for _, s, b in locked} == {(s, str(b)) for _, s, b in unknown} == {
         (401, str({"error": {"code": "sign_in_refused", "message": signin.WRONG}}))}
     # Both do one Argon2 check: neither answers in a fraction of the other's time. The quickest of each is the
-    # work itself, what other processes on a shared machine add least to.
-    assert min(t for t, _, _ in locked) > min(t for t, _, _ in unknown) / 2
-    assert min(t for t, _, _ in unknown) > min(t for t, _, _ in locked) / 2
+    # work itself, what other processes on a shared machine add least to; a path that skipped the hash would answer
+    # in a few milliseconds against the hash's tenths of a second, while a loaded machine was seen to put a factor
+    # of two between two runs of the same work.
+    assert min(t for t, _, _ in locked) > min(t for t, _, _ in unknown) / 4
+    assert min(t for t, _, _ in unknown) > min(t for t, _, _ in locked) / 4
 
     token = csrf_token(await (await client.get("/admin/signin")).text())
     pages = set()
