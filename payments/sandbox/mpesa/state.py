@@ -84,6 +84,14 @@ class Prompt:
         return found
 
 
+@dataclass(frozen=True)
+class CarriedOut:
+    """A reversal or B2C payment Daraja decided: its Result (posted or not), for the Transaction Status query."""
+
+    result: dict[str, Any]
+    amount: int
+
+
 def new_key() -> rsa.RSAPrivateKey:
     """The sandbox's own "Safaricom certificate": the initiator's password is encrypted with its public half."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -96,6 +104,7 @@ class MpesaState:
     key: rsa.RSAPrivateKey = field(default_factory=new_key)
     reversed: set[str] = field(default_factory=set)  # receipts given back
     payouts: dict[str, dict[str, str]] = field(default_factory=dict)  # B2C answers by OriginatorConversationID
+    carried_out: dict[str, CarriedOut] = field(default_factory=dict)  # by OriginatorConversationID
 
     def paid_prompt(self, receipt: str, now: float) -> Prompt | None:
         return next((prompt for prompt in self.prompts.values()
