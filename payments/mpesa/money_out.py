@@ -148,7 +148,7 @@ class MpesaMoneyOut:
             asked = {}  # not decided yet: asked again once the wait is over
         now = time.time()
         since = asked.get("asked_at", word.get("at"))
-        waiting_since = float(since) if isinstance(since, int | float) else 0.0  # an older word: long enough
+        waiting_since = float(since) if isinstance(since, int | float) else 0.0  # no time kept: late enough
         if now - waiting_since < self._status_query_after:
             return StatusResult(state=PaymentState.PENDING, raw_status="accepted")
         response = await self._api.post(STATUS_PATH, query_body(
