@@ -155,7 +155,9 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
     async def check_then_relay(order_id: uuid.UUID) -> None:
         outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id, note=False, pace=pacer.wait_turn)
-        if outcome is not Outcome.PENDING:
+        if outcome is Outcome.START_AGAIN:  # its prompt will never be paid: a new one, retried while the phone is held
+            app[STARTS].request(order_id)
+        elif outcome is not Outcome.PENDING:
             relay.kick()
 
     checks = PaymentChecks(check_then_relay)

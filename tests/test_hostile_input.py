@@ -46,7 +46,7 @@ POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africas
                "/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{reference}",
                "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
                "/payments/mpesa/callback/{order_id}", "/payments/mpesa/result/{reference}",
-               "/payments/mpesa/timeout/{reference}", "/payments/airtel/callback",
+               "/payments/mpesa/timeout/{reference}", "/payments/mpesa/status/{reference}", "/payments/airtel/callback",
                "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook",
                "/api/v1/contests/{slug}/entries/code", "/api/v1/contests/{slug}/entries/proof",
                "/api/v1/contests/{slug}/entries/uploads", "/api/v1/contests/{slug}/entries",

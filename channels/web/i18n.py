@@ -356,7 +356,10 @@ def order_words(view: VoterOrder, tr: Translator, redirects: bool, cancelled: bo
     fee = "fee_" if view.entry_fee else ""  # an entry's fee: the same steps, other words
     if status is OrderStatus.PENDING:
         key = ("cancelled" if cancelled else "waiting") if redirects else "approve"
-        return OrderWords(status.value, False, tr(f"{key}_title"), tr(f"{fee}{key}_body", **values), "wait")
+        body = tr(f"{fee}{key}_body", **values)
+        if order.status_reason:  # why its prompt is sent again (another held the phone): what to do first
+            body = f"{tr.reason(order.status_reason)} {body}"
+        return OrderWords(status.value, False, tr(f"{key}_title"), body, "wait")
     if status is OrderStatus.PAID:
         return OrderWords(status.value, True, tr(f"{fee}paid_title"), tr(f"{fee}paid_body", **values), "ok")
     if status in (OrderStatus.FAILED, OrderStatus.EXPIRED):

@@ -67,6 +67,11 @@ class RefundUnsupported(PaymentError):
     """This provider cannot refund through its API; a person must do it."""
 
 
+# provider_data: what each earlier start of the order kept, oldest first, once its status said `start_again`. The
+# provider knows by it the prompts that are no longer the order's (a late word of one never counts on its own).
+EARLIER_STARTS = "earlier_starts"
+
+
 @dataclass(frozen=True)
 class Collection:
     """One order's payment, as a provider sees it."""
@@ -113,6 +118,10 @@ class StatusResult:
     reason: str | None = None  # the provider's reason code or message on failure
     raw_status: str = ""
     risk: PaymentRisk | None = None  # what the provider says of a successful payment's risk (a signal of the rules)
+    # Pending, and this start's prompt will never be paid: the provider took it but could not put it before the
+    # payer (M-Pesa's 1001: another prompt held the phone). The order's payment is started again, a new prompt,
+    # while its window and `starting_again.STARTS_AGAIN` allow; what this start kept moves under EARLIER_STARTS.
+    start_again: bool = False
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,8 @@ EXPIRY_REASONS: dict[Outcome | Reconciled, str] = {
     Reconciled.UNREACHABLE: "the provider could not be asked about the payment for hours",
 }
 # What a pass reports without listing the order as changed.
-UNCHANGED = frozenset({Outcome.PENDING, Reconciled.NOT_STARTED_YET, Reconciled.UNREACHABLE, Outcome.ALREADY_DECIDED,
+UNCHANGED = frozenset({Outcome.PENDING, Outcome.START_AGAIN, Reconciled.NOT_STARTED_YET, Reconciled.UNREACHABLE,
+                       Outcome.ALREADY_DECIDED,
                        Reconciled.RESTARTED, Reconciled.START_IN_PROGRESS, Reconciled.ERROR})
 
 
@@ -119,8 +120,11 @@ async def reconcile_order(sessions: Sessions, registry: Providers, order_id: uui
         if now < order.expires_at + UNANSWERED_GRACE:
             return Reconciled.UNREACHABLE
         outcome = Reconciled.UNREACHABLE
+    if outcome is Outcome.START_AGAIN:  # its prompt will never be paid: a new one, as for a lost start
+        return await push_again(sessions, registry, order_id, now)
     if outcome in EXPIRY_REASONS and now >= order.expires_at:
-        if await closing.expire_order(sessions, order_id, EXPIRY_REASONS[outcome]):
+        # A reason the order was given while it waited (its prompt sent again) is what the voter is told.
+        if await closing.expire_order(sessions, order_id, order.status_reason or EXPIRY_REASONS[outcome]):
             return Outcome.EXPIRED
     return outcome
 
@@ -138,6 +142,18 @@ async def restart_lost_push(sessions: Sessions, registry: Providers, order: Vote
     if outcome is None:
         return Reconciled.START_IN_PROGRESS
     return Reconciled.RESTARTED if outcome.status is OrderStatus.PENDING else None
+
+
+async def push_again(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
+                     now: datetime) -> Outcome | Reconciled:
+    """The new prompt of an order put back to be started again (`payments.starting_again`); a refusal (the phone
+    still held) leaves it to the next pass, while its window lasts."""
+    try:
+        restarted = await restart_lost_push(sessions, registry, await tables.get_order(sessions, order_id), now)
+    except PaymentError as exc:
+        log.info("reconcile: the new prompt of %s is not sent yet: %s", order_id, exc)
+        return Outcome.START_AGAIN
+    return restarted or Outcome.START_AGAIN
 
 
 async def reconcile_one(sessions: Sessions, registry: Providers, order_id: uuid.UUID, now: datetime,

@@ -6,11 +6,18 @@ Sent again under one reference. A B2C payment carries our reference as its Origi
 takes once; a reversal names the M-Pesa receipt it gives back, which is reversed once (a second one answers that
 it was reversed already, which is a success: the money went back). A reference whose result is in is never sent
 again. The initiator's password goes as SecurityCredential, encrypted with Safaricom's certificate (RSA PKCS#1
-v1.5, base64)."""
+v1.5, base64).
+
+A result that never comes. Daraja posts each result once, and may not at all: a request taken in whose result has
+not come after `status_query_after` seconds is looked up by Daraja's Transaction Status query
+(`payments.mpesa.transaction_status`) on the worker's next look, paced as every Daraja request is, and asked again
+on a later look while no answer comes. Its answer decides as a result would; one that finds no such transaction
+sends the request again under the same reference."""
 
 from __future__ import annotations
 
 import base64
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -35,6 +42,8 @@ from payments.mpesa.outgoing_results import OutgoingResults
 from payments.mpesa.request_cap import NAME
 from payments.mpesa.results import SUCCESS
 from payments.mpesa.stk_push import CURRENCY, kenyan_number
+from payments.mpesa.transaction_status import PATH as STATUS_PATH
+from payments.mpesa.transaction_status import query_body, query_status
 
 ALREADY_REVERSED = "R000001"  # "The transaction has already been reversed": the money is back all the same
 REMARKS_LENGTH = 100
@@ -56,7 +65,7 @@ class MpesaMoneyOut:
 
     def __init__(self, api: DarajaApi, results: OutgoingResults, *, initiator: str, password: str,
                  certificate: Callable[[], Awaitable[bytes]], shortcode: str, public_base_url: str,
-                 callback_key: bytes) -> None:
+                 callback_key: bytes, status_query_after: float = 120.0) -> None:
         self._api = api
         self._results = results
         self._initiator = initiator
@@ -66,11 +75,15 @@ class MpesaMoneyOut:
         self._shortcode = shortcode
         self._public = public_base_url.rstrip("/")
         self._key = callback_key
+        self._status_query_after = status_query_after
 
     def _urls(self, reference: uuid.UUID) -> dict[str, str]:
         secret = url_secret(self._key, reference)
         return {"ResultURL": f"{self._public}/payments/mpesa/result/{reference}?{QUERY_NAME}={secret}",
                 "QueueTimeOutURL": f"{self._public}/payments/mpesa/timeout/{reference}?{QUERY_NAME}={secret}"}
+
+    def _status_url(self, reference: uuid.UUID) -> str:
+        return f"{self._public}/payments/mpesa/status/{reference}?{QUERY_NAME}={url_secret(self._key, reference)}"
 
     async def _security_credential(self) -> str:
         if self._credential is None:
@@ -109,7 +122,8 @@ class MpesaMoneyOut:
         data = json_object(NAME, response) if response.status_code == 200 else {}
         if response.status_code != 200 or str(data.get("ResponseCode")) != SUCCESS:
             raise error_of(response)
-        await self._results.accepted(reference, text_of(data.get("ConversationID")) or "")
+        await self._results.accepted(reference, text_of(data.get("ConversationID")) or "",
+                                     text_of(data.get("OriginatorConversationID")) or str(reference), time.time())
 
     async def _status(self, reference: uuid.UUID) -> StatusResult:
         word = await self._results.word(reference)
@@ -117,7 +131,35 @@ class MpesaMoneyOut:
             return result_status(word["result"])
         if word.get("timed_out") or not word:
             raise CollectionNotFound(NAME, "not_carried_out", "Daraja did not carry this request out: send it again.")
-        return StatusResult(state=PaymentState.PENDING, raw_status="accepted")
+        return await self._looked_up(reference, word)
+
+    async def _looked_up(self, reference: uuid.UUID, word: dict[str, Any]) -> StatusResult:
+        """Taken in, no result yet: what the status query found, or a query sent once the result is late (and
+        again once its answer is)."""
+        asked = await self._results.status(reference)
+        if "result" in asked:
+            found = query_status(asked["result"], result_parameters(asked["result"]))
+            if found is None:
+                await self._results.forget_status(reference)
+                raise CollectionNotFound(NAME, "not_found", "Daraja's Transaction Status finds no such transaction: "
+                                                            "send it again, under the same reference.")
+            if found.state is not PaymentState.PENDING:
+                return found
+            asked = {}  # not decided yet: asked again once the wait is over
+        now = time.time()
+        since = asked.get("asked_at", word.get("at"))
+        waiting_since = float(since) if isinstance(since, int | float) else 0.0  # no time kept: late enough
+        if now - waiting_since < self._status_query_after:
+            return StatusResult(state=PaymentState.PENDING, raw_status="accepted")
+        response = await self._api.post(STATUS_PATH, query_body(
+            initiator=self._initiator, credential=await self._security_credential(),
+            originator=str(word.get("originator") or reference), party_a=self._shortcode,
+            url=self._status_url(reference), reference=reference))
+        data = json_object(NAME, response) if response.status_code == 200 else {}
+        if response.status_code != 200 or str(data.get("ResponseCode")) != SUCCESS:
+            raise error_of(response)
+        await self._results.asked(reference, now)
+        return StatusResult(state=PaymentState.PENDING, raw_status="status_asked")
 
 
 def result_status(result: dict[str, Any]) -> StatusResult:

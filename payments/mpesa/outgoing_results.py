@@ -1,11 +1,13 @@
 """What Daraja said of a reversal or B2C payment of ours, kept until the worker reads it.
 
-Daraja has no status call for them: it posts the outcome to the ResultURL we gave (or, when its queue gave up on
-the request, to the QueueTimeOutURL), each carrying the reference's secret (`payments.mpesa.callback_secret`). The
-route keeps what came (`keep_result`, `keep_time_out`) in Redis, where every web process and worker sees it, and
-`refund_status` / `payout_status` read it: a result decides, a time-out with no result says Daraja never carried
-the request out (sent again under the same reference), an acceptance with no word yet is pending. Without Redis
-(a one-off command, a test) a process keeps them alone."""
+Daraja posts the outcome to the ResultURL we gave (or, when its queue gave up on the request, to the
+QueueTimeOutURL), each carrying the reference's secret (`payments.mpesa.callback_secret`). The route keeps what came
+(`keep_result`, `keep_time_out`) in Redis, where every web process and worker sees it, and `refund_status` /
+`payout_status` read it: a result decides, a time-out with no result says Daraja never carried the request out
+(sent again under the same reference), an acceptance with no word yet is pending. Its only status call, the
+Transaction Status query (`payments.mpesa.transaction_status`), is itself answered on a URL of ours: that answer is
+kept apart (`keep_status`, under a key of its own, so it never races the result), until the worker reads it.
+Without Redis (a one-off command, a test) a process keeps them alone."""
 
 from __future__ import annotations
 
@@ -22,30 +24,61 @@ def key_of(reference: uuid.UUID) -> str:
     return f"mpesa:outgoing:{reference}"
 
 
+def status_key_of(reference: uuid.UUID) -> str:
+    return f"mpesa:outgoing-status:{reference}"
+
+
 class OutgoingResults:
-    """Each reference's word from Daraja: {"accepted": ConversationID} | {"timed_out": true} | {"result": {...}}."""
+    """Each reference's word from Daraja: {"accepted": ConversationID, "originator": OriginatorConversationID,
+    "at": epoch seconds} | {"timed_out": true} | {"result": {...}}; and apart, what its status query found:
+    {"asked_at": epoch seconds} | {"asked_at": ..., "result": {...}}."""
 
     def __init__(self, redis: Redis | None) -> None:
         self._redis = redis
         self._here: dict[str, dict[str, Any]] = {}
 
     async def word(self, reference: uuid.UUID) -> dict[str, Any]:
+        return await self._read(key_of(reference))
+
+    async def _read(self, key: str) -> dict[str, Any]:
         if self._redis is None:
-            return dict(self._here.get(key_of(reference), {}))
-        raw = await self._redis.get(key_of(reference))
+            return dict(self._here.get(key, {}))
+        raw = await self._redis.get(key)
         found = json.loads(raw) if raw else {}
         return found if isinstance(found, dict) else {}
 
-    async def _keep(self, reference: uuid.UUID, word: dict[str, Any]) -> None:
+    async def _keep(self, reference: uuid.UUID, word: dict[str, Any], key: str | None = None) -> None:
+        key = key or key_of(reference)
         if self._redis is None:
-            self._here[key_of(reference)] = word
+            self._here[key] = word
             return
-        await self._redis.set(key_of(reference), json.dumps(word), ex=KEPT_FOR_SECONDS)
+        await self._redis.set(key, json.dumps(word), ex=KEPT_FOR_SECONDS)
 
-    async def accepted(self, reference: uuid.UUID, conversation: str) -> None:
-        """Daraja took the request in; a result it already sent is never overwritten."""
+    async def accepted(self, reference: uuid.UUID, conversation: str, originator: str, at: float) -> None:
+        """Daraja took the request in (a new status query is owed for it); a result it already sent is never
+        overwritten."""
         if "result" not in await self.word(reference):
-            await self._keep(reference, {"accepted": conversation})
+            await self._keep(reference, {"accepted": conversation, "originator": originator, "at": at})
+            await self.forget_status(reference)
+
+    async def status(self, reference: uuid.UUID) -> dict[str, Any]:
+        return await self._read(status_key_of(reference))
+
+    async def asked(self, reference: uuid.UUID, at: float) -> None:
+        """A status query was sent: its answer is awaited (an earlier one's is dropped)."""
+        await self._keep(reference, {"asked_at": at}, status_key_of(reference))
+
+    async def keep_status(self, reference: uuid.UUID, result: dict[str, Any]) -> None:
+        """The status query's Result, where one was asked (a late copy after it was read is not kept)."""
+        word = await self.status(reference)
+        if "asked_at" in word and "result" not in word:
+            await self._keep(reference, {**word, "result": result}, status_key_of(reference))
+
+    async def forget_status(self, reference: uuid.UUID) -> None:
+        if self._redis is None:
+            self._here.pop(status_key_of(reference), None)
+        else:
+            await self._redis.delete(status_key_of(reference))
 
     async def keep_result(self, reference: uuid.UUID, result: dict[str, Any]) -> None:
         """The first result decides: a later copy (or a contradicting one) is not taken over it."""

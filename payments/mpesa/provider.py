@@ -70,7 +70,8 @@ def money_out_of(settings: MpesaSettings, resources: ProviderResources, api: Dar
         return MpesaMoneyOut(api, results, initiator=settings.mpesa_initiator_name or "",
                              password=revealed(settings.mpesa_initiator_password), certificate=certificate,
                              shortcode=settings.mpesa_b2c_shortcode or shortcode,
-                             public_base_url=settings.public_base_url, callback_key=key)
+                             public_base_url=settings.public_base_url, callback_key=key,
+                             status_query_after=settings.mpesa_status_query_after_seconds)
     if sandbox is None:
         return None
 
@@ -81,7 +82,8 @@ def money_out_of(settings: MpesaSettings, resources: ProviderResources, api: Dar
 
     return MpesaMoneyOut(api, results, initiator="sandbox-initiator", password=SANDBOX_INITIATOR_PASSWORD,
                          certificate=sandbox_certificate, shortcode=shortcode,
-                         public_base_url=settings.public_base_url, callback_key=key)
+                         public_base_url=settings.public_base_url, callback_key=key,
+                         status_query_after=settings.mpesa_status_query_after_seconds)
 
 
 def missing_settings(settings: MpesaSettings) -> list[str]:

@@ -35,8 +35,8 @@ MEANINGS = {
     "2001": ResultMeaning(PaymentState.FAILED, "WRONG_PIN"),  # the initiator information (the PIN) is invalid
     "1025": ResultMeaning(PaymentState.FAILED, "INTERNAL_PROCESSING_ERROR"),
     "9999": ResultMeaning(PaymentState.FAILED, "INTERNAL_PROCESSING_ERROR"),
-    # The prompt never reached the phone because another was open: not the payer's refusal. The order waits (see
-    # the module `stk_push`: the synchronous refusal is what sends it again).
+    # The prompt never reached the phone because another was open: not the payer's refusal. The order waits, and
+    # a new prompt is pushed once the phone is free (`stk_push.result_status` says to start it again).
     SUBSCRIBER_LOCKED: ResultMeaning(PaymentState.PENDING, PROMPT_PENDING),
 }
 

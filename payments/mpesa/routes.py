@@ -1,6 +1,6 @@
 """M-Pesa's callbacks: an STK Push's result on the URL we gave for the order, and a reversal's or B2C payment's
-result (or its queue's time-out) on the URLs we gave with it, each carrying its secret
-(`payments.mpesa.callback_secret`)."""
+result (or its queue's time-out), or its Transaction Status query's, on the URLs we gave with them, each carrying
+its secret (`payments.mpesa.callback_secret`)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,22 @@ async def outgoing_time_out(request: web.Request) -> web.Response:
     return await take_outgoing(request, timed_out=True)
 
 
-async def take_outgoing(request: web.Request, *, timed_out: bool) -> web.Response:
+async def status_result(request: web.Request) -> web.Response:
+    """The Result of a Transaction Status query about one of our reversals or payments (on both of the query's
+    URLs): kept apart from the transfer's own result, and its refund or payout looked at soon. A time-out in
+    Daraja's queue keeps nothing: a later look asks again."""
+    reference = await our_reference(request)
+    if isinstance(reference, web.Response):
+        return reference
+    result = (parsed_object(await request.read()) or {}).get("Result")
+    if isinstance(result, dict) and result.get("ResultCode") is not None:
+        await OutgoingResults(request.app[REDIS]).keep_status(reference, result)
+    return web.json_response(ACCEPTED)
+
+
+async def our_reference(request: web.Request) -> uuid.UUID | web.Response:
+    """The reference a result URL names, once its secret holds and it is a refund or payout of ours (brought
+    forward); else the refusal."""
     try:
         reference = uuid.UUID(request.match_info["reference"])
     except ValueError:
@@ -46,6 +61,13 @@ async def take_outgoing(request: web.Request, *, timed_out: bool) -> web.Respons
         return error_body(400, "bad_secret", "This result URL is not one we gave Daraja.")
     if not await outgoing_notices.notice(request.app[SESSIONS], reference):
         return error_body(404, "not_found", "No reversal or payment of ours has this reference.")
+    return reference
+
+
+async def take_outgoing(request: web.Request, *, timed_out: bool) -> web.Response:
+    reference = await our_reference(request)
+    if isinstance(reference, web.Response):
+        return reference
     body = parsed_object(await request.read()) or {}
     result = body.get("Result")
     results = OutgoingResults(request.app[REDIS])
@@ -62,3 +84,4 @@ def setup(app: web.Application) -> None:
     app.router.add_post("/payments/mpesa/callback/{order_id}", stk_callback)
     app.router.add_post("/payments/mpesa/result/{reference}", outgoing_result)
     app.router.add_post("/payments/mpesa/timeout/{reference}", outgoing_time_out)
+    app.router.add_post("/payments/mpesa/status/{reference}", status_result)

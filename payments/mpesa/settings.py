@@ -35,6 +35,10 @@ class MpesaMoneyOutSettings(BaseModel):
     # its sandbox one, as Daraja's portal gives them.
     mpesa_certificate_path: Annotated[str | None, NEEDED] = None
     mpesa_b2c_shortcode: str | None = None  # the B2C shortcode paying out, where it is not `mpesa_shortcode`
+    # Daraja posts a reversal's or payment's result within seconds, or never: one still missing this long after
+    # Daraja took the request is looked up by its Transaction Status query (`payments.mpesa.transaction_status`),
+    # and asked again this long after a query that was not answered.
+    mpesa_status_query_after_seconds: float = Field(default=120.0, ge=0)
 
 
 class MpesaSettings(SandboxSettings, MpesaStkSettings, MpesaMoneyOutSettings):

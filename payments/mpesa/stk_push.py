@@ -8,6 +8,9 @@ that URL (a failure, another prompt, no amount) asks for the query; a wrong or m
 An STK Push has no reference of ours Daraja would recognise: a prompt whose CheckoutRequestID was kept
 (`Collection.remember`) is never pushed again. While another prompt is open on the number Daraja refuses the new
 one (errorCode 500.001.1001): a retryable refusal, so the order stays pending and its prompt is sent again later.
+Daraja may take the prompt and say the same as its result (ResultCode 1001, on the callback or the query): that
+prompt is dead, never paid, and its status says to start the order again (`StatusResult.start_again`); the prompts
+of earlier starts (`EARLIER_STARTS`) are then the order's no longer, and a word of one only asks for the query.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from typing import Any
 
 from gateway.core.money import minor_digits
 from gateway.core.providers import (
+    EARLIER_STARTS,
     CallbackRejected,
     CallbackVerdict,
     Collection,
@@ -33,7 +37,14 @@ from payments.answers import json_object, parsed_object, text_of
 from payments.mpesa.api import DarajaApi, error_code, error_of, stk_password, timestamp
 from payments.mpesa.callback_secret import QUERY_NAME, secret_holds, url_secret
 from payments.mpesa.request_cap import NAME
-from payments.mpesa.results import BEING_PROCESSED, PROMPT_PENDING, PROMPT_PENDING_TEXT, SUCCESS, meaning
+from payments.mpesa.results import (
+    BEING_PROCESSED,
+    PROMPT_PENDING,
+    PROMPT_PENDING_TEXT,
+    SUBSCRIBER_LOCKED,
+    SUCCESS,
+    meaning,
+)
 
 CURRENCY = "KES"
 KENYA = "+254"
@@ -126,7 +137,8 @@ class MpesaStkPush:
         # record of its CheckoutRequestID (Daraja answered, we had not written it down yet): counted, and queried
         # later, by then under the id kept. A prompt other than the one kept (an earlier try's), or a failure: the
         # query decides.
-        if code != SUCCESS or checkout is None or (kept is not None and checkout != kept):
+        if code != SUCCESS or checkout is None or (kept is not None and checkout != kept) \
+                or checkout in earlier_checkouts(collection):
             return asks_check
         paid = metadata(found)
         status = result_status(code, text_of(found.get("ResultDesc")), readable_shillings(paid.get("Amount")),
@@ -147,7 +159,15 @@ def result_status(code: str, description: str | None, shillings: int | None, rec
     success = means.state is PaymentState.SUCCESSFUL
     return StatusResult(state=means.state, amount=amount if success else None,
                         currency=CURRENCY if success and amount is not None else None,
-                        provider_txn_id=receipt, reason=means.reason, raw_status=code or "unknown")
+                        provider_txn_id=receipt, reason=means.reason, raw_status=code or "unknown",
+                        start_again=code == SUBSCRIBER_LOCKED)
+
+
+def earlier_checkouts(collection: Collection) -> set[str]:
+    """The CheckoutRequestIDs of the order's earlier starts: prompts that were never paid and no longer count."""
+    earlier = collection.provider_data.get(EARLIER_STARTS)
+    return {str(kept[CHECKOUT]) for kept in earlier if isinstance(kept, dict) and kept.get(CHECKOUT)} \
+        if isinstance(earlier, list) else set()
 
 
 def stk_callback(data: dict[str, Any] | None) -> dict[str, Any]:

@@ -64,6 +64,9 @@ def describe(base_url: str) -> dict[str, object]:
                    "OriginatorConversationID)",
             "initiator": "SecurityCredential: 'Safaricom999!*!' sealed with the key at "
                          f"{base_url}/mpesa/sandbox/certificate",
+            "transaction_status": f"{base_url}/mpesa/mpesa/transactionstatus/v1/query (a reversal's or B2C "
+                                  "payment's OriginalConversationID or receipt; _control mpesa_lose_results_next "
+                                  "loses results it alone then finds)",
             "paid_out": f"{base_url}/mpesa/sandbox/paid-out",
             "control": f"{base_url}/mpesa/_control",
         },

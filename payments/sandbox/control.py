@@ -63,6 +63,9 @@ class SandboxControl:
     # QueueTimeOutURL told), and whether results are posted to the QueueTimeOutURL instead of the ResultURL.
     mpesa_time_out_next: int = 0
     mpesa_results_on_time_out_url: bool = False
+    # The next N reversals or B2C payments are carried out but their Result is never posted (found only by
+    # Daraja's Transaction Status query).
+    mpesa_lose_results_next: int = 0
 
     def __post_init__(self) -> None:
         self._throttle_owed = 0.0
@@ -135,6 +138,7 @@ class ControlUpdate(TypedDict, total=False):
     throttle_share: Annotated[float, Field(ge=0, le=1)]
     mpesa_time_out_next: Annotated[int, Field(ge=0, le=10_000)]
     mpesa_results_on_time_out_url: bool
+    mpesa_lose_results_next: Annotated[int, Field(ge=0, le=10_000)]
 
 
 CONTROL_UPDATE: TypeAdapter[ControlUpdate] = TypeAdapter(ControlUpdate)

@@ -43,6 +43,9 @@ class Outcome(StrEnum):
     # Nothing changed.
     ALREADY_DECIDED = "already_decided"  # decided before: a late or repeated word
     PENDING = "pending"  # the payer has not approved yet
+    # Still pending: its prompt will never be paid (another held the phone), so a new one is owed
+    # (`payments.starting_again`).
+    START_AGAIN = "start_again"
     OTHER_PROVIDER = "other_provider"  # about an order another provider serves
     # A callback's own.
     DUPLICATE = "duplicate"  # the provider's event was settled before (a replay)

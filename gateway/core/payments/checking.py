@@ -13,6 +13,7 @@ from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments import chargebacks
 from gateway.core.payments.collections import load_collection
 from gateway.core.payments.reasons import readable_reason
+from gateway.core.payments.starting_again import start_again
 from gateway.core.providers import (
     Collection,
     CollectionNotFound,
@@ -79,6 +80,8 @@ async def check_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     status = await fetch_paced(registry.for_order(order.provider, order.channel), collection, pace)
     if note:
         await note_check(sessions, order_id)
+    if status.start_again and status.state is PaymentState.PENDING:
+        return await start_again(sessions, order, status)
     return await settle(sessions, order_id, status, order.provider)
 
 

@@ -1,6 +1,7 @@
 """A local M-Pesa (Safaricom Daraja) that real Daraja clients can talk to unchanged: OAuth, STK Push with its query
 and callback (one open prompt per phone, 500.001.1001 for a second), and the money out (Reversal, B2C) with their
-results on the ResultURL. Mounted at `/mpesa`, so a client's base URL is `http://host:port/mpesa`."""
+results on the ResultURL, and the Transaction Status query that finds one whose result was lost. Mounted at
+`/mpesa`, so a client's base URL is `http://host:port/mpesa`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from payments.sandbox.control import SandboxControl, provider_app
 from payments.sandbox.mpesa.money_out import b2c, certificate, paid_out, reversal
 from payments.sandbox.mpesa.state import MPESA, MpesaState, describe_magic_numbers, failure
 from payments.sandbox.mpesa.stk_push import generate_token, process_request, query
+from payments.sandbox.mpesa.transaction_status import transaction_status
 
 __all__ = ["create_mpesa_sandbox", "describe_magic_numbers"]
 
@@ -23,6 +25,7 @@ def create_mpesa_sandbox(control: SandboxControl | None = None) -> web.Applicati
         web.post("/mpesa/reversal/v1/request", reversal),
         web.post("/mpesa/b2c/v3/paymentrequest", b2c),
         web.post("/mpesa/b2c/v1/paymentrequest", b2c),
+        web.post("/mpesa/transactionstatus/v1/query", transaction_status),
         web.get("/sandbox/certificate", certificate),
         web.get("/sandbox/paid-out", paid_out),
     ])

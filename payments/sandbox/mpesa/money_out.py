@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric import padding
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from payments.sandbox.control import CONTROL, DISPATCHER, Notice, loop_time
-from payments.sandbox.mpesa.state import MPESA, MpesaState
+from payments.sandbox.mpesa.state import MPESA, CarriedOut, MpesaState
 from payments.sandbox.mpesa.stk_push import HttpUrl, Phone, daraja_body
 
 log = logging.getLogger(__name__)
@@ -132,8 +132,9 @@ async def b2c(request: web.Request) -> web.Response:
 
 def accept(request: web.Request, body: Outgoing, code: str, description: str, parameters: list[dict[str, Any]], *,
            carry_out: Callable[[], object], originator: str | None = None) -> web.Response:
-    """Take the request in (ResponseCode 0), then at `success_delay` carry it out and post its Result; or, while
-    `mpesa_time_out_next` lasts, tell its QueueTimeOutURL it was never carried out."""
+    """Take the request in (ResponseCode 0), then at `success_delay` carry it out and post its Result (never, while
+    `mpesa_lose_results_next` lasts: only the Transaction Status query finds it); or, while `mpesa_time_out_next`
+    lasts, tell its QueueTimeOutURL it was never carried out."""
     control, conversation = request.app[CONTROL], f"AG_{uuid.uuid4().hex[:20].upper()}"
     originator = originator or f"{uuid.uuid4().int % 10**5}-{uuid.uuid4().int % 10**8}-1"
     at = loop_time() + control.success_delay
@@ -143,16 +144,19 @@ def accept(request: web.Request, body: Outgoing, code: str, description: str, pa
                                                        "errorMessage": "Request timed out in the queue"})
         request.app[DISPATCHER].schedule(at, lambda: notice)
     else:
+        lose = control.mpesa_lose_results_next > 0
+        control.mpesa_lose_results_next -= 1 if lose else 0
         url = body.QueueTimeOutURL if control.mpesa_results_on_time_out_url else body.ResultURL
         result = {"ResultType": 0, "ResultCode": code if code.startswith("R") else int(code),
                   "ResultDesc": description, "OriginatorConversationID": originator, "ConversationID": conversation,
                   "TransactionID": uuid.uuid4().hex[:10].upper(),
                   "ResultParameters": {"ResultParameter": parameters}}
 
-        def carried_out() -> Notice:
+        def carried_out() -> Notice | None:
             if code == "0":
                 carry_out()
-            return Notice("POST", url, {"Result": result})
+            request.app[MPESA].carried_out[originator] = CarriedOut(result, body.Amount)
+            return None if lose else Notice("POST", url, {"Result": result})
 
         request.app[DISPATCHER].schedule(at, carried_out)
     log.info("mpesa sandbox: %s %s -> %s", request.path, originator, code)

@@ -29,6 +29,7 @@ RESULTS = {
     "1037": "DS timeout user cannot be reached",
     "1": "The balance is insufficient for the transaction",
     "2001": "The initiator information is invalid.",
+    "1001": "Unable to lock subscriber, a transaction is already in process for the current subscriber",
 }
 MAGIC_NUMBERS: dict[str, Plan] = {
     "451": Plan("1032", RESULTS["1032"], Delay.SHORT),  # the payer cancels the prompt
@@ -37,14 +38,19 @@ MAGIC_NUMBERS: dict[str, Plan] = {
     "454": Plan("0", RESULTS["0"], Delay.LONG),  # pays after `long_delay`
     "455": Plan("1", RESULTS["1"], Delay.SHORT),  # insufficient balance
     "456": Plan("2001", RESULTS["2001"], Delay.SHORT),  # wrong PIN
+    "458": Plan("1001", RESULTS["1001"], Delay.SHORT),  # every prompt's result: the phone is held by another
 }
+# The first prompt to such a number is taken, then its result says the phone was held by another (1001); the
+# prompts after it pay.
+HELD_ONCE = "457"
 ANY_OTHER = Plan("0", RESULTS["0"], Delay.SHORT)
 
 
 def describe_magic_numbers() -> dict[str, str]:
     described = {f"2547xxxxx{ending}": f"ResultCode {plan.status} ({plan.delay})" for ending, plan in
                  MAGIC_NUMBERS.items()}
-    return described | {"any other 2547… / 2541…": "ResultCode 0 after success_delay",
+    return described | {f"2547xxxxx{HELD_ONCE}": "ResultCode 1001 for its first prompt, 0 for the next ones",
+                        "any other 2547… / 2541…": "ResultCode 0 after success_delay",
                         "a second prompt while one is open": "500 errorCode 500.001.1001 (unable to lock subscriber)"}
 
 
@@ -78,6 +84,14 @@ class Prompt:
         return found
 
 
+@dataclass(frozen=True)
+class CarriedOut:
+    """A reversal or B2C payment Daraja decided: its Result (posted or not), for the Transaction Status query."""
+
+    result: dict[str, Any]
+    amount: int
+
+
 def new_key() -> rsa.RSAPrivateKey:
     """The sandbox's own "Safaricom certificate": the initiator's password is encrypted with its public half."""
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -90,6 +104,7 @@ class MpesaState:
     key: rsa.RSAPrivateKey = field(default_factory=new_key)
     reversed: set[str] = field(default_factory=set)  # receipts given back
     payouts: dict[str, dict[str, str]] = field(default_factory=dict)  # B2C answers by OriginatorConversationID
+    carried_out: dict[str, CarriedOut] = field(default_factory=dict)  # by OriginatorConversationID
 
     def paid_prompt(self, receipt: str, now: float) -> Prompt | None:
         return next((prompt for prompt in self.prompts.values()
@@ -102,6 +117,8 @@ class MpesaState:
 
     def accept(self, phone: str, amount: int, callback_url: str, now: float, control: SandboxControl) -> Prompt:
         plan = MAGIC_NUMBERS.get(phone[-3:], ANY_OTHER)
+        if phone.endswith(HELD_ONCE) and not any(prompt.phone == phone for prompt in self.prompts.values()):
+            plan = MAGIC_NUMBERS["458"]
         prompt = Prompt(f"{uuid.uuid4().int % 10**5}-{uuid.uuid4().int % 10**9}-1",
                         f"ws_CO_{datetime.now(EAST_AFRICA):%d%m%Y%H%M%S}{secrets.randbelow(10**12):012d}",
                         phone, amount, callback_url, plan, due_time(plan.delay, now, control))

@@ -1,0 +1,78 @@
+"""Starting an order's payment again when the provider says its prompt will never be paid (`StatusResult.start_again`:
+M-Pesa's 1001, another prompt held the phone when this one came). The vote is not lost: the order is put back
+among those never started, with what the dead start kept moved under `EARLIER_STARTS`, and the start's own path
+(the start queue's retries, then the reconciler's `restart_lost_push`) pushes a new prompt, which the provider
+refuses, retryably, for as long as the phone is still held. A few times at most: past them the order fails with
+the provider's reason, which tells the voter to finish the other prompt first."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlalchemy import String, Text, bindparam, cast, func, literal, update
+from sqlalchemy.dialects.postgresql import JSONB
+
+from gateway.core.orders import closing
+from gateway.core.orders.outcomes import Outcome
+from gateway.core.orders.tables import still_pending
+from gateway.core.payments.collections import KEPT_DURING_START
+from gateway.core.payments.reasons import readable_reason
+from gateway.core.providers import EARLIER_STARTS, StatusResult
+from gateway.db.engine import Sessions
+from gateway.db.models import ProviderEvent, VoteOrder
+
+log = logging.getLogger(__name__)
+
+# New prompts an order may be given after the first: each waits for the phone to be free, and each moves the
+# order's expiry to the end of the provider's window again, so the bound is also what keeps an order from waiting
+# for ever behind a phone that is never free.
+STARTS_AGAIN = 3
+# What the dead start kept on the order (a start cut short) no longer applies: kept apart under another kind.
+KEPT_BY_EARLIER_START = "start.kept.earlier"
+
+_ORDERS = VoteOrder.__table__
+_DATA = _ORDERS.c.provider_data
+_EARLIER = literal(EARLIER_STARTS, String)
+# The started order goes back to never started, in one statement guarded by the start it judged (its
+# payment_started_at): a second check of the same dead prompt, or one that comes after the new prompt was recorded,
+# changes nothing.
+PUT_BACK = (update(_ORDERS)
+            .where(_ORDERS.c.id == bindparam("order_key"), still_pending(_ORDERS.c.status),
+                   _ORDERS.c.payment_started_at == bindparam("started_at"))
+            .values(payment_started_at=None, start_lease_until=None,
+                    status_reason=bindparam("reason", type_=Text),
+                    provider_data=func.jsonb_build_object(
+                        _EARLIER, func.coalesce(_DATA[EARLIER_STARTS], cast(literal("[]"), JSONB))
+                        .op("||")(func.jsonb_build_array(_DATA.op("-")(_EARLIER)))))
+            .returning(_ORDERS.c.id))
+SET_KEPT_APART = (update(ProviderEvent.__table__)
+                  .where(ProviderEvent.__table__.c.order_id == bindparam("order_key"),
+                         ProviderEvent.__table__.c.kind == KEPT_DURING_START)
+                  .values(kind=KEPT_BY_EARLIER_START))
+
+
+def earlier_starts(provider_data: dict[str, object]) -> int:
+    earlier = provider_data.get(EARLIER_STARTS)
+    return len(earlier) if isinstance(earlier, list) else 0
+
+
+async def start_again(sessions: Sessions, order: VoteOrder, status: StatusResult) -> Outcome:
+    """Put the order's payment back to be started again (`Outcome.START_AGAIN`), or fail it once it has been
+    started again `STARTS_AGAIN` times. The order is told why meanwhile (its status_reason, the provider's reason
+    in the voter's words), and told it again if that is how it ends."""
+    reason = readable_reason(status.reason or status.raw_status)
+    if earlier_starts(order.provider_data) >= STARTS_AGAIN:
+        changed = await closing.fail_order(sessions, order.id, reason)
+        return Outcome.FAILED if changed else Outcome.ALREADY_DECIDED
+    started_at: datetime | None = order.payment_started_at
+    if started_at is None:  # not started (or put back already): its start is owed anyway
+        return Outcome.PENDING
+    async with sessions.begin() as session:
+        put_back = (await session.execute(PUT_BACK, {"order_key": order.id, "started_at": started_at,
+                                                     "reason": reason})).first()
+        if put_back is None:
+            return Outcome.PENDING
+        await session.execute(SET_KEPT_APART, {"order_key": order.id})
+    log.info("the prompt of %s will never be paid (%s): started again", order.id, status.raw_status)
+    return Outcome.START_AGAIN
