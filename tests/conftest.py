@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import Browser, async_playwright
+from playwright.async_api import Browser, Playwright, async_playwright
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -164,15 +164,32 @@ def fake_mtn(settings: Settings) -> Iterator[FakeMtn]:
     yield from faked_mtn(settings)
 
 
+@pytest.fixture(scope="session")
+async def playwright() -> AsyncIterator[Playwright]:
+    async with async_playwright() as driver:
+        yield driver
+
+
+@pytest.fixture(scope="session")
+async def chromium(playwright: Playwright) -> AsyncIterator[list[Browser]]:
+    """One Chromium for the process's browser tests (starting one costs a second or two a test); a list so that
+    one which died is replaced."""
+    running: list[Browser] = []
+    yield running
+    for launched in running:
+        await launched.close()
+
+
 @pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    """Debian's Chromium, headless, for the browser tests."""
-    async with async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            yield chromium
-        finally:
-            await chromium.close()
+async def browser(playwright: Playwright, chromium: list[Browser]) -> AsyncIterator[Browser]:
+    """Debian's Chromium, headless, for the browser tests. Every page a test opens is in a context of its own
+    (cookies, storage, cache): the contexts it leaves are closed after it, so the next test meets none of them."""
+    if not chromium or not chromium[0].is_connected():
+        chromium[:] = [await playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)]
+    launched = chromium[0]
+    yield launched
+    for context in launched.contexts:
+        await context.close()
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -1,6 +1,8 @@
 """A host's web processes share one port (SO_REUSEPORT), so each scrape of `/metrics` reaches one of them, whichever
 the kernel picks: as `gateway run` starts them, every scrape serves the figures of all of them and of the worker
-(assembly/shared_metrics.py), not one process's sample."""
+(assembly/shared_metrics.py), not one process's sample; and the control room shows the host's measured figures, the
+same sums, counted from the host's start, whichever web process serves the page, not one process's since it started.
+One host serves both (starting one, then replacing a killed web process, is most of the time)."""
 
 from __future__ import annotations
 
@@ -9,12 +11,15 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
+import pyotp
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, insert, select
@@ -24,10 +29,12 @@ from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage, VoteOrder
 from leaderboard.refresh import BOARD_TOPICS
+from tests.admin.accounts import PASSWORD, make_account
 from tests.processes import children_of, listening_on
 from tests.servers import free_port
 
 CONTEST_ROUTE = "/api/v1/contests/{slug}"
+CONTROL_ROUTE = "/api/v1/admin/control"
 WEB = "assembly.cli web"
 
 
@@ -123,6 +130,60 @@ def requests_served_by(host: Host, pid: int) -> float:
                if found.name == "gateway_http_requests_total" and found.labels.get("route") == CONTEST_ROUTE)
 
 
+def counted(files: list[Path], name: str, **labels: str) -> float:
+    return sum(found.value for metric in MultiProcessCollector.merge([str(f) for f in files if f.exists()])
+               for found in metric.samples
+               if found.name == name and all(found.labels.get(key) == value for key, value in labels.items()))
+
+
+def calls_made(host: Host, pid: int | None = None) -> float:
+    """The providers' calls the host's processes made (or one process), read from their own files."""
+    files = [host.shared / f"counter_{pid}.db"] if pid else list(host.shared.glob("counter_*.db"))
+    return counted(files, "gateway_provider_calls_total")
+
+
+def rooms_served_by(host: Host, pid: int) -> float:
+    return counted([host.shared / f"counter_{pid}.db"], "gateway_http_requests_total", route=CONTROL_ROUTE)
+
+
+async def owner_headers(host: Host, sessions: Sessions) -> dict[str, str]:
+    owner = await make_account(sessions, "owner")
+    async with httpx.AsyncClient(timeout=30) as client:
+        response = await client.post(f"{host.base}/api/v1/admin/token", json={
+            "email": owner.email, "password": PASSWORD, "code": pyotp.TOTP(owner.secret).now()})
+    assert response.status_code == 200, response.text
+    return {"Authorization": f"Bearer {response.json()['access_token']}"}
+
+
+async def room(host: Host, headers: dict[str, str]) -> dict[str, Any]:
+    async with httpx.AsyncClient(timeout=30) as client:  # a connection each: the kernel picks the process
+        response = await client.get(f"{host.base}{CONTROL_ROUTE}", headers=headers)
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    return body
+
+
+async def settled(host: Host) -> float:
+    """The host's calls once no more come (the votes' status checks done)."""
+    last = -1.0
+    for _ in range(100):
+        if (now := calls_made(host)) == last:
+            return now
+        last = now
+        await asyncio.sleep(1.0)
+    raise AssertionError("the providers' calls never settled")
+
+
+async def rooms_until_served_by(host: Host, headers: dict[str, str], pids: list[int]) -> list[dict[str, Any]]:
+    """The control room read on fresh connections until each of `pids` has served it at least once."""
+    rooms = []
+    for _ in range(60):
+        rooms.append(await room(host, headers))
+        if all(rooms_served_by(host, pid) > 0 for pid in pids):
+            return rooms
+    raise AssertionError(f"the kernel never gave the room to each of {pids}")
+
+
 async def board_rows_delivered(sessions: Sessions) -> int:
     async with sessions() as session:
         return int(await session.scalar(select(func.count()).select_from(OutboxMessage).where(
@@ -161,25 +222,42 @@ async def vote(host: Host, number: int) -> None:
     assert response.status_code in (200, 201, 202), response.text
 
 
-async def test_every_scrape_of_the_shared_port_serves_the_totals_of_every_process(
+async def votes_on_both_processes(host: Host, at_least: int) -> int:
+    """Votes (the sandbox approves each and calls back, on either process) until both web processes have made
+    provider calls, `at_least` of them; how many."""
+    number = 0
+    while number < at_least or min(calls_made(host, pid) for pid in host.web_pids()) == 0:
+        assert number < 30, "the votes all reached one web process"
+        await vote(host, number)
+        number += 1
+    return number
+
+
+async def paid_and_published(sessions: Sessions, votes: int) -> int:
+    """Once every vote is paid and its frame published: the board's frames delivered."""
+    for _ in range(300):
+        if await paid_orders(sessions) == votes and not await board_rows_waiting(sessions):
+            break
+        await asyncio.sleep(0.2)
+    assert await paid_orders(sessions) == votes
+    frames = await board_rows_delivered(sessions)
+    assert frames >= votes
+    return frames
+
+
+async def test_every_scrape_and_the_control_room_serve_the_totals_of_every_process(
         settings: Settings, sessions: Sessions, tmp_path: Path) -> None:
-    requests, votes = 40, 6
+    requests = 40
     async with running_host(settings, tmp_path / "host") as host:
+        listening_at = time.monotonic()
         await send_requests(host, requests)
         for text in await every_scrape(host):
             assert sum_of(text, "gateway_http_requests_total", route=CONTEST_ROUTE, status="200") == requests
         served = [requests_served_by(host, pid) for pid in host.web_pids()]
         assert sum(served) == requests and min(served) > 0, served  # both processes answered some
 
-        for number in range(votes):  # the sandbox approves each and calls back, on either process
-            await vote(host, number)
-        for _ in range(300):  # every vote paid and its frame published
-            if await paid_orders(sessions) == votes and not await board_rows_waiting(sessions):
-                break
-            await asyncio.sleep(0.2)
-        assert await paid_orders(sessions) == votes
-        frames = await board_rows_delivered(sessions)
-        assert frames >= votes
+        votes = await votes_on_both_processes(host, 6)
+        frames = await paid_and_published(sessions, votes)
         await asyncio.sleep(ORDER_COUNT_SECONDS)  # each process reads PostgreSQL's figures again
         for text in await every_scrape(host):
             assert sum_of(text, "gateway_callback_to_tally_seconds_count", provider="mtn") == votes
@@ -190,16 +268,30 @@ async def test_every_scrape_of_the_shared_port_serves_the_totals_of_every_proces
             assert sum_of(text, "gateway_contests", status="open") == await open_contests(sessions)  # the demos
             # Every gauge one series whatever the processes (none left per process, by `pid`).
             assert not [s for f in text_string_to_metric_families(text) for s in f.samples if "pid" in s.labels]
+        headers = await owner_headers(host, sessions)
+        total = await settled(host)
+        for seen in await rooms_until_served_by(host, headers, host.web_pids()):
+            assert seen["measured_by"] == "host"
+            assert sum(p["calls"] for p in seen["providers"].values()) == total
+            assert seen["confirmation_latency_seconds"]["p50"] is not None
 
         await worker_relays_a_frame(host, sessions)
         await scraped(host, "gateway_count_to_board_seconds_count", frames + 1)  # noted just after its delivery
         for text in await every_scrape(host):
             assert sum_of(text, "gateway_count_to_board_seconds_count") == frames + 1
 
+        await asyncio.sleep(max(0.0, listening_at + 10 - time.monotonic()))  # the host well older than a newcomer
+        before = host.web_pids()
         await a_web_process_dies(host)
+        [newcomer] = set(host.web_pids()) - set(before)
         for text in await every_scrape(host):  # what the dead process counted stays counted
             assert sum_of(text, "gateway_http_requests_total", route=CONTEST_ROUTE, status="200") == requests
             assert sum_of(text, "gateway_count_to_board_seconds_count") == frames + 1
+        total = await settled(host)
+        for seen in await rooms_until_served_by(host, headers, [newcomer]):
+            # The host's figures, since the host started: the dead process's calls stay counted.
+            assert sum(p["calls"] for p in seen["providers"].values()) == total
+            assert seen["measured_seconds"] >= time.monotonic() - listening_at - 3  # not the newcomer's age
 
 
 async def worker_relays_a_frame(host: Host, sessions: Sessions) -> None:
