@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import DateTime, Interval, bindparam, func, insert, or_, select, text, update
+from sqlalchemy import DateTime, Interval, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from gateway.core.errors import DomainError, NotFound, VoteRejected
@@ -243,16 +243,8 @@ RELEASE_START = (update(ORDERS)
                  .values(start_lease_until=None))
 # A late start (a lost prompt sent again by the reconciler) moves the order's expiry to the end of the
 # provider's window: expiring it while the payer may still approve would take money for a flagged vote.
-# Committed without waiting for its WAL to reach the disk (`synchronous_commit` off for this statement's own
-# transaction: it runs alone, in autocommit): a database crash that loses it is the crash before the record, which a
-# start survives already (its lease runs out and the reconciler starts the order again under the same reference,
-# which MTN answers 409 and a payment page its same session or a page of its own, see `start_payment`); and it is
-# never lost while a later commit stands, the count of its order's payment included (the WAL is flushed in order).
-# PostgreSQL's CPU per vote is ~0.1 ms less (the flush), the voter's answer does not wait for it.
-_COMMIT_WITHOUT_FLUSH = select(text("set_config('synchronous_commit', 'off', true)")).scalar_subquery()
 RECORD_START = (update(ORDERS)
-                .where(ORDERS.c.id == bindparam("order_key"), ORDERS.c.payment_started_at.is_(None),
-                       _COMMIT_WITHOUT_FLUSH.is_not(None))
+                .where(ORDERS.c.id == bindparam("order_key"), ORDERS.c.payment_started_at.is_(None))
                 .values(provider_data=ORDERS.c.provider_data.op("||")(bindparam("started_data", type_=JSONB)),
                         payment_started_at=func.now(), start_lease_until=None,
                         expires_at=func.greatest(ORDERS.c.expires_at,
