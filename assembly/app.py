@@ -37,7 +37,7 @@ from gateway.jobs.check_queue import PaymentChecks
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.relay import RelayLoop
 from gateway.jobs.start_queue import PaymentStarts
-from gateway.jobs.verifications import VerificationLoop
+from gateway.jobs.verifications import CONCURRENT_VERIFICATIONS, VerificationLoop
 from gateway.kit.keys import (
     CHANNEL_NAMES,
     CHECKS,
@@ -246,8 +246,11 @@ def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = pro
 # Callback verification: the web's share of re-checking callback-counted orders.
 async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
     """Orders counted on a callback's word, checked with their provider on the web's status schedule, on a
-    small pool of their own: background work never takes a connection a request is waiting for."""
-    engine = create_engine(app[SETTINGS].database_url or "", pool_size=2, max_overflow=2,
+    small pool of their own: background work never takes a connection a request is waiting for. Room for what the loop
+    runs at once (its verifications, its claim and its ranking): a connection past the pool's size is closed when
+    given back, and each new one cost PostgreSQL a backend and asyncpg a look-up of our types, several a second while
+    the queue drained (2 kept and 2 more, before)."""
+    engine = create_engine(app[SETTINGS].database_url or "", pool_size=CONCURRENT_VERIFICATIONS + 2, max_overflow=2,
                            statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
     pacer = StatusPacer(app[REDIS], waited=app[SERVICE_LEVELS].note_status_turn)
     loop = VerificationLoop(session_factory(engine), app[PROVIDERS], pacer.wait_turn,

@@ -58,6 +58,11 @@ class ProviderRegistry:
         for name, implementations in self._built.items():
             if problems := undeclared(self._parts[name], implementations):
                 raise ValueError(f"provider {name!r}: {'; '.join(problems)}")
+        # Read by every callback: gathered once (a runtime-checkable protocol's isinstance is slow, and what is set
+        # up does not change in a process's life).
+        self._secret_headers = frozenset[str]().union(*(
+            implementation.secret_headers for implementation in self._implementations()
+            if isinstance(implementation, SecretHeaders)))
 
     def names(self) -> tuple[str, ...]:
         return tuple(self._parts)
@@ -104,8 +109,7 @@ class ProviderRegistry:
         return found
 
     def secret_headers(self) -> frozenset[str]:
-        return frozenset().union(*(implementation.secret_headers for implementation in self._implementations()
-                                   if isinstance(implementation, SecretHeaders)))
+        return self._secret_headers
 
     def refunder(self, provider: str) -> RefundsSent | None:
         return self._set_up(provider).refunds

@@ -24,17 +24,6 @@ from gateway.kit.keys import REDIS, settings_of
 VOTE_WINDOW = 60  # seconds; the limits are per minute
 
 
-async def address_allows(request: web.Request, address: str) -> bool:
-    """Count a vote from `address`: within one person's allowance, or a crowd's if many people share the address."""
-    settings = settings_of(request.app, WebSettings)
-    count = await throttle.attempts(request.app[REDIS], f"web-vote:{address}", VOTE_WINDOW)
-    if count is None or count <= settings.web_votes_per_minute:  # Redis away: votes go on (PostgreSQL's limits hold)
-        return True
-    if count > settings.web_votes_per_shared_address_minute:
-        return False
-    return await request.app[VOTE_SERVICE].address_is_shared(address)
-
-
 def payer_key(msisdn: str | None) -> str | None:
     """The payer number as the limit counts it (E.164: one number however it is written); None if there is none
     or it is no number (the vote is refused for that anyway)."""
@@ -57,15 +46,29 @@ SPENT = {
 async def spent_allowance(request: web.Request, *, msisdn: str | None, browser: str | None) -> str | None:
     """Count a vote against its address's allowance, then one person's for its payer number and its browser (or, if
     it names neither, for its address's votes that name nobody); the allowance it found spent (a key of SPENT), or
-    None: the vote may go on."""
+    None: the vote may go on. With Redis away votes go on (PostgreSQL's limits hold).
+
+    An ordinary vote is counted in one round trip (`throttle.first_then_each`); past one person's allowance at its
+    address, the core is asked whether many people share it before the vote's people are counted."""
     address = throttle.client_address(request)
-    if not await address_allows(request, address):
-        return "address"
-    redis, person = request.app[REDIS], settings_of(request.app, WebSettings).web_votes_per_minute
+    settings = settings_of(request.app, WebSettings)
+    redis, person = request.app[REDIS], settings.web_votes_per_minute
     payer = payer_key(msisdn)
     people = [("payer", f"web-vote-payer:{payer}")] if payer else []
     people += [("browser", f"web-vote-browser:{browser}")] if browser else []
-    for allowance, key in people or [("address", f"web-vote-nobody:{address}")]:
+    people = people or [("address", f"web-vote-nobody:{address}")]
+    counted = await throttle.first_then_each(redis, f"web-vote:{address}", [key for _, key in people], person,
+                                             VOTE_WINDOW)
+    if counted is None:
+        return None
+    at_address, past = counted
+    if at_address <= person:
+        return people[past - 1][0] if past else None
+    if at_address > settings.web_votes_per_shared_address_minute:
+        return "address"
+    if not await request.app[VOTE_SERVICE].address_is_shared(address):
+        return "address"
+    for allowance, key in people:
         if not await throttle.hit(redis, key, person, VOTE_WINDOW):
             return allowance
     return None

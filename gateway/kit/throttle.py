@@ -45,6 +45,37 @@ async def attempts(redis: Redis, key: str, window_seconds: int, now: float | Non
     return int(count)
 
 
+# `attempts` for a first key, then `hit` for each of the others in turn while all are within the limit: one round trip
+# (a vote's limits took two MULTI/EXEC pipelines, ~0.2 ms of a web process's CPU).
+_FIRST_THEN_EACH = """
+local ttl, limit = tonumber(ARGV[1]), tonumber(ARGV[2])
+local first = redis.call('INCR', KEYS[1])
+redis.call('EXPIRE', KEYS[1], ttl)
+if first > limit then return {first, 0} end
+for i = 2, #KEYS do
+  local count = redis.call('INCR', KEYS[i])
+  redis.call('EXPIRE', KEYS[i], ttl)
+  if count > limit then return {first, i - 1} end
+end
+return {first, 0}
+"""
+
+
+async def first_then_each(redis: Redis, first: str, then: Sequence[str], limit: int, window_seconds: int,
+                          now: float | None = None) -> tuple[int, int] | None:
+    """Count one attempt under `first` (as `attempts`) and, if it is within `limit`, one under each key of `then` in
+    turn (as `hit`), stopping at the first past `limit`: `first`'s count and the 1-based place in `then` of the key
+    found past it (0: none, or `first` itself was past the limit and `then` was not counted). None with Redis away."""
+    slot = int((now if now is not None else time.time()) // window_seconds)
+    names = [f"throttle:{key}:{slot}" for key in (first, *then)]
+    try:
+        counted, past = await redis.eval(_FIRST_THEN_EACH, len(names), *names, window_seconds + 1, limit)
+    except RedisError as exc:
+        log.warning("rate limits %s not counted, Redis is unavailable: %r", names, exc)
+        return None
+    return int(counted), int(past)
+
+
 async def unhit(redis: Redis, key: str, window_seconds: int, now: float | None = None) -> None:
     """Take back one attempt `hit` counted (it was refused by a later limit, and cost nothing)."""
     slot = int((now if now is not None else time.time()) // window_seconds)

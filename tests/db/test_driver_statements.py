@@ -4,12 +4,14 @@ statements do, so that callers' handling holds (a lost connection is told apart,
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import Integer, String, bindparam, literal_column, select, text
+from sqlalchemy import Integer, String, bindparam, cast, literal_column, select, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from gateway.db.driver_statements import DriverStatement
+from gateway.core.errors import VoteRejected
+from gateway.db.driver_statements import DriverStatement, driver_transaction
 from gateway.db.engine import Sessions, autocommit_connection
+from gateway.db.models import OrderStatus, VoteOrder
 
 DOUBLED = DriverStatement(select((bindparam("n", type_=Integer) * 2).label("doubled"),
                                  literal_column("pg_backend_pid()").label("pid")), ["n"])
@@ -71,3 +73,49 @@ async def test_an_argument_the_driver_cannot_send_leaves_the_connection_in_use(s
         assert not raised.value.connection_invalidated
         after = await DOUBLED.fetchrow(connection, {"n": 1})
     assert before is not None and after is not None and after["pid"] == before["pid"]
+
+
+NOTED = DriverStatement(text("INSERT INTO outbox (topic, payload) VALUES (:topic, '{}'::jsonb) RETURNING id")
+                        .bindparams(bindparam("topic", type_=String)), ["topic"])
+OUTBOX_TOPICS = text("SELECT topic FROM outbox ORDER BY id")
+
+
+async def test_a_driver_transaction_commits_its_statements_together_or_none_of_them(sessions: Sessions) -> None:
+    """The placement's statements (asyncpg's and SQLAlchemy's alike) are one transaction: a refusal after the first
+    leaves nothing of it, and another connection sees nothing before the commit."""
+    async with autocommit_connection(sessions) as connection, driver_transaction(connection):
+        await NOTED.fetchrow(connection, {"topic": "first"})
+        await connection.execute(text("INSERT INTO outbox (topic, payload) VALUES ('second', '{}'::jsonb)"))
+        async with autocommit_connection(sessions) as other:
+            assert (await other.execute(OUTBOX_TOPICS)).scalars().all() == []
+    with pytest.raises(VoteRejected):
+        async with autocommit_connection(sessions) as connection, driver_transaction(connection):
+            await NOTED.fetchrow(connection, {"topic": "refused"})
+            raise VoteRejected("refused after its first statement")
+    async with autocommit_connection(sessions) as connection:
+        assert (await connection.execute(OUTBOX_TOPICS)).scalars().all() == ["first", "second"]
+        assert not (await connection.get_raw_connection()).driver_connection.is_in_transaction()
+
+
+async def test_a_failed_statement_rolls_its_driver_transaction_back_and_the_connection_serves_again(
+    sessions: Sessions
+) -> None:
+    refusing = DriverStatement(select((1 / bindparam("n", type_=Integer)).label("share")), ["n"])
+    with pytest.raises(DBAPIError, match="division by zero"):
+        async with autocommit_connection(sessions) as connection, driver_transaction(connection):
+            await NOTED.fetchrow(connection, {"topic": "undone"})
+            await refusing.fetchrow(connection, {"n": 0})
+    async with autocommit_connection(sessions) as connection:
+        assert (await connection.execute(OUTBOX_TOPICS)).scalars().all() == []
+        row = await DOUBLED.fetchrow(connection, {"n": 2})
+    assert row is not None and row["doubled"] == 4
+
+
+async def test_typed_rows_read_as_sqlalchemy_answers_them(sessions: Sessions) -> None:
+    """An enum column comes back as its member (code compares statuses by identity), not the driver's string."""
+    status = DriverStatement(select(cast(bindparam("s", type_=String), VoteOrder.__table__.c.status.type)
+                                    .label("status")), ["s"])
+    async with autocommit_connection(sessions) as connection:
+        row = await status.fetchrow(connection, {"s": "paid"})
+        assert row is not None and row["status"] == "paid"
+        assert status.typed(connection, row) == {"status": OrderStatus.PAID}

@@ -36,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gateway.db.driver_statements import DriverStatement
 from gateway.db.models import FraudCount, FraudMember, SharedAddress
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
@@ -239,10 +240,23 @@ def read(rows: Any, now: datetime) -> Counted:
     return Counted(figures, shared, at_most)
 
 
+def parameter_names() -> tuple[str, ...]:
+    """The names `parameters` binds, whatever the order (those of COUNTING's calls)."""
+    names = ["fraud_contest", "shared_subject", *(f"{counter.name}_subject" for counter in HISTORY)]
+    for counter in COUNTERS:
+        names += [f"{counter.name}_subject", f"{counter.name}_bucket",
+                  f"{counter.name}_adds" if counter.member is None else f"{counter.name}_member"]
+    return tuple(names)
+
+
+# Run by asyncpg itself (gateway.db.driver_statements), on the placement's connection, inside its transaction.
+COUNTING = DriverStatement(COUNT_AND_READ, parameter_names())
+
+
 async def count_order(connection: AsyncConnection, facts: OrderFacts, now: datetime) -> Counted:
-    """Add the order to its counters and read every figure around it, in one statement."""
-    rows = (await connection.execute(COUNT_AND_READ, parameters(facts, now))).all()
-    return read(rows, now)
+    """Add the order to its counters and read every figure around it, in one statement; on a connection in AUTOCOMMIT
+    mode, inside a `driver_transaction` (the placement's)."""
+    return read(await COUNTING.fetch(connection, parameters(facts, now)), now)
 
 
 ADD_REFUSED = rolled(insert(COUNTS).values(

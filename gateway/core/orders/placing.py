@@ -32,10 +32,11 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.core.contests.rules import check_order, normalise_optional
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.fraud import fraud_counters, holds
-from gateway.core.orders.tables import CANDIDATES, CONTESTS, ORDER_BY_ID, ORDERS_TABLE, detached_order
+from gateway.core.orders.tables import CANDIDATES, CONTESTS, ORDER_BY_ID, ORDERS_TABLE, detached_order, order_of
 from gateway.core.providers import Capability
 from gateway.core.voters.blocklist import inet_of
-from gateway.db.engine import Sessions, autocommit
+from gateway.db.driver_statements import DriverStatement, driver_transaction
+from gateway.db.engine import Sessions, autocommit, autocommit_connection
 from gateway.db.models import (
     BlockedAddress,
     BlockedMsisdn,
@@ -108,8 +109,9 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilitie
     Two statements in one transaction: the contest and candidate (and an order already made with
     the same key), read while taking the payer's lock; then the insert, made only if the payer is
     not blocked and under the contest's limits (counted after the lock, so one payer's concurrent
-    orders are counted exactly). Core statements on a bare connection: an ORM session's bookkeeping
-    cost more than both statements' own work (the order comes back as a detached `VoteOrder`). Between them the
+    orders are counted exactly). Run by asyncpg itself in a transaction begun on it (`driver_transaction`): an ORM
+    session's bookkeeping, and SQLAlchemy's execution of Core statements, cost more than the statements' own work (the
+    order comes back as a detached `VoteOrder`). Between them the
     order is added to the fraud rules' counters, which give the figures it is judged by (rolled back with a refusal).
     `capabilities`: what the order's provider declares (`Providers.capabilities`: whether it charges a phone's
     wallet, or is paid in the chat). `now`: when it is placed (a replay of a show night passes its own clock).
@@ -122,25 +124,27 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilitie
     client_key = stored_client_key(request.client_key, request.msisdn) if request.client_key else None
     engine = sessions.kw["bind"]
     try:
-        async with engine.begin() as connection:
-            found = (await connection.execute(
-                CONTEST_AND_CANDIDATE if payer is None else CONTEST_AND_CANDIDATE_LOCKING, {
-                    "contest_slug": request.contest_slug, "candidate_code": request.candidate_code,
-                    "payer_lock": payer, "replay_key": client_key,
-                })).one_or_none()
-            if found is None:
+        async with autocommit_connection(sessions) as connection, driver_transaction(connection):
+            statement = CONTEST_AND_CANDIDATE if payer is None else CONTEST_AND_CANDIDATE_LOCKING
+            row = await statement.fetchrow(connection, {
+                "contest_slug": request.contest_slug, "candidate_code": request.candidate_code,
+                "payer_lock": payer, "replay_key": client_key})
+            if row is None:
                 raise NotFound(f"No contest is called {request.contest_slug!r}.", code="contest_not_found")
-            if found.replayed is not None:  # the same key again: the order it made, whatever has changed since
-                replayed = (await connection.execute(ORDER_BY_ID, {"order_key": found.replayed})).one()
+            found = statement.typed(connection, row)
+            if found["replayed"] is not None:  # the same key again: the order it made, whatever has changed since
+                replayed = (await connection.execute(ORDER_BY_ID, {"order_key": found["replayed"]})).one()
                 return PlacedOrder(detached_order(replayed), inserted=False)
-            contest = Contest(**{column.key: found._mapping[column.key] for column in CONTESTS.c})
-            parameters = new_order(request, capabilities, contest, found.candidate_id, found.candidate_status,
+            contest = Contest(**{column.key: found[column.key] for column in CONTESTS.c})
+            parameters = new_order(request, capabilities, contest, found["candidate_id"], found["candidate_status"],
                                    client_key, pending_ttl, sends_receipt, now)
             parameters["start_lease"] = start_lease
             parameters.update(await judged(connection, contest, parameters, now))
-            inserted = (await connection.execute(insert_for(parameters), parameters)).one_or_none()
+            inserting = insert_for(parameters)
+            inserted = await inserting.fetchrow(connection, parameters)
             if inserted is not None:
-                return PlacedOrder(detached_order(inserted), True, contest.name, found.candidate_name)
+                return PlacedOrder(order_of(inserting.typed(connection, inserted)), True, contest.name,
+                                   found["candidate_name"])
             if not client_key:
                 await explain_refusal(connection, parameters)  # raises
             raise NotInserted  # rolls back what the order added to the counters
@@ -217,8 +221,11 @@ def contest_and_candidate(*, locking: bool) -> Select[Any]:
             .where(CONTESTS.c.slug == bindparam("contest_slug", type_=String)))
 
 
-CONTEST_AND_CANDIDATE = contest_and_candidate(locking=False)
-CONTEST_AND_CANDIDATE_LOCKING = contest_and_candidate(locking=True)
+# The placement's statements are run by asyncpg itself, in a transaction begun on it (gateway.db.driver_statements):
+# SQLAlchemy's part of running them was most of the web process's CPU for the placement's statements.
+CONTEST_PARAMETERS = ("contest_slug", "candidate_code", "payer_lock", "replay_key")
+CONTEST_AND_CANDIDATE = DriverStatement(contest_and_candidate(locking=False), CONTEST_PARAMETERS[:2] + ("replay_key",))
+CONTEST_AND_CANDIDATE_LOCKING = DriverStatement(contest_and_candidate(locking=True), CONTEST_PARAMETERS)
 ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candidate_id", "quantity", "amount",
                  "currency", "channel", "sends_receipt", "provider", "voter_msisdn", "voter_ref", "voter_address",
                  "language", "status", "expires_at", "provider_data", "fraud_figures", "fraud_score", "hold_reason",
@@ -271,12 +278,14 @@ def insert_order(*, counting_limits: bool = True) -> Insert:
     return insert(table).from_select(columns, row).returning(*table.c)
 
 
-INSERT_ORDER = insert_order()
-INSERT_ORDER_FAR_FROM_LIMITS = insert_order(counting_limits=False)
+INSERT_PARAMETERS = (*(f"new_{name}" for name in ORDER_COLUMNS), "new_voter_inet", "minute_ago", "per_minute",
+                     "day_ago", "per_day", "minute_at_most", "day_at_most", "start_lease")
+INSERT_ORDER = DriverStatement(insert_order(), INSERT_PARAMETERS)
+INSERT_ORDER_FAR_FROM_LIMITS = DriverStatement(insert_order(counting_limits=False), INSERT_PARAMETERS)
 PAYER_STANDING = select(*payer_standing())
 
 
-def insert_for(parameters: dict[str, Any]) -> Insert:
+def insert_for(parameters: dict[str, Any]) -> DriverStatement:
     """The insert that counts the payer's orders only when their counters say a limit may be near."""
     far = (parameters["minute_at_most"] is not None and parameters["minute_at_most"] < parameters["per_minute"]
            and parameters["day_at_most"] is not None and parameters["day_at_most"] < parameters["per_day"])

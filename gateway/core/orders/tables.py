@@ -4,6 +4,7 @@ order, turning a Core row into a `VoteOrder`, the guard of a statement that move
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import (
@@ -41,7 +42,12 @@ def still_pending(status: Any = ORDERS_TABLE.c.status) -> ColumnElement[bool]:
 
 def detached_order(row: Row[Any]) -> VoteOrder:
     """A `VoteOrder` from a Core row of every column (attached to no session: read it, do not change it)."""
-    return VoteOrder(**{column.key: row._mapping[column.key] for column in ORDERS_TABLE.c})
+    return order_of(row._mapping)
+
+
+def order_of(columns: Mapping[Any, Any]) -> VoteOrder:
+    """A `VoteOrder` from every column by name, typed (a Core row's mapping, or `DriverStatement.typed`)."""
+    return VoteOrder(**{column.key: columns[column.key] for column in ORDERS_TABLE.c})
 
 
 async def get_order(sessions: Sessions, order_id: uuid.UUID) -> VoteOrder:

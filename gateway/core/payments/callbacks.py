@@ -19,7 +19,11 @@ from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.kept_events import EVENT_PARAMETERS, EventToKeep, kept_event
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments.checking import settle
-from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER, collection_of_row, load_collection_row
+from gateway.core.payments.collections import (
+    WHOLE_EVENTS_PER_ORDER,
+    collection_of_columns,
+    load_collection_columns,
+)
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
@@ -175,13 +179,14 @@ async def take_in(session: AsyncConnection, registry: Providers, provider: str, 
     an order of ours (its first WHOLE_EVENTS_PER_ORDER), bounded (`bounded_event`) when it is not,
     fails verification, or floods one order. One that fails verification on an order's URL passes
     `untied` first too: a wrong secret is no more vouched for than an unknown order. What is verified
-    is kept by `keep` (one that pays a pending order of ours is counted as it is kept)."""
+    is kept by `keep` (one that pays a pending order of ours is counted as it is kept). On a connection in AUTOCOMMIT
+    mode: the order's load is run by asyncpg itself (`load_collection_columns`)."""
     # The URL's secret is never kept, nor a header that repeats it (a proxy's X-Original-URI).
     private = PRIVATE_HEADERS | registry.secret_headers()
     kept_headers = {k.lower(): v for k, v in headers.items()
                     if k.lower() not in private and not (secret and secret in v)}
-    row = await load_collection_row(session, order_id) if order_id else None
-    order, collection = collection_of_row(row) if row else (None, None)
+    row = await load_collection_columns(session, order_id) if order_id else None
+    order, collection = collection_of_columns(row) if row else (None, None)
     if order is not None and order.provider != provider:
         order, collection = None, None  # a callback on another provider's URL proves nothing
     if order is None and untied is not None:
@@ -202,7 +207,8 @@ async def take_in(session: AsyncConnection, registry: Providers, provider: str, 
     lock_order = (order.contest_id, order.candidate_id or 0) if order is not None else (0, 0)
     if known is None and verdict.order_id is not None and (order is None or order.id != verdict.order_id):
         known, lock_order = await named_order(session, provider, verdict.order_id)
-    whole = known not in UNTIED and (order is None or (row is not None and row.events_so_far < WHOLE_EVENTS_PER_ORDER))
+    whole = known not in UNTIED and (order is None
+                                     or (row is not None and row["events_so_far"] < WHOLE_EVENTS_PER_ORDER))
     kept = (kept_headers, body) if whole else bounded_event(kept_headers, body)
     event = EventToKeep(provider, verdict.event_id, target, verdict.kind, *kept, arrived)
     return Verified(verdict, target, known, event, lock_order)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import ScalarSelect, Select, bindparam, func, literal_column, select
@@ -11,7 +12,9 @@ from sqlalchemy.dialects.postgresql import JSONB, aggregate_order_by
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gateway.core.orders.tables import order_of
 from gateway.core.providers import Collection
+from gateway.db.driver_statements import DriverStatement
 from gateway.db.models import Candidate, Contest, ProviderEvent, VoteOrder
 
 KEPT_DURING_START = "start.kept"  # provider event kind: data a provider kept in the middle of a start
@@ -82,5 +85,20 @@ async def load_collection_row(db: AsyncSession | AsyncConnection, order_id: uuid
 
 
 def collection_of_row(row: Row[Any]) -> tuple[VoteOrder, Collection]:
-    order = VoteOrder(**{column.key: row._mapping[column.key] for column in _ORDERS.c})
-    return collection_of(order, row.contest_name, row.candidate_name, row.kept)
+    return collection_of_columns(row._mapping)
+
+
+def collection_of_columns(columns: Mapping[Any, Any]) -> tuple[VoteOrder, Collection]:
+    """`LOAD_COLLECTION`'s answer by column name (a Core row's mapping, or `load_collection_columns`')."""
+    return collection_of(order_of(columns), columns["contest_name"], columns["candidate_name"], columns["kept"])
+
+
+# A callback's first statement, run by asyncpg itself (gateway.db.driver_statements): SQLAlchemy's part of running it
+# was more than the statement's own.
+LOADING = DriverStatement(LOAD_COLLECTION, ("order_key",))
+
+
+async def load_collection_columns(connection: AsyncConnection, order_id: uuid.UUID) -> dict[str, Any] | None:
+    """`load_collection_row` on a connection in AUTOCOMMIT mode, by column name."""
+    row = await LOADING.fetchrow(connection, {"order_key": order_id})
+    return None if row is None else LOADING.typed(connection, row)
