@@ -81,7 +81,7 @@ async def check_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     if note:
         await note_check(sessions, order_id)
     if status.start_again and status.state is PaymentState.PENDING:
-        return await start_again(sessions, order, status)
+        return await start_again(sessions, order, collection, status)
     return await settle(sessions, order_id, status, order.provider)
 
 

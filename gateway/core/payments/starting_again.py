@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from sqlalchemy import String, Text, bindparam, cast, func, literal, update
+from sqlalchemy import String, Text, bindparam, cast, exists, func, literal, or_, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from gateway.core.orders import closing
@@ -18,7 +18,7 @@ from gateway.core.orders.outcomes import Outcome
 from gateway.core.orders.tables import still_pending
 from gateway.core.payments.collections import KEPT_DURING_START
 from gateway.core.payments.reasons import readable_reason
-from gateway.core.providers import EARLIER_STARTS, StatusResult
+from gateway.core.providers import EARLIER_STARTS, Collection, StatusResult
 from gateway.db.engine import Sessions
 from gateway.db.models import ProviderEvent, VoteOrder
 
@@ -46,6 +46,22 @@ PUT_BACK = (update(_ORDERS)
                         _EARLIER, func.coalesce(_DATA[EARLIER_STARTS], cast(literal("[]"), JSONB))
                         .op("||")(func.jsonb_build_array(_DATA.op("-")(_EARLIER)))))
             .returning(_ORDERS.c.id))
+_EVENTS = ProviderEvent.__table__
+# A start cut short (its process died after the provider took the prompt and the start kept what it answered, before
+# the start was recorded): its prompt is the order's only through what it kept. Once its lease is over (no start
+# under way, none recorded since), the order is put back all the same, what the start kept moved under
+# EARLIER_STARTS (as the collection read it, `kept`); left alone, its dead prompt would be queried until the order
+# expires, and no new one ever pushed.
+PUT_BACK_CUT_SHORT = (update(_ORDERS)
+                      .where(_ORDERS.c.id == bindparam("order_key"), still_pending(_ORDERS.c.status),
+                             _ORDERS.c.payment_started_at.is_(None),
+                             or_(_ORDERS.c.start_lease_until.is_(None), _ORDERS.c.start_lease_until < func.now()),
+                             exists().where(_EVENTS.c.order_id == _ORDERS.c.id, _EVENTS.c.kind == KEPT_DURING_START))
+                      .values(status_reason=bindparam("reason", type_=Text),
+                              provider_data=func.jsonb_build_object(
+                                  _EARLIER, func.coalesce(_DATA[EARLIER_STARTS], cast(literal("[]"), JSONB))
+                                  .op("||")(func.jsonb_build_array(bindparam("kept", type_=JSONB)))))
+                      .returning(_ORDERS.c.id))
 SET_KEPT_APART = (update(ProviderEvent.__table__)
                   .where(ProviderEvent.__table__.c.order_id == bindparam("order_key"),
                          ProviderEvent.__table__.c.kind == KEPT_DURING_START)
@@ -57,20 +73,25 @@ def earlier_starts(provider_data: dict[str, object]) -> int:
     return len(earlier) if isinstance(earlier, list) else 0
 
 
-async def start_again(sessions: Sessions, order: VoteOrder, status: StatusResult) -> Outcome:
+async def start_again(sessions: Sessions, order: VoteOrder, collection: Collection, status: StatusResult) -> Outcome:
     """Put the order's payment back to be started again (`Outcome.START_AGAIN`), or fail it once it has been
     started again `STARTS_AGAIN` times. The order is told why meanwhile (its status_reason, the provider's reason
-    in the voter's words), and told it again if that is how it ends."""
+    in the voter's words), and told it again if that is how it ends. A start cut short is put back too, once its
+    lease is over (`PUT_BACK_CUT_SHORT`)."""
     reason = readable_reason(status.reason or status.raw_status)
     if earlier_starts(order.provider_data) >= STARTS_AGAIN:
         changed = await closing.fail_order(sessions, order.id, reason)
         return Outcome.FAILED if changed else Outcome.ALREADY_DECIDED
     started_at: datetime | None = order.payment_started_at
-    if started_at is None:  # not started (or put back already): its start is owed anyway
+    kept = {key: value for key, value in collection.provider_data.items() if key != EARLIER_STARTS}
+    if started_at is None and not kept:  # put back already: its start is owed anyway
         return Outcome.PENDING
     async with sessions.begin() as session:
-        put_back = (await session.execute(PUT_BACK, {"order_key": order.id, "started_at": started_at,
-                                                     "reason": reason})).first()
+        if started_at is None:
+            statement, values = PUT_BACK_CUT_SHORT, {"order_key": order.id, "kept": kept, "reason": reason}
+        else:
+            statement, values = PUT_BACK, {"order_key": order.id, "started_at": started_at, "reason": reason}
+        put_back = (await session.execute(statement, values)).first()
         if put_back is None:
             return Outcome.PENDING
         await session.execute(SET_KEPT_APART, {"order_key": order.id})
