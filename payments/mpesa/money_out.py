@@ -101,7 +101,8 @@ class MpesaMoneyOut:
             "Occasion": str(refund.reference)[:100]})
 
     async def refund_status(self, refund: OutgoingRefund) -> StatusResult:
-        return await self._status(refund.reference)
+        # A receipt is reversed once: a reversal the status query cannot find is sent again at no risk.
+        return await self._status(refund.reference, send_again_when_not_found=True)
 
     async def send_payout(self, payout: OutgoingPayout) -> None:
         await self._send(payout.reference, "/mpesa/b2c/v3/paymentrequest", {
@@ -111,7 +112,11 @@ class MpesaMoneyOut:
             "Occasion": str(payout.reference)[:100]})
 
     async def payout_status(self, payout: OutgoingPayout) -> StatusResult:
-        return await self._status(payout.reference)
+        # A payment Daraja took in is never sent again on the status query's "not found": that Daraja takes each
+        # OriginatorConversationID once is not written down by Safaricom, and the query's non-zero codes also
+        # mean "could not look it up". It stays sent, asked after at each wait, until Daraja's word or a person
+        # (who reads the shortcode's statement on the M-Pesa org portal) settles it: never paid twice.
+        return await self._status(payout.reference, send_again_when_not_found=False)
 
     async def _send(self, reference: uuid.UUID, path: str, body: dict[str, Any]) -> None:
         """Send, unless Daraja's result for the reference is in already (a resend after it was carried out)."""
@@ -125,15 +130,16 @@ class MpesaMoneyOut:
         await self._results.accepted(reference, text_of(data.get("ConversationID")) or "",
                                      text_of(data.get("OriginatorConversationID")) or str(reference), time.time())
 
-    async def _status(self, reference: uuid.UUID) -> StatusResult:
+    async def _status(self, reference: uuid.UUID, *, send_again_when_not_found: bool) -> StatusResult:
         word = await self._results.word(reference)
         if "result" in word:
             return result_status(word["result"])
         if word.get("timed_out") or not word:
             raise CollectionNotFound(NAME, "not_carried_out", "Daraja did not carry this request out: send it again.")
-        return await self._looked_up(reference, word)
+        return await self._looked_up(reference, word, send_again_when_not_found)
 
-    async def _looked_up(self, reference: uuid.UUID, word: dict[str, Any]) -> StatusResult:
+    async def _looked_up(self, reference: uuid.UUID, word: dict[str, Any], send_again_when_not_found: bool
+                         ) -> StatusResult:
         """Taken in, no result yet: what the status query found, or a query sent once the result is late (and
         again once its answer is)."""
         asked = await self._results.status(reference)
@@ -141,6 +147,9 @@ class MpesaMoneyOut:
             found = query_status(asked["result"], result_parameters(asked["result"]))
             if found is None:
                 await self._results.forget_status(reference)
+                if not send_again_when_not_found:
+                    return StatusResult(state=PaymentState.PENDING, raw_status="status:not_found",
+                                        reason="Daraja's Transaction Status did not find it: asked again later")
                 raise CollectionNotFound(NAME, "not_found", "Daraja's Transaction Status finds no such transaction: "
                                                             "send it again, under the same reference.")
             if found.state is not PaymentState.PENDING:

@@ -8,9 +8,9 @@ The transaction is named by its OriginatorConversationID (the request field is `
 B2C payment (our reference), Daraja's own (from its answer) for a reversal. Safaricom documents the receipt
 (`TransactionID`) as the other way in, but the receipt of a transfer whose Result was lost is what we lack, so it is
 left out. A Result with a non-zero ResultCode says Daraja found no such transaction (or could not look it up):
-the transfer is then sent again under the same reference, which Daraja carries out at most once (a B2C payment's
-OriginatorConversationID is taken once, a receipt is reversed once), so a resend that was not needed costs
-nothing."""
+a reversal is then sent again under the same reference (a receipt is reversed once, so a resend that was not needed
+costs nothing); a B2C payment is not (that Daraja takes an OriginatorConversationID once is not documented) and
+stays sent, asked after again, until Daraja's word or a person settles it (payments.mpesa.money_out)."""
 
 from __future__ import annotations
 
@@ -41,7 +41,7 @@ def query_body(*, initiator: str, credential: str, originator: str, party_a: str
 
 def query_status(result: dict[str, Any], parameters: dict[str, Any]) -> StatusResult | None:
     """The transfer's state as the query's Result tells it (`parameters`: its ResultParameters by key); None when
-    Daraja found no such transaction (send it again, under the same reference)."""
+    Daraja found no such transaction (or could not look it up): what follows is the transfer kind's own call."""
     if text_of(result.get("ResultCode")) != SUCCESS:
         return None
     said = text_of(parameters.get("TransactionStatus")) or ""

@@ -11,12 +11,11 @@ import uuid
 from urllib.parse import parse_qs, urlsplit
 
 import httpx
-import pytest
 import respx
 from cryptography.hazmat.primitives.asymmetric import rsa
 from redis.asyncio import Redis
 
-from gateway.core.providers import CollectionNotFound, OutgoingPayout, PaymentState
+from gateway.core.providers import OutgoingPayout, PaymentState
 from gateway.kit.paced_turns import PacedTurns
 from payments.mpesa.api import DarajaApi, DarajaCredentials
 from payments.mpesa.callback_secret import url_secret
@@ -90,7 +89,8 @@ async def test_a_late_result_is_asked_for_with_safaricoms_fields_once_per_wait(
     assert parse_qs(url.query)["key"] == [url_secret(KEY, sent.reference)]
 
 
-async def test_the_querys_result_settles_or_sends_again(fake: respx.MockRouter, redis: Redis) -> None:
+async def test_the_querys_result_settles_a_payout_or_leaves_it_sent_never_paying_twice(
+        fake: respx.MockRouter, redis: Redis) -> None:
     fake_daraja(fake)
     paid, missing = payout(), payout()
     results = OutgoingResults(redis)
@@ -103,10 +103,16 @@ async def test_the_querys_result_settles_or_sends_again(fake: respx.MockRouter, 
         await results.keep_status(missing.reference, {"ResultType": 0, "ResultCode": "R000002",
                                                       "ResultDesc": "The OriginalTransactionID is invalid."})
         status = await provider.payout_status(paid)
-        with pytest.raises(CollectionNotFound):  # Daraja has no such payment: sent again, same reference
-            await provider.payout_status(missing)
+        # Daraja took the payment in and its query cannot find it: never sent again (paid twice if Daraja did not
+        # take each OriginatorConversationID once), still sent, asked after again at the next wait.
+        unfound = await provider.payout_status(missing)
+        asked_before = len(fake.calls)
+        again = await provider.payout_status(missing)
     assert (status.state, status.amount, status.currency, status.provider_txn_id) == (
         PaymentState.SUCCESSFUL, 6000, "KES", "SBC1234567")
+    assert (unfound.state, unfound.raw_status) == (PaymentState.PENDING, "status:not_found")
+    assert again.state is PaymentState.PENDING and len(fake.calls) == asked_before + 1  # the query, once more
+    assert not [call for call in fake.calls if call.request.url.path.endswith("/b2c/v3/paymentrequest")][2:]
 
 
 async def test_queries_take_their_turns_under_the_apps_cap(fake: respx.MockRouter, redis: Redis) -> None:
