@@ -46,13 +46,15 @@ class PullTransactions:
                               ) -> list[ProviderCharge]:
         """Every C2B payment in [start, end), every page; PaymentError when Daraja cannot list them (the range
         reaches back past its 48 hours, or it refuses)."""
-        if start < (now or datetime.now(UTC)) - REACH:
+        oldest = (now or datetime.now(UTC)) - REACH
+        if start < oldest:
             raise PaymentError(NAME, "beyond_reach", "Daraja lists only the last 48 hours' payments: check this "
                                "day on the M-Pesa statement (org.ke.m-pesa.com).")
+        asked_from = max(start - SLACK, oldest + timedelta(minutes=5))  # never past what Daraja keeps
         charges: list[ProviderCharge] = []
         offset = 0
         for _ in range(MOST_PAGES):
-            rows = await self._page(start - SLACK, end + SLACK, offset)
+            rows = await self._page(asked_from, end + SLACK, offset)
             if not rows:
                 return charges
             offset += len(rows)
