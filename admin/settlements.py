@@ -1,7 +1,8 @@
-"""A contest's settlement in the admin area: the figures now (what it took per provider, fees, refunds,
-commission, net owed, paid out, balance), its signed statements to download (CSV and detached signature, the
-results key's), its payouts (admin.payouts), and, for owners, the commission and the providers' fee rates.
-Organisers see their own contests'."""
+"""A contest's settlement in the admin area: the figures now (what it took per provider, its fees with the rate
+they were computed by, refunds, commission, net owed, paid out, balance), its signed statements to download (CSV
+and detached signature, the results key's), its payouts (admin.payouts), and, for owners, the commission and the
+providers' fee rates, bands by amount included (gateway.core.money_out.fee_rates). Organisers see their own
+contests'."""
 
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ from admin.web import form_of, guarded
 from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.errors import DomainError
-from gateway.core.money_out import money_check, payouts, settlements
+from gateway.core.money_out import fee_rates, money_check, payouts, settlements
 from gateway.core.providers import Capability
 from gateway.kit.keys import PROVIDERS, RESULTS_KEY, SESSIONS
 
@@ -45,7 +46,7 @@ async def show(request: web.Request, actor: Actor, error: str | None = None, sta
             differences = await money_check.recent_differences(session)
     return render(request, "settlement.html", {
         "s": figures, "statements": await settlements.statements_of(sessions, actor, cid),
-        "rates": await settlements.fee_rates(sessions), "can_sign": allowed(actor.role, "results.sign"),
+        "rates": await fee_rates.fee_rates(sessions), "can_sign": allowed(actor.role, "results.sign"),
         "can_manage": allowed(actor.role, "money.manage"), "can_request": allowed(actor.role, "payouts.request"),
         "account": await payouts.account_of(sessions, actor, cid),
         "payouts": await payouts.payouts_of(sessions, actor, cid),
@@ -89,9 +90,9 @@ async def commission(request: web.Request, actor: Actor) -> web.StreamResponse:
 @routes.post(CONTEST + "/settlement/fee-rate")
 @guarded("money.manage")
 async def fee_rate(request: web.Request, actor: Actor) -> web.StreamResponse:
-    return await changed(request, actor, lambda form: settlements.set_fee_rate(
+    return await changed(request, actor, lambda form: fee_rates.set_fee_rate(
         request.app[SESSIONS], actor, str(form.get("provider") or ""), str(form.get("currency") or ""),
-        whole(form, "percent_bp"), whole(form, "fixed_minor")))
+        whole(form, "percent_bp"), whole(form, "fixed_minor"), fee_rates.parse_bands(str(form.get("bands") or ""))))
 
 
 @routes.post(CONTEST + "/settlement/sign")

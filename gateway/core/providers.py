@@ -228,13 +228,17 @@ class PayoutsSent(Protocol):
 
 @dataclass(frozen=True)
 class ProviderCharge:
-    """A payment as the provider's own books list it (Stripe's balance transactions): ours when it names our order."""
+    """A payment as the provider's own books list it (Stripe's balance transactions, M-Pesa's C2B payments): ours
+    when it names our order, or its id is the one an order of ours was paid under."""
 
     txn_id: str
     order_id: uuid.UUID | None  # from the metadata we gave the payment; None: not one of ours, or named by reference
     amount: int  # minor units of `currency`, as charged (not as settled into the account's currency)
     currency: str
     reference: str | None = None  # our payment reference, where the provider keeps that instead (a Stars payload)
+    # The first hex digits of our payment reference, where the provider keeps no more of it (an account reference
+    # a dozen characters long): ours when one order's reference starts so.
+    reference_prefix: str | None = None
 
 
 @runtime_checkable

@@ -11,7 +11,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.engine import Sessions
-from gateway.db.models import Candidate, Contest, ContestStatus, EntryCall, Tally
+from gateway.db.models import Candidate, Contest, ContestStatus, EntryCall, ProviderFeeBand, ProviderFeeRate, Tally
 
 DEMO_SLUG = "demo"
 DEMO_CANDIDATES = (
@@ -30,6 +30,18 @@ KENYA_DEMO_SLUG = "demo-kenya"
 KENYA_DEMO_CANDIDATES = (("01", "Achieng Otieno"), ("02", "Baraka Mwangi"), ("03", "Chebet Kiprono"),
                          ("04", "Daudi Kamau"))
 
+
+# M-Pesa's fee on a payment into a paybill, by band (up to KES x: the business pays y), in cents: an EXAMPLE for the
+# demo, which the owner must check against their own contract. The figures are the 2024 totals of Safaricom's
+# paybill tariff as third-party pages print them (money.ke, tuko.co.ke: the whole charge, which the business bears
+# under the "Customer Bouquet" tariff, where the voter pays nothing on top of the vote); Safaricom's own tariff page
+# was not read, and a paybill on the "Mgao" or "Business Bouquet" tariff pays less or nothing.
+KENYA_DEMO_MPESA_BANDS = ((10_000, 0), (50_000, 500), (100_000, 1_000), (150_000, 1_500), (250_000, 2_000),
+                          (350_000, 2_500), (500_000, 3_400), (750_000, 4_200), (1_000_000, 4_800),
+                          (1_500_000, 5_700), (2_000_000, 6_200), (2_500_000, 6_700), (3_000_000, 7_200),
+                          (3_500_000, 8_300), (4_000_000, 9_900), (4_500_000, 10_300), (5_000_000, 10_800),
+                          (25_000_000, 10_800))
+SEEDED_BY = "seed: an example, check it against your contract"
 
 # What a channel keeps of a new demo contest (its settings' `save`, gateway.core.channel_settings).
 ChannelSave = Callable[[AsyncSession, int], Awaitable[None]]
@@ -77,7 +89,8 @@ async def seed_demo(sessions: Sessions, channels: Sequence[ChannelSave] = ()) ->
 
 async def seed_kenya_demo(sessions: Sessions) -> Contest:
     """Create the Kenyan demo contest if missing (KES 10 a vote, paid by an M-Pesa prompt; the sandbox's magic
-    numbers: GET the sandbox's `/`); keep it open as the main one is kept."""
+    numbers: GET the sandbox's `/`); keep it open as the main one is kept; and M-Pesa's example fee rate in KES,
+    by bands, where no owner keeps one."""
     now = datetime.now(UTC)
     async with sessions.begin() as session:
         contest = await session.scalar(select(Contest).where(Contest.slug == KENYA_DEMO_SLUG).with_for_update())
@@ -98,7 +111,19 @@ async def seed_kenya_demo(sessions: Sessions) -> Contest:
                 .on_conflict_do_nothing(constraint="uq_candidates_contest_code")
             )
         await ensure_tallies(session, contest.id)
+        await seed_example_fee_rate(session, "mpesa", "KES", KENYA_DEMO_MPESA_BANDS)
     return contest
+
+
+async def seed_example_fee_rate(session: AsyncSession, provider: str, currency: str,
+                                bands: Sequence[tuple[int, int]]) -> None:
+    """A provider's example rate, by bands, unless an owner already keeps one (theirs is never overwritten)."""
+    kept = await session.execute(pg_insert(ProviderFeeRate).values(
+        provider=provider, currency=currency, percent_bp=0, fixed_minor=0, updated_by=SEEDED_BY)
+        .on_conflict_do_nothing().returning(ProviderFeeRate.provider))
+    if kept.first() is not None:
+        session.add_all(ProviderFeeBand(provider=provider, currency=currency, up_to_minor=up_to, fixed_minor=fee,
+                                        percent_bp=0) for up_to, fee in bands)
 
 
 async def ensure_tallies(session: AsyncSession, contest_id: int) -> None:

@@ -6,7 +6,8 @@ the worker's checks of fresh payments come first). Each difference is printed an
 Providers read here: every one the service knows (`Providers.names`). Their status calls name our references,
 payments (every provider's `fetch_status`) and, where the provider sends them by API, refunds and payouts (MTN's
 Disbursement); and, where the provider's books list every payment (`Capability.STATEMENT_LISTING`: Stripe's balance
-transactions), a payment there that names no order of ours is found too. A provider with no
+transactions, M-Pesa's C2B payments), a payment there that names no order of ours (by its id, our reference or its
+first digits, or the provider's id an order was paid under) is found too. A provider with no
 status per reference (Stars) is read by its list of the day: each payment of the books found there, for its
 amount, and what is listed for no order of ours.
 """
@@ -21,7 +22,8 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.money_out.money_check import (
     KINDS,
@@ -198,20 +200,39 @@ async def by_list(sessions: Sessions, listing: ChargeList, provider: str, day: d
 
 async def charges_of_nobody(sessions: Sessions, charges: Sequence[ProviderCharge],
                             provider: str) -> list[Difference]:
-    """Of the payments a provider's books list, those that name no order of ours (by its id or our reference):
-    money taken that no vote of ours asked for."""
-    named = {charge.order_id for charge in charges if charge.order_id is not None}
-    references = {uuid.UUID(charge.reference) for charge in charges if charge.reference and _is_uuid(charge.reference)}
+    """Of the payments a provider's books list, those that name no order of ours (by its id, our reference or its
+    first digits, or the provider's id we were paid under): money taken that no vote of ours asked for."""
     async with sessions() as session:
-        ours = {str(key) for key in await session.scalars(select(VoteOrder.id).where(VoteOrder.id.in_(named)))}
-        ours |= {str(key) for key in await session.scalars(select(VoteOrder.payment_reference)
-                                                          .where(VoteOrder.payment_reference.in_(references)))}
+        ours = await _ours(session, charges, provider)
     return [Difference("missing_in_books",
                        BookEntry("payment", charge.order_id or uuid.uuid5(uuid.NAMESPACE_URL,
                                                                           f"{provider}:{charge.txn_id}"),
                                  False, charge.amount, charge.currency),
                        ProviderWord(True, True, charge.amount, charge.currency, f"charged ({charge.txn_id})"))
-            for charge in charges if str(charge.order_id) not in ours and (charge.reference or "") not in ours]
+            for charge in charges if ours.isdisjoint(_names(charge))]
+
+
+def _names(charge: ProviderCharge) -> set[str]:
+    """How a listed payment may name one of our orders: as `_ours` writes each."""
+    names = {f"id:{charge.order_id}", f"ref:{charge.reference}", f"txn:{charge.txn_id}"}
+    return names | ({f"prefix:{charge.reference_prefix.lower()}"} if charge.reference_prefix else set())
+
+
+async def _ours(session: AsyncSession, charges: Sequence[ProviderCharge], provider: str) -> set[str]:
+    named = {charge.order_id for charge in charges if charge.order_id is not None}
+    references = {uuid.UUID(charge.reference) for charge in charges if charge.reference and _is_uuid(charge.reference)}
+    txns = {charge.txn_id for charge in charges}
+    prefixes = {charge.reference_prefix.lower() for charge in charges if charge.reference_prefix}
+    ours = {f"id:{key}" for key in await session.scalars(select(VoteOrder.id).where(VoteOrder.id.in_(named)))}
+    ours |= {f"ref:{key}" for key in await session.scalars(select(VoteOrder.payment_reference)
+                                                          .where(VoteOrder.payment_reference.in_(references)))}
+    ours |= {f"txn:{txn}" for txn in await session.scalars(select(VoteOrder.provider_txn_id).where(
+        VoteOrder.provider == provider, VoteOrder.provider_txn_id.in_(txns)))} if txns else set()
+    for length in {len(prefix) for prefix in prefixes}:
+        start = func.substr(func.replace(cast(VoteOrder.payment_reference, Text), "-", ""), 1, length)
+        ours |= {f"prefix:{found}" for found in await session.scalars(select(start).where(
+            VoteOrder.provider == provider, start.in_([p for p in prefixes if len(p) == length])))}
+    return ours
 
 
 def _is_uuid(text: str) -> bool:

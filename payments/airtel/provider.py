@@ -1,6 +1,12 @@
 """Airtel Money as the assembly plugs it in (`AIRTEL`): a prompt on the payer's phone (the Collection API's USSD
 push), refunds and payouts sent by Airtel itself (the Disbursement API, where its PIN is set: without it both go by
-hand); the local sandbox in development while its credentials are unset."""
+hand); the local sandbox in development while its credentials are unset.
+
+No STATEMENT_LISTING: Airtel's Open API, as its public documentation and the clients we could read show it, has no
+statement or transaction-list endpoint (Collection: the push, its enquiry, a refund by Airtel's id; Disbursement: the
+payout and its enquiry; Account: the balance). The money check reads Airtel one reference at a time, every reference
+we gave it being in our books; a payment into the merchant account that no push of ours asked for shows only on the
+account's statement in Airtel's merchant portal."""
 
 from __future__ import annotations
 

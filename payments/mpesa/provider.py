@@ -1,6 +1,6 @@
 """M-Pesa as the assembly plugs it in (`MPESA`): a prompt on the payer's phone (STK Push) for every channel, refunds
-by Reversal and payouts by B2C where its initiator is set; the local sandbox in development while its credentials
-are unset."""
+by Reversal and payouts by B2C where its initiator is set, and the shortcode's C2B payments listed for the money
+check (Pull Transactions); the local sandbox in development while its credentials are unset."""
 
 from __future__ import annotations
 
@@ -106,7 +106,8 @@ def addresses(settings: MpesaSettings, chat_bot: ChatBot | None) -> list[str]:
 
 
 MPESA = ProviderParts[MpesaSettings](
-    NAME, "M-Pesa", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS}), build,
+    NAME, "M-Pesa", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS,
+                        Capability.STATEMENT_LISTING}), build,
     routes=routes.setup,
     missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
     stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))

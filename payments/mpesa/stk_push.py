@@ -16,7 +16,7 @@ of earlier starts (`EARLIER_STARTS`) are then the order's no longer, and a word 
 from __future__ import annotations
 
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from gateway.core.money import minor_digits
@@ -29,6 +29,7 @@ from gateway.core.providers import (
     InboundCallback,
     PaymentError,
     PaymentState,
+    ProviderCharge,
     RefundUnsupported,
     StartResult,
     StatusResult,
@@ -36,6 +37,7 @@ from gateway.core.providers import (
 from payments.answers import json_object, parsed_object, text_of
 from payments.mpesa.api import DarajaApi, error_code, error_of, stk_password, timestamp
 from payments.mpesa.callback_secret import QUERY_NAME, secret_holds, url_secret
+from payments.mpesa.pull_transactions import PullTransactions
 from payments.mpesa.request_cap import NAME
 from payments.mpesa.results import (
     BEING_PROCESSED,
@@ -65,6 +67,7 @@ class MpesaStkPush:
     def __init__(self, api: DarajaApi, shortcode: str, passkey: str, public_base_url: str, callback_key: bytes, *,
                  party_b: str | None = None) -> None:
         self._api = api
+        self._listing = PullTransactions(api, party_b or shortcode)  # where the payments land
         self._shortcode = shortcode
         self._passkey = passkey
         self._party_b = party_b or shortcode
@@ -150,6 +153,10 @@ class MpesaStkPush:
 
     async def refund(self, collection: Collection) -> StatusResult:
         raise RefundUnsupported(NAME, "refund_unsupported", "M-Pesa payments are given back by a reversal.")
+
+    async def charges_between(self, start: datetime, end: datetime) -> list[ProviderCharge]:
+        """The C2B payments into the shortcode (`payments.mpesa.pull_transactions`): the money check's list."""
+        return await self._listing.charges_between(start, end)
 
 
 def result_status(code: str, description: str | None, shillings: int | None, receipt: str | None) -> StatusResult:

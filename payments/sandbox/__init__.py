@@ -68,6 +68,10 @@ def describe(base_url: str) -> dict[str, object]:
                                   "payment's OriginalConversationID or receipt; _control mpesa_lose_results_next "
                                   "loses results it alone then finds)",
             "paid_out": f"{base_url}/mpesa/sandbox/paid-out",
+            "pull_transactions": f"{base_url}/mpesa/pulltransactions/v1/register and /query (the last 48 hours' "
+                                 "C2B payments)",
+            "c2b": f"{base_url}/mpesa/sandbox/c2b (POST phone, amount, bill_reference: a payment into the "
+                   "paybill that no prompt asked for)",
             "control": f"{base_url}/mpesa/_control",
         },
         "control": f"{base_url}/_control (GET the switches, POST a JSON partial update)",

@@ -8,12 +8,12 @@ import io
 
 from aiohttp.test_utils import TestClient
 from openpyxl import load_workbook
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.core.orders import counting
 from gateway.core.results import signing
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Contest
+from gateway.db.models import AuditEntry, Contest, ProviderFeeRate
 from gateway.kit.keys import RESULTS_KEY
 from tests.admin.accounts import browser_sign_in, csrf_token, make_account
 from tests.admin.entries_data import give_contest
@@ -73,3 +73,30 @@ async def test_an_organiser_reads_their_own_settlement_only_and_sets_no_rate(cli
     refused = await client.post(f"/admin/contests/{mine.id}/settlement/commission",
                                 data={"csrf_token": csrf_token(html), "commission_bp": "0"})
     assert refused.status == 403
+
+
+async def test_the_owner_keeps_a_rate_by_bands_and_the_page_shows_each_providers_fees_by_them(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"])
+    for quantity, number in ((5, "+254712000011"), (20, "+254712000012")):  # KES 50 and KES 200
+        order = await place(sessions, contest, quantity=quantity, provider="mpesa", msisdn=number)
+        await counting.confirm_payment(sessions, order.id, "0", order.amount, "KES", f"RCPT0000{number[-2:]}",
+                                       provider="mpesa")
+    await browser_sign_in(client, await make_account(sessions, "owner"))
+    base = f"/admin/contests/{contest.id}/settlement"
+    token = csrf_token(await (await client.get(base)).text())
+    rate = {"csrf_token": token, "provider": "mpesa", "currency": "kes", "percent_bp": "0", "fixed_minor": "0"}
+    bad = await client.post(f"{base}/fee-rate", data={**rate, "bands": "10000 0\n50000 five"})
+    assert bad.status == 400 and "Band line 2" in await bad.text()
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(ProviderFeeRate)) == 0  # nothing kept
+    assert (await client.post(f"{base}/fee-rate", data={**rate, "bands": "10000 0\n50000 500\n"},
+                              allow_redirects=False)).status == 303
+    page = await (await client.get(base)).text()
+    assert "<dt>Provider fees</dt><dd>500</dd>" in page  # KES 50 free, KES 200 five shillings
+    assert "<td>500</td><td>2 bands by amount; above them 0 basis points + 0 a payment</td>" in page
+    assert "<td>10000 0<br>50000 500</td>" in page
+    async with sessions() as session:
+        [audited] = list(await session.scalars(select(AuditEntry.after).where(
+            AuditEntry.action == "settlement.fee_rate")))
+    assert audited["bands"] == ["10000 0", "50000 500"]

@@ -8,8 +8,9 @@ never added up (a contest sold in Stars has an XTR statement beside its own).
   a person decides it: counted, it is paid; given back, it is owed back; dismissed, it stays out;
 - refunds: what went back or is owed back (`refunded`, `refund_requested`), of which chargebacks: what a card's
   owner disputed and their bank took back (gateway.core.payments.chargebacks);
-- provider fees: each provider's rate (a share in basis points and a fixed part per payment, kept by an owner),
-  on every payment the provider took (providers keep their fee on a refunded payment);
+- provider fees: each provider's rate (a share in basis points and a fixed part per payment, or bands by the
+  payment's amount: gateway.core.money_out.fee_rates, kept by an owner), on every payment the provider took
+  (providers keep their fee on a refunded payment);
 - commission: the contest's rate on what it kept (gross less refunds);
 - net payable: gross less refunds, fees and commission; paid out: the organiser's payouts that went through;
   payouts under way: requested, approved or sent (gateway.core.money_out.payouts); balance: net less both;
@@ -35,7 +36,6 @@ from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import func, select
-from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
@@ -43,6 +43,7 @@ from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import DomainError, NotFound
+from gateway.core.money_out.fee_rates import FeeRate, fee_of, rates_by_provider, share
 from gateway.core.results.signing import public_raw, sign
 from gateway.db.engine import Sessions
 from gateway.db.models import (
@@ -52,7 +53,6 @@ from gateway.db.models import (
     PaymentVerification,
     Payout,
     PayoutState,
-    ProviderFeeRate,
     SettlementStatement,
     VoteOrder,
 )
@@ -60,12 +60,6 @@ from gateway.db.models import (
 MONEY_IN = (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
 MONEY_BACK = (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
 HEADER = ("record", "provider", "currency", "payments", "gross", "refunds", "fees", "commission", "net")
-
-
-@dataclass(frozen=True)
-class FeeRate:
-    percent_bp: int = 0
-    fixed_minor: int = 0
 
 
 @dataclass(frozen=True)
@@ -80,12 +74,14 @@ class Takings:
     chargebacks: int = 0  # of the refunds
     unverified: int = 0  # of the gross: counted on a callback's word, its status call not agreed yet
     held: int = 0  # of the gross, verified ones only (the others are in `unverified`): held for a person
+    amounts: tuple[tuple[int, int], ...] = ()  # (amount, how many payments of it): what a banded rate reads
 
 
 @dataclass(frozen=True)
 class ProviderLine:
     takings: Takings
     fees: int
+    rate: FeeRate = FeeRate()  # what the fees were computed by
 
 
 @dataclass(frozen=True)
@@ -111,13 +107,8 @@ class CurrencyStatement:
         return self.balance - self.unverified - self.held
 
 
-def share(amount: int, basis_points: int) -> int:
-    """`amount` × bp / 10000, rounded half up (the only rounding in a statement)."""
-    return (amount * basis_points + 5000) // 10000
-
-
-def fee_of(takings: Takings, rate: FeeRate) -> int:
-    return share(takings.gross, rate.percent_bp) + rate.fixed_minor * takings.payments
+def line_of(takings: Takings, rate: FeeRate) -> ProviderLine:
+    return ProviderLine(takings, fee_of(takings.gross, takings.payments, takings.amounts, rate), rate)
 
 
 def statements(takings: Sequence[Takings], rates: Mapping[tuple[str, str], FeeRate], commission_bp: int,
@@ -126,7 +117,7 @@ def statements(takings: Sequence[Takings], rates: Mapping[tuple[str, str], FeeRa
     """The figures of each currency the contest took, from its takings and the rates (pure: no I/O)."""
     out = []
     for currency in sorted({t.currency for t in takings}):
-        lines = tuple(ProviderLine(t, fee_of(t, rates.get((t.provider, currency), FeeRate())))
+        lines = tuple(line_of(t, rates.get((t.provider, currency), FeeRate()))
                       for t in sorted(takings, key=lambda t: t.provider) if t.currency == currency)
         gross = sum(line.takings.gross for line in lines)
         refunds = sum(line.takings.refunds for line in lines)
@@ -183,6 +174,10 @@ TAKINGS = (select(VoteOrder.provider, VoteOrder.currency, func.count(), func.sum
                                                                   & ~UNVERIFIED), 0))
            .outerjoin(PaymentVerification, PaymentVerification.order_id == VoteOrder.id)
            .where(VoteOrder.status.in_(MONEY_IN)).group_by(VoteOrder.provider, VoteOrder.currency))
+# How many payments of each amount each provider took: a banded rate's fee goes by each payment's amount.
+AMOUNTS = (select(VoteOrder.provider, VoteOrder.currency, VoteOrder.amount, func.count())
+           .where(VoteOrder.status.in_(MONEY_IN))
+           .group_by(VoteOrder.provider, VoteOrder.currency, VoteOrder.amount))
 
 
 @dataclass(frozen=True)
@@ -204,15 +199,18 @@ UNDER_WAY = (PayoutState.AWAITING_APPROVAL, PayoutState.REQUESTED, PayoutState.S
 async def figures_of(session: AsyncSession, contest: Contest) -> list[CurrencyStatement]:
     """The contest's figures per currency in this session (a payout's request reads them under the contest's lock)."""
     rows = (await session.execute(TAKINGS.where(VoteOrder.contest_id == contest.id))).all()
-    rates = {(r.provider, r.currency): FeeRate(r.percent_bp, r.fixed_minor)
-             for r in (await session.scalars(select(ProviderFeeRate))).all()}
+    amounts: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for provider, currency, amount, count in await session.execute(AMOUNTS.where(VoteOrder.contest_id == contest.id)):
+        amounts.setdefault((provider, currency), []).append((int(amount), int(count)))
+    rates = await rates_by_provider(session)
     out = (await session.execute(select(Payout.currency, Payout.state, func.sum(Payout.amount))
                                  .where(Payout.contest_id == contest.id, Payout.state.in_(PAID_OUT + UNDER_WAY))
                                  .group_by(Payout.currency, Payout.state))).all()
     paid, pending = Counter[str](), Counter[str]()
     for currency, state, amount in out:
         (paid if state in PAID_OUT else pending)[currency] += int(amount)
-    takings = [Takings(provider, currency, int(count), int(gross), int(back), int(disputed), int(unverified), int(held))
+    takings = [Takings(provider, currency, int(count), int(gross), int(back), int(disputed), int(unverified), int(held),
+                       tuple(amounts.get((provider, currency), ())))
                for provider, currency, count, gross, back, disputed, unverified, held in rows]
     return statements(takings, rates, contest.commission_bp, paid, pending)
 
@@ -263,29 +261,6 @@ async def set_commission(sessions: Sessions, actor: Actor, contest_id: int, basi
         contest.commission_bp = basis_points
         await audit.record(session, actor, "settlement.commission", f"contest:{contest.id}",
                            before={"commission_bp": before}, after={"commission_bp": basis_points})
-
-
-async def set_fee_rate(sessions: Sessions, actor: Actor, provider: str, currency: str, percent_bp: int,
-                       fixed_minor: int) -> None:
-    """What a provider keeps of each payment in a currency, as its contract says (an owner's, audited)."""
-    provider, currency = provider.strip().lower(), currency.strip().upper()
-    if not provider or len(provider) > 32 or len(currency) != 3 or not currency.isalpha():
-        raise DomainError("A provider's name and a three-letter currency.", code="invalid_field", field="provider")
-    if not 0 <= percent_bp <= 10_000 or fixed_minor < 0:
-        raise DomainError("The rate: 0 to 10000 basis points, and a fixed part of 0 or more.", code="invalid_field",
-                          field="percent_bp")
-    values = {"percent_bp": percent_bp, "fixed_minor": fixed_minor, "updated_by": actor.email}
-    async with sessions.begin() as session:
-        await session.execute(pg_insert(ProviderFeeRate).values(provider=provider, currency=currency, **values)
-                              .on_conflict_do_update(index_elements=["provider", "currency"], set_=values))
-        await audit.record(session, actor, "settlement.fee_rate", f"provider:{provider}:{currency}",
-                           after={"percent_bp": percent_bp, "fixed_minor": fixed_minor})
-
-
-async def fee_rates(sessions: Sessions) -> list[ProviderFeeRate]:
-    async with sessions() as session:
-        return list((await session.scalars(select(ProviderFeeRate).order_by(ProviderFeeRate.provider,
-                                                                           ProviderFeeRate.currency))).all())
 
 
 async def statement_of(sessions: Sessions, actor: Actor, contest_id: int, statement_id: int) -> SettlementStatement:

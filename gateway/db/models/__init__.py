@@ -13,6 +13,7 @@ from gateway.db.models.money_out import (
     PayoutAccount,
     PayoutState,
     ProviderBalance,
+    ProviderFeeBand,
     ProviderFeeRate,
     Refund,
     RefundState,
@@ -26,7 +27,7 @@ __all__ = [
     "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "Entry", "EntryCall",
     "EntryStatus", "FraudCount", "FraudMember", "MediaUpload", "UploadKind", "UploadState", "LedgerCheckpoint",
     "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification", "ProviderEvent",
-    "Payout", "PayoutAccount", "PayoutState", "ProviderBalance", "ProviderFeeRate", "Refund",
+    "Payout", "PayoutAccount", "PayoutState", "ProviderBalance", "ProviderFeeBand", "ProviderFeeRate", "Refund",
     "RefundState", "ResultsSheet", "SettlementStatement", "SharedAddress",
     "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
 ]

@@ -8,7 +8,19 @@ import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text, func, text
+from sqlalchemy import (
+    BigInteger,
+    CheckConstraint,
+    ForeignKey,
+    ForeignKeyConstraint,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    func,
+    text,
+)
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -51,7 +63,8 @@ class Refund(Base):
 
 
 class ProviderFeeRate(Base):
-    """What a provider keeps of each payment, as the owner keeps the rate: a share and a fixed part."""
+    """What a provider keeps of each payment, as the owner keeps the rate: a share and a fixed part, and where its
+    tariff goes by amount, its bands (`ProviderFeeBand`)."""
 
     __tablename__ = "provider_fee_rates"
 
@@ -65,6 +78,30 @@ class ProviderFeeRate(Base):
     __table_args__ = (
         CheckConstraint("percent_bp BETWEEN 0 AND 10000", name="percent_within_whole"),
         CheckConstraint("fixed_minor >= 0", name="fixed_not_negative"),
+    )
+
+
+class ProviderFeeBand(Base):
+    """One band of a provider's tariff, where its fee goes by the payment's amount (M-Pesa's business tariffs): a
+    payment of at most `up_to_minor` (and more than the band below) costs `fixed_minor` plus `percent_bp` of it, at
+    most `cap_minor`. A payment above every band costs the rate's own share and fixed part."""
+
+    __tablename__ = "provider_fee_bands"
+
+    provider: Mapped[str] = mapped_column(String(32), primary_key=True)
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    up_to_minor: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fixed_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    percent_bp: Mapped[int] = mapped_column(Integer, server_default="0")
+    cap_minor: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        ForeignKeyConstraint(["provider", "currency"], ["provider_fee_rates.provider", "provider_fee_rates.currency"],
+                             ondelete="CASCADE"),
+        CheckConstraint("up_to_minor > 0", name="up_to_positive"),
+        CheckConstraint("fixed_minor >= 0", name="fixed_not_negative"),
+        CheckConstraint("percent_bp BETWEEN 0 AND 10000", name="percent_within_whole"),
+        CheckConstraint("cap_minor IS NULL OR cap_minor >= 0", name="cap_not_negative"),
     )
 
 

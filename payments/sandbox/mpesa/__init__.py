@@ -1,6 +1,7 @@
 """A local M-Pesa (Safaricom Daraja) that real Daraja clients can talk to unchanged: OAuth, STK Push with its query
-and callback (one open prompt per phone, 500.001.1001 for a second), and the money out (Reversal, B2C) with their
-results on the ResultURL, and the Transaction Status query that finds one whose result was lost. Mounted at
+and callback (one open prompt per phone, 500.001.1001 for a second), the money out (Reversal, B2C) with their
+results on the ResultURL, the Transaction Status query that finds one whose result was lost, and Pull
+Transactions (the shortcode's C2B payments, for the money check). Mounted at
 `/mpesa`, so a client's base URL is `http://host:port/mpesa`."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from payments.sandbox.control import SandboxControl, provider_app
+from payments.sandbox.mpesa import pull
 from payments.sandbox.mpesa.money_out import b2c, certificate, paid_out, reversal
 from payments.sandbox.mpesa.state import MPESA, MpesaState, describe_magic_numbers, failure
 from payments.sandbox.mpesa.stk_push import generate_token, process_request, query
@@ -28,6 +30,9 @@ def create_mpesa_sandbox(control: SandboxControl | None = None) -> web.Applicati
         web.post("/mpesa/transactionstatus/v1/query", transaction_status),
         web.get("/sandbox/certificate", certificate),
         web.get("/sandbox/paid-out", paid_out),
+        web.post("/pulltransactions/v1/register", pull.register),
+        web.post("/pulltransactions/v1/query", pull.query),
+        web.post("/sandbox/c2b", pull.paid_in),
     ])
     app[MPESA] = MpesaState()
     return app

@@ -8,7 +8,7 @@ import secrets
 import string
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 from aiohttp import web
@@ -54,6 +54,21 @@ def describe_magic_numbers() -> dict[str, str]:
                         "a second prompt while one is open": "500 errorCode 500.001.1001 (unable to lock subscriber)"}
 
 
+@dataclass(frozen=True)
+class C2bPayment:
+    """A payment into the shortcode as Pull Transactions lists it."""
+
+    receipt: str
+    phone: str
+    amount: int  # whole shillings
+    bill_reference: str
+    paid_at: datetime
+
+
+def new_receipt() -> str:
+    return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(10))
+
+
 @dataclass
 class Prompt:
     """One accepted STK Push."""
@@ -65,8 +80,9 @@ class Prompt:
     callback_url: str
     plan: Plan
     due_at: float | None
-    receipt: str = field(default_factory=lambda: "".join(secrets.choice(string.ascii_uppercase + string.digits)
-                                                         for _ in range(10)))
+    account_reference: str = ""
+    receipt: str = field(default_factory=new_receipt)
+    paid_at: datetime | None = None  # when the payer approved it (its C2B transaction in the shortcode's books)
 
     def is_open(self, now: float) -> bool:
         return not is_due(self.due_at, now)
@@ -105,6 +121,9 @@ class MpesaState:
     reversed: set[str] = field(default_factory=set)  # receipts given back
     payouts: dict[str, dict[str, str]] = field(default_factory=dict)  # B2C answers by OriginatorConversationID
     carried_out: dict[str, CarriedOut] = field(default_factory=dict)  # by OriginatorConversationID
+    # Payments into the shortcode made on the phone's own menu (no prompt of ours): Pull Transactions lists them.
+    c2b: list[C2bPayment] = field(default_factory=list)
+    pull_registered: bool = False  # the shortcode registered for Pull Transactions
 
     def paid_prompt(self, receipt: str, now: float) -> Prompt | None:
         return next((prompt for prompt in self.prompts.values()
@@ -115,13 +134,17 @@ class MpesaState:
         return next((prompt for prompt in self.prompts.values() if prompt.phone == phone and prompt.is_open(now)),
                     None)
 
-    def accept(self, phone: str, amount: int, callback_url: str, now: float, control: SandboxControl) -> Prompt:
+    def accept(self, phone: str, amount: int, callback_url: str, now: float, control: SandboxControl,
+               account_reference: str = "") -> Prompt:
         plan = MAGIC_NUMBERS.get(phone[-3:], ANY_OTHER)
         if phone.endswith(HELD_ONCE) and not any(prompt.phone == phone for prompt in self.prompts.values()):
             plan = MAGIC_NUMBERS["458"]
+        due_at = due_time(plan.delay, now, control)
         prompt = Prompt(f"{uuid.uuid4().int % 10**5}-{uuid.uuid4().int % 10**9}-1",
                         f"ws_CO_{datetime.now(EAST_AFRICA):%d%m%Y%H%M%S}{secrets.randbelow(10**12):012d}",
-                        phone, amount, callback_url, plan, due_time(plan.delay, now, control))
+                        phone, amount, callback_url, plan, due_at, account_reference)
+        if due_at is not None and plan.status == "0":
+            prompt.paid_at = datetime.now(UTC) + timedelta(seconds=max(0.0, due_at - now))
         self.prompts[prompt.checkout_id] = prompt
         return prompt
 

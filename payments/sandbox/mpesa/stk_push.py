@@ -97,7 +97,8 @@ async def process_request(request: web.Request) -> web.Response:
     if state.open_prompt(body.PhoneNumber, now) is not None:
         return daraja_error(500, "500.001.1001", "Unable to lock subscriber, a transaction is already in process "
                                                  "for the current subscriber")
-    prompt = state.accept(body.PhoneNumber, body.Amount, body.CallBackURL, now, request.app[CONTROL])
+    prompt = state.accept(body.PhoneNumber, body.Amount, body.CallBackURL, now, request.app[CONTROL],
+                          body.AccountReference)
     if prompt.due_at is not None:
         request.app[DISPATCHER].schedule(prompt.due_at, partial(stk_notice, prompt))
     log.info("mpesa sandbox: prompt %s to %s -> %s", prompt.checkout_id, prompt.phone, prompt.plan)
