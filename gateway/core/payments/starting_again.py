@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, Text, bindparam, cast, exists, func, literal, or_, update
+from sqlalchemy import ColumnElement, String, Text, bindparam, cast, exists, func, literal, or_, update
 from sqlalchemy.dialects.postgresql import JSONB
 
 from gateway.core.orders import closing
@@ -34,6 +35,14 @@ KEPT_BY_EARLIER_START = "start.kept.earlier"
 _ORDERS = VoteOrder.__table__
 _DATA = _ORDERS.c.provider_data
 _EARLIER = literal(EARLIER_STARTS, String)
+
+
+def earlier_starts_with(start: ColumnElement[Any]) -> ColumnElement[Any]:
+    """The order's provider_data once `start` (what a dead start kept) joins its EARLIER_STARTS: nothing else."""
+    return func.jsonb_build_object(_EARLIER, func.coalesce(_DATA[EARLIER_STARTS], cast(literal("[]"), JSONB))
+                                   .op("||")(func.jsonb_build_array(start)))
+
+
 # The started order goes back to never started, in one statement guarded by the start it judged (its
 # payment_started_at): a second check of the same dead prompt, or one that comes after the new prompt was recorded,
 # changes nothing.
@@ -42,9 +51,7 @@ PUT_BACK = (update(_ORDERS)
                    _ORDERS.c.payment_started_at == bindparam("started_at"))
             .values(payment_started_at=None, start_lease_until=None,
                     status_reason=bindparam("reason", type_=Text),
-                    provider_data=func.jsonb_build_object(
-                        _EARLIER, func.coalesce(_DATA[EARLIER_STARTS], cast(literal("[]"), JSONB))
-                        .op("||")(func.jsonb_build_array(_DATA.op("-")(_EARLIER)))))
+                    provider_data=earlier_starts_with(_DATA.op("-")(_EARLIER)))
             .returning(_ORDERS.c.id))
 _EVENTS = ProviderEvent.__table__
 # A start cut short (its process died after the provider took the prompt and the start kept what it answered, before
@@ -58,13 +65,10 @@ PUT_BACK_CUT_SHORT = (update(_ORDERS)
                              or_(_ORDERS.c.start_lease_until.is_(None), _ORDERS.c.start_lease_until < func.now()),
                              exists().where(_EVENTS.c.order_id == _ORDERS.c.id, _EVENTS.c.kind == KEPT_DURING_START))
                       .values(status_reason=bindparam("reason", type_=Text),
-                              provider_data=func.jsonb_build_object(
-                                  _EARLIER, func.coalesce(_DATA[EARLIER_STARTS], cast(literal("[]"), JSONB))
-                                  .op("||")(func.jsonb_build_array(bindparam("kept", type_=JSONB)))))
+                              provider_data=earlier_starts_with(bindparam("kept", type_=JSONB)))
                       .returning(_ORDERS.c.id))
-SET_KEPT_APART = (update(ProviderEvent.__table__)
-                  .where(ProviderEvent.__table__.c.order_id == bindparam("order_key"),
-                         ProviderEvent.__table__.c.kind == KEPT_DURING_START)
+SET_KEPT_APART = (update(_EVENTS)
+                  .where(_EVENTS.c.order_id == bindparam("order_key"), _EVENTS.c.kind == KEPT_DURING_START)
                   .values(kind=KEPT_BY_EARLIER_START))
 
 
