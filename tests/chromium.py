@@ -2,9 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+
+from playwright.async_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # the screenshots the browser tests save
+
+
+async def until_true(page: Page, expression: str, timeout: float = 10.0) -> None:
+    """Wait until `expression`, evaluated in the page, is truthy. Not `page.wait_for_function`: it polls by `eval`
+    in the page, which the pages' Content-Security-Policy (no 'unsafe-eval') refuses from the second poll on
+    (microsoft/playwright#7395), so it failed whenever the condition did not hold at once. Each `evaluate` here is
+    the DevTools protocol's own, which the policy does not govern."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await page.evaluate(expression):
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"never true in the page within {timeout} s: {expression}")
+        await asyncio.sleep(0.05)

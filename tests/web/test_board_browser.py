@@ -16,7 +16,7 @@ from assembly.app import create_app
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
-from tests.chromium import ARTIFACTS, CHROMIUM
+from tests.chromium import ARTIFACTS, CHROMIUM, until_true
 from tests.factories import make_contest
 from tests.leaderboard.helpers import vote_and_publish
 from tests.servers import free_port
@@ -101,7 +101,7 @@ async def test_a_frame_slides_the_overtaking_row_up_and_moves_the_bars(site: str
     assert any(re.fullmatch(r"03 translateY\(\d+(\.\d+)?px\)", move) for move in moves), moves  # slid up
     assert any(re.fullmatch(r"01 translateY\(-\d+(\.\d+)?px\)", move) for move in moves), moves  # and 01 down
     assert {"03", "01", "02"} <= set(await page.evaluate("window.grown"))
-    await page.wait_for_function("""() => Array.from(document.querySelectorAll('#board-list .row'))
+    await until_true(page, """Array.from(document.querySelectorAll('#board-list .row'))
         .every(r => !r.style.transform && r.getAnimations({ subtree: true }).length === 0)""")
     assert abs(await bar_fraction(page, "03") - 0.6) < 0.02 and abs(await bar_fraction(page, "01") - 0.3) < 0.02
     await expect(page.locator("#board-news")).to_have_text("Candidate 03 is now in first place.")

@@ -22,7 +22,7 @@ from assembly.app import create_app
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
-from tests.chromium import ARTIFACTS, CHROMIUM
+from tests.chromium import ARTIFACTS, CHROMIUM, until_true
 from tests.factories import RULES_OFF, make_contest
 from tests.leaderboard.helpers import vote_and_publish
 from tests.readme_pictures import keep_for_readme
@@ -65,7 +65,7 @@ async def test_the_overlay_is_transparent_around_its_panels_and_moves_soon_after
         show: Show, browser: Browser, sessions: Sessions, redis: Redis) -> None:
     page, problems = await overlay_page(browser)
     await page.goto(f"{show.url}/c/gala/overlay?top=5&lang=en")
-    await page.wait_for_function("window.ballotOverlay && window.ballotOverlay.draws.length > 0")  # streaming
+    await until_true(page, "window.ballotOverlay && window.ballotOverlay.draws.length > 0")  # streaming
     await page.wait_for_timeout(900)  # the bars' growth (.8 s) is over
 
     png = await page.screenshot(omit_background=True)  # Chromium's default white made transparent, as OBS does
