@@ -1,16 +1,19 @@
 """The board over several fan-out servers: shards against one channel, then one server killed under the audience.
 
-    python -m bench.fanout_failover [--clients 50000] [--processes 4] [--compare 20000] [--no-record]
+    python -m bench.fanout_failover [--clients 50000] [--processes 4] [--compare 20000] [--frame-seconds 0.25]
+                                    [--no-record]
 
 First, bare (no stack, as bench.fanout_servers), one nginx with Nchan and `--compare` viewers, the same ~2 KiB
 board published every 250 ms: the board as one channel, then as one shard per worker. Figures: change -> every
 viewer (p50/p99 over five timed rounds), nginx's memory per viewer, its CPU per frame, and each worker's share of
 it (one channel's frames are its owner worker's work). Then two such servers sharing their channels in a Redis,
 behind HAProxy (several, as a balancer's nodes are: one process may hold 20,000 files here), `--clients` viewers
-spread over them; frames every 250 ms go to the balancers' publisher port; one server is killed (SIGKILL). Its
-viewers reconnect through the balancer after a browser's wait (EventSource's, up to `--retry` seconds) with
-`Last-Event-ID`. Figures: how long each took to be served again (from the kill, and from its own reconnect), and
-frames missed: each viewer must have every frame published after the rounds began, once.
+spread over them; frames every `--frame-seconds` go to the balancers' publisher port (by default the board's busiest
+pace, 250 ms: 50,000 viewers at that pace is more than this 2-core machine's CPU, see bench/RESULTS.md); one server
+is killed (SIGKILL). Its viewers reconnect through the balancer after a browser's wait (EventSource's, up to
+`--retry` seconds) with `Last-Event-ID`. Figures: how long each took to be served again (from the kill, and from its
+own reconnect), frames missed (each viewer must have every frame published after the rounds began, once), and how
+busy the machine was meanwhile.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,8 +39,8 @@ import httpx
 from assembly import fanout_server
 from assembly.fanout_server import FanoutServer
 from bench import stream_load
-from bench.fanout_servers import BOARD, PATH, wait_answering
-from bench.harness import print_report, record
+from bench.fanout_servers import PATH, Publish, publisher, wait_answering
+from bench.harness import machine_cpu_seconds, print_report, record
 from bench.stream_fanout import Load, browser_request, cpu_seconds, process_tree, pss_of, rounds, start_loads
 from tests.leaderboard.nchan import Balancer, shared_redis, start_balancer, until_listening
 from tests.servers import free_port
@@ -173,24 +176,9 @@ def nginx(server: FanoutServer) -> Iterator[subprocess.Popen[bytes]]:
 
 
 def bare_server(workers: int, shards: int, redis_url: str = "") -> FanoutServer:
+    """Room on one server for every viewer: the spare's workers hold them all after the kill, unevenly (reuseport)."""
     return FanoutServer(listen=f"127.0.0.1:{free_port()}", publish_listen=f"127.0.0.1:{free_port()}",
-                        service_url="", workers=workers, max_connections=18_000, shards=shards, redis_url=redis_url)
-
-
-Publish = Callable[[], Awaitable[None]]
-
-
-async def publisher(http: httpx.AsyncClient, url: str) -> tuple[list[int], Publish]:
-    outcome = [0, 0]  # published, failed
-
-    async def publish() -> None:
-        try:
-            (await http.post(url, content=BOARD, headers={"X-EventSource-Event": "leaderboard"})).raise_for_status()
-            outcome[0] += 1
-        except httpx.HTTPError:
-            outcome[1] += 1
-
-    return outcome, publish
+                        service_url="", workers=workers, max_connections=30_000, shards=shards, redis_url=redis_url)
 
 
 async def one_server(clients: int, processes: int, workers: int, shards: int) -> dict[str, object]:
@@ -208,10 +196,7 @@ async def one_server(clients: int, processes: int, workers: int, shards: int) ->
             memory = pss_of(pids) - before
             results, cpu = await rounds(loads, publish, 5, pids)
             shares = await worker_shares([pid for pid in pids if pid != process.pid], publish, 40)
-            for load in loads:
-                assert load.process.stdin is not None
-                load.process.stdin.close()
-            await asyncio.gather(*(load.process.wait() for load in loads))
+            await stop_loads(loads)
     worst = max((r.get("p99_ms", 0) for r in results), default=0)  # type: ignore[type-var]
     return {"connected": connected, "p99_ms": [r.get("p99_ms") for r in results], "worst_p99_ms": worst,
             "kib_per_viewer": round(memory / max(connected, 1), 2), "cpu_ms_per_frame": round(cpu * 1000, 2),
@@ -245,6 +230,13 @@ async def start_resuming(urls: list[str], clients: int, processes: int, retry: f
     return loads
 
 
+async def stop_loads(loads: list[Load]) -> None:
+    for load in loads:
+        assert load.process.stdin is not None
+        load.process.stdin.close()
+    await asyncio.gather(*(load.process.wait() for load in loads))
+
+
 def balancers_for(clients: int, servers: tuple[FanoutServer, ...]) -> list[Balancer]:
     """One HAProxy per `PER_BALANCER` viewers, each towards each server from a source address of its own (64,000
     ports each: every viewer may land on one server)."""
@@ -253,13 +245,14 @@ def balancers_for(clients: int, servers: tuple[FanoutServer, ...]) -> list[Balan
             for m in range(math.ceil(clients / PER_BALANCER))]
 
 
-async def at_pace(publish: Publish, frames: int) -> None:
+async def at_pace(publish: Publish, frames: int, seconds: float) -> None:
     for _ in range(frames):
         await publish()
-        await asyncio.sleep(FRAME_SECONDS)
+        await asyncio.sleep(seconds)
 
 
-async def failover(clients: int, processes: int, workers: int, retry: float) -> dict[str, object]:
+async def failover(clients: int, processes: int, workers: int, retry: float,
+                   frame_seconds: float = FRAME_SECONDS) -> dict[str, object]:
     run = Path(tempfile.mkdtemp(prefix="ballot-failover-"))
     async with shared_redis(run / "redis") as store:
         doomed, spare = bare_server(workers, 0, store), bare_server(workers, 0, store)
@@ -282,15 +275,13 @@ async def failover(clients: int, processes: int, workers: int, retry: float) -> 
                     memory = pss_of(pids) - before
                     await asyncio.gather(*(load.ask("arm") for load in loads))
                     outcome[:] = [0, 0]
-                    await at_pace(publish, 8)
+                    await at_pace(publish, 8, frame_seconds)
                     os.killpg(doomed_process.pid, signal.SIGKILL)
-                    killed_at = time.time()
-                    await at_pace(publish, 40)
+                    killed_at, busy_before = time.time(), machine_cpu_seconds()
+                    await at_pace(publish, 40, frame_seconds)
+                    busy = (machine_cpu_seconds() - busy_before) / (time.time() - killed_at) / (os.cpu_count() or 1)
                     reports = await settled(loads, outcome[0], retry + 3, 120)
-                    for load in loads:
-                        assert load.process.stdin is not None
-                        load.process.stdin.close()
-                    await asyncio.gather(*(load.process.wait() for load in loads))
+                    await stop_loads(loads)
             finally:
                 for process in haproxies:
                     process.terminate()
@@ -300,7 +291,8 @@ async def failover(clients: int, processes: int, workers: int, retry: float) -> 
     for report in reports:
         for status, count in report["refusals"].items():  # type: ignore[attr-defined]
             refusals[status] = refusals.get(status, 0) + count
-    return {**summary(viewers, connected, outcome, killed_at, memory, len(balancers)), "refusals": refusals}
+    return {**summary(viewers, connected, outcome, killed_at, memory, len(balancers)), "refusals": refusals,
+            "busy": busy}
 
 
 async def settled(loads: list[Load], published: int, first: float, most: float) -> list[dict[str, object]]:
@@ -347,6 +339,8 @@ def main() -> None:
     parser.add_argument("--compare", type=int, default=20_000, help="viewers for shards against one channel (0: skip)")
     parser.add_argument("--workers", type=int, default=4, help="nginx workers per fan-out server")
     parser.add_argument("--retry", type=float, default=3.0, help="a browser's reconnection wait, at most (s)")
+    parser.add_argument("--frame-seconds", type=float, default=FRAME_SECONDS,
+                        help="between the failover's frames (the channels keep the newest 40: at most 40 s a frame)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     figures: dict[str, str] = {}
@@ -357,19 +351,21 @@ def main() -> None:
             figures[f"{name}: change -> every viewer"] = f"p99 {result['p99_ms']} ms ({result['connected']} connected)"
             figures[f"{name}: nginx"] = (f"{result['kib_per_viewer']} KiB per viewer, {result['cpu_ms_per_frame']} ms "
                                          f"of CPU per frame, by worker {result['worker_ms_per_frame']} ms")
-    result = asyncio.run(failover(args.clients, args.processes, args.workers, args.retry))
+    result = asyncio.run(failover(args.clients, args.processes, args.workers, args.retry, args.frame_seconds))
     figures.update({
         "failover": f"two fan-out servers ({args.workers} workers, {bare_server(1, 0).shard_count} channel(s) a board) "
                     "sharing a Redis, "
                     f"behind {result['balancers']} HAProxy processes; one killed (SIGKILL) after 8 frames",
         "viewers": f"{result['connected']} of {args.clients} connected, {result['kib_per_viewer']} KiB per viewer "
                    "(both servers' nginx)",
-        "frames": f"{result['published']} published every 250 ms through the balancer, {result['publish_failed']} "
-                  "refused",
+        "frames": f"{result['published']} published every {args.frame_seconds * 1000:.0f} ms through the balancer, "
+                  f"{result['publish_failed']} refused",
         "dropped by the kill": f"{result['moved']}, served again {result['back']}",
         "kill -> served again": str(result["from_kill"]),
         "reconnect -> served again": f"{result['from_retry']} (after a browser's wait of 0-{args.retry:.0f} s)",
         "frames missed": str(result["missed"]),
+        "machine from the kill to the last frame": f"{result['busy']:.0%} of every core busy (benchmark, servers, "
+                                                   "balancers and viewers together)",
         "refused on reconnecting": str(result["refusals"] or "none"),
     })
     markdown = print_report(f"the board over two fan-out servers, {args.clients} viewers, one killed", figures)

@@ -38,6 +38,23 @@ BOARD = json.dumps({"contest": "demo", "candidates": [
     {"code": f"{i:02d}", "name": f"Candidate number {i}", "votes": 1000 + i, "rank": i} for i in range(1, 25)]})
 
 
+Publish = Callable[[], Awaitable[None]]
+
+
+async def publisher(http: httpx.AsyncClient, url: str) -> tuple[list[int], Publish]:
+    """A publish of the board to `url` (a fan-out server's publisher location, or a balancer's) and its tally."""
+    outcome = [0, 0]  # published, failed
+
+    async def publish() -> None:
+        try:
+            (await http.post(url, content=BOARD, headers={"X-EventSource-Event": "leaderboard"})).raise_for_status()
+            outcome[0] += 1
+        except httpx.HTTPError:
+            outcome[1] += 1
+
+    return outcome, publish
+
+
 async def wait_answering(url: str) -> None:
     async with httpx.AsyncClient() as http:
         for _ in range(200):
