@@ -1,6 +1,7 @@
 """The demo as a newcomer first meets it: each demo candidate has a clip that plays (made from ffmpeg's test
 sources, then prepared by the media worker as an entry's clip is), its poster and a photo, served by the media
-server and shown on the contest's pages; seeding again makes nothing new."""
+server and shown on the contest's pages; seeding again makes nothing new (checked on the way: a seed's clips are
+seconds of ffmpeg, paid once)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from gateway.db.seed import DEMO_CANDIDATES
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
 from media.demo_clips import look_of, make_clip
 from media.ffmpeg import TRANSCODE, run_ffmpeg
+from media.local_storage import LocalStorage
 from media.passes import media_handlers
 from media.processing import probe_clip
 from media.upload_jobs import PROCESS_PASS, process_upload_pass
@@ -63,6 +65,7 @@ async def test_each_demo_candidate_has_a_clip_a_poster_and_a_photo_on_the_pages(
         tmp_path: Path) -> None:
     storage = local_storage(entering.settings)
     contest = await seed_demo(sessions, storage)
+    await seeding_again_makes_nothing_new(sessions, storage)
     assert await media_worker_runs(media_job, sessions) == 2 * len(DEMO_CANDIDATES)  # a clip and a photo each
     async with sessions() as session:
         candidates = list(await session.scalars(select(Candidate).where(Candidate.contest_id == contest.id)
@@ -113,9 +116,8 @@ async def phone_pictures(browser: Browser, site: str, sessions: Sessions, redis:
     await page.close()
 
 
-async def test_seeding_the_demo_again_makes_no_new_clip(entering: Entering, sessions: Sessions) -> None:
-    storage = local_storage(entering.settings)
-    await seed_demo(sessions, storage)
+async def seeding_again_makes_nothing_new(sessions: Sessions, storage: LocalStorage) -> None:
+    """A second seed (every `gateway run` seeds) before the media worker has run: no new upload, note or file."""
 
     async def made() -> tuple[object, ...]:
         async with sessions() as session:
