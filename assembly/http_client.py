@@ -24,6 +24,7 @@ import httpx
 from httpx._utils import get_environment_proxies  # httpx's own reading of the variables, pinned in the lock
 from httpx_aiohttp import AiohttpTransport
 
+from gateway.kit.outbound_tls import verified_tls
 from gateway.kit.service_levels import READ_REFUSALS, call_outcome
 from payments.answers import json_object_or_empty
 
@@ -73,7 +74,7 @@ CallNote = Callable[[httpx.Request, str], None]  # a request and how it was answ
 
 class ProviderTransport(AiohttpTransport):
     def __init__(self, *, proxy: httpx.Proxy | None = None, note: CallNote | None = None) -> None:
-        super().__init__(proxy=proxy)
+        super().__init__(verify=verified_tls(), proxy=proxy)
         self._note = note
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -125,4 +126,6 @@ def provider_http_client(timeout: httpx.Timeout | float = PROVIDER_TIMEOUT, note
         pattern: ProviderTransport(proxy=httpx.Proxy(url), note=note) if url else None  # None: straight, by the default
         for pattern, url in get_environment_proxies().items()
         if url is None or url.startswith(("http://", "https://"))}  # aiohttp speaks no SOCKS: straight, as before
-    return httpx.AsyncClient(transport=ProviderTransport(note=note), mounts=proxied, timeout=timeout)
+    # `verify`: for the transports httpx makes of the proxy variables itself before `mounts` replaces them.
+    return httpx.AsyncClient(transport=ProviderTransport(note=note), mounts=proxied, timeout=timeout,
+                             verify=verified_tls())

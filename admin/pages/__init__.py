@@ -13,14 +13,18 @@ from aiohttp import web
 
 from admin.pages import accounts, candidate_clip, candidates, contests, entries, orders, signing_in
 from admin.web import upload_gate
+from gateway.kit.compiled_templates import CompiledTemplates
 from gateway.kit.keys import ADMIN_TEMPLATES, PHOTO_DECODER, UPLOAD_GATE
 
 HERE = Path(__file__).parent.parent
+# The area's templates compiled once a process, whichever app renders them first: compiled code only, no app's state.
+COMPILED = CompiledTemplates()
 
 
 def setup(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), app_key=ADMIN_TEMPLATES,
-                         autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+                         bytecode_cache=COMPILED, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
+                         lstrip_blocks=True)
     # In the order the routes were declared.
     for area in (signing_in, contests, candidates, candidate_clip, entries, orders, accounts):
         app.add_routes(area.routes)

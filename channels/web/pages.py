@@ -38,10 +38,13 @@ from gateway.core.providers import Capability
 from gateway.core.service import VOTE_SERVICE, PlacedVote
 from gateway.db.models import OrderStatus
 from gateway.kit import throttle
+from gateway.kit.compiled_templates import CompiledTemplates
 from gateway.kit.keys import PROVIDERS, SETTINGS
 
 routes = web.RouteTableDef()
 HERE = Path(__file__).parent
+# The pages' templates compiled once a process, whichever app renders them first: compiled code only, no app's state.
+COMPILED = CompiledTemplates()
 
 # Form posts per client address per minute. Generous on purpose: mobile carriers put many phones
 # behind one address; the per-number limits of the core are the finer control.
@@ -291,7 +294,7 @@ async def refused_form(page: Page, contest: PublicContest, candidates: list[Publ
 
 def setup(app: web.Application) -> None:
     """Templates, the static files (URLs carry a content hash: static_files) and the page routes."""
-    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"),
+    env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), bytecode_cache=COMPILED,
                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     static = add_static(app, HERE / "static")
     env.globals.update(initials=initials, tone=tone, share_text=share_text, static=static,
