@@ -86,7 +86,7 @@
   }
 
   function draw(board) {
-    state.draws.push(Date.now());
+    state.draws.push(lastDraw);  // the time the next draw is spaced from, not a later tick of the clock
     if (board.sealed) { showSealed(); return; }
     sealedNote.hidden = true;
     list.hidden = false;
