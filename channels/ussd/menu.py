@@ -81,6 +81,9 @@ class MenuContext:
 
 @dataclass(frozen=True)
 class Position:
+    """Where a caller is. `moved` and `refused` build the next one field by field, not by `dataclasses.replace`,
+    which costs several times more on every answer a session walks through: a new field is carried there too."""
+
     stack: tuple[Frame, ...]
     lang_choice: Lang | None = None
     wrong: int = 0  # wrong answers in a row
@@ -161,7 +164,7 @@ def step(ctx: MenuContext, position: Position, raw: str) -> Position:
 
 def moved(position: Position, stack: tuple[Frame, ...]) -> Position:
     """A valid answer: the wrong-answer count starts again."""
-    return replace(position, stack=stack, wrong=0, reason=None, chose_language=False)
+    return Position(stack, position.lang_choice, ending=position.ending)
 
 
 def push(position: Position, frame: Frame) -> Position:
@@ -171,7 +174,7 @@ def push(position: Position, frame: Frame) -> Position:
 def refused(position: Position, reason: Reason) -> Position:
     wrong = position.wrong + 1
     ending = Ending.TOO_MANY_ERRORS if wrong >= MAX_WRONG else None
-    return replace(position, wrong=wrong, reason=reason, ending=ending, chose_language=False)
+    return Position(position.stack, position.lang_choice, wrong, reason, ending)
 
 
 def home_stack(ctx: MenuContext, position: Position) -> tuple[Frame, ...]:
