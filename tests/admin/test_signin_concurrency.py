@@ -51,7 +51,7 @@ async def test_two_requests_with_one_first_code_enrol_once(client: TestClient, s
 
 async def test_a_password_check_in_progress_holds_no_lock_on_the_account(client: TestClient, sessions: Sessions
                                                                         ) -> None:
-    account = await make_account(sessions, "owner")
+    account = await make_account(sessions, "owner", full_cost=True)  # what a check costs is the point
     attempts = [asyncio.create_task(post_token(client, account.email, "wrong password!", "000000", f"198.51.100.{n}"))
                 for n in range(1, 7)]
     probes = 0
@@ -99,7 +99,7 @@ async def test_the_owner_signs_in_at_once_through_a_flood_of_wrong_attempts(clie
                                                                            ) -> None:
     """Some 50 wrong sign-ins a second from 400 addresses: the attackers' attempts are refused without costing a
     password check or a turn, and the owner's right password and code, from an address of theirs, get in at once."""
-    account = await make_account(sessions, "owner")
+    account = await make_account(sessions, "owner", full_cost=True)  # what a check costs is the point
     stop, attempts = asyncio.Event(), []
 
     async def flood() -> None:
