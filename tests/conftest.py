@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -38,15 +37,6 @@ from tests.servers import CLOSED, aimed_at, test_services
 os.environ.update(aimed_at(CLOSED, Settings))
 
 LOCK_NOT_AVAILABLE = "55P03"
-
-
-def pytest_collection_finish(session: pytest.Session) -> None:
-    """What collection built (every module imported, every test item) lives as long as the process: kept out of
-    every later collection, and the young generation collected ten times less often. The collector took 13% of a
-    test process's CPU in tests/admin, 6% after; what a test leaks in a cycle is still found, a little later."""
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
 
 
 @pytest.fixture(scope="session")
