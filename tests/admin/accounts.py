@@ -37,7 +37,7 @@ class Account:
 
 
 # The tests' accounts' passwords are hashed by Argon2id, as the product's are, at the lowest cost: at the product's
-# (~0.17 s of CPU a check), the suite's few hundred sign-ins came to some 50 s of CPU a run. A sign-in reads the cost
+# (~0.17 s of CPU a check), the suite's few hundred sign-ins came to some 40 s of CPU a run. A sign-in reads the cost
 # from the stored hash, so it runs the product's own code either way (Django's documentation gives the same advice: a
 # fast hasher in tests). A test of what a check costs (the same time for an unknown email, a check under way holding no
 # lock, a flood that must cost no checks) makes its account with `full_cost=True`.
