@@ -89,11 +89,16 @@ class LoopWatch:
             self._pausing = False
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
+        """A collection may start anywhere, deep in a recursion a hostile request's nesting drove to Python's limit:
+        the figure's few calls would then raise there, an error printed for nothing. That pause goes unrecorded."""
         if phase == "start":
             self._gc_started = time.perf_counter()
         elif self._gc_started:
-            self.gc_pause.labels(str(info.get("generation", "?"))).observe(time.perf_counter() - self._gc_started)
-            self._gc_started = 0.0
+            started, self._gc_started = self._gc_started, 0.0
+            try:  # not contextlib.suppress: making it is one call more, past the limit too
+                self.gc_pause.labels(str(info.get("generation", "?"))).observe(time.perf_counter() - started)
+            except RecursionError:
+                pass
 
     def stop(self) -> None:
         self._stop.set()

@@ -5,15 +5,18 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from prometheus_client import CollectorRegistry
 
 from assembly.app import create_app, freeze_startup_objects
+from assembly.loop_watch import LoopWatch
 from assembly.settings import Settings
 
 
@@ -81,3 +84,36 @@ async def test_the_start_up_collection_is_not_reported_as_a_stall(clean: None, s
             gc.callbacks.remove(a_big_heap)
     stalls = [r.getMessage() for r in caplog.records if "event loop stuck" in r.getMessage()]
     assert not [stall for stall in stalls if "freeze_startup_objects" in stall], stalls
+
+
+
+def descend(levels: int, then: Callable[[], None]) -> None:
+    if levels:
+        descend(levels - 1, then)
+    else:
+        then()
+
+
+def deepest() -> int:
+    """How deep a recursion can go and still make a call of one frame."""
+    low, high = 0, sys.getrecursionlimit()
+    while low < high:
+        middle = (low + high + 1) // 2
+        try:
+            descend(middle, lambda: None)
+            low = middle
+        except RecursionError:
+            high = middle - 1
+    return low
+
+
+def test_a_collection_deep_in_a_recursion_at_the_limit_raises_nothing() -> None:
+    """A deeply nested request body drives the parser to Python's recursion limit, where a collection may start:
+    the pause's figure is given up, and no error is printed from the collector's callback."""
+    registry = CollectorRegistry()
+    watch = LoopWatch(registry)
+    watch.on_gc("start", {})
+    descend(deepest() - 1, lambda: watch.on_gc("stop", {"generation": 2}))
+    watch.on_gc("start", {})
+    watch.on_gc("stop", {"generation": 2})
+    assert registry.get_sample_value("gateway_gc_pause_seconds_count", {"generation": "2"}) == 1
