@@ -196,15 +196,15 @@ async def finding(sessions: Sessions, contest_id: int) -> ContestFinding:
     report = await ledger.verify(sessions, contest_id)
     async with sessions() as session:
         codes = dict((await session.execute(select(Candidate.id, Candidate.code)
-                                            .where(Candidate.contest_id == contest_id))).tuples().all())
+                                            .where(Candidate.contest_id == contest_id))).all())
         checkpoint = (await session.execute(
             select(LedgerCheckpoint.reason, LedgerCheckpoint.taken_at, LedgerCheckpoint.entries)
             .where(LedgerCheckpoint.contest_id == contest_id)
-            .order_by(LedgerCheckpoint.taken_at.desc(), LedgerCheckpoint.id.desc()).limit(1))).tuples().first()
+            .order_by(LedgerCheckpoint.taken_at.desc(), LedgerCheckpoint.id.desc()).limit(1))).first()
         sheet = (await session.execute(
             select(ResultsSheet.reason, ResultsSheet.created_at, ResultsSheet.entries)
             .where(ResultsSheet.contest_id == contest_id)
-            .order_by(ResultsSheet.created_at.desc(), ResultsSheet.id.desc()).limit(1))).tuples().first()
+            .order_by(ResultsSheet.created_at.desc(), ResultsSheet.id.desc()).limit(1))).first()
     tallies = {codes.get(candidate, str(candidate)): votes for candidate, votes in report.votes.items()}
     return ContestFinding(report, dict(sorted(tallies.items())), checkpoint, sheet)
 

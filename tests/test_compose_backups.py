@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from tests.commands import gateway
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
@@ -47,8 +48,7 @@ def server_options(command: list[str]) -> dict[str, str]:
 def printed_settings(backup_dir: str) -> dict[str, str]:
     """What `gateway backup settings` tells an operator to put in postgresql.conf, for that BACKUP_DIR."""
     env = {**os.environ, "BACKUP_DIR": backup_dir, "LOG_JSON": "false"}
-    done = subprocess.run([sys.executable, "-m", "assembly.cli", "backup", "settings"], env=env,
-                          capture_output=True, text=True, timeout=60)
+    done = gateway("backup", "settings", env=env)
     assert done.returncode == 0, done.stderr
     lines = re.findall(r"^(\w+) = '((?:[^']|'')*)'$", done.stdout, flags=re.MULTILINE)
     assert lines, done.stdout

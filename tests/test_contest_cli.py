@@ -1,12 +1,10 @@
-"""`gateway contest pause | resume`, as the operator on call runs it on show night: real processes on the real
+"""`gateway contest pause | resume`, as the operator on call runs it on show night: the command on the real
 database, the admin area's own operation and audit entry, voters told at once."""
 
 from __future__ import annotations
 
 import getpass
 import os
-import subprocess
-import sys
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -15,12 +13,8 @@ from sqlalchemy import select
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, ContestStatus
+from tests.commands import gateway
 from tests.factories import make_contest
-
-
-def gateway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assembly.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
 
 
 @pytest.fixture

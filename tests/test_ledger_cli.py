@@ -16,8 +16,8 @@ from gateway.core.orders import counting
 from gateway.core.results import signing
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
+from tests.commands import gateway
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
-from tests.test_cli import gateway
 
 
 @pytest.fixture

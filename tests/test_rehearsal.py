@@ -28,6 +28,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, Tally, VoteOrder
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
+from tests.commands import gateway
 from tests.factories import assert_tally_invariant, tallies
 from tests.servers import free_port
 
@@ -104,12 +105,11 @@ def test_a_rehearsal_refuses_a_host_that_is_not_this_machine() -> None:
 
 
 def test_the_command_refuses_a_remote_installation_before_sending_anything() -> None:
-    result = subprocess.run([sys.executable, "-m", "assembly.cli", "rehearse", "--url", "https://vote.example.org",
-                             "--peak", "200", "--minutes", "10"], capture_output=True, text=True, timeout=60)
+    result = gateway("rehearse", "--url", "https://vote.example.org", "--peak", "200", "--minutes", "10",
+                     env=dict(os.environ))
     assert result.returncode == 2 and "'vote.example.org' is not this machine" in result.stderr
     assert result.stdout == ""
-    too_long = subprocess.run([sys.executable, "-m", "assembly.cli", "rehearse", "--peak", "1", "--minutes", "600"],
-                              capture_output=True, text=True, timeout=60)
+    too_long = gateway("rehearse", "--peak", "1", "--minutes", "600", env=dict(os.environ))
     assert too_long.returncode == 2 and "at most 60" in too_long.stderr
 
 

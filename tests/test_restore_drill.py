@@ -38,8 +38,8 @@ from gateway.core.results import ledger, signing
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade_async
 from gateway.db.models import Contest
+from tests.commands import gateway
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place, tallies
-from tests.test_cli import gateway
 
 
 @dataclass

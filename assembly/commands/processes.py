@@ -7,6 +7,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from assembly.commands.services import Subcommands, with_services
+from assembly.logs import json_wanted
 from assembly.settings import Settings
 from gateway.jobs.queues import MEDIA_QUEUE, QUEUE_NAMES
 
@@ -47,7 +48,8 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
-        run_worker(settings.redis_url or "", with_cron=not args.no_cron, burst=args.burst,
+        run_worker(settings.redis_url or "", (settings.log_level, json_wanted(settings)),
+                   with_cron=not args.no_cron, burst=args.burst,
                    queue_names=tuple(args.queue) if args.queue else QUEUE_NAMES)
     return 0
 

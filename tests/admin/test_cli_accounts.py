@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from urllib.parse import parse_qs, urlparse
 
 import pyotp
@@ -15,6 +13,7 @@ from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser, ContestOrganiser
 from tests.admin.accounts import PASSWORD
+from tests.commands import gateway
 from tests.factories import make_contest
 
 
@@ -22,13 +21,11 @@ async def test_admin_create_prints_the_totp_uri_and_a_qr_code(client: TestClient
                                                               settings: Settings) -> None:
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false", "GATEWAY_ADMIN_PASSWORD": PASSWORD}
-    run = subprocess.run([sys.executable, "-m", "assembly.cli", "admin", "create", "--email", "org@example.com",
-                          "--role", "organiser"], env=env, capture_output=True, text=True, timeout=120)
+    run = gateway("admin", "create", "--email", "org@example.com", "--role", "organiser", env=env)
     assert run.returncode == 0, run.stderr
     uri = next(line for line in run.stdout.splitlines() if line.startswith("otpauth://totp/"))
     assert "issuer=Ballot" in uri and ("█" in run.stdout or "▀" in run.stdout)  # the QR code, drawn in blocks
-    bad_role = subprocess.run([sys.executable, "-m", "assembly.cli", "admin", "create", "--email", "x@example.com",
-                               "--role", "viewer"], env=env, capture_output=True, text=True, timeout=120)
+    bad_role = gateway("admin", "create", "--email", "x@example.com", "--role", "viewer", env=env)
     assert bad_role.returncode == 2 and "owner, organiser, auditor, support" in bad_role.stderr
     async with sessions() as session:
         user = await session.scalar(select(AdminUser))
@@ -45,13 +42,11 @@ async def test_an_organiser_created_for_a_contest_runs_it(client: TestClient, se
     contest = await make_contest(sessions)
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false", "GATEWAY_ADMIN_PASSWORD": PASSWORD}
-    typo = subprocess.run([sys.executable, "-m", "assembly.cli", "admin", "create", "--email", "ada@example.com",
-                           "--role", "organiser", "--contest", "no-such-show"], env=env, capture_output=True,
-                          text=True, timeout=120)
+    typo = gateway("admin", "create", "--email", "ada@example.com", "--role", "organiser", "--contest",
+                   "no-such-show", env=env)
     assert typo.returncode != 0 and "No contest no-such-show" in typo.stderr
-    run = subprocess.run([sys.executable, "-m", "assembly.cli", "admin", "create", "--email", "ada@example.com",
-                          "--role", "organiser", "--contest", contest.slug], env=env, capture_output=True, text=True,
-                         timeout=120)
+    run = gateway("admin", "create", "--email", "ada@example.com", "--role", "organiser", "--contest", contest.slug,
+                  env=env)
     assert run.returncode == 0 and f"running {contest.slug}" in run.stdout, run.stderr
     async with sessions() as session:
         ada = await session.scalar(select(AdminUser).where(AdminUser.email == "ada@example.com"))

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 import uuid
 from datetime import UTC, datetime
 
@@ -23,6 +21,7 @@ from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.kit.provider_parts import Implementations
 from payments.mtn import MtnMomoCollection
 from payments.mtn.api import MtnCredentials
+from tests.commands import gateway
 from tests.jobs.money_day import Mtn, a_day_of_money, edit, no_pace
 from tests.provider_registry import registry_of
 
@@ -56,22 +55,21 @@ async def test_gateway_reconcile_money_lists_the_difference(sessions: Sessions, 
     first, abandoned = await a_day_of_money(sessions, mtn)
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false", "SANDBOX_URL": mtn.url}
-    command = [sys.executable, "-m", "assembly.cli", "reconcile", "money"]  # every provider set up
-    agreed = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=120)
+    command = ["reconcile", "money"]  # every provider set up
+    agreed = await asyncio.to_thread(gateway, *command, env=env)
     assert agreed.returncode == 0, agreed.stderr
     assert f"mtn {datetime.now(UTC).date().isoformat()}: 4 checked, no difference" in agreed.stdout
     assert "orange" in agreed.stdout  # its push and its payment page: none of its payments today
     assert "balance: mtn collection account, XAF: 1300 held; first reading" in agreed.stdout
     command += ["--provider", "mtn"]
     await edit(mtn, first, status="FAILED")
-    found = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=120)
+    found = await asyncio.to_thread(gateway, *command, env=env)
     assert found.returncode == 3, found.stderr
     assert "missing_at_provider: payment" in found.stdout and "1 difference(s)" in found.stdout
     assert "collection account, XAF: 300 held, moved as the books did since the last reading, given the " \
         "difference(s) above (-1000)" in found.stdout
     await edit(mtn, abandoned, status="SUCCESSFUL")  # on a day with nothing found to explain it
-    moved = await asyncio.to_thread(subprocess.run, [*command, "--day", "2000-01-01"], env=env,
-                                    capture_output=True, text=True, timeout=120)
+    moved = await asyncio.to_thread(gateway, *command, "--day", "2000-01-01", env=env)
     assert moved.returncode == 3, moved.stderr
     assert "mtn 2000-01-01: 0 checked, no difference" in moved.stdout
     assert "collection account, XAF: 500 held, 200 more than the books explain" in moved.stdout

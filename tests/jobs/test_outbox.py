@@ -16,8 +16,9 @@ from redis.asyncio import Redis
 from rq.job import Job
 from sqlalchemy import select, update
 
+from assembly.periodic_enqueuer import enqueue_due_jobs
 from assembly.settings import Settings
-from assembly.worker import enqueue_due_jobs
+from assembly.worker import PERIODIC_JOBS
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage
@@ -128,9 +129,9 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
     # the refunds and payouts passes (30 s each), the money check (hourly), the ledger's checkpoints (every 300 s),
     # the media sweep (300 s), the learning of shared addresses (600 s), the SMS backstop (60 s) and the pruning of
     # old Telegram updates (hourly): the channels' own, through assembly.job_runtime.channel_job
-    assert enqueue_due_jobs(queue, now) == 12
-    assert enqueue_due_jobs(queue, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
-    assert enqueue_due_jobs(queue, now + 10) == 2  # only relay and reconcile have a new slot
+    assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 12
+    assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
+    assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 10) == 2  # only relay and reconcile have a new slot
     contest = await make_contest(sessions)
     order = await place(sessions, contest, quantity=4)
     await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 400, "XAF", None, provider=order.provider)

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -34,6 +32,7 @@ from gateway.jobs.money_reconciliation import reconcile_money
 from payments.registry import ProviderRegistry
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
+from tests.commands import gateway
 from tests.factories import make_contest, place
 from tests.payments import poll
 
@@ -125,12 +124,12 @@ async def test_gateway_reconcile_money_lists_airtels_difference(sessions: Sessio
     await a_day_of_money(sessions, airtel)
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false", "SANDBOX_URL": airtel.url}
-    command = [sys.executable, "-m", "assembly.cli", "reconcile", "money", "--provider", "airtel"]
-    agreed = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=120)
+    command = ["reconcile", "money", "--provider", "airtel"]
+    agreed = await asyncio.to_thread(gateway, *command, env=env)
     assert agreed.returncode == 0, agreed.stdout + agreed.stderr
     assert f"airtel {datetime.now(UTC).date().isoformat()}: 4 checked, no difference" in agreed.stdout
     await counted(sessions, airtel, DISAGREEING, 1, wait=False)
     await asyncio.sleep(0.2)
-    found = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=120)
+    found = await asyncio.to_thread(gateway, *command, env=env)
     assert found.returncode == 3, found.stdout + found.stderr
     assert "missing_at_provider: payment" in found.stdout and "5 checked, 1 difference(s)" in found.stdout

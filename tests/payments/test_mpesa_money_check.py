@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -30,6 +28,7 @@ from gateway.jobs.money_reconciliation import reconcile_money
 from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import PROVIDERS
 from payments.mpesa.stk_push import MpesaStkPush
+from tests.commands import gateway
 from tests.payments.mpesa_live import LiveMpesa, live_mpesa
 
 OWNER, APPROVER = Actor(None, "ada@example.org", "owner"), Actor(None, "bea@example.org", "owner")
@@ -124,12 +123,12 @@ async def test_gateway_reconcile_money_lists_mpesa_s_difference(live: LiveMpesa,
     await a_day_of_money(live)
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false", "SANDBOX_URL": live.sandbox_url}
-    command = [sys.executable, "-m", "assembly.cli", "reconcile", "money", "--provider", "mpesa"]
-    agreed = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=120)
+    command = ["reconcile", "money", "--provider", "mpesa"]
+    agreed = await asyncio.to_thread(gateway, *command, env=env)
     assert agreed.returncode == 0, agreed.stdout + agreed.stderr
     assert f"mpesa {datetime.now(UTC).date().isoformat()}: 4 checked, no difference" in agreed.stdout
     await paid_in_on_the_phone(live, 120, "")
-    found = await asyncio.to_thread(subprocess.run, command, env=env, capture_output=True, text=True, timeout=120)
+    found = await asyncio.to_thread(gateway, *command, env=env)
     assert found.returncode == 3, found.stdout + found.stderr
     assert "missing_in_books: payment" in found.stdout and "12000 KES" in found.stdout
     assert "4 checked, 1 difference(s)" in found.stdout

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 
 from aiohttp.test_utils import TestClient
 
 from assembly.settings import Settings
 from channels.sms.models import SmsMessage
 from gateway.db.engine import Sessions
+from tests.commands import gateway
 
 
 async def test_a_final_delivery_failure_is_listed_for_a_person(client: TestClient, sessions: Sessions,
@@ -26,8 +25,7 @@ async def test_a_final_delivery_failure_is_listed_for_a_person(client: TestClien
         assert (await client.post("/sms/africastalking/delivery", data=form)).status == 200
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false"}
-    result = subprocess.run([sys.executable, "-m", "assembly.cli", "review"], env=env, capture_output=True, text=True,
-                            timeout=120)
+    result = gateway("review", env=env)
     assert result.returncode == 0, result.stderr
     assert "1 SMS not delivered" in result.stdout
     assert "prompt to +237670000002 (reply): Rejected UserInBlackList" in result.stdout

@@ -22,6 +22,7 @@ from schemathesis.specs.openapi.checks import (
 
 from assembly.settings import Settings
 from channels.web.openapi import build
+from tests.commands import gateway
 from tests.servers import free_port
 
 schema = schemathesis.openapi.from_dict(build())
@@ -35,8 +36,8 @@ CHECKS = (schemathesis.checks.not_a_server_error, status_code_conformance, conte
 def live_web(settings: Settings) -> Iterator[str]:  # noqa: F811 - the suite's settings fixture
     env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
            "LOG_JSON": "false", "LOG_LEVEL": "WARNING"}
-    subprocess.run([sys.executable, "-m", "assembly.cli", "seed", "--demo"], env=env, check=True,
-                   capture_output=True, timeout=120)
+    seeded = gateway("seed", "--demo", env=env)
+    assert seeded.returncode == 0, seeded.stderr
     port = free_port()
     web = subprocess.Popen([sys.executable, "-m", "assembly.cli", "web", "--port", str(port)], env=env,
                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -18,8 +18,8 @@ from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, OrderStatus, OutboxMessage, VoteOrder
 from tests.channel_names import Channel
+from tests.commands import gateway
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
-from tests.test_cli import gateway
 from tests.web.contest_form import open_form
 
 ONLY_ONE_ORDER_PER_PAYER = {"payer_orders_per_10_minutes": 1}

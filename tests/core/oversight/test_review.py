@@ -1,11 +1,9 @@
-"""`gateway review`: every order a person must look at, as an operator runs it (a real process)."""
+"""`gateway review`: every order a person must look at, as an operator runs it."""
 
 from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import uuid
 
 import pytest
@@ -15,12 +13,8 @@ from gateway.core.orders import closing, counting, refunding
 from gateway.core.orders.outcomes import ConfirmOutcome, RefundSettled
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ProviderEvent, VoteOrder
+from tests.commands import gateway
 from tests.factories import make_contest, place
-
-
-def gateway(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "assembly.cli", *args], env=env, capture_output=True, text=True,
-                          timeout=120)
 
 
 @pytest.fixture
