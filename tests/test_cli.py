@@ -181,11 +181,13 @@ async def test_reconcile_by_hand_prints_what_it_did(sessions: Sessions, env: dic
     assert bad.returncode == 2 and "30m, 2h or 7d" in bad.stderr
 
 
-def test_processes_that_read_no_telegram_update_do_not_build_the_bots_types() -> None:
-    """aiogram's types take seconds of CPU to build: the CLI's commands and the worker (which list every channel)
-    start without them; only a web process, which serves the webhook, loads them."""
+def test_processes_that_read_no_telegram_update_or_number_do_not_load_the_bots_types_or_carriers() -> None:
+    """aiogram's types take seconds of CPU to build, phonenumbers' carrier tables a tenth of a second: the CLI's
+    commands and the worker (which list every channel) start without them; only a web process, which serves the
+    webhook, loads the types, and a process loads the carriers at the first number outside Cameroon."""
     probe = ("import sys, assembly.cli, assembly.worker, assembly.job_runtime; "
-             "print(sorted(name for name in sys.modules if name.split('.')[0] == 'aiogram'))")
+             "print(sorted(name for name in sys.modules if name.split('.')[0] == 'aiogram' "
+             "or name.startswith('phonenumbers.carrier')))")
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

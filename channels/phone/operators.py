@@ -5,7 +5,6 @@ from __future__ import annotations
 from enum import StrEnum
 
 import phonenumbers
-from phonenumbers import carrier
 
 
 class Operator(StrEnum):
@@ -43,6 +42,10 @@ VODACOM_MPESA_REGIONS = frozenset({"TZ", "CD", "MZ", "LS"})
 
 
 def _by_carrier(msisdn: str) -> Operator | None:
+    # Imported at the first number outside Cameroon: the carrier tables take a tenth of a second of CPU and some MB
+    # to load, in every process that lists the channels (workers, commands), where most never read a number.
+    from phonenumbers import carrier
+
     try:
         number = phonenumbers.parse(msisdn, None)
     except phonenumbers.NumberParseException:
