@@ -5,12 +5,14 @@ from __future__ import annotations
 import gc
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
 from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 import admin
 from assembly import channel_list, health, provider_list
@@ -76,6 +78,19 @@ MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 STATEMENT_TIMEOUT_SECONDS = 30.0
 
 
+@dataclass(frozen=True)
+class LentEngines:
+    """Database engines the app's host lends it: the app uses them as its own, but neither makes nor disposes them.
+    The test suite lends one pair to the hundreds of apps a test process builds, where each app's own would connect
+    anew: a PostgreSQL backend and asyncpg's look-up of our types for each connection, most of a short test's cost."""
+
+    requests: AsyncEngine
+    verification: AsyncEngine
+
+
+LENT_ENGINES = web.AppKey("lent_engines", LentEngines)
+
+
 async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     # A busy web process uses more than 10 connections at once: keep them rather than reconnect. No overflow:
     # an overflow connection is closed as soon as it is returned, and each new one costs PostgreSQL a
@@ -83,12 +98,15 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     # 16 + 4 overflow opened a connection every 15 votes, 24 + 8 one every 6; 24 + 0 one every 37, and
     # PostgreSQL's CPU per vote fell by half. Past 24, a request waits its turn (2 cores gain nothing
     # from more statements at once); the total is no lower than the 20 it was.
-    engine = create_engine(app[SETTINGS].database_url or "", pool_size=24, max_overflow=0,
-                           statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
+    lent = app.get(LENT_ENGINES)
+    engine = lent.requests if lent is not None else create_engine(
+        app[SETTINGS].database_url or "", pool_size=24, max_overflow=0,
+        statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
     yield
-    await engine.dispose()
+    if lent is None:
+        await engine.dispose()
 
 
 async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -208,14 +226,17 @@ async def freeze_startup_objects(app: web.Application) -> None:
         gc.freeze()
 
 
-def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = provider_list.PROVIDERS
-               ) -> web.Application:
-    """The service's app, with the payment providers of `providers` (the provider list's by default)."""
+def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = provider_list.PROVIDERS, *,
+               lent: LentEngines | None = None) -> web.Application:
+    """The service's app, with the payment providers of `providers` (the provider list's by default), on database
+    engines of its own or `lent` ones."""
     if not settings.database_url or not settings.redis_url:
         raise ValueError("create_app needs DATABASE_URL and REDIS_URL (gateway run/web start embedded ones)")
     check_production(settings, providers_in_use=set(), providers=providers)
     app = web.Application(middlewares=[request_context, json_errors, body_deadline], client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
+    if lent is not None:
+        app[LENT_ENGINES] = lent
     app[PROVIDER_LIST] = tuple(providers)
     app[METRICS] = Metrics()
     app[SERVICE_LEVELS] = ServiceLevels(app[METRICS].registry)
@@ -250,12 +271,15 @@ async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
     runs at once (its verifications, its claim and its ranking): a connection past the pool's size is closed when
     given back, and each new one cost PostgreSQL a backend and asyncpg a look-up of our types, several a second while
     the queue drained (2 kept and 2 more, before)."""
-    engine = create_engine(app[SETTINGS].database_url or "", pool_size=CONCURRENT_VERIFICATIONS + 2, max_overflow=2,
-                           statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
+    lent = app.get(LENT_ENGINES)
+    engine = lent.verification if lent is not None else create_engine(
+        app[SETTINGS].database_url or "", pool_size=CONCURRENT_VERIFICATIONS + 2, max_overflow=2,
+        statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
     pacer = StatusPacer(app[REDIS], waited=app[SERVICE_LEVELS].note_status_turn)
     loop = VerificationLoop(session_factory(engine), app[PROVIDERS], pacer.wait_turn,
                             app[RELAY].kick)
     loop.start()
     yield
     await loop.stop()
-    await engine.dispose()
+    if lent is None:
+        await engine.dispose()

@@ -17,13 +17,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assembly.app import create_app
+from assembly.app import STATEMENT_TIMEOUT_SECONDS, LentEngines, create_app
 from assembly.channel_list import MIGRATIONS
 from assembly.embedded import ServiceUrls
 from assembly.settings import Settings
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Base
+from gateway.jobs.verifications import CONCURRENT_VERIFICATIONS
 from gateway.kit.keys import STARTS
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.emptying import Emptying, empty, planned
@@ -150,9 +151,25 @@ async def redis(clean: None, settings: Settings) -> AsyncIterator[Redis]:
     await client.aclose()
 
 
+@pytest.fixture(scope="session")
+async def lent_engines(settings: Settings) -> AsyncIterator[LentEngines]:
+    """The database engines every `client` app of this process is lent: an app's own would open its connections
+    anew, a PostgreSQL backend and asyncpg's look-up of our types each, for every test. The same engines as a web
+    process's, their connections as many at most (24 and 8); few are kept idle, as CI's PostgreSQL (100 connections)
+    is shared by the four test processes."""
+    url = settings.database_url or ""
+    lent = LentEngines(
+        create_engine(url, pool_size=4, max_overflow=20, statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS),
+        create_engine(url, pool_size=1, max_overflow=CONCURRENT_VERIFICATIONS + 3,
+                      statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS))
+    yield lent
+    for engine in (lent.requests, lent.verification):
+        await engine.dispose()
+
+
 @pytest.fixture
-async def client(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
-    app = create_app(settings)
+async def client(clean: None, settings: Settings, lent_engines: LentEngines) -> AsyncIterator[TestClient]:
+    app = create_app(settings, lent=lent_engines)
     async with TestClient(TestServer(app)) as test_client:
         yield test_client
         # Most tests have no provider listening; a prompt still being retried is dropped at once
