@@ -73,13 +73,15 @@ ops: $(PROMTOOL) $(AMTOOL) $(EXPORTERS)
 
 ## Lint, type-check ([tool.mypy]), check the layers ([tool.importlinter] in pyproject.toml), then the
 ## whole test suite against real PostgreSQL and Redis (embedded unless URLs are set). The suite starts the service's
-## processes some 150 times: their compiled modules are kept under var/pycache (a machine that sets
-## PYTHONDONTWRITEBYTECODE would have each start compile the project again, a tenth of its start-up).
+## processes some 100 times: they keep the project's compiled modules beside it, as Python does by default (a machine
+## that sets PYTHONDONTWRITEBYTECODE would have each start compile the project again, a tenth of its start-up), and
+## read the libraries' where pip wrote them at install (a PYTHONPYCACHEPREFIX would compile them all again in a clean
+## clone's first run: ~15 s of the suite).
 test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY) $(PROMTOOL) $(AMTOOL)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
-	PYTHONDONTWRITEBYTECODE= PYTHONPYCACHEPREFIX=$(CURDIR)/var/pycache $(PY) -m pytest
+	PYTHONDONTWRITEBYTECODE= $(PY) -m pytest
 
 ## Re-pin the dependencies after editing pyproject.toml (development and production locks).
 PIN := $(VENV)/bin/pip-compile --quiet --strip-extras --no-emit-index-url --no-emit-find-links
