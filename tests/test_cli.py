@@ -181,27 +181,28 @@ async def test_reconcile_by_hand_prints_what_it_did(sessions: Sessions, env: dic
     assert bad.returncode == 2 and "30m, 2h or 7d" in bad.stderr
 
 
+def imported_by(modules: str, condition: str) -> str:
+    """The modules a new Python holds, of those `condition` (on `name`) picks, after importing `modules`."""
+    probe = f"import sys, {modules}; print(sorted(name for name in sys.modules if {condition}))"
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
 def test_processes_that_read_no_telegram_update_or_number_do_not_load_the_bots_types_or_carriers() -> None:
     """aiogram's types take seconds of CPU to build, phonenumbers' carrier tables a tenth of a second: the CLI's
     commands and the worker (which list every channel) start without them; only a web process, which serves the
     webhook, loads the types, and a process loads the carriers at the first number outside Cameroon."""
-    probe = ("import sys, assembly.cli, assembly.worker, assembly.job_runtime; "
-             "print(sorted(name for name in sys.modules if name.split('.')[0] == 'aiogram' "
-             "or name.startswith('phonenumbers.carrier')))")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert imported_by("assembly.cli, assembly.worker, assembly.job_runtime",
+                       "name.split('.')[0] == 'aiogram' or name.startswith('phonenumbers.carrier')") == "[]"
 
 
 def test_a_workers_periodic_enqueuer_starts_without_the_channels_providers_or_models() -> None:
     """Each worker spawns its enqueuer, a new Python that imports the module of the function it runs: that module
     leaves out what the enqueuer never uses (a second of CPU and tens of MB a worker)."""
-    probe = ("import sys, assembly.cli, assembly.periodic_enqueuer; "
-             "print(sorted(name for name in sys.modules if name.endswith(('.channel', '.provider')) "
-             "or name.startswith(('assembly.channel_list', 'assembly.provider_list', 'gateway.db.models'))))")
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "[]"
+    assert imported_by("assembly.cli, assembly.periodic_enqueuer",
+                       "name.endswith(('.channel', '.provider')) or name.startswith(('assembly.channel_list', "
+                       "'assembly.provider_list', 'gateway.db.models'))") == "[]"
 
 
 def test_a_command_is_parsed_by_its_own_module_alone_and_refused_as_by_the_whole_parser() -> None:
