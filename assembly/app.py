@@ -76,6 +76,10 @@ from media.photos import reencode, sized
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 # A web request's statements take milliseconds; one unanswered this long is on a dead connection.
 STATEMENT_TIMEOUT_SECONDS = 30.0
+# The most connections a web process holds at once: for requests (database_ctx) and for verification
+# (verification_ctx); an engine lent instead (LentEngines) is to allow as many.
+REQUEST_CONNECTIONS = 24
+VERIFICATION_CONNECTIONS = CONCURRENT_VERIFICATIONS + 4
 
 
 @dataclass(frozen=True)
@@ -100,7 +104,7 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
     # from more statements at once); the total is no lower than the 20 it was.
     lent = app.get(LENT_ENGINES)
     engine = lent.requests if lent is not None else create_engine(
-        app[SETTINGS].database_url or "", pool_size=24, max_overflow=0,
+        app[SETTINGS].database_url or "", pool_size=REQUEST_CONNECTIONS, max_overflow=0,
         statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
@@ -273,7 +277,7 @@ async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
     the queue drained (2 kept and 2 more, before)."""
     lent = app.get(LENT_ENGINES)
     engine = lent.verification if lent is not None else create_engine(
-        app[SETTINGS].database_url or "", pool_size=CONCURRENT_VERIFICATIONS + 2, max_overflow=2,
+        app[SETTINGS].database_url or "", pool_size=VERIFICATION_CONNECTIONS - 2, max_overflow=2,
         statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
     pacer = StatusPacer(app[REDIS], waited=app[SERVICE_LEVELS].note_status_turn)
     loop = VerificationLoop(session_factory(engine), app[PROVIDERS], pacer.wait_turn,

@@ -39,13 +39,13 @@ class Ran:
     stderr: str = field(repr=False)
 
 
-def gateway(*args: str, env: dict[str, str], timeout: float = 120, stdin: str = "") -> Ran:
+def gateway(*args: str, env: dict[str, str], timeout: float = 120) -> Ran:
     """`gateway *args` with `env` as its whole environment; a command still running after `timeout` fails the test."""
     outcome: list[Ran | BaseException] = []
 
     def run() -> None:
         try:
-            outcome.append(_run(args, env, stdin))
+            outcome.append(_run(args, env))
         except BaseException as crash:  # a process would have printed its traceback: the test shows it
             outcome.append(crash)
 
@@ -59,14 +59,14 @@ def gateway(*args: str, env: dict[str, str], timeout: float = 120, stdin: str = 
     return outcome[0]
 
 
-def _run(args: tuple[str, ...], env: dict[str, str], stdin: str) -> Ran:
+def _run(args: tuple[str, ...], env: dict[str, str]) -> Ran:
     out, err = io.StringIO(), io.StringIO()
     before = dict(os.environ)
     logs = _LoggingState.taken()
     given_stdin = sys.stdin
     os.environ.clear()
     os.environ.update(env)
-    sys.stdin = io.StringIO(stdin)
+    sys.stdin = io.StringIO()  # nothing typed: a command that asks reads the end at once
     try:
         with redirect_stdout(out), redirect_stderr(err):
             try:
@@ -104,5 +104,5 @@ class _LoggingState:
         logging.root.setLevel(self.level)
         for name, found in logging.Logger.manager.loggerDict.items():
             if isinstance(found, logging.Logger):
-                found.setLevel(self.loggers.get(name, (logging.NOTSET, False))[0])
-                found.disabled = self.loggers.get(name, (logging.NOTSET, False))[1]
+                level, found.disabled = self.loggers.get(name, (logging.NOTSET, False))
+                found.setLevel(level)  # not the attribute: setLevel also clears the loggers' cached answers

@@ -17,14 +17,19 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assembly.app import STATEMENT_TIMEOUT_SECONDS, LentEngines, create_app
+from assembly.app import (
+    REQUEST_CONNECTIONS,
+    STATEMENT_TIMEOUT_SECONDS,
+    VERIFICATION_CONNECTIONS,
+    LentEngines,
+    create_app,
+)
 from assembly.channel_list import MIGRATIONS
 from assembly.embedded import ServiceUrls
 from assembly.settings import Settings
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Base
-from gateway.jobs.verifications import CONCURRENT_VERIFICATIONS
 from gateway.kit.keys import STARTS
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.emptying import Emptying, empty, planned
@@ -155,12 +160,13 @@ async def redis(clean: None, settings: Settings) -> AsyncIterator[Redis]:
 async def lent_engines(settings: Settings) -> AsyncIterator[LentEngines]:
     """The database engines every `client` app of this process is lent: an app's own would open its connections
     anew, a PostgreSQL backend and asyncpg's look-up of our types each, for every test. The same engines as a web
-    process's, their connections as many at most (24 and 8); few are kept idle, as CI's PostgreSQL (100 connections)
+    process's, their connections as many at most; few are kept idle, as CI's PostgreSQL (100 connections)
     is shared by the four test processes."""
     url = settings.database_url or ""
     lent = LentEngines(
-        create_engine(url, pool_size=4, max_overflow=20, statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS),
-        create_engine(url, pool_size=1, max_overflow=CONCURRENT_VERIFICATIONS + 3,
+        create_engine(url, pool_size=4, max_overflow=REQUEST_CONNECTIONS - 4,
+                      statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS),
+        create_engine(url, pool_size=1, max_overflow=VERIFICATION_CONNECTIONS - 1,
                       statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS))
     yield lent
     for engine in (lent.requests, lent.verification):
