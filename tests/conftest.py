@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
@@ -31,6 +32,7 @@ from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Base
 from gateway.kit.keys import STARTS
+from tests.app_lifetimes import forget_served_apps
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.emptying import Emptying, empty, planned
 from tests.factories import TEST_RESULTS_KEY
@@ -215,6 +217,20 @@ async def browser(playwright: Playwright, chromium: list[Browser]) -> AsyncItera
     yield launched
     for context in launched.contexts:
         await context.close()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """What collection imported (the service, its libraries, aiogram's types: some 260,000-420,000 objects) lives as
+    long as the process: kept out of every later full collection, which walked all of it each time, as `gateway web`
+    keeps its start-up's (assembly.app.freeze_startup_objects). What the tests make is collected as before, so a
+    socket or connection a test leaves still warns."""
+    gc.collect()
+    gc.freeze()
+
+
+@pytest.hookimpl(trylast=True)  # after the test's fixtures have stopped its apps
+def pytest_runtest_teardown(item: pytest.Item) -> None:
+    forget_served_apps()  # the test's apps go with it (tests/app_lifetimes.py)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
