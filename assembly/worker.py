@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
+from types import FrameType
 
+import redis
+from redis.exceptions import RedisError
 from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 
 from assembly.channel_list import CHANNELS
@@ -63,6 +68,61 @@ def quiet_rq_per_job_lines() -> None:
         rq_worker.addFilter(PerJobLinesAtDebug())
 
 
+class Worker(SimpleWorker):
+    """RQ's in-process worker, knowing whether it was asked to stop. RQ retries Redis only while it waits for a job;
+    Redis lost anywhere else (as a job ends, between two jobs) ends its loop, as a stop request does."""
+
+    asked_to_stop = False
+
+    def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.asked_to_stop = True
+        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+
+
+# Between two workers, should one end on its own: doubling from the first while each ends soon after its start (a
+# fault that ends every one must not spin), back to the first once one has worked a while.
+RESTART_WAITS = (0.5, MAX_OUTAGE_WAIT)
+WORKED_A_WHILE = 60.0
+
+
+def redis_answers(connection: redis.Redis, wait: float) -> bool:
+    """Wait, then ping until Redis answers; False when a stop was asked meanwhile (the last worker's signal handlers
+    stay in place until the next one installs its own)."""
+    try:
+        while True:
+            time.sleep(wait)
+            try:
+                connection.ping()
+                return True
+            except RedisError:
+                wait = min(RESTART_WAITS[1], wait * 2)
+    except StopRequested:
+        return False
+
+
+def work_until_asked_to_stop(start: Callable[[], Worker], connection: redis.Redis, burst: bool) -> bool:
+    """Run workers one after the other until one is asked to stop (or, in burst mode, the first ends); whether any
+    did a job. A Redis restart at the wrong moment must not end the worker of a show for good."""
+    worked, wait = False, RESTART_WAITS[0]
+    while True:
+        worker, began = start(), time.monotonic()
+        try:
+            worked = bool(worker.work(with_scheduler=True, burst=burst, logging_level=None)) or worked
+        except RedisError:  # from its registration, at its start or at its end
+            if burst or worker.asked_to_stop:
+                raise
+        except StopRequested:  # a signal before the new worker's handlers were in place
+            return worked
+        if burst or worker.asked_to_stop:
+            return worked
+        wait = RESTART_WAITS[0] if time.monotonic() - began > WORKED_A_WHILE else wait
+        log.warning("the worker ended without being asked to (Redis lost, or an error between jobs); another starts "
+                    "once Redis answers")
+        if not redis_answers(connection, wait):
+            return worked
+        wait = min(RESTART_WAITS[1], wait * 2)
+
+
 def run_worker(redis_url: str, logging_set_up: tuple[str, bool], *, with_cron: bool = True, burst: bool = False,
                queue_names: tuple[str, ...] = QUEUE_NAMES) -> bool:
     """Work the queues (payments first); returns whether the worker did any job in burst mode. `logging_set_up`
@@ -70,17 +130,21 @@ def run_worker(redis_url: str, logging_set_up: tuple[str, bool], *, with_cron: b
     connection = sync_redis(redis_url)
     queues = [job_queue(connection, name) for name in queue_names]
     periodic = PeriodicEnqueuer(redis_url, PERIODIC_JOBS, logging_set_up) if with_cron and not burst else None
-    try:
+
+    def start() -> Worker:
         # SimpleWorker runs jobs in this process, sharing one job runtime (see assembly.job_runtime.JobRuntime);
         # job time-outs still apply. Run several worker processes for parallelism.
-        worker = SimpleWorker(queues, connection=connection, serializer=JSONSerializer, job_class=PassJob,
-                              maintenance_interval=SCHEDULER_LOOK_SECONDS)
+        worker = Worker(queues, connection=connection, serializer=JSONSerializer, job_class=PassJob,
+                        maintenance_interval=SCHEDULER_LOOK_SECONDS)
         # RQ waits twice as long after each failed try to reach Redis, up to a minute: after an outage of a
         # minute or two the reconciler and the receipts would stay idle up to a minute more with Redis back.
         worker.max_connection_wait_time = MAX_OUTAGE_WAIT
-        quiet_rq_per_job_lines()
+        return worker
+
+    quiet_rq_per_job_lines()
+    try:
         # No logging_level: RQ then keeps LOG_LEVEL and, as our handler is in place, adds no handler of its own.
-        return bool(worker.work(with_scheduler=True, burst=burst, logging_level=None))
+        return work_until_asked_to_stop(start, connection, burst)
     finally:
         close_runtime()
         if periodic is not None:

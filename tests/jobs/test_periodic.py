@@ -18,6 +18,7 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
+from rq.job import JobStatus
 from sqlalchemy import text
 
 from assembly.app import create_app
@@ -26,6 +27,7 @@ from assembly.settings import Settings
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
+from gateway.jobs.queues import job_queue, sync_redis
 from payments.sandbox import SandboxControl, create_sandbox_app
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import vote
@@ -144,36 +146,94 @@ async def an_enqueuer_killed_is_started_again(redis: Redis, worker: subprocess.P
     await periodic_jobs_running(redis, worker)
 
 
+class RestartableRedis:
+    """An embedded Redis of the test's own, stopped and started again on its append-only file."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.server = EmbeddedRedis(folder)
+        self.url = self.server.start()
+
+    def stop(self) -> None:
+        self.server.stop()
+
+    def start(self) -> None:
+        self.server = EmbeddedRedis(self.folder)
+        self.server.start()
+
+
+@pytest.fixture
+async def restartable(
+    settings: Settings, tmp_path: Path
+) -> AsyncIterator[tuple[RestartableRedis, Redis, dict[str, str]]]:
+    """That Redis, a client of it, and a worker's environment on it."""
+    server = RestartableRedis(tmp_path)
+    env = {**os.environ, "LOG_JSON": "false", "DATABASE_URL": settings.database_url or "", "REDIS_URL": server.url}
+    client = Redis.from_url(server.url)
+    try:
+        yield server, client, env
+    finally:
+        await client.aclose()
+        server.stop()
+
+
+async def reconciler_pass_after(client: Redis, back: float, worker: subprocess.Popen[bytes]) -> float:
+    """When the reconciler first passed after `back` (Redis's return), waiting up to 30 s; before `back` if it did
+    not, or if the worker ended."""
+    passed = 0.0
+    for _ in range(300):
+        with contextlib.suppress(RedisError):
+            passed = float(await client.get("periodic:last-pass:reconcile") or 0)
+        if passed > back or worker.poll() is not None:
+            break
+        await asyncio.sleep(0.1)
+    return passed
+
+
 OUTAGE_SECONDS = 32  # RQ, left to itself, would next try Redis 63 s after losing it: half a minute after its return
 
 
 async def test_after_a_redis_outage_the_reconciler_runs_again_within_seconds_of_its_return(
-    settings: Settings, tmp_path: Path
+    restartable: tuple[RestartableRedis, Redis, dict[str, str]], tmp_path: Path
 ) -> None:
     """Redis killed for half a minute, then started again on its append-only file: the worker is back at work
     within seconds, not after RQ's own back-off (doubling up to a minute), which kept the reconciler and the
     receipts idle for up to a minute with Redis back."""
-    server = EmbeddedRedis(tmp_path)
-    url = server.start()
-    env = {**os.environ, "LOG_JSON": "false", "DATABASE_URL": settings.database_url or "", "REDIS_URL": url}
-    client = Redis.from_url(url)
+    server, client, env = restartable
     log = tmp_path / "worker.log"
-    try:
-        with worker_process(env, log) as worker:
-            await periodic_jobs_running(client, worker)
-            server.stop()
-            await asyncio.sleep(OUTAGE_SECONDS)
-            server = EmbeddedRedis(tmp_path)
-            server.start()
-            back = time.time()
-            passed = 0.0
-            for _ in range(300):
-                with contextlib.suppress(RedisError):
-                    passed = float(await client.get("periodic:last-pass:reconcile") or 0)
-                if passed > back:
-                    break
-                await asyncio.sleep(0.1)
-        assert back < passed < back + 15, log.read_text()
-    finally:
-        await client.aclose()
+    with worker_process(env, log) as worker:
+        await periodic_jobs_running(client, worker)
         server.stop()
+        await asyncio.sleep(OUTAGE_SECONDS)
+        server.start()
+        back = time.time()
+        passed = await reconciler_pass_after(client, back, worker)
+    assert back < passed < back + 15, log.read_text()
+
+
+JOB_SECONDS = 3  # a job under way when Redis goes, and ending while it is away
+
+
+async def test_a_redis_outage_while_a_job_runs_does_not_end_the_worker(
+    restartable: tuple[RestartableRedis, Redis, dict[str, str]], tmp_path: Path
+) -> None:
+    """Redis gone while the worker runs a job: the job's end cannot be written, and RQ, on that error outside the one
+    call it retries, quits its loop. Left to that, a Redis restart at such a moment ended the worker for good (no
+    reconciler, no receipts, until someone started it again). Now the worker takes up its queues again."""
+    server, client, env = restartable
+    log = tmp_path / "worker.log"
+    with worker_process(env, log) as worker:
+        await periodic_jobs_running(client, worker)
+        with sync_redis(server.url) as connection:
+            job = job_queue(connection).enqueue("time.sleep", JOB_SECONDS)
+            await until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=20)
+        server.stop()
+        await asyncio.sleep(JOB_SECONDS + 2)
+        assert worker.poll() is None, log.read_text()
+        server.start()
+        back = time.time()
+        passed = await reconciler_pass_after(client, back, worker)
+        assert worker.poll() is None, log.read_text()
+    output = log.read_text()
+    assert back < passed < back + 15, output
+    assert output.count("the worker ended without being asked to") == 1, output
