@@ -100,6 +100,14 @@ def redis_answers(connection: redis.Redis, wait: float) -> bool:
         return False
 
 
+def let_go(worker: Worker) -> None:
+    """Stop the thread a worker listens on for RQ's commands, which its end leaves running when Redis is away then
+    (rq#1496): still subscribed to the dead worker's channel, it would act on a command sent to that worker."""
+    thread = worker.pubsub_thread
+    if thread is not None and thread.is_alive():
+        thread.stop()  # it ends at its next wake-up; a daemon thread, it holds nothing else
+
+
 def work_until_asked_to_stop(start: Callable[[], Worker], connection: redis.Redis, burst: bool) -> bool:
     """Run workers one after the other until one is asked to stop (or, in burst mode, the first ends); whether any
     did a job. A Redis restart at the wrong moment must not end the worker of a show for good."""
@@ -115,6 +123,7 @@ def work_until_asked_to_stop(start: Callable[[], Worker], connection: redis.Redi
             return worked
         if burst or worker.asked_to_stop:
             return worked
+        let_go(worker)
         wait = RESTART_WAITS[0] if time.monotonic() - began > WORKED_A_WHILE else wait
         log.warning("the worker ended without being asked to (Redis lost, or an error between jobs); another starts "
                     "once Redis answers")

@@ -211,6 +211,10 @@ async def test_after_a_redis_outage_the_reconciler_runs_again_within_seconds_of_
     assert back < passed < back + 15, log.read_text()
 
 
+def threads_of(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/task"))
+
+
 JOB_SECONDS = 3  # a job under way when Redis goes, and ending while it is away
 
 
@@ -224,6 +228,7 @@ async def test_a_redis_outage_while_a_job_runs_does_not_end_the_worker(
     log = tmp_path / "worker.log"
     with worker_process(env, log) as worker:
         await periodic_jobs_running(client, worker)
+        threads = threads_of(worker.pid)
         with sync_redis(server.url) as connection:
             job = job_queue(connection).enqueue("time.sleep", JOB_SECONDS)
             await until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, timeout=20)
@@ -234,6 +239,8 @@ async def test_a_redis_outage_while_a_job_runs_does_not_end_the_worker(
         back = time.time()
         passed = await reconciler_pass_after(client, back, worker)
         assert worker.poll() is None, log.read_text()
+        # nor a thread of the dead worker's, listening on its channel for RQ's commands
+        await until(lambda: threads_of(worker.pid) == threads, timeout=10)
     output = log.read_text()
     assert back < passed < back + 15, output
     assert output.count("the worker ended without being asked to") == 1, output
