@@ -32,6 +32,7 @@ IDLE_SECONDS = 1.0  # between looks at an empty queue
 # one at a time would leave turns unused whenever MTN takes longer to answer than the spacing of turns.
 CONCURRENT_VERIFICATIONS = 4
 RANK_EVERY_SECONDS = 1.0  # between ranking passes over the entries that fell due
+STOP_GRACE_SECONDS = 5.0  # for the claim and the ranking under way at a stop: statements of milliseconds
 
 
 class VerificationLoop:
@@ -51,6 +52,7 @@ class VerificationLoop:
         self._poller: asyncio.Task[None] | None = None
         self._ranker: asyncio.Task[None] | None = None
         self._running: set[asyncio.Task[None]] = set()
+        self._stopping = asyncio.Event()
 
     def start(self) -> None:
         self._ranker = asyncio.create_task(self._rank_forever(), name="verification-ranks")
@@ -58,17 +60,20 @@ class VerificationLoop:
 
     async def _rank_forever(self) -> None:
         """Rank what fell due; an entry the ranks miss meanwhile is claimed all the same, after the ranked."""
-        while True:
+        while not self._stopping.is_set():
             try:
                 await rank_all_due(self._sessions, self._origins, datetime.now(UTC))
             except Exception:
                 log.exception("verification queue could not be ranked")
-            await asyncio.sleep(self._rank_every)
+            await self._pause(self._rank_every)
 
     async def _claim_forever(self) -> None:
         """One look at the queue a second while it is empty; while it is not, a claim per free slot."""
         while True:
             await self._slots.acquire()
+            if self._stopping.is_set():  # a slot a cancelled verification gave back
+                self._slots.release()
+                return
             try:
                 claimed = await claim_next(self._sessions, datetime.now(UTC), list(self._registry.payment_lists()),
                                            oldest_first=self._turns.oldest_first())
@@ -77,7 +82,7 @@ class VerificationLoop:
                 claimed = None
             if claimed is None:
                 self._slots.release()
-                await asyncio.sleep(self._idle)
+                await self._pause(self._idle)
                 continue
             task = asyncio.create_task(self._verify(*claimed), name=f"verify-{claimed[0]}")
             self._running.add(task)
@@ -93,10 +98,32 @@ class VerificationLoop:
         finally:
             self._slots.release()
 
-    async def stop(self) -> None:
-        tasks = [task for task in (self._ranker, self._poller, *self._running) if task is not None]
-        for task in tasks:
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but no longer than until a stop."""
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+
+    async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
+        """Let the claim and the ranking under way finish, then end; cancel only one still running after `grace`.
+        Cancelled inside a statement, a loop lost its connection (SQLAlchemy discards it, or asyncpg leaves it
+        neither closed nor pooled, asyncpg#1156), and the pool opened another: a backend and asyncpg's look-up of our
+        types. Verifications under way are cancelled: one may wait seconds for its paced turn or its provider's
+        answer, and its claim's lease makes it due again."""
+        self._stopping.set()
+        verifying = list(self._running)
+        for task in verifying:
             task.cancel()
-        for task in tasks:
+        for task in verifying:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        loops = {task for task in (self._ranker, self._poller) if task is not None}
+        if not loops:
+            return
+        _, late = await asyncio.wait(loops, timeout=grace)
+        for task in late:
+            task.cancel()
+        for task in late:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
