@@ -197,13 +197,14 @@ def stall_frames(text: str, start: int) -> list[str]:
 
 def _wait_ready(stack: Stack, timeout: float = 120) -> None:
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if stack.process.poll() is not None:
-            raise RuntimeError(f"the stack exited:\n{log_tail(stack)}")
-        with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(f"{stack.base_url}/readyz", timeout=2).status_code == 200:
-                return
-        time.sleep(0.3)
+    with httpx.Client(timeout=2) as client:  # one: each client builds a TLS context, tens of ms of CPU
+        while time.monotonic() < deadline:
+            if stack.process.poll() is not None:
+                raise RuntimeError(f"the stack exited:\n{log_tail(stack)}")
+            with contextlib.suppress(httpx.HTTPError):
+                if client.get(f"{stack.base_url}/readyz").status_code == 200:
+                    return
+            time.sleep(0.3)
     raise RuntimeError(f"the stack did not become ready in time:\n{log_tail(stack)}")
 
 

@@ -80,18 +80,19 @@ def alertmanager(tmp_path: Path) -> Iterator[str]:
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
-        while not ready(f"{url}/-/ready"):
-            assert process.poll() is None and time.monotonic() < deadline, "Alertmanager did not start"
-            time.sleep(0.1)
+        with httpx.Client(timeout=2) as client:  # one: each client builds a TLS context, 37 ms of CPU here
+            while not ready(client, f"{url}/-/ready"):
+                assert process.poll() is None and time.monotonic() < deadline, "Alertmanager did not start"
+                time.sleep(0.1)
         yield url
     finally:
         process.terminate()
         process.wait(timeout=30)
 
 
-def ready(url: str) -> bool:
+def ready(client: httpx.Client, url: str) -> bool:
     try:
-        return httpx.get(url, timeout=2).status_code == 200
+        return client.get(url).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -105,14 +106,15 @@ def states_once_settled(url: str, sent: list[dict[str, object]]) -> dict[tuple[s
     taken in the sources it inhibits by (it does so a moment after they arrive)."""
     assert httpx.post(f"{url}/api/v2/alerts", json=sent, timeout=5).status_code == 200
     seen: dict[tuple[str, str], str] = {}
-    for _ in range(50):
-        alerts = httpx.get(f"{url}/api/v2/alerts", timeout=5).json()
-        now = {(a["labels"]["alertname"], a["labels"].get("job", "")): a["status"]["state"] for a in alerts}
-        if len(now) == len(sent) and now == seen:
-            return now
-        seen = now
-        time.sleep(0.1)
-    return seen
+    with httpx.Client(timeout=5) as client:  # one: each client builds a TLS context, 37 ms of CPU here
+        for _ in range(50):
+            alerts = client.get(f"{url}/api/v2/alerts").json()
+            now = {(a["labels"]["alertname"], a["labels"].get("job", "")): a["status"]["state"] for a in alerts}
+            if len(now) == len(sent) and now == seen:
+                return now
+            seen = now
+            time.sleep(0.1)
+        return seen
 
 
 def test_postgres_down_holds_back_the_web_processes_it_takes_down(tmp_path: Path) -> None:
