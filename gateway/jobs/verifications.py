@@ -112,18 +112,17 @@ class VerificationLoop:
         types. Verifications under way are cancelled: one may wait seconds for its paced turn or its provider's
         answer, and its claim's lease makes it due again."""
         self._stopping.set()
-        verifying = list(self._running)
-        for task in verifying:
-            task.cancel()
-        for task in verifying:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        await cancelled(set(self._running))  # their slots given back, a claim loop waiting for one goes on, and ends
         loops = {task for task in (self._ranker, self._poller) if task is not None}
-        if not loops:
-            return
-        _, late = await asyncio.wait(loops, timeout=grace)
-        for task in late:
-            task.cancel()
-        for task in late:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+        if loops:
+            _, late = await asyncio.wait(loops, timeout=grace)
+            await cancelled(late)
+        await cancelled(set(self._running))  # one claimed as the stop came
+
+
+async def cancelled(tasks: set[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
