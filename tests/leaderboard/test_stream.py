@@ -103,8 +103,9 @@ async def test_a_burst_of_1000_confirmations_is_coalesced_and_the_last_frame_is_
     assert await reader.nothing_within(0.6)  # nothing after the exact board
     frames = len(reader.arrivals) - 1
     assert votes_of(last.board) == expected
-    assert frames < 1000 / 10
-    assert frames <= burst / 0.25 + 3, (frames, burst)  # ~4 frames per second at most
+    # Coalesced: ~4 frames a second at most, however fast the confirmations came. (Not a count of frames: a burst
+    # slower than 25 s, on a loaded machine, made 101 frames for 1,000 confirmations, within this rate.)
+    assert frames <= burst / 0.25 + 3, (frames, burst)
 
 
 async def test_last_event_id_resumption(board_client: TestClient, streams: OpenStream, sessions: Sessions,
