@@ -24,6 +24,14 @@ from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass, field
 
 from assembly.cli import main
+from assembly.settings import Settings
+
+
+def command_env(settings: Settings, **more: str) -> dict[str, str]:
+    """The environment a command runs in: this process's, on the suite's PostgreSQL and Redis, plain log lines."""
+    return {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
+            "LOG_JSON": "false", **more}
+
 
 # One command at a time in a process: the environment and the standard streams are the process's.
 _ONE_AT_A_TIME = threading.Lock()

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser, Candidate, Contest, MediaUpload
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.factories import channel_settings
 from tests.servers import free_port
 
@@ -32,8 +32,7 @@ def gateway_process(*args: str, env: dict[str, str], timeout: float = 120) -> su
 
 @pytest.fixture
 def env(settings: Settings, tmp_path: Path) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-            "LOG_JSON": "false", "GATEWAY_DATA_DIR": str(tmp_path / "var")}
+    return command_env(settings, GATEWAY_DATA_DIR=str(tmp_path / "var"))
 
 
 async def test_migrate_then_seed_demo_twice_gives_one_demo_contest(sessions: Sessions, env: dict[str, str]) -> None:

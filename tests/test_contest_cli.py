@@ -4,7 +4,6 @@ database, the admin area's own operation and audit entry, voters told at once.""
 from __future__ import annotations
 
 import getpass
-import os
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -13,14 +12,13 @@ from sqlalchemy import select
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, ContestStatus
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.factories import make_contest
 
 
 @pytest.fixture
 def env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-            "LOG_JSON": "false"}
+    return command_env(settings)
 
 
 async def status_of(sessions: Sessions, contest_id: int) -> ContestStatus:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import os
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,14 +15,13 @@ from gateway.core.orders import counting
 from gateway.core.results import signing
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 
 
 @pytest.fixture
 def env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-            "LOG_JSON": "false", "RESULTS_SIGNING_KEY": TEST_RESULTS_KEY}
+    return command_env(settings, RESULTS_SIGNING_KEY=TEST_RESULTS_KEY)
 
 
 async def contest_with_votes(sessions: Sessions) -> Contest:

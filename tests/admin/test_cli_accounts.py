@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from urllib.parse import parse_qs, urlparse
 
 import pyotp
@@ -13,14 +12,13 @@ from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser, ContestOrganiser
 from tests.admin.accounts import PASSWORD
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.factories import make_contest
 
 
 async def test_admin_create_prints_the_totp_uri_and_a_qr_code(client: TestClient, sessions: Sessions,
                                                               settings: Settings) -> None:
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "LOG_JSON": "false", "GATEWAY_ADMIN_PASSWORD": PASSWORD}
+    env = command_env(settings, GATEWAY_ADMIN_PASSWORD=PASSWORD)
     run = gateway("admin", "create", "--email", "org@example.com", "--role", "organiser", env=env)
     assert run.returncode == 0, run.stderr
     uri = next(line for line in run.stdout.splitlines() if line.startswith("otpauth://totp/"))
@@ -40,8 +38,7 @@ async def test_admin_create_prints_the_totp_uri_and_a_qr_code(client: TestClient
 async def test_an_organiser_created_for_a_contest_runs_it(client: TestClient, sessions: Sessions,
                                                          settings: Settings) -> None:
     contest = await make_contest(sessions)
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "LOG_JSON": "false", "GATEWAY_ADMIN_PASSWORD": PASSWORD}
+    env = command_env(settings, GATEWAY_ADMIN_PASSWORD=PASSWORD)
     typo = gateway("admin", "create", "--email", "ada@example.com", "--role", "organiser", "--contest",
                    "no-such-show", env=env)
     assert typo.returncode != 0 and "No contest no-such-show" in typo.stderr

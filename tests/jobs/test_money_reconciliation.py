@@ -5,7 +5,6 @@ day is read; `gateway reconcile money` says so, and exits 3 when it lists a diff
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from datetime import UTC, datetime
 
@@ -21,7 +20,7 @@ from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.kit.provider_parts import Implementations
 from payments.mtn import MtnMomoCollection
 from payments.mtn.api import MtnCredentials
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.jobs.money_day import Mtn, a_day_of_money, edit, no_pace
 from tests.provider_registry import registry_of
 
@@ -53,8 +52,7 @@ async def test_a_payment_mtn_took_after_we_gave_up_is_missing_in_the_books(sessi
 
 async def test_gateway_reconcile_money_lists_the_difference(sessions: Sessions, mtn: Mtn, settings: Settings) -> None:
     first, abandoned = await a_day_of_money(sessions, mtn)
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "LOG_JSON": "false", "SANDBOX_URL": mtn.url}
+    env = command_env(settings, SANDBOX_URL=mtn.url)
     command = ["reconcile", "money"]  # every provider set up
     agreed = await asyncio.to_thread(gateway, *command, env=env)
     assert agreed.returncode == 0, agreed.stderr

@@ -6,7 +6,6 @@ that Airtel's enquiry says failed is found, audited once, and `gateway reconcile
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -32,7 +31,7 @@ from gateway.jobs.money_reconciliation import reconcile_money
 from payments.registry import ProviderRegistry
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.factories import make_contest, place
 from tests.payments import poll
 
@@ -122,8 +121,7 @@ async def test_the_day_agrees_then_a_vote_airtel_says_failed_is_found_and_audite
 async def test_gateway_reconcile_money_lists_airtels_difference(sessions: Sessions, airtel: Airtel,
                                                                 settings: Settings) -> None:
     await a_day_of_money(sessions, airtel)
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "LOG_JSON": "false", "SANDBOX_URL": airtel.url}
+    env = command_env(settings, SANDBOX_URL=airtel.url)
     command = ["reconcile", "money", "--provider", "airtel"]
     agreed = await asyncio.to_thread(gateway, *command, env=env)
     assert agreed.returncode == 0, agreed.stdout + agreed.stderr

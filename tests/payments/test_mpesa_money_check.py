@@ -6,7 +6,6 @@ payments (Pull Transactions); money paid into the paybill that names no order of
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -28,7 +27,7 @@ from gateway.jobs.money_reconciliation import reconcile_money
 from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import PROVIDERS
 from payments.mpesa.stk_push import MpesaStkPush
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.payments.mpesa_live import LiveMpesa, live_mpesa
 
 OWNER, APPROVER = Actor(None, "ada@example.org", "owner"), Actor(None, "bea@example.org", "owner")
@@ -121,8 +120,7 @@ async def test_a_day_past_darajas_48_hours_is_said_not_read(live: LiveMpesa) -> 
 
 async def test_gateway_reconcile_money_lists_mpesa_s_difference(live: LiveMpesa, settings: Settings) -> None:
     await a_day_of_money(live)
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "LOG_JSON": "false", "SANDBOX_URL": live.sandbox_url}
+    env = command_env(settings, SANDBOX_URL=live.sandbox_url)
     command = ["reconcile", "money", "--provider", "mpesa"]
     agreed = await asyncio.to_thread(gateway, *command, env=env)
     assert agreed.returncode == 0, agreed.stdout + agreed.stderr

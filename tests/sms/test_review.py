@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-
 from aiohttp.test_utils import TestClient
 
 from assembly.settings import Settings
 from channels.sms.models import SmsMessage
 from gateway.db.engine import Sessions
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 
 
 async def test_a_final_delivery_failure_is_listed_for_a_person(client: TestClient, sessions: Sessions,
@@ -23,8 +21,7 @@ async def test_a_final_delivery_failure_is_listed_for_a_person(client: TestClien
         form = {"id": at_id, "status": status, "phoneNumber": "+237670000001", "networkCode": "62401",
                 "retryCount": "0", **({"failureReason": "UserInBlackList"} if status == "Rejected" else {})}
         assert (await client.post("/sms/africastalking/delivery", data=form)).status == 200
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "LOG_JSON": "false"}
+    env = command_env(settings)
     result = gateway("review", env=env)
     assert result.returncode == 0, result.stderr
     assert "1 SMS not delivered" in result.stdout

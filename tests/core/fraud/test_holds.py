@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import uuid
 
 from aiohttp.test_utils import TestClient
@@ -18,7 +17,7 @@ from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, OrderStatus, OutboxMessage, VoteOrder
 from tests.channel_names import Channel
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
 from tests.web.contest_form import open_form
 
@@ -172,8 +171,7 @@ async def test_the_review_command_lists_a_held_order_and_counts_it_with_a_reason
     await place(sessions, contest, "05")
     held = await place(sessions, contest, "05", quantity=3)
     assert await confirm(sessions, held, "C1") is ConfirmOutcome.HELD
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "LOG_JSON": "false"}
+    env = command_env(settings)
 
     listed = gateway("review", env=env)
     assert f"held  order {held.id}" in listed.stdout
@@ -198,8 +196,7 @@ async def test_the_review_command_rejects_a_held_order_and_says_who_gives_the_mo
     await place(sessions, contest, "05")
     held = await place(sessions, contest, "05", quantity=3)
     assert await confirm(sessions, held, "R1") is ConfirmOutcome.HELD
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "LOG_JSON": "false"}
+    env = command_env(settings)
 
     rejected = gateway("review", "--reject", str(held.id), "--reason", "SIM farm", env=env)
     assert rejected.returncode == 0, rejected.stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import uuid
 
 import pytest
@@ -13,14 +12,13 @@ from gateway.core.orders import closing, counting, refunding
 from gateway.core.orders.outcomes import ConfirmOutcome, RefundSettled
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ProviderEvent, VoteOrder
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.factories import make_contest, place
 
 
 @pytest.fixture
 def env(settings: Settings) -> dict[str, str]:
-    return {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-            "LOG_JSON": "false"}
+    return command_env(settings)
 
 
 async def paid(sessions: Sessions, contest: Contest, txn: str, **extra: object) -> VoteOrder:
