@@ -119,4 +119,6 @@ async def test_the_owner_signs_in_at_once_through_a_flood_of_wrong_attempts(clie
     stop.set()
     await flooding
     assert set(await asyncio.gather(*attempts)) == {401}
-    assert status == 200 and waited < lockout.SLOW_SECONDS + 2
+    # Behind the flood's 250 slowed attempts it would wait minutes; at once is its own check and turn. The slack is
+    # a starved CPU's (a full-cost check took 5.5 s in CI on a 2-core machine running the suite).
+    assert status == 200 and waited < lockout.SLOW_SECONDS + 10
