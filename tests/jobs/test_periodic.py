@@ -29,6 +29,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
 from gateway.jobs.queues import job_queue, sync_redis
 from payments.sandbox import SandboxControl, create_sandbox_app
+from tests.commands import command_env
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import vote
 from tests.processes import alive, child_of
@@ -168,7 +169,7 @@ async def restartable(
 ) -> AsyncIterator[tuple[RestartableRedis, Redis, dict[str, str]]]:
     """That Redis, a client of it, and a worker's environment on it."""
     server = RestartableRedis(tmp_path)
-    env = {**os.environ, "LOG_JSON": "false", "DATABASE_URL": settings.database_url or "", "REDIS_URL": server.url}
+    env = command_env(settings, REDIS_URL=server.url)
     client = Redis.from_url(server.url)
     try:
         yield server, client, env
