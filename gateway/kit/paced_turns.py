@@ -43,17 +43,19 @@ class PacedTurns:
 
         A caller woken later than half a turn's spacing after its turn (the process was stalled: a busy CPU, a long
         pause of the loop) takes a new turn rather than go at once: the calls stalled together would otherwise
-        leave together, a burst over the cap, which a provider's spike arrest refuses."""
+        leave together, a burst over the cap, which a provider's spike arrest refuses. Lateness counts from when
+        the turn was asked for, not from when Redis's answer was read: a stall while answers wait unread would
+        otherwise shift every turn they name later, onto turns taken by others meanwhile."""
         spacing = 1.0 / per_second
         waited = 0.0
         for _ in range(LATE_TURNS_RETAKEN + 1):
+            asked = time.monotonic()
             waiting = await self._reserved(schedule, spacing)
-            if waiting <= 0:
-                break
-            due = time.monotonic() + waiting
-            await asyncio.sleep(waiting)
-            waited += waiting
-            if time.monotonic() - due <= spacing / 2:
+            if waiting > 0:
+                await asyncio.sleep(waiting)
+                waited += waiting
+            # The turn came no earlier than `asked + waiting`: Redis reserved it after we asked.
+            if time.monotonic() - (asked + max(waiting, 0.0)) <= spacing / 2:
                 break
         return waited
 

@@ -10,6 +10,7 @@ import uuid
 import httpx
 import pytest
 import respx
+from redis import Redis as SyncRedis
 from redis.asyncio import Redis
 
 from assembly.settings import Settings
@@ -124,3 +125,32 @@ async def test_calls_a_stalled_process_held_back_leave_spaced_not_in_one_burst(r
     await asyncio.gather(*calls)
     gaps = [later - earlier for earlier, later in zip(sorted(left), sorted(left)[1:], strict=False)]
     assert min(gaps) >= 0.02, gaps  # half a spacing late at most, less the clock's jitter
+
+
+async def test_turns_whose_answers_a_stall_held_unread_are_taken_again_not_shifted_onto_others(
+        redis: Redis, settings: Settings) -> None:
+    """Redis has reserved six turns when the process stalls, before it reads their answers. Read late, each answer's
+    wait would count from the stall's end: those six would leave late, on the turns others took meanwhile, two calls
+    at once; they take new turns instead."""
+    schedule = "orange:unread-answers-test"
+    turns = PacedTurns(redis)
+    left: list[float] = []
+
+    async def call() -> None:
+        await turns.wait(schedule, 20)  # a turn each 50 ms
+        left.append(time.monotonic())
+
+    first = [asyncio.create_task(call()) for _ in range(20)]  # turns over the next second
+    await asyncio.sleep(0.06)
+    watcher = SyncRedis.from_url(settings.redis_url or "")
+    before = int(watcher.get(schedule) or 0)
+    second = [asyncio.create_task(call()) for _ in range(6)]
+    deadline = time.monotonic() + 2
+    while int(watcher.get(schedule) or 0) < before + 6 * 50 and time.monotonic() < deadline:
+        await asyncio.sleep(0)  # the loop runs only until the six have asked: their answers wait on the sockets
+    assert int(watcher.get(schedule) or 0) == before + 6 * 50
+    time.sleep(0.4)  # the loop stalls with six answers unread and some of the first calls' turns passing
+    await asyncio.gather(*first, *second)
+    watcher.close()
+    gaps = [later - earlier for earlier, later in zip(sorted(left), sorted(left)[1:], strict=False)]
+    assert min(gaps) >= 0.02, gaps
