@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from assembly.settings import Settings
 from gateway.kit.status_pacing import StatusPacer, reconciler_pace
+from tests.payments.capped_gateway import most_in_any_second
 
 
 @dataclass
@@ -24,11 +25,6 @@ async def call_times(wait_turn: object, provider: CappedProvider, calls: int) ->
         return time.monotonic()
 
     return list(await asyncio.gather(*(one() for _ in range(calls))))
-
-
-def most_in_any_second(times: list[float]) -> int:
-    times = sorted(times)
-    return max(sum(1 for t in times[i:] if t < start + 1.0) for i, start in enumerate(times))
 
 
 async def test_two_processes_together_keep_under_the_cap_in_every_second(redis: Redis, settings: Settings) -> None:
