@@ -49,28 +49,29 @@ class PacedTurns:
         spacing = 1.0 / per_second
         waited = 0.0
         for _ in range(LATE_TURNS_RETAKEN + 1):
-            asked = time.monotonic()
-            waiting = await self._reserved(schedule, spacing)
+            waiting, since = await self._reserved(schedule, spacing)
             if waiting > 0:
                 await asyncio.sleep(waiting)
                 waited += waiting
-            # The turn came no earlier than `asked + waiting`: Redis reserved it after we asked.
-            if time.monotonic() - (asked + max(waiting, 0.0)) <= spacing / 2:
+            if time.monotonic() - (since + max(waiting, 0.0)) <= spacing / 2:
                 break
         return waited
 
-    async def _reserved(self, schedule: str, spacing: float) -> float:
+    async def _reserved(self, schedule: str, spacing: float) -> tuple[float, float]:
+        """Seconds to wait for the next turn, and the moment (this process's clock) they count from: for a turn
+        of Redis's schedule, when it was asked for (Redis reserved it no earlier)."""
         if self._reserve is not None:
+            asked = time.monotonic()
             try:
                 wait_ms = await self._reserve(keys=[schedule], args=[max(1, round(spacing * 1000))])
-                return float(wait_ms) / 1000
+                return float(wait_ms) / 1000, asked
             except RedisError:
                 log.warning("paced turns: Redis unavailable, pacing %s in this process only", schedule)
         return self._local_turn(schedule, spacing)
 
-    def _local_turn(self, schedule: str, spacing: float) -> float:
-        """Seconds until this process's own next turn of `schedule`."""
+    def _local_turn(self, schedule: str, spacing: float) -> tuple[float, float]:
+        """Seconds until this process's own next turn of `schedule`, and now."""
         now = time.monotonic()
         turn = max(now, self._local_next.get(schedule, now))
         self._local_next[schedule] = turn + spacing
-        return turn - now
+        return turn - now, now

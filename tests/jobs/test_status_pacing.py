@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from dataclasses import dataclass
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from assembly.settings import Settings
 from gateway.kit.status_pacing import StatusPacer, reconciler_pace
@@ -55,3 +57,24 @@ async def test_uncapped_providers_are_not_held_and_without_redis_a_process_paces
     times = await call_times(StatusPacer(gone).wait_turn, CappedProvider(), 5)
     assert most_in_any_second(times) <= 8  # still spaced (7 a second), by this process alone
     await gone.aclose()
+
+
+async def test_with_redis_hung_a_status_call_waits_for_redis_once_then_paces_alone() -> None:
+    """Redis takes the connection and answers nothing: the call gives up on Redis once and takes this process's own
+    turn, rather than count its wait for Redis as lateness and ask the silent Redis again for a new turn."""
+    held: list[asyncio.StreamWriter] = []
+    silent = await asyncio.start_server(lambda reader, writer: held.append(writer), "127.0.0.1", 0)
+    port = silent.sockets[0].getsockname()[1]
+    hung = Redis.from_url(f"redis://127.0.0.1:{port}", socket_timeout=0.3)
+    started = time.monotonic()
+    with contextlib.suppress(RedisError):
+        await hung.ping()
+    one_try = time.monotonic() - started
+    started = time.monotonic()
+    await StatusPacer(hung).wait_turn(CappedProvider())
+    assert time.monotonic() - started < 1.5 * one_try
+    await hung.aclose()
+    for writer in held:
+        writer.close()
+    silent.close()
+    await silent.wait_closed()
