@@ -141,14 +141,15 @@ async def test_turns_whose_answers_a_stall_held_unread_are_taken_again_not_shift
         left.append(time.monotonic())
 
     first = [asyncio.create_task(call()) for _ in range(20)]  # turns over the next second
-    await asyncio.sleep(0.06)
+    while not left:  # the first has gone: all twenty have asked
+        await asyncio.sleep(0.01)
     watcher = SyncRedis.from_url(settings.redis_url or "")
     before = int(watcher.get(schedule) or 0)
     second = [asyncio.create_task(call()) for _ in range(6)]
     deadline = time.monotonic() + 2
     while int(watcher.get(schedule) or 0) < before + 6 * 50 and time.monotonic() < deadline:
         await asyncio.sleep(0)  # the loop runs only until the six have asked: their answers wait on the sockets
-    assert int(watcher.get(schedule) or 0) == before + 6 * 50
+    assert int(watcher.get(schedule) or 0) >= before + 6 * 50
     time.sleep(0.4)  # the loop stalls with six answers unread and some of the first calls' turns passing
     await asyncio.gather(*first, *second)
     watcher.close()
