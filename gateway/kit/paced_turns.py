@@ -53,7 +53,7 @@ class PacedTurns:
             if waiting > 0:
                 await asyncio.sleep(waiting)
                 waited += waiting
-            if time.monotonic() - (since + max(waiting, 0.0)) <= spacing / 2:
+            if time.monotonic() - (since + waiting) <= spacing / 2:  # a turn is never in the past: waiting >= 0
                 break
         return waited
 
