@@ -28,7 +28,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, Tally, VoteOrder
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.factories import assert_tally_invariant, tallies
 from tests.servers import free_port
 
@@ -52,9 +52,8 @@ async def web_only(clean: None, settings: Settings, sessions: Sessions) -> Async
             contest = await seed_demo(sessions)
             async with sessions.begin() as session:  # one vote per number anyway; the day's limit is not the test's
                 await session.execute(update(Contest).values(max_orders_per_minute=0, max_orders_per_day=0))
-            env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-                   "GATEWAY_DATA_DIR": str(settings.gateway_data_dir), "LOG_JSON": "false",
-                   **{name.upper(): value for name, value in urls.items()}}
+            env = command_env(settings, GATEWAY_DATA_DIR=str(settings.gateway_data_dir),
+                              **{name.upper(): value for name, value in urls.items()})
             yield Installation(str(server.make_url("")).rstrip("/"), contest, env)
 
 

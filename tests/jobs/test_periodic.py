@@ -64,8 +64,7 @@ async def sandboxed(pausable: tuple[Settings, Redis]) -> AsyncIterator[tuple[Tes
     async with TestServer(create_sandbox_app(control)) as sandbox:
         urls = {"public_base_url": f"http://127.0.0.1:{free_port()}",
                 "sandbox_url": str(sandbox.make_url("")).rstrip("/")}
-        env = {**os.environ, "LOG_JSON": "false", **{name.upper(): value for name, value in urls.items()},
-               "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or ""}
+        env = command_env(settings, **{name.upper(): value for name, value in urls.items()})
         async with TestClient(TestServer(create_app(settings.model_copy(update=urls)))) as client:
             yield client, env
 

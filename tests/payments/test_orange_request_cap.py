@@ -103,6 +103,12 @@ async def test_a_cap_of_0_lifts_the_pacing(fake: respx.MockRouter) -> None:
     assert orange.most_in_any_second() == 41
 
 
+def gaps_between(times: list[float]) -> list[float]:
+    """How far apart calls left, one after the other."""
+    ordered = sorted(times)
+    return [later - earlier for earlier, later in zip(ordered, ordered[1:], strict=False)]
+
+
 def replace_pages(c: Collection) -> Collection:
     """An order whose page Orange opened."""
     page = {"order_id": f"{c.reference.hex}-1", "pay_token": "pt", "notif_token": "nt"}
@@ -123,7 +129,7 @@ async def test_calls_a_stalled_process_held_back_leave_spaced_not_in_one_burst(r
     await asyncio.sleep(0.06)  # the first have gone; the rest sleep until their turns
     time.sleep(0.4)  # the loop stalled: the turns of some eight calls pass meanwhile
     await asyncio.gather(*calls)
-    gaps = [later - earlier for earlier, later in zip(sorted(left), sorted(left)[1:], strict=False)]
+    gaps = gaps_between(left)
     assert min(gaps) >= 0.02, gaps  # half a spacing late at most, less the clock's jitter
 
 
@@ -153,5 +159,5 @@ async def test_turns_whose_answers_a_stall_held_unread_are_taken_again_not_shift
     time.sleep(0.4)  # the loop stalls with six answers unread and some of the first calls' turns passing
     await asyncio.gather(*first, *second)
     watcher.close()
-    gaps = [later - earlier for earlier, later in zip(sorted(left), sorted(left)[1:], strict=False)]
+    gaps = gaps_between(left)
     assert min(gaps) >= 0.02, gaps

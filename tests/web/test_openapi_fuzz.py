@@ -3,7 +3,6 @@ every answer is a documented status with a JSON body matching its schema, never 
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -22,7 +21,7 @@ from schemathesis.specs.openapi.checks import (
 
 from assembly.settings import Settings
 from channels.web.openapi import build
-from tests.commands import gateway
+from tests.commands import command_env, gateway
 from tests.servers import free_port
 
 schema = schemathesis.openapi.from_dict(build())
@@ -34,8 +33,7 @@ CHECKS = (schemathesis.checks.not_a_server_error, status_code_conformance, conte
 
 @pytest.fixture(scope="module")
 def live_web(settings: Settings) -> Iterator[str]:  # noqa: F811 - the suite's settings fixture
-    env = {**os.environ, "DATABASE_URL": settings.database_url or "", "REDIS_URL": settings.redis_url or "",
-           "LOG_JSON": "false", "LOG_LEVEL": "WARNING"}
+    env = command_env(settings, LOG_LEVEL="WARNING")
     seeded = gateway("seed", "--demo", env=env)
     assert seeded.returncode == 0, seeded.stderr
     port = free_port()
