@@ -9,6 +9,9 @@ import phonenumbers
 # Cameroon first: the service is built for West and Central Africa; numbers typed without a
 # country code are read as Cameroonian.
 DEFAULT_REGION = "CM"
+# E.164 caps a number at 15 digits, country code included. phonenumbers' metadata takes some longer national numbers as
+# valid (Germany's fixed lines reach 14 digits after its 49): no wallet has one, and no column of ours holds one.
+E164_MOST_DIGITS = 15
 
 
 class InvalidMsisdn(ValueError):
@@ -34,7 +37,9 @@ def _normalised(raw: str, default_region: str) -> str:
         except phonenumbers.NumberParseException:
             continue
         if phonenumbers.is_valid_number(number):
-            return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+            if len(e164) - 1 <= E164_MOST_DIGITS:
+                return e164
     raise InvalidMsisdn(f"{raw!r} is not a valid phone number")
 
 

@@ -68,6 +68,7 @@ async def test_vote_creates_pending_order_and_says_what_to_do(client: TestClient
         ({**VOTE, "msisdn": "not a phone"}, 422, "msisdn"),
         ({**VOTE, "extra": 1}, 422, "extra"),
         ({**VOTE, "msisdn": "9" * 500}, 422, "msisdn"),
+        ({**VOTE, "msisdn": "+49 30 000000000000"}, 422, "msisdn"),  # valid to phonenumbers, past E.164's 15 digits
     ],
 )
 async def test_bad_vote_gets_a_4xx_naming_the_field_and_creates_nothing(
