@@ -117,13 +117,21 @@ def new_key() -> rsa.RSAPrivateKey:
 class MpesaState:
     tokens: TokenStore = field(default_factory=TokenStore)
     prompts: dict[str, Prompt] = field(default_factory=dict)  # by CheckoutRequestID
-    key: rsa.RSAPrivateKey = field(default_factory=new_key)
+    # Made when M-Pesa's money out first needs it: a 2048-bit key takes ~50-100 ms of CPU, and most starts of the
+    # sandbox (every stand-in, every test's) never pay anyone out over M-Pesa.
+    made_key: rsa.RSAPrivateKey | None = None
     reversed: set[str] = field(default_factory=set)  # receipts given back
     payouts: dict[str, dict[str, str]] = field(default_factory=dict)  # B2C answers by OriginatorConversationID
     carried_out: dict[str, CarriedOut] = field(default_factory=dict)  # by OriginatorConversationID
     # Payments into the shortcode made on the phone's own menu (no prompt of ours): Pull Transactions lists them.
     c2b: list[C2bPayment] = field(default_factory=list)
     pull_registered: bool = False  # the shortcode registered for Pull Transactions
+
+    @property
+    def key(self) -> rsa.RSAPrivateKey:
+        if self.made_key is None:
+            self.made_key = new_key()
+        return self.made_key
 
     def paid_prompt(self, receipt: str, now: float) -> Prompt | None:
         return next((prompt for prompt in self.prompts.values()
