@@ -10,6 +10,7 @@ import hashlib
 import mimetypes
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 from aiohttp import web
@@ -38,8 +39,14 @@ def read_file(path: Path) -> StaticFile:
     digest = hashlib.sha256(body).hexdigest()[:HASH_CHARS]
     stem, dot, suffix = path.name.rpartition(".")
     content_type = TYPES.get(f".{suffix}") or mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+    return StaticFile(path.name, f"{stem}.{digest}{dot}{suffix}", body, gzipped(body), content_type)
+
+
+# The same bytes are gzipped once a process, however many apps it builds: level 9 costs milliseconds a file.
+@lru_cache(maxsize=64)
+def gzipped(body: bytes) -> bytes:
     # mtime=0: the same file gzips to the same bytes in every process behind the balancer.
-    return StaticFile(path.name, f"{stem}.{digest}{dot}{suffix}", body, gzip.compress(body, 9, mtime=0), content_type)
+    return gzip.compress(body, 9, mtime=0)
 
 
 class StaticFiles(Mapping[str, str]):
