@@ -15,14 +15,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from aiogram.exceptions import TelegramNetworkError
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from assembly.http_client import provider_http_client
-from channels.telegram.webhook import build_bot
 
 
 @dataclass
@@ -77,6 +75,11 @@ async def test_the_providers_client_refuses_a_server_it_cannot_trust(untrusted: 
 
 
 async def test_the_bot_refuses_a_bot_api_it_cannot_trust(untrusted: UntrustedServer) -> None:
+    # Here, not with the module: every test process would build aiogram's types while collecting (seconds of CPU).
+    from aiogram.exceptions import TelegramNetworkError
+
+    from channels.telegram.bot import build_bot
+
     bot = build_bot("42:TEST", untrusted.url)
     try:
         with pytest.raises(TelegramNetworkError, match="certificate verify failed"):

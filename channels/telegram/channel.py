@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 from aiohttp import web
 
+from channels.telegram import webhook
 from channels.telegram.contest_settings import CHANNEL, TELEGRAM_CONTEST_SETTINGS
 from channels.telegram.how_to_vote import how_to_vote
 from channels.telegram.receipts import TelegramReceipts
@@ -27,11 +28,7 @@ from gateway.kit.stand_ins import StandIn, listen_address
 
 
 def setup(app: web.Application) -> None:
-    """The webhook's route and the bot's context. aiogram is imported here, not with this module: its types take
-    seconds to build, and every process that lists the channels (a worker, `gateway review`, a migration) would
-    pay for them without ever reading an update."""
-    from channels.telegram import webhook
-
+    """The webhook's route and the bot's context (aiogram itself waits for the first update: bot.py)."""
     webhook.setup(app)
 
 

@@ -14,8 +14,9 @@ from typing import Any
 
 import httpx
 
+from channels.telegram.settings import TELEGRAM_API
+
 log = logging.getLogger(__name__)
-TELEGRAM_API = "https://api.telegram.org"
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 

@@ -13,12 +13,12 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from channels.telegram.models import TelegramReceipt
+from channels.telegram.settings import TELEGRAM_API
 from channels.telegram.texts import language_of, texts
 from gateway.core.orders.receipts import Receipt, ReceiptKind
 from gateway.db.engine import Sessions, autocommit
 
 log = logging.getLogger(__name__)
-TELEGRAM_API = "https://api.telegram.org"
 
 
 def receipt_text(receipt: Receipt) -> str:

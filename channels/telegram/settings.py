@@ -11,6 +11,7 @@ from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH, ServiceSettings, sec
 
 DEV_TELEGRAM_TOKEN = "42:DEVELOPMENT-FAKE-BOT"  # only ever sent to the local fake Bot API
 DEV_TELEGRAM_SECRET = "development-telegram-webhook-secret"
+TELEGRAM_API = "https://api.telegram.org"
 WEBHOOK_PATH = "/telegram/webhook"  # where Telegram posts the bot's updates (the URL given to setWebhook)
 
 
@@ -29,6 +30,10 @@ class TelegramBotAddress:
     token: str
     api_base: str | None  # None: Telegram itself
     fake: bool  # the local fake Bot API (development without a token)
+
+    def method_url(self, method: str) -> str:
+        """Where a Bot API method is called: `https://api.telegram.org/bot<token>/sendMessage`."""
+        return f"{(self.api_base or TELEGRAM_API).rstrip('/')}/bot{self.token}/{method}"
 
 
 def telegram_bot_address(settings: TelegramSettings) -> TelegramBotAddress | None:

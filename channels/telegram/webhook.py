@@ -20,27 +20,28 @@ import hmac
 import json
 import logging
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from aiogram import Bot, Dispatcher
-from aiogram.client.session.aiohttp import AiohttpSession
-from aiogram.client.session.base import BaseSession
-from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
-from aiogram.fsm.storage.redis import RedisStorage
-from aiogram.types import Update
-from aiohttp import TCPConnector, web
-from pydantic import ValidationError
+import httpx
+from aiohttp import web
 
 from channels.telegram import updates
-from channels.telegram.handlers import build_router
-from channels.telegram.settings import WEBHOOK_PATH, TelegramSettings, telegram_bot_address, telegram_webhook_secret
+from channels.telegram.settings import (
+    WEBHOOK_PATH,
+    TelegramBotAddress,
+    TelegramSettings,
+    telegram_bot_address,
+    telegram_webhook_secret,
+)
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.engine import Sessions
 from gateway.db.storable import storable_json
-from gateway.kit.keys import REDIS, RELAY, SESSIONS, settings_of
-from gateway.kit.outbound_tls import verified_tls
+from gateway.kit.keys import HTTP, REDIS, RELAY, SESSIONS, settings_of
+
+if TYPE_CHECKING:
+    from channels.telegram.bot import UpdateReader
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -51,30 +52,19 @@ ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
 @dataclass
 class TelegramBot:
-    bot: Bot
-    dispatcher: Dispatcher
+    """The bot as the web process holds it: its secret, and aiogram's reader of updates, started when the first
+    update is to be read (channels/telegram/bot.py says why not before)."""
+
     secret: str
     sessions: Sessions
+    start_reader: Callable[[], UpdateReader]
+    reader: UpdateReader | None = None
     tasks: set[asyncio.Task[None]] = field(default_factory=set)
 
     async def handle(self, update_id: int, payload: dict[str, Any]) -> bool:
-        """Feed one stored update to the bot; it stays unhandled (replayed later) if the handler fails.
-        One aiogram cannot read is marked failed at once: reading it again would fail again."""
-        try:
-            update = Update.model_validate(payload, context={"bot": self.bot})
-        except ValidationError as exc:
-            first = exc.errors()[0]
-            failure = f"{exc.error_count()} errors, first at {'.'.join(map(str, first['loc']))}: {first['msg']}"
-            log.warning("telegram update %s is not one aiogram reads (%s); kept, not retried", update_id, failure)
-            await updates.mark_failed(self.sessions, update_id, failure)
-            return False
-        try:
-            await self.dispatcher.feed_update(self.bot, update)
-        except Exception:
-            log.exception("telegram update %s failed; it will be replayed", update_id)
-            return False
-        await updates.mark_handled(self.sessions, update_id)
-        return True
+        if self.reader is None:
+            self.reader = self.start_reader()
+        return await self.reader.handle(update_id, payload)
 
     async def replay(self) -> int:
         """Feed again the stored updates whose handler died (at start-up, then every 30 s)."""
@@ -82,6 +72,14 @@ class TelegramBot:
         for update_id, payload in await updates.claim_unhandled(self.sessions):
             replayed += await self.handle(update_id, payload)
         return replayed
+
+    async def close(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        if self.reader is not None:
+            await self.reader.close()
 
 
 TELEGRAM_BOT = web.AppKey("telegram_bot", TelegramBot)
@@ -128,47 +126,22 @@ def refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-class PromptlyClosedSession(AiohttpSession):
-    """aiogram's session, closed without its quarter of a second's wait for TLS connections to finish closing:
-    aiohttp (3.12.11 on) aborts them as its connector closes, so the wait only held up every stop of the web.
-
-    On the process's one TLS context (`verified_tls`): aiogram's own `__init__` takes none and loads certifi's
-    bundle into a new one for every session (~25 ms of CPU each start of an app), so this sets what that `__init__`
-    sets for a session without a proxy (aiogram as pinned in the lock), the shared context in place of its own.
-    Every message the telegram tests send goes through a session made so."""
-
-    def __init__(self, api: TelegramAPIServer = PRODUCTION) -> None:
-        BaseSession.__init__(self, api=api)  # not AiohttpSession's, which would build a context of its own
-        self._session = None
-        self._connector_type = TCPConnector
-        # aiogram's own limit and DNS cache life (its cure for stale addresses).
-        self._connector_init = {"ssl": verified_tls(), "limit": 100, "ttl_dns_cache": 3600}
-        self._should_reset_connector = True
-        self._proxy = None
-
-    async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
-
-
-def build_bot(token: str, api_base: str | None) -> Bot:
-    """A Bot whose calls go to Telegram, or to `api_base` (another Bot API server, the local fake)."""
-    if api_base:
-        return Bot(token, session=PromptlyClosedSession(api=TelegramAPIServer.from_base(api_base.rstrip("/"))))
-    return Bot(token, session=PromptlyClosedSession())
-
-
-async def set_webhook(telegram: TelegramBot, settings: TelegramSettings, fake: bool) -> None:
-    """Tell Telegram where to post (https only; the local fake takes plain http)."""
+async def set_webhook(http: httpx.AsyncClient, address: TelegramBotAddress, secret: str,
+                      settings: TelegramSettings) -> None:
+    """Tell Telegram where to post (https only; the local fake takes plain http). One plain call, as `gateway
+    telegram --polling` makes its own: through aiogram, every start of a web process would build its types."""
     base = settings.public_base_url.rstrip("/")
-    if not (base.startswith("https://") or fake):
+    if not (base.startswith("https://") or address.fake):
         log.info("telegram: PUBLIC_BASE_URL is not https, the webhook is not set (use gateway telegram --polling)")
         return
     try:
-        await telegram.bot.set_webhook(f"{base}{WEBHOOK_PATH}", secret_token=telegram.secret,
-                                       allowed_updates=ALLOWED_UPDATES, request_timeout=5)
-    except Exception as exc:  # the fake Bot API not running, Telegram away: the rest of the service runs
-        log.log(logging.INFO if fake else logging.WARNING, "telegram: setWebhook failed: %s", exc)
+        response = await http.post(address.method_url("setWebhook"), timeout=5, json={
+            "url": f"{base}{WEBHOOK_PATH}", "secret_token": secret, "allowed_updates": ALLOWED_UPDATES})
+        answer = response.json()
+        if not answer.get("ok"):
+            raise ValueError(answer.get("description") or f"HTTP {response.status_code}")
+    except (httpx.HTTPError, ValueError) as exc:  # the fake Bot API not running, Telegram away: the rest runs
+        log.log(logging.INFO if address.fake else logging.WARNING, "telegram: setWebhook failed: %s", exc)
 
 
 async def replay_loop(telegram: TelegramBot) -> None:
@@ -190,22 +163,20 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
         log.info("telegram: the bot is off (TELEGRAM_BOT_TOKEN and TELEGRAM_WEBHOOK_SECRET unset)")
         yield
         return
-    dispatcher = Dispatcher(storage=RedisStorage(app[REDIS]))
-    dispatcher.include_router(build_router())
-    dispatcher["vote_service"] = app[VOTE_SERVICE]
-    dispatcher["decided"] = app[RELAY].kick  # a counted vote: its board refresh and receipt go out now
-    telegram = TelegramBot(build_bot(address.token, address.api_base), dispatcher, secret, app[SESSIONS])
+    telegram = TelegramBot(secret, app[SESSIONS], lambda: start_reader(app, address))
     app[TELEGRAM_BOT] = telegram
-    for work in (set_webhook(telegram, settings, address.fake), replay_loop(telegram)):
+    for work in (set_webhook(app[HTTP], address, secret, settings), replay_loop(telegram)):
         task = asyncio.create_task(work)
         telegram.tasks.add(task)
         task.add_done_callback(telegram.tasks.discard)
     yield
-    for task in list(telegram.tasks):
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-    await telegram.bot.session.close()
+    await telegram.close()
+
+
+def start_reader(app: web.Application, address: TelegramBotAddress) -> UpdateReader:
+    from channels.telegram import bot  # aiogram, once there is an update to read
+
+    return bot.start_reader(address, app[REDIS], app[VOTE_SERVICE], app[RELAY].kick, app[SESSIONS])
 
 
 def setup(app: web.Application) -> None:
