@@ -1,8 +1,9 @@
 """The bot itself: aiogram's Bot and Dispatcher, which read a stored update and run its handler.
 
-Imported only once a process has an update to read (channels/telegram/webhook.py): aiogram's types take ~2 s of
-CPU to build, which a web process that never hears from Telegram, or hears only after it is ready, need not pay
-before it takes its first vote.
+Imported by a web process whose bot is real as it starts, and by one whose bot is the local fake Bot API
+(development, the tests) only once it has an update to read (channels/telegram/webhook.py): aiogram's types take
+~2 s of CPU to build, which every start of a web process, of `gateway run` and of the tests' apps paid before,
+whether or not a message ever came.
 """
 
 from __future__ import annotations

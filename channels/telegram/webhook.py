@@ -38,7 +38,8 @@ from channels.telegram.settings import (
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.engine import Sessions
 from gateway.db.storable import storable_json
-from gateway.kit.keys import HTTP, REDIS, RELAY, SESSIONS, settings_of
+from gateway.kit.keys import REDIS, RELAY, SESSIONS, settings_of
+from gateway.kit.outbound_tls import verified_tls
 
 if TYPE_CHECKING:
     from channels.telegram.bot import UpdateReader
@@ -52,8 +53,8 @@ ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
 @dataclass
 class TelegramBot:
-    """The bot as the web process holds it: its secret, and aiogram's reader of updates, started when the first
-    update is to be read (channels/telegram/bot.py says why not before)."""
+    """The bot as the web process holds it: its secret, and aiogram's reader of updates, started with the process
+    for a real bot and at the first update for the local fake (channels/telegram/bot.py says why)."""
 
     secret: str
     sessions: Sessions
@@ -126,17 +127,19 @@ def refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-async def set_webhook(http: httpx.AsyncClient, address: TelegramBotAddress, secret: str,
-                      settings: TelegramSettings) -> None:
+async def set_webhook(address: TelegramBotAddress, secret: str, settings: TelegramSettings) -> None:
     """Tell Telegram where to post (https only; the local fake takes plain http). One plain call, as `gateway
-    telegram --polling` makes its own: through aiogram, every start of a web process would build its types."""
+    telegram --polling` makes its own: through aiogram, every start of a web process would build its types. On a
+    client of its own, not the providers' (`HTTP`), whose calls to Telegram's address count as Stars' in the
+    service's figures."""
     base = settings.public_base_url.rstrip("/")
     if not (base.startswith("https://") or address.fake):
         log.info("telegram: PUBLIC_BASE_URL is not https, the webhook is not set (use gateway telegram --polling)")
         return
     try:
-        response = await http.post(address.method_url("setWebhook"), timeout=5, json={
-            "url": f"{base}{WEBHOOK_PATH}", "secret_token": secret, "allowed_updates": ALLOWED_UPDATES})
+        async with httpx.AsyncClient(verify=verified_tls(), timeout=5) as http:
+            response = await http.post(address.method_url("setWebhook"), json={
+                "url": f"{base}{WEBHOOK_PATH}", "secret_token": secret, "allowed_updates": ALLOWED_UPDATES})
         answer = response.json()
         if not answer.get("ok"):
             raise ValueError(answer.get("description") or f"HTTP {response.status_code}")
@@ -164,8 +167,12 @@ async def telegram_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
         return
     telegram = TelegramBot(secret, app[SESSIONS], lambda: start_reader(app, address))
+    if not address.fake:
+        # A real bot's reader is built before the process is ready: built at the first update, it would hold up
+        # the votes being taken for the seconds aiogram's types take. On the local fake, only a developer waits.
+        telegram.reader = telegram.start_reader()
     app[TELEGRAM_BOT] = telegram
-    for work in (set_webhook(app[HTTP], address, secret, settings), replay_loop(telegram)):
+    for work in (set_webhook(address, secret, settings), replay_loop(telegram)):
         task = asyncio.create_task(work)
         telegram.tasks.add(task)
         task.add_done_callback(telegram.tasks.discard)
