@@ -15,8 +15,9 @@ from assembly.settings import Settings
 request_id: contextvars.ContextVar[str | None] = contextvars.ContextVar("request_id", default=None)
 
 # Loggers whose INFO lines say nothing an operator acts on: one line per request (aiohttp), the embedded
-# PostgreSQL's every command with its output (pgserver), alembic announcing its plugins.
-QUIET_LOGGERS = ("aiohttp.access", "pgserver", "alembic.runtime.plugins")
+# PostgreSQL's every command with its output (pgserver), alembic announcing its plugins; and httpx's line per
+# request made, whose URL holds the Telegram bot's token (`/bot<token>/sendMessage`): a secret in every log.
+QUIET_LOGGERS = ("aiohttp.access", "pgserver", "alembic.runtime.plugins", "httpx")
 
 
 class RequestIdFilter(logging.Filter):

@@ -128,3 +128,13 @@ def test_a_short_line_drops_gateway_from_our_loggers_and_names_the_request_only_
     finally:
         request_id.reset(token)
     assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING channels\.ussd\.routes: session ended  \[request 5f3a9c\]", served)
+
+
+def test_a_request_to_the_bot_api_writes_no_line_with_the_bots_token() -> None:
+    """httpx writes a line per request at INFO with its URL, and the Bot API's URLs hold the token."""
+    probe = ("import httpx; from assembly.logs import setup_logging; setup_logging('INFO', json=False); "
+             "httpx.Client(transport=httpx.MockTransport(lambda request: httpx.Response(200, json={'ok': True})))"
+             ".post('https://api.telegram.org/bot42:SECRET-TOKEN/sendMessage', json={'chat_id': 1, 'text': 'hi'})")
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "SECRET-TOKEN" not in result.stderr
