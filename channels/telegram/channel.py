@@ -28,7 +28,8 @@ from gateway.kit.stand_ins import StandIn, listen_address
 
 
 def setup(app: web.Application) -> None:
-    """The webhook's route and the bot's context (aiogram itself waits for the first update: bot.py)."""
+    """The webhook's route and the bot's context (aiogram's part, bot.py, waits for the first update when the bot
+    is the local fake)."""
     webhook.setup(app)
 
 

@@ -31,7 +31,7 @@ async def test_a_web_process_is_ready_without_the_bots_types_and_reads_its_first
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout.splitlines()[-1]) == {"started": False, "ready": 200, "answer": 200, "after": True}
     async with sessions() as session:
-        assert await session.scalar(select(TelegramUpdate.update_id)) == 1  # kept, and read by the bot
+        assert await session.scalar(select(TelegramUpdate.update_id)) == 1  # kept (the fake Bot API is away here)
 
 
 async def test_a_real_bots_reader_is_built_before_the_process_is_ready(bot_client: TestClient) -> None:
