@@ -11,10 +11,11 @@ import pytest
 import segno
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
+from sqlalchemy import func, select
 
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest
+from gateway.db.models import Contest, OutboxMessage
 from tests.factories import RULES_OFF, make_contest
 from tests.leaderboard.conftest import open_stream
 from tests.leaderboard.helpers import vote_and_publish
@@ -129,9 +130,19 @@ async def test_the_range_of_top_and_an_unknown_contest(client: TestClient, sessi
     assert (await client.get("/c/nowhere/overlay")).status == 404
 
 
-async def settled_version(client: TestClient, slug: str) -> int:
+async def settled_version(client: TestClient, sessions: Sessions, slug: str) -> int:
     """The board's version once the service is done with the last vote: its own refresh of a vote (the outbox's)
-    may land after the test's, under a newer version of the same board."""
+    may land after the test's, under a newer version of the same board, and on a loaded machine more than half a
+    second after it. So the app's relay is waited for first: until it has taken every outbox row (it publishes a
+    row's refresh in the transaction that marks it), then the stream is quiet for half a second."""
+    for _ in range(250):
+        async with sessions() as session:
+            if not await session.scalar(select(func.count()).select_from(OutboxMessage)
+                                        .where(OutboxMessage.enqueued_at.is_(None))):
+                break
+        await asyncio.sleep(0.02)
+    else:
+        raise AssertionError("the app's relay never took the votes' outbox rows")
     _, reader = await open_stream(client, slug)
     try:
         event = await reader.next(timeout=3)
@@ -156,7 +167,7 @@ async def test_the_overlay_s_stream_resumes_from_the_version_it_shows(
         client, "/c/gala/overlay"))
     assert stream is not None and stream.group(1) == contest.slug
     await vote_and_publish(sessions, redis, contest, "02", 1)
-    current = await settled_version(client, contest.slug)
+    current = await settled_version(client, sessions, contest.slug)
     _, by_header = await open_stream(client, contest.slug, {"Last-Event-ID": str(current)})
     _, by_query = await open_stream(client, contest.slug, query=f"?last_event_id={current}")
     try:
