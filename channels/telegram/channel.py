@@ -41,7 +41,7 @@ async def prune_job(ctx: JobResources[TelegramSettings]) -> int:
 def receipts(settings: TelegramSettings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender | None:
     if (bot := telegram_bot_address(settings)) is None:
         return None
-    return TelegramReceipts(sessions, http, bot.token, bot.api_base)
+    return TelegramReceipts(sessions, http, bot)
 
 
 # In development without a token, the bot talks to a local fake Bot API (`gateway run` starts it).

@@ -13,7 +13,7 @@ from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from channels.telegram.models import TelegramReceipt
-from channels.telegram.settings import TELEGRAM_API
+from channels.telegram.settings import TelegramBotAddress
 from channels.telegram.texts import language_of, texts
 from gateway.core.orders.receipts import Receipt, ReceiptKind
 from gateway.db.engine import Sessions, autocommit
@@ -33,11 +33,10 @@ def receipt_text(receipt: Receipt) -> str:
 class TelegramReceipts:
     """A `ReceiptSender` for orders placed in the bot (their `voter_ref` is the chat)."""
 
-    def __init__(self, sessions: Sessions, http: httpx.AsyncClient, token: str,
-                 api_base: str | None) -> None:
+    def __init__(self, sessions: Sessions, http: httpx.AsyncClient, bot: TelegramBotAddress) -> None:
         self.sessions = sessions
         self.http = http
-        self.url = f"{(api_base or TELEGRAM_API).rstrip('/')}/bot{token}/sendMessage"
+        self.url = bot.method_url("sendMessage")
 
     async def __call__(self, receipt: Receipt) -> None:
         if not receipt.voter_ref:
