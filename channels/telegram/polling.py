@@ -14,11 +14,9 @@ from typing import Any
 
 import httpx
 
-from channels.telegram.settings import TELEGRAM_API
+from channels.telegram.settings import ALLOWED_UPDATES, SECRET_HEADER, TELEGRAM_API
 
 log = logging.getLogger(__name__)
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
-ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
 
 async def poll(http: httpx.AsyncClient, token: str, api_base: str | None, webhook_url: str, secret: str, *,

@@ -12,6 +12,8 @@ from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH, ServiceSettings, sec
 DEV_TELEGRAM_TOKEN = "42:DEVELOPMENT-FAKE-BOT"  # only ever sent to the local fake Bot API
 DEV_TELEGRAM_SECRET = "development-telegram-webhook-secret"
 TELEGRAM_API = "https://api.telegram.org"
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # the webhook's secret, as Telegram sends it with each update
+ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]  # the updates the bot reads
 WEBHOOK_PATH = "/telegram/webhook"  # where Telegram posts the bot's updates (the URL given to setWebhook)
 
 

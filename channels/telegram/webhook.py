@@ -29,6 +29,8 @@ from aiohttp import web
 
 from channels.telegram import updates
 from channels.telegram.settings import (
+    ALLOWED_UPDATES,
+    SECRET_HEADER,
     WEBHOOK_PATH,
     TelegramBotAddress,
     TelegramSettings,
@@ -45,10 +47,8 @@ if TYPE_CHECKING:
     from channels.telegram.bot import UpdateReader
 
 log = logging.getLogger(__name__)
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 REPLAY_EVERY_SECONDS = 30.0
 MAX_UPDATE_ID = 2**63 - 1  # telegram_updates.update_id is a bigint
-ALLOWED_UPDATES = ["message", "callback_query", "pre_checkout_query"]
 
 
 @dataclass

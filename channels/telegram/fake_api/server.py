@@ -20,9 +20,10 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from channels.telegram.settings import SECRET_HEADER
+
 log = logging.getLogger(__name__)
 BOT_USER = {"id": 42, "is_bot": True, "first_name": "Ballot", "username": "ballot_dev_bot"}
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
 TRUE_METHODS = frozenset({"answerCallbackQuery", "setWebhook", "deleteWebhook", "setMyCommands",
                           "deleteMessage", "sendChatAction"})
 MESSAGE_METHODS = frozenset({"sendMessage", "sendPhoto", "sendInvoice"})

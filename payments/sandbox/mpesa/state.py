@@ -9,6 +9,7 @@ import string
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, timezone
+from functools import cached_property
 from typing import Any
 
 from aiohttp import web
@@ -117,9 +118,6 @@ def new_key() -> rsa.RSAPrivateKey:
 class MpesaState:
     tokens: TokenStore = field(default_factory=TokenStore)
     prompts: dict[str, Prompt] = field(default_factory=dict)  # by CheckoutRequestID
-    # Made when M-Pesa's money out first needs it: a 2048-bit key takes ~50-100 ms of CPU, and most starts of the
-    # sandbox (every stand-in, every test's) never pay anyone out over M-Pesa.
-    made_key: rsa.RSAPrivateKey | None = None
     reversed: set[str] = field(default_factory=set)  # receipts given back
     payouts: dict[str, dict[str, str]] = field(default_factory=dict)  # B2C answers by OriginatorConversationID
     carried_out: dict[str, CarriedOut] = field(default_factory=dict)  # by OriginatorConversationID
@@ -127,11 +125,11 @@ class MpesaState:
     c2b: list[C2bPayment] = field(default_factory=list)
     pull_registered: bool = False  # the shortcode registered for Pull Transactions
 
-    @property
+    @cached_property
     def key(self) -> rsa.RSAPrivateKey:
-        if self.made_key is None:
-            self.made_key = new_key()
-        return self.made_key
+        """Made when M-Pesa's money out first needs it: a 2048-bit key takes ~50-100 ms of CPU, and most starts of
+        the sandbox (every stand-in, every test's) never pay anyone out over M-Pesa."""
+        return new_key()
 
     def paid_prompt(self, receipt: str, now: float) -> Prompt | None:
         return next((prompt for prompt in self.prompts.values()
