@@ -6,13 +6,9 @@ import argparse
 import getpass
 import os
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
 
 from assembly.commands.services import Subcommands, with_database, with_services
 from assembly.settings import Settings
-
-if TYPE_CHECKING:
-    pass
 
 
 def cmd_admin_create(settings: Settings, args: argparse.Namespace) -> int:

@@ -5,13 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
 
 from assembly.commands.services import Subcommands, with_database, with_services
 from assembly.settings import Settings
-
-if TYPE_CHECKING:
-    pass
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:

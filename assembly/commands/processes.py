@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import argparse
 from contextlib import ExitStack
-from typing import TYPE_CHECKING
 
 from assembly.commands.services import Subcommands, with_services
 from assembly.logs import json_wanted
 from assembly.settings import Settings
 from gateway.jobs.queues import MEDIA_QUEUE, QUEUE_NAMES
-
-if TYPE_CHECKING:
-    pass
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
