@@ -6,6 +6,7 @@ import asyncio
 import gc
 import logging
 import sys
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -20,24 +21,44 @@ from assembly.loop_watch import LoopWatch
 from assembly.settings import Settings
 
 
-def hold_the_loop_synchronously(seconds: float) -> None:
-    time.sleep(seconds)  # what a blocking call in a handler does to every other request of the process
+class StallSeen(logging.Handler):
+    """Set once a watchdog has logged a stall."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.seen = threading.Event()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "event loop stuck" in record.getMessage():
+            self.seen.set()
 
 
-async def blocking(request: web.Request) -> web.Response:
-    hold_the_loop_synchronously(0.6)
-    return web.Response(text="done")
+def hold_the_loop_synchronously(at_least: float, until: threading.Event) -> None:
+    """What a blocking call in a handler does to every other request of the process. It lasts until the watchdog
+    has looked: a loaded machine can keep the watchdog's thread off the CPU for longer than a fixed hold."""
+    time.sleep(at_least)
+    until.wait(10)
 
 
 @pytest.fixture
 async def stalling(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
+    stalls = StallSeen()
+
+    async def blocking(request: web.Request) -> web.Response:
+        hold_the_loop_synchronously(0.6, stalls.seen)
+        return web.Response(text="done")
+
     app = create_app(settings.model_copy(update={"metrics_allow": "127.0.0.1"}))
     app.router.add_get("/test-only/block", blocking)
-    async with TestClient(TestServer(app)) as client:
-        # The watch ticks once after start-up first: a stall of the start-up itself (a collection on a loaded
-        # machine) and the test's own, with no tick between them, would be one stall to it, reported once.
-        await asyncio.sleep(0.3)
-        yield client
+    logging.getLogger("assembly.loop_watch").addHandler(stalls)
+    try:
+        async with TestClient(TestServer(app)) as client:
+            # The watch ticks once after start-up first: a stall of the start-up itself (a collection on a loaded
+            # machine) and the test's own, with no tick between them, would be one stall to it, reported once.
+            await asyncio.sleep(0.3)
+            yield client
+    finally:
+        logging.getLogger("assembly.loop_watch").removeHandler(stalls)
 
 
 async def test_a_stuck_loop_is_logged_with_the_code_that_held_it(stalling: TestClient,
