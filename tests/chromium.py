@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from playwright.async_api import Page
+from playwright.async_api import Locator, Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -23,3 +23,15 @@ async def until_true(page: Page, expression: str, timeout: float = 10.0) -> None
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"never true in the page within {timeout} s: {expression}")
         await asyncio.sleep(0.05)
+
+
+async def plays_past(video: Locator, seconds: float, timeout: float = 10.0) -> bool:
+    """Start `video` and wait until it has played past `seconds`: False if it never did within `timeout`. Not a
+    fixed wait read once: on a loaded machine the decoder can fall behind a clip that plays."""
+    await video.evaluate("v => v.play()")
+    deadline = asyncio.get_running_loop().time() + timeout
+    while await video.evaluate("v => v.currentTime") <= seconds:
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
