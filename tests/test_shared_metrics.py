@@ -59,9 +59,19 @@ def sum_of(text: str, name: str, **labels: str) -> float:
                if found.name == name and all(found.labels.get(key) == value for key, value in labels.items()))
 
 
+def log_tail(host: Host) -> str:
+    return host.log.read_text(errors="replace")[-6000:]
+
+
 async def scrape(host: Host) -> str:
-    """A scrape on a connection of its own: the kernel picks the process again."""
-    response = await host.http.get(f"{host.base}/metrics")
+    """A scrape on a connection of its own: the kernel picks the process again. One that goes unanswered says
+    what the host's processes wrote (their stalls' stacks among it): its folder is gone once the run ends."""
+    try:
+        # Longer than the 30 s a request waits for a pooled connection, so such a wait is told as its error.
+        response = await host.http.get(f"{host.base}/metrics", timeout=45)
+    except httpx.TimeoutException as exc:
+        raise AssertionError(f"a scrape went unanswered ({exc!r}; web processes {host.web_pids()}); "
+                             f"the host's log ends:\n{log_tail(host)}") from exc
     assert response.status_code == 200, response.text
     return response.text
 
@@ -82,10 +92,9 @@ async def waited(condition: Callable[[], bool], host: Host, timeout: float = 120
     for _ in range(int(timeout / 0.2)):
         if condition():
             return
-        assert host.process.poll() is None, host.log.read_text(errors="replace")[-4000:]
+        assert host.process.poll() is None, log_tail(host)
         await asyncio.sleep(0.2)
-    raise AssertionError("the condition never held; the host's log ends:\n"
-                         + host.log.read_text(errors="replace")[-4000:])
+    raise AssertionError(f"the condition never held; the host's log ends:\n{log_tail(host)}")
 
 
 def both_listening(host: Host) -> bool:
