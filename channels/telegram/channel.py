@@ -18,7 +18,13 @@ from channels.telegram import webhook
 from channels.telegram.contest_settings import CHANNEL, TELEGRAM_CONTEST_SETTINGS
 from channels.telegram.how_to_vote import how_to_vote
 from channels.telegram.receipts import TelegramReceipts
-from channels.telegram.settings import WEBHOOK_PATH, TelegramSettings, telegram_bot_address, telegram_webhook_secret
+from channels.telegram.settings import (
+    WEBHOOK_PATH,
+    TelegramBotAddress,
+    TelegramSettings,
+    telegram_bot_address,
+    telegram_webhook_secret,
+)
 from channels.telegram.updates import prune_updates
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.db.engine import Sessions
@@ -94,7 +100,8 @@ def polling(settings: TelegramSettings) -> int:
 
     async def run() -> int:
         async with httpx.AsyncClient(timeout=15) as http:
-            return await poll(http, token.get_secret_value(), settings.telegram_api_base, url, secret)
+            bot = TelegramBotAddress(token.get_secret_value(), settings.telegram_api_base, fake=False)
+            return await poll(http, bot, url, secret)
 
     try:
         asyncio.run(run())

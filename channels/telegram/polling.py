@@ -14,21 +14,20 @@ from typing import Any
 
 import httpx
 
-from channels.telegram.settings import ALLOWED_UPDATES, SECRET_HEADER, TELEGRAM_API
+from channels.telegram.settings import ALLOWED_UPDATES, SECRET_HEADER, TelegramBotAddress
 
 log = logging.getLogger(__name__)
 
 
-async def poll(http: httpx.AsyncClient, token: str, api_base: str | None, webhook_url: str, secret: str, *,
+async def poll(http: httpx.AsyncClient, bot: TelegramBotAddress, webhook_url: str, secret: str, *,
                rounds: int | None = None, wait_seconds: int = 30) -> int:
     """Relay updates until stopped (or for `rounds` polls); the number relayed."""
-    base = f"{(api_base or TELEGRAM_API).rstrip('/')}/bot{token}"
-    await http.post(f"{base}/deleteWebhook", json={"drop_pending_updates": False})
+    await http.post(bot.method_url("deleteWebhook"), json={"drop_pending_updates": False})
     offset, relayed, done = 0, 0, 0
     while rounds is None or done < rounds:
         done += 1
         try:
-            answer = (await http.post(f"{base}/getUpdates", json={
+            answer = (await http.post(bot.method_url("getUpdates"), json={
                 "offset": offset, "timeout": wait_seconds, "allowed_updates": ALLOWED_UPDATES},
                 timeout=wait_seconds + 10)).json()
         except (httpx.HTTPError, ValueError) as exc:

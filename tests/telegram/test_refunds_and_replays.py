@@ -18,6 +18,7 @@ from assembly.settings import Settings
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
 from channels.telegram.polling import poll
+from channels.telegram.settings import TelegramBotAddress
 from gateway.core.money_out.refunds import request_refund
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
@@ -85,7 +86,8 @@ async def test_polling_relays_updates_to_the_webhook_once(telegram: FakeBotApi, 
         await telegram.say(USER, "/start")
         await telegram.say(USER, "/paysupport")
         assert USER not in telegram.chats  # nothing reached the bot yet: the updates wait for getUpdates
-        relayed = await poll(http, "42:TEST", fake_bot_api[1], webhook, SECRET, rounds=2, wait_seconds=0)
+        relayed = await poll(http, TelegramBotAddress("42:TEST", fake_bot_api[1], fake=True), webhook, SECRET,
+                             rounds=2, wait_seconds=0)
     assert relayed == 2
     assert telegram.texts(USER)[0] == "Welcome! Choose a contest to vote in:"
     assert telegram.texts(USER)[1].startswith("Payment support:")
