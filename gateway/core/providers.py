@@ -67,6 +67,16 @@ class RefundUnsupported(PaymentError):
     """This provider cannot refund through its API; a person must do it."""
 
 
+class BalanceInOtherCurrency(PaymentError):
+    """The provider answered a balance in another currency than the one asked: no figure of the currency asked, so
+    nothing to set against that currency's books."""
+
+    def __init__(self, provider: str, asked: str, answered: str) -> None:
+        super().__init__(provider, "other_currency", f"asked a balance in {asked}, answered one in {answered}")
+        self.asked = asked
+        self.answered = answered
+
+
 # provider_data: what each earlier start of the order kept, oldest first, once its status said `start_again`. The
 # provider knows by it the prompts that are no longer the order's (a late word of one never counts on its own).
 EARLIER_STARTS = "earlier_starts"
@@ -260,7 +270,8 @@ class AccountBalance(Protocol):
     account: str  # "collection" or "disbursement": which of the books' movements it carries
 
     async def balance(self, currency: str) -> int:
-        """What the account holds now, in minor units of `currency`; raises PaymentError."""
+        """What the account holds now, in minor units of `currency`; raises PaymentError (BalanceInOtherCurrency when
+        the provider answers in another currency)."""
         ...
 
 

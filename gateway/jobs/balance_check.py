@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 
 from gateway.core.money_out.balance_books import Account, AccountBooks, Reading, account_books, effect_on, unexplained
 from gateway.core.money_out.money_check import Difference
-from gateway.core.providers import AccountBalance, PaymentError, Providers
+from gateway.core.providers import AccountBalance, BalanceInOtherCurrency, PaymentError, Providers
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, ProviderBalance
 
@@ -33,8 +33,12 @@ class BalanceReport:
     balance: int | None  # None: the provider did not answer (read at the next pass)
     gap: int | None = None  # None: the account's first reading; else how far it moved beyond the books
     explained: int = 0  # what the differences this pass found moved it by
+    answered: str | None = None  # the currency the provider answered in, when not the one asked: nothing compared
 
     def summary(self) -> str:
+        if self.answered is not None:
+            return (f"{self.provider} {self.account} account: asked {self.currency}, {self.provider} answered "
+                    f"{self.answered}: not compared")
         where = f"{self.provider} {self.account} account, {self.currency}"
         if self.balance is None:
             return f"{where}: balance not read (try again later)"
@@ -53,12 +57,14 @@ class BalanceReport:
 
 async def check_balances(sessions: Sessions, registry: Providers, provider: str,
                          found_now: Sequence[Difference] = ()) -> list[BalanceReport]:
-    """Read each account of `provider` that tells its balance, in each currency a contest uses."""
+    """Read each account of `provider` that tells its balance, in each currency of the contests that take it (another
+    contest's currency is none of its accounts': asked for it, a provider may answer with its own)."""
     accounts = registry.balances(provider)
     if not accounts:
         return []
     async with sessions() as session:
-        currencies = sorted(await session.scalars(select(Contest.currency).distinct()))
+        currencies = sorted(await session.scalars(select(Contest.currency).distinct()
+                                                  .where(Contest.providers.contains([provider]))))
     return [await read_one(sessions, provider, account, currency, list(found_now))
             for account in accounts for currency in currencies]
 
@@ -70,6 +76,9 @@ async def read_one(sessions: Sessions, provider: str, account: AccountBalance, c
         books = await account_books(session, provider, name, currency)
     try:
         balance = await account.balance(currency)
+    except BalanceInOtherCurrency as exc:
+        log.warning("money check: %s %s balance in %s not compared: %s", provider, name, currency, exc)
+        return BalanceReport(provider, name, currency, None, answered=exc.answered)
     except PaymentError as exc:
         log.warning("money check: %s %s balance in %s not read: %s", provider, name, currency, exc)
         return BalanceReport(provider, name, currency, None)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import httpx
 
 from gateway.core.money import from_major
-from gateway.core.providers import PaymentError
+from gateway.core.providers import BalanceInOtherCurrency, PaymentError
 from payments.answers import json_object, json_object_or_empty
 from payments.token_cache import IssuedToken, TokenCache
 
@@ -123,7 +123,10 @@ async def account_balance(api: MtnApi, currency: str) -> int:
     if response.status_code != 200:
         raise error_of(response)
     data = json_object(NAME, response)
+    answered = str(data.get("currency") or currency).upper()
+    if answered != currency.upper():  # an account holds one currency: its figure is no balance in the one asked
+        raise BalanceInOtherCurrency(NAME, currency.upper(), answered)
     try:
-        return from_major(str(data["availableBalance"]), str(data.get("currency") or currency))
+        return from_major(str(data["availableBalance"]), answered)
     except (KeyError, ValueError) as exc:
         raise PaymentError(NAME, "unreadable_answer", "MTN's balance answer is unreadable.") from exc
