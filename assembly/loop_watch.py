@@ -8,9 +8,16 @@ these, and they call for different fixes; this tells them apart:
 - the loop's lag (how late a 50 ms timer fires) goes to `/metrics` as a histogram;
 - a watchdog thread notices a loop stuck past `STALL_SECONDS` and logs the loop thread's stack at that
   moment (the blocking code), once per stall;
-- each collection's pause goes to `/metrics` by generation.
+- each collection's pause goes to `/metrics` by generation;
+- the loop's ticks are the process's heartbeat to the supervisor (`assembly.heartbeat`): a loop held for good (a
+  lock never released, a C extension that never returns) stops them, and the supervisor replaces the process.
 
 A stall with no stack (the loop caught up before the watchdog looked) and no long GC points at the machine.
+
+A collection starts wherever an allocation tips its threshold, also inside a metric's update while
+prometheus_client's multiprocess mode holds its one global, non-reentrant lock: a GC callback that touched a
+metric there would wait for that lock for ever, on the thread holding it. So the callback only keeps plain
+numbers, and the loop's next tick puts them into the histogram.
 """
 
 from __future__ import annotations
@@ -23,10 +30,13 @@ import sys
 import threading
 import time
 import traceback
+from collections import deque
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Histogram
+
+from assembly.heartbeat import Heartbeat
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +45,13 @@ STALL_SECONDS = 0.25
 LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0)
 GC_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 STACK_FRAMES = 12
+# Pauses noted between two ticks: a loop held for long forgets the oldest rather than grow.
+GC_PAUSES_KEPT = 1000
 
 
 class LoopWatch:
-    def __init__(self, registry: CollectorRegistry, stall_seconds: float = STALL_SECONDS) -> None:
+    def __init__(self, registry: CollectorRegistry, stall_seconds: float = STALL_SECONDS,
+                 heartbeat: Heartbeat | None = None) -> None:
         self.lag = Histogram("gateway_event_loop_lag_seconds", "How late the event loop ran a timer",
                              buckets=LAG_BUCKETS, registry=registry)
         self.gc_pause = Histogram("gateway_gc_pause_seconds", "Garbage collection pauses", ["generation"],
@@ -49,6 +62,10 @@ class LoopWatch:
         self._stop = threading.Event()
         self._loop_thread = threading.get_ident()
         self._pausing = False
+        # (generation, seconds) of each collection since the last tick: appended by the GC callback, which takes
+        # no lock to do it (a deque's append is one step under the GIL), and read on the loop.
+        self._gc_pauses: deque[tuple[int, float]] = deque(maxlen=GC_PAUSES_KEPT)
+        self.heartbeat = heartbeat or Heartbeat.from_environment()
 
     async def run(self) -> None:
         """Tick on the loop: each late wake-up is the time the loop spent on something else."""
@@ -59,6 +76,15 @@ class LoopWatch:
             await asyncio.sleep(TICK_SECONDS)
             self.lag.observe(max(0.0, loop.time() - expected))
             self._last_tick = time.monotonic()
+            self.record_gc_pauses()
+            self.heartbeat.beat(self._last_tick)
+
+    def record_gc_pauses(self) -> None:
+        """The pauses the GC callback noted, into the histogram: here, on the loop, taking the metric's lock is safe
+        (a collection that starts meanwhile only notes its own)."""
+        while self._gc_pauses:
+            generation, seconds = self._gc_pauses.popleft()
+            self.gc_pause.labels(str(generation) if generation >= 0 else "?").observe(seconds)
 
     def watch(self) -> None:
         """The watchdog thread: log what the loop thread runs while it is stuck (once per stall)."""
@@ -89,14 +115,15 @@ class LoopWatch:
             self._pausing = False
 
     def on_gc(self, phase: str, info: dict[str, Any]) -> None:
-        """A collection may start anywhere, deep in a recursion a hostile request's nesting drove to Python's limit:
-        the figure's few calls would then raise there, an error printed for nothing. That pause goes unrecorded."""
+        """Notes the pause, taking no lock (see the module's docstring): no metric, no log line, no I/O here.
+        A collection may also start deep in a recursion a hostile request's nesting drove to Python's limit: the
+        note's few calls would then raise there, an error printed for nothing. That pause goes unrecorded."""
         if phase == "start":
             self._gc_started = time.perf_counter()
         elif self._gc_started:
             started, self._gc_started = self._gc_started, 0.0
             try:  # not contextlib.suppress: making it is one call more, past the limit too
-                self.gc_pause.labels(str(info.get("generation", "?"))).observe(time.perf_counter() - started)
+                self._gc_pauses.append((info.get("generation", -1), time.perf_counter() - started))
             except RecursionError:
                 pass
 

@@ -1,0 +1,67 @@
+"""A child's heartbeat to `gateway run`'s supervisor: a byte down a pipe the supervisor made, about once a second.
+
+A process can stop answering and stay alive: a lock that is never released, a C extension that never returns, a
+loop held by a bug, a process stopped (SIGSTOP) by mistake. Its listening socket stays open, so the kernel goes on
+handing it a share of new connections (SO_REUSEPORT) that nobody answers, and the supervisor, which only saw
+exits, left it so. With a heartbeat the supervisor sees the silence from outside, whatever its cause, kills the
+process (its sockets close with it) and starts another (`assembly.supervisor.replace_frozen`).
+
+A web process beats from its event loop's tick (`assembly.loop_watch`): a loop held for good stops the beats. A
+worker beats from a thread of its own: a stopped process, or one whose GIL is never let go, stops them; a job held
+too long is its job time-out's to end.
+
+The pipe's write end is non-blocking: a supervisor that reads late never holds up the loop, and one that is gone
+only makes the beats fail quietly. Without GATEWAY_HEARTBEAT_FD (a process run on its own, the tests' apps) a beat
+does nothing.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+
+HEARTBEAT_FD_ENV = "GATEWAY_HEARTBEAT_FD"
+BEAT_SECONDS = 1.0
+
+
+class Heartbeat:
+    def __init__(self, fd: int | None) -> None:
+        self.fd = fd
+        self._last_beat = float("-inf")
+
+    @classmethod
+    def from_environment(cls) -> Heartbeat:
+        try:
+            fd = int(os.environ.get(HEARTBEAT_FD_ENV, ""))
+        except ValueError:
+            return cls(None)
+        try:
+            os.set_blocking(fd, False)
+        except OSError:  # not a descriptor of this process (the variable was inherited from further up)
+            return cls(None)
+        return cls(fd)
+
+    def beat(self, now: float | None = None) -> None:
+        """Tell the supervisor this process still runs; at most once a second, however often it is called."""
+        now = time.monotonic() if now is None else now
+        if self.fd is None or now - self._last_beat < BEAT_SECONDS:
+            return
+        self._last_beat = now
+        try:
+            os.write(self.fd, b".")
+        except BlockingIOError:  # the supervisor has a second's worth of beats unread: it knows already
+            pass
+        except OSError:  # the supervisor is gone (a broken pipe): nobody to tell
+            self.fd = None
+
+    def keep_beating(self) -> threading.Thread:
+        """Beat from a thread of this process's own, for as long as the process runs."""
+        def beat_forever() -> None:
+            while self.fd is not None:
+                self.beat()
+                time.sleep(BEAT_SECONDS / 2)
+
+        thread = threading.Thread(target=beat_forever, name="heartbeat", daemon=True)
+        thread.start()
+        return thread
