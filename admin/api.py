@@ -18,6 +18,7 @@ from gateway.core import audit
 from gateway.core.audit import Actor, AuditFilter
 from gateway.core.contests import contests_admin
 from gateway.core.contests.contest_drafts import parse_contest
+from gateway.core.entered_number import INTEGER_MAX, entered_whole
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.oversight import orders_admin
 from gateway.core.voters import blocklist
@@ -351,10 +352,7 @@ async def unblock(request: web.Request, actor: Actor) -> web.StreamResponse:
 @guarded("audit.read")
 async def audit_log(request: web.Request, actor: Actor) -> web.StreamResponse:
     query = request.query
-    try:
-        limit = int(query.get("limit", "200"))
-    except ValueError:
-        raise DomainError("limit must be a number.", code="invalid_field", field="limit") from None
+    limit = entered_whole(query.get("limit", "200"), "limit", high=INTEGER_MAX)  # the query clamps it to 1-1000
     wanted = AuditFilter(actor=query.get("actor") or None, action=query.get("action") or None,
                          target=query.get("target") or None, limit=limit)
     entries = await audit.entries(request.app[SESSIONS], wanted)

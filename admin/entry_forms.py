@@ -11,6 +11,7 @@ from typing import Any
 
 from gateway.core.contests.catalog import mask_msisdn
 from gateway.core.contests.contest_drafts import form_moment
+from gateway.core.entered_number import BIGINT_MAX, INTEGER_MAX, entered_whole
 from gateway.core.entries.entries_review import ReviewRow
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.media.uploads import UploadView
@@ -31,23 +32,20 @@ class CallFields:
     codes_per_day: int | None
 
 
-def whole_or_none(form: Mapping[str, Any], name: str, meaning: str) -> int | None:
+def whole_or_none(form: Mapping[str, Any], name: str, meaning: str, high: int) -> int | None:
     raw = form.get(name)
     if raw is None or str(raw).strip() == "":
         return None
-    try:
-        return int(str(raw).strip())
-    except ValueError:
-        raise DomainError(f"{name} must be a whole number (or empty for {meaning}).", code="invalid_field",
-                          field=name) from None
+    return entered_whole(raw, name, high=high, label=f"{name} (empty for {meaning})")
 
 
 def parse_call(form: Mapping[str, Any]) -> CallFields:
     """The call's fields from a form or a JSON body; an empty (or null) max_entries means no limit, an empty
     fee_amount (minor units of the contest's currency) free entry, an empty codes_per_day the service's default."""
     return CallFields(form_moment(form, "opens_at"), form_moment(form, "closes_at"), str(form.get("rules") or ""),
-                      whole_or_none(form, "max_entries", "no limit"), whole_or_none(form, "fee_amount", "no fee"),
-                      whole_or_none(form, "codes_per_day", "the service's default"))
+                      whole_or_none(form, "max_entries", "no limit", INTEGER_MAX),
+                      whole_or_none(form, "fee_amount", "no fee", BIGINT_MAX),
+                      whole_or_none(form, "codes_per_day", "the service's default", INTEGER_MAX))
 
 
 def call_values(call: EntryCall | None) -> dict[str, Any]:

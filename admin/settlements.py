@@ -20,6 +20,7 @@ from admin.pages.rendering import render, see_other
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
+from gateway.core.entered_number import entered_whole
 from gateway.core.errors import DomainError
 from gateway.core.money_out import fee_rates, money_check, payouts, settlements
 from gateway.core.providers import Capability
@@ -62,10 +63,9 @@ def wallet_kinds(request: web.Request) -> list[tuple[str, str]]:
 
 
 def whole(form: dict[str, object], name: str) -> int:
-    try:
-        return int(str(form.get(name) or "0").strip())
-    except ValueError:
-        raise DomainError(f"{name}: a whole number.", code="invalid_field", field=name) from None
+    """A whole number of the form or JSON body (an empty or missing field is 0): digits 0-9 only, within a bigint."""
+    value = form.get(name)
+    return entered_whole(0 if value is None or value == "" else value, name)
 
 
 async def changed(request: web.Request, actor: Actor,

@@ -16,6 +16,7 @@ from admin.web import (
     guarded,
 )
 from gateway.core.audit import Actor
+from gateway.core.entered_number import INTEGER_MAX, entered_whole
 from gateway.core.errors import DomainError
 from gateway.core.oversight import orders_admin
 from gateway.core.oversight.orders_admin import OrderFilter
@@ -38,7 +39,7 @@ def order_filter(query: Mapping[str, str]) -> OrderFilter:
     return OrderFilter(msisdn=query.get("msisdn") or None, reference=query.get("reference") or None,
                        status=query.get("status") or None, candidate=query.get("candidate") or None,
                        channel=query.get("channel") or None, provider=query.get("provider") or None,
-                       contest_id=int(contest) if contest.isdigit() and len(contest) < 10 else None,
+                       contest_id=entered_whole(contest, "contest_id", high=INTEGER_MAX) if contest else None,
                        since=moment("since"), until=moment("until"))
 
 
@@ -50,7 +51,7 @@ def channel_names(request: web.Request) -> list[str]:
 @routes.get("/admin/orders")
 @guarded("orders.read")
 async def orders_page(request: web.Request, actor: Actor) -> web.StreamResponse:
-    context: dict[str, Any] = {"q": {}, "rows": [], "statuses": [s.value for s in OrderStatus],
+    context: dict[str, Any] = {"q": OrderFilter(), "rows": [], "statuses": [s.value for s in OrderStatus],
                                "channels": channel_names(request), "since": request.query.get("since", ""),
                                "until": request.query.get("until", "")}
     try:

@@ -22,6 +22,6 @@ importing none, the interfaces of what lies outside the core (``providers`` for 
 and those a channel implements or uses: ``channel_settings``, ``channel_queries``, ``channel_reports``,
 ``phone_texts``); ``worker_passes``, how a wing declares its worker passes (a ``passes`` module of its own, run
 by name); and what every wing shares: ``errors``, ``money``, ``phone``, ``texts`` (the core's gettext catalogs
-in ``locales/``), ``audit``, ``outbox``, ``entered_text`` (an organiser's text checked) and ``cells`` (text safe in a
-spreadsheet).
+in ``locales/``), ``audit``, ``outbox``, ``entered_text`` (an organiser's text checked), ``entered_number``
+(a whole number a person typed, checked) and ``cells`` (text safe in a spreadsheet).
 """

@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any
 
 from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues
+from gateway.core.entered_number import entered_whole
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import DomainError
 from gateway.core.fraud.rules import FraudRules
@@ -76,14 +77,7 @@ def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: i
 
 
 def _int(form: Mapping[str, Any], name: str, low: int, high: int) -> int:
-    value = form.get(name)
-    try:
-        number = value if isinstance(value, int) and not isinstance(value, bool) else int(str(value).strip())
-    except (TypeError, ValueError):
-        raise DomainError(f"{name} must be a whole number.", code="invalid_field", field=name) from None
-    if not low <= number <= high:
-        raise DomainError(f"{name} must be between {low} and {high}.", code="invalid_field", field=name)
-    return number
+    return entered_whole(form.get(name), name, low=low, high=high)
 
 
 def flag(form: Mapping[str, Any], name: str) -> bool:

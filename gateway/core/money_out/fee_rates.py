@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
 from gateway.core.audit import Actor
+from gateway.core.entered_number import entered_whole
 from gateway.core.errors import DomainError
 from gateway.db.engine import Sessions
 from gateway.db.models import ProviderFeeBand, ProviderFeeRate
@@ -92,10 +93,10 @@ def parse_bands(text: str) -> tuple[FeeBand, ...]:
     for number, line in enumerate(text.replace(",", " ").splitlines(), start=1):
         if not (words := line.split()):
             continue
-        if len(words) > 4 or not all(word.isdigit() for word in words):
+        if len(words) > 4:
             raise DomainError(f"Band line {number}: up to, fee, and optionally a share in basis points and a cap, "
                               "as whole numbers.", code="invalid_field", field="bands")
-        numbers = [int(word) for word in words]
+        numbers = [entered_whole(word, "bands", label=f"Band line {number}: each number") for word in words]
         if len(numbers) < 2:
             raise DomainError(f"Band line {number}: up to which amount, and its fee.", code="invalid_field",
                               field="bands")
