@@ -7,12 +7,16 @@ process streams the board to its own viewers, and nothing here is needed.
 
 from __future__ import annotations
 
+import ipaddress
 import os
+import secrets
 import string
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
+
+from leaderboard.settings import PUBLISH_SECRET_CHARACTERS
 
 NGINX = Path("/usr/sbin/nginx")
 NCHAN_MODULE = Path("/usr/lib/nginx/modules/ngx_nchan_module.so")
@@ -21,6 +25,11 @@ DEFAULT_LISTEN = "127.0.0.1:8095"  # viewers (and, proxied, the rest of the serv
 DEFAULT_PUBLISH = "127.0.0.1:8096"  # the service's publishers only
 SHARDS_ENV = "LEADERBOARD_FANOUT_SHARDS"  # channels per board; unset: one
 REDIS_ENV = "LEADERBOARD_FANOUT_REDIS_URL"  # a Redis shared by every fan-out server; unset: each its own memory
+# Who may reach the publisher side (addresses or CIDRs, comma-separated): the balancer's address when the service
+# publishes through one; unset: this machine only.
+PUBLISH_ALLOW_ENV = "LEADERBOARD_FANOUT_PUBLISH_ALLOW"
+LOOPBACK = ("127.0.0.1", "::1")
+MIN_SECRET_LENGTH = 16
 INSTALL_HINT = "the fan-out server is Debian's nginx with Nchan: run 'sudo apt-get install libnginx-mod-nchan'"
 
 
@@ -44,6 +53,12 @@ class FanoutServer:
     # memory. Shared, any server takes the frames, and a viewer resuming on another finds the same ids.
     redis_url: str = ""
     redis_namespace: str = "ballot-fanout"  # the prefix of Nchan's keys in that Redis
+    # What every publisher's request must carry (the service's BOARD_FANOUT_SECRET); unnamed, one of its own, which
+    # nobody else knows.
+    publish_secret: str = field(default_factory=lambda: secrets.token_urlsafe(32))
+    # The only sources the publisher side answers (the service's, or the balancer's in front of it); empty:
+    # LEADERBOARD_FANOUT_PUBLISH_ALLOW, else this machine only.
+    publish_allow: tuple[str, ...] = ()
 
     @property
     def shard_count(self) -> int:
@@ -53,6 +68,10 @@ class FanoutServer:
     @property
     def store_url(self) -> str:
         return self.redis_url or os.environ.get(REDIS_ENV, "").strip()
+
+    @property
+    def publish_sources(self) -> tuple[str, ...]:
+        return self.publish_allow or publish_allow_from_env() or LOOPBACK
 
     @property
     def publish_url(self) -> str:
@@ -73,8 +92,10 @@ def config(server: FanoutServer, run_dir: Path) -> str:
     return string.Template(TEMPLATE.read_text()).safe_substitute(
         RUN_DIR=str(run_dir), WORKERS=str(server.workers), MAX_CONNECTIONS=str(server.max_connections),
         MAX_FILES=str(server.max_connections + 1000), LISTEN=server.listen, LISTEN_OPTIONS=listen_options(server),
-        PUBLISH_LISTEN=server.publish_listen, FALLBACK=fallback(server.service_url), STORE=store(server),
-        SHARD_SPLIT=shard_split(server.shard_count), SHARD_CHANNELS=shard_channels(server.shard_count))
+        PUBLISH_LISTEN=server.publish_listen, PUBLISH_SECRET=checked_secret(server.publish_secret),
+        PUBLISH_ACCESS=publish_access(server.publish_sources), FALLBACK=fallback(server.service_url),
+        STORE=store(server), SHARD_SPLIT=shard_split(server.shard_count),
+        SHARD_CHANNELS=shard_channels(server.shard_count))
 
 
 def shards_from_env() -> int:
@@ -85,6 +106,31 @@ def shards_from_env() -> int:
     if not raw.isdigit() or not 1 <= int(raw) <= 255:  # Nchan publishes to at most 255 channels at once
         raise ValueError(f"{SHARDS_ENV} must be a number of channels from 1 to 255, not {raw!r}")
     return int(raw)
+
+
+def publish_allow_from_env() -> tuple[str, ...]:
+    """`LEADERBOARD_FANOUT_PUBLISH_ALLOW`, each checked, else none."""
+    sources = tuple(filter(None, (part.strip() for part in os.environ.get(PUBLISH_ALLOW_ENV, "").split(","))))
+    for source in sources:
+        try:
+            ipaddress.ip_network(source, strict=False)
+        except ValueError as exc:
+            raise ValueError(f"{PUBLISH_ALLOW_ENV}: {source!r} is not an address or CIDR network") from exc
+    return sources
+
+
+def publish_access(sources: tuple[str, ...]) -> str:
+    """nginx's lines for the publisher side: these sources, nobody else."""
+    return " ".join(f"allow {ipaddress.ip_network(source, strict=False)};" for source in sources) + " deny all;"
+
+
+def checked_secret(secret: str) -> str:
+    """The publishers' secret as nginx's map reads it: never empty or short (a door open to requests without the
+    header, or a guessable one), never a character nginx would read otherwise."""
+    if len(secret) < MIN_SECRET_LENGTH or not PUBLISH_SECRET_CHARACTERS.fullmatch(secret):
+        raise ValueError(f"the fan-out server's publish secret must be {MIN_SECRET_LENGTH}+ letters, digits, "
+                         "'-' or '_'")
+    return secret
 
 
 def shard_split(shards: int) -> str:
@@ -129,7 +175,11 @@ def prepare(server: FanoutServer, run_dir: Path) -> list[str]:
     run_dir = run_dir.resolve()  # nginx reads a relative -c and the config's paths below -p: `make run`'s ./var
     run_dir.mkdir(parents=True, exist_ok=True)
     conf = run_dir / "nginx.conf"
-    conf.write_text(config(server, run_dir))
+    text = config(server, run_dir)
+    conf.unlink(missing_ok=True)  # written afresh, readable by its owner only: it holds the publishers' secret
+    descriptor = os.open(conf, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w") as file:
+        file.write(text)
     return [str(NGINX), "-e", "stderr", "-p", str(run_dir), "-c", str(conf)]
 
 

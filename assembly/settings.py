@@ -22,7 +22,7 @@ from gateway.kit.settings import (
     secret_problem,
     service_problems,
 )
-from leaderboard.settings import BoardSettings
+from leaderboard.settings import BoardSettings, fanout_secret_problem
 from media.settings import CloudinarySettings, cloudinary_problems
 from media.storage_settings import MediaSettings, media_problems
 from payments.airtel.settings import AirtelSettings
@@ -72,7 +72,8 @@ def check_production(settings: Settings, providers_in_use: set[str], channel_pro
     if not settings.is_production:
         return
     problems = service_problems(settings)
-    problems += [problem for problem in (webhook_secret_problem(settings), metrics_token_problem(settings)) if problem]
+    problems += [problem for problem in (webhook_secret_problem(settings), metrics_token_problem(settings),
+                                         fanout_secret_problem(settings)) if problem]
     problems.extend(channel_problems)
     if problem := results_key_problem(settings):
         problems.append(problem)

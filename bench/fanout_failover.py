@@ -25,6 +25,7 @@ import json
 import math
 import os
 import random
+import secrets
 import signal
 import subprocess
 import sys
@@ -176,10 +177,15 @@ def nginx(server: FanoutServer) -> Iterator[subprocess.Popen[bytes]]:
         process.wait(10)
 
 
+# What the run's frames carry, which each of its servers asks for (a web process's BOARD_FANOUT_SECRET).
+PUBLISH_SECRET = secrets.token_urlsafe(32)
+
+
 def bare_server(workers: int, shards: int, redis_url: str = "") -> FanoutServer:
     """Room on one server for every viewer: the spare's workers hold them all after the kill, unevenly (reuseport)."""
     return FanoutServer(listen=f"127.0.0.1:{free_port()}", publish_listen=f"127.0.0.1:{free_port()}",
-                        service_url="", workers=workers, max_connections=30_000, shards=shards, redis_url=redis_url)
+                        service_url="", workers=workers, max_connections=30_000, shards=shards, redis_url=redis_url,
+                        publish_secret=PUBLISH_SECRET)
 
 
 async def one_server(clients: int, processes: int, workers: int, shards: int) -> dict[str, object]:
@@ -188,7 +194,7 @@ async def one_server(clients: int, processes: int, workers: int, shards: int) ->
     with nginx(server) as process:
         await wait_answering(server.publish_url + "demo")
         async with httpx.AsyncClient() as http:
-            outcome, publish = await publisher(http, server.publish_url + "demo")
+            outcome, publish = await publisher(http, server.publish_url + "demo", PUBLISH_SECRET)
             await publish()
             pids = process_tree(process.pid)
             before = pss_of(pids)
@@ -266,7 +272,7 @@ async def failover(clients: int, processes: int, workers: int, retry: float,
                 for balancer in balancers:
                     await until_listening(balancer.listen)
                 async with httpx.AsyncClient() as http:
-                    outcome, publish = await publisher(http, balancers[0].publish_url + "demo")
+                    outcome, publish = await publisher(http, balancers[0].publish_url + "demo", PUBLISH_SECRET)
                     await publish()
                     pids = process_tree(doomed_process.pid) + process_tree(spare_process.pid)
                     before = pss_of(pids)

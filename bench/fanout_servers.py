@@ -30,6 +30,7 @@ from aiohttp import web
 from assembly import fanout_server
 from bench.harness import print_report, record
 from bench.stream_fanout import audience, process_tree
+from leaderboard.publish_secret import HEADER
 from tests.servers import free_port
 
 PATH = "/api/v1/contests/demo/leaderboard/stream"
@@ -41,13 +42,15 @@ BOARD = json.dumps({"contest": "demo", "candidates": [
 Publish = Callable[[], Awaitable[None]]
 
 
-async def publisher(http: httpx.AsyncClient, url: str) -> tuple[list[int], Publish]:
-    """A publish of the board to `url` (a fan-out server's publisher location, or a balancer's) and its tally."""
+async def publisher(http: httpx.AsyncClient, url: str, secret: str) -> tuple[list[int], Publish]:
+    """A publish of the board to `url` (a fan-out server's publisher location, or a balancer's) with the servers'
+    publish secret, and its tally."""
     outcome = [0, 0]  # published, failed
+    headers = {"X-EventSource-Event": "leaderboard", HEADER: secret}
 
     async def publish() -> None:
         try:
-            (await http.post(url, content=BOARD, headers={"X-EventSource-Event": "leaderboard"})).raise_for_status()
+            (await http.post(url, content=BOARD, headers=headers)).raise_for_status()
             outcome[0] += 1
         except httpx.HTTPError:
             outcome[1] += 1
@@ -75,8 +78,8 @@ async def nchan(clients: int, processes: int, rounds: int) -> dict[str, object]:
         await wait_answering(server.publish_url + "demo")
         async with httpx.AsyncClient() as http:
             async def publish() -> None:
-                (await http.post(server.publish_url + "demo", content=BOARD,
-                                 headers={"X-EventSource-Event": "leaderboard"})).raise_for_status()
+                (await http.post(server.publish_url + "demo", content=BOARD, headers={
+                    "X-EventSource-Event": "leaderboard", HEADER: server.publish_secret})).raise_for_status()
             await publish()
             figures = await audience(server.stream_base + PATH, publish, process.pid, process_tree(process.pid),
                                      clients, processes, rounds)

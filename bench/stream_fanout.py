@@ -290,7 +290,8 @@ def main() -> None:
                                         workers=workers, max_connections=18_000)
     nginx = fanout_server.start(server, Path(tempfile.mkdtemp(prefix="ballot-fanout-")))
     try:
-        with running_stack(web_processes=1, extra_env={"BOARD_FANOUT_URL": server.publish_url}) as stack:
+        with running_stack(web_processes=1, extra_env={"BOARD_FANOUT_URL": server.publish_url,
+                                                       "BOARD_FANOUT_SECRET": server.publish_secret}) as stack:
             url = f"{server.stream_base}/api/v1/contests/demo/leaderboard/stream"
             web_pids = stack.web_pids()
             time.sleep(2)  # the lease taken and the demo board published

@@ -8,5 +8,7 @@ RUN apt-get update \
 COPY deploy/nchan.conf.template /etc/nginx/nchan.conf.template
 EXPOSE 8095 8096
 # Unset, one channel per board (SHARD_SPLIT `* 0;`, SHARD_CHANNELS `$1.0`) in this server's memory (STORE empty);
-# `gateway fanout` writes the lines for N shards and a shared Redis (assembly/fanout_server.py).
-CMD ["sh", "-c", ": \"${SHARD_SPLIT:=* 0;}\" \"${SHARD_CHANNELS:=\\$1.0}\" \"${STORE:=}\"; export SHARD_SPLIT SHARD_CHANNELS STORE; envsubst '$RUN_DIR $WORKERS $MAX_CONNECTIONS $MAX_FILES $LISTEN $LISTEN_OPTIONS $PUBLISH_LISTEN $FALLBACK $STORE $SHARD_SPLIT $SHARD_CHANNELS' < /etc/nginx/nchan.conf.template > /var/lib/nginx/fanout/nginx.conf && exec nginx -e stderr -c /var/lib/nginx/fanout/nginx.conf"]
+# `gateway fanout` writes the lines for N shards and a shared Redis (assembly/fanout_server.py). PUBLISH_SECRET (the
+# service's BOARD_FANOUT_SECRET) is required; PUBLISH_ACCESS unset lets publishers in from this machine only. The
+# configuration, which holds the secret, is readable by root only.
+CMD ["sh", "-c", ": \"${PUBLISH_SECRET:?set PUBLISH_SECRET to the service's BOARD_FANOUT_SECRET}\" \"${PUBLISH_ACCESS:=allow 127.0.0.1; allow ::1; deny all;}\" \"${SHARD_SPLIT:=* 0;}\" \"${SHARD_CHANNELS:=\\$1.0}\" \"${STORE:=}\"; export PUBLISH_ACCESS SHARD_SPLIT SHARD_CHANNELS STORE; umask 077; envsubst '$RUN_DIR $WORKERS $MAX_CONNECTIONS $MAX_FILES $LISTEN $LISTEN_OPTIONS $PUBLISH_LISTEN $PUBLISH_ACCESS $PUBLISH_SECRET $FALLBACK $STORE $SHARD_SPLIT $SHARD_CHANNELS' < /etc/nginx/nchan.conf.template > /var/lib/nginx/fanout/nginx.conf && exec nginx -e stderr -c /var/lib/nginx/fanout/nginx.conf"]

@@ -31,6 +31,7 @@ from gateway.db.models import Contest
 from leaderboard.board import Rendered, render
 from leaderboard.boards import Boards, load_contest_view
 from leaderboard.hub import Frame, flush_delay
+from leaderboard.publish_secret import HEADER
 
 log = logging.getLogger(__name__)
 LEASE_KEY = "leaderboard:fanout-publisher"
@@ -68,6 +69,7 @@ return 0
 @dataclass(frozen=True, slots=True)
 class FanoutConfig:
     publish_url: str  # Nchan's publisher location, ending in '/': the channel id (a contest's slug) follows
+    secret: str  # BOARD_FANOUT_SECRET: the fan-out server refuses a publisher's request without it (403)
     coalesce_seconds: float = 0.25  # at most one frame per contest this often, as the service's own hub
     resync_seconds: float = 15.0  # every board is read again this often, in case a change's message was lost
     probe_seconds: float = 2.0  # one channel is looked at this often: a restarted fan-out server has lost them
@@ -234,7 +236,8 @@ class FanoutPublisher:
     async def _channel_missing(self, slug: str) -> bool:
         try:
             response = await self._http.get(first_shard_url(self._config.publish_url, slug),
-                                            headers={"Accept": "application/json"}, timeout=REQUEST_SECONDS)
+                                            headers={"Accept": "application/json", HEADER: self._config.secret},
+                                            timeout=REQUEST_SECONDS)
         except httpx.HTTPError:
             return False  # cannot tell: publishing to it fails too, and is tried again with the next change
         return response.status_code == 404
@@ -298,7 +301,7 @@ class FanoutPublisher:
             return False
         response = await self._http.post(
             channel_url(self._config.publish_url, slug), content=body,
-            headers={"Content-Type": "application/json", "X-EventSource-Event": event},
+            headers={"Content-Type": "application/json", "X-EventSource-Event": event, HEADER: self._config.secret},
             timeout=min(REQUEST_SECONDS, time_left))
         response.raise_for_status()
         self.published += 1

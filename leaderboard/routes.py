@@ -17,6 +17,7 @@ from leaderboard.config import StreamConfig
 from leaderboard.fanout import FanoutConfig, FanoutPublisher
 from leaderboard.hub import Frame, Hub, Viewer
 from leaderboard.keys import LEADERBOARD_BOARDS, LEADERBOARD_CONFIG, LEADERBOARD_FANOUT, LEADERBOARD_HUB
+from leaderboard.publish_secret import publish_secret
 from leaderboard.settings import BoardSettings
 
 routes = web.RouteTableDef()
@@ -112,7 +113,8 @@ def _fanout_publisher(app: web.Application, boards: Boards) -> FanoutPublisher |
     url = settings_of(app, BoardSettings).board_fanout_url
     if not url:
         return None
-    publisher = FanoutPublisher(app[REDIS], boards, app[SESSIONS], app[HTTP], FanoutConfig(url))
+    secret = publish_secret(settings_of(app, BoardSettings))
+    publisher = FanoutPublisher(app[REDIS], boards, app[SESSIONS], app[HTTP], FanoutConfig(url, secret))
     app[LEADERBOARD_FANOUT] = publisher
     return publisher
 

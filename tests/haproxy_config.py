@@ -12,7 +12,7 @@ from pathlib import Path
 
 CONFIG = Path(__file__).resolve().parent.parent / "deploy" / "haproxy.cfg"
 VIEWERS_BIND = "bind :8080"  # the frontend of voters and viewers
-PUBLISHERS_BIND = "bind :8096"  # the frontend of the service's board frames
+PUBLISHERS_BIND = 'bind "${PUBLISHERS_BIND-127.0.0.1:8096}"'  # the frontend of the service's board frames
 TEMPLATE = re.compile(r"^([ \t]*)server-template (\S+) \d+ (\S+)(.*)$", re.MULTILINE)
 
 

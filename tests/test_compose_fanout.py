@@ -51,7 +51,9 @@ def test_the_web_replicas_publish_through_the_balancer_to_the_first_fanout_serve
     every = services()
     url = urlsplit(default_of(every["web"]["environment"]["BOARD_FANOUT_URL"]))
     config = BALANCER.read_text()
-    publishers = next(part for part in config.split("\n\n") if f"bind :{url.port}" in part)
+    publishers = section(config, "frontend publishers")
+    bind = every["balancer"]["environment"]["PUBLISHERS_BIND"]
+    assert bind == f"${{BALANCER_ADDRESS:-{balancer_address(every)}}}:{url.port}" and "PUBLISHERS_BIND" in publishers
     assert url.hostname == "balancer" and "default_backend publish" in publishers
     publish = section(config, "backend publish")
     assert "balance first" in publish and "retry-on conn-failure" in publish
@@ -64,3 +66,19 @@ def test_every_fanout_replica_takes_viewers_and_a_dead_one_lets_go_of_them() -> 
     listen = services()["fanout"]["environment"]["LISTEN"]
     assert re.search(rf"server-template fanout \d+ fanout:{listen}\b", stream)
     assert "balance leastconn" in stream and "on-marked-down shutdown-sessions" in stream
+
+
+def balancer_address(every: dict[str, Any]) -> str:
+    return default_of(every["balancer"]["networks"]["default"]["ipv4_address"])
+
+
+def test_only_the_web_replicas_publish_and_only_the_balancer_reaches_the_fanout_servers_publishers() -> None:
+    """The balancer answers frames on its own address in the network, from the network; each fan-out server takes
+    them from the balancer only, and only with the web replicas' secret (the same variable, required)."""
+    every = services()
+    subnet = yaml.safe_load(COMPOSE.read_text())["networks"]["default"]["ipam"]["config"][0]["subnet"]
+    assert every["balancer"]["environment"]["PUBLISHERS_ALLOW"] == subnet  # the network's, whatever it is set to
+    fanout = every["fanout"]["environment"]
+    assert fanout["PUBLISH_ACCESS"] == f"allow ${{BALANCER_ADDRESS:-{balancer_address(every)}}}; deny all;"
+    secret = every["web"]["environment"]["BOARD_FANOUT_SECRET"]
+    assert secret.startswith("${BOARD_FANOUT_SECRET:?") and fanout["PUBLISH_SECRET"] == secret

@@ -7,7 +7,7 @@ from contextlib import ExitStack
 from typing import TYPE_CHECKING
 
 from assembly.commands.services import Subcommands, with_database, with_services
-from assembly.settings import Settings
+from assembly.settings import ConfigError, Settings
 
 if TYPE_CHECKING:
     from gateway.db.engine import Sessions
@@ -37,15 +37,20 @@ def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int
 def cmd_fanout(settings: Settings, args: argparse.Namespace) -> int:
     """nginx with Nchan in the foreground: viewers' streams at --listen, the rest proxied to the service."""
     from assembly import fanout_server
+    from leaderboard.publish_secret import MissingPublishSecret, publish_secret
 
     publish = args.publish or fanout_server.DEFAULT_PUBLISH
     if not args.publish and settings.board_fanout_url:
         host, port = fanout_server.publish_address(settings.board_fanout_url)
         publish = f"{host}:{port}"
+    try:
+        secret = publish_secret(settings)  # the web processes' own: in development, the data folder's
+    except MissingPublishSecret as exc:
+        raise ConfigError(f"refusing to start in production: {exc}") from exc
     server = fanout_server.FanoutServer(
         listen=args.listen, publish_listen=publish,
         service_url=f"http://{settings.gateway_host}:{settings.gateway_port}", workers=args.workers,
-        max_connections=args.connections)
+        max_connections=args.connections, publish_secret=secret)
     if not settings.board_fanout_url:
         print(f"Set BOARD_FANOUT_URL={server.publish_url} for the service to publish its boards here.")
     fanout_server.exec_nginx(server, settings.gateway_data_dir / "fanout")

@@ -12,11 +12,14 @@ import subprocess
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import aiohttp
+from pydantic import SecretStr
 
 from assembly import fanout_server
 from assembly.fanout_server import FanoutServer
+from leaderboard.publish_secret import HEADER
 from tests.haproxy_config import local_config
 from tests.servers import CLOSED, free_port
 
@@ -27,6 +30,16 @@ REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 def on_free_ports(service_url: str = "") -> FanoutServer:
     return FanoutServer(listen=f"127.0.0.1:{free_port()}", publish_listen=f"127.0.0.1:{free_port()}",
                         service_url=service_url or CLOSED.url("http://127.0.0.1"), workers=1, max_connections=256)
+
+
+def publishing_to(server: FanoutServer, url: str = "") -> dict[str, Any]:
+    """The service's settings that publish to this server (at `url`: through a balancer in front of it)."""
+    return {"board_fanout_url": url or server.publish_url, "board_fanout_secret": SecretStr(server.publish_secret)}
+
+
+def publisher_headers(server: FanoutServer) -> dict[str, str]:
+    """What the service's own requests to the publisher side carry."""
+    return {HEADER: server.publish_secret}
 
 
 @contextlib.asynccontextmanager
@@ -45,7 +58,7 @@ async def answering(server: FanoutServer, process: subprocess.Popen[bytes]) -> N
         for _ in range(200):
             assert process.poll() is None, "nginx with Nchan did not start (see its stderr above)"
             try:
-                async with http.get(server.publish_url + "probe") as response:
+                async with http.get(server.publish_url + "probe", headers=publisher_headers(server)) as response:
                     if response.status == 404:  # the publisher answers: no such channel yet
                         return
             except aiohttp.ClientError:

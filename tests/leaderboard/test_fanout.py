@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from pathlib import Path
 
 import aiohttp
@@ -23,10 +24,11 @@ from leaderboard.board import Rendered
 from leaderboard.cache import touch
 from leaderboard.fanout import LEASE_KEY, is_news
 from leaderboard.keys import LEADERBOARD_FANOUT
+from leaderboard.publish_secret import DEV_SECRET_FILE
 from tests.factories import make_contest
 from tests.leaderboard.conftest import EventReader, MakeClient
 from tests.leaderboard.helpers import set_contest, vote_and_publish
-from tests.leaderboard.nchan import answering, on_free_ports, running
+from tests.leaderboard.nchan import answering, on_free_ports, publishing_to, running
 from tests.servers import free_port
 from tests.waiting import until
 
@@ -68,7 +70,7 @@ async def test_a_counted_vote_reaches_a_fanout_viewer_who_resumes_with_last_even
 ) -> None:
     contest = await make_contest(sessions, candidates=2)
     await vote_and_publish(sessions, redis, contest, "01", 3)
-    client = await make_client(settings_update={"board_fanout_url": nchan.publish_url})
+    client = await make_client(settings_update=publishing_to(nchan))
     await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)  # on taking the lease
     reader = await viewers(contest.slug)
     first = await reader.next(timeout=10)  # the board as the service published it on taking the lease
@@ -100,7 +102,7 @@ async def test_a_sealed_board_goes_out_sealed(make_client: MakeClient, nchan: Fa
                                              sessions: Sessions, redis: Redis) -> None:
     contest = await make_contest(sessions, candidates=2)
     await vote_and_publish(sessions, redis, contest, "01", 4)
-    client = await make_client(settings_update={"board_fanout_url": nchan.publish_url})
+    client = await make_client(settings_update=publishing_to(nchan))
     await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)
     reader = await viewers(contest.slug)
     assert (await reader.next(timeout=10)).board["total_votes"] == 4  # type: ignore[union-attr]
@@ -130,7 +132,7 @@ async def test_unknown_boards_are_refused_and_a_second_process_takes_over_publis
                             headers={"Accept": "text/event-stream"}) as response:
             assert response.status == 403  # never published: not a channel anybody waits on
     contest = await make_contest(sessions, candidates=2)
-    settings_update = {"board_fanout_url": nchan.publish_url}
+    settings_update = publishing_to(nchan)
     first = await make_client(settings_update=settings_update)
     second = await make_client(settings_update=settings_update)
     await until(lambda: first.app[LEADERBOARD_FANOUT].published + second.app[LEADERBOARD_FANOUT].published == 1)
@@ -152,7 +154,7 @@ async def test_a_board_taken_back_to_draft_is_withdrawn_from_its_viewers_and_fro
 ) -> None:
     contest = await make_contest(sessions, candidates=2)
     await vote_and_publish(sessions, redis, contest, "01", 3)
-    client = await make_client(settings_update={"board_fanout_url": nchan.publish_url})
+    client = await make_client(settings_update=publishing_to(nchan))
     await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)
     reader = await viewers(contest.slug)
     assert (await reader.next(timeout=10)).board["total_votes"] == 3  # type: ignore[union-attr]
@@ -179,7 +181,7 @@ async def test_a_process_taking_over_the_publishing_withdraws_a_board_its_predec
     that publishes next knows the channel all the same, and new viewers are not shown the board of before."""
     contest = await make_contest(sessions, candidates=2)
     await vote_and_publish(sessions, redis, contest, "01", 3)
-    settings_update = {"board_fanout_url": nchan.publish_url}
+    settings_update = publishing_to(nchan)
     first = await make_client(settings_update=settings_update)
     await until(lambda: first.app[LEADERBOARD_FANOUT].published == 1)
     second = await make_client(settings_update=settings_update)
@@ -233,7 +235,7 @@ async def test_a_restarted_fanout_server_gets_every_board_again_within_seconds(
     process = fanout_server.start(server, tmp_path / "fanout")
     try:
         await answering(server, process)
-        client = await make_client(settings_update={"board_fanout_url": server.publish_url})
+        client = await make_client(settings_update=publishing_to(server))
         await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)
@@ -259,13 +261,18 @@ async def test_gateway_fanout_runs_in_the_default_data_folder_which_is_relative(
     """`make run` keeps its data in ./var, and its `gateway run` starts `gateway fanout` there: nginx must be
     given that folder whole (it reads its -c below its -p)."""
     server = on_free_ports()
-    env = {name: value for name, value in os.environ.items() if name != "GATEWAY_DATA_DIR"}
+    env = {name: value for name, value in os.environ.items()
+           if name not in ("GATEWAY_DATA_DIR", "BOARD_FANOUT_SECRET")}
     process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "fanout", "--listen", server.listen,
                                 "--publish", server.publish_listen, "--workers", "1"],
                                cwd=tmp_path, env=env, start_new_session=True)
     try:
-        await answering(server, process)
+        # The publishers' secret made once in that folder too, which the web processes of `make run` read there.
+        secret = tmp_path / "var" / DEV_SECRET_FILE
+        await until(lambda: secret.is_file() or process.poll() is not None, timeout=120)
+        await answering(replace(server, publish_secret=secret.read_text()), process)
         assert (tmp_path / "var" / "fanout" / "nginx.conf").is_file()
+        assert (tmp_path / "var" / "fanout" / "nginx.conf").stat().st_mode & 0o077 == 0  # it holds the secret
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)

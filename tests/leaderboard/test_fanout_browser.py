@@ -19,7 +19,7 @@ from leaderboard.keys import LEADERBOARD_FANOUT
 from tests.chromium import CHROMIUM
 from tests.factories import make_contest
 from tests.leaderboard.helpers import set_contest, vote_and_publish
-from tests.leaderboard.nchan import on_free_ports, running
+from tests.leaderboard.nchan import on_free_ports, publishing_to, running
 from tests.servers import free_port
 from tests.waiting import until
 
@@ -31,7 +31,7 @@ async def test_a_page_watching_through_the_fanout_server_moves_and_stops_when_it
 ) -> None:
     app_port = free_port()
     async with running(on_free_ports(f"http://127.0.0.1:{app_port}"), tmp_path / "fanout") as nchan:
-        app_settings = settings.model_copy(update={"board_fanout_url": nchan.publish_url,
+        app_settings = settings.model_copy(update={**publishing_to(nchan),
                                                    "public_base_url": nchan.stream_base})
         async with TestServer(create_app(app_settings), port=app_port) as service:
             contest = await make_contest(sessions, candidates=2)

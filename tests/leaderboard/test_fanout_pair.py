@@ -24,7 +24,16 @@ from leaderboard.keys import LEADERBOARD_FANOUT
 from tests.factories import make_contest
 from tests.leaderboard.conftest import EventReader, MakeClient
 from tests.leaderboard.helpers import vote_and_publish
-from tests.leaderboard.nchan import answering, balancing, on_free_ports, on_free_ports_behind, running, shared_redis
+from tests.leaderboard.nchan import (
+    answering,
+    balancing,
+    on_free_ports,
+    on_free_ports_behind,
+    publisher_headers,
+    publishing_to,
+    running,
+    shared_redis,
+)
 from tests.waiting import until
 
 VIEWERS = 300
@@ -75,8 +84,9 @@ async def test_viewers_of_a_killed_fanout_server_resume_on_the_other_missing_no_
 
 async def kill_one_of_two(make_client: MakeClient, sessions: Sessions, redis: Redis, tmp_path: Path,
                           store: str) -> None:
-    doomed, spare = (replace(on_free_ports(), workers=2, shards=2, max_connections=1024, redis_url=store)
-                     for _ in range(2))
+    secret = on_free_ports().publish_secret  # the service's, which every fan-out server asks for
+    doomed, spare = (replace(on_free_ports(), workers=2, shards=2, max_connections=1024, redis_url=store,
+                             publish_secret=secret) for _ in range(2))
     contest = await make_contest(sessions, candidates=2)
     await vote_and_publish(sessions, redis, contest, "01", 3)
     doomed_process = fanout_server.start(doomed, tmp_path / "doomed")
@@ -87,7 +97,7 @@ async def kill_one_of_two(make_client: MakeClient, sessions: Sessions, redis: Re
                     balancing(on_free_ports_behind((doomed, spare)), tmp_path / "balancer") as balancer,
                     aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, sock_connect=5),
                                           connector=aiohttp.TCPConnector(limit=0)) as http):
-            client = await make_client(settings_update={"board_fanout_url": balancer.publish_url})
+            client = await make_client(settings_update=publishing_to(spare, balancer.publish_url))
             await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)
             path = f"/api/v1/contests/{contest.slug}/leaderboard/stream"
             witness = Viewer(f"{spare.stream_base}{path}?viewer=witness")  # on the server that stays
@@ -130,7 +140,7 @@ async def test_a_board_is_spread_over_its_shards_which_carry_the_same_frames_and
     contest = await make_contest(sessions, candidates=2)
     await vote_and_publish(sessions, redis, contest, "01", 3)
     async with running(server, tmp_path / "fanout"), aiohttp.ClientSession() as http:
-        client = await make_client(settings_update={"board_fanout_url": server.publish_url})
+        client = await make_client(settings_update=publishing_to(server))
         await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1)
         for _ in range(3):
             await vote_and_publish(sessions, redis, contest, "02", 1)
@@ -139,7 +149,7 @@ async def test_a_board_is_spread_over_its_shards_which_carry_the_same_frames_and
         channels = {}
         for shard in range(3):
             async with http.get(f"{server.publish_url}{contest.slug}.{shard}",
-                                headers={"Accept": "application/json"}) as response:
+                                headers={"Accept": "application/json", **publisher_headers(server)}) as response:
                 channels[shard] = await response.json(content_type=None)
         assert len({info["last_message_id"] for info in channels.values()}) == 1  # the same ids on every shard
 
@@ -177,6 +187,7 @@ async def test_a_board_is_spread_over_its_shards_which_carry_the_same_frames_and
 async def shard_subscribers(http: aiohttp.ClientSession, server: FanoutServer, slug: str) -> list[int]:
     counts = []
     for shard in range(server.shard_count):
-        async with http.get(f"{server.publish_url}{slug}.{shard}", headers={"Accept": "application/json"}) as r:
+        async with http.get(f"{server.publish_url}{slug}.{shard}",
+                            headers={"Accept": "application/json", **publisher_headers(server)}) as r:
             counts.append(int((await r.json(content_type=None))["subscribers"]))
     return counts
