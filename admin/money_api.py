@@ -85,7 +85,7 @@ async def settlement(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 
 @routes.post(CONTEST + "/settlement/sign")
-@guarded("results.sign")
+@guarded("money.manage")  # an owner's word on the money; an auditor reads statements and changes nothing
 async def sign(request: web.Request, actor: Actor) -> web.StreamResponse:
     kept = await settlements.sign_statement(request.app[SESSIONS], request.app[RESULTS_KEY], actor,
                                             contest_id(request))

@@ -72,8 +72,8 @@ SUMMARIES = {
     "/contests/{contest_id}/settlement": "The contest's settlement now, per currency (gross, refunds, fees, "
                                          "commission, net, paid out, under way, balance, awaiting verification, "
                                          "payable) and its signed statements; minor units",
-    "/contests/{contest_id}/settlement/sign": "Sign a settlement statement now (owners, auditors): 201 with its "
-                                              "CSV and detached signature's URLs",
+    "/contests/{contest_id}/settlement/sign": "Sign a settlement statement now (owners; every other role: 403): "
+                                              "201 with its CSV and detached signature's URLs",
     "/contests/{contest_id}/payouts": "Its payout account and payouts, newest first, each with our reference (the "
                                       "provider's X-Reference-Id) and the provider's transaction id (GET); ask for "
                                       "one (POST: currency, amount up to the payable balance): 201, awaiting approval",

@@ -47,8 +47,8 @@ async def show(request: web.Request, actor: Actor, error: str | None = None, sta
             differences = await money_check.recent_differences(session)
     return render(request, "settlement.html", {
         "s": figures, "statements": await settlements.statements_of(sessions, actor, cid),
-        "rates": await fee_rates.fee_rates(sessions), "can_sign": allowed(actor.role, "results.sign"),
-        "can_manage": allowed(actor.role, "money.manage"), "can_request": allowed(actor.role, "payouts.request"),
+        "rates": await fee_rates.fee_rates(sessions), "can_manage": allowed(actor.role, "money.manage"),
+        "can_request": allowed(actor.role, "payouts.request"),
         "account": await payouts.account_of(sessions, actor, cid),
         "payouts": await payouts.payouts_of(sessions, actor, cid),
         "wallets": wallet_kinds(request), "code_sent_to": code_sent_to, "me": actor.email,
@@ -96,7 +96,7 @@ async def fee_rate(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 
 @routes.post(CONTEST + "/settlement/sign")
-@guarded("results.sign")
+@guarded("money.manage")  # an owner's word on the money; an auditor reads statements and changes nothing
 async def sign(request: web.Request, actor: Actor) -> web.StreamResponse:
     await settlements.sign_statement(request.app[SESSIONS], request.app[RESULTS_KEY], actor, contest_id(request))
     raise see_other(f"/admin/contests/{contest_id(request)}/settlement")
