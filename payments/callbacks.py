@@ -14,6 +14,7 @@ from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.kit.answers import error_body
+from gateway.kit.callback_checks import check_due
 from gateway.kit.keys import CHECKS, COUNT_BATCHES, PROVIDERS, RELAY, SERVICE_LEVELS, SESSIONS
 from gateway.kit.throttle import enforce_untied_limit
 
@@ -41,7 +42,10 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
     signs every event (`signed=True`: `signature_holds`). Neither can be faked by the one flooding,
     who can only spend its own budget; and vouched callbacks are not counted, so however many a
     provider sends, they never push its address over the limit. With Redis away nothing is counted
-    and everything is taken (still bounded).
+    and everything is taken (still bounded). A callback about an order of ours that is not vouched for
+    only asks for a status check, bounded per order (`gateway.kit.callback_checks`): the first asks at
+    once, a repeat counts against its address's limit and is neither kept nor checked while a check
+    asked for moments ago answers it.
     """
     app = request.app
     arrived = time.monotonic()
@@ -50,7 +54,8 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
     if signed and not await signature_holds(app[PROVIDERS], provider, request.headers, body):
         await limit()
     outcome = await receive_callback(app[SESSIONS], app[PROVIDERS], provider, order_id, request.headers, body,
-                                     untied=None if signed else limit, secret=secret, batches=app[COUNT_BATCHES])
+                                     untied=None if signed else limit, secret=secret, batches=app[COUNT_BATCHES],
+                                     check_due=None if signed else partial(check_due, request, provider))
     if outcome.outcome is Outcome.NEEDS_CHECK and outcome.order_id is not None:
         app[CHECKS].request(outcome.order_id)
     if outcome.outcome is Outcome.COUNTED:  # committed in the tally by now (a count batch included)

@@ -6,6 +6,11 @@ application, a cap the provider lowered) is sent again after a wait, on a turn o
 is the provider's `ProviderRateLimited` (retryable), never a refusal of the payment. A refused request took nothing
 in: resending it is safe.
 
+Status enquiries take at most half the schedule's turns (`ENQUIRY_SHARE`): anyone may ask for them (a callback that
+is not vouched for asks for one, bounded by `gateway.kit.callback_checks`, and the reconciler polls), and a payer's
+prompt, a refund or a payout must never queue behind them. However many enquiries wait, the other requests leave a
+turn or two after they ask.
+
 Each provider keeps its own facts (`RequestCap`) in its folder: its name, which answers mean "slow down", and the
 error it raises."""
 
@@ -23,6 +28,7 @@ from gateway.core.providers import ProviderRateLimited
 from gateway.kit.paced_turns import PacedTurns
 
 SHARE = 0.9  # of the cap, for our schedule: the rest absorbs jitter
+ENQUIRY_SHARE = 0.5  # of the schedule's turns, at most, for status enquiries: the rest is the prompts' and money out's
 
 
 @dataclass(frozen=True)
@@ -54,19 +60,23 @@ class PacedRequests:
         # Named by a digest: the schedule's Redis key says which application without spelling out its credentials.
         self._schedule = f"pace:{cap.provider}:{hashlib.sha256(application.encode()).hexdigest()[:16]}"
 
-    async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def request(self, method: str, url: str, *, enquiry: bool = False, **kwargs: Any) -> httpx.Response:
         """Send on this application's next turn; a "slow down" is sent again later (raises the provider's
-        ProviderRateLimited when every try was refused so, and httpx.TransportError as the client does)."""
+        ProviderRateLimited when every try was refused so, and httpx.TransportError as the client does).
+        `enquiry`: a status enquiry, on the enquiries' share of the turns."""
         for delay in (0.0, *self._resend_delays):
             if delay:
                 await asyncio.sleep(delay)
-            response = await self.send_once(method, url, **kwargs)
+            response = await self.send_once(method, url, enquiry=enquiry, **kwargs)
             if not self._cap.slow_down(response):
                 return response
         raise self._cap.refused()
 
-    async def send_once(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
-        """Send on this application's next turn, whatever comes back: for a caller that resends on its own terms."""
-        if self._per_second:
+    async def send_once(self, method: str, url: str, *, enquiry: bool = False, **kwargs: Any) -> httpx.Response:
+        """Send on this application's next turn, whatever comes back: for a caller that resends on its own terms.
+        `enquiry`: a status enquiry, on the enquiries' share of the turns."""
+        if self._per_second and enquiry:
+            await self._turns.wait_within_share(self._schedule, self._per_second * SHARE, "enquiries", ENQUIRY_SHARE)
+        elif self._per_second:
             await self._turns.wait(self._schedule, self._per_second * SHARE)
         return await self._http.request(method, url, **kwargs)

@@ -149,7 +149,10 @@ class CallbackVerdict:
     `status` is set only where the callback itself is proof (a verified signature), or comes from the
     provider for sure (a per-order secret only it knows: `verify_later`); otherwise the core must ask
     the provider (`fetch_status`) before anything is counted. `verify_later`: counted at once, and
-    checked with `fetch_status` afterwards (a disagreement takes the votes back off).
+    checked with `fetch_status` afterwards (a disagreement takes the votes back off). `vouched`: the
+    callback is the provider's for sure (its hash, signature or per-order secret held) even where it
+    proves nothing by itself; one that is not could have come from anyone, so the check it asks for is
+    bounded (`gateway.kit.callback_checks`).
     """
 
     order_id: uuid.UUID | None
@@ -157,6 +160,7 @@ class CallbackVerdict:
     event_id: str | None = None
     status: StatusResult | None = None
     verify_later: bool = False
+    vouched: bool = False
 
 
 class CallbackRejected(PaymentError):

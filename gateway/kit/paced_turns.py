@@ -1,7 +1,8 @@
 """Calls kept under a rate, across every process and host: each call reserves the next free turn on a schedule
 kept in Redis (timed by Redis's own clock, so hosts' clocks do not matter) and waits for it, so calls leave
 evenly spaced, in the order they asked. A provider's cap is kept this way wherever it is one (MTN's status calls,
-`gateway.kit.status_pacing`; every call of an Orange application, `payments.orange.request_cap`). With Redis away,
+`gateway.kit.status_pacing`; every call of an Orange application, `payments.orange.request_cap`); a kind of call
+may be held to a share of a schedule's turns (`wait_within_share`), so it never takes them all. With Redis away,
 or none given, a process keeps the schedule alone (others may be calling too: slower is not safe, but it is the
 best it can do)."""
 
@@ -56,6 +57,15 @@ class PacedTurns:
             if time.monotonic() - (since + waiting) <= spacing / 2:  # a turn is never in the past: waiting >= 0
                 break
         return waited
+
+    async def wait_within_share(self, schedule: str, per_second: float, part: str, share: float) -> float:
+        """`wait`, for a call of a kind (`part`) that may take at most `share` of `schedule`'s turns, whatever the
+        window: it first takes a turn of its part's own schedule, at `share` of the rate, and only then one of the
+        whole. However many such calls queue, they reach the whole schedule no faster than that share, so the other
+        calls (a payer's prompt among a flood of status enquiries) always find turns there, at most a turn or two
+        late."""
+        waited = await self.wait(f"{schedule}:{part}", per_second * share)
+        return waited + await self.wait(schedule, per_second)
 
     async def _reserved(self, schedule: str, spacing: float) -> tuple[float, float]:
         """Seconds to wait for the next turn, and the moment (this process's clock) they count from: for a turn

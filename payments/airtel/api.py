@@ -2,7 +2,8 @@
 request on a turn of the application's paced schedule, and the country and currency headers every call carries.
 
 Airtel publishes no cap for its gateway, so every request of one application (client id) takes a turn of one schedule
-that every process and host shares (`payments.paced_requests`), at 90% of the setting; a 429 that still comes back is
+that every process and host shares (`payments.paced_requests`), at 90% of the setting, status enquiries at most half
+its turns (a flood of them never holds a payer's prompt, a refund or a payout back); a 429 that still comes back is
 sent again after a wait on a turn of its own, and one refused on every try is "slow down" (`ProviderRateLimited`),
 never a refusal of the payment. Time-outs and 5xx are sent again only where the caller says that is safe: a push
 resent after a lost answer could prompt the payer twice, so its caller asks about it first."""
@@ -76,15 +77,16 @@ class AirtelApi:
         self._tokens = TokenCache(self._fetch_token)
 
     async def send(self, method: str, path: str, wallet: Wallet, *, json: Mapping[str, Any] | None = None,
-                   resend_lost: bool = True) -> httpx.Response:
+                   resend_lost: bool = True, enquiry: bool = False) -> httpx.Response:
         """Send with the token and the wallet's headers; 429 is sent again later, time-outs and 5xx too unless
-        `resend_lost` is False (then the first one raises, retryable). Any other answer is returned."""
+        `resend_lost` is False (then the first one raises, retryable). Any other answer is returned. `enquiry`: a
+        status enquiry, on the enquiries' share of the application's turns."""
         last: PaymentError | None = None
         for delay in (0.0, *self._retry_delays):
             if delay:
                 await asyncio.sleep(delay)
             try:
-                response = await self._authorised(method, path, wallet, json)
+                response = await self._authorised(method, path, wallet, json, enquiry)
             except httpx.TransportError as exc:
                 last = PaymentError(NAME, "unreachable", f"Airtel did not answer: {exc!r}", retryable=True)
             except PaymentError as exc:  # from the token endpoint
@@ -100,14 +102,15 @@ class AirtelApi:
         assert last is not None
         raise last
 
-    async def _authorised(self, method: str, path: str, wallet: Wallet,
-                          json: Mapping[str, Any] | None) -> httpx.Response:
+    async def _authorised(self, method: str, path: str, wallet: Wallet, json: Mapping[str, Any] | None,
+                          enquiry: bool) -> httpx.Response:
         stale: str | None = None
         for _ in range(2):
             token = await self._tokens.get(stale)
             headers = {"Authorization": f"Bearer {token}", "Accept": "*/*", "X-Country": wallet.country,
                        "X-Currency": wallet.currency}
-            response = await self._requests.send_once(method, self._url(path), headers=headers, json=json)
+            response = await self._requests.send_once(method, self._url(path), enquiry=enquiry, headers=headers,
+                                                      json=json)
             if response.status_code != 401:
                 return response
             stale = token  # refreshed once: a token may be revoked before its stated expiry

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -116,9 +117,10 @@ class AirtelCollection:
         raise refusal
 
     async def _known(self, collection: Collection, wallet: Wallet) -> bool:
-        """Whether Airtel has a push under the order's id (raises a retryable PaymentError when it cannot say)."""
+        """Whether Airtel has a push under the order's id (raises a retryable PaymentError when it cannot say): part
+        of a start, so on the turns of prompts, not of status enquiries."""
         try:
-            await self._enquire(collection, wallet)
+            await self._enquire(collection, wallet, for_prompt=True)
         except CollectionNotFound:
             return False
         except PaymentError as exc:
@@ -129,10 +131,10 @@ class AirtelCollection:
         country, currency, _ = wallet_of(collection.msisdn, collection.currency)
         return await self._enquire(collection, Wallet(country, currency))
 
-    async def _enquire(self, collection: Collection, wallet: Wallet) -> StatusResult:
+    async def _enquire(self, collection: Collection, wallet: Wallet, *, for_prompt: bool = False) -> StatusResult:
         txn = transaction_id(collection.order_id)
         record, status = await enquiry(self._api, f"/standard/v1/payments/{txn}", wallet,
-                                       "payment under this transaction id")
+                                       "payment under this transaction id", for_prompt=for_prompt)
         return read_status(record, status.get("response_code"), collection)
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
@@ -146,7 +148,7 @@ class AirtelCollection:
         if not hash_holds(self._callback_key, record, data.get("hash")):
             raise CallbackRejected(NAME, "bad_callback_hash", "This callback's hash does not hold.")
         if order_of(record.get("id")) != collection.order_id or str(record.get("status_code")).upper() != "TS":
-            return asks_check
+            return replace(asks_check, vouched=True)  # Airtel's own: its check is never bounded
         status = StatusResult(PaymentState.SUCCESSFUL, collection.amount, collection.currency,
                               text_of(record.get("airtel_money_id")), raw_status="TS")
         return CallbackVerdict(order_id=callback.order_id, kind=asks_check.kind, status=status, verify_later=True)
@@ -156,10 +158,12 @@ class AirtelCollection:
                                 "(`payments.airtel.disbursement`), or by hand without one.")
 
 
-async def enquiry(api: AirtelApi, path: str, wallet: Wallet, missing: str) -> tuple[dict[str, Any], dict[str, Any]]:
+async def enquiry(api: AirtelApi, path: str, wallet: Wallet, missing: str,
+                  *, for_prompt: bool = False) -> tuple[dict[str, Any], dict[str, Any]]:
     """Airtel's record of one transaction (a payment, a disbursement) and the answer's status block, asked at `path`;
-    CollectionNotFound where Airtel has none (`missing` says what it has not)."""
-    response = await api.send("GET", path, wallet)
+    CollectionNotFound where Airtel has none (`missing` says what it has not). On the status enquiries' share of the
+    application's turns, unless it is part of a prompt (`for_prompt`)."""
+    response = await api.send("GET", path, wallet, enquiry=not for_prompt)
     data = json_object(NAME, response) if response.status_code in (200, 404) else {}
     if response.status_code == 404 or code_suffix(status_block(data).get("response_code")) == NOT_FOUND:
         raise CollectionNotFound(NAME, "not_found", f"Airtel has no {missing}.", status=response.status_code)

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from gateway.core.providers import Capability
 from gateway.kit.paced_turns import PacedTurns
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
+from gateway.kit.settings import MIN_PROVIDER_SECRET_LENGTH, secret_problem
 from payments.airtel import routes
 from payments.airtel.api import AirtelApi, AirtelCredentials
 from payments.airtel.codes import NAME
@@ -64,10 +65,24 @@ def production_problems(settings: AirtelSettings, in_use: bool) -> list[str]:
     problems += secret_problems(AirtelDisbursementSettings, settings)
     if not in_use and missing_settings(settings):
         return problems
+    if not missing_settings(settings) and (key_problem := callback_key_problem(settings)):
+        problems.append(key_problem)
     if urlsplit(settings.airtel_money_base_url or "").hostname in TEST_HOSTS:
         problems.append("AIRTEL_MONEY_BASE_URL is Airtel's test system (openapiuat): set its live API's address "
                         "(https://openapi.airtel.africa)")
     return problems + plain_addresses(settings, "AIRTEL_MONEY_BASE_URL")
+
+
+def callback_key_problem(settings: AirtelSettings) -> str | None:
+    """Airtel's callbacks are told from anyone's by their hash alone (one URL for every order, no secret in it):
+    without the key each only asks for an enquiry, slower, so production wants it, or a choice made on purpose."""
+    if settings.airtel_money_callback_key is None:
+        if settings.airtel_money_unhashed_callbacks:
+            return None
+        return ("AIRTEL_MONEY_CALLBACK_KEY unset: set the private key of the application's callback authentication "
+                "(Airtel's portal), or AIRTEL_MONEY_UNHASHED_CALLBACKS=true to take callbacks unhashed (each then "
+                "only asks for an enquiry, and a vote counts at the enquiry, later)")
+    return secret_problem("AIRTEL_MONEY_CALLBACK_KEY", settings.airtel_money_callback_key, MIN_PROVIDER_SECRET_LENGTH)
 
 
 def addresses(settings: AirtelSettings, chat_bot: ChatBot | None) -> list[str]:

@@ -19,8 +19,11 @@ class AirtelCollectionSettings(BaseModel):
     airtel_money_client_id: Annotated[str | None, NEEDED] = None
     airtel_money_client_secret: Annotated[SecretStr | None, NEEDED_SECRET] = None
     # The private key of the application's "callback authentication" (set in Airtel's portal): a callback whose
-    # hash holds counts at once, verified by an enquiry later. Unset: every callback only brings the enquiry forward.
+    # hash holds counts at once, verified by an enquiry later. Unset: every callback only brings the enquiry forward
+    # (bounded: anyone could send it), and production refuses to start unless AIRTEL_MONEY_UNHASHED_CALLBACKS says so.
     airtel_money_callback_key: SecretStr | None = None
+    # Production without the key, on purpose (Airtel's hashes do not hold here, `payments.airtel.callback_hash`).
+    airtel_money_unhashed_callbacks: bool = False
 
 
 class AirtelDisbursementSettings(BaseModel):

@@ -47,15 +47,16 @@ class DarajaApi:
         self._credentials = credentials
         self._tokens = TokenCache(self._fetch_token)
 
-    async def post(self, path: str, body: Mapping[str, Any]) -> httpx.Response:
+    async def post(self, path: str, body: Mapping[str, Any], *, enquiry: bool = False) -> httpx.Response:
         """POST with the app's token (a 401 fetches a new one, once); raises a retryable PaymentError when the
-        answer was lost (whether Daraja acted on it is unknown)."""
+        answer was lost (whether Daraja acted on it is unknown). `enquiry`: a status query, on the enquiries' share
+        of the app's turns (`payments.paced_requests`)."""
         stale: str | None = None
         url = self._credentials.base_url.rstrip("/") + path
         for _ in range(2):
             token = await self._tokens.get(stale)
             try:
-                response = await self._requests.request("POST", url, json=dict(body),
+                response = await self._requests.request("POST", url, json=dict(body), enquiry=enquiry,
                                                         headers={"Authorization": f"Bearer {token}"})
             except httpx.TransportError as exc:
                 raise PaymentError(NAME, "unreachable", f"Daraja did not answer: {exc!r}", retryable=True) from exc

@@ -16,6 +16,7 @@ of earlier starts (`EARLIER_STARTS`) are then the order's no longer, and a word 
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -111,7 +112,7 @@ class MpesaStkPush:
         when = timestamp()
         response = await self._api.post("/mpesa/stkpushquery/v1/query", {
             "BusinessShortCode": self._shortcode, "Password": stk_password(self._shortcode, self._passkey, when),
-            "Timestamp": when, "CheckoutRequestID": str(checkout)})
+            "Timestamp": when, "CheckoutRequestID": str(checkout)}, enquiry=True)
         if error_code(response) == BEING_PROCESSED:
             return StatusResult(state=PaymentState.PENDING, raw_status=BEING_PROCESSED)
         if response.status_code in (400, 404) and "Invalid CheckoutRequestID" in response.text:
@@ -135,6 +136,7 @@ class MpesaStkPush:
             return asks_check  # about no order of ours: kept bounded
         if not secret_holds(self._callback_key, collection.order_id, callback.secret):
             raise CallbackRejected(NAME, "bad_callback_secret", "This callback URL's secret is wrong or missing.")
+        asks_check = replace(asks_check, vouched=True)  # Safaricom's own (its URL's secret held): never bounded
         kept = collection.provider_data.get(CHECKOUT)
         # Its URL is this order's alone, so a payment it reports is this order's, even one that beats the start's
         # record of its CheckoutRequestID (Daraja answered, we had not written it down yet): counted, and queried

@@ -129,7 +129,7 @@ class OrangePush:
         pay_token = collection.provider_data.get("pay_token")
         if not pay_token:
             raise CollectionNotFound(NAME, "not_started", "No Orange push was sent for this order.")
-        data = await self._status(str(pay_token))
+        data = await self._status(str(pay_token), enquiry=True)
         if not is_pushed(data):  # kept by a start cut short before `pay`: start it again
             raise CollectionNotFound(NAME, "not_pushed", "The Orange push for this order was never sent.")
         raw = str(data.get("status", "")).upper()
@@ -152,9 +152,11 @@ class OrangePush:
     async def refund(self, collection: Collection) -> StatusResult:
         raise RefundUnsupported(NAME, "refund_unsupported", "Orange Money payments are refunded by hand.")
 
-    async def _status(self, pay_token: str) -> dict[str, Any]:
+    async def _status(self, pay_token: str, *, enquiry: bool = False) -> dict[str, Any]:
+        """The push's record at Orange; `enquiry`: a status check's, on the enquiries' share of the application's
+        turns (a start's own, whether its push went out, is on the prompts')."""
         try:
-            data = await self._call("GET", f"{PREFIX}/paymentstatus/{pay_token}")
+            data = await self._call("GET", f"{PREFIX}/paymentstatus/{pay_token}", enquiry=enquiry)
         except PaymentError as exc:
             if exc.status == 417:  # "no transaction matches this payToken"
                 raise CollectionNotFound(NAME, "not_found", exc.message, status=417) from exc
@@ -166,14 +168,14 @@ class OrangePush:
                                retryable=True)
         return dict(data["data"])
 
-    async def _call(self, method: str, path: str, **kwargs: Any) -> dict[str, Any]:
+    async def _call(self, method: str, path: str, *, enquiry: bool = False, **kwargs: Any) -> dict[str, Any]:
         url = self._creds.base_url.rstrip("/") + path
         stale: str | None = None
         for _ in range(2):
             token = await self._token.get(stale)
             headers = {"Authorization": f"Bearer {token}", "X-AUTH-TOKEN": self._x_auth}
             try:
-                response = await self._requests.request(method, url, headers=headers, **kwargs)
+                response = await self._requests.request(method, url, enquiry=enquiry, headers=headers, **kwargs)
             except httpx.TransportError as exc:
                 raise PaymentError(NAME, "unreachable", f"Orange did not answer: {exc!r}", retryable=True) from exc
             if response.status_code != 401:

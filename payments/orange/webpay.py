@@ -158,7 +158,7 @@ class OrangeWebPay:
     async def _page_status(self, collection: Collection, page: WebPayPage) -> StatusResult:
         body = {"order_id": page.order_id,
                 "amount": float(to_major_string(collection.amount, collection.currency)), "pay_token": page.pay_token}
-        data = await self._post(self._api("transactionstatus"), body, expect=(200, 201))
+        data = await self._post(self._api("transactionstatus"), body, expect=(200, 201), enquiry=True)
         raw = str(data.get("status", "")).upper()
         # transactionstatus answers for the order_id, amount and pay_token we asked about; it does not echo
         # them, so a SUCCESS is a success for this order's own amount.
@@ -180,7 +180,8 @@ class OrangeWebPay:
         kind = f"notification.{str(data.get('status'))[:40].lower()}"
         if any(page.notif_token and hmac.compare_digest(token, page.notif_token.encode())
                for page in known_pages(collection)):
-            return CallbackVerdict(order_id=callback.order_id, kind=kind, **proven_success(data, collection))
+            return CallbackVerdict(order_id=callback.order_id, kind=kind, vouched=True,
+                                   **proven_success(data, collection))
         if may_have_unknown_page(collection):
             return CallbackVerdict(order_id=callback.order_id, kind=f"{kind}.unverified")
         raise CallbackRejected(NAME, "bad_notif_token", "The notification token does not match this order.")
@@ -188,13 +189,15 @@ class OrangeWebPay:
     async def refund(self, collection: Collection) -> StatusResult:
         raise RefundUnsupported(NAME, "refund_unsupported", "Orange Money payments are refunded by hand.")
 
-    async def _post(self, url: str, body: dict[str, Any], expect: int | tuple[int, ...]) -> dict[str, Any]:
+    async def _post(self, url: str, body: dict[str, Any], expect: int | tuple[int, ...],
+                    enquiry: bool = False) -> dict[str, Any]:
+        """POSTed with the token; `enquiry`: a status check, on the enquiries' share of the application's turns."""
         expected = (expect,) if isinstance(expect, int) else expect
         stale: str | None = None
         for _ in range(2):
             token = await self._token.get(stale)
             try:
-                response = await self._requests.request("POST", url, json=body, headers={
+                response = await self._requests.request("POST", url, json=body, enquiry=enquiry, headers={
                     "Authorization": f"Bearer {token}", "Accept": "application/json"})
             except httpx.TransportError as exc:
                 raise PaymentError(NAME, "unreachable", f"Orange did not answer: {exc!r}", retryable=True) from exc

@@ -216,7 +216,8 @@ async def test_only_a_hashed_ts_callback_is_proof(http: httpx.AsyncClient) -> No
 
 
 LIVE_AIRTEL = {"airtel_money_base_url": "https://openapi.airtel.africa", "airtel_money_client_id": "client-1",
-               "airtel_money_client_secret": "Vb7Qn2Lx9Rk4Mz8T", "sandbox_enabled": False}
+               "airtel_money_client_secret": "Vb7Qn2Lx9Rk4Mz8T", "airtel_money_callback_key": "Hk3Pw8Zr5Tn1Qy7D",
+               "sandbox_enabled": False}
 
 
 def production(**changes: object) -> Settings:
@@ -232,12 +233,23 @@ def production(**changes: object) -> Settings:
     ({"airtel_money_base_url": "http://openapi.airtel.africa"}, "must be an https:// address"),
     ({"airtel_money_client_secret": "secret"}, "AIRTEL_MONEY_CLIENT_SECRET"),
     ({"airtel_money_client_id": None}, "AIRTEL_MONEY_CLIENT_ID unset"),
+    ({"airtel_money_callback_key": None}, "AIRTEL_MONEY_CALLBACK_KEY unset"),  # anyone's callbacks then look alike
+    ({"airtel_money_callback_key": "key"}, "AIRTEL_MONEY_CALLBACK_KEY must be at least"),
 ])
 def test_production_refuses_an_airtel_that_is_not_its_live_system_or_lacks_credentials(
         changes: dict[str, object], problem: str) -> None:
     check_production(production(), {"airtel"})  # the live system, real-looking credentials: it starts
     with pytest.raises(ConfigError, match=re.escape(problem)):
         check_production(production(**changes), {"airtel"})
+
+
+def test_production_takes_unhashed_callbacks_only_when_told_to_and_only_with_airtels_credentials() -> None:
+    check_production(production(airtel_money_callback_key=None, airtel_money_unhashed_callbacks=True), {"airtel"})
+    unconfigured = {"airtel_money_base_url": None, "airtel_money_client_id": None, "airtel_money_client_secret": None,
+                    "airtel_money_callback_key": None}
+    check_production(production(**unconfigured), set())  # no Airtel here: nothing of it is asked for
+    with pytest.raises(ConfigError, match="AIRTEL_MONEY_CALLBACK_KEY unset"):
+        check_production(production(airtel_money_callback_key=None), set())  # offered to contests made later
 
 
 async def test_production_offers_airtel_on_its_own_credentials_and_never_on_the_sandbox(

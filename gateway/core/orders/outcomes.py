@@ -50,6 +50,8 @@ class Outcome(StrEnum):
     # A callback's own.
     DUPLICATE = "duplicate"  # the provider's event was settled before (a replay)
     NEEDS_CHECK = "needs_check"  # not proof by itself: a status check follows
+    # Not vouched for, about an order whose check a callback asked for moments ago: neither kept nor checked again.
+    CHECKED_RECENTLY = "checked_recently"
     UNKNOWN_ORDER = "unknown_order"  # names no order of ours (of this provider)
     IGNORED = "ignored"  # about no order, and not proof of anything
     # Not a callback: data a provider kept in the middle of a start (`payments.starting.keep_start_data`).

@@ -50,6 +50,8 @@ class EventUnsettled(DomainError):
 
 
 Untied = Callable[[], Awaitable[None]]  # what a callback tied to no order of ours must pass first
+# Whether an unvouched callback's check of its order is due now (False: one was asked moments ago); may refuse.
+CheckDue = Callable[[uuid.UUID], Awaitable[bool]]
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,7 @@ class CallbackOutcome:
 async def receive_callback(
     sessions: Sessions, registry: Providers, provider: str, order_id: uuid.UUID | None,
     headers: Mapping[str, str], body: bytes, *, untied: Untied | None = None, secret: str | None = None,
-    batches: CountBatches | None = None,
+    batches: CountBatches | None = None, check_due: CheckDue | None = None,
 ) -> CallbackOutcome:
     """Keep the raw callback, verify it, and settle it if it is proof; else ask for a check.
 
@@ -72,6 +74,8 @@ async def receive_callback(
     A callback the provider vouches for with it (`verify_later`) counts at once and is queued for a
     status check later (`gateway.core.payments.verification`). `batches`: the process's group commit, where
     a callback that pays a pending order is counted (and kept) with the others that arrive with it.
+    `check_due` is awaited for a callback that is not vouched for and only asks for a check of an order of
+    ours: anyone who knows an order's id can send those, so a repeat (False) is neither kept nor checked.
     """
     arrived = datetime.now(UTC)
     # One connection for the common case, a callback that counts its vote: load, then keep and count in one
@@ -79,6 +83,8 @@ async def receive_callback(
     async with autocommit_connection(sessions) as connection:
         taken: Intake | Verified | CallbackOutcome = await take_in(connection, registry, provider, order_id, headers,
                                                                    body, untied, secret, arrived)
+        if isinstance(taken, Verified) and check_due is not None and not await asked_now(taken, check_due):
+            return CallbackOutcome(taken.target, Outcome.CHECKED_RECENTLY)
         if isinstance(taken, Verified) and (batches is None or countable(taken) is None):
             taken = await keep(connection, taken)
     if isinstance(taken, Verified):
@@ -112,6 +118,14 @@ class Verified:
     known: Outcome | None  # the outcome when it is clear without settling
     event: EventToKeep
     lock_order: tuple[int, int] = (0, 0)  # its order's contest and candidate: where a count takes its locks
+
+
+async def asked_now(verified: Verified, check_due: CheckDue) -> bool:
+    """Whether a verified callback is to be kept (and its check asked): always, unless it only asks for a check, is
+    not vouched for, and `check_due` says its order's check was asked moments ago."""
+    if verified.known is not Outcome.NEEDS_CHECK or verified.verdict.vouched or verified.target is None:
+        return True
+    return await check_due(verified.target)
 
 
 def countable(verified: Verified) -> StatusResult | None:
