@@ -110,6 +110,7 @@ async def test_each_role_may_use_only_the_money_routes_the_table_gives_it(client
     places = {"contest_id": contest.id, "payout_id": uuid.uuid4(), "order_id": uuid.uuid4(), "statement_id": 1,
               "kind": "csv"}
 
+    # Pages too are called with the Bearer token (no CSRF to fetch): the same guard decides who may.
     for (method, route), allowed in sorted(WHO_MAY.items()):
         url = route.format(**places)
         body = next((sent for ending, sent in BODIES.items() if route.endswith(ending)), {})
@@ -123,6 +124,13 @@ async def test_each_role_may_use_only_the_money_routes_the_table_gives_it(client
             refused = refused_by_role(response.status, text)
             assert refused == (role not in allowed), (method, route, role, response.status, text[:300])
             assert response.status not in (401, 500), (method, route, role, response.status, text[:300])
+    async with sessions() as session:
+        assert set(await session.scalars(select(Payout.requested_by))) <= {"owner@example.com",
+                                                                          "organiser@example.com"}
+        assert set(await session.scalars(select(SettlementStatement.signed_by))) == {"owner@example.com"}
+        assert list(await session.scalars(select(AuditEntry.action).where(  # the refused changed nothing
+            AuditEntry.actor.in_(["auditor@example.com", "support@example.com"]),
+            AuditEntry.action != "admin.sign_in"))) == []
 
 
 async def test_an_auditor_signs_no_settlement_statement_on_the_page_or_in_the_api(client: TestClient,
