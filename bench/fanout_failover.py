@@ -185,7 +185,7 @@ def bare_server(workers: int, shards: int, redis_url: str = "") -> FanoutServer:
     """Room on one server for every viewer: the spare's workers hold them all after the kill, unevenly (reuseport)."""
     return FanoutServer(listen=f"127.0.0.1:{free_port()}", publish_listen=f"127.0.0.1:{free_port()}",
                         service_url="", workers=workers, max_connections=30_000, shards=shards, redis_url=redis_url,
-                        publish_secret=PUBLISH_SECRET)
+                        publish_secret=PUBLISH_SECRET, publish_allow=("127.0.0.0/8",))  # the balancers' sources
 
 
 async def one_server(clients: int, processes: int, workers: int, shards: int) -> dict[str, object]:
