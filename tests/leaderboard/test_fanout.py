@@ -257,9 +257,12 @@ async def test_a_restarted_fanout_server_gets_every_board_again_within_seconds(
         process.wait(10)
 
 
-async def test_gateway_fanout_runs_in_the_default_data_folder_which_is_relative(tmp_path: Path) -> None:
+async def test_gateway_fanout_runs_in_the_default_data_folder_which_is_relative(
+    make_client: MakeClient, sessions: Sessions, redis: Redis, tmp_path: Path
+) -> None:
     """`make run` keeps its data in ./var, and its `gateway run` starts `gateway fanout` there: nginx must be
-    given that folder whole (it reads its -c below its -p)."""
+    given that folder whole (it reads its -c below its -p). The web processes of the same folder publish to it
+    without BOARD_FANOUT_SECRET: both read the secret made there."""
     server = on_free_ports()
     env = {name: value for name, value in os.environ.items()
            if name not in ("GATEWAY_DATA_DIR", "BOARD_FANOUT_SECRET")}
@@ -273,6 +276,11 @@ async def test_gateway_fanout_runs_in_the_default_data_folder_which_is_relative(
         await answering(replace(server, publish_secret=secret.read_text()), process)
         assert (tmp_path / "var" / "fanout" / "nginx.conf").is_file()
         assert (tmp_path / "var" / "fanout" / "nginx.conf").stat().st_mode & 0o077 == 0  # it holds the secret
+        contest = await make_contest(sessions, candidates=2)
+        await vote_and_publish(sessions, redis, contest, "01", 2)
+        client = await make_client(settings_update={"board_fanout_url": server.publish_url,
+                                                    "gateway_data_dir": tmp_path / "var"})
+        await until(lambda: client.app[LEADERBOARD_FANOUT].published == 1, timeout=10)
     finally:
         os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)
