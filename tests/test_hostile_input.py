@@ -41,6 +41,8 @@ GET_ROUTES = [
     "/c/{slug}/{code}", "/s/{short}",
     # The broadcast overlay
     "/c/{slug}/overlay",
+    # What became of an SMS (`gateway sms` reads it, with the callbacks' token)
+    "/sms/africastalking/inbound/{at_id}",
 ]
 POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africastalking", "/ussd/africastalking/events",
                "/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{reference}",
@@ -56,7 +58,7 @@ PUT_ROUTES = ["/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{
 # Admin area: its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 HOSTILE_PARAMS = {"slug": SQLISH, "order_id": SQLISH, "reference": SQLISH, "entry_id": SQLISH, "code": SQLISH,
-                  "short": SQLISH, "name": SQLISH}
+                  "short": SQLISH, "name": SQLISH, "at_id": SQLISH}
 GETS = [
     *(route.format(**HOSTILE_PARAMS) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
     f"/verify?reference={quote(SQLISH)}", "/verify?reference=%00", "/api/v1/receipts/%00",

@@ -1,5 +1,6 @@
 """Africa's Talking's SMS callbacks: an inbound message is kept (once per AT id) and answered 200 at once;
-parsing, voting and replies happen in a job (`channels.sms.channel.inbound_job`)."""
+parsing, voting and replies happen in a job (`channels.sms.channel.inbound_job`). What became of a message can be
+read back by its id (`gateway sms` does)."""
 
 from __future__ import annotations
 
@@ -10,8 +11,10 @@ from aiohttp import web
 
 from channels.phone.callers import check_at_token
 from channels.sms import store
+from channels.sms.exchanges import exchange
 from channels.sms.forms import parse_delivery, parse_inbound
 from channels.sms.settings import SmsSettings, sms_token_usable
+from gateway.core.errors import NotFound
 from gateway.kit.channel_parts import enqueue_channel_job
 from gateway.kit.keys import QUEUE, SESSIONS, settings_of
 
@@ -42,6 +45,17 @@ async def enqueue_handling(app: web.Application, inbound_id: int) -> None:
                                 job_id=f"sms-inbound-{inbound_id}")
     except Exception:
         log.warning("SMS %s kept but not queued for handling", inbound_id, exc_info=True)
+
+
+@routes.get("/sms/africastalking/inbound/{at_id}")
+async def inbound_exchange(request: web.Request) -> web.Response:
+    """What became of a message AT delivered (for `gateway sms`): handled or not, its order's state, and the SMS
+    sent for it; with the same token as the callbacks, as only AT (or the simulator standing in for it) knows ids."""
+    check_caller(request)
+    found = await exchange(request.app[SESSIONS], request.match_info["at_id"])
+    if found is None:
+        raise NotFound("No SMS came with that id.", code="sms_not_found")
+    return web.json_response(found.as_json(), headers={"Cache-Control": "no-store"})
 
 
 @routes.post("/sms/africastalking/delivery")

@@ -1,6 +1,8 @@
 """`gateway sms --from +23767… "VOTE 07 5"`: a phone texting the running service. It posts the message as
 Africa's Talking does (the inbound form, with a fresh id), then prints the SMS the service sends back —
-the reply, then the receipt — as they reach the local fake of AT's messaging API (channels/sms/fake_at)."""
+the reply, then the receipt — as they reach the local fake of AT's messaging API (channels/sms/fake_at).
+The exchange is over when the service says so (its order decided, every message it sent for it listed by AT's
+fake), read from the service by the message's id: in any language, whatever its texts say."""
 
 from __future__ import annotations
 
@@ -49,34 +51,49 @@ def last_seq(http: httpx.Client, at_url: str, msisdn: str) -> int:
     return max((int(m["seq"]) for m in sent_to(http, at_url, msisdn, 0)), default=0)
 
 
-def done(shown: list[str]) -> bool:
-    """A reply without a reference ends the exchange; a vote's prompt is followed by its receipt."""
-    return bool(shown) and ("Ref " not in shown[0] or len(shown) >= 2)
+def exchange_of(http: httpx.Client, url: str, at_id: str, token: dict[str, str]) -> dict[str, Any]:
+    """What the service says became of the message: handled, its order's state, the SMS it sent (AT's ids), over."""
+    response = http.get(f"{url}{ROUTE}/{at_id}", params=token)
+    if response.status_code != 200:
+        raise TextError(f"the service answered HTTP {response.status_code} about the message: {response.text[:200]}")
+    state: dict[str, Any] = response.json()
+    return state
+
+
+def ended(state: dict[str, Any], shown: set[str]) -> bool:
+    """The service says nothing more is coming, and every message it sent for the exchange was printed."""
+    return bool(state["over"]) and all(sent["message_id"] in shown for sent in state["sent"] if sent["message_id"])
 
 
 def text(args: argparse.Namespace, out: TextIO = sys.stdout, clock: Callable[[], float] = time.monotonic) -> int:
     settings = SmsSettings()
     url = (args.url or default_url(settings)).rstrip("/")
     at_url = args.at_url or settings.at_fake_url or DEFAULT_URL
-    token = settings.sms_callback_token
+    secret = settings.sms_callback_token
+    token = {"token": secret.get_secret_value()} if secret else {}
     logging.getLogger("httpx").setLevel(logging.WARNING)
     with httpx.Client(timeout=httpx.Timeout(20.0, connect=5.0)) as http:
         after = last_seq(http, at_url, args.sender)
         form = inbound_form(args.sender, args.to, args.text)
         print(f"{args.sender} -> {args.to}: {args.text}", file=out)
-        response = http.post(url + ROUTE, data=form, params={"token": token.get_secret_value()} if token else {})
+        response = http.post(url + ROUTE, data=form, params=token)
         if response.status_code != 200:
             raise TextError(f"the service answered HTTP {response.status_code}: {response.text[:200]}")
-        shown: list[str] = []
+        shown: set[str] = set()
+        state: dict[str, Any] = {"over": False, "sent": []}
         deadline = clock() + args.wait
-        while not done(shown) and clock() < deadline:
+        while not ended(state, shown) and clock() < deadline:
+            state = exchange_of(http, url, form["id"], token)  # before AT's list: each id it names is listed there
             for message in sent_to(http, at_url, args.sender, after):
                 after = max(after, int(message["seq"]))
-                shown.append(str(message["message"]))
+                shown.add(str(message["message_id"]))
                 print(f"{message['sender'] or args.to} -> {args.sender}: {message['message']}", file=out, flush=True)
-            if not done(shown):
+            if not ended(state, shown):
                 time.sleep(POLL_SECONDS)
-    if not done(shown):
+    for sent in state["sent"]:
+        if sent["status"] == "unsent":  # AT refused it (or could not be reached), whatever the retries did
+            print(f"(the service's {sent['kind']} message was not sent: {sent['status']})", file=out)
+    if not ended(state, shown):
         print(f"(no {'reply' if not shown else 'receipt'} within {args.wait:.0f} s)", file=out)
         return 1
     return 0

@@ -80,6 +80,13 @@ async def test_with_a_token_set_only_calls_carrying_it_are_taken(guarded: TestCl
     assert len(await inbound_rows(sessions)) == 1
     report = await guarded.post("/sms/africastalking/delivery", data={"id": "ATXid_9", "status": "Success"})
     assert report.status == 403
+    for url in ("/sms/africastalking/inbound/ATXid_1", "/sms/africastalking/inbound/ATXid_1?token=wrong"):
+        assert (await guarded.get(url)).status == 403  # what became of a message: AT's (the simulator's) to ask
+    told = await guarded.get(f"/sms/africastalking/inbound/ATXid_1?token={TOKEN}")
+    assert told.status == 200 and await told.json() == {
+        "handled": False, "outcome": None, "over": False, "order": None, "sent": []}
+    unknown = await guarded.get(f"/sms/africastalking/inbound/ATXid_2?token={TOKEN}")
+    assert unknown.status == 404 and (await unknown.json())["error"]["code"] == "sms_not_found"
 
 
 async def test_a_delivery_report_updates_its_message(client: TestClient, sessions: Sessions) -> None:

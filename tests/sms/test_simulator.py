@@ -19,9 +19,11 @@ from sqlalchemy import func, select
 from assembly.app import create_app
 from assembly.demo import seed_demo
 from assembly.settings import Settings
-from channels.sms import simulator
+from channels.sms import simulator, texts
 from channels.sms.fake_at import create_fake_at_app
 from channels.sms.models import SmsInbound
+from gateway.core.texts import Lang
+from gateway.core.voters import payer_numbers
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, OutboxMessage, VoteOrder
 from payments.sandbox import create_sandbox_app
@@ -66,10 +68,10 @@ async def until(check: object, sessions: Sessions, timeout: float = 20.0) -> Non
     raise AssertionError(f"not true within {timeout} s: {check}")
 
 
-async def texts_and_settle(live: Live, sessions: Sessions, texts: list[tuple[str, str, OrderStatus]]
+async def texts_and_settle(live: Live, sessions: Sessions, texts: list[tuple[str, str, OrderStatus | None]]
                            ) -> list[tuple[int, str]]:
-    """Phones texting at once (sender, message, how its order ends), served by the same two worker bursts: what
-    each phone printed, and its exit code."""
+    """Phones texting at once (sender, message, how its order ends: None when it places none), served by the same
+    two worker bursts: what each phone printed, and its exit code."""
     url = str(live.client.make_url("")).rstrip("/")
     outs = [io.StringIO() for _ in texts]
     phones = [asyncio.create_task(asyncio.to_thread(simulator.main, argparse.Namespace(
@@ -78,11 +80,14 @@ async def texts_and_settle(live: Live, sessions: Sessions, texts: list[tuple[str
     await until(select(func.count(SmsInbound.id) >= len(texts)), sessions)
     await worker_burst()  # the inbound jobs: the replies, then the payment prompts
     for sender, _, decided in texts:
+        if decided is None:
+            continue
         await until(select(VoteOrder.id).where(VoteOrder.voter_msisdn == sender, VoteOrder.status == decided),
                     sessions)
     # Each order's receipt note is written with its status: every one handed to the queue, for the second run.
     handed = func.count(OutboxMessage.enqueued_at)
-    await until(select((handed >= len(texts)) & (handed == func.count(OutboxMessage.id)))
+    orders = sum(decided is not None for _, _, decided in texts)
+    await until(select((handed >= orders) & (handed == func.count(OutboxMessage.id)))
                 .where(OutboxMessage.topic.like("order.%")), sessions)
     await worker_burst()  # the receipts
     codes = [await asyncio.wait_for(phone, 60) for phone in phones]
@@ -110,3 +115,28 @@ async def test_a_vote_by_sms_shows_the_prompt_then_the_confirmation_and_a_reject
     assert rejected_code == 0, rejected
     assert "Paiement échoué, 1 vote pour 07 Grace Ndongo non compté: Le paiement a été refusé sur le téléphone." \
         in rejected
+
+
+async def test_a_vote_in_swahili_shows_its_receipt_too(live: Live, sessions: Sessions) -> None:
+    """The end of an exchange is the service's word (its order decided, its receipt sent), not a word of its texts:
+    a Swahili voter's messages say "Kumb", not "Ref", and the receipt is printed all the same."""
+    await seed_demo(sessions)
+    for number in ("+237670000002", "+237670000003"):
+        await payer_numbers.remember_language(sessions, number, Lang.SW)
+    (code, printed), (help_code, helped) = await texts_and_settle(live, sessions, [
+        ("+237670000002", "VOTE 07 2", OrderStatus.PAID), ("+237670000003", "MSAADA", None)])
+    async with sessions() as session:
+        order = await session.scalar(select(VoteOrder).where(VoteOrder.voter_msisdn == "+237670000002"))
+    assert order is not None
+    ref = order.id.hex[:8].upper()
+    assert code == 0, printed
+    assert printed.splitlines() == [
+        "+237670000002 -> 20123: VOTE 07 2",
+        "20123 -> +237670000002: " + texts.prompt(Lang.SW, order.amount, "XAF", 2, "07", "Grace Ndongo", ref),
+        "20123 -> +237670000002: " + texts.receipt_text(Lang.SW, "paid", 2, "07", "Grace Ndongo", ref),
+    ]
+    assert printed.splitlines()[-1].startswith("20123 -> +237670000002: Asante! Kura 2 za 07") \
+        and printed.endswith(f"Kumb {ref}\n")
+    assert help_code == 0, helped
+    assert helped.splitlines() == ["+237670000003 -> 20123: MSAADA",
+                                   "20123 -> +237670000003: " + texts.usage(Lang.SW, "VOTE", "20123")]
