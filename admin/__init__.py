@@ -13,7 +13,13 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     from admin import api, control, dashboard, exports, money_api, pages, payouts, results, settlements
+    from admin.settings import AdminSettings
+    from admin.totp_keys import TOTP_KEYS, totp_keys
+    from admin.totp_secrets import sealing_ctx
+    from gateway.kit.keys import settings_of
 
+    app[TOTP_KEYS] = totp_keys(settings_of(app, AdminSettings))  # production has checked them (assembly.settings)
+    app.cleanup_ctx.append(sealing_ctx)  # the secrets a release before kept in clear, sealed at start
     pages.setup(app)  # templates first: every later page renders through them
     api.setup(app)
     app.add_routes(results.routes)  # the results key and signed sheets

@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import totp
+from admin.totp_keys import TotpKeys
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict, DomainError, NotFound
@@ -83,21 +84,24 @@ class NewAdmin:
 
 
 async def create_admin(
-    sessions: Sessions, email: str, password: str, role: str = "owner",
+    sessions: Sessions, totp_keys: TotpKeys, email: str, password: str, role: str = "owner",
     actor: Actor = CLI,
 ) -> NewAdmin:
     email = check_new_account(email, password, role)
-    return await add_admin(sessions, email, hash_password(password), role, actor)
+    return await add_admin(sessions, totp_keys, email, hash_password(password), role, actor)
 
 
-async def add_admin(sessions: Sessions, email: str, password_hash: str, role: str, actor: Actor = CLI) -> NewAdmin:
+async def add_admin(sessions: Sessions, totp_keys: TotpKeys, email: str, password_hash: str, role: str,
+                    actor: Actor = CLI) -> NewAdmin:
     """`create_admin` past the checks and the hashing (Argon2 at its full cost, ~0.1 s of CPU): `email` as
-    `check_new_account` gave it back, `password_hash` as `hash_password` made it."""
+    `check_new_account` gave it back, `password_hash` as `hash_password` made it. The TOTP secret is kept sealed
+    with the newest of `totp_keys`, shown once in the URI returned."""
     secret = totp.new_secret()
     async with sessions.begin() as session:
         if await session.scalar(select(AdminUser.id).where(AdminUser.email == email)) is not None:
             raise Conflict(f"An admin called {email} already exists.", code="admin_exists")
-        user = AdminUser(email=email, password_hash=password_hash, role=role, totp_secret=secret)
+        user = AdminUser(email=email, password_hash=password_hash, role=role,
+                         totp_secret_sealed=totp_keys.seal(secret))
         session.add(user)
         await session.flush()
         await audit.record(session, actor, "admin.create", email, after={"email": email, "role": role})

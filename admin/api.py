@@ -13,6 +13,7 @@ from aiohttp import web
 from admin import photos, signin, tokens
 from admin.accounts import set_active_by_id
 from admin.pages.orders import order_filter
+from admin.totp_keys import TOTP_KEYS
 from admin.web import FAMILY_KEY, contest_settings, form_of, guarded, jwt_key, provider_names
 from gateway.core import audit
 from gateway.core.audit import Actor, AuditFilter
@@ -73,7 +74,7 @@ async def limit_signin(request: web.Request) -> str:
 async def token(request: web.Request) -> web.StreamResponse:
     form = await form_of(request)
     address = await limit_signin(request)
-    result = await signin.sign_in(request.app[SESSIONS], request.app[REDIS], jwt_key(request),
+    result = await signin.sign_in(request.app[SESSIONS], request.app[REDIS], jwt_key(request), request.app[TOTP_KEYS],
                                   str(form.get("email", "")),
                                   str(form.get("password", "")), str(form.get("code", "")), address)
     if isinstance(result, signin.NeedsEnrolment):
@@ -102,8 +103,8 @@ async def token_enrol(request: web.Request) -> web.StreamResponse:
         ticket = tokens.decode_enrol_ticket(jwt_key(request), str(form.get("enrol_ticket", "")))
     except tokens.InvalidToken:
         raise signin.SignInRefused("That ticket is not valid or has expired; sign in again.") from None
-    issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request), ticket,
-                                str(form.get("code", "")), address)
+    issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request), request.app[TOTP_KEYS],
+                                ticket, str(form.get("code", "")), address)
     return tokens_json(issued)
 
 

@@ -15,6 +15,7 @@ from admin.pages.contests import contest_id
 from admin.settlements import CONTEST, changed, show, whole
 from admin.signin import code_confirms
 from admin.texts import gettext_for, language_of
+from admin.totp_keys import TOTP_KEYS
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
 from gateway.core.errors import DomainError, Forbidden, NotFound
@@ -114,7 +115,8 @@ def payout_id(request: web.Request) -> uuid.UUID:
 
 async def approve_with_code(request: web.Request, actor: Actor, form: Mapping[str, object]) -> Payout:
     """The approver's fresh authenticator code first (page or API alike): approving moves money."""
-    if not await code_confirms(request.app[SESSIONS], actor.admin_id, str(form.get("code") or "")):
+    if not await code_confirms(request.app[SESSIONS], request.app[TOTP_KEYS], actor.admin_id,
+                               str(form.get("code") or "")):
         raise Forbidden("That code is not a fresh one of your authenticator: approving moves money, enter the "
                         "code it shows now.", code="wrong_code", field="code")
     return await payouts.approve_payout(request.app[SESSIONS], request.app[PROVIDERS], actor, contest_id(request),

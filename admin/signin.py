@@ -22,6 +22,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from admin import lockout, tokens, totp
 from admin.accounts import password_matches
+from admin.totp_keys import TotpKeys
+from admin.totp_secrets import secret_of
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.errors import DomainError
@@ -57,8 +59,8 @@ WRONG = "Wrong email, password or code (after several wrong tries, wait 15 minut
 WRONG_FIRST_CODE = "That code is not the one your app shows now."
 
 
-async def sign_in(sessions: Sessions, redis: Redis, key: bytes, email: str, password: str, code: str,
-                  address: str | None) -> Issued | NeedsEnrolment:
+async def sign_in(sessions: Sessions, redis: Redis, key: bytes, totp_keys: TotpKeys, email: str, password: str,
+                  code: str, address: str | None) -> Issued | NeedsEnrolment:
     email = email.strip().lower()
     before = await lockout.standing(redis, email, address)
     # No row lock and no connection held through the hash: attempts at a real email neither queue behind
@@ -66,11 +68,12 @@ async def sign_in(sessions: Sessions, redis: Redis, key: bytes, email: str, pass
     async with sessions() as session:
         user = await session.scalar(select(AdminUser).where(AdminUser.email == email))
     known = user if user is not None and user.active else None
+    secret = secret_of(known, totp_keys) if known is not None else None
     async with lockout.checking(redis, email) as calm:
         if not before.slowed and calm:
-            return await _checked(sessions, redis, key, email, password, code, address, known, before)
+            return await _checked(sessions, redis, key, email, password, code, address, known, secret, before)
         # Slowed (or a burst not yet counted as such): a wrong code is refused before any hash or turn.
-        lane = slowed_lane(known, code)
+        lane = slowed_lane(known, secret, code)
         if lane is None:
             if not before.locked:
                 async with sessions.begin() as session:
@@ -78,19 +81,19 @@ async def sign_in(sessions: Sessions, redis: Redis, key: bytes, email: str, pass
             raise SignInRefused(WRONG)
         if not await lockout.wait_turn(redis, email, lane):
             raise SignInRefused(WRONG)
-        return await _checked(sessions, redis, key, email, password, code, address, known, before)
+        return await _checked(sessions, redis, key, email, password, code, address, known, secret, before)
 
 
 async def _checked(sessions: Sessions, redis: Redis, key: bytes, email: str, password: str, code: str,
-                   address: str | None, known: AdminUser | None, before: lockout.Standing
+                   address: str | None, known: AdminUser | None, secret: str | None, before: lockout.Standing
                    ) -> Issued | NeedsEnrolment:
-    """The password check and, when right, the code; a failure is counted (unless the pair was locked already)."""
+    """The password check and, when right, the code (`secret`: the account's, opened); a failure is counted (unless
+    the pair was locked already)."""
     now = datetime.now(UTC)
     # The same hash work whoever asks (a real account, a locked pair, an unknown email): no oracle.
     right = await asyncio.to_thread(password_matches, known.password_hash if known else DUMMY_HASH, password)
     async with sessions.begin() as session:
-        if known is not None and right and not before.locked:
-            secret = known.totp_secret or ""
+        if known is not None and secret is not None and right and not before.locked:
             if known.totp_confirmed_at is None:
                 await lockout.clear(redis, email, address)
                 ticket = tokens.enrol_ticket_for(key, known.id, known.token_version, secret, now)
@@ -107,29 +110,30 @@ async def _checked(sessions: Sessions, redis: Redis, key: bytes, email: str, pas
     raise SignInRefused(WRONG)  # after the failure is committed
 
 
-def slowed_lane(known: AdminUser | None, code: str) -> lockout.Lane | None:
+def slowed_lane(known: AdminUser | None, secret: str | None, code: str) -> lockout.Lane | None:
     """Where an attempt at a slowed email (one failing from everywhere) waits for its password check: none for a
     code that is not a right one of an enrolled account (refused at once, whatever the email: a flood without the
     authenticator costs no hash and delays nobody); attempts with no code queue apart from those with a right one,
     so the owner's turn comes within a second however many others queue."""
     if not code.strip():
         return lockout.Lane.NO_CODE
-    if known is None or known.totp_confirmed_at is None or not known.totp_secret:
+    if known is None or known.totp_confirmed_at is None or not secret:
         return None
-    right = totp.accepted_step(known.totp_secret, code, known.totp_last_step) is not None
+    right = totp.accepted_step(secret, code, known.totp_last_step) is not None
     return lockout.Lane.RIGHT_CODE if right else None
 
 
-async def code_confirms(sessions: Sessions, admin_id: int | None, code: str) -> bool:
+async def code_confirms(sessions: Sessions, totp_keys: TotpKeys, admin_id: int | None, code: str) -> bool:
     """Whether `code` is a fresh TOTP code of this account (of a later step than any it used), asked again for a
     decision that moves money; the step is used up, as a sign-in's is."""
     if admin_id is None:
         return False
     async with sessions.begin() as session:
         user = await session.get(AdminUser, admin_id)
-        if user is None or not user.active or not user.totp_secret or user.totp_confirmed_at is None:
+        secret = secret_of(user, totp_keys) if user is not None else None
+        if user is None or not user.active or not secret or user.totp_confirmed_at is None:
             return False
-        step = totp.accepted_step(user.totp_secret, code, user.totp_last_step)
+        step = totp.accepted_step(secret, code, user.totp_last_step)
         return step is not None and await _use_step(session, user, step)
 
 
@@ -142,7 +146,9 @@ async def _use_step(session: AsyncSession, user: AdminUser, step: int, confirmed
              or_(AdminUser.totp_last_step.is_(None), AdminUser.totp_last_step < step)]
     values: dict[str, object] = {"totp_last_step": step}
     if confirmed_at is not None:
-        where += [AdminUser.totp_confirmed_at.is_(None), AdminUser.totp_secret == user.totp_secret]
+        where += [AdminUser.totp_confirmed_at.is_(None),
+                  AdminUser.totp_secret_sealed.is_not_distinct_from(user.totp_secret_sealed),
+                  AdminUser.totp_secret_clear.is_not_distinct_from(user.totp_secret_clear)]
         values["totp_confirmed_at"] = confirmed_at
     used = await session.scalar(update(AdminUser).where(*where).values(values).returning(AdminUser.id)
                                 .execution_options(synchronize_session=False))
@@ -163,18 +169,19 @@ async def _failed(session: AsyncSession, redis: Redis, email: str, user: AdminUs
                            details={"failures": counted.everywhere, "minutes": lockout.WINDOW_SECONDS // 60})
 
 
-async def enrol(sessions: Sessions, redis: Redis, key: bytes, ticket: tokens.EnrolTicket, code: str,
-                address: str | None) -> Issued:
+async def enrol(sessions: Sessions, redis: Redis, key: bytes, totp_keys: TotpKeys, ticket: tokens.EnrolTicket,
+                code: str, address: str | None) -> Issued:
     """Confirm the TOTP secret with a first code (the client carries the ticket a right password gave)."""
     now = datetime.now(UTC)
-    user = await _pending(sessions, key, ticket)
-    if user is None:
+    pending = await _pending(sessions, key, totp_keys, ticket)
+    if pending is None:
         raise SignInRefused("Sign in again.")
+    user, secret = pending
     before = await lockout.standing(redis, user.email, address)
     if before.locked:
         raise SignInRefused(WRONG_FIRST_CODE)
     async with sessions.begin() as session:
-        step = totp.accepted_step(user.totp_secret or "", code, user.totp_last_step)
+        step = totp.accepted_step(secret, code, user.totp_last_step)
         if step is not None and await _use_step(session, user, step, confirmed_at=now):
             await lockout.clear(redis, user.email, address)
             actor = Actor(user.id, user.email, user.role, address)
@@ -184,15 +191,18 @@ async def enrol(sessions: Sessions, redis: Redis, key: bytes, ticket: tokens.Enr
     raise SignInRefused(WRONG_FIRST_CODE)
 
 
-async def _pending(sessions: Sessions, key: bytes, ticket: tokens.EnrolTicket) -> AdminUser | None:
-    """The account a ticket is for, while it is as it was when the password was right: active, same
-    token_version (no password change since), the same secret and still unconfirmed (not enrolled since)."""
+async def _pending(sessions: Sessions, key: bytes, totp_keys: TotpKeys, ticket: tokens.EnrolTicket
+                   ) -> tuple[AdminUser, str] | None:
+    """The account a ticket is for and its secret (opened), while it is as it was when the password was right:
+    active, same token_version (no password change since), the same secret and still unconfirmed (not enrolled
+    since)."""
     async with sessions() as session:
         user = await session.get(AdminUser, ticket.admin_id)
-    if user is None or not user.active or user.totp_confirmed_at is not None or not user.totp_secret:
+    secret = secret_of(user, totp_keys) if user is not None else None
+    if user is None or not user.active or user.totp_confirmed_at is not None or not secret:
         return None
-    same_secret = hmac.compare_digest(tokens.secret_digest(key, user.totp_secret), ticket.secret_digest)
-    return user if same_secret and user.token_version == ticket.version else None
+    same_secret = hmac.compare_digest(tokens.secret_digest(key, secret), ticket.secret_digest)
+    return (user, secret) if same_secret and user.token_version == ticket.version else None
 
 
 async def _issue(session: AsyncSession, key: bytes, user: AdminUser, family: uuid.UUID, actor: Actor,
@@ -255,7 +265,8 @@ async def authenticate(sessions: Sessions, claims: tokens.AccessClaims, address:
 DUMMY_HASH = "$argon2id$v=19$m=65536,t=3,p=4$HsYXJ9IvKuQQrdkjR/RHhg$skdReetDytMBVsXDOQoMZLMKDzLMOgN2NIIZtpSk15g"
 
 
-async def pending_totp_uri(sessions: Sessions, key: bytes, ticket: tokens.EnrolTicket) -> str | None:
+async def pending_totp_uri(sessions: Sessions, key: bytes, totp_keys: TotpKeys, ticket: tokens.EnrolTicket
+                           ) -> str | None:
     """The enrolment QR code's URI again (after a wrong first code), while the ticket still holds."""
-    user = await _pending(sessions, key, ticket)
-    return None if user is None else totp.provisioning_uri(user.totp_secret or "", user.email)
+    pending = await _pending(sessions, key, totp_keys, ticket)
+    return None if pending is None else totp.provisioning_uri(pending[1], pending[0].email)

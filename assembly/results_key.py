@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from assembly.settings import ConfigError, Settings
 from gateway.core.results.signing import private_key, private_pem
+from gateway.kit.kept_file import kept_file
 
 DEV_KEY_FILE = "results-signing-key.pem"
 
@@ -35,18 +35,5 @@ def installed_key(settings: Settings) -> Ed25519PrivateKey:
 
 
 def development_key(path: Path) -> Ed25519PrivateKey:
-    """Made on first use, kept (owner-only) so that sheets signed yesterday still verify with today's key. Several
-    processes may start at once: each writes a key of its own aside, the first to link it in place wins."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        aside = path.with_name(f".{path.name}.{os.getpid()}")
-        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "wb") as file:
-            file.write(private_pem(Ed25519PrivateKey.generate()))
-        try:
-            os.link(aside, path)
-        except FileExistsError:
-            pass  # another process made it first: its key is the key
-        finally:
-            aside.unlink()
-    return private_key(path.read_text())
+    """Made on first use, kept (owner-only) so that sheets signed yesterday still verify with today's key."""
+    return private_key(kept_file(path, lambda: private_pem(Ed25519PrivateKey.generate())).decode())

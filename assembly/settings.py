@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from admin.settings import AdminSettings, totp_keys_problem
 from channels.sms.settings import SmsSettings
 from channels.telegram.settings import TelegramSettings, webhook_secret_problem
 from channels.ussd.settings import UssdSettings
@@ -40,7 +41,8 @@ __all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings"
 
 
 class Settings(MtnSettings, OrangeSettings, AirtelSettings, MpesaSettings, StripeSettings, StarsSettings, BoardSettings,
-               UssdSettings, SmsSettings, TelegramSettings, WebSettings, MediaSettings, CloudinarySettings):
+               UssdSettings, SmsSettings, TelegramSettings, WebSettings, MediaSettings, CloudinarySettings,
+               AdminSettings):
     """Every setting of the service; environment names match the architecture note. A package's settings are its
     own model in its folder (payments/<provider>/settings.py, leaderboard/settings.py, channels/<name>/settings.py),
     each a `ServiceSettings` (gateway/kit/settings.py), so a package reads them typed as its own."""
@@ -76,6 +78,8 @@ def check_production(settings: Settings, providers_in_use: set[str], channel_pro
                                          fanout_secret_problem(settings)) if problem]
     problems.extend(channel_problems)
     if problem := results_key_problem(settings):
+        problems.append(problem)
+    if problem := totp_keys_problem(settings):
         problems.append(problem)
     problems += provider_problems(settings, providers_in_use, providers)
     problems += media_problems(settings)

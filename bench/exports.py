@@ -22,6 +22,8 @@ import pyotp
 from sqlalchemy import text, update
 
 from admin.accounts import create_admin
+from admin.totp_keys import TotpKeys, totp_keys
+from assembly.settings import Settings
 from bench.harness import print_report, record, running_stack
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import AdminUser
@@ -31,10 +33,11 @@ from tests.admin.test_export_memory import memory_kb, reset_peak, sum_csv, sum_x
 PASSWORD = "a long enough password"
 
 
-async def measure(database_url: str, base_url: str, pid: int, rows: int, formats: list[str]) -> dict[str, str]:
+async def measure(database_url: str, base_url: str, pid: int, rows: int, formats: list[str], keys: TotpKeys
+                  ) -> dict[str, str]:
     engine = create_engine(database_url.replace("postgresql://", "postgresql+asyncpg://", 1))
     sessions = session_factory(engine)
-    made = await create_admin(sessions, "bench-auditor@example.com", PASSWORD, "auditor")
+    made = await create_admin(sessions, keys, "bench-auditor@example.com", PASSWORD, "auditor")
     secret = parse_qs(urlparse(made.totp_uri).query)["secret"][0]
     async with sessions.begin() as session:
         await session.execute(update(AdminUser).where(AdminUser.id == made.id)
@@ -72,8 +75,9 @@ def main() -> None:
     args = parser.parse_args()
     with running_stack(web_processes=1) as stack:
         (web_pid,) = stack.web_pids()
+        keys = totp_keys(Settings(gateway_data_dir=stack.data_dir))  # the stack's: its environment's, or its folder's
         figures = asyncio.run(measure(stack.database_url, stack.base_url, web_pid, args.rows,
-                                      args.formats.split(",")))
+                                      args.formats.split(","), keys))
     record("exports", print_report(f"exports: {args.rows} orders from one web process", figures))
 
 

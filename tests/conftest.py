@@ -35,7 +35,7 @@ from gateway.kit.keys import STARTS
 from tests.app_lifetimes import forget_served_apps
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.emptying import Emptying, empty, planned
-from tests.factories import TEST_RESULTS_KEY
+from tests.factories import TEST_RESULTS_KEY, TEST_TOTP_KEY
 from tests.fakes.mtn import FakeMtn, faked_mtn
 from tests.servers import CLOSED, aimed_at, test_services
 
@@ -43,6 +43,9 @@ from tests.servers import CLOSED, aimed_at, test_services
 # suite's own where nothing listens, for every Settings a test builds and every process it starts (they inherit the
 # environment): a test that needs a service starts its own and says where; none reaches `make run`'s.
 os.environ.update(aimed_at(CLOSED, Settings))
+# One key seals the admins' TOTP secrets for every Settings a test builds and every process it starts: an account made
+# here signs in to a `gateway web` the test started (a test of the key's absence says so).
+os.environ["ADMIN_TOTP_KEYS"] = TEST_TOTP_KEY
 
 LOCK_NOT_AVAILABLE = "55P03"
 

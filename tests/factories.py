@@ -29,6 +29,9 @@ RULES_OFF = {name: 0 for name in FraudRules().stored() if name != HOLD_SCORE.key
 PENDING_TTL = timedelta(minutes=10)
 # The tests' results-signing key: base64 of 32 raw bytes, as RESULTS_SIGNING_KEY takes it.
 TEST_RESULTS_KEY = "Ks1d0q9Xc3m2VbN8rT4yU7iO6pL5aZ0eW1fG2hJ3kQ4="
+# The tests' key sealing admins' TOTP secrets (ADMIN_TOTP_KEYS, a Fernet key), the suite's environment's: every app and
+# process a test starts seals and opens with it, as the accounts made in the test process do (tests/admin/accounts.py).
+TEST_TOTP_KEY = "ALjPXneEONqHntoiRRuLEwtZgAS4zcN1vGD3zf0FFOo="
 
 
 async def make_contest(

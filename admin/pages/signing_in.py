@@ -6,6 +6,7 @@ from aiohttp import web
 
 from admin import csrf, signin, tokens, totp
 from admin.pages.rendering import render, see_other
+from admin.totp_keys import TOTP_KEYS
 from admin.web import (
     FAMILY_KEY,
     clear_session_cookies,
@@ -48,8 +49,9 @@ async def signin_post(request: web.Request) -> web.StreamResponse:
     if not await hit(request.app[REDIS], f"admin-signin:{address}", SIGNIN_PER_ADDRESS, SIGNIN_WINDOW):
         return too_many(request, email)
     try:
-        result = await signin.sign_in(request.app[SESSIONS], request.app[REDIS], jwt_key(request), email,
-                                      str(form.get("password", "")), str(form.get("code", "")), address)
+        result = await signin.sign_in(request.app[SESSIONS], request.app[REDIS], jwt_key(request),
+                                      request.app[TOTP_KEYS], email, str(form.get("password", "")),
+                                      str(form.get("code", "")), address)
     except DomainError as exc:
         return render(request, "signin.html", {"email": email, "error": exc.message}, status=exc.status)
     if isinstance(result, signin.NeedsEnrolment):
@@ -86,10 +88,10 @@ async def enrol_post(request: web.Request) -> web.StreamResponse:
     except tokens.InvalidToken:
         return render(request, "signin.html", {"email": "", "error": "That took too long; sign in again."}, status=401)
     try:
-        issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request), ticket,
-                                    str(form.get("code", "")), address)
+        issued = await signin.enrol(request.app[SESSIONS], request.app[REDIS], jwt_key(request),
+                                    request.app[TOTP_KEYS], ticket, str(form.get("code", "")), address)
     except signin.SignInRefused as exc:
-        uri = await signin.pending_totp_uri(request.app[SESSIONS], jwt_key(request), ticket)
+        uri = await signin.pending_totp_uri(request.app[SESSIONS], jwt_key(request), request.app[TOTP_KEYS], ticket)
         if uri is None:
             return render(request, "signin.html", {"email": "", "error": exc.message}, status=401)
         return enrol_page(request, signed, uri, exc.message)

@@ -18,11 +18,15 @@ from argon2 import PasswordHasher
 from sqlalchemy import select, update
 
 from admin.accounts import add_admin, check_new_account, hash_password
+from admin.settings import fernet_keys
+from admin.totp_keys import TotpKeys
 from gateway.db.engine import Sessions
 from gateway.db.models import AdminUser
 from gateway.kit.keys import SESSIONS
+from tests.factories import TEST_TOTP_KEY
 
 PASSWORD = "a long enough password"
+TEST_TOTP_KEYS = TotpKeys.of(fernet_keys(TEST_TOTP_KEY))  # the suite's ADMIN_TOTP_KEYS (tests/conftest.py)
 
 
 @dataclass(frozen=True)
@@ -52,10 +56,11 @@ def password_hash(password: str, full_cost: bool = False) -> str:
 
 
 async def make_account(sessions: Sessions, role: str, email: str | None = None, *, enrolled: bool = True,
-                       full_cost: bool = False) -> Account:
-    """`create_admin`'s checks and account, its hash of PASSWORD made once (`password_hash`)."""
+                       full_cost: bool = False, totp_keys: TotpKeys = TEST_TOTP_KEYS) -> Account:
+    """`create_admin`'s checks and account, its hash of PASSWORD made once (`password_hash`), its TOTP secret sealed
+    with the suite's key (`totp_keys`: another's)."""
     checked = check_new_account(email or f"{role}@example.com", PASSWORD, role)
-    made = await add_admin(sessions, checked, password_hash(PASSWORD, full_cost), role)
+    made = await add_admin(sessions, totp_keys, checked, password_hash(PASSWORD, full_cost), role)
     secret = parse_qs(urlparse(made.totp_uri).query)["secret"][0]
     if enrolled:
         async with sessions.begin() as session:

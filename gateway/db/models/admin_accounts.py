@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     BigInteger,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
@@ -29,7 +30,11 @@ class AdminUser(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(Text)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The TOTP secret sealed with ADMIN_TOTP_KEYS (admin/totp_keys.py): backups and archived WAL never carry it in
+    # clear. The clear column holds a secret of a release before sealing only until a web process's start (or
+    # `gateway admin rotate-totp-key`) seals it; never both (migration 0036).
+    totp_secret_clear: Mapped[str | None] = mapped_column("totp_secret", String(64))
+    totp_secret_sealed: Mapped[str | None] = mapped_column(Text)
     role: Mapped[str] = mapped_column(String(32), server_default="organiser")
     active: Mapped[bool] = mapped_column(Boolean, server_default="true")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
@@ -39,6 +44,8 @@ class AdminUser(Base):
     token_version: Mapped[int] = mapped_column(Integer, server_default="0")
     # The last TOTP time step (30 s since the epoch) a sign-in used: its code and every older one are refused.
     totp_last_step: Mapped[int | None] = mapped_column(BigInteger)
+
+    __table_args__ = (CheckConstraint("totp_secret IS NULL OR totp_secret_sealed IS NULL", name="one_totp_secret"),)
 
 
 # Admin area: refresh tokens (stored hashed, rotated, revocable by family) and contest organisers.
