@@ -6,6 +6,7 @@ as a live Airtel (its own credentials set, so callbacks carry no hash we check),
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
@@ -20,12 +21,14 @@ from assembly.settings import Settings
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent
+from gateway.kit.callback_checks import CHECK_INTERVAL
 from gateway.kit.keys import CHECKS, SESSIONS, STARTS
 from gateway.kit.throttle import UNTIED_LIMIT
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import make_contest
 from tests.live_app import app_beside
+from tests.servers import inside_one_window
 
 FLOODED = UNTIED_LIMIT + 10
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -87,13 +90,17 @@ async def live(clean: None, settings: Settings, sessions: Sessions) -> AsyncIter
 async def test_a_flood_of_callbacks_for_one_order_makes_one_row_one_enquiry_and_429_past_the_limit(
         live: Live) -> None:
     order_id = await live.vote()
+    await inside_one_window()  # the address's limit counts a minute at a time
+    began = time.monotonic()
     answers = [await live.callback(order_id) for _ in range(FLOODED)]
+    intervals = 1 + int((time.monotonic() - began) // CHECK_INTERVAL)  # 1, unless the machine is very slow
     await live.client.app[CHECKS].wait_idle()
     # The first asks for the enquiry, as Airtel's own would; each repeat counts against the address's limit.
     assert [status for status, _ in answers] == [200] * (UNTIED_LIMIT + 1) + [429] * (FLOODED - UNTIED_LIMIT - 1)
     assert answers[-1][1]["error"]["code"] == "rate_limited"  # a JSON body, as every refusal
-    assert await live.rows() == 1  # no row per repeat
-    assert live.enquiries == [f"/airtel/standard/v1/payments/{order_id.hex}"]  # one in the interval
+    assert 1 <= await live.rows() <= intervals  # no row per repeat
+    assert live.enquiries[:1] == [f"/airtel/standard/v1/payments/{order_id.hex}"]
+    assert len(live.enquiries) <= intervals  # one an interval
     assert (await tables.get_order(live.sessions, order_id)).status is OrderStatus.PENDING
 
 
