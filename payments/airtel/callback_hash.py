@@ -5,8 +5,9 @@ secret can ride in it. With callback authentication switched on (Airtel's portal
 HmacSHA256 of the callback under the application's private key, Base64. Airtel's documentation does not spell out
 which bytes it hashes; we take the `transaction` object as it was sent, written as compact JSON in its own key order
 (what its examples show being hashed). If Airtel's hashes never hold here (callbacks kept as
-`rejected:bad_callback_hash`), unset AIRTEL_MONEY_CALLBACK_KEY: every callback then only brings the enquiry forward,
-slower and never wrong.
+`rejected:bad_callback_hash`), unset AIRTEL_MONEY_CALLBACK_KEY (and, in production, set
+AIRTEL_MONEY_UNHASHED_CALLBACKS=true): every callback then only brings the enquiry forward, slower and never wrong.
+Such a callback could be anyone's, so what it asks for is bounded (`gateway.kit.callback_checks`).
 """
 
 from __future__ import annotations

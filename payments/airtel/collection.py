@@ -9,8 +9,9 @@ the id first: known there, the prompt is out and nothing is sent again.
 An enquiry names no amount: what Airtel took under our id is the push's amount, which we chose, so a success is read
 as the order's amount (an amount it does name is read as it is, and a different one flags the order). Only a callback
 whose hash holds (`payments.airtel.callback_hash`) saying TS counts at once, and is verified by an enquiry later; any
-other asks for an enquiry. Airtel advises enquiring a few minutes after the push; the core's checks are paced by the
-application's cap (`payments.airtel.api`).
+other asks for an enquiry (bounded where no hash held: `gateway.kit.callback_checks`). Airtel advises enquiring a few
+minutes after the push; the core's checks are paced by the application's cap, on the enquiries' share of its turns
+(`payments.airtel.api`).
 """
 
 from __future__ import annotations
