@@ -13,22 +13,23 @@ from dataclasses import dataclass
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from pydantic import SecretStr
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent
-from gateway.kit.callback_checks import CHECK_INTERVAL
-from gateway.kit.keys import CHECKS, SESSIONS, STARTS
+from gateway.kit.callback_checks import CHECK_INTERVAL, check_due
+from gateway.kit.keys import CHECKS, REDIS, SESSIONS, SETTINGS, STARTS
 from gateway.kit.throttle import UNTIED_LIMIT
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import make_contest
 from tests.live_app import app_beside
-from tests.servers import inside_one_window
+from tests.servers import free_port, inside_one_window
 
 FLOODED = UNTIED_LIMIT + 10
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -111,3 +112,16 @@ async def test_each_voters_first_callback_asks_for_its_enquiry_at_once(live: Liv
     await live.client.app[CHECKS].wait_idle()
     assert sorted(live.enquiries) == sorted(f"/airtel/standard/v1/payments/{o.hex}" for o in orders)
     assert await live.rows() == len(orders)
+
+
+async def test_with_redis_away_every_callback_asks_for_its_check(settings: Settings) -> None:
+    """Nothing to count with: a genuine callback must not be lost for a cache (each process's queue still runs one
+    check an order at a time)."""
+    app = web.Application()
+    app[REDIS] = Redis.from_url(f"redis://127.0.0.1:{free_port()}/0")  # nothing listens there
+    app[SETTINGS] = settings
+    request = make_mocked_request("POST", "/payments/airtel/callback", app=app)
+    try:
+        assert [await check_due(request, "airtel", uuid.uuid4()) for _ in range(3)] == [True] * 3
+    finally:
+        await app[REDIS].aclose()
