@@ -200,7 +200,8 @@ async def typed_quantity(message: Message, vote_service: VoteService, state: FSM
         await message.answer(t.expired_button)
         return
     text = (message.text or "").strip()
-    if not text.isdigit() or not 1 <= int(text) <= contest.max_votes_per_order:
+    # 0-9 only: `str.isdigit` also takes a superscript, which `int` then refuses.
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= contest.max_votes_per_order:
         await message.answer(t.not_a_quantity.format(maximum=contest.max_votes_per_order))
         return
     await state.clear()

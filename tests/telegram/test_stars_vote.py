@@ -216,3 +216,19 @@ async def test_a_paused_contest_is_said_to_be_paused_not_gone(telegram: FakeBotA
     assert await telegram.say(USER, "/top") == 200
     assert "paused for a moment" in telegram.last_message(USER).text
     assert await orders(sessions) == []
+
+
+async def test_a_typed_number_of_votes_in_other_digits_is_asked_again_not_an_error(
+        telegram: FakeBotApi, sessions: Sessions) -> None:
+    """`str.isdigit` takes a superscript that `int` then refuses: the update ended in an error and the voter heard
+    nothing. Every form but 0-9 is asked again, and a number typed right after still offers the payment."""
+    await make_contest(sessions, candidates=10, stars_per_vote=10, name="Star Quest")
+    assert await telegram.say(USER, "/start") == 200
+    await telegram.press(USER, "Star Quest")
+    await telegram.press(USER, "07 Candidate 07")
+    for typed in ("²", "٣", "１２", "+3", " 3 _"):
+        assert await telegram.say(USER, typed) == 200
+        assert telegram.last_message(USER).text == "Please type a number of votes from 1 to 100.", typed
+    assert await telegram.say(USER, "12") == 200
+    assert telegram.last_message(USER).text.startswith("12 vote(s) for 07 Candidate 07: 120 ⭐")
+    assert await orders(sessions) == []
