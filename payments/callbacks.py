@@ -14,8 +14,8 @@ from gateway.core.orders.outcomes import Outcome
 from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.kit.answers import error_body
-from gateway.kit.callback_checks import check_due
-from gateway.kit.keys import CHECKS, COUNT_BATCHES, PROVIDERS, RELAY, SERVICE_LEVELS, SESSIONS
+from gateway.kit.callback_checks import CHECK_INTERVAL, check_due, claim_check
+from gateway.kit.keys import CHECKS, COUNT_BATCHES, PROVIDERS, REDIS, RELAY, SERVICE_LEVELS, SESSIONS
 from gateway.kit.throttle import enforce_untied_limit
 
 SETTLED = frozenset({Outcome.COUNTED, Outcome.FLAGGED, Outcome.FAILED, Outcome.EXPIRED, Outcome.REFUNDED})
@@ -44,8 +44,8 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
     provider sends, they never push its address over the limit. With Redis away nothing is counted
     and everything is taken (still bounded). A callback about an order of ours that is not vouched for
     only asks for a status check, bounded per order (`gateway.kit.callback_checks`): the first asks at
-    once, a repeat counts against its address's limit and is neither kept nor checked while a check
-    asked for moments ago answers it.
+    once, a repeat counts against its address's limit, is not kept, and has its check once the order's
+    interval is over (one an order, whatever the number of repeats).
     """
     app = request.app
     arrived = time.monotonic()
@@ -58,6 +58,9 @@ async def take_callback(request: web.Request, provider: str, order_id: uuid.UUID
                                      check_due=None if signed else partial(check_due, request, provider))
     if outcome.outcome is Outcome.NEEDS_CHECK and outcome.order_id is not None:
         app[CHECKS].request(outcome.order_id)
+    elif outcome.outcome is Outcome.CHECKED_RECENTLY and outcome.order_id is not None:  # once the interval is over
+        app[CHECKS].request_later(outcome.order_id, CHECK_INTERVAL,
+                                  partial(claim_check, app[REDIS], provider, outcome.order_id))
     if outcome.outcome is Outcome.COUNTED:  # committed in the tally by now (a count batch included)
         app[SERVICE_LEVELS].note_counted(provider, time.monotonic() - arrived)
     if outcome.outcome in SETTLED:

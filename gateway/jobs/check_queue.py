@@ -1,7 +1,8 @@
 """Status checks the web process runs right after a callback, one at a time per order.
 
 Fifty duplicate callbacks for one order make one status call (and one more if a callback came
-in while it ran), so a burst never exceeds the provider's rate limit on our account.
+in while it ran), so a burst never exceeds the provider's rate limit on our account. A check may
+also be asked for later (`request_later`): one waiting an order, taken only if still due then.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 from sqlalchemy.exc import DBAPIError
 
@@ -22,12 +24,30 @@ class PaymentChecks:
         self._check = check
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._again: set[uuid.UUID] = set()
+        self._later: dict[uuid.UUID, asyncio.Task[None]] = {}
 
     def request(self, order_id: uuid.UUID) -> None:
         if order_id in self._running:
             self._again.add(order_id)
             return
         self._running[order_id] = asyncio.create_task(self._run(order_id), name=f"check-{order_id}")
+
+    def request_later(self, order_id: uuid.UUID, seconds: float, due: Callable[[], Awaitable[bool]]) -> None:
+        """Ask for a check in `seconds`, if `due()` says it is still wanted then; one such wait an order (a
+        second asked for meanwhile is the same one)."""
+        if order_id not in self._later:
+            self._later[order_id] = asyncio.create_task(self._after(order_id, seconds, due),
+                                                        name=f"check-later-{order_id}")
+
+    async def _after(self, order_id: uuid.UUID, seconds: float, due: Callable[[], Awaitable[bool]]) -> None:
+        try:
+            await asyncio.sleep(seconds)
+            if await due():
+                self.request(order_id)
+        except Exception:  # the reconciler checks it anyway
+            log.exception("a later status check for %s was not asked for", order_id)
+        finally:
+            self._later.pop(order_id, None)
 
     async def _run(self, order_id: uuid.UUID) -> None:
         try:
@@ -64,7 +84,7 @@ class PaymentChecks:
             await asyncio.gather(*self._running.values(), return_exceptions=True)
 
     async def close(self) -> None:
-        tasks = list(self._running.values())
+        tasks: list[asyncio.Task[Any]] = [*self._later.values(), *self._running.values()]
         for task in tasks:
             task.cancel()
         for task in tasks:

@@ -5,8 +5,9 @@ knows at least their own order's id: each such callback would otherwise be kept 
 going on the provider's paced schedule, the one its payment prompts and money out also wait on. So such a callback
 is a bounded trigger: the first about an order asks for its check at once, as the provider's own would; a later one
 counts against its address's limit (`gateway.kit.throttle.UNTIED_LIMIT`, answered 429 past it), and asks for a
-check only if none was asked for that order in the last `CHECK_INTERVAL` seconds (else it is neither kept nor
-checked: the check asked moments ago answers it, and the reconciler polls the order anyway). The marks live in
+check at once only if none was asked for that order in the last `CHECK_INTERVAL` seconds; else it is not kept, and
+its check comes once the interval is over, unless another was asked for meanwhile (`claim_check`): what a callback
+says is always followed by an enquiry made after it came, one an interval at most. The marks live in
 Redis, by the order's id; with Redis away nothing can be counted, and every callback asks for its check (the
 process's own queue still runs one check per order at a time)."""
 
@@ -16,6 +17,7 @@ import logging
 import uuid
 
 from aiohttp import web
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.kit.keys import REDIS
@@ -40,6 +42,12 @@ async def check_due(request: web.Request, provider: str, order_id: uuid.UUID) ->
         return True
     if not first:  # a genuine provider calls back once an order: a repeat could be anyone's
         await enforce_untied_limit(request)
+    return await claim_check(redis, provider, order_id)
+
+
+async def claim_check(redis: Redis, provider: str, order_id: uuid.UUID) -> bool:
+    """Whether a check of `order_id` may be asked for now (no other in the last CHECK_INTERVAL seconds, on any
+    process), marking it asked if so. True with Redis away: nothing to ration it with."""
     try:
         due = await redis.set(f"callback-check:{provider}:{order_id}", 1, nx=True, px=round(CHECK_INTERVAL * 1000))
     except RedisError as exc:

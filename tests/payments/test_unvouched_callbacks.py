@@ -5,6 +5,7 @@ as a live Airtel (its own credentials set, so callbacks carry no hash we check),
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -103,6 +104,25 @@ async def test_a_flood_of_callbacks_for_one_order_makes_one_row_one_enquiry_and_
     assert live.enquiries[:1] == [f"/airtel/standard/v1/payments/{order_id.hex}"]
     assert len(live.enquiries) <= intervals  # one an interval
     assert (await tables.get_order(live.sessions, order_id)).status is OrderStatus.PENDING
+
+
+async def test_a_repeat_within_the_interval_has_its_enquiry_once_the_interval_is_over(live: Live) -> None:
+    """What a repeat says (Airtel sending its callback again, its first enquiry answered too early) is still
+    followed by an enquiry made after it came: one, however many repeats, once the order's interval is over."""
+    order_id = await live.vote()
+    assert (await live.callback(order_id))[0] == 200
+    while not live.enquiries:
+        await asyncio.sleep(0.01)
+    first = time.monotonic()
+    assert [(await live.callback(order_id))[0] for _ in range(5)] == [200] * 5
+    deadline = first + CHECK_INTERVAL + 60  # generous: a loaded machine
+    while len(live.enquiries) < 2:
+        assert time.monotonic() < deadline, "the repeats' enquiry never came"
+        await asyncio.sleep(0.05)
+    assert time.monotonic() - first >= CHECK_INTERVAL * 0.9  # not before the interval is over (Redis's clock)
+    await live.client.app[CHECKS].wait_idle()
+    assert live.enquiries == [f"/airtel/standard/v1/payments/{order_id.hex}"] * 2
+    assert await live.rows() == 1
 
 
 async def test_each_voters_first_callback_asks_for_its_enquiry_at_once(live: Live) -> None:

@@ -50,7 +50,7 @@ class Outcome(StrEnum):
     # A callback's own.
     DUPLICATE = "duplicate"  # the provider's event was settled before (a replay)
     NEEDS_CHECK = "needs_check"  # not proof by itself: a status check follows
-    # Not vouched for, about an order whose check a callback asked for moments ago: neither kept nor checked again.
+    # Not vouched for, about an order whose check a callback asked for moments ago: not kept, checked later.
     CHECKED_RECENTLY = "checked_recently"
     UNKNOWN_ORDER = "unknown_order"  # names no order of ours (of this provider)
     IGNORED = "ignored"  # about no order, and not proof of anything

@@ -75,7 +75,8 @@ async def receive_callback(
     status check later (`gateway.core.payments.verification`). `batches`: the process's group commit, where
     a callback that pays a pending order is counted (and kept) with the others that arrive with it.
     `check_due` is awaited for a callback that is not vouched for and only asks for a check of an order of
-    ours: anyone who knows an order's id can send those, so a repeat (False) is neither kept nor checked.
+    ours: anyone who knows an order's id can send those, so a repeat (False) is not kept, and answered
+    CHECKED_RECENTLY (its caller asks for the check once the order's interval is over).
     """
     arrived = datetime.now(UTC)
     # One connection for the common case, a callback that counts its vote: load, then keep and count in one
