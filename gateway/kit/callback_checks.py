@@ -7,9 +7,9 @@ is a bounded trigger: the first about an order asks for its check at once, as th
 counts against its address's limit (`gateway.kit.throttle.UNTIED_LIMIT`, answered 429 past it), and asks for a
 check at once only if none was asked for that order in the last `CHECK_INTERVAL` seconds; else it is not kept, and
 its check comes once the interval is over, unless another was asked for meanwhile (`claim_check`): what a callback
-says is always followed by an enquiry made after it came, one an interval at most. The marks live in
-Redis, by the order's id; with Redis away nothing can be counted, and every callback asks for its check (the
-process's own queue still runs one check per order at a time)."""
+says is always followed by an enquiry made after it came, one an interval at most. The marks live in Redis, by the
+order's id; with Redis away nothing can be counted, and every callback asks for its check (the process's own queue
+still runs one check per order at a time)."""
 
 from __future__ import annotations
 
