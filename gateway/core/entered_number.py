@@ -23,9 +23,10 @@ def entered_whole(value: object, field: str, *, low: int = 0, high: int = BIGINT
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
     elif isinstance(value, str) and value and set(value) <= ASCII_DIGITS:
-        if len(value.lstrip("0")) > len(str(high)):  # too long to be in bounds: no need to read it
+        significant = value.lstrip("0")  # int() refuses a string past 4,300 digits, zeros included
+        if len(significant) > len(str(high)):  # too long to be in bounds: no need to read it
             raise out_of_bounds
-        number = int(value)
+        number = int(significant or "0")
     elif isinstance(value, str) and value[:1] == "-" and value[1:] and set(value[1:]) <= ASCII_DIGITS:
         raise out_of_bounds  # below 0: the bounds say more than "digits only" would
     else:

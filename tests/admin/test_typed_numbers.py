@@ -37,6 +37,8 @@ def test_a_plain_number_is_read_as_typed() -> None:
     assert entered_whole(100, "amount") == 100  # a JSON body's number
     assert entered_whole(str(BIGINT_MAX), "amount") == BIGINT_MAX
     assert entered_whole("0042", "amount") == 42
+    assert entered_whole("0" * 5000 + "1", "amount") == 1  # past int()'s 4,300 digits, all but one of them zeros
+    assert entered_whole("0" * 5000, "amount") == 0
     with pytest.raises(DomainError, match="between 1 and 10"):
         entered_whole("11", "quantity", low=1, high=10)
 
@@ -75,8 +77,10 @@ async def test_a_payout_amount_is_digits_only_on_the_page_and_in_the_api(client:
                               allow_redirects=False)).status == 303
     assert (await client.post(api, json={"currency": "XAF", "amount": "100"}, headers=theirs)).status == 201
     assert (await client.post(api, json={"currency": "XAF", "amount": 100}, headers=theirs)).status == 201
+    zeros_first = "0" * 5000 + "100"  # past int()'s 4,300 digits, yet 100
+    assert (await client.post(api, json={"currency": "XAF", "amount": zeros_first}, headers=theirs)).status == 201
     async with sessions() as session:
-        assert list(await session.scalars(select(Payout.amount))) == [100, 100, 100]
+        assert list(await session.scalars(select(Payout.amount))) == [100, 100, 100, 100]
 
 
 async def rates_kept(sessions: Sessions) -> tuple[int, int]:
