@@ -11,6 +11,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from assembly.liveness import REPLACED, REPLACED_HELP, REPLACED_LABELS
 from assembly.scrape_figures import ReadAtScrape, ScrapeFigures, age_of, read_figures
 from assembly.shared_metrics import render_shared, shared_dir
 from gateway.core.payments.verification import backlog as verification_backlog
@@ -35,6 +36,9 @@ class Metrics:
         # Shared: the sum over the host's live web processes.
         self.payment_work = Gauge("gateway_payment_work", "Phone prompts owed and status checks under way in "
                                   "the web processes", ["kind"], registry=self.registry, multiprocess_mode="livesum")
+        # Counted by `gateway run`'s supervisor into the host's shared figures (assembly.liveness), which a scrape
+        # serves; declared here too, so that its name and type are on every scrape, counted or not.
+        Counter(REPLACED, REPLACED_HELP, REPLACED_LABELS, registry=self.registry)
         self.read = ReadAtScrape()
         self.registry.register(self.read)
 

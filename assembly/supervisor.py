@@ -26,6 +26,7 @@ from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demos
 from assembly.demo_media import demo_storage
 from assembly.embedded import export_urls, service_urls
+from assembly.liveness import HeartbeatPipe, Replacements
 from assembly.media import cloudinary_stand_in_needed, media_address
 from assembly.provider_list import PROVIDERS
 from assembly.settings import Settings, check_servers
@@ -47,13 +48,23 @@ class Child:
     args: tuple[str, ...]
     module: str
     restarts: list[float] = field(default_factory=list)
+    heartbeat: HeartbeatPipe | None = None  # a web process's or worker's: replaced when it stops beating
+    killed_silent: bool = False
 
 
-def spawn(name: str, *args: str, module: str = "assembly.cli") -> Child:
+def spawn(name: str, *args: str, module: str = "assembly.cli", watched: bool = False) -> Child:
+    """A child process; a `watched` one beats down a pipe (`assembly.heartbeat`), and is replaced once silent."""
     command = [sys.executable, "-m", module, *args]
-    # Own process group: Ctrl-C reaches the supervisor only, which then stops children in order.
-    process = subprocess.Popen(command, env=os.environ.copy(), start_new_session=True)
-    return Child(name, process, args, module)
+    heartbeat = HeartbeatPipe() if watched else None
+    environment = os.environ | (heartbeat.child_environment() if heartbeat else {})
+    try:
+        # Own process group: Ctrl-C reaches the supervisor only, which then stops children in order.
+        process = subprocess.Popen(command, env=environment, start_new_session=True,
+                                   pass_fds=(heartbeat.write_end,) if heartbeat else ())
+    finally:
+        if heartbeat is not None:
+            heartbeat.started_child()
+    return Child(name, process, args, module, heartbeat=heartbeat)
 
 
 async def prepare_database(database_url: str, *, seed: bool, storage: LocalStorage | None = None) -> None:
@@ -82,6 +93,8 @@ def stop_children(children: list[Child]) -> None:
             child.process.kill()
             child.process.wait()
         kill_leftovers(child)
+        if child.heartbeat is not None:
+            child.heartbeat.close()
 
 
 def kill_leftovers(child: Child) -> None:
@@ -294,12 +307,14 @@ def run_everything(settings: Settings) -> int:
         # The web processes and workers add up their figures there: a scrape of the shared port serves the sum.
         prepare(settings.gateway_data_dir)
         # One worker also runs the periodic jobs; the others only take jobs.
-        children.append(spawn("worker-0", "worker"))
-        children += [spawn(f"worker-{i}", "worker", "--no-cron") for i in range(1, settings.gateway_worker_processes)]
-        children += [spawn(f"web-{i}", "web") for i in range(settings.gateway_web_processes)]
+        children.append(spawn("worker-0", "worker", watched=True))
+        children += [spawn(f"worker-{i}", "worker", "--no-cron", watched=True)
+                     for i in range(1, settings.gateway_worker_processes)]
+        children += [spawn(f"web-{i}", "web", watched=True) for i in range(settings.gateway_web_processes)]
         # Clips are transcoded by workers of their own: at most this many ffmpeg at once, beside the votes.
-        children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE)
+        children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE, watched=True)
                      for i in range(settings.media_workers)]
+        replacements = Replacements(child.name for child in children if child.heartbeat is not None)
         wait_until_up(settings, urls.redis_url, children, lambda: stop_requested)
         if not stop_requested:
             announce(settings)
@@ -308,13 +323,13 @@ def run_everything(settings: Settings) -> int:
             with sync_redis(urls.redis_url) as connection:
                 claim, next_look = claim_in(connection), 0.0
                 while not stop_requested:
-                    if not restart_dead(children):
+                    if not look_after(children, replacements):
                         exit_code = 1
                         break
                     if borrowed and time.monotonic() >= next_look:
                         children += start_orphaned(borrowed, claim)
                         next_look = time.monotonic() + BORROWED_LOOK_SECONDS
-                    time.sleep(0.2)
+                    time.sleep(LOOK_SECONDS)
         finally:
             stop_children(children)
     print("Ballot stopped.", flush=True)
@@ -322,7 +337,29 @@ def run_everything(settings: Settings) -> int:
 
 
 MAX_RESTARTS_PER_MINUTE = 5
+LOOK_SECONDS = 0.2  # between two looks at the children: a dead or silent one is replaced within that
 BORROWED_LOOK_SECONDS = 2.0
+
+
+def look_after(children: list[Child], replacements: Replacements) -> bool:
+    """One look of the supervisor: kill the children that stopped answering, then start again every dead one."""
+    kill_silent(children, replacements)
+    return restart_dead(children)
+
+
+def kill_silent(children: list[Child], replacements: Replacements) -> None:
+    """Kill each watched child that stopped beating, with its process group: a process alive but stuck keeps its
+    listening socket open, and the kernel goes on handing it new connections nobody answers."""
+    now = time.monotonic()
+    for child in children:
+        if child.heartbeat is None or child.killed_silent or child.process.poll() is not None:
+            continue
+        if child.heartbeat.frozen(now):
+            log.error("%s (pid %s) has not answered for %.0f s (its loop held, or the process stopped): killing it, "
+                      "another starts now", child.name, child.process.pid, child.heartbeat.silent_for(now))
+            child.killed_silent = True
+            kill_leftovers(child)
+            replacements.count(child.name)
 
 
 def restart_dead(children: list[Child]) -> bool:
@@ -338,7 +375,9 @@ def restart_dead(children: list[Child]) -> bool:
             return False
         log.warning("%s exited with %s; starting it again", child.name, child.process.returncode)
         kill_leftovers(child)
-        replacement = spawn(child.name, *child.args, module=child.module)
+        if child.heartbeat is not None:
+            child.heartbeat.close()
+        replacement = spawn(child.name, *child.args, module=child.module, watched=child.heartbeat is not None)
         replacement.restarts = [*recent, now]
         children[index] = replacement
     return True

@@ -14,6 +14,7 @@ from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
 
 from assembly.channel_list import CHANNELS
+from assembly.heartbeat import Heartbeat
 from assembly.job_runtime import close_runtime
 from assembly.passes import PASSES, PassJob
 from assembly.periodic_enqueuer import MAX_OUTAGE_WAIT, PeriodicEnqueuer, PeriodicJob
@@ -151,6 +152,7 @@ def run_worker(redis_url: str, logging_set_up: tuple[str, bool], *, with_cron: b
         return worker
 
     quiet_rq_per_job_lines()
+    Heartbeat.from_environment().keep_beating()  # to `gateway run`'s supervisor, which replaces a silent worker
     try:
         # No logging_level: RQ then keeps LOG_LEVEL and, as our handler is in place, adds no handler of its own.
         return work_until_asked_to_stop(start, connection, burst)
