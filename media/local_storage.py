@@ -7,8 +7,9 @@ media server (media.upload_server), a process of its own, never by the vote-taki
 
 A grant is a JWT naming the upload, its size limit and its expiry, signed with a key derived from SECRET_KEY:
 the media server checks it on every request, so it needs no database to say who may write where. A signed link
-to a made file (`?expires=…&sig=…`, an HMAC with another key derived from SECRET_KEY) is read the same way; a
-file asked for without one is served only while the service says viewers may have it."""
+to a made file (`?expires=…&sig=…`, an HMAC with another key derived from SECRET_KEY) is read the same way, and
+holds only while the file is not taken down (a hidden candidate's, a rejected entry's); a file asked for without
+one is served only while the service says viewers may have it."""
 
 from __future__ import annotations
 
@@ -145,8 +146,8 @@ class LocalStorage:
         return False  # our worker prepares every file kept here
 
     async def withhold(self, upload_id: str, hidden: bool) -> None:
-        """Nothing to do: the media server asks the database whether viewers may have a file (remembering the
-        answer under a second: media.upload_server.remembered)."""
+        """Nothing to do: the media server asks the database who may have a file at every request, signed links
+        included (media.upload_server)."""
 
     def finished(self, upload_id: str) -> Path:
         """The mark of an upload whose source was taken: its grant can never write another file."""

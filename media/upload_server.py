@@ -8,23 +8,23 @@ when the last byte lands the file becomes the upload's source and the service is
 `gateway media`, the upload noted as received in the database, `served_media_app`).
 
 Files are served with aiohttp's FileResponse (HTTP Range: a phone seeks without fetching the whole clip), with
-the type of what the service made and `nosniff`; nothing a browser uploaded is ever served as it came. A file is
-served to anyone only while the service says viewers may have it (a shown candidate's clip or photo: asked at
-most every ACCESS_SECONDS, and kept by shared caches PUBLIC_SECONDS at most), and otherwise only on a signed link
-(the candidate's and the organiser's view of an entry), which no shared cache keeps."""
+the type of what the service made and `nosniff`; nothing a browser uploaded is ever served as it came. The
+service is asked at every request who may have a file (`gateway.core.media.uploads.access_to`, one query): a shown
+candidate's clip or photo goes to anyone (kept by shared caches PUBLIC_SECONDS at most), a pending entry's only
+on a signed link (the candidate's and the organiser's view of an entry), which no shared cache keeps, and a taken
+down one (a hidden candidate's, a rejected entry's) to nobody, on no link, from the moment it was taken down."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
-from gateway.core.media.uploads import note_received, served_publicly
+from gateway.core.media.uploads import Access, access_to, note_received
 from gateway.db.engine import Sessions, create_engine, session_factory
 from media.local_storage import SERVED, SIZED_FROM, LocalStorage, read_grant, read_link, upload_name
 
@@ -38,16 +38,13 @@ CORS = {
     "Access-Control-Expose-Headers": "Upload-Offset, Upload-Length, Tus-Resumable, Location",
     "Access-Control-Max-Age": "600",
 }
-# A clip's ranges come in dozens: whether viewers may have it is asked once in this long, so a file withheld is
-# refused within a second.
-ACCESS_SECONDS = 0.5
 # What a phone or a proxy may keep of a public file before asking again: a withheld clip leaves their caches soon.
 PUBLIC_SECONDS = 60
 OnComplete = Callable[[str, int], Awaitable[None]]
-Public = Callable[[str], Awaitable[bool]]  # whether viewers may fetch an upload's files without a signed link
+AccessOf = Callable[[str], Awaitable[Access]]  # who may fetch an upload's files now, on which links
 STORAGE = web.AppKey("storage", LocalStorage)
 ON_COMPLETE: web.AppKey[OnComplete] = web.AppKey("on_complete")
-PUBLIC: web.AppKey[Public] = web.AppKey("public")
+ACCESS: web.AppKey[AccessOf] = web.AppKey("access")
 LOCKS: web.AppKey[dict[str, asyncio.Lock]] = web.AppKey("locks")
 
 
@@ -182,6 +179,9 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
         path = folder / SIZED_FROM[name]
     if content_type is None or not path.is_file():
         raise web.HTTPNotFound()
+    access = await request.app[ACCESS](folder.name)  # at every request: a takedown holds from its commit
+    if access is Access.TAKEN_DOWN:
+        raise web.HTTPNotFound(headers={"Cache-Control": "no-store"})
     if "sig" in request.query:
         held = read_link(storage.secret_key, f"{folder.name}/{name}", request.query.get("expires", ""),
                          request.query["sig"], storage.clock())
@@ -189,8 +189,8 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
             return web.json_response({"error": {"code": "link_expired" if held is False else "bad_link", "message":
                                      "This link has expired or is not ours: reload the page for a new one."}},
                                      status=403, headers={"Cache-Control": "no-store"})
-        cache = "private, max-age=300"  # the candidate's or the organiser's own browser only
-    elif await request.app[PUBLIC](folder.name):
+        cache = "private, no-cache"  # their own browser only, and it asks again: a takedown holds there too
+    elif access is Access.PUBLIC:
         cache = f"public, max-age={PUBLIC_SECONDS}"
     else:
         raise web.HTTPNotFound(headers={"Cache-Control": "no-store"})
@@ -199,27 +199,13 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
         "Access-Control-Allow-Origin": "*"})
 
 
-def remembered(public: Public, seconds: float = ACCESS_SECONDS, limit: int = 10_000) -> Public:
-    """`public`, its answer for an upload kept `seconds` (the database is asked once for a clip's many ranges)."""
-    seen: dict[str, tuple[float, bool]] = {}
-
-    async def ask(upload_id: str) -> bool:
-        now = time.monotonic()
-        if upload_id not in seen or seen[upload_id][0] <= now:
-            if len(seen) >= limit:
-                seen.clear()
-            seen[upload_id] = (now + seconds, await public(upload_id))
-        return seen[upload_id][1]
-    return ask
+async def signed_only(upload_id: str) -> Access:
+    return Access.SIGNED
 
 
-async def nothing_public(upload_id: str) -> bool:
-    return False
-
-
-def media_app(storage: LocalStorage, on_complete: OnComplete, public: Public = nothing_public) -> web.Application:
+def media_app(storage: LocalStorage, on_complete: OnComplete, access: AccessOf = signed_only) -> web.Application:
     app = web.Application(client_max_size=MAX_CHUNK_BYTES + 1024)
-    app[STORAGE], app[ON_COMPLETE], app[LOCKS], app[PUBLIC] = storage, on_complete, {}, public
+    app[STORAGE], app[ON_COMPLETE], app[LOCKS], app[ACCESS] = storage, on_complete, {}, access
     app.router.add_route("OPTIONS", "/uploads/{upload_id}", options)
     app.router.add_post("/uploads/{upload_id}", create)
     app.router.add_route("HEAD", "/uploads/{upload_id}", head)
@@ -228,17 +214,17 @@ def media_app(storage: LocalStorage, on_complete: OnComplete, public: Public = n
     return app
 
 
-def database_hooks(sessions: Sessions) -> tuple[OnComplete, Public]:
+def database_hooks(sessions: Sessions) -> tuple[OnComplete, AccessOf]:
     """What the media server tells the service and asks of it, through the database: a finished upload noted as
-    received (its entry's submission and its processing follow), and whether viewers may have an upload's files
-    (the answer remembered ACCESS_SECONDS)."""
+    received (its entry's submission and its processing follow), and who may have an upload's files, asked at
+    every request (one indexed query; a clip's dozens of ranges are as many, which this process alone bears)."""
     async def received(upload_id: str, size: int) -> None:
         await note_received(sessions, uuid.UUID(upload_id), size)
 
-    async def public(upload_id: str) -> bool:
-        return await served_publicly(sessions, uuid.UUID(upload_id))
+    async def access(upload_id: str) -> Access:
+        return await access_to(sessions, uuid.UUID(upload_id))
 
-    return received, remembered(public)
+    return received, access
 
 
 def served_media_app(storage: LocalStorage, database_url: str) -> web.Application:

@@ -133,8 +133,9 @@ class MediaStorage(Protocol):
         ...
 
     def signed_url(self, key: str) -> str:
-        """A short-lived link to a kept file that works whether or not viewers may have it: what the candidate
-        and the organiser are shown of an entry, never a public page."""
+        """A short-lived link to a kept file that works whether or not viewers may have it, but never once it is
+        taken down (`gateway.core.media.uploads.access_to`): what the candidate and the organiser are shown of an
+        entry, never a public page."""
         ...
 
     async def delete_upload(self, upload_id: str) -> None:

@@ -5,7 +5,6 @@ let go, files of rejected entries and replaced clips among them."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -16,13 +15,12 @@ from sqlalchemy import update
 from assembly.job_runtime import JobContext
 from gateway.core.audit import Actor
 from gateway.core.contests.contests_admin import set_candidate_photo, set_candidate_status
-from gateway.core.entries.entering import entry_view
-from gateway.core.entries.entries_review import approve_entries, reject_entry, set_candidate_clip
+from gateway.core.entries.entering import EntryView, entry_view
+from gateway.core.entries.entries_review import approve_entries, list_entries, reject_entry, set_candidate_clip
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry, EntryCall, MediaUpload, UploadKind, UploadState
 from media.local_storage import LocalStorage
 from media.sweep import media_sweep
-from media.upload_server import ACCESS_SECONDS
 from tests.factories import make_contest
 from tests.media.conftest import Entering
 from tests.provider_registry import registry_of
@@ -71,7 +69,6 @@ async def an_entry(sessions: Sessions, storage: LocalStorage, tmp_path: Path, ms
 
 async def status(entering: Entering, url_or_key: str) -> int:
     """What a viewer gets at a file's public address (`<upload id>/<name>`), or at a link (a full URL)."""
-    await asyncio.sleep(ACCESS_SECONDS)  # the media server's word on a file is at most this old
     path = "/" + url_or_key.split("/", 3)[3] if "://" in url_or_key else f"/files/{url_or_key}"
     return (await entering.media.get(path)).status
 
@@ -116,6 +113,46 @@ async def test_the_candidate_and_the_organiser_watch_a_pending_entry_on_signed_l
         assert await status(entering, key) == 404  # at its plain address: nobody's before approval
     await reject_entry(sessions, OWNER, entry.id, "Not your own song.", datetime.now(UTC))
     assert await status(entering, f"{entry.clip_id}/360p.mp4") == 404
+
+
+def links_of(view: EntryView) -> list[str]:
+    """The signed links an entry's own page hands out: its clip's renditions and poster, its photo."""
+    assert view.photo is not None
+    links = [*view.clip.urls.values(), *view.photo.urls.values()]
+    assert all("sig=" in link for link in links)
+    return links
+
+
+async def test_hiding_a_candidate_takes_down_every_link_the_entry_handed_out_and_showing_it_gives_fresh_ones(
+        entering: Entering, media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = storage_of(media_job)
+    entry, token = await an_entry(sessions, storage, tmp_path, "+237670005505")
+    [candidate] = await approve_entries(sessions, storage, OWNER, [entry.id], datetime.now(UTC))
+    handed_out = links_of(await entry_view(sessions, storage, registry_of(), entry.id, token))
+    assert {link.split("?")[0].rsplit("/", 1)[1] for link in handed_out} >= {"360p.mp4", "poster.jpg", "photo.jpg"}
+    assert [await status(entering, link) for link in handed_out] == [200] * len(handed_out)
+    await set_candidate_status(sessions, OWNER, candidate.id, "hidden")  # as the admin API's PATCH does
+    # At once: the very next request on each link, signed (good for half an hour yet) or plain, is refused.
+    assert [await status(entering, link) for link in handed_out] == [404] * len(handed_out)
+    assert await status(entering, f"{entry.clip_id}/360p.mp4") == 404
+    hidden_view = await entry_view(sessions, storage, registry_of(), entry.id, token)
+    assert hidden_view.clip.urls == {} and hidden_view.photo is not None and hidden_view.photo.urls == {}
+    await set_candidate_status(sessions, OWNER, candidate.id, "active")  # shown again: a fresh link plays
+    fresh = links_of(await entry_view(sessions, storage, registry_of(), entry.id, token))
+    assert [await status(entering, link) for link in fresh] == [200] * len(fresh)
+
+
+async def test_rejecting_an_entry_takes_down_the_signed_links_its_candidate_and_organiser_were_given(
+        entering: Entering, media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = storage_of(media_job)
+    entry, token = await an_entry(sessions, storage, tmp_path, "+237670005506")
+    handed_out = links_of(await entry_view(sessions, storage, registry_of(), entry.id, token))
+    [row] = await list_entries(sessions, storage, OWNER, entry.contest_id)  # the organiser's review queue
+    handed_out += [*row.clip.urls.values()]
+    assert [await status(entering, link) for link in handed_out] == [200] * len(handed_out)
+    await reject_entry(sessions, OWNER, entry.id, "Not your own song.", datetime.now(UTC))
+    assert [await status(entering, link) for link in handed_out] == [404] * len(handed_out)
+    assert (await entry_view(sessions, storage, registry_of(), entry.id, token)).clip.urls == {}
 
 
 async def test_the_sweep_removes_a_rejected_entrys_files_and_a_replaced_clip_after_a_day(

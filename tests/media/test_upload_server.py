@@ -5,7 +5,6 @@ nothing a browser sent ever served as it came."""
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -14,8 +13,9 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
+from gateway.core.media.uploads import Access
 from media.local_storage import LocalStorage
-from media.upload_server import ACCESS_SECONDS, media_app, remembered
+from media.upload_server import media_app
 
 SECRET = "test-secret-key-for-grants-0123456789"
 
@@ -140,15 +140,16 @@ async def test_what_a_browser_uploaded_is_never_served(media: TestClient, storag
 
 
 class Shown:
-    """The service's word on which uploads viewers may have, as the media server asks it."""
+    """The service's word on who may have which uploads, as the media server asks it."""
 
     def __init__(self) -> None:
         self.public: set[str] = set()
-        self.asked = 0
+        self.taken_down: set[str] = set()
 
-    async def __call__(self, upload_id: str) -> bool:
-        self.asked += 1
-        return upload_id in self.public
+    async def __call__(self, upload_id: str) -> Access:
+        if upload_id in self.taken_down:
+            return Access.TAKEN_DOWN
+        return Access.PUBLIC if upload_id in self.public else Access.SIGNED
 
 
 async def a_made_clip(storage: LocalStorage, tmp_path: Path) -> str:
@@ -168,7 +169,7 @@ async def test_a_file_viewers_may_not_have_is_served_only_on_a_signed_link_no_sh
     shown = Shown()
     upload_id = await a_made_clip(storage, tmp_path)
     key = f"{upload_id}/360p.mp4"
-    async with TestClient(TestServer(media_app(storage, told, remembered(shown)))) as media:
+    async with TestClient(TestServer(media_app(storage, told, shown))) as media:
         assert (await media.get(f"/files/{key}")).status == 404  # a pending entry's clip, to anyone
         signed = await media.get(path_of(storage.signed_url(key)))  # the candidate's or the organiser's
         assert signed.status == 200 and signed.headers["Cache-Control"].startswith("private")
@@ -177,7 +178,6 @@ async def test_a_file_viewers_may_not_have_is_served_only_on_a_signed_link_no_sh
         other = storage.signed_url(key).replace(upload_id, str(uuid.uuid4()))  # a link is for its own file
         assert (await media.get(path_of(other))).status in (403, 404)
         shown.public.add(upload_id)  # approved: anyone may have it, and a shared cache keeps it a minute at most
-        await asyncio.sleep(ACCESS_SECONDS)
         public = await media.get(f"/files/{key}")
         assert public.status == 200 and public.headers["Cache-Control"] == "public, max-age=60"
 
@@ -194,16 +194,22 @@ async def test_a_signed_link_stops_working_once_expired(storage: LocalStorage, t
         assert expired.status == 403 and (await expired.json())["error"]["code"] == "link_expired"
 
 
-async def test_a_file_withheld_is_refused_within_a_second_though_its_ranges_are_not_each_asked(
+async def test_a_file_taken_down_is_refused_at_its_next_request_on_every_link_a_signed_one_too(
         storage: LocalStorage, told: Told, tmp_path: Path) -> None:
     shown = Shown()
     upload_id = await a_made_clip(storage, tmp_path)
+    key = f"{upload_id}/360p.mp4"
+    signed = path_of(storage.signed_url(key))  # the link the candidate's page handed out
     shown.public.add(upload_id)
-    async with TestClient(TestServer(media_app(storage, told, remembered(shown)))) as media:
+    async with TestClient(TestServer(media_app(storage, told, shown))) as media:
         for start in range(0, 100, 10):  # a phone fetching a clip in ranges
-            part = await media.get(f"/files/{upload_id}/360p.mp4", headers={"Range": f"bytes={start}-{start + 9}"})
+            part = await media.get(f"/files/{key}", headers={"Range": f"bytes={start}-{start + 9}"})
             assert part.status == 206
-        assert shown.asked == 1
-        shown.public.clear()  # hidden by its organiser
-        await asyncio.sleep(1.0)
-        assert (await media.get(f"/files/{upload_id}/360p.mp4")).status == 404
+        mine = await media.get(signed)
+        assert mine.status == 200 and mine.headers["Cache-Control"] == "private, no-cache"
+        shown.taken_down.add(upload_id)  # hidden by its organiser: its very next range is refused
+        for path in (f"/files/{key}", signed):
+            refused = await media.get(path, headers={"Range": "bytes=10-19"})
+            assert refused.status == 404 and refused.headers["Cache-Control"] == "no-store"
+        shown.taken_down.clear()
+        assert (await media.get(signed)).status == 200

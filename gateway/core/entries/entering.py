@@ -27,6 +27,7 @@ from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
+    CandidateStatus,
     Contest,
     ContestStatus,
     Entry,
@@ -200,9 +201,12 @@ async def view_of(session: AsyncSession, storage: MediaStorage, providers: Provi
     photo = await session.get(MediaUpload, entry.photo_id) if entry.photo_id else None
     candidate = await session.get(Candidate, entry.candidate_id) if entry.candidate_id else None
     assert contest is not None and clip is not None
+    # Its files taken down (`uploads.access_to`): no link is handed out; shown again, the next view gives fresh ones.
+    hidden = candidate is not None and candidate.status is CandidateStatus.HIDDEN
+    down = entry.status is EntryStatus.REJECTED or hidden
     return EntryView(entry.id, contest.slug, contest.name, entry.status, entry.name, entry.bio, entry.reason,
-                     UploadView.of(clip, storage, signed=True),
-                     UploadView.of(photo, storage, signed=True) if photo else None,
+                     UploadView.of(clip, storage, signed=True, taken_down=down),
+                     UploadView.of(photo, storage, signed=True, taken_down=down) if photo else None,
                      candidate.code if candidate else None, await entry_fee(session, entry, providers))
 
 

@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import delete, exists, or_, select, update
@@ -18,7 +19,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core.media_storage import MediaStorage, UploadGrant
 from gateway.core.outbox import emit
 from gateway.db.engine import Sessions
-from gateway.db.models import Candidate, CandidateStatus, Entry, MediaUpload, UploadKind, UploadState
+from gateway.db.models import (
+    Candidate,
+    CandidateStatus,
+    Entry,
+    EntryStatus,
+    MediaUpload,
+    UploadKind,
+    UploadState,
+)
 
 UPLOAD_RECEIVED_TOPIC = "upload.received"  # the worker queues the file's probe and transcode
 # Whether viewers may fetch an upload's files changed (an entry approved, a candidate hidden or shown, a clip or
@@ -51,10 +60,12 @@ class UploadView:
     facts: Mapping[str, Any]
 
     @classmethod
-    def of(cls, upload: MediaUpload, storage: MediaStorage, *, signed: bool = False) -> UploadView:
+    def of(cls, upload: MediaUpload, storage: MediaStorage, *, signed: bool = False,
+           taken_down: bool = False) -> UploadView:
         """`signed`: short-lived links that work whether or not viewers may have the files (what the candidate
-        and the organiser are shown of an entry); otherwise the public URLs, which work only while they may."""
-        files = upload.files or {}
+        and the organiser are shown of an entry), unless they are taken down (`access_to`); otherwise the public
+        URLs, which work only while they may. `taken_down`: no links at all, since none would play."""
+        files = {} if taken_down else upload.files or {}
         urls = {name: storage.signed_url(made["key"]) if signed else made.get("url") or storage.public_url(made["key"])
                 for name, made in files.items()}
         return cls(upload.id, upload.kind, upload.state, upload.refusal, urls, upload.facts or {})
@@ -215,6 +226,30 @@ async def candidate_media(sessions: Sessions, candidate_id: int) -> list[uuid.UU
     async with sessions() as session:
         candidate = await session.get(Candidate, candidate_id)
     return [] if candidate is None else [i for i in (candidate.clip_id, candidate.photo_id) if i is not None]
+
+
+class Access(StrEnum):
+    """Who may fetch an upload's files, on which links."""
+
+    PUBLIC = "public"  # anyone, at its plain address: a shown candidate's clip or photo
+    SIGNED = "signed"  # only on a signed link (the candidate's and the organiser's view of an entry)
+    TAKEN_DOWN = "taken_down"  # nobody, on no link: a hidden candidate's, a rejected entry's
+
+
+async def access_to(sessions: Sessions, upload_id: uuid.UUID) -> Access:
+    """Who may fetch an upload's files now, in one query (the media server asks it at every request, so a
+    takedown holds from its commit on every link handed out before it). Taken down: the clip or photo a hidden
+    candidate holds or entered with, or a rejected entry's; a link given once it is shown again works again."""
+    names = or_(Candidate.clip_id == upload_id, Candidate.photo_id == upload_id)
+    entered_with = or_(Entry.clip_id == upload_id, Entry.photo_id == upload_id)
+    hidden = Candidate.status == CandidateStatus.HIDDEN
+    async with sessions() as session:
+        shown, down = (await session.execute(select(
+            exists().where(names, ~hidden),
+            or_(exists().where(names, hidden),
+                exists().where(entered_with, Entry.status == EntryStatus.REJECTED),
+                exists().where(entered_with, Entry.candidate_id == Candidate.id, hidden))))).one()
+    return Access.TAKEN_DOWN if down else Access.PUBLIC if shown else Access.SIGNED
 
 
 async def served_publicly(sessions: Sessions, upload_id: uuid.UUID) -> bool:
