@@ -9,7 +9,10 @@ estimate from the bitrate (ffmpeg's fallback when a container states none)."""
 
 from __future__ import annotations
 
+import os
+import re
 from dataclasses import dataclass, field
+from typing import BinaryIO
 
 from pydantic import BaseModel, ValidationError
 
@@ -108,27 +111,62 @@ class Probe(BaseModel):
     error: dict[str, object] | None = None
 
 
-def signature(head: bytes) -> str | None:
-    """The container a file's first bytes announce: an ISO media file (MP4, MOV, 3GP) begins with a box whose
-    type is at bytes 4 to 8 (`ftyp` for every phone; old QuickTime files may begin with another), a Matroska or
-    WebM file with EBML's magic number."""
-    if head[4:8] in (b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"):
-        return "mov"
-    if head[:4] == b"\x1a\x45\xdf\xa3":
-        return "matroska"
-    return None
+# What a phone's ISO media file (MP4, MOV, 3GP) may begin with: `ftyp` for every phone, another box for an old
+# QuickTime file. Box types are four letters, digits or spaces; a text's bytes never make a chain of boxes.
+ISO_FIRST_BOXES = frozenset({b"ftyp", b"moov", b"mdat", b"free", b"skip", b"wide"})
+BOX_TYPE = re.compile(rb"[A-Za-z0-9 ]{4}")
+MAX_BOXES = 10_000  # a fragmented MP4's many fragments: past this many boxes that all held, it is one
+EBML_MAGIC = b"\x1a\x45\xdf\xa3"
 
 
-def parse_probe(output: str, head: bytes) -> ClipFacts | Unfinished | None:
-    """The facts of ffprobe's JSON on a file whose first bytes are `head`: Unfinished when ffprobe could not
-    open what begins as a phone's container, None when it is no container ffprobe may read."""
+def begun_as(file: BinaryIO) -> str | None:
+    """The phone's container a file truly begins as, whether or not ffprobe can open it: "mov" for a chain of
+    ISO media boxes (`iso_boxes_hold`), "matroska" for an EBML header naming Matroska or WebM, None for anything
+    else (a text file whose fifth to eighth letters happen to spell `free` among them)."""
+    head = file.read(64)
+    if head.startswith(EBML_MAGIC):
+        return "matroska" if b"\x42\x82" in head and (b"webm" in head or b"matroska" in head) else None
+    return "mov" if iso_boxes_hold(file) else None
+
+
+def iso_boxes_hold(file: BinaryIO) -> bool:
+    """Whether the file reads as ISO media boxes from its first byte: each box's size and type where the one
+    before ends, the first of a kind a phone's file begins with, none reaching past a clip's MAX_BYTES. Only the
+    last may run past the file's end (or stop inside its header): that is what was cut."""
+    size = file.seek(0, os.SEEK_END)
+    offset = 0
+    for count in range(MAX_BOXES):
+        file.seek(offset)
+        header = file.read(16)
+        if len(header) < 8:
+            return count > 0
+        length, kind = int.from_bytes(header[:4], "big"), header[4:8]
+        if not BOX_TYPE.fullmatch(kind) or (count == 0 and kind not in ISO_FIRST_BOXES):
+            return False
+        if length == 1:  # a 64-bit size follows the type
+            if len(header) < 16:
+                return count > 0
+            length = int.from_bytes(header[8:16], "big")
+        elif length == 0:  # the box runs to the file's end
+            length = size - offset
+        if length < 8 or offset + length > MAX_BYTES:
+            return False
+        offset += length
+        if offset >= size:
+            return True
+    return True
+
+
+def parse_probe(output: str, begun: str | None) -> ClipFacts | Unfinished | None:
+    """The facts of ffprobe's JSON on a file that truly begins as the container `begun` (`begun_as`): Unfinished
+    when ffprobe could not open what begins as a phone's container, None when it is no container ffprobe may
+    read."""
     try:
         probe = Probe.model_validate_json(output)
     except ValidationError:  # no JSON at all: ffprobe was killed (its memory ceiling)
         return None
     if probe.format is None:
-        container = signature(head)
-        return Unfinished(container) if container is not None and probe.error is not None else None
+        return Unfinished(begun) if begun is not None and probe.error is not None else None
     video, videos, audios, others = None, 0, 0, []
     timed: set[int] = set()
     for stream in probe.streams:

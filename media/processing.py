@@ -12,7 +12,16 @@ from pathlib import Path
 from PIL import Image
 
 from gateway.core.media_storage import PICTURE_SIZES, PictureSize
-from media.clip_rules import MAX_BYTES, MAX_PACKETS, MAX_SECONDS, ClipFacts, Unfinished, parse_probe, refusal
+from media.clip_rules import (
+    MAX_BYTES,
+    MAX_PACKETS,
+    MAX_SECONDS,
+    ClipFacts,
+    Unfinished,
+    begun_as,
+    parse_probe,
+    refusal,
+)
 from media.ffmpeg import INPUT_GUARDS, PROBE, TRANSCODE, FfmpegFailed, FfmpegTimedOut, run_ffmpeg, run_ffprobe
 from media.photos import sized
 
@@ -62,8 +71,8 @@ PROBE_ARGUMENTS = ("-v", "error", "-threads", "1", "-of", "json", "-show_error",
 def examine_clip(source: Path) -> ClipFacts | Unfinished | None:
     """What ffprobe finds in the file: Unfinished for a phone's container cut short, None for what is none."""
     with source.open("rb") as file:
-        head = file.read(16)
-    return parse_probe(run_ffprobe([*PROBE_ARGUMENTS, *INPUT_GUARDS, str(source)], PROBE), head)
+        begun = begun_as(file)
+    return parse_probe(run_ffprobe([*PROBE_ARGUMENTS, *INPUT_GUARDS, str(source)], PROBE), begun)
 
 
 def probe_clip(source: Path) -> ClipFacts | None:

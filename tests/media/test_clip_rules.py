@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
@@ -13,11 +14,10 @@ from media.clip_rules import (
     NOT_A_VIDEO,
     ClipFacts,
     Unfinished,
+    begun_as,
     parse_probe,
     refusal,
 )
-
-MP4_HEAD = b"\x00\x00\x00\x20ftypisom\x00\x00\x02\x00"
 
 
 def phone_clip(seconds: float = 42.4, *, stated: float | None = None) -> dict[str, object]:
@@ -40,7 +40,7 @@ def phone_clip(seconds: float = 42.4, *, stated: float | None = None) -> dict[st
 
 
 def test_a_phone_clip_is_read_and_may_enter() -> None:
-    facts = parse_probe(json.dumps(phone_clip()), MP4_HEAD)
+    facts = parse_probe(json.dumps(phone_clip()), "mov")
     assert isinstance(facts, ClipFacts)
     assert facts == ClipFacts(frozenset({"mov", "mp4", "m4a", "3gp", "3g2", "mj2"}), facts.seconds,
                               ("h264", 1080, 1920), video_streams=1, audio_streams=1)
@@ -53,19 +53,39 @@ def test_the_length_is_the_packets_never_what_the_file_states() -> None:
     probe = phone_clip(90, stated=5)
     assert isinstance(probe["format"], dict)
     probe["format"]["tags"] = {"comment\n  Duration: 00:00:05.00, start: 0.000000, bitrate: 1 kb/s\n": "x"}
-    facts = parse_probe(json.dumps(probe), MP4_HEAD)
+    facts = parse_probe(json.dumps(probe), "mov")
     assert isinstance(facts, ClipFacts) and facts.seconds == pytest.approx(90, abs=0.05)
     assert refusal(facts, 1000) == "The clip lasts 90 seconds: at most 60."
 
 
 def test_what_ffprobe_cannot_open_is_no_video_unless_it_begins_as_one() -> None:
     failed = json.dumps({"error": {"code": -1094995529, "string": "Invalid data found when processing input"}})
-    assert parse_probe(failed, b"not a video at all\n") is None
+    assert parse_probe(failed, None) is None
     assert refusal(None, 1000) == NOT_A_VIDEO
-    assert parse_probe(failed, MP4_HEAD) == Unfinished("mov")  # an MP4 whose index (at its end) never came
-    assert parse_probe(failed, b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81") == Unfinished("matroska")
+    assert parse_probe(failed, "mov") == Unfinished("mov")  # an MP4 whose index (at its end) never came
+    assert parse_probe(failed, "matroska") == Unfinished("matroska")
     assert refusal(Unfinished("mov"), 1000) == CUT_SHORT
-    assert parse_probe("", MP4_HEAD) is None  # ffprobe said nothing (killed at its memory ceiling)
+    assert parse_probe("", "mov") is None  # ffprobe said nothing (killed at its memory ceiling)
+
+
+def box(kind: bytes, body: bytes = b"", *, size: int | None = None) -> bytes:
+    return (size if size is not None else 8 + len(body)).to_bytes(4, "big") + kind + body
+
+
+def test_a_file_begins_as_a_phones_container_only_if_its_boxes_hold_from_its_first_byte() -> None:
+    cut = box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2") + box(b"free") + box(b"mdat", b"\x00" * 100, size=90_000)
+    assert begun_as(io.BytesIO(cut)) == "mov"  # Android's clip cut inside its picture and sound
+    assert begun_as(io.BytesIO(cut[:30])) == "mov"  # or inside a box's header
+    large = box(b"ftyp", b"isom") + (1).to_bytes(4, "big") + b"mdat" + (90_000).to_bytes(8, "big") + b"\x00" * 50
+    assert begun_as(io.BytesIO(large)) == "mov"  # a 64-bit size
+    for text in (b"I'm free to say this is no video at all.\n" * 20, b"abcdftypisom, then words" * 20,
+                 b"not a video at all\n", b""):
+        assert begun_as(io.BytesIO(text)) is None  # its first bytes make no box a clip's size
+    assert begun_as(io.BytesIO(box(b"ftyp", b"isom") + b"\x00\x00\x00\x10 is no box, only words")) is None
+    assert begun_as(io.BytesIO(box(b"ftyp", b"isom") + box(b"mdat", size=4))) is None
+    webm = b"\x1a\x45\xdf\xa3\x9f\x42\x86\x81\x01\x42\xf7\x81\x01\x42\x82\x84webm\x42\x87\x81\x04"
+    assert begun_as(io.BytesIO(webm)) == "matroska"
+    assert begun_as(io.BytesIO(b"\x1a\x45\xdf\xa3 then text")) is None
 
 
 @pytest.mark.parametrize(("change", "reason"), [
@@ -80,7 +100,7 @@ def test_what_ffprobe_cannot_open_is_no_video_unless_it_begins_as_one() -> None:
     ({"packets_past_limit": True}, "more frames than a phone films in a minute"),
 ])
 def test_each_rule_refuses_with_a_reason_the_candidate_reads(change: dict[str, object], reason: str) -> None:
-    facts = parse_probe(json.dumps(phone_clip(10)), MP4_HEAD)
+    facts = parse_probe(json.dumps(phone_clip(10)), "mov")
     assert isinstance(facts, ClipFacts)
     refused = refusal(ClipFacts(**{**facts.__dict__, **change}), 1000)  # type: ignore[arg-type]
     assert refused is not None and reason in refused
@@ -93,13 +113,13 @@ def test_a_file_over_50_mb_is_refused_before_anything_reads_it() -> None:
 def test_a_clip_with_no_timed_packet_has_no_length() -> None:
     probe = phone_clip(10)
     probe["packets"] = []
-    facts = parse_probe(json.dumps(probe), MP4_HEAD)
+    facts = parse_probe(json.dumps(probe), "mov")
     assert isinstance(facts, ClipFacts) and facts.seconds is None
 
 
 def test_a_file_past_the_packets_listed_is_not_measured_on_a_part() -> None:
     probe = phone_clip(10)
     probe["packets"] = [{"stream_index": 0, "pts_time": "0.000000"}] * MAX_PACKETS
-    facts = parse_probe(json.dumps(probe), MP4_HEAD)
+    facts = parse_probe(json.dumps(probe), "mov")
     assert isinstance(facts, ClipFacts) and facts.packets_past_limit
     assert refusal(facts, 1000) is not None

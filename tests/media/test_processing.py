@@ -86,6 +86,13 @@ def test_a_text_file_named_like_a_clip_is_refused(tmp_path: Path) -> None:
     assert process_clip(upload, tmp_path / "out") == RefusedClip(NOT_A_VIDEO)
 
 
+def test_a_text_file_whose_first_words_spell_a_box_is_no_video_not_a_clip_cut_short(tmp_path: Path) -> None:
+    """Its fifth to eighth letters are `free`, an MP4 box's type: still a text, not a phone's clip cut short."""
+    upload = tmp_path / "clip.mp4"
+    upload.write_text("I'm free to send what I like: this is a text file.\n" * 40)
+    assert process_clip(upload, tmp_path / "out") == RefusedClip(NOT_A_VIDEO)
+
+
 def test_a_clip_over_a_minute_is_refused(tmp_path: Path) -> None:
     made = process_clip(make_clip(tmp_path / "upload", size="64x48", seconds=61, sound=False,
                                   extra=["-r", "1"]), tmp_path / "out")
