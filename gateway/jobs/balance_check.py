@@ -14,13 +14,14 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select, text, union
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.money_out.balance_books import Account, AccountBooks, Reading, account_books, effect_on, unexplained
 from gateway.core.money_out.money_check import Difference
 from gateway.core.providers import AccountBalance, BalanceInOtherCurrency, PaymentError, Providers
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Contest, ProviderBalance
+from gateway.db.models import AuditEntry, Contest, Payout, ProviderBalance, Refund, VoteOrder
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +58,26 @@ class BalanceReport:
 
 async def check_balances(sessions: Sessions, registry: Providers, provider: str,
                          found_now: Sequence[Difference] = ()) -> list[BalanceReport]:
-    """Read each account of `provider` that tells its balance, in each currency of the contests that take it (another
-    contest's currency is none of its accounts': asked for it, a provider may answer with its own)."""
+    """Read each account of `provider` that tells its balance, in each currency its books have or may have (another
+    currency is none of its accounts': asked for it, a provider may answer with its own)."""
     accounts = registry.balances(provider)
     if not accounts:
         return []
     async with sessions() as session:
-        currencies = sorted(await session.scalars(select(Contest.currency).distinct()
-                                                  .where(Contest.providers.contains([provider]))))
+        currencies = await currencies_of(session, provider)
     return [await read_one(sessions, provider, account, currency, list(found_now))
             for account in accounts for currency in currencies]
+
+
+async def currencies_of(session: AsyncSession, provider: str) -> list[str]:
+    """The currencies of the contests that take `provider`, and of every order, refund and payout its accounts
+    carry: a payout goes to any wallet an organiser names (its provider's, whatever the contest takes), and a
+    contest's providers may change after its orders were taken. The books count each of those by provider."""
+    taken = union(select(Contest.currency).where(Contest.providers.contains([provider])),
+                  select(VoteOrder.currency).where(VoteOrder.provider == provider),
+                  select(Refund.currency).where(Refund.provider == provider),
+                  select(Payout.currency).where(Payout.kind == provider))
+    return sorted(await session.scalars(taken))
 
 
 async def read_one(sessions: Sessions, provider: str, account: AccountBalance, currency: str,

@@ -1,14 +1,17 @@
 """A balance is set only against the books of its own currency. MTN is asked for the currencies of the contests
-that take it, nothing else (a KES contest paid by M-Pesa beside an XAF one is none of MTN's business); and an
-answer in another currency than the one asked (an MTN account holds one currency, and tells its own whatever is
-asked) is said so, never compared: a clean day is no difference. The sandbox here answers as such an account does,
-and every balance request it is sent is noted at the wire."""
+that take it and of the money its accounts moved (a payout to an organiser's MTN wallet), nothing else (a KES
+contest paid by M-Pesa beside an XAF one is none of MTN's business); and an answer in another currency than the
+one asked (an MTN account holds one currency, and tells its own whatever is asked) is said so, never compared: a
+clean day is no difference. The sandbox here answers as such an account does, and every balance request it is sent
+is noted at the wire."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -19,15 +22,19 @@ from sqlalchemy import func, select
 
 from assembly.providers import build_providers
 from assembly.settings import Settings
+from gateway.core.money_out import payouts
+from gateway.core.money_out.payouts_sent import payouts_pass
+from gateway.core.orders import counting
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, ProviderBalance
+from gateway.db.models import AuditEntry, Contest, Payout, PayoutState, ProviderBalance
 from gateway.jobs.balance_check import check_balances
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from payments.sandbox.mtn_disbursement import STARTING_BALANCE
 from tests.commands import command_env, gateway
-from tests.factories import make_contest
-from tests.jobs.money_day import Mtn, paid
+from tests.factories import make_contest, place
+from tests.jobs.money_day import APPROVER, OWNER, Mtn, paid
+from tests.payments import poll
 
 ACCOUNT_CURRENCY = "XAF"  # what the sandbox's MTN accounts hold
 
@@ -51,8 +58,9 @@ def answering_in_its_own_currency(asked: list[str]) -> Middleware:
     return middleware
 
 
-@pytest.fixture
-async def mtn_xaf(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[OneCurrencyMtn]:
+@asynccontextmanager
+async def one_currency_mtn(settings: Settings, contest: Contest) -> AsyncIterator[OneCurrencyMtn]:
+    """MTN's sandbox, its accounts holding XAF only; `contest` is the one its money day is of."""
     asked: list[str] = []
     control = SandboxControl(success_delay=0.05)
     app = create_sandbox_app(control)
@@ -61,10 +69,15 @@ async def mtn_xaf(clean: None, settings: Settings, sessions: Sessions) -> AsyncI
         url = str(sandbox.make_url("")).rstrip("/")
         registry = build_providers(settings.model_copy(update={"sandbox_url": url}), http)
         try:
-            contest = await make_contest(sessions)  # XAF, paid by MTN (and others)
             yield OneCurrencyMtn(Mtn(registry, contest, sandbox, url, control), asked)
         finally:
             await registry.aclose()
+
+
+@pytest.fixture
+async def mtn_xaf(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[OneCurrencyMtn]:
+    async with one_currency_mtn(settings, await make_contest(sessions)) as mtn:  # XAF, paid by MTN (and others)
+        yield mtn
 
 
 async def test_mtn_is_never_asked_for_the_currency_of_a_contest_it_does_not_take(
@@ -105,3 +118,36 @@ async def test_an_answer_in_another_currency_is_said_and_not_compared(
     async with sessions() as session:
         assert await session.scalar(select(func.count()).where(ProviderBalance.currency == "KES")) == 0
         assert await session.scalar(select(func.count()).where(AuditEntry.action == "money.difference")) == 0
+
+
+async def paid_out_to_mtn(sessions: Sessions, mtn: Mtn, amount: int) -> None:
+    """A payout of `amount` of the contest's takings to its organiser's MTN wallet, sent and settled at MTN."""
+    payout = await payouts.request_payout(sessions, OWNER, mtn.contest.id, "XAF", amount)
+    await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
+
+    async def a_pass() -> PayoutState:
+        await payouts_pass(sessions, mtn.registry, datetime.now(UTC) + timedelta(minutes=5))  # all that is due
+        async with sessions() as session:
+            return (await session.get_one(Payout, payout.id)).state
+
+    await poll(a_pass, lambda state: state is PayoutState.SUCCEEDED, timeout=30)
+
+
+async def test_a_payout_to_an_mtn_wallet_is_checked_though_its_contest_takes_orange_only(
+        clean: None, sessions: Sessions, settings: Settings) -> None:
+    """The organiser's wallet is any phone-prompting provider's: MTN's disbursement account paid it, so MTN is asked
+    for its XAF balance, and the books set against it, though no contest lists MTN among its providers."""
+    contest = await make_contest(sessions, providers=["orange"])
+    order = await place(sessions, contest, quantity=20, provider="orange")
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", "OM1", provider="orange")
+    await payouts.set_account(sessions, OWNER, contest.id, payouts.AccountDraft(
+        "mtn", "Ada", msisdn="+237670000123", proven=True))
+    async with one_currency_mtn(settings, contest) as mtn:
+        await paid_out_to_mtn(sessions, mtn.mtn, 500)
+        first = await check_balances(sessions, mtn.mtn.registry, "mtn")
+        await paid_out_to_mtn(sessions, mtn.mtn, 300)
+        readings = await check_balances(sessions, mtn.mtn.registry, "mtn")
+    assert [(r.account, r.currency) for r in first] == [("collection", "XAF"), ("disbursement", "XAF")]
+    assert [(r.account, r.balance, r.gap) for r in readings if r.account == "disbursement"] == [
+        ("disbursement", STARTING_BALANCE - 800, 0)]  # moved by the second payout, as the books did
+    assert set(mtn.asked) == {"XAF"}
