@@ -22,6 +22,7 @@ from assembly.fanout_server import FanoutServer
 from assembly.settings import ConfigError, Settings, check_production
 from gateway.db.engine import Sessions
 from leaderboard.keys import LEADERBOARD_FANOUT
+from leaderboard.publish_secret import HEADER
 from tests.factories import make_contest
 from tests.leaderboard.conftest import EventReader, MakeClient
 from tests.leaderboard.helpers import vote_and_publish
@@ -95,11 +96,26 @@ async def test_the_fanout_server_takes_frames_only_with_the_services_secret_and_
     for method in ("DELETE", "PUT"):  # the service only publishes and looks; a DELETE would drop every viewer
         assert await status_of(method, channel, headers=secret) == 405
         assert await status_of(method, frame, headers=secret) == 405
-        assert await status_of(method, channel) == 403
+        assert await status_of(method, channel) == 405  # with the secret or without: never taken
 
     board = await newest_frame(nchan, slug)
     assert board["total_votes"] == 3 and board["version"] != 999_999_999  # the service's, untouched
     assert await status_of("GET", channel, headers=secret) == 200  # and the service may still look
+
+
+async def test_the_secret_is_matched_as_written_and_a_foreign_source_learns_nothing_of_it(nchan: FanoutServer) -> None:
+    """nginx's map matches a string ignoring case, and its `if`s run before allow/deny: the secret is matched case
+    for case, and from a source not allowed the answer is the same whether the secret is right or not."""
+    probe, secret = f"{nchan.publish_url}probe", nchan.publish_secret  # no such channel: 404 to whoever is let in
+    assert await status_of("GET", probe, headers={HEADER: secret}) == 404
+    for other_case in {secret.upper(), secret.lower(), secret.swapcase()} - {secret}:
+        assert await status_of("GET", probe, headers={HEADER: other_case}) == 403
+        assert await status_of("POST", probe, body=FORGED, headers={HEADER: other_case}) == 403
+    for method in ("GET", "POST", "DELETE", "PUT"):
+        right, wrong = ({HEADER: secret}, {HEADER: "x" * len(secret)})
+        answers = [await status_of(method, probe, headers=headers, source=FOREIGN) for headers in (right, wrong)]
+        assert answers[0] == answers[1] and answers[0] in (403, 405), (method, answers)
+    assert await status_of("GET", probe, headers={HEADER: secret}, source=FOREIGN) == 403
 
 
 async def test_the_shipped_balancer_refuses_a_foreign_address_and_a_delete_and_passes_the_services_frames(
