@@ -230,6 +230,12 @@ async def freeze_startup_objects(app: web.Application) -> None:
         gc.freeze()
 
 
+async def heartbeat_from_now(app: web.Application) -> None:
+    """The last step of `gateway web`'s start: from now on its loop's ticks are its heartbeats to `gateway run`
+    (assembly.heartbeat); a loop held longer than the supervisor allows is then a frozen process, replaced."""
+    app[LOOP_WATCH].beat_from_now()
+
+
 def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = provider_list.PROVIDERS, *,
                lent: LentEngines | None = None) -> web.Application:
     """The service's app, with the payment providers of `providers` (the provider list's by default), on database

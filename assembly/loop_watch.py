@@ -9,8 +9,9 @@ these, and they call for different fixes; this tells them apart:
 - a watchdog thread notices a loop stuck past `STALL_SECONDS` and logs the loop thread's stack at that
   moment (the blocking code), once per stall;
 - each collection's pause goes to `/metrics` by generation;
-- the loop's ticks are the process's heartbeat to the supervisor (`assembly.heartbeat`): a loop held for good (a
-  lock never released, a C extension that never returns) stops them, and the supervisor replaces the process.
+- once the process has started, the loop's ticks are its heartbeat to the supervisor (`assembly.heartbeat`): a
+  loop held for good (a lock never released, a C extension that never returns) stops them, and the supervisor
+  replaces the process.
 
 A stall with no stack (the loop caught up before the watchdog looked) and no long GC points at the machine.
 
@@ -66,6 +67,7 @@ class LoopWatch:
         # no lock to do it (a deque's append is one step under the GIL), and read on the loop.
         self._gc_pauses: deque[tuple[int, float]] = deque(maxlen=GC_PAUSES_KEPT)
         self.heartbeat = heartbeat or Heartbeat.from_environment()
+        self._beating = False
 
     async def run(self) -> None:
         """Tick on the loop: each late wake-up is the time the loop spent on something else."""
@@ -77,7 +79,13 @@ class LoopWatch:
             self.lag.observe(max(0.0, loop.time() - expected))
             self._last_tick = time.monotonic()
             self.record_gc_pauses()
-            self.heartbeat.beat(self._last_tick)
+            if self._beating:
+                self.heartbeat.beat(self._last_tick)
+
+    def beat_from_now(self) -> None:
+        """The process has started: from now on its loop's ticks are its heartbeats. Its start-up (slow synchronous
+        steps, the full collection) is given the supervisor's longer wait for a first beat instead."""
+        self._beating = True
 
     def record_gc_pauses(self) -> None:
         """The pauses the GC callback noted, into the histogram: here, on the loop, taking the metric's lock is safe

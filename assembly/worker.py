@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import time
 from collections.abc import Callable, Iterable
 from types import FrameType
@@ -12,6 +13,8 @@ from redis.exceptions import RedisError
 from rq import SimpleWorker
 from rq.exceptions import StopRequested
 from rq.serializers import JSONSerializer
+from rq.utils import now
+from rq.worker import WorkerStatus
 
 from assembly.channel_list import CHANNELS
 from assembly.heartbeat import Heartbeat
@@ -76,8 +79,18 @@ class Worker(SimpleWorker):
     asked_to_stop = False
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
+        """SIGTERM or Ctrl-C, handled wherever the main thread was. RQ's own handler writes to Redis and waits for
+        its scheduler's exit from there: a Redis that does not answer held it for good, and the job under way with
+        it. This one only notes the wish: the worker stops after the job under way, or at once while it waits for one
+        (RQ's teardown stops the scheduler then, outside the handler)."""
         self.asked_to_stop = True
-        super().request_stop(signum, frame)  # type: ignore[no-untyped-call]
+        self._shutdown_requested_date = now()  # a second signal within a second is the same request (RQ's rule)
+        signal.signal(signal.SIGINT, self.request_force_stop)
+        signal.signal(signal.SIGTERM, self.request_force_stop)
+        if self.get_state() == WorkerStatus.BUSY:
+            self._stop_requested = True  # RQ's loop stops after the job
+        else:
+            raise StopRequested()  # out of the wait for a job
 
 
 # Between two workers, should one end on its own: doubling from the first while each ends soon after its start (a

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
@@ -138,11 +140,25 @@ def test_a_web_process_whose_loop_is_held_is_killed_and_replaced_and_the_port_an
     freeze_and_recover(shared, signal.SIGUSR1)
 
 
-def test_a_stopped_worker_is_replaced(clean: None, settings: Settings, shared: Path,
-                                      monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.fixture
+def service_env(clean: None, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What `gateway run` gives its children: the suite's PostgreSQL and Redis."""
     for name, value in (("DATABASE_URL", settings.database_url), ("REDIS_URL", settings.redis_url)):
         monkeypatch.setenv(name, value or "")
     monkeypatch.setenv("LOG_JSON", "false")
+
+
+def test_gateway_web_beats_once_started(service_env: None, shared: Path) -> None:
+    """The service's own web process: its loop's ticks reach the supervisor once it has started and listens."""
+    port = free_port()
+    children = [spawn("web-0", "web", "--host", "127.0.0.1", "--port", str(port), watched=True)]
+    with supervised(children, Replacements()):
+        until(lambda: beating(children[0]) and listening_on(children[0].process.pid, port), STARTED_SECONDS,
+              "gateway web up and beating")
+        assert answers(port)
+
+
+def test_a_stopped_worker_is_replaced(service_env: None, shared: Path) -> None:
     children = [spawn("worker-1", "worker", "--no-cron", watched=True)]
     with supervised(children, Replacements()):
         until(lambda: beating(children[0]), STARTED_SECONDS, "the worker up")
@@ -154,3 +170,19 @@ def test_a_stopped_worker_is_replaced(clean: None, settings: Settings, shared: P
         assert not alive(frozen)
         until(lambda: beating(children[0]), STARTED_SECONDS, "the replacement up")
         assert replaced_count(shared, "worker-1") == 1
+
+
+def test_a_worker_asked_to_stop_while_redis_does_not_answer_stops_after_its_job(settings: Settings) -> None:
+    """A signal handler runs wherever the main thread was: one that waited on Redis there never returned."""
+    with subprocess.Popen([sys.executable, "-m", "tests.fakes.worker_stopped_while_redis_is_silent",
+                           settings.redis_url or ""], stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            assert process.stdout.readline() == "ready\n"  # however long a loaded machine takes to import
+            finished = threading.Thread(target=process.wait, daemon=True)
+            finished.start()
+            finished.join(30)  # a moment's work, given thirty seconds
+            assert process.poll() == 0, "the worker's signal handler waited on Redis"
+            assert process.stdout.read() == "stops after the job\n"
+        finally:
+            process.kill()

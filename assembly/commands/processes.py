@@ -27,13 +27,13 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     import uvloop
     from aiohttp import web
 
-    from assembly.app import create_app, freeze_startup_objects
+    from assembly.app import create_app, freeze_startup_objects, heartbeat_from_now
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         app = create_app(settings)
         # Once every context has started (pools, clients, caches), not before: those live for the whole process.
-        app.on_startup.append(freeze_startup_objects)
+        app.on_startup.extend([freeze_startup_objects, heartbeat_from_now])
         web.run_app(app, host=args.host or settings.gateway_host, port=args.port or settings.gateway_port,
                     reuse_port=True, print=None, access_log=None, handle_signals=True, loop=uvloop.new_event_loop())
     return 0

@@ -16,7 +16,9 @@ from assembly.loop_watch import LoopWatch, watching
 
 
 async def loop_watch(app: web.Application) -> AsyncIterator[None]:
-    async with watching(LoopWatch(CollectorRegistry())):
+    watch = LoopWatch(CollectorRegistry())
+    async with watching(watch):
+        watch.beat_from_now()  # started (`gateway web` says so after its last start-up step)
         yield
 
 
