@@ -148,6 +148,8 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
             # This run's figures only: the last run's processes' are not summed in.
             scraped = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
             assert 'route="/api/v1/contests/{slug}",status="200"} 1.0' in scraped
+            # The supervisor's count of frozen processes it replaced: each watched child's series there from the start.
+            assert 'gateway_processes_replaced_total{process="web-0"} 0.0' in scraped
             assert len(processes_using(data)) >= 2  # the embedded PostgreSQL and Redis are up
             printed.wait_for("Press Ctrl-C to stop everything.")  # as the operator does
         finally:
