@@ -134,6 +134,7 @@ def stop(network: Network) -> None:
         except subprocess.TimeoutExpired:
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
+            process.wait()  # reaped: a loaded machine's slow exit is no process left running
     for name in [*map(network.namespace, network.table.hosts), network.router]:
         left = subprocess.run(["ip", "netns", "pids", name], capture_output=True, text=True).stdout.split()
         for pid in left:  # a daemon that left its session, e.g. a server's own children
