@@ -18,6 +18,7 @@ does nothing.
 from __future__ import annotations
 
 import os
+import stat
 import threading
 import time
 
@@ -32,13 +33,14 @@ class Heartbeat:
 
     @classmethod
     def from_environment(cls) -> Heartbeat:
+        """This process's pipe, taken out of the environment: a process it starts is no child of the supervisor's,
+        and the same number would be another file there."""
         try:
-            fd = int(os.environ.get(HEARTBEAT_FD_ENV, ""))
-        except ValueError:
-            return cls(None)
-        try:
+            fd = int(os.environ.pop(HEARTBEAT_FD_ENV, ""))
+            if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+                return cls(None)
             os.set_blocking(fd, False)
-        except OSError:  # not a descriptor of this process (the variable was inherited from further up)
+        except (ValueError, OSError):  # none, or not a pipe of this process
             return cls(None)
         return cls(fd)
 
