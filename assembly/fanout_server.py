@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from gateway.kit.secret_rules import MIN_SECRET_LENGTH
 from leaderboard.settings import PUBLISH_SECRET_CHARACTERS
 
 NGINX = Path("/usr/sbin/nginx")
@@ -29,7 +30,6 @@ REDIS_ENV = "LEADERBOARD_FANOUT_REDIS_URL"  # a Redis shared by every fan-out se
 # publishes through one; unset: this machine only.
 PUBLISH_ALLOW_ENV = "LEADERBOARD_FANOUT_PUBLISH_ALLOW"
 LOOPBACK = ("127.0.0.1", "::1")
-MIN_SECRET_LENGTH = 16
 INSTALL_HINT = "the fan-out server is Debian's nginx with Nchan: run 'sudo apt-get install libnginx-mod-nchan'"
 
 
@@ -125,8 +125,8 @@ def publish_access(sources: tuple[str, ...]) -> str:
 
 
 def checked_secret(secret: str) -> str:
-    """The publishers' secret as nginx's map reads it: never empty or short (a door open to requests without the
-    header, or a guessable one), never a character nginx would read otherwise."""
+    """The publishers' secret as nginx's map reads it: never empty or shorter than the project's secrets (a door
+    open to requests without the header, or a guessable one), never a character nginx would read otherwise."""
     if len(secret) < MIN_SECRET_LENGTH or not PUBLISH_SECRET_CHARACTERS.fullmatch(secret):
         raise ValueError(f"the fan-out server's publish secret must be {MIN_SECRET_LENGTH}+ letters, digits, "
                          "'-' or '_'")

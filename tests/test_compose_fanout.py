@@ -1,15 +1,20 @@
 """docker-compose.yml's fan-out servers are wired as the test of two of them behind the balancer runs them
 (tests/leaderboard/test_fanout_pair.py, on deploy/haproxy.cfg): their channels in one Redis of their own, written
 as `gateway fanout` writes it, and the web replicas' frames published through the balancer, which passes them to
-the first fan-out server that answers. Scaled (`--scale fanout=2`), a server that dies loses its viewers nothing."""
+the first fan-out server that answers. Scaled (`--scale fanout=2`), a server that dies loses its viewers nothing.
+The image starts only on a publishers' secret that nginx reads as it is written."""
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 import yaml
 
 from assembly import fanout_server
@@ -18,6 +23,7 @@ from assembly.fanout_server import FanoutServer
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"
 BALANCER = ROOT / "deploy" / "haproxy.cfg"
+IMAGE = ROOT / "deploy" / "fanout.Dockerfile"
 DEFAULT = re.compile(r"^\$\{(?P<name>[A-Z_]+):?-(?P<default>.*)\}$")  # ${NAME-default}: Compose's default
 
 
@@ -82,3 +88,31 @@ def test_only_the_web_replicas_publish_and_only_the_balancer_reaches_the_fanout_
     assert fanout["PUBLISH_ACCESS"] == f"allow ${{BALANCER_ADDRESS:-{balancer_address(every)}}}; deny all;"
     secret = every["web"]["environment"]["BOARD_FANOUT_SECRET"]
     assert secret.startswith("${BOARD_FANOUT_SECRET:?") and fanout["PUBLISH_SECRET"] == secret
+
+
+def image_checks() -> str:
+    """The fan-out image's start-up script (deploy/fanout.Dockerfile's CMD, run by Debian's sh) up to where it
+    writes nginx's configuration: what it checks of its environment first."""
+    line = next(line for line in IMAGE.read_text().splitlines() if line.startswith("CMD "))
+    shell, flag, script = json.loads(line.removeprefix("CMD "))
+    assert (shell, flag) == ("sh", "-c")
+    checks, defaults, _ = script.partition('"${PUBLISH_ACCESS:=')
+    assert defaults, "the script no longer sets its defaults where this test expects"
+    return checks + "; echo checked"
+
+
+@pytest.mark.parametrize(("secret", "refused"), [
+    ("", "set PUBLISH_SECRET"), ("a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p", "at least 32 characters"),
+    ('x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"; allow all; #', "letters, digits"),
+    ("x4Vq9-LmT2rZ8bWn K3sJ7dHf0Yc6GpE1uAoNiRt", "letters, digits"),
+    ("x4Vq9-LmT2rZ8bWn;K3sJ7dHf0Yc6GpE1uAoNiRt", "letters, digits"),
+    ("x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt\n", "letters, digits"),
+    ("x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt", None)])
+def test_the_fanout_image_starts_only_on_a_secret_nginx_reads_as_written(secret: str, refused: str | None) -> None:
+    """The secret is written into nginx's configuration as it is: a '"' or ';' would change that configuration."""
+    ran = subprocess.run(["sh", "-c", image_checks()], env={"PATH": os.defpath, "PUBLISH_SECRET": secret},
+                         capture_output=True, text=True, timeout=60)
+    if refused is None:
+        assert (ran.returncode, ran.stdout) == (0, "checked\n"), ran.stderr
+    else:
+        assert ran.returncode != 0 and refused in ran.stderr and "checked" not in ran.stdout, ran

@@ -37,6 +37,7 @@ def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int
 def cmd_fanout(settings: Settings, args: argparse.Namespace) -> int:
     """nginx with Nchan in the foreground: viewers' streams at --listen, the rest proxied to the service."""
     from assembly import fanout_server
+    from gateway.kit.secret_rules import secret_problem
     from leaderboard.publish_secret import MissingPublishSecret, publish_secret
 
     publish = args.publish or fanout_server.DEFAULT_PUBLISH
@@ -47,6 +48,10 @@ def cmd_fanout(settings: Settings, args: argparse.Namespace) -> int:
         secret = publish_secret(settings)  # the web processes' own: in development, the data folder's
     except MissingPublishSecret as exc:
         raise ConfigError(f"refusing to start in production: {exc}") from exc
+    # The rule production's web processes are held to (a fan-out machine may have no BOARD_FANOUT_URL to be
+    # checked by): the server takes every board's frames on this secret alone.
+    if settings.is_production and (problem := secret_problem("BOARD_FANOUT_SECRET", secret)):
+        raise ConfigError(f"refusing to start in production: {problem}")
     server = fanout_server.FanoutServer(
         listen=args.listen, publish_listen=publish,
         service_url=f"http://{settings.gateway_host}:{settings.gateway_port}", workers=args.workers,

@@ -8,6 +8,10 @@ without any set-up, and which neither server allows (each allows 127.0.0.1 and :
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +25,7 @@ from assembly import fanout_server
 from assembly.fanout_server import FanoutServer
 from assembly.settings import ConfigError, Settings, check_production
 from gateway.db.engine import Sessions
+from gateway.kit.secret_rules import DEV_SECRET_KEY
 from leaderboard.keys import LEADERBOARD_FANOUT
 from leaderboard.publish_secret import HEADER
 from tests.factories import make_contest
@@ -149,7 +154,28 @@ def test_production_publishes_to_a_fanout_server_only_with_a_secret_of_its_own()
         Settings(_env_file=None, board_fanout_secret=SecretStr('abc"; allow all; "' * 3))
 
 
+@pytest.mark.parametrize("weak", ["a1b2c3d4e5f6g7h8", "ab" * 20, DEV_SECRET_KEY])
+def test_gateway_fanout_in_production_starts_only_on_a_secret_production_takes(weak: str, tmp_path: Path) -> None:
+    """A fan-out machine may have no BOARD_FANOUT_URL, by which production's check of the secret goes: the command
+    holds the secret to the same rule (length, randomness, not the development default) before nginx is started."""
+    server = on_free_ports()
+    env = {**os.environ, "GATEWAY_ENV": "production", "BOARD_FANOUT_SECRET": weak, "GATEWAY_DATA_DIR": str(tmp_path),
+           "LOG_JSON": "false"}
+    process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "fanout", "--listen", server.listen,
+                                "--publish", server.publish_listen, "--workers", "1"],
+                               env=env, start_new_session=True, stderr=subprocess.PIPE, text=True)
+    try:
+        _, said = process.communicate(timeout=120)  # a refusal ends it; nginx started would run until killed
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(10)
+    assert process.returncode == 2, said
+    assert "refusing to start in production: BOARD_FANOUT_SECRET must " in said
+    assert not (tmp_path / "fanout" / "nginx.conf").exists()
+
+
 def test_a_fanout_server_never_starts_open_to_requests_without_the_secret(tmp_path: Path) -> None:
-    for secret in ("", "short", "x" * 40 + '"; deny all; #'):
+    for secret in ("", "short", "a1b2c3d4e5f6g7h8i9j0k1l2m3n4o5p", "x" * 40 + '"; deny all; #'):  # 31: too short
         with pytest.raises(ValueError, match="publish secret"):
             fanout_server.config(FanoutServer(publish_secret=secret), tmp_path)
