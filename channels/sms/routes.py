@@ -1,6 +1,6 @@
 """Africa's Talking's SMS callbacks: an inbound message is kept (once per AT id) and answered 200 at once;
 parsing, voting and replies happen in a job (`channels.sms.channel.inbound_job`). What became of a message can be
-read back by its id (`gateway sms` does)."""
+read back by its id in development (`gateway sms` does)."""
 
 from __future__ import annotations
 
@@ -47,10 +47,10 @@ async def enqueue_handling(app: web.Application, inbound_id: int) -> None:
         log.warning("SMS %s kept but not queued for handling", inbound_id, exc_info=True)
 
 
-@routes.get("/sms/africastalking/inbound/{at_id}")
 async def inbound_exchange(request: web.Request) -> web.Response:
     """What became of a message AT delivered (for `gateway sms`): handled or not, its order's state, and the SMS
-    sent for it; with the same token as the callbacks, as only AT (or the simulator standing in for it) knows ids."""
+    sent for it; with the same token as the callbacks, as only AT (or the simulator standing in for it) knows ids.
+    Development's only: AT itself never asks, so production does not serve it."""
     check_caller(request)
     found = await exchange(request.app[SESSIONS], request.match_info["at_id"])
     if found is None:
@@ -70,3 +70,5 @@ async def delivery(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
+    if not settings_of(app, SmsSettings).is_production:  # `gateway sms`, the development simulator, reads it
+        app.router.add_get("/sms/africastalking/inbound/{at_id}", inbound_exchange)

@@ -134,3 +134,22 @@ async def test_production_without_a_token_takes_no_sms(clean: None, settings: Se
         assert response.status == 403 and "SMS_CALLBACK_TOKEN" in (await response.json())["error"]["message"]
         await test_client.app[STARTS].close(grace=0)
     assert await inbound_rows(sessions) == []
+
+
+async def test_what_became_of_a_message_is_read_back_in_development_only(clean: None, settings: Settings,
+                                                                         guarded: TestClient) -> None:
+    """`gateway sms`, development's simulator, reads an exchange back; AT never does, so production has no such
+    route, the callbacks' token or not."""
+    assert (await guarded.post(f"/sms/africastalking/inbound?token={TOKEN}", data=inbound_form())).status == 200
+    assert (await guarded.get(f"/sms/africastalking/inbound/ATXid_1?token={TOKEN}")).status == 200
+    production = settings.model_copy(update={"gateway_env": Environment.PRODUCTION,
+                                             "secret_key": SecretStr("x4Vq9-LmT2rZ8bWn_K3sJ7dHf0Yc6GpE1uAoNiRt"),
+                                             "public_base_url": "https://vote.example.org",
+                                             "sms_callback_token": SecretStr(TOKEN)})
+    async with TestClient(TestServer(create_app(production))) as test_client:
+        assert (await test_client.post(f"/sms/africastalking/inbound?token={TOKEN}",
+                                       data=inbound_form(at_id="ATXid_2"))).status == 200  # AT's callbacks: served
+        for at_id in ("ATXid_1", "ATXid_2"):
+            unserved = await test_client.get(f"/sms/africastalking/inbound/{at_id}?token={TOKEN}")
+            assert unserved.status == 404, await unserved.text()
+        await test_client.app[STARTS].close(grace=0)
