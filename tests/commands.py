@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 
 from assembly.cli import main
 from assembly.settings import Settings
+from tests.waiting import HANG_SECONDS
 
 
 def command_env(settings: Settings, **more: str) -> dict[str, str]:
@@ -47,7 +48,7 @@ class Ran:
     stderr: str = field(repr=False)
 
 
-def gateway(*args: str, env: dict[str, str], timeout: float = 120) -> Ran:
+def gateway(*args: str, env: dict[str, str], timeout: float = HANG_SECONDS) -> Ran:
     """`gateway *args` with `env` as its whole environment; a command still running after `timeout` fails the test."""
     outcome: list[Ran | BaseException] = []
 

@@ -17,6 +17,7 @@ from assembly.app import create_app
 from assembly.keys import METRICS
 from assembly.settings import Settings
 from tests.servers import CLOSED, free_port
+from tests.waiting import HANG_SECONDS
 
 PROMETHEUS = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
 RULES = PROMETHEUS / "rules.yml"
@@ -24,7 +25,7 @@ CASES = sorted((PROMETHEUS / "tests").glob("*_test.yml"))
 
 
 def run(*command: str) -> str:
-    done = subprocess.run(command, cwd=PROMETHEUS, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(command, cwd=PROMETHEUS, capture_output=True, text=True, timeout=HANG_SECONDS)
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
 

@@ -23,9 +23,10 @@ from gateway.db.models import AdminUser, Candidate, Contest, MediaUpload
 from tests.commands import command_env, gateway
 from tests.factories import channel_settings
 from tests.servers import free_port
+from tests.waiting import HANG_SECONDS
 
 
-def gateway_process(*args: str, env: dict[str, str], timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def gateway_process(*args: str, env: dict[str, str], timeout: float = HANG_SECONDS) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "assembly.cli", *args], env=env, capture_output=True,
                           text=True, timeout=timeout)
 

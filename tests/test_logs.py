@@ -19,6 +19,7 @@ from assembly.logs import request_id, stderr_handler
 from assembly.settings import Settings
 from gateway.core.worker_passes import enqueue_pass
 from gateway.jobs.queues import job_queue, sync_redis
+from tests.waiting import HANG_SECONDS
 
 SHORT_LINE = re.compile(r"^\d\d:\d\d:\d\d (DEBUG|INFO |WARNING|ERROR|CRITICAL) [\w.]+: \S")
 
@@ -37,7 +38,7 @@ WORKER = [sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"
 
 
 def worker_through_pipes(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(WORKER, env=env, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(WORKER, env=env, capture_output=True, text=True, timeout=HANG_SECONDS)
     assert result.returncode == 0, result.stderr
     return result
 
@@ -58,7 +59,7 @@ def worker_on_a_terminal(env: dict[str, str], command: list[str] = WORKER) -> li
             break
         chunks.append(chunk)
     os.close(leader)
-    assert process.wait(timeout=120) == 0, b"".join(chunks).decode()
+    assert process.wait(timeout=HANG_SECONDS) == 0, b"".join(chunks).decode()
     return b"".join(chunks).decode().replace("\r\n", "\n").splitlines()
 
 

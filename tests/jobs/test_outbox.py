@@ -28,7 +28,7 @@ from gateway.kit.keys import RELAY
 from leaderboard.cache import cached_votes
 from tests.factories import make_contest, place
 from tests.processes import alive, child_of
-from tests.waiting import until
+from tests.waiting import HANG_SECONDS, until
 
 
 @pytest.fixture
@@ -46,7 +46,7 @@ async def relay(sessions: Sessions, settings: Settings) -> int:
 
 def run_worker_burst(env: dict[str, str]) -> None:
     result = subprocess.run([sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"],
-                            env=env, capture_output=True, text=True, timeout=120)
+                            env=env, capture_output=True, text=True, timeout=HANG_SECONDS)
     assert result.returncode == 0, result.stderr
 
 

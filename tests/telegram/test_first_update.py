@@ -21,13 +21,14 @@ from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS
 from tests.commands import command_env
 from tests.telegram.conftest import SECRET
+from tests.waiting import HANG_SECONDS
 
 
 async def test_a_web_process_is_ready_without_the_bots_types_and_reads_its_first_update_with_them(
         sessions: Sessions, settings: Settings, tmp_path: Path) -> None:
     ran = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "tests.telegram.first_update"], capture_output=True, text=True,
-        timeout=120, env=command_env(settings, GATEWAY_DATA_DIR=str(tmp_path)))
+        timeout=HANG_SECONDS, env=command_env(settings, GATEWAY_DATA_DIR=str(tmp_path)))
     assert ran.returncode == 0, ran.stderr
     assert json.loads(ran.stdout.splitlines()[-1]) == {"started": False, "ready": 200, "answer": 200, "after": True}
     async with sessions() as session:

@@ -27,6 +27,7 @@ from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, tallies
 from tests.servers import free_port
+from tests.waiting import HANG_SECONDS
 
 HOME = "Demo Star 2026\n1 Voter\n2 Top 5\n3 Mes votes\n4 Langue/Language/Lugha"
 
@@ -151,7 +152,7 @@ async def test_a_scripted_vote_ends_paid_and_counted(live: TestClient, sessions:
     assert code == 0 and "Ref " in printed
     worker = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"],
-        env={**os.environ, "LOG_JSON": "false"}, capture_output=True, text=True, timeout=120)
+        env={**os.environ, "LOG_JSON": "false"}, capture_output=True, text=True, timeout=HANG_SECONDS)
     assert worker.returncode == 0, worker.stderr
     [order] = await orders(sessions)
     for _ in range(250):
