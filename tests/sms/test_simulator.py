@@ -30,6 +30,7 @@ from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, tallies
 from tests.servers import free_port
+from tests.waiting import HANG_SECONDS
 
 
 @dataclass
@@ -51,16 +52,10 @@ async def live(clean: None, settings: Settings, monkeypatch: pytest.MonkeyPatch)
             yield Live(client, urls["at_fake_url"])
 
 
-BURST_SECONDS = 120  # a worker's run, a process start included, on a loaded machine
-# A phone waits out everything the test allows before its exchange can end (two bursts, and the waits around them):
-# only a hang reaches it, and it costs nothing when the exchange ends (the phone stops at once).
-PHONE_WAIT_SECONDS = 2 * BURST_SECONDS + 60
-
-
 async def worker_burst() -> None:
     worker = await asyncio.to_thread(
         subprocess.run, [sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"],
-        env={**os.environ, "LOG_JSON": "false"}, capture_output=True, text=True, timeout=BURST_SECONDS)
+        env={**os.environ, "LOG_JSON": "false"}, capture_output=True, text=True, timeout=120)
     assert worker.returncode == 0, worker.stderr
 
 
@@ -79,9 +74,11 @@ async def texts_and_settle(live: Live, sessions: Sessions, texts: list[tuple[str
     """Phones texting at once (sender, message, how its order ends: None when it places none), served by the same
     two worker bursts: what each phone printed, and its exit code."""
     url = str(live.client.make_url("")).rstrip("/")
+    # A phone's wait spans both worker runs (each a process start: minutes on a loaded machine), so only a hang
+    # reaches it; when its exchange ends, the phone stops at once.
     outs = [io.StringIO() for _ in texts]
     phones = [asyncio.create_task(asyncio.to_thread(simulator.main, argparse.Namespace(
-        text=message, sender=sender, to="20123", url=url, at_url=live.at_url, wait=PHONE_WAIT_SECONDS), out))
+        text=message, sender=sender, to="20123", url=url, at_url=live.at_url, wait=HANG_SECONDS), out))
         for (sender, message, _), out in zip(texts, outs, strict=True)]
     await until(select(func.count(SmsInbound.id) >= len(texts)), sessions)
     await worker_burst()  # the inbound jobs: the replies, then the payment prompts
