@@ -6,7 +6,9 @@ The grant names the upload's public id (`<upload id>/source`: the service's key,
 the eager transformations (media.cloudinary_api), the formats allowed, where to notify, and `access_mode:
 authenticated` (Cloudinary delivers nothing of an entry but on signed URLs until it is approved: `withhold`); the
 browser sends them with each chunk (`X-Unique-Upload-Id`, `Content-Range`, chunks of at least 5 MB but the last)
-and cannot change any without breaking the signature. Server-side calls go through the service's own httpx client."""
+and cannot change any without breaking the signature. A taken-down upload (a hidden candidate's, a rejected
+entry's) is renamed, so no link handed out before finds it, signed or not (`withhold`). Server-side calls go
+through the service's own httpx client."""
 
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from media.cloudinary_api import (
     eager_of,
     made_named,
     sized_transformation,
+    withheld_key,
 )
 from media.cloudinary_notices import CloudinaryNotice, note, read_resource
 from media.settings import CloudinaryAccount
@@ -172,15 +175,57 @@ class CloudinaryStorage:
             await note(sessions, found)
         return True
 
-    async def withhold(self, upload_id: str, hidden: bool) -> None:
+    async def withhold(self, upload_id: str, hidden: bool, taken_down: bool = False) -> None:
         """The upload's access mode (Admin API `update_access_mode`, a clip or a photo): `authenticated`, and
         Cloudinary delivers it and what was made from it only on signed URLs, which no public page shows;
-        `public` once viewers may have it."""
-        mode = {"access_mode": "authenticated" if hidden else "public", "public_ids[]": source_key(upload_id)}
+        `public` once viewers may have it.
+
+        Taken down (a hidden candidate's, a rejected entry's), the access mode is not enough: Cloudinary serves an
+        authenticated file to any signed URL, and its signed URLs never expire. So the source is renamed (Upload
+        API `rename`) to `<upload id>/withheld`: Cloudinary's rename is immediate in its storage, and every URL of
+        the former name (signed or not, the renditions' too) finds nothing from then on; `invalidate` has its CDN
+        drop the copies it kept of them (within seconds to minutes, its documentation says; up to 30 days
+        without). Shown again, it is renamed back (the links the service hands out name `source` again) and its
+        renditions asked for again (`explicit` with the same eager transformations): Cloudinary says the derived
+        files of a renamed asset are no longer valid. Until they are made, a shown-again clip does not play."""
+        mode = {"access_mode": "authenticated" if hidden or taken_down else "public"}
+        if taken_down:  # authenticated first: never public under a name that might be guessed
+            await self._set_access_mode(source_key(upload_id), mode)
+            await self._rename(source_key(upload_id), withheld_key(upload_id), invalidate=True)
+            return
+        for resource_type in await self._rename(withheld_key(upload_id), source_key(upload_id)):
+            await self._explicit_eager(resource_type, source_key(upload_id))
+        await self._set_access_mode(source_key(upload_id), mode)
+
+    async def _set_access_mode(self, public_id: str, mode: dict[str, str]) -> None:
         for resource_type in RESOURCE_ORDER:
             answer = await self.http.post(self.api_url(f"resources/{resource_type}/upload/update_access_mode"),
-                                          auth=self._admin_auth(), data=mode)
+                                          auth=self._admin_auth(), data={**mode, "public_ids[]": public_id})
             _checked(answer)
+
+    async def _rename(self, from_id: str, to_id: str, *, invalidate: bool = False) -> list[str]:
+        """Rename a clip's or a photo's resource (a signed Upload API call, not counted against the Admin API's
+        hourly limit); the resource types it was found under ([] once done: a repeated job changes nothing)."""
+        renamed = []
+        for resource_type in RESOURCE_ORDER:
+            params = {"from_public_id": from_id, "to_public_id": to_id, "timestamp": str(int(self.clock()))}
+            if invalidate:
+                params["invalidate"] = "true"
+            answer = await self.http.post(self.api_url(f"{resource_type}/rename"), data=self._signed(params))
+            if answer.status_code != 404:  # "Resource not found": not of this type, or renamed already
+                _checked(answer)
+                renamed.append(resource_type)
+        return renamed
+
+    async def _explicit_eager(self, resource_type: str, public_id: str) -> None:
+        """Have Cloudinary make the service's renditions of a resource again, in the background (Upload API
+        `explicit` with `eager` and `eager_async`)."""
+        params = {"public_id": public_id, "type": "upload", "eager": eager_of(resource_type), "eager_async": "true",
+                  "timestamp": str(int(self.clock()))}
+        _checked(await self.http.post(self.api_url(f"{resource_type}/explicit"), data=self._signed(params)))
+
+    def _signed(self, params: dict[str, str]) -> dict[str, str]:
+        return {**params, "api_key": self.account.api_key, "signature": api_sign(params, self.account.api_secret)}
 
     def _admin_auth(self) -> httpx.BasicAuth:
         return httpx.BasicAuth(self.account.api_key, self.account.api_secret)

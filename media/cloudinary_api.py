@@ -127,6 +127,16 @@ def sized_transformation(resource_type: str, transformation: str, size: PictureS
 PUBLIC_ID = re.compile(r"^[A-Za-z0-9_-]+(?:/[A-Za-z0-9_-]+)*$")  # no dots: never a path out of a folder
 
 
+# A taken-down upload's source is renamed to `<upload id>/withheld` (media.cloudinary.CloudinaryStorage.withhold):
+# every URL handed out before names `<upload id>/source` and finds nothing. The service never signs a URL of this
+# name and the file is `authenticated` meanwhile, so nobody can fetch it under its new name either.
+WITHHELD = "withheld"
+
+
+def withheld_key(upload_id: str) -> str:
+    return f"{upload_id}/{WITHHELD}"
+
+
 def upload_of(public_id: str) -> str | None:
     """The service's upload id of a public id it chose (`<upload id>/source`); None for any other."""
     upload_id, _, rest = public_id.partition("/")

@@ -7,7 +7,9 @@ without an account or the network:
   is answered with the resource; bad or stale signatures answered as Cloudinary does (`{"error": {"message"}}`).
 - the eager transformations, made for real (media.processing) one at a time in a thread, then the upload and
   eager notifications POSTed to the notification URLs, signed as Cloudinary signs them;
-- the Admin API's GET /resources/<type>/upload/<public id> and DELETE /resources/<type>/upload?prefix=…;
+- the Admin API's GET /resources/<type>/upload/<public id>, DELETE /resources/<type>/upload?prefix=… and
+  POST …/update_access_mode; the Upload API's signed `rename` (what was derived under the former name let go)
+  and `explicit` with `eager` (made again);
 - delivery, GET /<cloud>/<type>/upload/[s--<signature>--/]<transformation>/<public id>.<ext>: Range, the made
   file's own type, nosniff; a resource uploaded or set `access_mode: authenticated` only on a signed URL.
 """
@@ -152,9 +154,13 @@ async def after_upload(app: web.Application, resource: dict[str, Any], params: d
     if params.get("notification_url"):
         await notify(app, params["notification_url"], {**resource, "notification_type": "upload"})
     eager_url = params.get("eager_notification_url") or params.get("notification_url")
-    if not params.get("eager"):
-        return
-    resource_type, public_id = str(resource["resource_type"]), str(resource["public_id"])
+    if params.get("eager"):
+        await make_derived(app, str(resource["resource_type"]), str(resource["public_id"]), eager_url, origin)
+
+
+async def make_derived(app: web.Application, resource_type: str, public_id: str, eager_url: str | None,
+                       origin: str) -> None:
+    """The service's eager files of a resource, made one resource at a time, then the eager notification."""
     async with app[EAGER_TURN]:
         made = await asyncio.to_thread(make_eager, app[STORE], resource_type, public_id)
         entries = [await asyncio.to_thread(eager_entry, app, resource_type, public_id, item, origin)
@@ -243,6 +249,53 @@ async def update_access_mode(request: web.Request) -> web.Response:
     return web.json_response({"updated": updated, "failed": failed})
 
 
+async def rename(request: web.Request) -> web.Response:
+    """Upload API `rename` (signed): the resource under `to_public_id`, its former URLs finding nothing (this
+    stand-in keeps no CDN copies: `invalidate` has nothing to drop); a type of delivery other than `upload` is
+    not what the service uses."""
+    resource_type, form = request.match_info["resource_type"], await request.post()
+    params = {name: str(value) for name, value in form.items()}
+    if (refused := signature_refusal(request.app, params)) is not None:
+        return refused
+    from_id, to_id = params.get("from_public_id", ""), params.get("to_public_id", "")
+    if not from_id or not to_id:
+        return error(400, "Missing required parameter - from_public_id, to_public_id")
+    if params.get("type", "upload") != "upload" or params.get("to_type", "upload") != "upload":
+        return error(400, "The stand-in renames `upload` resources within their type only")
+    if not PUBLIC_ID.match(to_id):
+        return error(400, f"Invalid public_id {to_id}")
+    store = request.app[STORE]
+    resource = store.resource(resource_type, from_id)
+    if resource is None:
+        return error(404, f"Resource not found - {from_id}")
+    if store.resource(resource_type, to_id) is not None and params.get("overwrite") != "true":
+        return error(400, f"to_public_id ({to_id}) already exists")
+    base = f"{request.url.origin()}/{request.app[ACCOUNT].cloud_name}/{resource_type}/upload"
+    return web.json_response(store.rename(resource_type, resource, to_id, base))
+
+
+async def explicit(request: web.Request) -> web.Response:
+    """Upload API `explicit` (signed) with `eager`: the eager files made again, in the background when
+    `eager_async`; answered with the resource."""
+    resource_type, form = request.match_info["resource_type"], await request.post()
+    params = {name: str(value) for name, value in form.items()}
+    if (refused := signature_refusal(request.app, params)) is not None:
+        return refused
+    public_id = params.get("public_id", "")
+    resource = request.app[STORE].resource(resource_type, public_id) if params.get("type") == "upload" else None
+    if resource is None:
+        return error(404, f"Resource not found - {public_id}")
+    if not params.get("eager"):
+        return web.json_response(resource)
+    work = make_derived(request.app, resource_type, public_id, params.get("eager_notification_url"),
+                        str(request.url.origin()))
+    if params.get("eager_async") != "true":
+        await work
+        return web.json_response(request.app[STORE].resource(resource_type, public_id))
+    background(request.app, work)
+    return web.json_response({**resource, "eager": [{"status": "processing", "batch_id": uuid.uuid4().hex}]})
+
+
 async def deliver(request: web.Request) -> web.StreamResponse:
     """A made file, typed as what was made; an original, typed by what ffmpeg or Pillow found it to be."""
     resource_type, rest = request.match_info["resource_type"], request.match_info["rest"]
@@ -286,6 +339,8 @@ def stand_in_app(account: CloudinaryAccount, data_dir: Path, *, min_chunk_bytes:
     app.router.add_get("/v1_1/{cloud}/resources/{resource_type}/upload/{public_id:.+}", get_resource)
     app.router.add_delete("/v1_1/{cloud}/resources/{resource_type}/upload", delete_resources)
     app.router.add_post("/v1_1/{cloud}/resources/{resource_type}/upload/update_access_mode", update_access_mode)
+    app.router.add_post("/v1_1/{cloud}/{resource_type}/rename", rename)
+    app.router.add_post("/v1_1/{cloud}/{resource_type}/explicit", explicit)
     app.router.add_get("/{cloud}/{resource_type}/upload/{rest:.+}", deliver)
     return app
 

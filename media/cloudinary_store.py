@@ -65,6 +65,19 @@ class Store:
         found = (str(path.relative_to(folder))[: -len(".json")] for path in folder.rglob("*.json"))
         return sorted(public_id for public_id in found if public_id.startswith(prefix))
 
+    def rename(self, resource_type: str, resource: dict[str, Any], to_id: str, base: str) -> dict[str, Any]:
+        """A resource under another public id: its source moved, what was derived under the former one let go
+        (Cloudinary: the URLs of a renamed asset and of its derived assets are no longer valid)."""
+        from_id = str(resource["public_id"])
+        target = self.source(resource_type, to_id)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        self.source(resource_type, from_id).replace(target)
+        url = f"{base}/v{resource['version']}/{to_id}.{resource['format']}"
+        renamed = {**resource, "public_id": to_id, "url": url, "secure_url": url, "derived": []}
+        self.keep(renamed)
+        self.remove(resource_type, from_id)
+        return renamed
+
     def remove(self, resource_type: str, public_id: str) -> None:
         self.resource_file(resource_type, public_id).unlink(missing_ok=True)
         self.source(resource_type, public_id).unlink(missing_ok=True)

@@ -145,7 +145,7 @@ class LocalStorage:
     async def settle_late(self, sessions: Sessions, upload_id: str) -> bool:
         return False  # our worker prepares every file kept here
 
-    async def withhold(self, upload_id: str, hidden: bool) -> None:
+    async def withhold(self, upload_id: str, hidden: bool, taken_down: bool = False) -> None:
         """Nothing to do: the media server asks the database who may have a file at every request, signed links
         included (media.upload_server)."""
 

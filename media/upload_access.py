@@ -11,7 +11,8 @@ from media.job_resources import MediaJobResources, storage_of
 
 
 async def on_media_access(ctx: MediaJobResources, payload: dict[str, Any]) -> None:
-    """Tell the storage whether viewers may fetch an upload's files, as it is now (an error retries)."""
+    """Tell the storage whether viewers may fetch an upload's files, and whether it is taken down (no link at
+    all), as it is now (an error retries)."""
     upload_id = uuid.UUID(str(payload["upload_id"]))
     await settle_access(ctx, upload_id)
 
@@ -19,8 +20,9 @@ async def on_media_access(ctx: MediaJobResources, payload: dict[str, Any]) -> No
 async def settle_access(ctx: MediaJobResources, upload_id: uuid.UUID) -> None:
     upload = await uploads.upload_of(ctx.sessions, upload_id)
     if upload is not None and upload.removed_at is None:
-        public = await uploads.served_publicly(ctx.sessions, upload_id)
-        await storage_of(ctx).withhold(str(upload_id), not public)
+        access = await uploads.access_to(ctx.sessions, upload_id)
+        await storage_of(ctx).withhold(str(upload_id), access is not uploads.Access.PUBLIC,
+                                       taken_down=access is uploads.Access.TAKEN_DOWN)
 
 
 async def on_clip_visibility(ctx: MediaJobResources, payload: dict[str, Any]) -> None:

@@ -152,7 +152,8 @@ class MediaStorage(Protocol):
         that prepares files itself notes what it says of it and answers True; False leaves it for our worker."""
         ...
 
-    async def withhold(self, upload_id: str, hidden: bool) -> None:
+    async def withhold(self, upload_id: str, hidden: bool, taken_down: bool = False) -> None:
         """Keep an upload's files from viewers (anything but a shown candidate's clip or photo), or give them
-        back. A link a viewer kept must stop working too, so hiding the pages that show it is not enough."""
+        back. A link a viewer kept must stop working too, so hiding the pages that show it is not enough.
+        `taken_down` (a hidden candidate's, a rejected entry's): no link at all works, signed ones included."""
         ...

@@ -6,6 +6,8 @@ replayed late, moves nothing; a lost one is made up for by asking the Admin API.
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import io
 import json
 import time
 import uuid
@@ -17,6 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiohttp.test_utils import TestServer
+from PIL import Image
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import select, update
@@ -26,10 +29,11 @@ from assembly.job_runtime import JobContext
 from assembly.media import build_storage
 from assembly.providers import build_providers
 from assembly.settings import Settings
+from assembly.worker_jobs import deliver_outbox
 from gateway.core.audit import Actor
 from gateway.core.contests.contests_admin import set_candidate_status
-from gateway.core.entries.entering import grant_upload
-from gateway.core.entries.entries_review import approve_entries, reject_entry
+from gateway.core.entries.entering import entry_view, grant_upload
+from gateway.core.entries.entries_review import approve_entries, list_entries, reject_entry
 from gateway.core.media import uploads
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry, MediaUpload, OutboxMessage, UploadState
@@ -37,11 +41,13 @@ from gateway.kit.keys import MEDIA_STORAGE, STARTS
 from media.cloudinary import CloudinaryStorage
 from media.cloudinary_api import notification_signature
 from media.cloudinary_stand_in import stand_in_app
+from media.cloudinary_store import Store
 from media.settings import parse_cloudinary_url
 from media.sweep import media_sweep
 from media.upload_access import on_media_access
 from tests.media.test_entering import open_call
 from tests.media.test_processing import make_clip
+from tests.provider_registry import registry_of
 from tests.servers import free_port
 
 URL = "cloudinary://test-key:test-secret-for-the-service-0123@ballot-svc"
@@ -203,10 +209,12 @@ async def test_a_hidden_candidates_clip_is_not_delivered_by_cloudinary_even_to_a
     assert (await on_cloudinary.http.get(kept_link)).status_code == 200
     await set_candidate_status(sessions, OWNER, candidate.id, "hidden")
     await deliver_notices(ctx, sessions)
-    assert (await on_cloudinary.http.get(kept_link)).status_code == 401
+    assert (await on_cloudinary.http.get(kept_link)).status_code == 404  # renamed: the link names nothing
     await set_candidate_status(sessions, OWNER, candidate.id, "eliminated")  # shown again, without votes
     await deliver_notices(ctx, sessions)
-    assert (await on_cloudinary.http.get(kept_link)).status_code == 200
+    async with asyncio.timeout(120):  # its renditions made again in the background
+        while (await on_cloudinary.http.get(kept_link)).status_code != 200:
+            await asyncio.sleep(0.2)
 
 
 def job_context(on_cloudinary: OnCloudinary, sessions: Sessions, redis: Redis) -> JobContext:
@@ -255,12 +263,105 @@ async def test_on_cloudinary_an_approved_clip_goes_public_and_a_rejected_ones_fi
     await approve_entries(sessions, storage, OWNER, [approved.id], datetime.now(UTC))
     await reject_entry(sessions, OWNER, rejected.id, "Not your own song.", datetime.now(UTC))
     await deliver_notices(ctx, sessions)
-    assert [(await on_cloudinary.http.get(url)).status_code for url in public] == [200, 401]
+    assert [(await on_cloudinary.http.get(url)).status_code for url in public] == [200, 404]  # taken down
     async with sessions.begin() as session:  # a day and a bit later
         await session.execute(update(MediaUpload).where(MediaUpload.id == rejected.clip_id)
                               .values(updated_at=datetime.now(UTC) - timedelta(days=1, minutes=1)))
+    kept = Store(tmp_path / "cloudinary")  # the stand-in's own files
+    assert kept.public_ids("video", f"{rejected.clip_id}/") == [f"{rejected.clip_id}/withheld"]
     assert (await media_sweep(ctx)).startswith("requeued 0, removed 1")
-    assert await storage.resource(str(rejected.clip_id)) is None  # deleted at Cloudinary, renditions and all
+    assert kept.public_ids("video", f"{rejected.clip_id}/") == []  # deleted at Cloudinary, renditions and all
     assert await storage.resource(str(approved.clip_id)) is not None
     gone = await on_cloudinary.http.get(storage.signed_url(f"{rejected.clip_id}/360p.mp4"))
     assert gone.status_code == 404
+
+
+async def a_photo(on_cloudinary: OnCloudinary, sessions: Sessions, slug: str, phone: str) -> MediaUpload:
+    """A photo Cloudinary made ready."""
+    grant = await grant_upload(sessions, on_cloudinary.storage, slug, phone, "photo", datetime.now(UTC))
+    picture = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 80, 40)).save(picture, "JPEG")
+    sent = await on_cloudinary.http.post(grant.url, data=dict(grant.fields),
+                                         files={"file": ("me.jpg", picture.getvalue(), "image/jpeg")})
+    assert sent.status_code == 200, sent.text
+    return await state_of(sessions, grant.upload_id, UploadState.READY)
+
+
+async def an_entry_and_its_token(on_cloudinary: OnCloudinary, sessions: Sessions, slug: str, phone: str,
+                                 clip: bytes) -> tuple[Entry, str]:
+    """A pending entry with a ready clip and photo, and the token of its private link."""
+    entry = await a_ready_entry(on_cloudinary, sessions, slug, phone, clip)
+    photo, token = await a_photo(on_cloudinary, sessions, slug, phone), uuid.uuid4().hex
+    async with sessions.begin() as session:
+        await session.execute(update(Entry).where(Entry.id == entry.id).values(
+            photo_id=photo.id, token_digest=hashlib.sha256(token.encode()).hexdigest()))
+        await session.execute(update(MediaUpload).where(MediaUpload.id == photo.id)
+                              .values(attached_at=datetime.now(UTC)))
+    entry.photo_id = photo.id
+    return entry, token
+
+
+async def run_access_jobs(ctx: JobContext, sessions: Sessions) -> None:
+    """The worker's jobs for the rows that tell the storage who may fetch a file, each run to its end."""
+    async with sessions() as session:
+        rows = list(await session.scalars(select(OutboxMessage.id).where(
+            OutboxMessage.topic == uploads.MEDIA_ACCESS_TOPIC, OutboxMessage.delivered_at.is_(None))))
+    for outbox_id in rows:
+        assert await deliver_outbox(ctx, outbox_id)
+
+
+async def public_urls(sessions: Sessions, upload_id: uuid.UUID | None) -> list[str]:
+    """The addresses of what Cloudinary made of an upload, as its eager notice gave them (a candidate page's)."""
+    upload = await uploads.upload_of(sessions, upload_id) if upload_id else None
+    assert upload is not None and upload.files
+    return [made["url"] for made in upload.files.values()]
+
+
+async def statuses(http: httpx.AsyncClient, links: list[str]) -> list[int]:
+    return [(await http.get(link)).status_code for link in links]
+
+
+async def view_links(sessions: Sessions, storage: CloudinaryStorage, entry: Entry, token: str) -> list[str]:
+    """The signed links the entry's own page hands out: its clip's renditions and poster, its photo."""
+    view = await entry_view(sessions, storage, registry_of(), entry.id, token)
+    assert view.photo is not None
+    return [*view.clip.urls.values(), *view.photo.urls.values()]
+
+
+async def test_on_cloudinary_hiding_a_candidate_refuses_every_link_handed_out_and_showing_it_gives_working_ones(
+        on_cloudinary: OnCloudinary, sessions: Sessions, redis: Redis, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    clip = make_clip(tmp_path / "clip.mp4", size="320x180", seconds=1).read_bytes()
+    entry, token = await an_entry_and_its_token(on_cloudinary, sessions, contest.slug, PHONE, clip)
+    storage, ctx = on_cloudinary.storage, job_context(on_cloudinary, sessions, redis)
+    [candidate] = await approve_entries(sessions, storage, OWNER, [entry.id], datetime.now(UTC))
+    await run_access_jobs(ctx, sessions)
+    signed = await view_links(sessions, storage, entry, token)
+    assert len(signed) == 5 and all("/s--" in link for link in signed)  # 360p, 720p, poster, preview, photo
+    public = [*await public_urls(sessions, entry.clip_id), *await public_urls(sessions, entry.photo_id)]
+    assert await statuses(on_cloudinary.http, signed + public) == [200] * 10
+    await set_candidate_status(sessions, OWNER, candidate.id, "hidden")  # as the admin API's PATCH does
+    await run_access_jobs(ctx, sessions)  # the takedown's job, waited for
+    assert await statuses(on_cloudinary.http, signed + public) == [404] * 10  # signed (they never expire) or not
+    assert await view_links(sessions, storage, entry, token) == []
+    await set_candidate_status(sessions, OWNER, candidate.id, "active")  # shown again
+    await run_access_jobs(ctx, sessions)
+    fresh = await view_links(sessions, storage, entry, token)
+    assert len(fresh) == 5
+    async with asyncio.timeout(120):  # Cloudinary makes the renditions again in the background (`explicit`)
+        while await statuses(on_cloudinary.http, fresh + public) != [200] * 10:
+            await asyncio.sleep(0.2)
+
+
+async def test_on_cloudinary_rejecting_an_entry_refuses_the_signed_links_its_candidate_and_organiser_were_given(
+        on_cloudinary: OnCloudinary, sessions: Sessions, redis: Redis, tmp_path: Path) -> None:
+    contest = await open_call(sessions)
+    clip = make_clip(tmp_path / "clip.mp4", size="320x180", seconds=1).read_bytes()
+    entry, token = await an_entry_and_its_token(on_cloudinary, sessions, contest.slug, PHONE, clip)
+    storage, ctx = on_cloudinary.storage, job_context(on_cloudinary, sessions, redis)
+    [row] = await list_entries(sessions, storage, OWNER, entry.contest_id)  # the organiser's review queue
+    handed_out = [*await view_links(sessions, storage, entry, token), *row.clip.urls.values()]
+    assert await statuses(on_cloudinary.http, handed_out) == [200] * len(handed_out)
+    await reject_entry(sessions, OWNER, entry.id, "Not your own song.", datetime.now(UTC))
+    await run_access_jobs(ctx, sessions)
+    assert await statuses(on_cloudinary.http, handed_out) == [404] * len(handed_out)

@@ -210,9 +210,11 @@ async def reject_entry(sessions: Sessions, actor: Actor, entry_id: uuid.UUID, re
         entry = await _pending(session, actor, entry_id)
         entry.status, entry.reason = EntryStatus.REJECTED, kept
         entry.decided_by, entry.decided_at = actor.email, now
-        # Its files are let go: the sweep removes them a day from now (never public: nothing to tell the storage).
+        # Its files are let go: the sweep removes them a day from now. Taken down at once meanwhile, on the links
+        # its candidate and the organiser were given too: a storage that cannot ask us at every request is told.
         await session.execute(update(MediaUpload).where(MediaUpload.id.in_(
             [i for i in (entry.clip_id, entry.photo_id) if i is not None])).values(attached_at=None))
+        await note_access(session, entry.clip_id, entry.photo_id)
         await audit.record(session, actor, "entry.reject", f"entry:{entry.id}", after={"reason": kept})
         await emit(session, ENTRY_DECIDED_TOPIC, entry_id=str(entry.id))
     return entry
