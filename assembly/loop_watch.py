@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import sys
 import threading
 import time
@@ -38,6 +39,7 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Histogram
 
 from assembly.heartbeat import Heartbeat
+from assembly.liveness import FROZEN_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,8 @@ GC_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0)
 STACK_FRAMES = 12
 # Pauses noted between two ticks: a loop held for long forgets the oldest rather than grow.
 GC_PAUSES_KEPT = 1000
+# How a web process that ended itself for a frozen loop exits (EX_SOFTWARE): its orchestrator starts another.
+EXIT_FROZEN = 70
 
 
 class LoopWatch:
@@ -84,8 +88,23 @@ class LoopWatch:
 
     def beat_from_now(self) -> None:
         """The process has started: from now on its loop's ticks are its heartbeats. Its start-up (slow synchronous
-        steps, the full collection) is given the supervisor's longer wait for a first beat instead."""
+        steps, the full collection) is given the supervisor's longer wait for a first beat instead. A process no
+        supervisor watches (`gateway web` in a container: its orchestrator restarts a process that exits, never one
+        that hangs) ends itself instead when its loop stops for as long as the supervisor would wait."""
         self._beating = True
+        if self.heartbeat.fd is None:
+            threading.Thread(target=self.end_when_stuck, args=(FROZEN_SECONDS,), name="loop-ender",
+                             daemon=True).start()
+
+    def end_when_stuck(self, seconds: float) -> None:
+        """A thread of its own, taking no lock: the watchdog's report logs, and a frozen loop may hold the logging
+        handler's lock. One line straight to stderr's descriptor, then the process exits, its sockets closed."""
+        while not self._stop.wait(seconds / 20):
+            stuck_for = time.monotonic() - self._last_tick
+            if stuck_for >= seconds and not self._pausing:
+                os.write(2, b"event loop stuck for %d s and no supervisor to replace this process: ending it\n"
+                         % stuck_for)
+                os._exit(EXIT_FROZEN)
 
     def record_gc_pauses(self) -> None:
         """The pauses the GC callback noted, into the histogram: here, on the loop, taking the metric's lock is safe
