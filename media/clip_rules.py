@@ -131,8 +131,10 @@ def begun_as(file: BinaryIO) -> str | None:
 
 def iso_boxes_hold(file: BinaryIO) -> bool:
     """Whether the file reads as ISO media boxes from its first byte: each box's size and type where the one
-    before ends, the first of a kind a phone's file begins with, none reaching past a clip's MAX_BYTES. Only the
-    last may run past the file's end (or stop inside its header): that is what was cut."""
+    before ends, the first of a kind a phone's file begins with, none reaching past a clip's MAX_BYTES (four
+    letters of a text read as a size are over 500 MB). Only the last may run past the file's end (or stop inside
+    its header): that is what was cut. Past the first, it may be the picture and sound (`mdat`) of a long clip cut
+    below MAX_BYTES, saying how far they went however far that is: only the file's own size is bounded."""
     size = file.seek(0, os.SEEK_END)
     offset = 0
     for count in range(MAX_BOXES):
@@ -149,7 +151,8 @@ def iso_boxes_hold(file: BinaryIO) -> bool:
             length = int.from_bytes(header[8:16], "big")
         elif length == 0:  # the box runs to the file's end
             length = size - offset
-        if length < 8 or offset + length > MAX_BYTES:
+        cut_media = count > 0 and kind == b"mdat" and offset + length >= size  # its last box, picture and sound
+        if length < 8 or (offset + length > MAX_BYTES and not cut_media):
             return False
         offset += length
         if offset >= size:

@@ -88,6 +88,23 @@ def test_a_file_begins_as_a_phones_container_only_if_its_boxes_hold_from_its_fir
     assert begun_as(io.BytesIO(b"\x1a\x45\xdf\xa3 then text")) is None
 
 
+def test_a_long_clip_cut_below_50_mb_is_told_cut_short_though_its_mdat_declares_more() -> None:
+    """A phone's clip whose picture and sound (`mdat`) came to 60 MB, cut off at 100 bytes of them: only the
+    file's own size is bounded, so its last box may say it goes past MAX_BYTES."""
+    head = box(b"ftyp", b"isom\x00\x00\x02\x00isomiso2") + box(b"free")
+    declared = MAX_BYTES + 10 * 1024 * 1024
+    for mdat in (box(b"mdat", b"\x00" * 100, size=declared),
+                 (1).to_bytes(4, "big") + b"mdat" + declared.to_bytes(8, "big") + b"\x00" * 100):  # a 64-bit size
+        begun = begun_as(io.BytesIO(head + mdat))
+        assert begun == "mov"
+        failed = json.dumps({"error": {"code": -1094995529, "string": "Invalid data found when processing input"}})
+        assert refusal(parse_probe(failed, begun), len(head + mdat)) == CUT_SHORT
+    # Only picture and sound come to that much: any other box saying so is no clip's (nor a text's letters).
+    assert begun_as(io.BytesIO(head + box(b"moov", b"\x00" * 100, size=declared))) is None
+    assert begun_as(io.BytesIO(box(b"ftyp", b"isom", size=declared))) is None
+    assert begun_as(io.BytesIO(b"Somemdat, then words" * 20)) is None  # a first box is never past it
+
+
 @pytest.mark.parametrize(("change", "reason"), [
     ({"seconds": 61.0}, "The clip lasts 61 seconds: at most 60."),
     ({"seconds": None}, "The clip seems cut short (its length cannot be read): send it again."),
