@@ -55,8 +55,11 @@ def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = N
     connection (so the pool drops it): a database that failed over, or a network that split, leaves
     connections in use silent, and without it each would hang until TCP gives up."""
     connect_args = {} if statement_timeout_seconds is None else {"command_timeout": statement_timeout_seconds}
+    # hide_parameters: a statement's error names its SQL, never its values: those are TOTP secrets as they are
+    # sealed, phone numbers, provider references, and the message goes to logs and tracebacks.
     engine = create_async_engine(async_url(url), pool_size=pool_size, connect_args=connect_args,
-                                 max_overflow=pool_size if max_overflow is None else max_overflow, pool_recycle=1800)
+                                 max_overflow=pool_size if max_overflow is None else max_overflow, pool_recycle=1800,
+                                 hide_parameters=True)
     # Not pool_pre_ping: with asyncpg it is BEGIN, SELECT, ROLLBACK before every transaction,
     # three round trips that were most of a vote's database time.
     event.listen(engine.sync_engine, "checkout", partial(replace_dead_connection, ping_if_idle=ping_if_idle))
