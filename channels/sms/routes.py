@@ -15,6 +15,7 @@ from channels.sms.exchanges import exchange
 from channels.sms.forms import parse_delivery, parse_inbound
 from channels.sms.settings import SmsSettings, sms_token_usable
 from gateway.core.errors import NotFound
+from gateway.core.service import VOTE_SERVICE
 from gateway.kit.channel_parts import enqueue_channel_job
 from gateway.kit.keys import QUEUE, SESSIONS, settings_of
 
@@ -52,7 +53,7 @@ async def inbound_exchange(request: web.Request) -> web.Response:
     sent for it; with the same token as the callbacks, as only AT (or the simulator standing in for it) knows ids.
     Development's only: AT itself never asks, so production does not serve it."""
     check_caller(request)
-    found = await exchange(request.app[SESSIONS], request.match_info["at_id"])
+    found = await exchange(request.app[SESSIONS], request.app[VOTE_SERVICE], request.match_info["at_id"])
     if found is None:
         raise NotFound("No SMS came with that id.", code="sms_not_found")
     return web.json_response(found.as_json(), headers={"Cache-Control": "no-store"})
