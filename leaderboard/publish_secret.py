@@ -3,10 +3,10 @@ in the data folder, which `gateway fanout` and the web processes of the same fol
 
 from __future__ import annotations
 
-import os
 import secrets
 from pathlib import Path
 
+from gateway.kit.kept_file import kept_file
 from leaderboard.settings import BoardSettings
 
 HEADER = "X-Board-Publish-Secret"  # deploy/nchan.conf.template refuses a publisher's request without it
@@ -27,18 +27,5 @@ def publish_secret(settings: BoardSettings) -> str:
 
 
 def development_secret(path: Path) -> str:
-    """Made on first use, kept (owner-only). Several processes may start at once: each writes one of its own aside,
-    the first to link it in place wins."""
-    if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        aside = path.with_name(f".{path.name}.{os.getpid()}")
-        descriptor = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(descriptor, "w") as file:
-            file.write(secrets.token_urlsafe(32))
-        try:
-            os.link(aside, path)
-        except FileExistsError:
-            pass  # another process made it first: its secret is the secret
-        finally:
-            aside.unlink()
-    return path.read_text().strip()
+    """Made on first use and kept (owner-only), the first process's for every process of the folder."""
+    return kept_file(path, lambda: secrets.token_urlsafe(32).encode()).decode().strip()
