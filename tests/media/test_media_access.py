@@ -1,7 +1,7 @@
 """Who may fetch a candidate's files, as viewers meet the media server: a shown candidate's clip and photo, to
-anyone; a hidden candidate's, a replaced clip or photo, a pending or rejected entry's, only on the signed links
-the candidate and the organiser are shown; and the sweep removes what nothing holds any more a day after it was
-let go, files of rejected entries and replaced clips among them."""
+anyone; a pending entry's, only on the signed links the candidate and the organiser are shown; a hidden
+candidate's, a rejected entry's, a replaced clip or photo, to nobody on any link; and the sweep removes what
+nothing holds any more a day after it was let go, files of rejected entries and replaced clips among them."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from sqlalchemy import update
 from assembly.job_runtime import JobContext
 from gateway.core.audit import Actor
 from gateway.core.contests.contests_admin import set_candidate_photo, set_candidate_status
-from gateway.core.entries.entering import EntryView, entry_view
+from gateway.core.entries.entering import EntryView, entry_view, replace_clip
 from gateway.core.entries.entries_review import approve_entries, list_entries, reject_entry, set_candidate_clip
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry, EntryCall, MediaUpload, UploadKind, UploadState
@@ -153,6 +153,32 @@ async def test_rejecting_an_entry_takes_down_the_signed_links_its_candidate_and_
     await reject_entry(sessions, OWNER, entry.id, "Not your own song.", datetime.now(UTC))
     assert [await status(entering, link) for link in handed_out] == [404] * len(handed_out)
     assert (await entry_view(sessions, storage, registry_of(), entry.id, token)).clip.urls == {}
+
+
+async def test_a_replaced_clip_or_photo_is_refused_at_once_on_the_links_handed_out_before_and_the_new_one_plays(
+        entering: Entering, media_job: JobContext, sessions: Sessions, tmp_path: Path) -> None:
+    storage = storage_of(media_job)
+    msisdn = "+237670005507"
+    entry, token = await an_entry(sessions, storage, tmp_path, msisdn)
+    pending = links_of(await entry_view(sessions, storage, registry_of(), entry.id, token))
+    # The candidate sends another clip to their pending entry: the former one's links stop at once.
+    again = await a_ready_upload(sessions, storage, tmp_path, entry.contest_id, UploadKind.CLIP, msisdn,
+                                 attached=False)
+    await replace_clip(sessions, storage, entry.id, token, again, datetime.now(UTC))
+    assert [await status(entering, link) for link in pending] == [404, 404, 200]  # 360p, poster; the photo kept
+    approved = links_of(await entry_view(sessions, storage, registry_of(), entry.id, token))
+    assert [await status(entering, link) for link in approved] == [200] * len(approved)
+    # Approved, then its clip and photo replaced by the organiser: the links the entry's page gave are refused.
+    [candidate] = await approve_entries(sessions, storage, OWNER, [entry.id], datetime.now(UTC))
+    new = await a_ready_upload(sessions, storage, tmp_path, entry.contest_id, UploadKind.CLIP, None, attached=False)
+    await set_candidate_clip(sessions, OWNER, candidate.id, new, datetime.now(UTC))
+    assert [await status(entering, link) for link in approved] == [404, 404, 200]
+    assert await status(entering, f"{again}/360p.mp4") == 404
+    assert await status(entering, f"{new}/360p.mp4") == 200  # the new clip plays, to anyone
+    fresh = await entry_view(sessions, storage, registry_of(), entry.id, token)  # the entry's page: the new clip
+    assert fresh.clip.id == new and [await status(entering, link) for link in links_of(fresh)] == [200] * 3
+    await set_candidate_photo(sessions, OWNER, candidate.id, "/photos/" + "1" * 32 + ".jpg")
+    assert [await status(entering, link) for link in links_of(fresh)] == [200, 200, 404]
 
 
 async def test_the_sweep_removes_a_rejected_entrys_files_and_a_replaced_clip_after_a_day(

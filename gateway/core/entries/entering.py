@@ -197,9 +197,12 @@ async def entry_view(sessions: Sessions, storage: MediaStorage, providers: Provi
 
 async def view_of(session: AsyncSession, storage: MediaStorage, providers: Providers, entry: Entry) -> EntryView:
     contest = await session.get(Contest, entry.contest_id)
-    clip = await session.get(MediaUpload, entry.clip_id)
-    photo = await session.get(MediaUpload, entry.photo_id) if entry.photo_id else None
     candidate = await session.get(Candidate, entry.candidate_id) if entry.candidate_id else None
+    # Once a candidate, what it holds now: a clip or photo an organiser replaced is taken down (`access_to`).
+    clip_id = candidate.clip_id if candidate is not None and candidate.clip_id is not None else entry.clip_id
+    photo_id = candidate.photo_id if candidate is not None else entry.photo_id
+    clip = await session.get(MediaUpload, clip_id)
+    photo = await session.get(MediaUpload, photo_id) if photo_id else None
     assert contest is not None and clip is not None
     # Its files taken down (`uploads.access_to`): no link is handed out; shown again, the next view gives fresh ones.
     hidden = candidate is not None and candidate.status is CandidateStatus.HIDDEN

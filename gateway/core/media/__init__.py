@@ -9,7 +9,8 @@ The wing consists of:
   (the storage says so, never the browser), then ready with the files a job made of it, or refused with a reason
   the candidate is shown; held by an entry or a candidate, and removed a day after nothing holds it. Who may
   fetch its files (`access_to`): anyone, only on a signed link, or nobody once taken down (a hidden
-  candidate's, a rejected entry's), asked by the storage's server at every request.
+  candidate's, a rejected entry's, one no candidate nor pending entry holds any more), asked by the storage's
+  server at every request.
 
 The storage itself is a provider behind the kernel's ``gateway.core.media_storage`` interface, and the probing and
 transcoding are the ``media`` package's jobs: this wing keeps only what the core must know of a file.

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.media_storage import MediaStorage, UploadGrant
 from gateway.core.outbox import emit
-from gateway.db.engine import Sessions
+from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import (
     Candidate,
     CandidateStatus,
@@ -232,24 +232,27 @@ class Access(StrEnum):
     """Who may fetch an upload's files, on which links."""
 
     PUBLIC = "public"  # anyone, at its plain address: a shown candidate's clip or photo
-    SIGNED = "signed"  # only on a signed link (the candidate's and the organiser's view of an entry)
-    TAKEN_DOWN = "taken_down"  # nobody, on no link: a hidden candidate's, a rejected entry's
+    SIGNED = "signed"  # only on a signed link (the candidate's and the organiser's view of a pending entry)
+    TAKEN_DOWN = "taken_down"  # nobody, on no link: a hidden candidate's, a rejected entry's, a replaced file
 
 
 async def access_to(sessions: Sessions, upload_id: uuid.UUID) -> Access:
-    """Who may fetch an upload's files now, in one query (the media server asks it at every request, so a
-    takedown holds from its commit on every link handed out before it). Taken down: the clip or photo a hidden
-    candidate holds or entered with, or a rejected entry's; a link given once it is shown again works again."""
+    """Who may fetch an upload's files now, in one statement of its own (no transaction around it: the media
+    server asks it at every request, so a takedown holds from its commit on every link handed out before it).
+
+    A file is held by the candidate that names it, or by the pending entry that does; nothing else keeps it up. So
+    taken down: a hidden candidate's, a rejected entry's, and a file no holder names any more (a clip replaced by
+    its candidate or an organiser, an entry's photo an organiser replaced) or whose files the sweep removed; a
+    link given once a candidate is shown again works again."""
     names = or_(Candidate.clip_id == upload_id, Candidate.photo_id == upload_id)
-    entered_with = or_(Entry.clip_id == upload_id, Entry.photo_id == upload_id)
     hidden = Candidate.status == CandidateStatus.HIDDEN
-    async with sessions() as session:
-        shown, down = (await session.execute(select(
-            exists().where(names, ~hidden),
-            or_(exists().where(names, hidden),
-                exists().where(entered_with, Entry.status == EntryStatus.REJECTED),
-                exists().where(entered_with, Entry.candidate_id == Candidate.id, hidden))))).one()
-    return Access.TAKEN_DOWN if down else Access.PUBLIC if shown else Access.SIGNED
+    pending = exists().where(or_(Entry.clip_id == upload_id, Entry.photo_id == upload_id),
+                             Entry.status == EntryStatus.PENDING)
+    removed = exists().where(MediaUpload.id == upload_id, MediaUpload.removed_at.is_not(None))
+    async with autocommit(sessions) as session:
+        shown, down, held = (await session.execute(select(
+            exists().where(names, ~hidden), or_(exists().where(names, hidden), removed), pending))).one()
+    return Access.TAKEN_DOWN if down else Access.PUBLIC if shown else Access.SIGNED if held else Access.TAKEN_DOWN
 
 
 async def served_publicly(sessions: Sessions, upload_id: uuid.UUID) -> bool:
