@@ -46,15 +46,21 @@ def async_url(url: str) -> str:
 
 def create_engine(url: str, *, pool_size: int = 10, max_overflow: int | None = None,
                   ping_if_idle: float = PING_IF_IDLE_SECONDS,
-                  statement_timeout_seconds: float | None = None) -> AsyncEngine:
+                  statement_timeout_seconds: float | None = None,
+                  connect_timeout_seconds: float | None = None) -> AsyncEngine:
     """`pool_size` connections are kept; up to `max_overflow` more are opened under a burst and
     closed after it (each new one connects, prepares statements and looks up our enum types).
     A connection idle for over `ping_if_idle` seconds is pinged before it is handed out.
 
     With `statement_timeout_seconds`, a statement not answered by then fails, and asyncpg closes its
     connection (so the pool drops it): a database that failed over, or a network that split, leaves
-    connections in use silent, and without it each would hang until TCP gives up."""
-    connect_args = {} if statement_timeout_seconds is None else {"command_timeout": statement_timeout_seconds}
+    connections in use silent, and without it each would hang until TCP gives up. With
+    `connect_timeout_seconds`, a new connection not made by then fails (asyncpg's own limit is 60 s)."""
+    connect_args: dict[str, float] = {}
+    if statement_timeout_seconds is not None:
+        connect_args["command_timeout"] = statement_timeout_seconds
+    if connect_timeout_seconds is not None:
+        connect_args["timeout"] = connect_timeout_seconds
     # hide_parameters: a statement's error names its SQL, never its values: those are TOTP secrets as they are
     # sealed, phone numbers, provider references, and the message goes to logs and tracebacks.
     engine = create_async_engine(async_url(url), pool_size=pool_size, connect_args=connect_args,
