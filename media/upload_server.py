@@ -9,10 +9,12 @@ when the last byte lands the file becomes the upload's source and the service is
 
 Files are served with aiohttp's FileResponse (HTTP Range: a phone seeks without fetching the whole clip), with
 the type of what the service made and `nosniff`; nothing a browser uploaded is ever served as it came. The
-service is asked at every request who may have a file (`gateway.core.media.uploads.access_to`, one query): a shown
-candidate's clip or photo goes to anyone (kept by shared caches PUBLIC_SECONDS at most), a pending entry's only
-on a signed link (the candidate's and the organiser's view of an entry), which no shared cache keeps, and a taken
-down one (a hidden candidate's, a rejected entry's) to nobody, on no link, from the moment it was taken down."""
+service is asked at every request who may have a file (`gateway.core.media.uploads.access_to`, one statement; one
+in flight per upload, `media.access_lookups`): a shown candidate's clip or photo goes to anyone (kept by shared
+caches PUBLIC_SECONDS at most), a pending entry's only on a signed link (the candidate's and the organiser's view
+of an entry), which no shared cache keeps, and a taken down one (a hidden candidate's, a rejected entry's, a
+replaced one) to nobody, on no link, from the moment it was taken down. While the database does not answer, no
+file is served: 503 with Retry-After within ACCESS_SECONDS."""
 
 from __future__ import annotations
 
@@ -23,9 +25,11 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from gateway.core.media.uploads import Access, access_to, note_received
 from gateway.db.engine import Sessions, create_engine, session_factory
+from media.access_lookups import ACCESS_SECONDS, RETRY_AFTER_SECONDS, AccessLookups, AccessUnknown
 from media.local_storage import SERVED, SIZED_FROM, LocalStorage, read_grant, read_link, upload_name
 
 log = logging.getLogger(__name__)
@@ -46,6 +50,7 @@ STORAGE = web.AppKey("storage", LocalStorage)
 ON_COMPLETE: web.AppKey[OnComplete] = web.AppKey("on_complete")
 ACCESS: web.AppKey[AccessOf] = web.AppKey("access")
 LOCKS: web.AppKey[dict[str, asyncio.Lock]] = web.AppKey("locks")
+ENGINE = web.AppKey("engine", AsyncEngine)  # `served_media_app`'s own, on the service's database
 
 
 def refusal(status: int, code: str, message: str) -> web.Response:
@@ -179,7 +184,13 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
         path = folder / SIZED_FROM[name]
     if content_type is None or not path.is_file():
         raise web.HTTPNotFound()
-    access = await request.app[ACCESS](folder.name)  # at every request: a takedown holds from its commit
+    try:
+        access = await request.app[ACCESS](folder.name)  # at every request: a takedown holds from its commit
+    except AccessUnknown as unknown:  # never a file that may have been taken down
+        log.warning("file %s/%s refused: %s", folder.name, name, unknown)
+        return web.json_response({"error": {"code": "media_unavailable", "message":
+                                 "This file cannot be served just now: try again in a few seconds."}}, status=503,
+                                 headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"})
     if access is Access.TAKEN_DOWN:
         raise web.HTTPNotFound(headers={"Cache-Control": "no-store"})
     if "sig" in request.query:
@@ -214,27 +225,33 @@ def media_app(storage: LocalStorage, on_complete: OnComplete, access: AccessOf =
     return app
 
 
-def database_hooks(sessions: Sessions) -> tuple[OnComplete, AccessOf]:
+def database_hooks(sessions: Sessions, access_seconds: float = ACCESS_SECONDS) -> tuple[OnComplete, AccessLookups]:
     """What the media server tells the service and asks of it, through the database: a finished upload noted as
     received (its entry's submission and its processing follow), and who may have an upload's files, asked at
-    every request (one indexed query; a clip's dozens of ranges are as many, which this process alone bears)."""
+    every request (one indexed statement, one in flight per upload, waited for `access_seconds` at most)."""
     async def received(upload_id: str, size: int) -> None:
         await note_received(sessions, uuid.UUID(upload_id), size)
 
     async def access(upload_id: str) -> Access:
         return await access_to(sessions, uuid.UUID(upload_id))
 
-    return received, access
+    return received, AccessLookups(access, access_seconds)
 
 
-def served_media_app(storage: LocalStorage, database_url: str) -> web.Application:
-    """The media server as `gateway media` runs it: its hooks on the service's database (`database_hooks`), its
-    connections closed with the app."""
-    engine = create_engine(database_url, pool_size=2)
-    app = media_app(storage, *database_hooks(session_factory(engine)))
+def served_media_app(storage: LocalStorage, database_url: str, *,
+                     access_seconds: float = ACCESS_SECONDS) -> web.Application:
+    """The media server as `gateway media` runs it: its hooks on the service's database (`database_hooks`), on
+    an engine whose connections and statements give up when a request stops waiting for them, closed with the
+    app."""
+    engine = create_engine(database_url, pool_size=2, statement_timeout_seconds=access_seconds,
+                           connect_timeout_seconds=access_seconds)
+    received, access = database_hooks(session_factory(engine), access_seconds)
+    app = media_app(storage, received, access)
+    app[ENGINE] = engine
 
     async def engine_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
+        await access.close()
         await engine.dispose()
 
     app.cleanup_ctx.append(engine_ctx)

@@ -1,21 +1,32 @@
 """`gateway media` as it runs: the server wires its own hooks on the service's database, so a candidate's finished
-upload is noted as received there (its entry's submission and its processing follow) with nothing more to wire."""
+upload is noted as received there (its entry's submission and its processing follow) with nothing more to wire;
+who may fetch a file is asked once at a time per upload however many ranges come, and a database that does not
+answer has the file refused at once (503), never served on a guess nor held until the pool gives up."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
+from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
+from sqlalchemy import event, text, update
 
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
-from gateway.db.models import MediaUpload, UploadKind, UploadState
+from gateway.db.models import Candidate, MediaUpload, UploadKind, UploadState
 from media.local_storage import LocalStorage
-from media.upload_server import served_media_app
+from media.upload_server import ENGINE, served_media_app
 from tests.factories import make_contest
-from tests.media.test_upload_server import SECRET, chunk_headers
+from tests.media.test_media_access import a_ready_upload
+from tests.media.test_upload_server import SECRET, a_made_clip, chunk_headers, path_of
+from tests.waiting import HANG_SECONDS, until
 
 
 async def test_a_finished_upload_is_noted_received_by_the_media_server_itself(
@@ -38,3 +49,82 @@ async def test_a_finished_upload_is_noted_received_by_the_media_server_itself(
     async with sessions() as session:
         upload = await session.get(MediaUpload, upload_id)
     assert upload is not None and upload.state is UploadState.RECEIVED and upload.size_bytes == len(body)
+
+
+def a_storage(tmp_path: Path) -> LocalStorage:
+    return LocalStorage(tmp_path / "media", "http://127.0.0.1:8093", "http://127.0.0.1:8093", SECRET)
+
+
+def counting_arrivals(app: web.Application) -> list[str]:
+    """The paths of the requests that reached the app's handlers, as they reach them."""
+    arrived: list[str] = []
+
+    @web.middleware
+    async def note(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+                   ) -> web.StreamResponse:
+        arrived.append(request.path)
+        return await handler(request)
+    app.middlewares.append(note)
+    return arrived
+
+
+async def test_a_clips_ranges_asked_at_once_cost_the_database_one_statement(
+        settings: Settings, sessions: Sessions, tmp_path: Path) -> None:
+    storage = a_storage(tmp_path)
+    contest = await make_contest(sessions, candidates=1)
+    clip = await a_ready_upload(sessions, storage, tmp_path, contest.id, UploadKind.CLIP, None)
+    async with sessions.begin() as session:  # a shown candidate's clip: anyone may have it
+        await session.execute(update(Candidate).where(Candidate.contest_id == contest.id).values(clip_id=clip))
+    app = served_media_app(storage, settings.database_url or "", access_seconds=HANG_SECONDS)
+    arrived = counting_arrivals(app)
+    asked: list[str] = []
+
+    def note_statement(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if "candidates" in statement:
+            asked.append(statement)
+    event.listen(app[ENGINE].sync_engine, "before_cursor_execute", note_statement)
+    ranges = 8
+    async with TestClient(TestServer(app)) as media:
+        # The database's answer held back (a lock on the candidates), so every range comes while it is awaited.
+        async with sessions.begin() as session:
+            await session.execute(text("LOCK TABLE candidates IN ACCESS EXCLUSIVE MODE"))
+            parts = [asyncio.ensure_future(media.get(f"/files/{clip}/360p.mp4", headers={
+                "Range": f"bytes={start}-{start + 3}"})) for start in range(0, ranges * 4, 4)]
+            await until(lambda: len(arrived) == ranges, timeout=HANG_SECONDS)
+        assert [part.status for part in await asyncio.gather(*parts)] == [206] * ranges
+        assert len(asked) == 1
+        assert (await media.get(f"/files/{clip}/360p.mp4")).status == 200  # asked again, once its answer came
+        assert len(asked) == 2
+
+
+@pytest.fixture
+async def silent_database() -> AsyncIterator[str]:
+    """A PostgreSQL URL whose server takes connections and never says a word (a database failing over)."""
+    held: list[asyncio.StreamWriter] = []
+
+    async def hold(_reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        held.append(writer)
+    server = await asyncio.start_server(hold, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    yield f"postgresql://ballot:secret@127.0.0.1:{port}/ballot"
+    for writer in held:
+        writer.close()
+    server.close()
+    await server.wait_closed()
+
+
+async def test_a_file_is_refused_within_seconds_while_the_database_does_not_answer(
+        silent_database: str, tmp_path: Path) -> None:
+    storage = a_storage(tmp_path)
+    upload_id = await a_made_clip(storage, tmp_path)
+    key = f"{upload_id}/360p.mp4"
+    async with TestClient(TestServer(served_media_app(storage, silent_database))) as media:
+        started = time.monotonic()
+        answers = await asyncio.gather(media.get(f"/files/{key}", headers={"Range": "bytes=0-9"}),
+                                       media.get(path_of(storage.signed_url(key))))
+        waited = time.monotonic() - started
+        for answer in answers:  # neither the plain address nor a signed link: it may have been taken down
+            assert answer.status == 503 and answer.headers["Retry-After"] == "5"
+            assert answer.headers["Cache-Control"] == "no-store"
+            assert (await answer.json())["error"]["code"] == "media_unavailable"
+        assert waited < 20  # its 5 s wait, not the pool's 30 s nor asyncpg's 60 s to connect
