@@ -186,8 +186,7 @@ async def serve_file(request: web.Request) -> web.StreamResponse:
         raise web.HTTPNotFound()
     try:
         access = await request.app[ACCESS](folder.name)  # at every request: a takedown holds from its commit
-    except AccessUnknown as unknown:  # never a file that may have been taken down
-        log.warning("file %s/%s refused: %s", folder.name, name, unknown)
+    except AccessUnknown:  # never a file that may have been taken down (the lookup's failure is logged once)
         return web.json_response({"error": {"code": "media_unavailable", "message":
                                  "This file cannot be served just now: try again in a few seconds."}}, status=503,
                                  headers={"Retry-After": str(RETRY_AFTER_SECONDS), "Cache-Control": "no-store"})
