@@ -43,7 +43,8 @@ def test_each_new_field_is_checked_without_io() -> None:
     assert refusal({"stars_per_vote": "ten"}) == "stars_per_vote: stars_per_vote must be a whole number, in digits 0-9."
     assert refusal({"fraud_rules": {"payer_votes_per_day": -1}}).startswith("payer_votes_per_day")
     assert refusal({"fraud_rules": {"no_such_rule": 3}}) == "fraud_rules: No fraud rule is called no_such_rule."
-    assert refusal({"fraud_quick_payments": "many"}) == "quick_payments: quick_payments must be a whole number, in digits 0-9."
+    assert refusal({"fraud_quick_payments": "many"}) == (
+        "quick_payments: quick_payments must be a whole number, in digits 0-9.")
     assert refusal({"board": "secret"}).startswith("board")
     assert refusal({"telegram_mobile_money": "perhaps"}).startswith("telegram_mobile_money")
     draft = parse_contest(contest_fields(fraud_quick_payments="0", fraud_rules={"payer_votes_per_day": 10},
