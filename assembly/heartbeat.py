@@ -7,8 +7,11 @@ exits, left it so. With a heartbeat the supervisor sees the silence from outside
 process (its sockets close with it) and starts another (`assembly.supervisor.replace_frozen`).
 
 A web process beats from its event loop's tick (`assembly.loop_watch`): a loop held for good stops the beats. A
-worker beats from a thread of its own: a stopped process, or one whose GIL is never let go, stops them; a job held
-too long is its job time-out's to end.
+worker's main thread spends minutes in one job, so it beats from a thread of its own, and that thread beats only
+while the main thread shows progress (`Progress`): the worker marks each step of its loop (a wait for a job, a job's
+start and end) with how long that step may take, a job its own time-out and a margin. A main thread held past that
+(a lock never released, a job that swallowed its time-out, a call that never returns) stops the beats, and so does
+a stopped process or one whose GIL is never let go.
 
 The pipe's write end is non-blocking: a supervisor that reads late never holds up the loop, and one that is gone
 only makes the beats fail quietly. Without GATEWAY_HEARTBEAT_FD (a process run on its own, the tests' apps) a beat
@@ -24,6 +27,21 @@ import time
 
 HEARTBEAT_FD_ENV = "GATEWAY_HEARTBEAT_FD"
 BEAT_SECONDS = 1.0
+
+
+class Progress:
+    """When the main thread must next show progress: each step it marks says how long it may take. A mark is one
+    float written (no lock), so it may be made anywhere, a signal handler included."""
+
+    def __init__(self, seconds: float) -> None:
+        self.due = time.monotonic() + seconds
+
+    def mark(self, seconds: float) -> None:
+        """The main thread is working now, on a step that takes at most `seconds`."""
+        self.due = time.monotonic() + seconds
+
+    def on_time(self, now: float | None = None) -> bool:
+        return (time.monotonic() if now is None else now) <= self.due
 
 
 class Heartbeat:
@@ -57,11 +75,13 @@ class Heartbeat:
         except OSError:  # the supervisor is gone (a broken pipe): nobody to tell
             self.fd = None
 
-    def keep_beating(self) -> threading.Thread:
-        """Beat from a thread of this process's own, for as long as the process runs."""
+    def keep_beating(self, progress: Progress | None = None) -> threading.Thread:
+        """Beat from a thread of this process's own, for as long as the process runs (and, given `progress`, only
+        while its main thread is on time)."""
         def beat_forever() -> None:
             while self.fd is not None:
-                self.beat()
+                if progress is None or progress.on_time():
+                    self.beat()
                 time.sleep(BEAT_SECONDS / 2)
 
         thread = threading.Thread(target=beat_forever, name="heartbeat", daemon=True)

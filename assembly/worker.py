@@ -3,27 +3,30 @@
 from __future__ import annotations
 
 import logging
+import math
 import signal
 import time
 from collections.abc import Callable, Iterable
 from types import FrameType
+from typing import Any
 
 import redis
+from redis.client import Pipeline
 from redis.exceptions import RedisError
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
+from rq.job import Job
 from rq.serializers import JSONSerializer
 from rq.utils import now
-from rq.worker import WorkerStatus
 
 from assembly.channel_list import CHANNELS
-from assembly.heartbeat import Heartbeat
+from assembly.heartbeat import Heartbeat, Progress
 from assembly.job_runtime import close_runtime
 from assembly.passes import PASSES, PassJob
 from assembly.periodic_enqueuer import MAX_OUTAGE_WAIT, PeriodicEnqueuer, PeriodicJob
 from assembly.provider_list import PROVIDERS
 from gateway.core.worker_passes import PASS_JOB, WorkerPass
-from gateway.jobs.queues import QUEUE_NAMES, job_queue, sync_redis
+from gateway.jobs.queues import ANSWER_SECONDS, CONNECT_SECONDS, QUEUE_NAMES, job_queue, worker_redis
 from gateway.kit.channel_parts import CHANNEL_JOB
 from gateway.kit.provider_parts import PROVIDER_JOB
 
@@ -72,11 +75,61 @@ def quiet_rq_per_job_lines() -> None:
         rq_worker.addFilter(PerJobLinesAtDebug())
 
 
+# RQ waits for a job in one blocking Redis call of its worker_ttl less 15 s (its dequeue_timeout), then beats to
+# Redis and waits again: 5 s here (RQ's default is 405), so its loop shows progress every few seconds.
+DEQUEUE_SECONDS = 5
+WORKER_TTL_SECONDS = DEQUEUE_SECONDS + 15
+
+# How long the worker's main loop may go between two marks of progress outside a job: a wait for a job, or one Redis
+# call that gets no answer (connecting, then waiting: `worker_redis`), and a margin for a loaded machine. A main
+# thread silent longer stops the heartbeat, and `gateway run` replaces the worker.
+BETWEEN_JOBS_SECONDS = DEQUEUE_SECONDS + ANSWER_SECONDS + CONNECT_SECONDS + 5
+
+
+def job_seconds(job: Job) -> float:
+    """How long a job may hold the worker's main thread: its time-out (RQ's default for a job queued without one),
+    then RQ's bookkeeping of its start and end; for ever for a job queued never to time out (-1)."""
+    timeout = job.timeout or Queue.DEFAULT_TIMEOUT
+    return math.inf if timeout < 0 else timeout + BETWEEN_JOBS_SECONDS
+
+
 class Worker(SimpleWorker):
-    """RQ's in-process worker, knowing whether it was asked to stop. RQ retries Redis only while it waits for a job;
-    Redis lost anywhere else (as a job ends, between two jobs) ends its loop, as a stop request does."""
+    """RQ's in-process worker, knowing whether it was asked to stop and marking its main loop's progress for the
+    heartbeat (`assembly.heartbeat.Progress`). RQ retries Redis only while it waits for a job; Redis lost anywhere
+    else (as a job ends, between two jobs) ends its loop, as a stop request does."""
 
     asked_to_stop = False
+    job_under_way = False  # ours, not RQ's state: RQ's stays BUSY when Redis fails as a job ends
+
+    def __init__(self, *args: Any, progress: Progress | None = None, **kwargs: Any) -> None:
+        self.progress = progress or Progress(BETWEEN_JOBS_SECONDS)
+        self.progress.mark(BETWEEN_JOBS_SECONDS)  # RQ's registration asks Redis
+        kwargs.setdefault("worker_ttl", WORKER_TTL_SECONDS)
+        super().__init__(*args, **kwargs)
+
+    def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
+        """RQ's beat to Redis, at each turn of its loop (each wait for a job): its progress. A job's start beats
+        too; the job's own allowance holds then."""
+        if not self.job_under_way:
+            self.progress.mark(BETWEEN_JOBS_SECONDS)
+        super().heartbeat(timeout, pipeline)
+
+    def execute_job(self, job: Job, queue: Queue) -> None:
+        self.job_under_way = True  # first: a stop asked from here on waits for the job's end
+        self.progress.mark(job_seconds(job))
+        try:
+            super().execute_job(job, queue)
+        finally:
+            self.job_under_way = False
+            self.progress.mark(BETWEEN_JOBS_SECONDS)
+
+    def teardown(self) -> None:
+        self.progress.mark(BETWEEN_JOBS_SECONDS)  # stopping the scheduler, then a Redis call
+        super().teardown()  # type: ignore[no-untyped-call]  # RQ leaves it unannotated
+
+    def register_death(self) -> None:
+        self.progress.mark(BETWEEN_JOBS_SECONDS)
+        super().register_death()  # type: ignore[no-untyped-call]
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
         """SIGTERM or Ctrl-C, handled wherever the main thread was. RQ's own handler writes to Redis and waits for
@@ -87,10 +140,10 @@ class Worker(SimpleWorker):
         self._shutdown_requested_date = now()  # a second signal within a second is the same request (RQ's rule)
         signal.signal(signal.SIGINT, self.request_force_stop)
         signal.signal(signal.SIGTERM, self.request_force_stop)
-        if self.get_state() == WorkerStatus.BUSY:
+        if self.job_under_way:
             self._stop_requested = True  # RQ's loop stops after the job
         else:
-            raise StopRequested()  # out of the wait for a job
+            raise StopRequested()  # out of the wait for a job, or for Redis between two workers
 
 
 # Between two workers, should one end on its own: doubling from the first while each ends soon after its start (a
@@ -99,17 +152,19 @@ RESTART_WAITS = (0.5, MAX_OUTAGE_WAIT)
 WORKED_A_WHILE = 60.0
 
 
-def redis_answers(connection: redis.Redis, wait: float) -> bool:
+def redis_answers(connection: redis.Redis, wait: float, worker: Worker) -> bool:
     """Wait, then ping until Redis answers; False when a stop was asked meanwhile (the last worker's signal handlers
-    stay in place until the next one installs its own)."""
+    stay in place until the next one installs its own, and may only have noted the stop)."""
     try:
-        while True:
+        while not worker.asked_to_stop:
+            worker.progress.mark(wait + BETWEEN_JOBS_SECONDS)
             time.sleep(wait)
             try:
                 connection.ping()
-                return True
+                return not worker.asked_to_stop
             except RedisError:
                 wait = min(RESTART_WAITS[1], wait * 2)
+        return False
     except StopRequested:
         return False
 
@@ -126,46 +181,49 @@ def work_until_asked_to_stop(start: Callable[[], Worker], connection: redis.Redi
     """Run workers one after the other until one is asked to stop (or, in burst mode, the first ends); whether any
     did a job. A Redis restart at the wrong moment must not end the worker of a show for good."""
     worked, wait = False, RESTART_WAITS[0]
-    while True:
-        worker, began = start(), time.monotonic()
-        try:
-            worked = bool(worker.work(with_scheduler=True, burst=burst, logging_level=None)) or worked
-        except RedisError:  # from its registration, at its start or at its end
+    try:
+        while True:
+            worker, began = start(), time.monotonic()
+            try:
+                worked = bool(worker.work(with_scheduler=True, burst=burst, logging_level=None)) or worked
+            except RedisError:  # from its registration, at its start or at its end
+                if burst or worker.asked_to_stop:
+                    raise
             if burst or worker.asked_to_stop:
-                raise
-        except StopRequested:  # a signal before the new worker's handlers were in place
-            return worked
-        if burst or worker.asked_to_stop:
-            return worked
-        let_go(worker)
-        wait = RESTART_WAITS[0] if time.monotonic() - began > WORKED_A_WHILE else wait
-        log.warning("the worker ended without being asked to (Redis lost, or an error between jobs); another starts "
-                    "once Redis answers")
-        if not redis_answers(connection, wait):
-            return worked
-        wait = min(RESTART_WAITS[1], wait * 2)
+                return worked
+            let_go(worker)
+            wait = RESTART_WAITS[0] if time.monotonic() - began > WORKED_A_WHILE else wait
+            log.warning("the worker ended without being asked to (Redis lost, or an error between jobs); another "
+                        "starts once Redis answers")
+            if not redis_answers(connection, wait, worker):
+                return worked
+            wait = min(RESTART_WAITS[1], wait * 2)
+    except StopRequested:  # a signal between two workers, or before the new worker's handlers were in place
+        return worked
 
 
 def run_worker(redis_url: str, logging_set_up: tuple[str, bool], *, with_cron: bool = True, burst: bool = False,
                queue_names: tuple[str, ...] = QUEUE_NAMES) -> bool:
     """Work the queues (payments first); returns whether the worker did any job in burst mode. `logging_set_up`
     (level, JSON or not) is the worker's own, for its periodic enqueuer."""
-    connection = sync_redis(redis_url)
+    heartbeat = Heartbeat.from_environment()  # out of the environment before anything starts a process
+    connection = worker_redis(redis_url, DEQUEUE_SECONDS)
     queues = [job_queue(connection, name) for name in queue_names]
     periodic = PeriodicEnqueuer(redis_url, PERIODIC_JOBS, logging_set_up) if with_cron and not burst else None
+    progress = Progress(BETWEEN_JOBS_SECONDS)
 
     def start() -> Worker:
         # SimpleWorker runs jobs in this process, sharing one job runtime (see assembly.job_runtime.JobRuntime);
         # job time-outs still apply. Run several worker processes for parallelism.
         worker = Worker(queues, connection=connection, serializer=JSONSerializer, job_class=PassJob,
-                        maintenance_interval=SCHEDULER_LOOK_SECONDS)
+                        maintenance_interval=SCHEDULER_LOOK_SECONDS, progress=progress)
         # RQ waits twice as long after each failed try to reach Redis, up to a minute: after an outage of a
         # minute or two the reconciler and the receipts would stay idle up to a minute more with Redis back.
         worker.max_connection_wait_time = MAX_OUTAGE_WAIT
         return worker
 
     quiet_rq_per_job_lines()
-    Heartbeat.from_environment().keep_beating()  # to `gateway run`'s supervisor, which replaces a silent worker
+    heartbeat.keep_beating(progress)  # to `gateway run`'s supervisor, which replaces a silent worker
     try:
         # No logging_level: RQ then keeps LOG_LEVEL and, as our handler is in place, adds no handler of its own.
         return work_until_asked_to_stop(start, connection, burst)

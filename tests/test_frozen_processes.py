@@ -4,6 +4,7 @@ stuck kept its listening socket, and the kernel went on handing it a share of th
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -18,11 +19,18 @@ from pathlib import Path
 
 import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
+from rq.job import JobStatus
 
-from assembly.liveness import FROZEN_SECONDS
+from assembly.embedded import EmbeddedRedis
+from assembly.heartbeat import HEARTBEAT_FD_ENV
+from assembly.liveness import FROZEN_SECONDS, HeartbeatPipe
 from assembly.settings import Settings
 from assembly.supervisor import LOOK_SECONDS, Child, Replacements, look_after, spawn, stop_children
-from tests.processes import alive, listening_on
+from assembly.worker import BETWEEN_JOBS_SECONDS, DEQUEUE_SECONDS
+from gateway.jobs.queues import ANSWER_SECONDS, job_queue, sync_redis
+from tests.commands import command_env
+from tests.fakes.partitioned_redis import PartitionedRedis
+from tests.processes import alive, child_of, listening_on
 from tests.servers import free_port
 
 STARTED_SECONDS = 120  # a child's start on a loaded machine, generously
@@ -186,3 +194,111 @@ def test_a_worker_asked_to_stop_while_redis_does_not_answer_stops_after_its_job(
             assert process.stdout.read() == "stops after the job\n"
         finally:
             process.kill()
+
+
+# Longer than a worker may go between two marks of progress outside a job, and the supervisor's wait after that
+LONG_JOB_SECONDS = BETWEEN_JOBS_SECONDS + FROZEN_SECONDS + 5
+HELD_JOB_TIMEOUT = 1
+
+
+def test_a_worker_held_past_its_jobs_time_out_is_replaced_and_one_in_a_long_job_is_not(
+    service_env: None, shared: Path, settings: Settings
+) -> None:
+    """A worker beats from a thread, but only while its main thread shows progress: one whose job swallowed its own
+    time-out and waits on a lock for good stops beating once that time-out and a margin are past, and is replaced;
+    one whose job runs long, within its time-out, beats all along."""
+    children = [spawn(f"worker-{i}", "worker", "--no-cron", watched=True) for i in range(2)]
+    with supervised(children, Replacements()), sync_redis(settings.redis_url or "") as connection:
+        until(lambda: all(beating(c) for c in children), STARTED_SECONDS, "the workers up")
+        first = {c.name: c.process.pid for c in children}
+        queue = job_queue(connection)
+        long = queue.enqueue("tests.fakes.worker_jobs.work_for", LONG_JOB_SECONDS, job_timeout=2 * LONG_JOB_SECONDS)
+        until(lambda: long.get_status(refresh=True) == JobStatus.STARTED, STARTED_SECONDS, "the long job taken")
+        held = queue.enqueue("tests.fakes.worker_jobs.hold_the_main_thread", job_timeout=HELD_JOB_TIMEOUT)
+        until(lambda: held.get_status(refresh=True) == JobStatus.STARTED, STARTED_SECONDS, "the held job taken")
+        since = time.monotonic()
+        until(lambda: any(c.process.pid != first[c.name] for c in children),
+              HELD_JOB_TIMEOUT + BETWEEN_JOBS_SECONDS + FROZEN_SECONDS + REPLACED_WITHIN, "the held worker replaced")
+        assert time.monotonic() - since >= HELD_JOB_TIMEOUT + BETWEEN_JOBS_SECONDS  # its job had its allowance
+        until(lambda: long.get_status(refresh=True) == JobStatus.FINISHED, 2 * LONG_JOB_SECONDS, "the long job done")
+        assert sum(c.process.pid != first[c.name] for c in children) == 1
+        assert sum(replaced_count(shared, c.name) for c in children) == 1
+
+
+def test_a_worker_asked_to_stop_while_it_waits_for_redis_after_a_job_stops(settings: Settings, tmp_path: Path) -> None:
+    """Redis lost as a job ends: the job's end cannot be written, the worker's loop ends and it waits for Redis. A
+    SIGTERM then must end it, not be forgotten when Redis answers again and another worker starts."""
+    server = EmbeddedRedis(tmp_path / "redis")
+    url = server.start()
+    done, log = tmp_path / "done", tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "assembly.cli", "worker", "--no-cron"],
+                                  env=command_env(settings, REDIS_URL=url), start_new_session=True, stdout=out,
+                                  stderr=subprocess.STDOUT)
+    try:
+        with sync_redis(url) as connection:
+            job = job_queue(connection).enqueue("tests.fakes.worker_jobs.work_until", str(done))
+            until(lambda: job.get_status(refresh=True) == JobStatus.STARTED, STARTED_SECONDS, "the job taken")
+        server.stop()
+        done.touch()  # the job ends while Redis is away
+        until(lambda: "the worker ended without being asked to" in log.read_text(), STARTED_SECONDS,
+              "the worker waiting for Redis")
+        worker.send_signal(signal.SIGTERM)
+        server.start()
+        until(lambda: worker.poll() is not None, 3 * REPLACED_WITHIN, f"the worker stopped: {log.read_text()}")
+        assert worker.returncode == 0, log.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):  # what it left running too
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        server.stop()
+
+
+def test_a_worker_whose_redis_host_is_cut_off_gives_its_connection_up_and_beats_all_along(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """A Redis host lost in a partition answers nothing and resets nothing: the worker's wait for a job used to end
+    only at RQ's own socket time-out (415 s), its main thread held, its beats stopped. Each call now fails a few
+    seconds past its longest wait, and the worker waits for Redis again, showing progress all along."""
+    server = EmbeddedRedis(tmp_path / "redis")
+    server.start()
+    partitioned, pipe, log = PartitionedRedis(server.socket_path), HeartbeatPipe(), tmp_path / "worker.log"
+    with log.open("wb") as out:
+        worker = subprocess.Popen([sys.executable, "-m", "assembly.cli", "worker", "--no-cron"],
+                                  env=command_env(settings, REDIS_URL=partitioned.url) | pipe.child_environment(),
+                                  start_new_session=True, stdout=out, stderr=subprocess.STDOUT,
+                                  pass_fds=(pipe.write_end,))
+    pipe.started_child()
+
+    def gave_up() -> bool:
+        assert not pipe.frozen(time.monotonic()), log.read_text()
+        return "the worker ended without being asked to" in log.read_text()
+
+    try:
+        until(lambda: pipe.silent_for(time.monotonic()) < FROZEN_SECONDS and pipe.last_beat is not None
+              and "Listening on" in log.read_text(), STARTED_SECONDS, "the worker waiting for a job")
+        partitioned.cut()
+        # its wait for a job, then its teardown's two calls (the scheduler's and its own), each timed out
+        until(gave_up, 4 * (DEQUEUE_SECONDS + ANSWER_SECONDS), "the worker gave its connection up")
+        assert worker.poll() is None, log.read_text()
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(worker.pid, signal.SIGKILL)
+        worker.wait()
+        pipe.close()
+        partitioned.close()
+        server.stop()
+
+
+ENQUEUER = "multiprocessing.spawn"  # how a worker's periodic enqueuer shows in /proc
+
+
+def test_a_workers_periodic_enqueuer_is_not_handed_the_heartbeat_pipes_number(service_env: None, shared: Path) -> None:
+    """The enqueuer is no child of the supervisor's: the number would be another file there."""
+    children = [spawn("worker-1", "worker", watched=True)]
+    with supervised(children, Replacements()):
+        until(lambda: child_of(children[0].process.pid, ENQUEUER) is not None, STARTED_SECONDS, "the enqueuer up")
+        enqueuer = child_of(children[0].process.pid, ENQUEUER)
+        environment = Path(f"/proc/{enqueuer}/environ").read_bytes().split(b"\0")
+    names = {entry.split(b"=", 1)[0].decode() for entry in environment}
+    assert "REDIS_URL" in names and HEARTBEAT_FD_ENV not in names

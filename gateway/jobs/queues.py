@@ -13,8 +13,23 @@ QUEUE_NAMES = (DEFAULT_QUEUE,)
 MEDIA_QUEUE = "media"
 
 
+# How long a worker's Redis socket waits for an answer past its longest blocking call (RQ's wait for a job): RQ
+# itself raises a shorter socket time-out to that wait plus 10 s. And how long it waits to connect.
+ANSWER_SECONDS = 10
+CONNECT_SECONDS = 5
+
+
 def sync_redis(url: str) -> redis.Redis:
     return redis.Redis.from_url(url, health_check_interval=30)
+
+
+def worker_redis(url: str, blocking_seconds: int) -> redis.Redis:
+    """A worker's connection, whose calls block up to `blocking_seconds` (RQ's wait for a job). A Redis lost in a
+    partition answers nothing and resets nothing: a call fails `ANSWER_SECONDS` past that (TCP keepalive tells a dead
+    peer too) where it held the worker for minutes (RQ's socket time-out, from its 405 s wait)."""
+    keepalive = {} if url.startswith("unix:") else {"socket_keepalive": True}  # a TCP socket's option
+    return redis.Redis.from_url(url, health_check_interval=30, socket_timeout=blocking_seconds + ANSWER_SECONDS,
+                                socket_connect_timeout=CONNECT_SECONDS, **keepalive)
 
 
 def job_queue(connection: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:

@@ -9,7 +9,6 @@ import sys
 
 import redis
 from rq import Queue
-from rq.worker import WorkerStatus
 
 from assembly.worker import Worker
 
@@ -19,7 +18,7 @@ with socket.socket() as silent:
     answering = redis.Redis.from_url(sys.argv[1])  # the worker starts while its Redis answers
     worker = Worker([Queue(connection=answering)], connection=answering)
     worker.connection = redis.Redis(port=silent.getsockname()[1])  # then it stops answering
-    worker._state = WorkerStatus.BUSY  # a job under way (set_state would ask Redis)
+    worker.job_under_way = True  # as its execute_job marks it
     worker._install_signal_handlers()  # as its work() does
     print("ready", flush=True)
     os.kill(os.getpid(), signal.SIGTERM)
