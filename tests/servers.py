@@ -50,6 +50,17 @@ def free_port() -> int:
         return int(sock.getsockname()[1])  # never the DB an app on the same Redis would use by default
 
 
+def new_connection_answered(port: int, path: str = "/healthz", host: str = "test") -> bool:
+    """One new connection to the loopback port, asked for `path`: a 200, or not within 2 s (a frozen process's kernel
+    still completes the handshake: only the answer tells)."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
+            connection.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+            return connection.recv(12).startswith(b"HTTP/1.1 200")
+    except OSError:
+        return False
+
+
 class ClosedPort:
     """A loopback port of the suite's own where nothing listens nor can: bound, never listening, for as long as the
     process runs. A connection to it is refused at once; a server asked to listen there fails to start."""

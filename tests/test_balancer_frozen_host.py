@@ -20,7 +20,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 
 from tests.haproxy_config import local_config
-from tests.servers import CLOSED, free_port
+from tests.servers import CLOSED, free_port, new_connection_answered
 from tests.test_balancer import HAPROXY
 
 ANSWERED_WITHIN = 20  # seconds from the host's freeze
@@ -73,12 +73,7 @@ def balancer(web_ports: list[int], tmp_path: Path) -> Iterator[int]:
 
 
 def answered(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
-            connection.sendall(b"GET /api/v1/contests HTTP/1.1\r\nHost: vote.example.org\r\nConnection: close\r\n\r\n")
-            return connection.recv(12).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
+    return new_connection_answered(port, "/api/v1/contests", "vote.example.org")
 
 
 async def test_a_frozen_host_is_taken_out_and_the_site_answers_again(live_host: int, frozen_host: int,

@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -31,7 +30,7 @@ from gateway.jobs.queues import ANSWER_SECONDS, job_queue, sync_redis
 from tests.commands import command_env
 from tests.fakes.partitioned_redis import PartitionedRedis
 from tests.processes import alive, child_of, listening_on
-from tests.servers import free_port
+from tests.servers import free_port, new_connection_answered
 
 STARTED_SECONDS = 120  # a child's start on a loaded machine, generously
 REPLACED_WITHIN = 15  # killed and started again
@@ -71,13 +70,7 @@ def until(condition: object, timeout: float, what: str) -> None:
 
 
 def answers(port: int) -> bool:
-    """One new connection to the port, asked for /healthz: answered, or not within 2 s."""
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=2) as connection:
-            connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-            return connection.recv(12).startswith(b"HTTP/1.1 200")
-    except OSError:
-        return False
+    return new_connection_answered(port)
 
 
 def replaced_count(place: Path, process: str) -> float:
