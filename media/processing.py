@@ -22,7 +22,16 @@ from media.clip_rules import (
     parse_probe,
     refusal,
 )
-from media.ffmpeg import INPUT_GUARDS, PROBE, TRANSCODE, FfmpegFailed, FfmpegTimedOut, run_ffmpeg, run_ffprobe
+from media.ffmpeg import (
+    INPUT_GUARDS,
+    PROBE,
+    TRANSCODE,
+    Bounds,
+    FfmpegFailed,
+    FfmpegTimedOut,
+    run_ffmpeg,
+    run_ffprobe,
+)
 from media.photos import sized
 
 log = logging.getLogger(__name__)
@@ -68,16 +77,17 @@ PROBE_ARGUMENTS = ("-v", "error", "-threads", "1", "-of", "json", "-show_error",
                    "-read_intervals", f"%+#{MAX_PACKETS}")
 
 
-def examine_clip(source: Path) -> ClipFacts | Unfinished | None:
+def examine_clip(source: Path, limits: Bounds = PROBE) -> ClipFacts | Unfinished | None:
     """What ffprobe finds in the file: Unfinished for a phone's container cut short, None for what is none."""
     with source.open("rb") as file:
         begun = begun_as(file)
-    return parse_probe(run_ffprobe([*PROBE_ARGUMENTS, *INPUT_GUARDS, str(source)], PROBE), begun)
+    return parse_probe(run_ffprobe([*PROBE_ARGUMENTS, *INPUT_GUARDS, str(source)], limits), begun)
 
 
-def probe_clip(source: Path) -> ClipFacts | None:
-    """ffprobe's description of the file; None when it is no container ffprobe can open."""
-    facts = examine_clip(source)
+def probe_clip(source: Path, limits: Bounds = PROBE) -> ClipFacts | None:
+    """ffprobe's description of the file; None when it is no container ffprobe can open. `limits`: PROBE (the CPU
+    the votes leave) for what a stranger sent; a look at what the service itself made may take another."""
+    facts = examine_clip(source, limits)
     return facts if isinstance(facts, ClipFacts) else None
 
 

@@ -5,6 +5,7 @@ seconds of ffmpeg, paid once)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -23,7 +24,7 @@ from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, Up
 from gateway.db.seed import DEMO_CANDIDATES
 from gateway.jobs.queues import MEDIA_QUEUE, job_queue, sync_redis
 from media.demo_clips import look_of, make_clip
-from media.ffmpeg import TRANSCODE, run_ffmpeg
+from media.ffmpeg import PROBE, TRANSCODE, run_ffmpeg
 from media.local_storage import LocalStorage
 from media.passes import media_handlers
 from media.processing import probe_clip
@@ -56,10 +57,18 @@ async def media_worker_runs(job: JobContext, sessions: Sessions) -> int:
     return len(queued)
 
 
+# The test's own look at what a viewer is served: the service's probes yield the CPU to everything else (the idle
+# class), so on a machine whose cores are all busy they wait their turn for minutes; this one need not.
+VIEWERS_LOOK = replace(PROBE, lowly=False)
+
+
 def made_files(root: Path) -> list[Path]:
     return sorted(path for path in root.rglob("*") if path.is_file())
 
 
+# Sixteen preparations in the idle class, as the media worker runs them: on a machine whose cores are all busy they
+# get what the rest leaves, minutes where a quiet machine takes seconds (178 s beside two CPU-bound processes).
+@pytest.mark.timeout(600)
 async def test_each_demo_candidate_has_a_clip_a_poster_and_a_photo_on_the_pages(
         entering: Entering, media_job: JobContext, sessions: Sessions, redis: Redis, browser: Browser,
         tmp_path: Path) -> None:
@@ -82,7 +91,7 @@ async def test_each_demo_candidate_has_a_clip_a_poster_and_a_photo_on_the_pages(
         status, kind, video = await fetched(entering, urls["360p"])
         assert (status, kind) == (200, "video/mp4")
         (tmp_path / "clip.mp4").write_bytes(video)
-        played = probe_clip(tmp_path / "clip.mp4")
+        played = probe_clip(tmp_path / "clip.mp4", VIEWERS_LOOK)
         assert played is not None and played.video == ("h264", 640, 360) and played.audio_streams == 1
         assert 2.5 <= (played.seconds or 0) <= 4
         for picture in (urls["poster"], urls["poster-192"], urls["thumb"], candidate.photo_url):
