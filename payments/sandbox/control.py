@@ -59,6 +59,10 @@ class SandboxControl:
     # This share of API requests answer 429, as a provider does whose rate cap is below our traffic (MTN's API
     # management in front of every call, not only the status GETs): 0.5 is every second request.
     throttle_share: float = 0.0
+    # This share of MTN's requests to pay (those whose payer number asks for no particular outcome) are declined
+    # (FAILED, INTERNAL_PROCESSING_ERROR) after success_delay: a provider that answers 2xx and decides every payment
+    # against the payer, as during an outage of its wallets behind a healthy API. 1.0 declines them all.
+    decline_share: float = 0.0
     # M-Pesa's money out: the next N reversals or B2C payments time out in Daraja's queue (not carried out, its
     # QueueTimeOutURL told), and whether results are posted to the QueueTimeOutURL instead of the ResultURL.
     mpesa_time_out_next: int = 0
@@ -69,6 +73,7 @@ class SandboxControl:
 
     def __post_init__(self) -> None:
         self._throttle_owed = 0.0
+        self._decline_owed = 0.0
 
     def take_throttled(self) -> bool:
         """Count one request against `throttle_share`; True when it must answer 429. Spread evenly rather than
@@ -79,6 +84,17 @@ class SandboxControl:
         if self._throttle_owed < 1:
             return False
         self._throttle_owed -= 1
+        return True
+
+    def take_declined(self) -> bool:
+        """Count one payment against `decline_share`; True when it must be declined. Evenly spread, as the
+        throttle is, so that a run's share is exact."""
+        if self.decline_share <= 0:
+            return False
+        self._decline_owed += self.decline_share
+        if self._decline_owed < 1:
+            return False
+        self._decline_owed -= 1
         return True
 
     def take_failure(self) -> bool:
@@ -104,7 +120,7 @@ class SandboxControl:
         for spec in fields(self):
             if spec.name != "token_generation":
                 setattr(self, spec.name, spec.default)
-        self._throttle_owed = 0.0
+        self._throttle_owed = self._decline_owed = 0.0
 
     def snapshot(self) -> dict[str, Any]:
         return asdict(self)
@@ -136,6 +152,7 @@ class ControlUpdate(TypedDict, total=False):
     status_calls_per_second: Annotated[float, Field(gt=0, le=100_000)] | None
     orange_requests_per_second: Annotated[float, Field(gt=0, le=100_000)] | None
     throttle_share: Annotated[float, Field(ge=0, le=1)]
+    decline_share: Annotated[float, Field(ge=0, le=1)]
     mpesa_time_out_next: Annotated[int, Field(ge=0, le=10_000)]
     mpesa_results_on_time_out_url: bool
     mpesa_lose_results_next: Annotated[int, Field(ge=0, le=10_000)]

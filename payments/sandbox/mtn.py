@@ -56,6 +56,7 @@ MAGIC_NUMBERS: dict[str, Plan] = {
     "455": Plan("FAILED", "PAYER_NOT_FOUND", Delay.SHORT),
 }
 ANY_OTHER = Plan("SUCCESSFUL", None, Delay.SHORT)
+DECLINED = Plan("FAILED", "INTERNAL_PROCESSING_ERROR", Delay.SHORT)  # `decline_share` of the ordinary payments
 # Not MTN's: the callback says SUCCESSFUL, the status GET then FAILED (tests the reversal of a callback-counted vote).
 DISAGREEING = "457"
 MAGIC_NUMBERS[DISAGREEING] = Plan("SUCCESSFUL", None, Delay.SHORT)
@@ -240,6 +241,8 @@ def _store(
     """Record the collection and, if it will ever be decided and has a callback URL, schedule the callback."""
     control = request.app[CONTROL]
     plan = plan_for(body.payer.partyId)
+    if plan is ANY_OTHER and control.take_declined():
+        plan = DECLINED
     collection = Collection(
         reference=reference,
         environment=environment,

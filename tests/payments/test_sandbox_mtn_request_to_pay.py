@@ -185,6 +185,23 @@ async def test_a_throttle_share_set_at_run_time_refuses_that_share_with_mtns_429
     assert (await http.post("/_control", json={"throttle_share": 1.5})).status_code == 400
 
 
+async def test_a_decline_share_declines_that_share_of_ordinary_payments_and_leaves_magic_numbers_alone(
+        http: httpx.AsyncClient, token: str, control: SandboxControl) -> None:
+    control.success_delay = 0
+    changed = await http.post("/_control", json={"decline_share": 0.5})
+    assert changed.json()["decline_share"] == 0.5
+    references = [(await request_to_pay(http, token))[0] for _ in range(6)]
+    outcomes = [await final_status(http, token, reference) for reference in references]
+    declined = [body for body in outcomes if body["status"] == "FAILED"]
+    assert len(declined) == 3 and {body["reason"] for body in declined} == {"INTERNAL_PROCESSING_ERROR"}
+    assert "financialTransactionId" not in declined[0]
+    # A payer number that asks for an outcome keeps it (the delayed one still succeeds, the 455 still fails).
+    control.long_delay = 0
+    asked = [(await request_to_pay(http, token, party=f"46733123{suffix}"))[0] for suffix in ("454", "454", "455")]
+    assert [(await final_status(http, token, r))["status"] for r in asked] == ["SUCCESSFUL", "SUCCESSFUL", "FAILED"]
+    assert (await http.post("/_control", json={"decline_share": 1.5})).status_code == 400
+
+
 async def test_answer_delay_slows_every_answer(http: httpx.AsyncClient, control: SandboxControl) -> None:
     control.answer_delay = 0.2
     started = asyncio.get_running_loop().time()
