@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import re
-import signal
 import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,9 +21,10 @@ import asyncpg
 import httpx
 
 from assembly.embedded import EmbeddedRedis
-from bench.faults.burst import check, sandbox
+from bench.faults.burst import check
+from bench.faults.injected import Fault, faults, other_contests_off_air
 from bench.faults.watching import Pages, Watch, firing, jobs_reading, pages_listener, promise, watched
-from bench.harness import ROOT, Stack, _processes, free_port
+from bench.harness import ROOT, Stack, free_port
 
 RUNBOOK_FILE = ROOT / "docs" / "show-night.md"
 
@@ -88,94 +86,6 @@ class Trickle:
         self.given_up += 1
 
 
-@dataclass
-class Fault:
-    name: str
-    alert: str | None  # the alert it must fire (None: none may page)
-    labels: dict[str, str]  # of that alert
-    inject: Callable[[], Awaitable[str]]  # returns what was done
-    remove: Callable[[], Awaitable[str]]
-
-
-def faults(stack: Stack, restarted: list[EmbeddedRedis]) -> list[Fault]:
-    async def callbacks_lost() -> str:
-        await sandbox(stack, drop_callbacks=True)
-        return "the sandbox drops every callback"
-
-    async def callbacks_back() -> str:
-        await sandbox(stack, drop_callbacks=False)
-        return "callbacks delivered again"
-
-    async def kill_redis() -> str:
-        [pid] = [pid for pid, cmd in _processes() if "redis-server" in cmd and str(stack.data_dir) in cmd]
-        os.kill(pid, signal.SIGKILL)
-        return f"redis-server pid {pid} SIGKILLed"
-
-    async def start_redis() -> str:
-        server = EmbeddedRedis(stack.data_dir)
-        await asyncio.to_thread(server.start)
-        restarted.append(server)
-        return "redis-server started again on its append-only file"
-
-    async def kill_worker() -> str:
-        pid = periodic_worker(stack)
-        os.kill(pid, signal.SIGKILL)
-        return f"the periodic jobs' worker pid {pid} SIGKILLed"
-
-    async def replaced() -> str:
-        deadline = time.time() + 30
-        while time.time() < deadline:
-            with contextlib.suppress(LookupError):
-                return f"replaced by pid {periodic_worker(stack)}"
-            await asyncio.sleep(0.5)
-        return "NOT replaced"
-
-    stopped: list[int] = []
-
-    async def hang_worker() -> str:
-        group = os.getpgid(periodic_worker(stack))
-        os.killpg(group, signal.SIGSTOP)
-        stopped.append(group)
-        return f"process group {group} (the periodic jobs' worker, its enqueuer, RQ's scheduler) SIGSTOPped"
-
-    async def wake_worker() -> str:
-        os.killpg(stopped.pop(), signal.SIGCONT)
-        return "SIGCONT"
-
-    async def throttled() -> str:
-        await sandbox(stack, throttle_share=0.5)
-        return "the sandbox answers 429 to every second MTN request"
-
-    async def unthrottled() -> str:
-        await sandbox(stack, throttle_share=0.0)
-        return "no more 429s"
-
-    return [
-        Fault("MTN callbacks lost", "ProviderCallbacksLost", {"provider": "mtn"}, callbacks_lost, callbacks_back),
-        Fault("Redis SIGKILLed", "RedisDown", {}, kill_redis, start_redis),
-        Fault("the periodic jobs' worker SIGKILLed", None, {}, kill_worker, replaced),
-        Fault("the periodic jobs' worker hung (SIGSTOP)", "ReconcilerOrRelaySilent", {}, hang_worker, wake_worker),
-        Fault("MTN answers 429 to half of our requests", "ProviderThrottling", {"provider": "mtn"}, throttled,
-              unthrottled),
-    ]
-
-
-def periodic_worker(stack: Stack) -> int:
-    """The worker the supervisor started to run the periodic jobs (the others have `--no-cron`)."""
-    for pid, cmd in _processes():
-        if cmd.rstrip().endswith("assembly.cli worker") and parent_of(pid) == stack.process.pid:
-            return pid
-    raise LookupError("no periodic jobs' worker is running")
-
-
-def parent_of(pid: int) -> int:
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return int(stat.read().rsplit(")", 1)[1].split()[1])
-    except OSError:
-        return 0
-
-
 def matches(alert: dict[str, Any], name: str, labels: dict[str, str]) -> bool:
     return bool(alert["labels"]["alertname"] == name and all(alert["labels"].get(k) == v for k, v in labels.items()))
 
@@ -212,6 +122,9 @@ async def run_fault(client: httpx.AsyncClient, watch: Watch, pages: Pages, fault
         if fault.alert and any(matches(alert, fault.alert, fault.labels) for alert in now):
             fired_at = time.time() - timeline.started
             break
+        await asyncio.sleep(POLL_SECONDS)
+    while time.time() < timeline.started + fault.lasts:  # a freeze of a minute lasts its minute, paged or not
+        await timeline.look(client, watch)
         await asyncio.sleep(POLL_SECONDS)
     removed_at = time.time()
     undone = await fault.remove()
@@ -298,6 +211,8 @@ async def watched_run(stack: Stack, watch: Watch, pages: Pages, client: httpx.As
         "watching": f"Prometheus (deploy/prometheus/rules.yml; its prometheus.yml's intervals, every job but "
                     f"{', '.join(watch.left_out) or 'none'} left out), Alertmanager (alertmanager.yml)",
         "votes": f"{VOTES_PER_SECOND:g} a second through the JSON API, MTN, all the time"}
+    paused = await other_contests_off_air(stack)
+    figures["other contests"] = f"paused, nobody votes in them here: {', '.join(paused) or 'none'}"
     trickle = Trickle(stack, VOTES_PER_SECOND)
     voting = asyncio.create_task(trickle.run())
     began = time.time()
