@@ -20,10 +20,11 @@ checks: a process was killed and replaced, every order decided, every approved p
 once, the tally invariant, and a kept callback or a status check behind every paid order.
 
 `alerts` watches the stack with Debian's Prometheus and Alertmanager, deploy/prometheus's own rules and routes,
-while votes trickle in, and injects one fault at a time: MTN's callbacks lost, Redis SIGKILLed, the periodic jobs'
-worker SIGKILLed (no page is right) and then hung, MTN answering 429 to half of our requests. Each must fire its
-alert within the time the rule itself promises, page nobody about anything else, and resolve once removed; then
-the same checks on the votes placed meanwhile.
+while votes trickle in, and injects one fault at a time (bench/faults/injected.py): MTN's callbacks lost, MTN
+declining every payment, MTN answering 429 to half of our requests, Redis frozen for a minute and then SIGKILLed,
+the periodic jobs' worker SIGKILLed (no page is right) and then hung, and a second contest on air that nobody votes
+in. Each must fire its alert within the time the rule itself promises, page nobody about anything else, and resolve
+once removed; then the same checks on the votes placed meanwhile.
 
 `network` (bench/faults/network/) gives each host a Linux network namespace of its own: two web/worker hosts
 (`gateway run`, one web process and one worker each), PostgreSQL, Redis, HAProxy, the providers' sandbox
