@@ -93,6 +93,11 @@ def job_seconds(job: Job) -> float:
     return math.inf if timeout < 0 else timeout + BETWEEN_JOBS_SECONDS
 
 
+# How long a job under way may go on once the worker is asked to stop (Ctrl-C, SIGTERM): a count, a receipt, end
+# within it; anything longer is cut short.
+JOB_STOP_GRACE_SECONDS = 2.0
+
+
 class Worker(SimpleWorker):
     """RQ's in-process worker, knowing whether it was asked to stop and marking its main loop's progress for the
     heartbeat (`assembly.heartbeat.Progress`). RQ retries Redis only while it waits for a job; Redis lost anywhere
@@ -141,9 +146,24 @@ class Worker(SimpleWorker):
         signal.signal(signal.SIGINT, self.request_force_stop)
         signal.signal(signal.SIGTERM, self.request_force_stop)
         if self.job_under_way:
-            self._stop_requested = True  # RQ's loop stops after the job
+            self._stop_requested = True  # RQ's loop stops after the job...
+            # ...which is given a moment, then cut short: a pass in its paced status checks, a long job, would hold
+            # the stop for many seconds. Every job's work is safe to cut (it is safe through a kill -9) and is
+            # taken up again at the next start (passes by their schedule, jobs from PostgreSQL). RQ's job time-out
+            # has SIGALRM while a job runs, and puts back the default as it ends.
+            signal.signal(signal.SIGALRM, self.cut_the_job_short)
+            signal.setitimer(signal.ITIMER_REAL, JOB_STOP_GRACE_SECONDS)
         else:
             raise StopRequested()  # out of the wait for a job, or for Redis between two workers
+
+    def cut_the_job_short(self, signum: int, frame: FrameType | None) -> None:
+        if self.job_under_way:
+            raise JobCutShort(f"the worker was asked to stop: this job was cut short after {JOB_STOP_GRACE_SECONDS} s "
+                              "(its work is taken up again at the next start)")
+
+
+class JobCutShort(Exception):
+    """Raised in a job's thread as the worker stops: the job's work stops there (the job runtime cancels it)."""
 
 
 # Between two workers, should one end on its own: doubling from the first while each ends soon after its start (a
