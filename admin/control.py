@@ -2,14 +2,19 @@
 
 From the service's own figures, so it works on `make run`'s embedded default with no Prometheus: PostgreSQL's
 counts (`gateway.core.oversight.control_room`), the measured latencies and provider answers (`ServiceLevels`,
-differenced over the window by `LevelsHistory`), the periodic passes' ages from Redis, and the key alerts
-evaluated in-process (`admin.control_alerts`). Where the host's processes share their measured figures
-(`gateway run`'s web processes on one port and its workers), those are the host's sums, the same /metrics serves,
-counted from when the supervisor emptied their directory, whichever web process serves the page: one process's
-would be a sample. Where they share none (one `gateway web`, the tests' in-process apps), this process's own, from
-its start. The assembly says which (`LevelsSource`). Charts as inline SVG; the stream sends the figures' HTML when
-it changes, as the contest dashboard's does (the same small script swaps it in). Owners, auditors and support read
-it; an organiser's role does not hold it (the figures are every contest's).
+kept over the rules' windows by `LevelsHistory`), the periodic passes' ages and the reconciler's finds from Redis.
+Where the host's processes share their measured figures (`gateway run`'s web processes on one port and its
+workers), those are the host's sums, the same /metrics serves, counted from when the supervisor emptied their
+directory, whichever web process serves the page: one process's would be a sample. Where they share none (one
+`gateway web`, the tests' in-process apps), this process's own, from its start. The assembly says which
+(`LevelsSource`). Charts as inline SVG; the stream sends the figures' HTML when it changes, as the contest
+dashboard's does (the same small script swaps it in). Owners, auditors and support read it; an organiser's role
+does not hold it (the figures are every contest's).
+
+Its alerts are the ones that page: Prometheus' own where PROMETHEUS_URL names it (`admin.prometheus_alerts`), else
+(or while it does not answer, which the page says) the same rules evaluated here (`admin.control_conditions`,
+their thresholds, windows and `for:` those of deploy/prometheus/rules.yml), pending then firing then gone as
+Prometheus leads them (`admin.alert_states`).
 """
 
 from __future__ import annotations
@@ -18,71 +23,103 @@ import asyncio
 import json
 import time
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
+from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from admin import charts
+from admin.alert_rules import NO_VOTES_ARRIVING, PROVIDER_CALLBACKS_LOST, PROVIDER_DECLINING
+from admin.alert_states import FIRING, PENDING, Alert, AlertStates
 from admin.control_alerts import (
-    Alert,
+    SHOWN_SECONDS,
     LevelsHistory,
     LevelsSnapshot,
-    alerts,
     cap_use,
     provider_shares,
     quantile,
     snapshot,
 )
+from admin.control_conditions import conditions, record
 from admin.dashboard import PAGE_CSP, REFRESH_SECONDS, Gettext, figures_stream, gettext_of
 from admin.pages.rendering import render
+from admin.prometheus_alerts import PrometheusUnavailable, prometheus_alerts
+from admin.settings import AdminSettings
 from admin.web import guarded
 from gateway.core.audit import Actor
 from gateway.core.oversight.control_room import ServiceFigures, service_figures
 from gateway.core.texts import N_
+from gateway.jobs.found_paid import found_paid
 from gateway.jobs.last_passes import pass_ages
-from gateway.kit.keys import ADMIN_TEMPLATES, LEVELS_SOURCE, REDIS, SESSIONS
+from gateway.kit.keys import ADMIN_TEMPLATES, HTTP, LEVELS_SOURCE, REDIS, SESSIONS, settings_of
 
 routes = web.RouteTableDef()
 HISTORY = web.AppKey("control_history", LevelsHistory)
+STATES = web.AppKey("control_alert_states", AlertStates)
 PERMISSION = "control.read"
-# What each alert means, for the people watching (the rule's own summary, in the admin's language).
+REDIS_ANSWER_SECONDS = 2.0  # a Redis that takes longer to answer the room is not answering (RedisDown)
+# What each alert means, for the people watching (the rule's own summary, in the admin's language): every alert
+# of deploy/prometheus/rules.yml, the ones only Prometheus evaluates included (a test keeps them in step).
 MEANINGS = {
     "VotesCountedLateFastBurn": N_("Paid votes take over 2 s to count"),
+    "VotesCountedLateSlowBurn": N_("Paid votes take over 2 s to count, for a while"),
+    "BoardFramesLateFastBurn": N_("The boards lag the tally by over 1 s"),
+    "BoardFramesLateSlowBurn": N_("The boards lag the tally by over 1 s, for a while"),
     "NoVotesArriving": N_("A contest is on air and no vote arrives"),
     "ReconcilerOrRelaySilent": N_("A periodic pass has stopped"),
+    "ReconcilerOrRelayUnknown": N_("No periodic pass is known: the worker never ran, or Redis is gone"),
     "OutboxNotRelayed": N_("Confirmed votes wait to reach the boards"),
     "VerificationBacklogGrowing": N_("Callback-counted orders wait for their check"),
     "ProviderThrottling": N_("A provider throttles our calls"),
     "ProviderFailing": N_("A provider fails our calls"),
+    "ProviderCallbacksLost": N_("A provider's callbacks do not reach us: votes wait for our status checks"),
+    "ProviderDeclining": N_("A provider declines the payments: votes arrive and none is taken"),
+    "RedisDown": N_("Redis does not answer: votes go on, live boards freeze"),
+    "GatewayProcessReplaced": N_("A web process or worker stopped answering and was replaced"),
+    "TargetDown": N_("Prometheus cannot reach one of its targets"),
+    "GatewayNotScraped": N_("Prometheus reaches no gateway at all"),
+    "PostgresDown": N_("PostgreSQL does not answer: votes are refused"),
+    "DiskFilling": N_("A disk is filling up"),
+    "WalArchiveFailing": N_("PostgreSQL fails to archive its WAL"),
+    "WalArchiveBehind": N_("No WAL segment archived for 5 minutes while a contest is on air"),
 }
+STATES_SAID = {FIRING: N_("firing"), PENDING: N_("pending")}  # any other: quiet
 TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second by provider"),
          N_("Votes a minute"), N_("Confirmation latency"), N_("Money in"), N_("Refunds"), N_("Providers"),
-         N_("Queues and backlogs"), N_("Holds waiting"), N_("Alerts"), N_("firing"), N_("quiet"),
+         N_("Queues and backlogs"), N_("Holds waiting"), N_("Alerts"), N_("quiet"),
          N_("Figures at %(time)s, over the last %(minutes)s minutes."), N_("no confirmation yet"),
          N_("calls"), N_("throttled"), N_("failing"), N_("Status-call cap (a second)"), N_("used"), N_("Outbox"),
          N_("Verification backlog"), N_("Verifications"), N_("Pending orders"), N_("Open contests"), N_("On air"),
-         N_("Votes"), N_("votes"), N_("oldest"), N_("Numbers"),
+         N_("Votes"), N_("votes"), N_("oldest"), N_("Numbers"), N_("for %(seconds)s s"),
          N_("Measured by this process over the last %(seconds)s s."),
          N_("Measured by this host's processes over the last %(seconds)s s."),
-         N_("Alerts computed here from this process's figures; Prometheus and Alertmanager remain the source "
-            "for paging."),
-         N_("Alerts computed here from this host's figures; Prometheus and Alertmanager remain the source "
-            "for paging."))
-
+         N_("The alerts of Prometheus (%(url)s), as it evaluates its rules: the ones that page."),
+         N_("Prometheus (%(url)s) does not answer (%(problem)s): these alerts are computed here, by its rules."),
+         N_("Alerts computed here from this process's figures, by Prometheus' rules; Prometheus and Alertmanager "
+            "remain the source for paging."),
+         N_("Alerts computed here from this host's figures, by Prometheus' rules; Prometheus and Alertmanager "
+            "remain the source for paging."))
 
 
 class Room:
-    """One moment of the control room: the database's figures, the measured window, the alerts."""
+    """One moment of the control room: the database's figures, the measured window, the alerts and where they come
+    from (`prometheus_url` set: Prometheus', unless `prometheus_problem` says it did not answer)."""
 
     def __init__(self, figures: ServiceFigures, window: LevelsSnapshot, span: float, found: list[Alert],
-                 host: bool) -> None:
-        self.figures, self.window, self.span, self.alerts = figures, window, span, found
-        self.host = host  # measured by the host's processes summed (else by this process alone)
+                 host: bool, prometheus_url: str = "", prometheus_problem: str | None = None) -> None:
+        self.figures, self.window, self.span, self.host = figures, window, span, host
+        self.alerts = sorted(found, key=lambda a: (a.state != FIRING, a.state != PENDING))
+        self.prometheus_url, self.prometheus_problem = prometheus_url, prometheus_problem
         self.p50 = quantile(0.5, window.tally_buckets)
         self.p99 = quantile(0.99, window.tally_buckets)
         self.providers = provider_shares(window.calls)
         self.cap_use = cap_use(window, span)
+
+    @property
+    def alerts_from(self) -> str:
+        return "prometheus" if self.prometheus_url and self.prometheus_problem is None else "here"
 
 
 class SharedRoom:
@@ -103,15 +140,35 @@ class SharedRoom:
 SHARED = web.AppKey("control_shared", SharedRoom)
 
 
-async def load(request: web.Request) -> Room:
-    figures = await service_figures(request.app[SESSIONS])
-    history, source = request.app[HISTORY], request.app[LEVELS_SOURCE]
-    window = history.window(time.monotonic(), snapshot(source.collect()))
+async def redis_figures(redis: Redis) -> tuple[dict[str, float | None] | None, dict[str, int] | None]:
+    """The passes' ages and the reconciler's finds; (None, None): Redis did not answer in time."""
     try:
-        ages: dict[str, float | None] | None = await pass_ages(request.app[REDIS])
-    except (RedisError, OSError):
-        ages = None
-    return Room(figures, window, history.span, alerts(figures, ages, window), source.host)
+        async with asyncio.timeout(REDIS_ANSWER_SECONDS):
+            return await pass_ages(redis), await found_paid(redis)
+    except (RedisError, OSError, TimeoutError):
+        return None, None
+
+
+async def load(request: web.Request) -> Room:
+    app = request.app
+    figures = await service_figures(app[SESSIONS], silence_seconds=NO_VOTES_ARRIVING.windows[0],
+                                    paid_seconds=PROVIDER_CALLBACKS_LOST.windows[0],
+                                    decided_seconds=(PROVIDER_DECLINING.windows[0], PROVIDER_DECLINING.windows[1]))
+    ages, found = await redis_figures(app[REDIS])
+    history, source = app[HISTORY], app[LEVELS_SOURCE]
+    now = time.monotonic()
+    current = record(history, now, snapshot(source.collect(), found, float(figures.verification_backlog)),
+                     figures.paid_recently)
+    window, span = history.over(now, current, SHOWN_SECONDS)
+    computed = app[STATES].evaluate(now, conditions(figures, ages, history, now, current))
+    url = settings_of(app, AdminSettings).prometheus_url
+    if not url:
+        return Room(figures, window, span, computed, source.host)
+    try:
+        return Room(figures, window, span, await prometheus_alerts(app[HTTP], url, datetime.now(UTC)), source.host,
+                    url)
+    except PrometheusUnavailable as exc:
+        return Room(figures, window, span, computed, source.host, url, str(exc))
 
 
 def per_second(figures: ServiceFigures, votes: dict[str, int]) -> list[tuple[str, float]]:
@@ -138,8 +195,9 @@ def fragment(request: web.Request, room: Room) -> str:
             (_("Pending orders"), f.pending_orders), (_("Holds waiting"), f.held_orders)], colour="#b7791f"),
     }
     meanings = {name: _(text) for name, text in MEANINGS.items()}
+    states = {state: _(text) for state, text in STATES_SAID.items()}
     template = request.app[ADMIN_TEMPLATES].get_template("control_figures.html")
-    return template.render({"_": _, "f": f, "room": room, "svg": svg, "meanings": meanings,
+    return template.render({"_": _, "f": f, "room": room, "svg": svg, "meanings": meanings, "states": states,
                             "minutes": f.window_seconds // 60})
 
 
@@ -157,7 +215,9 @@ def room_json(room: Room) -> dict[str, Any]:
                          for p, (n, t, fl) in room.providers.items()}
     body["status_caps"] = {key: {"per_second": cap, "calls": room.window.status_calls.get(key, 0.0),
                                  "use": room.cap_use.get(key)} for key, cap in room.window.caps.items()}
-    body["alerts"] = [asdict(alert) for alert in room.alerts]
+    body["alerts"] = [{**asdict(alert), "firing": alert.firing} for alert in room.alerts]
+    body["alerts_from"] = room.alerts_from  # "prometheus": its own alerts; "here": the same rules evaluated here
+    body["prometheus_problem"] = room.prometheus_problem
     return body
 
 
@@ -188,5 +248,6 @@ async def control_api(request: web.Request, actor: Actor) -> web.StreamResponse:
 
 def setup(app: web.Application) -> None:
     app[HISTORY] = LevelsHistory(app[LEVELS_SOURCE].started_at)
+    app[STATES] = AlertStates()
     app[SHARED] = SharedRoom()
     app.add_routes(routes)

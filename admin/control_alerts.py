@@ -1,113 +1,166 @@
-"""The control room's measured figures over the last minutes, and which of the key alerts fire, computed in-process.
+"""The control room's measured figures over the windows its alert rules read, kept in-process.
 
 The histograms and counters of `ServiceLevels` only ever grow (this process's, or the host's sums where its
-processes share them: `LevelsSource`); the control room keeps a snapshot of them every few seconds
-(`LevelsHistory`) and shows the difference over its window: confirmation latency p50/p99 as `histogram_quantile`
-would estimate it, and each provider's calls by outcome.
+processes share them: `LevelsSource`), and so does the reconciler's found-paid count in Redis; the control room
+keeps a snapshot of them (and of the verification backlog, a gauge whose slope a rule reads) every few seconds
+(`LevelsHistory`), long enough back for the longest window of the rules it evaluates (`admin.alert_rules`), and
+answers "the last N seconds" for each rule's own windows, as Prometheus' `rate(…[N])` does, and for the figures it
+shows (confirmation latency p50/p99 as `histogram_quantile` would estimate it, each provider's calls by outcome).
 
-The alerts are the conditions of deploy/prometheus/rules.yml computable from those figures, with the same
-thresholds. They are a picture for the people watching, of one host (or one process, where it shares nothing):
-Prometheus and Alertmanager remain the source for paging (their rules add `for:` durations, every host and the
-exporters).
+The alerts themselves: `admin.control_conditions` (the rules' conditions) and `admin.alert_states` (`for:`).
 Pure functions and data: tested without I/O.
 """
 
 from __future__ import annotations
 
+import bisect
 import math
-from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
 from prometheus_client.metrics_core import Metric
 
-from gateway.core.oversight.control_room import ServiceFigures
-from gateway.jobs.last_passes import PERIODIC_PASSES
-from gateway.kit.service_levels import PROVIDER_CALLS, STATUS_CAP, STATUS_TURN_WAIT, TALLY
+from admin.alert_rules import LONGEST_WINDOW
+from gateway.kit.service_levels import BOARD, PROVIDER_CALLS, STATUS_CAP, STATUS_TURN_WAIT, TALLY
 
-SILENT_PASS_SECONDS = 45  # ReconcilerOrRelaySilent
-OUTBOX_OLDEST_SECONDS = 30  # OutboxNotRelayed
-VERIFICATION_OLDEST_SECONDS = 300  # VerificationBacklogGrowing
-THROTTLED_SHARE = 0.05  # ProviderThrottling
-FAILING_SHARE = 0.10  # ProviderFailing
-TALLY_SLO_SECONDS = 2.0
-TALLY_LATE_BURN = 14.4 * 0.01  # VotesCountedLateFastBurn: 14.4 times a 1 % budget
 FAILING_OUTCOMES = ("server_error", "timeout", "unreachable")
-HISTORY_SECONDS = 300.0
+SHOWN_SECONDS = 300.0  # the figures the page shows (latency, providers' shares): over the last five minutes
 SNAPSHOT_EVERY = 2.0
+REPLACED = "gateway_processes_replaced"  # `gateway run`'s count of the children it replaced (assembly.liveness)
+Buckets = tuple[tuple[float, float], ...]  # (upper bound, cumulative count)
 
 
 @dataclass(frozen=True)
 class LevelsSnapshot:
-    """The cumulative figures of `ServiceLevels` at one moment."""
+    """The cumulative figures at one moment (or, from `difference`, what happened between two)."""
 
-    tally_buckets: tuple[tuple[float, float], ...] = ()  # (upper bound, cumulative count), every provider together
+    tally_buckets: Buckets = ()  # every provider together
     calls: dict[tuple[str, str], float] = field(default_factory=dict)  # (provider, outcome) -> calls
     caps: dict[str, float] = field(default_factory=dict)  # "provider role" -> status calls a second allowed
     status_calls: dict[str, float] = field(default_factory=dict)  # "provider role" -> status calls made
+    board_buckets: Buckets = ()
+    replaced: dict[str, float] = field(default_factory=dict)  # process -> times `gateway run` replaced it
+    found_paid: dict[str, float] | None = None  # provider -> orders the reconciler found paid; None: unknown
+    verification_backlog: float | None = None  # a gauge, for its slope; None: unknown
+    # provider -> the share of its orders paid in the last minutes that the reconciler found paid (a gauge, whose
+    # highest over a window a rule reads: `admin.control_conditions.record`)
+    found_paid_share: dict[str, float] = field(default_factory=dict)
 
 
-def _buckets(families: list[Metric]) -> tuple[tuple[float, float], ...]:
+def _buckets(families: list[Metric], name: str) -> Buckets:
     summed: dict[float, float] = {}
     for metric in families:
         for sample in metric.samples:
-            if metric.name == TALLY and sample.name.endswith("_bucket"):
+            if metric.name == name and sample.name.endswith("_bucket"):
                 bound = float(sample.labels["le"])
                 summed[bound] = summed.get(bound, 0.0) + sample.value
     return tuple(sorted(summed.items()))
 
 
-def _calls(families: list[Metric]) -> dict[tuple[str, str], float]:
-    calls: dict[tuple[str, str], float] = {}
-    for s in (s for metric in families if metric.name == PROVIDER_CALLS for s in metric.samples):
+def _counted(families: list[Metric], name: str, *labels: str) -> dict[tuple[str, ...], float]:
+    counted: dict[tuple[str, ...], float] = {}
+    for s in (s for metric in families if metric.name == name for s in metric.samples):
         if s.name.endswith("_total"):
-            key = (s.labels["provider"], s.labels["outcome"])
-            calls[key] = calls.get(key, 0.0) + s.value
-    return calls
+            key = tuple(s.labels[label] for label in labels)
+            counted[key] = counted.get(key, 0.0) + s.value
+    return counted
 
 
-def snapshot(measured: Iterable[Metric]) -> LevelsSnapshot:
-    """The families of `ServiceLevels` as collected (`LevelsSource`): one process's or the host's sums."""
+def snapshot(measured: Iterable[Metric], found_paid: Mapping[str, int] | None = None,
+             verification_backlog: float | None = None) -> LevelsSnapshot:
+    """The families of `ServiceLevels` as collected (`LevelsSource`: one process's or the host's sums), with the
+    found-paid counts read from Redis (None: it did not answer) and the verification backlog."""
     families = list(measured)
     caps = {f'{s.labels["provider"]} {s.labels["role"]}': s.value
             for metric in families if metric.name == STATUS_CAP for s in metric.samples}
     made = {f'{s.labels["provider"]} {s.labels["role"]}': s.value for metric in families
             if metric.name == STATUS_TURN_WAIT for s in metric.samples if s.name.endswith("_count")}
-    return LevelsSnapshot(_buckets(families), _calls(families), caps, made)
+    calls = {(provider, outcome): n for (provider, outcome), n in
+             _counted(families, PROVIDER_CALLS, "provider", "outcome").items()}
+    replaced = {process: n for (process,), n in _counted(families, REPLACED, "process").items()}
+    return LevelsSnapshot(_buckets(families, TALLY), calls, caps, made, _buckets(families, BOARD), replaced,
+                          None if found_paid is None else {k: float(v) for k, v in found_paid.items()},
+                          verification_backlog)
+
+
+def increase(new: float, old: float) -> float:
+    """A counter's increase; one that went down was reset (a process, or Redis, started again), as `increase()`."""
+    return new - old if new >= old else new
+
+
+def _increases(new: Mapping[str, float], old: Mapping[str, float]) -> dict[str, float]:
+    return {key: increase(n, old.get(key, 0.0)) for key, n in new.items()}
 
 
 def difference(new: LevelsSnapshot, old: LevelsSnapshot) -> LevelsSnapshot:
-    """What happened between two snapshots (the caps: the newer's, a gauge)."""
-    before = dict(old.tally_buckets)
-    return LevelsSnapshot(tuple((bound, count - before.get(bound, 0.0)) for bound, count in new.tally_buckets),
-                          {key: n - old.calls.get(key, 0.0) for key, n in new.calls.items()}, new.caps,
-                          {key: n - old.status_calls.get(key, 0.0) for key, n in new.status_calls.items()})
+    """What happened between two snapshots (the gauges: the newer's)."""
+    def buckets(newer: Buckets, older: Buckets) -> Buckets:
+        before = dict(older)
+        return tuple((bound, increase(count, before.get(bound, 0.0))) for bound, count in newer)
+
+    return LevelsSnapshot(
+        buckets(new.tally_buckets, old.tally_buckets),
+        {key: increase(n, old.calls.get(key, 0.0)) for key, n in new.calls.items()}, new.caps,
+        _increases(new.status_calls, old.status_calls), buckets(new.board_buckets, old.board_buckets),
+        _increases(new.replaced, old.replaced),
+        None if new.found_paid is None or old.found_paid is None else _increases(new.found_paid, old.found_paid),
+        new.verification_backlog, new.found_paid_share)
 
 
 class LevelsHistory:
-    """Snapshots taken as the room is looked at; the difference from the newest one at least HISTORY_SECONDS old
-    answers 'the last minutes'. Nobody watching takes no snapshot, so the first look after a quiet spell covers
-    that spell too: `span` says how many seconds the last window covered."""
+    """Snapshots taken as the room is looked at, back to the longest window a rule reads. The figures' start (all
+    zero then) is the first. Nobody watching takes no snapshot: a window then covers the whole quiet spell until
+    the room's looks give it one of its length; `over` says how many seconds a window covered."""
 
-    def __init__(self, started_at: float) -> None:
-        self.started_at = started_at  # the figures' start, all zero then (`LevelsSource.started_at`)
-        self.snapshots: deque[tuple[float, LevelsSnapshot]] = deque()
-        self.span = 0.0
+    def __init__(self, started_at: float, keep_seconds: float = LONGEST_WINDOW) -> None:
+        self.keep_seconds = max(keep_seconds, SHOWN_SECONDS)
+        self.times: list[float] = [started_at]  # the figures' start, all zero then (`LevelsSource.started_at`)
+        self.snapshots: list[LevelsSnapshot] = [LevelsSnapshot()]
 
-    def window(self, now: float, current: LevelsSnapshot) -> LevelsSnapshot:
-        if not self.snapshots or now - self.snapshots[-1][0] >= SNAPSHOT_EVERY:
-            self.snapshots.append((now, current))
-        while len(self.snapshots) > 1 and now - self.snapshots[1][0] >= HISTORY_SECONDS:
-            self.snapshots.popleft()
-        oldest_at, oldest = self.snapshots[0]
-        if now - oldest_at >= HISTORY_SECONDS:
-            self.span = now - oldest_at
-            return difference(current, oldest)
-        self.span = now - self.started_at  # no snapshot that old yet: since the figures started
-        return difference(current, LevelsSnapshot())
+    def add(self, now: float, current: LevelsSnapshot) -> None:
+        if now - self.times[-1] >= SNAPSHOT_EVERY:
+            self.times.append(now)
+            self.snapshots.append(current)
+        # Keep the newest snapshot at least `keep_seconds` old (the base of the longest window), none older.
+        drop = bisect.bisect_right(self.times, now - self.keep_seconds) - 1
+        if drop > 0:
+            del self.times[:drop], self.snapshots[:drop]
+
+    def base(self, now: float, seconds: float) -> int:
+        """The index of the snapshot a window of `seconds` starts from: the newest at least that old, unless it is
+        far older (nobody watched meanwhile) and a younger one covers part of the window; else the oldest."""
+        at_least = bisect.bisect_right(self.times, now - seconds) - 1
+        younger = at_least + 1
+        if younger < len(self.times) and now - self.times[younger] < SNAPSHOT_EVERY:
+            younger = len(self.times)  # too young to cover anything
+        if at_least >= 0 and (now - self.times[at_least] <= 2 * seconds or younger >= len(self.times)):
+            return at_least
+        return younger if younger < len(self.times) else 0
+
+    def over(self, now: float, current: LevelsSnapshot, seconds: float) -> tuple[LevelsSnapshot, float]:
+        """What happened over (about) the last `seconds`, and the seconds it covers."""
+        index = self.base(now, seconds)
+        return difference(current, self.snapshots[index]), now - self.times[index]
+
+    def within(self, now: float, seconds: float) -> list[tuple[float, LevelsSnapshot]]:
+        """The snapshots of the last `seconds`, as a range selector's samples."""
+        first = bisect.bisect_left(self.times, now - seconds)
+        return list(zip(self.times[first:], self.snapshots[first:], strict=True))
+
+    def backlog_slope(self, now: float, seconds: float) -> float | None:
+        """`deriv()`: the least-squares slope of the verification backlog over the last `seconds`, a second; None
+        with fewer than two known values."""
+        points = [(at, snap.verification_backlog) for at, snap in self.within(now, seconds)]
+        known = [(t, v) for t, v in points if v is not None]
+        if len(known) < 2:
+            return None
+        mean_t = sum(t for t, _ in known) / len(known)
+        mean_v = sum(v for _, v in known) / len(known)
+        spread = sum((t - mean_t) ** 2 for t, _ in known)
+        return None if spread <= 0 else sum((t - mean_t) * (v - mean_v) for t, v in known) / spread
 
 
-def quantile(q: float, buckets: tuple[tuple[float, float], ...]) -> float | None:
+def quantile(q: float, buckets: Buckets) -> float | None:
     """`histogram_quantile(q, …)` on cumulative buckets: linear within the bucket; None without observations."""
     if not buckets or buckets[-1][1] <= 0:
         return None
@@ -122,7 +175,7 @@ def quantile(q: float, buckets: tuple[tuple[float, float], ...]) -> float | None
     return lower_bound
 
 
-def late_share(buckets: tuple[tuple[float, float], ...], threshold: float) -> float | None:
+def late_share(buckets: Buckets, threshold: float) -> float | None:
     """The share of observations above `threshold` (a bucket bound); None without observations."""
     total = buckets[-1][1] if buckets else 0.0
     if total <= 0:
@@ -147,37 +200,3 @@ def cap_use(window: LevelsSnapshot, seconds: float) -> dict[str, float]:
     """Each status schedule's calls a second over the window as a share of its cap (1.0: the cap reached)."""
     return {key: window.status_calls.get(key, 0.0) / seconds / cap
             for key, cap in window.caps.items() if cap > 0 and seconds > 0}
-
-
-@dataclass(frozen=True)
-class Alert:
-    name: str  # the rule's name in deploy/prometheus/rules.yml
-    firing: bool
-    detail: str  # the figure behind it, in numbers (the page puts the rule's meaning in words beside it)
-
-
-def alerts(figures: ServiceFigures, pass_ages: Mapping[str, float | None] | None,
-           window: LevelsSnapshot) -> list[Alert]:
-    """The in-process alerts, quiet ones included. `pass_ages` None: Redis did not answer (so the passes are
-    unknown, as Prometheus' absent series)."""
-    found: list[Alert] = []
-    late = late_share(window.tally_buckets, TALLY_SLO_SECONDS)
-    found.append(Alert("VotesCountedLateFastBurn", late is not None and late > TALLY_LATE_BURN,
-                       "–" if late is None else f"{late:.1%} > {TALLY_SLO_SECONDS:g} s"))
-    found.append(Alert("NoVotesArriving", figures.contests_on_air > 0 and figures.orders_placed_recently == 0,
-                       f"{figures.contests_on_air} on air, {figures.orders_placed_recently} orders / 10 min"))
-    for job in PERIODIC_PASSES:
-        age = None if pass_ages is None else pass_ages.get(job)
-        found.append(Alert(f"ReconcilerOrRelaySilent:{job}", age is None or age > SILENT_PASS_SECONDS,
-                           "–" if age is None else f"{age:.0f} s"))
-    outbox_age = figures.outbox_oldest_seconds or 0.0
-    found.append(Alert("OutboxNotRelayed", outbox_age > OUTBOX_OLDEST_SECONDS,
-                       f"{figures.outbox_backlog}, {outbox_age:.0f} s"))
-    verification_age = figures.verification_oldest_seconds or 0.0
-    found.append(Alert("VerificationBacklogGrowing", verification_age > VERIFICATION_OLDEST_SECONDS,
-                       f"{figures.verification_backlog}, {verification_age:.0f} s"))
-    for provider, (total, throttled, failing) in provider_shares(window.calls).items():
-        found.append(Alert(f"ProviderThrottling:{provider}", throttled > THROTTLED_SHARE,
-                           f"{throttled:.1%} / {total:.0f}"))
-        found.append(Alert(f"ProviderFailing:{provider}", failing > FAILING_SHARE, f"{failing:.1%} / {total:.0f}"))
-    return found

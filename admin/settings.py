@@ -1,10 +1,10 @@
 """The admin area's settings, one of the bases of the assembly's `Settings`: the keys that seal each account's
-TOTP secret in the database (admin/totp_keys.py)."""
+TOTP secret in the database (admin/totp_keys.py), and the Prometheus whose alerts the control room shows."""
 
 from __future__ import annotations
 
 from cryptography.fernet import Fernet
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 from gateway.kit.settings import ConfigError, ServiceSettings, secret_problem
 
@@ -16,6 +16,17 @@ class AdminSettings(ServiceSettings):
     # opens. Required in production; in development, unset, a key is made once in GATEWAY_DATA_DIR. Read when the
     # admin area is set up (admin/totp_keys.py), not by a validator: pydantic's errors would quote the value.
     admin_totp_keys: SecretStr | None = None
+    # The Prometheus that pages (its base URL, e.g. http://prometheus:9090): the control room then shows its alerts,
+    # the very ones Alertmanager is sent. Unset (`make run` alone): the room evaluates the same rules itself.
+    prometheus_url: str = ""
+
+    @field_validator("prometheus_url")
+    @classmethod
+    def _prometheus_url_is_http(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError(f"PROMETHEUS_URL must be an http(s) URL (Prometheus' base, e.g. http://prometheus:9090),"
+                             f" not {value!r}")
+        return value.rstrip("/")
 
     @property
     def totp_keys_text(self) -> str | None:

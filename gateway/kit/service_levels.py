@@ -23,6 +23,7 @@ WAIT_BUCKETS = (0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0)
 CALL_OUTCOMES = ("ok", "refused", "throttled", "server_error", "timeout", "unreachable")
 # The families the control room reads (admin.control_alerts), by name: from this process or the host's sums alike.
 TALLY = "gateway_callback_to_tally_seconds"
+BOARD = "gateway_count_to_board_seconds"
 STATUS_TURN_WAIT = "gateway_status_turn_wait_seconds"
 STATUS_CAP = "gateway_status_cap_per_second"
 PROVIDER_CALLS = "gateway_provider_calls"
@@ -34,7 +35,7 @@ class ServiceLevels:
             TALLY, "From a provider's callback arriving to its votes committed in "
             "the tally", ["provider"], buckets=TALLY_BUCKETS, registry=registry)
         self.count_to_board = Histogram(
-            "gateway_count_to_board_seconds", "From votes committed in the tally to the board's new frame "
+            BOARD, "From votes committed in the tally to the board's new frame "
             "published to its viewers", buckets=BOARD_BUCKETS, registry=registry)
         self.start_wait = Histogram(
             "gateway_start_wait_seconds", "How long a payment prompt, once due, waited for a free slot in this web "
@@ -86,7 +87,8 @@ class LevelsSource:
 
 def own_source(levels: ServiceLevels, started_at: float) -> LevelsSource:
     """This process's figures only: where it shares none (one `gateway web`, the tests' in-process apps)."""
-    measured = (levels.callback_to_tally, levels.provider_calls, levels.status_cap, levels.status_turn_wait)
+    measured = (levels.callback_to_tally, levels.count_to_board, levels.provider_calls, levels.status_cap,
+                levels.status_turn_wait)
     return LevelsSource(lambda: [family for metric in measured for family in metric.collect()], started_at, False)
 
 

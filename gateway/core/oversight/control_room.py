@@ -5,11 +5,12 @@ those on air. A few grouped counts bounded by the window's orders; the vote path
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, String, and_, cast, func, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.oversight.dashboard import MONEY_MOVED
 from gateway.core.payments.verification import backlog as verification_backlog
@@ -19,6 +20,9 @@ from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage
 WINDOW_SECONDS = 300  # votes a second and money in: over the last five minutes
 MINUTES = 15  # votes a minute: the last quarter hour
 NO_VOTES_SECONDS = 600  # "no votes arriving": no order placed for ten minutes (the alert rule's window)
+PAID_SECONDS = 120  # orders paid by provider: over the window of the rule that compares them (callbacks lost)
+# A provider's decided orders, and those it declined: over the last 2 minutes, and over the hour before them.
+DECIDED_SECONDS = (120, 3600)
 # Orders decided in the window are looked for among those created in the last two hours: the BRIN index on
 # `created_at` then reads those pages only, not the whole table (a payment is decided within minutes of its
 # order; one decided hours later, a person's review, is left out of the rates, never out of the totals elsewhere).
@@ -44,6 +48,9 @@ class ServiceFigures:
     contests_on_air: int  # open and inside their voting window (`on_air`)
     orders_placed_recently: int  # orders placed within NO_VOTES_SECONDS, whatever became of them
     pending_orders: int
+    paid_recently: dict[str, int] = field(default_factory=dict)  # provider -> orders paid within PAID_SECONDS
+    # provider -> (declined, decided) within DECIDED_SECONDS[0], and (declined, decided) over the hour before it
+    decisions: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
     @property
     def votes(self) -> int:
@@ -64,7 +71,27 @@ def _age(now: datetime, then: datetime | None) -> float | None:
     return None if then is None else max((now - then).total_seconds(), 0.0)
 
 
-async def service_figures(sessions: Sessions, window_seconds: int = WINDOW_SECONDS) -> ServiceFigures:
+async def decisions(session: AsyncSession, now: datetime, recent_seconds: float, before_seconds: float
+                    ) -> dict[str, tuple[int, int, int, int]]:
+    """Each provider's orders declined (failed) and decided (neither pending nor expired: an expiry is our clock's
+    word, not the provider's) within the last `recent_seconds`, then within the `before_seconds` before them."""
+    split = now - timedelta(seconds=recent_seconds)
+    declined, recent = VoteOrder.status == OrderStatus.FAILED, VoteOrder.decided_at >= split
+    rows = await session.execute(
+        select(VoteOrder.provider, func.count().filter(recent, declined), func.count().filter(recent),
+               func.count().filter(~recent, declined), func.count().filter(~recent))
+        .where(VoteOrder.decided_at >= split - timedelta(seconds=before_seconds), VoteOrder.decided_at <= now,
+               VoteOrder.status.not_in((OrderStatus.PENDING, OrderStatus.EXPIRED)),
+               VoteOrder.created_at >= split - timedelta(seconds=before_seconds) - CREATED_WITHIN)
+        .group_by(VoteOrder.provider))
+    return {str(p): (int(a), int(b), int(c), int(d)) for p, a, b, c, d in rows.all()}
+
+
+async def service_figures(sessions: Sessions, window_seconds: int = WINDOW_SECONDS,
+                          silence_seconds: float = NO_VOTES_SECONDS, paid_seconds: float = PAID_SECONDS,
+                          decided_seconds: tuple[float, float] = DECIDED_SECONDS) -> ServiceFigures:
+    """The figures now; `silence_seconds`, `paid_seconds` and `decided_seconds`: the windows of the orders placed,
+    paid and decided by provider (the alert rules' own, which the control room passes)."""
     async with sessions() as session:
         now = await session.scalar(select(func.now()))
         assert now is not None
@@ -102,7 +129,10 @@ async def service_figures(sessions: Sessions, window_seconds: int = WINDOW_SECON
         open_contests, contests_on_air = (await session.execute(
             select(func.count(), func.count().filter(on_air(now))).where(Contest.status == ContestStatus.OPEN))).one()
         placed = await session.scalar(select(func.count()).where(
-            VoteOrder.created_at >= now - timedelta(seconds=NO_VOTES_SECONDS)))
+            VoteOrder.created_at >= now - timedelta(seconds=silence_seconds)))
+        paid = await session.execute(select(VoteOrder.provider, func.count()).where(
+            VoteOrder.status == OrderStatus.PAID, VoteOrder.decided_at >= now - timedelta(seconds=paid_seconds), recent)
+            .group_by(VoteOrder.provider))
         return ServiceFigures(
             at=now, window_seconds=window_seconds,
             votes_by_channel=await votes_by(VoteOrder.channel), votes_by_provider=await votes_by(VoteOrder.provider),
@@ -114,4 +144,6 @@ async def service_figures(sessions: Sessions, window_seconds: int = WINDOW_SECON
             outbox_backlog=int(outbox[0]), outbox_oldest_seconds=_age(now, outbox[1]),
             open_contests=int(open_contests), contests_on_air=int(contests_on_air),
             orders_placed_recently=int(placed or 0),
-            pending_orders=int(statuses.get(OrderStatus.PENDING, 0)))
+            pending_orders=int(statuses.get(OrderStatus.PENDING, 0)),
+            paid_recently={str(p): int(n) for p, n in paid.all()},
+            decisions=await decisions(session, now, *decided_seconds))
