@@ -26,6 +26,10 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 PROBE_SECONDS = 2.0
 REDIS_PROBE_SECONDS = 0.5  # Redis answers a PING in well under a millisecond where it can be reached at all
+# /metrics' reads from Redis, all of them: a frozen Redis (stopped, or its host lost) takes connections and never
+# answers, and the scrape must still bring PostgreSQL's figures and the news that Redis did not answer
+# (`gateway_redis_up`), well inside Prometheus' 10 s for a scrape.
+METRICS_REDIS_SECONDS = 1.0
 # Database probes still running after their answer was given (see `readyz`); kept so they finish.
 PROBES_UNDER_WAY = web.AppKey("probes_under_way", set[asyncio.Task[None]])
 
@@ -104,14 +108,25 @@ async def metrics(request: web.Request) -> web.Response:
     redis = request.app[REDIS]
     ages: dict[str, float | None] = {}
     found: dict[str, int] | None = None
-    try:
-        depths = {name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES}
+    depths: dict[str, int] = {}
+
+    async def read_redis() -> None:
+        nonlocal ages, found
+        depths.update({name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES})
         ages = await pass_ages(redis)
         found = await found_paid(redis)
-    except RedisError as exc:  # the rest of the figures still matter while Redis is away
+
+    try:
+        # Cut off at the limit, its connection is closed, never handed back half-read (redis-py disconnects a
+        # command cancelled while it waits for its answer).
+        await asyncio.wait_for(read_redis(), METRICS_REDIS_SECONDS)
+        redis_answered = True
+    except (RedisError, TimeoutError) as exc:  # the rest of the figures still matter while Redis is away
         log.warning("metrics: queue depths and periodic pass ages unknown, Redis is unavailable: %r", exc)
-        depths = {}
+        depths.clear()
+        ages, found, redis_answered = {}, None, False
     registry = request.app[METRICS]
+    registry.note_redis_answered(redis_answered)
     await registry.refresh(request.app[SESSIONS], depths)
     registry.note_payment_work(request.app[STARTS].in_flight, request.app[CHECKS].in_flight)
     registry.note_pass_ages(ages)

@@ -73,6 +73,9 @@ class Metrics:
         """The counts read from Redis; None (Redis away) shows none rather than stale ones."""
         self.read.found_paid = dict(found or {})
 
+    def note_redis_answered(self, answered: bool) -> None:
+        self.read.redis_answered = answered
+
     def render(self) -> bytes:
         place = shared_dir()
         return generate_latest(self.registry) if place is None else render_shared(place, self.read)

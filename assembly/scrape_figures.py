@@ -83,6 +83,7 @@ class ReadAtScrape(Collector):
         self.queue_depths: dict[str, int] = {}
         self.pass_ages: dict[str, float] = {}  # a job with no known age has no sample, rather than a stale one
         self.found_paid: dict[str, int] = {}  # Redis away: none rather than stale ones
+        self.redis_answered = True  # whether Redis answered the last scrape's reads in time
 
     def collect(self) -> Iterator[Metric]:
         yield from self._orders()
@@ -129,6 +130,11 @@ class ReadAtScrape(Collector):
                     ((key, amount) for key, (_, amount) in self.figures.money_out.items()))
 
     def _redis_figures(self) -> Iterator[Metric]:
+        # Read by Prometheus every 5 s, where the Redis exporter's own `redis_up` is read every 15 s and, for a
+        # frozen Redis, only after the exporter's scrape times out: RedisDown pages on either.
+        yield gauge("gateway_redis_up", "1 if Redis answered this process's reads for /metrics within "
+                    "METRICS_REDIS_SECONDS (1 s), 0 if not (down, frozen, unreachable)", [],
+                    [((), 1 if self.redis_answered else 0)])
         yield gauge("gateway_queue_depth", "Jobs waiting per RQ queue", ["queue"],
                     (((name,), depth) for name, depth in self.queue_depths.items()))
         # Silence is the alarm: a series absent (never recorded, or Redis away) alerts as a stale one does.

@@ -138,3 +138,28 @@ def test_an_exporter_gone_pages_once_and_hides_no_web_process(tmp_path: Path) ->
             alert("TargetDown", job="gateway", instance="web1")])
     assert states == {("PostgresDown", ""): "active", ("TargetDown", "postgres"): "suppressed",
                       ("TargetDown", "gateway"): "active"}
+
+
+REDIS_CONSEQUENCES = ("ReconcilerOrRelaySilent", "ReconcilerOrRelayUnknown", "OutboxNotRelayed",
+                      "BoardFramesLateFastBurn", "BoardFramesLateSlowBurn")
+
+
+def test_redis_not_answering_pages_once_for_what_it_stops(tmp_path: Path) -> None:
+    """Redis frozen or gone: the passes, the relay and the board's frames stop with it, and its exporter's scrape
+    times out. One page, Redis's; a fault of another kind meanwhile still pages."""
+    with alertmanager(tmp_path) as url:
+        states = states_once_settled(url, [
+            alert("RedisDown", cause="unanswered"), alert("TargetDown", job="redis", instance="cache1"),
+            *(alert(name) for name in REDIS_CONSEQUENCES), alert("ProviderDeclining", provider="mtn")])
+    assert states == {("RedisDown", ""): "active", ("TargetDown", "redis"): "suppressed",
+                      **{(name, ""): "suppressed" for name in REDIS_CONSEQUENCES}, ("ProviderDeclining", ""): "active"}
+
+
+def test_a_redis_exporter_gone_hides_only_its_own_target(tmp_path: Path) -> None:
+    """No exporter reporting on Redis says nothing about the worker or the board: their pages go through."""
+    with alertmanager(tmp_path) as url:
+        states = states_once_settled(url, [
+            alert("RedisDown", cause="unwatched"), alert("TargetDown", job="redis", instance="cache1"),
+            *(alert(name) for name in REDIS_CONSEQUENCES)])
+    assert states == {("RedisDown", ""): "active", ("TargetDown", "redis"): "suppressed",
+                      **{(name, ""): "active" for name in REDIS_CONSEQUENCES}}
