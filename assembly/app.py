@@ -66,7 +66,7 @@ from gateway.kit.keys import (
 )
 from gateway.kit.provider_parts import ProviderParts
 from gateway.kit.service_levels import ServiceLevels
-from gateway.kit.status_pacing import StatusPacer
+from gateway.kit.status_pacing import StatusPacer, spare_pace
 from leaderboard import routes as leaderboard_routes
 from leaderboard.keys import LEADERBOARD_BOARDS
 from leaderboard.refresh import board_refresh
@@ -276,18 +276,18 @@ def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = pro
 
 # Callback verification: the web's share of re-checking callback-counted orders.
 async def verification_ctx(app: web.Application) -> AsyncIterator[None]:
-    """Orders counted on a callback's word, checked with their provider on the web's status schedule, on a
-    small pool of their own: background work never takes a connection a request is waiting for. Room for what the loop
-    runs at once (its verifications, its claim and its ranking): a connection past the pool's size is closed when
-    given back, and each new one cost PostgreSQL a backend and asyncpg a look-up of our types, several a second while
-    the queue drained (2 kept and 2 more, before)."""
+    """Orders counted on a callback's word, checked with their provider on the status turns pending orders' checks
+    leave (verification can wait, a voter cannot: gateway.kit.status_pacing), on a small pool of their own: background
+    work never takes a connection a request is waiting for. Room for what the loop runs at once (its verifications,
+    its claim and its ranking): a connection past the pool's size is closed when given back, and each new one cost
+    PostgreSQL a backend and asyncpg a look-up of our types, several a second while the queue drained (2 kept and 2
+    more, before)."""
     lent = app.get(LENT_ENGINES)
     engine = lent.verification if lent is not None else create_engine(
         app[SETTINGS].database_url or "", pool_size=VERIFICATION_CONNECTIONS - 2, max_overflow=2,
         statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
-    pacer = StatusPacer(app[REDIS], waited=app[SERVICE_LEVELS].note_status_turn)
-    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], pacer.wait_turn,
-                            app[RELAY].kick)
+    pace = spare_pace(app[REDIS], waited=app[SERVICE_LEVELS].note_status_turn)
+    loop = VerificationLoop(session_factory(engine), app[PROVIDERS], pace, app[RELAY].kick)
     loop.start()
     yield
     await loop.stop()

@@ -28,7 +28,7 @@ from gateway.jobs.leases import lease_held
 from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.reconciler import reconcile
-from gateway.kit.status_pacing import reconciler_pace
+from gateway.kit.status_pacing import reconciler_pace, spare_pace
 from leaderboard.refresh import BOARD_TOPICS, board_refresh
 from media.passes import media_handlers
 
@@ -38,8 +38,8 @@ RECONCILE_LEASE_SECONDS = 30.0  # how long a killed worker's pass can keep the n
 # A pass stops here (the next one carries on), under the job's own time-out (worker.PERIODIC_JOB_TIMEOUT):
 # a renewed lease must not let one stuck pass keep every other away for hours.
 RECONCILE_PASS_SECONDS = 200.0  # plus one order (a restarted start can take 80 s) stays under 300
-# A day of a big show takes more status calls than one pass may make (the reconciler's share of MTN's cap is 2 a
-# second): each pass reads its share, and says where the next one goes on.
+# A day of a big show takes more status calls than one pass may make (on the status turns pending orders' checks
+# leave, 9 a second of MTN's at most): each pass reads its share, and says where the next one goes on.
 MONEY_CHECK_PASS_SECONDS = 120.0
 MONEY_CHECK_KEPT_SECONDS = 3 * 24 * 3600  # a day read, or where its reading stopped
 BALANCE_READ_SECONDS = 3300  # the balances are read about once an hour
@@ -94,8 +94,8 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
         report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
                                  stop_after=RECONCILE_PASS_SECONDS)
         await note_found_paid(ctx.redis, report.found_paid)
-        # Callback verification: the reconciler's share of the cap verifies what is due too.
-        verified = await verify_due(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
+        # Callback verification: what is due, on the status turns pending orders' checks leave.
+        verified = await verify_due(ctx.sessions, ctx.providers, pace=spare_pace(ctx.redis),
                                     limit=VERIFICATIONS_PER_PASS)
         await note_pass(ctx.redis, "reconcile")  # the age /metrics and /readyz watch
     if report.changed or any(outcome is Verified.DISAGREED for _, outcome in verified):
@@ -115,7 +115,8 @@ async def money_check_turn(ctx: JobContext) -> str:
         done, at = f"money-check:{provider}:{day.isoformat()}", f"money-check-at:{provider}:{day.isoformat()}"
         if not await ctx.redis.exists(done):
             kept = await ctx.redis.get(at)
-            report = await reconcile_money(ctx.sessions, ctx.providers, provider, day, reconciler_pace(ctx.redis),
+            report = await reconcile_money(ctx.sessions, ctx.providers, provider, day,
+                                           spare_pace(ctx.redis, "money-check"),
                                            resume=Resume.from_json(kept) if kept else None,
                                            budget=Budget(deadline))
             if report.resume is None:

@@ -6,9 +6,10 @@ they find a forgery, at MTN's cap and at raised ones.
 The show (`bench.verification_show`) is written into an embedded PostgreSQL as its callbacks would have left it,
 compressed `--scale` times (one second here is that many seconds of show, with that many times fewer orders: the
 cap's share is the real one). The real verification pass runs against the local MTN sandbox enforcing the cap (429
-past it): a web process's `VerificationLoop` (its ranking pass and 70% of the cap) beside the reconciler's share
-(`verify_due`, 20%), paced through Redis, from the show's first second until an hour (scaled) after its end. Each
-cap is run with the ranked order; MTN's own cap also oldest first, as the queue was read before it was ranked.
+past it): a web process's `VerificationLoop` (its ranking pass) beside the reconciler's (`verify_due`), both on the
+turns of 90% of the cap no pending order's check takes (none here), paced through Redis, from the show's first second
+until an hour (scaled) after its end. Each cap is run with the ranked order; MTN's own cap also oldest first, as the
+queue was read before it was ranked.
 Printed: the share of orders and of money verified an hour after the show, the suspects' (ranked) share, and when
 each forged order was found (in show time)."""
 
@@ -46,7 +47,7 @@ from gateway.db.migrate import upgrade_async
 from gateway.db.models import Candidate, Contest, ContestStatus
 from gateway.db.seed import ensure_tallies
 from gateway.jobs.verifications import VerificationLoop
-from gateway.kit.status_pacing import StatusPacer, reconciler_pace
+from gateway.kit.status_pacing import spare_pace
 from payments.sandbox import SandboxControl, create_sandbox_app
 
 SHOW_SECONDS = 3600.0  # the real show's length
@@ -144,7 +145,7 @@ async def seed_show(sessions: Sessions, show: Show, contest: tuple[int, int], sc
 
 async def reconciler_share(sessions: Sessions, registry: Providers, redis: Redis, turns: ClaimTurns | None) -> None:
     while True:
-        await verify_due(sessions, registry, pace=reconciler_pace(redis), limit=1000, turns=turns)
+        await verify_due(sessions, registry, pace=spare_pace(redis), limit=1000, turns=turns)
         await asyncio.sleep(RECONCILER_EVERY)
 
 
@@ -171,7 +172,7 @@ async def run_show(urls: tuple[str, str], sandbox: Sandbox, show: Show, run: Run
         contest = await make_contest(sessions)
         await seed_history(sessions, show, *contest)
         turns = (lambda: ClaimTurns(every=1)) if run.oldest_only else (lambda: None)
-        loop = VerificationLoop(sessions, registry, StatusPacer(redis).wait_turn, lambda: None, turns=turns())
+        loop = VerificationLoop(sessions, registry, spare_pace(redis), lambda: None, turns=turns())
         async with sessions() as session:
             show_start = await session.scalar(select(text("now()")))
         tasks = [asyncio.create_task(seed_show(sessions, show, contest, scale)),

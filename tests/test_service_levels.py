@@ -270,7 +270,8 @@ async def test_prompts_queued_behind_a_slow_provider_show_their_wait(
 
 async def test_a_status_check_shows_the_cap_it_runs_under(
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
-    """A callback that cannot count alone costs a status call, paced under MTN's cap (70% of it for the checks)."""
+    """A callback that cannot count alone costs a status call, paced under MTN's cap (90% of it, for every status
+    call together)."""
     await make_contest(sessions, slug="gala")
     order_id = await vote(client, "gala")
     order = await tables.get_order(sessions, order_id)
@@ -281,4 +282,4 @@ async def test_a_status_check_shows_the_cap_it_runs_under(
     await client.app[CHECKS].wait_idle()
     text = await scrape(client)
     assert sample(text, "gateway_status_turn_wait_seconds_count", provider="mtn", role="checks") == 1
-    assert sample(text, "gateway_status_cap_per_second", provider="mtn", role="checks") == 7.0
+    assert sample(text, "gateway_status_cap_per_second", provider="mtn", role="checks") == 9.0

@@ -46,7 +46,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
             try:
                 since = datetime.now(UTC) - args.since if args.since else None
                 report = await reconcile(sessions, registry, since=since, limit=args.limit,
-                                         pace=reconciler_pace(redis))  # the worker's share of the cap, shared
+                                         pace=reconciler_pace(redis))  # the worker's turns of the cap, shared
             finally:
                 await registry.aclose()
         for order_id, outcome in report.changed:
@@ -67,7 +67,7 @@ def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
     from assembly.providers import build_providers
     from gateway.jobs.balance_check import BalanceReport, check_balances
     from gateway.jobs.money_reconciliation import DayReport, reconcile_money
-    from gateway.kit.status_pacing import reconciler_pace
+    from gateway.kit.status_pacing import spare_pace
 
     day = args.day or datetime.now(UTC).date()
 
@@ -77,7 +77,8 @@ def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
             reports = []
             try:
                 for provider in args.provider or registry.names():
-                    report = await reconcile_money(sessions, registry, provider, day, reconciler_pace(redis))
+                    report = await reconcile_money(sessions, registry, provider, day,
+                                                   spare_pace(redis, "money-check"))
                     # A difference found today may have moved money since the last reading; an older day's did not.
                     explains = report.new if day == datetime.now(UTC).date() else ()
                     reports.append((report, await check_balances(sessions, registry, provider, explains)))

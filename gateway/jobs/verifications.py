@@ -1,11 +1,11 @@
 """The web processes' share of callback verification: a loop that claims due entries and checks them,
-a few at once, on the web's status-call schedule (`gateway.kit.status_pacing`), and moves the board when votes are
-taken back.
+a few at once, on the status-call turns pending orders' checks leave (`gateway.kit.status_pacing`: a voter waiting
+goes first), and moves the board when votes are taken back.
 
 Every web process runs one; the queue in PostgreSQL hands each due entry to one of them (`claim_next`), by rank
 (`gateway.core.payments.verification_order`), one claim in ten the oldest. Each loop also ranks the entries that
 fell due (`gateway.core.payments.verification_ranking`), once a second, a batch locked at a time.
-The reconciler verifies too, on its own share of the cap (`assembly.worker_jobs`). The loop has its own
+The reconciler verifies too, on the same spare turns (`assembly.worker_jobs`). The loop has its own
 small connection pool (`assembly.app.verification_ctx`): it never takes a connection a request needs.
 """
 

@@ -2,14 +2,15 @@
 kept in Redis (timed by Redis's own clock, so hosts' clocks do not matter) and waits for it, so calls leave
 evenly spaced, in the order they asked. A provider's cap is kept this way wherever it is one (MTN's status calls,
 `gateway.kit.status_pacing`; every call of an Orange application, `payments.orange.request_cap`); a kind of call
-may be held to a share of a schedule's turns (`wait_within_share`), so it never takes them all. With Redis away,
-or none given, a process keeps the schedule alone (others may be calling too: slower is not safe, but it is the
-best it can do)."""
+may be held to a share of a schedule's turns (`wait_within_share`), so it never takes them all, or take only the turns
+no other call asks for (`wait_for_spare`), so it never delays them. With Redis away, or none given, a process keeps
+the schedule alone (others may be calling too: slower is not safe, but it is the best it can do)."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 
 from redis.asyncio import Redis
@@ -29,6 +30,16 @@ if slot < now then slot = now end
 redis.call('SET', KEYS[1], slot + tonumber(ARGV[1]), 'PX', slot - now + 60000)
 return slot - now
 """
+# Take the turn now if the schedule is free now (no caller holds a turn still to come): returns 0. Else reserve
+# nothing and return minus the ms until the turns held end. KEYS and ARGV as RESERVE_TURN's.
+TAKE_SPARE_TURN = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local slot = tonumber(redis.call('GET', KEYS[1]) or '0')
+if slot > now then return now - slot end
+redis.call('SET', KEYS[1], now + tonumber(ARGV[1]), 'PX', 60000)
+return 0
+"""
 
 
 class PacedTurns:
@@ -37,6 +48,7 @@ class PacedTurns:
     def __init__(self, redis: Redis | None) -> None:
         self._redis = redis
         self._reserve = redis.register_script(RESERVE_TURN) if redis is not None else None
+        self._take_spare = redis.register_script(TAKE_SPARE_TURN) if redis is not None else None
         self._local_next: dict[str, float] = {}  # the schedules kept here when Redis cannot be reached
 
     async def wait(self, schedule: str, per_second: float) -> float:
@@ -67,6 +79,37 @@ class PacedTurns:
         waited = await self.wait(f"{schedule}:{part}", per_second * share)
         return waited + await self.wait(schedule, per_second)
 
+    async def wait_for_spare(self, schedule: str, per_second: float, patience: float) -> float:
+        """`wait`, for a call that can wait: it takes only a turn nobody holds, when the schedule is free, so the
+        calls that `wait` keep every turn they can use and these have the rest, never delaying them by more than one
+        turn. Such calls first queue among themselves (a schedule of their own, at the same rate), so that on a free
+        schedule each finds its turn at the first look. After `patience` seconds without a spare turn it queues for
+        the next one as `wait` does: delayed while others need every turn, never starved. Returns the seconds it
+        waited."""
+        spacing = 1.0 / per_second
+        started = time.monotonic()
+        await self.wait(f"{schedule}:spare", per_second)
+        while (left := patience - (time.monotonic() - started)) > 0:
+            busy, asked = await self._spare(schedule, spacing)
+            if busy == 0 and time.monotonic() - asked <= spacing / 2:  # taken, and not by a stalled process
+                return time.monotonic() - started
+            # Looked at again once the turns held end, at a moment of the turn after: the calls waiting then do not
+            # all ask at once.
+            await asyncio.sleep(min(busy + random.uniform(0, spacing), left))
+        return time.monotonic() - started + await self.wait(schedule, per_second)
+
+    async def _spare(self, schedule: str, spacing: float) -> tuple[float, float]:
+        """0 when the schedule's turn now was free and is now taken, else the seconds until the turns held end; and
+        the moment (this process's clock) it was asked."""
+        if self._take_spare is not None:
+            asked = time.monotonic()
+            try:
+                busy_ms = await self._take_spare(keys=[schedule], args=[max(1, round(spacing * 1000))])
+                return -float(busy_ms) / 1000, asked
+            except RedisError:
+                log.warning("paced turns: Redis unavailable, pacing %s in this process only", schedule)
+        return self._local_spare(schedule, spacing)
+
     async def _reserved(self, schedule: str, spacing: float) -> tuple[float, float]:
         """Seconds to wait for the next turn, and the moment (this process's clock) they count from: for a turn
         of Redis's schedule, when it was asked for (Redis reserved it no earlier)."""
@@ -85,3 +128,12 @@ class PacedTurns:
         turn = max(now, self._local_next.get(schedule, now))
         self._local_next[schedule] = turn + spacing
         return turn - now, now
+
+    def _local_spare(self, schedule: str, spacing: float) -> tuple[float, float]:
+        """`_spare` on this process's own schedule."""
+        now = time.monotonic()
+        turn = self._local_next.get(schedule, now)
+        if turn > now:
+            return turn - now, now
+        self._local_next[schedule] = now + spacing
+        return 0.0, now

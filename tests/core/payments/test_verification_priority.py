@@ -27,7 +27,7 @@ from tests.fakes.mtn import FakeMtn, callback, callback_path, paid_body, vote
 LATER = timedelta(minutes=1)  # past the first verification's wait
 # Every vote of the test comes from its one address: the rule that holds many numbers behind one is off.
 ONE_ADDRESS_MANY_NUMBERS = {"numbers_per_address_per_day": 0}
-MTN_CAP = 10  # status calls a second (the provider's own figure; the web's schedule takes 70% of it)
+MTN_CAP = 10  # status calls a second (the provider's own figure; its schedule takes 90% of it)
 
 
 async def counted_from_callback(client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, msisdn: str,
