@@ -10,6 +10,7 @@ import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from assembly.job_runtime import JobContext, relay_now
@@ -44,7 +45,8 @@ MONEY_CHECK_PASS_SECONDS = 120.0
 MONEY_CHECK_KEPT_SECONDS = 3 * 24 * 3600  # a day read, or where its reading stopped
 BALANCE_READ_SECONDS = 3300  # the balances are read about once an hour
 BALANCES_READ = "money-check:balances"
-VERIFICATIONS_PER_PASS = 100  # ~50 s at the reconciler's 2 status calls a second (MTN)
+VERIFICATIONS_PER_PASS = 100  # ~11 s at 9 status calls a second (MTN), more beside the web processes' verifications
+VERIFY_PASS_SECONDS = 10.0  # claims of a pass's verification, at most this long: the next orders to check wait
 
 
 def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
@@ -92,11 +94,11 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
             await note_pass(ctx.redis, "reconcile")
             return "another pass is running"
         report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
-                                 stop_after=RECONCILE_PASS_SECONDS)
-        await note_found_paid(ctx.redis, report.found_paid)
-        # Callback verification: what is due, on the status turns pending orders' checks leave.
+                                 stop_after=RECONCILE_PASS_SECONDS, found=partial(note_found_paid, ctx.redis))
+        # Callback verification: what is due, on the status turns pending orders' checks leave, for a little while:
+        # orders that fall due meanwhile wait for the next pass.
         verified = await verify_due(ctx.sessions, ctx.providers, pace=spare_pace(ctx.redis),
-                                    limit=VERIFICATIONS_PER_PASS)
+                                    limit=VERIFICATIONS_PER_PASS, stop_after=VERIFY_PASS_SECONDS)
         await note_pass(ctx.redis, "reconcile")  # the age /metrics and /readyz watch
     if report.changed or any(outcome is Verified.DISAGREED for _, outcome in verified):
         await relay_now(ctx)

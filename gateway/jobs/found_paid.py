@@ -4,8 +4,8 @@ shows the same figure on /metrics (`gateway_reconciler_found_paid`).
 Each is a payment whose callback did not count it first: lost, later than the reconciler's first look (30 s), or
 never sent. A few are normal; most of a provider's paid orders found this way means its callbacks no longer reach
 us, and every vote then waits for the reconciler, at most as fast as the provider's status-call cap allows
-(deploy/prometheus/rules.yml, `ProviderCallbacksLost`). Counted by the pass, after its work: the vote path never
-waits on it.
+(deploy/prometheus/rules.yml, `ProviderCallbacksLost`). Counted by the pass as it finds each (a pass can last
+minutes, and the figure must rise as the votes do), after the order's own work: the vote path never waits on it.
 """
 
 from __future__ import annotations

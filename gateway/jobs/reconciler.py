@@ -3,15 +3,14 @@ settles or expires them. It is what makes a lost callback cost a delay, never a 
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
+from sqlalchemy import all_, bindparam, or_, select
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from gateway.core.orders import closing, tables
 from gateway.core.orders.outcomes import Outcome, Reconciled
@@ -20,6 +19,7 @@ from gateway.core.payments.starting import start_payment
 from gateway.core.providers import CollectionNotFound, PaymentError, Providers
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
+from gateway.jobs.reconciler_sweep import FoundPaid, ReconcileReport, Sweep
 
 log = logging.getLogger(__name__)
 
@@ -31,19 +31,12 @@ MAX_BACKOFF_SECONDS = 120
 # A provider that cannot be asked (down, or answering nonsense) does not expire an order: the payer may
 # have approved in time, and only our question failed. Past this, a person looks at what is left.
 UNANSWERED_GRACE = timedelta(hours=6)
-# A provider that failed this many checks in a row sits out the rest of the pass: a silent MTN costs
-# a minute per check (time-outs and retries), and other providers' orders must not wait behind it.
-UNREACHABLE_IN_A_ROW = 3
 # Why an order still unpaid once its window has closed is expired, by what the reconciler found.
 EXPIRY_REASONS: dict[Outcome | Reconciled, str] = {
     Outcome.PENDING: "the payer did not approve in time",
     Reconciled.NOT_FOUND: "the payment was never started with the provider",
     Reconciled.UNREACHABLE: "the provider could not be asked about the payment for hours",
 }
-# What a pass reports without listing the order as changed.
-UNCHANGED = frozenset({Outcome.PENDING, Outcome.START_AGAIN, Reconciled.NOT_STARTED_YET, Reconciled.UNREACHABLE,
-                       Outcome.ALREADY_DECIDED,
-                       Reconciled.RESTARTED, Reconciled.START_IN_PROGRESS, Reconciled.ERROR})
 
 
 def next_check_delay(check_count: int) -> timedelta:
@@ -62,21 +55,9 @@ def is_due(created_at: datetime, last_checked_at: datetime | None, check_count: 
     return now - last_checked_at >= next_check_delay(check_count)
 
 
-@dataclass
-class ReconcileReport:
-    checked: int = 0
-    outcomes: Counter[str] = field(default_factory=Counter)
-    changed: list[tuple[uuid.UUID, str]] = field(default_factory=list)
-    found_paid: Counter[str] = field(default_factory=Counter)  # provider -> orders it said were paid, counted here
-
-    def summary(self) -> str:
-        parts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(self.outcomes.items()))
-        return f"checked {self.checked} pending orders" + (f": {parts}" if parts else "")
-
-
 async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, limit: int,
-                     ) -> list[tuple[uuid.UUID, str]]:
-    """(order id, provider) of the orders due, least recently checked first."""
+                     seen: Collection[uuid.UUID] = ()) -> list[tuple[uuid.UUID, str]]:
+    """(order id, provider) of the orders due, least recently checked first, but those in `seen`."""
     async with autocommit(sessions) as session:
         query = (select(VoteOrder.id, VoteOrder.provider, VoteOrder.created_at, VoteOrder.last_checked_at,
                         VoteOrder.check_count, VoteOrder.expires_at)
@@ -86,6 +67,8 @@ async def due_orders(sessions: Sessions, now: datetime, since: datetime | None, 
                  .limit(limit * 4))
         if since is not None:
             query = query.where(VoteOrder.created_at >= since)
+        if seen:
+            query = query.where(VoteOrder.id != all_(bindparam("seen", list(seen), type_=ARRAY(UUID(as_uuid=True)))))
         rows = (await session.execute(query)).all()
     return [(row.id, row.provider) for row in rows if is_due(row.created_at, row.last_checked_at, row.check_count,
                                                              row.expires_at, now)][:limit]
@@ -176,33 +159,28 @@ async def reconcile_one(sessions: Sessions, registry: Providers, order_id: uuid.
 
 
 async def reconcile(sessions: Sessions, registry: Providers, *, now: datetime | None = None,
-                    since: datetime | None = None, limit: int = 200, calls_per_second: float = 8.0,
-                    pace: StatusPace | None = None, stop_after: float | None = None) -> ReconcileReport:
-    """One pass over due pending orders, paced under the providers' status-call limits (MTN ~10/s).
+                    since: datetime | None = None, limit: int | None = None, calls_per_second: float = 8.0,
+                    pace: StatusPace | None = None, stop_after: float | None = None,
+                    found: FoundPaid | None = None) -> ReconcileReport:
+    """One pass over the due pending orders (`gateway.jobs.reconciler_sweep`), each at most once, until none is left
+    or `limit` were looked at. Status calls take their provider's turns on `pace`, the schedule every process shares
+    under its cap (MTN ~10/s, `gateway.kit.status_pacing`); a provider without one, or a pass without `pace`, is
+    paced here at `calls_per_second`.
 
-    `stop_after` (seconds) ends the pass early, between two orders; what is left is still due next pass.
+    `stop_after` (seconds) ends the pass early, between two orders; what is left is still due next pass. `found` is
+    told of each order found paid, as it is.
     """
     now = now or datetime.now(UTC)
-    started = time.monotonic()
-    report = ReconcileReport()
-    failing: Counter[str] = Counter()  # checks in a row a provider could not answer, this pass
-    for order_id, provider in await due_orders(sessions, now, since, limit):
-        if failing[provider] >= UNREACHABLE_IN_A_ROW:
-            report.outcomes[Reconciled.PROVIDER_DOWN] += 1  # still due: checked on a later pass, in its turn
-            continue
-        if stop_after is not None and time.monotonic() - started > stop_after:
-            log.warning("reconciler pass stopped after %.0f s, %d orders checked", stop_after, report.checked)
+
+    async def check(order_id: uuid.UUID, order_now: datetime, paced: StatusPace) -> Outcome | Reconciled:
+        return await reconcile_one(sessions, registry, order_id, order_now, paced)
+
+    sweep = Sweep(check, now, limit=limit, pace=pace, calls_per_second=calls_per_second, stop_after=stop_after,
+                  found=found)
+    while sweep.room() > 0 and not sweep.out_of_time():
+        read_at = now + timedelta(seconds=sweep.elapsed())
+        batch = await due_orders(sessions, read_at, since, sweep.room(), sweep.seen)
+        if not batch:
             break
-        if report.checked:
-            await asyncio.sleep(1 / calls_per_second)
-        # A paced pass can take minutes: each order is judged at the time it is reached.
-        order_now = now + timedelta(seconds=time.monotonic() - started)
-        outcome = await reconcile_one(sessions, registry, order_id, order_now, pace)
-        failing[provider] = failing[provider] + 1 if outcome in (Reconciled.UNREACHABLE, Reconciled.ERROR) else 0
-        report.checked += 1
-        report.outcomes[outcome] += 1
-        if outcome is Outcome.COUNTED:
-            report.found_paid[provider] += 1
-        if outcome not in UNCHANGED:
-            report.changed.append((order_id, outcome))
-    return report
+        await sweep.check_all(batch)
+    return sweep.report

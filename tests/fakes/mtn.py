@@ -30,6 +30,7 @@ class FakeMtn:
     status_calls: int = 0
     status_call_seconds: list[int] = field(default_factory=list)  # when each status call came (epoch second)
     asked: list[str] = field(default_factory=list)  # the reference of each status call, in order
+    asked_at: list[float] = field(default_factory=list)  # when each status call came (monotonic clock), in order
     pay_calls: int = 0
     down: bool = False  # MTN answering 503 to every status GET, as it does for long stretches
     prompts_down: bool = False  # MTN answering 503 to every request-to-pay
@@ -47,6 +48,7 @@ class FakeMtn:
         self.status_calls += 1
         self.status_call_seconds.append(int(time.time()))
         self.asked.append(request.url.path.rsplit("/", 1)[-1])
+        self.asked_at.append(time.monotonic())
         if self.statuses_held is not None:
             await self.statuses_held.wait()
         if self.silent:

@@ -4,6 +4,7 @@ the reconciler's job as the worker runs it, with MTN faked at the wire."""
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from aiohttp.test_utils import TestClient
@@ -17,8 +18,8 @@ from assembly.worker_jobs import reconcile_pass
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
-from gateway.kit.keys import PROVIDERS
-from tests.factories import make_contest
+from gateway.kit.keys import PROVIDERS, STARTS
+from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn, callback, paid_body, reference_of, vote
 
 
@@ -55,3 +56,28 @@ def test_with_redis_away_the_figure_is_missing_rather_than_stale() -> None:
     assert found_paid(metrics.render().decode()) == {"mtn": 3}
     metrics.note_found_paid(None)
     assert found_paid(metrics.render().decode()) == {}
+
+
+async def test_the_figure_rises_while_a_long_pass_is_still_finding(
+    client: TestClient, sessions: Sessions, redis: Redis, settings: Settings, fake_mtn: FakeMtn
+) -> None:
+    """A pass through a backlog lasts minutes at MTN's cap: the figure moves as the orders are found, not in one step
+    at the pass's end, or `ProviderCallbacksLost` would see nothing for minutes and then everything at once."""
+    contest = await make_contest(sessions, slug="gala")
+    for n in range(30):  # 3 s of MTN's turns
+        order_id = (await place(sessions, contest, msisdn=f"+2376700030{n:02}")).id
+        client.app[STARTS].request(order_id)
+        await client.app[STARTS].wait_idle()
+        fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
+    async with sessions.begin() as session:
+        await session.execute(text("UPDATE vote_orders SET created_at = now() - interval '31 seconds'"))
+    passing = asyncio.create_task(reconcile_pass(JobContext(settings, sessions, redis, client.app[PROVIDERS])))
+
+    async def shown() -> float:
+        return found_paid(await (await client.get("/metrics")).text()).get("mtn", 0.0)
+
+    while not await shown() and not passing.done():
+        await asyncio.sleep(0.05)
+    assert not passing.done()  # found, shown, and the pass still going
+    await passing
+    assert await shown() == 30

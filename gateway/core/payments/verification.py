@@ -16,6 +16,7 @@ entries at once (`gateway.core.payments.verification_by_list`); `claim_next` lea
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -145,13 +146,16 @@ async def verify_claimed(sessions: Sessions, registry: Providers, order_id: uuid
 
 
 async def verify_due(sessions: Sessions, registry: Providers, *, pace: StatusPace | None = None,
-                     limit: int = 1000, now: datetime | None = None,
-                     turns: ClaimTurns | None = None) -> list[tuple[uuid.UUID, Verified]]:
+                     limit: int = 1000, now: datetime | None = None, turns: ClaimTurns | None = None,
+                     stop_after: float | None = None) -> list[tuple[uuid.UUID, Verified]]:
     """Up to `limit` due entries, one after the other, by rank with the oldest's turns (a reconciler pass's
-    share)."""
+    share); `stop_after` (seconds) claims no more after that long."""
     done = []
     turns = turns or ClaimTurns()
+    started = time.monotonic()
     for _ in range(limit):
+        if stop_after is not None and time.monotonic() - started > stop_after:
+            break
         result = await verify_next(sessions, registry, pace=pace, now=now, turns=turns)
         if result is None:
             break
