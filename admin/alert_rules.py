@@ -20,10 +20,17 @@ class Rule:
     thresholds: tuple[float, ...]
     windows: tuple[float, ...] = ()  # seconds: its range selectors and offsets, its recorded series' included
     for_seconds: float = 0.0  # `for:`: how long the condition holds before the alert fires (pending meanwhile)
+    # Held back while RedisDown fires and for this long after (0: never): what a Redis outage causes, and what
+    # lingers once Redis is back (the passes' old ages, the relay's catch-up, the burn windows), is RedisDown's news.
+    after_redis_down: float = 0.0
+
+    @property
+    def all_windows(self) -> tuple[float, ...]:
+        return self.windows + ((self.after_redis_down,) if self.after_redis_down else ())
 
     @property
     def longest_window(self) -> float:
-        return max(self.windows, default=0.0)
+        return max(self.all_windows, default=0.0)
 
 
 TALLY_SLO_SECONDS = 2.0  # a bucket bound of gateway_callback_to_tally_seconds (the recorded ratios' `le`)
@@ -34,14 +41,17 @@ SLOW_BURN = 6 * 0.01
 # The share of observations over the SLO (a bucket bound) above the burn, over both windows.
 VOTES_COUNTED_LATE_FAST = Rule("VotesCountedLateFastBurn", (FAST_BURN, TALLY_SLO_SECONDS), (120, 20))
 VOTES_COUNTED_LATE_SLOW = Rule("VotesCountedLateSlowBurn", (SLOW_BURN, TALLY_SLO_SECONDS), (720, 60))
-BOARD_FRAMES_LATE_FAST = Rule("BoardFramesLateFastBurn", (FAST_BURN, BOARD_SLO_SECONDS), (120, 20))
-BOARD_FRAMES_LATE_SLOW = Rule("BoardFramesLateSlowBurn", (SLOW_BURN, BOARD_SLO_SECONDS), (720, 60))
+AFTER_REDIS_DOWN = 300.0
+BOARD_FRAMES_LATE_FAST = Rule("BoardFramesLateFastBurn", (FAST_BURN, BOARD_SLO_SECONDS), (120, 20),
+                              after_redis_down=AFTER_REDIS_DOWN)
+BOARD_FRAMES_LATE_SLOW = Rule("BoardFramesLateSlowBurn", (SLOW_BURN, BOARD_SLO_SECONDS), (720, 60),
+                              after_redis_down=AFTER_REDIS_DOWN)
 # Contests on air all along the window (> 0) and no order placed in it (a delta <= 0).
 NO_VOTES_ARRIVING = Rule("NoVotesArriving", (0,), (600,), 120)
-RECONCILER_OR_RELAY_SILENT = Rule("ReconcilerOrRelaySilent", (45,), (), 30)
+RECONCILER_OR_RELAY_SILENT = Rule("ReconcilerOrRelaySilent", (45,), (), 30, AFTER_REDIS_DOWN)
 # A pass age absent while the gateway is scraped (`up == 1`, counted `> 0`): here, while it serves this page.
-RECONCILER_OR_RELAY_UNKNOWN = Rule("ReconcilerOrRelayUnknown", (1, 0), (), 120)
-OUTBOX_NOT_RELAYED = Rule("OutboxNotRelayed", (30,), (), 60)
+RECONCILER_OR_RELAY_UNKNOWN = Rule("ReconcilerOrRelayUnknown", (1, 0), (), 120, AFTER_REDIS_DOWN)
+OUTBOX_NOT_RELAYED = Rule("OutboxNotRelayed", (30,), (), 60, AFTER_REDIS_DOWN)
 # The backlog's slope over the window above 0, and its oldest past 300 s.
 VERIFICATION_BACKLOG_GROWING = Rule("VerificationBacklogGrowing", (0, 300), (600,), 300)
 PROVIDER_THROTTLING = Rule("ProviderThrottling", (0.05,), (60,), 120)
@@ -53,8 +63,9 @@ PROVIDER_CALLBACKS_LOST = Rule("ProviderCallbacksLost", (0.5, 20, 1), (120, 180)
 # share over the second, offset by the first (the hour before; at least 20 decided), clamped to [0.5, 0.9]; 0.9
 # without such an hour.
 PROVIDER_DECLINING = Rule("ProviderDeclining", (20, 2, 0.5, 0.9), (120, 3600), 60)
-# redis_up below 1: here, Redis did not answer the room's own reads.
-REDIS_DOWN = Rule("RedisDown", (1,), (), 60)
+# gateway_redis_up (or the exporter's redis_up) below 1: here, Redis did not answer the room's own reads in time
+# (cause "unanswered"; "unwatched", no exporter, is Prometheus' alone).
+REDIS_DOWN = Rule("RedisDown", (1,), (), 10)
 GATEWAY_PROCESS_REPLACED = Rule("GatewayProcessReplaced", (0,), (900,), 0)
 
 COMPUTED = (VOTES_COUNTED_LATE_FAST, VOTES_COUNTED_LATE_SLOW, BOARD_FRAMES_LATE_FAST, BOARD_FRAMES_LATE_SLOW,

@@ -52,6 +52,11 @@ class AlertStates:
 
     def __init__(self) -> None:
         self.active_since: dict[tuple[str, Labels], float] = {}
+        self.last_fired: dict[str, float] = {}  # rule -> the last evaluation it fired at (any labels)
+
+    def fired_ago(self, now: float, rule: str) -> float | None:
+        """Seconds since `rule` last fired (0: it fires); None: it never fired here."""
+        return None if rule not in self.last_fired else now - self.last_fired[rule]
 
     def evaluate(self, now: float, conditions: Iterable[Condition]) -> list[Alert]:
         """The alerts as of `now`, quiet ones included; a condition absent or false ends its alert."""
@@ -65,6 +70,8 @@ class AlertStates:
             since = seen[key] = self.active_since.get(key, now)
             held = now - since
             state = FIRING if held >= condition.rule.for_seconds else PENDING
+            if state == FIRING:
+                self.last_fired[condition.rule.name] = now
             found.append(Alert(condition.rule.name, state, condition.detail, dict(condition.labels), held))
         self.active_since = seen
         return found

@@ -42,7 +42,7 @@ from admin.control_alerts import (
     quantile,
     snapshot,
 )
-from admin.control_conditions import conditions, record
+from admin.control_conditions import evaluate, record
 from admin.dashboard import PAGE_CSP, REFRESH_SECONDS, Gettext, figures_stream, gettext_of
 from admin.pages.rendering import render
 from admin.prometheus_alerts import PrometheusUnavailable, prometheus_alerts
@@ -59,7 +59,7 @@ routes = web.RouteTableDef()
 HISTORY = web.AppKey("control_history", LevelsHistory)
 STATES = web.AppKey("control_alert_states", AlertStates)
 PERMISSION = "control.read"
-REDIS_ANSWER_SECONDS = 2.0  # a Redis that takes longer to answer the room is not answering (RedisDown)
+REDIS_ANSWER_SECONDS = 1.0  # a Redis slower to answer the room is not answering (RedisDown), as for /metrics
 # What each alert means, for the people watching (the rule's own summary, in the admin's language): every alert
 # of deploy/prometheus/rules.yml, the ones only Prometheus evaluates included (a test keeps them in step).
 MEANINGS = {
@@ -160,7 +160,7 @@ async def load(request: web.Request) -> Room:
     current = record(history, now, snapshot(source.collect(), found, float(figures.verification_backlog)),
                      figures.paid_recently)
     window, span = history.over(now, current, SHOWN_SECONDS)
-    computed = app[STATES].evaluate(now, conditions(figures, ages, history, now, current))
+    computed = evaluate(app[STATES], figures, ages, history, now, current)
     url = settings_of(app, AdminSettings).prometheus_url
     if not url:
         return Room(figures, window, span, computed, source.host)

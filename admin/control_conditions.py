@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import replace
 
 from admin import alert_rules as rules
-from admin.alert_states import Condition
+from admin.alert_states import Alert, AlertStates, Condition
 from admin.control_alerts import LevelsHistory, LevelsSnapshot, late_share, provider_shares
 from gateway.core.oversight.control_room import ServiceFigures
 from gateway.jobs.last_passes import PERIODIC_PASSES
@@ -102,9 +102,10 @@ def replaced(history: LevelsHistory, now: float, current: LevelsSnapshot) -> lis
 
 
 def conditions(figures: ServiceFigures, ages: Mapping[str, float | None] | None, history: LevelsHistory,
-               now: float, current: LevelsSnapshot) -> list[Condition]:
+               now: float, current: LevelsSnapshot, redis_down_fired_ago: float | None = None) -> list[Condition]:
     """Every condition the room evaluates, quiet ones included, `current` as `record` completed it. `ages` None:
-    Redis did not answer."""
+    Redis did not answer. `redis_down_fired_ago`: seconds since RedisDown last fired (None: never), which holds
+    back what a Redis outage causes (`Rule.after_redis_down`)."""
     tally: tuple[float, str] = (rules.TALLY_SLO_SECONDS, "tally_buckets")
     board: tuple[float, str] = (rules.BOARD_SLO_SECONDS, "board_buckets")
     found = [burn(rules.VOTES_COUNTED_LATE_FAST, history, now, current, *tally),
@@ -126,7 +127,15 @@ def conditions(figures: ServiceFigures, ages: Mapping[str, float | None] | None,
                            and oldest > growing.thresholds[1],
                            f"{figures.verification_backlog}, {oldest:.0f} s, {slope or 0.0:+.2f}/s"))
     found += providers(history, now, current, figures.decisions)
-    found.append(Condition(rules.REDIS_DOWN, ages is None, "–"))
+    found.append(Condition(rules.REDIS_DOWN, ages is None, "–", (("cause", "unanswered"),) if ages is None else ()))
     found += replaced(history, now, current)
-    return found
+    return [replace(c, holds=False) if redis_down_fired_ago is not None
+            and redis_down_fired_ago <= c.rule.after_redis_down else c for c in found]
 
+
+
+def evaluate(states: AlertStates, figures: ServiceFigures, ages: Mapping[str, float | None] | None,
+             history: LevelsHistory, now: float, current: LevelsSnapshot) -> list[Alert]:
+    """One evaluation of every rule, RedisDown's last firing holding back what it causes."""
+    redis_down_ago = states.fired_ago(now, rules.REDIS_DOWN.name)
+    return states.evaluate(now, conditions(figures, ages, history, now, current, redis_down_ago))

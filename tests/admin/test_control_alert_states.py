@@ -8,10 +8,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from admin.alert_rules import PROVIDER_CALLBACKS_LOST, PROVIDER_FAILING, REDIS_DOWN
+from admin.alert_rules import PROVIDER_CALLBACKS_LOST, PROVIDER_FAILING, RECONCILER_OR_RELAY_SILENT, REDIS_DOWN
 from admin.alert_states import Alert, AlertStates
 from admin.control_alerts import LevelsHistory, LevelsSnapshot, quantile
-from admin.control_conditions import conditions, record
+from admin.control_conditions import evaluate, record
 from gateway.core.oversight.control_room import ServiceFigures
 
 LOOK_EVERY = 3.0  # the stream's refresh
@@ -38,7 +38,7 @@ class Room:
              room_figures: ServiceFigures | None = None) -> dict[str, Alert]:
         room_figures = room_figures or figures()
         current = record(self.history, t, current, room_figures.paid_recently)
-        found = self.states.evaluate(t, conditions(room_figures, ages, self.history, t, current))
+        found = evaluate(self.states, room_figures, ages, self.history, t, current)
         return {alert.key: alert for alert in found}
 
     def run(self, until: float, world: Callable[[float], LevelsSnapshot], key: str,
@@ -83,15 +83,26 @@ def test_a_fault_shorter_than_its_for_never_fires() -> None:
     assert first(seen, "firing") is None  # 60 s failing, plus its minute's tail: under the rule's 2 minutes
 
 
-def test_redis_not_answering_is_redis_down_within_its_for_and_the_passes_unknown() -> None:
+def test_redis_not_answering_is_redis_down_within_its_for_and_holds_back_what_it_causes() -> None:
     room = Room()
     alerts = room.look(0.0, LevelsSnapshot(), ages=None)
-    assert alerts["RedisDown"].state == "pending" and alerts["ReconcilerOrRelayUnknown"].state == "pending"
+    assert alerts["RedisDown:unanswered"].state == "pending"
     assert alerts["ReconcilerOrRelaySilent:relay"].state == "inactive"  # no age known: not a silence
     later = room.look(REDIS_DOWN.for_seconds, LevelsSnapshot(), ages=None)
-    assert later["RedisDown"].firing and later["RedisDown"].active_for == REDIS_DOWN.for_seconds
-    back = room.look(REDIS_DOWN.for_seconds + LOOK_EVERY, LevelsSnapshot(), ages=PASSES_NOW)
-    assert back["RedisDown"].state == "inactive" and back["ReconcilerOrRelayUnknown"].state == "inactive"
+    assert later["RedisDown:unanswered"].firing and later["RedisDown:unanswered"].active_for == REDIS_DOWN.for_seconds
+    # From the next evaluation (Prometheus' recorded series too reads its last), the passes' absence waits.
+    held = room.look(REDIS_DOWN.for_seconds + LOOK_EVERY, LevelsSnapshot(), ages=None)
+    assert held["ReconcilerOrRelayUnknown"].state == "inactive"
+    # Redis is back; the passes' ages kept from before it are old until the worker's next passes.
+    back_at = REDIS_DOWN.for_seconds + 60
+    stale = {"reconcile": 100.0, "relay": 100.0}
+    back = room.look(back_at, LevelsSnapshot(), ages=stale)
+    assert back["RedisDown"].state == "inactive" and back["ReconcilerOrRelaySilent:relay"].state == "inactive"
+    # Still silent 5 minutes after RedisDown last fired: a page of its own.
+    last_fired = REDIS_DOWN.for_seconds + LOOK_EVERY  # its last evaluation while Redis did not answer
+    after = room.look(last_fired + RECONCILER_OR_RELAY_SILENT.after_redis_down + LOOK_EVERY, LevelsSnapshot(),
+                      ages=stale)
+    assert after["ReconcilerOrRelaySilent:relay"].state == "pending"
 
 
 def test_callbacks_lost_takes_the_highest_share_of_the_reconcilers_finds_over_three_minutes() -> None:

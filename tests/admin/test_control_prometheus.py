@@ -129,5 +129,5 @@ async def test_redis_not_answering_the_room_is_redis_down(
     async with TestClient(TestServer(app)) as client:
         owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
         room = await (await client.get("/api/v1/admin/control", headers=owner)).json()
-        assert shown(room)["RedisDown"] == "pending" and room["alerts_from"] == "here"
+        assert shown(room)["RedisDown:unanswered"] == "pending" and room["alerts_from"] == "here"
         await app[STARTS].close(grace=0)

@@ -62,7 +62,7 @@ def windows(expr: str, recorded: dict[str, str]) -> set[float]:
 
 
 def declared(rule: Rule) -> tuple[set[float], set[float], float]:
-    return {round(t, 9) for t in rule.thresholds}, set(map(float, rule.windows)), rule.for_seconds
+    return {round(t, 9) for t in rule.thresholds}, set(map(float, rule.all_windows)), rule.for_seconds
 
 
 def test_each_alert_the_room_computes_has_the_rules_thresholds_windows_and_for() -> None:
