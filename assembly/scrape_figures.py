@@ -1,7 +1,8 @@
 """The figures read when `/metrics` is scraped. From PostgreSQL (at most every `ORDER_COUNT_SECONDS` per process,
-`assembly.metrics`): orders and votes by channel, provider and status, contests by status and those on air, the
-outbox not yet relayed, the refunds and payouts by state, and the callback verification's backlog. A few grouped
-counts on small tables or partial indexes; the vote path itself never waits on a metric. From Redis: the RQ
+`assembly.metrics`): orders and votes by channel, provider and status, contests by status and those on air, each
+contest on air's silence (`gateway.core.oversight.contest_silence`), the outbox not yet relayed, the refunds and
+payouts by state, and the callback verification's backlog. A few grouped counts on small tables or partial indexes,
+and the last hour's orders; the vote path itself never waits on a metric. From Redis: the RQ
 queues' depths, the periodic passes' ages, what the reconciler found paid.
 
 They are the same whichever process reads them, so `ReadAtScrape` serves them as the answering process read
@@ -20,6 +21,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import String, cast, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.oversight.contest_silence import SILENCE_HORIZON, contest_silences
 from gateway.core.oversight.control_room import on_air
 from gateway.db.models import (
     Contest,
@@ -33,6 +35,8 @@ from gateway.db.models import (
     VoteOrder,
 )
 
+SILENCE_HORIZON_SECONDS = int(SILENCE_HORIZON.total_seconds())
+
 
 @dataclass
 class ScrapeFigures:
@@ -40,6 +44,7 @@ class ScrapeFigures:
     orders: dict[tuple[str, str, str], tuple[int, int]] = field(default_factory=dict)
     contests: dict[str, int] = field(default_factory=dict)  # status -> contests
     contests_on_air: int = 0  # open and inside their voting window
+    contest_silences: dict[str, float] = field(default_factory=dict)  # slug -> seconds without an order, on air
     outbox_waiting: int = 0
     outbox_oldest: datetime | None = None
     # (kind, state, currency) -> (count, amount in minor units)
@@ -58,6 +63,9 @@ async def read_figures(session: AsyncSession) -> ScrapeFigures:
     for contest_status, count, airing in contests.all():
         figures.contests[str(contest_status)] = count
         figures.contests_on_air += airing
+    now = await session.scalar(select(func.now()))  # the clock that stamps the orders
+    assert now is not None
+    figures.contest_silences = await contest_silences(session, now)
     # The partial index `ix_outbox_unenqueued` holds exactly these rows.
     waiting = (await session.execute(select(func.count(), func.min(OutboxMessage.created_at))
                                      .where(OutboxMessage.enqueued_at.is_(None)))).one()
@@ -94,6 +102,11 @@ class ReadAtScrape(Collector):
         # takes none, and its silence pages nobody.
         yield gauge("gateway_contests_on_air", "Contests open and inside their voting window (opening time "
                     "passed, closing time not yet)", [], [((), figures.contests_on_air)])
+        # Per contest: one contest's votes say nothing about another's (NoVotesArriving pages per contest).
+        yield gauge("gateway_contest_silence_seconds", "Seconds since the later of the contest's last order (any "
+                    "status, any channel) and its opening time, for each contest on air (at most "
+                    f"{SILENCE_HORIZON_SECONDS})", ["contest"],
+                    (((slug,), seconds) for slug, seconds in figures.contest_silences.items()))
         yield gauge("gateway_outbox_backlog", "Outbox rows committed and not yet relayed", [],
                     [((), figures.outbox_waiting)])
         yield gauge("gateway_outbox_oldest_age_seconds", "Seconds the oldest outbox row not yet relayed has "

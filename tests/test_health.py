@@ -133,8 +133,8 @@ async def test_a_flood_of_metrics_scrapes_counts_the_orders_once(client: TestCli
         event.remove(engine, "before_cursor_execute", seen)
     assert all(answer.status == 200 for answer in answers)
     assert 'gateway_orders{status="pending"} 1.0' in await answers[-1].text()
-    # One refresh's grouped counts (orders, contests, refunds and payouts), not fifty.
-    assert sum("GROUP BY" in statement for statement in statements) == 3
+    # One refresh's grouped counts (orders, contests, the contests' last orders, refunds and payouts), not fifty.
+    assert sum("GROUP BY" in statement for statement in statements) == 4
 
 
 async def test_readyz_is_degraded_with_the_reason_when_the_reconciler_missed_three_passes(
