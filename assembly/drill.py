@@ -5,44 +5,39 @@ checked against the chain, the recovery point (the last transaction restored) an
 from __future__ import annotations
 
 import asyncio
-import time
-from collections.abc import Awaitable, Callable
+import shutil
+import tempfile
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TypeVar
 
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy import func, select, text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import func, select
 
 from assembly.backups import (
-    BackupError,
     BackupPlace,
-    Throwaway,
     backup_major,
     base_backups,
     base_to_restore,
     binaries_for,
-    restore_command,
+    give_to,
     server_user,
-    unpack,
+)
+from assembly.restore import (
+    RecoveringServer,
+    Step,
+    last_replayed,
+    prepare_recovery,
+    recovery_options,
+    timed,
+    wait_for_promotion,
 )
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import Candidate, Contest, LedgerCheckpoint, OutboxMessage, ResultsSheet
 from leaderboard.cache import cached_votes
 from leaderboard.rebuild import rebuild_all
-
-T = TypeVar("T")
-PROMOTION_POLL_SECONDS = 0.2
-
-
-@dataclass(frozen=True)
-class Step:
-    name: str
-    seconds: float
 
 
 @dataclass(frozen=True)
@@ -82,83 +77,41 @@ class DrillReport:
         return None if self.recovery_point is None else (self.began - self.recovery_point).total_seconds()
 
 
-async def timed(report: DrillReport, name: str, work: Callable[[], Awaitable[T]]) -> T:
-    started = time.perf_counter()
-    try:
-        return await work()
-    finally:
-        report.steps.append(Step(name, time.perf_counter() - started))
-
-
-def recovery_settings(place: BackupPlace, target: datetime | None) -> dict[str, str]:
-    """Replay the archive (to the target, if any) and open for writes after; never archive into the live archive."""
-    settings = {"archive_mode": "off", "restore_command": restore_command(place.wal)}
-    if target is not None:
-        settings |= {"recovery_target_time": target.astimezone(UTC).isoformat(),
-                     "recovery_target_action": "promote"}
-    return settings
-
-
 async def run_drill(place: BackupPlace, bin_dir: Path | None, port: int, role: str, database: str,
                     target: datetime | None = None, timeout: float = 3600,
                     boards_redis: str | None = None) -> DrillReport:
-    """Restore, check, and remove the throwaway server (its files too), whatever happened; with `boards_redis` (a
-    scratch Redis DB: its boards are overwritten), the boards are rebuilt there as after a loss of Redis."""
+    """Restore as `gateway restore` does, into a temporary folder and with archiving off (never into the live
+    archive); check; remove the server and its files, whatever happened. With `boards_redis` (a scratch Redis DB:
+    its boards are overwritten), the boards are rebuilt there as after a loss of Redis."""
     base = base_to_restore(base_backups(place), target)
     report = DrillReport(base, target, datetime.now(UTC))
-    server = Throwaway.make(binaries_for(backup_major(base), bin_dir), port, server_user(like=place.wal))
+    user = server_user(like=place.wal)
+    folder = Path(tempfile.mkdtemp(prefix="ballot-drill-"))
+    give_to(folder, user)
+    server = RecoveringServer(binaries_for(backup_major(base), bin_dir), folder / "data", user, port=port)
     try:
-        await timed(report, "unpack the base backup", lambda: asyncio.to_thread(unpack, base, server.data))
-        (server.data / "recovery.signal").touch()
-        server.configure(recovery_settings(place, target))
-        await timed(report, "replay the archived WAL", lambda: replay(server, timeout))
+        await timed(report.steps, "unpack the base backup",
+                    lambda: asyncio.to_thread(prepare_recovery, base, server.data, user))
+        server.start(recovery_options(place, target, archive=False))
+        await timed(report.steps, "replay the archived WAL", lambda: wait_for_promotion(server, timeout))
+        report.recovery_point = await last_replayed(server.url(role, database))
         engine = create_engine(server.url(role, database), pool_size=1)
         try:
             sessions = session_factory(engine)
-            report.recovery_point = await last_replayed(sessions)
             report.jobs_in_redis = await jobs_handed_to_redis(sessions)
-            report.contests = await timed(report, "verify the ledger and recount", lambda: findings(sessions))
+            report.contests = await timed(report.steps, "verify the ledger and recount", lambda: findings(sessions))
             if boards_redis is not None:
                 try:
-                    report.boards = await timed(report, "rebuild the boards", lambda: rebuilt_boards(sessions,
-                                                                                                      boards_redis))
+                    report.boards = await timed(report.steps, "rebuild the boards",
+                                                lambda: rebuilt_boards(sessions, boards_redis))
                 except (RedisError, OSError, ValueError) as exc:  # the restore and its checks above still stand
                     report.boards_problem = f"{type(exc).__name__}: {exc}"
         finally:
             await engine.dispose()
     finally:
-        await asyncio.to_thread(server.remove)
+        await asyncio.to_thread(server.stop)
+        shutil.rmtree(folder, ignore_errors=True)
     return report
-
-
-async def replay(server: Throwaway, timeout: float) -> None:
-    """Start the restored server and wait for the end of recovery (it opens for reads before that)."""
-    try:
-        await asyncio.to_thread(server.start, timeout)
-    except BackupError as exc:
-        raise BackupError(f"the restored server did not start: {exc}\n{server.log_tail()}") from exc
-    engine = create_engine(server.url("postgres", "postgres"), pool_size=1)
-    deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            try:
-                async with engine.connect() as connection:
-                    if not await connection.scalar(text("SELECT pg_is_in_recovery()")):
-                        return
-            except (OSError, SQLAlchemyError) as exc:  # it stopped: a target it could not reach, a segment missing
-                if not (server.data / "postmaster.pid").exists():
-                    raise BackupError(f"the restored server stopped during recovery\n{server.log_tail()}") from exc
-            await asyncio.sleep(PROMOTION_POLL_SECONDS)
-    finally:
-        await engine.dispose()
-    raise BackupError(f"recovery did not end within {timeout:.0f} s\n{server.log_tail()}")
-
-
-async def last_replayed(sessions: Sessions) -> datetime | None:
-    """The commit time of the last transaction replayed from the archive (None: none after the base backup)."""
-    async with sessions() as session:
-        value = await session.scalar(text("SELECT pg_last_xact_replay_timestamp()"))
-    return value if isinstance(value, datetime) else None
 
 
 async def jobs_handed_to_redis(sessions: Sessions) -> int:

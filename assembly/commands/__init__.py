@@ -18,7 +18,7 @@ BEFORE_CHANNELS: Mapping[str, tuple[str, ...]] = {
     "orders": ("reconcile", "refund", "review")}
 AFTER_CHANNELS: Mapping[str, tuple[str, ...]] = {
     "contests": ("contest",), "board": ("leaderboard", "fanout"), "ledger": ("ledger", "results"),
-    "database": ("migrate", "seed"), "backup": ("backup", "drill"), "accounts": ("admin",),
+    "database": ("migrate", "seed"), "backup": ("backup", "drill", "restore"), "accounts": ("admin",),
     "rehearse": ("rehearse",)}
 
 

@@ -1,5 +1,6 @@
-"""`gateway backup base` and `gateway drill restore [--to TIME]`: PostgreSQL's base backups, and the timed drill
-that restores one with the archived WAL into a fresh server and checks what comes back."""
+"""`gateway backup base`, `gateway restore [--to TIME]` and `gateway drill restore [--to TIME]`: PostgreSQL's base
+backups, the restore of one with the archived WAL into the installation's data folder, and the timed drill that does
+the same into a throwaway folder and checks what comes back."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import sys
 from contextlib import ExitStack
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from assembly.backups import (
@@ -71,15 +73,9 @@ def parse_time(value: str) -> datetime:
 
 def cmd_drill_restore(settings: Settings, args: argparse.Namespace) -> int:
     """Restore into a throwaway server, never the live one: exit 0 if every contest's ledger verifies."""
-    from sqlalchemy.engine import make_url
-
     from assembly.drill import report_lines, run_drill
 
-    if settings.database_url:  # the live database's role and name: the restored cluster has the same
-        url = make_url(settings.database_url)
-        role, database = url.username or EMBEDDED_ROLE, url.database or EMBEDDED_DATABASE
-    else:
-        role, database = EMBEDDED_ROLE, EMBEDDED_DATABASE
+    role, database = role_and_database(settings)
     try:
         report = asyncio.run(run_drill(backup_place(settings), settings.postgres_bin_dir, args.port or free_port(),
                                        role, database, args.to, timeout=args.timeout,
@@ -89,6 +85,39 @@ def cmd_drill_restore(settings: Settings, args: argparse.Namespace) -> int:
         return 1
     print("\n".join(report_lines(report)))
     return 0 if report.clean else 1
+
+
+def role_and_database(settings: Settings) -> tuple[str, str]:
+    """The live database's role and name (the restored cluster has the same), the embedded default's without one."""
+    from sqlalchemy.engine import make_url
+
+    if not settings.database_url:
+        return EMBEDDED_ROLE, EMBEDDED_DATABASE
+    url = make_url(settings.database_url)
+    return url.username or EMBEDDED_ROLE, url.database or EMBEDDED_DATABASE
+
+
+def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
+    """The installation's own data folder restored, its server promoted and its new timeline backed up; the server
+    is left stopped, for the service (or systemd) to start as usual."""
+    from assembly.restore import restore_folder, restore_lines
+
+    if args.data_dir is None and settings.database_url:
+        print("gateway: DATABASE_URL names a server of your own: stop it and name its data folder with --data-dir "
+              "(Debian: /var/lib/postgresql/15/main)", file=sys.stderr)
+        return 2
+    data = (args.data_dir or settings.gateway_data_dir / "postgres").resolve()
+    role, database = role_and_database(settings)
+    try:
+        report = asyncio.run(restore_folder(backup_place(settings), data, settings.postgres_bin_dir, role, database,
+                                            args.to, timeout=args.timeout))
+    except BackupError as exc:
+        print(f"gateway: the restore failed: {exc}", file=sys.stderr)
+        return 1
+    start = "make run (or gateway run)" if args.data_dir is None else "start PostgreSQL (systemctl start postgresql)"
+    print("\n".join([*restore_lines(report), "", f"next: {start}; then gateway leaderboard rebuild and gateway "
+                     "reconcile --since 6h"]))
+    return 0
 
 
 def add(sub: Subcommands) -> None:
@@ -110,3 +139,12 @@ def add(sub: Subcommands) -> None:
     restore.add_argument("--port", type=int, help="the fresh server's port (default: a free one)")
     restore.add_argument("--timeout", type=float, default=3600, help="seconds the replay may take (default 3600)")
     restore.set_defaults(func=cmd_drill_restore)
+    real = sub.add_parser("restore", help="restore the newest base backup and the archived WAL into the "
+                          "installation's data folder (its server stopped), wait until it is promoted, then take a "
+                          "base backup of its new timeline")
+    real.add_argument("--to", type=parse_time, metavar="TIME",
+                      help="replay the WAL up to this time (ISO 8601, UTC without a zone); default: all of it")
+    real.add_argument("--data-dir", type=Path, metavar="DIR", help="the data folder of a server of your own "
+                      "(stopped); default: the embedded default's, GATEWAY_DATA_DIR/postgres")
+    real.add_argument("--timeout", type=float, default=3600, help="seconds the replay may take (default 3600)")
+    real.set_defaults(func=cmd_restore)
