@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import importlib
+import json
 import logging
 import os
 import pwd
@@ -27,6 +28,11 @@ if TYPE_CHECKING:  # an optional extra: imported for real only on the embedded p
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "gateway"
+# pgserver's list, in its data folder, of the processes holding the server: the last to let go stops it. A base
+# backup copies it and a killed process never takes itself off, so a list naming processes long gone kept the server
+# running after the service stopped.
+PGSERVER_HANDLES = ".handle_pids.json"
+RECOVERY_LOG_SECONDS = 10.0
 # A Unix socket path must fit in sockaddr_un (108 bytes on Linux).
 MAX_SOCKET_PATH = 100
 
@@ -80,6 +86,8 @@ class EmbeddedPostgres:
             raise EmbeddedServiceError(f"GATEWAY_DATA_DIR path too long for a socket: {pgdata}")
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         add_system_user()
+        forget_gone_holders(pgdata)
+        promoted_here = (pgdata / "recovery.signal").exists() and finish_recovery(pgdata)
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         self._server = server
         if self.archive_to is not None and self._archive_settings_changed(server):
@@ -89,7 +97,21 @@ class EmbeddedPostgres:
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
-        return f"postgresql://postgres@/{DATABASE_NAME}?host={pgdata}"
+        url = f"postgresql://postgres@/{DATABASE_NAME}?host={pgdata}"
+        if self.archive_to is not None:
+            # PostgreSQL's checkpointer reckons its first sleep while the server starts, before archive_timeout
+            # counts, and sleeps a whole checkpoint_timeout (5 min): no segment archived meanwhile, however busy.
+            # A checkpoint wakes it; it keeps archive_timeout from then on.
+            server.psql("CHECKPOINT;")
+        if promoted_here and self.archive_to is not None:  # a new timeline: backed up before anything writes on it
+            from pgserver._commands import POSTGRES_BIN_PATH
+
+            from assembly.backups import BackupPlace
+            from assembly.restore import start_new_timeline
+
+            timeline, base = start_new_timeline(url, BackupPlace(self.archive_to.resolve()), POSTGRES_BIN_PATH)
+            log.warning("timeline %s begins with base backup %s", timeline, base)
+        return url
 
     def _archive_settings_changed(self, server: PostgresServer) -> bool:
         """Set the archive's settings if they are not already those; True if they were not."""
@@ -114,6 +136,65 @@ class EmbeddedPostgres:
         if self._server is not None:
             self._server.cleanup()
             self._server = None
+
+
+def postmaster(pgdata: Path) -> tuple[int, str] | None:
+    """The server running on that folder, if any: its pid and status (postmaster.pid's first and last lines)."""
+    try:
+        lines = (pgdata / "postmaster.pid").read_text().splitlines()
+        pid = int(lines[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (pid, lines[7].strip() if len(lines) >= 8 else "starting") if _alive(pid) else None
+
+
+def forget_gone_holders(pgdata: Path) -> None:
+    """pgserver's list of holders without the processes that are gone (all of them, when no server runs)."""
+    handles = pgdata / PGSERVER_HANDLES
+    if not handles.exists():
+        return
+    try:
+        pids = [int(pid) for pid in json.loads(handles.read_text())]
+    except (OSError, ValueError, TypeError):
+        pids = []
+    alive = [pid for pid in pids if _alive(pid)] if postmaster(pgdata) is not None else []
+    if alive != pids:
+        handles.write_text(json.dumps(alive))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except PermissionError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def finish_recovery(pgdata: Path) -> bool:
+    """A folder restored by hand (recovery.signal): PostgreSQL replays the archive before it opens for writes, and
+    pgserver gives a start 10 s. Started here, the service waits for its promotion, saying so, before anything
+    writes (a service on a server still replaying fails on its first write)."""
+    from pgserver._commands import POSTGRES_BIN_PATH
+
+    system_user = "pgserver" if os.name == "posix" and os.geteuid() == 0 else None
+    if postmaster(pgdata) is None:
+        log.warning("%s is a restore (recovery.signal): PostgreSQL replays the archived WAL first; the service starts "
+                    "once it is promoted", pgdata)
+        subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-W", "-o", '-h ""', "-o",
+                        f"-k {pgdata}", "-l", str(pgdata / "log"), "start"], user=system_user, check=True,
+                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=60)
+    next_log = time.monotonic() + RECOVERY_LOG_SECONDS
+    while (running := postmaster(pgdata)) is not None and running[1] != "ready":
+        if time.monotonic() >= next_log:
+            log.warning("PostgreSQL still replays the archived WAL (%s): waiting for its promotion", pgdata)
+            next_log = time.monotonic() + RECOVERY_LOG_SECONDS
+        time.sleep(0.2)
+    if running is None:
+        raise EmbeddedServiceError(f"PostgreSQL stopped while replaying the archive: see {pgdata / 'log'}")
+    log.warning("PostgreSQL has replayed the archive and is promoted: the service starts")
+    return True
 
 
 @dataclass

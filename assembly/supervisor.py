@@ -29,6 +29,7 @@ from assembly.embedded import export_urls, service_urls
 from assembly.liveness import HeartbeatPipe, Replacements
 from assembly.media import cloudinary_stand_in_needed, media_address
 from assembly.provider_list import PROVIDERS
+from assembly.restore import wait_until_writable
 from assembly.settings import Settings, check_servers
 from assembly.shared_metrics import forget, prepare
 from gateway.db import migrate
@@ -67,9 +68,13 @@ def spawn(name: str, *args: str, module: str = "assembly.cli", watched: bool = F
     return Child(name, process, args, module, heartbeat=heartbeat)
 
 
-async def prepare_database(database_url: str, *, seed: bool, storage: LocalStorage | None = None) -> None:
-    """The schema brought up to date; with `seed`, the demo contest (its clips made here, once, into `storage`:
-    a few seconds of the first start, never a web process's work)."""
+async def prepare_database(database_url: str, *, seed: bool, storage: LocalStorage | None = None,
+                           stopping: Callable[[], bool] = lambda: False) -> None:
+    """Once the database opens for writes (a restored one replays its WAL first), the schema brought up to date;
+    with `seed`, the demo contest (its clips made here, once, into `storage`: a few seconds of the first start, never
+    a web process's work)."""
+    if not await wait_until_writable(database_url, stopping):
+        return
     await migrate.upgrade_async(database_url, MIGRATIONS)
     if not seed:
         return
@@ -301,7 +306,7 @@ def run_everything(settings: Settings) -> int:
         export_urls(urls)
         # The demo contest takes real money where providers are real: never seeded in production.
         asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production,
-                                     storage=demo_storage(settings)))
+                                     storage=demo_storage(settings), stopping=lambda: stop_requested))
         borrowed: list[WantedStandIn] = []
         children = stand_ins(settings, borrowed)
         # The web processes and workers add up their figures there: a scrape of the shared port serves the sum.

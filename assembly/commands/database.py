@@ -11,11 +11,15 @@ from assembly.settings import Settings
 
 
 def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
+    import asyncio
+
     from assembly.channel_list import MIGRATIONS
+    from assembly.restore import wait_until_writable
     from gateway.db.migrate import upgrade
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
+        asyncio.run(wait_until_writable(settings.database_url or ""))  # a restored server replays its WAL first
         upgrade(settings.database_url or "", MIGRATIONS)
     print("database is at the latest schema")
     return 0

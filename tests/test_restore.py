@@ -1,0 +1,192 @@
+"""`gateway restore` on the embedded default's folder, as an operator runs it after losing the database, twice in a
+row with votes flowing: each restore promotes a new timeline and backs it up before the service starts, the archive
+goes on within its time-out, and at no moment are more than the archive's 60 s of votes at risk. The service's own
+start and stop around a restored folder leave no PostgreSQL behind."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import os
+import re
+import shutil
+import signal
+import tempfile
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+
+import psutil
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from assembly.backups import ARCHIVE_TIMEOUT_SECONDS, BackupPlace, base_backups
+from assembly.embedded import PGSERVER_HANDLES, EmbeddedPostgres
+from assembly.restore import timeline_backups
+from assembly.settings import Settings
+from gateway.core.orders import counting
+from gateway.db.engine import Sessions, create_engine, session_factory
+from gateway.db.models import Contest, VoteOrder
+from tests.commands import gateway
+from tests.factories import RULES_OFF, make_contest, place
+
+AT_RISK_MARGIN = 10  # the archiver's own pace and a loaded machine, past the archive's time-out
+SEGMENT = re.compile(r"^[0-9A-F]{24}$")
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    # Not under pytest's temporary root (0700, root's): the server's own user writes the archive here.
+    folder = Path(tempfile.mkdtemp(prefix="ballot-restore-"))
+    folder.chmod(0o755)
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass
+class Votes:
+    """Votes counted one after another, each commit's time noted, until stopped (or the database is lost)."""
+
+    contest: Contest
+    counted: list[datetime] = field(default_factory=list)
+
+    async def flow(self, sessions: Sessions, stop: asyncio.Event) -> None:
+        with contextlib.suppress(SQLAlchemyError, OSError):
+            while not stop.is_set():
+                order = await place(sessions, self.contest, "01", quantity=1)
+                await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency,
+                                               f"txn-{len(self.counted)}-{time.time_ns()}", provider=order.provider)
+                self.counted.append(datetime.now(UTC))
+                await asyncio.sleep(0.1)
+
+
+@contextlib.asynccontextmanager
+async def flowing(url: str, votes: Votes) -> AsyncIterator[None]:
+    engine = create_engine(url, pool_size=2)
+    stop = asyncio.Event()
+    task = asyncio.create_task(votes.flow(session_factory(engine), stop))
+    try:
+        yield
+    finally:
+        stop.set()
+        await task
+        await engine.dispose()
+
+
+def segments(place: BackupPlace, timeline: int) -> set[str]:
+    return {path.name for path in place.wal.iterdir()
+            if SEGMENT.match(path.name) and int(path.name[:8], 16) == timeline}
+
+
+def new_segment(place: BackupPlace, timeline: int, before: set[str]) -> bool:
+    return bool(segments(place, timeline) - before)
+
+
+async def until(condition: object, timeout: float, what: str) -> float:
+    started = time.monotonic()
+    while not condition():  # type: ignore[operator]
+        assert time.monotonic() - started < timeout, f"{what}: not within {timeout} s"
+        await asyncio.sleep(0.2)
+    return time.monotonic() - started
+
+
+def lose(server: EmbeddedPostgres, pgdata: Path) -> datetime:
+    """The database lost: its postmaster killed outright, as a machine's loss would stop it."""
+    pid = int((pgdata / "postmaster.pid").read_text().split()[0])
+    os.kill(pid, signal.SIGKILL)
+    lost_at = datetime.now(UTC)
+    with contextlib.suppress(psutil.NoSuchProcess):
+        psutil.Process(pid).wait(60)
+    server.stop()  # the handle forgets the dead server
+    return lost_at
+
+
+def postgres_processes_on(pgdata: Path) -> list[int]:
+    return [proc.pid for proc in psutil.process_iter(["name", "cmdline"])
+            if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or [])]
+
+
+def recovery_point(out: str) -> datetime:
+    return datetime.strptime(out.split("recovery point: ")[1][:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
+
+
+async def count_orders(url: str) -> int:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with session_factory(engine)() as session:
+            return int(await session.scalar(select(func.count()).select_from(VoteOrder)) or 0)
+    finally:
+        await engine.dispose()
+
+
+async def test_two_restores_in_a_row_with_votes_flowing_leave_at_most_the_archive_time_out_at_risk(
+        settings: Settings, scratch: Path) -> None:
+    data_dir = scratch / "var"
+    pgdata = (data_dir / "postgres").resolve()
+    backups = BackupPlace((data_dir / "backups").resolve())
+    env = {name: value for name, value in os.environ.items() if name not in ("DATABASE_URL", "BACKUP_DIR")}
+    env |= {"GATEWAY_DATA_DIR": str(data_dir), "REDIS_URL": settings.redis_url or "", "LOG_JSON": "false"}
+    for command in (("migrate",), ("backup", "base")):
+        done = gateway(*command, env=env)
+        assert done.returncode == 0, done.stderr
+    server = EmbeddedPostgres(data_dir, archive_to=backups.root)  # the service, as `make run` starts it
+    url = await asyncio.to_thread(server.start)
+    engine = create_engine(url, pool_size=1)
+    votes = Votes(await make_contest(session_factory(engine), slug="gala", fraud_rules=RULES_OFF))
+    await engine.dispose()
+    at_risk: list[float] = []
+    for timeline in (1, 2):
+        async with flowing(url, votes):
+            await until(lambda: len(votes.counted) > 5, 60, "votes counted")
+            resumed = datetime.now(UTC)
+            took = await until(partial(new_segment, backups, timeline, segments(backups, timeline)),
+                               ARCHIVE_TIMEOUT_SECONDS + AT_RISK_MARGIN,
+                               f"a segment of timeline {timeline} archived while votes flow")
+            assert took <= ARCHIVE_TIMEOUT_SECONDS + AT_RISK_MARGIN
+            lost_at = await asyncio.to_thread(lose, server, pgdata)
+        counted_before_loss = [when for when in votes.counted if when <= lost_at]
+
+        done = gateway("restore", env=env, timeout=600)
+        assert done.returncode == 0, done.stdout + done.stderr
+        restored_to = recovery_point(done.stdout)
+        at_risk.append((lost_at - restored_to).total_seconds())
+        assert restored_to >= resumed  # the votes since the last restore came back, up to the archive's last
+        assert at_risk[-1] <= ARCHIVE_TIMEOUT_SECONDS + AT_RISK_MARGIN, at_risk
+        assert f"new timeline {timeline + 1}: base backup" in done.stdout
+        assert timeline_backups(backups, timeline + 1)  # its history file is in the archive
+        assert base_backups(backups)[-1][1].name in done.stdout
+        assert "next: make run" in done.stdout
+        assert not postgres_processes_on(pgdata)  # the restore's own server stopped
+
+        url = await asyncio.to_thread(server.start)
+        restored = await count_orders(url)  # the recovery point is told to the second; each time noted after its commit
+        assert len([when for when in counted_before_loss if when < restored_to]) <= restored
+        assert restored <= len([when for when in counted_before_loss if when <= restored_to + timedelta(seconds=2)])
+    await asyncio.to_thread(server.stop)
+    assert not postgres_processes_on(pgdata), "the restored server outlived the service"
+    print(f"data at risk at each loss: {', '.join(f'{seconds:.1f} s' for seconds in at_risk)}")
+
+
+def test_the_embedded_server_stops_with_the_service_whatever_its_folder_says_held_it(scratch: Path) -> None:
+    """A base backup carries pgserver's list of the processes holding the server, and a process killed never takes
+    itself off it: the service, the last real holder, then left PostgreSQL running when it stopped."""
+    server = EmbeddedPostgres(scratch / "var")
+    server.start()
+    server.stop()
+    pgdata = (scratch / "var" / "postgres").resolve()
+    dead = psutil.Popen(["true"])  # a process that was, and is no more
+    dead.wait()
+    (pgdata / PGSERVER_HANDLES).write_text(json.dumps([dead.pid]))
+    server.start()
+    assert postgres_processes_on(pgdata)
+    server.stop()
+    left = postgres_processes_on(pgdata)
+    for pid in left:  # never left running by a failing test
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+    assert not left, "PostgreSQL outlived the service"
