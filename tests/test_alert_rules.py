@@ -69,11 +69,13 @@ def test_every_gateway_figure_the_rules_read_is_served(settings: Settings) -> No
 
 
 @contextmanager
-def alertmanager(tmp_path: Path) -> Iterator[str]:
-    """Debian's Alertmanager with alertmanager.yml as it is, but its receivers at the suite's closed port."""
-    config = tmp_path / "alertmanager.yml"
-    config.write_text(re.sub(r"http://127\.0\.0\.1:9099", CLOSED.url("http://127.0.0.1:9099"),
-                             (PROMETHEUS / "alertmanager.yml").read_text()))
+def alertmanager(tmp_path: Path, config: Path | None = None) -> Iterator[str]:
+    """Debian's Alertmanager with alertmanager.yml as it is, but its receivers at the suite's closed port (or with
+    `config`)."""
+    if config is None:
+        config = tmp_path / "alertmanager.yml"
+        config.write_text(re.sub(r"http://127\.0\.0\.1:9099", CLOSED.url("http://127.0.0.1:9099"),
+                                 (PROMETHEUS / "alertmanager.yml").read_text()))
     url = f"http://127.0.0.1:{free_port()}"
     process = subprocess.Popen(
         ["prometheus-alertmanager", f"--config.file={config}", f"--storage.path={tmp_path / 'data'}",

@@ -3,7 +3,10 @@
 # stack: `make run`'s gateway (GATEWAY_PORT), its PostgreSQL and Redis (DATABASE_URL and REDIS_URL, else the
 # embedded ones under GATEWAY_DATA_DIR). Their data go under var/ops. Ctrl-C stops them all.
 # Ports (Debian's defaults): PROMETHEUS_PORT 9090, ALERTMANAGER_PORT 9093, NODE_EXPORTER_PORT 9100,
-# REDIS_EXPORTER_PORT 9121, POSTGRES_EXPORTER_PORT 9187.
+# REDIS_EXPORTER_PORT 9121, POSTGRES_EXPORTER_PORT 9187. Alertmanager's receivers post pages to
+# $ALERT_WEBHOOK_URL/page and tickets to $ALERT_WEBHOOK_URL/ticket (default http://127.0.0.1:$ALERT_RECEIVER_PORT,
+# port 9099): on a shared machine, a port of your own, or your own webhook.
+# `ops.sh --configs-only` writes the configurations under var/ops, prints that folder and starts nothing.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 data_dir=$(realpath -m "${GATEWAY_DATA_DIR:-var}")
@@ -16,6 +19,7 @@ alertmanager=${ALERTMANAGER_PORT:-9093}
 node=${NODE_EXPORTER_PORT:-9100}
 redis=${REDIS_EXPORTER_PORT:-9121}
 postgres=${POSTGRES_EXPORTER_PORT:-9187}
+alert_webhook=${ALERT_WEBHOOK_URL:-"http://127.0.0.1:${ALERT_RECEIVER_PORT:-9099}"}
 # The embedded servers listen on Unix sockets only (assembly/embedded.py).
 database_url=${DATABASE_URL:-"postgresql://postgres@:5432/gateway?host=$data_dir/postgres&sslmode=disable"}
 redis_url=${REDIS_URL:-"unix://$data_dir/redis/redis.sock"}
@@ -25,15 +29,20 @@ sed -e "s/127.0.0.1:8080/127.0.0.1:$gateway/; s/127.0.0.1:9090/127.0.0.1:$promet
     -e "s/127.0.0.1:9093/127.0.0.1:$alertmanager/; s/127.0.0.1:9100/127.0.0.1:$node/" \
     -e "s/127.0.0.1:9121/127.0.0.1:$redis/; s/127.0.0.1:9187/127.0.0.1:$postgres/" \
     -e "s|rule_files: \[rules.yml\]|rule_files: [$here/rules.yml]|" "$here/prometheus.yml" > "$ops/prometheus.yml"
+sed -e "s|http://127.0.0.1:9099|${alert_webhook%/}|" "$here/alertmanager.yml" > "$ops/alertmanager.yml"
+if [ "${1:-}" = "--configs-only" ]; then
+    echo "$ops"
+    exit 0
+fi
 
 trap 'kill 0' INT TERM EXIT
 DATA_SOURCE_NAME="$database_url" prometheus-postgres-exporter --web.listen-address="127.0.0.1:$postgres" \
     >"$ops/postgres-exporter.log" 2>&1 &
 prometheus-redis-exporter -redis.addr="$redis_url" -web.listen-address="127.0.0.1:$redis" >"$ops/redis-exporter.log" 2>&1 &
 prometheus-node-exporter --web.listen-address="127.0.0.1:$node" >"$ops/node-exporter.log" 2>&1 &
-prometheus-alertmanager --config.file="$here/alertmanager.yml" --storage.path="$ops/alertmanager" \
+prometheus-alertmanager --config.file="$ops/alertmanager.yml" --storage.path="$ops/alertmanager" \
     --web.listen-address="127.0.0.1:$alertmanager" --cluster.listen-address="" >"$ops/alertmanager.log" 2>&1 &
-echo "Prometheus http://127.0.0.1:$prometheus (alerts: /alerts), Alertmanager http://127.0.0.1:$alertmanager;" \
-    "exporters' logs in $ops. Ctrl-C stops them."
+echo "Prometheus http://127.0.0.1:$prometheus (alerts: /alerts), Alertmanager http://127.0.0.1:$alertmanager" \
+    "(pages to $alert_webhook/page); exporters' logs in $ops. Ctrl-C stops them."
 prometheus --config.file="$ops/prometheus.yml" --storage.tsdb.path="$ops/prometheus" \
     --web.listen-address="127.0.0.1:$prometheus" --log.level=warn
