@@ -46,8 +46,8 @@ BOARD_FRAMES_LATE_FAST = Rule("BoardFramesLateFastBurn", (FAST_BURN, BOARD_SLO_S
                               after_redis_down=AFTER_REDIS_DOWN)
 BOARD_FRAMES_LATE_SLOW = Rule("BoardFramesLateSlowBurn", (SLOW_BURN, BOARD_SLO_SECONDS), (720, 60),
                               after_redis_down=AFTER_REDIS_DOWN)
-# Contests on air all along the window (> 0) and no order placed in it (a delta <= 0).
-NO_VOTES_ARRIVING = Rule("NoVotesArriving", (0,), (600,), 120)
+# A contest on air silent (no order placed since the later of its last order and its opening) for over 600 s.
+NO_VOTES_ARRIVING = Rule("NoVotesArriving", (600,), (), 120)
 RECONCILER_OR_RELAY_SILENT = Rule("ReconcilerOrRelaySilent", (45,), (), 30, AFTER_REDIS_DOWN)
 # A pass age absent while the gateway is scraped (`up == 1`, counted `> 0`): here, while it serves this page.
 RECONCILER_OR_RELAY_UNKNOWN = Rule("ReconcilerOrRelayUnknown", (1, 0), (), 120, AFTER_REDIS_DOWN)

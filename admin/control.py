@@ -22,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -31,7 +31,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from admin import charts
-from admin.alert_rules import NO_VOTES_ARRIVING, PROVIDER_CALLBACKS_LOST, PROVIDER_DECLINING
+from admin.alert_rules import PROVIDER_CALLBACKS_LOST, PROVIDER_DECLINING
 from admin.alert_states import FIRING, PENDING, Alert, AlertStates
 from admin.control_alerts import (
     SHOWN_SECONDS,
@@ -49,6 +49,7 @@ from admin.prometheus_alerts import PrometheusUnavailable, prometheus_alerts
 from admin.settings import AdminSettings
 from admin.web import guarded
 from gateway.core.audit import Actor
+from gateway.core.oversight.contest_silence import contest_silences
 from gateway.core.oversight.control_room import ServiceFigures, service_figures
 from gateway.core.texts import N_
 from gateway.jobs.found_paid import found_paid
@@ -67,7 +68,7 @@ MEANINGS = {
     "VotesCountedLateSlowBurn": N_("Paid votes take over 2 s to count, for a while"),
     "BoardFramesLateFastBurn": N_("The boards lag the tally by over 1 s"),
     "BoardFramesLateSlowBurn": N_("The boards lag the tally by over 1 s, for a while"),
-    "NoVotesArriving": N_("A contest is on air and no vote arrives"),
+    "NoVotesArriving": N_("A contest is on air and no vote arrives"),  # per contest: its slug beside it
     "ReconcilerOrRelaySilent": N_("A periodic pass has stopped"),
     "ReconcilerOrRelayUnknown": N_("No periodic pass is known: the worker never ran, or Redis is gone"),
     "OutboxNotRelayed": N_("Confirmed votes wait to reach the boards"),
@@ -151,9 +152,10 @@ async def redis_figures(redis: Redis) -> tuple[dict[str, float | None] | None, d
 
 async def load(request: web.Request) -> Room:
     app = request.app
-    figures = await service_figures(app[SESSIONS], silence_seconds=NO_VOTES_ARRIVING.windows[0],
-                                    paid_seconds=PROVIDER_CALLBACKS_LOST.windows[0],
+    figures = await service_figures(app[SESSIONS], paid_seconds=PROVIDER_CALLBACKS_LOST.windows[0],
                                     decided_seconds=(PROVIDER_DECLINING.windows[0], PROVIDER_DECLINING.windows[1]))
+    async with app[SESSIONS]() as session:
+        figures = replace(figures, contest_silences=await contest_silences(session, figures.at))
     ages, found = await redis_figures(app[REDIS])
     history, source = app[HISTORY], app[LEVELS_SOURCE]
     now = time.monotonic()

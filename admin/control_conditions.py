@@ -113,9 +113,8 @@ def conditions(figures: ServiceFigures, ages: Mapping[str, float | None] | None,
              burn(rules.BOARD_FRAMES_LATE_FAST, history, now, current, *board),
              burn(rules.BOARD_FRAMES_LATE_SLOW, history, now, current, *board)]
     silence = rules.NO_VOTES_ARRIVING
-    found.append(Condition(silence, figures.contests_on_air > silence.thresholds[0]
-                           and figures.orders_placed_recently <= silence.thresholds[0],
-                           f"{figures.contests_on_air} / {figures.orders_placed_recently}"))
+    found += [Condition(silence, seconds > silence.thresholds[0], f"{seconds:.0f} s", (("contest", slug),))
+              for slug, seconds in sorted(figures.contest_silences.items())]
     found += passes(ages)
     outbox_age = figures.outbox_oldest_seconds or 0.0
     found.append(Condition(rules.OUTBOX_NOT_RELAYED, outbox_age > rules.OUTBOX_NOT_RELAYED.thresholds[0],

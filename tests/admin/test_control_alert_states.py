@@ -139,15 +139,14 @@ def test_each_condition_holds_beyond_its_threshold_only() -> None:
     assert {key for key, alert in quiet.items() if alert.state != "inactive"} == set()
     loud = Room().look(1.0, LevelsSnapshot(tally_buckets=((2.0, 80.0), (float("inf"), 100.0))),
                        ages={"reconcile": 46.0, "relay": None},
-                       room_figures=figures(outbox_oldest_seconds=31.0, orders_placed_recently=0))
+                       room_figures=figures(outbox_oldest_seconds=31.0,
+                                            contest_silences={"gala": 601.0, "quiz": 600.0}))
     assert {key for key, alert in loud.items() if alert.state != "inactive"} == {
-        "VotesCountedLateFastBurn", "VotesCountedLateSlowBurn", "NoVotesArriving",
+        "VotesCountedLateFastBurn", "VotesCountedLateSlowBurn", "NoVotesArriving:gala",
         "ReconcilerOrRelaySilent:reconcile", "ReconcilerOrRelayUnknown", "OutboxNotRelayed"}
     assert loud["VotesCountedLateFastBurn"].firing  # no `for:`: at once
     assert loud["OutboxNotRelayed"].state == "pending"
-    # Open but not on air (opened early, or left open past its close): its silence is no alarm.
-    early = Room().look(0.0, LevelsSnapshot(), room_figures=figures(contests_on_air=0, orders_placed_recently=0))
-    assert early["NoVotesArriving"].state == "inactive"
+    assert loud["NoVotesArriving:quiz"].state == "inactive"  # each contest by its own silence
 
 
 def test_the_verification_backlog_grows_by_its_slope_over_ten_minutes() -> None:

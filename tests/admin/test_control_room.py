@@ -87,7 +87,9 @@ def states(found: list[Any]) -> dict[str, str]:
 
 async def test_alerts_fire_when_their_condition_holds_and_are_quiet_otherwise(
         client: TestClient, sessions: Sessions, redis: Redis) -> None:
-    await seeded_contest(sessions)
+    contest = await seeded_contest(sessions)
+    now = datetime.now(UTC)  # a second contest on air for 11 minutes, no order: silent, whatever the first takes
+    await make_contest(sessions, slug="quiet", opens_at=now - timedelta(minutes=11), closes_at=now + timedelta(hours=1))
     owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
     await note_pass(redis, "reconcile")
     await note_pass(redis, "relay", now=time.time() - 100)  # the relay's last pass 100 s ago: beyond 45 s
@@ -105,7 +107,8 @@ async def test_alerts_fire_when_their_condition_holds_and_are_quiet_otherwise(
     assert alerts_now["ReconcilerOrRelaySilent:relay"] == "pending"
     assert alerts_now["ReconcilerOrRelaySilent:reconcile"] == "inactive"
     assert alerts_now["ProviderThrottling:mtn"] == "pending" and alerts_now["ProviderThrottling:orange"] == "inactive"
-    assert alerts_now["NoVotesArriving"] == "inactive" and alerts_now["RedisDown"] == "inactive"
+    assert alerts_now[f"NoVotesArriving:{contest.slug}"] == "inactive" and alerts_now["RedisDown"] == "inactive"
+    assert alerts_now["NoVotesArriving:quiet"] == "pending"
     cap = room["status_caps"]["mtn checks"]
     assert (cap["per_second"], cap["calls"]) == (5.0, 10.0) and 0 < cap["use"]
 

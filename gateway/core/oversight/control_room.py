@@ -49,6 +49,8 @@ class ServiceFigures:
     orders_placed_recently: int  # orders placed within NO_VOTES_SECONDS, whatever became of them
     pending_orders: int
     paid_recently: dict[str, int] = field(default_factory=dict)  # provider -> orders paid within PAID_SECONDS
+    # contest slug -> seconds on air without an order (`gateway.core.oversight.contest_silence`, read beside these)
+    contest_silences: dict[str, float] = field(default_factory=dict)
     # provider -> (declined, decided) within DECIDED_SECONDS[0], and (declined, decided) over the hour before it
     decisions: dict[str, tuple[int, int, int, int]] = field(default_factory=dict)
 
