@@ -103,15 +103,26 @@ class EmbeddedPostgres:
             # counts, and sleeps a whole checkpoint_timeout (5 min): no segment archived meanwhile, however busy.
             # A checkpoint wakes it; it keeps archive_timeout from then on.
             server.psql("CHECKPOINT;")
-        if promoted_here and self.archive_to is not None:  # a new timeline: backed up before anything writes on it
-            from pgserver._commands import POSTGRES_BIN_PATH
-
-            from assembly.backups import BackupPlace
-            from assembly.restore import start_new_timeline
-
-            timeline, base = start_new_timeline(url, BackupPlace(self.archive_to.resolve()), POSTGRES_BIN_PATH)
-            log.warning("timeline %s begins with base backup %s", timeline, base)
+            self._back_up_a_bare_timeline(server, url, promoted_here)
         return url
+
+    def _back_up_a_bare_timeline(self, server: PostgresServer, url: str, promoted_here: bool) -> None:
+        """The archive restores nothing without a base backup of the timeline its WAL continues: the first start of
+        a data folder, and a restored one (a new timeline), get one before anything writes (half a second on a new
+        cluster), as `gateway restore` does."""
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        from assembly.backups import BackupPlace
+        from assembly.restore import start_new_timeline, timeline_backups
+
+        assert self.archive_to is not None
+        place = BackupPlace(self.archive_to.resolve())
+        answer = server.psql("SELECT 'timeline:' || timeline_id FROM pg_control_checkpoint();")
+        timeline = int(answer.split("timeline:", 1)[1].split()[0])
+        if timeline_backups(place, timeline) and not promoted_here:
+            return
+        timeline, base = start_new_timeline(url, place, POSTGRES_BIN_PATH)
+        log.warning("timeline %s has no base backup in %s: one taken now, %s", timeline, place.wal, base.name)
 
     def _archive_settings_changed(self, server: PostgresServer) -> bool:
         """Set the archive's settings if they are not already those; True if they were not."""

@@ -190,3 +190,18 @@ def test_the_embedded_server_stops_with_the_service_whatever_its_folder_says_hel
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
     assert not left, "PostgreSQL outlived the service"
+
+
+def test_a_new_embedded_server_has_a_base_backup_before_the_service_writes(scratch: Path) -> None:
+    """The archive restores nothing without a base backup of the timeline it continues: `make run`'s first start
+    takes one (and a later start, with one there, takes none), so a database lost on the first night comes back."""
+    backups = BackupPlace(scratch / "backups")
+    server = EmbeddedPostgres(scratch / "var", archive_to=backups.root)
+    try:
+        server.start()
+        assert len(base_backups(backups)) == 1 and timeline_backups(backups, 1)
+        server.stop()
+        server.start()
+        assert len(base_backups(backups)) == 1
+    finally:
+        server.stop()
