@@ -8,6 +8,8 @@ from datetime import UTC, datetime, timedelta
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
+from gateway.core.audit import Actor
+from gateway.core.contests import contests_admin
 from gateway.core.oversight.contest_silence import SILENCE_HORIZON, contest_silences
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, VoteOrder
@@ -62,3 +64,19 @@ async def test_silence_runs_from_the_opening_and_only_while_on_air(sessions: Ses
     assert 20 * 60 <= silences["just-opened"] < 21 * 60  # no order ever: silent since it went on air
     assert 5 * 60 <= silences["voted-before-opening"] < 6 * 60
     assert silences["long-silent"] == SILENCE_HORIZON.total_seconds()  # looked back half an hour, no further
+
+
+async def test_a_contest_resumed_is_silent_from_its_resume_not_from_before_its_pause(sessions: Sessions) -> None:
+    """Its last vote 25 minutes ago, then paused and resumed just now: silent since the resume, not for 25 minutes
+    (nobody could vote while it was paused), so its resume does not page at once."""
+    contest = await make_contest(sessions, slug="resumed", opens_at=datetime.now(UTC) - timedelta(hours=1))
+    await placed_ago(sessions, contest, timedelta(minutes=25))  # the last vote before the pause
+    actor = Actor(None, "owner@example.org", "owner")
+    await contests_admin.change_status(sessions, actor, contest.id, "pause")
+    await contests_admin.change_status(sessions, actor, contest.id, "open")
+
+    async with sessions() as session:
+        at = await session.scalar(select(func.now()))
+        assert at is not None
+        silences = await contest_silences(session, at)
+    assert silences["resumed"] < 60
