@@ -77,7 +77,7 @@ ops: $(PROMTOOL) $(AMTOOL) $(EXPORTERS)
 ## that sets PYTHONDONTWRITEBYTECODE would have each start compile the project again, a tenth of its start-up), and
 ## read the libraries' where pip wrote them at install (a PYTHONPYCACHEPREFIX would compile them all again in a clean
 ## clone's first run: ~15 s of the suite).
-test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY) $(PROMTOOL) $(AMTOOL)
+test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY) $(PROMTOOL) $(AMTOOL) $(EXPORTERS)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports

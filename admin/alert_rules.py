@@ -83,6 +83,7 @@ NOT_COMPUTED = {
     "DiskFilling": "node_exporter's filesystem figures",
     "WalArchiveFailing": "postgres_exporter's pg_stat_archiver figures",
     "WalArchiveBehind": "postgres_exporter's pg_stat_archiver figures",
+    "PostgresTimelineWithoutBaseBackup": "postgres_exporter's pg_timeline query (deploy/prometheus/queries.yaml)",
 }
 
 # How far back the room's snapshots must reach: the longest window of the rules it evaluates from them.

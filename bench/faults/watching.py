@@ -106,6 +106,8 @@ def watched(stack: Stack, pages_port: int) -> Iterator[Watch]:
 def exporter_args(job: str, stack: Stack, port: int) -> list[str]:
     if job == "redis":  # Go's flag package: one dash
         return [f"-redis.addr={stack.redis_url}", f"-web.listen-address=127.0.0.1:{port}"]
+    if job == "postgres":  # its own queries beside the built-in collectors, as ops.sh runs it
+        return [f"--web.listen-address=127.0.0.1:{port}", f"--extend.query-path={DEPLOYED / 'queries.yaml'}"]
     return [f"--web.listen-address=127.0.0.1:{port}"]
 
 

@@ -37,7 +37,7 @@ fi
 
 trap 'kill 0' INT TERM EXIT
 DATA_SOURCE_NAME="$database_url" prometheus-postgres-exporter --web.listen-address="127.0.0.1:$postgres" \
-    >"$ops/postgres-exporter.log" 2>&1 &
+    --extend.query-path="$here/queries.yaml" >"$ops/postgres-exporter.log" 2>&1 &
 prometheus-redis-exporter -redis.addr="$redis_url" -web.listen-address="127.0.0.1:$redis" >"$ops/redis-exporter.log" 2>&1 &
 prometheus-node-exporter --web.listen-address="127.0.0.1:$node" >"$ops/node-exporter.log" 2>&1 &
 prometheus-alertmanager --config.file="$ops/alertmanager.yml" --storage.path="$ops/alertmanager" \
