@@ -85,7 +85,8 @@ MEANINGS = {
     "DiskFilling": N_("A disk is filling up"),
     "WalArchiveFailing": N_("PostgreSQL fails to archive its WAL"),
     "WalArchiveBehind": N_("No WAL segment archived for 5 minutes while a contest is on air"),
-    "PostgresTimelineWithoutBaseBackup": N_("PostgreSQL writes on a timeline with no base backup: a second loss loses it"),
+    "PostgresTimelineWithoutBaseBackup": N_(
+        "PostgreSQL writes on a timeline with no base backup: a second loss loses it"),
 }
 STATES_SAID = {FIRING: N_("firing"), PENDING: N_("pending")}  # any other: quiet
 TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second by provider"),
