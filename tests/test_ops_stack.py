@@ -81,3 +81,14 @@ def test_the_ops_stack_posts_to_a_webhook_of_ones_own(tmp_path: Path) -> None:
     assert "url: https://hooks.example.org/ballot/page" in rendered
     assert "url: https://hooks.example.org/ballot/ticket" in rendered
     assert "9099" not in rendered
+
+
+def test_a_webhook_address_with_sed_characters_arrives_as_written_and_one_with_a_query_is_refused(
+        tmp_path: Path) -> None:
+    ops = configs(tmp_path, ALERT_WEBHOOK_URL="https://hooks.example.org/a&b|c\\d")
+    rendered = (ops / "alertmanager.yml").read_text()
+    assert "url: https://hooks.example.org/a&b|c\\d/page" in rendered
+    refused = subprocess.run([str(OPS), "--configs-only"], capture_output=True, text=True, timeout=HANG_SECONDS,
+                             env={**os.environ, "GATEWAY_DATA_DIR": str(tmp_path / "var2"),
+                                  "ALERT_WEBHOOK_URL": "https://hooks.example.org/ballot?token=abc&chat=42"})
+    assert refused.returncode == 2 and "no ? or #" in refused.stderr

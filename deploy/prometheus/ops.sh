@@ -29,7 +29,13 @@ sed -e "s/127.0.0.1:8080/127.0.0.1:$gateway/; s/127.0.0.1:9090/127.0.0.1:$promet
     -e "s/127.0.0.1:9093/127.0.0.1:$alertmanager/; s/127.0.0.1:9100/127.0.0.1:$node/" \
     -e "s/127.0.0.1:9121/127.0.0.1:$redis/; s/127.0.0.1:9187/127.0.0.1:$postgres/" \
     -e "s|rule_files: \[rules.yml\]|rule_files: [$here/rules.yml]|" "$here/prometheus.yml" > "$ops/prometheus.yml"
-sed -e "s|http://127.0.0.1:9099|${alert_webhook%/}|" "$here/alertmanager.yml" > "$ops/alertmanager.yml"
+# The receivers post to the webhook's /page and /ticket: a base address, no query string (sed's own characters in it
+# escaped, so a token or path with & or | arrives as written).
+case "$alert_webhook" in *'?'*|*'#'*)
+    echo "ALERT_WEBHOOK_URL is a base address (the receivers post to its /page and /ticket): no ? or #" >&2; exit 2;;
+esac
+webhook_escaped=$(printf '%s' "${alert_webhook%/}" | sed -e 's/[\\&|]/\\&/g')
+sed -e "s|http://127.0.0.1:9099|$webhook_escaped|" "$here/alertmanager.yml" > "$ops/alertmanager.yml"
 if [ "${1:-}" = "--configs-only" ]; then
     echo "$ops"
     exit 0
