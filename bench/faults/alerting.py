@@ -116,18 +116,12 @@ async def run_fault(client: httpx.AsyncClient, watch: Watch, pages: Pages, fault
     timeline = Timeline(time.time())
     done = await fault.inject()
     print(f"  {fault.name}: {done}; waiting up to {told.seconds * 1.5:.0f} s", flush=True)
-    fired_at = None
-    while time.time() < timeline.started + (told.seconds * 1.5 if fault.alert else told.seconds):
-        now = await timeline.look(client, watch)
-        if fault.alert and any(matches(alert, fault.alert, fault.labels) for alert in now):
-            fired_at = time.time() - timeline.started
-            break
-        await asyncio.sleep(POLL_SECONDS)
-    while time.time() < timeline.started + fault.lasts:  # a freeze of a minute lasts its minute, paged or not
-        await timeline.look(client, watch)
-        await asyncio.sleep(POLL_SECONDS)
-    removed_at = time.time()
-    undone = await fault.remove()
+    try:  # never left injected (a Redis or a worker left SIGSTOPped would hang the stack's own stop)
+        fired_at = await fired_within(client, watch, fault, timeline,
+                                      told.seconds * 1.5 if fault.alert else told.seconds)
+    finally:
+        removed_at = time.time()
+        undone = await fault.remove()
     resolved_at = None
     while fault.alert and time.time() < removed_at + RESOLVE_SECONDS:
         if not any(matches(alert, fault.alert, fault.labels) for alert in await timeline.look(client, watch)):
@@ -163,6 +157,23 @@ async def run_fault(client: httpx.AsyncClient, watch: Watch, pages: Pages, fault
         "quiet again": "yes" if not left else "NO: " + ", ".join(left),
         "verdict": "PASS" if ok and not left else "FAIL",
     }
+
+
+async def fired_within(client: httpx.AsyncClient, watch: Watch, fault: Fault, timeline: Timeline, seconds: float,
+                       ) -> float | None:
+    """Seconds from the injection to the fault's alert firing, if it did within `seconds`; then as long as the fault
+    must last (a freeze of a minute lasts its minute, paged or not)."""
+    fired_at = None
+    while time.time() < timeline.started + seconds:
+        now = await timeline.look(client, watch)
+        if fault.alert and any(matches(alert, fault.alert, fault.labels) for alert in now):
+            fired_at = time.time() - timeline.started
+            break
+        await asyncio.sleep(POLL_SECONDS)
+    while time.time() < timeline.started + fault.lasts:
+        await timeline.look(client, watch)
+        await asyncio.sleep(POLL_SECONDS)
+    return fired_at
 
 
 async def quiet(client: httpx.AsyncClient, watch: Watch, timeout: float, timeline: Timeline | None = None,
