@@ -78,24 +78,13 @@ class SandboxControl:
     def take_throttled(self) -> bool:
         """Count one request against `throttle_share`; True when it must answer 429. Spread evenly rather than
         drawn at random, so that a run's share is exact and a test knows which requests are refused."""
-        if self.throttle_share <= 0:
-            return False
-        self._throttle_owed += self.throttle_share
-        if self._throttle_owed < 1:
-            return False
-        self._throttle_owed -= 1
-        return True
+        refused, self._throttle_owed = evenly(self.throttle_share, self._throttle_owed)
+        return refused
 
     def take_declined(self) -> bool:
-        """Count one payment against `decline_share`; True when it must be declined. Evenly spread, as the
-        throttle is, so that a run's share is exact."""
-        if self.decline_share <= 0:
-            return False
-        self._decline_owed += self.decline_share
-        if self._decline_owed < 1:
-            return False
-        self._decline_owed -= 1
-        return True
+        """Count one payment against `decline_share`; True when it must be declined (spread as the throttle is)."""
+        declined, self._decline_owed = evenly(self.decline_share, self._decline_owed)
+        return declined
 
     def take_failure(self) -> bool:
         """Consume one request of a 5xx burst; True when this request must fail."""
@@ -124,6 +113,17 @@ class SandboxControl:
 
     def snapshot(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def evenly(share: float, owed: float) -> tuple[bool, float]:
+    """One more event against `share` of them, given what is `owed` so far: whether this one is taken, and what is
+    owed after it (every 1/share-th is taken, none at random)."""
+    if share <= 0:
+        return False, owed
+    owed += share
+    if owed < 1:
+        return False, owed
+    return True, owed - 1
 
 
 Seconds = Annotated[float, Field(ge=0, le=86_400)]
