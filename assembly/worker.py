@@ -17,6 +17,7 @@ from rq import Queue, SimpleWorker
 from rq.exceptions import StopRequested
 from rq.job import Job
 from rq.serializers import JSONSerializer
+from rq.timeouts import BaseDeathPenalty
 from rq.utils import now
 
 from assembly.channel_list import CHANNELS
@@ -98,6 +99,58 @@ def job_seconds(job: Job) -> float:
 JOB_STOP_GRACE_SECONDS = 2.0
 
 
+class JobStop:
+    """When the job under way must end once the worker was asked to stop: `JOB_STOP_GRACE_SECONDS` after the request.
+    The job's time-out (`JobDeathPenalty`) arms the nearer of the two limits, whenever the stop comes: RQ marks a job
+    STARTED before it arms the time-out of its body, and that arming would otherwise undo a stop asked in between."""
+
+    def __init__(self) -> None:
+        self.cut_at = math.inf  # time.monotonic() past which the job's body is cut short
+        self.penalty: JobDeathPenalty | None = None  # the time-out armed now (the job's body's), if any
+
+    def asked(self) -> None:
+        self.cut_at = min(self.cut_at, time.monotonic() + JOB_STOP_GRACE_SECONDS)
+        if self.penalty is not None:
+            self.penalty.arm()
+
+
+class JobDeathPenalty(BaseDeathPenalty):
+    """RQ's time-out of a job's body (SIGALRM, as RQ's own `UnixSignalDeathPenalty`) that also ends it a moment after
+    a stop request (`JobStop`). RQ's bookkeeping around the body is never cut: a job done stays done. Every limit is
+    a moment, not a length, so arming again (at set-up, at a stop) is the same whatever runs in between."""
+
+    stop: JobStop  # the worker's: a subclass per worker sets it (`Worker.__init__`)
+    _ends_at = math.inf
+
+    def setup_death_penalty(self) -> None:
+        self._ends_at = math.inf if self._timeout < 0 else time.monotonic() + self._timeout  # -1: never times out
+        signal.signal(signal.SIGALRM, self.handle_death_penalty)
+        self.stop.penalty = self  # a stop asked from here on arms this one again
+        self.arm()
+
+    def arm(self) -> None:
+        ends_at = min(self._ends_at, self.stop.cut_at)
+        # 0 would disarm the timer: a limit already past is a limit now.
+        signal.setitimer(signal.ITIMER_REAL, 0 if ends_at == math.inf else max(ends_at - time.monotonic(), 0.001))
+
+    def handle_death_penalty(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop.penalty is not self:
+            return  # went off as the body ended: nothing left to cut
+        if self.stop.cut_at <= self._ends_at:
+            raise JobCutShort(f"the worker was asked to stop: this job was cut short after {JOB_STOP_GRACE_SECONDS} s "
+                              "(its work is taken up again at the next start)")
+        raise self._exception(f"Task exceeded maximum timeout value ({self._timeout} seconds)")
+
+    def cancel_death_penalty(self) -> None:
+        self.stop.penalty = None  # first: a stop asked from here on arms nothing
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+class JobCutShort(Exception):
+    """Raised in a job's thread as the worker stops: the job's work stops there (the job runtime cancels it)."""
+
+
 class Worker(SimpleWorker):
     """RQ's in-process worker, knowing whether it was asked to stop and marking its main loop's progress for the
     heartbeat (`assembly.heartbeat.Progress`). RQ retries Redis only while it waits for a job; Redis lost anywhere
@@ -111,6 +164,12 @@ class Worker(SimpleWorker):
         self.progress.mark(BETWEEN_JOBS_SECONDS)  # RQ's registration asks Redis
         kwargs.setdefault("worker_ttl", WORKER_TTL_SECONDS)
         super().__init__(*args, **kwargs)
+        self.job_stop = JobStop()
+
+        class ThisWorkersPenalty(JobDeathPenalty):
+            stop = self.job_stop
+
+        self.death_penalty_class = ThisWorkersPenalty  # RQ arms a job's time-out with it
 
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         """RQ's beat to Redis, at each turn of its loop (each wait for a job): its progress. A job's start beats
@@ -149,21 +208,10 @@ class Worker(SimpleWorker):
             self._stop_requested = True  # RQ's loop stops after the job...
             # ...which is given a moment, then cut short: a pass in its paced status checks, a long job, would hold
             # the stop for many seconds. Every job's work is safe to cut (it is safe through a kill -9) and is
-            # taken up again at the next start (passes by their schedule, jobs from PostgreSQL). RQ's job time-out
-            # has SIGALRM while a job runs, and puts back the default as it ends.
-            signal.signal(signal.SIGALRM, self.cut_the_job_short)
-            signal.setitimer(signal.ITIMER_REAL, JOB_STOP_GRACE_SECONDS)
+            # taken up again at the next start (passes by their schedule, jobs from PostgreSQL).
+            self.job_stop.asked()
         else:
             raise StopRequested()  # out of the wait for a job, or for Redis between two workers
-
-    def cut_the_job_short(self, signum: int, frame: FrameType | None) -> None:
-        if self.job_under_way:
-            raise JobCutShort(f"the worker was asked to stop: this job was cut short after {JOB_STOP_GRACE_SECONDS} s "
-                              "(its work is taken up again at the next start)")
-
-
-class JobCutShort(Exception):
-    """Raised in a job's thread as the worker stops: the job's work stops there (the job runtime cancels it)."""
 
 
 # Between two workers, should one end on its own: doubling from the first while each ends soon after its start (a

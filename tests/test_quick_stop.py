@@ -4,6 +4,8 @@ that paces its provider's status calls held the stop until `gateway run` killed 
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -13,6 +15,8 @@ from assembly.settings import Settings
 from assembly.supervisor import spawn, stop_children
 from assembly.worker import JOB_STOP_GRACE_SECONDS
 from gateway.jobs.queues import job_queue, sync_redis
+from tests.jobs.worker_stopped_at import SLOW_BOOKKEEPING_SECONDS, STOPPED_AFTER
+from tests.waiting import HANG_SECONDS
 
 STARTED_SECONDS = 120  # a worker's start on a loaded machine, generously
 STOPPED_WITHIN = JOB_STOP_GRACE_SECONDS + 8  # the job's moment, then the worker's own teardown on a loaded machine
@@ -47,3 +51,52 @@ def test_a_worker_in_a_long_job_stops_within_seconds(worker_env: None, settings:
         assert took < STOPPED_WITHIN, f"the worker took {took:.1f} s to stop"
         assert worker.process.returncode == 0
         assert long.get_status(refresh=True) == JobStatus.FAILED  # cut short; a pass runs again on its schedule
+
+
+# A job that would outlast the test's patience were the stop undone, yet ends soon enough to show it.
+OUTLASTS_THE_STOP = 60.0
+
+
+def worker_stopped_at(moment: str) -> float:
+    """How long a worker asked to stop at `moment` of its job (tests.jobs.worker_stopped_at) took to end."""
+    ran = subprocess.run([sys.executable, "-m", "tests.jobs.worker_stopped_at", moment], capture_output=True,
+                         text=True, timeout=HANG_SECONDS, check=False)
+    assert ran.returncode == 0, ran.stderr
+    said = [line for line in ran.stdout.splitlines() if line.startswith(STOPPED_AFTER)]
+    assert said, f"the worker did not end its work: {ran.stdout}{ran.stderr}"
+    return float(said[-1].removeprefix(STOPPED_AFTER))
+
+
+@pytest.mark.parametrize("job", ["wait_in_the_job_runtime", "busy_for"])
+def test_a_stop_asked_as_the_job_starts_is_not_undone_by_its_time_out(worker_env: None, settings: Settings,
+                                                                       job: str) -> None:
+    """RQ marks a job STARTED, then arms its time-out: a stop asked in between still ends the job within seconds."""
+    with sync_redis(settings.redis_url or "") as connection:
+        queue = job_queue(connection)
+        queue.empty()
+        long = queue.enqueue(f"tests.fakes.stoppable_jobs.{job}", OUTLASTS_THE_STOP, job_timeout=2 * LONG)
+        took = worker_stopped_at("started")
+        assert took < STOPPED_WITHIN, f"the worker took {took:.1f} s to stop"
+        assert long.get_status(refresh=True) == JobStatus.FAILED
+
+
+def test_a_stop_asked_as_a_job_is_recorded_leaves_it_done(worker_env: None, settings: Settings) -> None:
+    """A job whose body was done when the stop came is recorded done, however slow RQ's bookkeeping of it."""
+    with sync_redis(settings.redis_url or "") as connection:
+        queue = job_queue(connection)
+        queue.empty()
+        done = queue.enqueue("tests.fakes.stoppable_jobs.busy_for", 0, job_timeout=LONG)
+        took = worker_stopped_at("ended")
+        assert took < SLOW_BOOKKEEPING_SECONDS + STOPPED_WITHIN
+        assert done.get_status(refresh=True) == JobStatus.FINISHED
+
+
+def test_a_job_past_its_time_out_still_ends(worker_env: None, settings: Settings) -> None:
+    """The job's time-out, armed with the stop's, still ends a job nobody stopped."""
+    with sync_redis(settings.redis_url or "") as connection:
+        queue = job_queue(connection)
+        queue.empty()
+        late = queue.enqueue("tests.fakes.stoppable_jobs.busy_for", OUTLASTS_THE_STOP, job_timeout=1)
+        worker_stopped_at("never")
+        assert late.get_status(refresh=True) == JobStatus.FAILED
+        assert "exceeded maximum timeout value (1 seconds)" in (late.latest_result().exc_string or "")
