@@ -200,10 +200,33 @@ class Promise:
     parts: str  # how it adds up
 
 
+PROMISED = re.compile(r"Promised: within (\d+) s")
+
+
+def promised_in_comment(alertname: str) -> float | None:
+    """The time a rule's own comment promises ("Promised: within N s"), where the expression alone cannot say: a
+    baseline read over an hour (a provider's normal share of declines) is no hour's wait for the alert, and a
+    silence measured in seconds by the gateway is no window of the rule's."""
+    comment: list[str] = []
+    for line in (DEPLOYED / "rules.yml").read_text().splitlines():
+        text = line.strip()
+        if text.startswith("#"):
+            comment.append(text.lstrip("# "))
+        elif text == f"- alert: {alertname}":
+            found = PROMISED.search(" ".join(comment))
+            return float(found.group(1)) if found else None
+        else:
+            comment = []
+    return None
+
+
 def promise(watch: Watch, alertname: str, jobs_read: set[str]) -> Promise:
-    """The longest a fault may take to fire `alertname`: the longest window its expression reads (through the
-    recording rules it uses, or the age it compares), its `for` (in whole evaluations), one scrape of the slowest
-    job it reads (`jobs_read`), one evaluation of each recording group it goes through, and one of its own."""
+    """The longest a fault may take to fire `alertname`: what the rule's comment promises, where it says; else the
+    longest window its expression reads (through the recording rules it uses, or the age it compares), its `for` (in
+    whole evaluations), one scrape of the slowest job it reads (`jobs_read`), one evaluation of each recording group it
+    goes through, and one of its own."""
+    if (promised := promised_in_comment(alertname)) is not None:
+        return Promise(promised, "the rule's own comment")
     evaluation = seconds(watch.config["global"].get("evaluation_interval", "1m"))
     group, rule = alert_rule(watch, alertname)
     own = seconds(group.get("interval", "")) or evaluation
