@@ -17,7 +17,7 @@ import signal
 import subprocess
 import time
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,12 +33,24 @@ DATABASE_NAME = "gateway"
 # running after the service stopped.
 PGSERVER_HANDLES = ".handle_pids.json"
 RECOVERY_LOG_SECONDS = 10.0
+# From `pg_ctl start`'s return (it does not wait) to the postmaster's pid file: written as it starts, well within this
+# on a loaded machine; a server with no pid file by then never started.
+STARTING_SECONDS = 30.0
 # A Unix socket path must fit in sockaddr_un (108 bytes on Linux).
 MAX_SOCKET_PATH = 100
 
 
 class EmbeddedServiceError(RuntimeError):
     """An embedded server could not be started."""
+
+
+class StartStopped(EmbeddedServiceError):
+    """Asked to stop (Ctrl-C) while the embedded PostgreSQL replayed a restore or took its start-time base backup: what
+    this start began is stopped again."""
+
+
+def never_stopping() -> bool:
+    return False
 
 
 def _embedded_package(name: str) -> Any:
@@ -78,7 +90,9 @@ class EmbeddedPostgres:
     archive_to: Path | None = None
     _server: PostgresServer | None = field(default=None, init=False)
 
-    def start(self) -> str:
+    def start(self, stopping: Callable[[], bool] = never_stopping) -> str:
+        """The server's URL, once it opens for writes; `stopping` (Ctrl-C asked) ends a wait for a restore's replay or
+        for the start-time base backup with StartStopped, the server stopped."""
         pgserver = _embedded_package("pgserver")
 
         pgdata = (self.data_dir / "postgres").resolve()
@@ -87,7 +101,8 @@ class EmbeddedPostgres:
         pgdata.parent.mkdir(parents=True, exist_ok=True)
         add_system_user()
         forget_gone_holders(pgdata)
-        promoted_here = (pgdata / "recovery.signal").exists() and finish_recovery(pgdata)
+        forget_copied_socket_locks(pgdata)
+        promoted_here = (pgdata / "recovery.signal").exists() and finish_recovery(pgdata, stopping)
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         self._server = server
         if self.archive_to is not None and self._archive_settings_changed(server):
@@ -103,16 +118,17 @@ class EmbeddedPostgres:
             # counts, and sleeps a whole checkpoint_timeout (5 min): no segment archived meanwhile, however busy.
             # A checkpoint wakes it; it keeps archive_timeout from then on.
             server.psql("CHECKPOINT;")
-            self._back_up_a_bare_timeline(server, url, promoted_here)
+            self._back_up_a_bare_timeline(server, url, promoted_here, stopping)
         return url
 
-    def _back_up_a_bare_timeline(self, server: PostgresServer, url: str, promoted_here: bool) -> None:
+    def _back_up_a_bare_timeline(self, server: PostgresServer, url: str, promoted_here: bool,
+                                 stopping: Callable[[], bool]) -> None:
         """The archive restores nothing without a base backup of the timeline its WAL continues: the first start of
         a data folder, and a restored one (a new timeline), get one before anything writes (half a second on a new
         cluster), as `gateway restore` does."""
         from pgserver._commands import POSTGRES_BIN_PATH
 
-        from assembly.backups import BackupPlace
+        from assembly.backups import BackupError, BackupPlace
         from assembly.restore import start_new_timeline, timeline_backups
 
         assert self.archive_to is not None
@@ -121,7 +137,13 @@ class EmbeddedPostgres:
         timeline = int(answer.split("timeline:", 1)[1].split()[0])
         if timeline_backups(place, timeline) and not promoted_here:
             return
-        timeline, base = start_new_timeline(url, place, POSTGRES_BIN_PATH)
+        try:
+            timeline, base = start_new_timeline(url, place, POSTGRES_BIN_PATH, stopping)
+        except BackupError as exc:
+            if stopping():  # Ctrl-C reaches pg_basebackup too
+                raise StartStopped(f"stopped before timeline {timeline} had a base backup: the next start takes "
+                                   "one") from exc
+            raise
         log.warning("timeline %s has no base backup in %s: one taken now, %s", timeline, place.wal, base.name)
 
     def _archive_settings_changed(self, server: PostgresServer) -> bool:
@@ -173,6 +195,15 @@ def forget_gone_holders(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
+def forget_copied_socket_locks(pgdata: Path) -> None:
+    """pgserver keeps the server's socket in its folder, and a base backup copies the socket's lock file, naming the
+    server backed up: PostgreSQL refuses to start on a restored folder while that pid is alive (its zombie too, on a
+    machine whose init reaps late). With no server on the folder, no lock there is anyone's."""
+    if postmaster(pgdata) is None:
+        for lock in pgdata.glob(".s.PGSQL.*.lock"):
+            lock.unlink(missing_ok=True)
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -183,29 +214,95 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def finish_recovery(pgdata: Path) -> bool:
+def finish_recovery(pgdata: Path, stopping: Callable[[], bool] = never_stopping) -> bool:
     """A folder restored by hand (recovery.signal): PostgreSQL replays the archive before it opens for writes, and
     pgserver gives a start 10 s. Started here, the service waits for its promotion, saying so, before anything
-    writes (a service on a server still replaying fails on its first write)."""
+    writes (a service on a server still replaying fails on its first write). A server started here and not promoted
+    (it stopped, Ctrl-C, any error) is stopped again: never left running with nobody to stop it."""
+    system_user = "pgserver" if os.name == "posix" and os.geteuid() == 0 else None
+    if postmaster(pgdata) is not None:  # a server someone else started: waited for, never stopped here
+        _wait_for_promotion(RecoveryStart(pgdata, system_user), stopping)
+        return True
     from pgserver._commands import POSTGRES_BIN_PATH
 
-    system_user = "pgserver" if os.name == "posix" and os.geteuid() == 0 else None
-    if postmaster(pgdata) is None:
-        log.warning("%s is a restore (recovery.signal): PostgreSQL replays the archived WAL first; the service starts "
-                    "once it is promoted", pgdata)
+    log.warning("%s is a restore (recovery.signal): PostgreSQL replays the archived WAL first; the service starts "
+                "once it is promoted", pgdata)
+    started = RecoveryStart(pgdata, system_user)
+    try:
+        # -W: the replay may take an hour; the wait below watches it, and Ctrl-C, itself.
         subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-W", "-o", '-h ""', "-o",
                         f"-k {pgdata}", "-l", str(pgdata / "log"), "start"], user=system_user, check=True,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=60)
+        _wait_for_promotion(started, stopping)
+    except BaseException:
+        started.stop()
+        raise
+    return True
+
+
+@dataclass
+class RecoveryStart:
+    """A server on a restored folder, from `pg_ctl start` on: its pid file comes a moment after pg_ctl returns."""
+
+    pgdata: Path
+    user: str | None
+    began: float = field(default_factory=time.monotonic)
+    seen: bool = False
+
+    def status(self) -> str | None:
+        """The postmaster's status ('starting', 'standby', 'ready'), None while it has no pid file or is gone."""
+        running = postmaster(self.pgdata)
+        self.seen = self.seen or running is not None
+        return None if running is None else running[1]
+
+    def promoted(self) -> bool:
+        """Open for writes. Its pid file says 'ready' as soon as it takes connections, read-only ones included, while
+        it still replays: the server itself is asked."""
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        if self.status() != "ready":
+            return False
+        asked = subprocess.run([str(POSTGRES_BIN_PATH / "psql"), "-X", "-A", "-t", "-h", str(self.pgdata), "-U",
+                                "postgres", "-d", "postgres", "-c", "SELECT pg_is_in_recovery()"], check=False,
+                               stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60)
+        return asked.returncode == 0 and asked.stdout.strip() == "f"
+
+    def gone(self) -> bool:
+        """Stopped, or never started: its pid file went away, or did not come within STARTING_SECONDS."""
+        return self.status() is None and (self.seen or time.monotonic() - self.began > STARTING_SECONDS)
+
+    def log_tail(self) -> str:
+        log_file = self.pgdata / "log"
+        return "\n".join(log_file.read_text(errors="replace").splitlines()[-5:]) if log_file.exists() else ""
+
+    def stop(self) -> None:
+        """A fast shutdown, once its pid file is there (pg_ctl finds no server without it)."""
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        while self.status() is None and not self.gone():
+            time.sleep(0.05)
+        if self.status() is None:
+            return
+        log.warning("stopping the PostgreSQL started on %s (not promoted)", self.pgdata)
+        subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(self.pgdata), "-m", "fast", "-w", "-t", "120",
+                        "stop"], user=self.user, check=False, stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=130)
+
+
+def _wait_for_promotion(server: RecoveryStart, stopping: Callable[[], bool]) -> None:
     next_log = time.monotonic() + RECOVERY_LOG_SECONDS
-    while (running := postmaster(pgdata)) is not None and running[1] != "ready":
+    while not server.promoted():
+        if server.gone():
+            raise EmbeddedServiceError(f"PostgreSQL stopped while replaying the archive: see {server.pgdata / 'log'}"
+                                       f"\n{server.log_tail()}")
+        if stopping():
+            raise StartStopped(f"stopped while PostgreSQL replayed the archive into {server.pgdata}: the next start "
+                               "goes on with the replay")
         if time.monotonic() >= next_log:
-            log.warning("PostgreSQL still replays the archived WAL (%s): waiting for its promotion", pgdata)
+            log.warning("PostgreSQL still replays the archived WAL (%s): waiting for its promotion", server.pgdata)
             next_log = time.monotonic() + RECOVERY_LOG_SECONDS
         time.sleep(0.2)
-    if running is None:
-        raise EmbeddedServiceError(f"PostgreSQL stopped while replaying the archive: see {pgdata / 'log'}")
     log.warning("PostgreSQL has replayed the archive and is promoted: the service starts")
-    return True
 
 
 @dataclass
@@ -287,13 +384,14 @@ class ServiceUrls:
 
 
 @contextlib.contextmanager
-def service_urls(database_url: str | None, redis_url: str | None, data_dir: Path,
-                 archive_to: Path | None = None) -> Iterator[ServiceUrls]:
+def service_urls(database_url: str | None, redis_url: str | None, data_dir: Path, archive_to: Path | None = None,
+                 stopping: Callable[[], bool] = never_stopping) -> Iterator[ServiceUrls]:
     """Yield the URLs to use, starting embedded servers for whichever is not configured; `archive_to`: where the
-    embedded PostgreSQL archives its WAL (the installation's; the suite's and the benches' servers do not)."""
+    embedded PostgreSQL archives its WAL (the installation's; the suite's and the benches' servers do not);
+    `stopping`: asked to stop while the embedded PostgreSQL starts (StartStopped)."""
     postgres, redis_server = EmbeddedPostgres(data_dir, archive_to), EmbeddedRedis(data_dir)  # started where needed
     try:
-        db_url = database_url or postgres.start()
+        db_url = database_url or postgres.start(stopping)
         r_url = redis_url or redis_server.start()
         yield ServiceUrls(db_url, r_url)
     finally:

@@ -10,6 +10,7 @@ timeline, whose history file is archived before the command ends."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import shutil
 import subprocess
@@ -22,7 +23,9 @@ from pathlib import Path
 from typing import TypeVar
 
 from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.backups import (
     BackupError,
@@ -50,6 +53,9 @@ T = TypeVar("T")
 PROMOTION_POLL_SECONDS = 0.2
 PROGRESS_LOG_SECONDS = 10.0
 ARCHIVED_WITHIN_SECONDS = 60.0
+INSUFFICIENT_PRIVILEGE = "42501"
+CANNOT_CONNECT_NOW = "57P03"  # starting up, replaying before it is consistent, shutting down
+UNREACHABLE_SECONDS = 60.0  # no server there at all: long enough for one to be started, then the error is told
 
 
 def prepare_recovery(base: Path, data: Path, user: str | None) -> None:
@@ -152,22 +158,45 @@ async def wait_for_promotion(server: RecoveringServer, timeout: float) -> None:
     raise BackupError(f"recovery did not end within {timeout:.0f} s\n{server.log_tail()}")
 
 
-def start_new_timeline(url: str, place: BackupPlace, bin_dir: Path) -> tuple[int, Path]:
+def start_new_timeline(url: str, place: BackupPlace, bin_dir: Path,
+                       stopping: Callable[[], bool] = lambda: False) -> tuple[int, Path]:
     """On a promoted server that archives: a checkpoint (it wakes the checkpointer, which then keeps archive_timeout),
-    the segment switched, and a base backup of the new timeline, in the archive before this returns. Returns the
-    timeline and the base backup's folder."""
-    libpq, env = libpq_url(url)
-    out = run_tool([bin_dir / "psql", "-X", "-q", "-A", "-t", "-d", libpq, "-c", "CHECKPOINT",
-                    "-c", "SELECT pg_switch_wal()", "-c", "SELECT timeline_id FROM pg_control_checkpoint()"], env=env)
-    timeline = int(out.split()[-1])
+    the segment switched, and a base backup of the new timeline, in the archive before this returns (or until
+    `stopping`). Returns the timeline and the base backup's folder. `url`: a superuser's, where the server is ours."""
+    wake_and_switch(url, bin_dir)
     folder = take_base_backup(url, place, bin_dir)
+    timeline = backup_timeline(folder)
     deadline = time.monotonic() + ARCHIVED_WITHIN_SECONDS
     while not timeline_backups(place, timeline):
+        if stopping():
+            raise BackupError(f"stopped before the base backup of timeline {timeline} was archived")
         if time.monotonic() > deadline:
             raise BackupError(f"the base backup of timeline {timeline} was not archived into {place.wal} within "
                               f"{ARCHIVED_WITHIN_SECONDS:.0f} s: see pg_stat_archiver")
         time.sleep(0.2)
     return timeline, folder
+
+
+def wake_and_switch(url: str, bin_dir: Path) -> None:
+    """CHECKPOINT and pg_switch_wal(), each error seen. A role without their rights (a REPLICATION-only one) is told,
+    not failed: the base backup that follows forces a segment switch and a checkpoint of its own."""
+    libpq, env = libpq_url(url)
+    try:
+        run_tool([bin_dir / "psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-d", libpq,
+                  "-c", "CHECKPOINT", "-c", "SELECT pg_switch_wal()"], env=env)
+    except BackupError as exc:
+        refused = [line for line in str(exc).splitlines() if f"ERROR:  {INSUFFICIENT_PRIVILEGE}:" in line]
+        if not refused:
+            raise
+        log.warning("%s may not run CHECKPOINT or pg_switch_wal() (%s): the base backup's own checkpoint and "
+                    "segment switch stand in for them", make_url(url).username,
+                    refused[0][refused[0].index("ERROR:"):])
+
+
+def backup_timeline(folder: Path) -> int:
+    """The timeline a base backup was taken on, from its manifest (the last range of WAL it needs)."""
+    manifest = json.loads((folder / "backup_manifest").read_text())
+    return int(manifest["WAL-Ranges"][-1]["Timeline"])
 
 
 def timeline_backups(place: BackupPlace, timeline: int) -> list[Path]:
@@ -232,7 +261,8 @@ async def restore_folder(place: BackupPlace, data: Path, configured_bin_dir: Pat
                          target: datetime | None = None, timeout: float = 3600) -> RestoreReport:
     """`gateway restore`: the newest base backup (begun before `target`) into `data`, the archive replayed (to
     `target`), the server promoted, its new timeline switched and backed up; the server stopped again, cleanly,
-    for the service to start as usual."""
+    for the service to start as usual. Whatever fails once the folder's old contents are set aside names where they
+    are: maybe the only copy of WAL never archived."""
     if (running := postmaster(data)) is not None:
         raise BackupError(f"a PostgreSQL server (pid {running[0]}) runs on {data}: stop it first (Ctrl-C on "
                           "`make run`, `systemctl stop postgresql`)")
@@ -241,19 +271,45 @@ async def restore_folder(place: BackupPlace, data: Path, configured_bin_dir: Pat
     user = server_user(like=place.wal)
     bin_dir = binaries_for(backup_major(base), configured_bin_dir)
     report.set_aside = set_aside(data, datetime.now(UTC))
-    await timed(report.steps, "unpack the base backup", lambda: asyncio.to_thread(prepare_recovery, base, data, user))
-    server = RecoveringServer(bin_dir, data, user)
+    if report.set_aside is not None:
+        log.warning("what %s held is kept in %s (the restore never deletes it)", data, report.set_aside)
     try:
-        server.start(recovery_options(place, target, archive=True))
-        log.info("replaying the archived WAL into %s; the server opens for writes once it is done", data)
+        await _restore_into(report, place, RecoveringServer(bin_dir, data, user), role, database, timeout)
+    except Exception as exc:
+        if report.set_aside is None:
+            raise
+        reason = str(exc) if isinstance(exc, BackupError) else f"{type(exc).__name__}: {exc}"
+        raise BackupError(f"{reason}\nwhat {data} held before the restore is kept in {report.set_aside}") from exc
+    return report
+
+
+async def _restore_into(report: RestoreReport, place: BackupPlace, server: RecoveringServer, role: str,
+                        database: str, timeout: float) -> None:
+    try:
+        await timed(report.steps, "unpack the base backup",
+                    lambda: asyncio.to_thread(prepare_recovery, report.base, server.data, server.user))
+        server.start(recovery_options(place, report.target, archive=True))
+        log.info("replaying the archived WAL into %s; the server opens for writes once it is done", server.data)
         await timed(report.steps, "replay the archived WAL", lambda: wait_for_promotion(server, timeout))
         report.recovery_point = await last_replayed(server.url(role, database))
+        # Its own socket, trusted: the checkpoint and the switch as the cluster's superuser, whatever DATABASE_URL's
+        # role may do (a REPLICATION-only one may not).
+        admin = server.url(await bootstrap_superuser(server.url(role, database)), database)
         report.timeline, report.new_base = await timed(
             report.steps, "base backup of the new timeline",
-            lambda: asyncio.to_thread(start_new_timeline, server.url(role, database), place, bin_dir))
+            lambda: asyncio.to_thread(start_new_timeline, admin, place, server.bin_dir))
     finally:
         await asyncio.to_thread(server.stop)
-    return report
+
+
+async def bootstrap_superuser(url: str) -> str:
+    """The cluster's first superuser (initdb's: `postgres`, or the Docker image's POSTGRES_USER)."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return str(await connection.scalar(text("SELECT rolname FROM pg_roles WHERE oid = 10")))
+    finally:
+        await engine.dispose()
 
 
 def restore_lines(report: RestoreReport) -> list[str]:
@@ -274,24 +330,45 @@ def restore_lines(report: RestoreReport) -> list[str]:
 
 async def wait_until_writable(database_url: str, stopping: Callable[[], bool] = lambda: False) -> bool:
     """Until the database opens for writes, saying so every 10 s: a server restored by hand (or just started on a
-    restore) replays the archive first, read-only, and the service's first write would fail there. False: stopped
-    while waiting."""
+    restore) replays the archive first, refusing connections until it is consistent, then read-only, and the
+    service's first write would fail there. False: stopped while waiting. No server there at all (the address wrong,
+    or not started within a minute), or a refusal of another kind (a password): the error is raised, as before."""
     engine = create_engine(database_url, pool_size=1)
-    waited, next_log = False, 0.0
+    next_log, unreachable_since = 0.0, None
     try:
         while not stopping():
-            async with engine.connect() as connection:
-                if not await connection.scalar(text("SELECT pg_is_in_recovery()")):
-                    if waited:
-                        log.warning("PostgreSQL is promoted (its recovery ended): the service starts")
-                    return True
-                replayed = await connection.scalar(text("SELECT pg_last_xact_replay_timestamp()"))
+            try:
+                state = await _recovery_state(engine)
+                unreachable_since = None
+            except (OSError, SQLAlchemyError) as exc:
+                if not _server_says_not_yet(exc):
+                    unreachable_since = unreachable_since or time.monotonic()
+                    if not isinstance(exc, OSError) or time.monotonic() - unreachable_since > UNREACHABLE_SECONDS:
+                        raise
+                state = f"not accepting connections yet: {str(exc).strip().splitlines()[0]}"
+            if state is None:
+                if next_log:
+                    log.warning("PostgreSQL is promoted (its recovery ended): the service starts")
+                return True
             if time.monotonic() >= next_log:
-                log.warning("PostgreSQL is still replaying WAL (in recovery, read-only; replayed up to %s): the "
-                            "service starts once it is promoted (a standby never is: give DATABASE_URL the primary)",
-                            replayed or "the base backup")
-                waited, next_log = True, time.monotonic() + PROGRESS_LOG_SECONDS
+                log.warning("PostgreSQL is still replaying WAL (%s): the service starts once it is promoted (a standby "
+                            "never is: give DATABASE_URL the primary)", state)
+                next_log = time.monotonic() + PROGRESS_LOG_SECONDS
             await asyncio.sleep(PROMOTION_POLL_SECONDS)
         return False
     finally:
         await engine.dispose()
+
+
+async def _recovery_state(engine: AsyncEngine) -> str | None:
+    """None once the server is open for writes; while it replays, how far."""
+    async with engine.connect() as connection:
+        if not await connection.scalar(text("SELECT pg_is_in_recovery()")):
+            return None
+        replayed = await connection.scalar(text("SELECT pg_last_xact_replay_timestamp()"))
+    return f"in recovery, read-only; replayed up to {replayed or 'the base backup'}"
+
+
+def _server_says_not_yet(exc: BaseException) -> bool:
+    """The server answered that it cannot take connections now (starting, replaying before it is consistent)."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) == CANNOT_CONNECT_NOW

@@ -25,7 +25,7 @@ from assembly.backups import backup_place
 from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demos
 from assembly.demo_media import demo_storage
-from assembly.embedded import export_urls, service_urls
+from assembly.embedded import StartStopped, export_urls, service_urls
 from assembly.liveness import HeartbeatPipe, Replacements
 from assembly.media import cloudinary_stand_in_needed, media_address
 from assembly.provider_list import PROVIDERS
@@ -301,44 +301,54 @@ def run_everything(settings: Settings) -> int:
     signal.signal(signal.SIGINT, request_stop)
     signal.signal(signal.SIGTERM, request_stop)
     settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
-    with service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir,
-                      archive_to=backup_place(settings).root) as urls:
-        export_urls(urls)
-        # The demo contest takes real money where providers are real: never seeded in production.
-        asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production,
-                                     storage=demo_storage(settings), stopping=lambda: stop_requested))
-        borrowed: list[WantedStandIn] = []
-        children = stand_ins(settings, borrowed)
-        # The web processes and workers add up their figures there: a scrape of the shared port serves the sum.
-        prepare(settings.gateway_data_dir)
-        # One worker also runs the periodic jobs; the others only take jobs.
-        children.append(spawn("worker-0", "worker", watched=True))
-        children += [spawn(f"worker-{i}", "worker", "--no-cron", watched=True)
-                     for i in range(1, settings.gateway_worker_processes)]
-        children += [spawn(f"web-{i}", "web", watched=True) for i in range(settings.gateway_web_processes)]
-        # Clips are transcoded by workers of their own: at most this many ffmpeg at once, beside the votes.
-        children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE, watched=True)
-                     for i in range(settings.media_workers)]
-        replacements = Replacements(child.name for child in children if child.heartbeat is not None)
-        wait_until_up(settings, urls.redis_url, children, lambda: stop_requested)
-        if not stop_requested:
-            announce(settings)
-        exit_code = 0
-        try:
-            with sync_redis(urls.redis_url) as connection:
-                claim, next_look = claim_in(connection), 0.0
-                while not stop_requested:
-                    if not look_after(children, replacements):
-                        exit_code = 1
-                        break
-                    if borrowed and time.monotonic() >= next_look:
-                        children += start_orphaned(borrowed, claim)
-                        next_look = time.monotonic() + BORROWED_LOOK_SECONDS
-                    time.sleep(LOOK_SECONDS)
-        finally:
-            stop_children(children)
+    exit_code = 0
+    try:
+        with service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir,
+                          archive_to=backup_place(settings).root, stopping=lambda: stop_requested) as urls:
+            export_urls(urls)
+            # The demo contest takes real money where providers are real: never seeded in production.
+            asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production,
+                                         storage=demo_storage(settings), stopping=lambda: stop_requested))
+            if not stop_requested:  # stopped while the database replayed: nothing else was started
+                exit_code = serve(settings, urls.redis_url, lambda: stop_requested)
+    except StartStopped as stopped:  # Ctrl-C while the embedded PostgreSQL replayed or took its base backup
+        log.warning("%s", stopped)
     print("Ballot stopped.", flush=True)
     return exit_code
+
+
+def serve(settings: Settings, redis_url: str, stopping: Callable[[], bool]) -> int:
+    """The stand-ins, workers and web processes started, then looked after until `stopping` (exit code 0) or one
+    keeps dying (1); all stopped again."""
+    borrowed: list[WantedStandIn] = []
+    children = stand_ins(settings, borrowed)
+    # The web processes and workers add up their figures there: a scrape of the shared port serves the sum.
+    prepare(settings.gateway_data_dir)
+    # One worker also runs the periodic jobs; the others only take jobs.
+    children.append(spawn("worker-0", "worker", watched=True))
+    children += [spawn(f"worker-{i}", "worker", "--no-cron", watched=True)
+                 for i in range(1, settings.gateway_worker_processes)]
+    children += [spawn(f"web-{i}", "web", watched=True) for i in range(settings.gateway_web_processes)]
+    # Clips are transcoded by workers of their own: at most this many ffmpeg at once, beside the votes.
+    children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE, watched=True)
+                 for i in range(settings.media_workers)]
+    replacements = Replacements(child.name for child in children if child.heartbeat is not None)
+    wait_until_up(settings, redis_url, children, stopping)
+    if not stopping():
+        announce(settings)
+    try:
+        with sync_redis(redis_url) as connection:
+            claim, next_look = claim_in(connection), 0.0
+            while not stopping():
+                if not look_after(children, replacements):
+                    return 1
+                if borrowed and time.monotonic() >= next_look:
+                    children += start_orphaned(borrowed, claim)
+                    next_look = time.monotonic() + BORROWED_LOOK_SECONDS
+                time.sleep(LOOK_SECONDS)
+    finally:
+        stop_children(children)
+    return 0
 
 
 MAX_RESTARTS_PER_MINUTE = 5

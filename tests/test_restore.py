@@ -8,11 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import logging
 import os
 import re
-import shutil
 import signal
-import tempfile
+import tarfile
 import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
@@ -22,18 +22,29 @@ from pathlib import Path
 
 import psutil
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from assembly.backups import ARCHIVE_TIMEOUT_SECONDS, BackupPlace, base_backups
+from assembly.backups import (
+    ARCHIVE_TIMEOUT_SECONDS,
+    BackupPlace,
+    Throwaway,
+    archive_settings,
+    base_backups,
+    binaries_for,
+    free_port,
+    give_to,
+    server_user,
+)
 from assembly.embedded import PGSERVER_HANDLES, EmbeddedPostgres
-from assembly.restore import timeline_backups
+from assembly.restore import restore_folder, start_new_timeline, timeline_backups
 from assembly.settings import Settings
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import Contest, VoteOrder
 from tests.commands import gateway
 from tests.factories import RULES_OFF, make_contest, place
+from tests.restored_folders import kill_postgres_on, postgres_processes_on, scratch_folder
 
 AT_RISK_MARGIN = 10  # the archiver's own pace and a loaded machine, past the archive's time-out
 SEGMENT = re.compile(r"^[0-9A-F]{24}$")
@@ -41,11 +52,7 @@ SEGMENT = re.compile(r"^[0-9A-F]{24}$")
 
 @pytest.fixture
 def scratch() -> Iterator[Path]:
-    # Not under pytest's temporary root (0700, root's): the server's own user writes the archive here.
-    folder = Path(tempfile.mkdtemp(prefix="ballot-restore-"))
-    folder.chmod(0o755)
-    yield folder
-    shutil.rmtree(folder, ignore_errors=True)
+    yield from scratch_folder()
 
 
 @dataclass
@@ -106,11 +113,6 @@ def lose(server: EmbeddedPostgres, pgdata: Path) -> datetime:
     return lost_at
 
 
-def postgres_processes_on(pgdata: Path) -> list[int]:
-    return [proc.pid for proc in psutil.process_iter(["name", "cmdline"])
-            if proc.info["name"] == "postgres" and str(pgdata) in " ".join(proc.info["cmdline"] or [])]
-
-
 def recovery_point(out: str) -> datetime:
     return datetime.strptime(out.split("recovery point: ")[1][:19], "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
 
@@ -167,6 +169,7 @@ async def test_two_restores_in_a_row_with_votes_flowing_leave_at_most_the_archiv
         restored = await count_orders(url)  # the recovery point is told to the second; each time noted after its commit
         assert len([when for when in counted_before_loss if when < restored_to]) <= restored
         assert restored <= len([when for when in counted_before_loss if when <= restored_to + timedelta(seconds=2)])
+        del votes.counted[restored:]  # counted one after another: those past the recovery point were lost with it
     await asyncio.to_thread(server.stop)
     assert not postgres_processes_on(pgdata), "the restored server outlived the service"
     print(f"data at risk at each loss: {', '.join(f'{seconds:.1f} s' for seconds in at_risk)}")
@@ -185,11 +188,7 @@ def test_the_embedded_server_stops_with_the_service_whatever_its_folder_says_hel
     server.start()
     assert postgres_processes_on(pgdata)
     server.stop()
-    left = postgres_processes_on(pgdata)
-    for pid in left:  # never left running by a failing test
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-    assert not left, "PostgreSQL outlived the service"
+    assert not kill_postgres_on(pgdata), "PostgreSQL outlived the service"
 
 
 def test_a_new_embedded_server_has_a_base_backup_before_the_service_writes(scratch: Path) -> None:
@@ -205,3 +204,65 @@ def test_a_new_embedded_server_has_a_base_backup_before_the_service_writes(scrat
         assert len(base_backups(backups)) == 1
     finally:
         server.stop()
+
+
+def test_a_restore_that_fails_after_setting_the_folder_aside_says_where_its_old_contents_are(
+        settings: Settings, scratch: Path) -> None:
+    """What the folder held may be the only copy of WAL never archived: a restore cut short (a base backup that
+    does not start, a disk full, a replay that times out) must not leave it somewhere nobody is told of."""
+    backups = BackupPlace(scratch / "backups")
+    broken = backups.base / "20261127T200000Z"
+    broken.mkdir(parents=True)
+    version = scratch / "PG_VERSION"
+    version.write_text("15\n")
+    with tarfile.open(broken / "base.tar.gz", "w:gz") as tar:  # a base backup with nothing but its version
+        tar.add(version, arcname="PG_VERSION")
+    data = scratch / "main"
+    data.mkdir()
+    (data / "000000010000000000000042").write_text("WAL never archived")
+    env = {name: value for name, value in os.environ.items() if name != "DATABASE_URL"}
+    env |= {"BACKUP_DIR": str(backups.root), "REDIS_URL": settings.redis_url or "", "LOG_JSON": "false"}
+    done = gateway("restore", "--data-dir", str(data), env=env, timeout=300)
+    assert done.returncode == 1, done.stdout + done.stderr
+    [kept] = scratch.glob("main.before-restore-*")
+    assert f"what {data} held before the restore is kept in {kept}" in done.stderr
+    assert (kept / "000000010000000000000042").read_text() == "WAL never archived"
+    assert str(kept) in done.stderr.split("the restore failed:")[0]  # logged as soon as it was moved there
+
+
+@contextlib.contextmanager
+def archiving_server(backups: BackupPlace) -> Iterator[Throwaway]:
+    """A server of one's own archiving into `backups`, as `gateway backup settings` sets one up."""
+    bin_dir, user = binaries_for(None, None), server_user()
+    backups.wal.mkdir(parents=True)
+    give_to(backups.wal, user)
+    server = Throwaway.make(bin_dir, free_port(), user)
+    try:
+        server.initdb()
+        server.configure(archive_settings(backups.wal))
+        server.start(120)
+        yield server
+    finally:
+        server.remove()
+
+
+async def test_a_replication_only_role_is_told_what_it_may_not_do_and_the_restore_checkpoints_as_the_superuser(
+        scratch: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The README asks DATABASE_URL's role for REPLICATION (base backups), not for superuser: its CHECKPOINT and
+    pg_switch_wal() were refused and the refusal went unseen. The base backup's own checkpoint and switch stand in
+    where the server is not ours; where it is (the restore's own socket), they run as the cluster's superuser."""
+    caplog.set_level(logging.WARNING, "assembly.restore")
+    backups = BackupPlace(scratch / "backups")
+    with archiving_server(backups) as server:
+        engine = create_engine(server.url("postgres", "postgres"), pool_size=1)
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE ROLE shipper LOGIN REPLICATION"))
+        await engine.dispose()
+        timeline, base = await asyncio.to_thread(start_new_timeline, server.url("shipper", "postgres"), backups,
+                                                 server.bin_dir)
+        assert (timeline, base) == (1, base_backups(backups)[-1][1]) and timeline_backups(backups, 1)
+        assert "shipper may not run CHECKPOINT or pg_switch_wal() (ERROR:  42501: " in caplog.text
+    caplog.clear()
+    report = await restore_folder(backups, scratch / "restored", None, "shipper", "postgres", timeout=300)
+    assert report.timeline == 2 and report.new_base is not None and timeline_backups(backups, 2)
+    assert "may not run CHECKPOINT" not in caplog.text, caplog.text

@@ -1,0 +1,119 @@
+"""The service started on a folder restored by hand (the newest base backup unpacked, `recovery.signal`, the archive's
+`restore_command`): the embedded PostgreSQL replays the archive, is promoted, and stops with the service; Ctrl-C while
+it replays stops it too. `pg_ctl start` returns before the server's pid file exists: the start once took that moment
+for a server that had stopped, failed, and left the server it had started running, with nobody to stop it."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from assembly.backups import BackupPlace
+from assembly.embedded import EmbeddedPostgres, StartStopped, postmaster
+from gateway.db.engine import create_engine
+from tests.restored_folders import (
+    archive_now,
+    kill_postgres_on,
+    postgres_processes_on,
+    restore_by_hand,
+    scratch_folder,
+)
+
+STOPPED_WITHIN = 30.0  # a fast shutdown of a server replaying, on a loaded machine
+
+
+@pytest.fixture
+def scratch() -> Iterator[Path]:
+    yield from scratch_folder()
+
+
+async def read_notes(url: str) -> list[str]:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return list((await connection.scalars(text("SELECT note FROM notes ORDER BY note"))).all())
+    finally:
+        await engine.dispose()
+
+
+async def write_note(url: str, note: str) -> None:
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(text("CREATE TABLE IF NOT EXISTS notes (note text)"))
+            await connection.execute(text("INSERT INTO notes VALUES (:note)"), {"note": note})
+    finally:
+        await engine.dispose()
+
+
+async def installation(scratch: Path) -> tuple[EmbeddedPostgres, BackupPlace, Path]:
+    """`make run`'s PostgreSQL, started once (its base backup taken), a note written after the backup and archived,
+    then stopped: what a restore by hand brings back."""
+    backups = BackupPlace(scratch / "backups")
+    server = EmbeddedPostgres(scratch / "var", archive_to=backups.root)
+    url = await asyncio.to_thread(server.start)
+    try:
+        await write_note(url, "counted after the base backup")
+        await archive_now(url)
+    finally:
+        await asyncio.to_thread(server.stop)
+    return server, backups, (scratch / "var" / "postgres").resolve()
+
+
+async def test_the_service_starts_on_a_folder_restored_by_hand_with_its_data_and_leaves_no_server(
+        scratch: Path) -> None:
+    server, backups, pgdata = await installation(scratch)
+    restore_by_hand(pgdata, backups)
+    try:
+        url = await asyncio.to_thread(server.start)
+        assert await read_notes(url) == ["counted after the base backup"]
+        await write_note(url, "counted on the new timeline")  # promoted: open for writes
+        await asyncio.to_thread(server.stop)
+        assert not postgres_processes_on(pgdata), "PostgreSQL outlived the service"
+    finally:
+        await asyncio.to_thread(server.stop)
+        assert not kill_postgres_on(pgdata), "PostgreSQL was left running"
+
+
+async def test_ctrl_c_while_the_restored_folder_replays_stops_its_server(scratch: Path) -> None:
+    server, backups, pgdata = await installation(scratch)
+    go = scratch / "go"  # the archive never answers until the test ends: the replay waits
+    restore_by_hand(pgdata, backups, f"while [ ! -e {go} ]; do sleep 0.1; done; false")
+    asked = threading.Event()
+    outcome: list[BaseException | str] = []
+
+    def start() -> None:
+        try:
+            outcome.append(server.start(asked.is_set))
+        except BaseException as exc:  # the start's outcome, whatever it is
+            outcome.append(exc)
+
+    starting = threading.Thread(target=start)
+    try:
+        starting.start()
+        deadline = time.monotonic() + 60
+        while postmaster(pgdata) is None:
+            assert time.monotonic() < deadline and starting.is_alive(), f"no server replaying: {outcome}"
+            await asyncio.sleep(0.1)
+        asked.set()  # Ctrl-C
+        stopped_at = time.monotonic()
+        await asyncio.to_thread(starting.join, STOPPED_WITHIN)
+        assert not starting.is_alive(), f"the start still waits {STOPPED_WITHIN} s after Ctrl-C"
+        assert isinstance(outcome[0], StartStopped), outcome
+        assert "the next start goes on with the replay" in str(outcome[0])
+        while postgres_processes_on(pgdata):
+            assert time.monotonic() - stopped_at < STOPPED_WITHIN, "the replaying server outlived Ctrl-C"
+            await asyncio.sleep(0.1)
+    finally:
+        asked.set()
+        go.touch()
+        await asyncio.to_thread(starting.join, 60)
+        await asyncio.to_thread(server.stop)
+        kill_postgres_on(pgdata)
+
