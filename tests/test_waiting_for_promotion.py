@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
 from assembly.backups import (
+    TAR_FILTER,
     BackupPlace,
     Throwaway,
     binaries_for,
@@ -63,7 +64,7 @@ class Replaying:
 
     def give_wal(self) -> None:
         with tarfile.open(self.held_wal) as tar:
-            tar.extractall(self.archive, filter="tar")
+            tar.extractall(self.archive, **TAR_FILTER)  # type: ignore[arg-type]
         give_to(self.archive, self.server.user)
 
     def promote(self) -> None:
