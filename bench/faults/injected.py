@@ -5,8 +5,9 @@ MTN's callbacks lost (the sandbox drops them: only the reconciler's status check
 payment while its API answers 2xx (the sandbox's `decline_share`); Redis frozen for a minute (SIGSTOP: it accepts
 connections and answers nothing) and Redis SIGKILLed (started again here: nothing supervises the embedded one); the
 worker that runs the periodic jobs SIGKILLed (the supervisor replaces it: no page is right) and then hung (SIGSTOP of
-its process group, which no supervisor notices; SIGCONT ends it); MTN answering 429 to half of our requests (the
-sandbox's `throttle_share`); and a second contest on air in which nobody votes while the first one takes votes.
+its process group: the supervisor misses its heartbeat, kills and replaces it, and that replacement pages); MTN
+answering 429 to half of our requests (the sandbox's `throttle_share`); and a second contest on air in which nobody
+votes while the first one takes votes.
 """
 
 from __future__ import annotations
@@ -122,11 +123,17 @@ def worker_faults(stack: Stack) -> list[Fault]:
         return f"process group {group} (the periodic jobs' worker, its enqueuer, RQ's scheduler) SIGSTOPped"
 
     async def wake_worker() -> str:
-        os.killpg(stopped.pop(), signal.SIGCONT)
+        group = stopped.pop()
+        try:
+            os.killpg(group, signal.SIGCONT)
+        except ProcessLookupError:  # `gateway run` killed the silent worker's group and started another
+            return f"its group was gone: {await replaced()}"
         return "SIGCONT"
 
+    # A worker that stops beating for 10 s is killed and replaced by `gateway run` (assembly/liveness.py): the page
+    # is that replacement, before any pass is missed long enough for ReconcilerOrRelaySilent.
     return [Fault("the periodic jobs' worker SIGKILLed", None, {}, kill_worker, replaced),
-            Fault("the periodic jobs' worker hung (SIGSTOP)", "ReconcilerOrRelaySilent", {}, hang_worker,
+            Fault("the periodic jobs' worker hung (SIGSTOP)", "GatewayProcessReplaced", {}, hang_worker,
                   wake_worker)]
 
 
