@@ -43,7 +43,6 @@ RUNBOOK = runbook_sections()
 VOTES_PER_SECOND = 2.0
 WARM_UP_SECONDS = 240  # the longest quiet the baseline waits for: rate windows filled, a WAL segment archived
 POLL_SECONDS = 1.0
-RESOLVE_SECONDS = 300  # the longest a resolution is waited for
 
 
 class Trickle:
@@ -123,7 +122,7 @@ async def run_fault(client: httpx.AsyncClient, watch: Watch, pages: Pages, fault
         removed_at = time.time()
         undone = await fault.remove()
     resolved_at = None
-    while fault.alert and time.time() < removed_at + RESOLVE_SECONDS:
+    while fault.alert and time.time() < removed_at + fault.resolves_within:
         if not any(matches(alert, fault.alert, fault.labels) for alert in await timeline.look(client, watch)):
             resolved_at = time.time() - removed_at
             break
@@ -148,7 +147,7 @@ async def run_fault(client: httpx.AsyncClient, watch: Watch, pages: Pages, fault
         "fault": f"{done}; {removed_at - timeline.started:.0f} s later: {undone}",
         "fired": fired,
         "resolved": (f"{resolved_at:.0f} s after the fault was removed" if resolved_at is not None
-                     else "—" if fault.alert is None else f"NOT within {RESOLVE_SECONDS} s"),
+                     else "—" if fault.alert is None else f"NOT within {fault.resolves_within:.0f} s"),
         "paged besides": ", ".join(f"{name} at +{moment:.0f} s" for moment, name in others) or "nobody",
         **({"paged besides, its consequences by the runbook": ", ".join(f"{name} at +{moment:.0f} s"
                                                                          for moment, name in explained)}
@@ -174,6 +173,10 @@ async def fired_within(client: httpx.AsyncClient, watch: Watch, fault: Fault, ti
         await timeline.look(client, watch)
         await asyncio.sleep(POLL_SECONDS)
     return fired_at
+
+
+def chosen_now(fault: Fault, only: list[str] | None) -> bool:
+    return not only or any(word in fault.name.lower() for word in only)
 
 
 async def quiet(client: httpx.AsyncClient, watch: Watch, timeout: float, timeline: Timeline | None = None,
@@ -235,7 +238,7 @@ async def watched_run(stack: Stack, watch: Watch, pages: Pages, client: httpx.As
     last_removed = time.time()
     watched_alerts = {None: "ReconcilerOrRelaySilent"}  # what a fault that must page nobody could wrongly fire
     for number, fault in enumerate(chosen, 1):
-        if only and not any(word in fault.name.lower() for word in only):
+        if not chosen_now(fault, only):
             continue
         result = await run_fault(client, watch, pages, fault, fault.alert or watched_alerts[None])
         last_removed = time.time()
@@ -246,7 +249,8 @@ async def watched_run(stack: Stack, watch: Watch, pages: Pages, client: httpx.As
     await voting
     figures["votes placed"] = f"{len(trickle.ids)} orders in {time.time() - began:.0f} s ({trickle.given_up} given up)"
     figures["callbacks counted, as Prometheus saw them"] = await callbacks_seen(client, watch, stack)
-    checked = await check(stack, len(trickle.ids), last_removed)
+    checked = await check(stack, len(trickle.ids), last_removed,
+                          declines=any("declines" in fault.name for fault in chosen if chosen_now(fault, only)))
     checked["every order decided"] = checked["every order decided"].replace("the kill", "the last fault's end")
     ok &= checked.pop("verdict") == "PASS" and trickle.given_up == 0
     figures.update(checked)

@@ -53,7 +53,10 @@ def voters(first: int, count: int) -> list[int]:
     return [i for i in range(first, first + count) if not 450 <= i % 1000 <= 455]
 
 
-async def check(stack: Stack, expected: int, killed_at: float) -> dict[str, str]:
+async def check(stack: Stack, expected: int, killed_at: float, declines: bool = False) -> dict[str, str]:
+    """`declines`: the provider was told to decline payments for a while (the sandbox's `decline_share`), so a failed
+    order is its word, not a loss: every order is then either paid, counted once, or failed. Otherwise every order
+    placed was approved and must be paid."""
     connection = await asyncpg.connect(stack.database_url)
     try:
         await count_reaches(connection, PENDING_ORDERS, lambda pending: pending == 0,
@@ -78,15 +81,18 @@ async def check(stack: Stack, expected: int, killed_at: float) -> dict[str, str]
     finally:
         await connection.close()
     paid = statuses.get("paid", 0)
+    declined = statuses.get("failed", 0) if declines else 0
+    approved = expected - declined
     on_board = {row["code"]: row["votes"] for row in board["candidates"]}
     board_ok = all(on_board.get(code, 0) == votes for code, votes in tallied.items())
-    ok = invariant and paid == expected and sum(statuses.values()) == expected and board_ok and not undelivered
+    ok = invariant and paid == approved and sum(statuses.values()) == expected and board_ok and not undelivered
     return {
         "orders placed": str(expected),
         "final statuses": ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())),
         "every order decided": (f"{settled_in:.0f} s after the kill" if not statuses.get("pending")
                                 else f"NO, {statuses['pending']} still pending after {SETTLE_SECONDS} s"),
-        "every approved payment counted once": "yes" if paid == expected else f"NO ({paid} of {expected})",
+        "every approved payment counted once": ("yes" if paid == approved else f"NO ({paid} of {approved})")
+        + (f" ({declined} declined by the provider while told to)" if declines else ""),
         "tally invariant": "holds" if invariant else "BROKEN",
         "paid orders confirmed by the reconciler": str(by_reconciler),
         "paid without a callback or a check": str(unexplained),

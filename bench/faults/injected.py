@@ -29,6 +29,8 @@ from bench.harness import Stack, _processes
 
 SECOND_CONTEST = "second-show"
 REDIS_FREEZE_SECONDS = 60.0
+# GatewayProcessReplaced is a replacement within the last 15 minutes: an event, firing that long whatever follows.
+REPLACEMENT_PAGE_SECONDS = 15 * 60.0
 
 
 @dataclass
@@ -39,6 +41,7 @@ class Fault:
     inject: Callable[[], Awaitable[str]]  # returns what was done
     remove: Callable[[], Awaitable[str]]
     lasts: float = 0.0  # the least seconds between injecting and removing it, fired or not
+    resolves_within: float = 300.0  # after its removal: the rule's window for an alert on an event
 
 
 def faults(stack: Stack, restarted: list[EmbeddedRedis]) -> list[Fault]:
@@ -134,7 +137,7 @@ def worker_faults(stack: Stack) -> list[Fault]:
     # is that replacement, before any pass is missed long enough for ReconcilerOrRelaySilent.
     return [Fault("the periodic jobs' worker SIGKILLed", None, {}, kill_worker, replaced),
             Fault("the periodic jobs' worker hung (SIGSTOP)", "GatewayProcessReplaced", {}, hang_worker,
-                  wake_worker)]
+                  wake_worker, resolves_within=REPLACEMENT_PAGE_SECONDS + 60)]
 
 
 async def other_contests_off_air(stack: Stack) -> list[str]:
