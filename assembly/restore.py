@@ -44,7 +44,7 @@ from assembly.backups import (
     take_base_backup,
     unpack,
 )
-from assembly.embedded import PGSERVER_HANDLES, postmaster
+from assembly.restored_folder import PGSERVER_HANDLES, postmaster
 from gateway.db.engine import create_engine
 
 log = logging.getLogger(__name__)

@@ -25,11 +25,12 @@ from assembly.backups import backup_place
 from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demos
 from assembly.demo_media import demo_storage
-from assembly.embedded import StartStopped, export_urls, service_urls
+from assembly.embedded import export_urls, service_urls
 from assembly.liveness import HeartbeatPipe, Replacements
 from assembly.media import cloudinary_stand_in_needed, media_address
 from assembly.provider_list import PROVIDERS
 from assembly.restore import wait_until_writable
+from assembly.restored_folder import StartStopped
 from assembly.settings import Settings, check_servers
 from assembly.shared_metrics import forget, prepare
 from gateway.db import migrate

@@ -36,8 +36,9 @@ from assembly.backups import (
     give_to,
     server_user,
 )
-from assembly.embedded import PGSERVER_HANDLES, EmbeddedPostgres
+from assembly.embedded import EmbeddedPostgres
 from assembly.restore import restore_folder, start_new_timeline, timeline_backups
+from assembly.restored_folder import PGSERVER_HANDLES
 from assembly.settings import Settings
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions, create_engine, session_factory

@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from assembly.backups import BackupPlace
-from assembly.embedded import EmbeddedPostgres, StartStopped, postmaster
+from assembly.embedded import EmbeddedPostgres
+from assembly.restored_folder import StartStopped, postmaster
 from gateway.db.engine import create_engine
 from tests.restored_folders import (
     archive_now,
