@@ -22,6 +22,7 @@ from rq.worker import WorkerStatus
 
 from assembly import fanout_server
 from assembly.backups import backup_place
+from assembly.banner import banner_lines, media_server_needed
 from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.demo import seed_demos
 from assembly.demo_media import demo_storage
@@ -128,36 +129,13 @@ def stand_ins_needed(settings: Settings) -> list[StandIn[Any]]:
 
 def spawn_stand_in(stand_in: StandIn[Any], settings: Settings) -> Child:
     host, port = stand_in.address(settings)
-    return spawn(stand_in.name, "--host", host, "--port", str(port), *stand_in.args(settings), module=stand_in.module)
-
-
-def media_server_needed(settings: Settings) -> bool:
-    """The local storage's server runs here unless its URL names another host (a deployment's own)."""
-    return settings.media_storage == "local" and media_address(settings)[0] in ("127.0.0.1", "localhost")
+    # Through assembly.stand_in_logs: the stand-in logs at STAND_IN_LOG_LEVEL (WARNING unless asked).
+    return spawn(stand_in.name, stand_in.module, "--host", host, "--port", str(port), *stand_in.args(settings),
+                 module="assembly.stand_in_logs")
 
 
 def announce(settings: Settings) -> None:
-    base = f"http://{settings.gateway_host}:{settings.gateway_port}"
-    lines = [
-        "",
-        "Ballot is running:",
-        f"  public API    {base}/api/v1/contests",
-        f"  demo contest  {base}/api/v1/contests/demo",
-        f"  readiness     {base}/readyz",
-        f"  metrics       {base}/metrics",
-    ]
-    lines += [stand_in.announce(settings) for stand_in in stand_ins_needed(settings)]
-    if fanout_server.runs_here(settings.board_fanout_url):
-        lines.append(f"  live boards   http://{fanout_server.DEFAULT_LISTEN}/c/demo  (the site through nginx + Nchan, "
-                     "its boards' streams from Nchan)")
-    if cloudinary_stand_in_needed(settings):
-        lines.append(f"  cloudinary    {settings.cloudinary_stand_in_url}/  (stand-in of Cloudinary's upload API; "
-                     "renditions made here)")
-    if media_server_needed(settings):
-        lines.append(f"  media         {settings.media_upload_url}/  (candidates' uploads and clips; enter at "
-                     f"{base}/c/demo/enter)")
-    lines += ["Press Ctrl-C to stop everything.", ""]
-    print("\n".join(lines), flush=True)
+    print("\n".join(banner_lines(settings, stand_ins_needed(settings))), flush=True)
 
 
 UP_TIMEOUT_SECONDS = 60
