@@ -1,4 +1,5 @@
-"""SMS's settings (Africa's Talking's messaging API): a model of its own, one of the bases of the assembly's `Settings`.
+"""SMS's settings (Africa's Talking's messaging API, whose account the phone layer holds): a model of its own, one
+of the bases of the assembly's `Settings`.
 
 Imports nothing of the assembly: `assembly.settings` imports it."""
 
@@ -6,20 +7,17 @@ from __future__ import annotations
 
 from pydantic import SecretStr
 
-from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH, ServiceSettings, secret_problem
+from channels.phone.settings import AtMessagingSettings
+from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
 
 
-class SmsSettings(ServiceSettings):
-    at_username: str | None = None
-    at_api_key: SecretStr | None = None
+class SmsSettings(AtMessagingSettings):
+    """AT's messaging account (channels.phone.settings) and what SMS voting adds to it."""
+
     at_short_code: str | None = None
-    at_sender_id: str | None = None
     # AT does not sign SMS callbacks either, so the inbound and delivery-report URLs end in ?token=<it>
-    # (required in production); the local fake of AT's messaging API used when AT_USERNAME/AT_API_KEY are
-    # unset (development), and which short codes are premium (send_premium).
+    # (required in production).
     sms_callback_token: SecretStr | None = None
-    at_fake_url: str | None = None
-    at_premium_short_codes: str = ""
 
 
 def sms_token_problem(settings: SmsSettings) -> str | None:

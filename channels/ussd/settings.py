@@ -6,10 +6,13 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr
 
-from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH, ServiceSettings, secret_problem
+from channels.phone.settings import AtMessagingSettings
+from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
 
 
-class UssdSettings(ServiceSettings):
+class UssdSettings(AtMessagingSettings):
+    """AT's messaging account (channels.phone.settings: a USSD vote's receipt goes by SMS) and USSD's own."""
+
     # Africa's Talking does not sign USSD callbacks: with a token, the callback URLs set in AT's dashboard
     # end in ?token=<it>, and a request without it is refused. Required in production when USSD is in use.
     ussd_callback_token: SecretStr | None = None
