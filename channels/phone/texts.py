@@ -36,7 +36,6 @@ def money(amount: int, currency: str) -> str:
 class VoteMessages:
     """One language's messages; `{…}` fields are filled by the channel."""
 
-    placed: str  # {total} {provider} {quantity} {ref}
     no_payment: str
     closed: str  # {contest}
     paused: str  # {contest}
@@ -54,8 +53,6 @@ class VoteMessages:
 def vote_messages(lang: Lang) -> VoteMessages:
     t = CATALOGS.translations(lang)
     return VoteMessages(
-        placed=t.pgettext("phone", "Thank you! Approve the payment of {total} on your phone ({provider}) to count "
-                                   "your {quantity} vote(s). Ref {ref}"),
         no_payment=t.pgettext("phone", "Mobile money payment is not available for this contest."),
         closed=t.pgettext("phone", "Voting for {contest} has closed. Thank you!"),
         paused=t.pgettext("phone", "Voting for {contest} is paused. Please try again later."),
@@ -77,8 +74,27 @@ def provider_label(provider: str, own_label: str) -> str:
 
 def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str) -> str:
     """A vote is ordered: approve the operator's own prompt (we never ask for the PIN)."""
-    return vote_messages(lang).placed.format(total=money(amount, currency), quantity=quantity,
-                                             provider=PROVIDER_LABELS.get(provider, provider), ref=reference)
+    template = CATALOGS.translations(lang).npgettext(
+        "phone", "Thank you! Approve the payment of {total} on your phone ({provider}) to count your {quantity} "
+                 "vote. Ref {ref}",
+        "Thank you! Approve the payment of {total} on your phone ({provider}) to count your {quantity} votes. "
+        "Ref {ref}", quantity)
+    return template.format(total=money(amount, currency), quantity=quantity,
+                           provider=PROVIDER_LABELS.get(provider, provider), ref=reference)
+
+
+def ranking_line(lang: Lang, rank: int, code: str, name: str, votes: int | None) -> str:
+    """One line of a board's ranking on a phone, "1. 07 Grace Ndongo: 12": the rank and the candidate's code apart
+    (glued, "1.07" reads as one number), the count after the name; without it where the board hides counts. `name`
+    is already GSM-7 safe and clipped to its room."""
+    t = CATALOGS.translations(lang)
+    if votes is None:
+        # Limit: 40 (a line of the USSD Top 5: the name clipped to fit the screen)
+        line = t.pgettext("phone", "{rank}. {code} {name}")
+    else:
+        # Limit: 50 (a line of the USSD Top 5: the name clipped to fit the screen)
+        line = t.pgettext("phone", "{rank}. {code} {name}: {votes}")
+    return " ".join(line.format(rank=rank, code=code, name=name, votes=votes).split())
 
 
 def unavailable_message(lang: Lang, state: VotingState, contest_name: str) -> str:

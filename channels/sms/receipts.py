@@ -8,7 +8,7 @@ import uuid
 
 from sqlalchemy import select
 
-from channels.sms import texts
+from channels.phone.receipt_texts import decided_order_text
 from channels.sms.models import SmsInbound
 from channels.sms.sender import Route, SmsSender
 from channels.sms.store import Outgoing
@@ -29,8 +29,7 @@ class SmsReceiptSender:
         order = receipt.order
         caller = await payer_numbers.caller(self.sessions, receipt.payer_msisdn)
         lang = caller.language or Lang.parse(receipt.language) or Lang.FR
-        text = texts.receipt_text(lang, receipt.kind.value, order.quantity, order.candidate_code, order.candidate_name,
-                                  order.reference, order.status_reason)
+        text = decided_order_text(receipt, lang)
         await self.sender.send(Outgoing(receipt.kind.value, receipt.payer_msisdn, text, order_id=order.id),
                                await self.route(order.id))
 

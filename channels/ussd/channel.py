@@ -1,15 +1,23 @@
-"""USSD's parts for the assembly (assembly/channel_list.py): routes, the production check, `gateway ussd`."""
+"""USSD's parts for the assembly (assembly/channel_list.py): routes, the SMS that follows a decided vote (its
+receipts), the production check, `gateway ussd`, its tables' migrations and its settings of a contest."""
 
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
+import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.phone.at_messaging import AtMessaging, at_account
 from channels.ussd import routes
+from channels.ussd.contest_settings import USSD_CONTEST_SETTINGS
 from channels.ussd.how_to_vote import how_to_vote
+from channels.ussd.receipts import UssdReceiptSender
 from channels.ussd.settings import UssdSettings, ussd_token_problem
 from gateway.core.channel_queries import live_contests_dialled
+from gateway.core.orders.receipts import ReceiptSender
+from gateway.db.engine import Sessions
 from gateway.kit.channel_parts import ChannelParts
 
 
@@ -23,6 +31,12 @@ def production_problems(settings: UssdSettings, in_use: bool) -> list[str]:
 
 async def check_production(settings: UssdSettings, session: AsyncSession) -> list[str]:
     return production_problems(settings, await live_contests_dialled(session) > 0)
+
+
+def receipts(settings: UssdSettings, sessions: Sessions, http: httpx.AsyncClient) -> ReceiptSender:
+    """A decided USSD vote is told by SMS, through AT's messaging API (the local fake in development)."""
+    account = at_account(settings)
+    return UssdReceiptSender(sessions, AtMessaging(account) if account is not None else None)
 
 
 def simulate(settings: UssdSettings, args: argparse.Namespace) -> int:
@@ -41,5 +55,13 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     command.set_defaults(func=simulate)
 
 
-USSD = ChannelParts[UssdSettings]("ussd", routes.setup, commands=add_commands, production_problems=check_production,
-                                  pushes_payment_prompt=True, how_to_vote=how_to_vote)
+USSD = ChannelParts[UssdSettings](
+    "ussd", routes.setup,
+    receipts=receipts,
+    pushes_payment_prompt=True,
+    commands=add_commands,
+    production_problems=check_production,
+    migrations=Path(__file__).with_name("migrations"),
+    contest_settings=USSD_CONTEST_SETTINGS,
+    how_to_vote=how_to_vote,
+)

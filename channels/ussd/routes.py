@@ -209,6 +209,7 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
     request = placing.OrderRequest(
         contest_slug=action.contest_slug, candidate_code=action.candidate, quantity=action.quantity,
         provider=action.provider, channel="ussd", msisdn=hit.msisdn, client_key=client_key(hit.session_id),
+        language=reply.language.value,  # the screens' language: the SMS that follows the decision speaks it
     )
     try:
         push_after = settings_of(app, UssdSettings).ussd_push_delay_seconds

@@ -11,18 +11,31 @@ from channels.phone.gsm7 import clip, septets, transliterate
 from channels.phone.texts import (
     money,
     placed_message,
+    ranking_line,
     refusal_message,
     unavailable_message,
     vote_messages,
 )
 from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
-from channels.ussd.texts import LANGUAGE_OPTIONS, UNKNOWN_SERVICE, Texts, texts
+from channels.ussd.texts import (
+    LANGUAGE_OPTIONS,
+    UNKNOWN_SERVICE,
+    Texts,
+    failed_because,
+    mine_pending,
+    mine_title,
+    pay_with,
+    summary_line,
+    texts,
+    too_many,
+)
 from channels.ussd.views import BoardMode, Extras, MenuContest, TopEntry
 from gateway.core.texts import Lang
-from gateway.core.voters.payer_numbers import PayerVotes
+from gateway.core.voters.payer_numbers import PayerOrder, PayerVotes
 
 NAME_WIDTHS = (20, 16, 13, 10, 8, 6)
+TOP_NAME_WIDTHS = tuple(range(20, 5, -1))  # five ranked names share a screen: each as wide as they all fit
 MINE_RECENT = 3
 
 
@@ -107,13 +120,14 @@ def unavailable_contest(contest: MenuContest | None, lang: Lang) -> Reply:
 
 
 def reason_text(t: Texts, reason: Reason) -> str:
+    if reason.problem is Problem.TOO_MANY:
+        return too_many(t, int(reason.detail))
     template = {
         Problem.INVALID_CHOICE: t.invalid_choice, Problem.EMPTY: t.empty, Problem.NOT_A_CODE: t.not_a_code,
         Problem.UNKNOWN_CODE: t.unknown_code, Problem.ELIMINATED: t.eliminated,
-        Problem.NOT_A_NUMBER: t.not_a_number, Problem.TOO_FEW: t.too_few, Problem.TOO_MANY: t.too_many,
-        Problem.NO_MORE: t.no_more,
+        Problem.NOT_A_NUMBER: t.not_a_number, Problem.TOO_FEW: t.too_few, Problem.NO_MORE: t.no_more,
     }[reason.problem]
-    return template.format(code=reason.detail, maximum=reason.detail)
+    return template.format(code=reason.detail)
 
 
 ScreenLines = Callable[[MenuContext, Frame, Texts, Extras, int], list[str]]
@@ -154,7 +168,7 @@ def provider_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, bu
     total = money(contest.price * (frame.quantity or 0), contest.currency)
     options = [f"{index} {option.label}{t.your_network if option.provider == ctx.operator else ''}"
                for index, option in enumerate(contest.providers, start=1)]
-    return [t.pay_with.format(quantity=frame.quantity, total=total), *options, t.back_home]
+    return [pay_with(t, frame.quantity or 0, total), *options, t.back_home]
 
 
 def chosen_label(contest: MenuContest, provider: str | None) -> str:
@@ -166,7 +180,7 @@ def summary_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, bud
     quantity = frame.quantity or 0
 
     def lines(width: int) -> list[str]:
-        return [t.summary, t.summary_line.format(quantity=quantity, code=code, name=clip(name, width)),
+        return [t.summary, summary_line(t, quantity, code, clip(name, width)),
                 t.total.format(total=money(contest.price * quantity, contest.currency)),
                 t.payment.format(provider=chosen_label(contest, frame.provider)),
                 t.confirm, t.back_home]
@@ -184,15 +198,15 @@ def top_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget:
     names = {c.code: c.name for c in contest.candidates}
 
     def lines(width: int) -> list[str]:
-        return [title, *(top_line(entry, names, width, contest.board) for entry in extras.top), t.back_home]
+        return [title, *(top_line(t, entry, names, width, contest.board) for entry in extras.top), t.back_home]
 
-    return lines(fit_width(lines, NAME_WIDTHS, budget))
+    return lines(fit_width(lines, TOP_NAME_WIDTHS, budget))
 
 
-def top_line(entry: TopEntry, names: dict[str, str], width: int, board: BoardMode) -> str:
-    """The board's rank, so tied candidates read "1." both, as on the board."""
-    line = f"{entry.rank}.{entry.code} {clip(names.get(entry.code, ''), width)}".rstrip()
-    return f"{line} {entry.votes}" if board is BoardMode.COUNTS else line
+def top_line(t: Texts, entry: TopEntry, names: dict[str, str], width: int, board: BoardMode) -> str:
+    """The board's rank, so tied candidates read "1." both, as on the board: "1. 07 Grace Ndongo: 12"."""
+    votes = entry.votes if board is BoardMode.COUNTS else None
+    return ranking_line(t.lang, entry.rank, entry.code, clip(names.get(entry.code, ""), width), votes)
 
 
 def mine_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
@@ -208,10 +222,17 @@ def mine_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget
 
 
 def mine_lines(mine: PayerVotes, names: dict[str, str], t: Texts, width: int) -> list[str]:
-    pending = [t.mine_pending.format(pending=mine.pending_orders)] if mine.pending_orders else []
-    recent = [f"{o.code} {clip(names.get(o.code, ''), width)} x{o.quantity} {t.statuses.get(o.status, o.status)}"
+    pending = [mine_pending(t, mine.pending_orders)] if mine.pending_orders else []
+    recent = [f"{o.code} {clip(names.get(o.code, ''), width)} x{o.quantity} {order_status(t, o)}"
               for o in mine.recent[:MINE_RECENT]]
-    return [t.mine_title.format(paid=mine.paid_votes), *pending, *recent, t.back_home]
+    return [mine_title(t, mine.paid_votes), *pending, *recent, t.back_home]
+
+
+def order_status(t: Texts, order: PayerOrder) -> str:
+    """An order's state in words; a failed one says why ("échoué: PIN erroné"), never the provider's code."""
+    if order.status == "failed":
+        return failed_because(t, order.reason)
+    return t.statuses.get(order.status, order.status)
 
 
 SCREENS: dict[Screen, ScreenLines] = {

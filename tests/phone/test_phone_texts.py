@@ -25,7 +25,10 @@ WIDEST = {"code": "12345678", "maximum": "12345678", "price": "1000000 XAF", "to
           "quantity": "1000", "contest": "C" * 40, "provider": "Orange Money", "ref": "ABCDEF12",
           "service_code": "*" * 20, "name": "N" * 20, "paid": "1000000", "pending": "1000",
           # SMS voting: channels/sms/texts.py clips these
-          "keyword": "K" * 10, "short_code": "1" * 16, "reason": "R" * 60, "lines": "L" * 150, "n": "1000"}
+          "keyword": "K" * 10, "short_code": "1" * 16, "reason": "R" * 60, "lines": "L" * 150, "n": "1000",
+          # a receipt's provider code (channels/phone/receipt_texts.py clips it), a ranking line's rank and count, and
+          # My votes' few words of why an order failed (the longest of the catalogs' own)
+          "receipt": "R" * 20, "rank": "5", "votes": "1000000", "why": "W" * 22}
 LIMIT = re.compile(r"Limit: (\d+)")
 
 

@@ -35,11 +35,11 @@ async def test_the_full_path_places_one_pending_ussd_order_and_queues_its_push(
     assert screens[0] == HOME_FR
     assert screens[1].startswith("CON Entrez le code du candidat:\n01 Amina Bello")
     assert screens[2].startswith("CON 07 Grace Ndongo\nPrix: 100 XAF/vote")
-    assert screens[3].startswith("CON 5 vote(s) = 500 XAF\nPayer avec:\n1 MTN MoMo (votre réseau)\n2 Orange Money")
-    assert screens[4].startswith("CON Confirmez votre vote:\n5 vote(s) pour 07 Grace Ndongo\nTotal: 500 XAF")
+    assert screens[3].startswith("CON 5 votes = 500 XAF\nPayer avec:\n1 MTN MoMo (votre réseau)\n2 Orange Money")
+    assert screens[4].startswith("CON Confirmez votre vote:\n5 votes pour 07 Grace Ndongo\nTotal: 500 XAF")
     [order] = await orders(sessions)
     assert screens[5] == ("END Merci! Validez le paiement de 500 XAF sur votre téléphone (MTN MoMo) pour compter "
-                          f"vos 5 vote(s). Ref {order.id.hex[:8].upper()}")
+                          f"vos 5 votes. Ref {order.id.hex[:8].upper()}")
     assert (order.channel, order.voter_msisdn, order.provider, order.quantity, order.amount, order.currency) == (
         Channel.USSD, MTN_NUMBER, "mtn", 5, 500, "XAF")
     assert order.status is OrderStatus.PENDING
@@ -131,10 +131,10 @@ async def test_top_five_and_my_votes(client: TestClient, demo: Contest, sessions
     [order] = await orders(sessions)
     await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "txn-1", provider=order.provider)
     await dial(client, "1*03*2*1*1", session_id="ATUid_2")
-    assert await hop(client, "2", session_id="ATUid_3") == "CON Top 5 - Demo Star 2026\n1.07 Grace Ndongo 5\n" \
+    assert await hop(client, "2", session_id="ATUid_3") == "CON Top 5 - Demo Star 2026\n1. 07 Grace Ndongo: 5\n" \
                                                           "0 Retour 00 Accueil"
     assert await hop(client, "3", session_id="ATUid_4") == (
-        "CON Mes votes: 5 compté(s)\n1 paiement(s) en attente\n03 Chantal Mbarga x2 en attente\n"
+        "CON Mes votes: 5 comptés\n1 paiement en attente\n03 Chantal Mbarga x2 en attente\n"
         "07 Grace Ndongo x5 compté\n0 Retour 00 Accueil")
     assert await hop(client, "3", session_id="ATUid_5", msisdn=ORANGE_NUMBER) == \
         "CON Aucun vote depuis ce numéro.\n0 Retour 00 Accueil"
@@ -155,4 +155,4 @@ async def test_tied_candidates_share_a_rank_on_the_ussd_top_screen_as_on_the_boa
     assert [(row["code"], row["votes"], row["rank"]) for row in board["candidates"][:3]] == [
         ("03", 2, 1), ("07", 2, 1), ("01", 0, 3)]
     assert await hop(client, "2", session_id="ATUid_3") == (
-        "CON Top 5 - Demo Star 2026\n1.03 Chantal Mbarga 2\n1.07 Grace Ndongo 2\n0 Retour 00 Accueil")
+        "CON Top 5 - Demo Star 2026\n1. 03 Chantal Mbarga: 2\n1. 07 Grace Ndongo: 2\n0 Retour 00 Accueil")

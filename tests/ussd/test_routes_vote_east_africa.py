@@ -54,10 +54,10 @@ async def test_a_safaricom_caller_pays_by_m_pesa_marked_as_its_network_and_the_c
 async def test_an_airtel_kenya_caller_pays_by_airtel_money_marked_as_its_network(live: EastAfrica) -> None:
     contest = await kenyan_contest(live.sessions, ussd_service_codes=[CODE])
     screens = await dial_a_vote(live, AIRTEL_KENYA, "en", "1*01*3*1*1")
-    assert screens[3] == "CON 3 vote(s) = 30.00 KES\nPay with:\n1 Airtel Money (your network)\n2 M-Pesa\n0 Back 00 Home"
+    assert screens[3] == "CON 3 votes = 30.00 KES\nPay with:\n1 Airtel Money (your network)\n2 M-Pesa\n0 Back 00 Home"
     [order] = await live.orders()
     assert screens[5] == ("END Thank you! Approve the payment of 30.00 KES on your phone (Airtel Money) to count "
-                          f"your 3 vote(s). Ref {order.id.hex[:8].upper()}")
+                          f"your 3 votes. Ref {order.id.hex[:8].upper()}")
     assert (order.provider, order.voter_msisdn, order.amount) == ("airtel", AIRTEL_KENYA, 3000)
     assert (await live.settled(order.id)).status is OrderStatus.PAID
     assert await live.votes(contest) == 3

@@ -70,7 +70,7 @@ async def test_script_mode_prints_every_screen(client: TestClient, sessions: Ses
     assert screens[0].startswith(HOME)
     assert "> 07\n" in printed and "07 Grace Ndongo\nPrix: 100 XAF/vote" in printed
     assert "1 MTN MoMo (votre réseau)" in printed and "Total: 500 XAF" in printed
-    assert f"(MTN MoMo) pour compter vos 5 vote(s). Ref {order.id.hex[:8].upper()}" in printed
+    assert f"(MTN MoMo) pour compter vos 5 votes. Ref {order.id.hex[:8].upper()}" in printed
     assert printed.startswith("dialling *384*123# from +237670000001 (session SIM-")
 
 

@@ -27,6 +27,7 @@ class PayerOrder:
     code: str  # the candidate's
     quantity: int
     status: str
+    reason: str | None = None  # why it failed, as kept (a provider's code or the core's readable form)
 
 
 @dataclass(frozen=True)
@@ -66,10 +67,11 @@ async def payer_votes(sessions: Sessions, contest_id: int, msisdn: str,
                    func.count().filter(VoteOrder.status == OrderStatus.PENDING)).where(*mine)
         )).one()
         rows = await session.execute(
-            select(Candidate.code, VoteOrder.quantity, VoteOrder.status)
+            select(Candidate.code, VoteOrder.quantity, VoteOrder.status, VoteOrder.status_reason)
             .join(Candidate, Candidate.id == VoteOrder.candidate_id)
             .where(*mine).order_by(VoteOrder.created_at.desc()).limit(recent)
         )
-        lines = tuple(PayerOrder(code, quantity, status.value) for code, quantity, status in rows)
+        lines = tuple(PayerOrder(code, quantity, status.value, reason if status is OrderStatus.FAILED else None)
+                      for code, quantity, status, reason in rows)
     return PayerVotes(int(paid), int(pending), lines)
 
