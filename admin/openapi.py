@@ -102,6 +102,10 @@ CONTEST_FIELDS: dict[str, Any] = {
         "name": {"type": "string"}, "slug": {"type": "string"},
         "price_per_vote": {"type": "integer", "description": "minor units of currency"},
         "currency": {"type": "string"}, "max_votes_per_order": {"type": "integer"},
+        "country": {"type": "string", "description": "ISO 3166-1 alpha-2 of its audience: numbers typed without their "
+                    "country code are read as this country's; default: its currency's country"},
+        "time_zone": {"type": "string", "description": "IANA (Africa/Nairobi): its times are shown on this clock, "
+                      "and a date-time without an offset is read on it; default: the country's main zone"},
         "opens_at": {"type": "string", "format": "date-time"}, "closes_at": {"type": "string", "format": "date-time"},
         "providers": {"type": "array", "items": {"type": "string"}},  # the service's own (`contest_fields`)
         "ussd_service_codes": {"type": "array", "items": {"type": "string"}},

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from admin import texts
+from admin import money_fields, texts
 from admin.accounts import allowed
 from admin.pages.rendering import render, see_other
 from admin.web import contest_settings, form_of, guarded, provider_names
@@ -25,8 +25,9 @@ from gateway.core.contests.contest_drafts import (
 from gateway.core.errors import DomainError
 from gateway.core.fraud import hold_figures
 from gateway.core.fraud.rules import FraudRules
+from gateway.core.market import DEFAULT_COUNTRY, countries, market_of, wall_clock
 from gateway.core.providers import Capability, Providers
-from gateway.core.texts import LANGUAGES
+from gateway.core.texts import LANGUAGES, babel_locale
 from gateway.db.models import Contest
 from gateway.kit.keys import PROVIDERS, SESSIONS
 
@@ -44,21 +45,35 @@ def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], pr
     """The form's fields as text, from a contest (or a new one's defaults: paid by mobile money) and `channels`: the
     channels' own settings of it (or their defaults)."""
     if contest is None:
-        return {"name": "", "slug": "", "price_per_vote": 100, "currency": "XAF", "max_votes_per_order": 100,
+        return {"name": "", "slug": "", "price_per_vote": 100, "currency": "XAF", "country": DEFAULT_COUNTRY,
+                "time_zone": market_of(DEFAULT_COUNTRY).time_zone, "max_votes_per_order": 100,
                 "opens_at": "", "closes_at": "", "providers": list(providers.having(Capability.PHONE_PROMPT)),
                 "ussd_service_codes": "",
                 **channel_form_values(channels), "board": "live", "board_frozen_at": "",
                 "default_language": "fr", "stars_per_vote": "", **fraud_fields(FraudRules())}
     board = board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed)
-    frozen = contest.board_frozen_at.strftime("%Y-%m-%dT%H:%M") if contest.board_frozen_at else ""
+    # Times are typed and shown on the contest's own clock (stored in UTC).
+    zone = contest.time_zone
+    frozen = wall_clock(contest.board_frozen_at, zone) if contest.board_frozen_at else ""
     return {"name": contest.name, "slug": contest.slug, "price_per_vote": contest.price_per_vote,
-            "currency": contest.currency, "max_votes_per_order": contest.max_votes_per_order,
-            "opens_at": contest.opens_at.strftime("%Y-%m-%dT%H:%M"),
-            "closes_at": contest.closes_at.strftime("%Y-%m-%dT%H:%M"), "providers": list(contest.providers),
+            "currency": contest.currency, "country": contest.country, "time_zone": zone,
+            "max_votes_per_order": contest.max_votes_per_order, "opens_at": wall_clock(contest.opens_at, zone),
+            "closes_at": wall_clock(contest.closes_at, zone), "providers": list(contest.providers),
             "ussd_service_codes": ", ".join(contest.ussd_service_codes),
             **channel_form_values(channels),
             "board": board.value, "board_frozen_at": frozen, "default_language": contest.default_language,
             "stars_per_vote": contest.stars_per_vote or "", **fraud_fields(FraudRules.of(contest.fraud_rules))}
+
+
+def country_choices(lang: str) -> list[tuple[str, str]]:
+    """Every country a contest can be in, as (code, name in the organiser's language), the usual ones first."""
+    names = babel_locale(lang).territories
+    return [(code, names.get(code, code)) for code in countries()]
+
+
+def zone_choices() -> list[str]:
+    """Every country's zones, the usual countries' first (a browser's list filters as the organiser types)."""
+    return list(dict.fromkeys(zone for code in countries() for zone in market_of(code).time_zones))
 
 
 def channel_fieldsets(request: web.Request) -> list[ContestFieldset]:
@@ -78,12 +93,14 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
     providers = values.get("providers") or []
     values = {**contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS]), **values,
               "providers": providers if isinstance(providers, list) else [providers]}
-    return render(request, "contest_form.html", {
+    response = render(request, "contest_form.html", {
         "heading": heading, "action": action, "form": values, "known_providers": provider_names(request),
         "channel_fieldsets": channel_fieldsets(request),
         "boards": [b.value for b in BoardVisibility], "fraud_names": FraudRules.names(), "fraud_field": FRAUD_FIELD,
         "voter_languages": [lang.value for lang in LANGUAGES],
+        "countries": country_choices(texts.language_of(request)), "zones": zone_choices(),
         "error": error, "preview": preview}, actor, status)
+    return money_fields.with_script(response)
 
 
 @routes.get("/admin/contests")
@@ -105,10 +122,11 @@ async def new_contest_page(request: web.Request, actor: Actor) -> web.StreamResp
 @guarded("contests.write")
 async def new_contest_post(request: web.Request, actor: Actor) -> web.StreamResponse:
     form = await form_of(request)
-    try:
-        contest = await contests_admin.create_contest(request.app[SESSIONS], actor,
-                                                      parse_contest(form, contest_settings(request),
-                                                                    providers=provider_names(request)))
+    try:  # the price is typed in major units (the API's JSON keeps minor units)
+        draft = parse_contest(money_fields.price_in_minor(form, texts.language_of(request)), contest_settings(request),
+                              providers=provider_names(request))
+        money_fields.check_prices(request, draft)
+        contest = await contests_admin.create_contest(request.app[SESSIONS], actor, draft)
     except DomainError as exc:
         return form_page(request, actor, "New contest", "/admin/contests/new", form, exc.message, exc.status)
     raise see_other(f"/admin/contests/{contest.id}")
@@ -147,8 +165,9 @@ async def edit_contest_page(request: web.Request, actor: Actor) -> web.StreamRes
     cid = contest_id(request)
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)
     channels = await contests_admin.channel_settings(request.app[SESSIONS], contest_settings(request), [cid])
-    return form_page(request, actor, f"Edit {detail.contest.name}", f"/admin/contests/{cid}/edit",
-                     contest_form_values(detail.contest, channels[cid], request.app[PROVIDERS]))
+    values = contest_form_values(detail.contest, channels[cid], request.app[PROVIDERS])
+    values["price_per_vote"] = money_fields.shown_major(detail.contest.price_per_vote, detail.contest.currency)
+    return form_page(request, actor, f"Edit {detail.contest.name}", f"/admin/contests/{cid}/edit", values)
 
 
 @routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/edit")
@@ -160,7 +179,9 @@ async def edit_contest_post(request: web.Request, actor: Actor) -> web.StreamRes
         return await fraud_preview(request, actor, cid, form)
     try:
         channels = contest_settings(request)
-        draft = parse_contest(form, channels, providers=provider_names(request))
+        draft = parse_contest(money_fields.price_in_minor(form, texts.language_of(request)), channels,
+                              providers=provider_names(request))
+        money_fields.check_prices(request, draft)
         await contests_admin.update_contest(request.app[SESSIONS], actor, cid, draft, channels)
     except DomainError as exc:
         if exc.status == 404:

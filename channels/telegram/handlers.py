@@ -41,7 +41,7 @@ from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.errors import DomainError
 from gateway.core.orders.placing import OrderRequest
 from gateway.core.payments.in_chat import ChatPayment, ChatPaymentOutcome
-from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.phone import DEFAULT_REGION, InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Capability
 from gateway.core.service import VoteService
 from gateway.core.texts import format_money
@@ -253,13 +253,14 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
         typed = message.contact.phone_number
     else:
         typed = message.text or ""
-    try:
-        msisdn = normalise_msisdn(typed if typed.startswith(("+", "0")) or len(typed) <= 9 else f"+{typed}")
+    data = await state.get_data()
+    contest = await find_contest(vote_service, int(data.get("contest", 0)))
+    try:  # a typed number is read as the contest's voters write it; a shared contact's comes whole, without its +
+        msisdn = normalise_msisdn(typed if typed.startswith(("+", "0")) or len(typed) <= 9 else f"+{typed}",
+                                  contest.country if contest else DEFAULT_REGION)
     except InvalidMsisdn:
         await message.answer(t.not_a_number)
         return
-    data = await state.get_data()
-    contest = await find_contest(vote_service, int(data.get("contest", 0)))
     operator = detect_operator(msisdn)  # its network's wallet pays (the operator's name is its provider's)
     wallets = vote_service.providers_having(Capability.PHONE_PROMPT)
     if contest is None or operator is None or operator.value not in contest.providers or operator.value not in wallets:

@@ -21,9 +21,10 @@ from channels.web.schemas import (
 )
 from gateway.core.contests.catalog import VoterOrder
 from gateway.core.errors import DomainError, NotFound, VoteRejected
+from gateway.core.money import to_major_string
 from gateway.core.orders import placing
 from gateway.core.payments.starting import StartOutcome
-from gateway.core.providers import Capability, Providers
+from gateway.core.providers import Approval, Capability, Providers
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.models import OrderStatus
 from gateway.kit import throttle
@@ -84,14 +85,19 @@ def web_payable(providers: Providers) -> tuple[str, ...]:
     return tuple(name for name in providers.names() if Capability.IN_CHAT not in providers.capabilities(name))
 
 
-def next_step(order: VoterOrder, started: StartOutcome | None) -> NextStep:
-    """What the voter must do now: approve a prompt on the phone, or pay on the provider's page."""
+def next_step(order: VoterOrder, started: StartOutcome | None, approval: Approval, provider: str) -> NextStep:
+    """What the voter must do now: enter the PIN on the prompt or approve it (as the provider's payers approve its
+    prompts: `approval`; `provider` its label), or pay on the provider's page."""
     if started is not None and started.redirect_url:
         return NextStep(action="redirect", message="Complete the payment on the provider's page.",
                         url=started.redirect_url)
-    return NextStep(action="approve_on_phone",
-                    message=f"Approve the payment of {order.amount} {order.currency} on your phone "
-                            "to confirm your vote.")
+    amount = f"{to_major_string(order.amount, order.currency)} {order.currency}"
+    if approval is Approval.PIN_PROMPT:
+        return NextStep(action="approve_on_phone", approval=approval,
+                        message=f"Enter your {provider} PIN on the prompt that appeared on your phone to pay {amount} "
+                                "and confirm your vote.")
+    return NextStep(action="approve_on_phone", approval=approval,
+                    message=f"Approve the payment of {amount} on your phone to confirm your vote.")
 
 
 @routes.get("/api/v1/contests")
@@ -121,16 +127,18 @@ def api_client_key(request: web.Request, key: str | None, msisdn: str | None) ->
 @routes.post("/api/v1/contests/{slug}/votes")
 async def place_vote(request: web.Request) -> web.Response:
     body = await parse_vote_request(request)
-    await vote_limits.enforce(request, msisdn=body.msisdn, browser=None)  # the API has no browser of ours
+    service = request.app[VOTE_SERVICE]
+    # A number as the contest's voters write it (`0712 000 102` on a Kenyan contest), in E.164 from here on.
+    msisdn = await service.payer_number(request.match_info["slug"], body.msisdn)
+    await vote_limits.enforce(request, msisdn=msisdn, browser=None)  # the API has no browser of ours
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidRequest("Idempotency-Key must be 1 to 128 printable ASCII characters.", field="Idempotency-Key")
-    service = request.app[VOTE_SERVICE]
     placed = await service.place_vote(
         placing.OrderRequest(
             contest_slug=request.match_info["slug"], candidate_code=body.candidate, quantity=body.quantity,
-            provider=body.provider, channel="web", msisdn=body.msisdn,
-            client_key=api_client_key(request, key, body.msisdn), voter_address=throttle.client_address(request),
+            provider=body.provider, channel="web", msisdn=msisdn,
+            client_key=api_client_key(request, key, msisdn), voter_address=throttle.client_address(request),
         ),
         wait_for_room=True,
     )
@@ -141,7 +149,8 @@ async def place_vote(request: web.Request) -> web.Response:
         out = OrderOut.of(order)
     else:  # maybe a replay of an earlier request: answer with that order's own labels
         out = OrderOut.of(await service.order(order.id))
-    created = VoteCreatedOut(order=out, next=next_step(order, started))
+    way = service.approval(order.provider), request.app[PROVIDERS].label(order.provider)
+    created = VoteCreatedOut(order=out, next=next_step(order, started, *way))
     return _json(created, status=201)
 
 

@@ -5,7 +5,6 @@ translation lives."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import datetime
@@ -17,14 +16,15 @@ from channels.web.candidate_texts import CANDIDATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
 from channels.web.meta_texts import META_TEXTS
 from channels.web.overlay_texts import OVERLAY_TEXTS
+from channels.web.prompt_texts import PROMPT_TEXTS
 from channels.web.refusal_texts import readable_refusal
 from gateway.core.contests.catalog import VoterOrder
-from gateway.core.payments.reasons import READABLE
-from gateway.core.providers import Providers
+from gateway.core.payments.reasons import reason_code, voter_reason
+from gateway.core.providers import Approval, Providers
 from gateway.core.texts import (
+    DEFAULT_ZONE,
     LANGUAGES,
     N_,
-    Lang,
     TextDomain,
     format_date,
     format_money,
@@ -189,6 +189,7 @@ PAGE_TEXTS: dict[str, str] = {
     "results_signature": N_("Signature (Ed25519)"),
     "results_key": N_("Public key"),
     **ENTRY_TEXTS,
+    **PROMPT_TEXTS,
     **CANDIDATE_TEXTS,
     **OVERLAY_TEXTS,
     **META_TEXTS,
@@ -196,8 +197,6 @@ PAGE_TEXTS: dict[str, str] = {
 # Core error codes that share a message with the form's own checks.
 CODE_KEYS = {"candidate_not_found": "err_candidate", "invalid_quantity": "err_quantity",
              "provider_not_enabled": "err_provider"}
-TRAILING_CODE = re.compile(r"\(([A-Z][A-Z_]+)\)\s*$")
-
 
 @dataclass(frozen=True)
 class Translator:
@@ -243,21 +242,14 @@ class Translator:
     def money_digits(self, currency: str) -> int:
         return shown_digits(currency)
 
-    def date(self, when: datetime) -> str:
-        return format_date(when, self.lang)
+    def date(self, when: datetime, zone: str = DEFAULT_ZONE) -> str:
+        """A moment on a contest's clock (its `time_zone`), the zone named."""
+        return format_date(when, self.lang, zone)
 
-    def reason(self, reason: str | None) -> str:
-        """A failure reason from the core (English, with the provider's code in brackets) for the reader."""
-        if not reason:
-            return self("payment_failed")
-        if self.lang == Lang.EN:  # the core writes its reasons in English
-            return reason
-        match = TRAILING_CODE.search(reason)
-        code = match.group(1) if match else reason.strip().upper()
-        if code in READABLE:
-            text = CATALOGS.translations(self.lang).gettext(READABLE[code])
-            return f"{text} ({code})" if match else text
-        return f"{self('payment_failed')} ({reason})"
+    def reason(self, reason: str | None, fallback: str = "FAILED") -> str:
+        """A failure reason from the core (English, with the provider's code in brackets) in the reader's words
+        alone: the words of its code, else of `fallback`'s (gateway.core.payments.reasons), never the code."""
+        return voter_reason(reason, CATALOGS.translations(self.lang).gettext, fallback)
 
     def refusal(self, reason: str | None) -> str:
         """Why a candidate's clip or photo was refused, in this language (channels.web.refusal_texts)."""
@@ -347,23 +339,35 @@ SETTLED_WORDS = {
 }
 
 
-def order_words(view: VoterOrder, tr: Translator, redirects: bool, cancelled: bool = False) -> OrderWords:
-    """Pending: what to do now (approve on the phone, or wait for the payment page's answer);
-    decided: the outcome, with the provider's reason in the reader's language."""
+@dataclass(frozen=True)
+class PaymentWay:
+    """How an order's payer pays: on the provider's page (`redirects`), else by a prompt on the phone, approved as its
+    provider declares (`approval`); `provider` is its name as the reader knows it."""
+
+    redirects: bool
+    approval: Approval = Approval.MENU_APPROVAL
+    provider: str = ""
+
+
+def order_words(view: VoterOrder, tr: Translator, way: PaymentWay, cancelled: bool = False) -> OrderWords:
+    """Pending: what to do now (enter the PIN on the prompt, approve it, or wait for the payment page's answer);
+    decided: the outcome, with the provider's reason in the reader's words."""
     order, status = view, view.status
     values = {"amount": tr.money(order.amount, order.currency), "votes": tr.votes(order.quantity),
-              "candidate": view.candidate_name, "phone": mask_phone(order.msisdn)}
+              "candidate": view.candidate_name, "phone": mask_phone(order.msisdn), "provider": way.provider}
     fee = "fee_" if view.entry_fee else ""  # an entry's fee: the same steps, other words
     if status is OrderStatus.PENDING:
-        key = ("cancelled" if cancelled else "waiting") if redirects else "approve"
+        key = ("cancelled" if cancelled else "waiting") if way.redirects else \
+            "approve_pin" if way.approval is Approval.PIN_PROMPT else "approve"
         body = tr(f"{fee}{key}_body", **values)
-        if order.status_reason:  # why its prompt is sent again (another held the phone): what to do first
+        if reason_code(order.status_reason):  # why its prompt is sent again (another held the phone): what to do first
             body = f"{tr.reason(order.status_reason)} {body}"
-        return OrderWords(status.value, False, tr(f"{key}_title"), body, "wait")
+        return OrderWords(status.value, False, tr(f"{key}_title", **values), body, "wait")
     if status is OrderStatus.PAID:
         return OrderWords(status.value, True, tr(f"{fee}paid_title"), tr(f"{fee}paid_body", **values), "ok")
     if status in (OrderStatus.FAILED, OrderStatus.EXPIRED):
-        body = f"{tr.reason(order.status_reason)} {tr('fee_not_paid' if fee else 'not_counted')}"
+        fallback = "EXPIRED" if status is OrderStatus.EXPIRED else "FAILED"
+        body = f"{tr.reason(order.status_reason, fallback)} {tr('fee_not_paid' if fee else 'not_counted')}"
         return OrderWords(status.value, True, tr(f"{status.value}_title"), body, "bad")
     title, body = SETTLED_WORDS.get(status, ("flagged_title", "flagged_body"))
     return OrderWords(status.value, True, tr(title), tr(body), "info")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import secrets
 from collections.abc import Collection, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -14,6 +14,7 @@ from typing import Any
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
+from markupsafe import Markup
 
 from channels.web import csrf, order_pages, vote_limits
 from channels.web.board_view import server_board, share_text
@@ -102,7 +103,7 @@ def check_form(form: VoteForm, contest: PublicContest, candidates: list[PublicCa
             errors["msisdn"] = tr("err_msisdn_required")
         else:
             try:
-                normalise_msisdn(form.msisdn)
+                normalise_msisdn(form.msisdn, contest.country)
             except InvalidMsisdn:
                 errors["msisdn"] = tr("err_invalid_msisdn")
     return errors
@@ -130,7 +131,11 @@ def vote_form_context(page: Page, contest: PublicContest, candidates: list[Publi
     token = csrf.issue(request, request.app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request))
     page_data = {"lang": tr.lang, "strings": tr.js_strings(), "price": contest.price_per_vote,
                  "currency": contest.currency, "digits": tr.money_digits(contest.currency)}
+    # A vote started from a candidate's card (`?candidate=`, or a refused form's choice): the form goes on with them
+    # alone, the number of votes and the payment next; the whole list is one link away.
+    shown = [c for c in candidates if c.code == form.candidate] or candidates
     context = {"contest": contest, "candidates": candidates, "form": form, "errors": errors,
+               "shown_candidates": shown, "chosen": len(shown) == 1 and len(candidates) > 1,
                "anchors": error_anchors(candidates, contest), "csrf_field": csrf.FIELD, "csrf": token.token,
                "notice": voting_notice(contest, datetime.now(UTC), tr), "page_data": page_data,
                "provider": form.provider or (contest.providers[0] if contest.providers else ""),
@@ -226,6 +231,9 @@ async def vote_post(request: web.Request) -> web.StreamResponse:
     if not csrf.verify(request, data, app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request)):
         return refusal(request, 403, "csrf", wants_json)
     form = VoteForm.parse(data)
+    if form.msisdn:  # read as the contest's voters write numbers (`0712 000 102` on a Kenyan contest)
+        form = replace(form, msisdn=await app[VOTE_SERVICE].payer_number(request.match_info["slug"], form.msisdn)
+                       or form.msisdn)
     phone_paid = app[PROVIDERS].having(Capability.PHONE_PROMPT)
     if await vote_limits.spent_allowance(request, msisdn=payer_number(form, phone_paid), browser=browser_of(request)):
         return refusal(request, 429, "rate", wants_json)
@@ -292,11 +300,18 @@ async def refused_form(page: Page, contest: PublicContest, candidates: list[Publ
 
 
 
+def unbroken(text: str) -> Markup:
+    """A name for a page, each word kept whole (`.nw`: no break inside, not even at a hyphen): it wraps between words
+    only, and a word too long for its box is cut with an ellipsis (ballot.css)."""
+    return Markup(" ").join(Markup('<span class="nw">{}</span>').format(word) for word in text.split())
+
+
 def setup(app: web.Application) -> None:
     """Templates, the static files (URLs carry a content hash: static_files) and the page routes."""
     env = aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), bytecode_cache=COMPILED,
                                undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     static = add_static(app, HERE / "static")
+    env.filters["unbroken"] = unbroken
     env.globals.update(initials=initials, tone=tone, share_text=share_text, static=static,
                        static_url=static.url, **picture_globals(app))
     app.add_routes(routes)

@@ -86,9 +86,9 @@ def entry_words(page: Page, standing: OrderStanding) -> list[str]:
     tr = page.tr
     if standing.sealed:  # no place in the chain until close
         return [tr("entry_line_sealed", kind=tr(f"kind_{e.kind}"), votes=tr.votes(e.quantity),
-                   date=tr.date(e.recorded_at)) for e in standing.entries]
+                   date=tr.date(e.recorded_at, standing.time_zone)) for e in standing.entries]
     return [tr("entry_line", seq=e.seq, kind=tr(f"kind_{e.kind}"), votes=tr.votes(e.quantity),
-               date=tr.date(e.recorded_at)) for e in standing.entries]
+               date=tr.date(e.recorded_at, standing.time_zone)) for e in standing.entries]
 
 
 @routes.get(PUBLIC_KEY_PATH)

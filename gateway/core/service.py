@@ -20,13 +20,16 @@ from aiohttp import web
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.contests import catalog
 from gateway.core.contests.catalog import PublicContest, VoterOrder
+from gateway.core.contests.countries import ContestCountries
 from gateway.core.contests.ranking import BoardReader, BoardTop, PublicBoard
 from gateway.core.contests.rules import VotingState
 from gateway.core.entries import entering, entry_fees
 from gateway.core.fraud import shared_learning
 from gateway.core.media_storage import MediaStorage
 from gateway.core.orders import closing, order_standing, placing
-from gateway.core.payments import in_chat
+from gateway.core.orders.receipts import shown_to_voter
+from gateway.core.payments import in_chat, prompting_again
+from gateway.core.payments.prompting_again import PromptAgain
 from gateway.core.payments.starting import (
     START_LEASE,
     ClaimedStart,
@@ -37,12 +40,13 @@ from gateway.core.payments.starting import (
     start_for_page,
     time_to_pay,
 )
-from gateway.core.providers import Capability, PaymentError, Providers
+from gateway.core.providers import Approval, Capability, PaymentError, Providers
 from gateway.core.results import ledger, signing
 from gateway.core.texts import Lang
 from gateway.core.voters import payer_numbers
 from gateway.core.voters.payer_numbers import Caller, PayerVotes
 from gateway.db.engine import Sessions, autocommit
+from gateway.db.models import OrderStatus
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +88,7 @@ class VoteService:
         # Where candidates' clips are kept: the core hands channels finished URLs (a file's own URL where the
         # storage gave one, else the storage's for its key), so no channel resolves a key itself.
         self.storage = storage
+        self.countries = ContestCountries(sessions)
 
     async def _with_channel_fields(self, contests: Sequence[PublicContest]) -> list[PublicContest]:
         """The contests with every channel's own settings of each (`PublicContest.channel_fields`)."""
@@ -113,6 +118,11 @@ class VoteService:
         """(contest slug, candidate code) of a publicly shown candidate (a short link's target); else None."""
         return await catalog.public_candidate_ref(self.sessions, candidate_id)
 
+    async def payer_number(self, contest_slug: str, typed: str | None) -> str | None:
+        """A payer's number as typed for a contest (`0712 000 102` on a Kenyan one), in E.164; as typed if it is none
+        (the vote's checks refuse it)."""
+        return await self.countries.payer_number(contest_slug, typed)
+
     async def contest_of(self, order: VoterOrder) -> PublicContest | None:
         return await catalog.contest_by_id(self.sessions, order.contest_id)
 
@@ -124,6 +134,8 @@ class VoteService:
         the channel may cancel the order until its prompt is tried (`cancel_if_unstarted`, a USSD session's end)."""
         if wait_for_room:
             await self.starts.wait_for_room()
+        if request.msisdn and not request.msisdn.startswith("+"):  # typed as the contest's voters write numbers
+            request = replace(request, msisdn=await self.countries.payer_number(request.contest_slug, request.msisdn))
         provider = provider_for(self.providers, request.provider, request.channel)
         # A start about to run here is leased by the order's insert (no claim of its own); a delayed one is not (its
         # lease would age), nor one the channel may cancel: the lease marks the prompt as tried.
@@ -158,8 +170,26 @@ class VoteService:
         return PlacedVote(view, await start_for_page(self.sessions, self.providers, order.id))
 
     async def order(self, order_id: uuid.UUID) -> VoterOrder:
-        """The order as its voter may see it; NotFound otherwise."""
-        return await catalog.order_view(self.sessions, order_id)
+        """The order as its voter may see it (its provider's receipt code where its provider's payers get one);
+        NotFound otherwise."""
+        return shown_to_voter(await catalog.order_view(self.sessions, order_id), self.providers)
+
+    def approval(self, provider: str) -> Approval:
+        """How a payer approves `provider`'s phone prompt: what a channel tells a voter waiting for it."""
+        return Approval.of(self.providers.capabilities(provider))
+
+    def offers_prompt_again(self, order: VoterOrder) -> bool:
+        """Whether the waiting order's voter may ask for its prompt again (`prompt_again`)."""
+        return order.status is OrderStatus.PENDING and prompting_again.offers_prompt_again(
+            self.providers, order.provider, order.channel)
+
+    async def prompt_again(self, order_id: uuid.UUID) -> PromptAgain:
+        """The voter got no prompt: one is pushed again once the provider says the last is over unpaid
+        (gateway.core.payments.prompting_again); the channel bounds how often an order asks."""
+        outcome = await prompting_again.prompt_again(self.sessions, self.providers, order_id)
+        if outcome is PromptAgain.SENT:
+            self.starts.request(order_id)
+        return outcome
 
     def can_pay(self, provider: str, channel: str) -> bool:
         """Whether this process takes payments by `provider` on `channel` (Orange push needs its own credentials)."""

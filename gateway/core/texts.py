@@ -14,21 +14,26 @@ from __future__ import annotations
 import functools
 import gettext
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.core import get_global
 from babel.dates import format_datetime
-from babel.numbers import format_currency, format_decimal
+from babel.localedata import locale_identifiers
+from babel.numbers import format_decimal, get_currency_symbol, get_territory_currencies
 
+from gateway.core.market import zone_abbreviation
 from gateway.core.money import UnknownCurrency, minor_digits
 
 DOMAIN = "ballot"
+LOCALE_NAMES = frozenset(locale_identifiers())
 LOCALES = Path(__file__).parent / "locales"
-# Contests have no time zone yet: dates are shown in West Africa Time (Cameroon, no daylight saving).
-LOCAL_TIME = timezone(timedelta(hours=1), "WAT")
+# The zone of a time shown with no contest behind it (the old reading of every contest: Cameroon, West Africa Time).
+DEFAULT_ZONE = "Africa/Douala"
 
 
 class Lang(StrEnum):
@@ -113,12 +118,39 @@ def format_number(n: int, lang: str) -> str:
 
 
 def format_money(amount: int, currency: str, lang: str) -> str:
-    """Minor units as a voter reads them: `1 500 XAF`, `12,50 EUR` / `1,500 XAF`, `12.50 EUR`: the
-    language's digits and the ISO code after a no-break space, whatever the language's own habit."""
-    digits = shown_digits(currency)
-    pattern = "#,##0" + ("." + "0" * digits if digits else "") + "\u00a0¤¤"
-    return format_currency(Decimal(amount).scaleb(-digits), currency.upper(), pattern, locale=babel_locale(lang),
-                           currency_digits=False)
+    """Minor units as a voter reads them, the one way every page, statement, export and message shows an amount: the
+    language's digits and its place for the currency, with the symbol the currency's own country reads in that
+    language (CLDR through Babel: the language's locale in the currency's country where it has one): `Ksh 1,500.00`
+    (en, sw), `1 500 FCFA`, `12,50 €` (fr), `FCFA 1,500` (en), the ISO code where no symbol is known (`1 500,00
+    KES` in French: Babel has no French of Kenya). A letter symbol is kept apart from the digits by a no-break
+    space. Digits after the point: the currency's minor units (ISO 4217), whatever CLDR rounds to."""
+    code = currency.upper()
+    digits = shown_digits(code)
+    base = babel_locale(lang)
+    symbol = get_currency_symbol(code, money_locale(lang, code))
+    number = format_decimal(abs(Decimal(amount)).scaleb(-digits), "#,##0" + ("." + "0" * digits if digits else ""),
+                            locale=base, decimal_quantization=False)
+    standard = str(base.currency_formats["standard"].pattern)
+    if standard.startswith("¤"):
+        gap = "\u00a0" if standard[1:2] in ("\u00a0", " ") or symbol[-1:].isalpha() else ""
+        shown = f"{symbol}{gap}{number}"
+    else:
+        shown = f"{number}\u00a0{symbol}"
+    return base.number_symbols["latn"]["minusSign"] + shown if amount < 0 else shown
+
+
+@functools.cache
+def money_locale(lang: str, currency: str) -> Locale:
+    """The language as written in a country whose currency this is (en_KE, fr_CM, sw_TZ), whose symbol its people
+    read (Ksh, FCFA); the language alone where Babel knows no such locale (French of Kenya). A currency shared by
+    several countries has the same symbol in each. Only the symbol is taken from it: the digits are the language's
+    own (English as written in France puts a comma before the cents)."""
+    code = currency.upper()
+    for country in sorted(get_global("territory_currencies")):
+        name = f"{lang}_{country}"
+        if name in LOCALE_NAMES and get_territory_currencies(country)[:1] == [code]:
+            return Locale.parse(name)
+    return babel_locale(lang)
 
 
 def shown_digits(currency: str) -> int:
@@ -129,9 +161,11 @@ def shown_digits(currency: str) -> int:
         return 0
 
 
-def format_date(when: datetime, lang: str) -> str:
-    """A contest's opening or closing, in West Africa Time: `5 mars 2026 à 18:00 (WAT)`."""
+def format_date(when: datetime, lang: str, zone: str = DEFAULT_ZONE) -> str:
+    """A moment on a contest's clock (`zone`, IANA) with the zone's name, so a voter elsewhere knows which clock:
+    `5 mars 2026 à 18:00 (WAT)`, `March 5, 2026 at 20:00 (EAT)`."""
     # Translators: a CLDR date pattern (MMMM the month's name, d the day, y the year, HH:mm the time);
     # text between single quotes is shown as it is.
-    pattern = translations(lang).pgettext("date pattern", "MMMM d, y 'at' HH:mm '(WAT)'")
-    return format_datetime(when, pattern, tzinfo=LOCAL_TIME, locale=babel_locale(lang))
+    pattern = translations(lang).pgettext("date pattern", "MMMM d, y 'at' HH:mm")
+    shown = format_datetime(when, pattern, tzinfo=ZoneInfo(zone), locale=babel_locale(lang))
+    return f"{shown} ({zone_abbreviation(when, zone)})"

@@ -98,7 +98,8 @@ async def seed_kenya_demo(sessions: Sessions) -> Contest:
             contest = Contest(
                 slug=KENYA_DEMO_SLUG, name="Demo Star Kenya 2026", status=ContestStatus.OPEN,
                 opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=30),
-                price_per_vote=1000, currency="KES", max_votes_per_order=100, ussd_service_codes=[],
+                price_per_vote=1000, currency="KES", country="KE", time_zone="Africa/Nairobi", max_votes_per_order=100,
+                ussd_service_codes=[],
                 providers=["mpesa"], default_language="en",
             )
             session.add(contest)

@@ -51,7 +51,7 @@ def test_each_new_field_is_checked_without_io() -> None:
                                          board="frozen", board_frozen_at="2027-01-01T20:00"), providers=PROVIDER_NAMES)
     assert draft.fraud_rules == FraudRules(quick_payments=0, payer_votes_per_day=10)
     assert draft.board is BoardVisibility.FROZEN and draft.board_frozen_at is not None
-    assert draft.board_frozen_at.isoformat() == "2027-01-01T20:00:00+00:00"
+    assert draft.board_frozen_at.isoformat() == "2027-01-01T20:00:00+01:00"  # on the contest's clock (Douala)
 
 
 def test_sms_keywords_one_text_could_mean_both_collide() -> None:
@@ -115,7 +115,7 @@ async def test_the_edit_page_shows_and_saves_every_setting(client: TestClient, s
     contest = await stored(sessions, int(edit.split("/")[3]))
     assert (await channel_settings(sessions, contest.id))["telegram_mobile_money"]
     assert contest.board_frozen_at is not None
-    assert contest.board_frozen_at.isoformat() == "2027-02-01T21:30:00+00:00"
+    assert contest.board_frozen_at.isoformat() == "2027-02-01T20:30:00+00:00"  # 21:30 in Douala
     assert FraudRules.of(contest.fraud_rules).numbers_per_address_per_day == 0
     refused = await client.post(edit, data={**posted, "fraud_payer_votes_per_day": "-3"}, allow_redirects=False)
     assert refused.status == 400 and "payer_votes_per_day must be between 0 and 1000000" in await refused.text()

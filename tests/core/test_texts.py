@@ -125,12 +125,13 @@ def test_plural_forms_come_from_the_catalogs() -> None:
 
 
 def test_money_and_dates_as_each_language_writes_them() -> None:
-    assert format_money(150000, "XAF", Lang.FR) == "150\u202f000\u00a0XAF"
-    assert format_money(150000, "XAF", Lang.EN) == "150,000\u00a0XAF"
-    assert format_money(1250, "EUR", Lang.FR) == "12,50\u00a0EUR"
-    assert format_money(7, "abc", Lang.EN) == "7\u00a0ABC"  # no such currency: shown whole
+    assert format_money(150000, "XAF", Lang.FR) == "150\u202f000\u00a0FCFA"
+    assert format_money(150000, "XAF", Lang.EN) == "FCFA\u00a0150,000"
+    assert format_money(1250, "EUR", Lang.FR) == "12,50\u00a0€" and format_money(1250, "EUR", Lang.EN) == "€12.50"
+    assert format_money(7, "abc", Lang.EN) == "ABC\u00a07"  # no such currency: shown whole
     closing = datetime(2026, 3, 5, 17, 0, tzinfo=UTC)  # 18:00 in Yaoundé
     assert format_date(closing, Lang.FR) == "5 mars 2026 à 18:00 (WAT)"
     assert format_date(closing, Lang.EN) == "March 5, 2026 at 18:00 (WAT)"
-    assert format_money(150000, "KES", Lang.SW) == "1,500.00\u00a0KES"
+    assert format_money(150000, "KES", Lang.SW) == "Ksh\u00a01,500.00"
     assert format_date(closing, Lang.SW) == "5 Machi 2026 saa 18:00 (WAT)"
+    assert format_date(closing, Lang.SW, "Africa/Nairobi") == "5 Machi 2026 saa 20:00 (EAT)"

@@ -109,6 +109,8 @@ class PublicContest:
     # The channels' own settings of the contest, by field (gateway.core.channel_settings), as the vote service
     # found them: what one channel may show of another's (a short code to text) without importing it.
     channel_fields: dict[str, Any] = field(default_factory=dict)
+    country: str = "CM"  # its audience's (gateway.core.market): how a number typed without its code is read
+    time_zone: str = "Africa/Douala"  # how its times are shown
 
     @classmethod
     def of(cls, contest: Contest, candidates: tuple[PublicCandidate, ...] = ()) -> PublicContest:
@@ -119,6 +121,7 @@ class PublicContest:
             default_language=contest.default_language, show_counts=contest.show_counts,
             board_frozen_at=contest.board_frozen_at, ussd_service_codes=tuple(contest.ussd_service_codes),
             candidates=candidates, stars_per_vote=contest.stars_per_vote, board_sealed=contest.board_sealed,
+            country=contest.country, time_zone=contest.time_zone,
         )
 
     def public_board(self) -> PublicBoard:
@@ -150,6 +153,9 @@ class VoterOrder:
     expires_at: datetime
     payment_started_at: datetime | None
     entry_fee: bool = False  # the order pays an entry's fee (its candidate's code and name are "")
+    # The provider's code of the payment, which its own message to the payer quotes (M-Pesa's receipt number); shown
+    # only where the provider's payers get one (gateway.core.orders.receipts.shown_to_voter).
+    receipt_code: str | None = None
 
     @property
     def reference(self) -> str:
@@ -164,7 +170,7 @@ class VoterOrder:
             quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
             channel=order.channel, msisdn=mask_msisdn(order.voter_msisdn), created_at=order.created_at,
             expires_at=order.expires_at, payment_started_at=order.payment_started_at,
-            entry_fee=order.entry_id is not None,
+            entry_fee=order.entry_id is not None, receipt_code=order.provider_txn_id,
         )
 
 

@@ -21,6 +21,7 @@ from gateway.core.entered_number import entered_whole
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import DomainError
 from gateway.core.fraud.rules import FraudRules
+from gateway.core.market import checked_zone, country_for_currency, local_moment, market_of
 from gateway.core.money import UnknownCurrency, minor_digits
 from gateway.core.texts import LANGUAGES
 
@@ -70,6 +71,8 @@ class ContestDraft:
     fraud_rules: FraudRules = FraudRules()
     board_frozen_at: datetime | None = None  # FROZEN from this moment (None: from the save)
     channel_settings: tuple[ContestSettingValues, ...] = ()  # each channel's own (gateway.core.channel_settings)
+    country: str = "CM"  # ISO 3166-1 alpha-2 (gateway.core.market)
+    time_zone: str = "Africa/Douala"  # IANA
 
 
 def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
@@ -117,15 +120,28 @@ def _stars(form: Mapping[str, Any]) -> int | None:
     return _int(form, "stars_per_vote", 1, MAX_STARS_PER_VOTE)
 
 
-def form_moment(form: Mapping[str, Any], name: str) -> datetime:
-    """ISO 8601; a time without a zone (a browser's datetime-local field) is UTC, as the form says."""
+def form_moment(form: Mapping[str, Any], name: str, zone: str | None = None) -> datetime:
+    """ISO 8601; a time without a zone (a browser's datetime-local field) is the wall clock of `zone` (a contest's
+    own, as its form says), else UTC."""
     text = _text(form, name, limit=40)
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
         raise DomainError(f"{name} must be a date and time (2026-12-01T20:00).", code="invalid_field",
                           field=name) from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+    if moment.tzinfo:
+        return moment
+    return local_moment(moment, zone) if zone else moment.replace(tzinfo=UTC)
+
+
+def parse_market(form: Mapping[str, Any], currency: str) -> tuple[str, str]:
+    """The contest's country and time zone; a form without them (an API client of before) gets the currency's
+    country and that country's main zone."""
+    country = _text(form, "country", required=False, limit=2).upper() or country_for_currency(currency)
+    market = market_of(country)
+    zone = _text(form, "time_zone", required=False, limit=64) or market.time_zone
+    checked_zone(zone)
+    return market.country, zone
 
 
 def _list(form: Mapping[str, Any], name: str) -> list[str]:
@@ -149,7 +165,8 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
         raise DomainError(f"{currency} is not a currency.", code="invalid_field", field="currency") from None
     price = _int(form, "price_per_vote", 1, 10**12)
     max_votes = _int(form, "max_votes_per_order", 1, MAX_VOTES_LIMIT)
-    opens_at, closes_at = form_moment(form, "opens_at"), form_moment(form, "closes_at")
+    country, zone = parse_market(form, currency)
+    opens_at, closes_at = form_moment(form, "opens_at", zone), form_moment(form, "closes_at", zone)
     if closes_at <= opens_at:
         raise DomainError("Voting must close after it opens.", code="invalid_field", field="closes_at")
     chosen = list(dict.fromkeys(_list(form, "providers")))
@@ -167,14 +184,14 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
                           field="board") from None
     frozen_at = None
     if board is BoardVisibility.FROZEN and _text(form, "board_frozen_at", required=False, limit=40):
-        frozen_at = form_moment(form, "board_frozen_at")
+        frozen_at = form_moment(form, "board_frozen_at", zone)
     language = _text(form, "default_language", required=False) or "fr"
     if language not in LANGUAGES:  # the voters' languages, Swahili included (the admin area's own are fewer)
         raise DomainError(f"default_language: one of {', '.join(LANGUAGES)}.", code="invalid_field",
                           field="default_language")
     stars = _stars(form)
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, codes, board,
-                        language, stars, parse_fraud_rules(form), frozen_at, channel_settings)
+                        language, stars, parse_fraud_rules(form), frozen_at, channel_settings, country, zone)
 
 
 @dataclass(frozen=True)

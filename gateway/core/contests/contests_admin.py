@@ -66,8 +66,9 @@ def snapshot(contest: Contest, channels: Mapping[str, Any]) -> dict[str, Any]:
     channels' own settings of it (`settings_of`)."""
     return {
         "name": contest.name, "slug": contest.slug, "status": contest.status.value,
-        "price_per_vote": contest.price_per_vote, "currency": contest.currency,
-        "max_votes_per_order": contest.max_votes_per_order, "opens_at": contest.opens_at.isoformat(),
+        "price_per_vote": contest.price_per_vote, "currency": contest.currency, "country": contest.country,
+        "time_zone": contest.time_zone, "max_votes_per_order": contest.max_votes_per_order,
+        "opens_at": contest.opens_at.isoformat(),
         "closes_at": contest.closes_at.isoformat(), "providers": list(contest.providers),
         "ussd_service_codes": list(contest.ussd_service_codes), **channels, "show_counts": contest.show_counts,
         "board_frozen_at": contest.board_frozen_at.isoformat() if contest.board_frozen_at else None,
@@ -85,6 +86,7 @@ def candidate_snapshot(candidate: Candidate) -> dict[str, Any]:
 def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
     contest.name, contest.slug = draft.name, draft.slug
     contest.price_per_vote, contest.currency = draft.price_per_vote, draft.currency
+    contest.country, contest.time_zone = draft.country, draft.time_zone
     contest.max_votes_per_order = draft.max_votes_per_order
     contest.opens_at, contest.closes_at = draft.opens_at, draft.closes_at
     contest.providers, contest.ussd_service_codes = list(draft.providers), list(draft.ussd_service_codes)

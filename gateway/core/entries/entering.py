@@ -57,6 +57,7 @@ class PublicCall:
     open_now: bool
     full: bool
     codes_per_day: int | None = None  # the organiser's figure (None: the service's default)
+    time_zone: str = "Africa/Douala"  # the contest's: its times are shown on its clock
 
 
 @dataclass(frozen=True)
@@ -94,7 +95,7 @@ async def public_call(sessions: Sessions, slug: str, now: datetime) -> PublicCal
         full = await is_full(session, call, now)
     open_now = call.opens_at <= now < call.closes_at and contest.status is not ContestStatus.CLOSED
     return PublicCall(contest.id, contest.slug, contest.name, call.opens_at, call.closes_at, call.rules,
-                      open_now, full, call.codes_per_day)
+                      open_now, full, call.codes_per_day, contest.time_zone)
 
 
 async def grant_upload(sessions: Sessions, storage: MediaStorage, slug: str, msisdn: str, kind: str,

@@ -74,6 +74,7 @@ class OrderStanding:
     checkpoint: CheckpointView | None  # the first that covers the last entry (None: not yet)
     next_checkpoint_at: datetime | None  # when one will, if none does yet and there is an entry
     sealed: bool = False  # sealed until close: no sequence numbers, no checkpoint counts
+    time_zone: str = "Africa/Douala"  # the contest's: its times are shown on its clock
 
 
 def normalise_reference(text: str) -> str:
@@ -107,7 +108,7 @@ async def order_standing(sessions: Sessions, text: str, now: datetime | None = N
     async with autocommit(sessions) as session:
         rows = (await session.execute(
             select(VoteOrder, Contest.slug, Contest.name, Candidate.code, Candidate.name, Contest.show_counts,
-                   Contest.board_sealed, Contest.status)
+                   Contest.board_sealed, Contest.status, Contest.time_zone)
             .join(Contest, Contest.id == VoteOrder.contest_id).join(Candidate, Candidate.id == VoteOrder.candidate_id)
             .where(VoteOrder.id >= low, VoteOrder.id <= high).limit(2))).all()
         if not rows:
@@ -115,7 +116,7 @@ async def order_standing(sessions: Sessions, text: str, now: datetime | None = N
         if len(rows) > 1:
             raise Conflict("Several votes share that reference: enter more of it (the link on your receipt has "
                            "all of it).", code="reference_ambiguous")
-        order, slug, contest_name, code, name, show_counts, board_sealed, status = rows[0]
+        order, slug, contest_name, code, name, show_counts, board_sealed, status, zone = rows[0]
         entries = await _entries(session, order.id)
         checkpoint, last_taken = await _checkpoint(session, order.contest_id, entries[-1].seq if entries else None)
     next_at = None
@@ -124,7 +125,7 @@ async def order_standing(sessions: Sessions, text: str, now: datetime | None = N
     standing = OrderStanding(
         order.id.hex[:SHORTEST_REFERENCE].upper(), slug, contest_name, code, name, order.quantity, order.amount,
         order.currency, mask_msisdn(order.voter_msisdn), outcome_of(order.status, [e.kind for e in entries]),
-        tuple(entries), checkpoint, next_at)
+        tuple(entries), checkpoint, next_at, time_zone=zone)
     return sealed_view(standing) if public_board(show_counts, board_sealed, status) is PublicBoard.SEALED \
         else standing
 

@@ -49,6 +49,10 @@ class Contest(Base):
     closes_at: Mapped[datetime]
     price_per_vote: Mapped[int] = mapped_column(BigInteger)  # minor units of `currency`
     currency: Mapped[str] = mapped_column(String(3))
+    # Its audience's country (ISO 3166-1 alpha-2: how a number typed without its code is read) and time zone (IANA:
+    # how its times are shown and typed); gateway.core.market.
+    country: Mapped[str] = mapped_column(String(2), server_default="CM")
+    time_zone: Mapped[str] = mapped_column(String(64), server_default="Africa/Douala")
     max_votes_per_order: Mapped[int] = mapped_column(Integer)
     ussd_service_codes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
     providers: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
@@ -80,6 +84,7 @@ class Contest(Base):
         CheckConstraint("max_votes_per_order >= 1", name="max_votes_positive"),
         CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
         CheckConstraint("commission_bp BETWEEN 0 AND 10000", name="commission_within_whole"),
+        CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_code"),
     )
 
 
