@@ -25,5 +25,11 @@ CANDIDATE_TEXTS: dict[str, str] = {
     # Translators: a shared candidate page's title in chat apps and social networks.
     "cand_share_title": N_("{name} · {contest}"),
     "cand_share_description": N_("Vote for {name} in {contest}."),
+    # Translators: a candidate's card on the contest page: a tap starts a vote for them (number of votes, payment).
+    "card_vote": N_("Vote"),
+    # Translators: under a candidate's card on the contest page: their own page (clip, how to vote by phone).
+    "card_page": N_("Their page"),
+    # Translators: the vote form started from a candidate's card: back to the list of every candidate.
+    "choose_another": N_("Choose another candidate"),
     "contest_share_description": N_("Vote for your favourite in {contest}: {price} per vote."),
 }

@@ -61,7 +61,7 @@ async def test_the_page_plays_the_360p_clip_on_request_with_its_poster(client: T
     assert video["poster"] == f"{FILES_URL}/{clip}/poster.jpg"
     assert (video["width"], video["height"]) == ("360", "640")  # its room is kept before it loads: no shift
     assert tags.named("source") == [{"src": f"{FILES_URL}/{clip}/360p.mp4", "type": "video/mp4"}]
-    assert len(tags.named("h1")) == 1 and "<h1>Candidate 02" in html
+    assert len(tags.named("h1")) == 1 and '<h1><span class="nw">Candidate</span> <span class="nw">02</span>' in html
     assert 'href="/c/gala/02?q=720">Watch in HD (720p)</a>' in html
 
     hd = tags_of(await page(client, "/c/gala/02?q=720"))
