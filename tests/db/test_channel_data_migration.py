@@ -44,9 +44,10 @@ async def test_upgrading_from_0017_moves_the_channels_settings_and_keeps_the_ord
                                        "telegram_mobile_money = false WHERE id = :c"), {"c": quiet.id})
     finally:
         await asyncio.to_thread(command.upgrade, config, "heads")
-    assert (await channel_settings(sessions, sms.id)) == {
+    moved = ("sms_short_code", "sms_keyword", "telegram_mobile_money")  # other channels' settings began in tables
+    assert {key: value for key, value in (await channel_settings(sessions, sms.id)).items() if key in moved} == {
         "sms_short_code": "20555", "sms_keyword": "GALA", "telegram_mobile_money": True}
-    assert (await channel_settings(sessions, quiet.id)) == {
+    assert {key: value for key, value in (await channel_settings(sessions, quiet.id)).items() if key in moved} == {
         "sms_short_code": "20666", "sms_keyword": "STAR", "telegram_mobile_money": False}
     columns = await rows(sessions, "SELECT column_name FROM information_schema.columns WHERE table_name = 'contests' "
                                    "AND column_name IN ('sms_short_code', 'sms_keyword', 'telegram_mobile_money')")
