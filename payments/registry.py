@@ -12,6 +12,7 @@ import logging
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from typing import Any
 
+from gateway.core.money import Chargeable
 from gateway.core.providers import (
     AccountBalance,
     Capability,
@@ -77,6 +78,10 @@ class ProviderRegistry:
     def label(self, provider: str) -> str:
         parts = self._parts.get(provider)
         return parts.label if parts is not None else provider
+
+    def charges(self, provider: str) -> Chargeable:
+        parts = self._parts.get(provider)
+        return parts.charges if parts is not None else Chargeable()
 
     def _set_up(self, provider: str) -> Implementations:
         return self._built.get(provider, NOT_SET_UP)

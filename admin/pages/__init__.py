@@ -11,6 +11,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
+from admin import money_fields
 from admin.pages import accounts, candidate_clip, candidates, contests, entries, orders, signing_in
 from admin.web import upload_gate
 from gateway.kit.compiled_templates import CompiledTemplates
@@ -25,9 +26,11 @@ def setup(app: web.Application) -> None:
     aiohttp_jinja2.setup(app, loader=jinja2.FileSystemLoader(HERE / "templates"), app_key=ADMIN_TEMPLATES,
                          bytecode_cache=COMPILED, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                          lstrip_blocks=True)
+    money_fields.add_to(aiohttp_jinja2.get_env(app, app_key=ADMIN_TEMPLATES))
     # In the order the routes were declared.
     for area in (signing_in, contests, candidates, candidate_clip, entries, orders, accounts):
         app.add_routes(area.routes)
+    app.add_routes(money_fields.routes)
     app[UPLOAD_GATE] = upload_gate
     app[PHOTO_DECODER] = ThreadPoolExecutor(max_workers=1, thread_name_prefix="photo-decoder")
     app.on_cleanup.append(stop_photo_decoder)

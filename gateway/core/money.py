@@ -4,6 +4,8 @@ units, voters read them formatted. One table of minor-unit digits for every chan
 from __future__ import annotations
 
 import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from decimal import (
     Decimal,
     DecimalException,
@@ -61,3 +63,41 @@ def from_major(value: str | int | float, currency: str) -> int:
     if minor != minor.to_integral_value():
         raise ValueError(f"{value!r} {currency} is not a whole number of minor units")
     return int(minor)
+
+
+@dataclass(frozen=True)
+class ChargeRange:
+    """The amounts a provider can charge in one currency, in its minor units: from `least` to `most` (None: it
+    publishes no ceiling), each a multiple of `step` (M-Pesa's whole shillings: 100 cents)."""
+
+    least: int = 1
+    most: int | None = None
+    step: int = 1
+
+    def takes(self, amount: int) -> bool:
+        return amount >= self.least and (self.most is None or amount <= self.most) and amount % self.step == 0
+
+    def nearest(self, amount: int) -> tuple[int, ...]:
+        """The amounts it can charge nearest `amount`: the one below and the one above, within its range."""
+        first = self.least + (-self.least) % self.step  # its smallest multiple of the step
+        last = None if self.most is None else self.most - self.most % self.step
+        below = amount - amount % self.step
+        picks: list[int] = []
+        for candidate in (below, below if below == amount else below + self.step):
+            kept = max(candidate, first) if last is None else min(max(candidate, first), last)
+            if kept not in picks:
+                picks.append(kept)
+        return tuple(picks)
+
+
+@dataclass(frozen=True)
+class Chargeable:
+    """What a provider declares it can charge (its parts' `charges`): a range in each currency it names, and
+    `others` for any other currency (None: it charges none). The core and the admin area read this, never a
+    provider's name: a contest's price is refused at its save when one of its providers cannot charge it."""
+
+    currencies: Mapping[str, ChargeRange] = field(default_factory=dict)
+    others: ChargeRange | None = ChargeRange()
+
+    def range_of(self, currency: str) -> ChargeRange | None:
+        return self.currencies.get(currency.upper(), self.others)

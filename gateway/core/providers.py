@@ -15,6 +15,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol, runtime_checkable
 
+from gateway.core.money import Chargeable
+
 
 class Capability(StrEnum):
     """What a provider declares it can do (`gateway.kit.provider_parts.ProviderParts.capabilities`)."""
@@ -353,6 +355,10 @@ class Providers(Protocol):
 
     def label(self, provider: str) -> str:
         """The provider's name as payers know it, where a channel's catalog has no word of its own for it."""
+        ...
+
+    def charges(self, provider: str) -> Chargeable:
+        """What `provider` declares it can charge, by currency (anything, for a name the service does not know)."""
         ...
 
     def get(self, key: str) -> PaymentProvider:

@@ -19,6 +19,7 @@ import httpx
 from aiohttp import web
 from redis.asyncio import Redis
 
+from gateway.core.money import Chargeable
 from gateway.core.providers import Capability, PaymentProvider, PayoutsSent, RefundsSent
 from gateway.kit.job_resources import JobResources
 from gateway.kit.settings import ServiceSettings
@@ -86,6 +87,9 @@ class ProviderParts(Generic[S]):
     label: str  # its name as payers know it, where a channel's catalog has none of its own
     capabilities: frozenset[Capability]
     build: Build[S]
+    # The amounts it can charge, by currency (a minimum, a maximum and a step in minor units): a contest's price it
+    # cannot charge is refused at the contest's save, naming it and the nearest prices it can.
+    charges: Chargeable = Chargeable()
     routes: Callable[[web.Application], None] | None = None  # its callback routes
     jobs: Mapping[str, ProviderJob] = field(default_factory=dict)
     periodic_jobs: tuple[tuple[str, int], ...] = ()  # (job, seconds between runs)

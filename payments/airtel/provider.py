@@ -12,13 +12,14 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability
 from gateway.kit.paced_turns import PacedTurns
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
 from gateway.kit.settings import MIN_PROVIDER_SECRET_LENGTH, secret_problem
 from payments.airtel import routes
 from payments.airtel.api import AirtelApi, AirtelCredentials
-from payments.airtel.codes import NAME
+from payments.airtel.codes import CURRENCIES, NAME
 from payments.airtel.collection import AirtelCollection
 from payments.airtel.disbursement import AirtelDisbursement
 from payments.airtel.settings import AirtelCollectionSettings, AirtelDisbursementSettings, AirtelSettings
@@ -29,6 +30,9 @@ TEST_HOSTS = frozenset({"openapiuat.airtel.africa"})  # Airtel's test system: pr
 # What the local sandbox signs its callbacks with, and the PIN it takes (payments/sandbox/airtel).
 SANDBOX_CALLBACK_KEY = "sandbox-airtel-callback-key"
 SANDBOX_PIN = "sandbox-encrypted-pin"
+# The currencies its wallets hold where it runs (an amount in major units, cents allowed); its minimum is per country
+# and unpublished (its code 004 says an amount was under it).
+CHARGES = Chargeable({currency: ChargeRange() for held in CURRENCIES.values() for currency in held}, others=None)
 
 
 def airtel_credentials(settings: AirtelSettings, sandbox: str | None) -> AirtelCredentials | None:
@@ -91,5 +95,5 @@ def addresses(settings: AirtelSettings, chat_bot: ChatBot | None) -> list[str]:
 
 AIRTEL = ProviderParts[AirtelSettings](
     NAME, "Airtel Money", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS}), build,
-    routes=routes.setup, missing_settings=missing_settings, production_problems=production_problems,
+    charges=CHARGES, routes=routes.setup, missing_settings=missing_settings, production_problems=production_problems,
     addresses=addresses, stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability
 from gateway.kit.paced_turns import PacedTurns
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
@@ -17,7 +18,7 @@ from payments.mpesa.money_out import MpesaMoneyOut
 from payments.mpesa.outgoing_results import OutgoingResults
 from payments.mpesa.request_cap import DARAJA_CAP, NAME, RESEND_DELAYS
 from payments.mpesa.settings import MpesaMoneyOutSettings, MpesaSettings, MpesaStkSettings
-from payments.mpesa.stk_push import MpesaStkPush
+from payments.mpesa.stk_push import CURRENCY, MpesaStkPush
 from payments.paced_requests import PacedRequests
 from payments.settings import plain_addresses, revealed, secret_problems, unset_settings
 
@@ -26,6 +27,9 @@ SANDBOX_HOSTS = frozenset({"sandbox.safaricom.co.ke"})  # Daraja's test system: 
 SANDBOX_SHORTCODE = "174379"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
 SANDBOX_INITIATOR_PASSWORD = "Safaricom999!*!"  # the sandbox's initiator, as Daraja's test credentials go
+# Daraja's STK Push takes whole shillings (an Amount of 1 to 250,000): KES 10.50 fails every payment, so a contest
+# priced so is refused at its save (gateway.core.contests.chargeable_prices).
+CHARGES = Chargeable({CURRENCY: ChargeRange(least=100, most=25_000_000, step=100)}, others=None)
 
 
 def stk_parts(settings: MpesaSettings, sandbox: str | None) -> tuple[DarajaCredentials, str, str] | None:
@@ -108,6 +112,6 @@ def addresses(settings: MpesaSettings, chat_bot: ChatBot | None) -> list[str]:
 MPESA = ProviderParts[MpesaSettings](
     NAME, "M-Pesa", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS,
                         Capability.STATEMENT_LISTING}), build,
-    routes=routes.setup,
+    charges=CHARGES, routes=routes.setup,
     missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
     stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))

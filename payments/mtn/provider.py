@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
+from gateway.core.money import Chargeable
 from gateway.core.providers import Capability
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
 from payments.local_sandbox import sandbox_address, sandbox_stand_in
@@ -20,6 +21,9 @@ from payments.settings import plain_addresses, revealed, secret_problems, unset_
 # What MTN's test systems are called: production must never reach one (`live_problems`).
 SANDBOX_ENVIRONMENT = "sandbox"
 SANDBOX_HOSTS = frozenset({"sandbox.momodeveloper.mtn.com"})
+# MTN takes the amount as a string of major units in any currency its account holds (the sandbox EUR only), and
+# publishes no minimum or maximum: its limits are per account. So it declares none; its refusals come per payment.
+CHARGES = Chargeable()
 
 
 def mtn_credentials(mtn: MtnSettings, sandbox: str | None) -> MtnCredentials | None:
@@ -90,5 +94,5 @@ def addresses(settings: MtnSettings, chat_bot: ChatBot | None) -> list[str]:
 
 MTN = ProviderParts[MtnSettings](
     NAME, "MTN MoMo", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS}), build,
-    routes=routes.setup, missing_settings=missing_settings, production_problems=production_problems,
+    charges=CHARGES, routes=routes.setup, missing_settings=missing_settings, production_problems=production_problems,
     addresses=addresses, stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability
 from gateway.kit.paced_turns import PacedTurns
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
@@ -17,6 +18,9 @@ from payments.orange.settings import OrangePushSettings, OrangeSettings, OrangeW
 from payments.orange.webpay import NAME, OrangeWebPay, WebPayCredentials
 from payments.settings import plain_addresses, revealed, secret_problems, unset_settings
 
+# Orange Money's live countries of WebPay and the Cameroon push take francs CFA, whole (its dev system takes only its
+# test currency, whatever the order's); it publishes no minimum or maximum.
+CHARGES = Chargeable({"XAF": ChargeRange(), "XOF": ChargeRange()}, others=None)
 SANDBOX_COUNTRY = "dev"  # WebPay's test system: production must never reach it (`production_problems`)
 
 
@@ -93,5 +97,5 @@ def setup_routes(app: web.Application) -> None:
 
 ORANGE = ProviderParts[OrangeSettings](
     NAME, "Orange Money", frozenset({Capability.PHONE_PROMPT, Capability.REDIRECT}), build, routes=setup_routes,
-    missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
+    charges=CHARGES, missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
     stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))

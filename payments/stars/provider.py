@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability, PaymentError
 from gateway.kit.job_resources import JobResources
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
@@ -36,6 +37,9 @@ def addresses(settings: StarsSettings, chat_bot: ChatBot | None) -> list[str]:
     return [chat_bot.api_base or TELEGRAM_API] if chat_bot is not None else [TELEGRAM_API]
 
 
+# An invoice in Stars (XTR), whole Stars, at most 10,000 a vote; no other currency.
+CHARGES = Chargeable({"XTR": ChargeRange(1, 10_000)}, others=None)
+
 STARS = ProviderParts[StarsSettings](
-    NAME, "Telegram Stars", frozenset({Capability.IN_CHAT, Capability.STATEMENT_LISTING}), build,
+    NAME, "Telegram Stars", frozenset({Capability.IN_CHAT, Capability.STATEMENT_LISTING}), build, charges=CHARGES,
     jobs={"missed_payments": missed_payments}, periodic_jobs=(("missed_payments", 60),), addresses=addresses)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import CallbackRejected, Capability
 from gateway.kit.answers import error_body
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
@@ -15,6 +16,11 @@ from payments.stripe.settings import StripeSettings
 
 STRIPE_API = "https://api.stripe.com"
 TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")  # its test mode: production must take real cards
+# Stripe's amounts: at most eight digits of minor units, at least about USD 0.50 a payment (its own table for the
+# currencies it settles; ~330 francs CFA, which it converts).
+MOST = 99_999_999
+CHARGES = Chargeable({"USD": ChargeRange(50, MOST), "EUR": ChargeRange(50, MOST), "GBP": ChargeRange(30, MOST),
+                      "XAF": ChargeRange(330, MOST), "XOF": ChargeRange(330, MOST)}, others=ChargeRange(1, MOST))
 
 
 def build(settings: StripeSettings, resources: ProviderResources) -> Implementations:
@@ -60,4 +66,4 @@ def setup_routes(app: web.Application) -> None:
 
 STRIPE = ProviderParts[StripeSettings](
     NAME, "Bank card", frozenset({Capability.REDIRECT, Capability.STATEMENT_LISTING}), build, routes=setup_routes,
-    missing_settings=missing_settings, production_problems=production_problems, addresses=addresses)
+    charges=CHARGES, missing_settings=missing_settings, production_problems=production_problems, addresses=addresses)

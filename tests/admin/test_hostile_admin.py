@@ -64,7 +64,7 @@ ROUTES = {
     ("POST", "/api/v1/admin/entries/{entry_id}/reject"), ("POST", "/api/v1/admin/candidates/{candidate_id}/clip/grant"),
     ("GET", "/api/v1/admin/candidates/{candidate_id}/clip/uploads/{upload_id}"),
     ("PUT", "/api/v1/admin/candidates/{candidate_id}/clip"), ("GET", "/admin/candidates/{candidate_id}/clip"),
-    ("GET", "/admin/static/clip.js"),
+    ("GET", "/admin/static/clip.js"), ("GET", "/admin/static/money.js"),
     # settlements
     ("GET", "/admin/contests/{contest_id}/settlement"), ("POST", "/admin/contests/{contest_id}/settlement/commission"),
     ("POST", "/admin/contests/{contest_id}/settlement/fee-rate"),

@@ -26,10 +26,10 @@ def test_a_code_that_is_no_currency_is_refused(code: str) -> None:
 
 
 @pytest.mark.parametrize(("currency", "major", "web_en", "web_fr"), [
-    ("XAF", "123456", "123,456\u00a0XAF", "123\u202f456\u00a0XAF"),
-    ("EUR", "1234.56", "1,234.56\u00a0EUR", "1\u202f234,56\u00a0EUR"),
-    ("KES", "1234.56", "1,234.56\u00a0KES", "1\u202f234,56\u00a0KES"),
-    ("BHD", "123.456", "123.456\u00a0BHD", "123,456\u00a0BHD"),
+    ("XAF", "123456", "FCFA\u00a0123,456", "123\u202f456\u00a0FCFA"),
+    ("EUR", "1234.56", "€1,234.56", "1\u202f234,56\u00a0€"),
+    ("KES", "1234.56", "Ksh\u00a01,234.56", "1\u202f234,56\u00a0KES"),
+    ("BHD", "123.456", "BHD\u00a0123.456", "123,456\u00a0BHD"),
 ])
 def test_web_ussd_and_providers_read_an_amount_alike(currency: str, major: str, web_en: str, web_fr: str) -> None:
     minor = 123456

@@ -34,8 +34,8 @@ async def test_a_vote_paid_by_mtn_from_the_bot(telegram: FakeBotApi, bot_client:
                                                fake_mtn: FakeMtn) -> None:
     contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest", telegram_mobile_money=True)
     labels = await pay_options(telegram)
-    assert labels == ["Pay 50 ⭐ in Telegram Stars", "Pay 500\u00a0XAF by mobile money", "« Back"]
-    await telegram.press(USER, "Pay 500\u00a0XAF by mobile money")
+    assert labels == ["Pay 50 ⭐ in Telegram Stars", "Pay FCFA\u00a0500 by mobile money", "« Back"]
+    await telegram.press(USER, "Pay FCFA\u00a0500 by mobile money")
     asked = telegram.last_message(USER)
     assert asked.text.startswith("Share your mobile money number") and asked.buttons == [("Share my number", "")]
     share = telegram.calls_of("sendMessage")[-1]["reply_markup"]
@@ -77,8 +77,8 @@ async def test_a_swahili_user_is_asked_to_pay_by_mobile_money_in_swahili(
     assert telegram.last_message(USER).text.startswith("Kura ngapi kwa 01 Candidate 01? (1 hadi 100)")
     await telegram.press(USER, "5", language_code="sw")
     assert [label for label, _ in telegram.last_message(USER).buttons] == [
-        "Lipa 50 ⭐ kwa Telegram Stars", "Lipa 500\u00a0XAF kwa pesa ya simu", "« Rudi"]
-    await telegram.press(USER, "Lipa 500\u00a0XAF kwa pesa ya simu", language_code="sw")
+        "Lipa 50 ⭐ kwa Telegram Stars", "Lipa FCFA\u00a0500 kwa pesa ya simu", "« Rudi"]
+    await telegram.press(USER, "Lipa FCFA\u00a0500 kwa pesa ya simu", language_code="sw")
     assert telegram.last_message(USER).buttons == [("Shiriki nambari yangu", "")]
     await telegram.share_contact(USER, "237677123456", language_code="sw")
     assert telegram.last_message(USER).text == ("Ombi la malipo limetumwa kwa +237677123456: lithibitishe kwenye "

@@ -29,7 +29,7 @@ async def test_every_public_page_has_its_own_description(client: TestClient, ses
                        opens_at=now - timedelta(days=9), closes_at=now - timedelta(days=1))
     expected = {
         "/": "Vote for your favourite in contests",
-        "/c/gala": "Vote for your favourite in Gala 2026: 100\u00a0XAF per vote.",
+        "/c/gala": "Vote for your favourite in Gala 2026: FCFA\u00a0100 per vote.",
         "/c/gala/02": "Vote for Candidate 02 in Gala 2026. Dial *384*999*1*02#",
         "/c/gala/enter": "Enter Gala 2026 from your phone",
         "/verify": "Check with your payment reference that your vote was counted",

@@ -59,7 +59,7 @@ async def test_index_lists_open_contests_only(client: TestClient, sessions: Sess
     response = await client.get("/", headers={"Accept-Language": "en"})
     html = await response.text()
     assert response.status == 200 and response.content_type == "text/html"
-    assert 'href="/c/gala"' in html and "Gala 2026" in html and "100\u00a0XAF per vote" in html
+    assert 'href="/c/gala"' in html and "Gala 2026" in html and "FCFA\u00a0100 per vote" in html
     for name in ("Paused Show", "Closed Show", "Draft Show", "Past Show"):
         assert name not in html
 
@@ -94,7 +94,7 @@ async def test_plain_post_creates_a_pending_order_and_redirects_to_it(client: Te
     assert (order.status, order.quantity, order.amount, order.voter_msisdn) == (
         OrderStatus.PENDING, 3, 300, "+237670000001")
     page = await (await client.get(location)).text()
-    assert "Approve on your phone" in page and "300\u00a0XAF" in page and "+237 •••••• 001" in page
+    assert "Approve on your phone" in page and "FCFA\u00a0300" in page and "+237 •••••• 001" in page
 
 
 async def test_a_double_submission_of_one_form_is_one_order(client: TestClient, sessions: Sessions) -> None:

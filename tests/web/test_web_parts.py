@@ -44,8 +44,8 @@ def test_query_beats_cookie_beats_browser_beats_contest() -> None:
 
 def test_money_votes_and_reasons_in_each_language() -> None:
     fr, en = Translator("fr"), Translator("en")
-    assert fr.money(150000, "XAF") == "150\u202f000\u00a0XAF" and en.money(150000, "XAF") == "150,000\u00a0XAF"
-    assert fr.money(1250, "EUR") == "12,50\u00a0EUR" and en.money(1250, "EUR") == "12.50\u00a0EUR"
+    assert fr.money(150000, "XAF") == "150\u202f000\u00a0FCFA" and en.money(150000, "XAF") == "FCFA\u00a0150,000"
+    assert fr.money(1250, "EUR") == "12,50\u00a0€" and en.money(1250, "EUR") == "€12.50"
     assert (fr.votes(0), fr.votes(1), fr.votes(2)) == ("0 vote", "1 vote", "2 votes")
     assert (en.votes(0), en.votes(1)) == ("0 votes", "1 vote")
     reason = "The payment was declined on the phone. (APPROVAL_REJECTED)"
@@ -53,7 +53,7 @@ def test_money_votes_and_reasons_in_each_language() -> None:
     assert fr.reason(reason) == "Le paiement a été refusé sur le téléphone. (APPROVAL_REJECTED)"
     assert fr.reason("no payment in time") == "Le paiement a échoué. (no payment in time)"
     sw = Translator("sw")
-    assert sw.money(150000, "KES") == "1,500.00\u00a0KES" and (sw.votes(1), sw.votes(2)) == ("kura 1", "kura 2")
+    assert sw.money(150000, "KES") == "Ksh\u00a01,500.00" and (sw.votes(1), sw.votes(2)) == ("kura 1", "kura 2")
     assert sw.reason(reason) == "Malipo yamekataliwa kwenye simu. (APPROVAL_REJECTED)"
     assert sw.others == ("fr", "en") and fr.others == ("en", "sw") and Translator.own_name("sw") == "Kiswahili"
     assert mask_phone("+237670000001") == "+237 •••••• 001"
