@@ -94,7 +94,7 @@ lock: $(STAMP)
 # One gettext domain per package that shows texts, as <folder>:<domain>; a domain's catalogs are in
 # <folder>/locales and hold the texts of <folder>'s code (the core's `ballot` domain: refusal reasons, dates).
 DOMAINS := gateway/core:ballot admin:admin channels/phone:phone channels/sms:sms channels/telegram:telegram \
-	channels/ussd:ussd channels/web:web
+	channels/ussd:ussd channels/web:web payments/mpesa:mpesa
 # The voters' languages (the core's `Lang`); the admin area speaks to organisers in French and English only.
 LANGUAGES := fr en sw
 ORGANISER_DOMAINS := admin

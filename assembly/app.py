@@ -255,7 +255,9 @@ def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = pro
     # What the admin area and the vote service reach of the channels without importing one.
     app[CHANNEL_NAMES] = tuple(parts.name for parts in CHANNELS)
     app[CONTEST_SETTINGS], app[FAILED_MESSAGES] = channel_list.CONTEST_SETTINGS, channel_list.FAILED_MESSAGES
-    app[HOW_TO_VOTE] = tuple(hook for parts in CHANNELS if (hook := parts.bound_how_to_vote(settings)) is not None)
+    # Every channel's line of how to vote, then the providers' paid directly (a paybill and the candidate's code).
+    app[HOW_TO_VOTE] = (*(hook for parts in CHANNELS if (hook := parts.bound_how_to_vote(settings)) is not None),
+                        *(hook for given in providers if (hook := given.bound_how_to_vote(settings)) is not None))
     # Order matters: later contexts use what earlier ones created, and close first.
     app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, media_ctx,
                             providers_ctx, relay_ctx])

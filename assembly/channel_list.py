@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from assembly.provider_list import PROVIDER_CONTEST_SETTINGS, PROVIDER_MIGRATIONS
 from channels.sms.channel import SMS
 from channels.telegram.channel import TELEGRAM
 from channels.ussd.channel import USSD
@@ -31,10 +32,14 @@ PUSH_CHANNELS = frozenset(parts.name for parts in CHANNELS if parts.pushes_payme
 RECEIPT_CHANNELS = frozenset(parts.name for parts in CHANNELS if parts.receipts is not None)
 
 
-# The channels' own migration branches (for their own tables), migrated with the core's.
-MIGRATIONS: tuple[Path, ...] = tuple(parts.migrations for parts in CHANNELS if parts.migrations is not None)
-# The channels' own settings of a contest, and their reports of the messages they failed to deliver.
-CONTEST_SETTINGS: tuple[ChannelContestSettings, ...] = tuple(
-    parts.contest_settings for parts in CHANNELS if parts.contest_settings is not None)
+# The channels' own migration branches (for their own tables), and the providers' after them, migrated with the
+# core's.
+MIGRATIONS: tuple[Path, ...] = (*(parts.migrations for parts in CHANNELS if parts.migrations is not None),
+                                *PROVIDER_MIGRATIONS)
+# The channels' own settings of a contest (and the providers', drawn and kept alike), and the channels' reports of
+# the messages they failed to deliver.
+CONTEST_SETTINGS: tuple[ChannelContestSettings, ...] = (
+    *(parts.contest_settings for parts in CHANNELS if parts.contest_settings is not None),
+    *PROVIDER_CONTEST_SETTINGS)
 FAILED_MESSAGES: tuple[FailedMessages, ...] = tuple(
     parts.failed_messages for parts in CHANNELS if parts.failed_messages is not None)

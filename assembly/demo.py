@@ -10,6 +10,10 @@ from gateway.db import seed
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from media.local_storage import LocalStorage
+from payments.mpesa.paybills import PAYBILL_SETTINGS, PaybillSettings
+
+# The Kenyan demo's paybill: the sandbox's shortcode (the only one it knows), whose C2B payments the worker reads.
+KENYA_DEMO_PAYBILL = "174379"
 
 
 async def seed_demo(sessions: Sessions, storage: LocalStorage | None = None) -> Contest:
@@ -23,7 +27,11 @@ async def seed_demo(sessions: Sessions, storage: LocalStorage | None = None) -> 
 
 async def seed_demos(sessions: Sessions, storage: LocalStorage | None = None) -> Contest:
     """The main demo contest (`seed_demo`), and the Kenyan one, in KES, voted for on the web and paid by an M-Pesa
-    prompt to a Kenyan number; the main one returned."""
+    prompt to a Kenyan number or from the M-Pesa menu to its paybill; the main one returned."""
     contest = await seed_demo(sessions, storage)
-    await seed.seed_kenya_demo(sessions)
+    kenya = await seed.seed_kenya_demo(sessions)
+    async with sessions.begin() as session:  # its paybill, unless one is kept: "Paybill 174379, account 07"
+        kept = (await PAYBILL_SETTINGS.load(session, [kenya.id]))[kenya.id]
+        if kept.paybill is None:
+            await PaybillSettings(paybill=KENYA_DEMO_PAYBILL, remainder=kept.remainder).save(session, kenya.id)
     return contest

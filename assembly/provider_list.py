@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
+from gateway.core.channel_settings import ChannelContestSettings
 from gateway.kit.provider_parts import ProviderParts
 from payments.airtel.provider import AIRTEL
 from payments.mpesa.provider import MPESA
@@ -23,3 +25,10 @@ def provider(name: str, providers: Sequence[ProviderParts[Any]] = PROVIDERS) -> 
         if parts.name == name:
             return parts
     raise KeyError(f"no provider named {name!r}")
+
+
+# The providers' own migration branches and settings of a contest (M-Pesa's paybill), migrated, drawn and kept as the
+# channels' are (assembly.channel_list takes them in with the channels').
+PROVIDER_MIGRATIONS: tuple[Path, ...] = tuple(parts.migrations for parts in PROVIDERS if parts.migrations is not None)
+PROVIDER_CONTEST_SETTINGS: tuple[ChannelContestSettings, ...] = tuple(
+    parts.contest_settings for parts in PROVIDERS if parts.contest_settings is not None)

@@ -19,7 +19,7 @@ BEFORE_CHANNELS: Mapping[str, tuple[str, ...]] = {
 AFTER_CHANNELS: Mapping[str, tuple[str, ...]] = {
     "contests": ("contest",), "board": ("leaderboard", "fanout"), "ledger": ("ledger", "results"),
     "database": ("migrate", "seed"), "backup": ("backup", "drill", "restore"), "accounts": ("admin",),
-    "rehearse": ("rehearse",)}
+    "rehearse": ("rehearse",), "mpesa": ("mpesa",)}
 
 
 def module_of(command: str) -> str | None:

@@ -13,14 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Generic, TypeVar
 
 import httpx
 from aiohttp import web
 from redis.asyncio import Redis
 
+from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.money import Chargeable
 from gateway.core.providers import Capability, PaymentProvider, PayoutsSent, RefundsSent
+from gateway.kit.channel_parts import BoundHowToVote, HowToVote
 from gateway.kit.job_resources import JobResources
 from gateway.kit.settings import ServiceSettings
 from gateway.kit.stand_ins import StandIn
@@ -100,6 +103,20 @@ class ProviderParts(Generic[S]):
     # call's answer under its name.
     addresses: Callable[[S, ChatBot | None], Sequence[str]] = lambda settings, chat_bot: ()
     stand_ins: tuple[StandIn[S], ...] = ()
+    # Its own settings of a contest (admin form and API), as a channel's (`ChannelContestSettings`), kept in its
+    # own tables: an Alembic branch of its own (`branch_labels = ("<name>",)`), migrated with the core's.
+    contest_settings: ChannelContestSettings | None = None
+    migrations: Path | None = None
+    # How a voter votes for a candidate by paying it directly (a paybill and the candidate's code as the account):
+    # shown beside the channels' lines (`gateway.kit.keys.HOW_TO_VOTE`).
+    how_to_vote: HowToVote[S] | None = None
+
+    def bound_how_to_vote(self, settings: S) -> BoundHowToVote | None:
+        """Its `how_to_vote` with the app's settings given (the assembly binds them once)."""
+        hook = self.how_to_vote
+        if hook is None:
+            return None
+        return lambda session, contest, code, lang, providers: hook(settings, session, contest, code, lang, providers)
 
     def __post_init__(self) -> None:
         if self.periodic_jobs and not {job for job, _ in self.periodic_jobs} <= set(self.jobs):

@@ -37,8 +37,8 @@ from gateway.core.providers import (
 )
 from payments.answers import json_object, text_of
 from payments.mpesa.api import DarajaApi, error_of
-from payments.mpesa.callback_secret import QUERY_NAME, url_secret
 from payments.mpesa.outgoing_results import OutgoingResults
+from payments.mpesa.paths import result_url, status_url, time_out_url
 from payments.mpesa.request_cap import NAME
 from payments.mpesa.results import SUCCESS
 from payments.mpesa.stk_push import CURRENCY, kenyan_number
@@ -78,12 +78,11 @@ class MpesaMoneyOut:
         self._status_query_after = status_query_after
 
     def _urls(self, reference: uuid.UUID) -> dict[str, str]:
-        secret = url_secret(self._key, reference)
-        return {"ResultURL": f"{self._public}/payments/mpesa/result/{reference}?{QUERY_NAME}={secret}",
-                "QueueTimeOutURL": f"{self._public}/payments/mpesa/timeout/{reference}?{QUERY_NAME}={secret}"}
+        return {"ResultURL": result_url(self._public, self._key, reference),
+                "QueueTimeOutURL": time_out_url(self._public, self._key, reference)}
 
     def _status_url(self, reference: uuid.UUID) -> str:
-        return f"{self._public}/payments/mpesa/status/{reference}?{QUERY_NAME}={url_secret(self._key, reference)}"
+        return status_url(self._public, self._key, reference)
 
     async def _security_credential(self) -> str:
         if self._credential is None:

@@ -1,9 +1,13 @@
 """M-Pesa as the assembly plugs it in (`MPESA`): a prompt on the payer's phone (STK Push) for every channel, refunds
 by Reversal and payouts by B2C where its initiator is set, and the shortcode's C2B payments listed for the money
-check (Pull Transactions); the local sandbox in development while its credentials are unset."""
+check (Pull Transactions); a contest's paybill (its own setting of a contest), where votes are paid from the M-Pesa
+menu with the candidate's code as the account number (C2B: `payments.mpesa.c2b_routes`, its passes in
+`payments.mpesa.c2b_passes`), and the line that tells voters so; the local sandbox in development while its
+credentials are unset."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from gateway.core.money import Chargeable, ChargeRange
@@ -13,12 +17,16 @@ from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, 
 from payments.local_sandbox import sandbox_address, sandbox_stand_in
 from payments.mpesa import routes
 from payments.mpesa.api import DarajaApi, DarajaCredentials
+from payments.mpesa.c2b_passes import register_pass, statement_pass
 from payments.mpesa.callback_secret import callback_key
+from payments.mpesa.collections import MpesaCollections
+from payments.mpesa.how_to_vote import how_to_vote
 from payments.mpesa.money_out import MpesaMoneyOut
 from payments.mpesa.outgoing_results import OutgoingResults
+from payments.mpesa.paybills import PAYBILL_SETTINGS
 from payments.mpesa.request_cap import DARAJA_CAP, NAME, RESEND_DELAYS
 from payments.mpesa.settings import MpesaMoneyOutSettings, MpesaSettings, MpesaStkSettings
-from payments.mpesa.stk_push import CURRENCY, MpesaStkPush
+from payments.mpesa.stk_push import CURRENCY
 from payments.paced_requests import PacedRequests
 from payments.settings import plain_addresses, revealed, secret_problems, unset_settings
 
@@ -53,7 +61,8 @@ def build(settings: MpesaSettings, resources: ProviderResources) -> Implementati
                              per_second=settings.mpesa_requests_per_second or None, resend_delays=RESEND_DELAYS)
     api = DarajaApi(requests, credentials)
     key = callback_key(settings.secret_key.get_secret_value())
-    push = MpesaStkPush(api, shortcode, passkey, settings.public_base_url, key, party_b=settings.mpesa_party_b)
+    push = MpesaCollections(api, shortcode, passkey, settings.public_base_url, key, party_b=settings.mpesa_party_b,
+                            redis=resources.redis, register_path=settings.mpesa_c2b_register_path)
     money_out = money_out_of(settings, resources, api, shortcode, key, sandbox=credentials.base_url
                              if unset_settings(MpesaStkSettings, settings) else None)
     return Implementations.one(push, refunds=money_out, payouts=money_out)
@@ -113,5 +122,8 @@ MPESA = ProviderParts[MpesaSettings](
     NAME, "M-Pesa", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS,
                         Capability.STATEMENT_LISTING}), build,
     charges=CHARGES, routes=routes.setup,
+    jobs={"register_paybills": register_pass, "read_paybill_statements": statement_pass},
+    periodic_jobs=(("register_paybills", 300), ("read_paybill_statements", 60)),
     missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
-    stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))
+    stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),),
+    contest_settings=PAYBILL_SETTINGS, migrations=Path(__file__).with_name("migrations"), how_to_vote=how_to_vote)

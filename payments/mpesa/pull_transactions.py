@@ -46,19 +46,26 @@ class PullTransactions:
                               ) -> list[ProviderCharge]:
         """Every C2B payment in [start, end), every page; PaymentError when Daraja cannot list them (the range
         reaches back past its 48 hours, or it refuses)."""
+        return [charge for row in await self.rows_between(start, end, now)
+                if (charge := charge_of(row, start, end)) is not None]
+
+    async def rows_between(self, start: datetime, end: datetime, now: datetime | None = None
+                           ) -> list[dict[str, Any]]:
+        """Every listed row, as Daraja wrote it, of the pages that reach [start, end) (rows outside it included:
+        `charge_of` and `listed_time` tell them); PaymentError as `charges_between`."""
         oldest = (now or datetime.now(UTC)) - REACH
         if start < oldest:
             raise PaymentError(NAME, "beyond_reach", "Daraja lists only the last 48 hours' payments: check this "
                                "day on the M-Pesa statement (org.ke.m-pesa.com).")
         asked_from = max(start - SLACK, oldest + timedelta(minutes=5))  # never past what Daraja keeps
-        charges: list[ProviderCharge] = []
+        listed: list[dict[str, Any]] = []
         offset = 0
         for _ in range(MOST_PAGES):
             rows = await self._page(asked_from, end + SLACK, offset)
             if not rows:
-                return charges
+                return listed
             offset += len(rows)
-            charges += [charge for row in rows if (charge := charge_of(row, start, end)) is not None]
+            listed += rows
         raise PaymentError(NAME, "too_many_pages", f"Daraja's list ran past {MOST_PAGES} pages: not read whole.")
 
     async def _page(self, start: datetime, end: datetime, offset: int) -> list[dict[str, Any]]:

@@ -13,8 +13,10 @@ from gateway.kit.answers import error_body
 from gateway.kit.keys import REDIS, SESSIONS, SETTINGS
 from payments.answers import parsed_object
 from payments.callbacks import answer_callback, order_id_from_path
+from payments.mpesa import c2b_routes
 from payments.mpesa.callback_secret import QUERY_NAME, callback_key, secret_holds
 from payments.mpesa.outgoing_results import OutgoingResults
+from payments.mpesa.paths import OLD_PREFIX, PREFIX
 from payments.mpesa.request_cap import NAME
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}  # what Daraja expects back
@@ -81,7 +83,11 @@ async def take_outgoing(request: web.Request, *, timed_out: bool) -> web.Respons
 
 
 def setup(app: web.Application) -> None:
-    app.router.add_post("/payments/mpesa/callback/{order_id}", stk_callback)
-    app.router.add_post("/payments/mpesa/result/{reference}", outgoing_result)
-    app.router.add_post("/payments/mpesa/timeout/{reference}", outgoing_time_out)
-    app.router.add_post("/payments/mpesa/status/{reference}", status_result)
+    """Each callback under the path we hand Daraja (`payments.mpesa.paths`), and under the old one it replaced, for
+    the prompts and transfers in flight when it changed; the paybill's C2B URLs under the new one only."""
+    for prefix in (PREFIX, OLD_PREFIX):
+        app.router.add_post(f"{prefix}/callback/{{order_id}}", stk_callback)
+        app.router.add_post(f"{prefix}/result/{{reference}}", outgoing_result)
+        app.router.add_post(f"{prefix}/timeout/{{reference}}", outgoing_time_out)
+        app.router.add_post(f"{prefix}/status/{{reference}}", status_result)
+    c2b_routes.setup(app)

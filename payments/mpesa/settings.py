@@ -48,3 +48,6 @@ class MpesaSettings(SandboxSettings, MpesaStkSettings, MpesaMoneyOutSettings):
     # is what it grants by default): every request of the app (token, prompts, queries, reversals, payouts) takes a
     # turn of one schedule shared by every process and host (`payments.mpesa.request_cap`). 0 lifts our pacing.
     mpesa_requests_per_second: float = Field(default=5.0, ge=0)
+    # Where a paybill's C2B URLs are registered (payments.mpesa.c2b_register): v2, as Daraja documents it; v1 where
+    # Safaricom's support says so for the app.
+    mpesa_c2b_register_path: str = "/mpesa/c2b/v2/registerurl"

@@ -37,7 +37,8 @@ from gateway.core.providers import (
 )
 from payments.answers import json_object, parsed_object, text_of
 from payments.mpesa.api import DarajaApi, error_code, error_of, stk_password, timestamp
-from payments.mpesa.callback_secret import QUERY_NAME, secret_holds, url_secret
+from payments.mpesa.callback_secret import secret_holds
+from payments.mpesa.paths import stk_callback_url
 from payments.mpesa.pull_transactions import PullTransactions
 from payments.mpesa.request_cap import NAME
 from payments.mpesa.results import (
@@ -76,8 +77,7 @@ class MpesaStkPush:
         self._callback_key = callback_key
 
     def callback_url(self, collection: Collection) -> str:
-        secret = url_secret(self._callback_key, collection.order_id)
-        return f"{self._public}/payments/mpesa/callback/{collection.order_id}?{QUERY_NAME}={secret}"
+        return stk_callback_url(self._public, self._callback_key, collection.order_id)
 
     async def start(self, collection: Collection) -> StartResult:
         """Push the prompt, once: a start that finds a kept CheckoutRequestID resumes it."""

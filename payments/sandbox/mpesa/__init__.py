@@ -1,7 +1,8 @@
 """A local M-Pesa (Safaricom Daraja) that real Daraja clients can talk to unchanged: OAuth, STK Push with its query
 and callback (one open prompt per phone, 500.001.1001 for a second), the money out (Reversal, B2C) with their
 results on the ResultURL, the Transaction Status query that finds one whose result was lost, and Pull
-Transactions (the shortcode's C2B payments, for the money check). Mounted at
+Transactions (the shortcode's C2B payments, for the money check), and C2B: a paybill's URLs registered and a payment
+from the M-Pesa menu simulated (validation, then confirmation). Mounted at
 `/mpesa`, so a client's base URL is `http://host:port/mpesa`."""
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from payments.sandbox.control import SandboxControl, provider_app
-from payments.sandbox.mpesa import pull
+from payments.sandbox.mpesa import c2b, pull
 from payments.sandbox.mpesa.money_out import b2c, certificate, paid_out, reversal
 from payments.sandbox.mpesa.state import MPESA, MpesaState, describe_magic_numbers, failure
 from payments.sandbox.mpesa.stk_push import generate_token, process_request, query
@@ -33,6 +34,10 @@ def create_mpesa_sandbox(control: SandboxControl | None = None) -> web.Applicati
         web.post("/pulltransactions/v1/register", pull.register),
         web.post("/pulltransactions/v1/query", pull.query),
         web.post("/sandbox/c2b", pull.paid_in),
+        web.post("/mpesa/c2b/v2/registerurl", c2b.register_url),
+        web.post("/mpesa/c2b/v1/registerurl", c2b.register_url),
+        web.post("/mpesa/c2b/v1/simulate", c2b.simulate),
+        web.post("/mpesa/c2b/v2/simulate", c2b.simulate),
     ])
     app[MPESA] = MpesaState()
     return app

@@ -96,9 +96,11 @@ async def reversal(request: web.Request) -> web.Response:
     if isinstance(body, web.Response):
         return body
     state = request.app[MPESA]
-    prompt = state.paid_prompt(body.TransactionID, loop_time())
+    # A paid prompt's receipt, or a payment made from the menu into the paybill (C2B): both are reversed alike.
+    paid = state.paid_prompt(body.TransactionID, loop_time()) is not None or \
+        any(payment.receipt == body.TransactionID for payment in state.c2b)
     parameters: list[dict[str, Any]] = []
-    if prompt is None:
+    if not paid:
         code, description = "R000002", "The OriginalTransactionID is invalid."
     elif body.TransactionID in state.reversed:
         code, description = "R000001", "The transaction has already been reversed."

@@ -66,6 +66,15 @@ class C2bPayment:
     paid_at: datetime
 
 
+@dataclass(frozen=True)
+class C2bUrls:
+    """A shortcode's registered C2B URLs, and what Daraja does when its validation does not answer."""
+
+    response_type: str  # "Completed" | "Cancelled"
+    confirmation: str
+    validation: str
+
+
 def new_receipt() -> str:
     return "".join(secrets.choice(string.ascii_uppercase + string.digits) for _ in range(10))
 
@@ -124,6 +133,9 @@ class MpesaState:
     # Payments into the shortcode made on the phone's own menu (no prompt of ours): Pull Transactions lists them.
     c2b: list[C2bPayment] = field(default_factory=list)
     pull_registered: bool = False  # the shortcode registered for Pull Transactions
+    # The C2B URLs each shortcode registered (Register URL): where a simulated payment's validation and
+    # confirmation go (payments.sandbox.mpesa.c2b).
+    c2b_urls: dict[str, C2bUrls] = field(default_factory=dict)
 
     @cached_property
     def key(self) -> rsa.RSAPrivateKey:

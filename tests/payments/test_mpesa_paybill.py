@@ -1,0 +1,195 @@
+"""Voting by paying a contest's paybill from the M-Pesa menu (Daraja's C2B), our app and the M-Pesa sandbox over real
+localhost HTTP: the sandbox registers our URLs, asks our validation, makes the payment, posts its confirmation and
+lists it in Pull Transactions, as Daraja does."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from redis.asyncio import Redis
+
+from assembly.job_runtime import JobContext
+from assembly.settings import Settings
+from gateway.core.money_out.refunds_sent import refunds_pass
+from gateway.core.payments.paid_unasked import order_of_receipt
+from gateway.core.payments.verification import Verified, verify_due
+from gateway.db.engine import Sessions
+from gateway.db.models import OrderStatus, VoteOrder
+from gateway.kit.keys import PROVIDERS, SETTINGS
+from payments.mpesa.api import EAST_AFRICA
+from payments.mpesa.c2b_passes import statement_pass
+from payments.mpesa.callback_secret import callback_key
+from payments.mpesa.collections import MpesaCollections
+from payments.mpesa.paths import confirmation_url, validation_url
+from payments.mpesa.paybills import PaybillSettings
+from tests.factories import assert_tally_invariant, tallies
+from tests.payments.mpesa_live import LiveMpesa, live_mpesa
+
+PAYBILL = "174379"  # the sandbox's shortcode
+
+
+@pytest.fixture
+async def live(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[LiveMpesa]:
+    async with live_mpesa(settings, sessions) as running:
+        await paybill_rule(running, "hold")
+        assert await mpesa_of(running).registration.register(PAYBILL) == "registered"
+        yield running
+
+
+async def paybill_rule(live: LiveMpesa, remainder: Any) -> None:
+    async with live.sessions.begin() as session:
+        await PaybillSettings(paybill=PAYBILL, remainder=remainder).save(session, live.contest.id)
+
+
+def mpesa_of(live: LiveMpesa) -> MpesaCollections:
+    mpesa = live.client.app[PROVIDERS].get("mpesa")
+    assert isinstance(mpesa, MpesaCollections)
+    return mpesa
+
+
+async def pay(live: LiveMpesa, account: str, shillings: int, phone: str = "254712000102") -> dict[str, Any]:
+    """A customer pays the paybill from the M-Pesa menu (the sandbox's simulate): what the sandbox did."""
+    response = await mpesa_of(live).daraja.post("/mpesa/c2b/v1/simulate", {
+        "ShortCode": PAYBILL, "CommandID": "CustomerPayBillOnline", "Amount": shillings, "Msisdn": phone,
+        "BillRefNumber": account})
+    assert response.status_code == 200, response.text
+    made: dict[str, Any] = response.json()["sandbox"]
+    return made
+
+
+async def decided(live: LiveMpesa, receipt: str, timeout: float = 5.0,
+                  until: OrderStatus | None = None) -> VoteOrder:
+    """The order the payment's receipt wrote, once decided (the confirmation comes after the simulate's answer), or
+    once `until` is its status."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        order_id = await order_of_receipt(live.sessions, "mpesa", receipt)
+        if order_id is not None:
+            async with live.sessions() as session:
+                order = await session.get(VoteOrder, order_id)
+            if order is not None and order.status is not OrderStatus.PENDING and until in (None, order.status):
+                return order
+        assert asyncio.get_running_loop().time() < deadline, f"no decided order for {receipt}"
+        await asyncio.sleep(0.02)
+
+
+async def votes(live: LiveMpesa) -> dict[str, int]:
+    await assert_tally_invariant(live.sessions, live.contest.id)
+    return await tallies(live.sessions, live.contest.id)
+
+
+def job(live: LiveMpesa, settings: Settings, redis: Redis) -> JobContext:
+    return JobContext(live.client.app[SETTINGS], live.sessions, redis, live.client.app[PROVIDERS])
+
+
+async def test_validation_refuses_an_unknown_code_before_any_money_moves(live: LiveMpesa) -> None:
+    made = await pay(live, "99", 50)
+    assert made["TransID"] is None  # the sandbox, as Daraja, made no payment
+    assert made["validation"]["ResultCode"] == "C2B00012"
+    under = await pay(live, "01", 5)  # under one vote's price
+    assert under["TransID"] is None and under["validation"]["ResultCode"] == "C2B00013"
+    assert (await votes(live))["01"] == 0
+
+
+async def test_validation_accepts_a_code_as_people_type_it_and_its_votes_count(live: LiveMpesa) -> None:
+    made = await pay(live, " 3", 50)  # "03", typed without its leading zero and with a space
+    assert made["validation"] == {"ResultCode": "0", "ResultDesc": "Accepted"}
+    order = await decided(live, made["TransID"])
+    assert order.status is OrderStatus.PAID and order.quantity == 5 and order.provider_txn_id == made["TransID"]
+    assert order.voter_ref is not None and order.voter_ref.startswith("mpesa-payer:")  # Daraja's hash of the number
+    assert (await votes(live))["03"] == 5
+
+
+async def test_a_confirmation_sent_again_counts_once(live: LiveMpesa) -> None:
+    live.control.duplicate_callbacks = 3
+    made = await pay(live, "01", 30)
+    order = await decided(live, made["TransID"])
+    key = callback_key(live.client.app[SETTINGS].secret_key.get_secret_value())
+    again = {"TransactionType": "Pay Bill", "TransID": made["TransID"], "TransTime": "20261128101010",
+             "TransAmount": "30.00", "BusinessShortCode": PAYBILL, "BillRefNumber": "01", "MSISDN": "ab" * 32}
+    url = confirmation_url("", key, PAYBILL)
+    assert (await live.client.post(url, json=again)).status == 200
+    assert (await votes(live))["01"] == 3 and order.quantity == 3
+
+
+async def test_a_remainder_is_held_for_a_person_by_default(live: LiveMpesa) -> None:
+    order = await decided(live, (await pay(live, "01", 35))["TransID"])
+    assert order.status is OrderStatus.HELD and order.quantity == 3
+    assert "3 votes at 1000 KES and 500 KES more" in (order.hold_reason or "")
+    assert (await votes(live))["01"] == 0  # until a person counts or rejects it
+
+
+async def test_a_remainder_is_given_back_by_a_reversal_where_the_contest_says_so(live: LiveMpesa) -> None:
+    await paybill_rule(live, "refund")
+    made = await pay(live, "01", 35)  # a reversal gives back the whole payment, so none of its votes count
+    order = await decided(live, made["TransID"], until=OrderStatus.REFUND_REQUESTED)
+    assert "500 KES more" in (order.status_reason or "")
+    # the reversal goes out (its row is owed at the database's time: the pass looks a little later)
+    await refunds_pass(live.sessions, live.client.app[PROVIDERS], datetime.now(UTC) + timedelta(seconds=5))
+    for _ in range(100):
+        if made["TransID"] in (await live.paid_out())["reversed_receipts"]:
+            break
+        await asyncio.sleep(0.05)
+    assert made["TransID"] in (await live.paid_out())["reversed_receipts"]
+    assert (await votes(live))["01"] == 0
+
+
+async def test_a_lost_confirmation_is_counted_from_the_statement(live: LiveMpesa, settings: Settings,
+                                                                 redis: Redis) -> None:
+    live.control.drop_callbacks = True
+    made = await pay(live, "02", 40)
+    await asyncio.sleep(0.2)
+    assert await order_of_receipt(live.sessions, "mpesa", made["TransID"]) is None  # nothing reached us
+    assert await statement_pass(job(live, settings, redis)) == 1
+    order = await decided(live, made["TransID"])
+    assert order.status is OrderStatus.PAID and order.quantity == 4
+    assert await statement_pass(job(live, settings, redis)) == 0  # read again: nothing twice
+    assert (await votes(live))["02"] == 4
+
+
+async def test_a_forged_confirmation_is_taken_back_and_flagged_once_the_statement_lacks_it(
+        live: LiveMpesa, settings: Settings, redis: Redis) -> None:
+    """A confirmation on the URL's secret counts at once; Safaricom's statement, read past its time, never lists
+    it: the verification takes its votes back off and flags the order for a person."""
+    key = callback_key(live.client.app[SETTINGS].secret_key.get_secret_value())
+    when = (datetime.now(EAST_AFRICA) - timedelta(minutes=20)).strftime("%Y%m%d%H%M%S")
+    forged = {"TransactionType": "Pay Bill", "TransID": "FORGED0001", "TransTime": when, "TransAmount": "100.00",
+              "BusinessShortCode": PAYBILL, "BillRefNumber": "04", "MSISDN": "254712000999"}
+    assert (await live.client.post(confirmation_url("", key, PAYBILL), json=forged)).status == 200
+    order = await decided(live, "FORGED0001")
+    assert order.status is OrderStatus.PAID and (await votes(live))["04"] == 10
+    await statement_pass(job(live, settings, redis))  # the statement, read whole: no such payment
+    done = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=1))
+    assert (order.id, Verified.DISAGREED) in done
+    async with live.sessions() as session:
+        flagged = await session.get(VoteOrder, order.id)
+        assert flagged is not None and flagged.status is OrderStatus.FLAGGED
+    assert (await votes(live))["04"] == 0
+
+
+async def test_a_genuine_confirmation_is_agreed_by_the_statement(live: LiveMpesa, settings: Settings,
+                                                                 redis: Redis) -> None:
+    order = await decided(live, (await pay(live, "05", 20))["TransID"])
+    await statement_pass(job(live, settings, redis))
+    done = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=1))
+    assert (order.id, Verified.AGREED) in done
+    assert (await votes(live))["05"] == 2
+
+
+async def test_a_wrong_secret_on_the_c2b_urls_is_refused(live: LiveMpesa) -> None:
+    other = callback_key("another-secret-key-entirely-0123456789")
+    body = {"TransID": "FORGED0002", "TransAmount": "10.00", "BusinessShortCode": PAYBILL, "BillRefNumber": "01"}
+    for url in (confirmation_url("", other, PAYBILL), validation_url("", other, PAYBILL)):
+        assert (await live.client.post(url, json=body)).status == 400
+    assert await order_of_receipt(live.sessions, "mpesa", "FORGED0002") is None
+
+
+async def test_the_old_callback_paths_still_answer(live: LiveMpesa) -> None:
+    path = live.callback_path(uuid.uuid4())  # /payments/mpesa/callback/…: prompts in flight when it changed
+    assert path.startswith("/payments/mpesa/")
+    assert (await live.client.post(path, json={})).status != 404
