@@ -10,6 +10,8 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from channels.web import openapi, vote_limits
+from channels.web.i18n import Translator, choose_language
+from channels.web.market_texts import contest_takes
 from channels.web.schemas import (
     CandidateOut,
     ContestDetailOut,
@@ -134,14 +136,19 @@ async def place_vote(request: web.Request) -> web.Response:
     key = request.headers.get("Idempotency-Key")
     if key is not None and not IDEMPOTENCY_KEY.fullmatch(key):
         raise InvalidRequest("Idempotency-Key must be 1 to 128 printable ASCII characters.", field="Idempotency-Key")
-    placed = await service.place_vote(
-        placing.OrderRequest(
-            contest_slug=request.match_info["slug"], candidate_code=body.candidate, quantity=body.quantity,
-            provider=body.provider, channel="web", msisdn=msisdn,
-            client_key=api_client_key(request, key, msisdn), voter_address=throttle.client_address(request),
-        ),
-        wait_for_room=True,
-    )
+    try:
+        placed = await service.place_vote(
+            placing.OrderRequest(
+                contest_slug=request.match_info["slug"], candidate_code=body.candidate, quantity=body.quantity,
+                provider=body.provider, channel="web", msisdn=msisdn,
+                client_key=api_client_key(request, key, msisdn), voter_address=throttle.client_address(request),
+            ),
+            wait_for_room=True,
+        )
+    except VoteRejected as exc:
+        if exc.code != "provider_not_enabled":
+            raise
+        raise await provider_refusal(request, exc) from exc
     order, started = placed.order, placed.started
     if started is not None and started.status is OrderStatus.FAILED:
         raise VoteRejected(started.message or "The payment could not be started.", code="payment_refused")
@@ -152,6 +159,14 @@ async def place_vote(request: web.Request) -> web.Response:
     way = service.approval(order.provider), request.app[PROVIDERS].label(order.provider)
     created = VoteCreatedOut(order=out, next=next_step(order, started, *way))
     return _json(created, status=201)
+
+
+async def provider_refusal(request: web.Request, refused: VoteRejected) -> VoteRejected:
+    """A provider the contest does not take: the refusal names what it takes (in the client's Accept-Language,
+    else the contest's language), which retrying never changes."""
+    contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"])
+    tr = Translator(choose_language(request, contest.default_language)[0])
+    return VoteRejected(contest_takes(tr, contest, request.app[PROVIDERS]), code=refused.code, field=refused.field)
 
 
 @routes.get("/api/v1/orders/{order_id}")

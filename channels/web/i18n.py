@@ -14,6 +14,7 @@ from aiohttp import web
 
 from channels.web.candidate_texts import CANDIDATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
+from channels.web.market_texts import MARKET_TEXTS
 from channels.web.meta_texts import META_TEXTS
 from channels.web.overlay_texts import OVERLAY_TEXTS
 from channels.web.prompt_texts import PROMPT_TEXTS
@@ -77,7 +78,6 @@ PAGE_TEXTS: dict[str, str] = {
     "provider_orange": N_("Orange Money"),
     "provider_stripe": N_("Bank card"),
     "field_msisdn": N_("Mobile money number"),
-    "msisdn_hint": N_("For MTN and Orange: the number that pays, e.g. 6 70 12 34 56."),
     "redirect_hint": N_("Orange Money and cards open the provider's payment page, then bring you back here."),
     "submit": N_("Vote and pay"),
     "sending": N_("Sending…"),
@@ -193,6 +193,7 @@ PAGE_TEXTS: dict[str, str] = {
     **CANDIDATE_TEXTS,
     **OVERLAY_TEXTS,
     **META_TEXTS,
+    **MARKET_TEXTS,
 }
 # Core error codes that share a message with the form's own checks.
 CODE_KEYS = {"candidate_not_found": "err_candidate", "invalid_quantity": "err_quantity",

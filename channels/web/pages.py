@@ -22,6 +22,7 @@ from channels.web.i18n import (
     Translator,
     error_message,
 )
+from channels.web.market_texts import contest_takes, msisdn_hint
 from channels.web.monogram import initials, tone
 from channels.web.order_pages import vote_accepted
 from channels.web.pictures import picture_globals
@@ -88,16 +89,16 @@ class VoteForm:
 
 
 def check_form(form: VoteForm, contest: PublicContest, candidates: list[PublicCandidate], tr: Translator,
-               phone_paid: Collection[str]) -> dict[str, str]:
+               phone_paid: Collection[str], takes: str = "") -> dict[str, str]:
     """Every field's problem at once (the core stops at the first); `phone_paid`: the providers that charge a
-    phone's wallet, which need its number."""
+    phone's wallet, which need its number; `takes`: what the contest takes, the answer to a provider it does not."""
     errors: dict[str, str] = {}
     if form.candidate not in {c.code for c in candidates}:
         errors["candidate"] = tr("err_candidate")
     if not form.quantity.isdecimal() or not 1 <= int(form.quantity) <= contest.max_votes_per_order:
         errors["quantity"] = tr("err_quantity", max=contest.max_votes_per_order)
     if form.provider not in contest.providers:
-        errors["provider"] = tr("err_provider")
+        errors["provider"] = takes if form.provider and takes else tr("err_provider")
     elif form.provider in phone_paid:
         if not form.msisdn:
             errors["msisdn"] = tr("err_msisdn_required")
@@ -140,6 +141,7 @@ def vote_form_context(page: Page, contest: PublicContest, candidates: list[Publi
                "notice": voting_notice(contest, datetime.now(UTC), tr), "page_data": page_data,
                "provider": form.provider or (contest.providers[0] if contest.providers else ""),
                "phone_paid": providers.having(Capability.PHONE_PROMPT),
+               "msisdn_hint": msisdn_hint(tr, contest, providers),
                "redirect_hint": any(Capability.REDIRECT in providers.capabilities(p) for p in contest.providers)}
     return context, token
 
@@ -242,14 +244,15 @@ async def vote_post(request: web.Request) -> web.StreamResponse:
         return contest_missing(request, wants_json)
     contest, candidates = found
     page = page_for(request, contest.default_language)
-    errors = check_form(form, contest, candidates, page.tr, phone_paid)
+    takes = contest_takes(page.tr, contest, app[PROVIDERS])
+    errors = check_form(form, contest, candidates, page.tr, phone_paid, takes)
     if errors:
         return await refused_form(page, contest, candidates, form, errors, 422, wants_json)
     try:
         placed = await place_vote(request, contest, form)
     except DomainError as exc:
-        message = error_message(page.tr, exc.code, exc.field, exc.message,
-                                {"max": contest.max_votes_per_order, "reason": exc.message})
+        message = takes if exc.code == "provider_not_enabled" else error_message(
+            page.tr, exc.code, exc.field, exc.message, {"max": contest.max_votes_per_order, "reason": exc.message})
         field = exc.field if exc.field in FIELDS else "form"
         return await refused_form(page, contest, candidates, form, {field: message}, exc.status, wants_json)
     order, started = placed.order, placed.started

@@ -1,0 +1,62 @@
+"""What a contest takes, in the page's words: its providers by name and its country's numbers. Said above the form's
+phone field (a Kenyan page shows M-Pesa and a Kenyan number, never another market's) and as the refusal of a provider
+the contest does not take, on the form and from the JSON API: the voter learns what works, not "try again later"."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from gateway.core.contests.catalog import PublicContest
+from gateway.core.market import UnknownCountry, market_of
+from gateway.core.providers import Capability, Providers
+from gateway.core.texts import N_
+
+if TYPE_CHECKING:
+    from channels.web.i18n import Translator
+
+MARKET_TEXTS: dict[str, str] = {
+    "contest_takes": N_("This contest is paid by {providers}, numbers {prefix}."),
+    "contest_takes_no_phone": N_("This contest is paid by {providers}."),
+    "msisdn_hint_market": N_("For {providers}: the number that pays, e.g. {example}."),
+    # Two or more names, the last one apart: "MTN MoMo or Orange Money", "M-Pesa, Airtel Money or Bank card".
+    "either": N_("{first} or {last}"),
+}
+
+
+def either(tr: Translator, names: Sequence[str]) -> str:
+    if len(names) < 2:
+        return "".join(names)
+    return tr("either", first=", ".join(names[:-1]), last=names[-1])
+
+
+def phone_providers(contest: PublicContest, providers: Providers) -> tuple[str, ...]:
+    """The contest's providers that charge a phone's wallet, in its own order."""
+    phone_paid = providers.having(Capability.PHONE_PROMPT)
+    return tuple(p for p in contest.providers if p in phone_paid)
+
+
+def contest_prefix(contest: PublicContest) -> str | None:
+    try:
+        return market_of(contest.country).prefix
+    except UnknownCountry:
+        return None
+
+
+def contest_takes(tr: Translator, contest: PublicContest, providers: Providers) -> str:
+    """`This contest is paid by MTN Mobile Money or Orange Money, numbers +237.`: what works, and nothing after."""
+    names = either(tr, [tr.provider(p, providers) for p in contest.providers])
+    prefix = contest_prefix(contest)
+    if phone_providers(contest, providers) and prefix:
+        return tr("contest_takes", providers=names, prefix=prefix)
+    return tr("contest_takes_no_phone", providers=names)
+
+
+def msisdn_hint(tr: Translator, contest: PublicContest, providers: Providers) -> str:
+    """The hint above the phone field: the contest's own phone providers and a number as its country writes it."""
+    try:
+        example = market_of(contest.country).example_number
+    except UnknownCountry:
+        example = ""
+    names = either(tr, [tr.provider(p, providers) for p in phone_providers(contest, providers)])
+    return tr("msisdn_hint_market", providers=names, example=example)
