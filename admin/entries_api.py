@@ -57,7 +57,8 @@ async def get_call(request: web.Request, actor: Actor) -> web.StreamResponse:
 @routes.put(CONTEST_ENTRIES + "/call")
 @guarded("contests.write")
 async def put_call(request: web.Request, actor: Actor) -> web.StreamResponse:
-    fields = parse_call(await form_of(request))
+    contest = (await contests_admin.contest_detail(request.app[SESSIONS], actor, cid(request))).contest
+    fields = parse_call(await form_of(request), contest.time_zone)  # a time without an offset: on its clock
     call = await entries_review.set_entry_call(request.app[SESSIONS], actor, cid(request), opens_at=fields.opens_at,
                                                closes_at=fields.closes_at, rules=fields.rules,
                                                max_entries=fields.max_entries, fee_amount=fields.fee_amount,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from gateway.core.contests.catalog import mask_msisdn
@@ -14,6 +14,7 @@ from gateway.core.contests.contest_drafts import form_moment
 from gateway.core.entered_number import BIGINT_MAX, INTEGER_MAX, entered_whole
 from gateway.core.entries.entries_review import ReviewRow
 from gateway.core.errors import DomainError, NotFound
+from gateway.core.market import wall_clock
 from gateway.core.media.uploads import UploadView
 from gateway.db.models import EntryCall, EntryStatus
 
@@ -39,21 +40,23 @@ def whole_or_none(form: Mapping[str, Any], name: str, meaning: str, high: int) -
     return entered_whole(raw, name, high=high, label=f"{name} (empty for {meaning})")
 
 
-def parse_call(form: Mapping[str, Any]) -> CallFields:
+def parse_call(form: Mapping[str, Any], zone: str) -> CallFields:
     """The call's fields from a form or a JSON body; an empty (or null) max_entries means no limit, an empty
-    fee_amount (minor units of the contest's currency) free entry, an empty codes_per_day the service's default."""
-    return CallFields(form_moment(form, "opens_at"), form_moment(form, "closes_at"), str(form.get("rules") or ""),
+    fee_amount (minor units of the contest's currency) free entry, an empty codes_per_day the service's default. Times
+    without an offset are on the contest's clock (`zone`)."""
+    return CallFields(form_moment(form, "opens_at", zone), form_moment(form, "closes_at", zone),
+                      str(form.get("rules") or ""),
                       whole_or_none(form, "max_entries", "no limit", INTEGER_MAX),
                       whole_or_none(form, "fee_amount", "no fee", BIGINT_MAX),
                       whole_or_none(form, "codes_per_day", "the service's default", INTEGER_MAX))
 
 
-def call_values(call: EntryCall | None) -> dict[str, Any]:
-    """The call as the form's fields show it (a new call: empty)."""
+def call_values(call: EntryCall | None, zone: str) -> dict[str, Any]:
+    """The call as the form's fields show it, on the contest's clock (a new call: empty)."""
     if call is None:
         return {"opens_at": "", "closes_at": "", "rules": "", "max_entries": "", "fee_amount": "", "codes_per_day": ""}
-    return {"opens_at": call.opens_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"),
-            "closes_at": call.closes_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M"), "rules": call.rules,
+    return {"opens_at": wall_clock(call.opens_at, zone), "closes_at": wall_clock(call.closes_at, zone),
+            "rules": call.rules,
             "max_entries": "" if call.max_entries is None else call.max_entries,
             "fee_amount": "" if call.fee_amount is None else call.fee_amount,
             "codes_per_day": "" if call.codes_per_day is None else call.codes_per_day}

@@ -43,7 +43,8 @@ async def show_entries(request: web.Request, actor: Actor, cid: int, *, error: s
     call = await entries_review.entry_call(sessions, actor, cid)
     rows = await entries_review.list_entries(sessions, storage, actor, cid, wanted)
     return render(request, "entries.html", {
-        "contest": detail.contest, "call": call, "call_form": call_form or call_values(call), "rows": rows,
+        "contest": detail.contest, "call": call, "rows": rows,
+        "call_form": call_form or call_values(call, detail.contest.time_zone),
         "codes_default": request.app[SETTINGS].entry_codes_default_per_day,
         "codes_ceiling": request.app[SETTINGS].entry_codes_per_day,
         "codes": {c.id: c.code for c in detail.candidates}, "status": wanted, "statuses": STATUSES,
@@ -62,7 +63,8 @@ async def save_call(request: web.Request, actor: Actor) -> web.StreamResponse:
     cid = contest_id(request)
     form = await form_of(request)
     try:
-        fields = parse_call(form)
+        contest = (await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)).contest
+        fields = parse_call(form, contest.time_zone)
         await entries_review.set_entry_call(request.app[SESSIONS], actor, cid, opens_at=fields.opens_at,
                                             closes_at=fields.closes_at, rules=fields.rules,
                                             max_entries=fields.max_entries, fee_amount=fields.fee_amount,

@@ -15,6 +15,7 @@ from admin.web import (
     secure,
 )
 from gateway.core.audit import Actor
+from gateway.core.market import on_clock
 from gateway.kit.keys import ADMIN_TEMPLATES
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
@@ -31,7 +32,7 @@ def render(request: web.Request, template: str, context: Mapping[str, Any], acto
     cookie, fresh = csrf.cookie_of(request, is_secure)
     lang = texts.language_of(request)
     base = {"actor": actor, "csrf_token": csrf.sign(csrf_key(request), cookie), "error": None, "notice": None,
-            "lang": lang, "_": texts.gettext_for(lang), **texts.tables(lang)}
+            "lang": lang, "_": texts.gettext_for(lang), "on_clock": on_clock, **texts.tables(lang)}
     response = aiohttp_jinja2.render_template(template, request, {**base, **context}, status=status,
                                               app_key=ADMIN_TEMPLATES)
     policy = CSP if media_from is None else CSP.replace("img-src 'self' data:",

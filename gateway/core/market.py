@@ -130,3 +130,8 @@ def local_moment(naive: datetime, zone: str) -> datetime:
 def wall_clock(when: datetime, zone: str) -> str:
     """A stored moment as a datetime-local field shows it in `zone`: `2026-12-01T20:00`."""
     return when.astimezone(ZoneInfo(zone)).strftime("%Y-%m-%dT%H:%M")
+
+
+def on_clock(when: datetime, zone: str) -> str:
+    """A stored moment as an organiser reads it on the contest's clock: `2026-12-01 20:00 EAT`."""
+    return f"{when.astimezone(ZoneInfo(zone)).strftime('%Y-%m-%d %H:%M')} {zone_abbreviation(when, zone)}"
