@@ -36,6 +36,9 @@ DECISION_NAMES = {"count": N_("Count"), "refund": N_("Refund"), "dismiss": N_("D
                   "refunded_by_hand": N_("Refunded by hand"), "send_again": N_("Send it again")}
 ACTION_NAMES = {"open": N_("Open"), "pause": N_("Pause"), "close": N_("Close")}
 STATUS_NAMES = {"active": N_("active"), "eliminated": N_("eliminated"), "hidden": N_("hidden")}
+# The providers' labels (their parts' `label`, as payers know them) as an organiser reads them in the forms.
+PROVIDER_LABELS = (N_("MTN MoMo"), N_("Orange Money"), N_("M-Pesa"), N_("Airtel Money"), N_("Bank card"),
+                   N_("Telegram Stars"))
 FRAUD_LABELS = rules.LABELS  # declared with each rule (gateway.core.fraud.rules.DECLARED)
 
 

@@ -8,10 +8,10 @@ from typing import Any
 
 from aiohttp import web
 
-from admin import money_fields, texts
+from admin import contest_choices, money_fields, texts
 from admin.accounts import allowed
 from admin.pages.rendering import render, see_other
-from admin.web import contest_settings, form_of, guarded, provider_names
+from admin.web import contest_settings, form_of, guarded
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ContestFieldset, blank_fields
 from gateway.core.contests import contests_admin
@@ -19,15 +19,14 @@ from gateway.core.contests.contest_drafts import (
     FRAUD_FIELD,
     BoardVisibility,
     board_visibility,
-    parse_contest,
     parse_fraud_rules,
 )
-from gateway.core.errors import DomainError
+from gateway.core.errors import DomainError, FieldErrors
 from gateway.core.fraud import hold_figures
 from gateway.core.fraud.rules import FraudRules
-from gateway.core.market import DEFAULT_COUNTRY, countries, market_of, wall_clock
-from gateway.core.providers import Capability, Providers
-from gateway.core.texts import LANGUAGES, babel_locale
+from gateway.core.market import countries, market_of, wall_clock
+from gateway.core.providers import Providers
+from gateway.core.texts import babel_locale
 from gateway.db.models import Contest
 from gateway.kit.keys import PROVIDERS, SESSIONS
 
@@ -41,13 +40,16 @@ def channel_form_values(fields: Mapping[str, Any]) -> dict[str, Any]:
     return {name: "" if value is None else value for name, value in fields.items()}
 
 
-def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], providers: Providers) -> dict[str, Any]:
-    """The form's fields as text, from a contest (or a new one's defaults: paid by mobile money) and `channels`: the
-    channels' own settings of it (or their defaults)."""
+def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], providers: Providers,
+                        country: str | None = None) -> dict[str, Any]:
+    """The form's fields as text, from a contest (or a new one's defaults in `country`: its currency and main zone,
+    paid by the phone's wallets that take that currency) and `channels`: the channels' own settings of it (or their
+    defaults)."""
     if contest is None:
-        return {"name": "", "slug": "", "price_per_vote": 100, "currency": "XAF", "country": DEFAULT_COUNTRY,
-                "time_zone": market_of(DEFAULT_COUNTRY).time_zone, "max_votes_per_order": 100,
-                "opens_at": "", "closes_at": "", "providers": list(providers.having(Capability.PHONE_PROMPT)),
+        code, currency, zone = contest_choices.new_contest_market(country)
+        return {"name": "", "slug": "", "price_per_vote": 100, "currency": currency, "country": code,
+                "time_zone": zone, "max_votes_per_order": 100,
+                "opens_at": "", "closes_at": "", "providers": contest_choices.preselected(providers, currency),
                 "ussd_service_codes": "",
                 **channel_form_values(channels), "board": "live", "board_frozen_at": "",
                 "default_language": "fr", "stars_per_vote": "", **fraud_fields(FraudRules())}
@@ -71,8 +73,15 @@ def country_choices(lang: str) -> list[tuple[str, str]]:
     return [(code, names.get(code, code)) for code in countries()]
 
 
-def zone_choices() -> list[str]:
-    """Every country's zones, the usual countries' first (a browser's list filters as the organiser types)."""
+def zone_choices(country: object = None) -> list[str]:
+    """The country's zones where it has several, else every country's, the usual countries' first (a browser's list
+    filters as the organiser types)."""
+    try:
+        own = market_of(str(country or "")).time_zones
+    except DomainError:
+        own = ()
+    if len(own) > 1:
+        return list(own)
     return list(dict.fromkeys(zone for code in countries() for zone in market_of(code).time_zones))
 
 
@@ -87,20 +96,48 @@ def fraud_fields(rules: FraudRules) -> dict[str, int]:
     return {f"{FRAUD_FIELD}{name}": value for name, value in rules.stored().items()}
 
 
+def field_errors(error: DomainError | None) -> dict[str, str]:
+    """Each wrong field's message, by the form field it goes beside (a fraud threshold's is `fraud_<rule>`); one
+    with no field of the form goes above it (`""`)."""
+    errors = error.errors if isinstance(error, FieldErrors) else [error] if error is not None else []
+    shown: dict[str, str] = {}
+    for each in errors:
+        field = each.field or ""
+        field = f"{FRAUD_FIELD}{field}" if field in FraudRules.names() else field
+        shown[field] = f"{shown[field]} {each.message}" if field in shown else each.message
+    return shown
+
+
 def form_page(request: web.Request, actor: Actor, heading: str, action: str, values: Mapping[str, Any],
-              error: str | None = None, status: int = 200, preview: hold_figures.Preview | None = None,
+              error: DomainError | None = None, preview: hold_figures.Preview | None = None,
               ) -> web.Response:
+    lang = texts.language_of(request)
     providers = values.get("providers") or []
     values = {**contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS]), **values,
               "providers": providers if isinstance(providers, list) else [providers]}
+    errors = field_errors(error)
+    shown_fields = {"name", "slug", "price_per_vote", "currency", "max_votes_per_order", "country", "time_zone",
+                    "opens_at", "closes_at", "providers", "stars_per_vote", "ussd_service_codes", "board",
+                    "board_frozen_at", "default_language", *(f"{FRAUD_FIELD}{name}" for name in FraudRules.names()),
+                    *(field.name for fieldset in channel_fieldsets(request) for field in fieldset.fields)}
+    above = " ".join(message for field, message in errors.items() if field not in shown_fields) or None
     response = render(request, "contest_form.html", {
-        "heading": heading, "action": action, "form": values, "known_providers": provider_names(request),
+        "heading": heading, "action": action, "form": values, "new": action.endswith("/new"),
+        "known_providers": contest_choices.provider_choices(request.app[PROVIDERS], lang),
         "channel_fieldsets": channel_fieldsets(request),
         "boards": [b.value for b in BoardVisibility], "fraud_names": FraudRules.names(), "fraud_field": FRAUD_FIELD,
-        "voter_languages": [lang.value for lang in LANGUAGES],
-        "countries": country_choices(texts.language_of(request)), "zones": zone_choices(),
-        "error": error, "preview": preview}, actor, status)
+        "voter_languages": contest_choices.language_choices(),
+        "countries": country_choices(lang), "zones": zone_choices(values.get("country")),
+        "markets": contest_choices.markets_json(), "errors": errors,
+        "fraud_open": any(field.startswith(FRAUD_FIELD) for field in errors) or preview is not None,
+        "error": above, "preview": preview}, actor, error.status if error is not None else 200)
     return money_fields.with_script(response)
+
+
+@routes.get("/admin/static/market.js")
+async def market_script(request: web.Request) -> web.StreamResponse:
+    return web.Response(text=contest_choices.SCRIPT, content_type="text/javascript",
+                        headers={"Cache-Control": "max-age=300"})
 
 
 @routes.get("/admin/contests")
@@ -114,8 +151,10 @@ async def contests_page(request: web.Request, actor: Actor) -> web.StreamRespons
 @routes.get("/admin/contests/new")
 @guarded("contests.write")
 async def new_contest_page(request: web.Request, actor: Actor) -> web.StreamResponse:
-    return form_page(request, actor, "New contest", "/admin/contests/new",
-                     contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS]))
+    _ = texts.gettext_for(texts.language_of(request))
+    return form_page(request, actor, _("New contest"), "/admin/contests/new",
+                     contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS],
+                                         request.query.get("country")))
 
 
 @routes.post("/admin/contests/new")
@@ -123,12 +162,11 @@ async def new_contest_page(request: web.Request, actor: Actor) -> web.StreamResp
 async def new_contest_post(request: web.Request, actor: Actor) -> web.StreamResponse:
     form = await form_of(request)
     try:  # the price is typed in major units (the API's JSON keeps minor units)
-        draft = parse_contest(money_fields.price_in_minor(form, texts.language_of(request)), contest_settings(request),
-                              providers=provider_names(request))
-        money_fields.check_prices(request, draft)
+        draft = contest_choices.checked_contest(request, form, typed_in_major=True)
         contest = await contests_admin.create_contest(request.app[SESSIONS], actor, draft)
     except DomainError as exc:
-        return form_page(request, actor, "New contest", "/admin/contests/new", form, exc.message, exc.status)
+        _ = texts.gettext_for(texts.language_of(request))
+        return form_page(request, actor, _("New contest"), "/admin/contests/new", form, exc)
     raise see_other(f"/admin/contests/{contest.id}")
 
 
@@ -167,7 +205,8 @@ async def edit_contest_page(request: web.Request, actor: Actor) -> web.StreamRes
     channels = await contests_admin.channel_settings(request.app[SESSIONS], contest_settings(request), [cid])
     values = contest_form_values(detail.contest, channels[cid], request.app[PROVIDERS])
     values["price_per_vote"] = money_fields.shown_major(detail.contest.price_per_vote, detail.contest.currency)
-    return form_page(request, actor, f"Edit {detail.contest.name}", f"/admin/contests/{cid}/edit", values)
+    _ = texts.gettext_for(texts.language_of(request))
+    return form_page(request, actor, _("Edit {name}", name=detail.contest.name), f"/admin/contests/{cid}/edit", values)
 
 
 @routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/edit")
@@ -178,15 +217,12 @@ async def edit_contest_post(request: web.Request, actor: Actor) -> web.StreamRes
     if form.get("preview"):
         return await fraud_preview(request, actor, cid, form)
     try:
-        channels = contest_settings(request)
-        draft = parse_contest(money_fields.price_in_minor(form, texts.language_of(request)), channels,
-                              providers=provider_names(request))
-        money_fields.check_prices(request, draft)
-        await contests_admin.update_contest(request.app[SESSIONS], actor, cid, draft, channels)
+        draft = contest_choices.checked_contest(request, form, typed_in_major=True)
+        await contests_admin.update_contest(request.app[SESSIONS], actor, cid, draft, contest_settings(request))
     except DomainError as exc:
         if exc.status == 404:
             raise
-        return form_page(request, actor, "Edit contest", f"/admin/contests/{cid}/edit", form, exc.message, exc.status)
+        return form_page(request, actor, edit_heading(request), f"/admin/contests/{cid}/edit", form, exc)
     raise see_other(f"/admin/contests/{cid}")
 
 
@@ -196,10 +232,15 @@ async def fraud_preview(request: web.Request, actor: Actor, cid: int, form: Mapp
     try:
         rules = parse_fraud_rules(form)
     except DomainError as exc:
-        return form_page(request, actor, "Edit contest", action, form, exc.message, exc.status)
+        return form_page(request, actor, edit_heading(request), action, form, exc)
     detail = await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)  # 404 for another's contest
     tried = await hold_figures.preview(request.app[SESSIONS], detail.contest.id, rules)
-    return form_page(request, actor, "Edit contest", action, form, preview=tried)
+    return form_page(request, actor, edit_heading(request), action, form, preview=tried)
+
+
+def edit_heading(request: web.Request) -> str:
+    _ = texts.gettext_for(texts.language_of(request))
+    return _("Edit contest")
 
 
 @routes.post("/admin/contests/{contest_id:[0-9]{1,9}}/{action:open|pause|close}")

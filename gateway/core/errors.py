@@ -21,6 +21,27 @@ class DomainError(Exception):
         return {"error": body}
 
 
+class FieldErrors(DomainError):
+    """Every field a form got wrong at once (a form is read whole, so its organiser mends them together): the first
+    one's code, message and field as any DomainError's, and `errors`, all of them, in the form's order."""
+
+    def __init__(self, errors: list[DomainError]) -> None:
+        first = errors[0]
+        super().__init__(first.message, code=first.code, field=first.field)
+        self.status = first.status
+        self.errors = errors
+
+    def as_json(self) -> dict[str, object]:
+        return {**super().as_json(), "errors": [error.as_json()["error"] for error in self.errors]}
+
+
+def raise_all(errors: list[DomainError]) -> None:
+    """Nothing when nothing went wrong, else a FieldErrors of them all (one alone too: an API client reads `errors`
+    whatever their number)."""
+    if errors:
+        raise FieldErrors(errors)
+
+
 class NotFound(DomainError):
     status = 404
     code = "not_found"

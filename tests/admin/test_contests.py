@@ -86,7 +86,7 @@ async def test_a_contest_s_menus_may_speak_swahili_though_its_admin_pages_do_not
                             headers={"Accept-Language": "sw"})
     html = await form.text()
     assert form.status == 200 and '<html lang="en"' in html and "Language of the menus" in html
-    assert "<option selected>sw</option>" in html
+    assert '<option value="sw" lang="sw" selected>Kiswahili</option>' in html
 
 
 async def test_a_ussd_code_or_sms_keyword_of_another_open_contest_is_refused(client: TestClient,

@@ -10,16 +10,16 @@ from __future__ import annotations
 import csv
 import io
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
 from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues
 from gateway.core.entered_number import entered_whole
 from gateway.core.entered_text import entered_text
-from gateway.core.errors import DomainError
+from gateway.core.errors import DomainError, FieldErrors, raise_all
 from gateway.core.fraud.rules import FraudRules
 from gateway.core.market import checked_zone, country_for_currency, local_moment, market_of
 from gateway.core.money import UnknownCurrency, minor_digits
@@ -36,6 +36,7 @@ MAX_STARS_PER_VOTE = 10_000
 MAX_THRESHOLD = 1_000_000  # a fraud rule's count or seconds
 FRAUD_FIELD = "fraud_"  # a form's field for a threshold: fraud_<name>
 TRUE_WORDS = ("on", "true", "1", "yes")
+T = TypeVar("T")
 
 
 class BoardVisibility(StrEnum):
@@ -109,8 +110,12 @@ def parse_fraud_rules(form: Mapping[str, Any]) -> FraudRules:
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise DomainError(f"No fraud rule is called {unknown[0]}.", code="invalid_field", field="fraud_rules")
-    return FraudRules(**{name: _int(values, name, 0, MAX_THRESHOLD) for name in known
-                         if str(values.get(name, "")).strip() != ""})
+    gathered = Gathered()  # every threshold read, each wrong one on its own field (the rule's name)
+    thresholds = {name: gathered.read(lambda name=name: _int(values, name, 0, MAX_THRESHOLD), 0)  # type: ignore[misc]
+                  for name in known if str(values.get(name, "")).strip() != ""}
+    raise_all(gathered.errors)
+    return FraudRules(**thresholds)
+
 
 
 def _stars(form: Mapping[str, Any]) -> int | None:
@@ -150,48 +155,107 @@ def _list(form: Mapping[str, Any], name: str) -> list[str]:
     return [str(item).strip() for item in items if str(item).strip()]
 
 
-def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSettings] = (), *,
-                  providers: Sequence[str]) -> ContestDraft:
-    """The contest's own fields, and each channel's (`channels` parse theirs from the same form); `providers`: every
-    provider the service knows (`Providers.names`), among which the contest's are chosen."""
-    name = _text(form, "name")
+class Gathered:
+    """The errors of a form read whole: each field is read on its own, a wrong one leaves its default and its error."""
+
+    def __init__(self) -> None:
+        self.errors: list[DomainError] = []
+
+    def read(self, parse: Callable[[], T], default: T) -> T:
+        try:
+            return parse()
+        except FieldErrors as exc:
+            self.errors.extend(exc.errors)
+        except DomainError as exc:
+            self.errors.append(exc)
+        return default
+
+
+def _slug(form: Mapping[str, Any]) -> str:
     slug = _text(form, "slug", limit=64).lower()
     if not SLUG.match(slug):
         raise DomainError("slug: lowercase letters, digits and dashes.", code="invalid_field", field="slug")
+    return slug
+
+
+def _currency(form: Mapping[str, Any]) -> str:
     currency = _text(form, "currency", limit=3).upper()
     try:
         minor_digits(currency)
     except UnknownCurrency:
         raise DomainError(f"{currency} is not a currency.", code="invalid_field", field="currency") from None
-    price = _int(form, "price_per_vote", 1, 10**12)
-    max_votes = _int(form, "max_votes_per_order", 1, MAX_VOTES_LIMIT)
-    country, zone = parse_market(form, currency)
-    opens_at, closes_at = form_moment(form, "opens_at", zone), form_moment(form, "closes_at", zone)
-    if closes_at <= opens_at:
-        raise DomainError("Voting must close after it opens.", code="invalid_field", field="closes_at")
+    return currency
+
+
+def _providers(form: Mapping[str, Any], providers: Sequence[str]) -> list[str]:
     chosen = list(dict.fromkeys(_list(form, "providers")))
     if not chosen or any(p not in providers for p in chosen):
         raise DomainError(f"providers: one or more of {', '.join(providers)}.", code="invalid_field",
                           field="providers")
+    return chosen
+
+
+def _ussd_codes(form: Mapping[str, Any]) -> list[str]:
     codes = list(dict.fromkeys(_list(form, "ussd_service_codes")))
     if any(not USSD_CODE.match(code) for code in codes):
         raise DomainError("USSD service codes look like *384*123#.", code="invalid_field", field="ussd_service_codes")
-    channel_settings = tuple(channel.parse(form) for channel in channels)
+    return codes
+
+
+def _board(form: Mapping[str, Any]) -> BoardVisibility:
     try:
-        board = BoardVisibility(_text(form, "board", required=False) or "live")
+        return BoardVisibility(_text(form, "board", required=False) or "live")
     except ValueError:
         raise DomainError("board: live, hidden_counts, frozen or sealed.", code="invalid_field",
                           field="board") from None
-    frozen_at = None
-    if board is BoardVisibility.FROZEN and _text(form, "board_frozen_at", required=False, limit=40):
-        frozen_at = form_moment(form, "board_frozen_at", zone)
+
+
+def _language(form: Mapping[str, Any]) -> str:
     language = _text(form, "default_language", required=False) or "fr"
     if language not in LANGUAGES:  # the voters' languages, Swahili included (the admin area's own are fewer)
         raise DomainError(f"default_language: one of {', '.join(LANGUAGES)}.", code="invalid_field",
                           field="default_language")
-    stars = _stars(form)
+    return language
+
+
+def _times(form: Mapping[str, Any], zone: str, gathered: Gathered) -> tuple[datetime, datetime]:
+    opens_at = gathered.read(lambda: form_moment(form, "opens_at", zone), None)
+    closes_at = gathered.read(lambda: form_moment(form, "closes_at", zone), None)
+    if opens_at is not None and closes_at is not None and closes_at <= opens_at:
+        gathered.errors.append(DomainError("Voting must close after it opens.", code="invalid_field",
+                                           field="closes_at"))
+    unread = datetime.now(UTC)  # never kept: a wrong time raises below
+    return opens_at or unread, closes_at or unread
+
+
+def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSettings] = (), *,
+                  providers: Sequence[str]) -> ContestDraft:
+    """The contest's own fields, and each channel's (`channels` parse theirs from the same form); `providers`: every
+    provider the service knows (`Providers.names`), among which the contest's are chosen. Every field is read: a
+    FieldErrors carries each wrong one, in the form's order."""
+    gathered = Gathered()
+    name = gathered.read(lambda: _text(form, "name"), "")
+    slug = gathered.read(lambda: _slug(form), "")
+    currency = gathered.read(lambda: _currency(form), "")
+    price = gathered.read(lambda: _int(form, "price_per_vote", 1, 10**12), 1)
+    max_votes = gathered.read(lambda: _int(form, "max_votes_per_order", 1, MAX_VOTES_LIMIT), 1)
+    country, zone = gathered.read(lambda: parse_market(form, currency or "XAF"), ("CM", "UTC"))
+    opens_at, closes_at = _times(form, zone, gathered)
+    chosen: list[str] = gathered.read(lambda: _providers(form, providers), [])
+    codes: list[str] = gathered.read(lambda: _ussd_codes(form), [])
+    channel_settings = tuple(gathered.read(lambda channel=channel: channel.parse(form), None)  # type: ignore[misc]
+                             for channel in channels)
+    board = gathered.read(lambda: _board(form), BoardVisibility.LIVE)
+    frozen_at = None
+    if board is BoardVisibility.FROZEN and _text(form, "board_frozen_at", required=False, limit=40):
+        frozen_at = gathered.read(lambda: form_moment(form, "board_frozen_at", zone), None)
+    language = gathered.read(lambda: _language(form), "fr")
+    stars = gathered.read(lambda: _stars(form), None)
+    fraud_rules = gathered.read(lambda: parse_fraud_rules(form), FraudRules())
+    raise_all(gathered.errors)
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, codes, board,
-                        language, stars, parse_fraud_rules(form), frozen_at, channel_settings, country, zone)
+                        language, stars, fraud_rules, frozen_at, tuple(s for s in channel_settings if s is not None),
+                        country, zone)
 
 
 @dataclass(frozen=True)
