@@ -97,7 +97,7 @@ def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
 
     def receipt(topic: str) -> outbox.Handler:
         async def send(payload: dict[str, Any]) -> None:
-            await send_receipt(ctx.sessions, ctx.receipt_senders, topic, payload)
+            await send_receipt(ctx.sessions, ctx.receipt_senders, topic, payload, ctx.providers)
         return send
 
     async def hold_with(payload: dict[str, Any]) -> None:  # its payer's orders just before it were the same act

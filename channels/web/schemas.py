@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.core.contests.catalog import PublicCandidate, PublicClip, PublicContest, VoterOrder
+from gateway.core.providers import Approval
 
 
 class VoteRequest(BaseModel):
@@ -109,6 +110,8 @@ class OrderOut(BaseModel):
     msisdn: str | None = Field(description="the payer's number, masked: an order link may be shared")
     created_at: datetime
     expires_at: datetime
+    receipt_code: str | None = Field(default=None, description="the provider's own receipt code of the payment, "
+                                     "where its payers are given one (M-Pesa's receipt number)")
 
     @classmethod
     def of(cls, order: VoterOrder) -> OrderOut:
@@ -117,7 +120,7 @@ class OrderOut(BaseModel):
             status_reason=order.status_reason, contest=order.contest_slug, candidate=order.candidate_code,
             quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
             channel=order.channel, msisdn=order.msisdn, created_at=order.created_at,
-            expires_at=order.expires_at,
+            expires_at=order.expires_at, receipt_code=order.receipt_code,
         )
 
 
@@ -125,6 +128,9 @@ class NextStep(BaseModel):
     action: Literal["approve_on_phone", "redirect"]
     message: str
     url: str | None = None
+    approval: Approval | None = Field(
+        default=None, description="how the prompt is approved: the wallet's PIN typed on the prompt that appeared "
+                                  "(pin_prompt), or the prompt approved, or found in the wallet's menu")
 
 
 class VoteCreatedOut(BaseModel):

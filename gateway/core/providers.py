@@ -32,6 +32,27 @@ class Capability(StrEnum):
     PAYOUTS = "payouts"  # pays a wallet of its own by a call of its own (`PayoutsSent`); else payouts go by hand
     # Its books list every payment it took (`ChargeList`): the money check finds one no order of ours shows.
     STATEMENT_LISTING = "statement_listing"
+    # Its phone prompt asks for the wallet's PIN on the phone's screen and is gone once it closes (M-Pesa's STK Push):
+    # nothing waits in a menu, so a waiting payer is told to enter the PIN on the prompt (`Approval.PIN_PROMPT`).
+    PIN_PROMPT = "pin_prompt"
+    # Its prompt may be pushed again for the same order once it says the earlier one is over unpaid: a new start
+    # under the order's reference (`gateway.core.payments.prompting_again`). It refuses a new prompt while another is
+    # open on the number, so two are never open at once.
+    PROMPT_AGAIN = "prompt_again"
+    # Its transaction id is the code its own message to the payer quotes (M-Pesa's MpesaReceiptNumber, MTN's
+    # Financial Transaction Id): shown to the voter beside our reference, the proof they quote.
+    RECEIPT_CODE = "receipt_code"
+
+
+class Approval(StrEnum):
+    """How a payer approves a phone prompt: what a voter waiting for it is told to do."""
+
+    PIN_PROMPT = "pin_prompt"  # enter the PIN on the prompt that appeared on the phone
+    MENU_APPROVAL = "menu_approval"  # approve the prompt, or find the payment waiting in the wallet's menu
+
+    @classmethod
+    def of(cls, capabilities: frozenset[Capability]) -> Approval:
+        return cls.PIN_PROMPT if Capability.PIN_PROMPT in capabilities else cls.MENU_APPROVAL
 
 
 class PaymentState(StrEnum):

@@ -120,7 +120,8 @@ def addresses(settings: MpesaSettings, chat_bot: ChatBot | None) -> list[str]:
 
 MPESA = ProviderParts[MpesaSettings](
     NAME, "M-Pesa", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS,
-                        Capability.STATEMENT_LISTING}), build,
+                        Capability.STATEMENT_LISTING, Capability.PIN_PROMPT, Capability.PROMPT_AGAIN,
+                        Capability.RECEIPT_CODE}), build,
     charges=CHARGES, routes=routes.setup,
     jobs={"register_paybills": register_pass, "read_paybill_statements": statement_pass},
     periodic_jobs=(("register_paybills", 300), ("read_paybill_statements", 60)),

@@ -33,8 +33,10 @@ MEANINGS = {
     "1019": ResultMeaning(PaymentState.EXPIRED, "EXPIRED"),  # the transaction expired unapproved
     "1": ResultMeaning(PaymentState.FAILED, "NOT_ENOUGH_FUNDS"),  # insufficient balance
     "2001": ResultMeaning(PaymentState.FAILED, "WRONG_PIN"),  # the initiator information (the PIN) is invalid
-    "1025": ResultMeaning(PaymentState.FAILED, "INTERNAL_PROCESSING_ERROR"),
-    "9999": ResultMeaning(PaymentState.FAILED, "INTERNAL_PROCESSING_ERROR"),
+    # Daraja could not put the prompt on the phone (a passing fault of its own): nothing reached the payer.
+    "1025": ResultMeaning(PaymentState.FAILED, "PROMPT_NOT_SENT"),
+    "9999": ResultMeaning(PaymentState.FAILED, "PROMPT_NOT_SENT"),
+    "17": ResultMeaning(PaymentState.FAILED, "INTERNAL_PROCESSING_ERROR"),  # the receiving shortcode was unavailable
     # The prompt never reached the phone because another was open: not the payer's refusal. The order waits, and
     # a new prompt is pushed once the phone is free (`stk_push.result_status` says to start it again).
     SUBSCRIBER_LOCKED: ResultMeaning(PaymentState.PENDING, PROMPT_PENDING),

@@ -15,6 +15,7 @@ from gateway.core.orders.receipts import send_receipt
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage, VoteOrder
 from tests.factories import make_contest, tallies
+from tests.provider_registry import registry_of
 
 USER = 5550001
 
@@ -88,7 +89,7 @@ async def send_receipts(sessions: Sessions, settings: Settings) -> None:
     async with httpx.AsyncClient() as http:
         senders = build_receipt_senders(settings, sessions, http)
         for row in rows:
-            assert await send_receipt(sessions, senders, row.topic, row.payload)
+            assert await send_receipt(sessions, senders, row.topic, row.payload, registry_of())
 
 
 async def test_a_user_in_a_language_we_have_no_texts_for_gets_the_contests_receipt(

@@ -49,12 +49,13 @@ def test_money_votes_and_reasons_in_each_language() -> None:
     assert (fr.votes(0), fr.votes(1), fr.votes(2)) == ("0 vote", "1 vote", "2 votes")
     assert (en.votes(0), en.votes(1)) == ("0 votes", "1 vote")
     reason = "The payment was declined on the phone. (APPROVAL_REJECTED)"
-    assert en.reason(reason) == reason
-    assert fr.reason(reason) == "Le paiement a été refusé sur le téléphone. (APPROVAL_REJECTED)"
-    assert fr.reason("no payment in time") == "Le paiement a échoué. (no payment in time)"
+    assert en.reason(reason) == "The payment was declined on the phone." and en.reason("WRONG_PIN").endswith("phone.")
+    assert fr.reason(reason) == "Le paiement a été refusé sur le téléphone."  # words alone, never the code
+    assert fr.reason("no payment in time") == "Le paiement a échoué."  # nor English words in French
+    assert fr.reason("The balance is low (M-Pesa 2028)") == "Le paiement a échoué."
     sw = Translator("sw")
     assert sw.money(150000, "KES") == "Ksh\u00a01,500.00" and (sw.votes(1), sw.votes(2)) == ("kura 1", "kura 2")
-    assert sw.reason(reason) == "Malipo yamekataliwa kwenye simu. (APPROVAL_REJECTED)"
+    assert sw.reason(reason) == "Malipo yamekataliwa kwenye simu."
     assert sw.others == ("fr", "en") and fr.others == ("en", "sw") and Translator.own_name("sw") == "Kiswahili"
     assert mask_phone("+237670000001") == "+237 •••••• 001"
 

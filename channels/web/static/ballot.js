@@ -374,8 +374,15 @@
   /* ---- the status page ---- */
   function startOrderPage(section) {
     if (section.getAttribute('data-terminal') === 'true') { return; }
-    followOrder(section.getAttribute('data-poll'), section, function () {
+    followOrder(section.getAttribute('data-poll'), section, function (summary) {
       document.getElementById('order-updates').hidden = true;
+      var again = document.getElementById('prompt-again'), code = document.getElementById('receipt-code');
+      if (again) { again.hidden = true; }
+      if (code && summary.receipt_code) {  // the provider's receipt code, once paid (M-Pesa's)
+        code.querySelector('code').textContent = summary.receipt_code;
+        code.hidden = false;
+        document.getElementById('receipt-code-label').hidden = false;
+      }
     });
   }
 

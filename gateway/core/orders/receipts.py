@@ -12,13 +12,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any, Protocol
 
 from sqlalchemy import select
 
 from gateway.core.contests.catalog import VoterOrder
+from gateway.core.providers import Capability, Providers
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, VoteOrder
 
@@ -56,6 +57,14 @@ class ReceiptSender(Protocol):
     async def __call__(self, receipt: Receipt) -> None: ...
 
 
+def shown_to_voter(order: VoterOrder, providers: Providers) -> VoterOrder:
+    """The order with its provider's receipt code only where its provider's payers are given that code
+    (`Capability.RECEIPT_CODE`: M-Pesa's receipt number, the proof a voter quotes); a card's payment id is none."""
+    if order.receipt_code and Capability.RECEIPT_CODE not in providers.capabilities(order.provider):
+        return replace(order, receipt_code=None)
+    return order
+
+
 async def load_receipt(sessions: Sessions, order_id: uuid.UUID, kind: ReceiptKind) -> Receipt | None:
     async with autocommit(sessions) as session:
         row = (await session.execute(
@@ -72,13 +81,14 @@ async def load_receipt(sessions: Sessions, order_id: uuid.UUID, kind: ReceiptKin
 
 
 async def send_receipt(sessions: Sessions, senders: Mapping[str, ReceiptSender], topic: str,
-                       payload: Mapping[str, Any]) -> bool:
+                       payload: Mapping[str, Any], providers: Providers) -> bool:
     """Hand one decided order to its channel's sender; False when its channel sends none."""
     kind = RECEIPT_TOPICS[topic]
     receipt = await load_receipt(sessions, uuid.UUID(str(payload["order_id"])), kind)
     if receipt is None:
         log.warning("receipt %s for an unknown order %s", kind, payload.get("order_id"))
         return False
+    receipt = replace(receipt, order=shown_to_voter(receipt.order, providers))
     sender = senders.get(receipt.order.channel)
     if sender is None:
         return False

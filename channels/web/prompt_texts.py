@@ -1,0 +1,22 @@
+"""What the order page says while a phone prompt waits, by how its provider's payer approves it
+(`gateway.core.providers.Approval`: a PIN typed on the prompt, or a prompt that may also wait in the wallet's menu),
+the "send it again" button's words, and the provider's receipt code; in the `web` domain."""
+
+from __future__ import annotations
+
+from gateway.core.texts import N_
+
+PROMPT_TEXTS: dict[str, str] = {
+    "approve_pin_title": N_("Enter your {provider} PIN on your phone"),
+    "approve_pin_body": N_("Enter your {provider} PIN on the prompt that appeared on {phone} to pay {amount} for "
+                           "{votes} for {candidate}."),
+    "fee_approve_pin_body": N_("Enter your {provider} PIN on the prompt that appeared on {phone} to pay your entry "
+                               "fee of {amount}."),
+    "prompt_again": N_("Didn't get it? Send again"),
+    "prompt_again_sent": N_("A new prompt is on its way to your phone."),
+    "prompt_again_still_open": N_("The prompt is still open on your phone: enter your PIN there. If it did not "
+                                  "appear, ask again once it has closed, in a minute."),
+    "prompt_again_too_soon": N_("Please wait a moment before asking for another prompt."),
+    "prompt_again_not_offered": N_("No other prompt can be sent for this vote: vote again if it is not paid."),
+    "receipt_code": N_("Receipt code"),
+}
