@@ -43,6 +43,8 @@ from admin.control_alerts import (
     snapshot,
 )
 from admin.control_conditions import evaluate, record
+from admin.control_overlay import cued_contests, may_cue
+from admin.control_overlay import setup as overlay_setup
 from admin.dashboard import PAGE_CSP, REFRESH_SECONDS, Gettext, figures_stream, gettext_of
 from admin.pages.rendering import render
 from admin.prometheus_alerts import PrometheusUnavailable, prometheus_alerts
@@ -55,6 +57,7 @@ from gateway.core.texts import N_
 from gateway.jobs.found_paid import found_paid
 from gateway.jobs.last_passes import pass_ages
 from gateway.kit.keys import ADMIN_TEMPLATES, HTTP, LEVELS_SOURCE, REDIS, SESSIONS, settings_of
+from gateway.kit.overlay_cue import LAYOUTS
 
 routes = web.RouteTableDef()
 HISTORY = web.AppKey("control_history", LevelsHistory)
@@ -89,7 +92,10 @@ MEANINGS = {
         "PostgreSQL writes on a timeline with no base backup: a second loss loses it"),
 }
 STATES_SAID = {FIRING: N_("firing"), PENDING: N_("pending")}  # any other: quiet
-TEXTS = (N_("Control room"), N_("Votes a second by channel"), N_("Votes a second by provider"),
+TEXTS = (N_("Control room"), N_("TV overlays"), N_("On air"), N_("Hidden"), N_("Show"), N_("Hide"),
+         N_("Each overlay's own layout"), N_("Full board"), N_("Lower-third strip"), N_("Corner bug"),
+         N_("Every overlay page open on a contest follows within a second."), N_("Layout"),
+         N_("unknown: Redis does not answer"), N_("Votes a second by channel"), N_("Votes a second by provider"),
          N_("Votes a minute"), N_("Confirmation latency"), N_("Money in"), N_("Refunds"), N_("Providers"),
          N_("Queues and backlogs"), N_("Holds waiting"), N_("Alerts"), N_("quiet"),
          N_("Figures at %(time)s, over the last %(minutes)s minutes."), N_("no confirmation yet"),
@@ -229,8 +235,9 @@ def room_json(room: Room) -> dict[str, Any]:
 @guarded(PERMISSION)
 async def control_page(request: web.Request, actor: Actor) -> web.StreamResponse:
     room = await load(request)
-    response = render(request, "control.html", {"figures_html": fragment(request, room),
-                                                "_": gettext_of(request)}, actor)
+    response = render(request, "control.html", {"figures_html": fragment(request, room), "_": gettext_of(request),
+                                                "overlays": await cued_contests(request.app, actor),
+                                                "may_cue": may_cue(actor), "layouts": LAYOUTS}, actor)
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
 
@@ -255,3 +262,4 @@ def setup(app: web.Application) -> None:
     app[STATES] = AlertStates()
     app[SHARED] = SharedRoom()
     app.add_routes(routes)
+    overlay_setup(app)  # the overlays' cues, set from this room

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from gateway.core.contests.ranking import CandidateInfo as CandidateInfo
 from gateway.core.contests.ranking import RankedRow as RankedRow
 from gateway.core.contests.ranking import rank_candidates as rank_candidates
+from gateway.kit.overlay_cue import UNCUED, OverlayCue
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,12 +55,13 @@ def iso_from_ms(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def public_board(contest: BoardContest, tallies: Tallies) -> dict[str, object]:
+def public_board(contest: BoardContest, tallies: Tallies, cue: OverlayCue = UNCUED) -> dict[str, object]:
     """The JSON document of the API and the stream; counts are null when the organiser hides them, and a
-    sealed board lists nobody (an order of candidates would be a ranking)."""
+    sealed board lists nobody (an order of candidates would be a ranking). `overlay`: the broadcast overlay's cue
+    from the control room (`gateway.kit.overlay_cue`), which every overlay on the stream follows."""
     if contest.sealed:
         return {"contest": contest.slug, "version": 0, "updated_at": None, "sealed": True, "total_votes": None,
-                "candidates": []}
+                "candidates": [], "overlay": cue.as_json()}
     rows = rank_candidates(contest.candidates, tallies.votes)
     show = contest.show_counts
     return {
@@ -73,20 +75,23 @@ def public_board(contest: BoardContest, tallies: Tallies) -> dict[str, object]:
              "rank": row.rank}
             for row in rows
         ],
+        "overlay": cue.as_json(),
     }
 
 
-def etag_for(contest: BoardContest, version: int) -> str:
+def etag_for(contest: BoardContest, version: int, cue: OverlayCue = UNCUED) -> str:
     """The version names the tallies; the checksum names the settings (counts hidden, a candidate
-    hidden or renamed), which an organiser may change with no new vote and so no new version."""
+    hidden or renamed, the overlay cued), which an organiser may change with no new vote and so no new version."""
     settings = repr((contest.show_counts, contest.sealed, contest.candidates)).encode()
+    if cue != UNCUED:  # the default cue keeps the ETags boards had before there were cues
+        settings += repr((cue.shown, cue.layout)).encode()
     return f'"{version}-{zlib.crc32(settings):08x}"'
 
 
-def render(contest: BoardContest, tallies: Tallies) -> Rendered:
+def render(contest: BoardContest, tallies: Tallies, cue: OverlayCue = UNCUED) -> Rendered:
     version = 0 if contest.sealed else tallies.version  # a sealed board's version would count its votes
-    body = json.dumps(public_board(contest, tallies), separators=(",", ":"), ensure_ascii=False).encode()
-    return Rendered(version, etag_for(contest, version), body)
+    body = json.dumps(public_board(contest, tallies, cue), separators=(",", ":"), ensure_ascii=False).encode()
+    return Rendered(version, etag_for(contest, version, cue), body)
 
 
 def etag_matches(if_none_match: str | None, etag: str) -> bool:

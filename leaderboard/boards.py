@@ -18,6 +18,7 @@ from gateway.core.contests.ranking import BoardTop, PublicBoard, public_board, r
 from gateway.core.errors import NotFound
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, CandidateStatus, Contest
+from gateway.kit.overlay_cue import UNCUED, OverlayCue, read_cue
 from leaderboard import cache
 from leaderboard.board import BoardContest, CandidateInfo, Rendered, Tallies, is_frozen, render
 
@@ -157,7 +158,14 @@ class Boards:
         return await self._renders.run(contest.id, lambda: self._render_now(contest), not_before=not_before)
 
     async def _render_now(self, contest: BoardContest) -> Rendered:
-        return render(contest, await self.tallies(contest))
+        return render(contest, await self.tallies(contest), await self.cue(contest.id))
+
+    async def cue(self, contest_id: int) -> OverlayCue:
+        """The overlay's cue from the control room; with Redis away, the default (shown, each overlay's layout)."""
+        try:
+            return await read_cue(self.redis, contest_id)
+        except RedisError:
+            return UNCUED
 
     def _fresh(self, contest_id: int) -> BoardContest | None:
         entry = self._by_id.get(contest_id)

@@ -264,7 +264,7 @@ class FanoutPublisher:
         if contest is None:
             await self._withdraw(contest_id)
             return
-        board = render(contest, await self._boards.tallies(contest))
+        board = render(contest, await self._boards.tallies(contest), await self._boards.cue(contest_id))
         if not is_news(board, self._published.get(contest_id)):
             return
         if await self._post(contest.slug, board.body, EVENT_NAME):

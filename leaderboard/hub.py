@@ -16,6 +16,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from gateway.core.errors import DomainError, RateLimited
+from gateway.kit import overlay_cue
 from leaderboard import cache, sse
 from leaderboard.board import Rendered
 from leaderboard.boards import Boards
@@ -244,13 +245,17 @@ class Hub:
         while True:
             pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
             try:
-                await pubsub.psubscribe(cache.channel_pattern(self._redis))
+                # The boards' changes, and the overlay's cues (a board carries its contest's: sent again).
+                await pubsub.psubscribe(cache.channel_pattern(self._redis), overlay_cue.channel_pattern(self._redis))
                 self._subscribed.set()
                 self._resync()
                 delay = 0.1
                 async for message in pubsub.listen():
                     if message["type"] == "pmessage":
-                        contest_id = cache.contest_from_channel(message["channel"])
+                        channel = message["channel"]
+                        contest_id = cache.contest_from_channel(channel)
+                        if contest_id is None:
+                            contest_id = overlay_cue.contest_from_channel(channel)
                         if contest_id is not None:
                             self.notify(contest_id)
                             for follower in self.followers:

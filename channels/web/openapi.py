@@ -42,6 +42,14 @@ class BoardRow(BaseModel):
     rank: int = Field(description="1 for the most votes; tied candidates share a rank")
 
 
+class OverlayCueOut(BaseModel):
+    """The broadcast overlay's cue, as the producer sets it in the control room."""
+
+    shown: bool = Field(description="false: every overlay of the contest draws nothing")
+    layout: Literal["board", "strip", "corner"] | None = Field(
+        description="the layout every overlay shows; null: each its own (its `?layout=`, else the board)")
+
+
 class BoardOut(BaseModel):
     """The leaderboard document (`leaderboard.board.public_board`); its SSE stream sends the same."""
 
@@ -51,6 +59,7 @@ class BoardOut(BaseModel):
     sealed: bool = Field(description="sealed until the contest closes: no counts, no ranks, no candidates listed")
     total_votes: int | None
     candidates: list[BoardRow]
+    overlay: OverlayCueOut
 
 
 class ChallengeOut(BaseModel):

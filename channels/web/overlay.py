@@ -3,6 +3,11 @@ graphics system or OBS (a browser source) lays over the picture: the top candida
 a QR code to the contest page and the lines to vote by phone. It follows the board's own stream
 (static/overlay.js); a sealed board says only that results come at the close.
 
+Everything is drawn within the graphics-safe area (5 % margins: 1728×972 centred), in one of three layouts: the
+full board (`board`), a lower-third strip with the leaders and the codes (`strip`), a corner bug with the top three
+and the codes (`corner`). The producer shows or hides it, and may impose a layout, from the control room
+(`gateway.kit.overlay_cue`): the cue comes with every board on the stream, so each open overlay follows at once.
+
 Options come in the query and are checked before anything is read: a typo in a broadcast's settings shows as a
 clear 400 in the browser source's preview, not as a picture that quietly differs from the one asked for."""
 
@@ -16,6 +21,7 @@ from typing import Any
 import segno
 from aiohttp import web
 from markupsafe import Markup
+from redis.exceptions import RedisError
 
 from channels.web.board_view import Board, server_board
 from channels.web.candidate_pages import vote_hints
@@ -28,6 +34,8 @@ from gateway.core.contests.rules import VotingState
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import LANGUAGES
+from gateway.kit.keys import REDIS
+from gateway.kit.overlay_cue import LAYOUTS, OverlayCue, read_cue
 
 routes = web.RouteTableDef()
 
@@ -48,6 +56,7 @@ class OverlayOptions:
     top: int = TOP_DEFAULT
     theme: str = THEMES[0]
     lang: str | None = None  # None: the contest's own language (never the browser's: OBS's is anyone's)
+    layout: str = LAYOUTS[0]  # this overlay's own layout, unless the control room imposes one
 
 
 def overlay_options(query: Mapping[str, str]) -> OverlayOptions:
@@ -62,7 +71,10 @@ def overlay_options(query: Mapping[str, str]) -> OverlayOptions:
     lang = query.get("lang")
     if lang is not None and lang not in LANGUAGES:
         raise InvalidOverlayOption(f"lang: one of {', '.join(LANGUAGES)}.", field="lang")
-    return OverlayOptions(int(top), theme, lang)
+    layout = query.get("layout", LAYOUTS[0])
+    if layout not in LAYOUTS:
+        raise InvalidOverlayOption(f"layout: one of {', '.join(LAYOUTS)}.", field="layout")
+    return OverlayOptions(int(top), theme, lang, layout)
 
 
 def share_tenths(votes: int, total: int) -> int:
@@ -99,10 +111,20 @@ def overlay_rows(board: Board, top: int, tr: Translator) -> list[dict[str, Any]]
 
 
 def page_data(contest: PublicContest, options: OverlayOptions, tr: Translator) -> dict[str, Any]:
-    """What overlay.js needs: its texts, how many rows, and when a sealed board's "voting open" stops being so."""
+    """What overlay.js needs: its texts, how many rows, its own layout (the cue's, when set, wins), and when a sealed
+    board's "voting open" stops being so."""
     keys = ("rank", "overlay_share", "overlay_sealed_open", "overlay_sealed")
-    return {"lang": tr.lang, "top": options.top, "closes_at_ms": int(contest.closes_at.timestamp() * 1000),
+    return {"lang": tr.lang, "top": options.top, "layout": options.layout,
+            "closes_at_ms": int(contest.closes_at.timestamp() * 1000),
             "strings": {**{key: tr(key) for key in keys}, "vote_one": tr.vote_form(1), "vote_many": tr.vote_form(2)}}
+
+
+async def current_cue(app: web.Application, contest_id: int) -> OverlayCue:
+    """The control room's cue as the page opens (the stream brings every later one); Redis away: shown."""
+    try:
+        return await read_cue(app[REDIS], contest_id)
+    except (RedisError, OSError):
+        return OverlayCue()
 
 
 @routes.get("/c/{slug}/overlay", name="contest_overlay")
@@ -121,8 +143,10 @@ async def overlay_page(request: web.Request) -> web.StreamResponse:
     hints = await vote_hints(request.app, contest, CODE_SLOT, tr.lang)
     url = absolute(request, f"/c/{contest.slug}")
     voting_open = contest.voting(datetime.now(UTC)) is VotingState.OPEN
+    cue = await current_cue(request.app, contest.id)
     context = {"contest": contest, "board": board, "rows": overlay_rows(board, options.top, tr),
-               "theme": options.theme, "qr": qr_svg(url, tr("overlay_scan")), "contest_url": url,
+               "theme": options.theme, "layout": cue.layout or options.layout, "shown": cue.shown,
+               "qr": qr_svg(url, tr("overlay_scan")), "contest_url": url,
                "hint_lines": [slotted(hint.text) for hint in hints], "page_data": page_data(contest, options, tr),
                "sealed_text": tr("overlay_sealed_open" if voting_open else "overlay_sealed")}
     return render(Page(request, tr, remember=False), "overlay.html", context)

@@ -60,6 +60,7 @@ def test_public_board_shape_with_counts() -> None:
             {"code": "04", "name": "Name 4", "votes": 0, "rank": 3},
             {"code": "05", "name": "Name 5", "votes": 0, "rank": 3},
         ],
+        "overlay": {"shown": True, "layout": None},
     }
 
 

@@ -37,7 +37,7 @@ async def test_board_json_and_etag(board_client: TestClient, sessions: Sessions,
     assert response.headers["ETag"].startswith(f'"{version}-')
     assert response.headers["Cache-Control"] == "no-cache"
     body = await response.json()
-    assert set(body) == {"contest", "version", "updated_at", "sealed", "total_votes", "candidates"}
+    assert set(body) == {"contest", "version", "updated_at", "sealed", "total_votes", "candidates", "overlay"}
     assert (body["contest"], body["version"], body["total_votes"]) == (contest.slug, version, 12)
     assert datetime.fromisoformat(body["updated_at"]) > datetime.now(UTC) - timedelta(minutes=1)
     assert [(c["code"], c["name"], c["votes"], c["rank"]) for c in body["candidates"]] == [

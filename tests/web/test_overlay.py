@@ -39,7 +39,7 @@ def rows(html: str) -> list[dict[str, str]]:
 def how_to_vote(html: str) -> list[str]:
     section = html.split('<ul class="how">', 1)[1].split("</ul>", 1)[0]
     return [re.sub(r'<span class="slot">([^<]*)</span>', r"[\1]", item).strip()
-            for item in re.findall(r"<li>(.*?)</li>", section)]
+            for item in re.findall(r"<li[^>]*>(.*?)</li>", section)]
 
 
 async def voted_contest(sessions: Sessions, redis: Redis, **overrides: object) -> Contest:
@@ -59,7 +59,7 @@ async def test_the_overlay_shows_the_top_candidates_the_qr_code_and_the_codes_to
         {"rank": "No. 3", "code": "02", "name": "Candidate 02", "votes": "1 vote", "share": "10.0%"},
     ]
     url = settings.public_base_url.rstrip("/") + "/c/gala"
-    assert f'<span class="url">{url}</span>' in html
+    assert f'<span class="url fit">{url}</span>' in html
     qr = segno.make(url, error="m").svg_inline(scale=1, border=2, dark="#000", light="#fff",
                                                                 omitsize=True, title="Scan to vote",
                                                                 svgclass="qr-code")

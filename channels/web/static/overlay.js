@@ -11,8 +11,35 @@
   var sealedNote = document.getElementById('overlay-sealed');
   var still = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
   var version = -1, pending = null, timer = null, lastDraw = 0, source = null, retries = 0;
-  var state = { draws: [], version: function () { return version; } };
+  var layout = root.getAttribute('data-layout');
+  var state = { draws: [], cues: 0, version: function () { return version; }, layout: function () { return layout; } };
   window.ballotOverlay = state;
+  var LAYOUTS = ['board', 'strip', 'corner'], SMALLEST_PX = 14;
+
+  // A line that must stay one line (a channel's line to vote, the address): shrunk until it fits its box.
+  function fit(node) {
+    node.style.fontSize = '';
+    var size = parseFloat(window.getComputedStyle(node).fontSize);
+    while (node.scrollWidth > node.clientWidth + 0.5 && size > SMALLEST_PX) {
+      size -= 1;
+      node.style.fontSize = size + 'px';
+    }
+  }
+  function fitAll() { Array.prototype.forEach.call(root.querySelectorAll('.fit'), fit); }
+
+  // The control room's cue, with every board: shown or not, and the layout it imposes (else this page's own).
+  function cue(given) {
+    if (!given) { return; }
+    state.cues += 1;
+    root.classList.toggle('off', given.shown === false);
+    var wanted = LAYOUTS.indexOf(given.layout) >= 0 ? given.layout : data.layout;
+    if (wanted !== layout) {
+      root.classList.remove('layout-' + layout);
+      root.classList.add('layout-' + wanted);
+      layout = wanted;
+      fitAll();
+    }
+  }
 
   function fill(text, values) {
     return String(text || '').replace(/\{(\w+)\}/g, function (m, key) { return key in values ? values[key] : m; });
@@ -116,6 +143,7 @@
   }
 
   function receive(board) {  // coalesce: keep only the newest frame, draw it on the next free second
+    cue(board.overlay);  // at once: a cue is the producer's word, not a vote to smooth out
     if (board.sealed) {
       version = 0;  // a sealed board has no version of its own; the next one is news
     } else if (board.version != null) {
@@ -158,5 +186,7 @@
   void list.offsetWidth;  // the first paint's bars at zero, so that they grow in
   for (var i = 0; i < list.children.length; i++) { setBar(list.children[i]); }
   if (!sealedNote.hidden) { showSealed(); }
+  fitAll();
+  if (document.fonts && document.fonts.ready) { document.fonts.ready.then(fitAll); }
   connect();
 }());
