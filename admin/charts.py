@@ -11,6 +11,7 @@ from html import escape
 
 ROW = 22
 LABEL_WIDTH = 110
+LABEL_ROOM = 18  # characters of a 12 px label that fit LABEL_WIDTH
 BAR_WIDTH = 180
 VALUE_WIDTH = 70
 WIDTH = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
@@ -18,6 +19,19 @@ WIDTH = LABEL_WIDTH + BAR_WIDTH + VALUE_WIDTH
 
 def number(value: float) -> str:
     return str(value) if isinstance(value, int) else f"{value:.2f}"
+
+
+def shortened(label: str, room: int = LABEL_ROOM) -> str:
+    """A label that fits its room: whole words, and an ellipsis where words were left out (never cut inside one;
+    a first word longer than the room alone is cut, with the ellipsis)."""
+    if len(label) <= room:
+        return label
+    kept = ""
+    for word in label.split():
+        if len(kept) + len(word) + (1 if kept else 0) > room - 1:
+            break
+        kept = f"{kept} {word}" if kept else word
+    return f"{(kept or label[:room - 1]).rstrip(' ,.;:')}…"
 
 
 def bar_chart(title: str, rows: Sequence[tuple[str, float]], *, colour: str = "#2b6cb0") -> str:
@@ -33,7 +47,7 @@ def bar_chart(title: str, rows: Sequence[tuple[str, float]], *, colour: str = "#
         y = 4 + i * ROW
         length = round(BAR_WIDTH * value / top) if top > 0 else 0
         parts.append(f'<text x="{LABEL_WIDTH - 4}" y="{y + 15}" font-size="12" text-anchor="end">'
-                     f"{escape(label[:18])}</text>")
+                     f"{escape(shortened(label))}</text>")
         parts.append(f'<rect x="{LABEL_WIDTH}" y="{y + 3}" width="{max(length, 0)}" height="{ROW - 6}" '
                      f'fill="{colour}"/>')
         parts.append(f'<text x="{LABEL_WIDTH + length + 4}" y="{y + 15}" font-size="12">{number(value)}</text>')

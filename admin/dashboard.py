@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 from aiohttp import web
 
-from admin import charts, signin, tokens
+from admin import charts, money_fields, signin, texts, tokens
 from admin.accounts import allowed
 from admin.pages.rendering import CSP, render
 from admin.texts import CATALOGS
@@ -30,6 +30,7 @@ from gateway.core.audit import Actor
 from gateway.core.channel_reports import FailedMessages
 from gateway.core.oversight import dashboard
 from gateway.core.oversight.dashboard import Figures
+from gateway.core.payments.reasons import reason_code, voter_reason
 from gateway.core.texts import N_, Lang
 from gateway.kit.keys import ADMIN_TEMPLATES, FAILED_MESSAGES, SESSIONS
 from gateway.kit.throttle import client_address
@@ -48,7 +49,7 @@ TEXTS = (N_("Dashboard"), N_("Back to the contest"), N_("live"), N_("loaded"), N
          N_("To (UTC date, not included)"), N_("Numbers"), N_("Votes by hour"), N_("Votes by channel"),
          N_("Votes by provider"), N_("Votes by operator"), N_("Payment success rate"), N_("Main failure reasons"),
          N_("Pending orders by age"), N_("Status"), N_("Orders"), N_("Reason"), N_("Age"), N_("Slice"), N_("Votes"),
-         N_("Revenue"), N_("Figures at %(time)s; revenue in minor units of %(currency)s."), N_("Queues"),
+         N_("Revenue"), N_("Figures at %(time)s; revenue in %(currency)s."), N_("Queues"),
          N_("Oldest pending order"), N_("Verification backlog"), N_("oldest"), N_("Held orders"), N_("votes"),
          N_("Failed SMS"), N_("Outbox messages stuck"), N_("Invariant: tally = paid votes"), N_("Candidate"),
          N_("Tally"), N_("Paid votes"), N_("Difference"), N_("Every tally equals its paid votes."),
@@ -74,20 +75,27 @@ async def load(request: web.Request, actor: Actor) -> Figures:
     return await dashboard.figures(request.app[SESSIONS], actor, contest_id(request), OPERATOR_PREFIXES, failures)
 
 
+def reason_rows(figures: Figures, _: Gettext) -> list[tuple[str, int]]:
+    """The main failure reasons in the organiser's words (the core's catalog holds each code's), a provider's own
+    words as it gave them."""
+    return [(voter_reason(reason, _) if reason_code(reason) else reason, count)
+            for reason, count in figures.failure_reasons]
+
+
 def chart_context(figures: Figures, _: Gettext) -> dict[str, Any]:
     """The charts of the figures (the rows behind each go in the table under it), and the words."""
     def votes(shares: list[dashboard.Share]) -> list[tuple[str, int]]:
         return [(s.key, s.votes) for s in shares]
 
     return {
-        "f": figures, "_": _,
+        "f": figures, "_": _, "reasons": reason_rows(figures, _),
         "charts": {
             "hour": charts.bar_chart(_("Votes by hour"), [(s.key[11:16], s.votes) for s in figures.by_hour]),
             "channel": charts.bar_chart(_("Votes by channel"), votes(figures.by_channel)),
             "provider": charts.bar_chart(_("Votes by provider"), votes(figures.by_provider)),
             "operator": charts.bar_chart(_("Votes by operator"), votes(figures.by_operator)),
             "success": charts.gauge(_("Payment success rate"), figures.payment_success_rate),
-            "reasons": charts.bar_chart(_("Main failure reasons"), figures.failure_reasons, colour="#c53030"),
+            "reasons": charts.bar_chart(_("Main failure reasons"), reason_rows(figures, _), colour="#c53030"),
             "pending": charts.bar_chart(_("Pending orders by age"), figures.pending_ages, colour="#b7791f"),
         },
     }
@@ -99,7 +107,8 @@ def fragment(request: web.Request, figures: Figures) -> str:
     # Each channel's failed messages, a row of the queues under the channel's own label.
     failed = [(_(report.label), figures.failed_messages.get(report.figure, 0))
               for report in request.app[FAILED_MESSAGES]]
-    return template.render({**chart_context(figures, _), "failed_messages": failed})
+    return template.render({**chart_context(figures, _), "failed_messages": failed,
+                            "lang": texts.language_of(request)})
 
 
 def figures_json(figures: Figures) -> dict[str, Any]:
@@ -108,6 +117,7 @@ def figures_json(figures: Figures) -> dict[str, Any]:
     body["at"] = figures.at.isoformat()
     body["payment_success_rate"] = figures.payment_success_rate
     body["invariant_holds"] = figures.invariant_holds
+    money_fields.with_digits(body)
     for check, raw in zip(figures.invariant, body["invariant"], strict=True):
         raw["difference"] = check.difference
     return body

@@ -33,3 +33,12 @@ def test_an_empty_chart_and_a_rate_are_still_valid_svg() -> None:
     assert bars(gauge("Payment success rate", 0.5)) == [BAR_WIDTH, BAR_WIDTH // 2]
     assert "50.0 %" in gauge("Payment success rate", 0.5)
     assert bars(gauge("Payment success rate", None)) == [BAR_WIDTH, 0]
+
+
+def test_a_long_label_is_shortened_between_words_with_an_ellipsis() -> None:
+    from admin.charts import bar_chart, shortened
+
+    assert shortened("Pas assez d'argent sur le compte") == "Pas assez…"
+    assert shortened("Short reason") == "Short reason"
+    chart = bar_chart("Causes", [("Le paiement a été refusé par l'opérateur", 3)])
+    assert "Le paiement a été…</text>" in chart  # never "Le paiement a été r"
