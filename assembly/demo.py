@@ -4,8 +4,11 @@ and photos (assembly.demo_media); and the Kenyan one, paid by M-Pesa."""
 
 from __future__ import annotations
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from assembly.channel_list import CONTEST_SETTINGS
 from assembly.demo_media import give_demo_media
+from gateway.core.channel_settings import channel_fields
 from gateway.db import seed
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
@@ -14,6 +17,8 @@ from payments.mpesa.paybills import PAYBILL_SETTINGS, PaybillSettings
 
 # The Kenyan demo's paybill: the sandbox's shortcode (the only one it knows), whose C2B payments the worker reads.
 KENYA_DEMO_PAYBILL = "174379"
+# Its SMS line (the main demo's is 20123 VOTE): "KURA" is Swahili for a vote.
+KENYA_DEMO_CHANNELS = {"sms_short_code": "20254", "sms_keyword": "KURA"}
 
 
 async def seed_demo(sessions: Sessions, storage: LocalStorage | None = None) -> Contest:
@@ -34,4 +39,15 @@ async def seed_demos(sessions: Sessions, storage: LocalStorage | None = None) ->
         kept = (await PAYBILL_SETTINGS.load(session, [kenya.id]))[kenya.id]
         if kept.paybill is None:
             await PaybillSettings(paybill=KENYA_DEMO_PAYBILL, remainder=kept.remainder).save(session, kenya.id)
+        await give_kenyan_channels(session, kenya.id)
     return contest
+
+
+async def give_kenyan_channels(session: AsyncSession, contest_id: int) -> None:
+    """The Kenyan demo's settings of each channel, where it has no SMS short code yet: a short code of its own and a
+    Swahili keyword (`KURA 03 3` to 20254), each other channel's defaults."""
+    fields = (await channel_fields(session, CONTEST_SETTINGS, [contest_id]))[contest_id]
+    if fields.get("sms_short_code"):
+        return
+    for channel in CONTEST_SETTINGS:
+        await channel.parse({**fields, **KENYA_DEMO_CHANNELS}).save(session, contest_id)
