@@ -18,6 +18,7 @@ from admin.web import form_of, guarded
 from gateway.core.audit import Actor
 from gateway.core.money_out import payouts, settlements
 from gateway.core.money_out.refunds import refunds_of
+from gateway.core.texts import shown_digits
 from gateway.db.models import Payout, PayoutAccount, Refund, SettlementStatement
 from gateway.kit.keys import RESULTS_KEY, SESSIONS
 
@@ -31,7 +32,8 @@ def when(moment: Any) -> str | None:
 
 
 def money_json(money: settlements.CurrencyStatement) -> dict[str, Any]:
-    return {"currency": money.currency, "gross": money.gross, "refunds": money.refunds,
+    return {"currency": money.currency, "minor_digits": shown_digits(money.currency), "gross": money.gross,
+            "refunds": money.refunds,
             "chargebacks": money.chargebacks, "fees": money.fees, "commission": money.commission, "net": money.net,
             "paid_out": money.paid_out, "payouts_under_way": money.pending_out, "balance": money.balance,
             "awaiting_verification": money.unverified, "held_for_review": money.held,
@@ -49,6 +51,7 @@ def statement_json(kept: SettlementStatement) -> dict[str, Any]:
 
 def payout_json(payout: Payout) -> dict[str, Any]:
     return {"id": str(payout.id), "reference": str(payout.id), "amount": payout.amount, "currency": payout.currency,
+            "minor_digits": shown_digits(payout.currency),
             "kind": payout.kind, "msisdn": payout.msisdn, "holder": payout.holder, "state": payout.state.value,
             "provider_txn_id": payout.provider_txn_id, "provider_reason": payout.provider_reason,
             "proof": payout.proof, "requested_by": payout.requested_by, "approved_by": payout.approved_by,
@@ -66,6 +69,7 @@ def account_json(account: PayoutAccount | None) -> dict[str, Any] | None:
 def refund_json(refund: Refund) -> dict[str, Any]:
     return {"id": str(refund.id), "reference": str(refund.id), "order_id": str(refund.order_id),
             "provider": refund.provider, "amount": refund.amount, "currency": refund.currency,
+            "minor_digits": shown_digits(refund.currency),
             "state": refund.state.value, "provider_txn_id": refund.provider_txn_id,
             "provider_reason": refund.provider_reason, "attempts": refund.attempts, "reason": refund.reason,
             "requested_by": refund.requested_by, "requested_at": when(refund.created_at),

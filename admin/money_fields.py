@@ -21,7 +21,7 @@ from gateway.core.contests.chargeable_prices import check_chargeable
 from gateway.core.contests.contest_drafts import ContestDraft
 from gateway.core.errors import DomainError
 from gateway.core.money import MAX_MINOR, UnknownCurrency, minor_digits, to_major_string
-from gateway.core.texts import format_money, money_locale
+from gateway.core.texts import format_money, money_locale, shown_digits
 from gateway.kit.keys import PROVIDERS
 
 # Digits, and at most one decimal separator followed by digits: no sign, no thousands separator, no exponent.
@@ -149,3 +149,12 @@ def locale_tag(context: Context, currency: object) -> str:
     lang = str(context.get("lang") or texts.DEFAULT_LANGUAGE)
     code = known_currency(currency)
     return str(money_locale(lang, code) if code else lang).replace("_", "-")
+
+
+def with_digits(body: dict[str, Any]) -> dict[str, Any]:
+    """An API answer's amounts (minor units) with their currency's exponent beside them, `minor_digits` (KES 2: 5000
+    is KES 50.00; XAF 0), so a client never guesses where the point goes."""
+    currency = body.get("currency")
+    if isinstance(currency, str):
+        body["minor_digits"] = shown_digits(currency)
+    return body

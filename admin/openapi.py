@@ -93,6 +93,12 @@ FRAUD_RULES = {"type": "object", "additionalProperties": False,
                "description": "Thresholds of the fraud rules; a missing one keeps its default, 0 turns it off",
                "properties": {name: {"type": "integer", "minimum": 0, "maximum": MAX_THRESHOLD}
                               for name in FraudRules.names()}}
+# How every amount of this API reads (its pages take major units; its JSON keeps minor units).
+AMOUNTS = ("Amounts are integers in minor units of their currency, sent and answered so: every answer that carries an "
+           "amount carries its `currency` (ISO 4217) and `minor_digits`, the currency's exponent (KES 2: 5000 is "
+           "KES 50.00; XAF and XOF 0: 500 is 500 francs CFA). A price one of the contest's providers cannot charge "
+           "(M-Pesa: whole shillings, so KES prices are multiples of 100) is refused with price_not_chargeable, "
+           "naming the provider and the nearest prices it can charge.")
 # The contest's own fields; each channel's own settings of it are added from what the channel describes.
 CONTEST_FIELDS: dict[str, Any] = {
     "type": "object", "description": "The whole setting (PUT replaces it): a field left out takes its default",
@@ -100,7 +106,8 @@ CONTEST_FIELDS: dict[str, Any] = {
                                    "closes_at", "providers"],
     "properties": {
         "name": {"type": "string"}, "slug": {"type": "string"},
-        "price_per_vote": {"type": "integer", "description": "minor units of currency"},
+        "price_per_vote": {"type": "integer", "description": "minor units of currency (KES 10.50 is 1050); "
+                           "each of its providers must be able to charge it"},
         "currency": {"type": "string"}, "max_votes_per_order": {"type": "integer"},
         "country": {"type": "string", "description": "ISO 3166-1 alpha-2 of its audience: numbers typed without their "
                     "country code are read as this country's; default: its currency's country"},
@@ -192,7 +199,8 @@ def document(app: web.Application, channels: Sequence[ChannelContestSettings],
             operation["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{body}"}}}}
         paths.setdefault(canonical, {})[route.method.lower()] = operation
-    return {"openapi": "3.1.0", "info": {"title": "Ballot admin API", "version": "1"}, "paths": paths,
+    return {"openapi": "3.1.0", "info": {"title": "Ballot admin API", "version": "1", "description": AMOUNTS},
+            "paths": paths,
             "components": {"securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}},
                            "schemas": {"ContestFields": contest_fields(channels, providers), "FraudRules": FRAUD_RULES,
                                        "SignIn": SIGN_IN, "Enrol": ENROL, "Enrolment": ENROLMENT,

@@ -20,6 +20,7 @@ from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.contests.contests_admin import contest_detail
 from gateway.core.errors import DomainError, Forbidden
+from gateway.core.money import UnknownCurrency, to_major_string
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Payout, Refund, Tally, VoteOrder
 
@@ -82,7 +83,8 @@ def orders_query(contest_id: int, period: Period) -> Executable:
 
 
 ORDER_HEADER = ("order_id", "payment_reference", "created_at", "decided_at", "status", "candidate", "quantity",
-                "amount", "currency", "channel", "provider", "provider_txn_id", "voter_msisdn", "status_reason")
+                "amount", "currency", "amount_major", "channel", "provider", "provider_txn_id", "voter_msisdn",
+                "status_reason")
 
 
 def tallies_query(contest_id: int) -> Executable:
@@ -117,8 +119,8 @@ def payouts_query(contest_id: int, period: Period) -> Executable:
             .order_by(Payout.created_at, Payout.id))
 
 
-PAYOUT_HEADER = ("reference", "requested_at", "decided_at", "state", "amount", "currency", "kind", "msisdn", "holder",
-                 "provider_txn_id", "provider_reason", "proof", "requested_by", "approved_by")
+PAYOUT_HEADER = ("reference", "requested_at", "decided_at", "state", "amount", "currency", "amount_major", "kind",
+                 "msisdn", "holder", "provider_txn_id", "provider_reason", "proof", "requested_by", "approved_by")
 
 
 def refunds_query(contest_id: int, period: Period) -> Executable:
@@ -129,8 +131,25 @@ def refunds_query(contest_id: int, period: Period) -> Executable:
             .order_by(Refund.created_at, Refund.id))
 
 
-REFUND_HEADER = ("reference", "order_id", "requested_at", "decided_at", "state", "amount", "currency", "provider",
-                 "provider_txn_id", "provider_reason", "reason")
+REFUND_HEADER = ("reference", "order_id", "requested_at", "decided_at", "state", "amount", "currency", "amount_major",
+                 "provider", "provider_txn_id", "provider_reason", "reason")
+
+
+async def with_major(rows: AsyncIterator[Sequence[Any]], header: Sequence[str]) -> AsyncIterator[Sequence[Any]]:
+    """Each row with its amount in major units beside its minor units and currency ("50.00" for 5000 KES cents): a
+    spreadsheet reads the money, a program still sums the minor units."""
+    amount, currency = header.index("amount"), header.index("currency")
+    async for row in rows:
+        yield (*row[:currency + 1], major_of(row[amount], row[currency]), *row[currency + 1:])
+
+
+def major_of(amount: int | None, currency: str | None) -> str:
+    if amount is None or not currency:
+        return ""
+    try:
+        return to_major_string(amount, currency)
+    except UnknownCurrency:
+        return str(amount)
 
 
 async def _stream(sessions: Sessions, query: Executable) -> AsyncIterator[Sequence[Any]]:
@@ -154,11 +173,11 @@ async def start_export(sessions: Sessions, actor: Actor, contest_id: int, kind: 
             "format": fmt, "from": period.start.isoformat() if period.start else None,
             "to": period.end.isoformat() if period.end else None})
     if kind == "orders":
-        return Export(ORDER_HEADER, _stream(sessions, orders_query(contest_id, period)))
+        return Export(ORDER_HEADER, with_major(_stream(sessions, orders_query(contest_id, period)), ORDER_HEADER))
     if kind == "tallies":
         return Export(("candidate", "name", "votes"), _stream(sessions, tallies_query(contest_id)))
     if kind == "payouts":
-        return Export(PAYOUT_HEADER, _stream(sessions, payouts_query(contest_id, period)))
+        return Export(PAYOUT_HEADER, with_major(_stream(sessions, payouts_query(contest_id, period)), PAYOUT_HEADER))
     if kind == "refunds":
-        return Export(REFUND_HEADER, _stream(sessions, refunds_query(contest_id, period)))
+        return Export(REFUND_HEADER, with_major(_stream(sessions, refunds_query(contest_id, period)), REFUND_HEADER))
     return Export(AUDIT_HEADER, _stream(sessions, audit_query(contest_id, period)))
