@@ -22,6 +22,7 @@ from gateway.core.contests.contest_drafts import parse_contest
 from gateway.core.entered_number import INTEGER_MAX, entered_whole
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.oversight import orders_admin
+from gateway.core.texts import shown_digits
 from gateway.core.voters import blocklist
 from gateway.db.models import AuditEntry, Candidate, Contest
 from gateway.kit.keys import PHOTO_DECODER, PHOTO_REENCODE, PHOTO_SIZER, PROVIDERS, REDIS, SESSIONS, SETTINGS
@@ -35,7 +36,7 @@ SIGNIN_WINDOW = 900
 
 def contest_json(contest: Contest, channels: Mapping[str, Any]) -> dict[str, Any]:
     """A contest with `channels`: the channels' own settings of it."""
-    return {"id": contest.id, **contests_admin.snapshot(contest, channels)}
+    return money_fields.with_digits({"id": contest.id, **contests_admin.snapshot(contest, channels)})
 
 
 async def contests_json(request: web.Request, contests: Sequence[Contest]) -> list[dict[str, Any]]:
@@ -234,6 +235,7 @@ def order_json(row: orders_admin.OrderRow) -> dict[str, Any]:
     return {"id": str(order.id), "payment_reference": str(order.payment_reference), "contest": row.contest,
             "candidate": row.candidate, "entry_id": str(order.entry_id) if order.entry_id else None,
             "quantity": order.quantity, "amount": order.amount, "currency": order.currency,
+            "minor_digits": shown_digits(order.currency),
             "status": order.status.value, "status_reason": order.status_reason, "channel": order.channel,
             "provider": order.provider, "provider_txn_id": order.provider_txn_id, "msisdn": order.voter_msisdn,
             "created_at": order.created_at.isoformat()}
@@ -291,6 +293,7 @@ async def review_queue(request: web.Request, actor: Actor) -> web.StreamResponse
     return web.json_response({"items": [
         {"order_id": str(i.order_id), "kind": i.kind.value, "reason": i.reason, "status": i.status.value,
          "contest": i.contest, "provider": i.provider, "amount": i.amount, "currency": i.currency,
+         "minor_digits": shown_digits(i.currency),
          "quantity": i.quantity, "voter": i.voter, "noted_at": i.noted_at.isoformat(),
          "decisions": list(orders_admin.DECISIONS[i.kind]),
          "events": [{"kind": e.kind, "outcome": e.outcome, "received_at": e.received_at.isoformat()}
