@@ -38,9 +38,10 @@ PRICE = 1000  # KES 10.00 a vote, in cents
 
 
 async def kenyan_contest(sessions: Sessions, **overrides: Any) -> Contest:
-    """An open contest in KES taking M-Pesa and Airtel Money, without fraud rules or per-number limits."""
+    """An open contest in Kenya (KES) taking M-Pesa and Airtel Money, without fraud rules or per-number limits."""
     return await make_contest(sessions, **{"currency": "KES", "price_per_vote": PRICE, "providers": ["mpesa", "airtel"],
-                                           "fraud_rules": RULES_OFF, **overrides})
+                                           "country": "KE", "time_zone": "Africa/Nairobi", "fraud_rules": RULES_OFF,
+                                           **overrides})
 
 
 @dataclass

@@ -105,11 +105,15 @@ def unavailable_message(lang: Lang, state: VotingState, contest_name: str) -> st
     return message.format(contest=clip(contest_name, CONTEST_WIDTH))
 
 
-def refusal_message(lang: Lang, code: str, contest_name: str, voting: VotingState = VotingState.CLOSED) -> str:
+def refusal_message(lang: Lang, code: str, contest_name: str, voting: VotingState = VotingState.CLOSED,
+                    takes: str | None = None) -> str:
     """A vote the core refused, by the error's stable code; `contest_name` is already GSM-7 safe. The core gives
     one code to a paused contest and one not open yet: `voting`, the contest's state as the channel read it,
-    tells them apart."""
+    tells them apart. `takes`: what the contest takes (`contest_takes.takes_message`), the whole answer to a provider
+    it does not take; "try again later" is only for one that is down."""
     m = vote_messages(lang)
+    if code == "provider_not_enabled" and takes:
+        return takes
     if code == "contest_closed":
         return m.closed.format(contest=clip(contest_name, CONTEST_WIDTH))
     if code in ("contest_not_open", "contest_not_found"):

@@ -10,16 +10,19 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
+from channels.phone.contest_takes import of_country, phone_labels, phone_providers, takes_message
 from channels.phone.operators import detect_operator
 from channels.phone.texts import refusal_message
 from channels.sms import store, texts
 from channels.sms.models import SmsInbound
-from channels.sms.parser import Command, Request, normalise, parse
+from channels.sms.parser import Command, Request, language_of, normalise, parse
 from channels.sms.sender import Route, SmsSender
 from channels.sms.store import Outgoing
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.rules import VotingState
 from gateway.core.errors import DomainError
 from gateway.core.orders import placing
+from gateway.core.providers import Capability
 from gateway.core.service import VoteService
 from gateway.core.texts import Lang
 from gateway.db.engine import Sessions
@@ -87,7 +90,9 @@ async def handle_inbound(ctx: SmsContext, inbound_id: int) -> str:
     contests = tuple(sorted((c for c in await ctx.service.public_contests() if c.id in keywords),
                             key=lambda c: c.status is not ContestStatus.OPEN))
     caller = await ctx.service.caller(message.msisdn)
-    lang = caller.language or (Lang.parse(contests[0].default_language) if contests else None) or Lang.FR
+    # A number never heard from is answered in the language its words are of (MSAADA: Swahili), else the contest's.
+    lang = (caller.language or Lang.parse(language_of(message.text))
+            or (Lang.parse(contests[0].default_language) if contests else None) or Lang.FR)
     limits = {keyword_key(keywords[c.id]): c.max_votes_per_order for c in contests}
     turn = Turn(message, parse(message.text, limits), contests, keywords, lang,
                 quiet=await store.opted_out(ctx.sessions, message.msisdn))
@@ -155,20 +160,25 @@ async def vote(ctx: SmsContext, turn: Turn, listed: PublicContest) -> tuple[str,
         await reply(ctx, turn, "unknown_candidate",
                     texts.unknown_candidate(lang, request.candidate or "", turn.keywords[listed.id]))
         return "unknown_candidate", None
+    taken = phone_providers(contest, ctx.service.providers_having(Capability.PHONE_PROMPT))
+    takes = takes_message(lang, phone_labels(taken, ctx.service.provider_label), contest.country)
     operator = detect_operator(message.msisdn)
     provider = request.provider or (operator.value if operator else None)
-    if provider is None:
-        await reply(ctx, turn, "refused", refusal_message(lang, "msisdn_required", contest.name))
+    # Another country's number, a network none of its wallets serves, a wallet it does not take: say what works (a
+    # contest that takes no vote now says so first, from the core).
+    open_now = contest.voting(datetime.now(UTC)) is VotingState.OPEN
+    if open_now and (not of_country(message.msisdn, contest.country) or provider not in taken):
+        await reply(ctx, turn, "refused", takes)
         return "refused", None
     order_request = placing.OrderRequest(
-        contest_slug=contest.slug, candidate_code=candidate.code, quantity=request.quantity, provider=provider,
+        contest_slug=contest.slug, candidate_code=candidate.code, quantity=request.quantity, provider=provider or "",
         channel=CHANNEL, msisdn=message.msisdn, client_key=client_key(message.at_id))
     try:
         order = (await ctx.service.place_vote(order_request)).order
     except DomainError as exc:
         log.info("SMS vote refused for %s: %s", message.at_id, exc.code)
         await reply(ctx, turn, "refused", refusal_message(lang, exc.code, texts.name(contest.name),
-                                                          contest.voting(datetime.now(UTC))))
+                                                          contest.voting(datetime.now(UTC)), takes))
         return "refused", None
     await reply(ctx, turn, "prompt", texts.prompt(lang, order.amount, order.currency, order.quantity, candidate.code,
                                                   candidate.name, short_reference(order.id)), order_id=order.id)

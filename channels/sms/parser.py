@@ -34,6 +34,13 @@ STOP_WORDS = frozenset({"STOP", "ARRET", "ARRETER", "DESABONNER", "UNSUBSCRIBE",
 PROVIDER_WORDS = {"MTN": "mtn", "MOMO": "mtn", "OM": "orange", "ORANGE": "orange", "MPESA": "mpesa", "PESA": "mpesa",
                   "AIRTEL": "airtel"}
 FILLER_WORDS = frozenset({"X", "FOIS", "VOTES", "VOIX", "TIMES", "KURA"})
+# The words that are one language's only: a new number's replies follow the language it wrote in (`MSAADA`, `KURA`:
+# Swahili). A word of several (`VOTE`, `INFO`, `TOP`, `STOP`) says nothing, and the contest's language stays.
+LANGUAGE_WORDS = {
+    "sw": frozenset({"MSAADA", "MATOKEO", "SITISHA", "KURA", "PIGA"}),
+    "fr": frozenset({"AIDE", "CLASSEMENT", "ARRET", "ARRETER", "DESABONNER", "VOTER", "VOTEZ", "VOIX", "FOIS"}),
+    "en": frozenset({"HELP", "UNSUBSCRIBE", "TIMES", "RANKING"}),
+}
 VERB_ENDINGS = ("", "R", "Z", "S")  # VOTE, VOTER, VOTEZ, VOTES: the verb as people type it
 MAX_DIGITS = 6  # a longer number is no candidate and no quantity
 TOKENS = re.compile(r"[A-Z]+|[0-9]+|\?")
@@ -75,6 +82,13 @@ def parse(text: str, limits: Mapping[str, int]) -> Request:
     if keyword is None:
         return Request(Command.UNRECOGNISED)
     return vote(keyword, words[1:], limits[keyword])
+
+
+def language_of(text: str) -> str | None:
+    """The one language whose own words the message uses (`fr`, `en`, `sw`), else None (none, or several)."""
+    words = set(normalise(text).split()) | set(GLUED.findall(plain(text)))
+    found = {lang for lang, own in LANGUAGE_WORDS.items() if words & own}
+    return found.pop() if len(found) == 1 else None
 
 
 def keyword_with_digits(word: str, limits: Mapping[str, int]) -> tuple[str, str] | None:

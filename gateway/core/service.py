@@ -204,6 +204,10 @@ class VoteService:
         can do (a prompt on the phone, a payment in the chat), never by its name."""
         return self.providers.having(capability)
 
+    def provider_label(self, provider: str) -> str:
+        """A provider's name as payers know it (its own label): what a channel says a contest takes."""
+        return self.providers.label(provider)
+
     def needs_redirect(self, order: VoterOrder) -> bool:
         """Whether the order's payment happens on the provider's page (rather than a phone prompt)."""
         return needs_redirect(self.providers, order.provider, order.channel)

@@ -28,7 +28,9 @@ WIDEST = {"code": "12345678", "maximum": "12345678", "price": "1000000 XAF", "to
           "keyword": "K" * 10, "short_code": "1" * 16, "reason": "R" * 60, "lines": "L" * 150, "n": "1000",
           # a receipt's provider code (channels/phone/receipt_texts.py clips it), a ranking line's rank and count, and
           # My votes' few words of why an order failed (the longest of the catalogs' own)
-          "receipt": "R" * 20, "rank": "5", "votes": "1000000", "why": "W" * 22}
+          "receipt": "R" * 20, "rank": "5", "votes": "1000000", "why": "W" * 22,
+          # what a contest takes: three wallets' names (each clipped to 20) joined, its country's prefix
+          "providers": "P" * 66, "first": "F" * 42, "last": "L" * 20, "prefix": "+1234"}
 LIMIT = re.compile(r"Limit: (\d+)")
 
 
