@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from gateway.core.money import Chargeable
+from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
 from payments.local_sandbox import sandbox_address, sandbox_stand_in
@@ -21,9 +21,12 @@ from payments.settings import plain_addresses, revealed, secret_problems, unset_
 # What MTN's test systems are called: production must never reach one (`live_problems`).
 SANDBOX_ENVIRONMENT = "sandbox"
 SANDBOX_HOSTS = frozenset({"sandbox.momodeveloper.mtn.com"})
-# MTN takes the amount as a string of major units in any currency its account holds (the sandbox EUR only), and
-# publishes no minimum or maximum: its limits are per account. So it declares none; its refusals come per payment.
-CHARGES = Chargeable()
+# MTN takes the amount as a string of major units in the currency of the country its account is in (the sandbox EUR
+# only), and publishes no minimum or maximum: its limits are per account, its refusals come per payment. Its MoMo
+# countries' currencies: CFA francs (Cameroon, Congo, Côte d'Ivoire, Benin, Guinea-Bissau), cedis, Ugandan and Rwandan
+# francs and shillings, kwacha, Guinean francs, Liberian dollars, emalangeni, naira; none of Kenya's or Tanzania's.
+CHARGES = Chargeable({currency: ChargeRange() for currency in ("XAF", "XOF", "GHS", "UGX", "RWF", "ZMW", "GNF",
+                                                                "LRD", "SZL", "NGN", "EUR")}, others=None)
 
 
 def mtn_credentials(mtn: MtnSettings, sandbox: str | None) -> MtnCredentials | None:
