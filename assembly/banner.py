@@ -4,7 +4,10 @@ of the settings, so a test reads exactly what a developer will."""
 
 from __future__ import annotations
 
+import contextlib
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from assembly import fanout_server
@@ -13,7 +16,13 @@ from assembly.settings import Settings
 from gateway.db.seed import DEMO_SLUG, KENYA_DEMO_SLUG
 from gateway.kit.stand_ins import StandIn
 
-FIRST_ADMIN = "gateway admin create --email you@example.org --role owner"  # `.venv/bin/` before it outside the venv
+
+def gateway_command() -> str:
+    """The `gateway` beside this Python (`.venv/bin/gateway` from the checkout): runs from a shell without the venv."""
+    command = Path(sys.executable).with_name("gateway")
+    with contextlib.suppress(ValueError):
+        return str(command.relative_to(Path.cwd()))
+    return str(command)
 
 
 def media_server_needed(settings: Settings) -> bool:
@@ -31,7 +40,8 @@ def banner_lines(settings: Settings, stand_ins: Sequence[StandIn[Any]]) -> list[
         f"  Kenya demo    {base}/c/{KENYA_DEMO_SLUG}  (KES, paid by an M-Pesa prompt)",
         f"  TV overlay    {base}/c/{DEMO_SLUG}/overlay  (?layout=board, strip or corner; shown or hidden from "
         "the control room)",
-        f"  admin area    {base}/admin  (first account: {FIRST_ADMIN})",
+        f"  admin area    {base}/admin  (first account: {gateway_command()} admin create --email you@example.org "
+        "--role owner)",
         f"  control room  {base}/admin/control",
         f"  public API    {base}/api/v1/contests",
         f"  readiness     {base}/readyz",
