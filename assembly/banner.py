@@ -11,9 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from assembly import fanout_server
+from assembly.demo import KENYA_DEMO_CHANNELS, KENYA_DEMO_PAYBILL
 from assembly.media import cloudinary_stand_in_needed, media_address
 from assembly.settings import Settings
-from gateway.db.seed import DEMO_SLUG, KENYA_DEMO_SLUG
+from channels.sms.contest_settings import DEMO_KEYWORD, DEMO_SHORT_CODE
+from gateway.db.seed import DEMO_SLUG, DEMO_USSD_CODE, KENYA_DEMO_SLUG, KENYA_DEMO_USSD_CODE
 from gateway.kit.stand_ins import StandIn
 
 
@@ -33,11 +35,14 @@ def media_server_needed(settings: Settings) -> bool:
 def banner_lines(settings: Settings, stand_ins: Sequence[StandIn[Any]]) -> list[str]:
     """The URLs block: the pages a person opens first, then the machine's addresses, then the stand-ins'."""
     base = f"http://{settings.gateway_host}:{settings.gateway_port}"
+    kenyan_sms = KENYA_DEMO_CHANNELS
     lines = [
         "",
         "Ballot is running:",
-        f"  demo contest  {base}/c/{DEMO_SLUG}  (every channel; a candidate's card starts a vote)",
-        f"  Kenya demo    {base}/c/{KENYA_DEMO_SLUG}  (KES, paid by an M-Pesa prompt)",
+        f"  demo contest  {base}/c/{DEMO_SLUG}  (Cameroon, FCFA: USSD {DEMO_USSD_CODE}, SMS "
+        f"{DEMO_KEYWORD} 07 5 to {DEMO_SHORT_CODE}; a candidate's card starts a vote)",
+        f"  Kenya demo    {base}/c/{KENYA_DEMO_SLUG}  (Ksh, M-Pesa: USSD {KENYA_DEMO_USSD_CODE}, SMS "
+        f"{kenyan_sms['sms_keyword']} 03 3 to {kenyan_sms['sms_short_code']}, Paybill {KENYA_DEMO_PAYBILL} account 03)",
         f"  TV overlay    {base}/c/{DEMO_SLUG}/overlay  (?layout=board, strip or corner; shown or hidden from "
         "the control room)",
         f"  admin area    {base}/admin  (first account: {gateway_command()} admin create --email you@example.org "

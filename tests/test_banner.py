@@ -24,6 +24,9 @@ def test_the_banner_names_both_demos_their_overlay_and_the_admin_area_with_its_f
     text = "\n".join(banner_lines(settings, stand_ins_needed(settings)))
     assert "http://127.0.0.1:8080/c/demo " in text
     assert "http://127.0.0.1:8080/c/demo-kenya " in text
+    # how each demo is voted for from a phone, as its seed sets it up
+    assert "USSD *384*123#, SMS VOTE 07 5 to 20123" in text
+    assert "USSD *384*254#, SMS KURA 03 3 to 20254, Paybill 174379 account 03" in text
     assert "http://127.0.0.1:8080/c/demo/overlay " in text and "layout=" in text
     assert "http://127.0.0.1:8080/admin " in text and "gateway admin create --email" in text
     assert "http://127.0.0.1:8080/admin/control" in text

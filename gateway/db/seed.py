@@ -63,7 +63,7 @@ async def seed_demo(sessions: Sessions, channels: Sequence[ChannelSave] = ()) ->
                 slug=DEMO_SLUG, name="Demo Star 2026", status=ContestStatus.OPEN,
                 opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=30),
                 price_per_vote=100, currency="XAF", max_votes_per_order=100,
-                ussd_service_codes=["*384*123#"], providers=["mtn", "orange", "stripe"], default_language="fr",
+                ussd_service_codes=[DEMO_USSD_CODE], providers=["mtn", "orange", "stripe"], default_language="fr",
                 stars_per_vote=DEMO_STARS_PER_VOTE,
             )
             session.add(contest)
@@ -87,7 +87,9 @@ async def seed_demo(sessions: Sessions, channels: Sequence[ChannelSave] = ()) ->
     return contest
 
 
-# Its USSD code: Kenyan voters dial their own (a contest's code is the operator's, one per country).
+# The main demo's USSD code (Cameroon's operators' *384*…#).
+DEMO_USSD_CODE = "*384*123#"
+# The Kenyan demo's USSD code: Kenyan voters dial their own (a contest's code is the operator's, one per country).
 KENYA_DEMO_USSD_CODE = "*384*254#"
 
 
