@@ -13,12 +13,13 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from channels.phone.callers import check_at_token
-from channels.phone.operators import detect_operator
+from channels.phone.contest_takes import of_country
+from channels.phone.operators import Operator, detect_operator
 from channels.phone.texts import provider_label
 from channels.ussd import store
 from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
-from channels.ussd.screens import Reply, blocked, placed, refusal, render, service_unavailable, unknown_service
+from channels.ussd.screens import Reply, blocked, placed, refusal, render, service_unavailable, takes, unknown_service
 from channels.ussd.session import Recalled, SessionRecord, SessionStore
 from channels.ussd.settings import UssdSettings, ussd_token_usable
 from channels.ussd.views import (
@@ -211,6 +212,8 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
         provider=action.provider, channel="ussd", msisdn=hit.msisdn, client_key=client_key(hit.session_id),
         language=reply.language.value,  # the screens' language: the SMS that follows the decision speaks it
     )
+    if contest is not None and not pays_here(hit.msisdn, ctx.operator, contest):
+        return takes(reply.language, contest)
     try:
         push_after = settings_of(app, UssdSettings).ussd_push_delay_seconds
         order = (await app[VOTE_SERVICE].place_vote(request, push_after=push_after, cancellable=True)).order
@@ -219,6 +222,13 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
         return refusal(reply.language, exc.code, contest)
     return placed(reply.language, order.quantity, order.amount, order.currency, order.provider,
                   short_reference(order.id))
+
+
+def pays_here(msisdn: str, operator: Operator | None, contest: MenuContest) -> bool:
+    """A caller of the contest's country, on a network one of its wallets serves where the network is known: another
+    is told what the contest takes rather than sent a prompt that cannot be paid."""
+    known_elsewhere = operator is not None and operator.value not in {p.provider for p in contest.providers}
+    return of_country(msisdn, contest.country) and not known_elsewhere
 
 
 @routes.post("/ussd/africastalking/events")

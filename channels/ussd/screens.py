@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from channels.phone.contest_takes import takes_message
 from channels.phone.gsm7 import clip, septets, transliterate
 from channels.phone.texts import (
     money,
@@ -271,4 +272,10 @@ def refusal(lang: Lang, code: str, contest: MenuContest | None = None) -> Reply:
     """A vote the core refused, by the error's stable code."""
     if contest is None:
         return end(refusal_message(lang, code, ""), lang)
-    return end(refusal_message(lang, code, contest.name, contest.availability), lang)
+    return end(refusal_message(lang, code, contest.name, contest.availability, takes(lang, contest).body), lang)
+
+
+def takes(lang: Lang, contest: MenuContest) -> Reply:
+    """What the contest takes (its wallets offered here, its country's numbers): the answer to a caller from another
+    country or on a network none of them serves, who could only retry in vain."""
+    return end(takes_message(lang, [option.label for option in contest.providers], contest.country), lang)

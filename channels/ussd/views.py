@@ -57,6 +57,7 @@ class MenuContest:
     language: Lang
     board: BoardMode
     candidates: tuple[CandidateView, ...] = field(default=())
+    country: str = "CM"  # its audience's (gateway.core.market): the numbers its wallets charge
 
     @property
     def listed(self) -> tuple[CandidateView, ...]:
@@ -107,6 +108,7 @@ def build_view(record: PublicContest, now: datetime, usable: tuple[PayOption, ..
         providers=offered, language=Lang.parse(record.default_language) or Lang.FR, board=board_mode(record, now),
         candidates=tuple(CandidateView(c.code, safe_name(c.name, f"Cand. {c.code}"), c.status is CandidateStatus.ACTIVE)
                          for c in record.candidates),
+        country=record.country,
     )
 
 
