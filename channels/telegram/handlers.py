@@ -14,6 +14,7 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, PreCheckoutQuery, ReplyKeyboardRemove, User
 
+from channels.phone.contest_takes import of_country
 from channels.phone.operators import detect_operator
 from channels.telegram.contest_settings import CHANNEL
 from channels.telegram.how_to_vote import read_start_payload
@@ -35,6 +36,7 @@ from channels.telegram.keyboards import (
     stars,
     votable,
 )
+from channels.telegram.refusals import refusal_text, takes_text
 from channels.telegram.texts import Texts, language_of, own_language, texts
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.rules import VotingState, voting_state
@@ -223,7 +225,7 @@ async def pay_in_stars(query: CallbackQuery, callback_data: PayPick, vote_servic
     try:
         await vote_service.place_vote(request)
     except DomainError as exc:
-        await query.answer(t.refused.format(reason=exc.message)[:200], show_alert=True)
+        await query.answer(refusal_text(t, exc, contest, vote_service)[:200], show_alert=True)
         return
     await query.answer(t.invoice_sent)
 
@@ -263,8 +265,12 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
         return
     operator = detect_operator(msisdn)  # its network's wallet pays (the operator's name is its provider's)
     wallets = vote_service.providers_having(Capability.PHONE_PROMPT)
-    if contest is None or operator is None or operator.value not in contest.providers or operator.value not in wallets:
-        await message.answer(t.no_wallet if contest else t.expired_button)
+    if contest is None:
+        await message.answer(t.expired_button)
+        return
+    if (not of_country(msisdn, contest.country) or operator is None or operator.value not in contest.providers
+            or operator.value not in wallets):  # another country's number, a network none of its wallets serves
+        await message.answer(takes_text(t, contest, vote_service))
         return
     await state.clear()
     request = OrderRequest(contest.slug, str(data.get("code", "")), int(data.get("n", 0)), operator.value,
@@ -274,7 +280,7 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
     try:
         placed = await vote_service.place_vote(request)
     except DomainError as exc:
-        await message.answer(t.refused.format(reason=exc.message), reply_markup=ReplyKeyboardRemove())
+        await message.answer(refusal_text(t, exc, contest, vote_service), reply_markup=ReplyKeyboardRemove())
         return
     if placed.started is not None and placed.started.redirect_url:
         await message.answer(t.payment_page, reply_markup=payment_page_keyboard(t, placed.started.redirect_url))

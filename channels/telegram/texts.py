@@ -40,7 +40,6 @@ class Texts:
     share_number: str
     not_your_number: str
     not_a_number: str
-    no_wallet: str
     momo_prompt: str  # {msisdn}
     open_payment_page: str
     payment_page: str
@@ -91,7 +90,6 @@ def texts(lang: Lang) -> Texts:
         share_number=t.pgettext("telegram", "Share my number"),
         not_your_number=t.pgettext("telegram", "Please share your own number (or type it)."),
         not_a_number=t.pgettext("telegram", "This is not a valid phone number; type it again, e.g. 677123456."),
-        no_wallet=t.pgettext("telegram", "This number has no mobile money wallet we take for this contest."),
         momo_prompt=t.pgettext("telegram", "A payment request was sent to {msisdn}: approve it on your phone. "
                                             "Your receipt follows here."),
         open_payment_page=t.pgettext("telegram", "Open the payment page"),

@@ -162,10 +162,10 @@ async def place_vote(request: web.Request) -> web.Response:
 
 
 async def provider_refusal(request: web.Request, refused: VoteRejected) -> VoteRejected:
-    """A provider the contest does not take: the refusal names what it takes (in the client's Accept-Language,
-    else the contest's language), which retrying never changes."""
+    """A provider the contest does not take: the refusal names what it takes (in the client's Accept-Language, else
+    English, the API's), which retrying never changes."""
     contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"])
-    tr = Translator(choose_language(request, contest.default_language)[0])
+    tr = Translator(choose_language(request, "en")[0])
     return VoteRejected(contest_takes(tr, contest, request.app[PROVIDERS]), code=refused.code, field=refused.field)
 
 
