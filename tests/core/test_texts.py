@@ -24,10 +24,11 @@ from channels.telegram.texts import CATALOGS as TELEGRAM
 from channels.ussd.texts import CATALOGS as USSD
 from channels.web.i18n import CATALOGS as WEB
 from gateway.core.texts import CORE, LANGUAGES, Lang, TextDomain, format_date, format_money, translations
+from payments.mpesa.texts import CATALOGS as MPESA
 
 ROOT = Path(__file__).parents[2]
-SOURCES = ("gateway", "channels", "admin")
-DOMAINS = (CORE, ADMIN, PHONE, SMS, TELEGRAM, USSD, WEB)
+SOURCES = ("gateway", "channels", "admin", "payments")
+DOMAINS = (CORE, ADMIN, PHONE, SMS, TELEGRAM, USSD, WEB, MPESA)
 EVERY_CATALOG = [pytest.param(domain, lang, id=f"{domain.name}:{lang}")
                  for domain in DOMAINS for lang in domain.languages]
 VOTER_DOMAINS = tuple(domain for domain in DOMAINS if domain.languages == LANGUAGES)

@@ -85,7 +85,7 @@ async def test_a_late_result_is_asked_for_with_safaricoms_fields_once_per_wait(
         "PartyA": "600000", "IdentifierType": "4"}
     assert body["SecurityCredential"] and body["Remarks"] and body["Occasion"] == str(sent.reference)
     url = urlsplit(body["ResultURL"])
-    assert url.path == f"/payments/mpesa/status/{sent.reference}" and body["QueueTimeOutURL"] == body["ResultURL"]
+    assert url.path == f"/payments/ke-mobile/status/{sent.reference}" and body["QueueTimeOutURL"] == body["ResultURL"]
     assert parse_qs(url.query)["key"] == [url_secret(KEY, sent.reference)]
 
 
