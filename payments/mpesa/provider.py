@@ -23,6 +23,7 @@ from payments.mpesa.collections import MpesaCollections
 from payments.mpesa.how_to_vote import how_to_vote
 from payments.mpesa.money_out import MpesaMoneyOut
 from payments.mpesa.outgoing_results import OutgoingResults
+from payments.mpesa.paths import FORBIDDEN
 from payments.mpesa.paybills import PAYBILL_SETTINGS
 from payments.mpesa.request_cap import DARAJA_CAP, NAME, RESEND_DELAYS
 from payments.mpesa.settings import MpesaMoneyOutSettings, MpesaSettings, MpesaStkSettings
@@ -111,6 +112,9 @@ def production_problems(settings: MpesaSettings, in_use: bool) -> list[str]:
         return problems
     if urlsplit(settings.mpesa_base_url or "").hostname in SANDBOX_HOSTS:
         problems.append("MPESA_BASE_URL is Daraja's sandbox: set its live API's address (https://api.safaricom.co.ke)")
+    if FORBIDDEN.search(settings.public_base_url):  # every URL Daraja calls starts with it, and Daraja drops them
+        problems.append("PUBLIC_BASE_URL names M-Pesa or Safaricom, which Daraja refuses in every URL it calls back: "
+                        "serve the site under an address without those words")
     return problems + plain_addresses(settings, "MPESA_BASE_URL")
 
 

@@ -1,5 +1,6 @@
 """What production refuses of M-Pesa's settings: a contest using it without its credentials, Daraja's sandbox, an
-address that is not https, a consumer secret or passkey that could not be real."""
+address that is not https, a consumer secret or passkey that could not be real, a site whose address holds a word
+Daraja drops from the URLs it calls back."""
 
 from __future__ import annotations
 
@@ -33,7 +34,9 @@ def test_a_contest_using_mpesa_without_its_credentials_stops_production() -> Non
 @pytest.mark.parametrize(("changes", "why"), [
     ({"mpesa_base_url": "https://sandbox.safaricom.co.ke"}, "Daraja's sandbox"),
     ({"mpesa_base_url": "http://127.0.0.1:8090/mpesa"}, "must be an https:// address"),
-    ({"mpesa_passkey": SecretStr("x")}, "MPESA_PASSKEY")])
+    ({"mpesa_passkey": SecretStr("x")}, "MPESA_PASSKEY"),
+    ({"public_base_url": "https://vote.mpesa-gala.co.ke"}, "PUBLIC_BASE_URL names M-Pesa or Safaricom"),
+    ({"public_base_url": "https://safaricom-awards.example.org"}, "PUBLIC_BASE_URL names M-Pesa or Safaricom")])
 def test_production_refuses_a_sandbox_a_plain_address_or_a_passkey_that_could_not_be_real(
         changes: dict[str, object], why: str) -> None:
     with pytest.raises(ConfigError, match=why):
