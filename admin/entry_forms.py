@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from admin.money_fields import shown_major
 from gateway.core.contests.catalog import mask_msisdn
 from gateway.core.contests.contest_drafts import form_moment
 from gateway.core.entered_number import BIGINT_MAX, INTEGER_MAX, entered_whole
@@ -51,14 +52,15 @@ def parse_call(form: Mapping[str, Any], zone: str) -> CallFields:
                       whole_or_none(form, "codes_per_day", "the service's default", INTEGER_MAX))
 
 
-def call_values(call: EntryCall | None, zone: str) -> dict[str, Any]:
-    """The call as the form's fields show it, on the contest's clock (a new call: empty)."""
+def call_values(call: EntryCall | None, zone: str, currency: str) -> dict[str, Any]:
+    """The call as the form's fields show it, on the contest's clock, its fee in major units of the contest's
+    `currency` (a new call: empty)."""
     if call is None:
         return {"opens_at": "", "closes_at": "", "rules": "", "max_entries": "", "fee_amount": "", "codes_per_day": ""}
     return {"opens_at": wall_clock(call.opens_at, zone), "closes_at": wall_clock(call.closes_at, zone),
             "rules": call.rules,
             "max_entries": "" if call.max_entries is None else call.max_entries,
-            "fee_amount": "" if call.fee_amount is None else call.fee_amount,
+            "fee_amount": shown_major(call.fee_amount, currency),
             "codes_per_day": "" if call.codes_per_day is None else call.codes_per_day}
 
 

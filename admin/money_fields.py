@@ -75,6 +75,26 @@ def known_currency(currency: object) -> str | None:
     return code
 
 
+def amounts_in_minor(form: Mapping[str, Any], names: tuple[str, ...], currency: object,
+                     lang: str) -> dict[str, Any]:
+    """A page form's fields with the amounts named turned from major into minor units of `currency` (the contest's,
+    the payout's); an empty one stays empty, and a currency that is none leaves them to the core to refuse."""
+    code = known_currency(currency)
+    fields = dict(form)
+    if code is not None:
+        for name in names:
+            if str(form.get(name) or "").strip():
+                fields[name] = typed_minor(form.get(name), code, name, lang)
+    return fields
+
+
+def amount_example(currency: object) -> str:
+    """What an amount of `currency` looks like typed: "10.50" shillings, "100" francs."""
+    code = known_currency(currency)
+    digits = minor_digits(code) if code else 0
+    return "100" if digits == 0 else "10." + "5" + "0" * (digits - 1)
+
+
 def price_in_minor(form: Mapping[str, Any], lang: str) -> dict[str, Any]:
     """The contest form's fields with its price per vote turned into minor units for the core's parsing (which the
     JSON API shares); a currency that is none is left to that parsing to refuse."""
@@ -117,6 +137,7 @@ def add_to(environment: jinja2.Environment) -> None:
     environment.filters["major"] = shown_major
     environment.globals["price_preview"] = preview_global
     environment.globals["money_locale_tag"] = locale_tag
+    environment.globals["amount_example"] = amount_example
 
 
 def check_prices(request: web.Request, draft: ContestDraft) -> None:

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from admin.money_fields import amounts_in_minor
 from admin.pages.contests import contest_id
 from admin.settlements import CONTEST, changed, show, whole
 from admin.signin import code_confirms
@@ -102,8 +103,10 @@ async def request_payout(request: web.Request, actor: Actor) -> web.StreamRespon
 
 
 async def _requested(request: web.Request, actor: Actor, form: dict[str, object]) -> None:
-    await payouts.request_payout(request.app[SESSIONS], actor, contest_id(request), str(form.get("currency") or ""),
-                                 whole(form, "amount"))
+    """The amount typed in major units of the payout's currency ("10.50" shillings); the API's in minor units."""
+    currency = str(form.get("currency") or "")
+    typed = amounts_in_minor(form, ("amount",), currency, language_of(request))
+    await payouts.request_payout(request.app[SESSIONS], actor, contest_id(request), currency, whole(typed, "amount"))
 
 
 def payout_id(request: web.Request) -> uuid.UUID:

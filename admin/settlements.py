@@ -15,8 +15,10 @@ from aiohttp import web
 from openpyxl import Workbook
 
 from admin.accounts import allowed
+from admin.fee_rate_fields import band_text, fixed_minor, rate_currency, typed_bands
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
+from admin.texts import language_of
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
@@ -52,7 +54,7 @@ async def show(request: web.Request, actor: Actor, error: str | None = None, sta
         "account": await payouts.account_of(sessions, actor, cid),
         "payouts": await payouts.payouts_of(sessions, actor, cid),
         "wallets": wallet_kinds(request), "code_sent_to": code_sent_to, "me": actor.email,
-        "differences": differences, "error": error}, actor, status)
+        "differences": differences, "band_text": band_text, "error": error}, actor, status)
 
 
 def wallet_kinds(request: web.Request) -> list[tuple[str, str]]:
@@ -90,9 +92,14 @@ async def commission(request: web.Request, actor: Actor) -> web.StreamResponse:
 @routes.post(CONTEST + "/settlement/fee-rate")
 @guarded("money.manage")
 async def fee_rate(request: web.Request, actor: Actor) -> web.StreamResponse:
-    return await changed(request, actor, lambda form: fee_rates.set_fee_rate(
-        request.app[SESSIONS], actor, str(form.get("provider") or ""), str(form.get("currency") or ""),
-        whole(form, "percent_bp"), whole(form, "fixed_minor"), fee_rates.parse_bands(str(form.get("bands") or ""))))
+    async def change(form: dict[str, object]) -> None:
+        """Its fixed part and bands typed in major units of its currency (the API's stay in minor units)."""
+        lang = language_of(request)
+        currency = rate_currency(form.get("currency"), lang)
+        await fee_rates.set_fee_rate(request.app[SESSIONS], actor, str(form.get("provider") or ""), currency,
+                                     whole(form, "percent_bp"), fixed_minor(form.get("fixed"), currency, lang),
+                                     typed_bands(str(form.get("bands") or ""), currency, lang))
+    return await changed(request, actor, change)
 
 
 @routes.post(CONTEST + "/settlement/sign")

@@ -11,8 +11,10 @@ from aiohttp import web
 
 from admin.accounts import allowed
 from admin.entry_forms import CLIP_STATES, STATUSES, approvals, call_values, entry_id, parse_call, status_of
+from admin.money_fields import amounts_in_minor
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
+from admin.texts import language_of
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
 from gateway.core.contests import contests_admin
@@ -44,7 +46,7 @@ async def show_entries(request: web.Request, actor: Actor, cid: int, *, error: s
     rows = await entries_review.list_entries(sessions, storage, actor, cid, wanted)
     return render(request, "entries.html", {
         "contest": detail.contest, "call": call, "rows": rows,
-        "call_form": call_form or call_values(call, detail.contest.time_zone),
+        "call_form": call_form or call_values(call, detail.contest.time_zone, detail.contest.currency),
         "codes_default": request.app[SETTINGS].entry_codes_default_per_day,
         "codes_ceiling": request.app[SETTINGS].entry_codes_per_day,
         "codes": {c.id: c.code for c in detail.candidates}, "status": wanted, "statuses": STATUSES,
@@ -64,7 +66,9 @@ async def save_call(request: web.Request, actor: Actor) -> web.StreamResponse:
     form = await form_of(request)
     try:
         contest = (await contests_admin.contest_detail(request.app[SESSIONS], actor, cid)).contest
-        fields = parse_call(form, contest.time_zone)
+        # the fee typed in major units of the contest's currency ("10.50" shillings); the API's stays in minor units
+        fields = parse_call(amounts_in_minor(form, ("fee_amount",), contest.currency, language_of(request)),
+                            contest.time_zone)
         await entries_review.set_entry_call(request.app[SESSIONS], actor, cid, opens_at=fields.opens_at,
                                             closes_at=fields.closes_at, rules=fields.rules,
                                             max_entries=fields.max_entries, fee_amount=fields.fee_amount,

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from gateway.db.engine import Sessions
 from gateway.db.models import Entry, EntryCall
-from tests.admin.accounts import api_tokens, bearer, make_account
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, csrf_token, make_account
 from tests.admin.entries_data import Client, an_entry
 from tests.admin.test_entries_pages import candidate_rows, organiser_with_contest
 from tests.factories import make_contest
@@ -29,6 +29,8 @@ async def test_the_organiser_asks_a_fee_and_approves_only_the_entries_that_paid_
         await session.execute(update(Entry).where(Entry.id == paid.id).values(fee_paid_at=datetime.now(UTC)))
     html = await (await client.get(f"/admin/contests/{cid}/entries")).text()
     assert 'value="1000"' in html and html.count("fee not paid") == 1 and html.count("fee paid") == 1
+    cents = await client.post(f"/admin/contests/{cid}/entries/call", data={**call, "fee_amount": "10.5"})
+    assert cents.status == 400 and "XAF has no cents" in await cents.text()
 
     refused = await client.post(f"/admin/contests/{cid}/entries/approve", data={"csrf_token": token,
                                                                                 "entry": str(unpaid.id)})
@@ -36,6 +38,25 @@ async def test_the_organiser_asks_a_fee_and_approves_only_the_entries_that_paid_
     assert (await client.post(f"/admin/contests/{cid}/entries/approve", allow_redirects=False,
                               data={"csrf_token": token, "entry": str(paid.id)})).status == 303
     assert "Awa Paid" in candidate_rows(await (await client.get(f"/admin/contests/{cid}")).text()).values()
+
+
+async def test_a_fee_in_shillings_is_typed_and_shown_in_shillings(client: Client, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"])
+    await browser_sign_in(client, await make_account(sessions, "owner"))
+    url = f"/admin/contests/{contest.id}/entries"
+    html = await (await client.get(url)).text()
+    assert "Entry fee in KES, e.g. 10.50 (empty: free)" in html and "minor units" not in html
+    call = {"csrf_token": csrf_token(html), "opens_at": "2027-01-01T10:00", "closes_at": "2027-01-10T10:00",
+            "rules": "One clip.", "max_entries": ""}
+    assert (await client.post(f"{url}/call", data={**call, "fee_amount": "10.50"}, allow_redirects=False)).status == 303
+    async with sessions() as session:
+        assert (await session.get(EntryCall, contest.id)).fee_amount == 1050  # type: ignore[union-attr]
+    html = await (await client.get(url)).text()
+    assert 'value="10.50"' in html  # the form shows what was typed, in shillings
+    client.session.cookie_jar.clear()  # an auditor reads the call, the fee in shillings in each language
+    await browser_sign_in(client, await make_account(sessions, "auditor"))
+    assert "entry fee Ksh\u00a010.50" in await (await client.get(url)).text()
+    assert "10,50\u00a0KES" in await (await client.get(f"{url}?lang=fr")).text()
 
 
 async def test_the_api_sets_and_clears_the_fee(client: Client, sessions: Sessions) -> None:

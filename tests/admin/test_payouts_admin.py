@@ -76,6 +76,9 @@ async def test_an_organiser_proves_a_wallet_asks_and_an_owner_approves(client: T
     assert kept.status == 303, await kept.text()
     over = await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "XAF", "amount": "1001"})
     assert over.status == 409 and "The balance is 1000 XAF" in await over.text()
+    cents = await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "XAF", "amount": "10.5"})
+    assert cents.status == 400
+    assert "XAF has no cents: type a whole amount (FCFA\u00a010 / FCFA\u00a011)." in await cents.text()
     assert (await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "XAF", "amount": "700"},
                               allow_redirects=False)).status == 303
     html, token = await page(client, base)
@@ -88,7 +91,8 @@ async def test_an_organiser_proves_a_wallet_asks_and_an_owner_approves(client: T
     client.session.cookie_jar.clear()  # the organiser leaves; an owner signs in on the same browser
     await browser_sign_in(client, owner)
     html, token = await page(client, base)
-    assert "<dt>Balance</dt><dd>300</dd>" in html and "<dt>Payouts under way</dt><dd>700</dd>" in html
+    assert "<dt>Balance</dt><dd>FCFA\u00a0300</dd>" in html
+    assert "<dt>Payouts under way</dt><dd>FCFA\u00a0700</dd>" in html
     used = await client.post(f"{base}/payouts/{payout_id}/approve",
                              data={"csrf_token": token, "code": await last_used_code(sessions, owner)})
     assert used.status == 403 and "fresh one of your authenticator" in await used.text()
@@ -169,3 +173,28 @@ async def test_a_payout_is_decided_only_under_its_own_contests_url(client: TestC
     right = await client.post(f"{base}/payouts/{payout_id}/decline", data={"csrf_token": token, "reason": "no"},
                               allow_redirects=False)
     assert right.status == 303 and await state_of(sessions) is PayoutState.DECLINED
+
+
+async def test_a_payout_in_shillings_is_typed_and_shown_in_shillings(client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"])
+    order = await place(sessions, contest, quantity=5, provider="mpesa", msisdn="+254712000011")  # KES 50.00
+    await counting.confirm_payment(sessions, order.id, "0", order.amount, "KES", "RCPT000011", provider="mpesa")
+    organiser = await make_account(sessions, "organiser")
+    await give_contest(sessions, contest.id, organiser.id)
+    await browser_sign_in(client, organiser)
+    base = f"/admin/contests/{contest.id}/settlement"
+    html, token = await page(client, base)
+    assert (await client.post(f"{base}/payout-account", data={
+        "csrf_token": token, "kind": "bank", "holder": "Wanjiru Events", "bank_details": "KCB, 1234567890"},
+        allow_redirects=False)).status == 303
+    html, token = await page(client, base)
+    assert "Amount, e.g. 10.50" in html
+    refused = await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "KES", "amount": "10.505"})
+    assert refused.status == 400 and "KES has 2 decimals at most" in await refused.text()
+    assert (await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "KES", "amount": "10.50"},
+                              allow_redirects=False)).status == 303
+    async with sessions() as session:
+        [payout] = list(await session.scalars(select(Payout)))
+    assert (payout.amount, payout.currency) == (1050, "KES")  # cents, as the API and the books keep them
+    html, _ = await page(client, base)
+    assert "<td>Ksh\u00a010.50</td>" in html and "<dt>Payouts under way</dt><dd>Ksh\u00a010.50</dd>" in html

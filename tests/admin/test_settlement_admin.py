@@ -33,13 +33,13 @@ async def test_the_owner_sets_the_rates_and_signs_a_statement_that_adds_up(clien
     assert (await client.post(f"{base}/commission", data={"csrf_token": token, "commission_bp": "1000"},
                               allow_redirects=False)).status == 303
     assert (await client.post(f"{base}/fee-rate", data={"csrf_token": token, "provider": "mtn", "currency": "xaf",
-                                                        "percent_bp": "150", "fixed_minor": "2"},
+                                                        "percent_bp": "150", "fixed": "2"},
                               allow_redirects=False)).status == 303
     page = await (await client.get(base)).text()
     assert "No difference found." in page  # the books against the providers: nothing read yet
     # 1,000 gross; MTN keeps 1.5% + 2 a payment = 19; 10% of the 1,000 kept = 100; 881 owed to the organiser.
-    for label, figure in (("Gross", 1000), ("Provider fees", 19), ("Commission", 100), ("Net payable", 881)):
-        assert f"<dt>{label}</dt><dd>{figure}</dd>" in page
+    for label, figure in (("Gross", "1,000"), ("Provider fees", "19"), ("Commission", "100"), ("Net payable", "881")):
+        assert f"<dt>{label}</dt><dd>FCFA\u00a0{figure}</dd>" in page
     bad = await client.post(f"{base}/commission", data={"csrf_token": token, "commission_bp": "20000"})
     assert bad.status == 400 and "basis points" in await bad.text()
     async with sessions() as session:
@@ -85,17 +85,21 @@ async def test_the_owner_keeps_a_rate_by_bands_and_the_page_shows_each_providers
     await browser_sign_in(client, await make_account(sessions, "owner"))
     base = f"/admin/contests/{contest.id}/settlement"
     token = csrf_token(await (await client.get(base)).text())
-    rate = {"csrf_token": token, "provider": "mpesa", "currency": "kes", "percent_bp": "0", "fixed_minor": "0"}
-    bad = await client.post(f"{base}/fee-rate", data={**rate, "bands": "10000 0\n50000 five"})
-    assert bad.status == 400 and "Band line 2" in await bad.text()
+    rate = {"csrf_token": token, "provider": "mpesa", "currency": "kes", "percent_bp": "0", "fixed": "0"}
+    bad = await client.post(f"{base}/fee-rate", data={**rate, "bands": "100 0\n500 five"})
+    assert bad.status == 400 and "Type the amount in KES with digits" in await bad.text()
+    cents = await client.post(f"{base}/fee-rate", data={**rate, "bands": "100 0\n500 5.005"})
+    assert cents.status == 400 and "KES has 2 decimals at most" in await cents.text()
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ProviderFeeRate)) == 0  # nothing kept
-    assert (await client.post(f"{base}/fee-rate", data={**rate, "bands": "10000 0\n50000 500\n"},
+    # typed in shillings (a French owner's decimal comma too): kept in cents, as the API and the core keep them
+    assert (await client.post(f"{base}/fee-rate", data={**rate, "bands": "100 0\n500 5,00\n"},
                               allow_redirects=False)).status == 303
     page = await (await client.get(base)).text()
-    assert "<dt>Provider fees</dt><dd>500</dd>" in page  # KES 50 free, KES 200 five shillings
-    assert "<td>500</td><td>2 bands by amount; above them 0 basis points + 0 a payment</td>" in page
-    assert "<td>10000 0<br>50000 500</td>" in page
+    assert "<dt>Provider fees</dt><dd>Ksh\u00a05.00</dd>" in page  # KES 50 free, KES 200 five shillings
+    assert ("<td>Ksh\u00a05.00</td><td>2 bands by amount; above them 0 basis points + Ksh\u00a00.00 a payment</td>"
+            in page)
+    assert "<td>100.00 0.00<br>500.00 5.00</td>" in page
     async with sessions() as session:
         [audited] = list(await session.scalars(select(AuditEntry.after).where(
             AuditEntry.action == "settlement.fee_rate")))
