@@ -121,6 +121,6 @@ def refusal_message(lang: Lang, code: str, contest_name: str, voting: VotingStat
     return {
         "msisdn_blocked": m.blocked, "rate_limited": m.rate_limited,
         "candidate_not_found": m.candidate_gone, "candidate_not_active": m.candidate_gone,
-        "provider_unavailable": m.provider_down, "provider_not_enabled": m.provider_down,
+        "provider_unavailable": m.provider_down, "provider_not_enabled": m.no_payment,
         "payment_unavailable": m.provider_down, "msisdn_required": m.cannot_pay, "invalid_msisdn": m.cannot_pay,
     }.get(code, m.refused)
