@@ -59,4 +59,4 @@ def msisdn_hint(tr: Translator, contest: PublicContest, providers: Providers) ->
     except UnknownCountry:
         example = ""
     names = either(tr, [tr.provider(p, providers) for p in phone_providers(contest, providers)])
-    return tr("msisdn_hint_market", providers=names, example=example)
+    return tr("msisdn_hint_market", providers=names, example=example) if names else ""  # no phone wallet: no field
