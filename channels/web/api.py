@@ -10,7 +10,7 @@ from aiohttp import web
 from pydantic import BaseModel, ValidationError
 
 from channels.web import openapi, vote_limits
-from channels.web.i18n import Translator, choose_language
+from channels.web.i18n import Translator, from_accept_language
 from channels.web.market_texts import contest_takes
 from channels.web.schemas import (
     CandidateOut,
@@ -23,11 +23,11 @@ from channels.web.schemas import (
 )
 from gateway.core.contests.catalog import VoterOrder
 from gateway.core.errors import DomainError, NotFound, VoteRejected
-from gateway.core.money import to_major_string
 from gateway.core.orders import placing
 from gateway.core.payments.starting import StartOutcome
 from gateway.core.providers import Approval, Capability, Providers
 from gateway.core.service import VOTE_SERVICE
+from gateway.core.texts import LANGUAGES
 from gateway.db.models import OrderStatus
 from gateway.kit import throttle
 from gateway.kit.keys import PROVIDERS
@@ -87,19 +87,26 @@ def web_payable(providers: Providers) -> tuple[str, ...]:
     return tuple(name for name in providers.names() if Capability.IN_CHAT not in providers.capabilities(name))
 
 
-def next_step(order: VoterOrder, started: StartOutcome | None, approval: Approval, provider: str) -> NextStep:
-    """What the voter must do now: enter the PIN on the prompt or approve it (as the provider's payers approve its
-    prompts: `approval`; `provider` its label), or pay on the provider's page."""
+def api_language(request: web.Request) -> str:
+    """The language of the API's words for people: `?lang=`, else the client's Accept-Language, else English. Not
+    the pages' cookie: a program's requests carry a browser's cookie only by accident."""
+    asked = request.query.get("lang", "").lower()
+    if asked in LANGUAGES:
+        return asked
+    return from_accept_language(request.headers.get("Accept-Language", "")) or "en"
+
+
+def next_step(order: VoterOrder, started: StartOutcome | None, approval: Approval, provider: str,
+              tr: Translator) -> NextStep:
+    """What the voter must do now, in the client's language (`tr`): enter the PIN on the prompt or approve it (as the
+    provider's payers approve its prompts: `approval`; `provider` its label), or pay on the provider's page."""
     if started is not None and started.redirect_url:
-        return NextStep(action="redirect", message="Complete the payment on the provider's page.",
-                        url=started.redirect_url)
-    amount = f"{to_major_string(order.amount, order.currency)} {order.currency}"
+        return NextStep(action="redirect", message=tr("api_next_redirect"), url=started.redirect_url)
+    amount = tr.money(order.amount, order.currency)
     if approval is Approval.PIN_PROMPT:
         return NextStep(action="approve_on_phone", approval=approval,
-                        message=f"Enter your {provider} PIN on the prompt that appeared on your phone to pay {amount} "
-                                "and confirm your vote.")
-    return NextStep(action="approve_on_phone", approval=approval,
-                    message=f"Approve the payment of {amount} on your phone to confirm your vote.")
+                        message=tr("api_next_pin", provider=provider, amount=amount))
+    return NextStep(action="approve_on_phone", approval=approval, message=tr("api_next_approve", amount=amount))
 
 
 @routes.get("/api/v1/contests")
@@ -157,7 +164,7 @@ async def place_vote(request: web.Request) -> web.Response:
     else:  # maybe a replay of an earlier request: answer with that order's own labels
         out = OrderOut.of(await service.order(order.id))
     way = service.approval(order.provider), request.app[PROVIDERS].label(order.provider)
-    created = VoteCreatedOut(order=out, next=next_step(order, started, *way))
+    created = VoteCreatedOut(order=out, next=next_step(order, started, *way, Translator(api_language(request))))
     return _json(created, status=201)
 
 
@@ -165,7 +172,7 @@ async def provider_refusal(request: web.Request, refused: VoteRejected) -> VoteR
     """A provider the contest does not take: the refusal names what it takes (in the client's Accept-Language, else
     English, the API's), which retrying never changes."""
     contest = await request.app[VOTE_SERVICE].contest(request.match_info["slug"])
-    tr = Translator(choose_language(request, "en")[0])
+    tr = Translator(api_language(request))
     return VoteRejected(contest_takes(tr, contest, request.app[PROVIDERS]), code=refused.code, field=refused.field)
 
 

@@ -1,6 +1,6 @@
 """What the order page says while a phone prompt waits, by how its provider's payer approves it
 (`gateway.core.providers.Approval`: a PIN typed on the prompt, or a prompt that may also wait in the wallet's menu),
-the "send it again" button's words, and the provider's receipt code; in the `web` domain."""
+the "send it again" button's words, the provider's receipt code, and the JSON API's next step; in the `web` domain."""
 
 from __future__ import annotations
 
@@ -19,4 +19,9 @@ PROMPT_TEXTS: dict[str, str] = {
     "prompt_again_too_soon": N_("Please wait a moment before asking for another prompt."),
     "prompt_again_not_offered": N_("No other prompt can be sent for this vote: vote again if it is not paid."),
     "receipt_code": N_("Receipt code"),
+    # The JSON API's next step of a vote (`next.message`), in the client's language.
+    "api_next_redirect": N_("Complete the payment on the provider's page."),
+    "api_next_pin": N_("Enter your {provider} PIN on the prompt that appeared on your phone to pay {amount} and "
+                       "confirm your vote."),
+    "api_next_approve": N_("Approve the payment of {amount} on your phone to confirm your vote."),
 }

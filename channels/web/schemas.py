@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gateway.core.contests.catalog import PublicCandidate, PublicClip, PublicContest, VoterOrder
 from gateway.core.providers import Approval
+from gateway.core.texts import shown_digits
 
 
 class VoteRequest(BaseModel):
@@ -70,8 +71,13 @@ class ContestOut(BaseModel):
     status: str
     opens_at: datetime
     closes_at: datetime
-    price_per_vote: int
+    price_per_vote: int = Field(description="minor units of `currency`")
     currency: str
+    minor_digits: int = Field(description="digits after the decimal point of `currency` (its ISO 4217 exponent): "
+                                        "amounts are integers of minor units, 1050 with 2 is 10.50")
+    country: str = Field(description="ISO 3166-1 alpha-2 of its audience: numbers typed without their country code "
+                                     "are read as this country's")
+    time_zone: str = Field(description="IANA: the clock its times are shown on")
     max_votes_per_order: int
     providers: list[str]
     ussd_service_codes: list[str]
@@ -83,6 +89,7 @@ class ContestOut(BaseModel):
         return cls(
             slug=contest.slug, name=contest.name, status=contest.status.value, opens_at=contest.opens_at,
             closes_at=contest.closes_at, price_per_vote=contest.price_per_vote, currency=contest.currency,
+            minor_digits=shown_digits(contest.currency), country=contest.country, time_zone=contest.time_zone,
             max_votes_per_order=contest.max_votes_per_order, providers=list(contest.providers),
             ussd_service_codes=list(contest.ussd_service_codes),
             # SMS's settings, as the vote service found them (the web imports no other channel)
@@ -103,8 +110,10 @@ class OrderOut(BaseModel):
     contest: str
     candidate: str
     quantity: int
-    amount: int
+    amount: int = Field(description="minor units of `currency`")
     currency: str
+    minor_digits: int = Field(description="digits after the decimal point of `currency` (its ISO 4217 exponent): "
+                                        "amounts are integers of minor units, 1050 with 2 is 10.50")
     provider: str
     channel: str
     msisdn: str | None = Field(description="the payer's number, masked: an order link may be shared")
@@ -118,8 +127,9 @@ class OrderOut(BaseModel):
         return cls(
             id=order.id, reference=order.reference, status=order.status.value,
             status_reason=order.status_reason, contest=order.contest_slug, candidate=order.candidate_code,
-            quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
-            channel=order.channel, msisdn=order.msisdn, created_at=order.created_at,
+            quantity=order.quantity, amount=order.amount, currency=order.currency,
+            minor_digits=shown_digits(order.currency), provider=order.provider, channel=order.channel,
+            msisdn=order.msisdn, created_at=order.created_at,
             expires_at=order.expires_at, receipt_code=order.receipt_code,
         )
 
@@ -165,8 +175,10 @@ class ReceiptOut(BaseModel):
     contest: NamedOut
     candidate: NamedOut
     quantity: int
-    amount: int
+    amount: int = Field(description="minor units of `currency`")
     currency: str
+    minor_digits: int = Field(description="digits after the decimal point of `currency` (its ISO 4217 exponent): "
+                                        "amounts are integers of minor units, 1050 with 2 is 10.50")
     payer: str | None = Field(description="the payer's number, masked")
     outcome: Literal["counted", "pending", "failed", "expired", "held", "flagged", "reversed", "rejected",
                      "refunded"]

@@ -16,6 +16,7 @@ from gateway.core.errors import Conflict, DomainError, NotFound, RateLimited
 from gateway.core.orders.order_standing import OrderStanding, Outcome
 from gateway.core.results import signing
 from gateway.core.service import VOTE_SERVICE
+from gateway.core.texts import shown_digits
 from gateway.kit import throttle
 from gateway.kit.keys import REDIS, RESULTS_KEY, SETTINGS
 
@@ -39,7 +40,8 @@ def receipt_out(standing: OrderStanding) -> ReceiptOut:
     return ReceiptOut(
         reference=standing.reference, contest=NamedOut(slug=standing.contest_slug, name=standing.contest_name),
         candidate=NamedOut(code=standing.candidate_code, name=standing.candidate_name),
-        quantity=standing.quantity, amount=standing.amount, currency=standing.currency, payer=standing.msisdn,
+        quantity=standing.quantity, amount=standing.amount, currency=standing.currency,
+        minor_digits=shown_digits(standing.currency), payer=standing.msisdn,
         outcome=standing.outcome.value, counted=standing.outcome is Outcome.COUNTED,
         ledger_entries=[LedgerEntryOut(seq=e.seq, kind=e.kind, quantity=e.quantity, hash=e.hash_hex,
                                        recorded_at=e.recorded_at) for e in standing.entries],

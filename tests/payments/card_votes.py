@@ -49,7 +49,8 @@ async def card_vote(client: TestClient, stripe_wire: respx.Router, quantity: int
                                  json={"candidate": "03", "quantity": quantity, "provider": "stripe"})
     assert response.status == 201, await response.text()
     body = await response.json()
-    assert body["next"] == {"action": "redirect", "message": body["next"]["message"], "url": PAY_URL}
+    assert body["next"] == {"action": "redirect", "message": "Complete the payment on the provider's page.",
+                            "url": PAY_URL, "approval": None}  # a page, not a prompt to approve
     assert body["order"]["id"] == created["order_id"]
     return created["order_id"]
 

@@ -49,9 +49,29 @@ async def test_vote_creates_pending_order_and_says_what_to_do(client: TestClient
     assert order["status"] == "pending"
     assert (order["candidate"], order["quantity"], order["amount"], order["currency"]) == ("02", 3, 300, "XAF")
     assert order["msisdn"] == "+2376*****001"  # masked: order links get shared
-    assert body["next"]["action"] == "approve_on_phone" and "300 XAF" in body["next"]["message"]
+    assert order["minor_digits"] == 0  # XAF has no cents: 300 is 300 francs
+    assert body["next"] == {"action": "approve_on_phone", "approval": "menu_approval", "url": None,
+                            "message": "Approve the payment of FCFA\u00a0300 on your phone to confirm your vote."}
     fetched = await (await client.get(f"/api/v1/orders/{order['id']}")).json()
     assert fetched["id"] == order["id"] and fetched["status"] == "pending"
+
+
+@pytest.mark.parametrize(("language", "message"), [
+    ("fr", "Validez le paiement de 30,00\u00a0KES sur votre téléphone pour confirmer votre vote."),
+    ("sw", "Thibitisha malipo ya Ksh\u00a030.00 kwenye simu yako ili kuthibitisha kura yako."),
+    ("en", "Approve the payment of Ksh\u00a030.00 on your phone to confirm your vote.")])
+async def test_the_next_step_names_the_amount_as_money_in_the_client_s_language(
+        client: TestClient, sessions: Sessions, language: str, message: str) -> None:
+    await make_contest(sessions, slug="nairobi", currency="KES", country="KE", price_per_vote=1000,
+                       providers=["airtel"])
+    response = await client.post("/api/v1/contests/nairobi/votes", headers={"Accept-Language": language}, json={
+        "candidate": "02", "quantity": 3, "provider": "airtel", "msisdn": "0733 000 101"})
+    body = await response.json()
+    assert response.status == 201, body
+    assert (body["order"]["amount"], body["order"]["minor_digits"]) == (3000, 2)  # KES 30.00, in cents
+    assert body["next"]["message"] == message
+    contest = await (await client.get("/api/v1/contests/nairobi")).json()
+    assert (contest["price_per_vote"], contest["minor_digits"], contest["country"]) == (1000, 2, "KE")
 
 
 @pytest.mark.parametrize(
