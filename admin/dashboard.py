@@ -108,7 +108,7 @@ def fragment(request: web.Request, figures: Figures) -> str:
     failed = [(_(report.label), figures.failed_messages.get(report.figure, 0))
               for report in request.app[FAILED_MESSAGES]]
     return template.render({**chart_context(figures, _), "failed_messages": failed,
-                            "lang": texts.language_of(request)})
+                            "lang": texts.language_of(request), **texts.tables(texts.language_of(request))})
 
 
 def figures_json(figures: Figures) -> dict[str, Any]:

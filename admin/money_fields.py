@@ -25,6 +25,8 @@ from gateway.core.texts import format_money, money_locale, shown_digits
 from gateway.kit.keys import PROVIDERS
 
 # Digits, and at most one decimal separator followed by digits: no sign, no thousands separator, no exponent.
+# A typed amount's refusal, already in the organiser's words (admin.field_error_texts leaves it as it is).
+AMOUNT_REFUSED = "invalid_amount"
 TYPED_AMOUNT = re.compile(r"^([0-9]{1,19})(?:[.,]([0-9]+))?$")
 
 
@@ -38,7 +40,7 @@ def typed_minor(typed: object, currency: str, field: str, lang: str) -> int:
     if found is None:
         example = "10" if digits == 0 else "10" + "." + "5" * digits
         raise DomainError(_("Type the amount in {currency} with digits, e.g. {example}.", currency=currency.upper(),
-                            example=example), code="invalid_field", field=field)
+                            example=example), code=AMOUNT_REFUSED, field=field)
     whole, cents = found.group(1), found.group(2) or ""
     if len(cents.rstrip("0")) > digits:
         below = int(whole) * int(10**digits) + int(cents[:digits] or "0")
@@ -49,10 +51,10 @@ def typed_minor(typed: object, currency: str, field: str, lang: str) -> int:
         else:
             message = _("{currency} has {digits} decimals at most ({options}).", currency=currency.upper(),
                         digits=digits, options=options)
-        raise DomainError(message, code="invalid_field", field=field)
+        raise DomainError(message, code=AMOUNT_REFUSED, field=field)
     minor = int(whole) * int(10**digits) + int((cents + "0" * digits)[:digits] or "0")
     if minor >= MAX_MINOR:
-        raise DomainError(_("That amount is too large."), code="invalid_field", field=field)
+        raise DomainError(_("That amount is too large."), code=AMOUNT_REFUSED, field=field)
     return minor
 
 

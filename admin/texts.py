@@ -36,6 +36,14 @@ DECISION_NAMES = {"count": N_("Count"), "refund": N_("Refund"), "dismiss": N_("D
                   "refunded_by_hand": N_("Refunded by hand"), "send_again": N_("Send it again")}
 ACTION_NAMES = {"open": N_("Open"), "pause": N_("Pause"), "close": N_("Close")}
 STATUS_NAMES = {"active": N_("active"), "eliminated": N_("eliminated"), "hidden": N_("hidden")}
+ROLE_NAMES = {"owner": N_("owner"), "organiser": N_("organiser"), "auditor": N_("auditor"), "support": N_("support")}
+ORDER_STATUSES = {"pending": N_("pending"), "paid": N_("paid"), "failed": N_("failed"), "expired": N_("expired"),
+                  "flagged": N_("flagged"), "held": N_("held"), "refund_requested": N_("refund requested"),
+                  "refunded": N_("refunded")}
+PAYOUT_STATES = {"awaiting_approval": N_("awaiting approval"), "declined": N_("declined"),
+                 "requested": N_("requested"), "sent": N_("sent"), "by_hand": N_("to pay by hand"),
+                 "succeeded": N_("paid out"), "failed": N_("failed")}
+REFUND_STATES = {"requested": N_("requested"), "sent": N_("sent"), "succeeded": N_("refunded"), "failed": N_("failed")}
 # The providers' labels (their parts' `label`, as payers know them) as an organiser reads them in the forms.
 PROVIDER_LABELS = (N_("MTN MoMo"), N_("Orange Money"), N_("M-Pesa"), N_("Airtel Money"), N_("Bank card"),
                    N_("Telegram Stars"))
@@ -76,7 +84,8 @@ def labels(table: dict[str, str], lang: str) -> dict[str, str]:
 
 TABLES = {"board_names": BOARD_NAMES, "fraud_labels": FRAUD_LABELS, "contest_statuses": CONTEST_STATUSES,
           "review_kinds": REVIEW_KINDS, "decision_names": DECISION_NAMES, "action_names": ACTION_NAMES,
-          "status_names": STATUS_NAMES}
+          "status_names": STATUS_NAMES, "role_names": ROLE_NAMES, "order_statuses": ORDER_STATUSES,
+          "payout_states": PAYOUT_STATES, "refund_states": REFUND_STATES}
 
 
 @functools.cache

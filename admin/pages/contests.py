@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from admin import contest_choices, money_fields, texts
+from admin import contest_choices, field_error_texts, money_fields, texts
 from admin.accounts import allowed
 from admin.pages.rendering import render, see_other
 from admin.web import contest_settings, form_of, guarded
@@ -96,15 +96,16 @@ def fraud_fields(rules: FraudRules) -> dict[str, int]:
     return {f"{FRAUD_FIELD}{name}": value for name, value in rules.stored().items()}
 
 
-def field_errors(error: DomainError | None) -> dict[str, str]:
-    """Each wrong field's message, by the form field it goes beside (a fraud threshold's is `fraud_<rule>`); one
-    with no field of the form goes above it (`""`)."""
+def field_errors(error: DomainError | None, lang: str) -> dict[str, str]:
+    """Each wrong field's message in `lang` (admin.field_error_texts), by the form field it goes beside (a fraud
+    threshold's is `fraud_<rule>`); one with no field of the form goes above it (`""`)."""
     errors = error.errors if isinstance(error, FieldErrors) else [error] if error is not None else []
     shown: dict[str, str] = {}
     for each in errors:
         field = each.field or ""
         field = f"{FRAUD_FIELD}{field}" if field in FraudRules.names() else field
-        shown[field] = f"{shown[field]} {each.message}" if field in shown else each.message
+        message = field_error_texts.shown(each, lang)
+        shown[field] = f"{shown[field]} {message}" if field in shown else message
     return shown
 
 
@@ -115,7 +116,7 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
     providers = values.get("providers") or []
     values = {**contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS]), **values,
               "providers": providers if isinstance(providers, list) else [providers]}
-    errors = field_errors(error)
+    errors = field_errors(error, lang)
     shown_fields = {"name", "slug", "price_per_vote", "currency", "max_votes_per_order", "country", "time_zone",
                     "opens_at", "closes_at", "providers", "stars_per_vote", "ussd_service_codes", "board",
                     "board_frozen_at", "default_language", *(f"{FRAUD_FIELD}{name}" for name in FraudRules.names()),

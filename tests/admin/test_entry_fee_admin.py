@@ -41,7 +41,8 @@ async def test_the_organiser_asks_a_fee_and_approves_only_the_entries_that_paid_
 
 
 async def test_a_fee_in_shillings_is_typed_and_shown_in_shillings(client: Client, sessions: Sessions) -> None:
-    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"])
+    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"], country="KE",
+                                 time_zone="Africa/Nairobi")
     await browser_sign_in(client, await make_account(sessions, "owner"))
     url = f"/admin/contests/{contest.id}/entries"
     html = await (await client.get(url)).text()

@@ -82,7 +82,7 @@ async def test_an_organiser_proves_a_wallet_asks_and_an_owner_approves(client: T
     assert (await client.post(f"{base}/payouts", data={"csrf_token": token, "currency": "XAF", "amount": "700"},
                               allow_redirects=False)).status == 303
     html, token = await page(client, base)
-    assert "awaiting_approval" in html and "/approve" not in html  # an organiser decides nothing
+    assert "awaiting approval" in html and "/approve" not in html  # an organiser decides nothing
     payout_id = await only_payout(sessions)
     refused = await client.post(f"{base}/payouts/{payout_id}/approve", data={"csrf_token": token, "code": "123456"})
     assert refused.status == 403
@@ -176,7 +176,8 @@ async def test_a_payout_is_decided_only_under_its_own_contests_url(client: TestC
 
 
 async def test_a_payout_in_shillings_is_typed_and_shown_in_shillings(client: TestClient, sessions: Sessions) -> None:
-    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"])
+    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"], country="KE",
+                                 time_zone="Africa/Nairobi")
     order = await place(sessions, contest, quantity=5, provider="mpesa", msisdn="+254712000011")  # KES 50.00
     await counting.confirm_payment(sessions, order.id, "0", order.amount, "KES", "RCPT000011", provider="mpesa")
     organiser = await make_account(sessions, "organiser")

@@ -77,7 +77,8 @@ async def test_an_organiser_reads_their_own_settlement_only_and_sets_no_rate(cli
 
 async def test_the_owner_keeps_a_rate_by_bands_and_the_page_shows_each_providers_fees_by_them(
         client: TestClient, sessions: Sessions) -> None:
-    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"])
+    contest = await make_contest(sessions, currency="KES", price_per_vote=1000, providers=["mpesa"], country="KE",
+                                 time_zone="Africa/Nairobi")
     for quantity, number in ((5, "+254712000011"), (20, "+254712000012")):  # KES 50 and KES 200
         order = await place(sessions, contest, quantity=quantity, provider="mpesa", msisdn=number)
         await counting.confirm_payment(sessions, order.id, "0", order.amount, "KES", f"RCPT0000{number[-2:]}",
