@@ -54,6 +54,7 @@ ROUTES = {
     ("GET", "/api/v1/admin/contests/{contest_id}/exports/{kind}.{fmt}"),
     # the control room
     ("GET", "/admin/control"), ("GET", "/admin/control/stream"), ("GET", "/api/v1/admin/control"),
+    ("POST", "/admin/control/overlay/{contest_id}"), ("POST", "/api/v1/admin/control/overlay/{contest_id}"),
     # entries
     ("GET", "/admin/contests/{contest_id}/entries"), ("POST", "/admin/contests/{contest_id}/entries/call"),
     ("POST", "/admin/contests/{contest_id}/entries/approve"), ("POST", "/admin/contests/{contest_id}/entries/reject"),
@@ -64,7 +65,7 @@ ROUTES = {
     ("POST", "/api/v1/admin/entries/{entry_id}/reject"), ("POST", "/api/v1/admin/candidates/{candidate_id}/clip/grant"),
     ("GET", "/api/v1/admin/candidates/{candidate_id}/clip/uploads/{upload_id}"),
     ("PUT", "/api/v1/admin/candidates/{candidate_id}/clip"), ("GET", "/admin/candidates/{candidate_id}/clip"),
-    ("GET", "/admin/static/clip.js"), ("GET", "/admin/static/money.js"),
+    ("GET", "/admin/static/clip.js"), ("GET", "/admin/static/money.js"), ("GET", "/admin/static/market.js"),
     # settlements
     ("GET", "/admin/contests/{contest_id}/settlement"), ("POST", "/admin/contests/{contest_id}/settlement/commission"),
     ("POST", "/admin/contests/{contest_id}/settlement/fee-rate"),
