@@ -73,7 +73,7 @@ async def test_a_sealed_board_leaks_no_count_on_any_channel_until_the_contest_cl
     assert 'class="row"' not in frame and not counts.search(frame)
     board = await (await client.get(f"/api/v1/contests/{contest.slug}/leaderboard")).json()
     assert board == {"contest": contest.slug, "version": 0, "updated_at": None, "sealed": True,
-                     "total_votes": None, "candidates": []}
+                     "total_votes": None, "candidates": [], "overlay": {"shown": True, "layout": None}}
     streamed = await first_event(client, contest.slug)
     assert streamed == board
     ussd = await ussd_top(client, "ATUid_sealed_1")
