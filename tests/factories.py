@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 from assembly.channel_list import CONTEST_SETTINGS, RECEIPT_CHANNELS
 from gateway.core.contests.contests_admin import settings_of
 from gateway.core.fraud.rules import HOLD_SCORE, FraudRules
+from gateway.core.market import country_for_currency, market_of
 from gateway.core.orders import placing
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions
@@ -50,6 +51,9 @@ async def make_contest(
         "max_orders_per_minute": 0, "max_orders_per_day": 0,  # tests of the limits set their own
     }
     fields.update(overrides)
+    # In its currency's country unless told (as the admin's API makes one): a KES contest is Kenyan, its wallets Kenyan.
+    fields.setdefault("country", country_for_currency(fields["currency"]))
+    fields.setdefault("time_zone", market_of(fields["country"]).time_zone)
     # The channels' own settings of the contest go to their tables, as the admin's form sends them.
     channel_form = {name: fields.pop(name) for name in CHANNEL_FIELDS if name in fields}
     statuses = candidate_status or {}

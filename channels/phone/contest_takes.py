@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
 
-import phonenumbers
-
 from channels.phone.texts import CATALOGS, provider_label, vote_messages
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.market import UnknownCountry, market_of
@@ -24,18 +22,6 @@ def phone_providers(contest: PublicContest, phone_paid: Collection[str]) -> tupl
 def phone_labels(providers: Sequence[str], label_of: Callable[[str], str]) -> tuple[str, ...]:
     """Their names on a phone (`provider_label`): `label_of` is the provider's own label (the registry's)."""
     return tuple(provider_label(p, label_of(p)) for p in providers)
-
-
-def of_country(msisdn: str, country: str) -> bool:
-    """Whether an E.164 number is of the contest's country (by its calling code: +1 is the US's and Canada's alike).
-    A contest whose country is unknown takes any."""
-    try:
-        calling_code = market_of(country).calling_code
-        return phonenumbers.parse(msisdn, None).country_code == calling_code
-    except UnknownCountry:
-        return True
-    except phonenumbers.NumberParseException:
-        return False
 
 
 def either(lang: Lang, names: Sequence[str]) -> str:

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import ClassVar
 
-from channels.phone.contest_takes import of_country, phone_labels, phone_providers, takes_message
+from channels.phone.contest_takes import phone_labels, phone_providers, takes_message
 from channels.phone.operators import detect_operator
 from channels.phone.texts import refusal_message
 from channels.sms import store, texts
@@ -21,6 +21,7 @@ from channels.sms.store import Outgoing
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.rules import VotingState
 from gateway.core.errors import DomainError
+from gateway.core.market import of_country
 from gateway.core.orders import placing
 from gateway.core.providers import Capability
 from gateway.core.service import VoteService

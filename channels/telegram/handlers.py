@@ -14,7 +14,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, PreCheckoutQuery, ReplyKeyboardRemove, User
 
-from channels.phone.contest_takes import of_country
 from channels.phone.operators import detect_operator
 from channels.telegram.contest_settings import CHANNEL
 from channels.telegram.how_to_vote import read_start_payload
@@ -41,6 +40,7 @@ from channels.telegram.texts import Texts, language_of, own_language, texts
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.errors import DomainError
+from gateway.core.market import of_country
 from gateway.core.orders.placing import OrderRequest
 from gateway.core.payments.in_chat import ChatPayment, ChatPaymentOutcome
 from gateway.core.phone import DEFAULT_REGION, InvalidMsisdn, normalise_msisdn

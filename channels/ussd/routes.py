@@ -13,7 +13,6 @@ from aiohttp import web
 from redis.exceptions import RedisError
 
 from channels.phone.callers import check_at_token
-from channels.phone.contest_takes import of_country
 from channels.phone.operators import Operator, detect_operator
 from channels.phone.texts import provider_label
 from channels.ussd import store
@@ -34,6 +33,7 @@ from channels.ussd.views import (
 )
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.errors import DomainError
+from gateway.core.market import of_country
 from gateway.core.orders import placing
 from gateway.core.providers import Capability
 from gateway.core.service import VOTE_SERVICE
@@ -227,7 +227,11 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
 def pays_here(msisdn: str, operator: Operator | None, contest: MenuContest) -> bool:
     """A caller of the contest's country, on a network one of its wallets serves where the network is known: another
     is told what the contest takes rather than sent a prompt that cannot be paid."""
-    known_elsewhere = operator is not None and operator.value not in {p.provider for p in contest.providers}
+    offered = {p.provider for p in contest.providers}
+    # Only a contest all of whose wallets are networks' own (MTN's, Orange's…) turns away another network's caller:
+    # a wallet of no network of ours may serve any.
+    networks_only = offered <= {network.value for network in Operator}
+    known_elsewhere = operator is not None and networks_only and operator.value not in offered
     return of_country(msisdn, contest.country) and not known_elsewhere
 
 

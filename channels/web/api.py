@@ -11,7 +11,7 @@ from pydantic import BaseModel, ValidationError
 
 from channels.web import openapi, vote_limits
 from channels.web.i18n import Translator, from_accept_language
-from channels.web.market_texts import contest_takes
+from channels.web.market_texts import TAKES_CODES, contest_takes
 from channels.web.schemas import (
     CandidateOut,
     ContestDetailOut,
@@ -153,7 +153,7 @@ async def place_vote(request: web.Request) -> web.Response:
             wait_for_room=True,
         )
     except VoteRejected as exc:
-        if exc.code != "provider_not_enabled":
+        if exc.code not in TAKES_CODES:
             raise
         raise await provider_refusal(request, exc) from exc
     order, started = placed.order, placed.started

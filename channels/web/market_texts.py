@@ -43,6 +43,11 @@ def contest_prefix(contest: PublicContest) -> str | None:
         return None
 
 
+# The core's refusals a voter is answered with what the contest takes (its wallets, its country's numbers): a provider
+# it does not take, a number of another country than its wallets'.
+TAKES_CODES = ("provider_not_enabled", "number_not_served")
+
+
 def contest_takes(tr: Translator, contest: PublicContest, providers: Providers) -> str:
     """`This contest is paid by MTN Mobile Money or Orange Money, numbers +237.`: what works, and nothing after."""
     names = either(tr, [tr.provider(p, providers) for p in contest.providers])

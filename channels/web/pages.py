@@ -22,7 +22,7 @@ from channels.web.i18n import (
     Translator,
     error_message,
 )
-from channels.web.market_texts import contest_takes, msisdn_hint
+from channels.web.market_texts import TAKES_CODES, contest_takes, msisdn_hint
 from channels.web.monogram import initials, tone
 from channels.web.order_pages import vote_accepted
 from channels.web.pictures import picture_globals
@@ -251,7 +251,7 @@ async def vote_post(request: web.Request) -> web.StreamResponse:
     try:
         placed = await place_vote(request, contest, form)
     except DomainError as exc:
-        message = takes if exc.code == "provider_not_enabled" else error_message(
+        message = takes if exc.code in TAKES_CODES else error_message(
             page.tr, exc.code, exc.field, exc.message, {"max": contest.max_votes_per_order, "reason": exc.message})
         field = exc.field if exc.field in FIELDS else "form"
         return await refused_form(page, contest, candidates, form, {field: message}, exc.status, wants_json)

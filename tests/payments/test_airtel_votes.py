@@ -18,7 +18,7 @@ from assembly.settings import Settings
 from gateway.core.orders import tables
 from gateway.core.payments.verification import verify_due
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, OrderStatus, PaymentVerification, ProviderEvent
+from gateway.db.models import Contest, OrderStatus, PaymentVerification, ProviderEvent, VoteOrder
 from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
 from payments.sandbox import create_sandbox_app
@@ -157,9 +157,15 @@ async def test_a_callback_the_enquiry_contradicts_takes_the_votes_back_off(live:
 
 
 async def test_a_number_airtel_does_not_serve_is_refused_before_any_prompt(live: Live) -> None:
-    order = await live.settled(await live.vote("+237670000001"))  # Cameroon: no Airtel Money there
-    assert order.status is OrderStatus.FAILED
-    assert await live.events() == 0 and await live.votes_for_07() == 0
+    """A Cameroonian number on a Ugandan contest (no Airtel Money there, nor this contest's currency): refused when
+    the vote is placed, naming what the contest takes; no order, nothing asked of Airtel."""
+    response = await live.client.post(f"/api/v1/contests/{live.contest.slug}/votes", json={
+        "candidate": "07", "quantity": 5, "provider": "airtel", "msisdn": "+237670000001"})
+    error = (await response.json())["error"]
+    assert response.status == 422 and error["code"] == "number_not_served" and "+256" in error["message"]
+    async with live.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(VoteOrder)) == 0
+    assert await live.events("%") == 0 and await live.votes_for_07() == 0
 
 
 async def test_a_push_whose_answer_was_lost_is_paid_all_the_same(live: Live) -> None:

@@ -3,8 +3,9 @@ paid that way; "try again later" only for a provider that is down for a while.""
 
 from __future__ import annotations
 
-from channels.phone.contest_takes import of_country, takes_message
+from channels.phone.contest_takes import takes_message
 from channels.phone.texts import refusal_message
+from gateway.core.market import of_country
 from gateway.core.texts import Lang
 
 

@@ -44,3 +44,18 @@ async def test_the_closing_time_is_shown_on_the_contest_s_own_clock(client: Test
     assert "at 11:53 (EAT)" in kenyan  # not 09:53 (WAT), two hours before the lines close
     cameroonian = await (await client.get("/c/douala", params={"lang": "fr"})).text()
     assert "à 09:53 (WAT)" in cameroonian
+
+
+async def test_a_number_of_another_country_is_told_what_the_contest_takes_on_the_form_and_the_api(
+        client: TestClient, sessions: Sessions) -> None:
+    await make_contest(sessions, slug="douala", providers=["mtn", "orange"])
+    refused = await client.post("/api/v1/contests/douala/votes", json={
+        "candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+254712000102"})
+    body = await refused.json()
+    assert refused.status == 422 and body["error"]["code"] == "number_not_served"
+    assert body["error"]["message"] == "This contest is paid by MTN Mobile Money or Orange Money, numbers +237."
+    held = await open_form(client, "douala", lang="fr")
+    posted = await client.post("/c/douala/vote", data={**held, "candidate": "02", "quantity": "1", "provider": "mtn",
+                                                       "msisdn": "+254712000103"})
+    assert posted.status == 422 and "numéros +237" in await posted.text()
+    assert await payers(sessions) == []  # nothing placed, nobody charged

@@ -9,7 +9,8 @@ from enum import StrEnum
 from typing import Protocol
 
 from gateway.core.errors import VoteRejected
-from gateway.core.phone import InvalidMsisdn, normalise_msisdn
+from gateway.core.market import of_country
+from gateway.core.phone import DEFAULT_REGION, InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Capability
 from gateway.db.models import CandidateStatus, ContestStatus, OrderStatus
 
@@ -32,6 +33,8 @@ class ContestTerms(Protocol):
     def max_votes_per_order(self) -> int: ...
     @property
     def providers(self) -> Sequence[str]: ...
+    @property
+    def country(self) -> str: ...
 
 
 @dataclass(frozen=True)
@@ -88,9 +91,10 @@ def check_quantity(quantity: int, maximum: int) -> int:
 
 
 def check_payer(provider: str, capabilities: Set[Capability], enabled: Sequence[str],
-                msisdn: str | None) -> str | None:
+                msisdn: str | None, country: str | None = None) -> str | None:
     """Return the payer's E.164 number: required where the provider charges a phone's wallet (`capabilities`: what
-    it declares), else kept only if given."""
+    it declares), and then of the contest's `country` (a contest's wallets are its country's: MTN Cameroon charges no
+    Kenyan number); else kept only if given."""
     if provider not in enabled:
         raise VoteRejected(f"Payment by {provider} is not available for this contest.",
                            code="provider_not_enabled", field="provider")
@@ -100,10 +104,14 @@ def check_payer(provider: str, capabilities: Set[Capability], enabled: Sequence[
         raise VoteRejected("A phone number is needed to pay by mobile money.", code="msisdn_required",
                            field="msisdn")
     try:
-        return normalise_msisdn(msisdn)
+        payer = normalise_msisdn(msisdn, country or DEFAULT_REGION)
     except InvalidMsisdn as exc:
         raise VoteRejected(f"{msisdn} is not a valid phone number.", code="invalid_msisdn",
                            field="msisdn") from exc
+    if country is not None and not of_country(payer, country):
+        raise VoteRejected(f"This contest's wallets take numbers of {country} only.", code="number_not_served",
+                           field="msisdn")
+    return payer
 
 
 def normalise_optional(msisdn: str | None) -> str | None:
@@ -134,7 +142,7 @@ def check_order(
     quantity = check_quantity(quantity, terms.max_votes_per_order)
     if Capability.IN_CHAT in capabilities:
         return CheckedOrder(quantity, quantity * stars_price(stars_per_vote), STARS_CURRENCY, provider, None)
-    payer = check_payer(provider, capabilities, terms.providers, msisdn)
+    payer = check_payer(provider, capabilities, terms.providers, msisdn, terms.country)
     return CheckedOrder(quantity, quantity * terms.price_per_vote, terms.currency, provider, payer)
 
 
