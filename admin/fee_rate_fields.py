@@ -39,14 +39,24 @@ def typed_bands(text: str, currency: str, lang: str) -> tuple[FeeBand, ...]:
             raise DomainError(_("Band line {number}: up to which amount and its fee, and optionally a share in basis "
                                 "points and a cap, e.g. {example}.", number=number,
                                 example=f"{amount_example(currency)} 0"), code="invalid_field", field="bands")
-        up_to, fee = (typed_minor(word, currency, "bands", lang) for word in words[:2])
+        up_to, fee = (band_amount(word, number, currency, lang) for word in words[:2])
         share = words[2] if len(words) > 2 else "0"
         if not (share.isascii() and share.isdigit() and int(share) <= 10_000):
             raise DomainError(_("Band line {number}: its share is in basis points, a whole number from 0 to 10000.",
                                 number=number), code="invalid_field", field="bands")
-        cap = typed_minor(words[3], currency, "bands", lang) if len(words) > 3 else None
+        cap = band_amount(words[3], number, currency, lang) if len(words) > 3 else None
         bands.append(FeeBand(up_to, fee, int(share), cap))
     return checked_bands(bands)
+
+
+def band_amount(word: str, number: int, currency: str, lang: str) -> int:
+    """One amount of a band line, its refusal naming the line: among many, the owner sees which to mend."""
+    _ = gettext_for(lang)
+    try:
+        return typed_minor(word, currency, "bands", lang)
+    except DomainError as refused:
+        raise DomainError(_("Band line {number}: {refusal}", number=number, refusal=refused.message),
+                          code=refused.code, field="bands") from None
 
 
 def band_text(band: FeeBand, currency: str) -> str:

@@ -22,6 +22,9 @@ from tests.factories import make_contest
 
 NOT_AMOUNTS = ("١٠٠", "1_00", "+100", " 100 ", "１００", "²00", "100.0", "1e2", "-100", "")
 PAST_BIGINT = str(BIGINT_MAX + 1)
+# An amount typed on a page (in major units), refused in the organiser's words (admin.money_fields).
+DIGITS_ONLY = "with digits, e.g."
+TOO_LARGE = "That amount is too large."
 
 
 @pytest.mark.parametrize("typed", [*NOT_AMOUNTS, PAST_BIGINT, "99999999999999999999999999", True, 1.0, None])
@@ -59,11 +62,14 @@ async def test_a_payout_amount_is_digits_only_on_the_page_and_in_the_api(client:
     api = f"/api/v1/admin/contests/{contest.id}/payouts"
     token = csrf_token(await (await client.get(page)).text())
 
-    for typed in ("١٠٠", "1_00", "+100", " 100 ", "１００", "²00", PAST_BIGINT):
+    # The page takes major units (francs CFA have no cents) and forgives the spaces a paste leaves around them.
+    for typed, refusal in (("١٠٠", DIGITS_ONLY), ("1_00", DIGITS_ONLY), ("+100", DIGITS_ONLY), ("１００", DIGITS_ONLY),
+                           ("²00", DIGITS_ONLY), ("100.5", "XAF has no cents"), (PAST_BIGINT, TOO_LARGE)):
         on_page = await client.post(f"{page}/payouts", data={"csrf_token": token, "currency": "XAF",
                                                              "amount": typed}, allow_redirects=False)
         assert on_page.status == 400, typed
-        assert "amount must be" in await on_page.text()
+        assert refusal in await on_page.text(), typed
+    for typed in ("١٠٠", "1_00", "+100", " 100 ", "１００", "²00", PAST_BIGINT):
         by_api = await client.post(api, json={"currency": "XAF", "amount": typed}, headers=theirs)
         assert by_api.status == 400, typed
         error = (await by_api.json())["error"]
@@ -96,25 +102,37 @@ async def test_the_fee_rate_form_takes_digits_only_and_nothing_past_a_bigint(cli
     await browser_sign_in(client, await make_account(sessions, "owner"))
     base = f"/admin/contests/{contest.id}/settlement"
     token = csrf_token(await (await client.get(base)).text())
-    rate = {"csrf_token": token, "provider": "mpesa", "currency": "kes", "percent_bp": "0", "fixed_minor": "0"}
+    rate = {"csrf_token": token, "provider": "mpesa", "currency": "kes", "percent_bp": "0", "fixed": "0"}
 
-    for bands in ("²000 5", f"{PAST_BIGINT} 5", "１０００ ５", "10000 0\n50000 +500", "1_000 5"):
+    # Amounts in major units (shillings), each refusal naming the band line to mend.
+    in_shillings = "Type the amount in KES with digits"
+    for bands, refusal in (("²000 5", f"Band line 1: {in_shillings}"),
+                           (f"{PAST_BIGINT} 5", f"Band line 1: {TOO_LARGE}"),
+                           ("１０００ ５", f"Band line 1: {in_shillings}"), ("1_000 5", f"Band line 1: {in_shillings}"),
+                           ("10000 0\n50000 +500", f"Band line 2: {in_shillings}"),
+                           ("10000 0\n50000 0.005", "Band line 2: KES has 2 decimals at most")):
         refused = await client.post(f"{base}/fee-rate", data={**rate, "bands": bands})
         assert refused.status == 400, bands
-        assert "Band line" in await refused.text() and "must be" in await refused.text()
-    for field, typed in (("fixed_minor", PAST_BIGINT), ("fixed_minor", "٥"), ("percent_bp", " 150 "),
-                         ("percent_bp", "+150")):
+        assert refusal in await refused.text(), bands
+    for field, typed, refusal in (("fixed", PAST_BIGINT, TOO_LARGE), ("fixed", "٥", DIGITS_ONLY),
+                                  ("percent_bp", " 150 ", "percent_bp must be"),
+                                  ("percent_bp", "+150", "percent_bp must be")):
         refused = await client.post(f"{base}/fee-rate", data={**rate, field: typed})
-        assert refused.status == 400 and f"{field} must be" in await refused.text(), (field, typed)
+        assert refused.status == 400 and refusal in await refused.text(), (field, typed)
     refused = await client.post(f"{base}/commission", data={"csrf_token": token, "commission_bp": "１０"})
     assert refused.status == 400 and "commission_bp must be" in await refused.text()
     assert await rates_kept(sessions) == (0, 0)
     async with sessions() as session:
         assert await session.scalar(select(Contest.commission_bp).where(Contest.id == contest.id)) == 0
 
-    assert (await client.post(f"{base}/fee-rate", data={**rate, "fixed_minor": "5", "bands": "10000 0\n50000 500"},
+    assert (await client.post(f"{base}/fee-rate", data={**rate, "fixed": "5", "bands": "10000 0\n50000 5,50"},
                               allow_redirects=False)).status == 303
     assert await rates_kept(sessions) == (1, 2)
+    async with sessions() as session:  # kept in cents
+        assert await session.scalar(select(ProviderFeeRate.fixed_minor)) == 500
+        assert list((await session.execute(select(ProviderFeeBand.up_to_minor, ProviderFeeBand.fixed_minor)
+                                           .order_by(ProviderFeeBand.up_to_minor))).all()) == [
+            (1_000_000, 0), (5_000_000, 550)]
 
 
 async def test_a_contests_price_and_an_entry_fee_are_digits_within_their_columns(client: TestClient,
