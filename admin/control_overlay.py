@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from admin.accounts import allowed
 from admin.web import form_of, guarded, is_api
+from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.contests.catalog import PUBLIC_STATUSES
 from gateway.core.contests.scope import contest_in_scope, visible_to
@@ -83,9 +84,13 @@ def parse_cue(form: Mapping[str, Any]) -> OverlayCue:
 async def cue_overlay(request: web.Request, actor: Actor) -> web.StreamResponse:
     contest_id = int(request.match_info["contest_id"])
     cue = parse_cue(await form_of(request))
-    async with request.app[SESSIONS]() as session:
+    async with request.app[SESSIONS].begin() as session:
         await contest_in_scope(session, actor, contest_id)  # another organiser's contest is as absent
-    await set_cue(request.app[REDIS], contest_id, cue)
+        before = await read_cue(request.app[REDIS], contest_id)
+        await set_cue(request.app[REDIS], contest_id, cue)
+        # Audited as any change to a contest is: who put it on air or took it off, and when.
+        await audit.record(session, actor, "contest.overlay", f"contest:{contest_id}", before=before.as_json(),
+                           after=cue.as_json())
     if is_api(request):
         return web.json_response({"contest_id": contest_id, **cue.as_json()})
     raise web.HTTPSeeOther("/admin/control#overlays")
