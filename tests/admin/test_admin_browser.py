@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import io
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -82,11 +83,13 @@ async def test_an_organiser_sets_up_a_contest_in_the_browser_and_finds_its_first
     await expect(page.get_by_role("heading", name="Contests")).to_be_visible()
 
     await page.get_by_role("link", name="New contest").click()
-    now = datetime.now(UTC)
     await page.get_by_label("Name").fill("Browser Gala")
     await page.get_by_label("Slug").fill("browser-gala")
-    await page.get_by_label("Voting opens (UTC)").fill((now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
-    await page.get_by_label("Voting closes (UTC)").fill((now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
+    # The times are typed on the contest's clock, its time zone's (the form's default for a new contest).
+    zone = ZoneInfo(await page.get_by_label("Time zone (the times below are on its clock)").input_value())
+    now = datetime.now(zone)
+    await page.get_by_label("Voting opens").fill((now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M"))
+    await page.get_by_label("Voting closes").fill((now + timedelta(days=2)).strftime("%Y-%m-%dT%H:%M"))
     await page.get_by_label("USSD service codes").fill("*384*555#")
     await shot(page, "03-new-contest")
     await page.get_by_role("button", name="Save").click()

@@ -37,7 +37,10 @@ async def test_an_owner_seals_a_board_reorders_and_blocks_in_french(
 
     await page.goto(f"{site}/admin/contests/{contest.id}/edit")
     await page.get_by_label("Classement public").select_option("sealed")
-    await page.get_by_label("Paiements rapprochés d'un même payeur").fill("0")
+    quick = page.get_by_label("Paiements rapprochés d'un même payeur")
+    await expect(quick).to_be_hidden()  # the thresholds are folded away until an organiser opens them
+    await page.get_by_text("Avancé : seuils anti-fraude").click()
+    await quick.fill("0")
     await shot(page, "settings-01-form-fr")
     await page.get_by_role("button", name="Enregistrer").click()
     await expect(page.get_by_text("Sous scellés : rien de public avant la clôture du concours")).to_be_visible()
