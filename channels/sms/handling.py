@@ -173,7 +173,8 @@ async def vote(ctx: SmsContext, turn: Turn, listed: PublicContest) -> tuple[str,
         return "refused", None
     order_request = placing.OrderRequest(
         contest_slug=contest.slug, candidate_code=candidate.code, quantity=request.quantity, provider=provider or "",
-        channel=CHANNEL, msisdn=message.msisdn, client_key=client_key(message.at_id))
+        channel=CHANNEL, msisdn=message.msisdn, client_key=client_key(message.at_id),
+        language=lang.value)  # its receipt follows in the language it was answered in (KURA: Swahili)
     try:
         order = (await ctx.service.place_vote(order_request)).order
     except DomainError as exc:

@@ -39,6 +39,11 @@ async def test_a_kenyan_texts_kura_to_the_kenyan_demo_s_short_code_and_pays_by_m
     assert (order.provider, order.voter_msisdn, order.quantity, order.amount, order.currency) == (
         "mpesa", SAFARICOM, 3, 3000, "KES")
     assert (await live.settled(order.id)).status is OrderStatus.PAID
+    await live.deliver_outbox()
+    # A number never heard from texted KURA (Swahili): answered in Swahili, and its receipt too, though the contest
+    # speaks English.
+    prompt, receipt = fake_at.texts()
+    assert prompt.startswith("Thibitisha") and receipt.startswith("Asante! Kura 3 za 03 Chebet Kiprono zimehesabiwa")
 
     dialled = await live.client.post("/ussd/africastalking", data={
         "sessionId": "ATUid_kenya", "serviceCode": "*384*254#", "phoneNumber": SAFARICOM, "networkCode": "63902",
