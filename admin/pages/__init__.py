@@ -11,7 +11,7 @@ import aiohttp_jinja2
 import jinja2
 from aiohttp import web
 
-from admin import money_fields
+from admin import money_fields, provider_words
 from admin.pages import accounts, candidate_clip, candidates, contests, entries, orders, signing_in
 from admin.web import upload_gate
 from gateway.kit.compiled_templates import CompiledTemplates
@@ -27,6 +27,7 @@ def setup(app: web.Application) -> None:
                          bytecode_cache=COMPILED, autoescape=True, undefined=jinja2.StrictUndefined, trim_blocks=True,
                          lstrip_blocks=True)
     money_fields.add_to(aiohttp_jinja2.get_env(app, app_key=ADMIN_TEMPLATES))
+    provider_words.add_to(aiohttp_jinja2.get_env(app, app_key=ADMIN_TEMPLATES))
     # In the order the routes were declared.
     for area in (signing_in, contests, candidates, candidate_clip, entries, orders, accounts):
         app.add_routes(area.routes)

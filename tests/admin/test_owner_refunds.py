@@ -198,4 +198,7 @@ async def test_a_refund_mtn_paid_for_another_amount_shows_its_transaction_and_th
             requested_by="owner@example.org"))
     await browser_sign_in(client, await make_account(sessions, "owner"))
     page = await (await client.get(f"/admin/orders/{order.id}")).text()
-    assert f"<td>succeeded</td><td>MTN-R8 · {differs}</td>" in page
+    # The record's sums (minor units, codes) written as money in the page's language.
+    assert "<td>refunded</td><td>MTN-R8 · the provider refunded FCFA\u00a0250, FCFA\u00a0300 were owed</td>" in page
+    page = await (await client.get(f"/admin/orders/{order.id}?lang=fr")).text()
+    assert "<td>MTN-R8 · le fournisseur a remboursé 250\u00a0FCFA, 300\u00a0FCFA étaient dus</td>" in page

@@ -48,6 +48,7 @@ from typing import Any, ClassVar, Generic, NamedTuple, TypeVar, cast
 from sqlalchemy import CursorResult, Result, case, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.money_out.amount_differs import AmountDiffers
 from gateway.core.providers import CollectionNotFound, PaymentError, PaymentState, Providers, StatusResult
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Payout, Refund
@@ -268,7 +269,7 @@ class Transfers(ABC, Generic[Row, Sent, Sender]):
         paid_in = status.currency or currency
         if status.amount is None or (status.amount, paid_in.upper()) == (amount, currency.upper()):
             return None
-        return f"the provider {self.paid} {status.amount} {paid_in}, {amount} were {self.asked_for}"
+        return AmountDiffers(self.paid, status.amount, paid_in, amount, self.asked_for).line()
 
     async def _fail(self, claim: Claim[Row], reason: str) -> str:
         """Refused for good: the row says why, and the kind puts it before a person."""
