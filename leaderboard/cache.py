@@ -31,6 +31,7 @@ from redis.typing import ZSetScoredMembers
 from sqlalchemy import text
 
 from gateway.db.engine import Sessions, autocommit
+from gateway.kit.contest_channels import ContestChannels
 from leaderboard.board import Tallies
 
 REBUILD_LOCK_MS = 5000  # one process rebuilds a missing board; the others wait for it this long at most
@@ -135,31 +136,10 @@ def rebuild_lock_key(contest_id: int) -> str:
     return f"leaderboard:{contest_id}:rebuilding"
 
 
-def channel_prefix(redis: Redis) -> str:
-    """`db{n}:` for the client's Redis database: PUBLISH reaches every database's subscribers."""
-    return f"db{int(redis.connection_pool.connection_kwargs.get('db') or 0)}:"
-
-
-def channel_name(redis: Redis, contest_id: int) -> str:
-    return f"{channel_prefix(redis)}leaderboard:{contest_id}:changed"
-
-
-def channel_pattern(redis: Redis) -> str:
-    """What a process subscribes to: its own database's boards only."""
-    return f"{channel_prefix(redis)}leaderboard:*:changed"
-
-
-def contest_from_channel(channel: bytes | str) -> int | None:
-    """`db0:leaderboard:42:changed` -> 42; anything else -> None."""
-    name = channel.decode() if isinstance(channel, bytes) else channel
-    database, _, name = name.partition(":")
-    if not (database.startswith("db") and database[2:].isascii() and database[2:].isdigit()):
-        return None
-    parts = name.split(":")
-    if len(parts) == 3 and parts[0] == "leaderboard" and parts[2] == "changed" and parts[1].isascii() \
-            and parts[1].isdigit():
-        return int(parts[1])
-    return None
+# Where a board's change is said: `db0:leaderboard:42:changed`.
+BOARD_CHANNELS = ContestChannels("leaderboard", "changed")
+channel_name, channel_pattern, contest_from_channel = (BOARD_CHANNELS.name, BOARD_CHANNELS.pattern,
+                                                       BOARD_CHANNELS.contest_of)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
+from gateway.kit.contest_channels import ContestChannels
+
 # The overlay's layouts: the full board, a lower-third strip with the codes, a small corner bug (the top three).
 LAYOUTS = ("board", "strip", "corner")
 
@@ -33,27 +35,10 @@ def cue_key(contest_id: int) -> str:
     return f"overlay:{contest_id}:cue"
 
 
-def channel_prefix(redis: Redis) -> str:
-    """`db{n}:` for the client's database: pub/sub is one namespace for the whole Redis server."""
-    return f"db{int(redis.connection_pool.connection_kwargs.get('db') or 0)}:"
-
-
-def channel_name(redis: Redis, contest_id: int) -> str:
-    return f"{channel_prefix(redis)}overlay:{contest_id}:cued"
-
-
-def channel_pattern(redis: Redis) -> str:
-    return f"{channel_prefix(redis)}overlay:*:cued"
-
-
-def contest_from_channel(channel: bytes | str) -> int | None:
-    """`db0:overlay:42:cued` -> 42; anything else -> None."""
-    name = channel.decode() if isinstance(channel, bytes) else channel
-    parts = name.split(":")
-    if len(parts) == 4 and parts[0].startswith("db") and parts[1] == "overlay" and parts[3] == "cued" \
-            and parts[2].isascii() and parts[2].isdigit():
-        return int(parts[2])
-    return None
+# Where a cue is said: `db0:overlay:42:cued` (heard by the board's hub, which sends the board again).
+CUE_CHANNELS = ContestChannels("overlay", "cued")
+channel_name, channel_pattern, contest_from_channel = (CUE_CHANNELS.name, CUE_CHANNELS.pattern,
+                                                       CUE_CHANNELS.contest_of)
 
 
 def parse_cue(raw: bytes | str | None) -> OverlayCue:
