@@ -105,7 +105,7 @@ async def test_the_phone_channels_offer_it_because_it_prompts_on_the_phone(
     client = await toy_app()
     contest = await make_contest(sessions, candidates=8, providers=["toy", "stripe"], ussd_service_codes=[TOY_CODE])
     screens = await dial(client, "1*07*2*1*1", msisdn=WALLET, code=TOY_CODE)
-    assert screens[3].startswith("CON 2 votes = 200 XAF\nPayer avec:\n1 Toy Money\n")  # no card on a phone
+    assert screens[3].startswith("CON 2 votes = 200 FCFA\nPayer avec:\n1 Toy Money\n")  # no card on a phone
     [order] = await orders(sessions)
     assert (order.provider, order.channel, order.voter_msisdn, order.contest_id) == ("toy", "ussd", WALLET, contest.id)
     await client.app[STARTS].wait_idle()

@@ -9,10 +9,12 @@ import functools
 from dataclasses import dataclass
 from pathlib import Path
 
-from channels.phone.gsm7 import clip, transliterate
+from babel.numbers import get_currency_symbol
+
+from channels.phone.gsm7 import clip, is_gsm7, texted, transliterate
 from gateway.core.contests.rules import VotingState
-from gateway.core.money import UnknownCurrency, to_major_string
-from gateway.core.texts import Lang, TextDomain
+from gateway.core.providers import Approval
+from gateway.core.texts import Lang, TextDomain, format_money, money_locale
 
 # The texts of what every phone channel says: the `phone` domain of the catalogs in locales/ beside this module.
 CATALOGS = TextDomain("phone", Path(__file__).parent / "locales")
@@ -24,12 +26,18 @@ CONTEST_WIDTH = 40  # a contest's name in a message, at most
 PROVIDER_WIDTH = 20  # a provider's name on a screen, at most
 
 
-def money(amount: int, currency: str) -> str:
-    """`500 XAF`, `1.50 EUR`: no digit grouping, no accent, the same in every language."""
-    try:
-        return f"{to_major_string(amount, currency)} {currency}"
-    except UnknownCurrency:
-        return f"{amount} {currency}"
+def texted_money(amount: int, currency: str, lang: Lang) -> str:
+    """An amount as every channel writes it (`format_money`: `Ksh 30.00`, `300 FCFA`, `FCFA 300`), as a phone gets it:
+    its no-break spaces written plain (GSM-7 has none: one would make the message UCS-2), and a symbol GSM-7 lacks
+    (`₦`, `GH₵`) given way to the currency's code (`NGN 500.00`) rather than dropped."""
+    shown = format_money(amount, currency, lang)
+    spaced = texted(shown)
+    if is_gsm7("".join(ch for ch in shown if not ch.isspace())):
+        return spaced
+    code = currency.upper()
+    symbol = texted(get_currency_symbol(code, money_locale(lang, code)))
+    number = spaced.replace(symbol, "").strip()
+    return f"{code} {number}" if spaced.startswith(symbol) else f"{number} {code}"
 
 
 @dataclass(frozen=True)
@@ -72,14 +80,27 @@ def provider_label(provider: str, own_label: str) -> str:
     return PROVIDER_LABELS.get(provider) or clip(transliterate(own_label) or provider, PROVIDER_WIDTH)
 
 
-def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str) -> str:
-    """A vote is ordered: approve the operator's own prompt (we never ask for the PIN)."""
-    template = CATALOGS.translations(lang).npgettext(
-        "phone", "Thank you! Approve the payment of {total} on your phone ({provider}) to count your {quantity} "
-                 "vote. Ref {ref}",
-        "Thank you! Approve the payment of {total} on your phone ({provider}) to count your {quantity} votes. "
-        "Ref {ref}", quantity)
-    return template.format(total=money(amount, currency), quantity=quantity,
+def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str,
+                   approval: Approval = Approval.MENU_APPROVAL) -> str:
+    """A vote is ordered: what the voter does on the operator's own prompt (we never ask for the PIN). A prompt that
+    asks for the PIN and is gone once closed (M-Pesa's) is told as such; another is approved, or found in the
+    wallet's menu."""
+    t = CATALOGS.translations(lang)
+    if approval is Approval.PIN_PROMPT:
+        # Limit: 156 (USSD's last screen, after "END ")
+        template = t.npgettext(
+            "phone", "Thank you! Enter your {provider} PIN on the prompt on your phone to pay {total} and count your "
+                     "{quantity} vote. Ref {ref}",
+            "Thank you! Enter your {provider} PIN on the prompt on your phone to pay {total} and count your "
+            "{quantity} votes. Ref {ref}", quantity)
+    else:
+        # Limit: 156 (USSD's last screen, after "END ")
+        template = t.npgettext(
+            "phone", "Thank you! Approve the payment of {total} on your phone ({provider}) to count your {quantity} "
+                     "vote. Ref {ref}",
+            "Thank you! Approve the payment of {total} on your phone ({provider}) to count your {quantity} votes. "
+            "Ref {ref}", quantity)
+    return template.format(total=texted_money(amount, currency, lang), quantity=quantity,
                            provider=PROVIDER_LABELS.get(provider, provider), ref=reference)
 
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 from channels.phone.contest_takes import phone_labels, phone_providers, takes_message
 from channels.phone.operators import detect_operator
-from channels.phone.texts import refusal_message
+from channels.phone.texts import provider_label, refusal_message
 from channels.sms import store, texts
 from channels.sms.models import SmsInbound
 from channels.sms.parser import Command, Request, language_of, normalise, parse
@@ -182,8 +182,10 @@ async def vote(ctx: SmsContext, turn: Turn, listed: PublicContest) -> tuple[str,
         await reply(ctx, turn, "refused", refusal_message(lang, exc.code, texts.name(contest.name),
                                                           contest.voting(datetime.now(UTC)), takes))
         return "refused", None
-    await reply(ctx, turn, "prompt", texts.prompt(lang, order.amount, order.currency, order.quantity, candidate.code,
-                                                  candidate.name, short_reference(order.id)), order_id=order.id)
+    shown = texts.prompt(lang, order.amount, order.currency, order.quantity, candidate.code, candidate.name,
+                         short_reference(order.id), ctx.service.approval(order.provider),
+                         provider_label(order.provider, ctx.service.provider_label(order.provider)))
+    await reply(ctx, turn, "prompt", shown, order_id=order.id)
     return "vote", order.id
 
 

@@ -13,7 +13,8 @@ from channels.phone.gsm7 import clip, transliterate
 from channels.phone.receipt_texts import NAME_WIDTH, SMS_LENGTH
 from channels.phone.receipt_texts import readable as readable  # an SMS receipt's reason, as every phone channel's
 from channels.phone.receipt_texts import receipt_text as receipt_text
-from channels.phone.texts import money, ranking_line
+from channels.phone.texts import ranking_line, texted_money
+from gateway.core.providers import Approval
 from gateway.core.texts import Lang, TextDomain
 
 # The texts of voting by SMS: the `sms` domain of the catalogs in locales/ beside this module.
@@ -53,9 +54,19 @@ def sms_texts(lang: Lang) -> SmsTexts:
     )
 
 
-def prompt_template(lang: Lang, n: int) -> str:
-    """A whole sentence per plural form; fields {total} {n} {code} {name} {ref}."""
-    return CATALOGS.translations(lang).npgettext(
+def prompt_template(lang: Lang, n: int, approval: Approval = Approval.MENU_APPROVAL) -> str:
+    """A whole sentence per plural form; fields {total} {n} {code} {name} {ref}, and {provider} where the prompt asks
+    for the PIN and is gone once closed (M-Pesa's: nothing waits in a menu to approve later)."""
+    t = CATALOGS.translations(lang)
+    if approval is Approval.PIN_PROMPT:
+        # Limit: 160 (one SMS)
+        return t.npgettext(
+            "sms", "Enter your {provider} PIN on the prompt on your phone to pay {total} for {n} vote for {code} "
+                   "{name}. Ref {ref}",
+            "Enter your {provider} PIN on the prompt on your phone to pay {total} for {n} votes for {code} {name}. "
+            "Ref {ref}", n)
+    # Limit: 160 (one SMS)
+    return t.npgettext(
         "sms", "Approve {total} on your phone for {n} vote for {code} {name}. Ref {ref}",
         "Approve {total} on your phone for {n} votes for {code} {name}. Ref {ref}", n)
 
@@ -64,9 +75,13 @@ def name(text: str, width: int = NAME_WIDTH) -> str:
     return clip(transliterate(text), width)
 
 
-def prompt(lang: Lang, amount: int, currency: str, quantity: int, code: str, candidate: str, ref: str) -> str:
-    return prompt_template(lang, quantity).format(total=money(amount, currency), n=quantity, code=code,
-                                                  name=name(candidate), ref=ref)
+def prompt(lang: Lang, amount: int, currency: str, quantity: int, code: str, candidate: str, ref: str,
+           approval: Approval = Approval.MENU_APPROVAL, provider: str = "") -> str:
+    """What to do on the payment's prompt: `approval`, how its provider's payer approves it (`VoteService.approval`);
+    `provider`, its name on a phone (`channels.phone.texts.provider_label`)."""
+    return prompt_template(lang, quantity, approval).format(
+        total=texted_money(amount, currency, lang), n=quantity, code=code, name=name(candidate), ref=ref,
+        provider=provider)
 
 
 def usage(lang: Lang, keyword: str, short_code: str) -> str:

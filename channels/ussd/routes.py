@@ -221,7 +221,7 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
         log.info("USSD vote refused for session %s: %s", hit.session_id, exc.code)
         return refusal(reply.language, exc.code, contest)
     return placed(reply.language, order.quantity, order.amount, order.currency, order.provider,
-                  short_reference(order.id))
+                  short_reference(order.id), app[VOTE_SERVICE].approval(order.provider))
 
 
 def pays_here(msisdn: str, operator: Operator | None, contest: MenuContest) -> bool:

@@ -10,10 +10,10 @@ from enum import StrEnum
 from channels.phone.contest_takes import takes_message
 from channels.phone.gsm7 import clip, septets, transliterate
 from channels.phone.texts import (
-    money,
     placed_message,
     ranking_line,
     refusal_message,
+    texted_money,
     unavailable_message,
     vote_messages,
 )
@@ -32,6 +32,7 @@ from channels.ussd.texts import (
     too_many,
 )
 from channels.ussd.views import BoardMode, Extras, MenuContest, TopEntry
+from gateway.core.providers import Approval
 from gateway.core.texts import Lang
 from gateway.core.voters.payer_numbers import PayerOrder, PayerVotes
 
@@ -160,13 +161,13 @@ def _chosen(ctx: MenuContext, frame: Frame) -> tuple[MenuContest, str, str]:
 
 def quantity_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
     contest, code, name = _chosen(ctx, frame)
-    return [f"{code} {clip(name, 30)}", t.price.format(price=money(contest.price, contest.currency)),
+    return [f"{code} {clip(name, 30)}", t.price.format(price=texted_money(contest.price, contest.currency, t.lang)),
             t.quantity.format(maximum=contest.max_votes), t.back_home]
 
 
 def provider_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
     contest = ctx.contests[frame.contest]
-    total = money(contest.price * (frame.quantity or 0), contest.currency)
+    total = texted_money(contest.price * (frame.quantity or 0), contest.currency, t.lang)
     options = [f"{index} {option.label}{t.your_network if option.provider == ctx.operator else ''}"
                for index, option in enumerate(contest.providers, start=1)]
     return [pay_with(t, frame.quantity or 0, total), *options, t.back_home]
@@ -182,7 +183,7 @@ def summary_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, bud
 
     def lines(width: int) -> list[str]:
         return [t.summary, summary_line(t, quantity, code, clip(name, width)),
-                t.total.format(total=money(contest.price * quantity, contest.currency)),
+                t.total.format(total=texted_money(contest.price * quantity, contest.currency, t.lang)),
                 t.payment.format(provider=chosen_label(contest, frame.provider)),
                 t.confirm, t.back_home]
 
@@ -263,9 +264,11 @@ def service_unavailable(lang: Lang) -> Reply:
     return end(vote_messages(lang).unavailable, lang)
 
 
-def placed(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str) -> Reply:
-    """The last screen of a vote: approve the operator's own prompt (we never ask for the PIN)."""
-    return end(placed_message(lang, quantity, amount, currency, provider, reference), lang)
+def placed(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str,
+           approval: Approval = Approval.MENU_APPROVAL) -> Reply:
+    """The last screen of a vote: what to do on the operator's own prompt (we never ask for the PIN), by how its
+    payer approves it (`VoteService.approval`)."""
+    return end(placed_message(lang, quantity, amount, currency, provider, reference, approval), lang)
 
 
 def refusal(lang: Lang, code: str, contest: MenuContest | None = None) -> Reply:

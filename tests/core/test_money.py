@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import pytest
 
-from channels.phone.texts import money as phone_money
+from channels.phone.texts import texted_money
 from channels.web.i18n import Translator
 from gateway.core.money import UnknownCurrency, from_major, minor_digits, to_major_string
+from gateway.core.texts import Lang
 
 
 @pytest.mark.parametrize(("currency", "digits"), [
@@ -34,6 +35,8 @@ def test_a_code_that_is_no_currency_is_refused(code: str) -> None:
 def test_web_ussd_and_providers_read_an_amount_alike(currency: str, major: str, web_en: str, web_fr: str) -> None:
     minor = 123456
     assert to_major_string(minor, currency) == major and from_major(major, currency) == minor
-    assert phone_money(minor, currency) == f"{major} {currency}"
+    # A phone reads the web's money, its no-break spaces plain (GSM-7 has none)
+    assert texted_money(minor, currency, Lang.EN) == web_en.replace("\u00a0", " ")
+    assert texted_money(minor, currency, Lang.FR) == web_fr.replace("\u00a0", " ").replace("\u202f", " ")
     assert Translator("en").money(minor, currency) == web_en and Translator("fr").money(minor, currency) == web_fr
     assert Translator("en").money_digits(currency) == minor_digits(currency)

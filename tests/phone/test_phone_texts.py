@@ -21,7 +21,8 @@ from gateway.core.texts import LANGUAGES
 SMS_LIMIT = 160  # one GSM-7 SMS
 ROOM = {"ussd": TEXT_BUDGET, "phone": TEXT_BUDGET, "sms": SMS_LIMIT}
 # The widest value each field takes on a phone (names are clipped, codes cut to 8 characters, …).
-WIDEST = {"code": "12345678", "maximum": "12345678", "price": "1000000 XAF", "total": "10000000 XAF",
+# Amounts are `texted_money`'s: the widest of a franc CFA's in French ("10 000 000 F CFA").
+WIDEST = {"code": "12345678", "maximum": "12345678", "price": "1 000 000 F CFA", "total": "10 000 000 F CFA",
           "quantity": "1000", "contest": "C" * 40, "provider": "Orange Money", "ref": "ABCDEF12",
           "service_code": "*" * 20, "name": "N" * 20, "paid": "1000000", "pending": "1000",
           # SMS voting: channels/sms/texts.py clips these

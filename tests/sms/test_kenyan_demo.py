@@ -43,7 +43,10 @@ async def test_a_kenyan_texts_kura_to_the_kenyan_demo_s_short_code_and_pays_by_m
     # A number never heard from texted KURA (Swahili): answered in Swahili, and its receipt too, though the contest
     # speaks English.
     prompt, receipt = fake_at.texts()
-    assert prompt.startswith("Thibitisha") and receipt.startswith("Asante! Kura 3 za 03 Chebet Kiprono zimehesabiwa")
+    # M-Pesa's prompt asks for the PIN and is gone once closed: the voter is told to enter it there, in Kenyan money
+    assert prompt.startswith("Weka PIN yako ya M-Pesa kwenye ombi kwenye simu yako ili kulipa Ksh 30.00 kwa kura 3 za "
+                             "03 Chebet Kiprono.")
+    assert receipt.startswith("Asante! Kura 3 za 03 Chebet Kiprono zimehesabiwa")
 
     dialled = await live.client.post("/ussd/africastalking", data={
         "sessionId": "ATUid_kenya", "serviceCode": "*384*254#", "phoneNumber": SAFARICOM, "networkCode": "63902",

@@ -110,7 +110,7 @@ async def test_a_vote_by_sms_shows_the_prompt_then_the_confirmation_and_a_reject
     ref = order.id.hex[:8].upper()
     assert printed.splitlines() == [
         "+237670000001 -> 20123: VOTE 07 3",
-        f"20123 -> +237670000001: Validez 300 XAF sur votre téléphone pour 3 votes pour 07 Grace Ndongo. Ref {ref}",
+        f"20123 -> +237670000001: Validez 300 FCFA sur votre téléphone pour 3 votes pour 07 Grace Ndongo. Ref {ref}",
         f"20123 -> +237670000001: Merci! 3 votes pour 07 Grace Ndongo comptés. Ref {ref}",
     ]
     assert (await tallies(sessions, contest.id))["07"] == 3

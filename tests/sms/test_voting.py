@@ -75,7 +75,7 @@ async def test_a_vote_gets_its_prompt_reply_then_one_confirmation(
     assert await handle(job, inbound_id) == "done"  # a job run twice answers once
     [order] = await sms_orders(sessions)
     assert (order.quantity, order.amount, order.provider, order.voter_msisdn) == (5, 500, "mtn", VOTER)
-    assert fake_at.texts() == [f"Approve 500 XAF on your phone for 5 votes for 07 Grace Ndongo. Ref {ref(order.id)}"]
+    assert fake_at.texts() == [f"Approve FCFA 500 on your phone for 5 votes for 07 Grace Ndongo. Ref {ref(order.id)}"]
     assert fake_at.sent[0]["to"] == VOTER
     assert fake_mtn.pay_calls == 1  # the prompt was pushed after the reply
     await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 500, "XAF", "t-1", provider="mtn")
@@ -96,7 +96,7 @@ async def test_french_by_default_and_the_failure_says_why(
     await closing.fail_order(sessions, order.id, "APPROVAL_REJECTED")
     await deliver_outbox(job)
     assert fake_at.texts() == [
-        f"Validez 200 XAF sur votre téléphone pour 2 votes pour 07 Grace Ndongo. Ref {ref(order.id)}",
+        f"Validez 200 FCFA sur votre téléphone pour 2 votes pour 07 Grace Ndongo. Ref {ref(order.id)}",
         f"Paiement échoué, 2 votes pour 07 Grace Ndongo non comptés: Le paiement a été refusé sur le téléphone. "
         f"Ref {ref(order.id)}",
     ]
@@ -121,7 +121,7 @@ async def test_a_swahili_voter_is_answered_in_swahili_and_told_why_the_payment_f
     texts = fake_at.texts()
     assert texts[0] == ("Kupiga kura, tuma VOTE <nambari> <kura> kwenda 20123, mfano VOTE 07 5. TOP: matokeo. "
                         "STOP: sitisha ujumbe.")
-    assert f"Thibitisha 200 XAF kwenye simu yako kwa kura 2 za 07 Grace Ndongo. Kumb {ref(wrong_pin.id)}" in texts
+    assert f"Thibitisha FCFA 200 kwenye simu yako kwa kura 2 za 07 Grace Ndongo. Kumb {ref(wrong_pin.id)}" in texts
     assert (f"Malipo hayakufanikiwa, kura 2 za 07 Grace Ndongo hazikuhesabiwa: PIN iliyowekwa kwenye simu si "
             f"sahihi. Kumb {ref(wrong_pin.id)}") in texts
     assert (f"Malipo hayakufanikiwa, kura 1 ya 07 Grace Ndongo haikuhesabiwa: Kuna ombi la malipo wazi kwenye "
@@ -203,7 +203,7 @@ async def test_an_open_contest_takes_the_keyword_a_closed_one_kept(
     assert await handle(job, await receive(client, sessions, "VOTE 07 1", "ATXid_o")) == "vote"
     [order] = await sms_orders(sessions)
     assert fake_at.texts() == [
-        f"Validez 100 XAF sur votre téléphone pour 1 vote pour 07 Grace Ndongo. Ref {ref(order.id)}"]
+        f"Validez 100 FCFA sur votre téléphone pour 1 vote pour 07 Grace Ndongo. Ref {ref(order.id)}"]
 
 
 async def test_a_paused_contest_says_it_is_paused_not_closed(

@@ -33,25 +33,27 @@ async def test_a_kenyan_sms_vote_is_paid_by_its_networks_wallet_counted_once_wit
     async with live.sessions.begin() as session:
         session.add(VoterPreference(msisdn=msisdn, language="en"))
     async with live.job() as job:
-        inbound_id = await receive(live.client, live.sessions, "VOTE 01 2", "ATXid_ke", sender=msisdn)
+        inbound_id = await receive(live.client, live.sessions, "VOTE 01 3", "ATXid_ke", sender=msisdn)
         assert await handle(job, inbound_id) == "vote"
         assert await handle(job, inbound_id) == "done"  # a job run twice pushes one prompt
     [order] = await live.orders()
     assert (order.channel, order.provider, order.voter_msisdn, order.quantity, order.amount, order.currency) == (
-        Channel.SMS, provider, msisdn, 2, 2000, "KES")
-    assert fake_at.texts() == [
-        f"Approve 20.00 KES on your phone for 2 votes for 01 Candidate 01. Ref {ref(order.id)}"]
+        Channel.SMS, provider, msisdn, 3, 3000, "KES")
+    # Kenyan money as Kenyans write it; M-Pesa's prompt asks for the PIN and is gone once closed, Airtel's is approved
+    asked = {"mpesa": "Enter your M-Pesa PIN on the prompt on your phone to pay Ksh 30.00 for 3 votes",
+             "airtel": "Approve Ksh 30.00 on your phone for 3 votes"}[provider]
+    assert fake_at.texts() == [f"{asked} for 01 Candidate 01. Ref {ref(order.id)}"]
 
     order = await live.settled(order.id)  # the sandbox approves and calls the app back
     assert order.status is OrderStatus.PAID and order.provider_txn_id
-    assert await live.votes(contest) == 2
+    assert await live.votes(contest) == 3
     await live.deliver_outbox()
     await live.deliver_outbox()  # the receipts job run again sends nothing more
     # M-Pesa gives its payers a receipt code (its MpesaReceiptNumber): the receipt quotes it; Airtel's gives none
     code = f" M-Pesa receipt {order.provider_txn_id}." if provider == "mpesa" else ""
-    assert fake_at.texts()[1:] == [f"Thank you! 2 votes for 01 Candidate 01 counted.{code} Ref {ref(order.id)}"]
+    assert fake_at.texts()[1:] == [f"Thank you! 3 votes for 01 Candidate 01 counted.{code} Ref {ref(order.id)}"]
     assert fake_at.sent[-1]["to"] == msisdn
-    assert await live.votes(contest) == 2
+    assert await live.votes(contest) == 3
 
 
 async def test_a_swahili_voter_gets_the_m_pesa_prompt_and_receipt_in_swahili(live: EastAfrica,
@@ -60,13 +62,14 @@ async def test_a_swahili_voter_gets_the_m_pesa_prompt_and_receipt_in_swahili(liv
     async with live.sessions.begin() as session:
         session.add(VoterPreference(msisdn=SAFARICOM, language="sw"))
     async with live.job() as job:
-        await handle(job, await receive(live.client, live.sessions, "VOTE 01 2", "ATXid_sw", sender=SAFARICOM))
+        await handle(job, await receive(live.client, live.sessions, "VOTE 01 3", "ATXid_sw", sender=SAFARICOM))
     [order] = await live.orders()
     order = await live.settled(order.id)
     assert order.status is OrderStatus.PAID
     await live.deliver_outbox()
     prompt, receipt = fake_at.texts()
-    assert prompt.startswith("Thibitisha 20.00 KES kwenye simu yako kwa kura 2 za 01 Candidate 01.")
-    assert receipt == (f"Asante! Kura 2 za 01 Candidate 01 zimehesabiwa. Risiti ya M-Pesa {order.provider_txn_id}. "
+    assert prompt == (f"Weka PIN yako ya M-Pesa kwenye ombi kwenye simu yako ili kulipa Ksh 30.00 kwa kura 3 za "
+                      f"01 Candidate 01. Kumb {ref(order.id)}")
+    assert receipt == (f"Asante! Kura 3 za 01 Candidate 01 zimehesabiwa. Risiti ya M-Pesa {order.provider_txn_id}. "
                        f"Kumb {ref(order.id)}")
-    assert await live.votes(contest) == 2
+    assert await live.votes(contest) == 3

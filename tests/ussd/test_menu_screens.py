@@ -23,6 +23,7 @@ from channels.ussd.screens import (
 )
 from channels.ussd.views import Extras, TopEntry
 from gateway.core.contests.rules import VotingState
+from gateway.core.providers import Approval
 from gateway.core.texts import Lang
 from gateway.core.voters.payer_numbers import PayerOrder, PayerVotes
 from tests.ussd.menus import HOME_EN, HOME_FR, HOME_SW, MOBILE_MONEY_EAST, NOW, body, context, demo, screen, view
@@ -60,15 +61,16 @@ def test_swahili_is_chosen_on_the_language_screen_or_is_the_contest_s_own() -> N
 def test_a_swahili_voter_pays_by_m_pesa_in_swahili() -> None:
     ctx = context(view(MOBILE_MONEY_EAST, currency="KES", price_per_vote=2000, providers=("mpesa", "airtel"),
                        default_language="sw"), operator=Operator.MPESA)
-    assert body(ctx, "1*07") == "CON 07 Grace Ndongo\nBei: 20.00 KES/kura\nKura ngapi (1-100)?\n0 Rudi 00 Mwanzo"
-    assert body(ctx, "1*07*3") == ("CON Kura 3 = 60.00 KES\nLipa kwa:\n1 M-Pesa (mtandao wako)\n2 Airtel Money\n"
+    assert body(ctx, "1*07") == "CON 07 Grace Ndongo\nBei: Ksh 20.00/kura\nKura ngapi (1-100)?\n0 Rudi 00 Mwanzo"
+    assert body(ctx, "1*07*3") == ("CON Kura 3 = Ksh 60.00\nLipa kwa:\n1 M-Pesa (mtandao wako)\n2 Airtel Money\n"
                                    "0 Rudi 00 Mwanzo")
-    assert body(ctx, "1*07*3*1") == ("CON Thibitisha kura yako:\nKura 3 kwa 07 Grace Ndongo\nJumla: 60.00 KES\n"
+    assert body(ctx, "1*07*3*1") == ("CON Thibitisha kura yako:\nKura 3 kwa 07 Grace Ndongo\nJumla: Ksh 60.00\n"
                                      "Malipo: M-Pesa\n1 Thibitisha\n0 Rudi 00 Mwanzo")
-    assert body(ctx, "1*07*300") == ("CON Upeo ni kura 100.\n07 Grace Ndongo\nBei: 20.00 KES/kura\n"
+    assert body(ctx, "1*07*300") == ("CON Upeo ni kura 100.\n07 Grace Ndongo\nBei: Ksh 20.00/kura\n"
                                      "Kura ngapi (1-100)?\n0 Rudi 00 Mwanzo")
-    assert placed(Lang.SW, 3, 6000, "KES", "mpesa", "3F9A1C2B").body == (
-        "END Asante! Thibitisha malipo ya 60.00 KES kwenye simu yako (M-Pesa) ili kura 3 zihesabiwe. Kumb 3F9A1C2B")
+    assert placed(Lang.SW, 3, 6000, "KES", "mpesa", "3F9A1C2B", Approval.PIN_PROMPT).body == (
+        "END Asante! Weka PIN yako ya M-Pesa kwenye ombi kwenye simu yako ili kulipa Ksh 60.00 na kura 3 zihesabiwe. "
+        "Kumb 3F9A1C2B")
     assert refusal(Lang.SW, "contest_closed", demo()).body == "END Upigaji kura wa Demo Star 2026 umefungwa. Asante!"
 
 
@@ -124,7 +126,7 @@ def test_route_level_endings() -> None:
                                       "Msimbo huu haulingani na kura yoyote.")
     assert blocked(Lang.EN).body == "END This number cannot vote. Contact the organiser if this is a mistake."
     assert placed(Lang.FR, 5, 500, "XAF", "mtn", "3F9A1C2B").body == (
-        "END Merci! Validez le paiement de 500 XAF sur votre téléphone (MTN MoMo) pour compter vos 5 votes. "
+        "END Merci! Validez le paiement de 500 FCFA sur votre téléphone (MTN MoMo) pour compter vos 5 votes. "
         "Ref 3F9A1C2B")
     assert refusal(Lang.FR, "rate_limited").body == \
         "END Limite de votes atteinte pour ce numéro. Réessayez plus tard."

@@ -18,7 +18,7 @@ CODES_FR_1 = ("Entrez le code du candidat:\n01 Amina Bello\n02 Brice Nkoulou\n03
               "04 Didier Essomba\n98 Suite 0 Retour")
 CODES_FR_2 = ("Entrez le code du candidat:\n05 Esther Fotso\n06 Fabrice Tchana\n07 Grace Ndongo\n"
               "08 Herve Kamga\n0 Retour")
-QUANTITY_FR = "07 Grace Ndongo\nPrix: 100 XAF/vote\nNombre de votes (1-100) ?\n0 Retour 00 Accueil"
+QUANTITY_FR = "07 Grace Ndongo\nPrix: 100 FCFA/vote\nNombre de votes (1-100) ?\n0 Retour 00 Accueil"
 
 
 # The path of a vote, hop by hop.
@@ -36,9 +36,9 @@ def test_the_full_vote_path_in_french() -> None:
     assert body(ctx, "") == HOME_FR
     assert body(ctx, "1") == "CON " + CODES_FR_1
     assert body(ctx, "1*07") == "CON " + QUANTITY_FR
-    assert body(ctx, "1*07*5") == ("CON 5 votes = 500 XAF\nPayer avec:\n1 MTN MoMo (votre réseau)\n2 Orange Money\n"
+    assert body(ctx, "1*07*5") == ("CON 5 votes = 500 FCFA\nPayer avec:\n1 MTN MoMo (votre réseau)\n2 Orange Money\n"
                                     "0 Retour 00 Accueil")
-    assert body(ctx, "1*07*5*1") == ("CON Confirmez votre vote:\n5 votes pour 07 Grace Ndongo\nTotal: 500 XAF\n"
+    assert body(ctx, "1*07*5*1") == ("CON Confirmez votre vote:\n5 votes pour 07 Grace Ndongo\nTotal: 500 FCFA\n"
                                       "Paiement: MTN MoMo\n1 Confirmer\n0 Retour 00 Accueil")
     final = screen(ctx, "1*07*5*1*1")
     assert final.kind is Kind.END and final.action == PlaceOrder("demo", "07", 5, Operator.MTN)
@@ -48,11 +48,11 @@ def test_the_full_vote_path_in_english() -> None:
     ctx = context(demo(), preference=Lang.EN, operator=Operator.ORANGE)
     assert body(ctx, "") == HOME_EN
     assert body(ctx, "1").startswith("CON Enter the candidate code:\n01 Amina Bello")
-    assert body(ctx, "1*07") == ("CON 07 Grace Ndongo\nPrice: 100 XAF/vote\nHow many votes (1-100)?\n"
+    assert body(ctx, "1*07") == ("CON 07 Grace Ndongo\nPrice: FCFA 100/vote\nHow many votes (1-100)?\n"
                                   "0 Back 00 Home")
-    assert body(ctx, "1*07*5") == ("CON 5 votes = 500 XAF\nPay with:\n1 MTN MoMo\n2 Orange Money (your network)\n"
+    assert body(ctx, "1*07*5") == ("CON 5 votes = FCFA 500\nPay with:\n1 MTN MoMo\n2 Orange Money (your network)\n"
                                     "0 Back 00 Home")
-    assert body(ctx, "1*07*5*2") == ("CON Confirm your vote:\n5 votes for 07 Grace Ndongo\nTotal: 500 XAF\n"
+    assert body(ctx, "1*07*5*2") == ("CON Confirm your vote:\n5 votes for 07 Grace Ndongo\nTotal: FCFA 500\n"
                                       "Payment: Orange Money\n1 Confirm\n0 Back 00 Home")
     assert screen(ctx, "1*07*5*2*1").action == PlaceOrder("demo", "07", 5, Operator.ORANGE)
 
@@ -87,7 +87,7 @@ def test_codes_are_matched_by_number_too() -> None:
 
 
 def test_98_is_a_quantity_where_no_list_is_shown() -> None:
-    assert body(context(demo()), "1*07*98").startswith("CON 98 votes = 9800 XAF")
+    assert body(context(demo()), "1*07*98").startswith("CON 98 votes = 9 800 FCFA")
 
 
 # Navigation: 0 back, 00 home, 98 next page.
@@ -169,7 +169,7 @@ def test_three_wrong_answers_in_a_row_end_the_session() -> None:
     assert screen(ctx, "1*x*x").kind is Kind.CON
     assert body(ctx, "1*x*x*x") == "END Trop d'erreurs. Recomposez *384*123# pour réessayer. A bientot!"
     # a right answer (navigation included) starts the count again
-    assert body(ctx, "1*x*0*x*1*x*07*x*5*1*0*x") == "CON Choix invalide.\n" + "5 votes = 500 XAF\nPayer avec:\n" \
+    assert body(ctx, "1*x*0*x*1*x*07*x*5*1*0*x") == "CON Choix invalide.\n" + "5 votes = 500 FCFA\nPayer avec:\n" \
         "1 MTN MoMo (votre réseau)\n2 Orange Money\n0 Retour 00 Accueil"
     assert screen(context(demo(), preference=Lang.EN), "9*9*9").body.startswith("END Too many wrong answers.")
 

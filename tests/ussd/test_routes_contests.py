@@ -58,7 +58,7 @@ async def test_a_shared_code_lists_its_open_contests(client: TestClient, session
     assert await hop(client, "", code="*384*5#") == "CON Choisissez un concours:\n1 Miss Cameroun\n2 Star Academie"
     screens = await dial(client, "2*1*03*4*1*1", code="*384*5#")
     assert screens[1] == "CON Star Academie\n1 Vote\n2 Top 5\n3 My votes\n4 Language/Langue/Lugha\n0 Back"
-    assert screens[-1].startswith("END Thank you! Approve the payment of 400 XAF")
+    assert screens[-1].startswith("END Thank you! Approve the payment of FCFA 400")
     [order] = await orders(sessions)
     assert order.contest_id == star.id and order.quantity == 4
 

@@ -34,11 +34,11 @@ async def test_the_full_path_places_one_pending_ussd_order_and_queues_its_push(
     screens = await dial(client, "1*07*5*1*1", msisdn="237670000001")
     assert screens[0] == HOME_FR
     assert screens[1].startswith("CON Entrez le code du candidat:\n01 Amina Bello")
-    assert screens[2].startswith("CON 07 Grace Ndongo\nPrix: 100 XAF/vote")
-    assert screens[3].startswith("CON 5 votes = 500 XAF\nPayer avec:\n1 MTN MoMo (votre réseau)\n2 Orange Money")
-    assert screens[4].startswith("CON Confirmez votre vote:\n5 votes pour 07 Grace Ndongo\nTotal: 500 XAF")
+    assert screens[2].startswith("CON 07 Grace Ndongo\nPrix: 100 FCFA/vote")
+    assert screens[3].startswith("CON 5 votes = 500 FCFA\nPayer avec:\n1 MTN MoMo (votre réseau)\n2 Orange Money")
+    assert screens[4].startswith("CON Confirmez votre vote:\n5 votes pour 07 Grace Ndongo\nTotal: 500 FCFA")
     [order] = await orders(sessions)
-    assert screens[5] == ("END Merci! Validez le paiement de 500 XAF sur votre téléphone (MTN MoMo) pour compter "
+    assert screens[5] == ("END Merci! Validez le paiement de 500 FCFA sur votre téléphone (MTN MoMo) pour compter "
                           f"vos 5 votes. Ref {order.id.hex[:8].upper()}")
     assert (order.channel, order.voter_msisdn, order.provider, order.quantity, order.amount, order.currency) == (
         Channel.USSD, MTN_NUMBER, "mtn", 5, 500, "XAF")

@@ -68,8 +68,8 @@ async def test_script_mode_prints_every_screen(client: TestClient, sessions: Ses
     screens = printed.split(simulator.RULE + "\n")[1:]
     assert [s.rsplit("\n" + simulator.RULE + " ", 1)[1].split("\n")[0] for s in screens] == ["CON"] * 5 + ["END"]
     assert screens[0].startswith(HOME)
-    assert "> 07\n" in printed and "07 Grace Ndongo\nPrix: 100 XAF/vote" in printed
-    assert "1 MTN MoMo (votre réseau)" in printed and "Total: 500 XAF" in printed
+    assert "> 07\n" in printed and "07 Grace Ndongo\nPrix: 100 FCFA/vote" in printed
+    assert "1 MTN MoMo (votre réseau)" in printed and "Total: 500 FCFA" in printed
     assert f"(MTN MoMo) pour compter vos 5 votes. Ref {order.id.hex[:8].upper()}" in printed
     assert printed.startswith("dialling *384*123# from +237670000001 (session SIM-")
 
@@ -94,7 +94,7 @@ async def test_interactive_mode_reads_each_answer(client: TestClient, sessions: 
     assert code == 0, printed
     assert "Langue / Language / Lugha:" in printed and "Enter the candidate code:" in printed
     assert "2 Orange Money (your network)" in printed and "END Thank you!" not in printed
-    assert "Thank you! Approve the payment of 300 XAF on your phone (Orange Money)" in printed
+    assert "Thank you! Approve the payment of FCFA 300 on your phone (Orange Money)" in printed
     assert "> 4" not in printed  # a person's own typing is not echoed twice
     [order] = await orders(sessions)
     assert (order.provider, order.quantity) == ("orange", 3)
