@@ -15,6 +15,7 @@ from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, PreCheckoutQuery, ReplyKeyboardRemove, User
 
 from channels.phone.operators import detect_operator
+from channels.phone.texts import provider_label
 from channels.telegram.contest_settings import CHANNEL
 from channels.telegram.how_to_vote import read_start_payload
 from channels.telegram.keyboards import (
@@ -36,7 +37,16 @@ from channels.telegram.keyboards import (
     votable,
 )
 from channels.telegram.refusals import refusal_text, takes_text
-from channels.telegram.texts import Texts, language_of, own_language, texts
+from channels.telegram.texts import (
+    Texts,
+    how_to_pay,
+    language_of,
+    my_votes_line,
+    not_a_number,
+    own_language,
+    prompt_sent,
+    texts,
+)
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.errors import DomainError
@@ -167,8 +177,8 @@ async def about_candidate(query: CallbackQuery, callback_data: CandidateAbout, v
 async def offer_payment(chat_id: int, message_id: int | None, contest: PublicContest, candidate: PublicCandidate,
                         quantity: int, t: Texts, query: CallbackQuery | None, message: Message | None,
                         phone_paid: Collection[str]) -> None:
-    text = t.how_to_pay.format(quantity=quantity, name=f"{candidate.code} {candidate.name}",
-                               total=stars(quantity * (contest.stars_per_vote or 0)))
+    text = how_to_pay(t, quantity, f"{candidate.code} {candidate.name}",
+                      stars(quantity * (contest.stars_per_vote or 0)))
     momo_total = format_money(quantity * contest.price_per_vote, contest.currency, t.lang)
     markup = payment_keyboard(contest, candidate.code, quantity, t, momo_total, phone_paid)
     if query is not None and message_id is not None:
@@ -261,7 +271,7 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
         msisdn = normalise_msisdn(typed if typed.startswith(("+", "0")) or len(typed) <= 9 else f"+{typed}",
                                   contest.country if contest else DEFAULT_REGION)
     except InvalidMsisdn:
-        await message.answer(t.not_a_number)
+        await message.answer(not_a_number(t, contest.country if contest else DEFAULT_REGION))
         return
     operator = detect_operator(msisdn)  # its network's wallet pays (the operator's name is its provider's)
     wallets = vote_service.providers_having(Capability.PHONE_PROMPT)
@@ -285,7 +295,11 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
     if placed.started is not None and placed.started.redirect_url:
         await message.answer(t.payment_page, reply_markup=payment_page_keyboard(t, placed.started.redirect_url))
     else:
-        await message.answer(t.momo_prompt.format(msisdn=msisdn), reply_markup=ReplyKeyboardRemove())
+        order = placed.order
+        total = format_money(order.amount, order.currency, t.lang)
+        label = provider_label(order.provider, vote_service.provider_label(order.provider))
+        await message.answer(prompt_sent(t, msisdn, vote_service.approval(order.provider), label, total),
+                             reply_markup=ReplyKeyboardRemove())
 
 
 async def before_charge(query: PreCheckoutQuery, vote_service: VoteService) -> None:
@@ -323,9 +337,8 @@ async def my_votes(message: Message, vote_service: VoteService) -> None:
     if not orders:
         await message.answer(t.my_votes_empty)
         return
-    lines = [t.my_votes_line.format(reference=order.reference, quantity=order.quantity, code=order.candidate_code,
-                                    name=order.candidate_name, status=t.statuses.get(order.status.value, ""))
-             for order in orders]
+    lines = [my_votes_line(t, order.reference, order.quantity, order.candidate_code, order.candidate_name,
+                           t.statuses.get(order.status.value, "")) for order in orders]
     await message.answer("\n".join([t.my_votes_title, *lines]))
 
 

@@ -12,22 +12,25 @@ import httpx
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
+from channels.phone.texts import PROVIDER_LABELS
 from channels.telegram.models import TelegramReceipt
 from channels.telegram.settings import TelegramBotAddress
-from channels.telegram.texts import language_of, texts
-from gateway.core.orders.receipts import Receipt, ReceiptKind
+from channels.telegram.texts import language_of, receipt_template, texts
+from gateway.core.orders.receipts import Receipt
 from gateway.db.engine import Sessions, autocommit
 
 log = logging.getLogger(__name__)
 
 
 def receipt_text(receipt: Receipt) -> str:
+    """The receipt in the voter's language; a paid one quotes the provider's receipt code where its payers are given
+    one (`VoterOrder.receipt_code`, M-Pesa's: the code M-Pesa's own message quotes, the proof they give)."""
     t = texts(language_of(receipt.language))
     order = receipt.order
-    template = {ReceiptKind.PAID: t.receipt_paid, ReceiptKind.FAILED: t.receipt_failed,
-                ReceiptKind.EXPIRED: t.receipt_expired}[receipt.kind]
+    template = receipt_template(t, receipt.kind.value, order.quantity, with_receipt_code=bool(order.receipt_code))
     return template.format(reference=order.reference, quantity=order.quantity, code=order.candidate_code,
-                           name=order.candidate_name, contest=receipt.contest_name)
+                           name=order.candidate_name, contest=receipt.contest_name, receipt=order.receipt_code,
+                           provider=PROVIDER_LABELS.get(order.provider, order.provider))
 
 
 class TelegramReceipts:

@@ -7,9 +7,12 @@ contest's; the receipt, sent later by a job, speaks the contest's language.
 from __future__ import annotations
 
 import functools
+import gettext
 from dataclasses import dataclass
 from pathlib import Path
 
+from gateway.core.market import DEFAULT_COUNTRY, UnknownCountry, market_of
+from gateway.core.providers import Approval
 from gateway.core.texts import Lang, TextDomain
 
 # The texts of the Telegram bot: the `telegram` domain of the catalogs in locales/ beside this module.
@@ -33,14 +36,11 @@ class Texts:
     how_many: str  # {name} {maximum}
     other_quantity: str
     not_a_quantity: str  # {maximum}
-    how_to_pay: str  # {quantity} {name} {total}
     pay_stars: str  # {total}
     pay_momo: str  # {total}
     ask_number: str
     share_number: str
     not_your_number: str
-    not_a_number: str
-    momo_prompt: str  # {msisdn}
     open_payment_page: str
     payment_page: str
     invoice_sent: str
@@ -49,11 +49,7 @@ class Texts:
     paid: str
     refunded_late: str
     not_counted: str
-    receipt_paid: str  # {reference} {quantity} {code} {name} {contest}
-    receipt_failed: str  # {reference} {quantity} {code} {name}
-    receipt_expired: str  # {reference} {quantity} {code} {name}
     my_votes_title: str
-    my_votes_line: str  # {reference} {quantity} {code} {name} {status}
     my_votes_empty: str
     statuses: dict[str, str]
     top_title: str  # {contest}
@@ -83,15 +79,11 @@ def texts(lang: Lang) -> Texts:
         how_many=t.pgettext("telegram", "How many votes for {name}? (1 to {maximum})"),
         other_quantity=t.pgettext("telegram", "Other number: type it"),
         not_a_quantity=t.pgettext("telegram", "Please type a number of votes from 1 to {maximum}."),
-        how_to_pay=t.pgettext("telegram", "{quantity} vote(s) for {name}: {total}\nHow do you want to pay?"),
         pay_stars=t.pgettext("telegram", "Pay {total} in Telegram Stars"),
         pay_momo=t.pgettext("telegram", "Pay {total} by mobile money"),
         ask_number=t.pgettext("telegram", "Share your mobile money number with the button below, or type it."),
         share_number=t.pgettext("telegram", "Share my number"),
         not_your_number=t.pgettext("telegram", "Please share your own number (or type it)."),
-        not_a_number=t.pgettext("telegram", "This is not a valid phone number; type it again, e.g. 677123456."),
-        momo_prompt=t.pgettext("telegram", "A payment request was sent to {msisdn}: approve it on your phone. "
-                                            "Your receipt follows here."),
         open_payment_page=t.pgettext("telegram", "Open the payment page"),
         payment_page=t.pgettext("telegram", "Pay on the payment page; your receipt follows here."),
         invoice_sent=t.pgettext("telegram", "Here is your invoice: tap Pay to vote."),
@@ -108,14 +100,7 @@ def texts(lang: Lang) -> Texts:
                                               "refunded and no vote was counted."),
         not_counted=t.pgettext("telegram", "Your payment was received but needs a check by our team; "
                                             "use /paysupport if you have a question."),
-        receipt_paid=t.pgettext("telegram", "Receipt {reference}\n{quantity} vote(s) for {code} {name} "
-                                             "counted in {contest}. Thank you!"),
-        receipt_failed=t.pgettext("telegram", "Receipt {reference}\nThe payment for {quantity} vote(s) for "
-                                               "{code} {name} failed: no vote was counted."),
-        receipt_expired=t.pgettext("telegram", "Receipt {reference}\nThe invoice for {quantity} vote(s) for "
-                                                "{code} {name} expired unpaid: no vote was counted."),
         my_votes_title=t.pgettext("telegram", "Your latest votes:"),
-        my_votes_line=t.pgettext("telegram", "{reference}: {quantity} vote(s) for {code} {name} ({status})"),
         my_votes_empty=t.pgettext("telegram", "You have not voted from Telegram yet."),
         statuses={"paid": t.pgettext("telegram", "counted"), "pending": t.pgettext("telegram", "waiting"),
                   "failed": t.pgettext("telegram", "failed"), "expired": t.pgettext("telegram", "expired"),
@@ -134,6 +119,74 @@ def texts(lang: Lang) -> Texts:
         unknown=t.pgettext("telegram", "Send /start to vote, /top for the board, /myvotes for your votes."),
         expired_button=t.pgettext("telegram", "This menu is out of date: send /start."),
     )
+
+
+def words(t: Texts) -> gettext.GNUTranslations:
+    """The catalog behind `t`, for the texts that say a count (their plural forms are the catalog's own: "1 vote",
+    "2 votes"; French "0 vote"; Swahili "kura 1 ... imehesabiwa", "kura 2 ... zimehesabiwa")."""
+    return CATALOGS.translations(t.lang)
+
+
+def how_to_pay(t: Texts, quantity: int, name: str, total: str) -> str:
+    return words(t).npgettext(
+        "telegram", "{quantity} vote for {name}: {total}\nHow do you want to pay?",
+        "{quantity} votes for {name}: {total}\nHow do you want to pay?", quantity,
+    ).format(quantity=quantity, name=name, total=total)
+
+
+def not_a_number(t: Texts, country: str) -> str:
+    """A number typed wrong, with one as the contest's country writes it (`0712 123456` in Kenya, `6 71 23 45 67` in
+    Cameroon): the voter types their own the same way."""
+    try:
+        example = market_of(country).example_number
+    except UnknownCountry:  # a contest's country is always one; a stale menu's may be anything
+        example = market_of(DEFAULT_COUNTRY).example_number
+    return words(t).pgettext("telegram", "This is not a valid phone number; type it again, e.g. {example}.").format(
+        example=example)
+
+
+def prompt_sent(t: Texts, msisdn: str, approval: Approval, provider: str, total: str) -> str:
+    """What to do on the payment's prompt, by how its provider's payer approves it (`VoteService.approval`): a PIN
+    typed on the prompt that appeared (M-Pesa's, gone once closed), else a request approved on the phone."""
+    if approval is Approval.PIN_PROMPT:
+        template = words(t).pgettext("telegram", "Enter your {provider} PIN on the prompt that appeared on {msisdn} "
+                                                 "to pay {total}. Your receipt follows here.")
+    else:
+        template = words(t).pgettext("telegram", "A payment request was sent to {msisdn}: approve it on your phone. "
+                                                 "Your receipt follows here.")
+    return template.format(msisdn=msisdn, provider=provider, total=total)
+
+
+def receipt_template(t: Texts, kind: str, quantity: int, with_receipt_code: bool = False) -> str:
+    """A decided order's receipt, a whole sentence per plural form; fields {reference} {quantity} {code} {name},
+    {contest} (paid) and {provider} {receipt} (paid, where the provider gives its payers a receipt code)."""
+    w = words(t)
+    if kind == "paid" and with_receipt_code:
+        return w.npgettext("telegram", "Receipt {reference}\n{quantity} vote for {code} {name} counted in {contest}. "
+                                       "{provider} receipt: {receipt}. Thank you!",
+                           "Receipt {reference}\n{quantity} votes for {code} {name} counted in {contest}. "
+                           "{provider} receipt: {receipt}. Thank you!", quantity)
+    if kind == "paid":
+        return w.npgettext("telegram", "Receipt {reference}\n{quantity} vote for {code} {name} counted in {contest}. "
+                                       "Thank you!",
+                           "Receipt {reference}\n{quantity} votes for {code} {name} counted in {contest}. Thank you!",
+                           quantity)
+    if kind == "expired":
+        return w.npgettext("telegram", "Receipt {reference}\nThe invoice for {quantity} vote for {code} {name} "
+                                       "expired unpaid: no vote was counted.",
+                           "Receipt {reference}\nThe invoice for {quantity} votes for {code} {name} expired unpaid: "
+                           "no vote was counted.", quantity)
+    return w.npgettext("telegram", "Receipt {reference}\nThe payment for {quantity} vote for {code} {name} failed: "
+                                   "no vote was counted.",
+                       "Receipt {reference}\nThe payment for {quantity} votes for {code} {name} failed: no vote was "
+                       "counted.", quantity)
+
+
+def my_votes_line(t: Texts, reference: str, quantity: int, code: str, name: str, status: str) -> str:
+    return words(t).npgettext(
+        "telegram", "{reference}: {quantity} vote for {code} {name} ({status})",
+        "{reference}: {quantity} votes for {code} {name} ({status})", quantity,
+    ).format(reference=reference, quantity=quantity, code=code, name=name, status=status)
 
 
 def language_of(language_code: str | None, fallback: str = "fr") -> Lang:

@@ -48,7 +48,7 @@ async def test_a_vote_paid_in_stars_is_counted_with_a_receipt(telegram: FakeBotA
     await telegram.press(USER, "07 Candidate 07")
     assert "How many votes for 07 Candidate 07? (1 to 100)" in telegram.last_message(USER).text
     await telegram.press(USER, "5")
-    assert telegram.last_message(USER).text.startswith("5 vote(s) for 07 Candidate 07: 50 ⭐")
+    assert telegram.last_message(USER).text.startswith("5 votes for 07 Candidate 07: 50 ⭐")
     await telegram.press(USER, "Pay 50 ⭐ in Telegram Stars")
 
     invoice = telegram.last_invoice(USER)
@@ -68,14 +68,14 @@ async def test_a_vote_paid_in_stars_is_counted_with_a_receipt(telegram: FakeBotA
     receipt = telegram.last_message(USER).text
     # The receipt is sent later by a job, in the user's own language (the contest's is French).
     assert receipt == (f"Receipt {order.id.hex[:8].upper()}\n"
-                       "5 vote(s) for 07 Candidate 07 counted in Star Quest. Thank you!")
+                       "5 votes for 07 Candidate 07 counted in Star Quest. Thank you!")
     await send_receipts(sessions, bot_settings)  # the job runs again: no second receipt
     assert telegram.texts(USER).count(receipt) == 1
 
     await telegram.say(USER, "/top")
     assert "1. 07 Candidate 07: 5" in telegram.last_message(USER).text
     await telegram.say(USER, "/myvotes")
-    assert "5 vote(s) for 07 Candidate 07 (counted)" in telegram.last_message(USER).text
+    assert "5 votes for 07 Candidate 07 (counted)" in telegram.last_message(USER).text
     assert not [call for call in telegram.calls_of("answerCallbackQuery")
                 if "out of date" in str(call.get("text"))]
     answered = {call["callback_query_id"] for call in telegram.calls_of("answerCallbackQuery")}
@@ -103,7 +103,7 @@ async def test_a_user_in_a_language_we_have_no_texts_for_gets_the_contests_recei
     assert order.language is None
     await send_receipts(sessions, bot_settings)
     assert telegram.last_message(USER).text == (f"Reçu {order.id.hex[:8].upper()}\n"
-                                                "5 vote(s) pour 07 Candidate 07 comptés dans Star Quest. Merci !")
+                                                "5 votes pour 07 Candidate 07 comptés dans Star Quest. Merci !")
 
 
 async def test_a_swahili_user_gets_the_receipt_in_swahili(telegram: FakeBotApi, sessions: Sessions,
@@ -118,9 +118,9 @@ async def test_a_swahili_user_gets_the_receipt_in_swahili(telegram: FakeBotApi, 
     [order] = await orders(sessions)
     await send_receipts(sessions, bot_settings)
     assert telegram.last_message(USER).text == (f"Risiti {order.id.hex[:8].upper()}\n"
-                                                "Kura 5 kwa 07 Candidate 07 zimehesabiwa katika Star Quest. Asante!")
+                                                "Kura 5 za 07 Candidate 07 zimehesabiwa katika Star Quest. Asante!")
     await telegram.say(USER, "/myvotes", language_code="sw")
-    assert "kura 5 kwa 07 Candidate 07 (imehesabiwa)" in telegram.last_message(USER).text
+    assert "kura 5 za 07 Candidate 07 (imehesabiwa)" in telegram.last_message(USER).text
 
 
 async def test_a_french_user_is_answered_in_french(telegram: FakeBotApi, sessions: Sessions) -> None:
@@ -231,5 +231,5 @@ async def test_a_typed_number_of_votes_in_other_digits_is_asked_again_not_an_err
         assert await telegram.say(USER, typed) == 200
         assert telegram.last_message(USER).text == "Please type a number of votes from 1 to 100.", typed
     assert await telegram.say(USER, "12") == 200
-    assert telegram.last_message(USER).text.startswith("12 vote(s) for 07 Candidate 07: 120 ⭐")
+    assert telegram.last_message(USER).text.startswith("12 votes for 07 Candidate 07: 120 ⭐")
     assert await orders(sessions) == []

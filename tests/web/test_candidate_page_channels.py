@@ -97,7 +97,7 @@ async def test_the_bot_s_link_opens_it_on_the_candidate(bot_client: TestClient, 
     assert await telegram.say(USER, f"/start {link.split('start=')[1]}") == 200
     assert "How many votes for 02 Candidate 02? (1 to 100)" in telegram.last_message(USER).text
     await telegram.press(USER, "5")
-    assert telegram.last_message(USER).text.startswith("5 vote(s) for 02 Candidate 02: 50 ⭐")
+    assert telegram.last_message(USER).text.startswith("5 votes for 02 Candidate 02: 50 ⭐")
 
     await make_contest(sessions, slug="momo-only")  # no Stars price: the bot does not offer it
     assert "t.me/" not in await page(bot_client, "/c/momo-only/02")
