@@ -81,8 +81,8 @@ async def test_normal_number_is_paid_by_callback_and_counted(live: Live) -> None
 
 
 @pytest.mark.parametrize(("msisdn", "reason"), [
-    ("46733123450", "INTERNAL_PROCESSING_ERROR"), ("46733123451", "APPROVAL_REJECTED"),
-    ("46733123452", "EXPIRED"), ("46733123455", "PAYER_NOT_FOUND")])
+    ("237670123450", "INTERNAL_PROCESSING_ERROR"), ("237670123451", "APPROVAL_REJECTED"),
+    ("237670123452", "EXPIRED"), ("237670123455", "PAYER_NOT_FOUND")])
 async def test_each_sandbox_failure_ends_failed_with_its_reason(live: Live, msisdn: str, reason: str) -> None:
     order = await live.settled(await live.vote(msisdn))
     assert order.status is OrderStatus.FAILED and f"({reason})" in (order.status_reason or "")
@@ -90,7 +90,7 @@ async def test_each_sandbox_failure_ends_failed_with_its_reason(live: Live, msis
 
 
 async def test_delayed_payer_is_counted_when_it_arrives(live: Live) -> None:
-    order_id = await live.vote("46733123454")
+    order_id = await live.vote("237670123454")
     assert (await tables.get_order(live.sessions, order_id)).status is OrderStatus.PENDING
     assert (await live.settled(order_id)).status is OrderStatus.PAID
     assert await live.votes_for_07() == 5
@@ -129,7 +129,7 @@ async def test_a_5xx_burst_at_start_is_retried_with_the_same_reference(live: Liv
 
 
 async def test_a_payer_who_never_approves_is_expired_after_the_window(live: Live) -> None:
-    order_id = await live.vote("46733123453")
+    order_id = await live.vote("237670123453")
     report = await reconcile(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=11))
     assert report.changed == [(order_id, "expired")]
     assert await live.votes_for_07() == 0

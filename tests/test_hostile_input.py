@@ -49,6 +49,10 @@ POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africas
                "/payments/orange/notify/{order_id}", "/payments/stripe/webhook",
                "/payments/mpesa/callback/{order_id}", "/payments/mpesa/result/{reference}",
                "/payments/mpesa/timeout/{reference}", "/payments/mpesa/status/{reference}", "/payments/airtel/callback",
+               "/payments/ke-mobile/callback/{order_id}", "/payments/ke-mobile/result/{reference}",
+               "/payments/ke-mobile/timeout/{reference}", "/payments/ke-mobile/status/{reference}",
+               "/payments/ke-mobile/c2b/validation/{paybill}", "/payments/ke-mobile/c2b/confirmation/{paybill}",
+               "/orders/{order_id}/prompt-again",
                "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook",
                "/api/v1/contests/{slug}/entries/code", "/api/v1/contests/{slug}/entries/proof",
                "/api/v1/contests/{slug}/entries/uploads", "/api/v1/contests/{slug}/entries",
@@ -58,7 +62,7 @@ PUT_ROUTES = ["/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{
 # Admin area: its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 HOSTILE_PARAMS = {"slug": SQLISH, "order_id": SQLISH, "reference": SQLISH, "entry_id": SQLISH, "code": SQLISH,
-                  "short": SQLISH, "name": SQLISH, "at_id": SQLISH}
+                  "short": SQLISH, "name": SQLISH, "at_id": SQLISH, "paybill": SQLISH}
 GETS = [
     *(route.format(**HOSTILE_PARAMS) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
     f"/verify?reference={quote(SQLISH)}", "/verify?reference=%00", "/api/v1/receipts/%00",
@@ -67,7 +71,8 @@ GETS = [
     "/c/%00", "/api/v1/contests/%00", "/api/v1/contests/g%00/leaderboard", "/api/v1/orders/%00", "/orders/%C0%80",
     "/api/v1/contests/%ED%A0%80", "/api/v1/contests/gala/leaderboard/stream?last_event_id=%00",
 ]
-POSTS = [route.format(slug="gala", order_id=ZERO_ID, entry_id=ZERO_ID, reference=ZERO_ID) for route in POST_ROUTES]
+POSTS = [route.format(slug="gala", order_id=ZERO_ID, entry_id=ZERO_ID, reference=ZERO_ID, paybill="174379")
+         for route in POST_ROUTES]
 WRITES = [*(("POST", route.format(**HOSTILE_PARAMS)) for route in POST_ROUTES),
           *(("PUT", route.format(**HOSTILE_PARAMS)) for route in PUT_ROUTES),
           ("PUT", f"/payments/mtn/callback/{ZERO_ID}")]

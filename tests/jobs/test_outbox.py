@@ -128,8 +128,9 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
     # relay, reconcile, the Stars check (every 60 s), the verification of Stars payments by Telegram's list (30 s),
     # the refunds and payouts passes (30 s each), the money check (hourly), the ledger's checkpoints (every 300 s),
     # the media sweep (300 s), the learning of shared addresses (600 s), the SMS backstop (60 s) and the pruning of
-    # old Telegram updates (hourly): the channels' own, through assembly.job_runtime.channel_job
-    assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 12
+    # old Telegram updates (hourly): the channels' own, through assembly.job_runtime.channel_job; and M-Pesa's
+    # registration of its paybills' URLs (300 s) and reading of their statements (60 s), the provider's own
+    assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 14
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 10) == 2  # only relay and reconcile have a new slot
     contest = await make_contest(sessions)
