@@ -3,7 +3,9 @@ shillings, "100" francs CFA, never cents), kept in minor units. The JSON admin A
 send integers, documented with the currency's exponent); only the pages' forms go through here.
 
 A currency without cents (XAF, XOF) refuses a decimal ("10.5" francs is no amount anyone can pay); one with cents
-takes at most its digits, after a point or a comma (a French organiser types "10,50"). Nothing is rounded."""
+takes at most its digits, after a point or a comma (a French organiser types "10,50"). Nothing is rounded, and no
+digit is forgiven: "1,000" is a thousands separator to one person and a decimal comma to another, so three digits
+after a separator are refused in a currency whose cents are not three."""
 
 from __future__ import annotations
 
@@ -42,7 +44,10 @@ def typed_minor(typed: object, currency: str, field: str, lang: str) -> int:
         raise DomainError(_("Type the amount in {currency} with digits, e.g. {example}.", currency=currency.upper(),
                             example=example), code=AMOUNT_REFUSED, field=field)
     whole, cents = found.group(1), found.group(2) or ""
-    if len(cents.rstrip("0")) > digits:
+    if len(cents) == 3 and digits != 3:  # "1,000" or "25.000": a thousands separator, never cents to forgive
+        raise DomainError(_("Type the amount without a thousands separator: {amount}.", amount=whole + cents),
+                          code=AMOUNT_REFUSED, field=field)
+    if len(cents) > digits:  # every digit typed counts: "10.50" francs is no amount, nor "10.500" shillings
         below = int(whole) * int(10**digits) + int(cents[:digits] or "0")
         options = " / ".join(format_money(amount, currency, lang) for amount in (below, below + 1) if amount > 0)
         if digits == 0:

@@ -37,6 +37,21 @@ def test_a_price_is_typed_in_major_units_and_francs_cfa_have_no_cents() -> None:
             typed_minor(typed, "KES", "price_per_vote", "en")
 
 
+@pytest.mark.parametrize(("typed", "currency", "message"), [
+    ("1,000", "XAF", "Type the amount without a thousands separator: 1000."),
+    ("1.000", "XAF", "Type the amount without a thousands separator: 1000."),
+    ("25,000", "KES", "Type the amount without a thousands separator: 25000."),
+    ("100.00", "XAF", f"XAF has no cents: type a whole amount (FCFA{NBSP}100 / FCFA{NBSP}101)."),
+    ("10.5000", "KES", f"KES has 2 decimals at most (Ksh{NBSP}10.50 / Ksh{NBSP}10.51).")])
+def test_a_thousands_separator_or_a_digit_too_many_is_refused_never_read_as_cents(typed: str, currency: str,
+                                                                                  message: str) -> None:
+    """"1,000" francs was read as 1 franc and "25,000" shillings as 25: a price, a payout or a fee a thousand times
+    too small, saved without a word."""
+    with pytest.raises(DomainError) as refused:
+        typed_minor(typed, currency, "price_per_vote", "en")
+    assert (refused.value.field, refused.value.message) == ("price_per_vote", message)
+
+
 def test_the_preview_says_what_voters_pay_in_the_organisers_language() -> None:
     assert price_preview("10", "KES", "en") == f"Voters pay Ksh{NBSP}10.00 a vote."
     assert price_preview("100", "xaf", "fr") == f"Les votants paient 100{NBSP}FCFA par vote."
