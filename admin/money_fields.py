@@ -44,7 +44,7 @@ def typed_minor(typed: object, currency: str, field: str, lang: str) -> int:
         raise DomainError(_("Type the amount in {currency} with digits, e.g. {example}.", currency=currency.upper(),
                             example=example), code=AMOUNT_REFUSED, field=field)
     whole, cents = found.group(1), found.group(2) or ""
-    if len(cents) == 3 and digits != 3:  # "1,000" or "25.000": a thousands separator, never cents to forgive
+    if len(cents) == 3 and digits != 3 and whole != "0":  # "1,000", "25.000": a thousands separator, not cents
         raise DomainError(_("Type the amount without a thousands separator: {amount}.", amount=whole + cents),
                           code=AMOUNT_REFUSED, field=field)
     if len(cents) > digits:  # every digit typed counts: "10.50" francs is no amount, nor "10.500" shillings
