@@ -9,11 +9,16 @@ confirmation would have been: a confirmation that never reached us still becomes
 order's key), counted on the statement's word with nothing left to verify.
 
 A vote counted on a confirmation is verified by the core's verification queue (`MpesaCollections.fetch_status`):
-its receipt listed, at its amount: agreed. Not listed though the paybill was read whole `LISTING_LAG` past the
-payment's time: Safaricom never took that money, so the confirmation was forged; the queue takes its votes back off
-and flags the order. Not read that far yet (the statement is late, Pull Transactions not registered for the
-paybill, Daraja refusing): the queue asks again later, and the votes stand meanwhile, as a Stars payment's do while
-Telegram's list cannot answer. Without Redis (a one-off command, a test) a process keeps them alone."""
+its receipt listed, at its amount: agreed. Not listed though one unbroken run of whole reads covered the payment's
+time, from before it to `LISTING_LAG` past it: Safaricom never took that money, so the confirmation was forged; the
+queue takes its votes back off and flags the order. The run's start is kept beside its end (`read_from`): a paybill's
+first read reaches only `FIRST_READ` back, and a gap of more than Daraja's 48 hours (Pull Transactions registered late,
+the worker stopped, what was kept expired) starts a new run, so a payment older than the run was never looked for
+and is no proof of anything. Not read that far, or not back that far: the queue asks again later, and the votes stand
+meanwhile, as a Stars payment's do while Telegram's list cannot answer; one older than the run stays in the
+verification queue (its backlog on /metrics and the contest's dashboard, "awaiting verification" in the settlement,
+never paid out), for a person to check on the M-Pesa statement. Without Redis (a one-off command, a test) a process
+keeps them alone."""
 
 from __future__ import annotations
 
@@ -45,6 +50,10 @@ def read_key(paybill: str) -> str:
     return f"mpesa:c2b:read-until:{paybill}"
 
 
+def from_key(paybill: str) -> str:
+    return f"mpesa:c2b:read-from:{paybill}"
+
+
 @dataclass(frozen=True)
 class Listed:
     receipt: str
@@ -53,26 +62,32 @@ class Listed:
 
 
 class StatementSeen:
-    """Each paybill's listed receipts and how far its statement was read whole."""
+    """Each paybill's listed receipts and the unbroken run of whole reads of its statement: where it starts and
+    how far it reaches."""
 
     def __init__(self, redis: Redis | None) -> None:
         self._redis = redis
         self._listed: dict[str, dict[str, str]] = {}
         self._read: dict[str, float] = {}
+        self._from: dict[str, float] = {}
 
-    async def keep(self, paybill: str, listed: list[Listed], read_until: datetime) -> None:
+    async def keep(self, paybill: str, listed: list[Listed], read_from: datetime, read_until: datetime) -> None:
+        """The receipts of a whole read of [read_from, read_until), and the run it extends (or starts)."""
+        run_from = run_start(await self.read_from(paybill), await self.read_until(paybill), read_from)
         words = {item.receipt: json.dumps({"amount": item.amount, "at": item.at.isoformat() if item.at else None})
                  for item in listed}
         if self._redis is None:
             self._listed.setdefault(paybill, {}).update(words)
             self._read[paybill] = max(self._read.get(paybill, 0.0), read_until.timestamp())
+            self._from[paybill] = run_from.timestamp()
             return
-        async with self._redis.pipeline(transaction=False) as pipe:
+        async with self._redis.pipeline(transaction=True) as pipe:
             for receipt, word in words.items():
                 pipe.hset(listed_key(paybill), receipt, word)
             if words:
                 pipe.expire(listed_key(paybill), KEPT_SECONDS)
             pipe.set(read_key(paybill), read_until.timestamp(), ex=KEPT_SECONDS)
+            pipe.set(from_key(paybill), run_from.timestamp(), ex=KEPT_SECONDS)
             await pipe.execute()
 
     async def listed(self, paybill: str, receipt: str) -> Listed | None:
@@ -86,6 +101,20 @@ class StatementSeen:
     async def read_until(self, paybill: str) -> datetime | None:
         raw = self._read.get(paybill) if self._redis is None else await self._redis.get(read_key(paybill))
         return None if raw is None else datetime.fromtimestamp(float(raw), UTC)
+
+    async def read_from(self, paybill: str) -> datetime | None:
+        """Where the unbroken run of whole reads reaching `read_until` starts (None: none kept)."""
+        raw = self._from.get(paybill) if self._redis is None else await self._redis.get(from_key(paybill))
+        return None if raw is None else datetime.fromtimestamp(float(raw), UTC)
+
+
+def run_start(run_from: datetime | None, run_until: datetime | None, read_from: datetime) -> datetime:
+    """Where the run of whole reads starts once a read from `read_from` is done: the kept run's start when the read
+    joins it (begins no later than its end), else the read's own start (a run kept without its start, from before
+    starts were kept, is not trusted). Pure."""
+    if run_from is not None and run_until is not None and read_from <= run_until:
+        return min(run_from, read_from)
+    return read_from
 
 
 def notice_of_row(row: dict[str, Any], paybill: str) -> c2b.C2bNotice | None:
@@ -112,11 +141,20 @@ def read_window(read_until: datetime | None, now: datetime) -> tuple[datetime, d
     return max(start, oldest), now
 
 
-def judged(listed: Listed | None, read_until: datetime | None, paid_at: datetime | None, now: datetime) -> str:
-    """"listed", "missing" (read whole past its time and its lag: Safaricom never took it) or "unknown" (not read
-    that far yet). Pure."""
+def judged(listed: Listed | None, read_from: datetime | None, read_until: datetime | None, paid_at: datetime | None,
+           now: datetime) -> str:
+    """"listed"; "missing" (one unbroken run of whole reads covered its time, from before it to its lag past it, and
+    the receipts that run listed are still kept: Safaricom never took it); else "unknown" (not read that far yet,
+    not read back that far, or no time to place it by). Pure."""
     if listed is not None:
         return "listed"
-    due = (paid_at or now) + LISTING_LAG
-    return "missing" if read_until is not None and read_until >= due else "unknown"
+    if paid_at is None or read_from is None or read_until is None:
+        return "unknown"
+    covered = max(read_from, now - timedelta(seconds=KEPT_SECONDS)) <= paid_at
+    return "missing" if covered and read_until >= paid_at + LISTING_LAG else "unknown"
+
+
+def read_back_to(read_from: datetime | None, paid_at: datetime | None) -> bool:
+    """Whether the run of reads starts before the payment: if not, waiting will never find it. Pure."""
+    return read_from is not None and paid_at is not None and read_from <= paid_at
 

@@ -16,7 +16,14 @@ from gateway.core.providers import Collection, CollectionNotFound, PaymentError,
 from payments.mpesa import c2b
 from payments.mpesa.api import DarajaApi
 from payments.mpesa.c2b_register import REGISTER_PATH, C2bRegistration
-from payments.mpesa.c2b_statement import Listed, StatementSeen, judged, notice_of_row, read_window
+from payments.mpesa.c2b_statement import (
+    Listed,
+    StatementSeen,
+    judged,
+    notice_of_row,
+    read_back_to,
+    read_window,
+)
 from payments.mpesa.pull_transactions import PullTransactions, listed_time
 from payments.mpesa.request_cap import NAME
 from payments.mpesa.stk_push import MpesaStkPush
@@ -43,9 +50,14 @@ class MpesaCollections(MpesaStkPush):
     async def statement_word(self, paybill: str, receipt: str, paid_at: datetime | None) -> StatusResult:
         """A paybill payment's standing in its statement as last read (see `c2b_statement.judged`)."""
         listed = await self.seen.listed(paybill, receipt)
-        verdict = judged(listed, await self.seen.read_until(paybill), paid_at, datetime.now(UTC))
+        read_from = await self.seen.read_from(paybill)
+        verdict = judged(listed, read_from, await self.seen.read_until(paybill), paid_at, datetime.now(UTC))
         if verdict == "missing":
             raise CollectionNotFound(NAME, "not_in_statement", f"The paybill's statement lists no payment {receipt}.")
+        if listed is None and read_from is not None and not read_back_to(read_from, paid_at):
+            raise PaymentError(NAME, "statement_not_read_back", f"The paybill's statement was not read back to "
+                               f"{receipt}'s time: check it on the M-Pesa statement (org.ke.m-pesa.com).",
+                               retryable=True)
         if listed is None:
             raise PaymentError(NAME, "statement_not_read", "The paybill's statement was not read past this payment "
                                                            "yet.", retryable=True)
@@ -67,7 +79,7 @@ class MpesaCollections(MpesaStkPush):
                 listed.append(Listed(receipt.upper(), amount, at))
             if notice is not None:
                 notices.append((notice, json.dumps(row, default=str)))
-        await self.seen.keep(paybill, listed, end)
+        await self.seen.keep(paybill, listed, start, end)
         return notices
 
 

@@ -5,7 +5,7 @@ are served; and the paybill voting pure rules read what people type and what Dar
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -14,7 +14,7 @@ from gateway.core.payments.paid_unasked import account_code, why_held
 from gateway.core.providers import Collection
 from payments.mpesa import c2b
 from payments.mpesa.c2b_register import register_body
-from payments.mpesa.c2b_statement import judged
+from payments.mpesa.c2b_statement import judged, run_start
 from payments.mpesa.callback_secret import callback_key
 from payments.mpesa.money_out import MpesaMoneyOut
 from payments.mpesa.outgoing_results import OutgoingResults
@@ -81,6 +81,29 @@ def test_the_payer_is_read_as_daraja_gives_them_now() -> None:
 def test_a_payment_missing_from_the_statement_is_judged_so_only_once_it_was_read_past_it() -> None:
     paid = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
     later = datetime(2026, 11, 28, 18, 20, tzinfo=UTC)
-    assert judged(None, later, paid, later) == "missing"
-    assert judged(None, paid, paid, later) == "unknown"  # not read far enough yet: the votes stand
-    assert judged(None, None, paid, later) == "unknown"  # never read (Pull Transactions not registered)
+    before = paid - timedelta(hours=2)
+    assert judged(None, before, later, paid, later) == "missing"
+    assert judged(None, before, paid, paid, later) == "unknown"  # not read far enough yet: the votes stand
+    assert judged(None, None, None, paid, later) == "unknown"  # never read (Pull Transactions not registered)
+    assert judged(None, before, later, None, later) == "unknown"  # no time to place it by
+
+
+def test_a_payment_older_than_the_run_of_reads_is_never_judged_missing() -> None:
+    """A paybill read first (or again after a gap past Daraja's 48 hours) only after the payment: the statement
+    was never read back to it, so its absence proves nothing."""
+    paid = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+    now = paid + timedelta(hours=5)
+    assert judged(None, paid + timedelta(minutes=1), now, paid, now) == "unknown"
+    assert judged(None, paid - timedelta(minutes=1), now, paid, now) == "missing"
+    # the receipts a run listed are kept three days: older than that, a run's start proves nothing either
+    assert judged(None, paid - timedelta(days=1), paid + timedelta(days=4), paid, paid + timedelta(days=4)) == "unknown"
+
+
+def test_the_run_of_reads_starts_again_after_a_gap() -> None:
+    start = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+    assert run_start(None, None, start) == start  # the first read
+    joined = start + timedelta(minutes=55)
+    assert run_start(start, start + timedelta(hours=1), joined) == start  # read again behind the last read's end
+    gap = start + timedelta(hours=49)
+    assert run_start(start, start + timedelta(hours=1), gap) == gap  # a gap: a new run
+    assert run_start(None, start + timedelta(hours=1), joined) == joined  # an end kept without its start

@@ -172,6 +172,26 @@ async def test_a_forged_confirmation_is_taken_back_and_flagged_once_the_statemen
     assert (await votes(live))["04"] == 0
 
 
+async def test_a_confirmation_older_than_the_statements_first_read_keeps_its_votes(
+        live: LiveMpesa, settings: Settings, redis: Redis) -> None:
+    """The paybill's statement is read for the first time only hours after a payment was confirmed (Pull
+    Transactions registered late): its first read reaches back two hours, so the payment's absence proves nothing,
+    and its votes stand, waiting in the verification queue for a person."""
+    key = callback_key(live.client.app[SETTINGS].secret_key.get_secret_value())
+    when = (datetime.now(EAST_AFRICA) - timedelta(hours=3)).strftime("%Y%m%d%H%M%S")
+    earlier = {"TransactionType": "Pay Bill", "TransID": "EARLIER001", "TransTime": when, "TransAmount": "100.00",
+               "BusinessShortCode": PAYBILL, "BillRefNumber": "04", "MSISDN": "254712000999"}
+    assert (await live.client.post(confirmation_url("", key, PAYBILL), json=earlier)).status == 200
+    order = await decided(live, "EARLIER001")
+    await statement_pass(job(live, settings, redis))
+    done = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=1))
+    assert (order.id, Verified.ASK_AGAIN) in done
+    async with live.sessions() as session:
+        kept = await session.get(VoteOrder, order.id)
+        assert kept is not None and kept.status is OrderStatus.PAID
+    assert (await votes(live))["04"] == 10
+
+
 async def test_a_genuine_confirmation_is_agreed_by_the_statement(live: LiveMpesa, settings: Settings,
                                                                  redis: Redis) -> None:
     order = await decided(live, (await pay(live, "05", 20))["TransID"])
