@@ -126,6 +126,7 @@ PAGE_TEXTS: dict[str, str] = {
     "err_provider": N_("Choose how to pay."),
     "err_msisdn_required": N_("Enter the mobile money number that will pay."),
     "err_invalid_msisdn": N_("This is not a valid phone number."),
+    "err_number_not_served": N_("This contest's mobile money takes numbers of its own country only."),
     "err_msisdn_blocked": N_("This number cannot vote. Contact the organiser if you think this is a mistake."),
     "err_address_blocked": N_("Votes from your connection are refused. Contact the organiser if you think this is "
                               "a mistake."),

@@ -184,3 +184,14 @@ async def test_a_fee_the_provider_disowns_is_unpaid_again_and_its_order_flagged(
     with pytest.raises(Conflict):
         await approve_entries(sessions, media_job.media, OWNER,  # type: ignore[arg-type]
                               [uuid.UUID(entry["entry_id"])], datetime.now(UTC))
+
+
+async def test_the_fee_is_paid_from_a_number_of_the_contest_s_country_typed_as_its_people_write_it(
+        entering: Entering, media_job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn, sessions: Sessions,
+        tmp_path: Path) -> None:
+    slug, entry = await entered(entering, media_job, fake_at, sessions, tmp_path)
+    kenyan = await pay(entering, entry, "mtn", "+254712000102")  # MTN Cameroon charges no Kenyan wallet
+    assert kenyan.status == 422 and "takes numbers of its own country only" in await kenyan.text()
+    paying = await pay(entering, entry, "mtn", "6 70 00 99 98")  # a Cameroonian number as Cameroonians write it
+    assert paying.status == 303, await paying.text()
+    assert (await fee_order(entering, sessions, paying)).voter_msisdn == "+237670009998"

@@ -109,8 +109,8 @@ def check_payer(provider: str, capabilities: Set[Capability], enabled: Sequence[
         raise VoteRejected(f"{msisdn} is not a valid phone number.", code="invalid_msisdn",
                            field="msisdn") from exc
     if country is not None and not of_country(payer, country):
-        raise VoteRejected(f"This contest's wallets take numbers of {country} only.", code="number_not_served",
-                           field="msisdn")
+        raise VoteRejected("This contest's mobile money takes numbers of its own country only.",
+                           code="number_not_served", field="msisdn")
     return payer
 
 

@@ -142,8 +142,9 @@ async def place_entry_fee(sessions: Sessions, providers: Providers, request: Fee
                 raise Conflict("The entry fee is paid already.", code="fee_paid")
             if entry.status is not EntryStatus.PENDING:
                 raise Conflict("This entry was decided already.", code="entry_decided")
+            contest = await session.get(Contest, entry.contest_id)  # read by entry_fee: its country, as a vote's
             payer = check_payer(request.provider, providers.capabilities(request.provider), fee.providers,
-                                request.msisdn)
+                                request.msisdn, contest.country if contest is not None else None)
             if fee.waiting_order is not None:
                 waiting = await session.get(VoteOrder, fee.waiting_order)
                 assert waiting is not None
