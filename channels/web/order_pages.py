@@ -23,7 +23,8 @@ RETURN_CHECK_WINDOW = 10  # a voter back from a payment page triggers at most on
 PROMPT_AGAIN_WINDOW = 30  # an order's voter asks for its prompt again at most once per 30 s (each asks the provider)
 # What the page says after a voter asked for the prompt again (`?again=`), by the core's answer.
 AGAIN_WORDS = {PromptAgain.SENT: "prompt_again_sent", PromptAgain.ON_ITS_WAY: "prompt_again_sent",
-               PromptAgain.STILL_OPEN: "prompt_again_still_open", PromptAgain.NOT_OFFERED: "prompt_again_not_offered",
+               PromptAgain.STILL_OPEN: "prompt_again_still_open", PromptAgain.UNSURE: "prompt_again_unsure",
+               PromptAgain.NOT_OFFERED: "prompt_again_not_offered",
                "too_soon": "prompt_again_too_soon", "unavailable": "err_payment_unavailable"}
 
 

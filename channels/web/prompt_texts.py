@@ -16,6 +16,8 @@ PROMPT_TEXTS: dict[str, str] = {
     "prompt_again_sent": N_("A new prompt is on its way to your phone."),
     "prompt_again_still_open": N_("The prompt is still open on your phone: enter your PIN there. If it did not "
                                   "appear, ask again once it has closed, in a minute."),
+    # The provider has not said the last prompt is over for sure: nothing was sent.
+    "prompt_again_unsure": N_("Your last prompt may still reach your phone: wait for it, or ask again in a minute."),
     "prompt_again_too_soon": N_("Please wait a moment before asking for another prompt."),
     "prompt_again_not_offered": N_("No other prompt can be sent for this vote: vote again if it is not paid."),
     "receipt_code": N_("Receipt code"),

@@ -161,6 +161,11 @@ class StatusResult:
     # payer (M-Pesa's 1001: another prompt held the phone). The order's payment is started again, a new prompt,
     # while its window and `starting_again.STARTS_AGAIN` allow; what this start kept moves under EARLIER_STARTS.
     start_again: bool = False
+    # Failed or expired, and the provider's word is that this start's prompt is over for sure, unpaid (cancelled,
+    # timed out, a wrong PIN, no money): no word of it can still turn to paid. Only then may a new prompt of the same
+    # order go out beside it (`gateway.core.payments.prompting_again`); a failure the provider does not know as final
+    # (a code it never documented, none at all) may hide a prompt still open, which a second one could double.
+    final: bool = False
 
 
 @dataclass(frozen=True)

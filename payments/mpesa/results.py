@@ -24,18 +24,23 @@ PROMPT_PENDING_TEXT = ("A payment prompt is already open on this phone: finish i
 class ResultMeaning:
     state: PaymentState
     reason: str | None  # the core's reason code (None: success, or still pending)
+    # Daraja's documented word that the prompt is over, unpaid (`StatusResult.final`): only these let "send again"
+    # push a new prompt of the order. An undocumented code (one Daraja adds, say, for "still processing") is not.
+    final: bool = False
 
 
 MEANINGS = {
     SUCCESS: ResultMeaning(PaymentState.SUCCESSFUL, None),
-    "1032": ResultMeaning(PaymentState.FAILED, "CANCELLED"),  # the payer cancelled the prompt
-    "1037": ResultMeaning(PaymentState.EXPIRED, "PHONE_NOT_REACHED"),  # DS timeout: no answer from the phone
-    "1019": ResultMeaning(PaymentState.EXPIRED, "EXPIRED"),  # the transaction expired unapproved
-    "1": ResultMeaning(PaymentState.FAILED, "NOT_ENOUGH_FUNDS"),  # insufficient balance
-    "2001": ResultMeaning(PaymentState.FAILED, "WRONG_PIN"),  # the initiator information (the PIN) is invalid
+    "1032": ResultMeaning(PaymentState.FAILED, "CANCELLED", final=True),  # the payer cancelled the prompt
+    # DS timeout: no answer from the phone (a payment Safaricom debits late after it comes as a success callback on
+    # this prompt, `stk_push.MpesaStkPush.verify_callback`)
+    "1037": ResultMeaning(PaymentState.EXPIRED, "PHONE_NOT_REACHED", final=True),
+    "1019": ResultMeaning(PaymentState.EXPIRED, "EXPIRED", final=True),  # the transaction expired unapproved
+    "1": ResultMeaning(PaymentState.FAILED, "NOT_ENOUGH_FUNDS", final=True),  # insufficient balance
+    "2001": ResultMeaning(PaymentState.FAILED, "WRONG_PIN", final=True),  # the initiator information (the PIN)
     # Daraja could not put the prompt on the phone (a passing fault of its own): nothing reached the payer.
-    "1025": ResultMeaning(PaymentState.FAILED, "PROMPT_NOT_SENT"),
-    "9999": ResultMeaning(PaymentState.FAILED, "PROMPT_NOT_SENT"),
+    "1025": ResultMeaning(PaymentState.FAILED, "PROMPT_NOT_SENT", final=True),
+    "9999": ResultMeaning(PaymentState.FAILED, "PROMPT_NOT_SENT", final=True),
     "17": ResultMeaning(PaymentState.FAILED, "INTERNAL_PROCESSING_ERROR"),  # the receiving shortcode was unavailable
     # The prompt never reached the phone because another was open: not the payer's refusal. The order waits, and
     # a new prompt is pushed once the phone is free (`stk_push.result_status` says to start it again).
@@ -44,7 +49,8 @@ MEANINGS = {
 
 
 def meaning(code: str, description: str | None) -> ResultMeaning:
-    """An unknown code fails the order with Safaricom's own words (its ResultDesc), the code kept after them."""
+    """An unknown code fails the order with Safaricom's own words (its ResultDesc), the code kept after them; never
+    final (its prompt may still be open)."""
     if code in MEANINGS:
         return MEANINGS[code]
     return ResultMeaning(PaymentState.FAILED, f"{description or 'M-Pesa refused the payment'} (M-Pesa {code})")

@@ -121,7 +121,7 @@ class MpesaStkPush:
         if response.status_code != 200:
             raise error_of(response)
         data = json_object(NAME, response)
-        return result_status(str(data.get("ResultCode", "")), text_of(data.get("ResultDesc")),
+        return result_status(text_of(data.get("ResultCode")) or "", text_of(data.get("ResultDesc")),
                              asked_amount(collection), None)
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
@@ -162,14 +162,17 @@ class MpesaStkPush:
 
 
 def result_status(code: str, description: str | None, shillings: int | None, receipt: str | None) -> StatusResult:
-    """A ResultCode as our StatusResult; a success's amount is the shillings paid (in cents)."""
+    """A ResultCode as our StatusResult; a success's amount is the shillings paid (in cents). An answer without one
+    says nothing of the prompt: it may still be open, so the order waits."""
+    if not code:
+        return StatusResult(state=PaymentState.PENDING, raw_status="unknown")
     means = meaning(code, description)
     amount = None if shillings is None else shillings * int(10 ** minor_digits(CURRENCY))
     success = means.state is PaymentState.SUCCESSFUL
     return StatusResult(state=means.state, amount=amount if success else None,
                         currency=CURRENCY if success and amount is not None else None,
                         provider_txn_id=receipt, reason=means.reason, raw_status=code or "unknown",
-                        start_again=code == SUBSCRIBER_LOCKED)
+                        start_again=code == SUBSCRIBER_LOCKED, final=means.final)
 
 
 def earlier_checkouts(collection: Collection) -> set[str]:

@@ -8,6 +8,7 @@ from gateway.core.payments.reasons import READABLE, readable_reason
 from gateway.core.providers import PaymentState
 from gateway.core.texts import CORE
 from payments.mpesa.results import MEANINGS, meaning
+from payments.mpesa.stk_push import result_status
 
 
 @pytest.mark.parametrize("code", sorted(set(MEANINGS) - {"0"}))
@@ -29,3 +30,18 @@ def test_an_unknown_code_fails_with_safaricoms_own_words_and_the_code() -> None:
     unknown = meaning("1234", "Something new at Safaricom")
     assert unknown.state is PaymentState.FAILED
     assert readable_reason(unknown.reason) == "Something new at Safaricom (M-Pesa 1234)"
+
+
+@pytest.mark.parametrize("code", ["1032", "1037", "1019", "1", "2001", "1025", "9999"])
+def test_only_daraja_s_documented_endings_are_final(code: str) -> None:
+    assert meaning(code, None).final and meaning(code, None).state is not PaymentState.SUCCESSFUL
+
+
+@pytest.mark.parametrize("code", ["0", "1001", "17", "4999", ""])
+def test_success_a_held_phone_and_any_other_code_are_not_final(code: str) -> None:
+    assert not meaning(code, "The transaction is still under processing").final
+
+
+def test_a_query_answer_without_a_result_code_leaves_the_order_waiting() -> None:
+    status = result_status("", None, 10, None)
+    assert status.state is PaymentState.PENDING and not status.final and not status.start_again

@@ -1,8 +1,9 @@
 """A payer's "I got no prompt: send it again", within the one-prompt rule: one prompt of an order open at a time, and
 never a second charge for the same order.
 
-A new prompt goes out only on the provider's own word that the order's last one is over unpaid (cancelled, timed
-out, a wrong PIN, no money: its status, asked now), never on a wait alone: a prompt still open could yet be paid, and
+A new prompt goes out only on the provider's own word that the order's last one is over unpaid for sure (cancelled,
+timed out, a wrong PIN, no money: its status, asked now, `StatusResult.final`), never on a wait alone nor on a failure
+the provider does not know as final (a code it never documented, or none): a prompt still open could yet be paid, and
 a second one beside it could be paid too. It is then a new start of the same order (`starting_again`, as for a prompt
 another held the phone through): the same order, amount and payment reference, the dead prompt's data moved under
 `EARLIER_STARTS` (a late word of it never counts on its own), at most `STARTS_AGAIN` new starts in all. A prompt the
@@ -24,7 +25,7 @@ from gateway.core.payments.checking import settle
 from gateway.core.payments.collections import load_collection
 from gateway.core.payments.starting import needs_redirect
 from gateway.core.payments.starting_again import STARTS_AGAIN, earlier_starts, start_again
-from gateway.core.providers import Capability, PaymentState, Providers
+from gateway.core.providers import Capability, PaymentState, Providers, StatusResult
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus
 
@@ -37,6 +38,7 @@ class PromptAgain(StrEnum):
     SENT = "sent"  # the last prompt is over unpaid: a new one is on its way
     STILL_OPEN = "still_open"  # the provider says it is still open on the phone (or it is too young to ask)
     ON_ITS_WAY = "on_its_way"  # no prompt is recorded yet: the one owed goes out anyway
+    UNSURE = "unsure"  # the provider's word is not that the prompt is over for sure: nothing sent, the order waits
     PAID = "paid"  # the provider says it was paid: counted now
     DECIDED = "decided"  # the order waits no more
     NOT_OFFERED = "not_offered"  # its provider cannot push one again, or it has had every new prompt it may
@@ -68,11 +70,18 @@ async def prompt_again(sessions: Sessions, providers: Providers, order_id: uuid.
     if datetime.now(UTC) - started < ASK_AFTER:
         return PromptAgain.STILL_OPEN
     status = await providers.for_order(order.provider, order.channel).fetch_status(collection)
-    if status.state in (PaymentState.FAILED, PaymentState.EXPIRED) or status.start_again:
+    if over_unpaid(status) or status.start_again:
         outcome = await start_again(sessions, order, collection, replace(status, reason=SENT_AGAIN))
         return {Outcome.START_AGAIN: PromptAgain.SENT, Outcome.PENDING: PromptAgain.ON_ITS_WAY}.get(
             outcome, PromptAgain.DECIDED)
     if status.state is PaymentState.PENDING:
         return PromptAgain.STILL_OPEN
+    if status.state in (PaymentState.FAILED, PaymentState.EXPIRED):
+        return PromptAgain.UNSURE  # left to the status checks, which decide the order as for any other
     outcome = await settle(sessions, order.id, status, order.provider)
     return PromptAgain.PAID if outcome in (Outcome.COUNTED, Outcome.HELD) else PromptAgain.DECIDED
+
+
+def over_unpaid(status: StatusResult) -> bool:
+    """The provider says for sure the prompt is over and was not paid: a new one cannot be paid beside it."""
+    return status.final and status.state in (PaymentState.FAILED, PaymentState.EXPIRED)

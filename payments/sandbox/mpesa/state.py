@@ -31,7 +31,13 @@ RESULTS = {
     "1": "The balance is insufficient for the transaction",
     "2001": "The initiator information is invalid.",
     "1001": "Unable to lock subscriber, a transaction is already in process for the current subscriber",
+    "1019": "Transaction has expired",
+    "1025": "An error occurred while sending a push request",
+    "9999": "An error occurred while sending a push request",
+    # A code Daraja never documented (one it might add, "still processing" say): its prompt may still be open.
+    "4999": "The transaction is still under processing",
 }
+NO_RESULT_CODE = ""  # a plan whose answers carry no ResultCode at all
 MAGIC_NUMBERS: dict[str, Plan] = {
     "451": Plan("1032", RESULTS["1032"], Delay.SHORT),  # the payer cancels the prompt
     "452": Plan("1037", RESULTS["1037"], Delay.SHORT),  # the phone never answers
@@ -40,6 +46,11 @@ MAGIC_NUMBERS: dict[str, Plan] = {
     "455": Plan("1", RESULTS["1"], Delay.SHORT),  # insufficient balance
     "456": Plan("2001", RESULTS["2001"], Delay.SHORT),  # wrong PIN
     "458": Plan("1001", RESULTS["1001"], Delay.SHORT),  # every prompt's result: the phone is held by another
+    "459": Plan("1019", RESULTS["1019"], Delay.SHORT),  # the transaction expired
+    "460": Plan("1025", RESULTS["1025"], Delay.SHORT),  # the prompt could not be sent
+    "461": Plan("9999", RESULTS["9999"], Delay.SHORT),  # the prompt could not be sent
+    "462": Plan("4999", RESULTS["4999"], Delay.SHORT),  # an undocumented code
+    "463": Plan(NO_RESULT_CODE, "The service request is being processed", Delay.SHORT),  # no ResultCode at all
 }
 # The first prompt to such a number is taken, then its result says the phone was held by another (1001); the
 # prompts after it pay.
@@ -48,7 +59,7 @@ ANY_OTHER = Plan("0", RESULTS["0"], Delay.SHORT)
 
 
 def describe_magic_numbers() -> dict[str, str]:
-    described = {f"2547xxxxx{ending}": f"ResultCode {plan.status} ({plan.delay})" for ending, plan in
+    described = {f"2547xxxxx{ending}": f"ResultCode {plan.status or 'absent'} ({plan.delay})" for ending, plan in
                  MAGIC_NUMBERS.items()}
     return described | {f"2547xxxxx{HELD_ONCE}": "ResultCode 1001 for its first prompt, 0 for the next ones",
                         "any other 2547… / 2541…": "ResultCode 0 after success_delay",
@@ -100,7 +111,9 @@ class Prompt:
     def result(self) -> dict[str, Any]:
         """The stkCallback of a decided prompt (its CallbackMetadata only when it paid)."""
         found: dict[str, Any] = {"MerchantRequestID": self.merchant_id, "CheckoutRequestID": self.checkout_id,
-                                 "ResultCode": int(self.plan.status), "ResultDesc": self.plan.reason}
+                                 "ResultDesc": self.plan.reason}
+        if self.plan.status != NO_RESULT_CODE:
+            found["ResultCode"] = int(self.plan.status)
         if self.plan.status == "0":
             paid_at = int(datetime.now(EAST_AFRICA).strftime("%Y%m%d%H%M%S"))
             found["CallbackMetadata"] = {"Item": [

@@ -122,7 +122,7 @@ async def query(request: web.Request) -> web.Response:
     if prompt.is_open(loop_time()):
         return daraja_error(500, "500.001.1001", "The transaction is being processed")
     result = prompt.result()
+    code = {"ResultCode": str(result["ResultCode"])} if "ResultCode" in result else {}
     return web.json_response({"ResponseCode": "0", "ResponseDescription": "The service request has been accepted "
                               "successsfully", "MerchantRequestID": prompt.merchant_id,
-                              "CheckoutRequestID": prompt.checkout_id, "ResultCode": str(result["ResultCode"]),
-                              "ResultDesc": result["ResultDesc"]})
+                              "CheckoutRequestID": prompt.checkout_id, **code, "ResultDesc": result["ResultDesc"]})
