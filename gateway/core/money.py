@@ -98,6 +98,9 @@ class Chargeable:
 
     currencies: Mapping[str, ChargeRange] = field(default_factory=dict)
     others: ChargeRange | None = ChargeRange()
+    refused: frozenset[str] = frozenset()  # taken by none of its `others` (a currency its API counts otherwise)
 
     def range_of(self, currency: str) -> ChargeRange | None:
+        if currency.upper() in self.refused:
+            return None
         return self.currencies.get(currency.upper(), self.others)

@@ -20,7 +20,11 @@ TEST_KEY_PREFIXES = ("sk_test_", "rk_test_")  # its test mode: production must t
 # currencies it settles; ~330 francs CFA, which it converts).
 MOST = 99_999_999
 CHARGES = Chargeable({"USD": ChargeRange(50, MOST), "EUR": ChargeRange(50, MOST), "GBP": ChargeRange(30, MOST),
-                      "XAF": ChargeRange(330, MOST), "XOF": ChargeRange(330, MOST)}, others=ChargeRange(1, MOST))
+                      "XAF": ChargeRange(330, MOST), "XOF": ChargeRange(330, MOST)}, others=ChargeRange(1, MOST),
+                     # Stripe's "special cases": its API counts these otherwise than ISO 4217's minor units (ISK and
+                     # UGX in a two-decimal form divisible by 100, HUF and TWD two-decimal for charges, whole for
+                     # payouts); we send ISO minor units, so they are refused at a contest's save, not mischarged.
+                     refused=frozenset({"ISK", "UGX", "HUF", "TWD"}))
 
 
 def build(settings: StripeSettings, resources: ProviderResources) -> Implementations:

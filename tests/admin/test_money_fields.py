@@ -102,3 +102,20 @@ async def test_the_api_keeps_minor_units_and_refuses_what_a_provider_cannot_char
     assert "M-Pesa" in error["message"] and f"Ksh{NBSP}10.00 or Ksh{NBSP}11.00" in error["message"]
     made = await client.post("/api/v1/admin/contests", json={**kenyan, "price_per_vote": 1000}, headers=owner)
     assert made.status == 201 and (await made.json())["price_per_vote"] == 1000  # minor units: KES 10
+
+
+async def test_a_card_contest_in_a_currency_stripe_counts_otherwise_is_refused_not_mischarged(
+        client: TestClient, sessions: Sessions) -> None:
+    """Stripe reads an Ugandan or Icelandic amount otherwise than its ISO minor units (its "special cases"): a card
+    contest in UGX would have charged a hundredth, or a hundred times, the price."""
+    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
+    ugandan = contest_fields(currency="UGX", country="UG", price_per_vote=500, providers=["stripe"],
+                             ussd_service_codes=[])
+    refused = await client.post("/api/v1/admin/contests", json=ugandan, headers=owner)
+    error = (await refused.json())["error"]
+    assert refused.status == 400 and error["code"] == "price_not_chargeable"
+    assert error["message"] == "Bank card does not charge UGX."
+    kenyan = await client.post("/api/v1/admin/contests", headers=owner, json=contest_fields(
+        currency="KES", country="KE", price_per_vote=5000, providers=["stripe"], ussd_service_codes=[],
+        slug="card-ksh", sms_keyword="CARDS"))
+    assert kenyan.status == 201, await kenyan.text()  # any other currency, as ISO counts it

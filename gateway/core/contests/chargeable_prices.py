@@ -49,6 +49,8 @@ def refusal_of(price: int, currency: str, max_votes: int, label: str, declared: 
     vote within its maximum, its largest order here within its minimum, every order a multiple of its step."""
     _ = translations(lang).gettext
     charged = declared.range_of(currency)
+    if charged is None and declared.others is not None:  # it charges many currencies, not this one
+        return _("{provider} does not charge {currency}.").format(provider=label, currency=currency.upper())
     if charged is None:
         return _("{provider} does not charge {currency}; it charges {currencies}.").format(
             provider=label, currency=currency.upper(), currencies=format_list(sorted(declared.currencies), locale=lang))
