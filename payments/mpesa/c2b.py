@@ -59,15 +59,17 @@ class C2bNotice:
     paybill: str
     account: str
     amount: int  # cents
-    paid_at: datetime | None
+    paid_at: datetime  # TransTime, but never later than the word came (a clock ahead, or none given)
     msisdn: str | None  # E.164, only where Daraja gave the number whole
     payer_ref: str | None  # the payer's pseudonym (the hash of their number), where it gave that
     shown_number: str | None  # what Daraja gave as MSISDN, hashed or masked, kept on the order
     kind: str
 
 
-def notice_of(body: dict[str, Any] | None) -> C2bNotice | None:
-    """The body read, or None when it is no C2B notice (no receipt, no positive whole-cent amount)."""
+def notice_of(body: dict[str, Any] | None, received_at: datetime) -> C2bNotice | None:
+    """The body read, or None when it is no C2B notice (no receipt, no positive whole-cent amount). Its time is
+    TransTime, or `received_at` (when its word came) where TransTime is missing, unreadable or later: a payment
+    always has a time its statement can be judged by (`c2b_statement.judged`)."""
     if not body:
         return None
     receipt = (text_of(body.get("TransID")) or "").upper()
@@ -77,7 +79,7 @@ def notice_of(body: dict[str, Any] | None) -> C2bNotice | None:
     shown = text_of(body.get("MSISDN"))
     msisdn, payer_ref = payer_of(shown)
     return C2bNotice(receipt, text_of(body.get("BusinessShortCode")) or "", text_of(body.get("BillRefNumber")) or "",
-                     amount, trans_time(body.get("TransTime")), msisdn, payer_ref, shown,
+                     amount, paid_time(trans_time(body.get("TransTime")), received_at), msisdn, payer_ref, shown,
                      text_of(body.get("TransactionType")) or "")
 
 
@@ -88,6 +90,11 @@ def cents(value: object) -> int | None:
     except InvalidOperation:
         return None
     return int(amount) if amount > 0 and amount == amount.to_integral_value() else None
+
+
+def paid_time(told: datetime | None, received_at: datetime) -> datetime:
+    """When a payment was made, as believably as the word tells it: never after the word came. Pure."""
+    return received_at if told is None else min(told, received_at)
 
 
 def trans_time(value: object) -> datetime | None:

@@ -10,6 +10,7 @@ word: a confirmation counts at once, and is checked again against the paybill's 
 from __future__ import annotations
 
 import logging
+from datetime import UTC, datetime
 
 from aiohttp import web
 
@@ -40,7 +41,7 @@ async def notice_on_url(request: web.Request) -> c2b.C2bNotice | web.Response:
     """The body's notice, once the URL's secret holds and the body is about this URL's paybill."""
     if (refused := secret_wrong(request)) is not None:
         return refused
-    notice = c2b.notice_of(parsed_object(await request.read()))
+    notice = c2b.notice_of(parsed_object(await request.read()), datetime.now(UTC))
     if notice is None or notice.paybill != request.match_info["paybill"]:
         return error_body(400, "no_c2b_payment", "This body holds no C2B payment into this paybill.")
     return notice
@@ -99,7 +100,7 @@ def unasked_payment(notice: c2b.C2bNotice, contest_id: int, source: str, body: b
 def c2b_data(notice: c2b.C2bNotice) -> dict[str, object]:
     """What the order keeps of the payment (`payments.mpesa.c2b_statement` verifies it by these)."""
     return {c2b.PROVIDER_DATA: {"receipt": notice.receipt, "paybill": notice.paybill, "account": notice.account,
-                                "paid_at": notice.paid_at.isoformat() if notice.paid_at else None,
+                                "paid_at": notice.paid_at.isoformat(),
                                 "msisdn_shown": notice.shown_number}}
 
 

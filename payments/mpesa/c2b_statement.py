@@ -117,20 +117,21 @@ def run_start(run_from: datetime | None, run_until: datetime | None, read_from: 
     return read_from
 
 
-def notice_of_row(row: dict[str, Any], paybill: str) -> c2b.C2bNotice | None:
-    """A listed row as the confirmation would have told it; None for an STK Push of ours (its bill reference is our
-    reference's first hex digits: `stk_push.account_reference`), a reversal, or a row without a receipt or amount."""
+def notice_of_row(row: dict[str, Any], paybill: str, read_at: datetime) -> c2b.C2bNotice | None:
+    """A listed row as the confirmation would have told it (its time trxDate, never later than `read_at`); None for
+    an STK Push of ours (its bill reference is our reference's first hex digits: `stk_push.account_reference`), a
+    reversal, or a row without a receipt or amount."""
     bill = str(row.get("billreference") or "").strip()
     if OUR_REFERENCE.match(bill) or "revers" in str(row.get("transactiontype", "")).lower():
         return None
     at = listed_time(row.get("trxDate"))
     notice = c2b.notice_of({"TransID": row.get("transactionId"), "TransAmount": row.get("amount"),
                             "BusinessShortCode": paybill, "BillRefNumber": bill, "MSISDN": text_of(row.get("msisdn")),
-                            "TransactionType": row.get("transactiontype")})
+                            "TransactionType": row.get("transactiontype")}, read_at)
     if notice is None:
         return None
-    return c2b.C2bNotice(notice.receipt, notice.paybill, notice.account, notice.amount, at, notice.msisdn,
-                         notice.payer_ref, notice.shown_number, notice.kind)
+    return c2b.C2bNotice(notice.receipt, notice.paybill, notice.account, notice.amount, c2b.paid_time(at, read_at),
+                         notice.msisdn, notice.payer_ref, notice.shown_number, notice.kind)
 
 
 def read_window(read_until: datetime | None, now: datetime) -> tuple[datetime, datetime]:

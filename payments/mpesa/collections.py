@@ -72,7 +72,7 @@ class MpesaCollections(MpesaStkPush):
         rows = await PullTransactions(self.daraja, paybill).rows_between(start, end, now)
         listed, notices = [], []
         for row in rows:
-            notice = notice_of_row(row, paybill)
+            notice = notice_of_row(row, paybill, now)
             receipt, at = str(row.get("transactionId") or ""), listed_time(row.get("trxDate"))
             amount = c2b.cents(row.get("amount"))
             if receipt and amount is not None and "revers" not in str(row.get("transactiontype", "")).lower():

@@ -72,10 +72,20 @@ def test_the_payer_is_read_as_daraja_gives_them_now() -> None:
     assert c2b.payer_of("2547 ***** 126") == (None, None)  # v2: masked, names nobody
     number, pseudonym = c2b.payer_of("254712000102")  # whole: Daraja's sandbox, an old integration
     assert number == "+254712000102" and pseudonym is not None and pseudonym.startswith("mpesa-payer:")
+    now = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
     notice = c2b.notice_of({"TransID": "RKT0000001", "TransAmount": "3000.00", "BusinessShortCode": "600000",
-                            "BillRefNumber": "07", "TransTime": "20261128193015", "MSISDN": hashed})
-    assert notice is not None and notice.amount == 300_000 and notice.paid_at is not None
-    assert c2b.notice_of({"TransID": "RKT0000001", "TransAmount": "12.345"}) is None
+                            "BillRefNumber": "07", "TransTime": "20261128193015", "MSISDN": hashed}, now)
+    assert notice is not None and notice.amount == 300_000 and notice.paid_at == datetime(2026, 11, 28, 16, 30, 15,
+                                                                                          tzinfo=UTC)
+    assert c2b.notice_of({"TransID": "RKT0000001", "TransAmount": "12.345"}, now) is None
+
+
+def test_a_payment_without_a_believable_time_is_placed_when_its_word_came() -> None:
+    now = datetime(2026, 11, 28, 17, 0, tzinfo=UTC)
+    body = {"TransID": "RKT0000001", "TransAmount": "30.00", "BusinessShortCode": "600000", "BillRefNumber": "07"}
+    for told in (None, "not a time", "20271128193015"):  # none, unreadable, a year ahead
+        notice = c2b.notice_of({**body, "TransTime": told}, now)
+        assert notice is not None and notice.paid_at == now
 
 
 def test_a_payment_missing_from_the_statement_is_judged_so_only_once_it_was_read_past_it() -> None:

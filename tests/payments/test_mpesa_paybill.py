@@ -172,6 +172,24 @@ async def test_a_forged_confirmation_is_taken_back_and_flagged_once_the_statemen
     assert (await votes(live))["04"] == 0
 
 
+async def test_a_forged_confirmation_without_a_believable_time_is_taken_back_too(live: LiveMpesa) -> None:
+    """A forged confirmation with no TransTime, or one far ahead, is placed when it came: once the statement was read
+    past that, its absence takes its votes back off."""
+    key = callback_key(live.client.app[SETTINGS].secret_key.get_secret_value())
+    ahead = (datetime.now(EAST_AFRICA) + timedelta(days=1)).strftime("%Y%m%d%H%M%S")
+    orders = []
+    for receipt, told in (("FORGED0003", {}), ("FORGED0004", {"TransTime": ahead})):
+        forged = {"TransactionType": "Pay Bill", "TransID": receipt, "TransAmount": "100.00",
+                  "BusinessShortCode": PAYBILL, "BillRefNumber": "04", "MSISDN": "254712000999", **told}
+        assert (await live.client.post(confirmation_url("", key, PAYBILL), json=forged)).status == 200
+        orders.append((await decided(live, receipt)).id)
+    assert (await votes(live))["04"] == 20
+    await mpesa_of(live).read_paybill(PAYBILL, now=datetime.now(UTC) + timedelta(minutes=16))  # read past them
+    done = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=1))
+    assert {(order_id, Verified.DISAGREED) for order_id in orders} <= set(done)
+    assert (await votes(live))["04"] == 0
+
+
 async def test_a_confirmation_older_than_the_statements_first_read_keeps_its_votes(
         live: LiveMpesa, settings: Settings, redis: Redis) -> None:
     """The paybill's statement is read for the first time only hours after a payment was confirmed (Pull
