@@ -94,7 +94,7 @@ def unasked_payment(notice: c2b.C2bNotice, contest_id: int, source: str, body: b
     return UnaskedPayment(
         NAME, c2b.CHANNEL, contest_id, notice.account, notice.amount, c2b.CURRENCY, notice.receipt,
         msisdn=notice.msisdn, payer_ref=notice.payer_ref, provider_data=c2b_data(notice), source=source,
-        body=body.decode("utf-8", "replace"))
+        body=body.decode("utf-8", "replace"), paid_at=notice.paid_at)
 
 
 def c2b_data(notice: c2b.C2bNotice) -> dict[str, object]:

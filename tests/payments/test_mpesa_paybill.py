@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
+from sqlalchemy import update
 
 from assembly.job_runtime import JobContext
 from assembly.settings import Settings
@@ -19,7 +20,7 @@ from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.core.payments.paid_unasked import order_of_receipt
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.db.engine import Sessions
-from gateway.db.models import OrderStatus, VoteOrder
+from gateway.db.models import Contest, OrderStatus, VoteOrder
 from gateway.kit.keys import PROVIDERS, SETTINGS
 from payments.mpesa.api import EAST_AFRICA
 from payments.mpesa.c2b_passes import statement_pass
@@ -188,6 +189,36 @@ async def test_a_forged_confirmation_without_a_believable_time_is_taken_back_too
     done = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=1))
     assert {(order_id, Verified.DISAGREED) for order_id in orders} <= set(done)
     assert (await votes(live))["04"] == 0
+
+
+async def confirm(live: LiveMpesa, receipt: str, paid_at: datetime, account: str = "04",
+                  shillings: int = 100) -> VoteOrder:
+    """Daraja's confirmation of a payment made at `paid_at`, on the paybill's URL: its order once decided."""
+    key = callback_key(live.client.app[SETTINGS].secret_key.get_secret_value())
+    body = {"TransactionType": "Pay Bill", "TransID": receipt, "TransTime": paid_at.astimezone(EAST_AFRICA)
+            .strftime("%Y%m%d%H%M%S"), "TransAmount": f"{shillings}.00", "BusinessShortCode": PAYBILL,
+            "BillRefNumber": account, "MSISDN": "254712000999"}
+    assert (await live.client.post(confirmation_url("", key, PAYBILL), json=body)).status == 200
+    return await decided(live, receipt)
+
+
+async def voting_window(live: LiveMpesa, opens_at: datetime, closes_at: datetime) -> None:
+    async with live.sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == live.contest.id)
+                              .values(opens_at=opens_at, closes_at=closes_at))
+
+
+async def test_a_payment_is_judged_by_when_the_money_moved_not_when_its_word_came(live: LiveMpesa) -> None:
+    """Paid a minute before the close, confirmed two minutes after it: counted. Paid before the contest opened (a
+    paybill used again for the next show), confirmed once it is open: held, never counted for this contest."""
+    now = datetime.now(UTC)
+    await voting_window(live, now - timedelta(hours=1), now - timedelta(minutes=2))
+    on_time = await confirm(live, "ONTIME0001", now - timedelta(minutes=3))
+    assert on_time.status is OrderStatus.PAID and (await votes(live))["04"] == 10
+    await voting_window(live, now - timedelta(minutes=5), now + timedelta(hours=1))
+    early = await confirm(live, "EARLY00001", now - timedelta(minutes=10))
+    assert early.status is OrderStatus.HELD and "not_yet" in (early.hold_reason or "")
+    assert (await votes(live))["04"] == 10
 
 
 async def test_a_confirmation_older_than_the_statements_first_read_keeps_its_votes(

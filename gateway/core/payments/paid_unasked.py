@@ -30,13 +30,22 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.fraud import holds
 from gateway.core.orders import counting
 from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import AuditEntry, Candidate, CandidateStatus, Contest, ProviderEvent, VoteOrder
+from gateway.db.models import (
+    AuditEntry,
+    Candidate,
+    CandidateStatus,
+    Contest,
+    ContestStatus,
+    ProviderEvent,
+    VoteOrder,
+)
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +84,7 @@ class UnaskedPayment:
     provider_data: Mapping[str, Any] = field(default_factory=dict)
     source: str = "confirmation"  # what told us (kept on the event: "confirmation", "statement")
     body: str = ""  # the provider's own words, kept raw
+    paid_at: datetime | None = None  # when the money moved, as the provider tells it (None: when its word came)
 
 
 def account_code(typed: str, codes: Sequence[str]) -> str | None:
@@ -145,7 +155,8 @@ async def settle_unasked(sessions: Sessions, payment: UnaskedPayment, *, remaind
     if contest is None or code is None or contest.currency.upper() != payment.currency.upper():
         await note_unmatched(sessions, payment)
         return UnaskedOutcome.UNMATCHED, None
-    voting = voting_state(contest.status, contest.opens_at, contest.closes_at, now)
+    async with autocommit(sessions) as session:
+        voting = await voting_when(session, contest, min(payment.paid_at or now, now))
     hold_reason = why_held(payment.amount, contest.price_per_vote, contest.currency, voting)
     order_id = await write_order(sessions, payment, candidates[code], max(payment.amount // contest.price_per_vote, 1),
                                  hold_reason, now)
@@ -160,6 +171,21 @@ async def settle_unasked(sessions: Sessions, payment: UnaskedPayment, *, remaind
                                 reason=f"{hold_reason}; the contest gives such payments back")
         return UnaskedOutcome.REFUND_OWED, order_id
     return (UnaskedOutcome.HELD if outcome is ConfirmOutcome.HELD else UnaskedOutcome.COUNTED), order_id
+
+
+async def voting_when(session: AsyncSession, contest: Contest, at: datetime) -> VotingState:
+    """Whether voting was open when the money moved (its word may come minutes later, from the statement): a contest
+    closed by hand was open until the close's audit entry, as it stood before it (a paused one stayed paused)."""
+    status, closes_at = contest.status, contest.closes_at
+    if status is ContestStatus.CLOSED:
+        closed = (await session.execute(select(AuditEntry.created_at, AuditEntry.before).where(
+            AuditEntry.action == "contest.close", AuditEntry.target == f"contest:{contest.id}")
+            .order_by(AuditEntry.id.desc()).limit(1))).one_or_none()
+        if closed is not None:
+            before = (closed.before or {}).get("status")
+            status = ContestStatus.PAUSED if before == ContestStatus.PAUSED.value else ContestStatus.OPEN
+            closes_at = min(closes_at, closed.created_at)
+    return voting_state(status, contest.opens_at, closes_at, at)
 
 
 def client_key(provider: str, receipt: str) -> str:
