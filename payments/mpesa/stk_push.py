@@ -9,13 +9,18 @@ An STK Push has no reference of ours Daraja would recognise: a prompt whose Chec
 (`Collection.remember`) is never pushed again. While another prompt is open on the number Daraja refuses the new
 one (errorCode 500.001.1001): a retryable refusal, so the order stays pending and its prompt is sent again later.
 Daraja may take the prompt and say the same as its result (ResultCode 1001, on the callback or the query): that
-prompt is dead, never paid, and its status says to start the order again (`StatusResult.start_again`); the prompts
-of earlier starts (`EARLIER_STARTS`) are then the order's no longer, and a word of one only asks for the query.
+prompt is dead, and its status says to start the order again (`StatusResult.start_again`). A prompt of an earlier
+start (`EARLIER_STARTS`: dead, or over unpaid when its payer asked for another) may still be paid late (Daraja reports
+1037 prompts debited after their timeout): a success of one on the order's URL, for the order's amount, is the
+order's payment as the live prompt's would be, counted by the core's rules (once while the order waits; flagged for
+a person once it expired or failed; a second charge, to give back, once another prompt paid it) and verified later by
+that prompt's own query.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -105,14 +110,29 @@ class MpesaStkPush:
         return StartResult(provider_data=kept)
 
     async def fetch_status(self, collection: Collection) -> StatusResult:
-        """The prompt's query: its ResultCode once decided, errorCode 500.001.1001 while it is open."""
+        """The prompt's query: its ResultCode once decided, errorCode 500.001.1001 while it is open. An order paid
+        (`provider_txn_id`) whose live prompt says otherwise, or that has none, may have been paid by an earlier
+        prompt's late success: the first of those its own query says paid answers."""
         checkout = collection.provider_data.get(CHECKOUT)
-        if not checkout:
+        status = await self.prompt_status(str(checkout), asked_amount(collection.provider_data)) if checkout else None
+        if collection.provider_txn_id and (status is None or status.state is not PaymentState.SUCCESSFUL):
+            for kept in earlier_starts_of(collection):
+                try:
+                    paid = await self.prompt_status(str(kept[CHECKOUT]), asked_amount(kept))
+                except CollectionNotFound:
+                    continue
+                if paid.state is PaymentState.SUCCESSFUL:
+                    return paid
+        if status is None:
             raise CollectionNotFound(NAME, "not_started", "No M-Pesa prompt was sent for this order.")
+        return status
+
+    async def prompt_status(self, checkout: str, shillings: int | None) -> StatusResult:
+        """One prompt's query; `shillings`: what it asked for (the query names no amount)."""
         when = timestamp()
         response = await self._api.post("/mpesa/stkpushquery/v1/query", {
             "BusinessShortCode": self._shortcode, "Password": stk_password(self._shortcode, self._passkey, when),
-            "Timestamp": when, "CheckoutRequestID": str(checkout)}, enquiry=True)
+            "Timestamp": when, "CheckoutRequestID": checkout}, enquiry=True)
         if error_code(response) == BEING_PROCESSED:
             return StatusResult(state=PaymentState.PENDING, raw_status=BEING_PROCESSED)
         if response.status_code in (400, 404) and "Invalid CheckoutRequestID" in response.text:
@@ -121,8 +141,7 @@ class MpesaStkPush:
         if response.status_code != 200:
             raise error_of(response)
         data = json_object(NAME, response)
-        return result_status(text_of(data.get("ResultCode")) or "", text_of(data.get("ResultDesc")),
-                             asked_amount(collection), None)
+        return result_status(text_of(data.get("ResultCode")) or "", text_of(data.get("ResultDesc")), shillings, None)
 
     async def verify_callback(self, callback: InboundCallback, collection: Collection | None) -> CallbackVerdict:
         """Daraja does not sign: the URL's secret says the callback is Safaricom's (see the module's docstring)."""
@@ -139,11 +158,11 @@ class MpesaStkPush:
         asks_check = replace(asks_check, vouched=True)  # Safaricom's own (its URL's secret held): never bounded
         kept = collection.provider_data.get(CHECKOUT)
         # Its URL is this order's alone, so a payment it reports is this order's, even one that beats the start's
-        # record of its CheckoutRequestID (Daraja answered, we had not written it down yet): counted, and queried
-        # later, by then under the id kept. A prompt other than the one kept (an earlier try's), or a failure: the
-        # query decides.
-        if code != SUCCESS or checkout is None or (kept is not None and checkout != kept) \
-                or checkout in earlier_checkouts(collection):
+        # record of its CheckoutRequestID (Daraja answered, we had not written it down yet), or one of an earlier
+        # start's prompt paid late: counted by the core's rules, and queried later (`fetch_status` finds the prompt
+        # paid). A prompt the order never had, or a failure: the query decides.
+        if code != SUCCESS or checkout is None \
+                or (kept is not None and checkout != kept and checkout not in earlier_checkouts(collection)):
             return asks_check
         paid = metadata(found)
         status = result_status(code, text_of(found.get("ResultDesc")), readable_shillings(paid.get("Amount")),
@@ -175,11 +194,16 @@ def result_status(code: str, description: str | None, shillings: int | None, rec
                         start_again=code == SUBSCRIBER_LOCKED, final=means.final)
 
 
-def earlier_checkouts(collection: Collection) -> set[str]:
-    """The CheckoutRequestIDs of the order's earlier starts: prompts that were never paid and no longer count."""
+def earlier_starts_of(collection: Collection) -> list[Mapping[str, Any]]:
+    """What the order's earlier starts kept, oldest first, those that had a prompt (a CheckoutRequestID)."""
     earlier = collection.provider_data.get(EARLIER_STARTS)
-    return {str(kept[CHECKOUT]) for kept in earlier if isinstance(kept, dict) and kept.get(CHECKOUT)} \
-        if isinstance(earlier, list) else set()
+    return [kept for kept in earlier if isinstance(kept, dict) and kept.get(CHECKOUT)] \
+        if isinstance(earlier, list) else []
+
+
+def earlier_checkouts(collection: Collection) -> set[str]:
+    """The CheckoutRequestIDs of the order's earlier starts: prompts no longer live, which may yet be paid late."""
+    return {str(kept[CHECKOUT]) for kept in earlier_starts_of(collection)}
 
 
 def stk_callback(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -203,8 +227,9 @@ def readable_shillings(value: object) -> int | None:
     return int(number) if number.is_integer() and number > 0 else None
 
 
-def asked_amount(collection: Collection) -> int | None:
-    asked = collection.provider_data.get(ASKED)
+def asked_amount(kept: Mapping[str, Any]) -> int | None:
+    """The whole shillings a start's prompt asked for, from what it kept."""
+    asked = kept.get(ASKED)
     return asked if isinstance(asked, int) else None
 
 

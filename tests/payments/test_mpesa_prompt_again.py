@@ -1,7 +1,8 @@
 """A prompt Daraja takes but whose result says another prompt held the phone (ResultCode 1001): the vote is not lost,
 a new prompt is pushed once the phone is free (by the web process on the callback's word, or by the reconciler when
-that was lost), the dead prompt's late word counts nothing, and after a few new prompts the vote fails telling the
-voter, in their language, to finish the other prompt first. Our app and the Daraja sandbox over localhost."""
+that was lost), the dead prompt's late word stands only where its own query says it was paid, and after a few new
+prompts the vote fails telling the voter, in their language, to finish the other prompt first. Our app and the
+Daraja sandbox over localhost."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from sqlalchemy import func, select
 
 from assembly.settings import Settings
 from gateway.core.payments.starting_again import STARTS_AGAIN
+from gateway.core.payments.verification import verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.jobs.reconciler import reconcile
@@ -62,10 +64,13 @@ async def test_a_prompt_whose_result_is_1001_is_pushed_again_and_the_vote_counts
     assert await live.votes() == 3
 
 
-async def test_a_dead_prompts_word_never_counts_while_the_new_prompt_waits_for_the_phone(live: LiveMpesa) -> None:
+async def test_a_dead_prompts_paid_word_is_checked_by_its_own_query_while_the_new_prompt_waits(
+        live: LiveMpesa) -> None:
     """The 1001 comes by the query (its callback lost): the reconciler puts the order back and pushes again, which
     Daraja refuses while another prompt holds the phone. No CheckoutRequestID is the order's meanwhile, yet a payment
-    reported on the dead prompt only asks the query: nothing counts."""
+    reported on the dead prompt on the order's own URL is the order's (a prompt paid late is never dropped): counted,
+    then checked by that prompt's query, which says it was never paid: the votes are taken back off and the order
+    flagged for a person."""
     live.control.drop_callbacks = True
     order_id = await live.vote(HELD_ONCE, quantity=2)
     await asyncio.sleep(0.2)  # its prompt is decided (1001): the phone is free
@@ -79,7 +84,9 @@ async def test_a_dead_prompts_word_never_counts_while_the_new_prompt_waits_for_t
     assert order.payment_started_at is None  # its start is owed again
     response = await live.client.post(live.callback_path(order_id), json=paid_callback(dead[0], 20.0, "OLDPROMPT2"))
     assert response.status == 200
-    assert (await live.settled(order_id, timeout=0.1)).status is OrderStatus.PENDING
+    assert (await live.settled(order_id, timeout=0.1)).status is OrderStatus.PAID and await live.votes() == 2
+    await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=1))
+    assert (await live.settled(order_id, timeout=0.1)).status is OrderStatus.FLAGGED
     assert (await live.settled(holder, timeout=0.1)).status is OrderStatus.PENDING
     assert await live.votes() == 0
 
