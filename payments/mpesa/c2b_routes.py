@@ -23,7 +23,7 @@ from payments.answers import parsed_object
 from payments.mpesa import c2b
 from payments.mpesa.callback_secret import QUERY_NAME, callback_key, secret_holds
 from payments.mpesa.paths import PREFIX, paybill_id
-from payments.mpesa.paybills import paybill_contests
+from payments.mpesa.paybills import contest_for, paybill_contests
 from payments.mpesa.request_cap import NAME
 
 log = logging.getLogger(__name__)
@@ -54,11 +54,11 @@ async def validation(request: web.Request) -> web.Response:
     if isinstance(notice, web.Response):
         return notice
     async with request.app[SESSIONS]() as session:
-        contests = await paybill_contests(session, notice.paybill)
-    if not contests:
+        contest = contest_for(await paybill_contests(session, notice.paybill), datetime.now(UTC))
+    if contest is None:
         return web.json_response(c2b.rejection(AccountRefusal.NOT_OURS))
-    verdict = await paid_unasked.check_account(request.app[SESSIONS], contests[0][0], notice.account, notice.amount,
-                                               c2b.CURRENCY)
+    verdict = await paid_unasked.check_account(request.app[SESSIONS], contest.contest_id, notice.account,
+                                               notice.amount, c2b.CURRENCY)
     return web.json_response(c2b.ACCEPTED if verdict.refusal is None else c2b.rejection(verdict.refusal))
 
 
@@ -78,19 +78,17 @@ async def settle(sessions: Sessions, notice: c2b.C2bNotice, *, source: str, body
     """The payment's order written and decided (once per receipt); a confirmation's is verified later against the
     statement, the statement's own is not."""
     async with sessions() as session:
-        contests = await paybill_contests(session, notice.paybill)
-    if not contests:
-        log.warning("an M-Pesa payment %s into paybill %s, which no contest takes now: see the day's books",
-                    notice.receipt, notice.paybill)
+        contest = contest_for(await paybill_contests(session, notice.paybill), notice.paid_at)
+    if contest is None:  # kept raw and audited for a person, as money naming no candidate is
+        await paid_unasked.note_unmatched(sessions, unasked_payment(notice, None, source, body))
         return UnaskedOutcome.UNMATCHED
-    contest_id, remainder = contests[0]
     outcome, _ = await paid_unasked.settle_unasked(
-        sessions, unasked_payment(notice, contest_id, source, body), remainder=remainder,
+        sessions, unasked_payment(notice, contest.contest_id, source, body), remainder=contest.remainder,
         verify_later=source == "confirmation")
     return outcome
 
 
-def unasked_payment(notice: c2b.C2bNotice, contest_id: int, source: str, body: bytes) -> UnaskedPayment:
+def unasked_payment(notice: c2b.C2bNotice, contest_id: int | None, source: str, body: bytes) -> UnaskedPayment:
     return UnaskedPayment(
         NAME, c2b.CHANNEL, contest_id, notice.account, notice.amount, c2b.CURRENCY, notice.receipt,
         msisdn=notice.msisdn, payer_ref=notice.payer_ref, provider_data=c2b_data(notice), source=source,

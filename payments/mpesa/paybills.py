@@ -4,13 +4,17 @@ payment that buys no whole vote: held for a person (the default), or given back 
 
 The admin's form and API post them as `mpesa_paybill` and `mpesa_refund_remainder` (drawn and documented from
 `describe`, labelled in M-Pesa's catalog); they are kept in `mpesa_contests`. Two live contests never share a
-paybill: the account number names a candidate of one contest only."""
+paybill: the account number names a candidate of one contest only. A closed contest's paybill stays ours for 48 hours
+(Daraja's statement reaches that far): a payment made before the close whose word comes after it is still its own,
+and its statement is still read."""
 
 from __future__ import annotations
 
 import functools
 import re
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -18,7 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.channel_queries import live_contest_ids
+from gateway.core.channel_queries import contest_ids_live_since, voting_windows
 from gateway.core.channel_settings import ContestField, ContestFieldset
 from gateway.core.contests.contest_drafts import flag
 from gateway.core.entered_text import entered_text
@@ -30,6 +34,8 @@ PAYBILL = "mpesa_paybill"
 REFUND_REMAINDER = "mpesa_refund_remainder"
 SHORTCODE = re.compile(r"^[0-9]{5,7}$")  # Safaricom's business short codes: 5 to 7 digits
 Remainder = Literal["hold", "refund"]
+# How long a closed contest's paybill is still read and verified: Daraja's Pull Transactions reach (48 hours).
+READ_AFTER_CLOSE = timedelta(hours=48)
 
 
 class PaybillSettings(BaseModel):
@@ -100,18 +106,49 @@ def described(lang: str) -> ContestFieldset:
 PAYBILL_SETTINGS = PaybillSettingsKind()
 
 
-async def paybill_contests(session: AsyncSession, paybill: str) -> list[tuple[int, Remainder]]:
-    """The contests not closed whose paybill this is (one, as `check_clashes` keeps it), with their remainder rule;
-    the oldest first should two have slipped in."""
+@dataclass(frozen=True)
+class PaybillContest:
+    """A contest paid through a paybill, its window and its rule for money that buys no whole vote."""
+
+    contest_id: int
+    remainder: Remainder
+    opens_at: datetime
+    closes_at: datetime
+    closed: bool
+
+    def during(self, at: datetime) -> bool:
+        return self.opens_at <= at < self.closes_at
+
+
+async def paybill_contests(session: AsyncSession, paybill: str, now: datetime | None = None) -> list[PaybillContest]:
+    """The contests whose paybill this is, not closed or closed within `READ_AFTER_CLOSE` (one open at a time, as
+    `check_clashes` keeps it; a closed one's late words are still its own), the oldest first."""
+    since = (now or datetime.now(UTC)) - READ_AFTER_CLOSE
     rows = (await session.execute(
         select(MpesaContest.contest_id, MpesaContest.remainder)
-        .where(MpesaContest.paybill == paybill, MpesaContest.contest_id.in_(live_contest_ids()))
+        .where(MpesaContest.paybill == paybill, MpesaContest.contest_id.in_(contest_ids_live_since(since)))
         .order_by(MpesaContest.contest_id))).all()
-    return [(contest_id, "refund" if remainder == "refund" else "hold") for contest_id, remainder in rows]
+    windows = await voting_windows(session, [contest_id for contest_id, _ in rows])
+    return [PaybillContest(contest_id, "refund" if remainder == "refund" else "hold", window.opens_at,
+                           window.closes_at, window.closed)
+            for contest_id, remainder in rows if (window := windows.get(contest_id)) is not None]
 
 
-async def live_paybills(session: AsyncSession) -> list[str]:
-    """Every paybill of a contest not closed: what Daraja must call us about, and whose statement we read."""
+def contest_for(contests: Sequence[PaybillContest], at: datetime) -> PaybillContest | None:
+    """The contest a payment made at `at` is for: one not closed whose window holds it, else any whose window holds
+    it (its word late after the close), else the first not closed (held there: not open then), else the newest.
+    Pure."""
+    for choice in ([c for c in contests if not c.closed and c.during(at)], [c for c in contests if c.during(at)],
+                   [c for c in contests if not c.closed], list(reversed(contests))):
+        if choice:
+            return choice[0]
+    return None
+
+
+async def live_paybills(session: AsyncSession, now: datetime | None = None) -> list[str]:
+    """Every paybill of a contest not closed, or closed within `READ_AFTER_CLOSE`: what Daraja must call us about,
+    and whose statement we read (a payment made just before the close is found and verified)."""
+    since = (now or datetime.now(UTC)) - READ_AFTER_CLOSE
     rows = await session.scalars(select(MpesaContest.paybill).where(
-        MpesaContest.paybill.is_not(None), MpesaContest.contest_id.in_(live_contest_ids())).distinct())
+        MpesaContest.paybill.is_not(None), MpesaContest.contest_id.in_(contest_ids_live_since(since))).distinct())
     return sorted(paybill for paybill in rows if paybill)

@@ -19,6 +19,7 @@ from payments.mpesa.callback_secret import callback_key
 from payments.mpesa.money_out import MpesaMoneyOut
 from payments.mpesa.outgoing_results import OutgoingResults
 from payments.mpesa.paths import forbidden_words
+from payments.mpesa.paybills import PaybillContest, contest_for
 from payments.mpesa.stk_push import MpesaStkPush
 
 PUBLIC = "https://votes.example.co.ke"
@@ -117,3 +118,15 @@ def test_the_run_of_reads_starts_again_after_a_gap() -> None:
     gap = start + timedelta(hours=49)
     assert run_start(start, start + timedelta(hours=1), gap) == gap  # a gap: a new run
     assert run_start(None, start + timedelta(hours=1), joined) == joined  # an end kept without its start
+
+
+def test_a_paybill_used_again_gives_each_payment_to_the_contest_open_when_it_was_made() -> None:
+    monday = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)
+    last_week = PaybillContest(1, "hold", monday, monday + timedelta(hours=2), closed=True)
+    this_week = PaybillContest(2, "hold", monday + timedelta(days=7), monday + timedelta(days=7, hours=2), closed=False)
+    both = [last_week, this_week]
+    assert contest_for(both, monday + timedelta(hours=1)) == last_week  # its word came late: still last week's
+    assert contest_for(both, monday + timedelta(days=3)) == this_week  # between the shows: held by the next one
+    assert contest_for(both, monday + timedelta(days=7, hours=1)) == this_week
+    assert contest_for([last_week], monday + timedelta(days=1)) == last_week  # after the close: held there
+    assert contest_for([], monday) is None

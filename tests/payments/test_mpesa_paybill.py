@@ -12,15 +12,17 @@ from typing import Any
 
 import pytest
 from redis.asyncio import Redis
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from assembly.job_runtime import JobContext
 from assembly.settings import Settings
+from gateway.core.audit import Actor
+from gateway.core.contests import contests_admin
 from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.core.payments.paid_unasked import order_of_receipt
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, OrderStatus, VoteOrder
+from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import PROVIDERS, SETTINGS
 from payments.mpesa.api import EAST_AFRICA
 from payments.mpesa.c2b_passes import statement_pass
@@ -221,12 +223,49 @@ async def test_a_payment_is_judged_by_when_the_money_moved_not_when_its_word_cam
     assert (await votes(live))["04"] == 10
 
 
+async def close_by_hand(live: LiveMpesa) -> None:
+    await contests_admin.change_status(live.sessions, Actor(None, "owner@example.org", "owner"), live.contest.id,
+                                       "close")
+
+
+async def test_a_closed_contests_paybill_still_takes_the_words_of_payments_made_before_the_close(
+        live: LiveMpesa, settings: Settings, redis: Redis) -> None:
+    """The organiser closes the contest; a payment made a minute before comes in after it, and another's
+    confirmation never comes: both count, the second found by the statement, still read after the close."""
+    live.control.drop_callbacks = True
+    lost = await pay(live, "02", 40)
+    await close_by_hand(live)
+    late = await confirm(live, "LATE000001", datetime.now(UTC) - timedelta(minutes=1))
+    assert late.status is OrderStatus.PAID
+    assert await statement_pass(job(live, settings, redis)) == 1
+    assert (await decided(live, lost["TransID"])).status is OrderStatus.PAID
+    tally = await votes(live)
+    assert tally["02"] == 4 and tally["04"] == 10
+    # paid after the close (dated ahead: placed when its word came): for a person
+    after = await confirm(live, "AFTER00001", datetime.now(UTC) + timedelta(minutes=5))
+    assert after.status is OrderStatus.HELD and "closed" in (after.hold_reason or "")
+
+
+async def test_a_payment_into_a_paybill_no_contest_takes_is_kept_for_a_person(live: LiveMpesa) -> None:
+    key = callback_key(live.client.app[SETTINGS].secret_key.get_secret_value())
+    body = {"TransactionType": "Pay Bill", "TransID": "NOBODY0001", "TransAmount": "100.00",
+            "BusinessShortCode": "600000", "BillRefNumber": "04", "MSISDN": "254712000999"}
+    assert (await live.client.post(confirmation_url("", key, "600000"), json=body)).status == 200
+    async with live.sessions() as session:
+        kept = await session.scalar(select(ProviderEvent.outcome).where(ProviderEvent.event_id.contains("NOBODY0001")))
+        audited = await session.scalar(select(AuditEntry.details).where(AuditEntry.action == "payment.unmatched",
+                                                                        AuditEntry.target == "NOBODY0001"))
+    assert kept == "unmatched" and audited is not None and audited["amount"] == 10_000
+    assert await order_of_receipt(live.sessions, "mpesa", "NOBODY0001") is None
+
+
 async def test_a_confirmation_older_than_the_statements_first_read_keeps_its_votes(
         live: LiveMpesa, settings: Settings, redis: Redis) -> None:
     """The paybill's statement is read for the first time only hours after a payment was confirmed (Pull
     Transactions registered late): its first read reaches back two hours, so the payment's absence proves nothing,
     and its votes stand, waiting in the verification queue for a person."""
     key = callback_key(live.client.app[SETTINGS].secret_key.get_secret_value())
+    await voting_window(live, datetime.now(UTC) - timedelta(hours=4), datetime.now(UTC) + timedelta(hours=1))
     when = (datetime.now(EAST_AFRICA) - timedelta(hours=3)).strftime("%Y%m%d%H%M%S")
     earlier = {"TransactionType": "Pay Bill", "TransID": "EARLIER001", "TransTime": when, "TransAmount": "100.00",
                "BusinessShortCode": PAYBILL, "BillRefNumber": "04", "MSISDN": "254712000999"}

@@ -74,7 +74,7 @@ class UnaskedPayment:
 
     provider: str
     channel: str  # the order's channel: how it was paid (the provider's name for it)
-    contest_id: int
+    contest_id: int | None  # None: the paybill is no contest's (kept for a person, `note_unmatched`)
     account: str  # what the payer typed as the account number
     amount: int  # minor units of `currency`
     currency: str
@@ -148,7 +148,7 @@ async def settle_unasked(sessions: Sessions, payment: UnaskedPayment, *, remaind
     """Write the payment's order (once per receipt) and count it, hold it or owe it back (see the module)."""
     now = now or datetime.now(UTC)
     async with autocommit(sessions) as session:
-        contest = await session.get(Contest, payment.contest_id)
+        contest = None if payment.contest_id is None else await session.get(Contest, payment.contest_id)
         candidates = {c.code: c.id for c in await session.scalars(select(Candidate).where(
             Candidate.contest_id == payment.contest_id, Candidate.status == CandidateStatus.ACTIVE))}
     code = account_code(payment.account, list(candidates)) if contest is not None else None
@@ -223,8 +223,8 @@ async def keep_event(sessions: Sessions, payment: UnaskedPayment, order_id: uuid
 
 
 async def note_unmatched(sessions: Sessions, payment: UnaskedPayment) -> None:
-    """Money naming no candidate of the contest: kept raw and audited once per receipt, for a person (the day's
-    books list it too, as a payment naming no order of ours)."""
+    """Money naming no candidate of the contest (or paid where no contest takes votes): kept raw and audited once
+    per receipt, for a person (the day's books list it too, as a payment naming no order of ours)."""
     await keep_event(sessions, payment, None, UnaskedOutcome.UNMATCHED.value)
     async with sessions.begin() as session:
         seen = await session.scalar(select(AuditEntry.id).where(AuditEntry.action == "payment.unmatched",
