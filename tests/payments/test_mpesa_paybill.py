@@ -19,10 +19,10 @@ from assembly.settings import Settings
 from gateway.core.audit import Actor
 from gateway.core.contests import contests_admin
 from gateway.core.money_out.refunds_sent import refunds_pass
-from gateway.core.payments.paid_unasked import order_of_receipt
+from gateway.core.payments.paid_unasked import UnaskedPayment, order_of_receipt, write_order
 from gateway.core.payments.verification import Verified, verify_due
 from gateway.db.engine import Sessions
-from gateway.db.models import AuditEntry, Contest, OrderStatus, ProviderEvent, VoteOrder
+from gateway.db.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import PROVIDERS, SETTINGS
 from payments.mpesa.api import EAST_AFRICA
 from payments.mpesa.c2b_passes import statement_pass
@@ -220,6 +220,21 @@ async def test_a_payment_is_judged_by_when_the_money_moved_not_when_its_word_cam
     await voting_window(live, now - timedelta(minutes=5), now + timedelta(hours=1))
     early = await confirm(live, "EARLY00001", now - timedelta(minutes=10))
     assert early.status is OrderStatus.HELD and "not_yet" in (early.hold_reason or "")
+    assert (await votes(live))["04"] == 10
+
+
+async def test_an_order_a_crash_left_pending_is_counted_by_the_next_word(live: LiveMpesa) -> None:
+    """The process died between writing a payment's order and counting it: Daraja's next word of the payment (its
+    confirmation sent again, or the statement) counts it, once."""
+    async with live.sessions() as session:
+        candidate = await session.scalar(select(Candidate.id).where(Candidate.contest_id == live.contest.id,
+                                                                    Candidate.code == "04"))
+    assert candidate is not None
+    payment = UnaskedPayment("mpesa", "paybill", live.contest.id, "04", 10_000, "KES", "CRASHED001")
+    assert await write_order(live.sessions, payment, candidate, 10, None, datetime.now(UTC)) is not None
+    order = await confirm(live, "CRASHED001", datetime.now(UTC) - timedelta(minutes=1))
+    assert order.status is OrderStatus.PAID
+    await confirm(live, "CRASHED001", datetime.now(UTC) - timedelta(minutes=1))
     assert (await votes(live))["04"] == 10
 
 

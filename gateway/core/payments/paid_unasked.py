@@ -160,11 +160,17 @@ async def settle_unasked(sessions: Sessions, payment: UnaskedPayment, *, remaind
     hold_reason = why_held(payment.amount, contest.price_per_vote, contest.currency, voting)
     order_id = await write_order(sessions, payment, candidates[code], max(payment.amount // contest.price_per_vote, 1),
                                  hold_reason, now)
+    written = order_id is not None
+    order_id = order_id or await order_of_receipt(sessions, payment.provider, payment.receipt)
     if order_id is None:
-        return UnaskedOutcome.ALREADY, await order_of_receipt(sessions, payment.provider, payment.receipt)
+        return UnaskedOutcome.ALREADY, None
+    # Confirmed again when an earlier word wrote the order: a crash may have left it pending, and the counting
+    # statement, guarded by the order's status, counts it once whatever word comes next.
     outcome = await counting.confirm_payment(
         sessions, order_id, f"{payment.source}:paid", payment.amount, payment.currency.upper(), payment.receipt,
         provider=payment.provider, verify_later=verify_later)
+    if not written and outcome not in (ConfirmOutcome.COUNTED, ConfirmOutcome.HELD):
+        return UnaskedOutcome.ALREADY, order_id
     await keep_event(sessions, payment, order_id, outcome.value)
     if outcome is ConfirmOutcome.HELD and hold_reason is not None and remainder == REFUND:
         await holds.reject_held(sessions, order_id, actor="system",
