@@ -43,6 +43,7 @@ INVALID_ACCOUNT, INVALID_AMOUNT, OTHER_ERROR = "C2B00012", "C2B00013", "C2B00016
 REJECTIONS = {
     AccountRefusal.UNKNOWN_ACCOUNT: (INVALID_ACCOUNT, "Rejected: no candidate has this account number"),
     AccountRefusal.BELOW_PRICE: (INVALID_AMOUNT, "Rejected: the amount buys no vote"),
+    AccountRefusal.NOT_WHOLE_VOTES: (INVALID_AMOUNT, "Rejected: pay a whole number of votes"),
     AccountRefusal.NOT_OPEN: (OTHER_ERROR, "Rejected: voting is not open"),
     AccountRefusal.NOT_OURS: (OTHER_ERROR, "Rejected: this paybill takes no votes now"),
 }
@@ -122,6 +123,9 @@ def payer_of(shown: str | None) -> tuple[str | None, str | None]:
     return number, PAYER_REF_PREFIX + hashlib.sha256(number.removeprefix("+").encode()).hexdigest()
 
 
-def rejection(refusal: AccountRefusal) -> dict[str, str]:
+def rejection(refusal: AccountRefusal, price: int | None = None) -> dict[str, str]:
+    """Daraja's answer refusing a payment; an amount refused names one vote's price."""
     code, text = REJECTIONS[refusal]
+    if price is not None and code == INVALID_AMOUNT:
+        text += f", KES {Decimal(price).scaleb(-minor_digits(CURRENCY))} a vote"
     return {"ResultCode": code, "ResultDesc": text}

@@ -49,7 +49,8 @@ async def notice_on_url(request: web.Request) -> c2b.C2bNotice | web.Response:
 
 async def validation(request: web.Request) -> web.Response:
     """Accept a payment whose account number names an active candidate of the paybill's open contest, at a vote's
-    price at least; refuse any other before the money moves."""
+    price at least (a whole number of votes where the contest gives a remainder back: Daraja reverses only whole
+    payments); refuse any other before the money moves."""
     notice = await notice_on_url(request)
     if isinstance(notice, web.Response):
         return notice
@@ -58,8 +59,10 @@ async def validation(request: web.Request) -> web.Response:
     if contest is None:
         return web.json_response(c2b.rejection(AccountRefusal.NOT_OURS))
     verdict = await paid_unasked.check_account(request.app[SESSIONS], contest.contest_id, notice.account,
-                                               notice.amount, c2b.CURRENCY)
-    return web.json_response(c2b.ACCEPTED if verdict.refusal is None else c2b.rejection(verdict.refusal))
+                                               notice.amount, c2b.CURRENCY,
+                                               whole_votes_only=contest.remainder == "refund")
+    return web.json_response(c2b.ACCEPTED if verdict.refusal is None else
+                             c2b.rejection(verdict.refusal, verdict.price))
 
 
 async def confirmation(request: web.Request) -> web.Response:

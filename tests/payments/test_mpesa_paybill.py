@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select, update
@@ -96,7 +97,22 @@ async def test_validation_refuses_an_unknown_code_before_any_money_moves(live: L
     assert made["validation"]["ResultCode"] == "C2B00012"
     under = await pay(live, "01", 5)  # under one vote's price
     assert under["TransID"] is None and under["validation"]["ResultCode"] == "C2B00013"
+    assert "KES 10.00 a vote" in under["validation"]["ResultDesc"]
     assert (await votes(live))["01"] == 0
+
+
+async def test_a_remainder_is_refused_before_any_money_moves_where_the_contest_gives_it_back(
+        live: LiveMpesa) -> None:
+    """Daraja reverses only whole payments: a contest that gives a remainder back refuses it at validation, naming
+    the price, rather than taking KES 15 and reversing all of it."""
+    await paybill_rule(live, "refund")
+    made = await pay(live, "01", 15)
+    assert made["TransID"] is None
+    assert made["validation"] == {"ResultCode": "C2B00013",
+                                  "ResultDesc": "Rejected: pay a whole number of votes, KES 10.00 a vote"}
+    whole = await pay(live, "01", 20)
+    assert (await decided(live, whole["TransID"])).status is OrderStatus.PAID
+    assert (await votes(live))["01"] == 2
 
 
 async def test_validation_accepts_a_code_as_people_type_it_and_its_votes_count(live: LiveMpesa) -> None:
@@ -127,9 +143,15 @@ async def test_a_remainder_is_held_for_a_person_by_default(live: LiveMpesa) -> N
     assert (await votes(live))["01"] == 0  # until a person counts or rejects it
 
 
-async def test_a_remainder_is_given_back_by_a_reversal_where_the_contest_says_so(live: LiveMpesa) -> None:
+async def test_a_remainder_is_given_back_by_a_reversal_where_the_contest_says_so(
+        live: LiveMpesa, settings: Settings, redis: Redis) -> None:
+    """Where Safaricom did not turn validation on, a remainder is taken: it is reversed, whole."""
     await paybill_rule(live, "refund")
-    made = await pay(live, "01", 35)  # a reversal gives back the whole payment, so none of its votes count
+    async with httpx.AsyncClient() as http:  # paid from the phone's menu, no validation asked
+        made = (await http.post(f"{live.sandbox_url}/mpesa/sandbox/c2b", json={
+            "phone": "254712000102", "amount": 35, "bill_reference": "01"})).json()
+    made["TransID"] = made["transactionId"]
+    await statement_pass(job(live, settings, redis))
     order = await decided(live, made["TransID"], until=OrderStatus.REFUND_REQUESTED)
     assert "500 KES more" in (order.status_reason or "")
     # the reversal goes out (its row is owed at the database's time: the pass looks a little later)

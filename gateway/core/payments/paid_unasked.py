@@ -56,6 +56,7 @@ HOLD, REFUND = "hold", "refund"  # what becomes of money that buys no whole vote
 class AccountRefusal(StrEnum):
     UNKNOWN_ACCOUNT = "unknown_account"  # names no active candidate of the contest
     BELOW_PRICE = "below_price"  # buys not one vote
+    NOT_WHOLE_VOTES = "not_whole_votes"  # leaves a remainder where the contest gives such money back
     NOT_OPEN = "not_open"  # voting is closed, paused or not started
     NOT_OURS = "not_ours"  # no such contest here, or another currency
 
@@ -107,12 +108,15 @@ def account_code(typed: str, codes: Sequence[str]) -> str | None:
 class AccountVerdict:
     code: str | None
     refusal: AccountRefusal | None
+    price: int | None = None  # one vote's, in minor units of the contest's currency (None: no contest)
 
 
 async def check_account(sessions: Sessions, contest_id: int, typed: str, amount: int, currency: str,
-                        now: datetime | None = None) -> AccountVerdict:
+                        now: datetime | None = None, *, whole_votes_only: bool = False) -> AccountVerdict:
     """Whether a payment about to be made (the provider's validation, before money moves) would buy votes: the
-    candidate it names, else why not."""
+    candidate it names, else why not. `whole_votes_only`: the contest gives back a payment that buys no whole
+    number of votes, and the provider can give back only the whole payment, so a remainder is refused now rather
+    than taken and reversed whole."""
     async with autocommit(sessions) as session:
         contest = await session.get(Contest, contest_id)
         codes = list(await session.scalars(select(Candidate.code).where(
@@ -125,9 +129,12 @@ async def check_account(sessions: Sessions, contest_id: int, typed: str, amount:
     if voting_state(contest.status, contest.opens_at, contest.closes_at, now or datetime.now(UTC)) \
             is not VotingState.OPEN:
         return AccountVerdict(code, AccountRefusal.NOT_OPEN)
-    if amount < contest.price_per_vote:
-        return AccountVerdict(code, AccountRefusal.BELOW_PRICE)
-    return AccountVerdict(code, None)
+    price = contest.price_per_vote
+    if amount < price:
+        return AccountVerdict(code, AccountRefusal.BELOW_PRICE, price)
+    if whole_votes_only and amount % price:
+        return AccountVerdict(code, AccountRefusal.NOT_WHOLE_VOTES, price)
+    return AccountVerdict(code, None, price)
 
 
 def why_held(amount: int, price: int, currency: str, voting: VotingState) -> str | None:
