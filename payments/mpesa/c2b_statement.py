@@ -59,6 +59,7 @@ class Listed:
     receipt: str
     amount: int  # cents
     at: datetime | None
+    bill: str | None = None  # the account number the payer typed (None: kept before bill references were)
 
 
 class StatementSeen:
@@ -74,8 +75,8 @@ class StatementSeen:
     async def keep(self, paybill: str, listed: list[Listed], read_from: datetime, read_until: datetime) -> None:
         """The receipts of a whole read of [read_from, read_until), and the run it extends (or starts)."""
         run_from = run_start(await self.read_from(paybill), await self.read_until(paybill), read_from)
-        words = {item.receipt: json.dumps({"amount": item.amount, "at": item.at.isoformat() if item.at else None})
-                 for item in listed}
+        words = {item.receipt: json.dumps({"amount": item.amount, "at": item.at.isoformat() if item.at else None,
+                                           "bill": item.bill}) for item in listed}
         if self._redis is None:
             self._listed.setdefault(paybill, {}).update(words)
             self._read[paybill] = max(self._read.get(paybill, 0.0), read_until.timestamp())
@@ -96,7 +97,8 @@ class StatementSeen:
         if not raw:
             return None
         word = json.loads(raw)
-        return Listed(receipt, int(word["amount"]), datetime.fromisoformat(word["at"]) if word.get("at") else None)
+        return Listed(receipt, int(word["amount"]), datetime.fromisoformat(word["at"]) if word.get("at") else None,
+                      word.get("bill"))
 
     async def read_until(self, paybill: str) -> datetime | None:
         raw = self._read.get(paybill) if self._redis is None else await self._redis.get(read_key(paybill))

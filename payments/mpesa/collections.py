@@ -12,6 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from gateway.core.payments.paid_unasked import same_account
 from gateway.core.providers import Collection, CollectionNotFound, PaymentError, PaymentState, StatusResult
 from payments.mpesa import c2b
 from payments.mpesa.api import DarajaApi
@@ -45,10 +46,12 @@ class MpesaCollections(MpesaStkPush):
         if not isinstance(paid, dict):
             return await super().fetch_status(collection)
         return await self.statement_word(str(paid.get("paybill")), str(paid.get("receipt")),
-                                         parsed_time(paid.get("paid_at")))
+                                         parsed_time(paid.get("paid_at")), str(paid.get("account") or ""))
 
-    async def statement_word(self, paybill: str, receipt: str, paid_at: datetime | None) -> StatusResult:
-        """A paybill payment's standing in its statement as last read (see `c2b_statement.judged`)."""
+    async def statement_word(self, paybill: str, receipt: str, paid_at: datetime | None,
+                             account: str) -> StatusResult:
+        """A paybill payment's standing in its statement as last read (see `c2b_statement.judged`): listed for
+        another account than its confirmation named (another candidate's code), it is a disagreement."""
         listed = await self.seen.listed(paybill, receipt)
         read_from = await self.seen.read_from(paybill)
         verdict = judged(listed, read_from, await self.seen.read_until(paybill), paid_at, datetime.now(UTC))
@@ -61,6 +64,9 @@ class MpesaCollections(MpesaStkPush):
         if listed is None:
             raise PaymentError(NAME, "statement_not_read", "The paybill's statement was not read past this payment "
                                                            "yet.", retryable=True)
+        if listed.bill is not None and not same_account(listed.bill, account):
+            return StatusResult(PaymentState.FAILED, listed.amount, c2b.CURRENCY, receipt,
+                                raw_status=f"listed for account {listed.bill[:20]!r}, not {account[:20]!r}")
         return StatusResult(PaymentState.SUCCESSFUL, listed.amount, c2b.CURRENCY, receipt,
                             raw_status="statement:listed")
 
@@ -76,7 +82,7 @@ class MpesaCollections(MpesaStkPush):
             receipt, at = str(row.get("transactionId") or ""), listed_time(row.get("trxDate"))
             amount = c2b.cents(row.get("amount"))
             if receipt and amount is not None and "revers" not in str(row.get("transactiontype", "")).lower():
-                listed.append(Listed(receipt.upper(), amount, at))
+                listed.append(Listed(receipt.upper(), amount, at, str(row.get("billreference") or "").strip()))
             if notice is not None:
                 notices.append((notice, json.dumps(row, default=str)))
         await self.seen.keep(paybill, listed, start, end)

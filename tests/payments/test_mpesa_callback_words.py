@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.core.contests.rules import VotingState
-from gateway.core.payments.paid_unasked import account_code, why_held
+from gateway.core.payments.paid_unasked import account_code, same_account, why_held
 from gateway.core.providers import Collection
 from payments.mpesa import c2b
 from payments.mpesa.c2b_register import register_body
@@ -58,6 +58,11 @@ def test_a_public_address_with_a_filtered_word_stops_the_registration() -> None:
     ("", None), ("O7", None)])
 def test_a_code_is_read_as_people_type_it(typed: str, meant: str | None) -> None:
     assert account_code(typed, ["07", "12", "A1"]) == meant
+
+
+def test_two_account_numbers_are_one_code_as_people_type_them() -> None:
+    assert same_account("04", " 4") and same_account("4", "004") and same_account("a-1", "A1")
+    assert not same_account("05", "04") and not same_account("", "04") and not same_account("04", "")
 
 
 def test_what_buys_no_whole_vote_is_said() -> None:

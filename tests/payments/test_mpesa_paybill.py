@@ -319,11 +319,27 @@ async def test_a_confirmation_older_than_the_statements_first_read_keeps_its_vot
 
 async def test_a_genuine_confirmation_is_agreed_by_the_statement(live: LiveMpesa, settings: Settings,
                                                                  redis: Redis) -> None:
-    order = await decided(live, (await pay(live, "05", 20))["TransID"])
+    order = await decided(live, (await pay(live, "5", 20))["TransID"])  # "5": the statement's bill reference too
     await statement_pass(job(live, settings, redis))
     done = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=1))
     assert (order.id, Verified.AGREED) in done
     assert (await votes(live))["05"] == 2
+
+
+async def test_a_confirmation_naming_another_account_than_the_statement_is_taken_back(
+        live: LiveMpesa, settings: Settings, redis: Redis) -> None:
+    """A real payment for candidate 02, its confirmation forged to name 04: the statement lists the receipt at its
+    amount, but for account 02, so the votes for 04 are taken back off and the order flagged."""
+    async with httpx.AsyncClient() as http:  # paid from the phone's menu, for 02
+        paid = (await http.post(f"{live.sandbox_url}/mpesa/sandbox/c2b", json={
+            "phone": "254712000102", "amount": 40, "bill_reference": "02"})).json()
+    order = await confirm(live, paid["transactionId"], datetime.now(UTC) - timedelta(minutes=1), account="4",
+                          shillings=40)
+    assert (await votes(live))["04"] == 4
+    await statement_pass(job(live, settings, redis))
+    done = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(minutes=1))
+    assert (order.id, Verified.DISAGREED) in done
+    assert (await votes(live))["04"] == 0 and (await votes(live))["02"] == 0
 
 
 async def test_a_wrong_secret_on_the_c2b_urls_is_refused(live: LiveMpesa) -> None:

@@ -88,11 +88,22 @@ class UnaskedPayment:
     paid_at: datetime | None = None  # when the money moved, as the provider tells it (None: when its word came)
 
 
+def typed_code(typed: str | None) -> str:
+    """What was typed as a code, without what people add around it (spaces, dashes, dots, #), upper case. Pure."""
+    return re.sub(r"[\s\-_.#]", "", typed or "").upper()
+
+
+def same_account(one: str | None, other: str | None) -> bool:
+    """Whether two typed account numbers name one code, read as `account_code` reads them ("4" and "04"). Pure."""
+    code = typed_code(other)
+    return bool(code) and account_code(one or "", [code]) is not None
+
+
 def account_code(typed: str, codes: Sequence[str]) -> str | None:
     """The candidate code a payer meant, typing it as people do: spaces and dashes, any case, leading zeros added
     or left out ("7", "007" and " 07" are "07" where the contest's codes are two digits). None when it names none,
     or more than one. Pure."""
-    cleaned = re.sub(r"[\s\-_.#]", "", typed or "").upper()
+    cleaned = typed_code(typed)
     if not cleaned:
         return None
     exact = [code for code in codes if code.upper() == cleaned]
