@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+import responses
 from aiohttp.test_utils import TestClient, TestServer
 from playwright.async_api import Browser, Playwright, async_playwright
 from pydantic import SecretStr
@@ -36,6 +37,7 @@ from tests.app_lifetimes import forget_served_apps
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.emptying import Emptying, empty, planned
 from tests.factories import TEST_RESULTS_KEY, TEST_TOTP_KEY
+from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn, faked_mtn
 from tests.servers import CLOSED, aimed_at, test_services
 
@@ -243,3 +245,10 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
             for name, ended in getattr(report, "user_properties", ()):
                 if name == "cleanup_ended_connections" and getattr(report, "when", "") == "setup":
                     terminalreporter.write_line(f"{report.nodeid}: emptying the tables ended {ended}", yellow=True)
+
+
+@pytest.fixture
+def fake_at() -> Iterator[FakeAt]:
+    """Africa's Talking's messaging API faked at the wire (the africastalking SDK sends through requests)."""
+    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
+        yield FakeAt(mock)

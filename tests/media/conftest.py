@@ -4,12 +4,11 @@ fake at the wire."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import httpx
 import pytest
-import responses
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -23,7 +22,6 @@ from channels.sms.channel import texter
 from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS
 from media.upload_server import database_hooks, media_app
-from tests.fakes.africastalking import FakeAt
 from tests.payments import card_votes, stripe_checkout
 
 
@@ -32,12 +30,6 @@ class Entering:
     web: TestClient
     media: TestClient
     settings: Settings
-
-
-@pytest.fixture
-def fake_at() -> Iterator[FakeAt]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeAt(mock)
 
 
 @pytest.fixture

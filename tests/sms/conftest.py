@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import responses
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
@@ -14,13 +13,6 @@ from assembly.job_runtime import JobContext, build_receipt_senders
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
-from tests.fakes.africastalking import FakeAt
-
-
-@pytest.fixture
-def fake_at() -> Iterator[FakeAt]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeAt(mock)
 
 
 @pytest.fixture

@@ -5,11 +5,10 @@ through AT's messaging API faked at the wire (`responses`: the SDK uses requests
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import responses
 from aiohttp.test_utils import TestClient
 from pydantic import SecretStr
 from redis.asyncio import Redis
@@ -36,12 +35,6 @@ from tests.ussd.sessions import (
     orders,
     phone_client,  # noqa: F401 (the fixture `client`)
 )
-
-
-@pytest.fixture
-def fake_at() -> Iterator[FakeAt]:
-    with responses.RequestsMock(assert_all_requests_are_fired=False) as mock:
-        yield FakeAt(mock)
 
 
 @pytest.fixture
