@@ -44,23 +44,30 @@ def typed_minor(typed: object, currency: str, field: str, lang: str) -> int:
         raise DomainError(_("Type the amount in {currency} with digits, e.g. {example}.", currency=currency.upper(),
                             example=example), code=AMOUNT_REFUSED, field=field)
     whole, cents = found.group(1), found.group(2) or ""
-    if len(cents) == 3 and digits != 3 and whole != "0":  # "1,000", "25.000": a thousands separator, not cents
-        raise DomainError(_("Type the amount without a thousands separator: {amount}.", amount=whole + cents),
-                          code=AMOUNT_REFUSED, field=field)
     if len(cents) > digits:  # every digit typed counts: "10.50" francs is no amount, nor "10.500" shillings
-        below = int(whole) * int(10**digits) + int(cents[:digits] or "0")
-        options = " / ".join(format_money(amount, currency, lang) for amount in (below, below + 1) if amount > 0)
-        if digits == 0:
-            message = _("{currency} has no cents: type a whole amount ({options}).", currency=currency.upper(),
-                        options=options)
-        else:
-            message = _("{currency} has {digits} decimals at most ({options}).", currency=currency.upper(),
-                        digits=digits, options=options)
-        raise DomainError(message, code=AMOUNT_REFUSED, field=field)
+        raise DomainError(too_many_decimals(whole, cents, currency, lang), code=AMOUNT_REFUSED, field=field)
     minor = int(whole) * int(10**digits) + int((cents + "0" * digits)[:digits] or "0")
     if minor >= MAX_MINOR:
         raise DomainError(_("That amount is too large."), code=AMOUNT_REFUSED, field=field)
     return minor
+
+
+def too_many_decimals(whole: str, cents: str, currency: str, lang: str) -> str:
+    """Why an amount with more decimals than `currency` has is refused, naming the amounts nearest; three of them may
+    be a thousands separator ("1,000" francs, "25.000" shillings), never read as cents: the amount without it too."""
+    _ = texts.gettext_for(lang)
+    digits = minor_digits(currency)
+    below = int(whole) * int(10**digits) + int(cents[:digits] or "0")
+    options = " / ".join(format_money(amount, currency, lang) for amount in (below, below + 1) if amount > 0)
+    if digits == 0:
+        message = _("{currency} has no cents: type a whole amount ({options}).", currency=currency.upper(),
+                    options=options)
+    else:
+        message = _("{currency} has {digits} decimals at most ({options}).", currency=currency.upper(),
+                    digits=digits, options=options)
+    if len(cents) == 3 and whole != "0":
+        message += " " + _("Without a thousands separator: {amount}.", amount=whole + cents)
+    return message
 
 
 def shown_major(amount: int | None, currency: str) -> str:

@@ -3,5 +3,5 @@ of the admin area's settings that every channel must honour (a sealed board); th
 wire, for an owner's refund of a card order."""
 
 from tests.payments.conftest import card_client, stripe_api, stripe_wire  # noqa: F401
-from tests.sms.conftest import fake_at, job  # noqa: F401
+from tests.sms.conftest import job  # noqa: F401
 from tests.telegram.conftest import bot_client, bot_settings, fake_bot_api, telegram  # noqa: F401

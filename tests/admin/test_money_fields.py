@@ -37,10 +37,14 @@ def test_a_price_is_typed_in_major_units_and_francs_cfa_have_no_cents() -> None:
             typed_minor(typed, "KES", "price_per_vote", "en")
 
 
+FRANCS_1000 = f"XAF has no cents: type a whole amount (FCFA{NBSP}1 / FCFA{NBSP}2). Without a thousands separator: 1000."
+
+
 @pytest.mark.parametrize(("typed", "currency", "message"), [
-    ("1,000", "XAF", "Type the amount without a thousands separator: 1000."),
-    ("1.000", "XAF", "Type the amount without a thousands separator: 1000."),
-    ("25,000", "KES", "Type the amount without a thousands separator: 25000."),
+    ("1,000", "XAF", FRANCS_1000),
+    ("1.000", "XAF", FRANCS_1000),
+    ("25,000", "KES", f"KES has 2 decimals at most (Ksh{NBSP}25.00 / Ksh{NBSP}25.01). Without a thousands separator: "
+                      "25000."),
     ("100.00", "XAF", f"XAF has no cents: type a whole amount (FCFA{NBSP}100 / FCFA{NBSP}101)."),
     ("10.5000", "KES", f"KES has 2 decimals at most (Ksh{NBSP}10.50 / Ksh{NBSP}10.51).")])
 def test_a_thousands_separator_or_a_digit_too_many_is_refused_never_read_as_cents(typed: str, currency: str,
