@@ -48,13 +48,16 @@ async def test_with_callbacks_lost_pending_orders_have_the_cap_before_verificati
 
     assert {(await tables.get_order(sessions, order_id)).status for order_id in lost} == {OrderStatus.PAID}
     calls = list(zip(fake_mtn.asked_at, fake_mtn.asked, strict=True))
-    pending_calls = [at for at, reference in calls if reference in waiting]
+    pending_calls = sorted(at for at, reference in calls if reference in waiting)
     first, last = min(pending_calls), max(pending_calls)
     verifications = [at for at, reference in calls if reference not in waiting and first <= at <= last]
     cap = settings.mtn_momo_status_calls_per_second
-    # While pending orders waited, their checks took at least 80% of the calls the cap allows (90% of it is ours,
-    # the rest absorbs jitter); the verification backlog waited, and took a few turns at most.
-    assert (len(pending_calls) - 1) / (last - first) >= 0.8 * cap, (len(pending_calls), last - first)
+    # While pending orders waited, their checks went at the pace the cap allows (90% of it is ours, the rest absorbs
+    # jitter): the median gap between two of them is within 1/(80% of the cap). The median, not the mean: a machine
+    # whose every core is busy may stall a few turns, which says nothing of the order the turns are given in. The
+    # verification backlog waited, and took a few turns at most.
+    gaps = sorted(later - earlier for earlier, later in zip(pending_calls, pending_calls[1:], strict=False))
+    assert gaps[len(gaps) // 2] <= 1 / (0.8 * cap), (len(pending_calls), last - first, gaps)
     assert len(verifications) <= 0.1 * len(pending_calls), len(verifications)
     assert most_in_any_second(fake_mtn.asked_at) <= cap  # every status call, both kinds, under MTN's cap
     await assert_tally_invariant(sessions, contest.id)
