@@ -31,7 +31,8 @@ The ranking itself is this module, plain logic with no I/O: the ranking pass
 (`gateway.core.payments.verification_ranking`) reads each due entry's facts (`QueuedOrder`), asks `priority`, and
 writes it on the entry, where the claim's index reads it. An organiser who needs more verified sooner raises the
 cap: ask the provider for a higher one and set it (`MTN_MOMO_STATUS_CALLS_PER_SECOND`; Orange's is
-`ORANGE_MONEY_REQUESTS_PER_SECOND`); docs/how-a-vote-is-counted.md, "Verifying at show scale", has the measured shares at 10, 50 and 100.
+`ORANGE_MONEY_REQUESTS_PER_SECOND`); docs/how-a-vote-is-counted.md, "Verifying at show scale", has the measured
+shares at 10, 50 and 100.
 """
 
 from __future__ import annotations
