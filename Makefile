@@ -4,7 +4,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | cksum | cut -d' ' -f1)
 
-.PHONY: run test lint lock texts balancer fanout alerts ops backup drill clean
+.PHONY: run test lint lock texts balancer fanout alerts ops backup drill cluster clean
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -71,13 +71,31 @@ $(EXPORTERS):
 ops: $(PROMTOOL) $(AMTOOL) $(EXPORTERS)
 	deploy/prometheus/ops.sh
 
+## A show's deployment without a single machine (deploy/cluster/README.md): Debian's Patroni, etcd and PostgreSQL 15
+## (the database on three nodes, each commit on two), Redis Sentinel (the master found again after a failover). The
+## suite's failover tests run them on loopback addresses; `make run` needs none of them. postgresql-common is told
+## not to make a cluster of its own on the default port: Patroni makes and runs its nodes' clusters.
+PATRONI ?= /usr/bin/patroni
+ETCD ?= /usr/bin/etcd
+POSTGRES15 ?= /usr/lib/postgresql/15/bin/postgres
+SENTINEL ?= /usr/bin/redis-sentinel
+$(PATRONI) $(ETCD) $(POSTGRES15) $(SENTINEL):
+	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
+		echo "The cluster's engines are Debian's: run 'sudo apt-get install patroni etcd-server etcd-client postgresql-15 redis-sentinel'"; exit 1; fi
+	@test -e /usr/lib/postgresql/15/bin/postgres || { mkdir -p /etc/postgresql-common && \
+		echo "create_main_cluster = false" >> /etc/postgresql-common/createcluster.conf; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patroni etcd-server etcd-client \
+		postgresql-15 redis-sentinel >/dev/null
+cluster: $(STAMP) $(PATRONI) $(ETCD) $(POSTGRES15) $(SENTINEL)
+
 ## Lint, type-check ([tool.mypy]), check the layers ([tool.importlinter] in pyproject.toml), then the
 ## whole test suite against real PostgreSQL and Redis (embedded unless URLs are set). The suite starts the service's
 ## processes some 100 times: they keep the project's compiled modules beside it, as Python does by default (a machine
 ## that sets PYTHONDONTWRITEBYTECODE would have each start compile the project again, a tenth of its start-up), and
 ## read the libraries' where pip wrote them at install (a PYTHONPYCACHEPREFIX would compile them all again in a clean
 ## clone's first run: ~15 s of the suite).
-test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY) $(PROMTOOL) $(AMTOOL) $(EXPORTERS)
+test: $(STAMP) $(CHROMIUM) $(NCHAN) $(HAPROXY) $(PROMTOOL) $(AMTOOL) $(EXPORTERS) $(PATRONI) $(ETCD) $(POSTGRES15) \
+		$(SENTINEL)
 	$(PY) -m ruff check .
 	$(PY) -m mypy
 	$(VENV)/bin/lint-imports
