@@ -10,7 +10,6 @@ from datetime import timedelta
 from typing import Any
 
 from aiohttp import web
-from redis.asyncio import BlockingConnectionPool, Redis
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -37,6 +36,7 @@ from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Contest, ContestStatus
 from gateway.jobs.check_queue import PaymentChecks
 from gateway.jobs.queues import job_queue, sync_redis
+from gateway.jobs.redis_connections import bounded_async_client
 from gateway.jobs.relay import RelayLoop
 from gateway.jobs.start_queue import PaymentStarts
 from gateway.jobs.verifications import CONCURRENT_VERIFICATIONS, VerificationLoop
@@ -133,9 +133,9 @@ async def redis_ctx(app: web.Application) -> AsyncIterator[None]:
     # Redis away (restarting): a connection attempt gives up after 2 s and callers degrade (votes go
     # on, the board comes from PostgreSQL). No retries here: they nest, and would stack up to
     # minutes against a Redis that accepts connections but does not answer.
-    pool = BlockingConnectionPool.from_url(url, max_connections=200, timeout=5, health_check_interval=30,
-                                           socket_connect_timeout=2)
-    app[REDIS] = Redis(connection_pool=pool)
+    # Behind Sentinel the pool is as bounded and blocking (gateway.jobs.redis_connections.BlockingSentinelPool).
+    app[REDIS] = bounded_async_client(url, max_connections=200, timeout=5, health_check_interval=30,
+                                      socket_connect_timeout=2)
     queue_connection = sync_redis(url)
     app[QUEUE] = job_queue(queue_connection)
     yield

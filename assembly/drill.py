@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import func, select
 
@@ -36,6 +35,7 @@ from assembly.restore import (
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import Candidate, Contest, LedgerCheckpoint, OutboxMessage, ResultsSheet
+from gateway.jobs.redis_connections import async_client
 from leaderboard.cache import cached_votes
 from leaderboard.rebuild import rebuild_all
 
@@ -122,7 +122,7 @@ async def jobs_handed_to_redis(sessions: Sessions) -> int:
 
 async def rebuilt_boards(sessions: Sessions, url: str) -> dict[str, dict[str, int]]:
     """`gateway leaderboard rebuild` into that Redis, and what each board then shows."""
-    redis = Redis.from_url(url)
+    redis = async_client(url)
     try:
         await rebuild_all(sessions, redis)
         async with sessions() as session:

@@ -35,6 +35,7 @@ from gateway.core.service import PaymentStarter, VoteService
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.jobs import outbox
 from gateway.jobs.queues import job_queue, sync_redis
+from gateway.jobs.redis_connections import async_client
 from gateway.kit.service_levels import ServiceLevels
 from leaderboard.boards import Boards
 from leaderboard.refresh import board_refresh
@@ -99,7 +100,7 @@ async def job_context() -> AsyncIterator[JobContext]:
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("a job needs DATABASE_URL and REDIS_URL (set by `gateway run` or the deployment)")
     engine = create_engine(settings.database_url, pool_size=5)
-    redis = Redis.from_url(settings.redis_url)
+    redis = async_client(settings.redis_url)
     levels = ServiceLevels(CollectorRegistry())
     http = provider_http_client(note=call_noter(settings, levels))
     registry = build_providers(settings, http, redis=redis)

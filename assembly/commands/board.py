@@ -15,12 +15,11 @@ if TYPE_CHECKING:
 
 def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int:
     """Rebuild every contest's cached board in Redis from PostgreSQL."""
-    from redis.asyncio import Redis
-
+    from gateway.jobs.redis_connections import async_client
     from leaderboard.rebuild import rebuild_all
 
     async def run(sessions: Sessions) -> dict[str, int]:
-        redis = Redis.from_url(settings.redis_url or "")
+        redis = async_client(settings.redis_url or "")
         try:
             return await rebuild_all(sessions, redis)
         finally:

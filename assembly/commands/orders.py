@@ -34,14 +34,13 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     providers (gateway.jobs.money_reconciliation)."""
     if args.what == "money":
         return cmd_reconcile_money(settings, args)
-    from redis.asyncio import Redis
-
     from assembly.providers import build_providers
     from gateway.jobs.reconciler import reconcile
+    from gateway.jobs.redis_connections import async_client
     from gateway.kit.status_pacing import reconciler_pace
 
     async def run(sessions: Sessions) -> str:
-        async with provider_http_client(15) as http, Redis.from_url(settings.redis_url or "") as redis:
+        async with provider_http_client(15) as http, async_client(settings.redis_url or "") as redis:
             registry = build_providers(settings, http, redis=redis)
             try:
                 since = datetime.now(UTC) - args.since if args.since else None
@@ -62,17 +61,16 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
     """Each day's books against each provider's word, then each account balance a provider tells against the
     books' movements since the last reading: 0 when they agree, 3 when a difference is listed."""
-    from redis.asyncio import Redis
-
     from assembly.providers import build_providers
     from gateway.jobs.balance_check import BalanceReport, check_balances
     from gateway.jobs.money_reconciliation import DayReport, reconcile_money
+    from gateway.jobs.redis_connections import async_client
     from gateway.kit.status_pacing import spare_pace
 
     day = args.day or datetime.now(UTC).date()
 
     async def run(sessions: Sessions) -> list[tuple[DayReport, list[BalanceReport]]]:
-        async with provider_http_client(15) as http, Redis.from_url(settings.redis_url or "") as redis:
+        async with provider_http_client(15) as http, async_client(settings.redis_url or "") as redis:
             registry = build_providers(settings, http, redis=redis)
             reports = []
             try:

@@ -6,6 +6,8 @@ import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
 
+from gateway.jobs.redis_connections import sync_client
+
 DEFAULT_QUEUE = "default"
 QUEUE_NAMES = (DEFAULT_QUEUE,)
 # Candidates' clips: probed and transcoded by workers of their own (`gateway worker --queue media`), so no ffmpeg
@@ -20,7 +22,7 @@ CONNECT_SECONDS = 5
 
 
 def sync_redis(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, health_check_interval=30)
+    return sync_client(url, health_check_interval=30)
 
 
 def worker_redis(url: str, blocking_seconds: int) -> redis.Redis:
@@ -28,8 +30,8 @@ def worker_redis(url: str, blocking_seconds: int) -> redis.Redis:
     partition answers nothing and resets nothing: a call fails `ANSWER_SECONDS` past that (TCP keepalive tells a dead
     peer too) where it held the worker for minutes (RQ's socket time-out, from its 405 s wait)."""
     keepalive = {} if url.startswith("unix:") else {"socket_keepalive": True}  # a TCP socket's option
-    return redis.Redis.from_url(url, health_check_interval=30, socket_timeout=blocking_seconds + ANSWER_SECONDS,
-                                socket_connect_timeout=CONNECT_SECONDS, **keepalive)
+    return sync_client(url, health_check_interval=30, socket_timeout=blocking_seconds + ANSWER_SECONDS,
+                       socket_connect_timeout=CONNECT_SECONDS, **keepalive)
 
 
 def job_queue(connection: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:

@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from gateway.jobs.redis_connections import redis_url_problem
 from gateway.kit.secret_rules import (  # re-exported: the rules every secret setting is held to
     DEV_SECRET_KEY,
     MIN_CALLBACK_TOKEN_LENGTH,
@@ -105,6 +106,14 @@ class ServiceSettings(BaseSettings):
     def _proxies_parse(cls, value: str | None) -> str | None:
         if value is not None:
             parse_networks(value)  # a typo stops start-up rather than trusting nobody (or everybody)
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_url_parses(cls, value: str | None) -> str | None:
+        # A typo in a Sentinel URL stops start-up with its reason, not the first vote with a connection error.
+        if value and (problem := redis_url_problem(value)):
+            raise ValueError(problem)
         return value
 
     @property
