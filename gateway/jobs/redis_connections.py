@@ -29,9 +29,12 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
 from redis.asyncio.sentinel import Sentinel as AsyncSentinel
 from redis.asyncio.sentinel import SentinelConnectionPool as AsyncSentinelPool
+from redis.backoff import NoBackoff
 from redis.connection import parse_url
+from redis.retry import Retry
 from redis.sentinel import Sentinel
 
 SENTINEL_SCHEMES = {"redis+sentinel": False, "rediss+sentinel": True}  # scheme: TLS or not
@@ -67,10 +70,11 @@ class SentinelUrl:
         """The options of a connection to a Redis server (the master)."""
         return {"db": self.db, "username": self.username, "password": self.password, "ssl": self.tls}
 
-    def sentinel_options(self) -> dict[str, Any]:
-        """The options of a connection to a sentinel."""
+    def sentinel_options(self, retry: Retry | AsyncRetry) -> dict[str, Any]:
+        """The options of a connection to a sentinel. `retry`: none (redis-py's default tries a dead sentinel four
+        times, seconds apart, before the discovery moves on to the next one, which is the retry that matters)."""
         return {"username": self.sentinel_username, "password": self.sentinel_password, "ssl": self.tls,
-                "socket_timeout": SENTINEL_SECONDS, "socket_connect_timeout": SENTINEL_SECONDS}
+                "socket_timeout": SENTINEL_SECONDS, "socket_connect_timeout": SENTINEL_SECONDS, "retry": retry}
 
 
 def is_sentinel_url(url: str) -> bool:
@@ -145,7 +149,7 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
         return redis.Redis.from_url(url, **options)
     found = parse_sentinel_url(url)
     sentinels = Sentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
-        found.sentinels, sentinel_kwargs=found.sentinel_options())
+        found.sentinels, sentinel_kwargs=found.sentinel_options(Retry(NoBackoff(), 0)))
     client: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
         found.master, **found.server_options(), **options)
     return client
@@ -157,7 +161,7 @@ def async_client(url: str, **options: Any) -> redis.asyncio.Redis:
         return redis.asyncio.Redis.from_url(url, **options)
     found = parse_sentinel_url(url)
     sentinels = AsyncSentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
-        found.sentinels, sentinel_kwargs=found.sentinel_options())
+        found.sentinels, sentinel_kwargs=found.sentinel_options(AsyncRetry(NoBackoff(), 0)))
     client: redis.asyncio.Redis = sentinels.master_for(found.master, **found.server_options(), **options)
     return client
 
@@ -177,7 +181,7 @@ def bounded_async_client(url: str, max_connections: int, timeout: float, **optio
         return redis.asyncio.Redis(connection_pool=pool)
     found = parse_sentinel_url(url)
     sentinels = AsyncSentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
-        found.sentinels, sentinel_kwargs=found.sentinel_options())
+        found.sentinels, sentinel_kwargs=found.sentinel_options(AsyncRetry(NoBackoff(), 0)))
     client: redis.asyncio.Redis = sentinels.master_for(
         found.master, connection_pool_class=BlockingSentinelPool, max_connections=max_connections, timeout=timeout,
         **found.server_options(), **options)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 from pydantic import ValidationError
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from assembly.settings import Settings
 from gateway.jobs.redis_connections import (
@@ -29,7 +31,7 @@ def test_the_db_defaults_to_0_and_the_sentinels_own_password_comes_from_the_quer
     found = parse_sentinel_url("rediss+sentinel://app:p%40ss@[fd00::1]:26390/main?sentinel_password=watch")
     assert (found.sentinels, found.master, found.db) == ((("fd00::1", 26390),), "main", 0)
     assert (found.username, found.password, found.tls) == ("app", "p@ss", True)
-    assert (found.sentinel_password, found.sentinel_options()["password"]) == ("watch", "watch")
+    assert (found.sentinel_password, found.sentinel_options(Retry(NoBackoff(), 0))["password"]) == ("watch", "watch")
 
 
 @pytest.mark.parametrize(("url", "reason"), [
