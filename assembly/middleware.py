@@ -7,16 +7,21 @@ import logging
 import time
 import uuid
 
+import aiohttp
 from aiohttp import web
 from aiohttp.typedefs import Handler
+from sqlalchemy.exc import DBAPIError
 
 from assembly.keys import METRICS
 from assembly.logs import request_id
 from gateway.core.errors import DomainError
+from gateway.db.failover import PrimaryUnavailable, primary_lost
 from gateway.kit.answers import error_body
 from gateway.kit.keys import SETTINGS, UPLOAD_GATE
 
 log = logging.getLogger(__name__)
+
+RETRY_AFTER_FAILOVER_SECONDS = 5  # a failover's votes wait about this long for the new primary (Patroni's ttl 30 s)
 
 
 @web.middleware
@@ -67,8 +72,32 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         if isinstance(exc, ConnectionResetError) and client_gone(request):  # aiohttp's ClientConnectionResetError too
             log.info("client went away during %s %s", request.method, request.path)
             return error_body(499, "client_closed_request", "The client closed the connection.")  # for the metrics
+        if database_changing_over(exc):
+            return primary_away(request, exc)
         log.exception("unhandled error on %s %s", request.method, request.path)
         return error_body(500, "internal_error", "Something went wrong on our side; nothing was charged twice.")
+
+
+def database_changing_over(exc: Exception) -> bool:
+    """Whether the request failed because PostgreSQL's primary is away (a failover under way, or the server down):
+    a database error of that kind, no primary within the wait, or no connection made at all (an HTTP client's own
+    connection errors are OSErrors too, and are not this)."""
+    if isinstance(exc, PrimaryUnavailable):
+        return True
+    if isinstance(exc, DBAPIError):
+        return primary_lost(exc)
+    return isinstance(exc, OSError) and not isinstance(exc, aiohttp.ClientError) and primary_lost(exc)
+
+
+def primary_away(request: web.Request, exc: Exception) -> web.Response:
+    """503 with Retry-After: a provider sends its callback again, a client its vote (with the same Idempotency-Key a
+    vote is never placed twice); the reconciler's passes pick up whatever was in flight."""
+    log.warning("PostgreSQL's primary is away during %s %s: answered 503 (%s: %s)", request.method, request.path,
+                type(exc).__name__, exc)
+    response = error_body(503, "database_unavailable", "Our database is changing over to its standby. Try again in "
+                          "a few seconds: a vote sent again with the same Idempotency-Key is never placed twice.")
+    response.headers["Retry-After"] = str(RETRY_AFTER_FAILOVER_SECONDS)
+    return response
 
 
 def client_gone(request: web.Request) -> bool:

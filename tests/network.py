@@ -38,6 +38,7 @@ class SilentRelay:
     _pipes: list[Pipe] = field(default_factory=list)
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
     _closed: bool = False
+    refusing: bool = False  # new connections are closed at once, as a host that is gone (nothing listens there)
 
     async def start(self) -> SilentRelay:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
@@ -48,6 +49,14 @@ class SilentRelay:
         """From now on the connections already open carry nothing, either way; new ones work."""
         for pipe in self._pipes:
             pipe.silent = True
+
+    def cut_open_connections(self) -> None:
+        """Every connection open now is closed, both ways, at once: its server's host is gone (a failover's old
+        primary), or a balancer cut the sessions of a server it no longer sends to. New ones work."""
+        for pipe in self._pipes:
+            pipe.close()
+            if pipe.hold is not None:
+                pipe.hold.release()
 
     def hold_next_answer(self, request_holds: bytes | None = None) -> HeldAnswer:
         """Hold back the server's answer to the next request (containing `request_holds`) on any connection,
@@ -102,7 +111,7 @@ class SilentRelay:
         pipe = Pipe([writer])
         self._pipes.append(pipe)
         try:
-            if self._closed:
+            if self._closed or self.refusing:
                 return
             up_reader, up_writer = await self.connect()
             pipe.writers.append(up_writer)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import uuid
 from collections.abc import Set
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from sqlalchemy import (
@@ -32,11 +34,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from gateway.core.contests.rules import check_order, normalise_optional
 from gateway.core.errors import NotFound, RateLimited, VoteRejected
 from gateway.core.fraud import fraud_counters, holds
+from gateway.core.orders import cut_commits
 from gateway.core.orders.tables import CANDIDATES, CONTESTS, ORDER_BY_ID, ORDERS_TABLE, detached_order, order_of
 from gateway.core.providers import Capability
 from gateway.core.voters.blocklist import inet_of
 from gateway.db.driver_statements import DriverStatement, driver_transaction
 from gateway.db.engine import Sessions, autocommit, autocommit_connection
+from gateway.db.failover import primary_lost, through_failover
 from gateway.db.models import (
     BlockedAddress,
     BlockedMsisdn,
@@ -56,6 +60,13 @@ class PlacedOrder:
     inserted: bool
     contest_name: str = ""
     candidate_name: str | None = None
+
+
+log = logging.getLogger(__name__)
+
+
+class OrderLanded(Exception):
+    """An insert ran into the order's own id: an earlier attempt, whose COMMIT was cut, landed after all."""
 
 
 class NotInserted(Exception):
@@ -104,6 +115,33 @@ async def place_order(sessions: Sessions, request: OrderRequest, *, capabilities
 async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilities: Set[Capability],
                        pending_ttl: timedelta, sends_receipt: bool = False, now: datetime | None = None,
                        start_lease: timedelta | None = None) -> PlacedOrder:
+    """`placed_once`'s order, through a failover: an insert cut by the primary's loss is looked up where it is durable
+    once a primary takes statements again, and made again under the same id if it is not there (`cut_commits`).
+    `PrimaryUnavailable` when no primary came within `gateway.db.failover.PRIMARY_WAIT_SECONDS`."""
+    now = now or datetime.now(UTC)
+    identity = cut_commits.OrderIdentity.new()
+
+    async def attempt() -> PlacedOrder:
+        try:
+            return await placed_once(sessions, request, capabilities=capabilities, pending_ttl=pending_ttl,
+                                     sends_receipt=sends_receipt, now=now, start_lease=start_lease, identity=identity)
+        except Exception as exc:
+            if not (primary_lost(exc) or isinstance(exc, OrderLanded)):
+                raise
+            cut = exc
+        log.warning("an order's insert was cut (%s): looking for it on the primary", type(cut).__name__)
+        found = await through_failover(partial(cut_commits.durable_order, sessions, identity.id),
+                                       what="looking for an order whose insert was cut")
+        if found is None:
+            raise cut  # not there: made again by the next attempt
+        return PlacedOrder(found.order, True, found.contest_name, found.candidate_name)
+
+    return await through_failover(attempt, what="placing an order")
+
+
+async def placed_once(sessions: Sessions, request: OrderRequest, *, capabilities: Set[Capability],
+                      pending_ttl: timedelta, sends_receipt: bool, now: datetime, start_lease: timedelta | None,
+                      identity: cut_commits.OrderIdentity) -> PlacedOrder:
     """Create a pending order (or return the one already made for the same `client_key`).
 
     Two statements in one transaction: the contest and candidate (and an order already made with
@@ -118,8 +156,8 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilitie
     `start_lease`: the new order is
     inserted leased for its payment's start (`gateway.core.payments.starting.ClaimedStart`), which saves the start
     its claim; only for a start about to run in this process, which then must run it or give the lease back.
+    `identity`: the new order's id and reference, made by the caller (the same in each attempt of one placement).
     """
-    now = now or datetime.now(UTC)
     payer = payer_lock_key(request.msisdn)
     client_key = stored_client_key(request.client_key, request.msisdn) if request.client_key else None
     engine = sessions.kw["bind"]
@@ -137,7 +175,7 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilitie
                 return PlacedOrder(detached_order(replayed), inserted=False)
             contest = Contest(**{column.key: found[column.key] for column in CONTESTS.c})
             parameters = new_order(request, capabilities, contest, found["candidate_id"], found["candidate_status"],
-                                   client_key, pending_ttl, sends_receipt, now)
+                                   client_key, pending_ttl, sends_receipt, now, identity)
             parameters["start_lease"] = start_lease
             parameters.update(await judged(connection, contest, parameters, now))
             inserting = insert_for(parameters)
@@ -148,7 +186,10 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilitie
             if not client_key:
                 await explain_refusal(connection, parameters)  # raises
             raise NotInserted  # rolls back what the order added to the counters
-    except (IntegrityError, NotInserted):
+    except IntegrityError as exc:
+        if await order_exists(sessions, identity.id):  # an attempt before this one landed after all
+            raise OrderLanded from exc
+    except NotInserted:
         pass  # a concurrent request with the same client_key inserted first (its order, below), or a refusal
     # Made by a concurrent request with the same key (while we waited for the lock, or in a race).
     existing = await find_by_client_key(sessions, request.client_key or "", request.msisdn)
@@ -161,14 +202,15 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilitie
 
 def new_order(request: OrderRequest, capabilities: Set[Capability], contest: Contest, candidate_id: int | None,
               candidate_status: CandidateStatus | None, client_key: str | None,
-              pending_ttl: timedelta, sends_receipt: bool, now: datetime) -> dict[str, Any]:
+              pending_ttl: timedelta, sends_receipt: bool, now: datetime,
+              identity: cut_commits.OrderIdentity) -> dict[str, Any]:
     """The checked order's insert parameters (a refusal raises here, before anything is written); `sends_receipt`:
     its channel messages the voter the outcome (the VoteService knows which channels do)."""
     checked = check_order(contest, candidate_status, request.candidate_code, request.quantity, request.provider,
                           capabilities, request.msisdn, now, contest.stars_per_vote)
     assert candidate_id is not None  # check_order rejects a missing candidate
     order: dict[str, Any] = dict(
-        id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=client_key,
+        id=identity.id, payment_reference=identity.payment_reference, client_key=client_key,
         contest_id=contest.id, candidate_id=candidate_id, quantity=checked.quantity,
         amount=checked.amount, currency=checked.currency, channel=request.channel,
         provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
@@ -317,6 +359,11 @@ async def explain_refusal(connection: AsyncConnection, parameters: dict[str, Any
                               field="msisdn")
     # Only an organiser unblocking the number in between gets here: the voter may simply try again.
     raise RateLimited("Please try again in a moment.", field="msisdn")
+
+
+async def order_exists(sessions: Sessions, order_id: uuid.UUID) -> bool:
+    async with autocommit(sessions) as session:
+        return await session.scalar(select(VoteOrder.id).where(VoteOrder.id == order_id)) is not None
 
 
 async def find_by_client_key(sessions: Sessions, client_key: str, msisdn: str | None) -> VoteOrder | None:
