@@ -84,6 +84,11 @@ NOT_COMPUTED = {
     "WalArchiveFailing": "postgres_exporter's pg_stat_archiver figures",
     "WalArchiveBehind": "postgres_exporter's pg_stat_archiver figures",
     "PostgresTimelineWithoutBaseBackup": "postgres_exporter's pg_timeline query (deploy/prometheus/queries.yaml)",
+    "PostgresNoSyncStandby": "Patroni's /metrics on each node (the cluster's roles)",
+    "PostgresReplicationLagHigh": "Patroni's /metrics on each node (WAL locations)",
+    "PostgresFailover": "Patroni's /metrics on each node (timelines over 10 minutes)",
+    "EtcdNoQuorum": "etcd's own /metrics and Prometheus' scrapes of its members",
+    "RedisSentinelFailover": "the sentinels' word through prometheus-redis-exporter, over 10 minutes",
 }
 
 # How far back the room's snapshots must reach: the longest window of the rules it evaluates from them.

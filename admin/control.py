@@ -43,6 +43,7 @@ from admin.control_alerts import (
     snapshot,
 )
 from admin.control_conditions import evaluate, record
+from admin.control_database import DatabaseRoles, database_roles, roles_said
 from admin.control_overlay import cued_contests, may_cue
 from admin.control_overlay import setup as overlay_setup
 from admin.dashboard import PAGE_CSP, REFRESH_SECONDS, Gettext, figures_stream, gettext_of
@@ -90,6 +91,11 @@ MEANINGS = {
     "WalArchiveBehind": N_("No WAL segment archived for 5 minutes while a contest is on air"),
     "PostgresTimelineWithoutBaseBackup": N_(
         "PostgreSQL writes on a timeline with no base backup: a second loss loses it"),
+    "PostgresNoSyncStandby": N_("PostgreSQL has no synchronous standby: commits wait"),
+    "PostgresReplicationLagHigh": N_("A PostgreSQL replica falls behind the primary"),
+    "PostgresFailover": N_("PostgreSQL promoted a new primary"),
+    "EtcdNoQuorum": N_("etcd has no quorum: PostgreSQL refuses writes"),
+    "RedisSentinelFailover": N_("Redis Sentinel moved the master to another server"),
 }
 STATES_SAID = {FIRING: N_("firing"), PENDING: N_("pending")}  # any other: quiet
 TEXTS = (N_("Control room"), N_("TV overlays"), N_("On air"), N_("Hidden"), N_("Show"), N_("Hide"),
@@ -116,9 +122,10 @@ class Room:
     """One moment of the control room: the database's figures, the measured window, the alerts and where they come
     from (`prometheus_url` set: Prometheus', unless `prometheus_problem` says it did not answer)."""
 
-    def __init__(self, figures: ServiceFigures, window: LevelsSnapshot, span: float, found: list[Alert],
-                 host: bool, prometheus_url: str = "", prometheus_problem: str | None = None) -> None:
-        self.figures, self.window, self.span, self.host = figures, window, span, host
+    def __init__(self, figures: ServiceFigures, database: DatabaseRoles, window: LevelsSnapshot, span: float,
+                 found: list[Alert], host: bool, prometheus_url: str = "",
+                 prometheus_problem: str | None = None) -> None:
+        self.figures, self.database, self.window, self.span, self.host = figures, database, window, span, host
         self.alerts = sorted(found, key=lambda a: (a.state != FIRING, a.state != PENDING))
         self.prometheus_url, self.prometheus_problem = prometheus_url, prometheus_problem
         self.p50 = quantile(0.5, window.tally_buckets)
@@ -164,6 +171,7 @@ async def load(request: web.Request) -> Room:
                                     decided_seconds=(PROVIDER_DECLINING.windows[0], PROVIDER_DECLINING.windows[1]))
     async with app[SESSIONS]() as session:
         figures = replace(figures, contest_silences=await contest_silences(session, figures.at))
+        database = await database_roles(session)  # through the service's own connection: where its votes go
     ages, found = await redis_figures(app[REDIS])
     history, source = app[HISTORY], app[LEVELS_SOURCE]
     now = time.monotonic()
@@ -173,12 +181,12 @@ async def load(request: web.Request) -> Room:
     computed = evaluate(app[STATES], figures, ages, history, now, current)
     url = settings_of(app, AdminSettings).prometheus_url
     if not url:
-        return Room(figures, window, span, computed, source.host)
+        return Room(figures, database, window, span, computed, source.host)
     try:
-        return Room(figures, window, span, await prometheus_alerts(app[HTTP], url, datetime.now(UTC)), source.host,
-                    url)
+        return Room(figures, database, window, span, await prometheus_alerts(app[HTTP], url, datetime.now(UTC)),
+                    source.host, url)
     except PrometheusUnavailable as exc:
-        return Room(figures, window, span, computed, source.host, url, str(exc))
+        return Room(figures, database, window, span, computed, source.host, url, str(exc))
 
 
 def per_second(figures: ServiceFigures, votes: dict[str, int]) -> list[tuple[str, float]]:
@@ -208,7 +216,7 @@ def fragment(request: web.Request, room: Room) -> str:
     states = {state: _(text) for state, text in STATES_SAID.items()}
     template = request.app[ADMIN_TEMPLATES].get_template("control_figures.html")
     return template.render({"_": _, "f": f, "room": room, "svg": svg, "meanings": meanings, "states": states,
-                            "minutes": f.window_seconds // 60})
+                            "minutes": f.window_seconds // 60, "database": roles_said(_, room.database)})
 
 
 def room_json(room: Room) -> dict[str, Any]:
@@ -228,6 +236,7 @@ def room_json(room: Room) -> dict[str, Any]:
     body["alerts"] = [{**asdict(alert), "firing": alert.firing} for alert in room.alerts]
     body["alerts_from"] = room.alerts_from  # "prometheus": its own alerts; "here": the same rules evaluated here
     body["prometheus_problem"] = room.prometheus_problem
+    body["database"] = asdict(room.database)  # the primary the service reaches and its standbys' lag
     return body
 
 
