@@ -143,6 +143,26 @@ def redis_url_problem(url: str) -> str | None:
     return None
 
 
+class SentinelMaster(redis.Redis):
+    """The master's client, closing the connections to the sentinels with its own: redis-py leaves those to the
+    Sentinel object, which no caller of this module holds."""
+
+    def close(self) -> None:
+        super().close()
+        if manager := getattr(self.connection_pool, "sentinel_manager", None):
+            manager.close()
+
+
+class AsyncSentinelMaster(redis.asyncio.Redis):
+    """As `SentinelMaster`, for asyncio."""
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        closing_pool = close_connection_pool or (close_connection_pool is None and self.auto_close_connection_pool)
+        if closing_pool and (manager := getattr(self.connection_pool, "sentinel_manager", None)):
+            await manager.aclose()
+
+
 def sync_client(url: str, **options: Any) -> redis.Redis:
     """A synchronous client (RQ, the supervisor); `options` are redis-py's connection options."""
     if not is_sentinel_url(url):
@@ -151,7 +171,7 @@ def sync_client(url: str, **options: Any) -> redis.Redis:
     sentinels = Sentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
         found.sentinels, sentinel_kwargs=found.sentinel_options(Retry(NoBackoff(), 0)))
     client: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
-        found.master, **found.server_options(), **options)
+        found.master, redis_class=SentinelMaster, **found.server_options(), **options)
     return client
 
 
@@ -162,7 +182,8 @@ def async_client(url: str, **options: Any) -> redis.asyncio.Redis:
     found = parse_sentinel_url(url)
     sentinels = AsyncSentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
         found.sentinels, sentinel_kwargs=found.sentinel_options(AsyncRetry(NoBackoff(), 0)))
-    client: redis.asyncio.Redis = sentinels.master_for(found.master, **found.server_options(), **options)
+    client: redis.asyncio.Redis = sentinels.master_for(found.master, redis_class=AsyncSentinelMaster,
+                                                       **found.server_options(), **options)
     return client
 
 
@@ -183,6 +204,6 @@ def bounded_async_client(url: str, max_connections: int, timeout: float, **optio
     sentinels = AsyncSentinel(  # type: ignore[no-untyped-call]  # unannotated in redis-py
         found.sentinels, sentinel_kwargs=found.sentinel_options(AsyncRetry(NoBackoff(), 0)))
     client: redis.asyncio.Redis = sentinels.master_for(
-        found.master, connection_pool_class=BlockingSentinelPool, max_connections=max_connections, timeout=timeout,
-        **found.server_options(), **options)
+        found.master, redis_class=AsyncSentinelMaster, connection_pool_class=BlockingSentinelPool,
+        max_connections=max_connections, timeout=timeout, **found.server_options(), **options)
     return client
