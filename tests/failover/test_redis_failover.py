@@ -18,6 +18,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -161,13 +162,20 @@ class Stream:
     frames: list[tuple[float, dict[str, int]]] = field(default_factory=list)
 
     async def watch(self) -> None:
+        """Frames until cancelled; a stream cut is opened again, as a browser's EventSource does."""
         url = f"{self.service.base_url}/api/v1/contests/{DEMO_SLUG}/leaderboard/stream"
-        async with httpx.AsyncClient(timeout=None) as client, client.stream("GET", url) as response:
-            async for line in response.aiter_lines():
-                if line.startswith("data:"):
-                    document = json.loads(line[5:])
-                    self.frames.append((time.monotonic(), {row["code"]: row["votes"] or 0
-                                                           for row in document.get("candidates", [])}))
+        async with httpx.AsyncClient(timeout=None) as client:
+            while True:
+                with contextlib.suppress(httpx.HTTPError):
+                    async with client.stream("GET", url) as response:
+                        async for line in response.aiter_lines():
+                            if line.startswith("data:"):
+                                self.keep(json.loads(line[5:]))
+                await asyncio.sleep(0.5)
+
+    def keep(self, document: dict[str, Any]) -> None:
+        self.frames.append((time.monotonic(), {row["code"]: row["votes"] or 0
+                                               for row in document.get("candidates", [])}))
 
     async def shows_since(self, moment: float, expected: dict[str, int]) -> bool:
         return any(when > moment and all(votes.get(code) == count for code, count in expected.items())
