@@ -63,12 +63,12 @@ def environment(service: dict[str, Any], host: dict[str, str]) -> dict[str, str]
 def runbook_table() -> dict[str, tuple[dict[str, str], str]]:
     """The runbook's table: each service, what it waits for (name: condition) and its "healthy when"."""
     text = RUNBOOK.read_text().split("**With the compose file: the cluster.**", 1)[1]
-    rows = {}
+    rows: dict[str, tuple[dict[str, str], str]] = {}
     for line in text.splitlines():
         cells = [cell.strip() for cell in line.strip("|").split("|")]
         if not line.startswith("| `") or len(cells) != 3:
             continue
-        waits = {}
+        waits: dict[str, str] = {}
         for group in cells[1].split(","):  # "`a` `b` healthy", "`c` done"
             word = group.split()[-1]
             waits |= {name: CONDITIONS[word] for name in re.findall(r"`([\w-]+)`", group)}

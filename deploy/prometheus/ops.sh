@@ -11,7 +11,7 @@ set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 data_dir=$(realpath -m "${GATEWAY_DATA_DIR:-var}")
 ops="$data_dir/ops"
-mkdir -p "$ops/prometheus" "$ops/alertmanager"
+mkdir -p "$ops/prometheus" "$ops/alertmanager" "$ops/cluster"  # cluster/: the show cluster's targets, if any (prometheus.yml)
 
 gateway=${GATEWAY_PORT:-8080}
 prometheus=${PROMETHEUS_PORT:-9090}

@@ -1,0 +1,152 @@
+"""The cluster's scrape jobs of deploy/prometheus/prometheus.yml, as shipped, against the real servers: Debian's
+Prometheus scrapes a Redis Sentinel (with its password) through Debian's prometheus-redis-exporter's /scrape and an
+etcd member, from file_sd targets; the sentinel's redis_up arrives renamed (RedisDown stays Redis's own), and a real
+failover (SENTINEL FAILOVER) fires RedisSentinelFailover from rules.yml. promtool's cases (tests/cluster_test.yml)
+hold each rule's timing; this holds the names and labels the servers really serve."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import yaml
+
+from tests.servers import free_port
+from tests.waiting import HANG_SECONDS
+
+PROMETHEUS = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
+PASSWORD, SENTINEL_PASSWORD = "group-secret-1", "sentinel-secret-2"
+
+
+def wait_for(condition: Callable[[], bool], what: str) -> None:
+    deadline = time.monotonic() + HANG_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {HANG_SECONDS} s: {what}"
+        time.sleep(0.2)
+
+
+def cli(port: int, password: str, *command: str) -> str:
+    done = subprocess.run(["redis-cli", "-p", str(port), "-a", password, "--no-auth-warning", *command],
+                          capture_output=True, text=True, timeout=30)
+    return done.stdout.strip()
+
+
+class Servers:
+    """The processes a test starts, stopped at its end, newest first."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, name: str, command: list[str]) -> None:
+        with (self.folder / f"{name}.log").open("ab") as log:  # the process keeps its own descriptor
+            self.processes.append(subprocess.Popen(command, stdout=log, stderr=log, cwd=self.folder))
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate()
+            process.wait(timeout=HANG_SECONDS)
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Servers]:
+    started = Servers(tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+def redis_group(servers: Servers) -> dict[str, int]:
+    """A master, its replica (both with a password) and one sentinel watching them as `ballot`, quorum 1."""
+    ports = {name: free_port() for name in ("master", "replica", "sentinel")}
+    common = ["--save", "", "--appendonly", "no", "--requirepass", PASSWORD, "--masterauth", PASSWORD]
+    servers.start("master", ["redis-server", "--port", str(ports["master"]), *common])
+    wait_for(lambda: cli(ports["master"], PASSWORD, "PING") == "PONG", "the master")
+    servers.start("replica", ["redis-server", "--port", str(ports["replica"]), *common,
+                              "--replicaof", "127.0.0.1", str(ports["master"])])
+    wait_for(lambda: "master_link_status:up" in cli(ports["replica"], PASSWORD, "INFO", "replication"), "replica")
+    conf = servers.folder / "sentinel.conf"
+    conf.write_text(f"port {ports['sentinel']}\nrequirepass {SENTINEL_PASSWORD}\n"
+                    f"sentinel monitor ballot 127.0.0.1 {ports['master']} 1\n"
+                    f"sentinel auth-pass ballot {PASSWORD}\n")
+    servers.start("sentinel", ["redis-sentinel", str(conf)])
+    wait_for(lambda: cli(ports["sentinel"], SENTINEL_PASSWORD, "SENTINEL", "ckquorum", "ballot").startswith("OK"),
+             "the sentinel")
+    return ports
+
+
+def etcd_member(servers: Servers) -> int:
+    client, peer = free_port(), free_port()
+    servers.start("etcd", ["etcd", "--name", "etcd1", "--data-dir", str(servers.folder / "etcd"),
+                           "--listen-client-urls", f"http://127.0.0.1:{client}",
+                           "--advertise-client-urls", f"http://127.0.0.1:{client}",
+                           "--listen-peer-urls", f"http://127.0.0.1:{peer}",
+                           "--initial-advertise-peer-urls", f"http://127.0.0.1:{peer}",
+                           "--initial-cluster", f"etcd1=http://127.0.0.1:{peer}"])
+    return client
+
+
+def shipped_jobs(exporter: int) -> list[dict[str, Any]]:
+    """prometheus.yml's etcd and sentinel jobs as shipped, the exporter's address the one started here (as ops.sh
+    puts its own ports in)."""
+    jobs = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]
+    chosen = [job for job in jobs if job["job_name"] in ("etcd", "sentinel")]
+    text = json.dumps(chosen).replace("127.0.0.1:9121", f"127.0.0.1:{exporter}")
+    return list(json.loads(text))
+
+
+def start_prometheus(servers: Servers, exporter: int, targets: dict[str, str]) -> str:
+    folder = servers.folder
+    (folder / "cluster").mkdir()
+    for job, target in targets.items():
+        (folder / "cluster" / f"{job}.yml").write_text(yaml.safe_dump([{"targets": [target]}]))
+    # Every second, not 15 s: the same rules, sooner.
+    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
+              "rule_files": [str(PROMETHEUS / "rules.yml")], "scrape_configs": shipped_jobs(exporter)}
+    (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
+    url = f"http://127.0.0.1:{free_port()}"
+    servers.start("prometheus", ["prometheus", f"--config.file={folder / 'prometheus.yml'}",
+                                 f"--storage.tsdb.path={folder / 'tsdb'}", "--log.level=warn",
+                                 f"--web.listen-address={url.removeprefix('http://')}"])
+    return url
+
+
+def query(url: str, promql: str) -> list[dict[str, Any]]:
+    try:
+        answer = httpx.get(f"{url}/api/v1/query", params={"query": promql}, timeout=5).json()
+    except (httpx.HTTPError, ValueError):
+        return []
+    return list(answer.get("data", {}).get("result", []))
+
+
+def test_the_sentinel_and_etcd_jobs_read_the_real_servers_and_a_failover_pages(servers: Servers) -> None:
+    group, etcd = redis_group(servers), etcd_member(servers)
+    exporter = free_port()
+    sentinel = f"127.0.0.1:{group['sentinel']}"
+    (servers.folder / "passwords.json").write_text(json.dumps({f"redis://{sentinel}": SENTINEL_PASSWORD}))
+    servers.start("exporter", ["prometheus-redis-exporter", f"-web.listen-address=127.0.0.1:{exporter}",
+                               "-redis.addr=", f"-redis.password-file={servers.folder / 'passwords.json'}"])
+    url = start_prometheus(servers, exporter, {"sentinel": sentinel, "etcd": f"127.0.0.1:{etcd}"})
+
+    master = f'redis_sentinel_master_status{{job="sentinel",instance="{sentinel}",master_name="ballot"}}'
+    wait_for(lambda: [r["metric"]["master_address"] for r in query(url, master)] == [
+        f"127.0.0.1:{group['master']}"], "the sentinel's word on the master, scraped")
+    assert [r["value"][1] for r in query(url, f'redis_sentinel_up{{instance="{sentinel}"}}')] == ["1"]
+    assert query(url, 'redis_up{job="sentinel"}') == []  # renamed: no RedisDown from a sentinel
+    wait_for(lambda: [r["value"][1] for r in query(url, 'etcd_server_has_leader{job="etcd"}')] == ["1"], "etcd")
+    assert query(url, 'ALERTS{alertname=~"RedisSentinelFailover|EtcdNoQuorum"}') == []
+
+    wait_for(lambda: cli(group["sentinel"], SENTINEL_PASSWORD, "SENTINEL", "failover", "ballot") == "OK",
+             "the sentinel taking the failover")
+    wait_for(lambda: cli(group["sentinel"], SENTINEL_PASSWORD, "SENTINEL", "get-master-addr-by-name",
+                         "ballot").split() == ["127.0.0.1", str(group["replica"])], "the replica promoted")
+    firing = 'ALERTS{alertname="RedisSentinelFailover",alertstate="firing"}'
+    wait_for(lambda: [r["metric"]["master_name"] for r in query(url, firing)] == ["ballot"], "the page")
+    assert query(url, 'ALERTS{alertname="EtcdNoQuorum"}') == []
