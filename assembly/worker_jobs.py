@@ -124,6 +124,17 @@ async def relay_pass(ctx: JobContext) -> int:
     return relayed
 
 
+async def requeue_lost_deliveries(ctx: JobContext) -> int:
+    """Outbox rows whose RQ job Redis lost (a Sentinel failover promoted a replica that never got it): queued again
+    (gateway.jobs.outbox.relay_lost)."""
+    queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
+
+    async def enqueue(ids: list[int]) -> int:
+        return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
+
+    return await outbox.relay_lost(ctx.sessions, enqueue)
+
+
 async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE_SECONDS,
                          times: ReconcileTimes = RECONCILE_TIMES) -> str:
     """One reconciler pass, within its job's time-out (`times`); a lease keeps two passes from checking the same
@@ -206,6 +217,7 @@ async def ledger_checkpoint_pass(ctx: JobContext) -> list[str]:
 PASSES = (
     WorkerPass(outbox.DELIVER_PASS, deliver_outbox),  # queued by the relay, one job per outbox row
     WorkerPass("relay-outbox", relay_pass, every=RELAY_INTERVAL_SECONDS),
+    WorkerPass("requeue-lost-deliveries", requeue_lost_deliveries, every=60),
     WorkerPass("reconcile", reconcile_pass, every=RECONCILE_INTERVAL_SECONDS),
     WorkerPass("money-check", money_check_turn, every=300),
     # hourly ledger checkpoints; at close, a checkpoint and a signed results sheet

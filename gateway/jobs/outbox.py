@@ -3,13 +3,18 @@
 Each row becomes the job `outbox-{id}`; a relay that runs twice (or crashes between enqueueing
 and marking) finds the job already there and does not enqueue it again, and the job itself
 does nothing for a row already delivered.
+
+A job handed to RQ lives in Redis only, and Redis can lose it: a Sentinel failover promotes a replica that never
+received the last writes (its replication is asynchronous), or a Redis without persistence restarts. So the rows
+handed over long ago and still not delivered are handed over again (`relay_lost`) when their job is gone from
+Redis; a job still there (waiting, running, waiting for its retry, or failed for good) is left alone.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rq import Queue, Retry
@@ -29,6 +34,9 @@ Handled = Callable[[str, list[datetime]], None]
 
 DELIVER_PASS = "deliver-outbox"  # the worker's pass that delivers one row (assembly.worker_jobs)
 DELIVERY_RETRY = Retry(max=6, interval=[1, 5, 15, 60, 300, 900])
+# A row handed to RQ this long ago and not delivered has its job looked for in Redis: a job normally runs within
+# seconds (its first retry comes after 1 s); one that is gone was lost with Redis.
+LOST_AFTER = timedelta(minutes=2)
 
 
 def delivery_job_id(outbox_id: int) -> str:
@@ -81,6 +89,24 @@ async def relay_outbox(sessions: Sessions, enqueue: Callable[[list[int]], Awaita
             await enqueue(queued)
             await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(queued)).values(enqueued_at=now))
     return len(rows)
+
+
+async def relay_lost(sessions: Sessions, enqueue: Callable[[list[int]], Awaitable[int]], *,
+                     lost_after: timedelta = LOST_AFTER, now: datetime | None = None, limit: int = 500) -> int:
+    """Hand over again the rows handed to RQ over `lost_after` ago and still not delivered; `enqueue`
+    (`enqueue_deliveries`) skips each whose job Redis still holds. Returns how many jobs were made again."""
+    handed_before = (now or datetime.now(UTC)) - lost_after
+    async with sessions.begin() as session:
+        ids = list(await session.scalars(
+            select(OutboxMessage.id)
+            .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.enqueued_at < handed_before)
+            .order_by(OutboxMessage.id).limit(limit)))
+    if not ids:
+        return 0
+    again = await enqueue(ids)
+    if again:
+        log.warning("outbox: %d job(s) handed to Redis were no longer there (lost with Redis): queued again", again)
+    return again
 
 
 async def deliver(sessions: Sessions, outbox_id: int, handlers: Mapping[str, Handler]) -> bool:

@@ -8,7 +8,7 @@ import os
 import signal
 import subprocess
 import sys
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiohttp.test_utils import TestClient
@@ -63,6 +63,29 @@ async def test_relay_enqueues_each_row_once_even_after_a_crash(sessions: Session
     assert await relay(sessions, settings) == 1
     assert await redis.llen("rq:queue:default") == 1
     assert Job.exists(outbox.delivery_job_id(1), connection=sync_redis(settings.redis_url or ""))
+
+
+async def test_a_delivery_job_redis_lost_is_queued_again_and_one_still_there_is_not(
+    sessions: Sessions, settings: Settings, redis: Redis
+) -> None:
+    """Redis fails over to a replica that never got the delivery's job (a receipt, say): the row, handed over and
+    never delivered, is handed over again once it is overdue; a job Redis still holds is not made twice."""
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, quantity=2)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 200, "XAF", "t", provider=order.provider)
+    assert await relay(sessions, settings) == 1
+    queue = job_queue(sync_redis(settings.redis_url or ""))
+
+    async def enqueue(ids: list[int]) -> int:
+        return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
+
+    later = datetime.now(UTC) + outbox.LOST_AFTER + timedelta(seconds=1)
+    assert await outbox.relay_lost(sessions, enqueue, now=later) == 0  # its job is still in Redis: left alone
+    assert await outbox.relay_lost(sessions, enqueue) == 0  # not overdue yet
+    await redis.flushdb()  # the promoted replica never had it
+    assert await outbox.relay_lost(sessions, enqueue, now=later) == 1
+    assert Job.exists(outbox.delivery_job_id(1), connection=queue.connection)
+    assert await redis.llen("rq:queue:default") == 1
 
 
 async def test_a_delivered_message_is_not_handled_again(sessions: Sessions) -> None:
@@ -125,12 +148,12 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
 ) -> None:
     queue = job_queue(sync_redis(settings.redis_url or ""))
     now = 1_800_000_000.0
-    # relay, reconcile, the Stars check (every 60 s), the verification of Stars payments by Telegram's list (30 s),
+    # relay, the requeue of deliveries Redis lost (every 60 s), reconcile, the Stars check (every 60 s), the verification of Stars payments by Telegram's list (30 s),
     # the refunds and payouts passes (30 s each), the money check (hourly), the ledger's checkpoints (every 300 s),
     # the media sweep (300 s), the learning of shared addresses (600 s), the SMS backstop (60 s) and the pruning of
     # old Telegram updates (hourly): the channels' own, through assembly.job_runtime.channel_job; and M-Pesa's
     # registration of its paybills' URLs (300 s) and reading of their statements (60 s), the provider's own
-    assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 14
+    assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 15
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 10) == 2  # only relay and reconcile have a new slot
     contest = await make_contest(sessions)

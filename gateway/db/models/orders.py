@@ -178,4 +178,6 @@ class OutboxMessage(Base):
 
     __table_args__ = (
         Index("ix_outbox_unenqueued", "id", postgresql_where=text("enqueued_at IS NULL")),
+        # the rows handed to RQ and not yet delivered, looked at for jobs Redis lost (gateway.jobs.outbox.relay_lost)
+        Index("ix_outbox_undelivered", "enqueued_at", postgresql_where=text("delivered_at IS NULL")),
     )
