@@ -4,6 +4,7 @@
     python -m bench.faults hosts     # two hosts behind HAProxy, one killed whole (bench/faults/hosts.py)
     python -m bench.faults alerts    # each fault fires its alert in time (bench/faults/alerting.py; `make ops`)
     python -m bench.faults network [--only a,b,c,d]  # hosts with their own network, partitioned (as root)
+    python -m bench.faults cluster [--only a,b,c,d,e] [--rounds 2] [--rate 100]  # Patroni and Sentinel failovers
 
 Each scenario starts the whole stack (`gateway run`) and places votes through the JSON API while
 the MTN sandbox approves them, then kills a process with SIGKILL at the worst moment:
@@ -276,13 +277,35 @@ def network(only: list[str] | None) -> int:
     return 0 if figures["verdict"] == "PASS" else 1
 
 
+def cluster(only: list[str] | None, rounds: int, rate: float) -> int:
+    """bench/faults/cluster/: Patroni's and Sentinel's failovers under load, Jepsen's check; recorded unless --only."""
+    from bench.faults.cluster.faults import FAULTS
+    from bench.faults.cluster.report import markdown, printed
+    from bench.faults.cluster.scenario import Run, run_cluster
+
+    if os.geteuid() != 0:
+        raise SystemExit("bench.faults cluster makes network namespaces and runs PostgreSQL as its user: run as root")
+    keys = [key for key in FAULTS if only is None or key in only]
+    rows, figures = run_cluster(Run(rounds, keys, rate))
+    printed(rows, figures)
+    if not only:
+        intro = (f"`sudo .venv/bin/python -m bench.faults cluster --rounds {rounds} --rate {rate:g}`: each fault "
+                 f"{rounds} times, one at a time, under load; then the history against the final database.")
+        record("fault-cluster", markdown(rows, figures, intro))
+    return 0 if figures["verdict"] == "PASS" else 1
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("which", nargs="?", default="all",
-                        choices=[*SCENARIOS, "hosts", "alerts", "network", "all"])
+                        choices=[*SCENARIOS, "hosts", "alerts", "network", "cluster", "all"])
     parser.add_argument("--only", help="alerts: only the faults whose name holds one of these comma-separated words; "
-                        "network: only these partitions, e.g. a,c (not recorded)")
+                        "network: only these partitions, e.g. a,c (not recorded); cluster: only these faults")
+    parser.add_argument("--rounds", type=int, default=2, help="cluster: how many times each fault")
+    parser.add_argument("--rate", type=float, default=100, help="cluster: votes offered a second")
     args = parser.parse_args()
+    if args.which == "cluster":  # not in "all": it needs root, Patroni, etcd, Redis Sentinel and HAProxy
+        return cluster(args.only.lower().split(",") if args.only else None, args.rounds, args.rate)
     if args.which == "network":  # not in "all": it needs root (namespaces) and Debian's HAProxy
         return network(args.only.lower().split(",") if args.only else None)
     if args.which == "alerts":  # not in "all": it needs Debian's Prometheus (`make ops`)
