@@ -32,6 +32,7 @@ from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.reconciler import reconcile
 from gateway.kit.status_pacing import SPARE_PATIENCE, reconciler_pace, spare_pace
+from leaderboard.rebuild import follow_redis
 from leaderboard.refresh import BOARD_TOPICS, board_refresh
 from media.passes import media_handlers
 
@@ -118,6 +119,10 @@ async def relay_pass(ctx: JobContext) -> int:
     async def enqueue(ids: list[int]) -> int:
         return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
 
+    rebuilt = await follow_redis(ctx.sessions, ctx.redis)
+    if rebuilt is not None:
+        log.warning("the boards were on another Redis server (a failover or a restart): %d rebuilt from PostgreSQL",
+                    len(rebuilt))
     relayed = await outbox.relay_outbox(ctx.sessions, enqueue, board_refresh(ctx.sessions, ctx.redis),
                                         handled=ctx.levels.note_frames)
     await note_pass(ctx.redis, "relay")
