@@ -9,6 +9,7 @@ show's database cluster (deploy/cluster/README.md) for the suite's failover test
     kill_node_host(cluster, cluster.node_named(state.leader.name))   # SIGKILL every process of its host
     restart_node(cluster, node)                     # Patroni again on the same folder: it rejoins (pg_rewind)
     pause_node(cluster, node) / resume_node(cluster, node)          # SIGSTOP / SIGCONT its Patroni and PostgreSQL
+    switchover(cluster)                             # planned: the synchronous standby takes over
     stop_cluster(cluster)                           # everything started here, stopped
 
 Every server listens on a port of its own (never a default one), keeps its files under `hosts.folder`, and has its
@@ -314,6 +315,20 @@ def stop_cluster(cluster: PostgresCluster) -> None:
     for member in cluster.etcd:
         if member.process is not None:
             stop_process(member.process)
+
+
+def switchover(cluster: PostgresCluster, candidate: PostgresNode | None = None) -> None:
+    """A planned switchover, as an operator runs it (`patronictl switchover --force`): the leader demotes itself and
+    `candidate` (by default the synchronous standby, the only one strict mode lets take over) is promoted. Returns
+    once patronictl says it is done; `wait_until_ready` then waits for the new synchronous standby."""
+    found = state(cluster)
+    assert found.leader is not None and found.sync_standby is not None, f"no leader and standby: {found}"
+    target = candidate.name if candidate is not None else found.sync_standby.name
+    ran = subprocess.run(as_server_user(["patronictl", "-c", str(cluster.nodes[0].folder / "patroni.yml"), "switchover",
+                                         "--leader", found.leader.name, "--candidate", target, "--force"]),
+                         capture_output=True, text=True, timeout=STARTED_WITHIN, check=False)
+    if ran.returncode != 0 or "Successfully switched over" not in ran.stdout:
+        raise RuntimeError(f"patronictl switchover to {target}: {ran.stdout[-1000:]}{ran.stderr[-1000:]}")
 
 
 def patroni_log(node: PostgresNode) -> str:
