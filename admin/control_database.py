@@ -18,7 +18,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from admin.dashboard import Gettext
 from gateway.core.texts import N_
 
-SERVER = text("SELECT pg_is_in_recovery(), host(inet_server_addr())")
+# synchronous_standby_names set: commits wait for a standby (Patroni's synchronous mode names it, or '*' in strict
+# mode with none left); empty on a single server.
+SERVER = text("SELECT pg_is_in_recovery(), host(inet_server_addr()), current_setting('synchronous_standby_names')")
 # A base backup's walsenders (`gateway backup base` runs pg_basebackup: one sends the files, state "backup", one
 # streams the WAL meanwhile) are no standby.
 STANDBYS = text("""
@@ -28,6 +30,7 @@ STANDBYS = text("""
     ORDER BY sync_state IN ('sync', 'quorum') DESC, application_name""")
 SYNCHRONOUS = {"sync", "quorum"}  # "potential": it waits to become one; "async": never acknowledges a commit
 TEXTS = (N_("Database"), N_("One server, no standby"), N_("Primary %(server)s"), N_("this server"),
+         N_("Primary %(server)s · no standby streaming: every commit waits for one"),
          N_("sync standby %(name)s lag %(lag)s s"), N_("replica %(name)s lag %(lag)s s"),
          N_("sync standby %(name)s (%(state)s)"), N_("replica %(name)s (%(state)s)"),
          N_("standby %(name)s, its state hidden from the service's role (grant it pg_monitor)"),
@@ -48,10 +51,11 @@ class Standby:
 @dataclass(frozen=True)
 class DatabaseRoles:
     """The server the service's connection reaches: a primary (or a standby in recovery) at `address` (None: over a
-    Unix socket), and the standbys streaming from it."""
+    Unix socket), whether its commits wait for a synchronous standby, and the standbys streaming from it."""
 
     in_recovery: bool = False
     address: str | None = None
+    synchronous: bool = False
     standbys: tuple[Standby, ...] = ()
 
 
@@ -63,9 +67,10 @@ def standby_of(name: str, state: str | None, sync_state: str | None, lag: float 
 
 
 async def database_roles(session: AsyncSession) -> DatabaseRoles:
-    in_recovery, address = (await session.execute(SERVER)).one()
+    in_recovery, address, synchronous_names = (await session.execute(SERVER)).one()
     rows = [] if in_recovery else (await session.execute(STANDBYS)).all()
-    return DatabaseRoles(bool(in_recovery), address, tuple(standby_of(*row) for row in rows))
+    return DatabaseRoles(bool(in_recovery), address, bool(synchronous_names.strip()),
+                         tuple(standby_of(*row) for row in rows))
 
 
 def standby_said(_: Gettext, standby: Standby) -> str:
@@ -86,7 +91,10 @@ def roles_said(_: Gettext, roles: DatabaseRoles) -> str:
     """The line the room shows: "Primary 10.0.0.1 · sync standby pg2 lag 0.0 s · replica pg3 lag 0.2 s"."""
     if roles.in_recovery:
         return _("The service's connection reaches a standby in recovery, not a primary: its writes fail.")
+    server = roles.address or _("this server")
+    if not roles.standbys and roles.synchronous:  # a cluster's primary whose standbys are gone: commits hang
+        return _("Primary %(server)s · no standby streaming: every commit waits for one") % {"server": server}
     if not roles.standbys:
         return _("One server, no standby")
-    primary = _("Primary %(server)s") % {"server": roles.address or _("this server")}
+    primary = _("Primary %(server)s") % {"server": server}
     return " · ".join([primary, *(standby_said(_, standby) for standby in roles.standbys)])

@@ -93,23 +93,24 @@ def etcd_member(servers: Servers) -> int:
     return client
 
 
-def shipped_jobs(exporter: int) -> list[dict[str, Any]]:
-    """prometheus.yml's etcd and sentinel jobs as shipped, the exporter's address the one started here (as ops.sh
+def shipped_jobs(names: set[str], exporter: int) -> list[dict[str, Any]]:
+    """prometheus.yml's jobs of these names as shipped, the Redis exporter's address the one started here (as ops.sh
     puts its own ports in)."""
     jobs = yaml.safe_load((PROMETHEUS / "prometheus.yml").read_text())["scrape_configs"]
-    chosen = [job for job in jobs if job["job_name"] in ("etcd", "sentinel")]
+    chosen = [job for job in jobs if job["job_name"] in names]
     text = json.dumps(chosen).replace("127.0.0.1:9121", f"127.0.0.1:{exporter}")
     return list(json.loads(text))
 
 
-def start_prometheus(servers: Servers, exporter: int, targets: dict[str, str]) -> str:
+def start_prometheus(servers: Servers, targets: dict[str, list[str]], exporter: int = 0) -> str:
+    """Debian's Prometheus with rules.yml and the shipped jobs of `targets`, each its targets in its file_sd file."""
     folder = servers.folder
     (folder / "cluster").mkdir()
-    for job, target in targets.items():
-        (folder / "cluster" / f"{job}.yml").write_text(yaml.safe_dump([{"targets": [target]}]))
+    for job, addresses in targets.items():
+        (folder / "cluster" / f"{job}.yml").write_text(yaml.safe_dump([{"targets": addresses}]))
     # Every second, not 15 s: the same rules, sooner.
     config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-              "rule_files": [str(PROMETHEUS / "rules.yml")], "scrape_configs": shipped_jobs(exporter)}
+              "rule_files": [str(PROMETHEUS / "rules.yml")], "scrape_configs": shipped_jobs(set(targets), exporter)}
     (folder / "prometheus.yml").write_text(yaml.safe_dump(config))
     url = f"http://127.0.0.1:{free_port()}"
     servers.start("prometheus", ["prometheus", f"--config.file={folder / 'prometheus.yml'}",
@@ -133,7 +134,7 @@ def test_the_sentinel_and_etcd_jobs_read_the_real_servers_and_a_failover_pages(s
     (servers.folder / "passwords.json").write_text(json.dumps({f"redis://{sentinel}": SENTINEL_PASSWORD}))
     servers.start("exporter", ["prometheus-redis-exporter", f"-web.listen-address=127.0.0.1:{exporter}",
                                "-redis.addr=", f"-redis.password-file={servers.folder / 'passwords.json'}"])
-    url = start_prometheus(servers, exporter, {"sentinel": sentinel, "etcd": f"127.0.0.1:{etcd}"})
+    url = start_prometheus(servers, {"sentinel": [sentinel], "etcd": [f"127.0.0.1:{etcd}"]}, exporter)
 
     master = f'redis_sentinel_master_status{{job="sentinel",instance="{sentinel}",master_name="ballot"}}'
     wait_for(lambda: [r["metric"]["master_address"] for r in query(url, master)] == [

@@ -104,7 +104,7 @@ async def roles_at(port: int, user: str = "postgres") -> DatabaseRoles:
 
 async def test_the_primary_its_sync_standby_and_its_replica_as_postgresql_says_them(nodes: dict[str, int]) -> None:
     roles = await roles_at(nodes["pg1"])
-    assert (roles.in_recovery, roles.address) == (False, "127.0.0.1")
+    assert (roles.in_recovery, roles.address, roles.synchronous) == (False, "127.0.0.1", True)
     assert [(s.name, s.state, s.synchronous) for s in roles.standbys] == [
         ("pg2", "streaming", True), ("pg3", "streaming", False)]
     assert re.fullmatch(r"Primary 127\.0\.0\.1 · sync standby pg2 lag \d+\.\d s · replica pg3 lag \d+\.\d s",
@@ -126,6 +126,13 @@ async def test_a_replica_whose_replay_stops_shows_its_lag_growing(nodes: dict[st
         psql(nodes["pg3"], "SELECT pg_wal_replay_resume()")
 
 
+def test_a_primary_whose_commits_wait_for_a_standby_that_is_gone_says_so() -> None:
+    """Patroni's strict synchronous mode with no standby left: synchronous_standby_names '*', nothing streaming."""
+    assert roles_said(said, DatabaseRoles(address="10.0.0.2", synchronous=True)) == (
+        "Primary 10.0.0.2 · no standby streaming: every commit waits for one")
+    assert roles_said(said, DatabaseRoles(address="10.0.0.2")) == "One server, no standby"
+
+
 async def test_a_connection_that_reaches_a_standby_says_its_writes_fail(nodes: dict[str, int]) -> None:
     roles = await roles_at(nodes["pg2"])
     assert roles.in_recovery and roles.standbys == ()
@@ -144,7 +151,8 @@ async def test_a_role_without_pg_monitor_sees_its_standbys_without_their_state(n
 async def test_the_suites_single_server_is_one_server_with_no_standby(client: TestClient, sessions: Sessions) -> None:
     owner = await make_account(sessions, "owner")
     room = await (await client.get("/api/v1/admin/control", headers=bearer(await api_tokens(client, owner)))).json()
-    assert room["database"]["in_recovery"] is False and room["database"]["standbys"] == []
+    assert room["database"] | {"address": None} == {"in_recovery": False, "address": None, "synchronous": False,
+                                                   "standbys": []}
     await browser_sign_in(client, owner)
     page = await (await client.get("/admin/control")).text()
     assert re.search(r'<section id="database"><h2>Database</h2><p data-standbys="0">One server, no standby</p>', page)

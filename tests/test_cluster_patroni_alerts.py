@@ -1,0 +1,135 @@
+"""The show's PostgreSQL cluster as its operators watch it, on real servers (bench/cluster: 1 etcd member, 3 nodes
+under Debian's Patroni 3.0.2, HAProxy on the service host, on loopback addresses): Prometheus' shipped `patroni` and
+`etcd` jobs read every node's /metrics and rules.yml finds each replica's lag and the synchronous standby there, so
+nothing pages on a healthy cluster; the control room, through the service's DATABASE_URL (the HAProxy), names the
+primary and its standbys by Patroni's names; the primary's machine killed, PostgresFailover pages and the room names
+the new primary. promtool's cases (deploy/prometheus/tests/cluster_test.yml) hold each rule's timing; this holds that
+its figures are Patroni's.
+
+Some 60-90 s: three initdb and base backups, a failover."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
+
+from admin.control_database import DatabaseRoles, database_roles, roles_said
+from bench.cluster.cluster_configs import Timings
+from bench.cluster.hosts import LoopbackHosts
+from bench.cluster.postgres_cluster import (
+    Balancer,
+    PostgresCluster,
+    create_service_database,
+    database_url,
+    kill_node_host,
+    missing_binaries,
+    psql,
+    start_balancer,
+    start_cluster,
+    state,
+    stop_cluster,
+    wait_until_ready,
+)
+from tests.restored_folders import scratch_folder
+from tests.test_cluster_alerts import Servers, query, start_prometheus, wait_for
+from tests.waiting import HANG_SECONDS
+
+TIMINGS = Timings(ttl=8, loop_wait=1, retry_timeout=3)  # tests/failover's: a failover in seconds, not 40
+CLUSTER_ALERTS = 'ALERTS{alertname=~"PostgresNoSyncStandby|PostgresReplicationLagHigh|PostgresFailover|EtcdNoQuorum"}'
+
+
+@pytest.fixture
+def cluster() -> Iterator[tuple[PostgresCluster, Balancer, LoopbackHosts]]:
+    missing = missing_binaries()
+    if missing:
+        pytest.fail(f"the PostgreSQL cluster's binaries are missing: {', '.join(missing)} (`make test` installs them)")
+    for scratch in scratch_folder():
+        hosts = LoopbackHosts(scratch, {"etcd1": 1, "pg1": 2, "pg2": 3, "pg3": 4, "app": 5})
+        cluster = start_cluster(hosts, etcd_hosts=["etcd1"], node_hosts=["pg1", "pg2", "pg3"], timings=TIMINGS,
+                                service_hosts=["app"])
+        try:
+            wait_until_ready(cluster)
+            create_service_database(cluster)
+            leader = state(cluster).leader
+            assert leader is not None
+            # What docker-compose.yml's cluster-database grants: the standbys' state and lag are pg_monitor's.
+            psql(cluster, cluster.node_named(leader.name), "GRANT pg_monitor TO gateway")
+            yield cluster, start_balancer(cluster, "app"), hosts
+        finally:
+            stop_cluster(cluster)
+            hosts.stop()
+
+
+@pytest.fixture
+def servers(tmp_path: Path) -> Iterator[Servers]:
+    started = Servers(tmp_path)
+    try:
+        yield started
+    finally:
+        started.stop()
+
+
+async def room_line(url: str) -> tuple[DatabaseRoles, str]:
+    """The room's database line through the HAProxy, once it sends the service to a primary: HAProxy 2.6 starts with
+    every node up until its checks (1 s, fall 2) take the replicas out, cutting their sessions, and a failover leaves
+    no primary for some seconds."""
+    deadline = time.monotonic() + HANG_SECONDS
+    while True:
+        engine = create_async_engine(url.replace("postgresql://", "postgresql+asyncpg://"))
+        try:
+            async with AsyncSession(engine) as session:
+                roles = await database_roles(session)
+            if not roles.in_recovery:
+                return roles, roles_said(lambda text: text, roles)
+        except (DBAPIError, OSError):
+            pass
+        finally:
+            await engine.dispose()
+        assert time.monotonic() < deadline, "the HAProxy never reached a primary"
+        await asyncio.sleep(0.2)
+
+
+async def test_patronis_figures_page_nothing_when_healthy_and_a_failover_when_the_primary_dies(
+        cluster: tuple[PostgresCluster, Balancer, LoopbackHosts], servers: Servers) -> None:
+    postgres, balancer, hosts = cluster
+    now = state(postgres)
+    assert now.leader is not None and now.sync_standby is not None
+    primary = postgres.node_named(now.leader.name)
+    replica = next(m.name for m in now.members if m.name not in (now.leader.name, now.sync_standby.name))
+    url = database_url(postgres, balancer)
+    _, line = await room_line(url)
+    assert re.fullmatch(rf"Primary {re.escape(primary.address)} · sync standby {now.sync_standby.name} lag \d+\.\d s"
+                        rf" · replica {replica} lag \d+\.\d s", line), line
+
+    prometheus = start_prometheus(servers, {
+        "patroni": [f"{node.address}:{node.rest_port}" for node in postgres.nodes],
+        "etcd": [member.client_address for member in postgres.etcd]})
+    lags = 'patroni:replication_lag:bytes{scope="ballot"}'
+    wait_for(lambda: len(query(prometheus, lags)) == 2, "both replicas' lag, from Patroni's figures")
+    replicas = {r["metric"]["instance"] for r in query(prometheus, lags)}
+    assert replicas == {f"{n.address}:{n.rest_port}" for n in postgres.nodes if n.name != now.leader.name}
+    assert all(float(r["value"][1]) < 16 * 1024 * 1024 for r in query(prometheus, lags))
+    assert [r["value"][1] for r in query(prometheus, 'sum by (scope) (patroni_sync_standby)')] == ["1"]
+    assert [r["value"][1] for r in query(prometheus, "patroni:timeline:max")] == ["1"]
+    assert [r["value"][1] for r in query(prometheus, 'etcd_server_has_leader{job="etcd"}')] == ["1"]
+    assert query(prometheus, CLUSTER_ALERTS) == []
+
+    kill_node_host(postgres, primary)
+    firing = 'ALERTS{alertname="PostgresFailover",alertstate="firing"}'
+    wait_for(lambda: [r["metric"]["scope"] for r in query(prometheus, firing)] == ["ballot"], "PostgresFailover")
+    promoted = state(postgres).leader
+    assert promoted is not None and promoted.name != primary.name
+    address = re.escape(postgres.node_named(promoted.name).address)
+    standing = rf"Primary {address} · sync standby pg\d lag \d+\.\d s"  # the last replica, now its sync standby
+    waiting = rf"Primary {address} · no standby streaming: every commit waits for one"  # until it follows
+    deadline = time.monotonic() + HANG_SECONDS
+    while not re.fullmatch(standing, line := (await room_line(url))[1]):
+        assert re.fullmatch(waiting, line) and time.monotonic() < deadline, line
+        await asyncio.sleep(0.2)
