@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -51,9 +52,9 @@ class ClusterState:
         return ", ".join(f"{m.name} {m.role} {m.state} tl={m.timeline} lag={m.lag}" for m in self.members) or "none"
 
 
-def parsed(answer: dict[str, object]) -> ClusterState:
+def parsed(answer: dict[str, Any]) -> ClusterState:
     members = []
-    for entry in answer.get("members", []):  # type: ignore[union-attr]
+    for entry in answer.get("members", []):
         lag, timeline = entry.get("lag"), entry.get("timeline")
         members.append(Member(name=str(entry["name"]), role=str(entry["role"]), state=str(entry.get("state", "")),
                               timeline=timeline if isinstance(timeline, int) else None,
