@@ -150,8 +150,10 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
     log = (data / "stack.log").open("wb")
     process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "run"], env=env, stdout=log,
                                stderr=subprocess.STDOUT, cwd=ROOT)
+    # A DATABASE_URL in `extra_env` (a cluster's, through its balancer) is the one `gateway run` uses, not its own.
+    database_url = env.get("DATABASE_URL") or f"postgresql://postgres@/gateway?host={data}/postgres"
     stack = Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}",
-                  f"postgresql://postgres@/gateway?host={data}/postgres", f"unix://{data}/redis/redis.sock",
+                  database_url, f"unix://{data}/redis/redis.sock",
                   data, process, media_url=f"http://127.0.0.1:{media_port}")
     try:
         _wait_ready(stack)

@@ -1,0 +1,355 @@
+"""What synchronous replication costs a confirmed vote: the service on the show's PostgreSQL cluster (3 nodes under
+Patroni in strict synchronous mode, 1 etcd, HAProxy; bench/cluster on loopback addresses), the closed loop of
+`bench.votes` run twice on the same cluster, (1) as shipped, every commit waiting for the synchronous standby's flush,
+and (2) with Patroni's synchronous_mode turned off (PATCH /config, as `patronictl edit-config --set
+synchronous_mode=false` does), once pg_stat_replication shows no synchronous standby; then, for context, the same loop
+on the embedded single server `gateway run` starts by itself.
+
+    python -m bench.cluster_votes [--seconds 30] [--voters 64] [--no-embedded]
+
+Per run: confirmed votes/s, the vote's answer (POST -> 201) and callback -> counted (p50/p99), CPU per confirmed
+vote by process kind (the service's as bench.votes finds them; the cluster's: the primary's PostgreSQL, the replicas',
+Patroni, etcd, HAProxy), and the difference. Recorded as `cluster-votes` in bench/RESULTS.md. Needs root (PostgreSQL
+runs as `postgres`) and Debian's patroni, etcd-server, postgresql-15 and haproxy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import functools
+import itertools
+import json
+import os
+import re
+import shutil
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Collection, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import aiohttp
+import asyncpg
+import httpx
+import psutil
+
+from bench.cluster.hosts import LoopbackHosts
+from bench.cluster.postgres_cluster import (
+    Balancer,
+    PostgresCluster,
+    create_service_database,
+    database_url,
+    missing_binaries,
+    psql,
+    start_balancer,
+    start_cluster,
+    state,
+    stop_cluster,
+    wait_until_ready,
+)
+from bench.cluster.server_processes import postmaster_pids
+from bench.harness import (
+    Stack,
+    count_reaches,
+    cpu_seconds,
+    machine_cpu_seconds,
+    machine_share,
+    ms,
+    percentile,
+    print_report,
+    record,
+    running_stack,
+)
+from bench.vote_providers import PROVIDERS
+from bench.votes import BACKLOG, Load, cast_vote, measured, wait_settled
+
+PAID_BY = PROVIDERS["mtn"]
+HOST_NUMBERS = {"etcd1": 1, "pg1": 2, "pg2": 3, "pg3": 4, "app": 5}
+SYNC_OFF_WITHIN = 60.0  # Patroni applies a changed synchronous_mode on its next loop (loop_wait 10 s as shipped)
+WARM_UP = 5.0  # seconds left out of the answers' latencies, as bench.votes leaves them out of its figures
+# Payer numbers of each run: fresh numbers and forwarded addresses (41.202.<n // 250 % 250>.x), so no per-number or
+# per-address limit carries over from one run to the next.
+FIRST_NUMBERS = {"warm-up": 2_100_000, "strict": 1, "off": 1_050_000, "embedded": 1}
+# Each measured run starts with the status checks of the votes before it all done (MTN's 10 a second: a run's
+# backlog takes a minute or two), so none of one run's verification is charged to the next.
+VERIFIED_WITHIN = 300.0
+
+
+@dataclass
+class Run:
+    """One closed loop's figures."""
+
+    name: str
+    figures: dict[str, str]  # bench.votes' `measured`
+    answers: list[float]  # seconds from each vote's POST to its answer, after the warm-up
+    cpu_ms: dict[str, float] = field(default_factory=dict)  # per confirmed vote, by process kind
+    machine: str = ""
+
+    @property
+    def rate(self) -> float:
+        return float(self.figures["_rate"])
+
+    @property
+    def to_counted(self) -> tuple[float, float]:
+        return spread_values(self.figures["callback received -> tally committed (after the first 5 s)"])
+
+
+def spread_values(spread: str) -> tuple[float, float]:
+    """p50 and p99 in ms from bench.votes' `spread` text ("p50 12.3 ms, p99 45.6 ms, n=…"); NaN if absent."""
+    found = re.search(r"p50 ([0-9.]+|nan) ms, p99 ([0-9.]+|nan) ms", spread)
+    return (float(found.group(1)), float(found.group(2))) if found else (float("nan"), float("nan"))
+
+
+def change(before: float, after: float) -> str:
+    """`after` against `before`: the difference and its share of `before`."""
+    share = f" ({(after - before) / before:+.0%})" if before else ""
+    return f"{after - before:+.2f}{share}"
+
+
+def tree_cpu(roots: Iterable[int], skip: Collection[int] = ()) -> tuple[float, set[int]]:
+    """CPU seconds of each root process and its descendants (with their reaped children's), leaving out `skip`."""
+    seconds, seen = 0.0, set[int]()
+    for root in roots:
+        try:
+            tree = [psutil.Process(root), *psutil.Process(root).children(recursive=True)]
+        except psutil.Error:
+            continue
+        for process in tree:
+            if process.pid in skip or process.pid in seen:
+                continue
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            seen.add(process.pid)
+            seconds += times.user + times.system + times.children_user + times.children_system
+    return seconds, seen
+
+
+def cluster_cpu_seconds(cluster: PostgresCluster, leader: str) -> dict[str, float]:
+    """CPU seconds so far of the cluster's processes by kind: a node's PostgreSQL (its postmaster and backends, not
+    Patroni's child) is the primary's or a replica's; Patroni is the rest of the node's tree."""
+    totals = {"PostgreSQL primary": 0.0, "PostgreSQL replicas": 0.0}
+    postgres: set[int] = set()
+    for node in cluster.nodes:
+        seconds, pids = tree_cpu(postmaster_pids(node.data_dir))
+        totals["PostgreSQL primary" if node.name == leader else "PostgreSQL replicas"] += seconds
+        postgres |= pids
+    patroni = [node.process.pid for node in cluster.nodes if node.process is not None]
+    totals["Patroni"] = tree_cpu(patroni, skip=postgres)[0]
+    totals["etcd"] = tree_cpu(member.process.pid for member in cluster.etcd if member.process is not None)[0]
+    totals["HAProxy"] = tree_cpu(balancer.process.pid for balancer in cluster.balancers)[0]
+    return totals
+
+
+async def timed_voter(client: aiohttp.ClientSession, url: str, numbers: itertools.count[int], deadline: float,
+                      load: Load, answers: list[tuple[float, float]]) -> None:
+    """bench.votes' closed-loop voter, each vote's answer timed: (sent at, seconds to the answer)."""
+    while time.time() < deadline:
+        sent = time.time()
+        await cast_vote(client, PAID_BY, url, numbers, load)
+        answers.append((sent, time.time() - sent))
+
+
+async def closed_loop(name: str, stack: Stack, seconds: float, voters: int,
+                      more_cpu: Callable[[], dict[str, float]]) -> Run:
+    """bench.votes' closed loop (the sandbox approving in 50 ms) until every order is decided; CPU per confirmed vote
+    of the stack's processes and of `more_cpu`'s (the cluster's)."""
+    async with httpx.AsyncClient(timeout=30) as control:
+        await control.post(f"{stack.sandbox_url}/_control", json={"success_delay": 0.05})
+    load = Load()
+    answers: list[tuple[float, float]] = []
+    numbers = itertools.count(FIRST_NUMBERS[name])
+    url = f"{stack.base_url}/api/v1/contests/{PAID_BY.contest}/votes"
+    before, machine_before, load_before = {**cpu_seconds(stack), **more_cpu()}, machine_cpu_seconds(), os.getloadavg()
+    started = time.time()
+    deadline = started + seconds
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=voters),
+                                     timeout=aiohttp.ClientTimeout(total=30)) as client:
+        await asyncio.gather(*(timed_voter(client, url, numbers, deadline, load, answers) for _ in range(voters)))
+    await wait_settled(stack, load.placed, timeout=60)
+    after = {**cpu_seconds(stack), **more_cpu()}
+    machine = (f"load average {' '.join(f'{v:.1f}' for v in load_before)} at the start, "
+               f"{' '.join(f'{v:.1f}' for v in os.getloadavg())} at the end; other processes took "
+               f"{machine_share(machine_before, before, after, time.time() - started)}")
+    figures = await measured(stack, load, started, deadline)
+    spent = {kind: (after[kind] - before.get(kind, 0.0)) * 1000 / max(load.placed, 1) for kind in after}
+    return Run(name, figures, [took for sent, took in answers if sent >= started + WARM_UP],
+               {kind: value for kind, value in spent.items() if value >= 0.005}, machine)
+
+
+async def verified_all(stack: Stack) -> None:
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        if not await count_reaches(connection, BACKLOG, lambda waiting: waiting == 0, VERIFIED_WITHIN, every=1):
+            raise AssertionError(f"status checks still waiting {VERIFIED_WITHIN:.0f} s after the last run")
+    finally:
+        await connection.close()
+
+
+def measured_run(name: str, stack: Stack, seconds: float, voters: int,
+                 more_cpu: Callable[[], dict[str, float]] = dict) -> Run:
+    asyncio.run(verified_all(stack))
+    return asyncio.run(closed_loop(name, stack, seconds, voters, more_cpu))
+
+
+def warm_up(stack: Stack, seconds: float, voters: int) -> None:
+    """An unmeasured closed loop first: the web processes' pools, PostgreSQL's backends and caches, the workers' first
+    jobs are a start's cost, not a vote's (it would fall on whichever run came first)."""
+    if seconds > 0:
+        asyncio.run(closed_loop("warm-up", stack, seconds, voters, dict))
+
+
+def patch_config(cluster: PostgresCluster, change: dict[str, object]) -> None:
+    """Patroni's dynamic configuration changed through a node's REST API (what `patronictl edit-config` writes)."""
+    request = urllib.request.Request(f"{cluster.rest_urls[0]}/config", data=json.dumps(change).encode(),
+                                     method="PATCH", headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=10) as answer:
+        assert answer.status == 200, answer.read()
+
+
+def synchronous_standbys(cluster: PostgresCluster, leader: str) -> int:
+    return int(psql(cluster, cluster.node_named(leader),
+                    "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')"))
+
+
+def turn_synchronous_off(cluster: PostgresCluster, leader: str) -> str:
+    """synchronous_mode off; returns once the primary lists no synchronous standby (a commit waits for no one)."""
+    patch_config(cluster, {"synchronous_mode": False})
+    started = time.monotonic()
+    while synchronous_standbys(cluster, leader):
+        if time.monotonic() - started > SYNC_OFF_WITHIN:
+            raise AssertionError(f"still a synchronous standby {SYNC_OFF_WITHIN:.0f} s after synchronous_mode off")
+        time.sleep(0.5)
+    names = psql(cluster, cluster.node_named(leader), "SHOW synchronous_standby_names")
+    return (f"off {time.monotonic() - started:.0f} s after the PATCH; pg_stat_replication: no sync standby, "
+            f"synchronous_standby_names '{names}'")
+
+
+@contextmanager
+def running_cluster() -> Iterator[tuple[PostgresCluster, Balancer]]:
+    """The suite's cluster (tests/failover/test_postgres_failover.py) with the deploy template's Patroni timings."""
+    folder = Path(tempfile.mkdtemp(prefix="ballot-cluster-votes-", dir="/tmp"))
+    hosts = LoopbackHosts(folder, HOST_NUMBERS)
+    cluster = start_cluster(hosts, etcd_hosts=["etcd1"], node_hosts=["pg1", "pg2", "pg3"], service_hosts=["app"])
+    try:
+        wait_until_ready(cluster)
+        create_service_database(cluster)
+        yield cluster, start_balancer(cluster, "app")
+    finally:
+        stop_cluster(cluster)
+        hosts.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def cluster_runs(seconds: float, voters: int, warm_seconds: float) -> tuple[list[Run], dict[str, str]]:
+    """Strict synchronous mode, then off, on one cluster and one service."""
+    notes: dict[str, str] = {}
+    with running_cluster() as (cluster, balancer):
+        leader = state(cluster).leader
+        assert leader is not None
+        env = {"DATABASE_URL": database_url(cluster, balancer)}
+        with running_stack(extra_env=env) as stack:
+            asyncio.run(PAID_BY.accept_on_contest(stack.database_url))
+            node = cluster.node_named(leader.name)
+            notes["cluster"] = (f"{psql(cluster, node, 'SHOW server_version')} (Debian), 3 nodes under Patroni on "
+                                "loopback addresses, leader " + leader.name + ", 1 etcd, HAProxy (the service's "
+                                "DATABASE_URL: its primary port); Patroni's timings as shipped (30/10/10)")
+            sync = synchronous_standbys(cluster, leader.name)
+            assert sync == 1, f"strict mode as shipped should list one sync standby, not {sync}"
+            notes["(1) strict"] = (f"synchronous_mode strict, 1 sync standby in pg_stat_replication, "
+                                   f"synchronous_commit {psql(cluster, node, 'SHOW synchronous_commit')}")
+            cpu = functools.partial(cluster_cpu_seconds, cluster, leader.name)
+            warm_up(stack, warm_seconds, voters)
+            runs = [measured_run("strict", stack, seconds, voters, cpu)]
+            notes["(2) off"] = turn_synchronous_off(cluster, leader.name)
+            runs.append(measured_run("off", stack, seconds, voters, cpu))
+            after = state(cluster).leader
+            assert after is not None and after.name == leader.name, f"the leader changed during the runs: {after}"
+    return runs, notes
+
+
+def embedded_run(seconds: float, voters: int, warm_seconds: float) -> Run:
+    with running_stack(sandbox_env=lambda sandbox_url: PAID_BY.environment(sandbox_url, None)) as stack:
+        asyncio.run(PAID_BY.accept_on_contest(stack.database_url))
+        warm_up(stack, warm_seconds, voters)
+        return measured_run("embedded", stack, seconds, voters)
+
+
+TITLES = {"strict": "(1) synchronous_mode strict", "off": "(2) synchronous replication off",
+          "embedded": "(3) embedded single server, for context"}
+
+
+def run_figures(run: Run) -> dict[str, str]:
+    title = TITLES[run.name]
+    cpu = sorted(run.cpu_ms.items(), key=lambda item: -item[1])
+    return {
+        f"{title}: confirmed votes/s (steady)": f"{run.rate:.1f} ({run.figures['orders placed']})",
+        f"{title}: vote's answer (POST -> 201, after {WARM_UP:g} s)": (
+            f"p50 {ms(percentile(run.answers, 50))}, p99 {ms(percentile(run.answers, 99))}, n={len(run.answers)}"),
+        f"{title}: callback -> counted": run.figures["callback received -> tally committed (after the first 5 s)"],
+        f"{title}: CPU per confirmed vote, ms": ", ".join(f"{kind} {value:.2f}" for kind, value in cpu)
+        + f" (total {sum(run.cpu_ms.values()):.2f})",
+        f"{title}: votes counted per commit": run.figures["votes counted per commit (group commit)"],
+        f"{title}: errors, invariant": f"{run.figures['errors']}; tally invariant {run.figures['tally invariant']}",
+        f"{title}: machine meanwhile": run.machine,
+    }
+
+
+def difference(strict: Run, off: Run) -> dict[str, str]:
+    """What strict synchronous mode adds (or takes), against the same cluster without it."""
+    off50, off99 = (percentile(off.answers, p) * 1000 for p in (50, 99))
+    strict50, strict99 = (percentile(strict.answers, p) * 1000 for p in (50, 99))
+    kinds = sorted(set(strict.cpu_ms) | set(off.cpu_ms), key=lambda kind: -strict.cpu_ms.get(kind, 0.0))
+    return {
+        "strict against off: confirmed votes/s": change(off.rate, strict.rate),
+        "strict against off: vote's answer, ms": f"p50 {change(off50, strict50)}, p99 {change(off99, strict99)}",
+        "strict against off: callback -> counted, ms": (
+            f"p50 {change(off.to_counted[0], strict.to_counted[0])}, "
+            f"p99 {change(off.to_counted[1], strict.to_counted[1])}"),
+        "strict against off: CPU per confirmed vote, ms": ", ".join(
+            f"{kind} {change(off.cpu_ms.get(kind, 0.0), strict.cpu_ms.get(kind, 0.0))}" for kind in kinds)
+        + f"; total {change(sum(off.cpu_ms.values()), sum(strict.cpu_ms.values()))}",
+    }
+
+
+SHARED = ("This machine's 2 cores are shared with another helper's heavy bench running at the same time: the load "
+          "average and other processes' CPU are given with each run. Votes/s and latencies move with that load "
+          "(the runs are minutes apart, so it differs between them); CPU per vote is the steadier figure.")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.cluster_votes", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument("--voters", type=int, default=64, help="concurrent synthetic voters (closed loop)")
+    parser.add_argument("--warm-up", type=float, default=10, metavar="SECONDS",
+                        help="an unmeasured closed loop on each service first")
+    parser.add_argument("--no-embedded", action="store_true", help="skip the embedded single server's run")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    missing = missing_binaries()
+    if missing:
+        raise SystemExit(f"missing: {', '.join(missing)} (apt-get install patroni etcd-server postgresql-15 haproxy)")
+    (strict, off), notes = cluster_runs(args.seconds, args.voters, args.warm_up)
+    runs = [strict, off] if args.no_embedded else [strict, off, embedded_run(args.seconds, args.voters, args.warm_up)]
+    figures = {"load": f"closed loop, {args.voters} voters, {args.seconds:g} s a run after {args.warm_up:g} s "
+               "unmeasured, each run once the status checks before it are done; MTN sandbox approving in 50 ms; "
+               "the service as `gateway run` starts it (a web process per core, 2 RQ workers, embedded Redis)",
+               **notes}
+    for run in runs:
+        figures.update(run_figures(run))
+    figures.update(difference(strict, off))
+    figures["shared machine"] = SHARED
+    record("cluster-votes", print_report("cluster-votes: synchronous commit's cost per confirmed vote (Patroni)",
+                                         figures))
+
+
+if __name__ == "__main__":
+    main()
