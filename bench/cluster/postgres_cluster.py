@@ -35,7 +35,7 @@ from typing import Protocol
 from bench.cluster.cluster_configs import Passwords, Timings, etcd_environment, haproxy_config, patroni_config
 from bench.cluster.hosts import Hosts
 from bench.cluster.patroni_state import ClusterState, cluster_state, has_leader_and_sync_standby, rest_get, wait_for
-from bench.cluster.server_processes import free_port, postmaster_pids, signal_tree, stop_process, wait_listening
+from bench.cluster.server_processes import free_port, postmaster_pids, signal_tree, stop_processes, wait_listening
 
 PATRONI = Path("/usr/bin/patroni")
 ETCD = Path("/usr/bin/etcd")
@@ -305,16 +305,14 @@ def resume_node(cluster: PostgresCluster, node: PostgresNode) -> None:
 
 def stop_cluster(cluster: PostgresCluster) -> None:
     """Every balancer, node and etcd member started here stopped (a paused one resumed first), PostgreSQL too."""
-    for balancer in cluster.balancers:
-        stop_process(balancer.process)
+    stop_processes([balancer.process for balancer in cluster.balancers])
     for node in cluster.nodes:
         resume_node(cluster, node)
-        if node.process is not None:
-            stop_process(node.process, grace=30)  # Patroni stops its PostgreSQL on SIGTERM
-        signal_tree(postmaster_pids(node.data_dir), signal.SIGKILL)  # what it left (killed, or stopped in time)
-    for member in cluster.etcd:
-        if member.process is not None:
-            stop_process(member.process)
+    # Patroni stops its PostgreSQL on SIGTERM; what it left (killed, or not stopped in time) is killed after.
+    stop_processes([node.process for node in cluster.nodes if node.process is not None], grace=30)
+    for node in cluster.nodes:
+        signal_tree(postmaster_pids(node.data_dir), signal.SIGKILL)
+    stop_processes([member.process for member in cluster.etcd if member.process is not None])
 
 
 def switchover(cluster: PostgresCluster, candidate: PostgresNode | None = None) -> None:

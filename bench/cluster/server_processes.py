@@ -73,13 +73,17 @@ def signal_tree(pids: Iterable[int], signum: signal.Signals) -> None:
                 process.send_signal(signum)
 
 
-def stop_process(process: subprocess.Popen[bytes], grace: float = 10) -> None:
-    """SIGTERM to the process and its descendants, SIGKILL after `grace` seconds; reaped."""
-    if process.poll() is None:
+def stop_processes(processes: Iterable[subprocess.Popen[bytes]], grace: float = 10) -> None:
+    """SIGTERM to each process and its descendants, all at once (each stops in its own time, not one after the
+    other), SIGKILL to those still running `grace` seconds later; all reaped."""
+    running = [process for process in processes if process.poll() is None]
+    for process in running:
         signal_tree([process.pid], signal.SIGCONT)
         signal_tree([process.pid], signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    for process in running:
         try:
-            process.wait(timeout=grace)
+            process.wait(timeout=max(0.1, deadline - time.monotonic()))
         except subprocess.TimeoutExpired:
             signal_tree([process.pid], signal.SIGKILL)
             process.wait()
