@@ -1,15 +1,19 @@
 """PostgreSQL under Patroni and etcd, reached through HAProxy, on the hosts of a `Hosts` (bench/cluster/hosts.py): the
 show's database cluster (deploy/cluster/README.md) for the suite's failover test and the fault bench.
 
-    cluster = start_cluster(hosts, etcd_hosts=["etcd1"], node_hosts=["pg1", "pg2", "pg3"], timings=Timings(8, 1, 3))
-    state = wait_until_ready(cluster)               # a leader and a synchronous standby
+    cluster = start_cluster(hosts, etcd_hosts=["etcd1"], node_hosts=["pg1", "pg2", "pg3"], timings=Timings(8, 1, 3),
+                            service_hosts=["app1"])  # the Hosts' names; pg_hba lets the service hosts' network in
+    ready = wait_until_ready(cluster)               # a leader and a synchronous standby (a ClusterState)
+    state(cluster)                                  # ClusterState now: leader, sync_standby, replicas; lag, timeline
     create_service_database(cluster)                # the `gateway` role and database, empty: the service migrates
     balancer = start_balancer(cluster, "app1")      # HAProxy on the service host
     url = database_url(cluster, balancer)           # the service's DATABASE_URL (read-write: the primary)
-    kill_node_host(cluster, cluster.node_named(state.leader.name))   # SIGKILL every process of its host
+    kill_node_host(cluster, cluster.node_named(ready.leader.name))   # SIGKILL every process of its host
     restart_node(cluster, node)                     # Patroni again on the same folder: it rejoins (pg_rewind)
     pause_node(cluster, node) / resume_node(cluster, node)          # SIGSTOP / SIGCONT its Patroni and PostgreSQL
+    waited_for_primary(node, timeout)               # seconds until its Patroni answers GET /primary with 200
     switchover(cluster)                             # planned: the synchronous standby takes over
+    psql(cluster, node, sql)                        # one statement as the superuser on the node, rows as text
     stop_cluster(cluster)                           # everything started here, stopped
 
 Every server listens on a port of its own (never a default one), keeps its files under `hosts.folder`, and has its
@@ -30,7 +34,6 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from bench.cluster.cluster_configs import Passwords, Timings, etcd_environment, haproxy_config, patroni_config
 from bench.cluster.hosts import Hosts
@@ -45,10 +48,6 @@ SERVER_USER = "postgres"  # Debian's postgresql-common made it
 SERVICE_ROLE = SERVICE_DATABASE = "gateway"
 PATRONI_DEFAULTS = Timings()  # ttl 30, loop_wait 10, retry_timeout 10: the deploy template's
 STARTED_WITHIN = 120.0  # three nodes' initdb and base backups on a loaded 2-core machine
-
-
-class KillableHosts(Hosts, Protocol):
-    def kill_host(self, host: str) -> None: ...
 
 
 def missing_binaries() -> list[str]:
