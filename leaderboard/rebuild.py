@@ -37,7 +37,7 @@ async def follow_redis(sessions: Sessions, redis: Redis) -> dict[str, int] | Non
     None when it is (the usual case: one GET and one INFO)."""
     run_id = str((await redis.info("server"))["run_id"])
     built_on = await redis.get(BUILT_ON)
-    if built_on is not None and built_on.decode() == run_id:
+    if built_on in (run_id, run_id.encode()):  # bytes, or str from a client that decodes answers
         return None
     rebuilt = await rebuild_all(sessions, redis)
     await redis.set(BUILT_ON, run_id)
