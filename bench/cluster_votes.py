@@ -9,8 +9,8 @@ on the embedded single server `gateway run` starts by itself.
 
 Per run: confirmed votes/s, the vote's answer (POST -> 201) and callback -> counted (p50/p99), CPU per confirmed
 vote by process kind (the service's as bench.votes finds them; the cluster's: the primary's PostgreSQL, the replicas',
-Patroni, etcd, HAProxy), and the difference. Recorded as `cluster-votes` in bench/RESULTS.md. Needs root (PostgreSQL
-runs as `postgres`) and Debian's patroni, etcd-server, postgresql-15 and haproxy.
+Patroni, etcd, HAProxy), and the difference. Recorded as `cluster-votes` in bench/RESULTS.md. Needs Debian's patroni,
+etcd-server, postgresql-15 and haproxy (as root, PostgreSQL and Patroni run as `postgres`).
 """
 
 from __future__ import annotations
