@@ -68,14 +68,16 @@ from bench.votes import BACKLOG, Load, cast_vote, measured, wait_settled
 
 PAID_BY = PROVIDERS["mtn"]
 HOST_NUMBERS = {"etcd1": 1, "pg1": 2, "pg2": 3, "pg3": 4, "app": 5}
-SYNC_OFF_WITHIN = 60.0  # Patroni applies a changed synchronous_mode on its next loop (loop_wait 10 s as shipped)
+SYNC_CHANGED_WITHIN = 60.0  # Patroni applies a changed synchronous_mode on its next loop (loop_wait 10 s as shipped)
 WARM_UP = 5.0  # seconds left out of the answers' latencies, as bench.votes leaves them out of its figures
 # Payer numbers of each run: fresh numbers and forwarded addresses (41.202.<n // 250 % 250>.x), so no per-number or
 # per-address limit carries over from one run to the next.
 FIRST_NUMBERS = {"warm-up": 2_100_000, "strict": 1, "off": 1_050_000, "embedded": 1}
+ROUND_NUMBERS = 20_000  # a round's runs start this much further (80 addresses' blocks on: none met twice in 3 rounds)
 # Each measured run starts with the status checks of the votes before it all done (MTN's 10 a second: a run's
 # backlog takes a minute or two), so none of one run's verification is charged to the next.
 VERIFIED_WITHIN = 300.0
+COUNTED = "callback received -> tally committed (after the first 5 s)"  # bench.votes' `measured` figure
 
 
 @dataclass
@@ -83,6 +85,7 @@ class Run:
     """One closed loop's figures."""
 
     name: str
+    round: int
     figures: dict[str, str]  # bench.votes' `measured`
     answers: list[float]  # seconds from each vote's POST to its answer, after the warm-up
     cpu_ms: dict[str, float] = field(default_factory=dict)  # per confirmed vote, by process kind
@@ -94,7 +97,7 @@ class Run:
 
     @property
     def to_counted(self) -> tuple[float, float]:
-        return spread_values(self.figures["callback received -> tally committed (after the first 5 s)"])
+        return spread_values(self.figures[COUNTED])
 
 
 def spread_values(spread: str) -> tuple[float, float]:
@@ -155,14 +158,14 @@ async def timed_voter(client: aiohttp.ClientSession, url: str, numbers: itertool
 
 
 async def closed_loop(name: str, stack: Stack, seconds: float, voters: int,
-                      more_cpu: Callable[[], dict[str, float]]) -> Run:
+                      more_cpu: Callable[[], dict[str, float]], round_number: int = 1) -> Run:
     """bench.votes' closed loop (the sandbox approving in 50 ms) until every order is decided; CPU per confirmed vote
     of the stack's processes and of `more_cpu`'s (the cluster's)."""
     async with httpx.AsyncClient(timeout=30) as control:
         await control.post(f"{stack.sandbox_url}/_control", json={"success_delay": 0.05})
     load = Load()
     answers: list[tuple[float, float]] = []
-    numbers = itertools.count(FIRST_NUMBERS[name])
+    numbers = itertools.count(FIRST_NUMBERS[name] + (round_number - 1) * ROUND_NUMBERS)
     url = f"{stack.base_url}/api/v1/contests/{PAID_BY.contest}/votes"
     before, machine_before, load_before = {**cpu_seconds(stack), **more_cpu()}, machine_cpu_seconds(), os.getloadavg()
     started = time.time()
@@ -177,7 +180,7 @@ async def closed_loop(name: str, stack: Stack, seconds: float, voters: int,
                f"{machine_share(machine_before, before, after, time.time() - started)}")
     figures = await measured(stack, load, started, deadline)
     spent = {kind: (after[kind] - before.get(kind, 0.0)) * 1000 / max(load.placed, 1) for kind in after}
-    return Run(name, figures, [took for sent, took in answers if sent >= started + WARM_UP],
+    return Run(name, round_number, figures, [took for sent, took in answers if sent >= started + WARM_UP],
                {kind: value for kind, value in spent.items() if value >= 0.005}, machine)
 
 
@@ -191,9 +194,9 @@ async def verified_all(stack: Stack) -> None:
 
 
 def measured_run(name: str, stack: Stack, seconds: float, voters: int,
-                 more_cpu: Callable[[], dict[str, float]] = dict) -> Run:
+                 more_cpu: Callable[[], dict[str, float]] = dict, round_number: int = 1) -> Run:
     asyncio.run(verified_all(stack))
-    return asyncio.run(closed_loop(name, stack, seconds, voters, more_cpu))
+    return asyncio.run(closed_loop(name, stack, seconds, voters, more_cpu, round_number))
 
 
 def warm_up(stack: Stack, seconds: float, voters: int) -> None:
@@ -216,17 +219,18 @@ def synchronous_standbys(cluster: PostgresCluster, leader: str) -> int:
                     "SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')"))
 
 
-def turn_synchronous_off(cluster: PostgresCluster, leader: str) -> str:
-    """synchronous_mode off; returns once the primary lists no synchronous standby (a commit waits for no one)."""
-    patch_config(cluster, {"synchronous_mode": False})
-    started = time.monotonic()
-    while synchronous_standbys(cluster, leader):
-        if time.monotonic() - started > SYNC_OFF_WITHIN:
-            raise AssertionError(f"still a synchronous standby {SYNC_OFF_WITHIN:.0f} s after synchronous_mode off")
+def set_synchronous(cluster: PostgresCluster, leader: str, on: bool) -> str:
+    """synchronous_mode on (strict, as shipped: the template's synchronous_mode_strict stays) or off; returns once the
+    primary lists one synchronous standby, or none (a commit waits for no one)."""
+    patch_config(cluster, {"synchronous_mode": on})
+    started, wanted = time.monotonic(), 1 if on else 0
+    while synchronous_standbys(cluster, leader) != wanted:
+        if time.monotonic() - started > SYNC_CHANGED_WITHIN:
+            raise AssertionError(f"not {wanted} sync standby {SYNC_CHANGED_WITHIN:.0f} s after synchronous_mode {on}")
         time.sleep(0.5)
     names = psql(cluster, cluster.node_named(leader), "SHOW synchronous_standby_names")
-    return (f"off {time.monotonic() - started:.0f} s after the PATCH; pg_stat_replication: no sync standby, "
-            f"synchronous_standby_names '{names}'")
+    return (f"{'on' if on else 'off'} {time.monotonic() - started:.0f} s after the PATCH; pg_stat_replication: "
+            f"{wanted} sync standby, synchronous_standby_names '{names}'")
 
 
 @contextmanager
@@ -245,8 +249,9 @@ def running_cluster() -> Iterator[tuple[PostgresCluster, Balancer]]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def cluster_runs(seconds: float, voters: int, warm_seconds: float) -> tuple[list[Run], dict[str, str]]:
-    """Strict synchronous mode, then off, on one cluster and one service."""
+def cluster_runs(seconds: float, voters: int, warm_seconds: float, rounds: int) -> tuple[list[Run], dict[str, str]]:
+    """Strict synchronous mode, then off, `rounds` times, on one cluster and one service (alternating, so the shared
+    machine's load drifting over minutes falls on both)."""
     notes: dict[str, str] = {}
     with running_cluster() as (cluster, balancer):
         leader = state(cluster).leader
@@ -264,9 +269,13 @@ def cluster_runs(seconds: float, voters: int, warm_seconds: float) -> tuple[list
                                    f"synchronous_commit {psql(cluster, node, 'SHOW synchronous_commit')}")
             cpu = functools.partial(cluster_cpu_seconds, cluster, leader.name)
             warm_up(stack, warm_seconds, voters)
-            runs = [measured_run("strict", stack, seconds, voters, cpu)]
-            notes["(2) off"] = turn_synchronous_off(cluster, leader.name)
-            runs.append(measured_run("off", stack, seconds, voters, cpu))
+            runs = []
+            for round_number in range(1, rounds + 1):
+                if round_number > 1:
+                    set_synchronous(cluster, leader.name, on=True)
+                runs.append(measured_run("strict", stack, seconds, voters, cpu, round_number))
+                notes["(2) off"] = set_synchronous(cluster, leader.name, on=False)
+                runs.append(measured_run("off", stack, seconds, voters, cpu, round_number))
             after = state(cluster).leader
             assert after is not None and after.name == leader.name, f"the leader changed during the runs: {after}"
     return runs, notes
@@ -283,20 +292,45 @@ TITLES = {"strict": "(1) synchronous_mode strict", "off": "(2) synchronous repli
           "embedded": "(3) embedded single server, for context"}
 
 
-def run_figures(run: Run) -> dict[str, str]:
-    title = TITLES[run.name]
+def run_figures(run: Run, rounds: int) -> dict[str, str]:
+    title = TITLES[run.name] + (f", round {run.round}" if rounds > 1 and run.name != "embedded" else "")
     cpu = sorted(run.cpu_ms.items(), key=lambda item: -item[1])
     return {
         f"{title}: confirmed votes/s (steady)": f"{run.rate:.1f} ({run.figures['orders placed']})",
         f"{title}: vote's answer (POST -> 201, after {WARM_UP:g} s)": (
             f"p50 {ms(percentile(run.answers, 50))}, p99 {ms(percentile(run.answers, 99))}, n={len(run.answers)}"),
-        f"{title}: callback -> counted": run.figures["callback received -> tally committed (after the first 5 s)"],
+        f"{title}: callback -> counted": run.figures[COUNTED],
         f"{title}: CPU per confirmed vote, ms": ", ".join(f"{kind} {value:.2f}" for kind, value in cpu)
         + f" (total {sum(run.cpu_ms.values()):.2f})",
         f"{title}: votes counted per commit": run.figures["votes counted per commit (group commit)"],
         f"{title}: errors, invariant": f"{run.figures['errors']}; tally invariant {run.figures['tally invariant']}",
         f"{title}: machine meanwhile": run.machine,
     }
+
+
+def mean(values: Iterable[float]) -> float:
+    found = list(values)
+    return sum(found) / len(found) if found else float("nan")
+
+
+def pooled(runs: list[Run]) -> Run:
+    """One mode's runs as one: votes/s, CPU per vote by kind and callback -> counted's percentiles averaged over the
+    runs (all of equal length), the answers' latencies pooled."""
+    counted = [run.to_counted for run in runs]
+    figures = {"_rate": str(mean(run.rate for run in runs)),
+               COUNTED: f"p50 {mean(c[0] for c in counted):.1f} ms, p99 {mean(c[1] for c in counted):.1f} ms"}
+    kinds = {kind for run in runs for kind in run.cpu_ms}
+    return Run(runs[0].name, 0, figures, [took for run in runs for took in run.answers],
+               {kind: mean(run.cpu_ms.get(kind, 0.0) for run in runs) for kind in kinds})
+
+
+def by_round(strict: list[Run], off: list[Run]) -> str:
+    """Each round's strict run against its off run: how far the rounds agree is the noise of the shared machine."""
+    primary = "PostgreSQL primary"
+    return "; ".join(
+        f"round {s.round}: votes/s {change(o.rate, s.rate)}, CPU total "
+        f"{change(sum(o.cpu_ms.values()), sum(s.cpu_ms.values()))}, {primary} "
+        f"{change(o.cpu_ms.get(primary, 0.0), s.cpu_ms.get(primary, 0.0))}" for s, o in zip(strict, off, strict=True))
 
 
 def difference(strict: Run, off: Run) -> dict[str, str]:
@@ -328,6 +362,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--voters", type=int, default=64, help="concurrent synthetic voters (closed loop)")
     parser.add_argument("--warm-up", type=float, default=10, metavar="SECONDS",
                         help="an unmeasured closed loop on each service first")
+    parser.add_argument("--rounds", type=int, default=1, help="strict then off, this many times on the cluster")
     parser.add_argument("--no-embedded", action="store_true", help="skip the embedded single server's run")
     return parser.parse_args(argv)
 
@@ -337,15 +372,20 @@ def main(argv: list[str] | None = None) -> None:
     missing = missing_binaries()
     if missing:
         raise SystemExit(f"missing: {', '.join(missing)} (apt-get install patroni etcd-server postgresql-15 haproxy)")
-    (strict, off), notes = cluster_runs(args.seconds, args.voters, args.warm_up)
-    runs = [strict, off] if args.no_embedded else [strict, off, embedded_run(args.seconds, args.voters, args.warm_up)]
+    runs, notes = cluster_runs(args.seconds, args.voters, args.warm_up, args.rounds)
+    strict, off = ([run for run in runs if run.name == name] for name in ("strict", "off"))
+    if not args.no_embedded:
+        runs.append(embedded_run(args.seconds, args.voters, args.warm_up))
     figures = {"load": f"closed loop, {args.voters} voters, {args.seconds:g} s a run after {args.warm_up:g} s "
-               "unmeasured, each run once the status checks before it are done; MTN sandbox approving in 50 ms; "
+               f"unmeasured, {args.rounds} round(s) of strict then off (the differences: the rounds' means), each run "
+               "once the status checks before it are done; MTN sandbox approving in 50 ms; "
                "the service as `gateway run` starts it (a web process per core, 2 RQ workers, embedded Redis)",
                **notes}
     for run in runs:
-        figures.update(run_figures(run))
-    figures.update(difference(strict, off))
+        figures.update(run_figures(run, args.rounds))
+    figures.update(difference(pooled(strict), pooled(off)))
+    if args.rounds > 1:
+        figures["strict against off, round by round"] = by_round(strict, off)
     figures["shared machine"] = SHARED
     record("cluster-votes", print_report("cluster-votes: synchronous commit's cost per confirmed vote (Patroni)",
                                          figures))

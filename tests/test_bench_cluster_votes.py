@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from bench.cluster_votes import change, spread_values
+from bench.cluster_votes import COUNTED, Run, change, pooled, spread_values
 from bench.votes import spread
 
 
@@ -22,3 +22,16 @@ def test_no_latencies_read_as_not_a_number_rather_than_a_difference() -> None:
 def test_a_difference_names_its_share_of_the_figure_without_synchronous_replication() -> None:
     assert change(20.0, 15.0) == "-5.00 (-25%)"
     assert change(0.0, 1.5) == "+1.50"
+
+
+def test_rounds_of_one_mode_are_averaged_and_their_answers_pooled() -> None:
+    def run(rate: float, primary: float, p50: float, answers: list[float]) -> Run:
+        return Run("strict", 1, {"_rate": str(rate), COUNTED: f"p50 {p50} ms, p99 {p50 * 2} ms, n=10"}, answers,
+                   {"PostgreSQL primary": primary})
+
+    second = Run("strict", 2, {"_rate": "30.0", COUNTED: "p50 200.0 ms, p99 400.0 ms"}, [1.5],
+                 {"PostgreSQL primary": 8.0, "Patroni": 0.4})
+    both = pooled([run(20.0, 6.0, 100.0, [0.5]), second])
+    assert both.rate == 25.0 and both.to_counted == (150.0, 300.0) and sorted(both.answers) == [0.5, 1.5]
+    # A kind one run did not see counts as none in it, not as missing from the mean.
+    assert both.cpu_ms == {"PostgreSQL primary": 7.0, "Patroni": 0.2}
