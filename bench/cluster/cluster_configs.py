@@ -15,6 +15,8 @@ from typing import Any
 
 import yaml
 
+from assembly.backups import archive_settings
+
 DEPLOY = Path(__file__).resolve().parent.parent.parent / "deploy" / "cluster"
 PATRONI_TEMPLATE = DEPLOY / "patroni.yml"
 ETCD_TEMPLATE = DEPLOY / "etcd.env"
@@ -61,15 +63,18 @@ def set_path(config: dict[str, Any], dotted: str, value: object) -> None:
 
 def patroni_config(*, name: str, address: str, port: int, rest_port: int, etcd_hosts: Sequence[str], data_dir: Path,
                    socket_dir: Path, cluster_network: str, service_network: str, passwords: Passwords,
-                   timings: Timings | None = None, overrides: Mapping[str, object] | None = None) -> str:
+                   backup_dir: Path, timings: Timings | None = None,
+                   overrides: Mapping[str, object] | None = None) -> str:
     """deploy/cluster/patroni.yml for one node: its ports (the template's are PostgreSQL's and Patroni's defaults),
-    Patroni's timings, and `overrides` ("bootstrap.dcs.ttl": 8, …) on top."""
+    Patroni's timings, and `overrides` ("bootstrap.dcs.ttl": 8, …) on top. The primary archives into
+    `backup_dir`/wal."""
     text = filled(PATRONI_TEMPLATE, {
         "NODE_NAME": name, "NODE_ADDRESS": address, "ETCD_HOSTS": ",".join(etcd_hosts), "DATA_DIR": str(data_dir),
         "SOCKET_DIR": str(socket_dir), "CLUSTER_NETWORK": cluster_network, "SERVICE_NETWORK": service_network,
         "SUPERUSER_PASSWORD": passwords.superuser, "REPLICATION_PASSWORD": passwords.replication,
-        "REWIND_PASSWORD": passwords.rewind})
+        "REWIND_PASSWORD": passwords.rewind, "BACKUP_DIR": str(backup_dir)})
     config: dict[str, Any] = yaml.safe_load(text)
+    same_archiving_as_printed(config["bootstrap"]["dcs"]["postgresql"]["parameters"], backup_dir)
     timings = timings or Timings()
     changes: dict[str, object] = {
         "restapi.listen": f"{address}:{rest_port}", "restapi.connect_address": f"{address}:{rest_port}",
@@ -79,6 +84,17 @@ def patroni_config(*, name: str, address: str, port: int, rest_port: int, etcd_h
     for dotted, value in changes.items():
         set_path(config, dotted, value)
     return str(yaml.safe_dump(config, sort_keys=False))
+
+
+def same_archiving_as_printed(parameters: Mapping[str, object], backup_dir: Path) -> None:
+    """The template's archive settings are written out by hand (an operator fills in a folder, not a shell
+    command): they must stay what `BACKUP_DIR=<backup_dir> gateway backup settings` prints, or the cluster would
+    archive in a way the drill and the docs never saw."""
+    printed = archive_settings(backup_dir / "wal")
+    shipped = {name: str(parameters.get(name)) for name in printed}
+    if shipped != printed:
+        raise ValueError(f"{PATRONI_TEMPLATE}: archive settings differ from `gateway backup settings`: {shipped} "
+                         f"!= {printed}")
 
 
 def etcd_environment(*, name: str, address: str, client_port: int, peer_port: int, data_dir: Path,

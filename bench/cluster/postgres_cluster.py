@@ -14,6 +14,7 @@ show's database cluster (deploy/cluster/README.md) for the suite's failover test
     waited_for_primary(node, timeout)               # seconds until its Patroni answers GET /primary with 200
     switchover(cluster)                             # planned: the synchronous standby takes over
     psql(cluster, node, sql)                        # one statement as the superuser on the node, rows as text
+    cluster.backup_dir                              # BACKUP_DIR: the primary archives into its wal/
     stop_cluster(cluster)                           # everything started here, stopped
 
 Every server listens on a port of its own (never a default one), keeps its files under `hosts.folder`, and has its
@@ -125,6 +126,12 @@ class PostgresCluster:
     def node_named(self, name: str) -> PostgresNode:
         return next(node for node in self.nodes if node.name == name)
 
+    @property
+    def backup_dir(self) -> Path:
+        """BACKUP_DIR: the primary, whichever node it is, archives into its wal/ (every host shares the folder, as
+        every node of a show mounts the same storage); `gateway backup base` writes base/ there."""
+        return self.hosts.folder / "backups"
+
 
 def server_user() -> str | None:
     return SERVER_USER if os.geteuid() == 0 else None
@@ -169,7 +176,7 @@ def start_node(cluster: PostgresCluster, node: PostgresNode) -> None:
         etcd_hosts=[member.client_address for member in cluster.etcd], data_dir=node.data_dir,
         socket_dir=node.folder / "sockets", cluster_network=network_of(cluster, [n.host for n in cluster.nodes]),
         service_network=network_of(cluster, cluster.service_hosts),
-        passwords=cluster.passwords, timings=cluster.timings))
+        passwords=cluster.passwords, backup_dir=cluster.backup_dir, timings=cluster.timings))
     owned_by_server_user(config, 0o600)
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
            "HOME": str(node.folder)}
@@ -199,6 +206,10 @@ def start_cluster(hosts: Hosts, *, etcd_hosts: Sequence[str], node_hosts: Sequen
         hosts, start_etcd(hosts, etcd_hosts), [], timings,
         Passwords(secrets.token_hex(12), secrets.token_hex(12), secrets.token_hex(12)), secrets.token_hex(12),
         list(service_hosts) or list(node_hosts))
+    archive = cluster.backup_dir / "wal"
+    archive.mkdir(parents=True, exist_ok=True)
+    for folder in (cluster.backup_dir, archive):  # PostgreSQL (the postgres user) writes there
+        owned_by_server_user(folder, 0o700)
     cluster.nodes = [PostgresNode(f"pg{i}", host, hosts.address(host), free_port(), free_port(),
                                   hosts.folder / f"pg{i}") for i, host in enumerate(node_hosts, 1)]
     for node in cluster.nodes:

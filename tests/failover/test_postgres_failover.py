@@ -8,6 +8,11 @@ loopback network (bench/cluster/hosts.py LoopbackHosts), the service a real `gat
 running_stack) whose DATABASE_URL is the HAProxy's read-write port. Without Patroni's failover (a balancer that only
 knew the old primary, or a standby never promoted) no vote is taken again and the test fails on TAKEN_AGAIN_WITHIN.
 
+Then the backups follow the primary: the new primary archives (pg_stat_archiver), a base backup taken through the
+HAProxy (`gateway backup base`, as the replication role) is restored by `gateway drill restore`, whose ledger verifies
+and holds every vote the service said was counted. Without archiving in deploy/cluster/patroni.yml, or without the
+pg_hba line that lets the replication role through HAProxy, it fails there.
+
 It cannot take under a minute: three nodes' initdb and base backups (10-25 s), `gateway run`'s start with its migrations
 and demo seed (20-50 s), the failover (15 s), the votes under way settling, the old primary's rewind (10-20 s). On the
 2-core machine it was built on: 68 s in all with the machine's load average at 3, 157-190 s at 11-13."""
@@ -15,6 +20,7 @@ and demo seed (20-50 s), the failover (15 s), the votes under way settling, the 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -29,6 +35,7 @@ from bench.cluster.cluster_configs import Timings
 from bench.cluster.hosts import LoopbackHosts
 from bench.cluster.patroni_state import ClusterState, has_leader_and_sync_standby, wait_for
 from bench.cluster.postgres_cluster import (
+    SERVICE_DATABASE,
     Balancer,
     PostgresCluster,
     PostgresNode,
@@ -37,6 +44,7 @@ from bench.cluster.postgres_cluster import (
     kill_node_host,
     missing_binaries,
     patroni_log,
+    psql,
     restart_node,
     start_balancer,
     start_cluster,
@@ -46,7 +54,8 @@ from bench.cluster.postgres_cluster import (
     waited_for_primary,
 )
 from bench.harness import Stack, log_tail, running_stack
-from tests.failover.voters import Voters
+from tests.commands import command_env, gateway
+from tests.failover.voters import PAID_BY, Voters
 from tests.restored_folders import scratch_folder
 
 # Short but valid Patroni timings (loop_wait + 2 * retry_timeout <= ttl). The cost: the leader key expires 8 s after
@@ -110,6 +119,56 @@ def rejoined(old: str) -> Callable[[ClusterState], bool]:
     return check
 
 
+REPLICATION_ROLE = "replicator"  # deploy/cluster/patroni.yml's: REPLICATION, and pg_hba lets it in through HAProxy
+BACKED_UP_WITHIN = 300.0  # a base backup and a drill of a few MB, with the binaries' start, on a loaded machine
+# What `gateway drill restore` prints of each contest: "<slug>: ledger ok, <n> entries, head <hex>" and, next line,
+# "  tallies from the ledger: 01=3, 02=5" (or "no votes").
+DRILLED = re.compile(r"^(?P<slug>\S+): ledger (?P<verdict>\w+), .*\n  tallies from the ledger: (?P<tallies>.*)$",
+                     re.MULTILINE)
+
+
+def drilled_votes(printed: str, slug: str) -> int:
+    """The votes the restored ledger counts for the contest, as the drill printed them; AssertionError if the drill
+    did not say its ledger was ok."""
+    found = next((match for match in DRILLED.finditer(printed) if match["slug"] == slug), None)
+    assert found is not None and found["verdict"] == "ok", f"no verified ledger of {slug} in the drill:\n{printed}"
+    tallies = found["tallies"]
+    return 0 if tallies == "no votes" else sum(int(part.split("=")[1]) for part in tallies.split(", "))
+
+
+async def ledger_votes(url: str, slug: str) -> int:
+    """The votes the live ledger counts for the contest, read from the primary behind `url`."""
+    connection = await asyncpg.connect(url)
+    try:
+        return int(await connection.fetchval(
+            "SELECT coalesce(sum(e.quantity), 0) FROM ledger_entries e JOIN contests c ON c.id = e.contest_id "
+            "WHERE c.slug = $1", slug))
+    finally:
+        await connection.close()
+
+
+def backed_up_and_drilled(pg: PostgresCluster, balancer: Balancer, settings: Settings) -> str:
+    """A base backup through the service host's HAProxy, as an operator takes one after a failover, then the
+    drill's report. The drill is given the service's DATABASE_URL for its role and database only: it never
+    connects to the live cluster."""
+    backup_url = (f"postgresql://{REPLICATION_ROLE}:{pg.passwords.replication}@{balancer.address}:"
+                  f"{balancer.primary_port}/{SERVICE_DATABASE}")
+    backups = {"BACKUP_DIR": str(pg.backup_dir)}
+    base = gateway("backup", "base", env=command_env(settings, **backups, DATABASE_URL=backup_url),
+                   timeout=BACKED_UP_WITHIN)
+    assert base.returncode == 0, base.stdout + base.stderr
+    drill = gateway("drill", "restore", env=command_env(settings, **backups, DATABASE_URL=database_url(pg, balancer)),
+                    timeout=BACKED_UP_WITHIN)
+    assert drill.returncode == 0, drill.stdout + drill.stderr
+    return base.stdout + drill.stdout
+
+
+def archiving_on(pg: PostgresCluster, primary: PostgresNode) -> tuple[int, int]:
+    """pg_stat_archiver's archived_count and failed_count on the node."""
+    archived, failed = psql(pg, primary, "SELECT archived_count, failed_count FROM pg_stat_archiver").split("|")
+    return int(archived), int(failed)
+
+
 @dataclass
 class Failover:
     old: PostgresNode  # the primary whose host was killed
@@ -170,7 +229,23 @@ async def test_votes_go_on_after_the_primary_dies_each_counted_once_and_the_old_
     back = await asyncio.to_thread(wait_for, pg.rest_urls, rejoined(old.name), REJOINED_WITHIN,
                                    f"{old.name} back as a replica")
     assert patroni_log(old).count("pg_rewind exit code=0") == rewinds + 1, patroni_log(old)[-3000:]
+
+    assert back.leader is not None and back.leader.timeline is not None and back.leader.timeline > 1, str(back)
+    archived, failed = archiving_on(pg, pg.node_named(back.leader.name))
+    # At its promotion the new primary archives its timeline's history file (and the old timeline's last segment as
+    # .partial): archived here, never by the old primary.
+    history = pg.backup_dir / "wal" / f"{back.leader.timeline:08X}.history"
+    assert archived > 0 and failed == 0 and history.exists(), (archived, failed, sorted(history.parent.iterdir()))
+    backing_up = time.monotonic()
+    printed = await asyncio.to_thread(backed_up_and_drilled, pg, balancer, settings)
+    restored, live = drilled_votes(printed, PAID_BY.contest), await ledger_votes(url, PAID_BY.contest)
+    # Each vote placed is for 1: the ledger counts at least the votes the voters were told were counted (and those
+    # a voter gave up on that were counted all the same); the restore holds all of them.
+    assert restored == live >= len(voters.counted), (restored, live, len(voters.counted), printed)
+    print(printed)
     print(f"\npromoted {failover.promotion:.1f} s after the kill; votes counted again after "
           f"{failover.taken_again:.1f} s;"
           f" {len(voters.counted)} votes told counted ({counted_before} before the kill), refused: {voters.refused};"
-          f" {back}; the whole test {time.monotonic() - started:.0f} s since the service's start")
+          f" {back}; archived on the new primary: {archived} files, {failed} failures; base backup and drill "
+          f"{time.monotonic() - backing_up:.0f} s; the whole test {time.monotonic() - started:.0f} s since the "
+          "service's start")
