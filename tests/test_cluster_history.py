@@ -90,3 +90,13 @@ def test_frames_resume_at_the_end_of_the_longest_silence_of_the_slowest_viewer()
 
     assert frames_resumed([steady, stalled], since=100.8, until=115) == 109.0 - 100.8
     assert frames_resumed([steady, [99.0]], since=100.8, until=115) is None
+
+
+def test_a_paid_order_a_fraud_rule_holds_for_a_person_is_not_lost() -> None:
+    held = order("+237670000001", "held")
+    history = [web("+237670000001", Told.PLACED, str(held.id))]
+
+    verdict = check(history, [held], {}, charged={str(held.id)})
+
+    assert verdict.sound and verdict.for_a_person == {"held": 1}
+    assert not_counted(history, [held], {}) == []

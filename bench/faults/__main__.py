@@ -291,7 +291,8 @@ def cluster(only: list[str] | None, rounds: int, rate: float) -> int:
     if not only:
         intro = (f"`sudo .venv/bin/python -m bench.faults cluster --rounds {rounds} --rate {rate:g}`: each fault "
                  f"{rounds} times, one at a time, under load; then the history against the final database.")
-        record("fault-cluster", markdown(rows, figures, intro))
+        heading = f"{rate:g} votes/s offered, each fault {rounds} times"
+        record(f"fault-cluster-{rate:g}", markdown(rows, figures, heading, intro))
     return 0 if figures["verdict"] == "PASS" else 1
 
 

@@ -55,7 +55,8 @@ class AlertLog:
 
     def fired_between(self, since: float, until: float) -> list[str]:
         """Alerts firing at some time in [since, until], with when they began and ended relative to `since`."""
-        return [f"{name} +{first - since:.0f}..{last - since:.0f} s"
+        return [(f"{name} +{first - since:.0f}..{last - since:.0f} s" if first >= since else
+                 f"{name} (firing since {since - first:.0f} s before, until +{last - since:.0f} s)")
                 for name, (first, last) in sorted(self.seen.items())
                 if first <= until and last >= since and name not in BLIND]
 

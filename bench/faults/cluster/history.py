@@ -13,6 +13,7 @@ client gave up on (no answer) may have placed its order or not: neither is a fau
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -20,6 +21,8 @@ from assembly.rehearsal.load import Told, Vote
 from assembly.rehearsal.outcomes import Order, SmsAnswer, by_number, named
 
 SAMPLES = 3  # votes named in a finding, beside its count
+# Paid orders a rule keeps out of the tally on purpose, until a person decides (gateway/db/models/orders.py): not lost.
+FOR_A_PERSON = ("held", "flagged", "refund_requested", "refunded")
 
 
 @dataclass(frozen=True)
@@ -44,7 +47,9 @@ class Verdict:
     lost: list[str] = field(default_factory=list)  # acknowledged and paid, not counted (or no order at all)
     doubled: list[str] = field(default_factory=list)  # counted more than once
     refused_counted: list[str] = field(default_factory=list)  # told refused, counted all the same
+    refused_counted_by: Counter[str] = field(default_factory=Counter)  # the same by channel and answer
     unsettled: list[str] = field(default_factory=list)  # acknowledged orders still pending
+    for_a_person: Counter[str] = field(default_factory=Counter)  # paid, kept out of the tally by a rule: by status
     no_answer: int = 0
     no_answer_counted: int = 0  # of those, counted all the same (allowed: the client gave up, not the server)
     sms_unanswered: int = 0  # SMS kept, never answered (the worker never got to them)
@@ -94,6 +99,7 @@ def check(history: Iterable[Asked], orders: Iterable[Order], sms: dict[str, SmsA
             verdict.no_answer_counted += any(counted(order) for order in mine)
         elif any(counted(order) for order in mine):  # refused, by its answer or by the SMS it got
             verdict.refused_counted.append(f"{vote.channel} {vote.msisdn} (told {vote.said})")
+            verdict.refused_counted_by[f"{vote.channel}: {vote.said}"] += 1
     return verdict
 
 
@@ -106,12 +112,15 @@ def judge_acknowledged(verdict: Verdict, vote: Vote, mine: list[Order], sms: dic
     if counted(order):
         verdict.counted += 1
         verdict.charged += 1
+    elif order.status in FOR_A_PERSON:  # the money is accounted for: a person decides (a fraud hold, a refund)
+        verdict.for_a_person[order.status] += 1
+    elif order.status == "pending":  # not decided yet when read: neither counted nor lost
+        paid = " (the provider says paid)" if str(order.id) in charged else ""
+        verdict.unsettled.append(f"{vote.channel} {vote.msisdn}: order {order.id} still pending{paid}")
     elif str(order.id) in charged:
         verdict.charged += 1
         verdict.lost.append(f"{vote.channel} {vote.msisdn}: paid, order {order.id} {order.status} with "
                             f"{order.on_ledger} of {order.quantity} votes counted")
-    elif order.status == "pending":
-        verdict.unsettled.append(f"{vote.channel} {vote.msisdn}: order {order.id} still pending")
 
 
 def not_counted(history: Iterable[Asked], orders: Iterable[Order], sms: dict[str, SmsAnswer]) -> list[Order]:
@@ -121,7 +130,8 @@ def not_counted(history: Iterable[Asked], orders: Iterable[Order], sms: dict[str
     for asked in history:
         mine = numbers.get(asked.vote.msisdn, [])
         if acknowledged(asked.vote, sms):
-            found += [order for order in mine if named(asked.vote, [order], sms) and not counted(order)]
+            found += [order for order in mine if named(asked.vote, [order], sms) and not counted(order)
+                      and order.status not in FOR_A_PERSON]
     return found
 
 

@@ -14,8 +14,9 @@ def cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
-def markdown(rows: list[dict[str, str]], figures: dict[str, str], intro: str) -> str:
-    lines = [f"## {TITLE}", "", intro, ""]
+def markdown(rows: list[dict[str, str]], figures: dict[str, str], heading: str, intro: str) -> str:
+    """A run's block, under the section's own heading (its `### heading`: several runs, e.g. at two rates)."""
+    lines = [f"### {heading}", "", intro, ""]
     lines += [f"- **{key}**: {value}" for key, value in figures.items()]
     lines += ["", "| " + " | ".join(COLUMNS) + " | what else it saw |", "|" + "---|" * (len(COLUMNS) + 1)]
     for found in rows:

@@ -170,8 +170,11 @@ def summary(load: Load, audience: Audience, final: Final, alerts: AlertLog | Non
         "of those counted once": f"{checked.counted}; paid by the provider and not counted: see lost",
         "LOST (acknowledged and paid, not counted, or no order)": history.samples(checked.lost),
         "DOUBLED (counted more than once)": history.samples(checked.doubled),
+        "acknowledged, paid and kept out of the tally by a rule for a person (not lost)":
+            ", ".join(f"{status} {count}" for status, count in checked.for_a_person.items()) or "none",
         "what the refused were told (most often)": refusals(load),
-        "told refused, counted all the same": history.samples(checked.refused_counted),
+        "told refused, counted all the same": history.samples(checked.refused_counted) + "; by answer: " + (
+            ", ".join(f"{said} x{n}" for said, n in checked.refused_counted_by.most_common(6)) or "none"),
         "no answer (the client gave up)": f"{checked.no_answer}, of which counted all the same "
                                           f"{checked.no_answer_counted} (allowed either way)",
         "acknowledged orders still pending": f"{history.samples(checked.unsettled)} (after waiting "
