@@ -30,6 +30,10 @@ from gateway.kit.settings import ServiceSettings
 ARCHIVE_TIMEOUT_SECONDS = 60
 STAMP = "%Y%m%dT%H%M%SZ"  # a base backup's folder: when it began, UTC
 PARTIAL = ".partial"  # a base backup under way (or cut short): never restored
+# A WAL segment being copied into the archive. Not ".partial": that is the name PostgreSQL gives the old timeline's
+# last segment when a standby is promoted, which the new primary then archives; a copy of that segment cut short by
+# the old primary's death would make the new primary's archiving fail on it again and again.
+COPYING = ".copying"
 
 
 class BackupError(RuntimeError):
@@ -61,7 +65,7 @@ def archive_command(wal: Path) -> str:
     it noted so) is success; with other bytes, a failure PostgreSQL retries and logs, never an overwrite."""
     where = shlex.quote(str(wal))
     return (f"(test -f {where}/%f && cmp -s %p {where}/%f) || "
-            f"(test ! -f {where}/%f && cp %p {where}/%f{PARTIAL} && mv {where}/%f{PARTIAL} {where}/%f)")
+            f"(test ! -f {where}/%f && cp %p {where}/%f{COPYING} && mv {where}/%f{COPYING} {where}/%f)")
 
 
 def restore_command(wal: Path) -> str:
