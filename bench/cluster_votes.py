@@ -1,11 +1,11 @@
 """What synchronous replication costs a confirmed vote: the service on the show's PostgreSQL cluster (3 nodes under
 Patroni in strict synchronous mode, 1 etcd, HAProxy; bench/cluster on loopback addresses), the closed loop of
-`bench.votes` run twice on the same cluster, (1) as shipped, every commit waiting for the synchronous standby's flush,
-and (2) with Patroni's synchronous_mode turned off (PATCH /config, as `patronictl edit-config --set
-synchronous_mode=false` does), once pg_stat_replication shows no synchronous standby; then, for context, the same loop
-on the embedded single server `gateway run` starts by itself.
+`bench.votes` run on the same cluster (1) as shipped, every commit waiting for the synchronous standby's flush, and
+(2) with Patroni's synchronous_mode turned off (PATCH /config, as `patronictl edit-config --set synchronous_mode=false`
+does), once pg_stat_replication shows no synchronous standby (`--rounds`: both again, alternated); then, for context,
+the same loop on the embedded single server `gateway run` starts by itself.
 
-    python -m bench.cluster_votes [--seconds 30] [--voters 64] [--no-embedded]
+    python -m bench.cluster_votes [--seconds 30] [--voters 64] [--rounds 3] [--no-embedded]
 
 Per run: confirmed votes/s, the vote's answer (POST -> 201) and callback -> counted (p50/p99), CPU per confirmed
 vote by process kind (the service's as bench.votes finds them; the cluster's: the primary's PostgreSQL, the replicas',
@@ -350,9 +350,12 @@ def difference(strict: Run, off: Run) -> dict[str, str]:
     }
 
 
-SHARED = ("This machine's 2 cores are shared with another helper's heavy bench running at the same time: the load "
-          "average and other processes' CPU are given with each run. Votes/s and latencies move with that load "
-          "(the runs are minutes apart, so it differs between them); CPU per vote is the steadier figure.")
+SHARED = ("This machine's 2 cores are shared with another helper's heavy bench running at the same time (each run's "
+          "load average and other processes' CPU above): votes/s and latencies move with it; CPU per vote is steadier.")
+
+
+LOOPBACK = ("Every node is on this machine's loopback: the synchronous standby answers with no network between, so "
+            "strict mode's cost here is CPU and scheduling; on a show's machines each commit also waits a round trip.")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -387,6 +390,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.rounds > 1:
         figures["strict against off, round by round"] = by_round(strict, off)
     figures["shared machine"] = SHARED
+    figures["loopback"] = LOOPBACK
     record("cluster-votes", print_report("cluster-votes: synchronous commit's cost per confirmed vote (Patroni)",
                                          figures))
 
