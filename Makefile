@@ -71,21 +71,32 @@ $(EXPORTERS):
 ops: $(PROMTOOL) $(AMTOOL) $(EXPORTERS)
 	deploy/prometheus/ops.sh
 
-## A show's deployment without a single machine (deploy/cluster/README.md): Debian's Patroni, etcd and PostgreSQL 15
-## (the database on three nodes, each commit on two), Redis Sentinel (the master found again after a failover). The
-## suite's failover tests run them on loopback addresses; `make run` needs none of them. postgresql-common is told
-## not to make a cluster of its own on the default port: Patroni makes and runs its nodes' clusters.
-PATRONI ?= /usr/bin/patroni
+## A show's deployment without a single machine (deploy/cluster/README.md): Patroni, etcd and PostgreSQL 15 (the
+## database on three nodes, each commit on two), Redis Sentinel (the master found again after a failover). The suite's
+## failover tests run them on loopback addresses; `make run` needs none of them. etcd, PostgreSQL 15 and Redis Sentinel
+## are Debian's (postgresql-common told not to make a cluster of its own on the default port: Patroni makes and runs
+## its nodes'). Patroni is PyPI's, pinned, in a virtualenv of its own: Debian 12's 3.0.2 lets a primary frozen past
+## its leader key's ttl take the key back when it thaws, demoting the node promoted meanwhile and rewinding away what
+## that one acknowledged (found by `python -m bench.faults cluster`; fixed in Patroni 3.0.3 by patroni/patroni#2689).
+PATRONI_VERSION := 4.1.5
+PATRONI_VENV := .venv-patroni
+PATRONI ?= $(PATRONI_VENV)/bin/patroni
 ETCD ?= /usr/bin/etcd
 POSTGRES15 ?= /usr/lib/postgresql/15/bin/postgres
 SENTINEL ?= /usr/bin/redis-sentinel
-$(PATRONI) $(ETCD) $(POSTGRES15) $(SENTINEL):
+$(ETCD) $(POSTGRES15) $(SENTINEL):
 	@if [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null; then \
-		echo "The cluster's engines are Debian's: run 'sudo apt-get install patroni etcd-server etcd-client postgresql-15 redis-sentinel'"; exit 1; fi
+		echo "The cluster's engines are Debian's: run 'sudo apt-get install etcd-server etcd-client postgresql-15 redis-sentinel'"; exit 1; fi
 	@test -e /usr/lib/postgresql/15/bin/postgres || { mkdir -p /etc/postgresql-common && \
 		echo "create_main_cluster = false" >> /etc/postgresql-common/createcluster.conf; }
-	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq patroni etcd-server etcd-client \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq etcd-server etcd-client \
 		postgresql-15 redis-sentinel >/dev/null
+# Patroni runs as the postgres user: its Python must be one that user may run (the system's, not one under /root).
+PATRONI_PYTHON ?= $(firstword $(wildcard /usr/bin/python3) $(PYTHON))
+$(PATRONI_VENV)/bin/patroni:
+	@test -x $(PATRONI_VENV)/bin/python || $(PATRONI_PYTHON) -m venv $(PATRONI_VENV)
+	$(PATRONI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "patroni[etcd3,psycopg3]==$(PATRONI_VERSION)"
+	@chmod -R go+rX $(PATRONI_VENV)  # Patroni runs as the postgres user
 cluster: $(STAMP) $(PATRONI) $(ETCD) $(POSTGRES15) $(SENTINEL)
 
 ## Lint, type-check ([tool.mypy]), check the layers ([tool.importlinter] in pyproject.toml), then the
@@ -132,4 +143,4 @@ texts: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(PATRONI_VENV) var .pytest_cache .ruff_cache .mypy_cache

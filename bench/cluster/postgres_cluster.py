@@ -41,7 +41,9 @@ from bench.cluster.hosts import Hosts
 from bench.cluster.patroni_state import ClusterState, cluster_state, has_leader_and_sync_standby, rest_get, wait_for
 from bench.cluster.server_processes import free_port, postmaster_pids, signal_tree, stop_processes, wait_listening
 
-PATRONI = Path("/usr/bin/patroni")
+# PyPI's Patroni, pinned in its own virtualenv by `make cluster` (the Makefile says why not Debian 12's 3.0.2).
+PATRONI_BIN = Path(__file__).resolve().parents[2] / ".venv-patroni" / "bin"
+PATRONI, PATRONICTL = PATRONI_BIN / "patroni", PATRONI_BIN / "patronictl"
 ETCD = Path("/usr/bin/etcd")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 HAPROXY = Path(shutil.which("haproxy") or "/usr/sbin/haproxy")
@@ -52,7 +54,8 @@ STARTED_WITHIN = 120.0  # three nodes' initdb and base backups on a loaded 2-cor
 
 
 def missing_binaries() -> list[str]:
-    """What the cluster needs and this machine lacks (Debian: patroni, etcd-server, postgresql-15, haproxy)."""
+    """What the cluster needs and this machine lacks (`make cluster`: Patroni from PyPI; Debian's etcd-server,
+    postgresql-15, haproxy)."""
     wanted = [PATRONI, ETCD, PG_BIN / "postgres", PG_BIN / "pg_rewind", PG_BIN / "psql", HAPROXY]
     return [str(path) for path in wanted if not path.exists()]
 
@@ -332,7 +335,7 @@ def switchover(cluster: PostgresCluster, candidate: PostgresNode | None = None) 
     found = state(cluster)
     assert found.leader is not None and found.sync_standby is not None, f"no leader and standby: {found}"
     target = candidate.name if candidate is not None else found.sync_standby.name
-    ran = subprocess.run(as_server_user(["patronictl", "-c", str(cluster.nodes[0].folder / "patroni.yml"), "switchover",
+    ran = subprocess.run(as_server_user([str(PATRONICTL), "-c", str(cluster.nodes[0].folder / "patroni.yml"), "switchover",
                                          "--leader", found.leader.name, "--candidate", target, "--force"]),
                          capture_output=True, text=True, timeout=STARTED_WITHIN, check=False)
     if ran.returncode != 0 or "Successfully switched over" not in ran.stdout:

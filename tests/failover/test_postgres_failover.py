@@ -80,8 +80,8 @@ def scratch() -> Iterator[Path]:
 def cluster(scratch: Path) -> Iterator[tuple[PostgresCluster, Balancer]]:
     missing = missing_binaries()
     if missing:
-        pytest.fail(f"the PostgreSQL cluster's binaries are missing: {', '.join(missing)} (Debian: apt-get install "
-                    "patroni etcd-server postgresql-15 haproxy; `make test` installs them)")
+        pytest.fail(f"the PostgreSQL cluster's binaries are missing: {', '.join(missing)} (`make cluster` installs "
+                    "them; `make test` too)")
     hosts = LoopbackHosts(scratch, {"etcd1": 1, "pg1": 2, "pg2": 3, "pg3": 4, "app": 5})
     cluster = start_cluster(hosts, etcd_hosts=["etcd1"], node_hosts=["pg1", "pg2", "pg3"], timings=TIMINGS,
                             service_hosts=["app"])
