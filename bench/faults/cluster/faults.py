@@ -68,7 +68,7 @@ async def kill_primary_host(site: ClusterSite, run: Injected) -> None:
     killed = signal_host(site, old, signal.SIGKILL)
     run.injected_at = time.time()
     promoted, after = await promoted_other_than(site, old, PROMOTION_WITHIN)
-    run.saw["fault"] = f"{old} killed whole ({killed} processes, SIGKILL)"
+    run.saw["done"] = f"{old} killed whole ({killed} processes, SIGKILL)"
     run.saw["promoted"] = f"{promoted} {after:.1f} s after the kill" if promoted else f"NONE in {after:.0f} s"
     await asyncio.sleep(5)
     await asyncio.to_thread(site.restart_postgres_host, old)
@@ -81,7 +81,7 @@ async def partition_primary(site: ClusterSite, run: Injected) -> None:
     await asyncio.to_thread(site.network.links, cut=pairs)
     run.injected_at = time.time()
     promoted, after = await promoted_other_than(site, old, PROMOTION_WITHIN)
-    run.saw["fault"] = f"{old} cut from {', '.join(ETCD_HOSTS + WEB_HOSTS)} ({len(pairs)} links)"
+    run.saw["done"] = f"{old} cut from {', '.join(ETCD_HOSTS + WEB_HOSTS)} ({len(pairs)} links)"
     run.saw["promoted"] = f"{promoted} {after:.1f} s after the cut" if promoted else f"NONE in {after:.0f} s"
     marker = f"partition-{run.round}-{int(run.injected_at)}"
     if promoted:  # the old primary, still reachable from the clients' host, asked to write
@@ -102,7 +102,7 @@ async def freeze_primary(site: ClusterSite, run: Injected) -> None:
     finally:
         signal_host(site, old, signal.SIGCONT)
     run.healed_at = time.time()
-    run.saw["fault"] = (f"{old}'s PostgreSQL and Patroni frozen ({frozen} processes, SIGSTOP) for "
+    run.saw["done"] = (f"{old}'s PostgreSQL and Patroni frozen ({frozen} processes, SIGSTOP) for "
                         f"{run.healed_at - run.injected_at:.0f} s (ttl {site.leader_ttl} s), then SIGCONT")
     run.saw["promoted"] = f"{promoted} {after:.1f} s after the freeze" if promoted else f"NONE in {after:.0f} s"
     run.saw["leader after the SIGCONT"] = await leaders_for(site, AFTER_THAW, run.healed_at)
@@ -134,7 +134,7 @@ async def kill_redis_master_host(site: ClusterSite, run: Injected) -> None:
             new, after = found, time.time() - run.injected_at
             break
         await asyncio.sleep(0.5)
-    run.saw["fault"] = f"{old} killed whole ({killed} processes: Redis and its sentinel, SIGKILL)"
+    run.saw["done"] = f"{old} killed whole ({killed} processes: Redis and its sentinel, SIGKILL)"
     run.saw["sentinels named"] = f"{new} master {after:.1f} s after the kill" if new else "NO new master in 90 s"
     await asyncio.sleep(5)
     await asyncio.to_thread(site.restart_redis_host, old)
@@ -155,7 +155,7 @@ async def kill_primary_and_standby(site: ClusterSite, run: Injected) -> None:
             leaders.append(site.host_of_node(seen.leader.name))
         await asyncio.sleep(1)
     left = await site.patroni(avoid=primary)
-    run.saw["fault"] = f"{primary} (primary) and {standby} (sync standby) killed at once ({killed} processes)"
+    run.saw["done"] = f"{primary} (primary) and {standby} (sync standby) killed at once ({killed} processes)"
     run.saw["the third node meanwhile"] = ("NOT promoted in "
                                           f"{HELD_WITHOUT_QUORUM:.0f} s (strict synchronous mode), Patroni: "
                                           f"{described(left)}" if not leaders else f"PROMOTED: {leaders[0]}")
