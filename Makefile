@@ -75,11 +75,12 @@ ops: $(PROMTOOL) $(AMTOOL) $(EXPORTERS)
 ## database on three nodes, each commit on two), Redis Sentinel (the master found again after a failover). The suite's
 ## failover tests run them on loopback addresses; `make run` needs none of them. etcd, PostgreSQL 15 and Redis Sentinel
 ## are Debian's (postgresql-common told not to make a cluster of its own on the default port: Patroni makes and runs
-## its nodes'). Patroni is PyPI's, pinned, in a virtualenv of its own: Debian 12's 3.0.2 lets a primary frozen past
-## its leader key's ttl take the key back when it thaws, demoting the node promoted meanwhile and rewinding away what
-## that one acknowledged (found by `python -m bench.faults cluster`; fixed in Patroni 3.0.3 by patroni/patroni#2689).
+## its nodes'). Patroni is PyPI's, pinned, in a virtualenv of its own (PATRONI_VENV): Debian 12's 3.0.2 lets a
+## primary frozen past its leader key's ttl take the key back when it thaws, demoting the node promoted meanwhile and
+## rewinding away what that one acknowledged (found by `python -m bench.faults cluster`; fixed in Patroni 3.0.3 by patroni/patroni#2689).
 PATRONI_VERSION := 4.1.5
-PATRONI_VENV := .venv-patroni
+# Outside the checkout: the postgres user must reach it, and a checkout may sit in a folder only root may enter.
+PATRONI_VENV := /opt/ballot-patroni-$(PATRONI_VERSION)
 PATRONI ?= $(PATRONI_VENV)/bin/patroni
 ETCD ?= /usr/bin/etcd
 POSTGRES15 ?= /usr/lib/postgresql/15/bin/postgres
@@ -94,6 +95,7 @@ $(ETCD) $(POSTGRES15) $(SENTINEL):
 # Patroni runs as the postgres user: its Python must be one that user may run (the system's, not one under /root).
 PATRONI_PYTHON ?= $(firstword $(wildcard /usr/bin/python3) $(PYTHON))
 $(PATRONI_VENV)/bin/patroni:
+	@if [ "$$(id -u)" != 0 ]; then echo "Patroni goes into $(PATRONI_VENV): run 'sudo make cluster'"; exit 1; fi
 	@test -x $(PATRONI_VENV)/bin/python || $(PATRONI_PYTHON) -m venv $(PATRONI_VENV)
 	$(PATRONI_VENV)/bin/python -m pip install --quiet --disable-pip-version-check "patroni[etcd3,psycopg3]==$(PATRONI_VERSION)"
 	@chmod -R go+rX $(PATRONI_VENV)  # Patroni runs as the postgres user
@@ -143,4 +145,4 @@ texts: $(STAMP)
 	done
 
 clean:
-	rm -rf $(VENV) $(PATRONI_VENV) var .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -1,6 +1,7 @@
 """The show's PostgreSQL cluster as its operators watch it, on real servers (bench/cluster: 1 etcd member, 3 nodes
-under Debian's Patroni 3.0.2, HAProxy on the service host, on loopback addresses): Prometheus' shipped `patroni` and
-`etcd` jobs read every node's /metrics and rules.yml finds each replica's lag and the synchronous standby there, so
+under Patroni 4.1.5, PyPI's, pinned by make cluster; HAProxy on the service host; loopback addresses): Prometheus'
+shipped `patroni` and `etcd` jobs read every node's /metrics and rules.yml finds each replica's lag and the
+synchronous standby there, so
 nothing pages on a healthy cluster; the control room, through the service's DATABASE_URL (the HAProxy), names the
 primary and its standbys by Patroni's names; the primary's machine killed, PostgresFailover pages and the room names
 the new primary. promtool's cases (deploy/prometheus/tests/cluster_test.yml) hold each rule's timing; this holds that

@@ -18,9 +18,15 @@ class Member:
 
     name: str
     role: str  # "leader", "sync_standby" or "replica"
-    state: str  # "running", "starting", "stopped", "crashed", "creating replica", …
+    state: str  # "running", "streaming", "starting", "stopped", "crashed", "creating replica", …
     timeline: int | None  # None while it does not know (starting)
     lag: int | None  # bytes of WAL behind the leader; None for the leader itself or when unknown
+
+    @property
+    def running(self) -> bool:
+        """Its PostgreSQL up and serving: "running" (a leader; a replica in Debian 12's Patroni 3.0.2), "streaming" (a
+        replica receiving WAL, as the pinned Patroni 4 says it)."""
+        return self.state in ("running", "streaming")
 
 
 @dataclass(frozen=True)
@@ -28,7 +34,7 @@ class ClusterState:
     members: tuple[Member, ...]
 
     def named(self, role: str) -> list[Member]:
-        return [member for member in self.members if member.role == role and member.state == "running"]
+        return [member for member in self.members if member.role == role and member.running]
 
     @property
     def leader(self) -> Member | None:

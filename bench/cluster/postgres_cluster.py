@@ -41,8 +41,9 @@ from bench.cluster.hosts import Hosts
 from bench.cluster.patroni_state import ClusterState, cluster_state, has_leader_and_sync_standby, rest_get, wait_for
 from bench.cluster.server_processes import free_port, postmaster_pids, signal_tree, stop_processes, wait_listening
 
-# PyPI's Patroni, pinned in its own virtualenv by `make cluster` (the Makefile says why not Debian 12's 3.0.2).
-PATRONI_BIN = Path(__file__).resolve().parents[2] / ".venv-patroni" / "bin"
+# PyPI's Patroni, pinned in its own virtualenv by `make cluster` (the Makefile's PATRONI_VENV, and why not Debian 12's
+# 3.0.2); PATRONI_BIN names another.
+PATRONI_BIN = Path(os.environ.get("PATRONI_BIN", "/opt/ballot-patroni-4.1.5/bin"))
 PATRONI, PATRONICTL = PATRONI_BIN / "patroni", PATRONI_BIN / "patronictl"
 ETCD = Path("/usr/bin/etcd")
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -335,7 +336,8 @@ def switchover(cluster: PostgresCluster, candidate: PostgresNode | None = None) 
     found = state(cluster)
     assert found.leader is not None and found.sync_standby is not None, f"no leader and standby: {found}"
     target = candidate.name if candidate is not None else found.sync_standby.name
-    ran = subprocess.run(as_server_user([str(PATRONICTL), "-c", str(cluster.nodes[0].folder / "patroni.yml"), "switchover",
+    config = cluster.nodes[0].folder / "patroni.yml"
+    ran = subprocess.run(as_server_user([str(PATRONICTL), "-c", str(config), "switchover",
                                          "--leader", found.leader.name, "--candidate", target, "--force"]),
                          capture_output=True, text=True, timeout=STARTED_WITHIN, check=False)
     if ran.returncode != 0 or "Successfully switched over" not in ran.stdout:

@@ -114,7 +114,7 @@ def rejoined(old: str) -> Callable[[ClusterState], bool]:
     def check(found: ClusterState) -> bool:
         member, leader = found.member(old), found.leader
         return (has_leader_and_sync_standby(found) and member is not None and leader is not None
-                and member.role in ("replica", "sync_standby") and member.state == "running"
+                and member.role in ("replica", "sync_standby") and member.running
                 and member.timeline == leader.timeline and member.lag is not None)
     return check
 

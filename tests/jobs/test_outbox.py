@@ -148,11 +148,12 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
 ) -> None:
     queue = job_queue(sync_redis(settings.redis_url or ""))
     now = 1_800_000_000.0
-    # relay, the requeue of deliveries Redis lost (every 60 s), reconcile, the Stars check (every 60 s), the verification of Stars payments by Telegram's list (30 s),
-    # the refunds and payouts passes (30 s each), the money check (hourly), the ledger's checkpoints (every 300 s),
-    # the media sweep (300 s), the learning of shared addresses (600 s), the SMS backstop (60 s) and the pruning of
-    # old Telegram updates (hourly): the channels' own, through assembly.job_runtime.channel_job; and M-Pesa's
-    # registration of its paybills' URLs (300 s) and reading of their statements (60 s), the provider's own
+    # relay, the requeue of deliveries Redis lost (every 60 s), reconcile, the Stars check (every 60 s), the
+    # verification of Stars payments by Telegram's list (30 s), the refunds and payouts passes (30 s each), the money
+    # check (hourly), the ledger's checkpoints (every 300 s), the media sweep (300 s), the learning of shared addresses
+    # (600 s), the SMS backstop (60 s) and the pruning of old Telegram updates (hourly): the channels' own, through
+    # assembly.job_runtime.channel_job; and M-Pesa's registration of its paybills' URLs (300 s) and reading of their
+    # statements (60 s), the provider's own
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 15
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 10) == 2  # only relay and reconcile have a new slot
