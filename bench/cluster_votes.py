@@ -36,19 +36,14 @@ import asyncpg
 import httpx
 import psutil
 
-from bench.cluster.hosts import LoopbackHosts
 from bench.cluster.postgres_cluster import (
     Balancer,
     PostgresCluster,
-    create_service_database,
     database_url,
     missing_binaries,
     psql,
-    start_balancer,
-    start_cluster,
+    smallest_cluster,
     state,
-    stop_cluster,
-    wait_until_ready,
 )
 from bench.cluster.server_processes import postmaster_pids
 from bench.harness import (
@@ -67,7 +62,6 @@ from bench.vote_providers import PROVIDERS
 from bench.votes import BACKLOG, Load, cast_vote, measured, wait_settled
 
 PAID_BY = PROVIDERS["mtn"]
-HOST_NUMBERS = {"etcd1": 1, "pg1": 2, "pg2": 3, "pg3": 4, "app": 5}
 SYNC_CHANGED_WITHIN = 60.0  # Patroni applies a changed synchronous_mode on its next loop (loop_wait 10 s as shipped)
 WARM_UP = 5.0  # seconds left out of the answers' latencies, as bench.votes leaves them out of its figures
 # Payer numbers of each run: fresh numbers and forwarded addresses (41.202.<n // 250 % 250>.x), so no per-number or
@@ -237,15 +231,10 @@ def set_synchronous(cluster: PostgresCluster, leader: str, on: bool) -> str:
 def running_cluster() -> Iterator[tuple[PostgresCluster, Balancer]]:
     """The suite's cluster (tests/failover/test_postgres_failover.py) with the deploy template's Patroni timings."""
     folder = Path(tempfile.mkdtemp(prefix="ballot-cluster-votes-", dir="/tmp"))
-    hosts = LoopbackHosts(folder, HOST_NUMBERS)
-    cluster = start_cluster(hosts, etcd_hosts=["etcd1"], node_hosts=["pg1", "pg2", "pg3"], service_hosts=["app"])
     try:
-        wait_until_ready(cluster)
-        create_service_database(cluster)
-        yield cluster, start_balancer(cluster, "app")
+        with smallest_cluster(folder) as (cluster, balancer, _hosts):
+            yield cluster, balancer
     finally:
-        stop_cluster(cluster)
-        hosts.stop()
         shutil.rmtree(folder, ignore_errors=True)
 
 

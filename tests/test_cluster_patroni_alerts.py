@@ -27,16 +27,11 @@ from bench.cluster.hosts import LoopbackHosts
 from bench.cluster.postgres_cluster import (
     Balancer,
     PostgresCluster,
-    create_service_database,
     database_url,
     kill_node_host,
-    missing_binaries,
     psql,
-    start_balancer,
-    start_cluster,
+    smallest_cluster,
     state,
-    stop_cluster,
-    wait_until_ready,
 )
 from tests.restored_folders import scratch_folder
 from tests.test_cluster_alerts import Servers, query, start_prometheus, wait_for
@@ -48,24 +43,13 @@ CLUSTER_ALERTS = 'ALERTS{alertname=~"PostgresNoSyncStandby|PostgresReplicationLa
 
 @pytest.fixture
 def cluster() -> Iterator[tuple[PostgresCluster, Balancer, LoopbackHosts]]:
-    missing = missing_binaries()
-    if missing:
-        pytest.fail(f"the PostgreSQL cluster's binaries are missing: {', '.join(missing)} (`make test` installs them)")
     for scratch in scratch_folder():
-        hosts = LoopbackHosts(scratch, {"etcd1": 1, "pg1": 2, "pg2": 3, "pg3": 4, "app": 5})
-        cluster = start_cluster(hosts, etcd_hosts=["etcd1"], node_hosts=["pg1", "pg2", "pg3"], timings=TIMINGS,
-                                service_hosts=["app"])
-        try:
-            wait_until_ready(cluster)
-            create_service_database(cluster)
+        with smallest_cluster(scratch, TIMINGS) as (cluster, balancer, hosts):
             leader = state(cluster).leader
             assert leader is not None
             # What docker-compose.yml's cluster-database grants: the standbys' state and lag are pg_monitor's.
             psql(cluster, cluster.node_named(leader.name), "GRANT pg_monitor TO gateway")
-            yield cluster, start_balancer(cluster, "app"), hosts
-        finally:
-            stop_cluster(cluster)
-            hosts.stop()
+            yield cluster, balancer, hosts
 
 
 @pytest.fixture

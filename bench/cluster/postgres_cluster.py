@@ -32,12 +32,13 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.cluster.cluster_configs import Passwords, Timings, etcd_environment, haproxy_config, patroni_config
-from bench.cluster.hosts import Hosts
+from bench.cluster.hosts import Hosts, LoopbackHosts
 from bench.cluster.patroni_state import ClusterState, cluster_state, has_leader_and_sync_standby, rest_get, wait_for
 from bench.cluster.server_processes import free_port, postmaster_pids, signal_tree, stop_processes, wait_listening
 
@@ -356,3 +357,28 @@ def waited_for_primary(node: PostgresNode, timeout: float) -> float:
             raise AssertionError(f"{node.name} is not the primary within {timeout:.0f} s")
         time.sleep(0.1)
     return time.monotonic() - started
+
+
+SMALLEST = {"etcd1": 1, "pg1": 2, "pg2": 3, "pg3": 4, "app": 5}  # host names and their loopback numbers
+
+
+@contextmanager
+def smallest_cluster(folder: Path, timings: Timings = PATRONI_DEFAULTS,
+                     ) -> Iterator[tuple[PostgresCluster, Balancer, LoopbackHosts]]:
+    """The smallest cluster that shows a failover in strict synchronous mode, on loopback addresses under `folder`:
+    1 etcd member, 3 nodes (a primary, its synchronous standby, one more to become the next), the service's database
+    made, and the service host's HAProxy; everything stopped after."""
+    missing = missing_binaries()
+    if missing:
+        raise RuntimeError(f"the PostgreSQL cluster's binaries are missing: {', '.join(missing)} (`make cluster` "
+                           "installs them; `make test` too)")
+    hosts = LoopbackHosts(folder, dict(SMALLEST))
+    cluster = start_cluster(hosts, etcd_hosts=["etcd1"], node_hosts=["pg1", "pg2", "pg3"], timings=timings,
+                            service_hosts=["app"])
+    try:
+        wait_until_ready(cluster)
+        create_service_database(cluster)
+        yield cluster, start_balancer(cluster, "app"), hosts
+    finally:
+        stop_cluster(cluster)
+        hosts.stop()

@@ -32,25 +32,19 @@ import pytest
 
 from assembly.settings import Settings
 from bench.cluster.cluster_configs import Timings
-from bench.cluster.hosts import LoopbackHosts
 from bench.cluster.patroni_state import ClusterState, has_leader_and_sync_standby, wait_for
 from bench.cluster.postgres_cluster import (
     SERVICE_DATABASE,
     Balancer,
     PostgresCluster,
     PostgresNode,
-    create_service_database,
     database_url,
     kill_node_host,
-    missing_binaries,
     patroni_log,
     psql,
     restart_node,
-    start_balancer,
-    start_cluster,
+    smallest_cluster,
     state,
-    stop_cluster,
-    wait_until_ready,
     waited_for_primary,
 )
 from bench.harness import Stack, log_tail, running_stack
@@ -78,20 +72,8 @@ def scratch() -> Iterator[Path]:
 
 @pytest.fixture
 def cluster(scratch: Path) -> Iterator[tuple[PostgresCluster, Balancer]]:
-    missing = missing_binaries()
-    if missing:
-        pytest.fail(f"the PostgreSQL cluster's binaries are missing: {', '.join(missing)} (`make cluster` installs "
-                    "them; `make test` too)")
-    hosts = LoopbackHosts(scratch, {"etcd1": 1, "pg1": 2, "pg2": 3, "pg3": 4, "app": 5})
-    cluster = start_cluster(hosts, etcd_hosts=["etcd1"], node_hosts=["pg1", "pg2", "pg3"], timings=TIMINGS,
-                            service_hosts=["app"])
-    try:
-        wait_until_ready(cluster)
-        create_service_database(cluster)
-        yield cluster, start_balancer(cluster, "app")
-    finally:
-        stop_cluster(cluster)
-        hosts.stop()
+    with smallest_cluster(scratch, TIMINGS) as (cluster, balancer, _hosts):
+        yield cluster, balancer
 
 
 async def counted_on(url: str, order_ids: list[str]) -> dict[str, tuple[str, int]]:
