@@ -17,6 +17,7 @@ from gateway.core.market import country_for_currency, market_of
 from gateway.core.orders import placing
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions
+from gateway.db.failover import PRIMARY_WAIT_SECONDS
 from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus, ProviderEvent, Tally, VoteOrder
 from gateway.db.seed import ensure_tallies
 from tests.channel_names import Channel
@@ -80,13 +81,14 @@ async def channel_settings(sessions: Sessions, contest_id: int) -> dict[str, Any
 
 async def place(
     sessions: Sessions, contest: Contest, candidate: str = "01", quantity: int = 1,
-    provider: str = "mtn", msisdn: str | None = "+237670000001", **extra: Any,
+    provider: str = "mtn", msisdn: str | None = "+237670000001", primary_wait: float = PRIMARY_WAIT_SECONDS,
+    **extra: Any,
 ) -> VoteOrder:
     channel = extra.pop("channel", Channel.WEB)
     sends_receipt = extra.pop("sends_receipt", channel in RECEIPT_CHANNELS)  # as the VoteService decides it
     request = placing.OrderRequest(contest.slug, candidate, quantity, provider, channel, msisdn=msisdn, **extra)
     return await placing.place_order(sessions, request, capabilities=capabilities_of(provider), pending_ttl=PENDING_TTL,
-                                     sends_receipt=sends_receipt)
+                                     sends_receipt=sends_receipt, primary_wait=primary_wait)
 
 
 async def tallies(sessions: Sessions, contest_id: int) -> dict[str, int]:

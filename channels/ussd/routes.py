@@ -45,6 +45,10 @@ log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 CANCELLING_STATUSES = frozenset({"incomplete", "failed"})
 REPLAY_WAIT_SECONDS = 3.0
+# A vote's wait for a PostgreSQL primary during a failover: a hop's answer is due within Africa's Talking's few seconds,
+# so it ends with the "try again" screen instead (an order kept after all is cancelled at the session's end unless
+# its prompt went out).
+PRIMARY_WAIT_SECONDS = 3.0
 # Hops handled at once per process; the rest wait their turn, so a burst queues here rather than
 # piling onto the shared Redis and database pools.
 HOPS_IN_FLIGHT = 64
@@ -216,7 +220,8 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
         return takes(reply.language, contest)
     try:
         push_after = settings_of(app, UssdSettings).ussd_push_delay_seconds
-        order = (await app[VOTE_SERVICE].place_vote(request, push_after=push_after, cancellable=True)).order
+        order = (await app[VOTE_SERVICE].place_vote(request, push_after=push_after, cancellable=True,
+                                                     primary_wait=PRIMARY_WAIT_SECONDS)).order
     except DomainError as exc:
         log.info("USSD vote refused for session %s: %s", hit.session_id, exc.code)
         return refusal(reply.language, exc.code, contest)

@@ -46,6 +46,7 @@ from gateway.core.texts import Lang
 from gateway.core.voters import payer_numbers
 from gateway.core.voters.payer_numbers import Caller, PayerVotes
 from gateway.db.engine import Sessions, autocommit
+from gateway.db.failover import PRIMARY_WAIT_SECONDS
 from gateway.db.models import OrderStatus
 
 log = logging.getLogger(__name__)
@@ -127,11 +128,14 @@ class VoteService:
         return await catalog.contest_by_id(self.sessions, order.contest_id)
 
     async def place_vote(self, request: placing.OrderRequest, *, push_after: float = 0.0,
-                         wait_for_room: bool = False, cancellable: bool = False) -> PlacedVote:
+                         wait_for_room: bool = False, cancellable: bool = False,
+                         primary_wait: float = PRIMARY_WAIT_SECONDS) -> PlacedVote:
         """Validate, apply the limits, create the order (or find the one its client_key made) and start its
         payment: a redirect now, a phone prompt `push_after` seconds after the reply. `wait_for_room` holds a
         vote back briefly while many prompts are owed (the web; a USSD hop must answer at once). `cancellable`:
-        the channel may cancel the order until its prompt is tried (`cancel_if_unstarted`, a USSD session's end)."""
+        the channel may cancel the order until its prompt is tried (`cancel_if_unstarted`, a USSD session's end).
+        `primary_wait`: how long the vote waits for a PostgreSQL primary during a failover (a channel whose answer is
+        due within seconds waits less; `PrimaryUnavailable` after it)."""
         if wait_for_room:
             await self.starts.wait_for_room()
         if request.msisdn and not request.msisdn.startswith("+"):  # typed as the contest's voters write numbers
@@ -144,7 +148,8 @@ class VoteService:
         placed = await placing.placed_order(
             self.sessions, request, capabilities=self.providers.capabilities(request.provider),
             pending_ttl=time_to_pay(self.pending_ttl, provider.payment_window),
-            sends_receipt=request.channel in self.receipt_channels, start_lease=START_LEASE if starts_now else None)
+            sends_receipt=request.channel in self.receipt_channels, start_lease=START_LEASE if starts_now else None,
+            primary_wait=primary_wait)
         order, claimed = placed.order, claimed_at_placement(placed, placed_at)
         view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")
         if not needs_redirect(self.providers, order.provider, order.channel):

@@ -52,6 +52,8 @@ def sqlstate_of(exc: BaseException) -> str | None:
 def primary_lost(exc: BaseException) -> bool:
     """Whether `exc` is how a statement fails when the primary goes away or has not yet been replaced (see the
     module's docstring), rather than a refusal of the statement itself."""
+    if isinstance(exc, PrimaryUnavailable):  # the wait for one is over: not to be waited out again
+        return False
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
     state = sqlstate_of(exc)

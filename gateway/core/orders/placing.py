@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import time
 import uuid
 from collections.abc import Set
 from dataclasses import dataclass
@@ -40,7 +41,7 @@ from gateway.core.providers import Capability
 from gateway.core.voters.blocklist import inet_of
 from gateway.db.driver_statements import DriverStatement, driver_transaction
 from gateway.db.engine import Sessions, autocommit, autocommit_connection
-from gateway.db.failover import primary_lost, through_failover
+from gateway.db.failover import PRIMARY_WAIT_SECONDS, primary_lost, through_failover
 from gateway.db.models import (
     BlockedAddress,
     BlockedMsisdn,
@@ -105,21 +106,24 @@ def payer_scope(msisdn: str | None) -> str:
 
 
 async def place_order(sessions: Sessions, request: OrderRequest, *, capabilities: Set[Capability],
-                      pending_ttl: timedelta, sends_receipt: bool = False, now: datetime | None = None) -> VoteOrder:
+                      pending_ttl: timedelta, sends_receipt: bool = False, now: datetime | None = None,
+                      primary_wait: float = PRIMARY_WAIT_SECONDS) -> VoteOrder:
     """Create a pending order (or return the one already made for the same `client_key`): `placed_order`'s."""
     placed = await placed_order(sessions, request, capabilities=capabilities, pending_ttl=pending_ttl,
-                                sends_receipt=sends_receipt, now=now)
+                                sends_receipt=sends_receipt, now=now, primary_wait=primary_wait)
     return placed.order
 
 
 async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilities: Set[Capability],
                        pending_ttl: timedelta, sends_receipt: bool = False, now: datetime | None = None,
-                       start_lease: timedelta | None = None) -> PlacedOrder:
+                       start_lease: timedelta | None = None, primary_wait: float = PRIMARY_WAIT_SECONDS,
+                       ) -> PlacedOrder:
     """`placed_once`'s order, through a failover: an insert cut by the primary's loss is looked up where it is durable
     once a primary takes statements again, and made again under the same id if it is not there (`cut_commits`).
-    `PrimaryUnavailable` when no primary came within `gateway.db.failover.PRIMARY_WAIT_SECONDS`."""
+    `PrimaryUnavailable` when no primary came within `primary_wait` seconds (0: at the first failure)."""
     now = now or datetime.now(UTC)
     identity = cut_commits.OrderIdentity.new()
+    deadline = time.monotonic() + primary_wait  # one wait for the whole placement, the lookups' included
 
     async def attempt() -> PlacedOrder:
         try:
@@ -131,12 +135,13 @@ async def placed_order(sessions: Sessions, request: OrderRequest, *, capabilitie
             cut = exc
         log.warning("an order's insert was cut (%s): looking for it on the primary", type(cut).__name__)
         found = await through_failover(partial(cut_commits.durable_order, sessions, identity.id),
-                                       what="looking for an order whose insert was cut")
+                                       what="looking for an order whose insert was cut",
+                                       wait_seconds=max(0.0, deadline - time.monotonic()))
         if found is None:
             raise cut  # not there: made again by the next attempt
         return PlacedOrder(found.order, True, found.contest_name, found.candidate_name)
 
-    return await through_failover(attempt, what="placing an order")
+    return await through_failover(attempt, what="placing an order", wait_seconds=primary_wait)
 
 
 async def placed_once(sessions: Sessions, request: OrderRequest, *, capabilities: Set[Capability],
