@@ -17,6 +17,7 @@ from pathlib import Path
 import pgserver
 import pytest
 from aiohttp.test_utils import TestClient
+from pgserver.utils import ensure_prefix_permissions  # type: ignore[import-untyped]
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from admin.control_database import DatabaseRoles, database_roles, roles_said
@@ -66,6 +67,9 @@ def start(data: Path, port: int, folder: Path) -> subprocess.Popen[bytes]:
 def nodes() -> Iterator[dict[str, int]]:
     """pg1 the primary, pg2 its synchronous standby, pg3 an asynchronous replica, all streaming: their ports."""
     add_system_user()
+    # The binaries run as that user: the folders above them must let it through (pgserver's own start does it too,
+    # so this mattered only when nothing embedded had started yet, as in a clean clone's run on servers of CI's).
+    ensure_prefix_permissions(BINARIES / "initdb")
     folder = Path(tempfile.mkdtemp(prefix="ballot-standbys-", dir="/tmp"))
     shutil.chown(folder, USER, USER)
     ports = {name: free_port() for name in ("pg1", "pg2", "pg3")}
