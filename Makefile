@@ -134,7 +134,7 @@ texts: $(STAMP)
 	@for entry in $(DOMAINS); do \
 		folder=$${entry%%:*}; domain=$${entry##*:}; locales=$$folder/locales; \
 		$(VENV)/bin/pybabel -q extract -F babel.cfg --no-location -w 120 --project=Ballot --version=0.1 \
-			--header-comment="# The texts of Ballot's $$domain domain ($$folder); msgids are English. See the README's \"Texts\"." \
+			--header-comment="# The texts of Ballot's $$domain domain ($$folder); msgids are English. See docs/texts.md." \
 			-o $$locales/$$domain.pot $$folder || exit 1; \
 		languages="$(LANGUAGES)"; case " $(ORGANISER_DOMAINS) " in *" $$domain "*) languages="$(ORGANISER_LANGUAGES)";; esac; \
 		for lang in $$languages; do test -f $$locales/$$lang/LC_MESSAGES/$$domain.po || \

@@ -67,7 +67,7 @@ def test_the_catalogs_hold_phone_texts() -> None:
 @pytest.mark.parametrize(("lang", "message"), named(phone_messages()))
 def test_every_phone_text_is_gsm7_and_fits(lang: str, message: Message) -> None:
     for text in shown(message):
-        assert is_gsm7(text) and texted(text) == text, (lang, text)  # GSM-7's accents only (the README's "Texts")
+        assert is_gsm7(text) and texted(text) == text, (lang, text)  # GSM-7's accents only (docs/texts.md)
         fields = {name for _, name, _, _ in Formatter().parse(text) if name}
         assert fields <= WIDEST.keys(), f"give {fields - WIDEST.keys()} a widest value in WIDEST"
         filled = text.format(**WIDEST)

@@ -33,7 +33,7 @@ def test_every_text_is_gsm7() -> None:
     for words in (*(texts(lang) for lang in Lang), *(vote_messages(lang) for lang in Lang)):
         for value in vars(words).values():
             strings = value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else [value]
-            assert all(is_gsm7(s) and texted(s) == s for s in strings), value  # the README's rule for accents
+            assert all(is_gsm7(s) and texted(s) == s for s in strings), value  # docs/texts.md's rule for accents
     labels = [UNKNOWN_SERVICE, *PROVIDER_LABELS.values(), *(label for _, _, label in LANGUAGE_OPTIONS)]
     assert all(is_gsm7(s) and texted(s) == s for s in labels)
 
