@@ -95,15 +95,18 @@ async def relay_lost(sessions: Sessions, enqueue: Callable[[list[int]], Awaitabl
                      lost_after: timedelta = LOST_AFTER, now: datetime | None = None, limit: int = 500) -> int:
     """Hand over again the rows handed to RQ over `lost_after` ago and still not delivered; `enqueue`
     (`enqueue_deliveries`) skips each whose job Redis still holds. Returns how many jobs were made again."""
-    handed_before = (now or datetime.now(UTC)) - lost_after
+    now = now or datetime.now(UTC)
     async with sessions.begin() as session:
         ids = list(await session.scalars(
             select(OutboxMessage.id)
-            .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.enqueued_at < handed_before)
-            .order_by(OutboxMessage.id).limit(limit)))
-    if not ids:
-        return 0
-    again = await enqueue(ids)
+            .where(OutboxMessage.delivered_at.is_(None), OutboxMessage.enqueued_at < now - lost_after)
+            .order_by(OutboxMessage.enqueued_at).limit(limit)))
+        if not ids:
+            return 0
+        again = await enqueue(ids)
+        # Looked at now: to the back of the line, so that rows whose job failed for good (kept by RQ for a month)
+        # never fill every pass's `limit` and hide a lost one behind them.
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids)).values(enqueued_at=now))
     if again:
         log.warning("outbox: %d job(s) handed to Redis were no longer there (lost with Redis): queued again", again)
     return again
