@@ -216,7 +216,8 @@ def new_order(request: OrderRequest, capabilities: Set[Capability], contest: Con
     assert candidate_id is not None  # check_order rejects a missing candidate
     order: dict[str, Any] = dict(
         id=identity.id, payment_reference=identity.payment_reference, client_key=client_key,
-        contest_id=contest.id, candidate_id=candidate_id, quantity=checked.quantity,
+        contest_id=contest.id, round_id=contest.current_round_id, candidate_id=candidate_id,
+        quantity=checked.quantity,
         amount=checked.amount, currency=checked.currency, channel=request.channel,
         provider=checked.provider, voter_msisdn=checked.msisdn, voter_ref=request.voter_ref,
         voter_address=request.voter_address, language=request.language, sends_receipt=sends_receipt,
@@ -273,10 +274,10 @@ def contest_and_candidate(*, locking: bool) -> Select[Any]:
 CONTEST_PARAMETERS = ("contest_slug", "candidate_code", "payer_lock", "replay_key")
 CONTEST_AND_CANDIDATE = DriverStatement(contest_and_candidate(locking=False), CONTEST_PARAMETERS[:2] + ("replay_key",))
 CONTEST_AND_CANDIDATE_LOCKING = DriverStatement(contest_and_candidate(locking=True), CONTEST_PARAMETERS)
-ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "candidate_id", "quantity", "amount",
-                 "currency", "channel", "sends_receipt", "provider", "voter_msisdn", "voter_ref", "voter_address",
-                 "language", "status", "expires_at", "provider_data", "fraud_figures", "fraud_score", "hold_reason",
-                 "created_at")
+ORDER_COLUMNS = ("id", "payment_reference", "client_key", "contest_id", "round_id", "candidate_id", "quantity",
+                 "amount", "currency", "channel", "sends_receipt", "provider", "voter_msisdn", "voter_ref",
+                 "voter_address", "language", "status", "expires_at", "provider_data", "fraud_figures", "fraud_score",
+                 "hold_reason", "created_at")
 NO_LIMIT = 2**31 - 1
 
 

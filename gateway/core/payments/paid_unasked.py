@@ -224,6 +224,7 @@ async def write_order(sessions: Sessions, payment: UnaskedPayment, candidate_id:
         return await session.scalar(insert(VoteOrder).values(
             id=uuid.uuid4(), payment_reference=uuid.uuid4(), client_key=client_key(payment.provider, payment.receipt),
             contest_id=payment.contest_id, candidate_id=candidate_id, quantity=quantity, amount=payment.amount,
+            round_id=select(Contest.current_round_id).where(Contest.id == payment.contest_id).scalar_subquery(),
             currency=payment.currency.upper(), channel=payment.channel, sends_receipt=False,
             provider=payment.provider, voter_msisdn=payment.msisdn, voter_ref=payment.payer_ref,
             provider_data=dict(payment.provider_data), hold_reason=hold_reason, payment_started_at=now,

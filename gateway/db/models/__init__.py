@@ -20,14 +20,15 @@ from gateway.db.models.money_out import (
     SettlementStatement,
 )
 from gateway.db.models.orders import OrderStatus, OutboxMessage, PaymentVerification, ProviderEvent, VoteOrder
+from gateway.db.models.rounds import ContestRound, RoundBaseline, RoundStatus
 from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, UssdSessionEvent, VoterPreference
 
 __all__ = [
-    "BANK_ACCOUNT", "NAMING", "AdminRefreshToken", "AdminUser", "AuditEntry", "Base", "BlockedAddress", "BlockedMsisdn",
-    "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestStatus", "Entry", "EntryCall",
-    "EntryStatus", "FraudCount", "FraudMember", "MediaUpload", "UploadKind", "UploadState", "LedgerCheckpoint",
-    "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification", "ProviderEvent",
-    "Payout", "PayoutAccount", "PayoutState", "ProviderBalance", "ProviderFeeBand", "ProviderFeeRate", "Refund",
-    "RefundState", "ResultsSheet", "SettlementStatement", "SharedAddress",
-    "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
+    "BANK_ACCOUNT", "NAMING", "AdminRefreshToken", "AdminUser", "AuditEntry", "Base", "BlockedAddress",
+    "BlockedMsisdn", "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestRound", "ContestStatus",
+    "Entry", "EntryCall", "EntryStatus", "FraudCount", "FraudMember", "MediaUpload", "UploadKind", "UploadState",
+    "LedgerCheckpoint", "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification",
+    "ProviderEvent", "Payout", "PayoutAccount", "PayoutState", "ProviderBalance", "ProviderFeeBand",
+    "ProviderFeeRate", "Refund", "RefundState", "ResultsSheet", "RoundBaseline", "RoundStatus", "SettlementStatement",
+    "SharedAddress", "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
 ]

@@ -74,6 +74,9 @@ class Contest(Base):
     stars_per_vote: Mapped[int | None] = mapped_column(Integer)
     # The platform's commission on what the contest took (net of refunds), in basis points (500: 5%).
     commission_bp: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Its round whose terms it holds now (gateway.core.contests.rounds): new orders belong to it. None: no rounds.
+    current_round_id: Mapped[int | None] = mapped_column(
+        ForeignKey("contest_rounds.id", use_alter=True, name="fk_contests_current_round_id_contest_rounds"))
 
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="contest", order_by="Candidate.code", lazy="raise"

@@ -79,7 +79,9 @@ class ResultsSheet(Base):
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"))
-    reason: Mapped[str] = mapped_column(String(16))  # close | on_demand
+    reason: Mapped[str] = mapped_column(String(16))  # close | after_close | on_demand | round
+    # A round's own sheet (its board's figures, reason "round"); None: the contest's.
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("contest_rounds.id", ondelete="CASCADE"))
     sheet: Mapped[bytes] = mapped_column(LargeBinary)
     signature: Mapped[bytes] = mapped_column(LargeBinary)
     public_key: Mapped[bytes] = mapped_column(LargeBinary)  # raw 32 bytes

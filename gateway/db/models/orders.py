@@ -48,6 +48,8 @@ class VoteOrder(Base):
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id"))
     # What the order buys: votes for a candidate, or (`entry_id`) an entry's fee, which counts no vote.
     candidate_id: Mapped[int | None] = mapped_column(ForeignKey("candidates.id"))
+    # The round it was placed in (its contest's current round then); None for a contest without rounds.
+    round_id: Mapped[int | None] = mapped_column(ForeignKey("contest_rounds.id"))
     entry_id: Mapped[uuid.UUID | None] = mapped_column(UUID(as_uuid=True), ForeignKey("entries.id"))
     quantity: Mapped[int] = mapped_column(Integer)
     amount: Mapped[int] = mapped_column(BigInteger)

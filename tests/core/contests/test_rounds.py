@@ -1,0 +1,155 @@
+"""A show in rounds: a round's terms become the contest's while it is open, its votes are its own, its board starts
+from zero or carries the counts as chosen, a producer closes the lines on air (now or after a countdown) and no vote
+is taken from that instant, and who goes through is decided by the result (ties at the cut all go through) or by hand
+with a reason kept; the others are eliminated and offered nowhere."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from gateway.core import audit
+from gateway.core.audit import Actor
+from gateway.core.contests import round_rules, rounds
+from gateway.core.contests.ranking import CandidateInfo, rank_candidates
+from gateway.core.errors import Conflict, DomainError, VoteRejected
+from gateway.core.orders import counting
+from gateway.db.engine import Sessions
+from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus, VoteOrder
+from tests.factories import assert_tally_invariant, make_contest, place
+
+OWNER = Actor(admin_id=None, email="owner@example.com", role="owner")
+
+
+async def paid_votes(sessions: Sessions, contest: Contest, votes: dict[str, int]) -> list[VoteOrder]:
+    orders = []
+    for index, (code, quantity) in enumerate(votes.items()):
+        order = await place(sessions, contest, candidate=code, quantity=quantity, msisdn=f"+23767000{index:04d}")
+        await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", f"t-{order.id}",
+                                       provider="mtn")
+        orders.append(order)
+    return orders
+
+
+async def a_show(sessions: Sessions, *, carry: bool = False) -> tuple[Contest, datetime]:
+    now = datetime.now(UTC)
+    contest = await make_contest(sessions, candidates=4, status=ContestStatus.DRAFT, price_per_vote=100)
+    await rounds.plan_round(sessions, OWNER, contest.id, round_rules.RoundPlan("Heats", 100, now + timedelta(hours=2)))
+    await rounds.plan_round(sessions, OWNER, contest.id,
+                            round_rules.RoundPlan("Final", 250, now + timedelta(hours=4), carry_counts=carry))
+    return contest, now
+
+
+async def reloaded(sessions: Sessions, contest: Contest) -> Contest:
+    async with sessions() as session:
+        found = await session.get(Contest, contest.id)
+        assert found is not None
+        return found
+
+
+async def board_of(sessions: Sessions, contest: Contest, number: int) -> dict[str, int]:
+    async with sessions() as session:
+        row = await rounds._round(session, contest, number)
+        board = await rounds.round_board(session, row)
+    return {r.candidate.code: r.votes for r in board.ranked}
+
+
+async def test_a_two_round_show_with_an_elimination_takes_each_rounds_votes_at_its_own_price(
+        sessions: Sessions) -> None:
+    contest, now = await a_show(sessions)
+    opened = await rounds.open_round(sessions, OWNER, contest.id, 1)
+    live = await reloaded(sessions, contest)
+    assert (live.status, live.price_per_vote, live.current_round_id) == (ContestStatus.OPEN, 100, opened.id)
+    heats = await paid_votes(sessions, live, {"01": 5, "02": 3, "03": 3, "04": 1})
+    assert {order.round_id for order in heats} == {opened.id} and heats[0].amount == 500
+
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    with pytest.raises(VoteRejected):  # from the instant of the close, on every channel: placing reads the row
+        await place(sessions, await reloaded(sessions, contest), candidate="01")
+    with pytest.raises(Conflict, match="Payments may still count"):  # a late payment could still count
+        await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2, now=closed_at + timedelta(seconds=10))
+    decided = await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2,
+                                        now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    # 02 and 03 tie at the cut: both go through (the stated tie rule); 04 leaves.
+    assert sorted(c.candidate.code for c in decided.ranked if c.candidate.id in decided.through) == ["01", "02", "03"]
+    async with sessions() as session:
+        statuses = dict((await session.execute(select(Candidate.code, Candidate.status)
+                                               .where(Candidate.contest_id == contest.id))).all())
+    assert statuses["04"] is CandidateStatus.ELIMINATED and statuses["01"] is CandidateStatus.ACTIVE
+
+    final = await rounds.open_round(sessions, OWNER, contest.id, 2)
+    live = await reloaded(sessions, contest)
+    assert live.price_per_vote == 250
+    with pytest.raises(VoteRejected, match="can no longer receive votes"):
+        await place(sessions, live, candidate="04")
+    [order] = await paid_votes(sessions, live, {"02": 2})
+    assert (order.round_id, order.amount) == (final.id, 500)
+    # The final's board started from zero; the heats' board keeps its own figures.
+    assert await board_of(sessions, contest, 2) == {"02": 2, "01": 0, "03": 0}
+    assert await board_of(sessions, contest, 1) == {"01": 5, "02": 3, "03": 3, "04": 1}
+    await assert_tally_invariant(sessions, contest.id)  # the tallies stay the contest's whole count
+
+
+async def test_a_round_that_carries_the_counts_starts_from_the_previous_rounds_figures(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions, carry=True)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 4, "02": 2, "03": 1})
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2, now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    await rounds.open_round(sessions, OWNER, contest.id, 2)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"02": 3})
+    assert await board_of(sessions, contest, 2) == {"02": 5, "01": 4}
+
+
+async def test_who_goes_through_by_hand_needs_a_reason_and_the_reason_is_kept(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 4, "02": 2})
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    later = closed_at + rounds.DEFAULT_LATE_GRACE
+    with pytest.raises(DomainError, match="Say why"):
+        await rounds.decide_round(sessions, OWNER, contest.id, 1, by_hand=["02"], reason=" ", now=later)
+    with pytest.raises(DomainError, match="Not a candidate of this round: 09"):
+        await rounds.decide_round(sessions, OWNER, contest.id, 1, by_hand=["09"], reason="jury", now=later)
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, by_hand=["02", "03"],
+                              reason="01 withdrew for health reasons", now=later)
+    [entry] = await audit.entries(sessions, audit.AuditFilter(action="round.decide"))
+    assert entry.details["through"] == ["02", "03"]
+    assert entry.details["reason"] == "01 withdrew for health reasons"
+
+
+async def test_lines_close_after_a_countdown_and_not_before(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    closes = await rounds.close_lines(sessions, OWNER, contest.id, countdown_seconds=60)
+    live = await reloaded(sessions, contest)
+    assert live.closes_at == closes and closes > datetime.now(UTC) + timedelta(seconds=55)
+    await place(sessions, live, candidate="01")  # the countdown runs: still taken
+    with pytest.raises(Conflict, match="already close sooner"):
+        await rounds.close_lines(sessions, OWNER, contest.id, countdown_seconds=120)
+    with pytest.raises(DomainError, match="countdown"):
+        await rounds.close_lines(sessions, OWNER, contest.id, countdown_seconds=-1)
+
+
+async def test_rounds_open_in_order_once_the_earlier_one_is_decided(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    with pytest.raises(Conflict, match="earlier rounds"):
+        await rounds.open_round(sessions, OWNER, contest.id, 2)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    with pytest.raises(Conflict, match="only a planned round opens"):
+        await rounds.open_round(sessions, OWNER, contest.id, 1)
+    with pytest.raises(DomainError, match="in the future"):
+        await rounds.plan_round(sessions, OWNER, contest.id,
+                                round_rules.RoundPlan("Gone", 100, datetime.now(UTC) - timedelta(minutes=1)))
+
+
+def test_the_tie_rule_sends_everyone_tied_at_the_cut_through() -> None:
+    candidates = [CandidateInfo(i, f"0{i}", f"C{i}") for i in range(1, 6)]
+    ranked = rank_candidates(candidates, {1: 9, 2: 7, 3: 7, 4: 7, 5: 1})
+    assert [c.code for c in round_rules.through_by_result(ranked, 1)] == ["01"]
+    assert [c.code for c in round_rules.through_by_result(ranked, 2)] == ["01", "02", "03", "04"]
+    assert [c.code for c in round_rules.through_by_result(ranked, 9)] == ["01", "02", "03", "04", "05"]
+    with pytest.raises(DomainError):
+        round_rules.through_by_result(ranked, 0)
