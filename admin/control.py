@@ -50,6 +50,8 @@ from admin.dashboard import PAGE_CSP, REFRESH_SECONDS, Gettext, figures_stream, 
 from admin.pages.rendering import render
 from admin.prometheus_alerts import PrometheusUnavailable, prometheus_alerts
 from admin.settings import AdminSettings
+from admin.show_rounds import lines_panels
+from admin.show_rounds import setup as rounds_setup
 from admin.web import guarded
 from gateway.core.audit import Actor
 from gateway.core.oversight.contest_silence import contest_silences
@@ -246,6 +248,7 @@ async def control_page(request: web.Request, actor: Actor) -> web.StreamResponse
     room = await load(request)
     response = render(request, "control.html", {"figures_html": fragment(request, room), "_": gettext_of(request),
                                                 "overlays": await cued_contests(request.app, actor),
+                                                "lines": await lines_panels(request.app, actor),
                                                 "may_cue": may_cue(actor), "layouts": LAYOUTS}, actor)
     response.headers["Content-Security-Policy"] = PAGE_CSP
     return response
@@ -272,3 +275,4 @@ def setup(app: web.Application) -> None:
     app[SHARED] = SharedRoom()
     app.add_routes(routes)
     overlay_setup(app)  # the overlays' cues, set from this room
+    rounds_setup(app)  # a show's rounds and its lines, opened and closed on air from this room

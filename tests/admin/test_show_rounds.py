@@ -1,0 +1,81 @@
+"""A show's rounds from the admin area: an organiser plans rounds (price in major units), a producer opens the lines
+and closes them on air from the control room (each with its confirmation ticked) or through the API, and the
+organiser decides who goes through; the public contest then offers the open round's price and candidates only."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from aiohttp.test_utils import TestClient
+from sqlalchemy import update
+
+from gateway.db.engine import Sessions
+from gateway.db.models import ContestRound, ContestStatus
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
+from tests.factories import make_contest
+
+
+async def vote_refused(client: TestClient, slug: str) -> str | None:
+    """The refusal's code of a web vote now, None when the vote is taken."""
+    response = await client.post(f"/api/v1/contests/{slug}/votes", json={
+        "candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000001"})
+    return None if response.status in (200, 201, 202) else str((await response.json())["error"]["code"])
+
+
+async def test_a_producer_opens_and_closes_a_rounds_lines_on_air_and_the_organiser_decides(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="talent", candidates=3, status=ContestStatus.DRAFT)
+    owner = await make_account(sessions, "owner", "producer@example.com")
+    headers = bearer(await api_tokens(client, owner))
+    api = f"/api/v1/admin/contests/{contest.id}"
+    later = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
+    refused = await client.post(f"{api}/rounds", json={"name": "Heats", "price": "abc", "closes_at": later},
+                                headers=headers)
+    assert refused.status == 400 and (await refused.json())["error"]["field"] == "price"
+    planned = await client.post(f"{api}/rounds", json={"name": "Heats", "price": "150", "closes_at": later},
+                                headers=headers)
+    assert planned.status == 201 and (await planned.json())["price_per_vote"] == 150
+
+    token = await browser_sign_in(client, owner)
+    page = await (await client.get("/admin/control")).text()
+    assert "Open the lines of round 1 (Heats)" in page
+    unconfirmed = await client.post(f"/admin/control/lines/{contest.id}/open/1", data={"csrf_token": token},
+                                    allow_redirects=False)
+    assert unconfirmed.status == 400
+    assert await vote_refused(client, "talent") == "contest_not_open"
+    opened = await client.post(f"/admin/control/lines/{contest.id}/open/1",
+                               data={"csrf_token": token, "confirm": "1"}, allow_redirects=False)
+    assert opened.status == 303
+    public = await (await client.get("/api/v1/contests/talent")).json()
+    assert public["status"] == "open" and public["price_per_vote"] == 150
+
+    closed = await client.post(f"/admin/control/lines/{contest.id}/close",
+                               data={"csrf_token": token, "confirm": "1", "countdown_seconds": "0"},
+                               allow_redirects=False)
+    assert closed.status == 303
+    assert await vote_refused(client, "talent") == "contest_closed"  # from that instant
+    again = await client.post(f"{api}/lines/close", json={"countdown_seconds": 0}, headers=headers)
+    assert again.status == 409 and (await again.json())["error"]["code"] == "lines_closed"
+
+    early = await client.post(f"{api}/rounds/1/decide", json={"places": 2}, headers=headers)
+    assert early.status == 409 and (await early.json())["error"]["code"] == "late_payments_may_count"
+    async with sessions.begin() as session:  # the late payments' grace has passed
+        await session.execute(update(ContestRound).values(closes_at=datetime.now(UTC) - timedelta(minutes=10)))
+    decided = await client.post(f"{api}/rounds/1/decide", json={"through": "01,03", "reason": "02 withdrew"},
+                                headers=headers)
+    assert decided.status == 200
+    body = await decided.json()
+    assert body["decided_by"] == "hand" and {r["code"]: r["went_through"] for r in body["board"]} == {
+        "01": True, "02": False, "03": True}
+    listed = await (await client.get(f"{api}/rounds", headers=headers)).json()
+    assert listed["rounds"][0]["status"] == "decided" and "tied" in listed["tie_rule"]
+    public = await (await client.get("/api/v1/contests/talent")).json()
+    assert [c["code"] for c in public["candidates"]] == ["01", "03"]
+
+
+async def test_a_support_account_cannot_touch_the_lines(client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    support = bearer(await api_tokens(client, await make_account(sessions, "support", "support@example.com")))
+    response = await client.post(f"/api/v1/admin/contests/{contest.id}/lines/close", json={}, headers=support)
+    assert response.status == 403
+    assert await vote_refused(client, "gala") is None
