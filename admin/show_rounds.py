@@ -26,9 +26,10 @@ from gateway.core.contests.catalog import PUBLIC_STATUSES
 from gateway.core.contests.scope import contest_in_scope, visible_to
 from gateway.core.entered_number import entered_whole
 from gateway.core.errors import DomainError
+from gateway.core.results import round_sheets
 from gateway.core.texts import N_
 from gateway.db.models import Contest, ContestRound, ContestStatus, RoundStatus
-from gateway.kit.keys import REDIS, SESSIONS
+from gateway.kit.keys import REDIS, RESULTS_KEY, SESSIONS
 from gateway.kit.overlay_cue import CUE_CHANNELS
 
 routes = web.RouteTableDef()
@@ -107,11 +108,15 @@ async def decide_round(request: web.Request, actor: Actor) -> web.StreamResponse
     through = form.get("through")
     codes = [c.strip() for c in str(through).split(",") if c.strip()] if through is not None else None
     places = None if codes is not None else entered_whole(str(form.get("places", "")), "places", high=10_000)
-    board = await rounds.decide_round(request.app[SESSIONS], actor, contest_id(request),
-                                      int(request.match_info["number"]), places=places, by_hand=codes,
-                                      reason=form.get("reason"))
+    number = int(request.match_info["number"])
+    board = await rounds.decide_round(request.app[SESSIONS], actor, contest_id(request), number, places=places,
+                                      by_hand=codes, reason=form.get("reason"))
+    # Signed at once: the round's result is final, and its candidates' certificates are made from this sheet.
+    sheet = await round_sheets.sign_round(request.app[SESSIONS], request.app[RESULTS_KEY], contest_id(request),
+                                          number, signed_by=actor.email)
     return web.json_response({"number": board.round.number, "decided_by": board.round.decided_by,
-                              "decision_reason": board.round.decision_reason, "board": board_json(board)})
+                              "decision_reason": board.round.decision_reason, "board": board_json(board),
+                              "sheet_id": sheet.id})
 
 
 def confirmed(request: web.Request, form: Mapping[str, Any]) -> None:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from aiohttp.test_utils import TestClient
 from sqlalchemy import update
 
+from gateway.core.results import signing
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestRound, ContestStatus
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
@@ -67,6 +68,12 @@ async def test_a_producer_opens_and_closes_a_rounds_lines_on_air_and_the_organis
     body = await decided.json()
     assert body["decided_by"] == "hand" and {r["code"]: r["went_through"] for r in body["board"]} == {
         "01": True, "02": False, "03": True}
+    sheet = await client.get("/c/talent/rounds/1/results.csv")
+    signature = await client.get("/c/talent/rounds/1/results.csv.sig")
+    assert sheet.status == 200 and b"through,01" in await sheet.read()
+    public_key = await (await client.get("/.well-known/ballot-results-key")).text()
+    assert signing.signature_holds(signing.public_key(public_key.encode()), await sheet.read(), await signature.read())
+    assert (await client.get("/c/talent/rounds/2/results.csv")).status == 404
     listed = await (await client.get(f"{api}/rounds", headers=headers)).json()
     assert listed["rounds"][0]["status"] == "decided" and "tied" in listed["tie_rule"]
     public = await (await client.get("/api/v1/contests/talent")).json()

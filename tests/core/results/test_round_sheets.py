@@ -1,0 +1,68 @@
+"""A round's signed results: made from the ledger's entries of the round's own orders (and of the round before when
+its board carried the counts), with the round and who went through; its signature holds over its bytes as a
+contest sheet's does, and the ledger still verifies with it kept."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from gateway.core.contests import rounds
+from gateway.core.errors import Conflict
+from gateway.core.results import ledger, round_sheets, signing
+from gateway.db.engine import Sessions
+from tests.show_rounds import OWNER, a_show, paid_votes, reloaded
+
+
+def rows(sheet: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(sheet.decode())))
+
+
+def votes_of(sheet: bytes) -> dict[str, int]:
+    return {row[1]: int(row[3]) for row in rows(sheet) if row[0] == "candidate"}
+
+
+async def decided(sessions: Sessions, contest_id: int, number: int, places: int) -> None:
+    closed_at = await rounds.close_lines(sessions, OWNER, contest_id)
+    await rounds.decide_round(sessions, OWNER, contest_id, number, places=places,
+                              now=closed_at + rounds.DEFAULT_LATE_GRACE)
+
+
+@pytest.mark.parametrize("carry", [False, True])
+async def test_each_rounds_sheet_counts_its_own_votes_and_says_who_went_through(sessions: Sessions,
+                                                                               carry: bool) -> None:
+    key = Ed25519PrivateKey.generate()
+    contest, _ = await a_show(sessions, carry=carry)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    with pytest.raises(Conflict, match="once who goes through is decided"):
+        await round_sheets.sign_round(sessions, key, contest.id, 1, signed_by="test")
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 5, "02": 3, "03": 1, "04": 1})
+    await decided(sessions, contest.id, 1, places=2)
+    await rounds.open_round(sessions, OWNER, contest.id, 2)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"02": 4})
+    await decided(sessions, contest.id, 2, places=1)
+
+    heats = await round_sheets.sign_round(sessions, key, contest.id, 1, signed_by="test")
+    final = await round_sheets.sign_round(sessions, key, contest.id, 2, signed_by="test")
+    assert votes_of(heats.sheet) == {"01": 5, "02": 3, "03": 1, "04": 1}
+    assert votes_of(final.sheet) == ({"01": 5, "02": 7} if carry else {"01": 0, "02": 4})
+    assert ["round", "1", "Heats", "", "", "result"] in rows(heats.sheet)
+    assert [row[1] for row in rows(heats.sheet) if row[0] == "through"] == ["01", "02"]
+    assert [row[1] for row in rows(final.sheet) if row[0] == "through"] == ["02"]
+    assert signing.signature_holds(key.public_key(), final.sheet, final.signature)
+    forged = final.sheet.replace(b"Candidate 02,", b"Candidate 02,1")  # a vote count with a digit put before it
+    assert forged != final.sheet and not signing.signature_holds(key.public_key(), forged, final.signature)
+    assert (await round_sheets.round_sheet(sessions, contest.slug, 2)) == final
+    assert (await ledger.verify(sessions, contest.id)).clean  # a round's sheet is over the same chain
+
+
+async def test_a_rounds_sheet_is_public_only_once_signed(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await decided(sessions, contest.id, 1, places=2)
+    assert await round_sheets.round_sheet(sessions, contest.slug, 1) is None
+    await round_sheets.sign_round(sessions, Ed25519PrivateKey.generate(), contest.id, 1, signed_by="test")
+    assert await round_sheets.round_sheet(sessions, contest.slug, 1) is not None
