@@ -13,6 +13,7 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     from admin import api, control, dashboard, exports, money_api, pages, payouts, results, settlements
+    from admin.pages import rounds as round_pages
     from admin.settings import AdminSettings
     from admin.totp_keys import TOTP_KEYS, totp_keys
     from admin.totp_secrets import sealing_ctx
@@ -29,3 +30,4 @@ def setup(app: web.Application) -> None:
     app.add_routes(dashboard.routes)  # dashboards and their figures
     control.setup(app)  # the whole service's control room: its shared figures and their stream
     app.add_routes(exports.routes)
+    app.add_routes(round_pages.routes)  # a contest's rounds: planned, their boards, who went through

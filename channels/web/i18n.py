@@ -14,6 +14,7 @@ from aiohttp import web
 
 from channels.web.candidate_texts import CANDIDATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
+from channels.web.late_vote_texts import LATE_VOTE_TEXTS, late_rule
 from channels.web.market_texts import MARKET_TEXTS
 from channels.web.meta_texts import META_TEXTS
 from channels.web.overlay_texts import OVERLAY_TEXTS
@@ -190,6 +191,7 @@ PAGE_TEXTS: dict[str, str] = {
     "results_signature": N_("Signature (Ed25519)"),
     "results_key": N_("Public key"),
     **ENTRY_TEXTS,
+    **LATE_VOTE_TEXTS,
     **PROMPT_TEXTS,
     **CANDIDATE_TEXTS,
     **OVERLAY_TEXTS,
@@ -247,6 +249,10 @@ class Translator:
     def date(self, when: datetime, zone: str = DEFAULT_ZONE) -> str:
         """A moment on a contest's clock (its `time_zone`), the zone named."""
         return format_date(when, self.lang, zone)
+
+    def late_rule(self, grace_seconds: int) -> str:
+        """The contest's published late-vote rule (channels.web.late_vote_texts)."""
+        return late_rule(CATALOGS.translations(self.lang).ngettext, grace_seconds)
 
     def reason(self, reason: str | None, fallback: str = "FAILED") -> str:
         """A failure reason from the core (English, with the provider's code in brackets) in the reader's words
@@ -338,6 +344,7 @@ SETTLED_WORDS = {
     OrderStatus.FLAGGED: ("flagged_title", "flagged_body"),
     OrderStatus.REFUND_REQUESTED: ("refund_requested_title", "refund_requested_body"),
     OrderStatus.REFUNDED: ("refunded_title", "refunded_body"),
+    OrderStatus.LATE: ("late_title", "late_body"),  # paid after the lines closed and their grace: being refunded
 }
 
 

@@ -5,9 +5,10 @@ organiser decides who goes through; the public contest then offers the open roun
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from gateway.core.results import signing
 from gateway.db.engine import Sessions
@@ -86,3 +87,37 @@ async def test_a_support_account_cannot_touch_the_lines(client: TestClient, sess
     response = await client.post(f"/api/v1/admin/contests/{contest.id}/lines/close", json={}, headers=support)
     assert response.status == 403
     assert await vote_refused(client, "gala") is None
+
+
+async def test_an_organiser_plans_a_round_on_its_page_on_the_contests_clock_and_decides_it_by_hand(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="pageant", candidates=3, status=ContestStatus.DRAFT,
+                                 country="KE", currency="KES", time_zone="Africa/Nairobi")
+    owner = await make_account(sessions, "owner", "organiser@example.com")
+    token = await browser_sign_in(client, owner)
+    page = f"/admin/contests/{contest.id}/rounds"
+    wall = (datetime.now(UTC) + timedelta(days=1)).astimezone(ZoneInfo("Africa/Nairobi")).replace(tzinfo=None)
+    bad = await client.post(page, data={"csrf_token": token, "name": "Heats", "price": "10.505",
+                                        "closes_at": wall.strftime("%Y-%m-%dT%H:%M")})
+    assert bad.status == 400 and "Heats" not in (await bad.text()).split("Plan the next round")[0]
+    planned = await client.post(page, data={"csrf_token": token, "name": "Heats", "price": "10.50",
+                                            "closes_at": wall.strftime("%Y-%m-%dT%H:%M")}, allow_redirects=False)
+    assert planned.status == 303
+    async with sessions() as session:
+        [row] = (await session.scalars(select(ContestRound))).all()
+    assert row.price_per_vote == 1050  # shillings typed, cents kept
+    assert row.closes_at == wall.replace(second=0, microsecond=0, tzinfo=ZoneInfo("Africa/Nairobi"))
+
+    headers = bearer(await api_tokens(client, owner))
+    assert (await client.post(f"/api/v1/admin/contests/{contest.id}/rounds/1/open", json={},
+                              headers=headers)).status == 200
+    async with sessions.begin() as session:  # lines closed long enough ago for no late payment to count
+        await session.execute(update(ContestRound).values(closes_at=datetime.now(UTC) - timedelta(minutes=10)))
+    no_reason = await client.post(f"{page}/1/decide", data={"csrf_token": token, "by": "hand", "through": "02",
+                                                            "reason": ""})
+    assert no_reason.status == 400 and "audit log" in await no_reason.text()
+    decided = await client.post(f"{page}/1/decide", data={"csrf_token": token, "by": "hand", "through": "02,03",
+                                                          "reason": "01 is unwell"}, allow_redirects=False)
+    assert decided.status == 303
+    shown = await (await client.get(page)).text()
+    assert "Decided by hand: 01 is unwell" in shown and "/c/pageant/rounds/1/results.csv" in shown

@@ -111,6 +111,7 @@ class PublicContest:
     channel_fields: dict[str, Any] = field(default_factory=dict)
     country: str = "CM"  # its audience's (gateway.core.market): how a number typed without its code is read
     time_zone: str = "Africa/Douala"  # how its times are shown
+    late_grace_seconds: int = 300  # the published late-vote rule's grace (gateway.core.contests.late_votes)
 
     @classmethod
     def of(cls, contest: Contest, candidates: tuple[PublicCandidate, ...] = ()) -> PublicContest:
@@ -122,6 +123,7 @@ class PublicContest:
             board_frozen_at=contest.board_frozen_at, ussd_service_codes=tuple(contest.ussd_service_codes),
             candidates=candidates, stars_per_vote=contest.stars_per_vote, board_sealed=contest.board_sealed,
             country=contest.country, time_zone=contest.time_zone,
+            late_grace_seconds=contest.late_grace_seconds,
         )
 
     def public_board(self) -> PublicBoard:

@@ -77,6 +77,10 @@ class Contest(Base):
     # Its round whose terms it holds now (gateway.core.contests.rounds): new orders belong to it. None: no rounds.
     current_round_id: Mapped[int | None] = mapped_column(
         ForeignKey("contest_rounds.id", use_alter=True, name="fk_contests_current_round_id_contest_rounds"))
+    # The published late-vote rule (gateway.core.contests.late_votes): an order placed before the close counts if paid
+    # within this many seconds after it; a later payment is refunded by itself. 300: MTN's and M-Pesa's prompts stay
+    # open about five minutes.
+    late_grace_seconds: Mapped[int] = mapped_column(Integer, server_default="300")
 
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="contest", order_by="Candidate.code", lazy="raise"

@@ -34,6 +34,9 @@ class OrderStatus(StrEnum):
     FLAGGED = "flagged"  # money moved but the vote was not counted: a person must look
     HELD = "held"  # paid, but a fraud rule holds its votes out of the tally until a person decides
     REFUND_REQUESTED = "refund_requested"
+    # Paid after the lines closed and the contest's grace (gateway.core.contests.late_votes): never counted, given
+    # back by itself once its money is the provider's word (gateway.core.money_out.late_refunds).
+    LATE = "late"
     REFUNDED = "refunded"
 
 
