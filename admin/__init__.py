@@ -13,6 +13,8 @@ from aiohttp import web
 
 def setup(app: web.Application) -> None:
     from admin import api, control, dashboard, exports, money_api, pages, payouts, results, settlements
+    from admin import jury as jury_api
+    from admin.pages import jury as jury_pages
     from admin.pages import rounds as round_pages
     from admin.settings import AdminSettings
     from admin.totp_keys import TOTP_KEYS, totp_keys
@@ -30,4 +32,6 @@ def setup(app: web.Application) -> None:
     app.add_routes(dashboard.routes)  # dashboards and their figures
     control.setup(app)  # the whole service's control room: its shared figures and their stream
     app.add_routes(exports.routes)
+    app.add_routes(jury_pages.routes)  # a juror's scores, the organiser's formula, seats and reveal
+    app.add_routes(jury_api.routes)  # the same in the JSON API
     app.add_routes(round_pages.routes)  # a contest's rounds: planned, their boards, who went through

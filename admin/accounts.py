@@ -25,7 +25,7 @@ from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.db.engine import Sessions
 from gateway.db.models import AdminRefreshToken, AdminUser, Contest, ContestOrganiser
 
-ROLES = ("owner", "organiser", "auditor", "support")
+ROLES = ("owner", "organiser", "auditor", "support", "jury")
 MIN_PASSWORD_LENGTH = 12
 CLI = Actor(None, "cli", "owner")
 _hasher = PasswordHasher()
@@ -39,6 +39,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "auditor": frozenset({"contests.read", "orders.read", "review.read", "audit.read", "blocks.read", "results.sign",
                           "exports.read", "control.read"}),
     "support": frozenset({"orders.read", "orders.resend", "blocks.read", "control.read"}),
+    # A juror scores the candidates of the contests whose jury they sit on, and sees nothing else: no order, no money.
+    "jury": frozenset({"jury.score"}),
 }
 PERMISSIONS = {role: granted | {"signed_in"} for role, granted in PERMISSIONS.items()}
 

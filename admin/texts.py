@@ -36,7 +36,8 @@ DECISION_NAMES = {"count": N_("Count"), "refund": N_("Refund"), "dismiss": N_("D
                   "refunded_by_hand": N_("Refunded by hand"), "send_again": N_("Send it again")}
 ACTION_NAMES = {"open": N_("Open"), "pause": N_("Pause"), "close": N_("Close")}
 STATUS_NAMES = {"active": N_("active"), "eliminated": N_("eliminated"), "hidden": N_("hidden")}
-ROLE_NAMES = {"owner": N_("owner"), "organiser": N_("organiser"), "auditor": N_("auditor"), "support": N_("support")}
+ROLE_NAMES = {"owner": N_("owner"), "organiser": N_("organiser"), "auditor": N_("auditor"), "support": N_("support"),
+              "jury": N_("juror")}
 ORDER_STATUSES = {"pending": N_("pending"), "paid": N_("paid"), "failed": N_("failed"), "expired": N_("expired"),
                   "flagged": N_("flagged"), "held": N_("held"), "refund_requested": N_("refund requested"),
                   "refunded": N_("refunded")}

@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 from gateway.core.contests.ranking import CandidateInfo as CandidateInfo
 from gateway.core.contests.ranking import RankedRow as RankedRow
 from gateway.core.contests.ranking import rank_candidates as rank_candidates
+from gateway.core.results.blend import percent_number
+from gateway.core.results.jury_parts import PublicJury
 from gateway.kit.overlay_cue import UNCUED, OverlayCue
 
 
@@ -26,6 +28,8 @@ class BoardContest:
     frozen_at: datetime | None
     candidates: tuple[CandidateInfo, ...]  # active and eliminated only: hidden candidates never show
     sealed: bool = False  # sealed until close (gateway.core.contests.ranking.public_board): no tallies are even read
+    # A contest decided with a jury: its formula, and the jury's points once revealed; None: the public alone.
+    jury: PublicJury | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +66,8 @@ def public_board(contest: BoardContest, tallies: Tallies, cue: OverlayCue = UNCU
     if contest.sealed:
         return {"contest": contest.slug, "version": 0, "updated_at": None, "sealed": True, "total_votes": None,
                 "candidates": [], "overlay": cue.as_json()}
+    if contest.jury is not None:
+        return jury_board(contest, contest.jury, tallies, cue)
     rows = rank_candidates(contest.candidates, tallies.votes)
     show = contest.show_counts
     return {
@@ -79,12 +85,40 @@ def public_board(contest: BoardContest, tallies: Tallies, cue: OverlayCue = UNCU
     }
 
 
+def jury_board(contest: BoardContest, jury: PublicJury, tallies: Tallies, cue: OverlayCue) -> dict[str, object]:
+    """The board of a contest decided with a jury: its `formula` always; once the jury is revealed, each candidate's
+    parts (the public's share, the jury's points and share, the blended score) and the blend's rank. Hidden counts
+    keep the public's share and the score hidden too (either would tell the counts)."""
+    show = contest.show_counts
+    by_code = {c.code: c for c in contest.candidates}
+    formula = {**jury.formula.as_json(), "jury_revealed": jury.revealed}
+    candidates: list[dict[str, object]] = []
+    if not jury.revealed:
+        for row in rank_candidates(contest.candidates, tallies.votes):
+            candidates.append({"code": row.candidate.code, "name": row.candidate.name,
+                               "votes": row.votes if show else None, "rank": row.rank})
+    else:
+        for blended in jury.ranked([(c.id, c.code) for c in contest.candidates], tallies.votes):
+            candidates.append({
+                "code": blended.code, "name": by_code[blended.code].name, "votes": blended.votes if show else None,
+                "rank": blended.rank, "jury_points": blended.points,
+                "public_share_pct": percent_number(blended.public_share) if show else None,
+                "jury_share_pct": percent_number(blended.jury_share),
+                "score_pct": percent_number(blended.score) if show else None})
+    total = sum(tallies.votes.get(c.id, 0) for c in contest.candidates)
+    return {"contest": contest.slug, "version": tallies.version, "updated_at": iso_from_ms(tallies.updated_ms),
+            "sealed": False, "total_votes": total if show else None,
+            "formula": formula, "candidates": candidates, "overlay": cue.as_json()}
+
+
 def etag_for(contest: BoardContest, version: int, cue: OverlayCue = UNCUED) -> str:
     """The version names the tallies; the checksum names the settings (counts hidden, a candidate
     hidden or renamed, the overlay cued), which an organiser may change with no new vote and so no new version."""
     settings = repr((contest.show_counts, contest.sealed, contest.candidates)).encode()
     if cue != UNCUED:  # the default cue keeps the ETags boards had before there were cues
         settings += repr((cue.shown, cue.layout)).encode()
+    if contest.jury is not None:  # the formula and a reveal change the board with no new vote
+        settings += repr((contest.jury.formula, sorted((contest.jury.points or {}).items()))).encode()
     return f'"{version}-{zlib.crc32(settings):08x}"'
 
 

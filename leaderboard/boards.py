@@ -16,6 +16,7 @@ from sqlalchemy import select
 from gateway.core.contests.catalog import PUBLIC_STATUSES
 from gateway.core.contests.ranking import BoardTop, PublicBoard, public_board, rank_candidates
 from gateway.core.errors import NotFound
+from gateway.core.results.jury_parts import public_jury
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, CandidateStatus, Contest
 from gateway.kit.overlay_cue import UNCUED, OverlayCue, read_cue
@@ -84,8 +85,10 @@ async def load_contest_view(sessions: Sessions, *, slug: str | None = None,
             .order_by(Candidate.id)  # a stable order: the board's ETag is a checksum of these
         )
         candidates = tuple(CandidateInfo(id_, code, name) for id_, code, name in rows)
+        jury = await public_jury(session, contest.id, contest.public_weight_pct)
     sealed = public_board(contest.show_counts, contest.board_sealed, contest.status) is PublicBoard.SEALED
-    return BoardContest(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates, sealed)
+    return BoardContest(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates, sealed,
+                        jury if jury.shown else None)
 
 
 class Boards:

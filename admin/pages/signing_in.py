@@ -56,9 +56,14 @@ async def signin_post(request: web.Request) -> web.StreamResponse:
         return render(request, "signin.html", {"email": email, "error": exc.message}, status=exc.status)
     if isinstance(result, signin.NeedsEnrolment):
         return enrol_page(request, result.ticket, result.totp_uri)
-    response = see_other("/admin/contests")
+    response = see_other(landing(result.actor.role))
     set_session_cookies(response, result, secure(request))
     raise response
+
+
+def landing(role: str) -> str:
+    """Where a sign-in leads: a juror to their jury (the only page of theirs), everyone else to the contests."""
+    return "/admin/jury" if role == "jury" else "/admin/contests"
 
 
 def too_many(request: web.Request, email: str) -> web.Response:
@@ -97,7 +102,7 @@ async def enrol_post(request: web.Request) -> web.StreamResponse:
         return enrol_page(request, signed, uri, exc.message)
     except DomainError as exc:
         return render(request, "signin.html", {"email": "", "error": exc.message}, status=exc.status)
-    response = see_other("/admin/contests")
+    response = see_other(landing(issued.actor.role))
     set_session_cookies(response, issued, secure(request))
     raise response
 

@@ -66,7 +66,7 @@ def add(sub: Subcommands) -> None:
     admin_cmd = sub.add_parser("admin", help="admin accounts").add_subparsers(dest="admin_command", required=True)
     create = admin_cmd.add_parser("create", help="create an admin (password from GATEWAY_ADMIN_PASSWORD or a prompt)")
     create.add_argument("--email", required=True)
-    create.add_argument("--role", default="owner", help="owner, organiser, auditor or support")
+    create.add_argument("--role", default="owner", help="owner, organiser, auditor, support or jury")
     create.add_argument("--contest", action="append", metavar="SLUG",
                         help="a contest an organiser runs (repeat for more; they see only theirs)")
     create.set_defaults(func=cmd_admin_create)

@@ -91,7 +91,7 @@ def test_every_money_route_of_the_app_has_its_roles_in_the_table(client: TestCli
     assert money - WHO_MAY.keys() == set(), "a money route without a rule: say which roles may use it"
     assert WHO_MAY.keys() - served == set(), "the table names a route the app no longer serves"
     assert all(allowed <= ALL for allowed in WHO_MAY.values())
-    assert {"owner", "organiser", "auditor", "support"} == ALL, "a new role: add its column to the table"
+    assert {"owner", "organiser", "auditor", "support", "jury"} == ALL, "a new role: add its column to the table"
 
 
 def refused_by_role(status: int, text: str) -> bool:

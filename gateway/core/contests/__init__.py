@@ -13,6 +13,8 @@ The wing consists of:
   every channel reads the same facts.
 - ``rules`` - the vote rules as pure functions: what may be ordered, and how an order's state may move.
 - ``ranking`` - the one ranking rule every board shows, and the port (``BoardReader``) the core reads a board by.
+- ``jury`` - a contest's jury in the admin area: the organiser's formula (before opening), seats and confirmed
+  reveal, each juror's sealed scores; it takes the results wing's ``blend`` and ``jury_parts``.
 
 Invariants: a contest goes draft -> open <-> paused -> closed, and a closed one no longer changes; two live contests
 never claim the same USSD code or channel setting; a candidate's code is unique in its contest; an organiser's

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import exists, select, true
+from sqlalchemy import exists, false, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.audit import Actor
@@ -17,7 +17,10 @@ from gateway.db.models import Contest, ContestOrganiser
 
 
 def visible_to(actor: Actor) -> Any:
-    """The contests an actor may see: all, or an organiser's own."""
+    """The contests an actor may see: all, an organiser's own, or none for a juror (a jury seat grants scoring
+    alone: gateway.core.contests.jury)."""
+    if actor.role == "jury":
+        return false()
     if actor.role != "organiser":
         return true()
     return exists().where(ContestOrganiser.contest_id == Contest.id, ContestOrganiser.admin_id == actor.admin_id)

@@ -11,6 +11,9 @@ The wing consists of:
 - ``ledger_chain`` - the chain's bytes and hashes as pure functions, so that anyone recomputes them offline.
 - ``signing`` - a contest's results sheet made from its verified ledger and signed with Ed25519, at close and on
   demand.
+- ``blend`` - how the public's votes and a jury's points make one result, as pure arithmetic (the formula, each
+  candidate's shares and blended score, the ranking and its tie rule); ``jury_parts`` - what the public may know of
+  a contest's jury: its formula, and its points once the organiser revealed them (the sheet, the board, the overlay).
 
 Invariants: a tally moves only from a ledger entry appended in the same statement, so neither exists without the
 other; entries are appended, never changed; a sheet is signed only from a ledger that verifies.

@@ -4,6 +4,14 @@ The sheet is CSV (its exact bytes are what is signed); the signature is detached
 own, so that anyone holding the public key checks a sheet offline (`gateway results verify`). A sheet is
 signed at close (the ledger's periodic job) and on demand (`gateway results sign`, the admin area), and
 kept: after close, the latest one is public.
+
+A contest decided with a jury (its formula not the public alone, or its jury revealed) has a few more lines before
+the ledger's: `formula,,<the formula in words>,<public %>,<jury %>,`; then, once the jury is revealed, a `jury` line
+per candidate (code, name, the jurors' points added up, `points`) and the blend: a `blend` line naming its columns
+(`blend,code,rank,public_share_pct,jury_share_pct,score_pct`) followed by one per candidate in rank order
+(gateway.core.results.blend: percentages with two decimals); before the reveal, `jury,,sealed,,,` alone. A sheet
+of the public alone is written as before, byte for byte, and every sheet is checked the same way: its bytes against
+its signature.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -25,6 +34,8 @@ from gateway.core.audit import Actor
 from gateway.core.cells import safe_text
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.results import ledger
+from gateway.core.results.blend import percent_text
+from gateway.core.results.jury_parts import PublicJury, public_jury
 from gateway.core.results.ledger_chain import signature_holds as signature_holds  # the check is the ledger's too
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, ResultsSheet
@@ -44,9 +55,18 @@ class SheetLine:
     amounts: dict[str, int]  # per currency: a contest sold in Stars too takes XTR beside its own currency
 
 
+@dataclass(frozen=True)
+class SheetJury:
+    """The jury's part of a sheet: the formula, and (once revealed) each candidate's id beside its line's code."""
+
+    jury: PublicJury
+    ids: dict[str, int]  # code -> candidate id
+
+
 def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], entries: int, head: bytes,
-              signed_at: datetime) -> bytes:
-    """The results sheet's exact bytes: one line per candidate, the totals, the ledger's head, the time."""
+              signed_at: datetime, jury: SheetJury | None = None) -> bytes:
+    """The results sheet's exact bytes: one line per candidate, the totals, the jury's part (if it has one), the
+    ledger's head, the time."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(HEADER)
@@ -62,9 +82,28 @@ def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], e
     for index, each in enumerate(currencies):
         votes = sum(line.votes for line in lines) if index == 0 else ""
         writer.writerow(("total", "", "", votes, sum(line.amounts.get(each, 0) for line in lines), each))
+    if jury is not None and jury.jury.shown:
+        write_jury(writer, lines, jury)
     writer.writerow(("ledger", str(entries), head.hex(), "", "", ""))
     writer.writerow(("signed_at", signed_at.astimezone(UTC).isoformat(timespec="seconds"), "", "", "", ""))
     return out.getvalue().encode()
+
+
+def write_jury(writer: Any, lines: Sequence[SheetLine], part: SheetJury) -> None:
+    formula = part.jury.formula
+    writer.writerow(("formula", "", formula.describe(), formula.public_weight_pct, formula.jury_weight_pct, ""))
+    if part.jury.points is None:
+        writer.writerow(("jury", "", "sealed", "", "", ""))
+        return
+    points = {line.code: part.jury.points.get(part.ids[line.code], 0) for line in lines}
+    for line in lines:
+        writer.writerow(("jury", safe_text(line.code), safe_text(line.name), points[line.code], "", "points"))
+    writer.writerow(("blend", "code", "rank", "public_share_pct", "jury_share_pct", "score_pct"))
+    ranked = part.jury.ranked([(part.ids[line.code], line.code) for line in lines],
+                              {part.ids[line.code]: line.votes for line in lines})
+    for row in ranked:
+        writer.writerow(("blend", safe_text(row.code), row.rank, percent_text(row.public_share),
+                         percent_text(row.jury_share), percent_text(row.score)))
 
 
 def sign(key: Ed25519PrivateKey, sheet: bytes) -> bytes:
@@ -145,8 +184,10 @@ async def sign_results(sessions: Sessions, key: Ed25519PrivateKey, contest_id: i
         lines = [SheetLine(code, name, report.votes.get(candidate, 0),
                            {money: amount for (whose, money), amount in report.amounts.items() if whose == candidate})
                  for candidate, code, name in candidates]
+        jury = SheetJury(await public_jury(session, contest_id), {code: candidate for candidate, code, _ in candidates})
         signed_at = datetime.now(UTC)
-        sheet = sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head, signed_at)
+        sheet = sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head, signed_at,
+                          jury)
         signature = sign(key, sheet)
         stored = ResultsSheet(contest_id=contest_id, reason=reason, sheet=sheet, signature=signature,
                               public_key=public_raw(key.public_key()), entries=report.entries,
