@@ -33,6 +33,12 @@ def receipt_template(lang: Lang, kind: str, n: int, with_provider_receipt: bool 
         # Limit: 160 (one SMS)
         return t.npgettext("phone", "Thank you! {n} vote for {code} {name} counted. Ref {ref}",
                            "Thank you! {n} votes for {code} {name} counted. Ref {ref}", n)
+    if kind == "late":
+        # Limit: 160 (one SMS)
+        return t.npgettext("phone", "The lines had closed: {n} vote for {code} {name} not counted, your payment is "
+                                    "being refunded. Ref {ref}",
+                           "The lines had closed: {n} votes for {code} {name} not counted, your payment is being "
+                           "refunded. Ref {ref}", n)
     if kind == "expired":
         # Limit: 160 (one SMS)
         return t.npgettext("phone", "Payment not approved in time, {n} vote for {code} {name} not counted. Ref {ref}",
@@ -44,7 +50,7 @@ def receipt_template(lang: Lang, kind: str, n: int, with_provider_receipt: bool 
 
 def receipt_text(lang: Lang, kind: str, quantity: int, code: str, candidate: str, ref: str,
                  reason: str | None = None, provider: str | None = None, provider_receipt: str | None = None) -> str:
-    """`kind`: paid, failed or expired (gateway.core.orders.receipts.ReceiptKind); `provider_receipt`: the
+    """`kind`: paid, failed, expired or late (gateway.core.orders.receipts.ReceiptKind); `provider_receipt`: the
     provider's own receipt code of a paid order (M-Pesa's), said with `provider`'s name when there is one."""
     receipt = clip(transliterate(provider_receipt or ""), RECEIPT_WIDTH)
     template = receipt_template(lang, kind, quantity, with_provider_receipt=bool(receipt))

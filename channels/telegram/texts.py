@@ -106,6 +106,7 @@ def texts(lang: Lang) -> Texts:
                   "failed": t.pgettext("telegram", "failed"), "expired": t.pgettext("telegram", "expired"),
                   "flagged": t.pgettext("telegram", "in review"),
                   "refund_requested": t.pgettext("telegram", "refunded"),
+                  "late": t.pgettext("telegram", "too late, being refunded"),
                   "refunded": t.pgettext("telegram", "refunded")},
         top_title=t.pgettext("telegram", "Top 5 - {contest}"),
         top_line=t.pgettext("telegram", "{rank}. {code} {name}: {votes}"),
@@ -170,6 +171,13 @@ def receipt_template(t: Texts, kind: str, quantity: int, with_receipt_code: bool
         return w.npgettext("telegram", "Receipt {reference}\n{quantity} vote for {code} {name} counted in {contest}. "
                                        "Thank you!",
                            "Receipt {reference}\n{quantity} votes for {code} {name} counted in {contest}. Thank you!",
+                           quantity)
+    if kind == "late":
+        return w.npgettext("telegram", "Receipt {reference}\nThe lines had closed when your payment for {quantity} "
+                                       "vote for {code} {name} reached us: it was not counted, and your payment is "
+                                       "being refunded.",
+                           "Receipt {reference}\nThe lines had closed when your payment for {quantity} votes for "
+                           "{code} {name} reached us: they were not counted, and your payment is being refunded.",
                            quantity)
     if kind == "expired":
         return w.npgettext("telegram", "Receipt {reference}\nThe invoice for {quantity} vote for {code} {name} "

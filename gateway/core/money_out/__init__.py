@@ -7,6 +7,8 @@ The wing consists of:
 
 - ``refunds`` - the one refund path (``gateway refund``, the review queue, an owner's refund): through the
   provider where it can, else marked for a person.
+- ``late_refunds`` - payments confirmed after the lines closed and their grace (the contests wing's ``late_votes``),
+  never counted, given back through ``refunds`` by a pass of the worker.
 - ``payouts`` - an organiser's payout account, requests and approvals, out of the settlement's balance.
 - ``transfers`` - money a provider sends out by its own API, one machine for every kind of it: a row per sum owed
   whose id is the provider's reference, claimed under a lease, sent, looked at again and settled; what a refused

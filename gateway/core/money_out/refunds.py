@@ -25,6 +25,8 @@ from gateway.db.models import AuditEntry, OrderStatus, Refund, VoteOrder
 # The advisory-lock class of refunds (two-key locks: apart from the one-key locks of gateway.core.orders.placing).
 REFUND_LOCKS = 2026112301
 REFUNDED_ALREADY = (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
+# Paid, or paid too late to count (gateway.core.contests.late_votes: its refund is the system's, late_refunds).
+REFUNDABLE = (OrderStatus.PAID, OrderStatus.LATE)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,7 @@ async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid
         if order.status in REFUNDED_ALREADY:
             raise Conflict(f"This order is already refunded or marked for a refund ({order.status.value}).",
                            code="already_refunded")
-        if order.status is not OrderStatus.PAID:
+        if order.status not in REFUNDABLE:
             raise Conflict(f"Only a paid order can be refunded; this one is {order.status.value}.", code="not_paid")
         await confirm_money_in(sessions, registry, order_id)
         if registry.refunder(order.provider) is not None:  # owed: sent, and followed, by the refunds pass

@@ -10,6 +10,7 @@ from typing import Any
 
 import asyncpg
 from sqlalchemy import (
+    CTE,
     Select,
     String,
     Text,
@@ -24,6 +25,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gateway.core.contests import late_votes
 from gateway.core.contests.rules import late_success_status
 from gateway.core.entries import entry_fees
 from gateway.core.errors import NotFound
@@ -32,7 +34,7 @@ from gateway.core.fraud.rules import risk_hits
 from gateway.core.orders import kept_events, tables
 from gateway.core.orders.kept_events import EventToKeep
 from gateway.core.orders.outcomes import ConfirmOutcome
-from gateway.core.orders.receipts import PAID_RECEIPT_TOPIC
+from gateway.core.orders.receipts import LATE_RECEIPT_TOPIC, PAID_RECEIPT_TOPIC
 from gateway.core.outbox import emit
 from gateway.core.providers import PaymentRisk
 from gateway.core.results import ledger
@@ -40,6 +42,7 @@ from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import (
     AuditEntry,
+    Contest,
     OrderStatus,
     OutboxMessage,
     PaymentVerification,
@@ -74,7 +77,7 @@ async def confirm_payment(
         return counted
     async with sessions.begin() as session:
         return await _confirm_not_pending(session, order_id, provider_status, amount, currency, provider_txn_id,
-                                          provider)
+                                          provider, now or datetime.now(UTC))
 
 
 async def count_if_pending(
@@ -113,6 +116,8 @@ async def count_keeping_event(
 
 
 def counted_as(status: str) -> ConfirmOutcome:
+    if status == OrderStatus.LATE.value:
+        return ConfirmOutcome.LATE
     return ConfirmOutcome.HELD if status == OrderStatus.HELD.value else ConfirmOutcome.COUNTED
 
 
@@ -147,25 +152,33 @@ def counting_statement(*, verify_later: bool = False,
     """
     orders = VoteOrder.__table__.c  # Core: an ORM update inside a CTE does not keep its bound parameters
     judged = holds.judged_at_confirmation(tables.still_pending())
+    late = lateness()
     paid = (
         update(VoteOrder.__table__)
         .where(
             orders.id == judged.c.id,
+            orders.id == late.c.id,
             tables.still_pending(orders.status),  # the guard that makes this idempotent
             orders.provider == bindparam("confirm_provider", type_=String),
             orders.amount == bindparam("confirm_amount"),
             orders.currency == bindparam("confirm_currency"),
         )
         # Paid, or held when a fraud rule fired (gateway.core.fraud.holds): a held order's votes wait for a person.
-        .values(status=holds.paid_or_held(orders, judged), hold_reason=holds.held_reason_now(orders, judged),
+        # Late (gateway.core.contests.late_votes): paid after the lines closed and their grace, never counted.
+        .values(status=case((late.c.late, literal(OrderStatus.LATE, orders.status.type)),
+                            else_=holds.paid_or_held(orders, judged)),
+                hold_reason=case((late.c.late, orders.hold_reason), else_=holds.held_reason_now(orders, judged)),
                 provider_txn_id=bindparam("confirm_txn", type_=String),
-                decided_at=holds.CONFIRMED_AT, status_reason=bindparam("confirm_status", type_=Text))
+                decided_at=holds.CONFIRMED_AT,
+                status_reason=case((late.c.late, func.concat(LATE_REASON, bindparam("confirm_status", type_=Text))),
+                                   else_=bindparam("confirm_status", type_=Text)))
         .returning(orders.id, orders.contest_id, orders.candidate_id, orders.entry_id, orders.quantity, orders.amount,
                    orders.currency, orders.provider_txn_id, orders.sends_receipt, orders.status,
                    judged.c.quick_subject, judged.c.quick_bucket)
         .cte("paid")
     )
     is_paid = paid.c.status == OrderStatus.PAID
+    is_late = paid.c.status == OrderStatus.LATE
     buys_votes = paid.c.candidate_id.is_not(None)
     # The ledger's entry (gateway.core.results.ledger) and the tally's increment made from it: one is never without
     # the other.
@@ -177,30 +190,50 @@ def counting_statement(*, verify_later: bool = False,
     fee_paid = entry_fees.fee_paid_from(paid.c.entry_id, is_paid)
     topic = case((is_paid & buys_votes, literal("vote.confirmed")), (is_paid, literal(entry_fees.FEE_PAID_TOPIC)),
                  else_=literal(holds.HELD_TOPIC))
-    queued = insert(OutboxMessage).from_select(
+    queued = insert(OutboxMessage).from_select(  # a late order's refund is found by its status (late_refunds)
         ["topic", "payload"],
-        select(topic, func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id)),
+        select(topic, func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
+        .where(~is_late),
     ).cte("queued")
-    receipted = insert(OutboxMessage).from_select(
+    receipted = insert(OutboxMessage).from_select(  # the voter told it counted, or why it did not
         ["topic", "payload"],
-        select(literal(PAID_RECEIPT_TOPIC),
+        select(case((is_late, literal(LATE_RECEIPT_TOPIC)), else_=literal(PAID_RECEIPT_TOPIC)),
                func.jsonb_build_object("order_id", cast(paid.c.id, Text), "contest_id", paid.c.contest_id))
-        .where(paid.c.sends_receipt, is_paid),
+        .where(paid.c.sends_receipt, is_paid | is_late),
     ).cte("receipted")
     ctes = [entry, counted, fee_paid, queued, receipted, holds.quick_payment_counted(paid)]
     if verify_later:  # callback verification: the order joins the queue with its count, or neither
+        # A late order is not: its money is asked about before it goes back (gateway.core.payments.money_in).
         ctes.append(insert(PaymentVerification).from_select(
-            ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER)).cte("verifying"))
+            ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER).where(~is_late))
+            .cte("verifying"))
     if not keeping_event:  # no row when it counted nothing
         return select(paid.c.status).add_cte(*ctes)
     status = select(paid.c.status).scalar_subquery()
     # The callback that brought the payment, kept by this statement with the outcome it decided (NULL when it
     # decided nothing): the event is never kept without its count, nor counted without being kept.
     outcome = case((status == OrderStatus.HELD, literal(ConfirmOutcome.HELD.value)),
+                   (status == OrderStatus.LATE, literal(ConfirmOutcome.LATE.value)),
                    (status.is_not(None), literal(ConfirmOutcome.COUNTED.value)))
     kept = kept_events.kept_event(outcome, decided_here=True).cte("kept")
     return select(status.label("status"), select(kept.c.id).scalar_subquery().label("event_key")).add_cte(
         *ctes, kept)
+
+
+LATE_REASON = "paid after the lines closed and their grace, refunded: "  # then the provider's own status
+
+
+def lateness() -> CTE:
+    """Whether the pending vote order being counted was paid too late (`late_votes.is_late`: placed before the
+    close, confirmed after its grace), read once (MATERIALIZED: the update reads it three times). An entry's fee buys
+    no vote: the lines' close is not its rule."""
+    orders, contests = tables.ORDERS_TABLE, tables.CONTESTS
+    late = orders.c.candidate_id.is_not(None) & late_votes.late_in_sql(orders.c.created_at, holds.CONFIRMED_AT,
+                                                                       contests)
+    return (select(orders.c.id, late.label("late"))
+            .select_from(orders.join(contests, contests.c.id == orders.c.contest_id))
+            .where(orders.c.id == bindparam("confirm_order"), tables.still_pending())
+            .cte("lateness").prefix_with("MATERIALIZED"))
 
 
 # Run by asyncpg itself (gateway.db.driver_statements): SQLAlchemy's part of running it was twice PostgreSQL's.
@@ -215,9 +248,10 @@ KEEPING_AND_QUEUEING = DriverStatement(counting_statement(verify_later=True, kee
 
 async def _confirm_not_pending(
     session: AsyncSession, order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
-    provider_txn_id: str | None, provider: str,
+    provider_txn_id: str | None, provider: str, now: datetime | None = None,
 ) -> ConfirmOutcome:
-    """The guarded update matched nothing: find out why, and flag what needs a person."""
+    """The guarded update matched nothing: find out why, and flag what needs a person (a success after the order
+    expired or failed, which also came after the lines closed and their grace, is late: refunded by itself)."""
     order = await session.get(VoteOrder, order_id, with_for_update=True)
     if order is None:
         raise NotFound("No vote order has that id.", code="order_not_found")
@@ -233,6 +267,9 @@ async def _confirm_not_pending(
         return ConfirmOutcome.DUPLICATE_PAYMENT
     elif late_success_status(order.status) is None:
         return ConfirmOutcome.ALREADY_DECIDED
+    elif order.amount == amount and order.currency == currency.upper() and await _paid_too_late(
+            session, order, now or datetime.now(UTC)):
+        return await _set_late(session, order, provider_status, provider_txn_id)
     else:
         reason = f"provider reported success ({provider_status}) after the order was {order.status.value}"
     order.status = OrderStatus.FLAGGED
@@ -241,6 +278,28 @@ async def _confirm_not_pending(
     order.decided_at = datetime.now(UTC)
     await emit(session, "order.flagged", order_id=str(order_id), contest_id=order.contest_id)
     return ConfirmOutcome.FLAGGED
+
+
+async def _paid_too_late(session: AsyncSession, order: VoteOrder, confirmed_at: datetime) -> bool:
+    contest = await session.get(Contest, order.contest_id)
+    if contest is None or order.candidate_id is None:
+        return False
+    close = await late_votes.lines_close(session, contest)
+    return late_votes.is_late(order.created_at, confirmed_at, close.at, contest.late_grace_seconds)
+
+
+async def _set_late(session: AsyncSession, order: VoteOrder, provider_status: str,
+                    provider_txn_id: str | None) -> ConfirmOutcome:
+    """A success for an expired or failed order, after the lines closed and their grace: late, as the counting
+    statement makes one (never counted, refunded by itself, the voter told why)."""
+    was = order.status.value
+    order.status = OrderStatus.LATE
+    order.status_reason = f"{LATE_REASON}{provider_status} (the order was {was})"
+    order.provider_txn_id = provider_txn_id
+    order.decided_at = datetime.now(UTC)
+    if order.sends_receipt:
+        await emit(session, LATE_RECEIPT_TOPIC, order_id=str(order.id), contest_id=order.contest_id)
+    return ConfirmOutcome.LATE
 
 
 def is_second_charge(order: VoteOrder, provider_txn_id: str | None) -> bool:

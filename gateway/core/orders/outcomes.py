@@ -16,6 +16,7 @@ class ConfirmOutcome(StrEnum):
     FLAGGED = "flagged"  # money moved but the vote was not counted (mismatch, or late)
     DUPLICATE_PAYMENT = "duplicate_payment"  # a second, different transaction for a paid order: refund it
     OTHER_PROVIDER = "other_provider"  # the order is another provider's: this word proves nothing about it
+    LATE = "late"  # paid after the lines closed and their grace: not counted, refunded by itself (contests.late_votes)
 
 
 class RefundSettled(StrEnum):
@@ -40,6 +41,7 @@ class Outcome(StrEnum):
     PARTIAL_REFUND = "partial_refund"
     CHARGED_BACK = "charged_back"  # disputed by the card's owner: off the board, the payer's next orders held
     DUPLICATE_PAYMENT = "duplicate_payment"
+    LATE = "late"  # paid after the lines closed and their grace: not counted, refunded by itself
     # Nothing changed.
     ALREADY_DECIDED = "already_decided"  # decided before: a late or repeated word
     PENDING = "pending"  # the payer has not approved yet

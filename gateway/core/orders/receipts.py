@@ -2,9 +2,10 @@
 
 USSD and the web show the outcome on their own screens; a voter of a channel whose voter waits for a
 message (a text message, a chat) is told by one. The core says *when* (an outbox row committed with the
-decision: `order.paid` from the counting statement, `order.failed` and `order.expired` from closing a
-pending order) and *what* (a `Receipt`); each messaging channel says *how* with a `ReceiptSender`, which
-the assembly registers per channel. A sender must be idempotent per order and kind: a relay or a job may run twice.
+decision: `order.paid` from the counting statement, or `order.late` where it came after the lines closed and their
+grace, `order.failed` and `order.expired` from closing a pending order) and *what* (a `Receipt`); each messaging
+channel says *how* with a `ReceiptSender`, which the assembly registers per channel. A sender must be
+idempotent per order and kind: a relay or a job may run twice.
 """
 
 from __future__ import annotations
@@ -26,18 +27,21 @@ from gateway.db.models import Candidate, Contest, VoteOrder
 log = logging.getLogger(__name__)
 
 PAID_RECEIPT_TOPIC = "order.paid"
+LATE_RECEIPT_TOPIC = "order.late"  # paid after the lines closed: not counted, being refunded (contests.late_votes)
 
 
 class ReceiptKind(StrEnum):
     PAID = "paid"
     FAILED = "failed"
     EXPIRED = "expired"
+    LATE = "late"  # the lines had closed: not counted, the payment is being refunded
 
 
 RECEIPT_TOPICS: Mapping[str, ReceiptKind] = {
     PAID_RECEIPT_TOPIC: ReceiptKind.PAID,
     "order.failed": ReceiptKind.FAILED,
     "order.expired": ReceiptKind.EXPIRED,
+    LATE_RECEIPT_TOPIC: ReceiptKind.LATE,
 }
 
 

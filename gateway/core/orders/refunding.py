@@ -102,12 +102,12 @@ async def _partial_refund_recorded(session: AsyncSession, order_id: uuid.UUID, r
 
 async def uncount(sessions: Sessions, order_id: uuid.UUID, to: OrderStatus, reason: str,
                   note: Callable[[OrderStatus], AuditEntry] | None = None) -> OrderStatus:
-    """Move a paid (or refund-requested) order to a refund state; a paid one leaves the tally. Returns the status
-    the order ends in: `to`, or the one it already had where it could not move (a provider's refund webhook
-    settled it first). `note` makes the audit row of that end state, kept in the same transaction, so a crash
-    never leaves the votes off the board and the money gone with no record of who and why."""
-    allowed = {OrderStatus.REFUND_REQUESTED: {OrderStatus.PAID},
-               OrderStatus.REFUNDED: {OrderStatus.PAID, OrderStatus.REFUND_REQUESTED}}[to]
+    """Move a paid (or refund-requested, or late: never counted) order to a refund state; a paid one leaves the
+    tally. Returns the status the order ends in: `to`, or the one it already had where it could not move (a
+    provider's refund webhook settled it first). `note` makes the audit row of that end state, kept in the same
+    transaction, so a crash never leaves the votes off the board and the money gone with no record of who and why."""
+    allowed = {OrderStatus.REFUND_REQUESTED: {OrderStatus.PAID, OrderStatus.LATE},
+               OrderStatus.REFUNDED: {OrderStatus.PAID, OrderStatus.REFUND_REQUESTED, OrderStatus.LATE}}[to]
     async with sessions.begin() as session:
         order = await session.get(VoteOrder, order_id, with_for_update=True)
         if order is None:

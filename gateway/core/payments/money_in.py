@@ -60,5 +60,6 @@ async def confirm_money_in(sessions: Sessions, registry: Providers, order_id: uu
         raise ProviderFailed(f"{order.provider} could not say whether this payment's money came in ({exc.message}). "
                              "Nothing changed; try again.", code="provider_failed") from exc
     problem = shortfall(order.provider, order.amount, order.currency, status)
-    if problem is not None:
-        raise Conflict(problem, code="no_money_in")
+    if problem is not None:  # pending: nothing came in yet, though it may (asked again later)
+        pending = status is not None and status.state is PaymentState.PENDING
+        raise Conflict(problem, code="money_pending" if pending else "no_money_in")

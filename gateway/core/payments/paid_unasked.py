@@ -32,6 +32,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.contests import late_votes
 from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.fraud import holds
 from gateway.core.orders import counting
@@ -199,17 +200,11 @@ async def settle_unasked(sessions: Sessions, payment: UnaskedPayment, *, remaind
 
 async def voting_when(session: AsyncSession, contest: Contest, at: datetime) -> VotingState:
     """Whether voting was open when the money moved (its word may come minutes later, from the statement): a contest
-    closed by hand was open until the close's audit entry, as it stood before it (a paused one stayed paused)."""
-    status, closes_at = contest.status, contest.closes_at
-    if status is ContestStatus.CLOSED:
-        closed = (await session.execute(select(AuditEntry.created_at, AuditEntry.before).where(
-            AuditEntry.action == "contest.close", AuditEntry.target == f"contest:{contest.id}")
-            .order_by(AuditEntry.id.desc()).limit(1))).one_or_none()
-        if closed is not None:
-            before = (closed.before or {}).get("status")
-            status = ContestStatus.PAUSED if before == ContestStatus.PAUSED.value else ContestStatus.OPEN
-            closes_at = min(closes_at, closed.created_at)
-    return voting_state(status, contest.opens_at, closes_at, at)
+    closed by hand was open until its close (gateway.core.contests.late_votes), as it stood before it (a paused one
+    stayed paused)."""
+    close = await late_votes.lines_close(session, contest)
+    status = contest.status if contest.status is not ContestStatus.CLOSED else close.status_before
+    return voting_state(status, contest.opens_at, close.at, at)
 
 
 def client_key(provider: str, receipt: str) -> str:

@@ -27,6 +27,7 @@ READABLE = {
     "PROMPT_PENDING": N_("A prompt is already open on this phone: finish it first."),
     "PROMPT_NOT_SENT": N_("The prompt could not be sent to the phone."),
     "PROMPT_SENT_AGAIN": N_("A new prompt was sent to your phone."),  # the payer asked for it (prompting_again)
+    "LINES_CLOSED": N_("The lines had closed: no payment was asked."),  # a start after the close (starting)
     # MTN's other reasons (its Collection API's ErrorReason codes), in the words above.
     "PAYMENT_NOT_APPROVED": N_("The payment was not approved in time."),
     "TRANSACTION_CANCELED": N_("The payment was cancelled on the phone."),

@@ -16,11 +16,13 @@ from typing import Any
 from sqlalchemy import DateTime, Interval, bindparam, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import JSONB
 
+from gateway.core.contests import late_votes
 from gateway.core.errors import DomainError, NotFound, VoteRejected
 from gateway.core.orders import closing, tables
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.orders.placing import PlacedOrder
 from gateway.core.payments.collections import KEPT_DURING_START, collection_of, kept_during_start
+from gateway.core.payments.reasons import readable_reason
 from gateway.core.providers import Capability, Collection, PaymentError, PaymentProvider, Providers, StartResult
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit, autocommit_connection
@@ -196,6 +198,9 @@ async def claim_start(sessions: Sessions, order_id: uuid.UUID, deadline: float, 
         row = (await connection.execute(CLAIM_START, {"order_key": order_id, "own_lease": own_lease})).one_or_none()
     if row is None:
         return None
+    if row.candidate_id is not None and row.lines_closed:  # no vote is taken once the lines closed: no prompt
+        await closing.fail_order(sessions, order_id, readable_reason(LINES_CLOSED))
+        return None
     order, collection = collection_of(tables.detached_order(row), row.contest_name, row.candidate_name, row.kept)
     assert order.start_lease_until is not None
     return ClaimedStart(order.start_lease_until, order, collection, deadline)
@@ -213,7 +218,10 @@ CLAIM_START = (update(_ORDERS)
                .values(start_lease_until=func.now() + START_LEASE,
                        start_attempted_at=func.coalesce(_ORDERS.c.start_attempted_at, func.now()))
                .returning(*_ORDERS.c, _CONTESTS.c.name.label("contest_name"),
-                          _CANDIDATE_NAME.label("candidate_name"), kept_during_start().label("kept")))
+                          _CANDIDATE_NAME.label("candidate_name"), kept_during_start().label("kept"),
+                          late_votes.lines_shut_in_sql(_CONTESTS).label("lines_closed")))
+# The reason a vote's start that came after the lines closed fails with (its readable words: payments.reasons).
+LINES_CLOSED = "LINES_CLOSED"
 
 
 async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOutcome | None:

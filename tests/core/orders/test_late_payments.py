@@ -1,0 +1,123 @@
+"""A payment confirmed after the lines closed and the contest's grace is never counted: the order is late (refunded by
+itself, gateway.core.money_out.late_refunds) and its voter told why; one inside the grace counts. To the second, through
+the counting statement itself; a replay changes nothing."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import httpx
+import pytest
+from redis.asyncio import Redis
+from sqlalchemy import select
+
+from assembly.job_runtime import JobContext
+from assembly.providers import build_providers
+from assembly.settings import Settings
+from channels.phone.receipt_texts import decided_order_text
+from gateway.core.audit import Actor
+from gateway.core.contests import contests_admin
+from gateway.core.orders import closing, counting, tables
+from gateway.core.orders.outcomes import ConfirmOutcome
+from gateway.core.orders.receipts import ReceiptKind
+from gateway.core.texts import Lang
+from gateway.db.engine import Sessions
+from gateway.db.models import Contest, OrderStatus, OutboxMessage, PaymentVerification
+from tests.channel_names import Channel
+from tests.core.orders.test_receipts import Recorder, deliver_everything
+from tests.factories import assert_tally_invariant, make_contest, place, tallies
+
+OWNER = Actor(admin_id=None, email="owner@example.com", role="owner")
+
+
+@pytest.fixture
+async def context(settings: Settings, sessions: Sessions, redis: Redis) -> AsyncIterator[tuple[JobContext, Recorder]]:
+    recorder = Recorder()
+    async with httpx.AsyncClient() as http:
+        registry = build_providers(settings, http)
+        yield JobContext(settings, sessions, redis, registry, {Channel.SMS: recorder}), recorder
+        await registry.aclose()
+
+
+async def closing_soon(sessions: Sessions, **fields: object) -> Contest:
+    """A contest whose lines close in a few seconds: its orders are placed before the close."""
+    return await make_contest(sessions, closes_at=datetime.now(UTC) + timedelta(seconds=5), **fields)
+
+
+async def confirm_at(sessions: Sessions, order_id: object, at: datetime, *, txn: str = "t-1",
+                     verify_later: bool = False) -> ConfirmOutcome:
+    order = await tables.get_order(sessions, order_id)  # type: ignore[arg-type]
+    return await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, order.currency, txn,
+                                          provider="mtn", now=at, verify_later=verify_later)
+
+
+async def test_a_payment_confirmed_at_the_graces_last_second_counts(sessions: Sessions) -> None:
+    contest = await closing_soon(sessions)
+    order = await place(sessions, contest, quantity=2)
+    outcome = await confirm_at(sessions, order.id, contest.closes_at + timedelta(seconds=300))
+    assert outcome is ConfirmOutcome.COUNTED
+    assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
+    assert (await tallies(sessions, contest.id))["01"] == 2
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_payment_one_second_after_the_grace_is_not_counted_and_its_voter_is_told_why(
+        context: tuple[JobContext, Recorder]) -> None:
+    ctx, recorder = context
+    contest = await closing_soon(ctx.sessions)
+    order = await place(ctx.sessions, contest, quantity=2, channel=Channel.SMS)
+    outcome = await confirm_at(ctx.sessions, order.id, contest.closes_at + timedelta(seconds=301), verify_later=True)
+    assert outcome is ConfirmOutcome.LATE
+    late = await tables.get_order(ctx.sessions, order.id)
+    assert late.status is OrderStatus.LATE and late.provider_txn_id == "t-1"
+    assert late.status_reason is not None and "after the lines closed" in late.status_reason
+    assert (await tallies(ctx.sessions, contest.id))["01"] == 0
+    await assert_tally_invariant(ctx.sessions, contest.id)
+    async with ctx.sessions() as session:  # its money is asked about before it goes back, not verified as a count
+        assert (await session.scalars(select(PaymentVerification))).all() == []
+    await deliver_everything(ctx, runs=2)
+    [receipt] = recorder.receipts  # once, though delivered twice
+    assert receipt.kind is ReceiptKind.LATE
+    assert decided_order_text(receipt, Lang.EN).startswith("The lines had closed: 2 votes for 01")
+    assert "being refunded" in decided_order_text(receipt, Lang.EN)
+    assert "remboursé" in decided_order_text(receipt, Lang.FR)
+
+
+async def test_a_replayed_late_callback_changes_nothing(sessions: Sessions) -> None:
+    contest = await closing_soon(sessions)
+    order = await place(sessions, contest, channel=Channel.SMS)
+    after = contest.closes_at + timedelta(minutes=6)
+    assert await confirm_at(sessions, order.id, after) is ConfirmOutcome.LATE
+    async with sessions() as session:
+        rows = len((await session.scalars(select(OutboxMessage))).all())
+    for _ in range(3):
+        assert await confirm_at(sessions, order.id, after + timedelta(seconds=5)) is ConfirmOutcome.ALREADY_DECIDED
+    assert (await tables.get_order(sessions, order.id)).status is OrderStatus.LATE
+    async with sessions() as session:
+        assert len((await session.scalars(select(OutboxMessage))).all()) == rows
+    assert (await tallies(sessions, contest.id))["01"] == 0
+
+
+async def test_a_contest_closed_by_hand_counts_its_grace_from_that_moment(sessions: Sessions) -> None:
+    contest = await make_contest(sessions)  # closes tomorrow, but the organiser closes it now
+    inside, outside = await place(sessions, contest), await place(sessions, contest, msisdn="+237670000002")
+    await contests_admin.change_status(sessions, OWNER, contest.id, "close")
+    now = datetime.now(UTC)
+    assert await confirm_at(sessions, inside.id, now + timedelta(seconds=290)) is ConfirmOutcome.COUNTED
+    assert await confirm_at(sessions, outside.id, now + timedelta(seconds=310), txn="t-2") is ConfirmOutcome.LATE
+    assert (await tallies(sessions, contest.id))["01"] == 1
+
+
+async def test_a_success_after_expiry_and_after_the_grace_is_late_not_flagged(sessions: Sessions) -> None:
+    """The money can no longer count: it goes back by itself, no person needed."""
+    contest = await closing_soon(sessions)
+    expired, recent = await place(sessions, contest), await place(sessions, contest, msisdn="+237670000002")
+    await closing.expire_order(sessions, expired.id)
+    await closing.expire_order(sessions, recent.id)
+    assert await confirm_at(sessions, expired.id, contest.closes_at + timedelta(minutes=10)) is ConfirmOutcome.LATE
+    assert (await tables.get_order(sessions, expired.id)).status is OrderStatus.LATE
+    # Inside the grace, a success after expiry is still a person's call, as before.
+    assert await confirm_at(sessions, recent.id, contest.closes_at + timedelta(seconds=10),
+                            txn="t-2") is ConfirmOutcome.FLAGGED
+
