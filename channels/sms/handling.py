@@ -128,6 +128,9 @@ async def answer(ctx: SmsContext, turn: Turn) -> tuple[str, uuid.UUID | None]:
     if request.command is Command.VOTE:
         return await vote(ctx, turn, contest)
     await reply(ctx, turn, "usage", texts.usage(lang, keyword, turn.message.short_code))
+    if contest.price_tiers:  # its bundles, in a message of their own: the usage fills one already
+        await reply(ctx, turn, "bundles", texts.bundles(lang, [(t.votes, t.amount) for t in contest.price_tiers],
+                                                        contest.currency))
     return ("help" if request.command is Command.HELP else "unrecognised"), None
 
 

@@ -6,6 +6,7 @@ every phone channel's (channels/phone/receipt_texts.py): an SMS vote's and a USS
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,6 +87,21 @@ def prompt(lang: Lang, amount: int, currency: str, quantity: int, code: str, can
 
 def usage(lang: Lang, keyword: str, short_code: str) -> str:
     return sms_texts(lang).usage.format(keyword=clip(keyword, KEYWORD_WIDTH), short_code=clip(short_code, 16))
+
+
+def bundles(lang: Lang, tiers: Sequence[tuple[int, int]], currency: str) -> str:
+    """The contest's bundles, sent beside the how-to-vote reply (which says how to send a number of votes):
+    "Bundles: 10 votes for FCFA 900, 50 votes for FCFA 4,000". `tiers`: (votes, amount in minor units), by votes. One
+    message: the last bundles give way when they would not fit."""
+    words = CATALOGS.translations(lang)
+
+    def message(count: int) -> str:
+        lines = ", ".join(words.npgettext("sms", "{quantity} vote for {total}", "{quantity} votes for {total}", votes)
+                          .format(quantity=votes, total=texted_money(amount, currency, lang))
+                          for votes, amount in tiers[:count])
+        return words.pgettext("sms", "Bundles: {lines}").format(lines=lines)
+
+    return message(next((count for count in range(len(tiers), 1, -1) if len(message(count)) <= SMS_LENGTH), 1))
 
 
 def bad_quantity(lang: Lang, maximum: int, keyword: str) -> str:

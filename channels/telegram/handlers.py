@@ -104,6 +104,10 @@ async def find_contest(service: VoteService, contest_id: int) -> PublicContest |
     return None
 
 
+def phone_paid(service: VoteService) -> tuple[str, ...]:  # the bot's mobile money, where its organiser allows it
+    return tuple(service.providers_having(Capability.PHONE_PROMPT))
+
+
 def find_candidate(contest: PublicContest, code: str) -> PublicCandidate | None:
     return next((candidate for candidate in votable(contest) if candidate.code == code), None)
 
@@ -121,7 +125,7 @@ async def start(message: Message, vote_service: VoteService, state: FSMContext,
         await state.update_data(contest=contest.id, code=candidate.code)
         await message.answer(t.how_many.format(name=f"{candidate.code} {candidate.name}",
                                                maximum=contest.max_votes_per_order) + "\n" + t.other_quantity,
-                             reply_markup=quantities_keyboard(contest, candidate, t))
+                             reply_markup=quantities_keyboard(contest, candidate, t, phone_paid(vote_service)))
         return
     contests = await open_contests(vote_service)
     if not contests:
@@ -155,7 +159,7 @@ async def pick_candidate(query: CallbackQuery, callback_data: CandidatePick, vot
     await state.update_data(contest=contest.id, code=candidate.code)
     await edit_menu(query, query.message.message_id,
                     t.how_many.format(name=f"{candidate.code} {candidate.name}", maximum=contest.max_votes_per_order)
-                    + "\n" + t.other_quantity, quantities_keyboard(contest, candidate, t))
+                    + "\n" + t.other_quantity, quantities_keyboard(contest, candidate, t, phone_paid(vote_service)))
     await query.answer()
 
 
@@ -179,7 +183,7 @@ async def offer_payment(chat_id: int, message_id: int | None, contest: PublicCon
                         phone_paid: Collection[str]) -> None:
     text = how_to_pay(t, quantity, f"{candidate.code} {candidate.name}",
                       stars(quantity * (contest.stars_per_vote or 0)))
-    momo_total = format_money(quantity * contest.price_per_vote, contest.currency, t.lang)
+    momo_total = format_money(contest.amount_of(quantity), contest.currency, t.lang)  # a bundle's for its votes
     markup = payment_keyboard(contest, candidate.code, quantity, t, momo_total, phone_paid)
     if query is not None and message_id is not None:
         await edit_menu(query, message_id, text, markup)
@@ -218,7 +222,7 @@ async def typed_quantity(message: Message, vote_service: VoteService, state: FSM
         return
     await state.clear()
     await offer_payment(message.chat.id, None, contest, candidate, int(text), t, None, message,
-                        vote_service.providers_having(Capability.PHONE_PROMPT))
+                        phone_paid(vote_service))
 
 
 async def pay_in_stars(query: CallbackQuery, callback_data: PayPick, vote_service: VoteService) -> None:

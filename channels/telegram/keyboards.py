@@ -12,6 +12,7 @@ from aiogram.utils.keyboard import InlineKeyboardBuilder
 from channels.telegram.contest_settings import offers_mobile_money_setting
 from channels.telegram.texts import Texts
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
+from gateway.core.texts import format_money
 from gateway.db.models import CandidateStatus
 
 PAGE_SIZE = 8
@@ -84,11 +85,26 @@ def candidates_keyboard(contest: PublicContest, page: int, t: Texts) -> InlineKe
     return builder.as_markup()
 
 
-def quantities_keyboard(contest: PublicContest, candidate: PublicCandidate, t: Texts) -> InlineKeyboardMarkup:
+def quick_quantities(contest: PublicContest) -> list[int]:
+    """The quantity buttons: the contest's bundles where it has some (every channel offers the same), else a few
+    usual numbers; a voter may type any other."""
+    offered = [tier.votes for tier in contest.price_tiers] or list(QUICK_QUANTITIES)
+    return [n for n in offered if n <= contest.max_votes_per_order]
+
+
+def quantities_keyboard(contest: PublicContest, candidate: PublicCandidate, t: Texts,
+                        phone_paid: Collection[str] = ()) -> InlineKeyboardMarkup:
+    """Where the bot sells bundles by mobile money (`phone_paid`: the providers that charge a phone's wallet), each
+    button says its price, a bundle's amount being what the wallet is asked ("10 · FCFA 900"); Stars are priced per
+    vote, so otherwise a button is its number alone."""
     builder = InlineKeyboardBuilder()
-    quick = [n for n in QUICK_QUANTITIES if n <= contest.max_votes_per_order]
+    quick = quick_quantities(contest)
+    prices = {}
+    if contest.price_tiers and offers_mobile_money(contest, phone_paid):
+        prices = {n: format_money(contest.amount_of(n), contest.currency, t.lang) for n in quick}
     for n in quick:
-        builder.button(text=str(n), callback_data=QuantityPick(contest=contest.id, code=candidate.code, n=n))
+        label = f"{n} · {prices[n]}" if n in prices else str(n)
+        builder.button(text=label, callback_data=QuantityPick(contest=contest.id, code=candidate.code, n=n))
     builder.button(text=t.about.format(name=candidate.name),
                    callback_data=CandidateAbout(contest=contest.id, code=candidate.code))
     builder.button(text=t.back, callback_data=ContestPick(contest=contest.id))

@@ -17,7 +17,7 @@ from channels.phone.texts import (
     unavailable_message,
     vote_messages,
 )
-from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width
+from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width, fits
 from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
 from channels.ussd.texts import (
     LANGUAGE_OPTIONS,
@@ -29,6 +29,7 @@ from channels.ussd.texts import (
     pay_with,
     summary_line,
     texts,
+    tier_line,
     too_many,
 )
 from channels.ussd.views import BoardMode, Extras, MenuContest, TopEntry
@@ -160,14 +161,27 @@ def _chosen(ctx: MenuContext, frame: Frame) -> tuple[MenuContest, str, str]:
 
 
 def quantity_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
+    """The price of a vote, then each bundle by its number of votes ("10 votes: 900 FCFA"): the voter types a
+    bundle's votes to buy it, or any other number at the price of a vote, one question with no menu numbers to
+    mistake for a quantity. Bundles that leave no room on the screen are written short ("10=900 FCFA")."""
     contest, code, name = _chosen(ctx, frame)
-    return [f"{code} {clip(name, 30)}", t.price.format(price=texted_money(contest.price, contest.currency, t.lang)),
-            t.quantity.format(maximum=contest.max_votes), t.back_home]
+    money = {tier.votes: texted_money(tier.amount, contest.currency, t.lang) for tier in contest.tiers}
+    long = [tier_line(t, votes, amount) for votes, amount in money.items()]
+    short = [f"{votes}={amount}" for votes, amount in money.items()]
+
+    def lines(width: int, tiers: list[str] = long) -> list[str]:
+        return [f"{code} {clip(name, width)}",
+                t.price.format(price=texted_money(contest.price, contest.currency, t.lang)), *tiers,
+                t.quantity.format(maximum=contest.max_votes), t.back_home]
+
+    if not fits(lines(NAME_WIDTHS[-1]), budget):
+        return lines(fit_width(lambda width: lines(width, short), (30, *NAME_WIDTHS), budget), short)
+    return lines(fit_width(lines, (30, *NAME_WIDTHS), budget))
 
 
 def provider_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
     contest = ctx.contests[frame.contest]
-    total = texted_money(contest.price * (frame.quantity or 0), contest.currency, t.lang)
+    total = texted_money(contest.amount_of(frame.quantity or 0), contest.currency, t.lang)
     options = [f"{index} {option.label}{t.your_network if option.provider == ctx.operator else ''}"
                for index, option in enumerate(contest.providers, start=1)]
     return [pay_with(t, frame.quantity or 0, total), *options, t.back_home]
@@ -183,7 +197,7 @@ def summary_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, bud
 
     def lines(width: int) -> list[str]:
         return [t.summary, summary_line(t, quantity, code, clip(name, width)),
-                t.total.format(total=texted_money(contest.price * quantity, contest.currency, t.lang)),
+                t.total.format(total=texted_money(contest.amount_of(quantity), contest.currency, t.lang)),
                 t.payment.format(provider=chosen_label(contest, frame.provider)),
                 t.confirm, t.back_home]
 

@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from redis.typing import EncodableT, FieldT
 
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
+from gateway.core.contests.price_tiers import PriceTier
 from gateway.core.texts import Lang
 from gateway.db.models import CandidateStatus, ContestStatus
 
@@ -59,6 +60,7 @@ def contest_to_json(contest: PublicContest) -> dict[str, Any]:
     data.update(providers=list(contest.providers), ussd_service_codes=list(contest.ussd_service_codes),
                 status=contest.status.value)
     data["candidates"] = [[c.id, c.code, c.name, c.status.value, c.photo_url, c.bio] for c in contest.candidates]
+    data["price_tiers"] = [[tier.votes, tier.amount] for tier in contest.price_tiers]
     return data
 
 
@@ -67,7 +69,9 @@ def contest_from_json(data: dict[str, Any]) -> PublicContest:
     candidates = tuple(PublicCandidate(id_, code, name, CandidateStatus(status), photo, bio)
                        for id_, code, name, status, photo, bio in data["candidates"])
     return PublicContest(**{**values, "status": ContestStatus(data["status"]), "providers": tuple(data["providers"]),
-                            "ussd_service_codes": tuple(data["ussd_service_codes"]), "candidates": candidates})
+                            "ussd_service_codes": tuple(data["ussd_service_codes"]), "candidates": candidates,
+                            "price_tiers": tuple(PriceTier(votes, amount)
+                                                 for votes, amount in data.get("price_tiers", ()))})
 
 
 def text_of(value: bytes | str) -> str:

@@ -109,6 +109,12 @@ def pay_with(t: Texts, quantity: int, total: str) -> str:
     ).format(quantity=quantity, total=total)
 
 
+def tier_line(t: Texts, votes: int, amount: str) -> str:
+    """A bundle on the quantity screen: "10 votes: 900 FCFA" (the voter types its number of votes)."""
+    return CATALOGS.translations(t.lang).npgettext(
+        "ussd", "{quantity} vote: {total}", "{quantity} votes: {total}", votes).format(quantity=votes, total=amount)
+
+
 def summary_line(t: Texts, quantity: int, code: str, name: str) -> str:
     return CATALOGS.translations(t.lang).npgettext(
         "ussd", "{quantity} vote for {code} {name}", "{quantity} votes for {code} {name}", quantity,

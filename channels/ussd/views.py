@@ -9,6 +9,7 @@ from enum import StrEnum
 
 from channels.phone.gsm7 import transliterate
 from gateway.core.contests.catalog import PublicContest
+from gateway.core.contests.price_tiers import PriceTier, order_amount
 from gateway.core.contests.ranking import PublicBoard
 from gateway.core.contests.rules import VotingState
 from gateway.core.texts import Lang
@@ -58,6 +59,11 @@ class MenuContest:
     board: BoardMode
     candidates: tuple[CandidateView, ...] = field(default=())
     country: str = "CM"  # its audience's (gateway.core.market): the numbers its wallets charge
+    tiers: tuple[PriceTier, ...] = ()  # its bundles, listed on the quantity screen
+
+    def amount_of(self, quantity: int) -> int:
+        """What the order of `quantity` votes will cost: a bundle's amount for its votes (the core's rule)."""
+        return order_amount(quantity, self.price, self.tiers)
 
     @property
     def listed(self) -> tuple[CandidateView, ...]:
@@ -108,7 +114,7 @@ def build_view(record: PublicContest, now: datetime, usable: tuple[PayOption, ..
         providers=offered, language=Lang.parse(record.default_language) or Lang.FR, board=board_mode(record, now),
         candidates=tuple(CandidateView(c.code, safe_name(c.name, f"Cand. {c.code}"), c.status is CandidateStatus.ACTIVE)
                          for c in record.candidates),
-        country=record.country,
+        country=record.country, tiers=record.price_tiers,
     )
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.contests.price_tiers import PriceTier, order_amount, tiers_of
 from gateway.core.contests.ranking import PublicBoard, public_board
 from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.errors import NotFound
@@ -111,6 +112,7 @@ class PublicContest:
     channel_fields: dict[str, Any] = field(default_factory=dict)
     country: str = "CM"  # its audience's (gateway.core.market): how a number typed without its code is read
     time_zone: str = "Africa/Douala"  # how its times are shown
+    price_tiers: tuple[PriceTier, ...] = ()  # its bundles, by votes: what every channel offers (price_tiers)
     late_grace_seconds: int = 300  # the published late-vote rule's grace (gateway.core.contests.late_votes)
 
     @classmethod
@@ -122,7 +124,7 @@ class PublicContest:
             default_language=contest.default_language, show_counts=contest.show_counts,
             board_frozen_at=contest.board_frozen_at, ussd_service_codes=tuple(contest.ussd_service_codes),
             candidates=candidates, stars_per_vote=contest.stars_per_vote, board_sealed=contest.board_sealed,
-            country=contest.country, time_zone=contest.time_zone,
+            country=contest.country, time_zone=contest.time_zone, price_tiers=tiers_of(contest.price_tiers),
             late_grace_seconds=contest.late_grace_seconds,
         )
 
@@ -132,6 +134,11 @@ class PublicContest:
 
     def voting(self, now: datetime) -> VotingState:
         return voting_state(self.status, self.opens_at, self.closes_at, now)
+
+    def amount_of(self, quantity: int) -> int:
+        """What `quantity` votes cost in its currency (a bundle's amount for a bundle's votes): what a channel
+        shows before the vote is the order's amount after."""
+        return order_amount(quantity, self.price_per_vote, self.price_tiers)
 
 
 @dataclass(frozen=True)

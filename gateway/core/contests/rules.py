@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence, Set
+from collections.abc import Mapping, Sequence, Set
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Protocol
 
+from gateway.core.contests.price_tiers import PriceTier, order_amount, tiers_of
 from gateway.core.errors import VoteRejected
 from gateway.core.market import of_country
 from gateway.core.phone import DEFAULT_REGION, InvalidMsisdn, normalise_msisdn
@@ -35,6 +36,8 @@ class ContestTerms(Protocol):
     def providers(self) -> Sequence[str]: ...
     @property
     def country(self) -> str: ...
+    @property
+    def price_tiers(self) -> Sequence[Mapping[str, int]] | Sequence[PriceTier]: ...
 
 
 @dataclass(frozen=True)
@@ -136,14 +139,19 @@ def check_order(
     stars_per_vote: int | None = None,
 ) -> CheckedOrder:
     """Everything that must hold before an order is created; raises VoteRejected otherwise. `capabilities`: what
-    the order's provider declares (a provider paid in the chat is offered there whatever the contest lists)."""
+    the order's provider declares (a provider paid in the chat is offered there whatever the contest lists).
+
+    The amount is the one the provider is asked and the settlements count: a quantity that is a price tier's votes
+    costs the tier's amount, any other quantity its votes at the contest's price (`price_tiers.order_amount`). Stars
+    stay priced per vote: a chat's price is its own (`stars_per_vote`, in Stars), not the tiers' currency."""
     check_contest_open(terms, now)
     check_candidate(candidate_status, candidate_code)
     quantity = check_quantity(quantity, terms.max_votes_per_order)
     if Capability.IN_CHAT in capabilities:
         return CheckedOrder(quantity, quantity * stars_price(stars_per_vote), STARS_CURRENCY, provider, None)
     payer = check_payer(provider, capabilities, terms.providers, msisdn, terms.country)
-    return CheckedOrder(quantity, quantity * terms.price_per_vote, terms.currency, provider, payer)
+    amount = order_amount(quantity, terms.price_per_vote, tiers_of(terms.price_tiers))
+    return CheckedOrder(quantity, amount, terms.currency, provider, payer)
 
 
 # Votes bought in a chat are priced in Stars, per contest (`stars_per_vote`), whatever its currency.
