@@ -69,12 +69,17 @@ class Contest(Base):
     board_frozen_at: Mapped[datetime | None]
     # Sealed until close: no count, no rank anywhere public until the contest is closed (gateway.core.contests.ranking).
     board_sealed: Mapped[bool] = mapped_column(Boolean, server_default="false")
+    # The result's formula: this share (%) of the public's share of votes, the rest of the jury's share of points
+    # (100: the public alone; gateway.core.results.blend). Set before the contest opens.
+    public_weight_pct: Mapped[int] = mapped_column(Integer, server_default="100")
     created_at: Mapped[datetime] = mapped_column(server_default=func.now())
     # The price of a vote in Stars (None: not sold for Stars). A channel's own settings of a contest live in
     # its own table (gateway.core.channel_settings).
     stars_per_vote: Mapped[int | None] = mapped_column(Integer)
     # The platform's commission on what the contest took (net of refunds), in basis points (500: 5%).
     commission_bp: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Bundles: [{"votes": n, "amount": minor units}], sorted by votes ([]: every vote at price_per_vote); a list in
+    # one column, so a round's terms copy it as one value (gateway.core.contests.price_tiers).
     price_tiers: Mapped[list[dict[str, int]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     # Its round whose terms it holds now (gateway.core.contests.rounds): new orders belong to it. None: no rounds.
     current_round_id: Mapped[int | None] = mapped_column(
@@ -94,6 +99,7 @@ class Contest(Base):
         CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
         CheckConstraint("commission_bp BETWEEN 0 AND 10000", name="commission_within_whole"),
         CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_code"),
+        CheckConstraint("public_weight_pct BETWEEN 0 AND 100", name="public_weight_within_whole"),
     )
 
 
