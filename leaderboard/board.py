@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 # The core's one ranking rule, also spoken here under the board's own words.
@@ -30,6 +30,7 @@ class BoardContest:
     sealed: bool = False  # sealed until close (gateway.core.contests.ranking.public_board): no tallies are even read
     # A contest decided with a jury: its formula, and the jury's points once revealed; None: the public alone.
     jury: PublicJury | None = None
+    free_apart: bool = False  # it gives free votes shown apart: each candidate's `free_votes` beside its `votes`
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,9 @@ class Tallies:
     version: int
     updated_ms: int  # when these tallies were taken (epoch milliseconds)
     votes: Mapping[int, int]
+    # Free votes shown apart from `votes` (gateway.core.orders.free_votes, weight "apart"); none where they are counted
+    # in `votes` or the contest gives none.
+    free: Mapping[int, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,11 +82,18 @@ def public_board(contest: BoardContest, tallies: Tallies, cue: OverlayCue = UNCU
         "total_votes": sum(row.votes for row in rows) if show else None,
         "candidates": [
             {"code": row.candidate.code, "name": row.candidate.name, "votes": row.votes if show else None,
-             "rank": row.rank}
+             "rank": row.rank, **free_votes_of(contest, tallies, row.candidate.id, show)}
             for row in rows
         ],
         "overlay": cue.as_json(),
     }
+
+
+def free_votes_of(contest: BoardContest, tallies: Tallies, candidate_id: int, show: bool) -> dict[str, int | None]:
+    """A candidate's `free_votes` beside its `votes`, on a board that shows free votes apart (else nothing)."""
+    if not (contest.free_apart or tallies.free):
+        return {}
+    return {"free_votes": tallies.free.get(candidate_id, 0) if show else None}
 
 
 def jury_board(contest: BoardContest, jury: PublicJury, tallies: Tallies, cue: OverlayCue) -> dict[str, object]:
@@ -117,6 +128,8 @@ def etag_for(contest: BoardContest, version: int, cue: OverlayCue = UNCUED) -> s
     settings = repr((contest.show_counts, contest.sealed, contest.candidates)).encode()
     if cue != UNCUED:  # the default cue keeps the ETags boards had before there were cues
         settings += repr((cue.shown, cue.layout)).encode()
+    if contest.free_apart:  # free votes shown apart add a figure to each candidate with no new vote
+        settings += b"free_apart"
     if contest.jury is not None:  # the formula and a reveal change the board with no new vote
         settings += repr((contest.jury.formula, sorted((contest.jury.points or {}).items()))).encode()
     return f'"{version}-{zlib.crc32(settings):08x}"'

@@ -88,7 +88,8 @@ async def load_contest_view(sessions: Sessions, *, slug: str | None = None,
         jury = await public_jury(session, contest.id, contest.public_weight_pct)
     sealed = public_board(contest.show_counts, contest.board_sealed, contest.status) is PublicBoard.SEALED
     return BoardContest(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates, sealed,
-                        jury if jury.shown else None)
+                        jury if jury.shown else None,
+                        free_apart=contest.free_votes_per_day > 0 and contest.free_vote_weight == "apart")
 
 
 class Boards:

@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from redis.asyncio import Redis
 from redis.typing import ZSetScoredMembers
@@ -95,22 +96,32 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 return {version, ARGV[1], ARGV[4]}
 """
 
-# Tallies and the snapshot they were read at, in one statement (so one snapshot).
+# Tallies and the snapshot they were read at, in one statement (so one snapshot); the free tallies beside them, with
+# the contest's weight of a free vote (gateway.core.orders.free_votes).
 _TALLIES_SQL = text("""
 SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
        (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())) AS nxip,
        COALESCE((SELECT json_object_agg(candidate_id, votes) FROM tallies WHERE contest_id = :contest_id),
-                '{}'::json)::text AS votes
+                '{}'::json)::text AS votes,
+       COALESCE((SELECT json_object_agg(candidate_id, votes) FROM free_tallies WHERE contest_id = :contest_id),
+                '{}'::json)::text AS free,
+       (SELECT free_vote_weight FROM contests WHERE id = :contest_id) AS free_weight
 """)
+FREE_MEMBER = "free:"  # a candidate's free votes shown apart, in the board's sorted set beside its figure
 
 
 _PAID_UNTIL_SQL = text("""
 SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
        (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())) AS nxip,
        COALESCE((SELECT json_object_agg(candidate_id, total) FROM (
-                   SELECT candidate_id, sum(quantity) AS total FROM vote_orders
-                   WHERE contest_id = :contest_id AND status = 'paid' AND decided_at <= :moment
-                     AND candidate_id IS NOT NULL  -- an entry's fee buys no vote
+                   SELECT candidate_id, sum(quantity) AS total FROM (
+                     SELECT candidate_id, quantity FROM vote_orders
+                     WHERE contest_id = :contest_id AND status = 'paid' AND decided_at <= :moment
+                       AND candidate_id IS NOT NULL  -- an entry's fee buys no vote
+                     UNION ALL  -- free votes, where the organiser counts them on the board
+                     SELECT candidate_id, 1 FROM free_votes
+                     WHERE contest_id = :contest_id AND created_at <= :moment
+                       AND (SELECT free_vote_weight FROM contests WHERE id = :contest_id) = 'counted') AS votes
                    GROUP BY candidate_id) AS paid),
                 '{}'::json)::text AS votes
 """)
@@ -152,19 +163,46 @@ class SnapshotMark:
 
 
 async def read_tallies(sessions: Sessions, contest_id: int) -> tuple[dict[int, int], SnapshotMark]:
+    votes, _, mark = await read_figures(sessions, contest_id)
+    return votes, mark
+
+
+async def read_figures(sessions: Sessions, contest_id: int) -> tuple[dict[int, int], dict[int, int], SnapshotMark]:
+    """The board's figures (the paid votes, plus the free ones where the organiser counts them) and the free votes
+    shown apart (none where they are counted), at one snapshot."""
     async with autocommit(sessions) as session:
         row = (await session.execute(_TALLIES_SQL, {"contest_id": contest_id})).one()
     votes = {int(candidate_id): int(count) for candidate_id, count in json.loads(row.votes).items()}
-    return votes, SnapshotMark(int(row.xmax), int(row.nxip))
+    free = {int(candidate_id): int(count) for candidate_id, count in json.loads(row.free).items()}
+    if row.free_weight == "counted":
+        for candidate_id, count in free.items():
+            votes[candidate_id] = votes.get(candidate_id, 0) + count
+        free = {}
+    return votes, free, SnapshotMark(int(row.xmax), int(row.nxip))
+
+
+def split_members(pairs: Iterable[Sequence[Any]]) -> tuple[dict[int, int], dict[int, int]]:
+    """The sorted set's members: the candidates' figures, and their free votes shown apart."""
+    votes: dict[int, int] = {}
+    free: dict[int, int] = {}
+    for member, score in pairs:
+        name = member.decode() if isinstance(member, bytes) else member
+        if name.startswith(FREE_MEMBER):
+            free[int(name.removeprefix(FREE_MEMBER))] = int(score)
+        else:
+            votes[int(name)] = int(score)
+    return votes, free
 
 
 async def store_tallies(redis: Redis, contest_id: int, votes: dict[int, int], mark: SnapshotMark,
-                        *, force: bool = False) -> int:
+                        *, force: bool = False, free: dict[int, int] | None = None) -> int:
     """Replace the live tallies under a new version and publish it, unless Redis already holds a newer read.
 
     Returns the version Redis now holds. `force` ignores the order (after restoring PostgreSQL from a backup).
     """
-    pairs = [value for candidate_id, count in votes.items() for value in (count, candidate_id)]
+    pairs: list[int | str] = [value for candidate_id, count in votes.items() for value in (count, candidate_id)]
+    pairs += [value for candidate_id, count in (free or {}).items()
+              for value in (count, f"{FREE_MEMBER}{candidate_id}")]
     keys = [votes_key(contest_id), board_key(contest_id), version_key(contest_id)]
     args = [channel_name(redis, contest_id), mark.xmax, mark.in_progress, "1" if force else "0", *pairs]
     return int(await redis.eval(_REFRESH, len(keys), *keys, *args))
@@ -175,8 +213,8 @@ async def refresh_contest(sessions: Sessions, redis: Redis, contest_id: int, *, 
 
     Absolute values, not increments: running it twice, or out of order, leaves the cache right.
     """
-    votes, mark = await read_tallies(sessions, contest_id)
-    return await store_tallies(redis, contest_id, votes, mark, force=force)
+    votes, free, mark = await read_figures(sessions, contest_id)
+    return await store_tallies(redis, contest_id, votes, mark, force=force, free=free)
 
 
 async def touch(redis: Redis, contest_id: int) -> int | None:
@@ -189,7 +227,7 @@ async def touch(redis: Redis, contest_id: int) -> int | None:
 async def cached_votes(redis: Redis, contest_id: int) -> dict[int, int]:
     # withscores=True answers (member, score) pairs; redis-py types the answers with and without scores as one.
     pairs = cast(ZSetScoredMembers, await redis.zrange(votes_key(contest_id), 0, -1, withscores=True))
-    return {int(member): int(score) for member, score in pairs}
+    return split_members(pairs)[0]
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,8 +245,8 @@ async def read_live(redis: Redis, contest_id: int) -> LiveRead | None:
         (version, updated_ms), pairs, newest = await pipe.execute()
     if version is None:
         return None
-    votes = {int(member): int(score) for member, score in pairs}
-    tallies = Tallies(int(version), int(updated_ms or 0), votes)
+    votes, free = split_members(pairs)
+    tallies = Tallies(int(version), int(updated_ms or 0), votes, free)
     return LiveRead(tallies, max(int(newest or 0), tallies.version))
 
 
@@ -281,8 +319,8 @@ async def tallies_from_postgres(sessions: Sessions, contest_id: int, frozen_at: 
     if frozen_at is not None:
         frozen_votes = await paid_votes_until(sessions, contest_id, frozen_at)
         return Tallies(sum(frozen_votes.values()), int(frozen_at.timestamp() * 1000), frozen_votes)
-    votes, _ = await read_tallies(sessions, contest_id)
-    return Tallies(sum(votes.values()), int(time.time() * 1000), votes)
+    votes, free, _ = await read_figures(sessions, contest_id)
+    return Tallies(sum(votes.values()) + sum(free.values()), int(time.time() * 1000), votes, free)
 
 
 async def paid_votes_until(sessions: Sessions, contest_id: int, moment: datetime) -> dict[int, int]:

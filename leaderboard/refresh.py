@@ -11,7 +11,7 @@ from gateway.db.engine import Sessions
 from gateway.jobs import outbox
 from leaderboard.cache import refresh_contest
 
-BOARD_TOPICS = ("vote.confirmed", "vote.uncounted")
+BOARD_TOPICS = ("vote.confirmed", "vote.uncounted", "vote.free")  # vote.free: gateway.core.orders.free_votes
 
 
 def board_refresh(sessions: Sessions, redis: Redis) -> dict[str, outbox.BatchHandler]:

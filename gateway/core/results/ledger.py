@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any, Protocol
@@ -43,6 +43,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core.results.ledger_chain import (
+    FREE_KIND,
     GENESIS,
     Break,
     LedgerEvent,
@@ -52,7 +53,7 @@ from gateway.core.results.ledger_chain import (
     take,
 )
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet, Tally
+from gateway.db.models import Contest, FreeTally, LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet, Tally
 
 ENTRIES, HEADS = LedgerEntry.__table__, LedgerHead.__table__
 CHECKPOINT_EVERY = timedelta(hours=1)
@@ -68,6 +69,7 @@ class EntryKind(StrEnum):
     WITHHELD = "withheld"  # a counted order held after the fact, with a later order of its payer (held_together)
     REFUNDED = "refunded"  # a counted order refunded (or its refund requested): its votes leave
     OPENING = "opening"  # orders paid before the ledger existed (migration 0011)
+    FREE = FREE_KIND  # a free vote taken (gateway.core.orders.free_votes): counted apart, amount 0, no order
 
 
 def _field(value: ColumnElement[Any]) -> ColumnElement[str]:
@@ -124,6 +126,15 @@ def tally_added_from(entry: CTE) -> CTE:
                                          select(entry.c.candidate_id, entry.c.contest_id, entry.c.quantity))
     return tally.on_conflict_do_update(index_elements=[Tally.candidate_id], set_={
         "votes": Tally.votes + tally.excluded.votes, "updated_at": func.now()}).cte("counted")
+
+
+def free_tally_added_from(entry: CTE) -> CTE:
+    """The free tally moves by a `free` entry's quantity (the paid tally never does)."""
+    free = FreeTally.__table__
+    tally = pg_insert(free).from_select(["candidate_id", "contest_id", "votes"],
+                                        select(entry.c.candidate_id, entry.c.contest_id, entry.c.quantity))
+    return tally.on_conflict_do_update(index_elements=[free.c.candidate_id], set_={
+        "votes": free.c.votes + tally.excluded.votes, "updated_at": func.now()}).cte("free_counted")
 
 
 def tally_taken_from(entry: CTE) -> CTE:
@@ -224,6 +235,7 @@ class LedgerReport:
     problems: tuple[str, ...]  # head row, checkpoints and tallies that disagree with the chain
     votes: dict[int, int]
     amounts: dict[tuple[int, str], int]  # per candidate and currency
+    free: dict[int, int] = field(default_factory=dict)  # free votes per candidate, apart from `votes`
 
     @property
     def clean(self) -> bool:
@@ -249,10 +261,12 @@ async def verify(sessions: Sessions, contest_id: int) -> LedgerReport:
         rows = await session.execute(select(Tally.candidate_id, Tally.votes).where(Tally.contest_id == contest_id))
         tallies = {candidate: votes for candidate, votes in rows}
         off_ledger = (await session.execute(ORDERS_OFF_LEDGER, {"contest": contest_id})).all()
+        free = (await session.execute(FREE_COUNTS, {"contest": contest_id})).all()
     problems = [] if recount.broken else [*chain_problems(recount, head, checkpoints, tallies),
-                                          *sheet_problems(recount, sheets), *order_problems(off_ledger)]
+                                          *sheet_problems(recount, sheets), *order_problems(off_ledger),
+                                          *free_problems(recount, free)]
     return LedgerReport(slug or str(contest_id), recount.entries, recount.head, recount.broken, tuple(problems),
-                        recount.votes, recount.amounts)
+                        recount.votes, recount.amounts, recount.free)
 
 
 def chain_problems(recount: Recount, head: Any, checkpoints: list[Checkpoint],
@@ -306,6 +320,29 @@ def order_problems(rows: Sequence[Any]) -> list[str]:
     shown = "; ".join(f"{row.id} is {row.status} with {row.quantity} votes, the ledger counts {row.net}"
                       for row in rows)
     return [f"{rows[0].total} orders disagree with the ledger: {shown}"]
+
+
+# Each candidate's free votes as the free tallies hold them and as the free votes' rows count them (both must be the
+# ledger's `free` entries: a row or a tally changed by hand shows here).
+FREE_COUNTS = text("""
+    SELECT c.candidate_id, coalesce(t.votes, 0) AS tally, coalesce(v.taken, 0) AS taken
+    FROM (SELECT candidate_id FROM free_tallies WHERE contest_id = :contest
+          UNION SELECT candidate_id FROM free_votes WHERE contest_id = :contest) c
+    LEFT JOIN free_tallies t ON t.candidate_id = c.candidate_id
+    LEFT JOIN (SELECT candidate_id, count(*) AS taken FROM free_votes WHERE contest_id = :contest
+               GROUP BY candidate_id) v ON v.candidate_id = c.candidate_id""")
+
+
+def free_problems(recount: Recount, rows: Sequence[Any]) -> list[str]:
+    """Free votes whose tally or rows disagree with the ledger's `free` entries (the paid votes are checked apart)."""
+    problems = []
+    found = {row.candidate_id: (int(row.tally), int(row.taken)) for row in rows}
+    for candidate in sorted(set(found) | set(recount.free)):
+        ledger, (tally, taken) = recount.free.get(candidate, 0), found.get(candidate, (0, 0))
+        if ledger != tally or ledger != taken:
+            problems.append(f"candidate {candidate}: the ledger counts {ledger} free votes, the free tallies {tally}, "
+                            f"the free votes taken {taken}")
+    return problems
 
 
 # ---- Checkpoints ----------------------------------------------------------------------------------------------

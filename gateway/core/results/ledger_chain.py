@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 GENESIS = bytes(32)  # the "previous hash" of a contest's first entry
 TIME_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"  # PostgreSQL: to_char(at UTC, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')
+# A free vote's entry (gateway.core.orders.free_votes): counted apart from the paid votes, it moves no money.
+FREE_KIND = "free"
 
 
 @dataclass(frozen=True)
@@ -80,6 +82,7 @@ class Recount:
     amounts: dict[tuple[int, str], int] = field(default_factory=dict)  # per candidate and currency (XAF, XTR…)
     heads_at: dict[int, bytes] = field(default_factory=dict)  # the head after the entries asked for
     broken: Break | None = None
+    free: dict[int, int] = field(default_factory=dict)  # free votes per candidate: never among `votes` nor money
 
 
 def take(recount: Recount, entry: StoredEntry, keep_heads_at: frozenset[int] = frozenset()) -> bool:
@@ -95,9 +98,12 @@ def take(recount: Recount, entry: StoredEntry, keep_heads_at: frozenset[int] = f
         return False
     recount.entries, recount.head = entry.seq, entry.hash
     candidate = entry.event.candidate_id
-    recount.votes[candidate] = recount.votes.get(candidate, 0) + entry.event.quantity
-    money = (candidate, entry.event.currency)
-    recount.amounts[money] = recount.amounts.get(money, 0) + entry.event.amount
+    if entry.event.kind == FREE_KIND:
+        recount.free[candidate] = recount.free.get(candidate, 0) + entry.event.quantity
+    else:
+        recount.votes[candidate] = recount.votes.get(candidate, 0) + entry.event.quantity
+        money = (candidate, entry.event.currency)
+        recount.amounts[money] = recount.amounts.get(money, 0) + entry.event.amount
     if entry.seq in keep_heads_at:
         recount.heads_at[entry.seq] = entry.hash
     return True

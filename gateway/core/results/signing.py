@@ -12,6 +12,10 @@ per candidate (code, name, the jurors' points added up, `points`) and the blend:
 (gateway.core.results.blend: percentages with two decimals); before the reveal, `jury,,sealed,,,` alone. A sheet
 of the public alone is written as before, byte for byte, and every sheet is checked the same way: its bytes against
 its signature.
+
+A contest that gives free votes (or took some) lists them apart after the totals: a `free` line per candidate (code,
+name, its free votes, and the organiser's weight: `counted` or `apart`) and `total_free`; the `candidate` lines and
+`total` stay the paid votes and their money. A sheet of a contest without free votes has no such line.
 """
 
 from __future__ import annotations
@@ -53,6 +57,7 @@ class SheetLine:
     name: str
     votes: int
     amounts: dict[str, int]  # per currency: a contest sold in Stars too takes XTR beside its own currency
+    free: int = 0  # its free votes (gateway.core.orders.free_votes), apart from `votes`
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class SheetJury:
 
 
 def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], entries: int, head: bytes,
-              signed_at: datetime, jury: SheetJury | None = None) -> bytes:
+              signed_at: datetime, jury: SheetJury | None = None, free_weight: str | None = None) -> bytes:
     """The results sheet's exact bytes: one line per candidate, the totals, the jury's part (if it has one), the
     ledger's head, the time."""
     out = io.StringIO()
@@ -82,6 +87,10 @@ def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], e
     for index, each in enumerate(currencies):
         votes = sum(line.votes for line in lines) if index == 0 else ""
         writer.writerow(("total", "", "", votes, sum(line.amounts.get(each, 0) for line in lines), each))
+    if free_weight is not None:  # a contest that gives free votes: `free,<code>,<name>,<free votes>,,<weight>`
+        for line in lines:
+            writer.writerow(("free", safe_text(line.code), safe_text(line.name), line.free, "", free_weight))
+        writer.writerow(("total_free", "", "", sum(line.free for line in lines), "", free_weight))
     if jury is not None and jury.jury.shown:
         write_jury(writer, lines, jury)
     writer.writerow(("ledger", str(entries), head.hex(), "", "", ""))
@@ -182,12 +191,14 @@ async def sign_results(sessions: Sessions, key: Ed25519PrivateKey, contest_id: i
                                             .where(Candidate.contest_id == contest_id)
                                             .order_by(Candidate.code))).all()
         lines = [SheetLine(code, name, report.votes.get(candidate, 0),
-                           {money: amount for (whose, money), amount in report.amounts.items() if whose == candidate})
+                           {money: amount for (whose, money), amount in report.amounts.items() if whose == candidate},
+                           report.free.get(candidate, 0))
                  for candidate, code, name in candidates]
         jury = SheetJury(await public_jury(session, contest_id), {code: candidate for candidate, code, _ in candidates})
         signed_at = datetime.now(UTC)
+        free_weight = contest.free_vote_weight if contest.free_votes_per_day or report.free else None
         sheet = sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head, signed_at,
-                          jury)
+                          jury, free_weight)
         signature = sign(key, sheet)
         stored = ResultsSheet(contest_id=contest_id, reason=reason, sheet=sheet, signature=signature,
                               public_key=public_raw(key.public_key()), entries=report.entries,

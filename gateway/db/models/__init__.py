@@ -6,6 +6,7 @@ from gateway.db.models.base import NAMING, Base, enum_column
 from gateway.db.models.contests import Candidate, CandidateStatus, Contest, ContestStatus, Tally
 from gateway.db.models.entries import Entry, EntryCall, EntryStatus, MediaUpload, UploadKind, UploadState
 from gateway.db.models.fraud import FraudCount, FraudMember, SharedAddress
+from gateway.db.models.free_votes import FreeTally, FreeVote
 from gateway.db.models.jury import JuryRange, JuryReveal, JuryScore, JurySeat
 from gateway.db.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet
 from gateway.db.models.money_out import (
@@ -33,4 +34,5 @@ __all__ = [
     "ProviderFeeRate", "Refund", "RefundState", "ResultsSheet", "RoundBaseline", "RoundStatus", "SettlementStatement",
     "SharedAddress", "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
     "JuryRange", "JuryReveal", "JuryScore", "JurySeat",
+    "FreeTally", "FreeVote",
 ]

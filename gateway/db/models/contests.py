@@ -89,6 +89,13 @@ class Contest(Base):
     # open about five minutes.
     late_grace_seconds: Mapped[int] = mapped_column(Integer, server_default="300")
 
+    # Free votes (gateway.core.orders.free_votes): how many a proven number may take per `free_votes_per` ("day": the
+    # contest's local day; "round": its open round), 0: none; and how they count: "counted" (one more on the board
+    # each) or "apart" (shown beside the paid count, never added to it).
+    free_votes_per_day: Mapped[int] = mapped_column(Integer, server_default="0")
+    free_votes_per: Mapped[str] = mapped_column(String(8), server_default="day")
+    free_vote_weight: Mapped[str] = mapped_column(String(8), server_default="apart")
+
     candidates: Mapped[list[Candidate]] = relationship(
         back_populates="contest", order_by="Candidate.code", lazy="raise"
     )
@@ -99,6 +106,9 @@ class Contest(Base):
         CheckConstraint("closes_at > opens_at", name="closes_after_opens"),
         CheckConstraint("commission_bp BETWEEN 0 AND 10000", name="commission_within_whole"),
         CheckConstraint("country ~ '^[A-Z]{2}$'", name="country_code"),
+        CheckConstraint("free_votes_per_day >= 0", name="free_votes_not_negative"),
+        CheckConstraint("free_votes_per IN ('day', 'round')", name="free_votes_per_known"),
+        CheckConstraint("free_vote_weight IN ('counted', 'apart')", name="free_vote_weight_known"),
         CheckConstraint("public_weight_pct BETWEEN 0 AND 100", name="public_weight_within_whole"),
     )
 

@@ -1,0 +1,76 @@
+"""The board and free votes: counted, they add to a candidate's figure; apart, each candidate shows `free_votes`
+beside its paid `votes`, ranked by the paid ones. A free vote's news refreshes the board as a paid vote's does."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+from redis.asyncio import Redis
+
+from gateway.core.orders.free_votes import FreeVoteRequest, take_free_vote
+from gateway.db.engine import Sessions
+from leaderboard import cache
+from tests.factories import make_contest
+from tests.leaderboard.conftest import MakeClient
+from tests.leaderboard.helpers import set_contest, vote_and_publish
+
+
+def url(slug: str) -> str:
+    return f"/api/v1/contests/{slug}/leaderboard"
+
+
+async def free_vote(sessions: Sessions, slug: str, code: str, number: int) -> None:
+    await take_free_vote(sessions, FreeVoteRequest(slug, code, f"+23767200{number:04d}", "ussd"))
+
+
+async def board_when(client: TestClient, slug: str, wanted: Any, seconds: float = 15.0) -> dict[str, Any]:
+    """The board once `wanted(board)` holds (the relay refreshes it on its own)."""
+    deadline = asyncio.get_running_loop().time() + seconds
+    while True:
+        body: dict[str, Any] = await (await client.get(url(slug))).json()
+        if wanted(body) or asyncio.get_running_loop().time() > deadline:
+            return body
+        await asyncio.sleep(0.05)
+
+
+def figures(body: dict[str, Any], *keys: str) -> list[tuple[Any, ...]]:
+    return [tuple(candidate.get(key) for key in ("code", *keys)) for candidate in body["candidates"]]
+
+
+async def test_counted_free_votes_move_the_board_as_paid_ones_do(make_client: MakeClient, sessions: Sessions,
+                                                                 redis: Redis) -> None:
+    client = await make_client(relay=True)
+    contest = await make_contest(sessions, candidates=3, free_votes_per_day=1, free_vote_weight="counted")
+    await vote_and_publish(sessions, redis, contest, "01", 2)
+    for number in range(3):
+        await free_vote(sessions, contest.slug, "02", number)
+    body = await board_when(client, contest.slug, lambda b: b["total_votes"] == 5)
+    assert figures(body, "votes", "rank") == [("02", 3, 1), ("01", 2, 2), ("03", 0, 3)]
+    assert all("free_votes" not in candidate for candidate in body["candidates"])
+
+
+async def test_free_votes_shown_apart_are_beside_the_paid_count(make_client: MakeClient, sessions: Sessions,
+                                                                redis: Redis) -> None:
+    client = await make_client(relay=True)
+    contest = await make_contest(sessions, candidates=3, free_votes_per_day=1, free_vote_weight="apart")
+    await vote_and_publish(sessions, redis, contest, "01", 2)
+    body = await board_when(client, contest.slug, lambda b: b["total_votes"] == 2)
+    assert figures(body, "votes", "free_votes") == [("01", 2, 0), ("02", 0, 0), ("03", 0, 0)]
+    for number in range(3):
+        await free_vote(sessions, contest.slug, "02", number)
+    body = await board_when(client, contest.slug, lambda b: b["candidates"][1].get("free_votes") == 3)
+    assert figures(body, "votes", "free_votes", "rank") == [("01", 2, 0, 1), ("02", 0, 3, 2), ("03", 0, 0, 2)]
+    assert body["total_votes"] == 2  # the paid votes: free ones shown apart are never added
+    await set_contest(sessions, contest, show_counts=False)
+    hidden = (await (await client.get(url(contest.slug))).json())["candidates"]
+    assert {(c["votes"], c["free_votes"]) for c in hidden} == {(None, None)}
+
+
+async def test_a_frozen_board_counts_the_free_votes_taken_before_the_freeze(sessions: Sessions, redis: Redis) -> None:
+    contest = await make_contest(sessions, candidates=2, free_votes_per_day=1, free_vote_weight="counted")
+    await free_vote(sessions, contest.slug, "02", 1)
+    frozen = await cache.tallies_from_postgres(sessions, contest.id, datetime.now(UTC) + timedelta(seconds=1))
+    assert sum(frozen.votes.values()) == 1
