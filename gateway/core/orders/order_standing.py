@@ -96,7 +96,7 @@ def outcome_of(status: OrderStatus, kinds: list[str]) -> Outcome:
         return Outcome.REVERSED
     if status in (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED) and ledger.EntryKind.REJECTED in kinds:
         return Outcome.REJECTED
-    if status is OrderStatus.REFUND_REQUESTED:
+    if status in (OrderStatus.REFUND_REQUESTED, OrderStatus.LATE):  # late: paid after the lines closed, going back
         return Outcome.REFUNDED
     return Outcome(status.value if status is not OrderStatus.PAID else Outcome.COUNTED)
 

@@ -18,7 +18,7 @@ from assembly.settings import Settings
 from channels.phone.receipt_texts import decided_order_text
 from gateway.core.audit import Actor
 from gateway.core.contests import contests_admin
-from gateway.core.orders import closing, counting, tables
+from gateway.core.orders import closing, counting, order_standing, tables
 from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.core.orders.receipts import ReceiptKind
 from gateway.core.texts import Lang
@@ -97,6 +97,8 @@ async def test_a_replayed_late_callback_changes_nothing(sessions: Sessions) -> N
     async with sessions() as session:
         assert len((await session.scalars(select(OutboxMessage))).all()) == rows
     assert (await tallies(sessions, contest.id))["01"] == 0
+    # What the voter learns from their receipt's reference: not counted, the money going back.
+    assert (await order_standing.order_standing(sessions, order.id.hex[:8])).outcome is order_standing.Outcome.REFUNDED
 
 
 async def test_a_contest_closed_by_hand_counts_its_grace_from_that_moment(sessions: Sessions) -> None:
