@@ -3,7 +3,8 @@ its payment is confirmed to us no later than the contest's grace after the close
 counted and is given back by itself (gateway.core.money_out.late_refunds).
 
 The close is the contest's `closes_at`, or the moment an organiser closed it (from open or from paused) when that
-came first: closing by hand leaves `closes_at` as it was, and its audit entry (`contest.close`) says when. Both the
+came first: closing by hand leaves `closes_at` as it was, and its audit entry (`contest.close`) says when. In a show
+of rounds, an order of a round the show has moved on from is judged by that round's own close. Both the
 rule's pure form (`is_late`) and its SQL form inside the counting statement (`late_in_sql`) read the close so, and so
 does the paybill's "was voting open when the money moved" (gateway.core.payments.paid_unasked).
 """
@@ -17,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, case, cast, func, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.db.models import AuditEntry, Contest, ContestStatus
+from gateway.db.models import AuditEntry, Contest, ContestRound, ContestStatus
 
 # What a contest gets unless its organiser says otherwise (`contests.late_grace_seconds`): MTN MoMo's prompt stays
 # open about five minutes before it gives up (COULD_NOT_PERFORM_TRANSACTION), and so does M-Pesa's STK push, so a
@@ -58,6 +59,15 @@ def rule_minutes(grace_seconds: int) -> int:
     return max(1, -(-max(grace_seconds, 0) // 60))
 
 
+async def order_close(session: AsyncSession, contest: Contest, round_id: int | None) -> datetime:
+    """`order_close_in_sql` for one order of `contest` placed in the round `round_id`."""
+    if round_id is not None and round_id != contest.current_round_id:
+        closes_at = await session.scalar(select(ContestRound.closes_at).where(ContestRound.id == round_id))
+        if closes_at is not None:
+            return closes_at
+    return (await lines_close(session, contest)).at
+
+
 async def lines_close(session: AsyncSession, contest: Contest) -> LinesClose:
     """The contest's close, with its organiser's close by hand where there was one (the latest entry)."""
     if contest.status is not ContestStatus.CLOSED:
@@ -83,9 +93,18 @@ def closed_at_in_sql(contests: Any) -> ColumnElement[Any]:
     return func.least(contests.c.closes_at, case((contests.c.status == ContestStatus.CLOSED, by_hand), else_=None))
 
 
-def late_in_sql(placed_at: Any, confirmed_at: Any, contests: Any) -> ColumnElement[bool]:
-    """`is_late` inside a statement: `placed_at` and `confirmed_at` are its columns or parameters."""
-    close = closed_at_in_sql(contests)
+def order_close_in_sql(orders: Any, contests: Any) -> ColumnElement[Any]:
+    """The close an order is judged by: its contest's, or, for an order of a round that is no longer the contest's
+    current one (the show moved on to the next round), that round's own close (gateway.db.models.rounds)."""
+    rounds = ContestRound.__table__.c
+    its_round = select(rounds.closes_at).where(rounds.id == orders.c.round_id).scalar_subquery()
+    earlier_round = orders.c.round_id.is_not(None) & orders.c.round_id.is_distinct_from(contests.c.current_round_id)
+    return case((earlier_round, its_round), else_=closed_at_in_sql(contests))
+
+
+def late_in_sql(placed_at: Any, confirmed_at: Any, close: Any, contests: Any) -> ColumnElement[bool]:
+    """`is_late` inside a statement: `placed_at` and `confirmed_at` are its columns or parameters, `close` the
+    order's close (`order_close_in_sql`), the grace its contest's."""
     grace = func.make_interval(0, 0, 0, 0, 0, 0, func.greatest(contests.c.late_grace_seconds, 0))
     late: ColumnElement[bool] = (placed_at < close) & (confirmed_at > close + grace)
     return late

@@ -228,8 +228,9 @@ def lateness() -> CTE:
     close, confirmed after its grace), read once (MATERIALIZED: the update reads it three times). An entry's fee buys
     no vote: the lines' close is not its rule."""
     orders, contests = tables.ORDERS_TABLE, tables.CONTESTS
+    close = late_votes.order_close_in_sql(orders, contests)
     late = orders.c.candidate_id.is_not(None) & late_votes.late_in_sql(orders.c.created_at, holds.CONFIRMED_AT,
-                                                                       contests)
+                                                                       close, contests)
     return (select(orders.c.id, late.label("late"))
             .select_from(orders.join(contests, contests.c.id == orders.c.contest_id))
             .where(orders.c.id == bindparam("confirm_order"), tables.still_pending())
@@ -284,8 +285,8 @@ async def _paid_too_late(session: AsyncSession, order: VoteOrder, confirmed_at: 
     contest = await session.get(Contest, order.contest_id)
     if contest is None or order.candidate_id is None:
         return False
-    close = await late_votes.lines_close(session, contest)
-    return late_votes.is_late(order.created_at, confirmed_at, close.at, contest.late_grace_seconds)
+    close = await late_votes.order_close(session, contest, order.round_id)
+    return late_votes.is_late(order.created_at, confirmed_at, close, contest.late_grace_seconds)
 
 
 async def _set_late(session: AsyncSession, order: VoteOrder, provider_status: str,

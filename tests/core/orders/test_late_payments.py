@@ -17,7 +17,7 @@ from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.phone.receipt_texts import decided_order_text
 from gateway.core.audit import Actor
-from gateway.core.contests import contests_admin
+from gateway.core.contests import contests_admin, rounds
 from gateway.core.orders import closing, counting, order_standing, tables
 from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.core.orders.receipts import ReceiptKind
@@ -27,8 +27,9 @@ from gateway.db.models import Contest, OrderStatus, OutboxMessage, PaymentVerifi
 from tests.channel_names import Channel
 from tests.core.orders.test_receipts import Recorder, deliver_everything
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
+from tests.show_rounds import a_show, reloaded
 
-OWNER = Actor(admin_id=None, email="owner@example.com", role="owner")
+OWNER = Actor(admin_id=None, email="owner@example.com", role="owner")  # as tests.show_rounds' owner
 
 
 @pytest.fixture
@@ -123,3 +124,19 @@ async def test_a_success_after_expiry_and_after_the_grace_is_late_not_flagged(se
     assert await confirm_at(sessions, recent.id, contest.closes_at + timedelta(seconds=10),
                             txn="t-2") is ConfirmOutcome.FLAGGED
 
+
+
+async def test_a_heats_vote_paid_after_its_round_closed_is_late_though_the_final_is_open(sessions: Sessions) -> None:
+    """The final's lines are open, but the heats' closed: a heats payment past their grace never counts in the
+    final (its candidate may even be out)."""
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    heats = await reloaded(sessions, contest)
+    in_time, too_late = await place(sessions, heats), await place(sessions, heats, msisdn="+237670000002")
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=3, now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    await rounds.open_round(sessions, OWNER, contest.id, 2)
+    assert await confirm_at(sessions, in_time.id, closed_at + timedelta(seconds=300)) is ConfirmOutcome.COUNTED
+    assert await confirm_at(sessions, too_late.id, closed_at + timedelta(seconds=301),
+                            txn="t-2") is ConfirmOutcome.LATE
+    await assert_tally_invariant(sessions, contest.id)
