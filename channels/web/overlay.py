@@ -3,6 +3,10 @@ graphics system or OBS (a browser source) lays over the picture: the top candida
 a QR code to the contest page and the lines to vote by phone. It follows the board's own stream
 (static/overlay.js); a sealed board says only that results come at the close.
 
+A contest decided with a jury says its formula under the title; once the jury is revealed, its rows are in the blend's
+order, each with its parts (the public's share, the jury's) where the votes were and its blended score as its share
+and bar (the board's JSON carries the same, gateway.core.results.blend). Before the reveal, nothing of the jury shows.
+
 Everything is drawn within the graphics-safe area (5 % margins: 1728×972 centred), in one of three layouts: the
 full board (`board`), a lower-third strip with the leaders and the codes (`strip`), a corner bug with the top three
 and the codes (`corner`). The producer shows or hides it, and may impose a layout, from the control room
@@ -13,9 +17,11 @@ clear 400 in the browser source's preview, not as a picture that quietly differs
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from fractions import Fraction
 from typing import Any
 
 import segno
@@ -30,11 +36,14 @@ from channels.web.pages import contest_missing
 from channels.web.rendering import Page, html_errors, render
 from channels.web.share import absolute
 from gateway.core.contests.catalog import PublicContest
+from gateway.core.contests.ranking import BoardTop
 from gateway.core.contests.rules import VotingState
 from gateway.core.errors import DomainError, NotFound
+from gateway.core.results.blend import Blended, percent_number
+from gateway.core.results.jury_parts import PublicJury, public_jury
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import LANGUAGES
-from gateway.kit.keys import REDIS
+from gateway.kit.keys import REDIS, SESSIONS
 from gateway.kit.overlay_cue import LAYOUTS, OverlayCue, read_cue
 
 routes = web.RouteTableDef()
@@ -110,10 +119,48 @@ def overlay_rows(board: Board, top: int, tr: Translator) -> list[dict[str, Any]]
     return rows
 
 
+def score_tenths(share: Fraction) -> int:
+    """A share as the board's JSON gives it (a percentage with two decimals) in tenths of a percent, halves up
+    (overlay.js reads the JSON's number the same way)."""
+    return math.floor(percent_number(share) * 10 + 0.5)
+
+
+def parts_text(row: Blended, counts_shown: bool, tr: Translator) -> str:
+    jury = share_text(score_tenths(row.jury_share), tr)
+    if not counts_shown:  # the public's share would tell the counts the organiser hides
+        return tr("overlay_jury_part", jury=jury)
+    return tr("overlay_parts", public=share_text(score_tenths(row.public_share), tr), jury=jury)
+
+
+def blended_rows(board: Board, top: BoardTop, jury: PublicJury, n: int, tr: Translator) -> list[dict[str, Any]]:
+    """The rows of a revealed jury's board: in the blend's order and ranks, the parts beside each, its score as its
+    share (none where the counts are hidden)."""
+    by_code = {row.code: row for row in board.rows}
+    ranked = jury.ranked([(row.candidate.id, row.candidate.code) for row in top.rows],
+                         {row.candidate.id: row.votes for row in top.rows})
+    rows = []
+    for blended in ranked[:n]:
+        row = by_code[blended.code]
+        shown = row.votes is not None
+        tenths = score_tenths(blended.score) if shown else None
+        rows.append({"code": row.code, "name": row.name, "rank": blended.rank, "votes": row.votes,
+                     "votes_text": parts_text(blended, shown, tr), "tenths": tenths,
+                     "share": share_text(tenths, tr) if tenths is not None else ""})
+    return rows
+
+
+async def shown_jury(app: web.Application, contest_id: int) -> PublicJury | None:
+    """The contest's jury as the public may see it; None for a contest of the public alone."""
+    async with app[SESSIONS]() as session:
+        jury = await public_jury(session, contest_id)
+    return jury if jury.shown else None
+
+
 def page_data(contest: PublicContest, options: OverlayOptions, tr: Translator) -> dict[str, Any]:
     """What overlay.js needs: its texts, how many rows, its own layout (the cue's, when set, wins), and when a sealed
     board's "voting open" stops being so."""
-    keys = ("rank", "overlay_share", "overlay_sealed_open", "overlay_sealed")
+    keys = ("rank", "overlay_share", "overlay_sealed_open", "overlay_sealed", "overlay_formula", "overlay_parts",
+            "overlay_jury_part")
     return {"lang": tr.lang, "top": options.top, "layout": options.layout,
             "closes_at_ms": int(contest.closes_at.timestamp() * 1000),
             "strings": {**{key: tr(key) for key in keys}, "vote_one": tr.vote_form(1), "vote_many": tr.vote_form(2)}}
@@ -144,7 +191,13 @@ async def overlay_page(request: web.Request) -> web.StreamResponse:
     url = absolute(request, f"/c/{contest.slug}")
     voting_open = contest.voting(datetime.now(UTC)) is VotingState.OPEN
     cue = await current_cue(request.app, contest.id)
-    context = {"contest": contest, "board": board, "rows": overlay_rows(board, options.top, tr),
+    jury = None if board.sealed else await shown_jury(request.app, contest.id)
+    rows = overlay_rows(board, options.top, tr)
+    if jury is not None and jury.revealed:
+        rows = blended_rows(board, await request.app[VOTE_SERVICE].top(contest.id), jury, options.top, tr)
+    formula = (tr("overlay_formula", public=jury.formula.public_weight_pct, jury=jury.formula.jury_weight_pct)
+               if jury is not None else "")
+    context = {"contest": contest, "board": board, "rows": rows, "formula": formula,
                "theme": options.theme, "layout": cue.layout or options.layout, "shown": cue.shown,
                "qr": qr_svg(url, tr("overlay_scan")), "contest_url": url,
                "hint_lines": [slotted(hint.text) for hint in hints], "page_data": page_data(contest, options, tr),

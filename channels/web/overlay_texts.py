@@ -13,4 +13,10 @@ OVERLAY_TEXTS: dict[str, str] = {
     "overlay_code": N_("code"),
     # Translators: a candidate's share of the votes, e.g. "42.5%" (French: "42,5 %").
     "overlay_share": N_("{share}%"),
+    # Translators: how a contest decided by the public and a jury counts, e.g. "Result: 50% public + 50% jury".
+    "overlay_formula": N_("Result: {public}% public + {jury}% jury"),
+    # Translators: a candidate's two parts once the jury is revealed, e.g. "Public 42.5% · Jury 30.0%".
+    "overlay_parts": N_("Public {public} · Jury {jury}"),
+    # Translators: the jury's part alone, where the organiser hides the public's counts, e.g. "Jury 30.0%".
+    "overlay_jury_part": N_("Jury {jury}"),
 }

@@ -9,6 +9,7 @@
   var S = data.strings;
   var list = document.getElementById('overlay-rows');
   var sealedNote = document.getElementById('overlay-sealed');
+  var formulaNote = document.getElementById('overlay-formula');
   var still = window.matchMedia && window.matchMedia('(prefers-reduced-motion: reduce)').matches;
   var version = -1, pending = null, timer = null, lastDraw = 0, source = null, retries = 0;
   var layout = root.getAttribute('data-layout');
@@ -79,14 +80,22 @@
     return li;
   }
 
+  function percentTenths(pct) { return pct == null ? '' : Math.floor(pct * 10 + 0.5); }  // as overlay.py's score_tenths
+  function partsText(c) {  // a revealed jury's board: the public's and the jury's parts where the votes were
+    var jury = shareText(percentTenths(c.jury_share_pct));
+    if (c.public_share_pct == null) { return fill(S.overlay_jury_part, { jury: jury }); }
+    return fill(S.overlay_parts, { 'public': shareText(percentTenths(c.public_share_pct)), jury: jury });
+  }
+
   function update(li, c, total) {
-    var t = c.votes == null || !total ? '' : tenths(c.votes, total);
+    var blended = 'jury_points' in c;
+    var t = blended ? percentTenths(c.score_pct) : (c.votes == null || !total ? '' : tenths(c.votes, total));
     li.setAttribute('data-rank', c.rank);
     li.setAttribute('data-votes', c.votes == null ? '' : c.votes);
     li.setAttribute('data-tenths', t);
     li.querySelector('.rank').textContent = fill(S.rank, { rank: c.rank });
     li.querySelector('.name').textContent = c.name;
-    li.querySelector('.votes').textContent = c.votes == null ? '' : votesText(c.votes);
+    li.querySelector('.votes').textContent = blended ? partsText(c) : (c.votes == null ? '' : votesText(c.votes));
     li.querySelector('.share').textContent = t === '' ? '' : shareText(t);
     setBar(li);
   }
@@ -112,8 +121,15 @@
     list.textContent = '';  // a sealed board names nobody: not even the order rows were in
   }
 
+  function showFormula(formula) {  // a contest decided with a jury says how, sealed or not, never before its board opens
+    formulaNote.hidden = !formula;
+    if (formula) { formulaNote.textContent = fill(S.overlay_formula, { 'public': formula.public_weight_pct,
+                                                                       jury: formula.jury_weight_pct }); }
+  }
+
   function draw(board) {
     state.draws.push(lastDraw);  // the time the next draw is spaced from, not a later tick of the clock
+    showFormula(board.sealed ? null : board.formula);
     if (board.sealed) { showSealed(); return; }
     sealedNote.hidden = true;
     list.hidden = false;
