@@ -99,7 +99,8 @@ def free_votes_of(contest: BoardContest, tallies: Tallies, candidate_id: int, sh
 def jury_board(contest: BoardContest, jury: PublicJury, tallies: Tallies, cue: OverlayCue) -> dict[str, object]:
     """The board of a contest decided with a jury: its `formula` always; once the jury is revealed, each candidate's
     parts (the public's share, the jury's points and share, the blended score) and the blend's rank. Hidden counts
-    keep the public's share and the score hidden too (either would tell the counts)."""
+    keep the public's share and the score hidden too (either would tell the counts). Free votes shown apart stay
+    beside each candidate's votes, out of the public's share (as they are out of `votes`)."""
     show = contest.show_counts
     by_code = {c.code: c for c in contest.candidates}
     formula = {**jury.formula.as_json(), "jury_revealed": jury.revealed}
@@ -107,7 +108,8 @@ def jury_board(contest: BoardContest, jury: PublicJury, tallies: Tallies, cue: O
     if not jury.revealed:
         for row in rank_candidates(contest.candidates, tallies.votes):
             candidates.append({"code": row.candidate.code, "name": row.candidate.name,
-                               "votes": row.votes if show else None, "rank": row.rank})
+                               "votes": row.votes if show else None, "rank": row.rank,
+                               **free_votes_of(contest, tallies, row.candidate.id, show)})
     else:
         for blended in jury.ranked([(c.id, c.code) for c in contest.candidates], tallies.votes):
             candidates.append({
@@ -115,7 +117,8 @@ def jury_board(contest: BoardContest, jury: PublicJury, tallies: Tallies, cue: O
                 "rank": blended.rank, "jury_points": blended.points,
                 "public_share_pct": percent_number(blended.public_share) if show else None,
                 "jury_share_pct": percent_number(blended.jury_share),
-                "score_pct": percent_number(blended.score) if show else None})
+                "score_pct": percent_number(blended.score) if show else None,
+                **free_votes_of(contest, tallies, by_code[blended.code].id, show)})
     total = sum(tallies.votes.get(c.id, 0) for c in contest.candidates)
     return {"contest": contest.slug, "version": tallies.version, "updated_at": iso_from_ms(tallies.updated_ms),
             "sealed": False, "total_votes": total if show else None,
