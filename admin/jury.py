@@ -102,6 +102,15 @@ async def seat(request: web.Request, actor: Actor) -> web.StreamResponse:
                              status=201)
 
 
+@routes.post(CONTEST + "/jurors/remove")
+@guarded("contests.write")
+async def unseat(request: web.Request, actor: Actor) -> web.StreamResponse:
+    """{"email": …}: a juror off the jury before the reveal, their points with them."""
+    form = await form_of(request)
+    await jury.unseat_juror(request.app[SESSIONS], actor, cid(request), str(form.get("email", "")))
+    return web.json_response(jury_board_json(await jury.jury_board(request.app[SESSIONS], actor, cid(request))))
+
+
 @routes.put(CONTEST + "/formula")
 @guarded("contests.write")
 async def formula(request: web.Request, actor: Actor) -> web.StreamResponse:

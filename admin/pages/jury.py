@@ -26,7 +26,8 @@ from gateway.kit.keys import SESSIONS
 routes = web.RouteTableDef()
 CONTEST = "/admin/contests/{contest_id:[0-9]{1,9}}/jury"
 NOTICES = {"saved": N_("Your points are saved."), "formula": N_("The formula is saved."),
-           "seated": N_("The juror is seated."), "revealed": N_("The jury's points are revealed.")}
+           "seated": N_("The juror is seated."), "unseated": N_("The juror is off the jury."),
+           "revealed": N_("The jury's points are revealed.")}
 
 
 def cid(request: web.Request) -> int:
@@ -112,6 +113,17 @@ async def post_juror(request: web.Request, actor: Actor) -> web.StreamResponse:
     except DomainError as exc:
         return await organiser_page(request, actor, exc.message, exc.status)
     raise see_other(f"/admin/contests/{cid(request)}/jury?done=seated")
+
+
+@routes.post(CONTEST + "/jurors/remove")
+@guarded("contests.write")
+async def post_unseat(request: web.Request, actor: Actor) -> web.StreamResponse:
+    form = await form_of(request)
+    try:
+        await jury.unseat_juror(request.app[SESSIONS], actor, cid(request), str(form.get("email", "")))
+    except DomainError as exc:
+        return await organiser_page(request, actor, exc.message, exc.status)
+    raise see_other(f"/admin/contests/{cid(request)}/jury?done=unseated")
 
 
 @routes.post(CONTEST + "/reveal")

@@ -229,3 +229,27 @@ async def test_on_the_pages_in_french_a_juror_lands_on_their_jury_and_the_organi
     for html in (before, after):
         assert english_in(visible_text(html, ("Nuit des Étoiles", "Candidate 01", "Candidate 02", organiser.email,
                                               juror.email))) == []
+
+
+async def test_a_juror_taken_off_the_jury_before_the_reveal_takes_their_points_with_them(
+        client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=2, fraud_rules=RULES_OFF, public_weight_pct=0)
+    owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
+    first, second = (await make_account(sessions, "jury", "ada@example.com"),
+                     await make_account(sessions, "jury", "ben@example.com"))
+    jury_url = f"{API}/contests/{contest.id}/jury"
+    for juror, points in ((first, {"01": 10, "02": 0}), (second, {"01": 0, "02": 4})):
+        await json_of(await client.post(f"{jury_url}/jurors", headers=owner, json={"email": juror.email}), 201)
+        await json_of(await client.put(f"{API}/jury/{contest.id}/scores", headers=bearer(await api_tokens(
+            client, juror)), json={"points": points}), 200)
+    after = await json_of(await client.post(f"{jury_url}/jurors/remove", headers=owner,
+                                            json={"email": first.email}), 200)
+    assert [juror["email"] for juror in after["jurors"]] == [second.email]
+    gone = await json_of(await client.put(f"{API}/jury/{contest.id}/scores", headers=bearer(await api_tokens(
+        client, first)), json={"points": {"01": 10}}), 404)
+    assert gone["error"]["code"] == "contest_not_found"
+    revealed = await json_of(await client.post(f"{jury_url}/reveal", headers=owner, json={"confirm": True}), 200)
+    assert [(row["code"], row["jury_points"]) for row in revealed["results"]] == [("02", 4), ("01", 0)]
+    too_late = await json_of(await client.post(f"{jury_url}/jurors/remove", headers=owner,
+                                               json={"email": second.email}), 409)
+    assert too_late["error"]["code"] == "jury_revealed"

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -115,6 +115,25 @@ async def seat_juror(sessions: Sessions, actor: Actor, contest_id: int, email: s
                                                                  seated_by=actor.email).on_conflict_do_nothing())
         if added.rowcount:  # type: ignore[attr-defined]
             await audit.record(session, actor, "jury.seat", f"contest:{contest.id}", after={"juror": juror.email})
+
+
+async def unseat_juror(sessions: Sessions, actor: Actor, contest_id: int, email: str) -> None:
+    """Take a juror off the jury before the reveal; their points go with them (never counted, never shown)."""
+    async with sessions.begin() as session:
+        contest = await contest_in_scope(session, actor, contest_id, lock=True)
+        if await revealed(session, contest.id):
+            raise Conflict("The jury's points are revealed: its seats no longer change.", code="jury_revealed")
+        juror_id = await session.scalar(select(JurySeat.admin_id).join(AdminUser, AdminUser.id == JurySeat.admin_id)
+                                        .where(JurySeat.contest_id == contest.id,
+                                               AdminUser.email == email.strip().lower()))
+        if juror_id is None:
+            raise NotFound(f"{email.strip()!r} sits on no seat of this jury.", code="juror_not_found", field="email")
+        dropped = await session.execute(delete(JuryScore).where(JuryScore.contest_id == contest.id,
+                                                                JuryScore.admin_id == juror_id))
+        await session.execute(delete(JurySeat).where(JurySeat.contest_id == contest.id,
+                                                     JurySeat.admin_id == juror_id))
+        await audit.record(session, actor, "jury.unseat", f"contest:{contest.id}",
+                           before={"juror": email.strip().lower(), "scores": dropped.rowcount})  # type: ignore[attr-defined]
 
 
 async def set_formula(sessions: Sessions, actor: Actor, contest_id: int, public_weight_pct: int, min_points: int,
