@@ -13,6 +13,7 @@ from admin.web import (
     csrf_key,
     form_of,
     guarded,
+    identify,
     jwt_key,
     secure,
     set_session_cookies,
@@ -31,7 +32,9 @@ SIGNIN_WINDOW = 900
 @routes.get("/admin")
 @routes.get("/admin/")
 async def home(request: web.Request) -> web.StreamResponse:
-    raise see_other("/admin/contests")
+    # No silent refresh here: the redirect would drop the rotated cookies (the page it leads to refreshes them).
+    actor = await identify(request, refresh_cookie=False)
+    raise see_other(landing(actor.role) if actor is not None else "/admin/contests")
 
 
 @routes.get("/admin/signin")

@@ -205,6 +205,7 @@ async def test_on_the_pages_in_french_a_juror_lands_on_their_jury_and_the_organi
         "csrf_token": csrf_token(await (await client.get("/admin/signin")).text()), "email": juror.email,
         "password": PASSWORD, "code": await fresh_code(client, juror)}, allow_redirects=False)
     assert signed_in.headers["Location"] == "/admin/jury"
+    assert (await client.get("/admin/", allow_redirects=False)).headers["Location"] == "/admin/jury"
     mine = await client.get("/admin/jury?lang=fr")
     html = await mine.text()
     assert mine.status == 200 and "Vos points (de 1 à 5)" in html and "/admin/contests" not in html
