@@ -24,6 +24,26 @@ from gateway.kit.keys import RESULTS_KEY, SESSIONS
 routes = web.RouteTableDef()
 API = "/api/v1/admin"
 CONTEST = API + "/contests/{contest_id:[0-9]{1,9}}/jury"
+# The API document's words for these paths (admin/openapi.py).
+SUMMARIES = {
+    "/jury": "Jurors: the contests whose jury you sit on, each candidate with your own points (null: not scored "
+             "yet), the range of points, and whether the jury is revealed",
+    "/jury/{contest_id}/scores": "Jurors: give points by candidate code ({\"points\": {\"01\": 7}}), each a whole "
+                                 "number in the contest's range; all or none; once the contest has opened, until the "
+                                 "reveal (409 after); audited without the points",
+    "/contests/{contest_id}/jury": "The contest's jury: the formula, the range of points, the jurors seated and how "
+                                   "many candidates each has scored (never a point); after the reveal, each "
+                                   "candidate's parts and blended score, ranked",
+    "/contests/{contest_id}/jury/jurors": "Seat a juror (email: an active account of the jury role); before the reveal",
+    "/contests/{contest_id}/jury/jurors/remove": "Take a juror off the jury (email), their points with them; before "
+                                                 "the reveal",
+    "/contests/{contest_id}/jury/formula": "The formula (public_weight_pct: 0-100, the jury has the rest) and the "
+                                           "range of points (min_points, max_points), while the contest is a draft; "
+                                           "409 formula_locked once it has opened; audited",
+    "/contests/{contest_id}/jury/reveal": "Reveal the jury's points ({\"confirm\": true}): public on the board, the "
+                                          "overlay and the signed results from then on, and final; a closed "
+                                          "contest's sheet is signed again; audited",
+}
 
 
 def cid(request: web.Request) -> int:

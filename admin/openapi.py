@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from admin.api import PREFIX
+from admin.jury import SUMMARIES as JURY_SUMMARIES
 from admin.web import contest_settings, provider_names
 from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.contests.contest_drafts import MAX_THRESHOLD, BoardVisibility
@@ -87,6 +88,8 @@ SUMMARIES = {
                                       "provider's transaction id, state (requested, sent, succeeded, failed) and the "
                                       "provider's reason when it refused",
 }
+
+SUMMARIES.update(JURY_SUMMARIES)
 
 
 FRAUD_RULES = {"type": "object", "additionalProperties": False,

@@ -254,3 +254,11 @@ async def test_a_juror_taken_off_the_jury_before_the_reveal_takes_their_points_w
     too_late = await json_of(await client.post(f"{jury_url}/jurors/remove", headers=owner,
                                                json={"email": second.email}), 409)
     assert too_late["error"]["code"] == "jury_revealed"
+
+
+async def test_the_api_document_describes_every_jury_path(client: TestClient, sessions: Sessions) -> None:
+    document = await json_of(await client.get(f"{API}/openapi.json"), 200)
+    jury_paths = {path: operations for path, operations in document["paths"].items() if "/jury" in path}
+    assert len(jury_paths) == 7
+    for path, operations in jury_paths.items():
+        assert all(operation["summary"] != path.removeprefix(API) for operation in operations.values()), path
