@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -162,13 +163,18 @@ async def test_a_wrong_or_missing_secret_gets_401(telegram: FakeBotApi, sessions
         assert await session.scalar(select(TelegramUpdate)) is None
 
 
-async def test_a_payment_after_the_close_is_refunded_once(telegram: FakeBotApi, sessions: Sessions) -> None:
+async def test_a_payment_after_the_close_and_its_grace_is_refunded_once(telegram: FakeBotApi,
+                                                                        sessions: Sessions) -> None:
     contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
     await choose_votes(telegram, "Star Quest", "03 Candidate 03", "1")
     await telegram.press(USER, "Pay 10 ⭐ in Telegram Stars")
     assert (await telegram.pre_checkout(USER))["ok"] in (True, "true")
-    async with sessions.begin() as session:  # voting closes between the pre-checkout and the payment
-        await session.execute(update(Contest).where(Contest.id == contest.id).values(status="closed"))
+    now = datetime.now(UTC)
+    async with sessions.begin() as session:  # the lines closed six minutes ago, after the vote: past their grace
+        await session.execute(update(Contest).where(Contest.id == contest.id)
+                              .values(status="closed", closes_at=now - timedelta(minutes=6)))
+        await session.execute(update(VoteOrder).where(VoteOrder.contest_id == contest.id)
+                              .values(created_at=now - timedelta(minutes=7)))
     payment = telegram.payment_update(USER)
     await telegram.deliver(payment)
     assert telegram.last_message(USER).text.startswith("Voting closed before your payment arrived")
@@ -180,6 +186,24 @@ async def test_a_payment_after_the_close_is_refunded_once(telegram: FakeBotApi, 
     assert (await tallies(sessions, contest.id))["03"] == 0
     [order] = await orders(sessions)
     assert order.status is OrderStatus.REFUNDED
+
+
+async def test_a_payment_just_after_the_close_counts_within_the_published_grace(telegram: FakeBotApi,
+                                                                                sessions: Sessions) -> None:
+    """The same rule as every channel's (gateway.core.contests.late_votes): placed before the close, paid within
+    its grace, it counts."""
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await choose_votes(telegram, "Star Quest", "03 Candidate 03", "1")
+    await telegram.press(USER, "Pay 10 ⭐ in Telegram Stars")
+    assert (await telegram.pre_checkout(USER))["ok"] in (True, "true")
+    async with sessions.begin() as session:  # the lines close between the pre-checkout and the payment
+        await session.execute(update(Contest).where(Contest.id == contest.id)
+                              .values(closes_at=datetime.now(UTC)))
+    await telegram.deliver(telegram.payment_update(USER))
+    assert telegram.calls_of("refundStarPayment") == []
+    assert (await tallies(sessions, contest.id))["03"] == 1
+    [order] = await orders(sessions)
+    assert order.status is OrderStatus.PAID
 
 
 async def test_pre_checkout_is_refused_once_voting_closed(telegram: FakeBotApi, sessions: Sessions) -> None:

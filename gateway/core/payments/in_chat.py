@@ -3,7 +3,8 @@
 The chat asks us once more before it charges (within seconds): the order must still be pending, at its
 price, its contest open and its candidate active. Its word of the payment then reaches the core like a
 provider's signed callback (the provider's own body: `ChatPayments`; kept, deduplicated on the charge id,
-counted once), except that a payment landing after the contest closed is given back rather than counted.
+counted once), except that a payment landing after the lines closed and their grace (gateway.core.contests.late_votes,
+the same rule as every channel's) is given back at once rather than counted.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from enum import StrEnum
 
 from sqlalchemy import select
 
+from gateway.core.contests import late_votes
 from gateway.core.contests.catalog import VoterOrder
 from gateway.core.contests.rules import VotingState, check_candidate, voting_state
 from gateway.core.errors import VoteRejected
@@ -38,6 +40,7 @@ class ChatOrder:
     voting: VotingState
     candidate_active: bool
     reference: uuid.UUID
+    late: bool = False  # paid now, it would come after the lines closed and their grace (contests.late_votes)
 
 
 async def order_for_payload(sessions: Sessions, payload: str) -> ChatOrder | None:
@@ -45,22 +48,24 @@ async def order_for_payload(sessions: Sessions, payload: str) -> ChatOrder | Non
         reference = uuid.UUID(payload)
     except ValueError:
         return None
+    now = datetime.now(UTC)
     async with autocommit(sessions) as session:
         row = (await session.execute(
             select(VoteOrder, Contest, Candidate).join(Contest, Contest.id == VoteOrder.contest_id)
             .join(Candidate, Candidate.id == VoteOrder.candidate_id)
             .where(VoteOrder.payment_reference == reference))).one_or_none()
-    if row is None:
-        return None
-    order, contest, candidate = row
+        if row is None:
+            return None
+        order, contest, candidate = row
+        close = await late_votes.order_close(session, contest, order.round_id)
     try:
         check_candidate(candidate.status, candidate.code)
         active = True
     except VoteRejected:
         active = False
     return ChatOrder(VoterOrder.of(order, contest.slug, candidate.code, candidate.name),
-                     voting_state(contest.status, contest.opens_at, contest.closes_at, datetime.now(UTC)),
-                     active, reference)
+                     voting_state(contest.status, contest.opens_at, contest.closes_at, now), active, reference,
+                     late_votes.is_late(order.created_at, now, close, contest.late_grace_seconds))
 
 
 def charge_refusal(found: ChatOrder | None, amount: int, currency: str) -> str | None:
@@ -101,13 +106,13 @@ class ChatPayment:
 
 async def settle_chat_payment(sessions: Sessions, registry: Providers, provider: str,
                               payment: ChatPayment) -> tuple[ChatPaymentOutcome, VoterOrder | None]:
-    """Count a payment made in the chat once; give it back when voting had closed meanwhile."""
+    """Count a payment made in the chat once; give it back when it came after the lines closed and their grace."""
     found = await order_for_payload(sessions, payment.payload)
     if found is None:
         log.warning("a %s payment %s names no order of ours", provider, payment.charge_id)
         return ChatPaymentOutcome.NOT_OURS, None
     order_id = found.order.id
-    if found.order.status is OrderStatus.PENDING and found.voting is not VotingState.OPEN:
+    if found.order.status is OrderStatus.PENDING and found.late:  # the published rule: inside the grace it counts
         return await refund_late(sessions, registry, provider, order_id, payment), found.order
     paid_in = registry.for_order(provider, found.order.channel)
     if not isinstance(paid_in, ChatPayments):
