@@ -10,7 +10,7 @@ from typing import Any
 
 from aiohttp import web
 
-from admin import money_fields, photos, signin, tokens
+from admin import money_fields, photos, signin, tier_fields, tokens
 from admin.accounts import set_active_by_id
 from admin.pages.orders import order_filter
 from admin.totp_keys import TOTP_KEYS
@@ -136,6 +136,7 @@ async def contests(request: web.Request, actor: Actor) -> web.StreamResponse:
 async def create_contest(request: web.Request, actor: Actor) -> web.StreamResponse:
     draft = parse_contest(await form_of(request), contest_settings(request), providers=provider_names(request))
     money_fields.check_prices(request, draft)
+    tier_fields.check_tier_prices(request, draft)
     contest = await contests_admin.create_contest(request.app[SESSIONS], actor, draft)
     return web.json_response((await contests_json(request, [contest]))[0], status=201)
 
@@ -157,6 +158,7 @@ async def contest(request: web.Request, actor: Actor) -> web.StreamResponse:
 async def update_contest(request: web.Request, actor: Actor) -> web.StreamResponse:
     draft = parse_contest(await form_of(request), contest_settings(request), providers=provider_names(request))
     money_fields.check_prices(request, draft)
+    tier_fields.check_tier_prices(request, draft)
     updated = await contests_admin.update_contest(request.app[SESSIONS], actor, cid(request), draft,
                                                   contest_settings(request))
     return web.json_response((await contests_json(request, [updated]))[0])

@@ -120,6 +120,13 @@ CONTEST_FIELDS: dict[str, Any] = {
         "providers": {"type": "array", "items": {"type": "string"}},  # the service's own (`contest_fields`)
         "ussd_service_codes": {"type": "array", "items": {"type": "string"}},
         "stars_per_vote": {"type": ["integer", "null"], "description": "null: not sold in the Telegram bot"},
+        "price_tiers": {"type": "array", "maxItems": 5, "description": "bundles: an order of exactly `votes` votes "
+                        "costs `amount` (minor units of currency), any other number price_per_vote a vote; votes 1 to "
+                        "max_votes_per_order, each once; an amount above 0, never above votes x price_per_vote, a "
+                        "larger bundle never dearer per vote; answered sorted by votes; [] or left out: none",
+                        "items": {"type": "object", "additionalProperties": False, "required": ["votes", "amount"],
+                                  "properties": {"votes": {"type": "integer", "minimum": 1},
+                                                 "amount": {"type": "integer", "minimum": 1}}}},
         "board": {"enum": [b.value for b in BoardVisibility],
                   "description": "live, hidden_counts, frozen (from board_frozen_at), sealed (until close)"},
         "board_frozen_at": {"type": ["string", "null"], "format": "date-time"},

@@ -8,7 +8,7 @@ from typing import Any
 
 from aiohttp import web
 
-from admin import contest_choices, field_error_texts, money_fields, texts
+from admin import contest_choices, field_error_texts, money_fields, texts, tier_fields
 from admin.accounts import allowed
 from admin.pages.rendering import render, see_other
 from admin.web import contest_settings, form_of, guarded
@@ -18,10 +18,11 @@ from gateway.core.contests import contests_admin
 from gateway.core.contests.contest_drafts import (
     FRAUD_FIELD,
     BoardVisibility,
+    ContestDraft,
     board_visibility,
     parse_fraud_rules,
 )
-from gateway.core.errors import DomainError, FieldErrors
+from gateway.core.errors import DomainError, FieldErrors, raise_all
 from gateway.core.fraud import hold_figures
 from gateway.core.fraud.rules import FraudRules
 from gateway.core.market import countries, market_of, wall_clock
@@ -52,7 +53,8 @@ def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], pr
                 "opens_at": "", "closes_at": "", "providers": contest_choices.preselected(providers, currency),
                 "ussd_service_codes": "",
                 **channel_form_values(channels), "board": "live", "board_frozen_at": "",
-                "default_language": "fr", "stars_per_vote": "", **fraud_fields(FraudRules())}
+                "default_language": "fr", "stars_per_vote": "", **fraud_fields(FraudRules()),
+                **tier_fields.tier_rows(None, currency)}
     board = board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed)
     # Times are typed and shown on the contest's own clock (stored in UTC).
     zone = contest.time_zone
@@ -64,7 +66,8 @@ def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], pr
             "ussd_service_codes": ", ".join(contest.ussd_service_codes),
             **channel_form_values(channels),
             "board": board.value, "board_frozen_at": frozen, "default_language": contest.default_language,
-            "stars_per_vote": contest.stars_per_vote or "", **fraud_fields(FraudRules.of(contest.fraud_rules))}
+            "stars_per_vote": contest.stars_per_vote or "", **fraud_fields(FraudRules.of(contest.fraud_rules)),
+            **tier_fields.tier_rows(contest.price_tiers, contest.currency)}
 
 
 def country_choices(lang: str) -> list[tuple[str, str]]:
@@ -96,15 +99,16 @@ def fraud_fields(rules: FraudRules) -> dict[str, int]:
     return {f"{FRAUD_FIELD}{name}": value for name, value in rules.stored().items()}
 
 
-def field_errors(error: DomainError | None, lang: str) -> dict[str, str]:
-    """Each wrong field's message in `lang` (admin.field_error_texts), by the form field it goes beside (a fraud
-    threshold's is `fraud_<rule>`); one with no field of the form goes above it (`""`)."""
+def field_errors(error: DomainError | None, lang: str, currency: str = "") -> dict[str, str]:
+    """Each wrong field's message in `lang` (admin.field_error_texts; the bundles' in admin.tier_fields, their
+    amounts in `currency`), by the form field it goes beside (a fraud threshold's is `fraud_<rule>`); one with no
+    field of the form goes above it (`""`)."""
     errors = error.errors if isinstance(error, FieldErrors) else [error] if error is not None else []
     shown: dict[str, str] = {}
     for each in errors:
         field = each.field or ""
         field = f"{FRAUD_FIELD}{field}" if field in FraudRules.names() else field
-        message = field_error_texts.shown(each, lang)
+        message = field_error_texts.shown(tier_fields.shown(each, currency, lang), lang)
         shown[field] = f"{shown[field]} {message}" if field in shown else message
     return shown
 
@@ -116,10 +120,11 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
     providers = values.get("providers") or []
     values = {**contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS]), **values,
               "providers": providers if isinstance(providers, list) else [providers]}
-    errors = field_errors(error, lang)
+    errors = field_errors(error, lang, str(values.get("currency") or ""))
     shown_fields = {"name", "slug", "price_per_vote", "currency", "max_votes_per_order", "country", "time_zone",
                     "opens_at", "closes_at", "providers", "stars_per_vote", "ussd_service_codes", "board",
                     "board_frozen_at", "default_language", *(f"{FRAUD_FIELD}{name}" for name in FraudRules.names()),
+                    tier_fields.FIELD,
                     *(field.name for fieldset in channel_fieldsets(request) for field in fieldset.fields)}
     above = " ".join(message for field, message in errors.items() if field not in shown_fields) or None
     response = render(request, "contest_form.html", {
@@ -131,7 +136,8 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
         "countries": country_choices(lang), "zones": zone_choices(values.get("country")),
         "markets": contest_choices.markets_json(), "errors": errors,
         "fraud_open": any(field.startswith(FRAUD_FIELD) for field in errors) or preview is not None,
-        "error": above, "preview": preview}, actor, error.status if error is not None else 200)
+        "error": above, "preview": preview, "tier_rows": tier_fields.ROWS}, actor,
+        error.status if error is not None else 200)
     return money_fields.with_script(response)
 
 
@@ -163,12 +169,29 @@ async def new_contest_page(request: web.Request, actor: Actor) -> web.StreamResp
 async def new_contest_post(request: web.Request, actor: Actor) -> web.StreamResponse:
     form = await form_of(request)
     try:  # the price is typed in major units (the API's JSON keeps minor units)
-        draft = contest_choices.checked_contest(request, form, typed_in_major=True)
+        draft = checked_draft(request, form)
         contest = await contests_admin.create_contest(request.app[SESSIONS], actor, draft)
     except DomainError as exc:
         _ = texts.gettext_for(texts.language_of(request))
         return form_page(request, actor, _("New contest"), "/admin/contests/new", form, exc)
     raise see_other(f"/admin/contests/{contest.id}")
+
+
+def checked_draft(request: web.Request, form: Mapping[str, Any]) -> ContestDraft:
+    """The contest the page's form describes (amounts typed in major units, the bundles' rows among them), or one
+    FieldErrors with every field it got wrong."""
+    fields, refused = dict(form), []
+    try:
+        fields[tier_fields.FIELD] = tier_fields.tiers_in_minor(form, texts.language_of(request))
+    except DomainError as exc:
+        refused.append(exc)
+    try:
+        draft = contest_choices.checked_contest(request, fields, typed_in_major=True)
+    except DomainError as exc:
+        raise FieldErrors([*(exc.errors if isinstance(exc, FieldErrors) else [exc]), *refused]) from None
+    raise_all(refused)
+    tier_fields.check_tier_prices(request, draft)
+    return draft
 
 
 def contest_id(request: web.Request) -> int:
@@ -218,7 +241,7 @@ async def edit_contest_post(request: web.Request, actor: Actor) -> web.StreamRes
     if form.get("preview"):
         return await fraud_preview(request, actor, cid, form)
     try:
-        draft = contest_choices.checked_contest(request, form, typed_in_major=True)
+        draft = checked_draft(request, form)
         await contests_admin.update_contest(request.app[SESSIONS], actor, cid, draft, contest_settings(request))
     except DomainError as exc:
         if exc.status == 404:

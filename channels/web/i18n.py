@@ -12,6 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from channels.web.bundle_texts import BUNDLE_TEXTS
 from channels.web.candidate_texts import CANDIDATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
 from channels.web.late_vote_texts import LATE_VOTE_TEXTS, late_rule
@@ -194,6 +195,7 @@ PAGE_TEXTS: dict[str, str] = {
     **LATE_VOTE_TEXTS,
     **PROMPT_TEXTS,
     **CANDIDATE_TEXTS,
+    **BUNDLE_TEXTS,
     **OVERLAY_TEXTS,
     **META_TEXTS,
     **MARKET_TEXTS,

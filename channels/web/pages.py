@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from channels.web import csrf, order_pages, vote_limits
 from channels.web.board_view import server_board, share_text
+from channels.web.bundle_texts import bundle_labels
 from channels.web.i18n import (
     Translator,
     error_message,
@@ -131,13 +132,15 @@ def vote_form_context(page: Page, contest: PublicContest, candidates: list[Publi
     providers = request.app[PROVIDERS]
     token = csrf.issue(request, request.app[SETTINGS].secret_key.get_secret_value(), secure=secure_cookies(request))
     page_data = {"lang": tr.lang, "strings": tr.js_strings(), "price": contest.price_per_vote,
-                 "currency": contest.currency, "digits": tr.money_digits(contest.currency)}
+                 "currency": contest.currency, "digits": tr.money_digits(contest.currency),
+                 "tiers": {str(tier.votes): tier.amount for tier in contest.price_tiers}}  # a bundle's total
     # A vote started from a candidate's card (`?candidate=`, or a refused form's choice): the form goes on with them
     # alone, the number of votes and the payment next; the whole list is one link away.
     shown = [c for c in candidates if c.code == form.candidate] or candidates
     context = {"contest": contest, "candidates": candidates, "form": form, "errors": errors,
                "shown_candidates": shown, "chosen": len(shown) == 1 and len(candidates) > 1,
                "anchors": error_anchors(candidates, contest), "csrf_field": csrf.FIELD, "csrf": token.token,
+               "bundles": bundle_labels(tr, contest),
                "notice": voting_notice(contest, datetime.now(UTC), tr), "page_data": page_data,
                "provider": form.provider or (contest.providers[0] if contest.providers else ""),
                "phone_paid": providers.having(Capability.PHONE_PROMPT),

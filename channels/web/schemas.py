@@ -65,6 +65,11 @@ class CandidateOut(BaseModel):
                    clip=ClipOut.of(candidate.clip) if candidate.clip is not None else None)
 
 
+class PriceTierOut(BaseModel):
+    votes: int = Field(description="an order of exactly this many votes costs `amount`")
+    amount: int = Field(description="minor units of the contest's `currency`")
+
+
 class ContestOut(BaseModel):
     slug: str
     name: str
@@ -79,6 +84,8 @@ class ContestOut(BaseModel):
                                      "are read as this country's")
     time_zone: str = Field(description="IANA: the clock its times are shown on")
     max_votes_per_order: int
+    price_tiers: list[PriceTierOut] = Field(description="bundles, by votes: an order of a bundle's votes costs its "
+                                            "amount, any other number `price_per_vote` a vote (Stars: per vote)")
     providers: list[str]
     ussd_service_codes: list[str]
     sms_short_code: str | None
@@ -90,7 +97,9 @@ class ContestOut(BaseModel):
             slug=contest.slug, name=contest.name, status=contest.status.value, opens_at=contest.opens_at,
             closes_at=contest.closes_at, price_per_vote=contest.price_per_vote, currency=contest.currency,
             minor_digits=shown_digits(contest.currency), country=contest.country, time_zone=contest.time_zone,
-            max_votes_per_order=contest.max_votes_per_order, providers=list(contest.providers),
+            max_votes_per_order=contest.max_votes_per_order,
+            price_tiers=[PriceTierOut(votes=tier.votes, amount=tier.amount) for tier in contest.price_tiers],
+            providers=list(contest.providers),
             ussd_service_codes=list(contest.ussd_service_codes),
             # SMS's settings, as the vote service found them (the web imports no other channel)
             sms_short_code=contest.channel_fields.get("sms_short_code"),

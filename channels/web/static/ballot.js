@@ -289,10 +289,18 @@
       msisdnField.hidden = !mobile;
       form.elements.msisdn.required = mobile;
     }
-    function showTotal() {
-      var n = parseInt(quantity.value, 10);
-      totalOut.textContent = n > 0 ? fill(S.total, { amount: money(n * page.price) }) : '';
+    function showTotal() {  /* a bundle's votes cost its amount (page.tiers), as the order will */
+      var n = parseInt(quantity.value, 10), tiers = page.tiers || {};
+      var amount = Object.prototype.hasOwnProperty.call(tiers, String(n)) ? tiers[String(n)] : n * page.price;
+      totalOut.textContent = n > 0 ? fill(S.total, { amount: money(amount) }) : '';
     }
+    Array.prototype.forEach.call(form.querySelectorAll('button.bundle'), function (bundle) {
+      bundle.addEventListener('click', function () {
+        quantity.value = bundle.getAttribute('data-votes');
+        showTotal();
+        quantity.focus();
+      });
+    });
     function newFormId() {
       var bytes = new Uint8Array(16), out = '', i;
       if (window.crypto && crypto.getRandomValues) { crypto.getRandomValues(bytes); }

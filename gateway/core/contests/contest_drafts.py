@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues
+from gateway.core.contests.price_tiers import PriceTier, check_tiers, parse_tiers
 from gateway.core.entered_number import entered_whole
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import DomainError, FieldErrors, raise_all
@@ -74,6 +75,7 @@ class ContestDraft:
     channel_settings: tuple[ContestSettingValues, ...] = ()  # each channel's own (gateway.core.channel_settings)
     country: str = "CM"  # ISO 3166-1 alpha-2 (gateway.core.market)
     time_zone: str = "Africa/Douala"  # IANA
+    price_tiers: tuple[PriceTier, ...] = ()  # bundles, by votes (gateway.core.contests.price_tiers)
 
 
 def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
@@ -252,10 +254,11 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
     language = gathered.read(lambda: _language(form), "fr")
     stars = gathered.read(lambda: _stars(form), None)
     fraud_rules = gathered.read(lambda: parse_fraud_rules(form), FraudRules())
+    tiers = gathered.read(lambda: check_tiers(parse_tiers(form.get("price_tiers")), price, max_votes), ())
     raise_all(gathered.errors)
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, codes, board,
                         language, stars, fraud_rules, frozen_at, tuple(s for s in channel_settings if s is not None),
-                        country, zone)
+                        country, zone, tiers)
 
 
 @dataclass(frozen=True)

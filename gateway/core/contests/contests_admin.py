@@ -30,6 +30,7 @@ from gateway.core.contests.contest_drafts import (
     next_codes,
     parse_candidates_csv,
 )
+from gateway.core.contests.price_tiers import stored_tiers, tiers_of
 from gateway.core.contests.scope import contest_in_scope, visible_to
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.fraud.rules import FraudRules
@@ -75,6 +76,7 @@ def snapshot(contest: Contest, channels: Mapping[str, Any]) -> dict[str, Any]:
         "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
         "default_language": contest.default_language, "stars_per_vote": contest.stars_per_vote,
         "fraud_rules": FraudRules.of(contest.fraud_rules).stored(),
+        "price_tiers": stored_tiers(tiers_of(contest.price_tiers)),
     }
 
 
@@ -93,6 +95,7 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
     contest.default_language = draft.default_language
     contest.stars_per_vote = draft.stars_per_vote
     contest.fraud_rules = draft.fraud_rules.stored()
+    contest.price_tiers = stored_tiers(draft.price_tiers)
     contest.show_counts = draft.board is not BoardVisibility.HIDDEN_COUNTS
     contest.board_sealed = draft.board is BoardVisibility.SEALED
     if draft.board is BoardVisibility.FROZEN:

@@ -31,8 +31,14 @@ FIELD = "price_tiers"
 
 
 class InvalidTiers(DomainError):
+    """A rule the tiers break: `rule` and `values` name it for a page that says it in its reader's words."""
+
     status = 400
     code = "invalid_price_tiers"
+
+    def __init__(self, message: str, rule: str, **values: int) -> None:
+        super().__init__(message, field=FIELD)
+        self.rule, self.values = rule, values
 
 
 @dataclass(frozen=True, order=True)
@@ -65,25 +71,26 @@ def order_amount(quantity: int, price_per_vote: int, tiers: Sequence[PriceTier])
 def check_tiers(tiers: Sequence[PriceTier], price_per_vote: int, max_votes_per_order: int) -> tuple[PriceTier, ...]:
     """The tiers sorted, or InvalidTiers (on the field `price_tiers`) naming the first rule one breaks."""
     if len(tiers) > MAX_TIERS:
-        raise InvalidTiers(f"At most {MAX_TIERS} price tiers.", field=FIELD)
+        raise InvalidTiers(f"At most {MAX_TIERS} price tiers.", "too_many", most=MAX_TIERS)
     ordered = tuple(sorted(tiers))
     seen: set[int] = set()
     for tier in ordered:
         if not 1 <= tier.votes <= max_votes_per_order:
             raise InvalidTiers(f"A price tier's votes must be between 1 and {max_votes_per_order} "
-                               f"(the votes an order at most).", field=FIELD)
+                               f"(the votes an order at most).", "votes_range", maximum=max_votes_per_order)
         if tier.votes in seen:
-            raise InvalidTiers(f"Two price tiers are for {tier.votes} votes.", field=FIELD)
+            raise InvalidTiers(f"Two price tiers are for {tier.votes} votes.", "same_votes", votes=tier.votes)
         seen.add(tier.votes)
         if tier.amount <= 0:
-            raise InvalidTiers(f"The price of {tier.votes} votes must be more than 0.", field=FIELD)
+            raise InvalidTiers(f"The price of {tier.votes} votes must be more than 0.", "no_amount", votes=tier.votes)
         if tier.amount > tier.votes * price_per_vote:
             raise InvalidTiers(f"{tier.votes} votes cannot cost more than {tier.votes} single votes "
-                               f"({tier.votes * price_per_vote}).", field=FIELD)
+                               f"({tier.votes * price_per_vote}).", "dearer_than_singles", votes=tier.votes,
+                               amount=tier.votes * price_per_vote)
     for smaller, larger in zip(ordered, ordered[1:], strict=False):
         if larger.amount * smaller.votes > smaller.amount * larger.votes:
             raise InvalidTiers(f"{larger.votes} votes cannot cost more per vote than {smaller.votes} votes.",
-                               field=FIELD)
+                               "dearer_per_vote", votes=larger.votes, fewer=smaller.votes)
     return ordered
 
 
@@ -93,13 +100,13 @@ def parse_tiers(given: object) -> tuple[PriceTier, ...]:
     if given is None or given == "":
         return ()
     if not isinstance(given, list) or not all(isinstance(item, Mapping) for item in given):
-        raise InvalidTiers('price_tiers must be a list of {"votes": n, "amount": minor units}.', field=FIELD)
+        raise InvalidTiers('price_tiers must be a list of {"votes": n, "amount": minor units}.', "shape")
     tiers = []
     for item in given:
         votes, amount = item.get("votes"), item.get("amount")
         if not _whole(votes) or not _whole(amount) or set(item) - {"votes", "amount"}:
             raise InvalidTiers('Each price tier is {"votes": a whole number, "amount": a whole number of minor '
-                               'units}.', field=FIELD)
+                               'units}.', "shape")
         assert isinstance(votes, int) and isinstance(amount, int)
         tiers.append(PriceTier(votes, amount))
     return tuple(tiers)
