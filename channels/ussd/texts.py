@@ -80,7 +80,8 @@ def texts(lang: Lang) -> Texts:
         statuses={"paid": t.pgettext("ussd", "counted"), "pending": t.pgettext("ussd", "pending"),
                   "failed": t.pgettext("ussd", "failed"), "expired": t.pgettext("ussd", "expired"),
                   "flagged": t.pgettext("ussd", "in review"), "refund_requested": t.pgettext("ussd", "refunded"),
-                  "refunded": t.pgettext("ussd", "refunded")},
+                  "refunded": t.pgettext("ussd", "refunded"),
+                  "late": t.pgettext("ussd", "refunded")},
         language_title=t.pgettext("ussd", "Language / Langue / Lugha:"),
         # Limit: 31 characters with its values, on one line above the question asked again.
         invalid_choice=t.pgettext("ussd", "Invalid choice."),

@@ -37,3 +37,4 @@ def test_a_phone_voters_late_receipt_is_one_sms_in_their_language(lang: Lang) ->
 
 def test_the_bots_list_of_votes_names_a_late_one() -> None:
     assert texts(Lang.FR).statuses["late"] == "trop tard, en cours de remboursement"
+
