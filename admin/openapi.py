@@ -55,6 +55,18 @@ SUMMARIES = {
     "/accounts/{admin_id}/{action}": "An owner disables (ending its sessions) or enables an account",
     "/contests/{contest_id}/results/sign": "Sign the contest's results sheet now (owners, auditors): CSV + Ed25519",
     "/results-key": "The public key that checks every signed results sheet",
+    "/contests/{contest_id}/certificates": "The winners' certificates (top: the first N places, 1 by default, ties "
+                                           "included; sheet: a round's sheet id, or one signed at or after close; "
+                                           "default: the latest signed at or after close): each one's code, name, "
+                                           "place, votes, round and jury points (null where none), its PDF's path "
+                                           "and the /verify address its QR code carries; 409 until the results are "
+                                           "signed at close",
+    "/contests/{contest_id}/certificates/{code}.pdf": "One candidate's certificate as PDF, in the contest's language, "
+                                                      "from the results signed at close or ?sheet= (as for the list); "
+                                                      "issuer: the name shown as giving it (default: the contest's "
+                                                      "organiser account); its QR code opens /verify, which checks it "
+                                                      "against the signed sheet; 409 until the results are signed at "
+                                                      "close",
     "/contests/{contest_id}/entries": "A contest's entries, oldest first (status: pending|approved|rejected; none: "
                                       "all), each with its number masked and its clip's and photo's state and URLs",
     "/contests/{contest_id}/entries/call": "The call for entries (GET; PUT: opens_at, closes_at, rules, max_entries "
@@ -164,8 +176,17 @@ BODIES = {("/contests", "post"): "ContestFields", ("/contests/{contest_id}", "pu
           ("/entries/{entry_id}/reject", "post"): "Reject", ("/candidates/{candidate_id}/clip", "put"): "Clip",
           ("/contests/{contest_id}/payouts", "post"): "PayoutRequest",
           ("/contests/{contest_id}/payouts/{payout_id}/approve", "post"): "PayoutApproval"}
-EXTRA_RESPONSES = {"/token": {"202": {"description": "Password right, second factor not set up: enrol it", "content": {
-    "application/json": {"schema": {"$ref": "#/components/schemas/Enrolment"}}}}}}
+NOT_SIGNED: dict[str, Any] = {
+    "409": {"description": "The results are not signed at close yet (results_not_signed), the sheet asked was signed "
+                           "on demand (sheet_not_final), or a jury's points are still sealed (jury_sealed)"},
+    "404": {"description": "No such contest among yours, or no such candidate on the signed sheet"}}
+EXTRA_RESPONSES: dict[str, dict[str, Any]] = {
+    "/token": {"202": {"description": "Password right, second factor not set up: enrol it", "content": {
+        "application/json": {"schema": {"$ref": "#/components/schemas/Enrolment"}}}}},
+    "/contests/{contest_id}/certificates": NOT_SIGNED,
+    "/contests/{contest_id}/certificates/{code}.pdf": {**NOT_SIGNED, "200": {
+        "description": "The certificate", "content": {"application/pdf": {"schema": {"type": "string",
+                                                                                        "format": "binary"}}}}}}
 REFUND = {"type": "object", "required": ["reason"], "additionalProperties": False,
           "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": 500,
                                     "description": "why the money goes back (kept in the audit trail)"}}}

@@ -14,6 +14,7 @@ from aiohttp import web
 
 from channels.web.bundle_texts import BUNDLE_TEXTS
 from channels.web.candidate_texts import CANDIDATE_TEXTS
+from channels.web.certificate_texts import CERTIFICATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
 from channels.web.late_vote_texts import LATE_VOTE_TEXTS, late_rule
 from channels.web.market_texts import MARKET_TEXTS
@@ -195,6 +196,7 @@ PAGE_TEXTS: dict[str, str] = {
     **LATE_VOTE_TEXTS,
     **PROMPT_TEXTS,
     **CANDIDATE_TEXTS,
+    **CERTIFICATE_TEXTS,
     **BUNDLE_TEXTS,
     **OVERLAY_TEXTS,
     **META_TEXTS,

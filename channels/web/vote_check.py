@@ -1,6 +1,7 @@
 """"My vote counted" and the published results: the page and JSON where a voter looks up the
-reference on their receipt, the results-signing public key at a stable address, and a closed contest's signed
-results sheet. Look-ups are limited per client address; nothing of the payer shows but the masked number."""
+reference on their receipt, the check of a winner's certificate whose QR code was scanned, the results-signing
+public key at a stable address, and a closed contest's signed results sheet. Look-ups are limited per client
+address; nothing of the payer shows but the masked number."""
 
 from __future__ import annotations
 
@@ -14,11 +15,12 @@ from channels.web.rendering import Page, html_errors, message_page, page_for, re
 from channels.web.schemas import CheckpointOut, LedgerEntryOut, NamedOut, ReceiptOut, ResultsKeyOut
 from gateway.core.errors import Conflict, DomainError, NotFound, RateLimited
 from gateway.core.orders.order_standing import OrderStanding, Outcome
-from gateway.core.results import signing
+from gateway.core.results import certificates, signing
+from gateway.core.results.certificates import Verdict
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import shown_digits
 from gateway.kit import throttle
-from gateway.kit.keys import REDIS, RESULTS_KEY, SETTINGS
+from gateway.kit.keys import REDIS, RESULTS_KEY, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
 LOOKUP_WINDOW = 60
@@ -68,6 +70,8 @@ ERROR_KEYS = {NotFound: (404, "verify_not_found"), Conflict: (409, "verify_ambig
 async def verify_page(request: web.Request) -> web.StreamResponse:
     """The form, and below it what became of the order (or why none was found)."""
     page = page_for(request)
+    if "sheet" in request.query:
+        return await certificate_check(request, page)
     reference = request.query.get("reference", "").strip()[:64]
     context: dict[str, Any] = {"reference": reference, "standing": None, "error": None}
     if not reference:
@@ -82,6 +86,29 @@ async def verify_page(request: web.Request) -> web.StreamResponse:
         status, key = ERROR_KEYS.get(type(exc), (400, "verify_bad_reference"))
         return render(page, "verify.html", {**context, "error": page.tr(key)}, status=status)
     return render(page, "verify.html", {**context, "standing": standing, "entry_lines": entry_words(page, standing)})
+
+
+CERTIFICATE_STATUS = {Verdict.MATCHES: 200, Verdict.DIFFERS: 409, Verdict.BAD_SIGNATURE: 409,
+                      Verdict.UNKNOWN_SHEET: 404}
+
+
+async def certificate_check(request: web.Request, page: Page) -> web.Response:
+    """A certificate's QR code: its figures against the published sheet it names, that sheet's signature first."""
+    if not await lookup_allowed(request):
+        response = message_page(page, 429, page.tr("rate_title"), page.tr("verify_rate_body"), "/verify")
+        response.headers["Retry-After"] = str(LOOKUP_WINDOW)
+        return response
+    try:
+        claim = certificates.parse_claim(request.query)
+    except DomainError:
+        claim = None
+    if claim is None:
+        return render(page, "certificate_check.html", {"check": None, "error": page.tr("certificate_bad")}, status=400)
+    published = await certificates.published_sheet(request.app[SESSIONS], claim.sheet_id)
+    key = request.app[RESULTS_KEY].public_key()
+    check = certificates.check_claim(claim, published.signed if published else None, key)
+    return render(page, "certificate_check.html", {"claim": claim, "check": check, "published": published,
+                                                   "error": None}, status=CERTIFICATE_STATUS[check.verdict])
 
 
 def entry_words(page: Page, standing: OrderStanding) -> list[str]:

@@ -47,6 +47,9 @@ ROUTES = {
     ("GET", "/admin/contests/{contest_id}/results/{sheet_id}.csv"),
     ("GET", "/admin/contests/{contest_id}/results/{sheet_id}.csv.sig"),
     ("POST", "/api/v1/admin/contests/{contest_id}/results/sign"), ("GET", "/api/v1/admin/results-key"),
+    ("GET", "/admin/contests/{contest_id}/certificates/{code}.pdf"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/certificates"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/certificates/{code}.pdf"),
     # dashboards and exports
     ("GET", "/admin/contests/{contest_id}/dashboard"), ("GET", "/admin/contests/{contest_id}/dashboard/stream"),
     ("GET", "/admin/static/dashboard.js"), ("GET", "/admin/contests/{contest_id}/exports/{kind}.{fmt}"),
@@ -100,7 +103,7 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 def concrete(path: str, value: str) -> str:
     return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value,
                        kind="orders" if "/exports/" in path else "numbers", fmt="csv", sheet_id=value,
-                       entry_id=value, upload_id=value, statement_id=value, payout_id=value)
+                       entry_id=value, upload_id=value, statement_id=value, payout_id=value, code=value)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
