@@ -12,8 +12,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pypdf
 from aiohttp.test_utils import TestClient
 
+from gateway.core.contests import rounds
 from gateway.core.orders import counting
-from gateway.core.results import signing
+from gateway.core.results import round_sheets, signing
 from gateway.core.results.certificates import parse_claim
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestOrganiser
@@ -21,6 +22,7 @@ from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.kit.keys import RESULTS_KEY
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import RULES_OFF, make_contest, place
+from tests.show_rounds import OWNER, a_show, paid_votes, reloaded
 
 
 async def voted(sessions: Sessions, votes: dict[str, int], **fields: Any) -> Contest:
@@ -132,3 +134,26 @@ async def test_another_organiser_gets_no_certificate_and_the_page_links_each_win
     assert f"/admin/contests/{contest.id}/certificates/01.pdf" in page
     download = await client.get(f"/admin/contests/{contest.id}/certificates/04.pdf")
     assert download.status == 200 and "1re place" in pdf_of(await download.read())[0]  # the contest's French
+
+
+async def test_a_rounds_signed_results_give_certificates_naming_the_round(client: TestClient,
+                                                                         sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 5, "02": 3, "03": 1})
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2, now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    heats = await round_sheets.sign_round(sessions, client.app[RESULTS_KEY], contest.id, 1, signed_by="test")
+    headers = await organiser_of(client, sessions, contest, "heats@example.com")
+
+    listed = await client.get(f"/api/v1/admin/contests/{contest.id}/certificates?top=2&sheet={heats.id}",
+                              headers=headers)
+    body = await listed.json()
+    assert [(c["code"], c["place"], c["round"]) for c in body["certificates"]] == [("01", 1, "Heats"),
+                                                                                  ("02", 2, "Heats")]
+    response = await client.get(body["certificates"][1]["pdf"], headers=headers)
+    text, [url] = pdf_of(await response.read())
+    assert "Heats" in text and "2e place" in text and "3 votes" in text, text  # the contest speaks French
+    assert (await client.get(verify_path(url), headers=ENGLISH)).status == 200
+    final_claim = await client.get(verify_path(url).replace("round=Heats", "round=Final"), headers=ENGLISH)
+    assert final_claim.status == 409
