@@ -89,6 +89,15 @@ ROUTES = {
     ("POST", "/api/v1/admin/contests/{contest_id}/payouts/{payout_id}/decline"),
     ("POST", "/api/v1/admin/contests/{contest_id}/payouts/{payout_id}/paid"),
     ("GET", "/api/v1/admin/contests/{contest_id}/refunds"),
+    # the jury: a juror's scores, the organiser's formula, seats and reveal
+    ("GET", "/admin/jury"), ("POST", "/admin/jury/{contest_id}/scores"), ("GET", "/admin/contests/{contest_id}/jury"),
+    ("POST", "/admin/contests/{contest_id}/jury/formula"), ("POST", "/admin/contests/{contest_id}/jury/jurors"),
+    ("POST", "/admin/contests/{contest_id}/jury/jurors/remove"), ("POST", "/admin/contests/{contest_id}/jury/reveal"),
+    ("GET", "/api/v1/admin/jury"), ("PUT", "/api/v1/admin/jury/{contest_id}/scores"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/jury"), ("PUT", "/api/v1/admin/contests/{contest_id}/jury/formula"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/jury/jurors"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/jury/jurors/remove"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/jury/reveal"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
