@@ -254,7 +254,8 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
     language = gathered.read(lambda: _language(form), "fr")
     stars = gathered.read(lambda: _stars(form), None)
     fraud_rules = gathered.read(lambda: parse_fraud_rules(form), FraudRules())
-    tiers = gathered.read(lambda: check_tiers(parse_tiers(form.get("price_tiers")), price, max_votes), ())
+    no_tiers: tuple[PriceTier, ...] = ()
+    tiers = gathered.read(lambda: check_tiers(parse_tiers(form.get("price_tiers")), price, max_votes), no_tiers)
     raise_all(gathered.errors)
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, codes, board,
                         language, stars, fraud_rules, frozen_at, tuple(s for s in channel_settings if s is not None),
