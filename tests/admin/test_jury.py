@@ -262,3 +262,26 @@ async def test_the_api_document_describes_every_jury_path(client: TestClient, se
     assert len(jury_paths) == 7
     for path, operations in jury_paths.items():
         assert all(operation["summary"] != path.removeprefix(API) for operation in operations.values()), path
+
+
+async def test_another_organisers_contest_and_another_jurys_contest_are_as_absent_as_missing_ones(
+        client: TestClient, sessions: Sessions) -> None:
+    mine, theirs = (await make_contest(sessions, candidates=2, status=ContestStatus.DRAFT),
+                    await make_contest(sessions, candidates=2, public_weight_pct=50))
+    organiser = await make_account(sessions, "organiser")
+    await give_contest(sessions, mine.id, organiser.id)
+    boss = bearer(await api_tokens(client, organiser))
+    their_jury = f"{API}/contests/{theirs.id}/jury"
+    for method, path, body in (("GET", their_jury, None), ("PUT", f"{their_jury}/formula", {"public_weight_pct": 0}),
+                               ("POST", f"{their_jury}/reveal", {"confirm": True}),
+                               ("POST", f"{their_jury}/jurors", {"email": "ada@example.com"})):
+        refused = await json_of(await client.request(method, path, headers=boss, json=body), 404)
+        assert refused["error"]["code"] == "contest_not_found", path
+    juror = await make_account(sessions, "jury", "ada@example.com")
+    await json_of(await client.post(f"{API}/contests/{mine.id}/jury/jurors", headers=boss,
+                                    json={"email": juror.email}), 201)
+    elsewhere = await json_of(await client.put(f"{API}/jury/{theirs.id}/scores", headers=bearer(
+        await api_tokens(client, juror)), json={"points": {"01": 1}}), 404)
+    assert elsewhere["error"]["code"] == "contest_not_found"
+    async with sessions() as session:
+        assert (await session.get(Contest, theirs.id)).public_weight_pct == 50  # type: ignore[union-attr]
