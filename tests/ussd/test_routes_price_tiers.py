@@ -66,3 +66,13 @@ async def test_five_bundles_still_fit_one_screen_written_short(
     for shown in ("100 FCFA", "450 FCFA", "900 FCFA", "4 000 FCFA", "7 500 FCFA"):
         assert shown in quantity
     assert "(1-100)" in quantity and "=4 000 FCFA" in quantity  # written short to fit
+
+
+async def test_a_wrong_answer_re_asks_with_the_bundles_still_on_one_screen(
+        client: TestClient, demo: Contest, sessions: Sessions) -> None:
+    await with_tiers(sessions, demo, [{"votes": 1, "amount": 100}, {"votes": 5, "amount": 450},
+                                      {"votes": 10, "amount": 900}, {"votes": 50, "amount": 4000},
+                                      {"votes": 100, "amount": 7500}])
+    screens = await dial(client, "1*07*abc")
+    assert screens[3].startswith("CON Tapez un nombre.\n07 Grace")  # the name clipped to make room
+    assert "50=4 000 FCFA" in screens[3] and len(screens[3]) <= 160
