@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from gateway.core.contests.ranking import CandidateInfo as CandidateInfo
 from gateway.core.contests.ranking import RankedRow as RankedRow
 from gateway.core.contests.ranking import rank_candidates as rank_candidates
+from gateway.core.contests.round_rules import round_figures
 from gateway.core.results.blend import percent_number
 from gateway.core.results.jury_parts import PublicJury
 from gateway.kit.overlay_cue import UNCUED, OverlayCue
@@ -31,6 +32,19 @@ class BoardContest:
     # A contest decided with a jury: its formula, and the jury's points once revealed; None: the public alone.
     jury: PublicJury | None = None
     free_apart: bool = False  # it gives free votes shown apart: each candidate's `free_votes` beside its `votes`
+    # A show in rounds: the round its board shows (its candidates only, each from the figure it started from).
+    round: BoardRound | None = None
+    lines_close_at: datetime | None = None  # when its lines close (a countdown once it is near)
+
+
+@dataclass(frozen=True, slots=True)
+class BoardRound:
+    """The round a contest's board shows: its number and name, and the figure each of its candidates started from
+    (gateway.core.contests.rounds): the board shows the tallies less it."""
+
+    number: int
+    name: str
+    baselines: Mapping[int, int]
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,15 +77,34 @@ def iso_from_ms(epoch_ms: int) -> str:
     return datetime.fromtimestamp(epoch_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def shown_tallies(contest: BoardContest, tallies: Tallies) -> Tallies:
+    """The figures a board shows: the tallies, or in a show of rounds each candidate's round figure."""
+    if contest.round is None:
+        return tallies
+    return Tallies(tallies.version, tallies.updated_ms, round_figures(tallies.votes, contest.round.baselines),
+                   tallies.free)
+
+
+def lines_part(contest: BoardContest) -> dict[str, object]:
+    """The round the board shows and when its lines close: each viewer counts down the last minutes itself."""
+    part: dict[str, object] = {}
+    if contest.round is not None:
+        part["round"] = {"number": contest.round.number, "name": contest.round.name}
+    if contest.lines_close_at is not None:
+        part["lines_close_at"] = contest.lines_close_at.astimezone(UTC).isoformat(timespec="seconds")
+    return part
+
+
 def public_board(contest: BoardContest, tallies: Tallies, cue: OverlayCue = UNCUED) -> dict[str, object]:
     """The JSON document of the API and the stream; counts are null when the organiser hides them, and a
     sealed board lists nobody (an order of candidates would be a ranking). `overlay`: the broadcast overlay's cue
     from the control room (`gateway.kit.overlay_cue`), which every overlay on the stream follows."""
     if contest.sealed:
         return {"contest": contest.slug, "version": 0, "updated_at": None, "sealed": True, "total_votes": None,
-                "candidates": [], "overlay": cue.as_json()}
+                "candidates": [], "overlay": cue.as_json(), **lines_part(contest)}
+    tallies = shown_tallies(contest, tallies)
     if contest.jury is not None:
-        return jury_board(contest, contest.jury, tallies, cue)
+        return {**jury_board(contest, contest.jury, tallies, cue), **lines_part(contest)}
     rows = rank_candidates(contest.candidates, tallies.votes)
     show = contest.show_counts
     return {
@@ -86,6 +119,7 @@ def public_board(contest: BoardContest, tallies: Tallies, cue: OverlayCue = UNCU
             for row in rows
         ],
         "overlay": cue.as_json(),
+        **lines_part(contest),
     }
 
 
@@ -135,6 +169,8 @@ def etag_for(contest: BoardContest, version: int, cue: OverlayCue = UNCUED) -> s
         settings += b"free_apart"
     if contest.jury is not None:  # the formula and a reveal change the board with no new vote
         settings += repr((contest.jury.formula, sorted((contest.jury.points or {}).items()))).encode()
+    if contest.round is not None or contest.lines_close_at is not None:  # a round opened, lines closed on air
+        settings += repr((contest.round, contest.lines_close_at)).encode()
     return f'"{version}-{zlib.crc32(settings):08x}"'
 
 

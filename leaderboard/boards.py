@@ -12,16 +12,27 @@ from typing import Generic, TypeVar
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.contests.catalog import PUBLIC_STATUSES
 from gateway.core.contests.ranking import BoardTop, PublicBoard, public_board, rank_candidates
+from gateway.core.contests.rounds import MAX_COUNTDOWN
 from gateway.core.errors import NotFound
 from gateway.core.results.jury_parts import public_jury
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import Candidate, CandidateStatus, Contest
+from gateway.db.models import Candidate, CandidateStatus, Contest, ContestRound, ContestStatus, RoundBaseline
 from gateway.kit.overlay_cue import UNCUED, OverlayCue, read_cue
 from leaderboard import cache
-from leaderboard.board import BoardContest, CandidateInfo, Rendered, Tallies, is_frozen, render
+from leaderboard.board import (
+    BoardContest,
+    BoardRound,
+    CandidateInfo,
+    Rendered,
+    Tallies,
+    is_frozen,
+    render,
+    shown_tallies,
+)
 
 log = logging.getLogger(__name__)
 
@@ -86,10 +97,39 @@ async def load_contest_view(sessions: Sessions, *, slug: str | None = None,
         )
         candidates = tuple(CandidateInfo(id_, code, name) for id_, code, name in rows)
         jury = await public_jury(session, contest.id, contest.public_weight_pct)
+        shown_round = await board_round(session, contest)
+    if shown_round is not None:  # a show in rounds: the round's candidates only
+        candidates = tuple(c for c in candidates if c.id in shown_round.baselines)
     sealed = public_board(contest.show_counts, contest.board_sealed, contest.status) is PublicBoard.SEALED
     return BoardContest(contest.id, contest.slug, contest.show_counts, contest.board_frozen_at, candidates, sealed,
                         jury if jury.shown else None,
-                        free_apart=contest.free_votes_per_day > 0 and contest.free_vote_weight == "apart")
+                        free_apart=contest.free_votes_per_day > 0 and contest.free_vote_weight == "apart",
+                        round=shown_round, lines_close_at=closing_soon(contest, datetime.now(UTC)))
+
+
+# How near the close a board starts saying when it is (each viewer then counts down): a producer's countdown is
+# at most this long (gateway.core.contests.rounds.MAX_COUNTDOWN).
+COUNTDOWN_FROM = MAX_COUNTDOWN
+
+
+def closing_soon(contest: Contest, now: datetime) -> datetime | None:
+    """When the contest's lines close, if they are open and close within the countdown's reach."""
+    if contest.status is ContestStatus.OPEN and contest.opens_at <= now < contest.closes_at <= now + COUNTDOWN_FROM:
+        return contest.closes_at
+    return None
+
+
+async def board_round(session: AsyncSession, contest: Contest) -> BoardRound | None:
+    """The round a contest's board shows (its current one), with the figures its candidates started from."""
+    if contest.current_round_id is None:
+        return None
+    found = await session.get(ContestRound, contest.current_round_id)
+    if found is None:
+        return None
+    rows = await session.execute(select(RoundBaseline.candidate_id, RoundBaseline.votes).where(
+        RoundBaseline.round_id == found.id))
+    baselines = {candidate: votes for candidate, votes in rows}
+    return BoardRound(found.number, found.name, baselines)
 
 
 class Boards:
@@ -154,7 +194,7 @@ class Boards:
             raise NotFound("No public contest has that id.", code="contest_not_found")
         if contest.sealed:
             return BoardTop((), False, False, sealed=True)
-        rows = rank_candidates(contest.candidates, (await self.tallies(contest)).votes)
+        rows = rank_candidates(contest.candidates, shown_tallies(contest, await self.tallies(contest)).votes)
         return BoardTop(tuple(rows[:n]), contest.show_counts, is_frozen(contest.frozen_at, self._clock()))
 
     async def render(self, contest: BoardContest, *, not_before: float | None = None) -> Rendered:
@@ -170,6 +210,10 @@ class Boards:
             return await read_cue(self.redis, contest_id)
         except RedisError:
             return UNCUED
+
+    def forget(self, contest_id: int) -> None:
+        """Read the contest's settings again at its next board: the producer changed them (a cue, the lines)."""
+        self._by_id.pop(contest_id, None)
 
     def _fresh(self, contest_id: int) -> BoardContest | None:
         entry = self._by_id.get(contest_id)

@@ -256,6 +256,8 @@ class Hub:
                         contest_id = cache.contest_from_channel(channel)
                         if contest_id is None:
                             contest_id = overlay_cue.contest_from_channel(channel)
+                            if contest_id is not None:  # the producer's word: the contest's settings read afresh
+                                self._boards.forget(contest_id)
                         if contest_id is not None:
                             self.notify(contest_id)
                             for follower in self.followers:
