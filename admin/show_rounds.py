@@ -23,6 +23,7 @@ from admin.web import form_of, guarded, is_api
 from gateway.core.audit import Actor
 from gateway.core.contests import round_rules, rounds
 from gateway.core.contests.catalog import PUBLIC_STATUSES
+from gateway.core.contests.price_tiers import parse_tiers
 from gateway.core.contests.scope import contest_in_scope, visible_to
 from gateway.core.entered_number import entered_whole
 from gateway.core.errors import DomainError
@@ -50,7 +51,7 @@ def round_json(row: ContestRound, currency: str) -> dict[str, Any]:
     return {"number": row.number, "name": row.name, "status": row.status.value,
             "price_per_vote": row.price_per_vote, "price_display": money_fields.shown_major(row.price_per_vote,
                                                                                           currency),
-            "closes_at": row.closes_at.isoformat(), "carry_counts": row.carry_counts,
+            "closes_at": row.closes_at.isoformat(), "carry_counts": row.carry_counts, "price_tiers": row.price_tiers,
             "opened_at": row.opened_at.isoformat() if row.opened_at else None,
             "decided_at": row.decided_at.isoformat() if row.decided_at else None,
             "decided_by": row.decided_by, "decision_reason": row.decision_reason}
@@ -75,8 +76,9 @@ def parse_plan(form: Mapping[str, Any], currency: str, lang: str) -> round_rules
     if closes_at.tzinfo is None:
         raise DomainError("closes_at: say its time zone (e.g. +01:00 or Z).", code="invalid_field", field="closes_at")
     price = money_fields.typed_minor(form.get("price"), currency, "price", lang)
-    carry = str(form.get("carry_counts", "")).lower() in ("1", "true", "on", "yes")
-    return round_rules.RoundPlan(str(form.get("name", "")), price, closes_at.astimezone(UTC), carry)
+    carry = form.get("carry_counts") is True or str(form.get("carry_counts", "")).lower() in ("1", "true", "on", "yes")
+    tiers = parse_tiers(form.get("price_tiers"))  # minor units, as the contest's in the API
+    return round_rules.RoundPlan(str(form.get("name", "")), price, closes_at.astimezone(UTC), carry, tiers)
 
 
 @routes.get(API + "/rounds")

@@ -7,7 +7,7 @@ from datetime import datetime
 
 from aiohttp import web
 
-from admin import money_fields
+from admin import money_fields, tier_fields
 from admin.accounts import allowed
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
@@ -15,6 +15,7 @@ from admin.texts import language_of
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
 from gateway.core.contests import round_rules, rounds
+from gateway.core.contests.price_tiers import tiers_of
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import DomainError
 from gateway.core.market import local_moment
@@ -34,6 +35,7 @@ async def page(request: web.Request, actor: Actor, error: str | None = None, sta
             board = await rounds.round_board(session, row) if row.status is not RoundStatus.PLANNED else None
             shown.append((row, board))
     return render(request, "rounds.html", {"contest": contest, "rounds": shown, "error": error,
+                                           "tier_rows": tier_fields.ROWS,
                                            "can_write": allowed(actor.role, "contests.write"),
                                            "tie_rule": round_rules.TIE_RULE}, actor, status=status)
 
@@ -57,8 +59,13 @@ async def plan_page(request: web.Request, actor: Actor) -> web.StreamResponse:
             raise DomainError("Say when the round's lines close at the latest.", field="closes_at") from None
         price = money_fields.typed_minor(form.get("price"), contest.currency, "price", language_of(request))
         carry = form.get("carry_counts") in ("1", "on")
-        await rounds.plan_round(request.app[SESSIONS], actor, contest.id,
-                                round_rules.RoundPlan(str(form.get("name", "")), price, closes_at, carry))
+        lang = language_of(request)
+        tiers = tiers_of(tier_fields.tiers_in_minor({**form, "currency": contest.currency}, lang))
+        try:
+            await rounds.plan_round(request.app[SESSIONS], actor, contest.id,
+                                    round_rules.RoundPlan(str(form.get("name", "")), price, closes_at, carry, tiers))
+        except DomainError as exc:
+            raise tier_fields.shown(exc, contest.currency, lang) from None
     except DomainError as exc:
         return await page(request, actor, exc.message, 400)
     raise see_other(f"/admin/contests/{contest.id}/rounds")

@@ -100,12 +100,17 @@ async def test_an_organiser_plans_a_round_on_its_page_on_the_contests_clock_and_
     bad = await client.post(page, data={"csrf_token": token, "name": "Heats", "price": "10.505",
                                         "closes_at": wall.strftime("%Y-%m-%dT%H:%M")})
     assert bad.status == 400 and "Heats" not in (await bad.text()).split("Plan the next round")[0]
+    dear = await client.post(page, data={"csrf_token": token, "name": "Heats", "price": "10.50", "tier_votes_1": "10",
+                                         "tier_amount_1": "200", "closes_at": wall.strftime("%Y-%m-%dT%H:%M")})
+    assert dear.status == 400 and "costs more than 10 single votes" in await dear.text()
     planned = await client.post(page, data={"csrf_token": token, "name": "Heats", "price": "10.50",
-                                            "closes_at": wall.strftime("%Y-%m-%dT%H:%M")}, allow_redirects=False)
+                                            "tier_votes_1": "10", "tier_amount_1": "100",
+                                            "closes_at": wall.strftime("%Y-%m-%dT%H:%M")},
+                                allow_redirects=False)
     assert planned.status == 303
     async with sessions() as session:
         [row] = (await session.scalars(select(ContestRound))).all()
-    assert row.price_per_vote == 1050  # shillings typed, cents kept
+    assert row.price_per_vote == 1050 and row.price_tiers == [{"votes": 10, "amount": 10000}]  # shillings typed
     assert row.closes_at == wall.replace(second=0, microsecond=0, tzinfo=ZoneInfo("Africa/Nairobi"))
 
     headers = bearer(await api_tokens(client, owner))

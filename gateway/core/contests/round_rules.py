@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from gateway.core.contests.price_tiers import PriceTier
 from gateway.core.contests.ranking import CandidateInfo, RankedRow, rank_candidates
 from gateway.core.errors import DomainError
 
@@ -18,6 +19,7 @@ class RoundPlan:
     price_per_vote: int  # minor units of the contest's currency
     closes_at: datetime  # the latest its lines close; a producer may close them earlier on air
     carry_counts: bool = False  # its board starts from the previous round's figures, not from zero
+    price_tiers: tuple[PriceTier, ...] = ()  # its bundles (gateway.core.contests.price_tiers)
 
 
 def check_plan(plan: RoundPlan, now: datetime) -> RoundPlan:
@@ -29,7 +31,7 @@ def check_plan(plan: RoundPlan, now: datetime) -> RoundPlan:
                           field="price_per_vote")
     if plan.closes_at <= now:
         raise DomainError("A round's lines must close in the future.", code="invalid_field", field="closes_at")
-    return RoundPlan(name, plan.price_per_vote, plan.closes_at, plan.carry_counts)
+    return RoundPlan(name, plan.price_per_vote, plan.closes_at, plan.carry_counts, plan.price_tiers)
 
 
 def starting_figures(still_in: Sequence[int], tallies: Mapping[int, int], previous: Mapping[int, int] | None,

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core import audit
 from gateway.core.audit import Actor
-from gateway.core.contests import round_rules
+from gateway.core.contests import price_tiers, round_rules
 from gateway.core.contests.ranking import CandidateInfo, RankedRow
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import Conflict, DomainError, NotFound
@@ -48,7 +48,7 @@ DEFAULT_LATE_GRACE = timedelta(minutes=5)
 
 def round_snapshot(row: ContestRound) -> dict[str, Any]:
     return {"number": row.number, "name": row.name, "status": row.status.value, "price_per_vote": row.price_per_vote,
-            "closes_at": row.closes_at.isoformat(), "carry_counts": row.carry_counts}
+            "closes_at": row.closes_at.isoformat(), "carry_counts": row.carry_counts, "price_tiers": row.price_tiers}
 
 
 async def rounds_of(session: AsyncSession, contest_id: int) -> list[ContestRound]:
@@ -64,9 +64,11 @@ async def plan_round(sessions: Sessions, actor: Actor, contest_id: int, plan: ro
         contest = await contest_in_scope(session, actor, contest_id, lock=True)
         if contest.status is ContestStatus.CLOSED:
             raise Conflict("A closed contest takes no new round.", code="invalid_transition")
+        tiers = price_tiers.check_tiers(plan.price_tiers, plan.price_per_vote, contest.max_votes_per_order)
         last = await session.scalar(select(func.max(ContestRound.number)).where(ContestRound.contest_id == contest.id))
         row = ContestRound(contest_id=contest.id, number=(last or 0) + 1, name=plan.name,
-                           price_per_vote=plan.price_per_vote, closes_at=plan.closes_at, carry_counts=plan.carry_counts)
+                           price_per_vote=plan.price_per_vote, closes_at=plan.closes_at, carry_counts=plan.carry_counts,
+                           price_tiers=price_tiers.stored_tiers(tiers))
         session.add(row)
         await session.flush()
         await audit.record(session, actor, "round.plan", f"contest:{contest.id}", after=round_snapshot(row))
@@ -111,6 +113,7 @@ async def open_round(sessions: Sessions, actor: Actor, contest_id: int, number: 
         row.status, row.opened_at = RoundStatus.OPEN, now
         contest.status, contest.opens_at, contest.closes_at = ContestStatus.OPEN, now, row.closes_at
         contest.price_per_vote, contest.current_round_id = row.price_per_vote, row.id
+        contest.price_tiers = list(row.price_tiers)
         await audit.record(session, actor, "round.open", f"contest:{contest.id}", before=before,
                            after=round_snapshot(row))
     return row

@@ -6,6 +6,7 @@ from datetime import datetime
 from enum import StrEnum
 
 from sqlalchemy import BigInteger, Boolean, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.models.base import Base, enum_column
@@ -30,6 +31,8 @@ class ContestRound(Base):
     status: Mapped[RoundStatus] = mapped_column(enum_column(RoundStatus, "round_status"),
                                                 server_default=RoundStatus.PLANNED.value)
     price_per_vote: Mapped[int] = mapped_column(BigInteger)  # minor units of the contest's currency
+    # Its bundles, as a contest keeps them (gateway.core.contests.price_tiers): [] sells every vote at the price.
+    price_tiers: Mapped[list[dict[str, int]]] = mapped_column(JSONB, server_default=text("'[]'::jsonb"))
     # The latest moment its lines close if nobody closes them on air first; an on-air close moves it earlier.
     closes_at: Mapped[datetime]
     # Its board starts from the previous round's figures (True) or from zero (False): chosen before it opens.

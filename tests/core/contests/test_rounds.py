@@ -12,11 +12,12 @@ from sqlalchemy import select
 
 from gateway.core import audit
 from gateway.core.contests import round_rules, rounds
+from gateway.core.contests.price_tiers import InvalidTiers, PriceTier
 from gateway.core.contests.ranking import CandidateInfo, rank_candidates
 from gateway.core.errors import Conflict, DomainError, VoteRejected
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus
-from tests.factories import assert_tally_invariant, place
+from tests.factories import assert_tally_invariant, make_contest, place
 from tests.show_rounds import OWNER, a_show, paid_votes, reloaded
 
 
@@ -124,3 +125,19 @@ def test_the_tie_rule_sends_everyone_tied_at_the_cut_through() -> None:
     assert [c.code for c in round_rules.through_by_result(ranked, 9)] == ["01", "02", "03", "04", "05"]
     with pytest.raises(DomainError):
         round_rules.through_by_result(ranked, 0)
+
+
+async def test_a_rounds_bundles_are_the_contests_while_it_is_open(sessions: Sessions) -> None:
+    now = datetime.now(UTC)
+    contest = await make_contest(sessions, candidates=2, status=ContestStatus.DRAFT,
+                                 price_tiers=[{"votes": 5, "amount": 400}])
+    with pytest.raises(InvalidTiers):  # dearer than its ten single votes
+        await rounds.plan_round(sessions, OWNER, contest.id, round_rules.RoundPlan(
+            "Final", 250, now + timedelta(hours=1), price_tiers=(PriceTier(10, 2600),)))
+    await rounds.plan_round(sessions, OWNER, contest.id, round_rules.RoundPlan(
+        "Final", 250, now + timedelta(hours=1), price_tiers=(PriceTier(10, 2000),)))
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    live = await reloaded(sessions, contest)
+    assert live.price_tiers == [{"votes": 10, "amount": 2000}]  # the round's, not the contest's own before
+    assert (await place(sessions, live, quantity=10)).amount == 2000
+    assert (await place(sessions, live, quantity=5, msisdn="+237670000002")).amount == 1250
