@@ -7,9 +7,11 @@ the formula and each candidate's parts."""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from aiohttp import web
+from redis.exceptions import RedisError
 
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
@@ -19,7 +21,8 @@ from gateway.core.errors import DomainError
 from gateway.core.results import signing
 from gateway.core.results.blend import Blended, percent_number
 from gateway.db.models import ContestStatus
-from gateway.kit.keys import RESULTS_KEY, SESSIONS
+from gateway.kit import overlay_cue
+from gateway.kit.keys import REDIS, RESULTS_KEY, SESSIONS
 
 routes = web.RouteTableDef()
 API = "/api/v1/admin"
@@ -79,6 +82,20 @@ def whole_field(form: Any, name: str, default: int) -> int:
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     return entered_whole(str(value), name, high=jury.MAX_POINTS if name != "public_weight_pct" else 100)
+
+
+async def announce(request: web.Request, contest_id: int) -> None:
+    """Every web process reads the contest's board settings afresh and sends its board again, on the channel the
+    control room's cues take (gateway.kit.overlay_cue): the reveal is on the board and the overlay within a second,
+    with no vote needed. Redis away: they take it within their settings' short cache instead."""
+    redis = request.app[REDIS]
+    with contextlib.suppress(RedisError, OSError):
+        await redis.publish(overlay_cue.channel_name(redis, contest_id), "jury")
+
+
+async def after_reveal(request: web.Request, board: jury.JuryBoard, actor: Actor) -> None:
+    await sign_if_closed(request, board, actor)
+    await announce(request, board.contest.id)
 
 
 async def sign_if_closed(request: web.Request, board: jury.JuryBoard, actor: Actor) -> None:
@@ -148,5 +165,5 @@ async def reveal(request: web.Request, actor: Actor) -> web.StreamResponse:
     """{"confirm": true}: the jury's points become public, once and for good."""
     form = await form_of(request)
     board = await jury.reveal(request.app[SESSIONS], actor, cid(request), confirmed=form.get("confirm") is True)
-    await sign_if_closed(request, board, actor)
+    await after_reveal(request, board, actor)
     return web.json_response(jury_board_json(board))

@@ -12,7 +12,7 @@ from aiohttp import web
 
 from admin import texts
 from admin.accounts import allowed
-from admin.jury import sign_if_closed, whole_field
+from admin.jury import after_reveal, whole_field
 from admin.pages.rendering import render, see_other
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
@@ -134,5 +134,5 @@ async def post_reveal(request: web.Request, actor: Actor) -> web.StreamResponse:
         board = await jury.reveal(request.app[SESSIONS], actor, cid(request), confirmed=form.get("confirm") == "yes")
     except DomainError as exc:
         return await organiser_page(request, actor, exc.message, exc.status)
-    await sign_if_closed(request, board, actor)
+    await after_reveal(request, board, actor)
     raise see_other(f"/admin/contests/{cid(request)}/jury?done=revealed")
