@@ -136,6 +136,20 @@ async def test_a_confirmation_sent_again_counts_once(live: LiveMpesa) -> None:
     assert (await votes(live))["01"] == 3 and order.quantity == 3
 
 
+async def test_a_bundles_amount_paid_into_the_paybill_buys_the_bundles_votes(live: LiveMpesa) -> None:
+    """KES 10 a vote, 10 votes for KES 90: 90 paid buys 10 votes, as the same bundle bought on any channel does; even
+    where a remainder is given back, the bundle's amount is no remainder."""
+    async with live.sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == live.contest.id)
+                              .values(price_tiers=[{"votes": 10, "amount": 9000}]))
+    await paybill_rule(live, "refund")
+    made = await pay(live, "01", 90)
+    assert made["validation"] == {"ResultCode": "0", "ResultDesc": "Accepted"}
+    order = await decided(live, made["TransID"])
+    assert (order.status, order.quantity, order.amount) == (OrderStatus.PAID, 10, 9000)
+    assert (await votes(live))["01"] == 10
+
+
 async def test_a_remainder_is_held_for_a_person_by_default(live: LiveMpesa) -> None:
     order = await decided(live, (await pay(live, "01", 35))["TransID"])
     assert order.status is OrderStatus.HELD and order.quantity == 3

@@ -68,6 +68,15 @@ def order_amount(quantity: int, price_per_vote: int, tiers: Sequence[PriceTier])
     return quantity * price_per_vote
 
 
+def votes_bought(amount: int, price_per_vote: int, tiers: Sequence[PriceTier]) -> tuple[int, int]:
+    """What a sum paid without an order of ours buys (a paybill payment naming a candidate): a bundle's votes when
+    it is a bundle's amount, else whole votes at the price; and what is left over."""
+    for tier in tiers:
+        if tier.amount == amount:
+            return tier.votes, 0
+    return divmod(amount, price_per_vote)
+
+
 def check_tiers(tiers: Sequence[PriceTier], price_per_vote: int, max_votes_per_order: int) -> tuple[PriceTier, ...]:
     """The tiers sorted, or InvalidTiers (on the field `price_tiers`) naming the first rule one breaks."""
     if len(tiers) > MAX_TIERS:

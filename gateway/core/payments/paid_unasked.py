@@ -33,6 +33,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.contests import late_votes
+from gateway.core.contests.price_tiers import PriceTier, tiers_of, votes_bought
 from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.fraud import holds
 from gateway.core.orders import counting
@@ -142,18 +143,21 @@ async def check_account(sessions: Sessions, contest_id: int, typed: str, amount:
             is not VotingState.OPEN:
         return AccountVerdict(code, AccountRefusal.NOT_OPEN)
     price = contest.price_per_vote
-    if amount < price:
+    votes, left = votes_bought(amount, price, tiers_of(contest.price_tiers))
+    if votes == 0:
         return AccountVerdict(code, AccountRefusal.BELOW_PRICE, price)
-    if whole_votes_only and amount % price:
+    if whole_votes_only and left:
         return AccountVerdict(code, AccountRefusal.NOT_WHOLE_VOTES, price)
     return AccountVerdict(code, None, price)
 
 
-def why_held(amount: int, price: int, currency: str, voting: VotingState) -> str | None:
-    """Why a payment for a known candidate buys no whole votes alone (None: it buys exactly `amount // price`). Pure."""
+def why_held(amount: int, price: int, currency: str, voting: VotingState,
+             tiers: Sequence[PriceTier] = ()) -> str | None:
+    """Why a payment for a known candidate buys no whole votes alone (None: it buys exactly what `votes_bought`
+    says: a bundle's votes for a bundle's amount, else whole votes at the price). Pure."""
     if voting is not VotingState.OPEN:
         return f"paid {amount} {currency} into the paybill while voting was {voting.value}: no vote counts by itself"
-    votes, left = divmod(amount, price)
+    votes, left = votes_bought(amount, price, tiers)
     if votes == 0:
         return f"paid {amount} {currency} into the paybill, under one vote's price ({price} {currency})"
     if left:
@@ -176,9 +180,10 @@ async def settle_unasked(sessions: Sessions, payment: UnaskedPayment, *, remaind
         return UnaskedOutcome.UNMATCHED, None
     async with autocommit(sessions) as session:
         voting = await voting_when(session, contest, min(payment.paid_at or now, now))
-    hold_reason = why_held(payment.amount, contest.price_per_vote, contest.currency, voting)
-    order_id = await write_order(sessions, payment, candidates[code], max(payment.amount // contest.price_per_vote, 1),
-                                 hold_reason, now)
+    tiers = tiers_of(contest.price_tiers)
+    hold_reason = why_held(payment.amount, contest.price_per_vote, contest.currency, voting, tiers)
+    votes, _ = votes_bought(payment.amount, contest.price_per_vote, tiers)
+    order_id = await write_order(sessions, payment, candidates[code], max(votes, 1), hold_reason, now)
     written = order_id is not None
     order_id = order_id or await order_of_receipt(sessions, payment.provider, payment.receipt)
     if order_id is None:
