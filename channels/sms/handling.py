@@ -13,7 +13,7 @@ from typing import ClassVar
 from channels.phone.contest_takes import phone_labels, phone_providers, takes_message
 from channels.phone.operators import detect_operator
 from channels.phone.texts import provider_label, refusal_message
-from channels.sms import store, texts
+from channels.sms import free_votes, store, texts
 from channels.sms.models import SmsInbound
 from channels.sms.parser import Command, Request, language_of, normalise, parse
 from channels.sms.sender import Route, SmsSender
@@ -117,6 +117,12 @@ async def answer(ctx: SmsContext, turn: Turn) -> tuple[str, uuid.UUID | None]:
     if not turn.contests:
         await reply(ctx, turn, "no_contest", texts.sms_texts(lang).no_contest)
         return "no_contest", None
+    free = free_votes.parse_free(turn.message.text, {keyword_key(k) for k in turn.keywords.values()})
+    if free is not None:  # FREE 07: the sender's number takes its free vote
+        chosen = await ctx.service.contest(contest_for(turn, free.keyword).slug)  # with its candidates
+        outcome, text = await free_votes.take(ctx.sessions, chosen, free, turn.message.msisdn, lang)
+        await reply(ctx, turn, outcome, text)
+        return outcome, None
     contest = contest_for(turn, request.keyword)
     keyword = turn.keywords[contest.id]
     if request.command is Command.TOP:

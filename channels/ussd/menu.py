@@ -29,6 +29,7 @@ class Screen(StrEnum):
     SUMMARY = "summary"
     TOP = "top"
     MINE = "mine"
+    FREE = "free"  # the candidates of a free vote (channels.ussd.free_votes)
 
 
 class Ending(StrEnum):
@@ -36,6 +37,7 @@ class Ending(StrEnum):
     TOO_MANY_ERRORS = "too_many_errors"
     NO_PAYMENT = "no_payment"  # the contest offers no mobile money over USSD
     UNAVAILABLE = "unavailable"  # nothing open on this code (closed, paused, not yet open)
+    FREE_VOTE = "free_vote"  # the voter chose a candidate for a free vote: the route takes it
 
 
 class Problem(StrEnum):
@@ -77,6 +79,7 @@ class MenuContext:
     operator: Operator | None = None  # detected from the caller's number
     preference: Lang | None = None  # remembered for the number
     unavailable: MenuContest | None = None  # when nothing is open: the contest to explain
+    free_left: tuple[tuple[int, int], ...] = ()  # (contest id, free votes the caller has left) where it has some
 
 
 @dataclass(frozen=True)
@@ -140,7 +143,7 @@ def page_count(ctx: MenuContext, position: Position) -> int:
     frame, t = position.frame, texts(language(ctx, position))
     if frame.screen is Screen.CONTESTS:
         return len(contest_pages(ctx.contests, t))
-    if frame.screen is Screen.CANDIDATE:
+    if frame.screen in (Screen.CANDIDATE, Screen.FREE):
         return len(candidate_pages(ctx.contests[frame.contest], t))
     return 1
 
@@ -151,7 +154,7 @@ def step(ctx: MenuContext, position: Position, raw: str) -> Position:
         return moved(position, home_stack(ctx, position))
     if raw == BACK:
         return moved(position, position.stack[:-1] or position.stack)
-    paged = frame.screen in (Screen.CONTESTS, Screen.CANDIDATE)
+    paged = frame.screen in (Screen.CONTESTS, Screen.CANDIDATE, Screen.FREE)
     if raw == MORE and paged and frame.page + 1 < page_count(ctx, position):
         return moved(position, (*position.stack, replace(frame, page=frame.page + 1)))
     if raw == "":
@@ -198,13 +201,19 @@ def answer_contests(ctx: MenuContext, position: Position, raw: str) -> Position 
 
 
 def answer_home(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
-    picked = choice(raw, 4)
+    picked = choice(raw, 5 if free_left(ctx, position.frame) else 4)
     if picked == 1 and not ctx.contests[position.frame.contest].providers:
         return replace(moved(position, position.stack), ending=Ending.NO_PAYMENT)
     if picked is None:
         return Reason(Problem.INVALID_CHOICE)
-    screen = (Screen.CANDIDATE, Screen.TOP, Screen.MINE, Screen.LANGUAGE)[picked - 1]
+    screen = (Screen.CANDIDATE, Screen.TOP, Screen.MINE, Screen.LANGUAGE, Screen.FREE)[picked - 1]
     return push(position, replace(position.frame, screen=screen, page=0))
+
+
+def free_left(ctx: MenuContext, frame: Frame) -> int:
+    """The caller's free votes left in the contest of `frame` (0: it gives none, or none are left)."""
+    contest_id = ctx.contests[frame.contest].id
+    return next((left for known, left in ctx.free_left if known == contest_id), 0)
 
 
 def answer_language(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
@@ -223,6 +232,15 @@ def answer_candidate(ctx: MenuContext, position: Position, raw: str) -> Position
     if not candidate.active:
         return Reason(Problem.ELIMINATED, candidate.code)
     return push(position, replace(position.frame, screen=Screen.QUANTITY, page=0, candidate=candidate.code))
+
+
+def answer_free(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
+    """A candidate for the free vote: checked as a paid vote's, then the route takes it."""
+    chosen = answer_candidate(ctx, position, raw)
+    if isinstance(chosen, Reason):
+        return chosen
+    frame = replace(position.frame, candidate=chosen.frame.candidate)
+    return replace(moved(position, (*position.stack[:-1], frame)), ending=Ending.FREE_VOTE)
 
 
 def answer_quantity(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
@@ -266,4 +284,5 @@ ANSWERS: dict[Screen, Callable[[MenuContext, Position, str], Position | Reason]]
     Screen.SUMMARY: answer_summary,
     Screen.TOP: answer_nothing,
     Screen.MINE: answer_nothing,
+    Screen.FREE: answer_free,
 }

@@ -15,10 +15,20 @@ from redis.exceptions import RedisError
 from channels.phone.callers import check_at_token
 from channels.phone.operators import Operator, detect_operator
 from channels.phone.texts import provider_label
-from channels.ussd import store
+from channels.ussd import free_votes, store
 from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
-from channels.ussd.screens import Reply, blocked, placed, refusal, render, service_unavailable, takes, unknown_service
+from channels.ussd.screens import (
+    Reply,
+    TakeFreeVote,
+    blocked,
+    placed,
+    refusal,
+    render,
+    service_unavailable,
+    takes,
+    unknown_service,
+)
 from channels.ussd.session import Recalled, SessionRecord, SessionStore
 from channels.ussd.settings import UssdSettings, ussd_token_usable
 from channels.ussd.views import (
@@ -138,7 +148,7 @@ async def answer(app: web.Application, sessions: SessionStore, hit: Hit, record:
             reply = blocked(lang) if is_blocked else unknown_service(lang)
             await quietly(sessions.remember(hit.session_id, record, hit.text, reply.body))
             return reply.body
-    ctx = context(hit, record, views)
+    ctx = await free_votes.with_free_left(app, context(hit, record, views), hit.msisdn)
     position = walk(ctx, parse_path(hit.text))
     reply = render(ctx, position, await extras_for(app, ctx, position, hit.msisdn))
     if position.chose_language and position.lang_choice is not None:
@@ -210,6 +220,8 @@ async def place_once(app: web.Application, sessions: SessionStore, hit: Hit, rec
 async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) -> Reply:
     action = reply.action
     assert action is not None
+    if isinstance(action, TakeFreeVote):
+        return await free_votes.take(app, hit.session_id, hit.msisdn, ctx, reply, action)
     contest = next((c for c in ctx.contests if c.slug == action.contest_slug), None)
     request = placing.OrderRequest(
         contest_slug=action.contest_slug, candidate_code=action.candidate, quantity=action.quantity,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from channels.phone.contest_takes import takes_message
+from channels.phone.free_vote_texts import free_vote_option
 from channels.phone.gsm7 import clip, septets, transliterate
 from channels.phone.texts import (
     placed_message,
@@ -18,7 +19,7 @@ from channels.phone.texts import (
     vote_messages,
 )
 from channels.ussd.layout import TEXT_BUDGET, candidate_pages, contest_pages, fit_width, fits
-from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, language
+from channels.ussd.menu import Ending, Frame, MenuContext, Position, Problem, Reason, Screen, free_left, language
 from channels.ussd.texts import (
     LANGUAGE_OPTIONS,
     UNKNOWN_SERVICE,
@@ -58,10 +59,18 @@ class PlaceOrder:
 
 
 @dataclass(frozen=True)
+class TakeFreeVote:
+    """The voter chose a candidate for a free vote: what the route must take (channels.ussd.free_votes)."""
+
+    contest_slug: str
+    candidate: str
+
+
+@dataclass(frozen=True)
 class Reply:
     kind: Kind
     text: str
-    action: PlaceOrder | None = None
+    action: PlaceOrder | TakeFreeVote | None = None
     language: Lang = Lang.FR
 
     @property
@@ -109,6 +118,10 @@ def ending(ctx: MenuContext, position: Position, lang: Lang) -> Reply:
         assert frame.candidate and frame.quantity and frame.provider
         action = PlaceOrder(contest.slug, frame.candidate, frame.quantity, frame.provider)
         return Reply(Kind.END, "", action=action, language=lang)
+    if position.ending is Ending.FREE_VOTE:
+        assert frame.candidate
+        return Reply(Kind.END, "", action=TakeFreeVote(ctx.contests[frame.contest].slug, frame.candidate),
+                     language=lang)
     if position.ending is Ending.TOO_MANY_ERRORS:
         return end(t.too_many_errors.format(service_code=clip(transliterate(ctx.service_code), 20)), lang)
     if position.ending is Ending.NO_PAYMENT:
@@ -143,7 +156,8 @@ def contests_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, bu
 def home_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
     contest = ctx.contests[frame.contest]
     back = [t.back] if len(ctx.contests) > 1 else []
-    return [clip(contest.name, 40), *t.home, *back]
+    free = [free_vote_option(t.lang)] if free_left(ctx, frame) else []
+    return [clip(contest.name, 40), *t.home, *free, *back]
 
 
 def language_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
@@ -261,6 +275,7 @@ SCREENS: dict[Screen, ScreenLines] = {
     Screen.SUMMARY: summary_screen,
     Screen.TOP: top_screen,
     Screen.MINE: mine_screen,
+    Screen.FREE: candidate_screen,  # the same list: the home menu's "5 Free vote" led here
 }
 
 

@@ -31,7 +31,9 @@ WIDEST = {"code": "12345678", "maximum": "12345678", "price": "1 000 000 F CFA",
           # My votes' few words of why an order failed (the longest of the catalogs' own)
           "receipt": "R" * 20, "rank": "5", "votes": "1000000", "why": "W" * 22,
           # what a contest takes: three wallets' names (each clipped to 20) joined, its country's prefix
-          "providers": "P" * 66, "first": "F" * 42, "last": "L" * 20, "prefix": "+1234"}
+          "providers": "P" * 66, "first": "F" * 42, "last": "L" * 20, "prefix": "+1234",
+          # a number's free votes left (channels/phone/free_vote_texts.py)
+          "left": "99"}
 LIMIT = re.compile(r"Limit: (\d+)")
 
 

@@ -27,6 +27,7 @@ of a minute; a refused claim records nothing.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -44,6 +45,7 @@ from gateway.core.errors import Conflict, NotFound, RateLimited, VoteRejected
 from gateway.core.outbox import emit
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.results import ledger
+from gateway.core.texts import CORE
 from gateway.core.voters.blocklist import inet_of
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import BlockedAddress, BlockedMsisdn, Candidate, Contest, FreeVote
@@ -62,9 +64,13 @@ class FreeWeight(StrEnum):
 
 
 class FreeVoteUsed(Conflict):
-    """The number has taken its period's free votes."""
+    """The number has taken its period's free votes (`per`: today's, or this round's)."""
 
     code = "free_vote_used"
+
+    def __init__(self, message: str, per: FreePer) -> None:
+        super().__init__(message, field="msisdn")
+        self.per = per
 
 
 class NoFreeVotes(VoteRejected):
@@ -90,6 +96,13 @@ class TakenFreeVote:
     candidate_name: str
     left: int  # the number's free votes left in the period
     per: FreePer
+
+
+def code_text(lang: str, code: str, contest_name: str) -> str:
+    """The text that proves a number for a free vote on the web or in the bot (gateway.kit.phone_proof)."""
+    t = CORE.translations(lang)
+    return t.gettext("{code} is your code for a free vote in {contest}. It expires in 10 minutes.").format(
+        code=code, contest=contest_name)
 
 
 def period_of(contest: Contest, now: datetime) -> str | None:
@@ -130,6 +143,23 @@ async def free_votes_left(sessions: Sessions, contest_slug: str, msisdn: str, no
         period = period_of(contest, now)
         assert period is not None
         return max(0, contest.free_votes_per_day - await _taken(session, contest.id, number, period))
+
+
+async def free_left_by_contest(sessions: Sessions, contest_ids: Sequence[int], msisdn: str,
+                               now: datetime | None = None) -> dict[int, int]:
+    """The number's free votes left in each of the contests that gives some now (a menu offers them): one query when
+    none of them gives free votes."""
+    now = now or datetime.now(UTC)
+    number = number_of(msisdn)
+    async with autocommit(sessions) as session:
+        giving = [contest for contest in (await session.scalars(select(Contest).where(
+            Contest.id.in_(contest_ids), Contest.free_votes_per_day > 0))).all() if gives_free_votes(contest, now)]
+        left = {}
+        for contest in giving:
+            period = period_of(contest, now)
+            assert period is not None
+            left[contest.id] = max(0, contest.free_votes_per_day - await _taken(session, contest.id, number, period))
+    return left
 
 
 async def take_free_vote(sessions: Sessions, request: FreeVoteRequest, now: datetime | None = None) -> TakenFreeVote:
@@ -185,8 +215,9 @@ def _checked_period(contest: Contest, now: datetime) -> str:
 
 
 def _used(contest: Contest) -> FreeVoteUsed:
-    when = "this round" if contest.free_votes_per == FreePer.ROUND else "today"
-    return FreeVoteUsed(f"This number has taken its free votes for {when}.", field="msisdn")
+    per = FreePer(contest.free_votes_per)
+    when = "this round" if per is FreePer.ROUND else "today"
+    return FreeVoteUsed(f"This number has taken its free votes for {when}.", per)
 
 
 async def _check_standing(session: AsyncSession, contest: Contest, number: str, address: str | None,
