@@ -196,8 +196,8 @@ PAGE_TEXTS: dict[str, str] = {
     **LATE_VOTE_TEXTS,
     **PROMPT_TEXTS,
     **CANDIDATE_TEXTS,
-    **CERTIFICATE_TEXTS,
     **BUNDLE_TEXTS,
+    **CERTIFICATE_TEXTS,
     **OVERLAY_TEXTS,
     **META_TEXTS,
     **MARKET_TEXTS,
@@ -271,7 +271,7 @@ class Translator:
         """What the page's script needs to speak the page's language."""
         keys = ("state_connecting", "state_live", "state_reconnecting", "state_polling", "state_static",
                 "rank", "total_votes", "new_leader", "sending", "submit", "errors_title", "error_body", "total",
-                "follow_order")
+                "follow_order", "lines_countdown", "lines_closed")
         # The script knows two plural forms (French's and English's rule), one for 1 vote, one for 2.
         return {**{key: self(key) for key in keys}, "vote_one": self.vote_form(1), "vote_many": self.vote_form(2)}
 

@@ -160,7 +160,7 @@ def page_data(contest: PublicContest, options: OverlayOptions, tr: Translator) -
     """What overlay.js needs: its texts, how many rows, its own layout (the cue's, when set, wins), and when a sealed
     board's "voting open" stops being so."""
     keys = ("rank", "overlay_share", "overlay_sealed_open", "overlay_sealed", "overlay_formula", "overlay_parts",
-            "overlay_jury_part")
+            "overlay_jury_part", "lines_countdown", "lines_closed")
     return {"lang": tr.lang, "top": options.top, "layout": options.layout,
             "closes_at_ms": int(contest.closes_at.timestamp() * 1000),
             "strings": {**{key: tr(key) for key in keys}, "vote_one": tr.vote_form(1), "vote_many": tr.vote_form(2)}}

@@ -19,4 +19,7 @@ OVERLAY_TEXTS: dict[str, str] = {
     "overlay_parts": N_("Public {public} · Jury {jury}"),
     # Translators: the jury's part alone, where the organiser hides the public's counts, e.g. "Jury 30.0%".
     "overlay_jury_part": N_("Jury {jury}"),
+    # Translators: the producer's countdown to the close of the lines, on the overlay and the pages: "0:59".
+    "lines_countdown": N_("Lines close in {time}"),
+    "lines_closed": N_("Lines are closed"),
 }

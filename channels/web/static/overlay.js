@@ -121,6 +121,30 @@
     list.textContent = '';  // a sealed board names nobody: not even the order rows were in
   }
 
+  // The producer's countdown to the close (the board says when, within its last half hour): each viewer counts the
+  // seconds down on its own clock, so no frame is needed for each second; once passed, the lines are closed.
+  var countdownNote = document.getElementById('overlay-countdown'), closeAt = null, ticking = null;
+  function clock(ms) {
+    var s = Math.ceil(ms / 1000), m = Math.floor(s / 60);
+    s = s % 60;
+    return m + ':' + (s < 10 ? '0' : '') + s;
+  }
+  function tick() {
+    countdownNote.hidden = closeAt === null;
+    if (closeAt === null) { return; }
+    var left = closeAt - Date.now();
+    countdownNote.textContent = left > 0 ? fill(S.lines_countdown, { time: clock(left) }) : S.lines_closed;
+  }
+  function lines(board) {
+    if (board.lines_close_at) {
+      closeAt = Date.parse(board.lines_close_at);
+    } else if (closeAt !== null && closeAt > Date.now()) {
+      closeAt = null;  // the close was moved away (a round reopened later)
+    }
+    if (closeAt !== null && !ticking) { ticking = setInterval(tick, 250); }
+    tick();
+  }
+
   function showFormula(formula) {  // a contest decided with a jury says how, sealed or not, never before its board opens
     formulaNote.hidden = !formula;
     if (formula) { formulaNote.textContent = fill(S.overlay_formula, { 'public': formula.public_weight_pct,
@@ -160,6 +184,7 @@
 
   function receive(board) {  // coalesce: keep only the newest frame, draw it on the next free second
     cue(board.overlay);  // at once: a cue is the producer's word, not a vote to smooth out
+    lines(board);  // as at once: the producer's countdown
     if (board.sealed) {
       version = 0;  // a sealed board has no version of its own; the next one is news
     } else if (board.version != null) {
