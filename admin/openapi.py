@@ -11,6 +11,7 @@ from aiohttp import web
 
 from admin.api import PREFIX
 from admin.jury import SUMMARIES as JURY_SUMMARIES
+from admin.show_rounds import SUMMARIES as ROUND_SUMMARIES
 from admin.web import contest_settings, provider_names
 from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.contests.contest_drafts import MAX_THRESHOLD, BoardVisibility
@@ -102,6 +103,7 @@ SUMMARIES = {
 }
 
 SUMMARIES.update(JURY_SUMMARIES)
+SUMMARIES.update(ROUND_SUMMARIES)
 
 
 FRAUD_RULES = {"type": "object", "additionalProperties": False,

@@ -42,6 +42,23 @@ TEXTS = (N_("Lines"), N_("Round"), N_("Lines open"), N_("Lines closed"), N_("Lin
          N_("No round planned"), N_("Tick the confirmation first: this goes on air."))
 
 
+SUMMARIES = {
+    "/contests/{contest_id}/rounds": "A show's rounds (GET: each with its board, and the tie rule); POST plans the "
+                                     "next one: name, price (major units, as typed), closes_at (ISO 8601 with its "
+                                     "offset: the latest its lines close), carry_counts, price_tiers (minor units)",
+    "/contests/{contest_id}/rounds/{number}/open": "Lines are open: the round's terms become the contest's on every "
+                                                   "channel; the earlier rounds must be decided; audited",
+    "/contests/{contest_id}/lines/close": "Lines are closed: now (countdown_seconds 0) or after a countdown of up to "
+                                          "1800 s that every board and overlay shows; no vote is taken from that "
+                                          "instant on any channel; audited",
+    "/contests/{contest_id}/rounds/{number}/decide": "Who goes through, once the late payments' grace has passed "
+                                                     "(409 late_payments_may_count before): places (the first ones "
+                                                     "by the round's result, ties at the cut all through) or through "
+                                                     "(codes, with commas) and reason; the others are eliminated, "
+                                                     "the round's results signed; audited",
+}
+
+
 class Unconfirmed(DomainError):
     status = 400
     code = "confirmation_needed"

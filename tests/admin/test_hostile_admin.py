@@ -98,6 +98,14 @@ ROUTES = {
     ("POST", "/api/v1/admin/contests/{contest_id}/jury/jurors"),
     ("POST", "/api/v1/admin/contests/{contest_id}/jury/jurors/remove"),
     ("POST", "/api/v1/admin/contests/{contest_id}/jury/reveal"),
+    # a show's rounds, and its lines opened and closed on air from the control room
+    ("GET", "/admin/contests/{contest_id}/rounds"), ("POST", "/admin/contests/{contest_id}/rounds"),
+    ("POST", "/admin/contests/{contest_id}/rounds/{number}/decide"),
+    ("POST", "/admin/control/lines/{contest_id}/close"), ("POST", "/admin/control/lines/{contest_id}/open/{number}"),
+    ("GET", "/api/v1/admin/contests/{contest_id}/rounds"), ("POST", "/api/v1/admin/contests/{contest_id}/rounds"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/rounds/{number}/open"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/rounds/{number}/decide"),
+    ("POST", "/api/v1/admin/contests/{contest_id}/lines/close"),
 }
 PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 
@@ -112,7 +120,8 @@ def test_every_admin_route_is_listed_here(settings: Settings) -> None:
 def concrete(path: str, value: str) -> str:
     return path.format(contest_id=value, candidate_id=value, action="open", name=value, order_id=value, admin_id=value,
                        kind="orders" if "/exports/" in path else "numbers", fmt="csv", sheet_id=value,
-                       entry_id=value, upload_id=value, statement_id=value, payout_id=value, code=value)
+                       entry_id=value, upload_id=value, statement_id=value, payout_id=value, code=value,
+                       number=value)
 
 
 @pytest.mark.parametrize(("method", "path"), sorted(ROUTES))
