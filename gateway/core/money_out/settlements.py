@@ -57,8 +57,10 @@ from gateway.db.models import (
     VoteOrder,
 )
 
-MONEY_IN = (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
-MONEY_BACK = (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED)
+# A late order's money came in (its provider confirmed it, after the lines closed and their grace) and is owed back
+# by itself (late_refunds): in the books as a refund owed, as any order owed back is.
+MONEY_IN = (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED, OrderStatus.LATE)
+MONEY_BACK = (OrderStatus.REFUND_REQUESTED, OrderStatus.REFUNDED, OrderStatus.LATE)
 HEADER = ("record", "provider", "currency", "payments", "gross", "refunds", "fees", "commission", "net")
 
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 
 from assembly.settings import Settings
 from channels.phone.receipt_texts import readable
+from gateway.core.money_out import settlements
 from gateway.core.money_out.late_refunds import refund_late_orders
 from gateway.core.orders import counting, tables
 from gateway.core.orders.outcomes import ConfirmOutcome
@@ -68,6 +69,9 @@ async def test_a_payment_after_the_grace_is_refunded_by_mtn_once_and_never_count
     confirmed = mtn.contest.closes_at + timedelta(seconds=301)
     assert await callback_at(sessions, order, confirmed) is ConfirmOutcome.LATE
     balance = await mtn.payouts.balance("XAF")
+    async with sessions() as session:  # the organiser's books: the money came in and is owed back, nothing to pay out
+        [books] = await settlements.figures_of(session, mtn.contest)
+    assert (books.gross, books.refunds) == (order.amount, order.amount)
     # Not before the provider's records caught up with its word; then once, whatever passes run.
     assert await refund_late_orders(sessions, mtn.registry, confirmed + timedelta(seconds=10)) == []
     later = confirmed + timedelta(seconds=31)
