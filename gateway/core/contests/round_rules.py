@@ -55,14 +55,20 @@ TIE_RULE = "Candidates tied at the last place that goes through all go through."
 
 
 def through_by_result(ranked: Sequence[RankedRow], places: int) -> list[CandidateInfo]:
-    """The candidates going through by the round's result: the first `places` ranks, and everyone tied with the
-    last of them (`TIE_RULE`)."""
+    """The candidates going through by the round's result (its votes, or the blend with a revealed jury): the first
+    `places`, and everyone sharing the rank of the last of them (`TIE_RULE`)."""
     if places < 1:
         raise DomainError("At least one candidate must go through.", code="invalid_field", field="places")
     if places >= len(ranked):
         return [row.candidate for row in ranked]
-    cut = ranked[places - 1].votes
-    return [row.candidate for index, row in enumerate(ranked) if index < places or row.votes == cut]
+    cut = ranked[places - 1].rank
+    return [row.candidate for index, row in enumerate(ranked) if index < places or row.rank == cut]
+
+
+def ranked_by_blend(candidates: Sequence[CandidateInfo], blended: Sequence[tuple[str, int, int]]) -> list[RankedRow]:
+    """A round's standing in the blend's order, from its (code, votes, rank) rows."""
+    by_code = {candidate.code: candidate for candidate in candidates}
+    return [RankedRow(by_code[code], votes, rank) for code, votes, rank in blended]
 
 
 def through_by_hand(candidates: Sequence[CandidateInfo], codes: Sequence[str],

@@ -27,6 +27,7 @@ from gateway.core.contests import price_tiers, round_rules
 from gateway.core.contests.ranking import CandidateInfo, RankedRow
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.results.jury_parts import public_jury
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
@@ -197,6 +198,13 @@ async def decide_round(sessions: Sessions, actor: Actor, contest_id: int, number
             raise Conflict(f"Payments may still count until {last_count:%H:%M:%S} UTC: decide after that.",
                            code="late_payments_may_count")
         board = await round_board(session, row)
+        jury = await public_jury(session, contest.id, contest.public_weight_pct)
+        if jury.revealed:  # a round decided with the jury: by the blend of its votes and the jury's points
+            blended = jury.ranked([(r.candidate.id, r.candidate.code) for r in board.ranked],
+                                  {r.candidate.id: r.votes for r in board.ranked})
+            board = RoundBoard(row, round_rules.ranked_by_blend([r.candidate for r in board.ranked],
+                                                                [(b.code, b.votes, b.rank) for b in blended]),
+                               board.through)
         if by_hand is not None:
             through = round_rules.through_by_hand([r.candidate for r in board.ranked], by_hand, reason)
         else:

@@ -3,7 +3,8 @@ rounds its board carried the counts of), with the round and who went through, si
 
 The sheet is the contest's format (`signing.sheet_csv`) with a `round` line after the contest's
 (`round,<number>,<name>,,,<result|hand>`) and a `through` line per candidate who went through, so one check — its
-bytes against its signature — holds for both, offline with `gateway results verify` and on /verify.
+bytes against its signature — holds for both, offline with `gateway results verify` and on /verify. A round decided
+once the contest's jury was revealed (a final blended with a jury) carries the jury's part over the round's votes.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import select, text
 from gateway.core.cells import safe_text
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.results import ledger, signing
+from gateway.core.results.jury_parts import public_jury
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, ContestRound, ResultsSheet, RoundBaseline, RoundStatus
 
@@ -82,9 +84,13 @@ async def sign_round(sessions: Sessions, key: Ed25519PrivateKey, contest_id: int
             amounts.setdefault(candidate, {})[currency] = int(amount)
         lines = [signing.SheetLine(code, name, votes.get(candidate, 0), amounts.get(candidate, {}))
                  for candidate, code, name, _ in candidates]
+        jury = await public_jury(session, contest_id, contest.public_weight_pct)
+        # The jury's part with a round decided once the jury was revealed (its blend is what decided it).
+        part = signing.SheetJury(jury, {code: candidate for candidate, code, _, _ in candidates}) \
+            if jury.revealed else None
         signed_at = datetime.now(UTC)
         base = signing.sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head,
-                                 signed_at)
+                                 signed_at, part)
         sheet = round_csv(base, row, [code for _, code, _, through in candidates if through])
         signature = signing.sign(key, sheet)
         stored = ResultsSheet(contest_id=contest_id, round_id=row.id, reason=ROUND_REASON, sheet=sheet,

@@ -6,14 +6,20 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
-from gateway.core.contests import rounds
+from gateway.core.audit import Actor
+from gateway.core.contests import jury, rounds
+from gateway.core.contests.round_rules import RoundPlan
 from gateway.core.errors import Conflict
 from gateway.core.results import ledger, round_sheets, signing
 from gateway.db.engine import Sessions
+from gateway.db.models import ContestStatus
+from tests.admin.accounts import make_account
+from tests.factories import make_contest
 from tests.show_rounds import OWNER, a_show, paid_votes, reloaded
 
 
@@ -66,3 +72,23 @@ async def test_a_rounds_sheet_is_public_only_once_signed(sessions: Sessions) -> 
     assert await round_sheets.round_sheet(sessions, contest.slug, 1) is None
     await round_sheets.sign_round(sessions, Ed25519PrivateKey.generate(), contest.id, 1, signed_by="test")
     assert await round_sheets.round_sheet(sessions, contest.slug, 1) is not None
+
+
+async def test_a_final_decided_with_a_revealed_jury_goes_by_the_blend_and_its_sheet_says_so(
+        sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=2, status=ContestStatus.DRAFT, public_weight_pct=50)
+    await rounds.plan_round(sessions, OWNER, contest.id,
+                            RoundPlan("Final", 100, datetime.now(UTC) + timedelta(hours=1)))
+    juror = await make_account(sessions, "jury")
+    await jury.seat_juror(sessions, OWNER, contest.id, juror.email)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 3, "02": 1})
+    await jury.score(sessions, Actor(juror.id, juror.email, "jury"), contest.id, {"01": 0, "02": 10})
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    await jury.reveal(sessions, OWNER, contest.id, confirmed=True)
+    final = await rounds.decide_round(sessions, OWNER, contest.id, 1, places=1,
+                                      now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    assert [r.candidate.code for r in final.ranked if r.candidate.id in final.through] == ["02"]  # not the most votes
+    sheet = await round_sheets.sign_round(sessions, Ed25519PrivateKey.generate(), contest.id, 1, signed_by="test")
+    assert [row[1] for row in rows(sheet.sheet) if row[0] == "through"] == ["02"]
+    assert [row[1:3] for row in rows(sheet.sheet) if row[0] == "blend"][1:] == [["02", "1"], ["01", "2"]]
