@@ -16,6 +16,7 @@ from channels.web.bundle_texts import BUNDLE_TEXTS
 from channels.web.candidate_texts import CANDIDATE_TEXTS
 from channels.web.certificate_texts import CERTIFICATE_TEXTS
 from channels.web.entry_texts import ENTRY_TEXTS
+from channels.web.free_vote_texts import FREE_VOTE_TEXTS
 from channels.web.late_vote_texts import LATE_VOTE_TEXTS, late_rule
 from channels.web.market_texts import MARKET_TEXTS
 from channels.web.meta_texts import META_TEXTS
@@ -193,6 +194,7 @@ PAGE_TEXTS: dict[str, str] = {
     "results_signature": N_("Signature (Ed25519)"),
     "results_key": N_("Public key"),
     **ENTRY_TEXTS,
+    **FREE_VOTE_TEXTS,
     **LATE_VOTE_TEXTS,
     **PROMPT_TEXTS,
     **CANDIDATE_TEXTS,

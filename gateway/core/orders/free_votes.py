@@ -145,6 +145,25 @@ async def free_votes_left(sessions: Sessions, contest_slug: str, msisdn: str, no
         return max(0, contest.free_votes_per_day - await _taken(session, contest.id, number, period))
 
 
+@dataclass(frozen=True)
+class FreeTerms:
+    """What a contest gives now (a page offering its free vote says it)."""
+
+    per_day: int
+    per: FreePer
+    weight: FreeWeight
+
+
+async def free_terms(sessions: Sessions, contest_slug: str, now: datetime | None = None) -> FreeTerms | None:
+    """The contest's free votes if it gives some and takes votes now, else None."""
+    now = now or datetime.now(UTC)
+    async with autocommit(sessions) as session:
+        contest = await session.scalar(select(Contest).where(Contest.slug == contest_slug))
+    if contest is None or not gives_free_votes(contest, now):
+        return None
+    return FreeTerms(contest.free_votes_per_day, FreePer(contest.free_votes_per), FreeWeight(contest.free_vote_weight))
+
+
 async def free_left_by_contest(sessions: Sessions, contest_ids: Sequence[int], msisdn: str,
                                now: datetime | None = None) -> dict[int, int]:
     """The number's free votes left in each of the contests that gives some now (a menu offers them): one query when

@@ -1,0 +1,22 @@
+"""The free vote's page as the web says it (the `web` domain): prove a number with a texted code, then take its free
+vote (channels.web.free_votes; gateway.core.orders.free_votes)."""
+
+from __future__ import annotations
+
+from gateway.core.texts import N_
+
+FREE_VOTE_TEXTS: dict[str, str] = {
+    "free_title": N_("A free vote in {contest}"),
+    "free_lead_day": N_("Every day, each phone number has free votes here. Prove your number with the code we text "
+                        "you, then choose your candidate."),
+    "free_lead_round": N_("Each phone number has free votes this round. Prove your number with the code we text "
+                          "you, then choose your candidate."),
+    "free_none": N_("This contest gives no free vote now."),
+    "free_needs_js": N_("The free vote needs JavaScript: turn it on, or vote by USSD or SMS."),
+    "free_step_candidate": N_("2. Your candidate"),
+    "free_submit": N_("Cast my free vote"),
+    "free_done": N_("Your free vote for {name} is counted. Free votes left: {left}."),
+    "err_free_vote_used": N_("This number has taken its free votes; come back later or vote by mobile money."),
+    "err_no_free_votes": N_("This contest gives no free vote now."),
+    "err_number_not_proven": N_("Prove your number with the code we text you first."),
+}

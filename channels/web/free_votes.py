@@ -1,0 +1,136 @@
+"""Free votes on the web (`/api/v1/contests/{slug}/free-votes…`): a number proven by a code texted to it, as an
+entry's is (gateway.kit.phone_proof and its proof of work, gateway.kit.code_work; the proof is good for this purpose
+only), then a free vote for a candidate (gateway.core.orders.free_votes), judged with the client's address (the
+address blocklist) as a paid web vote is. No provider, no payment page, no order."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+
+from channels.web.entry_api import body, e164
+from channels.web.rendering import html_errors, message_page, page_for, render
+from channels.web.schemas import CodeRequest
+from gateway.core.errors import DomainError
+from gateway.core.orders import free_votes
+from gateway.core.phone_texts import TEXT_CODE_PASS
+from gateway.core.service import VOTE_SERVICE
+from gateway.core.texts import Lang
+from gateway.core.worker_passes import enqueue_pass
+from gateway.db.models import CandidateStatus
+from gateway.kit import code_work, phone_proof
+from gateway.kit.keys import QUEUE, REDIS, SESSIONS, SETTINGS
+from gateway.kit.phone_proof import CODE_SECONDS
+from gateway.kit.throttle import client_address
+
+routes = web.RouteTableDef()
+PURPOSE = "free_vote"
+CHANNEL = "web"
+
+
+class FreeProofRequest(BaseModel):
+    msisdn: str = Field(max_length=32)
+    code: str = Field(max_length=12)
+
+
+class FreeVoteBody(BaseModel):
+    proof: str = Field(max_length=2000)
+    candidate: str = Field(max_length=8)
+
+
+async def giving_contest(request: web.Request) -> tuple[int, str, int]:
+    """The contest (id, name, codes a day) if it gives free votes now; a 4xx otherwise, before any text is paid for."""
+    slug = request.match_info["slug"]
+    contest = await request.app[VOTE_SERVICE].contest(slug)  # NotFound for no such contest
+    if await free_votes.free_terms(request.app[SESSIONS], slug) is None:
+        raise free_votes.NoFreeVotes("This contest gives no free vote now.")
+    settings = request.app[SETTINGS]
+    # A contest's codes a day: as many as its entries' default, never above the service's ceiling.
+    return contest.id, contest.name, min(settings.entry_codes_default_per_day, settings.entry_codes_per_day)
+
+
+def proven(request: web.Request, proof: str) -> str:
+    number = phone_proof.proven_number(request.app[SETTINGS].secret_key.get_secret_value(), proof, PURPOSE,
+                                       datetime.now(UTC))
+    if number is None:
+        raise DomainError("Prove your number with the code we text you first (or again: proofs expire).",
+                          code="number_not_proven", field="proof")
+    return number
+
+
+@routes.get("/c/{slug}/free-vote", name="free_vote")
+@html_errors
+async def free_vote_page(request: web.Request) -> web.StreamResponse:
+    """The form: a number, the code texted to it, a candidate (static/free_vote.js drives the steps through the API
+    below)."""
+    page = page_for(request)
+    slug = request.match_info["slug"]
+    contest = await request.app[VOTE_SERVICE].contest(slug)
+    terms = await free_votes.free_terms(request.app[SESSIONS], slug)
+    if terms is None:
+        return message_page(page, 404, page.tr("free_title", contest=contest.name), page.tr("free_none"))
+    candidates = [(c.code, c.name) for c in contest.candidates if c.status is CandidateStatus.ACTIVE]
+    data = {"slug": slug, "lang": page.tr.lang}
+    strings = {key: page.tr(key) for key in ("enter_preparing_code", "free_done", "err_free_vote_used",
+                                               "err_no_free_votes", "err_number_not_proven", "err_msisdn_blocked",
+                                               "err_address_blocked")}
+    return render(page, "free_vote.html", {"contest": contest, "terms": terms, "candidates": candidates,
+                                           "data": data, "strings": strings})
+
+
+@routes.get("/api/v1/contests/{slug}/free-votes/challenge")
+async def challenge(request: web.Request) -> web.Response:
+    """The work a code request pays first (as an entry's: `GET …/entries/challenge`)."""
+    contest_id, _, per_day = await giving_contest(request)
+    settings = request.app[SETTINGS]
+    spent = await phone_proof.spent_today(request.app[REDIS], PURPOSE, f"contest:{contest_id}")
+    work = code_work.issue(settings.secret_key.get_secret_value(), f"{PURPOSE}:{request.match_info['slug']}",
+                           code_work.bits_for(settings.code_work_bits, spent, per_day), datetime.now(UTC))
+    return web.json_response({"challenge": work.token, "salt": work.salt, "bits": work.bits, "algorithm": "sha256",
+                              "expires_at": datetime.fromtimestamp(work.expires_at, UTC).isoformat()},
+                             headers={"Cache-Control": "no-store"})
+
+
+@routes.post("/api/v1/contests/{slug}/free-votes/code")
+async def send_code(request: web.Request) -> web.Response:
+    asked = await body(request, CodeRequest)
+    msisdn = e164(asked.msisdn)
+    contest_id, contest_name, per_day = await giving_contest(request)
+    settings = request.app[SETTINGS]
+    salt, left = code_work.check(settings.secret_key.get_secret_value(), f"{PURPOSE}:{request.match_info['slug']}",
+                                 asked.challenge, asked.nonce, settings.code_work_bits, datetime.now(UTC))
+    await code_work.spend(request.app[REDIS], salt, left)
+    code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request),
+                                      per_day=per_day, scope=f"contest:{contest_id}")
+    lang = Lang.parse(request.query.get("lang")) or Lang.FR
+    await asyncio.to_thread(enqueue_pass, request.app[QUEUE], TEXT_CODE_PASS, msisdn,
+                            free_votes.code_text(lang, code, contest_name), str(uuid.uuid4()), job_timeout=120,
+                            result_ttl=60, failure_ttl=CODE_SECONDS)
+    return web.json_response({"sent_to": msisdn}, status=202)
+
+
+@routes.post("/api/v1/contests/{slug}/free-votes/proof")
+async def prove_number(request: web.Request) -> web.Response:
+    asked = await body(request, FreeProofRequest)
+    msisdn = e164(asked.msisdn)
+    proof = await phone_proof.prove(request.app[REDIS], request.app[SETTINGS].secret_key.get_secret_value(),
+                                    msisdn, PURPOSE, asked.code, datetime.now(UTC))
+    left = await free_votes.free_votes_left(request.app[SESSIONS], request.match_info["slug"], msisdn)
+    return web.json_response({"proof": proof, "msisdn": msisdn, "free_votes_left": left})
+
+
+@routes.post("/api/v1/contests/{slug}/free-votes")
+async def take(request: web.Request) -> web.Response:
+    """A free vote for the proven number: 201 with what is left, or the core's refusal (409 `free_vote_used`, 422
+    `msisdn_blocked`, `address_blocked`, `no_free_votes`…), nothing recorded."""
+    asked = await body(request, FreeVoteBody)
+    msisdn = proven(request, asked.proof)
+    taken = await free_votes.take_free_vote(request.app[SESSIONS], free_votes.FreeVoteRequest(
+        request.match_info["slug"], asked.candidate.strip(), msisdn, CHANNEL, voter_address=client_address(request)))
+    return web.json_response({"free_vote_id": str(taken.id), "candidate": taken.candidate_code,
+                              "candidate_name": taken.candidate_name, "free_votes_left": taken.left,
+                              "per": taken.per.value}, status=201)
