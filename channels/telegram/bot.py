@@ -24,6 +24,7 @@ from pydantic import ValidationError
 from redis.asyncio import Redis
 
 from channels.telegram import updates
+from channels.telegram.free_votes import FreeVoteKit, build_free_router
 from channels.telegram.handlers import build_router
 from channels.telegram.settings import TelegramBotAddress
 from gateway.core.service import VoteService
@@ -63,9 +64,11 @@ class UpdateReader:
 
 
 def start_reader(address: TelegramBotAddress, redis: Redis, vote_service: VoteService,
-                 decided: Callable[[], None], sessions: Sessions) -> UpdateReader:
+                 decided: Callable[[], None], sessions: Sessions, free_kit: FreeVoteKit) -> UpdateReader:
     dispatcher = Dispatcher(storage=RedisStorage(redis))
+    dispatcher.include_router(build_free_router())  # before the conversation's, whose last handler takes any message
     dispatcher.include_router(build_router())
+    dispatcher["free_kit"] = free_kit
     dispatcher["vote_service"] = vote_service
     dispatcher["decided"] = decided  # a counted vote: its board refresh and receipt go out now
     return UpdateReader(build_bot(address.token, address.api_base), dispatcher, sessions)
