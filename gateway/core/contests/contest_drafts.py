@@ -17,6 +17,7 @@ from enum import StrEnum
 from typing import Any, TypeVar
 
 from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues
+from gateway.core.contests.free_vote_settings import FreeVoteSettings, parse_free_votes
 from gateway.core.contests.price_tiers import PriceTier, check_tiers, parse_tiers
 from gateway.core.entered_number import entered_whole
 from gateway.core.entered_text import entered_text
@@ -76,6 +77,7 @@ class ContestDraft:
     country: str = "CM"  # ISO 3166-1 alpha-2 (gateway.core.market)
     time_zone: str = "Africa/Douala"  # IANA
     price_tiers: tuple[PriceTier, ...] = ()  # bundles, by votes (gateway.core.contests.price_tiers)
+    free_votes: FreeVoteSettings | None = None  # None: the form says nothing of them, the contest's are kept
 
 
 def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
@@ -256,10 +258,11 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
     fraud_rules = gathered.read(lambda: parse_fraud_rules(form), FraudRules())
     no_tiers: tuple[PriceTier, ...] = ()
     tiers = gathered.read(lambda: check_tiers(parse_tiers(form.get("price_tiers")), price, max_votes), no_tiers)
+    free_votes = gathered.read(lambda: parse_free_votes(form), None)
     raise_all(gathered.errors)
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, codes, board,
                         language, stars, fraud_rules, frozen_at, tuple(s for s in channel_settings if s is not None),
-                        country, zone, tiers)
+                        country, zone, tiers, free_votes)
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from gateway.core.contests.contest_drafts import (
     next_codes,
     parse_candidates_csv,
 )
+from gateway.core.contests.free_vote_settings import apply_free_votes, free_votes_snapshot
 from gateway.core.contests.price_tiers import stored_tiers, tiers_of
 from gateway.core.contests.scope import contest_in_scope, visible_to
 from gateway.core.errors import Conflict, DomainError, NotFound
@@ -76,7 +77,7 @@ def snapshot(contest: Contest, channels: Mapping[str, Any]) -> dict[str, Any]:
         "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
         "default_language": contest.default_language, "stars_per_vote": contest.stars_per_vote,
         "fraud_rules": FraudRules.of(contest.fraud_rules).stored(),
-        "price_tiers": stored_tiers(tiers_of(contest.price_tiers)),
+        "price_tiers": stored_tiers(tiers_of(contest.price_tiers)), **free_votes_snapshot(contest),
     }
 
 
@@ -96,6 +97,7 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
     contest.stars_per_vote = draft.stars_per_vote
     contest.fraud_rules = draft.fraud_rules.stored()
     contest.price_tiers = stored_tiers(draft.price_tiers)
+    apply_free_votes(contest, draft.free_votes)
     contest.show_counts = draft.board is not BoardVisibility.HIDDEN_COUNTS
     contest.board_sealed = draft.board is BoardVisibility.SEALED
     if draft.board is BoardVisibility.FROZEN:
