@@ -17,6 +17,9 @@ The wing consists of, one module per step of an order's life:
   of the counting statement), ``outcomes`` (the words the payment flow answers with, stored and never changed).
 - ``receipts`` - when a voter is told and what (each messaging channel says how); ``order_standing`` - what a
   voter may learn of their order from its receipt's reference.
+- ``free_votes`` - not an order: a proven number's free votes of the day or the round, each its row, a ``free``
+  entry on the ledger and a free tally apart from the paid one, in one statement; no provider, money check,
+  settlement or refund ever sees one.
 
 Invariants: a vote counts exactly once, only after its payment is confirmed, and the tally always equals the votes
 of paid orders; every statement that moves an order out of ``pending`` is guarded by its status, so a duplicate,
