@@ -40,7 +40,7 @@ ROLE_NAMES = {"owner": N_("owner"), "organiser": N_("organiser"), "auditor": N_(
               "jury": N_("juror")}
 ORDER_STATUSES = {"pending": N_("pending"), "paid": N_("paid"), "failed": N_("failed"), "expired": N_("expired"),
                   "flagged": N_("flagged"), "held": N_("held"), "refund_requested": N_("refund requested"),
-                  "refunded": N_("refunded")}
+                  "refunded": N_("refunded"), "late": N_("paid after the close: refunded")}
 PAYOUT_STATES = {"awaiting_approval": N_("awaiting approval"), "declined": N_("declined"),
                  "requested": N_("requested"), "sent": N_("sent"), "by_hand": N_("to pay by hand"),
                  "succeeded": N_("paid out"), "failed": N_("failed")}

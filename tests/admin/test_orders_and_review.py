@@ -4,7 +4,7 @@ decisions: each by the right role only, with a reason, audited, the tally equal 
 from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from gateway.core.orders import closing, counting
 from gateway.db.engine import Sessions
@@ -127,3 +127,13 @@ async def test_an_order_held_by_a_fraud_rule_is_counted_once_from_the_review_que
     again = await client.post(f"/api/v1/admin/review/{held.id}", json=decision, headers=owner)
     assert again.status == 404 and (await tallies(sessions, contest.id))["03"] == 5  # counted once
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_an_order_paid_after_the_close_is_named_so_on_its_page(client: TestClient, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, slug="gala")
+    order = await place(sessions, contest)
+    async with sessions.begin() as session:  # as the counting statement leaves a payment confirmed past the grace
+        await session.execute(update(VoteOrder).where(VoteOrder.id == order.id).values(status=OrderStatus.LATE))
+    await browser_sign_in(client, await make_account(sessions, "owner"))
+    page = await (await client.get(f"/admin/orders/{order.id}")).text()
+    assert "paid after the close: refunded" in page

@@ -42,8 +42,8 @@ from gateway.db.models import (
 from gateway.db.seed import ensure_tallies
 
 MAX_COUNTDOWN = timedelta(minutes=30)
-# How long after the close a payment may still count when the contest says nothing of its own (the rule itself
-# is gateway.core.contests.late_votes).
+# How long after the close a payment may still count by default (`contests.late_grace_seconds`'s default; the rule
+# itself is gateway.core.contests.late_votes).
 DEFAULT_LATE_GRACE = timedelta(minutes=5)
 
 
@@ -177,8 +177,8 @@ async def round_board(session: AsyncSession, row: ContestRound) -> RoundBoard:
 
 
 def late_grace(contest: Contest) -> timedelta:
-    seconds = getattr(contest, "late_grace_seconds", None)
-    return DEFAULT_LATE_GRACE if seconds is None else timedelta(seconds=seconds)
+    """How long after its close a round's payments may still count: the contest's published grace."""
+    return timedelta(seconds=contest.late_grace_seconds)
 
 
 async def decide_round(sessions: Sessions, actor: Actor, contest_id: int, number: int, *, places: int | None = None,
