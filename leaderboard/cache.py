@@ -123,7 +123,13 @@ SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
                      WHERE contest_id = :contest_id AND created_at <= :moment
                        AND (SELECT free_vote_weight FROM contests WHERE id = :contest_id) = 'counted') AS votes
                    GROUP BY candidate_id) AS paid),
-                '{}'::json)::text AS votes
+                '{}'::json)::text AS votes,
+       COALESCE((SELECT json_object_agg(candidate_id, taken) FROM (  -- free votes shown apart, as of the moment
+                   SELECT candidate_id, count(*) AS taken FROM free_votes
+                   WHERE contest_id = :contest_id AND created_at <= :moment
+                     AND (SELECT free_vote_weight FROM contests WHERE id = :contest_id) = 'apart'
+                   GROUP BY candidate_id) AS free),
+                '{}'::json)::text AS free
 """)
 
 
@@ -297,8 +303,10 @@ async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, froz
     """
     key = frozen_key(contest_id, frozen_at)
     if (raw := await redis.get(key)) is None:
-        votes, mark = await paid_votes_at(sessions, contest_id, frozen_at)
-        canonical = json.dumps({str(k): v for k, v in sorted(votes.items())}, separators=(",", ":"))
+        votes, free, mark = await votes_at(sessions, contest_id, frozen_at)
+        # Free votes shown apart ride along as `free:<id>` keys (none where the contest gives none: as before).
+        canonical = json.dumps({**{str(k): v for k, v in sorted(votes.items())},
+                                **{f"{FREE_MEMBER}{k}": v for k, v in sorted(free.items())}}, separators=(",", ":"))
         version, kept, updated_ms = await redis.eval(
             _PROVISIONAL, 2, provisional_key(key), version_key(contest_id), canonical, mark.xmax,
             mark.in_progress, int(frozen_at.timestamp() * 1000), PROVISIONAL_TTL_SECONDS)
@@ -307,8 +315,8 @@ async def frozen_tallies(sessions: Sessions, redis: Redis, contest_id: int, froz
             await redis.set(key, raw, nx=True, ex=FROZEN_TTL_SECONDS)
             raw = await redis.get(key) or raw
     document = json.loads(raw)
-    votes = {int(k): int(v) for k, v in document["votes"].items()}
-    return Tallies(int(document["version"]), int(document["updated_ms"]), votes)
+    votes, free = split_members(document["votes"].items())
+    return Tallies(int(document["version"]), int(document["updated_ms"]), votes, free)
 
 
 async def tallies_from_postgres(sessions: Sessions, contest_id: int, frozen_at: datetime | None) -> Tallies:
@@ -317,23 +325,29 @@ async def tallies_from_postgres(sessions: Sessions, contest_id: int, frozen_at: 
     from Redis keeps it and every board Redis serves once back wins; it still grows as votes are
     counted, so pollers (ETag) and new viewers see the progress in the meantime."""
     if frozen_at is not None:
-        frozen_votes = await paid_votes_until(sessions, contest_id, frozen_at)
-        return Tallies(sum(frozen_votes.values()), int(frozen_at.timestamp() * 1000), frozen_votes)
+        frozen_votes, frozen_free, _ = await votes_at(sessions, contest_id, frozen_at)
+        return Tallies(sum(frozen_votes.values()) + sum(frozen_free.values()), int(frozen_at.timestamp() * 1000),
+                       frozen_votes, frozen_free)
     votes, free, _ = await read_figures(sessions, contest_id)
     return Tallies(sum(votes.values()) + sum(free.values()), int(time.time() * 1000), votes, free)
-
-
-async def paid_votes_until(sessions: Sessions, contest_id: int, moment: datetime) -> dict[int, int]:
-    return (await paid_votes_at(sessions, contest_id, moment))[0]
 
 
 async def paid_votes_at(sessions: Sessions, contest_id: int, moment: datetime,
                         ) -> tuple[dict[int, int], SnapshotMark]:
     """Votes of the orders paid by `moment`, and the PostgreSQL snapshot they were counted at."""
+    votes, _, mark = await votes_at(sessions, contest_id, moment)
+    return votes, mark
+
+
+async def votes_at(sessions: Sessions, contest_id: int, moment: datetime,
+                   ) -> tuple[dict[int, int], dict[int, int], SnapshotMark]:
+    """The board's figures as of `moment` (paid orders, and free votes where they are counted), the free votes shown
+    apart as of then, and the PostgreSQL snapshot they were counted at."""
     async with autocommit(sessions) as session:
         row = (await session.execute(_PAID_UNTIL_SQL, {"contest_id": contest_id, "moment": moment})).one()
     votes = {int(candidate_id): int(count) for candidate_id, count in json.loads(row.votes).items()}
-    return votes, SnapshotMark(int(row.xmax), int(row.nxip))
+    free = {int(candidate_id): int(count) for candidate_id, count in json.loads(row.free).items()}
+    return votes, free, SnapshotMark(int(row.xmax), int(row.nxip))
 
 
 async def forget_frozen(redis: Redis, contest_id: int) -> int:

@@ -4,7 +4,7 @@ beside its paid `votes`, ranked by the paid ones. A free vote's news refreshes t
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp.test_utils import TestClient
@@ -69,8 +69,21 @@ async def test_free_votes_shown_apart_are_beside_the_paid_count(make_client: Mak
     assert {(c["votes"], c["free_votes"]) for c in hidden} == {(None, None)}
 
 
-async def test_a_frozen_board_counts_the_free_votes_taken_before_the_freeze(sessions: Sessions, redis: Redis) -> None:
-    contest = await make_contest(sessions, candidates=2, free_votes_per_day=1, free_vote_weight="counted")
-    await free_vote(sessions, contest.slug, "02", 1)
-    frozen = await cache.tallies_from_postgres(sessions, contest.id, datetime.now(UTC) + timedelta(seconds=1))
-    assert sum(frozen.votes.values()) == 1
+async def test_a_frozen_board_counts_the_free_votes_taken_before_the_freeze(make_client: MakeClient,
+                                                                             sessions: Sessions) -> None:
+    client = await make_client()
+    counted = await make_contest(sessions, candidates=2, free_votes_per_day=1, free_vote_weight="counted")
+    apart = await make_contest(sessions, candidates=2, free_votes_per_day=1, free_vote_weight="apart")
+    for contest in (counted, apart):
+        await free_vote(sessions, contest.slug, "02", 1)
+    frozen_at = datetime.now(UTC)
+    for contest in (counted, apart):
+        await set_contest(sessions, contest, board_frozen_at=frozen_at)
+        await free_vote(sessions, contest.slug, "01", 2)  # after the freeze: on no frozen board
+    board = await (await client.get(url(counted.slug))).json()
+    assert figures(board, "votes") == [("02", 1), ("01", 0)]
+    board = await (await client.get(url(apart.slug))).json()
+    assert figures(board, "votes", "free_votes") == [("01", 0, 0), ("02", 0, 1)]
+    # Without Redis, the frozen board read from PostgreSQL says the same: one free vote, none paid.
+    without_redis = await cache.tallies_from_postgres(sessions, apart.id, frozen_at)
+    assert (list(without_redis.free.values()), sum(without_redis.votes.values())) == ([1], 0)
