@@ -96,21 +96,40 @@ redis.call('EXPIRE', KEYS[1], ARGV[5])
 return {version, ARGV[1], ARGV[4]}
 """
 
-# Tallies and the snapshot they were read at, in one statement (so one snapshot); the free tallies beside them, with
+# A show in rounds: the rounds whose votes its board shows (the open one and, while it carries the counts, the one
+# before; gateway.core.results.round_sheets.counted_rounds), whose free votes its board shows too (the board starts a
+# round from the paid tallies it opened with: gateway.core.contests.round_rules.round_figures).
+_SHOWN_ROUNDS = """
+WITH RECURSIVE shown AS (
+    SELECT r.id, r.number, r.carry_counts FROM contest_rounds r
+    JOIN contests c ON c.current_round_id = r.id WHERE c.id = :contest_id
+  UNION ALL
+    SELECT p.id, p.number, p.carry_counts FROM shown s
+    JOIN contest_rounds p ON p.contest_id = :contest_id AND p.number = s.number - 1 WHERE s.carry_counts)
+"""
+# Free votes of the board: a contest's all (its free tallies), a show in rounds' those of the rounds it shows.
+_FREE_SHOWN = """
+CASE WHEN (SELECT current_round_id FROM contests WHERE id = :contest_id) IS NULL
+     THEN (SELECT json_object_agg(candidate_id, votes) FROM free_tallies WHERE contest_id = :contest_id)
+     ELSE (SELECT json_object_agg(candidate_id, taken) FROM (
+             SELECT candidate_id, count(*) AS taken FROM free_votes
+             WHERE contest_id = :contest_id AND round_id IN (SELECT id FROM shown) GROUP BY candidate_id) AS free)
+END"""
+
+# Tallies and the snapshot they were read at, in one statement (so one snapshot); the free votes beside them, with
 # the contest's weight of a free vote (gateway.core.orders.free_votes).
-_TALLIES_SQL = text("""
+_TALLIES_SQL = text(_SHOWN_ROUNDS + """
 SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
        (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())) AS nxip,
        COALESCE((SELECT json_object_agg(candidate_id, votes) FROM tallies WHERE contest_id = :contest_id),
                 '{}'::json)::text AS votes,
-       COALESCE((SELECT json_object_agg(candidate_id, votes) FROM free_tallies WHERE contest_id = :contest_id),
-                '{}'::json)::text AS free,
+       COALESCE(""" + _FREE_SHOWN + """, '{}'::json)::text AS free,
        (SELECT free_vote_weight FROM contests WHERE id = :contest_id) AS free_weight
 """)
 FREE_MEMBER = "free:"  # a candidate's free votes shown apart, in the board's sorted set beside its figure
 
 
-_PAID_UNTIL_SQL = text("""
+_PAID_UNTIL_SQL = text(_SHOWN_ROUNDS + """
 SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
        (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())) AS nxip,
        COALESCE((SELECT json_object_agg(candidate_id, total) FROM (
@@ -121,12 +140,14 @@ SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
                      UNION ALL  -- free votes, where the organiser counts them on the board
                      SELECT candidate_id, 1 FROM free_votes
                      WHERE contest_id = :contest_id AND created_at <= :moment
+                       AND (round_id IN (SELECT id FROM shown) OR NOT EXISTS (SELECT FROM shown))
                        AND (SELECT free_vote_weight FROM contests WHERE id = :contest_id) = 'counted') AS votes
                    GROUP BY candidate_id) AS paid),
                 '{}'::json)::text AS votes,
        COALESCE((SELECT json_object_agg(candidate_id, taken) FROM (  -- free votes shown apart, as of the moment
                    SELECT candidate_id, count(*) AS taken FROM free_votes
                    WHERE contest_id = :contest_id AND created_at <= :moment
+                     AND (round_id IN (SELECT id FROM shown) OR NOT EXISTS (SELECT FROM shown))
                      AND (SELECT free_vote_weight FROM contests WHERE id = :contest_id) = 'apart'
                    GROUP BY candidate_id) AS free),
                 '{}'::json)::text AS free

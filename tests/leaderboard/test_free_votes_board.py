@@ -10,12 +10,14 @@ from typing import Any
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
+from gateway.core.contests import rounds
 from gateway.core.orders.free_votes import FreeVoteRequest, take_free_vote
 from gateway.db.engine import Sessions
 from leaderboard import cache
 from tests.factories import make_contest
 from tests.leaderboard.conftest import MakeClient
 from tests.leaderboard.helpers import set_contest, vote_and_publish
+from tests.show_rounds import OWNER, a_show, paid_votes, reloaded
 
 
 def url(slug: str) -> str:
@@ -87,3 +89,23 @@ async def test_a_frozen_board_counts_the_free_votes_taken_before_the_freeze(make
     # Without Redis, the frozen board read from PostgreSQL says the same: one free vote, none paid.
     without_redis = await cache.tallies_from_postgres(sessions, apart.id, frozen_at)
     assert (list(without_redis.free.values()), sum(without_redis.votes.values())) == ([1], 0)
+
+
+async def test_a_show_in_rounds_counts_each_rounds_free_votes_on_its_own_board(
+        board_client: TestClient, sessions: Sessions, redis: Redis) -> None:
+    contest, _ = await a_show(sessions)
+    await set_contest(sessions, contest, free_votes_per_day=1, free_votes_per="round", free_vote_weight="counted")
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 5, "02": 3, "03": 1, "04": 1})
+    for number in range(2):
+        await free_vote(sessions, contest.slug, "02", number)  # the heats' free votes
+    await cache.refresh_contest(sessions, redis, contest.id)
+    heats = await (await board_client.get(url(contest.slug))).json()
+    assert {c["code"]: c["votes"] for c in heats["candidates"]} == {"01": 5, "02": 5, "03": 1, "04": 1}
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2, now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    await rounds.open_round(sessions, OWNER, contest.id, 2)
+    await free_vote(sessions, contest.slug, "01", 0)  # the same number: a new round, a new free vote
+    await cache.refresh_contest(sessions, redis, contest.id)
+    final = await (await board_client.get(url(contest.slug))).json()
+    assert {c["code"]: c["votes"] for c in final["candidates"]} == {"01": 1, "02": 0}  # from zero: the heats' stay
