@@ -16,6 +16,7 @@ FREE_VOTE_TEXTS: dict[str, str] = {
     "free_step_candidate": N_("2. Your candidate"),
     "free_submit": N_("Cast my free vote"),
     "free_done": N_("Your free vote for {name} is counted. Free votes left: {left}."),
+    "free_link": N_("Vote for free: each phone number has free votes"),
     "err_free_vote_used": N_("This number has taken its free votes; come back later or vote by mobile money."),
     "err_no_free_votes": N_("This contest gives no free vote now."),
     "err_number_not_proven": N_("Prove your number with the code we text you first."),

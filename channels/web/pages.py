@@ -35,14 +35,14 @@ from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.ranking import PublicBoard
 from gateway.core.contests.rules import VotingState
 from gateway.core.errors import DomainError, NotFound
-from gateway.core.orders import placing
+from gateway.core.orders import free_votes, placing
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Capability
 from gateway.core.service import VOTE_SERVICE, PlacedVote
 from gateway.db.models import OrderStatus
 from gateway.kit import throttle
 from gateway.kit.compiled_templates import CompiledTemplates
-from gateway.kit.keys import PROVIDERS, SETTINGS
+from gateway.kit.keys import PROVIDERS, SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
 HERE = Path(__file__).parent
@@ -154,7 +154,8 @@ async def contest_response(page: Page, contest: PublicContest, candidates: list[
     request = page.request
     context, token = vote_form_context(page, contest, candidates, form, errors)
     context.update(board=await server_board(request.app, contest, candidates),
-                   ledger=await ledger_box(request.app, contest), share=contest_share(request, contest, page.tr))
+                   ledger=await ledger_box(request.app, contest), share=contest_share(request, contest, page.tr),
+                   free_votes=await free_votes.free_terms(request.app[SESSIONS], contest.slug))
     return render(page, "contest.html", context, status=status, token=token)
 
 

@@ -102,3 +102,15 @@ async def test_no_proof_a_blocked_address_or_no_free_votes_records_nothing(
     paid_only = await make_contest(sessions)
     assert (await refusal(await web.get(url(paid_only, "/challenge")), 422))["code"] == "no_free_votes"
     assert await recorded(sessions) == (0, 0)
+
+
+async def test_the_contest_page_links_to_the_free_vote_only_where_the_contest_gives_some(
+        web: TestClient, sessions: Sessions) -> None:
+    giving = await make_contest(sessions, free_votes_per_day=1)
+    paid_only = await make_contest(sessions)
+    page = await (await web.get(f"/c/{giving.slug}?lang=fr")).text()
+    assert (f'<a href="/c/{giving.slug}/free-vote?lang=fr">Votez gratuitement : chaque numéro de téléphone a des votes '
+            "gratuits</a>") in page
+    form = await (await web.get(f"/c/{giving.slug}/free-vote?lang=fr")).text()
+    assert 'id="phone-form"' in form and '<option value="03">03 Candidate 03</option>' in form
+    assert "free-vote" not in await (await web.get(f"/c/{paid_only.slug}?lang=fr")).text()
