@@ -8,6 +8,7 @@ import logging
 from dataclasses import replace
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
 
 from channels.phone.free_vote_texts import free_vote_refused, free_vote_taken
 from channels.phone.gsm7 import transliterate
@@ -25,7 +26,11 @@ async def with_free_left(app: web.Application, ctx: MenuContext, msisdn: str) ->
     """The menu's contests with the caller's free votes left in each (the home menu offers them)."""
     if not ctx.contests:
         return ctx
-    left = await free_votes.free_left_by_contest(app[SESSIONS], [contest.id for contest in ctx.contests], msisdn)
+    try:
+        left = await free_votes.free_left_by_contest(app[SESSIONS], [contest.id for contest in ctx.contests], msisdn)
+    except (SQLAlchemyError, OSError):  # the menu answers from the cached contests meanwhile, without free votes
+        log.warning("USSD free votes unread; the menu offers none for now", exc_info=True)
+        return ctx
     return replace(ctx, free_left=tuple((contest_id, n) for contest_id, n in left.items() if n > 0))
 
 

@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import asyncio
 
-from aiohttp.test_utils import TestClient
+from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
+from assembly.settings import Settings
 from gateway.core.audit import Actor
 from gateway.core.results import ledger
 from gateway.core.voters import blocklist
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, FreeVote
+from gateway.kit.keys import STARTS
+from tests.network import postgres_relay
 from tests.ussd.menus import HOME_FR
 from tests.ussd.sessions import (
     MTN_NUMBER,
@@ -20,6 +23,7 @@ from tests.ussd.sessions import (
     dial,
     hop,
     orders,
+    phone_app,
     phone_client,  # noqa: F401 (the fixture `client`)
     prompted,
 )
@@ -82,3 +86,20 @@ async def test_a_number_blocked_during_its_session_is_refused_and_nothing_is_rec
 async def test_a_contest_without_free_votes_offers_none(client: TestClient, demo: Contest) -> None:
     screens = await dial(client, "5")
     assert screens[0] == HOME_FR and screens[1].startswith("CON Choix invalide")
+
+
+async def test_without_the_database_the_menu_still_answers_and_offers_no_free_vote(
+        settings: Settings, demo: Contest, sessions: Sessions, phones: tuple[Phones, str]) -> None:
+    await give_free_votes(sessions, demo)
+    relay, url = await postgres_relay(settings.database_url or "")
+    app = phone_app(settings, phones, database_url=url)
+    try:
+        async with TestClient(TestServer(app)) as client:
+            assert await hop(client, "") == HOME_FREE_FR  # the contests and the caller read, then cached
+            relay.refusing = True  # the database gone for a moment
+            relay.cut_open_connections()
+            language = await hop(client, "4")  # a screen the cached contests answer
+            await app[STARTS].close(grace=0)
+    finally:
+        await relay.close()
+    assert language.startswith("CON Langue / Language / Lugha:\n1 Francais"), language
