@@ -15,7 +15,7 @@ from tests.factories import make_contest
 
 TEMPLATES = Path(texts.__file__).parent / "templates"
 SAME_IN_FRENCH = {"Code", "Photo", "Votes", "Messages", "Telegram Stars", "{n} votes", "signature", "votes",
-                  "Commission", "Clip"}
+                  "Commission", "Clip", "Jury"}
 
 
 def template_texts() -> set[str]:

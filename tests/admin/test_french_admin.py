@@ -28,7 +28,7 @@ ENGLISH = ("Save", "New contest", "Edit", "Status", "owner", "organiser", "audit
            "requested", "held", "None yet", "the", "and", "with", "of", "to", "is", "a vote", "votes a", "Back",
            "Refund", "Count", "Dismiss", "must be", "lowercase", "letters", "digits", "Choose", "per", "Ask for")
 # Downloads, streams and scripts: not pages to read.
-NOT_PAGES = re.compile(r"/static/|/stream$|\.csv|\.sig|\.xlsx|\{kind|\{fmt")
+NOT_PAGES = re.compile(r"/static/|/stream$|\.csv|\.sig|\.xlsx|\.pdf|\{kind|\{fmt")
 # Not read as words: scripts and styles, and the records kept as they were typed or written (<pre>: a call's rules,
 # the audit log's JSON).
 HIDDEN = ("script", "style", "template", "pre")
