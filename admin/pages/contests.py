@@ -54,7 +54,8 @@ def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], pr
                 "ussd_service_codes": "",
                 **channel_form_values(channels), "board": "live", "board_frozen_at": "",
                 "default_language": "fr", "stars_per_vote": "", **fraud_fields(FraudRules()),
-                **tier_fields.tier_rows(None, currency)}
+                **tier_fields.tier_rows(None, currency), "free_votes_per_day": 0, "free_votes_per": "day",
+                "free_vote_weight": "apart", "late_grace_minutes": 5}
     board = board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed)
     # Times are typed and shown on the contest's own clock (stored in UTC).
     zone = contest.time_zone
@@ -67,7 +68,9 @@ def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], pr
             **channel_form_values(channels),
             "board": board.value, "board_frozen_at": frozen, "default_language": contest.default_language,
             "stars_per_vote": contest.stars_per_vote or "", **fraud_fields(FraudRules.of(contest.fraud_rules)),
-            **tier_fields.tier_rows(contest.price_tiers, contest.currency)}
+            **tier_fields.tier_rows(contest.price_tiers, contest.currency),
+            "free_votes_per_day": contest.free_votes_per_day, "free_votes_per": contest.free_votes_per,
+            "free_vote_weight": contest.free_vote_weight, "late_grace_minutes": contest.late_grace_seconds // 60}
 
 
 def country_choices(lang: str) -> list[tuple[str, str]]:
@@ -124,7 +127,8 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
     shown_fields = {"name", "slug", "price_per_vote", "currency", "max_votes_per_order", "country", "time_zone",
                     "opens_at", "closes_at", "providers", "stars_per_vote", "ussd_service_codes", "board",
                     "board_frozen_at", "default_language", *(f"{FRAUD_FIELD}{name}" for name in FraudRules.names()),
-                    tier_fields.FIELD,
+                    tier_fields.FIELD, "free_votes_per_day", "free_votes_per", "free_vote_weight",
+                    "late_grace_minutes",
                     *(field.name for fieldset in channel_fieldsets(request) for field in fieldset.fields)}
     above = " ".join(message for field, message in errors.items() if field not in shown_fields) or None
     response = render(request, "contest_form.html", {

@@ -8,9 +8,11 @@ from __future__ import annotations
 import re
 
 from aiohttp.test_utils import TestClient
+from sqlalchemy import select
 
 from gateway.db.engine import Sessions
-from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, make_account
+from gateway.db.models import Contest
+from tests.admin.accounts import api_tokens, bearer, browser_sign_in, contest_fields, csrf_token, make_account
 
 
 def checked(page: str) -> set[str]:
@@ -85,3 +87,24 @@ async def test_the_api_names_every_wrong_field_and_keeps_the_first_as_before(cli
     error = await answer.json()
     assert error["error"]["field"] == "slug" and error["error"]["code"] == "invalid_field"
     assert [each["field"] for each in error["errors"]] == ["slug", "currency", "max_votes_per_order"]
+
+
+async def test_free_votes_and_the_late_votes_grace_are_set_on_the_form(client: TestClient,
+                                                                       sessions: Sessions) -> None:
+    await browser_sign_in(client, await make_account(sessions, "organiser"))
+    blank = await (await client.get("/admin/contests/new", params={"lang": "en"})).text()
+    assert 'name="late_grace_minutes" inputmode="numeric" size="4" value="5"' in blank  # the default, said
+    token = csrf_token(blank)
+    wrong = await client.post("/admin/contests/new", data=form_fields(
+        token, late_grace_minutes="500", free_votes_per_day="1", free_votes_per="week", providers="mtn"))
+    page = await wrong.text()
+    assert wrong.status == 400 and "late_grace_minutes must be between 0 and 60" in page
+    made = await client.post("/admin/contests/new", allow_redirects=False, data=form_fields(
+        token, late_grace_minutes="10", free_votes_per_day="1", free_votes_per="day", free_vote_weight="counted",
+        providers="mtn"))
+    assert made.status == 303, await made.text()
+    async with sessions() as session:
+        contest = (await session.scalars(select(Contest))).one()
+    assert (contest.late_grace_seconds, contest.free_votes_per_day, contest.free_vote_weight) == (600, 1, "counted")
+    edit = await (await client.get(f"/admin/contests/{contest.id}/edit", params={"lang": "en"})).text()
+    assert 'value="10"' in edit and '<option value="counted" selected>' in edit

@@ -78,6 +78,8 @@ class ContestDraft:
     time_zone: str = "Africa/Douala"  # IANA
     price_tiers: tuple[PriceTier, ...] = ()  # bundles, by votes (gateway.core.contests.price_tiers)
     free_votes: FreeVoteSettings | None = None  # None: the form says nothing of them, the contest's are kept
+    # The published late-vote rule's grace (gateway.core.contests.late_votes); None: the form says nothing of it.
+    late_grace_seconds: int | None = None
 
 
 def _text(form: Mapping[str, Any], name: str, *, required: bool = True, limit: int = 200) -> str:
@@ -259,10 +261,24 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
     no_tiers: tuple[PriceTier, ...] = ()
     tiers = gathered.read(lambda: check_tiers(parse_tiers(form.get("price_tiers")), price, max_votes), no_tiers)
     free_votes = gathered.read(lambda: parse_free_votes(form), None)
+    grace = gathered.read(lambda: late_grace(form), None)
     raise_all(gathered.errors)
     return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, codes, board,
                         language, stars, fraud_rules, frozen_at, tuple(s for s in channel_settings if s is not None),
-                        country, zone, tiers, free_votes)
+                        country, zone, tiers, free_votes, grace)
+
+
+MAX_LATE_GRACE_SECONDS = 3600
+
+
+def late_grace(form: Mapping[str, Any]) -> int | None:
+    """The late-vote rule's grace: `late_grace_seconds` (the API), or `late_grace_minutes` (the page); None when
+    the form says nothing of it (the contest's own is kept). 0: only payments confirmed before the close count."""
+    if form.get("late_grace_seconds") not in (None, ""):
+        return _int(form, "late_grace_seconds", 0, MAX_LATE_GRACE_SECONDS)
+    if form.get("late_grace_minutes") not in (None, ""):
+        return 60 * _int(form, "late_grace_minutes", 0, MAX_LATE_GRACE_SECONDS // 60)
+    return None
 
 
 @dataclass(frozen=True)

@@ -78,6 +78,7 @@ def snapshot(contest: Contest, channels: Mapping[str, Any]) -> dict[str, Any]:
         "default_language": contest.default_language, "stars_per_vote": contest.stars_per_vote,
         "fraud_rules": FraudRules.of(contest.fraud_rules).stored(),
         "price_tiers": stored_tiers(tiers_of(contest.price_tiers)), **free_votes_snapshot(contest),
+        "late_grace_seconds": contest.late_grace_seconds,
     }
 
 
@@ -98,6 +99,8 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
     contest.fraud_rules = draft.fraud_rules.stored()
     contest.price_tiers = stored_tiers(draft.price_tiers)
     apply_free_votes(contest, draft.free_votes)
+    if draft.late_grace_seconds is not None:
+        contest.late_grace_seconds = draft.late_grace_seconds
     contest.show_counts = draft.board is not BoardVisibility.HIDDEN_COUNTS
     contest.board_sealed = draft.board is BoardVisibility.SEALED
     if draft.board is BoardVisibility.FROZEN:
