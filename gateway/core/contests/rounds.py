@@ -28,6 +28,7 @@ from gateway.core.contests.ranking import CandidateInfo, RankedRow
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import Conflict, DomainError, NotFound
 from gateway.core.results.jury_parts import public_jury
+from gateway.core.results.round_sheets import counted_rounds
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     Candidate,
@@ -35,6 +36,7 @@ from gateway.db.models import (
     Contest,
     ContestRound,
     ContestStatus,
+    FreeVote,
     RoundBaseline,
     RoundStatus,
     Tally,
@@ -161,7 +163,8 @@ class RoundBoard:
 
 
 async def round_board(session: AsyncSession, row: ContestRound) -> RoundBoard:
-    """A round's standing: while open the tallies less its baselines; once decided, its final figures."""
+    """A round's standing: while open the tallies less its baselines (and the free votes of the rounds it shows,
+    where the organiser counts them as paid ones, as its public board does); once decided, its final figures."""
     rows = (await session.execute(
         select(RoundBaseline.candidate_id, RoundBaseline.votes, RoundBaseline.final_votes, RoundBaseline.went_through,
                Candidate.code, Candidate.name)
@@ -172,6 +175,9 @@ async def round_board(session: AsyncSession, row: ContestRound) -> RoundBoard:
     else:
         figures = round_rules.round_figures(await _tallies(session, row.contest_id),
                                             {r.candidate_id: r.votes for r in rows})
+        for candidate, free in (await counted_free_votes(session, row)).items():
+            if candidate in figures:
+                figures[candidate] += free
     through = frozenset(r.candidate_id for r in rows if r.went_through)
     return RoundBoard(row, round_rules.ranked_round(infos, figures), through)
 
@@ -226,6 +232,24 @@ async def decide_round(sessions: Sessions, actor: Actor, contest_id: int, number
             "through": [c.code for c in through],
             "result": [{"code": r.candidate.code, "votes": r.votes, "rank": r.rank} for r in board.ranked]})
     return RoundBoard(row, board.ranked, frozenset(ids))
+
+
+async def shown_rounds(session: AsyncSession, row: ContestRound) -> list[int]:
+    """The rounds whose votes a round's board shows: itself, and while it carries the counts, the ones before."""
+    return counted_rounds(await rounds_of(session, row.contest_id), row.number)
+
+
+async def round_free_votes(session: AsyncSession, row: ContestRound) -> dict[int, int]:
+    """The free votes taken in the rounds a round's board shows, per candidate."""
+    found = await session.execute(select(FreeVote.candidate_id, func.count()).where(
+        FreeVote.round_id.in_(await shown_rounds(session, row))).group_by(FreeVote.candidate_id))
+    return {candidate: int(count) for candidate, count in found.all()}
+
+
+async def counted_free_votes(session: AsyncSession, row: ContestRound) -> dict[int, int]:
+    """A round's free votes where its organiser counts each as a paid one; none where they are shown apart."""
+    weight = await session.scalar(select(Contest.free_vote_weight).where(Contest.id == row.contest_id))
+    return await round_free_votes(session, row) if weight == "counted" else {}
 
 
 async def current_round(session: AsyncSession, contest: Contest) -> ContestRound | None:

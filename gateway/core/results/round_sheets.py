@@ -14,14 +14,22 @@ import io
 from datetime import UTC, datetime
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from gateway.core.cells import safe_text
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.results import ledger, signing
 from gateway.core.results.jury_parts import public_jury
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import Candidate, Contest, ContestRound, ResultsSheet, RoundBaseline, RoundStatus
+from gateway.db.models import (
+    Candidate,
+    Contest,
+    ContestRound,
+    FreeVote,
+    ResultsSheet,
+    RoundBaseline,
+    RoundStatus,
+)
 
 ROUND_REASON = "round"
 
@@ -82,15 +90,21 @@ async def sign_round(sessions: Sessions, key: Ed25519PrivateKey, contest_id: int
         for candidate, currency, quantity, amount in counts:
             votes[candidate] = votes.get(candidate, 0) + int(quantity)
             amounts.setdefault(candidate, {})[currency] = int(amount)
-        lines = [signing.SheetLine(code, name, votes.get(candidate, 0), amounts.get(candidate, {}))
+        chain = counted_rounds(rounds, number)
+        free = {c: int(n) for c, n in (await session.execute(
+            select(FreeVote.candidate_id, func.count()).where(FreeVote.round_id.in_(chain))
+            .group_by(FreeVote.candidate_id))).all()}
+        lines = [signing.SheetLine(code, name, votes.get(candidate, 0), amounts.get(candidate, {}),
+                                   free.get(candidate, 0))
                  for candidate, code, name, _ in candidates]
+        free_weight = contest.free_vote_weight if contest.free_votes_per_day or free else None
         jury = await public_jury(session, contest_id, contest.public_weight_pct)
         # The jury's part with a round decided once the jury was revealed (its blend is what decided it).
         part = signing.SheetJury(jury, {code: candidate for candidate, code, _, _ in candidates}) \
             if jury.revealed else None
         signed_at = datetime.now(UTC)
         base = signing.sheet_csv(contest.slug, contest.name, contest.currency, lines, report.entries, report.head,
-                                 signed_at, part)
+                                 signed_at, part, free_weight)
         sheet = round_csv(base, row, [code for _, code, _, through in candidates if through])
         signature = signing.sign(key, sheet)
         stored = ResultsSheet(contest_id=contest_id, round_id=row.id, reason=ROUND_REASON, sheet=sheet,

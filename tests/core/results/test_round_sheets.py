@@ -15,6 +15,7 @@ from gateway.core.audit import Actor
 from gateway.core.contests import jury, rounds
 from gateway.core.contests.round_rules import RoundPlan
 from gateway.core.errors import Conflict
+from gateway.core.orders.free_votes import FreeVoteRequest, take_free_vote
 from gateway.core.results import ledger, round_sheets, signing
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus
@@ -92,3 +93,23 @@ async def test_a_final_decided_with_a_revealed_jury_goes_by_the_blend_and_its_sh
     sheet = await round_sheets.sign_round(sessions, Ed25519PrivateKey.generate(), contest.id, 1, signed_by="test")
     assert [row[1] for row in rows(sheet.sheet) if row[0] == "through"] == ["02"]
     assert [row[1:3] for row in rows(sheet.sheet) if row[0] == "blend"][1:] == [["02", "1"], ["01", "2"]]
+
+
+async def test_free_votes_counted_as_paid_ones_decide_a_round_as_its_board_shows_and_its_sheet_lists_them(
+        sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=2, status=ContestStatus.DRAFT, free_votes_per_day=1,
+                                 free_votes_per="round", free_vote_weight="counted")
+    await rounds.plan_round(sessions, OWNER, contest.id,
+                            RoundPlan("Heats", 100, datetime.now(UTC) + timedelta(hours=1)))
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 2, "02": 1})
+    for number in ("+237670000201", "+237670000202"):  # two viewers' free vote each, for 02
+        await take_free_vote(sessions, FreeVoteRequest(contest.slug, "02", number, "ussd"))
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    heats = await rounds.decide_round(sessions, OWNER, contest.id, 1, places=1,
+                                      now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    assert [(r.candidate.code, r.votes) for r in heats.ranked] == [("02", 3), ("01", 2)]
+    assert [r.candidate.code for r in heats.ranked if r.candidate.id in heats.through] == ["02"]
+    sheet = await round_sheets.sign_round(sessions, Ed25519PrivateKey.generate(), contest.id, 1, signed_by="test")
+    assert votes_of(sheet.sheet) == {"01": 2, "02": 1}  # the paid votes, as on every sheet
+    assert ["free", "02", "Candidate 02", "2", "", "counted"] in rows(sheet.sheet)
