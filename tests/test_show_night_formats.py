@@ -1,8 +1,8 @@
 """A whole show night over real localhost HTTP, the app beside the MTN sandbox that calls it back: an organiser sets a
 two-round show up (heats at one price, a final with a bundle and a jury), a producer opens and closes the lines from
 the control room's API with payments arriving on both sides of the close (the late one refunded by MTN and its voter
-told), the heats decide an elimination, the final is blended with the jury, and the winner's certificate verifies on
-/verify from its QR code."""
+told), a viewer's free vote a round over USSD counted as a paid one, the heats decide an elimination, the final is
+blended with the jury, and the winner's certificate verifies on /verify from its QR code."""
 
 from __future__ import annotations
 
@@ -29,9 +29,11 @@ from payments.sandbox.control import SandboxControl
 from tests.admin.accounts import api_tokens, bearer, make_account
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.live_app import SettlingOrders, app_beside
+from tests.ussd.sessions import hop
 
 T = TypeVar("T")
 DELAYED = "+237670000454"  # the sandbox's magic number: MTN decides after `long_delay`
+USSD_CODE = "*384*999#"  # the test contest's
 
 
 @dataclass
@@ -67,6 +69,13 @@ class Show(SettlingOrders):
         assert (await self.settled(order_id)).status is OrderStatus.PAID
         return order_id
 
+    async def free_vote(self, code: str, msisdn: str) -> str:
+        """A viewer's free vote over USSD (the session's number proves it): the last screen."""
+        session = f"ATUid_{uuid.uuid4().hex}"
+        screens = [await hop(self.client, text, session_id=session, msisdn=msisdn, code=USSD_CODE)
+                   for text in ("", "5", f"5*{code}")]
+        return screens[-1]
+
     async def round_board(self, number: int) -> dict[str, int]:
         listed = await (await self.client.get(self.api + "/rounds", headers=self.organiser)).json()
         return {row["code"]: row["votes"] for row in listed["rounds"][number - 1]["board"]}
@@ -86,7 +95,8 @@ async def show(clean: None, settings: Settings, sessions: Sessions) -> AsyncIter
     async with TestServer(create_sandbox_app(control)) as sandbox, app_beside(sandbox, settings) as client:
         # The grace after the close is short here so that a payment can be late within the test: 1 s.
         contest = await make_contest(sessions, slug="star-search", candidates=3, status=ContestStatus.DRAFT,
-                                     providers=["mtn"], late_grace_seconds=1)
+                                     providers=["mtn"], late_grace_seconds=1, free_votes_per_day=1,
+                                     free_votes_per="round", free_vote_weight="counted")
         organiser = bearer(await api_tokens(client, await make_account(sessions, "owner", "producer@example.com")))
         yield Show(client, control, client.app[SESSIONS], contest.slug, contest.id, organiser)
 
@@ -106,6 +116,7 @@ async def test_a_two_round_show_from_its_setup_to_the_winners_certificate(show: 
     await show.paid("01", 5, "+237670000101")
     await show.paid("02", 3, "+237670000102")
     await show.paid("03", 1, "+237670000103")
+    assert (await show.free_vote("01", "237670000109")).startswith("END Merci! Votre vote gratuit pour 01")
     late = uuid.UUID((await show.vote("02", 4, DELAYED))["order"]["id"])  # MTN confirms it 3 s from now
     on_time = await show.paid("03", 1, "+237670000104")  # confirmed before the close
 
@@ -127,7 +138,8 @@ async def test_a_two_round_show_from_its_setup_to_the_winners_certificate(show: 
 
     assert (await until(refunded)).amount == 400  # MTN gave the late payment back
 
-    # Who goes through, once the grace has passed: the first two by the heats' result; 03 leaves (2 votes to 3).
+    # Who goes through, once the grace has passed: the first two by the heats' result, the free vote counted as a
+    # paid one; 03 leaves (2 votes to 3).
     decided = await until(lambda: decide(show))
     assert {row["code"]: row["went_through"] for row in decided["board"]} == {"01": True, "02": True, "03": False}
 
@@ -137,10 +149,11 @@ async def test_a_two_round_show_from_its_setup_to_the_winners_certificate(show: 
     assert bundle["order"]["amount"] == 800  # the bundle's amount is what MTN is asked
     assert (await show.settled(uuid.UUID(bundle["order"]["id"]))).status is OrderStatus.PAID
     await show.paid("01", 7, "+237670000107")
+    assert (await show.free_vote("01", "237670000109")).startswith("END Merci! Votre vote gratuit")  # one a round
     eliminated = await show.vote("03", 1, "+237670000108", status=422)  # offered nowhere
     assert eliminated["error"]["code"] == "candidate_not_active"
-    assert await show.round_board(2) == {"01": 7, "02": 5}
-    assert await show.round_board(1) == {"01": 5, "02": 3, "03": 2}  # the heats keep their own figures
+    assert await show.round_board(2) == {"01": 8, "02": 5}
+    assert await show.round_board(1) == {"01": 6, "02": 3, "03": 2}  # the heats keep their own figures
 
     juror_headers = bearer(await api_tokens(show.client, juror))
     scored = await show.client.put(f"/api/v1/admin/jury/{show.contest_id}/scores",
@@ -149,7 +162,7 @@ async def test_a_two_round_show_from_its_setup_to_the_winners_certificate(show: 
     await show.admin("/lines/close", {"countdown_seconds": 0})
     await show.admin("/jury/reveal", {"confirm": True})
     final = await until(lambda: decide(show, number=2, places=1))
-    # 01 has more votes (7 to 5), but the jury's 10 points to 2 make 02 the winner of the blend.
+    # 01 has more votes (8 to 5), but the jury's 10 points to 2 make 02 the winner of the blend.
     assert [row["code"] for row in final["board"] if row["went_through"]] == ["02"]
 
     # The winner's certificate, from the final's signed sheet: its QR address verifies on /verify.
