@@ -47,11 +47,17 @@ def grace_ends(close: datetime, grace_seconds: int) -> datetime:
     return close + timedelta(seconds=max(grace_seconds, 0))
 
 
-def is_late(placed_at: datetime, confirmed_at: datetime, close: datetime, grace_seconds: int) -> bool:
-    """Whether an order placed before the close was paid too late to count: confirmed after the grace. At the grace's
-    last second exactly it still counts. An order placed at or after the close is no order of this rule (placing
-    refuses those; a paybill payment's own rule judges the money it brings). Pure."""
-    return placed_at < close and confirmed_at > grace_ends(close, grace_seconds)
+# The replay key of an order written for money paid unasked (gateway.core.payments.paid_unasked.client_key).
+UNASKED_KEY = "unasked:"
+
+
+def is_late(placed_at: datetime, confirmed_at: datetime, close: datetime, grace_seconds: int, *,
+            unasked: bool = False) -> bool:
+    """Whether an order was paid too late to count: confirmed after the grace. At the grace's last second exactly it
+    still counts. An order written for money paid unasked at or after the close is no order of this rule (a
+    paybill payment's own rule judges the money it brings); one placed by a voter is, even placed at the close's
+    instant (a placement that read the contest just before a producer's close committed). Pure."""
+    return (placed_at < close or not unasked) and confirmed_at > grace_ends(close, grace_seconds)
 
 
 def rule_minutes(grace_seconds: int) -> int:
@@ -102,11 +108,15 @@ def order_close_in_sql(orders: Any, contests: Any) -> ColumnElement[Any]:
     return case((earlier_round, its_round), else_=closed_at_in_sql(contests))
 
 
-def late_in_sql(placed_at: Any, confirmed_at: Any, close: Any, contests: Any) -> ColumnElement[bool]:
+def late_in_sql(placed_at: Any, confirmed_at: Any, close: Any, contests: Any,
+                client_key: Any = None) -> ColumnElement[bool]:
     """`is_late` inside a statement: `placed_at` and `confirmed_at` are its columns or parameters, `close` the
-    order's close (`order_close_in_sql`), the grace its contest's."""
+    order's close (`order_close_in_sql`), the grace its contest's, `client_key` the order's (an unasked payment's)."""
     grace = func.make_interval(0, 0, 0, 0, 0, 0, func.greatest(contests.c.late_grace_seconds, 0))
-    late: ColumnElement[bool] = (placed_at < close) & (confirmed_at > close + grace)
+    placed = placed_at < close
+    if client_key is not None:
+        placed = placed | ~func.coalesce(client_key.startswith(UNASKED_KEY, autoescape=True), False)
+    late: ColumnElement[bool] = placed & (confirmed_at > close + grace)
     return late
 
 

@@ -230,7 +230,7 @@ def lateness() -> CTE:
     orders, contests = tables.ORDERS_TABLE, tables.CONTESTS
     close = late_votes.order_close_in_sql(orders, contests)
     late = orders.c.candidate_id.is_not(None) & late_votes.late_in_sql(orders.c.created_at, holds.CONFIRMED_AT,
-                                                                       close, contests)
+                                                                       close, contests, orders.c.client_key)
     return (select(orders.c.id, late.label("late"))
             .select_from(orders.join(contests, contests.c.id == orders.c.contest_id))
             .where(orders.c.id == bindparam("confirm_order"), tables.still_pending())
@@ -286,7 +286,8 @@ async def _paid_too_late(session: AsyncSession, order: VoteOrder, confirmed_at: 
     if contest is None or order.candidate_id is None:
         return False
     close = await late_votes.order_close(session, contest, order.round_id)
-    return late_votes.is_late(order.created_at, confirmed_at, close, contest.late_grace_seconds)
+    return late_votes.is_late(order.created_at, confirmed_at, close, contest.late_grace_seconds,
+                              unasked=(order.client_key or "").startswith(late_votes.UNASKED_KEY))
 
 
 async def _set_late(session: AsyncSession, order: VoteOrder, provider_status: str,
@@ -304,8 +305,9 @@ async def _set_late(session: AsyncSession, order: VoteOrder, provider_status: st
 
 
 def is_second_charge(order: VoteOrder, provider_txn_id: str | None) -> bool:
-    """The provider reports another successful transaction for an order already paid (counted, or held)."""
-    return (order.status in (OrderStatus.PAID, OrderStatus.HELD) and bool(provider_txn_id)
+    """The provider reports another successful transaction for an order already paid (counted, held, or paid too
+    late to count and being given back)."""
+    return (order.status in (OrderStatus.PAID, OrderStatus.HELD, OrderStatus.LATE) and bool(provider_txn_id)
             and bool(order.provider_txn_id) and provider_txn_id != order.provider_txn_id)
 
 

@@ -35,9 +35,12 @@ def test_without_grace_the_close_itself_is_the_last_second() -> None:
     assert is_late(PLACED, CLOSE + timedelta(seconds=1), CLOSE, 0)
 
 
-def test_an_order_placed_at_or_after_the_close_is_not_this_rules() -> None:
-    """Placing refuses those; a paybill payment written after the close is judged by its own rule."""
-    assert not is_late(CLOSE, CLOSE + timedelta(hours=1), CLOSE, DEFAULT_GRACE_SECONDS)
+def test_a_paybill_payment_written_after_the_close_is_not_this_rules_but_a_voters_order_is() -> None:
+    """A paybill payment written after the close is judged by its own rule; an order a voter placed in the instant
+    a producer closed the lines (it read the contest just before the close committed) is this rule's."""
+    assert not is_late(CLOSE, CLOSE + timedelta(hours=1), CLOSE, DEFAULT_GRACE_SECONDS, unasked=True)
+    assert is_late(CLOSE + timedelta(milliseconds=5), CLOSE + timedelta(hours=1), CLOSE, DEFAULT_GRACE_SECONDS)
+    assert not is_late(CLOSE + timedelta(milliseconds=5), CLOSE + timedelta(seconds=30), CLOSE, DEFAULT_GRACE_SECONDS)
 
 
 def test_closing_by_hand_before_the_closing_time_moves_the_close_earlier_and_never_later() -> None:

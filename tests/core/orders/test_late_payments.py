@@ -140,3 +140,25 @@ async def test_a_heats_vote_paid_after_its_round_closed_is_late_though_the_final
     assert await confirm_at(sessions, too_late.id, closed_at + timedelta(seconds=301),
                             txn="t-2") is ConfirmOutcome.LATE
     await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_an_order_placed_in_the_instant_of_an_on_air_close_is_judged_by_the_rule_too(sessions: Sessions) -> None:
+    """The placement read the contest just before the producer's close committed: its order is no older than the
+    close, and a payment confirmed past the grace is late, not counted whenever it comes."""
+    contest = await make_contest(sessions)
+    order = await place(sessions, contest, quantity=2)
+    async with sessions.begin() as session:  # the close lands a moment before the order's own time
+        found = await session.get(Contest, contest.id)
+        assert found is not None
+        found.closes_at = order.created_at - timedelta(milliseconds=5)
+    outcome = await confirm_at(sessions, order.id, order.created_at + timedelta(minutes=10))
+    assert outcome is ConfirmOutcome.LATE
+    assert (await tallies(sessions, contest.id))["01"] == 0
+
+
+async def test_a_second_charge_on_a_late_order_is_not_kept_in_silence(sessions: Sessions) -> None:
+    contest = await closing_soon(sessions)
+    order = await place(sessions, contest, quantity=1)
+    assert await confirm_at(sessions, order.id, contest.closes_at + timedelta(minutes=10)) is ConfirmOutcome.LATE
+    again = await confirm_at(sessions, order.id, contest.closes_at + timedelta(minutes=11), txn="t-2")
+    assert again is ConfirmOutcome.DUPLICATE_PAYMENT  # another transaction of MTN's: given back, a person told
