@@ -26,8 +26,8 @@ from gateway.core.contests.catalog import PUBLIC_STATUSES
 from gateway.core.contests.price_tiers import parse_tiers
 from gateway.core.contests.scope import contest_in_scope, visible_to
 from gateway.core.entered_number import entered_whole
-from gateway.core.errors import DomainError
-from gateway.core.results import round_sheets
+from gateway.core.errors import Conflict, DomainError
+from gateway.core.results import round_sheets, signing
 from gateway.core.texts import N_
 from gateway.db.models import Contest, ContestRound, ContestStatus, RoundStatus
 from gateway.kit.keys import REDIS, RESULTS_KEY, SESSIONS
@@ -128,14 +128,28 @@ async def decide_round(request: web.Request, actor: Actor) -> web.StreamResponse
     codes = [c.strip() for c in str(through).split(",") if c.strip()] if through is not None else None
     places = None if codes is not None else entered_whole(str(form.get("places", "")), "places", high=10_000)
     number = int(request.match_info["number"])
-    board = await rounds.decide_round(request.app[SESSIONS], actor, contest_id(request), number, places=places,
-                                      by_hand=codes, reason=form.get("reason"))
-    # Signed at once: the round's result is final, and its candidates' certificates are made from this sheet.
-    sheet = await round_sheets.sign_round(request.app[SESSIONS], request.app[RESULTS_KEY], contest_id(request),
-                                          number, signed_by=actor.email)
+    board, sheet = await decide_and_sign(request.app, actor, contest_id(request), number, places=places,
+                                         by_hand=codes, reason=form.get("reason"))
     return web.json_response({"number": board.round.number, "decided_by": board.round.decided_by,
                               "decision_reason": board.round.decision_reason, "board": board_json(board),
                               "sheet_id": sheet.id})
+
+
+async def decide_and_sign(app: web.Application, actor: Actor, contest: int, number: int, *, places: int | None = None,
+                          by_hand: list[str] | None = None,
+                          reason: str | None = None) -> tuple[rounds.RoundBoard, signing.SignedSheet]:
+    """Decide the round and sign its results at once: the round's result is final, and its candidates' certificates
+    are made from that sheet. A round decided whose signing failed is signed on the next try."""
+    try:
+        board = await rounds.decide_round(app[SESSIONS], actor, contest, number, places=places, by_hand=by_hand,
+                                          reason=reason)
+    except Conflict:
+        unsigned = await rounds.decided_unsigned(app[SESSIONS], actor, contest, number)
+        if unsigned is None:
+            raise
+        board = unsigned
+    return board, await round_sheets.sign_round(app[SESSIONS], app[RESULTS_KEY], contest, number,
+                                                signed_by=actor.email)
 
 
 def confirmed(request: web.Request, form: Mapping[str, Any]) -> None:

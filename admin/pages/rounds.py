@@ -11,6 +11,7 @@ from admin import money_fields, tier_fields
 from admin.accounts import allowed
 from admin.pages.contests import contest_id
 from admin.pages.rendering import render, see_other
+from admin.show_rounds import decide_and_sign
 from admin.texts import language_of
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
@@ -19,9 +20,8 @@ from gateway.core.contests.price_tiers import tiers_of
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import DomainError
 from gateway.core.market import local_moment
-from gateway.core.results import round_sheets
 from gateway.db.models import RoundStatus
-from gateway.kit.keys import RESULTS_KEY, SESSIONS
+from gateway.kit.keys import SESSIONS
 
 routes = web.RouteTableDef()
 PAGE = "/admin/contests/{contest_id:[0-9]{1,9}}/rounds"
@@ -79,15 +79,13 @@ async def decide_page(request: web.Request, actor: Actor) -> web.StreamResponse:
     codes = [c.strip() for c in str(form.get("through", "")).split(",") if c.strip()]
     try:
         if form.get("by") == "hand":
-            await rounds.decide_round(request.app[SESSIONS], actor, contest_id(request), number, by_hand=codes,
-                                      reason=form.get("reason"))
+            await decide_and_sign(request.app, actor, contest_id(request), number, by_hand=codes,
+                                  reason=form.get("reason"))
         else:
             places = str(form.get("places", ""))
             if not places.isdigit():
                 raise DomainError("How many candidates go through?", field="places")
-            await rounds.decide_round(request.app[SESSIONS], actor, contest_id(request), number, places=int(places))
+            await decide_and_sign(request.app, actor, contest_id(request), number, places=int(places))
     except DomainError as exc:
         return await page(request, actor, exc.message, 400 if exc.status < 500 else exc.status)
-    await round_sheets.sign_round(request.app[SESSIONS], request.app[RESULTS_KEY], contest_id(request), number,
-                                  signed_by=actor.email)
     raise see_other(f"/admin/contests/{contest_id(request)}/rounds")

@@ -10,11 +10,13 @@ from zoneinfo import ZoneInfo
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, update
 
+from gateway.core.contests import rounds
 from gateway.core.results import signing
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestRound, ContestStatus
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import make_contest
+from tests.show_rounds import OWNER, a_show
 
 
 async def vote_refused(client: TestClient, slug: str) -> str | None:
@@ -126,3 +128,19 @@ async def test_an_organiser_plans_a_round_on_its_page_on_the_contests_clock_and_
     assert decided.status == 303
     shown = await (await client.get(page)).text()
     assert "Decided by hand: 01 is unwell" in shown and "/c/pageant/rounds/1/results.csv" in shown
+
+
+async def test_a_round_decided_whose_signing_failed_is_signed_on_the_next_try(client: TestClient,
+                                                                             sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    # Decided, and then the signing did not happen (its process died, or the ledger did not verify then).
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2, now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    headers = bearer(await api_tokens(client, await make_account(sessions, "owner", "producer@example.com")))
+    url = f"/api/v1/admin/contests/{contest.id}/rounds/1/decide"
+    signed = await client.post(url, json={"places": 2}, headers=headers)
+    assert signed.status == 200, await signed.text()
+    assert (await client.get(f"/c/{contest.slug}/rounds/1/results.csv")).status == 200
+    again = await client.post(url, json={"places": 2}, headers=headers)
+    assert again.status == 409 and (await again.json())["error"]["code"] == "invalid_transition"

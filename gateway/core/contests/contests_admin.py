@@ -21,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ChannelContestSettings, ContestSettingValues, channel_fields
+from gateway.core.contests import rounds
 from gateway.core.contests.catalog import DISPLAY_ORDER
 from gateway.core.contests.contest_drafts import (
     BoardVisibility,
@@ -91,13 +92,11 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
     contest.name, contest.slug = draft.name, draft.slug
     contest.price_per_vote, contest.currency = draft.price_per_vote, draft.currency
     contest.country, contest.time_zone = draft.country, draft.time_zone
-    contest.max_votes_per_order = draft.max_votes_per_order
     contest.opens_at, contest.closes_at = draft.opens_at, draft.closes_at
     contest.providers, contest.ussd_service_codes = list(draft.providers), list(draft.ussd_service_codes)
-    contest.default_language = draft.default_language
-    contest.stars_per_vote = draft.stars_per_vote
+    contest.default_language, contest.stars_per_vote = draft.default_language, draft.stars_per_vote
     contest.fraud_rules = draft.fraud_rules.stored()
-    contest.price_tiers = stored_tiers(draft.price_tiers)
+    contest.max_votes_per_order, contest.price_tiers = draft.max_votes_per_order, stored_tiers(draft.price_tiers)
     apply_free_votes(contest, draft.free_votes)
     if draft.late_grace_seconds is not None:
         contest.late_grace_seconds = draft.late_grace_seconds
@@ -169,7 +168,9 @@ async def update_contest(sessions: Sessions, actor: Actor, contest_id: int, draf
             raise Conflict("A closed contest cannot be changed.", code="contest_closed")
         before = snapshot(contest, await settings_of(session, channels, contest.id))
         await _slug_free(session, draft.slug, contest.id)
+        published = rounds.PublishedTerms.of(contest)
         _apply(contest, draft, now)
+        await rounds.keep_published_terms(session, contest, published)
         if contest.status in LIVE:
             await _check_clashes(session, contest, draft.channel_settings)
         for values in draft.channel_settings:
@@ -309,6 +310,7 @@ async def add_candidate(sessions: Sessions, actor: Actor, contest_id: int, name:
         session.add(candidate)
         await session.flush()
         await ensure_tallies(session, contest.id)
+        await rounds.join_open_round(session, contest.id, [candidate.id])
         await audit.record(session, actor, "candidate.create", f"contest:{contest.id}",
                            after=candidate_snapshot(candidate))
     return candidate
@@ -329,6 +331,7 @@ async def import_candidates(sessions: Sessions, actor: Actor, contest_id: int, t
         session.add_all(made)
         await session.flush()
         await ensure_tallies(session, contest.id)
+        await rounds.join_open_round(session, contest.id, [c.id for c in made])
         await audit.record(session, actor, "candidate.import", f"contest:{contest.id}",
                            after={"candidates": [candidate_snapshot(c) for c in made]})
     return made
@@ -368,6 +371,8 @@ async def set_candidate_status(sessions: Sessions, actor: Actor, candidate_id: i
                            after=candidate_snapshot(candidate))
         if was_hidden != (wanted is CandidateStatus.HIDDEN):
             await uploads.note_candidate_media(session, candidate)
+        if wanted is CandidateStatus.ACTIVE:
+            await rounds.join_open_round(session, candidate.contest_id, [candidate.id])
     return candidate
 
 

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core import audit
 from gateway.core.audit import Actor
@@ -37,9 +38,12 @@ from gateway.db.models import (
     ContestRound,
     ContestStatus,
     FreeVote,
+    OrderStatus,
+    ResultsSheet,
     RoundBaseline,
     RoundStatus,
     Tally,
+    VoteOrder,
 )
 from gateway.db.seed import ensure_tallies
 
@@ -117,6 +121,7 @@ async def open_round(sessions: Sessions, actor: Actor, contest_id: int, number: 
         contest.status, contest.opens_at, contest.closes_at = ContestStatus.OPEN, now, row.closes_at
         contest.price_per_vote, contest.current_round_id = row.price_per_vote, row.id
         contest.price_tiers = list(row.price_tiers)
+        contest.board_frozen_at = None  # a freeze of the round before would hold this round's board at zero
         await audit.record(session, actor, "round.open", f"contest:{contest.id}", before=before,
                            after=round_snapshot(row))
     return row
@@ -192,13 +197,22 @@ async def decide_round(sessions: Sessions, actor: Actor, contest_id: int, number
                        now: datetime | None = None) -> RoundBoard:
     """Who goes through: the first `places` of the round's result (`round_rules.TIE_RULE`), or the codes
     `by_hand` with a `reason`; the others are eliminated (they keep their votes and take no more)."""
-    now = now or datetime.now(UTC)
     async with sessions.begin() as session:
         contest = await contest_in_scope(session, actor, contest_id, lock=True)
         row = await _round(session, contest, number)
         if row.status is not RoundStatus.OPEN:
             raise Conflict(f"Round {number} is {row.status.value}: only an open round is decided.",
                            code="invalid_transition")
+        # The database's clock, as the late-vote rule's; and the tallies held, so no count lands between the read
+        # of the round's figures and the decision.
+        now = now or await session.scalar(select(func.now()))
+        assert now is not None
+        await session.execute(select(Tally.candidate_id).where(Tally.contest_id == contest.id).with_for_update())
+        waiting = await session.scalar(select(func.count()).select_from(VoteOrder).where(
+            VoteOrder.round_id == row.id, VoteOrder.status.in_((OrderStatus.HELD, OrderStatus.FLAGGED))))
+        if waiting:
+            raise Conflict(f"{waiting} paid orders of this round wait in the review queue: count or refuse them "
+                           "first, so the round is decided on every vote it took.", code="orders_in_review")
         last_count = row.closes_at + late_grace(contest)
         if now < last_count:
             raise Conflict(f"Payments may still count until {last_count:%H:%M:%S} UTC: decide after that.",
@@ -250,6 +264,81 @@ async def counted_free_votes(session: AsyncSession, row: ContestRound) -> dict[i
     """A round's free votes where its organiser counts each as a paid one; none where they are shown apart."""
     weight = await session.scalar(select(Contest.free_vote_weight).where(Contest.id == row.contest_id))
     return await round_free_votes(session, row) if weight == "counted" else {}
+
+
+async def keep_open_round(session: AsyncSession | AsyncConnection, contest_id: int, round_id: int | None,
+                          candidate_id: int, delta: int) -> None:
+    """A vote of an earlier round counted (`delta` > 0) or taken back (< 0) while a later round is open: that round's
+    board is the tallies less the figures it started from, so its baseline follows, and its board does not move
+    for a vote that is not its own (one of a round its board carries the counts of moves it, as it should)."""
+    if round_id is None or not delta:
+        return
+    current = (await session.execute(select(ContestRound).join(Contest, Contest.current_round_id == ContestRound.id)
+                                     .where(Contest.id == contest_id))).scalars().one_or_none()
+    if current is None or current.id == round_id or current.status is not RoundStatus.OPEN:
+        return
+    every = (await session.execute(select(ContestRound).where(ContestRound.contest_id == contest_id))).scalars().all()
+    if round_id in counted_rounds(list(every), current.number):
+        return
+    await session.execute(update(RoundBaseline).where(RoundBaseline.round_id == current.id,
+                                                      RoundBaseline.candidate_id == candidate_id)
+                          .values(votes=RoundBaseline.votes + delta))
+
+
+@dataclass(frozen=True)
+class PublishedTerms:
+    """What a live contest promised its voters: the open round's close, price and bundles, and the late-vote grace."""
+
+    closes_at: datetime
+    price_per_vote: int
+    price_tiers: list[dict[str, int]]
+    late_grace_seconds: int
+
+    @classmethod
+    def of(cls, contest: Contest) -> PublishedTerms:
+        return cls(contest.closes_at, contest.price_per_vote, list(contest.price_tiers), contest.late_grace_seconds)
+
+
+async def keep_published_terms(session: AsyncSession, contest: Contest, before: PublishedTerms) -> None:
+    """After a save of the contest's form: an open round's close, price and bundles stay the round's (the form shows
+    the close to the minute; a producer's close is to the second, and moving it is the control room's), and the
+    late-vote grace, printed since the contest opened, stays as published (a form's whole minutes of it keep it)."""
+    grace = contest.late_grace_seconds
+    if contest.status is not ContestStatus.DRAFT and grace != before.late_grace_seconds:
+        if grace != 60 * (before.late_grace_seconds // 60):
+            raise Conflict("The late-vote rule is published once the contest opens: its grace stays as it is.",
+                           code="grace_locked", field="late_grace_seconds")
+        contest.late_grace_seconds = before.late_grace_seconds
+    row = await current_round(session, contest)
+    if row is not None and row.status is RoundStatus.OPEN:
+        contest.closes_at, contest.price_per_vote = before.closes_at, before.price_per_vote
+        contest.price_tiers = before.price_tiers
+
+
+async def join_open_round(session: AsyncSession, contest_id: int, candidate_ids: list[int]) -> None:
+    """Candidates added or restored while a round is open join it from their tally now (its board from zero)."""
+    current = (await session.execute(select(ContestRound).join(Contest, Contest.current_round_id == ContestRound.id)
+                                     .where(Contest.id == contest_id))).scalars().one_or_none()
+    if current is None or current.status is not RoundStatus.OPEN or not candidate_ids:
+        return
+    tallies = await _tallies(session, contest_id)
+    await session.execute(pg_insert(RoundBaseline).values([
+        {"round_id": current.id, "candidate_id": c, "votes": tallies.get(c, 0)} for c in candidate_ids])
+        .on_conflict_do_nothing())
+
+
+async def decided_unsigned(sessions: Sessions, actor: Actor, contest_id: int, number: int) -> RoundBoard | None:
+    """A round decided whose results were never signed (the signing failed after the decision): its board, for the
+    signing to be done again; None otherwise."""
+    async with sessions() as session:
+        contest = await contest_in_scope(session, actor, contest_id)
+        row = await session.scalar(select(ContestRound).where(ContestRound.contest_id == contest.id,
+                                                              ContestRound.number == number))
+        if row is None or row.status is not RoundStatus.DECIDED:
+            return None
+        if await session.scalar(select(ResultsSheet.id).where(ResultsSheet.round_id == row.id).limit(1)):
+            return None
+        return await round_board(session, row)
 
 
 async def current_round(session: AsyncSession, contest: Contest) -> ContestRound | None:

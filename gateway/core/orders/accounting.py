@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from gateway.core.contests import rounds
 from gateway.core.entries import entry_fees
 from gateway.core.results import ledger
 from gateway.db.models import VoteOrder
@@ -19,3 +20,6 @@ async def record_change(session: AsyncSession | AsyncConnection, kind: ledger.En
             await entry_fees.set_fee_paid(session, order, paid=sign > 0)
         return
     await ledger.append_event(session, kind, order, sign=sign)
+    if order.candidate_id is not None:  # the open round's board keeps to its own votes
+        await rounds.keep_open_round(session, order.contest_id, order.round_id, order.candidate_id,
+                                     sign * order.quantity)

@@ -92,13 +92,15 @@ def sheet_csv(slug: str, name: str, currency: str, lines: Sequence[SheetLine], e
             writer.writerow(("free", safe_text(line.code), safe_text(line.name), line.free, "", free_weight))
         writer.writerow(("total_free", "", "", sum(line.free for line in lines), "", free_weight))
     if jury is not None and jury.jury.shown:
-        write_jury(writer, lines, jury)
+        write_jury(writer, lines, jury, counted_free=free_weight == "counted")
     writer.writerow(("ledger", str(entries), head.hex(), "", "", ""))
     writer.writerow(("signed_at", signed_at.astimezone(UTC).isoformat(timespec="seconds"), "", "", "", ""))
     return out.getvalue().encode()
 
 
-def write_jury(writer: Any, lines: Sequence[SheetLine], part: SheetJury) -> None:
+def write_jury(writer: Any, lines: Sequence[SheetLine], part: SheetJury, counted_free: bool = False) -> None:
+    """The formula, the jury's points and the blend; the public's part is its votes, with the free votes where the
+    organiser counts each as a paid one (as the board and the round's decision do)."""
     formula = part.jury.formula
     writer.writerow(("formula", "", formula.describe(), formula.public_weight_pct, formula.jury_weight_pct, ""))
     if part.jury.points is None:
@@ -109,7 +111,7 @@ def write_jury(writer: Any, lines: Sequence[SheetLine], part: SheetJury) -> None
         writer.writerow(("jury", safe_text(line.code), safe_text(line.name), points[line.code], "", "points"))
     writer.writerow(("blend", "code", "rank", "public_share_pct", "jury_share_pct", "score_pct"))
     ranked = part.jury.ranked([(part.ids[line.code], line.code) for line in lines],
-                              {part.ids[line.code]: line.votes for line in lines})
+                              {part.ids[line.code]: line.votes + (line.free if counted_free else 0) for line in lines})
     for row in ranked:
         writer.writerow(("blend", safe_text(row.code), row.rank, percent_text(row.public_share),
                          percent_text(row.jury_share), percent_text(row.score)))

@@ -5,18 +5,21 @@ with a reason kept; the others are eliminated and offered nowhere."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.core import audit
-from gateway.core.contests import round_rules, rounds
+from gateway.core.contests import contests_admin, round_rules, rounds
+from gateway.core.contests.contest_drafts import BoardVisibility, ContestDraft
 from gateway.core.contests.price_tiers import InvalidTiers, PriceTier
 from gateway.core.contests.ranking import CandidateInfo, rank_candidates
 from gateway.core.errors import Conflict, DomainError, VoteRejected
+from gateway.core.orders import refunding
 from gateway.db.engine import Sessions
-from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus
+from gateway.db.models import Candidate, CandidateStatus, Contest, ContestStatus, OrderStatus, VoteOrder
 from tests.factories import assert_tally_invariant, make_contest, place
 from tests.show_rounds import OWNER, a_show, paid_votes, reloaded
 
@@ -141,3 +144,75 @@ async def test_a_rounds_bundles_are_the_contests_while_it_is_open(sessions: Sess
     assert live.price_tiers == [{"votes": 10, "amount": 2000}]  # the round's, not the contest's own before
     assert (await place(sessions, live, quantity=10)).amount == 2000
     assert (await place(sessions, live, quantity=5, msisdn="+237670000002")).amount == 1250
+
+
+async def decided_heats(sessions: Sessions, contest: Contest) -> list[VoteOrder]:
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    heats = await paid_votes(sessions, await reloaded(sessions, contest), {"01": 5, "02": 3, "03": 1})
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2, now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    return heats
+
+
+async def test_a_heats_vote_taken_back_during_the_final_leaves_the_finals_board_as_it_is(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    heats = await decided_heats(sessions, contest)
+    await rounds.open_round(sessions, OWNER, contest.id, 2)
+    await paid_votes(sessions, await reloaded(sessions, contest), {"01": 2})
+    await refunding.uncount(sessions, heats[0].id, OrderStatus.REFUND_REQUESTED, "the voter asked")  # 01's 5
+    assert await board_of(sessions, contest, 2) == {"01": 2, "02": 0}  # not 0: the heats' votes are not the final's
+    await assert_tally_invariant(sessions, contest.id)
+
+
+async def test_a_round_with_orders_in_the_review_queue_is_not_decided(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    [order] = await paid_votes(sessions, await reloaded(sessions, contest), {"01": 5})
+    async with sessions.begin() as session:  # a fraud rule held it, a person has not decided yet
+        await session.execute(update(VoteOrder).where(VoteOrder.id == order.id).values(status=OrderStatus.HELD))
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    with pytest.raises(Conflict, match="wait in the review queue"):
+        await rounds.decide_round(sessions, OWNER, contest.id, 1, places=1, now=closed_at + rounds.DEFAULT_LATE_GRACE)
+
+
+async def test_a_candidate_added_during_a_round_joins_its_board_from_zero(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    added = await contests_admin.add_candidate(sessions, OWNER, contest.id, "Late Entry")
+    await paid_votes(sessions, await reloaded(sessions, contest), {added.code: 2})
+    assert (await board_of(sessions, contest, 1))[added.code] == 2
+
+
+def contest_draft(contest: Contest) -> ContestDraft:
+    """The contest's own settings, as its form would send them back."""
+    return ContestDraft(contest.name, contest.slug, contest.price_per_vote, contest.currency,
+                        contest.max_votes_per_order, contest.opens_at, contest.closes_at, list(contest.providers),
+                        list(contest.ussd_service_codes), BoardVisibility.LIVE, contest.default_language,
+                        country=contest.country, time_zone=contest.time_zone)
+
+
+async def test_saving_the_form_during_a_round_keeps_its_close_price_and_the_published_grace(
+        sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    closes = await rounds.close_lines(sessions, OWNER, contest.id, countdown_seconds=90)
+    live = await reloaded(sessions, contest)
+    draft = replace(contest_draft(live), closes_at=live.closes_at.replace(second=0, microsecond=0),
+                    price_per_vote=999)  # the form, to the minute, and a price typed over
+    await contests_admin.update_contest(sessions, OWNER, contest.id, draft)
+    saved = await reloaded(sessions, contest)
+    assert (saved.closes_at, saved.price_per_vote) == (closes, 100)  # the producer's close, to the second
+    with pytest.raises(Conflict, match="published"):
+        await contests_admin.update_contest(sessions, OWNER, contest.id, replace(draft, late_grace_seconds=0))
+
+
+async def test_a_rounds_board_is_not_held_by_a_freeze_of_the_round_before(sessions: Sessions) -> None:
+    contest, _ = await a_show(sessions)
+    await rounds.open_round(sessions, OWNER, contest.id, 1)
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id)
+                              .values(board_frozen_at=datetime.now(UTC)))
+    closed_at = await rounds.close_lines(sessions, OWNER, contest.id)
+    await rounds.decide_round(sessions, OWNER, contest.id, 1, places=2, now=closed_at + rounds.DEFAULT_LATE_GRACE)
+    await rounds.open_round(sessions, OWNER, contest.id, 2)
+    assert (await reloaded(sessions, contest)).board_frozen_at is None

@@ -17,6 +17,8 @@ from gateway.core.contests.round_rules import RoundPlan
 from gateway.core.errors import Conflict
 from gateway.core.orders.free_votes import FreeVoteRequest, take_free_vote
 from gateway.core.results import ledger, round_sheets, signing
+from gateway.core.results.blend import Formula
+from gateway.core.results.jury_parts import PublicJury
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus
 from tests.admin.accounts import make_account
@@ -113,3 +115,15 @@ async def test_free_votes_counted_as_paid_ones_decide_a_round_as_its_board_shows
     sheet = await round_sheets.sign_round(sessions, Ed25519PrivateKey.generate(), contest.id, 1, signed_by="test")
     assert votes_of(sheet.sheet) == {"01": 2, "02": 1}  # the paid votes, as on every sheet
     assert ["free", "02", "Candidate 02", "2", "", "counted"] in rows(sheet.sheet)
+
+
+def test_a_sheets_blend_counts_free_votes_where_the_organiser_counts_them_as_paid_ones() -> None:
+    lines = [signing.SheetLine("01", "Awa", 3, {}, 0), signing.SheetLine("02", "Ben", 2, {}, 2)]
+    jury = signing.SheetJury(PublicJury(Formula(50), datetime.now(UTC), {1: 5, 2: 5}), {"01": 1, "02": 2})
+
+    def first(weight: str) -> str:
+        sheet = signing.sheet_csv("duo", "Duo", "XAF", lines, 0, b"\0" * 32, datetime.now(UTC), jury, weight)
+        return [row[1] for row in rows(sheet) if row[0] == "blend"][1]
+
+    assert first("counted") == "02"  # 4 to 3 with its free votes, as its board and its decision count them
+    assert first("apart") == "01"
