@@ -35,6 +35,9 @@ GET_ROUTES = [
     # Results anyone can check
     "/verify", "/api/v1/receipts/{reference}", "/api/v1/results-key", "/.well-known/ballot-results-key",
     "/c/{slug}/results.csv", "/c/{slug}/results.csv.sig",
+    "/c/{slug}/rounds/{number}/results.csv", "/c/{slug}/rounds/{number}/results.csv.sig",
+    # A free vote on the web: the number proven by a texted code
+    "/c/{slug}/free-vote", "/api/v1/contests/{slug}/free-votes/challenge",
     # Entering a video contest
     "/c/{slug}/enter", "/entries/{entry_id}", "/api/v1/entries/{entry_id}", "/api/v1/contests/{slug}/entries/challenge",
     # A candidate's page and its short link
@@ -56,13 +59,15 @@ POST_ROUTES = ["/api/v1/contests/{slug}/votes", "/c/{slug}/vote", "/ussd/africas
                "/sms/africastalking/inbound", "/sms/africastalking/delivery", "/telegram/webhook",
                "/api/v1/contests/{slug}/entries/code", "/api/v1/contests/{slug}/entries/proof",
                "/api/v1/contests/{slug}/entries/uploads", "/api/v1/contests/{slug}/entries",
-               "/api/v1/entries/{entry_id}/uploads", "/entries/{entry_id}/fee"]
+               "/api/v1/entries/{entry_id}/uploads", "/entries/{entry_id}/fee",
+               "/api/v1/contests/{slug}/free-votes/code", "/api/v1/contests/{slug}/free-votes/proof",
+               "/api/v1/contests/{slug}/free-votes"]
 PUT_ROUTES = ["/payments/mtn/callback/{order_id}", "/payments/mtn/disbursement/{reference}",
               "/api/v1/entries/{entry_id}/clip"]
 # Admin area: its routes are listed and probed in tests/admin/test_hostile_admin.py.
 ADMIN_PREFIXES = ("/admin", "/api/v1/admin/", "/photos/")
 HOSTILE_PARAMS = {"slug": SQLISH, "order_id": SQLISH, "reference": SQLISH, "entry_id": SQLISH, "code": SQLISH,
-                  "short": SQLISH, "name": SQLISH, "at_id": SQLISH, "paybill": SQLISH}
+                  "short": SQLISH, "name": SQLISH, "at_id": SQLISH, "paybill": SQLISH, "number": SQLISH}
 GETS = [
     *(route.format(**HOSTILE_PARAMS) + f"?q={quote(SQLISH)}" for route in GET_ROUTES),
     f"/verify?reference={quote(SQLISH)}", "/verify?reference=%00", "/api/v1/receipts/%00",

@@ -13,9 +13,10 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from channels.web.entry_api import body, e164
+from channels.web.pages import contest_missing
 from channels.web.rendering import html_errors, message_page, page_for, render
 from channels.web.schemas import CodeRequest
-from gateway.core.errors import DomainError
+from gateway.core.errors import DomainError, NotFound
 from gateway.core.orders import free_votes
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.service import VOTE_SERVICE
@@ -69,7 +70,10 @@ async def free_vote_page(request: web.Request) -> web.StreamResponse:
     below)."""
     page = page_for(request)
     slug = request.match_info["slug"]
-    contest = await request.app[VOTE_SERVICE].contest(slug)
+    try:
+        contest = await request.app[VOTE_SERVICE].contest(slug)
+    except NotFound:
+        return contest_missing(request)
     terms = await free_votes.free_terms(request.app[SESSIONS], slug)
     if terms is None:
         return message_page(page, 404, page.tr("free_title", contest=contest.name), page.tr("free_none"))

@@ -9,8 +9,13 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from assembly.app import LentEngines
+
 
 @pytest.fixture(autouse=True)
-async def fresh_connections_after(engine: AsyncEngine) -> AsyncIterator[None]:
+async def fresh_connections_after(engine: AsyncEngine, lent_engines: LentEngines) -> AsyncIterator[None]:
+    """The apps' lent engines too: a table a downgrade dropped comes back new, and a statement they prepared on it
+    before ("cached statement plan is invalid") fails in whichever test used it next."""
     yield
-    await engine.dispose()
+    for each in (engine, lent_engines.requests, lent_engines.verification):
+        await each.dispose()

@@ -154,8 +154,8 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
     # check (hourly), the ledger's checkpoints (every 300 s), the media sweep (300 s), the learning of shared addresses
     # (600 s), the SMS backstop (60 s) and the pruning of old Telegram updates (hourly): the channels' own, through
     # assembly.job_runtime.channel_job; and M-Pesa's registration of its paybills' URLs (300 s) and reading of their
-    # statements (60 s), the provider's own
-    assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 15
+    # statements (60 s), the provider's own; and the refunds of payments that came after the lines closed (30 s)
+    assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 16
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 0.5) == 0  # a second scheduler in the same slot adds nothing
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 10) == 2  # only relay and reconcile have a new slot
     contest = await make_contest(sessions)
