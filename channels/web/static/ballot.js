@@ -148,30 +148,9 @@
       moved.forEach(function (row) { row.style.transition = 'transform .6s ease'; row.style.transform = ''; });
     }
 
-    // The producer's countdown to the close, counted down on the page's own clock (as the overlay does).
-    var countdown = document.getElementById('lines-countdown'), closeAt = null, ticking = null;
-    function clock(ms) {
-      var s = Math.ceil(ms / 1000), m = Math.floor(s / 60);
-      s = s % 60;
-      return m + ':' + (s < 10 ? '0' : '') + s;
-    }
-    function tick() {
-      if (!countdown) { return; }
-      countdown.hidden = closeAt === null;
-      if (closeAt !== null) {
-        var left = closeAt - Date.now();
-        countdown.textContent = left > 0 ? fill(S.lines_countdown, { time: clock(left) }) : S.lines_closed;
-      }
-    }
-    function lines(board) {
-      if (board.lines_close_at) {
-        closeAt = Date.parse(board.lines_close_at);
-      } else if (closeAt !== null && closeAt > Date.now()) {
-        closeAt = null;
-      }
-      if (closeAt !== null && !ticking) { ticking = setInterval(tick, 250); }
-      tick();
-    }
+    // The producer's countdown to the close (countdown.js), counted down on the page's own clock.
+    var lines = window.ballotCountdown ? window.ballotCountdown(document.getElementById('lines-countdown'),
+                                                                S.lines_countdown, S.lines_closed) : function () {};
 
     function apply(board) {
       lines(board);

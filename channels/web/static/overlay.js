@@ -121,29 +121,9 @@
     list.textContent = '';  // a sealed board names nobody: not even the order rows were in
   }
 
-  // The producer's countdown to the close (the board says when, within its last half hour): each viewer counts the
-  // seconds down on its own clock, so no frame is needed for each second; once passed, the lines are closed.
-  var countdownNote = document.getElementById('overlay-countdown'), closeAt = null, ticking = null;
-  function clock(ms) {
-    var s = Math.ceil(ms / 1000), m = Math.floor(s / 60);
-    s = s % 60;
-    return m + ':' + (s < 10 ? '0' : '') + s;
-  }
-  function tick() {
-    countdownNote.hidden = closeAt === null;
-    if (closeAt === null) { return; }
-    var left = closeAt - Date.now();
-    countdownNote.textContent = left > 0 ? fill(S.lines_countdown, { time: clock(left) }) : S.lines_closed;
-  }
-  function lines(board) {
-    if (board.lines_close_at) {
-      closeAt = Date.parse(board.lines_close_at);
-    } else if (closeAt !== null && closeAt > Date.now()) {
-      closeAt = null;  // the close was moved away (a round reopened later)
-    }
-    if (closeAt !== null && !ticking) { ticking = setInterval(tick, 250); }
-    tick();
-  }
+  // The producer's countdown to the close (countdown.js): counted down on this page's own clock.
+  var lines = window.ballotCountdown(document.getElementById('overlay-countdown'), S.lines_countdown,
+                                     S.lines_closed);
 
   function showFormula(formula) {  // a contest decided with a jury says how, sealed or not, never before its board opens
     formulaNote.hidden = !formula;

@@ -266,6 +266,13 @@ async def counted_free_votes(session: AsyncSession, row: ContestRound) -> dict[i
     return await round_free_votes(session, row) if weight == "counted" else {}
 
 
+async def open_round_of(session: AsyncSession | AsyncConnection, contest_id: int) -> ContestRound | None:
+    """The contest's current round while it is open (decided rounds and contests without rounds: None)."""
+    found = await session.execute(select(ContestRound).join(Contest, Contest.current_round_id == ContestRound.id)
+                                  .where(Contest.id == contest_id, ContestRound.status == RoundStatus.OPEN))
+    return found.scalars().one_or_none()
+
+
 async def keep_open_round(session: AsyncSession | AsyncConnection, contest_id: int, round_id: int | None,
                           candidate_id: int, delta: int) -> None:
     """A vote of an earlier round counted (`delta` > 0) or taken back (< 0) while a later round is open: that round's
@@ -273,9 +280,8 @@ async def keep_open_round(session: AsyncSession | AsyncConnection, contest_id: i
     for a vote that is not its own (one of a round its board carries the counts of moves it, as it should)."""
     if round_id is None or not delta:
         return
-    current = (await session.execute(select(ContestRound).join(Contest, Contest.current_round_id == ContestRound.id)
-                                     .where(Contest.id == contest_id))).scalars().one_or_none()
-    if current is None or current.id == round_id or current.status is not RoundStatus.OPEN:
+    current = await open_round_of(session, contest_id)
+    if current is None or current.id == round_id:
         return
     every = (await session.execute(select(ContestRound).where(ContestRound.contest_id == contest_id))).scalars().all()
     if round_id in counted_rounds(list(every), current.number):
@@ -317,9 +323,8 @@ async def keep_published_terms(session: AsyncSession, contest: Contest, before: 
 
 async def join_open_round(session: AsyncSession, contest_id: int, candidate_ids: list[int]) -> None:
     """Candidates added or restored while a round is open join it from their tally now (its board from zero)."""
-    current = (await session.execute(select(ContestRound).join(Contest, Contest.current_round_id == ContestRound.id)
-                                     .where(Contest.id == contest_id))).scalars().one_or_none()
-    if current is None or current.status is not RoundStatus.OPEN or not candidate_ids:
+    current = await open_round_of(session, contest_id)
+    if current is None or not candidate_ids:
         return
     tallies = await _tallies(session, contest_id)
     await session.execute(pg_insert(RoundBaseline).values([

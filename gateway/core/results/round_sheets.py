@@ -18,7 +18,7 @@ from sqlalchemy import func, select, text
 
 from gateway.core.cells import safe_text
 from gateway.core.errors import Conflict, NotFound
-from gateway.core.results import ledger, signing
+from gateway.core.results import signing
 from gateway.core.results.jury_parts import public_jury
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import (
@@ -66,10 +66,7 @@ def round_csv(base: bytes, row: ContestRound, through: list[str]) -> bytes:
 async def sign_round(sessions: Sessions, key: Ed25519PrivateKey, contest_id: int, number: int, *,
                      signed_by: str) -> signing.SignedSheet:
     """Sign a decided round's results from the verified ledger and keep the sheet."""
-    report = await ledger.verify(sessions, contest_id)
-    if not report.clean:
-        raise Conflict(f"The ledger of {report.contest_slug} does not verify: run `gateway ledger verify`.",
-                       code="ledger_broken")
+    report = await signing.verified_ledger(sessions, contest_id)
     async with sessions.begin() as session:
         contest = await session.get(Contest, contest_id)
         rounds = list((await session.scalars(select(ContestRound).where(ContestRound.contest_id == contest_id)

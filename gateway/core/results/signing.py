@@ -176,15 +176,21 @@ class SignedSheet:
     created_at: datetime
 
 
+async def verified_ledger(sessions: Sessions, contest_id: int) -> ledger.LedgerReport:
+    """The contest's ledger verified, or a refusal: a signature would vouch for a count nobody can check."""
+    report = await ledger.verify(sessions, contest_id)
+    if not report.clean:
+        raise Conflict(f"The ledger of {report.contest_slug} does not verify: run `gateway ledger verify`.",
+                       code="ledger_broken")
+    return report
+
+
 async def sign_results(sessions: Sessions, key: Ed25519PrivateKey, contest_id: int, *, reason: str,
                        signed_by: str) -> SignedSheet:
     """Verify the contest's ledger, make its sheet from the ledger's count, sign it and keep it.
 
     A ledger that does not verify is not signed: a signature would vouch for a count nobody can check."""
-    report = await ledger.verify(sessions, contest_id)
-    if not report.clean:
-        raise Conflict(f"The ledger of {report.contest_slug} does not verify: run `gateway ledger verify`.",
-                       code="ledger_broken")
+    report = await verified_ledger(sessions, contest_id)
     async with sessions.begin() as session:
         contest = await session.get(Contest, contest_id)
         if contest is None:
