@@ -38,6 +38,11 @@ RUN pip install --no-deps . \
 # --- runtime: the venv and nothing else ---------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 
+# DejaVu: winners' certificates print names in any Latin script (Ọlá, Ẹ̀bọ́); the PDF's core fonts hold Latin-1 alone.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends fonts-dejavu-core \
+ && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 ballot \
  && useradd --system --uid 10001 --gid ballot --home-dir /app --no-create-home \
             --shell /usr/sbin/nologin ballot \
