@@ -7,7 +7,6 @@ against its contest's own day's budget: whoever spends one contest's codes stops
 
 from __future__ import annotations
 
-import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -16,6 +15,7 @@ from typing import Any, TypeVar
 from aiohttp import web
 from pydantic import BaseModel, Field, ValidationError
 
+from channels.web import number_proof
 from channels.web.api import InvalidRequest, require_json
 from channels.web.schemas import CodeRequest
 from gateway.core.entries import entering
@@ -23,14 +23,10 @@ from gateway.core.entries.entry_texts import code_text
 from gateway.core.errors import DomainError
 from gateway.core.media_storage import UploadGrant
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn, textable_in
-from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.texts import Lang
-from gateway.core.worker_passes import enqueue_pass
-from gateway.kit import code_work, phone_proof
-from gateway.kit.keys import MEDIA_STORAGE, PROVIDERS, QUEUE, REDIS, SESSIONS, SETTINGS
-from gateway.kit.phone_proof import CODE_SECONDS
+from gateway.kit import phone_proof
+from gateway.kit.keys import MEDIA_STORAGE, PROVIDERS, SESSIONS, SETTINGS
 from gateway.kit.settings import ServiceSettings
-from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()
 PURPOSE = "entry"
@@ -121,14 +117,8 @@ async def challenge(request: web.Request) -> web.Response:
     begins with `bits` zero bits, then send `challenge` and `nonce` with the code request, once, within ten
     minutes."""
     call = await open_call(request)
-    settings = request.app[SETTINGS]
-    scope, per_day = codes_budget(settings, call)
-    spent = await phone_proof.spent_today(request.app[REDIS], PURPOSE, scope)
-    work = code_work.issue(settings.secret_key.get_secret_value(), f"{PURPOSE}:{call.slug}",
-                           code_work.bits_for(settings.code_work_bits, spent, per_day), datetime.now(UTC))
-    return web.json_response({"challenge": work.token, "salt": work.salt, "bits": work.bits, "algorithm": "sha256",
-                              "expires_at": datetime.fromtimestamp(work.expires_at, UTC).isoformat()},
-                             headers={"Cache-Control": "no-store"})
+    scope, per_day = codes_budget(request.app[SETTINGS], call)
+    return await number_proof.challenge(request, PURPOSE, call.slug, scope, per_day)
 
 
 @routes.post("/api/v1/contests/{slug}/entries/code")
@@ -141,26 +131,17 @@ async def send_code(request: web.Request) -> web.Response:
         raise DomainError("Enter with a mobile number of a country this contest runs in.", code="number_not_served",
                           field="msisdn")
     call = await open_call(request)
-    salt, left = code_work.check(settings.secret_key.get_secret_value(), f"{PURPOSE}:{call.slug}", asked.challenge,
-                                 asked.nonce, settings.code_work_bits, datetime.now(UTC))
-    await code_work.spend(request.app[REDIS], salt, left)
     scope, per_day = codes_budget(settings, call)
-    code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request),
-                                      per_day=per_day, scope=scope)
-    lang = Lang.parse(request.query.get("lang")) or Lang.FR
-    await asyncio.to_thread(enqueue_pass, request.app[QUEUE], TEXT_CODE_PASS, msisdn,
-                            code_text(lang, code, call.contest_name), str(uuid.uuid4()), job_timeout=120,
-                            result_ttl=60, failure_ttl=CODE_SECONDS)
-    return web.json_response({"sent_to": msisdn}, status=202)
+    return await number_proof.send_code(request, asked, msisdn, PURPOSE, call.slug, scope, per_day,
+                                        lambda lang, code: code_text(lang, code, call.contest_name))
 
 
 @routes.post("/api/v1/contests/{slug}/entries/proof")
 async def prove_number(request: web.Request) -> web.Response:
     asked = await body(request, ProofRequest)
     msisdn = e164(asked.msisdn)
-    proof = await phone_proof.prove(request.app[REDIS], request.app[SETTINGS].secret_key.get_secret_value(),
-                                    msisdn, PURPOSE, asked.code, datetime.now(UTC))
-    return web.json_response({"proof": proof, "msisdn": msisdn})
+    return web.json_response({"proof": await number_proof.proof_of(request, msisdn, PURPOSE, asked.code),
+                              "msisdn": msisdn})
 
 
 @routes.post("/api/v1/contests/{slug}/entries/uploads")

@@ -5,27 +5,22 @@ address blocklist) as a paid web vote is. No provider, no payment page, no order
 
 from __future__ import annotations
 
-import asyncio
-import uuid
 from datetime import UTC, datetime
 
 from aiohttp import web
 from pydantic import BaseModel, Field
 
+from channels.web import number_proof
 from channels.web.entry_api import body, e164
 from channels.web.pages import contest_missing
 from channels.web.rendering import html_errors, message_page, page_for, render
 from channels.web.schemas import CodeRequest
 from gateway.core.errors import DomainError, NotFound
 from gateway.core.orders import free_votes
-from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.service import VOTE_SERVICE
-from gateway.core.texts import Lang
-from gateway.core.worker_passes import enqueue_pass
 from gateway.db.models import CandidateStatus
-from gateway.kit import code_work, phone_proof
-from gateway.kit.keys import QUEUE, REDIS, SESSIONS, SETTINGS
-from gateway.kit.phone_proof import CODE_SECONDS
+from gateway.kit import phone_proof
+from gateway.kit.keys import SESSIONS, SETTINGS
 from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()
@@ -90,13 +85,8 @@ async def free_vote_page(request: web.Request) -> web.StreamResponse:
 async def challenge(request: web.Request) -> web.Response:
     """The work a code request pays first (as an entry's: `GET …/entries/challenge`)."""
     contest_id, _, per_day = await giving_contest(request)
-    settings = request.app[SETTINGS]
-    spent = await phone_proof.spent_today(request.app[REDIS], PURPOSE, f"contest:{contest_id}")
-    work = code_work.issue(settings.secret_key.get_secret_value(), f"{PURPOSE}:{request.match_info['slug']}",
-                           code_work.bits_for(settings.code_work_bits, spent, per_day), datetime.now(UTC))
-    return web.json_response({"challenge": work.token, "salt": work.salt, "bits": work.bits, "algorithm": "sha256",
-                              "expires_at": datetime.fromtimestamp(work.expires_at, UTC).isoformat()},
-                             headers={"Cache-Control": "no-store"})
+    return await number_proof.challenge(request, PURPOSE, request.match_info["slug"], f"contest:{contest_id}",
+                                        per_day)
 
 
 @routes.post("/api/v1/contests/{slug}/free-votes/code")
@@ -104,25 +94,16 @@ async def send_code(request: web.Request) -> web.Response:
     asked = await body(request, CodeRequest)
     msisdn = e164(asked.msisdn)
     contest_id, contest_name, per_day = await giving_contest(request)
-    settings = request.app[SETTINGS]
-    salt, left = code_work.check(settings.secret_key.get_secret_value(), f"{PURPOSE}:{request.match_info['slug']}",
-                                 asked.challenge, asked.nonce, settings.code_work_bits, datetime.now(UTC))
-    await code_work.spend(request.app[REDIS], salt, left)
-    code = await phone_proof.new_code(request.app[REDIS], msisdn, PURPOSE, client_address(request),
-                                      per_day=per_day, scope=f"contest:{contest_id}")
-    lang = Lang.parse(request.query.get("lang")) or Lang.FR
-    await asyncio.to_thread(enqueue_pass, request.app[QUEUE], TEXT_CODE_PASS, msisdn,
-                            free_votes.code_text(lang, code, contest_name), str(uuid.uuid4()), job_timeout=120,
-                            result_ttl=60, failure_ttl=CODE_SECONDS)
-    return web.json_response({"sent_to": msisdn}, status=202)
+    return await number_proof.send_code(request, asked, msisdn, PURPOSE, request.match_info["slug"],
+                                        f"contest:{contest_id}", per_day,
+                                        lambda lang, code: free_votes.code_text(lang, code, contest_name))
 
 
 @routes.post("/api/v1/contests/{slug}/free-votes/proof")
 async def prove_number(request: web.Request) -> web.Response:
     asked = await body(request, FreeProofRequest)
     msisdn = e164(asked.msisdn)
-    proof = await phone_proof.prove(request.app[REDIS], request.app[SETTINGS].secret_key.get_secret_value(),
-                                    msisdn, PURPOSE, asked.code, datetime.now(UTC))
+    proof = await number_proof.proof_of(request, msisdn, PURPOSE, asked.code)
     left = await free_votes.free_votes_left(request.app[SESSIONS], request.match_info["slug"], msisdn)
     return web.json_response({"proof": proof, "msisdn": msisdn, "free_votes_left": left})
 
