@@ -35,8 +35,9 @@ class SettlingOrders:
     client: TestClient
     sessions: Sessions
 
-    async def settled(self, order_id: uuid.UUID, timeout: float = 5.0) -> VoteOrder:
-        """The order once it is no longer pending, or as it is after `timeout` seconds."""
+    async def settled(self, order_id: uuid.UUID, timeout: float = 15.0) -> VoteOrder:
+        """The order once it is no longer pending, or as it is after `timeout` seconds (a cap for a machine whose
+        cores are all busy: a settled order returns as soon as it is)."""
         deadline = asyncio.get_running_loop().time() + timeout
         while True:
             await self.client.app[CHECKS].wait_idle()
