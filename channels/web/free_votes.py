@@ -11,7 +11,7 @@ from aiohttp import web
 from pydantic import BaseModel, Field
 
 from channels.web import number_proof
-from channels.web.entry_api import body, e164
+from channels.web.entry_api import ProofRequest, body, e164
 from channels.web.pages import contest_missing
 from channels.web.rendering import html_errors, message_page, page_for, render
 from channels.web.schemas import CodeRequest
@@ -26,11 +26,6 @@ from gateway.kit.throttle import client_address
 routes = web.RouteTableDef()
 PURPOSE = "free_vote"
 CHANNEL = "web"
-
-
-class FreeProofRequest(BaseModel):
-    msisdn: str = Field(max_length=32)
-    code: str = Field(max_length=12)
 
 
 class FreeVoteBody(BaseModel):
@@ -101,7 +96,7 @@ async def send_code(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/contests/{slug}/free-votes/proof")
 async def prove_number(request: web.Request) -> web.Response:
-    asked = await body(request, FreeProofRequest)
+    asked = await body(request, ProofRequest)
     msisdn = e164(asked.msisdn)
     proof = await number_proof.proof_of(request, msisdn, PURPOSE, asked.code)
     left = await free_votes.free_votes_left(request.app[SESSIONS], request.match_info["slug"], msisdn)
