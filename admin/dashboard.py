@@ -28,9 +28,9 @@ from admin.web import CLAIMS_KEY, NEW_TOKENS_KEY, guarded, secure, set_session_c
 from channels.phone.operators import CAMEROON, CAMEROON_PREFIXES
 from gateway.core.audit import Actor
 from gateway.core.channel_reports import FailedMessages
+from gateway.core.money_in.reasons import reason_code, voter_reason
 from gateway.core.oversight import dashboard
 from gateway.core.oversight.dashboard import Figures
-from gateway.core.payments.reasons import reason_code, voter_reason
 from gateway.core.texts import N_, Lang
 from gateway.kit.keys import ADMIN_TEMPLATES, FAILED_MESSAGES, SESSIONS
 from gateway.kit.throttle import client_address

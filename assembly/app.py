@@ -27,10 +27,10 @@ from assembly.providers import build_providers
 from assembly.results_key import signing_key
 from assembly.settings import Settings, check_production
 from assembly.shared_metrics import levels_source
+from gateway.core.money_in.checking import check_payment
+from gateway.core.money_in.starting import release_start, start_payment
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
-from gateway.core.payments.checking import check_payment
-from gateway.core.payments.starting import release_start, start_payment
 from gateway.core.service import VOTE_SERVICE, VoteService
 from gateway.db.engine import create_engine, session_factory
 from gateway.db.models import Contest, ContestStatus

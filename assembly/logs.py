@@ -27,7 +27,7 @@ class RequestIdFilter(logging.Filter):
 
 
 class ConciseFormatter(logging.Formatter):
-    """`13:02:04 INFO  core.payments.starting: message  [request 5f…]`: our loggers without their `gateway.`, and the
+    """`13:02:04 INFO  core.money_in.starting: message  [request 5f…]`: our loggers without their `gateway.`, and the
     request id only on lines written while serving a request."""
 
     def __init__(self) -> None:

@@ -19,15 +19,15 @@ from rq.job import Job
 from assembly import worker_jobs
 from assembly.job_runtime import channel_job, provider_job, run_in_context
 from gateway.core.fraud import passes as fraud
+from gateway.core.money_in import passes as money_in
 from gateway.core.money_out import passes as money_out
-from gateway.core.payments import passes as payments
 from gateway.core.worker_passes import WorkerPass
 from media import passes as media
 
 PASSES: tuple[WorkerPass, ...] = (
     *worker_jobs.PASSES,
     *media.PASSES,
-    *payments.PASSES,
+    *money_in.PASSES,
     *money_out.PASSES,
     *fraud.PASSES,
 )

@@ -18,9 +18,9 @@ from assembly.job_runtime import JobContext, relay_now
 from assembly.periodic_enqueuer import PERIODIC_JOB_TIMEOUT
 from assembly.results_key import signing_key
 from gateway.core.fraud.holds import HELD_TOPIC
+from gateway.core.money_in.verification import Verified, verify_due
 from gateway.core.orders.held_together import hold_earlier
 from gateway.core.orders.receipts import RECEIPT_TOPICS, send_receipt
-from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.worker_passes import WorkerPass
 from gateway.jobs import outbox
 from gateway.jobs.balance_check import check_balances

@@ -39,12 +39,12 @@ from gateway.core.errors import RateLimited, VoteRejected
 from gateway.core.fraud.rules import Rule
 from gateway.core.fraud.shared_addresses import carrier_of
 from gateway.core.fraud.shared_learning import learn_shared_addresses
+from gateway.core.money_in.chargebacks import record_chargeback
 from gateway.core.orders.closing import fail_order
 from gateway.core.orders.counting import confirm_payment
 from gateway.core.orders.held_together import hold_earlier
 from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.core.orders.placing import OrderRequest, place_order
-from gateway.core.payments.chargebacks import record_chargeback
 from gateway.core.providers import PaymentRisk
 from gateway.db import migrate
 from gateway.db.engine import Sessions, create_engine, session_factory

@@ -10,8 +10,8 @@ from functools import partial
 
 from aiohttp import web
 
+from gateway.core.money_in.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.orders.outcomes import Outcome
-from gateway.core.payments.callbacks import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.providers import CallbackRejected
 from gateway.kit.answers import error_body
 from gateway.kit.callback_checks import CHECK_INTERVAL, check_due, claim_check

@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
+from gateway.core.money_in import collections, starting
 from gateway.core.orders import placing, tables
-from gateway.core.payments import collections, starting
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent
 from gateway.jobs.reconciler import reconcile

@@ -49,7 +49,7 @@ async def paybill_of(sessions: Sessions, slug: str) -> tuple[int, str]:
 
 
 async def order_of(sessions: Sessions, receipt: str) -> Any:
-    from gateway.core.payments.paid_unasked import order_of_receipt
+    from gateway.core.money_in.paid_unasked import order_of_receipt
     from gateway.db.models import VoteOrder
 
     deadline = asyncio.get_running_loop().time() + WAIT_FOR_ORDER

@@ -153,8 +153,8 @@ def decide_held(settings: Settings, args: argparse.Namespace) -> int:
 
     from assembly.providers import build_providers
     from gateway.core.fraud import holds
+    from gateway.core.money_in.money_arrived import confirm_money_in
     from gateway.core.orders import tables
-    from gateway.core.payments.money_in import confirm_money_in
 
     if not args.reason:
         print("a decision needs --reason (it goes into the audit log)", file=sys.stderr)

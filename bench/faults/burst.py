@@ -14,7 +14,7 @@ from bench.harness import PENDING_ORDERS, Stack, count_reaches
 
 VOTES = 300
 # The reconciler's first check comes 30 s after an order, then backs off; a start claimed by the killed
-# web process is restarted once its lease (gateway.core.payments.starting.START_LEASE, 120 s) runs out.
+# web process is restarted once its lease (gateway.core.money_in.starting.START_LEASE, 120 s) runs out.
 SETTLE_SECONDS = 300  # 184 s seen at 688c2ad: the lease, then the reconciler's back-off
 
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from channels.phone.gsm7 import clip, texted, transliterate
 from channels.phone.texts import CATALOGS, PROVIDER_LABELS
+from gateway.core.money_in.reasons import READABLE
 from gateway.core.orders.receipts import Receipt
-from gateway.core.payments.reasons import READABLE
 from gateway.core.texts import Lang
 
 SMS_LENGTH = 160
@@ -83,7 +83,7 @@ def readable(lang: Lang, reason: str | None) -> str:
 
 def reason_code(reason: str | None) -> str:
     """The provider's code of a stored reason: `APPROVAL_REJECTED`, or the core's readable form
-    `The payment was declined on the phone. (APPROVAL_REJECTED)` (gateway.core.payments.reasons)."""
+    `The payment was declined on the phone. (APPROVAL_REJECTED)` (gateway.core.money_in.reasons)."""
     text = (reason or "").strip()
     if text.endswith(")") and "(" in text:
         text = text[text.rindex("(") + 1:-1]

@@ -51,8 +51,8 @@ from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.rules import VotingState, voting_state
 from gateway.core.errors import DomainError
 from gateway.core.market import of_country
+from gateway.core.money_in.in_chat import ChatPayment, ChatPaymentOutcome
 from gateway.core.orders.placing import OrderRequest
-from gateway.core.payments.in_chat import ChatPayment, ChatPaymentOutcome
 from gateway.core.phone import DEFAULT_REGION, InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Capability
 from gateway.core.service import VoteService

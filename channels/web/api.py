@@ -23,8 +23,8 @@ from channels.web.schemas import (
 )
 from gateway.core.contests.catalog import VoterOrder
 from gateway.core.errors import DomainError, NotFound, VoteRejected
+from gateway.core.money_in.starting import StartOutcome
 from gateway.core.orders import placing
-from gateway.core.payments.starting import StartOutcome
 from gateway.core.providers import Approval, Capability, Providers
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import LANGUAGES

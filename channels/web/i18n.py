@@ -24,7 +24,7 @@ from channels.web.overlay_texts import OVERLAY_TEXTS
 from channels.web.prompt_texts import PROMPT_TEXTS
 from channels.web.refusal_texts import readable_refusal
 from gateway.core.contests.catalog import VoterOrder
-from gateway.core.payments.reasons import reason_code, voter_reason
+from gateway.core.money_in.reasons import reason_code, voter_reason
 from gateway.core.providers import Approval, Providers
 from gateway.core.texts import (
     DEFAULT_ZONE,
@@ -262,7 +262,7 @@ class Translator:
 
     def reason(self, reason: str | None, fallback: str = "FAILED") -> str:
         """A failure reason from the core (English, with the provider's code in brackets) in the reader's words
-        alone: the words of its code, else of `fallback`'s (gateway.core.payments.reasons), never the code."""
+        alone: the words of its code, else of `fallback`'s (gateway.core.money_in.reasons), never the code."""
         return voter_reason(reason, CATALOGS.translations(self.lang).gettext, fallback)
 
     def refusal(self, reason: str | None) -> str:

@@ -11,7 +11,7 @@ from channels.web.i18n import PaymentWay, Translator, order_words
 from channels.web.rendering import Page, html_errors, message_page, page_for, render, secure_cookies
 from gateway.core.contests.catalog import PublicContest, VoterOrder
 from gateway.core.errors import NotFound
-from gateway.core.payments.prompting_again import PromptAgain
+from gateway.core.money_in.prompting_again import PromptAgain
 from gateway.core.providers import PaymentError
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.models import OrderStatus
@@ -92,7 +92,7 @@ async def order_page(request: web.Request) -> web.StreamResponse:
 @html_errors
 async def order_prompt_again(request: web.Request) -> web.StreamResponse:
     """"Didn't get it? Send again": the core pushes a new prompt only once the provider says the last one is over
-    unpaid (gateway.core.payments.prompting_again); an order asks at most once per PROMPT_AGAIN_WINDOW, each
+    unpaid (gateway.core.money_in.prompting_again); an order asks at most once per PROMPT_AGAIN_WINDOW, each
     ask being a call to the provider. Answers by going back to the order's page, which says what happened."""
     found = await find_order(request)
     form = await request.post()

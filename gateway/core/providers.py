@@ -42,7 +42,7 @@ class Capability(StrEnum):
     # nothing waits in a menu, so a waiting payer is told to enter the PIN on the prompt (`Approval.PIN_PROMPT`).
     PIN_PROMPT = "pin_prompt"
     # Its prompt may be pushed again for the same order once it says the earlier one is over unpaid: a new start
-    # under the order's reference (`gateway.core.payments.prompting_again`). It refuses a new prompt while another is
+    # under the order's reference (`gateway.core.money_in.prompting_again`). It refuses a new prompt while another is
     # open on the number, so two are never open at once.
     PROMPT_AGAIN = "prompt_again"
     # Its transaction id is the code its own message to the payer quotes (M-Pesa's MpesaReceiptNumber, MTN's
@@ -163,7 +163,7 @@ class StatusResult:
     start_again: bool = False
     # Failed or expired, and the provider's word is that this start's prompt is over for sure, unpaid (cancelled,
     # timed out, a wrong PIN, no money): no word of it can still turn to paid. Only then may a new prompt of the same
-    # order go out beside it (`gateway.core.payments.prompting_again`); a failure the provider does not know as final
+    # order go out beside it (`gateway.core.money_in.prompting_again`); a failure the provider does not know as final
     # (a code it never documented, none at all) may hide a prompt still open, which a second one could double.
     final: bool = False
 

@@ -26,11 +26,9 @@ from gateway.core.contests.rules import VotingState
 from gateway.core.entries import entering, entry_fees
 from gateway.core.fraud import shared_learning
 from gateway.core.media_storage import MediaStorage
-from gateway.core.orders import closing, order_standing, placing
-from gateway.core.orders.receipts import shown_to_voter
-from gateway.core.payments import in_chat, prompting_again
-from gateway.core.payments.prompting_again import PromptAgain
-from gateway.core.payments.starting import (
+from gateway.core.money_in import in_chat, prompting_again
+from gateway.core.money_in.prompting_again import PromptAgain
+from gateway.core.money_in.starting import (
     START_LEASE,
     ClaimedStart,
     StartOutcome,
@@ -40,6 +38,8 @@ from gateway.core.payments.starting import (
     start_for_page,
     time_to_pay,
 )
+from gateway.core.orders import closing, order_standing, placing
+from gateway.core.orders.receipts import shown_to_voter
 from gateway.core.providers import Approval, Capability, PaymentError, Providers
 from gateway.core.results import ledger, signing
 from gateway.core.texts import Lang
@@ -190,7 +190,7 @@ class VoteService:
 
     async def prompt_again(self, order_id: uuid.UUID) -> PromptAgain:
         """The voter got no prompt: one is pushed again once the provider says the last is over unpaid
-        (gateway.core.payments.prompting_again); the channel bounds how often an order asks."""
+        (gateway.core.money_in.prompting_again); the channel bounds how often an order asks."""
         outcome = await prompting_again.prompt_again(self.sessions, self.providers, order_id)
         if outcome is PromptAgain.SENT:
             self.starts.request(order_id)

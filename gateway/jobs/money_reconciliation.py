@@ -25,6 +25,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import Text, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.money_in.collections import load_collection
 from gateway.core.money_out.money_check import (
     KINDS,
     BookEntry,
@@ -35,7 +36,6 @@ from gateway.core.money_out.money_check import (
     day_bounds,
     difference,
 )
-from gateway.core.payments.collections import load_collection
 from gateway.core.providers import (
     Capability,
     ChargeList,

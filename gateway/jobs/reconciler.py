@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import all_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
+from gateway.core.money_in.checking import StatusPace, check_payment, note_check
+from gateway.core.money_in.starting import start_payment
 from gateway.core.orders import closing, tables
 from gateway.core.orders.outcomes import Outcome, Reconciled
-from gateway.core.payments.checking import StatusPace, check_payment, note_check
-from gateway.core.payments.starting import start_payment
 from gateway.core.providers import CollectionNotFound, PaymentError, Providers
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder

@@ -21,8 +21,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from gateway.core.money_in.checking import StatusPace
 from gateway.core.orders.outcomes import Outcome, Reconciled
-from gateway.core.payments.checking import StatusPace
 from gateway.core.providers import PaymentProvider
 
 log = logging.getLogger(__name__)

@@ -2,9 +2,9 @@
 
 The order row is the durable record of a start still owed: if this process dies before a prompt
 goes out, the reconciler finds the order never started and starts it once the lease its placement took
-has run out (`gateway.core.payments.starting.ClaimedStart`), without a second prompt
+has run out (`gateway.core.money_in.starting.ClaimedStart`), without a second prompt
 (MTN answers 409 to our reused reference; Orange's payToken was kept before `pay`, see
-`gateway.core.payments.starting.start_payment`). Shutdown still lets provider calls under way finish, so a deploy
+`gateway.core.money_in.starting.start_payment`). Shutdown still lets provider calls under way finish, so a deploy
 does not rely on that recovery. Keeping the push here, not in a job queue, saves a queue round
 trip per vote.
 """
@@ -18,7 +18,7 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from gateway.core.payments.starting import ClaimedStart, spent
+from gateway.core.money_in.starting import ClaimedStart, spent
 from gateway.core.providers import PaymentError
 
 log = logging.getLogger(__name__)
@@ -26,14 +26,14 @@ log = logging.getLogger(__name__)
 # Retry a provider that is down or slow, then leave the order to the reconciler.
 RETRY_DELAYS: tuple[float, ...] = (2, 5, 15, 30)
 # Provider calls in flight at once per process. A start holds no database connection during its
-# call (see `gateway.core.payments.starting.start_payment`), but its claim and record queue for the pool with votes
+# call (see `gateway.core.money_in.starting.start_payment`), but its claim and record queue for the pool with votes
 # and callbacks: more in flight measured slower confirmations in bench.votes (64: callback -> tally
 # p50 1.3 s; 16: 72 ms). At MTN's usual few hundred ms per request-to-pay, 16 is ~50 prompts/s
 # per process; each web process (one per core) adds as much.
 CONCURRENT_STARTS = 16
 # Shutdown lets provider calls under way finish for this long (one 15 s time-out and more); the
 # supervisor and compose wait longer. A start still running after it (retries can take up to
-# START_DEADLINE_SECONDS, gateway.core.payments.starting) is cut off safely: its lease runs out and the
+# START_DEADLINE_SECONDS, gateway.core.money_in.starting) is cut off safely: its lease runs out and the
 # reconciler resumes it.
 SHUTDOWN_GRACE_SECONDS = 20.0
 # Under overload, a new web vote waits (at most this long) while this many prompts already owed

@@ -1,5 +1,5 @@
 """What Airtel's answers mean: its transaction statuses, its response codes in the words the voter is told (the
-core's reason codes, `gateway.core.payments.reasons`), and the countries and currencies an application may charge in.
+core's reason codes, `gateway.core.money_in.reasons`), and the countries and currencies an application may charge in.
 
 The response codes are those Airtel's developer documentation lists for the Collection API (DP008…) and the
 Disbursement API (DP009…). Read widely, they are: 000 ambiguous, 001 success, 002 incorrect PIN, 003 the wallet's

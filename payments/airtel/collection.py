@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from gateway.core.money import from_major, to_major_string
-from gateway.core.payments.reasons import readable_reason
+from gateway.core.money_in.reasons import readable_reason
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,

@@ -30,7 +30,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from gateway.core.money import minor_digits
-from gateway.core.payments.paid_unasked import AccountRefusal
+from gateway.core.money_in.paid_unasked import AccountRefusal
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from payments.answers import text_of
 from payments.mpesa.api import EAST_AFRICA

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gateway.core.payments.paid_unasked import UnaskedOutcome
+from gateway.core.money_in.paid_unasked import UnaskedOutcome
 from gateway.core.providers import PaymentError
 from gateway.kit.job_resources import JobResources
 from payments.mpesa.c2b_routes import settle

@@ -14,8 +14,8 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
-from gateway.core.payments import paid_unasked
-from gateway.core.payments.paid_unasked import AccountRefusal, UnaskedOutcome, UnaskedPayment
+from gateway.core.money_in import paid_unasked
+from gateway.core.money_in.paid_unasked import AccountRefusal, UnaskedOutcome, UnaskedPayment
 from gateway.db.engine import Sessions
 from gateway.kit.answers import error_body
 from gateway.kit.keys import RELAY, SESSIONS, SETTINGS
@@ -67,7 +67,7 @@ async def validation(request: web.Request) -> web.Response:
 
 async def confirmation(request: web.Request) -> web.Response:
     """Count the payment's votes once (its receipt is the order's key), or keep it for a person (see
-    gateway.core.payments.paid_unasked); Daraja is told it was taken either way: the money moved."""
+    gateway.core.money_in.paid_unasked); Daraja is told it was taken either way: the money moved."""
     notice = await notice_on_url(request)
     if isinstance(notice, web.Response):
         return notice

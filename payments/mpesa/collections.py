@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from gateway.core.payments.paid_unasked import same_account
+from gateway.core.money_in.paid_unasked import same_account
 from gateway.core.providers import Collection, CollectionNotFound, PaymentError, PaymentState, StatusResult
 from payments.mpesa import c2b
 from payments.mpesa.api import DarajaApi

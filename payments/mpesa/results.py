@@ -1,6 +1,6 @@
 """What Daraja's result codes of an STK Push mean for the order, and what the voter is told.
 
-The reason codes are the core's (`gateway.core.payments.reasons`), whose texts the catalogs translate; the M-Pesa
+The reason codes are the core's (`gateway.core.money_in.reasons`), whose texts the catalogs translate; the M-Pesa
 code itself stays in the status's `raw_status` for support."""
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from gateway.core.payments import in_chat
+from gateway.core.money_in import in_chat
 from gateway.core.providers import PaymentError
 from gateway.kit.job_resources import JobResources
 from payments.stars import StarsInvoices

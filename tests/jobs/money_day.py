@@ -15,11 +15,11 @@ from aiohttp.test_utils import TestServer
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.audit import Actor
+from gateway.core.money_in.collections import load_collection
+from gateway.core.money_in.starting import start_payment
 from gateway.core.money_out import payouts
 from gateway.core.money_out.payouts_sent import payouts_pass
 from gateway.core.orders import closing, counting, tables
-from gateway.core.payments.collections import load_collection
-from gateway.core.payments.starting import start_payment
 from gateway.core.providers import PaymentProvider, PaymentState
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, VoteOrder

@@ -57,5 +57,5 @@ def test_a_wings_new_pass_is_scheduled_and_runs_by_its_name_once_listed() -> Non
 def test_a_wing_with_passes_is_one_line_in_the_list() -> None:
     """Each wing's passes come into the list by one line; the passes themselves stay in the wing's folder."""
     source = (Path(__file__).parents[2] / "assembly" / "passes.py").read_text()
-    for wing in ("worker_jobs", "media", "payments", "money_out", "fraud"):
+    for wing in ("worker_jobs", "media", "money_in", "money_out", "fraud"):
         assert source.count(f"    *{wing}.PASSES,\n") == 1, wing

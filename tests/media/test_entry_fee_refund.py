@@ -15,8 +15,8 @@ from sqlalchemy import select
 from assembly.job_runtime import JobContext
 from gateway.core.entries.entries_review import approve_entries
 from gateway.core.media import uploads
+from gateway.core.money_in import chargebacks
 from gateway.core.orders import refunding
-from gateway.core.payments import chargebacks
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, CandidateStatus, OrderStatus, OutboxMessage
 from tests.fakes.africastalking import FakeAt

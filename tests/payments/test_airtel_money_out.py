@@ -19,14 +19,14 @@ from sqlalchemy import select
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.audit import Actor
+from gateway.core.money_in.collections import load_collection
+from gateway.core.money_in.starting import start_payment
 from gateway.core.money_out import payouts, settlements
 from gateway.core.money_out.payouts_sent import payouts_pass
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import owe_refunds, refunds_pass
 from gateway.core.money_out.transfers import Turn
 from gateway.core.orders import counting, tables
-from gateway.core.payments.collections import load_collection
-from gateway.core.payments.starting import start_payment
 from gateway.core.providers import CollectionNotFound, OutgoingPayout, OutgoingRefund, PaymentError, PaymentState
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, Payout, PayoutState, Refund, RefundState, VoteOrder

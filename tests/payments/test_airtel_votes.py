@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
 from assembly.settings import Settings
+from gateway.core.money_in.verification import verify_due
 from gateway.core.orders import tables
-from gateway.core.payments.verification import verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PaymentVerification, ProviderEvent, VoteOrder
 from gateway.jobs.reconciler import reconcile

@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from gateway.core.contests.rules import VotingState
-from gateway.core.payments.paid_unasked import account_code, same_account, why_held
+from gateway.core.money_in.paid_unasked import account_code, same_account, why_held
 from gateway.core.providers import Collection
 from payments.mpesa import c2b
 from payments.mpesa.c2b_register import register_body

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import select, update
 
 from assembly.settings import Settings
+from gateway.core.money_in.verification import verify_due
 from gateway.core.orders import tables
-from gateway.core.payments.verification import verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, VoteOrder
 from gateway.kit.keys import PROVIDERS

@@ -15,13 +15,13 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from gateway.core.audit import Actor
+from gateway.core.money_in.verification import Verified, verify_due
 from gateway.core.money_out import payouts
 from gateway.core.money_out.payouts_sent import outgoing, payouts_pass
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.core.money_out.transfers import Turn
 from gateway.core.orders import tables
-from gateway.core.payments.verification import Verified, verify_due
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, Payout, PayoutState, Refund, RefundState

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
-from gateway.core.payments.starting_again import STARTS_AGAIN
-from gateway.core.payments.verification import verify_due
+from gateway.core.money_in.starting_again import STARTS_AGAIN
+from gateway.core.money_in.verification import verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.jobs.reconciler import reconcile

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import update
 
 from assembly.settings import Settings
+from gateway.core.money_in.checking import check_payment
 from gateway.core.orders.outcomes import Outcome
-from gateway.core.payments.checking import check_payment
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
 from gateway.jobs.reconciler import reconcile

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.core.payments.reasons import READABLE, readable_reason
+from gateway.core.money_in.reasons import READABLE, readable_reason
 from gateway.core.providers import PaymentState
 from gateway.core.texts import CORE
 from payments.mpesa.results import MEANINGS, meaning

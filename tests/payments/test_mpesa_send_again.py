@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy import update
 
 from assembly.settings import Settings
+from gateway.core.money_in.collections import load_collection
 from gateway.core.orders import counting, tables
-from gateway.core.payments.collections import load_collection
 from gateway.core.providers import PaymentState
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder

@@ -12,8 +12,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from assembly.settings import Settings
+from gateway.core.money_in.collections import load_collection
 from gateway.core.orders import tables
-from gateway.core.payments.collections import load_collection
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
 from gateway.kit.keys import PROVIDERS, STARTS

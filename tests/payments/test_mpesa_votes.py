@@ -14,9 +14,9 @@ import pytest
 from sqlalchemy import select
 
 from assembly.settings import Settings
+from gateway.core.money_in.collections import KEPT_DURING_START
+from gateway.core.money_in.verification import Verified, verify_due
 from gateway.core.orders import tables
-from gateway.core.payments.collections import KEPT_DURING_START
-from gateway.core.payments.verification import Verified, verify_due
 from gateway.db import seed
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent

@@ -17,7 +17,7 @@ from channels.sms.texts import readable
 from channels.ussd.texts import CATALOGS as USSD
 from channels.web.i18n import CATALOGS as WEB
 from gateway.core.entries.entry_texts import approved_text, code_text, rejected_text
-from gateway.core.payments.reasons import READABLE
+from gateway.core.money_in.reasons import READABLE
 from gateway.core.texts import Lang, TextDomain
 
 TEXTED_CONTEXTS = {"sms", "ussd", "phone"}  # the phone domains' other contexts are the admin's and the web's

@@ -7,7 +7,7 @@ import pytest
 
 from channels.phone.gsm7 import is_gsm7, texted
 from channels.sms import texts
-from gateway.core.payments.reasons import READABLE
+from gateway.core.money_in.reasons import READABLE
 from gateway.core.texts import LANGUAGES, Lang
 
 LONG_NAME = "Marie-Éloïse Ngô Bikoko Épse Tchoumba de la Grande Côte"

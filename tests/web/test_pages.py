@@ -18,8 +18,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from assembly.app import create_app
 from assembly.settings import Settings
 from channels.web.settings import WebSettings
+from gateway.core.money_in.reasons import readable_reason
 from gateway.core.orders import closing, counting, tables
-from gateway.core.payments.reasons import readable_reason
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus, OrderStatus
 from tests.factories import count_orders, make_contest, place

@@ -8,8 +8,8 @@ import re
 
 from aiohttp.test_utils import TestClient
 
+from gateway.core.money_in.reasons import readable_reason
 from gateway.core.orders import closing, counting
-from gateway.core.payments.reasons import readable_reason
 from gateway.db.engine import Sessions
 from tests.factories import make_contest, place
 

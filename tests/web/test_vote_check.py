@@ -12,8 +12,8 @@ from sqlalchemy import update
 
 from assembly.app import create_app
 from assembly.settings import Settings
+from gateway.core.money_in import verification
 from gateway.core.orders import counting
-from gateway.core.payments import verification
 from gateway.core.results import ledger, signing
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder

@@ -20,7 +20,7 @@ Invariants: a contest goes draft -> open <-> paused -> closed, and a closed one 
 never claim the same USSD code or channel setting; a candidate's code is unique in its contest; an organiser's
 view holds only their own contests (another's is as absent as a missing one).
 
-What it offers: the vote rules to the orders, payments and entries wings (checked before any money moves); the
+What it offers: the vote rules to the orders, money in and entries wings (checked before any money moves); the
 scope check to the entries and money out wings, and a contest's detail to oversight; to entries, what an approved
 entry needs to become a candidate (codes, positions, the candidate's fields and snapshot); the catalog's values and
 the ranking to the orders wing (a receipt, an order's standing), the service and the channels.

@@ -6,7 +6,7 @@ The close is the contest's `closes_at`, or the moment an organiser closed it (fr
 came first: closing by hand leaves `closes_at` as it was, and its audit entry (`contest.close`) says when. In a show
 of rounds, an order of a round the show has moved on from is judged by that round's own close. Both the
 rule's pure form (`is_late`) and its SQL form inside the counting statement (`late_in_sql`) read the close so, and so
-does the paybill's "was voting open when the money moved" (gateway.core.payments.paid_unasked).
+does the paybill's "was voting open when the money moved" (gateway.core.money_in.paid_unasked).
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def grace_ends(close: datetime, grace_seconds: int) -> datetime:
     return close + timedelta(seconds=max(grace_seconds, 0))
 
 
-# The replay key of an order written for money paid unasked (gateway.core.payments.paid_unasked.client_key).
+# The replay key of an order written for money paid unasked (gateway.core.money_in.paid_unasked.client_key).
 UNASKED_KEY = "unasked:"
 
 
@@ -122,6 +122,6 @@ def late_in_sql(placed_at: Any, confirmed_at: Any, close: Any, contests: Any,
 
 def lines_shut_in_sql(contests: Any) -> ColumnElement[bool]:
     """Whether a contest takes no vote now (closed, paused, or past its closing time), inside a statement: a vote's
-    payment is never started then (gateway.core.payments.starting), since no vote is taken once the lines closed."""
+    payment is never started then (gateway.core.money_in.starting), since no vote is taken once the lines closed."""
     shut: ColumnElement[bool] = (contests.c.status != ContestStatus.OPEN) | (func.now() >= contests.c.closes_at)
     return shut

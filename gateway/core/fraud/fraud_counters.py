@@ -103,7 +103,7 @@ COUNTERS: tuple[Counter, ...] = (
     Counter("voter_numbers", 30 * DAY, _voter_if_payer, member=_payer),
 )
 # Read, never added to by a placement: earlier orders of this payer, or of this chat user or browser, that a person
-# refused or whose card was charged back (gateway.core.fraud.holds.reject_held, gateway.core.payments.chargebacks).
+# refused or whose card was charged back (gateway.core.fraud.holds.reject_held, gateway.core.money_in.chargebacks).
 PAYER_REFUSED = Counter("payer_refused", 90 * DAY, _payer, adds=lambda facts: 0)
 VOTER_REFUSED = Counter("voter_refused", 90 * DAY, _voter, adds=lambda facts: 0)
 HISTORY = (PAYER_REFUSED, VOTER_REFUSED)

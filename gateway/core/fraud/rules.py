@@ -93,7 +93,7 @@ DECLARED: tuple[DeclaredRule, ...] = (
                  figure="voter_numbers", points=100),
 )
 # No threshold: an order of this payer (or chat user, or browser) refused by a person or charged back in the last 90
-# days (gateway.core.fraud.holds.reject_held, gateway.core.payments.chargebacks).
+# days (gateway.core.fraud.holds.reject_held, gateway.core.money_in.chargebacks).
 HISTORY_POINTS = 100
 # The provider's word on a payment, judged at confirmation: Stripe Radar's risk levels, and a card from abroad.
 RISK_POINTS = {"elevated": 50, "highest": 100}

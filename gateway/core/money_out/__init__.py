@@ -31,7 +31,7 @@ currencies is never added up; every decision is audited.
 What it offers: ``request_refund`` to the oversight wing's decisions; the refunds and payouts passes, the money
 check and the balance check to the worker's jobs; settlements and payouts to the admin area.
 
-Crossings (one-way): money out asks the payments wing whether money came in (``money_in``) and how the provider
+Crossings (one-way): money out asks the money in wing whether money came in (``money_arrived``) and how the provider
 sees the order (``collections``); a refund settles on the order through the orders wing's ``refunding``; the
 contests wing's scope check finds the contest; a statement is signed with the results wing's key. None of them
 imports money out.

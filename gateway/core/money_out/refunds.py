@@ -15,9 +15,9 @@ from sqlalchemy import func, select
 from gateway.core.audit import Actor
 from gateway.core.contests.scope import contest_in_scope
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
+from gateway.core.money_in.collections import load_collection
+from gateway.core.money_in.money_arrived import confirm_money_in
 from gateway.core.orders import refunding
-from gateway.core.payments.collections import load_collection
-from gateway.core.payments.money_in import confirm_money_in
 from gateway.core.providers import Collection, PaymentError, PaymentState, Providers, RefundUnsupported
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import AuditEntry, OrderStatus, Refund, VoteOrder
@@ -50,7 +50,7 @@ async def request_refund(sessions: Sessions, registry: Providers, order_id: uuid
     """Refund a paid order: through the provider's API where it has one (Stripe, Stars: at once; MTN's Disbursement:
     owed, then sent by the refunds pass, gateway.core.money_out.refunds_sent), else mark it `refund_requested` for a
     person to pay back by hand. Either way its votes leave the tally now, once. Refused while the provider does not
-    confirm the money came in (gateway.core.payments.money_in)."""
+    confirm the money came in (gateway.core.money_in.money_arrived)."""
     async with one_refund_at_a_time(sessions, order_id):
         async with autocommit(sessions) as session:
             loaded = await load_collection(session, order_id)

@@ -20,8 +20,8 @@ from sqlalchemy import func, literal, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.money_in.collections import load_collection
 from gateway.core.money_out.transfers import Transfers, Turn
-from gateway.core.payments.collections import load_collection
 from gateway.core.providers import OutgoingRefund, Providers, RefundsSent, StatusResult
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, OutboxMessage, Refund, RefundState, VoteOrder

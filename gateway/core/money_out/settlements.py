@@ -7,7 +7,7 @@ never added up (a contest sold in Stars has an XTR statement beside its own).
   in doubt (a callback the provider's status then contradicted, another amount, a success after we gave up) until
   a person decides it: counted, it is paid; given back, it is owed back; dismissed, it stays out;
 - refunds: what went back or is owed back (`refunded`, `refund_requested`), of which chargebacks: what a card's
-  owner disputed and their bank took back (gateway.core.payments.chargebacks);
+  owner disputed and their bank took back (gateway.core.money_in.chargebacks);
 - provider fees: each provider's rate (a share in basis points and a fixed part per payment, or bands by the
   payment's amount: gateway.core.money_out.fee_rates, kept by an owner), on every payment the provider took
   (providers keep their fee on a refunded payment);
@@ -15,7 +15,7 @@ never added up (a contest sold in Stars has an XTR statement beside its own).
 - net payable: gross less refunds, fees and commission; paid out: the organiser's payouts that went through;
   payouts under way: requested, approved or sent (gateway.core.money_out.payouts); balance: net less both;
 - awaiting verification: payments counted on a callback's word whose status call has not agreed yet
-  (gateway.core.payments.verification). They are in the balance, but no payout is paid out of them (`payable`):
+  (gateway.core.money_in.verification). They are in the balance, but no payout is paid out of them (`payable`):
   a status that disagrees takes them back off, and money already paid out could not follow;
 - held for review: payments a fraud rule held for a person (gateway.core.fraud.holds), verified or not. In the balance
   too, and set aside as well: a person who rejects the order gives the money back to the payer, and a payout

@@ -26,7 +26,7 @@ of paid orders; every statement that moves an order out of ``pending`` is guarde
 late or replayed callback changes nothing; statements take their locks in one order (the order, the ledger's
 head, the tally), so none wait on each other in a circle.
 
-What it offers: placing, closing and an order's standing to the service; to the payments wing, which drives an
+What it offers: placing, closing and an order's standing to the service; to the money in wing, which drives an
 order with what its provider says, counting (with group commit and the kept callback), closing, refunding and the
 outcomes it answers with; refunding to money out; accounting to payments' verification and to oversight's
 decisions; the receipts to the messaging channels.

@@ -203,7 +203,7 @@ def counting_statement(*, verify_later: bool = False,
     ).cte("receipted")
     ctes = [entry, counted, fee_paid, queued, receipted, holds.quick_payment_counted(paid)]
     if verify_later:  # callback verification: the order joins the queue with its count, or neither
-        # A late order is not: its money is asked about before it goes back (gateway.core.payments.money_in).
+        # A late order is not: its money is asked about before it goes back (gateway.core.money_in.money_arrived).
         ctes.append(insert(PaymentVerification).from_select(
             ["order_id", "due_at"], select(paid.c.id, func.now() + FIRST_VERIFY_AFTER).where(~is_late))
             .cte("verifying"))

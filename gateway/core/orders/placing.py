@@ -55,7 +55,7 @@ from gateway.db.models import (
 @dataclass(frozen=True)
 class PlacedOrder:
     """An order, and whether this call inserted it (a replay's order was made before), with the names its
-    payment's line needs (`gateway.core.payments.collections.describe`)."""
+    payment's line needs (`gateway.core.money_in.collections.describe`)."""
 
     order: VoteOrder
     inserted: bool
@@ -159,7 +159,7 @@ async def placed_once(sessions: Sessions, request: OrderRequest, *, capabilities
     `capabilities`: what the order's provider declares (`Providers.capabilities`: whether it charges a phone's
     wallet, or is paid in the chat). `now`: when it is placed (a replay of a show night passes its own clock).
     `start_lease`: the new order is
-    inserted leased for its payment's start (`gateway.core.payments.starting.ClaimedStart`), which saves the start
+    inserted leased for its payment's start (`gateway.core.money_in.starting.ClaimedStart`), which saves the start
     its claim; only for a start about to run in this process, which then must run it or give the lease back.
     `identity`: the new order's id and reference, made by the caller (the same in each attempt of one placement).
     """
@@ -316,7 +316,7 @@ def insert_order(*, counting_limits: bool = True) -> Insert:
     if not counting_limits:
         allowed = and_(~blocked, ~address_blocked)
     table = VoteOrder.__table__
-    # Leased by the database's clock, as a start's claim is (`gateway.core.payments.starting.CLAIM_START`): NULL,
+    # Leased by the database's clock, as a start's claim is (`gateway.core.money_in.starting.CLAIM_START`): NULL,
     # not leased, when no lease is asked for.
     lease = bindparam("start_lease", type_=Interval)
     leased = (func.now() + lease, case((lease.is_not(None), func.now())))

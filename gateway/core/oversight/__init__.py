@@ -21,6 +21,6 @@ orders; an organiser sees only their contests' figures and rows; figures and exp
 PostgreSQL and never hold up the vote's path.
 
 Crossings (one-way): oversight imports the money out wing (a decision to refund takes the one refund path), the
-payments wing (whether the money came in; the verification backlog), the orders wing (what a decision moves), the
+money in wing (whether the money came in; the verification backlog), the orders wing (what a decision moves), the
 results wing's ledger and the contests wing's detail and scope. No wing imports oversight.
 """

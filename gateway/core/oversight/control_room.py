@@ -12,8 +12,8 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from gateway.core.money_in.verification import backlog as verification_backlog
 from gateway.core.oversight.dashboard import MONEY_MOVED
-from gateway.core.payments.verification import backlog as verification_backlog
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage, Refund, VoteOrder
 

@@ -17,11 +17,11 @@ from gateway.core import audit
 from gateway.core.audit import Actor
 from gateway.core.entered_text import entered_text
 from gateway.core.errors import Conflict, DomainError, NotFound
+from gateway.core.money_in.money_arrived import confirm_money_in
 from gateway.core.money_out.refunds import RefundOutcome, request_refund
 from gateway.core.orders import accounting
 from gateway.core.oversight import review
 from gateway.core.oversight.review import ReviewItem, ReviewKind
-from gateway.core.payments.money_in import confirm_money_in
 from gateway.core.phone import InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Providers
 from gateway.core.results import ledger

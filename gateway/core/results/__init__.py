@@ -19,7 +19,7 @@ Invariants: a tally moves only from a ledger entry appended in the same statemen
 other; entries are appended, never changed; a sheet is signed only from a ledger that verifies.
 
 What it offers: the ledger's statement parts (``append_ctes``, ``tally_added_from``) and ``append_event`` to every
-wing that moves votes (orders, fraud's holds, payments' verification, oversight's decisions); the signing key's
+wing that moves votes (orders, fraud's holds, money in's verification, oversight's decisions); the signing key's
 functions to money out (a settlement statement is signed with the same key) and to the service.
 
 It imports no other wing: the ledger is the bottom of every change of a tally, and nothing it does depends on why

@@ -72,7 +72,7 @@ class VoteOrder(Base):
     provider_data: Mapped[dict[str, Any]] = mapped_column(server_default=text("'{}'::jsonb"))
     status_reason: Mapped[str | None] = mapped_column(Text)
     payment_started_at: Mapped[datetime | None]
-    # Set while one start talks to the provider (see gateway.core.payments.starting): the single-flight
+    # Set while one start talks to the provider (see gateway.core.money_in.starting): the single-flight
     # guard that used to be a row lock held, with its connection, across the provider call.
     start_lease_until: Mapped[datetime | None]
     # When a start first claimed the order. From then on the provider may have the prompt even if
@@ -156,7 +156,7 @@ class PaymentVerification(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     verified_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(100))  # agreed | disagreed:<why> | not_paid
-    # Its rank, the highest verified first (gateway.core.payments.verification_order); NULL: not ranked yet,
+    # Its rank, the highest verified first (gateway.core.money_in.verification_order); NULL: not ranked yet,
     # claimed after the ranked ones. Set by the ranking pass, never by the statement that counts the order.
     priority: Mapped[int | None] = mapped_column(BigInteger)
 

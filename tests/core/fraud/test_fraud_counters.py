@@ -11,8 +11,8 @@ from sqlalchemy import func, select, update
 
 from gateway.core.errors import VoteRejected
 from gateway.core.fraud import counter_sweep, holds, shared_learning
+from gateway.core.money_in import chargebacks
 from gateway.core.orders import counting, placing
-from gateway.core.payments import chargebacks
 from gateway.db.engine import Sessions
 from gateway.db.models import (
     AuditEntry,

@@ -10,9 +10,9 @@ from sqlalchemy import select
 from assembly.settings import Settings
 from gateway.core.errors import Conflict
 from gateway.core.fraud import holds
+from gateway.core.money_in import verification
 from gateway.core.orders import counting, held_together, tables
 from gateway.core.orders.outcomes import ConfirmOutcome
-from gateway.core.payments import verification
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, OrderStatus, OutboxMessage, VoteOrder

@@ -13,19 +13,19 @@ from sqlalchemy import select, update
 
 from assembly.settings import Settings
 from channels.phone.receipt_texts import readable
+from gateway.core.money_in.collections import load_collection
+from gateway.core.money_in.starting import start_payment
 from gateway.core.money_out import settlements
 from gateway.core.money_out.late_refunds import refund_late_orders
 from gateway.core.orders import counting, tables
 from gateway.core.orders.outcomes import ConfirmOutcome
-from gateway.core.payments.collections import load_collection
-from gateway.core.payments.starting import start_payment
 from gateway.core.providers import CollectionNotFound, PaymentState
 from gateway.core.texts import Lang
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, OrderStatus, OutboxMessage, Refund, RefundState, VoteOrder
 from tests.channel_names import Channel
+from tests.core.money_in.mtn_sandbox import Mtn, mtn_sandbox
 from tests.core.money_out.test_refunds_sent import passes_until_settled
-from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox
 from tests.factories import assert_tally_invariant, place, tallies
 from tests.payments import poll
 

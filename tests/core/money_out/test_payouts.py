@@ -22,7 +22,7 @@ from gateway.core.money_out.payouts_sent import outgoing, payouts_pass
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import BANK_ACCOUNT, AuditEntry, Contest, Payout, PayoutState
-from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox
+from tests.core.money_in.mtn_sandbox import Mtn, mtn_sandbox
 from tests.factories import make_contest, place
 
 ORGANISER = Actor(None, "organiser@example.org", "owner")  # an owner may ask too; the approver is another one

@@ -8,10 +8,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import update
 
 from gateway.core.audit import Actor
+from gateway.core.money_in import chargebacks
 from gateway.core.money_out import settlements
 from gateway.core.money_out.settlements import FeeRate, Takings, share, statements
 from gateway.core.orders import counting, refunding
-from gateway.core.payments import chargebacks
 from gateway.core.results.ledger_chain import signature_holds
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderFeeRate, VoteOrder

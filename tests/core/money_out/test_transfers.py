@@ -18,18 +18,18 @@ import pytest
 from sqlalchemy import select, update
 
 from assembly.settings import Settings
+from gateway.core.money_in.collections import load_collection
 from gateway.core.money_out import outgoing_notices, payouts
 from gateway.core.money_out.payouts_sent import PayoutTransfers, outgoing, payouts_pass
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import RefundTransfers, owe_refunds, refunds_pass
 from gateway.core.money_out.transfers import CLAIM_LEASE, Transfers, Turn
 from gateway.core.orders import tables
-from gateway.core.payments.collections import load_collection
 from gateway.core.providers import OutgoingRefund, Providers
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, Payout, Refund
+from tests.core.money_in.mtn_sandbox import Mtn, mtn_sandbox, paid
 from tests.core.money_out.test_payouts import APPROVER, ORGANISER, takings
-from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox, paid
 
 PAYERS = itertools.count(1)
 Pass = Callable[[Sessions, Providers, datetime], Awaitable[list[Turn]]]

@@ -20,11 +20,11 @@ from sqlalchemy import select, text
 
 from assembly.app import create_app
 from assembly.settings import Settings
+from gateway.core.money_in.callbacks import receive_callback, store_event
 from gateway.core.orders import counting, tables
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.kept_events import ARRIVAL_SLACK, EventToKeep
 from gateway.core.orders.outcomes import Outcome
-from gateway.core.payments.callbacks import receive_callback, store_event
 from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import PROVIDERS, SETTINGS

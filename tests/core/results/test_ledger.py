@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 
 from gateway.core.fraud import holds
+from gateway.core.money_in import verification
 from gateway.core.orders import counting, refunding
-from gateway.core.payments import verification
 from gateway.core.results import ledger, signing
 from gateway.core.results.ledger_chain import LedgerEvent, chain, entry_hash, walk
 from gateway.db.engine import Sessions

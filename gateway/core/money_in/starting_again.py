@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, Text, bindparam, cast, exists, func, literal, or_, update
 from sqlalchemy.dialects.postgresql import JSONB
 
+from gateway.core.money_in.collections import KEPT_DURING_START
+from gateway.core.money_in.reasons import readable_reason
 from gateway.core.orders import closing
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.orders.tables import still_pending
-from gateway.core.payments.collections import KEPT_DURING_START
-from gateway.core.payments.reasons import readable_reason
 from gateway.core.providers import EARLIER_STARTS, Collection, StatusResult
 from gateway.db.engine import Sessions
 from gateway.db.models import ProviderEvent, VoteOrder

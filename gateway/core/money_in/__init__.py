@@ -14,7 +14,7 @@ The wing consists of:
 - ``verification`` and ``verification_by_list`` - what was counted on an authenticated callback's word, checked
   later with the provider's status (or its list of payments), within its rate limits; a disagreement takes the
   votes back off and flags the order.
-- ``money_in`` - whether a payment's money reached us, in the provider's own words (asked before any of it is
+- ``money_arrived`` - whether a payment's money reached us, in the provider's own words (asked before any of it is
   given back); ``chargebacks`` - a card's owner disputed a payment and the bank took the money back.
 
 Providers are reached only through the kernel's ``gateway.core.providers`` interface; a provider never touches
@@ -25,10 +25,10 @@ order's secret (then checked again later with its status); a callback with neith
 duplicate, late, lost or forged callbacks and crashes lose nothing and double nothing.
 
 What it offers: starts and chat payments to the service; the status check and the verification pass to the
-worker's jobs; ``money_in`` and ``collections`` to the money out wing (a refund is sent only for money that came
+worker's jobs; ``money_arrived`` and ``collections`` to the money out wing (a refund is sent only for money that came
 in) and to oversight.
 
-Crossings (one-way): payments drives the orders wing (counting, closing, refunding) with what a provider says, and
+Crossings (one-way): money in drives the orders wing (counting, closing, refunding) with what a provider says, and
 reads the contests wing's rules (a chat payment is checked against the contest before the charge); a chargeback
 notes its payer in the fraud wing's counters; the verification records a reversal on the results wing's ledger.
 None of them imports payments.

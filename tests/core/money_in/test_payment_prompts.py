@@ -15,8 +15,8 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
 from assembly.settings import Settings
+from gateway.core.money_in import starting
 from gateway.core.orders import closing, tables
-from gateway.core.payments import starting
 from gateway.core.providers import PaymentError
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder

@@ -14,16 +14,16 @@ from sqlalchemy import String, Text, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.errors import DomainError
-from gateway.core.orders import counting
-from gateway.core.orders.count_batches import CountBatches
-from gateway.core.orders.kept_events import EVENT_PARAMETERS, EventToKeep, kept_event
-from gateway.core.orders.outcomes import Outcome
-from gateway.core.payments.checking import settle
-from gateway.core.payments.collections import (
+from gateway.core.money_in.checking import settle
+from gateway.core.money_in.collections import (
     WHOLE_EVENTS_PER_ORDER,
     collection_of_columns,
     load_collection_columns,
 )
+from gateway.core.orders import counting
+from gateway.core.orders.count_batches import CountBatches
+from gateway.core.orders.kept_events import EVENT_PARAMETERS, EventToKeep, kept_event
+from gateway.core.orders.outcomes import Outcome
 from gateway.core.providers import (
     CallbackRejected,
     CallbackVerdict,
@@ -72,7 +72,7 @@ async def receive_callback(
     Raises CallbackRejected (after storing the event) for a callback that fails verification.
     `secret`: the per-order secret of the callback's URL (MTN), handed to the provider, never kept.
     A callback the provider vouches for with it (`verify_later`) counts at once and is queued for a
-    status check later (`gateway.core.payments.verification`). `batches`: the process's group commit, where
+    status check later (`gateway.core.money_in.verification`). `batches`: the process's group commit, where
     a callback that pays a pending order is counted (and kept) with the others that arrive with it.
     `check_due` is awaited for a callback that is not vouched for and only asks for a check of an order of
     ours: anyone who knows an order's id can send those, so a repeat (False) is not kept, and answered

@@ -16,8 +16,8 @@ from sqlalchemy import event, func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.settings import Settings
+from gateway.core.money_in import starting
 from gateway.core.orders import closing, placing, tables
-from gateway.core.payments import starting
 from gateway.core.service import VoteService
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder

@@ -21,10 +21,10 @@ from gateway.core.contests import late_votes
 from gateway.core.contests.catalog import VoterOrder
 from gateway.core.contests.rules import VotingState, check_candidate, voting_state
 from gateway.core.errors import VoteRejected
+from gateway.core.money_in.callbacks import receive_callback
+from gateway.core.money_in.collections import load_collection
 from gateway.core.orders import refunding
 from gateway.core.orders.outcomes import Outcome
-from gateway.core.payments.callbacks import receive_callback
-from gateway.core.payments.collections import load_collection
 from gateway.core.providers import ChatPayments, PaymentError, Providers
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Candidate, Contest, OrderStatus, VoteOrder

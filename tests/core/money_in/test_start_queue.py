@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import cast
 
-from gateway.core.payments.starting import ClaimedStart, spent
+from gateway.core.money_in.starting import ClaimedStart, spent
 from gateway.core.providers import Collection, PaymentError
 from gateway.db.models import VoteOrder
 from gateway.jobs.start_queue import PaymentStarts

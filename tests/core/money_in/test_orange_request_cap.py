@@ -18,10 +18,10 @@ from redis.asyncio import Redis
 
 from assembly.providers import build_providers
 from assembly.settings import Settings
+from gateway.core.money_in.checking import check_payment
+from gateway.core.money_in.starting import start_payment
 from gateway.core.orders import tables
 from gateway.core.orders.outcomes import Outcome
-from gateway.core.payments.checking import check_payment
-from gateway.core.payments.starting import start_payment
 from gateway.core.providers import PaymentError
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus

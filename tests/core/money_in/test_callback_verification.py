@@ -18,9 +18,9 @@ from sqlalchemy import func, select, update
 
 from assembly.app import create_app
 from assembly.settings import Settings
+from gateway.core.money_in.verification import CLAIM_LEASE, DISAGREED, Verified, claim_next, verify_due, verify_next
 from gateway.core.orders import tables
 from gateway.core.oversight.review import ReviewKind, orders_to_review
-from gateway.core.payments.verification import CLAIM_LEASE, DISAGREED, Verified, claim_next, verify_due, verify_next
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, PaymentVerification, ProviderEvent, VoteOrder
 from gateway.kit.keys import CHECKS, PROVIDERS

@@ -12,9 +12,9 @@ from aiohttp.test_utils import TestServer
 
 from assembly.providers import build_providers
 from assembly.settings import Settings
+from gateway.core.money_in.collections import load_collection
+from gateway.core.money_in.starting import start_payment
 from gateway.core.orders import counting, tables
-from gateway.core.payments.collections import load_collection
-from gateway.core.payments.starting import start_payment
 from gateway.core.providers import PaymentState
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, VoteOrder

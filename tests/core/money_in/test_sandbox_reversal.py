@@ -16,8 +16,8 @@ from sqlalchemy import func, select, update
 
 from assembly.app import create_app
 from assembly.settings import Settings
+from gateway.core.money_in.verification import DISAGREED
 from gateway.core.orders import tables
-from gateway.core.payments.verification import DISAGREED
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PaymentVerification
 from gateway.kit.keys import SESSIONS, STARTS

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select, update
 
+from gateway.core.money_in import chargebacks
+from gateway.core.money_in.collections import load_collection
+from gateway.core.money_in.reasons import readable_reason
+from gateway.core.money_in.starting_again import start_again
 from gateway.core.orders import closing, counting, refunding
 from gateway.core.orders.outcomes import Outcome
-from gateway.core.payments import chargebacks
-from gateway.core.payments.collections import load_collection
-from gateway.core.payments.reasons import readable_reason
-from gateway.core.payments.starting_again import start_again
 from gateway.core.providers import (
     Collection,
     CollectionNotFound,
@@ -34,7 +34,7 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, 
     """Apply what `provider` says about an order; every branch is safe to repeat.
 
     `verify_later`: the word is a callback's, not a status call's: an order it counts is queued, in the
-    same statement, for a status check later (`gateway.core.payments.verification`)."""
+    same statement, for a status check later (`gateway.core.money_in.verification`)."""
     state = status.state
     if state is PaymentState.SUCCESSFUL:
         if status.amount is None or not status.currency:

@@ -18,11 +18,11 @@ from sqlalchemy.dialects.postgresql import JSONB
 
 from gateway.core.contests import late_votes
 from gateway.core.errors import DomainError, NotFound, VoteRejected
+from gateway.core.money_in.collections import KEPT_DURING_START, collection_of, kept_during_start
+from gateway.core.money_in.reasons import readable_reason
 from gateway.core.orders import closing, tables
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.orders.placing import PlacedOrder
-from gateway.core.payments.collections import KEPT_DURING_START, collection_of, kept_during_start
-from gateway.core.payments.reasons import readable_reason
 from gateway.core.providers import Capability, Collection, PaymentError, PaymentProvider, Providers, StartResult
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit, autocommit_connection

@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, and_, bindparam, exists, func, or_, select, u
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import aliased
 
-from gateway.core.payments.verification_order import OriginCounts, QueuedOrder, origin_of, ranked
+from gateway.core.money_in.verification_order import OriginCounts, QueuedOrder, origin_of, ranked
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, PaymentVerification, ProviderEvent, VoteOrder
 

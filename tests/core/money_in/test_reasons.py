@@ -1,6 +1,6 @@
 """Failure reasons read by voters."""
 
-from gateway.core.payments.reasons import readable_reason
+from gateway.core.money_in.reasons import readable_reason
 
 
 def test_known_codes_read_as_sentences_with_the_code_kept() -> None:

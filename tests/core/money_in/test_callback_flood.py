@@ -12,9 +12,9 @@ import uuid
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
 
+from gateway.core.money_in.callbacks import KEPT_BODY_BYTES
+from gateway.core.money_in.collections import WHOLE_EVENTS_PER_ORDER
 from gateway.core.orders import tables
-from gateway.core.payments.callbacks import KEPT_BODY_BYTES
-from gateway.core.payments.collections import WHOLE_EVENTS_PER_ORDER
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.kit.keys import CHECKS

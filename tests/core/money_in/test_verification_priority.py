@@ -13,10 +13,10 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import select
 
+from gateway.core.money_in.verification import DISAGREED, Verified, verify_due, verify_next
+from gateway.core.money_in.verification_order import ClaimTurns, OriginCounts
+from gateway.core.money_in.verification_ranking import rank_all_due
 from gateway.core.orders import tables
-from gateway.core.payments.verification import DISAGREED, Verified, verify_due, verify_next
-from gateway.core.payments.verification_order import ClaimTurns, OriginCounts
-from gateway.core.payments.verification_ranking import rank_all_due
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, PaymentVerification
 from gateway.kit.keys import CHECKS, PROVIDERS

@@ -14,15 +14,15 @@ from assembly.settings import Settings
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict
 from gateway.core.fraud import holds
+from gateway.core.money_in.verification import Verified, verify_due
 from gateway.core.money_out import payouts, settlements
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.core.orders import tables
 from gateway.core.oversight import orders_admin
-from gateway.core.payments.verification import Verified, verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import BANK_ACCOUNT, OrderStatus, Refund, VoteOrder
-from tests.core.payments.mtn_sandbox import Mtn, mtn_sandbox, paid
+from tests.core.money_in.mtn_sandbox import Mtn, mtn_sandbox, paid
 from tests.factories import assert_tally_invariant, tallies
 
 OWNER = Actor(None, "owner@example.org", "owner")

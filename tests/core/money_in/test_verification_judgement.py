@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.core.payments.verification import PENDING_TURNS, Verified, judge
+from gateway.core.money_in.verification import PENDING_TURNS, Verified, judge
 from gateway.core.providers import PaymentState, StatusResult
 
 

@@ -20,18 +20,18 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from gateway.core.errors import NotFound
+from gateway.core.money_in.checking import settle
+from gateway.core.money_in.collections import load_collection
+from gateway.core.money_in.starting import needs_redirect
+from gateway.core.money_in.starting_again import STARTS_AGAIN, earlier_starts, start_again
 from gateway.core.orders.outcomes import Outcome
-from gateway.core.payments.checking import settle
-from gateway.core.payments.collections import load_collection
-from gateway.core.payments.starting import needs_redirect
-from gateway.core.payments.starting_again import STARTS_AGAIN, earlier_starts, start_again
 from gateway.core.providers import Capability, PaymentState, Providers, StatusResult
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus
 
 # A prompt younger than this is on its way or open on the phone: the provider is not asked yet.
 ASK_AFTER = timedelta(seconds=20)
-SENT_AGAIN = "PROMPT_SENT_AGAIN"  # the order's reason meanwhile (gateway.core.payments.reasons)
+SENT_AGAIN = "PROMPT_SENT_AGAIN"  # the order's reason meanwhile (gateway.core.money_in.reasons)
 
 
 class PromptAgain(StrEnum):
