@@ -25,19 +25,17 @@ from admin.accounts import allowed
 from admin.pages.rendering import CSP, render
 from admin.texts import CATALOGS
 from admin.web import CLAIMS_KEY, NEW_TOKENS_KEY, guarded, secure, set_session_cookies
-from channels.phone.operators import CAMEROON, CAMEROON_PREFIXES
 from gateway.core.audit import Actor
 from gateway.core.channel_reports import FailedMessages
 from gateway.core.money_in.reasons import reason_code, voter_reason
 from gateway.core.oversight import dashboard
 from gateway.core.oversight.dashboard import Figures
 from gateway.core.texts import N_, Lang
-from gateway.kit.keys import ADMIN_TEMPLATES, FAILED_MESSAGES, SESSIONS
+from gateway.kit.keys import ADMIN_TEMPLATES, FAILED_MESSAGES, PHONE_WALLETS, SESSIONS
 from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()
 Shown = TypeVar("Shown")  # what a live page shows, read anew at each refresh
-OPERATOR_PREFIXES = tuple((CAMEROON + prefix, operator.value) for prefix, operator in CAMEROON_PREFIXES)
 REFRESH_SECONDS = 3.0
 HEARTBEAT_EVERY = 5  # refreshes between two heartbeats when nothing changed
 SCRIPT = (Path(__file__).parent / "static" / "dashboard.js").read_text()
@@ -72,7 +70,9 @@ def contest_id(request: web.Request) -> int:
 
 async def load(request: web.Request, actor: Actor) -> Figures:
     failures: tuple[FailedMessages, ...] = request.app[FAILED_MESSAGES]
-    return await dashboard.figures(request.app[SESSIONS], actor, contest_id(request), OPERATOR_PREFIXES, failures)
+    # Votes by operator: the number blocks the providers' wallets declare (`PhoneWallets.number_blocks`).
+    blocks = request.app[PHONE_WALLETS].number_blocks()
+    return await dashboard.figures(request.app[SESSIONS], actor, contest_id(request), blocks, failures)
 
 
 def reason_rows(figures: Figures, _: Gettext) -> list[tuple[str, int]]:

@@ -51,6 +51,7 @@ from gateway.kit.keys import (
     HTTP,
     LEVELS_SOURCE,
     MEDIA_STORAGE,
+    PHONE_WALLETS,
     PHOTO_REENCODE,
     PHOTO_SIZER,
     PROVIDERS,
@@ -64,7 +65,7 @@ from gateway.kit.keys import (
     STARTS,
     settings_of,
 )
-from gateway.kit.provider_parts import ProviderParts
+from gateway.kit.provider_parts import ProviderParts, phone_wallets
 from gateway.kit.service_levels import ServiceLevels
 from gateway.kit.status_pacing import StatusPacer, spare_pace
 from leaderboard import routes as leaderboard_routes
@@ -258,6 +259,7 @@ def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = pro
     # Every channel's line of how to vote, then the providers' paid directly (a paybill and the candidate's code).
     app[HOW_TO_VOTE] = (*(hook for parts in CHANNELS if (hook := parts.bound_how_to_vote(settings)) is not None),
                         *(hook for given in providers if (hook := given.bound_how_to_vote(settings)) is not None))
+    app[PHONE_WALLETS] = phone_wallets(providers)  # what the phone channels and the admin area read of the wallets
     # Order matters: later contexts use what earlier ones created, and close first.
     app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, media_ctx,
                             providers_ctx, relay_ctx])

@@ -36,6 +36,7 @@ from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.jobs import outbox
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.redis_connections import async_client
+from gateway.kit.phone_wallets import PhoneWallets
 from gateway.kit.service_levels import ServiceLevels
 from leaderboard.boards import Boards
 from leaderboard.refresh import board_refresh
@@ -60,6 +61,10 @@ class JobContext:
     # The worker's share of the measured figures (its relay's board frames, its calls to the providers): served by
     # the web processes where they share the host's figures (assembly.shared_metrics), else nowhere.
     levels: ServiceLevels = field(default_factory=lambda: ServiceLevels(CollectorRegistry()))
+
+    @property
+    def phone_wallets(self) -> PhoneWallets:
+        return self.providers.phone_wallets
 
     def vote_service(self, starts: PaymentStarter) -> VoteService:
         return VoteService(self.sessions, self.providers, Boards(self.sessions, self.redis, BOARD_CONTEST_TTL), starts,

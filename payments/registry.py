@@ -24,7 +24,7 @@ from gateway.core.providers import (
     RefundsSent,
     SecretHeaders,
 )
-from gateway.kit.provider_parts import Implementations, ProviderParts, ProviderResources
+from gateway.kit.provider_parts import Implementations, ProviderParts, ProviderResources, phone_wallets
 from gateway.kit.settings import ServiceSettings
 
 log = logging.getLogger(__name__)
@@ -54,6 +54,7 @@ class ProviderRegistry:
         self._parts = {provider.name: provider for provider in parts}
         self._built = dict(built or {})
         self.push_channels = frozenset(push_channels)
+        self.phone_wallets = phone_wallets(parts)  # what the phone channels' jobs read of the wallets
         if unknown := set(self._built) - set(self._parts):
             raise ValueError(f"implementations of providers the service does not list: {sorted(unknown)}")
         for name, implementations in self._built.items():

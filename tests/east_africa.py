@@ -32,7 +32,7 @@ from payments.sandbox.control import SandboxControl
 from tests.factories import RULES_OFF, assert_tally_invariant, make_contest, tallies
 from tests.servers import free_port
 
-SAFARICOM = "+254712000001"  # M-Pesa's network in Kenya (channels.phone.operators)
+SAFARICOM = "+254712000001"  # M-Pesa's network in Kenya (payments/mpesa/provider.py: PHONE_WALLET)
 AIRTEL_KENYA = "+254733000001"  # Airtel Kenya's; neither ending is one of the sandboxes' failing ones
 PRICE = 1000  # KES 10.00 a vote, in cents
 

@@ -6,9 +6,10 @@ import itertools
 
 import pytest
 
+from assembly.provider_list import PROVIDERS as PROVIDER_PARTS
 from bench.vote_providers import PROVIDERS, next_payer
 from bench.votes import parse_args
-from channels.phone.operators import detect_operator
+from gateway.kit.provider_parts import phone_wallets
 
 
 @pytest.mark.parametrize("provider", sorted(PROVIDERS))
@@ -18,7 +19,8 @@ def test_each_provider_pays_with_numbers_of_its_own_network_that_its_sandbox_app
     paid_by = PROVIDERS[provider]
     numbers = itertools.count(1440)
     payers = [paid_by.vote(next_payer(numbers))["msisdn"] for _ in range(40)]
-    assert {detect_operator(str(payer)) for payer in payers} == {provider}
+    wallets = phone_wallets(PROVIDER_PARTS)
+    assert {wallets.wallet_of(str(payer)) for payer in payers} == {provider}
     assert not any(str(payer)[-3:].startswith("45") for payer in payers)
 
 

@@ -8,7 +8,7 @@ short, and a code means nothing to a voter."""
 from __future__ import annotations
 
 from channels.phone.gsm7 import clip, texted, transliterate
-from channels.phone.texts import CATALOGS, PROVIDER_LABELS
+from channels.phone.texts import CATALOGS, provider_label
 from gateway.core.money_in.reasons import READABLE
 from gateway.core.orders.receipts import Receipt
 from gateway.core.texts import Lang
@@ -62,7 +62,8 @@ def decided_order_text(receipt: Receipt, lang: Lang) -> str:
     """The message of a decided order (gateway.core.orders.receipts), as every phone channel texts it."""
     order = receipt.order
     return receipt_text(lang, receipt.kind.value, order.quantity, order.candidate_code, order.candidate_name,
-                        order.reference, order.status_reason, provider=PROVIDER_LABELS.get(order.provider),
+                        order.reference, order.status_reason,
+                        provider=provider_label(order.provider, receipt.provider_label),
                         provider_receipt=provider_receipt(receipt))
 
 

@@ -19,9 +19,6 @@ from gateway.core.texts import Lang, TextDomain, format_money, money_locale
 # The texts of what every phone channel says: the `phone` domain of the catalogs in locales/ beside this module.
 CATALOGS = TextDomain("phone", Path(__file__).parent / "locales")
 
-# The phone channels' own words for the wallets their voters know (a provider they have none for is named by its
-# own label, `provider_label`).
-PROVIDER_LABELS = {"mtn": "MTN MoMo", "orange": "Orange Money", "mpesa": "M-Pesa", "airtel": "Airtel Money"}
 CONTEST_WIDTH = 40  # a contest's name in a message, at most
 PROVIDER_WIDTH = 20  # a provider's name on a screen, at most
 
@@ -76,15 +73,16 @@ def vote_messages(lang: Lang) -> VoteMessages:
 
 
 def provider_label(provider: str, own_label: str) -> str:
-    """A provider's name on a phone's screen: the channels' word for it, else its own label, in GSM-7."""
-    return PROVIDER_LABELS.get(provider) or clip(transliterate(own_label) or provider, PROVIDER_WIDTH)
+    """A provider's name on a phone's screen: its own label (`ProviderParts.label`, as its payers know it), in GSM-7
+    and short; its name where it has none."""
+    return clip(transliterate(own_label) or provider, PROVIDER_WIDTH)
 
 
-def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str,
+def placed_message(lang: Lang, quantity: int, amount: int, currency: str, label: str, reference: str,
                    approval: Approval = Approval.MENU_APPROVAL) -> str:
     """A vote is ordered: what the voter does on the operator's own prompt (we never ask for the PIN). A prompt that
     asks for the PIN and is gone once closed (M-Pesa's) is told as such; another is approved, or found in the
-    wallet's menu."""
+    wallet's menu. `label`: the provider's name on the phone (`provider_label`)."""
     t = CATALOGS.translations(lang)
     if approval is Approval.PIN_PROMPT:
         # Limit: 156 (USSD's last screen, after "END ")
@@ -101,7 +99,7 @@ def placed_message(lang: Lang, quantity: int, amount: int, currency: str, provid
             "Thank you! Approve the payment of {total} on your phone ({provider}) to count your {quantity} votes. "
             "Ref {ref}", quantity)
     return template.format(total=texted_money(amount, currency, lang), quantity=quantity,
-                           provider=PROVIDER_LABELS.get(provider, provider), ref=reference)
+                           provider=label, ref=reference)
 
 
 def ranking_line(lang: Lang, rank: int, code: str, name: str, votes: int | None) -> str:

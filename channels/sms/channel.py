@@ -37,7 +37,7 @@ INBOUND_JOB = "inbound"  # queued by channels.sms.routes once a message is kept
 def sms_context(ctx: JobResources[SmsSettings]) -> SmsContext:
     starts = CollectedStarts()
     return SmsContext(ctx.vote_service(starts), starts, ctx.sessions, SmsSender(ctx.sessions, at_account(ctx.settings)),
-                      ctx.start_payment)
+                      ctx.start_payment, ctx.phone_wallets)
 
 
 async def inbound_job(ctx: JobResources[SmsSettings], inbound_id: int) -> str:

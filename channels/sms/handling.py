@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from channels.phone.contest_takes import phone_labels, phone_providers, takes_message
-from channels.phone.operators import detect_operator
 from channels.phone.texts import provider_label, refusal_message
 from channels.sms import free_votes, store, texts
 from channels.sms.models import SmsInbound
@@ -28,6 +27,7 @@ from gateway.core.service import VoteService
 from gateway.core.texts import Lang
 from gateway.db.engine import Sessions
 from gateway.db.models import CandidateStatus, ContestStatus
+from gateway.kit.phone_wallets import PhoneWallets
 
 log = logging.getLogger(__name__)
 CHANNEL = "sms"  # an order's channel (its ChannelParts' name)
@@ -55,6 +55,7 @@ class SmsContext:
     sessions: Sessions
     sender: SmsSender
     start: Callable[[uuid.UUID], Awaitable[object]]  # pushes an order's payment prompt
+    wallets: PhoneWallets  # the providers' wallets: the words that name them, the numbers whose wallet each is
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,7 @@ async def handle_inbound(ctx: SmsContext, inbound_id: int) -> str:
     lang = (caller.language or Lang.parse(language_of(message.text))
             or (Lang.parse(contests[0].default_language) if contests else None) or Lang.FR)
     limits = {keyword_key(keywords[c.id]): c.max_votes_per_order for c in contests}
-    turn = Turn(message, parse(message.text, limits), contests, keywords, lang,
+    turn = Turn(message, parse(message.text, limits, ctx.wallets.sms_words()), contests, keywords, lang,
                 quiet=await store.opted_out(ctx.sessions, message.msisdn))
     outcome, order_id = await answer(ctx, turn)
     await store.note_outcome(ctx.sessions, inbound_id, outcome, order_id)
@@ -172,8 +173,7 @@ async def vote(ctx: SmsContext, turn: Turn, listed: PublicContest) -> tuple[str,
         return "unknown_candidate", None
     taken = phone_providers(contest, ctx.service.providers_having(Capability.PHONE_PROMPT))
     takes = takes_message(lang, phone_labels(taken, ctx.service.provider_label), contest.country)
-    operator = detect_operator(message.msisdn)
-    provider = request.provider or (operator.value if operator else None)
+    provider = request.provider or ctx.wallets.wallet_of(message.msisdn)
     # Another country's number, a network none of its wallets serves, a wallet it does not take: say what works (a
     # contest that takes no vote now says so first, from the core).
     open_now = contest.voting(datetime.now(UTC)) is VotingState.OPEN

@@ -1,5 +1,6 @@
 """What a voter's SMS asks for, read tolerantly (pure; never raises): French, English or Swahili, any case, accents
-or none, words glued or spread (`VOTE07 x5`, `  Vote   7  5 `, `VOTER 07 5 MTN`)."""
+or none, words glued or spread (`VOTE07 x5`, `  Vote   7  5 `, `VOTER 07 5` and a wallet's word). The words that name
+a wallet are its provider's (`PhoneWallets.sms_words`), handed in by the caller."""
 
 from __future__ import annotations
 
@@ -25,14 +26,12 @@ class Request:
     keyword: str | None = None  # the contest's keyword the message used (votes only)
     candidate: str | None = None  # digits as sent ("7" or "07")
     quantity: int = 1
-    provider: str | None = None  # the provider the voter named ("mtn", "mpesa", ...)
+    provider: str | None = None  # the provider whose wallet the voter named (a `PhoneWallets` name)
 
 
 HELP_WORDS = frozenset({"HELP", "AIDE", "INFO", "?", "MSAADA"})
 TOP_WORDS = frozenset({"TOP", "TOP5", "CLASSEMENT", "MATOKEO"})
 STOP_WORDS = frozenset({"STOP", "ARRET", "ARRETER", "DESABONNER", "UNSUBSCRIBE", "SITISHA"})
-PROVIDER_WORDS = {"MTN": "mtn", "MOMO": "mtn", "OM": "orange", "ORANGE": "orange", "MPESA": "mpesa", "PESA": "mpesa",
-                  "AIRTEL": "airtel"}
 FILLER_WORDS = frozenset({"X", "FOIS", "VOTES", "VOIX", "TIMES", "KURA"})
 # The words that are one language's only: a new number's replies follow the language it wrote in (`MSAADA`, `KURA`:
 # Swahili). A word of several (`VOTE`, `INFO`, `TOP`, `STOP`) says nothing, and the contest's language stays.
@@ -44,7 +43,6 @@ LANGUAGE_WORDS = {
 VERB_ENDINGS = ("", "R", "Z", "S")  # VOTE, VOTER, VOTEZ, VOTES: the verb as people type it
 MAX_DIGITS = 6  # a longer number is no candidate and no quantity
 TOKENS = re.compile(r"[A-Z]+|[0-9]+|\?")
-MPESA_SPLIT = re.compile(r"\bM PESA\b")  # M-PESA, as its name is spelled, split in two by `normalise`
 GLUED = re.compile(r"[A-Z0-9]+|\?")  # words as typed, letters and digits together (`STAR5`, `VOTE07`)
 
 
@@ -60,8 +58,9 @@ def normalise(text: str) -> str:
     return " ".join(TOKENS.findall(plain(text)))
 
 
-def parse(text: str, limits: Mapping[str, int]) -> Request:
-    """`limits`: each contest keyword of the short code (upper case) -> its most votes per message."""
+def parse(text: str, limits: Mapping[str, int], wallet_words: Mapping[str, str]) -> Request:
+    """`limits`: each contest keyword of the short code (upper case) -> its most votes per message; `wallet_words`:
+    each word that names a wallet, as typed (`M-PESA`) -> its provider."""
     words, glued = normalise(text).split(), GLUED.findall(plain(text))
     if not words:
         return Request(Command.UNRECOGNISED)
@@ -77,11 +76,11 @@ def parse(text: str, limits: Mapping[str, int]) -> Request:
     with_digits = keyword_with_digits(glued[0], limits)
     if with_digits is not None:
         return vote(with_digits[0], normalise(" ".join([with_digits[1], *glued[1:]])).split(),
-                    limits[with_digits[0]])
+                    limits[with_digits[0]], wallet_words)
     keyword = keyword_of(first, limits)
     if keyword is None:
         return Request(Command.UNRECOGNISED)
-    return vote(keyword, words[1:], limits[keyword])
+    return vote(keyword, words[1:], limits[keyword], wallet_words)
 
 
 def language_of(text: str) -> str | None:
@@ -112,16 +111,36 @@ def keyword_of(word: str, limits: Mapping[str, int]) -> str | None:
     return None
 
 
-def vote(keyword: str, words: list[str], maximum: int) -> Request:
+def wallet_phrases(wallet_words: Mapping[str, str]) -> dict[tuple[str, ...], str]:
+    """The wallets' words as `normalise` leaves them: a word split in two (`M-PESA`: `M PESA`) is matched whole."""
+    return {tuple(normalise(word).split()): provider for word, provider in wallet_words.items() if normalise(word)}
+
+
+def wallet_at(words: list[str], start: int, phrases: Mapping[tuple[str, ...], str]) -> tuple[str, int] | None:
+    """The wallet the words name from `start` on, and how many they are: the longest phrase first."""
+    for length in sorted({len(phrase) for phrase in phrases}, reverse=True):
+        provider = phrases.get(tuple(words[start:start + length]))
+        if provider is not None:
+            return provider, length
+    return None
+
+
+def vote(keyword: str, words: list[str], maximum: int, wallet_words: Mapping[str, str]) -> Request:
     numbers: list[str] = []
     provider: str | None = None
-    for word in MPESA_SPLIT.sub("MPESA", " ".join(words)).split():
+    phrases = wallet_phrases(wallet_words)
+    index = 0
+    while index < len(words):
+        word, named = words[index], wallet_at(words, index, phrases)
         if word.isdigit():
             numbers.append(word)
-        elif word in PROVIDER_WORDS and provider is None:
-            provider = PROVIDER_WORDS[word]
+        elif named is not None and provider is None:
+            provider = named[0]
+            index += named[1]
+            continue
         elif word not in FILLER_WORDS:
             return Request(Command.UNRECOGNISED)
+        index += 1
     if not numbers or len(numbers) > 2 or len(numbers[0]) > MAX_DIGITS:
         return Request(Command.UNRECOGNISED)
     quantity_text = numbers[1] if len(numbers) == 2 else "1"

@@ -30,6 +30,7 @@ from channels.telegram.settings import TelegramBotAddress
 from gateway.core.service import VoteService
 from gateway.db.engine import Sessions
 from gateway.kit.outbound_tls import verified_tls
+from gateway.kit.phone_wallets import PhoneWallets
 
 log = logging.getLogger(__name__)
 
@@ -64,12 +65,14 @@ class UpdateReader:
 
 
 def start_reader(address: TelegramBotAddress, redis: Redis, vote_service: VoteService,
-                 decided: Callable[[], None], sessions: Sessions, free_kit: FreeVoteKit) -> UpdateReader:
+                 decided: Callable[[], None], sessions: Sessions, free_kit: FreeVoteKit,
+                 phone_wallets: PhoneWallets) -> UpdateReader:
     dispatcher = Dispatcher(storage=RedisStorage(redis))
     dispatcher.include_router(build_free_router())  # before the conversation's, whose last handler takes any message
     dispatcher.include_router(build_router())
     dispatcher["free_kit"] = free_kit
     dispatcher["vote_service"] = vote_service
+    dispatcher["phone_wallets"] = phone_wallets  # whose wallet a payer's number likely is
     dispatcher["decided"] = decided  # a counted vote: its board refresh and receipt go out now
     return UpdateReader(build_bot(address.token, address.api_base), dispatcher, sessions)
 

@@ -14,7 +14,6 @@ from aiogram.fsm.context import FSMContext
 from aiogram.fsm.state import State, StatesGroup
 from aiogram.types import CallbackQuery, InlineKeyboardMarkup, Message, PreCheckoutQuery, ReplyKeyboardRemove, User
 
-from channels.phone.operators import detect_operator
 from channels.phone.texts import provider_label
 from channels.telegram.contest_settings import CHANNEL
 from channels.telegram.how_to_vote import read_start_payload
@@ -57,6 +56,7 @@ from gateway.core.phone import DEFAULT_REGION, InvalidMsisdn, normalise_msisdn
 from gateway.core.providers import Capability
 from gateway.core.service import VoteService
 from gateway.core.texts import format_money
+from gateway.kit.phone_wallets import PhoneWallets
 
 
 class Voting(StatesGroup):
@@ -259,7 +259,8 @@ async def pay_by_mobile_money(query: CallbackQuery, callback_data: PayPick, vote
     await query.answer()
 
 
-async def payer_number(message: Message, vote_service: VoteService, state: FSMContext) -> None:
+async def payer_number(message: Message, vote_service: VoteService, state: FSMContext,
+                       phone_wallets: PhoneWallets) -> None:
     """The payer's number, shared (it must be the user's own contact) or typed; then the MoMo push."""
     t = texts_for(message.from_user)
     if message.contact is not None:
@@ -277,17 +278,17 @@ async def payer_number(message: Message, vote_service: VoteService, state: FSMCo
     except InvalidMsisdn:
         await message.answer(not_a_number(t, contest.country if contest else DEFAULT_REGION))
         return
-    operator = detect_operator(msisdn)  # its network's wallet pays (the operator's name is its provider's)
+    network_wallet = phone_wallets.wallet_of(msisdn)  # its network's wallet pays
     wallets = vote_service.providers_having(Capability.PHONE_PROMPT)
     if contest is None:
         await message.answer(t.expired_button)
         return
-    if (not of_country(msisdn, contest.country) or operator is None or operator.value not in contest.providers
-            or operator.value not in wallets):  # another country's number, a network none of its wallets serves
+    if (not of_country(msisdn, contest.country) or network_wallet is None or network_wallet not in contest.providers
+            or network_wallet not in wallets):  # another country's number, a network none of its wallets serves
         await message.answer(takes_text(t, contest, vote_service))
         return
     await state.clear()
-    request = OrderRequest(contest.slug, str(data.get("code", "")), int(data.get("n", 0)), operator.value,
+    request = OrderRequest(contest.slug, str(data.get("code", "")), int(data.get("n", 0)), network_wallet,
                            CHANNEL, msisdn=msisdn, voter_ref=str(message.chat.id),
                            client_key=f"telegram:{message.chat.id}:{message.message_id}",
                            language=own_language(message.from_user.language_code if message.from_user else None))

@@ -12,7 +12,6 @@ import httpx
 from sqlalchemy import delete
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 
-from channels.phone.texts import PROVIDER_LABELS
 from channels.telegram.models import TelegramReceipt
 from channels.telegram.settings import TelegramBotAddress
 from channels.telegram.texts import language_of, receipt_template, texts
@@ -30,7 +29,7 @@ def receipt_text(receipt: Receipt) -> str:
     template = receipt_template(t, receipt.kind.value, order.quantity, with_receipt_code=bool(order.receipt_code))
     return template.format(reference=order.reference, quantity=order.quantity, code=order.candidate_code,
                            name=order.candidate_name, contest=receipt.contest_name, receipt=order.receipt_code,
-                           provider=PROVIDER_LABELS.get(order.provider, order.provider))
+                           provider=receipt.provider_label or order.provider)
 
 
 class TelegramReceipts:

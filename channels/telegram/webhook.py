@@ -40,7 +40,7 @@ from channels.telegram.settings import (
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.engine import Sessions
 from gateway.db.storable import storable_json
-from gateway.kit.keys import QUEUE, REDIS, RELAY, SESSIONS, settings_of
+from gateway.kit.keys import PHONE_WALLETS, QUEUE, REDIS, RELAY, SESSIONS, settings_of
 from gateway.kit.outbound_tls import verified_tls
 
 if TYPE_CHECKING:
@@ -188,7 +188,8 @@ def start_reader(app: web.Application, address: TelegramBotAddress) -> UpdateRea
     settings = settings_of(app, TelegramSettings)
     free_kit = FreeVoteKit(app[SESSIONS], app[REDIS], app[QUEUE], settings.secret_key.get_secret_value(),
                            min(settings.entry_codes_default_per_day, settings.entry_codes_per_day))
-    return bot.start_reader(address, app[REDIS], app[VOTE_SERVICE], app[RELAY].kick, app[SESSIONS], free_kit)
+    return bot.start_reader(address, app[REDIS], app[VOTE_SERVICE], app[RELAY].kick, app[SESSIONS], free_kit,
+                            app[PHONE_WALLETS])
 
 
 def setup(app: web.Application) -> None:

@@ -9,7 +9,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
-from channels.phone.operators import Operator
 from channels.ussd.layout import candidate_pages, contest_pages
 from channels.ussd.texts import LANGUAGE_OPTIONS, texts
 from channels.ussd.views import MenuContest, is_keypad_number
@@ -76,7 +75,7 @@ class Frame:
 class MenuContext:
     contests: tuple[MenuContest, ...]  # the open contests the code offers, in listing order
     service_code: str
-    operator: Operator | None = None  # detected from the caller's number
+    operator: str | None = None  # the wallet of the caller's network, from the number (`PhoneWallets.wallet_of`)
     preference: Lang | None = None  # remembered for the number
     unavailable: MenuContest | None = None  # when nothing is open: the contest to explain
     free_left: tuple[tuple[int, int], ...] = ()  # (contest id, free votes the caller has left) where it has some

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Collection
 from datetime import UTC, datetime
 
 from aiohttp import web
 from redis.exceptions import RedisError
 
 from channels.phone.callers import check_at_token
-from channels.phone.operators import Operator, detect_operator
 from channels.phone.texts import provider_label
 from channels.ussd import free_votes, store
 from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
@@ -48,7 +47,8 @@ from gateway.core.orders import placing
 from gateway.core.providers import Capability
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import Lang
-from gateway.kit.keys import PROVIDERS, REDIS, SESSIONS, USSD_HOPS, settings_of
+from gateway.kit.keys import PHONE_WALLETS, PROVIDERS, REDIS, SESSIONS, USSD_HOPS, settings_of
+from gateway.kit.phone_wallets import PhoneWallets
 from gateway.kit.throttle import enforce_untied_limit
 
 log = logging.getLogger(__name__)
@@ -148,7 +148,7 @@ async def answer(app: web.Application, sessions: SessionStore, hit: Hit, record:
             reply = blocked(lang) if is_blocked else unknown_service(lang)
             await quietly(sessions.remember(hit.session_id, record, hit.text, reply.body))
             return reply.body
-    ctx = await free_votes.with_free_left(app, context(hit, record, views), hit.msisdn)
+    ctx = await free_votes.with_free_left(app, context(hit, record, views, app[PHONE_WALLETS]), hit.msisdn)
     position = walk(ctx, parse_path(hit.text))
     reply = render(ctx, position, await extras_for(app, ctx, position, hit.msisdn))
     if position.chose_language and position.lang_choice is not None:
@@ -167,11 +167,11 @@ def usable_providers(app: web.Application) -> tuple[PayOption, ...]:
                  for name in service.providers_having(Capability.PHONE_PROMPT) if service.can_pay(name, "ussd"))
 
 
-def context(hit: Hit, record: SessionRecord, views: tuple[MenuContest, ...]) -> MenuContext:
+def context(hit: Hit, record: SessionRecord, views: tuple[MenuContest, ...], wallets: PhoneWallets) -> MenuContext:
     """The contests pinned when the session began (so list numbers never shift under the caller)."""
     by_slug = {v.slug: v for v in views}
     listed = tuple(by_slug[slug] for slug in record.slugs if slug in by_slug)
-    return MenuContext(contests=listed, service_code=hit.service_code, operator=detect_operator(hit.msisdn),
+    return MenuContext(contests=listed, service_code=hit.service_code, operator=wallets.wallet_of(hit.msisdn),
                        preference=record.preference, unavailable=None if listed else why_unavailable(views))
 
 
@@ -228,7 +228,7 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
         provider=action.provider, channel="ussd", msisdn=hit.msisdn, client_key=client_key(hit.session_id),
         language=reply.language.value,  # the screens' language: the SMS that follows the decision speaks it
     )
-    if contest is not None and not pays_here(hit.msisdn, ctx.operator, contest):
+    if contest is not None and not pays_here(hit.msisdn, ctx.operator, contest, app[PHONE_WALLETS].networks()):
         return takes(reply.language, contest)
     try:
         push_after = settings_of(app, UssdSettings).ussd_push_delay_seconds
@@ -237,18 +237,20 @@ async def place(app: web.Application, hit: Hit, ctx: MenuContext, reply: Reply) 
     except DomainError as exc:
         log.info("USSD vote refused for session %s: %s", hit.session_id, exc.code)
         return refusal(reply.language, exc.code, contest)
-    return placed(reply.language, order.quantity, order.amount, order.currency, order.provider,
+    label = provider_label(order.provider, app[PROVIDERS].label(order.provider))
+    return placed(reply.language, order.quantity, order.amount, order.currency, label,
                   short_reference(order.id), app[VOTE_SERVICE].approval(order.provider))
 
 
-def pays_here(msisdn: str, operator: Operator | None, contest: MenuContest) -> bool:
+def pays_here(msisdn: str, operator: str | None, contest: MenuContest, networks: Collection[str]) -> bool:
     """A caller of the contest's country, on a network one of its wallets serves where the network is known: another
-    is told what the contest takes rather than sent a prompt that cannot be paid."""
+    is told what the contest takes rather than sent a prompt that cannot be paid. `networks`: the wallets that are a
+    network's own (`PhoneWallets.networks`)."""
     offered = {p.provider for p in contest.providers}
-    # Only a contest all of whose wallets are networks' own (MTN's, Orange's…) turns away another network's caller:
-    # a wallet of no network of ours may serve any.
-    networks_only = offered <= {network.value for network in Operator}
-    known_elsewhere = operator is not None and networks_only and operator.value not in offered
+    # Only a contest all of whose wallets are networks' own turns away another network's caller: a wallet of no
+    # network of ours may serve any.
+    networks_only = offered <= set(networks)
+    known_elsewhere = operator is not None and networks_only and operator not in offered
     return of_country(msisdn, contest.country) and not known_elsewhere
 
 

@@ -293,11 +293,11 @@ def service_unavailable(lang: Lang) -> Reply:
     return end(vote_messages(lang).unavailable, lang)
 
 
-def placed(lang: Lang, quantity: int, amount: int, currency: str, provider: str, reference: str,
+def placed(lang: Lang, quantity: int, amount: int, currency: str, label: str, reference: str,
            approval: Approval = Approval.MENU_APPROVAL) -> Reply:
     """The last screen of a vote: what to do on the operator's own prompt (we never ask for the PIN), by how its
-    payer approves it (`VoteService.approval`)."""
-    return end(placed_message(lang, quantity, amount, currency, provider, reference, approval), lang)
+    payer approves it (`VoteService.approval`); `label`: the provider's name on the phone (`provider_label`)."""
+    return end(placed_message(lang, quantity, amount, currency, label, reference, approval), lang)
 
 
 def refusal(lang: Lang, code: str, contest: MenuContest | None = None) -> Reply:

@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
+from gateway.kit.phone_wallets import PhoneWallets
 from gateway.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -32,6 +33,11 @@ class JobResources(Protocol[S_co]):
 
     @property
     def providers(self) -> Providers: ...
+
+    @property
+    def phone_wallets(self) -> PhoneWallets:
+        """The providers' wallets as phone voters know them (`gateway.kit.phone_wallets`)."""
+        ...
 
     def vote_service(self, starts: PaymentStarter) -> VoteService:
         """The core's vote API, starting payments through `starts` (a job starts them after its reply)."""

@@ -26,6 +26,7 @@ from gateway.core.media_storage import MediaStorage, PictureSize
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
+from gateway.kit.phone_wallets import PhoneWallets
 from gateway.kit.service_levels import LevelsSource, ServiceLevels
 from gateway.kit.settings import ServiceSettings
 
@@ -68,6 +69,9 @@ FAILED_MESSAGES: web.AppKey[tuple[FailedMessages, ...]] = web.AppKey("failed_mes
 # Each channel's line on how to vote for a candidate through it (`ChannelParts.how_to_vote`, bound to the app's
 # settings), in the channels' order: a candidate's page reads them here and imports no other channel.
 HOW_TO_VOTE: web.AppKey[tuple[BoundHowToVote, ...]] = web.AppKey("how_to_vote")
+# The providers' wallets as phone voters know them (their `ProviderParts.phone_wallet`, the app factory sets them):
+# the phone channels and the admin area read them here and name no provider.
+PHONE_WALLETS = web.AppKey("phone_wallets", PhoneWallets)
 # Admin area: its own template environment, apart from the public pages'.
 ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
 # The one exception to the 64 KB body cap and the refusal of multipart (assembly/middleware.py): a

@@ -5,13 +5,14 @@ A provider (`payments/<name>/provider.py`) builds one `ProviderParts`, as a chan
 `assembly/provider_list.py` names every provider, and the assembly (app, worker, supervisor, registry) reads them
 from there. So a new provider lives in its folder, plus one line in that list (and its settings model among
 `Settings`' bases in assembly/settings.py when it has one: `ProviderParts[ItsSettings]` hands its parts those
-settings typed). The core, the channels and the admin area read its `capabilities`, never its name.
+settings typed). The core, the channels and the admin area read its `capabilities` (and the phone channels its
+`phone_wallet`), never its name.
 This module imports no provider: providers import it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -25,6 +26,7 @@ from gateway.core.money import Chargeable
 from gateway.core.providers import Capability, PaymentProvider, PayoutsSent, RefundsSent
 from gateway.kit.channel_parts import BoundHowToVote, HowToVote
 from gateway.kit.job_resources import JobResources
+from gateway.kit.phone_wallets import PhoneWallet, PhoneWallets
 from gateway.kit.settings import ServiceSettings
 from gateway.kit.stand_ins import StandIn
 
@@ -110,6 +112,9 @@ class ProviderParts(Generic[S]):
     # How a voter votes for a candidate by paying it directly (a paybill and the candidate's code as the account):
     # shown beside the channels' lines (`gateway.kit.keys.HOW_TO_VOTE`).
     how_to_vote: HowToVote[S] | None = None
+    # Its wallet as phone voters know it (the words they text to name it, the numbers whose wallet it is), read by
+    # the phone channels from `gateway.kit.phone_wallets.PhoneWallets`; None: no phone voter names it.
+    phone_wallet: PhoneWallet | None = None
 
     def bound_how_to_vote(self, settings: S) -> BoundHowToVote | None:
         """Its `how_to_vote` with the app's settings given (the assembly binds them once)."""
@@ -121,3 +126,10 @@ class ProviderParts(Generic[S]):
     def __post_init__(self) -> None:
         if self.periodic_jobs and not {job for job, _ in self.periodic_jobs} <= set(self.jobs):
             raise ValueError(f"provider {self.name!r} runs a periodic job it does not have")
+
+
+def phone_wallets(parts: Iterable[ProviderParts[Any]]) -> PhoneWallets:
+    """The providers' wallets as the phone channels read them, in the providers' order (the assembly hands it down:
+    the app's `PHONE_WALLETS`, a job's `phone_wallets`)."""
+    return PhoneWallets({provider.name: provider.phone_wallet for provider in parts
+                         if provider.phone_wallet is not None})

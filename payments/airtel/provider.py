@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability
 from gateway.kit.paced_turns import PacedTurns
+from gateway.kit.phone_wallets import Carrier, PhoneWallet
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
 from gateway.kit.settings import MIN_PROVIDER_SECRET_LENGTH, secret_problem
 from payments.airtel import routes
@@ -96,4 +97,5 @@ def addresses(settings: AirtelSettings, chat_bot: ChatBot | None) -> list[str]:
 AIRTEL = ProviderParts[AirtelSettings](
     NAME, "Airtel Money", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS}), build,
     charges=CHARGES, routes=routes.setup, missing_settings=missing_settings, production_problems=production_problems,
-    addresses=addresses, stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))
+    addresses=addresses, stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),),
+    phone_wallet=PhoneWallet(sms_words=("AIRTEL",), carriers=(Carrier("airtel"),)))

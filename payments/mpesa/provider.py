@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability
 from gateway.kit.paced_turns import PacedTurns
+from gateway.kit.phone_wallets import Carrier, PhoneWallet
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
 from payments.local_sandbox import sandbox_address, sandbox_stand_in
 from payments.mpesa import routes
@@ -32,6 +33,12 @@ from payments.paced_requests import PacedRequests
 from payments.settings import plain_addresses, revealed, secret_problems, unset_settings
 
 SANDBOX_HOSTS = frozenset({"sandbox.safaricom.co.ke"})  # Daraja's test system: production must never reach it
+# M-Pesa as phone voters know it: the words they text (`M-PESA`, split by the SMS channel's reading, is read whole),
+# and the networks whose wallet it is: Safaricom's (Kenya, Ethiopia), Vodacom's where it runs M-Pesa (Tanzania, DR
+# Congo, Mozambique, Lesotho; not South Africa, where Vodacom closed M-Pesa in 2016).
+PHONE_WALLET = PhoneWallet(
+    sms_words=("MPESA", "M-PESA", "PESA"),
+    carriers=(Carrier("safaricom"), Carrier("vodacom", frozenset({"TZ", "CD", "MZ", "LS"}))))
 # What the local sandbox knows: its shortcode and passkey are Daraja's own public test ones.
 SANDBOX_SHORTCODE = "174379"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
@@ -131,4 +138,5 @@ MPESA = ProviderParts[MpesaSettings](
     periodic_jobs=(("register_paybills", 300), ("read_paybill_statements", 60)),
     missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
     stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),),
-    contest_settings=PAYBILL_SETTINGS, migrations=Path(__file__).with_name("migrations"), how_to_vote=how_to_vote)
+    contest_settings=PAYBILL_SETTINGS, migrations=Path(__file__).with_name("migrations"), how_to_vote=how_to_vote,
+    phone_wallet=PHONE_WALLET)

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability
+from gateway.kit.phone_wallets import Carrier, NumberBlocks, PhoneWallet
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
 from payments.local_sandbox import sandbox_address, sandbox_stand_in
 from payments.mtn import routes
@@ -27,6 +28,14 @@ SANDBOX_HOSTS = frozenset({"sandbox.momodeveloper.mtn.com"})
 # francs and shillings, kwacha, Guinean francs, Liberian dollars, emalangeni, naira; none of Kenya's or Tanzania's.
 CHARGES = Chargeable({currency: ChargeRange() for currency in ("XAF", "XOF", "GHS", "UGX", "RWF", "ZMW", "GNF",
                                                                 "LRD", "SZL", "NGN", "EUR")}, others=None)
+
+# MoMo as phone voters know it: the words they text (`VOTE 07 5 MOMO`), and its network's numbers: Cameroon's blocks
+# from its plan (the 65x and 68x blocks are split with Orange, and carrier data lags behind such splits), elsewhere
+# the numbers of the carriers named MTN.
+PHONE_WALLET = PhoneWallet(
+    sms_words=("MTN", "MOMO"),
+    number_blocks=(NumberBlocks("+237", 9, (*(f"65{d}" for d in "01234"), *(f"68{d}" for d in "01234"), "67")),),
+    carriers=(Carrier("mtn"),))
 
 
 def mtn_credentials(mtn: MtnSettings, sandbox: str | None) -> MtnCredentials | None:
@@ -98,4 +107,5 @@ def addresses(settings: MtnSettings, chat_bot: ChatBot | None) -> list[str]:
 MTN = ProviderParts[MtnSettings](
     NAME, "MTN MoMo", frozenset({Capability.PHONE_PROMPT, Capability.REFUNDS_SENT, Capability.PAYOUTS}), build,
     charges=CHARGES, routes=routes.setup, missing_settings=missing_settings, production_problems=production_problems,
-    addresses=addresses, stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))
+    addresses=addresses, stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),),
+    phone_wallet=PHONE_WALLET)

@@ -9,6 +9,7 @@ from aiohttp import web
 from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability
 from gateway.kit.paced_turns import PacedTurns
+from gateway.kit.phone_wallets import Carrier, NumberBlocks, PhoneWallet
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
 from gateway.kit.settings import MIN_CALLBACK_TOKEN_LENGTH
 from payments.callbacks import answer_callback, order_id_from_path
@@ -21,6 +22,13 @@ from payments.settings import plain_addresses, revealed, secret_problems, unset_
 # Orange Money's live countries of WebPay and the Cameroon push take francs CFA, whole (its dev system takes only its
 # test currency, whatever the order's); it publishes no minimum or maximum.
 CHARGES = Chargeable({"XAF": ChargeRange(), "XOF": ChargeRange()}, others=None)
+# Orange Money as phone voters know it: the words they text (`VOTE 07 5 OM`), and its network's numbers: Cameroon's
+# blocks from its plan (the 65x and 68x blocks are split with MTN, and carrier data lags behind such splits),
+# elsewhere the numbers of the carriers named Orange.
+PHONE_WALLET = PhoneWallet(
+    sms_words=("OM", "ORANGE"),
+    number_blocks=(NumberBlocks("+237", 9, (*(f"65{d}" for d in "56789"), *(f"68{d}" for d in "56789"), "69")),),
+    carriers=(Carrier("orange"),))
 SANDBOX_COUNTRY = "dev"  # WebPay's test system: production must never reach it (`production_problems`)
 
 
@@ -98,4 +106,4 @@ def setup_routes(app: web.Application) -> None:
 ORANGE = ProviderParts[OrangeSettings](
     NAME, "Orange Money", frozenset({Capability.PHONE_PROMPT, Capability.REDIRECT}), build, routes=setup_routes,
     charges=CHARGES, missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
-    stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),))
+    stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),), phone_wallet=PHONE_WALLET)

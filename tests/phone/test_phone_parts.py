@@ -1,4 +1,4 @@
-"""The parts every phone channel shares: GSM-7 text and the operator behind a number."""
+"""The parts every phone channel shares: GSM-7 text, and the wallet behind a number (from the providers' parts)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from assembly.provider_list import PROVIDERS
 from channels.phone.gsm7 import GSM7_BASIC, SAFE, clip, is_gsm7, septets, transliterate
-from channels.phone.operators import Operator, detect_operator
+from gateway.kit.phone_wallets import NumberBlocks, PhoneWallet, PhoneWallets
+from gateway.kit.provider_parts import phone_wallets
 
 # GSM-7 and transliteration.
 
@@ -48,20 +50,35 @@ def test_clip_marks_cut_names() -> None:
     assert len(clip("x" * 50, 10)) == 10
 
 
-# Operator detection.
+# The wallet of a number's network, as the providers declare their numbers (Cameroon's blocks, elsewhere carriers).
 
-@pytest.mark.parametrize(("msisdn", "operator"), [
-    ("+237670000001", Operator.MTN), ("+237677123456", Operator.MTN), ("+237650000000", Operator.MTN),
-    ("+237654999999", Operator.MTN), ("+237680000000", Operator.MTN), ("+237684000000", Operator.MTN),
-    ("+237655000000", Operator.ORANGE), ("+237659999999", Operator.ORANGE), ("+237685000000", Operator.ORANGE),
-    ("+237689000000", Operator.ORANGE), ("+237690000001", Operator.ORANGE), ("+237699999999", Operator.ORANGE),
+@pytest.mark.parametrize(("msisdn", "wallet"), [
+    ("+237670000001", "mtn"), ("+237677123456", "mtn"), ("+237650000000", "mtn"),
+    ("+237654999999", "mtn"), ("+237680000000", "mtn"), ("+237684000000", "mtn"),
+    ("+237655000000", "orange"), ("+237659999999", "orange"), ("+237685000000", "orange"),
+    ("+237689000000", "orange"), ("+237690000001", "orange"), ("+237699999999", "orange"),
     ("+237620000000", None), ("+237222123456", None),  # Camtel mobile, a landline
-    ("+2250500000000", Operator.MTN), ("+2250700000000", Operator.ORANGE), ("+2250100000000", None),  # CI
-    ("+254712345678", Operator.MPESA), ("+254733123456", Operator.AIRTEL),  # Kenya: Safaricom, Airtel
-    ("+255754123456", Operator.MPESA), ("+255684123456", Operator.AIRTEL),  # Tanzania: Vodacom, Airtel
-    ("+256701234567", Operator.AIRTEL), ("+260971234567", Operator.AIRTEL),  # Uganda, Zambia
+    ("+2250500000000", "mtn"), ("+2250700000000", "orange"), ("+2250100000000", None),  # CI
+    ("+254712345678", "mpesa"), ("+254733123456", "airtel"),  # Kenya: Safaricom, Airtel
+    ("+255754123456", "mpesa"), ("+255684123456", "airtel"),  # Tanzania: Vodacom, Airtel
+    ("+256701234567", "airtel"), ("+260971234567", "airtel"),  # Uganda, Zambia
     ("+27821234567", None),  # Vodacom South Africa has no M-Pesa
     ("+46733123450", None),
 ])
-def test_detect_operator(msisdn: str, operator: Operator | None) -> None:
-    assert detect_operator(msisdn) is operator
+def test_the_wallet_of_a_number(msisdn: str, wallet: str | None) -> None:
+    assert phone_wallets(PROVIDERS).wallet_of(msisdn) == wallet
+
+
+def test_two_wallets_cannot_take_one_sms_word() -> None:
+    """A word two providers took would name whichever came last: refused where the app builds the wallets."""
+    with pytest.raises(ValueError, match="both take the SMS word"):
+        PhoneWallets({"one": PhoneWallet(sms_words=("PAY",)), "two": PhoneWallet(sms_words=("pay",))})
+
+
+def test_the_blocks_are_read_most_specific_first_and_alone_in_their_country() -> None:
+    wallets = PhoneWallets({"broad": PhoneWallet(number_blocks=(NumberBlocks("+999", 6, ("1",)),)),
+                            "narrow": PhoneWallet(number_blocks=(NumberBlocks("+999", 6, ("12",)),))})
+    assert wallets.number_blocks() == (("+99912", "narrow"), ("+9991", "broad"))
+    assert [wallets.wallet_of(n) for n in ("+999123456", "+999133456", "+999233456")] == ["narrow", "broad", None]
+    assert wallets.networks() == {"broad", "narrow"}
+    assert PhoneWallets({"any": PhoneWallet(("ANY",))}).networks() == set()  # no number known: it may serve any

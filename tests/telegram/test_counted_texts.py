@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 
 import pytest
 
+from assembly.provider_list import provider as provider_parts
 from channels.telegram.receipts import receipt_text
 from channels.telegram.texts import how_to_pay, my_votes_line, prompt_sent, texts
 from gateway.core.contests.catalog import VoterOrder
@@ -25,7 +26,7 @@ def receipt(kind: ReceiptKind, quantity: int, lang: Lang, provider: str = "mtn",
     now = datetime.now(UTC)
     order = VoterOrder(ORDER_ID, OrderStatus.PAID, None, 1, "gala", "07", "Grace", quantity, 100 * quantity, "XAF",
                        provider, "telegram", None, now, now, now, receipt_code=receipt_code)
-    return Receipt(kind, order, "Gala", None, "42", lang.value)
+    return Receipt(kind, order, "Gala", None, "42", lang.value, provider_parts(provider).label)  # as send_receipt
 
 
 @pytest.mark.parametrize(("lang", "one", "two"), [

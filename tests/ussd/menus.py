@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from channels.phone.operators import Operator
 from channels.ussd.menu import MenuContext, parse_path, walk
 from channels.ussd.screens import Reply, render
 from channels.ussd.views import Extras, MenuContest, PayOption, build_view
@@ -75,7 +74,7 @@ def hard() -> MenuContest:
     return view(slug="hard", name=HARD_CONTEST, candidates=HARD_NAMES, eliminated=("02",))
 
 
-def context(*contests: MenuContest, operator: Operator | None = Operator.MTN, preference: Lang | None = None,
+def context(*contests: MenuContest, operator: str | None = "mtn", preference: Lang | None = None,
             unavailable: MenuContest | None = None) -> MenuContext:
     return MenuContext(contests=contests, service_code="*384*123#", operator=operator, preference=preference,
                        unavailable=unavailable)

@@ -8,7 +8,6 @@ from datetime import timedelta
 
 import pytest
 
-from channels.phone.operators import Operator
 from channels.ussd.menu import Ending, MenuContext, parse_path, start, walk
 from channels.ussd.screens import (
     Kind,
@@ -60,7 +59,7 @@ def test_swahili_is_chosen_on_the_language_screen_or_is_the_contest_s_own() -> N
 
 def test_a_swahili_voter_pays_by_m_pesa_in_swahili() -> None:
     ctx = context(view(MOBILE_MONEY_EAST, currency="KES", price_per_vote=2000, providers=("mpesa", "airtel"),
-                       default_language="sw"), operator=Operator.MPESA)
+                       default_language="sw"), operator="mpesa")
     assert body(ctx, "1*07") == "CON 07 Grace Ndongo\nBei: Ksh 20.00/kura\nKura ngapi (1-100)?\n0 Rudi 00 Mwanzo"
     assert body(ctx, "1*07*3") == ("CON Kura 3 = Ksh 60.00\nLipa kwa:\n1 M-Pesa (mtandao wako)\n2 Airtel Money\n"
                                    "0 Rudi 00 Mwanzo")
@@ -68,7 +67,7 @@ def test_a_swahili_voter_pays_by_m_pesa_in_swahili() -> None:
                                      "Malipo: M-Pesa\n1 Thibitisha\n0 Rudi 00 Mwanzo")
     assert body(ctx, "1*07*300") == ("CON Upeo ni kura 100.\n07 Grace Ndongo\nBei: Ksh 20.00/kura\n"
                                      "Kura ngapi (1-100)?\n0 Rudi 00 Mwanzo")
-    assert placed(Lang.SW, 3, 6000, "KES", "mpesa", "3F9A1C2B", Approval.PIN_PROMPT).body == (
+    assert placed(Lang.SW, 3, 6000, "KES", "M-Pesa", "3F9A1C2B", Approval.PIN_PROMPT).body == (
         "END Asante! Weka PIN yako ya M-Pesa kwenye ombi kwenye simu yako ili kulipa Ksh 60.00 na kura 3 zihesabiwe. "
         "Kumb 3F9A1C2B")
     assert refusal(Lang.SW, "contest_closed", demo()).body == "END Upigaji kura wa Demo Star 2026 umefungwa. Asante!"
@@ -87,7 +86,7 @@ def test_a_shared_code_lists_its_contests_first() -> None:
     ctx = shared()
     assert body(ctx, "") == "CON Choisissez un concours:\n1 Miss Cameroun 2026\n2 Star Academy"
     assert body(ctx, "2") == "CON Star Academy\n1 Vote\n2 Top 5\n3 My votes\n4 Language/Langue/Lugha\n0 Back"
-    assert screen(ctx, "2*1*12*3*1*1").action == PlaceOrder("star", "12", 3, Operator.MTN)
+    assert screen(ctx, "2*1*12*3*1*1").action == PlaceOrder("star", "12", 3, "mtn")
     assert body(ctx, "2*0") == body(ctx, "")
     assert body(ctx, "2*1*12*00") == body(ctx, "2")
     assert body(ctx, "2*1*00*0") == body(ctx, "")
@@ -101,7 +100,7 @@ def test_a_long_contest_list_pages_with_98() -> None:
     assert first[-1] == "98 Suite" and first[1].startswith("1 Grand")
     second = body(ctx, "98").split("\n")
     assert second[1].startswith(f"{len(first) - 1} Grand")
-    assert screen(ctx, "98*8*1*07*1*1*1").action == PlaceOrder("c8", "07", 1, Operator.MTN)
+    assert screen(ctx, "98*8*1*07*1*1*1").action == PlaceOrder("c8", "07", 1, "mtn")
 
 
 # Endings decided before the menu (closed, paused, not yet open, unknown code).
@@ -125,7 +124,7 @@ def test_route_level_endings() -> None:
     assert unknown_service().body == ("END Ce code ne correspond à aucun vote. / This code matches no vote. / "
                                       "Msimbo huu haulingani na kura yoyote.")
     assert blocked(Lang.EN).body == "END This number cannot vote. Contact the organiser if this is a mistake."
-    assert placed(Lang.FR, 5, 500, "XAF", "mtn", "3F9A1C2B").body == (
+    assert placed(Lang.FR, 5, 500, "XAF", "MTN MoMo", "3F9A1C2B").body == (
         "END Merci! Validez le paiement de 500 FCFA sur votre téléphone (MTN MoMo) pour compter vos 5 votes. "
         "Ref 3F9A1C2B")
     assert refusal(Lang.FR, "rate_limited").body == \

@@ -7,8 +7,9 @@ from datetime import timedelta
 
 import pytest
 
+from assembly.provider_list import PROVIDERS
 from channels.phone.gsm7 import is_gsm7, texted
-from channels.phone.texts import PROVIDER_LABELS, vote_messages
+from channels.phone.texts import provider_label, vote_messages
 from channels.ussd.forms import InvalidForm, parse_hit, parse_session_end
 from channels.ussd.layout import LIST_BUDGET, paginate
 from channels.ussd.session import contest_from_json, contest_to_json
@@ -34,7 +35,9 @@ def test_every_text_is_gsm7() -> None:
         for value in vars(words).values():
             strings = value.values() if isinstance(value, dict) else value if isinstance(value, tuple) else [value]
             assert all(is_gsm7(s) and texted(s) == s for s in strings), value  # docs/texts.md's rule for accents
-    labels = [UNKNOWN_SERVICE, *PROVIDER_LABELS.values(), *(label for _, _, label in LANGUAGE_OPTIONS)]
+    wallets = [provider_label(parts.name, parts.label) for parts in PROVIDERS if parts.phone_wallet is not None]
+    assert wallets == [parts.label for parts in PROVIDERS if parts.phone_wallet is not None]  # as declared
+    labels = [UNKNOWN_SERVICE, *wallets, *(label for _, _, label in LANGUAGE_OPTIONS)]
     assert all(is_gsm7(s) and texted(s) == s for s in labels)
 
 

@@ -55,6 +55,7 @@ class Receipt:
     payer_msisdn: str | None
     voter_ref: str | None  # the channel's own address of the voter (e.g. a chat)
     language: str  # the voter's own where their channel told us at placement, else the contest's default
+    provider_label: str = ""  # its provider's name as payers know it (`Providers.label`), for the channels to say
 
 
 class ReceiptSender(Protocol):
@@ -92,7 +93,8 @@ async def send_receipt(sessions: Sessions, senders: Mapping[str, ReceiptSender],
     if receipt is None:
         log.warning("receipt %s for an unknown order %s", kind, payload.get("order_id"))
         return False
-    receipt = replace(receipt, order=shown_to_voter(receipt.order, providers))
+    receipt = replace(receipt, order=shown_to_voter(receipt.order, providers),
+                      provider_label=providers.label(receipt.order.provider))
     sender = senders.get(receipt.order.channel)
     if sender is None:
         return False
