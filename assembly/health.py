@@ -105,7 +105,7 @@ async def metrics(request: web.Request) -> web.Response:
     if not request.app[METRICS_ACCESS].allows(request):
         return error_body(403, "forbidden", "Metrics are served to the addresses in METRICS_ALLOW, or with "
                           "Authorization: Bearer <METRICS_TOKEN>.")
-    redis = request.app[REDIS]
+    redis, watched = request.app[REDIS], request.app[WATCHED_PASSES]
     ages: dict[str, float | None] = {}
     found: dict[str, int] | None = None
     depths: dict[str, int] = {}
@@ -113,7 +113,7 @@ async def metrics(request: web.Request) -> web.Response:
     async def read_redis() -> None:
         nonlocal ages, found
         depths.update({name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES})
-        ages = await pass_ages(redis, request.app[WATCHED_PASSES])
+        ages = await pass_ages(redis, watched)
         found = await found_paid(redis)
 
     try:
