@@ -15,7 +15,7 @@ import argparse
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 from aiohttp import web
@@ -58,7 +58,6 @@ class VoteHint:
 HowToVote = Callable[[S, AsyncSession, PublicContest, str, str, Providers], Awaitable[VoteHint | None]]
 # The same bound to the app's settings by the assembly (`gateway.kit.keys.HOW_TO_VOTE`), as the web calls it.
 BoundHowToVote = Callable[[AsyncSession, PublicContest, str, str, Providers], Awaitable[VoteHint | None]]
-ChannelJob = Callable[..., Awaitable[Any]]  # (JobResources, *job arguments) -> its result
 ReceiptsFactory = Callable[[S, Sessions, httpx.AsyncClient], ReceiptSender | None]
 TexterFactory = Callable[[S, Sessions, httpx.AsyncClient], PhoneTexter]
 ProductionCheck = Callable[[S, AsyncSession], Awaitable[list[str]]]
@@ -72,7 +71,7 @@ class ChannelParts(Generic[S]):
     name: str
     setup: Callable[[web.Application], None]  # routes and the channel's own cleanup contexts
     # Its worker passes, as a wing declares its own (gateway.core.worker_passes), each name "<its name>-<pass>";
-    # a pass's `run` is a ChannelJob.
+    # a pass's `run` is given a `JobResources` (gateway.kit.job_resources), then the job's arguments.
     passes: tuple[WorkerPass, ...] = ()
     receipts: ReceiptsFactory[S] | None = None  # messages a voter once their order is decided
     texts_phones: TexterFactory[S] | None = None  # texts any number (one-time codes, entries' decisions)

@@ -11,10 +11,10 @@ This module imports no provider: providers import it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 from aiohttp import web
@@ -25,7 +25,6 @@ from gateway.core.money import Chargeable
 from gateway.core.providers import Capability, PaymentProvider, PayoutsSent, RefundsSent
 from gateway.core.worker_passes import WorkerPass
 from gateway.kit.channel_parts import BoundHowToVote, HowToVote, check_pass_names
-from gateway.kit.job_resources import JobResources
 from gateway.kit.settings import ServiceSettings
 from gateway.kit.stand_ins import StandIn
 
@@ -74,7 +73,6 @@ class Implementations:
 
 
 Build = Callable[[S, ProviderResources], Implementations]
-ProviderJob = Callable[[JobResources[Any]], Awaitable[Any]]  # a pass's `run`: (the job's resources) -> its result
 # (its settings, whether a contest not closed uses it) -> what stops production (credentials unset, a sandbox...).
 ProductionCheck = Callable[[S, bool], list[str]]
 
@@ -91,7 +89,8 @@ class ProviderParts(Generic[S]):
     # cannot charge is refused at the contest's save, naming it and the nearest prices it can.
     charges: Chargeable = Chargeable()
     routes: Callable[[web.Application], None] | None = None  # its callback routes
-    # Its worker passes, as a wing declares its own (gateway.core.worker_passes), each name "<its name>-<pass>".
+    # Its worker passes, as a wing declares its own (gateway.core.worker_passes), each name "<its name>-<pass>";
+    # a pass's `run` is given a `JobResources` (gateway.kit.job_resources).
     passes: tuple[WorkerPass, ...] = ()
     # The settings it needs that are unset (production refuses to start while a contest uses it so).
     missing_settings: Callable[[S], list[str]] = lambda settings: []
