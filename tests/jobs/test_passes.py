@@ -15,6 +15,7 @@ from assembly.channel_list import CHANNELS
 from assembly.passes import (
     PASSES,
     PASSES_BY_NAME,
+    PassJob,
     by_name,
     channel_job,
     former_function,
@@ -24,9 +25,11 @@ from assembly.passes import (
     run_pass,
 )
 from assembly.provider_list import PROVIDERS
+from assembly.settings import Settings
 from assembly.worker import periodic_jobs
 from gateway.core.worker_passes import PASS_JOB, PassResources, WorkerPass
 from gateway.jobs.last_passes import pass_ages
+from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.channel_parts import ChannelParts
 
 # Every path the releases before queued a worker function under (their worker's schedule, the outbox relay, the
@@ -93,6 +96,21 @@ def test_a_channels_or_providers_former_job_runs_as_its_pass() -> None:
     assert {each.name for _, each in plugs} == {name for name in FORMER_PLUG_JOBS.values()}
     for plug, each in plugs:
         assert each.name.startswith(f"{plug}-") and PASSES_BY_NAME[each.name] is each
+
+
+def test_a_job_a_former_release_queued_for_a_plug_is_read_as_its_pass(settings: Settings) -> None:
+    """What the worker's job class makes of such a job in Redis (JSON: its arguments a list): the entry point that
+    runs it as its pass."""
+    queue = job_queue(sync_redis(settings.redis_url or ""))
+    queued = [queue.enqueue("assembly.job_runtime.provider_job", "mpesa", "read_paybill_statements"),
+              queue.enqueue("assembly.job_runtime.channel_job", "sms", "inbound", 7)]
+    try:
+        read = [PassJob.fetch(job.id, connection=queue.connection, serializer=queue.serializer) for job in queued]
+        assert [(job.func, tuple(job.args)) for job in read] == [(provider_job, ("mpesa", "read_paybill_statements")),
+                                                          (channel_job, ("sms", "inbound", 7))]
+    finally:
+        for job in queued:
+            job.delete()
 
 
 def test_a_plugs_pass_must_carry_its_name() -> None:
