@@ -93,7 +93,7 @@ def test_a_channels_or_providers_former_job_runs_as_its_pass() -> None:
     for (plug, job), name in FORMER_PLUG_JOBS.items():
         assert plug_pass_name(plug, job) == name and name in PASSES_BY_NAME, (plug, job)
     plugs = [(parts.name, each) for parts in (*CHANNELS, *PROVIDERS) for each in parts.passes]
-    assert {each.name for _, each in plugs} == {name for name in FORMER_PLUG_JOBS.values()}
+    assert {each.name for _, each in plugs} == set(FORMER_PLUG_JOBS.values())
     for plug, each in plugs:
         assert each.name.startswith(f"{plug}-") and PASSES_BY_NAME[each.name] is each
 
@@ -106,8 +106,8 @@ def test_a_job_a_former_release_queued_for_a_plug_is_read_as_its_pass(settings: 
               queue.enqueue("assembly.job_runtime.channel_job", "sms", "inbound", 7)]
     try:
         read = [PassJob.fetch(job.id, connection=queue.connection, serializer=queue.serializer) for job in queued]
-        assert [(job.func, tuple(job.args)) for job in read] == [(provider_job, ("mpesa", "read_paybill_statements")),
-                                                          (channel_job, ("sms", "inbound", 7))]
+        assert [(job.func, tuple(job.args)) for job in read] == [
+            (provider_job, ("mpesa", "read_paybill_statements")), (channel_job, ("sms", "inbound", 7))]
     finally:
         for job in queued:
             job.delete()
