@@ -105,6 +105,10 @@ async def test_alerts_fire_when_their_condition_holds_and_are_quiet_otherwise(
     assert room["alerts_from"] == "here" and room["prometheus_problem"] is None
     # Their conditions hold; they fire once they held for their rules' `for:` (30 s, 2 minutes).
     assert alerts_now["PeriodicPassSilent:relay-outbox"] == "pending"
+    shown = {alert["labels"]["pass"]: alert["detail"]
+             for alert in room["alerts"] if alert["name"] == "PeriodicPassSilent"}
+    assert shown["relay-outbox"].startswith("10") and shown["relay-outbox"].endswith(" s / 45 s")  # its age, its limit
+    assert shown["money-check"] == "– / 900 s"  # never run here: no age, and its own limit
     assert alerts_now["PeriodicPassSilent:reconcile"] == "inactive"
     assert alerts_now["ProviderThrottling:mtn"] == "pending" and alerts_now["ProviderThrottling:orange"] == "inactive"
     assert alerts_now[f"NoVotesArriving:{contest.slug}"] == "inactive" and alerts_now["RedisDown"] == "inactive"
