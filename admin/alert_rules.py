@@ -48,9 +48,13 @@ BOARD_FRAMES_LATE_SLOW = Rule("BoardFramesLateSlowBurn", (SLOW_BURN, BOARD_SLO_S
                               after_redis_down=AFTER_REDIS_DOWN)
 # A contest on air silent (no order placed since the later of its last order and its opening) for over 600 s.
 NO_VOTES_ARRIVING = Rule("NoVotesArriving", (600,), (), 120)
-RECONCILER_OR_RELAY_SILENT = Rule("ReconcilerOrRelaySilent", (45,), (), 30, AFTER_REDIS_DOWN)
+# Each periodic pass's age above its own threshold: no figure of its own, each pass's (`WorkerPass.silent_after`)
+# is handed to the room by the assembly (`gateway.kit.keys.WATCHED_PASSES`); tests/admin/test_pass_thresholds.py
+# checks them equal to the rule's.
+PERIODIC_PASS_SILENT = Rule("PeriodicPassSilent", (), (), 30, AFTER_REDIS_DOWN)
 # A pass age absent while the gateway is scraped (`up == 1`, counted `> 0`): here, while it serves this page.
 RECONCILER_OR_RELAY_UNKNOWN = Rule("ReconcilerOrRelayUnknown", (1, 0), (), 120, AFTER_REDIS_DOWN)
+UNKNOWN_WATCHES = ("reconcile", "relay-outbox")  # the passes whose age ReconcilerOrRelayUnknown wants known
 OUTBOX_NOT_RELAYED = Rule("OutboxNotRelayed", (30,), (), 60, AFTER_REDIS_DOWN)
 # The backlog's slope over the window above 0, and its oldest past 300 s.
 VERIFICATION_BACKLOG_GROWING = Rule("VerificationBacklogGrowing", (0, 300), (600,), 300)
@@ -69,7 +73,7 @@ REDIS_DOWN = Rule("RedisDown", (1,), (), 10)
 GATEWAY_PROCESS_REPLACED = Rule("GatewayProcessReplaced", (0,), (900,), 0)
 
 COMPUTED = (VOTES_COUNTED_LATE_FAST, VOTES_COUNTED_LATE_SLOW, BOARD_FRAMES_LATE_FAST, BOARD_FRAMES_LATE_SLOW,
-            NO_VOTES_ARRIVING, RECONCILER_OR_RELAY_SILENT, RECONCILER_OR_RELAY_UNKNOWN, OUTBOX_NOT_RELAYED,
+            NO_VOTES_ARRIVING, PERIODIC_PASS_SILENT, RECONCILER_OR_RELAY_UNKNOWN, OUTBOX_NOT_RELAYED,
             VERIFICATION_BACKLOG_GROWING, PROVIDER_THROTTLING, PROVIDER_FAILING, PROVIDER_CALLBACKS_LOST,
             PROVIDER_DECLINING, REDIS_DOWN, GATEWAY_PROCESS_REPLACED)
 # The rules whose windows PostgreSQL's own counts cover (orders placed, decided): no snapshot is kept for them.

@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from collections.abc import Iterable
 from dataclasses import asdict, replace
 from datetime import UTC, datetime
 from typing import Any
@@ -59,7 +60,7 @@ from gateway.core.oversight.control_room import ServiceFigures, service_figures
 from gateway.core.texts import N_
 from gateway.jobs.found_paid import found_paid
 from gateway.jobs.last_passes import pass_ages
-from gateway.kit.keys import ADMIN_TEMPLATES, HTTP, LEVELS_SOURCE, REDIS, SESSIONS, settings_of
+from gateway.kit.keys import ADMIN_TEMPLATES, HTTP, LEVELS_SOURCE, REDIS, SESSIONS, WATCHED_PASSES, settings_of
 from gateway.kit.overlay_cue import LAYOUTS
 
 routes = web.RouteTableDef()
@@ -75,7 +76,7 @@ MEANINGS = {
     "BoardFramesLateFastBurn": N_("The boards lag the tally by over 1 s"),
     "BoardFramesLateSlowBurn": N_("The boards lag the tally by over 1 s, for a while"),
     "NoVotesArriving": N_("A contest is on air and no vote arrives"),  # per contest: its slug beside it
-    "ReconcilerOrRelaySilent": N_("A periodic pass has stopped"),
+    "PeriodicPassSilent": N_("A periodic pass has stopped"),  # per pass: its name, its age and its limit beside it
     "ReconcilerOrRelayUnknown": N_("No periodic pass is known: the worker never ran, or Redis is gone"),
     "OutboxNotRelayed": N_("Confirmed votes wait to reach the boards"),
     "VerificationBacklogGrowing": N_("Callback-counted orders wait for their check"),
@@ -158,11 +159,12 @@ class SharedRoom:
 SHARED = web.AppKey("control_shared", SharedRoom)
 
 
-async def redis_figures(redis: Redis) -> tuple[dict[str, float | None] | None, dict[str, int] | None]:
+async def redis_figures(redis: Redis, passes: Iterable[str]
+                        ) -> tuple[dict[str, float | None] | None, dict[str, int] | None]:
     """The passes' ages and the reconciler's finds; (None, None): Redis did not answer in time."""
     try:
         async with asyncio.timeout(REDIS_ANSWER_SECONDS):
-            return await pass_ages(redis), await found_paid(redis)
+            return await pass_ages(redis, passes), await found_paid(redis)
     except (RedisError, OSError, TimeoutError):
         return None, None
 
@@ -174,13 +176,14 @@ async def load(request: web.Request) -> Room:
     async with app[SESSIONS]() as session:
         figures = replace(figures, contest_silences=await contest_silences(session, figures.at))
         database = await database_roles(session)  # through the service's own connection: where its votes go
-    ages, found = await redis_figures(app[REDIS])
+    watched = app[WATCHED_PASSES]
+    ages, found = await redis_figures(app[REDIS], watched)
     history, source = app[HISTORY], app[LEVELS_SOURCE]
     now = time.monotonic()
     current = record(history, now, snapshot(source.collect(), found, float(figures.verification_backlog)),
                      figures.paid_recently)
     window, span = history.over(now, current, SHOWN_SECONDS)
-    computed = evaluate(app[STATES], figures, ages, history, now, current)
+    computed = evaluate(app[STATES], figures, ages, history, now, current, silent_after=watched)
     url = settings_of(app, AdminSettings).prometheus_url
     if not url:
         return Room(figures, database, window, span, computed, source.host)

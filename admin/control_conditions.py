@@ -4,8 +4,8 @@ firing alerts by the rules' `for:`.
 
 Their inputs stand for the series the rules read: the measured figures' history (`LevelsHistory`) for the rates,
 PostgreSQL's figures (`ServiceFigures`) for the gauges read at scrape time, and Redis' answer for the passes' ages
-(`gateway_periodic_last_pass_age_seconds`) and for `redis_up` itself: the room reads Redis at each look, and an
-error there is Redis not answering. Pure: tested without I/O.
+(`gateway_periodic_last_pass_age_seconds`, each against its pass's threshold) and for `redis_up` itself: the room
+reads Redis at each look, and an error there is Redis not answering. Pure: tested without I/O.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from admin import alert_rules as rules
 from admin.alert_states import Alert, AlertStates, Condition
 from admin.control_alerts import LevelsHistory, LevelsSnapshot, late_share, provider_shares
 from gateway.core.oversight.control_room import ServiceFigures
-from gateway.jobs.last_passes import PERIODIC_PASSES
 
 
 def _share(value: float | None) -> str:
@@ -32,16 +31,18 @@ def burn(rule: rules.Rule, history: LevelsHistory, now: float, current: LevelsSn
     return Condition(rule, holds, " / ".join(_share(share) for share in shares) + f" > {slo:g} s")
 
 
-def passes(ages: Mapping[str, float | None] | None) -> list[Condition]:
-    """The periodic passes' ages: one too old is silent; none known (never recorded, or Redis not answering) is
-    unknown, as Prometheus sees an absent series."""
-    silent = rules.RECONCILER_OR_RELAY_SILENT
+def passes(ages: Mapping[str, float | None] | None, silent_after: Mapping[str, int]) -> list[Condition]:
+    """The periodic passes' ages, each against its own threshold (`silent_after`, by pass): one too old is silent;
+    the reconciler's or the relay's not known (never recorded, or Redis not answering) is unknown, as Prometheus sees
+    an absent series."""
+    silent = rules.PERIODIC_PASS_SILENT
     found = []
-    for job in PERIODIC_PASSES:
-        age = None if ages is None else ages.get(job)
-        found.append(Condition(silent, age is not None and age > silent.thresholds[0],
-                               "–" if age is None else f"{age:.0f} s", (("exported_job", job),)))
-    unknown = [job for job in PERIODIC_PASSES if ages is None or ages.get(job) is None]
+    for name, threshold in silent_after.items():
+        age = None if ages is None else ages.get(name)
+        found.append(Condition(silent, age is not None and age > threshold,
+                               f"{'–' if age is None else f'{age:.0f} s'} / {threshold} s",  # its age / its limit
+                               (("pass", name),)))
+    unknown = [name for name in rules.UNKNOWN_WATCHES if ages is None or ages.get(name) is None]
     found.append(Condition(rules.RECONCILER_OR_RELAY_UNKNOWN, bool(unknown), ", ".join(unknown) or "–"))
     return found
 
@@ -102,10 +103,11 @@ def replaced(history: LevelsHistory, now: float, current: LevelsSnapshot) -> lis
 
 
 def conditions(figures: ServiceFigures, ages: Mapping[str, float | None] | None, history: LevelsHistory,
-               now: float, current: LevelsSnapshot, redis_down_fired_ago: float | None = None) -> list[Condition]:
+               now: float, current: LevelsSnapshot, redis_down_fired_ago: float | None = None, *,
+               silent_after: Mapping[str, int]) -> list[Condition]:
     """Every condition the room evaluates, quiet ones included, `current` as `record` completed it. `ages` None:
-    Redis did not answer. `redis_down_fired_ago`: seconds since RedisDown last fired (None: never), which holds
-    back what a Redis outage causes (`Rule.after_redis_down`)."""
+    Redis did not answer; `silent_after`: each periodic pass's threshold. `redis_down_fired_ago`: seconds since
+    RedisDown last fired (None: never), which holds back what a Redis outage causes (`Rule.after_redis_down`)."""
     tally: tuple[float, str] = (rules.TALLY_SLO_SECONDS, "tally_buckets")
     board: tuple[float, str] = (rules.BOARD_SLO_SECONDS, "board_buckets")
     found = [burn(rules.VOTES_COUNTED_LATE_FAST, history, now, current, *tally),
@@ -115,7 +117,7 @@ def conditions(figures: ServiceFigures, ages: Mapping[str, float | None] | None,
     silence = rules.NO_VOTES_ARRIVING
     found += [Condition(silence, seconds > silence.thresholds[0], f"{seconds:.0f} s", (("contest", slug),))
               for slug, seconds in sorted(figures.contest_silences.items())]
-    found += passes(ages)
+    found += passes(ages, silent_after)
     outbox_age = figures.outbox_oldest_seconds or 0.0
     found.append(Condition(rules.OUTBOX_NOT_RELAYED, outbox_age > rules.OUTBOX_NOT_RELAYED.thresholds[0],
                            f"{figures.outbox_backlog}, {outbox_age:.0f} s"))
@@ -134,7 +136,9 @@ def conditions(figures: ServiceFigures, ages: Mapping[str, float | None] | None,
 
 
 def evaluate(states: AlertStates, figures: ServiceFigures, ages: Mapping[str, float | None] | None,
-             history: LevelsHistory, now: float, current: LevelsSnapshot) -> list[Alert]:
+             history: LevelsHistory, now: float, current: LevelsSnapshot, *,
+             silent_after: Mapping[str, int]) -> list[Alert]:
     """One evaluation of every rule, RedisDown's last firing holding back what it causes."""
     redis_down_ago = states.fired_ago(now, rules.REDIS_DOWN.name)
-    return states.evaluate(now, conditions(figures, ages, history, now, current, redis_down_ago))
+    return states.evaluate(now, conditions(figures, ages, history, now, current, redis_down_ago,
+                                           silent_after=silent_after))

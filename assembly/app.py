@@ -22,6 +22,7 @@ from assembly.loop_watch import LoopWatch, watching
 from assembly.media import build_storage
 from assembly.metrics import Metrics
 from assembly.middleware import body_deadline, json_errors, request_context
+from assembly.passes import SILENT_AFTER
 from assembly.provider_calls import call_noter
 from assembly.providers import build_providers
 from assembly.results_key import signing_key
@@ -63,6 +64,7 @@ from gateway.kit.keys import (
     SESSIONS,
     SETTINGS,
     STARTS,
+    WATCHED_PASSES,
     settings_of,
 )
 from gateway.kit.provider_parts import ProviderParts, phone_wallets
@@ -253,6 +255,7 @@ def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = pro
     app[SERVICE_LEVELS] = ServiceLevels(app[METRICS].registry)
     app[LEVELS_SOURCE] = levels_source(app[SERVICE_LEVELS])  # the control room's: the host's sums where shared
     app[RESULTS_KEY] = signing_key(settings)  # signed results; production has checked it above
+    app[WATCHED_PASSES] = SILENT_AFTER  # their ages: /metrics, the control room
     # What the admin area and the vote service reach of the channels without importing one.
     app[CHANNEL_NAMES] = tuple(parts.name for parts in CHANNELS)
     app[CONTEST_SETTINGS], app[FAILED_MESSAGES] = channel_list.CONTEST_SETTINGS, channel_list.FAILED_MESSAGES

@@ -20,7 +20,7 @@ from gateway.jobs.found_paid import found_paid
 from gateway.jobs.last_passes import pass_ages, reconciler_problem
 from gateway.jobs.queues import QUEUE_NAMES
 from gateway.kit.answers import error_body
-from gateway.kit.keys import CHECKS, REDIS, SESSIONS, STARTED_AT, STARTS, settings_of
+from gateway.kit.keys import CHECKS, REDIS, SESSIONS, STARTED_AT, STARTS, WATCHED_PASSES, settings_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -53,7 +53,7 @@ async def readyz(request: web.Request) -> web.Response:
             await session.execute(text("SELECT 1 AS ready"))  # named: told apart from the pool's pings
 
     async def redis() -> None:
-        ages.update(await pass_ages(request.app[REDIS]))  # answers as a PING would
+        ages.update(await pass_ages(request.app[REDIS], ("reconcile",)))  # answers as a PING would
 
     # Both at once, Redis's under a short limit of its own: a Redis that is unreachable (packets dropped, not
     # refused) or hung would otherwise hold the answer past a balancer's check time, which then takes out a host
@@ -105,7 +105,7 @@ async def metrics(request: web.Request) -> web.Response:
     if not request.app[METRICS_ACCESS].allows(request):
         return error_body(403, "forbidden", "Metrics are served to the addresses in METRICS_ALLOW, or with "
                           "Authorization: Bearer <METRICS_TOKEN>.")
-    redis = request.app[REDIS]
+    redis, watched = request.app[REDIS], request.app[WATCHED_PASSES]
     ages: dict[str, float | None] = {}
     found: dict[str, int] | None = None
     depths: dict[str, int] = {}
@@ -113,7 +113,7 @@ async def metrics(request: web.Request) -> web.Response:
     async def read_redis() -> None:
         nonlocal ages, found
         depths.update({name: int(await redis.llen(f"rq:queue:{name}")) for name in QUEUE_NAMES})
-        ages = await pass_ages(redis)
+        ages = await pass_ages(redis, watched)
         found = await found_paid(redis)
 
     try:

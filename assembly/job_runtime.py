@@ -1,7 +1,6 @@
-"""The worker's job runtime: what a job runs with (`JobContext`, the channels' and providers' `JobResources`), the one
-event loop and clients a worker process's jobs share, and the RQ entry points of every channel's job (`channel_job`)
-and every provider's (`provider_job`). The jobs themselves are in `assembly.worker_jobs` and the packages they come
-from."""
+"""The worker's job runtime: what a job runs with (`JobContext`: the wings' `PassResources`, the channels' and
+providers' `JobResources`), and the one event loop and clients a worker process's jobs share. The passes are listed
+and run by `assembly.passes`."""
 
 from __future__ import annotations
 
@@ -14,30 +13,34 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
 
-from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS, channel
+from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS
 from assembly.http_client import provider_http_client
 from assembly.media import build_storage
 from assembly.provider_calls import call_noter
-from assembly.provider_list import provider
 from assembly.providers import build_providers
+from assembly.results_key import signing_key
 from assembly.settings import Settings
 from gateway.core.media_storage import MediaStorage
 from gateway.core.money_in.starting import start_payment
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
 from gateway.core.service import PaymentStarter, VoteService
+from gateway.core.worker_passes import Pace
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.jobs import outbox
+from gateway.jobs.pass_notes import RedisNotes
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.redis_connections import async_client
 from gateway.kit.phone_wallets import PhoneWallets
 from gateway.kit.service_levels import ServiceLevels
+from gateway.kit.status_pacing import spare_pace
 from leaderboard.boards import Boards
 from leaderboard.refresh import board_refresh
 from payments.registry import ProviderRegistry
@@ -77,26 +80,22 @@ class JobContext:
     async def relay_now(self) -> None:
         await relay_now(self)
 
+    def pace(self, role: str) -> Pace:
+        return spare_pace(self.redis, role)
+
+    @property
+    def notes(self) -> RedisNotes:
+        return RedisNotes(self.redis)
+
+    def results_key(self) -> Ed25519PrivateKey:
+        return signing_key(self.settings)
+
 
 def build_receipt_senders(settings: Settings, sessions: Sessions,
                           http: httpx.AsyncClient) -> dict[str, ReceiptSender]:
     """The channels that message a voter once their order is decided (gateway.core.orders.receipts)."""
     senders = {parts.name: parts.receipts(settings, sessions, http) for parts in CHANNELS if parts.receipts}
     return {name: sender for name, sender in senders.items() if sender is not None}
-
-
-def channel_job(channel_name: str, job: str, *args: Any) -> Any:
-    """The RQ job of every channel's job (gateway.kit.channel_parts.enqueue_channel_job): run it in this worker's
-    runtime."""
-    work = channel(channel_name).jobs[job]
-    return run_in_context(lambda ctx: work(ctx, *args))
-
-
-def provider_job(provider_name: str, job: str) -> Any:
-    """The RQ job of every provider's pass (gateway.kit.provider_parts.PROVIDER_JOB): run it in this worker's
-    runtime."""
-    work = provider(provider_name).jobs[job]
-    return run_in_context(work)
 
 
 @asynccontextmanager

@@ -16,7 +16,6 @@ from assembly.scrape_figures import ReadAtScrape, ScrapeFigures, age_of, read_fi
 from assembly.shared_metrics import render_shared, shared_dir
 from gateway.core.money_in.verification import backlog as verification_backlog
 from gateway.db.engine import Sessions, autocommit
-from gateway.jobs.last_passes import PERIODIC_PASSES
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST
 # /metrics counts every order: each process counts them at most this often, whoever asks.
@@ -66,8 +65,8 @@ class Metrics:
         self.payment_work.labels("status_checks").set(status_checks)
 
     def note_pass_ages(self, ages: dict[str, float | None]) -> None:
-        """The ages read from Redis; a job with no known age has no sample, rather than a stale one."""
-        self.read.pass_ages = {job: round(age, 1) for job in PERIODIC_PASSES if (age := ages.get(job)) is not None}
+        """The ages read from Redis; a pass with no known age has no sample, rather than a stale one."""
+        self.read.pass_ages = {name: round(age, 1) for name, age in ages.items() if age is not None}
 
     def note_found_paid(self, found: dict[str, int] | None) -> None:
         """The counts read from Redis; None (Redis away) shows none rather than stale ones."""

@@ -89,7 +89,7 @@ class ReadAtScrape(Collector):
         self.verification_waiting = 0
         self.verification_oldest_age = 0.0
         self.queue_depths: dict[str, int] = {}
-        self.pass_ages: dict[str, float] = {}  # a job with no known age has no sample, rather than a stale one
+        self.pass_ages: dict[str, float] = {}  # a pass with no known age has no sample, rather than a stale one
         self.found_paid: dict[str, int] = {}  # Redis away: none rather than stale ones
         self.redis_answered = True  # whether Redis answered the last scrape's reads in time
 
@@ -151,8 +151,8 @@ class ReadAtScrape(Collector):
         yield gauge("gateway_queue_depth", "Jobs waiting per RQ queue", ["queue"],
                     (((name,), depth) for name, depth in self.queue_depths.items()))
         # Silence is the alarm: a series absent (never recorded, or Redis away) alerts as a stale one does.
-        yield gauge("gateway_periodic_last_pass_age_seconds", "Seconds since the worker's periodic job last "
-                    "completed a pass", ["job"], (((job,), age) for job, age in self.pass_ages.items()))
+        yield gauge("gateway_periodic_last_pass_age_seconds", "Seconds since the worker's periodic pass last "
+                    "completed a run", ["pass"], (((name,), age) for name, age in sorted(self.pass_ages.items())))
         # Kept in Redis by the reconciler (gateway.jobs.found_paid): beside the orders paid, the share of a
         # provider's payments whose callback never counted them.
         yield gauge("gateway_reconciler_found_paid", "Orders the reconciler found paid at their provider and "

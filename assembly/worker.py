@@ -20,29 +20,19 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import BaseDeathPenalty
 from rq.utils import now
 
-from assembly.channel_list import CHANNELS
 from assembly.heartbeat import Heartbeat, Progress
 from assembly.job_runtime import close_runtime
 from assembly.passes import PASSES, PassJob
 from assembly.periodic_enqueuer import MAX_OUTAGE_WAIT, PeriodicEnqueuer, PeriodicJob
-from assembly.provider_list import PROVIDERS
 from gateway.core.worker_passes import PASS_JOB, WorkerPass
 from gateway.jobs.queues import ANSWER_SECONDS, CONNECT_SECONDS, QUEUE_NAMES, job_queue, worker_redis
-from gateway.kit.channel_parts import CHANNEL_JOB
-from gateway.kit.provider_parts import PROVIDER_JOB
 
 log = logging.getLogger(__name__)
 
 
 def periodic_jobs(passes: Iterable[WorkerPass] = PASSES) -> tuple[PeriodicJob, ...]:
-    """The passes the worker runs by itself (`WorkerPass.every`), then each channel's and each provider's
-    (`ChannelParts.periodic_jobs`, `ProviderParts.periodic_jobs`)."""
-    own = tuple(PeriodicJob(PASS_JOB, each.every, (each.name,), each.name) for each in passes if each.every)
-    channels = tuple(PeriodicJob(CHANNEL_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
-                     for parts in CHANNELS for job, interval in parts.periodic_jobs)
-    providers = tuple(PeriodicJob(PROVIDER_JOB, interval, (parts.name, job), f"{parts.name}-{job}")
-                      for parts in PROVIDERS for job, interval in parts.periodic_jobs)
-    return own + channels + providers
+    """The passes the worker runs by itself (`WorkerPass.every`): the wings', the channels' and the providers'."""
+    return tuple(PeriodicJob(PASS_JOB, each.every, (each.name,), each.name) for each in passes if each.every)
 
 
 PERIODIC_JOBS = periodic_jobs()

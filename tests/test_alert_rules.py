@@ -142,7 +142,7 @@ def test_an_exporter_gone_pages_once_and_hides_no_web_process(tmp_path: Path) ->
                       ("TargetDown", "gateway"): "active"}
 
 
-REDIS_CONSEQUENCES = ("ReconcilerOrRelaySilent", "ReconcilerOrRelayUnknown", "OutboxNotRelayed",
+REDIS_CONSEQUENCES = ("PeriodicPassSilent", "ReconcilerOrRelayUnknown", "OutboxNotRelayed",
                       "BoardFramesLateFastBurn", "BoardFramesLateSlowBurn")
 
 

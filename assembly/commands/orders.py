@@ -31,7 +31,7 @@ def parse_since(text: str) -> timedelta:
 
 def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     """One reconciler pass by hand, printing every order it changed; or, `money`, the books against the
-    providers (gateway.jobs.money_reconciliation)."""
+    providers (gateway.core.money_out.money_reconciliation)."""
     if args.what == "money":
         return cmd_reconcile_money(settings, args)
     from assembly.providers import build_providers
@@ -62,8 +62,8 @@ def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
     """Each day's books against each provider's word, then each account balance a provider tells against the
     books' movements since the last reading: 0 when they agree, 3 when a difference is listed."""
     from assembly.providers import build_providers
-    from gateway.jobs.balance_check import BalanceReport, check_balances
-    from gateway.jobs.money_reconciliation import DayReport, reconcile_money
+    from gateway.core.money_out.balance_check import BalanceReport, check_balances
+    from gateway.core.money_out.money_reconciliation import DayReport, reconcile_money
     from gateway.jobs.redis_connections import async_client
     from gateway.kit.status_pacing import spare_pace
 

@@ -236,7 +236,7 @@ async def watched_run(stack: Stack, watch: Watch, pages: Pages, client: httpx.As
                                    else "still firing or pending: " + ", ".join(still))
     ok = not still
     last_removed = time.time()
-    watched_alerts = {None: "ReconcilerOrRelaySilent"}  # what a fault that must page nobody could wrongly fire
+    watched_alerts = {None: "PeriodicPassSilent"}  # what a fault that must page nobody could wrongly fire
     for number, fault in enumerate(chosen, 1):
         if not chosen_now(fault, only):
             continue

@@ -134,7 +134,7 @@ def worker_faults(stack: Stack) -> list[Fault]:
         return "SIGCONT"
 
     # A worker that stops beating for 10 s is killed and replaced by `gateway run` (assembly/liveness.py): the page
-    # is that replacement, before any pass is missed long enough for ReconcilerOrRelaySilent.
+    # is that replacement, before any pass is missed long enough for PeriodicPassSilent.
     return [Fault("the periodic jobs' worker SIGKILLed", None, {}, kill_worker, replaced),
             Fault("the periodic jobs' worker hung (SIGSTOP)", "GatewayProcessReplaced", {}, hang_worker,
                   wake_worker, resolves_within=REPLACEMENT_PAGE_SECONDS + 60)]

@@ -25,6 +25,7 @@ from channels.sms.settings import SmsSettings, sms_token_problem
 from gateway.core.channel_queries import live_contest_ids
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
+from gateway.core.worker_passes import WorkerPass
 from gateway.db.engine import Sessions
 from gateway.kit.channel_parts import ChannelParts
 from gateway.kit.job_resources import JobResources
@@ -119,8 +120,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 SMS = ChannelParts[SmsSettings](
     CHANNEL, routes.setup,
-    jobs={INBOUND_JOB: inbound_job, "backstop": backstop_job},
-    periodic_jobs=(("backstop", 60),),
+    passes=(WorkerPass(f"{CHANNEL}-{INBOUND_JOB}", inbound_job),
+            WorkerPass(f"{CHANNEL}-backstop", backstop_job, every=60)),
     receipts=receipts,
     texts_phones=texter,
     pushes_payment_prompt=True,

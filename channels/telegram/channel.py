@@ -27,6 +27,7 @@ from channels.telegram.settings import (
 )
 from channels.telegram.updates import prune_updates
 from gateway.core.orders.receipts import ReceiptSender
+from gateway.core.worker_passes import WorkerPass
 from gateway.db.engine import Sessions
 from gateway.kit.channel_parts import ChannelParts
 from gateway.kit.job_resources import JobResources
@@ -123,7 +124,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
     command.set_defaults(func=run_command)
 
 
-TELEGRAM = ChannelParts[TelegramSettings](CHANNEL, setup, jobs={"prune": prune_job},
-                                  periodic_jobs=(("prune", 3600),), receipts=receipts, stand_ins=(FAKE_BOT_API,),
+TELEGRAM = ChannelParts[TelegramSettings](CHANNEL, setup,
+                                  passes=(WorkerPass(f"{CHANNEL}-prune", prune_job, every=3600),),
+                                  receipts=receipts, stand_ins=(FAKE_BOT_API,),
                                   commands=add_commands, migrations=Path(__file__).with_name("migrations"),
                                   contest_settings=TELEGRAM_CONTEST_SETTINGS, how_to_vote=how_to_vote)

@@ -21,7 +21,9 @@ The kernel stays flat: ``service`` above the wings (the one API every channel ca
 importing none, the interfaces of what lies outside the core (``providers`` for payments, ``media_storage`` for files,
 and those a channel implements or uses: ``channel_settings``, ``channel_queries``, ``channel_reports``,
 ``phone_texts``); ``worker_passes``, how a wing declares its worker passes (a ``passes`` module of its own, run
-by name); and what every wing shares: ``errors``, ``money``, ``phone``, ``texts`` (the core's gettext catalogs
-in ``locales/``), ``audit``, ``outbox``, ``entered_text`` (an organiser's text checked), ``entered_number``
-(a whole number a person typed, checked) and ``cells`` (text safe in a spreadsheet).
+by name, given what a pass may use: the sessions, the providers, the pace of status calls, a small store shared by
+the workers, the results key), the shape the channels and providers declare theirs in too; and what every wing
+shares: ``errors``, ``money``, ``phone``, ``texts`` (the core's gettext catalogs in ``locales/``), ``audit``,
+``outbox``, ``entered_text`` (an organiser's text checked), ``entered_number`` (a whole number a person typed,
+checked) and ``cells`` (text safe in a spreadsheet).
 """

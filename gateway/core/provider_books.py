@@ -29,7 +29,7 @@ class ProviderCharge:
 @runtime_checkable
 class ChargeList(Protocol):
     """A provider whose books list every payment it took over a time range: a payment there that our books do not
-    show as paid is found, whether or not we ever asked about it (gateway.jobs.money_reconciliation)."""
+    show as paid is found, whether or not we ever asked about it (gateway.core.money_out.money_reconciliation)."""
 
     async def charges_between(self, start: datetime, end: datetime) -> Sequence[ProviderCharge]:
         """Every payment taken in [start, end); raises PaymentError."""
@@ -40,7 +40,7 @@ class ChargeList(Protocol):
 class AccountBalance(Protocol):
     """One of the platform's accounts at a provider whose balance it tells (MTN: the Collection account, where
     payments land, and the Disbursement account, which refunds and payouts draw on): read against the books by
-    gateway.jobs.balance_check."""
+    gateway.core.money_out.balance_check."""
 
     account: str  # "collection" or "disbursement": which of the books' movements it carries
 

@@ -1,4 +1,6 @@
-"""Background work: the outbox and its relay, the reconciler, payment starts and checks, leases,
-status-call pacing, the RQ queues and the record of periodic passes. It uses the core and the
-database and is used by the assembly, which builds what a job needs (providers, the board: see
-`assembly.passes`, the worker's passes by name); the core and the database never import it."""
+"""Background work's infrastructure: the outbox and its relay, leases, the RQ queues and Redis connections, the
+record of periodic passes (`last_passes`) and the passes' small store (`pass_notes`); and, until they move to money
+in's wing, the reconciler and the payment starts and checks. The passes themselves live in their wings' folders
+(`passes.py`) and in the channels' and providers' parts. It uses the core and the database and is used by the
+assembly, which builds what a job needs (providers, the board: see `assembly.passes`, the worker's passes by name);
+the core and the database never import it."""

@@ -1,4 +1,4 @@
-"""What a channel hands the assembly: its routes, its background jobs, its receipts, how its voters pay,
+"""What a channel hands the assembly: its routes, its worker passes, its receipts, how its voters pay,
 its local stand-ins, its commands, its production checks, its own migrations, its per-contest settings, its failed
 messages and how a voter votes through it for one candidate.
 
@@ -12,10 +12,10 @@ This module imports no channel: channels import it.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 import httpx
 from aiohttp import web
@@ -28,14 +28,10 @@ from gateway.core.contests.catalog import PublicContest
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
 from gateway.core.providers import Providers
+from gateway.core.worker_passes import WorkerPass, enqueue_pass
 from gateway.db.engine import Sessions
 from gateway.kit.settings import ServiceSettings
 from gateway.kit.stand_ins import StandIn
-
-# The one RQ function every channel's job runs through (assembly.job_runtime.channel_job): a channel names its
-# jobs by (channel, job) and never imports the worker.
-CHANNEL_JOB = "assembly.job_runtime.channel_job"
-
 
 # A channel's own settings model (a ServiceSettings); the assembly passes its Settings, a subclass of each.
 S = TypeVar("S", bound=ServiceSettings)
@@ -62,7 +58,6 @@ class VoteHint:
 HowToVote = Callable[[S, AsyncSession, PublicContest, str, str, Providers], Awaitable[VoteHint | None]]
 # The same bound to the app's settings by the assembly (`gateway.kit.keys.HOW_TO_VOTE`), as the web calls it.
 BoundHowToVote = Callable[[AsyncSession, PublicContest, str, str, Providers], Awaitable[VoteHint | None]]
-ChannelJob = Callable[..., Awaitable[Any]]  # (JobResources, *job arguments) -> its result
 ReceiptsFactory = Callable[[S, Sessions, httpx.AsyncClient], ReceiptSender | None]
 TexterFactory = Callable[[S, Sessions, httpx.AsyncClient], PhoneTexter]
 ProductionCheck = Callable[[S, AsyncSession], Awaitable[list[str]]]
@@ -75,8 +70,9 @@ class ChannelParts(Generic[S]):
 
     name: str
     setup: Callable[[web.Application], None]  # routes and the channel's own cleanup contexts
-    jobs: Mapping[str, ChannelJob] = field(default_factory=dict)
-    periodic_jobs: tuple[tuple[str, int], ...] = ()  # (job, seconds between runs)
+    # Its worker passes, as a wing declares its own (gateway.core.worker_passes), each name "<its name>-<pass>";
+    # a pass's `run` is given a `JobResources` (gateway.kit.job_resources), then the job's arguments.
+    passes: tuple[WorkerPass, ...] = ()
     receipts: ReceiptsFactory[S] | None = None  # messages a voter once their order is decided
     texts_phones: TexterFactory[S] | None = None  # texts any number (one-time codes, entries' decisions)
     # Its voters pay by a prompt pushed to their phone (they have no browser for a payment page): a provider
@@ -105,6 +101,17 @@ class ChannelParts(Generic[S]):
         return bound
 
 
+    def __post_init__(self) -> None:
+        check_pass_names("channel", self.name, self.passes)
+
+
+def check_pass_names(kind: str, plug: str, passes: tuple[WorkerPass, ...]) -> None:
+    """A plug's pass names start with its own name: no two plugs' passes share one."""
+    for each in passes:
+        if not each.name.startswith(f"{plug}-"):
+            raise ValueError(f"{kind} {plug!r} names its pass {each.name!r}, not {plug}-...")
+
+
 def enqueue_channel_job(queue: Queue, channel: str, job: str, *args: object, job_id: str | None = None) -> None:
-    """Queue one of a channel's jobs (blocking: call it in a thread from a coroutine)."""
-    queue.enqueue(CHANNEL_JOB, channel, job, *args, job_id=job_id)
+    """Queue the channel's pass "<channel>-<job>" (blocking: call it in a thread from a coroutine)."""
+    enqueue_pass(queue, f"{channel}-{job}", *args, job_id=job_id)

@@ -1,5 +1,5 @@
-"""What a channel's or a provider's background job may use (assembly.job_runtime.JobContext provides it): its parts
-name their jobs and never import the worker."""
+"""What a channel's or a provider's worker pass may use (assembly.job_runtime.JobContext provides it): its parts
+declare their passes (`passes`, gateway.core.worker_passes) and never import the worker."""
 
 from __future__ import annotations
 

@@ -63,6 +63,8 @@ STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app wa
 RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (assembly.results_key)
 # The channels' names, their own settings of a contest and their failed-message reports, from their
 # `ChannelParts` (the app factory sets them: the admin area reads them here and imports no channel).
+# The passes the worker runs by itself, by name: seconds after which one without a completed run is silent.
+WATCHED_PASSES: web.AppKey[Mapping[str, int]] = web.AppKey("watched_passes")
 CHANNEL_NAMES: web.AppKey[tuple[str, ...]] = web.AppKey("channel_names")  # an order's channel is one of these
 CONTEST_SETTINGS: web.AppKey[tuple[ChannelContestSettings, ...]] = web.AppKey("contest_settings")
 FAILED_MESSAGES: web.AppKey[tuple[FailedMessages, ...]] = web.AppKey("failed_messages")

@@ -12,8 +12,8 @@ This module imports no provider: providers import it.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -24,15 +24,11 @@ from redis.asyncio import Redis
 from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.money import Chargeable
 from gateway.core.providers import Capability, PaymentProvider, PayoutsSent, RefundsSent
-from gateway.kit.channel_parts import BoundHowToVote, HowToVote
-from gateway.kit.job_resources import JobResources
+from gateway.core.worker_passes import WorkerPass
+from gateway.kit.channel_parts import BoundHowToVote, HowToVote, check_pass_names
 from gateway.kit.phone_wallets import PhoneWallet, PhoneWallets
 from gateway.kit.settings import ServiceSettings
 from gateway.kit.stand_ins import StandIn
-
-# The one RQ function every provider's pass runs through (assembly.job_runtime.provider_job): a provider names its
-# passes by (provider, job) and never imports the worker.
-PROVIDER_JOB = "assembly.job_runtime.provider_job"
 
 # A provider's own settings model (a ServiceSettings); the assembly passes its Settings, a subclass of each.
 S = TypeVar("S", bound=ServiceSettings)
@@ -79,7 +75,6 @@ class Implementations:
 
 
 Build = Callable[[S, ProviderResources], Implementations]
-ProviderJob = Callable[[JobResources[Any]], Awaitable[Any]]  # a pass: (the job's resources) -> its result
 # (its settings, whether a contest not closed uses it) -> what stops production (credentials unset, a sandbox...).
 ProductionCheck = Callable[[S, bool], list[str]]
 
@@ -96,8 +91,9 @@ class ProviderParts(Generic[S]):
     # cannot charge is refused at the contest's save, naming it and the nearest prices it can.
     charges: Chargeable = Chargeable()
     routes: Callable[[web.Application], None] | None = None  # its callback routes
-    jobs: Mapping[str, ProviderJob] = field(default_factory=dict)
-    periodic_jobs: tuple[tuple[str, int], ...] = ()  # (job, seconds between runs)
+    # Its worker passes, as a wing declares its own (gateway.core.worker_passes), each name "<its name>-<pass>";
+    # a pass's `run` is given a `JobResources` (gateway.kit.job_resources).
+    passes: tuple[WorkerPass, ...] = ()
     # The settings it needs that are unset (production refuses to start while a contest uses it so).
     missing_settings: Callable[[S], list[str]] = lambda settings: []
     production_problems: ProductionCheck[S] | None = None
@@ -124,8 +120,7 @@ class ProviderParts(Generic[S]):
         return lambda session, contest, code, lang, providers: hook(settings, session, contest, code, lang, providers)
 
     def __post_init__(self) -> None:
-        if self.periodic_jobs and not {job for job, _ in self.periodic_jobs} <= set(self.jobs):
-            raise ValueError(f"provider {self.name!r} runs a periodic job it does not have")
+        check_pass_names("provider", self.name, self.passes)
 
 
 def phone_wallets(parts: Iterable[ProviderParts[Any]]) -> PhoneWallets:

@@ -1,4 +1,4 @@
-"""M-Pesa's worker passes for the paybills (`ProviderParts.jobs`, run through PROVIDER_JOB): each live contest's
+"""M-Pesa's worker passes for the paybills (`ProviderParts.passes`, run as every pass is): each live contest's
 paybill registered with Daraja (`payments.mpesa.c2b_register`), and read from its statement
 (`payments.mpesa.c2b_statement`), its payments that no confirmation brought counted."""
 

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability
+from gateway.core.worker_passes import WorkerPass
 from gateway.kit.paced_turns import PacedTurns
 from gateway.kit.phone_wallets import Carrier, PhoneWallet
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
@@ -134,8 +135,8 @@ MPESA = ProviderParts[MpesaSettings](
                         Capability.STATEMENT_LISTING, Capability.PIN_PROMPT, Capability.PROMPT_AGAIN,
                         Capability.RECEIPT_CODE}), build,
     charges=CHARGES, routes=routes.setup,
-    jobs={"register_paybills": register_pass, "read_paybill_statements": statement_pass},
-    periodic_jobs=(("register_paybills", 300), ("read_paybill_statements", 60)),
+    passes=(WorkerPass(f"{NAME}-register-paybills", register_pass, every=300),
+            WorkerPass(f"{NAME}-read-paybill-statements", statement_pass, every=60)),
     missing_settings=missing_settings, production_problems=production_problems, addresses=addresses,
     stand_ins=(sandbox_stand_in(lambda settings: bool(missing_settings(settings))),),
     contest_settings=PAYBILL_SETTINGS, migrations=Path(__file__).with_name("migrations"), how_to_vote=how_to_vote,

@@ -9,6 +9,7 @@ from typing import Any
 
 from gateway.core.money import Chargeable, ChargeRange
 from gateway.core.providers import Capability, PaymentError
+from gateway.core.worker_passes import WorkerPass
 from gateway.kit.job_resources import JobResources
 from gateway.kit.provider_parts import ChatBot, Implementations, ProviderParts, ProviderResources
 from payments.stars.invoice import NAME, TELEGRAM_API, StarsInvoices
@@ -42,4 +43,4 @@ CHARGES = Chargeable({"XTR": ChargeRange(1, 10_000)}, others=None)
 
 STARS = ProviderParts[StarsSettings](
     NAME, "Telegram Stars", frozenset({Capability.IN_CHAT, Capability.STATEMENT_LISTING}), build, charges=CHARGES,
-    jobs={"missed_payments": missed_payments}, periodic_jobs=(("missed_payments", 60),), addresses=addresses)
+    passes=(WorkerPass(f"{NAME}-missed-payments", missed_payments, every=60),), addresses=addresses)

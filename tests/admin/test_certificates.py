@@ -16,9 +16,9 @@ from gateway.core.contests import rounds
 from gateway.core.orders import counting
 from gateway.core.results import round_sheets, signing
 from gateway.core.results.certificates import parse_claim
+from gateway.core.results.checkpoints import checkpoint_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestOrganiser
-from gateway.jobs.checkpoints import checkpoint_pass
 from gateway.kit.keys import RESULTS_KEY
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.factories import RULES_OFF, make_contest, place

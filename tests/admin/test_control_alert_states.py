@@ -8,14 +8,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from admin.alert_rules import PROVIDER_CALLBACKS_LOST, PROVIDER_FAILING, RECONCILER_OR_RELAY_SILENT, REDIS_DOWN
+from admin.alert_rules import PERIODIC_PASS_SILENT, PROVIDER_CALLBACKS_LOST, PROVIDER_FAILING, REDIS_DOWN
 from admin.alert_states import Alert, AlertStates
 from admin.control_alerts import LevelsHistory, LevelsSnapshot, quantile
 from admin.control_conditions import evaluate, record
 from gateway.core.oversight.control_room import ServiceFigures
 
 LOOK_EVERY = 3.0  # the stream's refresh
-PASSES_NOW = {"reconcile": 1.0, "relay": 1.0}
+# Each periodic pass's threshold, as the assembly hands them to the room (`WATCHED_PASSES`).
+SILENT_AFTER = {"reconcile": 45, "relay-outbox": 45, "money-check": 900}
+PASSES_NOW = {"reconcile": 1.0, "relay-outbox": 1.0, "money-check": 1.0}
 
 
 def figures(**overrides: Any) -> ServiceFigures:
@@ -38,7 +40,7 @@ class Room:
              room_figures: ServiceFigures | None = None) -> dict[str, Alert]:
         room_figures = room_figures or figures()
         current = record(self.history, t, current, room_figures.paid_recently)
-        found = evaluate(self.states, room_figures, ages, self.history, t, current)
+        found = evaluate(self.states, room_figures, ages, self.history, t, current, silent_after=SILENT_AFTER)
         return {alert.key: alert for alert in found}
 
     def run(self, until: float, world: Callable[[float], LevelsSnapshot], key: str,
@@ -87,7 +89,7 @@ def test_redis_not_answering_is_redis_down_within_its_for_and_holds_back_what_it
     room = Room()
     alerts = room.look(0.0, LevelsSnapshot(), ages=None)
     assert alerts["RedisDown:unanswered"].state == "pending"
-    assert alerts["ReconcilerOrRelaySilent:relay"].state == "inactive"  # no age known: not a silence
+    assert alerts["PeriodicPassSilent:relay-outbox"].state == "inactive"  # no age known: not a silence
     later = room.look(REDIS_DOWN.for_seconds, LevelsSnapshot(), ages=None)
     assert later["RedisDown:unanswered"].firing and later["RedisDown:unanswered"].active_for == REDIS_DOWN.for_seconds
     # From the next evaluation (Prometheus' recorded series too reads its last), the passes' absence waits.
@@ -95,14 +97,14 @@ def test_redis_not_answering_is_redis_down_within_its_for_and_holds_back_what_it
     assert held["ReconcilerOrRelayUnknown"].state == "inactive"
     # Redis is back; the passes' ages kept from before it are old until the worker's next passes.
     back_at = REDIS_DOWN.for_seconds + 60
-    stale = {"reconcile": 100.0, "relay": 100.0}
+    stale = {"reconcile": 100.0, "relay-outbox": 100.0}
     back = room.look(back_at, LevelsSnapshot(), ages=stale)
-    assert back["RedisDown"].state == "inactive" and back["ReconcilerOrRelaySilent:relay"].state == "inactive"
+    assert back["RedisDown"].state == "inactive" and back["PeriodicPassSilent:relay-outbox"].state == "inactive"
     # Still silent 5 minutes after RedisDown last fired: a page of its own.
     last_fired = REDIS_DOWN.for_seconds + LOOK_EVERY  # its last evaluation while Redis did not answer
-    after = room.look(last_fired + RECONCILER_OR_RELAY_SILENT.after_redis_down + LOOK_EVERY, LevelsSnapshot(),
+    after = room.look(last_fired + PERIODIC_PASS_SILENT.after_redis_down + LOOK_EVERY, LevelsSnapshot(),
                       ages=stale)
-    assert after["ReconcilerOrRelaySilent:relay"].state == "pending"
+    assert after["PeriodicPassSilent:relay-outbox"].state == "pending"
 
 
 def test_callbacks_lost_takes_the_highest_share_of_the_reconcilers_finds_over_three_minutes() -> None:
@@ -134,16 +136,19 @@ def test_a_provider_declining_over_twice_its_usual_share() -> None:
 
 
 def test_each_condition_holds_beyond_its_threshold_only() -> None:
-    quiet = Room().look(0.0, LevelsSnapshot(), ages={"reconcile": 10.0, "relay": 44.0},
+    quiet = Room().look(0.0, LevelsSnapshot(), ages={"reconcile": 10.0, "relay-outbox": 44.0,
+                                                                "money-check": 899.0},
                         room_figures=figures(outbox_oldest_seconds=29.0, verification_oldest_seconds=299.0))
     assert {key for key, alert in quiet.items() if alert.state != "inactive"} == set()
     loud = Room().look(1.0, LevelsSnapshot(tally_buckets=((2.0, 80.0), (float("inf"), 100.0))),
-                       ages={"reconcile": 46.0, "relay": None},
+                       ages={"reconcile": 46.0, "relay-outbox": None, "money-check": 901.0},
                        room_figures=figures(outbox_oldest_seconds=31.0,
                                             contest_silences={"gala": 601.0, "quiz": 600.0}))
     assert {key for key, alert in loud.items() if alert.state != "inactive"} == {
         "VotesCountedLateFastBurn", "VotesCountedLateSlowBurn", "NoVotesArriving:gala",
-        "ReconcilerOrRelaySilent:reconcile", "ReconcilerOrRelayUnknown", "OutboxNotRelayed"}
+        "PeriodicPassSilent:reconcile", "PeriodicPassSilent:money-check", "ReconcilerOrRelayUnknown",
+        "OutboxNotRelayed"}
+    assert loud["PeriodicPassSilent:money-check"].detail == "901 s / 900 s"  # each pass against its own limit
     assert loud["VotesCountedLateFastBurn"].firing  # no `for:`: at once
     assert loud["OutboxNotRelayed"].state == "pending"
     assert loud["NoVotesArriving:quiz"].state == "inactive"  # each contest by its own silence

@@ -92,7 +92,7 @@ async def test_alerts_fire_when_their_condition_holds_and_are_quiet_otherwise(
     await make_contest(sessions, slug="quiet", opens_at=now - timedelta(minutes=11), closes_at=now + timedelta(hours=1))
     owner = bearer(await api_tokens(client, await make_account(sessions, "owner")))
     await note_pass(redis, "reconcile")
-    await note_pass(redis, "relay", now=time.time() - 100)  # the relay's last pass 100 s ago: beyond 45 s
+    await note_pass(redis, "relay-outbox", now=time.time() - 100)  # the relay's last pass 100 s ago: beyond 45 s
     levels = client.server.app[SERVICE_LEVELS]
     for outcome in ["ok"] * 9 + ["throttled"]:  # 10 % of MTN's answers throttled: beyond 5 %
         levels.note_call("mtn", outcome)
@@ -104,17 +104,21 @@ async def test_alerts_fire_when_their_condition_holds_and_are_quiet_otherwise(
     alerts_now = states(room["alerts"])
     assert room["alerts_from"] == "here" and room["prometheus_problem"] is None
     # Their conditions hold; they fire once they held for their rules' `for:` (30 s, 2 minutes).
-    assert alerts_now["ReconcilerOrRelaySilent:relay"] == "pending"
-    assert alerts_now["ReconcilerOrRelaySilent:reconcile"] == "inactive"
+    assert alerts_now["PeriodicPassSilent:relay-outbox"] == "pending"
+    shown = {alert["labels"]["pass"]: alert["detail"]
+             for alert in room["alerts"] if alert["name"] == "PeriodicPassSilent"}
+    assert shown["relay-outbox"].startswith("10") and shown["relay-outbox"].endswith(" s / 45 s")  # its age, its limit
+    assert shown["money-check"] == "– / 900 s"  # never run here: no age, and its own limit
+    assert alerts_now["PeriodicPassSilent:reconcile"] == "inactive"
     assert alerts_now["ProviderThrottling:mtn"] == "pending" and alerts_now["ProviderThrottling:orange"] == "inactive"
     assert alerts_now[f"NoVotesArriving:{contest.slug}"] == "inactive" and alerts_now["RedisDown"] == "inactive"
     assert alerts_now["NoVotesArriving:quiet"] == "pending"
     cap = room["status_caps"]["mtn checks"]
     assert (cap["per_second"], cap["calls"]) == (5.0, 10.0) and 0 < cap["use"]
 
-    await note_pass(redis, "relay")
+    await note_pass(redis, "relay-outbox")
     page = await (await client.get("/admin/control", headers=owner)).text()
-    assert 'data-alert="ReconcilerOrRelaySilent:relay" data-state="inactive"' in page
+    assert 'data-alert="PeriodicPassSilent:relay-outbox" data-state="inactive"' in page
     assert 'data-alert="ProviderThrottling:mtn" data-state="pending"' in page
 
 
@@ -126,7 +130,7 @@ async def test_the_stream_sends_the_room_and_again_when_it_changes(client: TestC
     assert response.headers["Content-Type"].startswith("text/event-stream")
     first = await read_event(response)
     assert 'data-alert="ReconcilerOrRelayUnknown" data-state="pending"' in first  # no pass recorded yet
-    await note_pass(redis, "relay")
+    await note_pass(redis, "relay-outbox")
     await note_pass(redis, "reconcile")
     second = await read_event(response)
     assert 'data-alert="ReconcilerOrRelayUnknown" data-state="inactive"' in second

@@ -25,7 +25,7 @@ async def test_an_owner_watches_the_control_room_on_a_phone_and_a_desk(
     # No worker runs the periodic passes here: no pass is known, an alert pending (for 2 minutes, as its rule's for:)
     # from the first look, and no silent pass of a known age.
     await expect(page.locator("li[data-alert='ReconcilerOrRelayUnknown']")).to_have_attribute("data-state", "pending")
-    await expect(page.locator("li[data-alert='ReconcilerOrRelaySilent:relay']")).to_have_attribute(
+    await expect(page.locator("li[data-alert='PeriodicPassSilent:relay-outbox']")).to_have_attribute(
         "data-firing", "no")
     assert await page.evaluate("document.documentElement.scrollWidth") <= 412  # nothing to scroll sideways
     await shot(page, "14-control-room-phone")

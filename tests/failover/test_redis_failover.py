@@ -261,7 +261,7 @@ async def test_the_service_comes_back_by_itself_after_a_redis_failover_and_finds
 
         def passes_since_kill() -> bool:
             with server_of(group, new) as promoted:
-                marks = promoted.mget([pass_key("reconcile"), pass_key("relay")])
+                marks = promoted.mget([pass_key("reconcile"), pass_key("relay-outbox")])
             return all(mark is not None and float(mark) > killed_wall for mark in marks)
 
         await until(lambda: asyncio.to_thread(passes_since_kill), RECOVERY_SECONDS,

@@ -8,12 +8,12 @@ from datetime import UTC, datetime
 
 from sqlalchemy import select
 
+from gateway.core.money_out.balance_check import BalanceReport, check_balances
 from gateway.core.money_out.money_check import recent_differences
+from gateway.core.money_out.money_reconciliation import reconcile_money
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import Payout, ProviderBalance
-from gateway.jobs.balance_check import BalanceReport, check_balances
-from gateway.jobs.money_reconciliation import reconcile_money
 from payments.sandbox.mtn_disbursement import STARTING_BALANCE
 from tests.jobs.money_day import Mtn, a_day_of_money, edit, no_pace, paid, paid_at_mtn
 

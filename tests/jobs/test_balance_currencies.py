@@ -23,11 +23,11 @@ from sqlalchemy import func, select
 from assembly.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.money_out import payouts
+from gateway.core.money_out.balance_check import check_balances
 from gateway.core.money_out.payouts_sent import payouts_pass
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, Payout, PayoutState, ProviderBalance
-from gateway.jobs.balance_check import check_balances
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from payments.sandbox.mtn_disbursement import STARTING_BALANCE

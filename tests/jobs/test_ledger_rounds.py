@@ -9,9 +9,9 @@ from sqlalchemy import func, select, text, update
 
 from gateway.core.orders import counting
 from gateway.core.results import ledger, signing
+from gateway.core.results.checkpoints import checkpoint_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, LedgerCheckpoint, ResultsSheet
-from gateway.jobs.checkpoints import checkpoint_pass
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 
 KEY = signing.private_key(TEST_RESULTS_KEY)

@@ -13,10 +13,10 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from gateway.core.money_out.money_check import BookEntry, ProviderWord, difference, recent_differences
+from gateway.core.money_out.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.core.providers import PaymentProvider
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry
-from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.kit.provider_parts import Implementations
 from payments.mtn import MtnMomoCollection
 from payments.mtn.api import MtnCredentials

@@ -152,8 +152,8 @@ async def test_periodic_jobs_are_enqueued_once_per_slot_and_run(
     # relay, the requeue of deliveries Redis lost (every 60 s), reconcile, the Stars check (every 60 s), the
     # verification of Stars payments by Telegram's list (30 s), the refunds and payouts passes (30 s each), the money
     # check (hourly), the ledger's checkpoints (every 300 s), the media sweep (300 s), the learning of shared addresses
-    # (600 s), the SMS backstop (60 s) and the pruning of old Telegram updates (hourly): the channels' own, through
-    # assembly.job_runtime.channel_job; and M-Pesa's registration of its paybills' URLs (300 s) and reading of their
+    # (600 s), the SMS backstop (60 s) and the pruning of old Telegram updates (hourly): the channels' own passes;
+    # and M-Pesa's registration of its paybills' URLs (300 s) and reading of their
     # statements (60 s), the provider's own; and the refunds of payments that came after the lines closed (30 s)
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now) == 16
     assert enqueue_due_jobs(queue, PERIODIC_JOBS, now + 0.5) == 0  # a second scheduler in the same slot adds nothing

@@ -61,7 +61,7 @@ async def test_a_pass_with_a_slow_provider_ends_before_its_budget_and_leaves_the
     assert summary.startswith("checked"), summary  # ended by its own deadlines, nothing cut
     statuses = [(await tables.get_order(sessions, order_id)).status for order_id in lost]
     assert OrderStatus.PAID in statuses and OrderStatus.PENDING in statuses  # the rest is the next pass's
-    assert (await pass_ages(redis))["reconcile"] is not None
+    assert (await pass_ages(redis, ("reconcile",)))["reconcile"] is not None
 
 
 async def test_a_pass_whose_provider_never_answers_is_cut_at_its_budget_and_noted(
@@ -76,7 +76,7 @@ async def test_a_pass_whose_provider_never_answers_is_cut_at_its_budget_and_note
     finally:
         fake_mtn.statuses_held.set()
     assert summary.startswith("cut short"), summary
-    assert (await pass_ages(redis))["reconcile"] is not None  # /readyz sees the pass
+    assert (await pass_ages(redis, ("reconcile",)))["reconcile"] is not None  # /readyz sees the pass
     fake_mtn.statuses_held = None
     await reconcile_pass(ctx)  # the next pass (its lease let go) checks what the cut one left
     assert {(await tables.get_order(sessions, order_id)).status for order_id in lost} == {OrderStatus.PAID}

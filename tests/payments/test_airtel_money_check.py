@@ -20,6 +20,7 @@ from gateway.core.audit import Actor
 from gateway.core.money_in.collections import load_collection
 from gateway.core.money_in.starting import start_payment
 from gateway.core.money_out import payouts
+from gateway.core.money_out.money_reconciliation import reconcile_money
 from gateway.core.money_out.payouts_sent import payouts_pass
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import refunds_pass
@@ -27,7 +28,6 @@ from gateway.core.orders import counting
 from gateway.core.providers import PaymentProvider, PaymentState
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, Payout, PayoutState, Refund, RefundState, VoteOrder
-from gateway.jobs.money_reconciliation import reconcile_money
 from payments.registry import ProviderRegistry
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl

@@ -11,10 +11,10 @@ from typing import Any
 import respx
 from sqlalchemy import update
 
+from gateway.core.money_out.money_reconciliation import reconcile_money
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import VoteOrder
-from gateway.jobs.money_reconciliation import reconcile_money
 from payments.stripe import StripeCheckout
 from tests.factories import make_contest, place
 from tests.payments.stripe_checkout import session

@@ -21,11 +21,11 @@ from channels.telegram.fake_api import FakeBotApi
 from gateway.core.money_in.passes import verify_by_list_pass
 from gateway.core.money_in.verification import DISAGREED, Verified, verify_due
 from gateway.core.money_in.verification_by_list import verify_by_list
+from gateway.core.money_out.money_reconciliation import reconcile_money
 from gateway.core.oversight.review import ReviewKind, orders_to_review
 from gateway.core.providers import PaymentListing
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
-from gateway.jobs.money_reconciliation import reconcile_money
 from leaderboard.cache import cached_votes, refresh_contest
 from payments.stars import StarsInvoices
 from tests.factories import assert_tally_invariant, make_contest, tallies

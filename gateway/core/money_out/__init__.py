@@ -18,7 +18,9 @@ The wing consists of:
 - ``settlements`` - what a contest took, what the providers and the platform keep, what went back and what its
   organiser is owed, as a signed statement.
 - ``money_check`` (each day's books against the provider's word) and ``balance_books`` (an account's balance
-  against how the books say it moved): differences kept for a person.
+  against how the books say it moved): differences kept for a person; ``money_reconciliation`` reads a day of a
+  provider's word against the books, a share per pass, and ``balance_check`` reads the balances against them.
+- ``passes`` - its worker passes: refunds, payouts, late refunds, the daily money check and the hourly balances.
 
 It mirrors ``gateway.db.models.money_out``.
 

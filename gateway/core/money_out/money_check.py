@@ -105,8 +105,8 @@ def day_bounds(day: date) -> tuple[datetime, datetime]:
 
 
 async def recent_differences(session: AsyncSession, last: int = 10) -> list[tuple[datetime, str, str]]:
-    """The latest differences found (gateway.jobs.money_reconciliation keeps each in the audit log once): when,
-    the provider and day, and what."""
+    """The latest differences found (money_reconciliation keeps each in the audit log once): when, the provider and
+    day, and what."""
     rows = await session.execute(select(AuditEntry.created_at, AuditEntry.target, AuditEntry.details["line"].astext)
                                  .where(AuditEntry.action == "money.difference")
                                  .order_by(AuditEntry.id.desc()).limit(last))

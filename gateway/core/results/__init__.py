@@ -11,6 +11,8 @@ The wing consists of:
 - ``ledger_chain`` - the chain's bytes and hashes as pure functions, so that anyone recomputes them offline.
 - ``signing`` - a contest's results sheet made from its verified ledger and signed with Ed25519, at close and on
   demand.
+- ``checkpoints`` - the ledger's rounds: an hourly checkpoint of each chain that grew, and at close a checkpoint and
+  a signed results sheet; ``passes`` runs them every few minutes in the worker.
 - ``blend`` - how the public's votes and a jury's points make one result, as pure arithmetic (the formula, each
   candidate's shares and blended score, the ranking and its tie rule); ``jury_parts`` - what the public may know of
   a contest's jury: its formula, and its points once the organiser revealed them (the sheet, the board, the overlay).

@@ -197,8 +197,8 @@ class Payout(Base):
 
 class ProviderBalance(Base):
     """One reading of a platform account's balance at a provider, next to what the books said at that moment
-    (gateway.jobs.balance_check): between two readings, the balance must have moved as the books did, give or take
-    what was on its way."""
+    (gateway.core.money_out.balance_check): between two readings, the balance must have moved as the books did, give
+    or take what was on its way."""
 
     __tablename__ = "provider_balances"
     __table_args__ = (Index("ix_provider_balances_account", "provider", "account", "currency", "id"),)

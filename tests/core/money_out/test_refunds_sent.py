@@ -20,6 +20,7 @@ from gateway.core.audit import Actor
 from gateway.core.errors import Conflict, NotFound
 from gateway.core.fraud import holds
 from gateway.core.money_in.collections import load_collection
+from gateway.core.money_out.money_reconciliation import reconcile_money
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import owe_refunds, refunds_pass
 from gateway.core.orders import tables
@@ -27,7 +28,6 @@ from gateway.core.oversight import orders_admin
 from gateway.core.providers import OutgoingRefund, PaymentProvider
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, Refund, RefundState, VoteOrder
-from gateway.jobs.money_reconciliation import reconcile_money
 from tests.core.money_in.mtn_sandbox import Mtn, mtn_sandbox, paid
 from tests.factories import assert_tally_invariant, place, tallies
 from tests.payments import poll
