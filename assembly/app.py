@@ -28,7 +28,9 @@ from assembly.results_key import signing_key
 from assembly.settings import Settings, check_production
 from assembly.shared_metrics import levels_source
 from gateway.core.money_in.checking import check_payment
+from gateway.core.money_in.start_queue import PaymentStarts
 from gateway.core.money_in.starting import release_start, start_payment
+from gateway.core.money_in.verification.loop import CONCURRENT_VERIFICATIONS, VerificationLoop
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.service import VOTE_SERVICE, VoteService
@@ -38,8 +40,6 @@ from gateway.jobs.check_queue import PaymentChecks
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.redis_connections import bounded_async_client
 from gateway.jobs.relay import RelayLoop
-from gateway.jobs.start_queue import PaymentStarts
-from gateway.jobs.verifications import CONCURRENT_VERIFICATIONS, VerificationLoop
 from gateway.kit.keys import (
     CHANNEL_NAMES,
     CHECKS,

@@ -18,19 +18,19 @@ from assembly.job_runtime import JobContext, relay_now
 from assembly.periodic_enqueuer import PERIODIC_JOB_TIMEOUT
 from assembly.results_key import signing_key
 from gateway.core.fraud.holds import HELD_TOPIC
-from gateway.core.money_in.verification import Verified, verify_due
+from gateway.core.money_in.found_paid import note_found_paid
+from gateway.core.money_in.reconciler import reconcile
+from gateway.core.money_in.verification.by_status import Verified, verify_due
 from gateway.core.orders.held_together import hold_earlier
 from gateway.core.orders.receipts import RECEIPT_TOPICS, send_receipt
 from gateway.core.worker_passes import WorkerPass
 from gateway.jobs import outbox
 from gateway.jobs.balance_check import check_balances
 from gateway.jobs.checkpoints import checkpoint_pass
-from gateway.jobs.found_paid import note_found_paid
 from gateway.jobs.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS, note_pass
 from gateway.jobs.leases import lease_held
 from gateway.jobs.money_reconciliation import Budget, Resume, reconcile_money
 from gateway.jobs.queues import job_queue, sync_redis
-from gateway.jobs.reconciler import reconcile
 from gateway.kit.status_pacing import SPARE_PATIENCE, reconciler_pace, spare_pace
 from leaderboard.rebuild import follow_redis
 from leaderboard.refresh import BOARD_TOPICS, board_refresh

@@ -53,7 +53,7 @@ log = logging.getLogger(__name__)
 
 
 class PaymentStarter(Protocol):
-    """Starts payments after the reply (the web process's `gateway.jobs.start_queue.PaymentStarts`)."""
+    """Starts payments after the reply (the web process's `gateway.core.money_in.start_queue.PaymentStarts`)."""
 
     def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: ClaimedStart | None = None) -> None: ...
 

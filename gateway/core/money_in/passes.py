@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from gateway.core.money_in.verification import Verified
-from gateway.core.money_in.verification_by_list import verify_by_list
+from gateway.core.money_in.verification.by_list import verify_by_list
+from gateway.core.money_in.verification.by_status import Verified
 from gateway.core.worker_passes import PassResources, WorkerPass
 
 
