@@ -29,7 +29,6 @@ from assembly.settings import Settings, check_production
 from assembly.shared_metrics import levels_source
 from gateway.core.money_in.checking import check_payment
 from gateway.core.money_in.start_queue import PaymentStarts
-from gateway.core.money_in.starting import release_start, start_payment
 from gateway.core.money_in.verification.loop import CONCURRENT_VERIFICATIONS, VerificationLoop
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
@@ -184,9 +183,7 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
     checks = PaymentChecks(check_then_relay)
     app[CHECKS] = checks
-    starts = PaymentStarts(lambda order_id, claimed: start_payment(app[SESSIONS], app[PROVIDERS], order_id, claimed),
-                           give_back=lambda order_id, claimed: release_start(app[SESSIONS], order_id, claimed.lease),
-                           waited=levels.note_start_wait)
+    starts = PaymentStarts.of_process(app[SESSIONS], app[PROVIDERS], waited=levels.note_start_wait)
     app[STARTS] = starts
     window = app[SETTINGS].count_batch_window_ms
     batches = CountBatches(app[SESSIONS], window=window / 1000) if window else None
