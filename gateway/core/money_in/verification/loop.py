@@ -5,7 +5,7 @@ goes first), and moves the board when votes are taken back.
 Every web process runs one; the queue in PostgreSQL hands each due entry to one of them (`claim_next`), by rank
 (`gateway.core.money_in.verification.priority`), one claim in ten the oldest. Each loop also ranks the entries that
 fell due (`gateway.core.money_in.verification.ranking`), once a second, a batch locked at a time.
-The reconciler verifies too, on the same spare turns (`assembly.worker_jobs`). The loop has its own
+The reconciler verifies too, on the same spare turns (`gateway.core.money_in.passes`). The loop has its own
 small connection pool (`assembly.app.verification_ctx`): it never takes a connection a request needs.
 """
 
