@@ -55,10 +55,10 @@ from admin.show_rounds import lines_panels
 from admin.show_rounds import setup as rounds_setup
 from admin.web import guarded
 from gateway.core.audit import Actor
+from gateway.core.money_in.found_paid import found_paid
 from gateway.core.oversight.contest_silence import contest_silences
 from gateway.core.oversight.control_room import ServiceFigures, service_figures
 from gateway.core.texts import N_
-from gateway.jobs.found_paid import found_paid
 from gateway.jobs.last_passes import pass_ages
 from gateway.kit.keys import ADMIN_TEMPLATES, HTTP, LEVELS_SOURCE, REDIS, SESSIONS, WATCHED_PASSES, settings_of
 from gateway.kit.overlay_cue import LAYOUTS

@@ -29,7 +29,8 @@ from assembly.results_key import signing_key
 from assembly.settings import Settings, check_production
 from assembly.shared_metrics import levels_source
 from gateway.core.money_in.checking import check_payment
-from gateway.core.money_in.starting import release_start, start_payment
+from gateway.core.money_in.start_queue import PaymentStarts
+from gateway.core.money_in.verification.loop import CONCURRENT_VERIFICATIONS, VerificationLoop
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.service import VOTE_SERVICE, VoteService
@@ -39,8 +40,6 @@ from gateway.jobs.check_queue import PaymentChecks
 from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.redis_connections import bounded_async_client
 from gateway.jobs.relay import RelayLoop
-from gateway.jobs.start_queue import PaymentStarts
-from gateway.jobs.verifications import CONCURRENT_VERIFICATIONS, VerificationLoop
 from gateway.kit.keys import (
     CHANNEL_NAMES,
     CHECKS,
@@ -187,9 +186,7 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
     checks = PaymentChecks(check_then_relay)
     app[CHECKS] = checks
-    starts = PaymentStarts(lambda order_id, claimed: start_payment(app[SESSIONS], app[PROVIDERS], order_id, claimed),
-                           give_back=lambda order_id, claimed: release_start(app[SESSIONS], order_id, claimed.lease),
-                           waited=levels.note_start_wait)
+    starts = PaymentStarts.of_process(app[SESSIONS], app[PROVIDERS], waited=levels.note_start_wait)
     app[STARTS] = starts
     window = app[SETTINGS].count_batch_window_ms
     batches = CountBatches(app[SESSIONS], window=window / 1000) if window else None

@@ -16,7 +16,7 @@ from assembly.keys import METRICS, METRICS_ACCESS
 from assembly.metrics import CONTENT_TYPE
 from assembly.metrics_access import MetricsAccess
 from assembly.settings import Settings
-from gateway.jobs.found_paid import found_paid
+from gateway.core.money_in.found_paid import found_paid
 from gateway.jobs.last_passes import pass_ages, reconciler_problem
 from gateway.jobs.queues import QUEUE_NAMES
 from gateway.kit.answers import error_body

@@ -28,10 +28,11 @@ from assembly.providers import build_providers
 from assembly.results_key import signing_key
 from assembly.settings import Settings
 from gateway.core.media_storage import MediaStorage
+from gateway.core.money_in.start_protocol import PaymentStarter
 from gateway.core.money_in.starting import start_payment
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
-from gateway.core.service import PaymentStarter, VoteService
+from gateway.core.service import VoteService
 from gateway.core.worker_passes import Pace
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.jobs import outbox

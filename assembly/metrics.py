@@ -14,7 +14,7 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from assembly.liveness import REPLACED, REPLACED_HELP, REPLACED_LABELS
 from assembly.scrape_figures import ReadAtScrape, ScrapeFigures, age_of, read_figures
 from assembly.shared_metrics import render_shared, shared_dir
-from gateway.core.money_in.verification import backlog as verification_backlog
+from gateway.core.money_in.verification.by_status import backlog as verification_backlog
 from gateway.db.engine import Sessions, autocommit
 
 CONTENT_TYPE = CONTENT_TYPE_LATEST

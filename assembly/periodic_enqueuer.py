@@ -34,7 +34,7 @@ class PeriodicJob:
     slot_name: str = ""  # in its job id (default: the function's name)
 
 
-PERIODIC_JOB_TIMEOUT = 300  # seconds; a reconciler pass ends within it by its deadlines (worker_jobs.ReconcileTimes)
+PERIODIC_JOB_TIMEOUT = 300  # seconds; a reconciler pass ends within it by its deadlines (ReconcileTimes)
 
 
 def periodic_job_id(job: PeriodicJob, now: float) -> str:

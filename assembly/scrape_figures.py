@@ -153,7 +153,7 @@ class ReadAtScrape(Collector):
         # Silence is the alarm: a series absent (never recorded, or Redis away) alerts as a stale one does.
         yield gauge("gateway_periodic_last_pass_age_seconds", "Seconds since the worker's periodic pass last "
                     "completed a run", ["pass"], (((name,), age) for name, age in sorted(self.pass_ages.items())))
-        # Kept in Redis by the reconciler (gateway.jobs.found_paid): beside the orders paid, the share of a
+        # Kept in Redis by the reconciler (gateway.core.money_in.found_paid): beside the orders paid, the share of a
         # provider's payments whose callback never counted them.
         yield gauge("gateway_reconciler_found_paid", "Orders the reconciler found paid at their provider and "
                     "counted, no callback having done it first (since Redis was last emptied)", ["provider"],

@@ -41,7 +41,7 @@ from gateway.kit.stand_ins import StandIn, listen_address
 from media.local_storage import LocalStorage
 
 log = logging.getLogger(__name__)
-STOP_GRACE_SECONDS = 30  # a web process lets provider calls under way finish (gateway.jobs.start_queue)
+STOP_GRACE_SECONDS = 30  # a web process lets provider calls under way finish (gateway.core.money_in.start_queue)
 
 
 @dataclass

@@ -1,30 +1,30 @@
 """The worker's own passes, those that need the roof's parts (the board's refresh, the outbox's handlers): the
-outbox's delivery, relay and requeue, and the reconciler. Each is a `WorkerPass` (gateway.core.worker_passes) run in
-the process's job runtime (`assembly.job_runtime`); the wings' own passes are in their folders, a channel's or a
-provider's in its parts (`ChannelParts.passes`, `ProviderParts.passes`), all listed in `assembly.passes`."""
+outbox's delivery, relay and requeue, and the reconciler (its body is money in's, gateway.core.money_in.passes). Each
+is a `WorkerPass` (gateway.core.worker_passes) run in the process's job runtime (`assembly.job_runtime`); the wings'
+own passes are in their folders, a channel's or a provider's in its parts (`ChannelParts.passes`,
+`ProviderParts.passes`), all listed in `assembly.passes`."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import uuid
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 from assembly.job_runtime import JobContext, relay_now
 from assembly.periodic_enqueuer import PERIODIC_JOB_TIMEOUT
 from gateway.core.fraud.holds import HELD_TOPIC
-from gateway.core.money_in.verification import Verified, verify_due
+from gateway.core.money_in import passes as money_in_passes
+from gateway.core.money_in.found_paid import note_found_paid
+from gateway.core.money_in.passes import SLOWEST_VERIFICATION_CALL, ReconcileParts, ReconcileTimes
 from gateway.core.orders.held_together import hold_earlier
 from gateway.core.orders.receipts import RECEIPT_TOPICS, send_receipt
 from gateway.core.worker_passes import WorkerPass
 from gateway.jobs import outbox
-from gateway.jobs.found_paid import note_found_paid
 from gateway.jobs.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS, note_pass
 from gateway.jobs.leases import lease_held
 from gateway.jobs.queues import job_queue, sync_redis
-from gateway.jobs.reconciler import reconcile
 from gateway.kit.status_pacing import SPARE_PATIENCE, reconciler_pace, spare_pace
 from leaderboard.rebuild import follow_redis
 from leaderboard.refresh import BOARD_TOPICS, board_refresh
@@ -33,48 +33,12 @@ from media.passes import media_handlers
 log = logging.getLogger(__name__)
 RECONCILE_LEASE = "lease:reconcile"
 RECONCILE_LEASE_SECONDS = 30.0  # how long a killed worker's pass can keep the next one waiting
-# A pass stops here (the next one carries on), under the job's own time-out (`ReconcileTimes`): a renewed lease must
-# not let one stuck pass keep every other away for hours.
-RECONCILE_PASS_SECONDS = 200.0
-VERIFICATIONS_PER_PASS = 100  # ~11 s at 9 status calls a second (MTN), more beside the web processes' verifications
-VERIFY_PASS_SECONDS = 10.0  # claims of a pass's verification, at most this long: the next orders to check wait
 
 
-@dataclass(frozen=True)
-class ReconcileTimes:
-    """How long each piece of a reconciler pass may take, so that the whole ends within its job's time-out: past it
-    RQ kills the job, which then neither notes its pass nor relays what it counted, and is logged FAILED. Each piece
-    stops starting work early enough for the work it started to end in time, at its worst; should the worst be
-    worse, the pass cuts what is under way at its budget (`budget`), as RQ would, and still notes and relays."""
-
-    job_timeout: float = PERIODIC_JOB_TIMEOUT
-    # The job's time besides the checks: before them (the job runtime's start, the lease), after them (the lease let
-    # go, the pass noted, what it changed relayed: a batch of the outbox).
-    margin: float = 25.0
-    sweep: float = RECONCILE_PASS_SECONDS  # pending orders' checks start within this long
-    order_check: float = 80.0  # one order's at its slowest: a provider call, then its lost prompt sent again
-    verify: float = VERIFY_PASS_SECONDS  # verification claims start within this long of its start
-    # One verification at its slowest: no spare turn for `SPARE_PATIENCE`, then a provider call at its slowest (each
-    # of MTN's four tries timed out: 4 x 15 s, and 6 s of pauses). After a long sweep (callbacks lost, every turn
-    # theirs) the pass leaves verification to the web processes.
-    verification: float = SPARE_PATIENCE + 70.0
-
-    @property
-    def budget(self) -> float:
-        """Seconds from the pass's start within which its checks and verifications end."""
-        return self.job_timeout - self.margin
-
-    def sweep_stop_after(self) -> float:
-        return max(0.0, min(self.sweep, self.budget - self.order_check))
-
-    def verify_stop_after(self, elapsed: float) -> float | None:
-        """How long the pass's verification may claim, `elapsed` seconds into the pass; None: not in this pass (the
-        web processes verify too, and the next pass comes within seconds)."""
-        left = self.budget - elapsed - self.verification
-        return min(self.verify, left) if left > 0 else None
-
-
-RECONCILE_TIMES = ReconcileTimes()
+# The reconciler's pass ends within its periodic job's time-out, a verification within the kit's patience for a spare
+# turn and its slowest provider call (gateway.core.money_in.passes.ReconcileTimes).
+RECONCILE_TIMES = ReconcileTimes(job_timeout=PERIODIC_JOB_TIMEOUT,
+                                 verification=SPARE_PATIENCE + SLOWEST_VERIFICATION_CALL)
 
 
 def outbox_handlers(ctx: JobContext) -> dict[str, outbox.Handler]:
@@ -129,42 +93,12 @@ async def requeue_lost_deliveries(ctx: JobContext) -> int:
 
 async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE_SECONDS,
                          times: ReconcileTimes = RECONCILE_TIMES) -> str:
-    """One reconciler pass, within its job's time-out (`times`); a lease keeps two passes from checking the same
-    orders at once."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    async with lease_held(ctx.redis, RECONCILE_LEASE, lease_seconds) as held:
-        if not held:
-            # The lease is renewed only while its holder runs: a long pass (hundreds of due orders paced
-            # under MTN's cap) is alive, and /readyz must not call the reconciler silent meanwhile.
-            await note_pass(ctx.redis, "reconcile")
-            return "another pass is running"
-        budget = asyncio.timeout_at(started + times.budget)
-        try:
-            async with budget:
-                report = await reconcile(ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis),
-                                         stop_after=times.sweep_stop_after(), found=partial(note_found_paid, ctx.redis))
-                stop_after = times.verify_stop_after(loop.time() - started)
-                verified = await verify_share(ctx, stop_after) if stop_after is not None else []
-        except TimeoutError:
-            if not budget.expired():
-                raise
-            # Slower than its pieces' worst: what is under way is cut as RQ's time-out would cut it, and taken up
-            # again by the next pass; what was counted is relayed all the same.
-            log.warning("reconciler pass cut short at its %.0f s, near its job's time-out", times.budget)
-            report, verified = None, []
-        await note_pass(ctx.redis, "reconcile")  # the age /metrics and /readyz watch
-    if report is None or report.changed or any(outcome is Verified.DISAGREED for _, outcome in verified):
-        await relay_now(ctx)
-        log.info("reconciler: %s", report.summary() if report is not None else "cut short")
-    return report.summary() if report is not None else f"cut short after {times.budget:.0f} s"
-
-
-async def verify_share(ctx: JobContext, stop_after: float) -> list[tuple[uuid.UUID, Verified]]:
-    """Callback verification: what is due, on the status turns pending orders' checks leave, for a little while:
-    orders that fall due meanwhile wait for the next pass."""
-    return await verify_due(ctx.sessions, ctx.providers, pace=spare_pace(ctx.redis), limit=VERIFICATIONS_PER_PASS,
-                            stop_after=stop_after)
+    """The reconciler's pass (gateway.core.money_in.passes.reconcile_pass), with the worker's parts it uses."""
+    return await money_in_passes.reconcile_pass(ReconcileParts(
+        ctx.sessions, ctx.providers, pace=reconciler_pace(ctx.redis), spare_pace=spare_pace(ctx.redis),
+        lease=partial(lease_held, ctx.redis, RECONCILE_LEASE, lease_seconds),
+        note_pass=partial(note_pass, ctx.redis, "reconcile"), found=partial(note_found_paid, ctx.redis),
+        relay_now=partial(relay_now, ctx)), times)
 
 
 PASSES = (

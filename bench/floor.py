@@ -36,7 +36,7 @@ from gateway.db.engine import async_url
 BODY = {"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000001"}
 STATEMENTS_PER_VOTE = 9  # place (2, in a transaction, the start's lease in the insert), record the start, the
 # callback's 4, the relay's
-CONCURRENCY = 16  # the web process's payment starts in flight at once (gateway/jobs/start_queue.py)
+CONCURRENCY = 16  # the web process's payment starts in flight at once (gateway/core/money_in/start_queue.py)
 PROVIDERS_CLIENT = f"providers' client (httpx over aiohttp), {CONCURRENCY} at once"
 
 

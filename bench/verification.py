@@ -38,15 +38,15 @@ from assembly.providers import build_providers
 from assembly.settings import Settings
 from bench.harness import free_port, print_report, record
 from bench.verification_show import PRICE, Show, ShowOrder, plan_show, seed_forged, seed_genuine, seed_history
-from gateway.core.money_in.verification import verify_due
-from gateway.core.money_in.verification_order import SUSPECT_FLOOR, ClaimTurns
+from gateway.core.money_in.verification.by_status import verify_due
+from gateway.core.money_in.verification.loop import VerificationLoop
+from gateway.core.money_in.verification.priority import SUSPECT_FLOOR, ClaimTurns
 from gateway.core.orders.counting import FIRST_VERIFY_AFTER
 from gateway.core.providers import Collection, PaymentProvider, Providers
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade_async
 from gateway.db.models import Candidate, Contest, ContestStatus
 from gateway.db.seed import ensure_tallies
-from gateway.jobs.verifications import VerificationLoop
 from gateway.kit.status_pacing import spare_pace
 from payments.sandbox import SandboxControl, create_sandbox_app
 

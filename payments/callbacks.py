@@ -10,7 +10,7 @@ from functools import partial
 
 from aiohttp import web
 
-from gateway.core.money_in.callbacks import CallbackOutcome, receive_callback, signature_holds
+from gateway.core.money_in.callback_settling import CallbackOutcome, receive_callback, signature_holds
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.providers import CallbackRejected
 from gateway.kit.answers import error_body

@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 
 from assembly.settings import Settings
 from gateway.core.money_in import collections, starting
+from gateway.core.money_in.reconciler import reconcile
 from gateway.core.orders import placing, tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent
-from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl

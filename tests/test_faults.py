@@ -19,11 +19,11 @@ from assembly.app import create_app
 from assembly.job_runtime import JobContext
 from assembly.settings import Settings
 from assembly.worker_jobs import RECONCILE_LEASE, reconcile_pass
+from gateway.core.money_in.reconciler import reconcile
 from gateway.core.orders import counting, tables
 from gateway.db import engine as database
 from gateway.db.engine import Sessions, create_engine
 from gateway.db.models import OrderStatus
-from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import CHECKS, PROVIDERS, STARTS
 from tests.factories import assert_fault_end, count_orders, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote

@@ -121,8 +121,8 @@ def test_a_short_line_drops_gateway_from_our_loggers_and_names_the_request_only_
         assert handler.filter(record)
         return handler.format(record)
 
-    short = line("gateway.jobs.reconciler", "no answer")
-    assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING jobs.reconciler: no answer", short)
+    short = line("gateway.core.money_in.reconciler", "no answer")
+    assert re.fullmatch(r"\d\d:\d\d:\d\d WARNING core.money_in.reconciler: no answer", short)
     token = request_id.set("5f3a9c")
     try:
         served = line("channels.ussd.routes", "session ended")

@@ -19,10 +19,10 @@ from assembly.job_runtime import job_context
 from assembly.provider_calls import provider_of, provider_prefixes
 from assembly.settings import Settings
 from assembly.worker_jobs import reconcile_pass
+from gateway.core.money_in.start_queue import CONCURRENT_STARTS
 from gateway.core.orders import counting, tables
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus, OrderStatus, OutboxMessage, Refund, VoteOrder
-from gateway.jobs.start_queue import CONCURRENT_STARTS
 from gateway.kit.keys import CHECKS, HTTP, RELAY, STARTS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn, callback, paid_body, vote

@@ -35,7 +35,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     if args.what == "money":
         return cmd_reconcile_money(settings, args)
     from assembly.providers import build_providers
-    from gateway.jobs.reconciler import reconcile
+    from gateway.core.money_in.reconciler import reconcile
     from gateway.jobs.redis_connections import async_client
     from gateway.kit.status_pacing import reconciler_pace
 

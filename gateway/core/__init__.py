@@ -9,7 +9,8 @@ crossing goes one way; `[tool.importlinter]` in pyproject.toml keeps it so):
 
 - ``oversight`` - the review queue, orders as the admin area sees them, dashboards, the control room, exports;
 - ``money_out`` - refunds, payouts, settlements, the books against the providers;
-- ``money_in`` - money in: starts, callbacks, status checks, verification, chargebacks;
+- ``money_in`` - an order's payment: its start (one door, ``start_protocol``), callbacks, status checks, the
+  reconciler, verification, chargebacks;
 - ``orders`` - an order's life: placed, counted once, closed, refunded; receipts and what a voter may learn;
 - ``entries`` - calls for entries and their fees (the counting statement composes a fee's part);
 - ``contests`` - contests and candidates, the vote rules, the catalog, the ranking, the organiser's scope;

@@ -74,7 +74,8 @@ class PaymentListing:
 @runtime_checkable
 class PaymentList(Protocol):
     """A provider with no status call per payment but a list of all of them (Stars): the payments
-    counted on its word are verified together, against one read of the list (`verification_by_list`)."""
+    counted on its word are verified together, against one read of the list
+    (`gateway.core.money_in.verification.by_list`)."""
 
     # The longest one read may take (its pages × each page's time-out): the entries it answers stay claimed
     # at least this long, so no second worker reads the list again for them meanwhile.

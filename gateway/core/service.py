@@ -7,13 +7,11 @@ The assembly builds it (assembly/app.py) and keeps it under `VOTE_SERVICE`.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import Protocol
 
 from aiohttp import web
 
@@ -28,17 +26,10 @@ from gateway.core.fraud import shared_learning
 from gateway.core.media_storage import MediaStorage
 from gateway.core.money_in import in_chat, prompting_again
 from gateway.core.money_in.prompting_again import PromptAgain
-from gateway.core.money_in.starting import (
-    START_LEASE,
-    ClaimedStart,
-    StartOutcome,
-    claimed_at_placement,
-    needs_redirect,
-    provider_for,
-    start_for_page,
-    time_to_pay,
-)
+from gateway.core.money_in.start_protocol import PaymentStarter, StartProtocol
+from gateway.core.money_in.starting import StartOutcome, needs_redirect
 from gateway.core.orders import closing, order_standing, placing
+from gateway.core.orders.placing import PlacedOrder
 from gateway.core.orders.receipts import shown_to_voter
 from gateway.core.providers import Approval, Capability, PaymentError, Providers
 from gateway.core.results import ledger, signing
@@ -50,19 +41,6 @@ from gateway.db.failover import PRIMARY_WAIT_SECONDS
 from gateway.db.models import OrderStatus
 
 log = logging.getLogger(__name__)
-
-
-class PaymentStarter(Protocol):
-    """Starts payments after the reply (the web process's `gateway.jobs.start_queue.PaymentStarts`)."""
-
-    def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: ClaimedStart | None = None) -> None: ...
-
-    @property
-    def claims_at_placement(self) -> bool:
-        """Whether it starts an order with the lease its insert took (`claimed`); if not, none is taken for it."""
-        ...
-
-    async def wait_for_room(self) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -82,8 +60,8 @@ class VoteService:
         self.sessions = sessions
         self.providers = providers
         self.board = board
-        self.starts = starts
-        self.pending_ttl = pending_ttl
+        # Money in's one door: every start of a payment goes through it (gateway.core.money_in.start_protocol).
+        self.money_in = StartProtocol(sessions, providers, starts, pending_ttl=pending_ttl)
         self.contest_settings = tuple(contest_settings)
         self.receipt_channels = receipt_channels  # the channels that message a voter the outcome (their receipts)
         # Where candidates' clips are kept: the core hands channels finished URLs (a file's own URL where the
@@ -136,27 +114,16 @@ class VoteService:
         the channel may cancel the order until its prompt is tried (`cancel_if_unstarted`, a USSD session's end).
         `primary_wait`: how long the vote waits for a PostgreSQL primary during a failover (a channel whose answer is
         due within seconds waits less; `PrimaryUnavailable` after it)."""
-        if wait_for_room:
-            await self.starts.wait_for_room()
         if request.msisdn and not request.msisdn.startswith("+"):  # typed as the contest's voters write numbers
             request = replace(request, msisdn=await self.countries.payer_number(request.contest_slug, request.msisdn))
-        provider = provider_for(self.providers, request.provider, request.channel)
-        # A start about to run here is leased by the order's insert (no claim of its own); a delayed one is not (its
-        # lease would age), nor one the channel may cancel: the lease marks the prompt as tried.
-        starts_now = provider.redirects or (push_after <= 0 and not cancellable and self.starts.claims_at_placement)
-        placed_at = asyncio.get_running_loop().time()
+        terms = await self.money_in.terms(request.provider, request.channel, push_after=push_after,
+                                          cancellable=cancellable, wait_for_room=wait_for_room)
         placed = await placing.placed_order(
             self.sessions, request, capabilities=self.providers.capabilities(request.provider),
-            pending_ttl=time_to_pay(self.pending_ttl, provider.payment_window),
-            sends_receipt=request.channel in self.receipt_channels, start_lease=START_LEASE if starts_now else None,
-            primary_wait=primary_wait)
-        order, claimed = placed.order, claimed_at_placement(placed, placed_at)
-        view = VoterOrder.of(order, request.contest_slug, request.candidate_code, candidate_name="")
-        if not needs_redirect(self.providers, order.provider, order.channel):
-            # a phone prompt never holds up the voter's answer
-            self.starts.request(order.id, after=push_after, claimed=claimed)
-            return PlacedVote(view, None)
-        return PlacedVote(view, await start_for_page(self.sessions, self.providers, order.id, claimed))
+            pending_ttl=terms.pending_ttl, sends_receipt=request.channel in self.receipt_channels,
+            start_lease=terms.start_lease, primary_wait=primary_wait)
+        view = VoterOrder.of(placed.order, request.contest_slug, request.candidate_code, candidate_name="")
+        return PlacedVote(view, await self.money_in.begin(placed, terms))
 
     async def pay_entry_fee(self, entry_id: uuid.UUID, token: str, provider: str, msisdn: str | None,
                             channel: str) -> PlacedVote:
@@ -164,15 +131,12 @@ class VoteService:
         as a vote's: a redirect now, or a phone prompt after the reply (gateway.core.entries.entry_fees). No number:
         the one the candidate proved when entering pays."""
         entry = await entering.entry_of_link(self.sessions, entry_id, token)
-        window = provider_for(self.providers, provider, channel).payment_window
+        terms = await self.money_in.terms(provider, channel)  # its insert takes no lease: the start claims its own
         order = await entry_fees.place_entry_fee(
             self.sessions, self.providers, entry_fees.FeeRequest(entry.id, provider, msisdn or entry.msisdn, channel),
-            pending_ttl=time_to_pay(self.pending_ttl, window))
+            pending_ttl=terms.pending_ttl)
         view = await self.order(order.id)
-        if not needs_redirect(self.providers, order.provider, order.channel):
-            self.starts.request(order.id)
-            return PlacedVote(view, None)
-        return PlacedVote(view, await start_for_page(self.sessions, self.providers, order.id))
+        return PlacedVote(view, await self.money_in.begin(PlacedOrder(order, inserted=False), terms))
 
     async def order(self, order_id: uuid.UUID) -> VoterOrder:
         """The order as its voter may see it (its provider's receipt code where its provider's payers get one);
@@ -191,10 +155,7 @@ class VoteService:
     async def prompt_again(self, order_id: uuid.UUID) -> PromptAgain:
         """The voter got no prompt: one is pushed again once the provider says the last is over unpaid
         (gateway.core.money_in.prompting_again); the channel bounds how often an order asks."""
-        outcome = await prompting_again.prompt_again(self.sessions, self.providers, order_id)
-        if outcome is PromptAgain.SENT:
-            self.starts.request(order_id)
-        return outcome
+        return await self.money_in.prompt_again(order_id)
 
     def can_pay(self, provider: str, channel: str) -> bool:
         """Whether this process takes payments by `provider` on `channel` (Orange push needs its own credentials)."""

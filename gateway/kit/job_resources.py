@@ -14,7 +14,8 @@ from gateway.kit.phone_wallets import PhoneWallets
 from gateway.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
-    from gateway.core.service import PaymentStarter, VoteService
+    from gateway.core.money_in.start_protocol import PaymentStarter
+    from gateway.core.service import VoteService
 
 S_co = TypeVar("S_co", bound=ServiceSettings, covariant=True)
 

@@ -31,9 +31,9 @@ from gateway.kit.service_levels import LevelsSource, ServiceLevels
 from gateway.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
+    from gateway.core.money_in.start_queue import PaymentStarts
     from gateway.jobs.check_queue import PaymentChecks
     from gateway.jobs.relay import RelayLoop
-    from gateway.jobs.start_queue import PaymentStarts
     from gateway.kit.channel_parts import BoundHowToVote
 
 SETTINGS = web.AppKey("settings", ServiceSettings)  # the assembly's Settings: read a package's own with settings_of

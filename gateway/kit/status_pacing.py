@@ -2,8 +2,8 @@
 
 MTN caps status GETs at about 10 a second per account, and every MTN vote needs one: before it
 counts (a callback that cannot count alone, or none that came: the reconciler's check of a pending order) or after
-(the verification of one counted from its callback, `gateway.core.money_in.verification`). Above the cap MTN answers
-429. So each status call takes a turn of one schedule per provider that every process shares
+(the verification of one counted from its callback, `gateway.core.money_in.verification.by_status`). Above the cap MTN
+answers 429. So each status call takes a turn of one schedule per provider that every process shares
 (`gateway.kit.paced_turns`), at 90% of the cap: calls leave evenly spaced, and the 10% left over absorbs jitter; a
 429 that still comes back waits for another turn (`gateway.core.money_in.checking.fetch_paced`).
 

@@ -19,7 +19,8 @@ from sqlalchemy import text
 from assembly.job_runtime import JobContext
 from assembly.periodic_enqueuer import PERIODIC_JOB_TIMEOUT
 from assembly.settings import Settings
-from assembly.worker_jobs import RECONCILE_TIMES, VERIFY_PASS_SECONDS, ReconcileTimes, reconcile_pass
+from assembly.worker_jobs import RECONCILE_TIMES, reconcile_pass
+from gateway.core.money_in.passes import VERIFY_PASS_SECONDS, ReconcileTimes
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus

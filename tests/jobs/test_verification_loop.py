@@ -10,11 +10,11 @@ from sqlalchemy import event, insert
 
 from assembly.providers import build_providers
 from assembly.settings import Settings
+from gateway.core.money_in.verification.loop import VerificationLoop
 from gateway.core.orders import counting
 from gateway.core.providers import PaymentProvider
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.models import PaymentVerification
-from gateway.jobs.verifications import VerificationLoop
 from tests.factories import make_contest, place
 from tests.waiting import until
 

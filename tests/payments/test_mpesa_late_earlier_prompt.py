@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, update
 
 from assembly.settings import Settings
-from gateway.core.money_in.verification import verify_due
+from gateway.core.money_in.verification.by_status import verify_due
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, VoteOrder

@@ -15,7 +15,8 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from gateway.core.audit import Actor
-from gateway.core.money_in.verification import verify_due
+from gateway.core.money_in.reconciler import reconcile
+from gateway.core.money_in.verification.by_status import verify_due
 from gateway.core.money_out import payouts
 from gateway.core.money_out.money_reconciliation import reconcile_money
 from gateway.core.money_out.payouts_sent import payouts_pass
@@ -24,7 +25,6 @@ from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.core.providers import PaymentError, PaymentProvider
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, Payout, PayoutState, Refund, RefundState
-from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import PROVIDERS
 from payments.mpesa.stk_push import MpesaStkPush
 from tests.commands import command_env, gateway

@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from gateway.core.audit import Actor
-from gateway.core.money_in.verification import Verified, verify_due
+from gateway.core.money_in.verification.by_status import Verified, verify_due
 from gateway.core.money_out import payouts
 from gateway.core.money_out.payouts_sent import outgoing, payouts_pass
 from gateway.core.money_out.refunds import request_refund

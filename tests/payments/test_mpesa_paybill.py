@@ -20,7 +20,7 @@ from assembly.settings import Settings
 from gateway.core.audit import Actor
 from gateway.core.contests import contests_admin
 from gateway.core.money_in.paid_unasked import UnaskedPayment, order_of_receipt, write_order
-from gateway.core.money_in.verification import Verified, verify_due
+from gateway.core.money_in.verification.by_status import Verified, verify_due
 from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Contest, OrderStatus, ProviderEvent, VoteOrder

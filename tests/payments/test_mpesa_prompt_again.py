@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
+from gateway.core.money_in.reconciler import reconcile
 from gateway.core.money_in.starting_again import STARTS_AGAIN
-from gateway.core.money_in.verification import verify_due
+from gateway.core.money_in.verification.by_status import verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
-from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import PROVIDERS
 from tests.payments.mpesa_live import LiveMpesa, live_mpesa
 

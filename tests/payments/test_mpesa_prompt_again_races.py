@@ -15,10 +15,10 @@ from sqlalchemy import update
 
 from assembly.settings import Settings
 from gateway.core.money_in.checking import check_payment
+from gateway.core.money_in.reconciler import reconcile
 from gateway.core.orders.outcomes import Outcome
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import PROVIDERS
 from tests.payments.mpesa_live import LiveMpesa, live_mpesa
 from tests.payments.test_mpesa_prompt_again import HELD_ONCE, checkouts

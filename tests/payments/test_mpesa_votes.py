@@ -15,12 +15,12 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from gateway.core.money_in.collections import KEPT_DURING_START
-from gateway.core.money_in.verification import Verified, verify_due
+from gateway.core.money_in.reconciler import reconcile
+from gateway.core.money_in.verification.by_status import Verified, verify_due
 from gateway.core.orders import tables
 from gateway.db import seed
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
-from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import PROVIDERS, STARTS
 from tests.factories import place
 from tests.payments.mpesa_live import LiveMpesa, live_mpesa

@@ -19,8 +19,8 @@ from assembly.providers import build_providers
 from assembly.settings import Settings
 from channels.telegram.fake_api import FakeBotApi
 from gateway.core.money_in.passes import verify_by_list_pass
-from gateway.core.money_in.verification import DISAGREED, Verified, verify_due
-from gateway.core.money_in.verification_by_list import verify_by_list
+from gateway.core.money_in.verification.by_list import verify_by_list
+from gateway.core.money_in.verification.by_status import DISAGREED, Verified, verify_due
 from gateway.core.money_out.money_reconciliation import reconcile_money
 from gateway.core.oversight.review import ReviewKind, orders_to_review
 from gateway.core.providers import PaymentListing
@@ -219,7 +219,7 @@ async def test_an_old_payment_the_list_cannot_reach_does_not_keep_a_recent_forge
                               .values(queued_at=func.now() - timedelta(days=2)))
     one_read_reaches = datetime.now(UTC) - timedelta(hours=1)  # the page limit stops a read there
     later = datetime.now(UTC) + WAIT + timedelta(minutes=1)
-    with caplog.at_level(logging.WARNING, logger="gateway.core.money_in.verification_by_list"):
+    with caplog.at_level(logging.WARNING, logger="gateway.core.money_in.verification.by_list"):
         verified = await verify_by_list(sessions, "stars", HeldList(one_read_reaches), now=later, wait_for=WAIT)
     assert sorted(verified) == sorted([(old.id, Verified.ASK_AGAIN), (recent.id, Verified.DISAGREED)])
     assert (await tallies(sessions, contest.id))["03"] == 5  # the recent forgery's 5 votes are off

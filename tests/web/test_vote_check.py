@@ -12,7 +12,7 @@ from sqlalchemy import update
 
 from assembly.app import create_app
 from assembly.settings import Settings
-from gateway.core.money_in import verification
+from gateway.core.money_in.verification import by_status as verification
 from gateway.core.orders import counting
 from gateway.core.results import ledger, signing
 from gateway.db.engine import Sessions

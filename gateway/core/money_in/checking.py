@@ -34,7 +34,7 @@ async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, 
     """Apply what `provider` says about an order; every branch is safe to repeat.
 
     `verify_later`: the word is a callback's, not a status call's: an order it counts is queued, in the
-    same statement, for a status check later (`gateway.core.money_in.verification`)."""
+    same statement, for a status check later (`gateway.core.money_in.verification.by_status`)."""
     state = status.state
     if state is PaymentState.SUCCESSFUL:
         if status.amount is None or not status.currency:

@@ -21,7 +21,7 @@ from gateway.core.contests import late_votes
 from gateway.core.contests.catalog import VoterOrder
 from gateway.core.contests.rules import VotingState, check_candidate, voting_state
 from gateway.core.errors import VoteRejected
-from gateway.core.money_in.callbacks import receive_callback
+from gateway.core.money_in.callback_settling import receive_callback
 from gateway.core.money_in.collections import load_collection
 from gateway.core.orders import refunding
 from gateway.core.orders.outcomes import Outcome

@@ -16,7 +16,7 @@ from sqlalchemy import select
 from gateway.core.errors import Conflict, NotFound, ProviderFailed
 from gateway.core.money_in.checking import StatusPace, word_on
 from gateway.core.money_in.collections import load_collection
-from gateway.core.money_in.verification import VERIFIABLE, Verified
+from gateway.core.money_in.verification.by_status import VERIFIABLE, Verified
 from gateway.core.providers import PaymentError, PaymentState, Providers, StatusResult
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import PaymentVerification

@@ -15,8 +15,8 @@ never added up (a contest sold in Stars has an XTR statement beside its own).
 - net payable: gross less refunds, fees and commission; paid out: the organiser's payouts that went through;
   payouts under way: requested, approved or sent (gateway.core.money_out.payouts); balance: net less both;
 - awaiting verification: payments counted on a callback's word whose status call has not agreed yet
-  (gateway.core.money_in.verification). They are in the balance, but no payout is paid out of them (`payable`):
-  a status that disagrees takes them back off, and money already paid out could not follow;
+  (gateway.core.money_in.verification.by_status). They are in the balance, but no payout is paid out of them
+  (`payable`): a status that disagrees takes them back off, and money already paid out could not follow;
 - held for review: payments a fraud rule held for a person (gateway.core.fraud.holds), verified or not. In the balance
   too, and set aside as well: a person who rejects the order gives the money back to the payer, and a payout
   already paid could not pay for that refund.

@@ -28,7 +28,7 @@ head, the tally), so none wait on each other in a circle.
 
 What it offers: placing, closing and an order's standing to the service; to the money in wing, which drives an
 order with what its provider says, counting (with group commit and the kept callback), closing, refunding and the
-outcomes it answers with; refunding to money out; accounting to payments' verification and to oversight's
+outcomes it answers with; refunding to money out; accounting to money in's verification and to oversight's
 decisions; the receipts to the messaging channels.
 
 Crossings (one-way): the counting statement composes the fraud wing's parts (the judgement at confirmation, the

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, String, and_, cast, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from gateway.core.money_in.verification import backlog as verification_backlog
+from gateway.core.money_in.verification.by_status import backlog as verification_backlog
 from gateway.core.oversight.dashboard import MONEY_MOVED
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage, Refund, VoteOrder

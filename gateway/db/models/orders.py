@@ -156,7 +156,7 @@ class PaymentVerification(Base):
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     verified_at: Mapped[datetime | None]
     outcome: Mapped[str | None] = mapped_column(String(100))  # agreed | disagreed:<why> | not_paid
-    # Its rank, the highest verified first (gateway.core.money_in.verification_order); NULL: not ranked yet,
+    # Its rank, the highest verified first (gateway.core.money_in.verification.priority); NULL: not ranked yet,
     # claimed after the ranked ones. Set by the ranking pass, never by the statement that counts the order.
     priority: Mapped[int | None] = mapped_column(BigInteger)
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from assembly.settings import Settings
 from gateway.core.errors import Conflict
 from gateway.core.fraud import holds
-from gateway.core.money_in import verification
+from gateway.core.money_in.verification import by_status as verification
 from gateway.core.orders import counting, held_together, tables
 from gateway.core.orders.outcomes import ConfirmOutcome
 from gateway.core.results import ledger

@@ -12,7 +12,7 @@ import uuid
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select, text
 
-from gateway.core.money_in.callbacks import KEPT_BODY_BYTES
+from gateway.core.money_in.callback_settling import KEPT_BODY_BYTES
 from gateway.core.money_in.collections import WHOLE_EVENTS_PER_ORDER
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions

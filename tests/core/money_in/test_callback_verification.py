@@ -18,7 +18,14 @@ from sqlalchemy import func, select, update
 
 from assembly.app import create_app
 from assembly.settings import Settings
-from gateway.core.money_in.verification import CLAIM_LEASE, DISAGREED, Verified, claim_next, verify_due, verify_next
+from gateway.core.money_in.verification.by_status import (
+    CLAIM_LEASE,
+    DISAGREED,
+    Verified,
+    claim_next,
+    verify_due,
+    verify_next,
+)
 from gateway.core.orders import tables
 from gateway.core.oversight.review import ReviewKind, orders_to_review
 from gateway.db.engine import Sessions

@@ -14,7 +14,7 @@ from assembly.settings import Settings
 from gateway.core.audit import Actor
 from gateway.core.errors import Conflict
 from gateway.core.fraud import holds
-from gateway.core.money_in.verification import Verified, verify_due
+from gateway.core.money_in.verification.by_status import Verified, verify_due
 from gateway.core.money_out import payouts, settlements
 from gateway.core.money_out.refunds import request_refund
 from gateway.core.money_out.refunds_sent import refunds_pass

@@ -16,12 +16,12 @@ from sqlalchemy import func, select, update
 
 from assembly.settings import Settings
 from gateway.core.money_in import starting
+from gateway.core.money_in.reconciler import reconcile
+from gateway.core.money_in.start_queue import CONCURRENT_STARTS
 from gateway.core.orders import closing, tables
 from gateway.core.providers import PaymentError
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.jobs.reconciler import reconcile
-from gateway.jobs.start_queue import CONCURRENT_STARTS
 from gateway.kit.keys import CHECKS, ENGINE, PROVIDERS, STARTS
 from payments.local_sandbox import sandbox_address
 from payments.mtn import MtnMomoCollection

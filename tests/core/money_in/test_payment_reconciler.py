@@ -8,10 +8,10 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp.test_utils import TestClient
 
+from gateway.core.money_in.reconciler import reconcile
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
-from gateway.jobs.reconciler import reconcile
 from gateway.kit.keys import CHECKS, PROVIDERS
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote

@@ -16,7 +16,7 @@ from sqlalchemy import func, select, update
 
 from assembly.app import create_app
 from assembly.settings import Settings
-from gateway.core.money_in.verification import DISAGREED
+from gateway.core.money_in.verification.by_status import DISAGREED
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PaymentVerification

@@ -17,12 +17,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.settings import Settings
 from gateway.core.money_in import starting
+from gateway.core.money_in.reconciler import reconcile
+from gateway.core.money_in.start_queue import PaymentStarts
 from gateway.core.orders import closing, placing, tables
 from gateway.core.service import VoteService
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.jobs.reconciler import reconcile
-from gateway.jobs.start_queue import PaymentStarts
 from gateway.kit.keys import ENGINE, PROVIDERS
 from leaderboard.boards import Boards
 from payments.local_sandbox import sandbox_address

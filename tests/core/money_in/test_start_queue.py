@@ -9,10 +9,10 @@ import uuid
 from datetime import UTC, datetime
 from typing import cast
 
+from gateway.core.money_in.start_queue import PaymentStarts
 from gateway.core.money_in.starting import ClaimedStart, spent
 from gateway.core.providers import Collection, PaymentError
 from gateway.db.models import VoteOrder
-from gateway.jobs.start_queue import PaymentStarts
 
 
 class Provider:

@@ -7,8 +7,8 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from gateway.core.money_in.verification import Verified
-from gateway.core.money_in.verification_by_list import CountedPayment, judge_listed
+from gateway.core.money_in.verification.by_list import CountedPayment, judge_listed
+from gateway.core.money_in.verification.by_status import Verified
 from gateway.core.providers import ListedPayment
 
 COUNTED = datetime(2026, 11, 23, 20, 0, tzinfo=UTC)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.core.money_in.verification import PENDING_TURNS, Verified, judge
+from gateway.core.money_in.verification.by_status import PENDING_TURNS, Verified, judge
 from gateway.core.providers import PaymentState, StatusResult
 
 

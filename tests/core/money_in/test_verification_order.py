@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from gateway.core.money_in.verification_order import (
+from gateway.core.money_in.verification.priority import (
     LARGE_ORDER_VOTES,
     ORDINARY,
     SAMPLE_PER_MILLE,

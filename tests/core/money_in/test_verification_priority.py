@@ -13,9 +13,9 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from gateway.core.money_in.verification import DISAGREED, Verified, verify_due, verify_next
-from gateway.core.money_in.verification_order import ClaimTurns, OriginCounts
-from gateway.core.money_in.verification_ranking import rank_all_due
+from gateway.core.money_in.verification.by_status import DISAGREED, Verified, verify_due, verify_next
+from gateway.core.money_in.verification.priority import ClaimTurns, OriginCounts
+from gateway.core.money_in.verification.ranking import rank_all_due
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, PaymentVerification

@@ -16,12 +16,12 @@ from sqlalchemy import func, select, update
 
 from assembly.providers import build_providers
 from assembly.settings import Settings
-from gateway.core.money_in.verification_order import OriginCounts
-from gateway.core.money_in.verification_ranking import rank_all_due
+from gateway.core.money_in.verification.loop import VerificationLoop
+from gateway.core.money_in.verification.priority import OriginCounts
+from gateway.core.money_in.verification.ranking import rank_all_due
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, PaymentVerification
-from gateway.jobs.verifications import VerificationLoop
 from gateway.kit.status_pacing import StatusPacer
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl

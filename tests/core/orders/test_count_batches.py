@@ -20,7 +20,7 @@ from sqlalchemy import select, text
 
 from assembly.app import create_app
 from assembly.settings import Settings
-from gateway.core.money_in.callbacks import receive_callback, store_event
+from gateway.core.money_in.callback_settling import receive_callback, store_event
 from gateway.core.orders import counting, tables
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.kept_events import ARRIVAL_SLACK, EventToKeep

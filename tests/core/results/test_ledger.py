@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy import select, text
 
 from gateway.core.fraud import holds
-from gateway.core.money_in import verification
+from gateway.core.money_in.verification import by_status as verification
 from gateway.core.orders import counting, refunding
 from gateway.core.results import ledger, signing
 from gateway.core.results.ledger_chain import LedgerEvent, chain, entry_hash, walk

@@ -5,7 +5,7 @@ Revises: 0033_payout_kinds_by_provider
 Create Date: 2026-11-26 00:00:00
 
 The status calls that verify callback-counted orders are capped; at show scale the queue is read by rank
-(gateway.core.money_in.verification_order), not oldest first. Entries waiting at the upgrade stay unranked (NULL)
+(gateway.core.money_in.verification.priority), not oldest first. Entries waiting at the upgrade stay unranked (NULL)
 until the ranking pass reaches them, and are claimed meanwhile as before, oldest first.
 """
 from __future__ import annotations

@@ -38,7 +38,7 @@ UNCHANGED = frozenset({Outcome.PENDING, Outcome.START_AGAIN, Reconciled.NOT_STAR
                        Reconciled.RESTARTED, Reconciled.START_IN_PROGRESS, Reconciled.ERROR})
 # One order's check: its id, the time it is judged at, the pace of its status call.
 CheckOrder = Callable[[uuid.UUID, datetime, StatusPace], Awaitable[Outcome | Reconciled]]
-# Told of each order found paid and counted, by its provider, as it is (`gateway.jobs.found_paid`): a pass can last
+# Told of each order found paid and counted, by its provider, as it is (`found_paid`): a pass can last
 # minutes, and the figure must rise as the votes do.
 FoundPaid = Callable[[Mapping[str, int]], Awaitable[None]]
 

@@ -3,9 +3,9 @@ a few at once, on the status-call turns pending orders' checks leave (`gateway.k
 goes first), and moves the board when votes are taken back.
 
 Every web process runs one; the queue in PostgreSQL hands each due entry to one of them (`claim_next`), by rank
-(`gateway.core.money_in.verification_order`), one claim in ten the oldest. Each loop also ranks the entries that
-fell due (`gateway.core.money_in.verification_ranking`), once a second, a batch locked at a time.
-The reconciler verifies too, on the same spare turns (`assembly.worker_jobs`). The loop has its own
+(`gateway.core.money_in.verification.priority`), one claim in ten the oldest. Each loop also ranks the entries that
+fell due (`gateway.core.money_in.verification.ranking`), once a second, a batch locked at a time.
+The reconciler verifies too, on the same spare turns (`gateway.core.money_in.passes`). The loop has its own
 small connection pool (`assembly.app.verification_ctx`): it never takes a connection a request needs.
 """
 
@@ -19,9 +19,9 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gateway.core.money_in.checking import StatusPace
-from gateway.core.money_in.verification import Verified, claim_next, verify_claimed
-from gateway.core.money_in.verification_order import ClaimTurns, OriginCounts
-from gateway.core.money_in.verification_ranking import rank_all_due
+from gateway.core.money_in.verification.by_status import Verified, claim_next, verify_claimed
+from gateway.core.money_in.verification.priority import ClaimTurns, OriginCounts
+from gateway.core.money_in.verification.ranking import rank_all_due
 from gateway.core.providers import Providers
 from gateway.db.engine import Sessions
 

@@ -13,18 +13,18 @@ from sqlalchemy import all_, bindparam, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 
 from gateway.core.money_in.checking import StatusPace, check_payment, note_check
+from gateway.core.money_in.reconciler_sweep import FoundPaid, ReconcileReport, Sweep
 from gateway.core.money_in.starting import start_payment
 from gateway.core.orders import closing, tables
 from gateway.core.orders.outcomes import Outcome, Reconciled
 from gateway.core.providers import CollectionNotFound, PaymentError, Providers
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.jobs.reconciler_sweep import FoundPaid, ReconcileReport, Sweep
 
 log = logging.getLogger(__name__)
 
 FIRST_CHECK_AFTER = timedelta(seconds=30)  # give the callback its chance first
-# The web process pushes a prompt at once and retries it for about a minute (gateway.jobs.start_queue):
+# The web process pushes a prompt at once and retries it for about a minute (gateway.core.money_in.start_queue):
 # an order still unknown to its provider after that lost its start (a killed process).
 NEVER_STARTED_GRACE = timedelta(seconds=75)
 MAX_BACKOFF_SECONDS = 120
@@ -162,7 +162,7 @@ async def reconcile(sessions: Sessions, registry: Providers, *, now: datetime | 
                     since: datetime | None = None, limit: int | None = None, calls_per_second: float = 8.0,
                     pace: StatusPace | None = None, stop_after: float | None = None,
                     found: FoundPaid | None = None) -> ReconcileReport:
-    """One pass over the due pending orders (`gateway.jobs.reconciler_sweep`), each at most once, until none is left
+    """One pass over the due pending orders (`reconciler_sweep`), each at most once, until none is left
     or `limit` were looked at. Status calls take their provider's turns on `pace`, the schedule every process shares
     under its cap (MTN ~10/s, `gateway.kit.status_pacing`); a provider without one, or a pass without `pace`, is
     paced here at `calls_per_second`.

@@ -72,7 +72,7 @@ async def receive_callback(
     Raises CallbackRejected (after storing the event) for a callback that fails verification.
     `secret`: the per-order secret of the callback's URL (MTN), handed to the provider, never kept.
     A callback the provider vouches for with it (`verify_later`) counts at once and is queued for a
-    status check later (`gateway.core.money_in.verification`). `batches`: the process's group commit, where
+    status check later (`gateway.core.money_in.verification.by_status`). `batches`: the process's group commit, where
     a callback that pays a pending order is counted (and kept) with the others that arrive with it.
     `check_due` is awaited for a callback that is not vouched for and only asks for a check of an order of
     ours: anyone who knows an order's id can send those, so a repeat (False) is not kept, and answered

@@ -1,6 +1,6 @@
 """The ranking pass of callback verification: each due entry of the queue gets its rank once, from the facts of its
-order (`verification_order.QueuedOrder`: amount, the payer number's history, how its callback came), so that the
-claim (`verification.claim_next`) reads the queue by rank along an index, never sorting the backlog.
+order (`priority.QueuedOrder`: amount, the payer number's history, how its callback came), so that the
+claim (`by_status.claim_next`) reads the queue by rank along an index, never sorting the backlog.
 
 Entries are ranked when they fall due (after `counting.FIRST_VERIFY_AFTER`), not by the statement that counts the
 order: a show's hottest statement gains nothing, and the facts are read in batches, a few index look-ups an order.
@@ -16,7 +16,7 @@ from sqlalchemy import BigInteger, and_, bindparam, exists, func, or_, select, u
 from sqlalchemy.dialects.postgresql import UUID
 from sqlalchemy.orm import aliased
 
-from gateway.core.money_in.verification_order import OriginCounts, QueuedOrder, origin_of, ranked
+from gateway.core.money_in.verification.priority import OriginCounts, QueuedOrder, origin_of, ranked
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, PaymentVerification, ProviderEvent, VoteOrder
 

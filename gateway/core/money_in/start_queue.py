@@ -18,8 +18,9 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
-from gateway.core.money_in.starting import ClaimedStart, spent
-from gateway.core.providers import PaymentError
+from gateway.core.money_in.starting import ClaimedStart, release_start, spent, start_payment
+from gateway.core.providers import PaymentError, Providers
+from gateway.db.engine import Sessions
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +61,19 @@ class PaymentStarts:
         self._queued = 0  # starts waiting for a slot
         self._room = asyncio.Event()
         self._room.set()
+
+    @classmethod
+    def of_process(cls, sessions: Sessions, providers: Providers, *,
+                   waited: Callable[[float], None] | None = None) -> PaymentStarts:
+        """A web process's queue: each start is `starting.start_payment`, and a lease no start will use is given
+        back (`starting.release_start`)."""
+        async def start(order_id: uuid.UUID, claimed: ClaimedStart | None) -> object:
+            return await start_payment(sessions, providers, order_id, claimed)
+
+        async def give_back(order_id: uuid.UUID, claimed: ClaimedStart) -> None:
+            await release_start(sessions, order_id, claimed.lease)
+
+        return cls(start, give_back=give_back, waited=waited)
 
     def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: ClaimedStart | None = None) -> None:
         """Push the order's prompt `after` seconds from now; a second request for it is a no-op. `claimed`: the

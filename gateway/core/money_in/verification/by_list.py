@@ -1,7 +1,7 @@
 """Verifying the payments of a provider that has no status call but lists every payment it took (Stars:
 `getStarTransactions`): one read of the list answers every due entry of the queue at once.
 
-The entries are those of `gateway.core.money_in.verification` (the order was counted at once on the
+The entries are those of `gateway.core.money_in.verification.by_status` (the order was counted at once on the
 provider's word, e.g. a `successful_payment` on the secret-checked webhook). A pass claims the provider's due
 entries in batches, oldest order first, each for as long as one read may take (`PaymentList.read_within`),
 reads the list back to the oldest order of the batch, and judges each: listed for its order, at
@@ -22,7 +22,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import bindparam, select, update
 
-from gateway.core.money_in.verification import (
+from gateway.core.money_in.verification.by_status import (
     ORDERS,
     QUEUE,
     VERIFIABLE,

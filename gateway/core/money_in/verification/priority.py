@@ -24,11 +24,11 @@ Two guarantees are kept whatever the ranks say. Every counted order is verified 
 `OLDEST_EVERY` ignores the ranks and takes the oldest due entry (`ClaimTurns`), so an unbroken stream of suspects
 never holds an ordinary order back for ever, and an entry not ranked yet (the ranking pass is behind or down) is
 still claimed, after the ranked ones and oldest first. None is verified twice at once: ranking only orders the
-claim, which still locks one entry and leases it (`gateway.core.money_in.verification`). The cap is the status
+claim, which still locks one entry and leases it (`gateway.core.money_in.verification.by_status`). The cap is the status
 pacing's (`gateway.kit.status_pacing`), untouched: ranking spends no status call.
 
 The ranking itself is this module, plain logic with no I/O: the ranking pass
-(`gateway.core.money_in.verification_ranking`) reads each due entry's facts (`QueuedOrder`), asks `priority`, and
+(`gateway.core.money_in.verification.ranking`) reads each due entry's facts (`QueuedOrder`), asks `priority`, and
 writes it on the entry, where the claim's index reads it. An organiser who needs more verified sooner raises the
 cap: ask the provider for a higher one and set it (`MTN_MOMO_STATUS_CALLS_PER_SECOND`; Orange's is
 `ORANGE_MONEY_REQUESTS_PER_SECOND`); docs/how-a-vote-is-counted.md, "Verifying at show scale", has the measured

@@ -1,6 +1,6 @@
 """Orders counted on an authenticated callback's word (MTN's per-order URL secret, Orange's notif_token),
 checked afterwards with the provider's status: the most money at risk first, a random sample next, then the
-oldest, with one claim in ten the oldest whatever its rank (`gateway.core.money_in.verification_order` says why).
+oldest, with one claim in ten the oldest whatever its rank (`gateway.core.money_in.verification.priority` says why).
 
 The queue is the `payment_verifications` table, filled by the statement that counts the order: a restart
 loses nothing. A process claims one due entry at a time (its due time moves on by `CLAIM_LEASE`, so an
@@ -10,7 +10,7 @@ definite takes the votes back off in one transaction: tally, order flagged for a
 review`), audit entry, outbox rows that move the board. A provider that cannot answer, or still says
 pending, is asked again later. Stars payments (counted on the word of a secret-checked webhook) wait
 in the same queue, but a provider without a status call is verified against its list of payments, many
-entries at once (`gateway.core.money_in.verification_by_list`); `claim_next` leaves them to that pass.
+entries at once (`gateway.core.money_in.verification.by_list`); `claim_next` leaves them to that pass.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.money_in.checking import StatusPace, word_on
 from gateway.core.money_in.collections import load_collection
-from gateway.core.money_in.verification_order import ClaimTurns
+from gateway.core.money_in.verification.priority import ClaimTurns
 from gateway.core.orders import accounting
 from gateway.core.providers import PaymentError, PaymentState, Providers, StatusResult
 from gateway.core.results import ledger
@@ -102,7 +102,7 @@ async def claim_next(sessions: Sessions, now: datetime, skip: Sequence[str] = ()
                      oldest_first: bool = False) -> tuple[uuid.UUID, int] | None:
     """The due entry of the highest rank (`oldest_first`: the oldest due entry), claimed for this process (None:
     nothing is due). `skip`: providers whose payments are verified by list (`Providers.payment_lists`,
-    `gateway.core.money_in.verification_by_list`)."""
+    `gateway.core.money_in.verification.by_list`)."""
     async with sessions.begin() as session:
         row = (await session.execute(CLAIM_OLDEST if oldest_first else CLAIM_RANKED,
                                      {"claim_now": now, "claim_skip": list(skip)})).one_or_none()
