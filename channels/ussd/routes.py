@@ -48,7 +48,7 @@ from gateway.core.orders import placing
 from gateway.core.providers import Capability
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import Lang
-from gateway.kit.keys import PROVIDERS, REDIS, SESSIONS, USSD_HOPS, settings_of
+from gateway.kit.keys import PROVIDERS, REDIS, SESSIONS, settings_of
 from gateway.kit.throttle import enforce_untied_limit
 
 log = logging.getLogger(__name__)
@@ -62,6 +62,7 @@ PRIMARY_WAIT_SECONDS = 3.0
 # Hops handled at once per process; the rest wait their turn, so a burst queues here rather than
 # piling onto the shared Redis and database pools.
 HOPS_IN_FLIGHT = 64
+USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # those hops in flight in this process
 
 
 def client_key(session_id: str) -> str:
