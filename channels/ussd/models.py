@@ -1,6 +1,7 @@
 """USSD's own tables (migrations in channels/ussd/migrations, the Alembic branch `ussd`): each contest's USSD
-settings, the SMS that follow a USSD vote once its order is decided (one per order and kind), and AT's
-end-of-session notifications (made by the core's history before channels had branches, adopted by ussd_0002)."""
+settings (the service codes that dial it among them), the SMS that follow a USSD vote once its order is decided
+(one per order and kind), and AT's end-of-session notifications (made by the core's history before channels had
+branches, adopted by ussd_0002)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.models import Base
@@ -23,6 +24,8 @@ class UssdContest(Base):
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True)
     # The organiser turned off the SMS that confirms a USSD vote (its receipt, or why it failed).
     no_receipt_sms: Mapped[bool] = mapped_column(server_default=text("false"))
+    # The operator's codes that dial it (*384*123#); two live contests never share one.
+    service_codes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
 
 
 class UssdReceiptText(Base):

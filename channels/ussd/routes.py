@@ -16,6 +16,7 @@ from channels.phone.callers import check_at_token
 from channels.phone.operators import Operator, detect_operator
 from channels.phone.texts import provider_label
 from channels.ussd import free_votes, store
+from channels.ussd.dialled import contest_ids_dialled
 from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
 from channels.ussd.screens import (
@@ -113,7 +114,7 @@ async def reply_to(app: web.Application, hit: Hit) -> str:
         return recalled.reply
     records = recalled.contests
     if records is None:
-        records = await app[VOTE_SERVICE].contests_for_code(hit.service_code)
+        records = await app[VOTE_SERVICE].contests_with_menus(contest_ids_dialled(hit.service_code))
         await quietly(sessions.cache_contests(hit.service_code, records))
     return await answer(app, sessions, hit, recalled.record, records)
 

@@ -16,7 +16,8 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-FieldKind = Literal["text", "number", "checkbox"]
+# A "list" is a text in the form (its items between commas) and an array in the API.
+FieldKind = Literal["text", "number", "checkbox", "list"]
 
 
 @dataclass(frozen=True)
