@@ -3,7 +3,7 @@ opening, pausing and closing it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -102,16 +102,21 @@ def fraud_fields(rules: FraudRules) -> dict[str, int]:
     return {f"{FRAUD_FIELD}{name}": value for name, value in rules.stored().items()}
 
 
-def field_errors(error: DomainError | None, lang: str, currency: str = "") -> dict[str, str]:
+def field_errors(error: DomainError | None, lang: str, currency: str = "",
+                 fieldsets: Sequence[ContestFieldset] = ()) -> dict[str, str]:
     """Each wrong field's message in `lang` (admin.field_error_texts; the bundles' in admin.tier_fields, their
-    amounts in `currency`), by the form field it goes beside (a fraud threshold's is `fraud_<rule>`); one with no
-    field of the form goes above it (`""`)."""
+    amounts in `currency`; a channel's field's as its `fieldsets` say it, described in `lang`), by the form field it
+    goes beside (a fraud threshold's is `fraud_<rule>`); one with no field of the form goes above it (`""`)."""
     errors = error.errors if isinstance(error, FieldErrors) else [error] if error is not None else []
+    refusals = {field.name: field.refusal for fieldset in fieldsets for field in fieldset.fields if field.refusal}
     shown: dict[str, str] = {}
     for each in errors:
         field = each.field or ""
         field = f"{FRAUD_FIELD}{field}" if field in FraudRules.names() else field
-        message = field_error_texts.shown(tier_fields.shown(each, currency, lang), lang)
+        if each.code == field_error_texts.INVALID and field in refusals:
+            message = refusals[field]
+        else:
+            message = field_error_texts.shown(tier_fields.shown(each, currency, lang), lang)
         shown[field] = f"{shown[field]} {message}" if field in shown else message
     return shown
 
@@ -123,7 +128,7 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
     providers = values.get("providers") or []
     values = {**contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS]), **values,
               "providers": providers if isinstance(providers, list) else [providers]}
-    errors = field_errors(error, lang, str(values.get("currency") or ""))
+    errors = field_errors(error, lang, str(values.get("currency") or ""), channel_fieldsets(request))
     shown_fields = {"name", "slug", "price_per_vote", "currency", "max_votes_per_order", "country", "time_zone",
                     "opens_at", "closes_at", "providers", "stars_per_vote", "board",
                     "board_frozen_at", "default_language", *(f"{FRAUD_FIELD}{name}" for name in FraudRules.names()),

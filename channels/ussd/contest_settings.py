@@ -88,7 +88,8 @@ def described(lang: str) -> ContestFieldset:
     t = CATALOGS.translations(lang)
     return ContestFieldset(legend=t.pgettext("admin", "USSD"), fields=(
         ContestField(CODES_FIELD, "list", {"type": "array", "items": {"type": "string"}},
-                     t.pgettext("admin", "USSD service codes (comma-separated, e.g. *384*123#)")),
+                     t.pgettext("admin", "USSD service codes (comma-separated, e.g. *384*123#)"),
+                     refusal=t.pgettext("admin", "USSD service codes look like *384*123#.")),
         ContestField(FIELD, "checkbox", {"type": "boolean"},
                      t.pgettext("admin", "No SMS after a USSD vote (its receipt, or why the payment failed)")),))
 

@@ -25,13 +25,16 @@ class ContestField:
     """One field of a channel's settings of a contest, as the admin's form draws it and its API documents it.
 
     `name` is the form's and the API body's (what `parse` reads, unique across channels); `json_schema` the
-    field's JSON Schema in the API body; `label` and `help` are in the language asked of `describe`."""
+    field's JSON Schema in the API body; `label`, `help` and `refusal` (what the form says beside the field when
+    `parse` refuses it as invalid, code "invalid_field"; None: `parse`'s own English words) are in the language
+    asked of `describe`."""
 
     name: str
     kind: FieldKind
     json_schema: Mapping[str, Any]
     label: str
     help: str | None = None
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)
