@@ -30,6 +30,10 @@ from gateway.db.engine import Sessions
 FIELD = "ussd_no_receipt_sms"
 CODES_FIELD = "ussd_service_codes"
 SERVICE_CODE = re.compile(r"^\*[0-9]{1,6}(?:\*[0-9]{1,6}){0,4}#$")
+# The codes in the admin API's body: an array there, where the form's text puts them between commas.
+CODES_SCHEMA = {"type": "array", "items": {"type": "string"},
+                "description": "the operator's codes that dial the contest (*384*123#); two live contests never "
+                               "share one"}
 DEMO_SERVICE_CODE = "*384*123#"  # the demo contest's (Cameroon's operators' *384*…#; `gateway ussd` dials it)
 
 
@@ -87,7 +91,7 @@ def described(lang: str) -> ContestFieldset:
     """The admin's form field, in the "admin" context: an organiser's screen, not a phone's."""
     t = CATALOGS.translations(lang)
     return ContestFieldset(legend=t.pgettext("admin", "USSD"), fields=(
-        ContestField(CODES_FIELD, "list", {"type": "array", "items": {"type": "string"}},
+        ContestField(CODES_FIELD, "list", CODES_SCHEMA,
                      t.pgettext("admin", "USSD service codes (comma-separated, e.g. *384*123#)"),
                      refusal=t.pgettext("admin", "USSD service codes look like *384*123#.")),
         ContestField(FIELD, "checkbox", {"type": "boolean"},
