@@ -1,6 +1,7 @@
 """The core's refusals of a contest's fields in the organiser's language. The core (gateway.core.contests.
 contest_drafts) writes its messages in English for programs, which the JSON API keeps; the admin pages show each by its
-`code` and `field` from this table, never by reading its English words. A refusal not in it keeps the core's words."""
+`code` and `field` from this table, never by reading its English words. A refusal not in it keeps the core's words
+(a channel's field's refusal is the channel's own, in its `describe`: admin.pages.contests.field_errors)."""
 
 from __future__ import annotations
 
@@ -22,7 +23,6 @@ CONTEST_FIELDS = {
     (INVALID, "closes_at"): N_("Voting must close after it opens, at a date and a time (2026-12-01 20:00)."),
     (INVALID, "board_frozen_at"): N_("Frozen from: a date and a time (2026-12-01 20:00)."),
     (INVALID, "providers"): N_("Choose one or more ways to pay among those offered."),
-    (INVALID, "ussd_service_codes"): N_("USSD service codes look like *384*123#."),
     (INVALID, "board"): N_("Choose how the public board shows the counts."),
     (INVALID, "default_language"): N_("Choose the voters' language among those offered."),
     (INVALID, "stars_per_vote"): N_("Stars a vote: a whole number of 1 or more."),

@@ -132,7 +132,6 @@ CONTEST_FIELDS: dict[str, Any] = {
                       "and a date-time without an offset is read on it; default: the country's main zone"},
         "opens_at": {"type": "string", "format": "date-time"}, "closes_at": {"type": "string", "format": "date-time"},
         "providers": {"type": "array", "items": {"type": "string"}},  # the service's own (`contest_fields`)
-        "ussd_service_codes": {"type": "array", "items": {"type": "string"}},
         "stars_per_vote": {"type": ["integer", "null"], "description": "null: not sold in the Telegram bot"},
         "price_tiers": {"type": "array", "maxItems": 5, "description": "bundles: an order of exactly `votes` votes "
                         "costs `amount` (minor units of currency), any other number price_per_vote a vote; votes 1 to "

@@ -11,11 +11,12 @@ from pathlib import Path
 from typing import Any
 
 from assembly import fanout_server
-from assembly.demo import KENYA_DEMO_CHANNELS, KENYA_DEMO_PAYBILL
+from assembly.demo import KENYA_DEMO_CHANNELS, KENYA_DEMO_PAYBILL, KENYA_DEMO_USSD_CODE
 from assembly.media import cloudinary_stand_in_needed, media_address
 from assembly.settings import Settings
 from channels.sms.contest_settings import DEMO_KEYWORD, DEMO_SHORT_CODE
-from gateway.db.seed import DEMO_SLUG, DEMO_USSD_CODE, KENYA_DEMO_SLUG, KENYA_DEMO_USSD_CODE
+from channels.ussd.contest_settings import DEMO_SERVICE_CODE
+from gateway.db.seed import DEMO_SLUG, KENYA_DEMO_SLUG
 from gateway.kit.stand_ins import StandIn
 
 
@@ -39,7 +40,7 @@ def banner_lines(settings: Settings, stand_ins: Sequence[StandIn[Any]]) -> list[
     lines = [
         "",
         "Ballot is running:",
-        f"  demo contest  {base}/c/{DEMO_SLUG}  (Cameroon, FCFA: USSD {DEMO_USSD_CODE}, SMS "
+        f"  demo contest  {base}/c/{DEMO_SLUG}  (Cameroon, FCFA: USSD {DEMO_SERVICE_CODE}, SMS "
         f"{DEMO_KEYWORD} 07 5 to {DEMO_SHORT_CODE}; a candidate's card starts a vote)",
         f"  Kenya demo    {base}/c/{KENYA_DEMO_SLUG}  (Ksh, M-Pesa: USSD {KENYA_DEMO_USSD_CODE}, SMS "
         f"{kenyan_sms['sms_keyword']} 03 3 to {kenyan_sms['sms_short_code']}, Paybill {KENYA_DEMO_PAYBILL} account 03)",

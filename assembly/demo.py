@@ -4,6 +4,8 @@ and photos (assembly.demo_media); and the Kenyan one, paid by M-Pesa."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from assembly.channel_list import CONTEST_SETTINGS
@@ -19,6 +21,8 @@ from payments.mpesa.paybills import PAYBILL_SETTINGS, PaybillSettings
 KENYA_DEMO_PAYBILL = "174379"
 # Its SMS line (the main demo's is 20123 VOTE): "KURA" is Swahili for a vote.
 KENYA_DEMO_CHANNELS = {"sms_short_code": "20254", "sms_keyword": "KURA"}
+# Its USSD code: Kenyan voters dial their own (a contest's code is the operator's, one per country).
+KENYA_DEMO_USSD_CODE = "*384*254#"
 
 
 async def seed_demo(sessions: Sessions, storage: LocalStorage | None = None) -> Contest:
@@ -44,10 +48,14 @@ async def seed_demos(sessions: Sessions, storage: LocalStorage | None = None) ->
 
 
 async def give_kenyan_channels(session: AsyncSession, contest_id: int) -> None:
-    """The Kenyan demo's settings of each channel, where it has no SMS short code yet: a short code of its own and a
-    Swahili keyword (`KURA 03 3` to 20254), each other channel's defaults."""
+    """The Kenyan demo's settings of each channel: where it has no SMS short code yet, a short code of its own and a
+    Swahili keyword (`KURA 03 3` to 20254); where it has no USSD code (a demo seeded when it was voted for on the web
+    only), Kenya's; each other channel's kept, or its defaults."""
     fields = (await channel_fields(session, CONTEST_SETTINGS, [contest_id]))[contest_id]
-    if fields.get("sms_short_code"):
+    given: dict[str, Any] = {} if fields.get("sms_short_code") else dict(KENYA_DEMO_CHANNELS)
+    if not fields.get("ussd_service_codes"):
+        given["ussd_service_codes"] = [KENYA_DEMO_USSD_CODE]
+    if not given:
         return
     for channel in CONTEST_SETTINGS:
-        await channel.parse({**fields, **KENYA_DEMO_CHANNELS}).save(session, contest_id)
+        await channel.parse({**fields, **given}).save(session, contest_id)

@@ -173,12 +173,13 @@ def is_backend(pid: int) -> bool:
 async def open_show(sessions: Sessions, start: datetime, last: float, slug: str = SLUG) -> int:
     """The night's contest as tests/factories.make_contest makes one: 20 candidates, 100 XAF a vote (10 Stars),
     the default fraud rules, open from before the show until a day after its last order."""
-    form = {"sms_short_code": "20999", "sms_keyword": "VOTE", "telegram_mobile_money": True}
+    form = {"ussd_service_codes": ["*384*999#"], "sms_short_code": "20999", "sms_keyword": "VOTE",
+            "telegram_mobile_money": True}
     async with sessions.begin() as session:
         contest = Contest(slug=slug, name="Fraud night", status=ContestStatus.OPEN,
                           opens_at=start - timedelta(hours=1), closes_at=start + timedelta(seconds=last, days=1),
                           price_per_vote=100, currency="XAF", max_votes_per_order=100, stars_per_vote=10,
-                          ussd_service_codes=["*384*999#"], providers=["mtn", "orange", "stripe"], **HARD_LIMITS)
+                          providers=["mtn", "orange", "stripe"], **HARD_LIMITS)
         session.add(contest)
         await session.flush()
         for channel in CONTEST_SETTINGS:

@@ -115,8 +115,7 @@ async def make_contest(sessions: Sessions) -> tuple[int, int]:
         now = await session.scalar(select(text("now()")))
         contest = Contest(slug="show-scale", name="Show at scale", status=ContestStatus.OPEN,
                           opens_at=now - timedelta(days=60), closes_at=now + timedelta(days=1), price_per_vote=PRICE,
-                          currency="XAF", max_votes_per_order=100, ussd_service_codes=["*384*999#"],
-                          providers=["mtn"])
+                          currency="XAF", max_votes_per_order=100, providers=["mtn"])
         session.add(contest)
         await session.flush()
         candidate = Candidate(contest_id=contest.id, code="01", name="Candidate 01")

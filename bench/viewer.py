@@ -84,7 +84,7 @@ async def video_contest(stack: Stack, candidates: int, seconds: int, scratch: Pa
     async with sessions.begin() as session:
         contest = Contest(slug="video-bench", name="Video Bench 2026", status=ContestStatus.OPEN,
                           opens_at=now, closes_at=now.replace(year=now.year + 1), price_per_vote=100, currency="XAF",
-                          max_votes_per_order=100, ussd_service_codes=["*384*321#"], providers=["mtn", "orange"])
+                          max_votes_per_order=100, providers=["mtn", "orange"])
         session.add(contest)
         await session.flush()
         session.add_all(Candidate(contest_id=contest.id, code=f"{i:02d}", name=f"Candidate {i:02d}", position=i)

@@ -26,7 +26,7 @@ from tests.provider_registry import capabilities_of
 _slugs = itertools.count(1)
 # A contest whose fraud rules are all off: for tests of something else that place many orders from one payer
 # or one address (tests of the rules set their own; gateway.core.fraud.rules holds the defaults).
-CHANNEL_FIELDS = ("sms_short_code", "sms_keyword", "telegram_mobile_money")
+CHANNEL_FIELDS = ("ussd_service_codes", "ussd_no_receipt_sms", "sms_short_code", "sms_keyword", "telegram_mobile_money")
 RULES_OFF = {name: 0 for name in FraudRules().stored() if name != HOLD_SCORE.key}  # a rule a test turns on holds
 PENDING_TTL = timedelta(minutes=10)
 # The tests' results-signing key: base64 of 32 raw bytes, as RESULTS_SIGNING_KEY takes it.

@@ -3,7 +3,7 @@ opening, pausing and closing it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -37,8 +37,10 @@ TRANSITIONS = {"draft": ("open",), "open": ("pause", "close"), "paused": ("open"
 
 
 def channel_form_values(fields: Mapping[str, Any]) -> dict[str, Any]:
-    """The channels' own settings of a contest as the form shows them (an unset text is empty)."""
-    return {name: "" if value is None else value for name, value in fields.items()}
+    """The channels' own settings of a contest as the form shows them (an unset text is empty, a list's items are
+    between commas)."""
+    return {name: "" if value is None else ", ".join(value) if isinstance(value, list | tuple) else value
+            for name, value in fields.items()}
 
 
 def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], providers: Providers,
@@ -51,7 +53,6 @@ def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], pr
         return {"name": "", "slug": "", "price_per_vote": 100, "currency": currency, "country": code,
                 "time_zone": zone, "max_votes_per_order": 100,
                 "opens_at": "", "closes_at": "", "providers": contest_choices.preselected(providers, currency),
-                "ussd_service_codes": "",
                 **channel_form_values(channels), "board": "live", "board_frozen_at": "",
                 "default_language": "fr", "stars_per_vote": "", **fraud_fields(FraudRules()),
                 **tier_fields.tier_rows(None, currency), "free_votes_per_day": 0, "free_votes_per": "day",
@@ -64,7 +65,6 @@ def contest_form_values(contest: Contest | None, channels: Mapping[str, Any], pr
             "currency": contest.currency, "country": contest.country, "time_zone": zone,
             "max_votes_per_order": contest.max_votes_per_order, "opens_at": wall_clock(contest.opens_at, zone),
             "closes_at": wall_clock(contest.closes_at, zone), "providers": list(contest.providers),
-            "ussd_service_codes": ", ".join(contest.ussd_service_codes),
             **channel_form_values(channels),
             "board": board.value, "board_frozen_at": frozen, "default_language": contest.default_language,
             "stars_per_vote": contest.stars_per_vote or "", **fraud_fields(FraudRules.of(contest.fraud_rules)),
@@ -102,16 +102,21 @@ def fraud_fields(rules: FraudRules) -> dict[str, int]:
     return {f"{FRAUD_FIELD}{name}": value for name, value in rules.stored().items()}
 
 
-def field_errors(error: DomainError | None, lang: str, currency: str = "") -> dict[str, str]:
+def field_errors(error: DomainError | None, lang: str, currency: str = "",
+                 fieldsets: Sequence[ContestFieldset] = ()) -> dict[str, str]:
     """Each wrong field's message in `lang` (admin.field_error_texts; the bundles' in admin.tier_fields, their
-    amounts in `currency`), by the form field it goes beside (a fraud threshold's is `fraud_<rule>`); one with no
-    field of the form goes above it (`""`)."""
+    amounts in `currency`; a channel's field's as its `fieldsets` say it, described in `lang`), by the form field it
+    goes beside (a fraud threshold's is `fraud_<rule>`); one with no field of the form goes above it (`""`)."""
     errors = error.errors if isinstance(error, FieldErrors) else [error] if error is not None else []
+    refusals = {field.name: field.refusal for fieldset in fieldsets for field in fieldset.fields if field.refusal}
     shown: dict[str, str] = {}
     for each in errors:
         field = each.field or ""
         field = f"{FRAUD_FIELD}{field}" if field in FraudRules.names() else field
-        message = field_error_texts.shown(tier_fields.shown(each, currency, lang), lang)
+        if each.code == field_error_texts.INVALID and field in refusals:
+            message = refusals[field]
+        else:
+            message = field_error_texts.shown(tier_fields.shown(each, currency, lang), lang)
         shown[field] = f"{shown[field]} {message}" if field in shown else message
     return shown
 
@@ -123,9 +128,9 @@ def form_page(request: web.Request, actor: Actor, heading: str, action: str, val
     providers = values.get("providers") or []
     values = {**contest_form_values(None, blank_fields(contest_settings(request)), request.app[PROVIDERS]), **values,
               "providers": providers if isinstance(providers, list) else [providers]}
-    errors = field_errors(error, lang, str(values.get("currency") or ""))
+    errors = field_errors(error, lang, str(values.get("currency") or ""), channel_fieldsets(request))
     shown_fields = {"name", "slug", "price_per_vote", "currency", "max_votes_per_order", "country", "time_zone",
-                    "opens_at", "closes_at", "providers", "stars_per_vote", "ussd_service_codes", "board",
+                    "opens_at", "closes_at", "providers", "stars_per_vote", "board",
                     "board_frozen_at", "default_language", *(f"{FRAUD_FIELD}{name}" for name in FraudRules.names()),
                     tier_fields.FIELD, "free_votes_per_day", "free_votes_per", "free_vote_weight",
                     "late_grace_minutes",

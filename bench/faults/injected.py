@@ -161,8 +161,8 @@ async def second_contest_on_air(stack: Stack) -> str:
         async with connection.transaction():
             contest_id = await connection.fetchval(
                 "INSERT INTO contests (slug, name, status, opens_at, closes_at, price_per_vote, currency, "
-                "max_votes_per_order, ussd_service_codes, providers, default_language) "
-                "VALUES ($1, 'Second show', 'open', $2, $3, 100, 'XAF', 100, '{}', '{mtn}', 'fr') RETURNING id",
+                "max_votes_per_order, providers, default_language) "
+                "VALUES ($1, 'Second show', 'open', $2, $3, 100, 'XAF', 100, '{mtn}', 'fr') RETURNING id",
                 SECOND_CONTEST, now, now + timedelta(hours=3))
             for code, name in (("01", "First"), ("02", "Second")):
                 candidate = await connection.fetchval(

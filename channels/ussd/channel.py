@@ -11,11 +11,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from channels.phone.at_messaging import AtMessaging, at_account
 from channels.ussd import routes
-from channels.ussd.contest_settings import USSD_CONTEST_SETTINGS
+from channels.ussd.contest_settings import DEMO_SERVICE_CODE, USSD_CONTEST_SETTINGS
+from channels.ussd.dialled import live_contests_dialled
 from channels.ussd.how_to_vote import how_to_vote
 from channels.ussd.receipts import UssdReceiptSender
 from channels.ussd.settings import UssdSettings, ussd_token_problem
-from gateway.core.channel_queries import live_contests_dialled
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.db.engine import Sessions
 from gateway.kit.channel_parts import ChannelParts
@@ -49,7 +49,7 @@ def simulate(settings: UssdSettings, args: argparse.Namespace) -> int:
 def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     command = sub.add_parser("ussd", help="a phone simulator that dials the running service over USSD")
     command.add_argument("--url", help="the service's base URL (default: GATEWAY_HOST:GATEWAY_PORT)")
-    command.add_argument("--service-code", default="*384*123#")
+    command.add_argument("--service-code", default=DEMO_SERVICE_CODE)
     command.add_argument("--msisdn", default="+237670000001", help="the phone number dialling")
     command.add_argument("--script", help='play a path such as "1*07*5*1*1" and print each screen')
     command.set_defaults(func=simulate)

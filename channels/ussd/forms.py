@@ -12,7 +12,7 @@ from gateway.db.storable import storable_strings
 
 PRINTABLE = re.compile(r"[\x21-\x7e]+")  # ids and service codes: visible ASCII, no spaces
 MAX_SESSION_ID = 100  # ussd_session_events.session_id
-MAX_SERVICE_CODE = 32  # contests.ussd_service_codes
+MAX_SERVICE_CODE = 32  # ussd_contests.service_codes
 MAX_TEXT = 1000  # a 180 s session never types this much
 MAX_VALUE = 1000
 

@@ -15,9 +15,10 @@ from urllib.parse import quote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from channels.ussd.contest_settings import CODES_FIELD
+from channels.ussd.dialled import other_open_contests_dialled
 from channels.ussd.settings import UssdSettings
 from channels.ussd.texts import CATALOGS
-from gateway.core.channel_queries import other_open_contests_dialled
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.providers import Capability, Providers
 from gateway.kit.channel_parts import VoteHint
@@ -37,12 +38,14 @@ def direct_dial(service_code: str, code: str) -> str:
 
 async def how_to_vote(settings: UssdSettings, session: AsyncSession, contest: PublicContest, code: str,
                       lang: str, providers: Providers) -> VoteHint | None:
-    """The dial for this candidate, or the steps when the code is shared; None without a service code or a
-    provider USSD can push (one that prompts on the phone)."""
+    """The dial for this candidate, or the steps when the code is shared; None without a service code (among its
+    USSD settings as the vote service found them: `channel_fields`) or a provider USSD can push (one that prompts
+    on the phone)."""
     pushed = providers.having(Capability.PHONE_PROMPT)
-    if not contest.ussd_service_codes or not any(p in contest.providers for p in pushed):
+    codes = contest.channel_fields.get(CODES_FIELD) or ()
+    if not codes or not any(p in contest.providers for p in pushed):
         return None
-    service_code = contest.ussd_service_codes[0]
+    service_code = codes[0]
     t = CATALOGS.translations(lang)
     if await other_open_contests_dialled(session, service_code, contest.id, datetime.now(UTC)):
         text = t.pgettext("web", "Dial {service_code}, choose {contest}, then 1 (Vote) and {code}")

@@ -1,13 +1,16 @@
 """USSD's own tables (migrations in channels/ussd/migrations, the Alembic branch `ussd`): each contest's USSD
-settings, and the SMS that follow a USSD vote once its order is decided (one per order and kind)."""
+settings (the service codes that dial it among them), the SMS that follow a USSD vote once its order is decided
+(one per order and kind), and AT's end-of-session notifications (made by the core's history before channels had
+branches, adopted by ussd_0002)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import BigInteger, ForeignKey, String, Text, UniqueConstraint, func, text
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.models import Base
@@ -21,6 +24,8 @@ class UssdContest(Base):
     contest_id: Mapped[int] = mapped_column(ForeignKey("contests.id", ondelete="CASCADE"), primary_key=True)
     # The organiser turned off the SMS that confirms a USSD vote (its receipt, or why it failed).
     no_receipt_sms: Mapped[bool] = mapped_column(server_default=text("false"))
+    # The operator's codes that dial it (*384*123#); two live contests never share one.
+    service_codes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
 
 
 class UssdReceiptText(Base):
@@ -40,3 +45,16 @@ class UssdReceiptText(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
     __table_args__ = (UniqueConstraint("order_id", "kind"),)
+
+
+class UssdSessionEvent(Base):
+    """Africa's Talking's end-of-session notifications, all kept."""
+
+    __tablename__ = "ussd_session_events"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    session_id: Mapped[str] = mapped_column(String(100), index=True)
+    msisdn: Mapped[str | None] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]]
+    received_at: Mapped[datetime] = mapped_column(server_default=func.now())

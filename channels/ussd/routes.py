@@ -15,6 +15,7 @@ from redis.exceptions import RedisError
 from channels.phone.callers import check_at_token
 from channels.phone.texts import provider_label
 from channels.ussd import free_votes, store
+from channels.ussd.dialled import contest_ids_dialled
 from channels.ussd.forms import Hit, InvalidForm, parse_hit, parse_session_end
 from channels.ussd.menu import MenuContext, Position, Screen, parse_path, walk
 from channels.ussd.screens import (
@@ -47,7 +48,7 @@ from gateway.core.orders import placing
 from gateway.core.providers import Capability
 from gateway.core.service import VOTE_SERVICE
 from gateway.core.texts import Lang
-from gateway.kit.keys import PHONE_WALLETS, PROVIDERS, REDIS, SESSIONS, USSD_HOPS, settings_of
+from gateway.kit.keys import PHONE_WALLETS, PROVIDERS, REDIS, SESSIONS, settings_of
 from gateway.kit.phone_wallets import PhoneWallets
 from gateway.kit.throttle import enforce_untied_limit
 
@@ -62,6 +63,7 @@ PRIMARY_WAIT_SECONDS = 3.0
 # Hops handled at once per process; the rest wait their turn, so a burst queues here rather than
 # piling onto the shared Redis and database pools.
 HOPS_IN_FLIGHT = 64
+USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # those hops in flight in this process
 
 
 def client_key(session_id: str) -> str:
@@ -112,7 +114,7 @@ async def reply_to(app: web.Application, hit: Hit) -> str:
         return recalled.reply
     records = recalled.contests
     if records is None:
-        records = await app[VOTE_SERVICE].contests_for_code(hit.service_code)
+        records = await app[VOTE_SERVICE].contests_with_menus(contest_ids_dialled(hit.service_code))
         await quietly(sessions.cache_contests(hit.service_code, records))
     return await answer(app, sessions, hit, recalled.record, records)
 

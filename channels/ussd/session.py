@@ -57,8 +57,7 @@ def contest_to_json(contest: PublicContest) -> dict[str, Any]:
     """A contest as the code's cache keeps it (plain JSON values)."""
     data: dict[str, Any] = {name: value for name, value in vars(contest).items() if name != "candidates"}
     data.update({name: data[name].isoformat() if data[name] else None for name in TIMES})
-    data.update(providers=list(contest.providers), ussd_service_codes=list(contest.ussd_service_codes),
-                status=contest.status.value)
+    data.update(providers=list(contest.providers), status=contest.status.value)
     data["candidates"] = [[c.id, c.code, c.name, c.status.value, c.photo_url, c.bio] for c in contest.candidates]
     data["price_tiers"] = [[tier.votes, tier.amount] for tier in contest.price_tiers]
     return data
@@ -66,10 +65,11 @@ def contest_to_json(contest: PublicContest) -> dict[str, Any]:
 
 def contest_from_json(data: dict[str, Any]) -> PublicContest:
     values = {**data, **{name: datetime.fromisoformat(data[name]) if data[name] else None for name in TIMES}}
+    values.pop("ussd_service_codes", None)  # cached by a release whose contests still carried their codes
     candidates = tuple(PublicCandidate(id_, code, name, CandidateStatus(status), photo, bio)
                        for id_, code, name, status, photo, bio in data["candidates"])
     return PublicContest(**{**values, "status": ContestStatus(data["status"]), "providers": tuple(data["providers"]),
-                            "ussd_service_codes": tuple(data["ussd_service_codes"]), "candidates": candidates,
+                            "candidates": candidates,
                             "price_tiers": tuple(PriceTier(votes, amount)
                                                  for votes, amount in data.get("price_tiers", ()))})
 

@@ -4,8 +4,8 @@ service knows of a number come from the vote service."""
 from __future__ import annotations
 
 from channels.ussd.forms import SessionEnd
+from channels.ussd.models import UssdSessionEvent
 from gateway.db.engine import Sessions
-from gateway.db.models import UssdSessionEvent
 
 
 async def record_session_end(sessions: Sessions, event: SessionEnd) -> None:

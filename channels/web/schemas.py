@@ -100,8 +100,8 @@ class ContestOut(BaseModel):
             max_votes_per_order=contest.max_votes_per_order,
             price_tiers=[PriceTierOut(votes=tier.votes, amount=tier.amount) for tier in contest.price_tiers],
             providers=list(contest.providers),
-            ussd_service_codes=list(contest.ussd_service_codes),
-            # SMS's settings, as the vote service found them (the web imports no other channel)
+            # USSD's and SMS's settings, as the vote service found them (the web imports no other channel)
+            ussd_service_codes=list(contest.channel_fields.get("ussd_service_codes") or ()),
             sms_short_code=contest.channel_fields.get("sms_short_code"),
             sms_keyword=contest.channel_fields.get("sms_keyword"),
         )

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.db.models import Contest, ContestStatus, VoteOrder
@@ -45,16 +45,7 @@ def contest_order_ids(contest_id: int) -> Select[uuid.UUID]:
     return select(VoteOrder.id).where(VoteOrder.contest_id == contest_id)
 
 
-async def live_contests_dialled(session: AsyncSession) -> int:
-    """How many contests not closed a USSD service code dials (the codes are the contest's own columns)."""
-    return int(await session.scalar(select(func.count()).where(
-        Contest.status != ContestStatus.CLOSED, func.cardinality(Contest.ussd_service_codes) > 0)) or 0)
-
-
-async def other_open_contests_dialled(session: AsyncSession, service_code: str, contest_id: int,
-                                      now: datetime) -> int:
-    """How many other contests taking votes now this USSD service code dials: with any, the menu first asks
-    which contest (USSD's how-to-vote line then cannot skip it)."""
-    return int(await session.scalar(select(func.count()).where(
-        Contest.id != contest_id, Contest.status == ContestStatus.OPEN, Contest.opens_at <= now,
-        Contest.closes_at > now, Contest.ussd_service_codes.contains([service_code]))) or 0)
+def contest_ids_taking_votes(now: datetime) -> Select[int]:
+    """The contests taking votes at `now`: open, and inside their voting window."""
+    return select(Contest.id).where(Contest.status == ContestStatus.OPEN, Contest.opens_at <= now,
+                                    Contest.closes_at > now)

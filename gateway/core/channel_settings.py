@@ -16,7 +16,8 @@ from typing import Any, Literal, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-FieldKind = Literal["text", "number", "checkbox"]
+# A "list" is a text in the form (its items between commas) and an array in the API.
+FieldKind = Literal["text", "number", "checkbox", "list"]
 
 
 @dataclass(frozen=True)
@@ -24,13 +25,16 @@ class ContestField:
     """One field of a channel's settings of a contest, as the admin's form draws it and its API documents it.
 
     `name` is the form's and the API body's (what `parse` reads, unique across channels); `json_schema` the
-    field's JSON Schema in the API body; `label` and `help` are in the language asked of `describe`."""
+    field's JSON Schema in the API body; `label`, `help` and `refusal` (what the form says beside the field when
+    `parse` refuses it as invalid, code "invalid_field"; None: `parse`'s own English words) are in the language
+    asked of `describe`."""
 
     name: str
     kind: FieldKind
     json_schema: Mapping[str, Any]
     label: str
     help: str | None = None
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)

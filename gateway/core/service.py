@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from aiohttp import web
+from sqlalchemy import Select
 
 from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.contests import catalog
@@ -83,9 +84,9 @@ class VoteService:
         contests = await catalog.public_contests(self.sessions)
         return await self._with_channel_fields(contests) if channel_fields else contests
 
-    async def contests_for_code(self, service_code: str) -> tuple[PublicContest, ...]:
-        """The contests a USSD service code dials, with the candidates a menu lists."""
-        return await catalog.contests_for_code(self.sessions, service_code)
+    async def contests_with_menus(self, contest_ids: Select[int]) -> tuple[PublicContest, ...]:
+        """The public contests among `contest_ids` (those a USSD code dials), with the candidates a menu lists."""
+        return await catalog.contests_with_menus(self.sessions, contest_ids)
 
     async def contest(self, slug: str, *, channel_fields: bool = False, clips: bool = False) -> PublicContest:
         """A public contest with its active candidates (and the channels' settings of it, and each candidate's

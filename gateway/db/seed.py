@@ -63,7 +63,7 @@ async def seed_demo(sessions: Sessions, channels: Sequence[ChannelSave] = ()) ->
                 slug=DEMO_SLUG, name="Demo Star 2026", status=ContestStatus.OPEN,
                 opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=30),
                 price_per_vote=100, currency="XAF", max_votes_per_order=100,
-                ussd_service_codes=[DEMO_USSD_CODE], providers=["mtn", "orange", "stripe"], default_language="fr",
+                providers=["mtn", "orange", "stripe"], default_language="fr",
                 stars_per_vote=DEMO_STARS_PER_VOTE,
             )
             session.add(contest)
@@ -87,12 +87,6 @@ async def seed_demo(sessions: Sessions, channels: Sequence[ChannelSave] = ()) ->
     return contest
 
 
-# The main demo's USSD code (Cameroon's operators' *384*…#).
-DEMO_USSD_CODE = "*384*123#"
-# The Kenyan demo's USSD code: Kenyan voters dial their own (a contest's code is the operator's, one per country).
-KENYA_DEMO_USSD_CODE = "*384*254#"
-
-
 async def seed_kenya_demo(sessions: Sessions) -> Contest:
     """Create the Kenyan demo contest if missing (KES 10 a vote, paid by an M-Pesa prompt; the sandbox's magic
     numbers: GET the sandbox's `/`); keep it open as the main one is kept; and M-Pesa's example fee rate in KES,
@@ -105,14 +99,12 @@ async def seed_kenya_demo(sessions: Sessions) -> Contest:
                 slug=KENYA_DEMO_SLUG, name="Demo Star Kenya 2026", status=ContestStatus.OPEN,
                 opens_at=now - timedelta(minutes=1), closes_at=now + timedelta(days=30),
                 price_per_vote=1000, currency="KES", country="KE", time_zone="Africa/Nairobi", max_votes_per_order=100,
-                ussd_service_codes=[KENYA_DEMO_USSD_CODE], providers=["mpesa"], default_language="en",
+                providers=["mpesa"], default_language="en",
             )
             session.add(contest)
             await session.flush()
         elif contest.closes_at < now + timedelta(days=1):
             contest.closes_at = now + timedelta(days=30)
-        if not contest.ussd_service_codes:  # a Kenyan demo seeded when it was voted for on the web only
-            contest.ussd_service_codes = [KENYA_DEMO_USSD_CODE]
         for code, name in KENYA_DEMO_CANDIDATES:
             await session.execute(
                 pg_insert(Candidate).values(contest_id=contest.id, code=code, name=name)

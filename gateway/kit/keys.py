@@ -7,7 +7,6 @@ are in `leaderboard.keys`, the assembly's in `assembly.keys`.
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, TypeVar
@@ -48,7 +47,6 @@ MEDIA_STORAGE: web.AppKey[MediaStorage] = web.AppKey("media_storage")  # where c
 CHECKS: web.AppKey[PaymentChecks] = web.AppKey("checks")
 STARTS: web.AppKey[PaymentStarts] = web.AppKey("starts")
 COUNT_BATCHES: web.AppKey[CountBatches | None] = web.AppKey("count_batches")  # the callbacks' group commit, if on
-USSD_HOPS = web.AppKey("ussd_hops", asyncio.Semaphore)  # USSD hops in flight per process
 # The one thread that decodes uploaded photos in a web process (admin.photos): one decode at a time.
 PHOTO_DECODER = web.AppKey("photo_decoder", ThreadPoolExecutor)
 # What decodes one: a photo's bytes as a clean JPEG, or a DomainError (media.photos.reencode, set by the assembly).

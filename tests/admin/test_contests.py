@@ -9,6 +9,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
+from channels.ussd.dialled import contest_ids_dialled
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Contest, ContestStatus
@@ -53,7 +54,7 @@ async def test_an_organiser_sets_up_and_opens_a_contest_that_ussd_and_the_web_ta
         "candidate": "07", "quantity": 2, "provider": "mtn", "msisdn": "+237670000001"})
     assert vote.status == 201, await vote.text()
     assert (await vote.json())["order"]["amount"] == 200
-    menus = await client.app[VOTE_SERVICE].contests_for_code("*384*777#")
+    menus = await client.app[VOTE_SERVICE].contests_with_menus(contest_ids_dialled("*384*777#"))
     assert [m.slug for m in menus] == ["gala-2027"]
     ussd = await client.post("/ussd/africastalking", data={
         "sessionId": "ATUid_admin", "serviceCode": "*384*777#", "phoneNumber": "+237670000002",

@@ -160,3 +160,14 @@ async def test_the_contest_forms_refusals_read_in_french_and_the_api_keeps_the_c
     api = await client.post("/api/v1/admin/contests", json=contest_fields(slug="Gala 2027!"),
                             headers=bearer(await api_tokens(client, owner)))
     assert (await api.json())["error"]["message"] == "slug: lowercase letters, digits and dashes."
+
+
+async def test_a_wrong_ussd_code_is_refused_in_the_channels_own_french(client: TestClient, sessions: Sessions) -> None:
+    """The field is USSD's, so is its refusal: the form says it in the organiser's language from USSD's catalog."""
+    token = await browser_sign_in(client, await make_account(sessions, "owner"))
+    form = {**contest_fields(slug="gala-2027"), "csrf_token": token, "ussd_service_codes": "*384*777#, 384"}
+    refused = await client.post("/admin/contests/new?lang=fr", data=form)
+    assert refused.status == 400
+    assert "Les codes de service USSD s&#39;écrivent comme *384*123#." in await refused.text()
+    english = await (await client.post("/admin/contests/new?lang=en", data=form)).text()
+    assert "USSD service codes look like *384*123#." in english

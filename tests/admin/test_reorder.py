@@ -8,6 +8,7 @@ import re
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from channels.ussd.dialled import contest_ids_dialled
 from gateway.core.contests.contests_admin import moved
 from gateway.core.service import VOTE_SERVICE
 from gateway.db.engine import Sessions
@@ -44,7 +45,7 @@ async def test_the_api_reorders_and_every_public_list_follows(client: TestClient
     page = await (await client.get(f"/c/{contest.slug}?lang=en")).text()
     cards = page.split('class="cand-list"')[1]  # the live ranking above them is in the board's order
     assert re.findall(r'<li class="cand-card[^"]*" data-code="(\d+)"', cards) == ["03", "01", "02"]
-    [menu] = await client.app[VOTE_SERVICE].contests_for_code("*384*321#")
+    [menu] = await client.app[VOTE_SERVICE].contests_with_menus(contest_ids_dialled("*384*321#"))
     assert [c.code for c in menu.candidates] == ["03", "01", "02"]
     ussd = await client.post("/ussd/africastalking", data={
         "sessionId": "ATUid_order", "serviceCode": "*384*321#", "phoneNumber": "+237670000001",

@@ -28,9 +28,10 @@ from sqlalchemy import select
 from assembly.settings import Settings
 from bench.cluster.hosts import LoopbackHosts
 from bench.cluster.redis_group import MASTER_NAME, Ports, RedisGroup, redis_group
+from channels.ussd.contest_settings import DEMO_SERVICE_CODE as DEMO_USSD_CODE
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest
-from gateway.db.seed import DEMO_SLUG, DEMO_USSD_CODE
+from gateway.db.seed import DEMO_SLUG
 from gateway.jobs.last_passes import pass_key
 from gateway.jobs.redis_connections import bounded_async_client, sync_client
 from leaderboard.cache import votes_key

@@ -105,5 +105,12 @@ def test_contest_record_round_trips_through_json() -> None:
     assert build_view(original, NOW, BOTH).candidate("2").active is False  # type: ignore[union-attr]
 
 
+def test_a_record_cached_with_its_service_codes_still_reads() -> None:
+    """A release before kept a contest's USSD codes on it, and its cached records outlive the deploy by minutes."""
+    original = record()
+    cached = {**json.loads(json.dumps(contest_to_json(original))), "ussd_service_codes": ["*384*123#"]}
+    assert contest_from_json(cached) == original
+
+
 def test_languages_parse() -> None:
     assert Lang.parse("en") is Lang.EN and Lang.parse("xx") is None and Lang.parse(None) is None

@@ -28,6 +28,7 @@ from gateway.db.models import Contest, OutboxMessage, VoteOrder
 from gateway.jobs import outbox
 from tests.fakes.africastalking import FakeAt
 from tests.ussd.sessions import (
+    DEMO_CODE,
     MTN_NUMBER,
     Phones,
     dial,
@@ -123,7 +124,8 @@ async def test_the_contest_can_turn_the_sms_off(
         client: TestClient, demo: Contest, sessions: Sessions, phones: tuple[Phones, str], job: JobContext,
         fake_at: FakeAt) -> None:
     async with sessions.begin() as session:
-        await USSD_CONTEST_SETTINGS.parse({"ussd_no_receipt_sms": "on"}).save(session, demo.id)
+        await USSD_CONTEST_SETTINGS.parse({"ussd_service_codes": DEMO_CODE, "ussd_no_receipt_sms": "on"}).save(
+            session, demo.id)
     paid = await vote(client, sessions, session_id="ATUid_a")
     failed = await vote(client, sessions, "1*03*1*1*1", session_id="ATUid_b")
     await counting.confirm_payment(sessions, paid.id, "SUCCESSFUL", 500, "XAF", "mtn-txn-2", provider="mtn")
@@ -132,7 +134,7 @@ async def test_the_contest_can_turn_the_sms_off(
     assert fake_at.sent == []
     async with sessions() as session:
         assert (await USSD_CONTEST_SETTINGS.load(session, [demo.id]))[demo.id].fields() == {
-            "ussd_no_receipt_sms": True}
+            "ussd_service_codes": [DEMO_CODE], "ussd_no_receipt_sms": True}
 
 
 async def test_my_votes_says_why_an_order_failed(

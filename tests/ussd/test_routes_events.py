@@ -15,8 +15,9 @@ from sqlalchemy import func, select, update
 
 from assembly.app import create_app
 from assembly.settings import Environment, Settings
+from channels.ussd.models import UssdSessionEvent
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest, OrderStatus, UssdSessionEvent, VoteOrder
+from gateway.db.models import Contest, OrderStatus, VoteOrder
 from gateway.kit.throttle import UNTIED_LIMIT
 from tests.factories import count_orders, make_contest
 from tests.servers import inside_one_window

@@ -17,8 +17,9 @@ The wing consists of:
   reveal, each juror's sealed scores; it takes the results wing's ``blend`` and ``jury_parts``.
 
 Invariants: a contest goes draft -> open <-> paused -> closed, and a closed one no longer changes; two live contests
-never claim the same USSD code or channel setting; a candidate's code is unique in its contest; an organiser's
-view holds only their own contests (another's is as absent as a missing one).
+never hold channel settings that clash (a USSD code, an SMS keyword: each channel checks its own); a candidate's
+code is unique in its contest; an organiser's view holds only their own contests (another's is as absent as a
+missing one).
 
 What it offers: the vote rules to the orders, money in and entries wings (checked before any money moves); the
 scope check to the entries and money out wings, and a contest's detail to oversight; to entries, what an approved

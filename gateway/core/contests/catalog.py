@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from gateway.core.contests.price_tiers import PriceTier, order_amount, tiers_of
@@ -103,7 +103,6 @@ class PublicContest:
     default_language: str
     show_counts: bool
     board_frozen_at: datetime | None
-    ussd_service_codes: tuple[str, ...] = ()
     candidates: tuple[PublicCandidate, ...] = ()
     stars_per_vote: int | None = None  # the price of a vote in Stars (None: not sold for Stars)
     board_sealed: bool = False  # sealed until close: ask `public_board()`, which knows when it opens
@@ -122,8 +121,8 @@ class PublicContest:
             closes_at=contest.closes_at, price_per_vote=contest.price_per_vote, currency=contest.currency,
             max_votes_per_order=contest.max_votes_per_order, providers=tuple(contest.providers),
             default_language=contest.default_language, show_counts=contest.show_counts,
-            board_frozen_at=contest.board_frozen_at, ussd_service_codes=tuple(contest.ussd_service_codes),
-            candidates=candidates, stars_per_vote=contest.stars_per_vote, board_sealed=contest.board_sealed,
+            board_frozen_at=contest.board_frozen_at, candidates=candidates, stars_per_vote=contest.stars_per_vote,
+            board_sealed=contest.board_sealed,
             country=contest.country, time_zone=contest.time_zone, price_tiers=tiers_of(contest.price_tiers),
             late_grace_seconds=contest.late_grace_seconds,
         )
@@ -258,13 +257,14 @@ async def contest_by_id(sessions: Sessions, contest_id: int) -> PublicContest | 
         return PublicContest.of(contest) if contest is not None else None
 
 
-async def contests_for_code(sessions: Sessions, service_code: str) -> tuple[PublicContest, ...]:
-    """Every public contest dialled by this USSD code (drafts are invisible), soonest closing first, with
-    the candidates a menu lists (eliminated ones too, hidden ones never) in the organiser's order."""
+async def contests_with_menus(sessions: Sessions, contest_ids: Select[int]) -> tuple[PublicContest, ...]:
+    """Every public contest among `contest_ids` (a channel's query of its own table: those a USSD code dials;
+    drafts are invisible), soonest closing first, with the candidates a menu lists (eliminated ones too, hidden
+    ones never) in the organiser's order."""
     async with autocommit(sessions) as session:
         contests = list(await session.scalars(
             select(Contest)
-            .where(Contest.ussd_service_codes.contains([service_code]), Contest.status != ContestStatus.DRAFT)
+            .where(Contest.id.in_(contest_ids), Contest.status != ContestStatus.DRAFT)
             .order_by(Contest.closes_at, Contest.id)
         ))
         candidates = list(await session.scalars(

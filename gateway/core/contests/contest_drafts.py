@@ -28,7 +28,6 @@ from gateway.core.money import UnknownCurrency, minor_digits
 from gateway.core.texts import LANGUAGES
 
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
-USSD_CODE = re.compile(r"^\*[0-9]{1,6}(?:\*[0-9]{1,6}){0,4}#$")
 CANDIDATE_CODE = re.compile(r"^[0-9]{1,8}$")
 MAX_NAME = 200  # the columns' sizes (gateway.db.models)
 MAX_BIO = 5000  # a paragraph or three on a phone's screen
@@ -67,7 +66,6 @@ class ContestDraft:
     opens_at: datetime
     closes_at: datetime
     providers: list[str]
-    ussd_service_codes: list[str]
     board: BoardVisibility
     default_language: str
     stars_per_vote: int | None = None  # None: not sold for Stars
@@ -155,7 +153,8 @@ def parse_market(form: Mapping[str, Any], currency: str) -> tuple[str, str]:
     return market.country, zone
 
 
-def _list(form: Mapping[str, Any], name: str) -> list[str]:
+def listed(form: Mapping[str, Any], name: str) -> list[str]:
+    """A list: a JSON array, or a form's text with its items on lines or between commas."""
     value = form.get(name)
     items = value if isinstance(value, list) else str(value or "").replace("\n", ",").split(",")
     return [str(item).strip() for item in items if str(item).strip()]
@@ -194,18 +193,11 @@ def _currency(form: Mapping[str, Any]) -> str:
 
 
 def _providers(form: Mapping[str, Any], providers: Sequence[str]) -> list[str]:
-    chosen = list(dict.fromkeys(_list(form, "providers")))
+    chosen = list(dict.fromkeys(listed(form, "providers")))
     if not chosen or any(p not in providers for p in chosen):
         raise DomainError(f"providers: one or more of {', '.join(providers)}.", code="invalid_field",
                           field="providers")
     return chosen
-
-
-def _ussd_codes(form: Mapping[str, Any]) -> list[str]:
-    codes = list(dict.fromkeys(_list(form, "ussd_service_codes")))
-    if any(not USSD_CODE.match(code) for code in codes):
-        raise DomainError("USSD service codes look like *384*123#.", code="invalid_field", field="ussd_service_codes")
-    return codes
 
 
 def _board(form: Mapping[str, Any]) -> BoardVisibility:
@@ -248,7 +240,6 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
     country, zone = gathered.read(lambda: parse_market(form, currency or "XAF"), ("CM", "UTC"))
     opens_at, closes_at = _times(form, zone, gathered)
     chosen: list[str] = gathered.read(lambda: _providers(form, providers), [])
-    codes: list[str] = gathered.read(lambda: _ussd_codes(form), [])
     channel_settings = tuple(gathered.read(lambda channel=channel: channel.parse(form), None)  # type: ignore[misc]
                              for channel in channels)
     board = gathered.read(lambda: _board(form), BoardVisibility.LIVE)
@@ -263,7 +254,7 @@ def parse_contest(form: Mapping[str, Any], channels: Sequence[ChannelContestSett
     free_votes = gathered.read(lambda: parse_free_votes(form), None)
     grace = gathered.read(lambda: late_grace(form), None)
     raise_all(gathered.errors)
-    return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, codes, board,
+    return ContestDraft(name, slug, price, currency, max_votes, opens_at, closes_at, chosen, board,
                         language, stars, fraud_rules, frozen_at, tuple(s for s in channel_settings if s is not None),
                         country, zone, tiers, free_votes, grace)
 

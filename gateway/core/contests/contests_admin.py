@@ -3,9 +3,9 @@
 An organiser acts on the contests they created (or were given); an owner on every contest. The caller
 (the admin area) checks the role's permission first; this module checks the contest's scope
 (`gateway.core.contests.scope`, shared with settlements, payouts, refunds and entries), the state
-machine (draft -> open <-> paused -> closed) and clashes with other live contests (USSD codes, and each
-channel's own settings through `gateway.core.channel_settings`), then writes the change and its audit entry
-together.
+machine (draft -> open <-> paused -> closed) and clashes with other live contests (each channel's own settings,
+a USSD service code or an SMS keyword, through `gateway.core.channel_settings`), then writes the change and its
+audit entry together.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ def snapshot(contest: Contest, channels: Mapping[str, Any]) -> dict[str, Any]:
         "time_zone": contest.time_zone, "max_votes_per_order": contest.max_votes_per_order,
         "opens_at": contest.opens_at.isoformat(),
         "closes_at": contest.closes_at.isoformat(), "providers": list(contest.providers),
-        "ussd_service_codes": list(contest.ussd_service_codes), **channels, "show_counts": contest.show_counts,
+        **channels, "show_counts": contest.show_counts,
         "board_frozen_at": contest.board_frozen_at.isoformat() if contest.board_frozen_at else None,
         "board": board_visibility(contest.show_counts, contest.board_frozen_at, contest.board_sealed).value,
         "default_language": contest.default_language, "stars_per_vote": contest.stars_per_vote,
@@ -93,7 +93,7 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
     contest.price_per_vote, contest.currency = draft.price_per_vote, draft.currency
     contest.country, contest.time_zone = draft.country, draft.time_zone
     contest.opens_at, contest.closes_at = draft.opens_at, draft.closes_at
-    contest.providers, contest.ussd_service_codes = list(draft.providers), list(draft.ussd_service_codes)
+    contest.providers = list(draft.providers)
     contest.default_language, contest.stars_per_vote = draft.default_language, draft.stars_per_vote
     contest.fraud_rules = draft.fraud_rules.stored()
     contest.max_votes_per_order, contest.price_tiers = draft.max_votes_per_order, stored_tiers(draft.price_tiers)
@@ -109,15 +109,8 @@ def _apply(contest: Contest, draft: ContestDraft, now: datetime) -> None:
 
 
 async def _check_clashes(session: AsyncSession, contest: Contest, channels: Sequence[ContestSettingValues]) -> None:
-    """A live contest's USSD codes and its channels' settings (`channels`) are its own: another live one is
-    refused."""
+    """A live contest's channels' settings (`channels`) are its own: another live one's that clash are refused."""
     others = and_(Contest.id != contest.id, Contest.status.in_(LIVE))
-    if contest.ussd_service_codes:
-        clash = await session.scalar(select(Contest.slug).where(
-            others, Contest.ussd_service_codes.overlap(list(contest.ussd_service_codes))).limit(1))
-        if clash is not None:
-            raise Conflict(f"A USSD code of this contest is used by the open contest {clash}.",
-                           code="ussd_code_in_use", field="ussd_service_codes")
     live_others = dict((await session.execute(select(Contest.id, Contest.slug).where(others)
                                               .order_by(Contest.id))).all())
     for values in channels:

@@ -23,7 +23,7 @@ from gateway.db.models.money_out import (
 )
 from gateway.db.models.orders import OrderStatus, OutboxMessage, PaymentVerification, ProviderEvent, VoteOrder
 from gateway.db.models.rounds import ContestRound, RoundBaseline, RoundStatus
-from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, UssdSessionEvent, VoterPreference
+from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, VoterPreference
 
 __all__ = [
     "BANK_ACCOUNT", "NAMING", "AdminRefreshToken", "AdminUser", "AuditEntry", "Base", "BlockedAddress",
@@ -32,7 +32,7 @@ __all__ = [
     "LedgerCheckpoint", "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification",
     "ProviderEvent", "Payout", "PayoutAccount", "PayoutState", "ProviderBalance", "ProviderFeeBand",
     "ProviderFeeRate", "Refund", "RefundState", "ResultsSheet", "RoundBaseline", "RoundStatus", "SettlementStatement",
-    "SharedAddress", "Tally", "UssdSessionEvent", "VoteOrder", "VoterPreference", "enum_column",
+    "SharedAddress", "Tally", "VoteOrder", "VoterPreference", "enum_column",
     "JuryRange", "JuryReveal", "JuryScore", "JurySeat",
     "FreeTally", "FreeVote",
 ]

@@ -55,7 +55,6 @@ class Contest(Base):
     country: Mapped[str] = mapped_column(String(2), server_default="CM")
     time_zone: Mapped[str] = mapped_column(String(64), server_default="Africa/Douala")
     max_votes_per_order: Mapped[int] = mapped_column(Integer)
-    ussd_service_codes: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
     providers: Mapped[list[str]] = mapped_column(ARRAY(String(32)), server_default="{}")
     default_language: Mapped[str] = mapped_column(String(2), server_default="fr")
     # Abuse limits per payer number (all channels); 0 means no limit.

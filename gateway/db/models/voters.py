@@ -1,13 +1,11 @@
-"""What we keep about voters across contests: blocked numbers and addresses, language, USSD sessions."""
+"""What we keep about voters across contests: blocked numbers and addresses, language."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from ipaddress import IPv4Network, IPv6Network
-from typing import Any
 
 from sqlalchemy import (
-    BigInteger,
     String,
     Text,
     func,
@@ -47,15 +45,3 @@ class VoterPreference(Base):
     language: Mapped[str] = mapped_column(String(2))
     updated_at: Mapped[datetime] = mapped_column(server_default=func.now(), onupdate=func.now())
 
-
-class UssdSessionEvent(Base):
-    """Africa's Talking's end-of-session notifications, all kept."""
-
-    __tablename__ = "ussd_session_events"
-
-    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    session_id: Mapped[str] = mapped_column(String(100), index=True)
-    msisdn: Mapped[str | None] = mapped_column(String(20))
-    status: Mapped[str] = mapped_column(String(32))
-    payload: Mapped[dict[str, Any]]
-    received_at: Mapped[datetime] = mapped_column(server_default=func.now())

@@ -187,7 +187,7 @@ def contest_draft(contest: Contest) -> ContestDraft:
     """The contest's own settings, as its form would send them back."""
     return ContestDraft(contest.name, contest.slug, contest.price_per_vote, contest.currency,
                         contest.max_votes_per_order, contest.opens_at, contest.closes_at, list(contest.providers),
-                        list(contest.ussd_service_codes), BoardVisibility.LIVE, contest.default_language,
+                        BoardVisibility.LIVE, contest.default_language,
                         country=contest.country, time_zone=contest.time_zone)
 
 
