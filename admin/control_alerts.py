@@ -26,7 +26,7 @@ from gateway.kit.service_levels import BOARD, PROVIDER_CALLS, STATUS_CAP, STATUS
 FAILING_OUTCOMES = ("server_error", "timeout", "unreachable")
 SHOWN_SECONDS = 300.0  # the figures the page shows (latency, providers' shares): over the last five minutes
 SNAPSHOT_EVERY = 2.0
-REPLACED = "gateway_processes_replaced"  # `gateway run`'s count of the children it replaced (assembly.liveness)
+REPLACED = "gateway_processes_replaced"  # `gateway run`'s count of the children it replaced (assembly.machine.liveness)
 Buckets = tuple[tuple[float, float], ...]  # (upper bound, cumulative count)
 
 

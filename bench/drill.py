@@ -22,7 +22,9 @@ from pathlib import Path
 
 import asyncpg
 
-from assembly.backups import (
+from assembly.channel_list import MIGRATIONS
+from assembly.machine.demo import seed_demo
+from assembly.operations.backups import (
     ARCHIVE_TIMEOUT_SECONDS,
     BackupPlace,
     Throwaway,
@@ -33,9 +35,7 @@ from assembly.backups import (
     server_user,
     take_base_backup,
 )
-from assembly.channel_list import MIGRATIONS
-from assembly.demo import seed_demo
-from assembly.drill import run_drill
+from assembly.operations.drill import run_drill
 from bench.harness import print_report, record
 from gateway.core.results import ledger
 from gateway.core.results.ledger import EntryKind

@@ -38,8 +38,8 @@ from pathlib import Path
 import httpx
 import uvloop
 
-from assembly import fanout_server
-from assembly.fanout_server import FanoutServer
+from assembly.machine import fanout_server
+from assembly.machine.fanout_server import FanoutServer
 from bench import stream_load
 from bench.fanout_servers import PATH, Publish, publisher, wait_answering
 from bench.harness import machine_cpu_seconds, print_report, record

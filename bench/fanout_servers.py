@@ -27,7 +27,7 @@ from pathlib import Path
 import httpx
 from aiohttp import web
 
-from assembly import fanout_server
+from assembly.machine import fanout_server
 from bench.harness import print_report, record
 from bench.stream_fanout import audience, process_tree
 from leaderboard.publish_secret import HEADER

@@ -28,8 +28,8 @@ from aiohttp import web
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
-from assembly.embedded import service_urls
-from assembly.http_client import provider_http_client
+from assembly.machine.embedded import service_urls
+from assembly.resources.http_client import provider_http_client
 from bench.harness import free_port, print_report, record
 from gateway.db.engine import async_url
 

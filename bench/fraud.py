@@ -31,7 +31,7 @@ from typing import Any
 from sqlalchemy import select
 
 from assembly.channel_list import CONTEST_SETTINGS, MIGRATIONS
-from assembly.embedded import service_urls
+from assembly.machine.embedded import service_urls
 from assembly.provider_list import provider
 from bench.crowd import CANDIDATES, CARRIER_NETWORKS, HONEST, CrowdOrder, show_night
 from bench.harness import print_report, record

@@ -173,7 +173,7 @@ STALL_LINE = re.compile(r"event loop stuck for (\d+) ms; it is running:")
 
 
 def loop_stalls(stack: Stack) -> str:
-    """The web processes' stuck-loop reports (assembly/loop_watch.py) since the stack was ready (a start-up's
+    """The web processes' stuck-loop reports (assembly/web/loop_watch.py) since the stack was ready (a start-up's
     imports and first collection are no voter's wait): how many, the worst, and the code the worst one was
     running. None at all while latencies jumped means the machine, not the process (see `machine_share`)."""
     text = (stack.data_dir / "stack.log").read_text(errors="replace")[stack.ready_log_offset:]

@@ -29,7 +29,7 @@ from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
 
-from assembly import fanout_server
+from assembly.machine import fanout_server
 from bench import stream_load
 from bench.harness import print_report, record, running_stack
 from tests.servers import free_port

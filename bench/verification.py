@@ -33,8 +33,8 @@ from redis.asyncio import Redis
 from sqlalchemy import make_url, select, text
 
 from assembly.channel_list import MIGRATIONS
-from assembly.embedded import service_urls
-from assembly.providers import build_providers
+from assembly.machine.embedded import service_urls
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from bench.harness import free_port, print_report, record
 from bench.verification_show import PRICE, Show, ShowOrder, plan_show, seed_forged, seed_genuine, seed_history

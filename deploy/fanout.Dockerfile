@@ -8,7 +8,7 @@ RUN apt-get update \
 COPY deploy/nchan.conf.template /etc/nginx/nchan.conf.template
 EXPOSE 8095 8096
 # Unset, one channel per board (SHARD_SPLIT `* 0;`, SHARD_CHANNELS `$1.0`) in this server's memory (STORE empty);
-# `gateway fanout` writes the lines for N shards and a shared Redis (assembly/fanout_server.py). PUBLISH_SECRET (the
+# `gateway fanout` writes the lines for N shards and a shared Redis (assembly/machine/fanout_server.py). PUBLISH_SECRET (the
 # service's BOARD_FANOUT_SECRET) is required: 32 or more letters, digits, '-' or '_' (it is written into nginx's
 # configuration, where a '"' or a ';' would change it); PUBLISH_ACCESS unset lets publishers in from this machine
 # only. The configuration, which holds the secret, is readable by root only.

@@ -1,5 +1,5 @@
-"""What the media jobs use of the worker's job context (assembly.job_runtime.JobContext provides it): media stands
-below the assembly and never imports it."""
+"""What the media jobs use of the worker's job context (assembly.worker.job_runtime.JobContext provides it): media
+stands below the assembly and never imports it."""
 
 from __future__ import annotations
 

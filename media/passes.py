@@ -1,5 +1,5 @@
 """The worker's share of candidates' files and entries (gateway.core.worker_passes): its passes, listed by the
-assembly (assembly/passes.py), and the outbox topics it handles (assembly.worker_jobs.outbox_handlers)."""
+assembly (assembly/worker/passes.py), and the outbox topics it handles (assembly.worker.worker_jobs.outbox_handlers)."""
 
 from __future__ import annotations
 

@@ -19,16 +19,16 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assembly.app import (
+from assembly.channel_list import MIGRATIONS
+from assembly.machine.embedded import ServiceUrls
+from assembly.settings import Settings
+from assembly.web.app import (
     REQUEST_CONNECTIONS,
     STATEMENT_TIMEOUT_SECONDS,
     VERIFICATION_CONNECTIONS,
     LentEngines,
     create_app,
 )
-from assembly.channel_list import MIGRATIONS
-from assembly.embedded import ServiceUrls
-from assembly.settings import Settings
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Base
@@ -227,7 +227,7 @@ async def browser(playwright: Playwright, chromium: list[Browser]) -> AsyncItera
 def pytest_collection_finish(session: pytest.Session) -> None:
     """What collection imported (the service, its libraries, aiogram's types: some 260,000-420,000 objects) lives as
     long as the process: kept out of every later full collection, which walked all of it each time, as `gateway web`
-    keeps its start-up's (assembly.app.freeze_startup_objects). What the tests make is collected as before, so a
+    keeps its start-up's (assembly.web.app.freeze_startup_objects). What the tests make is collected as before, so a
     socket or connection a test leaves still warns."""
     gc.collect()
     gc.freeze()

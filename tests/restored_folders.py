@@ -16,8 +16,8 @@ from pathlib import Path
 import psutil
 from sqlalchemy import text
 
-from assembly.backups import BackupPlace, base_backups, conf_lines, give_to, restore_command, server_user
-from assembly.restore import prepare_recovery
+from assembly.operations.backups import BackupPlace, base_backups, conf_lines, give_to, restore_command, server_user
+from assembly.operations.restore import prepare_recovery
 from gateway.db.engine import create_engine
 
 ARCHIVED_WITHIN = 60.0  # a segment switched, in the archive: the archiver's pace on a loaded machine

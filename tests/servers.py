@@ -19,7 +19,7 @@ from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from assembly.embedded import ServiceUrls, service_urls
+from assembly.machine.embedded import ServiceUrls, service_urls
 from gateway.db.engine import create_engine
 
 # The Redis DBs the tests flush: 13 on its own; under pytest-xdist one per worker (gw0 13, gw1 14, gw2 15,

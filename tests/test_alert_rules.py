@@ -13,9 +13,9 @@ from pathlib import Path
 import httpx
 import yaml
 
-from assembly.app import create_app
-from assembly.keys import METRICS
 from assembly.settings import Settings
+from assembly.web.app import create_app
+from assembly.web.keys import METRICS
 from tests.servers import CLOSED, free_port
 from tests.waiting import HANG_SECONDS
 

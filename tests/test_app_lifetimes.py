@@ -7,8 +7,8 @@ import weakref
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from assembly.app import LentEngines, create_app
 from assembly.settings import Settings
+from assembly.web.app import LentEngines, create_app
 from tests.app_lifetimes import forget_served_apps
 
 

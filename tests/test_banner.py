@@ -12,10 +12,10 @@ import time
 import urllib.request
 from pathlib import Path
 
-from assembly.banner import banner_lines
+from assembly.machine.banner import banner_lines
+from assembly.machine.stand_in_logs import stand_in_level
+from assembly.machine.supervisor import stand_ins, stand_ins_needed, stop_children
 from assembly.settings import Settings
-from assembly.stand_in_logs import stand_in_level
-from assembly.supervisor import stand_ins, stand_ins_needed, stop_children
 from tests.servers import free_port
 
 
@@ -46,7 +46,7 @@ def sandbox_output(port: int, level: str | None) -> str:
     if level is not None:
         environment["STAND_IN_LOG_LEVEL"] = level
     process = subprocess.Popen(
-        [sys.executable, "-m", "assembly.stand_in_logs", "payments.sandbox", "--host", "127.0.0.1", "--port",
+        [sys.executable, "-m", "assembly.machine.stand_in_logs", "payments.sandbox", "--host", "127.0.0.1", "--port",
          str(port)], env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         def answers() -> bool:
@@ -80,6 +80,7 @@ def test_gateway_run_starts_each_stand_in_through_the_quiet_logs(tmp_path: Path)
     children = stand_ins(settings)
     try:
         sandbox = [child for child in children if child.name == "sandbox"]
-        assert [(child.module, child.args[0]) for child in sandbox] == [("assembly.stand_in_logs", "payments.sandbox")]
+        started = [(child.module, child.args[0]) for child in sandbox]
+        assert started == [("assembly.machine.stand_in_logs", "payments.sandbox")]
     finally:
         stop_children(children)

@@ -13,12 +13,12 @@ from redis.asyncio import Redis
 from sqlalchemy import select, text
 
 from assembly.channel_list import MIGRATIONS, PUSH_CHANNELS
-from assembly.embedded import ServiceUrls
-from assembly.job_runtime import JobContext
+from assembly.machine.embedded import ServiceUrls
 from assembly.provider_list import PROVIDERS
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
-from assembly.worker_jobs import outbox_handlers
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.worker_jobs import outbox_handlers
 from gateway.core.orders import counting
 from gateway.core.orders.receipts import Receipt, ReceiptKind
 from gateway.db.engine import Sessions, create_engine

@@ -198,14 +198,14 @@ def test_processes_that_read_no_telegram_update_or_number_do_not_load_the_bots_t
     commands and the worker (which list every channel) start without them; a web process loads the types as it
     starts when its bot is real, at the first update when it is the local fake (tests/telegram/test_first_update.py),
     and a process loads the carriers at the first number outside Cameroon."""
-    assert imported_by("assembly.cli, assembly.worker, assembly.job_runtime",
+    assert imported_by("assembly.cli, assembly.worker.rq_worker, assembly.worker.job_runtime",
                        "name.split('.')[0] == 'aiogram' or name.startswith('phonenumbers.carrier')") == "[]"
 
 
 def test_a_workers_periodic_enqueuer_starts_without_the_channels_providers_or_models() -> None:
     """Each worker spawns its enqueuer, a new Python that imports the module of the function it runs: that module
     leaves out what the enqueuer never uses (a second of CPU and tens of MB a worker)."""
-    assert imported_by("assembly.cli, assembly.periodic_enqueuer",
+    assert imported_by("assembly.cli, assembly.worker.periodic_enqueuer",
                        "name.endswith(('.channel', '.provider')) or name.startswith(('assembly.channel_list', "
                        "'assembly.provider_list', 'gateway.db.models'))") == "[]"
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import uuid
 
-from assembly.rehearsal.load import Told, Vote
-from assembly.rehearsal.outcomes import Order, SmsAnswer
+from assembly.operations.rehearsal.load import Told, Vote
+from assembly.operations.rehearsal.outcomes import Order, SmsAnswer
 from bench.faults.cluster.history import Asked, check, frames_resumed, not_counted, taken_again
 
 

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from assembly import fanout_server
-from assembly.fanout_server import FanoutServer
+from assembly.machine import fanout_server
+from assembly.machine.fanout_server import FanoutServer
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE = ROOT / "docker-compose.yml"

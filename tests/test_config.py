@@ -13,11 +13,11 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from assembly.app import create_app
 from assembly.provider_list import provider
-from assembly.providers import build_providers
-from assembly.results_key import signing_key
+from assembly.resources.providers import build_providers
+from assembly.resources.results_key import signing_key
 from assembly.settings import DEV_SECRET_KEY, ConfigError, Environment, Settings, check_production, secret_problem
+from assembly.web.app import create_app
 from channels.ussd.channel import production_problems as ussd_problems
 from gateway.core.results import signing
 from gateway.db.engine import Sessions

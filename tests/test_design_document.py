@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 
 ROOT = Path(__file__).parents[1]
 DESIGN = ROOT / "docs" / "design.md"
@@ -69,8 +69,8 @@ def named_routes() -> set[tuple[str, str]]:
 
 def house_passes() -> set[str]:
     """Every pass the worker runs by name, and every periodic job's stable name."""
-    from assembly.passes import PASSES
-    from assembly.worker import PERIODIC_JOBS
+    from assembly.worker.passes import PASSES
+    from assembly.worker.rq_worker import PERIODIC_JOBS
     return {each.name for each in PASSES} | {job.slot_name for job in PERIODIC_JOBS}
 
 

@@ -15,10 +15,10 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assembly.app import create_app
-from assembly.job_runtime import JobContext
 from assembly.settings import Settings
-from assembly.worker_jobs import RECONCILE_LEASE, reconcile_pass
+from assembly.web.app import create_app
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.worker_jobs import RECONCILE_LEASE, reconcile_pass
 from gateway.core.money_in.reconciler import reconcile
 from gateway.core.orders import counting, tables
 from gateway.db import engine as database

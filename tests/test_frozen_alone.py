@@ -12,9 +12,9 @@ import time
 
 import httpx
 
-from assembly.heartbeat import HEARTBEAT_FD_ENV
-from assembly.liveness import FROZEN_SECONDS
-from assembly.loop_watch import EXIT_FROZEN
+from assembly.machine.heartbeat import HEARTBEAT_FD_ENV
+from assembly.machine.liveness import FROZEN_SECONDS
+from assembly.web.loop_watch import EXIT_FROZEN
 from tests.servers import free_port
 from tests.waiting import HANG_SECONDS
 

@@ -20,12 +20,12 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from rq.job import JobStatus
 
-from assembly.embedded import EmbeddedRedis
-from assembly.heartbeat import HEARTBEAT_FD_ENV
-from assembly.liveness import FROZEN_SECONDS, HeartbeatPipe
+from assembly.machine.embedded import EmbeddedRedis
+from assembly.machine.heartbeat import HEARTBEAT_FD_ENV
+from assembly.machine.liveness import FROZEN_SECONDS, HeartbeatPipe
+from assembly.machine.supervisor import LOOK_SECONDS, Child, Replacements, look_after, spawn, stop_children
 from assembly.settings import Settings
-from assembly.supervisor import LOOK_SECONDS, Child, Replacements, look_after, spawn, stop_children
-from assembly.worker import BETWEEN_JOBS_SECONDS, DEQUEUE_SECONDS
+from assembly.worker.rq_worker import BETWEEN_JOBS_SECONDS, DEQUEUE_SECONDS
 from gateway.jobs.queues import ANSWER_SECONDS, job_queue, sync_redis
 from tests.commands import command_env
 from tests.fakes.partitioned_redis import PartitionedRedis

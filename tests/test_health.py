@@ -12,12 +12,12 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import event
 
-from assembly.app import create_app
-from assembly.health import PROBE_SECONDS
-from assembly.job_runtime import JobContext
-from assembly.passes import PASSES_BY_NAME, run_pass
 from assembly.settings import ConfigError, Environment, Settings
-from assembly.worker_jobs import RECONCILE_LEASE, reconcile_pass
+from assembly.web.app import create_app
+from assembly.web.health import PROBE_SECONDS
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.passes import PASSES_BY_NAME, run_pass
+from assembly.worker.worker_jobs import RECONCILE_LEASE, reconcile_pass
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.jobs.last_passes import RECONCILE_STALE_SECONDS, note_pass, reconciler_problem

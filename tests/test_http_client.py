@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import httpx
 import pytest
 
-from assembly.http_client import provider_http_client
+from assembly.resources.http_client import provider_http_client
 from gateway.core.providers import PaymentError
 from payments.mtn import MtnMomoCollection
 from payments.mtn.api import MtnCredentials

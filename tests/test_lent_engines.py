@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.pool import QueuePool
 
-from assembly.app import LentEngines, create_app
 from assembly.settings import Settings
+from assembly.web.app import LentEngines, create_app
 from gateway.db.engine import create_engine
 from gateway.kit.keys import ENGINE
 

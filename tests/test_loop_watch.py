@@ -18,9 +18,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client import CollectorRegistry
 
-from assembly.app import create_app, freeze_startup_objects
-from assembly.loop_watch import LoopWatch
 from assembly.settings import Settings
+from assembly.web.app import create_app, freeze_startup_objects
+from assembly.web.loop_watch import LoopWatch
 
 
 class StallSeen(logging.Handler):
@@ -52,7 +52,7 @@ async def stalling(clean: None, settings: Settings) -> AsyncIterator[TestClient]
 
     app = create_app(settings.model_copy(update={"metrics_allow": "127.0.0.1"}))
     app.router.add_get("/test-only/block", blocking)
-    logging.getLogger("assembly.loop_watch").addHandler(stalls)
+    logging.getLogger("assembly.web.loop_watch").addHandler(stalls)
     try:
         async with TestClient(TestServer(app)) as client:
             # The watch ticks once after start-up first: a stall of the start-up itself (a collection on a loaded
@@ -60,12 +60,12 @@ async def stalling(clean: None, settings: Settings) -> AsyncIterator[TestClient]
             await asyncio.sleep(0.3)
             yield client
     finally:
-        logging.getLogger("assembly.loop_watch").removeHandler(stalls)
+        logging.getLogger("assembly.web.loop_watch").removeHandler(stalls)
 
 
 async def test_a_stuck_loop_is_logged_with_the_code_that_held_it(stalling: TestClient,
                                                                  caplog: pytest.LogCaptureFixture) -> None:
-    with caplog.at_level(logging.WARNING, logger="assembly.loop_watch"):
+    with caplog.at_level(logging.WARNING, logger="assembly.web.loop_watch"):
         assert (await stalling.get("/test-only/block")).status == 200
     [stall] = [r for r in caplog.records if "event loop stuck" in r.getMessage()]
     assert "hold_the_loop_synchronously" in stall.getMessage()
@@ -98,7 +98,7 @@ async def test_the_start_up_collection_is_not_reported_as_a_stall(clean: None, s
     app.on_startup.extend([idle_a_moment, freeze_startup_objects])  # as `gateway web` starts
     gc.callbacks.append(a_big_heap)
     try:
-        with caplog.at_level(logging.WARNING, logger="assembly.loop_watch"):
+        with caplog.at_level(logging.WARNING, logger="assembly.web.loop_watch"):
             async with TestClient(TestServer(app)) as client:
                 gc.callbacks.remove(a_big_heap)
                 assert (await client.get("/healthz")).status == 200

@@ -14,9 +14,9 @@ import pytest
 import redis
 from aiohttp.test_utils import TestClient, TestServer
 
-from assembly.app import LentEngines, create_app
-from assembly.health import METRICS_REDIS_SECONDS
 from assembly.settings import Settings
+from assembly.web.app import LentEngines, create_app
+from assembly.web.health import METRICS_REDIS_SECONDS
 from tests.servers import free_port
 from tests.waiting import HANG_SECONDS
 

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from assembly.http_client import provider_http_client
+from assembly.resources.http_client import provider_http_client
 
 
 @dataclass

@@ -12,9 +12,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 
-from assembly.app import create_app
 from assembly.provider_list import PROVIDERS
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.audit import Actor
 from gateway.core.money_out import payouts
 from gateway.core.money_out.payouts_sent import payouts_pass

@@ -11,9 +11,9 @@ import time
 import pytest
 from rq.job import JobStatus
 
+from assembly.machine.supervisor import spawn, stop_children
 from assembly.settings import Settings
-from assembly.supervisor import spawn, stop_children
-from assembly.worker import JOB_STOP_GRACE_SECONDS
+from assembly.worker.rq_worker import JOB_STOP_GRACE_SECONDS
 from gateway.jobs.queues import job_queue, sync_redis
 from tests.jobs.worker_stopped_at import SLOW_BOOKKEEPING_SECONDS, STOPPED_AFTER
 from tests.waiting import HANG_SECONDS

@@ -17,13 +17,13 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select, update
 
-from assembly.app import create_app
-from assembly.demo import seed_demo
-from assembly.rehearsal import readings
-from assembly.rehearsal.load import Told, Traffic, Voter, cast
-from assembly.rehearsal.outcomes import fates
-from assembly.rehearsal.run import Plan, refuse_remote, rehearse
+from assembly.machine.demo import seed_demo
+from assembly.operations.rehearsal import readings
+from assembly.operations.rehearsal.load import Told, Traffic, Voter, cast
+from assembly.operations.rehearsal.outcomes import fates
+from assembly.operations.rehearsal.run import Plan, refuse_remote, rehearse
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from channels.sms.fake_at import create_fake_at_app
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, Tally, VoteOrder

@@ -5,10 +5,10 @@ from __future__ import annotations
 import uuid
 from collections import Counter
 
-from assembly.rehearsal.load import Told, Vote, msisdn
-from assembly.rehearsal.outcomes import Fates, Order, SmsAnswer, counting, fates
-from assembly.rehearsal.run import frame_delays
-from assembly.rehearsal.verdict import LedgerFinding, Observed, go, judge, report
+from assembly.operations.rehearsal.load import Told, Vote, msisdn
+from assembly.operations.rehearsal.outcomes import Fates, Order, SmsAnswer, counting, fates
+from assembly.operations.rehearsal.run import frame_delays
+from assembly.operations.rehearsal.verdict import LedgerFinding, Observed, go, judge, report
 
 
 def paid(n: int) -> list[Order]:

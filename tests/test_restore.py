@@ -25,7 +25,8 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from assembly.backups import (
+from assembly.machine.embedded import EmbeddedPostgres
+from assembly.operations.backups import (
     ARCHIVE_TIMEOUT_SECONDS,
     BackupPlace,
     Throwaway,
@@ -36,9 +37,8 @@ from assembly.backups import (
     give_to,
     server_user,
 )
-from assembly.embedded import EmbeddedPostgres
-from assembly.restore import restore_folder, start_new_timeline, timeline_backups
-from assembly.restored_folder import PGSERVER_HANDLES
+from assembly.operations.restore import restore_folder, start_new_timeline, timeline_backups
+from assembly.operations.restored_folder import PGSERVER_HANDLES
 from assembly.settings import Settings
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions, create_engine, session_factory
@@ -254,7 +254,7 @@ async def test_a_replication_only_role_is_told_what_it_may_not_do_and_the_restor
     """The README asks DATABASE_URL's role for REPLICATION (base backups), not for superuser: its CHECKPOINT and
     pg_switch_wal() were refused and the refusal went unseen. The base backup's own checkpoint and switch stand in
     where the server is not ours; where it is (the restore's own socket), they run as the cluster's superuser."""
-    caplog.set_level(logging.WARNING, "assembly.restore")
+    caplog.set_level(logging.WARNING, "assembly.operations.restore")
     backups = BackupPlace(scratch / "backups")
     with archiving_server(backups) as server:
         engine = create_engine(server.url("postgres", "postgres"), pool_size=1)

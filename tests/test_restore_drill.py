@@ -19,7 +19,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from assembly.backups import (
+from assembly.channel_list import MIGRATIONS
+from assembly.machine.embedded import EmbeddedPostgres
+from assembly.operations.backups import (
     ARCHIVE_TIMEOUT_SECONDS,
     BackupPlace,
     Throwaway,
@@ -30,8 +32,6 @@ from assembly.backups import (
     free_port,
     server_user,
 )
-from assembly.channel_list import MIGRATIONS
-from assembly.embedded import EmbeddedPostgres
 from assembly.settings import Settings
 from gateway.core.orders import counting
 from gateway.core.results import ledger, signing

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from assembly.backups import BackupPlace
-from assembly.embedded import EmbeddedPostgres
-from assembly.restored_folder import StartStopped, postmaster
+from assembly.machine.embedded import EmbeddedPostgres
+from assembly.operations.backups import BackupPlace
+from assembly.operations.restored_folder import StartStopped, postmaster
 from gateway.db.engine import create_engine
 from tests.restored_folders import (
     archive_now,

@@ -14,11 +14,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, insert, select, update
 
-from assembly.app import create_app
-from assembly.job_runtime import job_context
-from assembly.provider_calls import provider_of, provider_prefixes
+from assembly.resources.provider_calls import provider_of, provider_prefixes
 from assembly.settings import Settings
-from assembly.worker_jobs import reconcile_pass
+from assembly.web.app import create_app
+from assembly.worker.job_runtime import job_context
+from assembly.worker.worker_jobs import reconcile_pass
 from gateway.core.money_in.start_queue import CONCURRENT_STARTS
 from gateway.core.orders import counting, tables
 from gateway.db.engine import Sessions

@@ -1,7 +1,7 @@
 """A host's web processes share one port (SO_REUSEPORT), so each scrape of `/metrics` reaches one of them, whichever
 the kernel picks: as `gateway run` starts them, every scrape serves the figures of all of them and of the worker
-(assembly/shared_metrics.py), not one process's sample; and the control room shows the host's measured figures, the
-same sums, counted from the host's start, whichever web process serves the page, not one process's since it started.
+(assembly/machine/shared_metrics.py), not one process's sample; and the control room shows the host's measured figures,
+the same sums, counted from the host's start, whichever web process serves the page, not one process's since it started.
 One host serves both (starting one, then replacing a killed web process, is most of the time)."""
 
 from __future__ import annotations
@@ -24,8 +24,8 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, insert, select
 
-from assembly.metrics import ORDER_COUNT_SECONDS
 from assembly.settings import Settings
+from assembly.web.metrics import ORDER_COUNT_SECONDS
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus, OrderStatus, OutboxMessage, VoteOrder
 from leaderboard.refresh import BOARD_TOPICS

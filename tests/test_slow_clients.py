@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from tests.factories import count_orders, make_contest
 from tests.servers import free_port
@@ -112,7 +112,7 @@ async def test_a_client_that_hangs_up_mid_body_leaves_one_info_line_and_no_error
     writer.close()
 
     def went_away() -> list[logging.LogRecord]:
-        return [r for r in caplog.records if r.name == "assembly.middleware" and "went away" in r.getMessage()]
+        return [r for r in caplog.records if r.name == "assembly.web.middleware" and "went away" in r.getMessage()]
 
     async with asyncio.timeout(5):
         while not went_away():

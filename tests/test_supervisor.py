@@ -11,8 +11,16 @@ from urllib.parse import urlsplit
 
 from pydantic import SecretStr
 
+from assembly.machine.supervisor import (
+    WantedStandIn,
+    claim_in,
+    restart_dead,
+    spawn,
+    stand_ins,
+    start_orphaned,
+    stop_children,
+)
 from assembly.settings import Settings
-from assembly.supervisor import WantedStandIn, claim_in, restart_dead, spawn, stand_ins, start_orphaned, stop_children
 from gateway.jobs.queues import sync_redis
 from tests.processes import alive
 
@@ -120,8 +128,8 @@ def test_each_stand_in_starts_on_its_own_address(tmp_path: Path) -> None:
                         at_fake_url="http://127.0.0.1:9")  # AT's fake answers nowhere yet: started too
     children = stand_ins(settings)
     try:
-        # A declared stand-in's arguments come after its module (run through assembly.stand_in_logs).
-        started = {child.name: child.args[1:5] if child.module == "assembly.stand_in_logs" else child.args[:4]
+        # A declared stand-in's arguments come after its module (run through assembly.machine.stand_in_logs).
+        started = {child.name: child.args[1:5] if child.module == "assembly.machine.stand_in_logs" else child.args[:4]
                    for child in children}
         assert started["sandbox"] == ("--host", "127.0.0.1", "--port", str(sandbox_port))
         assert started["cloudinary"][3] == str(urlsplit(settings.cloudinary_stand_in_url).port)

@@ -25,7 +25,7 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
-from assembly.backups import (
+from assembly.operations.backups import (
     TAR_FILTER,
     BackupPlace,
     Throwaway,
@@ -37,7 +37,7 @@ from assembly.backups import (
     take_base_backup,
     unpack,
 )
-from assembly.restore import wait_until_writable
+from assembly.operations.restore import wait_until_writable
 from assembly.settings import Settings
 from gateway.db.engine import create_engine
 from tests.restored_folders import scratch_folder
@@ -120,7 +120,7 @@ async def replaying(scratch: Path) -> AsyncIterator[Replaying]:
 
 async def test_the_service_waits_while_postgres_refuses_connections_as_it_replays_and_starts_once_promoted(
         replaying: Replaying, caplog: pytest.LogCaptureFixture) -> None:
-    caplog.set_level(logging.WARNING, "assembly.restore")
+    caplog.set_level(logging.WARNING, "assembly.operations.restore")
     waiting = asyncio.create_task(wait_until_writable(replaying.url))
     try:
         deadline = time.monotonic() + STARTED_WITHIN

@@ -12,7 +12,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assembly.backups import (
+from assembly.commands.services import Subcommands, with_database, with_services
+from assembly.operations.backups import (
     BackupError,
     archive_settings,
     backup_place,
@@ -21,13 +22,12 @@ from assembly.backups import (
     free_port,
     take_base_backup,
 )
-from assembly.commands.services import Subcommands, with_database, with_services
 from assembly.settings import Settings
 
 if TYPE_CHECKING:
     from gateway.db.engine import Sessions
 
-EMBEDDED_ROLE, EMBEDDED_DATABASE = "postgres", "gateway"  # the embedded default's (assembly.embedded)
+EMBEDDED_ROLE, EMBEDDED_DATABASE = "postgres", "gateway"  # the embedded default's (assembly.machine.embedded)
 
 
 def cmd_backup_base(settings: Settings, args: argparse.Namespace) -> int:
@@ -73,7 +73,7 @@ def parse_time(value: str) -> datetime:
 
 def cmd_drill_restore(settings: Settings, args: argparse.Namespace) -> int:
     """Restore into a throwaway server, never the live one: exit 0 if every contest's ledger verifies."""
-    from assembly.drill import report_lines, run_drill
+    from assembly.operations.drill import report_lines, run_drill
 
     role, database = role_and_database(settings)
     try:
@@ -100,7 +100,7 @@ def role_and_database(settings: Settings) -> tuple[str, str]:
 def cmd_restore(settings: Settings, args: argparse.Namespace) -> int:
     """The installation's own data folder restored, its server promoted and its new timeline backed up; the server
     is left stopped, for the service (or systemd) to start as usual."""
-    from assembly.restore import restore_folder, restore_lines
+    from assembly.operations.restore import restore_folder, restore_lines
 
     if args.data_dir is None and settings.database_url:
         print("gateway: DATABASE_URL names a server of your own: stop it and name its data folder with --data-dir "

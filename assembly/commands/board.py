@@ -35,7 +35,7 @@ def cmd_leaderboard_rebuild(settings: Settings, args: argparse.Namespace) -> int
 
 def cmd_fanout(settings: Settings, args: argparse.Namespace) -> int:
     """nginx with Nchan in the foreground: viewers' streams at --listen, the rest proxied to the service."""
-    from assembly import fanout_server
+    from assembly.machine import fanout_server
     from gateway.kit.secret_rules import secret_problem
     from leaderboard.publish_secret import MissingPublishSecret, publish_secret
 

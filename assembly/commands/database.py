@@ -14,7 +14,7 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
     import asyncio
 
     from assembly.channel_list import MIGRATIONS
-    from assembly.restore import wait_until_writable
+    from assembly.operations.restore import wait_until_writable
     from gateway.db.migrate import upgrade
 
     with ExitStack() as stack:
@@ -26,8 +26,8 @@ def cmd_migrate(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_seed(settings: Settings, args: argparse.Namespace) -> int:
-    from assembly.demo import seed_demos
-    from assembly.demo_media import demo_storage
+    from assembly.machine.demo import seed_demos
+    from assembly.machine.demo_media import demo_storage
     from gateway.db.seed import KENYA_DEMO_SLUG
 
     if not args.demo:

@@ -56,7 +56,7 @@ def cmd_results_sign(settings: Settings, args: argparse.Namespace) -> int:
     """Sign a contest's results now; the sheet and its signature are kept and written to files."""
     from pathlib import Path
 
-    from assembly.results_key import signing_key
+    from assembly.resources.results_key import signing_key
     from gateway.core.contests import catalog
     from gateway.core.results import signing
 
@@ -81,7 +81,7 @@ def cmd_results_verify(settings: Settings, args: argparse.Namespace) -> int:
     """Check a sheet against its detached signature, offline: with --key, or this installation's own key."""
     from pathlib import Path
 
-    from assembly.results_key import installed_key
+    from assembly.resources.results_key import installed_key
     from gateway.core.results import signing
 
     try:
@@ -99,7 +99,7 @@ def cmd_results_verify(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_results_key(settings: Settings, args: argparse.Namespace) -> int:
-    from assembly.results_key import signing_key
+    from assembly.resources.results_key import signing_key
     from gateway.core.results import signing
 
     print(signing.public_pem(signing_key(settings).public_key()), end="")

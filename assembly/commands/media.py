@@ -6,7 +6,7 @@ import argparse
 from contextlib import ExitStack
 
 from assembly.commands.services import Subcommands, with_services
-from assembly.media import local_storage, media_address
+from assembly.resources.media import local_storage, media_address
 from assembly.settings import Settings
 
 

@@ -12,7 +12,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from assembly.commands.services import Subcommands, with_database, with_services
-from assembly.http_client import provider_http_client
+from assembly.resources.http_client import provider_http_client
 from assembly.settings import Settings
 from gateway.core.errors import DomainError
 
@@ -34,7 +34,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
     providers (gateway.core.money_out.money_reconciliation)."""
     if args.what == "money":
         return cmd_reconcile_money(settings, args)
-    from assembly.providers import build_providers
+    from assembly.resources.providers import build_providers
     from gateway.core.money_in.reconciler import reconcile
     from gateway.jobs.redis_connections import async_client
     from gateway.kit.status_pacing import reconciler_pace
@@ -61,7 +61,7 @@ def cmd_reconcile(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_reconcile_money(settings: Settings, args: argparse.Namespace) -> int:
     """Each day's books against each provider's word, then each account balance a provider tells against the
     books' movements since the last reading: 0 when they agree, 3 when a difference is listed."""
-    from assembly.providers import build_providers
+    from assembly.resources.providers import build_providers
     from gateway.core.money_out.balance_check import BalanceReport, check_balances
     from gateway.core.money_out.money_reconciliation import DayReport, reconcile_money
     from gateway.jobs.redis_connections import async_client
@@ -108,7 +108,7 @@ def cmd_refund(settings: Settings, args: argparse.Namespace) -> int:
     """Refund one paid order (Stripe through its API; mobile money marked for a manual refund)."""
     import uuid
 
-    from assembly.providers import build_providers
+    from assembly.resources.providers import build_providers
     from gateway.core.money_out.refunds import request_refund
 
     async def run(sessions: Sessions) -> str:
@@ -151,7 +151,7 @@ def decide_held(settings: Settings, args: argparse.Namespace) -> int:
     """A person's decision on an order held by a fraud rule: count its votes, or reject it (refund owed)."""
     import uuid
 
-    from assembly.providers import build_providers
+    from assembly.resources.providers import build_providers
     from gateway.core.fraud import holds
     from gateway.core.money_in.money_arrived import confirm_money_in
     from gateway.core.orders import tables

@@ -12,13 +12,13 @@ from gateway.jobs.queues import MEDIA_QUEUE, QUEUE_NAMES
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from assembly.supervisor import run_everything
+    from assembly.machine.supervisor import run_everything
 
     return run_everything(settings)
 
 
 def cmd_stand_ins(settings: Settings, args: argparse.Namespace) -> int:
-    from assembly.supervisor import run_stand_ins
+    from assembly.machine.supervisor import run_stand_ins
 
     return run_stand_ins(settings)
 
@@ -27,7 +27,7 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     import uvloop
     from aiohttp import web
 
-    from assembly.app import create_app, freeze_startup_objects, heartbeat_from_now
+    from assembly.web.app import create_app, freeze_startup_objects, heartbeat_from_now
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
@@ -40,7 +40,7 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from assembly.worker import run_worker
+    from assembly.worker.rq_worker import run_worker
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)

@@ -11,7 +11,7 @@ from assembly.commands.services import Subcommands, with_database, with_services
 from assembly.settings import Settings
 
 if TYPE_CHECKING:
-    from assembly.rehearsal.verdict import Check
+    from assembly.operations.rehearsal.verdict import Check
     from gateway.db.engine import Sessions
 
 MAX_MINUTES = 60.0  # bounded: a rehearsal that forgot to stop would be a flood
@@ -19,8 +19,8 @@ MAX_MINUTES = 60.0  # bounded: a rehearsal that forgot to stop would be a flood
 
 def cmd_rehearse(settings: Settings, args: argparse.Namespace) -> int:
     """0 on a go, 1 on a no-go, 2 when the rehearsal could not run (a remote host, no such contest)."""
-    from assembly.rehearsal.load import Voter
-    from assembly.rehearsal.run import Plan, refuse_remote, rehearse
+    from assembly.operations.rehearsal.load import Voter
+    from assembly.operations.rehearsal.run import Plan, refuse_remote, rehearse
 
     try:
         refuse_remote(args.url, args.allow_remote)

@@ -8,8 +8,8 @@ from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
-from assembly.backups import backup_place
-from assembly.embedded import export_urls, service_urls
+from assembly.machine.embedded import export_urls, service_urls
+from assembly.operations.backups import backup_place
 from assembly.settings import Settings, check_servers
 
 if TYPE_CHECKING:

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from assembly.backups import archive_settings
+from assembly.operations.backups import archive_settings
 
 DEPLOY = Path(__file__).resolve().parent.parent.parent / "deploy" / "cluster"
 PATRONI_TEMPLATE = DEPLOY / "patroni.yml"

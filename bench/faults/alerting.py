@@ -20,7 +20,7 @@ from typing import Any
 import asyncpg
 import httpx
 
-from assembly.embedded import EmbeddedRedis
+from assembly.machine.embedded import EmbeddedRedis
 from bench.faults.burst import check
 from bench.faults.injected import Fault, faults, other_contests_off_air
 from bench.faults.watching import Pages, Watch, firing, jobs_reading, pages_listener, promise, watched

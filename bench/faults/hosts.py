@@ -31,7 +31,7 @@ from pathlib import Path
 
 import httpx
 
-from assembly.embedded import service_urls
+from assembly.machine.embedded import service_urls
 from bench.faults.burst import (
     CALLBACKS_BEFORE_KILL,
     VOTES,

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 
 import asyncpg
 
-from assembly.embedded import EmbeddedRedis
+from assembly.machine.embedded import EmbeddedRedis
 from bench.faults.burst import sandbox
 from bench.harness import Stack, _processes
 
@@ -133,8 +133,8 @@ def worker_faults(stack: Stack) -> list[Fault]:
             return f"its group was gone: {await replaced()}"
         return "SIGCONT"
 
-    # A worker that stops beating for 10 s is killed and replaced by `gateway run` (assembly/liveness.py): the page
-    # is that replacement, before any pass is missed long enough for PeriodicPassSilent.
+    # A worker that stops beating for 10 s is killed and replaced by `gateway run` (assembly/machine/liveness.py): the
+    # page is that replacement, before any pass is missed long enough for PeriodicPassSilent.
     return [Fault("the periodic jobs' worker SIGKILLed", None, {}, kill_worker, replaced),
             Fault("the periodic jobs' worker hung (SIGSTOP)", "GatewayProcessReplaced", {}, hang_worker,
                   wake_worker, resolves_within=REPLACEMENT_PAGE_SECONDS + 60)]

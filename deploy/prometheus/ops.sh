@@ -20,7 +20,7 @@ node=${NODE_EXPORTER_PORT:-9100}
 redis=${REDIS_EXPORTER_PORT:-9121}
 postgres=${POSTGRES_EXPORTER_PORT:-9187}
 alert_webhook=${ALERT_WEBHOOK_URL:-"http://127.0.0.1:${ALERT_RECEIVER_PORT:-9099}"}
-# The embedded servers listen on Unix sockets only (assembly/embedded.py).
+# The embedded servers listen on Unix sockets only (assembly/machine/embedded.py).
 database_url=${DATABASE_URL:-"postgresql://postgres@:5432/gateway?host=$data_dir/postgres&sslmode=disable"}
 redis_url=${REDIS_URL:-"unix://$data_dir/redis/redis.sock"}
 

@@ -2,7 +2,7 @@
 
 A channel keeps its own presentation, sessions, forms and CSRF; what a contest is, whether it takes votes,
 how a vote is placed, what a voter may see of an order and how a board ranks are decided here, once.
-The assembly builds it (assembly/app.py) and keeps it under `VOTE_SERVICE`.
+The assembly builds it (assembly/web/app.py) and keeps it under `VOTE_SERVICE`.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ argument. A queued job so names a pass, never the module it lives in: a pass can
 wait for it in Redis. A pass with an interval (`every`) is run by the worker by itself, and each of its completed
 runs is recorded (gateway.jobs.last_passes): /metrics shows its age, and one alert watches them all.
 
-`assembly/passes.py` lists the passes and runs them; this module imports no wing: wings import it."""
+`assembly/worker/passes.py` lists the passes and runs them; this module imports no wing: wings import it."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rq import Queue
 
-# The one RQ function every pass runs through (assembly.passes.pass_job). Never rename it: jobs queued by every
+# The one RQ function every pass runs through (assembly.worker.passes.pass_job). Never rename it: jobs queued by every
 # release since name it.
-PASS_JOB = "assembly.passes.pass_job"
+PASS_JOB = "assembly.worker.passes.pass_job"
 
 
 class PassResources(Protocol):

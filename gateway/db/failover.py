@@ -36,7 +36,7 @@ PRIMARY_WAIT_SECONDS = 35.0
 
 class PrimaryUnavailable(Exception):
     """No primary took the work within the wait: nothing was written, or, for a cut COMMIT whose work could not be
-    looked up, nothing is known. Answered 503 with Retry-After (assembly.middleware)."""
+    looked up, nothing is known. Answered 503 with Retry-After (assembly.web.middleware)."""
 
 
 def sqlstate_of(exc: BaseException) -> str | None:

@@ -1,6 +1,6 @@
 """When each periodic pass last completed a run, kept in Redis so every web process can tell.
 
-The worker records it where it runs every pass (assembly.passes.run_pass); `/metrics` shows the ages
+The worker records it where it runs every pass (assembly.worker.passes.run_pass); `/metrics` shows the ages
 (`gateway_periodic_last_pass_age_seconds{pass=...}`), the control room shows them against each pass's threshold
 (`WorkerPass.silent_after`, PeriodicPassSilent's), and `/readyz` says `degraded` when the reconciler has fallen
 silent (a lost callback then costs a vote, not a delay).

@@ -32,7 +32,7 @@ BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
 # Told, after a local handler ran, its topic and when each of its rows was written (the latency to the board).
 Handled = Callable[[str, list[datetime]], None]
 
-DELIVER_PASS = "deliver-outbox"  # the worker's pass that delivers one row (assembly.worker_jobs)
+DELIVER_PASS = "deliver-outbox"  # the worker's pass that delivers one row (assembly.worker.worker_jobs)
 DELIVERY_RETRY = Retry(max=6, interval=[1, 5, 15, 60, 300, 900])
 # A row handed to RQ this long ago and not delivered has its job looked for in Redis: a job normally runs within
 # seconds (its first retry comes after 1 s); one that is gone was lost with Redis.

@@ -1,4 +1,4 @@
-"""What a channel's or a provider's worker pass may use (assembly.job_runtime.JobContext provides it): its parts
+"""What a channel's or a provider's worker pass may use (assembly.worker.job_runtime.JobContext provides it): its parts
 declare their passes (`passes`, gateway.core.worker_passes) and never import the worker."""
 
 from __future__ import annotations

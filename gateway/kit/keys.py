@@ -2,7 +2,7 @@
 
 The keys of what every package may share: the foundation's types (and the jobs' loops, named for type
 checking only, so that reading a key does not pull in the background work that fills it). The board's own keys
-are in `leaderboard.keys`, the assembly's in `assembly.keys`.
+are in `leaderboard.keys`, the assembly's in `assembly.web.keys`.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ SERVICE_LEVELS = web.AppKey("service_levels", ServiceLevels)
 # Where the control room reads them: this process's, or the host's sums where its processes share them.
 LEVELS_SOURCE = web.AppKey("levels_source", LevelsSource)
 STARTED_AT = web.AppKey("started_at", float)  # time.monotonic() when the app was built
-RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (assembly.results_key)
+RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (assembly.resources.results_key)
 # The channels' names, their own settings of a contest and their failed-message reports, from their
 # `ChannelParts` (the app factory sets them: the admin area reads them here and imports no channel).
 # The passes the worker runs by itself, by name: seconds after which one without a completed run is silent.
@@ -74,7 +74,7 @@ HOW_TO_VOTE: web.AppKey[tuple[BoundHowToVote, ...]] = web.AppKey("how_to_vote")
 PHONE_WALLETS = web.AppKey("phone_wallets", PhoneWallets)
 # Admin area: its own template environment, apart from the public pages'.
 ADMIN_TEMPLATES = web.AppKey("admin_templates", jinja2.Environment)
-# The one exception to the 64 KB body cap and the refusal of multipart (assembly/middleware.py): a
+# The one exception to the 64 KB body cap and the refusal of multipart (assembly/web/middleware.py): a
 # signed-in upload to a route the gate names. It answers the size allowed for the request, or None.
 UPLOAD_GATE: web.AppKey[Callable[[web.Request], Awaitable[int | None]]] = web.AppKey("upload_gate")
 

@@ -1,7 +1,7 @@
 """The service-level figures measured as the work happens (the rest are read from PostgreSQL at scrape time,
-`assembly.metrics`): how long a paid vote took to reach the tally and the tally to reach the board, and how
+`assembly.web.metrics`): how long a paid vote took to reach the tally and the tally to reach the board, and how
 the providers answer. Counters and histograms, one set per process (its app's registry, or the worker's); where a
-host's processes share them (`assembly.shared_metrics`), every scrape serves their sum; recording one costs a
+host's processes share them (`assembly.machine.shared_metrics`), every scrape serves their sum; recording one costs a
 dictionary look-up and an addition, never a query."""
 
 from __future__ import annotations
@@ -77,7 +77,7 @@ class ServiceLevels:
 @dataclass(frozen=True)
 class LevelsSource:
     """Where the control room reads the measured figures. A host's processes sharing theirs (`gateway run`,
-    `assembly.shared_metrics`): their sums, the same as /metrics serves, zero when the supervisor emptied their
+    `assembly.machine.shared_metrics`): their sums, the same as /metrics serves, zero when the supervisor emptied their
     directory; else this process's own, zero when it started."""
 
     collect: Callable[[], Iterable[Metric]]

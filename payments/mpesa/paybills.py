@@ -76,7 +76,7 @@ class PaybillSettingsKind:
         return PaybillSettings(paybill=paybill, remainder="refund" if flag(form, REFUND_REMAINDER) else "hold")
 
     def demo(self) -> PaybillSettings:
-        return PaybillSettings()  # the main demo takes no M-Pesa; the Kenyan one's paybill: assembly.demo
+        return PaybillSettings()  # the main demo takes no M-Pesa; the Kenyan one's paybill: assembly.machine.demo
 
     async def load(self, session: AsyncSession, contest_ids: Sequence[int]) -> dict[int, PaybillSettings]:
         rows = (await session.scalars(select(MpesaContest).where(MpesaContest.contest_id.in_(contest_ids)))).all()

@@ -11,8 +11,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 
 
 async def serve(database_url: str, redis_url: str, port: int, data_dir: Path) -> None:

@@ -17,8 +17,8 @@ from aiohttp.test_utils import TestServer
 from PIL import Image
 from playwright.async_api import Browser, Page, expect
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS
 from tests.admin.accounts import PASSWORD, make_account

@@ -14,9 +14,9 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import admin
-from assembly.app import create_app
 from assembly.channel_list import CONTEST_SETTINGS
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.channel_settings import ChannelContestSettings, ContestField, ContestFieldset
 from gateway.db.engine import Sessions
 from gateway.kit.keys import CONTEST_SETTINGS as CONTEST_SETTINGS_KEY

@@ -14,8 +14,8 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
-from assembly.app import LentEngines, create_app
 from assembly.settings import Settings
+from assembly.web.app import LentEngines, create_app
 from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS
 from tests.admin.accounts import api_tokens, bearer, make_account

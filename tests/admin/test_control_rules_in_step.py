@@ -12,7 +12,7 @@ import yaml
 
 from admin.alert_rules import COMPUTED, NOT_COMPUTED, PERIODIC_PASS_SILENT, Rule
 from admin.control import MEANINGS
-from assembly.passes import SILENT_AFTER
+from assembly.worker.passes import SILENT_AFTER
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"
 SECONDS = {"s": 1, "m": 60, "h": 3600}

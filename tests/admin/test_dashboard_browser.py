@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from playwright.async_api import Browser, Page, expect
 
-from assembly.demo import seed_demo
+from assembly.machine.demo import seed_demo
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest

@@ -7,8 +7,8 @@ import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Candidate, Contest
 

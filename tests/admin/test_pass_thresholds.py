@@ -10,9 +10,9 @@ from pathlib import Path
 import yaml
 
 from admin.control_conditions import passes
-from assembly.app import create_app
-from assembly.passes import PASSES, SILENT_AFTER
 from assembly.settings import Settings
+from assembly.web.app import create_app
+from assembly.worker.passes import PASSES, SILENT_AFTER
 from gateway.core.worker_passes import SILENT_AFTER_AT_LEAST
 from gateway.kit.keys import WATCHED_PASSES
 

@@ -11,7 +11,7 @@ import re
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 
-from assembly.job_runtime import JobContext
+from assembly.worker.job_runtime import JobContext
 from channels.telegram.fake_api import FakeBotApi
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus

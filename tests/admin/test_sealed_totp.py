@@ -19,9 +19,9 @@ from pydantic import SecretStr
 from sqlalchemy import text
 
 from admin.totp_keys import DEV_KEY_FILE, totp_keys
-from assembly.app import LentEngines, create_app
 from assembly.channel_list import MIGRATIONS
 from assembly.settings import ConfigError, Environment, Settings, check_production
+from assembly.web.app import LentEngines, create_app
 from gateway.db.engine import Sessions
 from gateway.db.migrate import alembic_config
 from gateway.kit.keys import STARTS

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from assembly.app import LentEngines
+from assembly.web.app import LentEngines
 
 
 @pytest.fixture(autouse=True)

@@ -11,8 +11,8 @@ import uuid
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import VoteOrder
 from gateway.kit.keys import CHECKS, STARTS

@@ -12,8 +12,8 @@ os.environ["PROMETHEUS_MULTIPROC_DIR"] = sys.argv[1]  # before prometheus_client
 
 from prometheus_client.multiprocess import MultiProcessCollector  # noqa: E402
 
-from assembly.loop_watch import LoopWatch  # noqa: E402
-from assembly.metrics import Metrics  # noqa: E402
+from assembly.web.loop_watch import LoopWatch  # noqa: E402
+from assembly.web.metrics import Metrics  # noqa: E402
 
 print("imported", flush=True)
 metrics = Metrics()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-from assembly.job_runtime import JobContext, run_in_context
+from assembly.worker.job_runtime import JobContext, run_in_context
 
 
 def wait_in_the_job_runtime(seconds: float) -> None:

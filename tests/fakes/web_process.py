@@ -12,7 +12,7 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
-from assembly.loop_watch import LoopWatch, watching
+from assembly.web.loop_watch import LoopWatch, watching
 
 
 async def loop_watch(app: web.Application) -> AsyncIterator[None]:

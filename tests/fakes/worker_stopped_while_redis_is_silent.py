@@ -10,7 +10,7 @@ import sys
 import redis
 from rq import Queue
 
-from assembly.worker import Worker
+from assembly.worker.rq_worker import Worker
 
 with socket.socket() as silent:
     silent.bind(("127.0.0.1", 0))

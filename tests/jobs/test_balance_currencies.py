@@ -20,7 +20,7 @@ from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler, Middleware
 from sqlalchemy import func, select
 
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.money_out import payouts
 from gateway.core.money_out.balance_check import check_balances

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from redis.asyncio import Redis
 
-from assembly.job_runtime import JobContext
-from assembly.passes import PASSES_BY_NAME, run_pass
 from assembly.settings import Settings
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.passes import PASSES_BY_NAME, run_pass
 from gateway.core.money_out.passes import BALANCES_READ
 from gateway.db.engine import Sessions
 from gateway.jobs.last_passes import pass_ages

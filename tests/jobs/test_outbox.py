@@ -16,9 +16,9 @@ from redis.asyncio import Redis
 from rq.job import Job
 from sqlalchemy import select, update
 
-from assembly.periodic_enqueuer import enqueue_due_jobs
 from assembly.settings import Settings
-from assembly.worker import PERIODIC_JOBS
+from assembly.worker.periodic_enqueuer import enqueue_due_jobs
+from assembly.worker.rq_worker import PERIODIC_JOBS
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage

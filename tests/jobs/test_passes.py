@@ -12,7 +12,9 @@ import pytest
 from redis.asyncio import Redis
 
 from assembly.channel_list import CHANNELS
-from assembly.passes import (
+from assembly.provider_list import PROVIDERS
+from assembly.settings import Settings
+from assembly.worker.passes import (
     PASSES,
     PASSES_BY_NAME,
     PassJob,
@@ -24,9 +26,7 @@ from assembly.passes import (
     provider_job,
     run_pass,
 )
-from assembly.provider_list import PROVIDERS
-from assembly.settings import Settings
-from assembly.worker import periodic_jobs
+from assembly.worker.rq_worker import periodic_jobs
 from gateway.core.worker_passes import PASS_JOB, PassResources, WorkerPass
 from gateway.jobs.last_passes import pass_ages
 from gateway.jobs.queues import job_queue, sync_redis
@@ -82,7 +82,7 @@ def test_a_wings_new_pass_is_scheduled_and_runs_by_its_name_once_listed() -> Non
 
 def test_a_wing_with_passes_is_one_line_in_the_list() -> None:
     """Each wing's passes come into the list by one line; the passes themselves stay in the wing's folder."""
-    source = (Path(__file__).parents[2] / "assembly" / "passes.py").read_text()
+    source = (Path(__file__).parents[2] / "assembly" / "worker" / "passes.py").read_text()
     for wing in ("worker_jobs", "media", "money_in", "money_out", "fraud", "results"):
         assert source.count(f"    *{wing}.PASSES,\n") == 1, wing
 

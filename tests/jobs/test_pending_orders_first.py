@@ -11,9 +11,9 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import func, text, update
 
-from assembly.job_runtime import JobContext
 from assembly.settings import Settings
-from assembly.worker_jobs import reconcile_pass
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.worker_jobs import reconcile_pass
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PaymentVerification

@@ -21,9 +21,9 @@ from redis.exceptions import RedisError
 from rq.job import JobStatus
 from sqlalchemy import text
 
-from assembly.app import create_app
-from assembly.embedded import EmbeddedRedis
+from assembly.machine.embedded import EmbeddedRedis
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus

@@ -3,8 +3,8 @@ when RQ ran it. The channels' and providers' passes are scheduled as the wings' 
 
 from __future__ import annotations
 
-from assembly.passes import PASSES_BY_NAME
-from assembly.worker import PERIODIC_JOBS
+from assembly.worker.passes import PASSES_BY_NAME
+from assembly.worker.rq_worker import PERIODIC_JOBS
 from gateway.core.worker_passes import PASS_JOB
 
 

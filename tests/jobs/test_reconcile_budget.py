@@ -16,10 +16,10 @@ from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import text
 
-from assembly.job_runtime import JobContext
-from assembly.periodic_enqueuer import PERIODIC_JOB_TIMEOUT
 from assembly.settings import Settings
-from assembly.worker_jobs import RECONCILE_TIMES, reconcile_pass
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.periodic_enqueuer import PERIODIC_JOB_TIMEOUT
+from assembly.worker.worker_jobs import RECONCILE_TIMES, reconcile_pass
 from gateway.core.money_in.passes import VERIFY_PASS_SECONDS, ReconcileTimes
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions

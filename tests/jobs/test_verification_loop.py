@@ -8,7 +8,7 @@ import asyncio
 import httpx
 from sqlalchemy import event, insert
 
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.money_in.verification.loop import VerificationLoop
 from gateway.core.orders import counting

@@ -9,11 +9,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-from assembly.app import create_app
-from assembly.job_runtime import JobContext
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
-from assembly.worker_jobs import reconcile_pass
+from assembly.web.app import create_app
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.worker_jobs import reconcile_pass
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, PaymentVerification

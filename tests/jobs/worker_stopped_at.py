@@ -20,9 +20,9 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 
-from assembly.job_runtime import close_runtime
-from assembly.passes import PassJob
-from assembly.worker import DEQUEUE_SECONDS, JOB_STOP_GRACE_SECONDS, Worker
+from assembly.worker.job_runtime import close_runtime
+from assembly.worker.passes import PassJob
+from assembly.worker.rq_worker import DEQUEUE_SECONDS, JOB_STOP_GRACE_SECONDS, Worker
 from gateway.jobs.queues import job_queue, worker_redis
 
 MOMENTS = ("started", "ended", "never")

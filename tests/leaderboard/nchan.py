@@ -17,8 +17,8 @@ from typing import Any
 import aiohttp
 from pydantic import SecretStr
 
-from assembly import fanout_server
-from assembly.fanout_server import FanoutServer
+from assembly.machine import fanout_server
+from assembly.machine.fanout_server import FanoutServer
 from leaderboard.publish_secret import HEADER
 from tests.haproxy_config import local_config
 from tests.servers import CLOSED, free_port

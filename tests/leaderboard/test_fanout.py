@@ -16,8 +16,8 @@ import aiohttp
 import pytest
 from redis.asyncio import Redis
 
-from assembly import fanout_server
-from assembly.fanout_server import FanoutServer
+from assembly.machine import fanout_server
+from assembly.machine.fanout_server import FanoutServer
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus
 from leaderboard.board import Rendered

@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, expect
 from redis.asyncio import Redis
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus
 from leaderboard.cache import touch

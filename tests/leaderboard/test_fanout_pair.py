@@ -16,8 +16,8 @@ from pathlib import Path
 import aiohttp
 from redis.asyncio import Redis
 
-from assembly import fanout_server
-from assembly.fanout_server import FanoutServer
+from assembly.machine import fanout_server
+from assembly.machine.fanout_server import FanoutServer
 from gateway.db.engine import Sessions
 from leaderboard.cache import touch
 from leaderboard.keys import LEADERBOARD_FANOUT

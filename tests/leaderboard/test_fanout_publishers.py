@@ -21,8 +21,8 @@ import pytest
 from pydantic import SecretStr, ValidationError
 from redis.asyncio import Redis
 
-from assembly import fanout_server
-from assembly.fanout_server import FanoutServer
+from assembly.machine import fanout_server
+from assembly.machine.fanout_server import FanoutServer
 from assembly.settings import ConfigError, Settings, check_production
 from gateway.db.engine import Sessions
 from gateway.kit.secret_rules import DEV_SECRET_KEY

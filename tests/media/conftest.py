@@ -13,11 +13,11 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from assembly.app import create_app
-from assembly.job_runtime import JobContext, build_receipt_senders
-from assembly.media import local_storage
-from assembly.providers import build_providers
+from assembly.resources.media import local_storage
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
+from assembly.web.app import create_app
+from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from channels.sms.channel import texter
 from gateway.db.engine import Sessions
 from gateway.kit.keys import STARTS

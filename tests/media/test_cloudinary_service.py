@@ -24,12 +24,12 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import select, update
 
-from assembly.app import create_app
-from assembly.job_runtime import JobContext
-from assembly.media import build_storage
-from assembly.providers import build_providers
+from assembly.resources.media import build_storage
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
-from assembly.worker_jobs import deliver_outbox
+from assembly.web.app import create_app
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.worker_jobs import deliver_outbox
 from gateway.core.audit import Actor
 from gateway.core.contests.contests_admin import set_candidate_status
 from gateway.core.entries.entering import entry_view, grant_upload

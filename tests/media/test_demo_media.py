@@ -15,9 +15,9 @@ from playwright.async_api import Browser, expect
 from redis.asyncio import Redis
 from sqlalchemy import delete, func, select
 
-from assembly.demo import seed_demo
-from assembly.job_runtime import JobContext
-from assembly.media import local_storage
+from assembly.machine.demo import seed_demo
+from assembly.resources.media import local_storage
+from assembly.worker.job_runtime import JobContext
 from gateway.core.media.uploads import UPLOAD_RECEIVED_TOPIC
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, UploadState

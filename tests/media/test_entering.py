@@ -17,7 +17,7 @@ from PIL import Image
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-from assembly.job_runtime import JobContext
+from assembly.worker.job_runtime import JobContext
 from gateway.core.audit import Actor
 from gateway.core.contests.contests_admin import set_candidate_status
 from gateway.core.entries.entries_review import approve_entries, reject_entry

@@ -20,12 +20,12 @@ from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from assembly.app import create_app
-from assembly.demo import seed_demo
-from assembly.job_runtime import JobContext, build_receipt_senders
-from assembly.media import local_storage
-from assembly.providers import build_providers
+from assembly.machine.demo import seed_demo
+from assembly.resources.media import local_storage
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
+from assembly.web.app import create_app
+from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from channels.sms.channel import texter
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from assembly.job_runtime import JobContext
+from assembly.worker.job_runtime import JobContext
 from gateway.core.entries.entries_review import approve_entries
 from gateway.core.errors import Conflict
 from gateway.core.media import uploads

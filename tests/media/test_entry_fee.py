@@ -16,9 +16,9 @@ import respx
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-from assembly.job_runtime import JobContext
-from assembly.providers import build_providers
-from assembly.worker_jobs import reconcile_pass
+from assembly.resources.providers import build_providers
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.worker_jobs import reconcile_pass
 from gateway.core.entries.entries_review import approve_entries
 from gateway.core.errors import Conflict
 from gateway.core.orders import tables

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from assembly.job_runtime import JobContext
+from assembly.worker.job_runtime import JobContext
 from gateway.core.entries.entries_review import approve_entries
 from gateway.core.media import uploads
 from gateway.core.money_in import chargebacks

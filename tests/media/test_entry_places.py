@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import select, update
 
-from assembly.job_runtime import JobContext
+from assembly.worker.job_runtime import JobContext
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, Entry, OrderStatus

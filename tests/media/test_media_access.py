@@ -12,7 +12,7 @@ from pathlib import Path
 
 from sqlalchemy import update
 
-from assembly.job_runtime import JobContext
+from assembly.worker.job_runtime import JobContext
 from gateway.core.audit import Actor
 from gateway.core.contests.contests_admin import set_candidate_photo, set_candidate_status
 from gateway.core.entries.entering import EntryView, entry_view, replace_clip

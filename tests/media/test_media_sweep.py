@@ -11,7 +11,7 @@ from rq.job import JobStatus
 from rq.registry import FailedJobRegistry
 from sqlalchemy import select
 
-from assembly.job_runtime import JobContext
+from assembly.worker.job_runtime import JobContext
 from gateway.core.worker_passes import enqueue_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import MediaUpload, UploadKind, UploadState

@@ -14,8 +14,8 @@ from aiohttp import test_utils
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from payments.stripe import StripeCheckout

@@ -12,7 +12,7 @@ import httpx
 import pytest
 import respx
 
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import ConfigError, Environment, Settings, check_production
 from gateway.core.providers import (
     CallbackRejected,

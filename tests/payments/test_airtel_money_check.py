@@ -14,7 +14,7 @@ import pytest
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.audit import Actor
 from gateway.core.money_in.collections import load_collection

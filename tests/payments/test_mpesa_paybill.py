@@ -15,8 +15,8 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select, update
 
-from assembly.job_runtime import JobContext
 from assembly.settings import Settings
+from assembly.worker.job_runtime import JobContext
 from gateway.core.audit import Actor
 from gateway.core.contests import contests_admin
 from gateway.core.money_in.paid_unasked import UnaskedPayment, order_of_receipt, write_order

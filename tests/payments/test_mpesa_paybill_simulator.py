@@ -9,7 +9,7 @@ import asyncio
 from aiohttp.test_utils import TestServer
 from sqlalchemy import select
 
-from assembly.demo import KENYA_DEMO_PAYBILL, seed_demos
+from assembly.machine.demo import KENYA_DEMO_PAYBILL, seed_demos
 from assembly.settings import Settings
 from gateway.db import seed
 from gateway.db.engine import Sessions

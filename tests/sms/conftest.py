@@ -9,9 +9,9 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from assembly.job_runtime import JobContext, build_receipt_senders
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
+from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from gateway.db.engine import Sessions
 
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 import responses
 from sqlalchemy import select
 
-from assembly.demo import seed_demo
-from assembly.job_runtime import JobContext
+from assembly.machine.demo import seed_demo
+from assembly.worker.job_runtime import JobContext
 from channels.sms.backstop import LAST_FETCHED_KEY
 from channels.sms.channel import backstop_job as sms_backstop
 from channels.sms.models import SmsInbound

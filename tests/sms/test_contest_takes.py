@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from aiohttp.test_utils import TestClient
 
-from assembly.demo import seed_demo
-from assembly.job_runtime import JobContext
+from assembly.machine.demo import seed_demo
+from assembly.worker.job_runtime import JobContext
 from channels.sms.parser import language_of
 from gateway.db.engine import Sessions
 from tests.fakes.africastalking import FakeAt

@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
-from assembly.demo import seed_demo
-from assembly.job_runtime import JobContext
+from assembly.machine.demo import seed_demo
+from assembly.worker.job_runtime import JobContext
 from channels.sms.models import SmsInbound, SmsMessage
 from gateway.db.engine import Sessions
 from gateway.db.models import VoteOrder

@@ -6,8 +6,8 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
-from assembly.demo import seed_demo
-from assembly.job_runtime import JobContext
+from assembly.machine.demo import seed_demo
+from assembly.worker.job_runtime import JobContext
 from channels.sms.free_votes import FreeAsked, parse_free
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions

@@ -9,7 +9,7 @@ import pytest
 from pydantic import SecretStr
 from redis.asyncio import Redis
 
-from assembly.demo import seed_demos
+from assembly.machine.demo import seed_demos
 from assembly.settings import Settings
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus

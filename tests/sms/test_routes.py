@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy import func, select
 
-from assembly.app import create_app
 from assembly.settings import ConfigError, Environment, Settings, check_production
+from assembly.web.app import create_app
 from channels.sms.channel import production_problems as sms_problems
 from channels.sms.models import SmsInbound, SmsMessage
 from gateway.db.engine import Sessions

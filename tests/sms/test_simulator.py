@@ -16,9 +16,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from assembly.app import create_app
-from assembly.demo import seed_demo
+from assembly.machine.demo import seed_demo
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from channels.sms import simulator, texts
 from channels.sms.fake_at import create_fake_at_app
 from channels.sms.models import SmsInbound

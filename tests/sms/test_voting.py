@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
-from assembly.demo import seed_demo
-from assembly.job_runtime import JobContext
-from assembly.worker_jobs import outbox_handlers
+from assembly.machine.demo import seed_demo
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.worker_jobs import outbox_handlers
 from channels.sms.channel import sms_context
 from channels.sms.handling import handle_inbound
 from channels.sms.models import SmsInbound, SmsMessage

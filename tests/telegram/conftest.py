@@ -8,8 +8,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from channels.telegram.fake_api import FakeBotApi, create_fake_bot_api_app
 from gateway.kit.keys import STARTS
 

@@ -9,8 +9,8 @@ import sys
 
 from aiohttp.test_utils import TestClient, TestServer
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from channels.telegram.settings import DEV_TELEGRAM_SECRET, WEBHOOK_PATH
 from channels.telegram.webhook import SECRET_HEADER
 

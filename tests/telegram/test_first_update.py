@@ -12,8 +12,8 @@ from pathlib import Path
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
 from channels.telegram.webhook import TELEGRAM_BOT

@@ -9,9 +9,9 @@ import time
 import httpx
 from redis.asyncio import Redis
 
-from assembly.job_runtime import JobContext
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
+from assembly.worker.job_runtime import JobContext
 from channels.telegram.fake_api import FakeBotApi
 from gateway.db.engine import Sessions
 from payments.stars.provider import missed_payments

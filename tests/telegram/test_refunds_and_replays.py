@@ -11,10 +11,10 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from assembly.app import create_app
-from assembly.job_runtime import JobContext
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
+from assembly.web.app import create_app
+from assembly.worker.job_runtime import JobContext
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
 from channels.telegram.polling import poll

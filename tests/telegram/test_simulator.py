@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import io
 
-from assembly.demo import seed_demo
+from assembly.machine.demo import seed_demo
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.simulator import main as simulate
 from gateway.db.engine import Sessions

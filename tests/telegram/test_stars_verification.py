@@ -14,9 +14,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-from assembly.job_runtime import JobContext
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
+from assembly.worker.job_runtime import JobContext
 from channels.telegram.fake_api import FakeBotApi
 from gateway.core.money_in.passes import verify_by_list_pass
 from gateway.core.money_in.verification.by_list import verify_by_list

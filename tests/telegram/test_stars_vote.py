@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 from sqlalchemy import select, update
 
-from assembly.job_runtime import build_receipt_senders
 from assembly.settings import Settings
+from assembly.worker.job_runtime import build_receipt_senders
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
 from gateway.core.orders.receipts import send_receipt

@@ -10,7 +10,7 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from sqlalchemy import update
 
-from assembly.demo import seed_demo
+from assembly.machine.demo import seed_demo
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from payments.sandbox.control import SandboxControl

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import TestClient
 
-from assembly.demo import seed_demo
+from assembly.machine.demo import seed_demo
 from bench import ussd_load
 from gateway.db.engine import Sessions
 from tests.factories import count_orders

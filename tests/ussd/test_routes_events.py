@@ -13,8 +13,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import SecretStr
 from sqlalchemy import func, select, update
 
-from assembly.app import create_app
 from assembly.settings import Environment, Settings
+from assembly.web.app import create_app
 from channels.ussd.models import UssdSessionEvent
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, VoteOrder

@@ -10,8 +10,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from tests.channel_names import Channel

@@ -16,9 +16,9 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
-from assembly.app import create_app
-from assembly.demo import seed_demo
+from assembly.machine.demo import seed_demo
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from channels.ussd import simulator
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder

@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from tests.chromium import ARTIFACTS, CHROMIUM, until_true

@@ -14,9 +14,9 @@ from aiohttp import web
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 
-from assembly.app import create_app
-from assembly.demo import seed_demo
+from assembly.machine.demo import seed_demo
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl

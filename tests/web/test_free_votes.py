@@ -12,8 +12,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.audit import Actor
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.results import ledger

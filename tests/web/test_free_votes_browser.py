@@ -12,8 +12,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 from sqlalchemy import func, select
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.orders.free_votes import FreeVoteRequest, take_free_vote
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions

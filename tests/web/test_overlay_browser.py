@@ -18,8 +18,8 @@ from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 from yarl import URL
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
 from leaderboard.cache import refresh_contest

@@ -11,8 +11,8 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser
 from redis.asyncio import Redis
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.audit import Actor
 from gateway.core.contests import jury
 from gateway.db.engine import Sessions

@@ -14,8 +14,8 @@ from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 from sqlalchemy import update
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate
 from tests.admin.test_dashboard_browser import owner_on_a_phone

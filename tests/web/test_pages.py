@@ -15,8 +15,8 @@ import pytest
 from aiohttp import FormData
 from aiohttp.test_utils import TestClient, TestServer
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from channels.web.settings import WebSettings
 from gateway.core.money_in.reasons import readable_reason
 from gateway.core.orders import closing, counting, tables

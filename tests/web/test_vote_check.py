@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import update
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.money_in.verification import by_status as verification
 from gateway.core.orders import counting
 from gateway.core.results import ledger, signing

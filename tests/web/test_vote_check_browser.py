@@ -10,9 +10,9 @@ from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, expect
 from sqlalchemy import select
 
-from assembly.app import create_app
-from assembly.demo import seed_demo
+from assembly.machine.demo import seed_demo
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.orders import counting
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions

@@ -17,8 +17,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from assembly.rehearsal.load import Told, Vote
-from assembly.rehearsal.outcomes import Order, SmsAnswer, by_number, named
+from assembly.operations.rehearsal.load import Told, Vote
+from assembly.operations.rehearsal.outcomes import Order, SmsAnswer, by_number, named
 
 SAMPLES = 3  # votes named in a finding, beside its count
 # Paid orders a rule keeps out of the tally on purpose, until a person decides (gateway/db/models/orders.py): not lost.

@@ -17,8 +17,8 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from assembly.rehearsal import readings
-from assembly.rehearsal.load import Told, Voter
+from assembly.operations.rehearsal import readings
+from assembly.operations.rehearsal.load import Told, Voter
 from bench.cluster.patroni_state import ClusterState, has_leader_and_sync_standby
 from bench.faults.burst import sandbox
 from bench.faults.cluster import history

@@ -1,7 +1,7 @@
-"""The load all through the run: the rehearsal's voters (assembly/rehearsal/load.py: the JSON API, Africa's Talking's
-USSD and inbound SMS, each vote from a number of its own) offered open loop at a fixed rate whatever the answers'
-pace, each vote's answer noted with when it was asked and answered; and viewers on the board's stream through the
-balancer, reconnecting as a browser's EventSource does (bench/faults/hosts.py's `Viewer`), each frame's arrival
+"""The load all through the run: the rehearsal's voters (assembly/operations/rehearsal/load.py: the JSON API, Africa's
+Talking's USSD and inbound SMS, each vote from a number of its own) offered open loop at a fixed rate whatever the
+answers' pace, each vote's answer noted with when it was asked and answered; and viewers on the board's stream through
+the balancer, reconnecting as a browser's EventSource does (bench/faults/hosts.py's `Viewer`), each frame's arrival
 timed."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import SupportsIndex
 import aiohttp
 import httpx
 
-from assembly.rehearsal.load import CHANNELS, Refused, Told, Vote, Voter, gave_up, msisdn
+from assembly.operations.rehearsal.load import CHANNELS, Refused, Told, Vote, Voter, gave_up, msisdn
 from bench.faults.cluster.history import Asked
 from bench.faults.hosts import Viewer
 

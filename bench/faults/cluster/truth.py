@@ -1,8 +1,9 @@
 """What the final database holds, and the provider's own word: read once the load stopped and the cluster settled.
 
-The orders, SMS answers and ledger are read as the rehearsal reads them (assembly/rehearsal/readings.py), from the
-primary directly; the votes the database says nothing counted for are asked of the MTN sandbox (a status GET on the
-order's payment reference, as the service's own check does): "SUCCESSFUL" there is money taken, so that vote is lost.
+The orders, SMS answers and ledger are read as the rehearsal reads them (assembly/operations/rehearsal/readings.py),
+from the primary directly; the votes the database says nothing counted for are asked of the MTN sandbox (a status GET on
+the order's payment reference, as the service's own check does): "SUCCESSFUL" there is money taken, so that vote is
+lost.
 """
 
 from __future__ import annotations
@@ -14,9 +15,9 @@ from dataclasses import dataclass
 import httpx
 from sqlalchemy import text
 
-from assembly.rehearsal import readings
-from assembly.rehearsal.outcomes import Order
-from assembly.rehearsal.verdict import LedgerFinding
+from assembly.operations.rehearsal import readings
+from assembly.operations.rehearsal.outcomes import Order
+from assembly.operations.rehearsal.verdict import LedgerFinding
 from bench.faults.cluster.history import Asked, not_counted
 from gateway.db.engine import create_engine, session_factory
 

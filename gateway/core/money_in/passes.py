@@ -1,6 +1,6 @@
 """Money in's worker passes (gateway.core.worker_passes): the verification by list, and the body of the reconciler's
 pass, which the roof runs with what it needs from the worker (`ReconcileParts`: the paces, the lease, the note of
-its age; assembly.worker_jobs.reconcile_pass)."""
+its age; assembly.worker.worker_jobs.reconcile_pass)."""
 
 from __future__ import annotations
 
@@ -59,7 +59,7 @@ class ReconcileTimes:
     stops starting work early enough for the work it started to end in time, at its worst; should the worst be
     worse, the pass cuts what is under way at its budget (`budget`), as RQ would, and still notes and relays."""
 
-    job_timeout: float  # the periodic job's (assembly.periodic_enqueuer.PERIODIC_JOB_TIMEOUT)
+    job_timeout: float  # the periodic job's (assembly.worker.periodic_enqueuer.PERIODIC_JOB_TIMEOUT)
     # One verification at its slowest: no spare turn for the kit's `SPARE_PATIENCE`, then its provider call at its
     # slowest (SLOWEST_VERIFICATION_CALL). After a long sweep (callbacks lost, every turn theirs) the pass leaves
     # verification to the web processes.

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import httpx
 from aiohttp.test_utils import TestServer
 
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.money_in.collections import load_collection
 from gateway.core.money_in.starting import start_payment

@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.money_in.verification.by_status import (
     CLAIM_LEASE,
     DISAGREED,

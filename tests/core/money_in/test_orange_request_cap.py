@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestServer
 from aiohttp.typedefs import Handler
 from redis.asyncio import Redis
 
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.money_in.checking import check_payment
 from gateway.core.money_in.starting import start_payment

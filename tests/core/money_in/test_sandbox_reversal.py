@@ -14,8 +14,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.money_in.verification.by_status import DISAGREED
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions

@@ -14,7 +14,7 @@ from aiohttp.test_utils import TestServer
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from gateway.core.money_in.verification.loop import VerificationLoop
 from gateway.core.money_in.verification.priority import OriginCounts

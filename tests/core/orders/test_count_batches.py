@@ -18,8 +18,8 @@ import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select, text
 
-from assembly.app import create_app
 from assembly.settings import Settings
+from assembly.web.app import create_app
 from gateway.core.money_in.callback_settling import receive_callback, store_event
 from gateway.core.orders import counting, tables
 from gateway.core.orders.count_batches import CountBatches

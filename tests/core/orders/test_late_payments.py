@@ -12,9 +12,9 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from assembly.job_runtime import JobContext
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
+from assembly.worker.job_runtime import JobContext
 from channels.phone.receipt_texts import decided_order_text
 from gateway.core.audit import Actor
 from gateway.core.contests import contests_admin, rounds

@@ -9,10 +9,10 @@ import pytest
 from redis.asyncio import Redis
 from sqlalchemy import select
 
-from assembly.job_runtime import JobContext
-from assembly.providers import build_providers
+from assembly.resources.providers import build_providers
 from assembly.settings import Settings
-from assembly.worker_jobs import outbox_handlers
+from assembly.worker.job_runtime import JobContext
+from assembly.worker.worker_jobs import outbox_handlers
 from gateway.core.orders import closing, counting
 from gateway.core.orders.placing import OrderRequest
 from gateway.core.orders.receipts import Receipt, ReceiptKind

@@ -6,7 +6,7 @@ Every web process runs one; the queue in PostgreSQL hands each due entry to one 
 (`gateway.core.money_in.verification.priority`), one claim in ten the oldest. Each loop also ranks the entries that
 fell due (`gateway.core.money_in.verification.ranking`), once a second, a batch locked at a time.
 The reconciler verifies too, on the same spare turns (`gateway.core.money_in.passes`). The loop has its own
-small connection pool (`assembly.app.verification_ctx`): it never takes a connection a request needs.
+small connection pool (`assembly.web.app.verification_ctx`): it never takes a connection a request needs.
 """
 
 from __future__ import annotations

