@@ -12,7 +12,19 @@ from aiohttp import web
 
 
 def setup(app: web.Application) -> None:
-    from admin import api, control, dashboard, exports, money_api, pages, payouts, results, settlements
+    from admin import (
+        api,
+        control,
+        dashboard,
+        entries_api,
+        exports,
+        money_api,
+        openapi,
+        pages,
+        payouts,
+        results,
+        settlements,
+    )
     from admin import jury as jury_api
     from admin.pages import jury as jury_pages
     from admin.pages import rounds as round_pages
@@ -24,7 +36,9 @@ def setup(app: web.Application) -> None:
     app[TOTP_KEYS] = totp_keys(settings_of(app, AdminSettings))  # production has checked them (assembly.settings)
     app.cleanup_ctx.append(sealing_ctx)  # the secrets a release before kept in clear, sealed at start
     pages.setup(app)  # templates first: every later page renders through them
-    api.setup(app)
+    app.add_routes(api.routes)  # the JSON API, then its calls for entries, then its document of them both
+    app.add_routes(entries_api.routes)
+    openapi.setup(app)
     app.add_routes(results.routes)  # the results key and signed sheets
     app.add_routes(settlements.routes)  # a contest's settlement and its signed statements
     app.add_routes(payouts.routes)  # its payout account, payouts requested and approved

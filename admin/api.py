@@ -365,11 +365,3 @@ async def audit_log(request: web.Request, actor: Actor) -> web.StreamResponse:
                          target=query.get("target") or None, limit=limit)
     entries = await audit.entries(request.app[SESSIONS], wanted)
     return web.json_response({"entries": [audit_json(e) for e in entries]})
-
-
-def setup(app: web.Application) -> None:
-    from admin import entries_api, openapi
-
-    app.add_routes(routes)
-    app.add_routes(entries_api.routes)
-    openapi.setup(app)

@@ -12,6 +12,7 @@ from typing import Any
 
 from aiohttp import web
 
+from admin.api import PREFIX
 from admin.entry_forms import approvals, call_json, entry_id, entry_json, parse_call, status_of, upload_json
 from admin.web import form_of, guarded
 from gateway.core.audit import Actor
@@ -24,7 +25,6 @@ from gateway.core.media_storage import UploadGrant
 from gateway.db.models import Candidate, UploadKind
 from gateway.kit.keys import MEDIA_STORAGE, SESSIONS, SETTINGS
 
-PREFIX = "/api/v1/admin"  # admin.api's, which imports this module's routes
 CONTEST_ENTRIES = PREFIX + "/contests/{contest_id:[0-9]{1,9}}/entries"
 CANDIDATE_CLIP = PREFIX + "/candidates/{candidate_id:[0-9]{1,9}}/clip"
 routes = web.RouteTableDef()

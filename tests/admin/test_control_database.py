@@ -21,7 +21,7 @@ from pgserver.utils import ensure_prefix_permissions  # type: ignore[import-unty
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from admin.control_database import DatabaseRoles, database_roles, roles_said
-from assembly.machine.embedded import add_system_user
+from assembly.operations.embedded_packages import add_system_user
 from gateway.db.engine import Sessions
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.servers import free_port

@@ -19,7 +19,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from assembly.machine.embedded import add_system_user
+from assembly.operations.embedded_packages import add_system_user
 from bench.faults.hosts import wait_ready
 from bench.faults.network.topology import Network
 from bench.harness import Stack
