@@ -49,7 +49,7 @@ BOARD_FRAMES_LATE_SLOW = Rule("BoardFramesLateSlowBurn", (SLOW_BURN, BOARD_SLO_S
 # A contest on air silent (no order placed since the later of its last order and its opening) for over 600 s.
 NO_VOTES_ARRIVING = Rule("NoVotesArriving", (600,), (), 120)
 # Each periodic pass's age above its own threshold: no figure of its own, each pass's (`WorkerPass.silent_after`)
-# is handed to the room by the assembly (`gateway.kit.keys.WATCHED_PASSES`); tests/admin/test_pass_thresholds.py
+# is handed to the room by the assembly (`admin.keys.WATCHED_PASSES`); tests/admin/test_pass_thresholds.py
 # checks them equal to the rule's.
 PERIODIC_PASS_SILENT = Rule("PeriodicPassSilent", (), (), 30, AFTER_REDIS_DOWN)
 # A pass age absent while the gateway is scraped (`up == 1`, counted `> 0`): here, while it serves this page.

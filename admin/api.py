@@ -12,6 +12,7 @@ from aiohttp import web
 
 from admin import money_fields, photos, signin, tier_fields, tokens
 from admin.accounts import set_active_by_id
+from admin.keys import PHOTO_DECODER, PHOTO_REENCODE, PHOTO_SIZER
 from admin.pages.orders import order_filter
 from admin.totp_keys import TOTP_KEYS
 from admin.web import FAMILY_KEY, contest_settings, form_of, guarded, jwt_key, provider_names
@@ -25,7 +26,7 @@ from gateway.core.oversight import orders_admin
 from gateway.core.texts import shown_digits
 from gateway.core.voters import blocklist
 from gateway.db.models import AuditEntry, Candidate, Contest
-from gateway.kit.keys import PHOTO_DECODER, PHOTO_REENCODE, PHOTO_SIZER, PROVIDERS, REDIS, SESSIONS, SETTINGS
+from gateway.kit.keys import PROVIDERS, REDIS, SESSIONS, SETTINGS
 from gateway.kit.throttle import client_address, enforce
 
 routes = web.RouteTableDef()

@@ -48,6 +48,7 @@ from admin.control_database import DatabaseRoles, database_roles, roles_said
 from admin.control_overlay import cued_contests, may_cue
 from admin.control_overlay import setup as overlay_setup
 from admin.dashboard import PAGE_CSP, REFRESH_SECONDS, Gettext, figures_stream, gettext_of
+from admin.keys import ADMIN_TEMPLATES, LEVELS_SOURCE, WATCHED_PASSES
 from admin.pages.rendering import render
 from admin.prometheus_alerts import PrometheusUnavailable, prometheus_alerts
 from admin.settings import AdminSettings
@@ -60,7 +61,7 @@ from gateway.core.oversight.contest_silence import contest_silences
 from gateway.core.oversight.control_room import ServiceFigures, service_figures
 from gateway.core.texts import N_
 from gateway.jobs.last_passes import pass_ages
-from gateway.kit.keys import ADMIN_TEMPLATES, HTTP, LEVELS_SOURCE, REDIS, SESSIONS, WATCHED_PASSES, settings_of
+from gateway.kit.keys import HTTP, REDIS, SESSIONS, settings_of
 from gateway.kit.overlay_cue import LAYOUTS
 
 routes = web.RouteTableDef()

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from admin import charts, money_fields, signin, texts, tokens
 from admin.accounts import allowed
+from admin.keys import ADMIN_TEMPLATES, FAILED_MESSAGES
 from admin.pages.rendering import CSP, render
 from admin.texts import CATALOGS
 from admin.web import CLAIMS_KEY, NEW_TOKENS_KEY, guarded, secure, set_session_cookies
@@ -31,7 +32,7 @@ from gateway.core.money_in.reasons import reason_code, voter_reason
 from gateway.core.oversight import dashboard
 from gateway.core.oversight.dashboard import Figures
 from gateway.core.texts import N_, Lang
-from gateway.kit.keys import ADMIN_TEMPLATES, FAILED_MESSAGES, PHONE_WALLETS, SESSIONS
+from gateway.kit.keys import PHONE_WALLETS, SESSIONS
 from gateway.kit.throttle import client_address
 
 routes = web.RouteTableDef()

@@ -18,10 +18,11 @@ from multidict import MultiDictProxy
 
 from admin import csrf, signin, tokens
 from admin.accounts import allowed
+from admin.keys import CONTEST_SETTINGS
 from gateway.core.audit import Actor
 from gateway.core.channel_settings import ChannelContestSettings
 from gateway.core.errors import DomainError
-from gateway.kit.keys import CONTEST_SETTINGS, PROVIDERS, SESSIONS, SETTINGS
+from gateway.kit.keys import PROVIDERS, SESSIONS, SETTINGS
 from gateway.kit.throttle import client_address
 
 ACCESS_COOKIE = "ballot_admin_access"

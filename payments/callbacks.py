@@ -11,13 +11,18 @@ from functools import partial
 from aiohttp import web
 
 from gateway.core.money_in.callback_settling import CallbackOutcome, receive_callback, signature_holds
+from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.providers import CallbackRejected
 from gateway.kit.answers import error_body
 from gateway.kit.callback_checks import CHECK_INTERVAL, check_due, claim_check
-from gateway.kit.keys import CHECKS, COUNT_BATCHES, PROVIDERS, REDIS, RELAY, SERVICE_LEVELS, SESSIONS
+from gateway.kit.keys import CHECKS, PROVIDERS, REDIS, RELAY, SESSIONS
+from gateway.kit.service_levels import ServiceLevels
 from gateway.kit.throttle import enforce_untied_limit
 
+COUNT_BATCHES: web.AppKey[CountBatches | None] = web.AppKey("count_batches")  # the callbacks' group commit, if on
+# The figures measured as the work happens (callback to tally, tally to board, providers' answers).
+SERVICE_LEVELS = web.AppKey("service_levels", ServiceLevels)
 SETTLED = frozenset({Outcome.COUNTED, Outcome.FLAGGED, Outcome.FAILED, Outcome.EXPIRED, Outcome.REFUNDED})
 
 

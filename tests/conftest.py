@@ -29,10 +29,10 @@ from assembly.web.app import (
     LentEngines,
     create_app,
 )
+from assembly.web.keys import STARTS
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Base
-from gateway.kit.keys import STARTS
 from tests.app_lifetimes import forget_served_apps
 from tests.chromium import CHROMIUM, CHROMIUM_ARGS
 from tests.emptying import Emptying, empty, planned

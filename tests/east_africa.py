@@ -20,13 +20,14 @@ from sqlalchemy import select
 from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from assembly.worker.worker_jobs import outbox_handlers
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, OutboxMessage, VoteOrder
 from gateway.jobs import outbox
-from gateway.kit.keys import CHECKS, STARTS
+from gateway.kit.keys import CHECKS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import RULES_OFF, assert_tally_invariant, make_contest, tallies

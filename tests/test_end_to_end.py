@@ -16,12 +16,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.core.money_in import collections, starting
 from gateway.core.money_in.reconciler import reconcile
 from gateway.core.orders import placing, tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent
-from gateway.kit.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
+from gateway.kit.keys import CHECKS, PROVIDERS, SESSIONS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.channel_names import Channel

@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.worker_jobs import RECONCILE_LEASE, reconcile_pass
 from gateway.core.money_in.reconciler import reconcile
@@ -24,7 +25,7 @@ from gateway.core.orders import counting, tables
 from gateway.db import engine as database
 from gateway.db.engine import Sessions, create_engine
 from gateway.db.models import OrderStatus
-from gateway.kit.keys import CHECKS, PROVIDERS, STARTS
+from gateway.kit.keys import CHECKS, PROVIDERS
 from tests.factories import assert_fault_end, count_orders, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.network import postgres_relay, redis_relay

@@ -15,6 +15,7 @@ from sqlalchemy import event
 from assembly.settings import ConfigError, Environment, Settings
 from assembly.web.app import create_app
 from assembly.web.health import PROBE_SECONDS
+from assembly.web.keys import ENGINE, STARTS
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.passes import PASSES_BY_NAME, run_pass
 from assembly.worker.worker_jobs import RECONCILE_LEASE, reconcile_pass
@@ -22,7 +23,7 @@ from gateway.core.orders import counting
 from gateway.db.engine import Sessions
 from gateway.jobs.last_passes import RECONCILE_STALE_SECONDS, note_pass, reconciler_problem
 from gateway.jobs.leases import lease_held
-from gateway.kit.keys import ENGINE, PROVIDERS, STARTS
+from gateway.kit.keys import PROVIDERS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
 from tests.network import postgres_relay

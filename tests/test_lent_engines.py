@@ -8,8 +8,8 @@ from sqlalchemy.pool import QueuePool
 
 from assembly.settings import Settings
 from assembly.web.app import LentEngines, create_app
+from assembly.web.keys import ENGINE
 from gateway.db.engine import create_engine
-from gateway.kit.keys import ENGINE
 
 
 async def test_an_app_serves_on_lent_engines_and_leaves_their_connections_open(clean: None,

@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from assembly.provider_list import PROVIDERS
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from gateway.core.audit import Actor
 from gateway.core.money_out import payouts
 from gateway.core.money_out.payouts_sent import payouts_pass
@@ -23,7 +24,6 @@ from gateway.core.providers import Capability
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PayoutState
 from gateway.kit.keys import PROVIDERS as REGISTRY
-from gateway.kit.keys import STARTS
 from gateway.kit.provider_parts import Implementations, ProviderParts
 from gateway.kit.settings import ServiceSettings
 from payments.registry import ProviderRegistry

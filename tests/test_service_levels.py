@@ -17,13 +17,14 @@ from sqlalchemy import func, insert, select, update
 from assembly.resources.provider_calls import provider_of, provider_prefixes
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import job_context
 from assembly.worker.worker_jobs import reconcile_pass
 from gateway.core.money_in.start_queue import CONCURRENT_STARTS
 from gateway.core.orders import counting, tables
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus, OrderStatus, OutboxMessage, Refund, VoteOrder
-from gateway.kit.keys import CHECKS, HTTP, RELAY, STARTS
+from gateway.kit.keys import CHECKS, HTTP, RELAY
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn, callback, paid_body, vote
 from tests.servers import free_port

@@ -19,11 +19,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import select
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.core.money_out.late_refunds import refund_late_orders
 from gateway.core.money_out.refunds_sent import refunds_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import ContestStatus, OrderStatus, Refund, RefundState
-from gateway.kit.keys import PROVIDERS, SESSIONS, STARTS
+from gateway.kit.keys import PROVIDERS, SESSIONS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.admin.accounts import api_tokens, bearer, make_account

@@ -12,10 +12,10 @@ import jinja2
 from aiohttp import web
 
 from admin import money_fields, provider_words
+from admin.keys import ADMIN_TEMPLATES, PHOTO_DECODER, UPLOAD_GATE
 from admin.pages import accounts, candidate_clip, candidates, contests, entries, orders, signing_in
 from admin.web import upload_gate
 from gateway.kit.compiled_templates import CompiledTemplates
-from gateway.kit.keys import ADMIN_TEMPLATES, PHOTO_DECODER, UPLOAD_GATE
 
 HERE = Path(__file__).parent.parent
 # The area's templates compiled once a process, whichever app renders them first: compiled code only, no app's state.

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from admin import photos
+from admin.keys import PHOTO_DECODER, PHOTO_REENCODE, PHOTO_SIZER
 from admin.pages.contests import contest_id, show_contest
 from admin.pages.rendering import see_other
 from admin.web import (
@@ -14,7 +15,7 @@ from admin.web import (
 from gateway.core.audit import Actor
 from gateway.core.contests import catalog, contests_admin
 from gateway.core.errors import DomainError
-from gateway.kit.keys import PHOTO_DECODER, PHOTO_REENCODE, PHOTO_SIZER, SESSIONS, SETTINGS
+from gateway.kit.keys import SESSIONS, SETTINGS
 
 routes = web.RouteTableDef()
 

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from admin.accounts import allowed
+from admin.keys import CHANNEL_NAMES
 from admin.pages.rendering import render, see_other
 from admin.web import (
     form_of,
@@ -21,7 +22,7 @@ from gateway.core.errors import DomainError
 from gateway.core.oversight import orders_admin
 from gateway.core.oversight.orders_admin import OrderFilter
 from gateway.db.models import OrderStatus
-from gateway.kit.keys import CHANNEL_NAMES, PROVIDERS, SESSIONS
+from gateway.kit.keys import PROVIDERS, SESSIONS
 
 routes = web.RouteTableDef()
 

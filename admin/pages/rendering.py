@@ -10,13 +10,13 @@ import aiohttp_jinja2
 from aiohttp import web
 
 from admin import csrf, texts
+from admin.keys import ADMIN_TEMPLATES
 from admin.web import (
     csrf_key,
     secure,
 )
 from gateway.core.audit import Actor
 from gateway.core.market import on_clock
-from gateway.kit.keys import ADMIN_TEMPLATES
 
 CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'; "
        "frame-ancestors 'none'; base-uri 'none'")

@@ -14,6 +14,15 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 import admin
+from admin.keys import (
+    CHANNEL_NAMES,
+    CONTEST_SETTINGS,
+    FAILED_MESSAGES,
+    LEVELS_SOURCE,
+    PHOTO_REENCODE,
+    PHOTO_SIZER,
+    WATCHED_PASSES,
+)
 from assembly import channel_list, provider_list
 from assembly.channel_list import CHANNELS
 from assembly.machine.shared_metrics import levels_source
@@ -24,11 +33,12 @@ from assembly.resources.providers import build_providers
 from assembly.resources.results_key import signing_key
 from assembly.settings import Settings, check_production
 from assembly.web import health
-from assembly.web.keys import METRICS, PROVIDER_LIST
+from assembly.web.keys import ENGINE, METRICS, PROVIDER_LIST, STARTS
 from assembly.web.loop_watch import LoopWatch, watching
 from assembly.web.metrics import Metrics
 from assembly.web.middleware import body_deadline, json_errors, request_context
 from assembly.worker.passes import SILENT_AFTER
+from channels.web.candidate_pages import HOW_TO_VOTE
 from gateway.core.money_in.checking import check_payment
 from gateway.core.money_in.start_queue import PaymentStarts
 from gateway.core.money_in.verification.loop import CONCURRENT_VERIFICATIONS, VerificationLoop
@@ -42,29 +52,17 @@ from gateway.jobs.queues import job_queue, sync_redis
 from gateway.jobs.redis_connections import bounded_async_client
 from gateway.jobs.relay import RelayLoop
 from gateway.kit.keys import (
-    CHANNEL_NAMES,
     CHECKS,
-    CONTEST_SETTINGS,
-    COUNT_BATCHES,
-    ENGINE,
-    FAILED_MESSAGES,
-    HOW_TO_VOTE,
     HTTP,
-    LEVELS_SOURCE,
     MEDIA_STORAGE,
     PHONE_WALLETS,
-    PHOTO_REENCODE,
-    PHOTO_SIZER,
     PROVIDERS,
     QUEUE,
     REDIS,
     RELAY,
     RESULTS_KEY,
-    SERVICE_LEVELS,
     SESSIONS,
     SETTINGS,
-    STARTS,
-    WATCHED_PASSES,
     settings_of,
 )
 from gateway.kit.provider_parts import ProviderParts, phone_wallets
@@ -75,6 +73,7 @@ from leaderboard.keys import LEADERBOARD_BOARDS
 from leaderboard.refresh import board_refresh
 from media import cloudinary_routes
 from media.photos import reencode, sized
+from payments.callbacks import COUNT_BATCHES, SERVICE_LEVELS
 
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 # A web request's statements take milliseconds; one unanswered this long is on a dead connection.

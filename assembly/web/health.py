@@ -12,15 +12,16 @@ from aiohttp import web
 from redis.exceptions import RedisError
 from sqlalchemy import text
 
+from admin.keys import WATCHED_PASSES
 from assembly.settings import Settings
-from assembly.web.keys import METRICS, METRICS_ACCESS
+from assembly.web.keys import METRICS, METRICS_ACCESS, STARTED_AT, STARTS
 from assembly.web.metrics import CONTENT_TYPE
 from assembly.web.metrics_access import MetricsAccess
 from gateway.core.money_in.found_paid import found_paid
 from gateway.jobs.last_passes import pass_ages, reconciler_problem
 from gateway.jobs.queues import QUEUE_NAMES
 from gateway.kit.answers import error_body
-from gateway.kit.keys import CHECKS, REDIS, SESSIONS, STARTED_AT, STARTS, WATCHED_PASSES, settings_of
+from gateway.kit.keys import CHECKS, REDIS, SESSIONS, settings_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()

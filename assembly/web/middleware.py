@@ -12,12 +12,13 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.exc import DBAPIError
 
+from admin.keys import UPLOAD_GATE
 from assembly.logs import request_id
 from assembly.web.keys import METRICS
 from gateway.core.errors import DomainError
 from gateway.db.failover import PrimaryUnavailable, primary_lost
 from gateway.kit.answers import error_body
-from gateway.kit.keys import SETTINGS, UPLOAD_GATE
+from gateway.kit.keys import SETTINGS
 
 log = logging.getLogger(__name__)
 

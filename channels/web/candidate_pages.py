@@ -8,6 +8,7 @@ the web imports no other channel and knows no short code or dial syntax."""
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -18,8 +19,14 @@ from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.errors import NotFound
 from gateway.core.service import VOTE_SERVICE
 from gateway.kit.channel_parts import VoteHint
-from gateway.kit.keys import HOW_TO_VOTE, PROVIDERS, SESSIONS
+from gateway.kit.keys import PROVIDERS, SESSIONS
 
+if TYPE_CHECKING:
+    from gateway.kit.channel_parts import BoundHowToVote
+
+# Each channel's line on how to vote for a candidate through it (`ChannelParts.how_to_vote`, bound to the app's
+# settings), in the channels' order: a candidate's page reads them here and imports no other channel.
+HOW_TO_VOTE: web.AppKey[tuple[BoundHowToVote, ...]] = web.AppKey("how_to_vote")
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
 HD = "720"  # ?q=720: the page plays the 720p rendition

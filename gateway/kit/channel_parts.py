@@ -56,7 +56,8 @@ class VoteHint:
 # reader's language, the payment providers and what each can do) -> its line, or None when the contest does not take
 # votes through it (e.g. none of its providers is one the channel's voters can pay by).
 HowToVote = Callable[[S, AsyncSession, PublicContest, str, str, Providers], Awaitable[VoteHint | None]]
-# The same bound to the app's settings by the assembly (`gateway.kit.keys.HOW_TO_VOTE`), as the web calls it.
+# The same bound to the app's settings by the assembly (`channels.web.candidate_pages.HOW_TO_VOTE`), as the
+# web calls it.
 BoundHowToVote = Callable[[AsyncSession, PublicContest, str, str, Providers], Awaitable[VoteHint | None]]
 ReceiptsFactory = Callable[[S, Sessions, httpx.AsyncClient], ReceiptSender | None]
 TexterFactory = Callable[[S, Sessions, httpx.AsyncClient], PhoneTexter]

@@ -106,7 +106,7 @@ class ProviderParts(Generic[S]):
     contest_settings: ChannelContestSettings | None = None
     migrations: Path | None = None
     # How a voter votes for a candidate by paying it directly (a paybill and the candidate's code as the account):
-    # shown beside the channels' lines (`gateway.kit.keys.HOW_TO_VOTE`).
+    # shown beside the channels' lines (`channels.web.candidate_pages.HOW_TO_VOTE`).
     how_to_vote: HowToVote[S] | None = None
     # Its wallet as phone voters know it (the words they text to name it, the numbers whose wallet it is), read by
     # the phone channels from `gateway.kit.phone_wallets.PhoneWallets`; None: no phone voter names it.

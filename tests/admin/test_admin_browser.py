@@ -19,8 +19,8 @@ from playwright.async_api import Browser, Page, expect
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from gateway.db.engine import Sessions
-from gateway.kit.keys import STARTS
 from tests.admin.accounts import PASSWORD, make_account
 from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.servers import free_port

@@ -14,13 +14,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 import admin
+from admin.keys import CONTEST_SETTINGS as CONTEST_SETTINGS_KEY
 from assembly.channel_list import CONTEST_SETTINGS
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from gateway.core.channel_settings import ChannelContestSettings, ContestField, ContestFieldset
 from gateway.db.engine import Sessions
-from gateway.kit.keys import CONTEST_SETTINGS as CONTEST_SETTINGS_KEY
-from gateway.kit.keys import STARTS
 from tests.admin.accounts import browser_sign_in, contest_fields, make_account
 
 LABELS = {"en": ("WhatsApp", "WhatsApp number", "Votes a chat may buy a day", "Receipts in the chat",

@@ -16,8 +16,8 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from assembly.settings import Settings
 from assembly.web.app import LentEngines, create_app
+from assembly.web.keys import STARTS
 from gateway.db.engine import Sessions
-from gateway.kit.keys import STARTS
 from tests.admin.accounts import api_tokens, bearer, make_account
 from tests.admin.seeding import seeded_contest
 from tests.servers import CLOSED

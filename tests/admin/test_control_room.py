@@ -15,7 +15,7 @@ from sqlalchemy import text
 from admin.control_alerts import LevelsSnapshot, cap_use
 from gateway.db.engine import Sessions
 from gateway.jobs.last_passes import note_pass
-from gateway.kit.keys import SERVICE_LEVELS
+from payments.callbacks import SERVICE_LEVELS
 from tests.admin.accounts import api_tokens, bearer, make_account
 from tests.admin.seeding import seeded_contest
 from tests.admin.test_dashboard import read_event

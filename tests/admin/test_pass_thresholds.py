@@ -10,11 +10,11 @@ from pathlib import Path
 import yaml
 
 from admin.control_conditions import passes
+from admin.keys import WATCHED_PASSES
 from assembly.settings import Settings
 from assembly.web.app import create_app
 from assembly.worker.passes import PASSES, SILENT_AFTER
 from gateway.core.worker_passes import SILENT_AFTER_AT_LEAST
-from gateway.kit.keys import WATCHED_PASSES
 
 RULES = Path(__file__).resolve().parents[2] / "deploy" / "prometheus" / "rules.yml"
 LINE = re.compile(r'gateway_periodic_last_pass_age_seconds\{pass="([^"]+)"\}\)\s*>\s*(\d+)')

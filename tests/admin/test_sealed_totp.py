@@ -22,9 +22,9 @@ from admin.totp_keys import DEV_KEY_FILE, totp_keys
 from assembly.channel_list import MIGRATIONS
 from assembly.settings import ConfigError, Environment, Settings, check_production
 from assembly.web.app import LentEngines, create_app
+from assembly.web.keys import STARTS
 from gateway.db.engine import Sessions
 from gateway.db.migrate import alembic_config
-from gateway.kit.keys import STARTS
 from tests.admin.accounts import PASSWORD, Account, api_tokens, fresh_code, make_account, password_hash
 from tests.commands import command_env, gateway
 from tests.factories import TEST_TOTP_KEY

@@ -13,9 +13,10 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import VoteOrder
-from gateway.kit.keys import CHECKS, STARTS
+from gateway.kit.keys import CHECKS
 from tests.factories import count_orders, make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback, callback_path, reference_of
 from tests.network import SilentRelay, postgres_relay

@@ -14,11 +14,12 @@ import respx
 from aiohttp.test_utils import TestClient
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.core.money import to_major_string
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import VoteOrder
-from gateway.kit.keys import SETTINGS, STARTS
+from gateway.kit.keys import SETTINGS
 from payments.mtn.callback_secret import QUERY_NAME, callback_key, order_secret
 
 

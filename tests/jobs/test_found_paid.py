@@ -12,13 +12,14 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from assembly.web.metrics import Metrics
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.worker_jobs import reconcile_pass
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
-from gateway.kit.keys import PROVIDERS, STARTS
+from gateway.kit.keys import PROVIDERS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn, callback, paid_body, reference_of, vote
 

@@ -12,12 +12,13 @@ from redis.asyncio import Redis
 from sqlalchemy import func, text, update
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.worker_jobs import reconcile_pass
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PaymentVerification
-from gateway.kit.keys import PROVIDERS, STARTS
+from gateway.kit.keys import PROVIDERS
 from tests.factories import assert_tally_invariant, make_contest, place
 from tests.fakes.mtn import FakeMtn, callback, paid_body, reference_of
 from tests.payments.capped_gateway import most_in_any_second

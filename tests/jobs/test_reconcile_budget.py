@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy import text
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.periodic_enqueuer import PERIODIC_JOB_TIMEOUT
 from assembly.worker.worker_jobs import RECONCILE_TIMES, reconcile_pass
@@ -25,7 +26,7 @@ from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
 from gateway.jobs.last_passes import pass_ages
-from gateway.kit.keys import PROVIDERS, STARTS
+from gateway.kit.keys import PROVIDERS
 from tests.factories import make_contest, place
 from tests.fakes.mtn import FakeMtn
 

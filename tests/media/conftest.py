@@ -17,10 +17,10 @@ from assembly.resources.media import local_storage
 from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from channels.sms.channel import texter
 from gateway.db.engine import Sessions
-from gateway.kit.keys import STARTS
 from media.upload_server import database_hooks, media_app
 from tests.payments import card_votes, stripe_checkout
 

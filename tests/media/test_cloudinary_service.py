@@ -28,6 +28,7 @@ from assembly.resources.media import build_storage
 from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.worker_jobs import deliver_outbox
 from gateway.core.audit import Actor
@@ -37,7 +38,7 @@ from gateway.core.entries.entries_review import approve_entries, list_entries, r
 from gateway.core.media import uploads
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Entry, MediaUpload, OutboxMessage, UploadState
-from gateway.kit.keys import MEDIA_STORAGE, STARTS
+from gateway.kit.keys import MEDIA_STORAGE
 from media.cloudinary import CloudinaryStorage
 from media.cloudinary_api import notification_signature
 from media.cloudinary_stand_in import stand_in_app

@@ -25,13 +25,13 @@ from assembly.resources.media import local_storage
 from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from channels.sms.channel import texter
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, MediaUpload, OutboxMessage, Tally, UploadState
 from gateway.jobs.queues import job_queue, sync_redis
-from gateway.kit.keys import STARTS
 from media.candidate_texts import on_entry_decided, text_code
 from media.upload_jobs import process_upload
 from payments.sandbox import create_sandbox_app

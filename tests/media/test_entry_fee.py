@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
 from assembly.resources.providers import build_providers
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.worker_jobs import reconcile_pass
 from gateway.core.entries.entries_review import approve_entries
@@ -26,7 +27,6 @@ from gateway.core.oversight import exports
 from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import Entry, LedgerEntry, OrderStatus, PaymentVerification, VoteOrder
-from gateway.kit.keys import STARTS
 from media.upload_jobs import process_upload
 from tests.factories import assert_tally_invariant, tallies
 from tests.fakes.africastalking import FakeAt

@@ -12,11 +12,11 @@ from typing import Any
 
 from sqlalchemy import select, update
 
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, Entry, OrderStatus
-from gateway.kit.keys import STARTS
 from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn, callback, paid_body
 from tests.media.conftest import Entering

@@ -13,9 +13,10 @@ import httpx
 from aiohttp.test_utils import TestClient, TestServer
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
-from gateway.kit.keys import SESSIONS, SETTINGS, STARTS
+from gateway.kit.keys import SESSIONS, SETTINGS
 from payments.mpesa.callback_secret import QUERY_NAME, callback_key, url_secret
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl

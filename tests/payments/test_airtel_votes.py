@@ -15,12 +15,13 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.core.money_in.reconciler import reconcile
 from gateway.core.money_in.verification.by_status import verify_due
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PaymentVerification, ProviderEvent, VoteOrder
-from gateway.kit.keys import CHECKS, PROVIDERS, SESSIONS, STARTS
+from gateway.kit.keys import CHECKS, PROVIDERS, SESSIONS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, make_contest, tallies

@@ -15,12 +15,13 @@ import pytest
 from sqlalchemy import update
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.core.money_in.collections import load_collection
 from gateway.core.orders import counting, tables
 from gateway.core.providers import PaymentState
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.kit.keys import PROVIDERS, STARTS
+from gateway.kit.keys import PROVIDERS
 from tests.factories import make_contest, place
 from tests.payments.mpesa_live import LiveMpesa, live_mpesa
 

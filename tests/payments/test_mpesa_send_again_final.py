@@ -12,11 +12,12 @@ from collections.abc import AsyncIterator
 import pytest
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.core.money_in.collections import load_collection
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus
-from gateway.kit.keys import PROVIDERS, STARTS
+from gateway.kit.keys import PROVIDERS
 from payments.mpesa.results import BEING_PROCESSED
 from tests.payments.mpesa_live import LiveMpesa, live_mpesa
 from tests.payments.test_mpesa_send_again import aged, page, send_again

@@ -14,6 +14,7 @@ import pytest
 from sqlalchemy import select
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.core.money_in.collections import KEPT_DURING_START
 from gateway.core.money_in.reconciler import reconcile
 from gateway.core.money_in.verification.by_status import Verified, verify_due
@@ -21,7 +22,7 @@ from gateway.core.orders import tables
 from gateway.db import seed
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
-from gateway.kit.keys import PROVIDERS, STARTS
+from gateway.kit.keys import PROVIDERS
 from tests.factories import place
 from tests.payments.mpesa_live import LiveMpesa, live_mpesa
 

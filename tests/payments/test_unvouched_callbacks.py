@@ -20,11 +20,12 @@ from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent
 from gateway.kit.callback_checks import CHECK_INTERVAL, check_due
-from gateway.kit.keys import CHECKS, REDIS, SESSIONS, SETTINGS, STARTS
+from gateway.kit.keys import CHECKS, REDIS, SESSIONS, SETTINGS
 from gateway.kit.throttle import UNTIED_LIMIT
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl

@@ -12,10 +12,11 @@ from sqlalchemy import func, select
 
 from assembly.settings import ConfigError, Environment, Settings, check_production
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from channels.sms.channel import production_problems as sms_problems
 from channels.sms.models import SmsInbound, SmsMessage
 from gateway.db.engine import Sessions
-from gateway.kit.keys import QUEUE, STARTS
+from gateway.kit.keys import QUEUE
 from tests.factories import TEST_RESULTS_KEY
 
 TOKEN = "sms-callback-token-0123456789abcdef"

@@ -10,8 +10,8 @@ from pydantic import SecretStr
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from channels.telegram.fake_api import FakeBotApi, create_fake_bot_api_app
-from gateway.kit.keys import STARTS
 
 SECRET = "test-webhook-secret_0123456789"
 TOKEN = "42:TEST"

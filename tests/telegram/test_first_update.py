@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
 from channels.telegram.webhook import TELEGRAM_BOT
 from gateway.db.engine import Sessions
-from gateway.kit.keys import STARTS
 from tests.commands import command_env
 from tests.telegram.conftest import SECRET
 from tests.waiting import HANG_SECONDS

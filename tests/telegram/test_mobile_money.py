@@ -5,10 +5,11 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from assembly.web.keys import STARTS
 from channels.telegram.fake_api import FakeBotApi
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.kit.keys import CHECKS, STARTS
+from gateway.kit.keys import CHECKS
 from tests.channel_names import Channel
 from tests.factories import make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback

@@ -7,10 +7,10 @@ from __future__ import annotations
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
+from assembly.web.keys import STARTS
 from channels.telegram.fake_api import FakeBotApi
 from gateway.db.engine import Sessions
 from gateway.db.models import VoteOrder
-from gateway.kit.keys import STARTS
 from tests.factories import make_contest
 from tests.fakes.mtn import FakeMtn
 

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from assembly.resources.providers import build_providers
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from assembly.worker.job_runtime import JobContext
 from channels.telegram.fake_api import FakeBotApi
 from channels.telegram.models import TelegramUpdate
@@ -22,7 +23,6 @@ from channels.telegram.settings import TelegramBotAddress
 from gateway.core.money_out.refunds import request_refund
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.kit.keys import STARTS
 from payments.stars.provider import missed_payments
 from tests.factories import make_contest, tallies
 from tests.telegram.conftest import SECRET

@@ -14,9 +14,9 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from gateway.db.engine import Sessions
 from gateway.db.models import VoteOrder
-from gateway.kit.keys import STARTS
 from payments.sandbox.mtn import MtnState
 from payments.sandbox.orange.state import OrangeState
 

@@ -9,9 +9,9 @@ import time
 from aiohttp.test_utils import TestClient, TestServer
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest
-from gateway.kit.keys import STARTS
 from tests.network import postgres_relay
 from tests.ussd.sessions import Phones, hop, phone_app, prefixes
 

@@ -9,12 +9,12 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select, update
 
 from assembly.settings import Settings
+from assembly.web.keys import STARTS
 from gateway.core.audit import Actor
 from gateway.core.results import ledger
 from gateway.core.voters import blocklist
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, FreeVote
-from gateway.kit.keys import STARTS
 from tests.network import postgres_relay
 from tests.ussd.menus import HOME_FR
 from tests.ussd.sessions import (

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from gateway.core.audit import Actor
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.core.results import ledger
@@ -21,7 +22,6 @@ from gateway.core.voters import blocklist
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, FreeVote, VoteOrder
 from gateway.jobs.queues import job_queue, sync_redis
-from gateway.kit.keys import STARTS
 from tests.factories import make_contest
 from tests.fakes.mtn import FakeMtn
 from tests.media.code_requests import solve

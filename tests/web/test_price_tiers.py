@@ -9,9 +9,9 @@ import uuid
 
 from aiohttp.test_utils import TestClient
 
+from assembly.web.keys import STARTS
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
-from gateway.kit.keys import STARTS
 from tests.factories import make_contest
 from tests.fakes.mtn import FakeMtn
 from tests.web.contest_form import open_form

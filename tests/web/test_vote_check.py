@@ -12,12 +12,12 @@ from sqlalchemy import update
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from gateway.core.money_in.verification import by_status as verification
 from gateway.core.orders import counting
 from gateway.core.results import ledger, signing
 from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, ContestStatus, VoteOrder
-from gateway.kit.keys import STARTS
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place
 from tests.servers import inside_one_window
 

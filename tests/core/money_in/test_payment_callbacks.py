@@ -15,12 +15,13 @@ from sqlalchemy import func, select
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from gateway.core.errors import Conflict
 from gateway.core.money_out import refunds
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
-from gateway.kit.keys import CHECKS, PROVIDERS, STARTS
+from gateway.kit.keys import CHECKS, PROVIDERS
 from tests.factories import assert_fault_end, assert_tally_invariant, make_contest, place, tallies
 from tests.fakes.mtn import FakeMtn, callback, reference_of, vote
 from tests.waiting import until

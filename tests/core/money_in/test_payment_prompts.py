@@ -15,6 +15,7 @@ from aiohttp.test_utils import TestClient
 from sqlalchemy import func, select, update
 
 from assembly.settings import Settings
+from assembly.web.keys import ENGINE, STARTS
 from gateway.core.money_in import starting
 from gateway.core.money_in.reconciler import reconcile
 from gateway.core.money_in.start_queue import CONCURRENT_STARTS
@@ -22,7 +23,7 @@ from gateway.core.orders import closing, tables
 from gateway.core.providers import PaymentError
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.kit.keys import CHECKS, ENGINE, PROVIDERS, STARTS
+from gateway.kit.keys import CHECKS, PROVIDERS
 from payments.local_sandbox import sandbox_address
 from payments.mtn import MtnMomoCollection
 from payments.mtn.provider import mtn_credentials

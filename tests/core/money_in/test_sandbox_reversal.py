@@ -16,11 +16,12 @@ from sqlalchemy import func, select, update
 
 from assembly.settings import Settings
 from assembly.web.app import create_app
+from assembly.web.keys import STARTS
 from gateway.core.money_in.verification.by_status import DISAGREED
 from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, PaymentVerification
-from gateway.kit.keys import SESSIONS, STARTS
+from gateway.kit.keys import SESSIONS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, make_contest, tallies

@@ -16,6 +16,7 @@ from sqlalchemy import event, func, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.settings import Settings
+from assembly.web.keys import ENGINE
 from gateway.core.money_in import starting
 from gateway.core.money_in.reconciler import reconcile
 from gateway.core.money_in.start_queue import PaymentStarts
@@ -23,7 +24,7 @@ from gateway.core.orders import closing, placing, tables
 from gateway.core.service import VoteService
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
-from gateway.kit.keys import ENGINE, PROVIDERS
+from gateway.kit.keys import PROVIDERS
 from leaderboard.boards import Boards
 from payments.local_sandbox import sandbox_address
 from payments.mtn import MtnMomoCollection
