@@ -9,7 +9,9 @@ path (`assembly.worker_jobs.reconcile_job`, `gateway.worker_jobs.deliver_outbox_
 upgrade (the old web processes relay the outbox until they are replaced; RQ requeues a killed old worker's job, a
 retry waits under its first name), so the worker's job class reads such a path by the rule those releases named
 their functions by: the pass's name with `_` for `-`, then `_job` (`former_function`); a channel's or a provider's
-job, queued as `channel_job(channel, job, ...)` or `provider_job(provider, job)`, is its pass "<plug>-<job>"."""
+job, queued as `channel_job(channel, job, ...)` or `provider_job(provider, job)`, is its pass "<plug>-<job>". The
+entry point of passes moved with the worker's room (`assembly.passes.pass_job` before): a job queued under its
+former path runs through it by its function's name."""
 
 from __future__ import annotations
 
@@ -86,8 +88,10 @@ def provider_job(provider: str, job: str) -> Any:
     return pass_job(plug_pass_name(provider, job))
 
 
-# The RQ entry points former releases queued (under `gateway.worker_jobs`, then `assembly.job_runtime`).
-KEPT_ENTRY_POINTS: Mapping[str, Callable[..., Any]] = {"channel_job": channel_job, "provider_job": provider_job}
+# The RQ entry points former releases queued (under `gateway.worker_jobs`, then `assembly.job_runtime` and
+# `assembly.passes`), by their function's name.
+KEPT_ENTRY_POINTS: Mapping[str, Callable[..., Any]] = {
+    "pass_job": pass_job, "channel_job": channel_job, "provider_job": provider_job}
 
 
 def former_function(path: str, passes: Mapping[str, WorkerPass] = PASSES_BY_NAME) -> Callable[..., Any] | None:

@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
     from rq import Queue
 
-# The one RQ function every pass runs through (assembly.worker.passes.pass_job). Never rename it: jobs queued by every
-# release since name it.
+# The one RQ function every pass runs through (assembly.worker.passes.pass_job). Jobs queued by every release since
+# name it: a move of it keeps its function's name, by which the worker runs a job queued under a former path
+# (assembly.worker.passes.former_function).
 PASS_JOB = "assembly.worker.passes.pass_job"
 
 

@@ -188,10 +188,10 @@ async def test_deliveries_queued_by_the_former_releases_are_delivered_after_the_
     sessions: Sessions, settings: Settings, redis: Redis, job_env: dict[str, str]
 ) -> None:
     """Releases before queued the worker's functions by their path (`gateway.worker_jobs.*`, then
-    `assembly.worker_jobs.*`): what they left in the queue (a delivery, one waiting for its retry) still runs on a
-    worker of this release, as the pass it became."""
+    `assembly.worker_jobs.*`, then the one entry point of passes, `assembly.passes.pass_job`): what they left in the
+    queue (a delivery, one waiting for its retry) still runs on a worker of this release, as the pass it became."""
     contest = await make_contest(sessions)
-    for quantity in (2, 3, 4):
+    for quantity in (2, 3, 4, 5):
         order = await place(sessions, contest, "02", quantity)
         await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", order.amount, "XAF", None,
                                        provider=order.provider)
@@ -200,9 +200,10 @@ async def test_deliveries_queued_by_the_former_releases_are_delivered_after_the_
     queue.enqueue_in(timedelta(seconds=0), "gateway.worker_jobs.deliver_outbox_job", 2,
                      job_id=outbox.delivery_job_id(2))  # as a retry waits in the scheduled registry
     queue.enqueue("assembly.worker_jobs.deliver_outbox_job", 3, job_id=outbox.delivery_job_id(3))
+    queue.enqueue("assembly.passes.pass_job", outbox.DELIVER_PASS, 4, job_id=outbox.delivery_job_id(4))
     await asyncio.to_thread(run_worker_burst, job_env)
     await asyncio.to_thread(run_worker_burst, job_env)  # the first moved the due retry onto the queue
     async with sessions() as session:
         undelivered = (await session.scalars(select(OutboxMessage.id).where(OutboxMessage.delivered_at.is_(None))))
         assert undelivered.all() == []
-    assert sum((await cached_votes(redis, contest.id)).values()) == 9
+    assert sum((await cached_votes(redis, contest.id)).values()) == 14

@@ -58,6 +58,8 @@ def test_every_path_a_former_release_queued_runs_its_pass() -> None:
     for module in ("gateway.worker_jobs", "assembly.job_runtime"):
         assert former_function(f"{module}.channel_job") is channel_job
         assert former_function(f"{module}.provider_job") is provider_job
+    # The entry point of passes before the assembly had rooms.
+    assert former_function("assembly.passes.pass_job") is pass_job
     assert former_function("assembly.worker_jobs.no_such_job") is None
     assert former_function("tests.somewhere.anything") is None
 
