@@ -3,13 +3,9 @@ number of votes with its own ("10 votes for 900 FCFA"), the total then the bundl
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
+from channels.web.words import Words
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.texts import N_
-
-if TYPE_CHECKING:
-    from channels.web.i18n import Translator
 
 BUNDLE_TEXTS: dict[str, str] = {
     "bundles_title": N_("Bundles"),
@@ -18,7 +14,7 @@ BUNDLE_TEXTS: dict[str, str] = {
 }
 
 
-def bundle_labels(tr: Translator, contest: PublicContest) -> list[tuple[int, str]]:
+def bundle_labels(tr: Words, contest: PublicContest) -> list[tuple[int, str]]:
     """(votes, label) of each bundle the form offers, by votes."""
     return [(tier.votes, tr("bundle", votes=tr.votes(tier.votes), amount=tr.money(tier.amount, contest.currency)))
             for tier in contest.price_tiers if tier.votes <= contest.max_votes_per_order]

@@ -5,15 +5,12 @@ the contest does not take, on the form and from the JSON API: the voter learns w
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
+from channels.web.words import Words
 from gateway.core.contests.catalog import PublicContest
 from gateway.core.market import UnknownCountry, market_of
 from gateway.core.providers import Capability, Providers
 from gateway.core.texts import N_
-
-if TYPE_CHECKING:
-    from channels.web.i18n import Translator
 
 MARKET_TEXTS: dict[str, str] = {
     "contest_takes": N_("This contest is paid by {providers}, numbers {prefix}."),
@@ -24,7 +21,7 @@ MARKET_TEXTS: dict[str, str] = {
 }
 
 
-def either(tr: Translator, names: Sequence[str]) -> str:
+def either(tr: Words, names: Sequence[str]) -> str:
     if len(names) < 2:
         return "".join(names)
     return tr("either", first=", ".join(names[:-1]), last=names[-1])
@@ -48,7 +45,7 @@ def contest_prefix(contest: PublicContest) -> str | None:
 TAKES_CODES = ("provider_not_enabled", "number_not_served")
 
 
-def contest_takes(tr: Translator, contest: PublicContest, providers: Providers) -> str:
+def contest_takes(tr: Words, contest: PublicContest, providers: Providers) -> str:
     """`This contest is paid by MTN Mobile Money or Orange Money, numbers +237.`: what works, and nothing after."""
     names = either(tr, [tr.provider(p, providers) for p in contest.providers])
     prefix = contest_prefix(contest)
@@ -57,7 +54,7 @@ def contest_takes(tr: Translator, contest: PublicContest, providers: Providers) 
     return tr("contest_takes_no_phone", providers=names)
 
 
-def msisdn_hint(tr: Translator, contest: PublicContest, providers: Providers) -> str:
+def msisdn_hint(tr: Words, contest: PublicContest, providers: Providers) -> str:
     """The hint above the phone field: the contest's own phone providers and a number as its country writes it."""
     try:
         example = market_of(contest.country).example_number
