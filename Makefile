@@ -17,7 +17,7 @@ $(STAMP): requirements.lock pyproject.toml
 run: $(STAMP)
 	$(VENV)/bin/gateway run
 
-## PostgreSQL's backups (the README's "Backups and the restore drill"): a base backup now (into BACKUP_DIR, by
+## PostgreSQL's backups (docs/backups.md): a base backup now (into BACKUP_DIR, by
 ## default GATEWAY_DATA_DIR/backups, where the embedded default archives its WAL), and the timed restore drill.
 backup: $(STAMP)
 	$(VENV)/bin/gateway backup base
@@ -31,7 +31,7 @@ $(CHROMIUM):
 		echo "The browser test needs Debian's chromium: run 'sudo apt-get install chromium'"; exit 1; fi
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
-## Debian's HAProxy, for hosts behind a balancer (`python -m bench.faults hosts`, the README's "Several
+## Debian's HAProxy, for hosts behind a balancer (`python -m bench.faults hosts`, admin/README.md's "Several
 ## machines") and the test of deploy/haproxy.cfg; `make run` runs one host without it.
 HAPROXY ?= /usr/sbin/haproxy
 $(HAPROXY):

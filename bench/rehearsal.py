@@ -2,7 +2,7 @@
 
     python -m bench.rehearsal [--peak 200] [--minutes 10] [--viewers 10]
 
-The rehearsal itself drives any running installation (README, "The `gateway` command"); this only gives it
+The rehearsal itself drives any running installation (docs/commands.md); this only gives it
 one on this machine and keeps its printout in RESULTS.md with the machine's description.
 """
 
