@@ -17,9 +17,6 @@ LINK = re.compile(r"!?\[[^\]]*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
 FENCE = re.compile(r"^(```|~~~).*?^\1", re.MULTILINE | re.DOTALL)
 INLINE_CODE = re.compile(r"`[^`\n]*`")
 EXTERNAL = re.compile(r"^[a-z][a-z0-9+.-]*:", re.IGNORECASE)  # http:, https:, mailto:, …
-# Documents linked before they are written, on a branch of their own: tolerated only while absent (the test below
-# fails once one exists, so the allowance is dropped the day it lands).
-NOT_YET_WRITTEN = {ROOT / "docs" / "design.md"}
 
 
 def documents(folder: Path = ROOT) -> Iterator[Path]:
@@ -60,7 +57,7 @@ def broken_links(text: str, folder: Path, here: Path | None = None) -> list[str]
             continue
         if not linked.is_relative_to(ROOT):
             problems.append(f"{target}: outside the repository")
-        elif not linked.exists() and linked not in NOT_YET_WRITTEN:
+        elif not linked.exists():
             problems.append(f"{target}: no such file")
         elif fragment and linked.suffix == ".md" and fragment not in anchors(linked):
             problems.append(f"{target}: no such heading")
@@ -70,10 +67,6 @@ def broken_links(text: str, folder: Path, here: Path | None = None) -> list[str]
 @pytest.mark.parametrize("document", list(documents()), ids=lambda path: str(path.relative_to(ROOT)))
 def test_every_relative_link_resolves(document: Path) -> None:
     assert broken_links(document.read_text(), document.parent, document) == []
-
-
-def test_documents_not_yet_written_are_still_absent() -> None:
-    assert [str(path.relative_to(ROOT)) for path in NOT_YET_WRITTEN if path.exists()] == []
 
 
 def test_the_documents_are_found() -> None:
