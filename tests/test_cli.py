@@ -195,8 +195,8 @@ def imported_by(modules: str, condition: str) -> str:
 
 def test_processes_that_read_no_telegram_update_or_number_do_not_load_the_bots_types_or_carriers() -> None:
     """aiogram's types take seconds of CPU to build, phonenumbers' carrier tables a tenth of a second: the CLI's
-    commands and the worker (which list every channel) start without them; a web process loads the types as it
-    starts when its bot is real, at the first update when it is the local fake (tests/telegram/test_first_update.py),
+    commands and the worker (which list every channel) start without them; a web process loads the types as it starts
+    when its bot is real, at the first update when it is the local fake (tests/channels/telegram/test_first_update.py),
     and a process loads the carriers at the first number outside Cameroon."""
     assert imported_by("assembly.cli, assembly.worker.rq_worker, assembly.worker.job_runtime",
                        "name.split('.')[0] == 'aiogram' or name.startswith('phonenumbers.carrier')") == "[]"

@@ -18,9 +18,9 @@ from gateway.core.orders import tables
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import CHECKS
+from tests.channels.web.contest_form import open_form
 from tests.factories import make_contest, tallies
 from tests.fakes.mtn import FakeMtn, callback_path, vote
-from tests.web.contest_form import open_form
 
 SQLISH = "1' OR '1'='1'; DROP TABLE vote_orders; --"
 HUGE = b"x" * 200_000

@@ -28,10 +28,10 @@ from gateway.kit.provider_parts import Implementations, ProviderParts
 from gateway.kit.settings import ServiceSettings
 from payments.registry import ProviderRegistry
 from tests.admin.accounts import browser_sign_in, make_account
+from tests.channels.ussd.sessions import dial, orders
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.servers import free_port
 from tests.toy_provider.provider import SIGNATURE, TOY, ToyMoney, toy_parts
-from tests.ussd.sessions import dial, orders
 
 ORGANISER = Actor(None, "organiser@example.org", "owner")
 APPROVER = Actor(None, "approver@example.org", "owner")

@@ -28,9 +28,9 @@ from gateway.kit.keys import PROVIDERS, SESSIONS
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.admin.accounts import api_tokens, bearer, make_account
+from tests.channels.ussd.sessions import hop
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.live_app import SettlingOrders, app_beside
-from tests.ussd.sessions import hop
 
 T = TypeVar("T")
 DELAYED = "+237670000454"  # the sandbox's magic number: MTN decides after `long_delay`

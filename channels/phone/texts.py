@@ -1,7 +1,7 @@
-"""What every phone channel says about a vote (USSD's last screen, SMS replies next): the messages of
-the catalogs' "phone" context, payment names and amounts, all GSM-7 (tests/phone/test_phone_texts.py checks every
-language's translations): French keeps GSM-7's accents (é è à ù É) and writes the others plain, the README's
-"Texts"; names from the database are plain ASCII (gsm7.transliterate)."""
+"""What every phone channel says about a vote (USSD's last screen, SMS replies next): the messages of the catalogs'
+"phone" context, payment names and amounts, all GSM-7 (tests/channels/phone/test_phone_texts.py checks every language's
+translations): French keeps GSM-7's accents (é è à ù É) and writes the others plain, the README's "Texts"; names from
+the database are plain ASCII (gsm7.transliterate)."""
 
 from __future__ import annotations
 

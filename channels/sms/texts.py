@@ -1,7 +1,7 @@
-"""Every SMS the channel sends, from the catalogs' "sms" context: GSM-7 (French keeps é è à ù É, the accents
-GSM-7 has, and writes the others plain: docs/texts.md) and one message (160 characters) with the longest
-names and figures a contest can give them (tests/sms/test_texts.py checks every language). A receipt's words are
-every phone channel's (channels/phone/receipt_texts.py): an SMS vote's and a USSD vote's say the same."""
+"""Every SMS the channel sends, from the catalogs' "sms" context: GSM-7 (French keeps é è à ù É, the accents GSM-7 has,
+and writes the others plain: docs/texts.md) and one message (160 characters) with the longest names and figures a
+contest can give them (tests/channels/sms/test_sms_texts.py checks every language). A receipt's words are every phone
+channel's (channels/phone/receipt_texts.py): an SMS vote's and a USSD vote's say the same."""
 
 from __future__ import annotations
 

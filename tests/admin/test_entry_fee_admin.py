@@ -25,7 +25,8 @@ async def test_the_organiser_asks_a_fee_and_approves_only_the_entries_that_paid_
     assert (await client.post(f"/admin/contests/{cid}/entries/call", data={**call, "fee_amount": "1000"},
                               allow_redirects=False)).status == 303
     paid, unpaid = await an_entry(sessions, cid, "Awa Paid"), await an_entry(sessions, cid, "Ben Unpaid")
-    async with sessions.begin() as session:  # as the fee's confirmed payment marks it (tests/media/test_entry_fee)
+    # as the fee's confirmed payment marks it (tests/core/entries/test_entry_fee)
+    async with sessions.begin() as session:
         await session.execute(update(Entry).where(Entry.id == paid.id).values(fee_paid_at=datetime.now(UTC)))
     html = await (await client.get(f"/admin/contests/{cid}/entries")).text()
     assert 'value="1000"' in html and html.count("fee not paid") == 1 and html.count("fee paid") == 1

@@ -21,7 +21,7 @@ from gateway.kit.keys import PROVIDERS
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, csrf_token, make_account
 from tests.channel_names import Channel
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
-from tests.payments.card_votes import paid_by_card
+from tests.payments.stripe.card_votes import paid_by_card
 
 REASON = {"reason": "the payer voted for the wrong candidate"}
 

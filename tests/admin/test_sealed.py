@@ -16,10 +16,10 @@ from channels.telegram.fake_api import FakeBotApi
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus
 from leaderboard.cache import refresh_contest
+from tests.channels.sms.test_voting import handle, prefer_english, receive
 from tests.factories import make_contest
 from tests.fakes.africastalking import FakeAt
 from tests.leaderboard.helpers import confirmed_vote, set_contest
-from tests.sms.test_voting import handle, prefer_english, receive
 
 SEALED_SMS = "The results are sealed until voting is closed."
 CONTEST_TTL = 2.1  # how long a web process trusts its copy of a board's settings (StreamConfig)

@@ -22,7 +22,7 @@ from assembly.worker.job_runtime import JobContext, build_receipt_senders
 from channels.sms.channel import texter
 from gateway.db.engine import Sessions
 from media.upload_server import database_hooks, media_app
-from tests.payments import card_votes, stripe_checkout
+from tests.payments.stripe import card_votes, stripe_checkout
 
 
 @dataclass

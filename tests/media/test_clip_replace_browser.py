@@ -17,7 +17,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import Candidate, Contest, MediaUpload, UploadState
 from media.upload_jobs import process_upload
 from tests.chromium import CHROMIUM, plays_past
-from tests.media.test_entering_browser import Show, shot, show, signed_in_owner
+from tests.core.entries.test_entering_browser import Show, shot, show, signed_in_owner
 from tests.media.test_processing import make_clip
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it)")

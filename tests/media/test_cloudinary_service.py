@@ -46,7 +46,7 @@ from media.cloudinary_store import Store
 from media.settings import parse_cloudinary_url
 from media.sweep import media_sweep
 from media.upload_access import on_media_access
-from tests.media.test_entering import open_call
+from tests.core.entries.test_entering import open_call
 from tests.media.test_processing import make_clip
 from tests.provider_registry import registry_of
 from tests.servers import free_port

@@ -19,9 +19,10 @@ from assembly.web.app import create_app
 from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from payments.stripe import StripeCheckout
-from tests.payments import Receiver, card_votes
-from tests.payments.mtn_sandbox import get_token
-from tests.payments.stripe_checkout import API, SECRET_KEY, WEBHOOK_SECRET, WINDOW_START, Clock
+from tests.payments import Receiver
+from tests.payments.sandbox.mtn_sandbox import get_token
+from tests.payments.stripe import card_votes
+from tests.payments.stripe.stripe_checkout import API, SECRET_KEY, WEBHOOK_SECRET, WINDOW_START, Clock
 
 
 @pytest.fixture

@@ -17,9 +17,9 @@ from gateway.core.results import ledger
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, Contest, OrderStatus, OutboxMessage, VoteOrder
 from tests.channel_names import Channel
+from tests.channels.web.contest_form import open_form
 from tests.commands import command_env, gateway
 from tests.factories import assert_tally_invariant, make_contest, place, tallies
-from tests.web.contest_form import open_form
 
 ONLY_ONE_ORDER_PER_PAYER = {"payer_orders_per_10_minutes": 1}
 

@@ -1,0 +1,3 @@
+from tests.core.money_out.money_day import mtn
+
+__all__ = ["mtn"]

@@ -1,3 +1,0 @@
-from tests.jobs.money_day import mtn
-
-__all__ = ["mtn"]

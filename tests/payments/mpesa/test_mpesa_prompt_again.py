@@ -1,0 +1,119 @@
+"""A prompt Daraja takes but whose result says another prompt held the phone (ResultCode 1001): the vote is not lost,
+a new prompt is pushed once the phone is free (by the web process on the callback's word, or by the reconciler when
+that was lost), the dead prompt's late word stands only where its own query says it was paid, and after a few new
+prompts the vote fails telling the voter, in their language, to finish the other prompt first. Our app and the
+Daraja sandbox over localhost."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from assembly.settings import Settings
+from gateway.core.money_in.reconciler import reconcile
+from gateway.core.money_in.starting_again import STARTS_AGAIN
+from gateway.core.money_in.verification.by_status import verify_due
+from gateway.db.engine import Sessions
+from gateway.db.models import OrderStatus, ProviderEvent
+from gateway.kit.keys import PROVIDERS
+from tests.payments.mpesa.mpesa_live import LiveMpesa, live_mpesa
+
+HELD_ONCE = "+254712000457"  # the sandbox: its first prompt's result is 1001, the next one pays
+HELD_ALWAYS = "+254712000458"  # every prompt's result is 1001
+SWAHILI = {"Accept-Language": "sw-KE,sw;q=0.9"}
+
+
+@pytest.fixture
+async def live(clean: None, settings: Settings, sessions: Sessions) -> AsyncIterator[LiveMpesa]:
+    async with live_mpesa(settings, sessions) as running:
+        yield running
+
+
+def checkouts(provider_data: dict[str, object]) -> tuple[list[str], str | None]:
+    """The order's dead prompts and its live one."""
+    earlier = provider_data.get("earlier_starts")
+    assert isinstance(earlier, list)
+    return [kept["checkout_request_id"] for kept in earlier], provider_data.get("checkout_request_id")  # type: ignore[return-value]
+
+
+def paid_callback(checkout: str, shillings: float, receipt: str) -> dict[str, object]:
+    return {"Body": {"stkCallback": {
+        "MerchantRequestID": "1", "CheckoutRequestID": checkout, "ResultCode": 0,
+        "ResultDesc": "The service request is processed successfully.", "CallbackMetadata": {"Item": [
+            {"Name": "Amount", "Value": shillings}, {"Name": "MpesaReceiptNumber", "Value": receipt}]}}}}
+
+
+async def test_a_prompt_whose_result_is_1001_is_pushed_again_and_the_vote_counts_once(live: LiveMpesa) -> None:
+    live.control.success_delay = 0.3  # Daraja's result comes after the start has recorded its prompt
+    order_id = await live.vote(HELD_ONCE, quantity=3)
+    order = await live.settled(order_id)
+    assert order.status is OrderStatus.PAID and order.amount == 3000
+    dead, paid = checkouts(order.provider_data)
+    assert len(dead) == 1 and paid is not None and paid not in dead  # a new CheckoutRequestID
+    assert await live.votes() == 3
+    # The dead prompt's word again, and a "payment" on it (any amount): neither counts, nor changes the receipt.
+    for shillings in (30.0, 3.0):
+        response = await live.client.post(live.callback_path(order_id),
+                                          json=paid_callback(dead[0], shillings, "OLDPROMPT1"))
+        assert response.status == 200
+    assert (await live.settled(order_id)).provider_txn_id == order.provider_txn_id
+    assert await live.votes() == 3
+
+
+async def test_a_dead_prompts_paid_word_is_checked_by_its_own_query_while_the_new_prompt_waits(
+        live: LiveMpesa) -> None:
+    """The 1001 comes by the query (its callback lost): the reconciler puts the order back and pushes again, which
+    Daraja refuses while another prompt holds the phone. No CheckoutRequestID is the order's meanwhile, yet a payment
+    reported on the dead prompt on the order's own URL is the order's (a prompt paid late is never dropped): counted,
+    then checked by that prompt's query, which says it was never paid: the votes are taken back off and the order
+    flagged for a person."""
+    live.control.drop_callbacks = True
+    order_id = await live.vote(HELD_ONCE, quantity=2)
+    await asyncio.sleep(0.2)  # its prompt is decided (1001): the phone is free
+    live.control.success_delay = 60.0
+    holder = await live.vote(HELD_ONCE, quantity=1)  # another vote's prompt now holds the phone
+    report = await reconcile(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=31))
+    assert report.outcomes == {"start_again": 1, "pending": 1}
+    order = await live.settled(order_id, timeout=0.1)
+    dead, live_one = checkouts(order.provider_data)
+    assert order.status is OrderStatus.PENDING and len(dead) == 1 and live_one is None
+    assert order.payment_started_at is None  # its start is owed again
+    response = await live.client.post(live.callback_path(order_id), json=paid_callback(dead[0], 20.0, "OLDPROMPT2"))
+    assert response.status == 200
+    assert (await live.settled(order_id, timeout=0.1)).status is OrderStatus.PAID and await live.votes() == 2
+    await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=1))
+    assert (await live.settled(order_id, timeout=0.1)).status is OrderStatus.FLAGGED
+    assert (await live.settled(holder, timeout=0.1)).status is OrderStatus.PENDING
+    assert await live.votes() == 0
+
+
+async def test_a_phone_held_every_time_fails_the_vote_telling_why_in_the_voters_language(live: LiveMpesa) -> None:
+    order_id = await live.vote(HELD_ALWAYS, quantity=1)
+    order = await live.settled(order_id, timeout=10)
+    assert order.status is OrderStatus.FAILED
+    assert order.status_reason == "A prompt is already open on this phone: finish it first. (PROMPT_PENDING)"
+    dead, _ = checkouts(order.provider_data)
+    assert len(dead) == STARTS_AGAIN  # bounded: the first prompt and STARTS_AGAIN new ones, all dead
+    async with live.sessions() as session:
+        pushes = await session.scalar(select(func.count()).select_from(ProviderEvent).where(
+            ProviderEvent.order_id == order_id, ProviderEvent.kind.like("stk.1001")))
+    assert pushes == STARTS_AGAIN + 1
+    html = await (await live.client.get(f"/orders/{order_id}", headers=SWAHILI)).text()
+    assert "Kuna ombi la malipo wazi kwenye simu hii: limalize kwanza." in html and "PROMPT_PENDING" not in html
+    assert await live.votes() == 0
+
+
+async def test_while_its_prompt_is_sent_again_the_voter_reads_why_in_their_language(live: LiveMpesa) -> None:
+    live.control.drop_callbacks = True
+    order_id = await live.vote(HELD_ALWAYS, quantity=1)
+    await asyncio.sleep(0.2)  # its prompt is decided (1001)
+    live.control.success_delay = 60.0  # the new prompt stays open
+    report = await reconcile(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(seconds=31))
+    assert report.outcomes == {"restarted": 1}
+    html = await (await live.client.get(f"/orders/{order_id}", headers=SWAHILI)).text()
+    assert "Kuna ombi la malipo wazi kwenye simu hii: limalize kwanza." in html and "PROMPT_PENDING" not in html
+    assert (await live.settled(order_id, timeout=0.1)).status is OrderStatus.PENDING
