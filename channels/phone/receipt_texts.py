@@ -1,6 +1,6 @@
 """The message a phone voter gets once their order is decided, whatever phone channel they voted from (an SMS vote's
 receipt, and the SMS that follows a USSD vote): the same words, in the voter's language, GSM-7, one SMS (160
-characters) with the longest names, counts and reasons a contest can give it (tests/sms/test_texts.py).
+characters) with the longest names, counts and reasons a contest can give it (tests/channels/sms/test_sms_texts.py).
 
 A failure says why in words (the core's readable reasons, by the provider's code), never the code itself: room is
 short, and a code means nothing to a voter."""
@@ -14,7 +14,7 @@ from gateway.core.orders.receipts import Receipt
 from gateway.core.texts import Lang
 
 SMS_LENGTH = 160
-NAME_WIDTH = 20  # a candidate's name in a message, at most (as tests/phone/test_phone_texts.py assumes)
+NAME_WIDTH = 20  # a candidate's name in a message, at most (as tests/channels/phone/test_phone_texts.py assumes)
 REASON_WIDTH = 60
 RECEIPT_WIDTH = 20  # a provider's receipt code (M-Pesa's are 10 characters)
 

@@ -1,7 +1,7 @@
 """Every word of the USSD menu, from the "ussd" domain's catalogs (channels/ussd/locales); what any phone
 channel says about a vote is in channels/phone/texts.py. Each text must stay GSM-7 (channels/phone/gsm7.py):
 French keeps GSM-7's accents (é è à ù É) and writes the others plain (ê -> e, ç -> c), docs/texts.md;
-tests/phone/test_phone_texts.py checks every language's translations and their room on a screen."""
+tests/channels/phone/test_phone_texts.py checks every language's translations and their room on a screen."""
 
 from __future__ import annotations
 
