@@ -82,7 +82,7 @@ class ChannelParts(Generic[S]):
     stand_ins: tuple[StandIn[S], ...] = ()
     commands: Commands | None = None  # adds `gateway <command>`s; each sets func(settings, args) -> exit code
     production_problems: ProductionCheck[S] | None = None  # what stops production (e.g. a contest uses it unsecured)
-    migrations: Path | None = None  # its own Alembic branch for its own tables (README, "A new channel")
+    migrations: Path | None = None  # its own Alembic branch for its own tables (docs/design.md, "Adding one")
     contest_settings: ChannelContestSettings | None = None  # its own settings of a contest (admin form and API)
     failed_messages: FailedMessages | None = None  # its messages that failed (dashboard figure, `gateway review`)
     # How a voter votes for a candidate through it (a candidate's page, its share card): channels never import

@@ -19,7 +19,7 @@ class MtnCollectionSettings(BaseModel):
     mtn_momo_api_user: Annotated[str | None, NEEDED] = None
     mtn_momo_api_key: Annotated[SecretStr | None, NEEDED_SECRET] = None
     # MTN's name for the system the calls reach: "sandbox" (its test system), or the country's live one as MTN
-    # gives it (e.g. mtncameroon); production refuses the sandbox (`payments.mtn.provider.live_problems`).
+    # gives it (e.g. mtncameroon); production refuses the sandbox (`payments.mtn.provider.production_problems`).
     mtn_momo_target_environment: str = "sandbox"
     # MTN caps status GETs per account (~10/s, its developer guidance); 0 lifts our pacing (bench only).
     mtn_momo_status_calls_per_second: float = Field(default=10.0, ge=0)
