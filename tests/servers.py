@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import random
 import socket
 import time
 import uuid
@@ -43,11 +44,34 @@ async def inside_one_window(window_seconds: int = 60, needed_seconds: float = 10
         await asyncio.sleep(left + 0.05)
 
 
-def free_port() -> int:
-    """A TCP port on loopback that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])  # never the DB an app on the same Redis would use by default
+def kernels_own_ports() -> range:
+    """The ports the kernel picks by itself, for a socket bound to port 0 and for every outgoing connection's end."""
+    try:
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()
+    except (OSError, ValueError):
+        return range(32768, 61000)  # Linux's default
+    return range(int(low), int(high) + 1)
+
+
+def free_port(worker: str | None = None) -> int:
+    """A TCP port on loopback that nothing listens on right now, for a server a test starts later on it.
+
+    Never one of the kernel's own: between this look and the server's start, the kernel could give that port to an
+    outgoing connection (to PostgreSQL, Redis, a browser's), and the server would fail to start ("address already in
+    use"), its app's startup done and never cleaned up. Below the kernel's range each pytest-xdist process has its own
+    share, so two never pick the same port at once."""
+    worker = worker if worker is not None else os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+    lowest, highest = 20000, min(kernels_own_ports().start, 32768)
+    share = (highest - lowest) // len(TEST_REDIS_DBS)
+    start = lowest + int(worker.removeprefix("gw")) * share
+    for port in random.sample(range(start, start + share), 200):
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:  # taken: a server of this process, or a service of the machine's
+                continue
+            return port
+    raise RuntimeError(f"no free port among 200 tried in {start}-{start + share - 1}")
 
 
 def new_connection_answered(port: int, path: str = "/healthz", host: str = "test") -> bool:
