@@ -188,8 +188,8 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     app[CHECKS] = checks
     starts = PaymentStarts.of_process(app[SESSIONS], app[PROVIDERS], waited=levels.note_start_wait)
     app[STARTS] = starts
-    window = app[SETTINGS].count_batch_window_ms
-    batches = CountBatches(app[SESSIONS], window=window / 1000) if window else None
+    lanes = app[SETTINGS].count_batch_lanes
+    batches = CountBatches(app[SESSIONS], lanes=lanes) if lanes else None
     app[COUNT_BATCHES] = batches
     yield
     if batches is not None:

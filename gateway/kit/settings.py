@@ -81,10 +81,10 @@ class ServiceSettings(BaseSettings):
 
     # How long a pending order waits for its payment before it is expired (MTN: ~5-7 min).
     order_pending_ttl_seconds: int = 600
-    # Group commit: a callback that pays an order waits up to this long for others to be counted with it, in one
-    # transaction (gateway.core.orders.count_batches); 0, the default, counts each on its own. It saves PostgreSQL
-    # ~0.3 ms a vote, and on a saturated 2-core machine delays a count by more than its window (bench/README.md).
-    count_batch_window_ms: int = Field(default=0, ge=0, le=50)
+    # Group commit: the connections a web process counts paying callbacks on at once
+    # (gateway.core.orders.count_batches). A callback that finds one free is counted at once; those that arrive while
+    # all are busy are counted together in one transaction when one frees. 0 counts each callback on a connection and in a transaction of its own.
+    count_batch_lanes: int = Field(default=1, ge=0, le=8)
 
     # Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDRs): our own reverse
     # proxies. Unset: loopback in development, nobody in production; "" trusts nobody.

@@ -80,7 +80,8 @@ async def receive_callback(
     """
     arrived = datetime.now(UTC)
     # One connection for the common case, a callback that counts its vote: load, then keep and count in one
-    # statement (no BEGIN/COMMIT round trips); in a batch, off this connection, which is given back first.
+    # statement (no BEGIN/COMMIT round trips); when the process's counting lanes are busy, in the next batch, off
+    # this connection, which is given back first.
     async with autocommit_connection(sessions) as connection:
         taken: Intake | Verified | CallbackOutcome = await take_in(connection, registry, provider, order_id, headers,
                                                                    body, untied, secret, arrived)
@@ -88,6 +89,10 @@ async def receive_callback(
             return CallbackOutcome(taken.target, Outcome.CHECKED_RECENTLY)
         if isinstance(taken, Verified) and (batches is None or countable(taken) is None):
             taken = await keep(connection, taken)
+        elif isinstance(taken, Verified) and batches is not None and batches.lane_free():
+            # Alone: counted at once on this connection, holding the process's lane while it is.
+            async with batches.leading():
+                taken = await keep(connection, taken)
     if isinstance(taken, Verified):
         assert batches is not None
         taken = await counted_in_batch(sessions, taken, batches)

@@ -1,42 +1,51 @@
-"""Callbacks that arrive together, counted together: group commit.
+"""Callbacks that arrive together, counted together: group commit whose window is the load itself.
 
 On a show night the providers' callbacks come a few milliseconds apart, and each count is one statement committed
-on its own: a round trip, and a WAL flush that costs PostgreSQL more CPU than most of the statement. A process's
-counts that arrive within `WINDOW` of the first are sent as one pipeline on one connection (asyncpg's
-`fetchmany`): one round trip, one transaction, one flush for the lot. A count waits at most the window for
-others, then for its batch's statements; the batch's locks (the contest's ledger head, the candidates' tallies)
-are held only while PostgreSQL runs it, never across a round trip to us.
+on its own: a round trip, and a WAL flush that costs PostgreSQL more CPU than most of the statement. A process
+counts on at most `LANES` connections at once (its lanes). A count that finds a lane free runs at once, alone: a
+lone vote waits for nothing. Counts that arrive while every lane is busy wait, and the first lane to finish takes
+them all (up to `MOST`) as one pipeline on the connection it already holds (asyncpg's `fetchmany`): one round trip,
+one transaction, one flush for the lot. So the batches grow with the load, with no timer: at a vote a second each
+count is alone; when the process is saturated, a batch is every count that came while the last one ran. The batch's
+locks (the contest's ledger head, the candidates' tallies) are held only while PostgreSQL runs it, never across a
+round trip to us.
 
 A batch is all or nothing: when one of its statements fails, the batch is rolled back and each count is run again
-alone, so that one bad count fails only itself. Every count is safe to repeat (the pending guard; the event's id),
-so a batch whose commit was lost with its connection, run again, counts nothing twice.
+alone, so that one bad count fails only itself. A process that dies with a batch in flight leaves it whole or
+undone (one transaction), and answered nothing: the providers send those callbacks again, and every count is safe
+to repeat (the pending guard; the event's id), so nothing is lost or counted twice.
 
 Batches take the shared rows in one order (contest, then candidate), so two batches never wait on each other for
 them. One wait remains that no order prevents: a batch holds a contest's ledger head from its earlier counts while
 a later one waits for its order's row, which a count of that same order elsewhere (a provider's duplicate callback
 to another process, a status check) may hold while it waits for the head. PostgreSQL ends that deadlock after
 `deadlock_timeout` (a second): the loser fails and is run again (the batch: each count alone; a callback: the
-provider sends it again), so nothing is lost or doubled, but the contest's counts wait that second. With the delay
-a saturated machine adds to every batch (bench/README.md), it is why group commit is off by default.
+provider sends it again), so nothing is lost or doubled, but that lane's counts wait that second.
+
+One lane a process is the default: the contest's ledger head lets one count of a contest commit at a time in the
+whole database anyway, so a second lane would mostly wait on the first one's locks, and the counts it takes from
+the batches would commit on their own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 import asyncpg
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
 
 log = logging.getLogger(__name__)
 
-WINDOW = 0.01  # seconds a count waits for others: well inside a count's 50 ms
-MOST = 64  # counts in one batch; a full batch goes at once
+LANES = 1  # connections a process counts on at once
+MOST = 64  # counts in one batch
 
 
 @dataclass
@@ -50,53 +59,114 @@ class WaitingCount:
 
 
 class CountBatches:
-    """A process's counting statements, gathered for `window` seconds and run as one transaction."""
+    """A process's counting statements: each at once on a free lane, or in the next batch when none is free."""
 
-    def __init__(self, sessions: Sessions, *, window: float = WINDOW, most: int = MOST) -> None:
+    def __init__(self, sessions: Sessions, *, lanes: int = LANES, most: int = MOST) -> None:
+        if lanes < 1:
+            raise ValueError("counting needs at least one lane")
         self._sessions = sessions
-        self._window = window
+        self._lanes = lanes
         self._most = most
         self._waiting: dict[DriverStatement, list[WaitingCount]] = {}
-        self._timers: dict[DriverStatement, asyncio.TimerHandle] = {}
+        self._open = 0  # lanes running
+        self._starting = False  # a lane is on its way to its connection: it will take what waits
         self._running: set[asyncio.Task[None]] = set()
+        self.batches = 0  # batches run, and the counts in them: how many votes a commit carried
+        self.counts = 0
 
     async def fetchrow(self, statement: DriverStatement, params: Mapping[str, Any],
                        lock_order: tuple[Any, ...]) -> asyncpg.Record:
-        """`statement` (which answers one row) with `params`, in the next batch; its row once the batch committed."""
+        """`statement` (which answers one row) with `params`, at once or in the next batch; its row once committed."""
         count = WaitingCount(params, lock_order)
-        waiting = self._waiting.setdefault(statement, [])
-        waiting.append(count)
-        if len(waiting) >= self._most:
-            self._send(statement)
-        elif len(waiting) == 1:
-            self._timers[statement] = asyncio.get_running_loop().call_later(self._window, self._send, statement)
+        self._waiting.setdefault(statement, []).append(count)
+        if self._open < self._lanes and not self._starting:
+            self._open_lane()
         return await asyncio.shield(count.answer)  # a caller that gives up leaves its batch whole
 
-    def _send(self, statement: DriverStatement) -> None:
-        if (timer := self._timers.pop(statement, None)) is not None:
-            timer.cancel()
-        batch = self._waiting.pop(statement, [])
-        if batch:
-            task = asyncio.create_task(self._run(statement, batch))
-            self._running.add(task)
-            task.add_done_callback(self._running.discard)
+    def lane_free(self) -> bool:
+        """Whether a count would run at once, with none waiting before it (then its caller may run it itself)."""
+        return self._open < self._lanes and not self._waiting
 
-    async def _run(self, statement: DriverStatement, batch: list[WaitingCount]) -> None:
+    @asynccontextmanager
+    async def leading(self) -> AsyncIterator[None]:
+        """A lane taken by a caller that counts on the connection it already holds (a lone count, no second
+        checkout); counts that arrive meanwhile wait for it, or for another lane, and go together."""
+        self._open += 1
+        try:
+            yield
+        finally:
+            self._open -= 1
+            if self._waiting and self._open < self._lanes and not self._starting:
+                self._open_lane()
+
+    def _open_lane(self) -> None:
+        self._open += 1
+        self._starting = True
+        task = asyncio.create_task(self._lane())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def _lane(self) -> None:
+        try:
+            while self._waiting:
+                await self._drain()
+        except asyncio.CancelledError:  # cut off (the loop torn down without `close`): what waits fails with it
+            self._fail_waiting(RuntimeError("the count's batch was cut off"))
+            raise
+        finally:
+            self._open -= 1
+
+    async def _drain(self) -> None:
+        """Batches, one after another, on one connection, while counts wait."""
+        try:
+            async with autocommit_connection(self._sessions) as connection:
+                self._starting = False
+                while (taken := self._take()) is not None:
+                    if not await self._run(connection, *taken):
+                        return  # its connection may be gone: the next batch takes another
+        except Exception as error:  # no connection to count on: those waiting fail, and their providers send again
+            self._starting = False
+            log.warning("no connection to count on (%s)", error)
+            self._fail_waiting(error)
+
+    def _take(self) -> tuple[DriverStatement, list[WaitingCount]] | None:
+        for statement, waiting in self._waiting.items():
+            batch, rest = waiting[:self._most], waiting[self._most:]
+            if rest:
+                self._waiting[statement] = rest
+            else:
+                del self._waiting[statement]
+            return statement, batch
+        return None
+
+    def _fail_waiting(self, error: BaseException) -> None:
+        waiting, self._waiting = self._waiting, {}
+        for counts in waiting.values():
+            for count in counts:
+                answer(count, error=error)
+
+    async def _run(self, connection: AsyncConnection, statement: DriverStatement, batch: list[WaitingCount]) -> bool:
+        """One batch in one transaction; False when it failed (each of its counts then ran alone)."""
         batch.sort(key=lambda count: count.lock_order)
+        self.batches += 1
+        self.counts += len(batch)
         try:
             try:
-                async with autocommit_connection(self._sessions) as connection:
+                if len(batch) == 1:
+                    rows = [await statement.fetchrow(connection, batch[0].params)]
+                else:
                     rows = await statement.fetchmany(connection, [count.params for count in batch])
             except Exception as error:
                 if len(batch) == 1:
                     answer(batch[0], error=error)
-                    return
+                    return False
                 log.warning("a batch of %d counts failed (%s): each runs alone", len(batch), error)
-                for count in batch:  # one after another: a pooled connection, not one each out of the web's pool
+                for count in batch:  # one after another, each on a pooled connection of its own
                     await self._run_alone(statement, count)
-                return
+                return False
             for count, row in zip(batch, rows, strict=True):  # the statement answers one row each
                 answer(count, row)
+            return True
         finally:  # cut off (the loop torn down without `close`): its callbacks fail, and the providers send them again
             for count in batch:
                 answer(count, error=RuntimeError("the count's batch was cut off"))
@@ -109,9 +179,7 @@ class CountBatches:
             answer(count, error=error)
 
     async def close(self) -> None:
-        """Send what waits and let every batch finish: a count taken in is never dropped at shutdown."""
-        for statement in list(self._waiting):
-            self._send(statement)
+        """Let every lane finish what waits: a count taken in is never dropped at shutdown."""
         while self._running:
             await asyncio.gather(*self._running, return_exceptions=True)
 

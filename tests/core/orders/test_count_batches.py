@@ -1,9 +1,10 @@
-"""Group commit: MTN's callbacks that arrive together are counted in one transaction, each answered once its batch
-is committed; a count that fails fails alone, the rest of its batch counted; a count waiting when the process stops
+"""Group commit, on by default: a lone callback is counted at once; MTN's callbacks that arrive while the process's
+counting lane is busy are counted together in one transaction once it is free, each answered once its batch is
+committed; a count that fails fails alone, the rest of its batch counted; a count waiting when the process stops
 is counted before it stops, and one whose batch is cut off is answered with a failure, never left waiting; the log
 says when a callback arrived, not when its batch ran, but never so long before PostgreSQL's now that the event looks
-cut short as it is kept; with no window (the default), each count has its own transaction. MTN faked at the wire
-(respx)."""
+cut short as it is kept; with no lanes (`COUNT_BATCH_LANES=0`), each count has its own transaction. MTN faked at the
+wire (respx)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -47,16 +48,24 @@ async def transactions_that_paid(sessions: Sessions) -> int:
 
 
 @pytest.fixture
-async def batching(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
-    """The app with group commit on (`COUNT_BATCH_WINDOW_MS`; off by default)."""
-    async with TestClient(TestServer(create_app(settings.model_copy(update={"count_batch_window_ms": 10})))) as app:
+async def one_by_one(clean: None, settings: Settings) -> AsyncIterator[TestClient]:
+    """The app with group commit off (`COUNT_BATCH_LANES=0`)."""
+    async with TestClient(TestServer(create_app(settings.model_copy(update={"count_batch_lanes": 0})))) as app:
         yield app
 
 
+def count_of(batches: CountBatches, order: VoteOrder, txn: str) -> asyncio.Task[tuple[object, int | None]]:
+    """MTN's callback paying `order`, counted through `batches` (as the web process counts it)."""
+    event = EventToKeep("mtn", None, order.id, "callback.successful", {}, b"{}")
+    return asyncio.create_task(counting.count_keeping_event(
+        lambda statement, params: batches.fetchrow(statement, params, (order.contest_id, 0)), event, "SUCCESSFUL",
+        order.amount, order.currency, txn, verify_later=True))
+
+
 async def test_callbacks_that_arrive_together_are_counted_in_fewer_transactions_than_votes(
-        batching: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     orders = await pending_orders(sessions, 12)
-    answers = await asyncio.gather(*(callback(batching, order.id, paid_body(order)) for order in orders))
+    answers = await asyncio.gather(*(callback(client, order.id, paid_body(order)) for order in orders))
     assert answers == [200] * 12
     for order in orders:  # each answered only once its count was committed
         assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
@@ -65,23 +74,42 @@ async def test_callbacks_that_arrive_together_are_counted_in_fewer_transactions_
     await assert_tally_invariant(sessions, orders[0].contest_id)
 
 
-async def test_by_default_each_callback_is_counted_in_a_transaction_of_its_own(
-        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+async def test_with_group_commit_off_each_callback_is_counted_in_a_transaction_of_its_own(
+        one_by_one: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     orders = await pending_orders(sessions, 6)
-    answers = await asyncio.gather(*(callback(client, order.id, paid_body(order)) for order in orders))
+    answers = await asyncio.gather(*(callback(one_by_one, order.id, paid_body(order)) for order in orders))
     assert answers == [200] * 6
     assert await transactions_that_paid(sessions) == 6
 
 
+async def test_a_lone_count_waits_for_no_others_and_those_that_come_while_it_runs_go_together(
+        sessions: Sessions) -> None:
+    """No timer: a count that finds the lane free runs at once, so a lone vote is not held back; the counts that
+    arrive while it is in PostgreSQL wait, and then all go in one transaction."""
+    orders = await pending_orders(sessions, 6)
+    batches = CountBatches(sessions, lanes=1)
+    async with locking_the_order(sessions, orders[0].id):
+        first = count_of(batches, orders[0], "mtn-cb-0")
+        await a_count_waits_on_a_lock(sessions)  # the lone count is in PostgreSQL, not waiting for others
+        rest = [count_of(batches, order, f"mtn-cb-{n}") for n, order in enumerate(orders[1:], 1)]
+        await asyncio.sleep(0.2)  # long enough for a batch of theirs to commit, were they not waiting for the lane
+        assert not any(task.done() for task in [first, *rest])
+    for task in [first, *rest]:
+        assert (await asyncio.wait_for(task, timeout=10))[0] is not None
+    assert await transactions_that_paid(sessions) == 2  # the lone one, then the five that waited for it
+    assert (batches.batches, batches.counts) == (2, 6)
+    await assert_tally_invariant(sessions, orders[0].contest_id)
+
+
 async def test_a_count_that_fails_in_a_batch_fails_alone_and_counts_when_mtn_sends_it_again(
-        batching: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     orders = await pending_orders(sessions, 6)
     refused = orders[2]
     async with refusing_the_count_of(sessions, refused.id):
-        answers = await asyncio.gather(*(callback(batching, order.id, paid_body(order)) for order in orders))
+        answers = await asyncio.gather(*(callback(client, order.id, paid_body(order)) for order in orders))
     assert answers[2] >= 500 and answers[:2] + answers[3:] == [200] * 5  # MTN sends the refused one again
     assert (await tables.get_order(sessions, refused.id)).status is OrderStatus.PENDING
-    assert await callback(batching, refused.id, paid_body(refused)) == 200
+    assert await callback(client, refused.id, paid_body(refused)) == 200
     for order in orders:
         assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
     await assert_tally_invariant(sessions, refused.contest_id)
@@ -89,27 +117,30 @@ async def test_a_count_that_fails_in_a_batch_fails_alone_and_counts_when_mtn_sen
 
 async def test_a_count_waiting_for_its_batch_when_the_process_stops_is_counted_before_it_stops(
         sessions: Sessions) -> None:
-    [order] = await pending_orders(sessions, 1)
-    batches = CountBatches(sessions, window=600)  # it would wait ten minutes for others
-    event = EventToKeep("mtn", None, order.id, "callback.successful", {}, b"{}")
-    counting_it = asyncio.create_task(counting.count_keeping_event(
-        lambda statement, params: batches.fetchrow(statement, params, (order.contest_id, 0)), event, "SUCCESSFUL",
-        order.amount, order.currency, "mtn-cb-1", verify_later=True))
-    await asyncio.sleep(0.05)
-    assert not counting_it.done()
-    await asyncio.wait_for(batches.close(), timeout=10)
+    orders = await pending_orders(sessions, 2)
+    batches = CountBatches(sessions)
+    async with batches.leading():  # the lane busy with another count: the next one waits
+        counting_it = count_of(batches, orders[1], "mtn-cb-1")
+        await asyncio.sleep(0.05)
+        assert not counting_it.done()
+        closing = asyncio.create_task(batches.close())
+    await asyncio.wait_for(closing, timeout=10)
     assert counting_it.done() and counting_it.result()[0] is not None
-    assert (await tables.get_order(sessions, order.id)).status is OrderStatus.PAID
+    assert (await tables.get_order(sessions, orders[1].id)).status is OrderStatus.PAID
 
 
 async def test_a_callback_counted_in_a_batch_is_logged_as_received_when_it_arrived_not_when_its_batch_ran(
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     [order] = await pending_orders(sessions, 1)
-    batches = CountBatches(sessions, window=1.0)  # a slow batch
+    batches = CountBatches(sessions)
     secret = order_secret(callback_key(client.app[SETTINGS].secret_key.get_secret_value()), order.id)
     arrived = datetime.now(UTC)
-    outcome = await receive_callback(sessions, client.app[PROVIDERS], "mtn", order.id, {},
-                                     json.dumps(paid_body(order)).encode(), secret=secret, batches=batches)
+    async with batches.leading():  # the lane busy for a second: the callback's count waits for its batch
+        receiving = asyncio.create_task(receive_callback(
+            sessions, client.app[PROVIDERS], "mtn", order.id, {}, json.dumps(paid_body(order)).encode(),
+            secret=secret, batches=batches))
+        await asyncio.sleep(1)
+    outcome = await receiving
     assert outcome.outcome is Outcome.COUNTED and datetime.now(UTC) - arrived >= timedelta(seconds=1)
     async with sessions() as session:
         event = (await session.scalars(select(ProviderEvent))).one()
@@ -135,18 +166,34 @@ async def test_a_count_whose_batch_is_cut_off_is_answered_with_a_failure_not_lef
         sessions: Sessions) -> None:
     """The loop torn down under a batch (no `close`): its callbacks fail, so the provider sends them again."""
     [order] = await pending_orders(sessions, 1)
-    batches = CountBatches(sessions, window=0.01)
-    event = EventToKeep("mtn", None, order.id, "callback.successful", {}, b"{}")
+    batches = CountBatches(sessions)
     async with slowing_the_count(sessions):
-        counting_it = asyncio.create_task(counting.count_keeping_event(
-            lambda statement, params: batches.fetchrow(statement, params, (order.contest_id, 0)), event,
-            "SUCCESSFUL", order.amount, order.currency, "mtn-cb-1", verify_later=True))
+        counting_it = count_of(batches, order, "mtn-cb-1")
         await asyncio.sleep(0.3)  # the batch is in PostgreSQL, waiting on the slow trigger
-        runs = [task for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "CountBatches._run"]
+        runs = [task for task in asyncio.all_tasks() if task.get_coro().__qualname__ == "CountBatches._lane"]
         assert len(runs) == 1
         runs[0].cancel()
         with pytest.raises(RuntimeError, match="cut off"):
             await asyncio.wait_for(counting_it, timeout=5)
+
+
+@asynccontextmanager
+async def locking_the_order(sessions: Sessions, order_id: uuid.UUID) -> AsyncIterator[None]:
+    """The order's row locked elsewhere, as by a status check settling it: its count waits in PostgreSQL."""
+    async with sessions.begin() as session:
+        await session.execute(text("SELECT 1 FROM vote_orders WHERE id = :id FOR UPDATE"), {"id": order_id})
+        yield
+
+
+async def a_count_waits_on_a_lock(sessions: Sessions, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while asyncio.get_running_loop().time() < deadline:
+        async with sessions() as session:
+            if await session.scalar(text("SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                         "AND datname = current_database()")):
+                return
+        await asyncio.sleep(0.01)
+    raise AssertionError("no count ever waited on the lock")
 
 
 def slowing_the_count(sessions: Sessions) -> AbstractAsyncContextManager[None]:
