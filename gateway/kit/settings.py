@@ -83,7 +83,8 @@ class ServiceSettings(BaseSettings):
     order_pending_ttl_seconds: int = 600
     # Group commit: the connections a web process counts paying callbacks on at once
     # (gateway.core.orders.count_batches). A callback that finds one free is counted at once; those that arrive while
-    # all are busy are counted together in one transaction when one frees. 0 counts each callback on a connection and in a transaction of its own.
+    # all are busy are counted together in one transaction when one frees. 0 counts each callback on a connection and
+    # in a transaction of its own.
     count_batch_lanes: int = Field(default=1, ge=0, le=8)
 
     # Peers whose X-Forwarded-For is believed (comma-separated addresses or CIDRs): our own reverse
