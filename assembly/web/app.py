@@ -186,15 +186,20 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
 
     checks = PaymentChecks(check_then_relay)
     app[CHECKS] = checks
-    starts = PaymentStarts.of_process(app[SESSIONS], app[PROVIDERS], waited=levels.note_start_wait)
-    app[STARTS] = starts
     lanes = app[SETTINGS].count_batch_lanes
     batches = CountBatches(app[SESSIONS], lanes=lanes) if lanes else None
     app[COUNT_BATCHES] = batches
+    # The starts' records batched apart from the counts: a count's batch may wait on a contest's locks, a record's
+    # touches only its own order.
+    records = CountBatches(app[SESSIONS], lanes=lanes) if lanes else None
+    starts = PaymentStarts.of_process(app[SESSIONS], app[PROVIDERS], waited=levels.note_start_wait, records=records)
+    app[STARTS] = starts
     yield
     if batches is not None:
         await batches.close()  # the counts taken in before the relay that announces them stops
     await starts.close()
+    if records is not None:
+        await records.close()
     await checks.close()
     await relay.stop()
 

@@ -19,6 +19,7 @@ import uuid
 from collections.abc import Awaitable, Callable, Sequence
 
 from gateway.core.money_in.starting import ClaimedStart, release_start, spent, start_payment
+from gateway.core.orders.count_batches import CountBatches
 from gateway.core.providers import PaymentError, Providers
 from gateway.db.engine import Sessions
 
@@ -63,12 +64,12 @@ class PaymentStarts:
         self._room.set()
 
     @classmethod
-    def of_process(cls, sessions: Sessions, providers: Providers, *,
-                   waited: Callable[[float], None] | None = None) -> PaymentStarts:
-        """A web process's queue: each start is `starting.start_payment`, and a lease no start will use is given
-        back (`starting.release_start`)."""
+    def of_process(cls, sessions: Sessions, providers: Providers, *, waited: Callable[[float], None] | None = None,
+                   records: CountBatches | None = None) -> PaymentStarts:
+        """A web process's queue: each start is `starting.start_payment` (its record in `records`' batches, if
+        given), and a lease no start will use is given back (`starting.release_start`)."""
         async def start(order_id: uuid.UUID, claimed: ClaimedStart | None) -> object:
-            return await start_payment(sessions, providers, order_id, claimed)
+            return await start_payment(sessions, providers, order_id, claimed, records=records)
 
         async def give_back(order_id: uuid.UUID, claimed: ClaimedStart) -> None:
             await release_start(sessions, order_id, claimed.lease)

@@ -21,6 +21,7 @@ from gateway.core.errors import DomainError, NotFound, VoteRejected
 from gateway.core.money_in.collections import KEPT_DURING_START, collection_of, kept_during_start
 from gateway.core.money_in.reasons import readable_reason
 from gateway.core.orders import closing, tables
+from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.orders.placing import PlacedOrder
 from gateway.core.providers import Capability, Collection, PaymentError, PaymentProvider, Providers, StartResult
@@ -124,7 +125,8 @@ CLAIM_KEPT_SECONDS = 5.0
 
 
 async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.UUID,
-                        claimed: ClaimedStart | None = None) -> StartOutcome | None:
+                        claimed: ClaimedStart | None = None, *,
+                        records: CountBatches | None = None) -> StartOutcome | None:
     """Start the order's collection once; a retryable provider error propagates (retry later,
     same reference), any other fails the order with the provider's reason. None: another start
     holds the order right now (the reconciler does not wait out someone else's provider call).
@@ -143,6 +145,7 @@ async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     `Collection.remember` before sending the prompt, and a later start or status check finds it.
 
     `claimed`: the lease the order's insert took for this start (`ClaimedStart`), used instead of a claim.
+    `records`: the process's group commit for the starts' records (`record_start`), if it has one.
     """
     claimed = await fresh_claim(sessions, order_id, claimed)
     if claimed is None:
@@ -163,7 +166,8 @@ async def start_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     except Exception:
         await release_start(sessions, order_id, lease)
         raise
-    if not await record_start(sessions, order, result, provider.payment_window):  # only if it outlived its lease
+    # Not recorded only if it outlived its lease:
+    if not await record_start(sessions, order, result, provider.payment_window, records):
         return await unclaimed_outcome(sessions, order_id)  # the start that was recorded stands
     return StartOutcome(order.id, order.status, result.redirect_url)
 
@@ -261,13 +265,20 @@ RECORD_START = (update(ORDERS)
 RECORDING = DriverStatement(RECORD_START, ("order_key", "started_data", "window"))  # by asyncpg: see counting
 
 
-async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult, window: timedelta) -> bool:
-    """Keep what the provider answered; False when another start was recorded first."""
+async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult, window: timedelta,
+                       records: CountBatches | None = None) -> bool:
+    """Keep what the provider answered; False when another start was recorded first. With `records`, in the
+    process's next batch of records when its lane is busy: records that arrive together share a commit (each
+    writes only its own order's row, so a batch of them waits on no other)."""
     data = dict(result.provider_data)
     if result.redirect_url:
         data["redirect_url"] = result.redirect_url
-    async with autocommit_connection(sessions) as connection:
-        recorded = await RECORDING.fetchrow(connection, {"order_key": order.id, "started_data": data, "window": window})
+    params = {"order_key": order.id, "started_data": data, "window": window}
+    if records is not None:
+        recorded = await records.fetchrow(RECORDING, params, (0, 0))
+    else:
+        async with autocommit_connection(sessions) as connection:
+            recorded = await RECORDING.fetchrow(connection, params)
     if recorded is None:
         log.warning("payment start for %s finished after another one had been recorded", order.id)
     return recorded is not None

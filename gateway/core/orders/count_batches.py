@@ -83,6 +83,11 @@ class CountBatches:
             self._open_lane()
         return await asyncio.shield(count.answer)  # a caller that gives up leaves its batch whole
 
+    @property
+    def waiting(self) -> int:
+        """Statements taken in and waiting for a lane."""
+        return sum(len(counts) for counts in self._waiting.values())
+
     def lane_free(self) -> bool:
         """Whether a count would run at once, with none waiting before it (then its caller may run it itself)."""
         return self._open < self._lanes and not self._waiting

@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
-from sqlalchemy import event, func, update
+from sqlalchemy import event, func, text, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.settings import Settings
@@ -21,6 +21,7 @@ from gateway.core.money_in import starting
 from gateway.core.money_in.reconciler import reconcile
 from gateway.core.money_in.start_queue import PaymentStarts
 from gateway.core.orders import closing, placing, tables
+from gateway.core.orders.count_batches import CountBatches
 from gateway.core.service import VoteService
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, VoteOrder
@@ -163,3 +164,28 @@ async def test_a_retry_after_a_quick_failure_calls_the_provider_only_under_a_lea
         fake_mtn.prompts_held.set()
         await starts.wait_idle()
     assert (await tables.get_order(sessions, placed.order.id)).payment_started_at is not None
+
+
+async def test_the_records_of_starts_that_finish_together_share_one_commit_and_each_stands(
+    client: TestClient, sessions: Sessions, fake_mtn: FakeMtn
+) -> None:
+    """A process's starts' records, when its recording lane is busy, wait and go in one transaction: a commit for
+    the lot, each order started once with what MTN answered."""
+    await make_contest(sessions, slug="gala")
+    placed = [await leased_order(sessions, "gala", msisdn=f"+23767000050{n}") for n in range(4)]
+    records = CountBatches(sessions)
+    loop = asyncio.get_running_loop()
+    async with records.leading():  # the lane busy: the records wait for it
+        starts = [asyncio.create_task(starting.start_payment(
+            sessions, client.app[PROVIDERS], one.order.id, starting.claimed_at_placement(one, loop.time()),
+            records=records)) for one in placed]
+        await until(lambda: records.waiting == 4)
+    outcomes = await asyncio.gather(*starts)
+    assert [outcome.status if outcome else None for outcome in outcomes] == [OrderStatus.PENDING] * 4
+    assert fake_mtn.pay_calls == 4
+    orders = [await tables.get_order(sessions, one.order.id) for one in placed]
+    assert all(order.payment_started_at is not None and order.start_lease_until is None for order in orders)
+    async with sessions() as session:
+        writers = await session.scalar(text("SELECT count(DISTINCT xmin::text) FROM vote_orders "
+                                            "WHERE payment_started_at IS NOT NULL"))
+    assert writers == 1 and (records.batches, records.counts) == (1, 4)
