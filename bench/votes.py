@@ -60,6 +60,7 @@ class Load:
     frames: list[tuple[float, str]] = field(default_factory=list)  # (received at, board updated_at)
     cpu: str = ""  # CPU per confirmed vote, by process kind
     machine: str = ""  # the load average and the CPU other work took meanwhile
+    written: str = ""  # PostgreSQL's transactions, WAL flushes and WAL bytes per vote
 
 
 async def voter(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, numbers: itertools.count[int],
@@ -131,6 +132,7 @@ async def drive(stack: Stack, paid_by: PaidBy, seconds: float, voters: int, rate
     # and it costs a fraction of the CPU per request.
     connector = aiohttp.TCPConnector(limit=voters if rate is None else 0)
     url = f"{stack.base_url}/api/v1/contests/{paid_by.contest}/votes"
+    written_before = await written(stack)
     cpu_before, machine_before, load_average = cpu_seconds(stack), machine_cpu_seconds(), os.getloadavg()
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
         watcher = asyncio.create_task(watch_board(stack.base_url, paid_by.contest, deadline + 30, load))
@@ -142,10 +144,31 @@ async def drive(stack: Stack, paid_by: PaidBy, seconds: float, voters: int, rate
         watcher.cancel()
     cpu_after = cpu_seconds(stack)
     load.cpu = cpu_per_item(cpu_before, cpu_after, load.placed)
+    load.written = per_vote(written_before, await written(stack), load.placed)
     load.machine = (f"load average {' '.join(f'{v:.1f}' for v in load_average)} at the start, "
                     f"{' '.join(f'{v:.1f}' for v in os.getloadavg())} at the end; other processes took "
                     f"{machine_share(machine_before, cpu_before, cpu_after, time.time() - started)}")
     return load, started, deadline
+
+
+async def written(stack: Stack) -> dict[str, float]:
+    """PostgreSQL's transactions ended (each autocommitted read is one too), WAL flushes and WAL bytes so far."""
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        row = await connection.fetchrow(
+            "SELECT (SELECT sum(xact_commit) FROM pg_stat_database)::float8 AS commits, wal_sync::float8 AS flushes, "
+            "wal_bytes::float8 AS wal FROM pg_stat_wal")
+        return dict(row) if row else {}
+    finally:
+        await connection.close()
+
+
+def per_vote(before: dict[str, float], after: dict[str, float], votes: int) -> str:
+    if not votes or not before:
+        return "not measured"
+    delta = {name: (after[name] - before[name]) / votes for name in before}
+    return (f"{delta['commits']:.2f} transactions (reads included), {delta['flushes']:.2f} WAL flushes, "
+            f"{delta['wal'] / 1024:.1f} KiB of WAL")
 
 
 SPLIT_SECONDS = 15.0
@@ -220,6 +243,7 @@ async def measured(stack: Stack, load: Load, started: float, deadline: float) ->
         "errors": ", ".join(f"{k} x{v}" for k, v in load.errors.items()) or "none",
         "tally invariant": "holds" if invariant else "BROKEN",
         "CPU per confirmed vote, ms": load.cpu,
+        "PostgreSQL's writing per vote placed": load.written,
         "machine meanwhile": load.machine,
     }
     return {**figures, "_rate": str(rate)}
