@@ -110,7 +110,7 @@ class CpuAccounts:
 
     def flush(self) -> None:
         for spent in list(self._parts.values()):
-            seconds = spent.seconds  # read once: the loop's thread may add meanwhile (a flush from another thread)
+            seconds = spent.seconds
             if seconds > spent.counted:
                 self.counter.labels(spent.part, self.process).inc(seconds - spent.counted)
                 spent.counted = seconds

@@ -27,7 +27,7 @@ UNIX_ACCEPTING = "00010000"  # a Unix socket's flags in /proc/net/unix: it liste
 def kind_of(command: str) -> str:
     """A process's kind by its command line (its arguments joined by spaces)."""
     found = SUBCOMMAND.search(command)
-    if found and found.group(1) in KIND_OF_SUBCOMMAND and "stand_in_logs" not in command:
+    if found and found.group(1) in KIND_OF_SUBCOMMAND:
         return KIND_OF_SUBCOMMAND[found.group(1)]
     return next((kind for word, kind in KIND_OF_WORD if word in command), OTHER)
 
@@ -141,7 +141,8 @@ def address_of(url: str) -> Address | None:
 
 
 def listening_at(addresses: Iterable[Address]) -> set[int]:
-    """The processes with a socket listening at one of `addresses` (every web process of a host: SO_REUSEPORT)."""
+    """The processes with a socket listening at one of `addresses` (every web process of a host: SO_REUSEPORT). A
+    process's sockets are read from its open files: another user's (a PostgreSQL run as `postgres`) only by root."""
     ports = {address.port for address in addresses if address.port}
     paths = {address.path for address in addresses if address.path}
     inodes = set()

@@ -59,13 +59,14 @@ async def read_parts(base_url: str, token: str | None) -> tuple[dict[tuple[str, 
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15)) as http, \
                 http.get(f"{base_url}/metrics", headers=headers) as response:
             if response.status != 200:
-                return {}, (f"/metrics answered HTTP {response.status} (METRICS_TOKEN as the installation's, or this "
-                            "address in its METRICS_ALLOW)")
+                refused = response.status in (401, 403)
+                return {}, f"/metrics answered HTTP {response.status}" + (
+                    " (METRICS_TOKEN as the installation's, or this address in its METRICS_ALLOW)" if refused else "")
             text = await response.text()
-    except (aiohttp.ClientError, TimeoutError) as exc:
+        found = {(sample.labels["part"], sample.labels["process"]): sample.value for family in
+                 text_string_to_metric_families(text) for sample in family.samples if sample.name == SAMPLE}
+    except (aiohttp.ClientError, TimeoutError, ValueError, KeyError) as exc:  # unreachable, or not Prometheus' text
         return {}, f"/metrics could not be read ({type(exc).__name__})"
-    found = {(sample.labels["part"], sample.labels["process"]): sample.value
-             for family in text_string_to_metric_families(text) for sample in family.samples if sample.name == SAMPLE}
     return found, ""  # none yet: nothing counted so far
 
 
