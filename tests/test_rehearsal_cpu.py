@@ -26,10 +26,10 @@ def test_each_channel_s_share_of_the_installation_s_cpu_and_its_cpu_a_vote() -> 
         "vote), ussd 10.0 s (12%; 10.0 ms a vote), sms 9.0 s (11%, in workers 7.0 s; 9.0 ms a vote); shared: "
         "payments 5.0 s (6%), relay 2.0 s (2%, in workers 1.0 s), verification 2.0 s (2%), reconciler 0.5 s (1%, in "
         "workers 0.5 s), board 1.0 s (1%); other parts: health 0.1 s",
-        "  not attributed: web processes outside the handlers and tasks measured 8.9 s (11%), as the event loop's "
-        "callbacks (aiohttp's reading and parsing of requests, asyncpg's of PostgreSQL's answers) and threads; workers "
-        "outside their jobs 1.5 s (2%), as RQ's waits and heartbeats and the periodic enqueuer; PostgreSQL, Redis and "
-        "the stand-ins are measured by process only",
+        "  not attributed: web processes outside the handlers and tasks measured 8.9 s (11%), as aiohttp's work "
+        "around the handlers (reading and parsing requests, sending answers), the event loop's callbacks (asyncpg's "
+        "parsing of PostgreSQL's answers) and threads; workers outside their jobs 1.5 s (2%), as RQ's waits and "
+        "heartbeats and the periodic enqueuer; PostgreSQL, Redis and the stand-ins are measured by process only",
     ]
 
 
@@ -42,8 +42,8 @@ def test_an_installation_elsewhere_has_its_parts_shared_among_themselves() -> No
     assert lines[1] == "  by process: not read, the installation is not on this machine"
     assert lines[2].startswith("  by part (share of the CPU measured by part; CPU a vote offered on the channel): "
                                "web 6.0 s (75%; 20.0 ms a vote); shared: payments 2.0 s (25%), relay 0.0 s (0%),")
-    assert lines[3].startswith("  not attributed: not sized (by process not read): in the web processes the event "
-                               "loop's callbacks")
+    assert lines[3].startswith("  not attributed: not sized (by process not read): in the web processes aiohttp's "
+                               "work around the handlers")
 
 
 def test_a_metrics_page_that_refuses_the_rehearsal_is_said_so() -> None:

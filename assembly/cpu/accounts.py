@@ -8,9 +8,10 @@ the loop's callbacks) is not in it and concurrent requests are never mixed up. A
 created it (its context's `SPENT`), or, created outside any part, the part of the module its coroutine is in.
 In a worker, each job: the process's CPU time from the job's start to its end (a worker runs one job at a time).
 
-Not in any part: what the event loop runs outside tasks (aiohttp's reading and parsing of requests, asyncpg's of
-PostgreSQL's answers, the transports' callbacks), tasks created outside any part by a module no part owns, threads
-(asyncio.to_thread's), and a worker's time between jobs (RQ's waits, its heartbeats)."""
+Not in any part: aiohttp's work around the handlers (reading and parsing a request, routing it, sending its answer
+once the handler has returned it), what the event loop runs outside tasks (asyncpg's parsing of PostgreSQL's answers,
+the transports' callbacks), tasks created outside any part by a module no part owns, threads (asyncio.to_thread's),
+and a worker's time between jobs (RQ's waits, its heartbeats)."""
 
 from __future__ import annotations
 

@@ -25,8 +25,8 @@ SAMPLE = CPU_SECONDS + "_total"
 SHOWN = 0.05  # seconds: a part that spent less is left out where it is not always named
 WEB, WORKER = "web processes", "RQ workers"  # the kinds of process the parts are measured in
 # What the counters cannot see, said under them: the web processes' and the workers' time outside what is measured.
-UNSEEN_WEB = ("the event loop's callbacks (aiohttp's reading and parsing of requests, asyncpg's of PostgreSQL's "
-              "answers) and threads")
+UNSEEN_WEB = ("aiohttp's work around the handlers (reading and parsing requests, sending answers), the event loop's "
+              "callbacks (asyncpg's parsing of PostgreSQL's answers) and threads")
 UNSEEN_WORKERS = "RQ's waits and heartbeats and the periodic enqueuer"
 
 
