@@ -14,6 +14,9 @@ purpose, each importing only those below it (the inner contract of `lint-imports
   board's fan-out server, the local stand-ins' logs, the demo contests and the banner;
 - operations/: the database's backups, a restore and its drill, the embedded path's packages and pgserver's user
   (which a restore's throwaway server runs as), and the rehearsal of a show night (`gateway rehearse`);
+- cpu/: where the CPU goes: each part of the service's (a channel's, the relay's...) measured in the web processes and
+  the workers and served on /metrics, and an installation's processes on this machine by kind (`gateway rehearse`'s
+  figures, the benchmarks');
 - resources/: what every process builds from the settings: the one HTTP client and which provider each call went to,
   the payment providers, the media storage, the results-signing key;
 - beside the command in the folder, but below every room: `Settings` composed from each package's model

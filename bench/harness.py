@@ -25,6 +25,8 @@ from pathlib import Path
 import asyncpg
 import httpx
 
+from assembly.cpu.processes import command_lines, environment_of, machine_cpu_seconds, read_table
+
 PENDING_ORDERS = "SELECT count(*) FROM vote_orders WHERE status = 'pending'"
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "RESULTS.md"
@@ -52,42 +54,13 @@ class Stack:
         return [pid for pid, cmd in _processes() if "assembly.cli web" in cmd and str(self.data_dir) in _env_of(pid)]
 
 
-# What a process of the stack is, by its command line (first match wins).
-PROCESS_KINDS = (("assembly.cli web", "web processes"), ("assembly.cli worker", "RQ workers"),
-                 ("sandbox", "payment sandbox"), ("postgres", "PostgreSQL"), ("redis", "Redis"))
-
-
 def cpu_seconds(stack: Stack) -> dict[str, float]:
-    """CPU seconds (user + system) used so far by each kind of the stack's processes, and by this one,
-    including their children that have exited."""
-    tick = os.sysconf("SC_CLK_TCK")
-    parents: dict[int, int] = {}
-    times: dict[int, float] = {}
-    commands = dict(_processes())
-    for pid in commands:
-        with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            parents[pid] = int(fields[1])
-            # Its own time and that of its children that have exited (PostgreSQL's backends of a pgbench
-            # run, RQ's work horses): a child is counted in its parent's once reaped, never twice.
-            times[pid] = sum(int(value) for value in fields[11:15]) / tick
-    ours = {stack.process.pid} | {pid for pid, cmd in commands.items() if str(stack.data_dir) in cmd}
-    grew = True
-    while grew:  # every descendant: web processes, workers, sandbox, PostgreSQL's backends
-        more = {pid for pid, parent in parents.items() if parent in ours} - ours
-        ours |= more
-        grew = bool(more)
-    totals = {"load generator (this process)": times.get(os.getpid(), 0.0)}
-    for pid in ours:
-        kind = next((name for marker, name in PROCESS_KINDS if marker in commands.get(pid, "")), "other")
-        totals[kind] = totals.get(kind, 0.0) + times.get(pid, 0.0)
-    return totals
-
-
-def machine_cpu_seconds() -> float:
-    """CPU seconds the whole machine has spent (all cores, user + system + the rest but idle and I/O wait)."""
-    values = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+    """CPU seconds (user + system) used so far by each kind of the stack's processes (assembly.cpu.processes: as
+    `gateway rehearse` reads them), and by this one, including their children that have exited."""
+    table = read_table()
+    ours = table.descendants({stack.process.pid} | {pid for pid, command in table.commands.items()
+                                                    if str(stack.data_dir) in command})
+    return {"load generator (this process)": table.cpu.get(os.getpid(), 0.0), **table.by_kind(ours)}
 
 
 def machine_share(machine_before: float, stack_before: dict[str, float], stack_after: dict[str, float],
@@ -110,19 +83,11 @@ def cpu_per_item(before: dict[str, float], after: dict[str, float], items: int) 
 
 
 def _processes() -> list[tuple[int, str]]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                found.append((int(entry.name), (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()))
-    return found
+    return list(command_lines().items())
 
 
 def _env_of(pid: int) -> str:
-    try:
-        return Path(f"/proc/{pid}/environ").read_bytes().decode(errors="replace")
-    except OSError:
-        return ""
+    return environment_of(pid)
 
 
 @contextlib.contextmanager

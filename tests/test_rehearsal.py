@@ -96,6 +96,11 @@ async def test_a_short_rehearsal_counts_every_paid_vote_once_and_prints_its_verd
     assert printed.splitlines()[-1] in ("verdict: GO", "verdict: NO-GO")
     assert {order.channel for order in paid} == {"web", "ussd", "sms"}
     assert f"GO     every vote told it was placed has its order: {len(paid)} of {len(paid)} (sms " in printed
+    # The CPU each channel spent, read on the installation's /metrics; its processes are this one, not read apart.
+    assert "\n  by process: not read, the installation serves from this process\n" in printed
+    assert re.search(r"\n  by part \(share of the CPU measured by part; CPU a vote offered on the channel\): "
+                     r"web [\d.]+ s \(\d+%; [\d.]+ ms a vote\), ussd [\d.]+ s \(\d+%; [\d.]+ ms a vote\), "
+                     r"sms [\d.]+ s \(\d+%; [\d.]+ ms a vote\); shared: payments ", printed), printed
 
 
 def test_a_rehearsal_refuses_a_host_that_is_not_this_machine() -> None:

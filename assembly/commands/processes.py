@@ -28,14 +28,17 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     from aiohttp import web
 
     from assembly.web.app import create_app, freeze_startup_objects, heartbeat_from_now
+    from assembly.web.keys import METRICS
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         app = create_app(settings)
         # Once every context has started (pools, clients, caches), not before: those live for the whole process.
         app.on_startup.extend([freeze_startup_objects, heartbeat_from_now])
+        loop = uvloop.new_event_loop()
+        loop.set_task_factory(app[METRICS].cpu.task_factory)  # background tasks' CPU by part, as requests'
         web.run_app(app, host=args.host or settings.gateway_host, port=args.port or settings.gateway_port,
-                    reuse_port=True, print=None, access_log=None, handle_signals=True, loop=uvloop.new_event_loop())
+                    reuse_port=True, print=None, access_log=None, handle_signals=True, loop=loop)
     return 0
 
 

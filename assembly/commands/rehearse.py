@@ -27,17 +27,20 @@ def cmd_rehearse(settings: Settings, args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"rehearse: {exc}", file=sys.stderr)
         return 2
-    ussd, sms = settings.ussd_callback_token, settings.sms_callback_token
+    ussd, sms, metrics = settings.ussd_callback_token, settings.sms_callback_token, settings.metrics_token
     voter = Voter(args.url.rstrip("/"), args.contest, ussd.get_secret_value() if ussd else None,
                   sms.get_secret_value() if sms else None, args.short_code)
-    plan = Plan(voter, args.peak, args.minutes * 60, args.viewers)
-
-    async def run(sessions: Sessions) -> tuple[list[Check], str]:
-        return await rehearse(plan, sessions)
 
     try:
         with ExitStack() as stack:
             settings = with_services(settings, stack)
+            plan = Plan(voter, args.peak, args.minutes * 60, args.viewers,
+                        metrics_token=metrics.get_secret_value() if metrics else None,
+                        servers=(settings.database_url or "", settings.redis_url or ""))
+
+            async def run(sessions: Sessions) -> tuple[list[Check], str]:
+                return await rehearse(plan, sessions)
+
             checks, printed = with_database(settings, run)
     except ValueError as exc:
         print(f"rehearse: {exc}", file=sys.stderr)

@@ -25,6 +25,7 @@ from admin.keys import (
 )
 from assembly import channel_list, provider_list
 from assembly.channel_list import CHANNELS
+from assembly.cpu.accounts import flushing
 from assembly.machine.shared_metrics import levels_source
 from assembly.resources.http_client import provider_http_client
 from assembly.resources.media import build_storage
@@ -36,7 +37,7 @@ from assembly.web import health
 from assembly.web.keys import ENGINE, METRICS, PROVIDER_LIST, STARTS
 from assembly.web.loop_watch import LoopWatch, watching
 from assembly.web.metrics import Metrics
-from assembly.web.middleware import body_deadline, json_errors, request_context
+from assembly.web.middleware import body_deadline, cpu_by_part, json_errors, request_context
 from assembly.worker.passes import SILENT_AFTER
 from channels.web.candidate_pages import HOW_TO_VOTE
 from gateway.core.money_in.checking import check_payment
@@ -225,6 +226,12 @@ async def loop_watch_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
 
 
+async def cpu_ctx(app: web.Application) -> AsyncIterator[None]:
+    """Each part's CPU (assembly/cpu/accounts.py) added to /metrics' counter every second."""
+    async with flushing(app[METRICS].cpu):
+        yield
+
+
 async def freeze_startup_objects(app: web.Application) -> None:
     """Everything built at start-up lives as long as the process: keep it out of every later collection
     (a full collection walking the pools, caches and compiled statements is a pause every voter feels).
@@ -248,12 +255,14 @@ def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = pro
     if not settings.database_url or not settings.redis_url:
         raise ValueError("create_app needs DATABASE_URL and REDIS_URL (gateway run/web start embedded ones)")
     check_production(settings, providers_in_use=set(), providers=providers)
-    app = web.Application(middlewares=[request_context, json_errors, body_deadline], client_max_size=MAX_BODY_BYTES)
+    metrics = Metrics()
+    app = web.Application(middlewares=[cpu_by_part(metrics.cpu), request_context, json_errors, body_deadline],
+                          client_max_size=MAX_BODY_BYTES)
     app[SETTINGS] = settings
     if lent is not None:
         app[LENT_ENGINES] = lent
     app[PROVIDER_LIST] = tuple(providers)
-    app[METRICS] = Metrics()
+    app[METRICS] = metrics
     app[SERVICE_LEVELS] = ServiceLevels(app[METRICS].registry)
     app[LEVELS_SOURCE] = levels_source(app[SERVICE_LEVELS])  # the control room's: the host's sums where shared
     app[RESULTS_KEY] = signing_key(settings)  # signed results; production has checked it above
@@ -266,8 +275,8 @@ def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = pro
                         *(hook for given in providers if (hook := given.bound_how_to_vote(settings)) is not None))
     app[PHONE_WALLETS] = phone_wallets(providers)  # what the phone channels and the admin area read of the wallets
     # Order matters: later contexts use what earlier ones created, and close first.
-    app.cleanup_ctx.extend([loop_watch_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx, media_ctx,
-                            providers_ctx, relay_ctx])
+    app.cleanup_ctx.extend([loop_watch_ctx, cpu_ctx, database_ctx, production_checks_ctx, redis_ctx, http_ctx,
+                            media_ctx, providers_ctx, relay_ctx])
     if settings.media_storage == "cloudinary":
         cloudinary_routes.setup(app)  # its notifications of uploads and of the renditions it made
     health.setup(app)

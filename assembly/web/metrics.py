@@ -11,6 +11,7 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from assembly.cpu.accounts import CpuAccounts
 from assembly.machine.liveness import REPLACED, REPLACED_HELP, REPLACED_LABELS
 from assembly.machine.shared_metrics import render_shared, shared_dir
 from assembly.web.scrape_figures import ReadAtScrape, ScrapeFigures, age_of, read_figures
@@ -38,6 +39,7 @@ class Metrics:
         # Counted by `gateway run`'s supervisor into the host's shared figures (assembly.machine.liveness), which a
         # scrape serves; declared here too, so that its name and type are on every scrape, counted or not.
         Counter(REPLACED, REPLACED_HELP, REPLACED_LABELS, registry=self.registry)
+        self.cpu = CpuAccounts(self.registry, "web")  # each part's CPU (assembly/cpu/accounts.py)
         self.read = ReadAtScrape()
         self.registry.register(self.read)
 

@@ -1,18 +1,23 @@
-"""Request ids, request metrics, and the one place domain errors become JSON HTTP answers."""
+"""Each request's CPU by part, request ids, request metrics, and the one place domain errors become JSON HTTP
+answers."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
 
 import aiohttp
 from aiohttp import web
-from aiohttp.typedefs import Handler
+from aiohttp.typedefs import Handler, Middleware
+from aiohttp.web_urldispatcher import AbstractResource
 from sqlalchemy.exc import DBAPIError
 
 from admin.keys import UPLOAD_GATE
+from assembly.cpu.accounts import SPENT, Accounted, CpuAccounts, Spent
+from assembly.cpu.parts import OTHER, part_of_module
 from assembly.logs import request_id
 from assembly.web.keys import METRICS
 from gateway.core.errors import DomainError
@@ -23,6 +28,34 @@ from gateway.kit.keys import SETTINGS
 log = logging.getLogger(__name__)
 
 RETRY_AFTER_FAILOVER_SECONDS = 5  # a failover's votes wait about this long for the new primary (Patroni's ttl 30 s)
+
+
+def cpu_by_part(accounts: CpuAccounts) -> Middleware:
+    """Each request's CPU, handler and the middlewares after this one, accounted to its route's part
+    (assembly.cpu.accounts: step by step, so concurrent requests are never mixed up), and the tasks it creates too."""
+    parts: dict[AbstractResource | None, Spent] = {}
+    other = accounts.part(OTHER)
+
+    @web.middleware
+    async def cpu_of_request(request: web.Request, handler: Handler) -> web.StreamResponse:
+        resource = request.match_info.route.resource  # None: no route matched (404, 405)
+        spent = other if resource is None else parts.get(resource)
+        if spent is None:
+            spent = accounts.part(part_of_module(module_of(request.match_info.handler)) or OTHER)
+            parts[resource] = spent
+        token = SPENT.set(spent)
+        try:
+            return await Accounted(handler(request), spent)
+        finally:
+            SPENT.reset(token)
+
+    return cpu_of_request
+
+
+def module_of(handler: object) -> str:
+    while isinstance(handler, functools.partial):
+        handler = handler.func
+    return str(getattr(handler, "__module__", ""))
 
 
 @web.middleware

@@ -22,6 +22,7 @@ from typing import Any
 from rq.job import Job
 
 from assembly.channel_list import CHANNELS
+from assembly.cpu.parts import OTHER, part_of_module
 from assembly.provider_list import PROVIDERS
 from assembly.worker import worker_jobs
 from assembly.worker.job_runtime import JobContext, run_in_context
@@ -58,6 +59,25 @@ def by_name(passes: Iterable[WorkerPass]) -> Mapping[str, WorkerPass]:
 PASSES_BY_NAME = by_name(PASSES)
 # The passes the worker runs by itself, by name: how old each one's last completed run may be (its alert's threshold).
 SILENT_AFTER: Mapping[str, int] = {each.name: each.silent_after for each in PASSES if each.silent_after is not None}
+
+
+# The part of the service each pass's CPU is accounted to (assembly.cpu.parts), where its module does not say it: the
+# roof's own passes, and the verification of callback-counted orders by their provider's list.
+PARTS_OF_PASSES: Mapping[str, str] = {"deliver-outbox": "relay", "relay-outbox": "relay",
+                                      "requeue-lost-deliveries": "relay", "reconcile": "reconciler",
+                                      "verify-by-list": "verification"}
+
+
+def part_of_job(job: Job) -> str:
+    """The part a job's CPU is accounted to: its pass's (`other` for a job that names none)."""
+    try:
+        name = job.args[0] if (job.func_name or "").rsplit(".", 1)[-1] == "pass_job" and job.args else None
+    except Exception:  # arguments that cannot be read: the job failed on them too
+        name = None
+    work = PASSES_BY_NAME.get(name) if isinstance(name, str) else None
+    if work is None:
+        return OTHER
+    return PARTS_OF_PASSES.get(work.name) or part_of_module(work.run.__module__) or OTHER
 
 
 def pass_job(name: str, *args: Any) -> Any:

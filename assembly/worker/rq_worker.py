@@ -11,6 +11,7 @@ from types import FrameType
 from typing import Any
 
 import redis
+from prometheus_client import CollectorRegistry
 from redis.client import Pipeline
 from redis.exceptions import RedisError
 from rq import Queue, SimpleWorker
@@ -20,9 +21,10 @@ from rq.serializers import JSONSerializer
 from rq.timeouts import BaseDeathPenalty
 from rq.utils import now
 
+from assembly.cpu.accounts import CpuAccounts
 from assembly.machine.heartbeat import Heartbeat, Progress
 from assembly.worker.job_runtime import close_runtime
-from assembly.worker.passes import PASSES, PassJob
+from assembly.worker.passes import PASSES, PassJob, part_of_job
 from assembly.worker.periodic_enqueuer import MAX_OUTAGE_WAIT, PeriodicEnqueuer, PeriodicJob
 from gateway.core.worker_passes import PASS_JOB, WorkerPass
 from gateway.jobs.queues import ANSWER_SECONDS, CONNECT_SECONDS, QUEUE_NAMES, job_queue, worker_redis
@@ -149,8 +151,10 @@ class Worker(SimpleWorker):
     asked_to_stop = False
     job_under_way = False  # ours, not RQ's state: RQ's stays BUSY when Redis fails as a job ends
 
-    def __init__(self, *args: Any, progress: Progress | None = None, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, progress: Progress | None = None, accounts: CpuAccounts | None = None,
+                 **kwargs: Any) -> None:
         self.progress = progress or Progress(BETWEEN_JOBS_SECONDS)
+        self.accounts = accounts  # each job's CPU by part, if given
         self.progress.mark(BETWEEN_JOBS_SECONDS)  # RQ's registration asks Redis
         kwargs.setdefault("worker_ttl", WORKER_TTL_SECONDS)
         super().__init__(*args, **kwargs)
@@ -171,9 +175,12 @@ class Worker(SimpleWorker):
     def execute_job(self, job: Job, queue: Queue) -> None:
         self.job_under_way = True  # first: a stop asked from here on waits for the job's end
         self.progress.mark(job_seconds(job))
+        started = time.process_time()  # the process's: the job's coroutine runs in the job runtime's thread
         try:
             super().execute_job(job, queue)
         finally:
+            if self.accounts is not None:
+                self.accounts.add(part_of_job(job), time.process_time() - started)
             self.job_under_way = False
             self.progress.mark(BETWEEN_JOBS_SECONDS)
 
@@ -269,12 +276,14 @@ def run_worker(redis_url: str, logging_set_up: tuple[str, bool], *, with_cron: b
     queues = [job_queue(connection, name) for name in queue_names]
     periodic = PeriodicEnqueuer(redis_url, PERIODIC_JOBS, logging_set_up) if with_cron and not burst else None
     progress = Progress(BETWEEN_JOBS_SECONDS)
+    # Each job's CPU by part (assembly/cpu/accounts.py), served by the web processes where the host shares its figures.
+    accounts = CpuAccounts(CollectorRegistry(), "worker")
 
     def start() -> Worker:
         # SimpleWorker runs jobs in this process, sharing one job runtime (see assembly.worker.job_runtime.JobRuntime);
         # job time-outs still apply. Run several worker processes for parallelism.
         worker = Worker(queues, connection=connection, serializer=JSONSerializer, job_class=PassJob,
-                        maintenance_interval=SCHEDULER_LOOK_SECONDS, progress=progress)
+                        maintenance_interval=SCHEDULER_LOOK_SECONDS, progress=progress, accounts=accounts)
         # RQ waits twice as long after each failed try to reach Redis, up to a minute: after an outage of a
         # minute or two the reconciler and the receipts would stay idle up to a minute more with Redis back.
         worker.max_connection_wait_time = MAX_OUTAGE_WAIT

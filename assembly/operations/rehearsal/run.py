@@ -1,7 +1,7 @@
-"""A rehearsal from start to verdict: check the target is this machine, note the tallies and the ledger, put viewers
-on the board, offer the votes, wait for the installation to settle them, then read from its PostgreSQL what became
-of each vote (its order, its callback's arrival, its entries on the ledger), run the ledger's own check, and judge
-against the SLOs."""
+"""A rehearsal from start to verdict: check the target is this machine, note the tallies, the ledger and the CPU
+spent so far, put viewers on the board, offer the votes, wait for the installation to settle them, note the CPU
+again, then read from its PostgreSQL what became of each vote (its order, its callback's arrival, its entries on the
+ledger), run the ledger's own check, and judge against the SLOs."""
 
 from __future__ import annotations
 
@@ -17,7 +17,9 @@ from collections import Counter
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from assembly.cpu.processes import Address, address_of
 from assembly.operations.rehearsal import outcomes, readings, verdict
+from assembly.operations.rehearsal.cpu import cpu_lines, read_cpu
 from assembly.operations.rehearsal.load import Told, Traffic, Vote, Voter, offer, view
 from gateway.db.engine import Sessions
 
@@ -36,6 +38,16 @@ class Plan:
     seconds: float
     viewers: int = 10
     settle_seconds: float | None = None  # None: SETTLE_SECONDS, or SETTLE_SHARE of the run if longer
+    metrics_token: str | None = None  # what the installation's /metrics asks (METRICS_TOKEN), if anything
+    servers: tuple[str, ...] = ()  # its PostgreSQL's and Redis's URLs: found among this machine's processes
+
+    @property
+    def addresses(self) -> tuple[Address, ...]:
+        """Where the installation listens on this machine; none when its web processes are elsewhere."""
+        web = address_of(self.voter.base_url)
+        if web is None:
+            return ()
+        return (web, *(found for url in self.servers if (found := address_of(url)) is not None))
 
     @property
     def rate(self) -> float:
@@ -108,6 +120,7 @@ async def rehearse(plan: Plan, sessions: Sessions) -> tuple[list[verdict.Check],
     if began is None:
         raise ValueError(f"no contest is called {contest!r} on this installation")
     traffic = Traffic()
+    cpu_before = await read_cpu(plan.voter.base_url, plan.metrics_token, plan.addresses)
     stop = asyncio.Event()
     viewers = [asyncio.create_task(view(plan.voter.base_url, contest, stop, traffic)) for _ in range(plan.viewers)]
     first = random.randrange(1_000_000, 9_000_000)  # numbers of its own: the per-number limits start afresh
@@ -117,10 +130,13 @@ async def rehearse(plan: Plan, sessions: Sessions) -> tuple[list[verdict.Check],
     await asyncio.sleep(FRAME_GRACE_SECONDS)
     stop.set()
     await asyncio.gather(*viewers, return_exceptions=True)
+    cpu_after = await read_cpu(plan.voter.base_url, plan.metrics_token, plan.addresses)  # before the reads below
     end = await readings.end(sessions, traffic.votes, began)
     found = await readings.ledger_finding(sessions, began.contest_id)  # after the drain: the chain as it stands
     checks = verdict.judge(observed_from(traffic, end, waited, found))
-    return checks, describe(plan, traffic, end.orders, time.time() - started) + "\n" + verdict.report(checks)
+    return checks, "\n".join([describe(plan, traffic, end.orders, time.time() - started),
+                              *cpu_lines(cpu_before, cpu_after, traffic.offered, os.cpu_count() or 1),
+                              verdict.report(checks)])
 
 
 def describe(plan: Plan, traffic: Traffic, orders: list[outcomes.Order], took: float) -> str:
