@@ -60,17 +60,12 @@ PROCESS_KINDS = (("assembly.cli web", "web processes"), ("assembly.cli worker", 
 def cpu_seconds(stack: Stack) -> dict[str, float]:
     """CPU seconds (user + system) used so far by each kind of the stack's processes, and by this one,
     including their children that have exited."""
-    tick = os.sysconf("SC_CLK_TCK")
     parents: dict[int, int] = {}
     times: dict[int, float] = {}
     commands = dict(_processes())
     for pid in commands:
         with contextlib.suppress(OSError, IndexError, ValueError):
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-            parents[pid] = int(fields[1])
-            # Its own time and that of its children that have exited (PostgreSQL's backends of a pgbench
-            # run, RQ's work horses): a child is counted in its parent's once reaped, never twice.
-            times[pid] = sum(int(value) for value in fields[11:15]) / tick
+            parents[pid], times[pid] = process_times(pid)
     ours = {stack.process.pid} | {pid for pid, cmd in commands.items() if str(stack.data_dir) in cmd}
     grew = True
     while grew:  # every descendant: web processes, workers, sandbox, PostgreSQL's backends
@@ -82,6 +77,14 @@ def cpu_seconds(stack: Stack) -> dict[str, float]:
         kind = next((name for marker, name in PROCESS_KINDS if marker in commands.get(pid, "")), "other")
         totals[kind] = totals.get(kind, 0.0) + times.get(pid, 0.0)
     return totals
+
+
+def process_times(pid: int) -> tuple[int, float]:
+    """A process's parent, and its CPU seconds (user + system) with those of its children that have exited
+    (PostgreSQL's backends of a pgbench run, RQ's work horses): a child is counted in its parent's once reaped,
+    never twice. OSError if it is gone."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return int(fields[1]), sum(int(value) for value in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def machine_cpu_seconds() -> float:
