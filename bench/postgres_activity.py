@@ -1,7 +1,8 @@
 """What PostgreSQL is doing while votes flow, sampled on one connection of its own: its client backends (by the host
 they come from, how many are running, waiting, or idle inside a transaction for their client), the commits
 (`pg_stat_database`), the transactions that wrote (the next transaction id: one is assigned only to a transaction
-that writes) and the WAL written.
+that writes) and the WAL written; and the statements the backends waiting on a lock were in, and those after which
+backends sat idle inside a transaction (holding its locks while their client did something else).
 
 Read over a window of steady load, each as a rate, then per vote against the votes confirmed a second in that same
 window: `pg_stat_database` shows a backend's commits only once it flushes its counters (at most a second apart while
@@ -26,7 +27,8 @@ SELECT extract(epoch FROM clock_timestamp())::float8 AS at,
        (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits,
        pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid,
        (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint AS wal_bytes,
-       (SELECT coalesce(json_agg(json_build_array(host(client_addr), state, wait_event_type, wait_event)), '[]')
+       (SELECT coalesce(json_agg(json_build_array(host(client_addr), state, wait_event_type, wait_event,
+                                                  CASE WHEN state <> 'idle' THEN left(query, 200) END)), '[]')
         FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())::text AS backends
 """
 
@@ -37,7 +39,7 @@ class Sample:
     commits: int
     next_xid: int
     wal_bytes: int
-    backends: list[tuple[str | None, ...]]  # each client backend's address, state, wait type and event
+    backends: list[tuple[str | None, ...]]  # each client backend's address, state, wait type, wait event, query
 
 
 @dataclass
@@ -62,17 +64,22 @@ class Activity:
     def between(self, start: float, end: float) -> list[Sample]:
         return [sample for sample in self.samples if start <= sample.at <= end]
 
-    def per_vote(self, start: float, end: float, votes_a_second: float) -> str:
-        """Commits, writing transactions and WAL per confirmed vote over the window's samples."""
+    def per_vote(self, start: float, end: float, votes_a_second: float) -> tuple[float, float, float] | None:
+        """Commits, writing transactions and WAL bytes per confirmed vote over the window's samples (None: too few
+        samples or no vote)."""
         window = self.between(start, end)
         if len(window) < 2 or votes_a_second <= 0:
-            return "too few samples"
+            return None
         first, last = window[0], window[-1]
-        seconds = last.at - first.at
-        rate = votes_a_second * seconds  # the votes confirmed in the window
-        commits = (last.commits - first.commits - (len(window) - 1)) / rate
-        writing = (last.next_xid - first.next_xid) / rate
-        wal = (last.wal_bytes - first.wal_bytes) / rate
+        votes = votes_a_second * (last.at - first.at)  # the votes confirmed in the window
+        return ((last.commits - first.commits - (len(window) - 1)) / votes, (last.next_xid - first.next_xid) / votes,
+                (last.wal_bytes - first.wal_bytes) / votes)
+
+    def per_vote_text(self, start: float, end: float, votes_a_second: float) -> str:
+        found = self.per_vote(start, end, votes_a_second)
+        if found is None:
+            return "too few samples"
+        commits, writing, wal = found
         return (f"{commits:.2f} commits (pg_stat_database), of which {writing:.2f} wrote (transaction ids "
                 f"assigned); {wal / 1024:.1f} kB of WAL")
 
@@ -91,3 +98,24 @@ class Activity:
                 f"active {statistics.mean(len(a) for a in active):.1f} on average, idle in a transaction "
                 f"{statistics.mean(in_transaction):.1f}; the active ones: "
                 + ", ".join(f"{name} {count / total:.0%}" for name, count in waits.most_common(5)))
+
+    def holding(self, start: float, end: float) -> str:
+        """The statements backends waited on a lock in, and those after which they sat idle in a transaction."""
+        window = self.between(start, end)
+        locked = Counter(statement(b[4]) for sample in window for b in sample.backends
+                         if b[1] == "active" and b[2] == "Lock")
+        idle = Counter(statement(b[4]) for sample in window for b in sample.backends if b[1] == "idle in transaction")
+        return f"waiting on a lock in: {shares(locked)}; idle in a transaction after: {shares(idle)}"
+
+
+def statement(query: str | None) -> str:
+    """A statement told by its first words (the service's statements differ in them)."""
+    words = " ".join((query or "?").split())
+    return words[:70] + ("…" if len(words) > 70 else "")
+
+
+def shares(found: Counter[str], top: int = 3) -> str:
+    total = sum(found.values())
+    if not total:
+        return "none sampled"
+    return ", ".join(f"{name!r} {count / total:.0%}" for name, count in found.most_common(top)) + f" (n={total})"

@@ -111,10 +111,22 @@ async def paid_orders(database_url: str) -> int:
         await connection.close()
 
 
-def requests_by_host(site: Site) -> dict[str, int]:
-    """Requests each service host was sent by the balancer so far (its health checks are not counted here)."""
+BALANCER_COUNTS = ("req_tot", "chkdown", "downtime")  # requests sent, times taken out by its checks, seconds out
+
+
+def balancer_counts(site: Site) -> dict[str, list[int]]:
+    """BALANCER_COUNTS of each service host so far, as HAProxy's stats tell them."""
     rows = server_rows(site.balancer_stats, tuple(site.hosts))
-    return {name: int(row.get("req_tot") or row.get("stot") or 0) for name, row in rows.items()}
+    return {name: [int(row.get(key) or 0) for key in BALANCER_COUNTS] for name, row in rows.items()}
+
+
+def served_text(before: dict[str, list[int]], after: dict[str, list[int]]) -> str:
+    """The requests each host was sent during a run, and how often the balancer's checks took it out."""
+    moved = {name: [now - then for now, then in zip(counts, before.get(name, [0, 0, 0]), strict=True)]
+             for name, counts in after.items()}
+    total = sum(counts[0] for counts in moved.values()) or 1
+    return ", ".join(f"{name} {requests / total:.0%}" + (f" (taken out {out} times, {down} s out)" if out else "")
+                     for name, (requests, out, down) in sorted(moved.items()))
 
 
 def host_namer(network: Network) -> dict[str, str]:
@@ -135,22 +147,21 @@ async def one_run(site: Site, mode: str, seconds: float, voters: int, rate: floa
 
     stop = asyncio.Event()
     sampler = asyncio.create_task(activity.run(stop))
-    paid_before, served_before = await paid_orders(stack.database_url), requests_by_host(site)
+    paid_before, served_before = await paid_orders(stack.database_url), balancer_counts(site)
     try:
         load, started, deadline = await drive(stack, PAID_BY, seconds, voters, rate, FIRST_NUMBERS[mode], cpu)
     finally:
         stop.set()
         await sampler
     confirmed = await paid_orders(stack.database_url) - paid_before
-    served = {name: count - served_before.get(name, 0) for name, count in requests_by_host(site).items()}
+    served = served_text(served_before, balancer_counts(site))
     figures = await measured(stack, load, started, deadline)
     before, after = readings[0], readings[-1]
-    run = Run(len(site.hosts), mode, figures, confirmed, machine=load.machine,
+    run = Run(len(site.hosts), mode, figures, confirmed, served=served, machine=load.machine,
               cpu_ms={kind: (after[kind] - before.get(kind, 0.0)) * 1000 / max(confirmed, 1) for kind in after})
     run.database = {"backends": activity.backends(started + WARM, deadline),
-                    "per vote": activity.per_vote(started + WARM, deadline, run.rate)}
-    total = sum(served.values()) or 1
-    run.served = ", ".join(f"{name} {count / total:.0%}" for name, count in sorted(served.items()))
+                    "per vote": activity.per_vote_text(started + WARM, deadline, run.rate),
+                    "holding": activity.holding(started + WARM, deadline)}
     return run
 
 
@@ -161,7 +172,7 @@ def hosts_runs(hosts: int, args: argparse.Namespace) -> list[Run]:
         if args.delay:
             site.network.links(shaping=True)
         print(f"  {hosts} service host(s) up in {time.monotonic() - started:.0f} s", flush=True)
-        if args.warm_up > 0:
+        if args.warm_up > 0:  # every pooled connection past its first plans, the workers past their first jobs
             asyncio.run(drive(site.stack, PAID_BY, args.warm_up, args.voters, args.rate, FIRST_NUMBERS["warm-up"],
                               cpu=dict))
         runs = [asyncio.run(one_run(site, "open", args.seconds, args.voters, args.rate)),
@@ -202,6 +213,7 @@ def run_figures(run: Run, args: argparse.Namespace) -> dict[str, str]:
         f"{run.title}: CPU per confirmed vote, ms": cpu_text(run.cpu_ms),
         f"{run.title}: PostgreSQL client backends (sampled every 0.5 s)": run.database["backends"],
         f"{run.title}: PostgreSQL per confirmed vote": run.database["per vote"],
+        f"{run.title}: PostgreSQL's active backends' statements": run.database["holding"],
         f"{run.title}: cores at {SHOW_RATE:,} votes/s at these costs": cores_at_show_rate(run.cpu_ms),
         f"{run.title}: requests by host (HAProxy)": run.served,
         f"{run.title}: errors, invariant": f"{run.figures['errors']}; tally invariant "
@@ -245,7 +257,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=150, help="votes a second offered in the open loop")
     parser.add_argument("--seconds", type=float, default=30, help="each run's load")
     parser.add_argument("--voters", type=int, default=64, help="concurrent voters of the closed loop")
-    parser.add_argument("--warm-up", type=float, default=5, metavar="SECONDS",
+    parser.add_argument("--warm-up", type=float, default=10, metavar="SECONDS",
                         help="unmeasured votes at --rate on each deployment first")
     parser.add_argument("--delay", type=float, default=0, metavar="MS", help="each way between any two hosts, "
                         "through the link emulator (its CPU shown too); none by default: the kernel forwards")
