@@ -27,9 +27,14 @@ SELECT extract(epoch FROM clock_timestamp())::float8 AS at,
        (SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()) AS commits,
        pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS next_xid,
        (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint AS wal_bytes,
-       (SELECT coalesce(json_agg(json_build_array(host(client_addr), state, wait_event_type, wait_event,
-                                                  CASE WHEN state <> 'idle' THEN left(query, 200) END)), '[]')
-        FROM pg_stat_activity WHERE backend_type = 'client backend' AND pid <> pg_backend_pid())::text AS backends
+       (SELECT coalesce(json_agg(json_build_array(
+                  host(a.client_addr), a.state, a.wait_event_type, a.wait_event,
+                  CASE WHEN a.state <> 'idle' THEN left(a.query, 200) END,
+                  CASE WHEN a.wait_event_type = 'Lock' THEN (  -- who holds what it waits for, and doing what
+                    SELECT b.state || ': ' || left(b.query, 200) FROM pg_stat_activity b
+                    WHERE b.pid = (pg_blocking_pids(a.pid))[1]) END)), '[]')
+        FROM pg_stat_activity a WHERE a.backend_type = 'client backend' AND a.pid <> pg_backend_pid())::text
+         AS backends
 """
 
 
@@ -39,7 +44,8 @@ class Sample:
     commits: int
     next_xid: int
     wal_bytes: int
-    backends: list[tuple[str | None, ...]]  # each client backend's address, state, wait type, wait event, query
+    # Each client backend's address, state, wait type, wait event, query, and its blocker's state and query.
+    backends: list[tuple[str | None, ...]]
 
 
 @dataclass
@@ -100,12 +106,13 @@ class Activity:
                 + ", ".join(f"{name} {count / total:.0%}" for name, count in waits.most_common(5)))
 
     def holding(self, start: float, end: float) -> str:
-        """The statements backends waited on a lock in, and those after which they sat idle in a transaction."""
+        """The statements backends waited on a lock in and who held it, and those after which backends sat idle in a
+        transaction."""
         window = self.between(start, end)
-        locked = Counter(statement(b[4]) for sample in window for b in sample.backends
-                         if b[1] == "active" and b[2] == "Lock")
+        waiting = [b for sample in window for b in sample.backends if b[1] == "active" and b[2] == "Lock"]
         idle = Counter(statement(b[4]) for sample in window for b in sample.backends if b[1] == "idle in transaction")
-        return f"waiting on a lock in: {shares(locked)}; idle in a transaction after: {shares(idle)}"
+        return (f"waiting on a lock in: {shares(Counter(statement(b[4]) for b in waiting))}, held by backends "
+                f"{shares(Counter(statement(b[5]) for b in waiting))}; idle in a transaction after: {shares(idle)}")
 
 
 def statement(query: str | None) -> str:

@@ -44,16 +44,17 @@ def test_backends_are_told_by_host_with_what_the_active_ones_waited_on() -> None
     activity = Activity("unused", lambda address: names.get(address or "", "local"))
     counting = "WITH judged AS MATERIALIZED (SELECT 1)"
     activity.samples = [
-        Sample(1.0, 0, 0, 0, [("10.77.1.2", "active", "Lock", "transactionid", counting),
-                              ("10.77.1.2", "idle in transaction", "Client", "ClientRead", "BEGIN;"),
-                              ("10.77.2.2", "active", None, None, counting)]),
-        Sample(1.5, 0, 0, 0, [("10.77.2.2", "active", "IO", "WALSync", counting)]),
+        Sample(1.0, 0, 0, 0, [("10.77.1.2", "active", "Lock", "transactionid", counting, "idle in transaction: BEGIN;"),
+                              ("10.77.1.2", "idle in transaction", "Client", "ClientRead", "BEGIN;", None),
+                              ("10.77.2.2", "active", None, None, counting, None)]),
+        Sample(1.5, 0, 0, 0, [("10.77.2.2", "active", "IO", "WALSync", counting, None)]),
     ]
     told = activity.backends(0, 2)
     assert told.startswith("3 at most (web-a 2, web-b 1)")
     assert "active 1.5 on average, idle in a transaction 0.5" in told
     assert "Lock:transactionid 33%" in told and "on CPU 33%" in told and "IO:WALSync 33%" in told
-    assert activity.holding(0, 2) == (f"waiting on a lock in: {counting!r} 100% (n=1); "
+    assert activity.holding(0, 2) == (f"waiting on a lock in: {counting!r} 100% (n=1), held by backends "
+                                      "'idle in transaction: BEGIN;' 100% (n=1); "
                                       "idle in a transaction after: 'BEGIN;' 100% (n=1)")
 
 
