@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,7 +122,9 @@ async def watch_board(base_url: str, contest: str, deadline: float, load: Load) 
 
 
 async def drive(stack: Stack, paid_by: PaidBy, seconds: float, voters: int, rate: float | None = None,
-                first_number: int = 1) -> tuple[Load, float, float]:
+                first_number: int = 1, cpu: Callable[[], dict[str, float]] | None = None) -> tuple[Load, float, float]:
+    """`cpu`: CPU seconds so far by process kind (the stack's own processes, found by `cpu_seconds`, by default)."""
+    read_cpu = cpu or (lambda: cpu_seconds(stack))
     async with httpx.AsyncClient(timeout=30) as control:  # approve fast: we measure our side, not the payer
         await control.post(f"{stack.sandbox_url}/_control", json={"success_delay": 0.05})
     load = Load()
@@ -133,7 +136,7 @@ async def drive(stack: Stack, paid_by: PaidBy, seconds: float, voters: int, rate
     connector = aiohttp.TCPConnector(limit=voters if rate is None else 0)
     url = f"{stack.base_url}/api/v1/contests/{paid_by.contest}/votes"
     written_before = await written(stack)
-    cpu_before, machine_before, load_average = cpu_seconds(stack), machine_cpu_seconds(), os.getloadavg()
+    cpu_before, machine_before, load_average = read_cpu(), machine_cpu_seconds(), os.getloadavg()
     async with aiohttp.ClientSession(connector=connector, timeout=aiohttp.ClientTimeout(total=30)) as client:
         watcher = asyncio.create_task(watch_board(stack.base_url, paid_by.contest, deadline + 30, load))
         if rate is None:
@@ -142,7 +145,7 @@ async def drive(stack: Stack, paid_by: PaidBy, seconds: float, voters: int, rate
             await paced_votes(client, paid_by, url, numbers, deadline, load, rate)
         await wait_settled(stack, load.placed, timeout=60)
         watcher.cancel()
-    cpu_after = cpu_seconds(stack)
+    cpu_after = read_cpu()
     load.cpu = cpu_per_item(cpu_before, cpu_after, load.placed)
     load.written = per_vote(written_before, await written(stack), load.placed)
     load.machine = (f"load average {' '.join(f'{v:.1f}' for v in load_average)} at the start, "

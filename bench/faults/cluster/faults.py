@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import subprocess
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -37,8 +36,7 @@ class Injected:
 
 
 def namespace_pids(site: ClusterSite, host: str) -> list[int]:
-    listed = subprocess.run(["ip", "netns", "pids", site.network.namespace(host)], capture_output=True, text=True)
-    return [int(pid) for pid in listed.stdout.split()]
+    return site.network.pids(host)
 
 
 def signal_host(site: ClusterSite, host: str, signum: signal.Signals) -> int:

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import random
-import shutil
-import tempfile
 import time
 from collections import Counter
 from dataclasses import dataclass
@@ -29,7 +26,7 @@ from bench.faults.cluster.site import ClusterSite, start_site
 from bench.faults.cluster.traffic import Audience, Load
 from bench.faults.cluster.truth import Final, read_final
 from bench.faults.network.services import server_states
-from bench.faults.network.topology import inside, network_of
+from bench.faults.network.topology import hosts_folder, inside, network_of
 from gateway.db.engine import create_engine, session_factory
 
 WHOLE_WITHIN = 300.0  # a node rejoining (pg_rewind, or a base backup) on a loaded machine
@@ -205,27 +202,18 @@ def kept_history(load: Load, folder: Path) -> None:
 
 def run_cluster(plan: Run) -> tuple[list[dict[str, str]], dict[str, str]]:
     """Build the hosts, start the deployment, run the faults; everything torn down after, even on Ctrl-C."""
-    folder = Path(tempfile.mkdtemp(prefix="ballot-cluster-", dir="/tmp"))
-    folder.chmod(0o755)  # PostgreSQL runs as its own user, under this folder
     started = time.monotonic()
-    try:  # BENCH_KEEP=1 keeps the hosts' folders and logs
-        with network_of(cluster_links(), folder) as network, inside(network, "clients"):
-            site = start_site(network)
-            set_up = time.monotonic() - started
-            print(f"  {len(HOSTS)} hosts up in {set_up:.0f} s", flush=True)
-            try:
-                rows, figures = asyncio.run(faults_under_load(site, plan))
-            finally:
-                stop_servers(site)
-            figures["start-up"] = f"{set_up:.0f} s"
-            figures["links: packets passed, lost"] = "{passed}, {lost}".format(**network.links(table=True))
-    except BaseException:
-        for log in sorted(folder.glob("**/*.log")):  # why it failed, before the folder goes
-            print(f"--- {log}:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-8:]))
-        raise
-    finally:
-        if os.environ.get("BENCH_KEEP") != "1":
-            shutil.rmtree(folder, ignore_errors=True)
+    with hosts_folder("ballot-cluster-", log_lines=8) as folder, network_of(cluster_links(), folder) as network, \
+            inside(network, "clients"):
+        site = start_site(network)
+        set_up = time.monotonic() - started
+        print(f"  {len(HOSTS)} hosts up in {set_up:.0f} s", flush=True)
+        try:
+            rows, figures = asyncio.run(faults_under_load(site, plan))
+        finally:
+            stop_servers(site)
+        figures["start-up"] = f"{set_up:.0f} s"
+        figures["links: packets passed, lost"] = "{passed}, {lost}".format(**network.links(table=True))
     figures["whole run"] = f"{time.monotonic() - started:.0f} s"
     return rows, figures
 

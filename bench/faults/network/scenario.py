@@ -14,11 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,8 +27,7 @@ import httpx
 from bench.faults.burst import CALLBACKS_BEFORE_KILL, callbacks_kept, check, place_votes, sandbox, voters
 from bench.faults.hosts import STREAM, Viewer, back_on_a_live_stream, board_version
 from bench.faults.network.partitions import PARTITIONS, Partition, deployment
-from bench.faults.network.services import WEB_HOSTS, WEB_PORT, Site, server_states, start_site
-from bench.faults.network.topology import inside, network_of
+from bench.faults.network.services import WEB_HOSTS, WEB_PORT, Site, running_site, server_states
 from bench.harness import ROOT, Stack
 
 WAVE, WAVE_EVERY = 20, 2.0  # 10 votes a second offered, from before the cut until after the mend
@@ -273,41 +270,20 @@ def run_network(only: list[str] | None = None) -> dict[str, str]:
     """Build the hosts and their links, start the deployment on fast links, shape them, and run the partitions
     (`only`: those whose keys are listed); everything is torn down after, even on a failure or Ctrl-C."""
     chosen = [partition for partition in PARTITIONS if only is None or partition.key in only]
-    folder = Path(tempfile.mkdtemp(prefix="ballot-net-", dir="/tmp"))
-    folder.chmod(0o755)  # PostgreSQL runs as its own user, under this folder
     started = time.monotonic()
-    try:  # BENCH_KEEP=1 keeps the hosts' folders and logs
-        with network_of(deployment(), folder) as network, inside(network, "clients"):
-            site = start_site(network)
-            wait_balanced(site)
-            network.links(shaping=True)
-            set_up = time.monotonic() - started
-            print(f"  hosts up in {set_up:.0f} s; links shaped: 50 ms between hosts, 300 ms and 1% loss to the "
-                  "providers", flush=True)
-            figures = {"hosts": "7 network namespaces: web-a and web-b (`gateway run`: 1 web process, 1 worker), "
-                                "db (PostgreSQL), redis, balancer (HAProxy), providers (`gateway stand-ins`), "
-                                "clients (voters, viewers, the checks); a router namespace between them",
-                       "links": "50 ms each way between hosts; 300 ms each way and 1% loss each way to/from the "
-                                "providers (a user-space emulator on a TUN device: this kernel has no netem)",
-                       "start-up on fast links": f"{set_up:.0f} s"}
-            figures |= asyncio.run(network_scenario(site, chosen))
-            figures["links: packets passed, lost"] = "{passed}, {lost}".format(**network.links(table=True))
-    except BaseException:
-        for log in sorted(folder.glob("**/*.log")):  # why it failed, before the folder goes
-            print(f"--- {log}:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-10:]))
-        raise
-    finally:
-        if os.environ.get("BENCH_KEEP") != "1":
-            shutil.rmtree(folder, ignore_errors=True)
+    with running_site(deployment()) as site:
+        network = site.network
+        network.links(shaping=True)
+        set_up = time.monotonic() - started
+        print(f"  hosts up in {set_up:.0f} s; links shaped: 50 ms between hosts, 300 ms and 1% loss to the "
+              "providers", flush=True)
+        figures = {"hosts": "7 network namespaces: web-a and web-b (`gateway run`: 1 web process, 1 worker), "
+                            "db (PostgreSQL), redis, balancer (HAProxy), providers (`gateway stand-ins`), "
+                            "clients (voters, viewers, the checks); a router namespace between them",
+                   "links": "50 ms each way between hosts; 300 ms each way and 1% loss each way to/from the "
+                            "providers (a user-space emulator on a TUN device: this kernel has no netem)",
+                   "start-up on fast links": f"{set_up:.0f} s"}
+        figures |= asyncio.run(network_scenario(site, chosen))
+        figures["links: packets passed, lost"] = "{passed}, {lost}".format(**network.links(table=True))
     figures["whole run"] = f"{time.monotonic() - started:.0f} s"
     return figures
-
-
-def wait_balanced(site: Site, timeout: float = 30) -> None:
-    """Until the balancer sends to both hosts (it takes a host in after two good checks)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if set(server_states(site.balancer_stats).values()) == {"UP"}:
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"the balancer does not send to both hosts: {server_states(site.balancer_stats)}")

