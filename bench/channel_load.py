@@ -17,7 +17,9 @@ its own, and the sandboxes approve them all."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -35,6 +37,8 @@ SHORT_CODE = "20123"  # the demo contest's
 CONTEST = "demo"
 
 Cast = Callable[[aiohttp.ClientSession], Coroutine[Any, Any, None]]
+PRIMING_SECONDS = 180.0
+PRIMING_USERS = 8  # at once, so that every web process gets some (the stand-in keeps its connections open)
 
 
 @dataclass(frozen=True)
@@ -113,3 +117,23 @@ def labelled(chat: list[dict[str, Any]], prefix: str) -> str:
         if label.startswith(prefix):
             return str(label)
     raise ChatStopped(f"no button {prefix!r} under {chat[-1]['text'][:48]!r}")
+
+
+async def primed(channel: str, target: Target) -> str | None:
+    """The bot made ready in every web process before its votes are timed, or why not. On the Bot API's stand-in a
+    web process builds its bot (aiogram's types) at its first update, a few seconds of its event loop, where a real
+    bot's is built before the process is ready; on a busy machine long enough for `gateway run` to take the process
+    for frozen and replace it, whose replacement then builds it again. Rounds of updates until one is all answered."""
+    if channel != "telegram":
+        return None
+    deadline, users, why = time.monotonic() + PRIMING_SECONDS, itertools.count(FIRST_NUMBER[channel] - 100_000), ""
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as http:
+        while time.monotonic() < deadline:
+            answers = await asyncio.gather(*(act(http, target, next(users), "say", text="/start")
+                                             for _ in range(PRIMING_USERS)), return_exceptions=True)
+            failed = [answer for answer in answers if isinstance(answer, BaseException)]
+            if not failed:
+                return None
+            why = f"{type(failed[0]).__name__}: {failed[0]}"
+            await asyncio.sleep(2)
+    return f"the bot never answered a round of {PRIMING_USERS} updates in {PRIMING_SECONDS:g} s ({why})"

@@ -38,15 +38,17 @@ from bench.channel_counts import (
     database_line,
     per_vote,
     redis_line,
+    replaced_line,
     requests_line,
     stats,
     stats_line,
 )
-from bench.channel_load import CHANNELS, CONTEST, Cast, Target, caster
+from bench.channel_load import CHANNELS, CONTEST, Cast, Target, caster, primed
 from bench.harness import (
     Stack,
     cpu_per_item,
     cpu_seconds,
+    loop_stalls,
     machine_cpu_seconds,
     machine_share,
     print_report,
@@ -176,10 +178,13 @@ async def reading(probe: Probe, channel: str, cpu_first: bool = True) -> Reading
 
 async def warm_up(probe: Probe, channel: str, cast: Cast, load: Load, rate: float, seconds: float) -> str | None:
     """The same load, not measured, counted and verified; why the channel cannot be measured, if it cannot."""
+    if (why := await primed(channel, probe.target)) is not None:
+        return why
     _, decided, _ = await probe.decided(channel)
     await offer(cast, rate, seconds)
     if not load.placed:
-        return ", ".join(f"{k} x{v}" for k, v in load.errors.items()) or "nothing offered"
+        errors = ", ".join(f"{k} x{v}" for k, v in load.errors.items()) or "nothing offered"
+        return f"no vote of its warm-up was taken ({errors})"
     await probe.settled(channel, decided, load.placed, timeout=60 + seconds)
     await probe.verified(channel, timeout=120 + load.placed / 5)
     return None
@@ -190,7 +195,7 @@ async def measure(probe: Probe, channel: str, rate: float, seconds: float, warmu
     load = Load()
     cast = caster(channel, probe.target, load)
     if (why := await warm_up(probe, channel, cast, load, rate, warmup)) is not None:
-        return f"NOT MEASURED: no vote of its warm-up was taken ({why})"
+        return f"NOT MEASURED: {why}"
     quiet_from, quiet_at = cpu_seconds(probe.stack), time.monotonic()
     await asyncio.sleep(STATS_SETTLE_SECONDS)
     stats_a, a = await stats(probe.database), await reading(probe, channel, cpu_first=False)
@@ -220,7 +225,8 @@ def figures_of(phase: Phase, rate: float, seconds: float) -> dict[str, str]:
         f"{channel}: votes": (
             f"{rate:g}/s offered for {seconds:g} s, {phase.accepted} taken (the last answered "
             f"{phase.offered_for:.1f} s after the first was sent; {phase.warm} before, in the warm-up), {counted} "
-            f"counted ({b.decided - a.decided - counted} decided otherwise), {settled}; errors: {errors}"),
+            f"counted ({b.decided - a.decided - counted} decided otherwise), {settled}; errors: {errors}; processes "
+            f"replaced by `gateway run` as frozen: {replaced_line(a.counts, c.counts)}"),
         f"{channel}: CPU per counted vote, ms": (
             f"{cpu_per_item(a.cpu, b.cpu, counted)}; of it the idle stack's ~{idle_ms:.2f} ms "
             f"(its {phase.idle_per_second * 1000:.0f} ms a second, quiet before the phase)"),
@@ -285,6 +291,7 @@ def main(argv: list[str] | None = None) -> None:
         load_average, machine_before, cpu_before, started = (os.getloadavg(), machine_cpu_seconds(),
                                                              cpu_seconds(stack), time.monotonic())
         figures = asyncio.run(measure_all(stack, args.channels, args.rate, args.seconds, args.warmup))
+        figures["event-loop stalls (web processes)"] = loop_stalls(stack)
         figures["machine meanwhile"] = (
             f"load average {' '.join(f'{v:.1f}' for v in load_average)} at the start, "
             f"{' '.join(f'{v:.1f}' for v in os.getloadavg())} at the end; other processes took "

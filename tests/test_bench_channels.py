@@ -6,7 +6,17 @@ from collections import Counter
 
 import pytest
 
-from bench.channel_counts import Counts, commands_of, per_vote, redis_line, requests_line, served_and_called
+from bench.channel_counts import (
+    Counts,
+    Stats,
+    commands_of,
+    per_vote,
+    redis_line,
+    replaced_line,
+    requests_line,
+    served_and_called,
+    stats_line,
+)
 from bench.channels import parse_args
 
 METRICS = """\
@@ -20,13 +30,17 @@ gateway_http_requests_total{method="GET",route="/metrics",status="200"} 7.0
 # TYPE gateway_provider_calls_total counter
 gateway_provider_calls_total{outcome="ok",provider="mtn"} 20.0
 gateway_provider_calls_total{outcome="throttled",provider="mtn"} 1.0
+# HELP gateway_processes_replaced_total Processes gateway run killed and started again
+# TYPE gateway_processes_replaced_total counter
+gateway_processes_replaced_total{process="web"} 2.0
 """
 
 
 def test_requests_are_told_by_route_whatever_their_answer_and_the_benchmarks_own_reads_left_out() -> None:
-    served, called = served_and_called(METRICS)
+    served, called, replaced = served_and_called(METRICS)
     assert served == {"POST /ussd/africastalking": 62, "PUT /payments/mtn/callback/{order_id}": 10}
     assert called == {"mtn ok": 20, "mtn throttled": 1}
+    assert replaced == {"web": 2}
 
 
 def test_redis_commands_per_vote_leave_out_the_benchmarks_info_and_name_the_busiest() -> None:
@@ -38,6 +52,12 @@ def test_redis_commands_per_vote_leave_out_the_benchmarks_info_and_name_the_busi
     line = redis_line(Counts(commands=before, redis_usec=usec_before), Counts(commands=after, redis_usec=usec_after),
                       10)
     assert line == "8.0 commands (0.29 ms inside them): hset 6.00, eval 2.00"
+
+
+def test_processes_replaced_meanwhile_are_named_by_kind() -> None:
+    before, after = Counts(replaced=Counter(web=1, worker=0)), Counts(replaced=Counter(web=3, worker=0))
+    assert replaced_line(before, after) == "web 2"
+    assert replaced_line(Counts(), Counts(replaced=Counter(web=0))) == "none"
 
 
 def test_a_counter_that_barely_moved_is_not_shown_as_part_of_a_vote() -> None:
@@ -61,3 +81,10 @@ def test_only_the_channels_named_are_measured_in_that_order() -> None:
         parse_args(["--only", "web,fax"])
     with pytest.raises(SystemExit):
         parse_args(["--rate", "0"])
+
+
+def test_postgresql_figures_per_vote_are_the_statistics_growth_over_the_votes() -> None:
+    before = Stats(commits=100, inserted=10, updated=5, deleted=0, wal_syncs=7, full_pages=1, wal_bytes=1_000_000)
+    after = Stats(commits=300, inserted=110, updated=55, deleted=2, wal_syncs=37, full_pages=1, wal_bytes=1_204_800)
+    assert stats_line(before, after, 20) == ("commits 10.00 (read-only included), WAL flushes 1.50, WAL 10.0 KiB "
+                                             "(0.00 full-page images), rows inserted 5.00, updated 2.50, deleted 0.10")
