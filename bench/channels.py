@@ -173,7 +173,7 @@ async def reading(probe: Probe, channel: str, cpu_first: bool = True) -> Reading
     cpu = cpu_seconds(probe.stack) if cpu_first else None
     found = await probe.counts()
     _, decided, paid = await probe.decided(channel)
-    return Reading(cpu or cpu_seconds(probe.stack), found, paid, decided)
+    return Reading(cpu if cpu is not None else cpu_seconds(probe.stack), found, paid, decided)
 
 
 async def warm_up(probe: Probe, channel: str, cast: Cast, load: Load, rate: float, seconds: float) -> str | None:
