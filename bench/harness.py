@@ -48,6 +48,8 @@ class Stack:
     process: subprocess.Popen[bytes]
     ready_log_offset: int = 0  # stack.log's length once the stack answered /readyz: later lines are the run's
     media_url: str = ""  # the media server's (candidates' uploads and clips)
+    at_url: str = ""  # Africa's Talking's stand-in (the SMS sent: GET /messages)
+    bot_api_url: str = ""  # the Bot API's stand-in (a Telegram user played: /_user/<id>/…)
 
     def web_pids(self) -> list[int]:
         """The web processes (children of `gateway run` running `assembly.cli web`)."""
@@ -119,7 +121,8 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 2,
     database_url = env.get("DATABASE_URL") or f"postgresql://postgres@/gateway?host={data}/postgres"
     stack = Stack(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{sandbox_port}",
                   database_url, f"unix://{data}/redis/redis.sock",
-                  data, process, media_url=f"http://127.0.0.1:{media_port}")
+                  data, process, media_url=f"http://127.0.0.1:{media_port}", at_url=env["AT_FAKE_URL"],
+                  bot_api_url=env["TELEGRAM_FAKE_API_URL"])
     try:
         _wait_ready(stack)
         stack.ready_log_offset = (data / "stack.log").stat().st_size

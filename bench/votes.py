@@ -21,7 +21,7 @@ import os
 import re
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -73,12 +73,16 @@ async def voter(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, number
 
 async def paced_votes(client: aiohttp.ClientSession, paid_by: PaidBy, url: str, numbers: itertools.count[int],
                       deadline: float, load: Load, rate: float) -> None:
+    await open_loop(rate, deadline, lambda: cast_vote(client, paid_by, url, numbers, load))
+
+
+async def open_loop(rate: float, deadline: float, cast: Callable[[], Coroutine[object, object, None]]) -> None:
     """Open loop: votes arrive at `rate` per second whatever the answers' pace, as real voters do;
     below the stack's capacity, latencies are the path's own, not time spent queueing."""
     pending: set[asyncio.Task[None]] = set()
     due = time.monotonic()
     while time.time() < deadline:
-        task = asyncio.create_task(cast_vote(client, paid_by, url, numbers, load))
+        task = asyncio.create_task(cast())
         pending.add(task)
         task.add_done_callback(pending.discard)
         due += 1 / rate
