@@ -359,11 +359,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help="then a closed loop this long, its PostgreSQL CPU told by statement")
     parser.add_argument("--plans", action="store_true", help="then the counting statement's plan, part by "
                         "part (EXPLAIN ANALYZE on orders left pending, rolled back)")
-    parser.add_argument("--section", help="its section of RESULTS.md (closed loop; e.g. a run beside other work, as "
-                        "bench.transcode makes); by default `votes`, or `votes-<provider>` (`-raised-cap` with --cap)")
+    parser.add_argument("--section", help="its section of RESULTS.md (e.g. a run beside other work, as bench.transcode "
+                        "makes); by default `votes`, or `votes-<provider>` (`-raised-cap` with --cap), and "
+                        "`votes-open` for an open loop")
     args = parser.parse_args(argv)
     if args.cap is not None and not PROVIDERS[args.provider].cap_setting:
         parser.error(f"--cap: {args.provider} has no request cap of ours to raise")
+    args.open_section = args.section  # an open loop's, when named
     if args.section is None:
         args.section = "votes" if args.provider == "mtn" else f"votes-{args.provider}"
         args.section += "-raised-cap" if args.cap is not None else ""
@@ -394,7 +396,7 @@ def main(argv: list[str] | None = None) -> None:
         ceiling, pgbench_cpu = pgbench_ceiling(stack, args.ceiling_seconds) if args.rate is None else (None, 0.0)
     rate = float(figures.pop("_rate"))
     if ceiling is None:  # an offered rate says nothing about the most the stack takes
-        section = "votes-open" + ("" if args.provider == "mtn" else f"-{args.provider}")
+        section = args.open_section or "votes-open" + ("" if args.provider == "mtn" else f"-{args.provider}")
         record(section, print_report(f"votes: {args.rate:g} votes/s offered (open loop, {args.provider})", figures))
         return
     # What the database could do for writes of a vote's shape, beside what it does for ours: the rate is
