@@ -1,6 +1,6 @@
 """`gateway rehearse` against the whole stack started here (as `gateway run` starts it), its verdict recorded.
 
-    python -m bench.rehearsal [--peak 200] [--minutes 10] [--viewers 10]
+    python -m bench.rehearsal [--peak 200] [--minutes 10] [--viewers 10] [--no-record]
 
 The rehearsal itself drives any running installation (docs/commands.md); this only gives it
 one on this machine and keeps its printout in RESULTS.md with the machine's description.
@@ -26,6 +26,7 @@ def main() -> None:
     parser.add_argument("--peak", type=float, default=200)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--viewers", type=int, default=10)
+    parser.add_argument("--no-record", action="store_true", help="print only; leave bench/RESULTS.md alone")
     args = parser.parse_args()
     with running_stack() as stack:
         env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url}
@@ -41,8 +42,10 @@ def main() -> None:
     figures = {f"{n:02d}": line for n, line in enumerate(lines, 1)} or {"01": f"no output (exit {result.returncode})"}
     figures["load"] = f"load average before it: {load_before} (line 02: at its end)"
     figures["others"] = f"CPU used by processes outside the stack and the rehearsal: {others}"
-    record("rehearsal", print_report(f"rehearsal: {args.peak:g} votes/s peak, 150% offered for {args.minutes:g} min "
-                                     f"(exit {result.returncode})", figures))
+    markdown = print_report(f"rehearsal: {args.peak:g} votes/s peak, 150% offered for {args.minutes:g} min "
+                            f"(exit {result.returncode})", figures)
+    if not args.no_record:
+        record("rehearsal", markdown)
 
 
 if __name__ == "__main__":
