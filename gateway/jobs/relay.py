@@ -27,6 +27,11 @@ from gateway.jobs.outbox import BatchHandler, Handled, enqueue_deliveries, relay
 log = logging.getLogger(__name__)
 
 TICK_SECONDS = 0.5
+# A local pass (the board's refresh: a read of PostgreSQL, a new version announced to every web process) begins at
+# most this often; the votes counted meanwhile go in the next. The first after a quiet spell goes at once. Unpaced, a
+# pass for every confirmation cost a busy process more than its frames were worth (each hub sends at most four a
+# second).
+LOCAL_PACE_SECONDS = 0.1
 # At shutdown, how long a pass under way may take to finish before it is cancelled.
 STOP_GRACE_SECONDS = 5.0
 
@@ -37,13 +42,15 @@ class RelayLoop:
 
     def __init__(self, sessions: Sessions, queue: Queue,
                  local: Mapping[str, BatchHandler] | None = None, interval: float = TICK_SECONDS,
-                 handled: Handled | None = None, local_sessions: Sessions | None = None) -> None:
+                 handled: Handled | None = None, local_sessions: Sessions | None = None,
+                 local_pace: float = LOCAL_PACE_SECONDS) -> None:
         self._sessions = sessions
         self._local_sessions = local_sessions or sessions
         self._handled = handled
         self._queue = queue
         self._local = local or {}
         self._interval = interval
+        self._local_pace = local_pace
         self._wakes = (asyncio.Event(), asyncio.Event())  # the local lane's, the queued lane's
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -54,7 +61,8 @@ class RelayLoop:
 
     def start(self) -> None:
         local_wake, queued_wake = self._wakes
-        self._tasks = [asyncio.create_task(self._run(self.relay_local, local_wake), name="outbox-relay-local"),
+        self._tasks = [asyncio.create_task(self._run(self.relay_local, local_wake, self._local_pace),
+                                           name="outbox-relay-local"),
                        asyncio.create_task(self._run(self.relay_queued, queued_wake), name="outbox-relay-queued")]
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
@@ -81,7 +89,9 @@ class RelayLoop:
 
         return await relay_queued(self._sessions, enqueue, skip=self._local.keys())
 
-    async def _run(self, relay: Callable[[], Awaitable[int]], wake: asyncio.Event) -> None:
+    async def _run(self, relay: Callable[[], Awaitable[int]], wake: asyncio.Event, pace: float = 0.0) -> None:
+        """A pass when kicked or every tick; passes again at once (after `pace`) while the last one moved rows."""
+        loop = asyncio.get_running_loop()
         while not self._stopping:
             # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a cancellation, and stop() hangs.
             with contextlib.suppress(TimeoutError):
@@ -90,8 +100,11 @@ class RelayLoop:
             wake.clear()
             if self._stopping:
                 return
+            began = loop.time()
             try:
-                while await relay() > 0 and not self._stopping:
-                    pass
+                if await relay() > 0:
+                    wake.set()  # more may have come meanwhile, or be left past the pass's limit
             except Exception:  # a database or Redis outage: try again next tick
                 log.exception("outbox relay failed; will retry")
+            if pace and not self._stopping:
+                await asyncio.sleep(max(0.0, began + pace - loop.time()))
