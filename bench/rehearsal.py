@@ -27,6 +27,7 @@ def main() -> None:
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--viewers", type=int, default=10)
     parser.add_argument("--no-record", action="store_true", help="print the figures only, not into RESULTS.md")
+    parser.add_argument("--section", default="rehearsal", help="its section of RESULTS.md (a search's run)")
     args = parser.parse_args()
     with running_stack() as stack:
         env = {**os.environ, "DATABASE_URL": stack.database_url, "REDIS_URL": stack.redis_url}
@@ -45,7 +46,7 @@ def main() -> None:
     report = print_report(f"rehearsal: {args.peak:g} votes/s peak, 150% offered for {args.minutes:g} min "
                           f"(exit {result.returncode})", figures)
     if not args.no_record:
-        record("rehearsal", report)
+        record(args.section, report)
 
 
 if __name__ == "__main__":

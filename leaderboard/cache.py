@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,8 +40,9 @@ FROZEN_TTL_SECONDS = 90 * 86400
 FREEZE_SETTLE = timedelta(seconds=10)  # the freeze snapshot is final this long after the freeze moment
 PROVISIONAL_TTL_SECONDS = 3600
 
-# The live tallies and the snapshot they were read at. A snapshot that is not newer is refused: an older
-# one would put an older board on top, an equal one saw the same commits (same board, no new frame).
+# The live tallies, the snapshot they were read at and when (ARGV[5]: `SnapshotMark.taken_ms`, the board's
+# `updated_ms`). A snapshot that is not newer is refused: an older one would put an older board
+# on top, an equal one saw the same commits (same board, no new frame).
 _REFRESH = """
 local xmax, nxip, force = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 local held = redis.call('HMGET', KEYS[2], 'version', 'xmax', 'nxip')
@@ -54,9 +54,8 @@ local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local version = string.format('%.0f', math.max(tonumber(redis.call('GET', KEYS[3]) or '0') + 1, now))
 redis.call('DEL', KEYS[1])
-for i = 5, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('HSET', KEYS[2], 'version', version, 'updated_ms', string.format('%.0f', now),
-           'xmax', ARGV[2], 'nxip', ARGV[3])
+for i = 6, #ARGV, 2 do redis.call('ZADD', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('HSET', KEYS[2], 'version', version, 'updated_ms', ARGV[5], 'xmax', ARGV[2], 'nxip', ARGV[3])
 redis.call('SET', KEYS[3], version)
 redis.call('PUBLISH', ARGV[1], version)
 return version
@@ -116,11 +115,14 @@ CASE WHEN (SELECT current_round_id FROM contests WHERE id = :contest_id) IS NULL
              WHERE contest_id = :contest_id AND round_id IN (SELECT id FROM shown) GROUP BY candidate_id) AS free)
 END"""
 
+# When a statement's snapshot was taken (its start), epoch milliseconds.
+_TAKEN_MS = "(extract(epoch FROM statement_timestamp()) * 1000)::bigint"
 # Tallies and the snapshot they were read at, in one statement (so one snapshot); the free votes beside them, with
 # the contest's weight of a free vote (gateway.core.orders.free_votes).
 _TALLIES_SQL = text(_SHOWN_ROUNDS + """
 SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
        (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())) AS nxip,
+       """ + _TAKEN_MS + """ AS taken_ms,
        COALESCE((SELECT json_object_agg(candidate_id, votes) FROM tallies WHERE contest_id = :contest_id),
                 '{}'::json)::text AS votes,
        COALESCE(""" + _FREE_SHOWN + """, '{}'::json)::text AS free,
@@ -132,6 +134,7 @@ FREE_MEMBER = "free:"  # a candidate's free votes shown apart, in the board's so
 _PAID_UNTIL_SQL = text(_SHOWN_ROUNDS + """
 SELECT pg_snapshot_xmax(pg_current_snapshot())::text::bigint AS xmax,
        (SELECT count(*) FROM pg_snapshot_xip(pg_current_snapshot())) AS nxip,
+       """ + _TAKEN_MS + """ AS taken_ms,
        COALESCE((SELECT json_object_agg(candidate_id, total) FROM (
                    SELECT candidate_id, sum(quantity) AS total FROM (
                      SELECT candidate_id, quantity FROM vote_orders
@@ -183,10 +186,15 @@ channel_name, channel_pattern, contest_from_channel = (BOARD_CHANNELS.name, BOAR
 @dataclass(frozen=True, slots=True)
 class SnapshotMark:
     """Where a PostgreSQL snapshot stands: a later snapshot has a higher xmax, or the same xmax and fewer
-    transactions still in progress. A snapshot with a lower mark cannot have seen more commits."""
+    transactions still in progress. A snapshot with a lower mark cannot have seen more commits. And when it was
+    taken (epoch ms, by PostgreSQL's clock, as the orders' `decided_at`): the tallies read in it hold every vote
+    committed before then, so it is their board's `updated_at`, not the later moment they reached Redis (a read
+    and its store take a busy web process up to a second or more, and a board that claimed the votes counted
+    meanwhile made its viewers' figures look earlier than they were)."""
 
     xmax: int
     in_progress: int
+    taken_ms: int
 
 
 async def read_tallies(sessions: Sessions, contest_id: int) -> tuple[dict[int, int], SnapshotMark]:
@@ -205,7 +213,7 @@ async def read_figures(sessions: Sessions, contest_id: int) -> tuple[dict[int, i
         for candidate_id, count in free.items():
             votes[candidate_id] = votes.get(candidate_id, 0) + count
         free = {}
-    return votes, free, SnapshotMark(int(row.xmax), int(row.nxip))
+    return votes, free, SnapshotMark(int(row.xmax), int(row.nxip), int(row.taken_ms))
 
 
 def split_members(pairs: Iterable[Sequence[Any]]) -> tuple[dict[int, int], dict[int, int]]:
@@ -231,7 +239,7 @@ async def store_tallies(redis: Redis, contest_id: int, votes: dict[int, int], ma
     pairs += [value for candidate_id, count in (free or {}).items()
               for value in (count, f"{FREE_MEMBER}{candidate_id}")]
     keys = [votes_key(contest_id), board_key(contest_id), version_key(contest_id)]
-    args = [channel_name(redis, contest_id), mark.xmax, mark.in_progress, "1" if force else "0", *pairs]
+    args = [channel_name(redis, contest_id), mark.xmax, mark.in_progress, "1" if force else "0", mark.taken_ms, *pairs]
     return int(await redis.eval(_REFRESH, len(keys), *keys, *args))
 
 
@@ -349,8 +357,8 @@ async def tallies_from_postgres(sessions: Sessions, contest_id: int, frozen_at: 
         frozen_votes, frozen_free, _ = await votes_at(sessions, contest_id, frozen_at)
         return Tallies(sum(frozen_votes.values()) + sum(frozen_free.values()), int(frozen_at.timestamp() * 1000),
                        frozen_votes, frozen_free)
-    votes, free, _ = await read_figures(sessions, contest_id)
-    return Tallies(sum(votes.values()) + sum(free.values()), int(time.time() * 1000), votes, free)
+    votes, free, mark = await read_figures(sessions, contest_id)
+    return Tallies(sum(votes.values()) + sum(free.values()), mark.taken_ms, votes, free)
 
 
 async def paid_votes_at(sessions: Sessions, contest_id: int, moment: datetime,
@@ -368,7 +376,7 @@ async def votes_at(sessions: Sessions, contest_id: int, moment: datetime,
         row = (await session.execute(_PAID_UNTIL_SQL, {"contest_id": contest_id, "moment": moment})).one()
     votes = {int(candidate_id): int(count) for candidate_id, count in json.loads(row.votes).items()}
     free = {int(candidate_id): int(count) for candidate_id, count in json.loads(row.free).items()}
-    return votes, free, SnapshotMark(int(row.xmax), int(row.nxip))
+    return votes, free, SnapshotMark(int(row.xmax), int(row.nxip), int(row.taken_ms))
 
 
 async def forget_frozen(redis: Redis, contest_id: int) -> int:

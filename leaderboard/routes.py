@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from gateway.kit.keys import HTTP, REDIS, SESSIONS, settings_of
+from gateway.kit.keys import HTTP, REDIS, settings_of
 from gateway.kit.throttle import client_address
 from leaderboard import sse
 from leaderboard.board import etag_matches, needs_first_frame, parse_last_event_id
@@ -16,7 +16,13 @@ from leaderboard.boards import Boards
 from leaderboard.config import StreamConfig
 from leaderboard.fanout import FanoutConfig, FanoutPublisher
 from leaderboard.hub import Frame, Hub, Viewer
-from leaderboard.keys import LEADERBOARD_BOARDS, LEADERBOARD_CONFIG, LEADERBOARD_FANOUT, LEADERBOARD_HUB
+from leaderboard.keys import (
+    LEADERBOARD_BOARDS,
+    LEADERBOARD_CONFIG,
+    LEADERBOARD_FANOUT,
+    LEADERBOARD_HUB,
+    LEADERBOARD_SESSIONS,
+)
 from leaderboard.publish_secret import publish_secret
 from leaderboard.settings import BoardSettings
 
@@ -93,7 +99,7 @@ def _limit_buffers(request: web.Request, config: StreamConfig) -> None:
 async def hub_ctx(app: web.Application) -> AsyncIterator[None]:
     """The process's boards reader and hub; runs after the core contexts (Redis and the database exist)."""
     config = app[LEADERBOARD_CONFIG]
-    boards = Boards(app[SESSIONS], app[REDIS], config.contest_ttl_seconds)
+    boards = Boards(app[LEADERBOARD_SESSIONS], app[REDIS], config.contest_ttl_seconds)
     hub = Hub(app[REDIS], boards, config)
     app[LEADERBOARD_BOARDS] = boards
     app[LEADERBOARD_HUB] = hub
@@ -114,7 +120,7 @@ def _fanout_publisher(app: web.Application, boards: Boards) -> FanoutPublisher |
     if not url:
         return None
     secret = publish_secret(settings_of(app, BoardSettings))
-    publisher = FanoutPublisher(app[REDIS], boards, app[SESSIONS], app[HTTP], FanoutConfig(url, secret))
+    publisher = FanoutPublisher(app[REDIS], boards, app[LEADERBOARD_SESSIONS], app[HTTP], FanoutConfig(url, secret))
     app[LEADERBOARD_FANOUT] = publisher
     return publisher
 

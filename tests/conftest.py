@@ -23,6 +23,7 @@ from assembly.channel_list import MIGRATIONS
 from assembly.machine.embedded import ServiceUrls
 from assembly.settings import Settings
 from assembly.web.app import (
+    BOARD_CONNECTIONS,
     REQUEST_CONNECTIONS,
     STATEMENT_TIMEOUT_SECONDS,
     VERIFICATION_CONNECTIONS,
@@ -174,9 +175,11 @@ async def lent_engines(settings: Settings) -> AsyncIterator[LentEngines]:
         create_engine(url, pool_size=4, max_overflow=REQUEST_CONNECTIONS - 4,
                       statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS),
         create_engine(url, pool_size=1, max_overflow=VERIFICATION_CONNECTIONS - 1,
+                      statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS),
+        create_engine(url, pool_size=1, max_overflow=BOARD_CONNECTIONS - 1,
                       statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS))
     yield lent
-    for engine in (lent.requests, lent.verification):
+    for engine in (lent.requests, lent.verification, lent.board):
         await engine.dispose()
 
 

@@ -1,6 +1,7 @@
 """A TCP relay in front of PostgreSQL or Redis that plays the network's faults: going silent, as a
 firewall or NAT does when it forgets an idle connection (nothing is refused or closed, bytes simply
-stop arriving); delivering an answer late; passing on a server's goodbye but not its close."""
+stop arriving); delivering an answer late, or every answer (a slow link); passing on a server's goodbye but not
+its close."""
 
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ class SilentRelay:
     _handlers: set[asyncio.Task[None]] = field(default_factory=set)
     _closed: bool = False
     refusing: bool = False  # new connections are closed at once, as a host that is gone (nothing listens there)
+    answer_delay: float = 0.0  # every answer reaches its client this many seconds late: a slow or congested link
 
     async def start(self) -> SilentRelay:
         self._server = await asyncio.start_server(self._relay, "127.0.0.1", 0)
@@ -118,7 +120,8 @@ class SilentRelay:
             if self._closed:
                 return
             await asyncio.gather(pipe.pump(reader, up_writer, on_request=self._claim_hold),
-                                 pipe.pump(up_reader, writer, on_server_close=self._server_closed))
+                                 pipe.pump(up_reader, writer, on_server_close=self._server_closed,
+                                           delay=lambda: self.answer_delay))
         finally:
             pipe.close()
             self._handlers.discard(task)
@@ -133,9 +136,11 @@ class Pipe:
 
     async def pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, *,
                    on_request: Callable[[bytes], HeldAnswer | None] | None = None,
-                   on_server_close: Callable[[], bool] | None = None) -> None:
+                   on_server_close: Callable[[], bool] | None = None,
+                   delay: Callable[[], float] = lambda: 0.0) -> None:
         """Copy one direction (requests given `on_request`, answers given `on_server_close`) until its end,
-        then close both sides, unless `on_server_close` says to keep the client's side open."""
+        then close both sides, unless `on_server_close` says to keep the client's side open; each piece
+        `delay()` seconds late."""
         answers = on_server_close is not None
         with contextlib.suppress(ConnectionError, OSError):
             while data := await reader.read(65536):
@@ -146,6 +151,8 @@ class Pipe:
                 if answers and self.hold is not None and not self.hold.released.is_set():
                     self.hold.arrived.set()
                     await self.hold.released.wait()
+                if late := delay():
+                    await asyncio.sleep(late)
                 if not self.silent:  # silent: swallowed, as a dropped packet is
                     writer.write(data)
                     await writer.drain()

@@ -15,7 +15,8 @@ from gateway.db.engine import create_engine
 async def test_an_app_serves_on_lent_engines_and_leaves_their_connections_open(clean: None,
                                                                              settings: Settings) -> None:
     url = settings.database_url or ""
-    lent = LentEngines(create_engine(url, pool_size=2), create_engine(url, pool_size=1))
+    lent = LentEngines(create_engine(url, pool_size=2), create_engine(url, pool_size=1),
+                       create_engine(url, pool_size=1))
     try:
         for _ in range(2):
             app = create_app(settings, lent=lent)
@@ -26,5 +27,5 @@ async def test_an_app_serves_on_lent_engines_and_leaves_their_connections_open(c
             assert isinstance(pool, QueuePool)
             assert pool.checkedin() >= 1  # the app has stopped: its connections wait, open, for the next one
     finally:
-        for engine in (lent.requests, lent.verification):
+        for engine in (lent.requests, lent.verification, lent.board):
             await engine.dispose()

@@ -7,7 +7,7 @@ from collections import Counter
 
 from assembly.operations.rehearsal.load import Told, Vote, msisdn
 from assembly.operations.rehearsal.outcomes import Fates, Order, SmsAnswer, counting, fates
-from assembly.operations.rehearsal.run import frame_delays
+from assembly.operations.rehearsal.run import frame_delays, frame_legs
 from assembly.operations.rehearsal.verdict import LedgerFinding, Observed, go, judge, report
 
 
@@ -71,6 +71,23 @@ def test_a_votes_frame_delay_is_to_the_first_frame_a_viewer_received_showing_it(
     viewer = [(10.2, 10.1), (11.4, 10.5), (11.1, 11.0), (12.5, 12.0)]
     delays = frame_delays([10.05, 10.3, 10.9, 11.5, 13.0], [viewer, []])
     assert [round(d, 3) for d in delays] == [0.15, 0.8, 0.2, 1.0]  # the vote at 13.0: no frame shows it yet
+
+
+def test_a_late_frame_says_whether_the_boards_read_or_its_way_out_was_late() -> None:
+    """Read late (the relay behind) or read in time and late to arrive (the stream, the fan-out server, the network):
+    the figures tell the two apart, and the verdict judges only the whole."""
+    # (received, board updated_at) for a vote counted at 10.0: the board read at 10.1 held it first
+    only_a_later_read = [(12.1, 12.0)]
+    the_first_read_late = [(11.9, 10.1)]
+    reads, to_viewer = frame_legs([10.0], [only_a_later_read, the_first_read_late])
+    assert [round(d, 3) for d in reads] == [0.1]  # the first read holding it, whichever viewer got it
+    assert [round(d, 3) for d in to_viewer] == [2.0, 1.8]
+    observed = healthy()
+    observed.to_frame, observed.frame_legs = [1.5] * 300, ([0.1] * 300, [1.4] * 3000)
+    text = report(judge(observed))
+    assert "NO-GO  board frames within 1 s" in text
+    assert "from the count to the board's read holding it p50 100 ms" in text
+    assert "from that read to the viewer p50 1400 ms" in text
 
 
 def test_the_rehearsals_payers_are_never_the_sandboxs_failing_ones() -> None:

@@ -70,7 +70,7 @@ from gateway.kit.provider_parts import ProviderParts, phone_wallets
 from gateway.kit.service_levels import ServiceLevels
 from gateway.kit.status_pacing import StatusPacer, spare_pace
 from leaderboard import routes as leaderboard_routes
-from leaderboard.keys import LEADERBOARD_BOARDS
+from leaderboard.keys import LEADERBOARD_BOARDS, LEADERBOARD_SESSIONS
 from leaderboard.refresh import board_refresh
 from media import cloudinary_routes
 from media.photos import reencode, sized
@@ -79,9 +79,11 @@ from payments.callbacks import COUNT_BATCHES, SERVICE_LEVELS
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 # A web request's statements take milliseconds; one unanswered this long is on a dead connection.
 STATEMENT_TIMEOUT_SECONDS = 30.0
-# The most connections a web process holds at once: for requests (database_ctx) and for verification
-# (verification_ctx); an engine lent instead (LentEngines) is to allow as many.
+# The most connections a web process holds at once: for requests (database_ctx), for the board (its relay's refresh,
+# two at once, and its reads: database_ctx) and for verification (verification_ctx); an engine lent instead
+# (LentEngines) is to allow as many.
 REQUEST_CONNECTIONS = 24
+BOARD_CONNECTIONS = 4
 VERIFICATION_CONNECTIONS = CONCURRENT_VERIFICATIONS + 4
 
 
@@ -93,6 +95,7 @@ class LentEngines:
 
     requests: AsyncEngine
     verification: AsyncEngine
+    board: AsyncEngine
 
 
 LENT_ENGINES = web.AppKey("lent_engines", LentEngines)
@@ -111,9 +114,16 @@ async def database_ctx(app: web.Application) -> AsyncIterator[None]:
         statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
     app[ENGINE] = engine
     app[SESSIONS] = session_factory(engine)
+    # The board's own few: under a show's load every request connection is taken, voters' requests queue for them,
+    # and a frame that queued behind them was seconds late (its refresh's read, its contest's settings).
+    board = lent.board if lent is not None else create_engine(
+        app[SETTINGS].database_url or "", pool_size=BOARD_CONNECTIONS, max_overflow=0,
+        statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS)
+    app[LEADERBOARD_SESSIONS] = session_factory(board)
     yield
     if lent is None:
         await engine.dispose()
+        await board.dispose()
 
 
 async def production_checks_ctx(app: web.Application) -> AsyncIterator[None]:
@@ -172,8 +182,10 @@ async def providers_ctx(app: web.Application) -> AsyncIterator[None]:
 async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     """The work a web process does after its reply: relay, status checks, payment prompts."""
     levels = app[SERVICE_LEVELS]
-    # The relay's local work is the board's: each row it handles is a frame published.
-    relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(app[SESSIONS], app[REDIS]), handled=levels.note_frames)
+    # The relay's local work is the board's, on the board's connections: each row it handles is a frame published.
+    board = app[LEADERBOARD_SESSIONS]
+    relay = RelayLoop(app[SESSIONS], app[QUEUE], board_refresh(board, app[REDIS]), handled=levels.note_frames,
+                      local_sessions=board)
     pacer = StatusPacer(app[REDIS], waited=levels.note_status_turn)
     app[RELAY] = relay
     relay.start()

@@ -55,7 +55,8 @@ class BoardOut(BaseModel):
 
     contest: str
     version: int = Field(description="grows with every change; also the ETag (0 while sealed)")
-    updated_at: str | None = Field(description="when the tallies last changed (ISO 8601, UTC; null while sealed)")
+    updated_at: str | None = Field(description="the moment the tallies stand at: every vote counted before it is in "
+                                               "them (ISO 8601, UTC; null while sealed)")
     sealed: bool = Field(description="sealed until the contest closes: no counts, no ranks, no candidates listed")
     total_votes: int | None
     candidates: list[BoardRow]

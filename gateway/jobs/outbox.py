@@ -13,13 +13,13 @@ Redis; a job still there (waiting, running, waiting for its retry, or failed for
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from rq import Queue, Retry
 from rq.job import Job
-from sqlalchemy import select, update
+from sqlalchemy import Select, select, update
 
 from gateway.core.worker_passes import enqueue_pass
 from gateway.db.engine import Sessions
@@ -59,36 +59,62 @@ def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
 async def relay_outbox(sessions: Sessions, enqueue: Callable[[list[int]], Awaitable[int]],
                        local: Mapping[str, BatchHandler] | None = None, limit: int = 500,
                        handled: Handled | None = None) -> int:
-    """Move committed, not yet handled outbox rows on; returns how many rows.
+    """Move committed, not yet handled outbox rows on, those of `local`'s topics first; returns how many rows.
 
-    Topics in `local` are fast and idempotent (the board refresh): the relay runs them itself, once
-    per batch, and marks the rows delivered. Every other row becomes an RQ job.
+    Topics in `local` are fast and idempotent (the board refresh): the relay runs them itself (`relay_local`).
+    Every other row becomes an RQ job (`relay_queued`). A relay that runs in a loop of its own runs the two apart
+    (gateway.jobs.relay), so that a board refresh never waits for jobs being handed to Redis.
     """
+    handlers = local or {}
+    return (await relay_local(sessions, handlers, limit=limit, handled=handled)
+            + await relay_queued(sessions, enqueue, skip=handlers.keys(), limit=limit))
+
+
+async def relay_local(sessions: Sessions, local: Mapping[str, BatchHandler], *, limit: int = 500,
+                      handled: Handled | None = None) -> int:
+    """Run the handlers of the rows of `local`'s topics, once per topic for the whole batch, and mark them
+    delivered in the same transaction; returns how many rows. A handler that fails leaves them for the next pass
+    (at least once: `local`'s handlers are idempotent)."""
+    if not local:
+        return 0
     async with sessions.begin() as session:
         rows = (await session.execute(
-            select(OutboxMessage.id, OutboxMessage.topic, OutboxMessage.payload, OutboxMessage.created_at)
-            .where(OutboxMessage.enqueued_at.is_(None))
-            .order_by(OutboxMessage.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
+            _unhandled(limit).add_columns(OutboxMessage.payload, OutboxMessage.created_at)
+            .where(OutboxMessage.topic.in_(list(local)))
         )).all()
         if not rows:
             return 0
-        now = datetime.now(UTC)
-        handlers = local or {}
-        handled_here = [row for row in rows if row.topic in handlers]
-        for topic in {row.topic for row in handled_here}:
-            await handlers[topic]([row.payload for row in handled_here if row.topic == topic])
+        for topic in sorted({row.topic for row in rows}):
+            await local[topic]([row.payload for row in rows if row.topic == topic])
             if handled is not None:
-                handled(topic, [row.created_at for row in handled_here if row.topic == topic])
-        if handled_here:
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([r.id for r in handled_here]))
-                                  .values(enqueued_at=now, delivered_at=now, attempts=OutboxMessage.attempts + 1))
-        queued = [row.id for row in rows if row not in handled_here]
-        if queued:
-            await enqueue(queued)
-            await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(queued)).values(enqueued_at=now))
+                handled(topic, [row.created_at for row in rows if row.topic == topic])
+        now = datetime.now(UTC)
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_([row.id for row in rows]))
+                              .values(enqueued_at=now, delivered_at=now, attempts=OutboxMessage.attempts + 1))
     return len(rows)
+
+
+async def relay_queued(sessions: Sessions, enqueue: Callable[[list[int]], Awaitable[int]], *,
+                       skip: Collection[str] = (), limit: int = 500) -> int:
+    """Hand every row whose topic is not in `skip` to RQ (`enqueue`: `enqueue_deliveries`), marked enqueued in the
+    same transaction; returns how many rows."""
+    query = _unhandled(limit)
+    if skip:
+        query = query.where(OutboxMessage.topic.not_in(list(skip)))
+    async with sessions.begin() as session:
+        ids = [row.id for row in (await session.execute(query)).all()]
+        if not ids:
+            return 0
+        await enqueue(ids)
+        await session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(ids))
+                              .values(enqueued_at=datetime.now(UTC)))
+    return len(ids)
+
+
+def _unhandled(limit: int) -> Select[int, str]:
+    """The oldest rows not yet handed on, locked; those another relay has locked are left to it."""
+    return (select(OutboxMessage.id, OutboxMessage.topic).where(OutboxMessage.enqueued_at.is_(None))
+            .order_by(OutboxMessage.id).limit(limit).with_for_update(skip_locked=True))
 
 
 async def relay_lost(sessions: Sessions, enqueue: Callable[[list[int]], Awaitable[int]], *,

@@ -114,7 +114,7 @@ async def test_a_secret_a_release_before_kept_in_clear_is_sealed_at_the_next_sta
         await asyncio.to_thread(command.upgrade, config, "heads")
         # Tables the downgrade dropped came back new: statements the pools prepared on them before would fail
         # ("cached statement plan is invalid") in whichever later test used them.
-        for engine in (sessions.kw["bind"], lent_engines.requests, lent_engines.verification):
+        for engine in (sessions.kw["bind"], lent_engines.requests, lent_engines.verification, lent_engines.board):
             await engine.dispose()
     assert await stored(sessions, made.id) == (made.secret, None)  # the migration cannot reach the key
 

@@ -9,12 +9,12 @@ from datetime import UTC, datetime, timedelta
 import aiohttp
 from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
-from sqlalchemy import text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.settings import Settings
 from gateway.db.engine import Sessions, create_engine, session_factory
-from gateway.db.models import CandidateStatus, ContestStatus
+from gateway.db.models import CandidateStatus, ContestStatus, VoteOrder
 from leaderboard import cache
 from leaderboard.rebuild import rebuild_all
 from tests.factories import make_contest
@@ -183,6 +183,25 @@ async def test_an_older_read_never_replaces_a_newer_board(sessions: Sessions, re
     forced = await cache.store_tallies(redis, contest.id, stale_votes, stale_mark, force=True)
     assert forced > newer.tallies.version
     assert sum((await cache.cached_votes(redis, contest.id)).values()) == 0
+
+
+async def test_a_board_says_it_stands_where_its_tallies_were_read_not_where_they_reached_redis(
+        board_client: TestClient, sessions: Sessions, redis: Redis) -> None:
+    """A board's `updated_at` tells which votes it holds: every vote counted before it. A vote counted between the
+    read of the tallies and their store in Redis (a busy process takes up to seconds) is not on the board, and the
+    board must not claim it: the rehearsal's figure of a frame's lateness takes each vote's frame to be the first
+    whose `updated_at` follows its count."""
+    contest = await make_contest(sessions, candidates=2)
+    await confirmed_vote(sessions, contest, "01", 2)
+    votes, mark = await cache.read_tallies(sessions, contest.id)
+    await confirmed_vote(sessions, contest, "02", 3)  # counted after the read, before the store
+    await cache.store_tallies(redis, contest.id, votes, mark)
+    async with sessions() as session:
+        counted_after = await session.scalar(select(func.max(VoteOrder.decided_at))
+                                             .where(VoteOrder.contest_id == contest.id))
+    board = await (await board_client.get(url(contest.slug))).json()
+    assert {row["code"]: row["votes"] for row in board["candidates"]} == {"01": 2, "02": 0}
+    assert counted_after is not None and datetime.fromisoformat(board["updated_at"]) < counted_after
 
 
 async def test_a_vote_stamped_before_the_freeze_but_committed_just_after_is_on_the_frozen_board(

@@ -14,6 +14,7 @@ import platform
 import random
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -88,16 +89,43 @@ def frame_delays(decided: list[float], viewers: list[list[tuple[float, float]]])
     rehearsal at 300 votes/s has 180,000 votes for each viewer's 2,400 frames."""
     delays = []
     for frames in viewers:
-        ordered = sorted(frames, key=lambda frame: frame[1])
-        built = [frame[1] for frame in ordered]
-        earliest = [math.inf] * (len(ordered) + 1)  # earliest arrival among the frames from here on
-        for i in range(len(ordered) - 1, -1, -1):
-            earliest[i] = min(ordered[i][0], earliest[i + 1])
+        shown_at = first_arrivals(frames)
         for at in decided:
-            shown = earliest[bisect.bisect_left(built, at - 0.001)]
+            shown = shown_at(at)
             if shown != math.inf:
                 delays.append(max(0.0, shown - at))
     return delays
+
+
+def frame_legs(decided: list[float], viewers: list[list[tuple[float, float]]]) -> tuple[list[float], list[float]]:
+    """Where a vote's frame time went: from its count to the first read of the board that holds it (the earliest
+    updated_at after it among every viewer's frames: the relay's part), one figure a vote; and from that read to
+    each viewer's first frame showing the vote (its store and announcement, each web process's stream or the fan-out
+    server, the network), one a vote and viewer."""
+    reads = sorted({built for frames in viewers for _, built in frames})
+    first_read: dict[float, float] = {}
+    for at in decided:
+        index = bisect.bisect_left(reads, at - 0.001)
+        if index < len(reads):
+            first_read[at] = reads[index]
+    to_viewer = []
+    for frames in viewers:
+        shown_at = first_arrivals(frames)
+        for at, read in first_read.items():
+            shown = shown_at(at)
+            if shown != math.inf:
+                to_viewer.append(max(0.0, shown - read))
+    return [max(0.0, read - at) for at, read in first_read.items()], to_viewer
+
+
+def first_arrivals(frames: list[tuple[float, float]]) -> Callable[[float], float]:
+    """A viewer's first arrival of a frame showing a count made at a given time (inf: none came)."""
+    ordered = sorted(frames, key=lambda frame: frame[1])
+    built = [frame[1] for frame in ordered]
+    earliest = [math.inf] * (len(ordered) + 1)  # earliest arrival among the frames from here on
+    for i in range(len(ordered) - 1, -1, -1):
+        earliest[i] = min(ordered[i][0], earliest[i + 1])
+    return lambda at: earliest[bisect.bisect_left(built, at - 0.001)]
 
 
 def observed_from(traffic: Traffic, end: readings.End, waited: float, found: verdict.LedgerFinding
@@ -110,7 +138,8 @@ def observed_from(traffic: Traffic, end: readings.End, waited: float, found: ver
         counting=outcomes.counting(end.orders, end.tallies_moved, end.ledger_moved), ledger=found,
         to_tally=[order.decided_at - order.first_callback for order in paid
                   if order.decided_at is not None and order.first_callback is not None],
-        to_frame=frame_delays(decided, traffic.frames), frames=sum(len(frames) for frames in traffic.frames))
+        to_frame=frame_delays(decided, traffic.frames), frame_legs=frame_legs(decided, traffic.frames),
+        frames=sum(len(frames) for frames in traffic.frames))
 
 
 async def rehearse(plan: Plan, sessions: Sessions) -> tuple[list[verdict.Check], str]:

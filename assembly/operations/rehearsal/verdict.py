@@ -37,6 +37,9 @@ class Observed:
     ledger: LedgerFinding | None = None
     to_tally: list[float] = field(default_factory=list)  # callback received -> tally committed
     to_frame: list[float] = field(default_factory=list)  # tally committed -> first frame showing it, received
+    # to_frame's two legs, not judged (where the time went): count -> the first board read holding it, one a vote;
+    # that read -> the first frame showing it received, one a vote and viewer (run.frame_legs)
+    frame_legs: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
     frames: int = 0  # board frames received by all viewers
 
 
@@ -74,6 +77,15 @@ def in_time(name: str, values: list[float], within: float, ceiling: float | None
         figures = figures.replace(" ms, n=", " ms or more (the most the database keeps of a callback's wait), n=")
     return Check(name, share >= OBJECTIVE, f"{share:.2%} within {within:g} s ({late} later; objective "
                                             f"{OBJECTIVE:.0%}); {figures}")
+
+
+def with_legs(check: Check, legs: tuple[list[float], list[float]]) -> Check:
+    """The frames' figures with where their time went: the relay's read of the board, then the board's way out."""
+    to_read, to_viewer = legs
+    if not to_read or not to_viewer:
+        return check
+    return Check(check.name, check.go, f"{check.figures}; from the count to the board's read holding it "
+                                       f"{spread(to_read)}; from that read to the viewer {spread(to_viewer)}")
 
 
 def none_lost(observed: Observed) -> Check:
@@ -156,8 +168,8 @@ def judge(observed: Observed) -> list[Check]:
     return [
         in_time(f"votes counted within {TALLY_WITHIN:g} s of payment", observed.to_tally, TALLY_WITHIN,
                 ARRIVAL_SLACK.total_seconds()),
-        in_time(f"board frames within {FRAME_WITHIN:g} s ({observed.frames} frames received)",
-                observed.to_frame, FRAME_WITHIN),
+        with_legs(in_time(f"board frames within {FRAME_WITHIN:g} s ({observed.frames} frames received)",
+                          observed.to_frame, FRAME_WITHIN), observed.frame_legs),
         none_lost(observed),
         drained(observed),
         counted_once(observed),
