@@ -263,6 +263,10 @@ RECORD_START = (update(ORDERS)
                                                  func.now() + bindparam("window", type_=Interval)))
                 .returning(ORDERS.c.id))
 RECORDING = DriverStatement(RECORD_START, ("order_key", "started_data", "window"))  # by asyncpg: see counting
+# The same answering exactly one row, its id None when another start was recorded first: a batch's rows come in one
+# list, so each of its statements must answer one (`CountBatches.fetchrow`).
+RECORDING_ONE_ROW = DriverStatement(select(select(RECORD_START.cte("recorded").c.id).scalar_subquery().label("id")),
+                                    ("order_key", "started_data", "window"))
 
 
 async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult, window: timedelta,
@@ -275,7 +279,8 @@ async def record_start(sessions: Sessions, order: VoteOrder, result: StartResult
         data["redirect_url"] = result.redirect_url
     params = {"order_key": order.id, "started_data": data, "window": window}
     if records is not None:
-        recorded = await records.fetchrow(RECORDING, params, (0, 0))
+        recorded = await records.fetchrow(RECORDING_ONE_ROW, params, (0, 0))
+        recorded = recorded if recorded is not None and recorded["id"] is not None else None
     else:
         async with autocommit_connection(sessions) as connection:
             recorded = await RECORDING.fetchrow(connection, params)

@@ -76,7 +76,8 @@ class CountBatches:
 
     async def fetchrow(self, statement: DriverStatement, params: Mapping[str, Any],
                        lock_order: tuple[Any, ...]) -> asyncpg.Record:
-        """`statement` (which answers one row) with `params`, at once or in the next batch; its row once committed."""
+        """`statement` with `params`, at once or in the next batch; its row once committed. The statement must answer
+        exactly one row each time (a batch's rows come in one list), and be safe to run again."""
         count = WaitingCount(params, lock_order)
         self._waiting.setdefault(statement, []).append(count)
         if self._open < self._lanes and not self._starting:
@@ -161,6 +162,8 @@ class CountBatches:
                     rows = [await statement.fetchrow(connection, batch[0].params)]
                 else:
                     rows = await statement.fetchmany(connection, [count.params for count in batch])
+                    if len(rows) != len(batch):  # committed, but whose row is whose is unknown: each runs again
+                        raise RuntimeError(f"a batch of {len(batch)} statements answered {len(rows)} rows")
             except Exception as error:
                 if len(batch) == 1:
                     answer(batch[0], error=error)
@@ -169,7 +172,7 @@ class CountBatches:
                 for count in batch:  # one after another, each on a pooled connection of its own
                     await self._run_alone(statement, count)
                 return False
-            for count, row in zip(batch, rows, strict=True):  # the statement answers one row each
+            for count, row in zip(batch, rows, strict=True):  # a batched statement answers one row each
                 answer(count, row)
             return True
         finally:  # cut off (the loop torn down without `close`): its callbacks fail, and the providers send them again

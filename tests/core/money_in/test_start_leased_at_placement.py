@@ -189,3 +189,24 @@ async def test_the_records_of_starts_that_finish_together_share_one_commit_and_e
         writers = await session.scalar(text("SELECT count(DISTINCT xmin::text) FROM vote_orders "
                                             "WHERE payment_started_at IS NOT NULL"))
     assert writers == 1 and (records.batches, records.counts) == (1, 4)
+
+
+async def test_in_a_batch_of_records_a_start_recorded_first_elsewhere_is_told_so_and_the_others_are_recorded(
+    sessions: Sessions
+) -> None:
+    """A start that outlived its lease finds another start's record in place: told so (its outcome is the recorded
+    one's), while the records batched with it are each told they stand, never one another's answer."""
+    await make_contest(sessions, slug="gala")
+    placed = [await leased_order(sessions, "gala", msisdn=f"+23767000060{n}") for n in range(3)]
+    window = timedelta(minutes=5)
+    first = starting.StartResult(provider_data={"reference": "elsewhere"})
+    assert await starting.record_start(sessions, placed[1].order, first, window)  # recorded by another start
+    records = CountBatches(sessions)
+    late = starting.StartResult(provider_data={"reference": "late"})
+    async with records.leading():  # the lane busy: the three records go in one batch
+        recording = [asyncio.create_task(starting.record_start(sessions, one.order, late, window, records))
+                     for one in placed]
+        await until(lambda: records.waiting == 3)
+    assert await asyncio.gather(*recording) == [True, False, True]
+    assert (await tables.get_order(sessions, placed[1].order.id)).provider_data["reference"] == "elsewhere"
+    assert (records.batches, records.counts) == (1, 3)
