@@ -20,22 +20,24 @@ async def test_writing_transactions_are_told_from_read_only_commits_per_vote(ser
         await until(lambda: bool(activity.samples))
         connection = await asyncpg.connect(services.database_url)
         await connection.execute("CREATE TEMP TABLE scratch (n int)")
-        for n in range(9):  # ten transactions that write
+        for n in range(99):  # a hundred transactions that write
             await connection.execute("INSERT INTO scratch VALUES ($1)", n)
-        for _ in range(5):  # five that only read
+        for _ in range(50):  # fifty that only read
             await connection.fetchval("SELECT 1")
         await connection.close()  # a backend's counters reach pg_stat_database as it ends
         first = activity.samples[0]
-        await until(lambda: activity.samples[-1].commits - first.commits >= 15)
+        await until(lambda: activity.samples[-1].commits - first.commits >= 150)
     finally:
         stop.set()
         await sampling
     last = activity.samples[-1]
-    found = activity.per_vote(first.at, last.at, votes_a_second=10 / (last.at - first.at))  # "ten votes"
+    found = activity.per_vote(first.at, last.at, votes_a_second=100 / (last.at - first.at))  # "a hundred votes"
     assert found is not None
     commits, writing, wal = found
-    assert 0.95 <= writing <= 1.15  # the sampler itself writes nothing
-    assert 1.2 <= commits <= 1.6  # the reads are commits too, the sampler's own taken out
+    # Transaction ids and commits are the server's: other tests on a shared server add some, never take any away.
+    # Counted as writes, the reads would make it 1.5 or more.
+    assert 0.95 <= writing <= 1.3  # the sampler itself writes nothing
+    assert 1.45 <= commits <= 2.0  # the reads are commits too, the sampler's own taken out
     assert wal > 0
 
 
