@@ -121,6 +121,9 @@ class CountBatches:
             raise
         finally:
             self._open -= 1
+            # A lane that found nothing left (another lane took it first) never reached its connection: without
+            # this, no lane would open again. Clearing another's flag at worst opens a lane more, within `lanes`.
+            self._starting = False
 
     async def _drain(self) -> None:
         """Batches, one after another, on one connection, while counts wait."""
