@@ -23,11 +23,14 @@ CHANNEL = "ussd"
 
 
 async def with_free_left(app: web.Application, ctx: MenuContext, msisdn: str) -> MenuContext:
-    """The menu's contests with the caller's free votes left in each (the home menu offers them)."""
-    if not ctx.contests:
+    """The menu's contests with the caller's free votes left in each (the home menu offers them). Every hop asks
+    (the caller may have taken one elsewhere meanwhile), unless none of the contests gives free votes: then the
+    database is not asked at all, which on a show's USSD traffic was a query on every hop of every session."""
+    giving = [contest.id for contest in ctx.contests if contest.may_give_free_votes]
+    if not giving:
         return ctx
     try:
-        left = await free_votes.free_left_by_contest(app[SESSIONS], [contest.id for contest in ctx.contests], msisdn)
+        left = await free_votes.free_left_by_contest(app[SESSIONS], giving, msisdn)
     except (SQLAlchemyError, OSError):  # the menu answers from the cached contests meanwhile, without free votes
         log.warning("USSD free votes unread; the menu offers none for now", exc_info=True)
         return ctx

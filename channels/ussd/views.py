@@ -60,6 +60,7 @@ class MenuContest:
     candidates: tuple[CandidateView, ...] = field(default=())
     country: str = "CM"  # its audience's (gateway.core.market): the numbers its wallets charge
     tiers: tuple[PriceTier, ...] = ()  # its bundles, listed on the quantity screen
+    may_give_free_votes: bool = True  # False when the contest gives none: no caller's free votes to look up
 
     def amount_of(self, quantity: int) -> int:
         """What the order of `quantity` votes will cost: a bundle's amount for its votes (the core's rule)."""
@@ -114,7 +115,7 @@ def build_view(record: PublicContest, now: datetime, usable: tuple[PayOption, ..
         providers=offered, language=Lang.parse(record.default_language) or Lang.FR, board=board_mode(record, now),
         candidates=tuple(CandidateView(c.code, safe_name(c.name, f"Cand. {c.code}"), c.status is CandidateStatus.ACTIVE)
                          for c in record.candidates),
-        country=record.country, tiers=record.price_tiers,
+        country=record.country, tiers=record.price_tiers, may_give_free_votes=record.free_votes_per_day != 0,
     )
 
 

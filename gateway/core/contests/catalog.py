@@ -113,6 +113,9 @@ class PublicContest:
     time_zone: str = "Africa/Douala"  # how its times are shown
     price_tiers: tuple[PriceTier, ...] = ()  # its bundles, by votes: what every channel offers (price_tiers)
     late_grace_seconds: int = 300  # the published late-vote rule's grace (gateway.core.contests.late_votes)
+    # The free votes a number may take in a period (0: the contest gives none; None: not known, as in a record cached
+    # before it was kept, so ask the database): a menu that offers none need not look up the caller's.
+    free_votes_per_day: int | None = None
 
     @classmethod
     def of(cls, contest: Contest, candidates: tuple[PublicCandidate, ...] = ()) -> PublicContest:
@@ -124,7 +127,7 @@ class PublicContest:
             board_frozen_at=contest.board_frozen_at, candidates=candidates, stars_per_vote=contest.stars_per_vote,
             board_sealed=contest.board_sealed,
             country=contest.country, time_zone=contest.time_zone, price_tiers=tiers_of(contest.price_tiers),
-            late_grace_seconds=contest.late_grace_seconds,
+            late_grace_seconds=contest.late_grace_seconds, free_votes_per_day=contest.free_votes_per_day,
         )
 
     def public_board(self) -> PublicBoard:

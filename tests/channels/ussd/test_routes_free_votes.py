@@ -6,10 +6,12 @@ from __future__ import annotations
 import asyncio
 
 from aiohttp.test_utils import TestClient, TestServer
-from sqlalchemy import func, select, update
+from redis.asyncio import Redis
+from sqlalchemy import event, func, select, update
 
 from assembly.settings import Settings
-from assembly.web.keys import STARTS
+from assembly.web.keys import ENGINE, STARTS
+from channels.ussd.session import contests_key
 from gateway.core.audit import Actor
 from gateway.core.results import ledger
 from gateway.core.voters import blocklist
@@ -86,6 +88,31 @@ async def test_a_number_blocked_during_its_session_is_refused_and_nothing_is_rec
 async def test_a_contest_without_free_votes_offers_none(client: TestClient, demo: Contest) -> None:
     screens = await dial(client, "5")
     assert screens[0] == HOME_FR and screens[1].startswith("CON Choix invalide")
+
+
+async def test_a_session_on_contests_without_free_votes_never_looks_up_the_callers(
+        client: TestClient, demo: Contest, sessions: Sessions, redis: Redis) -> None:
+    """On show night every hop of every session asked the database for the caller's free votes, which a contest
+    giving none has none of; one that gives some is asked about on every hop (one may be taken elsewhere)."""
+    statements: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    async def free_vote_lookups(text: str, session_id: str) -> int:
+        statements.clear()
+        engine = client.app[ENGINE].sync_engine
+        event.listen(engine, "before_cursor_execute", seen)
+        try:
+            await dial(client, text, session_id=session_id)
+        finally:
+            event.remove(engine, "before_cursor_execute", seen)
+        return sum("free_votes_per_day >" in statement or "FROM free_votes" in statement for statement in statements)
+
+    assert await free_vote_lookups("1*07", "ATUid_none") == 0  # three screens: home, candidates, quantity
+    await give_free_votes(sessions, demo)
+    await redis.delete(*[key async for key in redis.scan_iter(contests_key("*"))])  # the code's contests read anew
+    assert await free_vote_lookups("5", "ATUid_some") >= 2
 
 
 async def test_without_the_database_the_menu_still_answers_and_offers_no_free_vote(
