@@ -192,5 +192,5 @@ def run_in_context(work: Callable[[JobContext], Awaitable[T]]) -> T:
 
 async def relay_now(ctx: JobContext) -> None:
     queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
-    await outbox.relay_outbox(ctx.sessions, lambda ids: asyncio.to_thread(outbox.enqueue_deliveries, queue, ids),
+    await outbox.relay_outbox(ctx.sessions, lambda ids: asyncio.to_thread(outbox.enqueue_delivery_batches, queue, ids),
                               board_refresh(ctx.sessions, ctx.redis), handled=ctx.levels.note_frames)

@@ -63,7 +63,8 @@ SILENT_AFTER: Mapping[str, int] = {each.name: each.silent_after for each in PASS
 
 # The part of the service each pass's CPU is accounted to (assembly.cpu.parts), where its module does not say it: the
 # roof's own passes, and the verification of callback-counted orders by their provider's list.
-PARTS_OF_PASSES: Mapping[str, str] = {"deliver-outbox": "relay", "relay-outbox": "relay",
+PARTS_OF_PASSES: Mapping[str, str] = {"deliver-outbox": "relay", "deliver-outbox-batch": "relay",
+                                      "relay-outbox": "relay",
                                       "requeue-lost-deliveries": "relay", "reconcile": "reconciler",
                                       "verify-by-list": "verification"}
 

@@ -64,12 +64,21 @@ async def deliver_outbox(ctx: JobContext, outbox_id: int) -> bool:
     return await outbox.deliver(ctx.sessions, outbox_id, outbox_handlers(ctx))
 
 
+async def deliver_outbox_batch(ctx: JobContext, outbox_ids: list[int]) -> int:
+    queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
+
+    async def alone(ids: list[int]) -> int:
+        return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
+
+    return await outbox.deliver_batch(ctx.sessions, outbox_ids, outbox_handlers(ctx), alone)
+
+
 async def relay_pass(ctx: JobContext) -> int:
     """The relay's safety net (the web process relays at once after each confirmation)."""
     queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
 
     async def enqueue(ids: list[int]) -> int:
-        return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
+        return await asyncio.to_thread(outbox.enqueue_delivery_batches, queue, ids)
 
     rebuilt = await follow_redis(ctx.sessions, ctx.redis)
     if rebuilt is not None:
@@ -103,7 +112,8 @@ async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE
 
 
 PASSES = (
-    WorkerPass(outbox.DELIVER_PASS, deliver_outbox),  # queued by the relay, one job per outbox row
+    WorkerPass(outbox.DELIVER_BATCH_PASS, deliver_outbox_batch),  # queued by the relay, a job per pass's chunk
+    WorkerPass(outbox.DELIVER_PASS, deliver_outbox),  # one row: a batch's failure, or handed over again
     WorkerPass("relay-outbox", relay_pass, every=RELAY_INTERVAL_SECONDS),
     WorkerPass("requeue-lost-deliveries", requeue_lost_deliveries, every=60),
     WorkerPass("reconcile", reconcile_pass, every=RECONCILE_INTERVAL_SECONDS),

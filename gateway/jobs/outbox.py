@@ -1,8 +1,12 @@
 """The outbox relay: rows written inside a confirming transaction become RQ jobs after commit.
 
-Each row becomes the job `outbox-{id}`; a relay that runs twice (or crashes between enqueueing
-and marking) finds the job already there and does not enqueue it again, and the job itself
-does nothing for a row already delivered.
+The rows a relay pass hands over become a few jobs, each delivering up to `BATCH_MOST` of them
+(`outbox-batch-{first}-{last}`), each row in a transaction of its own: a job per row cost a worker as
+much in RQ's own bookkeeping (its dequeue, heartbeat, registries and result) as the receipt it sent,
+and the web process a thread's hand-over and a few Redis round trips a row. A row that fails in a
+batch becomes the job `outbox-{id}`, with its own retries. A relay that runs twice (or crashes
+between enqueueing and marking) finds the job already there and does not enqueue it again, and a
+job does nothing for a row already delivered.
 
 A job handed to RQ lives in Redis only, and Redis can lose it: a Sentinel failover promotes a replica that never
 received the last writes (its replication is asynchronous), or a Redis without persistence restarts. So the rows
@@ -13,6 +17,7 @@ Redis; a job still there (waiting, running, waiting for its retry, or failed for
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -33,6 +38,12 @@ BatchHandler = Callable[[list[dict[str, Any]]], Awaitable[None]]
 Handled = Callable[[str, list[datetime]], None]
 
 DELIVER_PASS = "deliver-outbox"  # the worker's pass that delivers one row (assembly.worker.worker_jobs)
+DELIVER_BATCH_PASS = "deliver-outbox-batch"  # the worker's pass that delivers a relay pass's rows
+BATCH_MOST = 50  # rows one batch job delivers: a pass's rows spread over the workers in jobs of at most this
+# How long a batch goes on before handing its rows left to jobs of their own: a provider that times out on every
+# receipt (AT retries each for ~40 s) must not hold fifty receipts behind one worker past RQ's job time-out.
+BATCH_SECONDS = 60.0
+BATCH_RESULT_TTL = 3600  # long enough for a relay that ran twice to find the batch's job and not make it again
 DELIVERY_RETRY = Retry(max=6, interval=[1, 5, 15, 60, 300, 900])
 # A row handed to RQ this long ago and not delivered has its job looked for in Redis: a job normally runs within
 # seconds (its first retry comes after 1 s); one that is gone was lost with Redis.
@@ -53,6 +64,26 @@ def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
         enqueue_pass(queue, DELIVER_PASS, outbox_id, job_id=job_id, result_ttl=7 * 86400, failure_ttl=30 * 86400,
                      retry=DELIVERY_RETRY)
         new += 1
+    return new
+
+
+def delivery_batch_job_id(outbox_ids: list[int]) -> str:
+    return f"outbox-batch-{outbox_ids[0]}-{outbox_ids[-1]}"
+
+
+def enqueue_delivery_batches(queue: Queue, outbox_ids: list[int], most: int = BATCH_MOST) -> int:
+    """Enqueue a batch job per `most` rows (in the relay's order) unless that job already exists; returns how many
+    rows were in new jobs. A row still waiting in its batch when `relay_lost` looks (a backlog of minutes) is
+    handed over again alone: the two jobs deliver it once (`deliver` locks the row and skips a delivered one)."""
+    new = 0
+    for start in range(0, len(outbox_ids), most):
+        chunk = outbox_ids[start:start + most]
+        job_id = delivery_batch_job_id(chunk)
+        if Job.exists(job_id, connection=queue.connection):
+            continue
+        enqueue_pass(queue, DELIVER_BATCH_PASS, chunk, job_id=job_id, result_ttl=BATCH_RESULT_TTL,
+                     failure_ttl=30 * 86400, retry=DELIVERY_RETRY)
+        new += len(chunk)
     return new
 
 
@@ -154,3 +185,25 @@ async def deliver(sessions: Sessions, outbox_id: int, handlers: Mapping[str, Han
             await handler(message.payload)
         message.delivered_at = datetime.now(UTC)
     return True
+
+
+async def deliver_batch(sessions: Sessions, outbox_ids: list[int], handlers: Mapping[str, Handler],
+                        alone: Callable[[list[int]], Awaitable[int]], seconds: float = BATCH_SECONDS) -> int:
+    """Deliver a batch's rows one after the other, each in a transaction of its own; a row whose handler fails, and
+    every row left once `seconds` have passed, go to `alone` (`enqueue_deliveries`: a job each, with its retries)
+    so that one failing receipt neither holds the others nor makes them run again. Returns how many were delivered
+    now."""
+    ends = time.monotonic() + seconds
+    delivered, handed_on = 0, []
+    for n, outbox_id in enumerate(outbox_ids):
+        if time.monotonic() > ends:
+            handed_on += outbox_ids[n:]
+            break
+        try:
+            delivered += await deliver(sessions, outbox_id, handlers)
+        except Exception:
+            log.exception("outbox row %s failed in its batch; it is retried in a job of its own", outbox_id)
+            handed_on.append(outbox_id)
+    if handed_on:
+        await alone(handed_on)
+    return delivered

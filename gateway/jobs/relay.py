@@ -7,9 +7,9 @@ scheduled relay is the safety net when no web process is up.
 
 The lanes: the local one runs the fast, idempotent handlers itself (the board's refresh: a frame for every viewer),
 on connections of its own when given them; the queued one hands every other row (receipts, held orders' companions,
-media notices) to RQ, a few Redis round trips a row. Under a show's mixed load those hand-overs took seconds a pass
-(SMS and USSD votes each leave a receipt); in one lane, every board refresh waited for them, and the board fell
-seconds behind its votes.
+media notices) to RQ, in jobs of up to fifty rows (gateway.jobs.outbox). Under a show's mixed load those hand-overs
+took seconds a pass (SMS and USSD votes each leave a receipt); in one lane, every board refresh waited for them, and
+the board fell seconds behind its votes.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from rq import Queue
 
 from gateway.db.engine import Sessions
-from gateway.jobs.outbox import BatchHandler, Handled, enqueue_deliveries, relay_local, relay_queued
+from gateway.jobs.outbox import BatchHandler, Handled, enqueue_delivery_batches, relay_local, relay_queued
 
 log = logging.getLogger(__name__)
 
@@ -85,7 +85,7 @@ class RelayLoop:
 
     async def relay_queued(self) -> int:
         async def enqueue(ids: list[int]) -> int:
-            return await asyncio.to_thread(enqueue_deliveries, self._queue, ids)
+            return await asyncio.to_thread(enqueue_delivery_batches, self._queue, ids)
 
         return await relay_queued(self._sessions, enqueue, skip=self._local.keys())
 
