@@ -32,6 +32,10 @@ TICK_SECONDS = 0.5
 # pass for every confirmation cost a busy process more than its frames were worth (each hub sends at most four a
 # second).
 LOCAL_PACE_SECONDS = 0.1
+# The queued lane's passes (receipts and other jobs handed to RQ) begin at most this often: a receipt may wait this
+# long, but a pass per confirmation handed RQ a job of one or two rows each time, a transaction and a thread's
+# hand-over apiece, where a paced pass hands over all that came meanwhile in one.
+QUEUED_PACE_SECONDS = 0.25
 # At shutdown, how long a pass under way may take to finish before it is cancelled.
 STOP_GRACE_SECONDS = 5.0
 
@@ -43,7 +47,7 @@ class RelayLoop:
     def __init__(self, sessions: Sessions, queue: Queue,
                  local: Mapping[str, BatchHandler] | None = None, interval: float = TICK_SECONDS,
                  handled: Handled | None = None, local_sessions: Sessions | None = None,
-                 local_pace: float = LOCAL_PACE_SECONDS) -> None:
+                 local_pace: float = LOCAL_PACE_SECONDS, queued_pace: float = QUEUED_PACE_SECONDS) -> None:
         self._sessions = sessions
         self._local_sessions = local_sessions or sessions
         self._handled = handled
@@ -51,6 +55,7 @@ class RelayLoop:
         self._local = local or {}
         self._interval = interval
         self._local_pace = local_pace
+        self._queued_pace = queued_pace
         self._wakes = (asyncio.Event(), asyncio.Event())  # the local lane's, the queued lane's
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
@@ -63,7 +68,8 @@ class RelayLoop:
         local_wake, queued_wake = self._wakes
         self._tasks = [asyncio.create_task(self._run(self.relay_local, local_wake, self._local_pace),
                                            name="outbox-relay-local"),
-                       asyncio.create_task(self._run(self.relay_queued, queued_wake), name="outbox-relay-queued")]
+                       asyncio.create_task(self._run(self.relay_queued, queued_wake, self._queued_pace),
+                                           name="outbox-relay-queued")]
 
     async def stop(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """Let the passes under way finish, then end; cancel only those still running after `grace`. Cancelling at

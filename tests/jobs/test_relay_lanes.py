@@ -5,15 +5,17 @@ a few Redis round trips each, on a busy machine) took seconds a pass."""
 from __future__ import annotations
 
 import asyncio
+import time
 
 from redis.asyncio import Redis
+from sqlalchemy import event, func, select
 
 from assembly.settings import Settings
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
-from gateway.db.models import Contest
+from gateway.db.models import Contest, OutboxMessage
 from gateway.jobs.queues import job_queue, sync_redis
-from gateway.jobs.relay import RelayLoop
+from gateway.jobs.relay import QUEUED_PACE_SECONDS, RelayLoop
 from leaderboard.cache import cached_votes
 from leaderboard.refresh import board_refresh
 from tests.factories import RULES_OFF, make_contest, place
@@ -21,6 +23,7 @@ from tests.network import redis_relay
 from tests.waiting import HANG_SECONDS
 
 PHONE_VOTES = 8  # counted at once: the board's rows and as many receipts to hand to RQ
+VOTES_IN_A_BURST = 30
 SLOW_LINK = 0.5  # seconds each of Redis's answers takes to reach the relay's RQ hand-over
 
 
@@ -60,3 +63,41 @@ async def test_a_vote_reaches_the_board_while_the_receipts_before_it_are_still_b
         link.answer_delay = 0.0
         await loop.stop()
         await link.close()
+
+
+async def test_receipts_of_a_burst_are_handed_to_rq_in_a_few_passes_not_one_a_vote(
+        sessions: Sessions, settings: Settings, redis: Redis) -> None:
+    """Every confirmation kicks the relay; the receipts of votes counted one after the other go to RQ in a pass
+    every quarter of a second, each handing over all that came meanwhile, not in a pass (and a job) per vote."""
+    queue = job_queue(sync_redis(settings.redis_url or ""))
+    contest = await make_contest(sessions, candidates=2, fraud_rules=RULES_OFF)
+    passes: list[str] = []
+
+    def seen(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if statement.lstrip().startswith("UPDATE outbox ") and "delivered_at" not in statement:
+            passes.append(statement)  # the queued lane marking what it handed over
+
+    engine = sessions.kw["bind"].sync_engine
+    loop = RelayLoop(sessions, queue, board_refresh(sessions, redis))
+    loop.start()
+    event.listen(engine, "before_cursor_execute", seen)
+    began = time.monotonic()
+    try:
+        for n in range(VOTES_IN_A_BURST):
+            await paid_with_receipt(sessions, contest, f"+23767100{n:04d}")
+            loop.kick()
+        elapsed = time.monotonic() - began
+        async with asyncio.timeout(HANG_SECONDS):
+            while await redis.llen(f"rq:queue:{queue.name}") == 0 or await unqueued(sessions):
+                await asyncio.sleep(0.02)
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+        await loop.stop()
+    # Unpaced, a pass followed each vote's kick (a vote is counted in a few milliseconds here).
+    assert len(passes) <= elapsed / QUEUED_PACE_SECONDS + 2, (len(passes), elapsed)
+
+
+async def unqueued(sessions: Sessions) -> int:
+    async with sessions() as session:
+        return await session.scalar(select(func.count()).select_from(OutboxMessage)
+                                    .where(OutboxMessage.enqueued_at.is_(None))) or 0
