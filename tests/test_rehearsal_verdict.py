@@ -18,7 +18,8 @@ def paid(n: int) -> list[Order]:
 def healthy() -> Observed:
     return Observed(offered=300, fates=Fates(told_placed=Counter(web=100, ussd=100, sms=100), found=300),
                     waited=3, counting=counting(paid(300), tallies_moved=300, ledger_moved=300),
-                    ledger=LedgerFinding(310, "ab" * 32, ()), to_tally=[0.2] * 300, to_frame=[0.3] * 300, frames=40)
+                    ledger=LedgerFinding(310, "ab" * 32, ()), to_tally=[0.2] * 300, to_frame=[0.3] * 300, frames=40,
+                    to_answer=[0.4] * 100)
 
 
 def test_a_rehearsal_within_every_slo_is_a_go_with_its_figures() -> None:
@@ -46,7 +47,21 @@ def test_more_than_one_vote_in_a_hundred_late_to_the_tally_is_a_no_go() -> None:
 def test_slow_board_frames_are_a_no_go() -> None:
     observed = healthy()
     observed.to_frame = [1.5] * 300
-    assert [check.go for check in judge(observed)] == [True, False, True, True, True, True, True]
+    assert [check.go for check in judge(observed)] == [True, False, True, True, True, True, True, True]
+
+
+def test_sms_answered_minutes_after_they_came_are_a_no_go_though_every_count_was_in_time() -> None:
+    """A backlog of the worker's: each voter waited minutes for the payment prompt, and once paid was counted at
+    once; the counts alone said GO."""
+    observed = healthy()
+    observed.to_answer = [0.4] * 98 + [190.0] * 2
+    checks = judge(observed)
+    assert not go(checks)
+    assert ("NO-GO  SMS answered within 5 s of arrival: 98.00% within 5 s (2 later; objective 99%); p50 400 ms, "
+            "p99 190000 ms") in report(checks)
+    assert [check.go for check in checks] == [True, True, False, True, True, True, True, True]
+    observed.to_answer = None  # no SMS offered (the channel skipped): nothing to judge
+    assert go(judge(observed)) and "SMS answered" not in report(judge(observed))
 
 
 def test_refusals_over_one_percent_are_a_no_go_and_named() -> None:

@@ -48,6 +48,7 @@ class SmsAnswer:
 
     outcome: str | None  # vote, refused, ...; None: not handled yet
     order_id: uuid.UUID | None
+    answered_in: float | None = None  # seconds from its arrival until it was answered (None: not yet)
 
 
 @dataclass

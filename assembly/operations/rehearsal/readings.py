@@ -82,7 +82,8 @@ ORDERS = text("""
            (SELECT extract(epoch FROM min(e.received_at))::float8 FROM provider_events e WHERE e.order_id = o.id)
     FROM vote_orders o WHERE o.voter_msisdn = ANY(:numbers) AND o.created_at >= :since""")
 SMS = text("""
-    SELECT at_id, CASE WHEN handled_at IS NOT NULL THEN coalesce(outcome, 'handled') END, order_id
+    SELECT at_id, CASE WHEN handled_at IS NOT NULL THEN coalesce(outcome, 'handled') END, order_id,
+           extract(epoch FROM handled_at - received_at)::float8
     FROM sms_inbound WHERE at_id = ANY(:kept)""")
 MOVED = text("""
     SELECT (SELECT coalesce(sum(votes), 0) FROM tallies WHERE contest_id = :contest),
@@ -95,7 +96,8 @@ async def end(sessions: Sessions, votes: list[Vote], began: Start) -> End:
         orders = [Order(row[0], row[1], row[2], row[3], int(row[4]), row[5], row[6]) for row in await session.execute(
             ORDERS, {"numbers": numbers(votes), "since": began.at})]
         kept = kept_sms(votes)
-        sms = {row[0]: SmsAnswer(row[1], row[2]) for row in await session.execute(SMS, {"kept": kept})} if kept else {}
+        sms = ({row[0]: SmsAnswer(row[1], row[2], row[3]) for row in await session.execute(SMS, {"kept": kept})}
+               if kept else {})
         tallies, moved = (await session.execute(MOVED, {"contest": began.contest_id, "entries": began.entries})).one()
     return End(orders, sms, int(tallies) - began.tallies, int(moved))
 

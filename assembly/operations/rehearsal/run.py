@@ -139,7 +139,9 @@ def observed_from(traffic: Traffic, end: readings.End, waited: float, found: ver
         to_tally=[order.decided_at - order.first_callback for order in paid
                   if order.decided_at is not None and order.first_callback is not None],
         to_frame=frame_delays(decided, traffic.frames), frame_legs=frame_legs(decided, traffic.frames),
-        frames=sum(len(frames) for frames in traffic.frames))
+        frames=sum(len(frames) for frames in traffic.frames),
+        to_answer=[answer.answered_in for answer in end.sms.values() if answer.answered_in is not None]
+        if end.sms else None)
 
 
 async def rehearse(plan: Plan, sessions: Sessions) -> tuple[list[verdict.Check], str]:

@@ -12,6 +12,9 @@ from gateway.core.orders.kept_events import ARRIVAL_SLACK
 
 TALLY_WITHIN = 2.0  # seconds from a payment's callback to its vote in the tally
 FRAME_WITHIN = 1.0  # seconds from a vote in the tally to the board's frame showing it, at the viewer
+# seconds from an SMS's arrival to its answer (a vote's payment prompt and reply): the worker answers it, and a
+# backlog there keeps a voter waiting minutes for a prompt while every count, once paid, is still in time
+SMS_ANSWER_WITHIN = 5.0
 OBJECTIVE = 0.99  # share of votes (frames) that must be in time
 MAX_ERROR_RATE = 0.01  # votes offered and refused (4xx/5xx, 429s, time-outs) a show can live with
 
@@ -41,6 +44,7 @@ class Observed:
     # that read -> the first frame showing it received, one a vote and viewer (run.frame_legs)
     frame_legs: tuple[list[float], list[float]] = field(default_factory=lambda: ([], []))
     frames: int = 0  # board frames received by all viewers
+    to_answer: list[float] | None = None  # SMS arrival -> answered, one a message answered; None: no SMS offered
 
 
 @dataclass(frozen=True)
@@ -170,6 +174,9 @@ def judge(observed: Observed) -> list[Check]:
                 ARRIVAL_SLACK.total_seconds()),
         with_legs(in_time(f"board frames within {FRAME_WITHIN:g} s ({observed.frames} frames received)",
                           observed.to_frame, FRAME_WITHIN), observed.frame_legs),
+        *([] if observed.to_answer is None else [
+            in_time(f"SMS answered within {SMS_ANSWER_WITHIN:g} s of arrival", observed.to_answer,
+                    SMS_ANSWER_WITHIN)]),
         none_lost(observed),
         drained(observed),
         counted_once(observed),
