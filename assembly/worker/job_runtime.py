@@ -27,6 +27,7 @@ from assembly.resources.provider_calls import call_noter
 from assembly.resources.providers import build_providers
 from assembly.resources.results_key import signing_key
 from assembly.settings import Settings
+from gateway.core.contests.kept_catalog import KeptCatalog
 from gateway.core.media_storage import MediaStorage
 from gateway.core.money_in.start_protocol import PaymentStarter
 from gateway.core.money_in.starting import start_payment
@@ -65,6 +66,8 @@ class JobContext:
     # The worker's share of the measured figures (its relay's board frames, its calls to the providers): served by
     # the web processes where they share the host's figures (assembly.machine.shared_metrics), else nowhere.
     levels: ServiceLevels = field(default_factory=lambda: ServiceLevels(CollectorRegistry()))
+    # The public contests as the process's jobs read them a moment ago (an SMS job's answer is worded from them)
+    kept: KeptCatalog = field(default_factory=KeptCatalog)
 
     @property
     def phone_wallets(self) -> PhoneWallets:
@@ -73,7 +76,8 @@ class JobContext:
     def vote_service(self, starts: PaymentStarter) -> VoteService:
         return VoteService(self.sessions, self.providers, Boards(self.sessions, self.redis, BOARD_CONTEST_TTL), starts,
                            pending_ttl=timedelta(seconds=self.settings.order_pending_ttl_seconds),
-                           contest_settings=CONTEST_SETTINGS, receipt_channels=RECEIPT_CHANNELS, storage=self.media)
+                           contest_settings=CONTEST_SETTINGS, receipt_channels=RECEIPT_CHANNELS, storage=self.media,
+                           kept=self.kept)
 
     async def start_payment(self, order_id: uuid.UUID) -> object:
         return await start_payment(self.sessions, self.providers, order_id)

@@ -20,6 +20,7 @@ from gateway.core.channel_settings import ChannelContestSettings, channel_fields
 from gateway.core.contests import catalog
 from gateway.core.contests.catalog import PublicContest, VoterOrder
 from gateway.core.contests.countries import ContestCountries
+from gateway.core.contests.kept_catalog import KeptCatalog
 from gateway.core.contests.ranking import BoardReader, BoardTop, PublicBoard
 from gateway.core.contests.rules import VotingState
 from gateway.core.entries import entering, entry_fees
@@ -57,8 +58,11 @@ class VoteService:
     def __init__(self, sessions: Sessions, providers: Providers, board: BoardReader, starts: PaymentStarter, *,
                  pending_ttl: timedelta, receipt_channels: frozenset[str],
                  contest_settings: Sequence[ChannelContestSettings] = (),
-                 storage: MediaStorage | None = None) -> None:
+                 storage: MediaStorage | None = None, kept: KeptCatalog | None = None) -> None:
         self.sessions = sessions
+        # The public contests as this process read them a moment ago, for the reads a vote's answer is worded from
+        # (a worker's SMS jobs); None: read afresh each time.
+        self.kept = kept
         self.providers = providers
         self.board = board
         # Money in's one door: every start of a payment goes through it (gateway.core.money_in.start_protocol).
@@ -81,7 +85,10 @@ class VoteService:
     async def public_contests(self, *, channel_fields: bool = False) -> list[PublicContest]:
         """Every contest the public may see (no drafts, no candidates), soonest closing first; with the channels'
         settings of each when asked (they cost a query per channel, which a vote's path does without)."""
-        contests = await catalog.public_contests(self.sessions)
+        if self.kept is not None:
+            contests = await self.kept.public_contests(lambda: catalog.public_contests(self.sessions))
+        else:
+            contests = await catalog.public_contests(self.sessions)
         return await self._with_channel_fields(contests) if channel_fields else contests
 
     async def contests_with_menus(self, contest_ids: Select[int]) -> tuple[PublicContest, ...]:
@@ -91,7 +98,10 @@ class VoteService:
     async def contest(self, slug: str, *, channel_fields: bool = False, clips: bool = False) -> PublicContest:
         """A public contest with its active candidates (and the channels' settings of it, and each candidate's
         ready clip, when asked); NotFound otherwise."""
-        contest = await catalog.contest_by_slug(self.sessions, slug, self.storage if clips else None)
+        if self.kept is not None and not clips:
+            contest = await self.kept.contest(slug, lambda: catalog.contest_by_slug(self.sessions, slug))
+        else:
+            contest = await catalog.contest_by_slug(self.sessions, slug, self.storage if clips else None)
         return (await self._with_channel_fields([contest]))[0] if channel_fields else contest
 
     async def candidate_ref(self, candidate_id: int) -> tuple[str, str] | None:

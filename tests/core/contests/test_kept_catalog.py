@@ -1,0 +1,72 @@
+"""The public contests a worker's SMS jobs word their answers from are read once every few seconds, not for every
+message; a contest that is not there is never kept, so it is found as soon as it is."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from gateway.core.contests.catalog import PublicContest
+from gateway.core.contests.kept_catalog import KeptCatalog
+from gateway.core.errors import NotFound
+from gateway.db.models import ContestStatus
+
+
+class Clock:
+    now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def contest(name: str) -> PublicContest:
+    at = datetime(2026, 11, 28, tzinfo=UTC)
+    return PublicContest(1, "star", name, ContestStatus.OPEN, at, at, 100, "XAF", 10, ("mtn",), "fr", True, None)
+
+
+async def test_a_contest_is_read_again_only_once_its_copy_is_older_than_its_seconds() -> None:
+    clock, reads = Clock(), []
+
+    async def read() -> PublicContest:
+        reads.append(clock.now)
+        return contest(f"Star {len(reads)}")
+
+    kept = KeptCatalog(seconds=5.0, clock=clock)
+    assert (await kept.contest("star", read)).name == "Star 1"
+    clock.now += 4.9
+    assert (await kept.contest("star", read)).name == "Star 1"
+    clock.now += 0.1
+    assert (await kept.contest("star", read)).name == "Star 2"
+    assert reads == [100.0, 105.0]
+
+
+async def test_a_contest_not_found_is_not_kept() -> None:
+    clock, found = Clock(), [False]
+
+    async def read() -> PublicContest:
+        if not found[0]:
+            raise NotFound("No contest is called 'star'.", code="contest_not_found")
+        return contest("Star")
+
+    kept = KeptCatalog(clock=clock)
+    with pytest.raises(NotFound):
+        await kept.contest("star", read)
+    found[0] = True  # published a moment later
+    assert (await kept.contest("star", read)).name == "Star"
+
+
+async def test_the_list_is_kept_as_long_and_a_caller_cannot_change_the_copy() -> None:
+    clock, reads = Clock(), []
+
+    async def read() -> list[PublicContest]:
+        reads.append(clock.now)
+        return [contest("Star")]
+
+    kept = KeptCatalog(seconds=5.0, clock=clock)
+    first = await kept.public_contests(read)
+    first.clear()
+    assert [c.name for c in await kept.public_contests(read)] == ["Star"]
+    clock.now += 5.0
+    await kept.public_contests(read)
+    assert reads == [100.0, 105.0]
