@@ -93,7 +93,7 @@ def _env_of(pid: int) -> str:
 
 
 @contextlib.contextmanager
-def running_stack(web_processes: int | None = None, worker_processes: int = 2,
+def running_stack(web_processes: int | None = None, worker_processes: int = 4,
                   extra_env: dict[str, str] | None = None,
                   sandbox_env: Callable[[str], dict[str, str]] | None = None) -> Iterator[Stack]:
     """Start the whole service on embedded PostgreSQL and Redis in a scratch folder; stop it after. `sandbox_env`:

@@ -1,6 +1,6 @@
 """`gateway rehearse` against the whole stack started here (as `gateway run` starts it), its verdict recorded.
 
-    python -m bench.rehearsal [--peak 200] [--minutes 10] [--viewers 10] [--workers 2] [--no-record]
+    python -m bench.rehearsal [--peak 200] [--minutes 10] [--viewers 10] [--workers 4] [--no-record]
 
 The rehearsal itself drives any running installation (docs/commands.md); this only gives it
 one on this machine and keeps its printout in RESULTS.md with the machine's description.
@@ -26,7 +26,7 @@ def main() -> None:
     parser.add_argument("--peak", type=float, default=200)
     parser.add_argument("--minutes", type=float, default=10)
     parser.add_argument("--viewers", type=int, default=10)
-    parser.add_argument("--workers", type=int, default=2, help="RQ workers the stack runs (`GATEWAY_WORKER_PROCESSES`)")
+    parser.add_argument("--workers", type=int, default=4, help="RQ workers the stack runs (`GATEWAY_WORKER_PROCESSES`)")
     parser.add_argument("--no-record", action="store_true", help="print the figures only, not into RESULTS.md")
     parser.add_argument("--section", default="rehearsal", help="its section of RESULTS.md (a search's run)")
     args = parser.parse_args()
@@ -44,7 +44,7 @@ def main() -> None:
     figures = {f"{n:02d}": line for n, line in enumerate(lines, 1)} or {"01": f"no output (exit {result.returncode})"}
     figures["load"] = f"load average before it: {load_before} (line 02: at its end)"
     figures["others"] = f"CPU used by processes outside the stack and the rehearsal: {others}"
-    workers = "" if args.workers == 2 else f", {args.workers} workers"
+    workers = "" if args.workers == 4 else f", {args.workers} workers"
     report = print_report(f"rehearsal: {args.peak:g} votes/s peak, 150% offered for {args.minutes:g} min{workers} "
                           f"(exit {result.returncode})", figures)
     if not args.no_record:

@@ -47,7 +47,10 @@ class ServiceSettings(BaseSettings):
     gateway_port: int = 8080
     gateway_data_dir: Path = Path("./var")
     gateway_web_processes: int = Field(default=1, ge=1)
-    gateway_worker_processes: int = Field(default=2, ge=1)
+    # Each takes the queue's jobs one at a time, and a job mostly waits (on PostgreSQL, on a provider, on the CPU):
+    # with 2, a 10-minute rehearsal at a 25/s peak left its SMS waiting ~20 s for their answer, with 4 none waited
+    # over half a second (bench/RESULTS.md, "rehearsal-peak-25-workers-4").
+    gateway_worker_processes: int = Field(default=4, ge=1)
     database_url: str | None = None
     # PostgreSQL's backups: the WAL archive (wal/) and base backups (base/); unset: GATEWAY_DATA_DIR/backups. A
     # restore needs binaries of the backup's major version: found in Debian's and the embedded default's folders,
