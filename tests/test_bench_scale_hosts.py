@@ -22,11 +22,11 @@ async def test_writing_transactions_are_told_from_read_only_commits_per_vote(ser
         await connection.execute("CREATE TEMP TABLE scratch (n int)")
         for n in range(99):  # a hundred transactions that write
             await connection.execute("INSERT INTO scratch VALUES ($1)", n)
-        for _ in range(50):  # fifty that only read
+        for _ in range(300):  # three hundred that only read
             await connection.fetchval("SELECT 1")
         await connection.close()  # a backend's counters reach pg_stat_database as it ends
         first = activity.samples[0]
-        await until(lambda: activity.samples[-1].commits - first.commits >= 150)
+        await until(lambda: activity.samples[-1].commits - first.commits >= 400)
     finally:
         stop.set()
         await sampling
@@ -34,10 +34,11 @@ async def test_writing_transactions_are_told_from_read_only_commits_per_vote(ser
     found = activity.per_vote(first.at, last.at, votes_a_second=100 / (last.at - first.at))  # "a hundred votes"
     assert found is not None
     commits, writing, wal = found
-    # Transaction ids and commits are the server's: other tests on a shared server add some, never take any away.
-    # Counted as writes, the reads would make it 1.5 or more.
-    assert 0.95 <= writing <= 1.3  # the sampler itself writes nothing
-    assert 1.45 <= commits <= 2.0  # the reads are commits too, the sampler's own taken out
+    # Transaction ids are the server's: other tests on a shared server assign some meanwhile (a few dozen a second
+    # on a busy CI machine), never take any away. Counted as writes, the reads would make it 4 or more.
+    assert 0.95 <= writing <= 2.5  # the sampler itself writes nothing
+    # Commits are this database's alone; the reads are commits too, the sampler's own taken out.
+    assert 3.95 <= commits <= 4.5
     assert wal > 0
 
 
