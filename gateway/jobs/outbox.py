@@ -1,7 +1,7 @@
 """The outbox relay: rows written inside a confirming transaction become RQ jobs after commit.
 
 The rows a relay pass hands over become a few jobs, each delivering up to `BATCH_MOST` of them
-(`outbox-batch-{first}-{last}`), each row in a transaction of its own: a job per row cost a worker as
+(`outbox-batch-{first}-{last}-{digest}`), each row in a transaction of its own: a job per row cost a worker as
 much in RQ's own bookkeeping (its dequeue, heartbeat, registries and result) as the receipt it sent,
 and the web process a thread's hand-over and a few Redis round trips a row. A row that fails in a
 batch becomes the job `outbox-{id}`, with its own retries. A relay that runs twice (or crashes
@@ -16,6 +16,7 @@ Redis; a job still there (waiting, running, waiting for its retry, or failed for
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -68,7 +69,11 @@ def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
 
 
 def delivery_batch_job_id(outbox_ids: list[int]) -> str:
-    return f"outbox-batch-{outbox_ids[0]}-{outbox_ids[-1]}"
+    """The batch's job id, told by all of its rows: rows commit out of id order, so a relay that crashed before
+    marking its rows may find the same first and last row again with another between them, which a job named by its
+    ends alone would have left waiting minutes for `relay_lost`."""
+    digest = hashlib.blake2b(",".join(map(str, outbox_ids)).encode(), digest_size=6).hexdigest()
+    return f"outbox-batch-{outbox_ids[0]}-{outbox_ids[-1]}-{digest}"
 
 
 def enqueue_delivery_batches(queue: Queue, outbox_ids: list[int], most: int = BATCH_MOST) -> int:

@@ -105,3 +105,34 @@ async def test_a_batch_past_its_time_hands_the_rest_on_alone(sessions: Sessions,
 
     assert await outbox.deliver_batch(sessions, ids, {}, alone, seconds=-1.0) == 0
     assert all(Job.exists(outbox.delivery_job_id(i), connection=queue.connection) for i in ids)
+
+
+async def test_a_row_committed_late_between_a_crashed_relays_rows_is_handed_over_at_once(
+        sessions: Sessions, settings: Settings) -> None:
+    """Rows commit out of id order: a relay that crashed after enqueueing [first, last] and found a row committed
+    between them on its next pass hands that row over in a new job, not minutes later."""
+    queue = job_queue(sync_redis(settings.redis_url or ""))
+    async with sessions.begin() as session:
+        first = OutboxMessage(topic="vote.confirmed", payload={"order_id": "first"})
+        session.add(first)
+    late_session = sessions()
+    late = OutboxMessage(topic="vote.confirmed", payload={"order_id": "late"})
+    late_session.add(late)
+    await late_session.flush()  # its id taken, its transaction not committed
+    async with sessions.begin() as session:
+        last = OutboxMessage(topic="vote.confirmed", payload={"order_id": "last"})
+        session.add(last)
+    assert first.id < late.id < last.id
+
+    async def crashing(ids: list[int]) -> int:
+        await asyncio.to_thread(outbox.enqueue_delivery_batches, queue, ids)
+        raise ConnectionError("the relay's process died before it marked its rows")
+
+    with pytest.raises(ConnectionError):
+        await outbox.relay_queued(sessions, crashing)
+    await late_session.commit()
+    await late_session.close()
+    assert await outbox.relay_queued(sessions, lambda ids: asyncio.to_thread(
+        outbox.enqueue_delivery_batches, queue, ids)) == 3
+    in_jobs = {row for job in queue.get_jobs() for row in job.args[-1]}
+    assert late.id in in_jobs
