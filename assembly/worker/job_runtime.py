@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -68,6 +68,7 @@ class JobContext:
     levels: ServiceLevels = field(default_factory=lambda: ServiceLevels(CollectorRegistry()))
     # The public contests as the process's jobs read them a moment ago (an SMS job's answer is worded from them)
     kept: KeptCatalog = field(default_factory=KeptCatalog)
+    shared: dict[str, Any] = field(default_factory=dict, repr=False)  # kept_for_jobs's objects, by name
 
     @property
     def phone_wallets(self) -> PhoneWallets:
@@ -84,6 +85,18 @@ class JobContext:
 
     async def relay_now(self) -> None:
         await relay_now(self)
+
+    def kept_for_jobs(self, name: str, make: Callable[[], T]) -> T:
+        if name not in self.shared:
+            self.shared[name] = make()
+        kept: T = self.shared[name]
+        return kept
+
+    def close_shared(self) -> None:
+        for kept in self.shared.values():
+            if callable(close := getattr(kept, "close", None)):
+                close()
+        self.shared.clear()
 
     def pace(self, role: str) -> Pace:
         return spare_pace(self.redis, role)
@@ -116,8 +129,12 @@ async def job_context() -> AsyncIterator[JobContext]:
     sessions = session_factory(engine)
     try:
         texters = {parts.name: parts.texts_phones(settings, sessions, http) for parts in CHANNELS if parts.texts_phones}
-        yield JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http),
-                         texters, build_storage(settings, http), levels)
+        context = JobContext(settings, sessions, redis, registry, build_receipt_senders(settings, sessions, http),
+                             texters, build_storage(settings, http), levels)
+        try:
+            yield context
+        finally:
+            context.close_shared()
     finally:
         await registry.aclose()
         await http.aclose()

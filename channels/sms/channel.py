@@ -36,9 +36,10 @@ INBOUND_JOB = "inbound"  # queued by channels.sms.routes once a message is kept
 
 
 def sms_context(ctx: JobResources[SmsSettings]) -> SmsContext:
+    """A job's context; its sender is the process's, whose connection to AT stays open between jobs."""
     starts = CollectedStarts()
-    return SmsContext(ctx.vote_service(starts), starts, ctx.sessions, SmsSender(ctx.sessions, at_account(ctx.settings)),
-                      ctx.start_payment, ctx.phone_wallets)
+    sender = ctx.kept_for_jobs("sms.sender", lambda: SmsSender(ctx.sessions, at_account(ctx.settings)))
+    return SmsContext(ctx.vote_service(starts), starts, ctx.sessions, sender, ctx.start_payment, ctx.phone_wallets)
 
 
 async def inbound_job(ctx: JobResources[SmsSettings], inbound_id: int) -> str:

@@ -34,6 +34,10 @@ class SmsSender:
         self.account = account
         self.messaging = AtMessaging(account, retry_delays) if account is not None else None
 
+    def close(self) -> None:
+        if self.messaging is not None:
+            self.messaging.close()
+
     @property
     def retry_delays(self) -> tuple[float, ...]:
         return self.messaging.retry_delays if self.messaging is not None else ()

@@ -4,6 +4,7 @@ declare their passes (`passes`, gateway.core.worker_passes) and never import the
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 from redis.asyncio import Redis
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     from gateway.core.service import VoteService
 
 S_co = TypeVar("S_co", bound=ServiceSettings, covariant=True)
+T = TypeVar("T")
 
 
 class JobResources(Protocol[S_co]):
@@ -50,4 +52,9 @@ class JobResources(Protocol[S_co]):
 
     async def relay_now(self) -> None:
         """Deliver what committed transactions left in the outbox (board moves, receipts) now."""
+        ...
+
+    def kept_for_jobs(self, name: str, make: Callable[[], T]) -> T:
+        """The object `name` that this process's jobs share (a client, with its open connections), made by `make`
+        for the first; closed (its `close`) with the jobs' context."""
         ...
