@@ -1,5 +1,10 @@
 """The SMS channel's rows: inbound messages (deduped on AT's id), outbound messages (one per order or
-inbound and kind), opt-outs."""
+inbound and kind), opt-outs.
+
+The statements every SMS vote makes (its message's keywords and opt-out read, each text's row claimed and its
+answer noted, the message's outcome) are `DriverStatement`s, each committed on its own on an autocommit
+connection: through an ORM session each cost a worker more than the statement costs PostgreSQL (the session's
+bookkeeping, BEGIN and COMMIT round trips), and an SMS vote makes six of them."""
 
 from __future__ import annotations
 
@@ -7,12 +12,30 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from channels.sms.forms import DeliveryReport, Inbound
 from channels.sms.models import SmsContest, SmsInbound, SmsMessage, SmsOptOut
-from gateway.db.engine import Sessions
+from gateway.db.driver_statements import DriverStatement
+from gateway.db.engine import Sessions, autocommit, autocommit_connection
+
+KEYWORDS_ON = DriverStatement(select(SmsContest.contest_id, SmsContest.keyword).where(
+    SmsContest.short_code == bindparam("short_code"), SmsContest.keyword.is_not(None), SmsContest.keyword != ""),
+    ("short_code",))
+OPTED_OUT = DriverStatement(select(SmsOptOut.msisdn).where(SmsOptOut.msisdn == bindparam("msisdn")), ("msisdn",))
+NOTE_OUTCOME = DriverStatement(update(SmsInbound).where(SmsInbound.id == bindparam("inbound")).values(
+    outcome=bindparam("new_outcome"), order_id=bindparam("new_order_id"), handled_at=bindparam("new_handled_at")),
+    ("inbound", "new_outcome", "new_order_id", "new_handled_at"))
+OUTGOING_PARAMETERS = ("new_order_id", "new_inbound_id", "new_notice_id", "new_kind", "new_msisdn", "new_text")
+NEW_OUTGOING = DriverStatement(insert(SmsMessage).values(
+    order_id=bindparam("new_order_id"), inbound_id=bindparam("new_inbound_id"), notice_id=bindparam("new_notice_id"),
+    kind=bindparam("new_kind"), msisdn=bindparam("new_msisdn"), text=bindparam("new_text"), status="queued",
+).on_conflict_do_nothing().returning(SmsMessage.id), OUTGOING_PARAMETERS)
+NOTE_SENT = DriverStatement(update(SmsMessage).where(SmsMessage.id == bindparam("message")).values(
+    at_message_id=bindparam("new_at_message_id"), status=bindparam("new_status"),
+    failure_reason=bindparam("new_failure_reason")),
+    ("message", "new_at_message_id", "new_status", "new_failure_reason"))
 
 
 async def keep_inbound(sessions: Sessions, message: Inbound) -> int | None:
@@ -27,21 +50,20 @@ async def keep_inbound(sessions: Sessions, message: Inbound) -> int | None:
 
 async def keywords_on(sessions: Sessions, short_code: str) -> dict[int, str]:
     """The keyword of each contest texted at `short_code` (contest id -> keyword; a contest needs both)."""
-    async with sessions() as session:
-        rows = await session.execute(select(SmsContest.contest_id, SmsContest.keyword).where(
-            SmsContest.short_code == short_code, SmsContest.keyword.is_not(None), SmsContest.keyword != ""))
-        return {contest_id: keyword for contest_id, keyword in rows.all() if keyword}
+    async with autocommit_connection(sessions) as connection:
+        rows = await KEYWORDS_ON.fetch(connection, {"short_code": short_code})
+    return {row["contest_id"]: row["keyword"] for row in rows if row["keyword"]}
 
 
 async def inbound(sessions: Sessions, inbound_id: int) -> SmsInbound | None:
-    async with sessions() as session:
+    async with autocommit(sessions) as session:
         return await session.get(SmsInbound, inbound_id)
 
 
 async def note_outcome(sessions: Sessions, inbound_id: int, outcome: str, order_id: uuid.UUID | None = None) -> None:
-    async with sessions.begin() as session:
-        await session.execute(update(SmsInbound).where(SmsInbound.id == inbound_id).values(
-            outcome=outcome, order_id=order_id, handled_at=datetime.now(UTC)))
+    async with autocommit_connection(sessions) as connection:
+        await NOTE_OUTCOME.fetchrow(connection, {"inbound": inbound_id, "new_outcome": outcome,
+                                                 "new_order_id": order_id, "new_handled_at": datetime.now(UTC)})
 
 
 @dataclass(frozen=True)
@@ -59,15 +81,14 @@ class Outgoing:
 async def claim_outgoing(sessions: Sessions, message: Outgoing) -> int | None:
     """The row to send now: a new one, or one a failed run left `unsent`. None when this order or inbound
     already has a message of this kind that went out (or is going out)."""
-    async with sessions.begin() as session:
-        created: int | None = await session.scalar(
-            insert(SmsMessage).values(
-                order_id=message.order_id, inbound_id=message.inbound_id, notice_id=message.notice_id,
-                kind=message.kind, msisdn=message.msisdn,
-                text=message.text, status="queued",
-            ).on_conflict_do_nothing().returning(SmsMessage.id))
-        if created is not None:
-            return created
+    async with autocommit_connection(sessions) as connection:
+        row = await NEW_OUTGOING.fetchrow(connection, dict(zip(OUTGOING_PARAMETERS, (
+            message.order_id, message.inbound_id, message.notice_id, message.kind, message.msisdn, message.text),
+            strict=True)))
+    if row is not None:
+        created: int = row["id"]
+        return created
+    async with sessions.begin() as session:  # a message of this kind exists: sent, being sent, or left unsent
         owner = (SmsMessage.order_id == message.order_id if message.order_id is not None
                  else SmsMessage.notice_id == message.notice_id if message.notice_id is not None
                  else SmsMessage.inbound_id == message.inbound_id)
@@ -79,9 +100,9 @@ async def claim_outgoing(sessions: Sessions, message: Outgoing) -> int | None:
 
 async def note_sent(sessions: Sessions, message_id: int, at_message_id: str | None, status: str,
                     failure_reason: str | None = None) -> None:
-    async with sessions.begin() as session:
-        await session.execute(update(SmsMessage).where(SmsMessage.id == message_id).values(
-            at_message_id=at_message_id, status=status, failure_reason=failure_reason))
+    async with autocommit_connection(sessions) as connection:
+        await NOTE_SENT.fetchrow(connection, {"message": message_id, "new_at_message_id": at_message_id,
+                                              "new_status": status, "new_failure_reason": failure_reason})
 
 
 async def note_delivery(sessions: Sessions, report: DeliveryReport) -> bool:
@@ -99,8 +120,8 @@ async def opt_out(sessions: Sessions, msisdn: str) -> None:
 
 
 async def opted_out(sessions: Sessions, msisdn: str) -> bool:
-    async with sessions() as session:
-        return await session.scalar(select(SmsOptOut.msisdn).where(SmsOptOut.msisdn == msisdn)) is not None
+    async with autocommit_connection(sessions) as connection:
+        return await OPTED_OUT.fetchrow(connection, {"msisdn": msisdn}) is not None
 
 
 async def unhandled(sessions: Sessions, *, older_than: timedelta, within: timedelta, limit: int = 200) -> list[int]:
