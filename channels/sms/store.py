@@ -1,10 +1,10 @@
 """The SMS channel's rows: inbound messages (deduped on AT's id), outbound messages (one per order or
 inbound and kind), opt-outs.
 
-The statements every SMS vote makes (its message's keywords and opt-out read, each text's row claimed and its
+The statements every SMS vote makes (its message kept, its keywords and opt-out read, each text's row claimed and its
 answer noted, the message's outcome) are `DriverStatement`s, each committed on its own on an autocommit
 connection: through an ORM session each cost a worker more than the statement costs PostgreSQL (the session's
-bookkeeping, BEGIN and COMMIT round trips), and an SMS vote makes six of them."""
+bookkeeping, BEGIN and COMMIT round trips), and an SMS vote makes seven of them."""
 
 from __future__ import annotations
 
@@ -20,6 +20,13 @@ from channels.sms.models import SmsContest, SmsInbound, SmsMessage, SmsOptOut
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit, autocommit_connection
 
+INBOUND_PARAMETERS = ("new_at_id", "new_msisdn", "new_short_code", "new_text", "new_sent_at", "new_link_id",
+                      "new_network_code")
+NEW_INBOUND = DriverStatement(insert(SmsInbound).values(
+    at_id=bindparam("new_at_id"), msisdn=bindparam("new_msisdn"), short_code=bindparam("new_short_code"),
+    text=bindparam("new_text"), sent_at=bindparam("new_sent_at"), link_id=bindparam("new_link_id"),
+    network_code=bindparam("new_network_code"),
+).on_conflict_do_nothing(index_elements=["at_id"]).returning(SmsInbound.id), INBOUND_PARAMETERS)
 KEYWORDS_ON = DriverStatement(select(SmsContest.contest_id, SmsContest.keyword).where(
     SmsContest.short_code == bindparam("short_code"), SmsContest.keyword.is_not(None), SmsContest.keyword != ""),
     ("short_code",))
@@ -40,12 +47,11 @@ NOTE_SENT = DriverStatement(update(SmsMessage).where(SmsMessage.id == bindparam(
 
 async def keep_inbound(sessions: Sessions, message: Inbound) -> int | None:
     """The new row's id; None when AT already delivered this `id` (its retries, or a replay)."""
-    async with sessions.begin() as session:
-        return await session.scalar(
-            insert(SmsInbound).values(
-                at_id=message.at_id, msisdn=message.msisdn, short_code=message.short_code, text=message.text,
-                sent_at=message.sent_at, link_id=message.link_id, network_code=message.network_code,
-            ).on_conflict_do_nothing(index_elements=["at_id"]).returning(SmsInbound.id))
+    async with autocommit_connection(sessions) as connection:
+        row = await NEW_INBOUND.fetchrow(connection, dict(zip(INBOUND_PARAMETERS, (
+            message.at_id, message.msisdn, message.short_code, message.text, message.sent_at, message.link_id,
+            message.network_code), strict=True)))
+    return None if row is None else int(row["id"])
 
 
 async def keywords_on(sessions: Sessions, short_code: str) -> dict[int, str]:

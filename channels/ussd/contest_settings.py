@@ -25,7 +25,7 @@ from channels.ussd.texts import CATALOGS
 from gateway.core.channel_settings import ContestField, ContestFieldset
 from gateway.core.contests.contest_drafts import flag, listed
 from gateway.core.errors import Conflict, DomainError
-from gateway.db.engine import Sessions
+from gateway.db.engine import Sessions, autocommit
 
 FIELD = "ussd_no_receipt_sms"
 CODES_FIELD = "ussd_service_codes"
@@ -103,6 +103,6 @@ USSD_CONTEST_SETTINGS = UssdContestSettingsKind()
 
 async def receipt_sms_wanted(sessions: Sessions, contest_id: int) -> bool:
     """Whether the contest's USSD voters get the SMS that confirms a decided order (on unless turned off)."""
-    async with sessions() as session:
+    async with autocommit(sessions) as session:  # one read: no BEGIN and ROLLBACK around it
         off = await session.scalar(select(UssdContest.no_receipt_sms).where(UssdContest.contest_id == contest_id))
     return not off

@@ -5,14 +5,17 @@ the only way left to tell the voter.
 
 Once per order and kind: a row is kept before the text goes (`ussd_receipt_texts`), so a relay, a job or a
 reconciler pass that runs again texts nothing more; a row a failed send left `unsent` is taken again by the next run.
-A contest whose organiser turned it off (`ussd_no_receipt_sms`) gets none."""
+A contest whose organiser turned it off (`ussd_no_receipt_sms`) gets none.
+
+The row's insert and the answer's note are `DriverStatement`s on an autocommit connection, as the SMS channel's
+(channels/sms/store.py): through an ORM session each cost the worker more than the statement."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, update
 from sqlalchemy.dialects.postgresql import insert
 
 from channels.phone.at_messaging import SEND_ERRORS, AtMessaging
@@ -22,9 +25,19 @@ from channels.ussd.models import UssdReceiptText
 from gateway.core.orders.receipts import Receipt
 from gateway.core.texts import Lang
 from gateway.core.voters import payer_numbers
-from gateway.db.engine import Sessions
+from gateway.db.driver_statements import DriverStatement
+from gateway.db.engine import Sessions, autocommit_connection
 
 log = logging.getLogger(__name__)
+
+NEW_TEXT = DriverStatement(insert(UssdReceiptText).values(
+    order_id=bindparam("new_order_id"), kind=bindparam("new_kind"), msisdn=bindparam("new_msisdn"),
+    text=bindparam("new_text"), status="queued").on_conflict_do_nothing().returning(UssdReceiptText.id),
+    ("new_order_id", "new_kind", "new_msisdn", "new_text"))
+NOTE_SENT = DriverStatement(update(UssdReceiptText).where(UssdReceiptText.id == bindparam("row")).values(
+    at_message_id=bindparam("new_at_message_id"), status=bindparam("new_status"),
+    failure_reason=bindparam("new_failure_reason")),
+    ("row", "new_at_message_id", "new_status", "new_failure_reason"))
 
 
 class UssdReceiptSender:
@@ -62,12 +75,13 @@ class UssdReceiptSender:
 async def claim(sessions: Sessions, order_id: uuid.UUID, kind: str, msisdn: str, text: str) -> int | None:
     """The row to send now: a new one, or one a failed run left `unsent`; None when this order's text of this kind
     went out (or is going out)."""
-    async with sessions.begin() as session:
-        created: int | None = await session.scalar(
-            insert(UssdReceiptText).values(order_id=order_id, kind=kind, msisdn=msisdn, text=text, status="queued")
-            .on_conflict_do_nothing().returning(UssdReceiptText.id))
-        if created is not None:
-            return created
+    async with autocommit_connection(sessions) as connection:
+        row = await NEW_TEXT.fetchrow(connection, {"new_order_id": order_id, "new_kind": kind, "new_msisdn": msisdn,
+                                                   "new_text": text})
+    if row is not None:
+        created: int = row["id"]
+        return created
+    async with sessions.begin() as session:  # this order has a text of this kind: sent, being sent, or left unsent
         reclaimed: int | None = await session.scalar(
             update(UssdReceiptText).where(UssdReceiptText.order_id == order_id, UssdReceiptText.kind == kind,
                                           UssdReceiptText.status == "unsent")
@@ -77,6 +91,6 @@ async def claim(sessions: Sessions, order_id: uuid.UUID, kind: str, msisdn: str,
 
 async def note_sent(sessions: Sessions, row: int, at_message_id: str | None, status: str,
                     failure_reason: str | None) -> None:
-    async with sessions.begin() as session:
-        await session.execute(update(UssdReceiptText).where(UssdReceiptText.id == row).values(
-            at_message_id=at_message_id, status=status, failure_reason=failure_reason))
+    async with autocommit_connection(sessions) as connection:
+        await NOTE_SENT.fetchrow(connection, {"row": row, "new_at_message_id": at_message_id, "new_status": status,
+                                              "new_failure_reason": failure_reason})
