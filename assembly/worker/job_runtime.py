@@ -30,7 +30,7 @@ from assembly.settings import Settings
 from gateway.core.contests.kept_catalog import KeptCatalog
 from gateway.core.media_storage import MediaStorage
 from gateway.core.money_in.start_protocol import PaymentStarter
-from gateway.core.money_in.starting import start_payment
+from gateway.core.money_in.starting import ClaimedStart, start_payment
 from gateway.core.orders.receipts import ReceiptSender
 from gateway.core.phone_texts import PhoneTexter
 from gateway.core.service import VoteService
@@ -80,8 +80,8 @@ class JobContext:
                            contest_settings=CONTEST_SETTINGS, receipt_channels=RECEIPT_CHANNELS, storage=self.media,
                            kept=self.kept)
 
-    async def start_payment(self, order_id: uuid.UUID) -> object:
-        return await start_payment(self.sessions, self.providers, order_id)
+    async def start_payment(self, order_id: uuid.UUID, claimed: ClaimedStart | None = None) -> object:
+        return await start_payment(self.sessions, self.providers, order_id, claimed)
 
     async def relay_now(self) -> None:
         await relay_now(self)

@@ -21,6 +21,7 @@ from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.rules import VotingState
 from gateway.core.errors import DomainError
 from gateway.core.market import of_country
+from gateway.core.money_in.starting import ClaimedStart
 from gateway.core.orders import placing
 from gateway.core.providers import Capability
 from gateway.core.service import VoteService
@@ -35,14 +36,16 @@ CHANNEL = "sms"  # an order's channel (its ChannelParts' name)
 
 @dataclass
 class CollectedStarts:
-    """The core's PaymentStarter for a job: the prompt is pushed after the reply, by the job itself."""
+    """The core's PaymentStarter for a job: the prompt is pushed after the reply, by the job itself, on the lease its
+    order's insert took (a statement and a commit fewer a vote; a reply that took over `CLAIM_KEPT_SECONDS`, AT
+    retrying, has the start renew it: gateway.core.money_in.starting.fresh_claim)."""
 
-    owed: list[uuid.UUID] = field(default_factory=list)
-    claims_at_placement: ClassVar[bool] = False  # the job claims each start when it pushes it
+    owed: list[tuple[uuid.UUID, ClaimedStart | None]] = field(default_factory=list)
+    claims_at_placement: ClassVar[bool] = True
 
-    def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: object = None) -> None:
-        if order_id not in self.owed:
-            self.owed.append(order_id)
+    def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: ClaimedStart | None = None) -> None:
+        if all(owed != order_id for owed, _ in self.owed):
+            self.owed.append((order_id, claimed))
 
     async def wait_for_room(self) -> None:
         return None
@@ -54,7 +57,7 @@ class SmsContext:
     starts: CollectedStarts
     sessions: Sessions
     sender: SmsSender
-    start: Callable[[uuid.UUID], Awaitable[object]]  # pushes an order's payment prompt
+    start: Callable[[uuid.UUID, ClaimedStart | None], Awaitable[object]]  # pushes an order's payment prompt
     wallets: PhoneWallets  # the providers' wallets: the words that name them, the numbers whose wallet each is
 
 
@@ -100,9 +103,9 @@ async def handle_inbound(ctx: SmsContext, inbound_id: int) -> str:
                 quiet=await store.opted_out(ctx.sessions, message.msisdn))
     outcome, order_id = await answer(ctx, turn)
     await store.note_outcome(ctx.sessions, inbound_id, outcome, order_id)
-    for owed in ctx.starts.owed:
+    for owed, claimed in ctx.starts.owed:
         try:
-            await ctx.start(owed)
+            await ctx.start(owed, claimed)
         except Exception:  # the order is kept: the reconciler starts what never started
             log.warning("SMS order %s: payment prompt not pushed now", owed, exc_info=True)
     ctx.starts.owed.clear()

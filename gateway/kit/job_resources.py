@@ -16,6 +16,7 @@ from gateway.kit.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from gateway.core.money_in.start_protocol import PaymentStarter
+    from gateway.core.money_in.starting import ClaimedStart
     from gateway.core.service import VoteService
 
 S_co = TypeVar("S_co", bound=ServiceSettings, covariant=True)
@@ -46,8 +47,9 @@ class JobResources(Protocol[S_co]):
         """The core's vote API, starting payments through `starts` (a job starts them after its reply)."""
         ...
 
-    async def start_payment(self, order_id: uuid.UUID) -> object:
-        """Ask the order's provider for the payment (the prompt on the voter's phone)."""
+    async def start_payment(self, order_id: uuid.UUID, claimed: ClaimedStart | None = None) -> object:
+        """Ask the order's provider for the payment (the prompt on the voter's phone), on the lease its insert took
+        (`claimed`) or one claimed now."""
         ...
 
     async def relay_now(self) -> None:

@@ -1,6 +1,6 @@
 """Money in's one door (`StartProtocol`): an order's insert leases its start only when that start is about to run
-in this process (a payment page's now, a prompt pushed at once by a starter that uses the lease); a delayed prompt,
-one its channel may cancel, or one a job pushes claims its own when it runs."""
+in this process (a payment page's now, a prompt pushed at once or after a job's reply); a delayed prompt,
+or one its channel may cancel, claims its own when it runs."""
 
 from __future__ import annotations
 
@@ -33,6 +33,7 @@ async def test_only_a_start_about_to_run_here_is_leased_by_its_order_s_insert(cl
     assert (await job.terms("orange", Channel.WEB)).start_lease == START_LEASE
     assert (await web.terms("mtn", Channel.WEB, push_after=3.0)).start_lease is None  # its lease would age
     assert (await web.terms("mtn", Channel.WEB, cancellable=True)).start_lease is None  # a lease marks it as tried
-    assert (await job.terms("mtn", Channel.WEB)).start_lease is None  # the job claims each start as it pushes it
+    assert (await job.terms("mtn", Channel.WEB)).start_lease == START_LEASE  # the job pushes it after its reply
+    assert (await job.terms("mtn", Channel.WEB, cancellable=True)).start_lease is None
     terms = await web.terms("mtn", Channel.WEB, push_after=3.0)
     assert terms.push_after == 3.0 and terms.pending_ttl >= PENDING_TTL
