@@ -13,12 +13,14 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, TypeVar
 
 import httpx
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from prometheus_client import CollectorRegistry
 from redis.asyncio import Redis
+from rq import Queue
 
 from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS
 from assembly.resources.http_client import provider_http_client
@@ -85,6 +87,12 @@ class JobContext:
 
     async def relay_now(self) -> None:
         await relay_now(self)
+
+    async def hand_over(self, enqueue: Callable[[Queue, list[int]], int], ids: list[int]) -> int:
+        """Outbox rows handed to RQ by `enqueue` (gateway.jobs.outbox's), in a thread (RQ is synchronous), on the
+        synchronous Redis client the process's jobs share: not a client, and a connection, made for every pass."""
+        client = self.kept_for_jobs("rq.redis", lambda: sync_redis(self.settings.redis_url or ""))
+        return await asyncio.to_thread(enqueue, job_queue(client), ids)
 
     def kept_for_jobs(self, name: str, make: Callable[[], T]) -> T:
         if name not in self.shared:
@@ -212,6 +220,5 @@ def run_in_context(work: Callable[[JobContext], Awaitable[T]]) -> T:
 
 
 async def relay_now(ctx: JobContext) -> None:
-    queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
-    await outbox.relay_outbox(ctx.sessions, lambda ids: asyncio.to_thread(outbox.enqueue_delivery_batches, queue, ids),
+    await outbox.relay_outbox(ctx.sessions, partial(ctx.hand_over, outbox.enqueue_delivery_batches),
                               board_refresh(ctx.sessions, ctx.redis), handled=ctx.levels.note_frames)

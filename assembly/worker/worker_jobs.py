@@ -6,7 +6,6 @@ wings' own passes are in their folders, a channel's or a provider's in its parts
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import uuid
 from functools import partial
@@ -24,7 +23,6 @@ from gateway.core.worker_passes import WorkerPass
 from gateway.jobs import outbox
 from gateway.jobs.last_passes import RECONCILE_INTERVAL_SECONDS, RELAY_INTERVAL_SECONDS, note_pass
 from gateway.jobs.leases import lease_held
-from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.status_pacing import SPARE_PATIENCE, reconciler_pace, spare_pace
 from leaderboard.rebuild import follow_redis
 from leaderboard.refresh import BOARD_TOPICS, board_refresh
@@ -65,40 +63,26 @@ async def deliver_outbox(ctx: JobContext, outbox_id: int) -> bool:
 
 
 async def deliver_outbox_batch(ctx: JobContext, outbox_ids: list[int]) -> int:
-    queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
-
-    async def alone(ids: list[int]) -> int:
-        return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
-
-    return await outbox.deliver_batch(ctx.sessions, outbox_ids, outbox_handlers(ctx), alone)
+    return await outbox.deliver_batch(ctx.sessions, outbox_ids, outbox_handlers(ctx),
+                                      partial(ctx.hand_over, outbox.enqueue_deliveries))
 
 
 async def relay_pass(ctx: JobContext) -> int:
     """The relay's safety net (the web process relays at once after each confirmation)."""
-    queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
-
-    async def enqueue(ids: list[int]) -> int:
-        return await asyncio.to_thread(outbox.enqueue_delivery_batches, queue, ids)
-
     rebuilt = await follow_redis(ctx.sessions, ctx.redis)
     if rebuilt is not None:
         log.warning("the boards were on another Redis server (a failover or a restart): %d rebuilt from PostgreSQL",
                     len(rebuilt))
     # its completed run is recorded where passes are run (assembly.worker.passes.pass_job): /readyz and /metrics watch
     # it
-    return await outbox.relay_outbox(ctx.sessions, enqueue, board_refresh(ctx.sessions, ctx.redis),
-                                     handled=ctx.levels.note_frames)
+    return await outbox.relay_outbox(ctx.sessions, partial(ctx.hand_over, outbox.enqueue_delivery_batches),
+                                     board_refresh(ctx.sessions, ctx.redis), handled=ctx.levels.note_frames)
 
 
 async def requeue_lost_deliveries(ctx: JobContext) -> int:
     """Outbox rows whose RQ job Redis lost (a Sentinel failover promoted a replica that never got it): queued again
     (gateway.jobs.outbox.relay_lost)."""
-    queue = job_queue(sync_redis(ctx.settings.redis_url or ""))
-
-    async def enqueue(ids: list[int]) -> int:
-        return await asyncio.to_thread(outbox.enqueue_deliveries, queue, ids)
-
-    return await outbox.relay_lost(ctx.sessions, enqueue)
+    return await outbox.relay_lost(ctx.sessions, partial(ctx.hand_over, outbox.enqueue_deliveries))
 
 
 async def reconcile_pass(ctx: JobContext, lease_seconds: float = RECONCILE_LEASE_SECONDS,
