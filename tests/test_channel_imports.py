@@ -1,8 +1,9 @@
 """Channels reach the core through `VoteService` and its DTOs, never through the core's ORM rows.
 
 import-linter cannot tell a table from an enum in one module, so this walks every channel's imports of
-`gateway.db` with `ast`: what a channel may take from it is the kit (the session type, the storable-text
-guards) and the values DTOs carry (enums); its own tables live in its folder.
+`gateway.db` with `ast`: what a channel may take from it is the kit (the session type, an autocommit session or
+connection from it, the driver's statements for its own hottest ones, the storable-text guards) and the values DTOs
+carry (enums); its own tables live in its folder.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from pathlib import Path
 from gateway.db import models
 
 CHANNELS = Path(__file__).resolve().parent.parent / "channels"
-KIT = {"gateway.db.engine": {"Sessions", "autocommit"},
+KIT = {"gateway.db.engine": {"Sessions", "autocommit", "autocommit_connection"},
+       "gateway.db.driver_statements": {"DriverStatement"},
        "gateway.db.models": {"Base"},  # a channel's own tables share the core's metadata (one schema, one migrate)
        "gateway.db.storable": {"storable", "storable_json", "storable_strings"}}
 
