@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 import json
 import secrets
-import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -247,10 +246,10 @@ async def test_metrics_show_the_verification_backlog_and_its_age(
     assert 90 <= age < 120
 
 
-async def test_two_thousand_forged_callbacks_do_not_delay_a_genuine_vote_by_a_second(
+async def test_two_thousand_forged_callbacks_do_not_hold_a_genuine_vote_behind_them(
         client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
     contest = await make_contest(sessions, slug="gala")
-    alone = await confirmation_seconds(client, sessions, fake_mtn, "+237670000010")
+    await confirm(client, sessions, fake_mtn, "+237670000010")
     targets = [await vote(client, "gala", msisdn=f"+23767000002{n}") for n in range(5)]  # pending orders
     gate = asyncio.Semaphore(20)  # as the other floods: the forger and the app share this test's one event loop
 
@@ -263,12 +262,17 @@ async def test_two_thousand_forged_callbacks_do_not_delay_a_genuine_vote_by_a_se
                                                  "externalId": str(order_id)})).status
 
     forged = [asyncio.create_task(forge(n)) for n in range(2000)]
-    await asyncio.sleep(0.2)  # the flood is under way
-    during = await confirmation_seconds(client, sessions, fake_mtn, "+237670000011")
-    assert not all(task.done() for task in forged)  # confirmed in the middle of the flood
+    while sum(task.done() for task in forged) < 20:  # the flood is under way
+        await asyncio.sleep(0.01)
+    answered_before = sum(task.done() for task in forged)
+    await confirm(client, sessions, fake_mtn, "+237670000011")
+    # Measured in the flood's own progress, not in seconds, so that a slow or busy machine slows both alike: a
+    # genuine vote queued behind the forgeries (their checks, MTN's rate limit) would see most of them answered
+    # first. Here 45-85 of the 2,000 are, and a second's delay would see 280 more.
+    answered_meanwhile = sum(task.done() for task in forged) - answered_before
     answers = await asyncio.gather(*forged)
+    assert answered_meanwhile < 250, f"{answered_meanwhile} forged callbacks were answered before the genuine vote"
     await client.app[CHECKS].wait_idle()
-    assert during - alone < 1.0, f"a genuine vote took {during:.2f} s in the flood, {alone:.2f} s alone"
     assert set(answers) <= {400, 429}
     forged_at = {str(await reference_of(sessions, order_id)) for order_id in targets}
     assert not forged_at & set(fake_mtn.asked)  # (the genuine votes may be verified meanwhile, on a slow machine)
@@ -277,16 +281,14 @@ async def test_two_thousand_forged_callbacks_do_not_delay_a_genuine_vote_by_a_se
     await assert_tally_invariant(sessions, contest.id)
 
 
-async def confirmation_seconds(client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, msisdn: str) -> float:
-    """From MTN's callback to the vote counted."""
+async def confirm(client: TestClient, sessions: Sessions, fake_mtn: FakeMtn, msisdn: str) -> None:
+    """A vote, MTN's genuine callback for it, and the wait until it is counted."""
     order_id = await vote(client, "gala", msisdn=msisdn)
     order = await tables.get_order(sessions, order_id)
     fake_mtn.decide(order.payment_reference, "SUCCESSFUL")
-    started = time.monotonic()
     assert await callback(client, order_id, paid_body(order)) == 200
     while (await tables.get_order(sessions, order_id)).status is not OrderStatus.PAID:
         await asyncio.sleep(0.01)
-    return time.monotonic() - started
 
 
 async def until_board(redis: Redis, contest_id: int, total: int) -> None:
