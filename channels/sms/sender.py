@@ -5,13 +5,11 @@ job takes it again)."""
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 
 from channels.phone.at_messaging import (
     DIRECT,
     RETRY_DELAYS,
-    SEND_ERRORS,
     AtAccount,
     AtMessaging,
     Route,
@@ -23,8 +21,6 @@ from channels.sms.store import Outgoing
 from gateway.db.engine import Sessions
 
 __all__ = ["AtAccount", "Route", "SmsSender", "at_account", "sms_service"]
-
-log = logging.getLogger(__name__)
 
 
 class SmsSender:
@@ -52,17 +48,5 @@ class SmsSender:
         message_id = await store.claim_outgoing(self.sessions, message)
         if message_id is None:
             return False
-        if self.messaging is None:
-            log.warning("SMS %s not sent: no Africa's Talking account (AT_USERNAME/AT_API_KEY or AT_FAKE_URL)",
-                        message_id)
-            await store.note_sent(self.sessions, message_id, None, "unsent", "NoAccount")
-            return True
-        try:
-            answer = await self.messaging.send(message.msisdn, message.text, route)
-        except SEND_ERRORS as exc:
-            log.warning("SMS %s not sent after retries: %r", message_id, exc)
-            await store.note_sent(self.sessions, message_id, None, "unsent", type(exc).__name__)
-            raise
-        await store.note_sent(self.sessions, message_id, answer.at_message_id,
-                              "Sent" if answer.accepted else "Rejected", None if answer.accepted else answer.status)
+        await store.OUTGOING.send(self.sessions, self.messaging, message_id, message.msisdn, message.text, route)
         return True

@@ -2,9 +2,9 @@
 inbound and kind), opt-outs.
 
 The statements every SMS vote makes (its message kept, its keywords and opt-out read, each text's row claimed and its
-answer noted, the message's outcome) are `DriverStatement`s, each committed on its own on an autocommit
-connection: through an ORM session each cost a worker more than the statement costs PostgreSQL (the session's
-bookkeeping, BEGIN and COMMIT round trips), and an SMS vote makes seven of them."""
+answer noted, as USSD's receipts' are: channels.phone.text_rows; the message's outcome) are `DriverStatement`s, each
+committed on its own on an autocommit connection: through an ORM session each cost a worker more than the statement
+costs PostgreSQL (the session's bookkeeping, BEGIN and COMMIT round trips), and an SMS vote makes seven of them."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import insert
 
+from channels.phone.text_rows import TextRows
 from channels.sms.forms import DeliveryReport, Inbound
 from channels.sms.models import SmsContest, SmsInbound, SmsMessage, SmsOptOut
 from gateway.db.driver_statements import DriverStatement
@@ -34,15 +35,7 @@ OPTED_OUT = DriverStatement(select(SmsOptOut.msisdn).where(SmsOptOut.msisdn == b
 NOTE_OUTCOME = DriverStatement(update(SmsInbound).where(SmsInbound.id == bindparam("inbound")).values(
     outcome=bindparam("new_outcome"), order_id=bindparam("new_order_id"), handled_at=bindparam("new_handled_at")),
     ("inbound", "new_outcome", "new_order_id", "new_handled_at"))
-OUTGOING_PARAMETERS = ("new_order_id", "new_inbound_id", "new_notice_id", "new_kind", "new_msisdn", "new_text")
-NEW_OUTGOING = DriverStatement(insert(SmsMessage).values(
-    order_id=bindparam("new_order_id"), inbound_id=bindparam("new_inbound_id"), notice_id=bindparam("new_notice_id"),
-    kind=bindparam("new_kind"), msisdn=bindparam("new_msisdn"), text=bindparam("new_text"), status="queued",
-).on_conflict_do_nothing().returning(SmsMessage.id), OUTGOING_PARAMETERS)
-NOTE_SENT = DriverStatement(update(SmsMessage).where(SmsMessage.id == bindparam("message")).values(
-    at_message_id=bindparam("new_at_message_id"), status=bindparam("new_status"),
-    failure_reason=bindparam("new_failure_reason")),
-    ("message", "new_at_message_id", "new_status", "new_failure_reason"))
+OUTGOING = TextRows(SmsMessage, ("order_id", "inbound_id", "notice_id"))
 
 
 async def keep_inbound(sessions: Sessions, message: Inbound) -> int | None:
@@ -85,30 +78,12 @@ class Outgoing:
 
 
 async def claim_outgoing(sessions: Sessions, message: Outgoing) -> int | None:
-    """The row to send now: a new one, or one a failed run left `unsent`. None when this order or inbound
+    """The row to send now: a new one, or one a failed run left `unsent`. None when this order, inbound or notice
     already has a message of this kind that went out (or is going out)."""
-    async with autocommit_connection(sessions) as connection:
-        row = await NEW_OUTGOING.fetchrow(connection, dict(zip(OUTGOING_PARAMETERS, (
-            message.order_id, message.inbound_id, message.notice_id, message.kind, message.msisdn, message.text),
-            strict=True)))
-    if row is not None:
-        created: int = row["id"]
-        return created
-    async with sessions.begin() as session:  # a message of this kind exists: sent, being sent, or left unsent
-        owner = (SmsMessage.order_id == message.order_id if message.order_id is not None
-                 else SmsMessage.notice_id == message.notice_id if message.notice_id is not None
-                 else SmsMessage.inbound_id == message.inbound_id)
-        reclaimed: int | None = await session.scalar(
-            update(SmsMessage).where(owner, SmsMessage.kind == message.kind, SmsMessage.status == "unsent")
-            .values(status="queued", text=message.text).returning(SmsMessage.id))
-        return reclaimed
-
-
-async def note_sent(sessions: Sessions, message_id: int, at_message_id: str | None, status: str,
-                    failure_reason: str | None = None) -> None:
-    async with autocommit_connection(sessions) as connection:
-        await NOTE_SENT.fetchrow(connection, {"message": message_id, "new_at_message_id": at_message_id,
-                                              "new_status": status, "new_failure_reason": failure_reason})
+    owner = ({"order_id": message.order_id} if message.order_id is not None
+             else {"notice_id": message.notice_id} if message.notice_id is not None
+             else {"inbound_id": message.inbound_id})
+    return await OUTGOING.claim(sessions, owner, message.kind, message.msisdn, message.text)
 
 
 async def note_delivery(sessions: Sessions, report: DeliveryReport) -> bool:

@@ -7,12 +7,14 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
+import pytest
 from aiohttp.test_utils import TestClient
 from sqlalchemy import select
 
 from assembly.machine.demo import seed_demo
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.worker_jobs import outbox_handlers
+from channels.phone.at_messaging import SEND_ERRORS
 from channels.sms.channel import sms_context
 from channels.sms.handling import handle_inbound
 from channels.sms.models import SmsInbound, SmsMessage
@@ -192,6 +194,29 @@ async def test_at_down_leaves_the_reply_unsent_and_the_vote_goes_on(
     async with sessions() as session:
         [row] = (await session.scalars(select(SmsMessage))).all()
     assert (row.kind, row.status, row.at_message_id) == ("prompt", "unsent", None)
+
+
+async def test_a_receipt_at_could_not_take_goes_out_on_a_later_run_once(
+        client: TestClient, sessions: Sessions, job: JobContext, fake_at: FakeAt, fake_mtn: FakeMtn) -> None:
+    await seed_demo(sessions)
+    await prefer_english(sessions)
+    await handle(job, await receive(client, sessions, "VOTE 07 1", "ATXid_r"))
+    [order] = await sms_orders(sessions)
+    await counting.confirm_payment(sessions, order.id, "SUCCESSFUL", 100, "XAF", "t-r", provider="mtn")
+    fake_at.failures = 100  # AT down for the receipt's first run, retries and all: its row is left unsent
+    with pytest.raises(SEND_ERRORS):
+        await deliver_outbox(job)
+    fake_at.failures = 0
+    assert len(fake_at.sent) == 1 and await receipt_status(sessions, order.id) == "unsent"  # the prompt only
+    await deliver_outbox(job, runs=3)
+    assert fake_at.texts()[1:] == [f"Thank you! 1 vote for 07 Grace Ndongo counted. Ref {ref(order.id)}"]
+    assert await receipt_status(sessions, order.id) == "Sent"
+
+
+async def receipt_status(sessions: Sessions, order_id: uuid.UUID) -> str | None:
+    async with sessions() as session:
+        return await session.scalar(select(SmsMessage.status).where(SmsMessage.order_id == order_id,
+                                                                    SmsMessage.kind == "paid"))
 
 
 async def test_an_open_contest_takes_the_keyword_a_closed_one_kept(
