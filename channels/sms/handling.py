@@ -13,7 +13,6 @@ from typing import ClassVar
 from channels.phone.contest_takes import phone_labels, phone_providers, takes_message
 from channels.phone.texts import provider_label, refusal_message
 from channels.sms import free_votes, store, texts
-from channels.sms.models import SmsInbound
 from channels.sms.parser import Command, Request, language_of, normalise, parse
 from channels.sms.sender import Route, SmsSender
 from channels.sms.store import Outgoing
@@ -65,7 +64,7 @@ class SmsContext:
 class Turn:
     """The message being answered, with what it was read as."""
 
-    message: SmsInbound
+    message: store.Received
     request: Request
     contests: tuple[PublicContest, ...]
     keywords: dict[int, str]  # each contest's keyword on the message's short code
@@ -87,11 +86,11 @@ def keyword_key(keyword: str) -> str:
 
 async def handle_inbound(ctx: SmsContext, inbound_id: int) -> str:
     """The outcome kept on the row (vote, help, top, stop, bad_quantity, unrecognised, refused, …)."""
-    message = await store.inbound(ctx.sessions, inbound_id)
-    if message is None or message.handled_at is not None:
+    message = await store.received(ctx.sessions, inbound_id)
+    if message is None:
         return "done"
     # Open contests first: a closed one keeping the same short code and keyword does not shadow its successor.
-    keywords = await store.keywords_on(ctx.sessions, message.short_code)
+    keywords = message.keywords
     contests = tuple(sorted((c for c in await ctx.service.public_contests() if c.id in keywords),
                             key=lambda c: c.status is not ContestStatus.OPEN))
     caller = await ctx.service.caller(message.msisdn)
@@ -100,7 +99,7 @@ async def handle_inbound(ctx: SmsContext, inbound_id: int) -> str:
             or (Lang.parse(contests[0].default_language) if contests else None) or Lang.FR)
     limits = {keyword_key(keywords[c.id]): c.max_votes_per_order for c in contests}
     turn = Turn(message, parse(message.text, limits, ctx.wallets.sms_words()), contests, keywords, lang,
-                quiet=await store.opted_out(ctx.sessions, message.msisdn))
+                quiet=message.opted_out)
     outcome, order_id = await answer(ctx, turn)
     await store.note_outcome(ctx.sessions, inbound_id, outcome, order_id)
     for owed, claimed in ctx.starts.owed:

@@ -1,10 +1,11 @@
 """The SMS channel's rows: inbound messages (deduped on AT's id), outbound messages (one per order or
 inbound and kind), opt-outs.
 
-The statements every SMS vote makes (its message kept, its keywords and opt-out read, each text's row claimed and its
-answer noted, as USSD's receipts' are: channels.phone.text_rows; the message's outcome) are `DriverStatement`s, each
-committed on its own on an autocommit connection: through an ORM session each cost a worker more than the statement
-costs PostgreSQL (the session's bookkeeping, BEGIN and COMMIT round trips), and an SMS vote makes seven of them."""
+The statements every SMS vote makes (its message kept, then read back with its short code's keywords and its number's
+opt-out in one statement; each text's row claimed and its answer noted, as USSD's receipts' are:
+channels.phone.text_rows; the message's outcome) are `DriverStatement`s, each committed on its own on an autocommit
+connection: through an ORM session each cost a worker more than the statement costs PostgreSQL (the session's
+bookkeeping, BEGIN and COMMIT round trips)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import aggregate_order_by, insert
 
 from channels.phone.text_rows import TextRows
 from channels.sms.forms import DeliveryReport, Inbound
 from channels.sms.models import SmsContest, SmsInbound, SmsMessage, SmsOptOut
 from gateway.db.driver_statements import DriverStatement
-from gateway.db.engine import Sessions, autocommit, autocommit_connection
+from gateway.db.engine import Sessions, autocommit_connection
 
 INBOUND_PARAMETERS = ("new_at_id", "new_msisdn", "new_short_code", "new_text", "new_sent_at", "new_link_id",
                       "new_network_code")
@@ -28,10 +29,15 @@ NEW_INBOUND = DriverStatement(insert(SmsInbound).values(
     text=bindparam("new_text"), sent_at=bindparam("new_sent_at"), link_id=bindparam("new_link_id"),
     network_code=bindparam("new_network_code"),
 ).on_conflict_do_nothing(index_elements=["at_id"]).returning(SmsInbound.id), INBOUND_PARAMETERS)
-KEYWORDS_ON = DriverStatement(select(SmsContest.contest_id, SmsContest.keyword).where(
-    SmsContest.short_code == bindparam("short_code"), SmsContest.keyword.is_not(None), SmsContest.keyword != ""),
-    ("short_code",))
-OPTED_OUT = DriverStatement(select(SmsOptOut.msisdn).where(SmsOptOut.msisdn == bindparam("msisdn")), ("msisdn",))
+KEYWORDED = (SmsContest.short_code == SmsInbound.short_code, SmsContest.keyword.is_not(None), SmsContest.keyword != "")
+RECEIVED = DriverStatement(select(
+    SmsInbound.id, SmsInbound.at_id, SmsInbound.msisdn, SmsInbound.short_code, SmsInbound.text, SmsInbound.link_id,
+    select(func.array_agg(aggregate_order_by(SmsContest.contest_id, SmsContest.contest_id)))
+    .where(*KEYWORDED).scalar_subquery().label("contest_ids"),
+    select(func.array_agg(aggregate_order_by(SmsContest.keyword, SmsContest.contest_id)))
+    .where(*KEYWORDED).scalar_subquery().label("keywords"),
+    exists().where(SmsOptOut.msisdn == SmsInbound.msisdn).label("opted_out"),
+).where(SmsInbound.id == bindparam("inbound"), SmsInbound.handled_at.is_(None)), ("inbound",))
 NOTE_OUTCOME = DriverStatement(update(SmsInbound).where(SmsInbound.id == bindparam("inbound")).values(
     outcome=bindparam("new_outcome"), order_id=bindparam("new_order_id"), handled_at=bindparam("new_handled_at")),
     ("inbound", "new_outcome", "new_order_id", "new_handled_at"))
@@ -47,16 +53,29 @@ async def keep_inbound(sessions: Sessions, message: Inbound) -> int | None:
     return None if row is None else int(row["id"])
 
 
-async def keywords_on(sessions: Sessions, short_code: str) -> dict[int, str]:
-    """The keyword of each contest texted at `short_code` (contest id -> keyword; a contest needs both)."""
+@dataclass(frozen=True)
+class Received:
+    """An inbound message as its job reads it, with its short code's keywords and whether its number opted out."""
+
+    id: int
+    at_id: str
+    msisdn: str
+    short_code: str
+    text: str
+    link_id: str | None
+    keywords: dict[int, str]  # the keyword of each contest texted at its short code (a contest needs both)
+    opted_out: bool  # the number sent STOP: no replies (receipts still go)
+
+
+async def received(sessions: Sessions, inbound_id: int) -> Received | None:
+    """The message to answer, read in one statement; None once it was handled (a job run twice answers once)."""
     async with autocommit_connection(sessions) as connection:
-        rows = await KEYWORDS_ON.fetch(connection, {"short_code": short_code})
-    return {row["contest_id"]: row["keyword"] for row in rows if row["keyword"]}
-
-
-async def inbound(sessions: Sessions, inbound_id: int) -> SmsInbound | None:
-    async with autocommit(sessions) as session:
-        return await session.get(SmsInbound, inbound_id)
+        row = await RECEIVED.fetchrow(connection, {"inbound": inbound_id})
+    if row is None:
+        return None
+    keywords = dict(zip(row["contest_ids"] or (), row["keywords"] or (), strict=True))
+    return Received(row["id"], row["at_id"], row["msisdn"], row["short_code"], row["text"], row["link_id"],
+                    keywords, row["opted_out"])
 
 
 async def note_outcome(sessions: Sessions, inbound_id: int, outcome: str, order_id: uuid.UUID | None = None) -> None:
@@ -98,11 +117,6 @@ async def note_delivery(sessions: Sessions, report: DeliveryReport) -> bool:
 async def opt_out(sessions: Sessions, msisdn: str) -> None:
     async with sessions.begin() as session:
         await session.execute(insert(SmsOptOut).values(msisdn=msisdn).on_conflict_do_nothing())
-
-
-async def opted_out(sessions: Sessions, msisdn: str) -> bool:
-    async with autocommit_connection(sessions) as connection:
-        return await OPTED_OUT.fetchrow(connection, {"msisdn": msisdn}) is not None
 
 
 async def unhandled(sessions: Sessions, *, older_than: timedelta, within: timedelta, limit: int = 200) -> list[int]:
