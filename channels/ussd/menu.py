@@ -200,7 +200,10 @@ def answer_contests(ctx: MenuContext, position: Position, raw: str) -> Position 
 
 
 def answer_home(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
-    picked = choice(raw, 5 if free_left(ctx, position.frame) else 4)
+    # "5" leads to the free vote wherever the contest gives free votes, though the menu shows it only while the caller
+    # has one left: AT sends the whole path on every hop, so a "5" the caller saw, and took, is walked again after
+    # the vote went (to another session of the number, say), and the free vote's own answer then says why not.
+    picked = choice(raw, 5 if ctx.contests[position.frame.contest].may_give_free_votes else 4)
     if picked == 1 and not ctx.contests[position.frame.contest].providers:
         return replace(moved(position, position.stack), ending=Ending.NO_PAYMENT)
     if picked is None:

@@ -57,10 +57,11 @@ async def test_a_number_takes_its_free_vote_from_the_menu_and_no_second(
     assert await free_votes(sessions) == [(MTN_NUMBER, "ussd", "day")]
     assert await orders(sessions) == [] and await prompted(client, phones) == []  # no order, no provider called
     assert (await ledger.verify(sessions, demo.id)).clean
-    # The next session of the number: no free vote left today, so no "5" on the menu, and "5" is a wrong answer.
-    again = await dial(client, "5", session_id="ATUid_2", msisdn="237670000001")
+    # The next session of the number: no free vote left today, so no "5" on the menu; a "5" typed all the same is
+    # told why when it picks a candidate.
+    again = await dial(client, "5*07", session_id="ATUid_2", msisdn="237670000001")
     assert again[0] == HOME_FR
-    assert again[1].startswith("CON Choix invalide") and again[1].endswith(HOME_FR.removeprefix("CON "))
+    assert again[2] == USED_FR
     assert len(await free_votes(sessions)) == 1
 
 
@@ -73,6 +74,18 @@ async def test_two_sessions_of_one_number_take_one_free_vote(client: TestClient,
     assert sorted(endings) == sorted([TAKEN_FR, USED_FR])
     assert len(await free_votes(sessions)) == 1
 
+
+
+async def test_a_session_answered_after_another_took_the_free_vote_is_told_why(
+        client: TestClient, demo: Contest, sessions: Sessions) -> None:
+    """AT sends the whole path on every hop: the second session's "5", chosen while the vote was there, is walked
+    again once it is gone, and must not turn into a wrong answer on the home menu."""
+    await give_free_votes(sessions, demo)
+    for session_id in ("ATUid_a", "ATUid_b"):
+        assert (await dial(client, "5", session_id=session_id))[1].startswith("CON Entrez le code du candidat")
+    assert await hop(client, "5*07", session_id="ATUid_a") == TAKEN_FR
+    assert await hop(client, "5*07", session_id="ATUid_b") == USED_FR
+    assert len(await free_votes(sessions)) == 1
 
 async def test_a_number_blocked_during_its_session_is_refused_and_nothing_is_recorded(
         client: TestClient, demo: Contest, sessions: Sessions) -> None:
