@@ -9,6 +9,7 @@ import random
 import socket
 import time
 import uuid
+from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -52,6 +53,8 @@ def kernels_own_ports() -> range:
         return range(32768, 61000)  # Linux's default
     return range(int(low), int(high) + 1)
 
+HANDED_OUT: deque[int] = deque(maxlen=64)  # the ports `free_port` gave this process last
+
 
 def free_port(worker: str | None = None) -> int:
     """A TCP port on loopback that nothing listens on right now, for a server a test starts later on it.
@@ -59,17 +62,21 @@ def free_port(worker: str | None = None) -> int:
     Never one of the kernel's own: between this look and the server's start, the kernel could give that port to an
     outgoing connection (to PostgreSQL, Redis, a browser's), and the server would fail to start ("address already in
     use"), its app's startup done and never cleaned up. Below the kernel's range each pytest-xdist process has its own
-    share, so two never pick the same port at once."""
+    share, so two never pick the same port at once; nor does one process twice in a row, for a test that asks for
+    several ports before it starts anything on them (a port handed out lately is not handed out again)."""
     worker = worker if worker is not None else os.environ.get("PYTEST_XDIST_WORKER", "gw0")
     lowest, highest = 20000, min(kernels_own_ports().start, 32768)
     share = (highest - lowest) // len(TEST_REDIS_DBS)
     start = lowest + int(worker.removeprefix("gw")) * share
     for port in random.sample(range(start, start + share), 200):
+        if port in HANDED_OUT:
+            continue
         with socket.socket() as sock:
             try:
                 sock.bind(("127.0.0.1", port))
             except OSError:  # taken: a server of this process, or a service of the machine's
                 continue
+            HANDED_OUT.append(port)
             return port
     raise RuntimeError(f"no free port among 200 tried in {start}-{start + share - 1}")
 
