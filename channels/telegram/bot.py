@@ -18,6 +18,7 @@ from aiogram.client.session.aiohttp import AiohttpSession
 from aiogram.client.session.base import BaseSession
 from aiogram.client.telegram import PRODUCTION, TelegramAPIServer
 from aiogram.fsm.storage.redis import RedisStorage
+from aiogram.methods.base import Response, TelegramMethod, TelegramType
 from aiogram.types import Update
 from aiohttp import TCPConnector
 from pydantic import ValidationError
@@ -81,6 +82,12 @@ class PromptlyClosedSession(AiohttpSession):
     """aiogram's session, closed without its quarter of a second's wait for TLS connections to finish closing:
     aiohttp (3.12.11 on) aborts them as its connector closes, so the wait only held up every stop of the web.
 
+    It keeps the type of each answer it has read: aiogram reads every answer of the Bot API as `Response[T]`, T what
+    the method returns, a model pydantic builds on first use (~6 ms of CPU: its schema and validator) and then caches
+    only weakly when built inside a function. Nothing else held those types, so every full collection of a web
+    process freed them and the next answers built them again: an eighth of a web process's CPU while Telegram votes
+    came in (bench.channels, py-spy).
+
     On the process's one TLS context (`verified_tls`): aiogram's own `__init__` takes none and loads certifi's
     bundle into a new one for every session (~25 ms of CPU each start of an app), so this sets what that `__init__`
     sets for a session without a proxy (aiogram as pinned in the lock), the shared context in place of its own.
@@ -94,6 +101,14 @@ class PromptlyClosedSession(AiohttpSession):
         self._connector_init = {"ssl": verified_tls(), "limit": 100, "ttl_dns_cache": 3600}
         self._should_reset_connector = True
         self._proxy = None
+        self.answer_types: dict[Any, type[Response[Any]]] = {}
+
+    def check_response(self, bot: Bot, method: TelegramMethod[TelegramType], status_code: int,
+                       content: str) -> Response[TelegramType]:
+        returning = method.__returning__
+        if returning not in self.answer_types:
+            self.answer_types[returning] = Response[returning]  # type: ignore[valid-type]
+        return super().check_response(bot, method, status_code, content)
 
     async def close(self) -> None:
         if self._session is not None and not self._session.closed:
