@@ -27,14 +27,16 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
     import uvloop
     from aiohttp import web
 
-    from assembly.web.app import create_app, freeze_startup_objects, heartbeat_from_now
+    from assembly.web.app import create_app, freeze_startup_objects, heartbeat_from_now, keep_built
     from assembly.web.keys import METRICS
+    from gateway.kit.keys import KEEP_BUILT
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
         app = create_app(settings)
         # Once every context has started (pools, clients, caches), not before: those live for the whole process.
         app.on_startup.extend([freeze_startup_objects, heartbeat_from_now])
+        app[KEEP_BUILT] = lambda: keep_built(app)  # e.g. the Telegram bot's types, built at its first update
         loop = uvloop.new_event_loop()
         loop.set_task_factory(app[METRICS].cpu.task_factory)  # background tasks' CPU by part, as requests'
         web.run_app(app, host=args.host or settings.gateway_host, port=args.port or settings.gateway_port,

@@ -249,6 +249,11 @@ async def freeze_startup_objects(app: web.Application) -> None:
     (a full collection walking the pools, caches and compiled statements is a pause every voter feels).
     The web process's (gateway web) only: tests build many apps and must see each one's leaks. The collection
     holds the loop for a while, on purpose: the stall watchdog is told so."""
+    keep_built(app)
+
+
+def keep_built(app: web.Application) -> None:
+    """Keep out of later collections what is built by now (`gateway.kit.keys.KEEP_BUILT`)."""
     with app[LOOP_WATCH].expected_pause():
         gc.collect()
         gc.freeze()

@@ -9,6 +9,7 @@ process's own in `assembly.web.keys`.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, TypeVar
 
 import httpx
@@ -36,6 +37,9 @@ RELAY: web.AppKey[RelayLoop] = web.AppKey("relay")
 PROVIDERS: web.AppKey[Providers] = web.AppKey("providers")  # the core's view of payments.registry
 MEDIA_STORAGE: web.AppKey[MediaStorage] = web.AppKey("media_storage")  # where candidates' files are kept
 CHECKS: web.AppKey[PaymentChecks] = web.AppKey("checks")
+# What was just built to live as long as the process (a part made at its first use, not at start-up), kept out of
+# every later collection, as `gateway web` keeps its start-up's: set there only (tests must see each app's leaks).
+KEEP_BUILT: web.AppKey[Callable[[], None]] = web.AppKey("keep_built")
 RESULTS_KEY = web.AppKey("results_key", Ed25519PrivateKey)  # signs results sheets (assembly.resources.results_key)
 # The providers' wallets as phone voters know them (their `ProviderParts.phone_wallet`, the app factory sets them):
 # the phone channels and the admin area read them here and name no provider.
