@@ -5,6 +5,8 @@ a contest and its failed messages."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+import logging
 from pathlib import Path
 
 import httpx
@@ -32,7 +34,10 @@ from gateway.kit.job_resources import JobResources
 from gateway.kit.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
 from gateway.kit.stand_ins import StandIn, listen_address
 
-INBOUND_JOB = "inbound"  # queued by channels.sms.routes once a message is kept
+log = logging.getLogger(__name__)
+# How many of a job's messages are handled at once: each waits on PostgreSQL and on AT's and the provider's answers
+# most of its time; the worker's pool keeps five connections (and five more under a burst).
+HANDLED_AT_ONCE = 5
 
 
 def sms_context(ctx: JobResources[SmsSettings]) -> SmsContext:
@@ -43,7 +48,31 @@ def sms_context(ctx: JobResources[SmsSettings]) -> SmsContext:
 
 
 async def inbound_job(ctx: JobResources[SmsSettings], inbound_id: int) -> str:
+    """One message: the job a web process queued for each before they were handed over together."""
     return await handle_inbound(sms_context(ctx), inbound_id)
+
+
+async def inbound_batch_job(ctx: JobResources[SmsSettings], inbound_ids: list[int]) -> dict[str, int]:
+    """The messages one hand-over queued (channels.sms.routes), `HANDLED_AT_ONCE` at a time, each on a context of its
+    own; returns how many had each outcome. One that fails fails only itself: the job raises after the others were
+    answered, and the backstop answers it (its row is still unhandled)."""
+    at_once = asyncio.Semaphore(HANDLED_AT_ONCE)
+
+    async def handle(inbound_id: int) -> str:
+        async with at_once:
+            return await handle_inbound(sms_context(ctx), inbound_id)
+
+    outcomes = await asyncio.gather(*(handle(inbound_id) for inbound_id in inbound_ids), return_exceptions=True)
+    failed = {inbound_id: outcome for inbound_id, outcome in zip(inbound_ids, outcomes, strict=True)
+              if isinstance(outcome, BaseException)}
+    for inbound_id, error in failed.items():
+        log.error("SMS %s not handled; the backstop answers it", inbound_id, exc_info=error)
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(inbound_ids)} SMS not handled: {sorted(failed)}")
+    counted: dict[str, int] = {}
+    for outcome in outcomes:
+        counted[str(outcome)] = counted.get(str(outcome), 0) + 1
+    return counted
 
 
 async def backstop_job(ctx: JobResources[SmsSettings]) -> int:
@@ -121,7 +150,8 @@ def add_commands(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> No
 
 SMS = ChannelParts[SmsSettings](
     CHANNEL, routes.setup,
-    passes=(WorkerPass(f"{CHANNEL}-{INBOUND_JOB}", inbound_job),
+    passes=(WorkerPass(f"{CHANNEL}-{routes.INBOUND_JOB}", inbound_batch_job),
+            WorkerPass(f"{CHANNEL}-inbound", inbound_job),
             WorkerPass(f"{CHANNEL}-backstop", backstop_job, every=60)),
     receipts=receipts,
     texts_phones=texter,

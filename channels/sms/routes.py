@@ -1,11 +1,14 @@
-"""Africa's Talking's SMS callbacks: an inbound message is kept (once per AT id) and answered 200 at once;
-parsing, voting and replies happen in a job (`channels.sms.channel.inbound_job`). What became of a message can be
-read back by its id in development (`gateway sms` does)."""
+"""Africa's Talking's SMS callbacks: an inbound message is kept (once per AT id), handed to the job queue and answered
+200; parsing, voting and replies happen in a job (`channels.sms.channel.inbound_batch_job`). Messages that come
+while the process hands others over go together, in one job (`gateway.kit.hand_over_lane`). What became of a
+message can be read back by its id in development (`gateway sms` does)."""
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+from collections.abc import AsyncIterator
 
 from aiohttp import web
 
@@ -17,10 +20,13 @@ from channels.sms.settings import SmsSettings, sms_token_usable
 from gateway.core.errors import NotFound
 from gateway.core.service import VOTE_SERVICE
 from gateway.kit.channel_parts import enqueue_channel_job
+from gateway.kit.hand_over_lane import HandOverLane
 from gateway.kit.keys import QUEUE, SESSIONS, settings_of
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
+INBOUND_JOB = "inbound-batch"  # channels.sms.channel's pass: the messages of one hand-over
+INBOUND_LANE = web.AppKey("sms_inbound_lane", HandOverLane[int])
 
 
 def check_caller(request: web.Request) -> None:
@@ -40,12 +46,29 @@ async def inbound(request: web.Request) -> web.Response:
 
 
 async def enqueue_handling(app: web.Application, inbound_id: int) -> None:
-    """The message is kept first: if Redis is away, the row (handled_at NULL) still says a reply is owed."""
+    """The message is kept first: if Redis is away, the row (handled_at NULL) still says a reply is owed, and the
+    backstop answers it."""
     try:
-        await asyncio.to_thread(enqueue_channel_job, app[QUEUE], "sms", "inbound", inbound_id,
-                                job_id=f"sms-inbound-{inbound_id}")
+        await app[INBOUND_LANE].add(inbound_id)
     except Exception:
         log.warning("SMS %s kept but not queued for handling", inbound_id, exc_info=True)
+
+
+def inbound_job_id(inbound_ids: list[int]) -> str:
+    """Told by all of its messages, as a lone message's job always was."""
+    if len(inbound_ids) == 1:
+        return f"sms-inbound-{inbound_ids[0]}"
+    digest = hashlib.blake2b(",".join(map(str, inbound_ids)).encode(), digest_size=6).hexdigest()
+    return f"sms-inbound-{inbound_ids[0]}-{inbound_ids[-1]}-{digest}"
+
+
+async def inbound_lane(app: web.Application) -> AsyncIterator[None]:
+    def enqueue(inbound_ids: list[int]) -> None:
+        enqueue_channel_job(app[QUEUE], "sms", INBOUND_JOB, inbound_ids, job_id=inbound_job_id(inbound_ids))
+
+    app[INBOUND_LANE] = lane = HandOverLane[int](lambda inbound_ids: asyncio.to_thread(enqueue, inbound_ids))
+    yield
+    await lane.close()
 
 
 async def inbound_exchange(request: web.Request) -> web.Response:
@@ -71,5 +94,6 @@ async def delivery(request: web.Request) -> web.Response:
 
 def setup(app: web.Application) -> None:
     app.add_routes(routes)
+    app.cleanup_ctx.append(inbound_lane)
     if not settings_of(app, SmsSettings).is_production:  # `gateway sms`, the development simulator, reads it
         app.router.add_get("/sms/africastalking/inbound/{at_id}", inbound_exchange)

@@ -95,7 +95,7 @@ def test_a_channels_or_providers_former_job_runs_as_its_pass() -> None:
     for (plug, job), name in FORMER_PLUG_JOBS.items():
         assert plug_pass_name(plug, job) == name and name in PASSES_BY_NAME, (plug, job)
     plugs = [(parts.name, each) for parts in (*CHANNELS, *PROVIDERS) for each in parts.passes]
-    assert {each.name for _, each in plugs} == set(FORMER_PLUG_JOBS.values())
+    assert set(FORMER_PLUG_JOBS.values()) <= {each.name for _, each in plugs}
     for plug, each in plugs:
         assert each.name.startswith(f"{plug}-") and PASSES_BY_NAME[each.name] is each
 
