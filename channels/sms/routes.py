@@ -1,7 +1,8 @@
 """Africa's Talking's SMS callbacks: an inbound message is kept (once per AT id), handed to the job queue and answered
-200; parsing, voting and replies happen in a job (`channels.sms.channel.inbound_batch_job`). Messages that come
-while the process hands others over go together, in one job (`gateway.kit.hand_over_lane`). What became of a
-message can be read back by its id in development (`gateway sms` does)."""
+200; parsing, voting and replies happen in a job (`channels.sms.channel.inbound_batch_job`). The first message after
+a quiet spell goes at once; those that come since the process's last hand-over began go together, in one job
+(`gateway.kit.hand_over_lane`). What became of a message can be read back by its id in development (`gateway sms`
+does)."""
 
 from __future__ import annotations
 
