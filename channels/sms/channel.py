@@ -5,7 +5,6 @@ a contest and its failed messages."""
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 from pathlib import Path
 
@@ -35,9 +34,6 @@ from gateway.kit.secret_rules import MIN_CALLBACK_TOKEN_LENGTH, secret_problem
 from gateway.kit.stand_ins import StandIn, listen_address
 
 log = logging.getLogger(__name__)
-# How many of a job's messages are handled at once: each waits on PostgreSQL and on AT's and the provider's answers
-# most of its time; the worker's pool keeps five connections (and five more under a burst).
-HANDLED_AT_ONCE = 5
 
 
 def sms_context(ctx: JobResources[SmsSettings]) -> SmsContext:
@@ -53,25 +49,23 @@ async def inbound_job(ctx: JobResources[SmsSettings], inbound_id: int) -> str:
 
 
 async def inbound_batch_job(ctx: JobResources[SmsSettings], inbound_ids: list[int]) -> dict[str, int]:
-    """The messages one hand-over queued (channels.sms.routes), `HANDLED_AT_ONCE` at a time, each on a context of its
-    own; returns how many had each outcome. One that fails fails only itself: the job raises after the others were
-    answered, and the backstop answers it (its row is still unhandled)."""
-    at_once = asyncio.Semaphore(HANDLED_AT_ONCE)
-
-    async def handle(inbound_id: int) -> str:
-        async with at_once:
-            return await handle_inbound(sms_context(ctx), inbound_id)
-
-    outcomes = await asyncio.gather(*(handle(inbound_id) for inbound_id in inbound_ids), return_exceptions=True)
-    failed = {inbound_id: outcome for inbound_id, outcome in zip(inbound_ids, outcomes, strict=True)
-              if isinstance(outcome, BaseException)}
-    for inbound_id, error in failed.items():
-        log.error("SMS %s not handled; the backstop answers it", inbound_id, exc_info=error)
-    if failed:
-        raise RuntimeError(f"{len(failed)} of {len(inbound_ids)} SMS not handled: {sorted(failed)}")
+    """The messages one hand-over queued (channels.sms.routes), one after the other, each on a context of its own;
+    returns how many had each outcome. One that fails fails only itself: the job raises after the others were
+    answered, and the backstop answers it (its row is still unhandled). Not several at once: each would hold
+    connections of its own, and the embedded PostgreSQL's hundred are shared by every process of the installation
+    (with five at a time in each of four workers, a rehearsal ran out of them and USSD's requests timed out)."""
     counted: dict[str, int] = {}
-    for outcome in outcomes:
-        counted[str(outcome)] = counted.get(str(outcome), 0) + 1
+    failed: list[int] = []
+    for inbound_id in inbound_ids:
+        try:
+            outcome = await handle_inbound(sms_context(ctx), inbound_id)
+        except Exception:
+            log.exception("SMS %s not handled; the backstop answers it", inbound_id)
+            failed.append(inbound_id)
+            continue
+        counted[outcome] = counted.get(outcome, 0) + 1
+    if failed:
+        raise RuntimeError(f"{len(failed)} of {len(inbound_ids)} SMS not handled: {failed}")
     return counted
 
 
