@@ -53,7 +53,8 @@ async def inbound_batch_job(ctx: JobResources[SmsSettings], inbound_ids: list[in
     returns how many had each outcome. One that fails fails only itself: the job raises after the others were
     answered, and the backstop answers it (its row is still unhandled). Not several at once: each would hold
     connections of its own, and the embedded PostgreSQL's hundred are shared by every process of the installation
-    (with five at a time in each of four workers, a rehearsal ran out of them and USSD's requests timed out)."""
+    (two web processes keep up to ~70, four workers up to forty more); one after the other, a worker holds what it
+    held with a job a message, and the saving (RQ's bookkeeping of a job a message) is the same."""
     counted: dict[str, int] = {}
     failed: list[int] = []
     for inbound_id in inbound_ids:
