@@ -7,7 +7,6 @@ does)."""
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from collections.abc import AsyncIterator
 
@@ -20,6 +19,7 @@ from channels.sms.forms import parse_delivery, parse_inbound
 from channels.sms.settings import SmsSettings, sms_token_usable
 from gateway.core.errors import NotFound
 from gateway.core.service import VOTE_SERVICE
+from gateway.jobs.queues import batch_job_id
 from gateway.kit.channel_parts import enqueue_channel_job
 from gateway.kit.hand_over_lane import HandOverLane
 from gateway.kit.keys import QUEUE, SESSIONS, settings_of
@@ -63,8 +63,7 @@ def inbound_job_id(inbound_ids: list[int]) -> str:
     """Told by all of its messages, as a lone message's job always was."""
     if len(inbound_ids) == 1:
         return f"sms-inbound-{inbound_ids[0]}"
-    digest = hashlib.blake2b(",".join(map(str, inbound_ids)).encode(), digest_size=6).hexdigest()
-    return f"sms-inbound-{inbound_ids[0]}-{inbound_ids[-1]}-{digest}"
+    return batch_job_id("sms-inbound", inbound_ids)
 
 
 async def inbound_lane(app: web.Application) -> AsyncIterator[None]:

@@ -16,7 +16,6 @@ Redis; a job still there (waiting, running, waiting for its retry, or failed for
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Collection, Mapping
@@ -30,6 +29,7 @@ from sqlalchemy import Select, select, update
 from gateway.core.worker_passes import enqueue_pass
 from gateway.db.engine import Sessions
 from gateway.db.models import OutboxMessage
+from gateway.jobs.queues import batch_job_id
 
 log = logging.getLogger(__name__)
 
@@ -69,11 +69,10 @@ def enqueue_deliveries(queue: Queue, outbox_ids: list[int]) -> int:
 
 
 def delivery_batch_job_id(outbox_ids: list[int]) -> str:
-    """The batch's job id, told by all of its rows: rows commit out of id order, so a relay that crashed before
-    marking its rows may find the same first and last row again with another between them, which a job named by its
-    ends alone would have left waiting minutes for `relay_lost`."""
-    digest = hashlib.blake2b(",".join(map(str, outbox_ids)).encode(), digest_size=6).hexdigest()
-    return f"outbox-batch-{outbox_ids[0]}-{outbox_ids[-1]}-{digest}"
+    """The batch's job id, told by all of its rows: a relay that crashed before marking its rows may find the same
+    first and last row again with another between them, which a job named by its ends alone would have left waiting
+    minutes for `relay_lost`."""
+    return batch_job_id("outbox-batch", outbox_ids)
 
 
 def enqueue_delivery_batches(queue: Queue, outbox_ids: list[int], most: int = BATCH_MOST) -> int:

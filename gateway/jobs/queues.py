@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 import redis
 from rq import Queue
 from rq.serializers import JSONSerializer
@@ -36,3 +38,10 @@ def worker_redis(url: str, blocking_seconds: int) -> redis.Redis:
 
 def job_queue(connection: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:
     return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def batch_job_id(prefix: str, ids: list[int]) -> str:
+    """The id of a job carrying `ids`, told by all of them: rows commit out of id order, so two batches may share
+    their first and last id with others between them, which an id named by its ends alone would take for one."""
+    digest = hashlib.blake2b(",".join(map(str, ids)).encode(), digest_size=6).hexdigest()
+    return f"{prefix}-{ids[0]}-{ids[-1]}-{digest}"
