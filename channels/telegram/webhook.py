@@ -195,8 +195,10 @@ def start_reader(app: web.Application, address: TelegramBotAddress) -> UpdateRea
     settings = settings_of(app, TelegramSettings)
     free_kit = FreeVoteKit(app[SESSIONS], app[REDIS], app[QUEUE], settings.secret_key.get_secret_value(),
                            min(settings.entry_codes_default_per_day, settings.entry_codes_per_day))
-    return bot.start_reader(address, app[REDIS], app[VOTE_SERVICE], app[RELAY].kick, app[SESSIONS], free_kit,
-                            app[PHONE_WALLETS])
+    # The bot finds the voter's contest at every update of a vote: a copy a few seconds old words its screens, and
+    # the vote's own transaction checks the contest and candidate afresh (gateway.core.contests.kept_catalog).
+    return bot.start_reader(address, app[REDIS], app[VOTE_SERVICE].keeping_contests(), app[RELAY].kick,
+                            app[SESSIONS], free_kit, app[PHONE_WALLETS])
 
 
 def setup(app: web.Application) -> None:

@@ -7,6 +7,7 @@ The assembly builds it (assembly/web/app.py) and keeps it under `VOTE_SERVICE`.
 
 from __future__ import annotations
 
+import copy
 import logging
 import uuid
 from collections.abc import Sequence
@@ -98,11 +99,20 @@ class VoteService:
     async def contest(self, slug: str, *, channel_fields: bool = False, clips: bool = False) -> PublicContest:
         """A public contest with its active candidates (and the channels' settings of it, and each candidate's
         ready clip, when asked); NotFound otherwise."""
-        if self.kept is not None and not clips:
-            contest = await self.kept.contest(slug, lambda: catalog.contest_by_slug(self.sessions, slug))
-        else:
+        async def read() -> PublicContest:
             contest = await catalog.contest_by_slug(self.sessions, slug, self.storage if clips else None)
-        return (await self._with_channel_fields([contest]))[0] if channel_fields else contest
+            return (await self._with_channel_fields([contest]))[0] if channel_fields else contest
+
+        if self.kept is not None and not clips:
+            return await self.kept.contest(slug, read, channel_fields=channel_fields)
+        return await read()
+
+    def keeping_contests(self) -> VoteService:
+        """This service, its contests read for a vote's answers kept a few seconds (`KeptCatalog`): for a channel
+        that reads them at every step of a vote (the Telegram bot), as a worker's SMS jobs do."""
+        kept = copy.copy(self)
+        kept.kept = KeptCatalog()
+        return kept
 
     async def candidate_ref(self, candidate_id: int) -> tuple[str, str] | None:
         """(contest slug, candidate code) of a publicly shown candidate (a short link's target); else None."""

@@ -206,6 +206,20 @@ async def test_a_payment_just_after_the_close_counts_within_the_published_grace(
     assert order.status is OrderStatus.PAID
 
 
+async def test_a_contest_closed_while_its_voter_chooses_takes_no_order(telegram: FakeBotApi,
+                                                                       sessions: Sessions) -> None:
+    """The bot words its screens from a copy of the contest a few seconds old; the vote itself reads it afresh."""
+    contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await choose_votes(telegram, "Star Quest", "03 Candidate 03", "1")
+    async with sessions.begin() as session:
+        await session.execute(update(Contest).where(Contest.id == contest.id).values(status="closed"))
+    await telegram.press(USER, "Pay 10 ⭐ in Telegram Stars")
+    alert = telegram.calls_of("answerCallbackQuery")[-1]
+    assert alert["text"] == "Voting for Star Quest has closed. Thank you!" and alert["show_alert"] in (True, "true")
+    assert all(message.invoice is None for message in telegram.chats[USER])
+    assert await orders(sessions) == []
+
+
 async def test_pre_checkout_is_refused_once_voting_closed(telegram: FakeBotApi, sessions: Sessions) -> None:
     contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
     await choose_votes(telegram, "Star Quest", "03 Candidate 03", "1")

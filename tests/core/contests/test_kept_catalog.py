@@ -1,8 +1,9 @@
-"""The public contests a worker's SMS jobs word their answers from are read once every few seconds, not for every
-message; a contest that is not there is never kept, so it is found as soon as it is."""
+"""The public contests a worker's SMS jobs and the Telegram bot word their answers from are read once every few seconds,
+not for every message; a contest that is not there is never kept, so it is found as soon as it is."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import pytest
@@ -70,3 +71,22 @@ async def test_the_list_is_kept_as_long_and_a_caller_cannot_change_the_copy() ->
     clock.now += 5.0
     await kept.public_contests(read)
     assert reads == [100.0, 105.0]
+
+
+async def test_a_contest_with_its_channel_settings_is_kept_apart_from_one_without() -> None:
+    """The bot asks for the channels' settings (whether it sells mobile money); a copy read without them would say
+    it sells none."""
+    clock, reads = Clock(), []
+
+    def read(channel_fields: bool) -> Callable[[], Awaitable[PublicContest]]:
+        async def reading() -> PublicContest:
+            reads.append(channel_fields)
+            return contest("Star with fields" if channel_fields else "Star")
+        return reading
+
+    kept = KeptCatalog(clock=clock)
+    assert (await kept.contest("star", read(False))).name == "Star"
+    assert (await kept.contest("star", read(True), channel_fields=True)).name == "Star with fields"
+    assert (await kept.contest("star", read(True), channel_fields=True)).name == "Star with fields"
+    assert (await kept.contest("star", read(False))).name == "Star"
+    assert reads == [False, True]
