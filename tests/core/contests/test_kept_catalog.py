@@ -3,6 +3,7 @@ not for every message; a contest that is not there is never kept, so it is found
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -90,3 +91,38 @@ async def test_a_contest_with_its_channel_settings_is_kept_apart_from_one_withou
     assert (await kept.contest("star", read(True), channel_fields=True)).name == "Star with fields"
     assert (await kept.contest("star", read(False))).name == "Star"
     assert reads == [False, True]
+
+
+async def test_callers_that_find_the_copy_gone_together_share_one_read() -> None:
+    """A busy bot's updates all found the copy old at once, and each read the contest again."""
+    clock, reads, release = Clock(), [], asyncio.Event()
+
+    async def read() -> PublicContest:
+        reads.append(clock.now)
+        await release.wait()
+        return contest("Star")
+
+    kept = KeptCatalog(clock=clock)
+    callers = [asyncio.ensure_future(kept.contest("star", read)) for _ in range(10)]
+    await asyncio.sleep(0)
+    callers[0].cancel()  # one voter's update cut short: the others still get the read
+    release.set()
+    found = await asyncio.gather(*callers[1:])
+    assert {c.name for c in found} == {"Star"} and len(reads) == 1
+    assert (await kept.contest("star", read)).name == "Star" and len(reads) == 1
+
+
+async def test_a_failed_shared_read_fails_each_caller_and_is_not_kept() -> None:
+    clock, reads = Clock(), []
+
+    async def read() -> PublicContest:
+        reads.append(clock.now)
+        await asyncio.sleep(0)
+        if len(reads) == 1:
+            raise NotFound("No contest is called 'star'.", code="contest_not_found")
+        return contest("Star")
+
+    kept = KeptCatalog(clock=clock)
+    outcomes = await asyncio.gather(kept.contest("star", read), kept.contest("star", read), return_exceptions=True)
+    assert [type(outcome) for outcome in outcomes] == [NotFound, NotFound] and len(reads) == 1
+    assert (await kept.contest("star", read)).name == "Star"
