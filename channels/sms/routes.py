@@ -19,7 +19,7 @@ from channels.sms.forms import parse_delivery, parse_inbound
 from channels.sms.settings import SmsSettings, sms_token_usable
 from gateway.core.errors import NotFound
 from gateway.core.service import VOTE_SERVICE
-from gateway.jobs.queues import batch_job_id
+from gateway.jobs.queues import answers_queue, batch_job_id
 from gateway.kit.channel_parts import enqueue_channel_job
 from gateway.kit.hand_over_lane import HandOverLane
 from gateway.kit.keys import QUEUE, SESSIONS, settings_of
@@ -67,8 +67,10 @@ def inbound_job_id(inbound_ids: list[int]) -> str:
 
 
 async def inbound_lane(app: web.Application) -> AsyncIterator[None]:
+    answers = answers_queue(app[QUEUE])  # a voter waits on each: before the receipts in every worker
+
     def enqueue(inbound_ids: list[int]) -> None:
-        enqueue_channel_job(app[QUEUE], "sms", INBOUND_JOB, inbound_ids, job_id=inbound_job_id(inbound_ids))
+        enqueue_channel_job(answers, "sms", INBOUND_JOB, inbound_ids, job_id=inbound_job_id(inbound_ids))
 
     app[INBOUND_LANE] = lane = HandOverLane[int](lambda inbound_ids: asyncio.to_thread(enqueue, inbound_ids),
                                                pace=INBOUND_PACE_SECONDS)

@@ -11,7 +11,12 @@ from rq.serializers import JSONSerializer
 from gateway.jobs.redis_connections import sync_client
 
 DEFAULT_QUEUE = "default"
-QUEUE_NAMES = (DEFAULT_QUEUE,)
+# Jobs a voter is waiting on: an SMS vote's answer, which places the order and sends the payment prompt. Every worker
+# takes them before the default queue's (receipts, the outbox's batches, the periodic passes): on a machine whose
+# cores are full, SMS votes waited a minute behind the receipts of the votes before them (bench/RESULTS.md,
+# "rehearsal-peak-45-sms-batches").
+ANSWERS_QUEUE = "answers"
+QUEUE_NAMES = (ANSWERS_QUEUE, DEFAULT_QUEUE)  # the order a worker takes them in
 # Candidates' clips: probed and transcoded by workers of their own (`gateway worker --queue media`), so no ffmpeg
 # ever waits in front of a payment's job, and no more of them run at once than there are media workers.
 MEDIA_QUEUE = "media"
@@ -38,6 +43,11 @@ def worker_redis(url: str, blocking_seconds: int) -> redis.Redis:
 
 def job_queue(connection: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:
     return Queue(name, connection=connection, serializer=JSONSerializer)
+
+
+def answers_queue(queue: Queue) -> Queue:
+    """The queue of jobs a voter waits on, on `queue`'s connection."""
+    return job_queue(queue.connection, ANSWERS_QUEUE)
 
 
 def batch_job_id(prefix: str, ids: list[int]) -> str:

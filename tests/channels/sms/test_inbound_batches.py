@@ -12,6 +12,7 @@ from assembly.machine.demo import seed_demo
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.passes import PASSES_BY_NAME, run_pass
 from gateway.db.engine import Sessions
+from gateway.jobs.queues import answers_queue
 from gateway.kit.keys import QUEUE
 from tests.channels.sms.test_routes import inbound_form
 from tests.channels.sms.test_voting import prefer_english, receive, sms_orders
@@ -22,7 +23,7 @@ VOTERS = [f"+2376700001{n:02d}" for n in range(8)]
 
 
 def queued_batches(client: TestClient) -> list[tuple[str, list[int]]]:
-    queue = client.app[QUEUE]
+    queue = answers_queue(client.app[QUEUE])
     jobs = [Job.fetch(job_id, connection=queue.connection, serializer=queue.serializer) for job_id in queue.job_ids]
     return [(job.args[0], list(job.args[1])) for job in jobs]
 
