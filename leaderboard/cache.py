@@ -42,28 +42,13 @@ PROVISIONAL_TTL_SECONDS = 3600
 
 # The live tallies, the snapshot they were read at and when (ARGV[5]: `SnapshotMark.taken_ms`, the board's
 # `updated_ms`). A snapshot that is not newer is refused: an older one would put an older board
-# on top, an equal one saw the same commits (same board, no new frame). A newer one with the same tallies is no new
-# frame either: ten workers refreshing after the last votes of a burst would otherwise announce that board again.
+# on top, an equal one saw the same commits (same board, no new frame).
 _REFRESH = """
 local xmax, nxip, force = tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4] == '1'
 local held = redis.call('HMGET', KEYS[2], 'version', 'xmax', 'nxip')
 if not force and held[1] and held[2] then
   local hxmax, hnxip = tonumber(held[2]), tonumber(held[3])
   if xmax < hxmax or (xmax == hxmax and nxip >= hnxip) then return held[1] end
-  -- A newer snapshot with the same tallies (other transactions committed, none of them a vote of this contest): the
-  -- viewers already have this board. Keep its version and moment; remember the snapshot, so older reads stay refused.
-  local shown, same = {}, true
-  local zset = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
-  for i = 1, #zset, 2 do shown[zset[i]] = tonumber(zset[i + 1]) end
-  if #zset ~= #ARGV - 5 then same = false end
-  for i = 6, #ARGV, 2 do
-    if not same then break end
-    same = shown[ARGV[i + 1]] == tonumber(ARGV[i])
-  end
-  if same then
-    redis.call('HSET', KEYS[2], 'xmax', ARGV[2], 'nxip', ARGV[3])
-    return held[1]
-  end
 end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)

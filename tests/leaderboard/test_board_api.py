@@ -185,25 +185,6 @@ async def test_an_older_read_never_replaces_a_newer_board(sessions: Sessions, re
     assert sum((await cache.cached_votes(redis, contest.id)).values()) == 0
 
 
-async def test_a_newer_read_with_the_same_tallies_announces_nothing(sessions: Sessions, redis: Redis) -> None:
-    """Workers refreshing after a burst's last vote read the same tallies, each at a newer PostgreSQL snapshot (other
-    transactions committed meanwhile): the viewers get that board once, not once per refresh."""
-    contest = await make_contest(sessions, candidates=2)
-    first = await vote_and_publish(sessions, redis, contest, "01", 2)
-    async with sessions.begin() as session:  # a transaction of something else: the next snapshot is newer
-        await session.execute(text("SELECT pg_current_xact_id()"))
-    async with redis.pubsub() as pubsub:
-        await pubsub.subscribe(cache.channel_name(redis, contest.id))
-        await pubsub.get_message(timeout=1)  # the subscription's confirmation
-        assert await cache.refresh_contest(sessions, redis, contest.id) == first
-        assert await pubsub.get_message(timeout=0.2) is None
-        changed = await vote_and_publish(sessions, redis, contest, "02", 3)
-        assert changed > first
-        message = await pubsub.get_message(timeout=2)
-        assert message is not None and int(message["data"]) == changed
-    assert sorted((await cache.cached_votes(redis, contest.id)).values()) == [2, 3]
-
-
 async def test_a_board_says_it_stands_where_its_tallies_were_read_not_where_they_reached_redis(
         board_client: TestClient, sessions: Sessions, redis: Redis) -> None:
     """A board's `updated_at` tells which votes it holds: every vote counted before it. A vote counted between the
