@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
-import subprocess
-import sys
 
 import pytest
 
 from assembly.settings import Settings
 from gateway.core.worker_passes import enqueue_pass
 from gateway.jobs.queues import answers_queue, job_queue, sync_redis
-from tests.waiting import HANG_SECONDS
+from tests.jobs.test_outbox import run_worker_burst
 
 MISSING = [2**40]  # no such message: the pass finds nothing to answer and ends at once
-
-
-def run_worker_burst(env: dict[str, str]) -> None:
-    result = subprocess.run([sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"],
-                            env=env, capture_output=True, text=True, timeout=HANG_SECONDS)
-    assert result.returncode == 0, result.stderr
 
 
 async def test_a_job_a_voter_waits_on_goes_before_those_queued_ahead_of_it(
