@@ -49,6 +49,10 @@ os.environ.update(aimed_at(CLOSED, Settings))
 # One key seals the admins' TOTP secrets for every Settings a test builds and every process it starts: an account made
 # here signs in to a `gateway web` the test started (a test of the key's absence says so).
 os.environ["ADMIN_TOTP_KEYS"] = TEST_TOTP_KEY
+# The workers a test starts run at the test processes' own priority: on this machine four test processes, their
+# servers and browsers keep every core taken, and a nicer worker would wait behind them, not behind a web process of
+# its own installation (tests/test_cli.py checks the default, 10, as `gateway run` applies it).
+os.environ["GATEWAY_WORKER_NICENESS"] = "0"
 
 LOCK_NOT_AVAILABLE = "55P03"
 

@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from sqlalchemy import func, select
 
@@ -127,10 +128,24 @@ def processes_using(path: Path) -> list[str]:
     return found
 
 
+def niceness_of(run_pid: int) -> dict[str, set[int]]:
+    """The niceness of each web process and worker `gateway run` started, by what it is."""
+    found: dict[str, set[int]] = {}
+    for child in psutil.Process(run_pid).children(recursive=True):
+        try:
+            args, niceness = child.cmdline(), child.nice()
+        except psutil.Error:  # gone meanwhile (a work horse)
+            continue
+        if args[1:3] == ["-m", "assembly.cli"] and args[3] in ("web", "worker"):
+            found.setdefault(args[3], set()).add(niceness)
+    return found
+
+
 def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_data(tmp_path: Path) -> None:
     data = tmp_path / "var"
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL")}
+    # The workers' niceness as it is by default (the suite's own workers run at its priority: tests/conftest.py).
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "GATEWAY_WORKER_NICENESS")}
     env.update(GATEWAY_DATA_DIR=str(data), GATEWAY_PORT=str(port), LOG_JSON="false",
                SANDBOX_URL=f"http://127.0.0.1:{free_port()}", AT_FAKE_URL=f"http://127.0.0.1:{free_port()}",
                TELEGRAM_FAKE_API_URL=f"http://127.0.0.1:{free_port()}")
@@ -153,6 +168,9 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
             # The supervisor's count of frozen processes it replaced: each watched child's series there from the start.
             assert 'gateway_processes_replaced_total{process="web-0"} 0.0' in scraped
             assert len(processes_using(data)) >= 2  # the embedded PostgreSQL and Redis are up
+            # With the cores full the web processes answer first, the workers' queues wait (their default niceness).
+            own = os.getpriority(os.PRIO_PROCESS, 0)
+            assert niceness_of(process.pid) == {"web": {own}, "worker": {max(own, 10)}}
             printed.wait_for("Press Ctrl-C to stop everything.")  # as the operator does
         finally:
             process.send_signal(signal.SIGINT)
