@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,7 +25,8 @@ from channels.ussd.texts import CATALOGS
 from gateway.core.channel_settings import ContestField, ContestFieldset
 from gateway.core.contests.contest_drafts import flag, listed
 from gateway.core.errors import Conflict, DomainError
-from gateway.db.engine import Sessions, autocommit
+from gateway.db.driver_statements import DriverStatement
+from gateway.db.engine import Sessions, autocommit_connection
 
 FIELD = "ussd_no_receipt_sms"
 CODES_FIELD = "ussd_service_codes"
@@ -101,8 +102,13 @@ def described(lang: str) -> ContestFieldset:
 USSD_CONTEST_SETTINGS = UssdContestSettingsKind()
 
 
+# Read before every USSD receipt: run by the driver, as the phone channels' other hot statements.
+RECEIPT_SMS_OFF = DriverStatement(select(UssdContest.no_receipt_sms)
+                                  .where(UssdContest.contest_id == bindparam("contest_id")), ("contest_id",))
+
+
 async def receipt_sms_wanted(sessions: Sessions, contest_id: int) -> bool:
     """Whether the contest's USSD voters get the SMS that confirms a decided order (on unless turned off)."""
-    async with autocommit(sessions) as session:  # one read: no BEGIN and ROLLBACK around it
-        off = await session.scalar(select(UssdContest.no_receipt_sms).where(UssdContest.contest_id == contest_id))
-    return not off
+    async with autocommit_connection(sessions) as connection:  # one read: no BEGIN and ROLLBACK around it
+        row = await RECEIPT_SMS_OFF.fetchrow(connection, {"contest_id": contest_id})
+    return row is None or not row["no_receipt_sms"]

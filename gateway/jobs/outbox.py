@@ -24,10 +24,11 @@ from typing import Any
 
 from rq import Queue, Retry
 from rq.job import Job
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, bindparam, select, update
 
 from gateway.core.worker_passes import enqueue_pass
-from gateway.db.engine import Sessions
+from gateway.db.driver_statements import DriverStatement, driver_transaction
+from gateway.db.engine import Sessions, autocommit_connection
 from gateway.db.models import OutboxMessage
 from gateway.jobs.queues import batch_job_id
 
@@ -173,21 +174,29 @@ async def relay_lost(sessions: Sessions, enqueue: Callable[[list[int]], Awaitabl
     return again
 
 
+# A row's delivery, once per vote and more (its receipt, the board's news): run by the driver, as a vote's hot
+# statements are (gateway/db/driver_statements.py), in one transaction the driver begins and ends.
+TAKE_ROW = DriverStatement(select(OutboxMessage.topic, OutboxMessage.payload, OutboxMessage.delivered_at)
+                           .where(OutboxMessage.id == bindparam("outbox_id")).with_for_update(), ("outbox_id",))
+NOTE_DELIVERED = DriverStatement(update(OutboxMessage).where(OutboxMessage.id == bindparam("outbox_id"))
+                                 .values(attempts=OutboxMessage.attempts + 1, delivered_at=bindparam("delivered_at")),
+                                 ("outbox_id", "delivered_at"))
+
+
 async def deliver(sessions: Sessions, outbox_id: int, handlers: Mapping[str, Handler]) -> bool:
-    """Run the handler of one outbox row once; returns False if it was already delivered."""
-    async with sessions.begin() as session:
-        message = await session.scalar(
-            select(OutboxMessage).where(OutboxMessage.id == outbox_id).with_for_update()
-        )
-        if message is None or message.delivered_at is not None:
+    """Run the handler of one outbox row once; returns False if it was already delivered. The row stays locked
+    while its handler runs: another delivery of it waits, then finds it delivered (or, the handler having failed,
+    runs it again)."""
+    async with autocommit_connection(sessions) as connection, driver_transaction(connection):
+        message = await TAKE_ROW.fetchrow(connection, {"outbox_id": outbox_id})
+        if message is None or message["delivered_at"] is not None:
             return False
-        message.attempts += 1
-        handler = handlers.get(message.topic)
+        handler = handlers.get(message["topic"])
         if handler is None:
-            log.info("outbox topic %s has no handler; marking delivered", message.topic)
+            log.info("outbox topic %s has no handler; marking delivered", message["topic"])
         else:
-            await handler(message.payload)
-        message.delivered_at = datetime.now(UTC)
+            await handler(message["payload"])
+        await NOTE_DELIVERED.fetchrow(connection, {"outbox_id": outbox_id, "delivered_at": datetime.now(UTC)})
     return True
 
 
