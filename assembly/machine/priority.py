@@ -4,8 +4,8 @@ A web process answers whoever waits on the line: a USSD hop with the aggregator'
 callback, the board's stream to every viewer. A worker's jobs wait in a queue anyway (receipts, the board's
 refreshes after a batch, transcoding), and the SMS answers it gives have seconds to spare. When every core is taken,
 the kernel shares them by weight, so a worker that is nicer than the web processes gives them the CPU first and takes
-what is left: the queue grows a little, and drains once the peak is over (bench/RESULTS.md, "rehearsal-peak-50-nice").
-With cores to spare, the niceness changes nothing.
+what is left: the queue grows a little, and drains once the peak is over (bench/RESULTS.md, "Workers nicer than
+the web processes"). With cores to spare, the niceness changes nothing.
 """
 
 from __future__ import annotations

@@ -52,9 +52,9 @@ class ServiceSettings(BaseSettings):
     # over half a second (bench/RESULTS.md, "rehearsal-peak-25-workers-4").
     gateway_worker_processes: int = Field(default=4, ge=1)
     # A worker's niceness (0-19): with the cores full, the web processes (the voters' requests, the callbacks, the
-    # board's streams) get the CPU first and the workers' queues wait. A 50/s rehearsal peak with the workers at 10:
-    # counts within 2 s 95.81% -> 99.70%, frames within 1 s 26% -> 61%, SMS answers still within 5 s
-    # (bench/RESULTS.md, "rehearsal-peak-50-nice"; assembly/machine/priority.py).
+    # board's streams) get the CPU first and the workers' queues wait. A 45/s rehearsal peak with the workers at 10
+    # rather than 0: board frames within 1 s 80.7% -> 87.4%, SMS answers as prompt (bench/RESULTS.md, "Workers nicer
+    # than the web processes"; assembly/machine/priority.py).
     gateway_worker_niceness: int = Field(default=10, ge=0, le=19)
     database_url: str | None = None
     # PostgreSQL's backups: the WAL archive (wal/) and base backups (base/); unset: GATEWAY_DATA_DIR/backups. A
