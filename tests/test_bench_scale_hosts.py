@@ -3,22 +3,46 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import AsyncIterator, Callable
 
 import asyncpg
+from sqlalchemy.engine import make_url
 
 from assembly.machine.embedded import ServiceUrls
 from bench.postgres_activity import Activity, Sample
 from bench.scale_hosts import SUPERVISOR, Run, bends, layout, served_text
 
 
+@contextlib.asynccontextmanager
+async def database_of_its_own(url: str) -> AsyncIterator[str]:
+    """A database made for the test and dropped after: its commits are the test's and the sampler's alone (what an
+    earlier test left running on the suite's database would count in them)."""
+    name = f"commits_{uuid.uuid4().hex[:12]}"
+    admin = await asyncpg.connect(url)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield make_url(url).set(database=name).render_as_string(hide_password=False)
+        finally:
+            await admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
 async def test_writing_transactions_are_told_from_read_only_commits_per_vote(services: ServiceUrls) -> None:
-    activity, stop = Activity(services.database_url), asyncio.Event()
+    async with database_of_its_own(services.database_url) as url:
+        await count_a_hundred_votes(url)
+
+
+async def count_a_hundred_votes(url: str) -> None:
+    activity, stop = Activity(url), asyncio.Event()
     sampling = asyncio.create_task(activity.run(stop))
     try:
         await until(lambda: bool(activity.samples))
-        connection = await asyncpg.connect(services.database_url)
+        connection = await asyncpg.connect(url)
         await connection.execute("CREATE TEMP TABLE scratch (n int)")
         for n in range(99):  # a hundred transactions that write
             await connection.execute("INSERT INTO scratch VALUES ($1)", n)

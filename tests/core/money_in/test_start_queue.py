@@ -13,14 +13,16 @@ from gateway.core.money_in.start_queue import PaymentStarts
 from gateway.core.money_in.starting import ClaimedStart, spent
 from gateway.core.providers import Collection, PaymentError
 from gateway.db.models import VoteOrder
+from tests.waiting import until
 
 
 class Provider:
     """Counts the prompts it was asked to push; fails the first `down_for` calls as a 503 would."""
 
-    def __init__(self, down_for: int = 0, takes: float = 0.0) -> None:
+    def __init__(self, down_for: int = 0, takes: float = 0.0, passes: asyncio.Semaphore | None = None) -> None:
         self.down_for = down_for
         self.takes = takes
+        self.passes = passes  # each call answers only once the test lets one through
         self.calls: list[uuid.UUID] = []
         self.claims: list[object] = []
         self.pushed: list[uuid.UUID] = []
@@ -34,6 +36,8 @@ class Provider:
         self.most_at_once = max(self.most_at_once, self.at_once)
         try:
             await asyncio.sleep(self.takes)
+            if self.passes is not None:
+                await self.passes.acquire()
             if len(self.calls) <= self.down_for:
                 raise PaymentError("mtn", "SERVICE_UNAVAILABLE", "try later", retryable=True, status=503)
             self.pushed.append(order_id)
@@ -91,19 +95,22 @@ async def test_shutdown_finishes_prompts_being_sent_and_drops_the_rest() -> None
 
 
 async def test_new_votes_wait_while_prompts_already_owed_queue_then_go_in_anyway() -> None:
-    provider = Provider(takes=0.2)
+    passes = asyncio.Semaphore(0)  # the provider answers no call until the test lets one through
+    provider = Provider(passes=passes)
     starts = PaymentStarts(provider.start, concurrency=1)
     for _ in range(1 + 64):  # one calling, a full backlog waiting behind it
         starts.request(uuid.uuid4())
-    await asyncio.sleep(0.01)
-    admitted = asyncio.create_task(starts.wait_for_room(timeout=5))
-    await asyncio.sleep(0.1)
+    await until(lambda: provider.at_once == 1)
+    admitted = asyncio.create_task(starts.wait_for_room(timeout=60))
+    for _ in range(20):  # every task runs as far as it can: nothing frees a slot while the provider is silent
+        await asyncio.sleep(0)
     assert not admitted.done()  # held back while the owed prompts queue
-    await asyncio.wait_for(admitted, timeout=1)  # let in once one of them got its slot
+    passes.release()  # the first call answers; one of those queued takes its slot
+    await asyncio.wait_for(admitted, timeout=10)  # let in once one of them got its slot
+    await until(lambda: provider.at_once == 1)
     starts.request(uuid.uuid4())  # the backlog is full again
-    await asyncio.sleep(0.01)
     held_since = time.monotonic()
-    await asyncio.wait_for(starts.wait_for_room(timeout=0.05), timeout=1)  # a slow answer, never a lost voter
+    await asyncio.wait_for(starts.wait_for_room(timeout=0.05), timeout=10)  # a slow answer, never a lost voter
     assert time.monotonic() - held_since >= 0.04 and provider.most_at_once == 1
     await starts.close(grace=0)
 
