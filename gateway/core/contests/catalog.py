@@ -7,6 +7,7 @@ ORM rows: every channel reads the same facts, and USSD can cache them as JSON.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -175,14 +176,27 @@ class VoterOrder:
 
     @classmethod
     def of(cls, order: VoteOrder, contest_slug: str, candidate_code: str, candidate_name: str) -> VoterOrder:
+        return cls.of_columns({name: getattr(order, name) for name in ORDER_COLUMNS}, contest_slug, candidate_code,
+                              candidate_name)
+
+    @classmethod
+    def of_columns(cls, order: Mapping[str, Any], contest_slug: str, candidate_code: str,
+                   candidate_name: str) -> VoterOrder:
+        """From an order's `ORDER_COLUMNS` as read (by name), without the ORM object."""
         return cls(
-            id=order.id, status=order.status, status_reason=order.status_reason, contest_id=order.contest_id,
-            contest_slug=contest_slug, candidate_code=candidate_code, candidate_name=candidate_name,
-            quantity=order.quantity, amount=order.amount, currency=order.currency, provider=order.provider,
-            channel=order.channel, msisdn=mask_msisdn(order.voter_msisdn), created_at=order.created_at,
-            expires_at=order.expires_at, payment_started_at=order.payment_started_at,
-            entry_fee=order.entry_id is not None, receipt_code=order.provider_txn_id,
+            id=order["id"], status=order["status"], status_reason=order["status_reason"],
+            contest_id=order["contest_id"], contest_slug=contest_slug, candidate_code=candidate_code,
+            candidate_name=candidate_name, quantity=order["quantity"], amount=order["amount"],
+            currency=order["currency"], provider=order["provider"], channel=order["channel"],
+            msisdn=mask_msisdn(order["voter_msisdn"]), created_at=order["created_at"], expires_at=order["expires_at"],
+            payment_started_at=order["payment_started_at"], entry_fee=order["entry_id"] is not None,
+            receipt_code=order["provider_txn_id"],
         )
+
+
+# The columns of an order a voter's view of it is made of (`VoterOrder.of_columns`).
+ORDER_COLUMNS = ("id", "status", "status_reason", "contest_id", "quantity", "amount", "currency", "provider", "channel",
+                 "voter_msisdn", "created_at", "expires_at", "payment_started_at", "entry_id", "provider_txn_id")
 
 
 def mask_msisdn(msisdn: str | None) -> str | None:

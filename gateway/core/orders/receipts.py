@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from sqlalchemy import bindparam, select
 
-from gateway.core.contests.catalog import VoterOrder, mask_msisdn
+from gateway.core.contests.catalog import ORDER_COLUMNS, VoterOrder
 from gateway.core.providers import Capability, Providers
 from gateway.db.driver_statements import DriverStatement
 from gateway.db.engine import Sessions, autocommit_connection
@@ -75,10 +75,7 @@ def shown_to_voter(order: VoterOrder, providers: Providers) -> VoterOrder:
 # as a vote's own hot statements are (gateway/db/driver_statements.py); an ORM session and a whole order cost the
 # relay's workers more than the read itself.
 RECEIPT_OF_ORDER = DriverStatement(
-    select(VoteOrder.id, VoteOrder.status, VoteOrder.status_reason, VoteOrder.contest_id, VoteOrder.quantity,
-           VoteOrder.amount, VoteOrder.currency, VoteOrder.provider, VoteOrder.channel, VoteOrder.voter_msisdn,
-           VoteOrder.created_at, VoteOrder.expires_at, VoteOrder.payment_started_at, VoteOrder.entry_id,
-           VoteOrder.provider_txn_id, VoteOrder.voter_ref, VoteOrder.language,
+    select(*(getattr(VoteOrder, name) for name in ORDER_COLUMNS), VoteOrder.voter_ref, VoteOrder.language,
            Contest.slug.label("contest_slug"), Candidate.code.label("candidate_code"),
            Candidate.name.label("candidate_name"), Contest.name.label("contest_name"),
            Contest.default_language.label("contest_language"))
@@ -93,13 +90,7 @@ async def load_receipt(sessions: Sessions, order_id: uuid.UUID, kind: ReceiptKin
         if found is None:
             return None
         row = RECEIPT_OF_ORDER.typed(connection, found)
-    order = VoterOrder(
-        id=row["id"], status=row["status"], status_reason=row["status_reason"], contest_id=row["contest_id"],
-        contest_slug=row["contest_slug"], candidate_code=row["candidate_code"], candidate_name=row["candidate_name"],
-        quantity=row["quantity"], amount=row["amount"], currency=row["currency"], provider=row["provider"],
-        channel=row["channel"], msisdn=mask_msisdn(row["voter_msisdn"]), created_at=row["created_at"],
-        expires_at=row["expires_at"], payment_started_at=row["payment_started_at"],
-        entry_fee=row["entry_id"] is not None, receipt_code=row["provider_txn_id"])
+    order = VoterOrder.of_columns(row, row["contest_slug"], row["candidate_code"], row["candidate_name"])
     return Receipt(kind, order, row["contest_name"], row["voter_msisdn"], row["voter_ref"],
                    row["language"] or row["contest_language"])
 
