@@ -202,7 +202,10 @@ class Boards:
         return await self._renders.run(contest.id, lambda: self._render_now(contest), not_before=not_before)
 
     async def _render_now(self, contest: BoardContest) -> Rendered:
-        return render(contest, await self.tallies(contest), await self.cue(contest.id))
+        # Both reads at once: near the peak every await waits a whole turn of a busy loop, and a frame's
+        # lateness is the sum of its turns.
+        tallies, cue = await asyncio.gather(self.tallies(contest), self.cue(contest.id))
+        return render(contest, tallies, cue)
 
     async def cue(self, contest_id: int) -> OverlayCue:
         """The overlay's cue from the control room; with Redis away, the default (shown, each overlay's layout)."""
