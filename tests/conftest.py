@@ -6,8 +6,9 @@ import asyncio
 import gc
 import os
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import responses
@@ -41,6 +42,7 @@ from tests.factories import TEST_RESULTS_KEY, TEST_TOTP_KEY
 from tests.fakes.africastalking import FakeAt
 from tests.fakes.mtn import FakeMtn, faked_mtn
 from tests.servers import CLOSED, aimed_at, test_services
+from tests.stuck_tasks import tell_pending_tasks_first
 
 # Every setting whose default is a local service (a URL on loopback, the service's port) points at a port of the
 # suite's own where nothing listens, for every Settings a test builds and every process it starts (they inherit the
@@ -238,6 +240,13 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     socket or connection a test leaves still warns."""
     gc.collect()
     gc.freeze()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_timeout_set_timer(item: pytest.Item, settings: Any) -> Generator[None, Any, None]:
+    """A test or fixture that runs out of time is reported with the asyncio tasks it left waiting."""
+    yield
+    tell_pending_tasks_first()
 
 
 @pytest.hookimpl(trylast=True)  # after the test's fixtures have stopped its apps
