@@ -28,6 +28,7 @@ from sqlalchemy import select
 from gateway.core.contests.catalog import PUBLIC_STATUSES
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Contest
+from gateway.kit.time_limits import answer_within
 from leaderboard.board import Rendered, render
 from leaderboard.boards import Boards, load_contest_view
 from leaderboard.hub import Frame, flush_delay
@@ -156,8 +157,8 @@ class FanoutPublisher:
             sent = loop.time()
             lapsed = self._leading and self._time_left() <= 0  # changes told meanwhile were let go
             try:
-                answer = int(await asyncio.wait_for(
-                    self._redis.eval(_TAKE, 1, LEASE_KEY, self._token, int(ttl * 1000)), ttl / 3))
+                answer = int(await answer_within(
+                    ttl / 3, self._redis.eval(_TAKE, 1, LEASE_KEY, self._token, int(ttl * 1000))))
                 self._leading = answer > 0
                 if self._leading:
                     self._valid_until = sent + ttl
@@ -168,7 +169,7 @@ class FanoutPublisher:
                     self._slugs.clear()
                     self._channels_known = False
                 if self._leading and not self._channels_known:
-                    await asyncio.wait_for(self._know_channels(), ttl / 3)
+                    await answer_within(ttl / 3, self._know_channels())
                     self._resync_now.set()
                 if answer == 2 or (answer == 1 and lapsed):
                     self._resync_now.set()
@@ -195,7 +196,7 @@ class FanoutPublisher:
         next_full = 0.0
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._resync_now.wait(), self._config.probe_seconds)
+                await answer_within(self._config.probe_seconds, self._resync_now.wait())
             asked, self._resync_now = self._resync_now.is_set(), asyncio.Event()
             if not self.leading:
                 continue

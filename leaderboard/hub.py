@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 
 from gateway.core.errors import DomainError, RateLimited
 from gateway.kit import overlay_cue
+from gateway.kit.time_limits import answer_within
 from leaderboard import cache, sse
 from leaderboard.board import Rendered
 from leaderboard.boards import Boards
@@ -117,7 +118,7 @@ class Hub:
         self._tasks = [asyncio.create_task(self._listen(), name="leaderboard-subscriber"),
                        asyncio.create_task(self._heartbeat(), name="leaderboard-heartbeat")]
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._subscribed.wait(), SUBSCRIBE_WAIT_SECONDS)
+            await answer_within(SUBSCRIBE_WAIT_SECONDS, self._subscribed.wait())
 
     async def stop(self) -> None:
         tasks = [*self._tasks, *self._pumps.values()]

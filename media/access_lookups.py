@@ -19,6 +19,7 @@ from functools import partial
 from typing import Any
 
 from gateway.core.media.uploads import Access
+from gateway.kit.time_limits import answer_within
 
 log = logging.getLogger(__name__)
 # How long a request for a file waits for the database's word on it (and the media server's engine for a
@@ -46,7 +47,7 @@ class AccessLookups:
             self.in_flight[upload_id] = lookup
             lookup.add_done_callback(partial(self.ended, upload_id))
         try:  # shielded: a caller that gives up (or goes away) leaves the lookup to the others and to its end
-            return await asyncio.wait_for(asyncio.shield(lookup), self.seconds)
+            return await answer_within(self.seconds, asyncio.shield(lookup))
         except TimeoutError:
             raise AccessUnknown(f"the database did not answer within {self.seconds:g} s") from None
         except Exception as exc:

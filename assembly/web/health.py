@@ -22,6 +22,7 @@ from gateway.jobs.last_passes import pass_ages, reconciler_problem
 from gateway.jobs.queues import QUEUE_NAMES
 from gateway.kit.answers import error_body
 from gateway.kit.keys import CHECKS, REDIS, SESSIONS, settings_of
+from gateway.kit.time_limits import answer_within
 
 log = logging.getLogger(__name__)
 routes = web.RouteTableDef()
@@ -84,12 +85,12 @@ async def answered_within(app: web.Application, probe: Coroutine[None, None, Non
     neither closed nor back in the pool (asyncpg#1156), one leaked socket per slow probe while the database is
     slow, which is exactly when a load balancer probes most."""
     if not shield:
-        await asyncio.wait_for(probe, seconds)
+        await answer_within(seconds, probe)
         return
     task = asyncio.create_task(probe)
     app[PROBES_UNDER_WAY].add(task)
     task.add_done_callback(app[PROBES_UNDER_WAY].discard)
-    await asyncio.wait_for(asyncio.shield(task), seconds)
+    await answer_within(seconds, asyncio.shield(task))
 
 
 def reconciler_check(app: web.Application, ages: dict[str, float | None], reasons: list[str]) -> str:
@@ -120,7 +121,7 @@ async def metrics(request: web.Request) -> web.Response:
     try:
         # Cut off at the limit, its connection is closed, never handed back half-read (redis-py disconnects a
         # command cancelled while it waits for its answer).
-        await asyncio.wait_for(read_redis(), METRICS_REDIS_SECONDS)
+        await answer_within(METRICS_REDIS_SECONDS, read_redis())
         redis_answered = True
     except (RedisError, TimeoutError) as exc:  # the rest of the figures still matter while Redis is away
         log.warning("metrics: queue depths and periodic pass ages unknown, Redis is unavailable: %r", exc)
