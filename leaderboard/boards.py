@@ -199,9 +199,10 @@ class Boards:
 
     async def render(self, contest: BoardContest, *, not_before: float | None = None) -> Rendered:
         """The board; with `not_before` (loop time), from a read that started no earlier."""
-        return await self._renders.run(contest.id, lambda: self._render_now(contest), not_before=not_before)
+        return await self._renders.run(contest.id, lambda: self.render_now(contest), not_before=not_before)
 
-    async def _render_now(self, contest: BoardContest) -> Rendered:
+    async def render_now(self, contest: BoardContest) -> Rendered:
+        """The board from a read of its own, shared with no other caller."""
         # Both reads at once: near the peak every await waits a whole turn of a busy loop, and a frame's
         # lateness is the sum of its turns.
         tallies, cue = await asyncio.gather(self.tallies(contest), self.cue(contest.id))

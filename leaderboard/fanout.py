@@ -29,7 +29,7 @@ from gateway.core.contests.catalog import PUBLIC_STATUSES
 from gateway.db.engine import Sessions, autocommit
 from gateway.db.models import Contest
 from gateway.kit.time_limits import answer_within
-from leaderboard.board import Rendered, render
+from leaderboard.board import Rendered
 from leaderboard.boards import Boards, load_contest_view
 from leaderboard.hub import Frame, flush_delay
 from leaderboard.publish_secret import HEADER
@@ -265,7 +265,7 @@ class FanoutPublisher:
         if contest is None:
             await self._withdraw(contest_id)
             return
-        board = render(contest, await self._boards.tallies(contest), await self._boards.cue(contest_id))
+        board = await self._boards.render_now(contest)
         if not is_news(board, self._published.get(contest_id)):
             return
         if await self._post(contest.slug, board.body, EVENT_NAME):
