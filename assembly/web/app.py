@@ -40,8 +40,9 @@ from assembly.web.metrics import Metrics
 from assembly.web.middleware import body_deadline, cpu_by_part, json_errors, request_context
 from assembly.worker.passes import SILENT_AFTER
 from channels.web.candidate_pages import HOW_TO_VOTE
-from gateway.core.money_in.checking import check_payment
+from gateway.core.money_in.checking import StartNotRecorded, check_payment
 from gateway.core.money_in.start_queue import PaymentStarts
+from gateway.core.money_in.starting import started_or_decided
 from gateway.core.money_in.verification.loop import CONCURRENT_VERIFICATIONS, VerificationLoop
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
@@ -85,6 +86,9 @@ STATEMENT_TIMEOUT_SECONDS = 30.0
 REQUEST_CONNECTIONS = 24
 BOARD_CONNECTIONS = 4
 VERIFICATION_CONNECTIONS = CONCURRENT_VERIFICATIONS + 4
+# A callback's check that came before its order's start was recorded in another process waits this long for the
+# record (a start records within milliseconds of the provider's answer, more under load) before asking again.
+START_RECORD_WAIT_SECONDS = 1.0
 
 
 @dataclass(frozen=True)
@@ -191,8 +195,17 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     relay.start()
 
     async def check_then_relay(order_id: uuid.UUID) -> None:
-        outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id, note=False, pace=pacer.wait_turn)
-        if outcome is Outcome.START_AGAIN:  # its prompt will never be paid: a new one, retried while the phone is held
+        try:
+            outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id, note=False, pace=pacer.wait_turn)
+        except StartNotRecorded:
+            outcome = Outcome.START_UNDER_WAY
+        if outcome is Outcome.START_UNDER_WAY:  # the provider's word came before its start's record: asked after it
+            if await app[STARTS].wait_done(order_id):  # this process's start
+                checks.request(order_id)
+            else:  # another process's: once it is recorded (else the reconciler's)
+                checks.request_later(order_id, START_RECORD_WAIT_SECONDS,
+                                     lambda: started_or_decided(app[SESSIONS], order_id))
+        elif outcome is Outcome.START_AGAIN:  # its prompt will never be paid: a new one, retried while the phone's held
             app[STARTS].request(order_id)
         elif outcome is not Outcome.PENDING:
             relay.kick()

@@ -29,6 +29,12 @@ from gateway.db.models import OrderStatus, VoteOrder
 CHECKABLE = (OrderStatus.PENDING, OrderStatus.EXPIRED, OrderStatus.FAILED)
 
 
+class StartNotRecorded(CollectionNotFound):
+    """The provider knows no payment for an order whose start has not recorded what the provider answered: the
+    start may still be under way (a provider's word can beat the record of the prompt it is about: Daraja's result
+    of a prompt another one held the phone against comes within a second), so a check after it may find it."""
+
+
 async def settle(sessions: Sessions, order_id: uuid.UUID, status: StatusResult, provider: str, *,
                  verify_later: bool = False) -> Outcome:
     """Apply what `provider` says about an order; every branch is safe to repeat.
@@ -77,7 +83,12 @@ async def check_payment(sessions: Sessions, registry: Providers, order_id: uuid.
     order, collection = loaded
     if order.status not in CHECKABLE:
         return Outcome.ALREADY_DECIDED
-    status = await fetch_paced(registry.for_order(order.provider, order.channel), collection, pace)
+    try:
+        status = await fetch_paced(registry.for_order(order.provider, order.channel), collection, pace)
+    except CollectionNotFound as missing:
+        if order.payment_started_at is None:
+            raise StartNotRecorded(missing.provider, missing.code, missing.message, status=missing.status) from missing
+        raise
     if note:
         await note_check(sessions, order_id)
     if status.start_again and status.state is PaymentState.PENDING:

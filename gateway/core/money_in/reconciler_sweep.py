@@ -33,9 +33,9 @@ BATCH = 200  # due orders read at a time
 # A provider that failed this many checks in a row sits out the rest of the pass.
 UNREACHABLE_IN_A_ROW = 3
 # What a pass reports without listing the order as changed.
-UNCHANGED = frozenset({Outcome.PENDING, Outcome.START_AGAIN, Reconciled.NOT_STARTED_YET, Reconciled.UNREACHABLE,
-                       Outcome.ALREADY_DECIDED,
-                       Reconciled.RESTARTED, Reconciled.START_IN_PROGRESS, Reconciled.ERROR})
+UNCHANGED = frozenset({Outcome.PENDING, Outcome.START_AGAIN, Outcome.START_UNDER_WAY, Outcome.ALREADY_DECIDED,
+                       Reconciled.NOT_STARTED_YET, Reconciled.UNREACHABLE, Reconciled.RESTARTED,
+                       Reconciled.START_IN_PROGRESS, Reconciled.ERROR})
 # One order's check: its id, the time it is judged at, the pace of its status call.
 CheckOrder = Callable[[uuid.UUID, datetime, StatusPace], Awaitable[Outcome | Reconciled]]
 # Told of each order found paid and counted, by its provider, as it is (`found_paid`): a pass can last

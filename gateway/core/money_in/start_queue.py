@@ -159,6 +159,15 @@ class PaymentStarts:
             async with asyncio.timeout(timeout):
                 await self._room.wait()
 
+    async def wait_done(self, order_id: uuid.UUID) -> bool:
+        """Wait for this process's start of the order, if one is under way or waiting to retry; whether there was
+        one."""
+        task = self._tasks.get(order_id)
+        if task is None:
+            return False
+        await asyncio.wait([task])
+        return True
+
     @property
     def in_flight(self) -> int:
         return len(self._tasks)

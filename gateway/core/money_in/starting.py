@@ -239,6 +239,11 @@ async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOut
     return None
 
 
+async def started_or_decided(sessions: Sessions, order_id: uuid.UUID) -> bool:
+    """Whether the order's start has been recorded (or the order decided) by now."""
+    return await unclaimed_outcome(sessions, order_id) is not None
+
+
 async def release_start(sessions: Sessions, order_id: uuid.UUID, lease: datetime) -> None:
     """Give a failed start's lease back so a retry need not wait for it to run out."""
     try:

@@ -81,7 +81,8 @@ async def start_again(sessions: Sessions, order: VoteOrder, collection: Collecti
     """Put the order's payment back to be started again (`Outcome.START_AGAIN`), or fail it once it has been
     started again `STARTS_AGAIN` times. The order is told why meanwhile (its status_reason, the provider's reason
     in the voter's words), and told it again if that is how it ends. A start cut short is put back too, once its
-    lease is over (`PUT_BACK_CUT_SHORT`)."""
+    lease is over (`PUT_BACK_CUT_SHORT`); until then it is `Outcome.START_UNDER_WAY`: the start may yet record the
+    dead prompt, to be checked again once it has."""
     reason = readable_reason(status.reason or status.raw_status)
     if earlier_starts(order.provider_data) >= STARTS_AGAIN:
         changed = await closing.fail_order(sessions, order.id, reason)
@@ -96,8 +97,8 @@ async def start_again(sessions: Sessions, order: VoteOrder, collection: Collecti
         else:
             statement, values = PUT_BACK, {"order_key": order.id, "started_at": started_at, "reason": reason}
         put_back = (await session.execute(statement, values)).first()
-        if put_back is None:
-            return Outcome.PENDING
+        if put_back is None:  # started again already, or (cut short) its start still holds it: not decided yet
+            return Outcome.PENDING if started_at is not None else Outcome.START_UNDER_WAY
         await session.execute(SET_KEPT_APART, {"order_key": order.id})
     log.info("the prompt of %s will never be paid (%s): started again", order.id, status.raw_status)
     return Outcome.START_AGAIN

@@ -48,6 +48,9 @@ class Outcome(StrEnum):
     # Still pending: its prompt will never be paid (another held the phone), so a new one is owed
     # (`payments.starting_again`).
     START_AGAIN = "start_again"
+    # Still pending: the provider's word is about a prompt whose start has not recorded it yet (the start is under
+    # way): to be checked again once it is.
+    START_UNDER_WAY = "start_under_way"
     OTHER_PROVIDER = "other_provider"  # about an order another provider serves
     # A callback's own.
     DUPLICATE = "duplicate"  # the provider's event was settled before (a replay)

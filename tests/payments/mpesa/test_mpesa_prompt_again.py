@@ -20,6 +20,7 @@ from gateway.core.money_in.verification.by_status import verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.kit.keys import PROVIDERS
+from tests.order_triggers import before_order_updates
 from tests.payments.mpesa.mpesa_live import LiveMpesa, live_mpesa
 
 HELD_ONCE = "+254712000457"  # the sandbox: its first prompt's result is 1001, the next one pays
@@ -62,6 +63,19 @@ async def test_a_prompt_whose_result_is_1001_is_pushed_again_and_the_vote_counts
         assert response.status == 200
     assert (await live.settled(order_id)).provider_txn_id == order.provider_txn_id
     assert await live.votes() == 3
+
+
+async def test_a_1001_that_comes_before_its_start_is_recorded_is_followed_by_a_new_prompt(live: LiveMpesa) -> None:
+    """Daraja's result can beat the start's record of its CheckoutRequestID (the record slowed here by PostgreSQL
+    itself): the callback's check has no prompt to query yet, so it asks again once the start is done."""
+    slow_record = ("IF OLD.payment_started_at IS NULL AND NEW.payment_started_at IS NOT NULL THEN "
+                   "PERFORM pg_sleep(0.3); END IF;")
+    async with before_order_updates(live.sessions, "slow_start_record", slow_record):
+        order_id = await live.vote(HELD_ONCE, quantity=2)
+        order = await live.settled(order_id, timeout=10)
+    assert order.status is OrderStatus.PAID and await live.votes() == 2
+    dead, paid = checkouts(order.provider_data)
+    assert len(dead) == 1 and paid is not None and paid not in dead
 
 
 async def test_a_dead_prompts_paid_word_is_checked_by_its_own_query_while_the_new_prompt_waits(

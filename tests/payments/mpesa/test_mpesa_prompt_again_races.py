@@ -58,7 +58,7 @@ async def test_a_start_cut_short_whose_prompt_is_1001_is_pushed_again(live: Live
     live.control.drop_callbacks = True
     order_id = await live.vote(HELD_ONCE, quantity=2)
     await asyncio.sleep(0.2)  # its prompt is decided: 1001
-    for lease, outcomes in ((timedelta(minutes=1), {"pending": 1}), (timedelta(seconds=-1), {"restarted": 1})):
+    for lease, outcomes in ((timedelta(minutes=1), {"start_under_way": 1}), (timedelta(seconds=-1), {"restarted": 1})):
         async with live.sessions.begin() as session:  # what the crash leaves: the kept prompt, no record of a start
             await session.execute(update(VoteOrder).where(VoteOrder.id == order_id).values(
                 payment_started_at=None, provider_data={}, start_lease_until=datetime.now(UTC) + lease))
