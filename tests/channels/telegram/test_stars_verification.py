@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from aiohttp.test_utils import TestClient
 from redis.asyncio import Redis
 from sqlalchemy import func, select, update
 
@@ -21,11 +22,13 @@ from channels.telegram.fake_api import FakeBotApi
 from gateway.core.money_in.passes import verify_by_list_pass
 from gateway.core.money_in.verification.by_list import verify_by_list
 from gateway.core.money_in.verification.by_status import DISAGREED, Verified, verify_due
+from gateway.core.money_in.verification.ranking import UNRANKED
 from gateway.core.money_out.money_reconciliation import reconcile_money
 from gateway.core.oversight.review import ReviewKind, orders_to_review
 from gateway.core.providers import PaymentListing
 from gateway.db.engine import Sessions
 from gateway.db.models import AuditEntry, OrderStatus, OutboxMessage, PaymentVerification, VoteOrder
+from gateway.kit.keys import RELAY
 from leaderboard.cache import cached_votes, refresh_contest
 from payments.stars import StarsInvoices
 from tests.factories import assert_tally_invariant, make_contest, tallies
@@ -155,12 +158,16 @@ async def test_a_genuine_payment_refunded_at_telegram_since_is_a_refund_not_a_fo
 
 
 async def test_the_workers_pass_takes_a_forged_payments_votes_off_the_board(
-        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis) -> None:
+        telegram: FakeBotApi, bot_client: TestClient, sessions: Sessions, bot_settings: Settings,
+        redis: Redis) -> None:
     contest = await make_contest(sessions, stars_per_vote=10, name="Star Quest")
     assert await forged_payment(telegram, USER, "stxFORGED111111111111111") == 200
     order = await the_order(sessions)
     await refresh_contest(sessions, redis, contest.id)
     assert sum((await cached_votes(redis, contest.id)).values()) == 5
+    # No web process relaying (its tick could lock the pass's board row first, SKIP LOCKED, and refresh the board
+    # a moment after the pass returned): the pass's own relay moves the board.
+    await bot_client.app[RELAY].stop()
     async with sessions.begin() as session:  # its first look is due (30 s after it was counted)
         await session.execute(update(PaymentVerification).values(due_at=func.now()))
     no_wait = bot_settings.model_copy(update={"stars_verify_within_seconds": 0})
@@ -169,6 +176,23 @@ async def test_the_workers_pass_takes_a_forged_payments_votes_off_the_board(
     assert verified == [(order.id, Verified.DISAGREED)]
     assert (await the_order(sessions)).status is OrderStatus.FLAGGED
     assert sum((await cached_votes(redis, contest.id)).values()) == 0  # the board moved at once
+
+
+async def test_a_web_process_ranking_the_queue_meanwhile_does_not_hide_a_due_stars_payment_from_the_workers_pass(
+        telegram: FakeBotApi, sessions: Sessions, bot_settings: Settings, redis: Redis) -> None:
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    assert await forged_payment(telegram, USER, "stxRANKED000000000000000") == 200
+    order = await the_order(sessions)
+    async with sessions.begin() as session:
+        await session.execute(update(PaymentVerification).values(due_at=func.now()))
+    no_wait = bot_settings.model_copy(update={"stars_verify_within_seconds": 0})
+    async with httpx.AsyncClient() as http:
+        registry = build_providers(no_wait, http)
+        async with sessions.begin() as ranking:  # a web process's ranking pass, its batch locked (SKIP LOCKED)
+            await ranking.execute(UNRANKED, {"rank_now": datetime.now(UTC), "rank_limit": 1000,
+                                             "rank_skip": list(registry.payment_lists())})
+            verified = await verify_by_list_pass(JobContext(no_wait, sessions, redis, registry))
+    assert verified == [(order.id, Verified.DISAGREED)]
 
 
 class HeldList:

@@ -62,7 +62,8 @@ class VerificationLoop:
         """Rank what fell due; an entry the ranks miss meanwhile is claimed all the same, after the ranked."""
         while not self._stopping.is_set():
             try:
-                await rank_all_due(self._sessions, self._origins, datetime.now(UTC))
+                await rank_all_due(self._sessions, self._origins, datetime.now(UTC),
+                                   skip=list(self._registry.payment_lists()))
             except Exception:
                 log.exception("verification queue could not be ranked")
             await self._pause(self._rank_every)

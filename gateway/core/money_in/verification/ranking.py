@@ -10,10 +10,11 @@ processes never rank the same entries, and an entry being ranked is never the on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import BigInteger, and_, bindparam, exists, func, or_, select, update
-from sqlalchemy.dialects.postgresql import UUID
+from sqlalchemy import BigInteger, String, all_, and_, bindparam, exists, func, or_, select, update
+from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.orm import aliased
 
 from gateway.core.money_in.verification.priority import OriginCounts, QueuedOrder, origin_of, ranked
@@ -46,7 +47,10 @@ UNRANKED = (
            and_(ORDERS.voter_msisdn.is_not(None), TROUBLED_PAYER).label("troubled_payer"),
            COUNTING_HEADERS.label("headers"), REFUSED.label("refused"))
     .join(VoteOrder.__table__, ORDERS.id == QUEUE.order_id)
-    .where(QUEUE.priority.is_(None), QUEUE.verified_at.is_(None), QUEUE.due_at <= bindparam("rank_now"))
+    .where(QUEUE.priority.is_(None), QUEUE.verified_at.is_(None), QUEUE.due_at <= bindparam("rank_now"),
+           # a provider verified against its list of payments is claimed by its own pass, never by rank: locking
+           # its entries here would make that pass (SKIP LOCKED) pass them over
+           ORDERS.provider != all_(bindparam("rank_skip", type_=ARRAY(String))))
     .order_by(QUEUE.priority.desc().nulls_last(), QUEUE.queued_at)  # the claim's index: its unranked end
     .limit(bindparam("rank_limit"))
     .with_for_update(of=PaymentVerification.__table__, skip_locked=True)
@@ -56,10 +60,14 @@ SET_RANK = (update(PaymentVerification.__table__)
             .values(priority=bindparam("ranked_priority", type_=BigInteger)))
 
 
-async def rank_due(sessions: Sessions, origins: OriginCounts, now: datetime, limit: int = RANK_BATCH) -> int:
-    """Rank up to `limit` due entries not ranked yet, oldest first; how many were ranked."""
+async def rank_due(sessions: Sessions, origins: OriginCounts, now: datetime, limit: int = RANK_BATCH,
+                   skip: Sequence[str] = ()) -> int:
+    """Rank up to `limit` due entries not ranked yet, oldest first; how many were ranked. `skip`: the providers
+    verified by list (`Providers.payment_lists`), whose entries are left alone, as `by_status.claim_next` leaves
+    them."""
     async with sessions.begin() as session:
-        rows = (await session.execute(UNRANKED, {"rank_now": now, "rank_limit": limit})).all()
+        rows = (await session.execute(UNRANKED, {"rank_now": now, "rank_limit": limit,
+                                                 "rank_skip": list(skip)})).all()
         if not rows:
             return 0
         orders = [QueuedOrder(order_id=row.order_id, amount=row.amount, quantity=row.quantity, held=row.held,
@@ -73,10 +81,11 @@ async def rank_due(sessions: Sessions, origins: OriginCounts, now: datetime, lim
     return len(rows)
 
 
-async def rank_all_due(sessions: Sessions, origins: OriginCounts, now: datetime, limit: int = RANK_BATCH) -> int:
+async def rank_all_due(sessions: Sessions, origins: OriginCounts, now: datetime, limit: int = RANK_BATCH,
+                       skip: Sequence[str] = ()) -> int:
     """Rank every due entry not ranked yet, a batch at a time; how many were ranked."""
     total = 0
-    while (done := await rank_due(sessions, origins, now, limit)) > 0:
+    while (done := await rank_due(sessions, origins, now, limit, skip)) > 0:
         total += done
         if done < limit:
             break
