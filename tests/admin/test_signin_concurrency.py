@@ -64,7 +64,9 @@ async def test_a_password_check_in_progress_holds_no_lock_on_the_account(client:
                 raise AssertionError("a sign-in holds the account's row while it checks a password") from exc
         probes += 1
         await asyncio.sleep(0.02)
-    assert probes > 3 and [task.result() for task in attempts] == [401] * 6
+    # The first probe runs before the attempts start; every later one while at least one of them is still checking
+    # (on a machine whose cores are all busy, the six checks may leave room for only a few).
+    assert probes >= 2 and [task.result() for task in attempts] == [401] * 6
 
 
 async def test_parallel_attempts_at_a_slowed_email_take_a_turn_each(client: TestClient, redis: Redis,
