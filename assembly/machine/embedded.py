@@ -46,8 +46,6 @@ class EmbeddedPostgres:
 
     data_dir: Path
     archive_to: Path | None = None
-    # The connections the server allows (max_connections), when set: the service's most (database_connections).
-    max_connections: int | None = None
     _server: PostgresServer | None = field(default=None, init=False)
 
     def start(self, stopping: Callable[[], bool] = never_stopping) -> str:
@@ -65,10 +63,8 @@ class EmbeddedPostgres:
         promoted_here = (pgdata / "recovery.signal").exists() and finish_recovery(pgdata, stopping)
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         self._server = server
-        # Both take a restart (archive_mode, max_connections): pgserver starts it again, reading the new settings.
-        archive_changed = self.archive_to is not None and self._archive_settings_changed(server)
-        if self._max_connections_changed(server) or archive_changed:
-            server.cleanup()
+        if self.archive_to is not None and self._archive_settings_changed(server):
+            server.cleanup()  # archive_mode takes a restart: pgserver starts it again, reading the new settings
             server = pgserver.get_server(pgdata, cleanup_mode="stop")
             self._server = server
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
@@ -104,16 +100,6 @@ class EmbeddedPostgres:
                                    "one") from exc
             raise
         log.warning("timeline %s has no base backup in %s: one taken now, %s", timeline, place.wal, base.name)
-
-    def _max_connections_changed(self, server: PostgresServer) -> bool:
-        """Set max_connections to what is asked if it is not already that; True if it was not."""
-        if self.max_connections is None:
-            return False
-        wanted = str(self.max_connections)
-        if f"\n {wanted}\n" in server.psql("SHOW max_connections;"):
-            return False
-        server.psql(f"ALTER SYSTEM SET max_connections = {int(wanted)};")
-        return True
 
     def _archive_settings_changed(self, server: PostgresServer) -> bool:
         """Set the archive's settings if they are not already those; True if they were not."""
@@ -218,14 +204,11 @@ class ServiceUrls:
 
 @contextlib.contextmanager
 def service_urls(database_url: str | None, redis_url: str | None, data_dir: Path, archive_to: Path | None = None,
-                 stopping: Callable[[], bool] = never_stopping,
-                 max_connections: int | None = None) -> Iterator[ServiceUrls]:
+                 stopping: Callable[[], bool] = never_stopping) -> Iterator[ServiceUrls]:
     """Yield the URLs to use, starting embedded servers for whichever is not configured; `archive_to`: where the
     embedded PostgreSQL archives its WAL (the installation's; the suite's and the benches' servers do not);
-    `stopping`: asked to stop while the embedded PostgreSQL starts (StartStopped); `max_connections`: what the
-    embedded PostgreSQL allows (the installation's most, `database_connections.most_connections`)."""
-    postgres = EmbeddedPostgres(data_dir, archive_to, max_connections)  # each started where needed
-    redis_server = EmbeddedRedis(data_dir)
+    `stopping`: asked to stop while the embedded PostgreSQL starts (StartStopped)."""
+    postgres, redis_server = EmbeddedPostgres(data_dir, archive_to), EmbeddedRedis(data_dir)  # started where needed
     try:
         db_url = database_url or postgres.start(stopping)
         r_url = redis_url or redis_server.start()
