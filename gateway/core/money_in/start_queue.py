@@ -62,6 +62,7 @@ class PaymentStarts:
         self._queued = 0  # starts waiting for a slot
         self._room = asyncio.Event()
         self._room.set()
+        self._closed = False  # once closing: no new start (one asked for then is the reconciler's)
 
     @classmethod
     def of_process(cls, sessions: Sessions, providers: Providers, *, waited: Callable[[float], None] | None = None,
@@ -77,10 +78,11 @@ class PaymentStarts:
         return cls(start, give_back=give_back, waited=waited)
 
     def request(self, order_id: uuid.UUID, *, after: float = 0.0, claimed: ClaimedStart | None = None) -> None:
-        """Push the order's prompt `after` seconds from now; a second request for it is a no-op. `claimed`: the
-        lease its placement took, which each attempt uses while fresh and renews once it is not
-        (`starting.fresh_claim`); a start cut off before its call gives it back."""
-        if order_id not in self._tasks:
+        """Push the order's prompt `after` seconds from now; a second request for it, or one once the queue is
+        closing, is a no-op (the reconciler starts that one). `claimed`: the lease its placement took, which each
+        attempt uses while fresh and renews once it is not (`starting.fresh_claim`); a start cut off before its
+        call gives it back."""
+        if order_id not in self._tasks and not self._closed:
             self._tasks[order_id] = asyncio.create_task(self._run(order_id, after, claimed), name=f"start-{order_id}")
 
     async def _run(self, order_id: uuid.UUID, after: float, claimed: ClaimedStart | None) -> None:
@@ -161,12 +163,12 @@ class PaymentStarts:
 
     async def wait_done(self, order_id: uuid.UUID) -> bool:
         """Wait for this process's start of the order, if one is under way or waiting to retry; whether there was
-        one."""
+        one and it ran to its end (not cut off by the queue's closing: what it left is the reconciler's)."""
         task = self._tasks.get(order_id)
         if task is None:
             return False
         await asyncio.wait([task])
-        return True
+        return not task.cancelled()
 
     @property
     def in_flight(self) -> int:
@@ -179,6 +181,7 @@ class PaymentStarts:
     async def close(self, grace: float = SHUTDOWN_GRACE_SECONDS) -> None:
         """Let provider calls under way finish (a prompt half sent is the worst kind); what is still
         waiting or retrying is the reconciler's."""
+        self._closed = True
         for order_id, task in list(self._tasks.items()):
             if order_id not in self._calling:
                 task.cancel()

@@ -94,6 +94,22 @@ async def test_shutdown_finishes_prompts_being_sent_and_drops_the_rest() -> None
     assert provider.pushed == [sending] and starts.in_flight == 0
 
 
+async def test_a_start_cut_off_at_shutdown_is_not_waited_for_as_done_and_none_starts_after() -> None:
+    """A status check waiting for this process's start (a provider's word that beat its record) is told the start
+    did not run to its end, so it does not check again; a new prompt asked for meanwhile is the reconciler's."""
+    provider = Provider(takes=0.2)
+    starts = PaymentStarts(provider.start, concurrency=1)
+    sending, waiting = uuid.uuid4(), uuid.uuid4()
+    starts.request(sending)
+    starts.request(waiting)
+    done = {order_id: asyncio.create_task(starts.wait_done(order_id)) for order_id in (sending, waiting)}
+    await until(lambda: provider.calls == [sending])
+    await starts.close(grace=5)
+    assert await done[sending] is True and await done[waiting] is False
+    starts.request(uuid.uuid4())
+    assert starts.in_flight == 0 and provider.calls == [sending]
+
+
 async def test_new_votes_wait_while_prompts_already_owed_queue_then_go_in_anyway() -> None:
     passes = asyncio.Semaphore(0)  # the provider answers no call until the test lets one through
     provider = Provider(passes=passes)
