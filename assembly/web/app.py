@@ -42,7 +42,7 @@ from assembly.worker.passes import SILENT_AFTER
 from channels.web.candidate_pages import HOW_TO_VOTE
 from gateway.core.money_in.checking import StartNotRecorded, check_payment
 from gateway.core.money_in.start_queue import PaymentStarts
-from gateway.core.money_in.starting import started_or_decided
+from gateway.core.money_in.starting import recorded_start
 from gateway.core.money_in.verification.loop import CONCURRENT_VERIFICATIONS, VerificationLoop
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
@@ -86,9 +86,9 @@ STATEMENT_TIMEOUT_SECONDS = 30.0
 REQUEST_CONNECTIONS = 24
 BOARD_CONNECTIONS = 4
 VERIFICATION_CONNECTIONS = CONCURRENT_VERIFICATIONS + 4
-# A callback's check that came before its order's start was recorded in another process waits this long for the
-# record (a start records within milliseconds of the provider's answer, more under load) before asking again.
-START_RECORD_WAIT_SECONDS = 1.0
+# A callback's check that came before its order's start was recorded in another process waits at most this long for
+# the record (a start records within milliseconds of the provider's answer, more under load), then asks again.
+START_RECORD_WAIT_SECONDS = 5.0
 
 
 @dataclass(frozen=True)
@@ -194,6 +194,9 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
     app[RELAY] = relay
     relay.start()
 
+    async def recorded_since(order_id: uuid.UUID) -> bool:
+        return await recorded_start(app[SESSIONS], order_id, timeout=START_RECORD_WAIT_SECONDS) is not None
+
     async def check_then_relay(order_id: uuid.UUID) -> None:
         try:
             outcome = await check_payment(app[SESSIONS], app[PROVIDERS], order_id, note=False, pace=pacer.wait_turn)
@@ -203,8 +206,7 @@ async def relay_ctx(app: web.Application) -> AsyncIterator[None]:
             if await app[STARTS].wait_done(order_id):  # this process's start
                 checks.request(order_id)
             else:  # another process's: once it is recorded (else the reconciler's)
-                checks.request_later(order_id, START_RECORD_WAIT_SECONDS,
-                                     lambda: started_or_decided(app[SESSIONS], order_id))
+                checks.request_later(order_id, 0, lambda: recorded_since(order_id))
         elif outcome is Outcome.START_AGAIN:  # its prompt will never be paid: a new one, retried while the phone's held
             app[STARTS].request(order_id)
         elif outcome is not Outcome.PENDING:

@@ -239,11 +239,6 @@ async def unclaimed_outcome(sessions: Sessions, order_id: uuid.UUID) -> StartOut
     return None
 
 
-async def started_or_decided(sessions: Sessions, order_id: uuid.UUID) -> bool:
-    """Whether the order's start has been recorded (or the order decided) by now."""
-    return await unclaimed_outcome(sessions, order_id) is not None
-
-
 async def release_start(sessions: Sessions, order_id: uuid.UUID, lease: datetime) -> None:
     """Give a failed start's lease back so a retry need not wait for it to run out."""
     try:
@@ -314,7 +309,8 @@ REPLAY_WAIT_SECONDS = 15.0
 
 
 async def recorded_start(sessions: Sessions, order_id: uuid.UUID, *, timeout: float) -> StartOutcome | None:
-    """The order's start once another request has recorded it (None if it has not in time)."""
+    """The order's start once another request or process has recorded it, or the order once decided (None if
+    neither in time)."""
     loop = asyncio.get_running_loop()
     until = loop.time() + timeout
     while loop.time() < until:

@@ -28,9 +28,13 @@ from tests.payments.mpesa.mpesa_live import LiveMpesa, live_mpesa
 HELD_ONCE = "+254712000457"  # the sandbox: its first prompt's result is 1001, the next one pays
 HELD_ALWAYS = "+254712000458"  # every prompt's result is 1001
 SWAHILI = {"Accept-Language": "sw-KE,sw;q=0.9"}
-# PostgreSQL itself slows each start's record (the update that sets payment_started_at), as a loaded database would.
-SLOW_RECORD = ("IF OLD.payment_started_at IS NULL AND NEW.payment_started_at IS NOT NULL THEN PERFORM pg_sleep(0.3); "
-               "END IF;")
+
+
+def slow_record(seconds: float) -> str:
+    """PostgreSQL itself slowing each start's record (the update that sets payment_started_at), as a loaded database
+    would."""
+    return ("IF OLD.payment_started_at IS NULL AND NEW.payment_started_at IS NOT NULL THEN "
+            f"PERFORM pg_sleep({seconds}); END IF;")
 
 
 @pytest.fixture
@@ -73,7 +77,7 @@ async def test_a_prompt_whose_result_is_1001_is_pushed_again_and_the_vote_counts
 async def test_a_1001_that_comes_before_its_start_is_recorded_is_followed_by_a_new_prompt(live: LiveMpesa) -> None:
     """Daraja's result can beat the start's record of its CheckoutRequestID (the record slowed here by PostgreSQL
     itself): the callback's check has no prompt to query yet, so it asks again once the start is done."""
-    async with before_order_updates(live.sessions, "slow_start_record", SLOW_RECORD):
+    async with before_order_updates(live.sessions, "slow_start_record", slow_record(0.3)):
         order_id = await live.vote(HELD_ONCE, quantity=2)
         order = await live.settled(order_id, timeout=10)
     assert order.status is OrderStatus.PAID and await live.votes() == 2
@@ -83,9 +87,10 @@ async def test_a_1001_that_comes_before_its_start_is_recorded_is_followed_by_a_n
 
 async def test_a_1001_before_another_processs_start_is_recorded_is_followed_by_a_new_prompt(live: LiveMpesa) -> None:
     """The same when the start is another process's (the test's own here, as the worker's reconciler starts a lost
-    one): the callback's check asks again once that start is recorded, and this process pushes the new prompt."""
+    one), even when its record comes seconds later: the callback's check asks again once that start is recorded,
+    and this process pushes the new prompt."""
     order = await place(live.sessions, live.contest, "01", quantity=2, provider="mpesa", msisdn=HELD_ONCE)
-    async with before_order_updates(live.sessions, "slow_start_record", SLOW_RECORD):
+    async with before_order_updates(live.sessions, "slow_start_record", slow_record(1.5)):
         started = await start_payment(live.sessions, live.client.app[PROVIDERS], order.id)
         assert started is not None and started.status is OrderStatus.PENDING
         settled = await live.settled(order.id, timeout=10)
