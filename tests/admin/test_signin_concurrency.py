@@ -64,8 +64,8 @@ async def test_a_password_check_in_progress_holds_no_lock_on_the_account(client:
                 raise AssertionError("a sign-in holds the account's row while it checks a password") from exc
         probes += 1
         await asyncio.sleep(0.02)
-    # The first probe runs before the attempts start; every later one while at least one of them is still checking
-    # (on a machine whose cores are all busy, the six checks may leave room for only a few).
+    # The first probe runs before the attempts start, every later one while at least one of them is unfinished (on
+    # a machine whose cores are all busy, the six checks may leave room for only a few).
     assert probes >= 2 and [task.result() for task in attempts] == [401] * 6
 
 
