@@ -21,16 +21,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from assembly.channel_list import MIGRATIONS
+from assembly.machine.database_connections import BOARD_CONNECTIONS, REQUEST_CONNECTIONS, VERIFICATION_CONNECTIONS
 from assembly.machine.embedded import ServiceUrls
 from assembly.settings import Settings
-from assembly.web.app import (
-    BOARD_CONNECTIONS,
-    REQUEST_CONNECTIONS,
-    STATEMENT_TIMEOUT_SECONDS,
-    VERIFICATION_CONNECTIONS,
-    LentEngines,
-    create_app,
-)
+from assembly.web.app import STATEMENT_TIMEOUT_SECONDS, LentEngines, create_app
 from assembly.web.keys import STARTS
 from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade

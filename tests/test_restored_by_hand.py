@@ -118,3 +118,25 @@ async def test_ctrl_c_while_the_restored_folder_replays_stops_its_server(scratch
         await asyncio.to_thread(server.stop)
         kill_postgres_on(pgdata)
 
+
+
+async def test_a_folder_restored_by_hand_replays_through_connections_raised_after_its_base_backup(
+        scratch: Path) -> None:
+    """The service raises PostgreSQL's max_connections to what its processes may hold (more web processes, or an
+    installation's first start since the figure), which PostgreSQL writes into the WAL: a replay from a base backup
+    taken before it comes through it and is promoted, rather than pausing for good on the server's lower figure."""
+    server, backups, pgdata = await installation(scratch)  # its base backup allows PostgreSQL's default, 100
+    raised = EmbeddedPostgres(scratch / "var", archive_to=backups.root, max_connections=150)
+    url = await asyncio.to_thread(raised.start)
+    try:
+        await write_note(url, "counted once it allowed 150")
+        await archive_now(url)
+    finally:
+        await asyncio.to_thread(raised.stop)
+    restore_by_hand(pgdata, backups)
+    try:
+        url = await asyncio.to_thread(raised.start)
+        assert await read_notes(url) == ["counted after the base backup", "counted once it allowed 150"]
+    finally:
+        await asyncio.to_thread(raised.stop)
+        assert not kill_postgres_on(pgdata), "PostgreSQL was left running"

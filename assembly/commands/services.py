@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 from contextlib import ExitStack
 from typing import TYPE_CHECKING, TypeAlias, TypeVar
 
+from assembly.machine.database_connections import most_connections
 from assembly.machine.embedded import export_urls, service_urls
 from assembly.operations.backups import backup_place
 from assembly.settings import Settings, check_servers
@@ -27,7 +28,8 @@ def with_services(settings: Settings, stack: ExitStack) -> Settings:
         return settings
     settings.gateway_data_dir.mkdir(parents=True, exist_ok=True)
     urls = stack.enter_context(service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir,
-                                                  archive_to=backup_place(settings).root))
+                                            archive_to=backup_place(settings).root,
+                                            max_connections=most_connections(settings)))
     export_urls(urls)
     return settings.model_copy(update={"database_url": urls.database_url, "redis_url": urls.redis_url})
 

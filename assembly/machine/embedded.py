@@ -27,6 +27,7 @@ from assembly.operations.restored_folder import (
     forget_copied_socket_locks,
     forget_gone_holders,
     never_stopping,
+    other_holders,
 )
 
 if TYPE_CHECKING:  # an optional extra: imported for real only on the embedded path
@@ -46,6 +47,8 @@ class EmbeddedPostgres:
 
     data_dir: Path
     archive_to: Path | None = None
+    # The connections the server allows (max_connections), when set: the service's most (database_connections).
+    max_connections: int | None = None
     _server: PostgresServer | None = field(default=None, init=False)
 
     def start(self, stopping: Callable[[], bool] = never_stopping) -> str:
@@ -63,10 +66,16 @@ class EmbeddedPostgres:
         promoted_here = (pgdata / "recovery.signal").exists() and finish_recovery(pgdata, stopping)
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         self._server = server
-        if self.archive_to is not None and self._archive_settings_changed(server):
-            server.cleanup()  # archive_mode takes a restart: pgserver starts it again, reading the new settings
-            server = pgserver.get_server(pgdata, cleanup_mode="stop")
-            self._server = server
+        # Both take a restart (archive_mode, max_connections): pgserver starts it again, reading the new settings;
+        # not under another process holding the server (a `gateway` command started first): at the next start then.
+        archive_changed = self.archive_to is not None and self._archive_settings_changed(server)
+        if self._max_connections_raised(server) or archive_changed:
+            if other_holders(pgdata):
+                log.warning("PostgreSQL's new settings take effect at its next start: another process holds it")
+            else:
+                server.cleanup()
+                server = pgserver.get_server(pgdata, cleanup_mode="stop")
+                self._server = server
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")
@@ -100,6 +109,17 @@ class EmbeddedPostgres:
                                    "one") from exc
             raise
         log.warning("timeline %s has no base backup in %s: one taken now, %s", timeline, place.wal, base.name)
+
+    def _max_connections_raised(self, server: PostgresServer) -> bool:
+        """Raise max_connections to what is asked if it is lower (never lowered: a figure a command's settings
+        underestimate must not shrink the service's); True if it was raised."""
+        if self.max_connections is None:
+            return False
+        answer = server.psql("SELECT 'allowed:' || current_setting('max_connections');")
+        if int(answer.split("allowed:", 1)[1].split()[0]) >= self.max_connections:
+            return False
+        server.psql(f"ALTER SYSTEM SET max_connections = {int(self.max_connections)};")
+        return True
 
     def _archive_settings_changed(self, server: PostgresServer) -> bool:
         """Set the archive's settings if they are not already those; True if they were not."""
@@ -204,11 +224,14 @@ class ServiceUrls:
 
 @contextlib.contextmanager
 def service_urls(database_url: str | None, redis_url: str | None, data_dir: Path, archive_to: Path | None = None,
-                 stopping: Callable[[], bool] = never_stopping) -> Iterator[ServiceUrls]:
+                 stopping: Callable[[], bool] = never_stopping,
+                 max_connections: int | None = None) -> Iterator[ServiceUrls]:
     """Yield the URLs to use, starting embedded servers for whichever is not configured; `archive_to`: where the
     embedded PostgreSQL archives its WAL (the installation's; the suite's and the benches' servers do not);
-    `stopping`: asked to stop while the embedded PostgreSQL starts (StartStopped)."""
-    postgres, redis_server = EmbeddedPostgres(data_dir, archive_to), EmbeddedRedis(data_dir)  # started where needed
+    `stopping`: asked to stop while the embedded PostgreSQL starts (StartStopped); `max_connections`: what the
+    embedded PostgreSQL allows (the installation's most, `database_connections.most_connections`)."""
+    postgres = EmbeddedPostgres(data_dir, archive_to, max_connections)  # each started where needed
+    redis_server = EmbeddedRedis(data_dir)
     try:
         db_url = database_url or postgres.start(stopping)
         r_url = redis_url or redis_server.start()

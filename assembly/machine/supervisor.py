@@ -23,6 +23,7 @@ from rq.worker import WorkerStatus
 from assembly.channel_list import CHANNELS, MIGRATIONS
 from assembly.machine import fanout_server
 from assembly.machine.banner import banner_lines, media_server_needed
+from assembly.machine.database_connections import most_connections
 from assembly.machine.demo import seed_demos
 from assembly.machine.demo_media import demo_storage
 from assembly.machine.embedded import export_urls, service_urls
@@ -284,7 +285,8 @@ def run_everything(settings: Settings) -> int:
     exit_code = 0
     try:
         with service_urls(settings.database_url, settings.redis_url, settings.gateway_data_dir,
-                          archive_to=backup_place(settings).root, stopping=lambda: stop_requested) as urls:
+                          archive_to=backup_place(settings).root, stopping=lambda: stop_requested,
+                          max_connections=most_connections(settings)) as urls:
             export_urls(urls)
             # The demo contest takes real money where providers are real: never seeded in production.
             asyncio.run(prepare_database(urls.database_url, seed=not settings.is_production,

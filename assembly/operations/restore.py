@@ -44,7 +44,7 @@ from assembly.operations.backups import (
     take_base_backup,
     unpack,
 )
-from assembly.operations.restored_folder import PGSERVER_HANDLES, postmaster
+from assembly.operations.restored_folder import PGSERVER_HANDLES, REPLAY_HOT_STANDBY, postmaster
 from gateway.db.engine import create_engine
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def prepare_recovery(base: Path, data: Path, user: str | None) -> None:
 def recovery_options(place: BackupPlace, target: datetime | None, *, archive: bool) -> dict[str, str]:
     """Replay the archive (to the target, if any), then open for writes; archive the new timeline into the same
     archive (a restore) or not at all (a drill: never into the live archive)."""
-    options = {"restore_command": restore_command(place.wal),
+    options = {"restore_command": restore_command(place.wal), "hot_standby": REPLAY_HOT_STANDBY,
                **(archive_settings(place.wal) if archive else {"archive_mode": "off"})}
     if target is not None:
         options |= {"recovery_target_time": target.astimezone(UTC).isoformat(), "recovery_target_action": "promote"}
@@ -134,7 +134,8 @@ class RecoveringServer:
 
 
 async def wait_for_promotion(server: RecoveringServer, timeout: float) -> None:
-    """Until the server has replayed what it was given and opens for writes (it opens for reads before that)."""
+    """Until the server has replayed what it was given and opens for writes (no connection before that: a replay
+    runs without hot standby, `REPLAY_HOT_STANDBY`)."""
     engine = create_engine(server.url("postgres", "postgres"), pool_size=1)
     deadline = time.monotonic() + timeout
     next_log = time.monotonic() + PROGRESS_LOG_SECONDS
@@ -150,8 +151,10 @@ async def wait_for_promotion(server: RecoveringServer, timeout: float) -> None:
                         replayed = await connection.scalar(text("SELECT pg_last_xact_replay_timestamp()"))
                         log.info("still replaying the archived WAL (replayed up to %s)", replayed or "the start")
                         next_log = time.monotonic() + PROGRESS_LOG_SECONDS
-            except (OSError, SQLAlchemyError):  # not accepting connections yet
-                pass
+            except (OSError, SQLAlchemyError):  # not accepting connections yet: replaying
+                if time.monotonic() >= next_log:
+                    log.info("still replaying the archived WAL")
+                    next_log = time.monotonic() + PROGRESS_LOG_SECONDS
             await asyncio.sleep(PROMOTION_POLL_SECONDS)
     finally:
         await engine.dispose()

@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 # running after the service stopped.
 PGSERVER_HANDLES = ".handle_pids.json"
 RECOVERY_LOG_SECONDS = 10.0
+# A replay takes no read-only connections: with them (hot_standby on), a server whose settings are below what the
+# archived WAL's primary had (max_connections, raised by the service since the base backup) pauses its replay for
+# good ("insufficient parameter settings"); without them PostgreSQL does not ask.
+REPLAY_HOT_STANDBY = "off"
 # From `pg_ctl start`'s return (it does not wait) to the postmaster's pid file: written as it starts, well within this
 # on a loaded machine; a server with no pid file by then never started.
 STARTING_SECONDS = 30.0
@@ -64,6 +68,16 @@ def forget_gone_holders(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
+def other_holders(pgdata: Path) -> list[int]:
+    """The live processes besides this one that pgserver lists as holding the server (each stops it when it is the
+    last to let go)."""
+    try:
+        pids = [int(pid) for pid in json.loads((pgdata / PGSERVER_HANDLES).read_text())]
+    except (OSError, ValueError, TypeError):
+        return []
+    return [pid for pid in pids if pid != os.getpid() and _alive(pid)]
+
+
 def forget_copied_socket_locks(pgdata: Path) -> None:
     """pgserver keeps the server's socket in its folder, and a base backup copies the socket's lock file, naming the
     server backed up: PostgreSQL refuses to start on a restored folder while that pid is alive (its zombie too, on a
@@ -100,7 +114,8 @@ def finish_recovery(pgdata: Path, stopping: Callable[[], bool] = never_stopping)
     try:
         # -W: the replay may take an hour; the wait below watches it, and Ctrl-C, itself.
         subprocess.run([str(POSTGRES_BIN_PATH / "pg_ctl"), "-D", str(pgdata), "-W", "-o", '-h ""', "-o",
-                        f"-k {pgdata}", "-l", str(pgdata / "log"), "start"], user=system_user, check=True,
+                        f"-k {pgdata}", "-o", f"-c hot_standby={REPLAY_HOT_STANDBY}", "-l", str(pgdata / "log"),
+                        "start"], user=system_user, check=True,
                        stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, timeout=60)
         _wait_for_promotion(started, stopping)
     except BaseException:

@@ -26,6 +26,7 @@ from admin.keys import (
 from assembly import channel_list, provider_list
 from assembly.channel_list import CHANNELS
 from assembly.cpu.accounts import flushing
+from assembly.machine.database_connections import BOARD_CONNECTIONS, REQUEST_CONNECTIONS, VERIFICATION_CONNECTIONS
 from assembly.machine.shared_metrics import levels_source
 from assembly.resources.http_client import provider_http_client
 from assembly.resources.media import build_storage
@@ -43,7 +44,7 @@ from channels.web.candidate_pages import HOW_TO_VOTE
 from gateway.core.money_in.checking import StartNotRecorded, check_payment
 from gateway.core.money_in.start_queue import PaymentStarts
 from gateway.core.money_in.starting import recorded_start
-from gateway.core.money_in.verification.loop import CONCURRENT_VERIFICATIONS, VerificationLoop
+from gateway.core.money_in.verification.loop import VerificationLoop
 from gateway.core.orders.count_batches import CountBatches
 from gateway.core.orders.outcomes import Outcome
 from gateway.core.service import VOTE_SERVICE, VoteService
@@ -80,12 +81,6 @@ from payments.callbacks import COUNT_BATCHES, SERVICE_LEVELS
 MAX_BODY_BYTES = 64 * 1024  # no inbound callback or vote needs more
 # A web request's statements take milliseconds; one unanswered this long is on a dead connection.
 STATEMENT_TIMEOUT_SECONDS = 30.0
-# The most connections a web process holds at once: for requests (database_ctx), for the board (its relay's refresh,
-# two at once, and its reads: database_ctx) and for verification (verification_ctx); an engine lent instead
-# (LentEngines) is to allow as many.
-REQUEST_CONNECTIONS = 24
-BOARD_CONNECTIONS = 4
-VERIFICATION_CONNECTIONS = CONCURRENT_VERIFICATIONS + 4
 # A callback's check that came before its order's start was recorded in another process waits at most this long for
 # the record (a start records within milliseconds of the provider's answer, more under load), then asks again.
 START_RECORD_WAIT_SECONDS = 5.0

@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from rq import Queue
 
 from assembly.channel_list import CHANNELS, CONTEST_SETTINGS, RECEIPT_CHANNELS
+from assembly.machine.database_connections import WORKER_POOL
 from assembly.resources.http_client import provider_http_client
 from assembly.resources.media import build_storage
 from assembly.resources.provider_calls import call_noter
@@ -129,7 +130,7 @@ async def job_context() -> AsyncIterator[JobContext]:
     settings = Settings()
     if not settings.database_url or not settings.redis_url:
         raise RuntimeError("a job needs DATABASE_URL and REDIS_URL (set by `gateway run` or the deployment)")
-    engine = create_engine(settings.database_url, pool_size=5)
+    engine = create_engine(settings.database_url, pool_size=WORKER_POOL, max_overflow=WORKER_POOL)
     redis = async_client(settings.redis_url)
     levels = ServiceLevels(CollectorRegistry())
     http = provider_http_client(note=call_noter(settings, levels))

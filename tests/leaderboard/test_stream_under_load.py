@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from contextlib import AsyncExitStack
 
-from assembly.web.app import REQUEST_CONNECTIONS
+from assembly.machine.database_connections import REQUEST_CONNECTIONS
 from assembly.web.keys import ENGINE
 from gateway.core.orders import counting
 from gateway.db.engine import Sessions
