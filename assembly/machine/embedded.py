@@ -27,7 +27,7 @@ from assembly.operations.restored_folder import (
     forget_copied_socket_locks,
     forget_gone_holders,
     never_stopping,
-    other_holders,
+    postmaster,
 )
 
 if TYPE_CHECKING:  # an optional extra: imported for real only on the embedded path
@@ -66,16 +66,16 @@ class EmbeddedPostgres:
         promoted_here = (pgdata / "recovery.signal").exists() and finish_recovery(pgdata, stopping)
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         self._server = server
-        # Both take a restart (archive_mode, max_connections): pgserver starts it again, reading the new settings;
-        # not under another process holding the server (a `gateway` command started first): at the next start then.
+        # Both take a restart (archive_mode, max_connections): pgserver starts it again, reading the new settings.
         archive_changed = self.archive_to is not None and self._archive_settings_changed(server)
         if self._max_connections_raised(server) or archive_changed:
-            if other_holders(pgdata):
-                log.warning("PostgreSQL's new settings take effect at its next start: another process holds it")
-            else:
-                server.cleanup()
+            server.cleanup()  # stops it only when this process is the last holder on pgserver's list
+            if postmaster(pgdata) is None:
                 server = pgserver.get_server(pgdata, cleanup_mode="stop")
                 self._server = server
+            else:  # another process holds it (a `gateway` command started first): back on the list, and wait
+                server.global_process_id_list.get_and_add(os.getpid())
+                log.warning("PostgreSQL's new settings take effect at its next start: another process holds it")
         exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DATABASE_NAME}';")
         if "(1 row)" not in exists:
             server.psql(f"CREATE DATABASE {DATABASE_NAME};")

@@ -10,6 +10,7 @@ timeline, whose history file is archived before the command ends."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import shutil
@@ -143,18 +144,15 @@ async def wait_for_promotion(server: RecoveringServer, timeout: float) -> None:
         while time.monotonic() < deadline:
             if not server.alive():
                 raise BackupError(f"the restored server stopped during recovery\n{server.log_tail()}")
-            try:
-                async with engine.connect() as connection:
-                    if not await connection.scalar(text("SELECT pg_is_in_recovery()")):
-                        return
-                    if time.monotonic() >= next_log:
-                        replayed = await connection.scalar(text("SELECT pg_last_xact_replay_timestamp()"))
-                        log.info("still replaying the archived WAL (replayed up to %s)", replayed or "the start")
-                        next_log = time.monotonic() + PROGRESS_LOG_SECONDS
-            except (OSError, SQLAlchemyError):  # not accepting connections yet: replaying
-                if time.monotonic() >= next_log:
-                    log.info("still replaying the archived WAL")
-                    next_log = time.monotonic() + PROGRESS_LOG_SECONDS
+            running = postmaster(server.data)
+            if running is not None and running[1] == "ready":  # taking connections: promoted, or about to be
+                with contextlib.suppress(OSError, SQLAlchemyError):
+                    async with engine.connect() as connection:
+                        if not await connection.scalar(text("SELECT pg_is_in_recovery()")):
+                            return
+            if time.monotonic() >= next_log:  # no connection while it replays (each refused would be logged)
+                log.info("still replaying the archived WAL")
+                next_log = time.monotonic() + PROGRESS_LOG_SECONDS
             await asyncio.sleep(PROMOTION_POLL_SECONDS)
     finally:
         await engine.dispose()

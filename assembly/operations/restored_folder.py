@@ -68,16 +68,6 @@ def forget_gone_holders(pgdata: Path) -> None:
         handles.write_text(json.dumps(alive))
 
 
-def other_holders(pgdata: Path) -> list[int]:
-    """The live processes besides this one that pgserver lists as holding the server (each stops it when it is the
-    last to let go)."""
-    try:
-        pids = [int(pid) for pid in json.loads((pgdata / PGSERVER_HANDLES).read_text())]
-    except (OSError, ValueError, TypeError):
-        return []
-    return [pid for pid in pids if pid != os.getpid() and _alive(pid)]
-
-
 def forget_copied_socket_locks(pgdata: Path) -> None:
     """pgserver keeps the server's socket in its folder, and a base backup copies the socket's lock file, naming the
     server backed up: PostgreSQL refuses to start on a restored folder while that pid is alive (its zombie too, on a
