@@ -58,13 +58,18 @@ async def installation(scratch: Path) -> tuple[EmbeddedPostgres, BackupPlace, Pa
     then stopped: what a restore by hand brings back."""
     backups = BackupPlace(scratch / "backups")
     server = EmbeddedPostgres(scratch / "var", archive_to=backups.root)
+    await note_archived(server, "counted after the base backup")
+    return server, backups, (scratch / "var" / "postgres").resolve()
+
+
+async def note_archived(server: EmbeddedPostgres, note: str) -> None:
+    """The server started, a note written and its WAL archived, the server stopped."""
     url = await asyncio.to_thread(server.start)
     try:
-        await write_note(url, "counted after the base backup")
+        await write_note(url, note)
         await archive_now(url)
     finally:
         await asyncio.to_thread(server.stop)
-    return server, backups, (scratch / "var" / "postgres").resolve()
 
 
 async def test_the_service_starts_on_a_folder_restored_by_hand_with_its_data_and_leaves_no_server(
@@ -127,12 +132,7 @@ async def test_a_folder_restored_by_hand_replays_through_connections_raised_afte
     taken before it comes through it and is promoted, rather than pausing for good on the server's lower figure."""
     server, backups, pgdata = await installation(scratch)  # its base backup allows PostgreSQL's default, 100
     raised = EmbeddedPostgres(scratch / "var", archive_to=backups.root, max_connections=150)
-    url = await asyncio.to_thread(raised.start)
-    try:
-        await write_note(url, "counted once it allowed 150")
-        await archive_now(url)
-    finally:
-        await asyncio.to_thread(raised.stop)
+    await note_archived(raised, "counted once it allowed 150")
     restore_by_hand(pgdata, backups)
     try:
         url = await asyncio.to_thread(raised.start)
