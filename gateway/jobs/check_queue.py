@@ -2,7 +2,7 @@
 
 Fifty duplicate callbacks for one order make one status call (and one more if a callback came
 in while it ran), so a burst never exceeds the provider's rate limit on our account. A check may
-also be asked for later (`request_later`): one waiting an order, taken only if still due then.
+also be asked for later (`request_later`): one waiting an order and delay, taken only if still due then.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class PaymentChecks:
         self._check = check
         self._running: dict[uuid.UUID, asyncio.Task[None]] = {}
         self._again: set[uuid.UUID] = set()
-        self._later: dict[uuid.UUID, asyncio.Task[None]] = {}
+        self._later: dict[tuple[uuid.UUID, float], asyncio.Task[None]] = {}
 
     def request(self, order_id: uuid.UUID) -> None:
         if order_id in self._running:
@@ -33,13 +33,14 @@ class PaymentChecks:
         self._running[order_id] = asyncio.create_task(self._run(order_id), name=f"check-{order_id}")
 
     def request_later(self, order_id: uuid.UUID, seconds: float, due: Callable[[], Awaitable[bool]]) -> None:
-        """Ask for a check in `seconds`, if `due()` says it is still wanted then; one such wait an order (a
-        second asked for meanwhile is the same one)."""
-        if order_id not in self._later:
-            self._later[order_id] = asyncio.create_task(self._after(order_id, seconds, due),
-                                                        name=f"check-later-{order_id}")
+        """Ask for a check in `seconds`, if `due()` says it is still wanted then; one such wait an order and delay
+        (a second asked for meanwhile is the same one; one of another delay, asked for another reason, is not)."""
+        key = (order_id, seconds)
+        if key not in self._later:
+            self._later[key] = asyncio.create_task(self._after(key, due), name=f"check-later-{order_id}")
 
-    async def _after(self, order_id: uuid.UUID, seconds: float, due: Callable[[], Awaitable[bool]]) -> None:
+    async def _after(self, key: tuple[uuid.UUID, float], due: Callable[[], Awaitable[bool]]) -> None:
+        order_id, seconds = key
         try:
             await asyncio.sleep(seconds)
             if await due():
@@ -47,7 +48,7 @@ class PaymentChecks:
         except Exception:  # the reconciler checks it anyway
             log.exception("a later status check for %s was not asked for", order_id)
         finally:
-            self._later.pop(order_id, None)
+            self._later.pop(key, None)
 
     async def _run(self, order_id: uuid.UUID) -> None:
         try:

@@ -16,6 +16,7 @@ from assembly.settings import Settings
 from gateway.db.engine import count_half_closed_as_disconnected, create_engine
 from gateway.jobs.check_queue import PaymentChecks
 from tests.network import postgres_relay
+from tests.waiting import until
 
 
 def lost_connection() -> DBAPIError:
@@ -36,6 +37,32 @@ async def test_a_check_that_lost_its_connection_is_tried_again_once() -> None:
     checks.request(order_id)
     await checks.wait_idle()
     assert calls == [order_id, order_id]
+
+
+async def test_a_later_check_asked_for_another_reason_is_not_swallowed_by_one_already_waiting() -> None:
+    """A callback's look for another process's start (at once, wanted only once the start is recorded) and an
+    unvouched repeat's enquiry once the order's interval is over (wanted then): the first not wanted does not take
+    the second's check with it."""
+    calls: list[uuid.UUID] = []
+
+    async def check(order_id: uuid.UUID) -> None:
+        calls.append(order_id)
+
+    async def never_recorded() -> bool:
+        return False
+
+    async def interval_over() -> bool:
+        return True
+
+    checks = PaymentChecks(check)
+    order_id = uuid.uuid4()
+    checks.request_later(order_id, 0, never_recorded)
+    checks.request_later(order_id, 0.05, interval_over)
+    checks.request_later(order_id, 0.05, interval_over)  # a repeat of the same wait: the same one
+    await until(lambda: bool(calls))
+    await checks.wait_idle()
+    await checks.close()
+    assert calls == [order_id]
 
 
 async def test_other_failures_are_left_to_the_reconciler() -> None:
