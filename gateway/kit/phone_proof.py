@@ -1,8 +1,8 @@
 """A number proven by a one-time code: the code is texted, kept as a digest in Redis for ten minutes and five
 tries, and a right answer gives a proof (a short-lived JWT naming the number and what it was proven for).
 
-Codes are limited per number (one a minute, five an hour), per address and per day, each count kept apart for
-each purpose (an entry, a payout wallet): asking entry codes for an organiser's wallet number, or spending a
+Codes are limited per number (a minute between two, five an hour), per address and per day, each count kept apart
+for each purpose (an entry, a payout wallet): asking entry codes for an organiser's wallet number, or spending a
 contest's codes, leaves payout codes as they were. The day's budget is a scope's own (a contest's, for entries),
 so whoever spends one contest's codes stops no other. The proof's key is derived from SECRET_KEY, as the admin
 tokens' is."""
@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 
 import jwt
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
 from gateway.core.errors import DomainError, RateLimited
 from gateway.kit.throttle import count, hit, unhit
@@ -25,7 +26,7 @@ CODE_SECONDS = 600
 TRIES = 5
 PROOF_TTL = timedelta(hours=2)  # long enough to fill a form and upload a clip on a slow link
 ALGORITHM = "HS256"
-PER_NUMBER_MINUTE, PER_NUMBER_HOUR, PER_ADDRESS_HOUR = 1, 5, 30
+NUMBER_WAIT_SECONDS, PER_NUMBER_HOUR, PER_ADDRESS_HOUR = 60, 5, 30
 DAY = 86400
 
 
@@ -47,17 +48,19 @@ def day_key(purpose: str, scope: str) -> str:
 
 
 async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, *, per_day: int,
-                   scope: str = "all") -> str:
+                   scope: str = "all", now: float | None = None) -> str:
     """A fresh six-digit code for `msisdn` (the caller texts it), or RateLimited. `scope` names the day's budget
     the code is counted against (of `per_day` codes): "contest:12" for a contest's entries."""
-    limits = ((f"otp-number-minute:{purpose}:{msisdn}", PER_NUMBER_MINUTE, 60),
-              (f"otp-number-hour:{purpose}:{msisdn}", PER_NUMBER_HOUR, 3600),
+    if not await _number_waited(redis, purpose, msisdn):
+        raise RateLimited("Too many codes asked for; wait a minute and try again.")
+    limits = ((f"otp-number-hour:{purpose}:{msisdn}", PER_NUMBER_HOUR, 3600),
               (f"otp-address:{purpose}:{address}", PER_ADDRESS_HOUR, 3600), (day_key(purpose, scope), per_day, DAY))
-    now = time.time()
+    now = time.time() if now is None else now
     for passed, (key, limit, window) in enumerate(limits):
         if not await hit(redis, key, limit, window, now, if_unavailable=False):
             for earlier, _, earlier_window in limits[:passed]:  # a refused code spends no other limit
                 await unhit(redis, earlier, earlier_window, now)
+            await _forget_number_wait(redis, purpose, msisdn)
             raise RateLimited("Too many codes asked for; wait a minute and try again.")
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with redis.pipeline(transaction=True) as pipe:
@@ -65,6 +68,27 @@ async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, *, per
         pipe.delete(f"otp-tries:{purpose}:{msisdn}")
         await pipe.execute()
     return code
+
+
+def _number_wait_key(purpose: str, msisdn: str) -> str:
+    return f"otp-number-wait:{purpose}:{msisdn}"
+
+
+async def _number_waited(redis: Redis, purpose: str, msisdn: str) -> bool:
+    """Whether a minute has passed since the number's last code, starting the next minute's wait if so. A wait of its
+    own rather than a count by clock minute, which lets two codes out a second apart across the minute's turn."""
+    try:
+        return bool(await redis.set(_number_wait_key(purpose, msisdn), "1", nx=True, ex=NUMBER_WAIT_SECONDS))
+    except RedisError:
+        return False  # as the other limits: no code goes out uncounted
+
+
+async def _forget_number_wait(redis: Redis, purpose: str, msisdn: str) -> None:
+    """A code refused by a later limit was not sent: the number need not wait for it."""
+    try:
+        await redis.delete(_number_wait_key(purpose, msisdn))
+    except RedisError:
+        pass  # it lapses within the minute
 
 
 async def spent_today(redis: Redis, purpose: str, scope: str) -> int:
