@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
 
 # How long a test lets a command or a child process run before calling it hung. A loaded machine (every core
@@ -18,11 +17,3 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the condition never held")
-
-
-async def within_one_clock_minute(needed: float = 15.0) -> None:
-    """Per-minute limits count by clock minute (`gateway.kit.throttle`): a test whose asks must fall within one
-    minute's count waits, when the minute turns in less than `needed` seconds, until it has turned."""
-    left = 60 - time.time() % 60
-    if left < needed:
-        await asyncio.sleep(left + 0.05)

@@ -60,8 +60,8 @@ async def check_on_return(request: web.Request, order: VoterOrder) -> None:
     returning = "from" in request.query or "cancelled" in request.query
     if not returning or order.status is not OrderStatus.PENDING or order.payment_started_at is None:
         return
-    if await throttle.hit(request.app[REDIS], f"web-order-check:{order.id}", 1, RETURN_CHECK_WINDOW,
-                          if_unavailable=False):  # the reconciler checks it anyway
+    if await throttle.once_per(request.app[REDIS], f"web-order-check:{order.id}", RETURN_CHECK_WINDOW,
+                               if_unavailable=False):  # the reconciler checks it anyway
         request.app[CHECKS].request(order.id)
 
 
@@ -103,8 +103,8 @@ async def order_prompt_again(request: web.Request) -> web.StreamResponse:
                        secure=secure_cookies(request)):
         return message_page(page, 403, page.tr("csrf_title"), page.tr("csrf_body"))
     view = found[0]
-    if not await throttle.hit(request.app[REDIS], f"web-prompt-again:{view.id}", 1, PROMPT_AGAIN_WINDOW,
-                              if_unavailable=False):  # without Redis no bound holds: no call to the provider
+    if not await throttle.once_per(request.app[REDIS], f"web-prompt-again:{view.id}", PROMPT_AGAIN_WINDOW,
+                                   if_unavailable=False):  # without Redis no bound holds: no call to the provider
         said: str = "too_soon"
     else:
         try:

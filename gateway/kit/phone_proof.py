@@ -17,10 +17,9 @@ from datetime import datetime, timedelta
 
 import jwt
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
 
 from gateway.core.errors import DomainError, RateLimited
-from gateway.kit.throttle import count, hit, unhit
+from gateway.kit.throttle import count, forget_once, hit, once_per, unhit
 
 CODE_SECONDS = 600
 TRIES = 5
@@ -51,7 +50,8 @@ async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, *, per
                    scope: str = "all", now: float | None = None) -> str:
     """A fresh six-digit code for `msisdn` (the caller texts it), or RateLimited. `scope` names the day's budget
     the code is counted against (of `per_day` codes): "contest:12" for a contest's entries."""
-    if not await _number_waited(redis, purpose, msisdn):
+    waited = f"otp-number:{purpose}:{msisdn}"
+    if not await once_per(redis, waited, NUMBER_WAIT_SECONDS, if_unavailable=False):
         raise RateLimited("Too many codes asked for; wait a minute and try again.")
     limits = ((f"otp-number-hour:{purpose}:{msisdn}", PER_NUMBER_HOUR, 3600),
               (f"otp-address:{purpose}:{address}", PER_ADDRESS_HOUR, 3600), (day_key(purpose, scope), per_day, DAY))
@@ -60,7 +60,7 @@ async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, *, per
         if not await hit(redis, key, limit, window, now, if_unavailable=False):
             for earlier, _, earlier_window in limits[:passed]:  # a refused code spends no other limit
                 await unhit(redis, earlier, earlier_window, now)
-            await _forget_number_wait(redis, purpose, msisdn)
+            await forget_once(redis, waited)
             raise RateLimited("Too many codes asked for; wait a minute and try again.")
     code = f"{secrets.randbelow(1_000_000):06d}"
     async with redis.pipeline(transaction=True) as pipe:
@@ -68,27 +68,6 @@ async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, *, per
         pipe.delete(f"otp-tries:{purpose}:{msisdn}")
         await pipe.execute()
     return code
-
-
-def _number_wait_key(purpose: str, msisdn: str) -> str:
-    return f"otp-number-wait:{purpose}:{msisdn}"
-
-
-async def _number_waited(redis: Redis, purpose: str, msisdn: str) -> bool:
-    """Whether a minute has passed since the number's last code, starting the next minute's wait if so. A wait of its
-    own rather than a count by clock minute, which lets two codes out a second apart across the minute's turn."""
-    try:
-        return bool(await redis.set(_number_wait_key(purpose, msisdn), "1", nx=True, ex=NUMBER_WAIT_SECONDS))
-    except RedisError:
-        return False  # as the other limits: no code goes out uncounted
-
-
-async def _forget_number_wait(redis: Redis, purpose: str, msisdn: str) -> None:
-    """A code refused by a later limit was not sent: the number need not wait for it."""
-    try:
-        await redis.delete(_number_wait_key(purpose, msisdn))
-    except RedisError:
-        pass  # it lapses within the minute
 
 
 async def spent_today(redis: Redis, purpose: str, scope: str) -> int:

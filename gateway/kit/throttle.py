@@ -1,4 +1,4 @@
-"""Fixed-window rate limits in Redis, shared by every web process."""
+"""Rate limits in Redis, shared by every web process: counts by fixed window, and waits of their own."""
 
 from __future__ import annotations
 
@@ -94,6 +94,25 @@ async def count(redis: Redis, key: str, window_seconds: int, now: float | None =
         log.warning("rate limit %s not read, Redis is unavailable: %r", key, exc)
         return 0
     return int(value or 0)
+
+
+async def once_per(redis: Redis, key: str, seconds: int, *, if_unavailable: bool = True) -> bool:
+    """True for an attempt under `key` with none let through in the `seconds` before it, and the wait starts again
+    from it: a wait of its own rather than a count by clock window (`hit` with a limit of 1), which lets two attempts
+    a second apart through across the window's turn. With Redis away, `if_unavailable` is the answer."""
+    try:
+        return bool(await redis.set(f"once:{key}", "1", nx=True, ex=seconds))
+    except RedisError as exc:
+        log.warning("wait %s not counted, Redis is unavailable: %r", key, exc)
+        return if_unavailable
+
+
+async def forget_once(redis: Redis, key: str) -> None:
+    """Take back what `once_per` let through (it was refused by a later limit, and cost nothing)."""
+    try:
+        await redis.delete(f"once:{key}")
+    except RedisError as exc:
+        log.warning("wait %s not taken back, Redis is unavailable: %r", key, exc)
 
 
 async def enforce(redis: Redis, key: str, limit: int, window_seconds: int, message: str) -> None:

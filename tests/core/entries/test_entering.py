@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from html import unescape
@@ -245,15 +246,16 @@ async def test_codes_go_only_to_mobiles_of_the_countries_served(entering: Enteri
 
 
 async def test_codes_stop_for_the_day_once_the_days_budget_is_spent_and_only_that_budget(redis: Redis) -> None:
-    await new_code(redis, "+237670000101", "entry", "41.202.1.1", per_day=2, scope="contest:1")
-    await new_code(redis, "+237670000102", "entry", "41.202.1.2", per_day=2, scope="contest:1")
+    noon = (time.time() // 86400) * 86400 + 43200  # the day's budget counts by day: every ask in one
+    await new_code(redis, "+237670000101", "entry", "41.202.1.1", per_day=2, scope="contest:1", now=noon)
+    await new_code(redis, "+237670000102", "entry", "41.202.1.2", per_day=2, scope="contest:1", now=noon)
     with pytest.raises(RateLimited):  # another number, another address: the day's budget is for all of them
-        await new_code(redis, "+237670000103", "entry", "41.202.1.3", per_day=2, scope="contest:1")
+        await new_code(redis, "+237670000103", "entry", "41.202.1.3", per_day=2, scope="contest:1", now=noon)
     # Another contest's budget, and the payout wallets' (for a number that just had an entry code), are apart.
-    await new_code(redis, "+237670000104", "entry", "41.202.1.4", per_day=2, scope="contest:2")
-    await new_code(redis, "+237670000102", "payout-account", "41.202.1.2", per_day=2)
+    await new_code(redis, "+237670000104", "entry", "41.202.1.4", per_day=2, scope="contest:2", now=noon)
+    await new_code(redis, "+237670000102", "payout-account", "41.202.1.2", per_day=2, now=noon)
     with pytest.raises(RateLimited):  # that number's own minute, for payout codes now
-        await new_code(redis, "+237670000102", "payout-account", "41.202.1.2", per_day=2)
+        await new_code(redis, "+237670000102", "payout-account", "41.202.1.2", per_day=2, now=noon)
 
 
 async def test_a_photo_prepared_after_the_approval_becomes_the_candidates(

@@ -20,6 +20,7 @@ from tests.admin.entries_data import give_contest
 from tests.core.entries.test_entering import open_call
 from tests.media.code_requests import ask_code, challenge_of, paid, solve
 from tests.media.conftest import Entering
+from tests.servers import inside_one_window
 
 WALLET = "+237670000123"
 
@@ -84,6 +85,7 @@ def test_the_work_grows_as_a_days_budget_runs_low() -> None:
 async def test_a_contests_own_budget_stops_its_codes_and_not_another_contests(
         entering: Entering, sessions: Sessions) -> None:
     small, other = await open_call(sessions, codes_per_day=2), await open_call(sessions)
+    await inside_one_window()  # the day's budget counts by day, whose turn is a minute's
     for n, address in ((1, "41.202.10.1"), (2, "41.202.10.2")):
         answer = await ask_code(entering.web, small.slug, f"+23767000440{n}", **{"X-Forwarded-For": address})
         assert answer.status == 202, await answer.text()
@@ -98,6 +100,7 @@ async def test_a_contests_own_budget_stops_its_codes_and_not_another_contests(
 async def test_entry_codes_asked_for_a_wallet_number_leave_its_payout_code(
         entering: Entering, sessions: Sessions) -> None:
     contest = await open_call(sessions, codes_per_day=1)
+    await inside_one_window()  # the day's budget counts by day, whose turn is a minute's
     assert (await ask_code(entering.web, contest.slug, WALLET)).status == 202  # someone else, for that number
     assert await refusal(await ask_code(entering.web, contest.slug, "+237670000124"), 429) == "rate_limited"
     organiser = await make_account(sessions, "organiser")
