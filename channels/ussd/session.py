@@ -11,7 +11,6 @@ from datetime import datetime
 from typing import Any
 
 from redis.asyncio import Redis
-from redis.typing import EncodableT, FieldT
 
 from gateway.core.contests.catalog import PublicCandidate, PublicContest
 from gateway.core.contests.price_tiers import PriceTier
@@ -74,6 +73,22 @@ def contest_from_json(data: dict[str, Any]) -> PublicContest:
                                                  for votes, amount in data.get("price_tiers", ()))})
 
 
+# A hop's reads and its write, each one command rather than a pipeline: redis-py's pipeline costs a web process more
+# of its own CPU than the commands it carries (its reset shields the connection's release in a task of its own), and
+# a USSD session makes two of them at every hop. Missing values come back false (Lua's nil ends a reply's list).
+_RECALL = """
+local fields = redis.call('HMGET', KEYS[1], 'msisdn', 'preference', 'slugs', ARGV[1])
+return {fields[1] or false, fields[2] or false, fields[3] or false, fields[4] or false,
+        redis.call('GET', KEYS[2])}
+"""
+_REMEMBER = """
+redis.call('HSET', KEYS[1], unpack(ARGV, 3))
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+if ARGV[2] == '1' then redis.call('DEL', KEYS[2]) end
+return 1
+"""
+
+
 def text_of(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -84,12 +99,10 @@ class SessionStore:
 
     async def recall(self, session_id: str, text: str, service_code: str) -> Recalled:
         """The session's record, the reply already given to this `text`, and the code's cached contests:
-        one round trip."""
-        fields = ["msisdn", "preference", "slugs", REPLY_PREFIX + text]
-        async with self._redis.pipeline(transaction=False) as pipe:
-            pipe.hmget(session_key(session_id), fields)
-            pipe.get(contests_key(service_code))
-            (msisdn, preference, slugs, reply), contests = await pipe.execute()
+        one command."""
+        found = await self._redis.eval(_RECALL, 2, session_key(session_id), contests_key(service_code),
+                                       REPLY_PREFIX + text)
+        msisdn, preference, slugs, reply, contests = found
         record = None
         if msisdn is not None and slugs is not None:
             record = SessionRecord(text_of(msisdn), Lang.parse(text_of(preference or b"")), tuple(json.loads(slugs)))
@@ -98,16 +111,11 @@ class SessionStore:
 
     async def remember(self, session_id: str, record: SessionRecord, text: str, body: str, *,
                        release: bool = False) -> None:
-        """Store the reply to `text`; with `release`, give up the session's claim in the same round trip."""
+        """Store the reply to `text`; with `release`, give up the session's claim in the same command."""
         preference = record.preference.value if record.preference else ""
-        mapping: dict[FieldT, EncodableT] = {"msisdn": record.msisdn, "preference": preference,
-                                             "slugs": json.dumps(list(record.slugs)), REPLY_PREFIX + text: body}
-        async with self._redis.pipeline(transaction=True) as pipe:
-            pipe.hset(session_key(session_id), mapping=mapping)
-            pipe.expire(session_key(session_id), SESSION_TTL_SECONDS)
-            if release:
-                pipe.delete(claim_key(session_id))
-            await pipe.execute()
+        await self._redis.eval(_REMEMBER, 2, session_key(session_id), claim_key(session_id), SESSION_TTL_SECONDS,
+                               int(release), "msisdn", record.msisdn, "preference", preference,
+                               "slugs", json.dumps(list(record.slugs)), REPLY_PREFIX + text, body)
 
     async def reply(self, session_id: str, text: str) -> str | None:
         value = await self._redis.hget(session_key(session_id), REPLY_PREFIX + text)
