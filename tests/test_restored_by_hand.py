@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from assembly.commands.backup import EMBEDDED_DATABASE, EMBEDDED_ROLE
 from assembly.machine.embedded import EmbeddedPostgres
 from assembly.operations.backups import BackupPlace
+from assembly.operations.restore import restore_folder
 from assembly.operations.restored_folder import StartStopped, postmaster
 from gateway.db.engine import create_engine
 from tests.restored_folders import (
@@ -25,6 +27,7 @@ from tests.restored_folders import (
     restore_by_hand,
     scratch_folder,
 )
+from tests.waiting import HANG_SECONDS
 
 STOPPED_WITHIN = 30.0  # a fast shutdown of a server replaying, on a loaded machine
 
@@ -134,6 +137,21 @@ async def test_a_folder_restored_by_hand_replays_through_connections_raised_afte
     raised = EmbeddedPostgres(scratch / "var", archive_to=backups.root, max_connections=150)
     await note_archived(raised, "counted once it allowed 150")
     restore_by_hand(pgdata, backups)
+    try:
+        url = await asyncio.to_thread(raised.start)
+        assert await read_notes(url) == ["counted after the base backup", "counted once it allowed 150"]
+    finally:
+        await asyncio.to_thread(raised.stop)
+        assert not kill_postgres_on(pgdata), "PostgreSQL was left running"
+
+
+async def test_gateway_restore_replays_through_connections_raised_after_its_base_backup(scratch: Path) -> None:
+    """`gateway restore` likewise: it replays the same WAL on a server of its own before the service starts."""
+    server, backups, pgdata = await installation(scratch)
+    raised = EmbeddedPostgres(scratch / "var", archive_to=backups.root, max_connections=150)
+    await note_archived(raised, "counted once it allowed 150")
+    report = await restore_folder(backups, pgdata, None, EMBEDDED_ROLE, EMBEDDED_DATABASE, timeout=HANG_SECONDS)
+    assert report.timeline == 2 and report.set_aside is not None
     try:
         url = await asyncio.to_thread(raised.start)
         assert await read_notes(url) == ["counted after the base backup", "counted once it allowed 150"]
