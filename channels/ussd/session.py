@@ -75,7 +75,8 @@ def contest_from_json(data: dict[str, Any]) -> PublicContest:
 
 # A hop's reads and its write, each one command rather than a pipeline: redis-py's pipeline costs a web process more
 # of its own CPU than the commands it carries (its reset shields the connection's release in a task of its own), and
-# a USSD session makes two of them at every hop. Missing values come back false (Lua's nil ends a reply's list).
+# a USSD session makes two of them at every hop. A missing field or key is Lua's false in the script and reaches the
+# client as nil (None), RESP2 or RESP3: scripts answer in RESP2 unless they ask otherwise.
 _RECALL = """
 local fields = redis.call('HMGET', KEYS[1], 'msisdn', 'preference', 'slugs', ARGV[1])
 return {fields[1] or false, fields[2] or false, fields[3] or false, fields[4] or false,

@@ -20,4 +20,5 @@ FREE_VOTE_TEXTS: dict[str, str] = {
     "err_free_vote_used": N_("This number has taken its free votes; come back later or vote by mobile money."),
     "err_no_free_votes": N_("This contest gives no free vote now."),
     "err_number_not_proven": N_("Prove your number with the code we text you first."),
+    "err_rate_limited": N_("Too many codes were asked for; wait a minute and try again."),
 }

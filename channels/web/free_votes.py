@@ -71,7 +71,7 @@ async def free_vote_page(request: web.Request) -> web.StreamResponse:
     data = {"slug": slug, "lang": page.tr.lang}
     strings = {key: page.tr(key) for key in ("enter_preparing_code", "free_done", "err_free_vote_used",
                                                "err_no_free_votes", "err_number_not_proven", "err_msisdn_blocked",
-                                               "err_address_blocked")}
+                                               "err_address_blocked", "err_rate_limited")}
     return render(page, "free_vote.html", {"contest": contest, "terms": terms, "candidates": candidates,
                                            "data": data, "strings": strings})
 

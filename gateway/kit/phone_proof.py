@@ -49,7 +49,8 @@ def day_key(purpose: str, scope: str) -> str:
 async def new_code(redis: Redis, msisdn: str, purpose: str, address: str, *, per_day: int,
                    scope: str = "all", now: float | None = None) -> str:
     """A fresh six-digit code for `msisdn` (the caller texts it), or RateLimited. `scope` names the day's budget
-    the code is counted against (of `per_day` codes): "contest:12" for a contest's entries."""
+    the code is counted against (of `per_day` codes): "contest:12" for a contest's entries. `now` places the counts
+    by hour and day (a test's clock); the minute between two codes is Redis's own."""
     waited = f"otp-number:{purpose}:{msisdn}"
     if not await once_per(redis, waited, NUMBER_WAIT_SECONDS, if_unavailable=False):
         raise RateLimited("Too many codes asked for; wait a minute and try again.")

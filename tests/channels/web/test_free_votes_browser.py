@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
+from redis.asyncio import Redis as AsyncRedis
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
@@ -19,6 +20,7 @@ from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, FreeVote
 from gateway.jobs.queues import job_queue, sync_redis
+from gateway.kit.phone_proof import new_code
 from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.factories import make_contest
 from tests.servers import free_port
@@ -79,6 +81,23 @@ async def test_a_number_that_took_its_free_vote_is_refused_in_the_pages_language
         "This number has taken its free votes; come back later or vote by mobile money.")
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(FreeVote)) == 1
+
+
+async def test_a_number_asking_a_second_code_within_the_minute_is_told_so_in_the_pages_language(
+        site: str, browser: Browser, settings: Settings, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=3, free_votes_per_day=1)
+    redis = AsyncRedis.from_url(settings.redis_url or "")
+    try:  # a code texted to the number a moment ago, from another phone's page
+        await new_code(redis, PHONE, "free_vote", "41.202.1.9", per_day=100, scope=f"contest:{contest.id}")
+    finally:
+        await redis.aclose()
+    page = await browser.new_page(locale="fr-FR", viewport={"width": 412, "height": 915})
+    page.set_default_timeout(15_000)
+    await page.goto(f"{site}/c/{contest.slug}/free-vote?lang=fr")
+    await page.locator("#msisdn").fill(PHONE)
+    await page.locator("#phone-form button[type=submit]").click()
+    await expect(page.locator("#free-error")).to_have_text(
+        "Trop de codes ont été demandés ; attendez une minute et réessayez.")
 
 
 async def test_a_contest_giving_no_free_vote_has_no_form(site: str, browser: Browser, sessions: Sessions) -> None:
