@@ -128,33 +128,37 @@ async def test_ctrl_c_while_the_restored_folder_replays_stops_its_server(scratch
 
 
 
+async def raised_after_the_base_backup(scratch: Path) -> tuple[EmbeddedPostgres, BackupPlace, Path]:
+    """An installation whose base backup allows PostgreSQL's default, 100, then started allowing 150 (a note written
+    and archived): PostgreSQL writes the change into the WAL a restore replays."""
+    _, backups, pgdata = await installation(scratch)
+    raised = EmbeddedPostgres(scratch / "var", archive_to=backups.root, max_connections=150)
+    await note_archived(raised, "counted once it allowed 150")
+    return raised, backups, pgdata
+
+
+async def notes_once_started(server: EmbeddedPostgres, pgdata: Path) -> list[str]:
+    """The notes a restored folder holds once the service's server has started on it, the server stopped after."""
+    try:
+        return await read_notes(await asyncio.to_thread(server.start))
+    finally:
+        await asyncio.to_thread(server.stop)
+        assert not kill_postgres_on(pgdata), "PostgreSQL was left running"
+
+
 async def test_a_folder_restored_by_hand_replays_through_connections_raised_after_its_base_backup(
         scratch: Path) -> None:
     """The service raises PostgreSQL's max_connections to what its processes may hold (more web processes, or an
     installation's first start since the figure), which PostgreSQL writes into the WAL: a replay from a base backup
     taken before it comes through it and is promoted, rather than pausing for good on the server's lower figure."""
-    server, backups, pgdata = await installation(scratch)  # its base backup allows PostgreSQL's default, 100
-    raised = EmbeddedPostgres(scratch / "var", archive_to=backups.root, max_connections=150)
-    await note_archived(raised, "counted once it allowed 150")
+    raised, backups, pgdata = await raised_after_the_base_backup(scratch)
     restore_by_hand(pgdata, backups)
-    try:
-        url = await asyncio.to_thread(raised.start)
-        assert await read_notes(url) == ["counted after the base backup", "counted once it allowed 150"]
-    finally:
-        await asyncio.to_thread(raised.stop)
-        assert not kill_postgres_on(pgdata), "PostgreSQL was left running"
+    assert await notes_once_started(raised, pgdata) == ["counted after the base backup", "counted once it allowed 150"]
 
 
 async def test_gateway_restore_replays_through_connections_raised_after_its_base_backup(scratch: Path) -> None:
     """`gateway restore` likewise: it replays the same WAL on a server of its own before the service starts."""
-    server, backups, pgdata = await installation(scratch)
-    raised = EmbeddedPostgres(scratch / "var", archive_to=backups.root, max_connections=150)
-    await note_archived(raised, "counted once it allowed 150")
+    raised, backups, pgdata = await raised_after_the_base_backup(scratch)
     report = await restore_folder(backups, pgdata, None, EMBEDDED_ROLE, EMBEDDED_DATABASE, timeout=HANG_SECONDS)
     assert report.timeline == 2 and report.set_aside is not None
-    try:
-        url = await asyncio.to_thread(raised.start)
-        assert await read_notes(url) == ["counted after the base backup", "counted once it allowed 150"]
-    finally:
-        await asyncio.to_thread(raised.stop)
-        assert not kill_postgres_on(pgdata), "PostgreSQL was left running"
+    assert await notes_once_started(raised, pgdata) == ["counted after the base backup", "counted once it allowed 150"]
