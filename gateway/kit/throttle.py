@@ -32,22 +32,8 @@ async def hit(redis: Redis, key: str, limit: int, window_seconds: int, now: floa
 async def attempts(redis: Redis, key: str, window_seconds: int, now: float | None = None) -> int | None:
     """Count one attempt under `key`: how many there were in this window, this one included; None with Redis away.
     For a limit that depends on the count (a higher one past the first, when a slower check allows it)."""
-    slot = int((now if now is not None else time.time()) // window_seconds)
-    try:
-        counted = await redis.eval(_COUNT_ONE, 1, f"throttle:{key}:{slot}", window_seconds + 1)
-    except RedisError as exc:
-        log.warning("rate limit %s not counted, Redis is unavailable: %r", key, exc)
-        return None
-    return int(counted)
-
-
-# One command rather than a MULTI/EXEC pipeline: redis-py's pipeline costs a web process more of its own CPU than the
-# two commands it carries (its reset shields the connection's release in a task of its own).
-_COUNT_ONE = """
-local count = redis.call('INCR', KEYS[1])
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return count
-"""
+    counted = await first_then_each(redis, key, (), 0, window_seconds, now)
+    return None if counted is None else counted[0]
 
 
 # `attempts` for a first key, then `hit` for each of the others in turn while all are within the limit: one round trip

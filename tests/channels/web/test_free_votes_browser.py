@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 import pytest
 from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
-from redis.asyncio import Redis as AsyncRedis
+from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
@@ -84,13 +84,10 @@ async def test_a_number_that_took_its_free_vote_is_refused_in_the_pages_language
 
 
 async def test_a_number_asking_a_second_code_within_the_minute_is_told_so_in_the_pages_language(
-        site: str, browser: Browser, settings: Settings, sessions: Sessions) -> None:
+        site: str, browser: Browser, redis: Redis, sessions: Sessions) -> None:
     contest = await make_contest(sessions, candidates=3, free_votes_per_day=1)
-    redis = AsyncRedis.from_url(settings.redis_url or "")
-    try:  # a code texted to the number a moment ago, from another phone's page
-        await new_code(redis, PHONE, "free_vote", "41.202.1.9", per_day=100, scope=f"contest:{contest.id}")
-    finally:
-        await redis.aclose()
+    # A code texted to the number a moment ago, from another phone's page.
+    await new_code(redis, PHONE, "free_vote", "41.202.1.9", per_day=100, scope=f"contest:{contest.id}")
     page = await browser.new_page(locale="fr-FR", viewport={"width": 412, "height": 915})
     page.set_default_timeout(15_000)
     await page.goto(f"{site}/c/{contest.slug}/free-vote?lang=fr")
