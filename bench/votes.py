@@ -46,6 +46,11 @@ from bench.harness import (
 )
 from bench.vote_providers import PROVIDERS, PaidBy, callbacks_counted, next_payer
 
+# The tables of CEILING_SCRIPT, in a database of their own.
+CEILING_TABLES = ("CREATE TABLE events (id bigserial PRIMARY KEY, order_id uuid, body text, "
+                  "received_at timestamptz DEFAULT now()); "
+                  "CREATE TABLE tallies (candidate_id int PRIMARY KEY, votes bigint NOT NULL DEFAULT 0); "
+                  "INSERT INTO tallies SELECT g, 0 FROM generate_series(1, 8) g;")
 CEILING_SCRIPT = """\\set c random(1, 8)
 BEGIN;
 INSERT INTO events (order_id, body) VALUES (gen_random_uuid(), '{"status": "SUCCESSFUL", "amount": "100"}');
@@ -323,11 +328,7 @@ def pgbench_ceiling(stack: Stack, seconds: int) -> tuple[float, float]:
     host = str(stack.data_dir / "postgres")
     psql = [str(bin_dir / "psql"), "-h", host, "-U", "postgres", "-q"]
     subprocess.run([*psql, "-d", "postgres", "-c", "CREATE DATABASE ceiling"], check=True)
-    subprocess.run([*psql, "-d", "ceiling", "-c",
-                    "CREATE TABLE events (id bigserial PRIMARY KEY, order_id uuid, body text, "
-                    "received_at timestamptz DEFAULT now()); "
-                    "CREATE TABLE tallies (candidate_id int PRIMARY KEY, votes bigint NOT NULL DEFAULT 0); "
-                    "INSERT INTO tallies SELECT g, 0 FROM generate_series(1, 8) g;"], check=True)
+    subprocess.run([*psql, "-d", "ceiling", "-c", CEILING_TABLES], check=True)
     script = stack.data_dir / "ceiling.sql"
     script.write_text(CEILING_SCRIPT)
     cores = os.cpu_count() or 1
