@@ -8,7 +8,9 @@ from datetime import UTC, datetime
 
 from aiohttp import web
 
+from channels.web.entry_texts import ENTRY_ERRORS
 from channels.web.i18n import error_message
+from channels.web.number_proof_texts import error_texts
 from channels.web.rendering import html_errors, message_page, page_for, render
 from gateway.core.entries import entering
 from gateway.core.errors import DomainError, NotFound
@@ -29,7 +31,7 @@ async def call_page(request: web.Request) -> web.StreamResponse:
     except NotFound:
         return message_page(page, 404, page.tr("enter_closed"), page.tr("enter_closed"))
     data = {"slug": call.slug, "lang": page.tr.lang}
-    return render(page, "entry.html", {"call": call, "data": data})
+    return render(page, "entry.html", {"call": call, "data": data, "errors": error_texts(page.tr, ENTRY_ERRORS)})
 
 
 @routes.get("/entries/{entry_id}", name="entry_page")
@@ -59,6 +61,7 @@ async def entry_response(request: web.Request, entry_id: uuid.UUID, token: str, 
     response = render(page, "entry_status.html", {
         "view": view, "processing": processing, "refresh": REFRESH_SECONDS if processing else None,
         "pending": view.status is EntryStatus.PENDING, "token": token, "fee_error": fee_error,
+        "errors": error_texts(page.tr, ENTRY_ERRORS),
         "data": {"slug": view.slug, "lang": page.tr.lang, "entry": str(view.id), "token": token,
                  "processing": processing, "refresh_seconds": REFRESH_SECONDS},
     }, status=status)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from channels.web.number_proof_texts import PROOF_ERRORS
 from gateway.core.texts import N_
 
 ENTRY_TEXTS: dict[str, str] = {
@@ -59,4 +60,24 @@ ENTRY_TEXTS: dict[str, str] = {
     "err_entry_decided": N_("The organiser has decided on this entry already."),
     "fee_back_to_entry": N_("Follow your entry from its own page, at the address you kept when you entered."),
     "entry_keep_link": N_("Keep this page's address: it is the only way back to your entry."),
+    "refused_too_many_uploads": N_("Too many files were sent from this number today; try again tomorrow."),
+    "refused_unknown_upload": N_("That file is not yours to use; send it again."),
+    "refused_file": N_("That file was refused; send another."),
+    "refused_upload_unfinished": N_("The file has not arrived yet; let it finish sending."),
+    "refused_rules": N_("Accept the contest's rules to enter."),
+    "refused_entry_exists": N_("This number has an entry in this contest already."),
+    "refused_entry_not_found": N_("No entry at this link."),
+    "refused_file_too_large": N_("This file is too large: see the limit beside its field."),
+    "refused_form": N_("Something in the form is not right; check it and try again."),
+}
+
+# The entry API's error codes (gateway.core.entries; the media server's for a file) and the text each is told by.
+ENTRY_ERRORS: dict[str, str] = PROOF_ERRORS | {
+    "entries_closed": "enter_closed", "no_entries": "enter_closed", "entries_full": "enter_full",
+    "too_many_uploads": "refused_too_many_uploads", "unknown_upload": "refused_unknown_upload",
+    "upload_refused": "refused_file", "upload_unfinished": "refused_upload_unfinished",
+    "rules_not_accepted": "refused_rules", "entry_exists": "refused_entry_exists",
+    "entry_decided": "err_entry_decided", "entry_not_found": "refused_entry_not_found",
+    "too_large": "refused_file_too_large",
+    "invalid_request": "refused_form", "invalid_field": "refused_form", "invalid_json": "refused_form",
 }

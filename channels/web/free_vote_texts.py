@@ -3,6 +3,7 @@ vote (channels.web.free_votes; gateway.core.orders.free_votes)."""
 
 from __future__ import annotations
 
+from channels.web.number_proof_texts import PROOF_ERRORS
 from gateway.core.texts import N_
 
 FREE_VOTE_TEXTS: dict[str, str] = {
@@ -19,6 +20,10 @@ FREE_VOTE_TEXTS: dict[str, str] = {
     "free_link": N_("Vote for free: each phone number has free votes"),
     "err_free_vote_used": N_("This number has taken its free votes; come back later or vote by mobile money."),
     "err_no_free_votes": N_("This contest gives no free vote now."),
-    "err_number_not_proven": N_("Prove your number with the code we text you first."),
-    "err_rate_limited": N_("Too many codes were asked for; wait a minute and try again."),
+}
+
+# The free vote API's error codes (gateway.core.orders.free_votes) and the text each is told by.
+FREE_VOTE_ERRORS: dict[str, str] = PROOF_ERRORS | {
+    "free_vote_used": "err_free_vote_used", "no_free_votes": "err_no_free_votes",
+    "address_blocked": "err_address_blocked",
 }

@@ -12,6 +12,8 @@ from pydantic import BaseModel, Field
 
 from channels.web import number_proof
 from channels.web.entry_api import ProofRequest, body, e164
+from channels.web.free_vote_texts import FREE_VOTE_ERRORS
+from channels.web.number_proof_texts import error_texts
 from channels.web.pages import contest_missing
 from channels.web.rendering import html_errors, message_page, page_for, render
 from channels.web.schemas import CodeRequest
@@ -69,9 +71,8 @@ async def free_vote_page(request: web.Request) -> web.StreamResponse:
         return message_page(page, 404, page.tr("free_title", contest=contest.name), page.tr("free_none"))
     candidates = [(c.code, c.name) for c in contest.candidates if c.status is CandidateStatus.ACTIVE]
     data = {"slug": slug, "lang": page.tr.lang}
-    strings = {key: page.tr(key) for key in ("enter_preparing_code", "free_done", "err_free_vote_used",
-                                               "err_no_free_votes", "err_number_not_proven", "err_msisdn_blocked",
-                                               "err_address_blocked", "err_rate_limited")}
+    strings: dict[str, object] = {key: page.tr(key) for key in ("enter_preparing_code", "free_done")}
+    strings["errors"] = error_texts(page.tr, FREE_VOTE_ERRORS)
     return render(page, "free_vote.html", {"contest": contest, "terms": terms, "candidates": candidates,
                                            "data": data, "strings": strings})
 

@@ -20,6 +20,7 @@ from channels.web.free_vote_texts import FREE_VOTE_TEXTS
 from channels.web.late_vote_texts import LATE_VOTE_TEXTS, late_rule
 from channels.web.market_texts import MARKET_TEXTS
 from channels.web.meta_texts import META_TEXTS
+from channels.web.number_proof_texts import NUMBER_PROOF_TEXTS
 from channels.web.overlay_texts import OVERLAY_TEXTS
 from channels.web.prompt_texts import PROMPT_TEXTS
 from channels.web.refusal_texts import readable_refusal
@@ -195,6 +196,7 @@ PAGE_TEXTS: dict[str, str] = {
     "results_key": N_("Public key"),
     **ENTRY_TEXTS,
     **FREE_VOTE_TEXTS,
+    **NUMBER_PROOF_TEXTS,
     **LATE_VOTE_TEXTS,
     **PROMPT_TEXTS,
     **CANDIDATE_TEXTS,

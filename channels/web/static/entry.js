@@ -13,8 +13,8 @@
   function fill(text, values) {
     return String(text || '').replace(/\{(\w+)\}/g, function (m, key) { return key in values ? values[key] : m; });
   }
-  function showError(message) {
-    var box = $('entry-error');
+  function showError(error) {  /* a failed request's error, or nothing to clear the box */
+    var box = $('entry-error'), message = window.BallotUploads.told(error, S.errors || {});
     box.textContent = message || '';
     box.hidden = !message;
     if (message) { box.focus && box.focus(); }
@@ -48,7 +48,11 @@
   function work() {
     return request('GET', '/api/v1/contests/' + data.slug + '/entries/challenge').then(function (xhr) {
       var challenge = JSON.parse(xhr.responseText || '{}');
-      if (xhr.status >= 400) { throw new Error((challenge.error || {}).message || ('HTTP ' + xhr.status)); }
+      if (xhr.status >= 400) {
+        var failure = new Error((challenge.error || {}).message || ('HTTP ' + xhr.status));
+        failure.code = (challenge.error || {}).code || '';
+        throw failure;
+      }
       return window.BallotCodeWork.solve(challenge).then(function (nonce) {
         return { challenge: challenge.challenge, nonce: nonce };
       });
@@ -79,7 +83,7 @@
       $('code-state').textContent = S.preparing;
       askCode($('msisdn').value, true)
         .then(function (answer) { msisdn = answer.sent_to; $('code-box').hidden = false; $('code').focus(); })
-        .catch(function (error) { showError(error.message); })
+        .catch(function (error) { showError(error); })
         .then(function () { button.disabled = false; $('code-state').textContent = ''; });
     });
     $('check-code').addEventListener('click', function () {
@@ -88,7 +92,7 @@
         .then(function (answer) {
           proof = answer.proof; phoneForm.hidden = true; entryForm.hidden = false; $('name').focus();
         })
-        .catch(function (error) { showError(error.message); });
+        .catch(function (error) { showError(error); });
     });
   }
   if (entryForm) {
@@ -112,7 +116,7 @@
         window.location.assign(answer.link);
       }).catch(function (error) {
         entryForm.querySelector('button[type=submit]').disabled = false;
-        showError(error.message);
+        showError(error);
       });
     });
   }
@@ -140,7 +144,7 @@
       sendFile(base + '/uploads', { token: data.token }, $('clip').files[0], 1, 0)
         .then(function (clipId) { return api('PUT', base + '/clip', { token: data.token, clip_id: clipId }); })
         .then(function () { window.location.reload(); })
-        .catch(function (error) { sending = false; showError(error.message); });
+        .catch(function (error) { sending = false; showError(error); });
     });
   }
 }());

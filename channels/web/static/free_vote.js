@@ -15,7 +15,7 @@
   }
   function showError(error) {
     var box = $('free-error');
-    var message = error ? (S['err_' + (error.code || '')] || error.message) : '';
+    var message = window.BallotUploads.told(error, S.errors || {});
     box.textContent = message || '';
     box.hidden = !message;
   }

@@ -37,6 +37,7 @@
       if (xhr.status !== wanted && xhr.status !== 204) {
         var answer = {}; try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = {}; }
         var error = new Error((answer.error || {}).message || ('HTTP ' + xhr.status)); error.final = xhr.status < 500;
+        error.code = (answer.error || {}).code || '';
         throw error;
       }
       return parseInt(xhr.getResponseHeader('Upload-Offset'), 10) || 0;
@@ -91,5 +92,13 @@
     var sender = grant.protocol === 'cloudinary' ? uploadToCloudinary : upload;
     return sender(grant, file, progress, onRetry || function () {});
   }
-  window.BallotUploads = { send: send, request: request };
+  /* What to tell the person of a failed request, in the page's language: `texts` holds the page's words for the
+     API's error codes, and under '' for no answer at all; a failure the page has no words for keeps its own. */
+  function told(error, texts) {
+    if (!error) { return ''; }
+    if (error.code) { return texts[error.code] || error.message; }
+    var unanswered = /^(network|retry|HTTP \d+)$/.test(error.message || '');
+    return (unanswered && texts['']) || error.message;
+  }
+  window.BallotUploads = { send: send, request: request, told: told };
 }());
