@@ -125,6 +125,7 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 4,
                   bot_api_url=env["TELEGRAM_FAKE_API_URL"])
     try:
         _wait_ready(stack)
+        asyncio.run(_wait_media_prepared(stack))
         stack.ready_log_offset = (data / "stack.log").stat().st_size
         yield stack
     finally:
@@ -176,6 +177,21 @@ def _wait_ready(stack: Stack, timeout: float = 120) -> None:
                     return
             time.sleep(0.3)
     raise RuntimeError(f"the stack did not become ready in time:\n{log_tail(stack)}")
+
+
+UNPREPARED_MEDIA = "SELECT count(*) FROM media_uploads WHERE state IN ('granted', 'received')"
+
+
+async def _wait_media_prepared(stack: Stack, timeout: float = 300) -> None:
+    """Until the media worker has prepared the demo candidates' clips and photos, which `gateway run` seeds as it
+    starts: their ffmpeg runs would otherwise take the cores from the first votes measured (on a 2-core machine,
+    tens of seconds of a run)."""
+    connection = await asyncpg.connect(stack.database_url)
+    try:
+        if not await count_reaches(connection, UNPREPARED_MEDIA, lambda left: left == 0, timeout, every=0.5):
+            raise RuntimeError(f"the demo's media were not prepared within {timeout:.0f} s:\n{log_tail(stack)}")
+    finally:
+        await connection.close()
 
 
 def log_tail(stack: Stack, lines: int = 30) -> str:
