@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import metadata
@@ -125,7 +126,8 @@ def running_stack(web_processes: int | None = None, worker_processes: int = 4,
                   bot_api_url=env["TELEGRAM_FAKE_API_URL"])
     try:
         _wait_ready(stack)
-        asyncio.run(_wait_media_prepared(stack))
+        if env.get("MEDIA_WORKERS") != "0":  # none to prepare them (a test of other things)
+            _wait_media_prepared(stack)
         stack.ready_log_offset = (data / "stack.log").stat().st_size
         yield stack
     finally:
@@ -182,10 +184,16 @@ def _wait_ready(stack: Stack, timeout: float = 120) -> None:
 UNPREPARED_MEDIA = "SELECT count(*) FROM media_uploads WHERE state IN ('granted', 'received')"
 
 
-async def _wait_media_prepared(stack: Stack, timeout: float = 300) -> None:
+def _wait_media_prepared(stack: Stack) -> None:
     """Until the media worker has prepared the demo candidates' clips and photos, which `gateway run` seeds as it
     starts: their ffmpeg runs would otherwise take the cores from the first votes measured (on a 2-core machine,
-    tens of seconds of a run)."""
+    tens of seconds of a run). In a thread and event loop of its own: the stack is also started from a running
+    loop (the failover tests')."""
+    with ThreadPoolExecutor(1) as thread:
+        thread.submit(lambda: asyncio.run(_media_prepared(stack))).result()
+
+
+async def _media_prepared(stack: Stack, timeout: float = 300) -> None:
     connection = await asyncpg.connect(stack.database_url)
     try:
         if not await count_reaches(connection, UNPREPARED_MEDIA, lambda left: left == 0, timeout, every=0.5):
