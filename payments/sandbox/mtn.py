@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import secrets
-import time
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -272,7 +271,7 @@ async def get_request_to_pay(request: web.Request) -> web.Response:
         return environment
     state = request.app[MTN]
     account = state.token_users.get(bearer_token(request.headers.get("Authorization")) or "", "")
-    if state.over_status_cap(request.app[CONTROL].status_calls_per_second, time.time(), account):
+    if state.over_status_cap(request.app[CONTROL].status_calls_per_second, loop_time(), account):
         return rate_limited()
     collection = state.collections.get(request.match_info["reference"].lower())
     if collection is None or collection.environment != environment:
