@@ -61,13 +61,14 @@ ENTRY_TEXTS: dict[str, str] = {
     "fee_back_to_entry": N_("Follow your entry from its own page, at the address you kept when you entered."),
     "entry_keep_link": N_("Keep this page's address: it is the only way back to your entry."),
     "refused_too_many_uploads": N_("Too many files were sent from this number today; try again tomorrow."),
-    "refused_unknown_upload": N_("That file is not yours to use; send it again."),
+    "refused_unknown_upload": N_("That file cannot be used; send it again."),
     "refused_file": N_("That file was refused; send another."),
     "refused_upload_unfinished": N_("The file has not arrived yet; let it finish sending."),
     "refused_rules": N_("Accept the contest's rules to enter."),
     "refused_entry_exists": N_("This number has an entry in this contest already."),
     "refused_entry_not_found": N_("No entry at this link."),
-    "refused_file_too_large": N_("This file is too large: see the limit beside its field."),
+    "refused_file_too_large": N_("This file is too large; send a smaller one."),
+    "refused_send_again": N_("The file could not be sent; send it again."),
     "refused_form": N_("Something in the form is not right; check it and try again."),
 }
 
@@ -78,6 +79,8 @@ ENTRY_ERRORS: dict[str, str] = PROOF_ERRORS | {
     "upload_refused": "refused_file", "upload_unfinished": "refused_upload_unfinished",
     "rules_not_accepted": "refused_rules", "entry_exists": "refused_entry_exists",
     "entry_decided": "err_entry_decided", "entry_not_found": "refused_entry_not_found",
-    "too_large": "refused_file_too_large",
+    # The media server's, for a file on its way (media/upload_server.py).
+    "too_large": "refused_file_too_large", "bad_grant": "refused_send_again", "past_length": "refused_send_again",
+    "other_length": "refused_send_again", "wrong_offset": "refused_send_again",
     "invalid_request": "refused_form", "invalid_field": "refused_form", "invalid_json": "refused_form",
 }

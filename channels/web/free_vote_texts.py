@@ -25,5 +25,7 @@ FREE_VOTE_TEXTS: dict[str, str] = {
 # The free vote API's error codes (gateway.core.orders.free_votes) and the text each is told by.
 FREE_VOTE_ERRORS: dict[str, str] = PROOF_ERRORS | {
     "free_vote_used": "err_free_vote_used", "no_free_votes": "err_no_free_votes",
-    "address_blocked": "err_address_blocked",
+    "address_blocked": "err_address_blocked", "rate_limited:msisdn": "err_msisdn_rate_limited",
+    "contest_not_open": "err_contest_not_open", "contest_closed": "err_contest_closed",
+    "candidate_not_found": "err_candidate", "candidate_not_active": "err_candidate_not_active",
 }

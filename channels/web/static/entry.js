@@ -20,17 +20,12 @@
     if (message) { box.focus && box.focus(); }
   }
   var request = window.BallotUploads.request;
+  var refused = window.BallotUploads.refused;
   function api(method, url, payload) {
     return request(method, url + (url.indexOf('?') < 0 ? '?' : '&') + 'lang=' + data.lang, JSON.stringify(payload),
       { 'Content-Type': 'application/json' }).then(function (xhr) {
-      var answer = {};
-      try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = {}; }
-      if (xhr.status >= 400) {
-        var failure = new Error((answer.error || {}).message || ('HTTP ' + xhr.status));
-        failure.code = (answer.error || {}).code || '';
-        throw failure;
-      }
-      return answer;
+      if (xhr.status >= 400) { throw refused(xhr); }
+      try { return JSON.parse(xhr.responseText || '{}'); } catch (e) { throw refused(xhr); }
     });
   }
   function sendFile(grantUrl, grantBody, file, share, done) {
@@ -47,12 +42,9 @@
   /* A challenge fetched and solved ahead: each buys one code request, so the next is started as one is spent. */
   function work() {
     return request('GET', '/api/v1/contests/' + data.slug + '/entries/challenge').then(function (xhr) {
-      var challenge = JSON.parse(xhr.responseText || '{}');
-      if (xhr.status >= 400) {
-        var failure = new Error((challenge.error || {}).message || ('HTTP ' + xhr.status));
-        failure.code = (challenge.error || {}).code || '';
-        throw failure;
-      }
+      if (xhr.status >= 400) { throw refused(xhr); }
+      var challenge;
+      try { challenge = JSON.parse(xhr.responseText || '{}'); } catch (e) { throw refused(xhr); }
       return window.BallotCodeWork.solve(challenge).then(function (nonce) {
         return { challenge: challenge.challenge, nonce: nonce };
       });

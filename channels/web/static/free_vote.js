@@ -19,17 +19,12 @@
     box.textContent = message || '';
     box.hidden = !message;
   }
+  var refused = window.BallotUploads.refused;
   function api(method, url, payload) {
     return window.BallotUploads.request(method, url + '?lang=' + data.lang, payload ? JSON.stringify(payload) : null,
       { 'Content-Type': 'application/json' }).then(function (xhr) {
-      var answer = {};
-      try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = {}; }
-      if (xhr.status >= 400) {
-        var failure = new Error((answer.error || {}).message || ('HTTP ' + xhr.status));
-        failure.code = (answer.error || {}).code || '';
-        throw failure;
-      }
-      return answer;
+      if (xhr.status >= 400) { throw refused(xhr); }
+      try { return JSON.parse(xhr.responseText || '{}'); } catch (e) { throw refused(xhr); }
     });
   }
   /* A challenge fetched and solved ahead: each buys one code request. */

@@ -17,6 +17,18 @@
       xhr.send(body === undefined ? null : body);
     });
   }
+  /* The service's refusal in an answer (`{"error": {"code", "message", "field"}}`), or nothing. */
+  function refusalOf(xhr) {
+    try { return JSON.parse(xhr.responseText || '{}').error || {}; } catch (e) { return {}; }
+  }
+  function codeOf(xhr) { return refusalOf(xhr).code || ''; }
+  /* A refused request as an error: the refusal's message, code and field. */
+  function refused(xhr) {
+    var refusal = refusalOf(xhr);
+    var error = new Error(refusal.message || ('HTTP ' + xhr.status));
+    error.code = refusal.code || ''; error.field = refusal.field || '';
+    return error;
+  }
   function wait(ms) { return new Promise(function (resolve) { setTimeout(resolve, ms); }); }
 
   /* One file to the grant's URL, resuming from the storage's offset after any failure. */
@@ -31,13 +43,15 @@
     function offset() {
       /* Creating the upload again is how to learn its offset: the server keeps what it has (tus `creation`). */
       return request('POST', grant.url, undefined, headers({ 'Upload-Length': String(file.size) }))
-        .then(function (created) { return check(created, 201); });
+        .then(function (created) {
+          /* Complete already: the last chunk arrived, only its answer was lost. */
+          if (created.status === 410 && codeOf(created) === 'upload_complete') { return file.size; }
+          return check(created, 201);
+        });
     }
     function check(xhr, wanted) {
       if (xhr.status !== wanted && xhr.status !== 204) {
-        var answer = {}; try { answer = JSON.parse(xhr.responseText || '{}'); } catch (e) { answer = {}; }
-        var error = new Error((answer.error || {}).message || ('HTTP ' + xhr.status)); error.final = xhr.status < 500;
-        error.code = (answer.error || {}).code || '';
+        var error = refused(xhr); error.final = xhr.status < 500;
         throw error;
       }
       return parseInt(xhr.getResponseHeader('Upload-Offset'), 10) || 0;
@@ -96,9 +110,9 @@
      API's error codes, and under '' for no answer at all; a failure the page has no words for keeps its own. */
   function told(error, texts) {
     if (!error) { return ''; }
-    if (error.code) { return texts[error.code] || error.message; }
+    if (error.code) { return texts[error.code + ':' + (error.field || '')] || texts[error.code] || error.message; }
     var unanswered = /^(network|retry|HTTP \d+)$/.test(error.message || '');
     return (unanswered && texts['']) || error.message;
   }
-  window.BallotUploads = { send: send, request: request, told: told };
+  window.BallotUploads = { send: send, request: request, refused: refused, told: told };
 }());

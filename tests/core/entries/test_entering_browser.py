@@ -15,7 +15,7 @@ import httpx
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestServer
-from playwright.async_api import Browser, Page, expect
+from playwright.async_api import Browser, Page, Route, expect
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import select
@@ -166,6 +166,41 @@ async def test_a_candidate_enters_is_approved_plays_is_shared_and_gets_a_vote(
                                      .where(Contest.slug == "demo", Candidate.code == "09"))
     assert votes == 3
     assert problems == []
+
+
+async def test_a_clip_whose_last_chunk_arrived_but_its_answer_was_lost_is_sent_all_the_same(
+        show: Show, browser: Browser, fake_at: FakeAt, sessions: Sessions, tmp_path: Path) -> None:
+    """A 3G link drops as the media server answers the clip's last chunk: the page asks again where the upload
+    stands, learns it is complete, and sends the entry (not an error for a clip that arrived whole)."""
+    page = await browser.new_page(locale="en-US", viewport={"width": 412, "height": 915})
+    page.set_default_timeout(15_000)
+    lost: list[str] = []
+
+    async def answer_lost(route: Route) -> None:
+        if route.request.method == "PATCH" and not lost:
+            await route.fetch()  # the chunk reaches the media server, which keeps it and answers
+            lost.append(route.request.url)
+            await route.abort("connectionreset")  # and the answer never reaches the phone
+        else:
+            await route.continue_()
+
+    await page.route(re.compile(r"/uploads/"), answer_lost)
+    await page.goto(f"{show.url}/c/demo/enter?lang=en")
+    await page.get_by_label("Mobile number").fill(PHONE)
+    await page.get_by_role("button", name="Text me a code").click()
+    await expect(page.get_by_label("The code we texted you")).to_be_visible()
+    await page.get_by_label("The code we texted you").fill(await text_the_code(show, fake_at))
+    await page.get_by_role("button", name="Check the code").click()
+    await page.get_by_label("Your name (as viewers will see it)").fill("Awa Nkeng")
+    clip = make_clip(tmp_path / "awa.mp4", size="640x360", seconds=2)
+    await page.get_by_label("Your clip (at most 60 seconds and 50 MB)").set_input_files(str(clip))
+    await page.get_by_label("I accept the rules of the contest").check()
+    await page.get_by_role("button", name="Send my entry").click()
+    await expect(page.get_by_text("Your entry waits for the organiser's decision.")).to_be_visible(timeout=30_000)
+    assert lost, "no chunk's answer was lost: the test tried nothing"
+    async with sessions() as session:
+        states = list(await session.scalars(select(MediaUpload.state).where(MediaUpload.msisdn == PHONE)))
+    assert states == [UploadState.RECEIVED]
 
 
 async def approve_in_the_admin_area(show: Show, browser: Browser, sessions: Sessions) -> None:
