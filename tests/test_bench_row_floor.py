@@ -1,35 +1,76 @@
-"""`python -m bench.row_floor`: the floor's vote writes the rows a web vote of the service writes, table by table, so
-that its figure stays the floor under the service's own as the schema and the vote's path change."""
+"""`python -m bench.row_floor`: the floor's vote writes the rows a web vote of the service writes, table by table,
+inserted, updated and updated in place (HOT), so that its figure stays the floor under the service's own as the
+schema and the vote's path change."""
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import tempfile
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import text
 
+from assembly.channel_list import MIGRATIONS
 from assembly.settings import Settings
 from bench.row_floor import pgbench_command, vote_script
+from gateway.core.money_in.starting import record_start
 from gateway.core.orders import counting
 from gateway.core.orders.kept_events import EventToKeep
-from gateway.db.engine import Sessions, autocommit_connection
+from gateway.core.providers import StartResult
+from gateway.db.engine import Sessions, autocommit_connection, create_engine, session_factory
+from gateway.db.migrate import upgrade
 from gateway.db.models import Contest
+from gateway.jobs.outbox import relay_local
 from tests.factories import make_contest, place
+from tests.servers import throwaway_database
 
-TABLES = ("vote_orders", "fraud_counts", "fraud_members", "provider_events", "ledger_entries", "ledger_heads",
-          "tallies", "outbox", "payment_verifications")
+Written = dict[str, tuple[int, int, int]]  # by table: rows inserted, updated, of which in place (HOT)
+WRITTEN = text("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables")
 
 
-async def rows(sessions: Sessions) -> dict[str, int]:
-    async with sessions() as session:
-        return {table: (await session.execute(text(f"SELECT count(*) FROM {table}"))).scalar_one()
-                for table in TABLES}
+async def written(database_url: str) -> Written:
+    """What every table was written so far, once the servers' backends that wrote have reported it (they report as
+    they end: each writer here ends before this is read)."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        seen: Written = {}
+        for _ in range(100):
+            async with engine.connect() as connection:
+                now = {name: (ins, upd, hot) for name, ins, upd, hot in await connection.execute(WRITTEN)}
+            if now == seen:
+                return now
+            seen = now
+            await asyncio.sleep(0.3)
+        raise AssertionError("the tables' counts never settled")
+    finally:
+        await engine.dispose()
+
+
+def between(before: Written, after: Written) -> Written:
+    moved = {name: tuple(a - b for a, b in zip(counts, before.get(name, (0, 0, 0)), strict=True))
+             for name, counts in after.items()}
+    return {name: (ins, upd, hot) for name, (ins, upd, hot) in moved.items() if ins or upd or hot}
+
+
+async def on_its_own_connections(database_url: str, work: Callable[[Sessions], Awaitable[Any]]) -> Any:
+    """`work` on an engine of its own, ended after: its backends end, and so report what they wrote."""
+    engine = create_engine(database_url, pool_size=1)
+    try:
+        return await work(session_factory(engine))
+    finally:
+        await engine.dispose()
 
 
 async def service_vote(sessions: Sessions, contest: Contest, n: int) -> None:
-    """A web vote placed from an address of its own and counted from MTN's callback, as the web process counts it."""
+    """A web vote as the service makes it: placed from an address of its own, its start recorded, counted from
+    MTN's callback, its board's outbox row relayed."""
     order = await place(sessions, contest, "01", msisdn=f"+2376701{n:05d}", voter_address=f"198.51.100.{n}")
+    # A window inside the order's own: its expiry stays as it is (as a start in time leaves it).
+    assert await record_start(sessions, order, StartResult(provider_data={"reference_id": "r"}), timedelta(0))
     event = EventToKeep("mtn", None, order.id, "requesttopay.callback", {}, b'{"status": "SUCCESSFUL"}')
     async with autocommit_connection(sessions) as connection:
         outcome, _ = await counting.count_keeping_event(
@@ -37,29 +78,41 @@ async def service_vote(sessions: Sessions, contest: Contest, n: int) -> None:
             order.amount, order.currency, f"txn-{n}", verify_later=True)
     assert outcome is counting.ConfirmOutcome.COUNTED
 
+    async def board(payloads: list[dict[str, Any]]) -> None:
+        assert [payload["order_id"] for payload in payloads] == [str(order.id)]
 
-def floor_vote(settings: Settings, contest: Contest, candidates: list[int]) -> None:
+    assert await relay_local(sessions, {"vote.confirmed": board}) == 1
+
+
+def floor_vote(database_url: str, contest: Contest, candidates: list[int]) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
         script.write(vote_script(contest.id, candidates))
         script.flush()
-        subprocess.run(pgbench_command(settings.database_url or "", Path(script.name), "-t", "1"), check=True,
-                       capture_output=True)
+        subprocess.run(pgbench_command(database_url, Path(script.name), "-t", "1"), check=True, capture_output=True)
 
 
-async def test_the_floors_vote_inserts_the_rows_a_counted_web_vote_inserts(settings: Settings,
-                                                                            sessions: Sessions) -> None:
-    contest = await make_contest(sessions, candidates=3)
-    async with sessions() as session:
-        candidates = list((await session.execute(
-            text("SELECT id FROM candidates WHERE contest_id = :contest ORDER BY id"), {"contest": contest.id}))
-            .scalars())
-    await service_vote(sessions, contest, 1)  # the contest's ledger head made: both votes below find it
-    before = await rows(sessions)
-    await service_vote(sessions, contest, 2)
-    served = await rows(sessions)
-    floor_vote(settings, contest, candidates)
-    after = await rows(sessions)
-    by_service = {table: served[table] - before[table] for table in TABLES}
-    assert by_service["fraud_counts"] == 8  # the placement's seven counters of a new payer and address, and the
+async def compared(database_url: str) -> tuple[Written, Written]:
+    async def contest_and_first_vote(sessions: Sessions) -> tuple[Contest, list[int]]:
+        contest = await make_contest(sessions, candidates=3)
+        await service_vote(sessions, contest, 1)  # the contest's ledger head made: both votes below find it
+        async with sessions() as session:
+            return contest, list((await session.execute(
+                text("SELECT id FROM candidates WHERE contest_id = :contest ORDER BY id"), {"contest": contest.id}))
+                .scalars())
+
+    contest, candidates = await on_its_own_connections(database_url, contest_and_first_vote)
+    before = await written(database_url)
+    await on_its_own_connections(database_url, lambda sessions: service_vote(sessions, contest, 2))
+    served = await written(database_url)
+    await asyncio.to_thread(floor_vote, database_url, contest, candidates)
+    return between(before, served), between(served, await written(database_url))
+
+
+def test_the_floors_vote_writes_the_rows_a_web_vote_writes_as_the_service_writes_them(settings: Settings) -> None:
+    with throwaway_database(settings.database_url or "") as database_url:  # no other test's writes in its counts
+        upgrade(database_url, MIGRATIONS)
+        by_service, by_floor = asyncio.run(compared(database_url))
+    assert by_service["fraud_counts"][0] == 8  # the placement's seven counters of a new payer and address, and the
     # quick payments' at its count
-    assert {table: after[table] - served[table] for table in TABLES} == by_service
+    assert by_service["vote_orders"] == (1, 2, 1)  # inserted, then its start recorded in place, then paid
+    assert by_floor == by_service
