@@ -32,7 +32,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
-import asyncpg
 import httpx
 import psutil
 
@@ -48,7 +47,7 @@ from bench.cluster.postgres_cluster import (
 from bench.cluster.server_processes import postmaster_pids
 from bench.harness import (
     Stack,
-    count_reaches,
+    count_reaches_on,
     cpu_seconds,
     machine_cpu_seconds,
     machine_share,
@@ -179,12 +178,8 @@ async def closed_loop(name: str, stack: Stack, seconds: float, voters: int,
 
 
 async def verified_all(stack: Stack) -> None:
-    connection = await asyncpg.connect(stack.database_url)
-    try:
-        if not await count_reaches(connection, BACKLOG, lambda waiting: waiting == 0, VERIFIED_WITHIN, every=1):
-            raise AssertionError(f"status checks still waiting {VERIFIED_WITHIN:.0f} s after the last run")
-    finally:
-        await connection.close()
+    if not await count_reaches_on(stack.database_url, BACKLOG, lambda waiting: waiting == 0, VERIFIED_WITHIN, every=1):
+        raise AssertionError(f"status checks still waiting {VERIFIED_WITHIN:.0f} s after the last run")
 
 
 def measured_run(name: str, stack: Stack, seconds: float, voters: int,

@@ -194,17 +194,23 @@ def _wait_media_prepared(stack: Stack) -> None:
 
 
 async def _media_prepared(stack: Stack, timeout: float = 300) -> None:
-    connection = await asyncpg.connect(stack.database_url)
-    try:
-        if not await count_reaches(connection, UNPREPARED_MEDIA, lambda left: left == 0, timeout, every=0.5):
-            raise RuntimeError(f"the demo's media were not prepared within {timeout:.0f} s:\n{log_tail(stack)}")
-    finally:
-        await connection.close()
+    if not await count_reaches_on(stack.database_url, UNPREPARED_MEDIA, lambda left: left == 0, timeout, every=0.5):
+        raise RuntimeError(f"the demo's media were not prepared within {timeout:.0f} s:\n{log_tail(stack)}")
 
 
 def log_tail(stack: Stack, lines: int = 30) -> str:
     """The end of the stack's log, told with the failure: its folder, log and all, is removed as the run ends."""
     return "\n".join((stack.data_dir / "stack.log").read_text(errors="replace").splitlines()[-lines:])
+
+
+async def count_reaches_on(database_url: str, sql: str, done: Callable[[int], bool], timeout: float,
+                           every: float) -> bool:
+    """`count_reaches` on a connection of its own to `database_url`."""
+    connection = await asyncpg.connect(database_url)
+    try:
+        return await count_reaches(connection, sql, done, timeout, every)
+    finally:
+        await connection.close()
 
 
 async def count_reaches(connection: asyncpg.Connection, sql: str, done: Callable[[int], bool], timeout: float,

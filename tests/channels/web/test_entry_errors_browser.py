@@ -3,32 +3,21 @@ phone-sized): the API's refusals are English, for programs; the page has words o
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 
-from assembly.settings import Settings
-from assembly.web.app import create_app
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, EntryCall
 from gateway.kit.phone_proof import new_code
 from tests.chromium import CHROMIUM
 from tests.factories import make_contest
-from tests.servers import free_port
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it)")
 PHONE = "+237670007701"
 
-
-@pytest.fixture
-async def site(clean: None, settings: Settings) -> AsyncIterator[str]:
-    port = free_port()
-    async with TestServer(create_app(settings.model_copy(update={"code_work_bits": 10})), port=port):
-        yield f"http://127.0.0.1:{port}"
 
 
 async def open_call(sessions: Sessions) -> Contest:
@@ -40,16 +29,16 @@ async def open_call(sessions: Sessions) -> Contest:
     return contest
 
 
-async def phone_page(browser: Browser, site: str, contest: Contest, lang: str) -> Page:
+async def phone_page(browser: Browser, light_work_site: str, contest: Contest, lang: str) -> Page:
     page = await browser.new_page(viewport={"width": 412, "height": 915})
     page.set_default_timeout(15_000)
-    await page.goto(f"{site}/c/{contest.slug}/enter?lang={lang}")
+    await page.goto(f"{light_work_site}/c/{contest.slug}/enter?lang={lang}")
     return page
 
 
-async def test_a_wrong_code_is_told_in_french_on_a_french_page(site: str, browser: Browser,
+async def test_a_wrong_code_is_told_in_french_on_a_french_page(light_work_site: str, browser: Browser,
                                                                sessions: Sessions) -> None:
-    page = await phone_page(browser, site, await open_call(sessions), "fr")
+    page = await phone_page(browser, light_work_site, await open_call(sessions), "fr")
     await page.locator("#msisdn").fill(PHONE)
     await page.locator("#phone-form button[type=submit]").click()
     await expect(page.locator("#code-box")).to_be_visible()
@@ -60,11 +49,11 @@ async def test_a_wrong_code_is_told_in_french_on_a_french_page(site: str, browse
 
 
 async def test_a_second_code_within_the_minute_is_refused_in_swahili_on_a_swahili_page(
-        site: str, browser: Browser, redis: Redis, sessions: Sessions) -> None:
+        light_work_site: str, browser: Browser, redis: Redis, sessions: Sessions) -> None:
     contest = await open_call(sessions)
     # A code texted to the number a moment ago, from another phone's page.
     await new_code(redis, PHONE, "entry", "41.202.1.9", per_day=100, scope=f"contest:{contest.id}")
-    page = await phone_page(browser, site, contest, "sw")
+    page = await phone_page(browser, light_work_site, contest, "sw")
     await page.locator("#msisdn").fill(PHONE)
     await page.locator("#phone-form button[type=submit]").click()
     await expect(page.locator("#entry-error")).to_have_text(
@@ -72,8 +61,8 @@ async def test_a_second_code_within_the_minute_is_refused_in_swahili_on_a_swahil
 
 
 async def test_a_number_the_contest_does_not_serve_is_refused_in_english_words_of_the_page(
-        site: str, browser: Browser, sessions: Sessions) -> None:
-    page = await phone_page(browser, site, await open_call(sessions), "en")
+        light_work_site: str, browser: Browser, sessions: Sessions) -> None:
+    page = await phone_page(browser, light_work_site, await open_call(sessions), "en")
     await page.locator("#msisdn").fill("+33612345678")  # French: a Cameroonian contest texts Cameroon's numbers
     await page.locator("#phone-form button[type=submit]").click()
     await expect(page.locator("#entry-error")).to_have_text("Use a mobile number of a country this contest runs in.")

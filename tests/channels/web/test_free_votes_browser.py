@@ -5,16 +5,13 @@ page's language. Its page answers 404 for a contest giving no free vote. The pag
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator
 
 import pytest
-from aiohttp.test_utils import TestServer
 from playwright.async_api import Browser, Page, expect
 from redis.asyncio import Redis
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
-from assembly.web.app import create_app
 from gateway.core.orders.free_votes import FreeVoteRequest, take_free_vote
 from gateway.core.phone_texts import TEXT_CODE_PASS
 from gateway.db.engine import Sessions
@@ -23,17 +20,10 @@ from gateway.jobs.queues import job_queue, sync_redis
 from gateway.kit.phone_proof import new_code
 from tests.chromium import ARTIFACTS, CHROMIUM
 from tests.factories import make_contest
-from tests.servers import free_port
 
 pytestmark = pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian's chromium (`make test` installs it)")
 PHONE = "+237670006601"
 
-
-@pytest.fixture
-async def site(clean: None, settings: Settings) -> AsyncIterator[str]:
-    port = free_port()
-    async with TestServer(create_app(settings.model_copy(update={"code_work_bits": 10})), port=port):
-        yield f"http://127.0.0.1:{port}"
 
 
 async def texted_code(settings: Settings, page: Page, phone: str) -> str:
@@ -46,8 +36,8 @@ async def texted_code(settings: Settings, page: Page, phone: str) -> str:
     return found.group(1)
 
 
-async def prove(page: Page, settings: Settings, site: str, contest: Contest) -> None:
-    await page.goto(f"{site}/c/{contest.slug}/free-vote?lang=en")
+async def prove(page: Page, settings: Settings, light_work_site: str, contest: Contest) -> None:
+    await page.goto(f"{light_work_site}/c/{contest.slug}/free-vote?lang=en")
     await page.get_by_label("Mobile number").fill(PHONE)
     await page.get_by_role("button", name="Text me a code").click()
     await page.get_by_label("The code we texted you").fill(await texted_code(settings, page, PHONE))
@@ -55,11 +45,11 @@ async def prove(page: Page, settings: Settings, site: str, contest: Contest) -> 
 
 
 async def test_a_number_proven_by_its_code_takes_its_free_vote_and_is_refused_a_second(
-        site: str, browser: Browser, settings: Settings, sessions: Sessions) -> None:
+        light_work_site: str, browser: Browser, settings: Settings, sessions: Sessions) -> None:
     contest = await make_contest(sessions, candidates=3, free_votes_per_day=1)
     page = await browser.new_page(locale="en-US", viewport={"width": 412, "height": 915})
     page.set_default_timeout(15_000)
-    await prove(page, settings, site, contest)
+    await prove(page, settings, light_work_site, contest)
     await page.locator("#candidate").select_option("02")
     await page.get_by_role("button", name="Cast my free vote").click()
     await expect(page.locator("#free-done")).to_have_text(
@@ -70,12 +60,12 @@ async def test_a_number_proven_by_its_code_takes_its_free_vote_and_is_refused_a_
 
 
 async def test_a_number_that_took_its_free_vote_is_refused_in_the_pages_language(
-        site: str, browser: Browser, settings: Settings, sessions: Sessions) -> None:
+        light_work_site: str, browser: Browser, settings: Settings, sessions: Sessions) -> None:
     contest = await make_contest(sessions, candidates=3, free_votes_per_day=1)
     await take_free_vote(sessions, FreeVoteRequest(contest.slug, "01", PHONE, "ussd"))  # taken by USSD this morning
     page = await browser.new_page(locale="en-US", viewport={"width": 412, "height": 915})
     page.set_default_timeout(15_000)
-    await prove(page, settings, site, contest)
+    await prove(page, settings, light_work_site, contest)
     await page.get_by_role("button", name="Cast my free vote").click()
     await expect(page.locator("#free-error")).to_have_text(
         "This number has taken its free votes; come back later or vote by mobile money.")
@@ -84,22 +74,23 @@ async def test_a_number_that_took_its_free_vote_is_refused_in_the_pages_language
 
 
 async def test_a_number_asking_a_second_code_within_the_minute_is_told_so_in_the_pages_language(
-        site: str, browser: Browser, redis: Redis, sessions: Sessions) -> None:
+        light_work_site: str, browser: Browser, redis: Redis, sessions: Sessions) -> None:
     contest = await make_contest(sessions, candidates=3, free_votes_per_day=1)
     # A code texted to the number a moment ago, from another phone's page.
     await new_code(redis, PHONE, "free_vote", "41.202.1.9", per_day=100, scope=f"contest:{contest.id}")
     page = await browser.new_page(locale="fr-FR", viewport={"width": 412, "height": 915})
     page.set_default_timeout(15_000)
-    await page.goto(f"{site}/c/{contest.slug}/free-vote?lang=fr")
+    await page.goto(f"{light_work_site}/c/{contest.slug}/free-vote?lang=fr")
     await page.locator("#msisdn").fill(PHONE)
     await page.locator("#phone-form button[type=submit]").click()
     await expect(page.locator("#free-error")).to_have_text(
         "Trop de codes ont été demandés ; attendez une minute et réessayez.")
 
 
-async def test_a_contest_giving_no_free_vote_has_no_form(site: str, browser: Browser, sessions: Sessions) -> None:
+async def test_a_contest_giving_no_free_vote_has_no_form(light_work_site: str, browser: Browser,
+                                                         sessions: Sessions) -> None:
     contest = await make_contest(sessions)
     page = await browser.new_page(locale="fr-FR")
-    answer = await page.goto(f"{site}/c/{contest.slug}/free-vote?lang=fr")
+    answer = await page.goto(f"{light_work_site}/c/{contest.slug}/free-vote?lang=fr")
     assert answer is not None and answer.status == 404
     await expect(page.locator("main")).to_contain_text("Ce concours ne donne pas de vote gratuit en ce moment.")
