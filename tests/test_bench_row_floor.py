@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import text
 
 from assembly.channel_list import MIGRATIONS
@@ -32,20 +33,23 @@ Written = dict[str, tuple[int, int, int]]  # by table: rows inserted, updated, o
 WRITTEN = text("SELECT relname, n_tup_ins, n_tup_upd, n_tup_hot_upd FROM pg_stat_user_tables")
 
 
+OTHERS = text("SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+
+
 async def written(database_url: str) -> Written:
-    """What every table was written so far, once the servers' backends that wrote have reported it (they report as
-    they end: each writer here ends before this is read)."""
+    """What every table was written so far, once the server's backends that wrote have reported it: each reports as
+    it ends, before it leaves pg_stat_activity, and each writer here ends before this is read."""
     engine = create_engine(database_url, pool_size=1)
     try:
-        seen: Written = {}
-        for _ in range(100):
-            async with engine.connect() as connection:
-                now = {name: (ins, upd, hot) for name, ins, upd, hot in await connection.execute(WRITTEN)}
-            if now == seen:
-                return now
-            seen = now
-            await asyncio.sleep(0.3)
-        raise AssertionError("the tables' counts never settled")
+        async with engine.connect() as connection:
+            for _ in range(300):
+                if not (await connection.execute(OTHERS)).scalar_one():
+                    break
+                await asyncio.sleep(0.1)
+            else:
+                raise AssertionError("the writers' backends never ended")
+            await connection.execute(text("SELECT pg_stat_clear_snapshot()"))
+            return {name: (ins, upd, hot) for name, ins, upd, hot in await connection.execute(WRITTEN)}
     finally:
         await engine.dispose()
 
@@ -84,14 +88,15 @@ async def service_vote(sessions: Sessions, contest: Contest, n: int) -> None:
     assert await relay_local(sessions, {"vote.confirmed": board}) == 1
 
 
-def floor_vote(database_url: str, contest: Contest, candidates: list[int]) -> None:
+def floor_votes(database_url: str, contest: Contest, candidates: list[int], votes: int) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".sql") as script:
-        script.write(vote_script(contest.id, candidates))
+        script.write(vote_script(contest.id, candidates, batch=votes))
         script.flush()
         subprocess.run(pgbench_command(database_url, Path(script.name), "-t", "1"), check=True, capture_output=True)
 
 
-async def compared(database_url: str) -> tuple[Written, Written]:
+async def compared(database_url: str, votes: int) -> tuple[Written, Written]:
+    """What `votes` votes of the service wrote, one by one, and what the floor's wrote, `votes` to a batch."""
     async def contest_and_first_vote(sessions: Sessions) -> tuple[Contest, list[int]]:
         contest = await make_contest(sessions, candidates=3)
         await service_vote(sessions, contest, 1)  # the contest's ledger head made: both votes below find it
@@ -102,17 +107,23 @@ async def compared(database_url: str) -> tuple[Written, Written]:
 
     contest, candidates = await on_its_own_connections(database_url, contest_and_first_vote)
     before = await written(database_url)
-    await on_its_own_connections(database_url, lambda sessions: service_vote(sessions, contest, 2))
+    async def service_votes(sessions: Sessions) -> None:
+        for n in range(2, 2 + votes):
+            await service_vote(sessions, contest, n)
+
+    await on_its_own_connections(database_url, service_votes)
     served = await written(database_url)
-    await asyncio.to_thread(floor_vote, database_url, contest, candidates)
+    await asyncio.to_thread(floor_votes, database_url, contest, candidates, votes)
     return between(before, served), between(served, await written(database_url))
 
 
-def test_the_floors_vote_writes_the_rows_a_web_vote_writes_as_the_service_writes_them(settings: Settings) -> None:
+@pytest.mark.parametrize("votes", [1, 5])  # a lone vote; a batch, as the floor's figures share commits
+def test_the_floors_votes_write_the_rows_web_votes_write_as_the_service_writes_them(settings: Settings,
+                                                                                    votes: int) -> None:
     with throwaway_database(settings.database_url or "") as database_url:  # no other test's writes in its counts
         upgrade(database_url, MIGRATIONS)
-        by_service, by_floor = asyncio.run(compared(database_url))
-    assert by_service["fraud_counts"][0] == 8  # the placement's seven counters of a new payer and address, and the
-    # quick payments' at its count
-    assert by_service["vote_orders"] == (1, 2, 1)  # inserted, then its start recorded in place, then paid
+        by_service, by_floor = asyncio.run(compared(database_url, votes))
+    assert by_service["fraud_counts"][0] == 8 * votes  # the placement's seven counters of a new payer and address,
+    # and the quick payments' at its count
+    assert by_service["vote_orders"] == (votes, 2 * votes, votes)  # inserted, its start recorded in place, paid
     assert by_floor == by_service
