@@ -94,7 +94,9 @@ async def create(request: web.Request) -> web.Response:
         length = int(request.headers.get("Upload-Length", ""))
     except ValueError:
         return refusal(400, "no_length", "Upload-Length: the file's size in bytes.")
-    if length <= 0 or length > limit:
+    if length <= 0:  # a phone's placeholder of a file kept elsewhere, not the file: not "too large"
+        return refusal(400, "empty_file", "The file is empty: choose another.")
+    if length > limit:
         return refusal(413, "too_large", f"A file of this kind may be at most {limit // (1024 * 1024)} MB.")
     if storage.completed(upload_id):
         return refusal(410, "upload_complete", "This upload is complete; ask for a new grant to send another file.")

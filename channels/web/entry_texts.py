@@ -69,6 +69,7 @@ ENTRY_TEXTS: dict[str, str] = {
     "refused_entry_not_found": N_("No entry at this link."),
     "refused_file_too_large": N_("This file is too large; send a smaller one."),
     "refused_send_again": N_("The file could not be sent; send it again."),
+    "refused_empty_file": N_("This file is empty; choose one your phone holds."),
     "refused_form": N_("Something in the form is not right; check it and try again."),
 }
 
@@ -80,7 +81,8 @@ ENTRY_ERRORS: dict[str, str] = PROOF_ERRORS | {
     "rules_not_accepted": "refused_rules", "entry_exists": "refused_entry_exists",
     "entry_decided": "err_entry_decided", "entry_not_found": "refused_entry_not_found",
     # The media server's, for a file on its way (media/upload_server.py).
-    "too_large": "refused_file_too_large", "bad_grant": "refused_send_again", "past_length": "refused_send_again",
+    "too_large": "refused_file_too_large", "empty_file": "refused_empty_file",
+    "bad_grant": "refused_send_again", "past_length": "refused_send_again",
     "other_length": "refused_send_again", "wrong_offset": "refused_send_again",
     "invalid_request": "refused_form", "invalid_field": "refused_form", "invalid_json": "refused_form",
 }

@@ -113,6 +113,13 @@ async def test_a_file_larger_than_its_grant_is_refused_before_a_byte_is_kept(
     assert storage.incoming(upload_id).read_bytes() == b""
 
 
+async def test_an_empty_file_is_refused_as_empty_not_as_too_large(media: TestClient, storage: LocalStorage) -> None:
+    upload_id, auth = grant_for(storage, max_bytes=100)
+    empty = await media.post(f"/uploads/{upload_id}", headers={**auth, "Upload-Length": "0"})
+    assert empty.status == 400 and (await empty.json())["error"]["code"] == "empty_file"
+    assert not storage.incoming(upload_id).exists()
+
+
 async def test_made_files_are_served_with_range_their_own_type_and_nosniff(
         media: TestClient, storage: LocalStorage, tmp_path: Path) -> None:
     upload_id = str(uuid.uuid4())

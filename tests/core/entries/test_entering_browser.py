@@ -185,22 +185,38 @@ async def test_a_clip_whose_last_chunk_arrived_but_its_answer_was_lost_is_sent_a
             await route.continue_()
 
     await page.route(re.compile(r"/uploads/"), answer_lost)
-    await page.goto(f"{show.url}/c/demo/enter?lang=en")
-    await page.get_by_label("Mobile number").fill(PHONE)
-    await page.get_by_role("button", name="Text me a code").click()
-    await expect(page.get_by_label("The code we texted you")).to_be_visible()
-    await page.get_by_label("The code we texted you").fill(await text_the_code(show, fake_at))
-    await page.get_by_role("button", name="Check the code").click()
-    await page.get_by_label("Your name (as viewers will see it)").fill("Awa Nkeng")
-    clip = make_clip(tmp_path / "awa.mp4", size="640x360", seconds=2)
-    await page.get_by_label("Your clip (at most 60 seconds and 50 MB)").set_input_files(str(clip))
-    await page.get_by_label("I accept the rules of the contest").check()
-    await page.get_by_role("button", name="Send my entry").click()
+    await enter(page, show, fake_at, make_clip(tmp_path / "awa.mp4", size="640x360", seconds=2))
     await expect(page.get_by_text("Your entry waits for the organiser's decision.")).to_be_visible(timeout=30_000)
     assert lost, "no chunk's answer was lost: the test tried nothing"
     async with sessions() as session:
         states = list(await session.scalars(select(MediaUpload.state).where(MediaUpload.msisdn == PHONE)))
     assert states == [UploadState.RECEIVED]
+
+
+async def test_an_empty_file_is_told_empty_in_the_pages_language(
+        show: Show, browser: Browser, fake_at: FakeAt, sessions: Sessions, tmp_path: Path) -> None:
+    """A phone's placeholder of a clip kept in the cloud is a file of no bytes: not "too large"."""
+    page = await browser.new_page(locale="fr-FR", viewport={"width": 412, "height": 915})
+    page.set_default_timeout(15_000)
+    empty = tmp_path / "clip.mp4"
+    empty.write_bytes(b"")
+    await enter(page, show, fake_at, empty, lang="fr")
+    await expect(page.locator("#entry-error")).to_have_text(
+        "Ce fichier est vide ; choisissez-en un que votre téléphone contient.")
+
+
+async def enter(page: Page, show: Show, fake_at: FakeAt, clip: Path, lang: str = "en") -> None:
+    """Prove the number, fill the entry with `clip` and send it (the entry page's labels, by their ids)."""
+    await page.goto(f"{show.url}/c/demo/enter?lang={lang}")
+    await page.locator("#msisdn").fill(PHONE)
+    await page.locator("#phone-form button[type=submit]").click()
+    await expect(page.locator("#code")).to_be_visible()
+    await page.locator("#code").fill(await text_the_code(show, fake_at))
+    await page.locator("#check-code").click()
+    await page.locator("#name").fill("Awa Nkeng")
+    await page.locator("#clip").set_input_files(str(clip))
+    await page.locator("#rules").check()
+    await page.locator("#entry-form button[type=submit]").click()
 
 
 async def approve_in_the_admin_area(show: Show, browser: Browser, sessions: Sessions) -> None:
