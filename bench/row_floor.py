@@ -236,13 +236,11 @@ async def rows_per_vote(database_url: str) -> str:
                      + (f" (HOT {row['n_tup_hot_upd'] / votes:.0f})" if row["n_tup_hot_upd"] else "") for row in rows)
 
 
-def pgbench_transaction(database_url: str, pgdata: Path, seconds: int = 15, round_: int = 0) -> float:
+def pgbench_transaction(database_url: str, pgdata: Path, seconds: int = 15) -> float:
     """PostgreSQL's CPU milliseconds for `bench.votes`' pgbench transaction, run as it runs it (its unit of a
     PostgreSQL's speed: machines of this kind differ by hours, so a vote is set against a transaction of the same
     hour)."""
     ceiling = urlsplit(database_url)._replace(path="/ceiling").geturl()
-    if round_ == 0:
-        asyncio.run(_ceiling_tables(database_url))
     cores = os.cpu_count() or 1
     return pgbench(ceiling, pgdata, CEILING_SCRIPT, seconds, 4 * cores, None, prepared=False)[2]
 
@@ -283,13 +281,14 @@ def main() -> None:
             service_urls(None, "unused", Path(data)) as urls:
         pgdata = Path(data, "postgres").resolve()
         contest, candidates = asyncio.run(prepared(urls.database_url))
+        asyncio.run(_ceiling_tables(urls.database_url))  # pgbench_transaction's, made once for every round
         for _ in range(args.repeat):
             for name, counters, batch in VARIANTS:
                 script = vote_script(contest, candidates, fraud_counters=counters, batch=batch)
                 runs = pgbench(urls.database_url, pgdata, script, args.seconds, args.clients, args.rate / batch)
                 measured[name].append((runs[0] * batch, runs[1] * batch, runs[2] / batch, runs[3] / batch))
                 rows = rows or asyncio.run(rows_per_vote(urls.database_url))  # the first variant's: the vote as it is
-            units.append(pgbench_transaction(urls.database_url, pgdata, round_=len(units)))
+            units.append(pgbench_transaction(urls.database_url, pgdata))
     unit = sum(units) / len(units)
     figures = {f"{name}, PostgreSQL CPU a vote": (
         " / ".join(f"{cpu:.3f}" for _, _, cpu, _ in runs) + " ms = "
