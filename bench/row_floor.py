@@ -2,16 +2,16 @@
 logic: the floor under `bench.votes`'s PostgreSQL CPU per vote, as `bench.floor` is the web process's.
 
 A web vote paid by MTN writes, until its board moves (counted with `pg_stat_user_tables` under `bench.votes`:
-9 rows inserted and 9 updated a vote, the verification's included; 15 and 8 while the fraud counters kept a row a
+10 rows inserted and 8 updated a vote, the verification's included; 15 and 8 while the fraud counters kept a row a
 counter, before 2026-11-29):
 - the placement, one transaction of three statements: the contest read under the payer's lock, the fraud rules'
   counters (two rows of `fraud_subjects`, the payer's and the address's, and two of `fraud_members` for a new payer
-  from a new address, each an upsert, the payer's history read back from its row), and the order's insert (ten
-  indexes, the start's lease in it);
+  from a new address, each an upsert) with the payer's history read, and the order's insert (ten indexes, the
+  start's lease in it);
 - the start's record, an update of the order (HOT: it leaves every indexed column alone);
 - the callback's count, one statement: its event kept, the order paid (not HOT: its status is in three indexes'
   predicates), the ledger's head and entry, the tally, the outbox's row, the verification queue's row and the
-  quick-payment counter (in the payer's row);
+  quick-payment counter (in the payer's history row);
 - the outbox relay's mark on its row.
 The status check that verifies the vote later (three updates of its queue row) runs at MTN's pace, 10 a second,
 so a run at 300 votes a second carries little of it: left out, as are the reads of the board and the periodic
@@ -75,7 +75,7 @@ payer AS (
     payer_orders_day_current = fraud_subjects.payer_orders_day_current + 1,
     payer_votes_day_current = fraud_subjects.payer_votes_day_current + 1
   RETURNING payer_orders_10_minutes_current, payer_orders_minute_current, payer_orders_day_current,
-    payer_votes_day_current, payer_refused_bucket, payer_refused_current),
+    payer_votes_day_current),
 address AS (
   INSERT INTO fraud_subjects (contest_id, kind, subject,
     address_orders_10_minutes_bucket, address_orders_10_minutes_current, address_orders_10_minutes_previous,
@@ -87,7 +87,9 @@ address AS (
   ON CONFLICT (contest_id, kind, subject) DO UPDATE SET
     address_orders_10_minutes_current = fraud_subjects.address_orders_10_minutes_current + 1
   RETURNING address_orders_10_minutes_current, address_candidates_hour_current, address_numbers_day_current)
-SELECT * FROM payer LEFT JOIN address ON true;
+SELECT payer.*, address.*, history.payer_refused_bucket, history.payer_refused_current FROM payer
+  LEFT JOIN address ON true LEFT JOIN fraud_subjects AS history ON history.contest_id = :contest
+    AND history.kind = 'history' AND history.subject = '+23767' || :n::text;
 """
 ORDER_INSERT = """INSERT INTO vote_orders (id, payment_reference, contest_id, candidate_id, quantity, amount, currency,
   channel, sends_receipt, provider, voter_msisdn, voter_address, expires_at, start_lease_until, start_attempted_at,
@@ -134,7 +136,7 @@ verifying AS (
 quick AS (
   INSERT INTO fraud_subjects (contest_id, kind, subject, payer_paid_quick_bucket, payer_paid_quick_current,
     payer_paid_quick_previous)
-  SELECT contest_id, 'payer', '+23767' || :n::text, :minute, 1, 0 FROM paid
+  SELECT contest_id, 'history', '+23767' || :n::text, :minute, 1, 0 FROM paid
   ON CONFLICT (contest_id, kind, subject) DO UPDATE SET payer_paid_quick_bucket = excluded.payer_paid_quick_bucket,
     payer_paid_quick_current = coalesce(fraud_subjects.payer_paid_quick_current, 0) + 1)
 SELECT (SELECT id FROM queued) AS outbox_id, (SELECT id FROM kept) AS event_key \\gset

@@ -15,7 +15,7 @@ is refused rolls its counts back with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -63,9 +63,15 @@ class Counter:
 
     name: str  # also the figure's name in `gateway.core.fraud.rules`, and its columns' in `fraud_subjects`
     window: int  # seconds
-    kind: str  # a key of SUBJECTS
+    kind: str  # a key of SUBJECTS: whose row it is kept in
     adds: Callable[[OrderFacts], int] = lambda facts: 1
     member: Callable[[OrderFacts], str | None] | None = None
+    # An order it does not apply to neither adds to it nor reads it (its figure is 0), though it counts in the
+    # subject's other counters; None: every order of the subject.
+    applies: Callable[[OrderFacts], bool] | None = None
+
+    def applies_to(self, facts: OrderFacts) -> bool:
+        return self.applies is None or self.applies(facts)
 
 
 def _payer(facts: OrderFacts) -> str | None:
@@ -84,6 +90,10 @@ def _candidate(facts: OrderFacts) -> str | None:
     return None if facts.candidate_id is None else str(facts.candidate_id)
 
 
+def _has_payer(facts: OrderFacts) -> bool:
+    return facts.payer is not None
+
+
 # Whose figures an order adds to, one row each (a subject the order does not name counts nothing).
 SUBJECTS: dict[str, Callable[[OrderFacts], str | None]] = {"payer": _payer, "address": _address, "voter": _voter}
 COUNTERS: tuple[Counter, ...] = (
@@ -94,15 +104,18 @@ COUNTERS: tuple[Counter, ...] = (
     Counter("payer_votes_day", DAY, "payer", adds=lambda facts: facts.quantity),
     Counter("address_orders_10_minutes", 10 * MINUTE, "address"),
     Counter("address_candidates_hour", HOUR, "address", member=_candidate),
-    Counter("address_numbers_day", DAY, "address", member=_payer),  # the payer numbers behind an address
+    # The payer numbers behind an address, and behind a chat user or browser: a card or Stars is none of them.
+    Counter("address_numbers_day", DAY, "address", member=_payer, applies=_has_payer),
     Counter("voter_orders_10_minutes", 10 * MINUTE, "voter"),
-    Counter("voter_numbers", 30 * DAY, "voter", member=_payer),
+    Counter("voter_numbers", 30 * DAY, "voter", member=_payer, applies=_has_payer),
 )
 # Read, never added to by a placement: earlier orders of this payer, or of this chat user or browser, that a person
-# refused or whose card was charged back (gateway.core.fraud.holds.reject_held, gateway.core.money_in.chargebacks).
+# refused or whose card was charged back (gateway.core.fraud.holds.reject_held, gateway.core.money_in.chargebacks),
+# kept in the `history` row of the payer's number or of the voter.
 PAYER_REFUSED = Counter("payer_refused", 90 * DAY, "payer", adds=lambda facts: 0)
 VOTER_REFUSED = Counter("voter_refused", 90 * DAY, "voter", adds=lambda facts: 0)
 HISTORY = (PAYER_REFUSED, VOTER_REFUSED)
+HISTORY_KIND = "history"
 READ = (*COUNTERS, *HISTORY)  # every figure a placement reads
 WINDOWS = {counter.name: counter.window for counter in READ}
 SHARED = "shared_address"  # whether the address is one the service learned to be shared
@@ -116,7 +129,7 @@ def column(counter: str, part: str) -> Any:
 
 def _counted(kind: str, moved: Any) -> Any:
     """This order added to its `kind` subject's counters (none when the order names no such subject), with what a
-    moved member takes off the bucket before; the row as it is now, every counter of the kind in it."""
+    moved member takes off the bucket before; the counters as they are now."""
     subject = bindparam(f"{kind}_subject", type_=Text)
     values: list[Any] = [bindparam("fraud_contest", type_=Integer), literal(kind, String), subject]
     names = []
@@ -135,8 +148,8 @@ def _counted(kind: str, moved: Any) -> Any:
     upsert = insert(SUBJECTS_TABLE).from_select(
         ["contest_id", "kind", "subject", *(f"{name}_{part}" for name in names for part in PARTS)],
         select(*values).where(subject.is_not(None)))
-    kept = [counter.name for counter in READ if counter.kind == kind]
-    return rolled(upsert, names).returning(*(column(name, part) for name in kept for part in PARTS)) \
+    optional = [counter.name for counter in COUNTERS if counter.kind == kind and counter.applies is not None]
+    return rolled(upsert, names, optional).returning(*(column(name, part) for name in names for part in PARTS)) \
         .cte(f"{kind}_counted")
 
 
@@ -161,11 +174,12 @@ def _members_moved() -> Any:
     ).returning(MEMBERS.c.name, MEMBERS.c.previous_bucket).cte("moved")
 
 
-def rolled(upsert: Insert, names: Iterable[str]) -> Insert:
+def rolled(upsert: Insert, names: Iterable[str], optional: Collection[str] = ()) -> Insert:
     """The named counters of a subject's row moved on to the inserted buckets: a current bucket becomes the one
     before when the window moved on by one, both are dropped when it moved on further (or the counter never
     counted); then the inserted `current` is added to the current bucket and `previous` (minus the members that moved
-    on) to the one before. The row's other counters are left as they are."""
+    on) to the one before. An `optional` counter inserted without a bucket (the order does not apply to it), and the
+    row's other counters, are left as they are."""
     rolling: dict[str, Any] = {}
     for name in names:
         bucket, current, previous = (column(name, part) for part in PARTS)
@@ -174,19 +188,35 @@ def rolled(upsert: Insert, names: Iterable[str]) -> Insert:
         rolling[previous.name] = case((same, previous), (next_one, current), else_=0) + new_previous
         rolling[current.name] = case((same, current), else_=0) + new_current
         rolling[bucket.name] = new_bucket
+        if name in optional:
+            left = new_bucket.is_(None)
+            rolling = {**rolling, **{column.name: case((left, column), else_=rolling[column.name]) for column in
+                                     (previous, current)}, bucket.name: func.coalesce(new_bucket, bucket)}
     return upsert.on_conflict_do_update(index_elements=["contest_id", "kind", "subject"], set_=rolling)
 
 
+def _histories() -> list[Any]:
+    """The payer's and the voter's history rows, looked up by their key (never locked: the count and the review
+    write them)."""
+    rows = []
+    for counter in HISTORY:
+        history = SUBJECTS_TABLE.alias(f"{counter.kind}_history")
+        rows.append(select(*(history.c[f"{counter.name}_{part}"] for part in PARTS)).where(
+            history.c.contest_id == bindparam("fraud_contest", type_=Integer), history.c.kind == HISTORY_KIND,
+            history.c.subject == bindparam(f"{counter.kind}_subject", type_=Text)).subquery(f"{counter.kind}_history"))
+    return rows
+
+
 def count_and_read() -> Select[Any]:
-    """One row: each subject's counters as this order left them (NULL for a subject it does not name), and
-    whether its address was learned to be shared."""
+    """One row: each subject's counters as this order left them and its history (NULL for a subject it does not
+    name), and whether its address was learned to be shared."""
     moved = _members_moved()
-    counted = [_counted(kind, moved) for kind in SUBJECTS]
+    read = [*(_counted(kind, moved) for kind in SUBJECTS), *_histories()]
     shared = select(SharedAddress.address).where(SharedAddress.address == bindparam("address_subject", type_=Text))
     joined: Any = select(literal(1).label("one")).subquery("one")
-    for cte in counted:
-        joined = joined.outerjoin(cte, true())
-    return select(*(c for cte in counted for c in cte.c), shared.exists().label(SHARED)).select_from(joined)
+    for part in read:
+        joined = joined.outerjoin(part, true())
+    return select(*(c for part in read for c in part.c), shared.exists().label(SHARED)).select_from(joined)
 
 
 COUNT_AND_READ = count_and_read()
@@ -198,7 +228,7 @@ def parameters(facts: OrderFacts, now: datetime) -> dict[str, Any]:
     bound: dict[str, Any] = {"fraud_contest": facts.contest_id,
                              **{f"{kind}_subject": subject(facts) for kind, subject in SUBJECTS.items()}}
     for counter in COUNTERS:
-        bound[f"{counter.name}_bucket"] = epoch // counter.window
+        bound[f"{counter.name}_bucket"] = epoch // counter.window if counter.applies_to(facts) else None
         if counter.member is None:
             bound[f"{counter.name}_adds"] = counter.adds(facts)
         else:
@@ -229,12 +259,13 @@ class Counted:
     at_most: dict[str, int] = field(default_factory=dict)
 
 
-def read(row: Mapping[str, Any], now: datetime) -> Counted:
+def read(row: Mapping[str, Any], facts: OrderFacts, now: datetime) -> Counted:
     """The figures from `COUNT_AND_READ`'s row."""
     figures: dict[str, int] = {}
     at_most: dict[str, int] = {}
     for counter in READ:
-        bucket, current, previous = (row[f"{counter.name}_{part}"] for part in PARTS)
+        bucket, current, previous = (row[f"{counter.name}_{part}"] if counter.applies_to(facts) else None
+                                     for part in PARTS)
         figures[counter.name] = estimate(counter.window, bucket, current, previous, now)
         at_most[counter.name] = (current or 0) + (previous or 0)
     return Counted(figures, bool(row[SHARED]), at_most)
@@ -258,12 +289,12 @@ async def count_order(connection: AsyncConnection, facts: OrderFacts, now: datet
     mode, inside a `driver_transaction` (the placement's)."""
     row = await COUNTING.fetchrow(connection, parameters(facts, now))
     assert row is not None  # one row, whatever the order names
-    return read(row, now)
+    return read(row, facts, now)
 
 
 def _add_refused(counter: Counter) -> Insert:
     return rolled(insert(SUBJECTS_TABLE).values({
-        "contest_id": bindparam("refused_contest", type_=Integer), "kind": counter.kind,
+        "contest_id": bindparam("refused_contest", type_=Integer), "kind": HISTORY_KIND,
         "subject": bindparam("refused_subject", type_=Text),
         column(counter.name, "bucket"): bindparam("refused_bucket", type_=BigInteger),
         column(counter.name, "current"): 1, column(counter.name, "previous"): 0}), [counter.name])

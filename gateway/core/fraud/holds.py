@@ -124,7 +124,7 @@ def judged_at_confirmation(pending: ColumnElement[bool]) -> CTE:
     limit, seconds, hold_at = contest_rule("quick_payments"), quick_payment_seconds(), contest_rule(HOLD_SCORE.key)
     subject = func.coalesce(o.voter_msisdn, case((o.voter_ref.is_not(None), func.concat(o.channel, ":", o.voter_ref)),
                                                  else_=None))
-    kind = case((o.voter_msisdn.is_not(None), literal("payer")), else_=literal("voter"))
+    kind = literal(fraud_counters.HISTORY_KIND)  # the payer's or voter's row the placements only read
     counted, current, previous = (fraud_counters.column(QUICK_COUNTER, part) for part in ("bucket", "current",
                                                                                           "previous"))
     epoch = func.extract("epoch", CONFIRMED_AT)

@@ -14,14 +14,16 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.models.base import Base
 
-# Every counter of gateway.core.fraud.fraud_counters, by whose it is: each subject's row holds the two buckets of each
-# of its counters as columns of its own (`<counter>_bucket`, `<counter>_current`, `<counter>_previous`).
+# Every counter of gateway.core.fraud.fraud_counters, by the row it is kept in: each subject's row holds the two
+# buckets of each of its counters as columns of its own (`<counter>_bucket`, `<counter>_current`, `<counter>_previous`).
+# A placement writes its payer's, address's and voter's rows; what a payer's (or, with no number, a voter's) payments
+# did later (paid again quickly, refused by a person, charged back) is kept in a row of their `history`, written by
+# the count and the review and only read by a placement, so that neither waits on the other's row lock.
 COUNTERS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "payer": ("payer_orders_10_minutes", "payer_orders_minute", "payer_orders_day", "payer_votes_day",
-              "payer_refused", "payer_paid_quick"),
+    "payer": ("payer_orders_10_minutes", "payer_orders_minute", "payer_orders_day", "payer_votes_day"),
     "address": ("address_orders_10_minutes", "address_candidates_hour", "address_numbers_day"),
-    # A payment with no payer number (a card, Stars) counts its quick payments as its voter's.
-    "voter": ("voter_orders_10_minutes", "voter_numbers", "voter_refused", "payer_paid_quick"),
+    "voter": ("voter_orders_10_minutes", "voter_numbers"),
+    "history": ("payer_refused", "voter_refused", "payer_paid_quick"),
 }
 COUNTER_NAMES = tuple(dict.fromkeys(name for names in COUNTERS_BY_KIND.values() for name in names))
 BUCKET_PARTS = ("bucket", "current", "previous")
@@ -36,7 +38,7 @@ class FraudSubject(Base):
     __tablename__ = "fraud_subjects"
 
     contest_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # payer, address or voter (COUNTERS_BY_KIND)
+    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # payer, address, voter, history (COUNTERS_BY_KIND)
     subject: Mapped[str] = mapped_column(Text, primary_key=True)  # whose figures: a number, an address, a voter
 
 

@@ -3,11 +3,12 @@ that move on, refusals that count nothing, and a cost that does not grow with th
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select, text, update
 
 from gateway.core.errors import VoteRejected
 from gateway.core.fraud import counter_sweep, holds, shared_learning
@@ -209,3 +210,58 @@ async def test_counters_nobody_will_read_again_are_swept(sessions: Sessions) -> 
     assert await kept() == set()
     async with sessions() as session:
         assert await session.scalar(select(func.count()).select_from(FraudMember)) == 0
+
+
+async def browser_vote(sessions: Sessions, contest: Contest, number: str | None, at: datetime) -> VoteOrder:
+    """From one browser and address: paid by mobile money from `number`, or by card (no number)."""
+    provider = "mtn" if number else "stripe"
+    request = placing.OrderRequest(contest.slug, "01", 1, provider, Channel.WEB, msisdn=number,
+                                   voter_address="198.51.100.60", voter_ref="browser-60")
+    return await placing.place_order(sessions, request, capabilities=capabilities_of(provider),
+                                     pending_ttl=PENDING_TTL, now=at)
+
+
+async def test_a_card_is_not_judged_by_the_numbers_its_browser_and_address_paid_with(sessions: Sessions) -> None:
+    """Numbers behind an address or a browser are a figure of orders with a number: a card is none of them."""
+    contest = await make_contest(sessions, fraud_rules={"hold_score": 0}, **OPEN)
+    for n in range(4):
+        await browser_vote(sessions, contest, f"+23767000061{n}", SHOW + timedelta(seconds=n))
+    card = await browser_vote(sessions, contest, None, SHOW + timedelta(seconds=5))
+    assert card.fraud_figures is not None
+    assert (card.fraud_figures["address_numbers_day"], card.fraud_figures["voter_numbers"]) == (0, 0)
+    assert card.fraud_figures["address_orders_10_minutes"] == 5  # the card is one of the address's orders
+    fifth = await browser_vote(sessions, contest, "+237670000615", SHOW + timedelta(seconds=6))
+    assert fifth.fraud_figures is not None
+    assert (fifth.fraud_figures["address_numbers_day"], fifth.fraud_figures["voter_numbers"]) == (5, 5)
+
+
+async def waiting_on_a_lock(sessions: Sessions) -> int | None:
+    async with sessions() as session:
+        return await session.scalar(select(func.count()).select_from(text("pg_stat_activity")).where(
+            text("wait_event_type = 'Lock' AND datname = current_database()")))
+
+
+async def test_a_count_and_a_chargeback_never_wait_on_a_placement_of_the_same_payer(sessions: Sessions) -> None:
+    """A placement holds its payer's, address's and voter's counter rows until it commits; the payer's earlier
+    order is counted, and charged back, meanwhile, without waiting for it (a count waits holding its contest's
+    ledger: every count of the show would wait with it)."""
+    contest = await make_contest(sessions, **OPEN)
+    order = await browser_vote(sessions, contest, "+237670000620", SHOW)
+    async with sessions() as placing_now:  # as the next placement of this payer holds them, before its commit
+        locked = await placing_now.execute(text(
+            "SELECT kind FROM fraud_subjects WHERE contest_id = :contest AND kind <> 'history' FOR UPDATE"),
+            {"contest": contest.id})
+        assert sorted(locked.scalars()) == ["address", "payer", "voter"]
+        count = asyncio.ensure_future(counting.confirm_payment(
+            sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "W1", provider="mtn", now=SHOW))
+        while not count.done():
+            assert not await waiting_on_a_lock(sessions), "the count waits on the placement's rows"
+            await asyncio.sleep(0.01)
+        assert await count is counting.ConfirmOutcome.COUNTED
+        chargeback = asyncio.ensure_future(chargebacks.record_chargeback(sessions, order.id, now=SHOW))
+        while not chargeback.done():
+            assert not await waiting_on_a_lock(sessions), "the chargeback waits on the placement's rows"
+            await asyncio.sleep(0.01)
+        assert await chargeback
+    later = await browser_vote(sessions, contest, "+237670000620", SHOW + timedelta(seconds=1))
+    assert later.fraud_figures is not None and later.fraud_figures["payer_refused"] == 1

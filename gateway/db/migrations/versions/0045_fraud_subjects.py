@@ -20,16 +20,14 @@ depends_on = None
 
 # As the code of this revision names them (gateway.db.models.fraud.COUNTERS_BY_KIND), frozen here.
 COUNTERS_BY_KIND = {
-    "payer": ("payer_orders_10_minutes", "payer_orders_minute", "payer_orders_day", "payer_votes_day",
-              "payer_refused", "payer_paid_quick"),
+    "payer": ("payer_orders_10_minutes", "payer_orders_minute", "payer_orders_day", "payer_votes_day"),
     "address": ("address_orders_10_minutes", "address_candidates_hour", "address_numbers_day"),
-    "voter": ("voter_orders_10_minutes", "voter_numbers", "voter_refused", "payer_paid_quick"),
+    "voter": ("voter_orders_10_minutes", "voter_numbers"),
+    "history": ("payer_refused", "voter_refused", "payer_paid_quick"),
 }
 NAMES = tuple(dict.fromkeys(name for names in COUNTERS_BY_KIND.values() for name in names))
 PARTS = ("bucket", "current", "previous")
-# The quick payments' counter is a payer number's (E.164, '+…'), or else its voter's (`channel:ref`).
-KIND_OF_ROW = ("CASE WHEN name = 'payer_paid_quick' THEN CASE WHEN subject LIKE '+%' THEN 'payer' ELSE 'voter' END "
-               + " ".join(f"WHEN name IN ({', '.join(repr(n) for n in names)}) THEN '{kind}'"
+KIND_OF_ROW = ("CASE " + " ".join(f"WHEN name IN ({', '.join(repr(n) for n in names)}) THEN '{kind}'"
                           for kind, names in COUNTERS_BY_KIND.items()) + " END")
 
 
