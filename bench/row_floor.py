@@ -2,16 +2,14 @@
 logic: the floor under `bench.votes`'s PostgreSQL CPU per vote, as `bench.floor` is the web process's.
 
 A web vote paid by MTN writes, until its board moves (counted with `pg_stat_user_tables` under `bench.votes`:
-10 rows inserted and 8 updated a vote, the verification's included; 15 and 8 while the fraud counters kept a row a
-counter, before 2026-11-29):
+15 rows inserted and 8 updated a vote, the verification's included):
 - the placement, one transaction of three statements: the contest read under the payer's lock, the fraud rules'
-  counters (two rows of `fraud_subjects`, the payer's and the address's, and two of `fraud_members` for a new payer
-  from a new address, each an upsert) with the payer's history read, and the order's insert (ten indexes, the
-  start's lease in it);
+  counters (seven rows of `fraud_counts` and two of `fraud_members` for a new payer from a new address, each an
+  upsert) with the payer's history read, and the order's insert (ten indexes, the start's lease in it);
 - the start's record, an update of the order (HOT: it leaves every indexed column alone);
 - the callback's count, one statement: its event kept, the order paid (not HOT: its status is in three indexes'
   predicates), the ledger's head and entry, the tally, the outbox's row, the verification queue's row and the
-  quick-payment counter (in the payer's history row);
+  quick-payment counter;
 - the outbox relay's mark on its row.
 The status check that verifies the vote later (three updates of its queue row) runs at MTN's pace, 10 a second,
 so a run at 300 votes a second carries little of it: left out, as are the reads of the board and the periodic
@@ -22,7 +20,7 @@ index, constraint and foreign key), prepared once (`pgbench -M prepared`), at th
 payers and addresses as `bench.votes` makes them: a lone vote, committing four times; votes five at a time as the
 service's lanes batch them under load (each placement its own transaction, the five starts' records in one, their
 counts in one, the relay's marks in one statement: 1.6 commits a vote); and the same batches without the fraud
-counters' 4 rows. Each is also told in pgbench's transaction as `bench.votes` runs it (an event inserted and a tally
+counters' 9 rows. Each is also told in pgbench's transaction as `bench.votes` runs it (an event inserted and a tally
 updated), measured on the same server after each round: machines of this kind differ by the hour.
 
     python -m bench.row_floor [--seconds 20] [--clients 16] [--rate 300] [--repeat 2]
@@ -62,34 +60,21 @@ FRAUD_COUNTERS = """WITH moved AS (
   ON CONFLICT (contest_id, name, subject, member) DO UPDATE SET previous_bucket = fraud_members.bucket,
     bucket = excluded.bucket WHERE fraud_members.bucket <> excluded.bucket
   RETURNING name),
-payer AS (
-  INSERT INTO fraud_subjects (contest_id, kind, subject,
-    payer_orders_10_minutes_bucket, payer_orders_10_minutes_current, payer_orders_10_minutes_previous,
-    payer_orders_minute_bucket, payer_orders_minute_current, payer_orders_minute_previous,
-    payer_orders_day_bucket, payer_orders_day_current, payer_orders_day_previous,
-    payer_votes_day_bucket, payer_votes_day_current, payer_votes_day_previous)
-  VALUES (:contest, 'payer', '+23767' || :n::text, :ten, 1, 0, :minute, 1, 0, :day, 1, 0, :day, 1, 0)
-  ON CONFLICT (contest_id, kind, subject) DO UPDATE SET
-    payer_orders_10_minutes_current = fraud_subjects.payer_orders_10_minutes_current + 1,
-    payer_orders_minute_current = fraud_subjects.payer_orders_minute_current + 1,
-    payer_orders_day_current = fraud_subjects.payer_orders_day_current + 1,
-    payer_votes_day_current = fraud_subjects.payer_votes_day_current + 1
-  RETURNING payer_orders_10_minutes_current, payer_orders_minute_current, payer_orders_day_current,
-    payer_votes_day_current),
-address AS (
-  INSERT INTO fraud_subjects (contest_id, kind, subject,
-    address_orders_10_minutes_bucket, address_orders_10_minutes_current, address_orders_10_minutes_previous,
-    address_candidates_hour_bucket, address_candidates_hour_current, address_candidates_hour_previous,
-    address_numbers_day_bucket, address_numbers_day_current, address_numbers_day_previous)
-  VALUES (:contest, 'address', 'a' || :n::text, :ten, 1, 0,
-    :hour, (SELECT count(*) FROM moved WHERE name = 'address_candidates_hour'), 0,
-    :day, (SELECT count(*) FROM moved WHERE name = 'address_numbers_day'), 0)
-  ON CONFLICT (contest_id, kind, subject) DO UPDATE SET
-    address_orders_10_minutes_current = fraud_subjects.address_orders_10_minutes_current + 1
-  RETURNING address_orders_10_minutes_current, address_candidates_hour_current, address_numbers_day_current)
-SELECT payer.*, address.*, history.payer_refused_bucket, history.payer_refused_current FROM payer
-  LEFT JOIN address ON true LEFT JOIN fraud_subjects AS history ON history.contest_id = :contest
-    AND history.kind = 'history' AND history.subject = '+23767' || :n::text;
+counted AS (
+  INSERT INTO fraud_counts (contest_id, name, subject, bucket, current, previous)
+  VALUES (:contest, 'payer_orders_10_minutes', '+23767' || :n::text, :ten, 1, 0),
+         (:contest, 'payer_orders_minute', '+23767' || :n::text, :minute, 1, 0),
+         (:contest, 'payer_orders_day', '+23767' || :n::text, :day, 1, 0),
+         (:contest, 'address_orders_10_minutes', 'a' || :n::text, :ten, 1, 0),
+         (:contest, 'payer_votes_day', '+23767' || :n::text, :day, 1, 0),
+         (:contest, 'address_candidates_hour', 'a' || :n::text, :hour, (SELECT count(*) FROM moved), 0),
+         (:contest, 'address_numbers_day', 'a' || :n::text, :day, (SELECT count(*) FROM moved), 0)
+  ON CONFLICT (contest_id, name, subject) DO UPDATE SET current = fraud_counts.current + excluded.current,
+    bucket = excluded.bucket
+  RETURNING name, bucket, current, previous)
+SELECT name, bucket, current, previous FROM counted
+UNION ALL SELECT name, bucket, current, previous FROM fraud_counts
+  WHERE contest_id = :contest AND name = 'payer_refused' AND subject = '+23767' || :n::text;
 """
 ORDER_INSERT = """INSERT INTO vote_orders (id, payment_reference, contest_id, candidate_id, quantity, amount, currency,
   channel, sends_receipt, provider, voter_msisdn, voter_address, expires_at, start_lease_until, start_attempted_at,
@@ -134,11 +119,9 @@ queued AS (
 verifying AS (
   INSERT INTO payment_verifications (order_id, due_at) SELECT id, now() + interval '30 seconds' FROM paid),
 quick AS (
-  INSERT INTO fraud_subjects (contest_id, kind, subject, payer_paid_quick_bucket, payer_paid_quick_current,
-    payer_paid_quick_previous)
-  SELECT contest_id, 'history', '+23767' || :n::text, :minute, 1, 0 FROM paid
-  ON CONFLICT (contest_id, kind, subject) DO UPDATE SET payer_paid_quick_bucket = excluded.payer_paid_quick_bucket,
-    payer_paid_quick_current = coalesce(fraud_subjects.payer_paid_quick_current, 0) + 1)
+  INSERT INTO fraud_counts (contest_id, name, subject, bucket, current, previous)
+  SELECT contest_id, 'payer_paid_quick', '+23767' || :n::text, :minute, 1, 0 FROM paid
+  ON CONFLICT (contest_id, name, subject) DO UPDATE SET current = fraud_counts.current + 1)
 SELECT (SELECT id FROM queued) AS outbox_id, (SELECT id FROM kept) AS event_key \\gset
 """
 RELAY = """UPDATE outbox SET enqueued_at = now(), delivered_at = now(), attempts = attempts + 1
@@ -279,7 +262,7 @@ async def _ceiling_tables(database_url: str) -> None:
 # batches carry about 5, RESULTS.md "votes-open-beside-row-floor").
 VARIANTS = (("a lone web vote's rows, 4 commits", True, 1),
             ("5 votes a batch, 1.6 commits a vote", True, 5),
-            ("5 a batch without the fraud counters' 4 rows", False, 5))
+            ("5 a batch without the fraud counters' 9 rows", False, 5))
 
 
 def main() -> None:

@@ -125,7 +125,7 @@ def test_the_floors_votes_write_the_rows_web_votes_write_as_the_service_writes_t
     with throwaway_database(settings.database_url or "") as database_url:  # no other test's writes in its counts
         upgrade(database_url, MIGRATIONS)
         by_service, by_floor = asyncio.run(compared(database_url, votes))
-    # The placement's rows of a new payer and address, and the payer's history's at its count (quick payments).
-    assert by_service["fraud_subjects"] == (3 * votes, 0, 0)
+    assert by_service["fraud_counts"][0] == 8 * votes  # the placement's seven counters of a new payer and address,
+    # and the quick payments' at its count
     assert by_service["vote_orders"] == (votes, 2 * votes, votes)  # inserted, its start recorded in place, paid
     assert by_floor == by_service

@@ -1,18 +1,17 @@
-"""The fraud counters nobody will read again, removed (gateway.core.fraud.fraud_counters): a subject's row whose
-counters' buckets are all out of their windows (its figures are 0 for good: a later order starts it afresh), a
-member's row out of its counter's window, and every row of a contest closed more than a day ago (no order will read
-it). The tables then hold about one row per subject seen within its longest window, however long a contest runs.
-Removed in small batches, each its own transaction, so no vote waits on a long lock; a row removed while an order
-counts it is simply made again by that order's upsert."""
+"""The fraud counters nobody will read again, removed (gateway.core.fraud.fraud_counters): a row whose two buckets are
+both out of its window (its figure is 0 for good: a later order starts it afresh), and every counter of a contest
+closed more than a day ago (no order will read it). The tables then hold about one row per subject seen within
+its window, however long a contest runs. Removed in small batches, each its own transaction, so no vote waits on
+a long lock; a row removed while an order counts it is simply made again by that order's upsert."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import BigInteger, cast, delete, func, literal_column, or_, select
+from sqlalchemy import BigInteger, cast, delete, func, literal_column, select
 
-from gateway.core.fraud.fraud_counters import MEMBERS, SUBJECTS_TABLE, WINDOWS, column
+from gateway.core.fraud.fraud_counters import COUNTS, MEMBERS, WINDOWS
 from gateway.core.fraud.holds import QUICK_COUNTER, quick_payment_seconds
 from gateway.db.engine import Sessions
 from gateway.db.models import Contest, ContestStatus
@@ -25,17 +24,16 @@ async def sweep_counters(sessions: Sessions, now: datetime) -> int:
     """Remove what no order will read again; returns how many rows went."""
     epoch, removed = int(now.timestamp()), 0
     closed = select(Contest.id).where(Contest.status == ContestStatus.CLOSED, Contest.closes_at < now - CLOSED_FOR)
-    for table in (SUBJECTS_TABLE, MEMBERS):
+    for table in (COUNTS, MEMBERS):
         removed += await _in_batches(sessions, table, table.c.contest_id.in_(closed))
-    for name, window in WINDOWS.items():  # the current bucket and the one before are all a window reads
-        removed += await _in_batches(sessions, MEMBERS, (MEMBERS.c.name == name)
-                                     & (MEMBERS.c.bucket < epoch // window - 1))
+        for name, window in WINDOWS.items():  # the current bucket and the one before are all a window reads
+            removed += await _in_batches(sessions, table, (table.c.name == name)
+                                         & (table.c.bucket < epoch // window - 1))
     seconds = quick_payment_seconds()
-    quick_window = (select(Contest.id).where(Contest.id == SUBJECTS_TABLE.c.contest_id,
-                                             column(QUICK_COUNTER, "bucket")
-                                             >= cast(func.floor(epoch / seconds), BigInteger) - 1).exists())
-    live = [column(name, "bucket") >= epoch // window - 1 for name, window in WINDOWS.items()]
-    removed += await _in_batches(sessions, SUBJECTS_TABLE, ~func.coalesce(or_(*live, quick_window), False))
+    quick_window_gone = (select(Contest.id).where(Contest.id == COUNTS.c.contest_id,
+                                                  COUNTS.c.bucket < cast(func.floor(epoch / seconds), BigInteger) - 1)
+                         .exists())
+    removed += await _in_batches(sessions, COUNTS, (COUNTS.c.name == QUICK_COUNTER) & quick_window_gone)
     return removed
 
 

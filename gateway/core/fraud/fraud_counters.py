@@ -2,12 +2,12 @@
 millionth vote as at the first (counting them over the order table cost a longer scan for every order from a busy
 address).
 
-Each subject (a payer number, an address, a chat user) has one row per contest, holding for each of its figures two
-fixed buckets of the figure's window, the current one and the one before; the figure over the sliding window is the
-current bucket plus the share of the one before that the window still covers (as rate limiters estimate it). A
-distinct figure (payer numbers behind one address) counts each member once, in the bucket it was last seen in: a
-member seen again moves from its old bucket to the new one, in the same statement, under its row's lock, so
-concurrent orders never count a member twice.
+Each figure is one row per contest and subject (a payer number, an address, a chat user) holding two fixed buckets
+of its window, the current one and the one before; the figure over the sliding window is the current bucket plus
+the share of the one before that the window still covers (as rate limiters estimate it). A distinct figure (payer
+numbers behind one address) counts each member once, in the bucket it was last seen in: a member seen again moves
+from its old bucket to the new one, in the same statement, under the row's lock, so concurrent orders never count a
+member twice.
 
 The placement runs `COUNT_AND_READ` inside its transaction, after its checks and before its insert: an order that
 is refused rolls its counts back with it.
@@ -15,7 +15,7 @@ is refused rolls its counts back with it.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -31,15 +31,13 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    true,
     union_all,
 )
 from sqlalchemy.dialects.postgresql import Insert, insert
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.db.driver_statements import DriverStatement
-from gateway.db.models import FraudMember, FraudSubject, SharedAddress
-from gateway.db.models.fraud import BUCKET_PARTS as PARTS
+from gateway.db.models import FraudCount, FraudMember, SharedAddress
 
 MINUTE, HOUR, DAY = 60, 3600, 86400
 
@@ -58,20 +56,14 @@ class OrderFacts:
 
 @dataclass(frozen=True)
 class Counter:
-    """One figure: whose (`kind`: its subject's row), over what window, and what an order adds: a count (`adds`) or
-    a distinct member (`member`; an order with none adds nothing)."""
+    """One figure: whose (`subject`), over what window, and what an order adds: a count (`adds`) or a distinct
+    member (`member`)."""
 
-    name: str  # also the figure's name in `gateway.core.fraud.rules`, and its columns' in `fraud_subjects`
+    name: str  # also the figure's name in `gateway.core.fraud.rules`
     window: int  # seconds
-    kind: str  # a key of SUBJECTS: whose row it is kept in
+    subject: Callable[[OrderFacts], str | None]
     adds: Callable[[OrderFacts], int] = lambda facts: 1
     member: Callable[[OrderFacts], str | None] | None = None
-    # An order it does not apply to neither adds to it nor reads it (its figure is 0), though it counts in the
-    # subject's other counters; None: every order of the subject.
-    applies: Callable[[OrderFacts], bool] | None = None
-
-    def applies_to(self, facts: OrderFacts) -> bool:
-        return self.applies is None or self.applies(facts)
 
 
 def _payer(facts: OrderFacts) -> str | None:
@@ -90,67 +82,54 @@ def _candidate(facts: OrderFacts) -> str | None:
     return None if facts.candidate_id is None else str(facts.candidate_id)
 
 
-def _has_payer(facts: OrderFacts) -> bool:
-    return facts.payer is not None
+def _address_if_payer(facts: OrderFacts) -> str | None:
+    return facts.address if facts.payer else None
 
 
-# Whose figures an order adds to, one row each (a subject the order does not name counts nothing).
-SUBJECTS: dict[str, Callable[[OrderFacts], str | None]] = {"payer": _payer, "address": _address, "voter": _voter}
+def _voter_if_payer(facts: OrderFacts) -> str | None:
+    return facts.voter if facts.payer else None
+
+
 COUNTERS: tuple[Counter, ...] = (
-    Counter("payer_orders_10_minutes", 10 * MINUTE, "payer"),
+    Counter("payer_orders_10_minutes", 10 * MINUTE, _payer),
     # Bounds of the contest's hard limits per payer (gateway.core.orders.placing): below them, no count is needed.
-    Counter("payer_orders_minute", MINUTE, "payer"),
-    Counter("payer_orders_day", DAY, "payer"),
-    Counter("payer_votes_day", DAY, "payer", adds=lambda facts: facts.quantity),
-    Counter("address_orders_10_minutes", 10 * MINUTE, "address"),
-    Counter("address_candidates_hour", HOUR, "address", member=_candidate),
-    # The payer numbers behind an address, and behind a chat user or browser: a card or Stars is none of them.
-    Counter("address_numbers_day", DAY, "address", member=_payer, applies=_has_payer),
-    Counter("voter_orders_10_minutes", 10 * MINUTE, "voter"),
-    Counter("voter_numbers", 30 * DAY, "voter", member=_payer, applies=_has_payer),
+    Counter("payer_orders_minute", MINUTE, _payer),
+    Counter("payer_orders_day", DAY, _payer),
+    Counter("address_orders_10_minutes", 10 * MINUTE, _address),
+    Counter("voter_orders_10_minutes", 10 * MINUTE, _voter),
+    Counter("payer_votes_day", DAY, _payer, adds=lambda facts: facts.quantity),
+    Counter("address_candidates_hour", HOUR, _address, member=_candidate),
+    Counter("address_numbers_day", DAY, _address_if_payer, member=_payer),
+    Counter("voter_numbers", 30 * DAY, _voter_if_payer, member=_payer),
 )
 # Read, never added to by a placement: earlier orders of this payer, or of this chat user or browser, that a person
-# refused or whose card was charged back (gateway.core.fraud.holds.reject_held, gateway.core.money_in.chargebacks),
-# kept in the `history` row of the payer's number or of the voter.
-PAYER_REFUSED = Counter("payer_refused", 90 * DAY, "payer", adds=lambda facts: 0)
-VOTER_REFUSED = Counter("voter_refused", 90 * DAY, "voter", adds=lambda facts: 0)
+# refused or whose card was charged back (gateway.core.fraud.holds.reject_held, gateway.core.money_in.chargebacks).
+PAYER_REFUSED = Counter("payer_refused", 90 * DAY, _payer, adds=lambda facts: 0)
+VOTER_REFUSED = Counter("voter_refused", 90 * DAY, _voter, adds=lambda facts: 0)
 HISTORY = (PAYER_REFUSED, VOTER_REFUSED)
-HISTORY_KIND = "history"
-READ = (*COUNTERS, *HISTORY)  # every figure a placement reads
-WINDOWS = {counter.name: counter.window for counter in READ}
-SHARED = "shared_address"  # whether the address is one the service learned to be shared
-SUBJECTS_TABLE, MEMBERS = FraudSubject.__table__, FraudMember.__table__
+SHARED = "shared_address"  # the row that says whether the address was learned to be shared
+COUNTS, MEMBERS = FraudCount.__table__, FraudMember.__table__
 
 
-def column(counter: str, part: str) -> Any:
-    """A counter's column in its subject's row: its `bucket`, `current` or `previous`."""
-    return SUBJECTS_TABLE.c[f"{counter}_{part}"]
-
-
-def _counted(kind: str, moved: Any) -> Any:
-    """This order added to its `kind` subject's counters (none when the order names no such subject), with what a
-    moved member takes off the bucket before; the counters as they are now."""
-    subject = bindparam(f"{kind}_subject", type_=Text)
-    values: list[Any] = [bindparam("fraud_contest", type_=Integer), literal(kind, String), subject]
-    names = []
-    for counter in (counter for counter in COUNTERS if counter.kind == kind):
-        bucket = bindparam(f"{counter.name}_bucket", type_=BigInteger)
+def _count_rows() -> Any:
+    """The counters' rows this order adds to (a counter whose subject is unknown adds none), with what a moved
+    member takes off the bucket before."""
+    moved = _members_moved()
+    rows = []
+    for counter in COUNTERS:
+        name, bucket = literal(counter.name, String), bindparam(f"{counter.name}_bucket", type_=BigInteger)
         adds: Any
-        before: Any
+        leaves: Any
         if counter.member is None:
-            adds, before = bindparam(f"{counter.name}_adds", type_=BigInteger), literal(0, BigInteger)
+            adds, leaves = bindparam(f"{counter.name}_adds", type_=BigInteger), literal(0, BigInteger)
         else:
-            adds = select(func.count()).where(moved.c.name == counter.name).scalar_subquery()
-            before = -select(func.count()).where(moved.c.name == counter.name,
-                                                 moved.c.previous_bucket == bucket - 1).scalar_subquery()
-        values += [bucket, adds, before]
-        names.append(counter.name)
-    upsert = insert(SUBJECTS_TABLE).from_select(
-        ["contest_id", "kind", "subject", *(f"{name}_{part}" for name in names for part in PARTS)],
-        select(*values).where(subject.is_not(None)))
-    optional = [counter.name for counter in COUNTERS if counter.kind == kind and counter.applies is not None]
-    return rolled(upsert, names, optional).returning(*(column(name, part) for name in names for part in PARTS)) \
-        .cte(f"{kind}_counted")
+            adds = select(func.count()).where(moved.c.name == name).scalar_subquery()
+            leaves = select(func.count()).where(moved.c.name == name,
+                                                moved.c.previous_bucket == bucket - 1).scalar_subquery()
+        subject = bindparam(f"{counter.name}_subject", type_=Text)
+        rows.append(select(name.label("name"), subject.label("subject"), bucket.label("bucket"),
+                           adds.label("adds"), (-leaves).label("leaves")).where(subject.is_not(None)))
+    return union_all(*rows).subquery("adding")
 
 
 def _members_moved() -> Any:
@@ -160,7 +139,7 @@ def _members_moved() -> Any:
     for counter in COUNTERS:
         if counter.member is None:
             continue
-        subject = bindparam(f"{counter.kind}_subject", type_=Text)
+        subject = bindparam(f"{counter.name}_subject", type_=Text)
         member = bindparam(f"{counter.name}_member", type_=Text)
         rows.append(select(bindparam("fraud_contest", type_=Integer), literal(counter.name, String), subject, member,
                            bindparam(f"{counter.name}_bucket", type_=BigInteger), literal(None, BigInteger))
@@ -174,49 +153,36 @@ def _members_moved() -> Any:
     ).returning(MEMBERS.c.name, MEMBERS.c.previous_bucket).cte("moved")
 
 
-def rolled(upsert: Insert, names: Iterable[str], optional: Collection[str] = ()) -> Insert:
-    """The named counters of a subject's row moved on to the inserted buckets: a current bucket becomes the one
-    before when the window moved on by one, both are dropped when it moved on further (or the counter never
-    counted); then the inserted `current` is added to the current bucket and `previous` (minus the members that moved
-    on) to the one before. An `optional` counter inserted without a bucket (the order does not apply to it), and the
-    row's other counters, are left as they are."""
-    rolling: dict[str, Any] = {}
-    for name in names:
-        bucket, current, previous = (column(name, part) for part in PARTS)
-        new_bucket, new_current, new_previous = (upsert.excluded[f"{name}_{part}"] for part in PARTS)
-        same, next_one = bucket == new_bucket, bucket == new_bucket - 1
-        rolling[previous.name] = case((same, previous), (next_one, current), else_=0) + new_previous
-        rolling[current.name] = case((same, current), else_=0) + new_current
-        rolling[bucket.name] = new_bucket
-        if name in optional:
-            left = new_bucket.is_(None)
-            rolling = {**rolling, **{column.name: case((left, column), else_=rolling[column.name]) for column in
-                                     (previous, current)}, bucket.name: func.coalesce(new_bucket, bucket)}
-    return upsert.on_conflict_do_update(index_elements=["contest_id", "kind", "subject"], set_=rolling)
-
-
-def _histories() -> list[Any]:
-    """The payer's and the voter's history rows, looked up by their key (never locked: the count and the review
-    write them)."""
-    rows = []
-    for counter in HISTORY:
-        history = SUBJECTS_TABLE.alias(f"{counter.kind}_history")
-        rows.append(select(*(history.c[f"{counter.name}_{part}"] for part in PARTS)).where(
-            history.c.contest_id == bindparam("fraud_contest", type_=Integer), history.c.kind == HISTORY_KIND,
-            history.c.subject == bindparam(f"{counter.kind}_subject", type_=Text)).subquery(f"{counter.kind}_history"))
-    return rows
+def rolled(upsert: Insert) -> Insert:
+    """A counter's row moved on to the inserted bucket: the current bucket becomes the one before when the window
+    moved on by one, both are dropped when it moved on further; then the inserted row's `current` is added to the
+    current bucket and its `previous` (minus the members that moved on) to the one before."""
+    same, next_one = COUNTS.c.bucket == upsert.excluded.bucket, COUNTS.c.bucket == upsert.excluded.bucket - 1
+    return upsert.on_conflict_do_update(
+        index_elements=["contest_id", "name", "subject"],
+        set_={"previous": case((same, COUNTS.c.previous), (next_one, COUNTS.c.current), else_=0)
+              + upsert.excluded.previous,
+              "current": case((same, COUNTS.c.current), else_=0) + upsert.excluded.current,
+              "bucket": upsert.excluded.bucket})
 
 
 def count_and_read() -> Select[Any]:
-    """One row: each subject's counters as this order left them and its history (NULL for a subject it does not
-    name), and whether its address was learned to be shared."""
-    moved = _members_moved()
-    read = [*(_counted(kind, moved) for kind in SUBJECTS), *_histories()]
-    shared = select(SharedAddress.address).where(SharedAddress.address == bindparam("address_subject", type_=Text))
-    joined: Any = select(literal(1).label("one")).subquery("one")
-    for part in read:
-        joined = joined.outerjoin(part, true())
-    return select(*(c for part in read for c in part.c), shared.exists().label(SHARED)).select_from(joined)
+    adding = _count_rows()
+    upsert = insert(COUNTS).from_select(
+        ["contest_id", "name", "subject", "bucket", "current", "previous"],
+        select(bindparam("fraud_contest", type_=Integer), adding.c.name, adding.c.subject, adding.c.bucket,
+               adding.c.adds, adding.c.leaves))
+    counted = rolled(upsert).returning(COUNTS.c.name, COUNTS.c.bucket, COUNTS.c.current, COUNTS.c.previous) \
+        .cte("counted")
+    # One lookup of the whole key each: an OR of them let the planner, on a young table's statistics, read every
+    # counter of the contest for each order.
+    refused = [select(COUNTS.c.name, COUNTS.c.bucket, COUNTS.c.current, COUNTS.c.previous).where(
+        COUNTS.c.contest_id == bindparam("fraud_contest", type_=Integer), COUNTS.c.name == counter.name,
+        COUNTS.c.subject == bindparam(f"{counter.name}_subject", type_=Text)) for counter in HISTORY]
+    shared = select(literal(SHARED, String), literal(0, BigInteger), literal(1, BigInteger), literal(0, BigInteger)) \
+        .where(SharedAddress.address == bindparam("shared_subject", type_=Text))
+    return union_all(select(counted.c.name, counted.c.bucket, counted.c.current, counted.c.previous),
+                     *refused, shared)  # type: ignore[return-value]
 
 
 COUNT_AND_READ = count_and_read()
@@ -225,10 +191,11 @@ COUNT_AND_READ = count_and_read()
 def parameters(facts: OrderFacts, now: datetime) -> dict[str, Any]:
     """The statement's bound parameters for this order at `now` (a subject left None counts nothing)."""
     epoch = int(now.timestamp())
-    bound: dict[str, Any] = {"fraud_contest": facts.contest_id,
-                             **{f"{kind}_subject": subject(facts) for kind, subject in SUBJECTS.items()}}
+    bound: dict[str, Any] = {"fraud_contest": facts.contest_id, "shared_subject": facts.address,
+                             **{f"{counter.name}_subject": counter.subject(facts) for counter in HISTORY}}
     for counter in COUNTERS:
-        bound[f"{counter.name}_bucket"] = epoch // counter.window if counter.applies_to(facts) else None
+        bound[f"{counter.name}_subject"] = counter.subject(facts)
+        bound[f"{counter.name}_bucket"] = epoch // counter.window
         if counter.member is None:
             bound[f"{counter.name}_adds"] = counter.adds(facts)
         else:
@@ -236,19 +203,21 @@ def parameters(facts: OrderFacts, now: datetime) -> dict[str, Any]:
     return bound
 
 
-def estimate(window: int, row_bucket: int | None, current: int | None, previous: int | None, now: datetime) -> int:
+def estimate(window: int, row_bucket: int, current: int, previous: int, now: datetime) -> int:
     """The figure over the sliding window ending now, from a row's two buckets: the current bucket, and the part of
-    the one before that the window still covers. A row not touched for a while counts what it still covers; a
-    counter that never counted (NULL) counts nothing."""
+    the one before that the window still covers. A row not touched for a while counts what it still covers."""
     epoch = now.timestamp()
     bucket, covered = int(epoch // window), 1 - (epoch % window) / window
     if row_bucket == bucket:
-        value = (current or 0) + (previous or 0) * covered
+        value = current + previous * covered
     elif row_bucket == bucket - 1:
-        value = (current or 0) * covered
+        value = current * covered
     else:
         value = 0
     return max(0, round(value))
+
+
+WINDOWS = {counter.name: counter.window for counter in (*COUNTERS, *HISTORY)}
 
 
 @dataclass(frozen=True)
@@ -259,24 +228,24 @@ class Counted:
     at_most: dict[str, int] = field(default_factory=dict)
 
 
-def read(row: Mapping[str, Any], facts: OrderFacts, now: datetime) -> Counted:
-    """The figures from `COUNT_AND_READ`'s row."""
-    figures: dict[str, int] = {}
-    at_most: dict[str, int] = {}
-    for counter in READ:
-        bucket, current, previous = (row[f"{counter.name}_{part}"] if counter.applies_to(facts) else None
-                                     for part in PARTS)
-        figures[counter.name] = estimate(counter.window, bucket, current, previous, now)
-        at_most[counter.name] = (current or 0) + (previous or 0)
-    return Counted(figures, bool(row[SHARED]), at_most)
+def read(rows: Any, now: datetime) -> Counted:
+    figures = {counter.name: 0 for counter in (*COUNTERS, *HISTORY)}
+    at_most, shared = dict(figures), False
+    for name, bucket, current, previous in rows:
+        if name == SHARED:
+            shared = True
+        else:
+            figures[name] = estimate(WINDOWS[name], bucket, current, previous, now)
+            at_most[name] = current + previous
+    return Counted(figures, shared, at_most)
 
 
 def parameter_names() -> tuple[str, ...]:
     """The names `parameters` binds, whatever the order (those of COUNTING's calls)."""
-    names = ["fraud_contest", *(f"{kind}_subject" for kind in SUBJECTS)]
+    names = ["fraud_contest", "shared_subject", *(f"{counter.name}_subject" for counter in HISTORY)]
     for counter in COUNTERS:
-        names += [f"{counter.name}_bucket", f"{counter.name}_adds" if counter.member is None
-                  else f"{counter.name}_member"]
+        names += [f"{counter.name}_subject", f"{counter.name}_bucket",
+                  f"{counter.name}_adds" if counter.member is None else f"{counter.name}_member"]
     return tuple(names)
 
 
@@ -287,20 +256,13 @@ COUNTING = DriverStatement(COUNT_AND_READ, parameter_names())
 async def count_order(connection: AsyncConnection, facts: OrderFacts, now: datetime) -> Counted:
     """Add the order to its counters and read every figure around it, in one statement; on a connection in AUTOCOMMIT
     mode, inside a `driver_transaction` (the placement's)."""
-    row = await COUNTING.fetchrow(connection, parameters(facts, now))
-    assert row is not None  # one row, whatever the order names
-    return read(row, facts, now)
+    return read(await COUNTING.fetch(connection, parameters(facts, now)), now)
 
 
-def _add_refused(counter: Counter) -> Insert:
-    return rolled(insert(SUBJECTS_TABLE).values({
-        "contest_id": bindparam("refused_contest", type_=Integer), "kind": HISTORY_KIND,
-        "subject": bindparam("refused_subject", type_=Text),
-        column(counter.name, "bucket"): bindparam("refused_bucket", type_=BigInteger),
-        column(counter.name, "current"): 1, column(counter.name, "previous"): 0}), [counter.name])
-
-
-ADD_REFUSED = {counter.name: _add_refused(counter) for counter in HISTORY}
+ADD_REFUSED = rolled(insert(COUNTS).values(
+    contest_id=bindparam("refused_contest", type_=Integer), name=bindparam("refused_name", type_=String),
+    subject=bindparam("refused_subject", type_=Text), bucket=bindparam("refused_bucket", type_=BigInteger),
+    current=1, previous=0))
 
 
 async def note_refused(connection: AsyncConnection | AsyncSession, contest_id: int, payer: str | None,
@@ -309,8 +271,8 @@ async def note_refused(connection: AsyncConnection | AsyncSession, contest_id: i
     next orders in the contest carry it (`HISTORY`)."""
     for counter, subject in ((PAYER_REFUSED, payer), (VOTER_REFUSED, voter)):
         if subject:
-            await connection.execute(ADD_REFUSED[counter.name], {
-                "refused_contest": contest_id, "refused_subject": subject,
+            await connection.execute(ADD_REFUSED, {
+                "refused_contest": contest_id, "refused_name": counter.name, "refused_subject": subject,
                 "refused_bucket": int(now.timestamp()) // counter.window})
 
 

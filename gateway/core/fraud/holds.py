@@ -103,8 +103,7 @@ QUICK_COUNTER = "payer_paid_quick"
 
 def judged_at_confirmation(pending: ColumnElement[bool]) -> CTE:
     """The signals only known when the payment is confirmed, judged once for the order being counted: why it is
-    held now (`reason`), or NULL; and the payments counter it adds to (`quick_kind`, `quick_subject`,
-    `quick_bucket`).
+    held now (`reason`), or NULL; and the payments counter it adds to (`quick_subject`, `quick_bucket`).
 
     - quick payments: the payer already had `quick_payments` payments confirmed in the contest within
       `quick_payment_seconds`; this one would be one more. Read from their counter (one row by its key, as the
@@ -120,18 +119,15 @@ def judged_at_confirmation(pending: ColumnElement[bool]) -> CTE:
     `pending`: the counting statement's guard on the order's status (gateway.core.orders.tables.still_pending,
     written for the planner), handed in so that the statement and this part of it read the order alike.
     MATERIALIZED: the counting statement reads `reason` twice (status and hold reason), judged once."""
-    o, subjects = ORDERS.c, fraud_counters.SUBJECTS_TABLE
+    o, counts = ORDERS.c, fraud_counters.COUNTS
     limit, seconds, hold_at = contest_rule("quick_payments"), quick_payment_seconds(), contest_rule(HOLD_SCORE.key)
     subject = func.coalesce(o.voter_msisdn, case((o.voter_ref.is_not(None), func.concat(o.channel, ":", o.voter_ref)),
                                                  else_=None))
-    kind = literal(fraud_counters.HISTORY_KIND)  # the payer's or voter's row the placements only read
-    counted, current, previous = (fraud_counters.column(QUICK_COUNTER, part) for part in ("bucket", "current",
-                                                                                          "previous"))
     epoch = func.extract("epoch", CONFIRMED_AT)
     bucket = cast(func.floor(epoch / seconds), BigInteger)
     covered = 1 - func.mod(epoch, seconds) / seconds  # the share of the bucket before that the window still covers
-    recent = func.round(case((counted == bucket, current + func.coalesce(previous, 0) * covered),
-                             (counted == bucket - 1, current * covered), else_=0))
+    recent = func.round(case((counts.c.bucket == bucket, counts.c.current + counts.c.previous * covered),
+                             (counts.c.bucket == bucket - 1, counts.c.current * covered), else_=0))
     address = case((o.voter_address.regexp_match(ADDRESS_SHAPE), cast(o.voter_address, INET)), else_=None)
     blocked = select(BlockedAddress.network).where(BlockedAddress.network.op(">>=")(address)).exists()
     placed = func.coalesce(o.fraud_score, 0)
@@ -143,21 +139,20 @@ def judged_at_confirmation(pending: ColumnElement[bool]) -> CTE:
          func.concat(RISK_REASON, " = ", placed + RISK_POINTS, " points with the placement's ", placed,
                      ", held at ", hold_at)),
         else_=None)
-    counter = and_(subjects.c.contest_id == o.contest_id, subjects.c.kind == kind, subjects.c.subject == subject)
-    return (select(o.id, reason.label("reason"), kind.label("quick_kind"), subject.label("quick_subject"),
-                   bucket.label("quick_bucket"))
-            .select_from(ORDERS.join(CONTESTS, CONTESTS.c.id == o.contest_id).outerjoin(subjects, counter))
+    counter = and_(counts.c.contest_id == o.contest_id, counts.c.name == QUICK_COUNTER, counts.c.subject == subject)
+    return (select(o.id, reason.label("reason"), subject.label("quick_subject"), bucket.label("quick_bucket"))
+            .select_from(ORDERS.join(CONTESTS, CONTESTS.c.id == o.contest_id).outerjoin(counts, counter))
             .where(o.id == bindparam("confirm_order"), pending)
             .cte("judged").prefix_with("MATERIALIZED"))
 
 
 def quick_payment_counted(paid: CTE) -> CTE:
     """The confirmed payment added to its payer's counter (only when the counting statement did confirm it)."""
-    upsert = insert(fraud_counters.SUBJECTS_TABLE).from_select(
-        ["contest_id", "kind", "subject", *(f"{QUICK_COUNTER}_{part}" for part in ("bucket", "current", "previous"))],
-        select(paid.c.contest_id, paid.c.quick_kind, paid.c.quick_subject, paid.c.quick_bucket,
+    upsert = insert(fraud_counters.COUNTS).from_select(
+        ["contest_id", "name", "subject", "bucket", "current", "previous"],
+        select(paid.c.contest_id, literal(QUICK_COUNTER, String), paid.c.quick_subject, paid.c.quick_bucket,
                literal(1, BigInteger), literal(0, BigInteger)).where(paid.c.quick_subject.is_not(None)))
-    return fraud_counters.rolled(upsert, [QUICK_COUNTER]).cte("quick_counted")
+    return fraud_counters.rolled(upsert).cte("quick_counted")
 
 
 def paid_or_held(orders: Any, judged: CTE) -> ColumnElement[Any]:

@@ -19,7 +19,7 @@ from sqlalchemy.dialects.postgresql import insert
 from gateway.core.fraud.fraud_counters import DAY
 from gateway.core.fraud.shared_addresses import carrier_of
 from gateway.db.engine import Sessions, autocommit
-from gateway.db.models import Contest, ContestStatus, FraudSubject, OrderStatus, SharedAddress, VoteOrder
+from gateway.db.models import Contest, ContestStatus, FraudCount, OrderStatus, SharedAddress, VoteOrder
 
 NUMBERS_TO_LEARN = 30  # distinct payer numbers that paid from one address in a day
 WINDOW = timedelta(days=7)  # how far back a reported order forbids learning
@@ -41,14 +41,12 @@ async def candidates(sessions: Sessions, now: datetime) -> list[str]:
     besides the operators' networks, known anyway."""
     today = int(now.timestamp()) // DAY
     async with sessions() as session:
-        # By the counters' key (contest, kind, …): the open contests' addresses, never the payers' many rows.
+        # By the counters' key (contest, name, …): the open contests' addresses, never the payers' many rows.
         open_contests = select(Contest.id).where(Contest.status == ContestStatus.OPEN)
-        subjects = FraudSubject.__table__.c
-        busy = (await session.scalars(select(subjects.subject).distinct().where(
-            subjects.contest_id.in_(open_contests), subjects.kind == "address",
-            subjects.address_numbers_day_bucket >= today - 1,
-            func.greatest(subjects.address_numbers_day_current, subjects.address_numbers_day_previous)
-            >= NUMBERS_TO_LEARN))).all()
+        busy = (await session.scalars(select(FraudCount.subject).distinct().where(
+            FraudCount.contest_id.in_(open_contests), FraudCount.name == "address_numbers_day",
+            FraudCount.bucket >= today - 1,
+            func.greatest(FraudCount.current, FraudCount.previous) >= NUMBERS_TO_LEARN))).all()
         learned = (await session.scalars(select(SharedAddress.address))).all()
     return sorted({address for address in busy if carrier_of(address) is None} | set(learned))
 

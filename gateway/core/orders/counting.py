@@ -174,7 +174,7 @@ def counting_statement(*, verify_later: bool = False,
                                    else_=bindparam("confirm_status", type_=Text)))
         .returning(orders.id, orders.contest_id, orders.candidate_id, orders.entry_id, orders.quantity, orders.amount,
                    orders.currency, orders.provider_txn_id, orders.sends_receipt, orders.status,
-                   judged.c.quick_kind, judged.c.quick_subject, judged.c.quick_bucket)
+                   judged.c.quick_subject, judged.c.quick_bucket)
         .cte("paid")
     )
     is_paid = paid.c.status == OrderStatus.PAID

@@ -5,7 +5,7 @@ from gateway.db.models.admin_accounts import AdminRefreshToken, AdminUser, Audit
 from gateway.db.models.base import NAMING, Base, enum_column
 from gateway.db.models.contests import Candidate, CandidateStatus, Contest, ContestStatus, Tally
 from gateway.db.models.entries import Entry, EntryCall, EntryStatus, MediaUpload, UploadKind, UploadState
-from gateway.db.models.fraud import FraudMember, FraudSubject, SharedAddress
+from gateway.db.models.fraud import FraudCount, FraudMember, SharedAddress
 from gateway.db.models.free_votes import FreeTally, FreeVote
 from gateway.db.models.jury import JuryRange, JuryReveal, JuryScore, JurySeat
 from gateway.db.models.ledger import LedgerCheckpoint, LedgerEntry, LedgerHead, ResultsSheet
@@ -28,7 +28,7 @@ from gateway.db.models.voters import BlockedAddress, BlockedMsisdn, VoterPrefere
 __all__ = [
     "BANK_ACCOUNT", "NAMING", "AdminRefreshToken", "AdminUser", "AuditEntry", "Base", "BlockedAddress",
     "BlockedMsisdn", "Candidate", "CandidateStatus", "Contest", "ContestOrganiser", "ContestRound", "ContestStatus",
-    "Entry", "EntryCall", "EntryStatus", "FraudMember", "FraudSubject", "MediaUpload", "UploadKind", "UploadState",
+    "Entry", "EntryCall", "EntryStatus", "FraudCount", "FraudMember", "MediaUpload", "UploadKind", "UploadState",
     "LedgerCheckpoint", "LedgerEntry", "LedgerHead", "OrderStatus", "OutboxMessage", "PaymentVerification",
     "ProviderEvent", "Payout", "PayoutAccount", "PayoutState", "ProviderBalance", "ProviderFeeBand",
     "ProviderFeeRate", "Refund", "RefundState", "ResultsSheet", "RoundBaseline", "RoundStatus", "SettlementStatement",

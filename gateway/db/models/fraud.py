@@ -1,8 +1,8 @@
 """What the fraud rules count as orders arrive, and the addresses the service learned many people share.
 
-The rules' figures (gateway.core.fraud.fraud_counters) are counters kept per contest and per subject (a payer number,
-an address, a chat user), each over its window, updated by each order's placement and read back by the same statement:
-an order costs the same at the millionth vote as at the first, however many orders its address has sent.
+The rules' figures (gateway.core.fraud.fraud_counters) are counters kept per contest, per subject (a payer number, an
+address, a chat user) and per window, updated by each order's placement and read back by the same statement: an
+order costs the same at the millionth vote as at the first, however many orders its address has sent.
 """
 
 from __future__ import annotations
@@ -14,37 +14,19 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gateway.db.models.base import Base
 
-# Every counter of gateway.core.fraud.fraud_counters, by the row it is kept in: each subject's row holds the two
-# buckets of each of its counters as columns of its own (`<counter>_bucket`, `<counter>_current`, `<counter>_previous`).
-# A placement writes its payer's, address's and voter's rows; what a payer's (or, with no number, a voter's) payments
-# did later (paid again quickly, refused by a person, charged back) is kept in a row of their `history`, written by
-# the count and the review and only read by a placement, so that neither waits on the other's row lock.
-COUNTERS_BY_KIND: dict[str, tuple[str, ...]] = {
-    "payer": ("payer_orders_10_minutes", "payer_orders_minute", "payer_orders_day", "payer_votes_day"),
-    "address": ("address_orders_10_minutes", "address_candidates_hour", "address_numbers_day"),
-    "voter": ("voter_orders_10_minutes", "voter_numbers"),
-    "history": ("payer_refused", "voter_refused", "payer_paid_quick"),
-}
-COUNTER_NAMES = tuple(dict.fromkeys(name for names in COUNTERS_BY_KIND.values() for name in names))
-BUCKET_PARTS = ("bucket", "current", "previous")
 
+class FraudCount(Base):
+    """One figure of one subject in one contest, as two fixed buckets of its window: the current one and the one
+    before (what the figure over a sliding window is estimated from, as rate limiters do)."""
 
-class FraudSubject(Base):
-    """One subject's figures in one contest (a payer number, an address, a chat user or browser): for each of its
-    counters, two fixed buckets of the counter's window, the current one and the one before (what the figure over a
-    sliding window is estimated from, as rate limiters do). One row a subject, not one a counter: an order from a
-    new payer and address writes two rows here, not seven."""
-
-    __tablename__ = "fraud_subjects"
+    __tablename__ = "fraud_counts"
 
     contest_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(16), primary_key=True)  # payer, address, voter, history (COUNTERS_BY_KIND)
-    subject: Mapped[str] = mapped_column(Text, primary_key=True)  # whose figures: a number, an address, a voter
-
-
-for _name in COUNTER_NAMES:  # NULL until the counter first counts: a figure of 0
-    for _part in BUCKET_PARTS:
-        setattr(FraudSubject, f"{_name}_{_part}", mapped_column(f"{_name}_{_part}", BigInteger, nullable=True))
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)  # the counter (gateway.core.fraud.fraud_counters)
+    subject: Mapped[str] = mapped_column(Text, primary_key=True)  # whose figure: a number, an address, a chat user
+    bucket: Mapped[int] = mapped_column(BigInteger)  # the current bucket: seconds since the epoch // the window
+    current: Mapped[int] = mapped_column(BigInteger)
+    previous: Mapped[int] = mapped_column(BigInteger)
 
 
 class FraudMember(Base):
