@@ -4,8 +4,9 @@ A confirmed vote is, in a web process: two requests served by aiohttp (the vote,
 request made with httpx (the request-to-pay; the status GET that verifies it later is a tenth of one,
 MTN's cap being 10 a second), and about ten SQL statements through SQLAlchemy Core on a pooled
 connection, one of them in a BEGIN/COMMIT transaction. This measures each of those on the same
-machine, each side's CPU from `/proc` (a server in its own process), so that `bench.votes`'s CPU per
-vote can be set beside what it could not go under without changing libraries.
+machine, each side's CPU from `/proc` (a server in its own process; PostgreSQL's backends too, each
+statement's round trip with next to no work in it), so that `bench.votes`'s CPU per vote can be set
+beside what it could not go under without changing libraries.
 
     python -m bench.floor [--requests 4000]
 """
@@ -20,13 +21,14 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import httpx
 import uvloop
 from aiohttp import web
 from sqlalchemy import Column, Integer, MetaData, String, Table, bindparam, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from assembly.machine.embedded import service_urls
 from assembly.resources.http_client import provider_http_client
@@ -37,6 +39,7 @@ BODY = {"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+2376700
 STATEMENTS_PER_VOTE = 9  # place (2, in a transaction, the start's lease in the insert), record the start, the
 # callback's 4, the relay's
 CONCURRENCY = 16  # the web process's payment starts in flight at once (gateway/core/money_in/start_queue.py)
+THREE_IN_TRANSACTION = "three asyncpg statements in BEGIN/COMMIT (5 round trips)"
 PROVIDERS_CLIENT = f"providers' client (httpx over aiohttp), {CONCURRENCY} at once"
 
 
@@ -95,7 +98,17 @@ async def http_figures(url: str, server_pid: int, requests: int) -> dict[str, fl
     return figures
 
 
-async def sql_figures(database_url: str, requests: int) -> dict[str, float]:
+async def backends_cpu(engine: AsyncEngine) -> float:
+    """CPU seconds of this database's client backends so far (PostgreSQL on this machine: their `/proc`)."""
+    async with engine.connect() as connection:
+        pids = (await connection.execute(text(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
+            " AND pid <> pg_backend_pid()"))).scalars().all()
+    return sum(process_cpu(pid) for pid in pids if Path(f"/proc/{pid}").exists())
+
+
+async def sql_figures(database_url: str, requests: int) -> dict[str, tuple[float, float]]:
+    """Per call: this process's CPU and PostgreSQL's (its backends'), in ms."""
     metadata = MetaData()
     table = Table("floor_rows", metadata, Column("id", Integer, primary_key=True), Column("name", String))
     by_id = select(table).where(table.c.id == bindparam("key"))
@@ -113,19 +126,32 @@ async def sql_figures(database_url: str, requests: int) -> dict[str, float]:
         async with engine.begin() as connection:
             (await connection.execute(by_id, {"key": 1})).one()
 
+    async def driver(connection: AsyncConnection) -> Any:
+        raw = (await connection.get_raw_connection()).driver_connection
+        assert raw is not None
+        return raw
+
     async def raw_asyncpg() -> None:
         async with engine.connect() as connection:
-            driver = (await connection.get_raw_connection()).driver_connection
-            assert driver is not None
-            await driver.fetchrow("SELECT id, name FROM floor_rows WHERE id = $1", 1)
+            await (await driver(connection)).fetchrow("SELECT id, name FROM floor_rows WHERE id = $1", 1)
 
-    figures: dict[str, float] = {}
+    async def three_in_transaction() -> None:  # a placement's shape: three statements between BEGIN and COMMIT
+        async with engine.connect() as connection:
+            raw = await driver(connection)
+            async with raw.transaction():
+                for _ in range(3):
+                    await raw.fetchrow("SELECT id, name FROM floor_rows WHERE id = $1", 1)
+
+    figures: dict[str, tuple[float, float]] = {}
     try:
         for label, one in (("SQLAlchemy Core statement, pooled connection", pooled_statement),
                            ("the same in BEGIN/COMMIT", in_transaction),
-                           ("the same, asyncpg under SQLAlchemy's pool", raw_asyncpg)):
+                           ("the same, asyncpg under SQLAlchemy's pool", raw_asyncpg),
+                           (THREE_IN_TRANSACTION, three_in_transaction)):
             await in_parallel(requests // 10, CONCURRENCY, one)
-            figures[label] = await in_parallel(requests, CONCURRENCY, one)
+            server_before = await backends_cpu(engine)
+            client = await in_parallel(requests, CONCURRENCY, one)
+            figures[label] = (client, (await backends_cpu(engine) - server_before) * 1000 / requests)
     finally:
         async with engine.begin() as connection:
             await connection.run_sync(metadata.drop_all)
@@ -150,10 +176,11 @@ def main() -> None:
             service_urls(os.environ.get("DATABASE_URL"), "unused", Path(data)) as urls:
         sql = uvloop.run(sql_figures(urls.database_url, args.requests))
     floor = (2 * http["aiohttp server"] + http[PROVIDERS_CLIENT]
-             + (STATEMENTS_PER_VOTE - 1) * sql["SQLAlchemy Core statement, pooled connection"]
-             + sql["the same in BEGIN/COMMIT"])
+             + (STATEMENTS_PER_VOTE - 1) * sql["SQLAlchemy Core statement, pooled connection"][0]
+             + sql["the same in BEGIN/COMMIT"][0])
     figures = {f"{label}, CPU per request, ms": f"{value:.3f}" for label, value in http.items()}
-    figures |= {f"{label}, client CPU, ms": f"{value:.3f}" for label, value in sql.items()}
+    figures |= {f"{label}, CPU, ms": f"client {client:.3f}, PostgreSQL {server:.3f}"
+                for label, (client, server) in sql.items()}
     figures["floor of a confirmed vote in the web process"] = (
         f"{floor:.2f} ms (2 aiohttp requests served, 1 request through the providers' client at {CONCURRENCY} "
         f"at once, "
