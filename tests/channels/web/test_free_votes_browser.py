@@ -87,6 +87,23 @@ async def test_a_number_asking_a_second_code_within_the_minute_is_told_so_in_the
         "Trop de codes ont été demandés ; attendez une minute et réessayez.")
 
 
+async def test_a_number_past_the_contest_s_votes_a_minute_is_told_so_in_the_pages_language(
+        light_work_site: str, browser: Browser, settings: Settings, sessions: Sessions) -> None:
+    contest = await make_contest(sessions, candidates=3, free_votes_per_day=3, max_orders_per_minute=1)
+    await take_free_vote(sessions, FreeVoteRequest(contest.slug, "01", PHONE, "ussd"))  # by USSD, a moment ago
+    page = await browser.new_page(locale="fr-FR", viewport={"width": 412, "height": 915})
+    page.set_default_timeout(15_000)
+    await page.goto(f"{light_work_site}/c/{contest.slug}/free-vote?lang=fr")
+    await page.locator("#msisdn").fill(PHONE)
+    await page.locator("#phone-form button[type=submit]").click()
+    await page.locator("#code").fill(await texted_code(settings, page, PHONE))
+    await page.locator("#check-code").click()
+    await page.locator("#free-form button[type=submit]").click()
+    await expect(page.locator("#free-error")).to_have_text("Trop de votes depuis ce numéro. Réessayez plus tard.")
+    async with sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(FreeVote)) == 1
+
+
 async def test_a_contest_giving_no_free_vote_has_no_form(light_work_site: str, browser: Browser,
                                                          sessions: Sessions) -> None:
     contest = await make_contest(sessions)
