@@ -98,17 +98,20 @@ async def http_figures(url: str, server_pid: int, requests: int) -> dict[str, fl
     return figures
 
 
-async def backends_cpu(engine: AsyncEngine) -> float:
-    """CPU seconds of this database's client backends so far (PostgreSQL on this machine: their `/proc`)."""
+async def backends_cpu(engine: AsyncEngine) -> float | None:
+    """CPU seconds of this database's client backends so far, from their `/proc`; None for a PostgreSQL on another
+    machine (none of its backends is a process here)."""
     async with engine.connect() as connection:
         pids = (await connection.execute(text(
             "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND backend_type = 'client backend'"
             " AND pid <> pg_backend_pid()"))).scalars().all()
-    return sum(process_cpu(pid) for pid in pids if Path(f"/proc/{pid}").exists())
+    seen = [pid for pid in pids if Path(f"/proc/{pid}").exists()]
+    return sum(process_cpu(pid) for pid in seen) if seen else None
 
 
-async def sql_figures(database_url: str, requests: int) -> dict[str, tuple[float, float]]:
-    """Per call: this process's CPU and PostgreSQL's (its backends'), in ms."""
+async def sql_figures(database_url: str, requests: int) -> dict[str, tuple[float, float | None]]:
+    """Per call: this process's CPU and PostgreSQL's (its backends', None when they are not on this machine), in
+    ms."""
     metadata = MetaData()
     table = Table("floor_rows", metadata, Column("id", Integer, primary_key=True), Column("name", String))
     by_id = select(table).where(table.c.id == bindparam("key"))
@@ -142,7 +145,7 @@ async def sql_figures(database_url: str, requests: int) -> dict[str, tuple[float
                 for _ in range(3):
                     await raw.fetchrow("SELECT id, name FROM floor_rows WHERE id = $1", 1)
 
-    figures: dict[str, tuple[float, float]] = {}
+    figures: dict[str, tuple[float, float | None]] = {}
     try:
         for label, one in (("SQLAlchemy Core statement, pooled connection", pooled_statement),
                            ("the same in BEGIN/COMMIT", in_transaction),
@@ -151,7 +154,9 @@ async def sql_figures(database_url: str, requests: int) -> dict[str, tuple[float
             await in_parallel(requests // 10, CONCURRENCY, one)
             server_before = await backends_cpu(engine)
             client = await in_parallel(requests, CONCURRENCY, one)
-            figures[label] = (client, (await backends_cpu(engine) - server_before) * 1000 / requests)
+            server_after = await backends_cpu(engine)
+            figures[label] = (client, None if server_before is None or server_after is None
+                              else (server_after - server_before) * 1000 / requests)
     finally:
         async with engine.begin() as connection:
             await connection.run_sync(metadata.drop_all)
@@ -179,7 +184,8 @@ def main() -> None:
              + (STATEMENTS_PER_VOTE - 1) * sql["SQLAlchemy Core statement, pooled connection"][0]
              + sql["the same in BEGIN/COMMIT"][0])
     figures = {f"{label}, CPU per request, ms": f"{value:.3f}" for label, value in http.items()}
-    figures |= {f"{label}, CPU, ms": f"client {client:.3f}, PostgreSQL {server:.3f}"
+    figures |= {f"{label}, CPU, ms": f"client {client:.3f}, PostgreSQL "
+                + ("not on this machine" if server is None else f"{server:.3f}")
                 for label, (client, server) in sql.items()}
     figures["floor of a confirmed vote in the web process"] = (
         f"{floor:.2f} ms (2 aiohttp requests served, 1 request through the providers' client at {CONCURRENCY} "
