@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
+from typing import TypeVar
 
 import pytest
 from sqlalchemy import func, select, text, update
@@ -29,6 +31,7 @@ from tests.channel_names import Channel
 from tests.factories import PENDING_TTL, assert_tally_invariant, make_contest, tallies
 from tests.provider_registry import capabilities_of
 
+T = TypeVar("T")
 # Half a minute into an hour (and so into each of its buckets) that the test contest is open through.
 SHOW = datetime.now(UTC).replace(minute=0, second=30, microsecond=0) - timedelta(minutes=30)
 OPEN = {"opens_at": SHOW - timedelta(hours=1), "closes_at": SHOW + timedelta(days=3)}
@@ -225,10 +228,16 @@ async def test_a_card_is_not_judged_by_the_numbers_its_browser_and_address_paid_
     assert (fifth.fraud_figures["address_numbers_day"], fifth.fraud_figures["voter_numbers"]) == (5, 5)
 
 
-async def waiting_on_a_lock(sessions: Sessions) -> int | None:
-    async with sessions() as session:
-        return await session.scalar(select(func.count()).select_from(text("pg_stat_activity")).where(
-            text("wait_event_type = 'Lock' AND datname = current_database()")))
+async def done_without_waiting(sessions: Sessions, work: Awaitable[T], what: str) -> T:
+    """`work`'s answer, once it is done, having never waited on a lock of this database meanwhile."""
+    running = asyncio.ensure_future(work)
+    while not running.done():
+        async with sessions() as session:
+            waiting = await session.scalar(select(func.count()).select_from(text("pg_stat_activity")).where(
+                text("wait_event_type = 'Lock' AND datname = current_database()")))
+        assert not waiting, f"the {what} waits on the placement's rows"
+        await asyncio.sleep(0.01)
+    return await running
 
 
 async def test_a_count_and_a_chargeback_never_wait_on_a_placement_of_the_same_payer(sessions: Sessions) -> None:
@@ -243,16 +252,10 @@ async def test_a_count_and_a_chargeback_never_wait_on_a_placement_of_the_same_pa
             {"contest": contest.id, "placed": [counter.name for counter in fraud_counters.COUNTERS]})
         assert {"payer_orders_10_minutes", "address_orders_10_minutes", "voter_orders_10_minutes"} <= set(
             locked.scalars())
-        count = asyncio.ensure_future(counting.confirm_payment(
-            sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "W1", provider="mtn", now=SHOW))
-        while not count.done():
-            assert not await waiting_on_a_lock(sessions), "the count waits on the placement's rows"
-            await asyncio.sleep(0.01)
-        assert await count is counting.ConfirmOutcome.COUNTED
-        chargeback = asyncio.ensure_future(chargebacks.record_chargeback(sessions, order.id, now=SHOW))
-        while not chargeback.done():
-            assert not await waiting_on_a_lock(sessions), "the chargeback waits on the placement's rows"
-            await asyncio.sleep(0.01)
-        assert await chargeback
+        assert await done_without_waiting(sessions, counting.confirm_payment(
+            sessions, order.id, "SUCCESSFUL", order.amount, order.currency, "W1", provider="mtn", now=SHOW),
+            "count") is counting.ConfirmOutcome.COUNTED
+        assert await done_without_waiting(sessions, chargebacks.record_chargeback(sessions, order.id, now=SHOW),
+                                          "chargeback")
     later = await browser_vote(sessions, contest, "+237670000620", SHOW + timedelta(seconds=1))
     assert later.fraud_figures is not None and later.fraud_figures["payer_refused"] == 1
