@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from assembly.settings import Settings
 from gateway.core.money_in.reconciler import reconcile
 from gateway.core.money_in.starting import start_payment
 from gateway.core.money_in.starting_again import STARTS_AGAIN
-from gateway.core.money_in.verification.by_status import verify_due
+from gateway.core.money_in.verification.by_status import Verified, verify_due
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.kit.keys import PROVIDERS
@@ -86,6 +87,43 @@ async def test_a_1001_that_comes_before_its_start_is_recorded_is_followed_by_a_n
     assert order.status is OrderStatus.PAID and await live.votes() == 2
     dead, paid = checkouts(order.provider_data)
     assert len(dead) == 1 and paid is not None and paid not in dead
+
+
+@asynccontextmanager
+async def new_prompts_kept_once_paid(sessions: Sessions) -> AsyncIterator[None]:
+    """PostgreSQL holding what a new prompt's start keeps (its CheckoutRequestID, before the start is recorded) until
+    the order is paid: the prompt's success is counted before the order knows the prompt, however loaded the machine."""
+    wait = ("IF NEW.kind = 'start.kept' AND EXISTS (SELECT 1 FROM provider_events WHERE order_id = NEW.order_id "
+            "AND kind = 'start.kept.earlier') THEN FOR i IN 1..400 LOOP EXIT WHEN EXISTS (SELECT 1 FROM vote_orders "
+            "WHERE id = NEW.order_id AND status = 'paid'); PERFORM pg_sleep(0.025); END LOOP; END IF;")
+    async with sessions.begin() as session:
+        await session.execute(text(f"CREATE FUNCTION kept_once_paid() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+                                   f"{wait} RETURN NEW; END $$"))
+        await session.execute(text("CREATE TRIGGER kept_once_paid BEFORE INSERT ON provider_events "
+                                   "FOR EACH ROW EXECUTE FUNCTION kept_once_paid()"))
+    try:
+        yield
+    finally:
+        async with sessions.begin() as session:
+            await session.execute(text("DROP TRIGGER kept_once_paid ON provider_events"))
+            await session.execute(text("DROP FUNCTION kept_once_paid()"))
+
+
+async def test_a_new_prompt_paid_before_its_start_is_recorded_stays_counted_once_checked(live: LiveMpesa) -> None:
+    """The new prompt's success is counted while the order knows no live prompt; its start's record lands after the
+    order is paid and names the prompt, so the later check asks Daraja about that prompt, which agrees: the paid vote
+    is not taken back."""
+    async with new_prompts_kept_once_paid(live.sessions):
+        order_id = await live.vote(HELD_ONCE, quantity=2)
+        order = await live.settled(order_id, timeout=20)
+        assert order.status is OrderStatus.PAID and order.provider_data.get("checkout_request_id") is None
+    order = await live.settled(order_id)  # once the start under way is over
+    assert order.status is OrderStatus.PAID and await live.votes() == 2
+    dead, paid = checkouts(order.provider_data)
+    assert len(dead) == 1 and paid is not None and paid not in dead
+    verified = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=1))
+    assert verified == [(order_id, Verified.AGREED)]
+    assert (await live.settled(order_id, timeout=0.1)).status is OrderStatus.PAID and await live.votes() == 2
 
 
 async def test_a_1001_before_another_processs_start_is_recorded_is_followed_by_a_new_prompt(live: LiveMpesa) -> None:
