@@ -115,10 +115,11 @@ async def test_a_new_prompt_paid_before_its_start_is_recorded_stays_counted_once
     is not taken back."""
     async with new_prompts_kept_once_paid(live.sessions):
         order_id = await live.vote(HELD_ONCE, quantity=2)
-        order = await live.settled(order_id, timeout=20)
-        assert order.status is OrderStatus.PAID and order.provider_data.get("checkout_request_id") is None
+        await live.settled(order_id, timeout=20)
     order = await live.settled(order_id)  # once the start under way is over
     assert order.status is OrderStatus.PAID and await live.votes() == 2
+    assert order.decided_at is not None and order.payment_started_at is not None
+    assert order.decided_at < order.payment_started_at  # counted, then its start recorded
     dead, paid = checkouts(order.provider_data)
     assert len(dead) == 1 and paid is not None and paid not in dead
     verified = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=1))
