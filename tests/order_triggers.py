@@ -1,6 +1,7 @@
-"""PostgreSQL itself failing or slowing a write to an order, for as long as a block lasts: a trigger run before each
-update of `vote_orders`, which is how a full disk, a lock held elsewhere or a process dying between two writes looks
-to the code under test (nothing of the project's is patched)."""
+"""PostgreSQL itself failing or slowing a write to an order or its provider events, for as long as a block lasts: a
+trigger run before each update of `vote_orders` (or insert into `provider_events`), which is how a full disk, a lock
+held elsewhere or a process dying between two writes looks to the code under test (nothing of the project's is
+patched)."""
 
 from __future__ import annotations
 
@@ -18,18 +19,33 @@ async def before_order_updates(sessions: Sessions, name: str, body: str, *,
     """Run `body` (PL/pgSQL, OLD and NEW in scope; `RETURN NEW` follows it) before each order's update, under a
     trigger and function called `name`; `counter`: a sequence of that name for the body to count with (a rollback
     does not undo `nextval`)."""
+    async with before_writes(sessions, name, body, "UPDATE ON vote_orders", counter=counter):
+        yield
+
+
+@asynccontextmanager
+async def before_event_inserts(sessions: Sessions, name: str, body: str) -> AsyncIterator[None]:
+    """Run `body` before each provider event is kept (an insert into `provider_events`), as `before_order_updates`."""
+    async with before_writes(sessions, name, body, "INSERT ON provider_events"):
+        yield
+
+
+@asynccontextmanager
+async def before_writes(sessions: Sessions, name: str, body: str, writes: str, *,
+                        counter: str | None = None) -> AsyncIterator[None]:
+    """`body` run before `writes` ("UPDATE ON vote_orders") under a trigger and function called `name`."""
+    table = writes.rsplit(" ", 1)[1]
     async with sessions.begin() as session:
         if counter:
             await session.execute(text(f"CREATE SEQUENCE {counter}"))
         await session.execute(text(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
                                    f"{body} RETURN NEW; END $$"))
-        await session.execute(text(f"CREATE TRIGGER {name} BEFORE UPDATE ON vote_orders "
-                                   f"FOR EACH ROW EXECUTE FUNCTION {name}()"))
+        await session.execute(text(f"CREATE TRIGGER {name} BEFORE {writes} FOR EACH ROW EXECUTE FUNCTION {name}()"))
     try:
         yield
     finally:
         async with sessions.begin() as session:
-            await session.execute(text(f"DROP TRIGGER {name} ON vote_orders"))
+            await session.execute(text(f"DROP TRIGGER {name} ON {table}"))
             await session.execute(text(f"DROP FUNCTION {name}()"))
             if counter:
                 await session.execute(text(f"DROP SEQUENCE {counter}"))

@@ -195,6 +195,10 @@ class CallbackVerdict:
     status: StatusResult | None = None
     verify_later: bool = False
     vouched: bool = False
+    # Provider data the order keeps once this callback has counted it, beside what it has (which wins): what names the
+    # payment for its later status check where the order did not know it yet (M-Pesa: the CheckoutRequestID of a
+    # prompt whose start was never recorded, its keep failed or its process died).
+    keeps: Mapping[str, Any] = field(default_factory=dict)
 
 
 class CallbackRejected(PaymentError):

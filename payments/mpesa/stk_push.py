@@ -169,8 +169,12 @@ class MpesaStkPush:
                                text_of(paid.get("MpesaReceiptNumber")))
         if status.amount != collection.amount:
             return asks_check
+        # A prompt the order does not know yet (its start not recorded, and perhaps never to be): the order keeps it
+        # with the count, so that the later query asks about the prompt that was paid.
+        named = {CHECKOUT: checkout, ASKED: readable_shillings(paid.get("Amount"))} \
+            if kept is None and checkout not in earlier_checkouts(collection) else {}
         return CallbackVerdict(order_id=callback.order_id, kind=kind, event_id=event_id, status=status,
-                               verify_later=True)
+                               verify_later=True, keeps=named)
 
     async def refund(self, collection: Collection) -> StatusResult:
         raise RefundUnsupported(NAME, "refund_unsupported", "M-Pesa payments are given back by a reversal.")

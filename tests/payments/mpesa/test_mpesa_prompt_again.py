@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 
 from assembly.settings import Settings
 from gateway.core.money_in.reconciler import reconcile
@@ -23,7 +22,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.kit.keys import PROVIDERS
 from tests.factories import place
-from tests.order_triggers import before_order_updates
+from tests.order_triggers import before_event_inserts, before_order_updates
 from tests.payments.mpesa.mpesa_live import LiveMpesa, live_mpesa
 
 HELD_ONCE = "+254712000457"  # the sandbox: its first prompt's result is 1001, the next one pays
@@ -89,31 +88,19 @@ async def test_a_1001_that_comes_before_its_start_is_recorded_is_followed_by_a_n
     assert len(dead) == 1 and paid is not None and paid not in dead
 
 
-@asynccontextmanager
-async def new_prompts_kept_once_paid(sessions: Sessions) -> AsyncIterator[None]:
-    """PostgreSQL holding what a new prompt's start keeps (its CheckoutRequestID, before the start is recorded) until
-    the order is paid: the prompt's success is counted before the order knows the prompt, however loaded the machine."""
-    wait = ("IF NEW.kind = 'start.kept' AND EXISTS (SELECT 1 FROM provider_events WHERE order_id = NEW.order_id "
-            "AND kind = 'start.kept.earlier') THEN FOR i IN 1..400 LOOP EXIT WHEN EXISTS (SELECT 1 FROM vote_orders "
-            "WHERE id = NEW.order_id AND status = 'paid'); PERFORM pg_sleep(0.025); END LOOP; END IF;")
-    async with sessions.begin() as session:
-        await session.execute(text(f"CREATE FUNCTION kept_once_paid() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
-                                   f"{wait} RETURN NEW; END $$"))
-        await session.execute(text("CREATE TRIGGER kept_once_paid BEFORE INSERT ON provider_events "
-                                   "FOR EACH ROW EXECUTE FUNCTION kept_once_paid()"))
-    try:
-        yield
-    finally:
-        async with sessions.begin() as session:
-            await session.execute(text("DROP TRIGGER kept_once_paid ON provider_events"))
-            await session.execute(text("DROP FUNCTION kept_once_paid()"))
+# What a new prompt's start keeps (its CheckoutRequestID, before the start is recorded) waits for the order to be paid:
+# the prompt's success is counted before the order knows the prompt, however loaded the machine.
+NEW_PROMPT_KEPT_ONCE_PAID = (
+    "IF NEW.kind = 'start.kept' AND EXISTS (SELECT 1 FROM provider_events WHERE order_id = NEW.order_id "
+    "AND kind = 'start.kept.earlier') THEN FOR i IN 1..400 LOOP EXIT WHEN EXISTS (SELECT 1 FROM vote_orders "
+    "WHERE id = NEW.order_id AND status = 'paid'); PERFORM pg_sleep(0.025); END LOOP; END IF;")
 
 
 async def test_a_new_prompt_paid_before_its_start_is_recorded_stays_counted_once_checked(live: LiveMpesa) -> None:
     """The new prompt's success is counted while the order knows no live prompt; its start's record lands after the
     order is paid and names the prompt, so the later check asks Daraja about that prompt, which agrees: the paid vote
     is not taken back."""
-    async with new_prompts_kept_once_paid(live.sessions):
+    async with before_event_inserts(live.sessions, "kept_once_paid", NEW_PROMPT_KEPT_ONCE_PAID):
         order_id = await live.vote(HELD_ONCE, quantity=2)
         await live.settled(order_id, timeout=20)
     order = await live.settled(order_id)  # once the start under way is over

@@ -24,6 +24,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.kit.keys import PROVIDERS
 from tests.factories import place
+from tests.order_triggers import before_event_inserts
 from tests.payments.mpesa.mpesa_live import LiveMpesa, live_mpesa
 
 
@@ -152,3 +153,23 @@ async def test_the_contests_page_offers_m_pesa_by_its_name(live: LiveMpesa) -> N
     page = await live.client.get(f"/c/{live.contest.slug}/vote")
     assert page.status == 200
     assert "M-Pesa" in await page.text()
+
+
+# The start's keep of the prompt Daraja took fails, as a database error at that moment (or a process dying before
+# it) would, once the prompt's success has been counted: no start ever records that prompt.
+KEEP_FAILS_ONCE_PAID = (
+    "IF NEW.kind = 'start.kept' THEN FOR i IN 1..400 LOOP EXIT WHEN EXISTS (SELECT 1 FROM vote_orders "
+    "WHERE id = NEW.order_id AND status = 'paid'); PERFORM pg_sleep(0.025); END LOOP; "
+    "RAISE EXCEPTION 'could not extend file: No space left on device'; END IF;")
+
+
+async def test_a_prompt_paid_that_its_start_never_recorded_stays_counted_once_checked(live: LiveMpesa) -> None:
+    """The order knows the prompt by its callback alone: the later check asks Daraja about that prompt, which says it
+    was paid, and the vote stays counted (not taken back for want of a prompt to ask about)."""
+    async with before_event_inserts(live.sessions, "keep_fails_once_paid", KEEP_FAILS_ONCE_PAID):
+        order_id = await live.vote(quantity=2)
+        order = await live.settled(order_id, timeout=20)
+    assert order.status is OrderStatus.PAID and order.payment_started_at is None and await live.votes() == 2
+    verified = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=1))
+    assert verified == [(order_id, Verified.AGREED)]
+    assert (await live.settled(order_id)).status is OrderStatus.PAID and await live.votes() == 2
