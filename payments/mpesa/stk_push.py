@@ -59,6 +59,7 @@ CURRENCY = "KES"
 KENYA = "+254"
 CHECKOUT = "checkout_request_id"  # provider_data: the prompt's CheckoutRequestID
 ASKED = "amount_asked"  # provider_data: the whole shillings the prompt asked for (its query names no amount)
+PAID_PROMPT = "paid_prompt"  # provider_data: a prompt known from its paying callback alone (its CHECKOUT, ASKED)
 ACCOUNT_REFERENCE_LENGTH = 12
 DESCRIPTION_LENGTH = 13  # TransactionDesc: Daraja truncates or refuses longer ones
 
@@ -112,11 +113,15 @@ class MpesaStkPush:
     async def fetch_status(self, collection: Collection) -> StatusResult:
         """The prompt's query: its ResultCode once decided, errorCode 500.001.1001 while it is open. An order paid
         (`provider_txn_id`) whose live prompt says otherwise, or that has none, may have been paid by an earlier
-        prompt's late success: the first of those its own query says paid answers."""
-        checkout = collection.provider_data.get(CHECKOUT)
-        status = await self.prompt_status(str(checkout), asked_amount(collection.provider_data)) if checkout else None
+        prompt's late success, or by the prompt its paying callback named (`PAID_PROMPT`): the first of those its own
+        query says paid answers. With no start recorded, the prompt its callback named is the order's."""
+        data = collection.provider_data
+        live = data if data.get(CHECKOUT) else next(iter(paid_prompt_of(collection)), None)
+        status = await self.prompt_status(str(live[CHECKOUT]), asked_amount(live)) if live is not None else None
         if collection.provider_txn_id and (status is None or status.state is not PaymentState.SUCCESSFUL):
-            for kept in earlier_starts_of(collection):
+            for kept in [*earlier_starts_of(collection), *paid_prompt_of(collection)]:
+                if kept is live:
+                    continue
                 try:
                     paid = await self.prompt_status(str(kept[CHECKOUT]), asked_amount(kept))
                 except CollectionNotFound:
@@ -170,8 +175,10 @@ class MpesaStkPush:
         if status.amount != collection.amount:
             return asks_check
         # A prompt the order does not know yet (its start not recorded, and perhaps never to be): the order keeps it
-        # with the count, so that the later query asks about the prompt that was paid.
-        named = {CHECKOUT: checkout, ASKED: readable_shillings(paid.get("Amount"))} \
+        # with the count, under a key of its own that no later start's record replaces, so that the later query asks
+        # about the prompt that was paid. Its success is kept once for all orders (the event id names the prompt):
+        # a prompt that paid one order cannot be named again on another's URL.
+        named = {PAID_PROMPT: {CHECKOUT: checkout, ASKED: readable_shillings(paid.get("Amount"))}} \
             if kept is None and checkout not in earlier_checkouts(collection) else {}
         return CallbackVerdict(order_id=callback.order_id, kind=kind, event_id=event_id, status=status,
                                verify_later=True, keeps=named)
@@ -203,6 +210,12 @@ def earlier_starts_of(collection: Collection) -> list[Mapping[str, Any]]:
     earlier = collection.provider_data.get(EARLIER_STARTS)
     return [kept for kept in earlier if isinstance(kept, dict) and kept.get(CHECKOUT)] \
         if isinstance(earlier, list) else []
+
+
+def paid_prompt_of(collection: Collection) -> list[Mapping[str, Any]]:
+    """The prompt the order knows from the callback that counted it alone (`PAID_PROMPT`), if any."""
+    named = collection.provider_data.get(PAID_PROMPT)
+    return [named] if isinstance(named, dict) and named.get(CHECKOUT) else []
 
 
 def earlier_checkouts(collection: Collection) -> set[str]:

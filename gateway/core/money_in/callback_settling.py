@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from sqlalchemy import String, Text, bindparam, select, update
-from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from gateway.core.errors import DomainError
@@ -172,19 +171,9 @@ async def count_paid(verified: Verified, run: counting.RunStatement) -> tuple[Ca
     assert status is not None and status.amount is not None and status.currency is not None
     counted, event_key = await counting.count_keeping_event(
         run, verified.event, status.raw_status or "SUCCESSFUL", status.amount, status.currency,
-        status.provider_txn_id, verify_later=verified.verdict.verify_later, risk=status.risk)
-    if counted is not None and verified.verdict.keeps:  # after the count: a crash between leaves the start's record
-        await run(KEEPING_NAMED, {"order_key": verified.target, "named": dict(verified.verdict.keeps)})
+        status.provider_txn_id, verify_later=verified.verdict.verify_later, risk=status.risk,
+        named=verified.verdict.keeps)
     return (None if counted is None else CallbackOutcome(verified.target, Outcome(counted))), event_key
-
-
-_ORDERS = VoteOrder.__table__
-# What a counting callback names that its order did not know (`CallbackVerdict.keeps`), kept beside what the order
-# has, which wins: safe to run again, and one row whatever it changed (a batch's statement answers one).
-KEEPING_NAMED = DriverStatement(select(select(
-    update(_ORDERS).where(_ORDERS.c.id == bindparam("order_key"))
-    .values(provider_data=bindparam("named", type_=JSONB).op("||")(_ORDERS.c.provider_data))
-    .returning(_ORDERS.c.id).cte("named").c.id).scalar_subquery().label("id")), ("order_key", "named"))
 
 
 async def intake_of(connection: AsyncConnection, verified: Verified, event_key: int | None) -> Intake:

@@ -23,6 +23,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from gateway.core.contests import late_votes
@@ -102,14 +103,16 @@ RunStatement = Callable[[DriverStatement, Mapping[str, Any]], Awaitable[asyncpg.
 async def count_keeping_event(
     run: RunStatement, event: EventToKeep, provider_status: str, amount: int, currency: str,
     provider_txn_id: str | None, *, verify_later: bool, risk: PaymentRisk | None = None,
+    named: Mapping[str, Any] | None = None,
 ) -> tuple[ConfirmOutcome | None, int | None]:
     """`count_if_pending` for the callback `event` that says its order was paid, keeping the event in the same
     statement and commit (a statement and a commit fewer a vote than keeping it first): what was decided (None:
     nothing, the order was not pending) and the event's key (None: the provider's event id was kept before).
-    `run` runs the statement: on a connection in autocommit mode, or in a batch (`count_batches`)."""
+    `run` runs the statement: on a connection in autocommit mode, or in a batch (`count_batches`). `named`: provider
+    data the order keeps with the count (`CallbackVerdict.keeps`)."""
     assert event.order_id is not None
     parameters = counting_parameters(event.order_id, provider_status, amount, currency, provider_txn_id,
-                                     provider=event.provider, risk=risk) | event.parameters()
+                                     provider=event.provider, risk=risk, named=named) | event.parameters()
     row = await run(KEEPING_AND_QUEUEING if verify_later else COUNTING_AND_KEEPING, parameters)
     assert row is not None  # one row, whatever it decided
     return (None if row["status"] is None else counted_as(row["status"])), row["event_key"]
@@ -123,12 +126,13 @@ def counted_as(status: str) -> ConfirmOutcome:
 
 def counting_parameters(order_id: uuid.UUID, provider_status: str, amount: int, currency: str,
                         provider_txn_id: str | None, *, provider: str, risk: PaymentRisk | None = None,
-                        now: datetime | None = None) -> dict[str, object]:
+                        now: datetime | None = None, named: Mapping[str, Any] | None = None) -> dict[str, object]:
     signals = risk_hits(risk, currency)
     return {"confirm_order": order_id, "confirm_amount": amount, "confirm_currency": currency.upper(),
             "confirm_txn": provider_txn_id, "confirm_status": provider_status, "confirm_provider": provider,
             "confirm_now": now, "confirm_risk_points": sum(hit.points for hit in signals),
-            "confirm_risk_reason": "; ".join(hit.reason() for hit in signals)}
+            "confirm_risk_reason": "; ".join(hit.reason() for hit in signals),
+            "confirm_named": dict(named) if named else None}
 
 
 # A callback-counted order's status check waits this long: the provider's own records may lag its callback.
@@ -171,7 +175,10 @@ def counting_statement(*, verify_later: bool = False,
                 provider_txn_id=bindparam("confirm_txn", type_=String),
                 decided_at=holds.CONFIRMED_AT,
                 status_reason=case((late.c.late, func.concat(LATE_REASON, bindparam("confirm_status", type_=Text))),
-                                   else_=bindparam("confirm_status", type_=Text)))
+                                   else_=bindparam("confirm_status", type_=Text)),
+                # What the paying callback names that the order did not know (`CallbackVerdict.keeps`), kept with the
+                # count, in its commit; what the order has wins.
+                provider_data=func.coalesce(NAMED, cast(literal("{}"), JSONB)).op("||")(orders.provider_data))
         .returning(orders.id, orders.contest_id, orders.candidate_id, orders.entry_id, orders.quantity, orders.amount,
                    orders.currency, orders.provider_txn_id, orders.sends_receipt, orders.status,
                    judged.c.quick_subject, judged.c.quick_bucket)
@@ -220,6 +227,7 @@ def counting_statement(*, verify_later: bool = False,
         *ctes, kept)
 
 
+NAMED = bindparam("confirm_named", type_=JSONB(none_as_null=True))  # None: SQL's NULL, not JSON's null
 LATE_REASON = "paid after the lines closed and their grace, refunded: "  # then the provider's own status
 
 
@@ -239,7 +247,7 @@ def lateness() -> CTE:
 
 # Run by asyncpg itself (gateway.db.driver_statements): SQLAlchemy's part of running it was twice PostgreSQL's.
 COUNTING_PARAMETERS = ("confirm_order", "confirm_amount", "confirm_currency", "confirm_txn", "confirm_status",
-                       "confirm_provider", "confirm_now", "confirm_risk_points", "confirm_risk_reason")
+                       "confirm_provider", "confirm_now", "confirm_risk_points", "confirm_risk_reason", "confirm_named")
 COUNTING_STATEMENT = DriverStatement(counting_statement(), COUNTING_PARAMETERS)
 COUNTING_AND_QUEUEING = DriverStatement(counting_statement(verify_later=True), COUNTING_PARAMETERS)
 KEEPING_PARAMETERS = COUNTING_PARAMETERS + kept_events.EVENT_PARAMETERS

@@ -7,6 +7,7 @@ Daraja sandbox over localhost."""
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
@@ -19,7 +20,7 @@ from gateway.core.money_in.starting import start_payment
 from gateway.core.money_in.starting_again import STARTS_AGAIN
 from gateway.core.money_in.verification.by_status import Verified, verify_due
 from gateway.db.engine import Sessions
-from gateway.db.models import OrderStatus, ProviderEvent
+from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import PROVIDERS
 from tests.factories import place
 from tests.order_triggers import before_event_inserts, before_order_updates
@@ -57,6 +58,16 @@ def paid_callback(checkout: str, shillings: float, receipt: str) -> dict[str, ob
             {"Name": "Amount", "Value": shillings}, {"Name": "MpesaReceiptNumber", "Value": receipt}]}}}}
 
 
+async def start_recorded(live: LiveMpesa, order_id: uuid.UUID, timeout: float = 10.0) -> VoteOrder:
+    """The order once a start of it has been recorded (its record may land just after the start's task is seen
+    done, or after the order was paid)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while (order := await live.settled(order_id)).payment_started_at is None:
+        assert asyncio.get_running_loop().time() < deadline, f"no start recorded: {order.provider_data}"
+        await asyncio.sleep(0.02)
+    return order
+
+
 async def test_a_prompt_whose_result_is_1001_is_pushed_again_and_the_vote_counts_once(live: LiveMpesa) -> None:
     live.control.success_delay = 0.3  # Daraja's result comes after the start has recorded its prompt
     order_id = await live.vote(HELD_ONCE, quantity=3)
@@ -79,10 +90,9 @@ async def test_a_1001_that_comes_before_its_start_is_recorded_is_followed_by_a_n
     itself): the callback's check has no prompt to query yet, so it asks again once the start is done."""
     async with before_order_updates(live.sessions, "slow_start_record", slow_record(0.3)):
         order_id = await live.vote(HELD_ONCE, quantity=2)
-        order = await live.settled(order_id, timeout=10)
-        # Paid by the new prompt's callback, which can beat that prompt's own (slowed) record too: read the order
-        # again once the starts and checks under way are done.
-        order = await live.settled(order_id, timeout=10)
+        await live.settled(order_id, timeout=10)
+        # Paid by the new prompt's callback, which can beat that prompt's own (slowed) record too.
+        order = await start_recorded(live, order_id)
     assert order.status is OrderStatus.PAID and await live.votes() == 2
     dead, paid = checkouts(order.provider_data)
     assert len(dead) == 1 and paid is not None and paid not in dead
@@ -103,7 +113,7 @@ async def test_a_new_prompt_paid_before_its_start_is_recorded_stays_counted_once
     async with before_event_inserts(live.sessions, "kept_once_paid", NEW_PROMPT_KEPT_ONCE_PAID):
         order_id = await live.vote(HELD_ONCE, quantity=2)
         await live.settled(order_id, timeout=20)
-    order = await live.settled(order_id)  # once the start under way is over
+    order = await start_recorded(live, order_id)
     assert order.status is OrderStatus.PAID and await live.votes() == 2
     assert order.decided_at is not None and order.payment_started_at is not None
     assert order.decided_at < order.payment_started_at  # counted, then its start recorded

@@ -15,14 +15,16 @@ from sqlalchemy import select
 
 from assembly.settings import Settings
 from assembly.web.keys import STARTS
-from gateway.core.money_in.collections import KEPT_DURING_START
+from gateway.core.money_in.collections import KEPT_DURING_START, load_collection
 from gateway.core.money_in.reconciler import reconcile
 from gateway.core.money_in.verification.by_status import Verified, verify_due
 from gateway.core.orders import tables
+from gateway.core.providers import PaymentState
 from gateway.db import seed
 from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.kit.keys import PROVIDERS
+from payments.mpesa.stk_push import ASKED, CHECKOUT, PAID_PROMPT
 from tests.factories import place
 from tests.order_triggers import before_event_inserts
 from tests.payments.mpesa.mpesa_live import LiveMpesa, live_mpesa
@@ -173,3 +175,25 @@ async def test_a_prompt_paid_that_its_start_never_recorded_stays_counted_once_ch
     verified = await verify_due(live.sessions, live.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=1))
     assert verified == [(order_id, Verified.AGREED)]
     assert (await live.settled(order_id)).status is OrderStatus.PAID and await live.votes() == 2
+
+
+async def test_the_prompt_a_paying_callback_named_answers_the_query_beside_a_later_unpaid_one(
+        live: LiveMpesa) -> None:
+    """An order paid by a prompt it knew from its callback alone, whose later start (pushed before that callback
+    came) recorded another prompt, never paid: the query asks about the paid one too and says paid, rather than
+    answering for the unpaid prompt the order holds as its own."""
+    live.control.drop_callbacks = True
+    paid_id = await live.vote(quantity=2)  # paid at Daraja, its callback lost
+    open_id = await live.vote("+254712000453", quantity=2)  # a prompt that stays open
+    async with live.sessions() as session:
+        paid_loaded, open_loaded = await load_collection(session, paid_id), await load_collection(session, open_id)
+    assert paid_loaded is not None and open_loaded is not None
+    paid_prompt, open_prompt = paid_loaded[1].provider_data, open_loaded[1].provider_data
+    collection = replace(paid_loaded[1], provider_txn_id="SBC0000002", provider_data={
+        **open_prompt, PAID_PROMPT: {CHECKOUT: paid_prompt[CHECKOUT], ASKED: paid_prompt[ASKED]}})
+    provider = live.client.app[PROVIDERS].for_order("mpesa", "web")
+    deadline = asyncio.get_running_loop().time() + 10
+    while (status := await provider.fetch_status(collection)).state is not PaymentState.SUCCESSFUL:
+        assert asyncio.get_running_loop().time() < deadline, status  # the paid prompt is decided in 0.05 s
+        await asyncio.sleep(0.05)
+    assert status.amount == 2000
