@@ -157,7 +157,7 @@ def counting_statement(*, verify_later: bool = False,
     orders = VoteOrder.__table__.c  # Core: an ORM update inside a CTE does not keep its bound parameters
     judged = holds.judged_at_confirmation(tables.still_pending())
     late = lateness()
-    paid = (
+    paying = (
         update(VoteOrder.__table__)
         .where(
             orders.id == judged.c.id,
@@ -182,8 +182,10 @@ def counting_statement(*, verify_later: bool = False,
         .returning(orders.id, orders.contest_id, orders.candidate_id, orders.entry_id, orders.quantity, orders.amount,
                    orders.currency, orders.provider_txn_id, orders.sends_receipt, orders.status,
                    judged.c.quick_subject, judged.c.quick_bucket)
-        .cte("paid")
     )
+    if keeping_event:  # a provider's event settled before counts nothing (a genuine one replayed on another order)
+        paying = paying.where(~kept_events.settled_before())
+    paid = paying.cte("paid")
     is_paid = paid.c.status == OrderStatus.PAID
     is_late = paid.c.status == OrderStatus.LATE
     buys_votes = paid.c.candidate_id.is_not(None)

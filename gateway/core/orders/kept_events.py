@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, DateTime, bindparam, func, literal_column, select
+from sqlalchemy import ColumnElement, DateTime, bindparam, exists, func, literal_column, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.sql.dml import ReturningInsert
 
@@ -43,6 +43,15 @@ class EventToKeep:
                 "ev_order": self.order_id, "ev_kind": storable(self.kind[:100]),
                 "ev_headers": storable_strings(self.headers),
                 "ev_body": storable(self.body.decode("utf-8", errors="replace")), "ev_received": self.received_at}
+
+
+def settled_before() -> ColumnElement[bool]:
+    """Whether the event being kept (`ev_provider`, `ev_id`) was kept and settled before: a replay, whose word counts
+    nothing again, on its own order's URL or on another's (a provider's event is about one payment)."""
+    columns = EVENTS.c
+    return exists().where(columns.provider == bindparam("ev_provider", type_=columns.provider.type),
+                          columns.event_id == bindparam("ev_id", type_=columns.event_id.type),
+                          columns.outcome.is_not(None))
 
 
 def kept_event(outcome: ColumnElement[str | None], *, decided_here: bool = False) -> ReturningInsert[int]:

@@ -197,3 +197,18 @@ async def test_the_prompt_a_paying_callback_named_answers_the_query_beside_a_lat
         assert asyncio.get_running_loop().time() < deadline, status  # the paid prompt is decided in 0.05 s
         await asyncio.sleep(0.05)
     assert status.amount == 2000
+
+
+async def test_a_prompts_success_sent_again_on_another_orders_url_counts_nothing_there(live: LiveMpesa) -> None:
+    """A prompt is one order's: its success, counted there, counts nothing on another order's URL, even one with
+    that order's secret and no prompt of its own yet (whose later query would otherwise ask about the paid prompt
+    named, and agree)."""
+    first = await live.vote(quantity=2)
+    paid = await live.settled(first)
+    assert paid.status is OrderStatus.PAID
+    other = await place(live.sessions, live.contest, quantity=2, provider="mpesa", msisdn="+254712000002")
+    response = await live.client.post(live.callback_path(other.id), json=paid_callback(
+        paid.provider_data[CHECKOUT], 20.0, paid.provider_txn_id or ""))
+    assert response.status == 200
+    assert (await tables.get_order(live.sessions, other.id)).status is OrderStatus.PENDING
+    assert await live.votes() == 2
