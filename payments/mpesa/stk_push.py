@@ -176,8 +176,8 @@ class MpesaStkPush:
             return asks_check
         # A prompt the order does not know yet (its start not recorded, and perhaps never to be): the order keeps it
         # with the count, under a key of its own that no later start's record replaces, so that the later query asks
-        # about the prompt that was paid. Its success is kept once for all orders (the event id names the prompt):
-        # a prompt that paid one order cannot be named again on another's URL.
+        # about the prompt that was paid. Its success is one event for all orders (the event id names the prompt):
+        # once settled on its order, it counts nothing on another's URL.
         named = {PAID_PROMPT: {CHECKOUT: checkout, ASKED: readable_shillings(paid.get("Amount"))}} \
             if kept is None and checkout not in earlier_checkouts(collection) else {}
         return CallbackVerdict(order_id=callback.order_id, kind=kind, event_id=event_id, status=status,
