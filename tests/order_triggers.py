@@ -49,3 +49,12 @@ async def before_writes(sessions: Sessions, name: str, body: str, writes: str, *
             await session.execute(text(f"DROP FUNCTION {name}()"))
             if counter:
                 await session.execute(text(f"DROP SEQUENCE {counter}"))
+
+
+def until_order_paid(seconds: float = 10.0) -> str:
+    """PL/pgSQL that waits for the order of the row being written (`NEW.order_id`) to be paid, failing the write
+    clearly if it is not within `seconds`."""
+    return (f"FOR i IN 1..{int(seconds / 0.025)} LOOP EXIT WHEN EXISTS (SELECT 1 FROM vote_orders "
+            "WHERE id = NEW.order_id AND status = 'paid'); PERFORM pg_sleep(0.025); END LOOP; "
+            "IF NOT EXISTS (SELECT 1 FROM vote_orders WHERE id = NEW.order_id AND status = 'paid') THEN "
+            f"RAISE EXCEPTION 'the order was not paid within {seconds} s'; END IF;")

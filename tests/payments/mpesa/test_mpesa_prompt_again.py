@@ -23,7 +23,7 @@ from gateway.db.engine import Sessions
 from gateway.db.models import OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import PROVIDERS
 from tests.factories import place
-from tests.order_triggers import before_event_inserts, before_order_updates
+from tests.order_triggers import before_event_inserts, before_order_updates, until_order_paid
 from tests.payments.mpesa.mpesa_live import LiveMpesa, live_mpesa
 
 HELD_ONCE = "+254712000457"  # the sandbox: its first prompt's result is 1001, the next one pays
@@ -102,8 +102,7 @@ async def test_a_1001_that_comes_before_its_start_is_recorded_is_followed_by_a_n
 # the prompt's success is counted before the order knows the prompt, however loaded the machine.
 NEW_PROMPT_KEPT_ONCE_PAID = (
     "IF NEW.kind = 'start.kept' AND EXISTS (SELECT 1 FROM provider_events WHERE order_id = NEW.order_id "
-    "AND kind = 'start.kept.earlier') THEN FOR i IN 1..400 LOOP EXIT WHEN EXISTS (SELECT 1 FROM vote_orders "
-    "WHERE id = NEW.order_id AND status = 'paid'); PERFORM pg_sleep(0.025); END LOOP; END IF;")
+    f"AND kind = 'start.kept.earlier') THEN {until_order_paid()} END IF;")
 
 
 async def test_a_new_prompt_paid_before_its_start_is_recorded_stays_counted_once_checked(live: LiveMpesa) -> None:

@@ -26,7 +26,7 @@ from gateway.db.models import OrderStatus, ProviderEvent
 from gateway.kit.keys import PROVIDERS
 from payments.mpesa.stk_push import ASKED, CHECKOUT, PAID_PROMPT
 from tests.factories import place
-from tests.order_triggers import before_event_inserts
+from tests.order_triggers import before_event_inserts, until_order_paid
 from tests.payments.mpesa.mpesa_live import LiveMpesa, live_mpesa
 
 
@@ -160,8 +160,7 @@ async def test_the_contests_page_offers_m_pesa_by_its_name(live: LiveMpesa) -> N
 # The start's keep of the prompt Daraja took fails, as a database error at that moment (or a process dying before
 # it) would, once the prompt's success has been counted: no start ever records that prompt.
 KEEP_FAILS_ONCE_PAID = (
-    "IF NEW.kind = 'start.kept' THEN FOR i IN 1..400 LOOP EXIT WHEN EXISTS (SELECT 1 FROM vote_orders "
-    "WHERE id = NEW.order_id AND status = 'paid'); PERFORM pg_sleep(0.025); END LOOP; "
+    f"IF NEW.kind = 'start.kept' THEN {until_order_paid()} "
     "RAISE EXCEPTION 'could not extend file: No space left on device'; END IF;")
 
 
