@@ -125,8 +125,14 @@ async def paid_out_to_mtn(sessions: Sessions, mtn: Mtn, amount: int) -> None:
     payout = await payouts.request_payout(sessions, OWNER, mtn.contest.id, "XAF", amount)
     await payouts.approve_payout(sessions, mtn.registry, APPROVER, payout.contest_id, payout.id)
 
+    passes = 0
+
     async def a_pass() -> PayoutState:
-        await payouts_pass(sessions, mtn.registry, datetime.now(UTC) + timedelta(minutes=5))  # all that is due
+        # Each pass a minute further on: a transfer sent is first looked at 10 s later (transfers.FIRST_LOOK), which
+        # a pass at the real time would wait out.
+        nonlocal passes
+        passes += 1
+        await payouts_pass(sessions, mtn.registry, datetime.now(UTC) + timedelta(minutes=passes))
         async with sessions() as session:
             return (await session.get_one(Payout, payout.id)).state
 
