@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from assembly.settings import Settings
 from assembly.web.app import create_app
 from gateway.core.money_in.verification.by_status import (
+    ASK_AGAIN_AFTER,
     CLAIM_LEASE,
     DISAGREED,
     Verified,
@@ -213,6 +214,21 @@ async def test_mtn_still_pending_is_asked_again_later_not_reversed(
     now = datetime.now(UTC) + LATER
     assert await verify_next(sessions, client.app[PROVIDERS], now=now) == (order.id, Verified.ASK_AGAIN)
     assert (await queue(sessions))[order.id].verified_at is None
+    assert (await tallies(sessions, contest.id))["01"] == 5
+
+
+async def test_a_pass_looks_at_a_payment_still_pending_once_and_sets_its_next_look_on_its_own_clock(
+        client: TestClient, sessions: Sessions, fake_mtn: FakeMtn) -> None:
+    """A pass whose clock runs ahead of the real one (a catch-up's, a test's): the entry MTN still calls pending is
+    due again 30 s on that clock, as its lease is, so the pass asks once; on the real clock it was due again at
+    once, asked twenty times in the one pass, and its votes taken back as "still pending long after its callback"."""
+    contest = await make_contest(sessions, slug="gala")
+    order = await paid_at_once(client, sessions, fake_mtn)
+    fake_mtn.decide(order.payment_reference, "PENDING")
+    now = datetime.now(UTC) + 10 * LATER
+    assert await verify_due(sessions, client.app[PROVIDERS], now=now) == [(order.id, Verified.ASK_AGAIN)]
+    assert fake_mtn.status_calls == 1
+    assert (await queue(sessions))[order.id].due_at == now + ASK_AGAIN_AFTER
     assert (await tallies(sessions, contest.id))["01"] == 5
 
 

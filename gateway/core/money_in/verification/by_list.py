@@ -153,12 +153,12 @@ async def verify_batch(sessions: Sessions, provider: str, payments: PaymentList,
     unanswered = []
     for payment in counted:
         if listing is None:
-            await ask_again(sessions, payment.order_id)
+            await ask_again(sessions, payment.order_id, now)
             verified = Verified.ASK_AGAIN
         else:
             listed = listing.found.get(payment.txn_id) if payment.txn_id else None
             judgement = judge_listed(payment, listed, listing.complete, now, wait_for)
-            verified = await record(sessions, payment, listed, judgement)
+            verified = await record(sessions, payment, listed, judgement, now)
         done.append((payment.order_id, verified))
         if verified is Verified.ASK_AGAIN and now - payment.counted_at > wait_for * STALE_AFTER:
             unanswered.append(payment)
@@ -181,10 +181,10 @@ def warn_if_stale(provider: str, stale: list[CountedPayment], now: datetime) -> 
 
 
 async def record(sessions: Sessions, payment: CountedPayment, listed: ListedPayment | None,
-                 judgement: Judgement) -> Verified:
+                 judgement: Judgement, now: datetime) -> Verified:
     """Apply a verdict: nothing but the queue entry for agreement, the refund, or the votes back off."""
     if judgement.verified is Verified.ASK_AGAIN:
-        await ask_again(sessions, payment.order_id)
+        await ask_again(sessions, payment.order_id, now)
     elif judgement.verified is Verified.DISAGREED:
         status = None if listed is None else StatusResult(
             PaymentState.SUCCESSFUL, listed.amount, listed.currency, listed.txn_id, raw_status="listed")
