@@ -8,14 +8,17 @@ import contextlib
 import os
 import shutil
 import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 from sqlalchemy import text
 
+from assembly.machine.embedded import EmbeddedPostgres
 from assembly.operations.backups import BackupPlace, base_backups, conf_lines, give_to, restore_command, server_user
 from assembly.operations.restore import prepare_recovery
 from gateway.db.engine import create_engine
@@ -30,6 +33,39 @@ def scratch_folder() -> Iterator[Path]:
     folder.chmod(0o755)
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Installation:
+    """`make run`'s installation in `folder`: its data folder (`var/`) and its backups beside it."""
+
+    folder: Path
+
+    @property
+    def backups(self) -> BackupPlace:
+        return BackupPlace(self.folder / "backups")
+
+    @property
+    def pgdata(self) -> Path:
+        return (self.folder / "var" / "postgres").resolve()
+
+    def server(self, max_connections: int | None = None) -> EmbeddedPostgres:
+        """The service's PostgreSQL on it, as `make run` starts it."""
+        return EmbeddedPostgres(self.folder / "var", archive_to=self.backups.root, max_connections=max_connections)
+
+    def keep_as(self, kept: Path) -> Path:
+        """Its server stopped, the installation moved to `kept`: one made once, copied for each test (`copy_of`)."""
+        self.folder.rename(kept)
+        return kept
+
+
+def copy_of(kept: Path, folder: Path) -> Installation:
+    """A copy of an installation kept (`Installation.keep_as`) in `folder`, where it was made: the paths its server
+    wrote into its settings and its base backups hold there alone. Whatever a test before left there goes first."""
+    kill_postgres_on((folder / "var" / "postgres").resolve())
+    shutil.rmtree(folder, ignore_errors=True)
+    subprocess.run(["cp", "-a", str(kept), str(folder)], check=True)  # the owners too: the server's user's files
+    return Installation(folder)
 
 
 def postgres_processes_on(pgdata: Path) -> list[int]:

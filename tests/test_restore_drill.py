@@ -23,6 +23,7 @@ from assembly.channel_list import MIGRATIONS
 from assembly.machine.embedded import EmbeddedPostgres
 from assembly.operations.backups import (
     ARCHIVE_TIMEOUT_SECONDS,
+    BackupError,
     BackupPlace,
     Throwaway,
     archive_command,
@@ -111,6 +112,16 @@ async def archive_now(sessions: Sessions) -> None:
     raise AssertionError(f"segment {segment} was not archived within 30 s")
 
 
+async def a_second_later() -> datetime:
+    """The last moment of the clock's present second, once it is past: whatever committed before this call did so
+    before it, whatever commits after it does in a later second (the drill prints its recovery point to the
+    second)."""
+    moment = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=1, microseconds=-1)
+    while (left := (moment - datetime.now(UTC)).total_seconds()) >= 0:
+        await asyncio.sleep(left + 0.001)
+    return moment
+
+
 def drill(env: dict[str, str], *args: str) -> tuple[int, str]:
     done = gateway("drill", "restore", *args, env=env, timeout=300)
     return done.returncode, done.stdout + done.stderr
@@ -130,9 +141,7 @@ async def test_a_drill_restores_the_votes_counted_after_the_base_backup_and_to_a
         backed_up = gateway("backup", "base", env=source.env)
         assert backed_up.returncode == 0, backed_up.stderr
         assert "base backup" in backed_up.stdout
-        await asyncio.sleep(1.1)  # the votes below commit clearly after the time the second drill stops at
-        between = datetime.now(UTC)
-        await asyncio.sleep(1.1)
+        between = await a_second_later()  # the time the second drill stops at: the votes below commit after it
         await vote(sessions, contest, [("01", 2), ("03", 4)], "after")
         assert await tallies(sessions, contest.id) == {"01": 5, "02": 5, "03": 4, "04": 0, "05": 0}
         await archive_now(sessions)
@@ -189,6 +198,14 @@ def test_a_segment_is_archived_once_and_again_only_with_the_same_bytes(scratch: 
     segment.write_bytes(b"b" * 1000)
     assert archive() != 0 and (wal / segment.name).read_bytes() == b"a" * 1000
     assert [path.name for path in wal.iterdir()] == [segment.name]
+
+
+def test_an_installation_may_archive_sooner_than_the_default_but_never_turn_the_time_out_off() -> None:
+    wal = Path("/backups/wal")
+    assert archive_settings(wal)["archive_timeout"] == f"{ARCHIVE_TIMEOUT_SECONDS}s" == "60s"
+    assert archive_settings(wal, 5)["archive_timeout"] == "5s"
+    with pytest.raises(BackupError, match="at least 1 s"):
+        archive_settings(wal, 0)  # PostgreSQL's 0: no time-out at all
 
 
 def test_the_newest_base_backup_begun_before_the_target_is_the_one_restored() -> None:

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from assembly.operations.backups import BackupError, BackupPlace, archive_settings
+from assembly.operations.backups import ARCHIVE_TIMEOUT_SECONDS, BackupError, BackupPlace, archive_settings
 from assembly.operations.embedded_packages import EmbeddedServiceError, add_system_user, embedded_package
 from assembly.operations.restore import start_new_timeline, timeline_backups
 from assembly.operations.restored_folder import (
@@ -49,6 +49,9 @@ class EmbeddedPostgres:
     archive_to: Path | None = None
     # The connections the server allows (max_connections), when set: the service's most (database_connections).
     max_connections: int | None = None
+    # With `archive_to`: a segment is archived at the latest this many seconds after it was begun, so a lost server
+    # loses at most this long of writes (the archive's time-out).
+    archive_timeout: int = ARCHIVE_TIMEOUT_SECONDS
     _server: PostgresServer | None = field(default=None, init=False)
 
     def start(self, stopping: Callable[[], bool] = never_stopping) -> str:
@@ -66,7 +69,8 @@ class EmbeddedPostgres:
         promoted_here = (pgdata / "recovery.signal").exists() and finish_recovery(pgdata, stopping)
         server = pgserver.get_server(pgdata, cleanup_mode="stop")
         self._server = server
-        # Both take a restart (archive_mode, max_connections): pgserver starts it again, reading the new settings.
+        # Both take a restart (archive_mode, max_connections): pgserver starts it again, reading the new settings
+        # (the archive's time-out alone takes a reload, done there).
         archive_changed = self.archive_to is not None and self._archive_settings_changed(server)
         if self._max_connections_raised(server) or archive_changed:
             server.cleanup()  # stops it only when this process is the last holder on pgserver's list
@@ -122,21 +126,28 @@ class EmbeddedPostgres:
         return True
 
     def _archive_settings_changed(self, server: PostgresServer) -> bool:
-        """Set the archive's settings if they are not already those; True if they were not."""
+        """Set the archive's settings where they differ; True if that takes a restart (archive_mode, the command),
+        False if none differed or the time-out alone did (a reload sets it)."""
         assert self.archive_to is not None
         wal = BackupPlace(self.archive_to.resolve()).wal
         wal.mkdir(parents=True, exist_ok=True)
         if server.system_user is not None:  # as root: the server's own user writes there
             entry = pwd.getpwnam(server.system_user)
             os.chown(wal, entry.pw_uid, entry.pw_gid)
-        wanted = archive_settings(wal)
+        wanted = archive_settings(wal, self.archive_timeout)
         quoted = {name: "'" + value.replace("'", "''") + "'" for name, value in wanted.items()}
-        same = server.psql(f"SELECT current_setting('archive_mode') = 'on' AND current_setting('archive_command') = "
-                           f"{quoted['archive_command']} AS same;")
-        if "\n t\n" in same:
-            return False
-        server.psql("".join(f"ALTER SYSTEM SET {name} = {value};" for name, value in quoted.items()))
-        return True
+        # pg_settings gives the time-out in seconds, whatever unit it was set in ('60s', '1min').
+        answer = server.psql(
+            f"SELECT 'archiving:' || (current_setting('archive_mode') = 'on' AND current_setting('archive_command') = "
+            f"{quoted['archive_command']})::text || ',' || (setting = '{int(self.archive_timeout)}')::text "
+            "FROM pg_settings WHERE name = 'archive_timeout';")
+        archiving, timely = answer.split("archiving:", 1)[1].split()[0].split(",")
+        if archiving != "true":
+            server.psql("".join(f"ALTER SYSTEM SET {name} = {value};" for name, value in quoted.items()))
+            return True
+        if timely != "true":  # the checkpointer, woken by the reload, keeps the new time-out from then on
+            server.psql(f"ALTER SYSTEM SET archive_timeout = {quoted['archive_timeout']}; SELECT pg_reload_conf();")
+        return False
 
     def stop(self) -> None:
         if self._server is not None:

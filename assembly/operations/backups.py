@@ -27,7 +27,8 @@ from assembly.operations.embedded_packages import add_system_user
 from gateway.kit.settings import ServiceSettings
 
 # The archive's time-out: a segment that has not filled is archived after this long, so a lost server loses at
-# most this long of writes (PostgreSQL switches segments only if something was written).
+# most this long of writes (PostgreSQL switches segments only if something was written). The default; a tighter one
+# (`archive_settings`, `EmbeddedPostgres.archive_timeout`) loses less and fills the archive with more segments.
 ARCHIVE_TIMEOUT_SECONDS = 60
 STAMP = "%Y%m%dT%H%M%SZ"  # a base backup's folder: when it began, UTC
 PARTIAL = ".partial"  # a base backup under way (or cut short): never restored
@@ -73,10 +74,13 @@ def restore_command(wal: Path) -> str:
     return f"cp {shlex.quote(str(wal))}/%f %p"
 
 
-def archive_settings(wal: Path) -> dict[str, str]:
-    """The server settings that archive every segment (archive_mode needs a restart, the others a reload)."""
+def archive_settings(wal: Path, timeout: int = ARCHIVE_TIMEOUT_SECONDS) -> dict[str, str]:
+    """The server settings that archive every segment, at the latest `timeout` seconds after it was begun
+    (archive_mode needs a restart, the others a reload)."""
+    if timeout < 1:  # PostgreSQL's 0 turns the time-out off: a quiet night's writes would wait for 16 MB
+        raise BackupError(f"the archive's time-out must be at least 1 s, not {timeout}")
     return {"wal_level": "replica", "archive_mode": "on", "archive_command": archive_command(wal),
-            "archive_timeout": f"{ARCHIVE_TIMEOUT_SECONDS}s"}
+            "archive_timeout": f"{timeout}s"}
 
 
 def conf_lines(settings: Mapping[str, str]) -> str:
