@@ -7,7 +7,7 @@ primary and its standbys by Patroni's names; the primary's machine killed, Postg
 the new primary. promtool's cases (deploy/prometheus/tests/cluster_test.yml) hold each rule's timing; this holds that
 its figures are Patroni's.
 
-Some 60-90 s: three initdb and base backups, a failover."""
+Some 40-60 s: three initdb and base backups, a failover (Patroni's ttl: 20 s at the least)."""
 
 from __future__ import annotations
 
@@ -22,34 +22,24 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 
 from admin.control_database import DatabaseRoles, database_roles, roles_said
-from bench.cluster.cluster_configs import Timings
 from bench.cluster.hosts import LoopbackHosts
-from bench.cluster.postgres_cluster import (
-    Balancer,
-    PostgresCluster,
-    database_url,
-    kill_node_host,
-    psql,
-    smallest_cluster,
-    state,
-)
-from tests.restored_folders import scratch_folder
+from bench.cluster.postgres_cluster import Balancer, PostgresCluster, database_url, kill_node_host, psql, state
+from tests.failover.patroni_cluster import scratch_cluster
 from tests.test_cluster_alerts import Servers, query, start_prometheus, wait_for
 from tests.waiting import HANG_SECONDS
 
-TIMINGS = Timings(ttl=8, loop_wait=1, retry_timeout=3)  # tests/failover's: a failover in seconds, not 40
 CLUSTER_ALERTS = 'ALERTS{alertname=~"PostgresNoSyncStandby|PostgresReplicationLagHigh|PostgresFailover|EtcdNoQuorum"}'
 
 
 @pytest.fixture
 def cluster() -> Iterator[tuple[PostgresCluster, Balancer, LoopbackHosts]]:
-    for scratch in scratch_folder():
-        with smallest_cluster(scratch, TIMINGS) as (cluster, balancer, hosts):
-            leader = state(cluster).leader
-            assert leader is not None
-            # What docker-compose.yml's cluster-database grants: the standbys' state and lag are pg_monitor's.
-            psql(cluster, cluster.node_named(leader.name), "GRANT pg_monitor TO gateway")
-            yield cluster, balancer, hosts
+    """tests/failover's cluster: a failover in some 20 s (Patroni's shortest ttl), not 40."""
+    for started, balancer, hosts in scratch_cluster():
+        leader = state(started).leader
+        assert leader is not None
+        # What docker-compose.yml's cluster-database grants: the standbys' state and lag are pg_monitor's.
+        psql(started, started.node_named(leader.name), "GRANT pg_monitor TO gateway")
+        yield started, balancer, hosts
 
 
 @pytest.fixture
