@@ -183,6 +183,9 @@ class RedisGroup:
         knows the replica and the two other sentinels (a failover can then happen)."""
         self._start_server(self.servers[0], first_master=True)
         self._start_server(self.servers[1], first_master=False)
+        # The sentinels only after the replica has linked: a sentinel that reads the master's INFO before then finds
+        # no replica, and reads it again only 10 s later (one start in 6-20 took 11 s, not 2).
+        until(self._replica_linked, timeout, "the Redis replica linked to its master")
         for host in self.sentinels:
             self._start_sentinel(host)
         until(self._ready, timeout, "the Redis group (replica linked, sentinels acquainted)")
@@ -196,11 +199,15 @@ class RedisGroup:
                            socket_timeout=2, socket_connect_timeout=2, decode_responses=True,
                            retry=Retry(NoBackoff(), 0))  # a dead host's is passed over at once
 
+    def _replica_linked(self) -> bool:
+        with contextlib.suppress(redis.RedisError), self._server(self.servers[1]) as replica:
+            return bool(replica.info("replication").get("master_link_status") == "up")
+        return False
+
     def _ready(self) -> bool:
         with contextlib.suppress(redis.RedisError):
-            with self._server(self.servers[1]) as replica:
-                if replica.info("replication").get("master_link_status") != "up":
-                    return False
+            if not self._replica_linked():
+                return False
             for host in self.sentinels:
                 with self._sentinel(host) as sentinel:
                     state = sentinel.sentinel_master(MASTER_NAME)
