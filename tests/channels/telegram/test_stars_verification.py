@@ -21,7 +21,7 @@ from assembly.worker.job_runtime import JobContext
 from channels.telegram.fake_api import FakeBotApi
 from gateway.core.money_in.passes import verify_by_list_pass
 from gateway.core.money_in.verification.by_list import verify_by_list
-from gateway.core.money_in.verification.by_status import DISAGREED, Verified, verify_due
+from gateway.core.money_in.verification.by_status import ASK_AGAIN_AFTER, DISAGREED, Verified, verify_due
 from gateway.core.money_in.verification.ranking import UNRANKED
 from gateway.core.money_out.money_reconciliation import reconcile_money
 from gateway.core.oversight.review import ReviewKind, orders_to_review
@@ -228,6 +228,23 @@ async def test_a_second_worker_does_not_read_the_list_again_while_a_slow_read_is
     assert len(held.reads) == 1  # Telegram asked once, not twice
     held.release.set()
     assert await first == [(order.id, Verified.ASK_AGAIN)]
+
+
+async def test_a_payment_a_minutes_long_read_did_not_find_is_looked_for_again_after_the_read_not_at_once(
+        telegram: FakeBotApi, sessions: Sessions) -> None:
+    """A pass's clock is its start's, and Telegram's list may take minutes to read (pages under 429s): the payment
+    it did not find is due again 30 s after the read ended, not 30 s after the pass began, which would have it
+    claimed and the list read again at once, back to back, by the next worker's pass."""
+    await make_contest(sessions, stars_per_vote=10, name="Star Quest")
+    await forged_payment(telegram, USER, "stxLONGREAD0000000000000")
+    order = await the_order(sessions)
+    began = datetime.now(UTC) - timedelta(minutes=2)  # the pass began two minutes before its read came back
+    async with sessions.begin() as session:
+        await session.execute(update(PaymentVerification).values(due_at=began - timedelta(minutes=1)))
+    read_back = datetime.now(UTC)
+    assert await verify_by_list(sessions, "stars", HeldList(reaches_back_to=began - WAIT), now=began,
+                                wait_for=WAIT) == [(order.id, Verified.ASK_AGAIN)]
+    assert (await entry(sessions, order.id)).due_at >= read_back + ASK_AGAIN_AFTER
 
 
 async def test_an_old_payment_the_list_cannot_reach_does_not_keep_a_recent_forgery_its_votes(

@@ -176,11 +176,13 @@ async def mark_done(session: AsyncSession, order_id: uuid.UUID, verified: Verifi
 
 
 async def ask_again(sessions: Sessions, order_id: uuid.UUID, now: datetime | None) -> None:
-    """Due again ASK_AGAIN_AFTER on the clock the entry was claimed by, as its lease is: a pass whose clock runs
-    ahead of the real one (a catch-up, a test's) then looks at it once, not again at every claim."""
+    """Due again ASK_AGAIN_AFTER from now, or from the clock the entry was claimed by where that runs ahead (a
+    catch-up's, a test's: a pass then looks at it once, not again at every claim). Not from a pass's start: a list
+    read that took minutes would leave the entry due at once, read again back to back."""
+    real = datetime.now(UTC)
     async with sessions.begin() as session:
         await session.execute(update(PaymentVerification).where(PaymentVerification.order_id == order_id)
-                              .values(due_at=(now or datetime.now(UTC)) + ASK_AGAIN_AFTER))
+                              .values(due_at=max(real, now or real) + ASK_AGAIN_AFTER))
 
 
 async def take_back(sessions: Sessions, order_id: uuid.UUID, reason: str, status: StatusResult | None) -> Verified:
