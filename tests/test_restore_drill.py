@@ -225,11 +225,26 @@ async def test_the_embedded_default_archives_its_wal_within_the_time_out(scratch
                 assert await connection.scalar(text("SHOW archive_mode")) == "on"
                 assert await connection.scalar(text("SHOW archive_timeout")) == f"{ARCHIVE_TIMEOUT_SECONDS // 60}min"
             await archive_now(session_factory(engine))
+            async with engine.connect() as connection:  # an operator's own choice, by hand
+                await (await connection.execution_options(isolation_level="AUTOCOMMIT")).execute(
+                    text("ALTER SYSTEM SET archive_timeout = '30s'"))
         finally:
             await engine.dispose()
     finally:
         await asyncio.to_thread(embedded.stop)
     assert [segment.name for segment in (scratch / "backups" / "wal").iterdir() if len(segment.name) == 24]
+    # Started again as the service starts it: the time-out set by hand stands.
+    again = EmbeddedPostgres(scratch / "data", archive_to=scratch / "backups")
+    url = await asyncio.to_thread(again.start)
+    try:
+        engine = create_engine(url, pool_size=1)
+        try:
+            async with engine.connect() as connection:
+                assert await connection.scalar(text("SHOW archive_timeout")) == "30s"
+        finally:
+            await engine.dispose()
+    finally:
+        await asyncio.to_thread(again.stop)
 
 
 def test_the_embedded_default_is_backed_up_and_restored_by_the_commands_alone(settings: Settings,

@@ -50,8 +50,9 @@ class EmbeddedPostgres:
     # The connections the server allows (max_connections), when set: the service's most (database_connections).
     max_connections: int | None = None
     # With `archive_to`: a segment is archived at the latest this many seconds after it was begun, so a lost server
-    # loses at most this long of writes (the archive's time-out).
-    archive_timeout: int = ARCHIVE_TIMEOUT_SECONDS
+    # loses at most this long of writes (the archive's time-out). None: ARCHIVE_TIMEOUT_SECONDS when archiving is
+    # first set up, and later whatever the server was set to (by hand, say) left as it is.
+    archive_timeout: int | None = None
     _server: PostgresServer | None = field(default=None, init=False)
 
     def start(self, stopping: Callable[[], bool] = never_stopping) -> str:
@@ -134,18 +135,20 @@ class EmbeddedPostgres:
         if server.system_user is not None:  # as root: the server's own user writes there
             entry = pwd.getpwnam(server.system_user)
             os.chown(wal, entry.pw_uid, entry.pw_gid)
-        wanted = archive_settings(wal, self.archive_timeout)
+        timeout = ARCHIVE_TIMEOUT_SECONDS if self.archive_timeout is None else self.archive_timeout
+        wanted = archive_settings(wal, timeout)
         quoted = {name: "'" + value.replace("'", "''") + "'" for name, value in wanted.items()}
         # pg_settings gives the time-out in seconds, whatever unit it was set in ('60s', '1min').
         answer = server.psql(
             f"SELECT 'archiving:' || (current_setting('archive_mode') = 'on' AND current_setting('archive_command') = "
-            f"{quoted['archive_command']})::text || ',' || (setting = '{int(self.archive_timeout)}')::text "
+            f"{quoted['archive_command']})::text || ',' || (setting = '{timeout}')::text "
             "FROM pg_settings WHERE name = 'archive_timeout';")
         archiving, timely = answer.split("archiving:", 1)[1].split()[0].split(",")
         if archiving != "true":
             server.psql("".join(f"ALTER SYSTEM SET {name} = {value};" for name, value in quoted.items()))
             return True
-        if timely != "true":  # the checkpointer, woken by the reload, keeps the new time-out from then on
+        # The checkpointer, woken by the reload, keeps the new time-out from then on.
+        if self.archive_timeout is not None and timely != "true":
             server.psql(f"ALTER SYSTEM SET archive_timeout = {quoted['archive_timeout']}; SELECT pg_reload_conf();")
         return False
 
