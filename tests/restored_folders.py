@@ -94,6 +94,16 @@ def restore_by_hand(pgdata: Path, backups: BackupPlace, command: str | None = No
     give_to(pgdata, user)
 
 
+async def shown(url: str, setting: str) -> str:
+    """What the server at `url` says of one of its settings (`SHOW`), on a connection of its own."""
+    engine = create_engine(url, pool_size=1)
+    try:
+        async with engine.connect() as connection:
+            return str(await connection.scalar(text(f"SHOW {setting}")))
+    finally:
+        await engine.dispose()
+
+
 async def archive_now(url: str) -> None:
     """The WAL written so far switched out and waited for in the archive (as the archive's time-out does)."""
     engine = create_engine(url, pool_size=1)

@@ -46,7 +46,7 @@ from gateway.db.failover import PrimaryUnavailable
 from gateway.db.models import Contest, VoteOrder
 from tests.commands import gateway
 from tests.factories import RULES_OFF, make_contest, place
-from tests.restored_folders import kill_postgres_on, postgres_processes_on, scratch_folder
+from tests.restored_folders import kill_postgres_on, postgres_processes_on, scratch_folder, shown
 
 # The installation's archive time-out, in seconds: a tight one, as an organiser may choose (the default, 60 s, is
 # what tests/test_restore_drill.py finds the embedded default set).
@@ -132,15 +132,6 @@ async def count_orders(url: str) -> int:
         await engine.dispose()
 
 
-async def archive_timeout(url: str) -> str:
-    engine = create_engine(url, pool_size=1)
-    try:
-        async with engine.connect() as connection:
-            return str(await connection.scalar(text("SHOW archive_timeout")))
-    finally:
-        await engine.dispose()
-
-
 async def test_two_restores_in_a_row_with_votes_flowing_leave_at_most_the_archive_time_out_at_risk(
         settings: Settings, scratch: Path) -> None:
     data_dir = scratch / "var"
@@ -160,7 +151,7 @@ async def test_two_restores_in_a_row_with_votes_flowing_leave_at_most_the_archiv
     at_risk: list[float] = []
     for timeline in (1, 2):
         # On a restored folder too, whose base backup was taken with the commands' default.
-        assert await archive_timeout(url) == f"{ARCHIVE_TIMEOUT}s"
+        assert await shown(url, "archive_timeout") == f"{ARCHIVE_TIMEOUT}s"
         async with flowing(url, votes):
             await until(lambda: len(votes.counted) > 5, 60, "votes counted")
             resumed = datetime.now(UTC)

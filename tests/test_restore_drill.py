@@ -41,6 +41,7 @@ from gateway.db.migrate import upgrade_async
 from gateway.db.models import Contest
 from tests.commands import gateway
 from tests.factories import RULES_OFF, TEST_RESULTS_KEY, make_contest, place, tallies
+from tests.restored_folders import shown
 
 
 @dataclass
@@ -219,11 +220,10 @@ async def test_the_embedded_default_archives_its_wal_within_the_time_out(scratch
     embedded = EmbeddedPostgres(scratch / "data", archive_to=scratch / "backups")
     url = await asyncio.to_thread(embedded.start)
     try:
+        assert await shown(url, "archive_mode") == "on"
+        assert await shown(url, "archive_timeout") == f"{ARCHIVE_TIMEOUT_SECONDS // 60}min"
         engine = create_engine(url, pool_size=1)
         try:
-            async with engine.connect() as connection:
-                assert await connection.scalar(text("SHOW archive_mode")) == "on"
-                assert await connection.scalar(text("SHOW archive_timeout")) == f"{ARCHIVE_TIMEOUT_SECONDS // 60}min"
             await archive_now(session_factory(engine))
             async with engine.connect() as connection:  # an operator's own choice, by hand
                 await (await connection.execution_options(isolation_level="AUTOCOMMIT")).execute(
@@ -237,12 +237,7 @@ async def test_the_embedded_default_archives_its_wal_within_the_time_out(scratch
     again = EmbeddedPostgres(scratch / "data", archive_to=scratch / "backups")
     url = await asyncio.to_thread(again.start)
     try:
-        engine = create_engine(url, pool_size=1)
-        try:
-            async with engine.connect() as connection:
-                assert await connection.scalar(text("SHOW archive_timeout")) == "30s"
-        finally:
-            await engine.dispose()
+        assert await shown(url, "archive_timeout") == "30s"
     finally:
         await asyncio.to_thread(again.stop)
 
