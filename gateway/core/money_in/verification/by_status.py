@@ -123,7 +123,7 @@ async def verify_next(sessions: Sessions, registry: Providers, *, pace: StatusPa
 async def verify_claimed(sessions: Sessions, registry: Providers, order_id: uuid.UUID, attempts: int, *,
                          pace: StatusPace | None = None, now: datetime | None = None) -> Verified:
     """Ask the provider about an entry this process claimed, and record what it said; `now`: the clock it was
-    claimed by (the real one without), which its next look is set on."""
+    claimed by (the real one without), which sets its next look where it runs ahead (`ask_again`)."""
     async with autocommit(sessions) as session:
         loaded = await load_collection(session, order_id)
     if loaded is None or loaded[0].status not in VERIFIABLE:
