@@ -74,6 +74,8 @@ class SandboxControl:
     def __post_init__(self) -> None:
         self._throttle_owed = 0.0
         self._decline_owed = 0.0
+        # API requests waiting out `answer_delay` now: arrived, carried out only once it has passed. Not a switch.
+        self.answers_held = 0
 
     def take_throttled(self) -> bool:
         """Count one request against `throttle_share`; True when it must answer 429. Spread evenly rather than
@@ -363,7 +365,11 @@ def gate(failure: Callable[[int], web.Response]) -> Middleware:
             return await handler(request)
         control = request.app[CONTROL]
         if control.answer_delay > 0:
-            await asyncio.sleep(control.answer_delay)
+            control.answers_held += 1
+            try:
+                await asyncio.sleep(control.answer_delay)
+            finally:
+                control.answers_held -= 1
         if control.take_throttled():
             return failure(429)
         if control.take_failure():

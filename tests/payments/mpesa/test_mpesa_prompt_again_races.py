@@ -35,9 +35,11 @@ async def test_a_slow_check_of_the_dead_prompt_leaves_the_new_prompt_to_be_paid(
     order_id = await live.vote(HELD_ONCE, quantity=2)
     await asyncio.sleep(0.2)  # its first prompt is decided: 1001
     providers = live.client.app[PROVIDERS]
-    live.control.answer_delay = 1.0  # this check's query of the dead prompt is answered late...
+    live.control.answer_delay = 2.0  # this check's query of the dead prompt is answered late...
     slow = asyncio.create_task(check_payment(live.sessions, providers, order_id, note=False))
-    await asyncio.sleep(0.3)
+    async with asyncio.timeout(10):
+        while not live.control.answers_held:  # ...once it is in the sandbox, held (a loaded machine takes a while)
+            await asyncio.sleep(0.01)
     live.control.answer_delay = 0.0  # ...after the reconciler put the order back and pushed its new prompt
     live.control.drop_callbacks = False
     live.control.success_delay = 0.6  # the new prompt is paid once the slow check is answered
