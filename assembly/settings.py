@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from pydantic import Field
+
 from admin.settings import AdminSettings, totp_keys_problem
 from channels.sms.settings import SmsSettings
 from channels.telegram.settings import TelegramSettings, webhook_secret_problem
@@ -17,6 +19,7 @@ from gateway.kit.settings import (
     ConfigError,
     Environment,
     Network,
+    ServiceSettings,
     check_servers,
     metrics_token_problem,
     results_key_problem,
@@ -36,13 +39,32 @@ from payments.stripe.settings import StripeSettings
 if TYPE_CHECKING:
     from gateway.kit.provider_parts import ProviderParts
 
-__all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "Network", "Settings", "check_production",
-           "check_servers", "secret_problem"]
+__all__ = ["DEV_SECRET_KEY", "ConfigError", "Environment", "LivenessSettings", "Network", "Settings",
+           "check_production", "check_servers", "secret_problem"]
+
+
+class LivenessSettings(ServiceSettings):
+    """How long the service's own processes may go without showing they run: `gateway run`'s supervisor replaces a
+    web process or worker silent for `gateway_frozen_after_seconds` (assembly/machine/liveness.py), and a worker's
+    main loop is allowed its longest Redis call between two marks of progress (assembly/worker/rq_worker.py).
+    Production keeps the defaults; the tests set them short, so a replacement they wait for takes seconds."""
+
+    # A web process or worker beats about once a second (assembly/machine/heartbeat.py), and one merely slow (a
+    # burst, a machine whose cores are all taken) misses a beat or two, never ten: silent this long, it is frozen.
+    # Under three beats, a slow process would be taken for a frozen one and killed.
+    gateway_frozen_after_seconds: float = Field(default=10.0, ge=3.0)
+    # A worker's one blocking wait for a job in Redis, after which its loop marks progress and waits again. At least
+    # a second: Redis reads a wait of 0 as "for ever", which would stop the worker's beats.
+    gateway_worker_dequeue_seconds: int = Field(default=5, ge=1)
+    # How long a worker's Redis call waits for an answer past that wait, and to connect: a Redis host lost in a
+    # partition answers nothing, and the worker gives the call up after these rather than be held (and replaced).
+    gateway_worker_redis_answer_seconds: int = Field(default=10, ge=1)
+    gateway_worker_redis_connect_seconds: int = Field(default=5, ge=1)
 
 
 class Settings(MtnSettings, OrangeSettings, AirtelSettings, MpesaSettings, StripeSettings, StarsSettings, BoardSettings,
                UssdSettings, SmsSettings, TelegramSettings, WebSettings, MediaSettings, CloudinarySettings,
-               AdminSettings):
+               AdminSettings, LivenessSettings):
     """Every setting of the service; environment names match the architecture note. A package's settings are its
     own model in its folder (payments/<provider>/settings.py, leaderboard/settings.py, channels/<name>/settings.py),
     each a `ServiceSettings` (gateway/kit/settings.py), so a package reads them typed as its own."""

@@ -51,7 +51,7 @@ def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
     with ExitStack() as stack:
         settings = with_services(settings, stack)  # embedded servers, if started here, keep their own priority
         at_least_as_nice(settings.gateway_worker_niceness)
-        run_worker(settings.redis_url or "", (settings.log_level, json_wanted(settings)),
+        run_worker(settings.redis_url or "", (settings.log_level, json_wanted(settings)), liveness=settings,
                    with_cron=not args.no_cron, burst=args.burst,
                    queue_names=tuple(args.queue) if args.queue else QUEUE_NAMES)
     return 0

@@ -1,9 +1,10 @@
 """How `gateway run`'s supervisor tells a child that stopped answering from one that is busy, and counts the
 replacements it made (`assembly.machine.heartbeat` is the child's side).
 
-Each web process and worker gets a pipe; the supervisor reads its beats and replaces a child silent for
-`FROZEN_SECONDS`: killed with its process group (its listening socket closes, so the kernel stops handing it
-connections) and started again on the supervisor's next look, a fifth of a second later.
+Each web process and worker gets a pipe; the supervisor reads its beats and replaces a child silent for its
+`frozen_after` seconds (`GATEWAY_FROZEN_AFTER_SECONDS`, 10 s: `assembly.settings.LivenessSettings`): killed with its
+process group (its listening socket closes, so the kernel stops handing it connections) and started again on the
+supervisor's next look, a fifth of a second later.
 
 The thresholds leave room for a busy process on a loaded 2-core machine. A web process beats from its loop about
 once a second; a loop that is merely slow (a start-up's full collection, a burst of requests, a machine whose cores
@@ -23,7 +24,6 @@ from prometheus_client import values
 from assembly.machine.heartbeat import HEARTBEAT_FD_ENV
 from assembly.machine.shared_metrics import SHARED_DIR_ENV
 
-FROZEN_SECONDS = 10.0
 START_SECONDS = 120.0
 
 REPLACED = "gateway_processes_replaced"
@@ -32,9 +32,11 @@ REPLACED_LABELS = ("process",)
 
 
 class HeartbeatPipe:
-    """The supervisor's end of one child's heartbeat pipe."""
+    """The supervisor's end of one child's heartbeat pipe; the child is frozen once silent for `frozen_after`
+    seconds."""
 
-    def __init__(self) -> None:
+    def __init__(self, frozen_after: float) -> None:
+        self.frozen_after = frozen_after
         self.read_end, self.write_end = os.pipe()
         os.set_blocking(self.read_end, False)
         self.started = time.monotonic()
@@ -61,7 +63,7 @@ class HeartbeatPipe:
 
     def frozen(self, now: float) -> bool:
         silent = self.silent_for(now)
-        return silent > (START_SECONDS if self.last_beat is None else FROZEN_SECONDS)
+        return silent > (START_SECONDS if self.last_beat is None else self.frozen_after)
 
     def close(self) -> None:
         os.close(self.read_end)

@@ -56,11 +56,11 @@ class Child:
     killed_silent: bool = False
 
 
-def spawn(name: str, *args: str, module: str = "assembly.cli", watched: bool = False) -> Child:
-    """A child process; a `watched` one beats down a pipe (`assembly.machine.heartbeat`), and is replaced
-    once silent."""
+def spawn(name: str, *args: str, module: str = "assembly.cli", frozen_after: float | None = None) -> Child:
+    """A child process; one given `frozen_after` (a web process, a worker) beats down a pipe
+    (`assembly.machine.heartbeat`), and is replaced once silent for that many seconds."""
     command = [sys.executable, "-m", module, *args]
-    heartbeat = HeartbeatPipe() if watched else None
+    heartbeat = HeartbeatPipe(frozen_after) if frozen_after is not None else None
     environment = os.environ | (heartbeat.child_environment() if heartbeat else {})
     try:
         # Own process group: Ctrl-C reaches the supervisor only, which then stops children in order.
@@ -306,13 +306,14 @@ def serve(settings: Settings, redis_url: str, stopping: Callable[[], bool]) -> i
     children = stand_ins(settings, borrowed)
     # The web processes and workers add up their figures there: a scrape of the shared port serves the sum.
     prepare(settings.gateway_data_dir)
+    frozen_after = settings.gateway_frozen_after_seconds  # each web process and worker replaced once that silent
     # One worker also runs the periodic jobs; the others only take jobs.
-    children.append(spawn("worker-0", "worker", watched=True))
-    children += [spawn(f"worker-{i}", "worker", "--no-cron", watched=True)
+    children.append(spawn("worker-0", "worker", frozen_after=frozen_after))
+    children += [spawn(f"worker-{i}", "worker", "--no-cron", frozen_after=frozen_after)
                  for i in range(1, settings.gateway_worker_processes)]
-    children += [spawn(f"web-{i}", "web", watched=True) for i in range(settings.gateway_web_processes)]
+    children += [spawn(f"web-{i}", "web", frozen_after=frozen_after) for i in range(settings.gateway_web_processes)]
     # Clips are transcoded by workers of their own: at most this many ffmpeg at once, beside the votes.
-    children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE, watched=True)
+    children += [spawn(f"media-worker-{i}", "worker", "--no-cron", "--queue", MEDIA_QUEUE, frozen_after=frozen_after)
                  for i in range(settings.media_workers)]
     replacements = Replacements(child.name for child in children if child.heartbeat is not None)
     wait_until_up(settings, redis_url, children, stopping)
@@ -374,7 +375,8 @@ def restart_dead(children: list[Child]) -> bool:
         kill_leftovers(child)
         if child.heartbeat is not None:
             child.heartbeat.close()
-        replacement = spawn(child.name, *child.args, module=child.module, watched=child.heartbeat is not None)
+        replacement = spawn(child.name, *child.args, module=child.module,
+                            frozen_after=child.heartbeat.frozen_after if child.heartbeat is not None else None)
         replacement.restarts = [*recent, now]
         children[index] = replacement
     return True

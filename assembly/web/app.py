@@ -272,7 +272,7 @@ def keep_built(app: web.Application) -> None:
 async def heartbeat_from_now(app: web.Application) -> None:
     """The last step of `gateway web`'s start: from now on its loop's ticks are its heartbeats to `gateway run`
     (assembly.machine.heartbeat); a loop held longer than the supervisor allows is then a frozen process, replaced."""
-    app[LOOP_WATCH].beat_from_now()
+    app[LOOP_WATCH].beat_from_now(settings_of(app, Settings).gateway_frozen_after_seconds)
 
 
 def create_app(settings: Settings, providers: Sequence[ProviderParts[Any]] = provider_list.PROVIDERS, *,

@@ -39,7 +39,6 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Histogram
 
 from assembly.machine.heartbeat import Heartbeat
-from assembly.machine.liveness import FROZEN_SECONDS
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +85,15 @@ class LoopWatch:
             if self._beating:
                 self.heartbeat.beat(self._last_tick)
 
-    def beat_from_now(self) -> None:
+    def beat_from_now(self, frozen_after: float) -> None:
         """The process has started: from now on its loop's ticks are its heartbeats. Its start-up (slow synchronous
         steps, the full collection) is given the supervisor's longer wait for a first beat instead. A process no
         supervisor watches (`gateway web` in a container: its orchestrator restarts a process that exits, never one
-        that hangs) ends itself instead when its loop stops for as long as the supervisor would wait."""
+        that hangs) ends itself instead when its loop stops for as long as the supervisor would wait (`frozen_after`
+        seconds, `GATEWAY_FROZEN_AFTER_SECONDS`)."""
         self._beating = True
         if self.heartbeat.fd is None:
-            threading.Thread(target=self.end_when_stuck, args=(FROZEN_SECONDS,), name="loop-ender",
+            threading.Thread(target=self.end_when_stuck, args=(frozen_after,), name="loop-ender",
                              daemon=True).start()
 
     def end_when_stuck(self, seconds: float) -> None:

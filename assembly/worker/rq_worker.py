@@ -23,11 +23,12 @@ from rq.utils import now
 
 from assembly.cpu.accounts import CpuAccounts
 from assembly.machine.heartbeat import Heartbeat, Progress
+from assembly.settings import LivenessSettings
 from assembly.worker.job_runtime import close_runtime
 from assembly.worker.passes import PASSES, PassJob, part_of_job
 from assembly.worker.periodic_enqueuer import MAX_OUTAGE_WAIT, PeriodicEnqueuer, PeriodicJob
 from gateway.core.worker_passes import PASS_JOB, WorkerPass
-from gateway.jobs.queues import ANSWER_SECONDS, CONNECT_SECONDS, QUEUE_NAMES, job_queue, worker_redis
+from gateway.jobs.queues import QUEUE_NAMES, job_queue, worker_redis
 
 log = logging.getLogger(__name__)
 
@@ -69,21 +70,34 @@ def quiet_rq_per_job_lines() -> None:
 
 
 # RQ waits for a job in one blocking Redis call of its worker_ttl less 15 s (its dequeue_timeout), then beats to
-# Redis and waits again: 5 s here (RQ's default is 405), so its loop shows progress every few seconds.
-DEQUEUE_SECONDS = 5
-WORKER_TTL_SECONDS = DEQUEUE_SECONDS + 15
+# Redis and waits again: GATEWAY_WORKER_DEQUEUE_SECONDS, 5 s by default (RQ's default is 405), so its loop shows
+# progress every few seconds.
+RQ_TTL_PAST_DEQUEUE_SECONDS = 15
 
-# How long the worker's main loop may go between two marks of progress outside a job: a wait for a job, or one Redis
-# call that gets no answer (connecting, then waiting: `worker_redis`), and a margin for a loaded machine. A main
-# thread silent longer stops the heartbeat, and `gateway run` replaces the worker.
-BETWEEN_JOBS_SECONDS = DEQUEUE_SECONDS + ANSWER_SECONDS + CONNECT_SECONDS + 5
+# A loaded machine's margin on each step the worker's main loop takes between two marks of progress.
+LOADED_MACHINE_SECONDS = 5
 
 
-def job_seconds(job: Job) -> float:
+def between_jobs_seconds(liveness: LivenessSettings) -> int:
+    """How long the worker's main loop may go between two marks of progress outside a job: a wait for a job, or one
+    Redis call that gets no answer (connecting, then waiting: `worker_redis`), and a margin for a loaded machine (25 s
+    by default). A main thread silent longer stops the heartbeat, and `gateway run` replaces the worker."""
+    return (liveness.gateway_worker_dequeue_seconds + liveness.gateway_worker_redis_answer_seconds
+            + liveness.gateway_worker_redis_connect_seconds + LOADED_MACHINE_SECONDS)
+
+
+def worker_connection(redis_url: str, liveness: LivenessSettings) -> redis.Redis:
+    """The worker's Redis connection: each call given up past the wait for a job and the margins `liveness` allows
+    (`worker_redis`), well within `between_jobs_seconds`."""
+    return worker_redis(redis_url, liveness.gateway_worker_dequeue_seconds,
+                        liveness.gateway_worker_redis_answer_seconds, liveness.gateway_worker_redis_connect_seconds)
+
+
+def job_seconds(job: Job, between_jobs: float) -> float:
     """How long a job may hold the worker's main thread: its time-out (RQ's default for a job queued without one),
-    then RQ's bookkeeping of its start and end; for ever for a job queued never to time out (-1)."""
+    then RQ's bookkeeping of its start and end (`between_jobs`); for ever for a job queued never to time out (-1)."""
     timeout = job.timeout or Queue.DEFAULT_TIMEOUT
-    return math.inf if timeout < 0 else timeout + BETWEEN_JOBS_SECONDS
+    return math.inf if timeout < 0 else timeout + between_jobs
 
 
 # How long a job under way may go on once the worker is asked to stop (Ctrl-C, SIGTERM): a count, a receipt, end
@@ -145,18 +159,22 @@ class JobCutShort(Exception):
 
 class Worker(SimpleWorker):
     """RQ's in-process worker, knowing whether it was asked to stop and marking its main loop's progress for the
-    heartbeat (`assembly.machine.heartbeat.Progress`). RQ retries Redis only while it waits for a job; Redis lost
-    anywhere else (as a job ends, between two jobs) ends its loop, as a stop request does."""
+    heartbeat (`assembly.machine.heartbeat.Progress`), each step given the time `liveness` allows it. RQ retries
+    Redis only while it waits for a job; Redis lost anywhere else (as a job ends, between two jobs) ends its loop, as
+    a stop request does."""
 
     asked_to_stop = False
     job_under_way = False  # ours, not RQ's state: RQ's stays BUSY when Redis fails as a job ends
 
-    def __init__(self, *args: Any, progress: Progress | None = None, accounts: CpuAccounts | None = None,
-                 **kwargs: Any) -> None:
-        self.progress = progress or Progress(BETWEEN_JOBS_SECONDS)
+    def __init__(self, *args: Any, liveness: LivenessSettings, progress: Progress | None = None,
+                 accounts: CpuAccounts | None = None, **kwargs: Any) -> None:
+        self.between_jobs = between_jobs_seconds(liveness)
+        # before RQ's __init__, which reads it (`connection_timeout`)
+        self.redis_answer_seconds = liveness.gateway_worker_redis_answer_seconds
+        self.progress = progress or Progress(self.between_jobs)
         self.accounts = accounts  # each job's CPU by part, if given
-        self.progress.mark(BETWEEN_JOBS_SECONDS)  # RQ's registration asks Redis
-        kwargs.setdefault("worker_ttl", WORKER_TTL_SECONDS)
+        self.progress.mark(self.between_jobs)  # RQ's registration asks Redis
+        kwargs.setdefault("worker_ttl", liveness.gateway_worker_dequeue_seconds + RQ_TTL_PAST_DEQUEUE_SECONDS)
         super().__init__(*args, **kwargs)
         self.job_stop = JobStop()
 
@@ -165,16 +183,23 @@ class Worker(SimpleWorker):
 
         self.death_penalty_class = ThisWorkersPenalty  # RQ arms a job's time-out with it
 
+    @property
+    def connection_timeout(self) -> int:
+        """The socket time-out RQ raises its connection's to, should it be shorter: its wait for a job and our margin
+        for Redis's answer (`worker_redis`). RQ's own margin is 10 s (the default's): a shorter one set would be
+        lengthened behind the worker's back, and its calls would outlast what `between_jobs_seconds` allows them."""
+        return self.dequeue_timeout + self.redis_answer_seconds
+
     def heartbeat(self, timeout: int | None = None, pipeline: Pipeline | None = None) -> None:
         """RQ's beat to Redis, at each turn of its loop (each wait for a job): its progress. A job's start beats
         too; the job's own allowance holds then."""
         if not self.job_under_way:
-            self.progress.mark(BETWEEN_JOBS_SECONDS)
+            self.progress.mark(self.between_jobs)
         super().heartbeat(timeout, pipeline)
 
     def execute_job(self, job: Job, queue: Queue) -> None:
         self.job_under_way = True  # first: a stop asked from here on waits for the job's end
-        self.progress.mark(job_seconds(job))
+        self.progress.mark(job_seconds(job, self.between_jobs))
         started = time.process_time()  # the process's: the job's coroutine runs in the job runtime's thread
         try:
             super().execute_job(job, queue)
@@ -182,14 +207,14 @@ class Worker(SimpleWorker):
             if self.accounts is not None:
                 self.accounts.add(part_of_job(job), time.process_time() - started)
             self.job_under_way = False
-            self.progress.mark(BETWEEN_JOBS_SECONDS)
+            self.progress.mark(self.between_jobs)
 
     def teardown(self) -> None:
-        self.progress.mark(BETWEEN_JOBS_SECONDS)  # stopping the scheduler, then a Redis call
+        self.progress.mark(self.between_jobs)  # stopping the scheduler, then a Redis call
         super().teardown()  # type: ignore[no-untyped-call]  # RQ leaves it unannotated
 
     def register_death(self) -> None:
-        self.progress.mark(BETWEEN_JOBS_SECONDS)
+        self.progress.mark(self.between_jobs)
         super().register_death()  # type: ignore[no-untyped-call]
 
     def request_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -222,7 +247,7 @@ def redis_answers(connection: redis.Redis, wait: float, worker: Worker) -> bool:
     stay in place until the next one installs its own, and may only have noted the stop)."""
     try:
         while not worker.asked_to_stop:
-            worker.progress.mark(wait + BETWEEN_JOBS_SECONDS)
+            worker.progress.mark(wait + worker.between_jobs)
             time.sleep(wait)
             try:
                 connection.ping()
@@ -267,15 +292,16 @@ def work_until_asked_to_stop(start: Callable[[], Worker], connection: redis.Redi
         return worked
 
 
-def run_worker(redis_url: str, logging_set_up: tuple[str, bool], *, with_cron: bool = True, burst: bool = False,
-               queue_names: tuple[str, ...] = QUEUE_NAMES) -> bool:
+def run_worker(redis_url: str, logging_set_up: tuple[str, bool], *, liveness: LivenessSettings, with_cron: bool = True,
+               burst: bool = False, queue_names: tuple[str, ...] = QUEUE_NAMES) -> bool:
     """Work the queues (payments first); returns whether the worker did any job in burst mode. `logging_set_up`
-    (level, JSON or not) is the worker's own, for its periodic enqueuer."""
+    (level, JSON or not) is the worker's own, for its periodic enqueuer; `liveness`, how long its Redis calls and
+    the steps of its loop may take."""
     heartbeat = Heartbeat.from_environment()  # out of the environment before anything starts a process
-    connection = worker_redis(redis_url, DEQUEUE_SECONDS)
+    connection = worker_connection(redis_url, liveness)
     queues = [job_queue(connection, name) for name in queue_names]
     periodic = PeriodicEnqueuer(redis_url, PERIODIC_JOBS, logging_set_up) if with_cron and not burst else None
-    progress = Progress(BETWEEN_JOBS_SECONDS)
+    progress = Progress(between_jobs_seconds(liveness))
     # Each job's CPU by part (assembly/cpu/accounts.py), served by the web processes where the host shares its figures.
     accounts = CpuAccounts(CollectorRegistry(), "worker")
 
@@ -283,7 +309,8 @@ def run_worker(redis_url: str, logging_set_up: tuple[str, bool], *, with_cron: b
         # SimpleWorker runs jobs in this process, sharing one job runtime (see assembly.worker.job_runtime.JobRuntime);
         # job time-outs still apply. Run several worker processes for parallelism.
         worker = Worker(queues, connection=connection, serializer=JSONSerializer, job_class=PassJob,
-                        maintenance_interval=SCHEDULER_LOOK_SECONDS, progress=progress, accounts=accounts)
+                        maintenance_interval=SCHEDULER_LOOK_SECONDS, liveness=liveness, progress=progress,
+                        accounts=accounts)
         # RQ waits twice as long after each failed try to reach Redis, up to a minute: after an outage of a
         # minute or two the reconciler and the receipts would stay idle up to a minute more with Redis back.
         worker.max_connection_wait_time = MAX_OUTAGE_WAIT

@@ -22,23 +22,18 @@ QUEUE_NAMES = (ANSWERS_QUEUE, DEFAULT_QUEUE)  # the order a worker takes them in
 MEDIA_QUEUE = "media"
 
 
-# How long a worker's Redis socket waits for an answer past its longest blocking call (RQ's wait for a job): RQ
-# itself raises a shorter socket time-out to that wait plus 10 s. And how long it waits to connect.
-ANSWER_SECONDS = 10
-CONNECT_SECONDS = 5
-
-
 def sync_redis(url: str) -> redis.Redis:
     return sync_client(url, health_check_interval=30)
 
 
-def worker_redis(url: str, blocking_seconds: int) -> redis.Redis:
+def worker_redis(url: str, blocking_seconds: int, answer_seconds: int, connect_seconds: int) -> redis.Redis:
     """A worker's connection, whose calls block up to `blocking_seconds` (RQ's wait for a job). A Redis lost in a
-    partition answers nothing and resets nothing: a call fails `ANSWER_SECONDS` past that (TCP keepalive tells a dead
-    peer too) where it held the worker for minutes (RQ's socket time-out, from its 405 s wait)."""
+    partition answers nothing and resets nothing: a call fails `answer_seconds` past that (TCP keepalive tells a dead
+    peer too) where it held the worker for minutes (RQ's socket time-out, from its 405 s wait), and a connection not
+    made within `connect_seconds` fails too (the operator's settings: `GATEWAY_WORKER_REDIS_*_SECONDS`)."""
     keepalive = {} if url.startswith("unix:") else {"socket_keepalive": True}  # a TCP socket's option
-    return sync_client(url, health_check_interval=30, socket_timeout=blocking_seconds + ANSWER_SECONDS,
-                       socket_connect_timeout=CONNECT_SECONDS, **keepalive)
+    return sync_client(url, health_check_interval=30, socket_timeout=blocking_seconds + answer_seconds,
+                       socket_connect_timeout=connect_seconds, **keepalive)
 
 
 def job_queue(connection: redis.Redis, name: str = DEFAULT_QUEUE) -> Queue:

@@ -12,13 +12,15 @@ from collections.abc import AsyncIterator
 from aiohttp import web
 from prometheus_client import CollectorRegistry
 
+from assembly.settings import LivenessSettings
 from assembly.web.loop_watch import LoopWatch, watching
 
 
 async def loop_watch(app: web.Application) -> AsyncIterator[None]:
     watch = LoopWatch(CollectorRegistry())
     async with watching(watch):
-        watch.beat_from_now()  # started (`gateway web` says so after its last start-up step)
+        # started (`gateway web` says so after its last start-up step), frozen after what its settings say
+        watch.beat_from_now(LivenessSettings().gateway_frozen_after_seconds)
         yield
 
 

@@ -10,13 +10,14 @@ import sys
 import redis
 from rq import Queue
 
+from assembly.settings import LivenessSettings
 from assembly.worker.rq_worker import Worker
 
 with socket.socket() as silent:
     silent.bind(("127.0.0.1", 0))
     silent.listen()  # connections complete (the kernel does it); nothing ever answers
     answering = redis.Redis.from_url(sys.argv[1])  # the worker starts while its Redis answers
-    worker = Worker([Queue(connection=answering)], connection=answering)
+    worker = Worker([Queue(connection=answering)], connection=answering, liveness=LivenessSettings())
     worker.connection = redis.Redis(port=silent.getsockname()[1])  # then it stops answering
     worker.job_under_way = True  # as its execute_job marks it
     worker._install_signal_handlers()  # as its work() does

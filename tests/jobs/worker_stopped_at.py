@@ -20,10 +20,11 @@ from rq.job import Job
 from rq.queue import Queue
 from rq.serializers import JSONSerializer
 
+from assembly.settings import LivenessSettings
 from assembly.worker.job_runtime import close_runtime
 from assembly.worker.passes import PassJob
-from assembly.worker.rq_worker import DEQUEUE_SECONDS, JOB_STOP_GRACE_SECONDS, Worker
-from gateway.jobs.queues import job_queue, worker_redis
+from assembly.worker.rq_worker import JOB_STOP_GRACE_SECONDS, Worker, worker_connection
+from gateway.jobs.queues import job_queue
 
 MOMENTS = ("started", "ended", "never")
 SLOW_BOOKKEEPING_SECONDS = JOB_STOP_GRACE_SECONDS + 1.0  # what a Redis slow to answer costs RQ's bookkeeping
@@ -53,9 +54,10 @@ class WorkerStoppedAt(Worker):
 def main(moment: str) -> None:
     if moment not in MOMENTS:
         raise SystemExit(f"a moment of {MOMENTS}, not {moment!r}")
-    connection = worker_redis(os.environ["REDIS_URL"], DEQUEUE_SECONDS)
+    liveness = LivenessSettings()  # from the environment, as `gateway worker` reads its settings
+    connection = worker_connection(os.environ["REDIS_URL"], liveness)
     worker = WorkerStoppedAt([job_queue(connection)], connection=connection, serializer=JSONSerializer,
-                             job_class=PassJob)
+                             job_class=PassJob, liveness=liveness)
     worker.moment = moment
     try:
         worker.work(burst=True, logging_level=None)  # RQ's own log lines to standard error, not here
