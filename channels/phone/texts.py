@@ -23,6 +23,9 @@ CONTEST_WIDTH = 40  # a contest's name in a message, at most
 PROVIDER_WIDTH = 20  # a provider's name on a screen, at most
 
 
+# Kept for the amounts written lately: Babel's formatting (its pattern parsed, its locale data looked up on every call)
+# was most of a USSD screen's cost, and a show's screens write the same few amounts (a vote's price times a quantity).
+@functools.lru_cache(maxsize=4096)
 def texted_money(amount: int, currency: str, lang: Lang) -> str:
     """An amount as every channel writes it (`format_money`: `Ksh 30.00`, `300 FCFA`, `FCFA 300`), as a phone gets it:
     its no-break spaces written plain (GSM-7 has none: one would make the message UCS-2), and a symbol GSM-7 lacks

@@ -59,6 +59,12 @@ class Reason:
     detail: str = ""  # the code typed, or the maximum
 
 
+# The reasons that name nothing typed, made once rather than for every answer refused (a walk replays them all).
+INVALID_CHOICE, EMPTY = Reason(Problem.INVALID_CHOICE), Reason(Problem.EMPTY)
+NOT_A_CODE, NOT_A_NUMBER = Reason(Problem.NOT_A_CODE), Reason(Problem.NOT_A_NUMBER)
+TOO_FEW, NO_MORE = Reason(Problem.TOO_FEW), Reason(Problem.NO_MORE)
+
+
 @dataclass(frozen=True)
 class Frame:
     """One screen on the way, with every choice made before it."""
@@ -157,10 +163,10 @@ def step(ctx: MenuContext, position: Position, raw: str) -> Position:
     if raw == MORE and paged and frame.page + 1 < page_count(ctx, position):
         return moved(position, (*position.stack, replace(frame, page=frame.page + 1)))
     if raw == "":
-        return refused(position, Reason(Problem.EMPTY))
+        return refused(position, EMPTY)
     outcome = ANSWERS[frame.screen](ctx, position, raw)
     if isinstance(outcome, Reason):
-        return refused(position, Reason(Problem.NO_MORE) if raw == MORE and paged else outcome)
+        return refused(position, NO_MORE if raw == MORE and paged else outcome)
     return outcome
 
 
@@ -195,7 +201,7 @@ def choice(raw: str, count: int) -> int | None:
 def answer_contests(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
     picked = choice(raw, len(ctx.contests))
     if picked is None:
-        return Reason(Problem.INVALID_CHOICE)
+        return INVALID_CHOICE
     return push(position, Frame(Screen.HOME, contest=picked - 1))
 
 
@@ -207,7 +213,7 @@ def answer_home(ctx: MenuContext, position: Position, raw: str) -> Position | Re
     if picked == 1 and not ctx.contests[position.frame.contest].providers:
         return replace(moved(position, position.stack), ending=Ending.NO_PAYMENT)
     if picked is None:
-        return Reason(Problem.INVALID_CHOICE)
+        return INVALID_CHOICE
     screen = (Screen.CANDIDATE, Screen.TOP, Screen.MINE, Screen.LANGUAGE, Screen.FREE)[picked - 1]
     return push(position, replace(position.frame, screen=screen, page=0))
 
@@ -221,13 +227,13 @@ def free_left(ctx: MenuContext, frame: Frame) -> int:
 def answer_language(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
     chosen = next((lang for key, lang, _ in LANGUAGE_OPTIONS if key == raw), None)
     if chosen is None:
-        return Reason(Problem.INVALID_CHOICE)
+        return INVALID_CHOICE
     return replace(moved(position, home_stack(ctx, position)), lang_choice=chosen, chose_language=True)
 
 
 def answer_candidate(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
     if not is_keypad_number(raw):
-        return Reason(Problem.NOT_A_CODE)
+        return NOT_A_CODE
     candidate = ctx.contests[position.frame.contest].candidate(raw)
     if candidate is None:
         return Reason(Problem.UNKNOWN_CODE, raw[:8])
@@ -248,10 +254,10 @@ def answer_free(ctx: MenuContext, position: Position, raw: str) -> Position | Re
 def answer_quantity(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
     maximum = ctx.contests[position.frame.contest].max_votes
     if not is_keypad_number(raw):
-        return Reason(Problem.NOT_A_NUMBER)
+        return NOT_A_NUMBER
     quantity = int(raw)
     if quantity < 1:  # "0" alone means back; "000" is a zero quantity
-        return Reason(Problem.TOO_FEW)
+        return TOO_FEW
     if quantity > maximum:
         return Reason(Problem.TOO_MANY, str(maximum))
     return push(position, replace(position.frame, screen=Screen.PROVIDER, quantity=quantity))
@@ -261,19 +267,19 @@ def answer_provider(ctx: MenuContext, position: Position, raw: str) -> Position 
     offered = ctx.contests[position.frame.contest].providers
     picked = choice(raw, len(offered))
     if picked is None:
-        return Reason(Problem.INVALID_CHOICE)
+        return INVALID_CHOICE
     return push(position, replace(position.frame, screen=Screen.SUMMARY, provider=offered[picked - 1].provider))
 
 
 def answer_summary(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
     if raw != "1":
-        return Reason(Problem.INVALID_CHOICE)
+        return INVALID_CHOICE
     return replace(moved(position, position.stack), ending=Ending.PLACE_ORDER)
 
 
 def answer_nothing(ctx: MenuContext, position: Position, raw: str) -> Position | Reason:
     """Top 5 and My votes only show; 0 and 00 (handled in `step`) are the ways out."""
-    return Reason(Problem.INVALID_CHOICE)
+    return INVALID_CHOICE
 
 
 ANSWERS: dict[Screen, Callable[[MenuContext, Position, str], Position | Reason]] = {

@@ -182,11 +182,12 @@ def quantity_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, bu
     money = {tier.votes: texted_money(tier.amount, contest.currency, t.lang) for tier in contest.tiers}
     long = [tier_line(t, votes, amount) for votes, amount in money.items()]
     short = [f"{votes}={amount}" for votes, amount in money.items()]
+    # Written once, not again for each name width tried below.
+    price = t.price.format(price=texted_money(contest.price, contest.currency, t.lang))
 
     def lines(width: int, tiers: list[str] = long) -> list[str]:
-        return [f"{code} {clip(name, width)}",
-                t.price.format(price=texted_money(contest.price, contest.currency, t.lang)), *tiers,
-                t.quantity.format(maximum=contest.max_votes), t.back_home]
+        return [f"{code} {clip(name, width)}", price, *tiers, t.quantity.format(maximum=contest.max_votes),
+                t.back_home]
 
     if not fits(lines(NAME_WIDTHS[-1]), budget):
         return lines(fit_width(lambda width: lines(width, short), (30, *NAME_WIDTHS), budget), short)
@@ -208,12 +209,13 @@ def chosen_label(contest: MenuContest, provider: str | None) -> str:
 def summary_screen(ctx: MenuContext, frame: Frame, t: Texts, extras: Extras, budget: int) -> list[str]:
     contest, code, name = _chosen(ctx, frame)
     quantity = frame.quantity or 0
+    # Written once, not again for each name width tried (up to six).
+    total = t.total.format(total=texted_money(contest.amount_of(quantity), contest.currency, t.lang))
+    payment = t.payment.format(provider=chosen_label(contest, frame.provider))
 
     def lines(width: int) -> list[str]:
-        return [t.summary, summary_line(t, quantity, code, clip(name, width)),
-                t.total.format(total=texted_money(contest.amount_of(quantity), contest.currency, t.lang)),
-                t.payment.format(provider=chosen_label(contest, frame.provider)),
-                t.confirm, t.back_home]
+        return [t.summary, summary_line(t, quantity, code, clip(name, width)), total, payment, t.confirm,
+                t.back_home]
 
     return lines(fit_width(lines, NAME_WIDTHS, budget))
 
