@@ -22,7 +22,6 @@ from zoneinfo import ZoneInfo
 
 import segno
 from babel.dates import format_date
-from fpdf import FPDF
 
 from admin.texts import CATALOGS, DEFAULT_LANGUAGE, LANGUAGES
 from gateway.core.results.certificates import CertificateData
@@ -98,6 +97,10 @@ class Sheet:
     """One certificate page being drawn (fpdf2's document, with the font chosen once)."""
 
     def __init__(self) -> None:
+        # Imported here: fpdf2 (with fontTools) is a third of a second of CPU that every web process's start paid for
+        # the few certificates a contest prints, after its close.
+        from fpdf import FPDF
+
         self.pdf = FPDF(orientation="L", unit="mm", format="A4")
         self.pdf.set_auto_page_break(False)
         self.pdf.set_margins(MARGIN, MARGIN, MARGIN)

@@ -19,7 +19,6 @@ from enum import Enum
 from typing import IO, Any
 
 from aiohttp import web
-from openpyxl import Workbook
 
 from admin import entry_export
 from admin.web import guarded
@@ -74,6 +73,8 @@ async def write_csv(response: web.StreamResponse, export: exports.Export) -> Non
 
 async def build_xlsx(export: exports.Export, target: IO[bytes]) -> None:
     """The rows into a write-only workbook (rows go to disk as they are appended), saved into `target`."""
+    from openpyxl import Workbook  # here: every web process would pay its import at start for an admin's download
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet("export")
     sheet.append(list(export.header))

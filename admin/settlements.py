@@ -12,7 +12,6 @@ import io
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
-from openpyxl import Workbook
 
 from admin.accounts import allowed
 from admin.fee_rate_fields import band_text, fixed_minor, rate_currency, typed_bands
@@ -128,6 +127,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def workbook_of(statement: bytes) -> bytes:
+    from openpyxl import Workbook  # here: every web process would pay its import at start for an owner's download
+
     book = Workbook(write_only=True)
     sheet = book.create_sheet("settlement")
     for row in csv.reader(io.StringIO(statement.decode())):

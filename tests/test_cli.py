@@ -9,8 +9,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -141,8 +143,17 @@ def niceness_of(run_pid: int) -> dict[str, set[int]]:
     return found
 
 
-def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_data(tmp_path: Path) -> None:
-    data = tmp_path / "var"
+@pytest.fixture
+def run_data() -> Iterator[Path]:
+    """`gateway run`'s data folder, outside pytest's temporary root: its embedded PostgreSQL runs as a system user of
+    its own (as root), and a pytest session started meanwhile on this machine (another suite) makes that root 0700
+    again, cutting the server off from its folder (tests/conftest.py's `services` says the same)."""
+    with tempfile.TemporaryDirectory(prefix="ballot-run-", ignore_cleanup_errors=True) as scratch:
+        yield Path(scratch) / "var"
+
+
+def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_data(run_data: Path) -> None:
+    data = run_data
     port = free_port()
     # The workers' niceness as it is by default (the suite's own workers run at its priority: tests/conftest.py).
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "GATEWAY_WORKER_NICENESS")}
@@ -151,9 +162,11 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
                TELEGRAM_FAKE_API_URL=f"http://127.0.0.1:{free_port()}")
     media = f"http://127.0.0.1:{free_port()}"  # its own: the suite's closed port is no place to listen
     env.update(MEDIA_UPLOAD_URL=media, MEDIA_FILES_URL=media)
-    # The first run as `make run` starts it; the second on its data, with one worker and no media worker: what the
-    # restart proves is the data's (and the first run's figures left out), and each process costs seconds of CPU.
-    lean = {"GATEWAY_WORKER_PROCESSES": "1", "MEDIA_WORKERS": "0"}
+    # The first run as `make run` starts it; the second on its data, with one worker, no media worker and no media
+    # server (its files elsewhere): what the restart proves is the data's (and the first run's figures left out), and
+    # each process costs seconds of CPU.
+    lean = {"GATEWAY_WORKER_PROCESSES": "1", "MEDIA_WORKERS": "0", "MEDIA_UPLOAD_URL": "https://media.example.org",
+            "MEDIA_FILES_URL": "https://media.example.org"}
     for attempt in range(2):
         process = subprocess.Popen([sys.executable, "-m", "assembly.cli", "run"], env=env | (lean if attempt else {}),
                                    text=True, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -96,9 +97,19 @@ async def waited(condition: Callable[[], bool], host: Host, timeout: float = 120
     raise AssertionError(f"the condition never held; the host's log ends:\n{log_tail(host)}")
 
 
+def port_answers(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    except OSError:
+        return False
+    return True
+
+
 def both_listening(host: Host) -> bool:
     pids = host.web_pids()
-    return len(pids) == 2 and all(listening_on(pid, host.port) for pid in pids)
+    # Each process's sockets are looked for in /proc's tables (the kernel writes them walking the machine's every
+    # socket, ~10 ms a look) once the port answers at all: not at every look of the host's start.
+    return len(pids) == 2 and port_answers(host.port) and all(listening_on(pid, host.port) for pid in pids)
 
 
 @asynccontextmanager
