@@ -8,18 +8,20 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
-from assembly.web.app import create_app
+from assembly.web.app import LentEngines, create_app
 from assembly.web.keys import STARTS
 from gateway.core.errors import Conflict
 from gateway.core.money_out import refunds
 from gateway.core.orders import tables
-from gateway.db.engine import Sessions
+from gateway.db.engine import Sessions, create_engine
 from gateway.db.models import AuditEntry, OrderStatus, ProviderEvent, VoteOrder
 from gateway.kit.keys import CHECKS, PROVIDERS
 from tests.factories import assert_fault_end, assert_tally_invariant, make_contest, place, tallies
@@ -74,6 +76,20 @@ async def test_a_hundred_concurrent_duplicate_callbacks_count_once_with_few_stat
     await assert_fault_end(sessions, contest.id, {("callback.successful", "needs_check"): 100})
 
 
+@asynccontextmanager
+async def few_connections(settings: Settings) -> AsyncIterator[LentEngines]:
+    """Engines for a second web process that open a few connections at most: with a process's own (24 for requests),
+    two processes answering 50 callbacks each took 48 of the 100 connections CI's PostgreSQL allows its four test
+    processes, and the last callbacks were refused a connection ("too many clients", a 500)."""
+    url = settings.database_url or ""
+    engines = LentEngines(*(create_engine(url, pool_size=1, max_overflow=3) for _ in range(3)))
+    try:
+        yield engines
+    finally:
+        for engine in (engines.requests, engines.verification, engines.board):
+            await engine.dispose()
+
+
 async def test_duplicate_callbacks_spread_over_two_web_processes_count_once(
     client: TestClient, settings: Settings, sessions: Sessions, fake_mtn: FakeMtn
 ) -> None:
@@ -84,7 +100,7 @@ async def test_duplicate_callbacks_spread_over_two_web_processes_count_once(
     fake_mtn.decide(await reference_of(sessions, order_id), "SUCCESSFUL")
     fake_mtn.statuses_held = asyncio.Event()
     body = {"status": "SUCCESSFUL", "amount": "300", "currency": "XAF"}
-    async with TestClient(TestServer(create_app(settings))) as other:
+    async with few_connections(settings) as lent, TestClient(TestServer(create_app(settings, lent=lent))) as other:
         statuses = await asyncio.gather(*(callback(web, order_id, body) for web in (client, other) for _ in range(50)))
         await until(lambda: fake_mtn.status_calls == 2)
         fake_mtn.statuses_held.set()
