@@ -20,7 +20,7 @@ from typing import Any
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from media.cloudinary_api import FILES, Made
-from media.processing import ProcessedClip, probe_clip, process_clip
+from media.processing import ProcessedClip, ffmpeg_bounds, probe_clip, process_clip
 
 MAX_UPLOAD_BYTES = 100 * 1024 * 1024  # Cloudinary's free plan caps a video at 100 MB
 PHOTO_BOX = 1280
@@ -84,8 +84,9 @@ class Store:
         shutil.rmtree(self.root / "derived" / resource_type / public_id, ignore_errors=True)
 
 
-def describe(path: Path, resource_type: str) -> dict[str, Any]:
-    """The resource's own facts, as Cloudinary reports them; Unusable for what it would refuse."""
+def describe(path: Path, resource_type: str, lowly: bool = True) -> dict[str, Any]:
+    """The resource's own facts, as Cloudinary reports them; Unusable for what it would refuse. `lowly`: ffprobe
+    under media.lowly (media.processing.ffmpeg_bounds)."""
     size = path.stat().st_size
     if resource_type == "image":
         try:
@@ -94,7 +95,7 @@ def describe(path: Path, resource_type: str) -> dict[str, Any]:
                         "height": image.height, "bytes": size}
         except (UnidentifiedImageError, OSError) as exc:
             raise Unusable("Invalid image file") from exc
-    facts = probe_clip(path)
+    facts = probe_clip(path, ffmpeg_bounds(lowly)[0])
     if facts is None:
         raise Unusable("Unsupported video format or file")
     video = facts.video
@@ -115,13 +116,14 @@ def video_format(path: Path, containers: frozenset[str]) -> str:
     return "mov" if brand == b"qt  " else "3gp" if brand.startswith(b"3gp") else "mp4"
 
 
-def make_eager(store: Store, resource_type: str, public_id: str) -> list[Made]:
-    """Make the service's files from the source (slow: in a thread, one at a time); [] when ffmpeg refuses it."""
+def make_eager(store: Store, resource_type: str, public_id: str, lowly: bool = True) -> list[Made]:
+    """Make the service's files from the source (slow: in a thread, one at a time); [] when ffmpeg refuses it.
+    `lowly`: ffmpeg under media.lowly (media.processing.ffmpeg_bounds)."""
     source = store.source(resource_type, public_id)
     if resource_type == "image":
         return _photo(store, source, public_id)
     with tempfile.TemporaryDirectory(prefix="cld-stand-in-") as work:
-        made = process_clip(source, Path(work) / "made")
+        made = process_clip(source, Path(work) / "made", lowly=lowly)
         if not isinstance(made, ProcessedClip):
             return []
         outputs = {"360p": made.renditions["360p"], "720p": made.renditions.get("720p", made.renditions["360p"]),
@@ -144,10 +146,10 @@ def _photo(store: Store, source: Path, public_id: str) -> list[Made]:
     return [wanted]
 
 
-def size_of(path: Path, made: Made) -> tuple[int, int]:
-    """A made file's picture size, for its eager entry."""
+def size_of(path: Path, made: Made, lowly: bool = True) -> tuple[int, int]:
+    """A made file's picture size, for its eager entry; `lowly`: ffprobe under media.lowly."""
     if made.content_type.startswith("image/"):
         with Image.open(path) as image:
             return image.width, image.height
-    facts = probe_clip(path)
+    facts = probe_clip(path, ffmpeg_bounds(lowly)[0])
     return (facts.video[1], facts.video[2]) if facts and facts.video else (0, 0)

@@ -6,7 +6,7 @@ clip that fails either is refused with a reason."""
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from PIL import Image
@@ -77,6 +77,12 @@ PROBE_ARGUMENTS = ("-v", "error", "-threads", "1", "-of", "json", "-show_error",
                    "-read_intervals", f"%+#{MAX_PACKETS}")
 
 
+def ffmpeg_bounds(lowly: bool) -> tuple[Bounds, Bounds]:
+    """The probe's and the transcode's bounds: under media.lowly (the CPU the votes leave, a memory ceiling), or, for
+    a stand-in of a service that transcodes on machines of its own, their time limits alone."""
+    return (PROBE, TRANSCODE) if lowly else (replace(PROBE, lowly=False), replace(TRANSCODE, lowly=False))
+
+
 def examine_clip(source: Path, limits: Bounds = PROBE) -> ClipFacts | Unfinished | None:
     """What ffprobe finds in the file: Unfinished for a phone's container cut short, None for what is none."""
     with source.open("rb") as file:
@@ -103,7 +109,7 @@ def video_output(rendition: Rendition) -> list[str]:
             "-bufsize", f"{rendition.video_kbps * 2}k", "-threads", "1"]
 
 
-def encode(source: Path, wanted: dict[Rendition, Path], preview: Path) -> None:
+def encode(source: Path, wanted: dict[Rendition, Path], preview: Path, limits: Bounds = TRANSCODE) -> None:
     """Every rendition and the muted preview from one decode of the source: the decode of a phone's 1080p is a
     third of the work, and it was done once per file. -xerror: a damaged stream ends the run instead of leaving a
     clip with a hole in it. -t: a header may claim less than the file holds; no rendition is longer than a clip
@@ -122,13 +128,13 @@ def encode(source: Path, wanted: dict[Rendition, Path], preview: Path) -> None:
                 "-y", str(preview)]
     # One thread to decode, to filter and to encode: more would take both cores (and their memory) from the votes.
     run_ffmpeg(["-loglevel", "error", "-xerror", "-threads", "1", "-filter_complex_threads", "1", *INPUT_GUARDS,
-                "-i", str(source), "-filter_complex", ";".join(graph), *outputs], TRANSCODE)
+                "-i", str(source), "-filter_complex", ";".join(graph), *outputs], limits)
 
 
-def poster(source: Path, target: Path, facts: ClipFacts) -> None:
+def poster(source: Path, target: Path, facts: ClipFacts, limits: Bounds = TRANSCODE) -> None:
     at = min(1.0, (facts.seconds or 0) / 2)  # a frame past the first, often black or blurred
     run_ffmpeg(["-loglevel", "error", "-ss", f"{at:.2f}", "-threads", "1", *INPUT_GUARDS, "-i", str(source),
-                "-frames:v", "1", "-vf", scaled(360), "-q:v", "4", "-threads", "1", "-y", str(target)], TRANSCODE)
+                "-frames:v", "1", "-vf", scaled(360), "-q:v", "4", "-threads", "1", "-y", str(target)], limits)
 
 
 THUMB_SIDE = 192  # a 96 px picture on a phone's 2x screen
@@ -151,10 +157,12 @@ def poster_sizes(poster_path: Path) -> dict[PictureSize, Path]:
     return {size: poster_path.with_name(size.name_of(poster_path.name)) for size in made}
 
 
-def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
-    """Probe `source`; if it may enter, write its renditions, poster and preview into `folder`."""
+def process_clip(source: Path, folder: Path, *, lowly: bool = True) -> ProcessedClip | RefusedClip:
+    """Probe `source`; if it may enter, write its renditions, poster and preview into `folder`. `lowly`: ffmpeg
+    runs under media.lowly, as the service's own processing must (`ffmpeg_bounds`)."""
+    probe, transcode = ffmpeg_bounds(lowly)
     size = source.stat().st_size
-    facts = examine_clip(source) if size <= MAX_BYTES else None
+    facts = examine_clip(source, probe) if size <= MAX_BYTES else None
     if (reason := refusal(facts, size)) is not None or not isinstance(facts, ClipFacts) or facts.video is None:
         return RefusedClip(reason or UNREADABLE)
     folder.mkdir(parents=True, exist_ok=True)
@@ -163,8 +171,8 @@ def process_clip(source: Path, folder: Path) -> ProcessedClip | RefusedClip:
     renditions = {r.name: folder / f"{r.name}.mp4" for r in wanted}
     made = ProcessedClip(facts, renditions, folder / "poster.jpg", folder / "preview.mp4", folder / "thumb.jpg")
     try:
-        encode(source, {rendition: renditions[rendition.name] for rendition in wanted}, made.preview)
-        poster(source, made.poster, facts)
+        encode(source, {rendition: renditions[rendition.name] for rendition in wanted}, made.preview, transcode)
+        poster(source, made.poster, facts, transcode)
         thumbnail(made.poster, made.thumb)
         made.poster_sizes.update(poster_sizes(made.poster))
     except (FfmpegFailed, FfmpegTimedOut) as exc:

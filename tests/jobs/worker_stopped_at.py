@@ -3,6 +3,11 @@ its methods, overridden here as any RQ worker subclass may, never the project's.
 `python -m tests.jobs.worker_stopped_at MOMENT` with REDIS_URL and DATABASE_URL set: it works the default queue until
 it is empty or it stops, then prints how long it took from the stop to its end (`STOPPED_AFTER` and seconds).
 
+`python -m tests.jobs.worker_stopped_at --serve` imports the worker once and, for each line `MOMENT<TAB>FOLDER` it
+reads, forks a process that runs as the command above would (its output in FOLDER/stdout and FOLDER/stderr), then
+writes that process's exit code and FOLDER on a line: a process start costs the worker's imports, seconds of CPU,
+and a test module asks for several moments.
+
 The moments a signal in a job's body (tests/test_quick_stop.py) does not reach:
 - `started`: the job is marked STARTED, its body's time-out is not armed yet;
 - `ended`: the body is done and RQ's bookkeeping of it is under way, slower than the stop's grace;
@@ -14,7 +19,9 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 import time
+from pathlib import Path
 
 from rq.job import Job
 from rq.queue import Queue
@@ -66,5 +73,34 @@ def main(moment: str) -> None:
         close_runtime()
 
 
+SERVE = "--serve"
+
+
+def write_to(path: Path, fd: int) -> None:
+    opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+    os.dup2(opened, fd)
+    os.close(opened)
+
+
+def serve() -> None:
+    """Each moment asked for on standard input in a forked process of its own, its exit code answered."""
+    for request in sys.stdin:
+        moment, folder = request.rstrip("\n").split("\t")
+        # A fork copies only the thread that calls it: one holding a lock (another thread's) would hang the child.
+        if threading.active_count() != 1:
+            raise SystemExit(f"threads running before a fork: {threading.enumerate()}")
+        child = os.fork()
+        if child == 0:
+            write_to(Path(folder) / "stdout", sys.stdout.fileno())
+            write_to(Path(folder) / "stderr", sys.stderr.fileno())
+            main(moment)
+            return  # the child ends as a process started for this moment would: its exit code, its exit hooks
+        _, status = os.waitpid(child, 0)
+        print(os.waitstatus_to_exitcode(status), folder, sep="\t", flush=True)
+
+
 if __name__ == "__main__":
-    main(sys.argv[1])
+    if sys.argv[1] == SERVE:
+        serve()
+    else:
+        main(sys.argv[1])

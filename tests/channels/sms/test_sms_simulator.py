@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import io
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
@@ -37,10 +40,13 @@ from tests.waiting import HANG_SECONDS
 class Live:
     client: TestClient
     at_url: str
+    worker: subprocess.Popen[bytes]
+    worker_log: Path
 
 
 @pytest.fixture
-async def live(clean: None, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Live]:
+async def live(clean: None, settings: Settings, monkeypatch: pytest.MonkeyPatch,
+               tmp_path: Path) -> AsyncIterator[Live]:
     async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.05))) as sandbox, \
             TestServer(create_fake_at_app()) as fake_at:
         port = free_port()
@@ -48,15 +54,27 @@ async def live(clean: None, settings: Settings, monkeypatch: pytest.MonkeyPatch)
                 "at_fake_url": str(fake_at.make_url("")).rstrip("/")}
         for name, value in {**urls, "database_url": settings.database_url, "redis_url": settings.redis_url}.items():
             monkeypatch.setenv(name.upper(), value or "")  # what the worker process reads
-        async with TestClient(TestServer(create_app(settings.model_copy(update=urls)), port=port)) as client:
-            yield Live(client, urls["at_fake_url"])
+        # One worker for the whole exchange, started now so that its start (its imports: seconds of CPU) overlaps
+        # the app's and the seeding; a burst for each of the exchange's two steps started a process for each.
+        worker_log = tmp_path / "worker.log"
+        with worker_log.open("wb") as log:
+            worker = subprocess.Popen([sys.executable, "-m", "assembly.cli", "worker", "--no-cron"],
+                                      env={**os.environ, "LOG_JSON": "false"}, stdout=log, stderr=subprocess.STDOUT,
+                                      start_new_session=True)
+        try:
+            async with TestClient(TestServer(create_app(settings.model_copy(update=urls)), port=port)) as client:
+                yield Live(client, urls["at_fake_url"], worker, worker_log)
+        finally:
+            with contextlib.suppress(ProcessLookupError):  # RQ's scheduler, started by the worker, goes with it
+                os.killpg(worker.pid, signal.SIGKILL)
+            worker.wait()
 
 
-async def worker_burst() -> None:
-    worker = await asyncio.to_thread(
-        subprocess.run, [sys.executable, "-m", "assembly.cli", "worker", "--burst", "--no-cron"],
-        env={**os.environ, "LOG_JSON": "false"}, capture_output=True, text=True, timeout=120)
-    assert worker.returncode == 0, worker.stderr
+async def stop_worker(live: Live) -> None:
+    """The worker stopped as `gateway run` stops it (SIGTERM), having ended well."""
+    live.worker.send_signal(signal.SIGTERM)
+    code = await asyncio.to_thread(live.worker.wait, HANG_SECONDS)
+    assert code == 0, live.worker_log.read_text()
 
 
 async def until(check: object, sessions: Sessions, timeout: float = 20.0) -> None:
@@ -72,34 +90,34 @@ async def until(check: object, sessions: Sessions, timeout: float = 20.0) -> Non
 async def texts_and_settle(live: Live, sessions: Sessions, texts: list[tuple[str, str, OrderStatus | None]]
                            ) -> list[tuple[int, str]]:
     """Phones texting at once (sender, message, how its order ends: None when it places none), served by the same
-    two worker bursts: what each phone printed, and its exit code."""
+    worker: what each phone printed, and its exit code."""
     url = str(live.client.make_url("")).rstrip("/")
-    # A phone's wait spans both worker runs (each a process start: minutes on a loaded machine), so only a hang
-    # reaches it; when its exchange ends, the phone stops at once.
+    # A phone's wait spans the worker's start (minutes on a loaded machine), so only a hang reaches it; when its
+    # exchange ends, the phone stops at once.
     outs = [io.StringIO() for _ in texts]
     phones = [asyncio.create_task(asyncio.to_thread(simulator.main, argparse.Namespace(
         text=message, sender=sender, to="20123", url=url, at_url=live.at_url, wait=HANG_SECONDS), out))
         for (sender, message, _), out in zip(texts, outs, strict=True)]
     await until(select(func.count(SmsInbound.id) >= len(texts)), sessions)
-    await worker_burst()  # the inbound jobs: the replies, then the payment prompts
+    # The inbound jobs (the replies, then the payment prompts) wait for the worker's start.
     for sender, _, decided in texts:
         if decided is None:
             continue
         await until(select(VoteOrder.id).where(VoteOrder.voter_msisdn == sender, VoteOrder.status == decided),
-                    sessions)
-    # Each order's receipt note is written with its status: every one handed to the queue, for the second run.
+                    sessions, HANG_SECONDS)
+    # Each order's receipt note is written with its status: every one handed to the queue, for the worker.
     handed = func.count(OutboxMessage.enqueued_at)
     orders = sum(decided is not None for _, _, decided in texts)
     await until(select((handed >= orders) & (handed == func.count(OutboxMessage.id)))
                 .where(OutboxMessage.topic.like("order.%")), sessions)
-    await worker_burst()  # the receipts
-    codes = [await asyncio.wait_for(phone, 60) for phone in phones]
+    codes = [await asyncio.wait_for(phone, 60) for phone in phones]  # the receipts
+    await stop_worker(live)
     return [(code, out.getvalue()) for code, out in zip(codes, outs, strict=True)]
 
 
 async def test_a_vote_by_sms_shows_the_prompt_then_the_confirmation_and_a_rejecting_number_the_rejection(
         live: Live, sessions: Sessions) -> None:
-    """Two phones through the same workers' runs (each run a process start: seconds of CPU)."""
+    """Two phones through the same worker (its start: seconds of CPU)."""
     contest = await seed_demo(sessions)
     (code, printed), (rejected_code, rejected) = await texts_and_settle(live, sessions, [
         ("+237670000001", "VOTE 07 3", OrderStatus.PAID), ("+237670000451", "vote 7", OrderStatus.FAILED)])
