@@ -31,6 +31,7 @@ routes = web.RouteTableDef()
 PATH = "/contests/{contest_id:[0-9]{1,9}}/exports/{kind:orders|tallies|audit|payouts|refunds}.{fmt:csv|xlsx}"
 CSV_FLUSH_BYTES = 64 * 1024
 FILE_CHUNK = 256 * 1024
+XLSX_ROWS_AT_ONCE = 500  # rows appended to a workbook per turn in a thread (build_xlsx)
 CONTENT_TYPES = {"csv": "text/csv; charset=utf-8",
                  "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
@@ -72,15 +73,29 @@ async def write_csv(response: web.StreamResponse, export: exports.Export) -> Non
 
 
 async def build_xlsx(export: exports.Export, target: IO[bytes]) -> None:
-    """The rows into a write-only workbook (rows go to disk as they are appended), saved into `target`."""
+    """The rows into a write-only workbook (rows go to disk as they are appended), saved into `target`. openpyxl
+    takes ~0.2 ms a row: appended on the event loop, each 2,000 rows read held the process's voters 0.3-0.6 s. They
+    are appended in a thread, XLSX_ROWS_AT_ONCE at a time, which gives the loop its turn every few milliseconds (the
+    interpreter's switch interval); the rows read meanwhile wait in a list of that size, so memory stays bounded."""
     from openpyxl import Workbook  # here: every web process would pay its import at start for an admin's download
 
     book = Workbook(write_only=True)
     sheet = book.create_sheet("export")
     sheet.append(list(export.header))
+    waiting: list[Sequence[Any]] = []
     async for row in export.rows:
-        sheet.append([cell(v) for v in row])
+        waiting.append(row)
+        if len(waiting) >= XLSX_ROWS_AT_ONCE:
+            await asyncio.to_thread(append_rows, sheet, waiting)
+            waiting = []
+    await asyncio.to_thread(append_rows, sheet, waiting)
     await asyncio.to_thread(book.save, target)
+
+
+def append_rows(sheet: Any, rows: list[Sequence[Any]]) -> None:
+    """Rows onto a write-only sheet (one thread at a time: `build_xlsx` awaits each batch before the next)."""
+    for row in rows:
+        sheet.append([cell(v) for v in row])
 
 
 async def write_xlsx(response: web.StreamResponse, export: exports.Export) -> None:
