@@ -9,6 +9,7 @@ from typing import NoReturn
 
 from assembly import commands
 from assembly.logs import json_wanted, setup_logging
+from assembly.machine.collector_held import collector_held
 from assembly.settings import ConfigError, Settings
 from gateway.core.errors import DomainError
 
@@ -56,7 +57,20 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse(argv)
+    """`gateway` with these arguments (the command line's without), in this process as it is."""
+    return execute(parse(argv))
+
+
+def run() -> int:
+    """The `gateway` program (its script, `python -m assembly.cli`): its command's code imported with the collector
+    held (assembly.machine.collector_held), then run."""
+    with collector_held():
+        args = parse(None)
+    return execute(args)
+
+
+def execute(args: argparse.Namespace) -> int:
+    """A parsed command, run with the settings of the environment, its errors said as the program says them."""
     try:
         settings = Settings()
     except Exception as exc:  # pydantic's message names the bad setting
@@ -71,4 +85,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -7,29 +7,33 @@ from contextlib import ExitStack
 
 from assembly.commands.services import Subcommands, with_services
 from assembly.logs import json_wanted
+from assembly.machine.collector_held import collector_held
 from assembly.settings import Settings
 from gateway.jobs.queues import MEDIA_QUEUE, QUEUE_NAMES
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    from assembly.machine.supervisor import run_everything
+    with collector_held():
+        from assembly.machine.supervisor import run_everything
 
     return run_everything(settings)
 
 
 def cmd_stand_ins(settings: Settings, args: argparse.Namespace) -> int:
-    from assembly.machine.supervisor import run_stand_ins
+    with collector_held():
+        from assembly.machine.supervisor import run_stand_ins
 
     return run_stand_ins(settings)
 
 
 def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
-    import uvloop
-    from aiohttp import web
+    with collector_held():
+        import uvloop
+        from aiohttp import web
 
-    from assembly.web.app import create_app, freeze_startup_objects, heartbeat_from_now, keep_built
-    from assembly.web.keys import METRICS
-    from gateway.kit.keys import KEEP_BUILT
+        from assembly.web.app import create_app, freeze_startup_objects, heartbeat_from_now, keep_built
+        from assembly.web.keys import METRICS
+        from gateway.kit.keys import KEEP_BUILT
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)
@@ -45,8 +49,9 @@ def cmd_web(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_worker(settings: Settings, args: argparse.Namespace) -> int:
-    from assembly.machine.priority import at_least_as_nice
-    from assembly.worker.rq_worker import run_worker
+    with collector_held():
+        from assembly.machine.priority import at_least_as_nice
+        from assembly.worker.rq_worker import run_worker
 
     with ExitStack() as stack:
         settings = with_services(settings, stack)  # embedded servers, if started here, keep their own priority
