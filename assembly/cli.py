@@ -9,9 +9,9 @@ from typing import NoReturn
 
 from assembly import commands
 from assembly.logs import json_wanted, setup_logging
-from assembly.machine.collector_held import collector_held
 from assembly.settings import ConfigError, Settings
 from gateway.core.errors import DomainError
+from gateway.kit.collector_held import collector_held
 
 
 class ParseRefused(Exception):
@@ -63,7 +63,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run() -> int:
     """The `gateway` program (its script, `python -m assembly.cli`): its command's code imported with the collector
-    held (assembly.machine.collector_held), then run."""
+    held (gateway.kit.collector_held), then run."""
     with collector_held():
         args = parse(None)
     return execute(args)

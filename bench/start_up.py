@@ -1,5 +1,5 @@
 """CPU each long-running process spends importing its code, with Python's collector running as it does by default and
-held as `gateway` holds it (assembly/machine/collector_held.py): what a replacement of a frozen process, and every
+held as `gateway` holds it (gateway/kit/collector_held.py): what a replacement of a frozen process, and every
 process `gateway run` starts, waits for before it serves.
 
     python -m bench.start_up [--runs 8]
@@ -20,11 +20,13 @@ import sys
 
 from bench.harness import print_report, record
 
-# The code `gateway web`, `gateway worker` and `gateway run` import before they start (assembly/commands/processes.py).
+# The code `gateway web`, `gateway worker` and `gateway run` import before they start (assembly/commands/processes.py),
+# and what a web process imports for its bot (channels/telegram/webhook.py).
 PROCESSES = {"web": "assembly.web.app", "worker": "assembly.worker.rq_worker",
-             "supervisor": "assembly.machine.supervisor"}
+             "supervisor": "assembly.machine.supervisor",
+             "a web process's Telegram bot (aiogram, at its first update)": "channels.telegram.bot"}
 RUNNING = "import {module}"
-HELD = ("from assembly.machine.collector_held import collector_held\n"
+HELD = ("from gateway.kit.collector_held import collector_held\n"
         "with collector_held():\n    import {module}")
 
 

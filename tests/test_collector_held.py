@@ -1,4 +1,4 @@
-"""The `gateway` program imports its command's code with Python's collector held (assembly/machine/collector_held.py):
+"""The `gateway` program imports its command's code with Python's collector held (gateway/kit/collector_held.py):
 none of the collections that walked the growing heap at every few hundred new objects runs meanwhile, the garbage the
 imports left is collected once after, what lives on is kept out of later collections, and the collector runs again
 for the process's life. Each case runs in an interpreter of its own: a freeze lasts as long as its process."""
@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-FROM_HERE = "import gc, weakref\nfrom assembly.machine.collector_held import collector_held\n"
+FROM_HERE = "import gc, weakref\nfrom gateway.kit.collector_held import collector_held\n"
 
 
 def probe(code: str) -> str:

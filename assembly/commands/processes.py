@@ -7,9 +7,9 @@ from contextlib import ExitStack
 
 from assembly.commands.services import Subcommands, with_services
 from assembly.logs import json_wanted
-from assembly.machine.collector_held import collector_held
 from assembly.settings import Settings
 from gateway.jobs.queues import MEDIA_QUEUE, QUEUE_NAMES
+from gateway.kit.collector_held import collector_held
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:

@@ -13,9 +13,11 @@ from contextlib import contextmanager
 
 
 @contextmanager
-def collector_held() -> Iterator[None]:
-    """No collection inside (imports, start-up building); after it, one collection and what survives frozen. Within
-    another `collector_held`, or where the collector is off, the collector is left as the caller had it."""
+def collector_held(*, freeze: bool = True) -> Iterator[None]:
+    """No collection inside (imports, start-up building); after it, one collection and what survives frozen
+    (`freeze=False`: the collector only let run again, for code that a process imports while it serves, and that
+    freezes what it built at a moment of its own: the web process's KEEP_BUILT). Within another `collector_held`, or
+    where the collector is off, the collector is left as the caller had it."""
     if not gc.isenabled():
         yield
         return
@@ -23,6 +25,7 @@ def collector_held() -> Iterator[None]:
     try:
         yield
     finally:
-        gc.collect()
-        gc.freeze()
+        if freeze:
+            gc.collect()
+            gc.freeze()
         gc.enable()
