@@ -45,3 +45,16 @@ def test_where_the_collector_was_off_it_is_left_off(outside: str) -> None:
     """Within another `collector_held`, or in a process that turned its collector off, the caller decides."""
     said = probe(f"{outside}\nwith collector_held():\n    pass\nprint(gc.isenabled(), gc.get_freeze_count())")
     assert said == "False 0"
+
+
+def test_code_a_serving_process_imports_is_held_without_a_freeze_of_its_own() -> None:
+    """A web process's bot (aiogram, at its first update): no collection meanwhile, nothing frozen by the hold, and
+    the collector on again to collect what the import left."""
+    said = probe("""
+collections = sum(generation["collections"] for generation in gc.get_stats())
+with collector_held(freeze=False):
+    kept = [[n] for n in range(200_000)]
+    inside = sum(generation["collections"] for generation in gc.get_stats()) - collections
+print(inside, gc.get_freeze_count(), gc.isenabled())
+""")
+    assert said == "0 0 True"
