@@ -77,19 +77,27 @@ async def build_xlsx(export: exports.Export, target: IO[bytes]) -> None:
     takes ~0.2 ms a row: appended on the event loop, each 2,000 rows read held the process's voters 0.3-0.6 s. They
     are appended in a thread, XLSX_ROWS_AT_ONCE at a time, which gives the loop its turn every few milliseconds (the
     interpreter's switch interval); the rows read meanwhile wait in a list of that size, so memory stays bounded."""
-    from openpyxl import Workbook  # here: every web process would pay its import at start for an admin's download
-
-    book = Workbook(write_only=True)
-    sheet = book.create_sheet("export")
-    sheet.append(list(export.header))
+    book, sheet = await asyncio.to_thread(new_workbook, export.header)
     waiting: list[Sequence[Any]] = []
     async for row in export.rows:
         waiting.append(row)
         if len(waiting) >= XLSX_ROWS_AT_ONCE:
             await asyncio.to_thread(append_rows, sheet, waiting)
             waiting = []
-    await asyncio.to_thread(append_rows, sheet, waiting)
+    if waiting:
+        await asyncio.to_thread(append_rows, sheet, waiting)
     await asyncio.to_thread(book.save, target)
+
+
+def new_workbook(header: Sequence[str]) -> tuple[Any, Any]:
+    """A write-only workbook and its sheet, the header written (in a thread: openpyxl's import, at the first export,
+    takes a few hundred milliseconds)."""
+    from openpyxl import Workbook  # here: every web process would pay its import at start for an admin's download
+
+    book = Workbook(write_only=True)
+    sheet = book.create_sheet("export")
+    sheet.append(list(header))
+    return book, sheet
 
 
 def append_rows(sheet: Any, rows: list[Sequence[Any]]) -> None:

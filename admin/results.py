@@ -4,6 +4,7 @@ its results are signed at close. Pages under /admin/, the same under /api/v1/adm
 
 from __future__ import annotations
 
+import asyncio
 import base64
 from typing import Any
 
@@ -159,7 +160,9 @@ async def certificate_download(request: web.Request, actor: Actor) -> web.Stream
     contest = (await contests_admin.contest_detail(request.app[SESSIONS], actor, contest_id(request))).contest
     data = certificates.certificate_for(await signed_at_close(request, contest), request.match_info["code"])
     url = certificates.verify_url(request.app[SETTINGS].public_base_url, data)
-    pdf = certificate_pdf(data, await issuer_of(request, contest), contest.default_language, contest.time_zone, url)
+    # In a thread: the page and its QR code drawn (and fpdf2 imported, at the first) would hold the voters' loop.
+    pdf = await asyncio.to_thread(certificate_pdf, data, await issuer_of(request, contest), contest.default_language,
+                                  contest.time_zone, url)
     return web.Response(body=pdf, content_type="application/pdf", headers={
         "Content-Disposition": f'attachment; filename="{contest.slug}-certificate-{data.code}.pdf"',
         "Cache-Control": "no-store"})

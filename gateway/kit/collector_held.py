@@ -17,7 +17,8 @@ def collector_held(*, freeze: bool = True) -> Iterator[None]:
     """No collection inside (imports, start-up building); after it, one collection and what survives frozen
     (`freeze=False`: the collector only let run again, for code that a process imports while it serves, and that
     freezes what it built at a moment of its own: the web process's KEEP_BUILT). Within another `collector_held`, or
-    where the collector is off, the collector is left as the caller had it."""
+    where the collector is off, the collector is left as the caller had it. The collector is the process's: a hold is
+    for a start's imports, or a bulk import on the event loop's thread, not for work beside other threads'."""
     if not gc.isenabled():
         yield
         return
@@ -25,7 +26,9 @@ def collector_held(*, freeze: bool = True) -> Iterator[None]:
     try:
         yield
     finally:
-        if freeze:
-            gc.collect()
-            gc.freeze()
-        gc.enable()
+        try:
+            if freeze:
+                gc.collect()
+                gc.freeze()
+        finally:  # the collector on again whatever ends the hold (an interrupt during the collection)
+            gc.enable()
