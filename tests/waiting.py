@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 # How long a test lets a command or a child process run before calling it hung. A loaded machine (every core
 # busy) takes minutes over what a quiet one does in seconds, so only a hang reaches it; under pytest's 300 s a
@@ -17,3 +17,11 @@ async def until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
             return
         await asyncio.sleep(0.01)
     raise AssertionError("the condition never held")
+
+
+async def until_true(check: Callable[[], Awaitable[bool]], failure: str, timeout: float = HANG_SECONDS) -> None:
+    """Until `check` (a look at the database or the app) says yes, looking every 50 ms; `failure` after `timeout`."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not await check():
+        assert asyncio.get_running_loop().time() < deadline, failure
+        await asyncio.sleep(0.05)

@@ -16,7 +16,7 @@ from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import func, select
 
 from assembly.settings import Settings
-from assembly.web.app import LentEngines, create_app
+from assembly.web.app import STATEMENT_TIMEOUT_SECONDS, LentEngines, create_app
 from assembly.web.keys import STARTS
 from gateway.core.errors import Conflict
 from gateway.core.money_out import refunds
@@ -82,7 +82,8 @@ async def few_connections(settings: Settings) -> AsyncIterator[LentEngines]:
     two processes answering 50 callbacks each took 48 of the 100 connections CI's PostgreSQL allows its four test
     processes, and the last callbacks were refused a connection ("too many clients", a 500)."""
     url = settings.database_url or ""
-    engines = LentEngines(*(create_engine(url, pool_size=1, max_overflow=3) for _ in range(3)))
+    engines = LentEngines(*(create_engine(url, pool_size=1, max_overflow=3,
+                                          statement_timeout_seconds=STATEMENT_TIMEOUT_SECONDS) for _ in range(3)))
     try:
         yield engines
     finally:

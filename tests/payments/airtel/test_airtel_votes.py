@@ -26,7 +26,7 @@ from payments.sandbox import create_sandbox_app
 from payments.sandbox.control import SandboxControl
 from tests.factories import assert_tally_invariant, make_contest, tallies
 from tests.live_app import SettlingOrders, app_beside
-from tests.waiting import HANG_SECONDS
+from tests.waiting import until_true
 
 UGANDAN = "+256700000001"  # an Airtel Uganda number: any ending but the sandbox's magic ones pays
 
@@ -66,13 +66,12 @@ class Live(SettlingOrders):
         await verify_due(self.sessions, self.client.app[PROVIDERS], now=datetime.now(UTC) + timedelta(hours=1))
         unverified = select(func.count()).select_from(PaymentVerification).where(
             PaymentVerification.verified_at.is_(None))
-        deadline = asyncio.get_running_loop().time() + HANG_SECONDS
-        while True:
+
+        async def all_verified() -> bool:
             async with self.sessions() as session:
-                if not await session.scalar(unverified):
-                    return
-            assert asyncio.get_running_loop().time() < deadline, "an entry was never verified"
-            await asyncio.sleep(0.05)
+                return not await session.scalar(unverified)
+
+        await until_true(all_verified, "an entry was never verified")
 
     async def callback(self, body: Mapping[str, object]) -> int:
         response = await self.client.post("/payments/airtel/callback", data=json.dumps(body),
