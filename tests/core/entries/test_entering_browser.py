@@ -61,7 +61,7 @@ async def show(clean: None, settings: Settings, sessions: Sessions, redis: Redis
     async with TestServer(create_sandbox_app(SandboxControl(success_delay=0.3))) as sandbox:
         wired = settings.model_copy(update={
             "public_base_url": f"http://127.0.0.1:{port}", "sandbox_url": str(sandbox.make_url("")).rstrip("/"),
-            "media_upload_url": media_url, "media_files_url": media_url,
+            "media_upload_url": media_url, "media_files_url": media_url, "code_work_bits": 10,
             "at_username": "sandbox", "at_api_key": SecretStr("at-key-0123456789")})
 
         from media.upload_server import database_hooks, media_app
