@@ -11,6 +11,9 @@ CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parent / "artifacts"  # the screenshots the browser tests save
+# How long an `expect(...)` waits for its condition unless the test says otherwise. Playwright's own is 5 s, which a
+# page's `set_default_timeout` does not change: on CI's busy cores a proof of work or a server's answer took longer.
+EXPECT_SECONDS = 15.0
 
 
 async def until_true(page: Page, expression: str, timeout: float = 10.0) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import responses
 from aiohttp.test_utils import TestClient, TestServer
-from playwright.async_api import Browser, Playwright, async_playwright
+from playwright.async_api import Browser, Playwright, async_playwright, expect
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import text
@@ -30,7 +30,7 @@ from gateway.db.engine import Sessions, create_engine, session_factory
 from gateway.db.migrate import upgrade
 from gateway.db.models import Base
 from tests.app_lifetimes import forget_served_apps
-from tests.chromium import CHROMIUM, CHROMIUM_ARGS
+from tests.chromium import CHROMIUM, CHROMIUM_ARGS, EXPECT_SECONDS
 from tests.emptying import Emptying, empty, planned
 from tests.factories import TEST_RESULTS_KEY, TEST_TOTP_KEY
 from tests.fakes.africastalking import FakeAt
@@ -201,6 +201,7 @@ def fake_mtn(settings: Settings) -> Iterator[FakeMtn]:
 
 @pytest.fixture(scope="session")
 async def playwright() -> AsyncIterator[Playwright]:
+    expect.set_options(timeout=EXPECT_SECONDS * 1000)
     async with async_playwright() as driver:
         yield driver
 
