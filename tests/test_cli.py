@@ -143,6 +143,15 @@ def niceness_of(run_pid: int) -> dict[str, set[int]]:
     return found
 
 
+def settled_niceness(run_pid: int, expected: dict[str, set[int]]) -> dict[str, set[int]]:
+    """`niceness_of` once it is `expected`, or as it is after HANG_SECONDS: a worker lowers its own claim once it has
+    imported its code, which on a busy machine is seconds after the web process answers."""
+    deadline = time.monotonic() + HANG_SECONDS
+    while (found := niceness_of(run_pid)) != expected and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return found
+
+
 @pytest.fixture
 def run_data() -> Iterator[Path]:
     """`gateway run`'s data folder, outside pytest's temporary root: its embedded PostgreSQL runs as a system user of
@@ -183,7 +192,8 @@ def test_run_starts_everything_embedded_stops_cleanly_and_restarts_on_the_same_d
             assert len(processes_using(data)) >= 2  # the embedded PostgreSQL and Redis are up
             # With the cores full the web processes answer first, the workers' queues wait (their default niceness).
             own = os.getpriority(os.PRIO_PROCESS, 0)
-            assert niceness_of(process.pid) == {"web": {own}, "worker": {max(own, 10)}}
+            expected = {"web": {own}, "worker": {max(own, 10)}}
+            assert settled_niceness(process.pid, expected) == expected
             printed.wait_for("Press Ctrl-C to stop everything.")  # as the operator does
         finally:
             process.send_signal(signal.SIGINT)

@@ -262,7 +262,9 @@ async def test_a_change_whose_message_was_lost_arrives_with_the_next_heartbeat(
     assert first is not None
     await redis.zadd(cache.votes_key(contest.id), {"1": 9})  # changed in Redis, but never announced
     await redis.hset(cache.board_key(contest.id), "version", first.version + 1)
-    event = await reader.next(timeout=2)
+    # Only the heartbeat's re-read brings it (nothing announced the change): a bound for a broken heartbeat, long
+    # enough for a turn of 0.2 s on CI's busy cores (2 s was not).
+    event = await reader.next(timeout=30)
     assert event is not None and event.version == first.version + 1 and event.board["total_votes"] == 9
 
 
