@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import re
 import time
+import warnings
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 from pydantic import SecretStr
 from redis.asyncio import Redis
 from sqlalchemy import event
 
 from assembly.settings import ConfigError, Environment, Settings
 from assembly.web.app import create_app
-from assembly.web.health import PROBE_SECONDS
+from assembly.web.health import PROBE_SECONDS, readyz
 from assembly.web.keys import ENGINE, STARTS
 from assembly.worker.job_runtime import JobContext
 from assembly.worker.passes import PASSES_BY_NAME, run_pass
@@ -38,6 +40,21 @@ async def test_healthz_and_readyz_answer_ok(client: TestClient) -> None:
     # A fresh install: no reconciler pass yet, and not an alarm while the process is young.
     assert await ready.json() == {"status": "ready",
                                   "checks": {"postgres": "ok", "redis": "ok", "reconciler": "not_yet"}}
+
+
+async def test_a_readiness_check_whose_client_left_before_its_probes_began_leaves_no_probe_unawaited(
+        client: TestClient) -> None:
+    """A balancer that gives up on a check (its time-out, a frozen host) has its request cancelled: cancelled before
+    its probes' tasks first ran, it left each probe made and never awaited, a warning in the web process's log."""
+    request = make_mocked_request("GET", "/readyz", app=client.app)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        check = asyncio.create_task(readyz(request))
+        await asyncio.sleep(0)  # the check reaches its gather: the probes' tasks are scheduled, not begun
+        check.cancel()
+        assert (await asyncio.gather(check, return_exceptions=True))[0].__class__ is asyncio.CancelledError
+        gc.collect()
+    assert [str(warning.message) for warning in caught if "never awaited" in str(warning.message)] == []
 
 
 async def test_with_redis_down_readyz_stays_ready_but_says_degraded(settings: Settings, tmp_path: object) -> None:

@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Callable, Coroutine
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -60,8 +60,8 @@ async def readyz(request: web.Request) -> web.Response:
     # Both at once, Redis's under a short limit of its own: a Redis that is unreachable (packets dropped, not
     # refused) or hung would otherwise hold the answer past a balancer's check time, which then takes out a host
     # that is ready, and every host at once when Redis is away from all of them.
-    probes = {"postgres": answered_within(request.app, database(), PROBE_SECONDS, shield=True),
-              "redis": answered_within(request.app, redis(), REDIS_PROBE_SECONDS, shield=False)}
+    probes = {"postgres": answered_within(request.app, database, PROBE_SECONDS, shield=True),
+              "redis": answered_within(request.app, redis, REDIS_PROBE_SECONDS, shield=False)}
     for name, outcome in zip(probes, await asyncio.gather(*probes.values(), return_exceptions=True), strict=True):
         if isinstance(outcome, BaseException):  # any failure means not ready; say which
             log.warning("readiness: %s unavailable: %r", name, outcome)
@@ -78,16 +78,17 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if ready else 503)
 
 
-async def answered_within(app: web.Application, probe: Coroutine[None, None, None], seconds: float, *,
+async def answered_within(app: web.Application, probe: Callable[[], Coroutine[None, None, None]], seconds: float, *,
                           shield: bool) -> None:
     """The probe's answer within `seconds`, or TimeoutError. A shielded probe is not cancelled at the time
     limit but left to finish: a PostgreSQL connection cancelled while it is being opened or used can be left
     neither closed nor back in the pool (asyncpg#1156), one leaked socket per slow probe while the database is
-    slow, which is exactly when a load balancer probes most."""
+    slow, which is exactly when a load balancer probes most. The probe is begun here, not by the caller: a check
+    cancelled before this runs (its client gone) leaves no probe made and never awaited."""
     if not shield:
-        await answer_within(seconds, probe)
+        await answer_within(seconds, probe())
         return
-    task = asyncio.create_task(probe)
+    task = asyncio.create_task(probe())
     app[PROBES_UNDER_WAY].add(task)
     task.add_done_callback(app[PROBES_UNDER_WAY].discard)
     await answer_within(seconds, asyncio.shield(task))
