@@ -19,6 +19,8 @@ from redis.exceptions import RedisError
 log = logging.getLogger(__name__)
 # How many times a caller woken late takes a new turn before it goes anyway (a machine that stalls every turn).
 LATE_TURNS_RETAKEN = 3
+GONE_OFF_TURN = ("paced turns: a call on %s came late to %d turns in a row (the process is stalling) and went off"
+                 " its turn")
 
 # Reserve the next turn of a schedule: returns how many ms to wait for it. KEYS[1] holds the next
 # free turn (ms, Redis clock); ARGV[1] is the spacing between calls in ms.
@@ -68,6 +70,10 @@ class PacedTurns:
                 waited += waiting
             if time.monotonic() - (since + waiting) <= spacing / 2:  # a turn is never in the past: waiting >= 0
                 break
+        else:
+            # The one call that may leave off its turn, near another's: said, as an operator would want to know
+            # why a provider refused a burst.
+            log.warning(GONE_OFF_TURN, schedule, LATE_TURNS_RETAKEN + 1)
         return waited
 
     async def wait_within_share(self, schedule: str, per_second: float, part: str, share: float) -> float:

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from assembly.settings import Settings
-from gateway.kit.paced_turns import PacedTurns
+from gateway.kit.paced_turns import LATE_TURNS_RETAKEN, PacedTurns
 from gateway.kit.status_pacing import StatusPacer, reconciler_pace, spare_pace
 from tests.payments.capped_gateway import most_in_any_second
 
@@ -98,3 +102,46 @@ async def test_with_redis_hung_a_status_call_waits_for_redis_once_then_paces_alo
         writer.close()
     silent.close()
     await silent.wait_closed()
+
+
+async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay: float) -> None:
+    """Bytes from one side to the other, each read held `delay` seconds first."""
+    while data := await reader.read(65536):
+        await asyncio.sleep(delay)
+        writer.write(data)
+        await writer.drain()
+    writer.close()
+
+
+@contextlib.asynccontextmanager
+async def slow_link(redis_url: str, delay: float) -> AsyncIterator[str]:
+    """A Redis reached over a link that holds every request `delay` seconds: the URL to reach it by."""
+    target = urlsplit(redis_url)
+    database = parse_qs(target.query).get("db", ["0"])[0] if target.scheme == "unix" else target.path.strip("/")
+
+    async def forward(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        upstream_reader, upstream_writer = (  # the embedded Redis listens on a Unix socket, CI's on TCP
+            await asyncio.open_unix_connection(target.path) if target.scheme == "unix"
+            else await asyncio.open_connection(target.hostname, target.port))
+        await asyncio.gather(pump(reader, upstream_writer, delay), pump(upstream_reader, writer, 0),
+                             return_exceptions=True)
+
+    server = await asyncio.start_server(forward, "127.0.0.1", 0)
+    yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/{database or 0}"
+    server.close()
+
+
+async def test_a_call_late_to_every_turn_goes_at_last_and_says_it_went_off_its_turn(
+        redis: Redis, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
+    """Each answer takes 20 ms, more than half the 10 ms between turns: every turn is past before its call can know
+    it has it. The call takes a new turn a few times, then goes, and warns that it left off its turn (an operator
+    then knows why the provider may have refused a burst)."""
+    caplog.set_level(logging.WARNING, "gateway.kit.paced_turns")
+    async with slow_link(settings.redis_url or "", 0.02) as url:
+        slow = Redis.from_url(url)
+        await slow.ping()  # the connection made before the turns are asked for
+        await asyncio.wait_for(PacedTurns(slow).wait("pace:slow-link-test", 100), timeout=30)
+        await slow.aclose()
+    gone = [record for record in caplog.records if "went off its turn" in record.getMessage()]
+    assert len(gone) == 1, caplog.text
+    assert f"pace:slow-link-test came late to {LATE_TURNS_RETAKEN + 1} turns in a row" in gone[0].getMessage()

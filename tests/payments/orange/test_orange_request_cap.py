@@ -4,6 +4,7 @@ what a fake Orange (respx) saw in each second, and what a 403 with code 53 becom
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 import uuid
 
@@ -134,10 +135,12 @@ async def test_calls_a_stalled_process_held_back_leave_spaced_not_in_one_burst(r
 
 
 async def test_turns_whose_answers_a_stall_held_unread_are_taken_again_not_shifted_onto_others(
-        redis: Redis, settings: Settings) -> None:
+        redis: Redis, settings: Settings, caplog: pytest.LogCaptureFixture) -> None:
     """Redis has reserved six turns when the process stalls, before it reads their answers. Read late, each answer's
     wait would count from the stall's end: those six would leave late, on the turns others took meanwhile, two calls
-    at once; they take new turns instead."""
+    at once; they take new turns instead. (A call the busy machine makes late to turn after turn goes at last, off
+    its turn, and says so: only such a call may leave near another.)"""
+    caplog.set_level(logging.WARNING, "gateway.kit.paced_turns")
     schedule = "orange:unread-answers-test"
     turns = PacedTurns(redis)
     left: list[float] = []
@@ -160,4 +163,5 @@ async def test_turns_whose_answers_a_stall_held_unread_are_taken_again_not_shift
     await asyncio.gather(*first, *second)
     watcher.close()
     gaps = gaps_between(left)
-    assert min(gaps) >= 0.02, gaps
+    gone_off_turn = sum("went off its turn" in record.getMessage() for record in caplog.records)
+    assert sum(gap < 0.02 for gap in gaps) <= gone_off_turn, (gaps, caplog.text)
