@@ -1,12 +1,15 @@
 """What the libraries alone cost for the exchanges one confirmed vote needs, with none of our logic.
 
 A confirmed vote is, in a web process: two requests served by aiohttp (the vote, MTN's callback), one
-request made with httpx (the request-to-pay; the status GET that verifies it later is a tenth of one,
-MTN's cap being 10 a second), and about ten SQL statements through SQLAlchemy Core on a pooled
-connection, one of them in a BEGIN/COMMIT transaction. This measures each of those on the same
-machine, each side's CPU from `/proc` (a server in its own process; PostgreSQL's backends too, each
-statement's round trip with next to no work in it), so that `bench.votes`'s CPU per vote can be set
-beside what it could not go under without changing libraries.
+request made through the providers' client (httpx over aiohttp: the request-to-pay; the status GET that verifies it
+later is a tenth of one, MTN's cap being 10 a second), and seven SQL statements on a pooled connection: the
+placement's three in one BEGIN/COMMIT (the contest's read under the payer's lock, the fraud counters, the order's
+insert), the start's record, the callback's load of its order and the counting statement, all six run by asyncpg
+itself (`gateway/db/driver_statements.py`), and the relay's mark through SQLAlchemy Core. This measures each of
+those on the same machine, each side's CPU from `/proc` (a server in its own process; PostgreSQL's backends too,
+each statement's round trip with next to no work in it), so that `bench.votes`'s CPU per vote can be set beside
+what it could not go under without changing libraries. Under load the counting statements of several callbacks
+share one execution (`gateway/core/orders/count_batches.py`): the floor counts a lone vote's.
 
     python -m bench.floor [--requests 4000]
 """
@@ -36,8 +39,12 @@ from bench.harness import free_port, print_report, record
 from gateway.db.engine import async_url
 
 BODY = {"candidate": "01", "quantity": 1, "provider": "mtn", "msisdn": "+237670000001"}
-STATEMENTS_PER_VOTE = 9  # place (2, in a transaction, the start's lease in the insert), record the start, the
-# callback's 4, the relay's
+# A lone vote's statements besides the placement's three in a transaction: run by asyncpg (the start's record, the
+# callback's load of its order, the counting statement), and through SQLAlchemy Core (the relay's mark).
+DRIVER_STATEMENTS_ALONE = 3
+CORE_STATEMENTS = 1
+CORE_STATEMENT = "SQLAlchemy Core statement, pooled connection"
+DRIVER_STATEMENT = "the same, asyncpg under SQLAlchemy's pool"
 CONCURRENCY = 16  # the web process's payment starts in flight at once (gateway/core/money_in/start_queue.py)
 THREE_IN_TRANSACTION = "three asyncpg statements in BEGIN/COMMIT (5 round trips)"
 PROVIDERS_CLIENT = f"providers' client (httpx over aiohttp), {CONCURRENCY} at once"
@@ -147,9 +154,9 @@ async def sql_figures(database_url: str, requests: int) -> dict[str, tuple[float
 
     figures: dict[str, tuple[float, float | None]] = {}
     try:
-        for label, one in (("SQLAlchemy Core statement, pooled connection", pooled_statement),
+        for label, one in ((CORE_STATEMENT, pooled_statement),
                            ("the same in BEGIN/COMMIT", in_transaction),
-                           ("the same, asyncpg under SQLAlchemy's pool", raw_asyncpg),
+                           (DRIVER_STATEMENT, raw_asyncpg),
                            (THREE_IN_TRANSACTION, three_in_transaction)):
             await in_parallel(requests // 10, CONCURRENCY, one)
             server_before = await backends_cpu(engine)
@@ -180,17 +187,16 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="ballot-floor-") as data, \
             service_urls(os.environ.get("DATABASE_URL"), "unused", Path(data)) as urls:
         sql = uvloop.run(sql_figures(urls.database_url, args.requests))
-    floor = (2 * http["aiohttp server"] + http[PROVIDERS_CLIENT]
-             + (STATEMENTS_PER_VOTE - 1) * sql["SQLAlchemy Core statement, pooled connection"][0]
-             + sql["the same in BEGIN/COMMIT"][0])
+    floor = (2 * http["aiohttp server"] + http[PROVIDERS_CLIENT] + sql[THREE_IN_TRANSACTION][0]
+             + DRIVER_STATEMENTS_ALONE * sql[DRIVER_STATEMENT][0] + CORE_STATEMENTS * sql[CORE_STATEMENT][0])
     figures = {f"{label}, CPU per request, ms": f"{value:.3f}" for label, value in http.items()}
     figures |= {f"{label}, CPU, ms": f"client {client:.3f}, PostgreSQL "
                 + ("not on this machine" if server is None else f"{server:.3f}")
                 for label, (client, server) in sql.items()}
     figures["floor of a confirmed vote in the web process"] = (
         f"{floor:.2f} ms (2 aiohttp requests served, 1 request through the providers' client at {CONCURRENCY} "
-        f"at once, "
-        f"{STATEMENTS_PER_VOTE} statements of which one in a transaction; none of our logic, no Redis, no SSE)")
+        f"at once, 3 asyncpg statements in BEGIN/COMMIT, {DRIVER_STATEMENTS_ALONE} asyncpg statements alone, "
+        f"{CORE_STATEMENTS} through SQLAlchemy Core; none of our logic, no Redis, no SSE)")
     record("floor", print_report("floor: the libraries' own cost for one vote's exchanges", figures))
 
 
