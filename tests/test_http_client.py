@@ -98,3 +98,25 @@ async def test_a_socks_proxy_which_aiohttp_cannot_speak_is_not_taken(misbehaving
     async with provider_http_client(httpx.Timeout(2.0)) as http:
         answer = await http.get(f"{misbehaving}/collection/token/")
     assert answer.json()["access_token"] == "t"
+
+
+async def test_a_cookie_an_answer_sets_is_never_sent_back() -> None:
+    """One client calls every provider with its own credentials: a cookie an answer sets (a balancer's session,
+    say) is read on that answer, and sent with no later request."""
+    heads: list[bytes] = []
+
+    async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        heads.append(await reader.readuntil(b"\r\n\r\n"))
+        writer.write(b"HTTP/1.1 200 OK\r\nSet-Cookie: session=abc; Path=/\r\nContent-Length: 2\r\n"
+                     b"Connection: close\r\n\r\n{}")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(answer, "127.0.0.1", 0)
+    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    async with provider_http_client(httpx.Timeout(2.0)) as http:
+        first = await http.get(f"{url}/collection/token/")
+        await http.get(f"{url}/collection/v1_0/requesttopay/x")
+    server.close()
+    assert first.cookies["session"] == "abc"
+    assert b"cookie:" not in heads[1].lower(), heads[1]

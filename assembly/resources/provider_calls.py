@@ -40,7 +40,9 @@ def call_noter(settings: Settings, levels: ServiceLevels, providers: Sequence[Pr
     prefixes = provider_prefixes(settings, providers)
 
     def note(request: httpx.Request, outcome: str) -> None:
-        url = str(request.url.copy_with(query=None, fragment=None))
+        # The address without its query and fragment, as httpx wrote it (neither '?' nor '#' is left unescaped
+        # before them): cut from the string rather than parsed again into a new URL for every request.
+        url = str(request.url).partition("?")[0].partition("#")[0]
         if (provider := provider_of(prefixes, url)) is not None:
             levels.note_call(provider, outcome)
 
