@@ -42,6 +42,7 @@ from gateway.core.voters.blocklist import inet_of
 from gateway.db.driver_statements import DriverStatement, driver_transaction
 from gateway.db.engine import Sessions, autocommit, autocommit_connection
 from gateway.db.failover import PRIMARY_WAIT_SECONDS, primary_lost, through_failover
+from gateway.db.loaded import as_loaded
 from gateway.db.models import (
     BlockedAddress,
     BlockedMsisdn,
@@ -178,7 +179,7 @@ async def placed_once(sessions: Sessions, request: OrderRequest, *, capabilities
             if found["replayed"] is not None:  # the same key again: the order it made, whatever has changed since
                 replayed = (await connection.execute(ORDER_BY_ID, {"order_key": found["replayed"]})).one()
                 return PlacedOrder(detached_order(replayed), inserted=False)
-            contest = Contest(**{column.key: found[column.key] for column in CONTESTS.c})
+            contest = as_loaded(Contest, found)
             parameters = new_order(request, capabilities, contest, found["candidate_id"], found["candidate_status"],
                                    client_key, pending_ttl, sends_receipt, now, identity)
             parameters["start_lease"] = start_lease
