@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +17,10 @@ import pytest
 import yaml
 
 from tests.servers import free_port
-from tests.waiting import HANG_SECONDS
+from tests.waiting import HANG_SECONDS, wait_for
 
 PROMETHEUS = Path(__file__).resolve().parent.parent / "deploy" / "prometheus"
 PASSWORD, SENTINEL_PASSWORD = "group-secret-1", "sentinel-secret-2"
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + HANG_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {HANG_SECONDS} s: {what}"
-        time.sleep(0.2)
 
 
 def cli(port: int, password: str, *command: str) -> str:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -17,7 +16,7 @@ import httpx
 
 from tests.servers import free_port
 from tests.test_alert_rules import PROMETHEUS, alert, alertmanager, run
-from tests.waiting import HANG_SECONDS
+from tests.waiting import HANG_SECONDS, wait_for
 
 OPS = PROMETHEUS / "ops.sh"
 PORTS = ("GATEWAY_PORT", "PROMETHEUS_PORT", "ALERTMANAGER_PORT", "NODE_EXPORTER_PORT", "REDIS_EXPORTER_PORT",
@@ -66,10 +65,7 @@ def test_the_ops_stack_pages_on_the_receiver_port_it_is_given(tmp_path: Path) ->
         with alertmanager(tmp_path, ops / "alertmanager.yml") as url:
             sent = httpx.post(f"{url}/api/v2/alerts", json=[alert("RedisDown", cause="unanswered")], timeout=5)
             assert sent.status_code == 200
-            deadline = time.monotonic() + HANG_SECONDS
-            while not received:
-                assert time.monotonic() < deadline, "no page reached the receiver"
-                time.sleep(0.1)
+            wait_for(lambda: bool(received), "a page reaching the receiver")
     path, body = received[0]
     assert path == "/page"
     assert [a["labels"]["alertname"] for a in body["alerts"]] == ["RedisDown"]  # type: ignore[index, union-attr]

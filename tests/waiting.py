@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 # How long a test lets a command or a child process run before calling it hung. A loaded machine (every core
@@ -25,3 +26,12 @@ async def until_true(check: Callable[[], Awaitable[bool]], failure: str, timeout
     while not await check():
         assert asyncio.get_running_loop().time() < deadline, failure
         await asyncio.sleep(0.05)
+
+
+def wait_for(condition: Callable[[], bool], what: str, *, every: float = 0.1, timeout: float = HANG_SECONDS) -> None:
+    """`until_true` for a test with no event loop of its own (servers and processes it started): until `condition`
+    holds, looking every `every` seconds; `what` named in the failure after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"not within {timeout:.0f} s: {what}"
+        time.sleep(every)

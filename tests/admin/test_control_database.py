@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pgserver
@@ -25,7 +25,7 @@ from assembly.operations.embedded_packages import add_system_user
 from gateway.db.engine import Sessions
 from tests.admin.accounts import api_tokens, bearer, browser_sign_in, make_account
 from tests.servers import free_port
-from tests.waiting import HANG_SECONDS
+from tests.waiting import HANG_SECONDS, wait_for
 
 BINARIES = Path(pgserver.__file__).parent / "pginstall" / "bin"
 USER = "pgserver"  # PostgreSQL refuses to run as root
@@ -46,13 +46,6 @@ def answers(port: int) -> bool:
     done = subprocess.run([str(BINARIES / "pg_isready"), "-h", "127.0.0.1", "-p", str(port), "-U", "postgres"],
                           capture_output=True, timeout=HANG_SECONDS)
     return done.returncode == 0
-
-
-def wait_for(condition: Callable[[], bool], what: str) -> None:
-    deadline = time.monotonic() + HANG_SECONDS
-    while not condition():
-        assert time.monotonic() < deadline, f"not within {HANG_SECONDS} s: {what}"
-        time.sleep(0.1)
 
 
 def start(data: Path, port: int, folder: Path) -> subprocess.Popen[bytes]:
