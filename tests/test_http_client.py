@@ -113,7 +113,7 @@ async def test_a_cookie_an_answer_sets_is_never_sent_back() -> None:
         writer.close()
 
     server = await asyncio.start_server(answer, "127.0.0.1", 0)
-    url = f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}"
+    url = f"http://localhost:{server.sockets[0].getsockname()[1]}"  # by name: aiohttp's jar keeps none for an IP
     async with provider_http_client(httpx.Timeout(2.0)) as http:
         first = await http.get(f"{url}/collection/token/")
         await http.get(f"{url}/collection/v1_0/requesttopay/x")

@@ -78,6 +78,13 @@ class ProviderTransport(AiohttpTransport):
         super().__init__(verify=verified_tls(), proxy=proxy)
         self._note = note
 
+    def get_client(self) -> aiohttp.ClientSession:
+        """aiohttp's session as the package makes it, but keeping no cookies (`CookielessClient`): aiohttp has a jar of
+        its own under httpx's."""
+        connector = aiohttp.TCPConnector(keepalive_timeout=self.limits.keepalive_expiry, ssl=self.ssl_context,
+                                         limit=self.limits.max_connections or 0)  # httpx's None, aiohttp's 0: no cap
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         try:
             with named_as_httpx(request):
@@ -127,10 +134,11 @@ class KeptNone(httpx.Cookies):
 
 
 class CookielessClient(httpx.AsyncClient):
-    """httpx's client keeping no cookies between requests: the providers are called with their own credentials, never
-    a session of cookies, and one client serves them all. httpx would otherwise look for cookies in every answer
-    through urllib's request and response objects, made afresh each time: ~0.1 ms of CPU a request, a sixth of its
-    cost (bench.floor's "providers' client"). An answer's own `response.cookies` are as httpx has them."""
+    """httpx's client keeping no cookies between requests (nor does aiohttp's session under it, `ProviderTransport`):
+    the providers are called with their own credentials, never a session of cookies, and one client serves them all.
+    httpx would otherwise look for cookies in every answer through urllib's request and response objects, made afresh
+    each time: ~0.1 ms of CPU a request, a sixth of its cost (bench.floor's "providers' client"). An answer's own
+    `response.cookies` are as httpx has them."""
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
