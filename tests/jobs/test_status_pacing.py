@@ -115,7 +115,8 @@ async def pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, delay
 
 @contextlib.asynccontextmanager
 async def slow_link(redis_url: str, delay: float) -> AsyncIterator[str]:
-    """A Redis reached over a link that holds every request `delay` seconds: the URL to reach it by."""
+    """A Redis reached over a link that holds every request `delay` seconds: the URL to reach it by (the suite's
+    Redis asks no password)."""
     target = urlsplit(redis_url)
     database = parse_qs(target.query).get("db", ["0"])[0] if target.scheme == "unix" else target.path.strip("/")
 
@@ -127,8 +128,10 @@ async def slow_link(redis_url: str, delay: float) -> AsyncIterator[str]:
                              return_exceptions=True)
 
     server = await asyncio.start_server(forward, "127.0.0.1", 0)
-    yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/{database or 0}"
-    server.close()
+    try:
+        yield f"redis://127.0.0.1:{server.sockets[0].getsockname()[1]}/{database or 0}"
+    finally:
+        server.close()
 
 
 async def test_a_call_late_to_every_turn_goes_at_last_and_says_it_went_off_its_turn(
@@ -142,6 +145,7 @@ async def test_a_call_late_to_every_turn_goes_at_last_and_says_it_went_off_its_t
         await slow.ping()  # the connection made before the turns are asked for
         await asyncio.wait_for(PacedTurns(slow).wait("pace:slow-link-test", 100), timeout=30)
         await slow.aclose()
-    gone = [record for record in caplog.records if "went off its turn" in record.getMessage()]
+    gone = [record for record in caplog.records
+            if "went off its turn" in record.getMessage() and "pace:slow-link-test" in record.getMessage()]
     assert len(gone) == 1, caplog.text
     assert f"pace:slow-link-test came late to {LATE_TURNS_RETAKEN + 1} turns in a row" in gone[0].getMessage()
