@@ -10,21 +10,22 @@ from collections.abc import Mapping
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import inspect
-from sqlalchemy.orm import ClassManager, Mapper
+from sqlalchemy.orm import ClassManager, Mapper, configure_mappers
 
 Model = TypeVar("Model")
 
 
 @functools.cache
-def _making(model: type) -> tuple[ClassManager[Any], tuple[str, ...]]:
-    """The model's class manager, which makes its instances, and the keys of its table's columns."""
+def _making(model: type) -> tuple[ClassManager[Any], tuple[tuple[str, str], ...]]:
+    """The model's class manager, which makes its instances, and each of its columns' attribute and column keys."""
+    configure_mappers()  # as a model's first constructor call would
     mapper: Mapper[Any] = inspect(model)
-    return mapper.class_manager, tuple(column.key for column in mapper.local_table.c)
+    return mapper.class_manager, tuple((attribute.key, attribute.columns[0].key) for attribute in mapper.column_attrs)
 
 
 def as_loaded(model: type[Model], columns: Mapping[str, Any]) -> Model:
-    """A `model` holding `columns`' value of each of its table's columns (by key, as the model names them)."""
+    """A `model` holding `columns`' value of each of its table's columns (by the column's key, as a row names it)."""
     manager, keys = _making(cast(type, model))
     made: Model = manager.new_instance()
-    made.__dict__.update({key: columns[key] for key in keys})
+    made.__dict__.update({attribute: columns[column] for attribute, column in keys})
     return made
