@@ -1,6 +1,6 @@
 """ORM objects made from columns read already (a Core row's mapping, a driver's typed record), attached to no
 session: read them, do not change them. Made as the ORM makes an object it loads, the values put straight in its
-dict: a model's constructor sets each column through the ORM's attribute events, ~40-56 µs for an order of 28 columns
+dict: a model's constructor sets each column through the ORM's attribute events, ~40-56 µs for an order of 33 columns
 against ~9 so, and a web vote makes two orders and a contest this way."""
 
 from __future__ import annotations
