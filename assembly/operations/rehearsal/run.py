@@ -30,6 +30,7 @@ MARGIN = 1.5  # a rehearsal offers 150% of the expected peak
 SETTLE_SECONDS = 60.0
 SETTLE_SHARE = 0.5
 FRAME_GRACE_SECONDS = 2.0  # viewers stay this long after the last count, for the frames that show it
+LATE_SENDING_SECONDS = 0.1  # a voter this late against its schedule is named: the rate offered came in bursts
 
 
 @dataclass(frozen=True)
@@ -188,6 +189,9 @@ def describe(plan: Plan, traffic: Traffic, orders: list[outcomes.Order], took: f
         lines.append(f"  {channel}: {traffic.offered[channel]} offered: {answers or 'none answered'}")
     lines.append("  telegram: skipped, its votes arrive through Telegram's servers (rehearse it with "
                  "`gateway telegram --simulate`)")
+    if traffic.behind >= LATE_SENDING_SECONDS:
+        lines.append(f"  the voters fell behind their schedule by up to {traffic.behind:.1f} s (this machine could "
+                     "not send them on time): the late votes went out together, every one of them")
     if traffic.viewer_errors:
         lines.append("  viewers refused: " + ", ".join(f"{k} x{n}" for k, n in sorted(traffic.viewer_errors.items())))
     statuses = Counter(order.status for order in orders)
